@@ -1,0 +1,18 @@
+"""paramscope: what is inside a model file, and what it takes to run or train it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+__all__ = ["open_model", "__version__"]
+
+if TYPE_CHECKING:
+    from paramscope.model import Model
+
+
+def open_model(source: str) -> Model:
+    """Read a file, directory, config.json or catalogue name into the neutral ``Model``."""
+    from paramscope.formats import open_model as _open
+
+    return _open(source)

@@ -1,0 +1,3 @@
+from paramscope.cli.app import main
+
+main()

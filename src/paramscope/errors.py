@@ -1,0 +1,64 @@
+"""One small hierarchy of errors, one class per violated rule.
+
+Every message names the file, the rule, and what was found against what was expected; the CLI prints
+``Error: <message>`` on one line and exits 1. Nothing here is ever shown as a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ParamscopeError(Exception):
+    """Base class: the message is complete and fit to show a user as one line."""
+
+    exit_code = 1
+
+
+class SourceError(ParamscopeError):
+    """The source cannot be opened: missing, not a regular file, unknown name or format."""
+
+
+class UnknownFormatError(SourceError):
+    """No reader recognises the file."""
+
+
+class UnsupportedError(ParamscopeError):
+    """The file is well formed but uses something paramscope does not handle yet."""
+
+
+class FormatError(ParamscopeError):
+    """The file breaks a rule of its format's spec."""
+
+    def __init__(self, file: str, what: str, found: object = None, expected: object = None):
+        self.file, self.what, self.found, self.expected = file, what, found, expected
+        detail = ""
+        if found is not None and expected is not None:
+            detail = f" (found {found}, expected {expected})"
+        elif found is not None:
+            detail = f" (found {found})"
+        super().__init__(f"{file}: {what}{detail}")
+
+
+class TruncatedError(FormatError):
+    """The file ends before a structure it declares."""
+
+
+class HeaderError(FormatError):
+    """A header is unreadable: bad magic, bad JSON, bad type tag, implausible count."""
+
+
+class OffsetError(FormatError):
+    """A tensor's data lies outside the file, overlaps another, or leaves holes."""
+
+
+class DTypeError(FormatError):
+    """A tensor's type is unknown, or its byte size disagrees with its shape and type."""
+
+
+class ShapeError(FormatError):
+    """A shape is negative, overflowing, or incompatible with its type's block size."""
+
+
+def and_more(items: list[str], limit: int = 3) -> str:
+    """'a, b, c (and 5 more)': long lists stay on one line."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")

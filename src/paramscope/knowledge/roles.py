@@ -1,0 +1,128 @@
+"""Where a tensor lives, from its name: one table of the names each component goes by.
+
+Names are classified after the layer prefix (``model.layers.7.``, ``blk.7.``, ``encoder.layer.7.``)
+and the trailing ``.weight``/``.bias`` are cut off, so the table lists local names only. Hugging Face
+and GGUF (llama.cpp) spellings stand side by side in each row, with the families that use them, the way
+gguf-py's tensor_mapping.py lists them. First match wins; order rows from specific to general.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# (component path, [regular expressions on the local name]); families in comments.
+COMPONENTS: list[tuple[str, list[str]]] = [
+    # multimodal towers first: their inner names look like a text model's
+    ("vision", [r"^(model\.)?vision_(tower|model)\.", r"^v\.", r"^visual\.", r"^vision_encoder\."]),
+    ("projector", [r"^(model\.)?multi_modal_projector\.", r"^mm\.", r"^mm_input_projection",
+                   r"^mm_soft_emb_norm"]),
+    # norms (scale and bias) before anything they share words with
+    ("norm", [r"(^|[._])(ln|norm|layernorm|layer_norm|LayerNorm|rmsnorm)(_?\w*)?$",
+              r"(^|\.)(input_layernorm|post_attention_layernorm|pre_feedforward_layernorm|"
+              r"post_feedforward_layernorm|q_norm|k_norm|q_a_layernorm|kv_a_layernorm|final_layernorm|"
+              r"ln_f|ln_1|ln_2|norm|final_norm)$",
+              r"(^|\.)(attn_norm|ffn_norm|attn_q_norm|attn_k_norm|post_attention_norm|post_ffw_norm|"
+              r"attn_q_a_norm|attn_kv_a_norm|output_norm|token_embd_norm|attn_post_norm|"
+              r"layer_output_norm|attn_output_norm)$"]),
+    # embeddings
+    ("embedding/position", [r"(^|\.)(wpe|position_embeddings|embed_positions)$", r"^position_embd$"]),
+    ("embedding/token_type", [r"(^|\.)token_type_embeddings$", r"^token_types$"]),
+    ("embedding", [r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embedding|embed_in)$",
+                   r"^token_embd$"]),
+    # output head
+    ("output", [r"^(lm_head|embed_out|output)$", r"^(model\.)?lm_head$"]),
+    # mixture of experts: router, shared experts, routed experts
+    ("router", [r"(^|\.)(block_sparse_moe|mlp|feed_forward)\.(gate|router)$",
+                r"(^|\.)mlp\.gate\.e_score_correction$", r"(^|\.)shared_expert_gate$",
+                r"(^|\.)router$",
+                r"^(ffn_gate_inp|ffn_gate_inp_shexp|exp_probs)$"]),
+    ("shared_experts/gate", [r"\.shared_experts?\.gate_proj$", r"^ffn_gate_shexp$"]),
+    ("shared_experts/up", [r"\.shared_experts?\.up_proj$", r"^ffn_up_shexp$"]),
+    ("shared_experts/down", [r"\.shared_experts?\.down_proj$", r"^ffn_down_shexp$"]),
+    ("experts/gate_up", [r"\.experts\.gate_up_proj(_blocks|_scales)?$", r"^ffn_gate_up_exps$"]),
+    ("experts/gate", [r"\.experts\.(\d+\.)?(w1|gate_proj)$", r"\.experts\.gate_proj$", r"^ffn_gate_exps$"]),
+    ("experts/up", [r"\.experts\.(\d+\.)?(w3|up_proj)$", r"^ffn_up_exps$"]),
+    ("experts/down", [r"\.experts\.(\d+\.)?(w2|down_proj)(_blocks|_scales)?$", r"^ffn_down_exps$"]),
+    # attention (MLA pieces of DeepSeek V2/V3 first)
+    ("attention/q_a", [r"\.q_a_proj$", r"^attn_q_a$"]),
+    ("attention/q_b", [r"\.q_b_proj$", r"^attn_q_b$"]),
+    ("attention/kv_a", [r"\.kv_a_proj_with_mqa$", r"^attn_kv_a_mqa$"]),
+    ("attention/kv_b", [r"\.kv_b_proj$", r"^attn_(kv_b|k_b|v_b)$"]),
+    ("attention/qkv", [r"\.(qkv_proj|c_attn|query_key_value|Wqkv|W_pack)$", r"^attn_qkv$"]),
+    ("attention/q", [r"\.(q_proj|query|wq)$", r"^attn_q$"]),
+    ("attention/k", [r"\.(k_proj|key|wk)$", r"^attn_k$"]),
+    ("attention/v", [r"\.(v_proj|value|wv)$", r"^attn_v$"]),
+    ("attention/o", [r"\.(o_proj|out_proj|c_proj|wo|dense)$", r"^attn\.c_proj$",
+                     r"^attention\.output\.dense$", r"^attn_output$"]),
+    ("attention/sinks", [r"\.sinks$", r"^attn_sinks$"]),
+    # dense feed-forward
+    ("ffn/gate_up", [r"\.gate_up_proj$", r"^ffn_gate_up$"]),
+    ("ffn/gate", [r"\.(gate_proj|w1)$", r"^ffn_gate$"]),
+    ("ffn/up", [r"\.(up_proj|w3|c_fc|fc1|dense_h_to_4h)$", r"^intermediate\.dense$", r"^ffn_up$"]),
+    ("ffn/down", [r"\.(down_proj|w2|fc2|dense_4h_to_h)$", r"^mlp\.c_proj$", r"^output\.dense$",
+                  r"^ffn_down$"]),
+]
+
+# Attention projections are recognised under these parents; GPT-2's ``attn.c_proj`` and
+# ``mlp.c_proj`` share a leaf name, so the parent decides.
+_PARENT_HINTS = [(r"(^|\.)(mlp|feed_forward|ffn)\.c_proj$", "ffn/down")]
+
+_LAYER = re.compile(
+    r"^(?P<prefix>.*?(?:^|\.)(?:layers|layer|h|blk|blocks|block|decoder\.layers|encoder\.layer))"
+    r"\.(?P<index>\d+)\.(?P<rest>.*)$")
+_SUFFIX = re.compile(r"\.(weight|bias|scale|e_score_correction_bias|weight_scale_inv)$")
+_COMPILED = [(c, [re.compile(p) for p in pats]) for c, pats in COMPONENTS]
+_HINTS = [(re.compile(p), c) for p, c in _PARENT_HINTS]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    component: str  # path in the component tree: "attention/q", "experts/down", "norm", "other"
+    role: str  # "weight", "bias" or "norm"
+    layer: int | None  # index of the (text) layer, None outside the layer stack
+
+
+def place(name: str) -> Placement:
+    """Component, role and layer of a tensor name (Hugging Face or GGUF spelling)."""
+    layer = None
+    local = name
+    m = _LAYER.match(name)
+    if m and not _is_tower(m.group("prefix")):
+        layer, local = int(m.group("index")), m.group("rest")
+    return _place_local(local, layer, name)
+
+
+@lru_cache(maxsize=4096)
+def _place_local(local: str, layer: int | None, full: str) -> Placement:
+    stem, suffix = local, ""
+    s = _SUFFIX.search(local)
+    if s:
+        stem, suffix = local[: s.start()], s.group(1)
+    component = _component(stem if layer is not None else stem, full)
+    if component == "norm":
+        role = "bias" if suffix == "bias" else "norm"
+    else:
+        role = "bias" if suffix in ("bias", "e_score_correction_bias") else "weight"
+    return Placement(component, role, layer)
+
+
+def _component(stem: str, full: str) -> str:
+    for tower in ("vision", "projector"):
+        for rx in dict(_COMPILED)[tower]:
+            if rx.search(full):
+                return tower
+    dotted = "." + stem
+    for rx, comp in _HINTS:
+        if rx.search(dotted) or rx.search(stem):
+            return comp
+    for comp, rxs in _COMPILED:
+        for rx in rxs:
+            if rx.search(stem) or rx.search(dotted):
+                return comp
+    return "other"
+
+
+def _is_tower(prefix: str) -> bool:
+    return bool(re.search(r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder)", prefix))

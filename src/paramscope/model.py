@@ -1,0 +1,102 @@
+"""The neutral description of a model that every reader produces and every analysis reads.
+
+Readers fill these frozen dataclasses; totals are derived here, never passed in. Shapes are in
+row-major (PyTorch) order everywhere: the GGUF reader reverses ggml's ``ne`` so that a Gemma 3
+embedding is (262144, 640) whichever file it came from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from paramscope.knowledge.dtypes import DType
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    dtype: DType
+    nbytes: int
+    offset: int | None = None  # absolute byte offset of the data in ``file``; None without weights
+    file: str | None = None  # file (shard) holding the data
+    # Packed formats store several weights per element (GPTQ/AWQ: 8 four-bit weights per int32,
+    # bitsandbytes nf4 / MXFP4 blocks: 2 per byte); params = elements × this factor.
+    params_per_element: int = 1
+    # Buffers and quantization side data (position_ids, attention masks, GPTQ scales/zeros, FP8
+    # block scales) are stored tensors but not parameters.
+    is_parameter: bool = True
+
+    @property
+    def n_elements(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def params(self) -> int:
+        """Logical parameter count: the weights this tensor represents, 0 for non-parameters."""
+        return self.n_elements * self.params_per_element if self.is_parameter else 0
+
+
+@dataclass(frozen=True, slots=True)
+class ArchConfig:
+    """Architecture hyperparameters, whatever file they came from.
+
+    Head dims of keys and values are separate fields (never derived as hidden/heads: Gemma 3 270M has
+    hidden 640, 4 heads, head dim 256). ``layer_types`` names each layer's attention kind:
+    "full", "sliding", "linear" (linear attention / SSM state) or "none".
+    """
+
+    family: str
+    architecture: str
+    n_layers: int
+    hidden_size: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim_k: int
+    head_dim_v: int
+    ffn_size: int
+    vocab_size: int
+    context_length: int
+    tied_embeddings: bool = False
+    n_experts: int = 0
+    n_experts_per_token: int = 0
+    n_shared_experts: int = 0
+    n_dense_layers: int = 0  # leading layers with a dense FFN in an MoE model
+    expert_ffn_size: int = 0
+    kv_lora_rank: int = 0  # MLA: compressed KV width
+    q_lora_rank: int = 0
+    rope_head_dim: int = 0  # MLA: decoupled RoPE key width
+    sliding_window: int = 0
+    layer_types: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_experts > 0
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    format: str  # reader name: "gguf", "safetensors", "hf-dir", "config", "catalogue"
+    source: str  # what the user named
+    tensors: tuple[Tensor, ...]
+    config: ArchConfig | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    tokenizer_files: tuple[str, ...] = ()  # tokenizer.json etc. found beside the weights
+    has_weights: bool = True  # False when the tensor list was built from a config alone
+
+    @property
+    def tensor_bytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors)
+
+    @property
+    def params(self) -> int:
+        return sum(t.params for t in self.tensors)
