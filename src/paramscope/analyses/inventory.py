@@ -1,0 +1,162 @@
+"""What is inside: exact parameter counts and where they live, from the neutral Model only.
+
+Conventions (docs/formulas.md states each with its source):
+- A parameter is a trained number: logical count of each ``Tensor`` (packed formats count the weights
+  they represent); buffers and quantization side data count 0.
+- Tied embeddings count once: when the config says the head is tied and a file stores both, the head
+  is left out of the totals.
+- Active parameters per token = everything outside the routed experts (embedding and head included,
+  as Mistral counts) + shared experts + routed experts × (experts per token / experts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from paramscope.analyses.labels import size_label
+from paramscope.knowledge.roles import Placement, place
+from paramscope.model import Model, Tensor
+
+# Display order of the component tree; anything else sorts after, alphabetically.
+COMPONENT_ORDER = ("embedding", "attention", "ffn", "shared_experts", "router", "experts", "norm",
+                   "output", "vision", "projector", "other")
+ACTIVE_CONVENTION = ("active = all parameters outside routed experts (embedding and output head "
+                     "included) + shared experts + routed experts × experts_per_token / experts")
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    params: int = 0
+    bytes: int = 0
+    tensors: int = 0
+    share: float = 0.0  # of the model's total parameters
+
+    def plus(self, params: int, nbytes: int) -> Tally:
+        return Tally(self.params + params, self.bytes + nbytes, self.tensors + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class TensorRow:
+    tensor: Tensor
+    placement: Placement
+    counted: bool  # False for a tied head stored twice
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    model: Model
+    rows: tuple[TensorRow, ...]
+    total_params: int
+    active_params: int
+    label: str
+    active_label: str
+    weights_bytes: int
+    by_dtype: dict[str, Tally]
+    by_component: dict[str, Tally]  # path-keyed tree with subtotals: "attention/q", "attention", "total"
+    by_role: dict[str, Tally]
+    by_layer: dict[int, dict[str, Tally]]  # layer → top-level component → tally, plus "total"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    active_convention: str = ACTIVE_CONVENTION
+
+    @property
+    def tensor_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def non_parameter_tensors(self) -> tuple[Tensor, ...]:
+        return tuple(r.tensor for r in self.rows if not r.tensor.is_parameter)
+
+
+def inventory(model: Model) -> Inventory:
+    rows, notes = _rows(model)
+    counted = [r for r in rows if r.counted]
+    total = sum(r.tensor.params for r in counted)
+    by_dtype = _group(counted, lambda r: [r.tensor.dtype.value], total)
+    by_component = _group(counted, lambda r: [*_ancestors(r.placement.component), "total"], total)
+    by_role = _group([r for r in counted if r.tensor.is_parameter], lambda r: [r.placement.role], total)
+    by_layer = _layers(counted, total)
+    active = _active(model, by_component, total)
+    return Inventory(
+        model=model,
+        rows=tuple(rows),
+        total_params=total,
+        active_params=active,
+        label=size_label(total),
+        active_label=size_label(active),
+        weights_bytes=sum(r.tensor.nbytes for r in rows),
+        by_dtype=_sorted(by_dtype, key=lambda kv: -kv[1].bytes),
+        by_component=_sorted(by_component, key=lambda kv: _component_key(kv[0])),
+        by_role=_sorted(by_role, key=lambda kv: -kv[1].params),
+        by_layer=by_layer,
+        notes=tuple(notes),
+    )
+
+
+def _rows(model: Model) -> tuple[list[TensorRow], list[str]]:
+    placements = [place(t.name) for t in model.tensors]
+    notes: list[str] = []
+    tied = model.config is not None and model.config.tied_embeddings
+    embed_shapes = {t.shape for t, p in zip(model.tensors, placements, strict=True)
+                    if p.component == "embedding"}
+    rows = []
+    for t, p in zip(model.tensors, placements, strict=True):
+        counted = True
+        if tied and p.component == "output" and t.shape in embed_shapes:
+            counted = False
+            notes.append(f"{t.name} is tied to the embedding and counted once")
+        rows.append(TensorRow(t, p, counted))
+    skipped = [r.tensor.name for r in rows if not r.tensor.is_parameter]
+    if skipped:
+        from paramscope.errors import and_more
+
+        notes.append(f"not parameters (buffers, quantization scales): {and_more(skipped)}")
+    return rows, notes
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _group(rows: list[TensorRow], keys, total: int) -> dict[str, Tally]:
+    out: dict[str, Tally] = {}
+    for r in rows:
+        for k in keys(r):
+            out[k] = out.get(k, Tally()).plus(r.tensor.params, r.tensor.nbytes)
+    return {k: _with_share(v, total) for k, v in out.items()}
+
+
+def _with_share(t: Tally, total: int) -> Tally:
+    return Tally(t.params, t.bytes, t.tensors, t.params / total if total else 0.0)
+
+
+def _layers(rows: list[TensorRow], total: int) -> dict[int, dict[str, Tally]]:
+    out: dict[int, dict[str, Tally]] = {}
+    for r in rows:
+        if r.placement.layer is None:
+            continue
+        layer = out.setdefault(r.placement.layer, {})
+        for k in (r.placement.component.split("/")[0], "total"):
+            layer[k] = layer.get(k, Tally()).plus(r.tensor.params, r.tensor.nbytes)
+    return {i: {k: _with_share(v, total) for k, v in out[i].items()} for i in sorted(out)}
+
+
+def _active(model: Model, by_component: dict[str, Tally], total: int) -> int:
+    cfg = model.config
+    routed = by_component.get("experts", Tally()).params
+    if cfg is None or not cfg.n_experts or not routed:
+        return total
+    # every routed expert has the same shape, so this division is exact
+    return total - routed + routed * cfg.n_experts_per_token // cfg.n_experts
+
+
+def _component_key(path: str) -> tuple:
+    if path == "total":
+        return (len(COMPONENT_ORDER) + 1, "")
+    top = path.split("/")[0]
+    rank = COMPONENT_ORDER.index(top) if top in COMPONENT_ORDER else len(COMPONENT_ORDER)
+    return (rank, path)
+
+
+def _sorted(d: dict[str, Tally], key) -> dict[str, Tally]:
+    return dict(sorted(d.items(), key=key))

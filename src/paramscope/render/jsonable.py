@@ -1,0 +1,99 @@
+"""Results as plain JSON-able data: the shape of every ``--json`` output and of the web API."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from paramscope.analyses.inventory import Inventory, Tally
+from paramscope.model import ArchConfig, Model, Tensor
+
+MAX_INLINE_ARRAY = 16  # metadata arrays longer than this are summarised, not dumped
+
+
+def inventory_json(inv: Inventory, *, tensors: bool = False, layers: bool = False) -> dict[str, Any]:
+    m = inv.model
+    out: dict[str, Any] = {
+        "source": m.source,
+        "format": m.format,
+        "architecture": m.config.architecture if m.config else None,
+        "family": m.config.family if m.config else None,
+        "has_weights": m.has_weights,
+        "total_params": inv.total_params,
+        "active_params": inv.active_params,
+        "active_convention": inv.active_convention,
+        "label": inv.label,
+        "tensor_count": inv.tensor_count,
+        "weights_bytes": inv.weights_bytes,
+        "by_dtype": {k: _tally(v) for k, v in inv.by_dtype.items()},
+        "by_component": {k: v.params for k, v in inv.by_component.items()},
+        "by_component_detail": {k: _tally(v) for k, v in inv.by_component.items()},
+        "by_role": {k: _tally(v) for k, v in inv.by_role.items()},
+        "hyperparameters": hyperparameters(m.config),
+        "files": list(m.files),
+        "tokenizer_files": list(m.tokenizer_files),
+        "notes": list(inv.notes),
+        "metadata": metadata_json(m),
+    }
+    if layers:
+        out["by_layer"] = [{"layer": i, **{k: _tally(v) for k, v in comps.items()}}
+                           for i, comps in inv.by_layer.items()]
+    if tensors:
+        out["tensors"] = [tensor_json(r.tensor) | {"component": r.placement.component,
+                                                  "role": r.placement.role, "layer": r.placement.layer,
+                                                  "counted": r.counted}
+                          for r in inv.rows]
+    return out
+
+
+def tensor_json(t: Tensor) -> dict[str, Any]:
+    return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype.value, "params": t.params,
+            "bytes": t.nbytes, "offset": t.offset, "file": t.file, "is_parameter": t.is_parameter}
+
+
+def hyperparameters(cfg: ArchConfig | None) -> dict[str, Any]:
+    if cfg is None:
+        return {}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name == "extra":
+            out.update({k: _plain(v) for k, v in value.items()})
+        elif isinstance(value, tuple):
+            out[f.name] = list(value)
+        else:
+            out[f.name] = value
+    return out
+
+
+def metadata_json(m: Model) -> dict[str, Any]:
+    return {str(k): _plain(v) for k, v in m.metadata.items()}
+
+
+def _tally(t: Tally) -> dict[str, Any]:
+    return {"params": t.params, "bytes": t.bytes, "tensors": t.tensors, "share": round(t.share, 6)}
+
+
+def _plain(v: Any) -> Any:
+    """Scalars as they are; long arrays (a 262,144-token vocabulary) as a summary, not a dump."""
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if hasattr(v, "__len__") and not isinstance(v, bytes | bytearray):
+        n = len(v)
+        if n > MAX_INLINE_ARRAY:
+            dtype = getattr(getattr(v, "dtype", None), "name", None) or "string"
+            return {"array": dtype, "length": n}
+        items = v.tolist() if hasattr(v, "tolist") else list(v)
+        return [_plain(x) for x in items]
+    if hasattr(v, "item"):  # numpy scalar
+        return v.item()
+    return str(v)
+
+
+def dump(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,116 @@
+"""Tensor names → component, role and layer, for the spellings real checkpoints use."""
+
+import pytest
+
+from paramscope.knowledge.roles import place
+
+CASES = [
+    # Llama / Qwen / Mistral (Hugging Face)
+    ("model.embed_tokens.weight", "embedding", "weight", None),
+    ("model.layers.0.self_attn.q_proj.weight", "attention/q", "weight", 0),
+    ("model.layers.12.self_attn.k_proj.bias", "attention/k", "bias", 12),
+    ("model.layers.3.self_attn.v_proj.weight", "attention/v", "weight", 3),
+    ("model.layers.3.self_attn.o_proj.weight", "attention/o", "weight", 3),
+    ("model.layers.3.self_attn.q_norm.weight", "norm", "norm", 3),
+    ("model.layers.3.mlp.gate_proj.weight", "ffn/gate", "weight", 3),
+    ("model.layers.3.mlp.up_proj.weight", "ffn/up", "weight", 3),
+    ("model.layers.3.mlp.down_proj.weight", "ffn/down", "weight", 3),
+    ("model.layers.3.input_layernorm.weight", "norm", "norm", 3),
+    ("model.layers.3.post_attention_layernorm.weight", "norm", "norm", 3),
+    ("model.layers.3.pre_feedforward_layernorm.weight", "norm", "norm", 3),
+    ("model.norm.weight", "norm", "norm", None),
+    ("lm_head.weight", "output", "weight", None),
+    # Phi-3 fused projections
+    ("model.layers.1.self_attn.qkv_proj.weight", "attention/qkv", "weight", 1),
+    ("model.layers.1.mlp.gate_up_proj.weight", "ffn/gate_up", "weight", 1),
+    # Mixtral
+    ("model.layers.5.block_sparse_moe.gate.weight", "router", "weight", 5),
+    ("model.layers.5.block_sparse_moe.experts.7.w1.weight", "experts/gate", "weight", 5),
+    ("model.layers.5.block_sparse_moe.experts.7.w2.weight", "experts/down", "weight", 5),
+    ("model.layers.5.block_sparse_moe.experts.7.w3.weight", "experts/up", "weight", 5),
+    # Qwen MoE
+    ("model.layers.2.mlp.gate.weight", "router", "weight", 2),
+    ("model.layers.2.mlp.experts.59.gate_proj.weight", "experts/gate", "weight", 2),
+    ("model.layers.2.mlp.shared_expert.up_proj.weight", "shared_experts/up", "weight", 2),
+    ("model.layers.2.mlp.shared_expert_gate.weight", "router", "weight", 2),
+    # DeepSeek V3 (MLA, shared experts, router bias)
+    ("model.layers.9.self_attn.q_a_proj.weight", "attention/q_a", "weight", 9),
+    ("model.layers.9.self_attn.q_a_layernorm.weight", "norm", "norm", 9),
+    ("model.layers.9.self_attn.q_b_proj.weight", "attention/q_b", "weight", 9),
+    ("model.layers.9.self_attn.kv_a_proj_with_mqa.weight", "attention/kv_a", "weight", 9),
+    ("model.layers.9.self_attn.kv_a_layernorm.weight", "norm", "norm", 9),
+    ("model.layers.9.self_attn.kv_b_proj.weight", "attention/kv_b", "weight", 9),
+    ("model.layers.9.mlp.gate.e_score_correction_bias", "router", "bias", 9),
+    ("model.layers.9.mlp.shared_experts.down_proj.weight", "shared_experts/down", "weight", 9),
+    # gpt-oss
+    ("model.layers.0.mlp.router.weight", "router", "weight", 0),
+    ("model.layers.0.mlp.experts.gate_up_proj_blocks", "experts/gate_up", "weight", 0),
+    ("model.layers.0.mlp.experts.down_proj_bias", "experts/down", "bias", 0),
+    ("model.layers.0.self_attn.sinks", "attention/sinks", "weight", 0),
+    # GPT-2
+    ("wte.weight", "embedding", "weight", None),
+    ("wpe.weight", "embedding/position", "weight", None),
+    ("h.0.attn.c_attn.weight", "attention/qkv", "weight", 0),
+    ("h.0.attn.c_attn.bias", "attention/qkv", "bias", 0),
+    ("h.0.attn.c_proj.weight", "attention/o", "weight", 0),
+    ("h.0.mlp.c_fc.weight", "ffn/up", "weight", 0),
+    ("h.0.mlp.c_proj.weight", "ffn/down", "weight", 0),
+    ("h.0.ln_1.weight", "norm", "norm", 0),
+    ("h.0.ln_1.bias", "norm", "bias", 0),
+    ("ln_f.weight", "norm", "norm", None),
+    # BERT / all-MiniLM-L6-v2
+    ("embeddings.word_embeddings.weight", "embedding", "weight", None),
+    ("embeddings.position_embeddings.weight", "embedding/position", "weight", None),
+    ("embeddings.token_type_embeddings.weight", "embedding/token_type", "weight", None),
+    ("embeddings.LayerNorm.weight", "norm", "norm", None),
+    ("encoder.layer.4.attention.self.query.weight", "attention/q", "weight", 4),
+    ("encoder.layer.4.attention.self.key.bias", "attention/k", "bias", 4),
+    ("encoder.layer.4.attention.self.value.weight", "attention/v", "weight", 4),
+    ("encoder.layer.4.attention.output.dense.weight", "attention/o", "weight", 4),
+    ("encoder.layer.4.attention.output.LayerNorm.bias", "norm", "bias", 4),
+    ("encoder.layer.4.intermediate.dense.weight", "ffn/up", "weight", 4),
+    ("encoder.layer.4.output.dense.weight", "ffn/down", "weight", 4),
+    ("encoder.layer.4.output.LayerNorm.weight", "norm", "norm", 4),
+    ("pooler.dense.weight", "other", "weight", None),
+    # Gemma 3 multimodal
+    ("language_model.model.layers.2.self_attn.q_proj.weight", "attention/q", "weight", 2),
+    ("vision_tower.vision_model.encoder.layers.3.self_attn.q_proj.weight", "vision", "weight", None),
+    ("vision_tower.vision_model.embeddings.patch_embedding.weight", "vision", "weight", None),
+    ("multi_modal_projector.mm_input_projection_weight", "projector", "weight", None),
+    ("multi_modal_projector.mm_soft_emb_norm.weight", "projector", "weight", None),
+    # GGUF (llama.cpp names)
+    ("token_embd.weight", "embedding", "weight", None),
+    ("blk.0.attn_q.weight", "attention/q", "weight", 0),
+    ("blk.0.attn_k.weight", "attention/k", "weight", 0),
+    ("blk.0.attn_v.weight", "attention/v", "weight", 0),
+    ("blk.0.attn_output.weight", "attention/o", "weight", 0),
+    ("blk.0.attn_qkv.weight", "attention/qkv", "weight", 0),
+    ("blk.0.attn_norm.weight", "norm", "norm", 0),
+    ("blk.0.attn_q_norm.weight", "norm", "norm", 0),
+    ("blk.0.post_attention_norm.weight", "norm", "norm", 0),
+    ("blk.0.ffn_norm.weight", "norm", "norm", 0),
+    ("blk.0.post_ffw_norm.weight", "norm", "norm", 0),
+    ("blk.0.ffn_gate.weight", "ffn/gate", "weight", 0),
+    ("blk.0.ffn_up.weight", "ffn/up", "weight", 0),
+    ("blk.0.ffn_down.weight", "ffn/down", "weight", 0),
+    ("blk.7.ffn_gate_inp.weight", "router", "weight", 7),
+    ("blk.7.exp_probs_b.bias", "router", "bias", 7),
+    ("blk.7.ffn_gate_exps.weight", "experts/gate", "weight", 7),
+    ("blk.7.ffn_up_exps.weight", "experts/up", "weight", 7),
+    ("blk.7.ffn_down_exps.weight", "experts/down", "weight", 7),
+    ("blk.7.ffn_gate_shexp.weight", "shared_experts/gate", "weight", 7),
+    ("blk.7.attn_kv_a_mqa.weight", "attention/kv_a", "weight", 7),
+    ("blk.7.attn_kv_b.weight", "attention/kv_b", "weight", 7),
+    ("blk.7.attn_q_a_norm.weight", "norm", "norm", 7),
+    ("output_norm.weight", "norm", "norm", None),
+    ("output.weight", "output", "weight", None),
+    ("rope_freqs.weight", "other", "weight", None),
+    ("v.blk.0.attn_q.weight", "vision", "weight", None),
+    ("mm.input_projection.weight", "projector", "weight", None),
+]
+
+
+@pytest.mark.parametrize(("name", "component", "role", "layer"), CASES)
+def test_place(name, component, role, layer):
+    p = place(name)
+    assert (p.component, p.role, p.layer) == (component, role, layer)
