@@ -1,0 +1,426 @@
+"""The hardware catalogue: one row per device, one table (docs/hardware.md explains every column).
+
+Conventions, so that every number means one thing:
+
+* **Memory** is stored twice. ``memory_bytes`` is the vendor's capacity with its "GB" read as GiB
+  (2^30 bytes): memory chips and HBM stacks come in powers of two, and the drivers agree (an A100 80GB
+  reports 81920 MiB = exactly 80 GiB; a B200 "180 GB" reports 183359 MiB ≈ 179.1 GiB). ``reported_bytes``
+  is the total the driver reports (``nvidia-smi --query-gpu=memory.total``, which is NVML's
+  ``nvmlDeviceGetMemoryInfo().total``) where a published nvidia-smi output shows it: an H100 80GB
+  reports 81559 MiB, 361 MiB short of 80 GiB. ``usable_bytes`` prefers the reported total.
+* **Bandwidth** is the vendor's peak in bytes per second, decimal (3.35 TB/s = 3.35 × 10^12 B/s).
+* **FLOP/s are dense peaks** of the matrix units (tensor cores, matrix cores) at the boost clock, with
+  FP32 accumulation. Vendors that quote 2:4 structured sparsity get their figure halved in the row
+  (``1979 * TFLOP / 2``). ``None`` means the device has no such unit or the vendor publishes no figure
+  (Apple, DGX Spark and Strix Halo quote no dense BF16 rate; V100 and T4 have no BF16).
+* **GeForce** rates are derived, never stored: SMs × boost clock × FLOP per clock per SM, with 512 dense
+  16-bit FLOP/clk/SM at FP32 accumulation on consumer Ampere, Ada and Blackwell (half the FP16-accumulate
+  rate; FP8 twice that). The formula reproduces the whitepapers' figures (RTX 4090: 128 × 2520 MHz × 512 =
+  165.2 TFLOP/s, as in the Ada whitepaper); tests pin it to them.
+* **CPU rows** describe a memory configuration, not a chip: bandwidth = channels × 8 bytes × MT/s, and
+  the capacity is the configuration named in the row (``--ram`` overrides it).
+* **Apple and other unified-memory rows** state the largest configuration of the chip and the
+  bandwidth of that configuration; the OS keeps part of unified memory for itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from paramscope.errors import UnsupportedError
+
+Kind = Literal["gpu", "unified", "cpu"]
+KINDS: tuple[Kind, ...] = ("gpu", "unified", "cpu")
+
+MiB, GiB = 1 << 20, 1 << 30
+GB = 10**9  # bandwidth in the vendors' GB/s
+TFLOP = 1e12
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    key: str  # short CLI name: "h100-sxm"
+    name: str  # display name
+    vendor: str
+    kind: Kind  # "gpu": own memory; "unified": CPU and GPU share it; "cpu": host RAM only
+    memory_bytes: int  # vendor capacity, "GB" read as GiB
+    bandwidth: int | None  # peak memory bandwidth, bytes/s; None only for user-given devices
+    bf16_flops: float | None  # dense peak FLOP/s, FP32 accumulate
+    fp16_flops: float | None
+    fp8_flops: float | None
+    source: str  # where the figures come from
+    reported_bytes: int | None = None  # total memory as the driver reports it, where published
+    nvml_names: tuple[str, ...] = ()  # names NVML reports for this device
+    note: str = ""
+
+    @property
+    def usable_bytes(self) -> int:
+        """The memory a runtime can see: the driver's total where known, else the capacity."""
+        return self.reported_bytes if self.reported_bytes is not None else self.memory_bytes
+
+    @property
+    def half_flops(self) -> float | None:
+        """The 16-bit matrix rate a runtime would use: BF16 where the device has it, else FP16."""
+        return self.bf16_flops if self.bf16_flops is not None else self.fp16_flops
+
+
+def _tensor_rate(sms: int, boost_mhz: int, flop_per_clock_per_sm: int) -> float:
+    """Peak FLOP/s from the chip's configuration: SMs × clock × FLOP per clock per SM."""
+    return sms * boost_mhz * 1e6 * flop_per_clock_per_sm
+
+
+def _bus(bits: int, gbps: float) -> int:
+    """Peak bandwidth of a memory bus: width in bytes × data rate per pin (384 bit × 21 Gbps = 1008 GB/s)."""
+    return round(bits / 8 * gbps * 1e9)
+
+
+def _dram(channels: int, mega_transfers: int) -> int:
+    """Peak DRAM bandwidth: each 64-bit channel moves 8 bytes per transfer (DDR4-3200: 25.6 GB/s)."""
+    return channels * 8 * mega_transfers * 10**6
+
+
+# GeForce tensor rates, dense, FP32 accumulate (GA102 / Ada / RTX Blackwell whitepapers)
+_GEFORCE_16 = 512
+_GEFORCE_FP8 = 1024
+# professional and data-centre Ampere/Ada parts run FP32 accumulation at the full rate
+_PRO_16 = 1024
+_PRO_FP8 = 2048
+
+_NV_SMI = "nvidia-smi total per github.com/modal-labs/modal-client/pull/2797"
+_H100 = "NVIDIA H100 datasheet, nvidia.com/en-us/data-center/h100 (sparse figures halved)"
+_H200 = "NVIDIA H200 datasheet, nvidia.com/en-us/data-center/h200 (sparse figures halved)"
+_GH200 = "NVIDIA GH200 Grace Hopper Superchip datasheet (sparse figures halved)"
+_A100 = "NVIDIA A100 datasheet, nvidia.com/en-us/data-center/a100 (dense column)"
+_ADA = "NVIDIA Ada GPU architecture whitepaper v2.01"
+_GA102 = "NVIDIA Ampere GA102 GPU architecture whitepaper v2.0"
+_RTX_BW = "NVIDIA RTX Blackwell GPU architecture whitepaper"
+_MAC = "Apple technical specifications, apple.com"
+
+DEVICES: tuple[Device, ...] = (
+    # --- NVIDIA data centre -------------------------------------------------------------------------
+    Device("h100-sxm", "NVIDIA H100 SXM5 80GB", "NVIDIA", "gpu", 80 * GiB, 3350 * GB,
+           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H100 + "; " + _NV_SMI,
+           reported_bytes=81559 * MiB, nvml_names=("NVIDIA H100 80GB HBM3",)),
+    Device("h100-pcie", "NVIDIA H100 PCIe 80GB", "NVIDIA", "gpu", 80 * GiB, 2000 * GB,
+           1513 * TFLOP / 2, 1513 * TFLOP / 2, 3026 * TFLOP / 2, _H100, nvml_names=("NVIDIA H100 PCIe",)),
+    Device("h100-nvl", "NVIDIA H100 NVL 94GB", "NVIDIA", "gpu", 94 * GiB, 3900 * GB,
+           1671 * TFLOP / 2, 1671 * TFLOP / 2, 3341 * TFLOP / 2, _H100, nvml_names=("NVIDIA H100 NVL",),
+           note="figures of the 2024 datasheet (350-400 W board); the 2023 brief quoted a pair of boards"),
+    Device("h200", "NVIDIA H200 SXM 141GB", "NVIDIA", "gpu", 141 * GiB, 4800 * GB,
+           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H200, nvml_names=("NVIDIA H200",)),
+    Device("h200-nvl", "NVIDIA H200 NVL 141GB", "NVIDIA", "gpu", 141 * GiB, 4800 * GB,
+           1671 * TFLOP / 2, 1671 * TFLOP / 2, 3341 * TFLOP / 2, _H200, nvml_names=("NVIDIA H200 NVL",)),
+    Device("gh200", "NVIDIA GH200 96GB HBM3", "NVIDIA", "gpu", 96 * GiB, 4000 * GB,
+           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _GH200, nvml_names=("NVIDIA GH200 480GB",),
+           note="GPU memory only; the Grace CPU's LPDDR5X (up to 480 GB) is not counted"),
+    Device("gh200-144g", "NVIDIA GH200 144GB HBM3e", "NVIDIA", "gpu", 144 * GiB, 4900 * GB,
+           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _GH200,
+           nvml_names=("NVIDIA GH200 144G HBM3e",),
+           note="GPU memory only; the Grace CPU's LPDDR5X is not counted"),
+    Device("b200", "NVIDIA B200 180GB", "NVIDIA", "gpu", 180 * GiB, 7700 * GB,
+           4.5e15 / 2, 4.5e15 / 2, 9e15 / 2,
+           "NVIDIA HGX B200 specifications, nvidia.com/en-us/data-center/hgx (per GPU: 180 GB, 7.7 TB/s, "
+           "FP8 9 PF and BF16 4.5 PF with sparsity); nvidia-smi total per "
+           "github.com/NVIDIA/TensorRT-LLM/issues/10278",
+           reported_bytes=183359 * MiB, nvml_names=("NVIDIA B200",),
+           note="early material said 192 GB and 8 TB/s; the driver reports a 7680-bit bus"),
+    Device("a100-80g", "NVIDIA A100 SXM4 80GB", "NVIDIA", "gpu", 80 * GiB, 2039 * GB,
+           312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI, reported_bytes=81920 * MiB,
+           nvml_names=("NVIDIA A100-SXM4-80GB", "A100-SXM4-80GB", "A100-SXM-80GB")),
+    Device("a100-80g-pcie", "NVIDIA A100 PCIe 80GB", "NVIDIA", "gpu", 80 * GiB, 1935 * GB,
+           312 * TFLOP, 312 * TFLOP, None, _A100, nvml_names=("NVIDIA A100 80GB PCIe",)),
+    Device("a100-40g", "NVIDIA A100 SXM4 40GB", "NVIDIA", "gpu", 40 * GiB, 1555 * GB,
+           312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI, reported_bytes=40960 * MiB,
+           nvml_names=("NVIDIA A100-SXM4-40GB", "A100-SXM4-40GB")),
+    Device("a100-40g-pcie", "NVIDIA A100 PCIe 40GB", "NVIDIA", "gpu", 40 * GiB, 1555 * GB,
+           312 * TFLOP, 312 * TFLOP, None, _A100, nvml_names=("NVIDIA A100-PCIE-40GB", "A100-PCIE-40GB")),
+    Device("l40s", "NVIDIA L40S", "NVIDIA", "gpu", 48 * GiB, 864 * GB,
+           362.05 * TFLOP, 362.05 * TFLOP, 733 * TFLOP, "NVIDIA L40S datasheet (dense column); " + _NV_SMI,
+           reported_bytes=46068 * MiB, nvml_names=("NVIDIA L40S",)),
+    Device("l40", "NVIDIA L40", "NVIDIA", "gpu", 48 * GiB, 864 * GB,
+           181.05 * TFLOP, 181.05 * TFLOP, 362 * TFLOP, "NVIDIA L40 datasheet (dense column)",
+           nvml_names=("NVIDIA L40",)),
+    Device("l4", "NVIDIA L4", "NVIDIA", "gpu", 24 * GiB, 300 * GB,
+           242 * TFLOP / 2, 242 * TFLOP / 2, 485 * TFLOP / 2,
+           "NVIDIA L4 datasheet (sparse figures halved); " + _NV_SMI,
+           reported_bytes=23034 * MiB, nvml_names=("NVIDIA L4",)),
+    Device("t4", "NVIDIA T4", "NVIDIA", "gpu", 16 * GiB, 320 * GB,
+           None, 65 * TFLOP, None, "NVIDIA T4 datasheet (FP16 mixed precision); " + _NV_SMI,
+           reported_bytes=15360 * MiB, nvml_names=("Tesla T4",), note="Turing: no BF16, no FP8"),
+    Device("v100-32g", "NVIDIA V100 SXM2 32GB", "NVIDIA", "gpu", 32 * GiB, 900 * GB,
+           None, 125 * TFLOP, None, "NVIDIA V100 datasheet (SXM2 tensor performance)",
+           nvml_names=("Tesla V100-SXM2-32GB",), note="Volta: no BF16, no FP8"),
+    Device("v100-16g", "NVIDIA V100 SXM2 16GB", "NVIDIA", "gpu", 16 * GiB, 900 * GB,
+           None, 125 * TFLOP, None, "NVIDIA V100 datasheet (SXM2 tensor performance)",
+           nvml_names=("Tesla V100-SXM2-16GB",), note="Volta: no BF16, no FP8"),
+    Device("a10", "NVIDIA A10", "NVIDIA", "gpu", 24 * GiB, 600 * GB,
+           125 * TFLOP, 125 * TFLOP, None, "NVIDIA A10 datasheet (dense column); " + _NV_SMI,
+           reported_bytes=23028 * MiB, nvml_names=("NVIDIA A10",)),
+    Device("a10g", "NVIDIA A10G (AWS)", "NVIDIA", "gpu", 24 * GiB, 600 * GB,
+           None, None, None, "AWS EC2 G5 instance specifications (24 GB per GPU); nvidia-smi total per "
+           "github.com/NVIDIA/DCGM/issues/232",
+           reported_bytes=23028 * MiB, nvml_names=("NVIDIA A10G",),
+           note="AWS publishes no tensor rate; bandwidth as GDDR6 12.5 Gbps × 384 bit, not vendor-stated"),
+    Device("a40", "NVIDIA A40", "NVIDIA", "gpu", 48 * GiB, 696 * GB,
+           149.7 * TFLOP, 149.7 * TFLOP, None, "NVIDIA A40 datasheet (dense column)",
+           nvml_names=("NVIDIA A40",)),
+    Device("a30", "NVIDIA A30", "NVIDIA", "gpu", 24 * GiB, 933 * GB,
+           165 * TFLOP, 165 * TFLOP, None, "NVIDIA A30 datasheet (dense column)",
+           nvml_names=("NVIDIA A30",)),
+    # --- NVIDIA workstation ------------------------------------------------------------------------
+    Device("rtx-a6000", "NVIDIA RTX A6000", "NVIDIA", "gpu", 48 * GiB, 768 * GB,
+           _tensor_rate(84, 1800, _PRO_16), _tensor_rate(84, 1800, _PRO_16), None,
+           "NVIDIA RTX A6000 datasheet (tensor 309.7 TFLOPS with sparsity = 84 SMs × 1800 MHz × 1024 × 2)",
+           nvml_names=("NVIDIA RTX A6000",)),
+    Device("rtx-6000-ada", "NVIDIA RTX 6000 Ada Generation", "NVIDIA", "gpu", 48 * GiB, 960 * GB,
+           _tensor_rate(142, 2505, _PRO_16), _tensor_rate(142, 2505, _PRO_16),
+           _tensor_rate(142, 2505, _PRO_FP8),
+           "NVIDIA RTX 6000 Ada datasheet (FP8 1457 TFLOPS with sparsity = 142 SMs × 2505 MHz × 2048 × 2)",
+           nvml_names=("NVIDIA RTX 6000 Ada Generation",)),
+    # --- NVIDIA GeForce (rates derived from SMs × boost clock, see the module docstring) -------------
+    Device("rtx-3060-12g", "NVIDIA GeForce RTX 3060 12GB", "NVIDIA", "gpu", 12 * GiB, 360 * GB,
+           _tensor_rate(28, 1777, _GEFORCE_16), _tensor_rate(28, 1777, _GEFORCE_16), None,
+           "NVIDIA RTX 3060 specifications (28 SMs, 1777 MHz, 192-bit 15 Gbps); rate per " + _GA102,
+           nvml_names=("NVIDIA GeForce RTX 3060",)),
+    Device("rtx-3080", "NVIDIA GeForce RTX 3080 10GB", "NVIDIA", "gpu", 10 * GiB, 760 * GB,
+           _tensor_rate(68, 1710, _GEFORCE_16), _tensor_rate(68, 1710, _GEFORCE_16), None,
+           _GA102 + " (59.5 TFLOPS FP16 with FP32 accumulate)", nvml_names=("NVIDIA GeForce RTX 3080",)),
+    Device("rtx-3090", "NVIDIA GeForce RTX 3090", "NVIDIA", "gpu", 24 * GiB, 936 * GB,
+           _tensor_rate(82, 1695, _GEFORCE_16), _tensor_rate(82, 1695, _GEFORCE_16), None,
+           _GA102 + " (71 TFLOPS FP16 with FP32 accumulate); nvidia-smi total per "
+           "github.com/noonghunna/club-3090/issues/1128",
+           reported_bytes=24576 * MiB, nvml_names=("NVIDIA GeForce RTX 3090",)),
+    Device("rtx-4060-ti-16g", "NVIDIA GeForce RTX 4060 Ti 16GB", "NVIDIA", "gpu", 16 * GiB, 288 * GB,
+           _tensor_rate(34, 2535, _GEFORCE_16), _tensor_rate(34, 2535, _GEFORCE_16),
+           _tensor_rate(34, 2535, _GEFORCE_FP8),
+           "NVIDIA RTX 4060 Ti specifications (34 SMs, 2535 MHz, 128-bit 18 Gbps); rate per " + _ADA,
+           nvml_names=("NVIDIA GeForce RTX 4060 Ti",)),
+    Device("rtx-4070", "NVIDIA GeForce RTX 4070", "NVIDIA", "gpu", 12 * GiB, 504 * GB,
+           _tensor_rate(46, 2475, _GEFORCE_16), _tensor_rate(46, 2475, _GEFORCE_16),
+           _tensor_rate(46, 2475, _GEFORCE_FP8),
+           "NVIDIA RTX 4070 specifications (46 SMs, 2475 MHz, 192-bit 21 Gbps); rate per " + _ADA,
+           nvml_names=("NVIDIA GeForce RTX 4070",)),
+    Device("rtx-4080", "NVIDIA GeForce RTX 4080", "NVIDIA", "gpu", 16 * GiB, _bus(256, 22.4),
+           _tensor_rate(76, 2505, _GEFORCE_16), _tensor_rate(76, 2505, _GEFORCE_16),
+           _tensor_rate(76, 2505, _GEFORCE_FP8),
+           _ADA + " (97.5 TFLOPS BF16 with FP32 accumulate); NVIDIA RTX 4080 specifications (22.4 Gbps)",
+           nvml_names=("NVIDIA GeForce RTX 4080",)),
+    Device("rtx-4090", "NVIDIA GeForce RTX 4090", "NVIDIA", "gpu", 24 * GiB, 1008 * GB,
+           _tensor_rate(128, 2520, _GEFORCE_16), _tensor_rate(128, 2520, _GEFORCE_16),
+           _tensor_rate(128, 2520, _GEFORCE_FP8),
+           _ADA + " (165.2 TFLOPS BF16, 330.3 FP8, FP32 accumulate); nvidia-smi total per "
+           "github.com/RLinf/RLinf/issues/255",
+           reported_bytes=24564 * MiB, nvml_names=("NVIDIA GeForce RTX 4090",)),
+    Device("rtx-5080", "NVIDIA GeForce RTX 5080", "NVIDIA", "gpu", 16 * GiB, 960 * GB,
+           _tensor_rate(84, 2617, _GEFORCE_16), _tensor_rate(84, 2617, _GEFORCE_16),
+           _tensor_rate(84, 2617, _GEFORCE_FP8),
+           "NVIDIA RTX 5080 specifications (84 SMs, 2617 MHz, 256-bit 30 Gbps GDDR7); rate per " + _RTX_BW,
+           nvml_names=("NVIDIA GeForce RTX 5080",)),
+    Device("rtx-5090", "NVIDIA GeForce RTX 5090", "NVIDIA", "gpu", 32 * GiB, 1792 * GB,
+           _tensor_rate(170, 2407, _GEFORCE_16), _tensor_rate(170, 2407, _GEFORCE_16),
+           _tensor_rate(170, 2407, _GEFORCE_FP8),
+           _RTX_BW + " (209.5 TFLOPS BF16, 419 FP8, FP32 accumulate); nvidia-smi total per "
+           "github.com/noonghunna/club-3090/issues/1261",
+           reported_bytes=32607 * MiB, nvml_names=("NVIDIA GeForce RTX 5090",)),
+    Device("dgx-spark", "NVIDIA DGX Spark (GB10)", "NVIDIA", "unified", 128 * GiB, 273 * GB,
+           None, None, None, "NVIDIA DGX Spark product page (128 GB LPDDR5x, 273 GB/s)",
+           nvml_names=("NVIDIA GB10",), note="NVIDIA quotes only FP4 with sparsity (1 PFLOP)"),
+    # --- AMD ------------------------------------------------------------------------------------------
+    Device("mi300x", "AMD Instinct MI300X", "AMD", "gpu", 192 * GiB, 5300 * GB,
+           1307.4 * TFLOP, 1307.4 * TFLOP, 2614.9 * TFLOP, "AMD Instinct MI300X data sheet (dense)"),
+    Device("mi325x", "AMD Instinct MI325X", "AMD", "gpu", 256 * GiB, 6000 * GB,
+           1307.4 * TFLOP, 1307.4 * TFLOP, 2614.9 * TFLOP, "AMD Instinct MI325X data sheet (dense)"),
+    Device("mi250x", "AMD Instinct MI250X", "AMD", "gpu", 128 * GiB, _bus(8192, 3.2),
+           383 * TFLOP, 383 * TFLOP, None, "AMD Instinct MI250X specifications (8192-bit HBM2e, 3.2 Gbps)",
+           note="two dies: the OS sees two 64 GB GPUs with half the bandwidth each"),
+    Device("mi250", "AMD Instinct MI250", "AMD", "gpu", 128 * GiB, _bus(8192, 3.2),
+           362.1 * TFLOP, 362.1 * TFLOP, None, "AMD Instinct MI250 specifications (8192-bit HBM2e, 3.2 Gbps)",
+           note="two dies: the OS sees two 64 GB GPUs with half the bandwidth each"),
+    Device("mi210", "AMD Instinct MI210", "AMD", "gpu", 64 * GiB, _bus(4096, 3.2),
+           181 * TFLOP, 181 * TFLOP, None, "AMD Instinct MI210 specifications (4096-bit HBM2e, 3.2 Gbps)"),
+    Device("mi100", "AMD Instinct MI100", "AMD", "gpu", 32 * GiB, _bus(4096, 2.4),
+           92.3 * TFLOP, 184.6 * TFLOP, None, "AMD Instinct MI100 specifications (4096-bit HBM2, 2.4 Gbps)"),
+    Device("rx-7900-xtx", "AMD Radeon RX 7900 XTX", "AMD", "gpu", 24 * GiB, 960 * GB,
+           None, 122.8 * TFLOP, None, "AMD Radeon RX 7900 XTX specifications (peak half precision)",
+           note="AMD quotes no BF16 or matrix-unit rate"),
+    Device("ryzen-ai-max-395", "AMD Ryzen AI Max+ 395 (Strix Halo)", "AMD", "unified", 128 * GiB,
+           _dram(4, 8000), None, None, None,
+           "AMD Ryzen AI Max+ 395 specifications (256-bit LPDDR5X-8000, up to 128 GB)",
+           note="256-bit bus = four 64-bit channels; the GPU gets up to 96 GB by default"),
+    # --- Apple (largest configuration of each chip) ---------------------------------------------------
+    Device("m1-max", "Apple M1 Max", "Apple", "unified", 64 * GiB, 400 * GB, None, None, None, _MAC),
+    Device("m1-ultra", "Apple M1 Ultra", "Apple", "unified", 128 * GiB, 800 * GB, None, None, None, _MAC),
+    Device("m2-pro", "Apple M2 Pro", "Apple", "unified", 32 * GiB, 200 * GB, None, None, None, _MAC),
+    Device("m2-max", "Apple M2 Max", "Apple", "unified", 96 * GiB, 400 * GB, None, None, None, _MAC),
+    Device("m2-ultra", "Apple M2 Ultra", "Apple", "unified", 192 * GiB, 800 * GB, None, None, None, _MAC),
+    Device("m3-pro", "Apple M3 Pro", "Apple", "unified", 36 * GiB, 150 * GB, None, None, None, _MAC),
+    Device("m3-max", "Apple M3 Max (40-core GPU)", "Apple", "unified", 128 * GiB, 400 * GB,
+           None, None, None, _MAC, note="the 30-core-GPU M3 Max has 300 GB/s and at most 96 GB"),
+    Device("m3-ultra", "Apple M3 Ultra", "Apple", "unified", 512 * GiB, 819 * GB, None, None, None, _MAC),
+    Device("m4", "Apple M4", "Apple", "unified", 32 * GiB, 120 * GB, None, None, None, _MAC),
+    Device("m4-pro", "Apple M4 Pro", "Apple", "unified", 64 * GiB, 273 * GB, None, None, None, _MAC),
+    Device("m4-max", "Apple M4 Max (16-core CPU)", "Apple", "unified", 128 * GiB, 546 * GB,
+           None, None, None, _MAC, note="the 14-core-CPU M4 Max has 410 GB/s and at most 36 GB"),
+    # --- CPUs: a memory configuration each (bandwidth = channels × 8 bytes × MT/s) -------------------
+    Device("ddr4-3200-2ch", "Desktop DDR4-3200, 2 channels (2 × 32 GB)", "JEDEC", "cpu", 64 * GiB,
+           _dram(2, 3200), None, None, None, "JEDEC DDR4-3200; two 64-bit channels"),
+    Device("ddr5-5600-2ch", "Desktop DDR5-5600, 2 channels (2 × 32 GB)", "JEDEC", "cpu", 64 * GiB,
+           _dram(2, 5600), None, None, None, "JEDEC DDR5-5600; two 64-bit channels"),
+    Device("ddr5-6400-2ch", "Desktop DDR5-6400, 2 channels (2 × 48 GB)", "JEDEC", "cpu", 96 * GiB,
+           _dram(2, 6400), None, None, None, "JEDEC DDR5-6400; two 64-bit channels"),
+    Device("threadripper-pro-7000-8ch", "AMD Threadripper PRO 7000, 8 × DDR5-5200 (8 × 32 GB)", "AMD",
+           "cpu", 256 * GiB, _dram(8, 5200), None, None, None,
+           "AMD Ryzen Threadripper PRO 7000 WX specifications (8 channels DDR5-5200)"),
+    Device("epyc-milan-8ch", "AMD EPYC 7003 (Milan), 8 × DDR4-3200 (8 × 64 GB)", "AMD", "cpu", 512 * GiB,
+           _dram(8, 3200), None, None, None, "AMD EPYC 7003 specifications (8 channels DDR4-3200)"),
+    Device("epyc-genoa-12ch", "AMD EPYC 9004 (Genoa), 12 × DDR5-4800 (12 × 64 GB)", "AMD", "cpu",
+           768 * GiB, _dram(12, 4800), None, None, None,
+           "AMD EPYC 9004 specifications (12 channels DDR5-4800)"),
+    Device("epyc-turin-12ch", "AMD EPYC 9005 (Turin), 12 × DDR5-6000 (12 × 64 GB)", "AMD", "cpu",
+           768 * GiB, _dram(12, 6000), None, None, None,
+           "AMD EPYC 9005 specifications (12 channels DDR5-6000)"),
+    Device("xeon-spr-8ch", "Intel Xeon 4th gen (Sapphire Rapids), 8 × DDR5-4800 (8 × 64 GB)", "Intel",
+           "cpu", 512 * GiB, _dram(8, 4800), None, None, None,
+           "Intel Xeon Scalable 4th gen specifications (8 channels DDR5-4800)"),
+    Device("xeon-gnr-12ch", "Intel Xeon 6900P (Granite Rapids), 12 × DDR5-6400 (12 × 64 GB)", "Intel",
+           "cpu", 768 * GiB, _dram(12, 6400), None, None, None,
+           "Intel Xeon 6900P specifications (12 channels DDR5-6400 RDIMM)"),
+)
+
+# Other spellings people type, each pointing at one key.
+ALIASES: dict[str, str] = {
+    "h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-80g": "h100-sxm",
+    "h200-sxm": "h200", "gh200-96g": "gh200", "b200-sxm": "b200",
+    "a100": "a100-80g", "a100-sxm": "a100-80g", "a100-80g-sxm": "a100-80g", "a100-40g-sxm": "a100-40g",
+    "a6000": "rtx-a6000", "6000-ada": "rtx-6000-ada", "rtx6000-ada": "rtx-6000-ada",
+    "3060": "rtx-3060-12g", "rtx-3060": "rtx-3060-12g", "3080": "rtx-3080", "3090": "rtx-3090",
+    "4060-ti-16g": "rtx-4060-ti-16g", "4070": "rtx-4070", "4080": "rtx-4080", "4090": "rtx-4090",
+    "5080": "rtx-5080", "5090": "rtx-5090",
+    "spark": "dgx-spark", "gb10": "dgx-spark",
+    "mi300": "mi300x", "7900-xtx": "rx-7900-xtx", "7900xtx": "rx-7900-xtx",
+    "strix-halo": "ryzen-ai-max-395", "ai-max-395": "ryzen-ai-max-395",
+    "ddr4-dual-channel": "ddr4-3200-2ch", "ddr5-dual-channel": "ddr5-5600-2ch",
+    "epyc-genoa": "epyc-genoa-12ch", "epyc-turin": "epyc-turin-12ch", "epyc-milan": "epyc-milan-8ch",
+    "sapphire-rapids": "xeon-spr-8ch", "granite-rapids": "xeon-gnr-12ch",
+}
+
+BY_KEY: dict[str, Device] = {d.key: d for d in DEVICES}
+
+
+def _norm(text: str) -> str:
+    """'NVIDIA RTX 4090' → 'nvidia-rtx-4090': lower case, runs of spaces and underscores to one dash."""
+    return re.sub(r"[\s_]+", "-", text.strip().lower())
+
+
+def _build_index() -> dict[str, Device]:
+    """Every spelling find_device accepts: keys, aliases, NVML names, each also without dashes."""
+    names: list[tuple[str, Device]] = [(d.key, d) for d in DEVICES]
+    names += [(alias, BY_KEY[key]) for alias, key in ALIASES.items()]
+    names += [(_norm(n), d) for d in DEVICES for n in d.nvml_names]
+    index: dict[str, Device] = {}
+    for name, device in names:
+        for spelling in (name, name.replace("-", "")):
+            index.setdefault(spelling, device)
+    return index
+
+
+_INDEX = _build_index()
+
+
+def _lookup(name: str) -> Device | None:
+    spelled = _norm(name)
+    return _INDEX.get(spelled) or _INDEX.get(spelled.replace("-", ""))
+
+
+def find_device(name: str) -> Device:
+    """The catalogue row for a key, alias or NVML name, in any case ('H100', 'rtx4090', 'RTX 4090')."""
+    device = _lookup(name)
+    if device is not None:
+        return device
+    import difflib  # only on the error path: keeps startup lean
+
+    close = difflib.get_close_matches(_norm(name), [*BY_KEY, *ALIASES], n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else " (see `paramscope gpus`)"
+    raise UnsupportedError(f"unknown device {name!r}{hint}")
+
+
+_UNITS = {"k": 1, "m": 2, "g": 3, "t": 4}
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt])(i?)b$")
+_COUNT_FIRST = re.compile(r"^(\d+)\s*[x×*]\s*(.+)$")
+_COUNT_LAST = re.compile(r"^(.+?)\s*([x×*])\s*(\d+)$")
+
+
+def custom_device(memory: str) -> Device | None:
+    """An unnamed device from a memory size, or None: '24GB' = 24 × 10^9 bytes, '24GiB' = 24 × 2^30.
+
+    Units mean what they say; a card sold as "24 GB" holds 24 GiB (module docstring), so '24GiB'
+    describes it. Bandwidth and FLOP/s are unknown.
+    """
+    match = _MEMORY.match(memory.strip().lower())
+    if match is None:
+        return None
+    value, prefix, binary = match.groups()
+    size = round(float(value) * (1024 if binary else 1000) ** _UNITS[prefix])
+    if size <= 0:
+        return None
+    label = f"{value} {prefix.upper()}{'iB' if binary else 'B'}"
+    return Device(label.replace(" ", "").lower(), f"custom {label}", "", "gpu", size, None,
+                  None, None, None, "given on the command line")
+
+
+def _device(name: str) -> Device:
+    custom = custom_device(name)
+    return custom if custom is not None else find_device(name)
+
+
+def parse_gpu_spec(spec: str) -> tuple[Device, int]:
+    """'h100x8', '8xH100', '8×h100', 'mi300x8', '4090', '24GiB', '2x24GB' → (device, count)."""
+    text = spec.strip().lower()
+    if not text:
+        raise UnsupportedError("empty GPU spec: expected NAME, NAMExN, NxNAME or a memory size such as 24GiB")
+    whole = custom_device(text) or _lookup(text)
+    if whole is not None:
+        return whole, 1
+    readings: list[tuple[str, str]] = []  # (name, count), most likely first
+    if match := _COUNT_FIRST.match(text):
+        readings.append((match.group(2), match.group(1)))
+    if match := _COUNT_LAST.match(text):
+        name, separator, count = match.groups()
+        readings.append((name, count))
+        if separator == "x":  # 'mi300x8': the x may end the name
+            readings.append((name + "x", count))
+    first_error: UnsupportedError | None = None
+    for name, count in readings:
+        try:
+            device = _device(name)
+        except UnsupportedError as error:
+            first_error = first_error or error
+            continue
+        if int(count) < 1:
+            raise UnsupportedError(f"invalid GPU spec {spec!r}: the count must be at least 1 (found {count})")
+        return device, int(count)
+    if first_error is not None:
+        raise UnsupportedError(f"invalid GPU spec {spec!r}: {first_error}")
+    return find_device(spec), 1  # raises: unknown device, with suggestions
+
+
+def match_nvml_name(name: str, total_bytes: int | None = None) -> Device | None:
+    """The catalogue row for a GPU as NVML reports it, or None.
+
+    The name must be one the row lists (with or without the 'NVIDIA ' prefix older drivers leave off),
+    and where the total memory is known it must lie within 10 % of the row's: variants that share a
+    name (RTX 4060 Ti 8 GB and 16 GB, RTX 3060 8 GB and 12 GB) are told apart by their memory.
+    """
+    wanted = _strip_vendor(name)
+    candidates = [d for d in DEVICES if any(_strip_vendor(n) == wanted for n in d.nvml_names)]
+    if total_bytes is None:
+        return candidates[0] if len(candidates) == 1 else None
+    fitting = [d for d in candidates if abs(total_bytes - d.usable_bytes) <= 0.1 * d.usable_bytes]
+    return min(fitting, key=lambda d: abs(total_bytes - d.usable_bytes), default=None)
+
+
+def _strip_vendor(name: str) -> str:
+    lowered = " ".join(name.split()).lower()
+    return lowered.removeprefix("nvidia ")

@@ -1,0 +1,336 @@
+"""The hardware catalogue (knowledge/hardware.py) and the detection of this machine (system.py).
+
+Third-party libraries (psutil, nvidia-ml-py) are replaced by small fakes in sys.modules; paramscope's
+own code is never mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import types
+
+import pytest
+
+from paramscope import system
+from paramscope.errors import ParamscopeError, UnsupportedError
+from paramscope.knowledge import hardware
+from paramscope.knowledge.hardware import (
+    ALIASES,
+    BY_KEY,
+    DEVICES,
+    GB,
+    KINDS,
+    TFLOP,
+    GiB,
+    MiB,
+    custom_device,
+    find_device,
+    match_nvml_name,
+    parse_gpu_spec,
+)
+
+# --- the table -----------------------------------------------------------------------------------------
+
+
+def test_table_has_at_least_forty_rows_with_unique_keys():
+    assert len(DEVICES) >= 40
+    keys = [d.key for d in DEVICES]
+    assert len(keys) == len(set(keys))
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9-]*", k) for k in keys)
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=lambda d: d.key)
+def test_every_row_is_sane(device):
+    assert device.kind in KINDS
+    assert device.name and device.vendor and device.source
+    assert device.memory_bytes > 0
+    assert device.bandwidth is not None and device.bandwidth > 0
+    for rate in (device.bf16_flops, device.fp16_flops, device.fp8_flops):
+        assert rate is None or rate > 0
+    # fp8 runs at least as fast as bf16, and fp16 at least as fast as bf16 (MI100: twice)
+    if device.fp8_flops is not None and device.bf16_flops is not None:
+        assert device.fp8_flops >= device.bf16_flops
+    if device.fp16_flops is not None and device.bf16_flops is not None:
+        assert device.fp16_flops >= device.bf16_flops
+    if device.kind == "cpu":
+        assert device.half_flops is None and not device.nvml_names
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d.reported_bytes is not None], ids=lambda d: d.key)
+def test_reported_totals_are_whole_mib_a_little_under_the_capacity(device):
+    # the driver keeps a reserve: 81559 MiB of an H100's 80 GiB, never more than the capacity
+    assert device.reported_bytes % MiB == 0
+    assert 0.9 * device.memory_bytes <= device.reported_bytes <= device.memory_bytes
+    assert device.usable_bytes == device.reported_bytes
+
+
+def test_memory_convention_reads_gb_as_gib():
+    assert find_device("a100-80g").memory_bytes == 80 * 2**30 == find_device("a100-80g").reported_bytes
+    assert find_device("h100-sxm").usable_bytes == 81559 * 2**20
+    assert find_device("h200").usable_bytes == 141 * 2**30  # no published driver total: the capacity
+
+
+def test_dense_figures_are_half_the_sparse_datasheet_figures():
+    h100 = find_device("h100")
+    assert h100.bf16_flops == pytest.approx(989.5 * TFLOP)
+    assert h100.fp8_flops == pytest.approx(1979 * TFLOP)
+    assert h100.bandwidth == 3_350_000_000_000
+    assert find_device("mi300x").bf16_flops == pytest.approx(1307.4 * TFLOP)
+
+
+@pytest.mark.parametrize(("key", "bf16_tflops", "fp8_tflops"), [
+    # whitepaper figures, dense, FP32 accumulate: the derivation SMs × clock × rate must reproduce them
+    ("rtx-3080", 59.5, None),  # GA102 whitepaper
+    ("rtx-3090", 71, None),  # GA102 whitepaper, rounded there (82 × 1695 MHz × 512 = 71.16)
+    ("rtx-4080", 97.5, 194.9),  # Ada whitepaper
+    ("rtx-4090", 165.2, 330.3),  # Ada whitepaper
+    ("rtx-5090", 209.5, 419),  # RTX Blackwell whitepaper
+    ("rtx-a6000", 309.7 / 2, None),  # RTX A6000 datasheet, sparse figure halved
+    ("rtx-6000-ada", 1457 / 4, 1457 / 2),  # RTX 6000 Ada datasheet: FP8 with sparsity
+])
+def test_derived_geforce_rates_match_the_published_figures(key, bf16_tflops, fp8_tflops):
+    device = find_device(key)
+    assert device.bf16_flops == pytest.approx(bf16_tflops * TFLOP, rel=3e-3)
+    if fp8_tflops is not None:
+        assert device.fp8_flops == pytest.approx(fp8_tflops * TFLOP, rel=3e-3)
+
+
+def test_bandwidth_arithmetic():
+    assert find_device("ddr5-5600-2ch").bandwidth == 89_600_000_000  # 2 × 8 B × 5600 MT/s
+    assert find_device("epyc-genoa-12ch").bandwidth == 460_800_000_000  # 12 × 8 B × 4800 MT/s
+    assert find_device("rtx-4080").bandwidth == 716_800_000_000  # 256 bit × 22.4 Gbps
+    assert find_device("mi250x").bandwidth == 3_276_800_000_000  # 8192 bit × 3.2 Gbps
+    assert find_device("strix-halo").bandwidth == 256 * GB  # 256 bit × 8000 MT/s
+
+
+def test_no_bf16_where_the_hardware_has_none():
+    for key in ("v100-32g", "t4"):
+        device = find_device(key)
+        assert device.bf16_flops is None and device.fp8_flops is None
+        assert device.half_flops == device.fp16_flops
+    assert find_device("a100").fp8_flops is None
+
+
+# --- names ---------------------------------------------------------------------------------------------
+
+
+def test_aliases_point_at_rows_and_never_shadow_a_key():
+    for alias, key in ALIASES.items():
+        assert key in BY_KEY, alias
+        assert alias not in BY_KEY, alias
+        assert find_device(alias) is BY_KEY[key]
+
+
+def test_no_two_rows_share_a_spelling():
+    seen: dict[str, str] = {}
+    spellings = [(d.key, d.key) for d in DEVICES] + list(ALIASES.items())
+    spellings += [(hardware._norm(n), d.key) for d in DEVICES for n in d.nvml_names]
+    for spelling, key in spellings:
+        for form in (spelling, spelling.replace("-", "")):
+            assert seen.setdefault(form, key) == key, form
+
+
+@pytest.mark.parametrize(("name", "key"), [
+    ("h100", "h100-sxm"), ("H100", "h100-sxm"), ("H100-SXM", "h100-sxm"), ("h100 sxm", "h100-sxm"),
+    ("4090", "rtx-4090"), ("RTX 4090", "rtx-4090"), ("rtx4090", "rtx-4090"), ("rtx_4090", "rtx-4090"),
+    ("a100", "a100-80g"), ("MI300X", "mi300x"), ("ddr5-dual-channel", "ddr5-5600-2ch"),
+    ("NVIDIA GeForce RTX 4090", "rtx-4090"), ("Tesla T4", "t4"), ("gb10", "dgx-spark"),
+])
+def test_find_device_is_forgiving_about_spelling(name, key):
+    assert find_device(name).key == key
+
+
+def test_unknown_device_suggests_close_names():
+    with pytest.raises(UnsupportedError, match=r"unknown device 'h10-sxm' \(did you mean 'h100-sxm'"):
+        find_device("h10-sxm")
+    with pytest.raises(ParamscopeError, match=r"unknown device 'zzz' \(see `paramscope gpus`\)"):
+        find_device("zzz")
+
+
+# --- GPU specs -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("spec", "key", "count"), [
+    ("h100", "h100-sxm", 1), ("h100x8", "h100-sxm", 8), ("H100X8", "h100-sxm", 8),
+    ("8xh100", "h100-sxm", 8), ("8×H100", "h100-sxm", 8), ("8*h100", "h100-sxm", 8),
+    ("h100 x 8", "h100-sxm", 8), ("4090x2", "rtx-4090", 2), ("rtx-4090x4", "rtx-4090", 4),
+    ("mi300x8", "mi300x", 8), ("mi300xx2", "mi300x", 2), ("2xmi300x", "mi300x", 2),
+    ("rx-7900-xtx", "rx-7900-xtx", 1), ("a100-40gx4", "a100-40g", 4),
+])
+def test_parse_gpu_spec_named(spec, key, count):
+    device, n = parse_gpu_spec(spec)
+    assert (device.key, n) == (key, count)
+
+
+@pytest.mark.parametrize(("spec", "memory", "count"), [
+    ("24GB", 24 * 10**9, 1), ("24GiB", 24 * GiB, 1), ("24 gib", 24 * GiB, 1), ("80gbx4", 80 * 10**9, 4),
+    ("2x24GiB", 24 * GiB, 2), ("2×48GB", 48 * 10**9, 2), ("1.5TB", 1_500_000_000_000, 1),
+    ("12.5GiB", 12 * GiB + GiB // 2, 1), ("512MiB", 512 * MiB, 1),
+])
+def test_parse_gpu_spec_custom_memory(spec, memory, count):
+    device, n = parse_gpu_spec(spec)
+    assert (device.memory_bytes, n) == (memory, count)
+    assert device.bandwidth is None and device.half_flops is None and device.fp8_flops is None
+    assert device.kind == "gpu" and device.usable_bytes == memory
+
+
+def test_custom_device_label():
+    device = custom_device("24GiB")
+    assert device is not None and device.name == "custom 24 GiB" and device.key == "24gib"
+    assert custom_device("24 furlongs") is None and custom_device("0GB") is None
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("", r"empty GPU spec"),
+    ("h100x0", r"invalid GPU spec 'h100x0': the count must be at least 1 \(found 0\)"),
+    ("0xh100", r"the count must be at least 1"),
+    ("h10x8", r"invalid GPU spec 'h10x8': unknown device 'h10' \(did you mean 'h100'"),
+    ("quantumx8", r"unknown device 'quantum'"),
+    ("foo", r"^unknown device 'foo'"),
+    ("24XB", r"invalid GPU spec '24XB': unknown device 'b'"),
+    ("x8", r"unknown device 'x8'"),
+])
+def test_parse_gpu_spec_errors(spec, message):
+    with pytest.raises(UnsupportedError, match=message):
+        parse_gpu_spec(spec)
+
+
+# --- matching NVML names to rows ------------------------------------------------------------------------
+
+
+def test_match_nvml_name_uses_name_and_memory():
+    assert match_nvml_name("NVIDIA H100 80GB HBM3", 81559 * MiB).key == "h100-sxm"
+    assert match_nvml_name("A100-SXM-80GB", 81252 * MiB).key == "a100-80g"  # older driver, no prefix
+    assert match_nvml_name("NVIDIA GeForce RTX 4060 Ti", 16380 * MiB).key == "rtx-4060-ti-16g"
+    assert match_nvml_name("NVIDIA GeForce RTX 4060 Ti", 8188 * MiB) is None  # the 8 GB card: no row
+    assert match_nvml_name("NVIDIA GB10", None).key == "dgx-spark"  # NVML has no total on GB10
+    assert match_nvml_name("NVIDIA Quantum 9000", 80 * GiB) is None
+
+
+# --- detection -----------------------------------------------------------------------------------------
+
+
+def test_detect_reports_this_machine_without_touching_nvml(monkeypatch):
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    info = system.detect()
+    assert info.total_ram_bytes is not None and info.total_ram_bytes > GiB
+    assert info.available_ram_bytes is None or 0 < info.available_ram_bytes <= info.total_ram_bytes
+    assert info.ram_source in ("psutil", "/proc/meminfo", "sysconf")
+    assert info.cpu_count is not None and info.cpu_count >= 1
+    assert info.gpus == () and not info.gpus_probed and info.gpu_note is None
+    assert "pynvml" not in sys.modules
+
+
+def test_detect_without_psutil_reads_proc_meminfo(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psutil", None)  # import psutil → ImportError
+    info = system.detect()
+    expected = "/proc/meminfo" if system.MEMINFO.exists() else "sysconf"
+    assert info.ram_source == expected
+    assert info.total_ram_bytes > GiB
+
+
+def test_detect_without_psutil_or_meminfo_uses_sysconf(monkeypatch, tmp_path):
+    if not hasattr(os, "sysconf"):
+        pytest.skip("no os.sysconf here")
+    monkeypatch.setitem(sys.modules, "psutil", None)
+    monkeypatch.setattr(system, "MEMINFO", tmp_path / "missing")
+    info = system.detect()
+    assert info.ram_source == "sysconf" and info.total_ram_bytes > GiB
+
+
+def test_detect_prefers_psutil(monkeypatch):
+    fake = types.ModuleType("psutil")
+    fake.virtual_memory = lambda: types.SimpleNamespace(total=64 * GiB, available=40 * GiB)
+    monkeypatch.setitem(sys.modules, "psutil", fake)
+    info = system.detect()
+    assert (info.total_ram_bytes, info.available_ram_bytes, info.ram_source) == (64 * GiB, 40 * GiB, "psutil")
+
+
+def test_parse_meminfo_and_cpuinfo():
+    meminfo = "MemTotal:       24683656 kB\nMemFree:        22997836 kB\nMemAvailable:   23594444 kB\n"
+    assert system.parse_meminfo(meminfo) == (24683656 * 1024, 23594444 * 1024)
+    assert system.parse_meminfo("garbage\n") == (None, None)
+    x86 = "processor\t: 0\nmodel name\t: AMD EPYC 9654 96-Core Processor\nprocessor\t: 1\n"
+    assert system.parse_cpuinfo(x86) == "AMD EPYC 9654 96-Core Processor"
+    assert system.parse_cpuinfo("processor\t: 0\nBogoMIPS\t: 50.00\nModel\t: Raspberry Pi 5\n") == (
+        "Raspberry Pi 5")
+    assert system.parse_cpuinfo("") is None
+
+
+def test_no_nvml_means_no_gpus_and_a_reason(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import pynvml → ImportError
+    info = system.detect(gpus=True)
+    assert info.gpus == () and info.gpus_probed
+    assert "nvidia-ml-py is not installed" in info.gpu_note
+
+
+class FakeNVMLError(Exception):
+    pass
+
+
+def fake_pynvml(boards: list[tuple[str | bytes, int | None]], *, init_error: bool = False):
+    """A stand-in for nvidia-ml-py with the five calls system.py makes."""
+    module = types.ModuleType("pynvml")
+    module.NVMLError = FakeNVMLError
+    module.shutdowns = 0
+
+    def init():
+        if init_error:
+            raise FakeNVMLError("Driver Not Loaded")
+
+    def memory(handle):
+        total = boards[handle][1]
+        if total is None:
+            raise FakeNVMLError("Not Supported")
+        return types.SimpleNamespace(total=total, free=total, used=0)
+
+    def shutdown():
+        module.shutdowns += 1
+
+    module.nvmlInit = init
+    module.nvmlShutdown = shutdown
+    module.nvmlDeviceGetCount = lambda: len(boards)
+    module.nvmlDeviceGetHandleByIndex = lambda index: index
+    module.nvmlDeviceGetName = lambda handle: boards[handle][0]
+    module.nvmlDeviceGetMemoryInfo = memory
+    return module
+
+
+def test_fake_nvml_gpus_are_matched_to_rows(monkeypatch):
+    fake = fake_pynvml([
+        ("NVIDIA H100 80GB HBM3", 81559 * MiB),
+        (b"Tesla T4", 15360 * MiB),  # old nvidia-ml-py returns bytes
+        ("NVIDIA GeForce RTX 4090", 24564 * MiB),
+        ("NVIDIA GB10", None),  # unified memory: NVML reports no total
+        ("NVIDIA GeForce RTX 3060", 8 * GiB),  # the 8 GB variant: no catalogue row
+        ("NVIDIA Future GPU", 200 * GiB),
+    ])
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    info = system.detect(gpus=True)
+    assert info.gpus_probed and info.gpu_note is None
+    assert [(g.index, g.name, g.total_bytes) for g in info.gpus][:2] == [
+        (0, "NVIDIA H100 80GB HBM3", 81559 * MiB), (1, "Tesla T4", 15360 * MiB)]
+    assert [g.device.key if g.device else None for g in info.gpus] == [
+        "h100-sxm", "t4", "rtx-4090", "dgx-spark", None, None]
+    assert info.gpu_memory_bytes == (81559 + 15360 + 24564) * MiB + 8 * GiB + 200 * GiB
+    assert fake.shutdowns == 1
+
+
+def test_nvml_that_fails_to_start_is_not_an_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml([], init_error=True))
+    info = system.detect(gpus=True)
+    assert info.gpus == () and "Driver Not Loaded" in info.gpu_note
+
+
+def test_nvml_that_fails_midway_is_not_an_error(monkeypatch):
+    fake = fake_pynvml([("NVIDIA H100 80GB HBM3", 81559 * MiB)])
+
+    def broken_count():
+        raise FakeNVMLError("GPU is lost")
+
+    fake.nvmlDeviceGetCount = broken_count
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    info = system.detect(gpus=True)
+    assert info.gpus == () and "GPU is lost" in info.gpu_note and fake.shutdowns == 1
