@@ -1,0 +1,62 @@
+"""A Hugging Face ``config.json`` alone: the tensors a checkpoint of it would hold, without weights.
+
+The file is read whole but bounded (configs are a few KiB; 16 MiB is far beyond any real one), parsed
+as JSON, and handed to ``knowledge.families``, which knows the layout of each ``model_type``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from paramscope.errors import HeaderError
+from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
+from paramscope.model import Model
+from paramscope.sources.local import LocalFile
+
+NAME = "config"
+MAX_CONFIG_BYTES = 16 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    """A ``.json`` file that opens a JSON object and is not a sharded-safetensors index."""
+    name = path.name.lower()
+    if not name.endswith(".json") or name.endswith(".index.json"):
+        return False
+    return head.removeprefix(_BOM).lstrip().startswith(b"{") and b'"weight_map"' not in head
+
+
+def read(path: Path) -> Model:
+    cfg = load(path)
+    source = str(path)
+    return Model(format=NAME, source=source, tensors=expected_tensors(cfg, source),
+                 config=arch_config_from_hf(cfg, source), metadata={"config": cfg},
+                 files=(source,), has_weights=False)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The parsed JSON object; every failure is a ``HeaderError`` naming the file and the place."""
+    with LocalFile(path) as f:
+        if f.size > MAX_CONFIG_BYTES:
+            raise HeaderError(f.name, "config too large", found=f"{f.size} bytes",
+                              expected=f"at most {MAX_CONFIG_BYTES}")
+        data = f.read(0, f.size, "config")
+    return parse(data, str(path))
+
+
+def parse(data: bytes, name: str) -> dict[str, Any]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise HeaderError(name, f"config is not UTF-8 (byte {e.start})") from None
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HeaderError(name, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise HeaderError(name, "invalid JSON: nested too deeply") from None
+    if not isinstance(cfg, dict):
+        raise HeaderError(name, "config must be a JSON object", found=type(cfg).__name__)
+    return cfg

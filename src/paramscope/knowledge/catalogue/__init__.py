@@ -1,0 +1,142 @@
+"""Well-known models by name: real ``config.json`` files kept in this folder, with published counts.
+
+A name is the lowercase file stem (``Llama-3.1-8B.json`` → ``llama-3.1-8b``) or an alias from
+``ALIASES``; lookups ignore case and an ``org/`` prefix (``meta-llama/Llama-3.1-8B``). Published
+totals come from ``published.csv`` (the shared reference set) and ``extra_published.csv`` (configs
+added here), one row per config file: total, active, how exact, and where the figure comes from.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from paramscope.errors import SourceError
+from paramscope.model import Model
+
+PUBLISHED_FILES = ("published.csv", "extra_published.csv")
+# Short names people type → catalogue name.
+ALIASES: dict[str, str] = {
+    "mixtral-8x7b": "mixtral-8x7b-v0.1",
+    "mistral-7b": "mistral-7b-v0.1",
+    "llama-2-7b": "llama-2-7b-hf",
+    "phi-3-mini": "phi-3-mini-4k-instruct",
+    "phi-3-mini-4k": "phi-3-mini-4k-instruct",
+    "qwen1.5-moe": "qwen1.5-moe-a2.7b",
+    "gpt-2": "gpt2",
+    "minilm": "all-minilm-l6-v2",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    file: str
+    aliases: tuple[str, ...] = ()
+    total_params: int | None = None  # published total, when one is published
+    active_params: int | None = None
+    exactness: str = ""  # "exact", "rounded", "exact total / rounded active"…
+    source: str = ""  # where the published figure comes from
+
+    @property
+    def exact_total(self) -> bool:
+        return self.exactness.startswith("exact")
+
+
+def _folder() -> Any:
+    return resources.files(__name__)
+
+
+@cache
+def _published() -> dict[str, dict[str, str]]:
+    rows: dict[str, dict[str, str]] = {}
+    for name in PUBLISHED_FILES:
+        res = _folder() / name
+        if res.is_file():
+            for row in csv.DictReader(io.StringIO(res.read_text(encoding="utf-8"))):
+                rows[row["config"]] = row
+    return rows
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.strip() else None
+
+
+@cache
+def _entries() -> dict[str, Entry]:
+    published = _published()
+    out: dict[str, Entry] = {}
+    files = sorted((r.name for r in _folder().iterdir() if r.name.endswith(".json")), key=str.lower)
+    for file in files:
+        name = file.removesuffix(".json").lower()
+        row = published.get(file, {})
+        out[name] = Entry(
+            name=name, file=file, aliases=tuple(sorted(a for a, n in ALIASES.items() if n == name)),
+            total_params=_int(row.get("total_params")), active_params=_int(row.get("active_params")),
+            exactness=row.get("exactness", ""), source=row.get("source", ""))
+    return out
+
+
+def entries() -> list[Entry]:
+    return list(_entries().values())
+
+
+def _key(name: str) -> str:
+    key = _strip_org(name.strip().lower()).removesuffix(".json")
+    return ALIASES.get(key, key)
+
+
+def _strip_org(name: str) -> str:
+    """``org/name`` (a Hugging Face repo id) → ``name``; anything else with a slash stays unmatched."""
+    org, slash, rest = name.partition("/")
+    if slash and org.strip(".") and rest and "/" not in rest:
+        return rest
+    return name
+
+
+def has(name: str) -> bool:
+    return _key(name) in _entries()
+
+
+def suggest(name: str, n: int = 3) -> list[str]:
+    """Close catalogue names and aliases, best first."""
+    known = [*_entries(), *(a for a, n in ALIASES.items() if n in _entries())]
+    return difflib.get_close_matches(_strip_org(name.strip().lower()), known, n=n, cutoff=0.5)
+
+
+def lookup(name: str) -> Entry:
+    entry = _entries().get(_key(name))
+    if entry is None:
+        close = suggest(name)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise SourceError(f"{name}: not a catalogue name{hint} (known: {', '.join(_entries())})")
+    return entry
+
+
+def load_config(name: str) -> dict[str, Any]:
+    """The entry's config.json, parsed."""
+    entry = lookup(name)
+    cfg = json.loads((_folder() / entry.file).read_text(encoding="utf-8"))
+    if not isinstance(cfg, dict):
+        raise SourceError(f"{name}: catalogue file {entry.file} is not a JSON object")
+    return cfg
+
+
+def open_entry(name: str) -> Model:
+    """The entry as a ``Model`` built from its config (format "config", no weights)."""
+    from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
+
+    entry = lookup(name)
+    cfg = load_config(entry.name)
+    published = {"total_params": entry.total_params, "active_params": entry.active_params,
+                 "exactness": entry.exactness, "source": entry.source}
+    return Model(format="config", source=entry.name, tensors=expected_tensors(cfg, entry.name),
+                 config=arch_config_from_hf(cfg, entry.name),
+                 metadata={"config": cfg, "catalogue": entry.file, "published": published},
+                 has_weights=False)

@@ -1,0 +1,180 @@
+"""The tensors a Hugging Face ``config.json`` implies, and its ``ArchConfig``, for many families.
+
+    expected_tensors(cfg)      → every tensor a checkpoint of this config holds (names, shapes, dtype)
+    arch_config_from_hf(cfg)   → the neutral ArchConfig
+
+A family is a row of ``table.FAMILY_ROWS`` (multimodal wrappers: ``multimodal.COMPOSITES``); nothing
+here branches on a family name. Conventions: the multi-token-prediction layer of DeepSeek-V3
+(``num_nextn_predict_layers``) and FP8 block scales are not listed, so DeepSeek-V3 gives its published
+671,026,419,200; quantized checkpoints are described by their logical (torch_dtype) tensors, with the
+quantization config kept in ``ArchConfig.extra["quantization"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from paramscope.errors import FormatError, UnsupportedError
+from paramscope.knowledge.families.decoder import decoder_tensors
+from paramscope.knowledge.families.dims import Dims, resolve
+from paramscope.knowledge.families.encoders import bert_tensors, gpt2_tensors
+from paramscope.knowledge.families.hfconfig import HfConfig
+from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_TOWERS, Composite
+from paramscope.knowledge.families.table import BY_ARCHITECTURE, FAMILIES, Family
+from paramscope.knowledge.families.tensors import TensorList
+from paramscope.model import ArchConfig, Tensor
+
+__all__ = ["FAMILIES", "Family", "arch_config_from_hf", "expected_tensors", "supported_model_types"]
+
+LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors}
+
+# Config fields worth carrying into ArchConfig.extra when present (rope, norms, routing, softcaps…).
+EXTRA_KEYS = (
+    "rope_theta", "rope_scaling", "rope_local_base_freq", "partial_rotary_factor", "hidden_act",
+    "hidden_activation", "activation_function", "rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon",
+    "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping", "topk_method",
+    "scoring_func", "n_group", "topk_group", "routed_scaling_factor", "norm_topk_prob",
+    "num_nextn_predict_layers", "swiglu_limit", "max_window_layers", "use_sliding_window",
+    "type_vocab_size", "position_embedding_type", "transformers_version",
+)
+
+
+def supported_model_types() -> list[str]:
+    return sorted([*FAMILIES, *COMPOSITES])
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    dims: Dims
+    outer: Mapping[str, Any]  # the whole config (the wrapper, for a multimodal one)
+    composite: Composite | None = None
+    vision: HfConfig | None = None
+    vision_type: str = ""
+
+
+def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[Tensor, ...]:
+    """Every tensor a Hugging Face checkpoint of this config holds, in model order."""
+    return tuple(_build(_plan(cfg, source)).items)
+
+
+def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json") -> ArchConfig:
+    """The neutral ArchConfig; a multimodal config gives its text model's family, and its
+    ``architectures[0]`` (else its own model_type) as ``architecture``."""
+    plan = _plan(cfg, source)
+    d, fam = plan.dims, plan.dims.family
+    mla = fam.attention == "mla"
+    archs = cfg.get("architectures")
+    architecture = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
+    return ArchConfig(
+        family=fam.model_type,
+        architecture=architecture or str(cfg.get("model_type") or fam.model_type),
+        n_layers=d.n_layers, hidden_size=d.hidden, n_heads=d.n_heads, n_kv_heads=d.n_kv_heads,
+        head_dim_k=d.qk_nope_head_dim + d.qk_rope_head_dim if mla else d.head_dim,
+        head_dim_v=d.v_head_dim if mla else d.head_dim,
+        ffn_size=d.ffn, vocab_size=d.vocab, context_length=d.context,
+        tied_embeddings=d.tied and fam.layout != "bert",
+        n_experts=d.n_experts, n_experts_per_token=d.n_experts_per_token,
+        n_shared_experts=d.n_shared_experts,
+        n_dense_layers=sum(not m for m in d.moe_layers) if d.n_experts else 0,
+        expert_ffn_size=d.expert_ffn, kv_lora_rank=d.kv_lora_rank, q_lora_rank=d.q_lora_rank,
+        rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window, layer_types=d.layer_types,
+        extra=_extra(plan),
+    )
+
+
+def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
+    if not isinstance(cfg, Mapping):
+        raise FormatError(source, "a config must be a JSON object", found=type(cfg).__name__)
+    model_type = _model_type(cfg, source)
+    composite = COMPOSITES.get(model_type)
+    if composite is None:
+        return _Plan(resolve(_family(model_type, source), cfg, source), cfg)
+    text = _section(cfg, "text_config", source)
+    fam = _family(str(text.get("model_type") or composite.text_family), source)
+    vision = _section(cfg, "vision_config", source)
+    vision_type = str(vision.get("model_type") or composite.vision_tower)
+    if vision_type not in VISION_TOWERS:
+        raise UnsupportedError(f"{source}: vision tower {vision_type!r} of {model_type} is not supported "
+                               f"(supported: {', '.join(sorted(VISION_TOWERS))})")
+    defaults = VISION_TOWERS[vision_type][0]
+    return _Plan(resolve(fam, text, source, outer=cfg), cfg, composite,
+                 HfConfig(vision, defaults, {}, source), vision_type)
+
+
+def _build(plan: _Plan) -> TensorList:
+    d, c = plan.dims, plan.composite
+    t = TensorList(d.dtype)
+    layout = LAYOUTS.get(d.family.layout)
+    if layout is not None:
+        layout(d, t)
+    elif c is None:
+        decoder_tensors(d, t)
+    else:
+        decoder_tensors(d, t, c.text_prefix, c.head_prefix)
+    if c is not None and plan.vision is not None:
+        VISION_TOWERS[plan.vision_type][1](plan.vision, t, c.vision_prefix)
+        c.projector(plan.vision, d.hidden, t, c.projector_prefix)
+    return t
+
+
+def _model_type(cfg: Mapping[str, Any], source: str) -> str:
+    model_type = cfg.get("model_type")
+    if not (isinstance(model_type, str) and model_type):
+        archs = cfg.get("architectures")
+        known = [BY_ARCHITECTURE[a] for a in archs or () if isinstance(a, str) and a in BY_ARCHITECTURE]
+        if not known:
+            raise UnsupportedError(f"{source}: no model_type (not a Hugging Face model config?); "
+                                   f"supported model types: {', '.join(supported_model_types())}")
+        model_type = known[0]
+    if model_type not in FAMILIES and model_type not in COMPOSITES:
+        raise UnsupportedError(f"{source}: model_type {model_type!r} is not supported "
+                               f"(supported: {', '.join(supported_model_types())})")
+    return model_type
+
+
+def _family(model_type: str, source: str) -> Family:
+    if model_type not in FAMILIES:
+        raise UnsupportedError(f"{source}: model_type {model_type!r} is not supported "
+                               f"(supported: {', '.join(supported_model_types())})")
+    return FAMILIES[model_type]
+
+
+def _section(cfg: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
+    value = cfg.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise FormatError(source, f"{key} must be a JSON object", found=type(value).__name__)
+    return value
+
+
+def _extra(plan: _Plan) -> dict[str, Any]:
+    d, raw = plan.dims, plan.dims.hf.raw
+    extra: dict[str, Any] = {k: raw[k] for k in EXTRA_KEYS if k in raw}
+    extra.update(max_position_embeddings=d.context, dtype=d.dtype.value, names_follow=d.family.source)
+    quant = plan.outer.get("quantization_config")
+    if isinstance(quant, Mapping):
+        extra["quantization"] = dict(quant)
+    if d.n_experts:
+        extra.update(moe_layers=sum(d.moe_layers), shared_expert_ffn_size=d.shared_ffn)
+    if d.family.attention == "mla":
+        extra.update(qk_nope_head_dim=d.qk_nope_head_dim, v_head_dim=d.v_head_dim)
+    if d.hf.int("num_nextn_predict_layers", 0):
+        extra["not_listed"] = "multi-token-prediction layer(s) (num_nextn_predict_layers)"
+    c, v = plan.composite, plan.vision
+    if c is not None and v is not None:
+        extra["multimodal"] = c.model_type
+        extra.update({k: plan.outer[k] for k in c.extra_keys if k in plan.outer})
+        extra.update(_tower_summary(plan, c, v))
+    return extra
+
+
+def _tower_summary(plan: _Plan, c: Composite, v: HfConfig) -> dict[str, Any]:
+    """Shape and parameter count of the vision tower and projector, for the summary."""
+    tensors = _build(plan).items
+    vision = sum(t.params for t in tensors if t.name.startswith(c.vision_prefix))
+    projector = sum(t.params for t in tensors if t.name.startswith(c.projector_prefix))
+    summary = {k: v.value(k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
+                                        "num_attention_heads", "image_size", "patch_size")}
+    return {"vision": {"model_type": plan.vision_type, **summary, "params": vision},
+            "projector": {"params": projector}}

@@ -1,0 +1,205 @@
+"""A family row + a config mapping → every number the tensor builders and ``ArchConfig`` need.
+
+Which layers are mixture-of-experts and which attend through a sliding window are rules of each
+family's HF code, kept here as small tables keyed by the row's ``moe`` and ``sliding`` fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from paramscope.errors import FormatError, UnsupportedError
+from paramscope.knowledge.dtypes import DType
+from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig, config_dtype
+from paramscope.knowledge.families.table import Family
+
+# Per-expert tensors are listed one by one (Mixtral, Qwen, DeepSeek checkpoints name each expert), so
+# layers × experts is bounded: DeepSeek-V3 has 58 × 256 = 14,848.
+MAX_EXPERT_SLOTS = 1_000_000
+MAX_EXPERTS = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class Dims:
+    family: Family
+    hf: HfConfig
+    hidden: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    ffn: int
+    vocab: int
+    context: int
+    tied: bool
+    dtype: DType
+    qkv_bias: bool
+    o_bias: bool
+    mlp_bias: bool
+    layer_types: tuple[str, ...]
+    sliding_window: int
+    moe_layers: tuple[bool, ...] = ()  # per layer: routed experts (True) or a dense FFN
+    n_experts: int = 0
+    n_experts_per_token: int = 0
+    expert_ffn: int = 0
+    n_shared_experts: int = 0
+    shared_ffn: int = 0  # width of the shared expert FFN (all shared experts fused, as DeepSeek does)
+    router_bias: bool = False  # DeepSeek-V3 e_score_correction_bias
+    q_lora_rank: int = 0  # MLA (DeepSeek V2/V3); 0 = plain q_proj
+    kv_lora_rank: int = 0
+    qk_nope_head_dim: int = 0
+    qk_rope_head_dim: int = 0
+    v_head_dim: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def is_moe_layer(self, i: int) -> bool:
+        return bool(self.moe_layers) and self.moe_layers[i]
+
+
+# -- which layers route to experts ------------------------------------------------------------------
+def _every_layer(hf: HfConfig, i: int, n_experts: int) -> bool:
+    return n_experts > 0
+
+
+def _qwen_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
+    # Qwen2MoeDecoderLayer: sparse if i not in mlp_only_layers, num_experts > 0 and
+    # (i + 1) % decoder_sparse_step == 0
+    step = hf.int("decoder_sparse_step", 1, minimum=1)
+    return i not in hf.int_list("mlp_only_layers") and n_experts > 0 and (i + 1) % step == 0
+
+
+def _deepseek_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
+    # DeepseekV3DecoderLayer: n_routed_experts and i >= first_k_dense_replace and i % moe_layer_freq == 0
+    first_dense = hf.int("first_k_dense_replace", 0)
+    return n_experts > 0 and i >= first_dense and i % hf.int("moe_layer_freq", 1, minimum=1) == 0
+
+
+def _qwen_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
+    width = hf.int("shared_expert_intermediate_size", 0)  # Qwen2-MoE has one; Qwen3-MoE has none
+    return (1 if width else 0), width
+
+
+def _deepseek_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
+    # DeepseekV3MoE: one MLP of width moe_intermediate_size × n_shared_experts
+    n = hf.int("n_shared_experts", 0)
+    return n, n * expert_ffn
+
+
+def _no_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
+    return 0, 0
+
+
+@dataclass(frozen=True, slots=True)
+class MoeRule:
+    is_moe_layer: Callable[[HfConfig, int, int], bool]
+    shared: Callable[[HfConfig, int], tuple[int, int]]  # → (shared experts, their fused FFN width)
+    router_bias: Callable[[HfConfig], bool] = lambda hf: False
+
+
+MOE_RULES: dict[str, MoeRule] = {
+    "mixtral": MoeRule(_every_layer, _no_shared),
+    "qwen": MoeRule(_qwen_sparse, _qwen_shared),
+    # DeepSeek-V3's noaux_tc routing learns a per-expert score bias (mlp.gate.e_score_correction_bias)
+    "deepseek": MoeRule(_deepseek_sparse, _deepseek_shared,
+                        lambda hf: hf.value("topk_method") == "noaux_tc"),
+    "gpt_oss": MoeRule(_every_layer, _no_shared, lambda hf: True),
+}
+
+
+# -- which layers attend through a sliding window (when the config has no layer_types) ---------------
+def _none(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    return [False] * n
+
+
+def _all_if_window(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Mistral, Mixtral, Phi-3: every layer uses config.sliding_window when it is set
+    return [window is not None] * n
+
+
+def _qwen_window(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Qwen2Config: sliding_window only if use_sliding_window, and only for layers >= max_window_layers
+    on = window is not None and hf.flag("use_sliding_window")
+    first = hf.int("max_window_layers", 0)
+    return [on and i >= first for i in range(n)]
+
+
+def _alternate(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Gemma2Config / GptOssConfig: "sliding_attention" if (i + 1) % 2 else "full_attention"
+    return [bool((i + 1) % 2) for i in range(n)]
+
+
+def _gemma3_pattern(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Gemma3TextConfig: every sliding_window_pattern-th layer is global (pattern 6: layers 5, 11, …)
+    pattern = hf.int("sliding_window_pattern", 6, minimum=1)  # "_sliding_window_pattern" since 4.53
+    return [bool((i + 1) % pattern) for i in range(n)]
+
+
+SLIDING_RULES: dict[str, Callable[[HfConfig, int, int | None], list[bool]]] = {
+    "none": _none, "all_if_window": _all_if_window, "qwen": _qwen_window, "alternate": _alternate,
+    "gemma3": _gemma3_pattern,
+}
+LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
+               "linear_attention": "linear"}
+
+
+def _layer_types(fam: Family, hf: HfConfig, n: int) -> tuple[tuple[str, ...], int]:
+    window = hf.opt_int("sliding_window")
+    given = hf.str_list("layer_types")
+    if given is not None:
+        if len(given) != n:
+            raise FormatError(hf.source, "layer_types has one entry per layer", found=len(given), expected=n)
+        kinds = tuple(LAYER_KINDS.get(t, t.removesuffix("_attention")) for t in given)
+    else:
+        sliding = SLIDING_RULES[fam.sliding](hf, n, window)
+        kinds = tuple("sliding" if s else "full" for s in sliding)
+    return kinds, (window or 0) if "sliding" in kinds else 0
+
+
+def _switch(hf: HfConfig, setting: bool | str) -> bool:
+    return setting if isinstance(setting, bool) else hf.flag(setting)
+
+
+def resolve(fam: Family, raw: Mapping[str, Any], source: str,
+            outer: Mapping[str, Any] | None = None) -> Dims:
+    """The numbers of one (text) model; ``outer`` is the multimodal wrapper, for dtype and tying."""
+    hf = HfConfig(raw, fam.defaults, fam.attribute_map, source)
+    hidden = hf.int("hidden_size", minimum=1)
+    heads = hf.int("num_attention_heads", minimum=1)
+    n_layers = hf.int("num_hidden_layers", maximum=MAX_LAYERS)
+    layer_types, window = _layer_types(fam, hf, n_layers)
+    tied = hf.flag("tie_word_embeddings")
+    if outer is not None and isinstance(outer.get("tie_word_embeddings"), bool):
+        tied = outer["tie_word_embeddings"]
+    dims: dict[str, Any] = dict(
+        family=fam, hf=hf, hidden=hidden, n_layers=n_layers, n_heads=heads,
+        n_kv_heads=hf.int("num_key_value_heads", heads, minimum=1),
+        head_dim=hf.int("head_dim", hidden // heads, minimum=1),
+        ffn=hf.int("intermediate_size", 4 * hidden), vocab=hf.int("vocab_size", minimum=1),
+        context=hf.int("max_position_embeddings", 0), tied=tied,
+        dtype=config_dtype(*(c for c in (outer, raw) if c is not None), default=fam.dtype),
+        qkv_bias=_switch(hf, fam.qkv_bias), o_bias=_switch(hf, fam.o_bias),
+        mlp_bias=_switch(hf, fam.mlp_bias), layer_types=layer_types, sliding_window=window)
+    if fam.moe:
+        dims.update(_moe(fam, hf, n_layers))
+    if fam.attention == "mla":
+        dims.update(q_lora_rank=hf.opt_int("q_lora_rank", minimum=1) or 0,
+                    kv_lora_rank=hf.int("kv_lora_rank", minimum=1),
+                    qk_nope_head_dim=hf.int("qk_nope_head_dim"), qk_rope_head_dim=hf.int("qk_rope_head_dim"),
+                    v_head_dim=hf.int("v_head_dim", minimum=1))
+    return Dims(**dims)
+
+
+def _moe(fam: Family, hf: HfConfig, n_layers: int) -> dict[str, Any]:
+    rule = MOE_RULES[fam.moe]
+    n_experts = hf.int("num_experts", 0, maximum=MAX_EXPERTS)
+    if n_layers * n_experts > MAX_EXPERT_SLOTS:
+        raise UnsupportedError(f"{hf.source}: {n_layers} layers × {n_experts} experts is more than "
+                               f"{MAX_EXPERT_SLOTS:,} expert slots; not a real model")
+    expert_ffn = hf.int("moe_intermediate_size", 0)
+    n_shared, shared_ffn = rule.shared(hf, expert_ffn)
+    return dict(moe_layers=tuple(rule.is_moe_layer(hf, i, n_experts) for i in range(n_layers)),
+                n_experts=n_experts, n_experts_per_token=hf.int("num_experts_per_tok", 0),
+                expert_ffn=expert_ffn, n_shared_experts=n_shared, shared_ffn=shared_ffn,
+                router_bias=rule.router_bias(hf))

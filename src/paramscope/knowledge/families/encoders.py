@@ -1,0 +1,64 @@
+"""The two pre-Llama layouts still everywhere: GPT-2 (``h.N.…``) and BERT (``encoder.layer.N.…``).
+
+Both use LayerNorm with biases, learned absolute positions and biased projections.
+"""
+
+from __future__ import annotations
+
+from paramscope.knowledge.dtypes import DType
+from paramscope.knowledge.families.dims import Dims
+from paramscope.knowledge.families.tensors import TensorList
+
+
+def _conv1d(t: TensorList, name: str, in_features: int, out_features: int) -> None:
+    """GPT-2's Conv1D stores its weight transposed against nn.Linear: (in, out)."""
+    t.add(f"{name}.weight", in_features, out_features)
+    t.add(f"{name}.bias", out_features)
+
+
+def gpt2_tensors(d: Dims, t: TensorList) -> None:
+    """GPT2Model as the original checkpoints name it (no ``transformer.`` prefix).
+
+    Old checkpoints also carry ``h.N.attn.bias``, the causal-mask buffer (1, 1, n_ctx, n_ctx); current
+    transformers registers it non-persistent, so it is not listed (it holds no parameters either).
+    The head is tied to ``wte`` by default and then not stored (124,439,808 parameters for gpt2).
+    """
+    h = d.hidden
+    t.embedding("wte", d.vocab, h)
+    t.embedding("wpe", d.context, h)
+    for i in range(d.n_layers):
+        p = f"h.{i}."
+        t.norm(p + "ln_1", h, bias=True)
+        _conv1d(t, p + "attn.c_attn", h, 3 * h)
+        _conv1d(t, p + "attn.c_proj", h, h)
+        t.norm(p + "ln_2", h, bias=True)
+        _conv1d(t, p + "mlp.c_fc", h, d.ffn)
+        _conv1d(t, p + "mlp.c_proj", d.ffn, h)
+    t.norm("ln_f", h, bias=True)
+    if not d.tied:
+        t.linear("lm_head", d.vocab, h)
+
+
+def bert_tensors(d: Dims, t: TensorList) -> None:
+    """BertModel (with pooler) as sentence-transformers saves it, e.g. all-MiniLM-L6-v2.
+
+    ``embeddings.position_ids`` is an int64 buffer (1, max_position_embeddings) that checkpoints of that
+    era store; it is listed as a non-parameter.
+    """
+    h = d.hidden
+    e = "embeddings."
+    t.embedding(e + "word_embeddings", d.vocab, h)
+    t.embedding(e + "position_embeddings", d.context, h)
+    t.embedding(e + "token_type_embeddings", d.hf.int("type_vocab_size", minimum=1), h)
+    t.norm(e + "LayerNorm", h, bias=True)
+    t.add(e + "position_ids", 1, d.context, dtype=DType.I64, parameter=False)
+    for i in range(d.n_layers):
+        p = f"encoder.layer.{i}."
+        for proj in ("query", "key", "value"):
+            t.linear(f"{p}attention.self.{proj}", h, h, bias=True)
+        t.linear(p + "attention.output.dense", h, h, bias=True)
+        t.norm(p + "attention.output.LayerNorm", h, bias=True)
+        t.linear(p + "intermediate.dense", d.ffn, h, bias=True)
+        t.linear(p + "output.dense", h, d.ffn, bias=True)
+        t.norm(p + "output.LayerNorm", h, bias=True)
+    t.linear("pooler.dense", h, h, bias=True)

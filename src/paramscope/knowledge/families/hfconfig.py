@@ -1,0 +1,100 @@
+"""Reading a Hugging Face ``config.json`` the way ``transformers`` reads it: the file's value when it is
+there, otherwise the family's ``configuration_*.py`` default, with the family's ``attribute_map``
+(GPT-2 says ``n_embd`` where everyone else says ``hidden_size``).
+
+Every number is checked before it becomes a shape: a whole number in range, so a hostile or broken
+config gives one ``FormatError`` line, never a traceback or a billion-tensor list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from paramscope.errors import FormatError
+from paramscope.knowledge.dtypes import DType, parse_dtype
+
+MAX_DIM = 1 << 31  # no real width, vocabulary or context comes near 2^31
+MAX_LAYERS = 10_000
+_MISSING = object()
+
+
+class HfConfig:
+    """One config mapping read with one family's defaults and attribute map."""
+
+    def __init__(self, raw: Mapping[str, Any], defaults: Mapping[str, Any],
+                 attribute_map: Mapping[str, str], source: str):
+        self.raw, self.defaults, self.attribute_map, self.source = raw, defaults, attribute_map, source
+
+    def value(self, key: str, fallback: Any = None) -> Any:
+        """The file's value (``null`` included), else the family default, else ``fallback``."""
+        keys = (self.attribute_map.get(key, key), key)
+        for source in (self.raw, self.defaults):
+            for k in keys:
+                if k in source:
+                    return source[k]
+        return fallback
+
+    def int(self, key: str, fallback: int | None = None, *, minimum: int = 0,
+            maximum: int = MAX_DIM) -> int:
+        """A whole number; ``null`` or absent falls back to the default (HF: ``x or default``)."""
+        v = self.value(key)
+        if v is None:
+            v = fallback
+        if v is None:
+            raise FormatError(self.source, f"field {key!r} is missing and has no default")
+        return self._whole(key, v, minimum, maximum)
+
+    def opt_int(self, key: str, *, minimum: int = 0, maximum: int = MAX_DIM) -> int | None:
+        """A whole number or None: for fields where ``null`` means "absent" (DeepSeek's q_lora_rank)."""
+        v = self.value(key)
+        return None if v is None else self._whole(key, v, minimum, maximum)
+
+    def flag(self, key: str, fallback: bool = False) -> bool:
+        v = self.value(key, fallback)
+        if v is None:
+            return fallback
+        if not isinstance(v, bool):
+            raise FormatError(self.source, f"field {key!r} must be true or false", found=repr(v))
+        return v
+
+    def int_list(self, key: str) -> tuple[int, ...]:
+        v = self.value(key) or ()
+        if not isinstance(v, list | tuple):
+            raise FormatError(self.source, f"field {key!r} must be a list of numbers", found=repr(v))
+        return tuple(self._whole(key, x, 0, MAX_DIM) for x in v)
+
+    def str_list(self, key: str) -> tuple[str, ...] | None:
+        v = self.value(key)
+        if v is None:
+            return None
+        if not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
+            raise FormatError(self.source, f"field {key!r} must be a list of strings", found=repr(v)[:80])
+        return tuple(v)
+
+    def _whole(self, key: str, v: Any, minimum: int, maximum: int) -> int:
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise FormatError(self.source, f"field {key!r} must be a whole number", found=repr(v)[:80])
+        if not minimum <= v <= maximum:
+            raise FormatError(self.source, f"field {key!r} out of range", found=v,
+                              expected=f"{minimum}..{maximum}")
+        return v
+
+
+def config_dtype(*configs: Mapping[str, Any], default: DType) -> DType:
+    """``torch_dtype`` (``dtype`` since transformers 4.56) of the first config that names one.
+
+    Configs without one ("auto" is not a type either) were saved in the family's default type:
+    float32 for GPT-2 and BERT era checkpoints, bfloat16 for current decoders.
+    """
+    for cfg in configs:
+        for key in ("torch_dtype", "dtype"):
+            name = cfg.get(key)
+            if isinstance(name, str):
+                try:
+                    return parse_dtype(name.removeprefix("torch."))
+                except KeyError:
+                    continue
+    return default

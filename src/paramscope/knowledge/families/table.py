@@ -1,0 +1,148 @@
+"""Architecture families, one row each: what a config.json of that ``model_type`` builds.
+
+A row names the pieces (attention kind, norms, FFN kind, mixture-of-experts kind, sliding-window rule)
+and the family's Hugging Face defaults; ``decoder.py``/``encoders.py`` turn rows into tensors and
+``dims.py`` turns rows into numbers. A new family is a new row. Defaults are those of the family's
+``configuration_*.py`` in transformers, for the fields we read; ``head_dim`` is listed only where the
+family has its own default, every other family derives it as hidden / heads exactly as its HF code does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from paramscope.knowledge.dtypes import DType
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    model_type: str
+    source: str  # the transformers modeling file whose parameter names and shapes the row follows
+    layout: str = "decoder"  # "decoder" (model.layers.N…), "gpt2" (h.N…), "bert" (encoder.layer.N…)
+    architectures: tuple[str, ...] = ()  # class names that identify the family without a model_type
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    attribute_map: Mapping[str, str] = field(default_factory=dict)  # our key → the config's spelling
+    dtype: DType = DType.BF16  # type of checkpoints whose config names none
+    attention: str = "separate"  # "separate" q/k/v/o, "fused_qkv" (Phi-3), "mla" (DeepSeek)
+    qkv_bias: bool | str = False  # a fixed answer, or the config flag that decides it
+    o_bias: bool | str = False
+    qk_norm: bool = False  # per-head RMSNorm of queries and keys (Qwen3, Gemma 3)
+    sinks: bool = False  # learned attention sink logit per head (gpt-oss)
+    norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
+    ffn: str = "gated"  # "gated" gate/up/down, "fused_gated" gate_up/down (Phi-3)
+    mlp_bias: bool | str = False
+    moe: str = ""  # key of dims.MOE_RULES / decoder.MOE_BLOCKS; "" for a dense model
+    sliding: str = "none"  # key of dims.SLIDING_RULES, used when the config has no layer_types
+
+
+_GEMMA_NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                "post_feedforward_layernorm")
+_LLAMA = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+          "num_attention_heads": 32, "max_position_embeddings": 2048, "tie_word_embeddings": False}
+_QWEN2 = {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016, "num_hidden_layers": 32,
+          "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 32768,
+          "tie_word_embeddings": False, "use_sliding_window": False, "sliding_window": 4096,
+          "max_window_layers": 28}
+_DEEPSEEK_MLA = {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128,
+                 "qk_nope_head_dim": 128, "tie_word_embeddings": False, "moe_layer_freq": 1}
+
+FAMILY_ROWS: tuple[Family, ...] = (
+    Family("llama", "models/llama/modeling_llama.py", architectures=("LlamaForCausalLM",),
+           defaults=_LLAMA, qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
+    Family("mistral", "models/mistral/modeling_mistral.py", architectures=("MistralForCausalLM",),
+           defaults={**_LLAMA, "intermediate_size": 14336, "num_key_value_heads": 8,
+                     "max_position_embeddings": 4096 * 32, "sliding_window": 4096},
+           sliding="all_if_window"),
+    Family("mixtral", "models/mixtral/modeling_mixtral.py", architectures=("MixtralForCausalLM",),
+           defaults={**_LLAMA, "intermediate_size": 14336, "num_key_value_heads": 8,
+                     "max_position_embeddings": 4096 * 32, "num_local_experts": 8,
+                     "num_experts_per_tok": 2},
+           attribute_map={"num_experts": "num_local_experts", "moe_intermediate_size": "intermediate_size"},
+           moe="mixtral", sliding="all_if_window"),
+    # Qwen2: q/k/v always carry a bias, o_proj never (Qwen2Attention, bias=True / bias=False)
+    Family("qwen2", "models/qwen2/modeling_qwen2.py", architectures=("Qwen2ForCausalLM",),
+           defaults=_QWEN2, qkv_bias=True, sliding="qwen"),
+    Family("qwen3", "models/qwen3/modeling_qwen3.py", architectures=("Qwen3ForCausalLM",),
+           defaults={**_QWEN2, "head_dim": 128}, qkv_bias="attention_bias", o_bias="attention_bias",
+           qk_norm=True, sliding="qwen"),
+    Family("qwen2_moe", "models/qwen2_moe/modeling_qwen2_moe.py", architectures=("Qwen2MoeForCausalLM",),
+           defaults={**_QWEN2, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 24,
+                     "num_attention_heads": 16, "num_key_value_heads": 16, "decoder_sparse_step": 1,
+                     "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632,
+                     "num_experts_per_tok": 4, "num_experts": 60},
+           qkv_bias=True, moe="qwen", sliding="qwen"),
+    Family("qwen3_moe", "models/qwen3_moe/modeling_qwen3_moe.py", architectures=("Qwen3MoeForCausalLM",),
+           defaults={**_QWEN2, "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 24,
+                     "num_attention_heads": 32, "num_key_value_heads": 4, "decoder_sparse_step": 1,
+                     "moe_intermediate_size": 768, "num_experts_per_tok": 8, "num_experts": 128},
+           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm=True, moe="qwen", sliding="qwen"),
+    Family("gemma", "models/gemma/modeling_gemma.py", architectures=("GemmaForCausalLM",),
+           defaults={"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
+                     "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 16,
+                     "head_dim": 256, "max_position_embeddings": 8192, "tie_word_embeddings": True},
+           qkv_bias="attention_bias", o_bias="attention_bias"),
+    Family("gemma2", "models/gemma2/modeling_gemma2.py", architectures=("Gemma2ForCausalLM",),
+           defaults={"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
+                     "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
+                     "head_dim": 256, "max_position_embeddings": 8192, "tie_word_embeddings": True,
+                     "sliding_window": 4096},
+           qkv_bias="attention_bias", o_bias="attention_bias", norms=_GEMMA_NORMS, sliding="alternate"),
+    Family("gemma3_text", "models/gemma3/modeling_gemma3.py", architectures=("Gemma3ForCausalLM",),
+           defaults={"vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216,
+                     "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
+                     "head_dim": 256, "max_position_embeddings": 131072, "tie_word_embeddings": True,
+                     "sliding_window": 4096, "sliding_window_pattern": 6},
+           attribute_map={"sliding_window_pattern": "_sliding_window_pattern"},
+           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm=True, norms=_GEMMA_NORMS,
+           sliding="gemma3"),
+    # Phi-3 fuses q/k/v into qkv_proj and gate/up into gate_up_proj, no biases
+    Family("phi3", "models/phi3/modeling_phi3.py", architectures=("Phi3ForCausalLM",),
+           defaults={"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
+                     "num_hidden_layers": 32, "num_attention_heads": 32, "max_position_embeddings": 4096,
+                     "tie_word_embeddings": False},
+           attention="fused_qkv", ffn="fused_gated", sliding="all_if_window"),
+    Family("deepseek_v2", "models/deepseek_v2/modeling_deepseek_v2.py (and DeepSeek's modeling_deepseek.py)",
+           architectures=("DeepseekV2ForCausalLM",),
+           defaults={**_DEEPSEEK_MLA, "vocab_size": 102400, "hidden_size": 4096, "intermediate_size": 11008,
+                     "moe_intermediate_size": 1407, "num_hidden_layers": 30, "num_attention_heads": 32,
+                     "max_position_embeddings": 2048, "first_k_dense_replace": 0, "topk_method": "greedy"},
+           attribute_map={"num_experts": "n_routed_experts"},
+           attention="mla", qkv_bias="attention_bias", o_bias="attention_bias", moe="deepseek"),
+    Family("deepseek_v3", "models/deepseek_v3/modeling_deepseek_v3.py (and DeepSeek's modeling_deepseek.py)",
+           architectures=("DeepseekV3ForCausalLM",),
+           defaults={**_DEEPSEEK_MLA, "vocab_size": 129280, "hidden_size": 7168, "intermediate_size": 18432,
+                     "moe_intermediate_size": 2048, "num_hidden_layers": 61, "num_attention_heads": 128,
+                     "num_key_value_heads": 128, "n_shared_experts": 1, "n_routed_experts": 256,
+                     "num_experts_per_tok": 8, "first_k_dense_replace": 3, "topk_method": "noaux_tc",
+                     "max_position_embeddings": 4096},
+           attribute_map={"num_experts": "n_routed_experts"},
+           attention="mla", qkv_bias="attention_bias", o_bias="attention_bias", moe="deepseek"),
+    Family("gpt_oss", "models/gpt_oss/modeling_gpt_oss.py", architectures=("GptOssForCausalLM",),
+           defaults={"vocab_size": 201088, "hidden_size": 2880, "intermediate_size": 2880,
+                     "num_hidden_layers": 36, "num_attention_heads": 64, "num_key_value_heads": 8,
+                     "head_dim": 64, "num_local_experts": 128, "num_experts_per_tok": 4,
+                     "sliding_window": 128, "max_position_embeddings": 131072,
+                     "tie_word_embeddings": False, "attention_bias": True},
+           attribute_map={"num_experts": "num_local_experts", "moe_intermediate_size": "intermediate_size"},
+           qkv_bias="attention_bias", o_bias="attention_bias", sinks=True, moe="gpt_oss",
+           sliding="alternate"),
+    # GPT-2: Conv1D layers, LayerNorm with biases, learned positions; PretrainedConfig ties by default
+    Family("gpt2", "models/gpt2/modeling_gpt2.py", layout="gpt2",
+           architectures=("GPT2LMHeadModel", "GPT2Model"), dtype=DType.F32,
+           defaults={"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
+                     "tie_word_embeddings": True},
+           attribute_map={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
+                          "num_attention_heads": "n_head", "num_hidden_layers": "n_layer",
+                          "intermediate_size": "n_inner"}),
+    # BERT as sentence-transformers saves it: the bare BertModel (no "bert." prefix, no MLM head)
+    Family("bert", "models/bert/modeling_bert.py", layout="bert", architectures=("BertModel",),
+           dtype=DType.F32,
+           defaults={"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
+                     "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512,
+                     "type_vocab_size": 2, "tie_word_embeddings": False}),
+)
+
+FAMILIES: dict[str, Family] = {f.model_type: f for f in FAMILY_ROWS}
+BY_ARCHITECTURE: dict[str, str] = {a: f.model_type for f in FAMILY_ROWS for a in f.architectures}

@@ -1,0 +1,38 @@
+"""The few tensor shapes every family is made of, written once: linear, norm, embedding.
+
+Shapes are PyTorch's: ``nn.Linear(in, out).weight`` is (out, in). Tensors built from a config have no
+file and no offset; bytes are exact for the config's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+
+from paramscope.knowledge.dtypes import DType
+from paramscope.model import Tensor
+
+
+class TensorList:
+    """Collects tensors of one dtype; names are given without the trailing ``.weight``/``.bias``."""
+
+    def __init__(self, dtype: DType):
+        self.dtype = dtype
+        self.items: list[Tensor] = []
+
+    def add(self, name: str, *shape: int, dtype: DType | None = None, parameter: bool = True) -> None:
+        dt = dtype or self.dtype
+        self.items.append(Tensor(name, shape, dt, dt.nbytes(math.prod(shape)), is_parameter=parameter))
+
+    def linear(self, name: str, out_features: int, in_features: int, bias: bool = False) -> None:
+        self.add(f"{name}.weight", out_features, in_features)
+        if bias:
+            self.add(f"{name}.bias", out_features)
+
+    def norm(self, name: str, dim: int, bias: bool = False) -> None:
+        """RMSNorm (scale only) or LayerNorm (``bias=True``)."""
+        self.add(f"{name}.weight", dim)
+        if bias:
+            self.add(f"{name}.bias", dim)
+
+    def embedding(self, name: str, rows: int, dim: int) -> None:
+        self.add(f"{name}.weight", rows, dim)
