@@ -77,7 +77,9 @@ CASES = [
     ("vision_tower.vision_model.encoder.layers.3.self_attn.q_proj.weight", "vision", "weight", None),
     ("vision_tower.vision_model.embeddings.patch_embedding.weight", "vision", "weight", None),
     ("multi_modal_projector.mm_input_projection_weight", "projector", "weight", None),
-    ("multi_modal_projector.mm_soft_emb_norm.weight", "projector", "weight", None),
+    ("multi_modal_projector.mm_soft_emb_norm.weight", "projector", "norm", None),
+    ("vision_tower.vision_model.encoder.layers.0.layer_norm1.weight", "vision", "norm", None),
+    ("vision_tower.vision_model.post_layernorm.bias", "vision", "bias", None),
     # GGUF (llama.cpp names)
     ("token_embd.weight", "embedding", "weight", None),
     ("blk.0.attn_q.weight", "attention/q", "weight", 0),

@@ -12,6 +12,7 @@ Conventions (docs/formulas.md states each with its source):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from paramscope.analyses.labels import size_label
 from paramscope.knowledge.roles import Placement, place
@@ -31,15 +32,13 @@ class Tally:
     tensors: int = 0
     share: float = 0.0  # of the model's total parameters
 
-    def plus(self, params: int, nbytes: int) -> Tally:
-        return Tally(self.params + params, self.bytes + nbytes, self.tensors + 1)
-
 
 @dataclass(frozen=True, slots=True)
 class TensorRow:
     tensor: Tensor
     placement: Placement
     counted: bool  # False for a tied head stored twice
+    params: int  # the tensor's logical parameters, computed once
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +69,9 @@ class Inventory:
 def inventory(model: Model) -> Inventory:
     rows, notes = _rows(model)
     counted = [r for r in rows if r.counted]
-    total = sum(r.tensor.params for r in counted)
+    total = sum(r.params for r in counted)
     by_dtype = _group(counted, lambda r: [r.tensor.dtype.value], total)
-    by_component = _group(counted, lambda r: [*_ancestors(r.placement.component), "total"], total)
+    by_component = _group(counted, lambda r: _ancestors(r.placement.component), total)
     by_role = _group([r for r in counted if r.tensor.is_parameter], lambda r: [r.placement.role], total)
     by_layer = _layers(counted, total)
     active = _active(model, by_component, total)
@@ -104,7 +103,7 @@ def _rows(model: Model) -> tuple[list[TensorRow], list[str]]:
         if tied and p.component == "output" and t.shape in embed_shapes:
             counted = False
             notes.append(f"{t.name} is tied to the embedding and counted once")
-        rows.append(TensorRow(t, p, counted))
+        rows.append(TensorRow(t, p, counted, t.params))
     skipped = [r.tensor.name for r in rows if not r.tensor.is_parameter]
     if skipped:
         from paramscope.errors import and_more
@@ -113,32 +112,37 @@ def _rows(model: Model) -> tuple[list[TensorRow], list[str]]:
     return rows, notes
 
 
-def _ancestors(path: str) -> list[str]:
+@lru_cache(maxsize=256)
+def _ancestors(path: str) -> tuple[str, ...]:
     parts = path.split("/")
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return (*("/".join(parts[: i + 1]) for i in range(len(parts))), "total")
 
 
 def _group(rows: list[TensorRow], keys, total: int) -> dict[str, Tally]:
-    out: dict[str, Tally] = {}
+    sums: dict[str, list[int]] = {}
     for r in rows:
+        t = r.tensor
         for k in keys(r):
-            out[k] = out.get(k, Tally()).plus(r.tensor.params, r.tensor.nbytes)
-    return {k: _with_share(v, total) for k, v in out.items()}
+            acc = sums.get(k)
+            if acc is None:
+                acc = sums[k] = [0, 0, 0]
+            acc[0] += r.params
+            acc[1] += t.nbytes
+            acc[2] += 1
+    return {k: _tally(v, total) for k, v in sums.items()}
 
 
-def _with_share(t: Tally, total: int) -> Tally:
-    return Tally(t.params, t.bytes, t.tensors, t.params / total if total else 0.0)
+def _tally(acc: list[int], total: int) -> Tally:
+    return Tally(acc[0], acc[1], acc[2], acc[0] / total if total else 0.0)
 
 
 def _layers(rows: list[TensorRow], total: int) -> dict[int, dict[str, Tally]]:
-    out: dict[int, dict[str, Tally]] = {}
+    by_layer: dict[int, list[TensorRow]] = {}
     for r in rows:
-        if r.placement.layer is None:
-            continue
-        layer = out.setdefault(r.placement.layer, {})
-        for k in (r.placement.component.split("/")[0], "total"):
-            layer[k] = layer.get(k, Tally()).plus(r.tensor.params, r.tensor.nbytes)
-    return {i: {k: _with_share(v, total) for k, v in out[i].items()} for i in sorted(out)}
+        if r.placement.layer is not None:
+            by_layer.setdefault(r.placement.layer, []).append(r)
+    return {i: _group(by_layer[i], lambda r: (r.placement.component.split("/")[0], "total"), total)
+            for i in sorted(by_layer)}
 
 
 def _active(model: Model, by_component: dict[str, Tally], total: int) -> int:

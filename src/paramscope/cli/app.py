@@ -67,8 +67,9 @@ def catalogue(as_json: JsonFlag = False) -> None:
       paramscope inspect deepseek-v3
     """
     from paramscope.analyses.catalogue_counts import catalogue_rows
+    from paramscope.knowledge import catalogue as cat
 
-    rows = catalogue_rows()
+    rows = catalogue_rows((e, cat.open_entry(e.name)) for e in cat.entries())
     if as_json:
         from paramscope.render.jsonable import dump
 
@@ -90,7 +91,9 @@ def version() -> None:
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # piped output (a file, `less`, a test) gets room for the tables instead of rich's 80 columns
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(highlight=False, width=width)
 
 
 def main() -> None:

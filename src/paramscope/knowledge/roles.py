@@ -99,37 +99,44 @@ def place(name: str) -> Placement:
     m = _LAYER.match(name)
     if m and not _is_tower(m.group("prefix")):
         layer, local = int(m.group("index")), m.group("rest")
-    return _place_local(local, layer, name)
+    # numeric segments do not change the class: "experts.17.w1" ~ "experts.0.w1"
+    component, role = _classify(_DIGITS.sub("0", local))
+    return Placement(component, role, layer)
+
+
+_DIGITS = re.compile(r"(?<=\.)\d+(?=\.)")  # whole numeric segments only (not w1/w3)
 
 
 @lru_cache(maxsize=4096)
-def _place_local(local: str, layer: int | None, full: str) -> Placement:
+def _classify(local: str) -> tuple[str, str]:
     stem, suffix = local, ""
     s = _SUFFIX.search(local)
     if s:
         stem, suffix = local[: s.start()], s.group(1)
-    component = _component(stem, full)
-    if component == "norm":
-        role = "bias" if suffix == "bias" else "norm"
-    else:
-        role = "bias" if suffix in ("bias", "e_score_correction_bias") else "weight"
-    return Placement(component, role, layer)
+    component = _component(stem)
+    is_norm = component == "norm" or any(rx.search(stem) for rx in _NORMS)
+    if suffix in ("bias", "e_score_correction_bias"):
+        return component, "bias"
+    return component, "norm" if is_norm else "weight"
 
 
-def _component(stem: str, full: str) -> str:
+def _component(stem: str) -> str:
     for tower in ("vision", "projector"):
-        for rx in dict(_COMPILED)[tower]:
-            if rx.search(full):
-                return tower
-    dotted = "." + stem
+        if any(rx.search(stem) for rx in _TOWERS[tower]):
+            return tower
     for rx, comp in _HINTS:
         if rx.search(stem):
             return comp
+    dotted = "." + stem
     for comp, rxs in _COMPILED:
         for rx in rxs:
             if rx.search(stem) or rx.search(dotted):
                 return comp
     return "other"
+
+
+_TOWERS = {c: rxs for c, rxs in _COMPILED if c in ("vision", "projector")}
+_NORMS = dict(_COMPILED)["norm"]
 
 
 def _is_tower(prefix: str) -> bool:
