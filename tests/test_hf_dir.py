@@ -1,0 +1,249 @@
+"""Hugging Face directories: which weights are read, what config.json and the tokenizer add.
+
+The GGUF reader, the config.json reader and the family table belong to other modules; most tests here
+stand them in with fakes (put in ``sys.modules``) to pin the delegation itself. Two tests use the real
+modules and are skipped until those land.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from paramscope.errors import FormatError, HeaderError, SourceError, UnsupportedError
+from paramscope.formats import hf_dir, open_model
+from paramscope.model import ArchConfig, Model
+from test_safetensors import MINILM_PARAMS, write_safetensors, write_sharded
+
+LLAMA_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8,
+                "num_attention_heads": 2, "num_key_value_heads": 1, "num_hidden_layers": 1,
+                "intermediate_size": 16, "vocab_size": 32, "max_position_embeddings": 64}
+
+
+def write_config(folder: Path, config: dict | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config or LLAMA_CONFIG))
+    return folder
+
+
+def fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    monkeypatch.setitem(sys.modules, name, module)
+    return module
+
+
+def arch(family: str = "fake") -> ArchConfig:
+    return ArchConfig(family, "FakeForCausalLM", 1, 8, 1, 1, 8, 8, 16, 32, 128)
+
+
+# --- the real directory ------------------------------------------------------------------------------
+
+def test_minilm_directory(minilm_dir: Path) -> None:
+    model = hf_dir.read(minilm_dir)
+    assert (model.format, model.source, model.params) == ("safetensors", str(minilm_dir), MINILM_PARAMS)
+    assert model.files == (str(minilm_dir / "model.safetensors"),)
+    assert model.metadata["config"] == json.loads((minilm_dir / "config.json").read_text())
+    assert model.metadata["format"] == "pt"
+    assert [Path(p).name for p in model.tokenizer_files] == [
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+    assert open_model(minilm_dir).params == MINILM_PARAMS  # through the registry
+
+
+def test_minilm_as_sentence_transformers_subfolder(tmp_path: Path, minilm_dir: Path) -> None:
+    """Older sentence-transformers layout: the Transformer module in 0_Transformer/, a Dense module
+    with its own weights in 2_Dense/; tokenizer files found in the module folder."""
+    sub = tmp_path / "0_Transformer"
+    sub.mkdir()
+    for name in ("model.safetensors", "config.json", "tokenizer.json"):
+        shutil.copy(minilm_dir / name, sub / name)
+    (tmp_path / "2_Dense").mkdir()
+    write_safetensors(tmp_path / "2_Dense" / "model.safetensors",
+                      {"linear.weight": ("F32", [256, 384]), "linear.bias": ("F32", [256])})
+    (tmp_path / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+        {"idx": 3, "name": "3", "path": "..", "type": "sentence_transformers.models.Dense"}]))
+    model = hf_dir.read(tmp_path)
+    assert model.params == MINILM_PARAMS + 256 * 384 + 256
+    assert "2_Dense.linear.weight" in {t.name for t in model.tensors}
+    assert [Path(p).name for p in model.tokenizer_files] == ["tokenizer.json"]
+    assert len(model.files) == 2
+
+
+# --- which weights --------------------------------------------------------------------------------
+
+SHARDS = [{"model.embed_tokens.weight": ("BF16", [32, 8])},
+          {"model.norm.weight": ("BF16", [8]), "lm_head.weight": ("BF16", [32, 8])}]
+
+
+def test_sharded_directory(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    write_sharded(tmp_path, SHARDS)
+    write_safetensors(tmp_path / "consolidated.safetensors", {"x": ("F32", [4])})  # Mistral's extra copy
+    (tmp_path / "tokenizer.model").write_bytes(b"\0")
+    model = hf_dir.read(tmp_path)
+    assert model.params == 32 * 8 + 8 + 32 * 8
+    assert [Path(f).name for f in model.files] == ["model-00001-of-00002.safetensors",
+                                                   "model-00002-of-00002.safetensors"]
+    assert model.metadata["config"] == LLAMA_CONFIG
+    assert [Path(p).name for p in model.tokenizer_files] == ["tokenizer.model"]
+
+
+def test_single_file_under_another_name(tmp_path: Path) -> None:
+    write_safetensors(tmp_path / "diffusion_pytorch_model.safetensors", {"x": ("F16", [3, 3])})
+    model = hf_dir.read(tmp_path)
+    assert (model.format, model.params, model.config) == ("safetensors", 9, None)
+    assert "config" not in model.metadata
+
+
+def test_several_files_without_index(tmp_path: Path) -> None:
+    for name in ("a", "b", "c", "d"):
+        write_safetensors(tmp_path / f"{name}.safetensors", {"x": ("F16", [1])})
+    with pytest.raises(SourceError, match=r"several \*\.safetensors files and no model\.safetensors\."
+                                          r"index\.json \(a\.safetensors, b\.safetensors, c\.safetensors "
+                                          r"\(and 1 more\)\); name the file to read"):
+        hf_dir.read(tmp_path)
+
+
+def test_empty_directory(tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as caught:
+        hf_dir.read(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path}: no model weights and no config.json found (looked for ")
+    assert "model.safetensors.index.json" in message and "*.gguf" in message
+
+
+def test_broken_config_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{not json")
+    write_safetensors(tmp_path / "model.safetensors", {"x": ("F16", [1])})
+    with pytest.raises(HeaderError, match=f"^{tmp_path}/config.json: not valid JSON"):
+        hf_dir.read(tmp_path)
+
+
+def test_sniff_and_registry(tmp_path: Path) -> None:
+    assert hf_dir.sniff(b"", tmp_path)
+    assert not hf_dir.sniff(b"", tmp_path / "missing")
+
+
+# --- GGUF directories ----------------------------------------------------------------------------
+
+def gguf_reader(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    calls: list[Path] = []
+
+    def read(path: Path) -> Model:
+        calls.append(Path(path))
+        return Model("gguf", str(path), (), config=arch("from-gguf"), files=(str(path),))
+
+    fake_module(monkeypatch, "paramscope.formats.gguf", NAME="gguf", read=read)
+    return calls
+
+
+def test_one_gguf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = gguf_reader(monkeypatch)
+    (tmp_path / "model-Q4_K_M.gguf").write_bytes(b"GGUF")
+    (tmp_path / "mmproj-model-f16.gguf").write_bytes(b"GGUF")  # a vision projector, not the model
+    model = hf_dir.read(tmp_path)
+    assert calls == [tmp_path / "model-Q4_K_M.gguf"]
+    assert (model.format, model.source, model.config.family) == ("gguf", str(tmp_path), "from-gguf")
+
+
+def test_gguf_split_set_reads_the_first_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = gguf_reader(monkeypatch)
+    for i in (2, 1, 3):
+        (tmp_path / f"big-Q8_0-0000{i}-of-00003.gguf").write_bytes(b"GGUF")
+    hf_dir.read(tmp_path)
+    assert calls == [tmp_path / "big-Q8_0-00001-of-00003.gguf"]
+
+
+def test_several_gguf_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gguf_reader(monkeypatch)
+    for name in ("m-Q4_K_M.gguf", "m-Q8_0.gguf"):
+        (tmp_path / name).write_bytes(b"GGUF")
+    with pytest.raises(SourceError, match=r"several GGUF models \(m-Q4_K_M\.gguf, m-Q8_0\.gguf\)"):
+        hf_dir.read(tmp_path)
+
+
+def test_safetensors_preferred_over_gguf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = gguf_reader(monkeypatch)
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    write_safetensors(tmp_path / "model.safetensors", {"x": ("F16", [2])})
+    assert hf_dir.read(tmp_path).format == "safetensors" and calls == []
+
+
+# --- config.json: family table and config-only directories ----------------------------------------
+
+def test_arch_config_attached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    fake_module(monkeypatch, "paramscope.knowledge.families",
+                arch_config_from_hf=lambda cfg: seen.append(cfg) or arch("llama"))
+    write_config(tmp_path)
+    write_safetensors(tmp_path / "model.safetensors", {"x": ("F16", [2])})
+    assert hf_dir.read(tmp_path).config.family == "llama"
+    assert seen == [LLAMA_CONFIG]
+
+
+@pytest.mark.parametrize("error", [UnsupportedError("config.json: unknown family"), KeyError("hidden")])
+def test_unknown_family_keeps_config_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          error: Exception) -> None:
+    def refuse(cfg):
+        raise error
+
+    fake_module(monkeypatch, "paramscope.knowledge.families", arch_config_from_hf=refuse)
+    write_config(tmp_path)
+    write_safetensors(tmp_path / "model.safetensors", {"x": ("F16", [2])})
+    model = hf_dir.read(tmp_path)
+    assert model.config is None and model.params == 2
+
+
+def test_malformed_config_leaves_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def malformed(cfg):
+        raise FormatError("config.json", "field 'head_dim' out of range", 0, "1..2147483648")
+
+    fake_module(monkeypatch, "paramscope.knowledge.families", arch_config_from_hf=malformed)
+    write_config(tmp_path)
+    write_safetensors(tmp_path / "model.safetensors", {"x": ("F16", [2])})
+    model = hf_dir.read(tmp_path)
+    assert model.config is None and model.params == 2
+    assert model.metadata["warnings"] == (
+        f"{tmp_path}/config.json: architecture left unknown (field 'head_dim' out of range)",)
+
+
+def test_config_only_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def read(path: Path) -> Model:
+        calls.append(Path(path))
+        return Model("config", str(path), (), config=arch(), has_weights=False)
+
+    fake_module(monkeypatch, "paramscope.formats.config_json", NAME="config", read=read)
+    write_config(tmp_path)
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
+    (tmp_path / "vocab.txt").write_text("[PAD]\n")
+    model = hf_dir.read(tmp_path)
+    assert calls == [tmp_path / "config.json"]
+    assert (model.format, model.source, model.has_weights) == ("config", str(tmp_path), False)
+    assert [Path(p).name for p in model.tokenizer_files] == ["vocab.txt"]
+    (warning,) = model.metadata["warnings"]
+    assert warning.startswith(f"{tmp_path}: pytorch_model.bin not read (pickle files can run code)")
+
+
+def test_config_only_with_the_real_reader(tmp_path: Path, minilm_dir: Path) -> None:
+    pytest.importorskip("paramscope.formats.config_json")
+    shutil.copy(minilm_dir / "config.json", tmp_path / "config.json")
+    model = hf_dir.read(tmp_path)
+    assert model.source == str(tmp_path) and not model.has_weights
+
+
+def test_real_family_table_on_minilm(minilm_dir: Path) -> None:
+    families = pytest.importorskip("paramscope.knowledge.families")
+    if not hasattr(families, "arch_config_from_hf"):
+        pytest.skip("paramscope.knowledge.families.arch_config_from_hf has not landed yet")
+    config = hf_dir.read(minilm_dir).config
+    assert config is not None and (config.n_layers, config.hidden_size, config.n_heads) == (6, 384, 12)
