@@ -104,6 +104,7 @@ def _rows(model: Model) -> tuple[list[TensorRow], list[str]]:
             counted = False
             notes.append(f"{t.name} is tied to the embedding and counted once")
         rows.append(TensorRow(t, p, counted, t.params))
+    notes.extend(str(w) for w in model.metadata.get("warnings", ()))
     skipped = [r.tensor.name for r in rows if not r.tensor.is_parameter]
     if skipped:
         from paramscope.errors import and_more

@@ -97,26 +97,17 @@ def _console():
 
 
 def main() -> None:
+    # typer (standalone mode) prints usage errors itself, exit status 2; everything else lands here
     try:
-        app(standalone_mode=False)
+        app()
     except ParamscopeError as e:
         _fail(str(e), e.exit_code)
-    except (typer.Exit, SystemExit) as e:
-        code = getattr(e, "exit_code", getattr(e, "code", 0))
-        sys.exit(code)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    except BrokenPipeError:
+    except BrokenPipeError:  # `paramscope inspect … | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
-    except Exception as e:  # click usage errors and anything unforeseen: one line, never a traceback
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            _fail("aborted", 1)
+    except Exception as e:  # anything unforeseen: still one line, never a traceback
         if os.environ.get("PARAMSCOPE_DEBUG"):
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (set PARAMSCOPE_DEBUG=1 for a traceback; "

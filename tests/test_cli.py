@@ -1,0 +1,143 @@
+"""The command line end to end, as a user runs it: real files, real processes, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paramscope.errors import ParamscopeError
+
+EXE = [sys.executable, "-m", "paramscope"]
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def inspect_json(source: str, *flags: str) -> dict:
+    r = run("inspect", source, "--json", *flags)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_gemma_gguf_json(gemma_gguf):
+    out = inspect_json(str(gemma_gguf))
+    assert out["format"] == "gguf"
+    assert out["architecture"] == "gemma3"
+    assert out["total_params"] == out["active_params"] == 268_098_176
+    assert out["label"] == "268M"
+    assert out["tensor_count"] == 236
+    assert out["by_component"]["embedding"] == 167_772_160
+    assert out["by_component"]["total"] == 268_098_176
+    assert "output" not in out["by_component"]  # tied: the head is the embedding
+    assert out["hyperparameters"]["tied_embeddings"] is True
+    assert sum(v["bytes"] for v in out["by_dtype"].values()) == out["weights_bytes"]
+    assert sum(v["params"] for v in out["by_role"].values()) == out["total_params"]
+    tokens = out["metadata"]["tokenizer.ggml.tokens"]
+    assert tokens == {"array": "string", "length": 262_144}
+    for key in ("format", "architecture", "total_params", "active_params", "label", "tensor_count",
+                "weights_bytes", "by_dtype", "by_component", "by_role", "hyperparameters"):
+        assert key in out
+
+
+def test_gemma_gguf_tensors_and_layers(gemma_gguf):
+    out = inspect_json(str(gemma_gguf), "--tensors", "--layers")
+    assert len(out["tensors"]) == 236
+    embd = next(t for t in out["tensors"] if t["name"] == "token_embd.weight")
+    assert embd["shape"] == [262_144, 640] and embd["params"] == 167_772_160
+    assert len(out["by_layer"]) == 18
+    assert sum(layer["total"]["params"] for layer in out["by_layer"]) == 268_098_176 - 167_772_160 - 640
+
+
+def test_gemma_human_output(gemma_gguf):
+    r = run("inspect", str(gemma_gguf), "--layers", "--tensors")
+    assert r.returncode == 0, r.stderr
+    assert "268,098,176" in r.stdout and "268M" in r.stdout
+    assert "Parameters by component" in r.stdout and "Per layer" in r.stdout
+    assert "blk.17.ffn_down.weight" in r.stdout
+    assert "15 sliding, 3 full" in r.stdout
+
+
+def test_minilm_directory_and_file(minilm_dir):
+    for source in (minilm_dir, minilm_dir / "model.safetensors"):
+        out = inspect_json(str(source))
+        assert out["total_params"] == 22_713_216
+        assert out["format"] == "safetensors"
+    assert "tokenizer.json" in " ".join(inspect_json(str(minilm_dir))["tokenizer_files"])
+
+
+@pytest.mark.parametrize(("name", "total"), [
+    ("llama-3.1-8b", 8_030_261_248), ("llama-3.1-70b", 70_553_706_496),
+    ("mixtral-8x7b", 46_702_792_704), ("deepseek-v3", 671_026_419_200),
+    ("gemma-3-27b", 27_432_406_640), ("qwen3-8b", 8_190_735_360),
+])
+def test_catalogue_names(name, total):
+    out = inspect_json(name)
+    assert out["total_params"] == total and out["format"] == "config" and out["has_weights"] is False
+
+
+def test_mixtral_active_params():
+    out = inspect_json("mixtral-8x7b")
+    assert out["active_params"] == 12_879_925_248
+    assert "active" in out["active_convention"]
+
+
+def test_catalogue_command():
+    r = run("catalogue", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert len(rows) >= 10
+    exact = [row for row in rows if row["total_matches"] is not None]
+    assert exact and all(row["total_matches"] for row in exact)
+
+
+def test_one_line_errors(tmp_path: Path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + struct.pack("<I", 3) + b"\x01\x00")  # truncated header
+    cases = {
+        str(tmp_path / "missing.gguf"): "no such file",
+        str(bad): "bad.gguf",
+        str(tmp_path): "",  # an empty directory: nothing to read
+        "/dev/null": "",
+        "no-such-model": "not a catalogue name",
+    }
+    for source, fragment in cases.items():
+        r = run("inspect", source)
+        assert r.returncode == 1, (source, r.stdout, r.stderr)
+        assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1, r.stderr
+        assert fragment in r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_usage_error_is_not_a_traceback():
+    r = run("inspect")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_hostile_tensor_names_print_literally(tmp_path: Path):
+    names = ["[bold red]x[/]", "\x1b[31mred\x1b[0m"]
+    header = {n: {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]}
+              for i, n in enumerate(names)}
+    raw = json.dumps(header).encode()
+    f = tmp_path / "evil.safetensors"
+    f.write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(8))
+    r = run("inspect", str(f), "--tensors")
+    assert r.returncode == 0, r.stderr
+    assert "[bold red]x[/]" in r.stdout
+    assert "\x1b[31m" not in r.stdout and "\\x1b[31mred" in r.stdout
+
+
+def test_python_api(gemma_gguf):
+    import paramscope
+
+    model = paramscope.open_model(str(gemma_gguf))
+    assert sum(t.params for t in model.tensors) == 268_098_176
+    with pytest.raises(ParamscopeError):
+        paramscope.open_model("no-such-model")
