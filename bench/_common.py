@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-import fetch_models  # noqa: E402
+import fetch_models  # noqa: E402, F401  (re-exported for the bench scripts)
 
 BIN = Path(sys.executable).parent
 

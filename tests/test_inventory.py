@@ -46,7 +46,7 @@ def test_dense_counts_and_tree():
     assert c["total"].params == inv.total_params
     assert c["total"].bytes == inv.weights_bytes == 2 * inv.total_params
     assert abs(sum(v.share for k, v in c.items() if "/" not in k and k != "total") - 1) < 1e-12
-    assert list(c)[0] == "embedding" and list(c)[-1] == "total"
+    assert next(iter(c)) == "embedding" and list(c)[-1] == "total"
     assert inv.by_dtype["BF16"].params == inv.total_params
     assert inv.by_role["norm"].params == 40
     assert set(inv.by_layer) == {0, 1}

@@ -1,0 +1,330 @@
+"""Malformed and malicious GGUF files, built byte by byte: each breaks one rule of the spec (llama.cpp
+ggml/docs/gguf.md, ggml/src/gguf.cpp) and must fail with its own error class, one line, naming the file.
+Then a fuzzer mutates a valid file and checks that nothing but a ParamscopeError ever escapes."""
+
+from __future__ import annotations
+
+import struct
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paramscope.errors import (
+    DTypeError,
+    FormatError,
+    HeaderError,
+    OffsetError,
+    ParamscopeError,
+    ShapeError,
+    SourceError,
+    TruncatedError,
+)
+from paramscope.formats import gguf
+from paramscope.model import Model
+
+# ---------------------------------------------------------------------------------------------------
+# a byte-level GGUF builder: every field explicit, so any one of them can be made wrong
+
+U8, I8, U16, I16, U32, I32, F32, BOOL, STR, ARR, U64, I64, F64 = range(13)
+F32_TYPE, Q4_0_TYPE = 0, 2
+
+
+def s(text: str | bytes) -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
+    return struct.pack("<Q", len(raw)) + raw
+
+
+def kv(key: str | bytes, vtype: int, payload: bytes) -> bytes:
+    return s(key) + struct.pack("<I", vtype) + payload
+
+
+def kv_u32(key: str, value: int) -> bytes:
+    return kv(key, U32, struct.pack("<I", value))
+
+
+def kv_str(key: str, value: str) -> bytes:
+    return kv(key, STR, s(value))
+
+
+def array(etype: int, items: list[bytes]) -> bytes:
+    return struct.pack("<IQ", etype, len(items)) + b"".join(items)
+
+
+def tensor(name: str | bytes, ne: tuple[int, ...], ggml_type: int = F32_TYPE, offset: int = 0) -> bytes:
+    return s(name) + struct.pack(f"<I{len(ne)}QIQ", len(ne), *ne, ggml_type, offset)
+
+
+def build(kvs: list[bytes] | None = None, tensors: list[bytes] | None = None, data: bytes = b"\0" * 32,
+          *, magic: bytes = b"GGUF", version: bytes = struct.pack("<I", 3), n_tensors: int | None = None,
+          n_kv: int | None = None, alignment: int = 32) -> bytes:
+    kvs = [kv_str("general.architecture", "llama")] if kvs is None else kvs
+    tensors = [tensor("a.weight", (8,))] if tensors is None else tensors
+    head = magic + version + struct.pack("<QQ", len(tensors) if n_tensors is None else n_tensors,
+                                        len(kvs) if n_kv is None else n_kv)
+    body = head + b"".join(kvs) + b"".join(tensors)
+    return body + b"\0" * (-len(body) % alignment) + data
+
+
+VALID = build()
+
+
+def test_builder_makes_a_valid_file(tmp_path: Path) -> None:
+    path = tmp_path / "ok.gguf"
+    path.write_bytes(VALID)
+    model = gguf.read(path)
+    assert [(t.name, t.shape, t.nbytes) for t in model.tensors] == [("a.weight", (8,), 32)]
+
+
+def _truncate(at: int) -> Callable[[], bytes]:
+    return lambda: VALID[:at]
+
+
+def _nested(depth: int) -> bytes:
+    value = array(U8, [b"\1"])
+    for _ in range(depth):
+        value = struct.pack("<IQ", ARR, 1) + value
+    return kv("deep", ARR, value)
+
+
+PREAMBLE = 24
+KV_END = PREAMBLE + len(kv_str("general.architecture", "llama"))
+
+# (id, file bytes, error class, fragment of the message)
+CASES: list[tuple[str, bytes, type[FormatError], str]] = [
+    ("bad-magic", build(magic=b"GGML"), HeaderError, "bad magic"),
+    ("version-1", build(version=struct.pack("<I", 1)), HeaderError, "version 1 is obsolete"),
+    ("version-4", build(version=struct.pack("<I", 4)), HeaderError, "unsupported GGUF version (found 4"),
+    ("version-0", build(version=struct.pack("<I", 0)), HeaderError, "unsupported GGUF version (found 0"),
+    ("big-endian", build(version=struct.pack(">I", 3)), HeaderError, "big-endian GGUF"),
+    ("truncated-preamble", VALID[:20], TruncatedError, "file ends inside the GGUF preamble"),
+    ("truncated-key", build(tensors=[], data=b"")[:PREAMBLE + 18], TruncatedError,
+     "key 0 runs past the end of the file (found length 20, expected at most 10)"),
+    ("truncated-counts", VALID[:PREAMBLE + 18], TruncatedError, "file ends inside the tensor-info section"),
+    ("truncated-value", VALID[:KV_END - 2], TruncatedError, "string value of 'general.architecture'"),
+    ("truncated-tensor-info", VALID[:KV_END + 20], TruncatedError, "tensor info of 'a.weight'"),
+    ("truncated-data", VALID[:-4], OffsetError, "'a.weight' data runs past the end of the file"),
+    ("tensor-count-huge", build(n_tensors=2**62), HeaderError,
+     "the tensor-info section declares more tensors than the file can hold (found 4611686018427387904"),
+    ("kv-count-huge", build(n_kv=2**62), HeaderError,
+     "the key-value section declares more key-value pairs than the file can hold"),
+    ("tensor-count-short", build(n_tensors=10), TruncatedError,
+     "file ends inside the tensor-info section (found 122 bytes left, expected at least 240 for 10 tensors)"),
+    ("key-length-huge", build([struct.pack("<Q", 2**62) + b"abc"]), TruncatedError,
+     "key 0 runs past the end of the file (found length 4611686018427387904"),
+    ("string-value-huge", build([kv("k", STR, struct.pack("<Q", 2**63))]), TruncatedError,
+     "string value of 'k' runs past the end"),
+    ("bad-value-type", build([kv("k", 13, b"\0" * 8)]), HeaderError,
+     "'k' has an invalid value type (found 13"),
+    ("bad-element-type", build([kv("k", ARR, struct.pack("<IQ", 77, 1))]), HeaderError,
+     "'k' has an invalid element type (found 77"),
+    ("array-count-huge", build([kv("k", ARR, struct.pack("<IQ", U32, 2**29))]), HeaderError,
+     "array 'k' declares more elements than the file can hold (found 536870912"),
+    ("string-array-count-huge", build([kv("k", ARR, struct.pack("<IQ", STR, 2**60))]), HeaderError,
+     "array 'k' has too many elements"),
+    ("array-short", build([kv("k", ARR, struct.pack("<IQ", U64, 4) + b"\1" * 8)], [], b"", alignment=1),
+     TruncatedError, "file ends inside array 'k' (found 8 bytes left, expected at least 32 for 4 elements)"),
+    ("nested-array-bomb", build([_nested(100)]), HeaderError, "array 'deep' is nested too deeply"),
+    ("string-array-truncated", build([kv("k", ARR, array(STR, [s("ab")] * 100)[:-30])], [], b""),
+     TruncatedError, "string array 'k'"),
+    ("duplicate-key", build([kv_u32("k", 1), kv_u32("k", 2)]), HeaderError, "duplicate key 'k'"),
+    ("empty-key", build([kv_u32("", 1)]), HeaderError, "key 0 is empty"),
+    ("key-not-utf8", build([kv(b"\xff\xfe", U32, b"\0" * 4)]), HeaderError, "key 0 is not valid UTF-8"),
+    ("duplicate-tensor", build(tensors=[tensor("a", (8,)), tensor("a", (8,), offset=32)], data=b"\0" * 64),
+     HeaderError, "duplicate tensor name 'a'"),
+    ("too-many-dims", build(tensors=[tensor("a", (1, 1, 1, 1, 8))]), ShapeError,
+     "'a' has too many dimensions (found 5, expected at most 4)"),
+    ("dim-negative-as-int64", build(tensors=[tensor("a", (2**63,))]), ShapeError, "negative as int64"),
+    ("elements-overflow", build(tensors=[tensor("a", (2**32, 2**32))]), ShapeError,
+     "'a' element count overflows int64"),
+    ("unknown-ggml-type", build(tensors=[tensor("a", (8,), 99)]), DTypeError,
+     "'a' has an unknown ggml type (found 99"),
+    ("retired-ggml-type", build(tensors=[tensor("a", (32,), 4)]), DTypeError,
+     "uses ggml type 4 (Q4_2), which llama.cpp has removed"),
+    ("partial-block", build(tensors=[tensor("a", (16, 2), Q4_0_TYPE)]), ShapeError,
+     "'a' rows are not whole Q4_0 blocks (found ne[0] = 16, expected a multiple of 32)"),
+    ("offset-unaligned", build(tensors=[tensor("a", (2,), offset=8)]), OffsetError,
+     "'a' data is not aligned (found offset 8, expected a multiple of 32)"),
+    ("data-past-eof", build(tensors=[tensor("a", (8,), offset=64)]), OffsetError,
+     "'a' data runs past the end of the file"),
+    ("overlap", build(tensors=[tensor("a", (16,)), tensor("b", (8,), offset=32)], data=b"\0" * 96),
+     OffsetError, "tensors 'a' and 'b' overlap"),
+    ("alignment-zero", build([kv_u32("general.alignment", 0)]), HeaderError, "must be a power of two"),
+    ("alignment-48", build([kv_u32("general.alignment", 48)]), HeaderError,
+     "general.alignment must be a power of two (found 48"),
+    ("alignment-wrong-type", build([kv("general.alignment", I32, struct.pack("<i", 32))]), HeaderError,
+     "general.alignment must be a u32 (found i32, expected u32)"),
+    ("block-count-huge", build([kv_str("general.architecture", "llama"), kv_u32("llama.block_count", 2**31)]),
+     HeaderError, "llama.block_count is implausible"),
+    ("tensor-name-in-error-stays-one-line", build(tensors=[tensor("a\nb", (8,), 99)]), DTypeError,
+     "'a\\nb' has an unknown ggml type"),
+]
+
+
+@pytest.mark.parametrize(("data", "error", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_malformed(tmp_path: Path, data: bytes, error: type[FormatError], fragment: str) -> None:
+    path = tmp_path / "bad.gguf"
+    path.write_bytes(data)
+    with pytest.raises(error) as caught:
+        gguf.read(path)
+    message = str(caught.value)
+    assert type(caught.value) is error
+    assert message.startswith(f"{path}: ")
+    assert "\n" not in message
+    assert fragment in message
+
+
+def test_cases_are_distinct() -> None:
+    assert len({c[0] for c in CASES}) == len(CASES) >= 18
+    assert len({c[1] for c in CASES}) == len(CASES)
+
+
+def test_huge_counts_fail_before_allocating(tmp_path: Path) -> None:
+    """2**62 elements would be exabytes: the check against the file size must come first (and fast)."""
+    import time
+
+    path = tmp_path / "huge.gguf"
+    huge_array = build([kv("k", ARR, struct.pack("<IQ", U64, 2**61))])
+    for data in (build(n_tensors=2**62), build(n_kv=2**62), huge_array):
+        path.write_bytes(data)
+        start = time.perf_counter()
+        with pytest.raises(HeaderError):
+            gguf.read(path)
+        assert time.perf_counter() - start < 0.5
+
+
+def test_zero_sized_dimension_is_allowed(tmp_path: Path) -> None:
+    """gguf.cpp accepts ne = 0 (an empty tensor); so do we."""
+    path = tmp_path / "empty.gguf"
+    path.write_bytes(build(tensors=[tensor("e", (0, 4)), tensor("a", (8,))]))
+    model = gguf.read(path)
+    assert [(t.shape, t.nbytes) for t in model.tensors] == [((4, 0), 0), ((8,), 32)]
+
+
+def test_gaps_between_tensors_are_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "gap.gguf"
+    tensors = [tensor("a", (8,)), tensor("b", (8,), offset=64)]
+    path.write_bytes(build(tensors=tensors, data=b"\0" * 96))
+    start = len(build(tensors=tensors, data=b""))
+    assert [t.offset for t in gguf.read(path).tensors] == [start, start + 64]
+
+
+def test_not_a_file(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file"):
+        gguf.read(tmp_path / "missing.gguf")
+    with pytest.raises(SourceError, match="directory"):
+        gguf.read(tmp_path)
+
+
+def test_split_count_disagrees_with_name(tmp_path: Path) -> None:
+    path = tmp_path / "m-00001-of-00002.gguf"
+    path.write_bytes(build([kv_str("general.architecture", "llama"), kv(b"split.count", U16, b"\3\0")]))
+    with pytest.raises(HeaderError, match=r"split\.count disagrees with the file name \(found 3, expected 2"):
+        gguf.read(path)
+
+
+def test_split_shard_out_of_place(tmp_path: Path) -> None:
+    for i in (1, 2):
+        keys = [kv(b"split.count", U16, b"\2\0"), kv(b"split.no", U16, b"\0\0")]
+        (tmp_path / f"m-{i:05d}-of-00002.gguf").write_bytes(build(keys, [tensor(f"t{i}", (8,))]))
+    with pytest.raises(HeaderError, match=r"split\.no disagrees with the file name"):
+        gguf.read(tmp_path / "m-00001-of-00002.gguf")
+
+
+def test_split_count_of_wrong_type(tmp_path: Path) -> None:
+    path = tmp_path / "m-00001-of-00002.gguf"
+    path.write_bytes(build([kv(b"split.count", STR, s("2"))]))
+    with pytest.raises(HeaderError, match=r"split\.count must be an integer \(found str"):
+        gguf.read(path)
+
+
+def test_split_tensor_count_disagrees(tmp_path: Path) -> None:
+    for i in (1, 2):
+        keys = [kv(b"split.count", U16, b"\2\0"), kv(b"split.no", U16, bytes([i - 1, 0])),
+                kv(b"split.tensors.count", I32, struct.pack("<i", 5))]
+        (tmp_path / f"m-{i:05d}-of-00002.gguf").write_bytes(build(keys, [tensor(f"t{i}", (8,))]))
+    with pytest.raises(HeaderError, match=r"different number of tensors .* \(found 2, expected 5\)"):
+        gguf.read(tmp_path / "m-00002-of-00002.gguf")
+
+
+def test_split_duplicate_tensor_across_shards(tmp_path: Path) -> None:
+    for i in (1, 2):
+        keys = [kv(b"split.count", U16, b"\2\0"), kv(b"split.no", U16, bytes([i - 1, 0]))]
+        (tmp_path / f"m-{i:05d}-of-00002.gguf").write_bytes(build(keys, [tensor("same", (8,))]))
+    with pytest.raises(HeaderError, match="the same tensor name appears in two splits"):
+        gguf.read(tmp_path / "m-00001-of-00002.gguf")
+
+
+# ---------------------------------------------------------------------------------------------------
+# fuzzing: any mutation of a valid file reads or fails with a ParamscopeError, never anything else
+
+
+def _seed() -> bytes:
+    """A small valid file with every kind of section: scalars, strings, numeric, string and nested
+    arrays (the string array long enough for the vectorised scan), alignment, three tensors."""
+    tokens = array(STR, [s(f"t{i}" * (i % 4)) for i in range(80)])
+    kvs = [
+        kv_str("general.architecture", "llama"), kv_u32("general.alignment", 32),
+        kv_u32("llama.block_count", 2), kv_u32("llama.embedding_length", 8),
+        kv_u32("llama.attention.head_count", 2), kv("llama.rope.freq_base", F32, struct.pack("<f", 1e4)),
+        kv("tokenizer.ggml.tokens", ARR, tokens),
+        kv("tokenizer.ggml.scores", ARR, array(F32, [struct.pack("<f", i) for i in range(80)])),
+        kv("nested", ARR, struct.pack("<IQ", ARR, 2) + array(I16, [b"\1\0"]) + array(BOOL, [b"\1", b"\0"])),
+        kv("flag", BOOL, b"\1"), kv("big", U64, struct.pack("<Q", 2**40)),
+    ]
+    tensors = [tensor("token_embd.weight", (8, 80), 1), tensor("q", (32, 2), Q4_0_TYPE, 1280),
+               tensor("output_norm.weight", (8,), 0, 1344)]
+    return build(kvs, tensors, data=b"\x11" * 1376)
+
+
+SEED = _seed()
+MUTATION = st.one_of(
+    st.tuples(st.just("flip"), st.integers(0, len(SEED) - 1), st.integers(0, 255)),
+    st.tuples(st.just("insert"), st.integers(0, len(SEED)), st.binary(min_size=1, max_size=16)),
+    st.tuples(st.just("delete"), st.integers(0, len(SEED) - 1), st.integers(1, 64)),
+    st.tuples(st.just("truncate"), st.integers(0, len(SEED) - 1)),
+    st.tuples(st.just("u64"), st.integers(0, len(SEED) - 8),
+              st.sampled_from([0, 1, 2**31, 2**32 - 1, 2**62, 2**63, 2**64 - 1])),
+)
+
+
+def _mutate(data: bytes, mutations: list[tuple]) -> bytes:
+    out = bytearray(data)
+    for m in mutations:
+        at = min(m[1], len(out))
+        if m[0] == "flip" and at < len(out):
+            out[at] = m[2]
+        elif m[0] == "insert":
+            out[at:at] = m[2]
+        elif m[0] == "delete":
+            del out[at:at + m[2]]
+        elif m[0] == "truncate":
+            del out[at:]
+        elif m[0] == "u64" and at + 8 <= len(out):
+            out[at:at + 8] = struct.pack("<Q", m[2])
+    return bytes(out)
+
+
+def test_fuzz_seed_is_valid(tmp_path: Path) -> None:
+    path = tmp_path / "seed.gguf"
+    path.write_bytes(SEED)
+    model = gguf.read(path)
+    assert len(model.tensors) == 3 and len(model.metadata["tokenizer.ggml.tokens"]) == 80
+    assert model.config is not None and model.config.n_layers == 2
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(MUTATION, min_size=1, max_size=4))
+def test_fuzz_mutations_never_escape(mutations: list[tuple]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz.gguf"
+        path.write_bytes(_mutate(SEED, mutations))
+        try:
+            result = gguf.read(path)
+        except ParamscopeError as e:
+            assert str(e).startswith(str(path)) and "\n" not in str(e)
+        else:
+            assert isinstance(result, Model)
