@@ -36,6 +36,8 @@ class DType(Enum):
     F8_E4M3 = "F8_E4M3"
     F8_E5M2 = "F8_E5M2"
     F8_E8M0 = "F8_E8M0"
+    F8_E4M3FNUZ = "F8_E4M3FNUZ"
+    F8_E5M2FNUZ = "F8_E5M2FNUZ"
     F6_E2M3 = "F6_E2M3"
     F6_E3M2 = "F6_E3M2"
     F4 = "F4"
@@ -119,6 +121,9 @@ DTYPES: dict[DType, DTypeInfo] = {
     DType.F8_E4M3: _plain(1, "F8_E4M3"),
     DType.F8_E5M2: _plain(1, "F8_E5M2"),
     DType.F8_E8M0: _plain(1, "F8_E8M0"),
+    # AMD MI300's fp8 variants (finite, unsigned zero, no negative zero), as safetensors 0.6+ names them
+    DType.F8_E4M3FNUZ: _plain(1, "F8_E4M3FNUZ"),
+    DType.F8_E5M2FNUZ: _plain(1, "F8_E5M2FNUZ"),
     # OCP microscaling element types: 4 six-bit values in 3 bytes, 2 four-bit values in 1 byte
     DType.F6_E2M3: DTypeInfo(4, 3, None, "F6_E2M3"),
     DType.F6_E3M2: DTypeInfo(4, 3, None, "F6_E3M2"),
