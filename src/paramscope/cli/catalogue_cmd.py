@@ -1,0 +1,34 @@
+"""paramscope catalogue: the well-known models that open by name."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "well-known models that open by name, with their published parameter counts"
+DESCRIPTION = """\
+Well-known models whose config.json ships with paramscope: open any of them by name. Each row shows
+our count from the config next to the figure its vendor published.
+
+example:
+  paramscope inspect deepseek-v3"""
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    del p  # no options beyond --json
+
+
+def run(args: argparse.Namespace) -> int:
+    from paramscope.analyses.catalogue_counts import catalogue_rows
+    from paramscope.knowledge import catalogue as cat
+
+    rows = catalogue_rows((e, cat.open_entry(e.name)) for e in cat.entries())
+    if args.as_json:
+        from paramscope.render.jsonable import dump
+
+        dump([r.as_dict() for r in rows])
+        return 0
+    from paramscope.cli.app import console
+    from paramscope.render.catalogue_view import render_catalogue
+
+    render_catalogue(rows, console())
+    return 0

@@ -1,0 +1,38 @@
+"""paramscope inspect SOURCE: what is inside."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "what is inside: exact parameter counts, where they live, stored types and bytes"
+DESCRIPTION = """\
+What is inside a model: exact parameter counts, where they live (component tree with shares),
+stored types with exact bytes, per-layer and per-tensor tables.
+
+examples:
+  paramscope inspect gemma-3-270m-q4_k_m.gguf
+  paramscope inspect llama-3.1-8b --layers
+  paramscope inspect ./all-MiniLM-L6-v2 --tensors --json"""
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="SOURCE", help="model file, directory, config.json or catalogue name")
+    p.add_argument("--tensors", action="store_true", help="list every tensor")
+    p.add_argument("--layers", action="store_true", help="show parameters per layer")
+
+
+def run(args: argparse.Namespace) -> int:
+    from paramscope.analyses.inventory import inventory
+    from paramscope.formats import open_model
+
+    inv = inventory(open_model(args.source))
+    if args.as_json:
+        from paramscope.render.jsonable import dump, inventory_json
+
+        dump(inventory_json(inv, tensors=args.tensors, layers=args.layers))
+        return 0
+    from paramscope.cli.app import console
+    from paramscope.render.inspect_view import render_inspect
+
+    render_inspect(inv, console(), tensors=args.tensors, layers=args.layers)
+    return 0
