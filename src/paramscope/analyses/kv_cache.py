@@ -1,0 +1,209 @@
+"""The KV cache: one formula for every source (GGUF, safetensors, config.json all give an ArchConfig).
+
+Per layer and per cached token (a "cell") a layer holds one K row and one V row::
+
+    K width = n_kv_heads × head_dim_k        V width = n_kv_heads × head_dim_v
+
+never hidden / heads (Gemma 3 270M: hidden 640, 4 heads, 1 KV head of 256 → K = V = 256 wide).
+Rows are priced with exact block arithmetic (``DType.nbytes``): q8_0 stores 32 values in 34 bytes, so a
+256-wide q8_0 row is 8 × 34 = 272 B; a row whose width is not a multiple of the block size cannot be
+stored at all (ggml asserts ``ne[0] % blck_size == 0`` in ggml_row_size) and is refused here too.
+
+Layers come in kinds, from ``ArchConfig.layer_types`` (empty means every layer is "full"):
+
+- "full": holds every cell of the context;
+- "sliding": holds a window; how many cells exactly is the runtime's business (llama.cpp keeps
+  window + ubatch, padded; see runtimes/llamacpp.py), so callers pass cells per kind;
+- "linear" (linear attention / SSM): a fixed state per sequence, independent of the context, given in
+  bytes by ``ArchConfig.extra["linear_state_bytes_per_layer"]`` (the reader computes it: llama.cpp
+  keeps Mamba's conv + ssm states in f32, ``(n_embd_r + n_embd_s) × 4`` B, llama-memory-recurrent.cpp);
+- "none": no cache (layers that reuse another layer's KV).
+
+MLA (DeepSeek V2/V3, ``kv_lora_rank > 0``) has two layouts:
+
+- "compressed" (llama.cpp, vLLM): one row of ``kv_lora_rank + rope_head_dim`` (512 + 64 = 576 for
+  DeepSeek-V3) per token per layer, in K only. llama.cpp converts MLA models with
+  ``head_count_kv = 1, key_length = kv_lora_rank + n_rot, value_length = kv_lora_rank`` and, since V is
+  a view of the first kv_lora_rank values of that K row, allocates no V tensor
+  (llama-kv-cache.cpp, llama_kv_cache::llama_kv_cache: ``has_v = !is_mla``; "V-less cache",
+  llama.cpp PR #19067, January 2026). From PR #12801 (April 2025) until then llama.cpp also allocated a
+  V cache of kv_lora_rank (512) per token; we follow the current code, which is also what vLLM's MLA
+  backends hold (one ``kv_lora_rank + qk_rope_head_dim`` entry per token).
+- "expanded" (transformers' eager DynamicCache, and llama.cpp before PR #12801): K = n_heads ×
+  head_dim_k (qk_nope + qk_rope = 192 for DeepSeek-V3, the reader stores that sum in head_dim_k),
+  V = n_heads × head_dim_v.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge.dtypes import DType
+from paramscope.model import ArchConfig
+
+LAYER_KINDS = ("full", "sliding", "linear")
+ATTENTION_KINDS = ("full", "sliding")
+NO_CACHE = "none"
+LINEAR_STATE_KEY = "linear_state_bytes_per_layer"  # bytes of recurrent state per layer per sequence
+
+MLALayout = Literal["compressed", "expanded"]
+
+
+@dataclass(frozen=True, slots=True)
+class KVPart:
+    """The cache of one kind of layer: ``layers × streams × cells`` rows of K and V, or a fixed state."""
+
+    kind: str
+    layers: int
+    streams: int  # sequences with a cache of their own (llama.cpp: n_stream)
+    cells: int  # cells per stream per layer (1 for a linear layer's state)
+    k_width: int
+    v_width: int
+    type_k: DType
+    type_v: DType
+    state_bytes: int = 0  # linear layers: bytes of state per layer per stream
+
+    @property
+    def k_row_bytes(self) -> int:
+        return self.type_k.nbytes(self.k_width)
+
+    @property
+    def v_row_bytes(self) -> int:
+        return self.type_v.nbytes(self.v_width)
+
+    @property
+    def k_bytes(self) -> int:
+        return self.layers * self.streams * self.cells * self.k_row_bytes
+
+    @property
+    def v_bytes(self) -> int:
+        return self.layers * self.streams * self.cells * self.v_row_bytes
+
+    @property
+    def state_total_bytes(self) -> int:
+        return self.layers * self.streams * self.state_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.k_bytes + self.v_bytes + self.state_total_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KVCache:
+    parts: tuple[KVPart, ...]
+    explain: tuple[str, ...]
+
+    @property
+    def k_bytes(self) -> int:
+        return sum(p.k_bytes for p in self.parts)
+
+    @property
+    def v_bytes(self) -> int:
+        return sum(p.v_bytes for p in self.parts)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(p.total_bytes for p in self.parts)
+
+    def part(self, kind: str) -> KVPart | None:
+        return next((p for p in self.parts if p.kind == kind), None)
+
+
+def layer_kinds(cfg: ArchConfig) -> dict[str, int]:
+    """Layers per kind, from ``layer_types`` (every layer "full" when it is empty)."""
+    types = cfg.layer_types or ("full",) * cfg.n_layers
+    if len(types) != cfg.n_layers:
+        raise UnsupportedError(
+            f"{cfg.architecture}: layer_types lists {len(types)} layers, the model has {cfg.n_layers}")
+    unknown = sorted(set(types) - {*LAYER_KINDS, NO_CACHE})
+    if unknown:
+        raise UnsupportedError(f"{cfg.architecture}: unknown layer kind {unknown[0]!r} "
+                               f"(known: {', '.join((*LAYER_KINDS, NO_CACHE))})")
+    return {kind: types.count(kind) for kind in LAYER_KINDS if kind in types}
+
+
+def cache_widths(cfg: ArchConfig, mla: MLALayout = "compressed") -> tuple[int, int]:
+    """(K width, V width) of one cached token in one attention layer, in values."""
+    if not cfg.is_mla:
+        return cfg.n_kv_heads * cfg.head_dim_k, cfg.n_kv_heads * cfg.head_dim_v
+    layouts = {
+        # llama-kv-cache.cpp: K row = n_embd_head_k (kv_lora_rank + n_rot) × 1 head, no V tensor
+        "compressed": (cfg.kv_lora_rank + cfg.rope_head_dim, 0),
+        # transformers: key_states (heads, qk_nope + qk_rope), value_states (heads, v_head_dim)
+        "expanded": (cfg.n_heads * cfg.head_dim_k, cfg.n_heads * cfg.head_dim_v),
+    }
+    return layouts[mla]
+
+
+def check_row(dtype: DType, width: int, what: str) -> None:
+    """ggml stores whole blocks only: a row of ``width`` values must fill them exactly."""
+    if not dtype.fits_blocks(width):
+        raise UnsupportedError(
+            f"{what} row of {width} values cannot be stored as {dtype.value.lower()}: "
+            f"it stores blocks of {dtype.block_size} values, and {width} is not a multiple of "
+            f"{dtype.block_size}")
+
+
+def plain_cells(cfg: ArchConfig, context: int) -> dict[str, int]:
+    """What a layer must hold, with no runtime padding: the context, or the window when shorter."""
+    window = cfg.sliding_window or context
+    return {"full": context, "sliding": min(window, context)}
+
+
+def kv_cache(
+    cfg: ArchConfig,
+    cells: Mapping[str, int],
+    *,
+    streams: int = 1,
+    type_k: DType = DType.F16,
+    type_v: DType = DType.F16,
+    mla: MLALayout = "compressed",
+) -> KVCache:
+    """Bytes of the cache when each attention kind holds ``cells[kind]`` cells in each of ``streams``."""
+    counts = layer_kinds(cfg)
+    k_width, v_width = cache_widths(cfg, mla)
+    parts = []
+    for kind, layers in counts.items():
+        if kind == "linear":
+            parts.append(_linear_part(cfg, layers, streams, type_k, type_v))
+            continue
+        check_row(type_k, k_width, "K")
+        check_row(type_v, v_width, "V")
+        parts.append(KVPart(kind, layers, streams, cells[kind], k_width, v_width, type_k, type_v))
+    return KVCache(tuple(parts), tuple(_explain(p) for p in parts))
+
+
+def kv_cache_for_context(cfg: ArchConfig, context: int, n_seq: int = 1, **kwargs) -> KVCache:
+    """The runtime-neutral cache: every sequence holds the context (sliding layers: the window)."""
+    return kv_cache(cfg, plain_cells(cfg, context), streams=n_seq, **kwargs)
+
+
+def _linear_part(cfg: ArchConfig, layers: int, streams: int, type_k: DType, type_v: DType) -> KVPart:
+    state = cfg.extra.get(LINEAR_STATE_KEY)
+    if not isinstance(state, int) or state < 0:
+        raise UnsupportedError(
+            f"{cfg.architecture}: {layers} linear-attention/SSM layers but no state size "
+            f"(ArchConfig.extra[{LINEAR_STATE_KEY!r}], bytes per layer per sequence)")
+    return KVPart("linear", layers, streams, 1, 0, 0, type_k, type_v, state_bytes=state)
+
+
+def element_cost(dtype: DType) -> str:
+    """'2 B' for f16, '34 B / 32' for q8_0: the price of one value, as a fraction when blocked."""
+    if dtype.block_size == 1:
+        return f"{dtype.type_size} B"
+    return f"{dtype.type_size} B / {dtype.block_size}"
+
+
+def _explain(p: KVPart) -> str:
+    streams = f" × {p.streams} seqs" if p.streams != 1 else ""
+    head = f"{p.kind}: {p.layers} layers{streams}"
+    if p.kind == "linear":
+        return f"{head} × {p.state_bytes:,} B state = {p.total_bytes:,} B"
+    if p.type_k == p.type_v:
+        row = f"({p.k_width} + {p.v_width}) × {element_cost(p.type_k)}"
+    else:
+        row = f"({p.k_width} × {element_cost(p.type_k)} + {p.v_width} × {element_cost(p.type_v)})"
+    return f"{head} × {p.cells} cells × {row} = {p.total_bytes:,} B"

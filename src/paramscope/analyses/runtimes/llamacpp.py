@@ -1,0 +1,325 @@
+"""llama.cpp: the memory a context takes, buffer by buffer, as llama.cpp prints it.
+
+Checked against llama-cpp-python 0.3.36 (its vendored llama.cpp) on the Gemma 3 270M GGUF, CPU backend:
+bench/bench_llamacpp.py runs it and compares; docs/kv-cache.md records the log lines. Source files named
+below are under llama.cpp's src/ unless a path says otherwise.
+
+Buffers (all reserved when the context is created, before any token is decoded):
+
+- model: the weights. With mmap, llama.cpp wraps the file region spanning its tensors ("CPU_Mapped");
+  weights the CPU backend re-lays out for faster kernels are copied into "CPU_REPACK" (x86 AVX2:
+  Q4_0/Q4_K/IQ4_NL/MXFP4 matrices with rows % 8 == 0, ggml-cpu/repack.cpp). Without mmap the CPU buffer
+  holds only the tensors that were not repacked.
+- KV: analyses/kv_cache.py with llama.cpp's cells (padding below).
+- output: logits (and embeddings) copied out for the caller, n_outputs × n_vocab × 4 B.
+- compute: the scheduler's graph buffer for the worst-case ubatch (llama_context::sched_reserve).
+
+Defaults are those of llama.cpp's command line (common/common.h: n_batch 2048, n_ubatch 512,
+swa_full off, flash attention auto). The C library's own defaults differ (llama_context_default_params:
+swa_full = true) and so do llama-cpp-python's (Llama(): n_batch 512, flash_attn off, swa_full left at
+the library's true).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from paramscope.analyses.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge.dtypes import DType
+from paramscope.knowledge.roles import place
+from paramscope.model import ArchConfig, Tensor
+
+KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-kv-cache-iswa.cpp: SWA too
+TENSOR_ALIGNMENT = 32  # ggml/src/ggml-impl.h: every tensor in a CPU buffer starts on 32 B
+F32, F16, I32, I64 = 4, 2, 4, 8  # bytes of the graph's element types
+MIB = 1024 * 1024
+
+# What a Python process running llama-cpp-python holds besides llama.cpp's buffers, measured by
+# bench/bench_llamacpp.py (RSS after `import llama_cpp`: interpreter, numpy, libllama/libggml).
+LLAMA_CPP_PYTHON_BASE_BYTES = 40 * MIB
+# Heap llama.cpp keeps per vocabulary entry once a model is loaded: the GGUF tokenizer arrays plus
+# llama_vocab's token_data and token_to_id map (llama-vocab.cpp). Measured: +42.0 MiB anonymous memory
+# loading Gemma 3 270M (262,144 tokens) = 168 B per token.
+VOCAB_BYTES_PER_TOKEN = 168
+
+# ggml-cpu/repack.cpp, ggml_repack_get_optimal_repack_type: the types each instruction set repacks, and
+# the row count (ggml ne[1]) they must divide. AMX (ggml-cpu/amx) has its own layout and is not modelled.
+CPU_REPACK_RULES: dict[str, dict[DType, int]] = {
+    "none": {},
+    "x86-avx2": {DType.Q4_0: 8, DType.Q4_K: 8, DType.IQ4_NL: 8, DType.MXFP4: 8},
+    "x86-avx512": {DType.Q4_0: 8, DType.Q4_K: 8, DType.IQ4_NL: 8, DType.MXFP4: 8, DType.Q2_K: 8},
+    "arm-i8mm": {DType.Q4_0: 4, DType.Q4_K: 8, DType.Q5_K: 8, DType.Q6_K: 8, DType.IQ4_NL: 4,
+                 DType.MXFP4: 4, DType.Q8_0: 4, DType.Q1_0: 4},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LlamaCppParams:
+    """Context parameters after llama_context's constructor has resolved and padded them."""
+
+    n_ctx: int  # padded to 256, and to a multiple of n_seq when each sequence has its own stream
+    n_ctx_seq: int  # cells per stream in full-attention layers
+    n_seq: int
+    n_streams: int  # 1 with a unified cache, else n_seq
+    n_batch: int
+    n_ubatch: int
+    swa_cells: int  # cells per stream in sliding-window layers
+    swa_full: bool
+    kv_unified: bool
+    flash_attn: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeBuffer:
+    """The worst-case graph's buffer: the larger of its two peaks (see ``compute_buffer``)."""
+
+    logits_phase: int
+    attention_phase: int
+    explain: tuple[str, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return max(self.logits_phase, self.attention_phase)
+
+
+@dataclass(frozen=True, slots=True)
+class LlamaCppMemory:
+    params: LlamaCppParams
+    tensor_bytes: int  # all weights
+    repacked_bytes: int  # weights copied into CPU_REPACK
+    use_mmap: bool
+    kv: KVCache
+    compute: ComputeBuffer
+    output_bytes: int
+    overhead_bytes: int  # process and vocabulary, outside llama.cpp's buffers
+    explain: tuple[str, ...]
+
+    @property
+    def model_buffer_bytes(self) -> int:
+        """What llama.cpp prints as the CPU / CPU_Mapped model buffer (mapped: the whole span)."""
+        return self.tensor_bytes if self.use_mmap else self.tensor_bytes - self.repacked_bytes
+
+    @property
+    def weights_bytes(self) -> int:
+        """Resident weights: the model buffer plus the repacked copies."""
+        return self.model_buffer_bytes + self.repacked_bytes
+
+    @property
+    def kv_cache_bytes(self) -> int:
+        return self.kv.total_bytes
+
+    @property
+    def compute_bytes(self) -> int:
+        return self.compute.total_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return (self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.output_bytes
+                + self.overhead_bytes)
+
+
+def pad(x: int, n: int) -> int:
+    """GGML_PAD: round ``x`` up to a multiple of ``n``."""
+    return (x + n - 1) // n * n
+
+
+def resolve_params(
+    cfg: ArchConfig, *, n_ctx: int, n_seq: int, n_ubatch: int, n_batch: int, swa_full: bool,
+    kv_unified: bool, flash_attn: bool | None,
+) -> LlamaCppParams:
+    """llama_context::llama_context and llama_kv_cache_iswa's constructor, in their order."""
+    if n_seq < 1 or n_ubatch < 1 or n_batch < 1 or n_ctx < 0:
+        raise UnsupportedError(
+            f"llama.cpp needs n_seq, n_batch, n_ubatch ≥ 1 and n_ctx ≥ 0 "
+            f"(found n_seq {n_seq}, n_batch {n_batch}, n_ubatch {n_ubatch}, n_ctx {n_ctx})")
+    ctx = n_ctx or cfg.context_length  # n_ctx 0 = the training context
+    batch = min(ctx, n_batch)  # causal attention: a batch never exceeds the (unpadded) context
+    ubatch = min(batch, n_ubatch)
+    ctx = pad(ctx, KV_PAD)
+    ctx_seq = ctx if kv_unified else pad(ctx // n_seq, KV_PAD)
+    streams = 1 if kv_unified else n_seq
+    # llama-kv-cache-iswa.cpp: the window of every sequence sharing the stream, plus one ubatch
+    window = cfg.sliding_window * (n_seq if kv_unified else 1) + ubatch
+    swa = ctx_seq if swa_full else pad(min(ctx_seq, window), KV_PAD)
+    return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
+                          kv_unified, True if flash_attn is None else flash_attn)
+
+
+def check_cache_types(cfg: ArchConfig, type_k: DType, type_v: DType, flash_attn: bool) -> None:
+    """The refusals of llama_init_from_model (llama-context.cpp) for cache types."""
+    if cfg.is_mla and type_k != type_v:
+        raise UnsupportedError(f"llama.cpp: MLA models need the same K and V cache types "
+                               f"(found K {type_k.value.lower()}, V {type_v.value.lower()})")
+    if type_v.info.quantized and not flash_attn:
+        raise UnsupportedError(f"llama.cpp: a quantized V cache ({type_v.value.lower()}) needs flash "
+                               f"attention; leave it on auto or enable it")
+    head_k, head_v = cache_head_dims(cfg)
+    heads = (("K", type_k, head_k), ("V", type_v, head_v))
+    for what, dtype, head_dim in heads:
+        if flash_attn and dtype.info.quantized and head_dim % dtype.block_size:
+            raise UnsupportedError(
+                f"llama.cpp: {what} cache type {dtype.value.lower()} with block size {dtype.block_size} "
+                f"does not divide the head dim {head_dim}")
+
+
+def llamacpp_kv_cache(cfg: ArchConfig, p: LlamaCppParams, type_k: DType, type_v: DType) -> KVCache:
+    cells = {"full": p.n_ctx_seq, "sliding": p.swa_cells}
+    return kv_cache(cfg, cells, streams=p.n_streams, type_k=type_k, type_v=type_v)
+
+
+def cache_head_dims(cfg: ArchConfig) -> tuple[int, int]:
+    """Head dims as llama.cpp's cache sees them: MLA caches one head of kv_lora_rank + n_rot, no V."""
+    if cfg.is_mla:
+        return cfg.kv_lora_rank + cfg.rope_head_dim, 0
+    return cfg.head_dim_k, cfg.head_dim_v
+
+
+def rotation_bytes(dtype: DType, head_dim: int, largest: bool) -> int:
+    """Hadamard matrix fed to the graph for a quantized cache (llama-kv-cache.cpp, build_input_k_rot).
+
+    K: the largest power of two ≥ 64 dividing the head dim (256 for Gemma 3); V: 64. f32, n × n.
+    """
+    if not dtype.info.quantized or head_dim == 0 or head_dim % 64:
+        return 0
+    n = 64
+    while largest and head_dim % (n * 2) == 0:
+        n *= 2
+    return n * n * F32
+
+
+def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DType = DType.F16,
+                   type_v: DType = DType.F16) -> ComputeBuffer:
+    """The graph buffer of the worst-case ubatch (sched_reserve: n_ubatch tokens, every token an output).
+
+    ggml-alloc's high-water mark is the larger of two moments:
+
+    - the output matmul: the logits (n_ubatch × n_vocab × 4 B), plus the final hidden state and one
+      more activation (2 × n_ubatch × n_embd × 4 B) and an i32 input (n_ubatch × 4 B);
+    - inside an attention layer, while the masks (inputs live until the last layer uses them) are
+      held: KQ without flash attention (n_kv × n_ubatch × n_head × 4 B; the softmax runs in place),
+      the masks (f32, or f16 with flash attention: n_kv × n_ubatch per cache), the Hadamard matrices of
+      a quantized cache, and activations per token. Those per-token activations are fitted on
+      Gemma 3 270M (exact there from n_ubatch 64 to 2048 and n_ctx 768 to 1M) and named after the graph
+      tensors they match; other architectures: an estimate.
+    """
+    t = p.n_ubatch
+    logits = t * cfg.vocab_size * F32
+    logits_rest = t * (2 * cfg.hidden_size * F32 + I32)
+    parts = [part for part in kv.parts if part.kind in ATTENTION_KINDS]
+    mask_elt = F16 if p.flash_attn else F32
+    masks = sum(part.cells * t * mask_elt for part in parts)
+    kq = 0 if p.flash_attn else max((part.cells for part in parts), default=0) * t * cfg.n_heads * F32
+    head_k, head_v = cache_head_dims(cfg)
+    rot = len(parts) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
+    per_token = _attention_token_bytes(cfg, p, len(parts))
+    attention = kq + masks + rot + t * per_token
+    explain = (
+        f"logits phase: {t} × {cfg.vocab_size} × 4 B logits + {t} × (2 × {cfg.hidden_size} × 4 + 4) B "
+        f"= {logits + logits_rest:,} B",
+        f"attention phase: KQ {kq:,} B + masks {masks:,} B + rotations {rot:,} B "
+        f"+ {t} × {per_token:,} B activations = {attention:,} B",
+    )
+    return ComputeBuffer(logits + logits_rest, attention, explain)
+
+
+def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) -> int:
+    """Per-token bytes live beside the masks (fitted, see ``compute_buffer``)."""
+    q = cfg.n_heads * cfg.head_dim_k * F32  # one query-sized f32 tensor per token
+    kqv = cfg.n_heads * cfg.head_dim_v * F32  # attention output
+    hidden = 3 * cfg.hidden_size * F32  # residual stream, normed input, attention output projected
+    inputs = 3 * I32  # inp_tokens, inp_pos, inp_out_ids
+    _, v_width = cache_widths(cfg)
+    if p.flash_attn:
+        # Q twice (rope output and the contiguous copy flash attention reads), k_idxs and v_idxs
+        # (one i64 per token each, per cache), and the FFN's gate and up, live at the same time
+        return 2 * q + kqv + hidden + inputs + n_caches * 2 * I64 + 2 * cfg.ffn_size * F32
+    # without flash attention V is stored transposed: v_idxs holds one i64 per value written
+    return q + kqv + hidden + inputs + n_caches * (I64 + v_width * I64)
+
+
+def output_buffer(cfg: ArchConfig, n_seq: int, n_outputs: int, embeddings: bool) -> int:
+    """llama_context::output_reserve: n_vocab floats (+ n_embd with embeddings) per output row.
+
+    The context reserves n_seq rows; a decode asking for more outputs grows it (at most n_batch rows).
+    """
+    row = cfg.vocab_size + (cfg.hidden_size if embeddings else 0)
+    return max(n_outputs, n_seq) * row * F32
+
+
+def cpu_repack_bytes(tensors: Iterable[Tensor], isa: str = "x86-avx2") -> int:
+    """Bytes llama.cpp's CPU backend copies into CPU_REPACK: matrices multiplied by activations
+    (2-D weights, 3-D expert stacks; not the token embedding, which is only gathered from)."""
+    try:
+        rules = CPU_REPACK_RULES[isa]
+    except KeyError:
+        raise UnsupportedError(f"unknown CPU instruction set {isa!r} (known: "
+                               f"{', '.join(CPU_REPACK_RULES)})") from None
+    return sum(pad(t.nbytes, TENSOR_ALIGNMENT) for t in tensors if _repacked(t, rules))
+
+
+def _repacked(t: Tensor, rules: dict[DType, int]) -> bool:
+    rows = rules.get(t.dtype)
+    if rows is None or len(t.shape) not in (2, 3):
+        return False
+    return place(t.name).component != "embedding" and t.shape[-2] % rows == 0
+
+
+def llamacpp_memory(
+    cfg: ArchConfig,
+    tensor_bytes: int,
+    *,
+    n_ctx: int,
+    n_seq: int = 1,
+    n_ubatch: int = 512,
+    n_batch: int = 2048,
+    swa_full: bool = False,
+    kv_unified: bool = False,
+    type_k: DType = DType.F16,
+    type_v: DType = DType.F16,
+    flash_attn: bool | None = None,
+    repacked_bytes: int = 0,
+    use_mmap: bool = True,
+    n_outputs: int | None = None,
+    embeddings: bool = False,
+    runtime_base_bytes: int = LLAMA_CPP_PYTHON_BASE_BYTES,
+) -> LlamaCppMemory:
+    """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
+
+    ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA and Metal backends resolve to on.
+    ``n_outputs`` rows of logits (default: one per sequence, what the context reserves up front).
+    """
+    p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
+                       swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn)
+    check_cache_types(cfg, type_k, type_v, p.flash_attn)
+    kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
+    compute = compute_buffer(cfg, p, kv, type_k, type_v)
+    rows = max(n_outputs or n_seq, n_seq)
+    output = output_buffer(cfg, n_seq, rows, embeddings)
+    overhead = runtime_base_bytes + VOCAB_BYTES_PER_TOKEN * cfg.vocab_size
+    explain = _explain(cfg, p, tensor_bytes, repacked_bytes, kv, compute, (rows, output), overhead)
+    return LlamaCppMemory(p, tensor_bytes, repacked_bytes, use_mmap, kv, compute, output, overhead,
+                          explain)
+
+
+def _explain(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: int, kv: KVCache,
+             compute: ComputeBuffer, output: tuple[int, int], overhead: int) -> tuple[str, ...]:
+    kinds = layer_kinds(cfg)
+    seqs = f" × {p.n_seq}" if p.kv_unified else ""
+    window = (f"{p.n_ctx_seq} (swa_full)" if p.swa_full else
+              f"GGML_PAD(min({p.n_ctx_seq}, {cfg.sliding_window}{seqs} + {p.n_ubatch}), 256) = {p.swa_cells}")
+    lines = [
+        f"n_ctx = GGML_PAD(n_ctx, 256) = {p.n_ctx}; {p.n_streams} stream(s) of {p.n_ctx_seq} cells; "
+        f"n_batch {p.n_batch}, n_ubatch {p.n_ubatch}, flash attention {'on' if p.flash_attn else 'off'}",
+        f"weights: {tensor_bytes:,} B" + (f" + {repacked:,} B repacked copies" if repacked else ""),
+    ]
+    if "sliding" in kinds:
+        lines.append(f"sliding-window cells per stream: {window}")
+    lines += [f"KV {line}" for line in kv.explain]
+    lines += [f"compute {line}" for line in compute.explain]
+    rows, output_bytes = output
+    lines.append(f"output: {rows} rows × {output_bytes // rows // F32} × 4 B = {output_bytes:,} B")
+    lines.append(f"overhead: runtime base + {VOCAB_BYTES_PER_TOKEN} B × {cfg.vocab_size} vocab = "
+                 f"{overhead:,} B")
+    return tuple(lines)
