@@ -434,7 +434,7 @@ def test_top_level_must_be_an_object_and_size_is_bounded(tmp_path: Path,
     path = tmp_path / "config.json"
     path.write_text('{"model_type": "llama"}')
     monkeypatch.setattr(config_json, "MAX_CONFIG_BYTES", 8)
-    with pytest.raises(HeaderError, match="config too large"):
+    with pytest.raises(HeaderError, match="config is implausibly large"):
         config_json.read(path)
 
 

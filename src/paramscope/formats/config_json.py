@@ -13,7 +13,7 @@ from typing import Any
 from paramscope.errors import HeaderError
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 from paramscope.model import Model
-from paramscope.sources.local import LocalFile
+from paramscope.sources.local import read_small_file
 
 NAME = "config"
 MAX_CONFIG_BYTES = 16 << 20
@@ -38,11 +38,7 @@ def read(path: Path) -> Model:
 
 def load(path: Path) -> dict[str, Any]:
     """The parsed JSON object; every failure is a ``HeaderError`` naming the file and the place."""
-    with LocalFile(path) as f:
-        if f.size > MAX_CONFIG_BYTES:
-            raise HeaderError(f.name, "config too large", found=f"{f.size} bytes",
-                              expected=f"at most {MAX_CONFIG_BYTES}")
-        data = f.read(0, f.size, "config")
+    data = read_small_file(path, MAX_CONFIG_BYTES, "config")
     return parse(data, str(path))
 
 

@@ -71,13 +71,9 @@ def _read_config(folder: Path) -> dict[str, Any] | None:
 
 
 def _load_json(path: Path) -> Any:
-    from paramscope.sources.local import LocalFile
+    from paramscope.sources.local import read_small_file
 
-    with LocalFile(path) as f:
-        if f.size > MAX_CONFIG_BYTES:
-            raise HeaderError(f.name, "file is implausibly large for a config", f"{f.size} bytes",
-                              f"at most {MAX_CONFIG_BYTES}")
-        raw = f.read(0, f.size, "the config")
+    raw = read_small_file(path, MAX_CONFIG_BYTES, "the file")
     try:
         return json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as e:

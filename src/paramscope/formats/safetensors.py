@@ -31,7 +31,7 @@ from paramscope.errors import (
 from paramscope.knowledge.dtypes import BY_SAFETENSORS_NAME, DType
 from paramscope.knowledge.packing import apply_packing
 from paramscope.model import Model, Tensor
-from paramscope.sources.local import LocalFile
+from paramscope.sources.local import LocalFile, read_small_file
 
 NAME = "safetensors"
 PREFIX = 8  # u64 header length
@@ -362,11 +362,7 @@ def read_index(path: Path, quantization_config: Mapping[str, Any] | None = None)
 
 
 def _read_index_json(path: Path) -> tuple[dict[str, str], dict[str, Any]]:
-    with LocalFile(path) as f:
-        if f.size > MAX_INDEX_BYTES:
-            raise HeaderError(f.name, "index file is implausibly large", f"{f.size} bytes",
-                              f"at most {MAX_INDEX_BYTES}")
-        raw = f.read(0, f.size, "the index")
+    raw = read_small_file(path, MAX_INDEX_BYTES, "the index")
     try:
         value = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys,
                            parse_constant=_no_constant)

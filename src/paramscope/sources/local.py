@@ -51,3 +51,14 @@ class LocalFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_small_file(path: str | os.PathLike[str], max_bytes: int, what: str) -> bytes:
+    """A whole small file (config.json, an index), refused when larger than any real one could be."""
+    from paramscope.errors import HeaderError
+
+    with LocalFile(path) as f:
+        if f.size > max_bytes:
+            raise HeaderError(f.name, f"{what} is implausibly large", f"{f.size} bytes",
+                              f"at most {max_bytes}")
+        return f.read(0, f.size, what)
