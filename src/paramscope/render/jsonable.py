@@ -97,3 +97,20 @@ def _plain(v: Any) -> Any:
 def dump(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+def device_json(d) -> dict[str, Any]:
+    """A hardware catalogue row (``knowledge.hardware.Device``) as data."""
+    return {"key": d.key, "name": d.name, "vendor": d.vendor, "kind": d.kind,
+            "memory_bytes": d.memory_bytes, "usable_bytes": d.usable_bytes,
+            "bandwidth_bytes_per_s": d.bandwidth, "bf16_flops": d.bf16_flops, "fp16_flops": d.fp16_flops,
+            "fp8_flops": d.fp8_flops, "source": d.source, "note": d.note}
+
+
+def system_json(s) -> dict[str, Any]:
+    """This machine (``system.SystemInfo``) as data."""
+    return {"total_ram_bytes": s.total_ram_bytes, "available_ram_bytes": s.available_ram_bytes,
+            "ram_source": s.ram_source, "cpu_count": s.cpu_count, "cpu_model": s.cpu_model,
+            "gpus": [{"index": g.index, "name": g.name, "total_bytes": g.total_bytes,
+                      "device": g.device.key if g.device else None} for g in s.gpus],
+            "gpu_note": s.gpu_note}
