@@ -114,3 +114,20 @@ def system_json(s) -> dict[str, Any]:
             "gpus": [{"index": g.index, "name": g.name, "total_bytes": g.total_bytes,
                       "device": g.device.key if g.device else None} for g in s.gpus],
             "gpu_note": s.gpu_note}
+
+
+def size_json(est) -> dict[str, Any]:
+    """``analyses.memory.SizeEstimate`` as data (the keys of `paramscope size --json`)."""
+    return {
+        "source": est.source, "runtime": est.runtime, "context": est.context,
+        "context_note": est.context_note, "batch": est.batch, "weights": est.weights_scheme,
+        "kv_type": est.kv_type, "weights_bytes": est.weights_bytes, "kv_cache_bytes": est.kv_cache_bytes,
+        "compute_bytes": est.compute_bytes, "overhead_bytes": est.overhead_bytes,
+        "total_bytes": est.total_bytes, "fits": est.fits,
+        "per_device": [{"index": d.index, "device": d.device.key if d.device else None,
+                        "memory_bytes": d.device.usable_bytes if d.device else None,
+                        "weights_bytes": d.weights_bytes, "kv_cache_bytes": d.kv_cache_bytes,
+                        "compute_bytes": d.compute_bytes, "overhead_bytes": d.overhead_bytes,
+                        "total_bytes": d.total_bytes, "fits": d.fits} for d in est.per_device],
+        "explain": list(est.explain), "notes": list(est.notes),
+    }
