@@ -44,6 +44,7 @@ class DeviceUse:
     kv_cache_bytes: int
     compute_bytes: int
     overhead_bytes: int
+    runtime_verdict: bool | None = None  # the runtime's own test, where it has one (vLLM's KV blocks)
 
     @property
     def total_bytes(self) -> int:
@@ -51,7 +52,11 @@ class DeviceUse:
 
     @property
     def fits(self) -> bool | None:
-        return None if self.device is None else self.total_bytes <= self.device.usable_bytes
+        if self.device is None:
+            return None
+        if self.runtime_verdict is not None:
+            return self.runtime_verdict
+        return self.total_bytes <= self.device.usable_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,7 @@ class RuntimeParts:
     kv_type: str
     explain: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    verdict: bool | None = None  # see DeviceUse.runtime_verdict
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:
@@ -135,15 +141,30 @@ def _runtime(name: str) -> Callable[[Model, ArchConfig, int, SizeRequest, int], 
 
 
 def _vllm(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest, ctx: int) -> RuntimeParts:
+    """vLLM's figures are per GPU (each of the tensor-parallel ranks holds the same); totals are × N.
+
+    The KV line is what the requests need; on a given GPU vLLM also pre-allocates the rest of its
+    reservation as KV blocks, which the notes report, and whether the blocks hold the requests decides
+    whether it fits.
+    """
     from paramscope.analyses.runtimes.vllm import vllm_memory
 
-    t = kv_dtype(req.kv_type, _model_dtype(model))
+    dtype = _model_dtype(model)
+    t = kv_dtype(req.kv_type, dtype)
     gpu = req.device.usable_bytes if req.device and req.device.kind != "cpu" else None
-    m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, gpu_memory_bytes=gpu,
-                    gpu_memory_utilization=req.gpu_memory_utilization, tensor_parallel=req.n_devices)
-    per = req.n_devices
-    return RuntimeParts(m.kv_cache_bytes, m.compute_bytes * per, m.overhead_bytes * per,
-                        t.value.lower(), m.explain)
+    m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
+                    gpu_memory_bytes=gpu, gpu_memory_utilization=req.gpu_memory_utilization,
+                    tensor_parallel=req.n_devices)
+    n = req.n_devices
+    notes: tuple[str, ...] = ()
+    if m.pool is not None:
+        pool = m.pool
+        notes = (f"vLLM reserves {pool.reserved_bytes:,} B per GPU (gpu_memory_utilization "
+                 f"{req.gpu_memory_utilization}) and fills what is left with {pool.num_blocks:,} KV "
+                 f"blocks = {pool.tokens:,} tokens: up to {pool.max_concurrency:.2f} requests of "
+                 f"{ctx:,} tokens",)
+    return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
+                        t.value.lower(), m.explain, notes, m.fits if m.pool is not None else None)
 
 
 def _transformers(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest,
@@ -189,7 +210,7 @@ def estimate(model: Model, req: SizeRequest) -> SizeEstimate:
     n = req.n_devices
     per_device = tuple(
         DeviceUse(i, req.device, _share(weights_bytes, n, i), _share(parts.kv_cache_bytes, n, i),
-                  parts.compute_bytes // n, parts.overhead_bytes // n)
+                  parts.compute_bytes // n, parts.overhead_bytes // n, parts.verdict)
         for i in range(n))
     return SizeEstimate(
         source=model.source, runtime=req.runtime, context=ctx, context_note=ctx_note, batch=req.batch,

@@ -1,0 +1,196 @@
+"""Hugging Face transformers: eager ``model.generate()`` with its default cache, on one GPU.
+
+Describes transformers ≥ 4.56 (and 5.x), where ``generate`` builds ``DynamicCache(config=...)``
+(generation/utils.py ``_prepare_cache_for_generation``): one ``DynamicLayer`` per full-attention layer
+and one ``DynamicSlidingWindowLayer`` per sliding layer (cache_utils.py ``DYNAMIC_LAYER_TYPE_MAPPING``).
+Since PR #40135 (August 2025) the hub default ``cache_implementation="hybrid"`` of Gemma 2/3 is ignored;
+before 4.56 those models got the static ``HybridCache`` instead (full layers pre-allocated to
+``max_length``, sliding layers to the window).
+
+The peak is the prefill of ``context`` tokens, at the last layer: every layer's cache is written, and that
+layer's activations are live. Then generate computes logits for the last position only.
+
+Exact: the cache (analyses/kv_cache.py with the cells DynamicCache really keeps). Estimated: the
+activation terms (tensors named after the modeling code; the caching allocator's rounding and
+fragmentation are not modelled) and the CUDA context. docs/runtimes.md has the sources and numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from paramscope.analyses.kv_cache import KVCache, cache_widths, kv_cache, kv_cache_for_context
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge.dtypes import DType
+from paramscope.model import ArchConfig
+
+MiB, GiB = 1 << 20, 1 << 30
+F32 = 4
+
+# A CUDA context with PyTorch's kernels loaded lazily (CUDA ≥ 11.7 lazy module loading): what nvidia-smi
+# shows for a process that has only called torch.cuda.init() on an H100, roughly. An estimate.
+CUDA_CONTEXT_BYTES = 512 * MiB
+
+# attn_implementation → whether the (batch, heads, q, kv) score matrix is materialised. SDPA with no
+# padding mask runs is_causal on the flash / memory-efficient kernels (integrations/sdpa_attention.py);
+# flash-attention never builds it (integrations/flash_attention.py).
+MATERIALISES_SCORES = {"eager": True, "sdpa": False, "flash_attention_2": False, "flash_attention_3": False}
+# DynamicCache stores what the k/v projections produce: the model dtype
+CACHE_TYPES = (DType.F32, DType.F16, DType.BF16)
+
+
+@dataclass(frozen=True, slots=True)
+class TransformersMemory:
+    context: int
+    batch: int
+    dtype: DType
+    attn_implementation: str
+    model_bytes: int
+    kv: KVCache  # at the end of prefill: the peak
+    kv_decode: KVCache  # after the first decoded token, sliding layers cut to their window
+    attention_bytes: int  # one attention layer's live activations at prefill
+    mlp_bytes: int  # one MLP's live activations at prefill
+    logits_bytes: int  # last-position logits, fp32 copy and probabilities
+    cuda_context_bytes: int
+    explain: tuple[str, ...]
+
+    @property
+    def weights_bytes(self) -> int:
+        return self.model_bytes
+
+    @property
+    def kv_cache_bytes(self) -> int:
+        return self.kv.total_bytes
+
+    @property
+    def compute_bytes(self) -> int:
+        """The largest of the phases, which never overlap: attention, MLP, logits."""
+        return max(self.attention_bytes, self.mlp_bytes, self.logits_bytes)
+
+    @property
+    def peak_phase(self) -> str:
+        phases = {"attention": self.attention_bytes, "mlp": self.mlp_bytes, "logits": self.logits_bytes}
+        return max(phases, key=phases.__getitem__)
+
+    @property
+    def overhead_bytes(self) -> int:
+        return self.cuda_context_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.overhead_bytes
+
+
+def routed_ffn_width(cfg: ArchConfig) -> int:
+    """Intermediate values per token in the widest MLP: the dense FFN, or the experts a token is routed to
+    (fused / grouped expert kernels hold all of them at once)."""
+    return max(cfg.ffn_size, cfg.n_experts_per_token * cfg.expert_ffn_size)
+
+
+def mlp_bytes(cfg: ArchConfig, tokens: int, b: int) -> int:
+    """modeling_llama.LlamaMLP: down_proj(act_fn(gate_proj(x)) * up_proj(x)). act(gate), up and their
+    product are live together (3 × ffn), beside the residual and the normed input (2 × hidden)."""
+    return tokens * (2 * cfg.hidden_size + 3 * routed_ffn_width(cfg)) * b
+
+
+def attention_bytes(cfg: ArchConfig, context: int, batch: int, b: int, scores: bool) -> int:
+    """One attention layer at prefill: residual + normed input, Q and its RoPE copy, K (projection, RoPE
+    copy, the cache's concatenated copy), V (projection, cache copy), the output; with eager attention
+    also the scores, the 4-D mask and the repeat_kv copies (modeling_llama.eager_attention_forward)."""
+    tokens = batch * context
+    k_width, v_width = cache_widths(cfg, "expanded")
+    q_width, o_width = cfg.n_heads * cfg.head_dim_k, cfg.n_heads * cfg.head_dim_v
+    live = tokens * (2 * cfg.hidden_size + 2 * q_width + 3 * k_width + 2 * v_width + o_width) * b
+    if not scores:
+        return live + batch * cfg.n_heads * context * F32  # the kernel's logsumexp, fp32
+    return live + eager_scores_bytes(cfg, context, batch, b)
+
+
+def eager_scores_bytes(cfg: ArchConfig, context: int, batch: int, b: int) -> int:
+    """matmul(q, kᵀ) × scaling + mask in the model dtype, then softmax(dtype=float32) while its input is
+    still live: (b + 4) B per score; the additive mask (batch, 1, q, kv) in the model dtype; repeat_kv
+    expands K and V to every query head (not when there is one query head per KV head)."""
+    scores = batch * cfg.n_heads * context * context * (b + F32)
+    mask = batch * context * context * b
+    grouped = cache_widths(cfg, "expanded")[0] < cfg.n_heads * cfg.head_dim_k
+    repeated = batch * context * cfg.n_heads * (cfg.head_dim_k + cfg.head_dim_v) * b if grouped else 0
+    return scores + mask + repeated
+
+
+def logits_bytes(cfg: ArchConfig, batch: int, b: int) -> int:
+    """generate sets logits_to_keep = 1, so lm_head runs on the last position only (model dtype);
+    _sample copies it to fp32 (``outputs.logits[:, -1, :].to(copy=True, dtype=torch.float32)``) and
+    softmax gives fp32 probabilities when sampling."""
+    return batch * cfg.vocab_size * (b + F32 + F32)
+
+
+def prefill_cells(cfg: ArchConfig, context: int) -> dict[str, int]:
+    """Cells each layer holds when prefill ends: all of them, sliding layers too.
+
+    DynamicSlidingWindowLayer.update keeps ``full_key_states[:, :, -sliding_window + 1:, :]``, a view,
+    so the whole concatenated prompt stays allocated until the layer's next update (the first decoded
+    token) replaces it with a window-sized tensor.
+    """
+    return {"full": context, "sliding": context}
+
+
+def check_types(cfg: ArchConfig, dtype: DType, kv_type: DType, attn: str) -> None:
+    rules = (
+        (attn in MATERIALISES_SCORES,
+         f"unknown attn_implementation {attn!r} (known: {', '.join(MATERIALISES_SCORES)})"),
+        (dtype in CACHE_TYPES, f"transformers runs in f32, f16 or bf16, not {dtype.value.lower()}"),
+        (kv_type == dtype, f"DynamicCache stores K and V in the model dtype ({dtype.value.lower()}), "
+                           f"not {kv_type.value.lower()}"),
+    )
+    for ok, message in rules:
+        if not ok:
+            raise UnsupportedError(f"transformers: {message}")
+
+
+def transformers_memory(
+    cfg: ArchConfig,
+    weights_bytes: int,
+    *,
+    context: int,
+    batch: int = 1,
+    dtype: DType = DType.BF16,
+    kv_type: DType | None = None,
+    attn_implementation: str = "sdpa",
+) -> TransformersMemory:
+    """Peak GPU memory of ``generate`` on ``batch`` unpadded prompts of ``context`` tokens."""
+    if context < 1 or batch < 1:
+        raise UnsupportedError(f"transformers: context and batch must be ≥ 1 (found {context}, {batch})")
+    kv_type = kv_type or dtype
+    check_types(cfg, dtype, kv_type, attn_implementation)
+    b = dtype.type_size
+    kv = kv_cache(cfg, prefill_cells(cfg, context), streams=batch, type_k=kv_type, type_v=kv_type,
+                  mla="expanded")
+    kv_decode = kv_cache_for_context(cfg, context, batch, type_k=kv_type, type_v=kv_type, mla="expanded")
+    memory = TransformersMemory(
+        context, batch, dtype, attn_implementation, weights_bytes, kv, kv_decode,
+        attention_bytes(cfg, context, batch, b, MATERIALISES_SCORES[attn_implementation]),
+        mlp_bytes(cfg, batch * context, b), logits_bytes(cfg, batch, b), CUDA_CONTEXT_BYTES, ())
+    return replace(memory, explain=_explain(cfg, memory))
+
+
+def _explain(cfg: ArchConfig, m: TransformersMemory) -> tuple[str, ...]:
+    b, tokens = m.dtype.type_size, m.batch * m.context
+    attention = (f"eager scores {m.batch} × {cfg.n_heads} × {m.context}² × ({b} + 4) B + mask + repeat_kv"
+                 if MATERIALISES_SCORES[m.attn_implementation] else "no score matrix (fp32 logsumexp only)")
+    lines = [
+        f"generate, {m.attn_implementation}, {m.dtype.value.lower()}: prefill {m.batch} × {m.context} tokens "
+        f"(transformers ≥ 4.56 DynamicCache)",
+        f"weights: {m.model_bytes:,} B",
+        *(f"KV at end of prefill {line}" for line in m.kv.explain),
+        f"KV after the first decoded token: {m.kv_decode.total_bytes:,} B (sliding layers keep their window)",
+        f"attention (estimate): {attention} = {m.attention_bytes:,} B",
+        f"MLP (estimate): {tokens} tokens × (2 × {cfg.hidden_size} + 3 × {routed_ffn_width(cfg)}) × {b} B "
+        f"= {m.mlp_bytes:,} B",
+        f"logits: {m.batch} × {cfg.vocab_size} × ({b} + 4 + 4) B = {m.logits_bytes:,} B",
+        f"compute = max(attention, MLP, logits) = {m.compute_bytes:,} B ({m.peak_phase})",
+        f"CUDA context (estimate): {m.cuda_context_bytes:,} B",
+        f"total = {m.total_bytes:,} B ({m.total_bytes / GiB:.2f} GiB)",
+    ]
+    if m.context > cfg.context_length:
+        lines.append(f"warning: context {m.context} exceeds the model's {cfg.context_length}")
+    return tuple(lines)

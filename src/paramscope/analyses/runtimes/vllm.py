@@ -1,0 +1,437 @@
+"""vLLM (V1 engine): what `vllm serve` takes on each GPU, in the order the engine sizes it.
+
+At start-up every worker (one per GPU with tensor parallelism) does, in vllm/v1/worker/gpu_worker.py:
+
+1. ``init_device``: creates the CUDA context and NCCL, *then* snapshots free memory and sets
+   ``requested_memory = total_memory × gpu_memory_utilization``. The context is outside that budget.
+2. ``load_model``: the weights (this GPU's shard) plus the RoPE cos/sin cache (rotary_embedding).
+3. ``determine_available_memory``: ``profile_run`` pushes one batch of ``max_num_batched_tokens`` tokens
+   through the model and the sampler; ``memory_profiling`` (vllm/utils/mem_utils.py) records torch's peak
+   increase and the non-torch increase; since v0.21 the CUDA graph memory is estimated there too
+   (``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS``, on by default). The KV cache gets the rest:
+   ``available = requested_memory − weights − activation peak − non-torch − CUDA graphs``.
+4. vllm/v1/core/kv_cache_utils.py turns that into blocks: ``num_blocks = available // page // group_size``
+   and logs "GPU KV cache size: N tokens" and "Maximum concurrency for X tokens per request: Y x".
+
+Exact here: the weights shard and RoPE cache, the KV page and block arithmetic (kv_cache_interface.py,
+kv_cache_utils.py), the budget subtraction. Estimated: the activation peak (a formula over the profile
+run's tensors), the non-torch increase, the CUDA graph pool and the CUDA context (documented constants).
+docs/runtimes.md gives every formula with its source and the worked numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from paramscope.analyses.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
+from paramscope.analyses.runtimes.transformers import CUDA_CONTEXT_BYTES, routed_ffn_width
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge.dtypes import DType
+from paramscope.model import ArchConfig
+
+MiB, GiB = 1 << 20, 1 << 30
+F32, I64 = 4, 8
+
+# vllm/engine/arg_utils.py, EngineArgs.get_batch_defaults, `vllm serve` (UsageContext.OPENAI_API_SERVER):
+# GPUs with ≥ 70 GiB (H100, H200, MI300X; vLLM also excludes A100s by name) get the larger pair.
+BIG_GPU_BYTES = 70 * GiB
+SERVE_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
+# CacheConfig.block_size 16 on CUDA; vllm/platforms/cuda.py forces 64 for FlashMLA, the Hopper MLA backend
+BLOCK_SIZE = {False: 16, True: 64}  # keyed by cfg.is_mla
+# --kv-cache-dtype: "auto" (the model dtype), "fp8" / "fp8_e4m3", "fp8_e5m2"
+CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
+
+# Estimated constants (docs/runtimes.md lists the log lines they come from):
+# memory_profiling's non-torch increase during the profile run (attention workspaces, cuBLAS):
+# vLLM logs 0.07–0.20 GiB ("non_torch_memory takes 0.16GiB", vLLM PR #12126)
+NON_TORCH_BYTES = 160 * MiB
+# the CUDA graph pool, captured for decode batch sizes up to 512: "Estimated CUDA graph memory:
+# 0.17 … 0.65 GiB" per GPU in vLLM ≥ 0.21 logs for small and mid-size models, ~1.4 GiB for Llama 4 Maverick
+CUDA_GRAPH_BYTES = 512 * MiB
+# the sampler on the profile run's logits, per logit (vllm/v1/sample/ops/topk_topp_sampler.py): the fp32
+# copy, sorted values and their int64 indices (apply_top_k_top_p), softmax of the sorted values; the
+# model-dtype logits from compute_logits come on top
+SAMPLER_BYTES_PER_LOGIT = F32 + F32 + I64 + F32
+
+
+@dataclass(frozen=True, slots=True)
+class VllmParams:
+    context: int  # max_model_len
+    batch: int  # sequences served at once
+    tensor_parallel: int
+    block_size: int
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    kv_type: DType
+    dtype: DType  # model dtype: weights and activations
+    gpu_memory_bytes: int | None
+    gpu_memory_utilization: float
+    cuda_graphs: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KVLayout:
+    """How vLLM groups layers and how many blocks one request needs (kv_cache_utils.py).
+
+    Layers of one kind share a block table; kinds are cut into groups of ``group_size`` layers (padding
+    the last group of a kind), and one block id holds one page in each of ``group_size`` tensors.
+    """
+
+    group_size: int
+    groups: dict[str, int]  # groups per layer kind
+    blocks: dict[str, int]  # blocks one request holds in one group of that kind
+    page_bytes: int  # one block of one layer: block_size × (K + V) row bytes
+
+    @property
+    def n_groups(self) -> int:
+        return sum(self.groups.values())
+
+    @property
+    def block_bytes(self) -> int:
+        return self.page_bytes * self.group_size
+
+    @property
+    def blocks_per_request(self) -> int:
+        return sum(self.groups[kind] * self.blocks[kind] for kind in self.groups)
+
+
+@dataclass(frozen=True, slots=True)
+class KVPool:
+    """What the pool comes to on a given GPU: the blocks vLLM allocates and how many requests fit."""
+
+    reserved_bytes: int  # gpu_memory_utilization × GPU memory
+    available_bytes: int  # left for the KV cache ("Available KV cache memory")
+    num_blocks: int
+    layout: KVLayout
+    block_size: int
+
+    @property
+    def pool_bytes(self) -> int:
+        return self.num_blocks * self.layout.block_bytes
+
+    @property
+    def tokens(self) -> int:
+        """'GPU KV cache size: N tokens' (kv_cache_utils._report_kv_cache_config)."""
+        return self.num_blocks // self.layout.n_groups * self.block_size
+
+    @property
+    def max_concurrency(self) -> float:
+        """'Maximum concurrency for X tokens per request' (get_max_concurrency_for_kv_cache_config)."""
+        return self.num_blocks / self.layout.blocks_per_request
+
+
+@dataclass(frozen=True, slots=True)
+class VllmMemory:
+    """One GPU's share (each of ``tensor_parallel`` GPUs takes the same)."""
+
+    params: VllmParams
+    model_bytes: int  # weights shard + RoPE cache
+    kv: KVCache  # the cache ``batch`` requests of ``context`` tokens need, in whole blocks
+    kv_padding_bytes: int  # padding layers of hybrid groups
+    activation_bytes: int
+    cuda_graph_bytes: int
+    non_torch_bytes: int
+    cuda_context_bytes: int
+    layout: KVLayout
+    pool: KVPool | None  # None without a GPU size
+    explain: tuple[str, ...]
+
+    @property
+    def weights_bytes(self) -> int:
+        return self.model_bytes
+
+    @property
+    def kv_needed_bytes(self) -> int:
+        return self.kv.total_bytes + self.kv_padding_bytes
+
+    @property
+    def kv_cache_bytes(self) -> int:
+        """The pool vLLM allocates on the given GPU, else what the requests need."""
+        return self.pool.pool_bytes if self.pool else self.kv_needed_bytes
+
+    @property
+    def compute_bytes(self) -> int:
+        return self.activation_bytes + self.cuda_graph_bytes
+
+    @property
+    def overhead_bytes(self) -> int:
+        return self.non_torch_bytes + self.cuda_context_bytes
+
+    @property
+    def needed_bytes(self) -> int:
+        """The least a GPU must offer to serve ``batch`` × ``context`` (weights, cache, buffers)."""
+        return self.weights_bytes + self.kv_needed_bytes + self.compute_bytes + self.overhead_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        """What to budget: on a given GPU vLLM takes its whole reservation, plus the CUDA context."""
+        if self.pool:
+            return self.pool.reserved_bytes + self.cuda_context_bytes
+        return self.needed_bytes
+
+    @property
+    def fits(self) -> bool:
+        """Whether vLLM starts and serves ``batch`` requests of ``context`` tokens at once."""
+        if self.pool is None:
+            return True
+        return self.pool.num_blocks >= self.params.batch * self.layout.blocks_per_request
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def resolve_params(
+    cfg: ArchConfig, *, context: int, batch: int, kv_type: DType | None, dtype: DType,
+    gpu_memory_bytes: int | None, gpu_memory_utilization: float, block_size: int | None,
+    max_num_batched_tokens: int | None, max_num_seqs: int | None, cuda_graphs: bool, tensor_parallel: int,
+) -> VllmParams:
+    """Fill vLLM's defaults the way `vllm serve` does, and refuse what vLLM refuses."""
+    big = gpu_memory_bytes is None or gpu_memory_bytes >= BIG_GPU_BYTES
+    default_tokens, default_seqs = SERVE_DEFAULTS[big]
+    p = VllmParams(context, batch, tensor_parallel, _or(block_size, BLOCK_SIZE[cfg.is_mla]),
+                   _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
+                   kv_type or dtype, dtype, gpu_memory_bytes, gpu_memory_utilization, cuda_graphs)
+    _check(p)
+    return p
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _check(p: VllmParams) -> None:
+    positive = {"context": p.context, "batch": p.batch, "tensor_parallel": p.tensor_parallel,
+                "block_size": p.block_size, "max_num_batched_tokens": p.max_num_batched_tokens,
+                "max_num_seqs": p.max_num_seqs, "gpu_memory_bytes": _or(p.gpu_memory_bytes, 1)}
+    bad = [f"{name} {value}" for name, value in positive.items() if value < 1]
+    if not 0 < p.gpu_memory_utilization <= 1:  # vllm/config/cache.py: gpu_memory_utilization in (0, 1]
+        bad.append(f"gpu_memory_utilization {p.gpu_memory_utilization}")
+    if bad:
+        raise UnsupportedError(
+            f"vLLM needs positive sizes and a utilization in (0, 1] (found {', '.join(bad)})")
+    if p.kv_type not in CACHE_TYPES:
+        raise UnsupportedError(f"vLLM cannot hold its KV cache as {p.kv_type.value.lower()} (it knows "
+                               f"{', '.join(t.value.lower() for t in CACHE_TYPES)})")
+    if p.max_num_batched_tokens < p.max_num_seqs:  # vllm/config/scheduler.py, SchedulerConfig checks
+        raise UnsupportedError(f"vLLM: max_num_batched_tokens ({p.max_num_batched_tokens}) must be ≥ "
+                               f"max_num_seqs ({p.max_num_seqs})")
+
+
+def kv_heads_per_rank(cfg: ArchConfig, tp: int) -> int:
+    """KV heads one GPU holds: split across ranks, or replicated when there are fewer than ranks.
+
+    vllm/config/model.py verify_with_parallel_config: heads % tp == 0; models/llama.py LlamaAttention:
+    kv_heads % tp == 0 when kv_heads ≥ tp, else tp % kv_heads == 0 and each rank keeps one head.
+    """
+    kv = cfg.n_kv_heads
+    rules = (
+        (cfg.n_heads % tp == 0, f"{cfg.n_heads} attention heads"),
+        (kv % tp == 0 if kv >= tp else tp % kv == 0, f"{kv} KV heads"),
+    )
+    for ok, what in rules:
+        if not ok:
+            raise UnsupportedError(f"vLLM: {what} cannot be split over tensor_parallel {tp}")
+    return max(1, kv // tp)
+
+
+def rank_config(cfg: ArchConfig, tp: int) -> ArchConfig:
+    """The model as one rank's cache sees it. MLA caches one latent per token on every rank."""
+    heads = kv_heads_per_rank(cfg, tp)
+    return cfg if cfg.is_mla else replace(cfg, n_kv_heads=heads)
+
+
+def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
+    """model_executor/layers/rotary_embedding: cos_sin_cache of max_position × rotary_dim, model dtype.
+
+    One per distinct RoPE config (shared across layers). Llama 3.1 8B: 131072 × 128 × 2 B = 32 MiB, which
+    is why vLLM reports 14.9888 GiB of weights for its 14.9576 GiB of tensors.
+    """
+    rotary_dim = cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k
+    return cfg.context_length * rotary_dim * dtype.type_size
+
+
+def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
+    """The weights split evenly over the ranks (norms and biases are replicated; we ignore that)."""
+    return cdiv(weights_bytes, p.tensor_parallel) + rope_cache_bytes(cfg, p.dtype)
+
+
+def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
+    """Activation peak of the dummy forward of max_num_batched_tokens tokens (one rank).
+
+    The residual and the normed input stay live through a layer; on top of them either the MLP's
+    gate_up output (2 × ffn) and SiluAndMul's output (ffn), or attention's qkv and output.
+    """
+    t, b, tp = p.max_num_batched_tokens, p.dtype.type_size, p.tensor_parallel
+    # MLA prefill expands the latent into per-head K and V (kv_b_proj), split over the ranks like Q
+    kv_heads = cfg.n_heads // tp if cfg.is_mla else kv_heads_per_rank(cfg, tp)
+    mlp = 3 * routed_ffn_width(cfg) // tp
+    qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads * (cfg.head_dim_k + cfg.head_dim_v)
+    attention = qkv + cfg.n_heads * cfg.head_dim_v // tp
+    return t * (2 * cfg.hidden_size + max(mlp, attention)) * b
+
+
+def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
+    """profile_run's _dummy_sampler_run: one row of logits per request (at most max_num_seqs).
+
+    The forward's last hidden states stay live; the logits are gathered to full vocab on every rank.
+    """
+    rows = min(p.max_num_seqs, p.max_num_batched_tokens)
+    hidden = p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size
+    return hidden + rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT)
+
+
+def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
+    """The blocks per request, the cache they hold (analyses/kv_cache.py) and the padding layers' share."""
+    counts = layer_kinds(cfg)
+    if "linear" in counts:
+        raise UnsupportedError(f"{cfg.architecture}: the vLLM profile does not model linear-attention/SSM "
+                               f"layers (vLLM pads their state pages to the attention page size)")
+    counts = {kind: n for kind, n in counts.items() if kind in ATTENTION_KINDS}
+    if not counts:
+        raise UnsupportedError(f"{cfg.architecture}: no attention layers, so no KV cache to size")
+    if "sliding" in counts and cfg.sliding_window < 1:
+        raise UnsupportedError(f"{cfg.architecture}: sliding-window layers but no window size")
+    size = group_size(counts)
+    groups = {kind: cdiv(n, size) for kind, n in counts.items()}
+    blocks = {kind: request_blocks(kind, cfg, p) for kind in counts}
+    cells = {kind: blocks[kind] * p.block_size for kind in counts}
+    kv = kv_cache(rank_config(cfg, p.tensor_parallel), cells, streams=p.batch, type_k=p.kv_type,
+                  type_v=p.kv_type, mla="compressed")
+    row = kv.parts[0].k_row_bytes + kv.parts[0].v_row_bytes
+    padding = sum((groups[kind] * size - n) * p.batch * cells[kind] * row for kind, n in counts.items())
+    return KVLayout(size, groups, blocks, p.block_size * row), kv, padding
+
+
+def group_size(counts: dict[str, int]) -> int:
+    """kv_cache_utils._get_kv_cache_groups_uniform_page_size: the smaller layer count (Gemma 3: the full
+    layers), or the larger when the two are within 1.5× (fewer padding layers). One kind: all layers."""
+    lo, hi = min(counts.values()), max(counts.values())
+    return hi if hi < 1.5 * lo else lo
+
+
+def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
+    """Blocks one request of ``context`` tokens holds per layer (kv_cache_interface.py).
+
+    FullAttentionSpec: cdiv(max_model_len, block_size). SlidingWindowSpec: the window − 1 tokens behind
+    a chunk of max_num_batched_tokens new ones, capped at max_model_len, + 1 block because the window
+    need not start on a block boundary.
+    """
+    full = cdiv(p.context, p.block_size)
+    if kind == "full":
+        return full
+    window_tokens = min(cfg.sliding_window - 1 + p.max_num_batched_tokens, p.context)
+    return cdiv(window_tokens, p.block_size) + 1
+
+
+def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
+    if p.gpu_memory_bytes is None:
+        return None
+    reserved = int(p.gpu_memory_bytes * p.gpu_memory_utilization)
+    available = reserved - non_kv
+    blocks = max(available // layout.page_bytes // layout.group_size, 0)  # kv_cache_utils.get_num_blocks
+    return KVPool(reserved, available, blocks, layout, p.block_size)
+
+
+def vllm_memory(
+    cfg: ArchConfig,
+    weights_bytes: int,
+    *,
+    context: int,
+    batch: int = 1,
+    kv_type: DType | None = None,
+    dtype: DType = DType.BF16,
+    gpu_memory_bytes: int | None = None,
+    gpu_memory_utilization: float = 0.9,
+    block_size: int | None = None,
+    max_num_batched_tokens: int | None = None,
+    max_num_seqs: int | None = None,
+    cuda_graphs: bool = True,
+    tensor_parallel: int = 1,
+) -> VllmMemory:
+    """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
+
+    ``weights_bytes``: all weights (every rank holds 1/``tensor_parallel``). ``kv_type`` None is vLLM's
+    "auto", the model ``dtype``. ``block_size``, ``max_num_batched_tokens`` and ``max_num_seqs`` None take
+    vLLM's defaults (16, or 64 for MLA; 8192 and 1024 on GPUs of ≥ 70 GiB or with no GPU given, else 2048
+    and 256). ``cuda_graphs`` False is ``--enforce-eager``.
+    """
+    p = resolve_params(cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
+                       gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
+                       block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
+                       max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel)
+    layout, kv, padding = kv_layout(cfg, p)
+    model = weights_per_gpu(cfg, weights_bytes, p)
+    forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
+    graphs = CUDA_GRAPH_BYTES if cuda_graphs else 0
+    pool = kv_pool(p, layout, model + max(forward, sampler) + NON_TORCH_BYTES + graphs)
+    memory = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, NON_TORCH_BYTES,
+                        CUDA_CONTEXT_BYTES, layout, pool, ())
+    lines = _explain(cfg, memory, weights_bytes, forward, sampler)
+    return replace(memory, explain=lines)
+
+
+def _gib(n: int | float) -> str:
+    return f"{n / GiB:.2f} GiB"
+
+
+def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, sampler: int
+             ) -> tuple[str, ...]:
+    p, layout = m.params, m.layout
+    rows, b = min(p.max_num_seqs, p.max_num_batched_tokens), p.dtype.type_size
+    lines = [
+        f"vllm serve: max_model_len {p.context}, {p.batch} seqs, block_size {p.block_size}, "
+        f"max_num_batched_tokens {p.max_num_batched_tokens}, max_num_seqs {p.max_num_seqs}, "
+        f"tensor_parallel {p.tensor_parallel}, KV {p.kv_type.value.lower()}; figures per GPU",
+        f"weights: {weights_bytes:,} B / {p.tensor_parallel} + RoPE cache {cfg.context_length} × "
+        f"{cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × {b} B = {m.model_bytes:,} B",
+        f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
+        f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT}) B + hidden = {sampler:,} B) "
+        f"= {m.activation_bytes:,} B",
+        f"CUDA graphs (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate): {m.non_torch_bytes:,} B; "
+        f"CUDA context (estimate, outside the reservation): {m.cuda_context_bytes:,} B",
+        f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "
+        f"blocks per request {layout.blocks_per_request} ({layout.blocks})",
+    ]
+    lines += [f"KV needed {line}" for line in m.kv.explain]
+    if m.kv_padding_bytes:
+        lines.append(f"KV needed: + {m.kv_padding_bytes:,} B for the padding layers of hybrid groups")
+    lines += _warnings(cfg, m)
+    lines += _pool_lines(m) if m.pool else [f"total needed = {m.needed_bytes:,} B ({_gib(m.needed_bytes)})"]
+    return tuple(lines)
+
+
+def _pool_lines(m: VllmMemory) -> list[str]:
+    pool, p = m.pool, m.params
+    assert pool is not None
+    lines = [
+        f"reservation: {p.gpu_memory_bytes:,} B × {p.gpu_memory_utilization} = {pool.reserved_bytes:,} B; "
+        f"vLLM takes all of it whatever the requests need",
+        f"available KV = reservation − weights − activation − CUDA graphs − non-torch = "
+        f"{pool.available_bytes:,} B ({_gib(pool.available_bytes)})",
+        f"num_blocks = {pool.available_bytes:,} // {m.layout.page_bytes:,} // {m.layout.group_size} = "
+        f"{pool.num_blocks:,}; GPU KV cache size: {pool.tokens:,} tokens",
+        f"Maximum concurrency for {p.context:,} tokens per request: {pool.max_concurrency:.2f}x",
+        f"total = reservation + CUDA context = {m.total_bytes:,} B ({_gib(m.total_bytes)})",
+    ]
+    if pool.available_bytes <= 0:
+        lines.append("warning: vLLM would stop: no available memory for the cache blocks")
+    elif pool.num_blocks < m.layout.blocks_per_request:
+        lines.append(f"warning: vLLM would stop: one request of {p.context} tokens needs "
+                     f"{m.layout.blocks_per_request} blocks, the pool has {pool.num_blocks}")
+    elif not m.fits:
+        lines.append(f"warning: {p.batch} requests at once need {p.batch * m.layout.blocks_per_request} "
+                     f"blocks, the pool has {pool.num_blocks}: the rest wait or are preempted")
+    return lines
+
+
+def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
+    p = m.params
+    checks = (
+        (p.context > cfg.context_length,
+         f"warning: context {p.context} exceeds the model's {cfg.context_length} (vLLM refuses such a "
+         f"max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)"),
+        (p.batch > p.max_num_seqs,
+         f"warning: batch {p.batch} exceeds max_num_seqs {p.max_num_seqs}: the rest wait"),
+    )
+    return [line for bad, line in checks if bad]

@@ -1,0 +1,346 @@
+"""The vLLM profile against hand-computed cases.
+
+Every expected number below is worked out in the comment beside it from vLLM's formulas
+(vllm/v1/kv_cache_interface.py, vllm/v1/core/kv_cache_utils.py, vllm/v1/worker/gpu_worker.py), never by
+calling the code under test. No GPU and no vLLM are needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paramscope.analyses.runtimes.transformers import CUDA_CONTEXT_BYTES
+from paramscope.analyses.runtimes.vllm import (
+    CUDA_GRAPH_BYTES,
+    NON_TORCH_BYTES,
+    group_size,
+    kv_heads_per_rank,
+    rope_cache_bytes,
+    vllm_memory,
+)
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge.dtypes import DType
+from paramscope.model import ArchConfig
+
+GIB = 1 << 30
+
+
+def config(**kw) -> ArchConfig:
+    base = dict(family="llama", architecture="LlamaForCausalLM", n_layers=32, hidden_size=4096, n_heads=32,
+                n_kv_heads=8, head_dim_k=128, head_dim_v=128, ffn_size=14336, vocab_size=128256,
+                context_length=131072)
+    return ArchConfig(**{**base, **kw})
+
+
+# Llama 3.1 8B: 32 layers, 8 KV heads × 128, 8,030,261,248 parameters in bf16
+LLAMA = config()
+LLAMA_WEIGHTS = 8_030_261_248 * 2  # 16,060,522,496 B
+# Gemma 3 270M: 15 sliding layers (window 512), 3 full; one KV head of 256
+GEMMA = config(family="gemma3", architecture="Gemma3ForCausalLM", n_layers=18, hidden_size=640, n_heads=4,
+               n_kv_heads=1, head_dim_k=256, head_dim_v=256, ffn_size=2048, vocab_size=262144,
+               context_length=32768, sliding_window=512,
+               layer_types=tuple("full" if (il + 1) % 6 == 0 else "sliding" for il in range(18)))
+# DeepSeek-V3: 61 layers, MLA with kv_lora_rank 512 + rope 64; qk 128 + 64 = 192, v 128
+DEEPSEEK = config(family="deepseek_v3", architecture="DeepseekV3ForCausalLM", n_layers=61, hidden_size=7168,
+                  n_heads=128, n_kv_heads=128, head_dim_k=192, head_dim_v=128, ffn_size=18432,
+                  vocab_size=129280, context_length=163840, n_experts=256, n_experts_per_token=8,
+                  n_shared_experts=1, n_dense_layers=3, expert_ffn_size=2048, kv_lora_rank=512,
+                  rope_head_dim=64)
+
+
+# --- KV: pages, blocks, rounding ----------------------------------------------------------------
+
+def test_llama_kv_needed_at_8192():
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
+    # page = 16 tokens × (1024 + 1024) values × 2 B; 8192 / 16 = 512 blocks; 32 × 8192 × 4096 B = 1 GiB
+    assert m.layout.page_bytes == 65_536
+    assert m.layout.group_size == 32 and m.layout.groups == {"full": 1}
+    assert m.layout.blocks_per_request == 512
+    assert m.kv_needed_bytes == 1_073_741_824
+    assert m.kv_padding_bytes == 0
+
+
+def test_blocks_round_up_per_sequence():
+    # 8193 tokens need 513 blocks of 16 = 8208 cells per layer, for each sequence separately
+    one = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8193)
+    assert one.layout.blocks_per_request == 513
+    assert one.kv_needed_bytes == 32 * 8208 * 4096 == 1_075_838_976
+    four = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8193, batch=4)
+    assert four.kv_needed_bytes == 4 * 1_075_838_976
+
+
+def test_block_size_changes_rounding():
+    # block 32: 8193 tokens → 257 blocks = 8224 cells
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8193, block_size=32)
+    assert m.kv_needed_bytes == 32 * 8224 * 4096
+    assert m.layout.page_bytes == 32 * 2048 * 2
+
+
+def test_fp8_cache_halves_the_page():
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, kv_type=DType.F8_E4M3)
+    assert m.layout.page_bytes == 16 * 2048 * 1
+    assert m.kv_needed_bytes == 536_870_912
+
+
+def test_sliding_window_blocks():
+    # SlidingWindowSpec: cdiv(min(512 − 1 + 8192, 32768), 16) + 1 = cdiv(8703, 16) + 1 = 545 blocks;
+    # full layers: 32768 / 16 = 2048 blocks
+    m = vllm_memory(GEMMA, 536_223_744, context=32768)
+    assert m.layout.blocks == {"sliding": 545, "full": 2048}
+    # groups of 3 layers (the 3 full ones): 1 full group, 5 sliding groups, no padding
+    assert m.layout.group_size == 3
+    assert m.layout.groups == {"sliding": 5, "full": 1}
+    assert m.layout.blocks_per_request == 2048 + 5 * 545 == 4773
+    # 3 × 32768 × 1024 B + 15 × 545·16 × 1024 B
+    assert m.kv_needed_bytes == 100_663_296 + 15 * 8720 * 1024 == 234_602_496
+
+
+def test_sliding_window_capped_by_context():
+    # context 4096 < window − 1 + max_num_batched_tokens: min(8703, 4096) = 4096 → 256 + 1 blocks
+    m = vllm_memory(GEMMA, 536_223_744, context=4096)
+    assert m.layout.blocks["sliding"] == 257
+
+
+def test_sliding_window_follows_max_num_batched_tokens():
+    # a chunk of 512 new tokens behind a 511-token window: cdiv(1023, 16) + 1 = 65 blocks
+    m = vllm_memory(GEMMA, 536_223_744, context=32768, max_num_batched_tokens=512, max_num_seqs=256)
+    assert m.layout.blocks["sliding"] == 65
+
+
+def test_group_size_rules():
+    assert group_size({"full": 32}) == 32  # one kind: one group of every layer
+    assert group_size({"sliding": 15, "full": 3}) == 3  # 5:1 → the smaller count
+    assert group_size({"sliding": 12, "full": 13}) == 13  # within 1.5×: the larger (gpt-oss-20b + eagle)
+    assert group_size({"sliding": 10, "full": 4}) == 4
+
+
+def test_hybrid_padding_layers():
+    # 4 full + 10 sliding: groups of 4 → 3 sliding groups = 12 slots, 2 of them padding
+    cfg = replace(GEMMA, n_layers=14, layer_types=("full",) * 4 + ("sliding",) * 10)
+    m = vllm_memory(cfg, 1, context=32768, batch=2)
+    assert m.layout.groups == {"full": 1, "sliding": 3}
+    # padding: 2 layers × 2 seqs × 545·16 cells × 1024 B
+    assert m.kv_padding_bytes == 2 * 2 * 8720 * 1024
+    assert m.kv_needed_bytes == 2 * (4 * 32768 + 10 * 8720) * 1024 + m.kv_padding_bytes
+
+
+def test_mla_one_latent_per_token():
+    # MLA: one entry of 512 + 64 per token per layer, no V; FlashMLA's block size 64 by default
+    m = vllm_memory(DEEPSEEK, 1, context=4096)
+    assert m.params.block_size == 64
+    assert m.layout.page_bytes == 64 * 576 * 2 == 73_728
+    assert m.kv_needed_bytes == 61 * 4096 * 1152 == 287_834_112
+
+
+def test_mla_is_not_split_by_tensor_parallel():
+    one = vllm_memory(DEEPSEEK, 8 * GIB, context=4096)
+    eight = vllm_memory(DEEPSEEK, 8 * GIB, context=4096, tensor_parallel=8)
+    assert eight.kv_needed_bytes == one.kv_needed_bytes
+    assert eight.weights_bytes == GIB + rope_cache_bytes(DEEPSEEK, DType.BF16)
+
+
+# --- tensor parallelism ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("tp", "heads"), [(1, 8), (2, 4), (4, 2), (8, 1), (16, 1), (32, 1)])
+def test_kv_heads_per_rank(tp, heads):
+    # split while 8 KV heads divide; replicated (one per rank) once there are more ranks than heads
+    assert kv_heads_per_rank(LLAMA, tp) == heads
+
+
+@pytest.mark.parametrize("tp", [3, 5, 64])
+def test_tensor_parallel_refusals(tp):
+    # 32 heads % 3, % 5 ≠ 0; 64 ranks do not divide 32 attention heads
+    with pytest.raises(UnsupportedError, match="tensor_parallel"):
+        vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, tensor_parallel=tp)
+
+
+def test_tensor_parallel_divides_weights_and_kv():
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, tensor_parallel=2)
+    # 16,060,522,496 / 2 + the RoPE cache, which every rank keeps whole
+    assert m.weights_bytes == 8_030_261_248 + 33_554_432
+    assert m.kv_needed_bytes == 1_073_741_824 // 2
+    # 16 ranks: 8 KV heads replicated, one per rank → 1/8 of the cache each
+    assert vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, tensor_parallel=16).kv_needed_bytes == 134_217_728
+
+
+# --- weights, activations, constants ---------------------------------------------------------------
+
+def test_weights_include_rope_cache():
+    # cos_sin_cache 131072 positions × 128 × 2 B = 32 MiB; vLLM logs "Loading model weights took
+    # 14.9888 GB" for Llama 3.1 8B: (16,060,522,496 + 33,554,432) / 2^30 = 14.9888
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
+    assert rope_cache_bytes(LLAMA, DType.BF16) == 33_554_432
+    assert m.weights_bytes == 16_094_076_928
+    assert f"{m.weights_bytes / GIB:.4f}" == "14.9888"
+
+
+def test_activation_sampler_dominates_with_1024_seqs():
+    # forward: 8192 × (2 × 4096 + 3 × 14336) × 2 = 838,860,800
+    # sampler: 8192 × 4096 × 2 + 1024 × 128256 × (2 + 4 + 4 + 8 + 4) = 67,108,864 + 2,889,351,168
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
+    assert m.activation_bytes == 2_956_460_032
+
+
+def test_activation_forward_dominates_with_256_seqs():
+    # sampler: 67,108,864 + 256 × 128256 × 22 = 789,446,656 < forward 838,860,800
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, max_num_seqs=256)
+    assert m.activation_bytes == 838_860_800
+
+
+def test_cuda_graphs_off():
+    on = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
+    off = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, cuda_graphs=False)
+    assert on.compute_bytes - off.compute_bytes == CUDA_GRAPH_BYTES
+    assert off.needed_bytes == on.needed_bytes - CUDA_GRAPH_BYTES
+
+
+@pytest.mark.parametrize(("gpu", "tokens", "seqs"), [
+    (None, 8192, 1024), (80 * GIB, 8192, 1024), (70 * GIB, 8192, 1024), (48 * GIB, 2048, 256),
+])
+def test_serve_defaults_by_gpu_size(gpu, tokens, seqs):
+    # EngineArgs.get_batch_defaults: ≥ 70 GiB → 8192 / 1024 for `vllm serve`, else 2048 / 256
+    p = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=gpu).params
+    assert (p.max_num_batched_tokens, p.max_num_seqs) == (tokens, seqs)
+
+
+def test_total_without_gpu_is_the_sum():
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
+    assert m.pool is None and m.fits
+    # 16,094,076,928 + 1,073,741,824 + 2,956,460,032 + CUDA graphs + non-torch + CUDA context
+    expected = (16_094_076_928 + 1_073_741_824 + 2_956_460_032 + CUDA_GRAPH_BYTES + NON_TORCH_BYTES
+                + CUDA_CONTEXT_BYTES)
+    assert m.total_bytes == m.needed_bytes == expected == 21_365_792_768
+    assert m.kv_cache_bytes == m.kv_needed_bytes
+
+
+# --- the pool on a given GPU -----------------------------------------------------------------------
+
+def test_reservation_and_pool_on_80_gib():
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB)
+    pool = m.pool
+    # 85,899,345,920 × 0.9 = 77,309,411,328 reserved
+    assert pool.reserved_bytes == 77_309_411_328
+    # − weights 16,094,076,928 − activation 2,956,460,032 − non-torch − CUDA graphs = 57,554,231,296
+    assert pool.available_bytes == 77_309_411_328 - 19_755_180_032 == 57_554_231_296
+    # 57,554,231,296 // 65,536 // 32 layers = 27,443 blocks → 439,088 tokens
+    assert pool.num_blocks == 27_443
+    assert pool.tokens == 439_088
+    assert pool.pool_bytes == 27_443 * 65_536 * 32
+    # 27,443 blocks / 512 per request
+    assert pool.max_concurrency == pytest.approx(53.5996, abs=1e-4)
+    assert "Maximum concurrency for 8,192 tokens per request: 53.60x" in m.explain
+    # budget: the whole reservation plus the CUDA context outside it
+    assert m.total_bytes == 77_309_411_328 + CUDA_CONTEXT_BYTES
+    assert m.kv_cache_bytes == pool.pool_bytes
+    assert m.fits
+
+
+def test_utilization_scales_the_reservation():
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
+                    gpu_memory_utilization=0.5)
+    assert m.pool.reserved_bytes == 40 * GIB
+    assert m.pool.available_bytes == 40 * GIB - 19_755_180_032
+
+
+def test_small_gpu_uses_small_defaults_and_limits_concurrency():
+    # 24 GiB: max_num_batched_tokens 2048, max_num_seqs 256; activation = sampler
+    # 2048 × 4096 × 2 + 256 × 128256 × 22 = 739,115,008 (forward: 209,715,200)
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, gpu_memory_bytes=24 * GIB)
+    assert m.activation_bytes == 739_115_008
+    # int(25,769,803,776 × 0.9) = 23,192,823,398; − 17,537,835,008 = 5,654,988,390 → 2696 blocks
+    assert m.pool.available_bytes == 5_654_988_390
+    assert m.pool.num_blocks == 2696
+    # 32768 tokens = 2048 blocks per request: 1.32 at once
+    assert m.pool.max_concurrency == pytest.approx(2696 / 2048)
+    assert m.fits
+    two = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, batch=2, gpu_memory_bytes=24 * GIB)
+    assert not two.fits
+    assert any("2 requests at once" in line for line in two.explain)
+
+
+def test_gpu_too_small():
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=16 * GIB)
+    assert m.pool.available_bytes < 0 and m.pool.num_blocks == 0
+    assert not m.fits
+    assert any("no available memory" in line for line in m.explain)
+
+
+def test_one_request_does_not_fit():
+    # a context so long that one request needs more blocks than the pool: vLLM refuses to start
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=131072, gpu_memory_bytes=24 * GIB)
+    assert m.pool.num_blocks < m.layout.blocks_per_request
+    assert any("vLLM would stop" in line for line in m.explain)
+
+
+# --- warnings and refusals -------------------------------------------------------------------------
+
+def test_context_beyond_the_model_is_a_warning():
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=200_000)
+    assert any(line.startswith("warning: context 200000 exceeds the model's 131072") for line in m.explain)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(gpu_memory_utilization=0), dict(gpu_memory_utilization=1.5), dict(batch=0), dict(context=0),
+    dict(block_size=0), dict(kv_type=DType.Q8_0), dict(max_num_batched_tokens=512),
+    dict(gpu_memory_bytes=0), dict(max_num_seqs=0),
+])
+def test_refusals(kw):
+    # max_num_batched_tokens 512 < max_num_seqs 1024 is refused by vLLM's SchedulerConfig
+    with pytest.raises(UnsupportedError):
+        vllm_memory(LLAMA, LLAMA_WEIGHTS, **{"context": 8192, **kw})
+
+
+def test_linear_layers_are_refused():
+    cfg = replace(LLAMA, n_layers=2, layer_types=("full", "linear"),
+                  extra={"linear_state_bytes_per_layer": 1000})
+    with pytest.raises(UnsupportedError, match="linear"):
+        vllm_memory(cfg, 1, context=4096)
+
+
+def test_explain_lists_every_part():
+    text = "\n".join(vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB).explain)
+    for word in ("weights:", "RoPE cache", "activation (estimate)", "CUDA graphs (estimate)",
+                 "KV needed full: 32 layers × 8192 cells", "reservation:", "GPU KV cache size: 439,088"):
+        assert word in text
+
+
+# --- properties ------------------------------------------------------------------------------------
+
+contexts = st.integers(min_value=1, max_value=200_000)
+batches = st.integers(min_value=1, max_value=64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(contexts, contexts, batches)
+def test_monotonic_in_context(a, b, batch):
+    lo, hi = sorted((a, b))
+    for cfg in (LLAMA, GEMMA, DEEPSEEK):
+        small = vllm_memory(cfg, 10**9, context=lo, batch=batch)
+        large = vllm_memory(cfg, 10**9, context=hi, batch=batch)
+        assert small.kv_needed_bytes <= large.kv_needed_bytes
+        assert small.needed_bytes <= large.needed_bytes
+
+
+@settings(max_examples=60, deadline=None)
+@given(contexts, batches, batches)
+def test_monotonic_in_batch(context, a, b):
+    lo, hi = sorted((a, b))
+    for cfg in (LLAMA, GEMMA, DEEPSEEK):
+        small = vllm_memory(cfg, 10**9, context=context, batch=lo)
+        large = vllm_memory(cfg, 10**9, context=context, batch=hi)
+        assert small.kv_needed_bytes <= large.kv_needed_bytes
+        assert large.kv_needed_bytes == hi * (small.kv_needed_bytes // lo)
+
+
+@settings(max_examples=40, deadline=None)
+@given(contexts, contexts)
+def test_concurrency_falls_with_context(a, b):
+    lo, hi = sorted((a, b))
+    small = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=lo, gpu_memory_bytes=80 * GIB).pool
+    large = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=hi, gpu_memory_bytes=80 * GIB).pool
+    assert small.num_blocks == large.num_blocks  # the pool does not depend on the context
+    assert small.max_concurrency >= large.max_concurrency
