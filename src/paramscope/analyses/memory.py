@@ -193,7 +193,11 @@ def weights_for(model: Model, scheme: str | None) -> tuple[int, str, tuple[str, 
     from paramscope.analyses.weights import reprice
 
     r = reprice(model, scheme)
-    return r.total_bytes, r.scheme, r.explain
+    parts = " + ".join(f"{k} {v.bytes:,} B ({v.tensors} tensors)" for k, v in r.by_type.items())
+    lines = (f"weights re-priced as {r.scheme} ({r.kind}): {parts} = {r.total_bytes:,} B, "
+             f"{r.bits_per_weight:.2f} bits per weight (stored: {r.source_bytes:,} B)",
+             *(f"weights: {n}" for n in r.notes))
+    return r.total_bytes, f"{r.scheme} ({r.description})" if r.description else r.scheme, lines
 
 
 def estimate(model: Model, req: SizeRequest) -> SizeEstimate:

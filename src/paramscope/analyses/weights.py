@@ -1,0 +1,371 @@
+"""Weights re-priced at another precision or quantization, tensor by tensor, with exact block arithmetic.
+
+``reprice(model, "q4_k_m")`` answers "how many bytes would these weights take as …?" for every scheme
+of knowledge/quant_schemes.py (docs/quantization.md states each convention and its source):
+
+- llama.cpp file types assign each tensor a type the way ``llama_tensor_get_type`` in llama-quant.cpp
+  does: the rules see the tensor's category (from ``roles.place()``, so GGUF and Hugging Face names both
+  work), its row length, the running per-category counters in llama.cpp's tensor order, GQA, experts;
+  then rows that are not a whole number of blocks fall back (``tensor_type_fallback``). Tensors llama.cpp
+  never quantizes (1-D, norms, biases, routers, position embeddings) keep their GGUF type, or F32 — what
+  convert_hf_to_gguf.py writes — for a model read from another format.
+- Plain casts (fp32/bf16/fp16) convert every parameter; plain quantizations (fp8, int8, int4, nf4)
+  quantize the decoder's linear weights, side data included, and leave the rest as stored.
+- A tied output head stored twice is priced once (runtimes hold one copy); the source's own quantization
+  side data (GPTQ scales, FP8 scale_inv …) is dropped, since the new scheme brings its own; buffers
+  (position_ids, rope_freqs) keep their stored bytes.
+
+Totals are derived from the rows; bits per weight = 8 × bytes / parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from paramscope.analyses.inventory import Tally
+from paramscope.errors import UnsupportedError, and_more
+from paramscope.knowledge import packing
+from paramscope.knowledge import quant_schemes as qs
+from paramscope.knowledge.dtypes import DType
+from paramscope.knowledge.roles import Placement, place
+from paramscope.model import Model, Tensor
+
+
+@dataclass(frozen=True, slots=True)
+class PricedTensor:
+    name: str
+    component: str
+    layer: int | None
+    shape: tuple[int, ...]  # logical, row-major: packed containers unpacked
+    params: int
+    stored_type: str
+    type: str  # a DType value ("Q6_K", "BF16") or a plain scheme's label ("I4/g128")
+    bytes: int
+    why: str = ""  # the rule that chose the type, when it is not the scheme's default
+
+
+@dataclass(frozen=True, slots=True)
+class Repriced:
+    scheme: str  # canonical name: "Q4_K_M", "Q4_K (pure)", "bf16", "int4"
+    kind: str  # "llama.cpp" file type, "ggml" single type, or "plain"
+    description: str
+    rows: tuple[PricedTensor, ...]
+    source_bytes: int  # the model's stored tensor bytes, for comparison
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(r.bytes for r in self.rows)
+
+    @property
+    def params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def bits_per_weight(self) -> float:
+        return 8 * self.total_bytes / self.params if self.params else 0.0
+
+    @property
+    def by_type(self) -> dict[str, Tally]:
+        """Type → params, bytes, tensors, share of parameters; largest bytes first."""
+        sums: dict[str, list[int]] = {}
+        for r in self.rows:
+            acc = sums.setdefault(r.type, [0, 0, 0])
+            acc[0] += r.params
+            acc[1] += r.bytes
+            acc[2] += 1
+        total = self.params
+        tallies = {k: Tally(p, b, n, p / total if total else 0.0) for k, (p, b, n) in sums.items()}
+        return dict(sorted(tallies.items(), key=lambda kv: -kv[1].bytes))
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    tensor: Tensor
+    placement: Placement
+    shape: tuple[int, ...]
+    params: int
+
+
+def reprice(model: Model, scheme: str, *, imatrix: bool | None = None) -> Repriced:
+    """The model's weights at ``scheme``, tensor by tensor.
+
+    ``imatrix`` says whether a llama.cpp quantization used an importance matrix (it changes a few rules
+    of IQ3_XXS, IQ4_NL/IQ4_XS, Q4_0/Q5_0); by default, only for the file types that require one.
+    """
+    found = qs.lookup(scheme)
+    if found is None:
+        raise UnsupportedError(f"unknown weight scheme {scheme!r} (known: {', '.join(qs.known_schemes())})")
+    units, notes = _units(model)
+    if isinstance(found, qs.PlainScheme):
+        half = _half_dtype(model)
+        rows = tuple(_plain(u, found, half) for u in units)
+        return Repriced(found.name, "plain", found.description, rows, model.tensor_bytes,
+                        (*notes, *_plain_notes(found, half)))
+    if isinstance(found, qs.FileType):
+        use_imatrix = found.needs_imatrix if imatrix is None else imatrix
+        rows, more = _llamacpp(model, units, found.default, found, use_imatrix)
+        desc = (f"llama.cpp {found.name} (file type {found.ftype}): {found.default.value} by default, "
+                "per-tensor types as llama_tensor_get_type assigns them")
+        return Repriced(found.name, "llama.cpp", desc, rows, model.tensor_bytes, (*notes, *more))
+    rows, more = _llamacpp(model, units, found.dtype, None, False)
+    desc = f"every quantizable tensor in {found.dtype.value} (llama-quantize --pure), with its fallbacks"
+    return Repriced(f"{found.dtype.value} (pure)", "ggml", desc, rows, model.tensor_bytes, (*notes, *more))
+
+
+# --- the tensors a re-priced model holds ---------------------------------------------------------------
+def _units(model: Model) -> tuple[list[_Unit], list[str]]:
+    placements = [place(t.name) for t in model.tensors]
+    tied = model.config is not None and model.config.tied_embeddings
+    embed_shapes = {t.shape for t, p in zip(model.tensors, placements, strict=True)
+                    if p.component == "embedding"}
+    method = _quant_method(model)
+    units, side, twins = [], [], []
+    for t, p in zip(model.tensors, placements, strict=True):
+        if _is_side_data(t):
+            side.append(t.name)
+        elif tied and p.component == "output" and t.shape in embed_shapes:
+            twins.append(t.name)
+        else:
+            units.append(_Unit(t, p, _logical_shape(t, method), t.params))
+    notes = []
+    if twins:
+        notes.append(f"{', '.join(twins)} is tied to the embedding: priced once, as the embedding")
+    if side:
+        notes.append(f"dropped the source's quantization side data ({len(side)} tensors: "
+                     f"{and_more(side)}); the new scheme's own is priced per tensor")
+    return units, notes
+
+
+def _quant_method(model: Model) -> str | None:
+    config = model.metadata.get("config")
+    qc = config.get("quantization_config") if isinstance(config, dict) else None
+    return packing.quant_method(qc) or packing.detect_method([t.name for t in model.tensors])
+
+
+def _is_side_data(t: Tensor) -> bool:
+    """Quantization side data of the source (a non-parameter only a quantization method writes)."""
+    if t.is_parameter:
+        return False
+    dotted = "." + t.name
+    return any(c.methods and not c.parameter and dotted.endswith(c.suffixes) for c in packing.CONVENTIONS)
+
+
+def _logical_shape(t: Tensor, method: str | None) -> tuple[int, ...]:
+    """The weight matrix a packed container holds, (…, out, in) like an unpacked Linear weight."""
+    k = t.params_per_element
+    if k == 1 or not t.shape:
+        return t.shape
+    if t.name.endswith("_blocks") and len(t.shape) >= 2:  # MXFP4 (…, out, in / 32, 16 bytes)
+        return (*t.shape[:-2], t.shape[-2] * t.shape[-1] * k)
+    if t.name.endswith(".qweight") and len(t.shape) == 2:
+        # GPTQ packs along the inputs (in / 8, out); AWQ along the outputs (in, out / 8)
+        rows, cols = t.shape
+        return (cols, rows * k) if method == "gptq" else (cols * k, rows)
+    return (*t.shape[:-1], t.shape[-1] * k)
+
+
+# --- plain schemes -------------------------------------------------------------------------------------
+def _plain(u: _Unit, s: qs.PlainScheme, half: DType) -> PricedTensor:
+    t = u.tensor
+    if not t.is_parameter:
+        return _priced(u, t.dtype.value, t.nbytes, "buffer: kept as stored")
+    if s.cast is not None:
+        return _priced(u, s.cast.value, s.cast.nbytes(u.params))
+    if s.matrix_bytes is not None and _plain_quantized(u):
+        m = math.prod(u.shape[:-2])
+        return _priced(u, s.label, s.matrix_bytes(m, u.shape[-2], u.shape[-1]))
+    return _priced(u, half.value, half.nbytes(u.params), f"not quantized by {s.name}")
+
+
+def _half_dtype(model: Model) -> DType:
+    """The model's 16-bit dtype, which the parts a quantization leaves alone are loaded in: BF16 for a
+    model stored mostly in BF16, F16 otherwise (vLLM dtype="auto"; transformers' default with
+    bitsandbytes is F16)."""
+    by_dtype: dict[DType, int] = {}
+    for t in model.tensors:
+        if t.is_parameter and t.dtype in qs.MODEL_DTYPES:
+            by_dtype[t.dtype] = by_dtype.get(t.dtype, 0) + t.params
+    top = max(by_dtype, key=by_dtype.__getitem__, default=None)
+    return DType.BF16 if top == DType.BF16 else DType.F16
+
+
+def _plain_quantized(u: _Unit) -> bool:
+    p = u.placement
+    return (p.role == "weight" and len(u.shape) >= 2 and p.component.split("/")[0] in qs.PLAIN_QUANTIZED_TOPS
+            and p.component not in qs.PLAIN_UNQUANTIZED_COMPONENTS)
+
+
+def _plain_notes(s: qs.PlainScheme, half: DType) -> tuple[str, ...]:
+    if s.cast is not None:
+        return (f"every parameter in {s.cast.value}, norms included (as model.to({s.name}) does)",)
+    return (f"quantized: the weight matrices of attention, feed-forward and expert layers; embeddings, the "
+            f"output head, routers, norms and biases in the model's 16-bit dtype, {half.value}",)
+
+
+# --- llama.cpp -----------------------------------------------------------------------------------------
+def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileType | None,
+              imatrix: bool) -> tuple[tuple[PricedTensor, ...], list[str]]:
+    """Every quantizable tensor in ``target``, or in the type ``ftype``'s rules pick (None: --pure)."""
+    is_gguf = model.format == "gguf"
+    quantizable = [_gguf_quantizable(u) for u in units]
+    chosen = _assign(model, units, quantizable, ftype, imatrix) if ftype is not None else {}
+    rows, fallbacks, refused = [], 0, []
+    for i, u in enumerate(units):
+        if not quantizable[i]:
+            rows.append(_kept(u, is_gguf))
+            continue
+        dtype, why = chosen.get(i, (target, ""))
+        final = _fallback(dtype, u.shape[-1])
+        if final != dtype:
+            fallbacks += 1
+            if dtype not in qs.FALLBACK:
+                refused.append(u.tensor.name)
+            why = (f"{why}; " if why else "") + (
+                f"fallback {dtype.value}→{final.value}: row {u.shape[-1]} is not a multiple of "
+                f"{dtype.block_size}")
+        rows.append(_priced(u, final.value, final.nbytes(u.params), why))
+    notes = []
+    if fallbacks:
+        notes.append(f"{fallbacks} tensors fell back to a smaller-block type (tensor_type_fallback)")
+    if refused:
+        notes.append(f"llama.cpp refuses these rows (no fallback is defined); priced in F16: "
+                     f"{and_more(refused)}")
+    if not is_gguf:
+        notes.append("tensors llama.cpp does not quantize are priced in F32, as convert_hf_to_gguf.py "
+                     "writes them; vision and projector tensors in F16 (a separate mmproj file)")
+    if ftype is not None:
+        notes.append(f"{'with' if imatrix else 'without'} an importance matrix")
+    return tuple(rows), notes
+
+
+def _gguf_quantizable(u: _Unit) -> bool:
+    """tensor_allows_quantization, read through roles.place()."""
+    t, p = u.tensor, u.placement
+    return (t.is_parameter and len(u.shape) >= 2 and p.role == "weight"
+            and p.component not in qs.UNQUANTIZED_COMPONENTS and p.component not in qs.MMPROJ_COMPONENTS
+            and not _UNQUANTIZED_NAMES.search(t.name))
+
+
+_UNQUANTIZED_NAMES = re.compile("|".join(map(re.escape, qs.UNQUANTIZED_NAME_PARTS)))
+
+
+def _kept(u: _Unit, is_gguf: bool) -> PricedTensor:
+    t, p = u.tensor, u.placement
+    if is_gguf or not t.is_parameter:
+        return _priced(u, t.dtype.value, t.nbytes, "not quantized: kept as stored")
+    if p.component in qs.MMPROJ_COMPONENTS and len(u.shape) >= 2 and p.role == "weight":
+        return _priced(u, qs.MMPROJ_TYPE.value, qs.MMPROJ_TYPE.nbytes(u.params), "mmproj tensor")
+    dtype = qs.CONVERTER_UNQUANTIZED_TYPE
+    return _priced(u, dtype.value, dtype.nbytes(u.params), "not quantized by llama.cpp")
+
+
+def _fallback(dtype: DType, ne0: int) -> DType:
+    """tensor_type_fallback: a smaller-block type when ne[0] is not a whole number of blocks, else F16."""
+    if ne0 % dtype.block_size == 0:
+        return dtype
+    smaller = qs.FALLBACK.get(dtype, qs.LAST_RESORT)
+    return smaller if ne0 % smaller.block_size == 0 else qs.LAST_RESORT
+
+
+def _assign(model: Model, units: list[_Unit], quantizable: list[bool], ftype: qs.FileType,
+            imatrix: bool) -> dict[int, tuple[DType, str]]:
+    """Run llama_tensor_get_type_impl over the quantizable tensors in llama.cpp's order."""
+    cfg = model.config
+    categories = [_category(u) for u in units]
+    groups = _ggml_tensors(units, quantizable)
+    n_expert = cfg.n_experts if cfg else 0
+    n_layer = cfg.n_layers if cfg else 1 + max((u.placement.layer or 0 for u in units), default=0)
+    n_gqa = cfg.n_heads // cfg.n_kv_heads if cfg and cfg.n_kv_heads else 0
+    arch = _arch_names(model)
+    falcon = bool(arch & qs.FALCON_ARCHS)
+    is_70b = n_layer == qs.SEVENTY_B_LAYERS and any(
+        a in qs.SEVENTY_B_ARCHS and (not qs.SEVENTY_B_ARCHS[a] or n_gqa > 1) for a in arch)
+    tied = not any(categories[i] == qs.OUTPUT for i in range(len(units)))
+    n_wv = sum(1 for members in groups if categories[members[0]] in qs.ATTN_V_LIKE)
+    counters = dict.fromkeys(("attn_v", "ffn_down", "ffn_gate", "ffn_up"), 0)
+    chosen: dict[int, tuple[DType, str]] = {}
+    for members in groups:
+        u, category = units[members[0]], categories[members[0]]
+        counter = qs.COUNTER_OF_CATEGORY.get(category)
+        count = counters[counter] if counter else 0
+        layer = u.placement.layer if n_expert > 1 and u.placement.layer is not None else count
+        site = qs.Site(
+            ftype=ftype.name, default=ftype.default, category=category, ne0=u.shape[-1],
+            ne2=_ne2(u, n_expert), count=count, count_total=n_wv if counter == "attn_v" else n_layer,
+            layer=layer, n_layer=n_layer, n_gqa=n_gqa, n_expert=n_expert, falcon=falcon,
+            is_70b=is_70b, imatrix=imatrix, tied=tied)
+        dtype, branch = _get_type(site)
+        if branch.counter:
+            counters[branch.counter] += 1
+        why = f"{branch.name} rule" if dtype != ftype.default else ""
+        for i in members:
+            chosen[i] = (dtype, why)
+    return chosen
+
+
+def _get_type(site: qs.Site) -> tuple[DType, qs.Branch]:
+    branch = next((b for b in qs.BRANCHES if b.applies(site)), _NO_BRANCH)
+    dtype = site.default
+    for rule in branch.rules:
+        if (not rule.ftypes or site.ftype in rule.ftypes) and rule.when(site):
+            picked = rule.then(site) if callable(rule.then) else rule.then
+            dtype = picked if picked is not None else dtype
+            break
+    for after in branch.after:
+        dtype = after(site, dtype)
+    return dtype, branch
+
+
+_NO_BRANCH = qs.Branch("default", lambda s: True, ())
+
+
+def _category(u: _Unit) -> str:
+    if u.placement.role != "weight":
+        return qs.OTHER
+    if any(part in u.tensor.name for part in qs.OTHER_GGUF_NAMES):
+        return qs.OTHER
+    return qs.CATEGORY_OF_COMPONENT.get(u.placement.component, qs.OTHER)
+
+
+def _ggml_tensors(units: list[_Unit], quantizable: list[bool]) -> list[list[int]]:
+    """Quantizable tensors as llama.cpp sees them, in its order (weight_name_comparer: block number, then
+    name). Hugging Face per-expert matrices (experts.3.w1) are one merged GGUF tensor (ffn_gate_exps)."""
+    groups: dict[object, list[int]] = {}
+    for i, u in enumerate(units):
+        if not quantizable[i]:
+            continue
+        p = u.placement
+        per_expert = p.component.startswith("experts/") and len(u.shape) == 2
+        key = (p.layer, p.component) if per_expert else i
+        groups.setdefault(key, []).append(i)
+
+    def order(members: list[int]) -> tuple:
+        u = units[members[0]]
+        layer = u.placement.layer
+        name = qs.GGUF_NAME_OF_COMPONENT.get(u.placement.component, u.tensor.name)
+        if u.tensor.name.startswith("blk.") or "." not in u.tensor.name:
+            name = u.tensor.name
+        return (-1 if layer is None else layer, name, members[0])
+
+    return sorted(groups.values(), key=order)
+
+
+def _ne2(u: _Unit, n_expert: int) -> int:
+    if len(u.shape) >= 3:
+        return u.shape[-3]
+    return n_expert if u.placement.component.startswith("experts/") and n_expert > 1 else 1
+
+
+def _arch_names(model: Model) -> set[str]:
+    cfg = model.config
+    if cfg is None:
+        return set()
+    return {cfg.family.lower(), cfg.architecture.lower()}
+
+
+def _priced(u: _Unit, type_: str, nbytes: int, why: str = "") -> PricedTensor:
+    t, p = u.tensor, u.placement
+    return PricedTensor(t.name, p.component, p.layer, u.shape, u.params, t.dtype.value, type_, nbytes, why)

@@ -1,0 +1,325 @@
+"""Weights re-priced at another scheme: checked against real files, llama.cpp's own logs, and arithmetic
+done here by hand."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+import paramscope
+from paramscope.analyses.weights import reprice
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge import catalogue
+from paramscope.knowledge import quant_schemes as qs
+from paramscope.knowledge.dtypes import DType
+from paramscope.model import ArchConfig, Model, Tensor
+
+GIB, MIB = 2**30, 2**20
+
+
+def T(name, shape, dtype=DType.BF16, **kw):
+    return Tensor(name, tuple(shape), dtype, dtype.nbytes(math.prod(shape)), **kw)
+
+
+def cfg(**kw):
+    base = dict(family="llama", architecture="llama", n_layers=8, hidden_size=256, n_heads=8,
+                n_kv_heads=2, head_dim_k=32, head_dim_v=32, ffn_size=512, vocab_size=1024,
+                context_length=64)
+    return ArchConfig(**(base | kw))
+
+
+def gguf_model(n_layers=8, hidden=256, ffn=512, kv=64, head=True, fmt="gguf", **config):
+    """A llama-shaped model with GGUF names; ``head=False`` makes it tied (no output.weight)."""
+    ts = [T("token_embd.weight", (1024, hidden)), T("output_norm.weight", (hidden,), DType.F32)]
+    if head:
+        ts.append(T("output.weight", (1024, hidden)))
+    for i in range(n_layers):
+        p = f"blk.{i}."
+        ts += [T(p + "attn_q.weight", (hidden, hidden)), T(p + "attn_k.weight", (kv, hidden)),
+               T(p + "attn_v.weight", (kv, hidden)), T(p + "attn_output.weight", (hidden, hidden)),
+               T(p + "ffn_gate.weight", (ffn, hidden)), T(p + "ffn_up.weight", (ffn, hidden)),
+               T(p + "ffn_down.weight", (hidden, ffn)), T(p + "attn_norm.weight", (hidden,), DType.F32),
+               T(p + "ffn_norm.weight", (hidden,), DType.F32)]
+    return Model(fmt, "test", tuple(ts), cfg(n_layers=n_layers, tied_embeddings=not head, **config))
+
+
+def types(r, suffix):
+    """Types of the rows whose name is ``suffix`` or ends in "." + ``suffix``, in order."""
+    return [row.type for row in r.rows if row.name == suffix or row.name.endswith("." + suffix)]
+
+
+# --- the real Gemma 3 270M Q4_K_M GGUF, made by llama.cpp's quantizer ------------------------------------
+def test_gemma_q4_k_m_reproduces_every_tensor_of_the_file(gemma_gguf):
+    model = paramscope.open_model(str(gemma_gguf))
+    r = reprice(model, "q4_k_m")
+    assert len(r.rows) == len(model.tensors) == 236
+    wrong = [(row.name, row.type, t.dtype.value) for row, t in zip(r.rows, model.tensors, strict=True)
+             if (row.name, row.type, row.bytes) != (t.name, t.dtype.value, t.nbytes)]
+    assert wrong == []
+    assert r.total_bytes == model.tensor_bytes == 246_587_904
+    assert {k: v.tensors for k, v in r.by_type.items()} == {
+        "Q8_0": 10, "Q5_0": 81, "Q4_K": 27, "Q6_K": 9, "F32": 109}
+    # 640 is not a multiple of 256: the tied token_embd (treated as the output) takes Q8_0 …
+    embd = next(row for row in r.rows if row.name == "token_embd.weight")
+    assert embd.type == "Q8_0" and embd.bytes == 262144 * 640 // 32 * 34
+    # … attn_v takes Q6_K on use_more_bits layers (0, 1, 4, 7, 10, 13, 15, 16, 17 of 18) → Q8_0, else
+    # Q4_K → Q5_0; ffn_down rows are 2048 long, so its Q6_K needs no fallback
+    more = {i for i in range(18) if qs.use_more_bits(i, 18)}
+    assert more == {0, 1, 4, 7, 10, 13, 15, 16, 17}
+    for row in r.rows:
+        if row.name.endswith("attn_v.weight"):
+            assert row.type == ("Q8_0" if row.layer in more else "Q5_0"), row.name
+        if row.name.endswith("ffn_down.weight"):
+            assert row.type == ("Q6_K" if row.layer in more else "Q4_K"), row.name
+    v0 = next(row for row in r.rows if row.name == "blk.0.attn_v.weight")
+    assert "fallback Q6_K→Q8_0: row 640 is not a multiple of 256" in v0.why
+
+
+def test_gemma_catalogue_config_prices_like_the_gguf(gemma_gguf):
+    """Hugging Face names (the catalogue config) land on the same types as the GGUF names."""
+    hf = reprice(paramscope.open_model("gemma-3-270m"), "q4_k_m")
+    gguf = reprice(paramscope.open_model(str(gemma_gguf)), "q4_k_m")
+    assert hf.total_bytes == gguf.total_bytes
+    assert {k: (v.tensors, v.bytes) for k, v in hf.by_type.items()} == {
+        k: (v.tensors, v.bytes) for k, v in gguf.by_type.items()}
+
+
+# --- Llama 3.1 8B against llama.cpp's own log lines ------------------------------------------------------
+def test_llama_3_1_8b_q4_k_m_matches_llama_cpp():
+    r = reprice(paramscope.open_model("llama-3.1-8b"), "q4_k_m")
+    # llama.cpp: "type f32: 66 tensors, q4_K: 193, q6_K: 33" (its 66th F32 tensor is rope_freqs, 64
+    # values that convert_hf_to_gguf.py adds for llama3 rope scaling and the config does not list)
+    assert {k: v.tensors for k, v in r.by_type.items()} == {"Q4_K": 193, "Q6_K": 33, "F32": 65}
+    assert r.total_bytes == 4_912_898_048
+    # llama.cpp: "CPU model buffer size = 281.81 MiB" (token_embd) + "CUDA0 … = 4403.49 MiB"
+    embd = next(row for row in r.rows if row.component == "embedding")
+    assert f"{embd.bytes / MIB:.2f}" == "281.81"
+    assert f"{(r.total_bytes - embd.bytes) / MIB:.2f}" == "4403.49"
+    # "model size = 4.58 GiB (4.89 BPW)"
+    assert f"{r.total_bytes / GIB:.2f} GiB ({r.bits_per_weight:.2f} BPW)" == "4.58 GiB (4.89 BPW)"
+
+
+def test_llama_3_1_8b_q8_0_matches_llama_cpp():
+    r = reprice(paramscope.open_model("llama-3.1-8b"), "q8_0")
+    # llama.cpp (Llama 3 8B, same shapes): "type f32: 65, q8_0: 226", "CPU buffer size = 8137.64 MiB",
+    # "model size = 7.95 GiB (8.50 BPW)"
+    assert {k: v.tensors for k, v in r.by_type.items()} == {"Q8_0": 226, "F32": 65}
+    assert f"{r.total_bytes / MIB:.2f}" == "8137.64"
+    assert f"{r.total_bytes / GIB:.2f} GiB ({r.bits_per_weight:.2f} BPW)" == "7.95 GiB (8.50 BPW)"
+
+
+def test_gpt_oss_20b_mxfp4_moe_matches_llama_cpp():
+    r = reprice(paramscope.open_model("gpt-oss-20b"), "mxfp4_moe")
+    # llama.cpp: "q8_0: 98 tensors, mxfp4: 72" (gate_up split in two: 48 fused here), "11.27 GiB"
+    assert r.by_type["Q8_0"].tensors == 98 and r.by_type["MXFP4"].tensors == 48
+    assert f"{r.total_bytes / GIB:.2f}" == "11.27"
+
+
+def test_llama_3_1_70b_bumps_attn_v():
+    r = reprice(paramscope.open_model("llama-3.1-70b"), "q4_k_m")
+    # 80 layers with GQA is LLM_TYPE_70B: the 40 attn_v that are not Q6_K go Q4_K → Q5_K
+    assert Counter(types(r, "v_proj.weight")) == {"Q6_K": 40, "Q5_K": 40}
+
+
+# --- rules on hand-built models --------------------------------------------------------------------------
+def test_q4_k_m_rules_and_counters():
+    r = reprice(gguf_model(n_layers=8), "q4_k_m")
+    more = ["Q6_K" if qs.use_more_bits(i, 8) else "Q4_K" for i in range(8)]
+    assert more == ["Q6_K", "Q4_K", "Q4_K", "Q6_K", "Q4_K", "Q4_K", "Q6_K", "Q6_K"]
+    assert types(r, "attn_v.weight") == more and types(r, "ffn_down.weight") == more
+    assert types(r, "output.weight") == ["Q6_K"] and types(r, "token_embd.weight") == ["Q4_K"]
+    assert set(types(r, "attn_q.weight")) == {"Q4_K"}
+    assert {row.type for row in r.rows if row.name.endswith("_norm.weight")} == {"F32"}
+    q4k, q6k = DType.Q4_K, DType.Q6_K
+    assert next(row for row in r.rows if row.name == "blk.0.attn_v.weight").bytes == q6k.nbytes(64 * 256)
+    assert r.total_bytes == sum(row.bytes for row in r.rows)
+    assert r.by_type["Q4_K"].bytes == q4k.nbytes(sum(row.params for row in r.rows if row.type == "Q4_K"))
+
+
+def test_tied_embedding_is_quantized_as_the_output():
+    r = reprice(gguf_model(head=False), "q4_k_m")
+    assert types(r, "token_embd.weight") == ["Q6_K"]
+    assert types(reprice(gguf_model(head=False), "q8_0"), "token_embd.weight") == ["Q8_0"]
+
+
+def test_q2_k_follows_gqa():
+    # n_gqa = 8 / 2 = 4 → attn_v Q4_K; with 8 / 4 = 2 → Q3_K; ffn_down Q3_K, attn_output Q3_K
+    assert set(types(reprice(gguf_model(), "q2_k"), "attn_v.weight")) == {"Q4_K"}
+    r = reprice(gguf_model(n_kv_heads=4), "q2_k")
+    assert set(types(r, "attn_v.weight")) == {"Q3_K"}
+    assert set(types(r, "ffn_down.weight")) == {"Q3_K"} and set(types(r, "attn_output.weight")) == {"Q3_K"}
+    assert set(types(r, "attn_q.weight")) == {"Q2_K"}
+
+
+def test_q3_k_m_and_q4_k_s_count_attn_v():
+    r = reprice(gguf_model(n_layers=16), "q3_k_m")
+    assert types(r, "attn_v.weight") == ["Q5_K"] * 2 + ["Q4_K"] * 14
+    assert types(r, "ffn_down.weight")[:1] == ["Q5_K"] and set(types(r, "ffn_down.weight")[1:]) == {"Q4_K"}
+    r = reprice(gguf_model(n_layers=16), "q4_k_s")
+    assert types(r, "attn_v.weight") == ["Q5_K"] * 4 + ["Q4_K"] * 12
+    assert types(r, "ffn_down.weight") == ["Q5_K"] * 2 + ["Q4_K"] * 14
+
+
+def test_iq3_xs_middle_gate_and_up():
+    r = reprice(gguf_model(n_layers=16, n_kv_heads=8), "iq3_xs")
+    middle = ["IQ3_XXS" if 2 <= i < 14 else "IQ3_S" for i in range(16)]
+    assert types(r, "ffn_gate.weight") == middle and types(r, "ffn_up.weight") == middle
+    assert set(types(r, "attn_q.weight")) == {"IQ3_XXS"}
+
+
+def test_imatrix_changes_the_rules_that_read_it():
+    # IQ4_XS: the first eighth of ffn_down goes Q5_K only without an importance matrix
+    plain = reprice(gguf_model(n_layers=16), "iq4_xs")
+    assert types(plain, "ffn_down.weight")[:3] == ["Q5_K"] * 2 + ["IQ4_XS"]
+    with_im = reprice(gguf_model(n_layers=16), "iq4_xs", imatrix=True)
+    assert set(types(with_im, "ffn_down.weight")) == {"IQ4_XS"}
+    assert any("with an importance matrix" in n for n in with_im.notes)
+
+
+def test_fallback_chain():
+    # rows of 96: Q4_K (256) → Q5_0 (32); rows of 48: not even Q5_0 → F16
+    r = reprice(gguf_model(hidden=96, kv=32, ffn=192), "q4_k_m")
+    assert set(types(r, "attn_q.weight")) == {"Q5_0"}
+    assert types(r, "output.weight") == ["Q8_0"]  # the output rule itself picks Q8_0 for 96-wide rows
+    r = reprice(gguf_model(hidden=48, kv=16, ffn=96), "q4_k_m")
+    assert set(types(r, "attn_q.weight")) == {"F16"}
+    assert set(types(r, "ffn_down.weight")) == {"Q5_0", "Q8_0"}  # 96-long rows
+    refused = reprice(gguf_model(hidden=48, kv=16, ffn=96), "q8_0")
+    assert set(types(refused, "attn_q.weight")) == {"F16"}
+    assert any("llama.cpp refuses" in n for n in refused.notes)
+
+
+def moe_model(n_experts=8, per_expert=True, n_layers=4):
+    ts = [T("model.embed_tokens.weight", (1024, 256)), T("lm_head.weight", (1024, 256)),
+          T("model.norm.weight", (256,))]
+    for i in range(n_layers):
+        p = f"model.layers.{i}."
+        ts += [T(p + "self_attn.q_proj.weight", (256, 256)), T(p + "self_attn.k_proj.weight", (64, 256)),
+               T(p + "self_attn.v_proj.weight", (64, 256)), T(p + "self_attn.o_proj.weight", (256, 256)),
+               T(p + "block_sparse_moe.gate.weight", (n_experts, 256)),
+               T(p + "input_layernorm.weight", (256,))]
+        if per_expert:
+            for e in range(n_experts):
+                q = f"{p}block_sparse_moe.experts.{e}."
+                ts += [T(q + "w1.weight", (512, 256)), T(q + "w2.weight", (256, 512)),
+                       T(q + "w3.weight", (512, 256))]
+        else:
+            ts += [T(p + "mlp.experts.gate_up_proj", (n_experts, 256, 1024)),
+                   T(p + "mlp.experts.down_proj", (n_experts, 512, 256))]
+    config = cfg(family="mixtral", architecture="MixtralForCausalLM", n_layers=n_layers,
+                 n_experts=n_experts, n_experts_per_token=2)
+    return Model("safetensors", "test", tuple(ts), config)
+
+
+def test_eight_experts_take_q8_0_attention_and_merge_per_expert_tensors():
+    r = reprice(moe_model(), "q4_k_m")
+    assert set(types(r, "v_proj.weight")) == {"Q8_0"} and set(types(r, "k_proj.weight")) == {"Q8_0"}
+    assert set(types(r, "o_proj.weight")) == {"Q5_K"}
+    assert set(types(r, "gate.weight")) == {"F32"}  # the router is never quantized
+    # ffn_down by block number (layer_info), each layer's 8 matrices one merged tensor: of 4 layers,
+    # use_more_bits picks 2 ((2 - 0) % 3 == 2) and 3 (≥ 7 × 4 / 8)
+    down = {(row.layer, row.type) for row in r.rows if row.name.endswith("w2.weight")}
+    assert down == {(0, "Q4_K"), (1, "Q4_K"), (2, "Q6_K"), (3, "Q6_K")}
+
+
+def test_mxfp4_moe_puts_experts_in_mxfp4():
+    for model in (moe_model(), moe_model(per_expert=False)):
+        r = reprice(model, "mxfp4_moe")
+        expert_types = {row.type for row in r.rows if row.component.startswith("experts/")}
+        assert expert_types == {"MXFP4"}
+        assert set(types(r, "q_proj.weight")) == {"Q8_0"} and types(r, "lm_head.weight") == ["Q8_0"]
+
+
+def test_pure_type_and_aliases():
+    m = gguf_model()
+    pure = reprice(m, "q4_k_pure")
+    assert pure.scheme == "Q4_K (pure)" and pure.kind == "ggml"
+    assert {row.type for row in pure.rows if not row.name.endswith("norm.weight")} == {"Q4_K"}
+    assert reprice(m, "Q4_K").scheme == reprice(m, "q4-k-m").scheme == "Q4_K_M"
+    assert reprice(m, "f16").total_bytes == reprice(m, "fp16").total_bytes
+    assert reprice(m, "mxfp4").scheme == "MXFP4 (pure)"
+
+
+def test_hf_source_keeps_unquantized_tensors_in_f32():
+    r = reprice(moe_model(), "q8_0")
+    assert types(r, "input_layernorm.weight") == ["F32"] * 4
+    assert any("convert_hf_to_gguf" in n for n in r.notes)
+
+
+def test_unknown_scheme_lists_the_known_ones():
+    with pytest.raises(UnsupportedError) as e:
+        reprice(gguf_model(), "q3_k_xl")
+    assert "'q3_k_xl'" in str(e.value) and "q4_k_m" in str(e.value) and "nf4" in str(e.value)
+    with pytest.raises(UnsupportedError):
+        reprice(gguf_model(), "f16_pure")
+
+
+# --- plain schemes, by hand ------------------------------------------------------------------------------
+def plain_model():
+    ts = (T("model.embed_tokens.weight", (50, 200)), T("model.layers.0.mlp.down_proj.weight", (300, 200)),
+          T("model.layers.0.mlp.down_proj.bias", (300,)), T("model.layers.0.input_layernorm.weight", (200,)),
+          T("model.embeddings.position_ids", (1, 7), DType.I64, is_parameter=False))
+    return Model("safetensors", "test", ts, cfg(n_layers=1))
+
+
+@pytest.mark.parametrize(("scheme", "matrix"), [
+    ("fp8", 300 * 200 + 4 * 3 * 2),  # 128 × 128 blocks: ceil(300/128) × ceil(200/128) float32 scales
+    ("fp8_tensor", 300 * 200 + 4),
+    ("int8", 300 * 200 + 4 * 300),  # a float32 scale per output row
+    # AWQ: qweight 200 × ceil(300/8) int32, qzeros 2 groups × 38 int32, scales 2 groups × 300 fp16
+    ("int4", 200 * 38 * 4 + 2 * 38 * 4 + 2 * 300 * 2),
+    # nf4: 30000 B of nibbles, 938 8-bit absmax, ceil(938/256) = 4 float32 absmax, one float32 offset
+    ("nf4", 30000 + 938 + 4 * 4 + 4),
+])
+def test_plain_quantized_matrix_bytes(scheme, matrix):
+    r = reprice(plain_model(), scheme)
+    rows = {row.name.split(".")[-2] + "." + row.name.split(".")[-1]: row for row in r.rows}
+    assert rows["down_proj.weight"].bytes == matrix
+    # everything else in the model's 16-bit dtype (BF16 here); the buffer as stored
+    assert rows["embed_tokens.weight"].bytes == 50 * 200 * 2 and rows["embed_tokens.weight"].type == "BF16"
+    assert rows["down_proj.bias"].type == "BF16" and rows["input_layernorm.weight"].type == "BF16"
+    assert rows["embeddings.position_ids"].bytes == 7 * 8
+    assert r.total_bytes == matrix + (50 * 200 + 300 + 200) * 2 + 56
+
+
+def test_plain_casts_and_f32_model_half_dtype():
+    m = plain_model()
+    params = 50 * 200 + 300 * 200 + 300 + 200
+    assert reprice(m, "fp32").total_bytes == params * 4 + 56
+    assert reprice(m, "bf16").bits_per_weight == pytest.approx(16 + 8 * 56 / params)
+    f32 = Model("safetensors", "test", (T("embed_tokens.weight", (50, 200), DType.F32),), None)
+    assert reprice(f32, "int8").rows[0].type == "F16"  # vLLM dtype="auto": F16 for an F32 model
+
+
+def test_tied_head_priced_once_and_side_data_dropped():
+    ts = (T("model.embed_tokens.weight", (64, 256)), T("lm_head.weight", (64, 256)),
+          T("model.layers.0.mlp.down_proj.qweight", (32, 256), DType.I32, params_per_element=8),
+          T("model.layers.0.mlp.down_proj.scales", (2, 256), DType.F16, is_parameter=False),
+          T("model.layers.0.mlp.down_proj.qzeros", (2, 32), DType.I32, is_parameter=False))
+    m = Model("safetensors", "test", ts, cfg(n_layers=1, tied_embeddings=True),
+              metadata={"config": {"quantization_config": {"quant_method": "gptq", "bits": 4}}})
+    r = reprice(m, "bf16")
+    embed, down = r.rows
+    assert (embed.name, down.name) == ("model.embed_tokens.weight", "model.layers.0.mlp.down_proj.qweight")
+    assert down.shape == (256, 256) and down.params == 65536 and down.bytes == 65536 * 2  # GPTQ unpacked
+    assert any("tied" in n for n in r.notes) and any("side data (2 tensors" in n for n in r.notes)
+
+
+# --- properties over the whole catalogue ----------------------------------------------------------------
+@pytest.mark.parametrize("name", [e.name for e in catalogue.entries()])
+def test_catalogue_order_of_schemes(name):
+    m = paramscope.open_model(name)
+    b = {s: reprice(m, s).total_bytes for s in ("q4_k_m", "q8_0", "bf16", "fp32", "int4", "int8")}
+    assert b["q4_k_m"] < b["q8_0"] < b["bf16"] < b["fp32"]
+    assert b["int4"] < b["int8"] < b["bf16"]
+
+
+def test_every_file_type_and_plain_scheme_runs():
+    m = paramscope.open_model("deepseek-v2-lite")  # MLA, shared and routed experts, dense first layer
+    n = m.params
+    for name in [*qs.FILE_TYPES, *qs.PLAIN_SCHEMES]:
+        r = reprice(m, name)
+        assert r.params == n and r.total_bytes == sum(t.bytes for t in r.by_type.values())
+        assert 1.125 < r.bits_per_weight <= 32.0001, name
