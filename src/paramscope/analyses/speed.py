@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paramscope.model import ArchConfig
+from paramscope.model import ArchConfig, Model
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +97,22 @@ def speed(cfg: ArchConfig | None, *, active_params: int, active_bytes: int, kv_b
                      "(at 100 % of peak; real kernels reach 40–70 %)")
     return SpeedEstimate(active_bytes, kv_bytes, batch, n_devices, bw, fl, prefill_tokens, matmul + attn,
                          tuple(lines))
+
+
+def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
+    """The bounds for a ``memory.SizeEstimate`` of ``model`` on ``n_devices`` × ``device``.
+
+    Routed-expert bytes scale with the weights when they were re-priced (same ratio as the whole).
+    """
+    from paramscope.analyses.inventory import inventory
+
+    inv = inventory(model)
+    experts = inv.by_component.get("experts")
+    stored = inv.weights_bytes
+    expert_bytes = experts.bytes * est.weights_bytes // stored if experts and stored else 0
+    active = active_weight_bytes(est.weights_bytes, expert_bytes, model.config)
+    flops = device.half_flops if device else None
+    bandwidth = device.bandwidth if device else None
+    return speed(model.config, active_params=inv.active_params, active_bytes=active,
+                 kv_bytes=est.kv_cache_bytes, batch=est.batch, prefill_tokens=est.context,
+                 bandwidth=bandwidth, peak_flops=flops, n_devices=n_devices)

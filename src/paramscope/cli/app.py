@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "inspect_cmd",
     "catalogue": "catalogue_cmd",
     "size": "size_cmd",
+    "fit": "fit_cmd",
     "gpus": "gpus_cmd",
 }
 

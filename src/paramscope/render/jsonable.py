@@ -131,3 +131,28 @@ def size_json(est) -> dict[str, Any]:
                         "total_bytes": d.total_bytes, "fits": d.fits} for d in est.per_device],
         "explain": list(est.explain), "notes": list(est.notes),
     }
+
+
+def speed_json(s) -> dict[str, Any]:
+    """``analyses.speed.SpeedEstimate`` as data."""
+    return {"active_weight_bytes": s.active_weight_bytes, "kv_bytes": s.kv_bytes,
+            "bytes_per_step": s.bytes_per_step, "bandwidth_bytes_per_s": s.bandwidth,
+            "peak_flops": s.peak_flops, "decode_tokens_per_s": s.decode_tokens_per_s,
+            "decode_tokens_per_s_total": s.decode_tokens_per_s_total, "prefill_tokens": s.prefill_tokens,
+            "prefill_flops": s.prefill_flops, "prefill_seconds": s.prefill_seconds,
+            "explain": list(s.explain)}
+
+
+def fit_json(r, speed, ram_bytes: int | None) -> dict[str, Any]:
+    """``analyses.fit.FitReport`` as data (the keys of `paramscope fit --json`)."""
+    off = r.offload
+    return {
+        "device": device_json(r.device), "ram_bytes": ram_bytes,
+        "fits_one_device": r.one_device.fits, "one_device": size_json(r.one_device),
+        "devices_needed": r.devices_needed, "allowed_device_counts": list(r.allowed_device_counts),
+        "offload": None if off is None else {
+            "gpu_layers": off.gpu_layers, "n_layers": off.n_layers, "cpu_moe_layers": off.cpu_moe_layers,
+            "gpu_bytes": off.gpu_bytes, "ram_bytes": off.ram_bytes, "fits_ram": off.fits_ram},
+        "max_context": r.max_context, "best_quant": r.best_quant, "commands": list(r.commands),
+        "speed": speed_json(speed), "explain": list(r.explain),
+    }
