@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from paramscope.analyses.memory import DEFAULT_CONTEXT, SizeRequest, estimate
 from paramscope.errors import UnsupportedError
 from paramscope.formats import open_model
-from paramscope.knowledge.hardware import parse_gpu_spec
+from paramscope.knowledge.hardware import find_device, parse_gpu_spec
 
 MiB = 1 << 20
 
@@ -93,3 +93,28 @@ def test_monotonic_in_context_and_batch(llama8b, c1, c2, batch):
     assert a.kv_cache_bytes <= b.kv_cache_bytes and a.total_bytes <= b.total_bytes
     more = estimate(llama8b, SizeRequest(context=lo, batch=batch + 1))
     assert more.kv_cache_bytes >= a.kv_cache_bytes
+
+
+def test_bytes_per_parameter_claims():
+    """A 2B model needs ~4 GB in fp16 and ~8 GB in fp32: 2 and 4 bytes per parameter."""
+    model = open_model("gemma-2b")
+    params = 2_506_172_416
+    fp16 = estimate(model, SizeRequest(weights="fp16"))
+    fp32 = estimate(model, SizeRequest(weights="fp32"))
+    assert fp16.weights_bytes == 2 * params and fp32.weights_bytes == 4 * params
+
+
+def test_reprice_orders_the_weights(llama8b):
+    schemes = ("q4_k_m", "q8_0", "bf16", "fp32")
+    sizes = [estimate(llama8b, SizeRequest(weights=w)).weights_bytes for w in schemes]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 4
+    assert sizes[0] == 4_912_898_048  # llama.cpp prints 4.58 GiB (4.89 BPW) for Llama 3.1 8B Q4_K_M
+
+
+def test_vllm_on_a_gpu_reports_its_reservation(llama8b):
+    est = estimate(llama8b, SizeRequest(runtime="vllm", device=find_device("h100")))
+    assert est.fits is True
+    assert est.kv_cache_bytes == 32 * 8 * 128 * 2 * 2 * 8192  # what one 8192-token request needs
+    assert any("reserves" in n and "KV blocks" in n for n in est.notes)
+    tiny = estimate(llama8b, SizeRequest(runtime="vllm", device=find_device("rtx-3060-12g")))
+    assert tiny.fits is False
