@@ -23,8 +23,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
     p.add_argument("--gpu", metavar="NAME", help="the device, e.g. h100, rtx-4090, m3-max, 24GB "
                                                  "(default: this machine's first NVIDIA GPU, else its RAM)")
-    p.add_argument("--ram", type=float, metavar="GB", help="CPU RAM for offloaded layers, in GB "
-                                                            "(default: this machine's)")
+    p.add_argument("--ram", type=float, metavar="GB", help="CPU RAM for offloaded layers, in GB as RAM is "
+                                                            "sold (binary: 64 = 64 GiB; default: this "
+                                                            "machine's available RAM)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     device = _device(args.gpu)
     system = detect()
-    ram = int(args.ram * 1e9) if args.ram else system.available_ram_bytes
+    ram = int(args.ram * 2**30) if args.ram else system.available_ram_bytes
     model = open_model(args.source)
     report = fit(model, request(args, device, 1), ram_bytes=ram)
     n = report.devices_needed or 1
