@@ -141,3 +141,46 @@ def test_python_api(gemma_gguf):
     assert sum(t.params for t in model.tensors) == 268_098_176
     with pytest.raises(ParamscopeError):
         paramscope.open_model("no-such-model")
+
+
+def test_size_json_keys_and_gemma_kv(gemma_gguf):
+    r = run("size", str(gemma_gguf), "--context", "8192", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in ("weights_bytes", "kv_cache_bytes", "compute_bytes", "overhead_bytes", "total_bytes",
+                "context", "batch", "runtime", "per_device"):
+        assert key in out
+    assert out["kv_cache_bytes"] == 39 * 1024 * 1024  # llama.cpp: 24.00 + 15.00 MiB
+    assert out["total_bytes"] == sum(out[k] for k in ("weights_bytes", "kv_cache_bytes", "compute_bytes",
+                                                      "overhead_bytes"))
+
+
+def test_size_fit_train_gpus_run():
+    for args in (("size", "llama-3.1-70b", "--gpu", "h100x2", "--explain"),
+                 ("size", "llama-3.1-8b", "--runtime", "vllm", "--gpu", "h100"),
+                 ("size", "qwen3-8b", "--weights", "q4_k_m", "--kv-type", "q8_0"),
+                 ("fit", "mixtral-8x7b", "--gpu", "rtx-4090", "--ram", "64"),
+                 ("train", "llama-3.1-8b", "--method", "lora", "--targets", "q,v", "--gpu", "h100"),
+                 ("gpus", "--kind", "unified")):
+        r = run(*args)
+        assert r.returncode == 0, (args, r.stderr)
+        assert r.stdout.strip()
+        j = run(*args, "--json")
+        assert j.returncode == 0, (args, j.stderr)
+        json.loads(j.stdout)
+
+
+def test_fit_and_train_json():
+    fit = json.loads(run("fit", "llama-3.1-70b", "--gpu", "h100", "--ram", "256", "--json").stdout)
+    assert fit["devices_needed"] == 2 and fit["fits_one_device"] is False
+    assert fit["offload"]["gpu_layers"] > 0 and fit["best_quant"] == "q8_0"
+    train = json.loads(run("train", "llama-3.1-8b", "--method", "lora", "--json").stdout)
+    assert train["trainable_params"] == 13_631_488  # r 16 on q, k, v, o: 32 × 16 × 26,624
+
+
+def test_size_errors_are_one_line():
+    for args in (("size", "llama-3.1-8b", "--gpu", "nosuchgpu"), ("size", "llama-3.1-8b", "--weights", "q9"),
+                 ("size", "llama-3.1-8b", "--context", "0"), ("train", "llama-3.1-8b", "--seq-len", "0")):
+        r = run(*args)
+        assert r.returncode == 1, (args, r.stderr)
+        assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "catalogue": "catalogue_cmd",
     "size": "size_cmd",
     "fit": "fit_cmd",
+    "train": "train_cmd",
     "gpus": "gpus_cmd",
 }
 

@@ -156,3 +156,19 @@ def fit_json(r, speed, ram_bytes: int | None) -> dict[str, Any]:
         "max_context": r.max_context, "best_quant": r.best_quant, "commands": list(r.commands),
         "speed": speed_json(speed), "explain": list(r.explain),
     }
+
+
+def train_json(est, device) -> dict[str, Any]:
+    """``analyses.train.TrainEstimate`` as data (the keys of `paramscope train --json`)."""
+    fits = None if device is None else est.total_bytes <= device.usable_bytes
+    return {
+        "method": est.method, "precision": est.precision, "seq_len": est.seq_len,
+        "micro_batch": est.micro_batch, "gpus": est.gpus, "zero_stage": est.zero_stage,
+        "checkpointing": est.checkpointing, "params": est.params, "active_params": est.active_params,
+        "trainable_params": est.trainable_params, "trainable_by_component": est.trainable_by_component,
+        "bytes_per_gpu": est.by_part | {"total": est.total_bytes},
+        "device": device.key if device else None, "fits": fits,
+        "tokens": est.tokens, "tokens_are_compute_optimal": not est.tokens_given,
+        "optimal_tokens": est.optimal_tokens, "flops": est.flops, "mfu": est.mfu,
+        "gpu_hours": est.gpu_hours, "days": est.days, "explain": list(est.explain), "notes": list(est.notes),
+    }
