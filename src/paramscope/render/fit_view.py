@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from paramscope.analyses.labels import bytes_label
-from paramscope.render.inspect_view import plain
+from paramscope.render.text import notes_and_explain, plain
 
 
 def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bool = False) -> None:
@@ -48,7 +48,4 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
     console.print(Text("Commands:", style="bold"))
     for c in r.commands:
         console.print(Text("  " + c))
-    if explain:
-        console.print(Text("How each number is derived:", style="bold"))
-        for line in (*r.explain, *one.explain, *speed.explain):
-            console.print(Text("  " + line))
+    notes_and_explain(console, one.notes, (*r.explain, *one.explain, *speed.explain), explain)

@@ -1,7 +1,6 @@
 """``paramscope inspect`` for people: rich tables of what the inventory analysis computed.
 
-Every string that came from a file (tensor names, metadata) is passed as plain ``Text``, never as
-markup: a tensor named ``[red]x`` or carrying ANSI escapes prints as the characters it has.
+Every string that came from a file (tensor names, metadata) goes through ``render.text.plain``.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from rich.text import Text
 from paramscope.analyses.inventory import Inventory
 from paramscope.analyses.labels import bytes_label
 from paramscope.render.jsonable import hyperparameters
+from paramscope.render.text import plain
 
 BAR_WIDTH = 24
 # ArchConfig fields shown in the summary, in this order, when set
@@ -20,14 +20,6 @@ SUMMARY_FIELDS = ("n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim_
                   "ffn_size", "vocab_size", "context_length", "tied_embeddings", "n_experts",
                   "n_experts_per_token", "n_shared_experts", "n_dense_layers", "expert_ffn_size",
                   "kv_lora_rank", "q_lora_rank", "rope_head_dim", "sliding_window")
-
-
-def plain(s: object) -> Text:
-    """File-provided text shown literally, control characters made visible."""
-    text = str(s)
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        text = text.encode("unicode_escape").decode("ascii")
-    return Text(text)
 
 
 def render_inspect(inv: Inventory, console: Console, *, tensors: bool = False, layers: bool = False) -> None:

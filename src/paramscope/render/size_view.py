@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from paramscope.analyses.labels import bytes_label
-from paramscope.render.inspect_view import plain
+from paramscope.render.text import notes_and_explain, plain
 
 _FITS = {True: "[green]fits[/]", False: "[red]does not fit[/]", None: ""}
 
@@ -44,11 +44,4 @@ def render_size(est, console: Console, *, explain: bool = False) -> None:
                      u.device.usable_bytes)
             d.add_row(f"{u.index}: {u.device.key}", *map(bytes_label, sizes), _FITS[u.fits])
         console.print(d)
-    for note in est.notes:
-        console.print(Text("note: ", style="dim") + plain(note))
-    if explain:
-        console.print(Text("How each number is derived:", style="bold"))
-        for line in est.explain:
-            console.print(Text("  " + line))
-    else:
-        console.print(Text("(--explain shows every formula with its values)", style="dim"))
+    notes_and_explain(console, est.notes, est.explain, explain)

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from paramscope.analyses.labels import bytes_label, size_label
-from paramscope.render.inspect_view import plain
+from paramscope.render.text import notes_and_explain
 
 
 def render_train(est, device, console: Console, *, explain: bool = False) -> None:
@@ -45,11 +45,4 @@ def render_train(est, device, console: Console, *, explain: bool = False) -> Non
         c.add_row("time", f"{est.gpu_hours:,.0f} GPU-hours at MFU {est.mfu:.0%}"
                           + (f" = {est.days:,.1f} days on {est.gpus} GPU(s)" if est.days is not None else ""))
     console.print(c)
-    for note in est.notes:
-        console.print(Text("note: ", style="dim") + plain(note))
-    if explain:
-        console.print(Text("How each number is derived:", style="bold"))
-        for line in est.explain:
-            console.print(Text("  " + line))
-    else:
-        console.print(Text("(--explain shows every formula with its values)", style="dim"))
+    notes_and_explain(console, est.notes, est.explain, explain)
