@@ -121,15 +121,26 @@ def kv_dtype(name: str | None, default: DType) -> DType:
 
 
 def _llamacpp(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest, ctx: int) -> RuntimeParts:
-    from paramscope.analyses.runtimes.llamacpp import LLAMA_CPP_PYTHON_BASE_BYTES, llamacpp_memory
+    from paramscope.analyses.runtimes.llamacpp import (
+        LLAMA_CPP_PYTHON_BASE_BYTES,
+        cpu_repack_bytes,
+        llamacpp_memory,
+    )
 
     t = kv_dtype(req.kv_type, DType.F16)
     # llama.cpp's n_ctx is shared by all sequences: n_seq sequences of ctx tokens need n_ctx = n_seq × ctx
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
                         n_seq=req.batch, n_ubatch=req.ubatch, swa_full=req.swa_full, type_k=t, type_v=t,
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES)
+    notes: tuple[str, ...] = ()
+    on_cpu = req.device is None or req.device.kind == "cpu"
+    repack = cpu_repack_bytes(model.tensors) if on_cpu and req.weights is None and model.has_weights else 0
+    if repack:
+        notes = (f"on an x86 CPU with AVX2, llama.cpp copies {repack:,} B of Q4_0/Q4_K/IQ4_NL/MXFP4 "
+                 "matrices into a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on "
+                 "top of the mapped weights above; with --no-mmap the model buffer shrinks by as much",)
     return RuntimeParts(m.kv_cache_bytes, m.compute_bytes + m.output_bytes, m.overhead_bytes,
-                        t.value.lower(), m.explain)
+                        t.value.lower(), m.explain, notes)
 
 
 def _runtime(name: str) -> Callable[[Model, ArchConfig, int, SizeRequest, int], RuntimeParts]:
