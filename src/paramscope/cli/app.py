@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "fit": "fit_cmd",
     "train": "train_cmd",
     "gpus": "gpus_cmd",
+    "scan": "scan_cmd",
+    "ls": "ls_cmd",
 }
 
 

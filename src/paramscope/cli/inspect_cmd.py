@@ -23,16 +23,28 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from paramscope.analyses.inventory import inventory
+    from paramscope.analyses.pickle_safety import assess
     from paramscope.formats import open_model
 
-    inv = inventory(open_model(args.source))
+    model = open_model(args.source)
+    inv = inventory(model)
+    safety = assess(model)  # None unless the file is a pickle; exit status 2 when it could run code
     if args.as_json:
         from paramscope.render.jsonable import dump, inventory_json
 
-        dump(inventory_json(inv, tensors=args.tensors, layers=args.layers))
-        return 0
-    from paramscope.cli.app import console
-    from paramscope.render.inspect_view import render_inspect
+        out = inventory_json(inv, tensors=args.tensors, layers=args.layers)
+        if safety:
+            from paramscope.render.scan_view import verdict_json
 
-    render_inspect(inv, console(), tensors=args.tensors, layers=args.layers)
-    return 0
+            out["pickle_safety"] = verdict_json(safety)
+        dump(out)
+    else:
+        from paramscope.cli.app import console
+        from paramscope.render.inspect_view import render_inspect
+
+        render_inspect(inv, console(), tensors=args.tensors, layers=args.layers)
+        if safety:
+            from paramscope.render.scan_view import render_verdict
+
+            render_verdict(safety, console())
+    return safety.exit_code if safety else 0

@@ -17,7 +17,8 @@ from paramscope.errors import SourceError, UnknownFormatError
 from paramscope.model import Model
 
 # Module names, imported on first use so that a command pays only for the reader it needs.
-FILE_READERS: tuple[str, ...] = ("gguf", "safetensors", "config_json")
+# PyTorch and ONNX recognise files by suffix, so the readers that check magic bytes come first.
+FILE_READERS: tuple[str, ...] = ("gguf", "safetensors", "config_json", "pytorch", "onnx_reader")
 SNIFF_BYTES = 64
 
 
@@ -53,5 +54,5 @@ def open_file(path: Path) -> Model:
         mod = reader(name)
         if mod.sniff(head, path):
             return mod.read(path)
-    raise UnknownFormatError(f"{path}: not a format paramscope reads "
-                             f"(first bytes {head[:8]!r}; expected GGUF, safetensors or config.json)")
+    raise UnknownFormatError(f"{path}: not a format paramscope reads (first bytes {head[:8]!r}; "
+                             "expected GGUF, safetensors, PyTorch, ONNX or config.json)")

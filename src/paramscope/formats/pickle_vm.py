@@ -1,0 +1,719 @@
+"""A restricted pickle interpreter: it reads every opcode of protocols 0-5 and never imports or calls.
+
+The opcodes and their arguments are those documented in CPython's ``Lib/pickletools.py`` (and executed
+by ``Lib/pickle.py``'s ``_Unpickler``); this module walks the same stack machine, but:
+
+- ``GLOBAL`` / ``STACK_GLOBAL`` / ``INST`` push an inert ``Global(module, name)`` record and note the
+  reference; nothing is imported (``find_class`` is never reached);
+- ``REDUCE`` / ``NEWOBJ`` / ``NEWOBJ_EX`` / ``INST`` / ``OBJ`` on a global look it up in a table of
+  handlers the caller supplies (``calls``) that build data (a tensor record, an ordered dict); any
+  other call becomes an inert ``Call`` record that says what *would* have been called;
+- ``BUILD`` records the state instead of calling ``__setstate__``; ``PERSID`` / ``BINPERSID`` hand
+  the id to the caller's ``persistent_load``, a pure function of the data.
+
+Every resource is bounded (``Limits``): opcodes executed, wall time, MARK depth, stack and memo size,
+the length of text lines and integers; a string or bytes length is checked against the bytes left
+before anything is allocated. Dict keys are never hashed unless they are plain scalars, so a key made
+of a million nested tuples costs nothing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gc
+import struct
+import time
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from paramscope.errors import FormatError
+
+HIGHEST_PROTOCOL = 5
+HASHABLE_KEYS = (str, int, float, bytes, bool, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_ops: int = 8_000_000  # a 1,000-tensor data.pkl runs ~40,000; this machine runs ~5M a second
+    max_seconds: float = 5.0
+    max_depth: int = 1_000  # nested MARKs
+    max_stack: int = 1_000_000
+    max_memo: int = 1_000_000
+    max_line: int = 1 << 20  # protocol-0 text arguments
+    max_long_bytes: int = 1_024  # LONG1/LONG4/LONG: torch's largest is the 10-byte legacy magic
+
+
+# --- inert records --------------------------------------------------------------------------------
+
+@dataclass(eq=False, slots=True)
+class Global:
+    """A reference to ``module.name``, as a GLOBAL opcode names it; never resolved."""
+
+    module: str
+    name: str
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(eq=False, slots=True)
+class Call:
+    """What loading would have called: ``func(*args)`` (``kind`` names the opcode), never run."""
+
+    func: Any
+    args: Any
+    kind: str
+    state: Any = None  # BUILD's argument
+    items: list[Any] = field(default_factory=list)  # APPEND(S) / SETITEM(S) onto the result
+
+
+@dataclass(eq=False, slots=True)
+class PDict:
+    """A pickled dict: scalar keys in ``entries`` (last one wins, as in Python), any others in ``other``."""
+
+    kind: str = "dict"
+    entries: dict[Any, Any] = field(default_factory=dict)
+    other: list[tuple[Any, Any]] = field(default_factory=list)
+    state: Any = None
+
+    def set(self, key: Any, value: Any) -> None:
+        if type(key) in HASHABLE_KEYS:
+            self.entries[key] = value
+        else:
+            self.other.append((key, value))
+
+
+@dataclass(eq=False, slots=True)
+class PSet:
+    items: list[Any] = field(default_factory=list)
+    frozen: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class PersistentRef:
+    """A persistent id the caller did not recognise."""
+
+    pid: Any
+
+
+@dataclass(slots=True)
+class GlobalUse:
+    """One referenced global: how often it was named and called, and where it first appears."""
+
+    module: str
+    name: str
+    offset: int
+    count: int = 0
+    calls: int = 0
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+class NotHandled(Exception):
+    """Raised by a call handler whose arguments are not the data it builds from: the call stays a record."""
+
+
+CallHandler = Callable[[Any], Any]
+
+
+class PickleError(FormatError):
+    """The pickle breaks a rule of the opcode stream or a limit; ``references`` lists the globals seen
+    before the problem, since a real unpickler would already have imported (and maybe called) them."""
+
+    references: tuple[GlobalUse, ...] = ()
+
+
+class PickleTruncated(PickleError):
+    """The data ends before the pickle does (the caller may retry with more of the file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    value: Any
+    end: int  # offset just past STOP
+    protocol: int
+    ops: int
+    references: tuple[GlobalUse, ...]
+
+
+# --- the machine ----------------------------------------------------------------------------------
+
+class Machine:
+    def __init__(self, data: bytes, file: str, start: int = 0, *, limits: Limits = Limits(),
+                 calls: Mapping[tuple[str, str], CallHandler] | None = None,
+                 persistent_load: Callable[[Any], Any] | None = None):
+        self.data, self.file, self.pos, self.limits = data, file, start, limits
+        self.calls = {**BUILTIN_CALLS, **(calls or {})}
+        self.persistent_load = persistent_load or PersistentRef
+        self.stack: list[Any] = []
+        self.metastack: list[list[Any]] = []
+        self.memo: dict[int, Any] = {}
+        self.refs: dict[tuple[str, str], GlobalUse] = {}
+        self.protocol = 0
+        self.op_at = start
+
+    # -- driver --
+    def run(self) -> Result:
+        # The machine builds up to millions of small containers and no cycles a caller keeps; CPython's
+        # cyclic collector would traverse all live objects over and over meanwhile (seconds, measured
+        # on a million nested tuples), so it pauses for the run.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if paused:
+                gc.enable()
+
+    def _run(self) -> Result:
+        limits, data, ops = self.limits, self.data, 0
+        deadline = time.monotonic() + limits.max_seconds
+        try:
+            while True:
+                if self.pos >= len(data):
+                    raise PickleTruncated(self.file, "pickle ends before its STOP opcode",
+                                          f"{len(data)} bytes")
+                self.op_at = self.pos
+                code = data[self.pos]
+                self.pos += 1
+                ops += 1
+                if ops & 0xFFFF == 0:
+                    self._check_budget(ops, deadline)
+                handler = OPCODES.get(code)
+                if handler is None:
+                    self._fail(f"unknown pickle opcode 0x{code:02x} at offset {self.op_at}")
+                if handler is _stop:
+                    return Result(self._pop(), self.pos, self.protocol, ops, self.references())
+                handler(self)
+                if len(self.stack) > limits.max_stack:
+                    self._fail("pickle stack exceeds the limit", len(self.stack),
+                               f"at most {limits.max_stack}")
+        except PickleError as e:
+            e.references = self.references()
+            raise
+
+    def references(self) -> tuple[GlobalUse, ...]:
+        return tuple(self.refs.values())
+
+    def _check_budget(self, ops: int, deadline: float) -> None:
+        if ops > self.limits.max_ops:
+            self._fail("pickle runs more opcodes than the limit", ops, self.limits.max_ops)
+        if time.monotonic() > deadline:
+            self._fail("pickle takes longer than the time limit", f"{ops} opcodes",
+                       f"at most {self.limits.max_seconds:g} s")
+
+    def _fail(self, what: str, found: object = None, expected: object = None) -> NoReturn:
+        raise PickleError(self.file, what, found, expected)
+
+    # -- reading arguments --
+    def take(self, n: int, what: str) -> bytes:
+        if n < 0:
+            self._fail(f"{what} at offset {self.op_at} has a negative length", n)
+        if n > len(self.data) - self.pos:
+            raise PickleTruncated(self.file, f"{what} at offset {self.op_at} runs past the end of the "
+                                  "pickle", f"{n} bytes", f"at most {len(self.data) - self.pos}")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def unpack(self, fmt: struct.Struct, what: str) -> Any:
+        return fmt.unpack(self.take(fmt.size, what))[0]
+
+    def line(self, what: str, limit: int | None = None) -> bytes:
+        limit = limit or self.limits.max_line
+        end = self.data.find(b"\n", self.pos, self.pos + limit + 1)
+        if end < 0:
+            error = PickleTruncated if len(self.data) - self.pos <= limit else PickleError
+            raise error(self.file, f"{what} at offset {self.op_at} has no end of line within {limit} bytes")
+        chunk = self.data[self.pos:end]
+        self.pos = end + 1
+        return chunk
+
+    def text(self, what: str, limit: int | None = None) -> str:
+        raw = self.line(what, limit)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self._fail(f"{what} at offset {self.op_at} is not UTF-8", repr(raw[:40]))
+
+    def decode(self, raw: bytes, what: str) -> str:
+        try:
+            return raw.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            self._fail(f"{what} at offset {self.op_at} is not UTF-8")
+
+    def long(self, raw: bytes) -> int:
+        if len(raw) > self.limits.max_long_bytes:
+            self._fail(f"integer at offset {self.op_at} is implausibly long", f"{len(raw)} bytes",
+                       f"at most {self.limits.max_long_bytes}")
+        return int.from_bytes(raw, "little", signed=True)
+
+    def text_int(self, what: str) -> int:
+        raw = self.line(what, self.limits.max_long_bytes * 3)
+        try:
+            return int(raw.rstrip(b"L"), 10)  # pickletools.read_decimalnl_long: "123L" in protocol 0
+        except ValueError:
+            self._fail(f"{what} at offset {self.op_at} is not a decimal integer", repr(raw[:40]))
+
+    # -- the stack --
+    def push(self, value: Any) -> None:
+        self.stack.append(value)
+
+    def _pop(self) -> Any:
+        if not self.stack:
+            self._fail(f"opcode at offset {self.op_at} pops an empty stack")
+        return self.stack.pop()
+
+    def top(self) -> Any:
+        if not self.stack:
+            self._fail(f"opcode at offset {self.op_at} reads an empty stack")
+        return self.stack[-1]
+
+    def mark(self) -> None:
+        if len(self.metastack) >= self.limits.max_depth:
+            self._fail("pickle nests MARKs deeper than the limit", len(self.metastack) + 1,
+                       f"at most {self.limits.max_depth}")
+        self.metastack.append(self.stack)
+        self.stack = []
+
+    def pop_mark(self) -> list[Any]:
+        if not self.metastack:
+            self._fail(f"opcode at offset {self.op_at} needs a MARK and there is none")
+        items, self.stack = self.stack, self.metastack.pop()
+        return items
+
+    def memo_put(self, index: int) -> None:
+        if index < 0:
+            self._fail(f"negative memo index at offset {self.op_at}", index)
+        if index not in self.memo and len(self.memo) >= self.limits.max_memo:
+            self._fail("pickle memo exceeds the limit", len(self.memo) + 1, f"at most {self.limits.max_memo}")
+        self.memo[index] = self.top()
+
+    def memo_get(self, index: int) -> None:
+        if index not in self.memo:
+            self._fail(f"memo index {index} at offset {self.op_at} was never stored")
+        self.push(self.memo[index])
+
+    # -- globals and calls --
+    def global_ref(self, module: str, name: str) -> Global:
+        module, name = _compat(module, name)
+        use = self.refs.get((module, name))
+        if use is None:
+            use = self.refs[(module, name)] = GlobalUse(module, name, self.op_at)
+        use.count += 1
+        return Global(module, name)
+
+    def call(self, func: Any, args: Any, kind: str) -> Any:
+        """What ``func(*args)`` stands for: a handler's data, else an inert record."""
+        if isinstance(func, Global):
+            self.refs[(func.module, func.name)].calls += 1
+            handler = self.calls.get((func.module, func.name))
+            if handler is not None:
+                try:
+                    return handler(args)
+                except NotHandled:
+                    pass
+        return Call(func, args, kind)
+
+
+def _compat(module: str, name: str) -> tuple[str, str]:
+    """Python 2 names as Python 3's unpickler maps them (``_compat_pickle``, fix_imports=True)."""
+    if (module, name) in NAME_MAPPING:
+        return NAME_MAPPING[(module, name)]
+    return IMPORT_MAPPING.get(module, module), name
+
+
+# --- opcode implementations, in pickletools' order ------------------------------------------------
+_I32, _U32, _U16, _U64 = struct.Struct("<i"), struct.Struct("<I"), struct.Struct("<H"), struct.Struct("<Q")
+_F64 = struct.Struct(">d")  # BINFLOAT is big-endian (pickletools.float8)
+
+
+def _int(m: Machine) -> None:
+    raw = m.line("INT argument", 64)
+    if raw in (b"00", b"01"):  # pickletools: protocol 0 writes bools as INT 00 / 01
+        m.push(raw == b"01")
+        return
+    try:
+        m.push(int(raw, 10))
+    except ValueError:
+        m._fail(f"INT argument at offset {m.op_at} is not a decimal integer", repr(raw[:40]))
+
+
+def _long(m: Machine) -> None:
+    m.push(m.text_int("LONG argument"))
+
+
+def _string(m: Machine) -> None:
+    raw = m.line("STRING argument")
+    if len(raw) < 2 or raw[0] != raw[-1] or raw[:1] not in (b"'", b'"'):
+        m._fail(f"STRING argument at offset {m.op_at} is not quoted", repr(raw[:40]))
+    try:
+        m.push(codecs.escape_decode(raw[1:-1])[0])
+    except ValueError:
+        m._fail(f"STRING argument at offset {m.op_at} has a bad escape")
+
+
+def _unicode(m: Machine) -> None:
+    raw = m.line("UNICODE argument")
+    try:
+        m.push(raw.decode("raw-unicode-escape"))
+    except UnicodeDecodeError:
+        m._fail(f"UNICODE argument at offset {m.op_at} has a bad escape")
+
+
+def _float(m: Machine) -> None:
+    raw = m.line("FLOAT argument", 64)
+    try:
+        m.push(float(raw))
+    except ValueError:
+        m._fail(f"FLOAT argument at offset {m.op_at} is not a number", repr(raw[:40]))
+
+
+def _sized(width: struct.Struct | None, what: str, convert: Callable[[Machine, bytes], Any]):
+    """An opcode whose argument is a length (1 byte when ``width`` is None) followed by that many bytes."""
+    def op(m: Machine) -> None:
+        n = m.take(1, what)[0] if width is None else m.unpack(width, what)
+        m.push(convert(m, m.take(n, what)))
+    return op
+
+
+def _as_bytes(m: Machine, raw: bytes) -> bytes:
+    return raw
+
+
+def _as_str(m: Machine, raw: bytes) -> str:
+    return m.decode(raw, "string")
+
+
+def _persid(m: Machine) -> None:
+    m.push(m.persistent_load(m.text("PERSID argument")))
+
+
+def _binpersid(m: Machine) -> None:
+    m.push(m.persistent_load(m._pop()))
+
+
+def _reduce(m: Machine) -> None:
+    args = m._pop()
+    func = m._pop()
+    m.push(m.call(func, args, "reduce"))
+
+
+def _build(m: Machine) -> None:
+    state = m._pop()
+    obj = m.top()
+    if isinstance(obj, Call | PDict):
+        obj.state = state
+    elif isinstance(obj, Global):
+        m.refs[(obj.module, obj.name)].calls += 1  # BUILD on a class sets attributes on it
+
+
+def _append(m: Machine) -> None:
+    value = m._pop()
+    _extend(m, m.top(), [value])
+
+
+def _appends(m: Machine) -> None:
+    items = m.pop_mark()
+    _extend(m, m.top(), items)
+
+
+def _extend(m: Machine, target: Any, items: list[Any]) -> None:
+    if isinstance(target, list):
+        target.extend(items)
+    elif isinstance(target, Call):
+        target.items.extend(items)  # pickle.py calls target.extend / target.append: a call we record
+    else:
+        m._fail(f"APPEND at offset {m.op_at} onto a {_kind(target)}")
+
+
+def _setitem(m: Machine) -> None:
+    value = m._pop()
+    key = m._pop()
+    _set_items(m, m.top(), [key, value])
+
+
+def _setitems(m: Machine) -> None:
+    items = m.pop_mark()
+    if len(items) % 2:
+        m._fail(f"SETITEMS at offset {m.op_at} has an odd number of items", len(items))
+    _set_items(m, m.top(), items)
+
+
+def _set_items(m: Machine, target: Any, items: list[Any]) -> None:
+    if isinstance(target, PDict):
+        for i in range(0, len(items), 2):
+            target.set(items[i], items[i + 1])
+    elif isinstance(target, Call):
+        target.items.extend(zip(items[::2], items[1::2], strict=True))
+    else:
+        m._fail(f"SETITEM at offset {m.op_at} onto a {_kind(target)}")
+
+
+def _dict(m: Machine) -> None:
+    items = m.pop_mark()
+    if len(items) % 2:
+        m._fail(f"DICT at offset {m.op_at} has an odd number of items", len(items))
+    d = PDict()
+    for i in range(0, len(items), 2):
+        d.set(items[i], items[i + 1])
+    m.push(d)
+
+
+def _global(m: Machine) -> None:
+    module = m.text("GLOBAL module", 4096)
+    name = m.text("GLOBAL name", 4096)
+    m.push(m.global_ref(module, name))
+
+
+def _stack_global(m: Machine) -> None:
+    name = m._pop()
+    module = m._pop()
+    if not isinstance(module, str) or not isinstance(name, str):
+        m._fail(f"STACK_GLOBAL at offset {m.op_at} needs two strings",
+                f"{_kind(module)} and {_kind(name)}")
+    m.push(m.global_ref(module, name))
+
+
+def _inst(m: Machine) -> None:
+    module = m.text("INST module", 4096)
+    name = m.text("INST name", 4096)
+    cls = m.global_ref(module, name)
+    m.push(m.call(cls, tuple(m.pop_mark()), "inst"))
+
+
+def _obj(m: Machine) -> None:
+    items = m.pop_mark()
+    if not items:
+        m._fail(f"OBJ at offset {m.op_at} has no class")
+    m.push(m.call(items[0], tuple(items[1:]), "obj"))
+
+
+def _newobj(m: Machine) -> None:
+    args = m._pop()
+    cls = m._pop()
+    m.push(m.call(cls, args, "newobj"))
+
+
+def _newobj_ex(m: Machine) -> None:
+    kwargs = m._pop()
+    args = m._pop()
+    cls = m._pop()
+    m.push(m.call(cls, (args, kwargs), "newobj_ex"))
+
+
+def _get(m: Machine) -> None:
+    m.memo_get(m.text_int("GET argument"))
+
+
+def _put(m: Machine) -> None:
+    m.memo_put(m.text_int("PUT argument"))
+
+
+def _proto(m: Machine) -> None:
+    m.protocol = m.take(1, "PROTO argument")[0]
+    if m.protocol > HIGHEST_PROTOCOL:
+        m._fail("unsupported pickle protocol", m.protocol, f"at most {HIGHEST_PROTOCOL}")
+
+
+def _ext(width: int):
+    def op(m: Machine) -> None:
+        code = int.from_bytes(m.take(width, "EXT argument"), "little")
+        # copyreg's extension registry is empty in a plain Python process: loading would fail too
+        m._fail(f"extension code {code} at offset {m.op_at} names no registered global")
+    return op
+
+
+def _frame(m: Machine) -> None:
+    n = m.unpack(_U64, "FRAME argument")
+    if n > len(m.data) - m.pos:
+        m._fail(f"FRAME at offset {m.op_at} is longer than the rest of the pickle", n,
+                f"at most {len(m.data) - m.pos}")
+
+
+def _next_buffer(m: Machine) -> None:
+    m._fail(f"NEXT_BUFFER at offset {m.op_at} needs out-of-band buffers, which a file cannot carry")
+
+
+def _pop_op(m: Machine) -> None:
+    if m.stack:
+        m.stack.pop()
+    else:  # pickle.py load_pop: an empty stack pops the mark
+        m.pop_mark()
+
+
+def _pop_mark_op(m: Machine) -> None:
+    m.pop_mark()
+
+
+def _stop(m: Machine) -> None:
+    raise AssertionError("STOP is handled by the driver")
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _tuple_n(n: int):
+    def op(m: Machine) -> None:
+        if len(m.stack) < n:
+            m._fail(f"TUPLE{n} at offset {m.op_at} needs {n} items", len(m.stack))
+        items = tuple(m.stack[-n:])
+        del m.stack[-n:]
+        m.push(items)
+    return op
+
+
+def _additems(m: Machine) -> None:
+    items = m.pop_mark()
+    target = m.top()
+    if not isinstance(target, PSet):
+        m._fail(f"ADDITEMS at offset {m.op_at} onto a {_kind(target)}")
+    target.items.extend(items)
+
+
+OPCODES: dict[int, Callable[[Machine], None]] = {
+    ord("("): Machine.mark,
+    ord("."): _stop,
+    ord("0"): _pop_op,
+    ord("1"): _pop_mark_op,
+    ord("2"): lambda m: m.push(m.top()),
+    ord("F"): _float,
+    ord("I"): _int,
+    ord("J"): lambda m: m.push(m.unpack(_I32, "BININT argument")),
+    ord("K"): lambda m: m.push(m.take(1, "BININT1 argument")[0]),
+    ord("L"): _long,
+    ord("M"): lambda m: m.push(m.unpack(_U16, "BININT2 argument")),
+    ord("N"): lambda m: m.push(None),
+    ord("P"): _persid,
+    ord("Q"): _binpersid,
+    ord("R"): _reduce,
+    ord("S"): _string,
+    ord("T"): _sized(_U32, "BINSTRING", _as_bytes),
+    ord("U"): _sized(None, "SHORT_BINSTRING", _as_bytes),
+    ord("V"): _unicode,
+    ord("X"): _sized(_U32, "BINUNICODE", _as_str),
+    ord("a"): _append,
+    ord("b"): _build,
+    ord("c"): _global,
+    ord("d"): _dict,
+    ord("}"): lambda m: m.push(PDict()),
+    ord("e"): _appends,
+    ord("g"): _get,
+    ord("h"): lambda m: m.memo_get(m.take(1, "BINGET argument")[0]),
+    ord("i"): _inst,
+    ord("j"): lambda m: m.memo_get(m.unpack(_U32, "LONG_BINGET argument")),
+    ord("l"): lambda m: m.push(m.pop_mark()),
+    ord("]"): lambda m: m.push([]),
+    ord("o"): _obj,
+    ord("p"): _put,
+    ord("q"): lambda m: m.memo_put(m.take(1, "BINPUT argument")[0]),
+    ord("r"): lambda m: m.memo_put(m.unpack(_U32, "LONG_BINPUT argument")),
+    ord("s"): _setitem,
+    ord("t"): lambda m: m.push(tuple(m.pop_mark())),
+    ord(")"): lambda m: m.push(()),
+    ord("u"): _setitems,
+    ord("G"): lambda m: m.push(m.unpack(_F64, "BINFLOAT argument")),
+    # protocol 2
+    0x80: _proto,
+    0x81: _newobj,
+    0x82: _ext(1),
+    0x83: _ext(2),
+    0x84: _ext(4),
+    0x85: _tuple_n(1),
+    0x86: _tuple_n(2),
+    0x87: _tuple_n(3),
+    0x88: lambda m: m.push(True),
+    0x89: lambda m: m.push(False),
+    0x8A: lambda m: m.push(m.long(m.take(m.take(1, "LONG1 length")[0], "LONG1 argument"))),
+    0x8B: lambda m: m.push(m.long(m.take(m.unpack(_I32, "LONG4 length"), "LONG4 argument"))),
+    # protocol 3
+    ord("B"): _sized(_U32, "BINBYTES", _as_bytes),
+    ord("C"): _sized(None, "SHORT_BINBYTES", _as_bytes),
+    # protocol 4
+    0x8C: _sized(None, "SHORT_BINUNICODE", _as_str),
+    0x8D: _sized(_U64, "BINUNICODE8", _as_str),
+    0x8E: _sized(_U64, "BINBYTES8", _as_bytes),
+    0x8F: lambda m: m.push(PSet()),
+    0x90: _additems,
+    0x91: lambda m: m.push(PSet(m.pop_mark(), frozen=True)),
+    0x92: _newobj_ex,
+    0x93: _stack_global,
+    0x94: lambda m: m.memo_put(len(m.memo)),
+    0x95: _frame,
+    # protocol 5
+    0x96: _sized(_U64, "BYTEARRAY8", _as_bytes),
+    0x97: _next_buffer,
+    0x98: lambda m: None,  # READONLY_BUFFER: the top item stays what it is
+}
+
+
+# --- calls every pickle may make that only build plain data --------------------------------------
+
+def _ordered_dict(kind: str) -> CallHandler:
+    """``OrderedDict()`` / ``OrderedDict([(k, v), …])`` as pickled by ``OrderedDict.__reduce__``."""
+    def build(args: Any) -> PDict:
+        if not isinstance(args, tuple) or len(args) > 1:
+            raise NotHandled
+        d = PDict(kind)
+        for pair in (args[0] if args else ()):
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise NotHandled
+            d.set(pair[0], pair[1])
+        return d
+    return build
+
+
+def _codecs_encode(args: Any) -> bytes:
+    """Protocol 2 writes bytes as ``_codecs.encode(text, "latin1")`` (pickle.py save_bytes)."""
+    if (not isinstance(args, tuple) or len(args) != 2 or not isinstance(args[0], str)
+            or args[1] not in ("latin1", "latin-1")):
+        raise NotHandled
+    try:
+        return args[0].encode("latin-1")
+    except UnicodeEncodeError:
+        raise NotHandled from None
+
+
+def _set(frozen: bool) -> CallHandler:
+    def build(args: Any) -> PSet:
+        if not isinstance(args, tuple) or len(args) > 1 or (args and not isinstance(args[0], list)):
+            raise NotHandled
+        return PSet(list(args[0]) if args else [], frozen)
+    return build
+
+
+def _bytes(args: Any) -> bytes:
+    """Protocols 0-2 write ``b""`` as ``bytes()`` (pickle.py save_bytes)."""
+    if args == ():
+        return b""
+    raise NotHandled
+
+
+def _bytearray(args: Any) -> bytes:
+    if isinstance(args, tuple) and len(args) <= 1 and all(isinstance(a, bytes) for a in args):
+        return args[0] if args else b""
+    raise NotHandled
+
+
+BUILTIN_CALLS: dict[tuple[str, str], CallHandler] = {
+    ("collections", "OrderedDict"): _ordered_dict("OrderedDict"),
+    ("collections", "Counter"): _ordered_dict("Counter"),
+    ("_codecs", "encode"): _codecs_encode,
+    ("builtins", "set"): _set(False),
+    ("builtins", "frozenset"): _set(True),
+    ("builtins", "bytearray"): _bytearray,
+    ("builtins", "bytes"): _bytes,
+}
+
+
+def run(data: bytes, file: str, start: int = 0, *, limits: Limits = Limits(),
+        calls: Mapping[tuple[str, str], CallHandler] | None = None,
+        persistent_load: Callable[[Any], Any] | None = None) -> Result:
+    """Interpret one pickle starting at ``start`` in ``data``; see the module docstring."""
+    return Machine(data, file, start, limits=limits, calls=calls, persistent_load=persistent_load).run()

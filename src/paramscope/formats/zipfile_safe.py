@@ -1,0 +1,268 @@
+"""ZIP archives read from their central directory, every field checked before anything is trusted.
+
+Layout (PKWARE APPNOTE.TXT 6.3.10): local headers and data | central directory (one 46-byte record
+per member, §4.3.12) | [zip64 end record §4.3.14 and its locator §4.3.15] | end of central directory
+(22 bytes + comment, §4.3.16). PyTorch writes its checkpoints this way (caffe2/serialize/
+inline_container.cc, miniz): members ``ARCHIVE/data.pkl``, ``ARCHIVE/data/KEY`` stored uncompressed and
+64-byte aligned, zip64 records when the archive passes 4 GiB.
+
+Members are never extracted to disk. A member's data range is found through its local header, whose
+name must match the central directory's (a mismatch is how two readers are shown two different
+archives); ranges must lie inside the file and before the central directory, and may not overlap (the
+"overlapping files" zip bomb). Duplicate, absolute, ``..``, backslash or NUL-carrying names and
+encrypted members are refused. Deflated data is inflated with an output bound, and its CRC checked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from paramscope.errors import FormatError, HeaderError, OffsetError, UnsupportedError
+from paramscope.sources.local import LocalFile
+
+# §4.3.16: signature, disk, central directory disk, entries here, entries, its size, its offset, comment
+EOCD = struct.Struct("<4sHHHHIIH")
+EOCD_SIG = b"PK\x05\x06"
+ZIP64_LOCATOR = struct.Struct("<4sIQI")  # §4.3.15: sig, disk with zip64 EOCD, its offset, disks
+ZIP64_LOCATOR_SIG = b"PK\x06\x07"
+# §4.3.14: signature, record size, made by, needed, disk, cd disk, entries here, entries, cd size, cd offset
+ZIP64_EOCD = struct.Struct("<4sQHHIIQQQQ")
+ZIP64_EOCD_SIG = b"PK\x06\x06"
+CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")  # §4.3.12
+CENTRAL_SIG = b"PK\x01\x02"
+LOCAL = struct.Struct("<4sHHHHHIIIHH")  # §4.3.7
+LOCAL_SIG = b"PK\x03\x04"
+ZIP64_EXTRA_ID = 0x0001  # §4.5.3
+MAX_COMMENT = 0xFFFF
+MAX_MEMBERS = 1_000_000  # a checkpoint holds one member per storage; the largest have a few thousand
+FLAG_ENCRYPTED, FLAG_UTF8 = 0x0001, 0x0800  # §4.4.4 bits 0 and 11
+STORED, DEFLATED = 0, 8
+METHOD_NAMES = {1: "shrunk", 6: "imploded", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd", 99: "AES"}
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    name: str
+    method: int  # STORED or DEFLATED
+    data_offset: int  # absolute offset of the (compressed) data
+    compressed_size: int
+    size: int  # uncompressed
+    crc: int
+
+
+@dataclass(frozen=True, slots=True)
+class Archive:
+    path: str
+    members: dict[str, Member]  # by name, in central-directory order
+    central_offset: int
+
+    def read(self, f: LocalFile, name: str, max_bytes: int) -> bytes:
+        """A member's content, at most ``max_bytes``; inflated with a bound and CRC-checked."""
+        m = self.members[name]
+        if m.size > max_bytes:
+            raise HeaderError(self.path, f"member {name} is implausibly large", f"{m.size} bytes",
+                              f"at most {max_bytes}")
+        raw = f.read(m.data_offset, m.compressed_size, f"member {name}")
+        data = raw if m.method == STORED else _inflate(self.path, name, raw, m.size)
+        if zlib.crc32(data) != m.crc:
+            raise FormatError(self.path, f"member {name} fails its CRC check",
+                              f"0x{zlib.crc32(data):08x}", f"0x{m.crc:08x}")
+        return data
+
+
+def is_zip(head: bytes) -> bool:
+    return head[:4] in (LOCAL_SIG, EOCD_SIG)
+
+
+def first_member_name(head: bytes) -> str:
+    """The first local header's name, from the first bytes alone (for sniffing)."""
+    if len(head) < LOCAL.size or head[:4] != LOCAL_SIG:
+        return ""
+    n = LOCAL.unpack_from(head)[9]
+    return head[LOCAL.size:LOCAL.size + n].decode("utf-8", "replace")
+
+
+def open_archive(f: LocalFile) -> Archive:
+    """The archive's members, validated; nothing is decompressed here."""
+    eocd_at, entries, cd_size, cd_offset = _end_record(f)
+    if cd_offset + cd_size > eocd_at:
+        raise OffsetError(f.name, "central directory overlaps the end record",
+                          f"ends at {cd_offset + cd_size}", f"at most {eocd_at}")
+    raw = f.read(cd_offset, cd_size, "the central directory")
+    members = _central_directory(f.name, raw, entries)
+    checked = {m.name: _locate(f, m, cd_offset) for m in members}
+    _check_overlaps(f.name, list(checked.values()))
+    return Archive(f.name, checked, cd_offset)
+
+
+# --- end records ----------------------------------------------------------------------------------
+
+def _end_record(f: LocalFile) -> tuple[int, int, int, int]:
+    """(offset of the end record, member count, central directory size and offset)."""
+    tail_len = min(f.size, EOCD.size + MAX_COMMENT)
+    tail = f.read(f.size - tail_len, tail_len, "the end of central directory record")
+    at = tail.rfind(EOCD_SIG)
+    while at >= 0 and at + EOCD.size > len(tail):
+        at = tail.rfind(EOCD_SIG, 0, at)
+    if at < 0:
+        raise HeaderError(f.name, "no zip end of central directory record",
+                          f"none in the last {tail_len} bytes", "PK\\x05\\x06")
+    _, disk, cd_disk, here, entries, cd_size, cd_offset, _comment = EOCD.unpack_from(tail, at)
+    eocd_at = f.size - tail_len + at
+    if disk or cd_disk or here != entries:
+        raise UnsupportedError(f"{f.name}: multi-disk (spanned) zip archives are not read "
+                               f"(found disk {disk}, central directory on disk {cd_disk})")
+    if 0xFFFF in (here, entries) or 0xFFFFFFFF in (cd_size, cd_offset):
+        return _zip64_end_record(f, eocd_at)
+    return eocd_at, entries, cd_size, cd_offset
+
+
+def _zip64_end_record(f: LocalFile, eocd_at: int) -> tuple[int, int, int, int]:
+    if eocd_at < ZIP64_LOCATOR.size:
+        raise HeaderError(f.name, "zip64 fields but no zip64 locator before the end record")
+    sig, _, z64_at, _ = ZIP64_LOCATOR.unpack(f.read(eocd_at - ZIP64_LOCATOR.size, ZIP64_LOCATOR.size,
+                                                     "the zip64 locator"))
+    if sig != ZIP64_LOCATOR_SIG:
+        raise HeaderError(f.name, "zip64 fields but no zip64 locator before the end record",
+                          repr(sig), repr(ZIP64_LOCATOR_SIG))
+    if z64_at + ZIP64_EOCD.size > eocd_at - ZIP64_LOCATOR.size:
+        raise OffsetError(f.name, "zip64 end record lies outside the archive", z64_at,
+                          f"at most {eocd_at - ZIP64_LOCATOR.size - ZIP64_EOCD.size}")
+    fields = ZIP64_EOCD.unpack(f.read(z64_at, ZIP64_EOCD.size, "the zip64 end record"))
+    sig, _, _, _, disk, cd_disk, here, entries, cd_size, cd_offset = fields
+    if sig != ZIP64_EOCD_SIG:
+        raise HeaderError(f.name, "bad zip64 end record signature", repr(sig), repr(ZIP64_EOCD_SIG))
+    if disk or cd_disk or here != entries:
+        raise UnsupportedError(f"{f.name}: multi-disk (spanned) zip archives are not read")
+    return z64_at, entries, cd_size, cd_offset
+
+
+# --- central directory ----------------------------------------------------------------------------
+
+def _central_directory(path: str, raw: bytes, entries: int) -> list[Member]:
+    if entries > MAX_MEMBERS or entries * CENTRAL.size > len(raw):
+        raise HeaderError(path, "zip member count does not fit its central directory", entries,
+                          f"at most {min(MAX_MEMBERS, len(raw) // CENTRAL.size)}")
+    members, names, pos = [], set(), 0
+    for _ in range(entries):
+        member, pos = _central_entry(path, raw, pos)
+        if member.name in names:
+            raise HeaderError(path, "zip archive has two members with the same name", repr(member.name))
+        names.add(member.name)
+        members.append(member)
+    return members
+
+
+def _central_entry(path: str, raw: bytes, pos: int) -> tuple[Member, int]:
+    if pos + CENTRAL.size > len(raw):
+        raise HeaderError(path, "central directory ends inside a record", f"{len(raw)} bytes",
+                          f"at least {pos + CENTRAL.size}")
+    (sig, _, _, flags, method, _, _, crc, csize, usize, n_name, n_extra, n_comment, disk, _, _,
+     local_at) = CENTRAL.unpack_from(raw, pos)
+    if sig != CENTRAL_SIG:
+        raise HeaderError(path, f"bad central directory record at offset {pos}", repr(sig),
+                          repr(CENTRAL_SIG))
+    end = pos + CENTRAL.size + n_name + n_extra + n_comment
+    if end > len(raw):
+        raise HeaderError(path, "central directory record runs past the directory", end,
+                          f"at most {len(raw)}")
+    name_raw = raw[pos + CENTRAL.size:pos + CENTRAL.size + n_name]
+    name = _member_name(path, name_raw, flags)
+    extra = raw[pos + CENTRAL.size + n_name:pos + CENTRAL.size + n_name + n_extra]
+    usize, csize, local_at = _zip64_extra(path, name, extra, usize, csize, local_at)
+    _check_member(path, name, flags, method, disk)
+    return Member(name, method, local_at, csize, usize, crc), end
+
+
+def _member_name(path: str, raw: bytes, flags: int) -> str:
+    name = raw.decode("utf-8", "replace") if flags & FLAG_UTF8 else raw.decode("cp437")
+    parts = PurePosixPath(name).parts
+    if (not name or "\x00" in name or "\\" in name or name.startswith("/") or ".." in parts
+            or (len(name) > 1 and name[1] == ":")):
+        raise HeaderError(path, "zip member name escapes the archive", repr(name),
+                          "a relative name without '..', '\\' or NUL")
+    return name
+
+
+def _zip64_extra(path: str, name: str, extra: bytes, usize: int, csize: int,
+                 local_at: int) -> tuple[int, int, int]:
+    """§4.5.3: the 64-bit values of the fields set to 0xFFFFFFFF, in this order, in extra block 0x0001."""
+    wanted = [usize == 0xFFFFFFFF, csize == 0xFFFFFFFF, local_at == 0xFFFFFFFF]
+    if not any(wanted):
+        return usize, csize, local_at
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, pos)
+        if tag == ZIP64_EXTRA_ID:
+            if pos + 4 + size > len(extra) or size // 8 < sum(wanted):
+                break
+            values = list(struct.unpack_from(f"<{size // 8}Q", extra, pos + 4))
+            out = [usize, csize, local_at]
+            for i in range(3):
+                if wanted[i]:
+                    out[i] = values.pop(0)
+            return out[0], out[1], out[2]
+        pos += 4 + size
+    raise HeaderError(path, f"member {name} has zip64 sizes without a zip64 extra field")
+
+
+def _check_member(path: str, name: str, flags: int, method: int, disk: int) -> None:
+    if flags & FLAG_ENCRYPTED or method == 99:
+        raise UnsupportedError(f"{path}: zip member {name} is encrypted (encrypted members are refused)")
+    if method not in (STORED, DEFLATED):
+        raise UnsupportedError(f"{path}: zip member {name} uses compression method "
+                               f"{METHOD_NAMES.get(method, method)} (found {method}, expected 0 stored "
+                               "or 8 deflate)")
+    if disk:
+        raise UnsupportedError(f"{path}: zip member {name} lies on disk {disk} of a spanned archive")
+
+
+def _locate(f: LocalFile, m: Member, cd_offset: int) -> Member:
+    """The member with its data offset: past its local header, whose name must match."""
+    if m.data_offset + LOCAL.size > cd_offset:
+        raise OffsetError(f.name, f"member {m.name} starts inside the central directory",
+                          m.data_offset, f"below {cd_offset - LOCAL.size}")
+    fields = LOCAL.unpack(f.read(m.data_offset, LOCAL.size, f"local header of {m.name}"))
+    sig, _, flags, method, n_name, n_extra = fields[0], fields[1], fields[2], fields[3], fields[9], fields[10]
+    if sig != LOCAL_SIG:
+        raise HeaderError(f.name, f"member {m.name} has no local header at offset {m.data_offset}",
+                          repr(sig), repr(LOCAL_SIG))
+    local_name = f.read(m.data_offset + LOCAL.size, n_name, f"local name of {m.name}")
+    if _member_name(f.name, local_name, flags) != m.name or method != m.method:
+        raise HeaderError(f.name, "a member's local header disagrees with the central directory",
+                          repr(local_name.decode("utf-8", "replace")), repr(m.name))
+    start = m.data_offset + LOCAL.size + n_name + n_extra
+    if m.method == STORED and m.compressed_size != m.size:
+        raise HeaderError(f.name, f"stored member {m.name} has different stored and real sizes",
+                          m.compressed_size, m.size)
+    if start + m.compressed_size > cd_offset:
+        raise OffsetError(f.name, f"member {m.name} runs into the central directory",
+                          f"ends at {start + m.compressed_size}", f"at most {cd_offset}")
+    return Member(m.name, m.method, start, m.compressed_size, m.size, m.crc)
+
+
+def _check_overlaps(path: str, members: list[Member]) -> None:
+    ordered = sorted(members, key=lambda m: m.data_offset)
+    for a, b in itertools.pairwise(ordered):
+        if a.data_offset + a.compressed_size > b.data_offset:
+            raise OffsetError(path, f"zip members {a.name} and {b.name} overlap",
+                              f"{a.name} ends at {a.data_offset + a.compressed_size}",
+                              f"at most {b.data_offset}")
+
+
+def _inflate(path: str, name: str, raw: bytes, size: int) -> bytes:
+    """Raw deflate (§4.4.5 method 8) into at most ``size`` bytes: a zip bomb stops at its declared size."""
+    d = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        out = d.decompress(raw, size)
+        more = d.unconsumed_tail or not d.eof
+    except zlib.error as e:
+        raise FormatError(path, f"member {name} does not inflate", str(e)) from None
+    if more or len(out) != size:
+        found = f"more than {size} bytes" if d.unconsumed_tail else f"{len(out)} bytes"
+        raise FormatError(path, f"member {name} inflates to other than its declared size", found, size)
+    return out

@@ -1,0 +1,67 @@
+"""The safety verdict for pickle-based files (``analyses.pickle_safety``): tables, one line, or JSON.
+
+Global names come from the file: they are shown as literal text, never as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from paramscope.analyses.pickle_safety import HARMLESS, SAFE, UNSAFE, Verdict
+from paramscope.render.inspect_view import plain
+
+STATUS_STYLE = {SAFE: "green", HARMLESS: "yellow", UNSAFE: "bold red"}
+GLOBAL_STYLE = {"allowed": "green", "harmless": "yellow", "dangerous": "bold red", "unknown": "red"}
+
+
+def render_scan(verdicts: list[Verdict], console: Console, *, show_globals: bool = False) -> None:
+    table = Table(title="pickle safety", title_justify="left")
+    table.add_column("file")
+    table.add_column("verdict")
+    table.add_column("globals that could run code")
+    for v in verdicts:
+        flagged = ", ".join(g.qualname for g in v.flagged) or v.error or (
+            f"({v.not_pickle}: not a pickle)" if v.not_pickle else "")
+        table.add_row(plain(v.source), Text(v.status, style=STATUS_STYLE.get(v.status, "red")),
+                      plain(flagged))
+    console.print(table)
+    for v in verdicts:
+        if show_globals or v.could_run_code:
+            render_verdict(v, console)
+    counts = {s: sum(v.status == s for v in verdicts) for s in dict.fromkeys(v.status for v in verdicts)}
+    console.print(Text(", ".join(f"{n} {s}" for s, n in counts.items()) or "no pickle files found",
+                       style="dim"))
+
+
+def render_verdict(v: Verdict, console: Console) -> None:
+    """One file: the verdict line, then each global with why it is or is not safe."""
+    style = STATUS_STYLE.get(v.status, "red")
+    console.print(plain(v.source) + Text(": ") + Text(v.summary, style=style))
+    if not v.globals:
+        return
+    table = Table(show_header=True, box=None, padding=(0, 2))
+    for column in ("global", "status", "named", "called", "why"):
+        table.add_column(column, justify="right" if column in ("named", "called") else "left")
+    for g in v.globals:
+        table.add_row(plain(g.qualname), Text(g.status, style=GLOBAL_STYLE[g.status]), str(g.count),
+                      str(g.calls), g.reason)
+    console.print(table)
+
+
+def verdict_json(v: Verdict) -> dict[str, Any]:
+    return {
+        "file": v.source, "status": v.status, "could_run_code": v.could_run_code, "summary": v.summary,
+        "error": v.error,
+        "globals": [{"global": g.qualname, "module": g.module, "name": g.name, "status": g.status,
+                     "reason": g.reason, "count": g.count, "calls": g.calls} for g in v.globals],
+    }
+
+
+def scan_json(verdicts: list[Verdict]) -> dict[str, Any]:
+    return {"files": [verdict_json(v) for v in verdicts],
+            "could_run_code": [v.source for v in verdicts if v.could_run_code],
+            "exit_status": max((v.exit_code for v in verdicts), default=0)}

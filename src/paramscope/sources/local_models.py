@@ -1,0 +1,344 @@
+"""The models already on this machine: where each tool keeps them, found by walking the file system.
+
+Places (each documented by its tool):
+- Hugging Face cache (huggingface_hub ``constants.py``, ``file_download.py``): ``$HF_HUB_CACHE``, else
+  ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``, else ``~/.cache/huggingface/hub``; one
+  folder ``models--ORG--NAME`` per repository, ``snapshots/REVISION/`` holding symlinks into ``blobs/``,
+  ``refs/BRANCH`` holding the revision a branch points at.
+- Ollama (``envconfig.Models``, ``server/manifest.go``): ``$OLLAMA_MODELS``, else ``~/.ollama/models``
+  (the Linux service's ``/usr/share/ollama/.ollama/models`` too); ``manifests/HOST/NAMESPACE/MODEL/TAG``
+  are JSON manifests whose layer of media type ``application/vnd.ollama.image.model`` is a GGUF file
+  ``blobs/sha256-HEX``.
+- LM Studio: ``~/.lmstudio/models`` and the older ``~/.cache/lm-studio/models``, as
+  ``PUBLISHER/REPOSITORY/FILE.gguf`` (MLX models as safetensors folders).
+- Any folder given: model folders (config.json beside safetensors), GGUF, safetensors, PyTorch and ONNX
+  files; a given folder that is itself a Hugging Face cache or Ollama store is read as one.
+
+Only names, sizes and small JSON manifests are read here; the weights' headers are read by the
+formats, in parallel, through ``survey``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from paramscope.errors import ParamscopeError
+
+HF, OLLAMA, LMSTUDIO, FOLDER = "hf-cache", "ollama", "lm-studio", "folder"
+OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
+OLLAMA_REGISTRY, OLLAMA_LIBRARY = "registry.ollama.ai", "library"
+SYSTEM_OLLAMA = Path("/usr/share/ollama/.ollama/models")  # the Linux install script's service user
+DIGEST = re.compile(r"^sha256[:-]([0-9a-f]{64})$")
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_WALK_DEPTH = 8
+SPLIT_GGUF = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+SCAN_SUFFIXES = (*PICKLE_SUFFIXES, ".pkl", ".pickle", ".joblib", ".dat", ".data")
+WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".onnx", *PICKLE_SUFFIXES)
+# Weight files transformers looks for in a model folder, safetensors first (modeling_utils.py).
+PYTORCH_SINGLE, PYTORCH_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
+HF_CONFIG = "config.json"
+HF_SAFETENSORS = frozenset({"model.safetensors", "model.safetensors.index.json"})
+FOLDER_SIZE_DEPTH = 1  # a model folder's own files and one level below (1_Pooling/, onnx/)
+MAX_WORKERS = 8
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One model on disk: what to call it, which reader opens it and which files hold it."""
+
+    name: str
+    place: str  # HF, OLLAMA, LMSTUDIO or FOLDER
+    reader: str  # module in paramscope.formats: hf_dir, gguf, safetensors, pytorch, onnx_reader
+    paths: tuple[Path, ...]  # what the reader opens (several for a sharded pytorch_model.bin)
+    size: int  # bytes on disk, each distinct file once
+    revision: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def path(self) -> Path:
+        return self.paths[0]
+
+
+def default_places(env: Mapping[str, str], home: Path) -> list[tuple[str, Path]]:
+    """(kind, folder) for every place the tools keep models by default, whether or not it exists."""
+    xdg = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else home / ".cache"
+    if env.get("HF_HUB_CACHE"):
+        hf = Path(env["HF_HUB_CACHE"])
+    elif env.get("HF_HOME"):
+        hf = Path(env["HF_HOME"]) / "hub"
+    else:
+        hf = xdg / "huggingface" / "hub"
+    places = [(HF, hf)]
+    if env.get("OLLAMA_MODELS"):
+        places.append((OLLAMA, Path(env["OLLAMA_MODELS"])))
+    else:
+        places += [(OLLAMA, home / ".ollama" / "models"),
+                   (OLLAMA, SYSTEM_OLLAMA)]
+    places += [(LMSTUDIO, home / ".lmstudio" / "models"), (LMSTUDIO, xdg / "lm-studio" / "models")]
+    return places
+
+
+def discover(folders: Sequence[Path] = (), *, defaults: bool = True, env: Mapping[str, str] | None = None,
+             home: Path | None = None) -> list[Found]:
+    """Every model in the default places (when ``defaults``) and in ``folders``, each file once."""
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME") or Path.home()) if home is None else home
+    places = default_places(env, home) if defaults else []
+    places += [(_kind_of(Path(f)), Path(f)) for f in folders]
+    found: list[Found] = []
+    seen: set[tuple[str, ...]] = set()
+    for kind, folder in places:
+        if not folder.is_dir():
+            continue
+        for item in SCANNERS[kind](folder):
+            key = tuple(os.path.realpath(p) for p in item.paths)
+            if key not in seen:
+                seen.add(key)
+                found.append(item)
+    return found
+
+
+def survey(found: Sequence[Found], describe: Callable[[Found], T], *, workers: int = MAX_WORKERS,
+           progress: Callable[[int], None] | None = None) -> list[T | ParamscopeError]:
+    """``describe`` run on every model in threads (header reads wait on the disk, not the CPU); a model
+    that cannot be read gives its error in its place, so one bad file never hides the others."""
+    def one(item: Found) -> T | ParamscopeError:
+        try:
+            return describe(item)
+        except ParamscopeError as e:
+            return e
+        finally:
+            if progress:
+                progress(1)
+
+    if len(found) <= 1:
+        return [one(item) for item in found]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(found)))) as pool:
+        return list(pool.map(one, found))
+
+
+def pickle_files(paths: Sequence[Path]) -> list[Path]:
+    """What ``scan`` checks: every file given, and under each folder every file named like a pickle
+    (special files too, so that a FIFO named ``model.bin`` is reported rather than skipped)."""
+    out: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        for _folder, files, _depth in _walk(path):
+            out.extend(f for f in files if f.name.lower().endswith(SCAN_SUFFIXES))
+    return out
+
+
+def _kind_of(folder: Path) -> str:
+    """A folder given by hand: a Hugging Face cache, an Ollama store, or any folder."""
+    if (folder / "manifests").is_dir() and (folder / "blobs").is_dir():
+        return OLLAMA
+    if folder.is_dir() and any(p.name.startswith("models--") for p in _list(folder)):
+        return HF
+    return FOLDER
+
+
+# --- Hugging Face cache ---------------------------------------------------------------------------
+
+def scan_hf_cache(hub: Path) -> Iterator[Found]:
+    for repo in sorted(_list(hub)):
+        if not repo.name.startswith("models--") or not repo.is_dir():
+            continue
+        name = "/".join(repo.name[len("models--"):].split("--"))
+        refs = _refs(repo / "refs")
+        for snapshot in sorted(_list(repo / "snapshots")):
+            if snapshot.is_dir():
+                revision = refs.get(snapshot.name) or snapshot.name[:12]
+                yield from _model_folder(snapshot, name, HF, revision)
+
+
+def _refs(folder: Path) -> dict[str, str]:
+    """Revision hash → branch name (``refs/main`` holds the hash ``main`` points at)."""
+    out: dict[str, str] = {}
+    for ref in _list(folder):
+        if _is_regular(ref) and ref.stat().st_size <= 256:
+            out.setdefault(ref.read_text(errors="replace").strip(), ref.name)
+    return out
+
+
+# --- Ollama ---------------------------------------------------------------------------------------
+
+def scan_ollama(store: Path) -> Iterator[Found]:
+    manifests = store / "manifests"
+    for path in _files(manifests, max_depth=5):
+        parts = path.relative_to(manifests).parts
+        if len(parts) != 4:  # HOST/NAMESPACE/MODEL/TAG
+            continue
+        blob = _ollama_model_blob(store, path)
+        if blob is not None:
+            size = _size(blob)
+            yield Found(_ollama_name(*parts), OLLAMA, "gguf", (blob,), size, parts[3])
+
+
+def _ollama_model_blob(store: Path, manifest: Path) -> Path | None:
+    if manifest.stat().st_size > MAX_MANIFEST_BYTES:
+        return None
+    try:
+        doc = json.loads(manifest.read_bytes())
+    except (ValueError, OSError):
+        return None
+    layers = doc.get("layers") if isinstance(doc, dict) else None
+    for layer in layers if isinstance(layers, list) else ():
+        if isinstance(layer, dict) and layer.get("mediaType") == OLLAMA_MODEL_LAYER:
+            m = DIGEST.match(str(layer.get("digest", "")))  # hex only: a digest can never be a path
+            blob = store / "blobs" / f"sha256-{m.group(1)}" if m else None
+            return blob if blob is not None and _is_regular(blob) else None
+    return None
+
+
+def _ollama_name(host: str, namespace: str, model: str, tag: str) -> str:
+    """``llama3.2:latest`` for the official library, ``user/model:tag`` or ``hf.co/org/repo:tag`` else."""
+    if host == OLLAMA_REGISTRY:
+        return f"{model}:{tag}" if namespace == OLLAMA_LIBRARY else f"{namespace}/{model}:{tag}"
+    return f"{host}/{namespace}/{model}:{tag}"
+
+
+# --- LM Studio and plain folders ------------------------------------------------------------------
+
+def scan_lmstudio(root: Path) -> Iterator[Found]:
+    for item in scan_folder(root):
+        yield Found(item.name, LMSTUDIO, item.reader, item.paths, item.size, item.revision, item.notes)
+
+
+def scan_folder(root: Path) -> Iterator[Found]:
+    """Model folders and loose weight files under ``root``, named by their path below it."""
+    for folder, _files_here, _depth in _walk(root):
+        rel = folder.relative_to(root).as_posix()
+        yield from _model_folder(folder, root.name if rel == "." else rel, FOLDER, "")
+
+
+def _model_folder(folder: Path, name: str, place: str, revision: str) -> Iterator[Found]:
+    """A Hugging Face style folder: safetensors (one or an index), else pytorch_model.bin, else GGUF
+    or ONNX files, each GGUF a model of its own (a repository of quantizations)."""
+    entries = {p.name: p for p in _list(folder)}
+    names = set(entries)
+    safetensors = any(n.endswith((".safetensors", ".safetensors.index.json")) for n in names)
+    if safetensors and (HF_CONFIG in names or HF_SAFETENSORS & names):
+        yield Found(name, place, "hf_dir", (folder,), _folder_size(folder), revision)
+    elif PYTORCH_SINGLE in names or PYTORCH_INDEX in names:
+        shards = _pytorch_shards(folder, entries)
+        yield Found(name, place, "pytorch", shards, _folder_size(folder), revision)
+    else:
+        for f in sorted(entries.values()):
+            item = _loose_file(f, f"{name}/{f.name}")
+            if item is not None:
+                yield Found(item.name, place, item.reader, item.paths, item.size, revision)
+
+
+def _pytorch_shards(folder: Path, entries: dict[str, Path]) -> tuple[Path, ...]:
+    """pytorch_model.bin, else the shards its index names (plain names only: no path escapes)."""
+    if PYTORCH_SINGLE in entries:
+        return (entries[PYTORCH_SINGLE],)
+    index = entries[PYTORCH_INDEX]
+    try:
+        if _size(index) > MAX_MANIFEST_BYTES * 64:
+            return (index,)
+        shards = sorted({str(v) for v in json.loads(index.read_bytes()).get("weight_map", {}).values()})
+    except (ValueError, OSError, AttributeError):
+        return (index,)
+    plain = [s for s in shards if "/" not in s and "\\" not in s and s not in ("", ".", "..")]
+    return tuple(folder / s for s in plain) or (index,)
+
+
+def _loose_file(path: Path, name: str) -> Found | None:
+    lower = path.name.lower()
+    if not _is_regular(path) or not lower.endswith(WEIGHT_SUFFIXES) or lower.startswith("mmproj"):
+        return None
+    if lower.endswith(".gguf"):
+        split = SPLIT_GGUF.search(lower)
+        if split and split.group(1) != "00001":
+            return None  # read with its first split
+        return Found(name, FOLDER, "gguf", (path,), _size(path))
+    if lower.endswith(".safetensors"):
+        return Found(name, FOLDER, "safetensors", (path,), _size(path))
+    if lower.endswith(".onnx"):
+        return Found(name, FOLDER, "onnx_reader", (path,), _size(path))
+    if _looks_pickled(path):
+        return Found(name, FOLDER, "pytorch", (path,), _size(path))
+    return None
+
+
+def _looks_pickled(path: Path) -> bool:
+    """A .bin is a checkpoint only if it starts like one (zip or pickle): many .bin files are not."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return False
+    return head == b"PK" or (len(head) == 2 and head[0] == 0x80 and head[1] <= 5)
+
+
+# --- file system helpers: no symlinked folders followed, no special files opened ------------------
+
+def _list(folder: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(folder)]
+    except OSError:
+        return []
+
+
+def _walk(root: Path, max_depth: int = MAX_WALK_DEPTH) -> Iterator[tuple[Path, list[Path], int]]:
+    """(folder, its non-folder entries, depth) top-down; symlinked folders are not entered."""
+    todo = [(root, 0)]
+    while todo:
+        folder, depth = todo.pop()
+        entries = sorted(_list(folder))
+        yield folder, [p for p in entries if not p.is_dir()], depth
+        if depth < max_depth:
+            todo.extend((p, depth + 1) for p in reversed(entries) if p.is_dir() and not p.is_symlink())
+
+
+def _files(root: Path, max_depth: int) -> Iterator[Path]:
+    for _folder, files, _depth in _walk(root, max_depth):
+        yield from (f for f in files if _is_regular(f))
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _folder_size(folder: Path) -> int:
+    """Bytes of the regular files in a model folder, each target once (snapshots are symlinks)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for f in _files(folder, FOLDER_SIZE_DEPTH):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+
+SCANNERS: dict[str, Callable[[Path], Iterator[Found]]] = {
+    HF: scan_hf_cache, OLLAMA: scan_ollama, LMSTUDIO: scan_lmstudio, FOLDER: scan_folder,
+}
