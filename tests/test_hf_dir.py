@@ -215,23 +215,41 @@ def test_malformed_config_leaves_a_warning(tmp_path: Path, monkeypatch: pytest.M
         f"{tmp_path}/config.json: architecture left unknown (field 'head_dim' out of range)",)
 
 
-def test_config_only_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
+def test_config_only_directory(tmp_path: Path) -> None:
+    from paramscope.formats import config_json
 
-    def read(path: Path) -> Model:
-        calls.append(Path(path))
-        return Model("config", str(path), (), config=arch(), has_weights=False)
-
-    fake_module(monkeypatch, "paramscope.formats.config_json", NAME="config", read=read)
     write_config(tmp_path)
-    (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
     (tmp_path / "vocab.txt").write_text("[PAD]\n")
     model = hf_dir.read(tmp_path)
-    assert calls == [tmp_path / "config.json"]
     assert (model.format, model.source, model.has_weights) == ("config", str(tmp_path), False)
     assert [Path(p).name for p in model.tokenizer_files] == ["vocab.txt"]
-    (warning,) = model.metadata["warnings"]
-    assert warning.startswith(f"{tmp_path}: pytorch_model.bin not read (pickle files can run code)")
+    assert model.params == config_json.read(tmp_path / "config.json").params > 0
+
+
+def test_pytorch_weights_directory_single_and_sharded(tmp_path: Path) -> None:
+    """pytorch_model.bin (or its sharded index) is read by the restricted pickle reader, never run."""
+    from paramscope.analyses.pickle_safety import assess
+    from test_pytorch import SPECS, state_dict_checkpoint
+
+    single = write_config(tmp_path / "single")
+    state_dict_checkpoint(single / "pytorch_model.bin", SPECS)
+    one = hf_dir.read(single)
+    assert one.format == "pytorch" and one.config is not None and one.has_weights
+    assert [t.name for t in one.tensors] == [s.name for s in SPECS]
+    assert assess(one) is not None and assess(one).exit_code == 0
+    sharded = write_config(tmp_path / "sharded")
+    half = len(SPECS) // 2
+    state_dict_checkpoint(sharded / "pytorch_model-00001-of-00002.bin", SPECS[:half])
+    state_dict_checkpoint(sharded / "pytorch_model-00002-of-00002.bin", SPECS[half:])
+    weight_map = {s.name: f"pytorch_model-0000{1 if i < half else 2}-of-00002.bin"
+                  for i, s in enumerate(SPECS)}
+    (sharded / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    both = hf_dir.read(sharded)
+    assert sorted(t.name for t in both.tensors) == sorted(s.name for s in SPECS)
+    assert len(both.files) == 2 and both.params == one.params
+    (sharded / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": {"x": "../evil.bin"}}))
+    with pytest.raises(HeaderError, match="plain file name"):
+        hf_dir.read(sharded)
 
 
 def test_config_only_with_the_real_reader(tmp_path: Path, minilm_dir: Path) -> None:

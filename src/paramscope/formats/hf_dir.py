@@ -36,7 +36,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json",
 LEGACY_QUANT_FILES = (("quantize_config.json", "gptq"), ("quant_config.json", "awq"))
 GGUF_SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.ckpt")
-LOOKED_FOR = f"{SAFETENSORS_SINGLE}, {SAFETENSORS_INDEX}, *.safetensors, *.gguf, {CONFIG}"
+LOOKED_FOR = (f"{SAFETENSORS_SINGLE}, {SAFETENSORS_INDEX}, *.safetensors, *.gguf, "
+              f"{', '.join(PICKLE_WEIGHTS)}, {CONFIG}")
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -142,7 +143,44 @@ def _read_weights(folder: Path, config: Mapping[str, Any] | None) -> Model | Non
         from paramscope.formats import reader
 
         return reader("gguf").read(gguf)
-    return None
+    return _read_pickle_weights(folder)
+
+
+def _read_pickle_weights(folder: Path) -> Model | None:
+    """pytorch_model.bin (or its sharded index), read by the restricted pickle interpreter: never run.
+
+    The globals every shard names are kept together in ``pickle_globals`` so that the safety verdict
+    covers the whole checkpoint.
+    """
+    from paramscope.formats import pytorch
+
+    index = folder / "pytorch_model.bin.index.json"
+    if index.is_file():
+        shards = _index_shards(index)
+    else:
+        files = (folder / n for n in PICKLE_WEIGHTS if n != index.name)
+        single = next((f for f in files if f.is_file()), None)
+        if single is None:
+            return None
+        shards = [single]
+    parts = [pytorch.read(p) for p in shards]
+    metadata: dict[str, Any] = dict(parts[0].metadata)
+    metadata["pickle_globals"] = [g for m in parts for g in m.metadata.get("pickle_globals", ())]
+    return replace(parts[0], tensors=tuple(t for m in parts for t in m.tensors), metadata=metadata,
+                   files=tuple(f for m in parts for f in m.files))
+
+
+def _index_shards(index: Path) -> list[Path]:
+    """The shard files a ``*.bin.index.json`` names: plain names inside the same folder only."""
+    value = _load_json(index)
+    weight_map = value.get("weight_map") if isinstance(value, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise HeaderError(str(index), "no weight_map in the index")
+    names = sorted({str(v) for v in weight_map.values()})
+    for name in names:
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
+            raise HeaderError(str(index), f"shard name {name!r} is not a plain file name in this folder")
+    return [index.parent / n for n in names]
 
 
 def _find_safetensors(folder: Path) -> Path | None:
@@ -253,10 +291,5 @@ def _config_only(folder: Path) -> Model:
 
     model = reader("config_json").read(folder / CONFIG)
     metadata = dict(model.metadata)
-    skipped = [n for n in PICKLE_WEIGHTS if (folder / n).exists()]
-    if skipped:
-        metadata["warnings"] = (*metadata.get("warnings", ()),
-                                f"{folder}: {', '.join(skipped)} not read (pickle files can run code); "
-                                "counts come from config.json")
     return replace(model, source=str(folder), metadata=metadata,
                    tokenizer_files=model.tokenizer_files or _tokenizer_files(folder))
