@@ -9,6 +9,7 @@ __all__ = ["__version__", "open_model"]
 
 if TYPE_CHECKING:
     from paramscope.model import Model
+    from paramscope.tokenize import Tokenizer
 
 
 def open_model(source: str) -> Model:
@@ -16,3 +17,10 @@ def open_model(source: str) -> Model:
     from paramscope.formats import open_model as _open
 
     return _open(source)
+
+
+def tokenizer(source: str) -> Tokenizer:
+    """The tokenizer a model carries (GGUF vocabulary or tokenizer.json), with ``encode`` / ``decode``."""
+    from paramscope.tokenize import tokenizer as _tokenizer
+
+    return _tokenizer(source)

@@ -21,6 +21,7 @@ from paramscope.errors import ParamscopeError
 COMMANDS: dict[str, str] = {
     "inspect": "inspect_cmd",
     "catalogue": "catalogue_cmd",
+    "tokens": "tokens_cmd",
     "size": "size_cmd",
     "fit": "fit_cmd",
     "train": "train_cmd",

@@ -37,6 +37,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 def configure(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
+    p.add_argument("--context-from-file", metavar="PATH", help="size the KV cache for this document: its "
+                                                               "tokens counted with the model's own "
+                                                               "tokenizer (BOS included)")
     p.add_argument("--gpu", metavar="NAME[xN]", help="device(s) to check against, e.g. h100, rtx-4090x2, "
                                                      "24GB (see `paramscope gpus`)")
 
@@ -58,7 +61,15 @@ def run(args: argparse.Namespace) -> int:
         from paramscope.knowledge.hardware import parse_gpu_spec
 
         device, n = parse_gpu_spec(args.gpu)
-    est = estimate(open_model(args.source), request(args, device, n))
+    model = open_model(args.source)
+    if args.context_from_file:
+        from paramscope.errors import UnsupportedError
+        from paramscope.tokenize import count_tokens, read_text
+
+        if args.context is not None:
+            raise UnsupportedError("give --context or --context-from-file, not both")
+        args.context = count_tokens(model, read_text(args.context_from_file))
+    est = estimate(model, request(args, device, n))
     if args.as_json:
         from paramscope.render.jsonable import dump, size_json
 

@@ -1,0 +1,107 @@
+"""paramscope tokens SOURCE [TEXT]: text → tokens → IDs → text, with the model's own tokenizer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from paramscope.errors import SourceError
+
+if TYPE_CHECKING:
+    from paramscope.tokenize import Tokenizer
+
+HELP = "text → tokens → IDs → text, with the model's own tokenizer; count a document's tokens"
+DESCRIPTION = """\
+How the model in hand cuts text into tokens: each token with its ID (coloured boundaries; spaces,
+tabs, newlines and byte-fallback tokens made visible), the count and characters per token. The
+tokenizer is the model's own: a GGUF file's vocabulary (IDs as llama.cpp gives them) or a model
+directory's tokenizer.json. Text comes from TEXT, --file, or standard input.
+
+examples:
+  paramscope tokens gemma-3-270m-q4_k_m.gguf "The quick brown fox jumps over the lazy dog."
+  paramscope tokens ./all-MiniLM-L6-v2 "Hello, world!" --json
+  paramscope tokens gemma-3-270m-q4_k_m.gguf --file README.md --count
+  git diff | paramscope tokens gemma-3-270m-q4_k_m.gguf --count
+  paramscope tokens gemma-3-270m-q4_k_m.gguf --ids 2,818,3823,8864"""
+
+PROGRESS_CHARS = 1 << 20  # --count shows a progress bar for texts longer than this (on a terminal)
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="SOURCE", help="GGUF file, model directory, or tokenizer.json")
+    p.add_argument("text", metavar="TEXT", nargs="?", help="text to tokenize (default: --file or stdin)")
+    p.add_argument("--file", metavar="PATH", help="tokenize the contents of a UTF-8 text file")
+    p.add_argument("--ids", metavar="ID,ID,…", help="decode these token IDs back to text instead")
+    p.add_argument("--count", action="store_true", help="print only the number of tokens")
+    p.add_argument("--no-special", action="store_true",
+                   help="do not add the model's BOS/EOS/[CLS]/[SEP] around the text")
+
+
+def run(args: argparse.Namespace) -> int:
+    from paramscope.tokenize import parse_ids, tokenizer
+
+    if args.ids is not None:
+        ids = parse_ids(args.ids)  # a typo fails before the model loads
+        return _decode(tokenizer(args.source), ids, args)
+    text = read_input(args)
+    tok = tokenizer(args.source)
+    if args.count:
+        return _count(tok, text, args)
+    result = tok.tokenize(text, add_special=not args.no_special)
+    if args.as_json:
+        from paramscope.render.jsonable import dump
+        from paramscope.render.tokens_view import tokens_json
+
+        dump(tokens_json(result))
+        return 0
+    from paramscope.cli.app import console
+    from paramscope.render.tokens_view import render_tokens
+
+    render_tokens(result, console())
+    return 0
+
+
+def read_input(args: argparse.Namespace) -> str:
+    """TEXT, else --file, else standard input when it is not a terminal."""
+    from paramscope.tokenize import read_text
+
+    if args.text is not None and args.file:
+        raise SourceError("give TEXT or --file, not both")
+    if args.text is not None:
+        return args.text
+    if args.file:
+        return read_text(args.file)
+    if sys.stdin.isatty():
+        raise SourceError("no text: give TEXT, --file PATH, or pipe text on standard input")
+    return read_text(sys.stdin.buffer, "standard input")
+
+
+def _decode(tok: Tokenizer, ids: list[int], args: argparse.Namespace) -> int:
+    result = tok.decoded(ids)
+    if args.as_json:
+        from paramscope.render.jsonable import dump
+        from paramscope.render.tokens_view import decoded_json
+
+        dump(decoded_json(result))
+        return 0
+    from paramscope.cli.app import console
+    from paramscope.render.tokens_view import render_decoded
+
+    render_decoded(result, console())
+    return 0
+
+
+def _count(tok: Tokenizer, text: str, args: argparse.Namespace) -> int:
+    from paramscope.render.tokens_view import progress_bar
+
+    with progress_bar(len(text) > PROGRESS_CHARS and not args.as_json) as on_progress:
+        result = tok.counted(text, add_special=not args.no_special, on_progress=on_progress)
+    if args.as_json:
+        from paramscope.render.jsonable import dump
+        from paramscope.render.tokens_view import count_json
+
+        dump(count_json(result))
+    else:
+        print(result.count)
+    return 0

@@ -1,0 +1,233 @@
+"""The tokenizer every source becomes: a ``tokenizers.Tokenizer`` plus what paramscope shows about it.
+
+The engine (Hugging Face ``tokenizers``, Rust) does the work; this wrapper adds the vocabulary's own
+token kinds (special, user-defined, byte-fallback), decoding that skips special tokens the way
+llama.cpp's ``token_to_piece(special=false)`` does, and counting long texts in chunks. Nothing here
+imports ``tokenizers``: the builders (``gguf_vocab``, ``hf``) do, so other commands never pay for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from paramscope.errors import ParamscopeError, and_more
+
+CHUNK_CHARS = 1 << 16  # text per chunk when counting a long text (about 16k Gemma tokens)
+BATCH_CHUNKS = 16  # chunks per engine call: tokenizers encodes a batch on all cores
+# Where a long text may be cut without changing its tokens: right after a line break that is followed
+# by a non-space character. No pre-tokenizer paramscope builds lets a token run across such a point
+# (newline runs end there; words, numbers and punctuation start there).
+SAFE_CUT = re.compile(r"\n(?=\S)")
+
+
+def spans_cut(tokens: Iterable[str]) -> bool:
+    """Does any of these token texts contain a SAFE_CUT point (a line break, then a non-space)? Such a
+    token could be split by cutting there, so a vocabulary that has one is counted in one piece."""
+    return SAFE_CUT.search(" ".join(tokens)) is not None
+
+
+class TokenIdError(ParamscopeError):
+    """A token ID given to decode is not a number or lies outside the vocabulary."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    id: int
+    text: str  # the token as the vocabulary spells it: "▁quick", "<0xE4>", "Ġthe", "##ing", "<bos>"
+    start: int  # character offsets of what it covers in the input; start == end for an added BOS/[CLS]
+    end: int
+    # "special" (BOS, [CLS], control tokens), "user" (user-defined: matched in the raw text before
+    # anything else), "byte" (byte fallback, <0xE4>) or "normal"
+    kind: str = "normal"
+
+
+@dataclass(frozen=True, slots=True)
+class Tokenized:
+    """One text and its tokens: what ``paramscope tokens`` shows. Totals are derived."""
+
+    tokenizer: str
+    type: str
+    vocab_size: int
+    text: str
+    tokens: tuple[Token, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def characters(self) -> int:
+        return len(self.text)
+
+    @property
+    def text_tokens(self) -> int:
+        """Tokens that cover text: the count without the BOS/EOS/[CLS]/[SEP] added around it."""
+        return sum(1 for t in self.tokens if not (t.kind == "special" and t.start == t.end))
+
+    @property
+    def chars_per_token(self) -> float | None:
+        return self.characters / self.text_tokens if self.text_tokens else None
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A text's token count (``--count``), without the tokens themselves."""
+
+    tokenizer: str
+    type: str
+    vocab_size: int
+    characters: int
+    count: int
+    added: int  # of count, the BOS/EOS/[CLS]/[SEP] added around the text
+
+    @property
+    def chars_per_token(self) -> float | None:
+        n = self.count - self.added
+        return self.characters / n if n else None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """Token IDs and the text they decode to, with each ID's spelling and kind."""
+
+    tokenizer: str
+    type: str
+    vocab_size: int
+    ids: tuple[int, ...]
+    spellings: tuple[str, ...]
+    kinds: tuple[str, ...]
+    text: str
+
+
+class Tokenizer:
+    """Text → tokens → IDs → text for one model's vocabulary.
+
+    ``engine`` is a built ``tokenizers.Tokenizer``; ``kinds`` maps the IDs that are not normal tokens to
+    their kind; ``chunkable`` says whether ``SAFE_CUT`` points are exact for this vocabulary (False
+    where a space is prepended to every piece of text, as SentencePiece's add_dummy_prefix does).
+    ``prefix`` and ``suffix`` are the IDs added around the text (llama.cpp adds BOS/EOS/[SEP] itself
+    rather than through a template, so GGUF vocabularies use these; a tokenizer.json keeps its own
+    post-processor and leaves them empty). ``names`` spells IDs whose engine spelling is not theirs.
+    """
+
+    def __init__(self, engine: Any, *, name: str, type: str, source: str, kinds: Mapping[int, str],
+                 chunkable: bool, prefix: Sequence[int] = (), suffix: Sequence[int] = (),
+                 names: Mapping[int, str] | None = None, details: Mapping[str, Any] | None = None):
+        self.engine, self.name, self.type, self.source = engine, name, type, source
+        self.kinds, self.chunkable = kinds, chunkable
+        self.prefix, self.suffix = tuple(prefix), tuple(suffix)
+        self.names = dict(names or {})
+        self.details = dict(details or {})
+
+    def __repr__(self) -> str:
+        return f"Tokenizer({self.name!r}, {self.type}, {self.vocab_size:,} tokens)"
+
+    @property
+    def vocab_size(self) -> int:
+        return self.engine.get_vocab_size(with_added_tokens=True)
+
+    def encode(self, text: str, add_special: bool = True) -> list[Token]:
+        """The tokens of ``text``, with the model's BOS/EOS/[CLS]/[SEP] when ``add_special``."""
+        enc = self.engine.encode(text, add_special_tokens=add_special)
+        kinds, names = self.kinds, self.names
+        body = [Token(i, names.get(i, t), s, e, kinds.get(i, "normal"))
+                for i, t, (s, e) in zip(enc.ids, enc.tokens, enc.offsets, strict=True)]
+        if not add_special:
+            return body
+        end = len(text)
+        return ([Token(i, self.token_text(i), 0, 0, self.kind(i)) for i in self.prefix] + body
+                + [Token(i, self.token_text(i), end, end, self.kind(i)) for i in self.suffix])
+
+    def tokenize(self, text: str, add_special: bool = True) -> Tokenized:
+        return Tokenized(self.name, self.type, self.vocab_size, text, tuple(self.encode(text, add_special)))
+
+    def ids(self, text: str, add_special: bool = True) -> list[int]:
+        ids = self.engine.encode(text, add_special_tokens=add_special).ids
+        return [*self.prefix, *ids, *self.suffix] if add_special else ids
+
+    def decode(self, ids: Sequence[int], skip_special: bool = True) -> str:
+        """IDs back to text; special tokens (BOS, control tokens) are dropped unless ``skip_special``
+        is False, as llama.cpp's detokenizer does with ``special=false``."""
+        n = self.vocab_size
+        bad = [str(i) for i in ids if not 0 <= i < n]
+        if bad:
+            raise TokenIdError(f"{self.name}: token IDs outside the vocabulary of {n:,}: {and_more(bad)}")
+        if skip_special:
+            return self.engine.decode([i for i in ids if self.kinds.get(i) != "special"],
+                                      skip_special_tokens=True)
+        # Renamed IDs (names) are spelled by us, the runs between them by the engine's decoder.
+        out, run = [], []
+        for i in ids:
+            if i in self.names:
+                out += [self.engine.decode(run, skip_special_tokens=False), self.names[i]]
+                run = []
+            else:
+                run.append(i)
+        return "".join([*out, self.engine.decode(run, skip_special_tokens=False)])
+
+    def decoded(self, ids: Sequence[int], skip_special: bool = True) -> Decoded:
+        text = self.decode(ids, skip_special)
+        return Decoded(self.name, self.type, self.vocab_size, tuple(ids),
+                       tuple(self.token_text(i) for i in ids), tuple(self.kind(i) for i in ids), text)
+
+    def token_text(self, token_id: int) -> str:
+        """How the vocabulary spells one ID ("▁the", "<0x0A>")."""
+        text = self.names.get(token_id) or self.engine.id_to_token(token_id)
+        if text is None:
+            raise TokenIdError(f"{self.name}: token ID {token_id} is not in the vocabulary")
+        return text
+
+    def kind(self, token_id: int) -> str:
+        return self.kinds.get(token_id, "normal")
+
+    def chunks(self, text: str, size: int = CHUNK_CHARS) -> Iterator[str]:
+        """``text`` cut at ``SAFE_CUT`` points into pieces of at least ``size`` characters (the whole
+        text at once where cutting would not be exact)."""
+        if not self.chunkable or len(text) <= size:
+            yield text
+            return
+        start = 0
+        while start < len(text):
+            m = SAFE_CUT.search(text, start + size)
+            end = m.end() if m else len(text)
+            yield text[start:end]
+            start = end
+
+    def count(self, text: str, add_special: bool = True,
+              on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Tokens in ``text`` (with the special tokens the model adds), in chunks for long texts;
+        ``on_progress(characters_done, characters_total)`` is called after each batch of chunks."""
+        total, done = self.added_count(add_special), 0
+        chunks = list(self.chunks(text))
+        for i in range(0, len(chunks), BATCH_CHUNKS):
+            batch = chunks[i:i + BATCH_CHUNKS]
+            total += sum(len(e.ids) for e in self.engine.encode_batch(batch, add_special_tokens=False))
+            done += sum(map(len, batch))
+            if on_progress:
+                on_progress(done, len(text))
+        return total
+
+    def added_count(self, add_special: bool = True) -> int:
+        """How many tokens the tokenizer adds around any text (BOS, [CLS] … [SEP])."""
+        if not add_special:
+            return 0
+        return self.engine.num_special_tokens_to_add(False) + len(self.prefix) + len(self.suffix)
+
+    def counted(self, text: str, add_special: bool = True,
+                on_progress: Callable[[int, int], None] | None = None) -> Counted:
+        n = self.count(text, add_special, on_progress)
+        return Counted(self.name, self.type, self.vocab_size, len(text), n, self.added_count(add_special))
+
+
+def parse_ids(spec: str) -> list[int]:
+    """'2,818, 3823' or '2 818 3823' or '[2, 818]' → [2, 818, 3823]."""
+    parts = [p for p in re.split(r"[\s,\[\]]+", spec) if p]
+    bad = [p for p in parts if not re.fullmatch(r"\d+", p)]
+    if bad:
+        raise TokenIdError(f"token IDs must be whole numbers separated by commas: {and_more(bad)}")
+    if not parts:
+        raise TokenIdError("no token IDs given")
+    return [int(p) for p in parts]

@@ -1,0 +1,180 @@
+"""The four GGUF tokenizer algorithms as ``tokenizers`` objects, each matching llama.cpp's session class
+in src/llama-vocab.cpp. A builder takes a ``gguf_vocab.Vocab`` and returns the engine, whether long
+texts may be cut at line starts (``core.SAFE_CUT``), and IDs the engine spells differently.
+
+- llama (llm_tokenizer_spm): BPE with merges derived from the scores (``spm``), byte fallback.
+- gpt2 (llm_tokenizer_bpe): byte-level BPE on the file's merges, split by llama.cpp's regexes
+  (``bpe_pre``).
+- bert (llm_tokenizer_wpm): WordPiece after llama.cpp's own text preparation (``wpm``), with the
+  "▁word"/"piece" spelling turned back into "word"/"##piece".
+- t5 (llm_tokenizer_ugm): Unigram (Viterbi on the scores) after the precompiled charsmap normalizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from paramscope.errors import UnsupportedError
+from paramscope.tokenize.core import spans_cut
+from paramscope.tokenize.gguf_vocab import NORMAL, USER_DEFINED, Vocab
+
+SPACE = "▁"  # U+2581: SentencePiece's visible space (llama_escape_whitespace)
+# Token types left out of llama.cpp's Unigram trie (llm_tokenizer_ugm: only normal, user-defined and
+# unused tokens are matched): undefined, unknown, control, byte.
+UGM_UNMATCHED = (0, 2, 3, 6)
+UGM_HIDDEN = "\uf8ff\u2063{}"  # how such a token is spelled inside the engine, so no text can match it
+
+Built = tuple[Any, bool, dict[int, str]]
+
+
+def _engine(model: Any, vocab: Vocab) -> Any:
+    """A tokenizers.Tokenizer around ``model`` with the user-defined tokens cut out of raw text first
+    (tokenizer_st_partition). Control tokens are not added: with special=false llama.cpp leaves them
+    to the model's algorithm, which may or may not rebuild them from pieces."""
+    from tokenizers import AddedToken, Tokenizer
+
+    engine = Tokenizer(model)
+    user = [AddedToken(vocab.tokens[i], special=False, normalized=False)
+            for i in vocab.of_type(USER_DEFINED)]
+    if user:
+        engine.add_tokens(user)
+    return engine
+
+
+def build_spm(vocab: Vocab) -> Built:
+    """llm_tokenizer_spm_session: spaces become "▁" (plus one in front of each piece of text when
+    add_space_prefix), then the score-ranked pair merging, then bytes for what is left unmatched."""
+    from tokenizers import decoders, models, normalizers
+
+    from paramscope.tokenize.spm import spm_merges
+
+    ids = vocab.ids
+    unk = vocab.special["unk"]
+    model = models.BPE(vocab=ids, merges=spm_merges(vocab.tokens, vocab.scores, ids), byte_fallback=True,
+                       fuse_unk=False, unk_token=None if unk is None else vocab.tokens[unk])
+    engine = _engine(model, vocab)
+    prefix = vocab.flags["add_space_prefix"]
+    # llama.cpp prefixes a space to every raw fragment after a special token (is_prev_special), and
+    # every fragment follows one or starts the text: that is a Prepend on each piece tokenizers sees.
+    steps = ([normalizers.Prepend(SPACE)] if prefix else []) + [normalizers.Replace(" ", SPACE)]
+    engine.normalizer = normalizers.Sequence(steps)
+    steps = [decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse()]
+    engine.decoder = decoders.Sequence(steps + ([decoders.Strip(" ", 1, 0)] if prefix else []))
+    # No pre-tokenizer: a token holding a line break and then more text could span a cut.
+    return engine, not prefix and not spans_cut(vocab.tokens), {}
+
+
+def build_bpe(vocab: Vocab) -> Built:
+    """llm_tokenizer_bpe_session: the pre-tokenizer's regexes, byte-level encoding, then the file's
+    merges by rank; ``ignore_merges`` takes a piece whole when it is a token (llama3 and others)."""
+    from tokenizers import Regex, decoders, models, pre_tokenizers
+
+    from paramscope.tokenize.bpe_pre import PRE_NAMES
+
+    pre = PRE_NAMES.get(vocab.flags["pre"])
+    if pre is None:
+        families = ", ".join(sorted({p.kind for p in PRE_NAMES.values()}))
+        raise UnsupportedError(f"{vocab.source}: pre-tokenizer tokenizer.ggml.pre = {vocab.flags['pre']!r} "
+                               f"is not supported (supported: the {families} families)")
+    raw = vocab.metadata.get("tokenizer.ggml.merges")
+    if raw is None:
+        raise UnsupportedError(f"{vocab.source}: a gpt2 vocabulary without tokenizer.ggml.merges is not "
+                               "supported")
+    ids = vocab.ids
+    merges = []
+    # llama_vocab::impl::load: "first second" split at the first space after position 0; a pair seen
+    # twice keeps its first rank (bpe_ranks.emplace). Pairs whose pieces are not tokens are left out:
+    # tokenizers refuses them, and llama.cpp would turn what they make into single bytes anyway.
+    for line in dict.fromkeys(raw.tolist() if hasattr(raw, "tolist") else raw):
+        line = line.partition("\x00")[0]  # a C string in llama.cpp (gguf_get_arr_str)
+        cut = line.find(" ", 1)
+        a, b = line[:cut], line[cut + 1:]
+        if cut > 0 and a in ids and b in ids and a + b in ids:
+            merges.append((a, b))
+    model = models.BPE(vocab=ids, merges=merges, ignore_merges=pre.ignore_merges, fuse_unk=False)
+    engine = _engine(model, vocab)
+    splits = [pre_tokenizers.Split(Regex(r), behavior="isolated") for r in pre.regexes]
+    engine.pre_tokenizer = pre_tokenizers.Sequence(
+        [*splits, pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
+    engine.decoder = decoders.ByteLevel()
+    return engine, True, {}
+
+
+def build_wpm(vocab: Vocab) -> Built:
+    """llm_tokenizer_wpm_session: llama.cpp's per-character preparation (``wpm``), then split at
+    whitespace and around punctuation, ASCII symbols and CJK characters, then the longest token from
+    the left. convert_hf_to_gguf spells word starts "▁word" and continuations "piece"; WordPiece wants
+    "word" and "##piece" (special and user-defined tokens keep their spelling)."""
+    from tokenizers import decoders, models, normalizers, pre_tokenizers
+
+    from paramscope.tokenize.wpm import LlamaWpmNormalizer
+
+    hf_vocab: dict[str, int] = {}
+    for i, (t, kind) in enumerate(zip(vocab.tokens, vocab.types.tolist(), strict=True)):
+        if kind == NORMAL:
+            t = t[len(SPACE):] if t.startswith(SPACE) and len(t) > len(SPACE) else "##" + t
+        hf_vocab[t] = i
+    unk = vocab.special["unk"]
+    if unk is None:
+        raise UnsupportedError(f"{vocab.source}: a bert vocabulary without an unknown token is not supported")
+    # No per-word length limit: llama.cpp has none (WordPiece's default gives up after 100 characters).
+    model = models.WordPiece(vocab=hf_vocab, unk_token=vocab.tokens[unk], max_input_chars_per_word=1 << 30)
+    engine = _engine(model, vocab)
+    flags = vocab.flags
+    prepare = LlamaWpmNormalizer(flags["lowercase"], flags["strip_accents"])
+    # BertNormalizer only for the spaces around CJK characters (llama.cpp's is_chinese_char ranges are
+    # BERT's, "0x2B920 as in the hf rust code").
+    cjk = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=True, strip_accents=False,
+                                     lowercase=False)
+    engine.normalizer = normalizers.Sequence([normalizers.Normalizer.custom(prepare), cjk])
+    engine.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    engine.decoder = decoders.WordPiece(prefix="##", cleanup=True)
+    return engine, True, {}
+
+
+def build_ugm(vocab: Vocab) -> Built:
+    """llm_tokenizer_ugm_session: the precompiled charsmap normalizer, spaces as "▁" (merged when
+    remove_extra_whitespaces, one in front when add_space_prefix), then the Viterbi best path of token
+    scores, user-defined tokens scoring 0, unknown characters min score − 10, runs of unknowns as one."""
+    from tokenizers import Regex, decoders, models, normalizers
+
+    normal = vocab.scores[vocab.types == NORMAL]
+    floor = float(normal.min()) if len(normal) else 0.0
+    pieces, names = [], {}
+    for i, (t, kind, score) in enumerate(zip(vocab.tokens, vocab.types.tolist(), vocab.scores.tolist(),
+                                             strict=True)):
+        if kind in UGM_UNMATCHED:  # kept out of reach, at a score that leaves the minimum alone
+            pieces.append((UGM_HIDDEN.format(i), floor))
+            names[i] = t
+        else:
+            pieces.append((t, 0.0 if kind == USER_DEFINED else score))
+    unk = vocab.special["unk"]
+    model = models.Unigram(pieces, unk_id=unk, byte_fallback=False)
+    engine = _engine(model, vocab)
+    steps = []
+    charsmap = vocab.metadata.get("tokenizer.ggml.precompiled_charsmap")
+    if charsmap is not None and len(charsmap):
+        steps.append(normalizers.Precompiled(charsmap.astype("uint8").tobytes()))
+    # llm_tokenizer_ugm_session::normalize: only " " counts as a space. Merging (remove_extra_whitespaces)
+    # drops every space and puts one "▁" before each run of other characters; otherwise spaces stay and
+    # add_space_prefix puts one "▁" before the first other character (none in an all-space text).
+    flags = vocab.flags
+    if flags["remove_extra_whitespaces"]:
+        steps += [normalizers.Replace(Regex(r"\A +| +\z"), ""), normalizers.Replace(Regex(" {2,}"), " "),
+                  normalizers.Prepend(" ")]
+    elif flags["add_space_prefix"]:
+        steps += [normalizers.Prepend(" "), normalizers.Replace(Regex(r"\A (?= *\z)"), "")]
+    steps.append(normalizers.Replace(" ", SPACE))
+    engine.normalizer = normalizers.Sequence(steps)
+    engine.decoder = decoders.Sequence([decoders.Replace(SPACE, " ")]
+                                       + ([decoders.Strip(" ", 1, 0)] if flags["add_space_prefix"] else []))
+    return engine, False, names
+
+
+BUILDERS: dict[str, Callable[[Vocab], Built]] = {
+    "llama": build_spm,
+    "gpt2": build_bpe,
+    "bert": build_wpm,
+    "t5": build_ugm,
+}
