@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paramscope",
         description="What is inside an AI model file, and what it takes to run or train it.",
-        epilog="SOURCE is a model file (GGUF, safetensors), a directory, a config.json or a catalogue "
-               "name (see `paramscope catalogue`). Every command takes --json.",
+        epilog="SOURCE is a model file (GGUF, safetensors, PyTorch, ONNX), a directory, a config.json or a "
+               "catalogue name (see `paramscope catalogue`). Every command takes --json.",
     )
     parser.add_argument("--version", action="version", version=f"paramscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
