@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "inspect": "inspect_cmd",
     "catalogue": "catalogue_cmd",
     "tokens": "tokens_cmd",
+    "stats": "stats_cmd",
+    "quantize-error": "quant_error_cmd",
     "size": "size_cmd",
     "fit": "fit_cmd",
     "train": "train_cmd",

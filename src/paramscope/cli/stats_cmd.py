@@ -1,0 +1,57 @@
+"""paramscope stats SOURCE: the numbers themselves."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "the numbers themselves: statistics, histograms and anomalies of every tensor's values"
+DESCRIPTION = """\
+Reads every value of every tensor (memory-mapped, chunk by chunk) and reports, per tensor and per
+component (the tree of `inspect`): count, min, max, mean, std, mean |x|, abs-max, zeros, NaN, Inf,
+percentiles 1 / 50 / 99 / 99.9 and a histogram; then anomalies (NaN/Inf, all-zero or constant tensors,
+dead rows and columns, outlier input channels, identical tensors). --plot draws histograms per
+component and a per-layer heatmap of std and abs-max (needs matplotlib).
+
+examples:
+  paramscope stats gemma-3-270m-q4_k_m.gguf
+  paramscope stats ./all-MiniLM-L6-v2 --tensor 'encoder.layer.0.*' --json
+  paramscope stats model.safetensors --plot stats.png"""
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="SOURCE", help="model file or directory (with its weights)")
+    p.add_argument("--tensor", metavar="GLOB", action="append", default=[],
+                   help="only tensors whose name matches (fnmatch; repeat for several)")
+    p.add_argument("--plot", metavar="FILE", help="draw histograms and a per-layer heatmap (.png or .svg)")
+    p.add_argument("--no-tensors", dest="tensors", action="store_false",
+                   help="leave out the per-tensor table (components and anomalies only)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from paramscope.analyses.stats import weight_stats
+    from paramscope.formats import open_model
+    from paramscope.render.stats_view import scan_progress
+    from paramscope.sources.mapped import MappedFiles
+
+    if args.plot:
+        from paramscope.render.stats_plot import check_plot_path
+
+        check_plot_path(args.plot)
+    model = open_model(args.source)
+    with MappedFiles() as source, scan_progress(not args.as_json) as progress:
+        result = weight_stats(model, source, patterns=args.tensor, progress=progress)
+    if args.plot:
+        from paramscope.render.stats_plot import plot_stats
+
+        plot_stats(result, args.plot)
+    if args.as_json:
+        from paramscope.render.jsonable import dump
+        from paramscope.render.stats_view import stats_json
+
+        dump(stats_json(result))
+        return 0
+    from paramscope.cli.app import console
+    from paramscope.render.stats_view import render_stats
+
+    render_stats(result, console(), tensors=args.tensors)
+    return 0
