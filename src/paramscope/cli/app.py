@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "gpus": "gpus_cmd",
     "scan": "scan_cmd",
     "ls": "ls_cmd",
+    "serve": "serve_cmd",
+    "report": "report_cmd",
 }
 
 
