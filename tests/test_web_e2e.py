@@ -167,7 +167,7 @@ def test_outside_roots_refused_in_page(server, page):
 
 
 def test_report_offline(page, gemma_gguf, tmp_path, shots):
-    from paramscope.web.data import SizeArgs
+    from paramscope.cli.json_api import SizeArgs
     from paramscope.web.report import build_report
 
     src = str(gemma_gguf.resolve())

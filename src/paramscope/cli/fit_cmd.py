@@ -29,19 +29,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.fit import fit
-    from paramscope.analyses.memory import estimate
-    from paramscope.analyses.speed import speed_for
     from paramscope.formats import open_model
-    from paramscope.system import detect
 
-    device = _device(args.gpu)
-    system = detect()
-    ram = int(args.ram * 2**30) if args.ram else system.available_ram_bytes
-    model = open_model(args.source)
-    report = fit(model, request(args, device, 1), ram_bytes=ram)
-    n = report.devices_needed or 1
-    speed = speed_for(model, estimate(model, request(args, device, n)), device, n)
+    report, speed, ram = fit_parts(open_model(args.source), args, args.gpu, args.ram)
     if args.as_json:
         from paramscope.render.jsonable import dump, fit_json
 
@@ -52,6 +42,23 @@ def run(args: argparse.Namespace) -> int:
 
     render_fit(report, speed, ram, console(), explain=args.explain)
     return 0
+
+
+def fit_parts(model, options, gpu: str | None, ram_gb: float | None):
+    """The fit report, the speed bounds on the devices it needs, and the RAM assumed (bytes).
+
+    ``options`` are parsed size options (argparse's, or json_api.SizeArgs)."""
+    from paramscope.analyses.fit import fit
+    from paramscope.analyses.memory import estimate
+    from paramscope.analyses.speed import speed_for
+    from paramscope.system import detect
+
+    device = _device(gpu)
+    ram = int(ram_gb * 2**30) if ram_gb else detect().available_ram_bytes
+    report = fit(model, request(options, device, 1), ram_bytes=ram)
+    n = report.devices_needed or 1
+    speed = speed_for(model, estimate(model, request(options, device, n)), device, n)
+    return report, speed, ram
 
 
 def _device(spec: str | None):

@@ -22,27 +22,22 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.inventory import inventory
     from paramscope.analyses.pickle_safety import assess
     from paramscope.formats import open_model
 
     model = open_model(args.source)
-    inv = inventory(model)
     safety = assess(model)  # None unless the file is a pickle; exit status 2 when it could run code
     if args.as_json:
-        from paramscope.render.jsonable import dump, inventory_json
+        from paramscope.cli.json_api import inspect_json
+        from paramscope.render.jsonable import dump
 
-        out = inventory_json(inv, tensors=args.tensors, layers=args.layers)
-        if safety:
-            from paramscope.render.scan_view import verdict_json
-
-            out["pickle_safety"] = verdict_json(safety)
-        dump(out)
+        dump(inspect_json(model, tensors=args.tensors, layers=args.layers))
     else:
+        from paramscope.analyses.inventory import inventory
         from paramscope.cli.app import console
         from paramscope.render.inspect_view import render_inspect
 
-        render_inspect(inv, console(), tensors=args.tensors, layers=args.layers)
+        render_inspect(inventory(model), console(), tensors=args.tensors, layers=args.layers)
         if safety:
             from paramscope.render.scan_view import render_verdict
 

@@ -31,7 +31,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from paramscope.web.data import SizeArgs
+    from paramscope.cli.json_api import SizeArgs
     from paramscope.web.report import build_report
 
     size = SizeArgs(batch=args.batch, weights=args.weights, kv_type=args.kv_type, runtime=args.runtime)

@@ -44,7 +44,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                                                      "24GB (see `paramscope gpus`)")
 
 
-def request(args: argparse.Namespace, device=None, n: int = 1):
+def request(args, device=None, n: int = 1):
+    """The analysis request from parsed options (argparse's, or json_api.SizeArgs: same names)."""
     from paramscope.analyses.memory import SizeRequest
 
     return SizeRequest(context=args.context, batch=args.batch, weights=args.weights, kv_type=args.kv_type,
@@ -52,15 +53,20 @@ def request(args: argparse.Namespace, device=None, n: int = 1):
                        n_devices=n)
 
 
+def devices(gpu: str | None):
+    """``--gpu NAME[xN]`` as (device, count); (None, 1) without one."""
+    if not gpu:
+        return None, 1
+    from paramscope.knowledge.hardware import parse_gpu_spec
+
+    return parse_gpu_spec(gpu)
+
+
 def run(args: argparse.Namespace) -> int:
     from paramscope.analyses.memory import estimate
     from paramscope.formats import open_model
 
-    device, n = None, 1
-    if args.gpu:
-        from paramscope.knowledge.hardware import parse_gpu_spec
-
-        device, n = parse_gpu_spec(args.gpu)
+    device, n = devices(args.gpu)
     model = open_model(args.source)
     if args.context_from_file:
         from paramscope.errors import UnsupportedError

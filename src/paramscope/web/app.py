@@ -1,7 +1,7 @@
 """The FastAPI app behind `paramscope serve`: a JSON API mirroring the CLI's ``--json`` and one page.
 
 Every endpoint takes the CLI command's options as query parameters and answers exactly what the
-command prints with ``--json`` (the shapes come from ``render.jsonable`` through ``web.data``). Errors
+command prints with ``--json`` (the shapes come from ``render.jsonable`` through ``cli.json_api``). Errors
 are ``{"error": "..."}``: 403 for a source outside the allowed roots, 400 for what the CLI would turn
 into an ``Error:`` line.
 """
@@ -16,8 +16,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from paramscope import __version__
+from paramscope.cli import json_api as data
 from paramscope.errors import ParamscopeError
-from paramscope.web import data
 from paramscope.web.limits import HostCheck, SizeLimit
 from paramscope.web.security import (
     LOOPBACK_HOSTS,

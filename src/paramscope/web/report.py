@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from paramscope.cli import json_api as data
 from paramscope.errors import ParamscopeError
-from paramscope.web import data
 
 STATIC = Path(__file__).parent / "static"
 MIN_CONTEXT = 256

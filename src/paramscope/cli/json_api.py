@@ -1,7 +1,6 @@
-"""The JSON of each CLI command, produced without the CLI: the same analysis, the same renderer
-function, so `GET /api/size?source=X&context=N` equals `paramscope size X --context N --json`.
-
-Shared by the server (``app``) and the static report (``report``); no FastAPI here.
+"""The JSON of each command, in one place: the CLI's ``--json``, the web server's API and the static
+report all call these, so `GET /api/size?source=X&context=N` is `paramscope size X --context N --json`
+by construction. No FastAPI here.
 """
 
 from __future__ import annotations
@@ -46,42 +45,23 @@ def inspect_json(model: Model, *, tensors: bool = False, layers: bool = False) -
     return out
 
 
-def _request(a: SizeArgs, device=None, n: int = 1):
-    from paramscope.analyses.memory import SizeRequest
-
-    return SizeRequest(context=a.context, batch=a.batch, weights=a.weights, kv_type=a.kv_type,
-                       runtime=a.runtime, ubatch=a.ubatch, swa_full=a.swa_full, device=device, n_devices=n)
-
-
 def size_json(model: Model, a: SizeArgs, gpu: str | None = None) -> dict[str, Any]:
     """`paramscope size --json` (``cli.size_cmd.run``)."""
     from paramscope.analyses.memory import estimate
+    from paramscope.cli.size_cmd import devices, request
     from paramscope.render import jsonable
 
-    device, n = None, 1
-    if gpu:
-        from paramscope.knowledge.hardware import parse_gpu_spec
-
-        device, n = parse_gpu_spec(gpu)
-    return jsonable.size_json(estimate(model, _request(a, device, n)))
+    device, n = devices(gpu)
+    return jsonable.size_json(estimate(model, request(a, device, n)))
 
 
 def fit_json(model: Model, a: SizeArgs, gpu: str, ram_gb: float | None = None) -> dict[str, Any]:
     """`paramscope fit --gpu NAME --json` (``cli.fit_cmd.run``); the GPU is required here, since the
     server's own GPU says nothing about the browser user's."""
-    from paramscope.analyses.fit import fit
-    from paramscope.analyses.memory import estimate
-    from paramscope.analyses.speed import speed_for
-    from paramscope.cli.fit_cmd import _device
+    from paramscope.cli.fit_cmd import fit_parts
     from paramscope.render import jsonable
-    from paramscope.system import detect
 
-    device = _device(gpu)
-    ram = int(ram_gb * 2**30) if ram_gb else detect().available_ram_bytes
-    report = fit(model, _request(a, device, 1), ram_bytes=ram)
-    n = report.devices_needed or 1
-    speed = speed_for(model, estimate(model, _request(a, device, n)), device, n)
-    return jsonable.fit_json(report, speed, ram)
+    return jsonable.fit_json(*fit_parts(model, a, gpu, ram_gb))
 
 
 def tokens_json(source: str | Model, text: str, *, no_special: bool = False) -> dict[str, Any]:
