@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from builders.safetensors_files import MINILM_PARAMS, write_safetensors, write_sharded
 from paramscope.errors import HeaderError, SourceError
 from paramscope.formats import hf_dir, open_model
-from test_safetensors import MINILM_PARAMS, write_safetensors, write_sharded
 
 LLAMA_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8,
                 "num_attention_heads": 2, "num_key_value_heads": 1, "num_hidden_layers": 1,
@@ -124,7 +124,7 @@ def tiny_gguf(path: Path) -> Path:
     """A real two-tensor GGUF written by gguf-py's writer."""
     import numpy as np
 
-    from test_gguf import write_gguf
+    from builders.gguf_files import write_gguf
 
     return write_gguf(path, [("token_embd.weight", np.zeros((4, 8), np.float32), None),
                              ("output_norm.weight", np.ones(8, np.float32), None)])
@@ -139,7 +139,7 @@ def test_one_gguf(tmp_path: Path) -> None:
 
 
 def test_gguf_split_set_reads_every_part(tmp_path: Path) -> None:
-    from test_gguf import moe_kv, moe_tensors, write_gguf
+    from builders.gguf_files import moe_kv, moe_tensors, write_gguf
 
     write_gguf(tmp_path / "big.gguf", moe_tensors(), moe_kv(), split_max_tensors=2)
     parts = sorted(tmp_path.glob("big-*-of-*.gguf"))
@@ -200,8 +200,8 @@ def test_config_only_directory(tmp_path: Path) -> None:
 
 def test_pytorch_weights_directory_single_and_sharded(tmp_path: Path) -> None:
     """pytorch_model.bin (or its sharded index) is read by the restricted pickle reader, never run."""
+    from builders.pickle_files import SPECS, state_dict_checkpoint
     from paramscope.analyses.pickle_safety import assess
-    from test_pytorch import SPECS, state_dict_checkpoint
 
     single = write_config(tmp_path / "single")
     state_dict_checkpoint(single / "pytorch_model.bin", SPECS)

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from builders.gguf_files import write_gguf
+from builders.onnx_files import linear_model, save, weights
+from builders.pickle_files import SPECS, state_dict_checkpoint
+from builders.safetensors_files import write_safetensors
 from paramscope.cli import ls_cmd
 from paramscope.sources import local_models
-from test_gguf import write_gguf
-from test_onnx import linear_model, save, weights
-from test_pytorch import SPECS, state_dict_checkpoint
-from test_safetensors import write_safetensors
 
 ENV = ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "OLLAMA_MODELS")
 SMALL = {"model.embed_tokens.weight": ("F32", [10, 4]), "model.norm.weight": ("BF16", [4])}  # 44
@@ -93,7 +93,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     hf_repo(hub, "org/small", "b" * 40, {"model.safetensors": small, "config.json": config})
     shard_dir = scratch / "shards"
     shard_dir.mkdir()
-    from test_safetensors import write_sharded
+    from builders.safetensors_files import write_sharded
 
     write_sharded(shard_dir, SHARDS)
     hf_repo(hub, "org/sharded", "c" * 40, {p.name: p.read_bytes() for p in shard_dir.iterdir()})

@@ -26,12 +26,12 @@ from typing import Any
 
 import pytest
 
+from builders.pickle_files import OD, G, Pid, R, Raw, dumps, legacy_storage, storage, tensor, write_legacy
 from paramscope.analyses.pickle_safety import UNREADABLE, UNSAFE
 from paramscope.cli import scan_cmd
 from paramscope.errors import ParamscopeError
 from paramscope.formats import pickle_vm, pytorch
 from paramscope.knowledge.dtypes import DType
-from test_pytorch import OD, G, Pid, R, Raw, dumps, legacy_storage, storage, tensor, write_legacy
 
 SECONDS = 2.0
 PEAK_BYTES = 256 << 20

@@ -1,14 +1,10 @@
 """safetensors reader: the real MiniLM file and generated files, each checked against the safetensors
-library reading the same bytes. The builders here (``write_safetensors``, ``write_raw``) are shared by
-the other safetensors, packing and directory tests."""
+library reading the same bytes (files built by ``builders.safetensors_files``)."""
 
 from __future__ import annotations
 
 import importlib.util
-import json
-import math
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,86 +12,20 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from builders.safetensors_files import (
+    MINILM_PARAMS,
+    NUMPY,
+    SPEC_BITS,
+    TensorSpec,
+    library_view,
+    our_view,
+    write_safetensors,
+    write_sharded,
+)
 from paramscope.formats import safetensors as st
 from paramscope.knowledge.dtypes import DType
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# Bits per element, written out from the safetensors spec (Dtype::bitsize in tensor.rs), independently
-# of paramscope's dtype table so that the two can disagree.
-SPEC_BITS = {"F64": 64, "F32": 32, "F16": 16, "BF16": 16, "I64": 64, "I32": 32, "I16": 16, "I8": 8,
-             "U64": 64, "U32": 32, "U16": 16, "U8": 8, "BOOL": 8, "F8_E4M3": 8, "F8_E5M2": 8,
-             "F8_E8M0": 8, "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6}
-NUMPY = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
-         "I16": np.int16, "I8": np.int8, "U64": np.uint64, "U32": np.uint32, "U16": np.uint16,
-         "U8": np.uint8, "BOOL": np.bool_}
-
-TensorSpec = tuple[str, Sequence[int]]  # (dtype name, shape)
-
-
-def spec_nbytes(dtype: str, shape: Sequence[int]) -> int:
-    return math.prod(shape) * SPEC_BITS[dtype] // 8
-
-
-def header_json(tensors: Mapping[str, TensorSpec], metadata: Mapping[str, str] | None = None) -> dict:
-    """A header with the tensors laid out contiguously in the given order."""
-    header: dict = {} if metadata is None else {"__metadata__": dict(metadata)}
-    offset = 0
-    for name, (dtype, shape) in tensors.items():
-        n = spec_nbytes(dtype, shape)
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + n]}
-        offset += n
-    return header
-
-
-def write_raw(path: Path, header: bytes | dict, data: bytes | int = b"", n: int | None = None) -> Path:
-    """Exact bytes: u64 N (the real length unless ``n``), the header, then ``data`` (or that many
-    zero bytes as a sparse tail)."""
-    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write((len(raw) if n is None else n).to_bytes(8, "little") + raw)
-        if isinstance(data, int):
-            f.truncate(8 + len(raw) + data)
-        else:
-            f.write(data)
-    return path
-
-
-def write_safetensors(path: Path, tensors: Mapping[str, TensorSpec],
-                      metadata: Mapping[str, str] | None = None) -> Path:
-    """A valid file written by hand (any dtype, numpy-expressible or not), data zero and sparse."""
-    header = header_json(tensors, metadata)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    return write_raw(path, raw, sum(spec_nbytes(d, s) for d, s in tensors.values()))
-
-
-def write_sharded(folder: Path, shards: Sequence[Mapping[str, TensorSpec]],
-                  total_size: object = "auto") -> Path:
-    """Shards model-0000i-of-0000n.safetensors and their index; returns the index path."""
-    weight_map = {}
-    total = 0
-    for i, tensors in enumerate(shards):
-        name = f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
-        write_safetensors(folder / name, tensors)
-        weight_map.update({t: name for t in tensors})
-        total += sum(spec_nbytes(d, s) for d, s in tensors.values())
-    meta = {} if total_size is None else {"total_size": total if total_size == "auto" else total_size}
-    index = folder / "model.safetensors.index.json"
-    index.write_text(json.dumps({"metadata": meta, "weight_map": weight_map}))
-    return index
-
-
-def library_view(path: Path) -> tuple[dict[str, tuple[str, list[int]]], dict[str, str] | None, list]:
-    """What the safetensors library sees: {name: (dtype, shape)}, __metadata__, names by offset."""
-    with safe_open(path, framework="numpy") as f:
-        keys = f.keys()
-        view = {k: (f.get_slice(k).get_dtype(), list(f.get_slice(k).get_shape())) for k in keys}
-        return view, f.metadata(), list(f.offset_keys())
-
-
-def our_view(tensors) -> dict[str, tuple[str, list[int]]]:
-    return {t.name: (t.dtype.value, list(t.shape)) for t in tensors}
 
 
 def assert_same_as_library(path: Path) -> st.Model:
@@ -110,9 +40,6 @@ def assert_same_as_library(path: Path) -> st.Model:
 
 
 # --- the real file ------------------------------------------------------------------------------------
-
-MINILM_PARAMS = 22_713_216  # 22,713,728 stored elements − the 512-element int64 position_ids buffer
-
 
 def test_minilm_count_and_buffer(minilm_dir: Path) -> None:
     model = st.read(minilm_dir / "model.safetensors")

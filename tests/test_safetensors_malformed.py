@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from safetensors import safe_open
 
+from builders.safetensors_files import header_json, library_view, our_view, write_raw, write_safetensors
 from paramscope.errors import (
     DTypeError,
     FormatError,
@@ -28,7 +29,6 @@ from paramscope.errors import (
     TruncatedError,
 )
 from paramscope.formats import safetensors as st
-from test_safetensors import header_json, library_view, our_view, write_raw, write_safetensors
 
 U8x4 = {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from builders.safetensors_files import header_json, write_raw
 from paramscope.analyses import stats_engine as E
 from paramscope.analyses import stats_kernels as K
 from paramscope.analyses.stats import PERCENTILES, WeightStats, weight_stats
@@ -23,7 +24,6 @@ from paramscope.formats import open_model
 from paramscope.knowledge.dtypes import DType
 from paramscope.model import Tensor
 from paramscope.sources.mapped import MappedFile, MappedFiles
-from test_safetensors import header_json, write_raw
 
 BACKENDS = ["numba", "numpy"]
 
