@@ -1,10 +1,11 @@
-"""Decoding throughput: paramscope.decode against gguf.quants.dequantize on the same random blocks.
+"""Decoding throughput: paramscope.analyses.values.decode against gguf.quants.dequantize on the same
+random blocks.
 
     python bench/bench_decode.py [--mb 256] [--types Q4_K,Q8_0,BF16] [--repeat 3]
 
 For each type, ~MB megabytes of random valid blocks (finite scales) are decoded two ways, each by
-``gguf.quants.dequantize`` (the baseline) and by ``paramscope.decode.dequantize`` on each installed
-backend (numba, numpy):
+``gguf.quants.dequantize`` (the baseline) and by ``paramscope.analyses.values.decode.dequantize`` on
+each installed backend (numba, numpy):
 - whole: the whole array at once, a fresh output each time;
 - streamed: 1 MB pieces, as ``stats`` streams a tensor (ours into one reused buffer; gguf allocates
   its own output per piece, it has no ``out``).
@@ -30,7 +31,7 @@ from _common import ROOT
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from paramscope.decode import BACKENDS, default_backend, dequantize
+from paramscope.analyses.values.decode import BACKENDS, default_backend, dequantize
 from paramscope.knowledge.dtypes import DType
 from test_decode import random_blocks  # the tests' generator of valid random blocks
 

@@ -95,7 +95,7 @@ def numpy_baseline(path: Path, tensors: list[tuple[str, tuple[int, ...]]]) -> No
 
 
 def paramscope_stats(path: Path) -> object:
-    from paramscope.analyses.stats import weight_stats
+    from paramscope.analyses.values.stats import weight_stats
     from paramscope.formats import open_model
     from paramscope.sources.mapped import MappedFiles
 
@@ -191,7 +191,7 @@ def variants(path: Path, size: int) -> None:
     on one thread, and with the numpy fallback (what runs without numba installed)."""
     import numba
 
-    from paramscope.analyses import stats_kernels
+    from paramscope.analyses.values import stats_kernels
 
     threads = numba.get_num_threads()
     numba.set_num_threads(1)

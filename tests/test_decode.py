@@ -1,6 +1,6 @@
-"""paramscope.decode against outside authorities: gguf.quants.dequantize bit for bit on random blocks
-of every ggml type it decodes, ml_dtypes for the small float formats, and ggml-quants.c's reference
-loops (written out below) for the types gguf-py cannot decode."""
+"""paramscope.analyses.values.decode against outside authorities: gguf.quants.dequantize bit for bit on
+random blocks of every ggml type it decodes, ml_dtypes for the small float formats, and ggml-quants.c's
+reference loops (written out below) for the types gguf-py cannot decode."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from paramscope.decode import BACKENDS, decodable, dequantize
+from paramscope.analyses.values.decode import BACKENDS, decodable, dequantize
 from paramscope.knowledge.dtypes import DTYPES, QK_K, DType
 
 # references computed with numpy warn about the inf that huge random scales produce
@@ -27,7 +27,7 @@ backends = pytest.mark.parametrize("backend", indirect=True, argvalues=[
 @pytest.fixture
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "numba-parallel":
-        from paramscope.decode import ggml_kernels
+        from paramscope.analyses.values.decode import ggml_kernels
 
         monkeypatch.setattr(ggml_kernels, "PARALLEL_MIN_BYTES", 0)
         return "numba"
@@ -211,7 +211,7 @@ def test_fp8_every_code_matches_ml_dtypes(dtype: DType) -> None:
 ], ids=["F6_E2M3", "F6_E3M2", "F4"])
 def test_sub_byte_tables_match_ml_dtypes(dtype: DType, name: str, bits: int) -> None:
     ml_dtypes = pytest.importorskip("ml_dtypes")
-    from paramscope.decode.floats import table
+    from paramscope.analyses.values.decode.floats import table
 
     codes = np.arange(1 << bits, dtype=np.uint8)
     assert_same_bits(table(dtype), codes.view(getattr(ml_dtypes, name)).astype(np.float32))
@@ -277,8 +277,9 @@ def test_importing_the_package_loads_no_decoder() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, paramscope.decode; "
-            "print(any(m.startswith(('numba', 'gguf', 'paramscope.decode.')) for m in sys.modules))")
+    code = ("import sys, paramscope.analyses.values.decode; "
+            "print(any(m.startswith(('numba', 'gguf', 'paramscope.analyses.values.decode.')) "
+            "for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
 
@@ -293,7 +294,7 @@ sys.modules["numba"] = None  # as if numba were not installed
 import numpy as np
 from gguf.constants import GGMLQuantizationType
 from gguf.quants import dequantize as gguf_dequantize
-from paramscope.decode import default_backend, dequantize
+from paramscope.analyses.values.decode import default_backend, dequantize
 from paramscope.knowledge.dtypes import DType
 raw = np.random.default_rng(0).integers(0, 256, 34 * 100, dtype=np.uint8).reshape(100, 34)
 raw[:, :2] = np.array([0.5], np.float16).view(np.uint8)
@@ -310,7 +311,7 @@ def test_forcing_numpy_loads_no_numba() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np; from paramscope.decode import dequantize; "
+    code = ("import sys, numpy as np; from paramscope.analyses.values.decode import dequantize; "
             "from paramscope.knowledge.dtypes import DType; "
             "dequantize(np.zeros(144, np.uint8), DType.Q4_K, 256); print('numba' in sys.modules)")
     env = {**os.environ, "PARAMSCOPE_DECODE_BACKEND": "numpy"}
@@ -332,7 +333,7 @@ def test_read_only_unaligned_bytes_decode(dtype: DType, backend: str) -> None:
 
 def test_codebooks_taken_from_gguf_py_match_ggml_common_h() -> None:
     pytest.importorskip("numba")
-    from paramscope.decode.ggml_kernels_iq import grid, ksigns
+    from paramscope.analyses.values.decode.ggml_kernels_iq import grid, ksigns
 
     # ggml-common.h iq2xxs_grid[0..2]: one byte per value, little-endian
     expected = np.array([0x0808080808080808, 0x080808080808082B, 0x0808080808081919], dtype="<u8")

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from paramscope.analyses.fit import allowed_tp, best_quant, fit, max_context
-from paramscope.analyses.memory import SizeRequest, estimate
+from paramscope.analyses.sizing.fit import allowed_tp, best_quant, fit, max_context
+from paramscope.analyses.sizing.memory import SizeRequest, estimate
 from paramscope.formats import open_model
 from paramscope.knowledge.hardware import find_device
 from paramscope.model import ArchConfig

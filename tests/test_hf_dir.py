@@ -201,7 +201,7 @@ def test_config_only_directory(tmp_path: Path) -> None:
 def test_pytorch_weights_directory_single_and_sharded(tmp_path: Path) -> None:
     """pytorch_model.bin (or its sharded index) is read by the restricted pickle reader, never run."""
     from builders.pickle_files import SPECS, state_dict_checkpoint
-    from paramscope.analyses.pickle_safety import assess
+    from paramscope.analyses.safety.pickle_safety import assess
 
     single = write_config(tmp_path / "single")
     state_dict_checkpoint(single / "pytorch_model.bin", SPECS)

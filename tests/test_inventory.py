@@ -1,6 +1,6 @@
 """The inventory analysis on hand-built models: every count checked against arithmetic done here."""
 
-from paramscope.analyses.inventory import inventory
+from paramscope.analyses.contents.inventory import inventory
 from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig, Model, Tensor
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paramscope.analyses.kv_cache import (
+from paramscope.analyses.sizing.kv_cache import (
     LINEAR_STATE_KEY,
     cache_widths,
     element_cost,

@@ -1,6 +1,6 @@
 import pytest
 
-from paramscope.analyses.labels import bytes_label, size_label
+from paramscope.units import bytes_label, size_label
 
 
 @pytest.mark.parametrize(("params", "label"), [

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paramscope.analyses.runtimes.llamacpp import (
+from paramscope.analyses.sizing.runtimes.llamacpp import (
     compute_buffer,
     cpu_repack_bytes,
     llamacpp_kv_cache,

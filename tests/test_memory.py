@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paramscope.analyses.memory import DEFAULT_CONTEXT, SizeRequest, estimate
+from paramscope.analyses.sizing.memory import DEFAULT_CONTEXT, SizeRequest, estimate
 from paramscope.errors import UnsupportedError
 from paramscope.formats import open_model
 from paramscope.knowledge.hardware import find_device, parse_gpu_spec

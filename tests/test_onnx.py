@@ -18,7 +18,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from builders.onnx_files import linear_model, save, weights
-from paramscope.analyses.inventory import inventory
+from paramscope.analyses.contents.inventory import inventory
 from paramscope.errors import DTypeError, FormatError, HeaderError, OffsetError, ParamscopeError, SourceError
 from paramscope.formats import onnx_reader
 from paramscope.knowledge.dtypes import DType

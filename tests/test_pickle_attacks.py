@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from builders.pickle_files import OD, G, Pid, R, Raw, dumps, legacy_storage, storage, tensor, write_legacy
-from paramscope.analyses.pickle_safety import UNREADABLE, UNSAFE
+from paramscope.analyses.safety.pickle_safety import UNREADABLE, UNSAFE
 from paramscope.cli import scan_cmd
 from paramscope.errors import ParamscopeError
 from paramscope.formats import pickle_vm, pytorch

@@ -39,8 +39,8 @@ from builders.pickle_files import (
     write_legacy,
     write_zip,
 )
-from paramscope.analyses.inventory import inventory
-from paramscope.analyses.pickle_safety import HARMLESS, SAFE, UNSAFE, assess, judge
+from paramscope.analyses.contents.inventory import inventory
+from paramscope.analyses.safety.pickle_safety import HARMLESS, SAFE, UNSAFE, assess, judge
 from paramscope.errors import ParamscopeError
 from paramscope.formats import pickle_vm, pytorch
 from paramscope.formats import safetensors as st

@@ -13,8 +13,10 @@ from gguf import GGMLQuantizationType
 from gguf.quants import dequantize as gguf_dequantize
 from gguf.quants import quantize as gguf_quantize
 
-from paramscope.analyses import quant_formats as qf
-from paramscope.analyses.quant_error import (
+from paramscope.analyses.sizing.weights import reprice
+from paramscope.analyses.values import quantize as qf
+from paramscope.analyses.values.decode import dequantize
+from paramscope.analyses.values.quant_error import (
     ErrorRow,
     ErrorTally,
     TargetResult,
@@ -23,9 +25,7 @@ from paramscope.analyses.quant_error import (
     quantize_error,
     sample_runs,
 )
-from paramscope.analyses.weights import reprice
 from paramscope.cli import quant_error_cmd
-from paramscope.decode import dequantize
 from paramscope.formats import open_model
 from paramscope.sources.mapped import MappedFiles
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paramscope.analyses.speed import active_weight_bytes, attention_flops, speed
+from paramscope.analyses.sizing.speed import active_weight_bytes, attention_flops, speed
 from paramscope.model import ArchConfig
 
 

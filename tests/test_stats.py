@@ -1,5 +1,5 @@
 """paramscope stats: every statistic checked against numpy's float64 computation on the values that
-``paramscope.decode`` decodes — on the real Gemma GGUF and MiniLM files, and on generated files that
+``analyses.values.decode`` decodes — on the real Gemma GGUF and MiniLM files, and on generated files that
 hold NaN, Inf, zeros, dead rows, outliers and twins — with both kernel backends (numba and numpy)."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from builders.safetensors_files import header_json, write_raw
-from paramscope.analyses import stats_engine as E
-from paramscope.analyses import stats_kernels as K
-from paramscope.analyses.stats import PERCENTILES, WeightStats, weight_stats
+from paramscope.analyses.values import stats_engine as E
+from paramscope.analyses.values import stats_kernels as K
+from paramscope.analyses.values.decode import dequantize
+from paramscope.analyses.values.stats import PERCENTILES, WeightStats, weight_stats
 from paramscope.cli import stats_cmd
-from paramscope.decode import dequantize
 from paramscope.errors import OffsetError, ParamscopeError
 from paramscope.formats import open_model
 from paramscope.knowledge.dtypes import DType
@@ -185,7 +185,7 @@ def test_grid_keys_order_values():
 
 def test_numba_and_numpy_kernels_agree():
     pytest.importorskip("numba")
-    from paramscope.analyses import stats_numba
+    from paramscope.analyses.values import stats_numba
 
     x = awkward_values(8 * 1000, seed=5)
     outs = []

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import paramscope
-from paramscope.analyses.train import train_estimate
-from paramscope.analyses.train_memory import nf4_bytes
+from paramscope.analyses.training.estimate import train_estimate
+from paramscope.analyses.training.memory import nf4_bytes
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig, Model, Tensor

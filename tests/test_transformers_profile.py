@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paramscope.analyses.runtimes.transformers import (
+from paramscope.analyses.sizing.runtimes.transformers import (
     CUDA_CONTEXT_BYTES,
     routed_ffn_width,
     transformers_memory,

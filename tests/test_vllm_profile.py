@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paramscope.analyses.runtimes.transformers import CUDA_CONTEXT_BYTES
-from paramscope.analyses.runtimes.vllm import (
+from paramscope.analyses.sizing.runtimes.transformers import CUDA_CONTEXT_BYTES
+from paramscope.analyses.sizing.runtimes.vllm import (
     CUDA_GRAPH_BYTES,
     NON_TORCH_BYTES,
     group_size,

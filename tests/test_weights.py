@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 import paramscope
-from paramscope.analyses.weights import reprice
+from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs

@@ -18,7 +18,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.catalogue_counts import catalogue_rows
+    from paramscope.analyses.contents.catalogue_counts import catalogue_rows
     from paramscope.knowledge import catalogue as cat
 
     rows = catalogue_rows((e, cat.open_entry(e.name)) for e in cat.entries())

@@ -48,9 +48,9 @@ def fit_parts(model, options, gpu: str | None, ram_gb: float | None):
     """The fit report, the speed bounds on the devices it needs, and the RAM assumed (bytes).
 
     ``options`` are parsed size options (argparse's, or json_api.SizeArgs)."""
-    from paramscope.analyses.fit import fit
-    from paramscope.analyses.memory import estimate
-    from paramscope.analyses.speed import speed_for
+    from paramscope.analyses.sizing.fit import fit
+    from paramscope.analyses.sizing.memory import estimate
+    from paramscope.analyses.sizing.speed import speed_for
     from paramscope.system import detect
 
     device = _device(gpu)

@@ -22,7 +22,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.pickle_safety import assess
+    from paramscope.analyses.safety.pickle_safety import assess
     from paramscope.formats import open_model
 
     model = open_model(args.source)
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
         dump(inspect_json(model, tensors=args.tensors, layers=args.layers))
     else:
-        from paramscope.analyses.inventory import inventory
+        from paramscope.analyses.contents.inventory import inventory
         from paramscope.cli.app import console
         from paramscope.render.inspect_view import render_inspect
 

@@ -32,8 +32,8 @@ def open_source(text: str) -> Model:
 
 def inspect_json(model: Model, *, tensors: bool = False, layers: bool = False) -> dict[str, Any]:
     """`paramscope inspect --json` (``cli.inspect_cmd.run``)."""
-    from paramscope.analyses.inventory import inventory
-    from paramscope.analyses.pickle_safety import assess
+    from paramscope.analyses.contents.inventory import inventory
+    from paramscope.analyses.safety.pickle_safety import assess
     from paramscope.render.jsonable import inventory_json
 
     out = inventory_json(inventory(model), tensors=tensors, layers=layers)
@@ -47,7 +47,7 @@ def inspect_json(model: Model, *, tensors: bool = False, layers: bool = False) -
 
 def size_json(model: Model, a: SizeArgs, gpu: str | None = None) -> dict[str, Any]:
     """`paramscope size --json` (``cli.size_cmd.run``)."""
-    from paramscope.analyses.memory import estimate
+    from paramscope.analyses.sizing.memory import estimate
     from paramscope.cli.size_cmd import devices, request
     from paramscope.render import jsonable
 
@@ -83,7 +83,7 @@ def decoded_json(source: str | Model, ids: str) -> dict[str, Any]:
 
 def stats_json(model: Model, patterns: list[str] | None = None) -> dict[str, Any]:
     """`paramscope stats --json` (``cli.stats_cmd.run``)."""
-    from paramscope.analyses.stats import weight_stats
+    from paramscope.analyses.values.stats import weight_stats
     from paramscope.render.stats_view import stats_json as render
     from paramscope.sources.mapped import MappedFiles
 

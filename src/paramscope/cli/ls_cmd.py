@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from paramscope.analyses.inventory import Inventory
+    from paramscope.analyses.contents.inventory import Inventory
     from paramscope.errors import ParamscopeError
     from paramscope.model import Model
     from paramscope.sources.local_models import Found
@@ -84,7 +84,7 @@ def _survey(found: list[Found], workers: int, *, show_progress: bool) -> list[Mo
 
 def describe(found: Found) -> ModelRow:
     """Read one model's headers and count it, as `inspect` would."""
-    from paramscope.analyses.inventory import inventory
+    from paramscope.analyses.contents.inventory import inventory
     from paramscope.formats import reader
 
     mod = reader(found.reader)

@@ -43,7 +43,7 @@ def parse_bytes(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.quant_error import quantize_error
+    from paramscope.analyses.values.quant_error import quantize_error
     from paramscope.formats import open_model
     from paramscope.render.stats_view import scan_progress
     from paramscope.sources.mapped import MappedFiles

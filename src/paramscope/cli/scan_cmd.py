@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from paramscope.analyses.pickle_safety import Verdict
+    from paramscope.analyses.safety.pickle_safety import Verdict
     from paramscope.formats.pickle_vm import GlobalUse
 
 HELP = "is it safe to load? every global a pickle-based checkpoint names, and whether it could run code"
@@ -55,7 +55,7 @@ NOT_PICKLES = ("gguf", "safetensors", "onnx_reader")  # readers of formats that 
 
 def _scan(path: Path) -> Verdict:
     """One file's verdict; a file that cannot be read is a verdict too (with what it named before)."""
-    from paramscope.analyses.pickle_safety import judge
+    from paramscope.analyses.safety.pickle_safety import judge
     from paramscope.errors import ParamscopeError
     from paramscope.formats import SNIFF_BYTES, pickle_vm, pytorch, reader
     from paramscope.sources.local import LocalFile

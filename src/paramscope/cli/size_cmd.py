@@ -46,7 +46,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def request(args, device=None, n: int = 1):
     """The analysis request from parsed options (argparse's, or json_api.SizeArgs: same names)."""
-    from paramscope.analyses.memory import SizeRequest
+    from paramscope.analyses.sizing.memory import SizeRequest
 
     return SizeRequest(context=args.context, batch=args.batch, weights=args.weights, kv_type=args.kv_type,
                        runtime=args.runtime, ubatch=args.ubatch, swa_full=args.swa_full, device=device,
@@ -63,7 +63,7 @@ def devices(gpu: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.memory import estimate
+    from paramscope.analyses.sizing.memory import estimate
     from paramscope.formats import open_model
 
     device, n = devices(args.gpu)

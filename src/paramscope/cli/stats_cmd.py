@@ -28,7 +28,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.stats import weight_stats
+    from paramscope.analyses.values.stats import weight_stats
     from paramscope.formats import open_model
     from paramscope.render.stats_view import scan_progress
     from paramscope.sources.mapped import MappedFiles

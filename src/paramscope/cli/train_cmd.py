@@ -46,7 +46,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.train import train_estimate
+    from paramscope.analyses.training.estimate import train_estimate
     from paramscope.formats import open_model
 
     device = None

@@ -11,7 +11,7 @@ storage as an 8-byte little-endian element count followed by its bytes, in key o
 
 The pickle runs on ``pickle_vm``: nothing is imported or called, tensors become records, and every
 global the file names is kept in ``metadata["pickle_globals"]`` for the safety verdict
-(analyses/pickle_safety.py). Nested state dicts (``{"state_dict": …}``) are unwrapped; a tensor that
+(analyses/safety/pickle_safety.py). Nested state dicts (``{"state_dict": …}``) are unwrapped; a tensor that
 lies inside another's bytes of the same storage (a view, a tied weight) is counted once.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from paramscope.analyses.catalogue_counts import CatalogueRow
+from paramscope.analyses.contents.catalogue_counts import CatalogueRow
 
 _MATCH = {True: "[green]exact match[/]", False: "[red]differs[/]", None: ""}
 

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from paramscope.analyses.labels import bytes_label
+from paramscope.units import bytes_label
 
 
 def _tflops(x: float | None) -> str:

@@ -9,10 +9,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from paramscope.analyses.inventory import Inventory
-from paramscope.analyses.labels import bytes_label
+from paramscope.analyses.contents.inventory import Inventory
 from paramscope.render.jsonable import hyperparameters
 from paramscope.render.text import plain
+from paramscope.units import bytes_label
 
 BAR_WIDTH = 24
 # ArchConfig fields shown in the summary, in this order, when set

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from paramscope.analyses.inventory import Inventory, Tally
+from paramscope.analyses.contents.inventory import Inventory, Tally
 from paramscope.model import ArchConfig, Model, Tensor
 
 MAX_INLINE_ARRAY = 16  # metadata arrays longer than this are summarised, not dumped

@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from paramscope.analyses.labels import bytes_label
 from paramscope.render.inspect_view import plain
+from paramscope.units import bytes_label
 
 if TYPE_CHECKING:
     from paramscope.cli.ls_cmd import ModelRow

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from paramscope.analyses.pickle_safety import HARMLESS, SAFE, UNSAFE, Verdict
+from paramscope.analyses.safety.pickle_safety import HARMLESS, SAFE, UNSAFE, Verdict
 from paramscope.render.inspect_view import plain
 
 STATUS_STYLE = {SAFE: "green", HARMLESS: "yellow", UNSAFE: "bold red"}

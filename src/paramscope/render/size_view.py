@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from paramscope.analyses.labels import bytes_label
 from paramscope.render.text import notes_and_explain, plain
+from paramscope.units import bytes_label
 
 _FITS = {True: "[green]fits[/]", False: "[red]does not fit[/]", None: ""}
 

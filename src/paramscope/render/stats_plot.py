@@ -12,7 +12,7 @@ import math
 import statistics
 from pathlib import Path
 
-from paramscope.analyses.stats import WeightStats
+from paramscope.analyses.values.stats import WeightStats
 from paramscope.errors import UnsupportedError
 
 FORMATS = (".png", ".svg")

@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from paramscope.analyses.labels import bytes_label
-from paramscope.analyses.quant_error import ErrorTally, QuantErrorReport
-from paramscope.analyses.stats import Histogram, Summary, WeightStats
+from paramscope.analyses.values.quant_error import ErrorTally, QuantErrorReport
+from paramscope.analyses.values.stats import Histogram, Summary, WeightStats
 from paramscope.render.inspect_view import plain
+from paramscope.units import bytes_label
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 16

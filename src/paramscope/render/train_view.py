@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from paramscope.analyses.labels import bytes_label, size_label
 from paramscope.render.text import notes_and_explain
+from paramscope.units import bytes_label, size_label
 
 
 def render_train(est, device, console: Console, *, explain: bool = False) -> None:

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from paramscope.analyses.inventory import Inventory, TensorRow, inventory
-from paramscope.analyses.labels import bytes_label
-from paramscope.analyses.train_activations import Training, activations
-from paramscope.analyses.train_compute import (
+from paramscope.analyses.contents.inventory import Inventory, TensorRow, inventory
+from paramscope.analyses.training.activations import Training, activations
+from paramscope.analyses.training.compute import (
     CHINCHILLA_TOKENS_PER_PARAM,
     DEFAULT_MFU,
     gpu_hours,
@@ -35,7 +34,7 @@ from paramscope.analyses.train_compute import (
     training_flops,
     wall_days,
 )
-from paramscope.analyses.train_memory import (
+from paramscope.analyses.training.memory import (
     ACTIVATION_BYTES,
     FROZEN_BYTES,
     LOGIT_BYTES,
@@ -51,6 +50,7 @@ from paramscope.analyses.train_memory import (
 )
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
+from paramscope.units import bytes_label
 
 METHODS = ("full", "lora", "qlora")
 DEFAULT_LORA_TARGETS = ("attention/q", "attention/k", "attention/v", "attention/o")

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from paramscope.analyses.labels import size_label
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
+from paramscope.units import size_label
 
 # Display order of the component tree; anything else sorts after, alphabetically.
 COMPONENT_ORDER = ("embedding", "attention", "ffn", "shared_experts", "router", "experts", "norm",

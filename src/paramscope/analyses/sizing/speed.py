@@ -104,7 +104,7 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
 
     Routed-expert bytes scale with the weights when they were re-priced (same ratio as the whole).
     """
-    from paramscope.analyses.inventory import inventory
+    from paramscope.analyses.contents.inventory import inventory
 
     inv = inventory(model)
     experts = inv.by_component.get("experts")

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from paramscope.analyses.quant_formats import quantizer
-from paramscope.analyses.stats_engine import ByteSource
-from paramscope.analyses.weights import PricedTensor, reprice
+from paramscope.analyses.sizing.weights import PricedTensor, reprice
+from paramscope.analyses.values.quantize import quantizer
+from paramscope.analyses.values.stats_engine import ByteSource
 from paramscope.errors import UnsupportedError, and_more
 from paramscope.model import Model, Tensor
 
@@ -179,7 +179,7 @@ def sample_runs(rows: int, sample: float, run: int = RUN_ROWS) -> list[tuple[int
 def _sampled_batches(t: Tensor, source: ByteSource, sample: float):
     """Decoded float32 (rows, cols) batches of the sampled rows; the whole tensor when it is not a
     matrix of whole-block rows."""
-    from paramscope.decode import dequantize
+    from paramscope.analyses.values.decode import dequantize
 
     cols = t.shape[-1] if len(t.shape) >= 2 and t.shape[-1] and t.dtype.fits_blocks(t.shape[-1]) else 0
     if not cols:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from paramscope.analyses.stats_engine import ByteSource, Channels, TensorScan
+from paramscope.analyses.values.stats_engine import ByteSource, Channels, TensorScan
 from paramscope.errors import and_more
 
 OUTLIER_SIGMAS = 20.0

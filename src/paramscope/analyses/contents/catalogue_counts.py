@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from paramscope.analyses.inventory import inventory
+from paramscope.analyses.contents.inventory import inventory
 from paramscope.model import Model
 
 

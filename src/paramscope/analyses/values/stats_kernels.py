@@ -80,7 +80,7 @@ def count_codes(codes: np.ndarray, cols: int, counts: np.ndarray, rowmax: np.nda
     |value| per code) the maxima are of |value|; without, the type is a sign-magnitude float
     (``SIGN_MASKS``) and the maxima are magnitude codes, of the codes' own dtype."""
     if backend() == "numba":
-        from paramscope.analyses import stats_numba as nb
+        from paramscope.analyses.values import stats_numba as nb
 
         if abs_table is not None:
             nb.count_codes(codes, cols, abs_table, counts, rowmax, colmax)
@@ -102,7 +102,7 @@ def float_stats(x: np.ndarray, cols: int, k: float, grid: np.ndarray, out: np.nd
     """Fill ``out`` (parts × N_FIELDS) and add to ``grid`` (parts × GRID) for float32 ``x``; row and
     column abs-max as in ``count_codes`` (NaN and ±Inf count as an infinite magnitude there)."""
     if backend() == "numba":
-        from paramscope.analyses.stats_numba import float_stats as kernel
+        from paramscope.analyses.values.stats_numba import float_stats as kernel
 
         kernel(x, cols, k, grid, out, rowmax, colmax)
         return

@@ -10,7 +10,7 @@ Buffers (all reserved when the context is created, before any token is decoded):
   weights the CPU backend re-lays out for faster kernels are copied into "CPU_REPACK" (x86 AVX2:
   Q4_0/Q4_K/IQ4_NL/MXFP4 matrices with rows % 8 == 0, ggml-cpu/repack.cpp). Without mmap the CPU buffer
   holds only the tensors that were not repacked.
-- KV: analyses/kv_cache.py with llama.cpp's cells (padding below).
+- KV: analyses/sizing/kv_cache.py with llama.cpp's cells (padding below).
 - output: logits (and embeddings) copied out for the caller, n_outputs × n_vocab × 4 B.
 - compute: the scheduler's graph buffer for the worst-case ubatch (llama_context::sched_reserve).
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from paramscope.analyses.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
+from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.roles import place

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from paramscope.analyses.inventory import TensorRow
+from paramscope.analyses.contents.inventory import TensorRow
 from paramscope.errors import UnsupportedError
 
 

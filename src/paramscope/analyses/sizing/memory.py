@@ -1,8 +1,8 @@
 """Memory to run a model: weights + KV cache + runtime buffers + overhead = total, per device.
 
 One entry point (``estimate``) for every runtime; each runtime's own buffers come from its module in
-``analyses/runtimes/`` and the KV cache from the one formula in ``analyses/kv_cache.py``. Weights are
-the file's own bytes, or the model re-priced at another type (``analyses/weights.py``).
+``analyses/sizing/runtimes/`` and the KV cache from the one formula in ``analyses/sizing/kv_cache.py``.
+Weights are the file's own bytes, or the model re-priced at another type (``analyses/sizing/weights.py``).
 
 Several devices: llama.cpp splits the layers between GPUs (``--split-mode layer``) and vLLM shards every
 matrix (tensor parallelism); either way each device holds about 1/N of the weights and of the KV cache
@@ -121,7 +121,7 @@ def kv_dtype(name: str | None, default: DType) -> DType:
 
 
 def _llamacpp(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest, ctx: int) -> RuntimeParts:
-    from paramscope.analyses.runtimes.llamacpp import (
+    from paramscope.analyses.sizing.runtimes.llamacpp import (
         LLAMA_CPP_PYTHON_BASE_BYTES,
         cpu_repack_bytes,
         llamacpp_memory,
@@ -158,7 +158,7 @@ def _vllm(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest, c
     reservation as KV blocks, which the notes report, and whether the blocks hold the requests decides
     whether it fits.
     """
-    from paramscope.analyses.runtimes.vllm import vllm_memory
+    from paramscope.analyses.sizing.runtimes.vllm import vllm_memory
 
     dtype = _model_dtype(model)
     t = kv_dtype(req.kv_type, dtype)
@@ -180,7 +180,7 @@ def _vllm(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest, c
 
 def _transformers(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest,
                   ctx: int) -> RuntimeParts:
-    from paramscope.analyses.runtimes.transformers import transformers_memory
+    from paramscope.analyses.sizing.runtimes.transformers import transformers_memory
 
     dtype = _model_dtype(model)
     t = kv_dtype(req.kv_type, dtype)
@@ -201,7 +201,7 @@ def weights_for(model: Model, scheme: str | None) -> tuple[int, str, tuple[str, 
     """Weight bytes as stored, or re-priced at ``scheme``; with the explain lines."""
     if scheme is None:
         return model.tensor_bytes, "as stored", ()
-    from paramscope.analyses.weights import reprice
+    from paramscope.analyses.sizing.weights import reprice
 
     r = reprice(model, scheme)
     parts = " + ".join(f"{k} {v.bytes:,} B ({v.tensors} tensors)" for k, v in r.by_type.items())

@@ -314,6 +314,6 @@ def kernel_for(dtype: DType) -> BlockDecoder | None:
     """The compiled decoder of a ggml type, or None."""
     if dtype in KERNELS:
         return KERNELS[dtype]
-    from paramscope.decode.ggml_kernels_iq import kernel_for as iq_kernel_for
+    from paramscope.analyses.values.decode.ggml_kernels_iq import kernel_for as iq_kernel_for
 
     return iq_kernel_for(dtype)

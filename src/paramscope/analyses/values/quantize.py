@@ -2,7 +2,7 @@
 runtime would compute back from the quantized form (fake quantization), same shape.
 
 - ggml types that ``gguf.quants.quantize`` implements (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, TQ1_0, TQ2_0,
-  MXFP4) go through it, and the bytes are decoded by ``paramscope.decode``: a true round trip.
+  MXFP4) go through it, and the bytes are decoded by ``paramscope.analyses.values.decode``: a true round trip.
 - Q4_K and Q6_K, which gguf-py cannot quantize, are numpy ports of llama.cpp's reference quantizers
   (ggml-quants.c ``quantize_row_q4_K_ref`` / ``quantize_row_q6_K_ref``, no importance matrix), packed
   into real blocks and decoded the same way. float32 sums run in numpy's order, not C's left-to-right
@@ -39,7 +39,7 @@ def quantizer(type_name: str) -> Quantizer | None:
 
 def round_trip_blocks(x: np.ndarray, dtype: DType, quantize: Callable[[np.ndarray], np.ndarray]
                       ) -> np.ndarray:
-    from paramscope.decode import dequantize
+    from paramscope.analyses.values.decode import dequantize
 
     packed = np.ascontiguousarray(quantize(x), np.uint8).reshape(-1)
     return dequantize(packed, dtype, x.size).reshape(x.shape)

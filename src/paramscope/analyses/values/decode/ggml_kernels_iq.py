@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 from numba import njit, prange
 
-from paramscope.decode.ggml_kernels import (
+from paramscope.analyses.values.decode.ggml_kernels import (
     F16_TO_F32,
     KERNEL_OPTIONS,
     U8_0F,

@@ -29,8 +29,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from paramscope.analyses.inventory import TensorRow
-from paramscope.analyses.train_memory import ACTIVATION_BYTES, adapter_params, is_matrix, matches
+from paramscope.analyses.contents.inventory import TensorRow
+from paramscope.analyses.training.memory import ACTIVATION_BYTES, adapter_params, is_matrix, matches
 from paramscope.model import ArchConfig
 
 RMS_STAT_BYTES = 4  # fp32 rsqrt per normalised vector

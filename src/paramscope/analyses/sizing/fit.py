@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from paramscope.analyses.inventory import inventory
-from paramscope.analyses.memory import SizeEstimate, SizeRequest, estimate
+from paramscope.analyses.contents.inventory import inventory
+from paramscope.analyses.sizing.memory import SizeEstimate, SizeRequest, estimate
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
 from paramscope.model import ArchConfig, Model

@@ -99,16 +99,16 @@ def _decoder(dtype: DType, backend: str) -> tuple[Decoder, int]:
         raise ValueError(f"unknown decode backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     chunk_blocks = max(1, CHUNK_BYTES // dtype.type_size)
     if not dtype.info.quantized:
-        from paramscope.decode.floats import DECODERS
+        from paramscope.analyses.values.decode.floats import DECODERS
 
         plain = DECODERS[dtype]
         return (lambda blocks, values: plain(blocks.reshape(-1), values.reshape(-1))), chunk_blocks
     if backend == "numba":
-        from paramscope.decode.ggml_kernels import kernel_for
+        from paramscope.analyses.values.decode.ggml_kernels import kernel_for
 
         kernel = kernel_for(dtype)
         if kernel is not None:
             return kernel, 1 << 62  # one call: the kernel spreads the blocks over the cores
-    from paramscope.decode.ggml import block_decoder
+    from paramscope.analyses.values.decode.ggml import block_decoder
 
     return block_decoder(dtype), chunk_blocks

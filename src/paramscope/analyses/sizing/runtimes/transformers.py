@@ -10,7 +10,7 @@ before 4.56 those models got the static ``HybridCache`` instead (full layers pre
 The peak is the prefill of ``context`` tokens, at the last layer: every layer's cache is written, and that
 layer's activations are live. Then generate computes logits for the last position only.
 
-Exact: the cache (analyses/kv_cache.py with the cells DynamicCache really keeps). Estimated: the
+Exact: the cache (analyses/sizing/kv_cache.py with the cells DynamicCache really keeps). Estimated: the
 activation terms (tensors named after the modeling code; the caching allocator's rounding and
 fragmentation are not modelled) and the CUDA context. docs/runtimes.md has the sources and numbers.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from paramscope.analyses.kv_cache import KVCache, cache_widths, kv_cache, kv_cache_for_context
+from paramscope.analyses.sizing.kv_cache import KVCache, cache_widths, kv_cache, kv_cache_for_context
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig

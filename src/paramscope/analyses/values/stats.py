@@ -3,7 +3,7 @@
 Conventions (docs/stats.md shows real output):
 - min, max, mean, std (population, ddof=0, as ``np.std``), mean |x| and abs-max are over the finite
   values; NaN, +Inf and −Inf are counted on their own; ``zeros`` counts +0 and −0.
-- Values are what ``paramscope.decode`` decodes (float32); sums are float64 (stats_engine.py).
+- Values are what ``paramscope.analyses.values.decode`` decodes (float32); sums are float64 (stats_engine.py).
 - Percentiles use numpy's ``inverted_cdf`` rule (the smallest value with at least p % of the values at or
   below it). They are exact for 8- and 16-bit stored types, whose every distinct value is counted;
   for other types, and for components, they are the value floored onto the bfloat16 grid (8
@@ -25,9 +25,9 @@ from functools import cache
 
 import numpy as np
 
-from paramscope.analyses import stats_engine as E
-from paramscope.analyses import stats_kernels as K
-from paramscope.analyses.inventory import COMPONENT_ORDER, inventory
+from paramscope.analyses.contents.inventory import COMPONENT_ORDER, inventory
+from paramscope.analyses.values import stats_engine as E
+from paramscope.analyses.values import stats_kernels as K
 from paramscope.errors import UnsupportedError
 from paramscope.model import Model
 
@@ -113,8 +113,8 @@ class WeightStats:
 def weight_stats(model: Model, source: E.ByteSource, *, patterns: Sequence[str] = (),
                  bins: int = HISTOGRAM_BINS, progress: ProgressCallback | None = None) -> WeightStats:
     """Scan the tensors of ``model`` (those whose names match one of ``patterns``, or all)."""
-    from paramscope.analyses.anomalies import find_anomalies
-    from paramscope.decode import decodable
+    from paramscope.analyses.values.anomalies import find_anomalies
+    from paramscope.analyses.values.decode import decodable
 
     if not model.has_weights:
         raise UnsupportedError(f"{model.source}: no weights to read (the model was described from its "

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from paramscope.analyses.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
-from paramscope.analyses.runtimes.transformers import CUDA_CONTEXT_BYTES, routed_ffn_width
+from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
+from paramscope.analyses.sizing.runtimes.transformers import CUDA_CONTEXT_BYTES, routed_ffn_width
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig
@@ -282,7 +282,7 @@ def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
 
 
 def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
-    """The blocks per request, the cache they hold (analyses/kv_cache.py) and the padding layers' share."""
+    """The blocks per request, the cache they hold (sizing/kv_cache.py) and the padding layers' share."""
     counts = layer_kinds(cfg)
     if "linear" in counts:
         raise UnsupportedError(f"{cfg.architecture}: the vLLM profile does not model linear-attention/SSM "

@@ -24,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from paramscope.analyses.inventory import Tally
+from paramscope.analyses.contents.inventory import Tally
 from paramscope.errors import UnsupportedError, and_more
 from paramscope.knowledge import packing
 from paramscope.knowledge import quant_schemes as qs

@@ -6,7 +6,7 @@ whatever the model's size. Two paths (stats_kernels.py has the loops):
 
 - 8- and 16-bit stored types (BF16, F16, FP8, I8, I16 …) are *counted*, not decoded: a count per stored
   code is the exact distribution. The 65,536-entry table of code values comes from
-  ``paramscope.decode`` (the one decoder), and every statistic — percentiles included — is exact.
+  ``analyses.values.decode`` (the one decoder), and every statistic — percentiles included — is exact.
 - Every other type is decoded to float32 chunk by chunk and reduced to NaN/Inf/zero counts, min, max,
   shifted float64 sums and a count per grid bin (bfloat16 grid: 2⁻⁷ relative resolution).
 
@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from paramscope.analyses import stats_kernels as K
+from paramscope.analyses.values import stats_kernels as K
 from paramscope.knowledge.dtypes import DType
 from paramscope.model import Tensor
 
@@ -164,13 +164,13 @@ def _scan_counted(tensor: Tensor, source: ByteSource, channels: Channels | None,
 
 
 def code_values(dtype: DType) -> np.ndarray:
-    """float32 value of every stored code of an 8- or 16-bit type, through paramscope.decode."""
+    """float32 value of every stored code of an 8- or 16-bit type, through analyses.values.decode."""
     return _code_values(dtype).copy()
 
 
 @cache
 def _code_values(dtype: DType) -> np.ndarray:
-    from paramscope.decode import dequantize
+    from paramscope.analyses.values.decode import dequantize
 
     n = 1 << (8 * dtype.type_size)
     raw = np.arange(n, dtype="<u2" if dtype.type_size == 2 else np.uint8).view(np.uint8)
@@ -208,7 +208,7 @@ def exact_moments(values: np.ndarray, counts: np.ndarray) -> Moments:
 # --- every other type: decoded chunk by chunk ----------------------------------------------------------
 def _scan_decoded(tensor: Tensor, source: ByteSource, channels: Channels | None, align: int, target: int,
                   progress: Progress | None) -> TensorScan:
-    from paramscope.decode import dequantize
+    from paramscope.analyses.values.decode import dequantize
 
     dtype = tensor.dtype
     parts = K.parts()

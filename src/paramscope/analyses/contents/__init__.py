@@ -1,0 +1,1 @@
+"""What is inside: parameter counts by component, layer and stored type (the inventory)."""
