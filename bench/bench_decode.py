@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from paramscope.analyses.values.decode import BACKENDS, default_backend, dequantize
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 from test_decode import random_blocks  # the tests' generator of valid random blocks
 
 FLOOR = 3.0

@@ -148,8 +148,8 @@ def gemma3_from_gguf(path: str):
     """
     import gguf
 
-    from paramscope.knowledge.dtypes import DType
     from paramscope.model import ArchConfig, Tensor
+    from paramscope.model.dtypes import DType
 
     r = gguf.GGUFReader(path)
 
@@ -184,7 +184,7 @@ def cpu_isa() -> str:
 
 def predict(cfg, tensor_bytes: int, kwargs: dict, repacked: int, n_outputs: int | None = None):
     from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
-    from paramscope.knowledge.dtypes import DType
+    from paramscope.model.dtypes import DType
 
     return llamacpp_memory(
         cfg, tensor_bytes, n_ctx=kwargs["n_ctx"], n_batch=kwargs.get("n_batch", 512),

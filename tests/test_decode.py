@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from paramscope.analyses.values.decode import BACKENDS, decodable, dequantize
-from paramscope.knowledge.dtypes import DTYPES, QK_K, DType
+from paramscope.model.dtypes import DTYPES, QK_K, DType
 
 # references computed with numpy warn about the inf that huge random scales produce
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -295,7 +295,7 @@ import numpy as np
 from gguf.constants import GGMLQuantizationType
 from gguf.quants import dequantize as gguf_dequantize
 from paramscope.analyses.values.decode import default_backend, dequantize
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 raw = np.random.default_rng(0).integers(0, 256, 34 * 100, dtype=np.uint8).reshape(100, 34)
 raw[:, :2] = np.array([0.5], np.float16).view(np.uint8)
 raw = raw.reshape(-1)
@@ -312,7 +312,7 @@ def test_forcing_numpy_loads_no_numba() -> None:
     import sys
 
     code = ("import sys, numpy as np; from paramscope.analyses.values.decode import dequantize; "
-            "from paramscope.knowledge.dtypes import DType; "
+            "from paramscope.model.dtypes import DType; "
             "dequantize(np.zeros(144, np.uint8), DType.Q4_K, 256); print('numba' in sys.modules)")
     env = {**os.environ, "PARAMSCOPE_DECODE_BACKEND": "numpy"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
@@ -348,7 +348,7 @@ def test_every_tensor_of_the_gemma_gguf_matches_gguf(gemma_gguf_reference) -> No
     # the real Gemma 3 270M Q4_K_M file: 109 F32, 81 Q5_0, 27 Q4_K, 10 Q8_0 and 9 Q6_K tensors
     from gguf.quants import dequantize as gguf_dequantize
 
-    from paramscope.knowledge.dtypes import BY_GGML_ID
+    from paramscope.model.dtypes import BY_GGML_ID
 
     seen = set()
     for tensor in gemma_gguf_reference.tensors:

@@ -10,7 +10,7 @@ import pytest
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 from safetensors import SafetensorError, safe_open
 
-from paramscope.knowledge.dtypes import BY_GGML_ID, BY_SAFETENSORS_NAME, DTYPES, RETIRED_GGML_IDS, DType
+from paramscope.model.dtypes import BY_GGML_ID, BY_SAFETENSORS_NAME, DTYPES, RETIRED_GGML_IDS, DType
 
 GGML_TYPES = list(GGMLQuantizationType)
 

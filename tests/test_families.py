@@ -12,9 +12,9 @@ import pytest
 from paramscope.errors import FormatError, HeaderError, UnsupportedError
 from paramscope.formats import config_json, open_model
 from paramscope.knowledge import catalogue
-from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors, supported_model_types
 from paramscope.model import Tensor
+from paramscope.model.dtypes import DType
 
 
 def cfg(name: str, **changes: Any) -> dict[str, Any]:

@@ -18,9 +18,9 @@ from builders.gguf_files import T, V, moe_kv, moe_tensors, raw_tensor, write_ggu
 from paramscope.errors import HeaderError, SourceError
 from paramscope.formats import gguf, gguf_metadata, open_file
 from paramscope.formats.gguf_metadata import StringArray
-from paramscope.knowledge.dtypes import BY_GGML_ID, DType
 from paramscope.knowledge.gguf_arch import arch_config
 from paramscope.model import Model
+from paramscope.model.dtypes import BY_GGML_ID, DType
 
 
 def flatten(value: Any) -> list[Any]:

@@ -1,8 +1,8 @@
 """The inventory analysis on hand-built models: every count checked against arithmetic done here."""
 
 from paramscope.analyses.contents.inventory import inventory
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig, Model, Tensor
+from paramscope.model.dtypes import DType
 
 
 def T(name, shape, dtype=DType.BF16, **kw):

@@ -18,8 +18,8 @@ from paramscope.analyses.sizing.kv_cache import (
     plain_cells,
 )
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
 
 MIB = 1024 * 1024
 

@@ -22,8 +22,8 @@ from paramscope.analyses.sizing.runtimes.llamacpp import (
     rotation_bytes,
 )
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig, Tensor
+from paramscope.model.dtypes import DType
 
 MIB = 1024 * 1024
 

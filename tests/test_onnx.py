@@ -21,7 +21,7 @@ from builders.onnx_files import linear_model, save, weights
 from paramscope.analyses.contents.inventory import inventory
 from paramscope.errors import DTypeError, FormatError, HeaderError, OffsetError, ParamscopeError, SourceError
 from paramscope.formats import onnx_reader
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 
 def test_internal_initializers(tmp_path: Path) -> None:

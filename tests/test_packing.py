@@ -16,9 +16,9 @@ from builders.safetensors_files import write_safetensors
 from paramscope.errors import UnsupportedError
 from paramscope.formats import hf_dir
 from paramscope.formats import safetensors as st
-from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.packing import CONVENTIONS, apply_packing, detect_method, quant_method, weight_bits
 from paramscope.model import Tensor
+from paramscope.model.dtypes import DType
 
 IN, OUT = 64, 128
 LINEAR = IN * OUT  # 8192

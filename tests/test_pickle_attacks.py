@@ -31,7 +31,7 @@ from paramscope.analyses.safety.pickle_safety import UNREADABLE, UNSAFE
 from paramscope.cli import scan_cmd
 from paramscope.errors import ParamscopeError
 from paramscope.formats import pickle_vm, pytorch
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 SECONDS = 2.0
 PEAK_BYTES = 256 << 20

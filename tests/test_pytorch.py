@@ -44,7 +44,7 @@ from paramscope.analyses.safety.pickle_safety import HARMLESS, SAFE, UNSAFE, ass
 from paramscope.errors import ParamscopeError
 from paramscope.formats import pickle_vm, pytorch
 from paramscope.formats import safetensors as st
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 MINILM_PARAMS = 22_713_216  # all-MiniLM-L6-v2, as its safetensors file counts
 

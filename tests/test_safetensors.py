@@ -23,7 +23,7 @@ from builders.safetensors_files import (
     write_sharded,
 )
 from paramscope.formats import safetensors as st
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 ROOT = Path(__file__).resolve().parents[1]
 

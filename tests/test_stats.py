@@ -21,8 +21,8 @@ from paramscope.analyses.values.stats import PERCENTILES, WeightStats, weight_st
 from paramscope.cli import stats_cmd
 from paramscope.errors import OffsetError, ParamscopeError
 from paramscope.formats import open_model
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import Tensor
+from paramscope.model.dtypes import DType
 from paramscope.sources.mapped import MappedFile, MappedFiles
 
 BACKENDS = ["numba", "numpy"]

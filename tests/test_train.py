@@ -21,8 +21,8 @@ import paramscope
 from paramscope.analyses.training.estimate import train_estimate
 from paramscope.analyses.training.memory import nf4_bytes
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig, Model, Tensor
+from paramscope.model.dtypes import DType
 
 LLAMA_8B_PARAMS = 8_030_261_248
 S = 128  # tokens of the measured forward passes

@@ -14,8 +14,8 @@ from paramscope.analyses.sizing.runtimes.transformers import (
     transformers_memory,
 )
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
 
 
 def config(**kw) -> ArchConfig:

@@ -23,8 +23,8 @@ from paramscope.analyses.sizing.runtimes.vllm import (
     vllm_memory,
 )
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
 
 GIB = 1 << 30
 

@@ -13,8 +13,8 @@ from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig, Model, Tensor
+from paramscope.model.dtypes import DType
 
 GIB, MIB = 2**30, 2**20
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from paramscope.formats import pytorch
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 # ---------------------------------------------------------------------------------------------------
 # a pickle emitter: the opcodes of CPython's Lib/pickletools.py, laid out as torch's Pickler(protocol=2)

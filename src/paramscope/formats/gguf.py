@@ -25,9 +25,9 @@ from typing import Any, NamedTuple
 
 from paramscope.errors import DTypeError, HeaderError, OffsetError, ShapeError, SourceError, and_more
 from paramscope.formats.gguf_metadata import TYPE_NAMES, HeaderBuffer, check_count, read_key, read_value
-from paramscope.knowledge.dtypes import BY_GGML_ID, RETIRED_GGML_IDS, DType
 from paramscope.knowledge.gguf_arch import arch_config
 from paramscope.model import Model, Tensor
+from paramscope.model.dtypes import BY_GGML_ID, RETIRED_GGML_IDS, DType
 from paramscope.sources.local import LocalFile
 
 NAME = "gguf"

@@ -12,7 +12,6 @@ are listed for ``paramscope tokens``.
 from __future__ import annotations
 
 import importlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -20,20 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from paramscope.errors import FormatError, HeaderError, SourceError, UnsupportedError, and_more
+from paramscope.formats.hf_json import CONFIG, load_json, quantization_config_of, read_config
 from paramscope.model import ArchConfig, Model
 
 NAME = "hf-dir"
-CONFIG = "config.json"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 SAFETENSORS_SINGLE = "model.safetensors"
-MAX_CONFIG_BYTES = 10_000_000
 # Tokenizer files, in the order a reader would prefer them (tokenizers' tokenizer.json first).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.txt",
                    "vocab.json", "merges.txt", "special_tokens_map.json", "added_tokens.json",
                    "spiece.model", "sentencepiece.bpe.model", "tokenizer.tiktoken")
-# Quantizers that predate quantization_config in config.json wrote their own file:
-# AutoGPTQ quantize_config.json {"bits": 4, …}, AutoAWQ quant_config.json {"w_bit": 4, …}.
-LEGACY_QUANT_FILES = (("quantize_config.json", "gptq"), ("quant_config.json", "awq"))
 GGUF_SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.ckpt")
 LOOKED_FOR = (f"{SAFETENSORS_SINGLE}, {SAFETENSORS_INDEX}, *.safetensors, *.gguf, "
@@ -49,62 +44,13 @@ def read(path: Path) -> Model:
     folder = Path(path)
     if not folder.is_dir():
         raise SourceError(f"{folder}: not a directory")
-    config = _read_config(folder)
+    config = read_config(folder)
     weights = _read_weights(folder, config)
     if weights is None:
         if config is None:
             raise SourceError(f"{folder}: no model weights and no {CONFIG} found (looked for {LOOKED_FOR})")
         return _config_only(folder)
     return _assemble(folder, weights, config)
-
-
-# --- config and quantization ----------------------------------------------------------------------
-
-def _read_config(folder: Path) -> dict[str, Any] | None:
-    """config.json as a dict; a config that is there but unreadable is an error, not a shrug."""
-    path = folder / CONFIG
-    if not path.is_file():
-        return None
-    value = _load_json(path)
-    if not isinstance(value, dict):
-        raise HeaderError(str(path), "config is not a JSON object", type(value).__name__)
-    return value
-
-
-def _load_json(path: Path) -> Any:
-    from paramscope.sources.local import read_small_file
-
-    raw = read_small_file(path, MAX_CONFIG_BYTES, "the file")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError) as e:
-        raise HeaderError(str(path), "not valid JSON", " ".join(str(e).split())[:200]) from None
-
-
-def quantization_config_of(folder: Path, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """config.json's quantization_config, else a legacy quantizer file's; {} when there is none.
-
-    Lenient on purpose: a safetensors file read on its own consults its neighbours only for this, and
-    a broken neighbour must not stop it.
-    """
-    if config is None:
-        try:
-            config = _read_config(folder)
-        except (HeaderError, SourceError):
-            config = None
-    qc = (config or {}).get("quantization_config")
-    if isinstance(qc, dict):
-        return qc
-    for name, method in LEGACY_QUANT_FILES:
-        path = folder / name
-        if path.is_file():
-            try:
-                legacy = _load_json(path)
-            except (HeaderError, SourceError):
-                continue
-            if isinstance(legacy, dict):
-                return {"quant_method": method, **legacy}
-    return {}
 
 
 def arch_config(config: Mapping[str, Any], config_path: Path) -> tuple[ArchConfig | None, str | None]:
@@ -172,7 +118,7 @@ def _read_pickle_weights(folder: Path) -> Model | None:
 
 def _index_shards(index: Path) -> list[Path]:
     """The shard files a ``*.bin.index.json`` names: plain names inside the same folder only."""
-    value = _load_json(index)
+    value = load_json(index)
     weight_map = value.get("weight_map") if isinstance(value, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise HeaderError(str(index), "no weight_map in the index")
@@ -214,7 +160,7 @@ def _modules(folder: Path) -> list[tuple[dict[str, Any], Path]]:
     if not path.is_file():
         return []
     try:
-        entries = _load_json(path)
+        entries = load_json(path)
     except HeaderError:
         return []
     found = []

@@ -27,9 +27,9 @@ from paramscope.errors import (
     SourceError,
     UnsupportedError,
 )
-from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.packing import apply_packing
 from paramscope.model import Model, Tensor
+from paramscope.model.dtypes import DType
 from paramscope.sources.local import LocalFile
 
 NAME = "onnx"

@@ -34,9 +34,9 @@ from paramscope.errors import (
 )
 from paramscope.formats import pickle_vm as vm
 from paramscope.formats import zipfile_safe
-from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.packing import apply_packing
 from paramscope.model import Model, Tensor
+from paramscope.model.dtypes import DType
 from paramscope.sources.local import LocalFile
 
 NAME = "pytorch"
@@ -111,7 +111,7 @@ def read(path: Path) -> Model:
     path = Path(path)
     with LocalFile(path) as f:
         tensors, metadata = _read_zip(f) if _is_zip(f) else _read_legacy(f)
-    from paramscope.formats.hf_dir import quantization_config_of
+    from paramscope.formats.hf_json import quantization_config_of
 
     tensors = apply_packing(tensors, quantization_config_of(path.parent), str(path))
     return Model(format=NAME, source=str(path), tensors=tensors, metadata=metadata, files=(str(path),))

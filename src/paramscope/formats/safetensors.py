@@ -28,9 +28,9 @@ from paramscope.errors import (
     TruncatedError,
     and_more,
 )
-from paramscope.knowledge.dtypes import BY_SAFETENSORS_NAME, DType
 from paramscope.knowledge.packing import apply_packing
 from paramscope.model import Model, Tensor
+from paramscope.model.dtypes import BY_SAFETENSORS_NAME, DType
 from paramscope.sources.local import LocalFile, read_small_file
 
 NAME = "safetensors"
@@ -76,7 +76,7 @@ def read(path: Path, quantization_config: Mapping[str, Any] | None = None) -> Mo
     """
     path = Path(path)
     if quantization_config is None:
-        from paramscope.formats.hf_dir import quantization_config_of
+        from paramscope.formats.hf_json import quantization_config_of
 
         quantization_config = quantization_config_of(path.parent)
     if path.name.lower().endswith(INDEX_SUFFIX):

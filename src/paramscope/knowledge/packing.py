@@ -21,8 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import Tensor
+from paramscope.model.dtypes import DType
 
 FROM_CONFIG = 0  # ``bits`` value: the weight width quantization_config states (GPTQ/AWQ ``bits``)
 ANY = frozenset[str]()  # ``methods`` value: every checkpoint, quantized or not

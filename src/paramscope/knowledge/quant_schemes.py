@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
 
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 # --- llama.cpp tensor categories (tensor_get_category) -----------------------------------------------
 TOKEN_EMBD, OUTPUT = "token_embd", "output"

@@ -18,17 +18,37 @@ import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from paramscope.errors import OffsetError, SourceError
-from paramscope.model import Tensor
 
 PAGE = mmap.PAGESIZE
 CHUNK_BYTES = 16 * 2**20  # big enough to amortise per-chunk overhead, small enough to stay in L3-ish sizes
 # Linux ≥ 5.14: fill the page tables of a range in one call instead of one fault per 64 KB; older
 # kernels answer EINVAL and the pages fault in as they are read.
 MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)
+
+
+class Blocked(Protocol):
+    @property
+    def type_size(self) -> int: ...  # bytes per block of the stored type
+
+
+class Tensor(Protocol):
+    """Where a tensor's bytes lie (``model.Tensor`` is one): sources know bytes, not models."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def file(self) -> str | None: ...
+    @property
+    def offset(self) -> int | None: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def dtype(self) -> Blocked: ...
 
 
 class MappedFile:

@@ -80,9 +80,9 @@ def build_tokenizer(source: str | os.PathLike[str] | Model) -> Tokenizer:
 def from_model(model: Model) -> Tokenizer:
     """A GGUF model's own vocabulary, else the tokenizer.json found beside the weights."""
     if "tokenizer.ggml.model" in model.metadata or model.format == "gguf":
-        from paramscope.tokenize import gguf_vocab
+        from paramscope.tokenize import gguf_models
 
-        return gguf_vocab.build(model)
+        return gguf_models.build(model)
     found = [f for f in model.tokenizer_files if Path(f).name == HF_FILE]
     named = Path(model.source).expanduser()  # a weights file or config.json named on its own
     beside = named.parent / HF_FILE

@@ -13,11 +13,23 @@ texts may be cut at line starts (``core.SAFE_CUT``), and IDs the engine spells d
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from paramscope.errors import UnsupportedError
-from paramscope.tokenize.core import spans_cut
-from paramscope.tokenize.gguf_vocab import NORMAL, USER_DEFINED, Vocab
+from paramscope.model import Model
+from paramscope.tokenize.core import Tokenizer, spans_cut
+from paramscope.tokenize.gguf_vocab import (
+    NORMAL,
+    TOKEN_KINDS,
+    USER_DEFINED,
+    Vocab,
+    added_ids,
+    non_normal,
+    read_vocab,
+)
 
 SPACE = "▁"  # U+2581: SentencePiece's visible space (llama_escape_whitespace)
 # Token types left out of llama.cpp's Unigram trie (llm_tokenizer_ugm: only normal, user-defined and
@@ -178,3 +190,19 @@ BUILDERS: dict[str, Callable[[Vocab], Built]] = {
     "bert": build_wpm,
     "t5": build_ugm,
 }
+
+
+def build(model: Model) -> Tokenizer:
+    """The tokenizer of a GGUF ``Model`` from its metadata. Unsupported types say which they are."""
+    vocab = read_vocab(model)
+    engine, chunkable, names = BUILDERS[vocab.model](vocab)
+    chunkable = chunkable and not spans_cut(vocab.tokens[i] for i in vocab.of_type(USER_DEFINED))
+    d, special, flags = vocab.defaults, vocab.special, vocab.flags
+    prefix, suffix = added_ids(vocab)
+    kinds = {i: TOKEN_KINDS.get(t, "special") for i, t in zip(*non_normal(vocab.types), strict=True)}
+    details = {"model": vocab.model, "vocab_type": d.vocab_type, **{k: v for k, v in special.items()},
+               **{k: v for k, v in flags.items() if not isinstance(v, np.ndarray | list)}}
+    pre = f", pre-tokenizer {flags['pre']}" if vocab.model == "gpt2" else ""
+    return Tokenizer(engine, name=Path(model.source).name, source=model.source,
+                     type=f"{d.description}{pre} (GGUF {vocab.model})", kinds=kinds,
+                     chunkable=chunkable, prefix=prefix, suffix=suffix, names=names, details=details)

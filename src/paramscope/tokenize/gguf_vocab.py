@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.model import Model
-from paramscope.tokenize.core import Tokenizer, spans_cut
 
 KEY = "tokenizer.ggml.{}"
 # llama.h enum llama_token_type → how paramscope shows it. Undefined, unknown, control and unused
@@ -81,24 +79,6 @@ class Vocab:
         return np.flatnonzero(self.types == token_type).tolist()
 
 
-def build(model: Model) -> Tokenizer:
-    """The tokenizer of a GGUF ``Model`` from its metadata. Unsupported types say which they are."""
-    from paramscope.tokenize import gguf_models
-
-    vocab = read_vocab(model)
-    engine, chunkable, names = gguf_models.BUILDERS[vocab.model](vocab)
-    chunkable = chunkable and not spans_cut(vocab.tokens[i] for i in vocab.of_type(USER_DEFINED))
-    d, special, flags = vocab.defaults, vocab.special, vocab.flags
-    prefix, suffix = _added_ids(vocab)
-    kinds = {i: TOKEN_KINDS.get(t, "special") for i, t in zip(*_non_normal(vocab.types), strict=True)}
-    details = {"model": vocab.model, "vocab_type": d.vocab_type, **{k: v for k, v in special.items()},
-               **{k: v for k, v in flags.items() if not isinstance(v, np.ndarray | list)}}
-    pre = f", pre-tokenizer {flags['pre']}" if vocab.model == "gpt2" else ""
-    return Tokenizer(engine, name=Path(model.source).name, source=model.source,
-                     type=f"{d.description}{pre} (GGUF {vocab.model})", kinds=kinds,
-                     chunkable=chunkable, prefix=prefix, suffix=suffix, names=names, details=details)
-
-
 def read_vocab(model: Model) -> Vocab:
     md = model.metadata
     name = md.get(KEY.format("model"))
@@ -142,7 +122,7 @@ def _flags(md: Mapping[str, Any], name: str, d: ModelDefaults) -> dict[str, Any]
     }
 
 
-def _added_ids(vocab: Vocab) -> tuple[list[int], list[int]]:
+def added_ids(vocab: Vocab) -> tuple[list[int], list[int]]:
     """IDs llama.cpp puts before and after the text (llama_vocab::impl::tokenize): WPM always adds
     [CLS] … [SEP]; the others add BOS and EOS as add_bos/add_eos say."""
     s, f = vocab.special, vocab.flags
@@ -187,6 +167,6 @@ def _c_strings(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def _non_normal(types: np.ndarray) -> tuple[list[int], list[int]]:
+def non_normal(types: np.ndarray) -> tuple[list[int], list[int]]:
     ids = np.flatnonzero(types != NORMAL)
     return ids.tolist(), types[ids].tolist()

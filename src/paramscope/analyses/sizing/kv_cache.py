@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
 
 LAYER_KINDS = ("full", "sliding", "linear")
 ATTENTION_KINDS = ("full", "sliding")

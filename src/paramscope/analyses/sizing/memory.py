@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType, parse_dtype
 from paramscope.knowledge.hardware import Device
 from paramscope.model import ArchConfig, Model
+from paramscope.model.dtypes import DType, parse_dtype
 
 DEFAULT_CONTEXT = 8192  # a working context, not the model's maximum (Llama 3.1's 131072 would be 16 GiB)
 

@@ -28,9 +28,9 @@ from paramscope.analyses.contents.inventory import Tally
 from paramscope.errors import UnsupportedError, and_more
 from paramscope.knowledge import packing
 from paramscope.knowledge import quant_schemes as qs
-from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
+from paramscope.model.dtypes import DType
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from paramscope.knowledge.dtypes import QK_K, DType
+from paramscope.model.dtypes import QK_K, DType
 
 Quantizer = Callable[[np.ndarray], np.ndarray]  # float32 (rows, cols) → float32 (rows, cols)
 GROUP_MAX_EPS = 1e-15  # ggml-quants.c: a group whose max is below this is all zero

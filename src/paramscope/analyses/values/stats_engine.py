@@ -26,8 +26,8 @@ from typing import Protocol
 import numpy as np
 
 from paramscope.analyses.values import stats_kernels as K
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import Tensor
+from paramscope.model.dtypes import DType
 
 # 8- and 16-bit floats whose magnitude bits (all but the sign) order like |value|, NaN codes above Inf
 SIGN_MAGNITUDE = frozenset({DType.BF16, DType.F16, DType.F8_E4M3, DType.F8_E5M2})

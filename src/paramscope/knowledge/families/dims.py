@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paramscope.errors import FormatError, UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig, config_dtype
 from paramscope.knowledge.families.table import Family
+from paramscope.model.dtypes import DType
 
 # Per-expert tensors are listed one by one (Mixtral, Qwen, DeepSeek checkpoints name each expert), so
 # layers × experts is bounded: DeepSeek-V3 has 58 × 256 = 14,848.

@@ -5,9 +5,9 @@ Both use LayerNorm with biases, learned absolute positions and biased projection
 
 from __future__ import annotations
 
-from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.families.dims import Dims
 from paramscope.knowledge.families.tensors import TensorList
+from paramscope.model.dtypes import DType
 
 
 def _conv1d(t: TensorList, name: str, in_features: int, out_features: int) -> None:

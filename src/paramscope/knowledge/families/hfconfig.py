@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from paramscope.errors import FormatError
-from paramscope.knowledge.dtypes import DType, parse_dtype
+from paramscope.model.dtypes import DType, parse_dtype
 
 MAX_DIM = 1 << 31  # no real width, vocabulary or context comes near 2^31
 MAX_LAYERS = 10_000

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import Tensor
+from paramscope.model.dtypes import DType
 
 
 class TensorList:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import KVCache, cache_widths, kv_cache, kv_cache_for_context
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
 
 MiB, GiB = 1 << 20, 1 << 30
 F32 = 4

@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.runtimes.transformers import CUDA_CONTEXT_BYTES, routed_ffn_width
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.dtypes import DType
 from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
 
 MiB, GiB = 1 << 20, 1 << 30
 F32, I64 = 4, 8

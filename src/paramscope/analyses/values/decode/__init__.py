@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 __all__ = ["BACKENDS", "decodable", "default_backend", "dequantize"]
 
@@ -104,9 +104,9 @@ def _decoder(dtype: DType, backend: str) -> tuple[Decoder, int]:
         plain = DECODERS[dtype]
         return (lambda blocks, values: plain(blocks.reshape(-1), values.reshape(-1))), chunk_blocks
     if backend == "numba":
-        from paramscope.analyses.values.decode.ggml_kernels import kernel_for
+        from paramscope.analyses.values.decode import ggml_kernels, ggml_kernels_iq
 
-        kernel = kernel_for(dtype)
+        kernel = ggml_kernels.kernel_for(dtype) or ggml_kernels_iq.kernel_for(dtype)
         if kernel is not None:
             return kernel, 1 << 62  # one call: the kernel spreads the blocks over the cores
     from paramscope.analyses.values.decode.ggml import block_decoder

@@ -20,7 +20,7 @@ from functools import cache
 
 import numpy as np
 
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 PlainDecoder = Callable[[np.ndarray, np.ndarray], None]
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from paramscope.knowledge.dtypes import QK_K, DType
+from paramscope.model.dtypes import QK_K, DType
 
 BlockDecoder = Callable[[np.ndarray, np.ndarray], None]
 

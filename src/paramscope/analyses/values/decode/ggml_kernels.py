@@ -23,7 +23,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 F16_TO_F32 = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
 BlockDecoder = Callable[[np.ndarray, np.ndarray], None]
@@ -311,9 +311,5 @@ KERNELS: dict[DType, BlockDecoder] = {
 
 
 def kernel_for(dtype: DType) -> BlockDecoder | None:
-    """The compiled decoder of a ggml type, or None."""
-    if dtype in KERNELS:
-        return KERNELS[dtype]
-    from paramscope.analyses.values.decode.ggml_kernels_iq import kernel_for as iq_kernel_for
-
-    return iq_kernel_for(dtype)
+    """The compiled decoder of a legacy or k-quant ggml type, or None (ggml_kernels_iq has the rest)."""
+    return KERNELS.get(dtype)

@@ -25,7 +25,7 @@ from paramscope.analyses.values.decode.ggml_kernels import (
     run,
     u32,
 )
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 # ggml-common.h kvalues_iq4nl and kvalues_mxfp4 (the E2M1 values, doubled)
 KVALUES_IQ4NL = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113],

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from paramscope.knowledge.dtypes import DType
+from paramscope.model.dtypes import DType
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,67 @@
+"""The small JSON files of a Hugging Face model folder: config.json and the quantization config.
+
+Shared by the folder reader and by the safetensors and PyTorch readers, which consult a weights file's
+neighbours for its quantization config (the packing conventions of knowledge/packing.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from paramscope.errors import HeaderError, SourceError
+
+CONFIG = "config.json"
+MAX_CONFIG_BYTES = 10_000_000
+# Quantizers that predate quantization_config in config.json wrote their own file:
+# AutoGPTQ quantize_config.json {"bits": 4, …}, AutoAWQ quant_config.json {"w_bit": 4, …}.
+LEGACY_QUANT_FILES = (("quantize_config.json", "gptq"), ("quant_config.json", "awq"))
+
+
+def read_config(folder: Path) -> dict[str, Any] | None:
+    """config.json as a dict; a config that is there but unreadable is an error, not a shrug."""
+    path = folder / CONFIG
+    if not path.is_file():
+        return None
+    value = load_json(path)
+    if not isinstance(value, dict):
+        raise HeaderError(str(path), "config is not a JSON object", type(value).__name__)
+    return value
+
+
+def load_json(path: Path) -> Any:
+    from paramscope.sources.local import read_small_file
+
+    raw = read_small_file(path, MAX_CONFIG_BYTES, "the file")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as e:
+        raise HeaderError(str(path), "not valid JSON", " ".join(str(e).split())[:200]) from None
+
+
+def quantization_config_of(folder: Path, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """config.json's quantization_config, else a legacy quantizer file's; {} when there is none.
+
+    Lenient on purpose: a safetensors file read on its own consults its neighbours only for this, and
+    a broken neighbour must not stop it.
+    """
+    if config is None:
+        try:
+            config = read_config(folder)
+        except (HeaderError, SourceError):
+            config = None
+    qc = (config or {}).get("quantization_config")
+    if isinstance(qc, dict):
+        return qc
+    for name, method in LEGACY_QUANT_FILES:
+        path = folder / name
+        if path.is_file():
+            try:
+                legacy = load_json(path)
+            except (HeaderError, SourceError):
+                continue
+            if isinstance(legacy, dict):
+                return {"quant_method": method, **legacy}
+    return {}

@@ -1,0 +1,151 @@
+"""The house's rules, checked on the code itself (every import, at any depth, read with ast).
+
+Data flows one way (docs/architecture.md): sources → formats → model → analyses → app → cli | web.
+A module below may never import one above it, and no two modules may import each other, directly or
+through others: an import inside a function is still an import.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = "paramscope"
+
+# Who may import each layer (by module-name prefix). Absent from the table: anyone may import it.
+MAY_IMPORT: dict[str, tuple[str, ...]] = {
+    "paramscope.cli": ("paramscope.cli", "paramscope.__main__"),
+    "paramscope.web": ("paramscope.web", "paramscope.cli"),  # `serve` and `report` start the web side
+    "paramscope.render": ("paramscope.render", "paramscope.cli", "paramscope.web"),
+    "paramscope.app": ("paramscope.app", "paramscope.cli", "paramscope.web", "paramscope.zoo",
+                       "paramscope"),  # the package's __init__ is the public API
+}
+# What each layer must never import, whoever else may.
+NEVER: dict[str, tuple[str, ...]] = {
+    "paramscope.analyses": ("paramscope.formats", "paramscope.sources", "paramscope.tokenize"),
+    "paramscope.formats": ("paramscope.analyses", "paramscope.tokenize"),
+    "paramscope.sources": ("paramscope.formats", "paramscope.analyses", "paramscope.knowledge",
+                           "paramscope.model", "paramscope.tokenize"),
+    "paramscope.knowledge": ("paramscope.formats", "paramscope.sources", "paramscope.analyses",
+                             "paramscope.tokenize"),
+    "paramscope.model": ("paramscope.knowledge", "paramscope.formats", "paramscope.sources",
+                         "paramscope.analyses", "paramscope.tokenize"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in SRC.joinpath(PACKAGE).rglob("*.py")}
+
+
+def imports(name: str, path: Path, known: set[str]) -> Iterator[str]:
+    """Every paramscope module ``name`` imports, anywhere in the file, resolved to a module we have."""
+    is_package = path.name == "__init__.py"
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                here = name.split(".") if is_package else name.split(".")[:-1]
+                here = here[:len(here) - (node.level - 1)]
+                base = ".".join([*here, base] if base else here)
+            # `from pkg import mod` imports pkg.mod when that is a module, else a name of pkg
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+        else:
+            continue
+        for t in targets:
+            while t and t not in known:  # `import paramscope.a.b` names paramscope.a.b; a name inside: its module
+                t = t.rpartition(".")[0]
+            if t.startswith(PACKAGE) and t != name:
+                yield t
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: set(imports(name, path, known)) for name, path in mods.items()}
+
+
+def within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+GRAPH = graph()
+
+
+def test_the_graph_is_read() -> None:
+    # a guard against a parser that finds nothing: the CLI's app imports its commands' package
+    assert "paramscope.errors" in GRAPH["paramscope.cli.app"]
+    assert len(GRAPH) > 100
+
+
+@pytest.mark.parametrize("layer", sorted(MAY_IMPORT))
+def test_only_those_above_import_a_layer(layer: str) -> None:
+    bad = sorted(f"{src} imports {dst}" for src, dsts in GRAPH.items() for dst in dsts
+                 if within(dst, (layer,)) and not within(src, MAY_IMPORT[layer]) and src != PACKAGE)
+    if layer == "paramscope.app":  # the package root may import app (the public API); nothing else outside
+        bad = [b for b in bad if not b.startswith("paramscope imports")]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("layer", sorted(NEVER))
+def test_lower_layers_never_import_upward(layer: str) -> None:
+    bad = sorted(f"{src} imports {dst}" for src, dsts in GRAPH.items() if within(src, (layer,))
+                 for dst in dsts if within(dst, NEVER[layer]))
+    assert not bad, "\n".join(bad)
+
+
+def cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in g.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles() -> None:
+    # a package's __init__ importing its own submodules, which import siblings through it, is not a cycle
+    # we care about only when two real modules need each other; __init__ files take part like any module.
+    assert cycles(GRAPH) == []
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
