@@ -2,7 +2,8 @@
 
 Data flows one way (docs/architecture.md): sources → formats → model → analyses → app → cli | web.
 A module below may never import one above it, and no two modules may import each other, directly or
-through others: an import inside a function is still an import.
+through others: an import inside a function is still an import. Imports under ``if TYPE_CHECKING:`` are
+left out (they name types for the checker and run nothing).
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ def modules() -> dict[str, Path]:
 def imports(name: str, path: Path, known: set[str]) -> Iterator[str]:
     """Every paramscope module ``name`` imports, anywhere in the file, resolved to a module we have."""
     is_package = path.name == "__init__.py"
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(n) for block in ast.walk(tree) if _is_type_checking(block)
+                   for stmt in block.body for n in ast.walk(stmt)}  # type: ignore[attr-defined]
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -65,10 +71,15 @@ def imports(name: str, path: Path, known: set[str]) -> Iterator[str]:
         else:
             continue
         for t in targets:
-            while t and t not in known:  # `import paramscope.a.b` names paramscope.a.b; a name inside: its module
+            while t and t not in known:  # a name inside a module stands for its module
                 t = t.rpartition(".")[0]
             if t.startswith(PACKAGE) and t != name:
                 yield t
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return (isinstance(node, ast.If) and isinstance(node.test, ast.Name | ast.Attribute)
+            and "TYPE_CHECKING" in ast.unparse(node.test))
 
 
 def graph() -> dict[str, set[str]]:

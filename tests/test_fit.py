@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from paramscope.analyses.sizing.fit import allowed_tp, best_quant, fit, max_context
-from paramscope.analyses.sizing.memory import SizeRequest, estimate
+from paramscope.analyses.sizing.memory import MemoryRequest, estimate
 from paramscope.formats import open_model
 from paramscope.knowledge.hardware import find_device
 from paramscope.model import ArchConfig
@@ -28,10 +28,10 @@ def test_allowed_tensor_parallel_sizes():
 
 def test_70b_bf16_needs_two_h100(llama70b):
     h100 = find_device("h100")
-    r = fit(llama70b, SizeRequest(device=h100), ram_bytes=256 << 30)
+    r = fit(llama70b, MemoryRequest(device=h100), ram_bytes=256 << 30)
     assert r.one_device.fits is False
     assert r.devices_needed == 2
-    assert estimate(llama70b, SizeRequest(device=h100, n_devices=2)).fits
+    assert estimate(llama70b, MemoryRequest(device=h100, n_devices=2)).fits
     o = r.offload
     assert o is not None and 0 < o.gpu_layers < 80 and o.fits_ram
     assert o.gpu_bytes <= h100.usable_bytes
@@ -40,7 +40,7 @@ def test_70b_bf16_needs_two_h100(llama70b):
 
 
 def test_max_context_is_the_boundary(llama70b):
-    req = SizeRequest(device=find_device("h100"), n_devices=2)
+    req = MemoryRequest(device=find_device("h100"), n_devices=2)
     longest = max_context(llama70b, req)
     assert 0 < longest < 131072
     assert estimate(llama70b, replace(req, context=longest)).fits
@@ -48,7 +48,7 @@ def test_max_context_is_the_boundary(llama70b):
 
 
 def test_best_quant_fits_and_the_more_precise_one_does_not(llama70b):
-    req = SizeRequest(device=find_device("h100"))
+    req = MemoryRequest(device=find_device("h100"))
     q = best_quant(llama70b, req)
     assert q == "q8_0"
     assert estimate(llama70b, replace(req, weights=q)).fits
@@ -56,7 +56,7 @@ def test_best_quant_fits_and_the_more_precise_one_does_not(llama70b):
 
 
 def test_moe_puts_experts_in_ram_first():
-    r = fit(open_model("mixtral-8x7b"), SizeRequest(device=find_device("rtx-4090")), ram_bytes=128 << 30)
+    r = fit(open_model("mixtral-8x7b"), MemoryRequest(device=find_device("rtx-4090")), ram_bytes=128 << 30)
     o = r.offload
     assert o is not None and o.gpu_layers == o.n_layers == 32
     assert 0 < o.cpu_moe_layers <= 32 and o.fits_ram
@@ -64,6 +64,6 @@ def test_moe_puts_experts_in_ram_first():
 
 
 def test_small_model_fits_everywhere(gemma_gguf):
-    r = fit(open_model(str(gemma_gguf)), SizeRequest(device=find_device("rtx-3060-12g")))
+    r = fit(open_model(str(gemma_gguf)), MemoryRequest(device=find_device("rtx-3060-12g")))
     assert r.one_device.fits and r.devices_needed == 1 and r.offload is None
     assert r.max_context == 32768 and r.best_quant == "bf16"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paramscope.analyses.sizing.memory import DEFAULT_CONTEXT, SizeRequest, estimate
-from paramscope.errors import UnsupportedError
+from paramscope.analyses.sizing.memory import DEFAULT_CONTEXT, MemoryRequest, estimate
+from paramscope.errors import UnsupportedError, UsageError
 from paramscope.formats import open_model
 from paramscope.knowledge.hardware import find_device, parse_gpu_spec
 
@@ -27,27 +27,27 @@ def llama8b():
 def test_gemma_llamacpp_matches_llamacpp_log(gemma):
     # llama-cpp-python 0.3.36 printed, n_ctx 8192, swa_full off: KV 24.00 MiB + 15.00 MiB,
     # compute buffer 514.50 MiB, output buffer 1.00 MiB (bench/bench_llamacpp.py, docs/kv-cache.md)
-    est = estimate(gemma, SizeRequest(context=8192))
+    est = estimate(gemma, MemoryRequest(context=8192))
     assert est.kv_cache_bytes == (24 + 15) * MiB
     assert est.compute_bytes == 539_494_400 + MiB
     assert est.weights_bytes == 246_587_904
     assert est.total_bytes == (est.weights_bytes + est.kv_cache_bytes + est.compute_bytes
                                + est.overhead_bytes)
-    swa_full = estimate(gemma, SizeRequest(context=32768, swa_full=True))
+    swa_full = estimate(gemma, MemoryRequest(context=32768, options={"swa_full": True}))
     assert swa_full.kv_cache_bytes == (96 + 480) * MiB
-    q8 = estimate(gemma, SizeRequest(context=8192, kv_type="q8_0", swa_full=True))
+    q8 = estimate(gemma, MemoryRequest(context=8192, kv_type="q8_0", options={"swa_full": True}))
     assert q8.kv_cache_bytes == int((12.75 + 63.75) * MiB)
 
 
 def test_default_context_is_a_working_one_and_said(llama8b):
-    est = estimate(llama8b, SizeRequest())
+    est = estimate(llama8b, MemoryRequest())
     assert est.context == DEFAULT_CONTEXT
     assert "default" in est.context_note and "131,072" in est.context_note
 
 
 def test_llama_8b_bf16_fits_one_80gb_gpu_at_8k(llama8b):
     device, n = parse_gpu_spec("h100")
-    est = estimate(llama8b, SizeRequest(context=8192, device=device, n_devices=n))
+    est = estimate(llama8b, MemoryRequest(context=8192, device=device, n_devices=n))
     assert est.weights_bytes == 2 * 8_030_261_248
     # 32 layers × 8 KV heads × 128 × 2 (K, V) × 2 B × 8192 tokens = 1 GiB
     assert est.kv_cache_bytes == 32 * 8 * 128 * 2 * 2 * 8192
@@ -56,42 +56,44 @@ def test_llama_8b_bf16_fits_one_80gb_gpu_at_8k(llama8b):
 
 def test_llama_70b_bf16_needs_two_80gb_gpus():
     model = open_model("llama-3.1-70b")
-    one = estimate(model, SizeRequest(device=parse_gpu_spec("h100")[0]))
+    one = estimate(model, MemoryRequest(device=parse_gpu_spec("h100")[0]))
     assert 140e9 < one.weights_bytes < 142e9  # "70B in bf16 ≈ 141 GB"
     assert one.fits is False
     device, n = parse_gpu_spec("h100x2")
-    two = estimate(model, SizeRequest(device=device, n_devices=n))
+    two = estimate(model, MemoryRequest(device=device, n_devices=n))
     assert two.fits is True and len(two.per_device) == 2
 
 
 def test_gemma_3_27b_bf16_is_about_55_gb():
-    est = estimate(open_model("gemma-3-27b"), SizeRequest())
+    est = estimate(open_model("gemma-3-27b"), MemoryRequest())
     assert 54e9 < est.weights_bytes < 56e9
 
 
 def test_mla_kv_cache_is_compressed():
-    est = estimate(open_model("deepseek-v3"), SizeRequest(context=4096))
+    est = estimate(open_model("deepseek-v3"), MemoryRequest(context=4096))
     # llama.cpp's MLA cache: 61 layers × (512 + 64) × 2 B per token, no separate V
     assert est.kv_cache_bytes == 61 * (512 + 64) * 2 * 4096
 
 
 def test_errors_are_clear(llama8b):
-    with pytest.raises(UnsupportedError, match="runtime"):
-        estimate(llama8b, SizeRequest(runtime="nosuch"))
+    with pytest.raises(UsageError, match="unknown runtime 'nosuch'"):
+        estimate(llama8b, MemoryRequest(runtime="nosuch"))
+    with pytest.raises(UsageError, match="--ubatch does not apply to runtime vllm"):
+        estimate(llama8b, MemoryRequest(runtime="vllm", options={"ubatch": 64}))
     with pytest.raises(UnsupportedError, match="KV cache type"):
-        estimate(llama8b, SizeRequest(kv_type="q9_9"))
+        estimate(llama8b, MemoryRequest(kv_type="q9_9"))
     with pytest.raises(UnsupportedError, match="at least 1"):
-        estimate(llama8b, SizeRequest(context=0))
+        estimate(llama8b, MemoryRequest(context=0))
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 65536), st.integers(1, 65536), st.integers(1, 8))
 def test_monotonic_in_context_and_batch(llama8b, c1, c2, batch):
     lo, hi = sorted((c1, c2))
-    a = estimate(llama8b, SizeRequest(context=lo, batch=batch))
-    b = estimate(llama8b, SizeRequest(context=hi, batch=batch))
+    a = estimate(llama8b, MemoryRequest(context=lo, batch=batch))
+    b = estimate(llama8b, MemoryRequest(context=hi, batch=batch))
     assert a.kv_cache_bytes <= b.kv_cache_bytes and a.total_bytes <= b.total_bytes
-    more = estimate(llama8b, SizeRequest(context=lo, batch=batch + 1))
+    more = estimate(llama8b, MemoryRequest(context=lo, batch=batch + 1))
     assert more.kv_cache_bytes >= a.kv_cache_bytes
 
 
@@ -99,22 +101,22 @@ def test_bytes_per_parameter_claims():
     """A 2B model needs ~4 GB in fp16 and ~8 GB in fp32: 2 and 4 bytes per parameter."""
     model = open_model("gemma-2b")
     params = 2_506_172_416
-    fp16 = estimate(model, SizeRequest(weights="fp16"))
-    fp32 = estimate(model, SizeRequest(weights="fp32"))
+    fp16 = estimate(model, MemoryRequest(weights="fp16"))
+    fp32 = estimate(model, MemoryRequest(weights="fp32"))
     assert fp16.weights_bytes == 2 * params and fp32.weights_bytes == 4 * params
 
 
 def test_reprice_orders_the_weights(llama8b):
     schemes = ("q4_k_m", "q8_0", "bf16", "fp32")
-    sizes = [estimate(llama8b, SizeRequest(weights=w)).weights_bytes for w in schemes]
+    sizes = [estimate(llama8b, MemoryRequest(weights=w)).weights_bytes for w in schemes]
     assert sizes == sorted(sizes) and len(set(sizes)) == 4
     assert sizes[0] == 4_912_898_048  # llama.cpp prints 4.58 GiB (4.89 BPW) for Llama 3.1 8B Q4_K_M
 
 
 def test_vllm_on_a_gpu_reports_its_reservation(llama8b):
-    est = estimate(llama8b, SizeRequest(runtime="vllm", device=find_device("h100")))
+    est = estimate(llama8b, MemoryRequest(runtime="vllm", device=find_device("h100")))
     assert est.fits is True
     assert est.kv_cache_bytes == 32 * 8 * 128 * 2 * 2 * 8192  # what one 8192-token request needs
     assert any("reserves" in n and "KV blocks" in n for n in est.notes)
-    tiny = estimate(llama8b, SizeRequest(runtime="vllm", device=find_device("rtx-3060-12g")))
+    tiny = estimate(llama8b, MemoryRequest(runtime="vllm", device=find_device("rtx-3060-12g")))
     assert tiny.fits is False

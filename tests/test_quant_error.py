@@ -209,14 +209,3 @@ def test_cli_tables(gemma_gguf, capsys):
     assert run_cli(str(gemma_gguf), "--to", "q8_0,q4_0", "--sample", "0.02", "--budget", "0.25GB") == 0
     text = capsys.readouterr().out
     assert "Whole model at each target" in text and "Most accurate choice per component" in text
-
-
-@pytest.mark.parametrize(("text", "expected"), [("8GB", 8 * 10**9), ("7.5GiB", int(7.5 * 2**30)),
-                                                ("500MB", 5 * 10**8), ("1024", 1024)])
-def test_parse_bytes(text, expected):
-    assert quant_error_cmd.parse_bytes(text) == expected
-
-
-def test_parse_bytes_refuses_nonsense():
-    with pytest.raises(argparse.ArgumentTypeError, match="not a size"):
-        quant_error_cmd.parse_bytes("8 parsecs")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paramscope.analyses.sizing.runtimes.transformers import CUDA_CONTEXT_BYTES
+from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import (
     CUDA_GRAPH_BYTES,
     NON_TORCH_BYTES,

@@ -25,6 +25,19 @@ class UnsupportedError(ParamscopeError):
     """The file is well formed but uses something paramscope does not handle yet."""
 
 
+class UsageError(ParamscopeError):
+    """A command or option was given a value it does not take (an unknown GPU, runtime or kind)."""
+
+
+class MissingExtraError(UnsupportedError):
+    """A feature needs an optional package: the message names the extra that installs it."""
+
+    def __init__(self, feature: str, extra: str, missing: str | None = None):
+        self.extra = extra
+        why = f" ({missing} is not installed)" if missing else ""
+        super().__init__(f"{feature} needs the {extra} extra: pip install 'paramscope[{extra}]'{why}")
+
+
 class FormatError(ParamscopeError):
     """The file breaks a rule of its format's spec."""
 

@@ -1,6 +1,15 @@
-"""The size label models are named by: three significant digits and a suffix ("268M", "8.03B")."""
+"""Units in one place: the size label models are named by ("268M", "8.03B"), byte labels, and sizes typed
+by users ("8GB" = 8 × 10^9 bytes, "7.5GiB" = 7.5 × 2^30: units mean what they say, everywhere)."""
 
 from __future__ import annotations
+
+import re
+
+from paramscope.errors import UsageError
+
+BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+              "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE = re.compile(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*")
 
 _SUFFIXES = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K"))
 
@@ -33,3 +42,17 @@ def bytes_label(n: int) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.2f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def parse_bytes(text: str | float, default_unit: str = "b", what: str = "size") -> int:
+    """'8GB' → 8 × 10^9, '7.5GiB' → 7.5 × 2^30, '500MB'; a bare number is in ``default_unit``."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        text = str(text)
+    m = _SIZE.fullmatch(str(text).lower())
+    unit = (m.group(2) or default_unit.lower()) if m else ""
+    if not m or unit not in BYTE_UNITS:
+        raise UsageError(f"not a {what}: {text!r} (examples: 8GB, 7.5GiB, 500MB)")
+    n = float(m.group(1)) * BYTE_UNITS[unit]
+    if n <= 0:
+        raise UsageError(f"{what} must be positive (found {text!r})")
+    return int(n)

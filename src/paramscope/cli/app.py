@@ -3,7 +3,8 @@
 Built on argparse, not a framework: a command pays only for the modules it imports, and `paramscope
 inspect --json` starts in a few tens of milliseconds (typer ≥ 0.2x imports pydantic, ~65 ms, at
 start). Each command is a module in this package registered in ``COMMANDS``, the way a plugin would
-be. Errors from the library (``ParamscopeError``) become one ``Error: …`` line on stderr and exit
+be; it parses its arguments into a call of its function in ``paramscope.app`` and renders the result.
+Errors from the library (``ParamscopeError``) become one ``Error: …`` line on stderr and exit
 status 1, here and only here.
 """
 
@@ -76,14 +77,6 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"internal error: {type(e).__name__}: {e} (set PARAMSCOPE_DEBUG=1 for a traceback; "
               "please report it)", 70)
     sys.exit(code or 0)
-
-
-def console():
-    """A rich console for human output; piped output gets room for tables instead of 80 columns."""
-    from rich.console import Console
-
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
-    return Console(highlight=False, width=width)
 
 
 def _fail(message: str, code: int) -> None:

@@ -18,17 +18,16 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.contents.catalogue_counts import catalogue_rows
-    from paramscope.knowledge import catalogue as cat
+    from paramscope.app.catalogue import catalogue
 
-    rows = catalogue_rows((e, cat.open_entry(e.name)) for e in cat.entries())
+    result = catalogue()
     if args.as_json:
-        from paramscope.render.jsonable import dump
+        from paramscope.cli.output import dump
 
-        dump([r.as_dict() for r in rows])
+        dump(result.to_json())
         return 0
-    from paramscope.cli.app import console
+    from paramscope.cli.output import console
     from paramscope.render.catalogue_view import render_catalogue
 
-    render_catalogue(rows, console())
+    render_catalogue(list(result.rows), console())
     return 0

@@ -22,20 +22,16 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.knowledge.hardware import DEVICES
-    from paramscope.system import detect
+    from paramscope.app.gpus import gpus
 
-    devices = [d for d in DEVICES
-               if (args.kind is None or d.kind == args.kind)
-               and (args.vendor is None or d.vendor.lower() == args.vendor.lower())]
-    system = detect(gpus=True)
+    result = gpus(kind=args.kind, vendor=args.vendor)
     if args.as_json:
-        from paramscope.render.jsonable import device_json, dump, system_json
+        from paramscope.cli.output import dump
 
-        dump({"devices": [device_json(d) for d in devices], "this_machine": system_json(system)})
+        dump(result.to_json())
         return 0
-    from paramscope.cli.app import console
+    from paramscope.cli.output import console
     from paramscope.render.hardware_view import render_gpus
 
-    render_gpus(devices, system, console())
+    render_gpus(list(result.devices), result.system, console())
     return 0

@@ -22,24 +22,21 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.safety.pickle_safety import assess
-    from paramscope.formats import open_model
+    from paramscope.app.inspect import inspect
 
-    model = open_model(args.source)
-    safety = assess(model)  # None unless the file is a pickle; exit status 2 when it could run code
+    result = inspect(args.source, tensors=args.tensors, layers=args.layers)
     if args.as_json:
-        from paramscope.cli.json_api import inspect_json
-        from paramscope.render.jsonable import dump
+        from paramscope.cli.output import dump
 
-        dump(inspect_json(model, tensors=args.tensors, layers=args.layers))
+        dump(result.to_json())
     else:
-        from paramscope.analyses.contents.inventory import inventory
-        from paramscope.cli.app import console
+        from paramscope.cli.output import console
         from paramscope.render.inspect_view import render_inspect
 
-        render_inspect(inventory(model), console(), tensors=args.tensors, layers=args.layers)
-        if safety:
+        out = console()
+        render_inspect(result.inventory, out, tensors=args.tensors, layers=args.layers)
+        if result.safety:
             from paramscope.render.scan_view import render_verdict
 
-            render_verdict(safety, console())
-    return safety.exit_code if safety else 0
+            render_verdict(result.safety, out)
+    return result.exit_code

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import re
+
+from paramscope.app.quantize_error import DEFAULT_TARGETS
 
 HELP = "round-trip the weights through quantization schemes: error per tensor and component, and size"
 DESCRIPTION = """\
@@ -17,9 +18,6 @@ examples:
   paramscope quantize-error gemma-3-270m-q4_k_m.gguf --to q8_0,q6_k,q4_k,q4_0 --sample 0.1
   paramscope quantize-error ./Llama-3.1-8B --to q8_0,q4_k,int4,fp8 --sample 0.05 --budget 6GB"""
 
-DEFAULT_TARGETS = "q8_0,q6_k,q4_k,q4_0,int8,int4,fp8"
-UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-         "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -29,38 +27,25 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "of `paramscope size`)")
     p.add_argument("--sample", type=float, default=1.0, metavar="FRACTION",
                    help="fraction of each matrix's rows to read (default 1: all)")
-    p.add_argument("--budget", type=parse_bytes, metavar="SIZE",
+    p.add_argument("--budget", metavar="SIZE",
                    help="pick the most accurate target per component within SIZE (8GB, 7.5GiB, 500MB)")
     p.add_argument("--tensors", action="store_true", help="also show every tensor's error")
 
 
-def parse_bytes(text: str) -> int:
-    """'8GB' → 8·10⁹, '7.5GiB' → 7.5·2³⁰ (decimal units as disks count, binary as memory does)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
-    if not m or m.group(2).lower() not in UNITS:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (examples: 8GB, 7.5GiB, 500MB)")
-    return int(float(m.group(1)) * UNITS[m.group(2).lower()])
-
-
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.values.quant_error import quantize_error
-    from paramscope.formats import open_model
+    from paramscope.app.quantize_error import quantize_error
     from paramscope.render.stats_view import scan_progress
-    from paramscope.sources.mapped import MappedFiles
 
-    targets = [t.strip() for t in args.to.split(",") if t.strip()]
-    model = open_model(args.source)
-    with MappedFiles() as source, scan_progress(not args.as_json, "round-tripping") as progress:
-        report = quantize_error(model, source, targets, sample=args.sample, budget=args.budget,
+    with scan_progress(not args.as_json, "round-tripping") as progress:
+        result = quantize_error(args.source, to=args.to, sample=args.sample, budget=args.budget,
                                 progress=progress)
     if args.as_json:
-        from paramscope.render.jsonable import dump
-        from paramscope.render.stats_view import quant_error_json
+        from paramscope.cli.output import dump
 
-        dump(quant_error_json(report))
+        dump(result.to_json())
         return 0
-    from paramscope.cli.app import console
+    from paramscope.cli.output import console
     from paramscope.render.stats_view import render_quant_error
 
-    render_quant_error(report, console(), tensors=args.tensors)
+    render_quant_error(result.report, console(), tensors=args.tensors)
     return 0

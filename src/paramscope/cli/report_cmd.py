@@ -17,12 +17,11 @@ examples:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="SOURCE", help="model file, directory, config.json or catalogue name")
+    from paramscope.cli.options import add_memory_options, add_source
+
+    add_source(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="HTML file to write")
-    p.add_argument("--weights", metavar="TYPE", help="re-price the weights (as `size --weights`)")
-    p.add_argument("--kv-type", metavar="TYPE", help="KV cache type (as `size --kv-type`)")
-    p.add_argument("--runtime", default="llama.cpp", choices=("llama.cpp", "vllm", "transformers"))
-    p.add_argument("--batch", type=int, default=1, help="parallel sequences (default 1)")
+    add_memory_options(p)
     p.add_argument("--text", default="The quick brown fox jumps over the lazy dog.",
                    help="sentence to show tokenized (when the model has a tokenizer)")
     p.add_argument("--stats", action="store_true", help="read every weight and include the histograms")
@@ -31,12 +30,15 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from paramscope.cli.json_api import SizeArgs
+    from paramscope.cli.options import memory_options
     from paramscope.web.report import build_report
 
-    size = SizeArgs(batch=args.batch, weights=args.weights, kv_type=args.kv_type, runtime=args.runtime)
-    html = build_report(args.source, size, text=args.text, stats=args.stats)
+    html = build_report(args.source, memory_options(args), text=args.text, stats=args.stats)
     Path(args.output).write_text(html, encoding="utf-8")
-    if not getattr(args, "as_json", False):
+    if args.as_json:
+        from paramscope.cli.output import dump
+
+        dump({"output": args.output, "bytes": len(html.encode())})
+    else:
         print(f"wrote {args.output} ({len(html.encode()):,} bytes)")
     return 0

@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from paramscope.analyses.safety.pickle_safety import Verdict
-    from paramscope.formats.pickle_vm import GlobalUse
 
 HELP = "is it safe to load? every global a pickle-based checkpoint names, and whether it could run code"
 DESCRIPTION = """\
@@ -34,45 +27,16 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.sources.local_models import pickle_files
+    from paramscope.app.scan import scan
 
-    verdicts = [_scan(path) for path in pickle_files([Path(p).expanduser() for p in args.paths])]
+    result = scan(args.paths)
     if args.as_json:
-        from paramscope.render.jsonable import dump
-        from paramscope.render.scan_view import scan_json
+        from paramscope.cli.output import dump
 
-        dump(scan_json(verdicts))
+        dump(result.to_json())
     else:
-        from paramscope.cli.app import console
+        from paramscope.cli.output import console
         from paramscope.render.scan_view import render_scan
 
-        render_scan(verdicts, console(), show_globals=args.show_globals)
-    return max((v.exit_code for v in verdicts), default=0)
-
-
-NOT_PICKLES = ("gguf", "safetensors", "onnx_reader")  # readers of formats that hold no code
-
-
-def _scan(path: Path) -> Verdict:
-    """One file's verdict; a file that cannot be read is a verdict too (with what it named before)."""
-    from paramscope.analyses.safety.pickle_safety import judge
-    from paramscope.errors import ParamscopeError
-    from paramscope.formats import SNIFF_BYTES, pickle_vm, pytorch, reader
-    from paramscope.sources.local import LocalFile
-
-    try:
-        with LocalFile(path) as f:
-            head = f.head(SNIFF_BYTES)
-        other = next((name for name in NOT_PICKLES if reader(name).sniff(head, path)), None)
-        if other is not None:
-            return judge(str(path), (), not_pickle=reader(other).NAME)
-        refs = pytorch.read_globals(path)
-    except pickle_vm.PickleError as e:
-        return judge(str(path), _rows(e.references), error=str(e))
-    except ParamscopeError as e:
-        return judge(str(path), (), error=str(e))
-    return judge(str(path), _rows(refs))
-
-
-def _rows(refs: Iterable[GlobalUse]) -> Iterator[tuple[str, str, int, int]]:
-    return ((u.module, u.name, u.count, u.calls) for u in refs)
+        render_scan(list(result.verdicts), console(), show_globals=args.show_globals)
+    return result.exit_code

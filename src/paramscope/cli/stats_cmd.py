@@ -28,30 +28,26 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.analyses.values.stats import weight_stats
-    from paramscope.formats import open_model
+    from paramscope.app.stats import stats
     from paramscope.render.stats_view import scan_progress
-    from paramscope.sources.mapped import MappedFiles
 
     if args.plot:
         from paramscope.render.stats_plot import check_plot_path
 
         check_plot_path(args.plot)
-    model = open_model(args.source)
-    with MappedFiles() as source, scan_progress(not args.as_json) as progress:
-        result = weight_stats(model, source, patterns=args.tensor, progress=progress)
+    with scan_progress(not args.as_json) as progress:
+        result = stats(args.source, tensor=tuple(args.tensor), progress=progress)
     if args.plot:
         from paramscope.render.stats_plot import plot_stats
 
-        plot_stats(result, args.plot)
+        plot_stats(result.stats, args.plot)
     if args.as_json:
-        from paramscope.render.jsonable import dump
-        from paramscope.render.stats_view import stats_json
+        from paramscope.cli.output import dump
 
-        dump(stats_json(result))
+        dump(result.to_json())
         return 0
-    from paramscope.cli.app import console
+    from paramscope.cli.output import console
     from paramscope.render.stats_view import render_stats
 
-    render_stats(result, console(), tensors=args.tensors)
+    render_stats(result.stats, console(), tensors=args.tensors)
     return 0

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from paramscope.errors import SourceError
-
-if TYPE_CHECKING:
-    from paramscope.tokenize import Tokenizer
 
 HELP = "text → tokens → IDs → text, with the model's own tokenizer; count a document's tokens"
 DESCRIPTION = """\
@@ -39,26 +35,36 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paramscope.tokenize import parse_ids, tokenizer
+    from paramscope.app.tokens import tokens
 
     if args.ids is not None:
-        ids = parse_ids(args.ids)  # a typo fails before the model loads
-        return _decode(tokenizer(args.source), ids, args)
-    text = read_input(args)
-    tok = tokenizer(args.source)
-    if args.count:
-        return _count(tok, text, args)
-    result = tok.tokenize(text, add_special=not args.no_special)
+        result = tokens(args.source, ids=args.ids)
+    else:
+        text = read_input(args)
+        if args.count:
+            from paramscope.render.tokens_view import progress_bar
+
+            with progress_bar(len(text) > PROGRESS_CHARS and not args.as_json) as on_progress:
+                result = tokens(args.source, text=text, count=True, no_special=args.no_special,
+                                progress=on_progress)
+        else:
+            result = tokens(args.source, text=text, no_special=args.no_special)
     if args.as_json:
-        from paramscope.render.jsonable import dump
-        from paramscope.render.tokens_view import tokens_json
+        from paramscope.cli.output import dump
 
-        dump(tokens_json(result))
+        dump(result.to_json())
         return 0
-    from paramscope.cli.app import console
-    from paramscope.render.tokens_view import render_tokens
+    if result.counted is not None:
+        print(result.counted.count)
+        return 0
+    from paramscope.cli.output import console
+    from paramscope.render.tokens_view import render_decoded, render_tokens
 
-    render_tokens(result, console())
+    if result.decoded is not None:
+        render_decoded(result.decoded, console())
+    else:
+        assert result.tokenized is not None
+        render_tokens(result.tokenized, console())
     return 0
 
 
@@ -75,33 +81,3 @@ def read_input(args: argparse.Namespace) -> str:
     if sys.stdin.isatty():
         raise SourceError("no text: give TEXT, --file PATH, or pipe text on standard input")
     return read_text(sys.stdin.buffer, "standard input")
-
-
-def _decode(tok: Tokenizer, ids: list[int], args: argparse.Namespace) -> int:
-    result = tok.decoded(ids)
-    if args.as_json:
-        from paramscope.render.jsonable import dump
-        from paramscope.render.tokens_view import decoded_json
-
-        dump(decoded_json(result))
-        return 0
-    from paramscope.cli.app import console
-    from paramscope.render.tokens_view import render_decoded
-
-    render_decoded(result, console())
-    return 0
-
-
-def _count(tok: Tokenizer, text: str, args: argparse.Namespace) -> int:
-    from paramscope.render.tokens_view import progress_bar
-
-    with progress_bar(len(text) > PROGRESS_CHARS and not args.as_json) as on_progress:
-        result = tok.counted(text, add_special=not args.no_special, on_progress=on_progress)
-    if args.as_json:
-        from paramscope.render.jsonable import dump
-        from paramscope.render.tokens_view import count_json
-
-        dump(count_json(result))
-    else:
-        print(result.count)
-    return 0

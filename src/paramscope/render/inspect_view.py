@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from paramscope.analyses.contents.inventory import Inventory
-from paramscope.render.jsonable import hyperparameters
+from paramscope.app.shapes import hyperparameters
 from paramscope.render.text import plain
 from paramscope.units import bytes_label
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -12,7 +12,7 @@ from paramscope.render.inspect_view import plain
 from paramscope.units import bytes_label
 
 if TYPE_CHECKING:
-    from paramscope.cli.ls_cmd import ModelRow
+    from paramscope.app.ls import ModelRow
 
 
 NUMERIC = ("parameters", "on disk")
@@ -38,12 +38,3 @@ def render_ls(rows: list[ModelRow], console: Console) -> None:
             console.print(Text("error: ", style="red") + plain(r.error))
     total = sum(r.found.size for r in rows)
     console.print(Text(f"{len(rows)} models, {bytes_label(total)} on disk", style="dim"))
-
-
-def ls_json(rows: list[ModelRow]) -> list[dict[str, Any]]:
-    return [{"name": r.found.name, "where": r.found.place, "format": r.format or None,
-             "reader": r.found.reader, "params": r.params, "label": r.label or None,
-             "stored_as": r.stored_as or None, "size_bytes": r.found.size,
-             "revision": r.found.revision or None,
-             "path": str(r.found.path), "files": [str(p) for p in r.found.paths], "error": r.error}
-            for r in rows]

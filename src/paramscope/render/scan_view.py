@@ -5,8 +5,6 @@ Global names come from the file: they are shown as literal text, never as markup
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -50,18 +48,3 @@ def render_verdict(v: Verdict, console: Console) -> None:
         table.add_row(plain(g.qualname), Text(g.status, style=GLOBAL_STYLE[g.status]), str(g.count),
                       str(g.calls), g.reason)
     console.print(table)
-
-
-def verdict_json(v: Verdict) -> dict[str, Any]:
-    return {
-        "file": v.source, "status": v.status, "could_run_code": v.could_run_code, "summary": v.summary,
-        "error": v.error,
-        "globals": [{"global": g.qualname, "module": g.module, "name": g.name, "status": g.status,
-                     "reason": g.reason, "count": g.count, "calls": g.calls} for g in v.globals],
-    }
-
-
-def scan_json(verdicts: list[Verdict]) -> dict[str, Any]:
-    return {"files": [verdict_json(v) for v in verdicts],
-            "could_run_code": [v.source for v in verdicts if v.could_run_code],
-            "exit_status": max((v.exit_code for v in verdicts), default=0)}

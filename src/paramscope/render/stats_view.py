@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -26,13 +25,6 @@ SPARK_WIDTH = 16
 RATE_AFTER_SECONDS = 2.0
 INFO_PER_KIND = 8  # informational findings shown per kind in the table view; --json has all
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-CONVENTIONS = {
-    "std": "population (ddof=0), over finite values",
-    "percentiles": "inverted_cdf; exact for 8/16-bit stored types, else floored onto the bfloat16 grid",
-    "histogram": "bins from min to max with edges on the bfloat16 grid; np.histogram(values, edges) "
-                 "gives the same counts",
-}
-
 
 # --- stats: tables ---------------------------------------------------------------------------------
 def render_stats(r: WeightStats, console: Console, *, tensors: bool = True) -> None:
@@ -124,40 +116,6 @@ def sparkline(h: Histogram, width: int = SPARK_WIDTH) -> str:
     return "".join(" " if g == 0 else SPARK[min(7, int(math.log1p(g) / top * 7.999))] for g in groups)
 
 
-# --- stats: JSON -----------------------------------------------------------------------------------
-def stats_json(r: WeightStats) -> dict[str, Any]:
-    return {
-        "source": r.source, "format": r.format, "backend": r.backend,
-        "bytes_scanned": r.bytes_scanned, "seconds": round(r.seconds, 4),
-        "bytes_per_second": round(r.bytes_per_second), "conventions": CONVENTIONS,
-        "by_component": {k: summary_json(s) for k, s in r.by_component.items()},
-        "by_layer": [{"layer": i, **{k: {"std": _f(c.std), "absmax": _f(c.absmax), "mean_abs": _f(c.mean_abs)}
-                                     for k, c in cells.items()}} for i, cells in r.by_layer.items()],
-        "tensors": [{"name": t.name, "component": t.component, "role": t.role, "layer": t.layer,
-                     "dtype": t.dtype, "shape": list(t.shape), "bytes": t.nbytes,
-                     "is_parameter": t.is_parameter, **summary_json(t.summary)} for t in r.tensors],
-        "anomalies": [{"kind": a.kind, "severity": a.severity, "tensors": list(a.tensors), "detail": a.detail}
-                      for a in r.anomalies],
-        "skipped": list(r.skipped), "notes": list(r.notes),
-    }
-
-
-def summary_json(s: Summary) -> dict[str, Any]:
-    return {
-        "count": s.count, "finite": s.finite, "nan": s.nan, "posinf": s.posinf, "neginf": s.neginf,
-        "zeros": s.zeros, "min": _f(s.min), "max": _f(s.max), "mean": _f(s.mean), "std": _f(s.std),
-        "mean_abs": _f(s.mean_abs), "absmax": _f(s.absmax),
-        "percentiles": {f"p{p:g}": _f(v) for p, v in s.percentiles},
-        "percentiles_exact": s.exact_percentiles,
-        "histogram": {"edges": [_f(e) for e in s.histogram.edges], "counts": list(s.histogram.counts)},
-    }
-
-
-def _f(v: float) -> float | None:
-    """JSON has no NaN or Infinity: those become null."""
-    return None if v is None or not math.isfinite(v) else v
-
-
 # --- quantize-error ----------------------------------------------------------------------------------
 def render_quant_error(r: QuantErrorReport, console: Console, *, tensors: bool = False) -> None:
     console.print(Text("source ", style="bold") + plain(r.source)
@@ -240,30 +198,6 @@ def _rmse(tally: ErrorTally) -> str:
 def _snr(tally: ErrorTally) -> str:
     v = tally.snr_db
     return "∞" if math.isinf(v) else f"{v:.1f}"
-
-
-def quant_error_json(r: QuantErrorReport) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "source": r.source, "sample": r.sample, "seconds": round(r.seconds, 3),
-        "targets": [{"target": res.target, "scheme": res.scheme, "bits_per_weight": res.bits_per_weight,
-                     **_tally_json(res.total),
-                     "by_component": {k: _tally_json(v) for k, v in res.by_component.items()},
-                     "tensors": [{"name": row.name, "component": row.component, "layer": row.layer,
-                                  "type": row.type, "sampled": row.sampled, "simulated": row.simulated,
-                                  **_tally_json(row.tally)} for row in res.rows],
-                     "notes": list(res.notes)} for res in r.targets],
-        "notes": list(r.notes),
-    }
-    if r.assignment is not None:
-        a = r.assignment
-        out["assignment"] = {"budget": a.budget, "fits": a.fits, "choice": a.choice, **_tally_json(a.total),
-                             "by_component": {k: _tally_json(v) for k, v in a.by_component.items()}}
-    return out
-
-
-def _tally_json(t: ErrorTally) -> dict[str, Any]:
-    return {"params": t.params, "bytes": t.bytes, "rel_rmse": t.rel_rmse, "snr_db": _f(t.snr_db),
-            "sum_sq": t.energy, "sum_sq_error": t.error}
 
 
 # --- progress ----------------------------------------------------------------------------------------

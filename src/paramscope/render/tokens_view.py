@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import groupby
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from paramscope.render.text import plain
-from paramscope.tokenize.core import Counted, Decoded, Token, Tokenized
+from paramscope.tokenize.core import Decoded, Token, Tokenized
 
 BACKGROUNDS = ("on #26415e", "on #4a2f52", "on #27503a", "on #5c4424")  # cycled, token by token
 KIND_STYLES = {"special": "bold yellow", "byte": "bold magenta", "user": "bold cyan", "normal": ""}
@@ -109,31 +108,6 @@ def _control(c: str) -> bool:
 
 def _escape(c: str) -> str:
     return c.encode("unicode_escape").decode("ascii")
-
-
-def tokens_json(result: Tokenized) -> dict[str, Any]:
-    return {
-        "tokenizer": {"name": result.tokenizer, "type": result.type, "vocab_size": result.vocab_size},
-        "tokens": [{"id": t.id, "text": t.text, "start": t.start, "end": t.end} for t in result.tokens],
-        "count": result.count,
-        "characters": result.characters,
-        "chars_per_token": result.chars_per_token,
-    }
-
-
-def decoded_json(result: Decoded) -> dict[str, Any]:
-    return {
-        "tokenizer": {"name": result.tokenizer, "type": result.type, "vocab_size": result.vocab_size},
-        "ids": list(result.ids),
-        "tokens": [{"id": i, "text": s} for i, s in zip(result.ids, result.spellings, strict=True)],
-        "text": result.text,
-        "count": len(result.ids),
-    }
-
-
-def count_json(result: Counted) -> dict[str, Any]:
-    return {"tokenizer": {"name": result.tokenizer, "type": result.type, "vocab_size": result.vocab_size},
-            "count": result.count, "characters": result.characters, "chars_per_token": result.chars_per_token}
 
 
 @contextmanager

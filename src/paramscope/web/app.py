@@ -1,9 +1,10 @@
 """The FastAPI app behind `paramscope serve`: a JSON API mirroring the CLI's ``--json`` and one page.
 
 Every endpoint takes the CLI command's options as query parameters and answers exactly what the
-command prints with ``--json`` (the shapes come from ``render.jsonable`` through ``cli.json_api``). Errors
-are ``{"error": "..."}``: 403 for a source outside the allowed roots, 400 for what the CLI would turn
-into an ``Error:`` line.
+command prints with ``--json``: both call the same application function (``paramscope.app``) and print
+its result's ``to_json()``. Runtime options (``ubatch``, ``gpu_memory_utilization``…) are the query
+parameters the runtime table declares (``/api/runtimes`` lists them). Errors are ``{"error": "..."}``:
+403 for a source outside the allowed roots, 400 for what the CLI would turn into an ``Error:`` line.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from paramscope import __version__
-from paramscope.cli import json_api as data
 from paramscope.errors import ParamscopeError
 from paramscope.web.limits import HostCheck, SizeLimit
 from paramscope.web.security import (
@@ -39,7 +39,7 @@ SourceQ = Annotated[str, Query(max_length=MAX_SOURCE_CHARS,
 ContextQ = Annotated[int | None, Query(ge=1, le=1 << 24, description="tokens per sequence (--context)")]
 BatchQ = Annotated[int, Query(ge=1, le=4096, description="parallel sequences (--batch)")]
 TypeQ = Annotated[str | None, Query(max_length=32)]
-RuntimeQ = Annotated[str, Query(pattern=r"^(llama\.cpp|vllm|transformers)$")]
+RuntimeQ = Annotated[str, Query(max_length=32, description="llama.cpp, vllm or transformers (/api/runtimes)")]
 
 
 def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = True,
@@ -70,7 +70,16 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
         return response
 
     def model(source: str):
-        return data.open_source(confine(source, allowed).text)
+        from paramscope.app.common import open_source
+
+        return open_source(confine(source, allowed).text)
+
+    def runtime_options(request: Request) -> dict[str, Any]:
+        """Query parameters named by the runtime table (checked against the chosen runtime later)."""
+        from paramscope.analyses.sizing.runtimes import all_options
+
+        names = {o.name for _, o in all_options()}
+        return {k: v for k, v in request.query_params.items() if k in names}
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
@@ -91,27 +100,40 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
         return {"local": [{"name": f.name, "path": str(f.path), "size": f.size} for f in found],
                 "catalogue": [e.name for e in catalogue.entries()]}
 
+    @app.get("/api/runtimes", summary="the runtimes and the options each takes")
+    def api_runtimes() -> dict[str, Any]:
+        from paramscope.analyses.sizing.runtimes import RUNTIMES
+
+        return {"runtimes": [{"name": r.name, "summary": r.summary, "options": [
+            {"name": o.name, "type": o.kind.__name__, "default": o.default, "help": o.help,
+             "minimum": o.minimum, "maximum": o.maximum} for o in r.options]} for r in RUNTIMES]}
+
     @app.get("/api/inspect", summary="`paramscope inspect SOURCE --json`")
     def api_inspect(source: SourceQ, tensors: bool = False, layers: bool = False) -> dict[str, Any]:
-        return data.inspect_json(model(source), tensors=tensors, layers=layers)
+        from paramscope.app.inspect import inspect
 
-    @app.get("/api/size", summary="`paramscope size SOURCE --json`")
-    def api_size(source: SourceQ, context: ContextQ = None, batch: BatchQ = 1, weights: TypeQ = None,
-                 kv_type: TypeQ = None, runtime: RuntimeQ = "llama.cpp",
-                 ubatch: Annotated[int, Query(ge=1, le=1 << 16)] = 512, swa_full: bool = False,
+        return inspect(model(source), tensors=tensors, layers=layers).to_json()
+
+    @app.get("/api/size", summary="`paramscope size SOURCE --json` (plus the runtime's options)")
+    def api_size(request: Request, source: SourceQ, context: ContextQ = None, batch: BatchQ = 1,
+                 weights: TypeQ = None, kv_type: TypeQ = None, runtime: RuntimeQ = "llama.cpp",
                  gpu: TypeQ = None) -> dict[str, Any]:
-        args = data.SizeArgs(context, batch, weights, kv_type, runtime, ubatch, swa_full)
-        return data.size_json(model(source), args, gpu)
+        from paramscope.app.size import size
 
-    @app.get("/api/fit", summary="`paramscope fit SOURCE --gpu NAME --json`")
-    def api_fit(source: SourceQ, gpu: Annotated[str, Query(max_length=32)], context: ContextQ = None,
-                batch: BatchQ = 1, weights: TypeQ = None, kv_type: TypeQ = None,
-                runtime: RuntimeQ = "llama.cpp", ubatch: Annotated[int, Query(ge=1, le=1 << 16)] = 512,
-                swa_full: bool = False,
-                ram: Annotated[float | None, Query(gt=0, le=1 << 20, description="GB")] = None
-                ) -> dict[str, Any]:
-        args = data.SizeArgs(context, batch, weights, kv_type, runtime, ubatch, swa_full)
-        return data.fit_json(model(source), args, gpu, ram)
+        return size(model(source), context=context, batch=batch, weights=weights, kv_type=kv_type,
+                    runtime=runtime, gpu=gpu, **runtime_options(request)).to_json()
+
+    @app.get("/api/fit", summary="`paramscope fit SOURCE --gpu NAME --json` (plus the runtime's options)")
+    def api_fit(request: Request, source: SourceQ, gpu: Annotated[str, Query(max_length=32)],
+                context: ContextQ = None, batch: BatchQ = 1, weights: TypeQ = None, kv_type: TypeQ = None,
+                runtime: RuntimeQ = "llama.cpp",
+                ram: Annotated[str | None, Query(max_length=32, description="64GiB, 64GB; a number is GiB")]
+                = None) -> dict[str, Any]:
+        # the GPU is required here: the server's own GPU says nothing about the browser user's
+        from paramscope.app.fit import fit
+
+        return fit(model(source), gpu=gpu, context=context, batch=batch, weights=weights, kv_type=kv_type,
+                   runtime=runtime, ram=ram, **runtime_options(request)).to_json()
 
     @app.get("/api/tokens", summary="`paramscope tokens SOURCE TEXT --json` (or `--ids`)")
     def api_tokens(source: SourceQ, text: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS)] = None,
@@ -125,15 +147,15 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
         return _tokens(source, text, None, no_special)
 
     def _tokens(source: str, text: str | None, ids: str | None, no_special: bool) -> dict[str, Any]:
+        from paramscope.app.tokens import tokens
+
         checked = confine(source, allowed)
         # A path goes to the tokenizer as a path (its cache is keyed by file); a catalogue name has none
         # and fails there with the CLI's own message.
-        target: Any = checked.text if checked.is_path else data.open_source(checked.text)
-        if ids is not None:
-            return data.decoded_json(target, ids)
-        if text is None:
+        target: Any = checked.text if checked.is_path else model(source)
+        if ids is None and text is None:
             raise Refused("give text or ids", 400)
-        return data.tokens_json(target, text, no_special=no_special)
+        return tokens(target, text=text, ids=ids, no_special=no_special).to_json()
 
     @app.get("/api/stats", summary="`paramscope stats SOURCE --json` (reads every weight)")
     def api_stats(source: SourceQ,
@@ -142,7 +164,9 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
         checked = confine(source, allowed)
         if not checked.is_path:
             raise Refused(f"{source}: a catalogue entry has no weights to read", 400)
-        return data.stats_json(data.open_source(checked.text), tensor)
+        from paramscope.app.stats import stats
+
+        return stats(model(source), tensor=tuple(tensor)).to_json()
 
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
     app.add_middleware(SizeLimit)

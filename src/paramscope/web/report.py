@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from paramscope.cli import json_api as data
 from paramscope.errors import ParamscopeError
 
 STATIC = Path(__file__).parent / "static"
@@ -22,27 +21,34 @@ CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline
        "base-uri 'none'; form-action 'none'")
 
 
-def report_data(source: str, size: data.SizeArgs, *, text: str, stats: bool = False) -> dict[str, Any]:
-    """What the page would fetch: inspect (with tensors and layers), sizes by context, a tokenization."""
-    from dataclasses import replace
+def report_data(source: str, memory: dict[str, Any], *, text: str, stats: bool = False) -> dict[str, Any]:
+    """What the page would fetch: inspect (with tensors and layers), sizes by context, a tokenization.
 
-    model = data.open_source(source)
-    inspect = data.inspect_json(model, tensors=True, layers=True)
-    max_ctx = inspect["hyperparameters"].get("context_length") or FALLBACK_MAX_CONTEXT
+    ``memory`` holds the options of `paramscope size` (weights, kv_type, runtime and its options, batch)."""
+    from paramscope.app.common import open_source
+    from paramscope.app.inspect import inspect
+    from paramscope.app.size import size
+    from paramscope.app.stats import stats as weight_stats
+    from paramscope.app.tokens import tokens
+
+    model = open_source(source)
+    inspected = inspect(model, tensors=True, layers=True).to_json()
+    max_ctx = inspected["hyperparameters"].get("context_length") or FALLBACK_MAX_CONTEXT
     contexts = [c for c in (MIN_CONTEXT << i for i in range(32)) if c < max_ctx] + [max_ctx]
-    out: dict[str, Any] = {"inspect": inspect, "sizes": {}, "size_error": None, "default_context": None,
+    out: dict[str, Any] = {"inspect": inspected, "sizes": {}, "size_error": None, "default_context": None,
                            "tokens_text": text, "tokens": None, "tokens_error": None, "stats": None}
+    options = {k: v for k, v in memory.items() if k != "context"}
     try:
-        out["sizes"] = {str(c): data.size_json(model, replace(size, context=c)) for c in contexts}
-        out["default_context"] = data.size_json(model, size)["context"]
+        out["sizes"] = {str(c): size(model, context=c, **options).to_json() for c in contexts}
+        out["default_context"] = size(model, **options).estimate.context
     except ParamscopeError as e:  # weights without an architecture: no KV cache to size
         out["size_error"] = str(e)
     try:
-        out["tokens"] = data.tokens_json(model, text)
+        out["tokens"] = tokens(model, text=text).to_json()
     except ParamscopeError as e:  # catalogue entries carry no tokenizer; the report says so
         out["tokens_error"] = str(e)
     if stats:
-        out["stats"] = data.stats_json(model)
+        out["stats"] = weight_stats(model).to_json()
     return out
 
 
@@ -53,11 +59,11 @@ def embed_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def build_report(source: str, size: data.SizeArgs, *, text: str, stats: bool = False) -> str:
+def build_report(source: str, memory: dict[str, Any], *, text: str, stats: bool = False) -> str:
     page = (STATIC / "index.html").read_text(encoding="utf-8")
     css = (STATIC / "style.css").read_text(encoding="utf-8")
     js = (STATIC / "app.js").read_text(encoding="utf-8").replace("</", "<\\/")  # cannot end the block
-    payload = embed_json(report_data(source, size, text=text, stats=stats))
+    payload = embed_json(report_data(source, memory, text=text, stats=stats))
     page = page.replace('<link rel="stylesheet" href="/static/style.css">\n', "")
     page = page.replace('<script src="/static/app.js" defer></script>\n', "")
     page = page.replace("<title>paramscope</title>", "<title>paramscope report</title>")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from paramscope.analyses.contents.inventory import inventory
-from paramscope.analyses.sizing.memory import SizeEstimate, SizeRequest, estimate
+from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
 from paramscope.model import ArchConfig, Model
@@ -43,8 +43,9 @@ class Offload:
 @dataclass(frozen=True, slots=True)
 class FitReport:
     device: Device
-    request: SizeRequest
+    request: MemoryRequest
     one_device: SizeEstimate
+    on_devices: SizeEstimate  # on the devices needed (one device when none suffices)
     devices_needed: int | None  # None: not even MAX_DEVICES of them
     allowed_device_counts: tuple[int, ...]
     offload: Offload | None  # when one device is too small
@@ -65,18 +66,21 @@ def allowed_tp(cfg: ArchConfig, limit: int = MAX_DEVICES) -> tuple[int, ...]:
     return tuple(out)
 
 
-def fits(model: Model, req: SizeRequest) -> bool:
+def fits(model: Model, req: MemoryRequest) -> bool:
     return bool(estimate(model, req).fits)
 
 
-def devices_needed(model: Model, req: SizeRequest, counts: tuple[int, ...]) -> int | None:
+def devices_needed(model: Model, req: MemoryRequest, counts: tuple[int, ...]
+                   ) -> tuple[int | None, SizeEstimate | None]:
+    """The fewest devices whose even split fits, and the estimate on them; (None, None) if no count does."""
     for n in counts:
-        if fits(model, replace(req, n_devices=n)):
-            return n
-    return None
+        est = estimate(model, replace(req, n_devices=n))
+        if est.fits:
+            return n, est
+    return None, None
 
 
-def max_context(model: Model, req: SizeRequest) -> int:
+def max_context(model: Model, req: MemoryRequest) -> int:
     cfg = model.config
     hi = cfg.context_length if cfg and cfg.context_length else 1 << 20
     if not fits(model, replace(req, context=1)):
@@ -90,7 +94,7 @@ def max_context(model: Model, req: SizeRequest) -> int:
     return lo
 
 
-def best_quant(model: Model, req: SizeRequest) -> str | None:
+def best_quant(model: Model, req: MemoryRequest) -> str | None:
     for scheme in QUANT_LADDER:
         try:
             if fits(model, replace(req, weights=scheme, n_devices=1)):
@@ -100,7 +104,7 @@ def best_quant(model: Model, req: SizeRequest) -> str | None:
     return None
 
 
-def offload(model: Model, req: SizeRequest, est: SizeEstimate, ram_bytes: int | None) -> Offload:
+def offload(model: Model, req: MemoryRequest, est: SizeEstimate, ram_bytes: int | None) -> Offload:
     """llama.cpp's split of layers between one GPU and CPU RAM (weights re-priced or as stored)."""
     inv = inventory(model)
     cfg = model.config
@@ -145,7 +149,8 @@ def _fits(need: int, have: int | None) -> bool | None:
     return None if have is None else need <= have
 
 
-def commands(model: Model, req: SizeRequest, n: int | None, off: Offload | None, ctx: int) -> tuple[str, ...]:
+def commands(model: Model, req: MemoryRequest, n: int | None, off: Offload | None,
+             ctx: int) -> tuple[str, ...]:
     src = model.source
     kv = f" -ctk {req.kv_type} -ctv {req.kv_type}" if req.kv_type else ""
     if off is None:
@@ -159,17 +164,17 @@ def commands(model: Model, req: SizeRequest, n: int | None, off: Offload | None,
     if n:
         out.append(f"vllm serve {src} --tensor-parallel-size {n} --max-model-len {ctx} "
                    f"--max-num-seqs {req.batch} "
-                   f"--gpu-memory-utilization {req.gpu_memory_utilization}{vllm_kv}")
+                   f"--gpu-memory-utilization {req.option('gpu_memory_utilization', 'vllm')}{vllm_kv}")
     return tuple(out)
 
 
-def fit(model: Model, req: SizeRequest, *, ram_bytes: int | None = None) -> FitReport:
+def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> FitReport:
     cfg = model.config
     if cfg is None or req.device is None:
         raise UnsupportedError(f"{model.source}: fit needs an architecture and a device")
     one = estimate(model, replace(req, n_devices=1))
     counts = allowed_tp(cfg)
-    n = 1 if one.fits else devices_needed(model, req, counts)
+    n, on_n = (1, one) if one.fits else devices_needed(model, req, counts)
     off = None if one.fits else offload(model, req, one, ram_bytes)
     ctx_req = replace(req, n_devices=n or 1)
     longest = max_context(model, ctx_req)
@@ -181,5 +186,5 @@ def fit(model: Model, req: SizeRequest, *, ram_bytes: int | None = None) -> FitR
         f"{', '.join(map(str, counts[:12]))}{' …' if len(counts) > 12 else ''}",
         f"longest context on {n or 1} device(s): {longest:,} tokens (binary search on the same estimate)",
     )
-    return FitReport(req.device, req, one, n, counts, off, longest, quant,
+    return FitReport(req.device, req, one, on_n or one, n, counts, off, longest, quant,
                      commands(model, req, n, off, ctx), explain)

@@ -11,29 +11,23 @@ and a full set of runtime buffers of its own. That is what ``per_device`` shows 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from paramscope.analyses.sizing.request import DEFAULT_CONTEXT, MemoryRequest, RuntimeParts, resolve_context
+from paramscope.analyses.sizing.runtimes import find
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
-from paramscope.model import ArchConfig, Model
-from paramscope.model.dtypes import DType, parse_dtype
+from paramscope.model import Model
 
-DEFAULT_CONTEXT = 8192  # a working context, not the model's maximum (Llama 3.1's 131072 would be 16 GiB)
-
-
-@dataclass(frozen=True, slots=True)
-class SizeRequest:
-    context: int | None = None  # None: DEFAULT_CONTEXT, or the model's maximum when smaller
-    batch: int = 1  # parallel sequences
-    weights: str | None = None  # re-price the weights: a dtype, a quantization or a llama.cpp file type
-    kv_type: str | None = None  # cache type; None: the runtime's default
-    runtime: str = "llama.cpp"
-    ubatch: int = 512  # llama.cpp -ub
-    swa_full: bool = False  # llama.cpp --swa-full
-    device: Device | None = None
-    n_devices: int = 1
-    gpu_memory_utilization: float = 0.9  # vLLM
+__all__ = [
+    "DEFAULT_CONTEXT",
+    "DeviceUse",
+    "MemoryRequest",
+    "RuntimeParts",
+    "SizeEstimate",
+    "estimate",
+    "weights_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,117 +80,6 @@ class SizeEstimate:
         return None if None in verdicts else all(verdicts)
 
 
-@dataclass(frozen=True, slots=True)
-class RuntimeParts:
-    """What a runtime adds around the weights, in the shape ``estimate`` composes."""
-
-    kv_cache_bytes: int
-    compute_bytes: int
-    overhead_bytes: int
-    kv_type: str
-    explain: tuple[str, ...]
-    notes: tuple[str, ...] = ()
-    verdict: bool | None = None  # see DeviceUse.runtime_verdict
-
-
-def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:
-    if requested is not None:
-        if requested < 1:
-            raise UnsupportedError(f"context must be at least 1 token (found {requested})")
-        note = f"context {requested:,} tokens"
-        if cfg.context_length and requested > cfg.context_length:
-            note += f" (beyond the model's trained maximum of {cfg.context_length:,})"
-        return requested, note
-    ctx = min(DEFAULT_CONTEXT, cfg.context_length or DEFAULT_CONTEXT)
-    return ctx, f"context {ctx:,} tokens (default; the model's maximum is {cfg.context_length:,})"
-
-
-def kv_dtype(name: str | None, default: DType) -> DType:
-    if name is None:
-        return default
-    try:
-        return parse_dtype(name)
-    except KeyError:
-        raise UnsupportedError(f"unknown KV cache type {name!r} (try f16, bf16, q8_0, q4_0, fp8)") from None
-
-
-def _llamacpp(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest, ctx: int) -> RuntimeParts:
-    from paramscope.analyses.sizing.runtimes.llamacpp import (
-        LLAMA_CPP_PYTHON_BASE_BYTES,
-        cpu_repack_bytes,
-        llamacpp_memory,
-    )
-
-    t = kv_dtype(req.kv_type, DType.F16)
-    # llama.cpp's n_ctx is shared by all sequences: n_seq sequences of ctx tokens need n_ctx = n_seq × ctx
-    m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
-                        n_seq=req.batch, n_ubatch=req.ubatch, swa_full=req.swa_full, type_k=t, type_v=t,
-                        runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES)
-    notes: tuple[str, ...] = ()
-    on_cpu = req.device is None or req.device.kind == "cpu"
-    repack = cpu_repack_bytes(model.tensors) if on_cpu and req.weights is None and model.has_weights else 0
-    if repack:
-        notes = (f"on an x86 CPU with AVX2, llama.cpp copies {repack:,} B of Q4_0/Q4_K/IQ4_NL/MXFP4 "
-                 "matrices into a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on "
-                 "top of the mapped weights above; with --no-mmap the model buffer shrinks by as much",)
-    return RuntimeParts(m.kv_cache_bytes, m.compute_bytes + m.output_bytes, m.overhead_bytes,
-                        t.value.lower(), m.explain, notes)
-
-
-def _runtime(name: str) -> Callable[[Model, ArchConfig, int, SizeRequest, int], RuntimeParts]:
-    key = name.lower().replace("_", "").replace("-", "").replace(".", "")
-    table = {"llamacpp": _llamacpp, "vllm": _vllm, "transformers": _transformers, "hf": _transformers}
-    if key not in table:
-        raise UnsupportedError(f"unknown runtime {name!r} (known: llama.cpp, vllm, transformers)")
-    return table[key]
-
-
-def _vllm(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest, ctx: int) -> RuntimeParts:
-    """vLLM's figures are per GPU (each of the tensor-parallel ranks holds the same); totals are × N.
-
-    The KV line is what the requests need; on a given GPU vLLM also pre-allocates the rest of its
-    reservation as KV blocks, which the notes report, and whether the blocks hold the requests decides
-    whether it fits.
-    """
-    from paramscope.analyses.sizing.runtimes.vllm import vllm_memory
-
-    dtype = _model_dtype(model)
-    t = kv_dtype(req.kv_type, dtype)
-    gpu = req.device.usable_bytes if req.device and req.device.kind != "cpu" else None
-    m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
-                    gpu_memory_bytes=gpu, gpu_memory_utilization=req.gpu_memory_utilization,
-                    tensor_parallel=req.n_devices)
-    n = req.n_devices
-    notes: tuple[str, ...] = ()
-    if m.pool is not None:
-        pool = m.pool
-        notes = (f"vLLM reserves {pool.reserved_bytes:,} B per GPU (gpu_memory_utilization "
-                 f"{req.gpu_memory_utilization}) and fills what is left with {pool.num_blocks:,} KV "
-                 f"blocks = {pool.tokens:,} tokens: up to {pool.max_concurrency:.2f} requests of "
-                 f"{ctx:,} tokens",)
-    return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
-                        t.value.lower(), m.explain, notes, m.fits if m.pool is not None else None)
-
-
-def _transformers(model: Model, cfg: ArchConfig, weights_bytes: int, req: SizeRequest,
-                  ctx: int) -> RuntimeParts:
-    from paramscope.analyses.sizing.runtimes.transformers import transformers_memory
-
-    dtype = _model_dtype(model)
-    t = kv_dtype(req.kv_type, dtype)
-    m = transformers_memory(cfg, weights_bytes, context=ctx, batch=req.batch, dtype=dtype, kv_type=t)
-    return RuntimeParts(m.kv_cache_bytes, m.compute_bytes, m.overhead_bytes, t.value.lower(), m.explain)
-
-
-def _model_dtype(model: Model) -> DType:
-    """The type most of the weights are stored in (what vLLM's and transformers' 'auto' pick)."""
-    by_type: dict[DType, int] = {}
-    for t in model.tensors:
-        by_type[t.dtype] = by_type.get(t.dtype, 0) + t.nbytes
-    best = max(by_type, key=by_type.__getitem__, default=DType.BF16)
-    return best if best in (DType.F32, DType.F16, DType.BF16) else DType.F16
-
-
 def weights_for(model: Model, scheme: str | None) -> tuple[int, str, tuple[str, ...]]:
     """Weight bytes as stored, or re-priced at ``scheme``; with the explain lines."""
     if scheme is None:
@@ -211,7 +94,7 @@ def weights_for(model: Model, scheme: str | None) -> tuple[int, str, tuple[str, 
     return r.total_bytes, f"{r.scheme} ({r.description})" if r.description else r.scheme, lines
 
 
-def estimate(model: Model, req: SizeRequest) -> SizeEstimate:
+def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
     cfg = model.config
     if cfg is None:
         raise UnsupportedError(f"{model.source}: no architecture found (no config.json or GGUF keys), "
@@ -221,7 +104,9 @@ def estimate(model: Model, req: SizeRequest) -> SizeEstimate:
                                f"{req.n_devices})")
     ctx, ctx_note = resolve_context(cfg, req.context)
     weights_bytes, scheme, weights_explain = weights_for(model, req.weights)
-    parts = _runtime(req.runtime)(model, cfg, weights_bytes, req, ctx)
+    runtime = find(req.runtime)
+    req = replace(req, runtime=runtime.name, options=runtime.check(req.options))
+    parts = runtime.parts()(model, cfg, weights_bytes, req, ctx)
     n = req.n_devices
     per_device = tuple(
         DeviceUse(i, req.device, _share(weights_bytes, n, i), _share(parts.kv_cache_bytes, n, i),

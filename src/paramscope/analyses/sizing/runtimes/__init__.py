@@ -1,6 +1,129 @@
-"""Runtime profiles: what one engine allocates beside the weights (one module per engine).
+"""Runtime profiles: what one engine allocates beside the weights, one module per engine, one row each.
 
 Each profile resolves the engine's own parameters the way the engine does (padding, defaults), asks
 analyses/sizing/kv_cache.py for the cache with the cells that engine holds per layer kind, and adds the
 engine's buffers; every formula cites the engine's source and is checked against its log (bench/).
+
+``RUNTIMES`` is the one place a runtime is named: its module (holding ``parts``, the adapter
+``memory.estimate`` calls), the options it takes (the CLI's flags, the web form's fields and the API's
+keyword arguments are generated from them) and its aliases. A new runtime is a module and a row.
 """
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from paramscope.errors import UsageError
+
+if TYPE_CHECKING:
+    from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts
+    from paramscope.model import ArchConfig, Model
+
+Adapter = Callable[["Model", "ArchConfig", int, "MemoryRequest", int], "RuntimeParts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One engine setting, named as the engine's own flag is (without dashes)."""
+
+    name: str  # Python name; the CLI flag is --name-with-dashes
+    kind: type  # int, float or bool
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def check(self, value: Any) -> Any:
+        """The value converted to ``kind`` and range-checked; a one-line UsageError otherwise."""
+        try:
+            v = _parse_bool(value) if self.kind is bool else self.kind(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{self.flag} takes {self.kind.__name__} (found {value!r})") from None
+        if (self.minimum is not None and v < self.minimum) or (self.maximum is not None and v > self.maximum):
+            raise UsageError(f"{self.flag} must be between {self.minimum:g} and {self.maximum:g} (found {v})")
+        return v
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    name: str  # as users write it: "llama.cpp", "vllm", "transformers"
+    module: str  # module in this package holding ``parts``
+    summary: str
+    options: tuple[Option, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    def parts(self) -> Adapter:
+        return importlib.import_module(f"{__name__}.{self.module}").parts  # type: ignore[no-any-return]
+
+    def default(self, name: str) -> Any:
+        for o in self.options:
+            if o.name == name:
+                return o.default
+        raise UsageError(f"{self.name} has no option {name!r} (its options: "
+                         f"{', '.join(o.name for o in self.options) or 'none'})")
+
+    def check(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Options given for this runtime, converted and checked; an option of another runtime is refused."""
+        known = {o.name: o for o in self.options}
+        out = {}
+        for k, v in options.items():
+            if k not in known:
+                owners = [r.name for r in RUNTIMES if any(o.name == k for o in r.options)]
+                where = f" (an option of {', '.join(owners)})" if owners else ""
+                raise UsageError(f"--{k.replace('_', '-')} does not apply to runtime {self.name}{where}")
+            out[k] = known[k].check(v)
+        return out
+
+
+RUNTIMES: tuple[Runtime, ...] = (
+    Runtime("llama.cpp", "llamacpp", "llama.cpp (llama-server, llama-cli, llama-cpp-python, LM Studio)",
+            (Option("ubatch", int, 512, "llama.cpp -ub: tokens per compute step", 1, 1 << 16),
+             Option("swa_full", bool, False, "llama.cpp --swa-full: sliding-window layers hold the whole "
+                                             "context")),
+        ),
+    Runtime("vllm", "vllm", "vLLM (v1 engine)",
+            (Option("gpu_memory_utilization", float, 0.9, "vLLM --gpu-memory-utilization: share of each "
+                                                           "GPU it reserves", 0.01, 1.0),)),
+    Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
+            aliases=("hf",)),
+)
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "").replace(".", "")
+
+
+_BY_KEY = {_key(a): r for r in RUNTIMES for a in (r.name, *r.aliases)}
+
+
+def find(name: str) -> Runtime:
+    try:
+        return _BY_KEY[_key(name)]
+    except KeyError:
+        raise UsageError(f"unknown runtime {name!r} (known: {', '.join(names())})") from None
+
+
+def names() -> tuple[str, ...]:
+    return tuple(r.name for r in RUNTIMES)
+
+
+def all_options() -> tuple[tuple[Runtime, Option], ...]:
+    return tuple((r, o) for r in RUNTIMES for o in r.options)
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)

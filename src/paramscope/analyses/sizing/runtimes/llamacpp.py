@@ -26,9 +26,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
+from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.roles import place
-from paramscope.model import ArchConfig, Tensor
+from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 
 KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-kv-cache-iswa.cpp: SWA too
@@ -323,3 +324,22 @@ def _explain(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: in
     lines.append(f"overhead: runtime base + {VOCAB_BYTES_PER_TOKEN} B × {cfg.vocab_size} vocab = "
                  f"{overhead:,} B")
     return tuple(lines)
+
+
+# --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
+def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
+    t = kv_dtype(req.kv_type, DType.F16)
+    # llama.cpp's n_ctx is shared by all sequences: n_seq sequences of ctx tokens need n_ctx = n_seq × ctx
+    m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
+                        n_seq=req.batch, n_ubatch=req.option("ubatch"),
+                        swa_full=req.option("swa_full"), type_k=t, type_v=t,
+                        runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES)
+    notes: tuple[str, ...] = ()
+    on_cpu = req.device is None or req.device.kind == "cpu"
+    repack = cpu_repack_bytes(model.tensors) if on_cpu and req.weights is None and model.has_weights else 0
+    if repack:
+        notes = (f"on an x86 CPU with AVX2, llama.cpp copies {repack:,} B of Q4_0/Q4_K/IQ4_NL/MXFP4 "
+                 "matrices into a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on "
+                 "top of the mapped weights above; with --no-mmap the model buffer shrinks by as much",)
+    return RuntimeParts(m.kv_cache_bytes, m.compute_bytes + m.output_bytes, m.overhead_bytes,
+                        t.value.lower(), m.explain, notes)

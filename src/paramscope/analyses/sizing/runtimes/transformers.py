@@ -20,16 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import KVCache, cache_widths, kv_cache, kv_cache_for_context
+from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
+from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, routed_ffn_width
 from paramscope.errors import UnsupportedError
-from paramscope.model import ArchConfig
+from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 
 MiB, GiB = 1 << 20, 1 << 30
 F32 = 4
 
-# A CUDA context with PyTorch's kernels loaded lazily (CUDA ≥ 11.7 lazy module loading): what nvidia-smi
-# shows for a process that has only called torch.cuda.init() on an H100, roughly. An estimate.
-CUDA_CONTEXT_BYTES = 512 * MiB
 
 # attn_implementation → whether the (batch, heads, q, kv) score matrix is materialised. SDPA with no
 # padding mask runs is_causal on the flash / memory-efficient kernels (integrations/sdpa_attention.py);
@@ -79,12 +78,6 @@ class TransformersMemory:
     @property
     def total_bytes(self) -> int:
         return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.overhead_bytes
-
-
-def routed_ffn_width(cfg: ArchConfig) -> int:
-    """Intermediate values per token in the widest MLP: the dense FFN, or the experts a token is routed to
-    (fused / grouped expert kernels hold all of them at once)."""
-    return max(cfg.ffn_size, cfg.n_experts_per_token * cfg.expert_ffn_size)
 
 
 def mlp_bytes(cfg: ArchConfig, tokens: int, b: int) -> int:
@@ -194,3 +187,13 @@ def _explain(cfg: ArchConfig, m: TransformersMemory) -> tuple[str, ...]:
     if m.context > cfg.context_length:
         lines.append(f"warning: context {m.context} exceeds the model's {cfg.context_length}")
     return tuple(lines)
+
+
+# --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
+def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
+                  ctx: int) -> RuntimeParts:
+
+    dtype = model_dtype(model.tensors)
+    t = kv_dtype(req.kv_type, dtype)
+    m = transformers_memory(cfg, weights_bytes, context=ctx, batch=req.batch, dtype=dtype, kv_type=t)
+    return RuntimeParts(m.kv_cache_bytes, m.compute_bytes, m.overhead_bytes, t.value.lower(), m.explain)

@@ -24,9 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
-from paramscope.analyses.sizing.runtimes.transformers import CUDA_CONTEXT_BYTES, routed_ffn_width
+from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
+from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, routed_ffn_width
 from paramscope.errors import UnsupportedError
-from paramscope.model import ArchConfig
+from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -435,3 +436,30 @@ def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
          f"warning: batch {p.batch} exceeds max_num_seqs {p.max_num_seqs}: the rest wait"),
     )
     return [line for bad, line in checks if bad]
+
+
+# --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
+def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
+    """vLLM's figures are per GPU (each of the tensor-parallel ranks holds the same); totals are × N.
+
+    The KV line is what the requests need; on a given GPU vLLM also pre-allocates the rest of its
+    reservation as KV blocks, which the notes report, and whether the blocks hold the requests decides
+    whether it fits.
+    """
+
+    dtype = model_dtype(model.tensors)
+    t = kv_dtype(req.kv_type, dtype)
+    gpu = req.device.usable_bytes if req.device and req.device.kind != "cpu" else None
+    m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
+                    gpu_memory_bytes=gpu, gpu_memory_utilization=req.option("gpu_memory_utilization"),
+                    tensor_parallel=req.n_devices)
+    n = req.n_devices
+    notes: tuple[str, ...] = ()
+    if m.pool is not None:
+        pool = m.pool
+        util = req.option("gpu_memory_utilization")
+        notes = (f"vLLM reserves {pool.reserved_bytes:,} B per GPU (gpu_memory_utilization {util}) and "
+                 f"fills what is left with {pool.num_blocks:,} KV blocks = {pool.tokens:,} tokens: up to "
+                 f"{pool.max_concurrency:.2f} requests of {ctx:,} tokens",)
+    return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
+                        t.value.lower(), m.explain, notes, m.fits if m.pool is not None else None)

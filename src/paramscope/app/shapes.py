@@ -1,10 +1,12 @@
-"""Results as plain JSON-able data: the shape of every ``--json`` output and of the web API."""
+"""The JSON shapes that several results share (inventory, tensors, devices, memory estimates).
+
+Each command's ``to_json()`` is built from these, so the CLI's ``--json``, the web API and the report
+agree by construction.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import sys
 from typing import Any
 
 from paramscope.analyses.contents.inventory import Inventory, Tally
@@ -27,10 +29,10 @@ def inventory_json(inv: Inventory, *, tensors: bool = False, layers: bool = Fals
         "label": inv.label,
         "tensor_count": inv.tensor_count,
         "weights_bytes": inv.weights_bytes,
-        "by_dtype": {k: _tally(v) for k, v in inv.by_dtype.items()},
+        "by_dtype": {k: tally_json(v) for k, v in inv.by_dtype.items()},
         "by_component": {k: v.params for k, v in inv.by_component.items()},
-        "by_component_detail": {k: _tally(v) for k, v in inv.by_component.items()},
-        "by_role": {k: _tally(v) for k, v in inv.by_role.items()},
+        "by_component_detail": {k: tally_json(v) for k, v in inv.by_component.items()},
+        "by_role": {k: tally_json(v) for k, v in inv.by_role.items()},
         "hyperparameters": hyperparameters(m.config),
         "files": list(m.files),
         "tokenizer_files": list(m.tokenizer_files),
@@ -38,7 +40,7 @@ def inventory_json(inv: Inventory, *, tensors: bool = False, layers: bool = Fals
         "metadata": metadata_json(m),
     }
     if layers:
-        out["by_layer"] = [{"layer": i, **{k: _tally(v) for k, v in comps.items()}}
+        out["by_layer"] = [{"layer": i, **{k: tally_json(v) for k, v in comps.items()}}
                            for i, comps in inv.by_layer.items()]
     if tensors:
         out["tensors"] = [tensor_json(r.tensor) | {"component": r.placement.component,
@@ -60,7 +62,7 @@ def hyperparameters(cfg: ArchConfig | None) -> dict[str, Any]:
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if f.name == "extra":
-            out.update({k: _plain(v) for k, v in value.items()})
+            out.update({k: plain_json(v) for k, v in value.items()})
         elif isinstance(value, tuple):
             out[f.name] = list(value)
         else:
@@ -69,34 +71,29 @@ def hyperparameters(cfg: ArchConfig | None) -> dict[str, Any]:
 
 
 def metadata_json(m: Model) -> dict[str, Any]:
-    return {str(k): _plain(v) for k, v in m.metadata.items()}
+    return {str(k): plain_json(v) for k, v in m.metadata.items()}
 
 
-def _tally(t: Tally) -> dict[str, Any]:
+def tally_json(t: Tally) -> dict[str, Any]:
     return {"params": t.params, "bytes": t.bytes, "tensors": t.tensors, "share": round(t.share, 6)}
 
 
-def _plain(v: Any) -> Any:
+def plain_json(v: Any) -> Any:
     """Scalars as they are; long arrays (a 262,144-token vocabulary) as a summary, not a dump."""
     if isinstance(v, str | int | float | bool) or v is None:
         return v
     if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
+        return {str(k): plain_json(x) for k, x in v.items()}
     if hasattr(v, "__len__") and not isinstance(v, bytes | bytearray):
         n = len(v)
         if n > MAX_INLINE_ARRAY:
             dtype = getattr(getattr(v, "dtype", None), "name", None) or "string"
             return {"array": dtype, "length": n}
         items = v.tolist() if hasattr(v, "tolist") else list(v)
-        return [_plain(x) for x in items]
+        return [plain_json(x) for x in items]
     if hasattr(v, "item"):  # numpy scalar
         return v.item()
     return str(v)
-
-
-def dump(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
 
 
 def device_json(d) -> dict[str, Any]:
@@ -117,7 +114,7 @@ def system_json(s) -> dict[str, Any]:
 
 
 def size_json(est) -> dict[str, Any]:
-    """``analyses.memory.SizeEstimate`` as data (the keys of `paramscope size --json`)."""
+    """``analyses.sizing.memory.SizeEstimate`` as data (the keys of `paramscope size --json`)."""
     return {
         "source": est.source, "runtime": est.runtime, "context": est.context,
         "context_note": est.context_note, "batch": est.batch, "weights": est.weights_scheme,
@@ -134,41 +131,10 @@ def size_json(est) -> dict[str, Any]:
 
 
 def speed_json(s) -> dict[str, Any]:
-    """``analyses.speed.SpeedEstimate`` as data."""
+    """``analyses.sizing.speed.SpeedEstimate`` as data."""
     return {"active_weight_bytes": s.active_weight_bytes, "kv_bytes": s.kv_bytes,
             "bytes_per_step": s.bytes_per_step, "bandwidth_bytes_per_s": s.bandwidth,
             "peak_flops": s.peak_flops, "decode_tokens_per_s": s.decode_tokens_per_s,
             "decode_tokens_per_s_total": s.decode_tokens_per_s_total, "prefill_tokens": s.prefill_tokens,
             "prefill_flops": s.prefill_flops, "prefill_seconds": s.prefill_seconds,
             "explain": list(s.explain)}
-
-
-def fit_json(r, speed, ram_bytes: int | None) -> dict[str, Any]:
-    """``analyses.fit.FitReport`` as data (the keys of `paramscope fit --json`)."""
-    off = r.offload
-    return {
-        "device": device_json(r.device), "ram_bytes": ram_bytes,
-        "fits_one_device": r.one_device.fits, "one_device": size_json(r.one_device),
-        "devices_needed": r.devices_needed, "allowed_device_counts": list(r.allowed_device_counts),
-        "offload": None if off is None else {
-            "gpu_layers": off.gpu_layers, "n_layers": off.n_layers, "cpu_moe_layers": off.cpu_moe_layers,
-            "gpu_bytes": off.gpu_bytes, "ram_bytes": off.ram_bytes, "fits_ram": off.fits_ram},
-        "max_context": r.max_context, "best_quant": r.best_quant, "commands": list(r.commands),
-        "speed": speed_json(speed), "explain": list(r.explain),
-    }
-
-
-def train_json(est, device) -> dict[str, Any]:
-    """``analyses.train.TrainEstimate`` as data (the keys of `paramscope train --json`)."""
-    fits = None if device is None else est.total_bytes <= device.usable_bytes
-    return {
-        "method": est.method, "precision": est.precision, "seq_len": est.seq_len,
-        "micro_batch": est.micro_batch, "gpus": est.gpus, "zero_stage": est.zero_stage,
-        "checkpointing": est.checkpointing, "params": est.params, "active_params": est.active_params,
-        "trainable_params": est.trainable_params, "trainable_by_component": est.trainable_by_component,
-        "bytes_per_gpu": est.by_part | {"total": est.total_bytes},
-        "device": device.key if device else None, "fits": fits,
-        "tokens": est.tokens, "tokens_are_compute_optimal": not est.tokens_given,
-        "optimal_tokens": est.optimal_tokens, "flops": est.flops, "mfu": est.mfu,
-        "gpu_hours": est.gpu_hours, "days": est.days, "explain": list(est.explain), "notes": list(est.notes),
-    }

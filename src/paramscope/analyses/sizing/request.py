@@ -1,0 +1,80 @@
+"""What a memory question asks (``MemoryRequest``) and what a runtime answers around the weights
+(``RuntimeParts``): the contract between ``memory.estimate`` and the runtime adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge.hardware import Device
+from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType, parse_dtype
+
+DEFAULT_CONTEXT = 8192  # a working context, not the model's maximum (Llama 3.1's 131072 would be 16 GiB)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRequest:
+    context: int | None = None  # None: DEFAULT_CONTEXT, or the model's maximum when smaller
+    batch: int = 1  # parallel sequences
+    weights: str | None = None  # re-price the weights: a dtype, a quantization or a llama.cpp file type
+    kv_type: str | None = None  # cache type; None: the runtime's default
+    runtime: str = "llama.cpp"
+    device: Device | None = None
+    n_devices: int = 1
+    # the runtime's own options (runtimes.Runtime.options: llama.cpp ubatch, vLLM gpu_memory_utilization…)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str, runtime: str | None = None) -> Any:
+        """The option as given for this request's runtime, else the declared default of ``runtime`` (this
+        request's when None)."""
+        from paramscope.analyses.sizing.runtimes import find
+
+        if name in self.options and (runtime is None or find(runtime).name == find(self.runtime).name):
+            return self.options[name]
+        return find(runtime or self.runtime).default(name)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeParts:
+    """What a runtime adds around the weights, in the shape ``estimate`` composes."""
+
+    kv_cache_bytes: int
+    compute_bytes: int
+    overhead_bytes: int
+    kv_type: str
+    explain: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    verdict: bool | None = None  # the runtime's own test, where it has one (vLLM's KV blocks)
+
+
+def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:
+    if requested is not None:
+        if requested < 1:
+            raise UnsupportedError(f"context must be at least 1 token (found {requested})")
+        note = f"{requested:,} tokens"
+        if cfg.context_length and requested > cfg.context_length:
+            note += f" (beyond the model's trained maximum of {cfg.context_length:,})"
+        return requested, note
+    ctx = min(DEFAULT_CONTEXT, cfg.context_length or DEFAULT_CONTEXT)
+    return ctx, f"{ctx:,} tokens (default; the model's maximum is {cfg.context_length:,})"
+
+
+def kv_dtype(name: str | None, default: DType) -> DType:
+    if name is None:
+        return default
+    try:
+        return parse_dtype(name)
+    except KeyError:
+        raise UnsupportedError(f"unknown KV cache type {name!r} (try f16, bf16, q8_0, q4_0, fp8)") from None
+
+
+def model_dtype(tensors) -> DType:
+    """The type most of the weights are stored in (what vLLM's and transformers' 'auto' pick)."""
+    by_type: dict[DType, int] = {}
+    for t in tensors:
+        by_type[t.dtype] = by_type.get(t.dtype, 0) + t.nbytes
+    best = max(by_type, key=by_type.__getitem__, default=DType.BF16)
+    return best if best in (DType.F32, DType.F16, DType.BF16) else DType.F16

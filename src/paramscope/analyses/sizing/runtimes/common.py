@@ -1,0 +1,17 @@
+"""Facts several engines share: the CUDA context PyTorch creates, the widest MLP's activations."""
+
+from __future__ import annotations
+
+from paramscope.model import ArchConfig
+
+MiB, GiB = 1 << 20, 1 << 30
+
+# A CUDA context with PyTorch's kernels loaded lazily (CUDA ≥ 11.7 lazy module loading): what nvidia-smi
+# shows for a process that has only called torch.cuda.init() on an H100, roughly. An estimate.
+CUDA_CONTEXT_BYTES = 512 * MiB
+
+
+def routed_ffn_width(cfg: ArchConfig) -> int:
+    """Intermediate values per token in the widest MLP: the dense FFN, or the experts a token is routed to
+    (fused / grouped expert kernels hold all of them at once)."""
+    return max(cfg.ffn_size, cfg.n_experts_per_token * cfg.expert_ffn_size)

@@ -1,0 +1,108 @@
+"""``paramscope ls``: the models on this machine (Hugging Face cache, Ollama, LM Studio, folders given),
+each read to its headers and counted as `inspect` would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from paramscope.errors import UsageError
+
+if TYPE_CHECKING:
+    from paramscope.analyses.contents.inventory import Inventory
+    from paramscope.model import Model
+    from paramscope.sources.local_models import Found
+
+
+@dataclass(frozen=True, slots=True)
+class LsRequest:
+    dirs: tuple[str, ...] = ()  # more folders to search
+    only: bool = False  # search only the folders given, not the usual places
+    workers: int = 8  # header reads in parallel
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    found: Found
+    format: str = ""
+    params: int | None = None
+    label: str = ""
+    stored_as: str = ""  # quantization or dominant dtype
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LsResult:
+    request: LsRequest
+    rows: tuple[ModelRow, ...]
+    exit_code: int = 0
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [{"name": r.found.name, "where": r.found.place, "format": r.format or None,
+                 "reader": r.found.reader, "params": r.params, "label": r.label or None,
+                 "stored_as": r.stored_as or None, "size_bytes": r.found.size,
+                 "revision": r.found.revision or None,
+                 "path": str(r.found.path), "files": [str(p) for p in r.found.paths], "error": r.error}
+                for r in self.rows]
+
+
+def ls(request: LsRequest | None = None, *, progress: Callable[[int], None] | None = None,
+       found: Sequence[Found] | None = None, **options: Any) -> LsResult:
+    """``paramscope.ls(dirs=["~/models"]).rows``; ``progress`` is called with each model read."""
+    from paramscope.sources.local_models import survey
+
+    req = request or LsRequest(**{k: tuple(v) if k == "dirs" else v for k, v in options.items()})
+    if found is None:
+        found = models(req)
+    results = survey(found, describe, workers=req.workers, progress=progress)
+    rows = tuple(r if isinstance(r, ModelRow) else ModelRow(f, error=str(r))
+                 for f, r in zip(found, results, strict=True))
+    return LsResult(req, rows)
+
+
+def models(req: LsRequest) -> list[Found]:
+    """The models the request's places hold, found by name only (nothing read yet)."""
+    from paramscope.sources.local_models import discover
+
+    if req.only and not req.dirs:
+        raise UsageError("ls --only needs at least one folder")
+    return discover([Path(d).expanduser() for d in req.dirs], defaults=not req.only)
+
+
+def describe(found: Found) -> ModelRow:
+    """Read one model's headers and count it, as `inspect` would."""
+    from paramscope.analyses.contents.inventory import inventory
+    from paramscope.formats import reader
+
+    mod = reader(found.reader)
+    models = [mod.read(p) for p in found.paths]
+    model = models[0] if len(models) == 1 else _merged(models, found)
+    inv = inventory(model)
+    return ModelRow(found, model.format, inv.total_params, inv.label, stored_as(model, inv))
+
+
+def _merged(models: list[Model], found: Found) -> Model:
+    """Shards of one checkpoint (pytorch_model-00001-of-00002.bin …) as one model."""
+    from dataclasses import replace
+
+    return replace(models[0], source=str(found.path.parent),
+                   tensors=tuple(t for m in models for t in m.tensors),
+                   files=tuple(f for m in models for f in m.files))
+
+
+def stored_as(model: Model, inv: Inventory) -> str:
+    """The quantization a file declares (GGUF file type, quantization_config), else its main dtype."""
+    from paramscope.knowledge.quant_schemes import FILE_TYPES
+
+    ftype = model.metadata.get("general.file_type")
+    if isinstance(ftype, int):
+        named = {f.ftype: f.name for f in FILE_TYPES.values()} | {0: "F32", 1: "F16", 32: "BF16"}
+        if ftype in named:
+            return named[ftype]
+    qc = (model.metadata.get("config") or {}).get("quantization_config")
+    if isinstance(qc, dict) and qc.get("quant_method"):
+        bits = qc.get("bits") or qc.get("w_bit")
+        return f"{qc['quant_method']}" + (f" {bits}-bit" if bits else "")
+    return next(iter(inv.by_dtype), "")

@@ -1,0 +1,81 @@
+"""``paramscope scan``: could loading these pickle-based files run code? A verdict per file, from the
+globals its pickles name, never from running them (docs/security.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paramscope.analyses.safety.pickle_safety import Verdict
+    from paramscope.formats.pickle_vm import GlobalUse
+
+NOT_PICKLES = ("gguf", "safetensors", "onnx_reader")  # readers of formats that hold no code
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRequest:
+    paths: tuple[str, ...]  # files, or folders searched for pickle-based files
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    request: ScanRequest
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def exit_code(self) -> int:
+        return max((v.exit_code for v in self.verdicts), default=0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files": [verdict_json(v) for v in self.verdicts],
+                "could_run_code": [v.source for v in self.verdicts if v.could_run_code],
+                "exit_status": self.exit_code}
+
+
+def verdict_json(v: Verdict) -> dict[str, Any]:
+    return {
+        "file": v.source, "status": v.status, "could_run_code": v.could_run_code, "summary": v.summary,
+        "error": v.error,
+        "globals": [{"global": g.qualname, "module": g.module, "name": g.name, "status": g.status,
+                     "reason": g.reason, "count": g.count, "calls": g.calls} for g in v.globals],
+    }
+
+
+def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
+    """``paramscope.scan(["pytorch_model.bin"]).verdicts``; folders are searched for pickle-based files."""
+    from paramscope.sources.local_models import pickle_files
+
+    if isinstance(paths, ScanRequest):
+        req = paths
+    else:
+        req = ScanRequest((paths,) if isinstance(paths, str) else tuple(str(p) for p in paths))
+    found = pickle_files([Path(p).expanduser() for p in req.paths])
+    return ScanResult(req, tuple(scan_file(path) for path in found))
+
+
+def scan_file(path: Path) -> Verdict:
+    """One file's verdict; a file that cannot be read is a verdict too (with what it named before)."""
+    from paramscope.analyses.safety.pickle_safety import judge
+    from paramscope.errors import ParamscopeError
+    from paramscope.formats import SNIFF_BYTES, pickle_vm, pytorch, reader
+    from paramscope.sources.local import LocalFile
+
+    try:
+        with LocalFile(path) as f:
+            head = f.head(SNIFF_BYTES)
+        other = next((name for name in NOT_PICKLES if reader(name).sniff(head, path)), None)
+        if other is not None:
+            return judge(str(path), (), not_pickle=reader(other).NAME)
+        refs = pytorch.read_globals(path)
+    except pickle_vm.PickleError as e:
+        return judge(str(path), _rows(e.references), error=str(e))
+    except ParamscopeError as e:
+        return judge(str(path), (), error=str(e))
+    return judge(str(path), _rows(refs))
+
+
+def _rows(refs: Iterable[GlobalUse]) -> Iterator[tuple[str, str, int, int]]:
+    return ((u.module, u.name, u.count, u.calls) for u in refs)

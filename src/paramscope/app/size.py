@@ -1,0 +1,63 @@
+"""``paramscope size``: memory to run a model, weights + KV cache + runtime buffers + overhead, per device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from paramscope.app.common import Source, open_source
+from paramscope.app.memory_options import MemorySettings
+from paramscope.errors import UsageError
+
+if TYPE_CHECKING:
+    from paramscope.analyses.sizing.memory import SizeEstimate
+    from paramscope.model import Model
+
+
+@dataclass(frozen=True, slots=True)
+class SizeRequest(MemorySettings):
+    gpu: str | None = None  # NAME or NAMExN (h100x2, rtx-4090, 24GiB): check the total against it
+    context_from_file: str | None = None  # size the KV cache for this document's tokens
+
+
+@dataclass(frozen=True, slots=True)
+class SizeResult:
+    request: SizeRequest
+    model: Model
+    estimate: SizeEstimate
+    exit_code: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        from paramscope.app.shapes import size_json
+
+        return size_json(self.estimate)
+
+
+def size(source: Source | SizeRequest, **options: Any) -> SizeResult:
+    """Memory to run ``source``: ``paramscope.size("llama-3.1-8b", context=8192, gpu="h100").estimate``.
+
+    Options: context, batch, weights, kv_type, runtime, gpu, context_from_file, and the runtime's own
+    (llama.cpp: ubatch, swa_full; vLLM: gpu_memory_utilization; see ``paramscope size --help``).
+    """
+    from paramscope.analyses.sizing.memory import estimate
+
+    req = source if isinstance(source, SizeRequest) else SizeRequest.build(source, options)
+    device, n = gpu_spec(req.gpu)
+    model = open_source(req.source)
+    context = req.context
+    if req.context_from_file:
+        from paramscope.tokenize import count_tokens, read_text
+
+        if req.context is not None:
+            raise UsageError("give --context or --context-from-file, not both")
+        context = count_tokens(model, read_text(req.context_from_file))
+    return SizeResult(req, model, estimate(model, req.memory_request(device, n, context)))
+
+
+def gpu_spec(gpu: str | None):
+    """``NAME[xN]`` as (device, count); (None, 1) without one."""
+    if not gpu:
+        return None, 1
+    from paramscope.knowledge.hardware import parse_gpu_spec
+
+    return parse_gpu_spec(gpu)

@@ -1,0 +1,60 @@
+"""Options several commands share, generated where they can be from the tables that define them.
+
+The runtime options (llama.cpp ``--ubatch``, vLLM ``--gpu-memory-utilization``…) come from
+``analyses.sizing.runtimes.RUNTIMES``: a runtime that declares an option gets its flag here, in the
+web form and in the Python API at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+SOURCE_HELP = "model file, directory, config.json or catalogue name"
+RUNTIME_OPTION_DEST = "runtime_option__"  # prefix of argparse dests that hold runtime options
+
+
+def add_source(p: argparse.ArgumentParser, help: str = SOURCE_HELP) -> None:
+    p.add_argument("source", metavar="SOURCE", help=help)
+
+
+def add_memory_options(p: argparse.ArgumentParser) -> None:
+    """The options of size, fit and report: context, batch, weights, KV type, runtime and its options."""
+    from paramscope.analyses.sizing.runtimes import RUNTIMES, names
+
+    p.add_argument("--context", type=int, help="tokens per sequence (default 8192, or the model's maximum "
+                                                "when smaller)")
+    p.add_argument("--batch", type=int, default=1, help="parallel sequences (default 1)")
+    p.add_argument("--weights", metavar="TYPE", help="re-price the weights: fp32, bf16, fp16, fp8, int8, "
+                                                     "int4, nf4, or a ggml type / llama.cpp file type "
+                                                     "(q8_0, q4_k_m, iq3_xxs, …)")
+    p.add_argument("--kv-type", metavar="TYPE", help="KV cache type: f32, f16, bf16, q8_0, q5_1, q5_0, "
+                                                     "q4_1, q4_0, iq4_nl, fp8 (default: the runtime's)")
+    p.add_argument("--runtime", default="llama.cpp", choices=names(),
+                   help="whose buffers to count (default llama.cpp)")
+    for r in RUNTIMES:
+        for o in r.options:
+            kw: dict[str, Any] = {"dest": RUNTIME_OPTION_DEST + o.name, "default": None,
+                                  "help": f"{o.help} (default {o.default}; {r.name} only)"}
+            if o.kind is bool:
+                kw["action"] = "store_const"
+                kw["const"] = True
+            else:
+                kw["type"] = o.kind
+                kw["metavar"] = o.kind.__name__.upper()
+            p.add_argument(o.flag, **kw)
+
+
+def memory_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The shared memory options as keyword arguments of ``app.size`` / ``app.fit``; runtime options only
+    when given (an option of another runtime is then refused by the runtime's table)."""
+    out: dict[str, Any] = {"context": args.context, "batch": args.batch, "weights": args.weights,
+                           "kv_type": args.kv_type, "runtime": args.runtime}
+    for key, value in vars(args).items():
+        if key.startswith(RUNTIME_OPTION_DEST) and value is not None:
+            out[key.removeprefix(RUNTIME_OPTION_DEST)] = value
+    return out
+
+
+def add_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--explain", action="store_true", help="print every formula with its values")
