@@ -18,7 +18,7 @@ from builders.onnx_files import linear_model, save, weights
 from builders.pickle_files import SPECS, state_dict_checkpoint
 from builders.safetensors_files import write_safetensors
 from paramscope.cli import ls_cmd
-from paramscope.sources import local_models
+from paramscope.formats import discover as local_models
 
 ENV = ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "OLLAMA_MODELS")
 SMALL = {"model.embed_tokens.weight": ("F32", [10, 4]), "model.norm.weight": ("BF16", [4])}  # 44

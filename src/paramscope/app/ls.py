@@ -12,8 +12,8 @@ from paramscope.errors import UsageError
 
 if TYPE_CHECKING:
     from paramscope.analyses.contents.inventory import Inventory
+    from paramscope.formats.discover import Found
     from paramscope.model import Model
-    from paramscope.sources.local_models import Found
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class LsResult:
 
     def to_json(self) -> list[dict[str, Any]]:
         return [{"name": r.found.name, "where": r.found.place, "format": r.format or None,
-                 "reader": r.found.reader, "params": r.params, "label": r.label or None,
+                 "reader": r.found.format, "params": r.params, "label": r.label or None,
                  "stored_as": r.stored_as or None, "size_bytes": r.found.size,
                  "revision": r.found.revision or None,
                  "path": str(r.found.path), "files": [str(p) for p in r.found.paths], "error": r.error}
@@ -51,7 +51,7 @@ class LsResult:
 def ls(request: LsRequest | None = None, *, progress: Callable[[int], None] | None = None,
        found: Sequence[Found] | None = None, **options: Any) -> LsResult:
     """``paramscope.ls(dirs=["~/models"]).rows``; ``progress`` is called with each model read."""
-    from paramscope.sources.local_models import survey
+    from paramscope.formats.discover import survey
 
     req = request or LsRequest(**{k: tuple(v) if k == "dirs" else v for k, v in options.items()})
     if found is None:
@@ -64,7 +64,7 @@ def ls(request: LsRequest | None = None, *, progress: Callable[[int], None] | No
 
 def models(req: LsRequest) -> list[Found]:
     """The models the request's places hold, found by name only (nothing read yet)."""
-    from paramscope.sources.local_models import discover
+    from paramscope.formats.discover import discover
 
     if req.only and not req.dirs:
         raise UsageError("ls --only needs at least one folder")
@@ -74,22 +74,11 @@ def models(req: LsRequest) -> list[Found]:
 def describe(found: Found) -> ModelRow:
     """Read one model's headers and count it, as `inspect` would."""
     from paramscope.analyses.contents.inventory import inventory
-    from paramscope.formats import reader
+    from paramscope.formats.registry import reader
 
-    mod = reader(found.reader)
-    models = [mod.read(p) for p in found.paths]
-    model = models[0] if len(models) == 1 else _merged(models, found)
+    model = reader(found.format).read(found.path)
     inv = inventory(model)
     return ModelRow(found, model.format, inv.total_params, inv.label, stored_as(model, inv))
-
-
-def _merged(models: list[Model], found: Found) -> Model:
-    """Shards of one checkpoint (pytorch_model-00001-of-00002.bin …) as one model."""
-    from dataclasses import replace
-
-    return replace(models[0], source=str(found.path.parent),
-                   tensors=tuple(t for m in models for t in m.tensors),
-                   files=tuple(f for m in models for f in m.files))
 
 
 def stored_as(model: Model, inv: Inventory) -> str:

@@ -12,9 +12,6 @@ if TYPE_CHECKING:
     from paramscope.analyses.safety.pickle_safety import Verdict
     from paramscope.formats.pickle_vm import GlobalUse
 
-NOT_PICKLES = ("gguf", "safetensors", "onnx_reader")  # readers of formats that hold no code
-
-
 @dataclass(frozen=True, slots=True)
 class ScanRequest:
     paths: tuple[str, ...]  # files, or folders searched for pickle-based files
@@ -46,7 +43,7 @@ def verdict_json(v: Verdict) -> dict[str, Any]:
 
 def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
     """``paramscope.scan(["pytorch_model.bin"]).verdicts``; folders are searched for pickle-based files."""
-    from paramscope.sources.local_models import pickle_files
+    from paramscope.formats.discover import pickle_files
 
     if isinstance(paths, ScanRequest):
         req = paths
@@ -60,15 +57,18 @@ def scan_file(path: Path) -> Verdict:
     """One file's verdict; a file that cannot be read is a verdict too (with what it named before)."""
     from paramscope.analyses.safety.pickle_safety import judge
     from paramscope.errors import ParamscopeError
-    from paramscope.formats import SNIFF_BYTES, pickle_vm, pytorch, reader
+    from paramscope.formats import SNIFF_BYTES, pickle_vm, pytorch
+    from paramscope.formats.registry import FILE_FORMATS
     from paramscope.sources.local import LocalFile
 
     try:
         with LocalFile(path) as f:
             head = f.head(SNIFF_BYTES)
-        other = next((name for name in NOT_PICKLES if reader(name).sniff(head, path)), None)
+        # a file of a format that holds no code (by its own first bytes or name) has nothing to judge
+        other = next((fmt for fmt in FILE_FORMATS if not fmt.can_carry_code and fmt.holds_weights
+                      and fmt.reader().sniff(head, path)), None)
         if other is not None:
-            return judge(str(path), (), not_pickle=reader(other).NAME)
+            return judge(str(path), (), not_pickle=other.name)
         refs = pytorch.read_globals(path)
     except pickle_vm.PickleError as e:
         return judge(str(path), _rows(e.references), error=str(e))

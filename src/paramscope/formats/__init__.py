@@ -1,14 +1,13 @@
-"""Readers, one per format, registered in one table.
+"""Readers, one per format, each a row of ``registry.FORMATS``.
 
 Each reader module exposes ``NAME``, ``sniff(head, path) -> bool`` (is this file mine? decided from the
 first bytes and the name only) and ``read(path) -> Model``. ``open_model`` resolves a source string:
-a directory goes to the Hugging Face directory reader, a file to the first reader that sniffs it, and
-anything else is looked up in the catalogue of well-known configs.
+a directory goes to the Hugging Face directory reader, a file to the first reader that sniffs it (in
+the table's order), and anything else is looked up in the catalogue of well-known configs.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from types import ModuleType
@@ -16,14 +15,15 @@ from types import ModuleType
 from paramscope.errors import SourceError, UnknownFormatError
 from paramscope.model import Model
 
-# Module names, imported on first use so that a command pays only for the reader it needs.
-# PyTorch and ONNX recognise files by suffix, so the readers that check magic bytes come first.
-FILE_READERS: tuple[str, ...] = ("gguf", "safetensors", "config_json", "pytorch", "onnx_reader")
 SNIFF_BYTES = 64
 
 
 def reader(name: str) -> ModuleType:
-    return importlib.import_module(f"paramscope.formats.{name}")
+    """The reader module of a format, by the format's name (``registry.FORMATS``); imported on first use,
+    so that a command pays only for the reader it needs."""
+    from paramscope.formats.registry import reader as _reader
+
+    return _reader(name)
 
 
 def open_model(source: str | os.PathLike[str]) -> Model:
@@ -31,7 +31,7 @@ def open_model(source: str | os.PathLike[str]) -> Model:
     text = os.fspath(source)
     path = Path(text).expanduser()
     if path.is_dir():
-        return reader("hf_dir").read(path)
+        return reader("hf-dir").read(path)
     if path.exists() or path.is_symlink():
         return open_file(path)
     if text.startswith("hf:"):
@@ -50,9 +50,11 @@ def open_file(path: Path) -> Model:
 
     with LocalFile(path) as f:
         head = f.head(SNIFF_BYTES)
-    for name in FILE_READERS:
-        mod = reader(name)
+    from paramscope.formats.registry import FILE_FORMATS
+
+    for fmt in FILE_FORMATS:
+        mod = fmt.reader()
         if mod.sniff(head, path):
             return mod.read(path)
     raise UnknownFormatError(f"{path}: not a format paramscope reads (first bytes {head[:8]!r}; "
-                             "expected GGUF, safetensors, PyTorch, ONNX or config.json)")
+                             f"expected {', '.join(f.description.split(' (')[0] for f in FILE_FORMATS)})")

@@ -12,7 +12,6 @@ are listed for ``paramscope tokens``.
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +28,6 @@ SAFETENSORS_SINGLE = "model.safetensors"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.txt",
                    "vocab.json", "merges.txt", "special_tokens_map.json", "added_tokens.json",
                    "spiece.model", "sentencepiece.bpe.model", "tokenizer.tiktoken")
-GGUF_SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.ckpt")
 LOOKED_FOR = (f"{SAFETENSORS_SINGLE}, {SAFETENSORS_INDEX}, *.safetensors, *.gguf, "
               f"{', '.join(PICKLE_WEIGHTS)}, {CONFIG}")
@@ -86,9 +84,9 @@ def _read_weights(folder: Path, config: Mapping[str, Any] | None) -> Model | Non
         return safetensors.read(found, qc)
     gguf = _find_gguf(folder)
     if gguf is not None:
-        from paramscope.formats import reader
+        from paramscope.formats import gguf as gguf_reader
 
-        return reader("gguf").read(gguf)
+        return gguf_reader.read(gguf)
     return _read_pickle_weights(folder)
 
 
@@ -180,8 +178,10 @@ def _find_gguf(folder: Path) -> Path | None:
     main = [p for p in files if not p.name.lower().startswith("mmproj")] or files
     if len(main) <= 1:
         return main[0] if main else None
-    splits = {(m["stem"], m["total"]) for p in main if (m := GGUF_SPLIT.match(p.name))}
-    if len(splits) == 1 and all(GGUF_SPLIT.match(p.name) for p in main):
+    from paramscope.formats.gguf import SPLIT_NAME
+
+    splits = {(m["prefix"], m["count"]) for p in main if (m := SPLIT_NAME.match(p.name))}
+    if len(splits) == 1 and all(SPLIT_NAME.match(p.name) for p in main):
         return main[0]  # sorted: part 00001
     raise SourceError(f"{folder}: several GGUF models ({and_more([p.name for p in main])}); "
                       "name the file to read")
@@ -233,9 +233,9 @@ def _tokenizer_files(*folders: Path) -> tuple[str, ...]:
 
 def _config_only(folder: Path) -> Model:
     """No weights we read: the config reader builds the tensor list from config.json alone."""
-    from paramscope.formats import reader
+    from paramscope.formats import config_json
 
-    model = reader("config_json").read(folder / CONFIG)
+    model = config_json.read(folder / CONFIG)
     metadata = dict(model.metadata)
     return replace(model, source=str(folder), metadata=metadata,
                    tokenizer_files=model.tokenizer_files or _tokenizer_files(folder))

@@ -30,7 +30,7 @@ def render_ls(rows: list[ModelRow], console: Console) -> None:
         f = r.found
         name = plain(f.name + (f" @{f.revision}" if f.revision and f.place == "hf-cache" else ""))
         params = Text(r.label, style="bold cyan") if r.error is None else Text("error", style="red")
-        table.add_row(name, f.place, r.format or f.reader, params, plain(r.stored_as),
+        table.add_row(name, f.place, r.format or f.format, params, plain(r.stored_as),
                       bytes_label(f.size), plain(f.path))
     console.print(table)
     for r in rows:

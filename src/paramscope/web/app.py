@@ -93,8 +93,8 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
 
     @app.get("/api/models", summary="models found in the allowed roots (`paramscope ls`), and the catalogue")
     def api_models() -> dict[str, Any]:
+        from paramscope.formats.discover import discover
         from paramscope.knowledge import catalogue
-        from paramscope.sources.local_models import discover
 
         found = discover(allowed, defaults=False)
         return {"local": [{"name": f.name, "path": str(f.path), "size": f.size} for f in found],

@@ -38,7 +38,7 @@ class Source:
 
 def default_roots() -> list[Path]:
     """The folders `paramscope ls` looks in by default (HF cache, Ollama, LM Studio)."""
-    from paramscope.sources.local_models import default_places
+    from paramscope.formats.discover import default_places
 
     return [folder for _, folder in default_places(os.environ, Path.home())]
 

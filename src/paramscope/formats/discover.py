@@ -14,8 +14,9 @@ Places (each documented by its tool):
 - Any folder given: model folders (config.json beside safetensors), GGUF, safetensors, PyTorch and ONNX
   files; a given folder that is itself a Hugging Face cache or Ollama store is read as one.
 
-Only names, sizes and small JSON manifests are read here; the weights' headers are read by the
-formats, in parallel, through ``survey``.
+Only names, sizes, first bytes and small JSON manifests are read here; which file is which format comes
+from the format table (``formats.registry``), and the weights' headers are read by the formats, in
+parallel, through ``survey``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from paramscope.errors import ParamscopeError
+from paramscope.formats import registry
+from paramscope.formats.gguf import SPLIT_NAME
 
 HF, OLLAMA, LMSTUDIO, FOLDER = "hf-cache", "ollama", "lm-studio", "folder"
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
@@ -39,10 +42,9 @@ SYSTEM_OLLAMA = Path("/usr/share/ollama/.ollama/models")  # the Linux install sc
 DIGEST = re.compile(r"^sha256[:-]([0-9a-f]{64})$")
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_WALK_DEPTH = 8
-SPLIT_GGUF = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
-SCAN_SUFFIXES = (*PICKLE_SUFFIXES, ".pkl", ".pickle", ".joblib", ".dat", ".data")
-WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".onnx", *PICKLE_SUFFIXES)
+# What `scan` reads in a folder: the formats that can carry code, and names pickles often hide under.
+SCAN_SUFFIXES = (*(s for f in registry.code_formats() for s in f.suffixes), ".joblib", ".dat", ".data")
+WEIGHT_SUFFIXES = registry.weight_suffixes()
 # Weight files transformers looks for in a model folder, safetensors first (modeling_utils.py).
 PYTORCH_SINGLE, PYTORCH_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
 HF_CONFIG = "config.json"
@@ -59,8 +61,8 @@ class Found:
 
     name: str
     place: str  # HF, OLLAMA, LMSTUDIO or FOLDER
-    reader: str  # module in paramscope.formats: hf_dir, gguf, safetensors, pytorch, onnx_reader
-    paths: tuple[Path, ...]  # what the reader opens (several for a sharded pytorch_model.bin)
+    format: str  # a format of formats.registry: "hf-dir", "gguf", "safetensors", "pytorch", "onnx"
+    paths: tuple[Path, ...]  # what its reader opens
     size: int  # bytes on disk, each distinct file once
     revision: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -214,7 +216,7 @@ def _ollama_name(host: str, namespace: str, model: str, tag: str) -> str:
 
 def scan_lmstudio(root: Path) -> Iterator[Found]:
     for item in scan_folder(root):
-        yield Found(item.name, LMSTUDIO, item.reader, item.paths, item.size, item.revision, item.notes)
+        yield Found(item.name, LMSTUDIO, item.format, item.paths, item.size, item.revision, item.notes)
 
 
 def scan_folder(root: Path) -> Iterator[Found]:
@@ -229,60 +231,42 @@ def _model_folder(folder: Path, name: str, place: str, revision: str) -> Iterato
     or ONNX files, each GGUF a model of its own (a repository of quantizations)."""
     entries = {p.name: p for p in _list(folder)}
     names = set(entries)
-    safetensors = any(n.endswith((".safetensors", ".safetensors.index.json")) for n in names)
-    if safetensors and (HF_CONFIG in names or HF_SAFETENSORS & names):
-        yield Found(name, place, "hf_dir", (folder,), _folder_size(folder), revision)
-    elif PYTORCH_SINGLE in names or PYTORCH_INDEX in names:
-        shards = _pytorch_shards(folder, entries)
-        yield Found(name, place, "pytorch", shards, _folder_size(folder), revision)
+    safetensors = any(registry.by_suffix(n) is registry.by_name("safetensors") for n in names)
+    # the folder reader takes the config, the safetensors (one or an index) or the pytorch_model.bin
+    # shards (one index parser, one merge)
+    pickles = PYTORCH_SINGLE in names or PYTORCH_INDEX in names
+    if (safetensors and (HF_CONFIG in names or HF_SAFETENSORS & names)) or pickles:
+        yield Found(name, place, registry.DIRECTORY.name, (folder,), _folder_size(folder), revision)
     else:
         for f in sorted(entries.values()):
             item = _loose_file(f, f"{name}/{f.name}")
             if item is not None:
-                yield Found(item.name, place, item.reader, item.paths, item.size, revision)
-
-
-def _pytorch_shards(folder: Path, entries: dict[str, Path]) -> tuple[Path, ...]:
-    """pytorch_model.bin, else the shards its index names (plain names only: no path escapes)."""
-    if PYTORCH_SINGLE in entries:
-        return (entries[PYTORCH_SINGLE],)
-    index = entries[PYTORCH_INDEX]
-    try:
-        if _size(index) > MAX_MANIFEST_BYTES * 64:
-            return (index,)
-        shards = sorted({str(v) for v in json.loads(index.read_bytes()).get("weight_map", {}).values()})
-    except (ValueError, OSError, AttributeError):
-        return (index,)
-    plain = [s for s in shards if "/" not in s and "\\" not in s and s not in ("", ".", "..")]
-    return tuple(folder / s for s in plain) or (index,)
+                yield Found(item.name, place, item.format, item.paths, item.size, revision)
 
 
 def _loose_file(path: Path, name: str) -> Found | None:
-    lower = path.name.lower()
-    if not _is_regular(path) or not lower.endswith(WEIGHT_SUFFIXES) or lower.startswith("mmproj"):
+    """A weights file on its own, as the format table names it; vision projectors (mmproj) are not models,
+    later splits of a GGUF are read with the first, and an ambiguous name (``.bin``) of a format that can
+    carry code counts only when the file starts like one."""
+    fmt = registry.by_suffix(path.name)
+    if (fmt is None or not fmt.holds_weights or not fmt.discoverable or not _is_regular(path)
+            or path.name.lower().startswith("mmproj")):
         return None
-    if lower.endswith(".gguf"):
-        split = SPLIT_GGUF.search(lower)
-        if split and split.group(1) != "00001":
-            return None  # read with its first split
-        return Found(name, FOLDER, "gguf", (path,), _size(path))
-    if lower.endswith(".safetensors"):
-        return Found(name, FOLDER, "safetensors", (path,), _size(path))
-    if lower.endswith(".onnx"):
-        return Found(name, FOLDER, "onnx_reader", (path,), _size(path))
-    if _looks_pickled(path):
-        return Found(name, FOLDER, "pytorch", (path,), _size(path))
-    return None
+    split = SPLIT_NAME.match(path.name)
+    if fmt.name == "gguf" and split and int(split["no"]) != 1:
+        return None
+    if fmt.can_carry_code and not _starts_like(fmt, path):
+        return None
+    return Found(name, FOLDER, fmt.name, (path,), _size(path))
 
 
-def _looks_pickled(path: Path) -> bool:
-    """A .bin is a checkpoint only if it starts like one (zip or pickle): many .bin files are not."""
+def _starts_like(fmt: registry.Format, path: Path) -> bool:
     try:
         with open(path, "rb") as f:
-            head = f.read(2)
+            head = f.read(64)
     except OSError:
         return False
-    return head == b"PK" or (len(head) == 2 and head[0] == 0x80 and head[1] <= 5)
+    return bool(fmt.reader().sniff(head, path)) and head.startswith(fmt.magic)
 
 
 # --- file system helpers: no symlinked folders followed, no special files opened ------------------
