@@ -12,6 +12,7 @@ import paramscope
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge import catalogue
+from paramscope.knowledge.quant_configs import from_hf_config
 from paramscope.knowledge import quant_schemes as qs
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
@@ -299,7 +300,7 @@ def test_tied_head_priced_once_and_side_data_dropped():
           T("model.layers.0.mlp.down_proj.scales", (2, 256), DType.F16, is_parameter=False),
           T("model.layers.0.mlp.down_proj.qzeros", (2, 32), DType.I32, is_parameter=False))
     m = Model("safetensors", "test", ts, cfg(n_layers=1, tied_embeddings=True),
-              metadata={"config": {"quantization_config": {"quant_method": "gptq", "bits": 4}}})
+              quantization=from_hf_config({"quant_method": "gptq", "bits": 4}))
     r = reprice(m, "bf16")
     embed, down = r.rows
     assert (embed.name, down.name) == ("model.embed_tokens.weight", "model.layers.0.mlp.down_proj.qweight")

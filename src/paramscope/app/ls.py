@@ -83,15 +83,7 @@ def describe(found: Found) -> ModelRow:
 
 def stored_as(model: Model, inv: Inventory) -> str:
     """The quantization a file declares (GGUF file type, quantization_config), else its main dtype."""
-    from paramscope.knowledge.quant_schemes import FILE_TYPES
-
-    ftype = model.metadata.get("general.file_type")
-    if isinstance(ftype, int):
-        named = {f.ftype: f.name for f in FILE_TYPES.values()} | {0: "F32", 1: "F16", 32: "BF16"}
-        if ftype in named:
-            return named[ftype]
-    qc = (model.metadata.get("config") or {}).get("quantization_config")
-    if isinstance(qc, dict) and qc.get("quant_method"):
-        bits = qc.get("bits") or qc.get("w_bit")
-        return f"{qc['quant_method']}" + (f" {bits}-bit" if bits else "")
+    q = model.quantization
+    if q is not None and (q.method != "gguf" or q.file_type):
+        return q.label
     return next(iter(inv.by_dtype), "")

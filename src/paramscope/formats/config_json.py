@@ -12,6 +12,7 @@ from typing import Any
 
 from paramscope.errors import HeaderError
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
+from paramscope.knowledge.quant_configs import from_config
 from paramscope.model import Model
 from paramscope.sources.local import read_small_file
 
@@ -33,7 +34,7 @@ def read(path: Path) -> Model:
     source = str(path)
     return Model(format=NAME, source=source, tensors=expected_tensors(cfg, source),
                  config=arch_config_from_hf(cfg, source), metadata={"config": cfg},
-                 files=(source,), has_weights=False)
+                 files=(source,), has_weights=False, quantization=from_config(cfg))
 
 
 def load(path: Path) -> dict[str, Any]:

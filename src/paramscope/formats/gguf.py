@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from paramscope.errors import DTypeError, HeaderError, OffsetError, ShapeError, SourceError, and_more
 from paramscope.formats.gguf_metadata import TYPE_NAMES, HeaderBuffer, check_count, read_key, read_value
 from paramscope.knowledge.gguf_arch import arch_config
+from paramscope.knowledge.quant_configs import from_gguf
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import BY_GGML_ID, RETIRED_GGML_IDS, DType
 from paramscope.sources.local import LocalFile
@@ -92,7 +93,8 @@ def read(path: Path) -> Model:
     embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
     config = arch_config(head.metadata, names, embd.shape[0] if embd and embd.shape else 0, head.path)
     return Model(format=NAME, source=str(path), tensors=tensors, config=config,
-                 metadata=head.metadata, files=tuple(f.path for f in files))
+                 metadata=head.metadata, files=tuple(f.path for f in files),
+                 quantization=from_gguf(head.metadata))
 
 
 def read_file(path: Path) -> GGUFFile:

@@ -55,6 +55,9 @@ def quantization_config_of(folder: Path, config: Mapping[str, Any] | None = None
     qc = (config or {}).get("quantization_config")
     if isinstance(qc, dict):
         return qc
+    mlx = (config or {}).get("quantization")  # mlx_lm: {"group_size": 64, "bits": 4} at the top level
+    if isinstance(mlx, dict) and "bits" in mlx:
+        return {"quant_method": "mlx", **mlx}
     for name, method in LEGACY_QUANT_FILES:
         path = folder / name
         if path.is_file():

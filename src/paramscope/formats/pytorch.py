@@ -112,9 +112,12 @@ def read(path: Path) -> Model:
     with LocalFile(path) as f:
         tensors, metadata = _read_zip(f) if _is_zip(f) else _read_legacy(f)
     from paramscope.formats.hf_json import quantization_config_of
+    from paramscope.knowledge.quant_configs import from_weights
 
-    tensors = apply_packing(tensors, quantization_config_of(path.parent), str(path))
-    return Model(format=NAME, source=str(path), tensors=tensors, metadata=metadata, files=(str(path),))
+    qc = quantization_config_of(path.parent)
+    tensors = apply_packing(tensors, qc, str(path))
+    return Model(format=NAME, source=str(path), tensors=tensors, metadata=metadata, files=(str(path),),
+                 quantization=from_weights(qc, [t.name for t in tensors]))
 
 
 def read_globals(path: Path) -> tuple[vm.GlobalUse, ...]:

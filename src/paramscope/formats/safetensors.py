@@ -29,6 +29,7 @@ from paramscope.errors import (
     and_more,
 )
 from paramscope.knowledge.packing import apply_packing
+from paramscope.knowledge.quant_configs import from_weights
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import BY_SAFETENSORS_NAME, DType
 from paramscope.sources.local import LocalFile, read_small_file
@@ -84,7 +85,8 @@ def read(path: Path, quantization_config: Mapping[str, Any] | None = None) -> Mo
     header = read_header(path)
     tensors = apply_packing(header.tensors, quantization_config, str(path))
     return Model(format=NAME, source=str(path), tensors=tensors, metadata=header.metadata,
-                 files=(str(path),))
+                 files=(str(path),),
+                 quantization=from_weights(quantization_config, [t.name for t in tensors]))
 
 
 # --- one file ---------------------------------------------------------------------------------------
@@ -358,7 +360,8 @@ def read_index(path: Path, quantization_config: Mapping[str, Any] | None = None)
         metadata["warnings"] = warnings
     return Model(format=NAME, source=index_name,
                  tensors=apply_packing(tensors, quantization_config, index_name),
-                 metadata=metadata, files=tuple(str(path.parent / s) for s in headers))
+                 metadata=metadata, files=tuple(str(path.parent / s) for s in headers),
+                 quantization=from_weights(quantization_config, [t.name for t in tensors]))
 
 
 def _read_index_json(path: Path) -> tuple[dict[str, str], dict[str, Any]]:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paramscope.model.dtypes import DType
+from paramscope.model.quantization import Quantization
+
+__all__ = ["ArchConfig", "DType", "Model", "Quantization", "Tensor"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class Model:
     files: tuple[str, ...] = ()
     tokenizer_files: tuple[str, ...] = ()  # tokenizer.json etc. found beside the weights
     has_weights: bool = True  # False when the tensor list was built from a config alone
+    quantization: Quantization | None = None  # how the weights are quantized; None: plain dtypes
 
     @property
     def tensor_bytes(self) -> int:

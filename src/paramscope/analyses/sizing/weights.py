@@ -140,9 +140,7 @@ def _units(model: Model) -> tuple[list[_Unit], list[str]]:
 
 
 def _quant_method(model: Model) -> str | None:
-    config = model.metadata.get("config")
-    qc = config.get("quantization_config") if isinstance(config, dict) else None
-    return packing.quant_method(qc) or packing.detect_method([t.name for t in model.tensors])
+    return model.quantization.method if model.quantization else None
 
 
 def _is_side_data(t: Tensor) -> bool:
@@ -209,7 +207,7 @@ def _plain_notes(s: qs.PlainScheme, half: DType) -> tuple[str, ...]:
 def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileType | None,
               imatrix: bool) -> tuple[tuple[PricedTensor, ...], list[str]]:
     """Every quantizable tensor in ``target``, or in the type ``ftype``'s rules pick (None: --pure)."""
-    is_gguf = model.format == "gguf"
+    is_gguf = model.quantization is not None and model.quantization.method == "gguf"
     quantizable = [_gguf_quantizable(u) for u in units]
     chosen = _assign(model, units, quantizable, ftype, imatrix) if ftype is not None else {}
     rows, fallbacks, refused = [], 0, []

@@ -131,6 +131,7 @@ def load_config(name: str) -> dict[str, Any]:
 def open_entry(name: str) -> Model:
     """The entry as a ``Model`` built from its config (format "config", no weights)."""
     from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
+    from paramscope.knowledge.quant_configs import from_config
 
     entry = lookup(name)
     cfg = load_config(entry.name)
@@ -139,4 +140,4 @@ def open_entry(name: str) -> Model:
     return Model(format="config", source=entry.name, tensors=expected_tensors(cfg, entry.name),
                  config=arch_config_from_hf(cfg, entry.name),
                  metadata={"config": cfg, "catalogue": entry.file, "published": published},
-                 has_weights=False)
+                 has_weights=False, quantization=from_config(cfg))
