@@ -73,6 +73,9 @@ FIGURES: dict[str, tuple[tuple[str, ...], str]] = {
     "compute_buffer": (("llamacpp",), "compute (graph) buffer on one device"),
     "output_buffer": (("llamacpp",), "output (logits) buffer"),
     "layers_offloaded": (("llamacpp",), "'offloaded A/B layers to GPU'"),
+    "breakdown_model": (("llamacpp",), "common_memory_breakdown_print: the 'model' column of one device"),
+    "breakdown_context": (("llamacpp",), "common_memory_breakdown_print: the 'context' column (KV + output)"),
+    "breakdown_compute": (("llamacpp",), "common_memory_breakdown_print: the 'compute' column"),
 }
 
 # Bytes per printed unit. vLLM's "GB" is GiB: model_runner.py logs
