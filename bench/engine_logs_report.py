@@ -177,6 +177,8 @@ def compare(r: Record) -> tuple[list[Row], str | None]:
     model = open_record_model(r)
     if model is None:
         return [], "model config not available offline"
+    if r.engine == "vllm" and not (r.setting("tensor_parallel_size") or r.gpus.get("count")):
+        return [], "tensor parallel size not known"
     try:
         predicted = predictor(model, r)
     except ParamscopeError as e:
