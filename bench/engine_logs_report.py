@@ -28,11 +28,11 @@ import engine_logs  # noqa: E402
 from engine_logs import FIXTURES, Record  # noqa: E402
 
 import paramscope  # noqa: E402
-from paramscope.analyses.runtimes.llamacpp import llamacpp_memory  # noqa: E402
-from paramscope.analyses.runtimes.vllm import vllm_memory  # noqa: E402
-from paramscope.analyses.weights import reprice  # noqa: E402
+from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory  # noqa: E402
+from paramscope.analyses.sizing.runtimes.vllm import vllm_memory  # noqa: E402
+from paramscope.analyses.sizing.weights import reprice  # noqa: E402
 from paramscope.errors import ParamscopeError  # noqa: E402
-from paramscope.knowledge.dtypes import DType  # noqa: E402
+from paramscope.model.dtypes import DType  # noqa: E402
 from paramscope.knowledge.hardware import find_device  # noqa: E402
 from paramscope.model import Model  # noqa: E402
 
