@@ -32,9 +32,9 @@ from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory  # noqa
 from paramscope.analyses.sizing.runtimes.vllm import vllm_memory  # noqa: E402
 from paramscope.analyses.sizing.weights import reprice  # noqa: E402
 from paramscope.errors import ParamscopeError  # noqa: E402
-from paramscope.model.dtypes import DType  # noqa: E402
 from paramscope.knowledge.hardware import find_device  # noqa: E402
 from paramscope.model import Model  # noqa: E402
+from paramscope.model.dtypes import DType  # noqa: E402
 
 # vLLM --dtype / --kv-cache-dtype and llama.cpp cache type names → paramscope's dtypes
 DTYPES = {"float16": DType.F16, "half": DType.F16, "bfloat16": DType.BF16, "float32": DType.F32,
