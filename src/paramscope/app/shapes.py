@@ -7,10 +7,11 @@ agree by construction.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from paramscope.analyses.contents.inventory import Inventory, Tally
-from paramscope.model import ArchConfig, Model, Tensor
+if TYPE_CHECKING:  # types only: `size --json` needs no inventory, and start-up stays lean
+    from paramscope.analyses.contents.inventory import Inventory, Tally
+    from paramscope.model import ArchConfig, Model, Tensor
 
 MAX_INLINE_ARRAY = 16  # metadata arrays longer than this are summarised, not dumped
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.hardware import Device
-from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType, parse_dtype
+
+if TYPE_CHECKING:
+    from paramscope.knowledge.hardware import Device
+    from paramscope.model import ArchConfig
 
 DEFAULT_CONTEXT = 8192  # a working context, not the model's maximum (Llama 3.1's 131072 would be 16 GiB)
 
