@@ -12,8 +12,8 @@ import paramscope
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge import catalogue
-from paramscope.knowledge.quant_configs import from_hf_config
 from paramscope.knowledge import quant_schemes as qs
+from paramscope.knowledge.quant_configs import from_hf_config
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 
