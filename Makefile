@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/paramscope: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ $(VENV)/.torch: $(BIN)/paramscope
 test: $(BIN)/paramscope $(VENV)/.torch
 	$(BIN)/python tools/fetch_models.py > /dev/null
 	$(BIN)/ruff check src tests bench tools
-	$(BIN)/python -m pytest
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -rs
+
+# The quick loop while working: everything but the tests marked slow (those reading the real model
+# files), in under a minute.
+test-fast: $(BIN)/paramscope
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/python -m pytest -rs -m "not slow"
 
 bench: $(BIN)/paramscope
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

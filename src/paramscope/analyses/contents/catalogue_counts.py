@@ -11,11 +11,16 @@ from paramscope.model import Model
 
 
 class PublishedEntry(Protocol):
-    name: str
-    aliases: tuple[str, ...]
-    total_params: int | None
-    active_params: int | None
-    exactness: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+    @property
+    def total_params(self) -> int | None: ...
+    @property
+    def active_params(self) -> int | None: ...
+    @property
+    def exactness(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
