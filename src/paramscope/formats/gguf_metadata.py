@@ -20,7 +20,7 @@ from typing import Any, overload
 import numpy as np
 
 from paramscope.errors import HeaderError, TruncatedError
-from paramscope.sources.local import LocalFile
+from paramscope.sources import ByteSource
 
 # gguf.md gguf_metadata_value_type: tag → (name, bytes, struct format, numpy dtype) for fixed-size types.
 SCALAR_TYPES: dict[int, tuple[str, int, str, str]] = {
@@ -56,10 +56,13 @@ _MAX_GUESS = 256 << 20  # …but never more than this on a guess (a count can be
 class HeaderBuffer:
     """A window on the file that moves forward with the walk: ``buf`` holds the bytes from file offset
     ``base``. Each refill is one bounded ``pread`` (never past EOF) starting where the walk is, so a
-    6.5 MB header is read about once instead of being re-copied as one growing buffer."""
+    6.5 MB header is read about once instead of being re-copied as one growing buffer. A source may ask
+    for smaller refills (``refill``): a remote file fetches what it is asked for, so reading far past the
+    header's end costs bytes on the network."""
 
-    def __init__(self, f: LocalFile):
+    def __init__(self, f: ByteSource):
         self.f, self.name, self.size = f, f.name, f.size
+        self.refill = getattr(f, "refill", REFILL)
         self.base, self.buf = 0, f.read(0, min(FIRST_READ, f.size), "header")
 
     def at(self, pos: int, n: int, what: str) -> int:
@@ -72,7 +75,7 @@ class HeaderBuffer:
             raise TruncatedError(self.name, f"file ends inside {what}", f"{self.size} bytes",
                                  f"at least {pos + n}")
         self.base = pos
-        self.buf = self.f.read(pos, min(self.size - pos, max(n, REFILL)), "header")
+        self.buf = self.f.read(pos, min(self.size - pos, max(n, self.refill)), "header")
         return 0
 
     def unpack(self, fields: struct.Struct, pos: int, what: str) -> tuple[Any, ...]:
