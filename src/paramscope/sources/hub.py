@@ -40,6 +40,8 @@ GATED_HELP = "request access on its page ({url}) and set HF_TOKEN to a token of 
 def _hub() -> Any:
     try:
         import huggingface_hub
+        import huggingface_hub.constants
+        import huggingface_hub.utils  # lazy submodules: imported for their attributes
     except ImportError:
         raise MissingExtraError("reading hf: sources", "hub", "huggingface_hub") from None
     return huggingface_hub
@@ -178,6 +180,7 @@ class _HttpxResponse:
     def __init__(self, r: Any):
         self._r = r
         self.status = r.status_code
+        self.url = str(r.url)
 
     def header(self, name: str) -> str | None:
         return self._r.headers.get(name)

@@ -101,6 +101,7 @@ class Meter:
 
 class Response(Protocol):
     status: int
+    url: str  # where the answer came from, after redirects
 
     def header(self, name: str) -> str | None: ...
 
@@ -128,6 +129,7 @@ class RangeFile:
         self.transport, self.meter = transport, meter or Meter()
         self.readahead = readahead
         self.refill = readahead  # what a header walk should ask for when it runs out (gguf_metadata)
+        self.costly = True  # every byte read crosses the network: readers should not read far ahead
         self.fetched = 0
         self._starts: list[int] = []  # cached segments, sorted and disjoint: start → bytes
         self._data: dict[int, bytes] = {}
@@ -183,12 +185,14 @@ class RangeFile:
         headers = {"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity"}
         with self.transport.get(self.url, headers) as r:
             if r.status == 200:
-                raise RemoteError(f"{self.name}: the server ignored the byte-range request (answered 200 "
-                                  f"with the whole {self.size}-byte file); refused rather than downloading it")
+                raise RemoteError(f"{self.name}: the server ignored the byte-range request (answered "
+                                  f"200 with the whole {self.size}-byte file); refused rather than "
+                                  "downloading it")
             if r.status != 206:
                 raise self.transport.failure(self.name, r.status, r)
             self._check_range(r.header("Content-Range"), start, stop)
             data = r.read(n)
+            self.url = r.url or self.url  # the next range goes straight to where the redirects led
         if len(data) != n:
             raise RemoteError(f"{self.name}: the server sent {len(data)} bytes for a {n}-byte range")
         self.fetched += n
@@ -215,6 +219,7 @@ class _UrllibResponse:
     def __init__(self, raw) -> None:
         self._raw = raw
         self.status = raw.status if hasattr(raw, "status") else raw.code
+        self.url = raw.geturl() if hasattr(raw, "geturl") else ""
 
     def header(self, name: str) -> str | None:
         return self._raw.headers.get(name)
@@ -245,7 +250,7 @@ class UrllibTransport:
         def opened() -> Iterator[Response]:
             req = urllib.request.Request(url, headers={"User-Agent": "paramscope", **headers})
             try:
-                raw = urllib.request.urlopen(req, timeout=self.timeout)  # noqa: S310 (http/https only)
+                raw = urllib.request.urlopen(req, timeout=self.timeout)  # http(s): ollama.registry()
             except urllib.error.HTTPError as e:
                 raw = e
             except (urllib.error.URLError, OSError) as e:
