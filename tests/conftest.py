@@ -63,7 +63,10 @@ def hub(_hub_server, tmp_path, monkeypatch):
         monkeypatch.setenv(k, v)
     for k in ("HF_TOKEN", "HF_HUB_OFFLINE", "HUGGING_FACE_HUB_TOKEN"):
         monkeypatch.delenv(k, raising=False)
-    for name, value in (("ENDPOINT", _hub_server.url), ("HF_HOME", str(home)),
+    for name, value in (("ENDPOINT", _hub_server.url),
+                        ("HUGGINGFACE_CO_URL_TEMPLATE",
+                         _hub_server.url + "/{repo_id}/resolve/{revision}/{filename}"),
+                        ("HF_HOME", str(home)),
                         ("HF_HUB_CACHE", str(home / "hub")), ("HF_HUB_OFFLINE", False),
                         ("HF_TOKEN_PATH", str(home / "token")),
                         ("HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))):

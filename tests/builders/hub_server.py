@@ -81,7 +81,8 @@ def body_range(body: Body, start: int, stop: int) -> Iterator[bytes]:
         pos += n
 
 
-def sparse_safetensors(tensors: Mapping[str, TensorSpec], metadata: Mapping[str, str] | None = None) -> Sparse:
+def sparse_safetensors(tensors: Mapping[str, TensorSpec],
+                       metadata: Mapping[str, str] | None = None) -> Sparse:
     """A safetensors file's exact header and its real size, the data left as zeros."""
     raw = json.dumps(header_json(tensors, metadata)).encode()
     raw += b" " * (-len(raw) % 8)
@@ -294,7 +295,8 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 return
             layers = [{"mediaType": "application/vnd.ollama.image.model", "digest": model.digest,
                        "size": body_size(model.gguf)}, *model.extra_layers]
-            self._json({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            self._json({"schemaVersion": 2,
+                        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                         "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
                                    "digest": "sha256:" + "0" * 64, "size": 2},
                         "layers": layers}, head)
@@ -338,7 +340,7 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                          self.command == "HEAD", iter([raw]))
 
         def _answer(self, status: int, headers: dict[str, str], head: bool,
-                    chunks: Iterator[bytes] = iter(())) -> None:
+                    chunks: Iterator[bytes] | None = None) -> None:
             sent = 0
             try:
                 self.send_response(status)
@@ -346,7 +348,7 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(k, v)
                 self.end_headers()
                 if not head:
-                    for chunk in chunks:
+                    for chunk in chunks or ():
                         self.wfile.write(chunk)
                         sent += len(chunk)
             except (BrokenPipeError, ConnectionResetError):
@@ -360,3 +362,133 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
 
 def _blob_id(name: str, body: Body) -> str:
     return hashlib.sha1(f"{name}:{body_size(body)}".encode()).hexdigest()
+
+
+# --- model repositories the tests serve -----------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hub"
+CATALOGUE = Path(__file__).resolve().parents[2] / "src" / "paramscope" / "knowledge" / "catalogue"
+
+
+def _specs(config: dict) -> dict[str, TensorSpec]:
+    """{name: (dtype, shape)} of the checkpoint a config describes (paramscope's own table)."""
+    from paramscope.knowledge.families import expected_tensors
+
+    return {t.name: (t.dtype.value, list(t.shape)) for t in expected_tensors(config, "config.json")}
+
+
+def llama_31_8b_files() -> dict[str, Body]:
+    """meta-llama/Llama-3.1-8B as published: its config (the catalogue's copy), its real index
+    (tests/fixtures/hub), and four sparse BF16 shards whose headers hold exactly the tensors the index
+    maps to them, shaped as the config says."""
+    config = (CATALOGUE / "Llama-3.1-8B.json").read_bytes()
+    index = json.loads((FIXTURES / "Llama-3.1-8B.model.safetensors.index.json").read_text())
+    files = sharded_files(index["weight_map"], _specs(json.loads(config)))
+    files["config.json"] = config
+    return files
+
+
+FP8_BLOCK = 128  # DeepSeek-V3 quantization_config.weight_block_size
+
+
+def deepseek_v3_files(n_shards: int = 163) -> dict[str, Body]:
+    """deepseek-ai/DeepSeek-V3 as published (FP8, 163 shards), derived rather than copied: the real
+    model.safetensors.index.json (8.9 MB) could not be found in the searchable corpora, so the names
+    and shapes come from paramscope's expected_tensors of the catalogue config, every projection
+    weight stored as F8_E4M3 with its F32 block scale ``weight_scale_inv`` (ceil(rows/128) ×
+    ceil(cols/128), README_WEIGHTS.md), plus the multi-token-prediction layer 61, filled in order into
+    ``n_shards`` shards of equal bytes. About 91,000 tensors, as the real index has: only the header
+    sizes matter for the fetch floor, and those follow from the tensor count and name lengths."""
+    config = json.loads((CATALOGUE / "DeepSeek-V3.json").read_text())
+    base = _specs(config)
+    last = config["num_hidden_layers"] - 1
+    mtp = f"model.layers.{last + 1}."
+    base.update({mtp + k.removeprefix(f"model.layers.{last}."): v for k, v in list(base.items())
+                 if k.startswith(f"model.layers.{last}.")})
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    base.update({mtp + "embed_tokens.weight": ("BF16", [vocab, hidden]),
+                 mtp + "enorm.weight": ("BF16", [hidden]), mtp + "hnorm.weight": ("BF16", [hidden]),
+                 mtp + "eh_proj.weight": ("BF16", [hidden, 2 * hidden]),
+                 mtp + "shared_head.norm.weight": ("BF16", [hidden]),
+                 mtp + "shared_head.head.weight": ("BF16", [vocab, hidden])})
+    specs: dict[str, TensorSpec] = {}
+    for name, (dtype, shape) in base.items():
+        if name.endswith("_proj.weight") and len(shape) == 2 and not name.endswith("eh_proj.weight"):
+            specs[name] = ("F8_E4M3", shape)
+            specs[name + "_scale_inv"] = ("F32", [-(-shape[0] // FP8_BLOCK), -(-shape[1] // FP8_BLOCK)])
+        else:
+            specs[name] = (dtype, shape)
+    total = sum(spec_nbytes(d, s) for d, s in specs.values())
+    weight_map, done = {}, 0
+    for name, (dtype, shape) in specs.items():
+        shard = min(n_shards, 1 + done * n_shards // total)
+        weight_map[name] = f"model-{shard:05d}-of-{n_shards:06d}.safetensors"
+        done += spec_nbytes(dtype, shape)
+    files = sharded_files(weight_map, specs)
+    files["config.json"] = json.dumps(config, indent=2).encode()
+    return files
+
+
+def llama3_gguf(n_vocab: int = 128256, n_merges: int = 280147, seed: int = 0) -> Sparse:
+    """A Llama 3.1 8B Q4_K_M-shaped GGUF (about 5 GB, 292 tensors) with a 128,256-token BPE vocabulary
+    and 280,147 merges whose lengths follow Llama 3's (tokens about 6.6 bytes, merges about 11: the
+    tokenizer.json is 9 MB), so its header is about 7.7 MB as the real file's is. Written by gguf-py's
+    GGUFWriter (header only; the data are zeros)."""
+    import random
+    import tempfile
+
+    import numpy as np
+    from gguf import GGUFWriter
+    from gguf.constants import GGML_QUANT_SIZES
+    from gguf.constants import GGMLQuantizationType as Q
+
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyzĠ"
+
+    def word(mean: float) -> str:
+        return "".join(rng.choice(letters) for _ in range(max(1, int(rng.expovariate(1 / mean)) + 1)))
+
+    tokens = [word(4.8) for _ in range(n_vocab)]
+    merges = [f"{word(4.4)} {word(4.4)}" for _ in range(n_merges)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "llama3.gguf"
+        w = GGUFWriter(path, "llama")
+        for key, value in (("llama.block_count", 32), ("llama.context_length", 131072),
+                           ("llama.embedding_length", 4096), ("llama.feed_forward_length", 14336),
+                           ("llama.attention.head_count", 32), ("llama.attention.head_count_kv", 8),
+                           ("general.file_type", 15), ("llama.vocab_size", n_vocab)):
+            w.add_uint32(key, value)
+        w.add_float32("llama.rope.freq_base", 500000.0)
+        w.add_float32("llama.attention.layer_norm_rms_epsilon", 1e-5)
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("llama-bpe")
+        w.add_token_list(tokens)
+        w.add_token_types([1] * n_vocab)
+        w.add_token_merges(merges)
+        w.add_bos_token_id(128000)
+        w.add_eos_token_id(128001)
+        infos = [("token_embd.weight", (n_vocab, 4096), Q.Q4_K), ("output_norm.weight", (4096,), Q.F32),
+                 ("output.weight", (n_vocab, 4096), Q.Q6_K), ("rope_freqs.weight", (64,), Q.F32)]
+        for i in range(32):
+            b = f"blk.{i}."
+            infos += [(b + "attn_norm.weight", (4096,), Q.F32), (b + "ffn_norm.weight", (4096,), Q.F32),
+                      (b + "attn_q.weight", (4096, 4096), Q.Q4_K),
+                      (b + "attn_k.weight", (1024, 4096), Q.Q4_K),
+                      (b + "attn_v.weight", (1024, 4096), Q.Q6_K),
+                      (b + "attn_output.weight", (4096, 4096), Q.Q4_K),
+                      (b + "ffn_gate.weight", (14336, 4096), Q.Q4_K),
+                      (b + "ffn_up.weight", (14336, 4096), Q.Q4_K),
+                      (b + "ffn_down.weight", (4096, 14336), Q.Q6_K)]
+        data = 0
+        for name, shape, q in infos:
+            block, size = GGML_QUANT_SIZES[q]
+            nbytes = int(np.prod(shape)) // block * size
+            w.add_tensor_info(name, shape, np.dtype(np.float32), nbytes, raw_dtype=q)
+            data += -(-nbytes // 32) * 32
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_ti_data_to_file()
+        w.close()
+        head = path.read_bytes()
+    head += bytes(-len(head) % 32)
+    return Sparse(head, len(head) + data)
