@@ -164,7 +164,8 @@ def test_deepseek_v3_163_shards_under_40_mb(hub):
     assert result.to_json()["bytes_fetched"] <= 40 * MB and hub.sent() <= 40 * MB
     # FP8 weights count one parameter per byte; the block scales are not parameters
     headers = [json.loads(b.head[8:]) for f, b in files.items() if f.endswith(".safetensors")]
-    expected = sum(math.prod(t["shape"]) for h in headers for n, t in h.items() if not n.endswith("_scale_inv"))
+    expected = sum(math.prod(t["shape"]) for h in headers for n, t in h.items()
+                   if not n.endswith("_scale_inv"))
     assert result.inventory.total_params == expected
 
 
