@@ -397,7 +397,7 @@ def deepseek_v3_files(n_shards: int = 163) -> dict[str, Body]:
     and shapes come from paramscope's expected_tensors of the catalogue config, every projection
     weight stored as F8_E4M3 with its F32 block scale ``weight_scale_inv`` (ceil(rows/128) ×
     ceil(cols/128), README_WEIGHTS.md), plus the multi-token-prediction layer 61, filled in order into
-    ``n_shards`` shards of equal bytes. About 91,000 tensors, as the real index has: only the header
+    ``n_shards`` shards of equal bytes: 91,929 tensors. Only the header
     sizes matter for the fetch floor, and those follow from the tensor count and name lengths."""
     config = json.loads((CATALOGUE / "DeepSeek-V3.json").read_text())
     base = _specs(config)

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from paramscope.errors import DTypeError, HeaderError, OffsetError, ShapeError, SourceError, and_more
 from paramscope.formats.gguf_metadata import TYPE_NAMES, HeaderBuffer, check_count, read_key, read_value
+from paramscope.formats.limits import check_kv_count, check_tensor_count
 from paramscope.knowledge.gguf_arch import arch_config
 from paramscope.knowledge.quant_configs import from_gguf
 from paramscope.model import Model, Tensor
@@ -93,6 +94,7 @@ def read_from(folder: Folder, name: str) -> Model:
     if siblings:
         _check_present(folder, label, siblings)
         files = map_files(folder, lambda n: first if n == name else read_file(folder.open(n)), siblings)
+        check_tensor_count(label, sum(len(f.tensors) for f in files), "the splits hold")
         _check_splits(label, [folder.label(n) for n in siblings], files)
     head = files[0]
     tensors = tuple(t for f in files for t in f.tensors)
@@ -133,6 +135,8 @@ def _read_preamble(hb: HeaderBuffer) -> tuple[int, int, int, int]:
     check_count(hb, _PREAMBLE.size, n_kv, MIN_KV_BYTES, "the key-value section", "key-value pairs")
     check_count(hb, _PREAMBLE.size + n_kv * MIN_KV_BYTES, n_tensors, MIN_TENSOR_INFO_BYTES,
                 "the tensor-info section", "tensors")
+    check_kv_count(hb.name, n_kv)  # a file that does hold this many is still refused (formats/limits.py)
+    check_tensor_count(hb.name, n_tensors)
     return version, n_tensors, n_kv, _PREAMBLE.size
 
 

@@ -29,6 +29,7 @@ from paramscope.errors import (
     TruncatedError,
     and_more,
 )
+from paramscope.formats.limits import check_tensor_count
 from paramscope.knowledge.packing import apply_packing
 from paramscope.knowledge.quant_configs import from_weights
 from paramscope.model import Model, Tensor
@@ -110,6 +111,8 @@ def read_header(source: Path | ByteSource) -> Header:
         data_bytes = f.size - PREFIX - n
     finally:
         f.close()
+    # every tensor entry has a "data_offsets" key: counted before the JSON becomes Python objects
+    check_tensor_count(name, raw.count(b'"data_offsets"'), "the header has")
     entries = _parse_header(name, raw)
     metadata = _metadata(name, entries.pop(METADATA_KEY, None))
     fields = [_tensor_fields(name, key, entry) for key, entry in entries.items()]
@@ -366,6 +369,7 @@ def read_index_from(folder: Folder, name: str, quantization_config: Mapping[str,
     remote: each shard costs a round trip)."""
     index_name = folder.label(name)
     weight_map, index_meta = _read_index_json(folder, name)
+    check_tensor_count(index_name, len(weight_map), "the weight_map names")
     by_shard: dict[str, set[str]] = {}
     for tensor, shard in weight_map.items():
         by_shard.setdefault(shard, set()).add(tensor)
