@@ -322,3 +322,13 @@ def test_header_json_builder_round_trips():
     spec = {"a": ("BF16", [2, 3]), "b": ("F8_E4M3", [4])}
     assert header_json(spec) == {"a": {"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 12]},
                                  "b": {"dtype": "F8_E4M3", "shape": [4], "data_offsets": [12, 16]}}
+
+
+def test_bare_org_name_is_a_hub_repository(hub, tmp_path, monkeypatch):
+    """ORG/NAME with no such local path and no such catalogue entry is hf:ORG/NAME; a local path wins."""
+    hub.repos["org/tiny"] = Repo(tiny_repo(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert paramscope.inspect("org/tiny").model.source == "hf:org/tiny"
+    (tmp_path / "org" / "tiny").mkdir(parents=True)
+    write_safetensors(tmp_path / "org" / "tiny" / "model.safetensors", {"v": ("F32", [2])})
+    assert paramscope.inspect("org/tiny").inventory.total_params == 2

@@ -126,7 +126,11 @@ class HubFolder:
         if size is not None and size > max_bytes:
             raise HeaderError(self.label(rel), f"{what} is implausibly large", f"{size} bytes",
                               f"at most {max_bytes}")
-        return Path(self.local_copy(rel)).read_bytes()[:max_bytes + 1]
+        data = Path(self.local_copy(rel)).read_bytes()
+        if len(data) > max_bytes:  # a file the listing did not size
+            raise HeaderError(self.label(rel), f"{what} is implausibly large", f"{len(data)} bytes",
+                              f"at most {max_bytes}")
+        return data
 
     def local_copy(self, rel: str) -> str:
         """The file whole, in huggingface_hub's cache (downloaded unless it is there already)."""
@@ -135,11 +139,16 @@ class HubFolder:
         cached = hub.try_to_load_from_cache(self.repo, full, revision=self.commit)
         if isinstance(cached, str):
             return cached
+        quiet = hub.utils.are_progress_bars_disabled()
+        hub.utils.disable_progress_bars()  # a bar per small file would bury the command's own output
         try:
             path = hub.hf_hub_download(self.repo, full, revision=self.commit, endpoint=self.endpoint,
                                        etag_timeout=TIMEOUT)
         except Exception as e:
             raise hub_error(e, self.name, gated=self.gated, file=full) from None
+        finally:
+            if not quiet:
+                hub.utils.enable_progress_bars()
         self.meter.add(self.files.get(full) or Path(path).stat().st_size)
         return path
 
