@@ -58,3 +58,41 @@ def gemma_gguf_reference(gemma_gguf):
     from gguf import GGUFReader
 
     return GGUFReader(gemma_gguf)
+
+
+@pytest.fixture(scope="session")
+def _hub_server():
+    from builders.hub_server import HubServer
+
+    server = HubServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hub(_hub_server, tmp_path, monkeypatch):
+    """The emulated Hugging Face Hub and Ollama registry (tests/builders/hub_server.py), empty, with
+    huggingface_hub pointed at it and at an empty cache: through the environment for subprocesses, and
+    through its constants (read once, at import) for this process. No token, not offline."""
+    constants = pytest.importorskip("huggingface_hub.constants", reason="huggingface_hub (the hub extra)")
+    _hub_server.reset()
+    _hub_server.repos.clear()
+    _hub_server.ollama.clear()
+    home = tmp_path / "hf-home"
+    env = {"HF_ENDPOINT": _hub_server.url, "HF_HOME": str(home), "HF_HUB_CACHE": str(home / "hub"),
+           "OLLAMA_REGISTRY": _hub_server.url, "HF_HUB_DISABLE_TELEMETRY": "1",
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    for k in ("HF_TOKEN", "HF_HUB_OFFLINE", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(k, raising=False)
+    for name, value in (("ENDPOINT", _hub_server.url),
+                        ("HUGGINGFACE_CO_URL_TEMPLATE",
+                         _hub_server.url + "/{repo_id}/resolve/{revision}/{filename}"),
+                        ("HF_HOME", str(home)),
+                        ("HF_HUB_CACHE", str(home / "hub")), ("HF_HUB_OFFLINE", False),
+                        ("HF_TOKEN_PATH", str(home / "token")),
+                        ("HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))):
+        if hasattr(constants, name):
+            monkeypatch.setattr(constants, name, value)
+    yield _hub_server

@@ -21,6 +21,11 @@ class UnknownFormatError(SourceError):
     """No reader recognises the file."""
 
 
+class RemoteError(SourceError):
+    """A remote source cannot be read: no network, no access (gated or private), no such repository,
+    revision or file, no weights, or a server that does not answer byte ranges as asked."""
+
+
 class UnsupportedError(ParamscopeError):
     """The file is well formed but uses something paramscope does not handle yet."""
 

@@ -1,7 +1,8 @@
 """What every application function shares: how a source becomes a ``Model``, and the result protocol.
 
-A source is whatever a user names (a path, a directory, a config.json, a catalogue name) or a ``Model``
-already open, so a notebook can open a file once and ask several questions of it.
+A source is whatever a user names (a path, a directory, a config.json, a catalogue name,
+``hf:ORG/NAME[@REV][/FILE]``, ``ollama:NAME[:TAG]``) or a ``Model`` already open, so a notebook can
+open a file once and ask several questions of it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ def open_source(source: Source) -> Model:
     from paramscope.formats import open_model
 
     return open_model(source)
+
+
+def remote_json(model: Model) -> dict[str, Any]:
+    """``{"bytes_fetched": N}`` for a model read over the network (hf:, ollama:), else ``{}``: the
+    top-level key every command's ``--json`` carries for a remote source."""
+    remote = model.metadata.get("remote")
+    if isinstance(remote, dict) and "bytes_fetched" in remote:
+        return {"bytes_fetched": remote["bytes_fetched"]}
+    return {}
 
 
 def source_text(source: Source) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from paramscope.app.common import Source, open_source
+from paramscope.app.common import Source, open_source, remote_json
 from paramscope.app.memory_options import MemorySettings
 from paramscope.errors import UsageError
 
@@ -51,7 +51,7 @@ class FitResult:
             "max_context": r.max_context, "best_quant": r.best_quant, "commands": list(r.commands),
             "speed": speed_json(self.speed), "speed_devices": r.devices_needed or 1,
             "explain": list(r.explain),
-        }
+        } | remote_json(self.model)
 
 
 def fit(source: Source | FitRequest, **options: Any) -> FitResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from paramscope.app.common import Source, open_source
+from paramscope.app.common import Source, open_source, remote_json
 
 if TYPE_CHECKING:
     from paramscope.analyses.contents.inventory import Inventory
@@ -39,7 +39,7 @@ class InspectResult:
         out = inventory_json(self.inventory, tensors=self.request.tensors, layers=self.request.layers)
         if self.safety:
             out["pickle_safety"] = verdict_json(self.safety)
-        return out
+        return out | remote_json(self.model)
 
 
 def inspect(source: Source | InspectRequest, **options: Any) -> InspectResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from paramscope.app.common import Source, open_source
+from paramscope.app.common import Source, open_source, remote_json
 from paramscope.app.memory_options import MemorySettings
 from paramscope.errors import UsageError
 
@@ -30,7 +30,7 @@ class SizeResult:
     def to_json(self) -> dict[str, Any]:
         from paramscope.app.shapes import size_json
 
-        return size_json(self.estimate)
+        return size_json(self.estimate) | remote_json(self.model)
 
 
 def size(source: Source | SizeRequest, **options: Any) -> SizeResult:

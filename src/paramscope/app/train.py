@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from paramscope.app.common import Source, open_source
+from paramscope.app.common import Source, open_source, remote_json
 
 if TYPE_CHECKING:
     from paramscope.analyses.training.estimate import TrainEstimate
@@ -63,7 +63,7 @@ class TrainResult:
             "optimal_tokens": est.optimal_tokens, "flops": est.flops, "mfu": est.mfu,
             "gpu_hours": est.gpu_hours, "days": est.days, "explain": list(est.explain),
             "notes": list(est.notes),
-        }
+        } | remote_json(self.model)
 
 
 def train(source: Source | TrainRequest, **options: Any) -> TrainResult:

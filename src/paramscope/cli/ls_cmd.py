@@ -10,15 +10,19 @@ Finds the models on this machine and reads only their headers: the Hugging Face 
 HF_HUB_CACHE, ~/.cache/huggingface/hub: every snapshot), Ollama (OLLAMA_MODELS, ~/.ollama/models:
 model:tag → its GGUF blob), LM Studio (~/.lmstudio/models, ~/.cache/lm-studio/models) and any folders
 given. One row each: name, format, parameters, stored type or quantization, size on disk, path.
+hf:ORG/NAME lists a Hugging Face Hub repository instead: each GGUF file with its size and the
+quantization its name states (unread), and the safetensors model read to its headers (docs/hub.md).
 
 examples:
   paramscope ls
-  paramscope ls ~/models /data/checkpoints --only --json"""
+  paramscope ls ~/models /data/checkpoints --only --json
+  paramscope ls hf:bartowski/Llama-3.2-1B-Instruct-GGUF"""
 PROGRESS_ABOVE = 16  # models: a progress bar on a terminal when there are more than this
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dirs", metavar="DIR", nargs="*", help="more folders to search")
+    p.add_argument("dirs", metavar="DIR", nargs="*",
+                   help="more folders to search, or hf:ORG/NAME to list a Hub repository's models")
     p.add_argument("--only", action="store_true", help="search only the folders given, not the usual places")
     p.add_argument("--workers", type=int, default=8, help="header reads in parallel (default 8)")
 

@@ -1,9 +1,11 @@
 """Readers, one per format, each a row of ``registry.FORMATS``.
 
 Each reader module exposes ``NAME``, ``sniff(head, path) -> bool`` (is this file mine? decided from the
-first bytes and the name only) and ``read(path) -> Model``. ``open_model`` resolves a source string:
-a directory goes to the Hugging Face directory reader, a file to the first reader that sniffs it (in
-the table's order), and anything else is looked up in the catalogue of well-known configs.
+first bytes and the name only) and ``read(path) -> Model``; those that read remote files too have
+``read_from(folder, name)`` (``sources.folder``). ``open_model`` resolves a source string: ``hf:`` and
+``ollama:`` go to ``formats.remote``, a directory to the Hugging Face directory reader, a file to the
+first reader that sniffs it (in the table's order), anything else to the catalogue of well-known
+configs, and a bare ``ORG/NAME`` left over to the Hugging Face Hub.
 """
 
 from __future__ import annotations
@@ -27,22 +29,38 @@ def reader(name: str) -> ModuleType:
 
 
 def open_model(source: str | os.PathLike[str]) -> Model:
-    """Open a file, a model directory, a config.json or a catalogue name as a neutral ``Model``."""
+    """Open a file, a model directory, a config.json, a catalogue name, ``hf:ORG/NAME[@REV][/FILE]``
+    or ``ollama:NAME[:TAG]`` as a neutral ``Model``. A bare ``ORG/NAME`` that is neither a local path
+    nor a catalogue name is a Hugging Face repository."""
+    from paramscope.sources.remote import looks_remote, parse
+
     text = os.fspath(source)
+    if looks_remote(text):
+        ref = parse(text)
+        if ref is None:
+            raise SourceError(f"{text}: not a remote source paramscope reads; write "
+                              "hf:ORG/NAME[@REVISION][/FILE] or ollama:[NAMESPACE/]NAME[:TAG]")
+        return _open_remote(ref)
     path = Path(text).expanduser()
     if path.is_dir():
         return reader("hf-dir").read(path)
     if path.exists() or path.is_symlink():
         return open_file(path)
-    if text.startswith("hf:"):
-        raise SourceError(f"{text}: reading from the Hugging Face Hub is not available in this version; "
-                          "download the files and give their directory")
     from paramscope.knowledge import catalogue
 
     if catalogue.has(text):
         return catalogue.open_entry(text)
+    ref = parse(text, bare=True)
+    if ref is not None:
+        return _open_remote(ref)
     raise SourceError(f"{text}: no such file or directory, and not a catalogue name "
                       "(see `paramscope catalogue`)")
+
+
+def _open_remote(ref) -> Model:
+    from paramscope.formats.remote import open_remote
+
+    return open_remote(ref)
 
 
 def open_file(path: Path) -> Model:

@@ -14,6 +14,7 @@ from paramscope.errors import HeaderError
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 from paramscope.knowledge.quant_configs import from_config
 from paramscope.model import Model
+from paramscope.sources.folder import Folder, LocalFolder
 from paramscope.sources.local import read_small_file
 
 NAME = "config"
@@ -30,8 +31,14 @@ def sniff(head: bytes, path: Path) -> bool:
 
 
 def read(path: Path) -> Model:
-    cfg = load(path)
-    source = str(path)
+    path = Path(path)
+    return read_from(LocalFolder(path.parent), path.name)
+
+
+def read_from(folder: Folder, name: str) -> Model:
+    """File ``name`` of ``folder`` (a directory, a Hub repository), read whole and bounded."""
+    source = folder.label(name)
+    cfg = parse(folder.read_whole(name, MAX_CONFIG_BYTES, "config"), source)
     return Model(format=NAME, source=source, tensors=expected_tensors(cfg, source),
                  config=arch_config_from_hf(cfg, source), metadata={"config": cfg},
                  files=(source,), has_weights=False, quantization=from_config(cfg))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import struct
 from pathlib import Path
@@ -25,10 +26,13 @@ from typing import Any, NamedTuple
 
 from paramscope.errors import DTypeError, HeaderError, OffsetError, ShapeError, SourceError, and_more
 from paramscope.formats.gguf_metadata import TYPE_NAMES, HeaderBuffer, check_count, read_key, read_value
+from paramscope.formats.limits import check_kv_count, check_tensor_count
 from paramscope.knowledge.gguf_arch import arch_config
 from paramscope.knowledge.quant_configs import from_gguf
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import BY_GGML_ID, RETIRED_GGML_IDS, DType
+from paramscope.sources import ByteSource
+from paramscope.sources.folder import Folder, LocalFolder, map_files
 from paramscope.sources.local import LocalFile
 
 NAME = "gguf"
@@ -78,28 +82,37 @@ def sniff(head: bytes, path: Path) -> bool:
 def read(path: Path) -> Model:
     """The model in ``path``; for a split model, in all of its splits."""
     path = Path(path)
-    first = read_file(path)
+    return read_from(LocalFolder(path.parent), path.name)
+
+
+def read_from(folder: Folder, name: str) -> Model:
+    """The model in file ``name`` of ``folder`` (a directory, a Hub repository); splits beside it."""
+    label = folder.label(name)
+    first = read_file(folder.open(name))
     files = [first]
-    siblings = _split_paths(path, first)
+    siblings = _split_names(name, label, first)
     if siblings:
-        _check_present(path, siblings)
-        files = [first if p == path else read_file(p) for p in siblings]
-        _check_splits(path, siblings, files)
+        _check_present(folder, label, siblings)
+        files = map_files(folder, lambda n: first if n == name else read_file(folder.open(n)), siblings)
+        check_tensor_count(label, sum(len(f.tensors) for f in files), "the splits hold")
+        _check_splits(label, [folder.label(n) for n in siblings], files)
     head = files[0]
     tensors = tuple(t for f in files for t in f.tensors)
     names = {t.name for t in tensors}
     if len(names) != len(tensors):
-        raise HeaderError(str(path), "the same tensor name appears in two splits", _first_duplicate(tensors))
+        raise HeaderError(label, "the same tensor name appears in two splits", _first_duplicate(tensors))
     embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
     config = arch_config(head.metadata, names, embd.shape[0] if embd and embd.shape else 0, head.path)
-    return Model(format=NAME, source=str(path), tensors=tensors, config=config,
+    return Model(format=NAME, source=label, tensors=tensors, config=config,
                  metadata=head.metadata, files=tuple(f.path for f in files),
                  quantization=from_gguf(head.metadata))
 
 
-def read_file(path: Path) -> GGUFFile:
-    """One GGUF file: preamble, key-value pairs, tensor infos, data start, tensors."""
-    with LocalFile(path) as f:
+def read_file(source: Path | ByteSource) -> GGUFFile:
+    """One GGUF file (a path, or a byte source): preamble, key-value pairs, tensor infos, data start,
+    tensors."""
+    f = LocalFile(source) if isinstance(source, str | os.PathLike) else source
+    try:
         hb = HeaderBuffer(f)
         version, n_tensors, n_kv, pos = _read_preamble(hb)
         metadata, value_types, pos = _read_kv_pairs(hb, pos, n_kv)
@@ -107,6 +120,8 @@ def read_file(path: Path) -> GGUFFile:
         infos, pos = _read_tensor_infos(hb, pos, n_tensors)
         data_start = _data_start(pos, alignment)
         tensors = _tensors(hb.name, infos, data_start, alignment, f.size)
+    finally:
+        f.close()
     return GGUFFile(hb.name, version, metadata, value_types, alignment, data_start, tensors)
 
 
@@ -120,6 +135,8 @@ def _read_preamble(hb: HeaderBuffer) -> tuple[int, int, int, int]:
     check_count(hb, _PREAMBLE.size, n_kv, MIN_KV_BYTES, "the key-value section", "key-value pairs")
     check_count(hb, _PREAMBLE.size + n_kv * MIN_KV_BYTES, n_tensors, MIN_TENSOR_INFO_BYTES,
                 "the tensor-info section", "tensors")
+    check_kv_count(hb.name, n_kv)  # a file that does hold this many is still refused (formats/limits.py)
+    check_tensor_count(hb.name, n_tensors)
     return version, n_tensors, n_kv, _PREAMBLE.size
 
 
@@ -253,22 +270,24 @@ def _check_overlaps(file: str, tensors: tuple[Tensor, ...]) -> None:
                               f"{after.name!r} starts at {after.offset}", f"at or after {end}")
 
 
-def _split_paths(path: Path, first: GGUFFile) -> list[Path]:
-    """All split paths when ``path`` is one split of several, else []. The name pattern finds the
+def _split_names(name: str, label: str, first: GGUFFile) -> list[str]:
+    """All split names when ``name`` is one split of several, else []. The name pattern finds the
     siblings; split.count (gguf-split, 1-based total) must agree with it."""
     declared = _split_key(first, "split.count")
-    match = SPLIT_NAME.match(path.name)
+    folder, _, base = name.rpartition("/")
+    match = SPLIT_NAME.match(base)
     if match is None:
         if declared is not None and declared > 1:
-            raise SourceError(f"{path}: split {_split_no(first)} of {declared} (split.count), but its "
+            raise SourceError(f"{label}: split {_split_no(first)} of {declared} (split.count), but its "
                               "name is not NAME-0000N-of-0000M.gguf, so the other splits cannot be found")
         return []
     count = int(match["count"])
     if declared is None or count <= 1:
         return []
     if declared != count:
-        raise HeaderError(str(path), "split.count disagrees with the file name", declared, count)
-    return [path.with_name(f"{match['prefix']}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+        raise HeaderError(label, "split.count disagrees with the file name", declared, count)
+    prefix = f"{folder}/" if folder else ""
+    return [f"{prefix}{match['prefix']}-{i:05d}-of-{count:05d}.gguf" for i in range(1, count + 1)]
 
 
 def _split_key(f: GGUFFile, key: str) -> int | None:
@@ -279,10 +298,10 @@ def _split_key(f: GGUFFile, key: str) -> int | None:
     return value
 
 
-def _check_present(path: Path, paths: list[Path]) -> None:
-    missing = [p.name for p in paths if not p.exists()]
+def _check_present(folder: Folder, label: str, names: list[str]) -> None:
+    missing = [n.rpartition("/")[2] for n in names if not folder.has(n)]
     if missing:
-        raise SourceError(f"{path}: split model is missing {len(missing)} of its {len(paths)} files: "
+        raise SourceError(f"{label}: split model is missing {len(missing)} of its {len(names)} files: "
                           f"{and_more(missing)}")
 
 
@@ -291,16 +310,16 @@ def _split_no(f: GGUFFile) -> int | str:
     return "?" if no is None else no + 1
 
 
-def _check_splits(path: Path, paths: list[Path], files: list[GGUFFile]) -> None:
+def _check_splits(label: str, labels: list[str], files: list[GGUFFile]) -> None:
     """Each split knows its place (split.no, 0-based) and the first knows the total tensor count."""
-    for i, (p, f) in enumerate(zip(paths, files, strict=True)):
+    for i, (p, f) in enumerate(zip(labels, files, strict=True)):
         no = _split_key(f, "split.no")
         if no is not None and no != i:
-            raise HeaderError(str(p), "split.no disagrees with the file name", no, i)
+            raise HeaderError(p, "split.no disagrees with the file name", no, i)
     expected = _split_key(files[0], "split.tensors.count")
     found = sum(len(f.tensors) for f in files)
     if expected is not None and expected != found:
-        raise HeaderError(str(path), "the splits hold a different number of tensors than split.tensors.count",
+        raise HeaderError(label, "the splits hold a different number of tensors than split.tensors.count",
                           found, expected)
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from paramscope.errors import FormatError, HeaderError, SourceError, UnsupportedError, and_more
-from paramscope.formats.hf_json import CONFIG, load_json, quantization_config_of, read_config
+from paramscope.formats.hf_json import CONFIG, load_json, load_json_in, quantization_config_of, read_config
 from paramscope.model import ArchConfig, Model
+from paramscope.sources.folder import Folder, LocalFolder
 
 NAME = "hf-dir"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
@@ -42,16 +43,22 @@ def read(path: Path) -> Model:
     folder = Path(path)
     if not folder.is_dir():
         raise SourceError(f"{folder}: not a directory")
+    return read_folder(LocalFolder(folder))
+
+
+def read_folder(folder: Folder) -> Model:
+    """A folder's model (a directory, or a Hub repository listed at a commit)."""
     config = read_config(folder)
-    weights = _read_weights(folder, config)
+    weights, weights_prefix = _read_weights(folder, config)
     if weights is None:
         if config is None:
-            raise SourceError(f"{folder}: no model weights and no {CONFIG} found (looked for {LOOKED_FOR})")
+            raise SourceError(f"{folder.name}: no model weights and no {CONFIG} found "
+                              f"(looked for {LOOKED_FOR})")
         return _config_only(folder)
-    return _assemble(folder, weights, config)
+    return _assemble(folder, weights, weights_prefix, config)
 
 
-def arch_config(config: Mapping[str, Any], config_path: Path) -> tuple[ArchConfig | None, str | None]:
+def arch_config(config: Mapping[str, Any], config_path: Path | str) -> tuple[ArchConfig | None, str | None]:
     """ArchConfig from config.json, and a warning when the config could not give one.
 
     An unknown family (UnsupportedError, KeyError) leaves it None quietly; a config the family table
@@ -74,20 +81,26 @@ def arch_config(config: Mapping[str, Any], config_path: Path) -> tuple[ArchConfi
 
 # --- weights --------------------------------------------------------------------------------------
 
-def _read_weights(folder: Path, config: Mapping[str, Any] | None) -> Model | None:
-    """The first kind of weights the directory holds, or None when it holds none we read."""
+def _read_weights(folder: Folder, config: Mapping[str, Any] | None) -> tuple[Model | None, str]:
+    """The first kind of weights the folder holds, or None when it holds none we read; and the
+    subfolder they were found in ("" for the folder itself)."""
     qc = quantization_config_of(folder, config)
-    found = _find_safetensors(folder) or _sentence_transformers_weights(folder)
+    found = _find_safetensors(folder)
+    prefix = ""
+    if found is None:
+        found, prefix = _sentence_transformers_weights(folder)
     if found is not None:
         from paramscope.formats import safetensors
 
-        return safetensors.read(found, qc)
+        return safetensors.read_from(folder, prefix + found, qc), prefix
     gguf = _find_gguf(folder)
     if gguf is not None:
         from paramscope.formats import gguf as gguf_reader
 
-        return gguf_reader.read(gguf)
-    return _read_pickle_weights(folder)
+        return gguf_reader.read_from(folder, gguf), ""
+    if not isinstance(folder, LocalFolder):
+        return None, ""  # pickles are read from disk only (the pickle reader needs the whole file)
+    return _read_pickle_weights(folder.path), ""
 
 
 def _read_pickle_weights(folder: Path) -> Model | None:
@@ -127,115 +140,113 @@ def _index_shards(index: Path) -> list[Path]:
     return [index.parent / n for n in names]
 
 
-def _find_safetensors(folder: Path) -> Path | None:
-    """model.safetensors, model.safetensors.index.json, else the one index or the one file there is."""
+def _find_safetensors(folder: Folder, prefix: str = "") -> str | None:
+    """model.safetensors, model.safetensors.index.json, else the one index or the one file there is
+    (names relative to ``folder``, inside ``prefix``)."""
     for name in (SAFETENSORS_SINGLE, SAFETENSORS_INDEX):
-        if (folder / name).is_file():
-            return folder / name
+        if folder.has(prefix + name):
+            return name
+    sub = folder.sub(prefix.rstrip("/")) if prefix else folder
     for pattern in ("*.safetensors.index.json", "*.safetensors"):
-        found = sorted(p for p in folder.glob(pattern) if p.is_file())
+        found = sub.names(pattern)
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            names = [p.name for p in found]
-            raise SourceError(f"{folder}: several {pattern} files and no {SAFETENSORS_INDEX} "
-                              f"({and_more(names)}); name the file to read")
+            raise SourceError(f"{sub.name}: several {pattern} files and no {SAFETENSORS_INDEX} "
+                              f"({and_more(found)}); name the file to read{folder.pick_hint}")
     return None
 
 
-def _sentence_transformers_weights(folder: Path) -> Path | None:
-    """sentence-transformers: modules.json names the Transformer module's folder ("" is the root)."""
+def _sentence_transformers_weights(folder: Folder) -> tuple[str | None, str]:
+    """sentence-transformers: modules.json names the Transformer module's folder ("" is the root).
+    Returns the weights' name inside that folder and the folder as a prefix ("1_Transformer/")."""
     for entry, sub in _modules(folder):
         if str(entry.get("type", "")).endswith(".Transformer"):
-            return _find_safetensors(sub)
-    return None
+            found = _find_safetensors(folder, sub + "/")
+            return (found, sub + "/") if found else (None, "")
+    return None, ""
 
 
-def _modules(folder: Path) -> list[tuple[dict[str, Any], Path]]:
-    """(entry, folder) for each modules.json entry with a folder of its own directly inside ``folder``;
-    a path that climbs out (``..``) or nests deeper is ignored."""
-    path = folder / "modules.json"
-    if not path.is_file():
+def _modules(folder: Folder) -> list[tuple[dict[str, Any], str]]:
+    """(entry, folder name) for each modules.json entry with a folder of its own directly inside
+    ``folder``; a path that climbs out (``..``) or nests deeper is ignored."""
+    if not folder.has("modules.json"):
         return []
     try:
-        entries = load_json(path)
-    except HeaderError:
+        entries = load_json_in(folder, "modules.json")
+    except (HeaderError, SourceError):
         return []
     found = []
     for entry in entries if isinstance(entries, list) else []:
         name = entry.get("path") if isinstance(entry, dict) else None
         if (isinstance(name, str) and name not in ("", ".", "..")
-                and "/" not in name and "\\" not in name):
-            sub = folder / name
-            if sub.is_dir():
-                found.append((entry, sub))
+                and "/" not in name and "\\" not in name and folder.has_dir(name)):
+            found.append((entry, name))
     return found
 
 
-def _find_gguf(folder: Path) -> Path | None:
+def _find_gguf(folder: Folder) -> str | None:
     """One GGUF file, or the first part of one split set; vision projectors (mmproj) are skipped."""
-    files = sorted(p for p in folder.glob("*.gguf") if p.is_file())
-    main = [p for p in files if not p.name.lower().startswith("mmproj")] or files
+    files = folder.names("*.gguf")
+    main = [n for n in files if not n.lower().startswith("mmproj")] or files
     if len(main) <= 1:
         return main[0] if main else None
     from paramscope.formats.gguf import SPLIT_NAME
 
-    splits = {(m["prefix"], m["count"]) for p in main if (m := SPLIT_NAME.match(p.name))}
-    if len(splits) == 1 and all(SPLIT_NAME.match(p.name) for p in main):
+    splits = {(m["prefix"], m["count"]) for n in main if (m := SPLIT_NAME.match(n))}
+    if len(splits) == 1 and all(SPLIT_NAME.match(n) for n in main):
         return main[0]  # sorted: part 00001
-    raise SourceError(f"{folder}: several GGUF models ({and_more([p.name for p in main])}); "
-                      "name the file to read")
+    raise SourceError(f"{folder.name}: several GGUF models ({and_more(main)}); "
+                      f"name the file to read{folder.pick_hint}")
 
 
 # --- assembly -------------------------------------------------------------------------------------
 
-def _assemble(folder: Path, weights: Model, config: Mapping[str, Any] | None) -> Model:
+def _assemble(folder: Folder, weights: Model, weights_prefix: str, config: Mapping[str, Any] | None) -> Model:
     metadata: dict[str, Any] = dict(weights.metadata)
     arch = weights.config  # a GGUF's own keys describe the file it came with
     if config is not None:
         metadata["config"] = dict(config)
         if arch is None:
-            arch, warning = arch_config(config, folder / CONFIG)
+            arch, warning = arch_config(config, folder.label(CONFIG))
             if warning:
                 metadata["warnings"] = (*metadata.get("warnings", ()), warning)
-    weights_folder = Path(weights.files[0]).parent if weights.files else folder
     extra = _module_weights(folder)
     tensors = weights.tensors + tuple(t for m in extra for t in m.tensors)
-    return replace(weights, source=str(folder), tensors=tensors, config=arch, metadata=metadata,
+    return replace(weights, source=folder.name, tensors=tensors, config=arch, metadata=metadata,
                    files=weights.files + tuple(f for m in extra for f in m.files),
-                   tokenizer_files=_tokenizer_files(folder, weights_folder))
+                   tokenizer_files=_tokenizer_files(folder, "", weights_prefix))
 
 
-def _module_weights(folder: Path) -> list[Model]:
+def _module_weights(folder: Folder) -> list[Model]:
     """sentence-transformers modules after the Transformer that carry weights of their own (Dense
     layers in ``2_Dense/model.safetensors``); their tensors are named ``2_Dense.linear.weight``."""
     from paramscope.formats import safetensors
 
     found = []
     for entry, sub in _modules(folder):
-        weights = sub / SAFETENSORS_SINGLE
-        if not str(entry.get("type", "")).endswith(".Transformer") and weights.is_file():
-            m = safetensors.read(weights, {})
-            found.append(replace(m, tensors=tuple(replace(t, name=f"{sub.name}.{t.name}")
-                                                  for t in m.tensors)))
+        weights = f"{sub}/{SAFETENSORS_SINGLE}"
+        if not str(entry.get("type", "")).endswith(".Transformer") and folder.has(weights):
+            m = safetensors.read_from(folder, weights, {})
+            found.append(replace(m, tensors=tuple(replace(t, name=f"{sub}.{t.name}") for t in m.tensors)))
     return found
 
 
-def _tokenizer_files(*folders: Path) -> tuple[str, ...]:
-    """Tokenizer files present, each name once: the first folder that has it wins."""
+def _tokenizer_files(folder: Folder, *prefixes: str) -> tuple[str, ...]:
+    """Tokenizer files present, each name once: the first prefix (subfolder) that has it wins."""
     found: dict[str, str] = {}
-    for folder in folders:
+    for prefix in prefixes:
         for n in TOKENIZER_FILES:
-            if n not in found and (folder / n).is_file():
-                found[n] = str(folder / n)
+            if n not in found and folder.has(prefix + n):
+                found[n] = folder.label(prefix + n)
     return tuple(found[n] for n in TOKENIZER_FILES if n in found)
 
 
-def _config_only(folder: Path) -> Model:
+def _config_only(folder: Folder) -> Model:
     """No weights we read: the config reader builds the tensor list from config.json alone."""
     from paramscope.formats import config_json
 
-    model = config_json.read(folder / CONFIG)
+    model = config_json.read_from(folder, CONFIG)
     metadata = dict(model.metadata)
-    return replace(model, source=str(folder), metadata=metadata,
-                   tokenizer_files=model.tokenizer_files or _tokenizer_files(folder))
+    return replace(model, source=folder.name, metadata=metadata,
+                   tokenizer_files=model.tokenizer_files or _tokenizer_files(folder, ""))

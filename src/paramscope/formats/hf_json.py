@@ -1,17 +1,20 @@
 """The small JSON files of a Hugging Face model folder: config.json and the quantization config.
 
 Shared by the folder reader and by the safetensors and PyTorch readers, which consult a weights file's
-neighbours for its quantization config (the packing conventions of knowledge/packing.py).
+neighbours for its quantization config (the packing conventions of knowledge/packing.py). A folder is
+a directory or a remote repository (``sources.folder``); a path stands for its directory.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from paramscope.errors import HeaderError, SourceError
+from paramscope.sources.folder import Folder, as_folder
 
 CONFIG = "config.json"
 MAX_CONFIG_BYTES = 10_000_000
@@ -20,33 +23,38 @@ MAX_CONFIG_BYTES = 10_000_000
 LEGACY_QUANT_FILES = (("quantize_config.json", "gptq"), ("quant_config.json", "awq"))
 
 
-def read_config(folder: Path) -> dict[str, Any] | None:
+def read_config(folder: Folder | str | os.PathLike[str]) -> dict[str, Any] | None:
     """config.json as a dict; a config that is there but unreadable is an error, not a shrug."""
-    path = folder / CONFIG
-    if not path.is_file():
+    folder = as_folder(folder)
+    if not folder.has(CONFIG):
         return None
-    value = load_json(path)
+    value = load_json_in(folder, CONFIG)
     if not isinstance(value, dict):
-        raise HeaderError(str(path), "config is not a JSON object", type(value).__name__)
+        raise HeaderError(folder.label(CONFIG), "config is not a JSON object", type(value).__name__)
     return value
 
 
 def load_json(path: Path) -> Any:
-    from paramscope.sources.local import read_small_file
+    path = Path(path)
+    return load_json_in(as_folder(path.parent), path.name)
 
-    raw = read_small_file(path, MAX_CONFIG_BYTES, "the file")
+
+def load_json_in(folder: Folder, rel: str) -> Any:
+    raw = folder.read_whole(rel, MAX_CONFIG_BYTES, "the file")
     try:
         return json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as e:
-        raise HeaderError(str(path), "not valid JSON", " ".join(str(e).split())[:200]) from None
+        raise HeaderError(folder.label(rel), "not valid JSON", " ".join(str(e).split())[:200]) from None
 
 
-def quantization_config_of(folder: Path, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def quantization_config_of(folder: Folder | str | os.PathLike[str],
+                           config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """config.json's quantization_config, else a legacy quantizer file's; {} when there is none.
 
     Lenient on purpose: a safetensors file read on its own consults its neighbours only for this, and
     a broken neighbour must not stop it.
     """
+    folder = as_folder(folder)
     if config is None:
         try:
             config = read_config(folder)
@@ -59,10 +67,9 @@ def quantization_config_of(folder: Path, config: Mapping[str, Any] | None = None
     if isinstance(mlx, dict) and "bits" in mlx:
         return {"quant_method": "mlx", **mlx}
     for name, method in LEGACY_QUANT_FILES:
-        path = folder / name
-        if path.is_file():
+        if folder.has(name):
             try:
-                legacy = load_json(path)
+                legacy = load_json_in(folder, name)
             except (HeaderError, SourceError):
                 continue
             if isinstance(legacy, dict):

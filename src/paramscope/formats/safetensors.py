@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -28,11 +29,14 @@ from paramscope.errors import (
     TruncatedError,
     and_more,
 )
+from paramscope.formats.limits import check_tensor_count
 from paramscope.knowledge.packing import apply_packing
 from paramscope.knowledge.quant_configs import from_weights
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import BY_SAFETENSORS_NAME, DType
-from paramscope.sources.local import LocalFile, read_small_file
+from paramscope.sources import ByteSource
+from paramscope.sources.folder import Folder, LocalFolder, map_files
+from paramscope.sources.local import LocalFile
 
 NAME = "safetensors"
 PREFIX = 8  # u64 header length
@@ -76,35 +80,46 @@ def read(path: Path, quantization_config: Mapping[str, Any] | None = None) -> Mo
     does not say how many bits each int32 packs.
     """
     path = Path(path)
+    return read_from(LocalFolder(path.parent), path.name, quantization_config)
+
+
+def read_from(folder: Folder, name: str, quantization_config: Mapping[str, Any] | None = None) -> Model:
+    """File ``name`` of ``folder`` (a directory, a Hub repository): one file, or an index and its shards."""
     if quantization_config is None:
         from paramscope.formats.hf_json import quantization_config_of
 
-        quantization_config = quantization_config_of(path.parent)
-    if path.name.lower().endswith(INDEX_SUFFIX):
-        return read_index(path, quantization_config)
-    header = read_header(path)
-    tensors = apply_packing(header.tensors, quantization_config, str(path))
-    return Model(format=NAME, source=str(path), tensors=tensors, metadata=header.metadata,
-                 files=(str(path),),
+        quantization_config = quantization_config_of(folder)
+    if name.lower().endswith(INDEX_SUFFIX):
+        return read_index_from(folder, name, quantization_config)
+    label = folder.label(name)
+    header = read_header(folder.open(name))
+    tensors = apply_packing(header.tensors, quantization_config, label)
+    return Model(format=NAME, source=label, tensors=tensors, metadata=header.metadata,
+                 files=(label,),
                  quantization=from_weights(quantization_config, [t.name for t in tensors]))
 
 
 # --- one file ---------------------------------------------------------------------------------------
 
-def read_header(path: Path) -> Header:
-    """Read and validate one file's header; tensor data is never read."""
-    with LocalFile(path) as f:
+def read_header(source: Path | ByteSource) -> Header:
+    """Read and validate one file's header (a path, or a byte source); tensor data is never read."""
+    f = LocalFile(source) if isinstance(source, str | os.PathLike) else source
+    try:
         name = f.name
         n = _header_length(f)
         raw = f.read(PREFIX, n, "the JSON header")
         data_bytes = f.size - PREFIX - n
+    finally:
+        f.close()
+    # every tensor entry has a "data_offsets" key: counted before the JSON becomes Python objects
+    check_tensor_count(name, raw.count(b'"data_offsets"'), "the header has")
     entries = _parse_header(name, raw)
     metadata = _metadata(name, entries.pop(METADATA_KEY, None))
     fields = [_tensor_fields(name, key, entry) for key, entry in entries.items()]
     return Header(_validate_layout(name, fields, PREFIX + n, data_bytes), metadata, n, data_bytes)
 
 
-def _header_length(f: LocalFile) -> int:
+def _header_length(f: ByteSource) -> int:
     """N, refused before anything is allocated when it is implausible or past the end of the file."""
     if f.size < PREFIX:
         raise TruncatedError(f.name, "file is shorter than the 8-byte header length",
@@ -345,12 +360,23 @@ def _check_buffer_end(name: str, fields: list[tuple[str, DType, tuple[int, ...],
 
 def read_index(path: Path, quantization_config: Mapping[str, Any] | None = None) -> Model:
     """An index and every shard it names; the weight_map must agree with the shards exactly."""
-    index_name = str(path)
-    weight_map, index_meta = _read_index_json(path)
+    path = Path(path)
+    return read_index_from(LocalFolder(path.parent), path.name, quantization_config)
+
+
+def read_index_from(folder: Folder, name: str, quantization_config: Mapping[str, Any] | None = None) -> Model:
+    """The index ``name`` of ``folder`` and every shard it names (read in parallel where the folder is
+    remote: each shard costs a round trip)."""
+    index_name = folder.label(name)
+    weight_map, index_meta = _read_index_json(folder, name)
+    check_tensor_count(index_name, len(weight_map), "the weight_map names")
     by_shard: dict[str, set[str]] = {}
     for tensor, shard in weight_map.items():
         by_shard.setdefault(shard, set()).add(tensor)
-    headers = {shard: _read_shard(index_name, path.parent, shard) for shard in sorted(by_shard)}
+    prefix = name.rpartition("/")[0]
+    shards = sorted(by_shard)
+    read_one = lambda shard: _read_shard(index_name, folder, prefix, shard)  # noqa: E731
+    headers = dict(zip(shards, map_files(folder, read_one, shards), strict=True))
     _check_weight_map(index_name, by_shard, headers)
     tensors = tuple(t for h in headers.values() for t in h.tensors)
     warnings = _total_size_warnings(index_name, index_meta, tensors)
@@ -360,42 +386,47 @@ def read_index(path: Path, quantization_config: Mapping[str, Any] | None = None)
         metadata["warnings"] = warnings
     return Model(format=NAME, source=index_name,
                  tensors=apply_packing(tensors, quantization_config, index_name),
-                 metadata=metadata, files=tuple(str(path.parent / s) for s in headers),
+                 metadata=metadata, files=tuple(folder.label(_join(prefix, s)) for s in headers),
                  quantization=from_weights(quantization_config, [t.name for t in tensors]))
 
 
-def _read_index_json(path: Path) -> tuple[dict[str, str], dict[str, Any]]:
-    raw = read_small_file(path, MAX_INDEX_BYTES, "the index")
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}" if prefix else name
+
+
+def _read_index_json(folder: Folder, name: str) -> tuple[dict[str, str], dict[str, Any]]:
+    label = folder.label(name)
+    raw = folder.read_whole(name, MAX_INDEX_BYTES, "the index")
     try:
         value = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys,
                            parse_constant=_no_constant)
     except _DuplicateKey as e:
-        raise HeaderError(str(path), "index repeats a JSON key", repr(e.args[0])) from None
+        raise HeaderError(label, "index repeats a JSON key", repr(e.args[0])) from None
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
-        raise HeaderError(str(path), "index is not valid JSON", _one_line(e)) from None
+        raise HeaderError(label, "index is not valid JSON", _one_line(e)) from None
     weight_map = value.get("weight_map") if isinstance(value, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
-        raise HeaderError(str(path), "index has no weight_map object", _short(value)[:60],
+        raise HeaderError(label, "index has no weight_map object", _short(value)[:60],
                           '{"weight_map": {tensor: shard file}}')
     bad = [k for k, v in weight_map.items() if not isinstance(v, str)]
     if bad:
-        raise HeaderError(str(path), "weight_map values must be shard file names",
+        raise HeaderError(label, "weight_map values must be shard file names",
                           and_more([repr(k) for k in bad]))
     meta = value.get("metadata")
     return weight_map, meta if isinstance(meta, dict) else {}
 
 
-def _read_shard(index_name: str, folder: Path, shard: str) -> Header:
+def _read_shard(index_name: str, folder: Folder, prefix: str, shard: str) -> Header:
     """A shard named by the index: a plain file name in the index's own directory, never a path."""
     if (not shard or shard in (".", "..") or "/" in shard or "\\" in shard or "\0" in shard
             or Path(shard).is_absolute() or ":" in shard):
         raise HeaderError(index_name, "weight_map names a shard outside the index's directory",
                           repr(shard), "a plain file name such as model-00001-of-00002.safetensors")
-    shard_path = folder / shard
-    if not shard_path.exists():
+    rel = _join(prefix, shard)
+    if not folder.has(rel):
         raise SourceError(f"{index_name}: shard {shard!r} named in weight_map does not exist "
-                          f"(looked in {folder})")
-    return read_header(shard_path)
+                          f"(looked in {folder.label(prefix) if prefix else folder.name})")
+    return read_header(folder.open(rel))
 
 
 def _check_weight_map(index_name: str, by_shard: dict[str, set[str]], headers: dict[str, Header]) -> None:

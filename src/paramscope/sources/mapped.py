@@ -123,6 +123,11 @@ class MappedFiles:
         self._lock = threading.Lock()
 
     def file(self, path: str) -> MappedFile:
+        from paramscope.sources.remote import looks_remote
+
+        if looks_remote(path):  # hf:… and ollama:… models are read as headers only
+            raise SourceError(f"{path}: tensor values are not downloaded (a remote model is read as headers "
+                              "only); download the model and give its path to read its values")
         with self._lock:
             f = self._files.get(path)
             if f is None:

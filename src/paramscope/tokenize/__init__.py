@@ -84,6 +84,10 @@ def from_model(model: Model) -> Tokenizer:
 
         return gguf_models.build(model)
     found = [f for f in model.tokenizer_files if Path(f).name == HF_FILE]
+    if found and found[0].startswith("hf:"):  # a Hub repository's: fetched whole, into the HF cache
+        from paramscope.sources.hub import local_copy
+
+        return _hf(Path(local_copy(found[0])), name=model.source)
     named = Path(model.source).expanduser()  # a weights file or config.json named on its own
     beside = named.parent / HF_FILE
     if found or (named.is_file() and beside.is_file()):
@@ -129,7 +133,10 @@ def _require_tokenizers() -> None:
                                "(or pip install tokenizers)")
 
 
-def _hf(path: Path) -> Tokenizer:
+def _hf(path: Path, name: str | None = None) -> Tokenizer:
     from paramscope.tokenize import hf
 
-    return hf.build(path)
+    tok = hf.build(path)
+    if name:  # a cached copy's folder is a hash: name the tokenizer after its model
+        tok.name = name
+    return tok

@@ -35,7 +35,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 MAX_TEXT_CHARS = MAX_BODY_BYTES  # tokens: the same cap for GET and POST
 
 SourceQ = Annotated[str, Query(max_length=MAX_SOURCE_CHARS,
-                               description="catalogue name or absolute path inside the allowed roots")]
+                               description="catalogue name, hf:ORG/NAME, ollama:NAME, or absolute path "
+                                           "inside the allowed roots")]
 ContextQ = Annotated[int | None, Query(ge=1, le=1 << 24, description="tokens per sequence (--context)")]
 BatchQ = Annotated[int, Query(ge=1, le=4096, description="parallel sequences (--batch)")]
 TypeQ = Annotated[str | None, Query(max_length=32)]
@@ -163,7 +164,8 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
                   ) -> dict[str, Any]:
         checked = confine(source, allowed)
         if not checked.is_path:
-            raise Refused(f"{source}: a catalogue entry has no weights to read", 400)
+            raise Refused(f"{source}: not a file on this machine (a catalogue entry, or a remote model read "
+                          "as headers only): no weights to read", 400)
         from paramscope.app.stats import stats
 
         return stats(model(source), tensor=tuple(tensor)).to_json()

@@ -1,4 +1,6 @@
-"""Which sources the web API may open: catalogue names, and paths confined to the allowed roots.
+"""Which sources the web API may open: catalogue names, remote ids (``hf:ORG/NAME[@REV][/FILE]``,
+``ollama:NAME[:TAG]``: read from the Hub or the registry, never from this machine's files), and paths
+confined to the allowed roots.
 
 A browser on this machine can be steered by any web page it visits (a cross-site request, a DNS-rebound
 host name), so the server trusts nothing it is sent: a path must be absolute, free of ``..``, and
@@ -30,7 +32,8 @@ class Refused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """What a request may open: a catalogue name as given, or a resolved path inside the roots."""
+    """What a request may open: a catalogue name or remote id as given, or a resolved path inside the
+    roots."""
 
     text: str
     is_path: bool
@@ -57,6 +60,12 @@ def confine(text: str, roots: tuple[Path, ...]) -> Source:
     """The source a request names, checked: a catalogue name, or a path inside ``roots``."""
     if not text or len(text) > MAX_SOURCE_CHARS or "\x00" in text:
         raise Refused("source: empty, too long or containing NUL", 400)
+    from paramscope.sources.remote import looks_remote, parse
+
+    if looks_remote(text):  # not a path: the readers fetch it from the Hub or the Ollama registry
+        if parse(text) is None:
+            raise Refused(f"{text}: not a valid hf:ORG/NAME[@REVISION][/FILE] or ollama:NAME[:TAG]", 400)
+        return Source(text, is_path=False)
     path = Path(text)
     if ".." in path.parts:
         raise Refused(f"{text}: '..' is not allowed in paths")
