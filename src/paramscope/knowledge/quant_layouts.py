@@ -511,3 +511,17 @@ RULES: dict[str, Rule] = {
     "bitsandbytes_4bit": _bnb4, "bitsandbytes_8bit": _bnb8, "gptq": _gptq, "awq": _awq, "fp8": _fp8,
     "fbgemm_fp8": _fp8, "mxfp4": _mxfp4, "mlx": _mlx, "compressed-tensors": _compressed,
 }
+
+
+# Said of every tensor list built from a config alone (inventory notes), since real files may differ so.
+CONFIG_ONLY_NOTE = ("listed from config.json: a checkpoint file of it may also hold tensors that are not "
+                    "parameters (float32 rotary_emb.inv_freq buffers in files saved by older transformers) "
+                    "and, with tied embeddings, a second copy of the output head; read the file itself to "
+                    "see them listed as buffers and the head counted once")
+
+
+def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
+                   config: Mapping[str, Any]) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
+    """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
+    stored = as_stored(logical, q, str(config.get("model_type") or ""))
+    return stored.tensors, (*stored.notes, CONFIG_ONLY_NOTE)
