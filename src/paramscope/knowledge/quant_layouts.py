@@ -525,3 +525,67 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
     """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
     stored = as_stored(logical, q, str(config.get("model_type") or ""))
     return stored.tensors, (*stored.notes, CONFIG_ONLY_NOTE)
+
+
+# --- what an engine holds after loading a stored checkpoint ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class EngineLayout:
+    """How an engine re-lays a method's weights on load, where that changes their size.
+
+    vLLM's MXFP4 MoE (layers/quantization/mxfp4.py Mxfp4MoEMethod) allocates the expert weights with the
+    intermediate size padded to ``intermediate_align`` and the hidden size to ``hidden_align`` (per backend,
+    in create_weights), then process_weights_after_loading: the Triton backend turns the biases to float32
+    and keeps a swizzled copy of the scales beside the originals (utils/mxfp4_utils.py _swizzle_mxfp4;
+    triton_kernels swizzle_mxfp4_scale_hopper pads rows to 2·num_warps·2·8 = 256 and blocks to 2)."""
+
+    engine: str
+    method: str
+    backend: str
+    intermediate_align: int
+    hidden_align: int
+    bias_dtype: DType
+    scale_copy_align: tuple[int, int] = ()  # (rows, blocks) padding of a second, swizzled copy of the scales
+    when: str = ""  # when the engine picks this backend
+    source: str = ""
+
+
+ENGINE_LAYOUTS: dict[tuple[str, str, str], EngineLayout] = {(e.engine, e.method, e.backend): e for e in (
+    EngineLayout("vllm", "mxfp4", "triton", 64, 1, DType.F32, (256, 2),
+                 "CUDA capability ≥ 9.0 with triton_kernels, FlashInfer MXFP4 off (vLLM's default on H100/H200)",
+                 "vllm mxfp4.py get_mxfp4_backend, create_weights (round_up(intermediate, 64)), "
+                 "process_weights_after_loading TRITON branch"),
+    EngineLayout("vllm", "mxfp4", "marlin", 128, 256, DType.BF16, (),
+                 "CUDA capability < 9.0 (A100, L40S, RTX), or VLLM_MXFP4_USE_MARLIN=1",
+                 "vllm mxfp4.py create_weights MARLIN branch: 'n % 256 == 0 and k % 128 == 0'"),
+    EngineLayout("vllm", "mxfp4", "flashinfer-sm90", 128, 128, DType.BF16, (),
+                 "H100/H200 with VLLM_USE_FLASHINFER_MOE_MXFP4_BF16=1",
+                 "vllm mxfp4.py create_weights SM90_FI_MXFP4_BF16 branch (not checked against a log)"),
+    EngineLayout("vllm", "mxfp4", "flashinfer-sm100", 256, 256, DType.F32, (),
+                 "B200/GB200 with FlashInfer",
+                 "vllm mxfp4.py create_weights SM100 branches (not checked against a log)"),
+)}
+
+
+def _round_up(x: int, k: int) -> int:
+    return -(-x // k) * k
+
+
+def mxfp4_loaded_bytes(kind: str, experts: int, out: int, inn: int, lay: EngineLayout,
+                       with_bias: bool = True, tensor_parallel: int = 1) -> int:
+    """Bytes of one fused expert weight (blocks, scales, bias) as the engine holds it, on all ranks.
+
+    ``kind`` "gate_up": out = 2 × intermediate, in = hidden; "down": out = hidden, in = intermediate.
+    Tensor parallelism shards the intermediate size, and vLLM pads each rank's share."""
+    tp = tensor_parallel
+    if kind == "gate_up":
+        rows, cols = 2 * _round_up(out // 2 // tp, lay.intermediate_align), _round_up(inn, lay.hidden_align)
+    else:
+        rows, cols = _round_up(out, lay.hidden_align), _round_up(inn // tp, lay.intermediate_align)
+    blocks = cols // MXFP4_BLOCK
+    rank = experts * rows * (cols // 2 + blocks)
+    if with_bias:
+        rank += experts * rows * lay.bias_dtype.type_size
+    if lay.scale_copy_align:
+        r, c = lay.scale_copy_align
+        rank += experts * _round_up(rows, r) * _round_up(blocks, c)
+    return rank * tp
