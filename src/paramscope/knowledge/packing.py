@@ -120,7 +120,8 @@ def quant_method(quantization_config: Mapping[str, Any] | None) -> str | None:
     if method == "bitsandbytes" or (not method and ("load_in_4bit" in quantization_config
                                                     or "load_in_8bit" in quantization_config)):
         return "bitsandbytes_4bit" if quantization_config.get("load_in_4bit") else "bitsandbytes_8bit"
-    if not method and "group_size" in quantization_config and isinstance(quantization_config.get("bits"), int):
+    qc = quantization_config
+    if not method and "group_size" in qc and isinstance(qc.get("bits"), int):
         return "mlx"  # mlx_lm writes a bare {"group_size", "bits"[, "mode"], per-module overrides}
     return method or None
 

@@ -96,7 +96,7 @@ class Piece:
         elements = math.prod(shape) * dtype.block_size
         per = m.n // elements if self.packed else 1
         if self.packed and per * elements != m.n:
-            raise ValueError(f"{m.module}: {m.n} weights do not fill {elements} {dtype.value} elements evenly")
+            raise ValueError(f"{m.module}: {m.n} weights do not fill {elements} {dtype.value} elements")
         return Tensor(m.module + self.suffix, shape, dtype, dtype.nbytes(elements), params_per_element=per,
                       is_parameter=self.packed)
 
@@ -162,6 +162,10 @@ def _asymmetric(m: Matrix) -> bool:
 def _packed_zero_point(m: Matrix) -> tuple[int, ...]:
     # pack_to_int32(weight_zero_point, num_bits, packed_dim=0) for group/channel strategies
     return (math.ceil(m.out / m.pack), m.groups)
+
+
+def _group_order(m: Matrix) -> bool:
+    return m.opts.get("actorder") == "group"
 
 
 def _static_input(m: Matrix) -> bool:
@@ -233,7 +237,7 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".weight_packed", DType.I32, lambda m: (m.out, math.ceil(m.inn / m.pack)), packed=True),
         Piece(".weight_scale", _scale_dtype, _ct_scale_shape),
         Piece(".weight_zero_point", DType.I32, _packed_zero_point, when=_asymmetric),
-        Piece(".weight_g_idx", DType.I32, lambda m: (m.inn,), when=lambda m: m.opts.get("actorder") == "group"),
+        Piece(".weight_g_idx", DType.I32, lambda m: (m.inn,), when=_group_order),
         Piece(".weight_shape", DType.I64, lambda m: (2,)),
     ), "compressed-tensors compressors/quantized_compressors/pack_quantized.py (pack_to_int32, "
        "weight_shape = torch.tensor(shape))"),
@@ -318,8 +322,9 @@ def _retype(t: Tensor, dtype: DType) -> Tensor:
 
 
 # --- which modules each method quantizes --------------------------------------------------------------
-Rule = Callable[[Quantization, Tensor, Placement, bool], tuple[Matrix | None, Layout | None]]
-NONE: tuple[None, None] = (None, None)
+Picked = tuple[Matrix | None, Layout | None]
+Rule = Callable[[Quantization, Tensor, Placement, bool], Picked]
+NONE: Picked = (None, None)
 
 
 def _linear(t: Tensor, p: Placement, routers_linear: bool) -> bool:
@@ -364,7 +369,7 @@ def _module(t: Tensor) -> str:
     return t.name.removesuffix(".weight")
 
 
-def _bnb4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matrix | None, Layout | None]:
+def _bnb4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     if not _linear(t, p, routers) or p.component == "output" or excluded(_module(t), q.excluded):
         return NONE
     storage = BNB4_STORAGE.get(str(q.config.get("bnb_4bit_quant_storage") or "uint8").removeprefix("torch."))
@@ -375,13 +380,13 @@ def _bnb4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matr
     return m, LAYOUTS["bitsandbytes_4bit"]
 
 
-def _bnb8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matrix | None, Layout | None]:
+def _bnb8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     if not _linear(t, p, routers) or p.component == "output" or excluded(_module(t), q.excluded):
         return NONE
     return _matrix(t, _module(t), 8, 0), LAYOUTS["bitsandbytes_8bit"]
 
 
-def _gptq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matrix | None, Layout | None]:
+def _gptq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """Linear layers of the decoder blocks except the router (AutoGPTQ / GPTQModel list the modules of
     each block to quantize and leave the MoE gate out); ``modules_in_block_to_quantize`` narrows the list
     and GPTQModel's ``dynamic`` rules skip (``-:regex``) or re-set bits / group_size per module."""
@@ -418,7 +423,7 @@ def _dynamic(rules: Any) -> list[tuple[str, Mapping[str, Any]]]:
     return [(str(k), v if isinstance(v, Mapping) else {}) for k, v in rules.items()]
 
 
-def _awq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matrix | None, Layout | None]:
+def _awq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """Every nn.Linear of the decoder blocks (AutoAWQ get_named_linears) minus modules_to_not_convert."""
     module = _module(t)
     if not _linear(t, p, routers) or not _in_blocks(p) or excluded(module, q.excluded):
@@ -429,7 +434,7 @@ def _awq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matri
     return _matrix(t, module, q.bits or 4, q.group_size), LAYOUTS["awq"]
 
 
-def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matrix | None, Layout | None]:
+def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """Every nn.Linear except the output head (transformers adds it to modules_to_not_convert) and the
     config's modules_to_not_convert."""
     if not _linear(t, p, routers) or p.component == "output" or excluded(_module(t), q.excluded):
@@ -441,7 +446,7 @@ def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matri
     return _matrix(t, _module(t), 8, 0, block=q.block_shape), LAYOUTS["fp8"]
 
 
-def _mxfp4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matrix | None, Layout | None]:
+def _mxfp4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """Only the fused expert weights (GptOssExperts gate_up_proj (E, hidden, 2·ffn), down_proj
     (E, ffn, hidden), stored transposed as (E, out, in/32, 16))."""
     if len(t.shape) != 3 or not p.component.startswith("experts/") or p.role != "weight":
@@ -452,11 +457,11 @@ def _mxfp4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Mat
     return Matrix(t.name, (experts,), out, inn, t.dtype, 4, MXFP4_BLOCK), LAYOUTS["mxfp4"]
 
 
-def _mlx(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matrix | None, Layout | None]:
+def _mlx(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """mlx_lm quantize_model: every layer with ``to_quantized`` (nn.Linear, nn.Embedding) whose input
     width is a multiple of the group size; per-module entries in the config override bits and group
     size, or (False) leave the module unquantized."""
-    if not (_linear(t, p, True) or p.component == "embedding" and len(t.shape) == 2):
+    if not (_linear(t, p, True) or (p.component == "embedding" and len(t.shape) == 2)):
         return NONE
     module = _module(t)
     settings: Mapping[str, Any] = q.config
@@ -473,7 +478,7 @@ def _mlx(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matri
     return _matrix(t, module, bits, group, mode=mode), LAYOUTS["mlx"]
 
 
-def _compressed(q: Quantization, t: Tensor, p: Placement, routers: bool) -> tuple[Matrix | None, Layout | None]:
+def _compressed(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """config_groups: the first group whose ``targets`` match the module (class name ``Linear`` or a
     ``re:`` pattern) quantizes it with its ``weights`` args, unless ``ignore`` names it."""
     module = _module(t)
@@ -551,7 +556,7 @@ class EngineLayout:
 
 ENGINE_LAYOUTS: dict[tuple[str, str, str], EngineLayout] = {(e.engine, e.method, e.backend): e for e in (
     EngineLayout("vllm", "mxfp4", "triton", 64, 1, DType.F32, (256, 2),
-                 "CUDA capability ≥ 9.0 with triton_kernels, FlashInfer MXFP4 off (vLLM's default on H100/H200)",
+                 "CUDA capability ≥ 9.0 with triton_kernels, FlashInfer MXFP4 off (default on H100/H200)",
                  "vllm mxfp4.py get_mxfp4_backend, create_weights (round_up(intermediate, 64)), "
                  "process_weights_after_loading TRITON branch"),
     EngineLayout("vllm", "mxfp4", "marlin", 128, 256, DType.BF16, (),

@@ -140,6 +140,7 @@ def open_entry(name: str) -> Model:
                  "exactness": entry.exactness, "source": entry.source}
     quantization = from_config(cfg)  # gpt-oss (MXFP4), DeepSeek-V3/R1 (FP8): listed as stored
     tensors, notes = config_tensors(expected_tensors(cfg, entry.name), quantization, cfg)
-    return Model(format="config", source=entry.name, tensors=tensors, config=arch_config_from_hf(cfg, entry.name),
+    return Model(format="config", source=entry.name, tensors=tensors,
+                 config=arch_config_from_hf(cfg, entry.name),
                  metadata={"config": cfg, "catalogue": entry.file, "published": published, "warnings": notes},
                  has_weights=False, quantization=quantization)
