@@ -274,7 +274,6 @@ LAYOUTS["compressed-tensors:naive-quantized"] = LAYOUTS["compressed-tensors:int-
 class Stored:
     tensors: tuple[Tensor, ...]
     notes: tuple[str, ...] = ()
-    layout: Layout | None = None
 
 
 def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str = "") -> Stored:
@@ -290,14 +289,12 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     out: list[Tensor] = []
     quantized: set[str] = set()
     routers_linear = model_type not in ROUTER_NOT_LINEAR
-    layout_used: Layout | None = None
     for t in tensors:
         p = place(t.name)
         m, layout = rule(q, t, p, routers_linear)
         if m is None or layout is None:
             out.append(t)
             continue
-        layout_used = layout
         quantized.add(m.module)
         for piece in _pieces(layout, m):
             stored = piece.tensor(m)
@@ -307,7 +304,7 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     if bias_dtypes:
         dtype = next(iter(bias_dtypes))
         out = [_retype(t, dtype) if t.name.endswith(".bias") and t.name[:-5] in quantized else t for t in out]
-    return Stored(tuple(out), (), layout_used)
+    return Stored(tuple(out))
 
 
 def _pieces(layout: Layout, m: Matrix) -> tuple[Piece, ...]:
