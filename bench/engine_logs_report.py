@@ -30,9 +30,9 @@ from engine_logs import FIXTURES, Record  # noqa: E402
 import paramscope  # noqa: E402
 from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory  # noqa: E402
 from paramscope.analyses.sizing.runtimes.vllm import vllm_memory  # noqa: E402
-from paramscope.analyses.sizing.weights import reprice  # noqa: E402
+from paramscope.analyses.sizing.weights import loaded_weights, reprice  # noqa: E402
 from paramscope.errors import ParamscopeError  # noqa: E402
-from paramscope.knowledge.hardware import find_device  # noqa: E402
+from paramscope.knowledge.hardware import Device, find_device  # noqa: E402
 from paramscope.model import Model  # noqa: E402
 from paramscope.model.dtypes import DType  # noqa: E402
 
@@ -70,8 +70,23 @@ def open_record_model(r: Record) -> Model | None:
 
 
 def weights_bytes(model: Model, r: Record) -> int:
+    """The record's re-pricing where it names one, else the checkpoint as stored, as the engine holds it
+    (vLLM pads MXFP4 experts per kernel backend; the backend is read from the log where it says)."""
     scheme = r.model.get("weights")
-    return reprice(model, scheme).total_bytes if scheme else model.tensor_bytes
+    if scheme:
+        return reprice(model, scheme).total_bytes
+    tp = r.setting("tensor_parallel_size") or r.gpus.get("count") or 1
+    return loaded_weights(model, r.engine, gpu_device(r), log_backend(r), tensor_parallel=tp).bytes
+
+
+def log_backend(r: Record) -> str | None:
+    """The MXFP4 backend vLLM says it used (mxfp4.py "Using Triton backend"; marlin_utils_fp4.py's
+    warning), or None to let paramscope pick vLLM's default."""
+    if "Using Triton backend" in r.log:
+        return "triton"
+    if "Marlin" in r.log or "marlin" in r.log:
+        return "marlin"
+    return None
 
 
 def model_dtype(model: Model, r: Record) -> DType:
@@ -90,13 +105,19 @@ def gpu_bytes(r: Record) -> int | None:
     printed = r.first("total_gpu_memory")
     if printed and printed.bytes:
         return printed.bytes
+    device = gpu_device(r)
+    return device.usable_bytes if device is not None else None
+
+
+def gpu_device(r: Record) -> Device | None:
+    """The catalogue's device for the GPU the record names, if it names one paramscope knows."""
     given = (r.gpus.get("name") or "").split(" (")[0]
     name = given
     for word in ("NVIDIA ", "GeForce ", "Tesla "):
         name = name.replace(word, "")
     for candidate in (given, name, name.replace("GB", "g").replace(" ", "-"), name.split("-")[0]):
         try:
-            return find_device(candidate).usable_bytes if candidate else None
+            return find_device(candidate) if candidate else None
         except ParamscopeError:
             continue
     return None

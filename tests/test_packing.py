@@ -35,6 +35,7 @@ CT_INT4 = {"quant_method": "compressed-tensors", "format": "pack-quantized",
 CT_NVFP4 = {"quant_method": "compressed-tensors", "format": "nvfp4-pack-quantized",
             "config_groups": {"group_0": {"weights": {"num_bits": 4}, "targets": ["Linear"]}}}
 MODELOPT = {"quant_method": "modelopt", "quant_algo": "NVFP4"}
+MLX4 = {"group_size": 32, "bits": 4, "model.layers.0.mlp.up_proj": {"group_size": 32, "bits": 8}}
 
 # (config, name, dtype, shape, expected logical params); each row of CONVENTIONS is hit first by one.
 EXAMPLES: list[tuple[dict | None, str, str, tuple[int, ...], int]] = [
@@ -86,9 +87,15 @@ EXAMPLES: list[tuple[dict | None, str, str, tuple[int, ...], int]] = [
     (CT_INT4, "model.layers.0.mlp.down_proj.weight_shape", "I64", (2,), 0),
     (CT_NVFP4, "model.layers.0.mlp.down_proj.weight_packed", "U8", (OUT, IN // 2), LINEAR),
     (CT_NVFP4, "model.layers.0.mlp.down_proj.weight_global_scale", "F32", (1,), 0),
+    (CT_INT4, "model.layers.0.mlp.down_proj.weight_g_idx", "I32", (IN,), 0),
     # ModelOpt NVFP4
     (MODELOPT, "model.layers.0.mlp.down_proj.weight", "U8", (OUT, IN // 2), LINEAR),
     (MODELOPT, "model.layers.0.mlp.down_proj.weight_scale_2", "F32", (), 0),
+    # MLX: uint32 (out, in × bits / 32), a module's own width where the config overrides it
+    (MLX4, "model.layers.0.mlp.down_proj.weight", "U32", (OUT, IN * 4 // 32), LINEAR),
+    (MLX4, "model.layers.0.mlp.up_proj.weight", "U32", (OUT, IN * 8 // 32), LINEAR),
+    (MLX4, "model.layers.0.mlp.down_proj.scales", "BF16", (OUT, IN // 32), 0),
+    (MLX4, "model.layers.0.mlp.down_proj.biases", "BF16", (OUT, IN // 32), 0),
 ]
 
 
@@ -134,6 +141,7 @@ def test_quant_method_and_bits() -> None:
     assert quant_method({"load_in_4bit": True}) == "bitsandbytes_4bit"  # configs before quant_method
     assert quant_method({"quant_method": "GPTQ"}) == "gptq"
     assert quant_method(None) is None and quant_method({}) is None
+    assert quant_method(MLX4) == "mlx" and quant_method({"bits": 4}) is None
     assert weight_bits(GPTQ4) == 4 and weight_bits({"w_bit": 3}) == 3 and weight_bits(CT_INT4) == 4
     mixed = {"config_groups": {"a": {"weights": {"num_bits": 4}}, "b": {"weights": {"num_bits": 8}}}}
     assert weight_bits(mixed) is None

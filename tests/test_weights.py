@@ -3,16 +3,19 @@ done here by hand."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 import paramscope
-from paramscope.analyses.sizing.weights import reprice
+from paramscope.analyses.sizing.weights import loaded_weights, reprice
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs
+from paramscope.knowledge.hardware import find_device
 from paramscope.knowledge.quant_configs import from_hf_config
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
@@ -324,3 +327,75 @@ def test_every_file_type_and_plain_scheme_runs():
         r = reprice(m, name)
         assert r.params == n and r.total_bytes == sum(t.bytes for t in r.by_type.values())
         assert 1.125 < r.bits_per_weight <= 32.0001, name
+
+
+# --- weights as an engine holds a quantized checkpoint (knowledge/quant_layouts.ENGINE_LAYOUTS) ------
+ENGINE_LOGS = Path(__file__).parent / "fixtures" / "engine_logs" / "vllm"
+
+
+def printed_weights(record: str) -> int:
+    """'Model loading took X GiB' of a vLLM record (tests/fixtures/engine_logs), in bytes."""
+    rec = json.loads((ENGINE_LOGS / f"{record}.json").read_text())
+    (fig,) = [f for f in rec["figures"] if f["name"] == "weights"]
+    assert fig["unit"] == "GiB"
+    return round(float(fig["value"]) * GIB)
+
+
+@pytest.mark.parametrize(("record", "model", "backend"), [
+    ("33155-gpt-oss-120b-h100-v0141", "gpt-oss-120b", "triton"),  # log: "Using Triton backend"
+    ("23278-gpt-oss-120b-h100", "gpt-oss-120b", "marlin"),  # log: "... leveraging the Marlin kernel"
+    ("myoceane-gpt-oss-20b-a100-v0190", "gpt-oss-20b", "marlin"),  # A100: CUDA capability 8.0
+])
+def test_vllm_mxfp4_weights_match_the_engine_log(record, model, backend):
+    """Stored bytes (60.8 GiB for 120b) are 5–8 % under what vLLM holds: it pads the experts per backend
+    and the Triton backend keeps a swizzled copy of the scales. With that, within 0.5 % (the rest is the
+    RoPE cache and allocator rounding, which the vLLM profile adds on its own)."""
+    m = paramscope.open_model(model)
+    loaded = loaded_weights(m, "vllm", backend=backend)
+    printed = printed_weights(record)
+    assert loaded.stored_bytes == m.tensor_bytes < loaded.bytes < printed
+    assert abs(loaded.bytes - printed) / printed < 0.005
+    assert abs(m.tensor_bytes - printed) / printed > 0.02  # the stored bytes alone would not do
+
+
+def test_vllm_backend_follows_the_device():
+    m = paramscope.open_model("gpt-oss-120b")
+    assert loaded_weights(m, "vllm", find_device("h100")).backend == "triton"
+    assert loaded_weights(m, "vllm", find_device("a100-80g")).backend == "marlin"
+    assert loaded_weights(m, "vllm").backend == "triton"
+    with pytest.raises(UnsupportedError, match="unknown vLLM MXFP4 backend"):
+        loaded_weights(m, "vllm", backend="cuda-graphs")
+
+
+def test_vllm_pads_each_tensor_parallel_rank():
+    """gpt-oss-120b at TP 4: intermediate 2880 / 4 = 720 per rank, padded to 768 (Triton: multiple of 64)."""
+    m = paramscope.open_model("gpt-oss-120b")
+    tp1 = loaded_weights(m, "vllm", backend="triton").bytes
+    tp4 = loaded_weights(m, "vllm", backend="triton", tensor_parallel=4).bytes
+    assert tp4 > tp1
+    e, h, layers = 128, 2880, 36
+    rank_gate_up = e * 2 * 768 * (h // 2 + h // 32 + 4) + e * 2 * 768 * (h // 32)  # + swizzled scales
+    rank_down = e * h * (768 // 2 + 768 // 32 + 4) + e * 3072 * 24  # rows padded to 256, blocks to 2
+    stored_experts = layers * sum(t.nbytes for t in m.tensors if ".layers.0.mlp.experts." in t.name)
+    assert tp4 - (m.tensor_bytes - stored_experts) == layers * 4 * (rank_gate_up + rank_down)
+
+
+def test_other_runtimes_and_methods_take_the_stored_bytes():
+    m = paramscope.open_model("gpt-oss-20b")
+    assert loaded_weights(m, "llama.cpp").bytes == m.tensor_bytes
+    d = paramscope.open_model("deepseek-v3")
+    assert loaded_weights(d, "vllm").bytes == d.tensor_bytes
+
+
+def test_size_as_stored_on_vllm_includes_the_mxfp4_layout():
+    est = paramscope.size("gpt-oss-120b", runtime="vllm", gpu="h100", context=4096)
+    assert est.estimate.weights_bytes == loaded_weights(paramscope.open_model("gpt-oss-120b"), "vllm").bytes
+    assert any("vLLM triton MXFP4 backend" in line for line in est.estimate.explain)
+
+
+def test_repricing_a_quantized_checkpoint_says_what_it_assumes():
+    r = reprice(paramscope.open_model("gpt-oss-120b"), "q4_k_m")
+    assert any("already quantized (mxfp4" in n and "omit --weights" in n for n in r.notes)
+    assert any("dropped the source's quantization side data" in n for n in r.notes)
+    plain = reprice(paramscope.open_model("llama-3.1-8b"), "int4")
+    assert not any("already quantized" in n for n in plain.notes)

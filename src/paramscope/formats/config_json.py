@@ -13,6 +13,7 @@ from typing import Any
 from paramscope.errors import HeaderError
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 from paramscope.knowledge.quant_configs import from_config
+from paramscope.knowledge.quant_layouts import config_tensors
 from paramscope.model import Model
 from paramscope.sources.folder import Folder, LocalFolder
 from paramscope.sources.local import read_small_file
@@ -39,9 +40,11 @@ def read_from(folder: Folder, name: str) -> Model:
     """File ``name`` of ``folder`` (a directory, a Hub repository), read whole and bounded."""
     source = folder.label(name)
     cfg = parse(folder.read_whole(name, MAX_CONFIG_BYTES, "config"), source)
-    return Model(format=NAME, source=source, tensors=expected_tensors(cfg, source),
-                 config=arch_config_from_hf(cfg, source), metadata={"config": cfg},
-                 files=(source,), has_weights=False, quantization=from_config(cfg))
+    quantization = from_config(cfg)  # quantized checkpoints are listed as stored (knowledge/quant_layouts.py)
+    tensors, notes = config_tensors(expected_tensors(cfg, source), quantization, cfg)
+    metadata: dict[str, Any] = {"config": cfg, **({"warnings": notes} if notes else {})}
+    return Model(format=NAME, source=source, tensors=tensors, config=arch_config_from_hf(cfg, source),
+                 metadata=metadata, files=(source,), has_weights=False, quantization=quantization)
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -90,8 +90,15 @@ CONVENTIONS: tuple[Convention, ...] = (
     Convention(frozenset({"compressed-tensors"}), (".weight_packed",), True, bits=FROM_CONFIG,
                dtypes=INTEGER_CONTAINERS,
                source="compressed-tensors pack-quantized (int32) and nvfp4-pack-quantized (uint8)"),
+    Convention(frozenset({"compressed-tensors"}), (".weight_g_idx",), False,
+               source="compressed-tensors pack-quantized activation order (actorder: group)"),
     Convention(frozenset({"modelopt"}), (".weight",), True, bits=4, dtypes=frozenset({DType.U8}),
                source="ModelOpt NVFP4 weights two per byte (FP8 weights are stored as F8_E4M3)"),
+    # --- MLX (mlx_lm quantize_model): uint32 containers of `bits`-bit weights, per-group scales and biases
+    Convention(frozenset({"mlx"}), (".weight",), True, bits=FROM_CONFIG, dtypes=frozenset({DType.U32}),
+               source="mlx core quantize: (out, in × bits / 32) uint32; a module may override bits"),
+    Convention(frozenset({"mlx"}), (".scales", ".biases"), False,
+               source="mlx affine scales and biases per group, model dtype (mxfp4 mode: uint8 scales)"),
 )
 
 # A file read without its config.json: names only one method writes tell the method.
@@ -113,6 +120,9 @@ def quant_method(quantization_config: Mapping[str, Any] | None) -> str | None:
     if method == "bitsandbytes" or (not method and ("load_in_4bit" in quantization_config
                                                     or "load_in_8bit" in quantization_config)):
         return "bitsandbytes_4bit" if quantization_config.get("load_in_4bit") else "bitsandbytes_8bit"
+    qc = quantization_config
+    if not method and "group_size" in qc and isinstance(qc.get("bits"), int):
+        return "mlx"  # mlx_lm writes a bare {"group_size", "bits"[, "mode"], per-module overrides}
     return method or None
 
 
@@ -155,9 +165,17 @@ def apply_packing(tensors: Sequence[Tensor], quantization_config: Mapping[str, A
     out = []
     for t in tensors:
         if ("." + t.name).endswith(endings):
-            t = _apply_first(rows, t, bits, method, source)
+            t = _apply_first(rows, t, _module_bits(quantization_config, t.name, bits), method, source)
         out.append(t)
     return tuple(out)
+
+
+def _module_bits(quantization_config: Mapping[str, Any] | None, name: str, bits: int | None) -> int | None:
+    """MLX lets a module override the width: {"model.layers.0.mlp.down_proj": {"bits": 8, …}}."""
+    override = quantization_config.get(name.removesuffix(".weight")) if quantization_config else None
+    if isinstance(override, Mapping) and isinstance(override.get("bits"), int):
+        return override["bits"]
+    return bits
 
 
 @lru_cache(maxsize=32)

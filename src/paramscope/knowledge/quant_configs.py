@@ -130,10 +130,7 @@ def from_gguf(metadata: Mapping[str, Any]) -> Quantization:
 def _method(qc: Mapping[str, Any]) -> str | None:
     from paramscope.knowledge.packing import quant_method
 
-    method = quant_method(qc)
-    if method is None and "group_size" in qc and "bits" in qc and len(qc) <= 4:
-        return "mlx"  # mlx_lm's bare {"group_size", "bits"} (possibly with "mode")
-    return method
+    return quant_method(qc)  # mlx_lm's bare {"group_size", "bits"} included
 
 
 def _bnb4(qc: Mapping[str, Any], declared_in: str) -> Quantization:

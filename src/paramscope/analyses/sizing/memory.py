@@ -80,11 +80,15 @@ class SizeEstimate:
         return None if None in verdicts else all(verdicts)
 
 
-def weights_for(model: Model, scheme: str | None) -> tuple[int, str, tuple[str, ...]]:
-    """Weight bytes as stored, or re-priced at ``scheme``; with the explain lines."""
+def weights_for(model: Model, scheme: str | None, runtime: str = "", device: Device | None = None,
+                n_devices: int = 1) -> tuple[int, str, tuple[str, ...]]:
+    """Weight bytes as stored (as ``runtime`` holds them, where it re-lays them), or re-priced at
+    ``scheme``; with the explain lines."""
+    from paramscope.analyses.sizing.weights import loaded_weights, reprice
+
     if scheme is None:
-        return model.tensor_bytes, "as stored", ()
-    from paramscope.analyses.sizing.weights import reprice
+        loaded = loaded_weights(model, runtime, device, tensor_parallel=n_devices)
+        return loaded.bytes, "as stored", tuple(f"weights: {n}" for n in loaded.notes)
 
     r = reprice(model, scheme)
     parts = " + ".join(f"{k} {v.bytes:,} B ({v.tensors} tensors)" for k, v in r.by_type.items())
@@ -103,8 +107,9 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         raise UnsupportedError(f"batch and device count must be at least 1 (found {req.batch}, "
                                f"{req.n_devices})")
     ctx, ctx_note = resolve_context(cfg, req.context)
-    weights_bytes, scheme, weights_explain = weights_for(model, req.weights)
     runtime = find(req.runtime)
+    weights_bytes, scheme, weights_explain = weights_for(model, req.weights, runtime.name, req.device,
+                                                         req.n_devices)
     req = replace(req, runtime=runtime.name, options=runtime.check(req.options))
     parts = runtime.parts()(model, cfg, weights_bytes, req, ctx)
     n = req.n_devices

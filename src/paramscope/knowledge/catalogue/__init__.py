@@ -132,12 +132,16 @@ def open_entry(name: str) -> Model:
     """The entry as a ``Model`` built from its config (format "config", no weights)."""
     from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
     from paramscope.knowledge.quant_configs import from_config
+    from paramscope.knowledge.quant_layouts import config_tensors
 
     entry = lookup(name)
     cfg = load_config(entry.name)
     published = {"total_params": entry.total_params, "active_params": entry.active_params,
                  "exactness": entry.exactness, "source": entry.source}
-    return Model(format="config", source=entry.name, tensors=expected_tensors(cfg, entry.name),
+    quantization = from_config(cfg)  # gpt-oss (MXFP4), DeepSeek-V3/R1 (FP8): listed as stored
+    tensors, notes = config_tensors(expected_tensors(cfg, entry.name), quantization, cfg)
+    return Model(format="config", source=entry.name, tensors=tensors,
                  config=arch_config_from_hf(cfg, entry.name),
-                 metadata={"config": cfg, "catalogue": entry.file, "published": published},
-                 has_weights=False, quantization=from_config(cfg))
+                 metadata={"config": cfg, "catalogue": entry.file, "published": published,
+                           **({"warnings": notes} if notes else {})},
+                 has_weights=False, quantization=quantization)

@@ -1,0 +1,593 @@
+"""Logical tensors → the tensors a quantized checkpoint stores: one table of layouts, one row per format.
+
+``knowledge.families`` lists a config's *logical* tensors (``q_proj.weight`` (out, in) in the model dtype).
+A quantized checkpoint stores each quantized weight as a packed container plus side data, and leaves the
+rest at the model dtype. ``as_stored`` rewrites the list: for every weight a method quantizes (its own rule
+of which modules, then the config's exclusions), the row of ``LAYOUTS`` for that method gives the stored
+pieces — name suffix, dtype, shape — each written as the quantizer allocates it (the row cites where). The
+packed container keeps the weight's parameter count (``params_per_element``); side data counts 0.
+
+Byte totals equal the real checkpoint's ``model.safetensors.index.json`` ``total_size``
+(tests/test_quant_layouts.py, tests/fixtures/quantized/), with one data-dependent exception: bitsandbytes'
+double-quantized 4-bit state stores ``nested_offset`` (a float) as JSON text, whose length varies by a few
+bytes per matrix (``NESTED_OFFSET_CHARS``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from paramscope.knowledge.roles import Placement, place
+from paramscope.model import Tensor
+from paramscope.model.dtypes import DType
+from paramscope.model.quantization import Quantization
+
+# bitsandbytes: Params4bit(blocksize=64) and the nested quantization of absmax in blocks of 256
+# (bitsandbytes/functional.py quantize_4bit, compress_statistics=True → quantize_blockwise(blocksize=256)).
+BNB4_BLOCK, BNB4_NESTED_BLOCK, BNB4_CODE = 64, 256, 16
+# QuantState.as_dict(packed=True) serializes the non-tensor fields with json.dumps; nested_offset is
+# absmax.mean().item(), a float32 widened to a Python float, whose repr takes 16–21 characters
+# ("0.10000000149011612"). 19 is the typical length; the real checkpoint in
+# tests/fixtures/quantized/IrfanUruchi__Llama-2-13B-Computer-Engineering- averages 19.15.
+NESTED_OFFSET_CHARS = 19
+# vLLM / transformers names for the model dtypes a quantizer writes into its own metadata
+TORCH_NAMES = {DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32"}
+# Families whose MoE router is a bare nn.Parameter, not an nn.Linear, so no Linear-replacing quantizer
+# touches it: DeepseekV3MoE's MoEGate (modeling_deepseek_v3.py), GptOssTopKRouter (modeling_gpt_oss.py).
+ROUTER_NOT_LINEAR = frozenset({"deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss"})
+# BitsAndBytesConfig.bnb_4bit_quant_storage: the dtype the packed bytes are viewed as (FSDP-QLoRA: bf16)
+BNB4_STORAGE = {"uint8": DType.U8, "int8": DType.I8, "bfloat16": DType.BF16, "float16": DType.F16,
+                "float32": DType.F32}
+MXFP4_BLOCK = 32  # OCP MX: one E8M0 scale per 32 weights, two E2M1 weights per byte
+
+
+@dataclass(frozen=True, slots=True)
+class Matrix:
+    """One weight a layout stores: its module path, (…, out, in) and the settings it is quantized with."""
+
+    module: str  # "model.layers.0.self_attn.q_proj"; a fused expert tensor's own name for MXFP4
+    lead: tuple[int, ...]  # leading dims (experts) of a fused 3-D weight
+    out: int
+    inn: int
+    dtype: DType  # the model dtype the weight had before quantization
+    bits: int
+    group: int  # weights per scale along the input; 0: one scale per output row
+    opts: Mapping[str, Any] = field(default_factory=dict)  # method-specific settings (format, storage …)
+
+    @property
+    def n(self) -> int:
+        return math.prod(self.lead) * self.out * self.inn
+
+    @property
+    def groups(self) -> int:
+        return math.ceil(self.inn / self.group) if self.group else 1
+
+    @property
+    def pack(self) -> int:
+        """Weights per 32-bit container."""
+        return 32 // self.bits
+
+
+ShapeFn = Callable[[Matrix], tuple[int, ...]]
+DTypeFn = Callable[[Matrix], DType]
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One stored tensor of a quantized weight: ``module + suffix``."""
+
+    suffix: str
+    dtype: DType | DTypeFn
+    shape: ShapeFn
+    packed: bool = False  # holds the weights themselves (counts their parameters)
+    when: Callable[[Matrix], bool] = lambda m: True
+
+    def tensor(self, m: Matrix) -> Tensor | None:
+        if not self.when(m):
+            return None
+        dtype = self.dtype(m) if callable(self.dtype) else self.dtype
+        shape = self.shape(m)
+        elements = math.prod(shape) * dtype.block_size
+        per = m.n // elements if self.packed else 1
+        if self.packed and per * elements != m.n:
+            raise ValueError(f"{m.module}: {m.n} weights do not fill {elements} {dtype.value} elements")
+        return Tensor(m.module + self.suffix, shape, dtype, dtype.nbytes(elements), params_per_element=per,
+                      is_parameter=self.packed)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    method: str  # Quantization.method, or "method:variant" for formats with several layouts
+    pieces: tuple[Piece, ...]
+    source: str  # where the stored layout is defined
+    bias: DType | None = None  # the bias of a quantized module is stored in this dtype (GPTQ/AWQ: F16)
+
+
+def _bnb4_state(m: Matrix) -> tuple[int, ...]:
+    """QuantState.as_dict(packed=True)["quant_state.bitsandbytes__<type>"]: the JSON of the non-tensor
+    fields as a uint8 tensor (bitsandbytes/utils.py pack_dict_to_tensor)."""
+    fields: dict[str, Any] = {"quant_type": m.opts["quant_type"], "blocksize": BNB4_BLOCK,
+                              "dtype": TORCH_NAMES[m.dtype], "shape": [m.out, m.inn]}
+    if m.opts["double"]:
+        fields |= {"nested_blocksize": BNB4_NESTED_BLOCK, "nested_dtype": "float32", "nested_offset": 0}
+        return (len(json.dumps(fields)) - 1 + NESTED_OFFSET_CHARS,)
+    return (len(json.dumps(fields)),)
+
+
+def _bnb4_blocks(m: Matrix) -> int:
+    return math.ceil(m.n / BNB4_BLOCK)
+
+
+def _double(m: Matrix) -> bool:
+    return bool(m.opts["double"])
+
+
+def _storage(m: Matrix) -> DType:
+    return m.opts["storage"]
+
+
+def _bnb4_weight(m: Matrix) -> tuple[int, ...]:
+    # Params4bit: two 4-bit codes per byte, flattened to (bytes / itemsize of bnb_4bit_quant_storage, 1)
+    storage: DType = m.opts["storage"]
+    return (math.ceil(m.n / 2) // storage.type_size, 1)
+
+
+def _scale_dtype(m: Matrix) -> DType:
+    return m.opts.get("scale_dtype") or m.dtype
+
+
+def _ct_scale_shape(m: Matrix) -> tuple[int, ...]:
+    """compressed-tensors weight_scale by strategy (quantization/lifecycle/initialize.py)."""
+    strategy = m.opts["strategy"]
+    if strategy == "tensor":
+        return (1,)
+    if strategy == "block":
+        b0, b1 = m.opts["block"]
+        return (math.ceil(m.out / b0), math.ceil(m.inn / b1))
+    if strategy in ("group", "tensor_group"):
+        return (m.out, m.groups)
+    return (m.out, 1)  # channel
+
+
+def _asymmetric(m: Matrix) -> bool:
+    return not m.opts.get("symmetric", True)
+
+
+def _packed_zero_point(m: Matrix) -> tuple[int, ...]:
+    # pack_to_int32(weight_zero_point, num_bits, packed_dim=0) for group/channel strategies
+    return (math.ceil(m.out / m.pack), m.groups)
+
+
+def _group_order(m: Matrix) -> bool:
+    return m.opts.get("actorder") == "group"
+
+
+def _static_input(m: Matrix) -> bool:
+    return bool(m.opts.get("static_input"))
+
+
+def _mlx_affine(m: Matrix) -> bool:
+    return m.opts.get("mode", "affine") == "affine"
+
+
+def _mlx_scale_dtype(m: Matrix) -> DType:
+    return m.dtype if _mlx_affine(m) else DType.U8  # mxfp4 mode: E8M0 scales stored as uint8
+
+
+def _lead(m: Matrix, *shape: int) -> tuple[int, ...]:
+    return (*m.lead, *shape)
+
+
+LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
+    Layout("bitsandbytes_4bit", (
+        Piece(".weight", _storage, _bnb4_weight, packed=True),
+        Piece(".weight.absmax", lambda m: DType.U8 if m.opts["double"] else DType.F32,
+              lambda m: (_bnb4_blocks(m),)),
+        Piece(".weight.quant_map", DType.F32, lambda m: (BNB4_CODE,)),
+        Piece(".weight.nested_absmax", DType.F32,
+              lambda m: (math.ceil(_bnb4_blocks(m) / BNB4_NESTED_BLOCK),), when=_double),
+        Piece(".weight.nested_quant_map", DType.F32, lambda m: (256,), when=_double),
+        Piece("", DType.U8, _bnb4_state),  # suffix set per quant type in _bnb4_opts
+    ), "bitsandbytes nn/modules.py Params4bit + functional.py QuantState.as_dict(packed=True); "
+       "transformers integrations/bitsandbytes.py replace_with_bnb_linear"),
+    Layout("bitsandbytes_8bit", (
+        Piece(".weight", DType.I8, lambda m: (m.out, m.inn), packed=True),
+        Piece(".SCB", DType.F32, lambda m: (m.out,)),
+        Piece(".weight_format", DType.U8, lambda m: ()),
+    ), "bitsandbytes nn/modules.py Int8Params (CB int8, SCB float32 per row) and "
+       "Linear8bitLt._save_to_state_dict (weight_format, one uint8)"),
+    Layout("gptq", (
+        Piece(".qweight", DType.I32, lambda m: (m.inn // 32 * m.bits, m.out), packed=True),
+        Piece(".qzeros", DType.I32, lambda m: (m.groups, m.out // 32 * m.bits)),
+        Piece(".scales", DType.F16, lambda m: (m.groups, m.out)),
+        Piece(".g_idx", DType.I32, lambda m: (m.inn,)),
+    ), "auto_gptq nn_modules/qlinear/qlinear_*.py QuantLinear.__init__ (GPTQModel keeps the layout)",
+       bias=DType.F16),
+    Layout("awq", (
+        Piece(".qweight", DType.I32, lambda m: (m.inn, m.out // m.pack), packed=True),
+        Piece(".qzeros", DType.I32, lambda m: (m.groups, m.out // m.pack)),
+        Piece(".scales", DType.F16, lambda m: (m.groups, m.out)),
+    ), "AutoAWQ awq/modules/linear/gemm.py WQLinear_GEMM.__init__", bias=DType.F16),
+    Layout("mxfp4", (
+        Piece("_blocks", DType.U8, lambda m: _lead(m, m.out, m.inn // MXFP4_BLOCK, MXFP4_BLOCK // 2),
+              packed=True),
+        Piece("_scales", DType.U8, lambda m: _lead(m, m.out, m.inn // MXFP4_BLOCK)),
+    ), "openai/gpt-oss checkpoints as transformers integrations/mxfp4.py loads them: "
+       "experts.{gate_up,down}_proj_blocks (E, out, in/32, 16) U8 and _scales (E, out, in/32) U8"),
+    Layout("fp8", (
+        Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale_inv", DType.F32, lambda m: (math.ceil(m.out / m.opts["block"][0]),
+                                                        math.ceil(m.inn / m.opts["block"][1]))),
+    ), "transformers integrations/finegrained_fp8.py FP8Linear (DeepSeek-V3 / Qwen3-FP8 weight_block_size)"),
+    Layout("fp8:tensor", (
+        Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", DType.F32, lambda m: ()),
+    ), "vLLM layers/quantization/fp8.py Fp8LinearMethod (serialized per-tensor fp8, no weight_block_size)"),
+    Layout("fbgemm_fp8", (
+        Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", DType.F32, lambda m: (m.out, 1)),
+    ), "transformers integrations/fbgemm_fp8.py FbgemmFp8Linear (per-channel float32 scale)"),
+    Layout("compressed-tensors:pack-quantized", (
+        Piece(".weight_packed", DType.I32, lambda m: (m.out, math.ceil(m.inn / m.pack)), packed=True),
+        Piece(".weight_scale", _scale_dtype, _ct_scale_shape),
+        Piece(".weight_zero_point", DType.I32, _packed_zero_point, when=_asymmetric),
+        Piece(".weight_g_idx", DType.I32, lambda m: (m.inn,), when=_group_order),
+        Piece(".weight_shape", DType.I64, lambda m: (2,)),
+    ), "compressed-tensors compressors/quantized_compressors/pack_quantized.py (pack_to_int32, "
+       "weight_shape = torch.tensor(shape))"),
+    Layout("compressed-tensors:int-quantized", (
+        Piece(".weight", DType.I8, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", _scale_dtype, _ct_scale_shape),
+        Piece(".weight_zero_point", DType.I8, _ct_scale_shape, when=_asymmetric),
+        Piece(".input_scale", _scale_dtype, lambda m: (1,), when=_static_input),
+    ), "compressed-tensors compressors/quantized_compressors/int_quantized.py"),
+    Layout("compressed-tensors:float-quantized", (
+        Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", _scale_dtype, _ct_scale_shape),
+        Piece(".input_scale", _scale_dtype, lambda m: (1,), when=_static_input),
+    ), "compressed-tensors compressors/quantized_compressors/float_quantized.py"),
+    Layout("compressed-tensors:nvfp4-pack-quantized", (
+        Piece(".weight_packed", DType.U8, lambda m: (m.out, m.inn // 2), packed=True),
+        Piece(".weight_scale", DType.F8_E4M3, lambda m: (m.out, m.groups)),
+        Piece(".weight_global_scale", DType.F32, lambda m: (1,)),
+        Piece(".input_global_scale", DType.F32, lambda m: (1,), when=lambda m: m.opts.get("has_input")),
+    ), "compressed-tensors compressors/quantized_compressors/fp4_quantized.py (NVFP4: E2M1 pairs, "
+       "FP8 scale per 16, float32 global scale)"),
+    Layout("mlx", (
+        Piece(".weight", DType.U32, lambda m: _lead(m, m.out, m.inn * m.bits // 32), packed=True),
+        Piece(".scales", _mlx_scale_dtype, lambda m: _lead(m, m.out, m.groups)),
+        Piece(".biases", lambda m: m.dtype, lambda m: _lead(m, m.out, m.groups), when=_mlx_affine),
+    ), "mlx core quantize (packed uint32 weights; scales and biases per group) as mlx_lm utils.py "
+       "quantize_model applies it to nn.Linear and nn.Embedding"),
+)}
+# compressed-tensors formats whose stored weight is the plain quantized tensor
+LAYOUTS["compressed-tensors:naive-quantized"] = LAYOUTS["compressed-tensors:int-quantized"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    tensors: tuple[Tensor, ...]
+    notes: tuple[str, ...] = ()
+
+
+def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str = "") -> Stored:
+    """The tensors a checkpoint quantized by ``q`` stores, from the logical list a config gives.
+
+    A method or format with no row keeps the logical tensors, with a note saying so."""
+    if q is None or q.method == "gguf":
+        return Stored(tuple(tensors))
+    rule = RULES.get(q.method)
+    if rule is None:
+        return Stored(tuple(tensors), (f"{q.label}: no stored layout known for quant_method {q.method!r}; "
+                                       "tensors listed and priced as unquantized",))
+    out: list[Tensor] = []
+    quantized: set[str] = set()
+    routers_linear = model_type not in ROUTER_NOT_LINEAR
+    for t in tensors:
+        p = place(t.name)
+        m, layout = rule(q, t, p, routers_linear)
+        if m is None or layout is None:
+            out.append(t)
+            continue
+        quantized.add(m.module)
+        for piece in _pieces(layout, m):
+            stored = piece.tensor(m)
+            if stored is not None:
+                out.append(stored)
+    bias_dtypes = {lay.bias for lay in LAYOUTS.values() if lay.method.split(":")[0] == q.method} - {None}
+    if bias_dtypes:
+        dtype = next(iter(bias_dtypes))
+        out = [_retype(t, dtype) if t.name.endswith(".bias") and t.name[:-5] in quantized else t for t in out]
+    return Stored(tuple(out))
+
+
+def _pieces(layout: Layout, m: Matrix) -> tuple[Piece, ...]:
+    if layout.method != "bitsandbytes_4bit":
+        return layout.pieces
+    *head, state = layout.pieces
+    return (*head, replace(state, suffix=f".weight.quant_state.bitsandbytes__{m.opts['quant_type']}"))
+
+
+def _retype(t: Tensor, dtype: DType) -> Tensor:
+    return replace(t, dtype=dtype, nbytes=dtype.nbytes(t.n_elements))
+
+
+# --- which modules each method quantizes --------------------------------------------------------------
+Picked = tuple[Matrix | None, Layout | None]
+Rule = Callable[[Quantization, Tensor, Placement, bool], Picked]
+NONE: Picked = (None, None)
+
+
+def _linear(t: Tensor, p: Placement, routers_linear: bool) -> bool:
+    """An nn.Linear weight: a 2-D ``.weight`` that is not an embedding, a norm, or a parameter router."""
+    if not t.name.endswith(".weight") or len(t.shape) != 2 or p.role != "weight":
+        return False
+    top = p.component.split("/")[0]
+    if top in ("embedding", "norm"):
+        return False
+    return routers_linear or top != "router"
+
+
+def _in_blocks(p: Placement) -> bool:
+    """Inside the decoder's repeated blocks (what GPTQ and AWQ walk), not towers or the head."""
+    return p.layer is not None and p.component.split("/")[0] not in ("vision", "projector", "output")
+
+
+def excluded(module: str, patterns: Sequence[str]) -> bool:
+    """transformers' rule for modules_to_not_convert / llm_int8_skip_modules / compressed-tensors ignore:
+    a name is skipped when a pattern equals it or one of its dotted parts runs (``lm_head``, ``gate``,
+    ``model.layers.0.mlp``), matches it as a glob (gpt-oss ``model.layers.*.self_attn``), or, with ``re:``,
+    as a regular expression from the start (compressed-tensors)."""
+    dotted = "." + module + "."
+    for pat in patterns:
+        if pat.startswith("re:"):
+            if re.match(pat[3:], module):
+                return True
+        elif "*" in pat:
+            if fnmatch.fnmatchcase(module, pat) or fnmatch.fnmatchcase(module, pat + ".*"):
+                return True
+        elif "." + pat + "." in dotted or dotted.startswith("." + pat + "."):
+            return True
+    return False
+
+
+def _matrix(t: Tensor, module: str, bits: int, group: int | None, **opts: Any) -> Matrix:
+    out, inn = t.shape[-2], t.shape[-1]
+    return Matrix(module, tuple(t.shape[:-2]), out, inn, t.dtype, bits, group or 0, opts)
+
+
+def _module(t: Tensor) -> str:
+    return t.name.removesuffix(".weight")
+
+
+def _bnb4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+    if not _linear(t, p, routers) or p.component == "output" or excluded(_module(t), q.excluded):
+        return NONE
+    storage = BNB4_STORAGE.get(str(q.config.get("bnb_4bit_quant_storage") or "uint8").removeprefix("torch."))
+    if storage is None:
+        return NONE
+    m = _matrix(t, _module(t), 4, BNB4_BLOCK, quant_type=q.quant_type or "fp4", double=q.double_quant,
+                storage=storage)
+    return m, LAYOUTS["bitsandbytes_4bit"]
+
+
+def _bnb8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+    if not _linear(t, p, routers) or p.component == "output" or excluded(_module(t), q.excluded):
+        return NONE
+    return _matrix(t, _module(t), 8, 0), LAYOUTS["bitsandbytes_8bit"]
+
+
+def _gptq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+    """Linear layers of the decoder blocks except the router (AutoGPTQ / GPTQModel list the modules of
+    each block to quantize and leave the MoE gate out); ``modules_in_block_to_quantize`` narrows the list
+    and GPTQModel's ``dynamic`` rules skip (``-:regex``) or re-set bits / group_size per module."""
+    module = _module(t)
+    if (not _linear(t, p, routers) or not _in_blocks(p) or p.component == "router"
+            or excluded(module, q.excluded)):
+        return NONE
+    chosen = _in_block_list(module, q.config.get("modules_in_block_to_quantize"))
+    if not chosen:
+        return NONE
+    bits, group = q.bits or 4, q.group_size
+    for pattern, override in _dynamic(q.config.get("dynamic")):
+        if pattern.startswith("-:"):
+            if re.match(pattern[2:], module):
+                return NONE
+        elif re.match(pattern.removeprefix("+:"), module):
+            bits = int(override.get("bits", bits))
+            g = override.get("group_size", group)
+            group = int(g) if g and int(g) > 0 else None
+            break
+    return _matrix(t, module, bits, group), LAYOUTS["gptq"]
+
+
+def _in_block_list(module: str, lists: Any) -> bool:
+    if not isinstance(lists, list) or not lists:
+        return True
+    names = [n for group in lists if isinstance(group, list) for n in group if isinstance(n, str)]
+    return any(module.endswith("." + n) for n in names)
+
+
+def _dynamic(rules: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    if not isinstance(rules, Mapping):
+        return []
+    return [(str(k), v if isinstance(v, Mapping) else {}) for k, v in rules.items()]
+
+
+def _awq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+    """Every nn.Linear of the decoder blocks (AutoAWQ get_named_linears) minus modules_to_not_convert."""
+    module = _module(t)
+    if not _linear(t, p, routers) or not _in_blocks(p) or excluded(module, q.excluded):
+        return NONE
+    version = str(q.config.get("version") or "gemm").lower()
+    if version != "gemm":
+        return NONE
+    return _matrix(t, module, q.bits or 4, q.group_size), LAYOUTS["awq"]
+
+
+def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+    """Every nn.Linear except the output head (transformers adds it to modules_to_not_convert) and the
+    config's modules_to_not_convert."""
+    if not _linear(t, p, routers) or p.component == "output" or excluded(_module(t), q.excluded):
+        return NONE
+    if q.method == "fbgemm_fp8":
+        return _matrix(t, _module(t), 8, 0), LAYOUTS["fbgemm_fp8"]
+    if not q.block_shape:
+        return _matrix(t, _module(t), 8, 0), LAYOUTS["fp8:tensor"]
+    return _matrix(t, _module(t), 8, 0, block=q.block_shape), LAYOUTS["fp8"]
+
+
+def _mxfp4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+    """Only the fused expert weights (GptOssExperts gate_up_proj (E, hidden, 2·ffn), down_proj
+    (E, ffn, hidden), stored transposed as (E, out, in/32, 16))."""
+    if len(t.shape) != 3 or not p.component.startswith("experts/") or p.role != "weight":
+        return NONE
+    if excluded(t.name, q.excluded):
+        return NONE
+    experts, inn, out = t.shape
+    return Matrix(t.name, (experts,), out, inn, t.dtype, 4, MXFP4_BLOCK), LAYOUTS["mxfp4"]
+
+
+def _mlx(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+    """mlx_lm quantize_model: every layer with ``to_quantized`` (nn.Linear, nn.Embedding) whose input
+    width is a multiple of the group size; per-module entries in the config override bits and group
+    size, or (False) leave the module unquantized."""
+    if not (_linear(t, p, True) or (p.component == "embedding" and len(t.shape) == 2)):
+        return NONE
+    module = _module(t)
+    settings: Mapping[str, Any] = q.config
+    override = q.config.get(module)
+    if override is False:
+        return NONE
+    if isinstance(override, Mapping):
+        settings = override
+    bits = int(settings.get("bits") or q.bits or 4)
+    mode = str(settings.get("mode") or q.config.get("mode") or "affine")
+    group = int(settings.get("group_size") or (32 if mode == "mxfp4" else q.group_size or 64))
+    if t.shape[-1] % group or 32 % bits:
+        return NONE
+    return _matrix(t, module, bits, group, mode=mode), LAYOUTS["mlx"]
+
+
+def _compressed(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+    """config_groups: the first group whose ``targets`` match the module (class name ``Linear`` or a
+    ``re:`` pattern) quantizes it with its ``weights`` args, unless ``ignore`` names it."""
+    module = _module(t)
+    if not _linear(t, p, routers) or excluded(module, q.excluded):
+        return NONE
+    groups = q.config.get("config_groups")
+    for group in (groups.values() if isinstance(groups, Mapping) else ()):
+        if not isinstance(group, Mapping) or not isinstance(group.get("weights"), Mapping):
+            continue
+        targets = [str(x) for x in group.get("targets") or ()]
+        if not any(x == "Linear" or excluded(module, [x]) for x in targets):
+            continue
+        w = group["weights"]
+        fmt = str(group.get("format") or q.config.get("format") or "")
+        layout = LAYOUTS.get(f"compressed-tensors:{fmt}")
+        if layout is None:
+            return NONE
+        acts = group.get("input_activations")
+        block = w.get("block_structure")
+        m = _matrix(t, module, int(w.get("num_bits") or 8), int(w.get("group_size") or 0),
+                    strategy=str(w.get("strategy") or "tensor"), symmetric=bool(w.get("symmetric", True)),
+                    actorder=w.get("actorder"), block=tuple(block) if isinstance(block, list) else (),
+                    scale_dtype=_dtype_named(w.get("scale_dtype")), has_input=isinstance(acts, Mapping),
+                    static_input=isinstance(acts, Mapping) and not acts.get("dynamic", False))
+        return m, layout
+    return NONE
+
+
+def _dtype_named(name: Any) -> DType | None:
+    names = {v: k for k, v in TORCH_NAMES.items()}
+    return names.get(str(name).removeprefix("torch.")) if name else None
+
+
+RULES: dict[str, Rule] = {
+    "bitsandbytes_4bit": _bnb4, "bitsandbytes_8bit": _bnb8, "gptq": _gptq, "awq": _awq, "fp8": _fp8,
+    "fbgemm_fp8": _fp8, "mxfp4": _mxfp4, "mlx": _mlx, "compressed-tensors": _compressed,
+}
+
+
+# Said of every tensor list built from a config alone (inventory notes), since real files may differ so.
+CONFIG_ONLY_NOTE = ("listed from config.json: a checkpoint file of it may also hold tensors that are not "
+                    "parameters (float32 rotary_emb.inv_freq buffers in files saved by older transformers) "
+                    "and, with tied embeddings, a second copy of the output head; read the file itself to "
+                    "see them listed as buffers and the head counted once")
+
+
+def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
+                   config: Mapping[str, Any]) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
+    """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
+    stored = as_stored(logical, q, str(config.get("model_type") or ""))
+    return stored.tensors, (*stored.notes, CONFIG_ONLY_NOTE)
+
+
+# --- what an engine holds after loading a stored checkpoint ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class EngineLayout:
+    """How an engine re-lays a method's weights on load, where that changes their size.
+
+    vLLM's MXFP4 MoE (layers/quantization/mxfp4.py Mxfp4MoEMethod) allocates the expert weights with the
+    intermediate size padded to ``intermediate_align`` and the hidden size to ``hidden_align`` (per backend,
+    in create_weights), then process_weights_after_loading: the Triton backend turns the biases to float32
+    and keeps a swizzled copy of the scales beside the originals (utils/mxfp4_utils.py _swizzle_mxfp4;
+    triton_kernels swizzle_mxfp4_scale_hopper pads rows to 2·num_warps·2·8 = 256 and blocks to 2)."""
+
+    engine: str
+    method: str
+    backend: str
+    intermediate_align: int
+    hidden_align: int
+    bias_dtype: DType
+    scale_copy_align: tuple[int, int] = ()  # (rows, blocks) padding of a second, swizzled copy of the scales
+    when: str = ""  # when the engine picks this backend
+    source: str = ""
+
+
+ENGINE_LAYOUTS: dict[tuple[str, str, str], EngineLayout] = {(e.engine, e.method, e.backend): e for e in (
+    EngineLayout("vllm", "mxfp4", "triton", 64, 1, DType.F32, (256, 2),
+                 "CUDA capability ≥ 9.0 with triton_kernels, FlashInfer MXFP4 off (default on H100/H200)",
+                 "vllm mxfp4.py get_mxfp4_backend, create_weights (round_up(intermediate, 64)), "
+                 "process_weights_after_loading TRITON branch"),
+    EngineLayout("vllm", "mxfp4", "marlin", 128, 256, DType.BF16, (),
+                 "CUDA capability < 9.0 (A100, L40S, RTX), or VLLM_MXFP4_USE_MARLIN=1",
+                 "vllm mxfp4.py create_weights MARLIN branch: 'n % 256 == 0 and k % 128 == 0'"),
+    EngineLayout("vllm", "mxfp4", "flashinfer-sm90", 128, 128, DType.BF16, (),
+                 "H100/H200 with VLLM_USE_FLASHINFER_MOE_MXFP4_BF16=1",
+                 "vllm mxfp4.py create_weights SM90_FI_MXFP4_BF16 branch (not checked against a log)"),
+    EngineLayout("vllm", "mxfp4", "flashinfer-sm100", 256, 256, DType.F32, (),
+                 "B200/GB200 with FlashInfer",
+                 "vllm mxfp4.py create_weights SM100 branches (not checked against a log)"),
+)}
+
+
+def _round_up(x: int, k: int) -> int:
+    return -(-x // k) * k
+
+
+def mxfp4_loaded_bytes(kind: str, experts: int, out: int, inn: int, lay: EngineLayout,
+                       with_bias: bool = True, tensor_parallel: int = 1) -> int:
+    """Bytes of one fused expert weight (blocks, scales, bias) as the engine holds it, on all ranks.
+
+    ``kind`` "gate_up": out = 2 × intermediate, in = hidden; "down": out = hidden, in = intermediate.
+    Tensor parallelism shards the intermediate size, and vLLM pads each rank's share."""
+    tp = tensor_parallel
+    if kind == "gate_up":
+        rows, cols = 2 * _round_up(out // 2 // tp, lay.intermediate_align), _round_up(inn, lay.hidden_align)
+    else:
+        rows, cols = _round_up(out, lay.hidden_align), _round_up(inn // tp, lay.intermediate_align)
+    blocks = cols // MXFP4_BLOCK
+    rank = experts * rows * (cols // 2 + blocks)
+    if with_bias:
+        rank += experts * rows * lay.bias_dtype.type_size
+    if lay.scale_copy_align:
+        r, c = lay.scale_copy_align
+        rank += experts * _round_up(rows, r) * _round_up(blocks, c)
+    return rank * tp

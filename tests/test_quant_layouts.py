@@ -1,0 +1,344 @@
+"""knowledge/quant_layouts.py: quantized checkpoints listed from config.json as they are stored.
+
+Checked against (1) the index files of real public checkpoints (tests/fixtures/quantized/): byte total
+equal to ``metadata.total_size`` and the same tensor names as ``weight_map``; (2) per-matrix byte counts
+written out here from each quantizer's allocation, independently of the layout table, over many shapes
+(hypothesis); (3) the plain schemes of knowledge/quant_schemes.py where they price the same layout; (4)
+tiny safetensors checkpoints written from the listing and read back by the safetensors reader, whose own
+packing table (knowledge/packing.py) must count the same parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import paramscope
+from builders.safetensors_files import write_safetensors
+from paramscope.knowledge import quant_schemes as qs
+from paramscope.knowledge.families import expected_tensors
+from paramscope.knowledge.quant_configs import from_config, from_hf_config
+from paramscope.knowledge.quant_layouts import (
+    CONFIG_ONLY_NOTE,
+    NESTED_OFFSET_CHARS,
+    as_stored,
+    config_tensors,
+    excluded,
+)
+from paramscope.model import Tensor
+from paramscope.model.dtypes import DType
+
+FIXTURES = Path(__file__).parent / "fixtures" / "quantized"
+REPOS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
+
+
+def load(repo: str) -> tuple[dict, dict]:
+    return (json.loads((FIXTURES / repo / "config.json").read_text()),
+            json.loads((FIXTURES / repo / "model.safetensors.index.json").read_text()))
+
+
+def stored(cfg: dict) -> tuple[Tensor, ...]:
+    return config_tensors(expected_tensors(cfg), from_config(cfg), cfg)[0]
+
+
+# --- (1) real checkpoints ---------------------------------------------------------------------------------
+def test_every_method_has_a_real_checkpoint():
+    methods = {from_config(load(r)[0]).method for r in REPOS}
+    assert {"bitsandbytes_4bit", "bitsandbytes_8bit", "mxfp4", "mlx"} <= methods
+
+
+@pytest.mark.parametrize("repo", REPOS)
+def test_names_are_the_index_names(repo):
+    cfg, index = load(repo)
+    ours = [t.name for t in stored(cfg)]
+    assert len(ours) == len(set(ours))
+    assert set(ours) == set(index["weight_map"])
+
+
+@pytest.mark.parametrize("repo", REPOS)
+def test_bytes_are_the_index_total_size(repo):
+    cfg, index = load(repo)
+    q = from_config(cfg)
+    ours = sum(t.nbytes for t in stored(cfg))
+    total = index["metadata"]["total_size"]
+    if q.method == "bitsandbytes_4bit" and q.double_quant:
+        # every quantized matrix stores its nested_offset (a float) as JSON text: 16–21 characters,
+        # data-dependent; we assume NESTED_OFFSET_CHARS. Everything else is exact, so the difference is
+        # the sum of (assumed − real) lengths: at most a few bytes per matrix.
+        states = sum(1 for t in stored(cfg) if ".quant_state." in t.name)
+        assert states == 280
+        assert abs(ours - total) <= 2 * states, (ours, total)
+        assert ours - total == -43  # 7,201,770,880 vs 7,201,770,923: the real offsets average 19.15
+    else:
+        assert ours == total
+
+
+@pytest.mark.parametrize("repo", REPOS)
+def test_parameters_are_the_logical_ones(repo):
+    cfg, index = load(repo)
+    logical = sum(t.params for t in expected_tensors(cfg))
+    assert sum(t.params for t in stored(cfg)) == logical
+    if "total_parameters" in index["metadata"]:  # transformers ≥ 4.56 writes the model's own count
+        assert logical == index["metadata"]["total_parameters"]
+
+
+def test_published_sizes_quoted_in_the_docs():
+    """The figures docs/quantization.md quotes, through the public API."""
+    size = {r: sum(t.nbytes for t in stored(load(r)[0])) for r in REPOS}
+    assert size == {"IrfanUruchi__Llama-2-13B-Computer-Engineering-": 7_201_770_880,
+                    "jeevanchaps__Meta-Llama3.1-8B-Instruct-assessment": 9_086_705_888,
+                    "openai__gpt-oss-20b": 13_761_264_768,
+                    "root-hypercube__Qwen3-14B-MLX-4bit": 8_307_783_680}
+    assert paramscope.open_model("gpt-oss-20b").tensor_bytes == 13_761_264_768
+    assert paramscope.open_model("gpt-oss-120b").tensor_bytes == 65_248_815_744
+
+
+def test_config_folder_reads_as_stored(tmp_path):
+    """A folder with only config.json (hf_dir's config-only path) lists the same tensors."""
+    cfg, _ = load("root-hypercube__Qwen3-14B-MLX-4bit")
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    model = paramscope.open_model(str(tmp_path))
+    assert model.tensor_bytes == 8_307_783_680 and not model.has_weights
+    assert CONFIG_ONLY_NOTE in model.metadata["warnings"]
+
+
+def test_deepseek_v3_fp8_blocks():
+    """DeepSeek-V3's FP8 linears with 128 × 128 float32 scale_inv; router (MoEGate, a bare parameter),
+    embeddings, output head and norms in BF16; the MTP layer is not listed (families)."""
+    m = paramscope.open_model("deepseek-v3")
+    by = {t.name: t for t in m.tensors}
+    w = by["model.layers.3.mlp.experts.0.gate_proj.weight"]
+    assert (w.dtype, w.shape) == (DType.F8_E4M3, (2048, 7168))
+    s = by["model.layers.3.mlp.experts.0.gate_proj.weight_scale_inv"]
+    assert (s.dtype, s.shape, s.is_parameter) == (DType.F32, (16, 56), False)
+    assert by["model.layers.3.mlp.gate.weight"].dtype == DType.BF16
+    assert by["lm_head.weight"].dtype == DType.BF16
+    assert m.params == 671_026_419_200
+    assert 1.0 < m.tensor_bytes / m.params < 1.01  # one byte per parameter (+ bf16 embeddings), not two
+
+
+# --- (2) per-matrix bytes, written out independently --------------------------------------------------------
+def one_linear(out: int, inn: int, dtype: DType = DType.BF16, bias: bool = False) -> list[Tensor]:
+    ts = [Tensor("model.layers.0.mlp.down_proj.weight", (out, inn), dtype, dtype.nbytes(out * inn))]
+    if bias:
+        ts.append(Tensor("model.layers.0.mlp.down_proj.bias", (out,), dtype, dtype.nbytes(out)))
+    return ts
+
+
+def stored_bytes(qc: dict, out: int, inn: int, **kw) -> int:
+    return sum(t.nbytes for t in as_stored(one_linear(out, inn, **kw), from_hf_config(qc)).tensors)
+
+
+dims = st.integers(1, 64).map(lambda k: 32 * k)  # multiples of 32, as packers require
+groups = st.sampled_from([32, 64, 128])
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=dims, inn=dims, group=groups, bits=st.sampled_from([2, 4, 8]), bias=st.booleans())
+def test_gptq_bytes(out, inn, group, bits, bias):
+    # AutoGPTQ QuantLinear: qweight int32 in·bits/32 × out; qzeros int32 ⌈in/g⌉ × out·bits/32;
+    # scales fp16 ⌈in/g⌉ × out; g_idx int32 × in; bias fp16 × out
+    g = math.ceil(inn / group)
+    expect = (4 * inn * bits // 32 * out + 4 * g * out * bits // 32 + 2 * g * out + 4 * inn
+              + (2 * out if bias else 0))
+    qc = {"quant_method": "gptq", "bits": bits, "group_size": group}
+    assert stored_bytes(qc, out, inn, bias=bias, dtype=DType.BF16) == expect
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=dims, k=st.integers(1, 16), group=groups)
+def test_awq_bytes_and_the_int4_plain_scheme(out, k, group):
+    # AutoAWQ WQLinear_GEMM (in_features % group_size == 0 asserted): qweight int32 in × out/8;
+    # qzeros int32 in/g × out/8; scales fp16 in/g × out
+    inn = group * k
+    expect = 4 * inn * out // 8 + 4 * (inn // group) * out // 8 + 2 * (inn // group) * out
+    assert stored_bytes({"quant_method": "awq", "bits": 4, "group_size": group}, out, inn) == expect
+    if group == qs.INT4_GROUP:
+        assert expect == qs.PLAIN_SCHEMES["int4"].matrix_bytes(1, out, inn)
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=st.integers(1, 1000), inn=st.integers(1, 1000))
+def test_fp8_block_bytes_and_the_fp8_plain_scheme(out, inn):
+    qc = {"quant_method": "fp8", "weight_block_size": [128, 128]}
+    expect = out * inn + 4 * math.ceil(out / 128) * math.ceil(inn / 128)
+    assert stored_bytes(qc, out, inn) == expect == qs.PLAIN_SCHEMES["fp8"].matrix_bytes(1, out, inn)
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=st.integers(1, 512), inn=st.integers(1, 512))
+def test_bnb8_bytes_and_the_int8_plain_scheme(out, inn):
+    qc = {"quant_method": "bitsandbytes", "load_in_8bit": True}
+    # int8 weight + float32 SCB per row + one uint8 weight_format (the plain scheme prices memory: no tag)
+    plain = qs.PLAIN_SCHEMES["int8"].matrix_bytes(1, out, inn)
+    assert stored_bytes(qc, out, inn) == out * inn + 4 * out + 1 == plain + 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=dims, inn=dims, double=st.booleans(), kind=st.sampled_from(["nf4", "fp4"]),
+       dtype=st.sampled_from([DType.F16, DType.BF16, DType.F32]))
+def test_bnb4_bytes(out, inn, double, kind, dtype):
+    n = out * inn
+    blocks = math.ceil(n / 64)
+    state = {"quant_type": kind, "blocksize": 64,
+             "dtype": {DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32"}[dtype],
+             "shape": [out, inn]}
+    if double:  # 8-bit absmax, float32 absmax of those per 256, the 256-entry nested code, the offset
+        state |= {"nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": 0.5}
+        side = blocks + 4 * math.ceil(blocks / 256) + 4 * 256
+        text = len(json.dumps(state)) - len("0.5") + NESTED_OFFSET_CHARS
+    else:
+        side = 4 * blocks
+        text = len(json.dumps(state))
+    expect = n // 2 + side + 4 * 16 + text
+    qc = {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": kind,
+          "bnb_4bit_use_double_quant": double}
+    assert stored_bytes(qc, out, inn, dtype=dtype) == expect
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=st.integers(1, 256), k=st.integers(1, 16), group=st.sampled_from([32, 64, 128]),
+       bits=st.sampled_from([2, 4, 8]), dtype=st.sampled_from([DType.F16, DType.BF16]))
+def test_mlx_bytes(out, k, group, bits, dtype):
+    inn = group * k
+    # uint32 words of 32/bits weights, then a scale and a bias per group in the model dtype
+    expect = out * inn * bits // 8 + 2 * dtype.type_size * out * (inn // group)
+    assert stored_bytes({"group_size": group, "bits": bits}, out, inn, dtype=dtype) == expect
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=dims, inn=dims, group=groups, symmetric=st.booleans())
+def test_compressed_tensors_w4a16_bytes(out, inn, group, symmetric):
+    qc = {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
+          "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
+              "num_bits": 4, "type": "int", "strategy": "group", "group_size": group,
+              "symmetric": symmetric}}}}
+    g = math.ceil(inn / group)
+    # weight_packed int32 out × in/8; weight_scale bf16 out × groups; weight_shape int64 × 2;
+    # asymmetric: weight_zero_point packed along the outputs, int32 out/8 × groups
+    expect = 4 * out * inn // 8 + 2 * out * g + 16 + (0 if symmetric else 4 * math.ceil(out / 8) * g)
+    assert stored_bytes(qc, out, inn) == expect
+
+
+def test_mxfp4_expert_bytes():
+    e, h, f = 4, 64, 96  # GptOssExperts.gate_up_proj (E, hidden, 2·ffn)
+    ts = [Tensor("model.layers.0.mlp.experts.gate_up_proj", (e, h, 2 * f), DType.BF16, 2 * e * h * 2 * f)]
+    out = as_stored(ts, from_hf_config({"quant_method": "mxfp4"}), "gpt_oss").tensors
+    assert [(t.name.rsplit(".", 1)[1], t.shape, t.params) for t in out] == [
+        ("gate_up_proj_blocks", (e, 2 * f, h // 32, 16), e * h * 2 * f),
+        ("gate_up_proj_scales", (e, 2 * f, h // 32), 0)]
+
+
+# --- which modules each method quantizes -------------------------------------------------------------
+def small_llama(**extra) -> dict:
+    return {"model_type": "llama", "hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512, "torch_dtype": "float16",
+            **extra}
+
+
+def dtypes(cfg: dict) -> dict[str, str]:
+    return {t.name: t.dtype.value for t in stored(cfg)}
+
+
+def test_bnb_skips_the_head_and_the_skip_list():
+    d = dtypes(small_llama(quantization_config={
+        "quant_method": "bitsandbytes", "load_in_8bit": True, "llm_int8_skip_modules": ["mlp.down_proj"]}))
+    assert d["lm_head.weight"] == "F16" and d["model.embed_tokens.weight"] == "F16"
+    assert d["model.layers.0.self_attn.q_proj.weight"] == "I8"
+    assert d["model.layers.1.mlp.down_proj.weight"] == "F16"
+    assert "model.layers.1.mlp.down_proj.SCB" not in d
+
+
+def test_mlx_quantizes_embeddings_and_head_and_honours_overrides():
+    d = dtypes(small_llama(quantization={"group_size": 64, "bits": 4, "model.layers.0.mlp.up_proj": False,
+                                         "lm_head": {"group_size": 64, "bits": 8}}))
+    assert d["model.embed_tokens.weight"] == "U32" and d["lm_head.weight"] == "U32"
+    assert d["model.layers.0.mlp.up_proj.weight"] == "F16"
+    cfg = small_llama(quantization={"group_size": 64, "bits": 4, "lm_head": {"group_size": 64, "bits": 8}})
+    head = next(t for t in stored(cfg) if t.name == "lm_head.weight")
+    assert head.shape == (512, 128 * 8 // 32)
+
+
+def test_gptq_dynamic_rules_and_block_list():
+    d = dtypes(small_llama(quantization_config={
+        "quant_method": "gptq", "bits": 4, "group_size": 128,
+        "dynamic": {r"-:model\.layers\.1\..*": {}, r"+:.*down_proj": {"bits": 8, "group_size": 64}}}))
+    assert "model.layers.1.self_attn.q_proj.qweight" not in d
+    assert d["model.layers.1.self_attn.q_proj.weight"] == "F16"
+    cfg = small_llama(quantization_config={"quant_method": "gptq", "bits": 4, "group_size": 128,
+                                           "dynamic": {r"+:.*down_proj": {"bits": 8, "group_size": 64}}})
+    down = next(t for t in stored(cfg) if t.name.endswith("0.mlp.down_proj.qweight"))
+    assert down.shape == (256 * 8 // 32, 128)
+    d = dtypes(small_llama(quantization_config={"quant_method": "gptq", "bits": 4, "group_size": 128,
+                                                "modules_in_block_to_quantize": [["self_attn.q_proj"]]}))
+    assert "model.layers.0.self_attn.q_proj.qweight" in d and d["model.layers.0.mlp.up_proj.weight"] == "F16"
+
+
+def test_compressed_tensors_ignore_and_targets():
+    group = {"weights": {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True},
+             "input_activations": {"num_bits": 8, "type": "float", "strategy": "tensor", "dynamic": False}}
+    d = dtypes(small_llama(quantization_config={
+        "quant_method": "compressed-tensors", "format": "float-quantized",
+        "ignore": ["lm_head", "re:.*\\.o_proj$"],
+        "config_groups": {"g": {**group, "targets": ["re:.*mlp.*", "re:.*q_proj$"]}}}))
+    layer = "model.layers.0."
+    assert d[layer + "mlp.gate_proj.weight"] == d[layer + "self_attn.q_proj.weight"] == "F8_E4M3"
+    assert d["model.layers.0.self_attn.k_proj.weight"] == "F16"  # not targeted
+    assert d["model.layers.0.self_attn.o_proj.weight"] == "F16" and d["lm_head.weight"] == "F16"  # ignored
+    assert d["model.layers.0.mlp.gate_proj.input_scale"] == "F16"  # static activations
+
+
+def test_routers_that_are_parameters_are_never_quantized():
+    m = paramscope.open_model("gpt-oss-20b")
+    assert {t.dtype for t in m.tensors if ".router." in t.name} == {DType.BF16}
+
+
+@pytest.mark.parametrize(("module", "patterns", "expected"), [
+    ("model.layers.3.self_attn.q_proj", ["model.layers.*.self_attn"], True),
+    ("model.layers.3.mlp.router", ["model.layers.*.self_attn"], False),
+    ("model.layers.0.block_sparse_moe.gate", ["gate"], True),
+    ("model.layers.0.mlp.gate_proj", ["gate"], False),
+    ("lm_head", ["lm_head"], True),
+    ("model.layers.0.mlp.down_proj", ["model.layers.0.mlp"], True),
+    ("model.layers.10.mlp.down_proj", ["model.layers.1.mlp"], False),
+    ("model.layers.0.self_attn.o_proj", [r"re:.*\.o_proj$"], True),
+])
+def test_excluded(module, patterns, expected):
+    assert excluded(module, patterns) is expected
+
+
+def test_unknown_method_keeps_the_logical_list_and_says_so():
+    ts = one_linear(64, 64)
+    s = as_stored(ts, from_hf_config({"quant_method": "hqq", "nbits": 4}))
+    assert s.tensors == tuple(ts) and "no stored layout" in s.notes[0]
+
+
+# --- (4) files written from the listing, read back --------------------------------------------------------
+@pytest.mark.parametrize("qc", [
+    {"quant_method": "gptq", "bits": 4, "group_size": 64},
+    {"quant_method": "awq", "bits": 4, "group_size": 64, "version": "gemm"},
+    {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+     "bnb_4bit_use_double_quant": True},
+    {"quant_method": "bitsandbytes", "load_in_8bit": True},
+    {"quant_method": "fp8", "weight_block_size": [128, 128]},
+    {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
+     "config_groups": {"g": {"targets": ["Linear"], "weights": {
+         "num_bits": 4, "type": "int", "strategy": "group", "group_size": 64, "symmetric": False}}}},
+    {"group_size": 64, "bits": 4},
+], ids=["gptq", "awq", "bnb4", "bnb8", "fp8", "compressed-tensors", "mlx"])
+def test_written_checkpoint_reads_back_the_same(tmp_path, qc):
+    cfg = small_llama(quantization_config=qc)
+    listing = stored(cfg)
+    write_safetensors(tmp_path / "model.safetensors", {t.name: (t.dtype.value, t.shape) for t in listing})
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    model = paramscope.open_model(str(tmp_path))
+    assert model.has_weights
+    assert model.tensor_bytes == sum(t.nbytes for t in listing)
+    assert model.params == sum(t.params for t in expected_tensors(cfg))
+    side = {t.name for t in listing if not t.is_parameter}
+    assert {t.name for t in model.tensors if not t.is_parameter} == side
