@@ -1,0 +1,199 @@
+"""llama.cpp's k-quant quantizers (ggml-quants.c), ported to numpy so that the bytes are ggml's own.
+
+``quantize_q4_k`` and ``quantize_q6_k`` write what ``ggml_quantize_chunk`` writes without an importance
+matrix — the call llama-quantize makes — which for these types is ``quantize_row_q4_K_ref`` /
+``quantize_row_q6_K_ref``. bench/ggml_reference.py compares them with the C library block by block, and
+tests/test_ggml_reference.py repeats that on recorded outputs.
+
+Bit-exactness rests on doing each float32 operation C does, in C's order:
+- sums run left to right (``seq_sum``: ``np.add.accumulate`` is sequential, while ``ndarray.sum`` adds
+  pairwise and rounds differently);
+- products group as C writes them: ``w*l*x`` is ``(w*l)*x`` and ``w*diff*diff`` is ``w*(diff*diff)``
+  when C first squares ``diff``;
+- ggml-base is built for baseline x86-64 (no ``-march=native``), so no multiply-add is fused; a build
+  that fuses them (``-ffp-contract`` on an FMA target, e.g. aarch64) can differ from this and from
+  x86-64 llama.cpp alike;
+- the branches C takes on ties and edge cases are kept: a sub-block whose scale rounds to 0 keeps the
+  levels its own fit chose, an all-zero Q6_K super-block is all zero bytes, 6-bit scales wrap through
+  ``uint8_t`` before ``MIN(63, …)``.
+The loops over candidates are vectorised across sub-blocks (one numpy op per element position, as C
+runs one sub-block at a time), so every sub-block gets exactly C's sequence of operations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from paramscope.model.dtypes import QK_K
+
+F32 = np.float32
+GROUP_MAX_EPS = F32(1e-15)  # ggml-quants.c: a group whose max |x| is below this is all zero
+
+
+def seq_sum(a: np.ndarray) -> np.ndarray:
+    """Σ over the last axis, left to right in float32: C's ``for (…) sum += a[i];``."""
+    return np.add.accumulate(a, axis=-1, dtype=F32)[..., -1]
+
+
+def nearest_int(v: np.ndarray) -> np.ndarray:
+    """ggml's nearest_int (the 1.5 × 2²³ trick): round half to even, for |v| < 2²²."""
+    return np.rint(np.asarray(v, F32)).astype(np.int32)
+
+
+def fp16_round(v: np.ndarray) -> np.ndarray:
+    """GGML_FP32_TO_FP16 then back (round to nearest even)."""
+    return np.asarray(v, F32).astype(np.float16).astype(F32)
+
+
+# --- make_qkx2_quants: x ≈ scale·L − the_min, L in 0..nmax -----------------------------------------------
+def make_qkx2_quants(x: np.ndarray, w: np.ndarray, *, nmax: int, rmin: float, rdelta: float, nstep: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scale, the_min, L) per row of ``x`` under weights ``w`` (use_mad false), as make_qkx2_quants."""
+    n = x.shape[-1]
+    lo = np.minimum(x.min(axis=-1), F32(0))  # 'if (min > 0) min = 0'
+    hi = x.max(axis=-1)
+    sum_w = seq_sum(w)
+    sum_x = seq_sum(w * x)
+    flat = hi == lo
+
+    def levels(iscale: np.ndarray, low: np.ndarray) -> np.ndarray:
+        return np.clip(nearest_int(iscale[..., None] * (x - low[..., None])), 0, nmax).astype(F32)
+
+    def error(scale: np.ndarray, offset: np.ndarray, lv: np.ndarray) -> np.ndarray:
+        diff = scale[..., None] * lv + offset[..., None] - x
+        return seq_sum(w * (diff * diff))
+
+    iscale = F32(nmax) / (hi - lo)
+    scale = F32(1) / iscale
+    L = levels(iscale, lo)
+    best_min = lo
+    best_error = error(scale, lo, L)
+    for step in range(nstep + 1):
+        # C's loop reads 'min', which a better candidate overwrites: later grids start from the new min
+        lv = levels((F32(rmin) + F32(rdelta) * F32(step) + F32(nmax)) / (hi - best_min), best_min)
+        wl = w * lv
+        sum_l, sum_l2, sum_xl = seq_sum(wl), seq_sum(wl * lv), seq_sum(wl * x)
+        det = sum_w * sum_l2 - sum_l * sum_l
+        this_scale = (sum_w * sum_xl - sum_x * sum_l) / det
+        this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det
+        clamp = this_min > 0
+        this_scale = np.where(clamp, sum_xl / sum_l2, this_scale)
+        this_min = np.where(clamp, F32(0), this_min)
+        cur_error = error(this_scale, this_min, lv)
+        better = (det > 0) & (cur_error < best_error)
+        L = np.where(better[..., None], lv, L)
+        best_error = np.where(better, cur_error, best_error)
+        scale = np.where(better, this_scale, scale)
+        best_min = np.where(better, this_min, best_min)
+    L = np.where(flat[..., None], F32(0), L)
+    return (np.where(flat, F32(0), scale).astype(F32), (-np.where(flat, lo, best_min)).astype(F32),
+            L.astype(np.uint8).reshape(*x.shape[:-1], n))
+
+
+# --- make_qx_quants (rmse_type 1, no weights): x ≈ scale·(L − nmax), L in 0..2·nmax−1 -----------------------
+def make_qx_quants(x: np.ndarray, *, nmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, L) per row of ``x``: the grid through the largest |x|, then 18 stretched ones, each refit
+    by least squares weighted by x², as make_qx_quants(n, nmax, x, L, 1, NULL)."""
+    pick = np.abs(x).argmax(axis=-1)[..., None]  # the first largest |x|, as C's strict '>'
+    top = np.take_along_axis(x, pick, axis=-1)
+    empty = (np.abs(top) < GROUP_MAX_EPS)[..., 0]
+    top = np.where(empty[..., None], F32(1), top)
+    w = x * x
+    wx = w * x
+
+    def fit(iscale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lv = np.clip(nearest_int(iscale * x), -nmax, nmax - 1).astype(F32)
+        return lv, seq_sum(wx * lv), seq_sum(w * lv * lv)
+
+    lv, sumlx, suml2 = fit(F32(-nmax) / top)
+    L = lv
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(suml2 != 0, sumlx / suml2, F32(0)).astype(F32)
+    best = scale * sumlx
+    for step in (*range(-9, 0), *range(1, 10)):
+        lv, sumlx, suml2 = fit(-(F32(nmax) + F32(0.1) * F32(step)) / top)
+        better = (suml2 > 0) & (sumlx * sumlx > best * suml2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(better, sumlx / suml2, scale).astype(F32)
+        best = np.where(better, scale * sumlx, best)
+        L = np.where(better[..., None], lv, L)
+    L = np.where(empty[..., None], F32(-nmax), L)  # C leaves L = 0 (level −nmax) in an all-zero group
+    return np.where(empty, F32(0), scale).astype(F32), (L + nmax).astype(np.uint8)
+
+
+# --- Q4_K ------------------------------------------------------------------------------------------------
+def quantize_q4_k(x: np.ndarray) -> np.ndarray:
+    """quantize_row_q4_K_ref: float32 values (a multiple of 256) → (n, 144) block_q4_K bytes."""
+    sub = np.ascontiguousarray(x, F32).reshape(-1, QK_K // 32, 32)
+    with np.errstate(all="ignore"):  # flat sub-blocks divide by 0 in lanes whose results are dropped
+        av_x = np.sqrt(seq_sum(sub * sub) / F32(32))
+        weights = av_x[..., None] + np.abs(sub)
+        scales, mins, L = make_qkx2_quants(sub, weights, nmax=15, rmin=-1.0, rdelta=0.1, nstep=20)
+        max_scale = np.maximum(scales.max(axis=1), F32(0))  # 'if (scale > max_scale)' from 0
+        max_min = np.maximum(mins.max(axis=1), F32(0))
+        inv_scale = np.where(max_scale > 0, F32(63) / max_scale, F32(0))
+        inv_min = np.where(max_min > 0, F32(63) / max_min, F32(0))
+        # uint8_t ls = nearest_int(…); ls = MIN(63, ls): the cast wraps first
+        ls = np.minimum(nearest_int(inv_scale[:, None] * scales).astype(np.uint8), np.uint8(63))
+        lm = np.minimum(nearest_int(inv_min[:, None] * mins).astype(np.uint8), np.uint8(63))
+        d, dmin = fp16_round(max_scale / F32(63)), fp16_round(max_min / F32(63))
+        step = d[:, None] * ls.astype(F32)
+        offset = dmin[:, None] * lm.astype(F32)
+        q = np.clip(nearest_int((sub + offset[..., None]) / step[..., None]), 0, 15).astype(np.uint8)
+    # 'if (!d) continue;': a sub-block whose scale rounds to 0 keeps the levels of its own fit
+    q = np.where(step[..., None] == 0, L, q)
+    return pack_q4_k(d, dmin, ls, lm, q)
+
+
+def pack_q4_k(d: np.ndarray, dmin: np.ndarray, ls: np.ndarray, lm: np.ndarray, q: np.ndarray) -> np.ndarray:
+    n = q.shape[0]
+    out = np.zeros((n, 144), np.uint8)
+    out[:, 0:2] = d.astype(np.float16).reshape(n, 1).view(np.uint8)
+    out[:, 2:4] = dmin.astype(np.float16).reshape(n, 1).view(np.uint8)
+    sc = out[:, 4:16]
+    # 6-bit scales and mins, 8 of each in 12 bytes (ggml-common.h get_scale_min_k4 reads them back)
+    sc[:, 0:4] = ls[:, 0:4]
+    sc[:, 4:8] = lm[:, 0:4]
+    sc[:, 8:12] = (ls[:, 4:8] & 0xF) | ((lm[:, 4:8] & 0xF) << 4)
+    sc[:, 0:4] |= (ls[:, 4:8] >> 4) << 6
+    sc[:, 4:8] |= (lm[:, 4:8] >> 4) << 6
+    # 4 chunks of 64 values: low nibbles hold values 0..31 of the chunk, high nibbles 32..63
+    pairs = q.reshape(n, 4, 2, 32)
+    out[:, 16:] = (pairs[:, :, 0] | (pairs[:, :, 1] << 4)).reshape(n, 128)
+    return out
+
+
+# --- Q6_K ------------------------------------------------------------------------------------------------
+def quantize_q6_k(x: np.ndarray) -> np.ndarray:
+    """quantize_row_q6_K_ref: float32 values (a multiple of 256) → (n, 210) block_q6_K bytes."""
+    sub = np.ascontiguousarray(x, F32).reshape(-1, QK_K // 16, 16)
+    with np.errstate(all="ignore"):
+        scales, L = make_qx_quants(sub, nmax=32)
+        pick = np.abs(scales).argmax(axis=1)[:, None]  # the first largest |scale|
+        max_scale = np.take_along_axis(scales, pick, axis=1)[:, 0]
+        empty = np.abs(max_scale) < GROUP_MAX_EPS
+        iscale = np.where(empty, F32(0), F32(-128) / np.where(empty, F32(1), max_scale))
+        d = fp16_round(np.where(empty, F32(0), F32(1) / iscale))
+        # int8_t scales[ib] = MIN(127, nearest_int(iscale*scales[ib]))
+        sc = np.minimum(nearest_int(iscale[:, None] * scales), 127).astype(np.int8)
+        step = d[:, None] * sc.astype(F32)
+        q = np.clip(nearest_int(sub / step[..., None]), -32, 31) + 32
+    q = np.where(step[..., None] == 0, L, q.astype(np.uint8))
+    out = pack_q6_k(d, sc, q)
+    out[empty] = 0  # memset(&y[i], 0, sizeof(block_q6_K))
+    return out
+
+
+def pack_q6_k(d: np.ndarray, sc: np.ndarray, q: np.ndarray) -> np.ndarray:
+    n = q.shape[0]
+    out = np.zeros((n, 210), np.uint8)
+    # two halves of 128 values; in each, 4 runs of 32 (a, b, c, e): ql = a|c<<4, b|e<<4; qh = 2 bits each
+    runs = q.reshape(n, 2, 4, 32)
+    low, high = runs & 0xF, runs >> 4
+    ql = np.concatenate([low[:, :, 0] | (low[:, :, 2] << 4), low[:, :, 1] | (low[:, :, 3] << 4)], axis=2)
+    qh = high[:, :, 0] | (high[:, :, 1] << 2) | (high[:, :, 2] << 4) | (high[:, :, 3] << 6)
+    out[:, 0:128] = ql.reshape(n, 128)
+    out[:, 128:192] = qh.reshape(n, 64)
+    out[:, 192:208] = sc.reshape(n, 16).view(np.uint8)
+    out[:, 208:210] = d.reshape(n, 1).astype(np.float16).view(np.uint8)
+    return out
