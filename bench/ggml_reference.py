@@ -76,8 +76,9 @@ class Ggml:
         self.lib.ggml_get_type_traits.restype = ctypes.POINTER(TypeTraits)
         self.lib.ggml_get_type_traits.argtypes = [ctypes.c_int]
         self.lib.ggml_quantize_chunk.restype = ctypes.c_size_t
-        self.lib.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                                                 ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        # (type, src, dst, start, nrows, n_per_row, imatrix)
+        self.lib.ggml_quantize_chunk.argtypes = [ctypes.c_int, ptr, ptr, i64, i64, i64, ptr]
         self.lib.ggml_quantize_requires_imatrix.restype = ctypes.c_bool
         self.lib.ggml_quantize_requires_imatrix.argtypes = [ctypes.c_int]
         for name in ("ggml_version", "ggml_commit"):

@@ -46,9 +46,11 @@ def fp16_round(v: np.ndarray) -> np.ndarray:
 
 
 # --- make_qkx2_quants: x ≈ scale·L − the_min, L in 0..nmax -----------------------------------------------
-def make_qkx2_quants(x: np.ndarray, w: np.ndarray, *, nmax: int, rmin: float, rdelta: float, nstep: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(scale, the_min, L) per row of ``x`` under weights ``w`` (use_mad false), as make_qkx2_quants."""
+def make_qkx2_quants(x: np.ndarray, w: np.ndarray, *, nmax: int, rmin: float, rdelta: float, nstep: int,
+                     use_mad: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scale, the_min, L) per row of ``x`` under weights ``w``, as make_qkx2_quants: the starting grid,
+    then ``nstep`` + 1 stretched grids each refit by weighted least squares; the error is Σ w·|d| with
+    ``use_mad``, else Σ w·d²."""
     n = x.shape[-1]
     lo = np.minimum(x.min(axis=-1), F32(0))  # 'if (min > 0) min = 0'
     hi = x.max(axis=-1)
@@ -61,7 +63,7 @@ def make_qkx2_quants(x: np.ndarray, w: np.ndarray, *, nmax: int, rmin: float, rd
 
     def error(scale: np.ndarray, offset: np.ndarray, lv: np.ndarray) -> np.ndarray:
         diff = scale[..., None] * lv + offset[..., None] - x
-        return seq_sum(w * (diff * diff))
+        return seq_sum(w * (np.abs(diff) if use_mad else diff * diff))
 
     iscale = F32(nmax) / (hi - lo)
     scale = F32(1) / iscale
@@ -121,14 +123,15 @@ def make_qx_quants(x: np.ndarray, *, nmax: int) -> tuple[np.ndarray, np.ndarray]
     return np.where(empty, F32(0), scale).astype(F32), (L + nmax).astype(np.uint8)
 
 
-# --- Q4_K ------------------------------------------------------------------------------------------------
-def quantize_q4_k(x: np.ndarray) -> np.ndarray:
-    """quantize_row_q4_K_ref: float32 values (a multiple of 256) → (n, 144) block_q4_K bytes."""
+# --- Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins ----------------------------------------
+def k_scale_min_quants(x: np.ndarray, nmax: int, rmin: float, nstep: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """quantize_row_q4_K_ref / q5_K_ref up to packing: (d, dmin, 6-bit scales, 6-bit mins, levels)."""
     sub = np.ascontiguousarray(x, F32).reshape(-1, QK_K // 32, 32)
     with np.errstate(all="ignore"):  # flat sub-blocks divide by 0 in lanes whose results are dropped
         av_x = np.sqrt(seq_sum(sub * sub) / F32(32))
         weights = av_x[..., None] + np.abs(sub)
-        scales, mins, L = make_qkx2_quants(sub, weights, nmax=15, rmin=-1.0, rdelta=0.1, nstep=20)
+        scales, mins, L = make_qkx2_quants(sub, weights, nmax=nmax, rmin=rmin, rdelta=0.1, nstep=nstep)
         max_scale = np.maximum(scales.max(axis=1), F32(0))  # 'if (scale > max_scale)' from 0
         max_min = np.maximum(mins.max(axis=1), F32(0))
         inv_scale = np.where(max_scale > 0, F32(63) / max_scale, F32(0))
@@ -139,13 +142,32 @@ def quantize_q4_k(x: np.ndarray) -> np.ndarray:
         d, dmin = fp16_round(max_scale / F32(63)), fp16_round(max_min / F32(63))
         step = d[:, None] * ls.astype(F32)
         offset = dmin[:, None] * lm.astype(F32)
-        q = np.clip(nearest_int((sub + offset[..., None]) / step[..., None]), 0, 15).astype(np.uint8)
+        q = np.clip(nearest_int((sub + offset[..., None]) / step[..., None]), 0, nmax).astype(np.uint8)
     # 'if (!d) continue;': a sub-block whose scale rounds to 0 keeps the levels of its own fit
-    q = np.where(step[..., None] == 0, L, q)
-    return pack_q4_k(d, dmin, ls, lm, q)
+    return d, dmin, ls, lm, np.where(step[..., None] == 0, L, q)
 
 
-def pack_q4_k(d: np.ndarray, dmin: np.ndarray, ls: np.ndarray, lm: np.ndarray, q: np.ndarray) -> np.ndarray:
+def quantize_q4_k(x: np.ndarray) -> np.ndarray:
+    """quantize_row_q4_K_ref: float32 values (a multiple of 256) → (n, 144) block_q4_K bytes."""
+    return pack_q4_k(*k_scale_min_quants(x, nmax=15, rmin=-1.0, nstep=20))
+
+
+def quantize_q5_k(x: np.ndarray) -> np.ndarray:
+    """quantize_row_q5_K_ref: float32 values (a multiple of 256) → (n, 176) block_q5_K bytes."""
+    d, dmin, ls, lm, q = k_scale_min_quants(x, nmax=31, rmin=-0.5, nstep=15)
+    n = q.shape[0]
+    out = np.zeros((n, 176), np.uint8)
+    k4 = pack_q4_k(d, dmin, ls, lm, q & 0xF)
+    out[:, :16] = k4[:, :16]
+    out[:, 48:] = k4[:, 16:]
+    # qh[j]: bit 2g is the fifth bit of element 64g + j, bit 2g + 1 that of element 64g + 32 + j
+    fifth = (q >> 4).reshape(n, 8, 32)
+    out[:, 16:48] = sum((fifth[:, k] << k) for k in range(8)).astype(np.uint8)
+    return out
+
+
+def pack_q4_k(d: np.ndarray, dmin: np.ndarray, ls: np.ndarray, lm: np.ndarray, q: np.ndarray
+              ) -> np.ndarray:
     n = q.shape[0]
     out = np.zeros((n, 144), np.uint8)
     out[:, 0:2] = d.astype(np.float16).reshape(n, 1).view(np.uint8)
@@ -196,4 +218,36 @@ def pack_q6_k(d: np.ndarray, sc: np.ndarray, q: np.ndarray) -> np.ndarray:
     out[:, 128:192] = qh.reshape(n, 64)
     out[:, 192:208] = sc.reshape(n, 16).view(np.uint8)
     out[:, 208:210] = d.reshape(n, 1).astype(np.float16).view(np.uint8)
+    return out
+
+
+# --- Q2_K: 16 sub-blocks of 16 with 4-bit scales and mins ---------------------------------------------
+def quantize_q2_k(x: np.ndarray) -> np.ndarray:
+    """quantize_row_q2_K_ref: float32 values (a multiple of 256) → (n, 84) block_q2_K bytes."""
+    sub = np.ascontiguousarray(x, F32).reshape(-1, QK_K // 16, 16)
+    q4scale = F32(15)
+    with np.errstate(all="ignore"):
+        scales, mins, L = make_qkx2_quants(sub, np.abs(sub), nmax=3, rmin=-0.5, rdelta=0.1, nstep=15,
+                                           use_mad=True)
+        max_scale = np.maximum(scales.max(axis=1), F32(0))
+        max_min = np.maximum(mins.max(axis=1), F32(0))
+        # y.scales[j] = nearest_int(…) and then |= l << 4: each store truncates to uint8_t
+        ls = np.where(max_scale[:, None] > 0, nearest_int((q4scale / max_scale)[:, None] * scales), 0)
+        lm = np.where(max_min[:, None] > 0, nearest_int((q4scale / max_min)[:, None] * mins), 0)
+        packed = (ls.astype(np.uint8) | (lm << 4).astype(np.uint8)).astype(np.uint8)
+        d = fp16_round(np.where(max_scale > 0, max_scale / q4scale, F32(0)))
+        dmin = fp16_round(np.where(max_min > 0, max_min / q4scale, F32(0)))
+        step = d[:, None] * (packed & 0xF).astype(F32)
+        offset = dmin[:, None] * (packed >> 4).astype(F32)
+        q = np.clip(nearest_int((sub + offset[..., None]) / step[..., None]), 0, 3).astype(np.uint8)
+    q = np.where(step[..., None] == 0, L, q)
+    n = q.shape[0]
+    out = np.zeros((n, 84), np.uint8)
+    out[:, 0:16] = packed
+    # two halves of 128 values; qs[32h + l] holds values 128h + l + 32k in bits 2k..2k+1
+    runs = q.reshape(n, 2, 4, 32)
+    out[:, 16:80] = (runs[:, :, 0] | (runs[:, :, 1] << 2) | (runs[:, :, 2] << 4) | (runs[:, :, 3] << 6)
+                     ).reshape(n, 64)
+    out[:, 80:82] = d.astype(np.float16).reshape(n, 1).view(np.uint8)
+    out[:, 82:84] = dmin.astype(np.float16).reshape(n, 1).view(np.uint8)
     return out

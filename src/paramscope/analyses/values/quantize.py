@@ -21,20 +21,27 @@ from collections.abc import Callable
 
 import numpy as np
 
-from paramscope.analyses.values.ggml_quantize import fp16_round, quantize_q4_k, quantize_q6_k
+from paramscope.analyses.values.ggml_quantize import (
+    fp16_round,
+    quantize_q2_k,
+    quantize_q4_k,
+    quantize_q5_k,
+    quantize_q6_k,
+)
 from paramscope.model.dtypes import DType
 
 Quantizer = Callable[[np.ndarray], np.ndarray]  # float32 (rows, cols) → float32 (rows, cols)
 BlockQuantizer = Callable[[np.ndarray], np.ndarray]  # float32, whole blocks → uint8 (blocks, type size)
 GGUF_QUANTIZABLE = (DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.Q8_0, DType.TQ1_0, DType.TQ2_0,
                     DType.MXFP4)
-PORTED: dict[DType, BlockQuantizer] = {DType.Q4_K: quantize_q4_k, DType.Q6_K: quantize_q6_k}
+PORTED: dict[DType, BlockQuantizer] = {DType.Q2_K: quantize_q2_k, DType.Q4_K: quantize_q4_k,
+                                       DType.Q5_K: quantize_q5_k, DType.Q6_K: quantize_q6_k}
 # ggml types quantize-error cannot reproduce, and why (ggml.c ggml_quantize_requires_imatrix; ggml-quants.c)
 IRREPRODUCIBLE: dict[DType, str] = {
     **dict.fromkeys((DType.IQ2_XXS, DType.IQ2_XS, DType.IQ1_S),
                     "llama-quantize refuses it without an importance matrix"),
     DType.IQ1_M: "llama-quantize makes it only with an importance matrix",
-    **dict.fromkeys((DType.Q2_K, DType.Q3_K, DType.Q5_K, DType.IQ2_S, DType.IQ3_XXS, DType.IQ3_S,
+    **dict.fromkeys((DType.Q3_K, DType.IQ2_S, DType.IQ3_XXS, DType.IQ3_S,
                      DType.IQ4_NL, DType.IQ4_XS, DType.Q1_0, DType.NVFP4),
                     "ggml's quantizer is not ported here"),
 }
