@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.analyses.values import quantize as qf
 from paramscope.analyses.values.decode import dequantize
