@@ -1,7 +1,8 @@
 """Tokenizers: Gemma 3's GGUF vocabulary and all-MiniLM-L6-v2's tokenizer.json against llama.cpp's own IDs
 (tests/fixtures, made by bench/make_token_fixture.py; MiniLM's vocabulary converted to GGUF as
 convert_hf_to_gguf.py does, so llama.cpp's WordPiece engine runs on it), and small GGUF vocabularies of
-every supported type written with gguf-py's GGUFWriter, checked against hand-computed IDs (confirmed once with llama.cpp 0.3.36) and against equivalent tokenizers objects."""
+every supported type written with gguf-py's GGUFWriter, checked against hand-computed IDs (confirmed once
+with llama.cpp 0.3.36) and against equivalent tokenizers objects."""
 
 from __future__ import annotations
 
