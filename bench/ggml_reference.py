@@ -30,7 +30,7 @@ import ctypes
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from paramscope.analyses.values.decode import BACKENDS, dequantize
-from paramscope.analyses.values.quantize import block_quantizer, shipped_block_types
+from paramscope.analyses.values.quantize import PORTED, block_quantizer, shipped_block_types
 from paramscope.model.dtypes import BY_GGML_ID, DTYPES, DType
 from test_decode import random_blocks
 
@@ -251,24 +251,37 @@ def compare_decoders(ggml: Ggml, n_blocks: int, real: list[tuple[str, DType, np.
     return tallies
 
 
-def compare_quantizers(ggml: Ggml, inputs: dict[str, np.ndarray]) -> dict[DType, dict[str, Tally]]:
-    """Per shipped type: blocks equal to ggml_quantize_chunk(imatrix NULL) and to *_ref."""
-    out: dict[DType, dict[str, Tally]] = {}
+def quantizer_backends(dtype: DType) -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
+    """(label, quantizer): a ported k-quant on each installed backend, gguf-py's quantizers as they are."""
+    if dtype not in PORTED:
+        return [("gguf", block_quantizer(dtype))]
+    return [(b, lambda x, b=b: PORTED[dtype](x, backend=b)) for b in installed_backends()]
+
+
+def compare_quantizers(ggml: Ggml, inputs: dict[str, np.ndarray]
+                       ) -> dict[tuple[DType, str], dict[str, Tally]]:
+    """Per shipped type and backend: blocks equal to ggml_quantize_chunk(imatrix NULL) and to *_ref."""
+    out: dict[tuple[DType, str], dict[str, Tally]] = {}
     for dtype in shipped_block_types():
-        quantize = block_quantizer(dtype)
-        tallies = {"chunk": Tally(), "ref": Tally(), "ref_vs_chunk": Tally()}
-        for label, x in inputs.items():
-            if x.shape[0] == 0 or x.shape[-1] % dtype.block_size:
-                continue
-            ours = quantize(x)
-            chunk = ggml.quantize_chunk(dtype, x)
-            tallies["chunk"].add((ours == chunk).all(axis=1), label)
-            ref = ggml.quantize_ref(dtype, x)
-            if ref is not None:
-                tallies["ref"].add((ours == ref).all(axis=1), label)
-                tallies["ref_vs_chunk"].add((ref == chunk).all(axis=1), label)
-        out[dtype] = tallies
+        for backend, quantize in quantizer_backends(dtype):
+            out[dtype, backend] = compare_quantizer(ggml, dtype, quantize, inputs)
     return out
+
+
+def compare_quantizer(ggml: Ggml, dtype: DType, quantize: Callable[[np.ndarray], np.ndarray],
+                      inputs: dict[str, np.ndarray]) -> dict[str, Tally]:
+    tallies = {"chunk": Tally(), "ref": Tally(), "ref_vs_chunk": Tally()}
+    for label, x in inputs.items():
+        if x.shape[0] == 0 or x.shape[-1] % dtype.block_size:
+            continue
+        ours = quantize(x)
+        chunk = ggml.quantize_chunk(dtype, x)
+        tallies["chunk"].add((ours == chunk).all(axis=1), label)
+        ref = ggml.quantize_ref(dtype, x)
+        if ref is not None:
+            tallies["ref"].add((ours == ref).all(axis=1), label)
+            tallies["ref_vs_chunk"].add((ref == chunk).all(axis=1), label)
+    return tallies
 
 
 def quantizer_inputs(ggml: Ggml, real: list[tuple[str, DType, np.ndarray]], rows_per_tensor: int
@@ -357,8 +370,8 @@ def record(ggml: Ggml, binding_version: str, real: list[tuple[str, DType, np.nda
 
 
 # --- report ---------------------------------------------------------------------------------------------
-def report(ggml: Ggml, decoders: dict[tuple[DType, str], Tally], quantizers: dict[DType, dict[str, Tally]]
-           ) -> bool:
+def report(ggml: Ggml, decoders: dict[tuple[DType, str], Tally],
+           quantizers: dict[tuple[DType, str], dict[str, Tally]]) -> bool:
     ok = True
     print(f"reference: {ggml.version}, {ggml.path}")
     print("\ndecoders (to_float): blocks with every value bit-identical")
@@ -369,12 +382,13 @@ def report(ggml: Ggml, decoders: dict[tuple[DType, str], Tally], quantizers: dic
               f"{', '.join(sorted(t.sources))}")
     print("\nquantizers: blocks byte-identical to ggml (chunk = ggml_quantize_chunk with imatrix NULL, "
           "what llama-quantize writes; ref = quantize_row_*_ref)")
-    print(f"  {'type':<8} {'blocks':>9} {'= chunk':>9} {'%':>7} {'= ref':>9} {'%':>7} "
+    print(f"  {'type':<8} {'backend':<7} {'blocks':>9} {'= chunk':>9} {'%':>7} {'= ref':>9} {'%':>7} "
           f"{'ref = chunk %':>13}  sources")
-    for dtype, t in quantizers.items():
+    for (dtype, backend), t in quantizers.items():
         ok &= t["chunk"].equal == t["chunk"].compared
         ref = t["ref"]
-        print(f"  {dtype.value:<8} {t['chunk'].compared:>9} {t['chunk'].equal:>9} {t['chunk'].percent:7.3f} "
+        chunk = t["chunk"]
+        print(f"  {dtype.value:<8} {backend:<7} {chunk.compared:>9} {chunk.equal:>9} {chunk.percent:7.3f} "
               f"{ref.equal:>9} {ref.percent:7.3f} {t['ref_vs_chunk'].percent:13.3f}  "
               f"{', '.join(sorted({s.split('/')[0] for s in t['chunk'].sources}))}")
     print("\nall equal" if ok else "\nDIFFERENCES FOUND")

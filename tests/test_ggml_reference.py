@@ -20,6 +20,7 @@ import pytest
 from paramscope.analyses.values.decode import BACKENDS, decodable, dequantize
 from paramscope.analyses.values.quantize import (
     IRREPRODUCIBLE,
+    PORTED,
     block_quantizer,
     quantizer,
     shipped_block_types,
@@ -108,11 +109,25 @@ def test_every_shipped_quantizer_is_recorded() -> None:
     assert {d.value for d in shipped_block_types()} == set(META["quantizers"])
 
 
-@pytest.mark.parametrize("name", sorted(META["quantizers"]))
-def test_quantizer_writes_ggml_bytes(name: str, gemma_gguf_reference, minilm_dir) -> None:
+def quantizer_cases() -> list:
+    """(type, backend): the ported k-quants on each backend, gguf-py's quantizers once."""
+    cases = []
+    for name in sorted(META["quantizers"]):
+        for b in BACKENDS if DType(name) in PORTED else ("gguf",):
+            marks = pytest.mark.skipif(b == "numba" and not HAS_NUMBA, reason="numba not installed")
+            cases.append(pytest.param(name, b, marks=marks, id=f"{name}-{b}"))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "backend"), quantizer_cases())
+def test_quantizer_writes_ggml_bytes(name: str, backend: str, gemma_gguf_reference, minilm_dir) -> None:
     """Our blocks are the bytes llama-quantize writes (ggml_quantize_chunk, no imatrix)."""
     dtype = DType(name)
-    quantize = block_quantizer(dtype)
+    if dtype in PORTED:
+        def quantize(x: np.ndarray) -> np.ndarray:
+            return PORTED[dtype](x, backend=backend)
+    else:
+        quantize = block_quantizer(dtype)
     for label, x in quantizer_inputs(gemma_gguf_reference, minilm_dir).items():
         expected = OUTPUTS[f"quantize/{name}/{label}"]
         assert_same_blocks(quantize(x), expected, f"{name} on {label} inputs")

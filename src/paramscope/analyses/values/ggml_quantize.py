@@ -16,8 +16,11 @@ Bit-exactness rests on doing each float32 operation C does, in C's order:
 - the branches C takes on ties and edge cases are kept: a sub-block whose scale rounds to 0 keeps the
   levels its own fit chose, an all-zero Q6_K super-block is all zero bytes, 6-bit scales wrap through
   ``uint8_t`` before ``MIN(63, …)``.
-The loops over candidates are vectorised across sub-blocks (one numpy op per element position, as C
-runs one sub-block at a time), so every sub-block gets exactly C's sequence of operations.
+The two searches (make_qkx2_quants, make_qx_quants) run compiled when numba is installed
+(ggml_quantize_kernels.py: C's loops as written, a sub-block per thread iteration); otherwise numpy runs
+them vectorised across sub-blocks, one op per element position, so every sub-block still gets C's exact
+sequence of operations. ``PARAMSCOPE_DECODE_BACKEND=numpy`` forces numpy here as it does for decoding.
+Both backends write the same bytes (tests/test_ggml_reference.py checks each against ggml).
 """
 
 from __future__ import annotations
@@ -46,11 +49,27 @@ def fp16_round(v: np.ndarray) -> np.ndarray:
 
 
 # --- make_qkx2_quants: x ≈ scale·L − the_min, L in 0..nmax -----------------------------------------------
+def _numba(backend: str | None) -> bool:
+    from paramscope.analyses.values.decode import default_backend
+
+    return (backend or default_backend()) == "numba"
+
+
 def make_qkx2_quants(x: np.ndarray, w: np.ndarray, *, nmax: int, rmin: float, rdelta: float, nstep: int,
-                     use_mad: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     use_mad: bool = False, backend: str | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scale, the_min, L) per row of ``x`` under weights ``w``, as make_qkx2_quants: the starting grid,
     then ``nstep`` + 1 stretched grids each refit by weighted least squares; the error is Σ w·|d| with
     ``use_mad``, else Σ w·d²."""
+    if _numba(backend):
+        from paramscope.analyses.values.ggml_quantize_kernels import qkx2_rows
+
+        rows, n = x.reshape(-1, x.shape[-1]), x.shape[-1]
+        scales, mins = np.empty(len(rows), F32), np.empty(len(rows), F32)
+        levels = np.empty(rows.shape, np.uint8)
+        qkx2_rows(np.ascontiguousarray(rows, F32), np.ascontiguousarray(w.reshape(-1, n), F32), nmax,
+                  rmin, rdelta, nstep, use_mad, scales, mins, levels)
+        return scales.reshape(x.shape[:-1]), mins.reshape(x.shape[:-1]), levels.reshape(x.shape)
     n = x.shape[-1]
     lo = np.minimum(x.min(axis=-1), F32(0))  # 'if (min > 0) min = 0'
     hi = x.max(axis=-1)
@@ -93,9 +112,16 @@ def make_qkx2_quants(x: np.ndarray, w: np.ndarray, *, nmax: int, rmin: float, rd
 
 
 # --- make_qx_quants (rmse_type 1, no weights): x ≈ scale·(L − nmax), L in 0..2·nmax−1 -----------------------
-def make_qx_quants(x: np.ndarray, *, nmax: int) -> tuple[np.ndarray, np.ndarray]:
+def make_qx_quants(x: np.ndarray, *, nmax: int, backend: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(scale, L) per row of ``x``: the grid through the largest |x|, then 18 stretched ones, each refit
     by least squares weighted by x², as make_qx_quants(n, nmax, x, L, 1, NULL)."""
+    if _numba(backend):
+        from paramscope.analyses.values.ggml_quantize_kernels import qx_rows
+
+        rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1]), F32)
+        scales, levels = np.empty(len(rows), F32), np.empty(rows.shape, np.uint8)
+        qx_rows(rows, nmax, GROUP_MAX_EPS, scales, levels)
+        return scales.reshape(x.shape[:-1]), levels.reshape(x.shape)
     pick = np.abs(x).argmax(axis=-1)[..., None]  # the first largest |x|, as C's strict '>'
     top = np.take_along_axis(x, pick, axis=-1)
     empty = (np.abs(top) < GROUP_MAX_EPS)[..., 0]
@@ -124,14 +150,15 @@ def make_qx_quants(x: np.ndarray, *, nmax: int) -> tuple[np.ndarray, np.ndarray]
 
 
 # --- Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins ----------------------------------------
-def k_scale_min_quants(x: np.ndarray, nmax: int, rmin: float, nstep: int
+def k_scale_min_quants(x: np.ndarray, nmax: int, rmin: float, nstep: int, backend: str | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """quantize_row_q4_K_ref / q5_K_ref up to packing: (d, dmin, 6-bit scales, 6-bit mins, levels)."""
     sub = np.ascontiguousarray(x, F32).reshape(-1, QK_K // 32, 32)
     with np.errstate(all="ignore"):  # flat sub-blocks divide by 0 in lanes whose results are dropped
         av_x = np.sqrt(seq_sum(sub * sub) / F32(32))
         weights = av_x[..., None] + np.abs(sub)
-        scales, mins, L = make_qkx2_quants(sub, weights, nmax=nmax, rmin=rmin, rdelta=0.1, nstep=nstep)
+        scales, mins, L = make_qkx2_quants(sub, weights, nmax=nmax, rmin=rmin, rdelta=0.1, nstep=nstep,
+                                           backend=backend)
         max_scale = np.maximum(scales.max(axis=1), F32(0))  # 'if (scale > max_scale)' from 0
         max_min = np.maximum(mins.max(axis=1), F32(0))
         inv_scale = np.where(max_scale > 0, F32(63) / max_scale, F32(0))
@@ -147,14 +174,14 @@ def k_scale_min_quants(x: np.ndarray, nmax: int, rmin: float, nstep: int
     return d, dmin, ls, lm, np.where(step[..., None] == 0, L, q)
 
 
-def quantize_q4_k(x: np.ndarray) -> np.ndarray:
+def quantize_q4_k(x: np.ndarray, backend: str | None = None) -> np.ndarray:
     """quantize_row_q4_K_ref: float32 values (a multiple of 256) → (n, 144) block_q4_K bytes."""
-    return pack_q4_k(*k_scale_min_quants(x, nmax=15, rmin=-1.0, nstep=20))
+    return pack_q4_k(*k_scale_min_quants(x, nmax=15, rmin=-1.0, nstep=20, backend=backend))
 
 
-def quantize_q5_k(x: np.ndarray) -> np.ndarray:
+def quantize_q5_k(x: np.ndarray, backend: str | None = None) -> np.ndarray:
     """quantize_row_q5_K_ref: float32 values (a multiple of 256) → (n, 176) block_q5_K bytes."""
-    d, dmin, ls, lm, q = k_scale_min_quants(x, nmax=31, rmin=-0.5, nstep=15)
+    d, dmin, ls, lm, q = k_scale_min_quants(x, nmax=31, rmin=-0.5, nstep=15, backend=backend)
     n = q.shape[0]
     out = np.zeros((n, 176), np.uint8)
     k4 = pack_q4_k(d, dmin, ls, lm, q & 0xF)
@@ -186,11 +213,11 @@ def pack_q4_k(d: np.ndarray, dmin: np.ndarray, ls: np.ndarray, lm: np.ndarray, q
 
 
 # --- Q6_K ------------------------------------------------------------------------------------------------
-def quantize_q6_k(x: np.ndarray) -> np.ndarray:
+def quantize_q6_k(x: np.ndarray, backend: str | None = None) -> np.ndarray:
     """quantize_row_q6_K_ref: float32 values (a multiple of 256) → (n, 210) block_q6_K bytes."""
     sub = np.ascontiguousarray(x, F32).reshape(-1, QK_K // 16, 16)
     with np.errstate(all="ignore"):
-        scales, L = make_qx_quants(sub, nmax=32)
+        scales, L = make_qx_quants(sub, nmax=32, backend=backend)
         pick = np.abs(scales).argmax(axis=1)[:, None]  # the first largest |scale|
         max_scale = np.take_along_axis(scales, pick, axis=1)[:, 0]
         empty = np.abs(max_scale) < GROUP_MAX_EPS
@@ -222,13 +249,13 @@ def pack_q6_k(d: np.ndarray, sc: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 # --- Q2_K: 16 sub-blocks of 16 with 4-bit scales and mins ---------------------------------------------
-def quantize_q2_k(x: np.ndarray) -> np.ndarray:
+def quantize_q2_k(x: np.ndarray, backend: str | None = None) -> np.ndarray:
     """quantize_row_q2_K_ref: float32 values (a multiple of 256) → (n, 84) block_q2_K bytes."""
     sub = np.ascontiguousarray(x, F32).reshape(-1, QK_K // 16, 16)
     q4scale = F32(15)
     with np.errstate(all="ignore"):
         scales, mins, L = make_qkx2_quants(sub, np.abs(sub), nmax=3, rmin=-0.5, rdelta=0.1, nstep=15,
-                                           use_mad=True)
+                                           use_mad=True, backend=backend)
         max_scale = np.maximum(scales.max(axis=1), F32(0))
         max_min = np.maximum(mins.max(axis=1), F32(0))
         # y.scales[j] = nearest_int(…) and then |= l << 4: each store truncates to uint8_t

@@ -1,0 +1,135 @@
+"""Compiled make_qkx2_quants and make_qx_quants (numba; imported only when quantizing with numba).
+
+The two searches are the slow part of the k-quant quantizers: each tries 16 to 22 grids per sub-block,
+and C order means a left-to-right sum per grid, which numpy can only do one element position at a time.
+Here they are ggml-quants.c's loops as written, one sub-block per iteration of a ``prange``: float32
+throughout (every constant is a float32, integers are converted before they meet a float, so nothing
+widens to float64), and numba emits no fused multiply-add without fastmath, so each product and sum
+rounds as C's does on x86-64. ggml_quantize.py does the rest (scales to 6 or 4 bits, halves, packing)
+with numpy, whose element-wise operations are already exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+F32 = np.float32
+KERNEL_OPTIONS = {"parallel": True, "cache": True, "nogil": True}
+
+
+@njit(inline="always")
+def nearest_int(v: np.float32) -> int:
+    return int(np.rint(v))
+
+
+@njit(**KERNEL_OPTIONS)
+def qkx2_rows(x, weights, nmax, rmin, rdelta, nstep, use_mad, scales, the_mins, levels):  # pragma: no cover
+    """make_qkx2_quants on each row of ``x`` (float32 (rows, n)); fills scales, the_mins, levels."""
+    n = x.shape[1]
+    f_rmin, f_rdelta, f_nmax = F32(rmin), F32(rdelta), F32(nmax)
+    for r in prange(x.shape[0]):
+        xr, w, L = x[r], weights[r], levels[r]
+        aux = np.empty(n, np.uint8)
+        lo, hi = xr[0], xr[0]
+        sum_w = w[0]
+        sum_x = sum_w * xr[0]
+        for i in range(1, n):
+            if xr[i] < lo:
+                lo = xr[i]
+            if xr[i] > hi:
+                hi = xr[i]
+            sum_w += w[i]
+            sum_x += w[i] * xr[i]
+        if lo > 0:
+            lo = F32(0)
+        if hi == lo:
+            for i in range(n):
+                L[i] = 0
+            scales[r] = F32(0)
+            the_mins[r] = -lo
+            continue
+        iscale = f_nmax / (hi - lo)
+        scale = F32(1) / iscale
+        best_error = F32(0)
+        for i in range(n):
+            L[i] = max(0, min(nmax, nearest_int(iscale * (xr[i] - lo))))
+            diff = scale * F32(L[i]) + lo - xr[i]
+            diff = abs(diff) if use_mad else diff * diff
+            best_error += w[i] * diff
+        for step in range(nstep + 1):
+            iscale = (f_rmin + f_rdelta * F32(step) + f_nmax) / (hi - lo)
+            sum_l, sum_l2, sum_xl = F32(0), F32(0), F32(0)
+            for i in range(n):
+                level = max(0, min(nmax, nearest_int(iscale * (xr[i] - lo))))
+                aux[i] = level
+                wl = w[i] * F32(level)
+                sum_l += wl
+                sum_l2 += wl * F32(level)
+                sum_xl += wl * xr[i]
+            det = sum_w * sum_l2 - sum_l * sum_l
+            if det > 0:
+                this_scale = (sum_w * sum_xl - sum_x * sum_l) / det
+                this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det
+                if this_min > 0:
+                    this_min = F32(0)
+                    this_scale = sum_xl / sum_l2
+                cur_error = F32(0)
+                for i in range(n):
+                    diff = this_scale * F32(aux[i]) + this_min - xr[i]
+                    diff = abs(diff) if use_mad else diff * diff
+                    cur_error += w[i] * diff
+                if cur_error < best_error:
+                    for i in range(n):
+                        L[i] = aux[i]
+                    best_error = cur_error
+                    scale = this_scale
+                    lo = this_min  # C overwrites 'min': the next grids start from it
+        scales[r] = scale
+        the_mins[r] = -lo
+
+
+@njit(**KERNEL_OPTIONS)
+def qx_rows(x, nmax, eps, scales, levels):  # pragma: no cover - compiled
+    """make_qx_quants(n, nmax, x, L, rmse_type=1, NULL) on each row; fills scales and levels (L)."""
+    n = x.shape[1]
+    f_nmax = F32(nmax)
+    for r in prange(x.shape[0]):
+        xr, L = x[r], levels[r]
+        top, amax = F32(0), F32(0)
+        for i in range(n):
+            ax = abs(xr[i])
+            if ax > amax:
+                amax = ax
+                top = xr[i]
+        if amax < eps:
+            for i in range(n):
+                L[i] = 0
+            scales[r] = F32(0)
+            continue
+        iscale = -f_nmax / top
+        sumlx, suml2 = F32(0), F32(0)
+        for i in range(n):
+            level = max(-nmax, min(nmax - 1, nearest_int(iscale * xr[i])))
+            L[i] = level + nmax
+            w = xr[i] * xr[i]
+            sumlx += w * xr[i] * F32(level)
+            suml2 += w * F32(level) * F32(level)
+        scale = sumlx / suml2 if suml2 != 0 else F32(0)
+        best = scale * sumlx
+        for step in range(-9, 10):
+            if step == 0:
+                continue
+            iscale = -(f_nmax + F32(0.1) * F32(step)) / top
+            sumlx, suml2 = F32(0), F32(0)
+            for i in range(n):
+                level = max(-nmax, min(nmax - 1, nearest_int(iscale * xr[i])))
+                w = xr[i] * xr[i]
+                sumlx += w * xr[i] * F32(level)
+                suml2 += w * F32(level) * F32(level)
+            if suml2 > 0 and sumlx * sumlx > best * suml2:
+                for i in range(n):
+                    L[i] = nmax + max(-nmax, min(nmax - 1, nearest_int(iscale * xr[i])))
+                scale = sumlx / suml2
+                best = scale * sumlx
+        scales[r] = scale
