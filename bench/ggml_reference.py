@@ -374,6 +374,9 @@ def report(ggml: Ggml, decoders: dict[tuple[DType, str], Tally],
            quantizers: dict[tuple[DType, str], dict[str, Tally]]) -> bool:
     ok = True
     print(f"reference: {ggml.version}, {ggml.path}")
+    for dtype in DTYPES:
+        if dtype.info.ggml_id is not None and (why := ggml.layout_differs(dtype)):
+            print(f"not compared, block layout differs: {why}")
     print("\ndecoders (to_float): blocks with every value bit-identical")
     print(f"  {'type':<8} {'backend':<7} {'blocks':>9} {'equal':>9} {'%':>7}  sources")
     for (dtype, backend), t in decoders.items():

@@ -34,6 +34,7 @@ from paramscope.analyses.sizing.weights import PricedTensor, reprice
 from paramscope.analyses.values.quantize import IRREPRODUCIBLE, block_quantizer, quantizer
 from paramscope.analyses.values.stats_engine import ByteSource
 from paramscope.errors import UnsupportedError, and_more
+from paramscope.knowledge import quant_schemes
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import DType
 
@@ -121,7 +122,8 @@ def quantize_error(model: Model, source: ByteSource, targets: Sequence[str], *, 
     tensors = {t.name: t for t in model.tensors}
     plans = {t: {r.name: r for r in p.rows} for t, p in priced.items()}
     measured = _measure(tensors, plans, source, sample, progress)
-    results = tuple(_target(t, priced[t].scheme, plans[t], measured, priced[t].notes) for t in targets)
+    results = tuple(_target(t, priced[t].scheme, plans[t], measured, priced[t].notes, _needs_imatrix(t))
+                    for t in targets)
     assignment = assign(results, budget) if budget is not None else None
     return QuantErrorReport(model.source, sample, results, assignment, time.perf_counter() - started,
                             _notes(results))
@@ -203,8 +205,8 @@ def _sampled_batches(t: Tensor, source: ByteSource, sample: float):
 
 # --- per target ----------------------------------------------------------------------------------------
 def _target(target: str, scheme: str, rows: dict[str, PricedTensor],
-            measured: dict[tuple[str, str], tuple[float, float, int]], notes: tuple[str, ...]
-            ) -> TargetResult:
+            measured: dict[tuple[str, str], tuple[float, float, int]], notes: tuple[str, ...],
+            imatrix: bool = False) -> TargetResult:
     out: list[ErrorRow] = []
     unsupported: dict[str, list[str]] = {}  # type → tensors left unmeasured
     for name, r in rows.items():
@@ -216,7 +218,7 @@ def _target(target: str, scheme: str, rows: dict[str, PricedTensor],
                             ErrorTally(r.params, r.bytes, energy, error), read, simulated))
     tree = component_tree(out)
     return TargetResult(target, scheme, tuple(out), tree["total"], tree,
-                        (*notes, *_type_notes(out), *_unsupported_notes(unsupported)))
+                        (*notes, *_type_notes(out, imatrix), *_unsupported_notes(unsupported)))
 
 
 def _ggml_type(type_name: str) -> DType | None:
@@ -226,15 +228,24 @@ def _ggml_type(type_name: str) -> DType | None:
         return None
 
 
-def _type_notes(rows: Sequence[ErrorRow]) -> tuple[str, ...]:
+def _needs_imatrix(target: str) -> bool:
+    """Does llama-quantize make this file type only with an importance matrix (IQ2_XXS, IQ1_S …)?"""
+    found = quant_schemes.lookup(target)
+    return isinstance(found, quant_schemes.FileType) and found.needs_imatrix
+
+
+def _type_notes(rows: Sequence[ErrorRow], imatrix: bool) -> tuple[str, ...]:
     """Which measured types are llama.cpp's own bytes (bench/ggml_reference.py checks them)."""
     ggml = sorted({r.type for r in rows if r.sampled and (d := _ggml_type(r.type)) is not None
                    and d.info.quantized and block_quantizer(d) is not None})
     if not ggml:
         return ()
+    if imatrix:
+        return (f"{', '.join(ggml)}: measured as llama-quantize writes them without an importance matrix "
+                "(ggml_quantize_chunk, byte for byte); this file type is made with one, which picks other "
+                "blocks",)
     return (f"{', '.join(ggml)}: the blocks llama-quantize writes without an importance matrix "
-            "(ggml_quantize_chunk, byte for byte); with --imatrix llama.cpp picks other scales and the "
-            "error is lower",)
+            "(ggml_quantize_chunk, byte for byte); a file made with --imatrix has other blocks",)
 
 
 def _unsupported_notes(unsupported: dict[str, list[str]]) -> tuple[str, ...]:
