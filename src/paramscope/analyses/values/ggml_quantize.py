@@ -1,8 +1,9 @@
-"""llama.cpp's k-quant quantizers (ggml-quants.c), ported to numpy so that the bytes are ggml's own.
+"""llama.cpp's k-quant and IQ4 quantizers (ggml-quants.c), ported so that the bytes are ggml's own.
 
-``quantize_q4_k`` and ``quantize_q6_k`` write what ``ggml_quantize_chunk`` writes without an importance
-matrix — the call llama-quantize makes — which for these types is ``quantize_row_q4_K_ref`` /
-``quantize_row_q6_K_ref``. bench/ggml_reference.py compares them with the C library block by block, and
+``quantize_q2_k`` … ``quantize_iq4_xs`` write what ``ggml_quantize_chunk`` writes without an importance
+matrix — the call llama-quantize makes: ``quantize_row_q{2,4,5,6}_K_ref`` for the k-quants, and
+``quantize_iq4_nl`` / ``quantize_iq4_xs`` with their 15-grid search (``quantize_row_iq4_nl_ref`` tries
+one grid, and differs). bench/ggml_reference.py compares them with the C library block by block, and
 tests/test_ggml_reference.py repeats that on recorded outputs.
 
 Bit-exactness rests on doing each float32 operation C does, in C's order:
@@ -277,4 +278,93 @@ def quantize_q2_k(x: np.ndarray, backend: str | None = None) -> np.ndarray:
                      ).reshape(n, 64)
     out[:, 80:82] = d.astype(np.float16).reshape(n, 1).view(np.uint8)
     out[:, 82:84] = dmin.astype(np.float16).reshape(n, 1).view(np.uint8)
+    return out
+
+
+# --- IQ4_NL and IQ4_XS: 4-bit codes into a non-linear table -------------------------------------------
+KVALUES_IQ4NL = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
+IQ4_NTRY = 7  # quantize_iq4_nl / quantize_iq4_xs (llama-quantize's path); quantize_row_iq4_nl_ref uses -1
+
+
+def best_index_int8(x: np.ndarray, values: np.ndarray = KVALUES_IQ4NL) -> np.ndarray:
+    """best_index_int8: the index of the table value nearest to x (float32), ties to the upper one."""
+    v = values.astype(F32)
+    mu = np.clip(np.searchsorted(v, x, side="right"), 1, len(v) - 1)  # v[mu − 1] ≤ x < v[mu]
+    lower = (x - v[mu - 1]) < (v[mu] - x)
+    return np.where(x <= v[0], 0, np.where(x >= v[-1], len(v) - 1, np.where(lower, mu - 1, mu)))
+
+
+def iq4_scales(sub: np.ndarray, ntry: int = IQ4_NTRY, backend: str | None = None) -> np.ndarray:
+    """The per-32 scale search of quantize_row_iq4_nl_impl without an importance matrix (weights x²)."""
+    v = KVALUES_IQ4NL.astype(F32)
+    if _numba(backend):
+        from paramscope.analyses.values.ggml_quantize_kernels import iq4_rows
+
+        scales = np.empty(sub.shape[:-1], F32)
+        iq4_rows(np.ascontiguousarray(sub.reshape(-1, sub.shape[-1]), F32), v, ntry, GROUP_MAX_EPS,
+                 scales.reshape(-1))
+        return scales
+    w = sub * sub
+    pick = np.abs(sub).argmax(axis=-1)[..., None]
+    top = np.take_along_axis(sub, pick, axis=-1)
+    empty = (np.abs(top) < GROUP_MAX_EPS)[..., 0]
+    top = np.where(empty[..., None], F32(1), top)
+
+    def fit(inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        q = v[best_index_int8(inv * sub)]
+        wq = w * q
+        return seq_sum(wq * sub), seq_sum(wq * q)
+
+    d = (-top / v[0]) if ntry > 0 else (top / v[0])
+    sumqx, sumq2 = fit(F32(1) / d)
+    d = np.where(sumq2 > 0, sumqx / sumq2, F32(0)).astype(F32)
+    best = d * sumqx
+    for itry in range(-ntry, ntry + 1):
+        sumqx, sumq2 = fit(F32(itry + int(KVALUES_IQ4NL[0])) / top)
+        better = (sumq2 > 0) & (sumqx * sumqx > best * sumq2)
+        d = np.where(better, sumqx / sumq2, d).astype(F32)
+        best = np.where(better, d * sumqx, best)
+    return np.where(empty, F32(0), d).astype(F32)
+
+
+def _pack_nibbles(L: np.ndarray) -> np.ndarray:
+    """q4[16i + j] = L[32i + j] | L[32i + 16 + j] << 4."""
+    halves = L.reshape(L.shape[0], -1, 2, 16).astype(np.uint8)
+    return (halves[:, :, 0] | (halves[:, :, 1] << 4)).reshape(L.shape[0], -1)
+
+
+def quantize_iq4_nl(x: np.ndarray, backend: str | None = None) -> np.ndarray:
+    """quantize_iq4_nl (no imatrix): float32 values (a multiple of 32) → (n, 18) block_iq4_nl bytes."""
+    sub = np.ascontiguousarray(x, F32).reshape(-1, 1, 32)
+    with np.errstate(all="ignore"):
+        scale = iq4_scales(sub, backend=backend)[:, 0]
+        inv = np.where(scale != 0, F32(1) / scale, F32(0))
+        L = best_index_int8(inv[:, None] * sub[:, 0])
+    out = np.zeros((len(sub), 18), np.uint8)
+    out[:, 0:2] = fp16_round(scale).astype(np.float16).reshape(-1, 1).view(np.uint8)
+    out[:, 2:] = _pack_nibbles(L)
+    return out
+
+
+def quantize_iq4_xs(x: np.ndarray, backend: str | None = None) -> np.ndarray:
+    """quantize_iq4_xs (no imatrix): float32 values (a multiple of 256) → (n, 136) block_iq4_xs bytes."""
+    sub = np.ascontiguousarray(x, F32).reshape(-1, QK_K // 32, 32)
+    n = len(sub)
+    with np.errstate(all="ignore"):
+        scales = iq4_scales(sub, backend=backend)
+        pick = np.abs(scales).argmax(axis=1)[:, None]  # the first largest |scale|
+        max_scale = np.take_along_axis(scales, pick, axis=1)[:, 0]
+        d = -max_scale / F32(32)
+        inv = np.where(d != 0, F32(1) / d, F32(0))
+        ls = np.clip(nearest_int(inv[:, None] * scales), -32, 31)
+        dl = d[:, None] * ls.astype(F32)  # the unrounded d, as C
+        idl = np.where(dl != 0, F32(1) / dl, F32(0))
+        L = best_index_int8(idl[..., None] * sub)
+    ls = (ls + 32).astype(np.uint8)
+    out = np.zeros((n, 136), np.uint8)
+    out[:, 0:2] = d.astype(np.float16).reshape(n, 1).view(np.uint8)
+    high = sum(((ls[:, ib] >> 4).astype(np.uint16) << (2 * ib)) for ib in range(8))
+    out[:, 2:4] = np.asarray(high, np.uint16).reshape(n, 1).view(np.uint8)
+    out[:, 4:8] = (ls[:, 0::2] & 0xF) | ((ls[:, 1::2] & 0xF) << 4)
+    out[:, 8:] = _pack_nibbles(L)
     return out

@@ -133,3 +133,61 @@ def qx_rows(x, nmax, eps, scales, levels):  # pragma: no cover - compiled
                 scale = sumlx / suml2
                 best = scale * sumlx
         scales[r] = scale
+
+
+@njit(inline="always")
+def best_index_int8(values, x):  # pragma: no cover - compiled
+    """ggml-quants.c best_index_int8 over a float32 copy of the int8 table."""
+    n = values.shape[0]
+    if x <= values[0]:
+        return 0
+    if x >= values[n - 1]:
+        return n - 1
+    ml, mu = 0, n - 1
+    while mu - ml > 1:
+        mav = (ml + mu) // 2
+        if x < values[mav]:
+            mu = mav
+        else:
+            ml = mav
+    return mu - 1 if x - values[mu - 1] < values[mu] - x else mu
+
+
+@njit(**KERNEL_OPTIONS)
+def iq4_rows(x, values, ntry, eps, scales):  # pragma: no cover - compiled
+    """The per-block scale search of quantize_row_iq4_nl_impl with no importance matrix (weights x²)."""
+    n = x.shape[1]
+    v0 = values[0]
+    for r in prange(x.shape[0]):
+        xr = x[r]
+        top, amax = F32(0), F32(0)
+        for j in range(n):
+            ax = abs(xr[j])
+            if ax > amax:
+                amax = ax
+                top = xr[j]
+        if amax < eps:
+            scales[r] = F32(0)
+            continue
+        d = -top / v0 if ntry > 0 else top / v0
+        inv = F32(1) / d
+        sumqx, sumq2 = F32(0), F32(0)
+        for j in range(n):
+            q = values[best_index_int8(values, inv * xr[j])]
+            w = xr[j] * xr[j]
+            sumqx += w * q * xr[j]
+            sumq2 += w * q * q
+        d = sumqx / sumq2 if sumq2 > 0 else F32(0)
+        best = d * sumqx
+        for itry in range(-ntry, ntry + 1):
+            inv = (F32(itry) + v0) / top
+            sumqx, sumq2 = F32(0), F32(0)
+            for j in range(n):
+                q = values[best_index_int8(values, inv * xr[j])]
+                w = xr[j] * xr[j]
+                sumqx += w * q * xr[j]
+                sumq2 += w * q * q
+            if sumq2 > 0 and sumqx * sumqx > best * sumq2:
+                d = sumqx / sumq2
+                best = d * sumqx
+        scales[r] = d
