@@ -5,8 +5,9 @@ runtime would compute back from the quantized form (fake quantization), same sha
   (``ggml_quantize_chunk(type, …, imatrix=NULL)``), decoded by ``paramscope.analyses.values.decode``: a
   true round trip. Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, TQ1_0, TQ2_0 and MXFP4 go through
   ``gguf.quants.quantize``; Q2_K, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS, which gguf-py cannot quantize,
-  through ggml_quantize.py's ports of ggml-quants.c. Every one is byte-identical to ggml's C code (bench/ggml_reference.py
-  on random and real weights; tests/test_ggml_reference.py on recorded ggml outputs).
+  through ggml_quantize.py's ports of ggml-quants.c. Every one is byte-identical to ggml's C code
+  (bench/ggml_reference.py on random and real weights; tests/test_ggml_reference.py on recorded ggml
+  outputs).
   ``IRREPRODUCIBLE`` lists the ggml types that have no quantizer here, and why.
 - Plain schemes (knowledge/quant_schemes.py labels): ``I8/row`` symmetric int8 with a float32 scale per
   output row (absmax / 127); ``I4/g128`` asymmetric 4-bit per 128 inputs with an fp16 scale and a 4-bit
