@@ -368,3 +368,131 @@ def quantize_iq4_xs(x: np.ndarray, backend: str | None = None) -> np.ndarray:
     out[:, 4:8] = (ls[:, 0::2] & 0xF) | ((ls[:, 1::2] & 0xF) << 4)
     out[:, 8:] = _pack_nibbles(L)
     return out
+
+
+# --- Q1_0 and NVFP4 -------------------------------------------------------------------------------------
+KVALUES_MXFP4 = np.array([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12], np.int8)
+
+
+def quantize_q1_0(x: np.ndarray, backend: str | None = None) -> np.ndarray:
+    """quantize_row_q1_0_ref: float32 values (a multiple of 128) → (n, 18) block_q1_0 bytes: the mean
+    |x| as d, a sign bit per value (set for x ≥ 0)."""
+    blocks = np.ascontiguousarray(x, F32).reshape(-1, 128)
+    d = seq_sum(np.abs(blocks)) / F32(128)
+    out = np.zeros((len(blocks), 18), np.uint8)
+    out[:, 0:2] = d.astype(np.float16).reshape(-1, 1).view(np.uint8)
+    out[:, 2:] = np.packbits(blocks >= 0, axis=1, bitorder="little")
+    return out
+
+
+def fp32_to_ue4m3(v: np.ndarray) -> np.ndarray:
+    """ggml-impl.h ggml_fp32_to_ue4m3: unsigned E4M3 (bias 7), mantissa rounded half up on the bits,
+    subnormals round(x · 2⁹), saturating at 0x7E (448); not-positive → 0."""
+    x = np.minimum(np.asarray(v, F32), F32(448))
+    bits = x.view(np.uint32).astype(np.int64)
+    exp = ((bits >> 23) & 0xFF) - 127 + 7
+    subnormal = exp <= 0  # decided before the mantissa rounds
+    man = ((bits >> 20) & 0x7) + ((bits >> 19) & 1)
+    carry = man > 7
+    exp, man = np.where(carry, exp + 1, exp), np.where(carry, 0, man)
+    normal = np.where(exp >= 15, 0x7E, (exp << 3) | man)
+    sub = np.clip((x * F32(512) + F32(0.5)).astype(np.int64), 0, 7)  # (int) truncates; man < 1 → 0
+    sub = np.where(x * F32(512) + F32(0.5) < 1, 0, sub)
+    code = np.where(subnormal, sub, normal)
+    return np.where(x > 0, code, 0).astype(np.uint8)
+
+
+def ue4m3_to_fp32(code: np.ndarray) -> np.ndarray:
+    """ggml-impl.h ggml_ue4m3_to_fp32 (which includes the ×0.5 of the kvalues_mxfp4 convention)."""
+    c = code.astype(np.int64)
+    exp, man = (c >> 3) & 0xF, c & 0x7
+    raw = np.where(exp == 0, np.ldexp(man.astype(np.float64), -9),
+                   np.ldexp(1 + man / 8.0, exp - 7)).astype(F32)
+    return np.where((c == 0) | (c == 0x7F), F32(0), raw * F32(0.5))
+
+
+def quantize_nvfp4(x: np.ndarray, backend: str | None = None) -> np.ndarray:
+    """quantize_row_nvfp4_ref: float32 values (a multiple of 64) → (n, 36) block_nvfp4 bytes: four
+    sub-blocks of 16, each a UE4M3 scale amax / 6 and E2M1 codes (the nearest kvalues_mxfp4 · d)."""
+    sub = np.ascontiguousarray(x, F32).reshape(-1, 4, 16)
+    ue = fp32_to_ue4m3(np.abs(sub).max(axis=-1) / F32(6))
+    d = ue4m3_to_fp32(ue)
+    grid = KVALUES_MXFP4.astype(F32)[None, None, None, :] * d[..., None, None]  # (n, 4, 1, 16)
+    codes = np.abs(grid - sub[..., None]).argmin(axis=-1).astype(np.uint8)  # the first nearest
+    out = np.zeros((len(sub), 36), np.uint8)
+    out[:, 0:4] = ue
+    out[:, 4:] = (codes[:, :, :8] | (codes[:, :, 8:] << 4)).reshape(len(sub), 32)
+    return out
+
+
+# --- Q3_K: 16 sub-blocks of 16, signed 3-bit levels, 6-bit scales ----------------------------------------
+def make_q3_quants(x: np.ndarray, *, nmax: int, backend: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, L) per row, as make_q3_quants(n, nmax, x, L, do_rmse=true): the grid through the largest
+    |x|, then up to 5 passes that move one level at a time while Σ(x²·x·l)² / Σ(x²·l²) grows."""
+    if _numba(backend):
+        from paramscope.analyses.values.ggml_quantize_kernels import q3_rows
+
+        rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1]), F32)
+        scales, levels = np.empty(len(rows), F32), np.empty(rows.shape, np.uint8)
+        q3_rows(rows, nmax, GROUP_MAX_EPS, scales, levels)
+        return scales.reshape(x.shape[:-1]), levels.reshape(x.shape)
+    pick = np.abs(x).argmax(axis=-1)[..., None]
+    top = np.take_along_axis(x, pick, axis=-1)
+    empty = (np.abs(top) < GROUP_MAX_EPS)[..., 0]
+    top = np.where(empty[..., None], F32(1), top)
+    L = np.clip(nearest_int((F32(-nmax) / top) * x), -nmax, nmax - 1).astype(F32)
+    w = x * x
+    wx = w * x
+    sumlx, suml2 = seq_sum(wx * L), seq_sum(w * L * L)
+    active = ~empty
+    for _ in range(5):
+        changed = np.zeros_like(active)
+        for i in range(x.shape[-1]):
+            xi, wi, wxi, li = x[..., i], w[..., i], wx[..., i], L[..., i]
+            slx = sumlx - wxi * li
+            sl2 = suml2 - wi * li * li
+            new = np.clip(nearest_int(xi * sl2 / slx), -nmax, nmax - 1).astype(F32)
+            slx2 = slx + wxi * new
+            sl22 = sl2 + wi * new * new
+            take = (active & (slx > 0) & (new != li) & (sl22 > 0)
+                    & (slx2 * slx2 * suml2 > sumlx * sumlx * sl22))
+            L[..., i] = np.where(take, new, li)
+            sumlx = np.where(take, slx2, sumlx)
+            suml2 = np.where(take, sl22, suml2)
+            changed |= take
+        active &= changed
+    scale = np.where(suml2 > 0, sumlx / suml2, F32(0)).astype(F32)
+    L = np.where(empty[..., None], F32(-nmax), L)  # C leaves L = 0 in an all-zero group
+    return np.where(empty, F32(0), scale), (L + nmax).astype(np.uint8)
+
+
+def quantize_q3_k(x: np.ndarray, backend: str | None = None) -> np.ndarray:
+    """quantize_row_q3_K_ref: float32 values (a multiple of 256) → (n, 110) block_q3_K bytes."""
+    sub = np.ascontiguousarray(x, F32).reshape(-1, QK_K // 16, 16)
+    n = len(sub)
+    with np.errstate(all="ignore"):
+        scales, L = make_q3_quants(sub, nmax=4, backend=backend)
+        pick = np.abs(scales).argmax(axis=1)[:, None]  # the first largest |scale|
+        max_scale = np.take_along_axis(scales, pick, axis=1)[:, 0]
+        has = max_scale != 0
+        iscale = np.where(has, F32(-32) / np.where(has, max_scale, F32(1)), F32(0))
+        # int8_t l = nearest_int(iscale*scales[j]); l = MAX(-32, MIN(31, l)) + 32
+        ls = np.clip(nearest_int(iscale[:, None] * scales).astype(np.int8), -32, 31).astype(np.int16) + 32
+        ls = np.where(has[:, None], ls, 0).astype(np.uint8)
+        d = fp16_round(np.where(has, F32(1) / iscale, F32(0)))
+        step = d[:, None] * (ls.astype(F32) - F32(32))
+        q = np.clip(nearest_int(sub / step[..., None]), -4, 3) + 4
+    L = np.where(step[..., None] == 0, L, q.astype(np.uint8)).reshape(n, QK_K)
+    out = np.zeros((n, 110), np.uint8)
+    high = L > 3  # hmask[j % 32] bit j // 32
+    out[:, 0:32] = sum((high[:, 32 * k:32 * (k + 1)].astype(np.uint8) << k) for k in range(8))
+    L = np.where(high, L - 4, L).astype(np.uint8)
+    runs = L.reshape(n, 2, 4, 32)
+    out[:, 32:96] = (runs[:, :, 0] | (runs[:, :, 1] << 2) | (runs[:, :, 2] << 4) | (runs[:, :, 3] << 6)
+                     ).reshape(n, 64)
+    sc = out[:, 96:108]
+    sc[:, 0:8] = (ls[:, 0:8] & 0xF) | ((ls[:, 8:16] & 0xF) << 4)
+    top2 = ls >> 4
+    sc[:, 8:12] = top2[:, 0:4] | (top2[:, 4:8] << 2) | (top2[:, 8:12] << 4) | (top2[:, 12:16] << 6)
+    out[:, 108:110] = d.astype(np.float16).reshape(n, 1).view(np.uint8)
+    return out

@@ -191,3 +191,52 @@ def iq4_rows(x, values, ntry, eps, scales):  # pragma: no cover - compiled
                 d = sumqx / sumq2
                 best = d * sumqx
         scales[r] = d
+
+
+@njit(**KERNEL_OPTIONS)
+def q3_rows(x, nmax, eps, scales, levels):  # pragma: no cover - compiled
+    """make_q3_quants(n, nmax, x, L, do_rmse=true) on each row; fills scales and levels (L + nmax)."""
+    n = x.shape[1]
+    for r in prange(x.shape[0]):
+        xr, out = x[r], levels[r]
+        L = np.empty(n, np.int64)
+        top, amax = F32(0), F32(0)
+        for i in range(n):
+            ax = abs(xr[i])
+            if ax > amax:
+                amax = ax
+                top = xr[i]
+        if amax < eps:
+            for i in range(n):
+                out[i] = 0
+            scales[r] = F32(0)
+            continue
+        iscale = F32(-nmax) / top
+        sumlx, suml2 = F32(0), F32(0)
+        for i in range(n):
+            level = max(-nmax, min(nmax - 1, nearest_int(iscale * xr[i])))
+            L[i] = level
+            w = xr[i] * xr[i]
+            sumlx += w * xr[i] * F32(level)
+            suml2 += w * F32(level) * F32(level)
+        for _ in range(5):
+            n_changed = 0
+            for i in range(n):
+                w = xr[i] * xr[i]
+                slx = sumlx - w * xr[i] * F32(L[i])
+                if slx > 0:
+                    sl2 = suml2 - w * F32(L[i]) * F32(L[i])
+                    new_l = max(-nmax, min(nmax - 1, nearest_int(xr[i] * sl2 / slx)))
+                    if new_l != L[i]:
+                        slx += w * xr[i] * F32(new_l)
+                        sl2 += w * F32(new_l) * F32(new_l)
+                        if sl2 > 0 and slx * slx * suml2 > sumlx * sumlx * sl2:
+                            L[i] = new_l
+                            sumlx = slx
+                            suml2 = sl2
+                            n_changed += 1
+            if n_changed == 0:
+                break
+        for i in range(n):
+            out[i] = L[i] + nmax
+        scales[r] = sumlx / suml2 if suml2 > 0 else F32(0)

@@ -4,10 +4,10 @@ runtime would compute back from the quantized form (fake quantization), same sha
 - ggml types: the block bytes llama-quantize writes without an importance matrix
   (``ggml_quantize_chunk(type, …, imatrix=NULL)``), decoded by ``paramscope.analyses.values.decode``: a
   true round trip. Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, TQ1_0, TQ2_0 and MXFP4 go through
-  ``gguf.quants.quantize``; Q2_K, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS, which gguf-py cannot quantize,
-  through ggml_quantize.py's ports of ggml-quants.c. Every one is byte-identical to ggml's C code
-  (bench/ggml_reference.py on random and real weights; tests/test_ggml_reference.py on recorded ggml
-  outputs).
+  ``gguf.quants.quantize``; Q1_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS and NVFP4, which gguf-py
+  cannot quantize, through ggml_quantize.py's ports of ggml-quants.c. Every one is byte-identical to
+  ggml's C code (bench/ggml_reference.py on random and real weights; tests/test_ggml_reference.py on
+  recorded ggml outputs).
   ``IRREPRODUCIBLE`` lists the ggml types that have no quantizer here, and why.
 - Plain schemes (knowledge/quant_schemes.py labels): ``I8/row`` symmetric int8 with a float32 scale per
   output row (absmax / 127); ``I4/g128`` asymmetric 4-bit per 128 inputs with an fp16 scale and a 4-bit
@@ -26,7 +26,10 @@ from paramscope.analyses.values.ggml_quantize import (
     fp16_round,
     quantize_iq4_nl,
     quantize_iq4_xs,
+    quantize_nvfp4,
+    quantize_q1_0,
     quantize_q2_k,
+    quantize_q3_k,
     quantize_q4_k,
     quantize_q5_k,
     quantize_q6_k,
@@ -37,17 +40,18 @@ Quantizer = Callable[[np.ndarray], np.ndarray]  # float32 (rows, cols) → float
 BlockQuantizer = Callable[[np.ndarray], np.ndarray]  # float32, whole blocks → uint8 (blocks, type size)
 GGUF_QUANTIZABLE = (DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.Q8_0, DType.TQ1_0, DType.TQ2_0,
                     DType.MXFP4)
-PORTED: dict[DType, BlockQuantizer] = {DType.Q2_K: quantize_q2_k, DType.Q4_K: quantize_q4_k,
+PORTED: dict[DType, BlockQuantizer] = {DType.Q2_K: quantize_q2_k, DType.Q3_K: quantize_q3_k,
+                                       DType.Q4_K: quantize_q4_k,
                                        DType.Q5_K: quantize_q5_k, DType.Q6_K: quantize_q6_k,
-                                       DType.IQ4_NL: quantize_iq4_nl, DType.IQ4_XS: quantize_iq4_xs}
-# ggml types quantize-error cannot reproduce, and why (ggml.c ggml_quantize_requires_imatrix; ggml-quants.c)
+                                       DType.IQ4_NL: quantize_iq4_nl, DType.IQ4_XS: quantize_iq4_xs,
+                                       DType.Q1_0: quantize_q1_0, DType.NVFP4: quantize_nvfp4}
+# ggml types quantize-error cannot reproduce, and why. llama-quant.cpp tensor_type_requires_imatrix:
+# llama-quantize refuses these without an importance matrix (ggml.c's own ggml_quantize_requires_imatrix
+# names only IQ2_XXS, IQ2_XS and IQ1_S), so no file of them is made without one.
 IRREPRODUCIBLE: dict[DType, str] = {
-    **dict.fromkeys((DType.IQ2_XXS, DType.IQ2_XS, DType.IQ1_S),
+    **dict.fromkeys((DType.IQ2_XXS, DType.IQ2_XS, DType.IQ3_XXS, DType.IQ1_S, DType.IQ2_S, DType.IQ1_M),
                     "llama-quantize refuses it without an importance matrix"),
-    DType.IQ1_M: "llama-quantize makes it only with an importance matrix",
-    **dict.fromkeys((DType.Q3_K, DType.IQ2_S, DType.IQ3_XXS, DType.IQ3_S,
-                     DType.Q1_0, DType.NVFP4),
-                    "ggml's quantizer is not ported here"),
+    DType.IQ3_S: "ggml's quantizer, a search over codebook neighbours, is not ported here",
 }
 INT4_GROUP = 128
 FP8_BLOCK = 128
