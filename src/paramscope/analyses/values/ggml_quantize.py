@@ -3,8 +3,8 @@
 ``quantize_q2_k`` … ``quantize_nvfp4`` write what ``ggml_quantize_chunk`` writes without an importance
 matrix — the call llama-quantize makes: ``quantize_row_q{2,3,4,5,6}_K_ref``, ``quantize_row_q1_0_ref``
 and ``quantize_row_nvfp4_ref``, and ``quantize_iq4_nl`` / ``quantize_iq4_xs`` with their 15-grid search
-(``quantize_row_iq4_nl_ref`` tries one grid, and differs). bench/ggml_reference.py compares them with the C library block by block, and
-tests/test_ggml_reference.py repeats that on recorded outputs.
+(``quantize_row_iq4_nl_ref`` tries one grid, and differs). bench/ggml_reference.py compares them with
+the C library block by block, and tests/test_ggml_reference.py repeats that on recorded outputs.
 
 Bit-exactness rests on doing each float32 operation C does, in C's order:
 - sums run left to right (``seq_sum``: ``np.add.accumulate`` is sequential, while ``ndarray.sum`` adds
@@ -19,9 +19,9 @@ Bit-exactness rests on doing each float32 operation C does, in C's order:
 - the branches C takes on ties and edge cases are kept: a sub-block whose scale rounds to 0 keeps the
   levels its own fit chose, an all-zero Q6_K super-block is all zero bytes, 6-bit scales wrap through
   ``uint8_t`` before ``MIN(63, …)``.
-The searches (make_qkx2_quants, make_qx_quants, make_q3_quants, the IQ4 scale search) run compiled when numba is installed
-(ggml_quantize_kernels.py: C's loops as written, a sub-block per thread iteration); otherwise numpy runs
-them vectorised across sub-blocks, one op per element position, so every sub-block still gets C's exact
+The searches (make_qkx2_quants, make_qx_quants, make_q3_quants, the IQ4 scale search) run compiled
+when numba is installed (ggml_quantize_kernels.py: C's loops as written, a sub-block per thread
+iteration); otherwise numpy runs them vectorised across sub-blocks, one op per element position, so every sub-block still gets C's exact
 sequence of operations. ``PARAMSCOPE_DECODE_BACKEND=numpy`` forces numpy here as it does for decoding.
 Both backends write the same bytes (tests/test_ggml_reference.py checks each against ggml).
 """
