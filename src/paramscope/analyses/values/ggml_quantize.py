@@ -21,8 +21,9 @@ Bit-exactness rests on doing each float32 operation C does, in C's order:
   ``uint8_t`` before ``MIN(63, …)``.
 The searches (make_qkx2_quants, make_qx_quants, make_q3_quants, the IQ4 scale search) run compiled
 when numba is installed (ggml_quantize_kernels.py: C's loops as written, a sub-block per thread
-iteration); otherwise numpy runs them vectorised across sub-blocks, one op per element position, so every sub-block still gets C's exact
-sequence of operations. ``PARAMSCOPE_DECODE_BACKEND=numpy`` forces numpy here as it does for decoding.
+iteration); otherwise numpy runs them vectorised across sub-blocks, one op per element position, so
+every sub-block still gets C's exact sequence of operations. ``PARAMSCOPE_DECODE_BACKEND=numpy`` forces
+numpy here as it does for decoding.
 Both backends write the same bytes (tests/test_ggml_reference.py checks each against ggml).
 """
 
