@@ -24,15 +24,17 @@ import numpy as np
 
 from paramscope.analyses.values.ggml_quantize import (
     fp16_round,
-    quantize_iq4_nl,
-    quantize_iq4_xs,
-    quantize_nvfp4,
-    quantize_q1_0,
     quantize_q2_k,
     quantize_q3_k,
     quantize_q4_k,
     quantize_q5_k,
     quantize_q6_k,
+)
+from paramscope.analyses.values.ggml_quantize_tables import (
+    quantize_iq4_nl,
+    quantize_iq4_xs,
+    quantize_nvfp4,
+    quantize_q1_0,
 )
 from paramscope.model.dtypes import DType
 
