@@ -13,7 +13,7 @@ Throughput is GB/s of input bytes, the best of --repeat runs after one warm-up r
 the cost of first-touching fresh memory, slow on VMs, out of the timings); the runs of all methods are
 interleaved, so load from other processes hits them alike. Ratios are against gguf decoding the same
 way in this same run. The floor (issue 4): on the default backend, Q4_K and Q8_0 ≥ 3× gguf both ways;
-exits 1 below it.
+exits 1 below it, or when any backend's values differ from gguf's (bit for bit, any NaN equal to any NaN).
 """
 
 from __future__ import annotations
@@ -96,9 +96,23 @@ def best_seconds(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str,
     return best
 
 
+def differing_backends(dtype: DType, raw: np.ndarray, n: int) -> list[str]:
+    """Backends whose values are not gguf-py's on these blocks."""
+    reference = gguf_decoder(dtype)(raw, n, None).reshape(-1).view(np.uint32)
+    out = []
+    for backend in installed_backends() if dtype.info.quantized else ["numpy"]:
+        ours = dequantize(raw, dtype, n, backend=backend).view(np.uint32)
+        nan = np.isnan(ours.view(np.float32)) & np.isnan(reference.view(np.float32))
+        if not np.all((ours == reference) | nan):
+            out.append(f"{dtype.value} {backend}")
+    return out
+
+
 def bench_type(dtype: DType, n_bytes: int, repeat: int) -> list[tuple[str, str, float, float]]:
     """(way, decoder, GB/s, ratio to gguf the same way) rows for one type."""
     raw, n = random_input(dtype, n_bytes)
+    if differ := differing_backends(dtype, raw, n):
+        raise SystemExit(f"values differ from gguf.quants.dequantize: {', '.join(differ)}")
     decoders = {"gguf.quants.dequantize": gguf_decoder(dtype)}
     # plain types decode with numpy on either backend
     backends = installed_backends() if dtype.info.quantized else ["numpy"]

@@ -253,7 +253,7 @@ def rss_check(python: str, model: str, cfg, tensor_bytes: int) -> None:
           f"and the grown output rows are not touched yet")
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model")
     ap.add_argument("--llama-python", default=os.environ.get("LLAMA_PYTHON", "/tmp/llamavenv/bin/python"))
@@ -264,7 +264,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         child(args.model, json.loads(args.child), args.decode, not args.no_extra_bufts)
-        return
+        return 0
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import fetch_models
 
@@ -288,7 +288,8 @@ def main() -> None:
         residuals += n if name.endswith("(residual)") else 0
         diffs += 0 if name.endswith("(residual)") else n
     print(f"{diffs} unexpected difference(s); {residuals} known residual(s)")
+    return 1 if diffs else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

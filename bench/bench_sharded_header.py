@@ -8,7 +8,8 @@ touches the disk. Then times, in this process, the best of ``--repeat`` runs of
 - paramscope: ``read_index`` (every shard header parsed, validated, checked against the weight_map);
 - safetensors: the index JSON plus ``safe_open`` of every shard and each tensor's shape and dtype
   (the same facts), the library's fastest route to them.
-The target is ≤ 50 ms for ≥ 1,000 tensors; the ratio is paramscope / safetensors.
+The target is ≤ 50 ms for ≥ 1,000 tensors; the ratio is paramscope / safetensors. Exits 1 when the
+target is missed or when the two readers disagree on any tensor's name, shape or dtype.
 """
 
 from __future__ import annotations
@@ -96,6 +97,25 @@ def read_library(index: Path) -> int:
     return n
 
 
+def facts_ours(index: Path) -> set[tuple[str, tuple[int, ...], str]]:
+    from paramscope.formats.safetensors import read_index
+
+    return {(t.name, tuple(t.shape), t.dtype.value) for t in read_index(index).tensors}
+
+
+def facts_library(index: Path) -> set[tuple[str, tuple[int, ...], str]]:
+    from safetensors import safe_open
+
+    weight_map = json.loads(index.read_text())["weight_map"]
+    out = set()
+    for shard in sorted(set(weight_map.values())):
+        with safe_open(index.parent / shard, framework="numpy") as f:
+            for key in f.keys():  # noqa: SIM118 (safe_open is not iterable itself)
+                s = f.get_slice(key)
+                out.add((key, tuple(s.get_shape()), s.get_dtype()))
+    return out
+
+
 def best_seconds(fn: Callable[[Path], int], index: Path, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -105,7 +125,11 @@ def best_seconds(fn: Callable[[Path], int], index: Path, repeat: int) -> float:
     return best
 
 
-def main() -> None:
+TARGET_S = 0.050
+MIN_TENSORS = 1000
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", type=int, default=128)
     ap.add_argument("--shards", type=int, default=4)
@@ -114,14 +138,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         index = build_sharded(Path(tmp), args.layers, args.shards)
         n_ours, n_lib = read_ours(index), read_library(index)
-        assert n_ours == n_lib, (n_ours, n_lib)
+        mine, theirs = facts_ours(index), facts_library(index)
         ours = best_seconds(read_ours, index, args.repeat)
         lib = best_seconds(read_library, index, args.repeat)
     print(f"tensors: {n_ours} in {args.shards} shards")
     print(f"paramscope read_index: {ours * 1e3:8.2f} ms (target <= 50 ms)")
     print(f"safetensors safe_open: {lib * 1e3:8.2f} ms")
     print(f"ratio paramscope/safetensors: {ours / lib:.2f}")
+    failed = []
+    if mine != theirs or n_ours != n_lib:
+        failed.append(f"readers disagree on {len(mine ^ theirs)} tensor(s) (counts {n_ours} vs {n_lib})")
+    if n_ours >= MIN_TENSORS and ours > TARGET_S:
+        failed.append(f"read_index {ours * 1e3:.1f} ms > {TARGET_S * 1e3:.0f} ms")
+    print("FAILED: " + "; ".join(failed) if failed else "target met, readers agree")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

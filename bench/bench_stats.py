@@ -12,12 +12,18 @@ reads it once so the page cache is warm, then in the same run times:
 Prints the throughput of each in GB/s (10⁹ bytes of file per second, median of ``--runs``), their
 ratio, and paramscope's peak private memory (RssAnon, sampled every 5 ms from /proc/self/status) next
 to its peak file-backed RSS. The file is deleted at the end unless ``--keep``.
+
+Exits 1 when paramscope is less than FLOOR_RATIO times faster than the numpy approach in the same run
+(docs/stats.md: 24× on a quiet 2-core machine; a ratio, so that load from other processes hits both), or
+when its per-tensor count, min and max differ from numpy's on the same values, or its mean and std by
+more than float64 summation order explains (relative 1e-9).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import struct
@@ -34,6 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 HIDDEN = 4096
 VOCAB = 32000
+FLOOR_RATIO = 8.0
 MATRICES = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
 
@@ -94,6 +101,33 @@ def numpy_baseline(path: Path, tensors: list[tuple[str, tuple[int, ...]]]) -> No
             np.min(x), np.max(x), np.mean(x), np.std(x), np.histogram(x, bins=64)
 
 
+def numpy_facts(path: Path, tensors: list[tuple[str, tuple[int, ...]]]) -> dict[str, tuple]:
+    """name → (count, min, max, mean, std), the mean and std in float64."""
+    out = {}
+    with open(path, "rb") as f:
+        (header_len,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(header_len))
+        for name, _ in tensors:
+            start, end = header[name]["data_offsets"]
+            f.seek(8 + header_len + start)
+            x = (np.frombuffer(f.read(end - start), np.uint16).astype(np.uint32) << 16).view(np.float32)
+            out[name] = (x.size, float(x.min()), float(x.max()), float(np.mean(x, dtype=np.float64)),
+                         float(np.std(x, dtype=np.float64)))
+    return out
+
+
+def disagreements(result, expected: dict[str, tuple]) -> list[str]:
+    bad = []
+    for t in result.tensors:
+        s = t.summary
+        count, lo, hi, mean, std = expected[t.name]
+        if (s.count, s.min, s.max) != (count, lo, hi) or not (
+                math.isclose(s.mean, mean, rel_tol=1e-9, abs_tol=1e-12)
+                and math.isclose(s.std, std, rel_tol=1e-9)):
+            bad.append(t.name)
+    return bad + sorted(set(expected) - {t.name for t in result.tensors})
+
+
 def paramscope_stats(path: Path) -> object:
     from paramscope.analyses.values.stats import weight_stats
     from paramscope.formats import open_model
@@ -145,7 +179,7 @@ def median_time(fn, runs: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gib", type=float, default=4.0, help="size of the generated file")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each (median)")
@@ -166,11 +200,19 @@ def main() -> None:
         with PeakMemory() as peak:
             ours_s = median_time(lambda: paramscope_stats(path), args.runs)
         report(size, len(tensors), base_s, ours_s, before, peak, result)
+        bad = disagreements(result, numpy_facts(path, tensors))
         if not args.no_variants:
             variants(path, size)
     finally:
         if not args.keep:
             path.unlink(missing_ok=True)
+    failed = []
+    if base_s / ours_s < FLOOR_RATIO:
+        failed.append(f"{base_s / ours_s:.1f}x numpy < the {FLOOR_RATIO:g}x floor")
+    if bad:
+        failed.append(f"{len(bad)} tensor(s) disagree with numpy: {', '.join(bad[:3])}")
+    print("FAILED: " + "; ".join(failed) if failed else f"floor met (≥ {FLOOR_RATIO:g}x numpy), numpy agrees")
+    return 1 if failed else 0
 
 
 def report(size: int, n_tensors: int, base_s: float, ours_s: float, before: int, peak: PeakMemory,
@@ -208,4 +250,4 @@ def variants(path: Path, size: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

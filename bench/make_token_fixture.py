@@ -1,13 +1,21 @@
-"""llama.cpp's own token IDs for the Gemma 3 270M GGUF, written to tests/fixtures/gemma_llamacpp_ids.json.
+"""llama.cpp's own token IDs for the Gemma 3 270M GGUF and for all-MiniLM-L6-v2, written to
+tests/fixtures/gemma_llamacpp_ids.json and tests/fixtures/minilm_llamacpp_ids.json.
 
-Runs under llama-cpp-python's interpreter (it imports only the standard library and llama_cpp, and it is
-never a test dependency): the texts are generated here, deterministically, and stored in the fixture
-beside the IDs that ``Llama.tokenize(text, add_bos=True, special=False)`` gives for them, so that
-tests/test_tokens.py compares paramscope's tokenizer with llama.cpp without llama.cpp installed.
+Runs under llama-cpp-python's interpreter (it imports the standard library, llama_cpp and, for MiniLM,
+the gguf library; it is never a test dependency): the texts are generated here, deterministically, and
+stored in the fixture beside the IDs that ``Llama.tokenize(text, add_bos=True, special=False)`` gives for
+them, so that tests/test_tokens.py compares paramscope's tokenizer with llama.cpp without llama.cpp
+installed.
 
-    /tmp/llamavenv/bin/python bench/make_token_fixture.py [--model PATH] [--out PATH]
+    LLAMA_VENV/bin/python bench/make_token_fixture.py [--model PATH] [--out PATH]
+    LLAMA_VENV/bin/python bench/make_token_fixture.py --minilm [--minilm-dir DIR] [--out PATH]
 
 The vocabulary is loaded with ``vocab_only=True``: tokenizing needs no weights and no compute backend.
+MiniLM is a Hugging Face directory, so its WordPiece vocabulary is first written into a vocabulary-only
+GGUF the way llama.cpp's convert_hf_to_gguf.py converts a BERT model (``BertModel.set_vocab``:
+tokenizer.ggml.model "bert", the "##" continuation prefix dropped and a "▁" phantom space put before
+every word-initial token, special tokens as CONTROL); llama.cpp's WPM tokenizer then runs on it, an
+engine independent of the ``tokenizers`` library paramscope uses for tokenizer.json.
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = Path.home() / ".cache" / "paramscope" / "models" / "gemma-3-270m-q4_k_m.gguf"
 DEFAULT_OUT = ROOT / "tests" / "fixtures" / "gemma_llamacpp_ids.json"
+DEFAULT_MINILM = Path.home() / ".cache" / "paramscope" / "models" / "all-MiniLM-L6-v2"
+MINILM_OUT = ROOT / "tests" / "fixtures" / "minilm_llamacpp_ids.json"
+GGUF_CONTROL, GGUF_NORMAL = 3, 1  # gguf.TokenType
 SEED = 20250305
 N_RANDOM = 80
 
@@ -249,22 +260,64 @@ def texts() -> list[str]:
     return out
 
 
+def bert_vocab_gguf(model_dir: Path, out: Path) -> None:
+    """A vocabulary-only GGUF of a BERT WordPiece tokenizer.json, as convert_hf_to_gguf.py writes it."""
+    import gguf
+
+    spec = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = spec["model"]["vocab"]
+    tokens = [""] * len(vocab)
+    for text, i in vocab.items():
+        tokens[i] = text
+    special = {t["id"] for t in spec["added_tokens"] if t["special"]}
+
+    def phantom(tok: str) -> str:  # convert_hf_to_gguf.py BertModel.set_vocab
+        if tok.startswith("[") and tok.endswith("]"):
+            return tok
+        return tok[2:] if tok.startswith("##") else "\u2581" + tok
+
+    w = gguf.GGUFWriter(out, "bert")
+    w.add_tokenizer_model("bert")
+    w.add_tokenizer_pre("default")
+    w.add_token_list([phantom(t) for t in tokens])
+    w.add_token_types([GGUF_CONTROL if i in special else GGUF_NORMAL for i in range(len(tokens))])
+    w.add_bos_token_id(vocab["[CLS]"])  # SpecialVocab maps cls_token to BOS for BERT
+    w.add_sep_token_id(vocab["[SEP]"])
+    w.add_unk_token_id(vocab["[UNK]"])
+    w.add_pad_token_id(vocab["[PAD]"])
+    w.add_mask_token_id(vocab["[MASK]"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--minilm", action="store_true", help="MiniLM's WordPiece vocabulary instead of Gemma")
+    ap.add_argument("--minilm-dir", type=Path, default=DEFAULT_MINILM)
+    ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+
+    import tempfile
 
     import llama_cpp
 
-    llm = llama_cpp.Llama(str(args.model), vocab_only=True, verbose=False)
-    cases = [{"text": t, "ids": llm.tokenize(t.encode("utf-8"), add_bos=True, special=False)}
-             for t in texts()]
-    head = {
-        "model": args.model.name,
-        "engine": f"llama-cpp-python {llama_cpp.__version__}",
-        "call": "Llama(model, vocab_only=True).tokenize(text.encode('utf-8'), add_bos=True, special=False)",
-    }
+    call = "Llama(model, vocab_only=True).tokenize(text.encode('utf-8'), add_bos=True, special=False)"
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.minilm:
+            model, out = Path(tmp) / "minilm-vocab.gguf", args.out or MINILM_OUT
+            bert_vocab_gguf(args.minilm_dir, model)
+            name = f"{args.minilm_dir.name}/tokenizer.json, written as a vocabulary-only GGUF " \
+                   "(bench/make_token_fixture.py bert_vocab_gguf, as convert_hf_to_gguf.py BertModel)"
+        else:
+            model, out, name = args.model, args.out or DEFAULT_OUT, args.model.name
+        llm = llama_cpp.Llama(str(model), vocab_only=True, verbose=False)
+        cases = [{"text": t, "ids": llm.tokenize(t.encode("utf-8"), add_bos=True, special=False)}
+                 for t in texts()]
+    args.out = out
+    head = {"model": name, "engine": f"llama-cpp-python {llama_cpp.__version__}", "call": call}
     # One case per line: a later regeneration diffs by text.
     lines = [f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in head.items()]
     body = ",\n".join(f"  {json.dumps(c, ensure_ascii=False)}" for c in cases)

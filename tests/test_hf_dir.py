@@ -225,15 +225,11 @@ def test_pytorch_weights_directory_single_and_sharded(tmp_path: Path) -> None:
 
 
 def test_config_only_with_the_real_reader(tmp_path: Path, minilm_dir: Path) -> None:
-    pytest.importorskip("paramscope.formats.config_json")
     shutil.copy(minilm_dir / "config.json", tmp_path / "config.json")
     model = hf_dir.read(tmp_path)
     assert model.source == str(tmp_path) and not model.has_weights
 
 
 def test_real_family_table_on_minilm(minilm_dir: Path) -> None:
-    families = pytest.importorskip("paramscope.knowledge.families")
-    if not hasattr(families, "arch_config_from_hf"):
-        pytest.skip("paramscope.knowledge.families.arch_config_from_hf has not landed yet")
     config = hf_dir.read(minilm_dir).config
     assert config is not None and (config.n_layers, config.hidden_size, config.n_heads) == (6, 384, 12)

@@ -1,5 +1,6 @@
-"""quantize-error: round trips checked against gguf-py's own quantizers and decoders, fp8/bf16 rounding
-against ml_dtypes, sizes against ``reprice``, and the budget's greedy choice on small cases."""
+"""quantize-error: its sums over the sampled rows, fp8/bf16 rounding against ml_dtypes, sizes against
+``reprice``, and the budget's greedy choice on small cases. The ggml quantizers themselves are checked
+byte for byte against ggml's C code in tests/test_ggml_reference.py."""
 
 from __future__ import annotations
 
@@ -9,9 +10,6 @@ import math
 
 import numpy as np
 import pytest
-from gguf import GGMLQuantizationType
-from gguf.quants import dequantize as gguf_dequantize
-from gguf.quants import quantize as gguf_quantize
 
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.analyses.values import quantize as qf
@@ -47,63 +45,42 @@ def sampled_values(path, name: str, sample: float) -> np.ndarray:
     return np.concatenate([x[first:first + n] for first, n in sample_runs(x.shape[0], sample)])
 
 
-def gguf_error(x: np.ndarray, qtype: GGMLQuantizationType) -> tuple[float, float]:
-    y = gguf_dequantize(gguf_quantize(x, qtype), qtype)
-    d = (x.astype(np.float64) - y.astype(np.float64)).ravel()
-    return float(np.dot(x.astype(np.float64).ravel(), x.astype(np.float64).ravel())), float(np.dot(d, d))
+def round_trip_error(x: np.ndarray, type_name: str) -> tuple[float, float]:
+    """Σx² and Σ(x − x̂)² in float64, x̂ the type's round trip (its bytes are ggml's: test_ggml_reference)."""
+    d = (x - qf.quantizer(type_name)(x)).astype(np.float64).ravel()  # float32 differences, as quant_error
+    x64 = x.astype(np.float64).ravel()
+    return float(np.dot(x64, x64)), float(np.dot(d, d))
 
 
-# --- agreement with gguf-py -------------------------------------------------------------------------
-@pytest.mark.parametrize(("which", "sample"), [("minilm_dir", 1.0), ("gemma_gguf", 0.1)])
-def test_q8_0_errors_agree_with_a_direct_gguf_round_trip(which, sample, request):
+# --- the sums over the sampled rows ------------------------------------------------------------------
+@pytest.mark.parametrize(("which", "sample", "target", "type_name"), [
+    ("minilm_dir", 1.0, "q8_0", "Q8_0"), ("gemma_gguf", 0.1, "q8_0", "Q8_0"),
+    ("gemma_gguf", 0.05, "q4_k", "Q4_K"),
+])
+def test_errors_are_the_round_trips_of_the_sampled_rows(which, sample, target, type_name, request):
+    """Each tensor's tally is Σx², Σ(x − x̂)² of the rows sample_runs picks, decoded here on their own,
+    scaled by elements / sampled."""
     path = request.getfixturevalue(which)
-    model, r = report(path, ["q8_0"], sample=sample)
-    rows = [row for row in r.targets[0].rows if row.type == "Q8_0" and row.sampled]
-    assert len(rows) >= 10
+    model, r = report(path, [target], sample=sample)
+    rows = [row for row in r.targets[0].rows if row.type == type_name and row.sampled]
+    assert len(rows) >= 5
     tensors = {t.name: t for t in model.tensors}
-    for row in rows:
+    for row in rows[:12]:
         x = sampled_values(path, row.name, sample)
-        energy, error = gguf_error(x, GGMLQuantizationType.Q8_0)
+        energy, error = round_trip_error(x, type_name)
         scale = tensors[row.name].n_elements / x.size
         assert row.sampled == x.size
         assert row.tally.energy == pytest.approx(energy * scale, rel=1e-9)
-        assert row.tally.error == pytest.approx(error * scale, rel=1e-6)
+        assert row.tally.error == pytest.approx(error * scale, rel=1e-9)
 
 
-@pytest.mark.parametrize("name", ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"])
-def test_legacy_round_trips_are_gguf_quants(name):
-    x = (np.random.default_rng(0).standard_normal((8, 256)) * 0.02).astype(np.float32)
-    qtype = GGMLQuantizationType[name]
-    assert np.array_equal(qf.quantizer(name)(x), gguf_dequantize(gguf_quantize(x, qtype), qtype))
-
-
-@pytest.mark.parametrize(("name", "quantize", "block"), [("Q4_K", qf.quantize_q4_k, 144),
-                                                         ("Q6_K", qf.quantize_q6_k, 210)])
-def test_k_quant_blocks_decode_with_gguf(name, quantize, block):
-    """Our Q4_K/Q6_K blocks are real blocks: gguf-py decodes them to what our round trip returns."""
-    rng = np.random.default_rng(1)
-    x = (rng.standard_normal((16, 512)) * 0.02).astype(np.float32)
-    x[3, :256] = 0  # an all-zero super-block
-    x[5, 7] = 1.0  # an outlier
-    packed = quantize(x)
-    assert packed.shape == (32, block) and packed.dtype == np.uint8
-    ours = qf.quantizer(name)(x)
-    theirs = gguf_dequantize(packed.reshape(16, -1), GGMLQuantizationType[name])
-    assert np.array_equal(ours, theirs)
-    assert np.all(ours[3, :256] == 0)
-
-
-def test_k_quants_recover_values_already_on_their_grid(gemma_gguf):
-    """Re-quantizing the file's own Q4_K / Q6_K tensors loses (almost) nothing: the port finds the
-    scales llama.cpp chose."""
-    model = open_model(gemma_gguf)
-    for dtype in ("Q4_K", "Q6_K"):
-        t = next(t for t in model.tensors if t.dtype.value == dtype)
-        with MappedFiles() as source:
-            x = dequantize(source.view(t), t.dtype, t.n_elements).reshape(-1, t.shape[-1])
-        y = qf.quantizer(dtype)(x)
-        rel = math.sqrt(float(((x - y).astype(np.float64) ** 2).sum() / (x.astype(np.float64) ** 2).sum()))
-        assert rel < 2e-3, (dtype, rel)
+def test_notes_say_what_is_ggml_and_what_cannot_be_reproduced(gemma_gguf):
+    _, r = report(gemma_gguf, ["q4_k_m", "iq2_xxs", "int4"], sample=0.01)
+    q4, iq2, int4 = r.targets
+    assert any("ggml_quantize_chunk" in n and "Q4_K" in n for n in q4.notes)
+    assert any("IQ2_XXS not simulated" in n and "importance matrix" in n for n in iq2.notes)
+    assert any("this file type is made with one" in n for n in iq2.notes)  # its Q2_K etc. are not ggml's
+    assert not any("ggml_quantize_chunk" in n for n in int4.notes)
 
 
 def test_error_falls_with_bits():

@@ -1,6 +1,7 @@
 """The page end to end in headless Chromium (Debian's package, driven by Playwright), against a server
 started here: numbers on the page equal the CLI's --json; hostile names stay text; the report works
-offline. Skips when Chromium or Playwright is missing. Screenshots go to $PARAMSCOPE_SCREENSHOTS (else
+offline. Skips when Chromium or Playwright is missing; a Chromium that is there but does not start is a
+failure, not a skip. Screenshots go to $PARAMSCOPE_SCREENSHOTS (else
 the test's temporary folder)."""
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def browser():
     with sync_api.sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as e:  # a Chromium too old or too new for this Playwright
-            pytest.skip(f"Chromium did not start under Playwright: {e}")
+        except Exception as e:  # e.g. a Chromium too old or too new for this Playwright
+            pytest.fail(f"{CHROMIUM} is installed but did not start under Playwright: {e}")
         yield b
         b.close()
 

@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from paramscope.analyses.sizing.weights import PricedTensor, reprice
-from paramscope.analyses.values.quantize import quantizer
+from paramscope.analyses.values.quantize import IRREPRODUCIBLE, block_quantizer, quantizer
 from paramscope.analyses.values.stats_engine import ByteSource
 from paramscope.errors import UnsupportedError, and_more
+from paramscope.knowledge import quant_schemes
 from paramscope.model import Model, Tensor
+from paramscope.model.dtypes import DType
 
 RUN_ROWS = 128
 BATCH_ELEMENTS = 4 * 2**20  # rows are decoded and quantized this many values at a time
@@ -120,7 +122,8 @@ def quantize_error(model: Model, source: ByteSource, targets: Sequence[str], *, 
     tensors = {t.name: t for t in model.tensors}
     plans = {t: {r.name: r for r in p.rows} for t, p in priced.items()}
     measured = _measure(tensors, plans, source, sample, progress)
-    results = tuple(_target(t, priced[t].scheme, plans[t], measured, priced[t].notes) for t in targets)
+    results = tuple(_target(t, priced[t].scheme, plans[t], measured, priced[t].notes, _needs_imatrix(t))
+                    for t in targets)
     assignment = assign(results, budget) if budget is not None else None
     return QuantErrorReport(model.source, sample, results, assignment, time.perf_counter() - started,
                             _notes(results))
@@ -202,20 +205,57 @@ def _sampled_batches(t: Tensor, source: ByteSource, sample: float):
 
 # --- per target ----------------------------------------------------------------------------------------
 def _target(target: str, scheme: str, rows: dict[str, PricedTensor],
-            measured: dict[tuple[str, str], tuple[float, float, int]], notes: tuple[str, ...]
-            ) -> TargetResult:
-    out, unsupported = [], []
+            measured: dict[tuple[str, str], tuple[float, float, int]], notes: tuple[str, ...],
+            imatrix: bool = False) -> TargetResult:
+    out: list[ErrorRow] = []
+    unsupported: dict[str, list[str]] = {}  # type → tensors left unmeasured
     for name, r in rows.items():
         energy, error, read = measured.get((target, name), (0.0, 0.0, 0))
         simulated = not _changes(r) or quantizer(r.type) is not None
         if not simulated:
-            unsupported.append(f"{name} ({r.type})")
+            unsupported.setdefault(r.type, []).append(name)
         out.append(ErrorRow(name, r.component, r.layer, r.type,
                             ErrorTally(r.params, r.bytes, energy, error), read, simulated))
     tree = component_tree(out)
-    more = (f"not simulated (no quantizer for the type; counted as exact): {and_more(unsupported)}",
-            ) if unsupported else ()
-    return TargetResult(target, scheme, tuple(out), tree["total"], tree, (*notes, *more))
+    return TargetResult(target, scheme, tuple(out), tree["total"], tree,
+                        (*notes, *_type_notes(out, imatrix), *_unsupported_notes(unsupported)))
+
+
+def _ggml_type(type_name: str) -> DType | None:
+    try:
+        return DType(type_name)
+    except ValueError:
+        return None
+
+
+def _needs_imatrix(target: str) -> bool:
+    """Does llama-quantize make this file type only with an importance matrix (IQ2_XXS, IQ1_S …)?"""
+    found = quant_schemes.lookup(target)
+    return isinstance(found, quant_schemes.FileType) and found.needs_imatrix
+
+
+def _type_notes(rows: Sequence[ErrorRow], imatrix: bool) -> tuple[str, ...]:
+    """Which measured types are llama.cpp's own bytes (bench/ggml_reference.py checks them)."""
+    ggml = sorted({r.type for r in rows if r.sampled and (d := _ggml_type(r.type)) is not None
+                   and d.info.quantized and block_quantizer(d) is not None})
+    if not ggml:
+        return ()
+    if imatrix:
+        return (f"{', '.join(ggml)}: measured as llama-quantize writes them without an importance matrix "
+                "(ggml_quantize_chunk, byte for byte); this file type is made with one, which picks other "
+                "blocks",)
+    return (f"{', '.join(ggml)}: the blocks llama-quantize writes without an importance matrix "
+            "(ggml_quantize_chunk, byte for byte); a file made with --imatrix has other blocks",)
+
+
+def _unsupported_notes(unsupported: dict[str, list[str]]) -> tuple[str, ...]:
+    notes = []
+    for type_name, names in sorted(unsupported.items()):
+        d = _ggml_type(type_name)
+        why = IRREPRODUCIBLE.get(d, "no quantizer for the type here") if d is not None else \
+            "no quantizer for the scheme here"
+        notes.append(f"{type_name} not simulated ({why}); counted as exact: {and_more(names)}")
+    return tuple(notes)
 
 
 def component_tree(rows: Sequence[ErrorRow]) -> dict[str, ErrorTally]:

@@ -1,12 +1,14 @@
 """Quantizers for the round trips of ``quantize-error``: each takes float32 rows and returns the values a
 runtime would compute back from the quantized form (fake quantization), same shape.
 
-- ggml types that ``gguf.quants.quantize`` implements (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, TQ1_0, TQ2_0,
-  MXFP4) go through it, and the bytes are decoded by ``paramscope.analyses.values.decode``: a true round trip.
-- Q4_K and Q6_K, which gguf-py cannot quantize, are numpy ports of llama.cpp's reference quantizers
-  (ggml-quants.c ``quantize_row_q4_K_ref`` / ``quantize_row_q6_K_ref``, no importance matrix), packed
-  into real blocks and decoded the same way. float32 sums run in numpy's order, not C's left-to-right
-  loop, so a near-tie between two candidate scales can resolve differently in a rare block.
+- ggml types: the block bytes llama-quantize writes without an importance matrix
+  (``ggml_quantize_chunk(type, …, imatrix=NULL)``), decoded by ``paramscope.analyses.values.decode``: a
+  true round trip. Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, TQ1_0, TQ2_0 and MXFP4 go through
+  ``gguf.quants.quantize``; Q1_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS and NVFP4, which gguf-py
+  cannot quantize, through ggml_quantize.py's ports of ggml-quants.c. Every one is byte-identical to
+  ggml's C code (bench/ggml_reference.py on random and real weights; tests/test_ggml_reference.py on
+  recorded ggml outputs).
+  ``IRREPRODUCIBLE`` lists the ggml types that have no quantizer here, and why.
 - Plain schemes (knowledge/quant_schemes.py labels): ``I8/row`` symmetric int8 with a float32 scale per
   output row (absmax / 127); ``I4/g128`` asymmetric 4-bit per 128 inputs with an fp16 scale and a 4-bit
   zero point (AWQ/GPTQ); ``F8_E4M3/b128`` and ``F8_E4M3/t`` fp8 e4m3 (OCP "FN": max 448, round to
@@ -20,186 +22,83 @@ from collections.abc import Callable
 
 import numpy as np
 
-from paramscope.model.dtypes import QK_K, DType
+from paramscope.analyses.values.ggml_quantize import (
+    fp16_round,
+    quantize_q2_k,
+    quantize_q3_k,
+    quantize_q4_k,
+    quantize_q5_k,
+    quantize_q6_k,
+)
+from paramscope.analyses.values.ggml_quantize_tables import (
+    quantize_iq4_nl,
+    quantize_iq4_xs,
+    quantize_nvfp4,
+    quantize_q1_0,
+)
+from paramscope.model.dtypes import DType
 
 Quantizer = Callable[[np.ndarray], np.ndarray]  # float32 (rows, cols) → float32 (rows, cols)
-GROUP_MAX_EPS = 1e-15  # ggml-quants.c: a group whose max is below this is all zero
-GGUF_QUANTIZABLE = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "TQ1_0", "TQ2_0", "MXFP4")
+BlockQuantizer = Callable[[np.ndarray], np.ndarray]  # float32, whole blocks → uint8 (blocks, type size)
+GGUF_QUANTIZABLE = (DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.Q8_0, DType.TQ1_0, DType.TQ2_0,
+                    DType.MXFP4)
+PORTED: dict[DType, BlockQuantizer] = {DType.Q2_K: quantize_q2_k, DType.Q3_K: quantize_q3_k,
+                                       DType.Q4_K: quantize_q4_k,
+                                       DType.Q5_K: quantize_q5_k, DType.Q6_K: quantize_q6_k,
+                                       DType.IQ4_NL: quantize_iq4_nl, DType.IQ4_XS: quantize_iq4_xs,
+                                       DType.Q1_0: quantize_q1_0, DType.NVFP4: quantize_nvfp4}
+# ggml types quantize-error cannot reproduce, and why. llama-quant.cpp tensor_type_requires_imatrix:
+# llama-quantize refuses these without an importance matrix (ggml.c's own ggml_quantize_requires_imatrix
+# names only IQ2_XXS, IQ2_XS and IQ1_S), so no file of them is made without one.
+IRREPRODUCIBLE: dict[DType, str] = {
+    **dict.fromkeys((DType.IQ2_XXS, DType.IQ2_XS, DType.IQ3_XXS, DType.IQ1_S, DType.IQ2_S, DType.IQ1_M),
+                    "llama-quantize refuses it without an importance matrix"),
+    DType.IQ3_S: "ggml's quantizer, a search over codebook neighbours, is not ported here",
+}
 INT4_GROUP = 128
 FP8_BLOCK = 128
 E4M3_MAX = 448.0
 
 
+def block_quantizer(dtype: DType) -> BlockQuantizer | None:
+    """float32 values → the block bytes llama-quantize writes for ``dtype`` (no imatrix), or None."""
+    if dtype in GGUF_QUANTIZABLE:
+        return lambda x: _gguf_quantize(x, dtype)
+    return PORTED.get(dtype)
+
+
+def shipped_block_types() -> tuple[DType, ...]:
+    return (*GGUF_QUANTIZABLE, *PORTED)
+
+
 def quantizer(type_name: str) -> Quantizer | None:
     """The round trip for a re-priced tensor's type (a DType value or a plain scheme's label)."""
-    if type_name in GGUF_QUANTIZABLE:
-        return lambda x: _gguf_round_trip(x, DType(type_name))
-    return _OWN.get(type_name)
+    own = _OWN.get(type_name)
+    if own is not None:
+        return own
+    try:
+        dtype = DType(type_name)
+    except ValueError:
+        return None
+    blocks = block_quantizer(dtype)
+    return None if blocks is None else (lambda x: round_trip_blocks(x, dtype, blocks))
 
 
-def round_trip_blocks(x: np.ndarray, dtype: DType, quantize: Callable[[np.ndarray], np.ndarray]
-                      ) -> np.ndarray:
+def round_trip_blocks(x: np.ndarray, dtype: DType, quantize: BlockQuantizer) -> np.ndarray:
     from paramscope.analyses.values.decode import dequantize
 
     packed = np.ascontiguousarray(quantize(x), np.uint8).reshape(-1)
     return dequantize(packed, dtype, x.size).reshape(x.shape)
 
 
-def _gguf_round_trip(x: np.ndarray, dtype: DType) -> np.ndarray:
+def _gguf_quantize(x: np.ndarray, dtype: DType) -> np.ndarray:
     from gguf import GGMLQuantizationType
     from gguf.quants import quantize
 
-    return round_trip_blocks(x, dtype, lambda v: quantize(v, GGMLQuantizationType[dtype.value]))
-
-
-# --- rounding helpers as ggml writes them -----------------------------------------------------------
-def nearest_int(v: np.ndarray) -> np.ndarray:
-    """ggml's nearest_int: float32 round half to even (the 1.5 × 2²³ trick), as int32."""
-    return np.rint(v.astype(np.float32)).astype(np.int32)
-
-
-def fp16_round(v: np.ndarray) -> np.ndarray:
-    """GGML_FP32_TO_FP16 then back: float32 values a half can hold (round to nearest even)."""
-    return v.astype(np.float32).astype(np.float16).astype(np.float32)
-
-
-# --- Q4_K ---------------------------------------------------------------------------------------------
-def quantize_q4_k(x: np.ndarray) -> np.ndarray:
-    """quantize_row_q4_K_ref: (n × 256) float32 → (n, 144) block_q4_K bytes."""
-    sub = x.reshape(-1, QK_K // 32, 32).astype(np.float32)
-    av_x = np.sqrt((sub * sub).sum(axis=-1, keepdims=True) / 32)
-    scales, mins = make_qkx2_quants(sub, av_x + np.abs(sub), nmax=15, rmin=-1.0, rdelta=0.1, nstep=20)
-    max_scale, max_min = scales.max(axis=1, keepdims=True), mins.max(axis=1, keepdims=True)
-    with np.errstate(divide="ignore"):
-        inv_scale = np.where(max_scale > 0, np.float32(63) / max_scale, np.float32(0))
-        inv_min = np.where(max_min > 0, np.float32(63) / max_min, np.float32(0))
-    ls = np.minimum(63, nearest_int(inv_scale * scales)).astype(np.uint8)
-    lm = np.minimum(63, nearest_int(inv_min * mins)).astype(np.uint8)
-    d, dmin = fp16_round(max_scale / 63), fp16_round(max_min / 63)
-    step, offset = d * ls, dmin * lm
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.clip(nearest_int((sub + offset[..., None]) / step[..., None]), 0, 15)
-    # a sub-block whose scale rounds to 0 decodes to −offset whatever its quants: any value will do
-    q = np.where(step[..., None] == 0, 0, q).astype(np.uint8)
-    return _pack_q4_k(d, dmin, ls, lm, q)
-
-
-def make_qkx2_quants(x: np.ndarray, w: np.ndarray, *, nmax: int, rmin: float, rdelta: float, nstep: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Best (scale, −min) per row of ``x`` for x ≈ scale·L + min, L in 0..nmax, under weights ``w``:
-    the starting grid, then ``nstep`` + 1 stretched grids each refit by weighted least squares."""
-    f32 = np.float32
-    lo = np.minimum(x.min(axis=-1), 0).astype(f32)
-    hi = x.max(axis=-1).astype(f32)
-    span = np.where(hi > lo, hi - lo, f32(1))
-    sum_w, sum_x = w.sum(axis=-1), (w * x).sum(axis=-1)
-
-    def levels(iscale: np.ndarray) -> np.ndarray:
-        return np.clip(nearest_int(iscale[..., None] * (x - lo[..., None])), 0, nmax).astype(f32)
-
-    def error(scale: np.ndarray, offset: np.ndarray, lv: np.ndarray) -> np.ndarray:
-        diff = scale[..., None] * lv + offset[..., None] - x
-        return (w * diff * diff).sum(axis=-1)
-
-    iscale = f32(nmax) / span
-    scale, best_min = (f32(1) / iscale).astype(f32), lo.copy()
-    best = error(scale, best_min, levels(iscale))
-    for step in range(nstep + 1):
-        lv = levels((f32(rmin) + f32(rdelta) * f32(step) + f32(nmax)) / span)
-        sum_l, sum_l2, sum_xl = (w * lv).sum(-1), (w * lv * lv).sum(-1), (w * lv * x).sum(-1)
-        det = sum_w * sum_l2 - sum_l * sum_l
-        with np.errstate(divide="ignore", invalid="ignore"):
-            this_scale = (sum_w * sum_xl - sum_x * sum_l) / det
-            this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det
-            clamp = this_min > 0
-            this_scale = np.where(clamp, sum_xl / sum_l2, this_scale).astype(f32)
-            this_min = np.where(clamp, f32(0), this_min).astype(f32)
-            cur = error(this_scale, this_min, lv)
-        better = (det > 0) & (cur < best)
-        best = np.where(better, cur, best)
-        scale = np.where(better, this_scale, scale)
-        best_min = np.where(better, this_min, best_min)
-    flat = hi <= lo  # max == min: every level 0
-    return np.where(flat, f32(0), scale).astype(f32), np.where(flat, -lo, -best_min).astype(f32)
-
-
-def _pack_q4_k(d, dmin, ls, lm, q) -> np.ndarray:
-    n = q.shape[0]
-    out = np.zeros((n, 144), np.uint8)
-    out[:, 0:2] = d.astype(np.float16).view(np.uint8)
-    out[:, 2:4] = dmin.astype(np.float16).view(np.uint8)
-    sc = out[:, 4:16]
-    # 6-bit scales and mins, 8 of each in 12 bytes (ggml-common.h get_scale_min_k4 reads them back)
-    sc[:, 0:4] = ls[:, 0:4]
-    sc[:, 4:8] = lm[:, 0:4]
-    sc[:, 8:12] = (ls[:, 4:8] & 0xF) | ((lm[:, 4:8] & 0xF) << 4)
-    sc[:, 0:4] |= (ls[:, 4:8] >> 4) << 6
-    sc[:, 4:8] |= (lm[:, 4:8] >> 4) << 6
-    # 4 chunks of 64 values: low nibbles hold values 0..31 of the chunk, high nibbles 32..63
-    pairs = q.reshape(n, 4, 2, 32)
-    out[:, 16:] = (pairs[:, :, 0] | (pairs[:, :, 1] << 4)).reshape(n, 128)
-    return out
-
-
-# --- Q6_K ---------------------------------------------------------------------------------------------
-def quantize_q6_k(x: np.ndarray) -> np.ndarray:
-    """quantize_row_q6_K_ref: (n × 256) float32 → (n, 210) block_q6_K bytes."""
-    sub = x.reshape(-1, QK_K // 16, 16).astype(np.float32)
-    scales = make_qx_quants(sub, nmax=32)
-    pick = np.abs(scales).argmax(axis=1)
-    max_scale = np.take_along_axis(scales, pick[:, None], axis=1)
-    empty = np.abs(max_scale) < GROUP_MAX_EPS
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iscale = np.where(empty, np.float32(0), np.float32(-128) / max_scale)
-        d = fp16_round(np.where(empty, np.float32(0), np.float32(1) / iscale))
-    sc = np.minimum(127, nearest_int(iscale * scales)).astype(np.int8)
-    step = d * sc
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.clip(nearest_int(sub / step[..., None]), -32, 31)
-    q = np.where(step[..., None] == 0, 0, q) + 32
-    return _pack_q6_k(d, sc, q.astype(np.uint8))
-
-
-def make_qx_quants(x: np.ndarray, *, nmax: int) -> np.ndarray:
-    """make_qx_quants with rmse_type 1 (weights x²): the scale per row of ``x`` for x ≈ scale·L,
-    L in −nmax..nmax−1, trying the grid through the extreme value and 18 stretched ones."""
-    f32 = np.float32
-    pick = np.abs(x).argmax(axis=-1)
-    top = np.take_along_axis(x, pick[..., None], axis=-1)[..., 0]
-    empty = np.abs(top) < GROUP_MAX_EPS
-    safe = np.where(empty, f32(1), top)
-    w = x * x
-
-    def fit(iscale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lv = np.clip(nearest_int(iscale[..., None] * x), -nmax, nmax - 1).astype(f32)
-        return (w * x * lv).sum(-1), (w * lv * lv).sum(-1)
-
-    sumlx, suml2 = fit(f32(-nmax) / safe)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(suml2 > 0, sumlx / suml2, f32(0)).astype(f32)
-    best = scale * sumlx
-    for step in (*range(-9, 0), *range(1, 10)):
-        slx, sl2 = fit(-(f32(nmax) + f32(0.1) * f32(step)) / safe)
-        better = (sl2 > 0) & (slx * slx > best * sl2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(better, slx / sl2, scale).astype(f32)
-        best = np.where(better, scale * slx, best)
-    return np.where(empty, f32(0), scale)
-
-
-def _pack_q6_k(d, sc, q) -> np.ndarray:
-    n = q.shape[0]
-    out = np.zeros((n, 210), np.uint8)
-    # two halves of 128 values; in each, 4 runs of 32 (a, b, c, e): ql = a|c<<4, b|e<<4; qh = 2 bits each
-    runs = q.reshape(n, 2, 4, 32)
-    low, high = runs & 0xF, runs >> 4
-    ql = np.concatenate([low[:, :, 0] | (low[:, :, 2] << 4), low[:, :, 1] | (low[:, :, 3] << 4)], axis=2)
-    qh = high[:, :, 0] | (high[:, :, 1] << 2) | (high[:, :, 2] << 4) | (high[:, :, 3] << 6)
-    out[:, 0:128] = ql.reshape(n, 128)
-    out[:, 128:192] = qh.reshape(n, 64)
-    out[:, 192:208] = sc.reshape(n, 16).view(np.uint8)
-    out[:, 208:210] = d.reshape(n, 1).astype(np.float16).view(np.uint8)
-    return out
+    # rows as they come: gguf-py quantizes row by row in a Python loop, so rows of one block would crawl
+    rows = np.ascontiguousarray(x, np.float32).reshape(-1, x.shape[-1])
+    with np.errstate(over="ignore"):  # a scale past half's range is inf in ggml's bytes too
+        return quantize(rows, GGMLQuantizationType[dtype.value]).reshape(-1, dtype.type_size)
 
 
 # --- plain schemes ------------------------------------------------------------------------------------
@@ -261,8 +160,6 @@ def bf16_round(x: np.ndarray) -> np.ndarray:
 
 
 _OWN: dict[str, Quantizer] = {
-    "Q4_K": lambda x: round_trip_blocks(x, DType.Q4_K, quantize_q4_k),
-    "Q6_K": lambda x: round_trip_blocks(x, DType.Q6_K, quantize_q6_k),
     "I8/row": int8_rows,
     "I4/g128": int4_groups,
     "F8_E4M3/b128": fp8_blocks,
@@ -271,3 +168,4 @@ _OWN: dict[str, Quantizer] = {
     "F16": lambda x: x.astype(np.float16).astype(np.float32),
     "BF16": bf16_round,
 }
+
