@@ -22,7 +22,8 @@ import paramscope
 from paramscope.analyses.diff.names import QK_PERMUTED
 
 LORA_RANK = 8
-LORA_TENSORS = tuple(f"encoder.layer.{i}.attention.self.{w}.weight" for i in (1, 4) for w in ("query", "value"))
+LORA_TENSORS = tuple(f"encoder.layer.{i}.attention.self.{w}.weight"
+                     for i in (1, 4) for w in ("query", "value"))
 
 
 # --- files ---------------------------------------------------------------------------------------------
