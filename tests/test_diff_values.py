@@ -368,6 +368,22 @@ def test_backends_agree_on_a_bf16_fine_tune(tmp_path, monkeypatch):
     assert reports["numba"].verdict.kind == "fine-tune"
 
 
+def test_hash_fallback_is_blake2b(tmp_path, monkeypatch):
+    """Without the xxhash package, content hashes are BLAKE2b-128 of the stored bytes (hashlib)."""
+    import hashlib
+    import sys
+
+    from safetensors.numpy import save_file
+
+    w = llama_weights()
+    save_file(w, tmp_path / "a.safetensors")
+    monkeypatch.setitem(sys.modules, "xxhash", None)
+    r = paramscope.diff(str(tmp_path / "a.safetensors"), str(tmp_path / "a.safetensors")).report
+    assert r.values.hash_name == "blake2b-128"
+    d = next(d for d in r.values.tensors if d.name == "model.norm.weight")
+    assert d.hash_a == hashlib.blake2b(w["model.norm.weight"].tobytes(), digest_size=16).hexdigest()
+
+
 def test_vocabulary_differences():
     a = Vocabulary(("<pad>", "a", "b", "c"), frozenset({0}), "x")
     b = Vocabulary(("<pad>", "a", "B", "c", "<extra>", "<tool>"), frozenset({0, 5}), "y")

@@ -249,7 +249,8 @@ def _where(changed: Sequence[TensorDelta], deltas: Sequence[TensorDelta]) -> str
             label = "layer" if len(layers) == 1 else "layers"
             text.append(f"{names} in {label} {_listed([str(i) for i in layers])}")
     if outside:
-        text.append(_listed(sorted(outside, key=_order)))
+        names = _listed(sorted(outside, key=_order))
+        text.append(f"outside the layers: {names}" if text else names)
     return "; ".join(text)
 
 
