@@ -157,8 +157,9 @@ def main() -> int:
         with PeakMemory() as peak:
             ours_s = median_time(lambda: paramscope_diff(a_path, b_path), args.runs)
         rate = size / ours_s / 1e9
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"files: 2 × {size / 2 / 2**30:.2f} GiB bf16 safetensors, {len(tensors)} tensors each, "
-              f"page cache warm, {os.cpu_count()} cores")
+              f"page cache warm, {os.cpu_count()} cores, load average {load}")
         print(f"verdict: {report.verdict.line}")
         print(f"numpy (load both, subtract, 5 figures):      {base_s:7.2f} s  "
               f"{size / base_s / 1e9:6.2f} GB/s")

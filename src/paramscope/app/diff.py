@@ -123,6 +123,8 @@ def diff_json(r: DiffReport) -> dict[str, Any]:
             "by_component": {k: tally_json(t) for k, t in r.located.by_component.items()},
             "by_layer": [{"layer": i, **{k: tally_json(t) for k, t in cells.items()}}
                          for i, cells in r.located.by_layer.items()],
+            "by_layer_detail": [{"layer": i, **{k: tally_json(t) for k, t in cells.items()}}
+                                for i, cells in r.located.by_layer_detail.items()],
             "tensors": [delta_json(d) for d in v.tensors],
             "skipped": list(v.skipped),
         }

@@ -1,7 +1,8 @@
 """``paramscope diff --plot``: where the change lies, as a layer × component heatmap.
 
-Each cell is the relative change ‖B − A‖ / ‖A‖ of one top-level component in one layer (the tensors'
-sums added, so big tensors weigh more), on a log colour scale; unchanged cells are grey, cells with no
+Each cell is the relative change ‖B − A‖ / ‖A‖ of one component ("attention/q", "ffn/up", "norm") in
+one layer (its tensors' sums added, so big tensors weigh more), on a log colour scale that spans at
+least ``DECADES`` decades (so near-equal changes look alike); unchanged cells are grey, cells with no
 such tensors white. A cell whose changed matrices are all low-rank is marked with their largest rank
 at 99 % energy. matplotlib is an optional extra, imported only here; the Agg backend needs no display.
 """
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from paramscope.analyses.diff import DiffReport
 
 DPI = 120
+DECADES = 2
 __all__ = ["check_plot_path", "plot_diff"]
 
 
@@ -30,16 +32,17 @@ def plot_diff(r: DiffReport, path: str) -> None:
     import numpy as np
     from matplotlib.colors import LogNorm
 
-    layers = list(r.located.by_layer)
-    tops: dict[str, None] = {}
-    for cells in r.located.by_layer.values():
-        tops.update(dict.fromkeys(k for k in cells if k != "total"))
-    comps = list(tops)
+    by_layer = r.located.by_layer_detail
+    layers = list(by_layer)
+    seen: dict[str, None] = {}
+    for cells in by_layer.values():
+        seen.update(dict.fromkeys(cells))
+    comps = list(seen)
     grid = np.full((len(comps), max(1, len(layers))), np.nan)
     same = np.zeros_like(grid, dtype=bool)
     for j, i in enumerate(layers):
         for k, c in enumerate(comps):
-            cell = r.located.by_layer[i].get(c)
+            cell = by_layer[i].get(c)
             if cell is None:
                 continue
             if cell.sum_dd == 0:
@@ -52,18 +55,17 @@ def plot_diff(r: DiffReport, path: str) -> None:
               interpolation="nearest")
     changed = grid[np.isfinite(grid)]
     if changed.size:
-        lo, hi = float(changed.min()), float(changed.max())
-        if hi <= lo:
-            lo, hi = lo / 2, hi * 2
+        hi = float(changed.max())
+        lo = min(float(changed.min()), hi / 10**DECADES)
         image = ax.imshow(grid, aspect="auto", cmap="viridis", norm=LogNorm(lo, hi), interpolation="nearest")
         bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.01)
         bar.set_label("‖B−A‖ / ‖A‖", fontsize=8)
         bar.ax.tick_params(labelsize=7)
     for j, i in enumerate(layers):
         for k, c in enumerate(comps):
-            cell = r.located.by_layer[i].get(c)
+            cell = by_layer[i].get(c)
             if cell is not None and cell.changed_tensors and cell.max_rank is not None and not cell.full_rank:
-                ax.text(j, k, f"r{cell.max_rank}", ha="center", va="center", fontsize=7, color="white")
+                ax.text(j, k, f"r{cell.max_rank}", ha="center", va="center", fontsize=7, color="black")
     ax.set_yticks(range(len(comps)), comps, fontsize=8)
     step = max(1, len(layers) // 24)
     ax.set_xticks(range(0, len(layers), step), [str(layers[i]) for i in range(0, len(layers), step)],

@@ -139,16 +139,16 @@ def render_values(r: DiffReport, console: Console, *, all_tensors: bool = False)
     hashed = f", hashes {v.hash_name}" if v.hash_name else ""
     console.print(Text(f"values: {len(v.tensors)} tensor pairs, {bytes_label(v.bytes_read)} read in "
                        f"{v.seconds:.2f} s{rate} ({v.backend}{hashed})", style="dim"))
+    shown = [d for d in v.tensors if all_tensors or not d.identical]
     if not v.tensors:
         console.print(Text("no tensor pair whose values could be compared", style="dim"))
-    else:
+    elif shown:  # tables of zeros say nothing the line below does not
         console.print(component_table(r))
-    layers = layer_table(r)
-    if layers is not None:
-        console.print(layers)
-    shown = [d for d in v.tensors if all_tensors or not d.identical]
+        layers = layer_table(r)
+        if layers is not None:
+            console.print(layers)
     if shown:
-        console.print(tensor_table(shown, all_tensors))
+        console.print(tensor_table(shown, all_tensors, mapped=bool(r.structure.mapping)))
     elif v.tensors:
         console.print(Text("every compared tensor holds the same values", style="green"))
     if v.skipped:
@@ -187,8 +187,11 @@ def layer_table(r: DiffReport) -> Table | None:
     return t
 
 
-def tensor_table(deltas: list[TensorDelta], all_tensors: bool) -> Table:
+def tensor_table(deltas: list[TensorDelta], all_tensors: bool, *, mapped: bool = False) -> Table:
+    """One row per tensor, under A's name (B's too when it was renamed, not mapped: --json has both)."""
     title = "Every tensor" if all_tensors else f"Tensors that changed ({len(deltas)})"
+    if mapped:
+        title += ", by A's names"
     t = Table(title=title, title_justify="left")
     t.add_column("tensor", overflow="fold", ratio=3)
     t.add_column("type", overflow="fold")
@@ -196,7 +199,7 @@ def tensor_table(deltas: list[TensorDelta], all_tensors: bool) -> Table:
         t.add_column(name, justify="right", no_wrap=True)
     for d in deltas:
         types = d.dtype_a if d.dtype_a == d.dtype_b else f"{d.dtype_a}→{d.dtype_b}"
-        name = d.name if d.name == d.name_b else f"{d.name} → {d.name_b}"
+        name = d.name if d.name == d.name_b or mapped else f"{d.name} → {d.name_b}"
         rank = d.spectrum.rank_label(99) if d.spectrum is not None else "-"
         t.add_row(plain(name), types, _rel(d.rel_change), _cos(d.cosine), _db(d.snr_db),
                   f"{d.changed_share:.0%}" if d.changed else "0", rank)

@@ -134,9 +134,10 @@ def _change(x: Tensor, y: Tensor) -> TensorChange:
 
 
 # --- hyperparameters -----------------------------------------------------------------------------------
-# Fields that name rather than measure: "architecture" is a class name in config.json and an
-# architecture key in GGUF, so it is compared only between files of one format.
-NAMING = ("architecture",)
+# Fields compared only between files of one format: "architecture" is a class name in config.json and
+# an architecture key in GGUF; "tied_embeddings" is read from config.json but inferred in GGUF from
+# a missing output tensor (an encoder such as BERT has none either), and the tensor lists show that.
+SAME_FORMAT_ONLY = ("architecture", "tied_embeddings")
 
 
 def hyperparameter_changes(a: ArchConfig | None, b: ArchConfig | None, *, same_format: bool = True
@@ -145,7 +146,7 @@ def hyperparameter_changes(a: ArchConfig | None, b: ArchConfig | None, *, same_f
         return () if a is b else (Change("config", _present(a), _present(b)),)
     out = []
     for f in dataclasses.fields(ArchConfig):
-        if f.name == "extra" or (f.name in NAMING and not same_format):
+        if f.name == "extra" or (f.name in SAME_FORMAT_ONLY and not same_format):
             continue
         va, vb = getattr(a, f.name), getattr(b, f.name)
         if va != vb:

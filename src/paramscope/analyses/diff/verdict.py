@@ -84,11 +84,13 @@ def total(deltas: Iterable[TensorDelta]) -> ChangeTally:
 class Located:
     by_component: dict[str, ChangeTally]  # path-keyed tree with subtotals and "total"
     by_layer: dict[int, dict[str, ChangeTally]]  # layer → top-level component (and "total") → tally
+    by_layer_detail: dict[int, dict[str, ChangeTally]]  # layer → leaf component ("attention/q") → tally
 
 
 def locate(deltas: Sequence[TensorDelta]) -> Located:
     tree: dict[str, ChangeTally] = {}
     layers: dict[int, dict[str, ChangeTally]] = {}
+    detail: dict[int, dict[str, ChangeTally]] = {}
     for d in deltas:
         p = place(d.name)
         t = tally(d)
@@ -99,7 +101,10 @@ def locate(deltas: Sequence[TensorDelta]) -> Located:
             cells = layers.setdefault(p.layer, {})
             for key in (parts[0], "total"):
                 cells[key] = cells.get(key, ChangeTally()) + t
-    return Located(_sorted(tree), {i: _sorted(c) for i, c in sorted(layers.items())})
+            leaves = detail.setdefault(p.layer, {})
+            leaves[p.component] = leaves.get(p.component, ChangeTally()) + t
+    return Located(_sorted(tree), {i: _sorted(c) for i, c in sorted(layers.items())},
+                   {i: _sorted(c) for i, c in sorted(detail.items())})
 
 
 def _sorted(cells: dict[str, ChangeTally]) -> dict[str, ChangeTally]:
