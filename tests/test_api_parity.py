@@ -82,6 +82,8 @@ CASES = [
      lambda f: paramscope.quantize_error(str(f["safetensors"]), to="q8_0,int4", budget="20KB")),
     ("scan", ["{pickle}", "{models}"], lambda f: paramscope.scan([str(f["pickle"]), str(f["models"])])),
     ("ls", ["{models}", "--only"], lambda f: paramscope.ls(dirs=[str(f["models"])], only=True)),
+    ("diff", ["{safetensors}", "{safetensors}"],
+     lambda f: paramscope.diff(str(f["safetensors"]), str(f["safetensors"]))),
 ]
 
 

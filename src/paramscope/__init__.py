@@ -16,11 +16,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "catalogue", "fit", "gpus", "inspect", "ls", "open_model", "quantize_error",
-           "scan", "size", "stats", "tokenizer", "tokens", "train"]
+__all__ = ["__version__", "catalogue", "diff", "fit", "gpus", "inspect", "ls", "open_model",
+           "quantize_error", "scan", "size", "stats", "tokenizer", "tokens", "train"]
 
 if TYPE_CHECKING:
     from paramscope.app.catalogue import catalogue
+    from paramscope.app.diff import diff
     from paramscope.app.fit import fit
     from paramscope.app.gpus import gpus
     from paramscope.app.inspect import inspect

@@ -16,5 +16,5 @@ from __future__ import annotations
 COMMANDS: dict[str, str] = {
     "inspect": "inspect", "catalogue": "catalogue", "size": "size", "fit": "fit", "train": "train",
     "gpus": "gpus", "tokens": "tokens", "stats": "stats", "quantize_error": "quantize_error",
-    "scan": "scan", "ls": "ls",
+    "scan": "scan", "ls": "ls", "diff": "diff",
 }

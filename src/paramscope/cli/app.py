@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "train": "train_cmd",
     "gpus": "gpus_cmd",
     "scan": "scan_cmd",
+    "diff": "diff_cmd",
     "ls": "ls_cmd",
     "serve": "serve_cmd",
     "report": "report_cmd",

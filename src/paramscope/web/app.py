@@ -170,6 +170,12 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
 
         return stats(model(source), tensor=tuple(tensor)).to_json()
 
+    @app.get("/api/diff", summary="`paramscope diff A B --json` (reads every weight of both)")
+    def api_diff(a: SourceQ, b: SourceQ, structure_only: bool = False) -> dict[str, Any]:
+        from paramscope.app.diff import diff
+
+        return diff(model(a), model(b), values=not structure_only).to_json()
+
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
     app.add_middleware(SizeLimit)
     return app
