@@ -22,11 +22,16 @@ from paramscope.knowledge.families.dims import Dims, resolve
 from paramscope.knowledge.families.encoders import bert_tensors, gpt2_tensors
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_TOWERS, Composite
-from paramscope.knowledge.families.table import BY_ARCHITECTURE, FAMILIES, Family
+from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model import ArchConfig, Tensor
 
-__all__ = ["FAMILIES", "Family", "arch_config_from_hf", "expected_tensors", "supported_model_types"]
+__all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describes", "expected_tensors",
+           "supported_model_types"]
+
+
+class NoFamilyRow(UnsupportedError):
+    """The model_type has no row here; transformers (the ``oracle`` extra) may still count it."""
 
 LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors}
 
@@ -54,15 +59,43 @@ class _Plan:
     vision_type: str = ""
 
 
-def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[Tensor, ...]:
-    """Every tensor a Hugging Face checkpoint of this config holds, in model order."""
-    return tuple(_build(_plan(cfg, source)).items)
+def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json", *,
+                     fallback: bool = True) -> tuple[Tensor, ...]:
+    """Every tensor a Hugging Face checkpoint of this config holds, in model order.
+
+    A model_type without a row is counted by transformers on the meta device when the ``oracle``
+    extra is installed (``fallback``), never by running repository code.
+    """
+    try:
+        plan = _plan(cfg, source)
+    except NoFamilyRow as e:
+        if not fallback:
+            raise
+        return _oracle().saved_tensors(cfg, source, e)
+    return tuple(_build(plan).items)
 
 
-def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json") -> ArchConfig:
+def describes(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[str, ...]:
+    """The transformers class(es) whose checkpoint our row lists for a config without
+    ``architectures``: the row's ``describes``, else its first ``architectures`` entry."""
+    model_type = _model_type(cfg, source)
+    composite = COMPOSITES.get(model_type)
+    if composite is not None:
+        return composite.describes
+    fam = FAMILIES[model_type]
+    return fam.describes or fam.architectures[:1]
+
+
+def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
+                        fallback: bool = True) -> ArchConfig:
     """The neutral ArchConfig; a multimodal config gives its text model's family, and its
     ``architectures[0]`` (else its own model_type) as ``architecture``."""
-    plan = _plan(cfg, source)
+    try:
+        plan = _plan(cfg, source)
+    except NoFamilyRow as e:
+        if not fallback:
+            raise
+        return _oracle().arch_config(cfg, source, e)
     d, fam = plan.dims, plan.dims.family
     mla = fam.attention == "mla"
     archs = cfg.get("architectures")
@@ -128,17 +161,22 @@ def _model_type(cfg: Mapping[str, Any], source: str) -> str:
             raise UnsupportedError(f"{source}: no model_type (not a Hugging Face model config?); "
                                    f"supported model types: {', '.join(supported_model_types())}")
         model_type = known[0]
+    model_type = ALIASES.get(model_type, model_type)
     if model_type not in FAMILIES and model_type not in COMPOSITES:
-        raise UnsupportedError(f"{source}: model_type {model_type!r} is not supported "
-                               f"(supported: {', '.join(supported_model_types())})")
+        raise NoFamilyRow(f"{source}: model_type {model_type!r} has no row in paramscope's family table")
     return model_type
 
 
 def _family(model_type: str, source: str) -> Family:
     if model_type not in FAMILIES:
-        raise UnsupportedError(f"{source}: model_type {model_type!r} is not supported "
-                               f"(supported: {', '.join(supported_model_types())})")
+        raise NoFamilyRow(f"{source}: model_type {model_type!r} has no row in paramscope's family table")
     return FAMILIES[model_type]
+
+
+def _oracle() -> Any:
+    from paramscope.knowledge.families import fallback
+
+    return fallback
 
 
 def _section(cfg: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:

@@ -1,9 +1,12 @@
-"""Decoder-only language models in the Hugging Face layout (``model.layers.N.…``), built from pieces.
+"""Decoder-only language models, built from pieces.
 
 Each piece is one table entry: attention kinds, dense FFN kinds and mixture-of-experts blocks, keyed
 by the family row's ``attention``, ``ffn`` and ``moe`` fields. Names and shapes follow the modeling
 files the rows cite; per-expert names are those of the published checkpoints (transformers ≥ 5 may
-fuse experts in memory, but converts from these names on load).
+fuse experts in memory, but converts from these names on load). What each piece is called in a
+family's checkpoints is ``NAMES`` (the Llama spelling) overridden by the row's ``names``: GPT-NeoX's
+``gpt_neox.layers.N.attention.query_key_value`` is the same fused projection as Phi-3's
+``model.layers.N.self_attn.qkv_proj``.
 """
 
 from __future__ import annotations
@@ -13,25 +16,52 @@ from collections.abc import Callable
 from paramscope.knowledge.families.dims import Dims
 from paramscope.knowledge.families.tensors import TensorList
 
+# The Llama spelling of every piece; a row's ``names`` overrides some. "base" prefixes the body (a
+# multimodal wrapper replaces it), "head" is the LM head outside it; "" = the family has no such piece.
+NAMES: dict[str, str] = {
+    "base": "model.", "embed": "embed_tokens", "embed_norm": "", "layers": "layers", "final_norm": "norm",
+    "head": "lm_head",
+    "attn": "self_attn.", "q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "qkv": "qkv_proj",
+    "q_norm": "q_norm", "k_norm": "k_norm",
+    "mlp": "mlp.", "gate": "gate_proj", "up": "up_proj", "down": "down_proj", "gate_up": "gate_up_proj",
+}
+
+
+def name(d: Dims, piece: str) -> str:
+    return d.family.names.get(piece, NAMES[piece])
+
 
 # -- attention ---------------------------------------------------------------------------------------
+def _qk_norms(d: Dims, t: TensorList, p: str) -> None:
+    """Per-head (Qwen3, Gemma 3: head_dim), whole-width (OLMo 2: heads·hd and kv_heads·hd) or 2-D
+    (Cohere: (heads, hd)) normalisation of queries and keys."""
+    shapes = {"head": ((d.head_dim,), (d.head_dim,)),
+              "full": ((d.n_heads * d.head_dim,), (d.n_kv_heads * d.head_dim,)),
+              "head2d": ((d.n_heads, d.head_dim), (d.n_kv_heads, d.head_dim))}
+    if d.qk_norm:
+        (q, k) = shapes[d.qk_norm]
+        for piece, shape in (("q_norm", q), ("k_norm", k)):
+            t.add(f"{p}{name(d, piece)}.weight", *shape)
+            if d.norm_bias:
+                t.add(f"{p}{name(d, piece)}.bias", *shape)
+
+
 def _separate_qkv(d: Dims, t: TensorList, p: str) -> None:
-    """Llama-style q/k/v/o (LlamaAttention); optional per-head q/k RMSNorm (Qwen3Attention, Gemma3)."""
+    """Llama-style q/k/v/o (LlamaAttention); optional q/k norms (Qwen3Attention, Gemma3, OLMo 2)."""
     q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
-    t.linear(p + "q_proj", q, d.hidden, d.qkv_bias)
-    t.linear(p + "k_proj", kv, d.hidden, d.qkv_bias)
-    t.linear(p + "v_proj", kv, d.hidden, d.qkv_bias)
-    t.linear(p + "o_proj", d.hidden, q, d.o_bias)
-    if d.family.qk_norm:
-        t.norm(p + "q_norm", d.head_dim)
-        t.norm(p + "k_norm", d.head_dim)
+    t.linear(p + name(d, "q"), q, d.hidden, d.qkv_bias)
+    t.linear(p + name(d, "k"), kv, d.hidden, d.qkv_bias)
+    t.linear(p + name(d, "v"), kv, d.hidden, d.qkv_bias)
+    t.linear(p + name(d, "o"), d.hidden, q, d.o_bias)
+    _qk_norms(d, t, p)
 
 
 def _fused_qkv(d: Dims, t: TensorList, p: str) -> None:
-    """Phi3Attention: one qkv_proj of width heads·hd + 2·kv_heads·hd."""
+    """Phi3Attention, GPT-NeoX, Falcon, MPT: one projection of width heads·hd + 2·kv_heads·hd."""
     q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
-    t.linear(p + "qkv_proj", q + 2 * kv, d.hidden, d.qkv_bias)
-    t.linear(p + "o_proj", d.hidden, q, d.o_bias)
+    t.linear(p + name(d, "qkv"), q + 2 * kv, d.hidden, d.qkv_bias)
+    t.linear(p + name(d, "o"), d.hidden, q, d.o_bias)
+    _qk_norms(d, t, p)
 
 
 def _mla(d: Dims, t: TensorList, p: str) -> None:
@@ -69,17 +99,28 @@ def gated_ffn(t: TensorList, p: str, hidden: int, width: int, bias: bool = False
 
 
 def _gated(d: Dims, t: TensorList, p: str) -> None:
-    gated_ffn(t, p + "mlp.", d.hidden, d.ffn, d.mlp_bias)
+    p += name(d, "mlp")
+    t.linear(p + name(d, "gate"), d.ffn, d.hidden, d.mlp_bias)
+    t.linear(p + name(d, "up"), d.ffn, d.hidden, d.mlp_bias)
+    t.linear(p + name(d, "down"), d.hidden, d.ffn, d.mlp_bias)
 
 
 def _fused_gated(d: Dims, t: TensorList, p: str) -> None:
-    """Phi3MLP: gate and up stacked in one gate_up_proj of 2·ffn rows."""
-    t.linear(p + "mlp.gate_up_proj", 2 * d.ffn, d.hidden, d.mlp_bias)
-    t.linear(p + "mlp.down_proj", d.hidden, d.ffn, d.mlp_bias)
+    """Phi3MLP, GLM: gate and up stacked in one gate_up_proj of 2·ffn rows."""
+    p += name(d, "mlp")
+    t.linear(p + name(d, "gate_up"), 2 * d.ffn, d.hidden, d.mlp_bias)
+    t.linear(p + name(d, "down"), d.hidden, d.ffn, d.mlp_bias)
+
+
+def _plain(d: Dims, t: TensorList, p: str) -> None:
+    """Two-matrix MLP, down(act(up(x))): GPT-NeoX dense_h_to_4h/dense_4h_to_h, Phi fc1/fc2, StarCoder2."""
+    p += name(d, "mlp")
+    t.linear(p + name(d, "up"), d.ffn, d.hidden, d.mlp_bias)
+    t.linear(p + name(d, "down"), d.hidden, d.ffn, d.mlp_bias)
 
 
 DENSE_FFN: dict[str, Callable[[Dims, TensorList, str], None]] = {
-    "gated": _gated, "fused_gated": _fused_gated,
+    "gated": _gated, "fused_gated": _fused_gated, "plain": _plain,
 }
 
 
@@ -139,21 +180,37 @@ MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
 }
 
 
-def decoder_tensors(d: Dims, t: TensorList, prefix: str = "model.", head_prefix: str = "") -> None:
-    """Embedding, layers, final norm, and the LM head when it is not tied to the embedding."""
+def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix: str = "") -> None:
+    """Embedding, layers, final norm, and the LM head when it is not tied to the embedding.
+
+    ``base`` replaces the family's body prefix (``model.``) inside a multimodal wrapper.
+    """
     fam = d.family
-    t.embedding(prefix + "embed_tokens", d.vocab, d.hidden)
+    base = name(d, "base") if base is None else base
+    t.embedding(base + name(d, "embed"), d.vocab, d.hidden)
+    if name(d, "embed_norm"):
+        t.norm(base + name(d, "embed_norm"), d.hidden, d.norm_bias)
     for i in range(d.n_layers):
-        p = f"{prefix}layers.{i}."
-        ATTENTION[fam.attention](d, t, p + "self_attn.")
-        if fam.sinks:
-            t.add(p + "self_attn.sinks", d.n_heads)
-        for norm in fam.norms:
-            t.norm(p + norm, d.hidden)
+        p = f"{base}{name(d, 'layers')}.{i}."
+        LAYER_BLOCKS[d.block(i)](d, t, p)
+        for norm in d.norms:
+            t.norm(p + norm, d.hidden, d.norm_bias)
         if d.is_moe_layer(i):
             MOE_BLOCKS[fam.moe](d, t, p)
-        else:
+        elif fam.ffn:
             DENSE_FFN[fam.ffn](d, t, p)
-    t.norm(prefix + "norm", d.hidden)
+    if name(d, "final_norm"):
+        t.norm(base + name(d, "final_norm"), d.hidden, d.norm_bias)
     if not d.tied:
-        t.linear(head_prefix + "lm_head", d.vocab, d.hidden)
+        t.linear(head_prefix + name(d, "head"), d.vocab, d.hidden, d.head_bias)
+
+
+def _attention_block(d: Dims, t: TensorList, p: str) -> None:
+    p += name(d, "attn")
+    ATTENTION[d.family.attention](d, t, p)
+    if d.family.sinks:
+        t.add(p + "sinks", d.n_heads)
+
+
+# What sits in a layer's token-mixing slot: attention, or a recurrent mixer (ssm.py adds its own).
+LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {"attention": _attention_block}

@@ -38,6 +38,10 @@ class Dims:
     qkv_bias: bool
     o_bias: bool
     mlp_bias: bool
+    norm_bias: bool
+    head_bias: bool
+    qk_norm: str  # the row's qk_norm kind, "" when the config turns it off
+    norms: tuple[str, ...]  # per-layer norms, by name
     layer_types: tuple[str, ...]
     sliding_window: int
     moe_layers: tuple[bool, ...] = ()  # per layer: routed experts (True) or a dense FFN
@@ -52,10 +56,14 @@ class Dims:
     qk_nope_head_dim: int = 0
     qk_rope_head_dim: int = 0
     v_head_dim: int = 0
+    blocks: tuple[str, ...] = ()  # per layer: key of decoder.LAYER_BLOCKS; () = all "attention"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def is_moe_layer(self, i: int) -> bool:
         return bool(self.moe_layers) and self.moe_layers[i]
+
+    def block(self, i: int) -> str:
+        return self.blocks[i] if self.blocks else "attention"
 
 
 # -- which layers route to experts ------------------------------------------------------------------
@@ -136,9 +144,20 @@ def _gemma3_pattern(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     return [bool((i + 1) % pattern) for i in range(n)]
 
 
+def _every4(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Cohere2Config, Olmo3Config, Exaone4Config: every 4th layer global, "sliding_attention" if (i + 1) % 4
+    pattern = hf.int("sliding_window_pattern", 4, minimum=1)
+    return [bool((i + 1) % pattern) for i in range(n)]
+
+
+def _every4_from0(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # CwmConfig: layer 0 and every 4th after it global ("full_attention" if i % 4 == 0)
+    return [bool(i % 4) for i in range(n)]
+
+
 SLIDING_RULES: dict[str, Callable[[HfConfig, int, int | None], list[bool]]] = {
     "none": _none, "all_if_window": _all_if_window, "qwen": _qwen_window, "alternate": _alternate,
-    "gemma3": _gemma3_pattern,
+    "gemma3": _gemma3_pattern, "every4": _every4, "every4_from0": _every4_from0,
 }
 LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
                "linear_attention": "linear"}
@@ -158,7 +177,58 @@ def _layer_types(fam: Family, hf: HfConfig, n: int) -> tuple[tuple[str, ...], in
 
 
 def _switch(hf: HfConfig, setting: bool | str) -> bool:
-    return setting if isinstance(setting, bool) else hf.flag(setting)
+    """A fixed answer, a config flag, or "!flag" for its negation (MPT's no_bias)."""
+    if isinstance(setting, bool):
+        return setting
+    return not hf.flag(setting[1:]) if setting.startswith("!") else hf.flag(setting)
+
+
+# -- how many KV heads ------------------------------------------------------------------------------
+def _plain_kv(hf: HfConfig, heads: int) -> int:
+    return hf.int("num_key_value_heads", heads, minimum=1)
+
+
+def _falcon_kv(hf: HfConfig, heads: int) -> int:
+    # FalconAttention: new_decoder_architecture → num_kv_heads; elif multi_query → 1; else heads
+    if hf.flag("new_decoder_architecture"):
+        return hf.int("num_kv_heads", heads, minimum=1)
+    return 1 if hf.flag("multi_query", True) else heads
+
+
+KV_RULES: dict[str, Callable[[HfConfig, int], int]] = {"plain": _plain_kv, "falcon": _falcon_kv}
+
+
+# -- which norms a layer has, when the config decides -----------------------------------------------
+def _falcon_norms(hf: HfConfig) -> tuple[str, ...]:
+    # FalconDecoderLayer: new_decoder_architecture with 2 layer norms → ln_attn + ln_mlp; parallel
+    # attention (or one norm) → input_layernorm only; else input_layernorm + post_attention_layernorm
+    if hf.flag("new_decoder_architecture"):
+        if hf.int("num_ln_in_parallel_attn", 2) == 2:
+            return ("ln_attn", "ln_mlp")
+        return ("input_layernorm",)
+    if hf.flag("parallel_attn", True):
+        return ("input_layernorm",)
+    return ("input_layernorm", "post_attention_layernorm")
+
+
+def _stablelm_norms(hf: HfConfig) -> tuple[str, ...]:
+    # StableLmDecoderLayer: no post_attention_layernorm when use_parallel_residual
+    if hf.flag("use_parallel_residual"):
+        return ("input_layernorm",)
+    return ("input_layernorm", "post_attention_layernorm")
+
+
+NORM_RULES: dict[str, Callable[[HfConfig], tuple[str, ...]]] = {
+    "falcon": _falcon_norms, "stablelm": _stablelm_norms,
+}
+
+
+# -- the dense FFN width, when a family does not give it as intermediate_size ------------------------
+FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
+    "": lambda hf, hidden: hf.int("intermediate_size", 4 * hidden),
+    # MptMLP: up_proj is (expansion_ratio · d_model, d_model)
+    "expansion_ratio": lambda hf, hidden: hf.int("expansion_ratio", 4) * hidden,
+}
 
 
 def resolve(fam: Family, raw: Mapping[str, Any], source: str,
@@ -174,13 +244,16 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         tied = outer["tie_word_embeddings"]
     dims: dict[str, Any] = dict(
         family=fam, hf=hf, hidden=hidden, n_layers=n_layers, n_heads=heads,
-        n_kv_heads=hf.int("num_key_value_heads", heads, minimum=1),
+        n_kv_heads=KV_RULES[fam.kv_rule](hf, heads),
         head_dim=hf.int("head_dim", hidden // heads, minimum=1),
-        ffn=hf.int("intermediate_size", 4 * hidden), vocab=hf.int("vocab_size", minimum=1),
+        ffn=FFN_RULES[fam.ffn_rule](hf, hidden), vocab=hf.int("vocab_size", minimum=1),
         context=hf.int("max_position_embeddings", 0), tied=tied,
         dtype=config_dtype(*(c for c in (outer, raw) if c is not None), default=fam.dtype),
         qkv_bias=_switch(hf, fam.qkv_bias), o_bias=_switch(hf, fam.o_bias),
-        mlp_bias=_switch(hf, fam.mlp_bias), layer_types=layer_types, sliding_window=window)
+        mlp_bias=_switch(hf, fam.mlp_bias), norm_bias=_switch(hf, fam.norm_bias), head_bias=fam.head_bias,
+        qk_norm=fam.qk_norm if _switch(hf, fam.qk_norm_switch) else "",
+        norms=NORM_RULES[fam.norm_rule](hf) if fam.norm_rule else fam.norms,
+        layer_types=layer_types, sliding_window=window)
     if fam.moe:
         dims.update(_moe(fam, hf, n_layers))
     if fam.attention == "mla":

@@ -80,9 +80,11 @@ class Composite:
     vision_prefix: str = "vision_tower.vision_model."
     projector_prefix: str = "multi_modal_projector."
     extra_keys: tuple[str, ...] = ()  # wrapper fields worth keeping in ArchConfig.extra
+    describes: tuple[str, ...] = ()  # the transformers class a config without architectures is
 
 
 COMPOSITES: dict[str, Composite] = {
     "gemma3": Composite("gemma3", "models/gemma3/modeling_gemma3.py", "gemma3_text",
-                        "siglip_vision_model", gemma3_projector, extra_keys=("mm_tokens_per_image",)),
+                        "siglip_vision_model", gemma3_projector, extra_keys=("mm_tokens_per_image",),
+                        describes=("Gemma3ForConditionalGeneration",)),
 }

@@ -9,33 +9,9 @@ family has its own default, every other family derives it as hidden / heads exac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
 from paramscope.knowledge.dtypes import DType
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    model_type: str
-    source: str  # the transformers modeling file whose parameter names and shapes the row follows
-    layout: str = "decoder"  # "decoder" (model.layers.N…), "gpt2" (h.N…), "bert" (encoder.layer.N…)
-    architectures: tuple[str, ...] = ()  # class names that identify the family without a model_type
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    attribute_map: Mapping[str, str] = field(default_factory=dict)  # our key → the config's spelling
-    dtype: DType = DType.BF16  # type of checkpoints whose config names none
-    attention: str = "separate"  # "separate" q/k/v/o, "fused_qkv" (Phi-3), "mla" (DeepSeek)
-    qkv_bias: bool | str = False  # a fixed answer, or the config flag that decides it
-    o_bias: bool | str = False
-    qk_norm: bool = False  # per-head RMSNorm of queries and keys (Qwen3, Gemma 3)
-    sinks: bool = False  # learned attention sink logit per head (gpt-oss)
-    norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
-    ffn: str = "gated"  # "gated" gate/up/down, "fused_gated" gate_up/down (Phi-3)
-    mlp_bias: bool | str = False
-    moe: str = ""  # key of dims.MOE_RULES / decoder.MOE_BLOCKS; "" for a dense model
-    sliding: str = "none"  # key of dims.SLIDING_RULES, used when the config has no layer_types
-
+from paramscope.knowledge.families.row import Family
+from paramscope.knowledge.families.rows_text import TEXT_ROWS
 
 _GEMMA_NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
                 "post_feedforward_layernorm")
@@ -66,7 +42,7 @@ FAMILY_ROWS: tuple[Family, ...] = (
            defaults=_QWEN2, qkv_bias=True, sliding="qwen"),
     Family("qwen3", "models/qwen3/modeling_qwen3.py", architectures=("Qwen3ForCausalLM",),
            defaults={**_QWEN2, "head_dim": 128}, qkv_bias="attention_bias", o_bias="attention_bias",
-           qk_norm=True, sliding="qwen"),
+           qk_norm="head", sliding="qwen"),
     Family("qwen2_moe", "models/qwen2_moe/modeling_qwen2_moe.py", architectures=("Qwen2MoeForCausalLM",),
            defaults={**_QWEN2, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 24,
                      "num_attention_heads": 16, "num_key_value_heads": 16, "decoder_sparse_step": 1,
@@ -77,7 +53,7 @@ FAMILY_ROWS: tuple[Family, ...] = (
            defaults={**_QWEN2, "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 24,
                      "num_attention_heads": 32, "num_key_value_heads": 4, "decoder_sparse_step": 1,
                      "moe_intermediate_size": 768, "num_experts_per_tok": 8, "num_experts": 128},
-           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm=True, moe="qwen", sliding="qwen"),
+           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", moe="qwen", sliding="qwen"),
     Family("gemma", "models/gemma/modeling_gemma.py", architectures=("GemmaForCausalLM",),
            defaults={"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
                      "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 16,
@@ -95,7 +71,7 @@ FAMILY_ROWS: tuple[Family, ...] = (
                      "head_dim": 256, "max_position_embeddings": 131072, "tie_word_embeddings": True,
                      "sliding_window": 4096, "sliding_window_pattern": 6},
            attribute_map={"sliding_window_pattern": "_sliding_window_pattern"},
-           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm=True, norms=_GEMMA_NORMS,
+           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", norms=_GEMMA_NORMS,
            sliding="gemma3"),
     # Phi-3 fuses q/k/v into qkv_proj and gate/up into gate_up_proj, no biases
     Family("phi3", "models/phi3/modeling_phi3.py", architectures=("Phi3ForCausalLM",),
@@ -144,5 +120,9 @@ FAMILY_ROWS: tuple[Family, ...] = (
                      "type_vocab_size": 2, "tie_word_embeddings": False}),
 )
 
+FAMILY_ROWS += TEXT_ROWS
 FAMILIES: dict[str, Family] = {f.model_type: f for f in FAMILY_ROWS}
 BY_ARCHITECTURE: dict[str, str] = {a: f.model_type for f in FAMILY_ROWS for a in f.architectures}
+
+# model_type spellings of older configs that name a family by another word
+ALIASES: dict[str, str] = {}
