@@ -5,6 +5,11 @@ both sides, so two spellings of one checkpoint name that ``from_pretrained`` tre
 shapes and the parameter/buffer flag must then agree exactly. A buffer that older checkpoints stored
 and current transformers registers non-persistent (BERT's ``embeddings.position_ids`` before
 transformers 4.31) is reported apart from parameter differences, never hidden.
+
+Equality is by stored tensors (names and shapes). Whether a stored tensor counts as a parameter is
+reported beside it (``kinds``): DeepSeek-V3's and GLM-4-MoE's router ``e_score_correction_bias`` is a
+persistent buffer in transformers but a parameter in llama.cpp (``exp_probs_b``) and in the published
+671,026,419,200 of DeepSeek-V3, which we follow.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ class Comparison:
 
     @property
     def equal(self) -> bool:
-        return not (self.missing or self.extra or self.shapes or self.kinds)
+        return not (self.missing or self.extra or self.shapes)
 
     @property
     def params_equal(self) -> bool:
@@ -39,16 +44,17 @@ class Comparison:
 
     def summary(self, limit: int = 3) -> str:
         """One line: 'equal (291 tensors)' or what differs, first few names of each."""
+        kinds = f"; {len(self.kinds)} stored buffers counted as parameters" if self.kinds else ""
         if self.equal:
-            return f"equal ({self.theirs} tensors, {self.theirs_params:,} parameters)"
+            return f"equal ({self.theirs} tensors, {self.theirs_params:,} parameters{kinds})"
         parts = []
         for label, names in (("missing", self.missing), ("extra", self.extra),
-                             ("shape", [f"{n} {a}≠{b}" for n, a, b in self.shapes]), ("kind", self.kinds)):
+                             ("shape", [f"{n} {a}≠{b}" for n, a, b in self.shapes])):
             if names:
                 shown = ", ".join(list(names)[:limit])
                 more = f" (and {len(names) - limit} more)" if len(names) > limit else ""
                 parts.append(f"{label} {len(names)}: {shown}{more}")
-        return "; ".join(parts)
+        return "; ".join(parts) + kinds
 
 
 def compare(ours: Iterable[Tensor], ref: Reference) -> Comparison:

@@ -159,6 +159,30 @@ def _deepseek(d: Dims, t: TensorList, p: str) -> None:
         gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn)
 
 
+def _ernie(d: Dims, t: TensorList, p: str) -> None:
+    """Ernie4_5_MoeSparseMoeBlock: gate, moe_statics.e_score_correction_bias (1, E), experts.N.*,
+    shared_experts."""
+    p += "mlp."
+    t.linear(p + "gate", d.n_experts, d.hidden)
+    t.add(p + "moe_statics.e_score_correction_bias", 1, d.n_experts)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn, d.mlp_bias)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn, d.mlp_bias)
+
+
+def _granite(d: Dims, t: TensorList, p: str) -> None:
+    """GraniteMoeMoE as checkpointed: experts fused in input_linear (E, 2·ffn, hidden) and output_linear
+    (E, hidden, ffn), router.layer (E, hidden); GraniteMoeShared adds a shared_mlp."""
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.add(p + "block_sparse_moe.input_linear.weight", e, 2 * f, h)
+    t.add(p + "block_sparse_moe.output_linear.weight", e, h, f)
+    t.linear(p + "block_sparse_moe.router.layer", e, h)
+    if d.shared_ffn:
+        t.linear(p + "shared_mlp.input_linear", 2 * d.shared_ffn, h)
+        t.linear(p + "shared_mlp.output_linear", h, d.shared_ffn)
+
+
 def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
     """GptOssMLP: router (weight + bias) and all experts fused in 3-D tensors with biases.
 
@@ -177,6 +201,7 @@ def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
 
 MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "mixtral": _mixtral, "qwen": _qwen, "deepseek": _deepseek, "gpt_oss": _gpt_oss,
+    "glm4_moe": _deepseek, "ernie": _ernie, "granite": _granite,
 }
 
 

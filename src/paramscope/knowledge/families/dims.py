@@ -84,6 +84,24 @@ def _deepseek_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
     return n_experts > 0 and i >= first_dense and i % hf.int("moe_layer_freq", 1, minimum=1) == 0
 
 
+def _ernie_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
+    # Ernie4_5_MoeDecoderLayer: (i + 1) % moe_layer_interval == 0 and start <= i <= end
+    return (n_experts > 0 and (i + 1) % hf.int("moe_layer_interval", 1, minimum=1) == 0
+            and hf.int("moe_layer_start_index", 0) <= i <= hf.int("moe_layer_end_index", MAX_LAYERS))
+
+
+def _ernie_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
+    # Ernie4_5_MoeSparseMoeBlock: one MLP of moe_intermediate_size × moe_num_shared_experts
+    n = hf.int("moe_num_shared_experts", 0)
+    return n, n * expert_ffn
+
+
+def _granite_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
+    # GraniteMoeSharedDecoderLayer: a shared_mlp of shared_intermediate_size when it is not 0
+    width = hf.int("shared_intermediate_size", 0)
+    return (1 if width else 0), width
+
+
 def _qwen_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
     width = hf.int("shared_expert_intermediate_size", 0)  # Qwen2-MoE has one; Qwen3-MoE has none
     return (1 if width else 0), width
@@ -113,6 +131,10 @@ MOE_RULES: dict[str, MoeRule] = {
     "deepseek": MoeRule(_deepseek_sparse, _deepseek_shared,
                         lambda hf: hf.value("topk_method") == "noaux_tc"),
     "gpt_oss": MoeRule(_every_layer, _no_shared, lambda hf: True),
+    # Glm4MoeTopkRouter always learns e_score_correction_bias
+    "glm4_moe": MoeRule(_deepseek_sparse, _deepseek_shared, lambda hf: True),
+    "ernie": MoeRule(_ernie_sparse, _ernie_shared, lambda hf: True),
+    "granite": MoeRule(_every_layer, _granite_shared),
 }
 
 
@@ -250,7 +272,8 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         context=hf.int("max_position_embeddings", 0), tied=tied,
         dtype=config_dtype(*(c for c in (outer, raw) if c is not None), default=fam.dtype),
         qkv_bias=_switch(hf, fam.qkv_bias), o_bias=_switch(hf, fam.o_bias),
-        mlp_bias=_switch(hf, fam.mlp_bias), norm_bias=_switch(hf, fam.norm_bias), head_bias=fam.head_bias,
+        mlp_bias=_switch(hf, fam.mlp_bias), norm_bias=_switch(hf, fam.norm_bias),
+        head_bias=_switch(hf, fam.head_bias),
         qk_norm=fam.qk_norm if _switch(hf, fam.qk_norm_switch) else "",
         norms=NORM_RULES[fam.norm_rule](hf) if fam.norm_rule else fam.norms,
         layer_types=layer_types, sliding_window=window)

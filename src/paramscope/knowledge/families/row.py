@@ -31,7 +31,7 @@ class Family:
     ffn: str = "gated"  # "gated" gate/up/down, "fused_gated" gate_up/down (Phi-3), "plain" up/down
     mlp_bias: bool | str = False
     ffn_rule: str = ""  # key of dims.FFN_RULES: the dense FFN width ("" = intermediate_size)
-    head_bias: bool = False  # lm_head.bias (GPT-J, Phi)
+    head_bias: bool | str = False  # lm_head.bias (GPT-J, Phi)
     kv_rule: str = "plain"  # key of dims.KV_RULES: how many KV heads (Falcon's multi_query)
     moe: str = ""  # key of dims.MOE_RULES / decoder.MOE_BLOCKS; "" for a dense model
     sliding: str = "none"  # key of dims.SLIDING_RULES, used when the config has no layer_types
