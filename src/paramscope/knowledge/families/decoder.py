@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from paramscope.knowledge.families.dims import Dims
+from paramscope.knowledge.families.ssm import MIXER_TENSORS
 from paramscope.knowledge.families.tensors import TensorList
 
 # The Llama spelling of every piece; a row's ``names`` overrides some. "base" prefixes the body (a
@@ -24,6 +25,7 @@ NAMES: dict[str, str] = {
     "attn": "self_attn.", "q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "qkv": "qkv_proj",
     "q_norm": "q_norm", "k_norm": "k_norm",
     "mlp": "mlp.", "gate": "gate_proj", "up": "up_proj", "down": "down_proj", "gate_up": "gate_up_proj",
+    "mixer": "mixer.",
 }
 
 
@@ -47,9 +49,10 @@ def _qk_norms(d: Dims, t: TensorList, p: str) -> None:
 
 
 def _separate_qkv(d: Dims, t: TensorList, p: str) -> None:
-    """Llama-style q/k/v/o (LlamaAttention); optional q/k norms (Qwen3Attention, Gemma3, OLMo 2)."""
+    """Llama-style q/k/v/o (LlamaAttention); optional q/k norms (Qwen3Attention, Gemma3, OLMo 2).
+    Qwen3-Next's gated attention projects a per-head output gate with the queries (q_proj ×2)."""
     q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
-    t.linear(p + name(d, "q"), q, d.hidden, d.qkv_bias)
+    t.linear(p + name(d, "q"), q * (2 if d.family.q_gate else 1), d.hidden, d.qkv_bias)
     t.linear(p + name(d, "k"), kv, d.hidden, d.qkv_bias)
     t.linear(p + name(d, "v"), kv, d.hidden, d.qkv_bias)
     t.linear(p + name(d, "o"), d.hidden, q, d.o_bias)
@@ -119,8 +122,14 @@ def _plain(d: Dims, t: TensorList, p: str) -> None:
     t.linear(p + name(d, "down"), d.hidden, d.ffn, d.mlp_bias)
 
 
+def _granite_shared(d: Dims, t: TensorList, p: str) -> None:
+    """GraniteMoeHybrid without experts: the shared_mlp alone (input_linear is gate and up stacked)."""
+    t.linear(p + "shared_mlp.input_linear", 2 * d.shared_ffn, d.hidden)
+    t.linear(p + "shared_mlp.output_linear", d.hidden, d.shared_ffn)
+
+
 DENSE_FFN: dict[str, Callable[[Dims, TensorList, str], None]] = {
-    "gated": _gated, "fused_gated": _fused_gated, "plain": _plain,
+    "gated": _gated, "fused_gated": _fused_gated, "plain": _plain, "granite_shared": _granite_shared,
 }
 
 
@@ -183,6 +192,14 @@ def _granite(d: Dims, t: TensorList, p: str) -> None:
         t.linear(p + "shared_mlp.output_linear", h, d.shared_ffn)
 
 
+def _jamba(d: Dims, t: TensorList, p: str) -> None:
+    """JambaSparseMoeBlock: feed_forward.router and experts.N.gate/up/down_proj."""
+    p += name(d, "mlp")
+    t.linear(p + "router", d.n_experts, d.hidden)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+
+
 def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
     """GptOssMLP: router (weight + bias) and all experts fused in 3-D tensors with biases.
 
@@ -201,7 +218,7 @@ def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
 
 MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "mixtral": _mixtral, "qwen": _qwen, "deepseek": _deepseek, "gpt_oss": _gpt_oss,
-    "glm4_moe": _deepseek, "ernie": _ernie, "granite": _granite,
+    "glm4_moe": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
 }
 
 
@@ -237,5 +254,19 @@ def _attention_block(d: Dims, t: TensorList, p: str) -> None:
         t.add(p + "sinks", d.n_heads)
 
 
-# What sits in a layer's token-mixing slot: attention, or a recurrent mixer (ssm.py adds its own).
-LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {"attention": _attention_block}
+def _mixer_block(d: Dims, t: TensorList, p: str) -> None:
+    assert d.mixer is not None  # resolve() sets it for every family with recurrent blocks
+    MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "mixer"))
+
+
+def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
+    """FalconH1: attention and a Mamba-2 mixer side by side."""
+    _attention_block(d, t, p)
+    _mixer_block(d, t, p)
+
+
+# What sits in a layer's token-mixing slot: attention, a recurrent mixer (ssm.py), or both.
+LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
+    "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
+    "deltanet": _mixer_block, "attention+mamba2": _parallel_block,
+}

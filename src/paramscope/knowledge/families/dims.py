@@ -13,6 +13,7 @@ from typing import Any
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig, config_dtype
+from paramscope.knowledge.families.ssm import MIXERS, Mixer
 from paramscope.knowledge.families.table import Family
 
 # Per-expert tensors are listed one by one (Mixtral, Qwen, DeepSeek checkpoints name each expert), so
@@ -57,6 +58,7 @@ class Dims:
     qk_rope_head_dim: int = 0
     v_head_dim: int = 0
     blocks: tuple[str, ...] = ()  # per layer: key of decoder.LAYER_BLOCKS; () = all "attention"
+    mixer: Mixer | None = None  # the recurrent mixer of hybrid / state-space families
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def is_moe_layer(self, i: int) -> bool:
@@ -135,6 +137,9 @@ MOE_RULES: dict[str, MoeRule] = {
     "glm4_moe": MoeRule(_deepseek_sparse, _deepseek_shared, lambda hf: True),
     "ernie": MoeRule(_ernie_sparse, _ernie_shared, lambda hf: True),
     "granite": MoeRule(_every_layer, _granite_shared),
+    # JambaConfig: experts where i % expert_layer_period == expert_layer_offset
+    "jamba": MoeRule(lambda hf, i, n: n > 0 and i % hf.int("expert_layer_period", 2, minimum=1)
+                     == hf.int("expert_layer_offset", 1), _no_shared),
 }
 
 
@@ -187,7 +192,7 @@ LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunke
 
 def _layer_types(fam: Family, hf: HfConfig, n: int) -> tuple[tuple[str, ...], int]:
     window = hf.opt_int("sliding_window")
-    given = hf.str_list("layer_types")
+    given = None if fam.mixer else hf.str_list("layer_types")  # hybrids: from the mixer rule
     if given is not None:
         if len(given) != n:
             raise FormatError(hf.source, "layer_types has one entry per layer", found=len(given), expected=n)
@@ -277,6 +282,14 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         qk_norm=fam.qk_norm if _switch(hf, fam.qk_norm_switch) else "",
         norms=NORM_RULES[fam.norm_rule](hf) if fam.norm_rule else fam.norms,
         layer_types=layer_types, sliding_window=window)
+    if fam.mixer:
+        rule = MIXERS[fam.mixer]
+        blocks = rule.layers(hf, n_layers)
+        attention = [k for k in layer_types if k in ("full", "sliding")] or ["full"]
+        kinds = tuple(attention[min(i, len(attention) - 1)] if "attention" in b else "linear"
+                      for i, b in enumerate(blocks))
+        dims.update(mixer=rule.mixer(hf, hidden), blocks=blocks, layer_types=kinds,
+                    sliding_window=window if "sliding" in kinds else 0)
     if fam.moe:
         dims.update(_moe(fam, hf, n_layers))
     if fam.attention == "mla":

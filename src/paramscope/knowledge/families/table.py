@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.families.row import Family
+from paramscope.knowledge.families.rows_ssm import SSM_ROWS
 from paramscope.knowledge.families.rows_text import TEXT_ROWS
 
 _GEMMA_NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
@@ -121,7 +122,7 @@ FAMILY_ROWS: tuple[Family, ...] = (
                      "type_vocab_size": 2, "tie_word_embeddings": False}),
 )
 
-FAMILY_ROWS += TEXT_ROWS
+FAMILY_ROWS += TEXT_ROWS + SSM_ROWS
 FAMILIES: dict[str, Family] = {f.model_type: f for f in FAMILY_ROWS}
 BY_ARCHITECTURE: dict[str, str] = {a: f.model_type for f in FAMILY_ROWS for a in f.architectures}
 

@@ -1,0 +1,71 @@
+"""State-space and hybrid families: Mamba, Mamba-2, Falcon-Mamba, Jamba, Falcon-H1, Granite 4.0
+(GraniteMoeHybrid), Qwen3-Next. Each row names its ``mixer`` rule (ssm.MIXERS) beside the usual pieces;
+defaults are those of each family's ``configuration_*.py`` in transformers."""
+
+from __future__ import annotations
+
+from paramscope.knowledge.families.row import Family
+
+_BACKBONE = {"base": "backbone.", "embed": "embeddings", "final_norm": "norm_f"}  # MambaModel's names
+_HYBRID_NAMES = {"mixer": "mamba.", "mlp": "feed_forward.", "final_norm": "final_layernorm"}
+
+SSM_ROWS: tuple[Family, ...] = (
+    Family("mamba", "models/mamba/modeling_mamba.py", architectures=("MambaForCausalLM",),
+           defaults={"vocab_size": 50280, "hidden_size": 768, "num_hidden_layers": 32, "state_size": 16,
+                     "expand": 2, "conv_kernel": 4, "time_step_rank": "auto", "use_bias": False,
+                     "use_conv_bias": True, "tie_word_embeddings": True, "num_attention_heads": 1},
+           names=_BACKBONE, norms=("norm",), ffn="", mixer="mamba"),
+    Family("falcon_mamba", "models/falcon_mamba/modeling_falcon_mamba.py",
+           architectures=("FalconMambaForCausalLM",),
+           defaults={"vocab_size": 50280, "hidden_size": 768, "num_hidden_layers": 32, "state_size": 16,
+                     "expand": 2, "conv_kernel": 4, "time_step_rank": "auto", "use_bias": False,
+                     "use_conv_bias": True, "tie_word_embeddings": True, "num_attention_heads": 1},
+           names=_BACKBONE, norms=("norm",), ffn="", mixer="mamba"),
+    Family("mamba2", "models/mamba2/modeling_mamba2.py", architectures=("Mamba2ForCausalLM",),
+           defaults={"vocab_size": 32768, "hidden_size": 4096, "num_hidden_layers": 64, "state_size": 128,
+                     "expand": 2, "conv_kernel": 4, "n_groups": 8, "num_heads": 128, "head_dim": 64,
+                     "use_bias": False, "use_conv_bias": True, "tie_word_embeddings": False},
+           attribute_map={"num_attention_heads": "num_heads"},
+           names=_BACKBONE, norms=("norm",), ffn="", mixer="mamba2"),
+    Family("jamba", "models/jamba/modeling_jamba.py", architectures=("JambaForCausalLM",),
+           defaults={"vocab_size": 65536, "hidden_size": 4096, "intermediate_size": 14336,
+                     "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                     "max_position_embeddings": 262144, "tie_word_embeddings": False, "num_experts": 16,
+                     "num_experts_per_tok": 2, "attn_layer_period": 8, "attn_layer_offset": 4,
+                     "expert_layer_period": 2, "expert_layer_offset": 1, "mamba_d_state": 16,
+                     "mamba_d_conv": 4, "mamba_expand": 2, "mamba_dt_rank": "auto",
+                     "mamba_conv_bias": True, "mamba_proj_bias": False},
+           attribute_map={"moe_intermediate_size": "intermediate_size"},
+           names={"mixer": "mamba.", "mlp": "feed_forward.", "final_norm": "final_layernorm"},
+           norms=("input_layernorm", "pre_ff_layernorm"), moe="jamba", mixer="jamba"),
+    Family("falcon_h1", "models/falcon_h1/modeling_falcon_h1.py", architectures=("FalconH1ForCausalLM",),
+           defaults={"vocab_size": 128000, "hidden_size": 4096, "intermediate_size": 14336,
+                     "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                     "max_position_embeddings": 8192, "tie_word_embeddings": False, "mamba_d_ssm": 1024,
+                     "mamba_n_heads": 128, "mamba_d_head": 8, "mamba_n_groups": 1, "mamba_d_state": 256,
+                     "mamba_d_conv": 4, "mamba_expand": 2, "mamba_conv_bias": True,
+                     "mamba_proj_bias": False, "mamba_rms_norm": False},
+           names=_HYBRID_NAMES, norms=("input_layernorm", "pre_ff_layernorm"),
+           qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", mixer="falcon_h1"),
+    Family("granitemoehybrid", "models/granitemoehybrid/modeling_granitemoehybrid.py",
+           architectures=("GraniteMoeHybridForCausalLM",),
+           defaults={"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+                     "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+                     "max_position_embeddings": 2048, "tie_word_embeddings": False, "num_local_experts": 8,
+                     "num_experts_per_tok": 2, "shared_intermediate_size": 1024, "mamba_n_heads": 128,
+                     "mamba_n_groups": 1, "mamba_d_state": 256, "mamba_d_conv": 4, "mamba_expand": 2,
+                     "mamba_conv_bias": True, "mamba_proj_bias": False},
+           attribute_map={"num_experts": "num_local_experts", "moe_intermediate_size": "intermediate_size"},
+           names={"mixer": "mamba."}, qkv_bias="attention_bias", o_bias="attention_bias",
+           ffn="granite_shared", moe="granite", mixer="granite_hybrid"),
+    Family("qwen3_next", "models/qwen3_next/modeling_qwen3_next.py", architectures=("Qwen3NextForCausalLM",),
+           defaults={"vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 5632,
+                     "num_hidden_layers": 48, "num_attention_heads": 16, "num_key_value_heads": 2,
+                     "head_dim": 256, "max_position_embeddings": 32768, "tie_word_embeddings": False,
+                     "num_experts": 512, "num_experts_per_tok": 10, "moe_intermediate_size": 512,
+                     "shared_expert_intermediate_size": 512, "decoder_sparse_step": 1,
+                     "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_key_head_dim": 128,
+                     "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4, "full_attention_interval": 4},
+           names={"mixer": "linear_attn."}, qk_norm="head", q_gate=True,
+           qkv_bias="attention_bias", o_bias="attention_bias", moe="qwen", mixer="qwen3_next"),
+)
