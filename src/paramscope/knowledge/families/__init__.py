@@ -112,9 +112,19 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
         n_shared_experts=d.n_shared_experts,
         n_dense_layers=sum(not m for m in d.moe_layers) if d.n_experts else 0,
         expert_ffn_size=d.expert_ffn, kv_lora_rank=d.kv_lora_rank, q_lora_rank=d.q_lora_rank,
-        rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window, layer_types=d.layer_types,
-        extra=_extra(plan),
+        rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window,
+        layer_types=("none",) * d.n_layers if fam.layout == "bert" else d.layer_types,  # no KV cache
+        extra=_extra(plan), **_recurrent(d),
     )
+
+
+def _recurrent(d: Dims) -> dict[str, int]:
+    """ArchConfig's recurrent-state fields (ssm.py gives the formulas and their sources)."""
+    if d.mixer is None:
+        return {}
+    layers = sum(b != "attention" for b in d.blocks)
+    return {"recurrent_layers": layers, "conv_state_size": d.mixer.conv_state,
+            "ssm_state_size": d.mixer.ssm_state}
 
 
 def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
@@ -195,6 +205,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
         extra["quantization"] = dict(quant)
     if d.n_experts:
         extra.update(moe_layers=sum(d.moe_layers), shared_expert_ffn_size=d.shared_ffn)
+    if d.mixer is not None:
+        extra["ssm"] = {k: getattr(d.mixer, k) for k in d.mixer.__slots__}
     if d.family.attention == "mla":
         extra.update(qk_nope_head_dim=d.qk_nope_head_dim, v_head_dim=d.v_head_dim)
     if d.hf.int("num_nextn_predict_layers", 0):
