@@ -5,6 +5,8 @@ Both use LayerNorm with biases, learned absolute positions and biased projection
 
 from __future__ import annotations
 
+import itertools
+
 from paramscope.knowledge.dtypes import DType
 from paramscope.knowledge.families.dims import Dims
 from paramscope.knowledge.families.tensors import TensorList
@@ -42,8 +44,10 @@ def gpt2_tensors(d: Dims, t: TensorList) -> None:
 def bert_tensors(d: Dims, t: TensorList) -> None:
     """BertModel (with pooler) as sentence-transformers saves it, e.g. all-MiniLM-L6-v2.
 
-    ``embeddings.position_ids`` is an int64 buffer (1, max_position_embeddings) that checkpoints of that
-    era store; it is listed as a non-parameter.
+    ``embeddings.position_ids`` is an int64 buffer (1, max_position_embeddings), listed as a
+    non-parameter for checkpoints saved by transformers 3.1 to 4.30: it became a persistent buffer in
+    v3.1.0 (huggingface/transformers#6882) and non-persistent again in v4.31.0 ("Clean load keys",
+    huggingface/transformers#24505), so newer saves and transformers' own default build omit it.
     """
     h = d.hidden
     e = "embeddings."
@@ -51,7 +55,8 @@ def bert_tensors(d: Dims, t: TensorList) -> None:
     t.embedding(e + "position_embeddings", d.context, h)
     t.embedding(e + "token_type_embeddings", d.hf.int("type_vocab_size", minimum=1), h)
     t.norm(e + "LayerNorm", h, bias=True)
-    t.add(e + "position_ids", 1, d.context, dtype=DType.I64, parameter=False)
+    if _saved_position_ids(d.hf.raw.get("transformers_version")):
+        t.add(e + "position_ids", 1, d.context, dtype=DType.I64, parameter=False)
     for i in range(d.n_layers):
         p = f"encoder.layer.{i}."
         for proj in ("query", "key", "value"):
@@ -62,3 +67,16 @@ def bert_tensors(d: Dims, t: TensorList) -> None:
         t.linear(p + "output.dense", h, d.ffn, bias=True)
         t.norm(p + "output.LayerNorm", h, bias=True)
     t.linear("pooler.dense", h, h, bias=True)
+
+
+def _saved_position_ids(version: object) -> bool:
+    """True for a config saved by transformers 3.1 ≤ version < 4.31 (see bert_tensors)."""
+    if not isinstance(version, str):
+        return False
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = "".join(itertools.takewhile(str.isdigit, piece))
+        if not digits:
+            return False
+        parts.append(int(digits))
+    return (3, 1) <= tuple(parts) < (4, 31)
