@@ -20,7 +20,8 @@ from paramscope.knowledge.families.tensors import TensorList
 # The Llama spelling of every piece; a row's ``names`` overrides some. "base" prefixes the body (a
 # multimodal wrapper replaces it), "head" is the LM head outside it; "" = the family has no such piece.
 NAMES: dict[str, str] = {
-    "base": "model.", "embed": "embed_tokens", "embed_norm": "", "layers": "layers", "final_norm": "norm",
+    "base": "model.", "embed": "embed_tokens", "pos_embed": "", "embed_norm": "", "layers": "layers",
+    "final_norm": "norm",
     "head": "lm_head",
     "attn": "self_attn.", "q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "qkv": "qkv_proj",
     "q_norm": "q_norm", "k_norm": "k_norm",
@@ -57,6 +58,8 @@ def _separate_qkv(d: Dims, t: TensorList, p: str) -> None:
     t.linear(p + name(d, "v"), kv, d.hidden, d.qkv_bias)
     t.linear(p + name(d, "o"), d.hidden, q, d.o_bias)
     _qk_norms(d, t, p)
+    if d.family.sub_norms:  # BitNetAttention: RMSNorm before o_proj
+        t.norm(p + "attn_sub_norm", q)
 
 
 def _fused_qkv(d: Dims, t: TensorList, p: str) -> None:
@@ -106,6 +109,8 @@ def _gated(d: Dims, t: TensorList, p: str) -> None:
     t.linear(p + name(d, "gate"), d.ffn, d.hidden, d.mlp_bias)
     t.linear(p + name(d, "up"), d.ffn, d.hidden, d.mlp_bias)
     t.linear(p + name(d, "down"), d.hidden, d.ffn, d.mlp_bias)
+    if d.family.sub_norms:  # BitNetMLP: RMSNorm before down_proj
+        t.norm(p + "ffn_sub_norm", d.ffn)
 
 
 def _fused_gated(d: Dims, t: TensorList, p: str) -> None:
@@ -230,6 +235,8 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
     fam = d.family
     base = name(d, "base") if base is None else base
     t.embedding(base + name(d, "embed"), d.vocab, d.hidden)
+    if name(d, "pos_embed"):  # learned absolute positions; OPT and BioGPT keep 2 extra rows
+        t.embedding(base + name(d, "pos_embed"), d.context + fam.pos_offset, d.hidden)
     if name(d, "embed_norm"):
         t.norm(base + name(d, "embed_norm"), d.hidden, d.norm_bias)
     for i in range(d.n_layers):

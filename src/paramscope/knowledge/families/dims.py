@@ -222,7 +222,11 @@ def _falcon_kv(hf: HfConfig, heads: int) -> int:
     return 1 if hf.flag("multi_query", True) else heads
 
 
-KV_RULES: dict[str, Callable[[HfConfig, int], int]] = {"plain": _plain_kv, "falcon": _falcon_kv}
+KV_RULES: dict[str, Callable[[HfConfig, int], int]] = {
+    "plain": _plain_kv, "falcon": _falcon_kv,
+    # GPTBigCodeAttention: multi_query → one KV head (c_attn is hidden + 2 · head_dim wide)
+    "bigcode": lambda hf, heads: 1 if hf.flag("multi_query", True) else heads,
+}
 
 
 # -- which norms a layer has, when the config decides -----------------------------------------------
