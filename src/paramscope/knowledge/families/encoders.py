@@ -42,23 +42,35 @@ def gpt2_tensors(d: Dims, t: TensorList) -> None:
 
 
 def bert_tensors(d: Dims, t: TensorList) -> None:
-    """BertModel (with pooler) as sentence-transformers saves it, e.g. all-MiniLM-L6-v2.
+    """BERT-style encoders (BertModel, RobertaModel, XLM-R, CamemBERT, ELECTRA, ERNIE…).
 
-    ``embeddings.position_ids`` is an int64 buffer (1, max_position_embeddings), listed as a
-    non-parameter for checkpoints saved by transformers 3.1 to 4.30: it became a persistent buffer in
-    v3.1.0 (huggingface/transformers#6882) and non-persistent again in v4.31.0 ("Clean load keys",
-    huggingface/transformers#24505), so newer saves and transformers' own default build omit it.
+    The bare model (``…Model``, as sentence-transformers saves it, e.g. all-MiniLM-L6-v2) has no name
+    prefix and a pooler; a ``…ForMaskedLM`` checkpoint prefixes the body with the family's
+    base_model_prefix ("bert.", "roberta.") and adds its MLM head instead of the pooler (the decoder is
+    tied to the word embeddings, so not stored). ``embeddings.position_ids`` is an int64 buffer
+    (1, max_position_embeddings), listed as a non-parameter for checkpoints saved by transformers 3.1
+    to 4.30: it became a persistent buffer in v3.1.0 (huggingface/transformers#6882) and
+    non-persistent again in v4.31.0 ("Clean load keys", huggingface/transformers#24505).
     """
-    h = d.hidden
-    e = "embeddings."
-    t.embedding(e + "word_embeddings", d.vocab, h)
-    t.embedding(e + "position_embeddings", d.context, h)
-    t.embedding(e + "token_type_embeddings", d.hf.int("type_vocab_size", minimum=1), h)
-    t.norm(e + "LayerNorm", h, bias=True)
+    h, fam = d.hidden, d.family
+    archs = d.hf.raw.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else ""
+    mlm = arch.endswith("ForMaskedLM") and fam.names.get("mlm", "") in MLM_HEADS
+    base = fam.names.get("prefix", "") if mlm else ""
+    width = d.hf.int("embedding_size", h, minimum=1)  # ELECTRA embeds narrower, then projects
+    e = base + "embeddings."
+    t.embedding(e + "word_embeddings", d.vocab, width)
+    t.embedding(e + "position_embeddings", d.context, width)
+    t.embedding(e + "token_type_embeddings", d.hf.int("type_vocab_size", minimum=1), width)
+    if d.hf.flag("use_task_id"):  # ErnieEmbeddings
+        t.embedding(e + "task_type_embeddings", d.hf.int("task_type_vocab_size", 3, minimum=1), width)
+    t.norm(e + "LayerNorm", width, bias=True)
     if _saved_position_ids(d.hf.raw.get("transformers_version")):
         t.add(e + "position_ids", 1, d.context, dtype=DType.I64, parameter=False)
+    if width != h:
+        t.linear(base + "embeddings_project", h, width, bias=True)
     for i in range(d.n_layers):
-        p = f"encoder.layer.{i}."
+        p = f"{base}encoder.layer.{i}."
         for proj in ("query", "key", "value"):
             t.linear(f"{p}attention.self.{proj}", h, h, bias=True)
         t.linear(p + "attention.output.dense", h, h, bias=True)
@@ -66,7 +78,28 @@ def bert_tensors(d: Dims, t: TensorList) -> None:
         t.linear(p + "intermediate.dense", d.ffn, h, bias=True)
         t.linear(p + "output.dense", h, d.ffn, bias=True)
         t.norm(p + "output.LayerNorm", h, bias=True)
-    t.linear("pooler.dense", h, h, bias=True)
+    if mlm:
+        MLM_HEADS[fam.names["mlm"]](d, t)
+    elif fam.names.get("pooler", "pooler"):
+        t.linear("pooler.dense", h, h, bias=True)
+
+
+def _bert_mlm(d: Dims, t: TensorList) -> None:
+    """BertOnlyMLMHead: transform (dense + LayerNorm) and the output bias."""
+    p = "cls.predictions."
+    t.linear(p + "transform.dense", d.hidden, d.hidden, bias=True)
+    t.norm(p + "transform.LayerNorm", d.hidden, bias=True)
+    t.add(p + "bias", d.vocab)
+
+
+def _roberta_mlm(d: Dims, t: TensorList) -> None:
+    """RobertaLMHead: dense, layer_norm and the output bias."""
+    t.linear("lm_head.dense", d.hidden, d.hidden, bias=True)
+    t.norm("lm_head.layer_norm", d.hidden, bias=True)
+    t.add("lm_head.bias", d.vocab)
+
+
+MLM_HEADS = {"bert": _bert_mlm, "roberta": _roberta_mlm}
 
 
 def _saved_position_ids(version: object) -> bool:

@@ -111,9 +111,10 @@ def model_classes(config: Any, cfg: Mapping[str, Any], preferred: tuple[str, ...
         return out
     for auto_name in DEFAULT_HEADS:
         mapping = getattr(transformers, auto_name)._model_mapping
-        cls = mapping.get(type(config), None)
-        if cls is not None and cls not in out:
-            out.append(cls)
+        found = mapping.get(type(config), None)
+        for cls in found if isinstance(found, tuple | list) else (found,):  # some map to several
+            if cls is not None and cls not in out:
+                out.append(cls)
     if not out:
         raise UnsupportedError(f"model_type {config.model_type!r}: transformers has no model class for it")
     return out

@@ -22,6 +22,8 @@ _QWEN2 = {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016,
           "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 32768,
           "tie_word_embeddings": False, "use_sliding_window": False, "sliding_window": 4096,
           "max_window_layers": 28}
+_BERT = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+         "max_position_embeddings": 512, "type_vocab_size": 2, "tie_word_embeddings": False}
 _DEEPSEEK_MLA = {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128,
                  "qk_nope_head_dim": 128, "tie_word_embeddings": False, "moe_layer_freq": 1}
 
@@ -114,12 +116,30 @@ FAMILY_ROWS: tuple[Family, ...] = (
            attribute_map={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
                           "num_attention_heads": "n_head", "num_hidden_layers": "n_layer",
                           "intermediate_size": "n_inner"}),
-    # BERT as sentence-transformers saves it: the bare BertModel (no "bert." prefix, no MLM head)
+    # BERT-style encoders: the bare model (BertModel, as sentence-transformers saves it) or …ForMaskedLM
     Family("bert", "models/bert/modeling_bert.py", layout="bert", architectures=("BertModel",),
-           dtype=DType.F32,
-           defaults={"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
-                     "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512,
-                     "type_vocab_size": 2, "tie_word_embeddings": False}),
+           dtype=DType.F32, names={"prefix": "bert.", "mlm": "bert"},
+           defaults={**_BERT, "vocab_size": 30522}),
+    Family("roberta", "models/roberta/modeling_roberta.py", layout="bert",
+           architectures=("RobertaModel",), dtype=DType.F32, names={"prefix": "roberta.", "mlm": "roberta"},
+           defaults={**_BERT, "vocab_size": 50265}),
+    Family("xlm-roberta", "models/xlm_roberta/modeling_xlm_roberta.py", layout="bert",
+           architectures=("XLMRobertaModel",), dtype=DType.F32,
+           names={"prefix": "roberta.", "mlm": "roberta"}, defaults={**_BERT, "vocab_size": 30522}),
+    Family("camembert", "models/camembert/modeling_camembert.py", layout="bert",
+           architectures=("CamembertModel",), dtype=DType.F32,
+           names={"prefix": "roberta.", "mlm": "roberta"}, defaults={**_BERT, "vocab_size": 30522}),
+    Family("data2vec-text", "models/data2vec/modeling_data2vec_text.py", layout="bert",
+           architectures=("Data2VecTextModel",), dtype=DType.F32,
+           names={"prefix": "data2vec_text.", "mlm": "roberta"}, defaults={**_BERT, "vocab_size": 30522}),
+    Family("ernie", "models/ernie/modeling_ernie.py", layout="bert", architectures=("ErnieModel",),
+           dtype=DType.F32, names={"prefix": "ernie.", "mlm": "bert"},
+           defaults={**_BERT, "vocab_size": 30522, "task_type_vocab_size": 3, "use_task_id": False}),
+    # ELECTRA: embeddings of embedding_size projected to hidden_size; no pooler
+    Family("electra", "models/electra/modeling_electra.py", layout="bert", architectures=("ElectraModel",),
+           dtype=DType.F32, names={"prefix": "electra.", "pooler": ""},
+           defaults={**_BERT, "vocab_size": 30522, "embedding_size": 128, "hidden_size": 256,
+                     "num_attention_heads": 4, "intermediate_size": 1024}),
 )
 
 FAMILY_ROWS += TEXT_ROWS + SSM_ROWS
