@@ -33,6 +33,7 @@ class Comparison:
     extra: tuple[str, ...]  # listed by us, not saved by transformers
     shapes: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]  # (name, ours, theirs)
     kinds: tuple[str, ...]  # parameter in one list, buffer in the other
+    old_buffers: tuple[str, ...] = ()  # non-parameter buffers we list that current transformers does not save
 
     @property
     def equal(self) -> bool:
@@ -45,6 +46,8 @@ class Comparison:
     def summary(self, limit: int = 3) -> str:
         """One line: 'equal (291 tensors)' or what differs, first few names of each."""
         kinds = f"; {len(self.kinds)} stored buffers counted as parameters" if self.kinds else ""
+        if self.old_buffers:
+            kinds += f"; plus {', '.join(self.old_buffers)}, a buffer older transformers saved"
         if self.equal:
             return f"equal ({self.theirs} tensors, {self.theirs_params:,} parameters{kinds})"
         parts = []
@@ -61,11 +64,14 @@ def compare(ours: Iterable[Tensor], ref: Reference) -> Comparison:
     mine = _by_name(ours, ref)
     theirs = _by_name(ref.tensors, ref)
     both = mine.keys() & theirs.keys()
+    extra = sorted(mine.keys() - theirs.keys())
+    old = tuple(n for n in extra if not mine[n].is_parameter)
     return Comparison(
         class_name=ref.class_name, ours=len(mine), theirs=len(theirs),
         ours_params=sum(t.params for t in mine.values()),
         theirs_params=sum(t.params for t in theirs.values()),
-        missing=tuple(sorted(theirs.keys() - mine.keys())), extra=tuple(sorted(mine.keys() - theirs.keys())),
+        missing=tuple(sorted(theirs.keys() - mine.keys())), extra=tuple(n for n in extra if n not in old),
+        old_buffers=old,
         shapes=tuple((n, mine[n].shape, theirs[n].shape) for n in sorted(both)
                      if mine[n].shape != theirs[n].shape),
         kinds=tuple(n for n in sorted(both) if mine[n].is_parameter != theirs[n].is_parameter))

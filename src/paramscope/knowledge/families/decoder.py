@@ -233,7 +233,8 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
     ``base`` replaces the family's body prefix (``model.``) inside a multimodal wrapper.
     """
     fam = d.family
-    base = name(d, "base") if base is None else base
+    if base is None:
+        base = "" if d.bare else name(d, "base")
     t.embedding(base + name(d, "embed"), d.vocab, d.hidden)
     if name(d, "pos_embed"):  # learned absolute positions; OPT and BioGPT keep 2 extra rows
         t.embedding(base + name(d, "pos_embed"), d.context + fam.pos_offset, d.hidden)
@@ -250,7 +251,7 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
             DENSE_FFN[fam.ffn](d, t, p)
     if name(d, "final_norm"):
         t.norm(base + name(d, "final_norm"), d.hidden, d.norm_bias)
-    if not d.tied:
+    if not d.tied and not d.bare:
         t.linear(head_prefix + name(d, "head"), d.vocab, d.hidden, d.head_bias)
 
 

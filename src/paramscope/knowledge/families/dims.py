@@ -57,6 +57,7 @@ class Dims:
     qk_nope_head_dim: int = 0
     qk_rope_head_dim: int = 0
     v_head_dim: int = 0
+    bare: bool = False  # the checkpoint is the bare model (…Model): no body prefix, no LM head
     blocks: tuple[str, ...] = ()  # per layer: key of decoder.LAYER_BLOCKS; () = all "attention"
     mixer: Mixer | None = None  # the recurrent mixer of hybrid / state-space families
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -137,8 +138,9 @@ MOE_RULES: dict[str, MoeRule] = {
     "glm4_moe": MoeRule(_deepseek_sparse, _deepseek_shared, lambda hf: True),
     "ernie": MoeRule(_ernie_sparse, _ernie_shared, lambda hf: True),
     "granite": MoeRule(_every_layer, _granite_shared),
-    # JambaConfig: experts where i % expert_layer_period == expert_layer_offset
-    "jamba": MoeRule(lambda hf, i, n: n > 0 and i % hf.int("expert_layer_period", 2, minimum=1)
+    # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
+    # and JambaDecoderLayer uses the sparse block only when that number is above 1
+    "jamba": MoeRule(lambda hf, i, n: n > 1 and i % hf.int("expert_layer_period", 2, minimum=1)
                      == hf.int("expert_layer_offset", 1), _no_shared),
 }
 
@@ -231,15 +233,13 @@ KV_RULES: dict[str, Callable[[HfConfig, int], int]] = {
 
 # -- which norms a layer has, when the config decides -----------------------------------------------
 def _falcon_norms(hf: HfConfig) -> tuple[str, ...]:
-    # FalconDecoderLayer: new_decoder_architecture with 2 layer norms → ln_attn + ln_mlp; parallel
-    # attention (or one norm) → input_layernorm only; else input_layernorm + post_attention_layernorm
-    if hf.flag("new_decoder_architecture"):
-        if hf.int("num_ln_in_parallel_attn", 2) == 2:
-            return ("ln_attn", "ln_mlp")
-        return ("input_layernorm",)
-    if hf.flag("parallel_attn", True):
-        return ("input_layernorm",)
-    return ("input_layernorm", "post_attention_layernorm")
+    # FalconDecoderLayer: sequential attention → input_layernorm + post_attention_layernorm; parallel
+    # with num_ln_in_parallel_attn == 2 (the default under new_decoder_architecture) → ln_attn + ln_mlp;
+    # else input_layernorm only
+    n_ln = hf.opt_int("num_ln_in_parallel_attn") or (2 if hf.flag("new_decoder_architecture") else None)
+    if not hf.flag("parallel_attn", True):
+        return ("input_layernorm", "post_attention_layernorm")
+    return ("ln_attn", "ln_mlp") if n_ln == 2 else ("input_layernorm",)
 
 
 def _stablelm_norms(hf: HfConfig) -> tuple[str, ...]:
@@ -259,6 +259,10 @@ FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
     "": lambda hf, hidden: hf.int("intermediate_size", 4 * hidden),
     # MptMLP: up_proj is (expansion_ratio · d_model, d_model)
     "expansion_ratio": lambda hf, hidden: hf.int("expansion_ratio", 4) * hidden,
+    # GPT-2, GPT-J, CodeGen, GPTBigCode: n_inner, None meaning 4 · hidden (not aliased to
+    # intermediate_size by their configs' attribute_map, so a stray "intermediate_size" is ignored)
+    "n_inner": lambda hf, hidden: hf.int("n_inner", 4 * hidden),
+    "ffn_hidden_size": lambda hf, hidden: hf.int("ffn_hidden_size", 4 * hidden),  # FalconConfig
 }
 
 
@@ -285,7 +289,7 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         head_bias=_switch(hf, fam.head_bias),
         qk_norm=fam.qk_norm if _switch(hf, fam.qk_norm_switch) else "",
         norms=NORM_RULES[fam.norm_rule](hf) if fam.norm_rule else fam.norms,
-        layer_types=layer_types, sliding_window=window)
+        layer_types=layer_types, sliding_window=window, bare=outer is None and _bare(fam, raw))
     if fam.mixer:
         rule = MIXERS[fam.mixer]
         blocks = rule.layers(hf, n_layers)
@@ -302,6 +306,15 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
                     qk_nope_head_dim=hf.int("qk_nope_head_dim"), qk_rope_head_dim=hf.int("qk_rope_head_dim"),
                     v_head_dim=hf.int("v_head_dim", minimum=1))
     return Dims(**dims)
+
+
+def _bare(fam: Family, raw: Mapping[str, Any]) -> bool:
+    """A checkpoint of the bare decoder (LlamaModel, Qwen2VLTextModel…): architectures[0], else the
+    class the row describes, names a …Model rather than a …ForCausalLM."""
+    archs = raw.get("architectures")
+    names = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
+    arch = (names or [*fam.describes, *fam.architectures, ""])[0]
+    return fam.layout == "decoder" and arch.endswith("Model")
 
 
 def _moe(fam: Family, hf: HfConfig, n_layers: int) -> dict[str, Any]:

@@ -114,8 +114,16 @@ FAMILY_ROWS: tuple[Family, ...] = (
            defaults={"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
                      "tie_word_embeddings": True},
            attribute_map={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
-                          "num_attention_heads": "n_head", "num_hidden_layers": "n_layer",
-                          "intermediate_size": "n_inner"}),
+                          "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"},
+           ffn_rule="n_inner"),
+    # GPT-SW3: GPT-2's layout and config
+    Family("gpt-sw3", "models/gpt_sw3 (GPT2LMHeadModel)", layout="gpt2", dtype=DType.F32,
+           describes=("GPT2LMHeadModel",),
+           defaults={"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
+                     "tie_word_embeddings": True},
+           attribute_map={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
+                          "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"},
+           ffn_rule="n_inner"),
     # BERT-style encoders: the bare model (BertModel, as sentence-transformers saves it) or …ForMaskedLM
     Family("bert", "models/bert/modeling_bert.py", layout="bert", architectures=("BertModel",),
            dtype=DType.F32, names={"prefix": "bert.", "mlm": "bert"},
