@@ -121,10 +121,16 @@ def _fused_gated(d: Dims, t: TensorList, p: str) -> None:
 
 
 def _plain(d: Dims, t: TensorList, p: str) -> None:
-    """Two-matrix MLP, down(act(up(x))): GPT-NeoX dense_h_to_4h/dense_4h_to_h, Phi fc1/fc2, StarCoder2."""
+    """Two-matrix MLP, down(act(up(x))): GPT-NeoX dense_h_to_4h/dense_4h_to_h, Phi fc1/fc2, StarCoder2.
+    Apertus' xIELU activation learns alpha_p and alpha_n and stores beta and eps as buffers."""
     p += name(d, "mlp")
     t.linear(p + name(d, "up"), d.ffn, d.hidden, d.mlp_bias)
     t.linear(p + name(d, "down"), d.hidden, d.ffn, d.mlp_bias)
+    if d.family.act_params:
+        t.add(p + "act_fn.alpha_p", 1)
+        t.add(p + "act_fn.alpha_n", 1)
+        t.add(p + "act_fn.beta", parameter=False)
+        t.add(p + "act_fn.eps", parameter=False)
 
 
 def _granite_shared(d: Dims, t: TensorList, p: str) -> None:
@@ -205,6 +211,49 @@ def _jamba(d: Dims, t: TensorList, p: str) -> None:
         gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
 
 
+def _minimax_m2(d: Dims, t: TensorList, p: str) -> None:
+    """MiniMaxM2SparseMoeBlock: Mixtral's block_sparse_moe plus a learned e_score_correction_bias."""
+    _mixtral(d, t, p)
+    t.add(p + "block_sparse_moe.e_score_correction_bias", d.n_experts)
+
+
+def _exaone(d: Dims, t: TensorList, p: str) -> None:
+    """ExaoneMoeSparseMoEBlock: gate, a score bias beside it (mlp.e_score_correction_bias), experts.N.*,
+    shared_experts."""
+    p += "mlp."
+    t.linear(p + "gate", d.n_experts, d.hidden)
+    t.add(p + "e_score_correction_bias", d.n_experts)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn)
+
+
+def _granite_fused(d: Dims, t: TensorList, p: str) -> None:
+    """GraniteMoeSWA: router.weight and experts fused gate_up_proj (E, 2·ffn, hidden), down_proj
+    (E, hidden, ffn)."""
+    p += "block_sparse_moe."
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.linear(p + "router", e, h)
+    t.add(p + "experts.gate_up_proj", e, 2 * f, h)
+    t.add(p + "experts.down_proj", e, h, f)
+
+
+def _fused_experts(d: Dims, t: TensorList, p: str) -> None:
+    """Experts stored fused, as Qwen3-VL-MoE and GLM-4.5V checkpoints keep them: gate_up_proj
+    (E, 2·ffn, hidden) and down_proj (E, hidden, ffn); a router gate; GLM adds the score bias and
+    shared experts."""
+    p += "mlp."
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.linear(p + "gate", e, h)
+    if d.router_bias:
+        t.add(p + "gate.e_score_correction_bias", e)
+    t.add(p + "experts.gate_up_proj", e, 2 * f, h)
+    t.add(p + "experts.down_proj", e, h, f)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_experts.", h, d.shared_ffn)
+
+
 def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
     """GptOssMLP: router (weight + bias) and all experts fused in 3-D tensors with biases.
 
@@ -224,6 +273,8 @@ def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
 MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "mixtral": _mixtral, "qwen": _qwen, "deepseek": _deepseek, "gpt_oss": _gpt_oss,
     "glm4_moe": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
+    "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
+    "exaone": _exaone, "granite_fused": _granite_fused,
 }
 
 
@@ -276,5 +327,5 @@ def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
 # What sits in a layer's token-mixing slot: attention, a recurrent mixer (ssm.py), or both.
 LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
-    "deltanet": _mixer_block, "attention+mamba2": _parallel_block,
+    "deltanet": _mixer_block, "deltanet_split": _mixer_block, "attention+mamba2": _parallel_block,
 }

@@ -138,6 +138,13 @@ MOE_RULES: dict[str, MoeRule] = {
     "glm4_moe": MoeRule(_deepseek_sparse, _deepseek_shared, lambda hf: True),
     "ernie": MoeRule(_ernie_sparse, _ernie_shared, lambda hf: True),
     "granite": MoeRule(_every_layer, _granite_shared),
+    "minimax_m2": MoeRule(_every_layer, _no_shared),
+    "granite_fused": MoeRule(_every_layer, _no_shared),
+    # ExaoneMoe: dense before first_k_dense_replace; num_shared_experts × moe_intermediate_size shared
+    "exaone": MoeRule(_deepseek_sparse, lambda hf, f: (hf.int("num_shared_experts", 0),
+                                                      hf.int("num_shared_experts", 0) * f)),
+    "fused_qwen": MoeRule(_qwen_sparse, _no_shared),
+    "fused_glm": MoeRule(_deepseek_sparse, _deepseek_shared, lambda hf: True),
     # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
     # and JambaDecoderLayer uses the sparse block only when that number is above 1
     "jamba": MoeRule(lambda hf, i, n: n > 1 and i % hf.int("expert_layer_period", 2, minimum=1)

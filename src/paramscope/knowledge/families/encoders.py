@@ -60,7 +60,7 @@ def bert_tensors(d: Dims, t: TensorList) -> None:
     width = d.hf.int("embedding_size", h, minimum=1)  # ELECTRA embeds narrower, then projects
     e = base + "embeddings."
     t.embedding(e + "word_embeddings", d.vocab, width)
-    t.embedding(e + "position_embeddings", d.context, width)
+    t.embedding(e + "position_embeddings", d.context + fam.pos_offset, width)  # YOSO: 2 more rows
     t.embedding(e + "token_type_embeddings", d.hf.int("type_vocab_size", minimum=1), width)
     if d.hf.flag("use_task_id"):  # ErnieEmbeddings
         t.embedding(e + "task_type_embeddings", d.hf.int("task_type_vocab_size", 3, minimum=1), width)

@@ -25,6 +25,7 @@ class Family:
     qk_norm: str = ""  # q/k norms: "head" (Qwen3, Gemma 3), "full" (OLMo 2), "head2d" (Cohere)
     qk_norm_switch: bool | str = True  # the config flag that turns qk_norm on (Cohere: use_qk_norm)
     sinks: bool = False  # learned attention sink logit per head (gpt-oss)
+    act_params: bool = False  # the activation has parameters (Apertus' xIELU)
     sub_norms: bool = False  # BitNet: RMSNorm before o_proj and before down_proj
     pos_offset: int = 0  # learned positions (names["pos_embed"]): rows beyond max_position_embeddings
     q_gate: bool = False  # q_proj also projects a per-head output gate (Qwen3-Next): twice as wide

@@ -9,6 +9,12 @@ from paramscope.knowledge.families.row import Family
 _BACKBONE = {"base": "backbone.", "embed": "embeddings", "final_norm": "norm_f"}  # MambaModel's names
 _HYBRID_NAMES = {"mixer": "mamba.", "mlp": "feed_forward.", "final_norm": "final_layernorm"}
 
+_QWEN3_5 = {"vocab_size": 248320, "num_attention_heads": 16, "head_dim": 256,
+            "max_position_embeddings": 32768, "tie_word_embeddings": False, "linear_num_key_heads": 16,
+            "linear_num_value_heads": 32,
+            "linear_key_head_dim": 128, "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4,
+            "full_attention_interval": 4}
+
 SSM_ROWS: tuple[Family, ...] = (
     Family("mamba", "models/mamba/modeling_mamba.py", architectures=("MambaForCausalLM",),
            defaults={"vocab_size": 50280, "hidden_size": 768, "num_hidden_layers": 32, "state_size": 16,
@@ -68,4 +74,26 @@ SSM_ROWS: tuple[Family, ...] = (
                      "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4, "full_attention_interval": 4},
            names={"mixer": "linear_attn."}, qk_norm="head", q_gate=True,
            qkv_bias="attention_bias", o_bias="attention_bias", moe="qwen", mixer="qwen3_next"),
+    Family("bamba", "models/bamba/modeling_bamba.py", architectures=("BambaForCausalLM",),
+           defaults={"vocab_size": 128000, "hidden_size": 4096, "intermediate_size": 14336,
+                     "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                     "max_position_embeddings": 262144, "tie_word_embeddings": False, "mamba_n_heads": 128,
+                     "mamba_d_head": 64, "mamba_n_groups": 1, "mamba_d_state": 256, "mamba_d_conv": 4,
+                     "mamba_expand": 2, "mamba_conv_bias": True, "mamba_proj_bias": False,
+                     "attn_layer_indices": None},
+           names=_HYBRID_NAMES, norms=("input_layernorm", "pre_ff_layernorm"),
+           qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", mixer="bamba"),
+    # Qwen3.5: Qwen3-Next's layer plan with the DeltaNet input projections split
+    Family("qwen3_5_text", "models/qwen3_5/modeling_qwen3_5.py", architectures=("Qwen3_5ForCausalLM",),
+           defaults={**_QWEN3_5, "intermediate_size": 12288, "num_hidden_layers": 32, "hidden_size": 4096,
+                     "num_key_value_heads": 4},
+           names={"mixer": "linear_attn."}, qk_norm="head", q_gate=True,
+           qkv_bias="attention_bias", o_bias="attention_bias", mixer="qwen3_5"),
+    Family("qwen3_5_moe_text", "models/qwen3_5_moe/modeling_qwen3_5_moe.py",
+           architectures=("Qwen3_5MoeForCausalLM",),
+           defaults={**_QWEN3_5, "hidden_size": 2048, "num_hidden_layers": 40, "num_key_value_heads": 2,
+                     "num_experts": 256, "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
+                     "num_experts_per_tok": 8},
+           names={"mixer": "linear_attn."}, qk_norm="head", q_gate=True,
+           qkv_bias="attention_bias", o_bias="attention_bias", moe="qwen", mixer="qwen3_5"),
 )

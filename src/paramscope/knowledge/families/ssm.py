@@ -111,8 +111,24 @@ def deltanet_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
     t.linear(p + "out_proj", hidden, value)
 
 
+def deltanet_split_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
+    """Qwen3_5GatedDeltaNet: Qwen3-Next's mixer with its input projections split: in_proj_qkv (q, k, v),
+    in_proj_z, in_proj_b and in_proj_a (one β and one α per value head)."""
+    key, value = m.n_k_heads * m.k_head_dim, m.n_heads * m.head_dim
+    t.linear(p + "in_proj_qkv", 2 * key + value, hidden)
+    t.linear(p + "in_proj_z", value, hidden)
+    t.linear(p + "in_proj_b", m.n_heads, hidden)
+    t.linear(p + "in_proj_a", m.n_heads, hidden)
+    t.add(p + "conv1d.weight", m.conv_dim, 1, m.d_conv)
+    t.add(p + "dt_bias", m.n_heads)
+    t.add(p + "A_log", m.n_heads)
+    t.norm(p + "norm", m.head_dim)
+    t.linear(p + "out_proj", hidden, value)
+
+
 MIXER_TENSORS: dict[str, Callable[[Mixer, int, TensorList, str], None]] = {
     "mamba": mamba_tensors, "mamba2": mamba2_tensors, "deltanet": deltanet_tensors,
+    "deltanet_split": deltanet_split_tensors,
 }
 
 
@@ -159,8 +175,8 @@ def _prefixed_mamba2(hf: HfConfig, hidden: int, gated_norm: bool | str) -> Mixer
                  proj_bias=hf.flag("mamba_proj_bias"), gated_norm=norm)
 
 
-def _deltanet(hf: HfConfig, hidden: int) -> Mixer:
-    return Mixer("deltanet", 0, d_conv=hf.int("linear_conv_kernel_dim", 4, minimum=1),
+def _deltanet(hf: HfConfig, hidden: int, kind: str = "deltanet") -> Mixer:
+    return Mixer(kind, 0, d_conv=hf.int("linear_conv_kernel_dim", 4, minimum=1),
                  n_heads=hf.int("linear_num_value_heads", minimum=1),
                  head_dim=hf.int("linear_value_head_dim", minimum=1),
                  n_k_heads=hf.int("linear_num_key_heads", minimum=1),
@@ -197,9 +213,18 @@ MIXERS: dict[str, MixerRule] = {
     "granite_hybrid": MixerRule(
         lambda hf, h: _prefixed_mamba2(hf, h, True),
         lambda hf, n: _given(hf, n, {"mamba": "mamba2", "linear_attention": "mamba2"}, lambda i: "mamba2")),
+    # BambaConfig: attention at attn_layer_indices, Mamba-2 everywhere else
+    "bamba": MixerRule(
+        lambda hf, h: _prefixed_mamba2(hf, h, True),
+        lambda hf, n: tuple("attention" if i in hf.int_list("attn_layer_indices") else "mamba2"
+                            for i in range(n))),
     # Qwen3NextConfig: "full_attention" every full_attention_interval-th layer, else "linear_attention"
     "qwen3_next": MixerRule(_deltanet, lambda hf, n: _given(
         hf, n, {"linear_attention": "deltanet"},
         lambda i: "attention" if (i + 1) % hf.int("full_attention_interval", 4, minimum=1) == 0
         else "deltanet")),
+    "qwen3_5": MixerRule(lambda hf, h: _deltanet(hf, h, "deltanet_split"), lambda hf, n: _given(
+        hf, n, {"linear_attention": "deltanet_split"},
+        lambda i: "attention" if (i + 1) % hf.int("full_attention_interval", 4, minimum=1) == 0
+        else "deltanet_split")),
 }

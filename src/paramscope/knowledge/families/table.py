@@ -143,6 +143,12 @@ FAMILY_ROWS: tuple[Family, ...] = (
     Family("ernie", "models/ernie/modeling_ernie.py", layout="bert", architectures=("ErnieModel",),
            dtype=DType.F32, names={"prefix": "ernie.", "mlm": "bert"},
            defaults={**_BERT, "vocab_size": 30522, "task_type_vocab_size": 3, "use_task_id": False}),
+    Family("splinter", "models/splinter/modeling_splinter.py", layout="bert",
+           architectures=("SplinterModel",), dtype=DType.F32, names={"prefix": "splinter.", "pooler": ""},
+           defaults={**_BERT, "vocab_size": 30522}),
+    Family("yoso", "models/yoso/modeling_yoso.py", layout="bert", architectures=("YosoModel",),
+           dtype=DType.F32, names={"prefix": "yoso.", "pooler": ""}, pos_offset=2,
+           defaults={**_BERT, "vocab_size": 50265, "max_position_embeddings": 4096, "type_vocab_size": 1}),
     # ELECTRA: embeddings of embedding_size projected to hidden_size; no pooler
     Family("electra", "models/electra/modeling_electra.py", layout="bert", architectures=("ElectraModel",),
            dtype=DType.F32, names={"prefix": "electra.", "pooler": ""},
