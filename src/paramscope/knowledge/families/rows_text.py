@@ -375,7 +375,8 @@ TEXT_ROWS: tuple[Family, ...] = (
            norms=("attention_layernorm", "feedforward_layernorm"), qk_norm="head", ffn="plain",
            act_params=True, qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
     Family("apertus1p5_text", "models/apertus1p5/modeling_apertus1p5.py",
-           architectures=("Apertus1p5TextForCausalLM",), defaults=_d(266752, 4096, 14336, 32, 32, None, 65536),
+           architectures=("Apertus1p5TextForCausalLM",),
+           defaults=_d(266752, 4096, 14336, 32, 32, None, 65536),
            norms=("attention_layernorm", "feedforward_layernorm"), qk_norm="head", ffn="plain",
            act_params=True, qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
 )
