@@ -13,7 +13,7 @@ quantization config kept in ``ArchConfig.extra["quantization"]``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from paramscope.errors import FormatError, UnsupportedError
@@ -136,12 +136,16 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
         return _Plan(resolve(_family(model_type, source), cfg, source), cfg)
     text = _section(cfg, "text_config", source)
     fam = _family(str(text.get("model_type") or composite.text_family), source)
+    if not text and composite.text_defaults:  # the wrapper's own default text model (PaliGemma's)
+        fam = replace(fam, defaults={**fam.defaults, **composite.text_defaults})
     vision = _section(cfg, "vision_config", source)
     vision_type = str(vision.get("model_type") or composite.vision_tower)
     if vision_type not in VISION_TOWERS:
         raise UnsupportedError(f"{source}: vision tower {vision_type!r} of {model_type} is not supported "
                                f"(supported: {', '.join(sorted(VISION_TOWERS))})")
     defaults = VISION_TOWERS[vision_type][0]
+    if not vision:  # LlavaConfig / PaliGemmaConfig build their own vision config when none is given
+        defaults = {**defaults, **composite.vision_defaults}
     return _Plan(resolve(fam, text, source, outer=cfg), cfg, composite,
                  HfConfig(vision, defaults, {}, source), vision_type)
 
