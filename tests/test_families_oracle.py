@@ -80,7 +80,8 @@ def small_configs(draw: st.DrawFn) -> dict[str, Any]:
     heads = draw(st.sampled_from([2, 4]))
     cfg = _small(draw, heads)
     kind = draw(st.sampled_from(["llama", "qwen3", "mixtral", "falcon", "gpt_neox", "phi", "olmo2",
-                                 "cohere", "stablelm", "mamba2", "jamba", "granitemoehybrid", "bert"]))
+                                 "cohere", "stablelm", "mamba2", "jamba", "granitemoehybrid", "bert",
+                                 "roberta", "opt", "gpt_bigcode", "deepseek_v2", "qwen3_next"]))
     cfg["model_type"] = kind
     kv = draw(st.sampled_from([h for h in (1, 2, 4) if heads % h == 0]))
     if kind in ("llama", "qwen3", "mixtral", "olmo2", "cohere", "jamba", "granitemoehybrid"):
@@ -119,13 +120,32 @@ def small_configs(draw: st.DrawFn) -> dict[str, Any]:
                    mamba_d_head=2 * cfg["hidden_size"] // heads, mamba_d_state=4, mamba_n_groups=1,
                    layer_types=draw(st.lists(st.sampled_from(["mamba", "attention"]), min_size=n,
                                              max_size=n)))
+    if kind == "opt":
+        cfg.update(ffn_dim=draw(st.integers(4, 40)), enable_bias=draw(st.booleans()))
+    if kind == "gpt_bigcode":
+        cfg.update(multi_query=draw(st.booleans()), n_inner=draw(st.sampled_from([None, 12])))
+    if kind == "deepseek_v2":
+        cfg.update(n_routed_experts=draw(st.integers(1, 4)), n_shared_experts=draw(st.integers(1, 2)),
+                   num_experts_per_tok=1, moe_intermediate_size=8,
+                   first_k_dense_replace=draw(st.integers(0, 2)),
+                   q_lora_rank=draw(st.sampled_from([None, 8])), kv_lora_rank=8, qk_rope_head_dim=4,
+                   qk_nope_head_dim=4, v_head_dim=4)
+    if kind == "qwen3_next":
+        cfg.update(head_dim=8, num_key_value_heads=kv, num_experts=draw(st.integers(1, 4)),
+                   num_experts_per_tok=1, moe_intermediate_size=8,
+                   shared_expert_intermediate_size=8,
+                   linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=4,
+                   linear_value_head_dim=4, full_attention_interval=2)
+    if kind == "roberta":
+        cfg.update(type_vocab_size=1, architectures=[draw(st.sampled_from(["RobertaModel",
+                                                                           "RobertaForMaskedLM"]))])
     if kind == "bert":
         cfg.update(type_vocab_size=draw(st.integers(1, 3)),
                    architectures=[draw(st.sampled_from(["BertModel", "BertForMaskedLM"]))])
     return cfg
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_configs())
 def test_random_small_configs_equal_transformers(cfg: dict[str, Any]) -> None:
     _assert_equal(cfg, f"random {cfg['model_type']}")

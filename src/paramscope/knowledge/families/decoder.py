@@ -302,8 +302,12 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
             DENSE_FFN[fam.ffn](d, t, p)
     if name(d, "final_norm"):
         t.norm(base + name(d, "final_norm"), d.hidden, d.norm_bias)
-    if not d.tied and not d.bare:
+    if d.bare:
+        return
+    if not d.tied:
         t.linear(head_prefix + name(d, "head"), d.vocab, d.hidden, d.head_bias)
+    elif d.head_bias:  # a tied head's weight is the embedding, its bias is its own (Phi, GPT-J)
+        t.add(head_prefix + name(d, "head") + ".bias", d.vocab)
 
 
 def _attention_block(d: Dims, t: TensorList, p: str) -> None:

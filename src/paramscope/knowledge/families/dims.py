@@ -270,6 +270,7 @@ FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
     # intermediate_size by their configs' attribute_map, so a stray "intermediate_size" is ignored)
     "n_inner": lambda hf, hidden: hf.int("n_inner", 4 * hidden),
     "ffn_hidden_size": lambda hf, hidden: hf.int("ffn_hidden_size", 4 * hidden),  # FalconConfig
+    "ffn_dim": lambda hf, hidden: hf.int("ffn_dim", 4 * hidden),  # OPTConfig, XGLMConfig
 }
 
 

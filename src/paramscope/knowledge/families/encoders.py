@@ -90,6 +90,8 @@ def _bert_mlm(d: Dims, t: TensorList) -> None:
     t.linear(p + "transform.dense", d.hidden, d.hidden, bias=True)
     t.norm(p + "transform.LayerNorm", d.hidden, bias=True)
     t.add(p + "bias", d.vocab)
+    if not d.tied:  # an untied decoder is stored, with its own copy of the bias
+        t.linear(p + "decoder", d.vocab, d.hidden, bias=True)
 
 
 def _roberta_mlm(d: Dims, t: TensorList) -> None:
@@ -97,6 +99,8 @@ def _roberta_mlm(d: Dims, t: TensorList) -> None:
     t.linear("lm_head.dense", d.hidden, d.hidden, bias=True)
     t.norm("lm_head.layer_norm", d.hidden, bias=True)
     t.add("lm_head.bias", d.vocab)
+    if not d.tied:
+        t.linear("lm_head.decoder", d.vocab, d.hidden, bias=True)
 
 
 MLM_HEADS = {"bert": _bert_mlm, "roberta": _roberta_mlm}

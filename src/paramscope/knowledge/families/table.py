@@ -23,7 +23,7 @@ _QWEN2 = {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016,
           "tie_word_embeddings": False, "use_sliding_window": False, "sliding_window": 4096,
           "max_window_layers": 28}
 _BERT = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
-         "max_position_embeddings": 512, "type_vocab_size": 2, "tie_word_embeddings": False}
+         "max_position_embeddings": 512, "type_vocab_size": 2, "tie_word_embeddings": True}
 _DEEPSEEK_MLA = {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128,
                  "qk_nope_head_dim": 128, "tie_word_embeddings": False, "moe_layer_freq": 1}
 
