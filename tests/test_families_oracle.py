@@ -46,8 +46,17 @@ def _assert_equal(cfg: dict[str, Any], source: str) -> None:
     assert c.equal, f"{source}: {c.summary()}"
 
 
+NATIVE_ROWS = [t for t in supported_model_types() if oracle.not_native({"model_type": t}) is None]
+REMOTE_ROWS = sorted(set(supported_model_types()) - set(NATIVE_ROWS))
+
+
 # -- every row, on transformers' own default config ------------------------------------------------
-@pytest.mark.parametrize("model_type", supported_model_types())
+def test_at_least_100_rows_and_which_are_remote_only() -> None:
+    assert len(NATIVE_ROWS) >= 100
+    assert REMOTE_ROWS == ["chatglm", "internlm2"]
+
+
+@pytest.mark.parametrize("model_type", NATIVE_ROWS)
 def test_every_row_equals_transformers_on_its_default_config(model_type: str) -> None:
     _assert_equal({"model_type": model_type}, f"default {model_type}")
 
@@ -55,13 +64,29 @@ def test_every_row_equals_transformers_on_its_default_config(model_type: str) ->
 # -- every real config.json we keep ----------------------------------------------------------------
 @pytest.mark.parametrize("path", _real_configs(), ids=lambda p: p.name)
 def test_real_configs_equal_transformers(path: Path) -> None:
-    _assert_equal(json.loads(path.read_text()), str(path))
+    cfg = json.loads(path.read_text())
+    if oracle.not_native(cfg) is not None:
+        pytest.skip(f"{cfg.get('model_type')} is repository code: checked against its checkpoint below")
+    _assert_equal(cfg, str(path))
+
+
+@pytest.mark.parametrize(("name", "tensors", "params", "nbytes"), [
+    # ChatGLM2/3-6B pytorch_model.bin.index.json total_size (float16, inv_freq buffer included)
+    ("mlc-llm-preset__chatglm.json", 200, 6_243_584_000, 12_487_168_064),
+    # InternLM2-chat-7B: 227 tensors, 7,737,708,544 values, bfloat16
+    ("mlc-llm-preset__internlm2.json", 227, 7_737_708_544, 15_475_417_088),
+])
+def test_remote_code_families_match_their_checkpoints(name: str, tensors: int, params: int,
+                                                      nbytes: int) -> None:
+    ts = expected_tensors(json.loads((FIXTURES / name).read_text()), fallback=False)
+    assert (len(ts), sum(t.params for t in ts), sum(t.nbytes for t in ts)) == (tensors, params, nbytes)
 
 
 def test_real_configs_cover_the_families_people_run() -> None:
     types = {json.loads(p.read_text()).get("model_type") for p in FIXTURES.glob("*.json")}
-    assert {"gpt_neox", "gptj", "gpt_bigcode", "stablelm", "starcoder2", "cohere", "gemma", "gemma2",
-            "gemma3_text", "qwen2", "qwen2_moe", "qwen3", "deepseek_v2", "bert", "llama"} <= types
+    assert {"chatglm", "internlm2", "llava", "gpt_neox", "gptj", "gpt_bigcode", "stablelm", "starcoder2",
+            "cohere", "gemma", "gemma2", "gemma3_text", "qwen2", "qwen2_moe", "qwen3", "deepseek_v2", "bert",
+            "llama"} <= types
     readme = (FIXTURES / "README.md").read_text()
     assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from paramscope.errors import ParamscopeError
-from paramscope.knowledge.families import NoFamilyRow, oracle, supported_model_types
+from paramscope.knowledge.families import NoFamilyRow, expected_tensors, oracle, supported_model_types
 from paramscope.knowledge.families.compare import compare_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,10 @@ def status(cfg: dict, source: str) -> tuple[str, str, str]:
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(TIMEOUT_S)
     try:
+        if oracle.not_native(cfg) is not None and cfg.get("model_type") in supported_model_types():
+            ts = expected_tensors(cfg, source, fallback=False)
+            return ("table row, repository code", "", f"{len(ts)} tensors, {sum(t.params for t in ts):,} "
+                    "parameters; not in transformers: checked against its published checkpoint")
         try:
             c = compare_config(cfg, source)
             return ("table row" if c.equal else "table row, DIFFERS"), c.class_name, c.summary()

@@ -26,7 +26,7 @@ NAMES: dict[str, str] = {
     "attn": "self_attn.", "q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "qkv": "qkv_proj",
     "q_norm": "q_norm", "k_norm": "k_norm",
     "mlp": "mlp.", "gate": "gate_proj", "up": "up_proj", "down": "down_proj", "gate_up": "gate_up_proj",
-    "mixer": "mixer.",
+    "mixer": "mixer.", "rotary_buffer": "",
 }
 
 
@@ -291,6 +291,8 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
         t.embedding(base + name(d, "pos_embed"), d.context + fam.pos_offset, d.hidden)
     if name(d, "embed_norm"):
         t.norm(base + name(d, "embed_norm"), d.hidden, d.norm_bias)
+    if name(d, "rotary_buffer"):  # ChatGLM stores its rotary inv_freq: head_dim / 4 values
+        t.add(base + name(d, "rotary_buffer"), d.head_dim // 4, parameter=False)
     for i in range(d.n_layers):
         p = f"{base}{name(d, 'layers')}.{i}."
         LAYER_BLOCKS[d.block(i)](d, t, p)

@@ -233,6 +233,9 @@ def _falcon_kv(hf: HfConfig, heads: int) -> int:
 
 KV_RULES: dict[str, Callable[[HfConfig, int], int]] = {
     "plain": _plain_kv, "falcon": _falcon_kv,
+    # ChatGLM SelfAttention: multi_query_attention → multi_query_group_num KV groups
+    "chatglm": lambda hf, heads: (hf.int("multi_query_group_num", 1, minimum=1)
+                                  if hf.flag("multi_query_attention") else heads),
     # GPTBigCodeAttention: multi_query → one KV head (c_attn is hidden + 2 · head_dim wide)
     "bigcode": lambda hf, heads: 1 if hf.flag("multi_query", True) else heads,
 }
@@ -319,6 +322,8 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
 def _bare(fam: Family, raw: Mapping[str, Any]) -> bool:
     """A checkpoint of the bare decoder (LlamaModel, Qwen2VLTextModel…): architectures[0], else the
     class the row describes, names a …Model rather than a …ForCausalLM."""
+    if fam.bare is not None:
+        return fam.bare
     archs = raw.get("architectures")
     names = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
     arch = (names or [*fam.describes, *fam.architectures, ""])[0]

@@ -40,5 +40,6 @@ class Family:
     moe: str = ""  # key of dims.MOE_RULES / decoder.MOE_BLOCKS; "" for a dense model
     sliding: str = "none"  # key of dims.SLIDING_RULES, used when the config has no layer_types
     mixer: str = ""  # key of dims.MIXER_RULES for hybrid / state-space models ("" = attention only)
+    bare: bool | None = None  # the checkpoint holds the bare model; None = as the class name says
     describes: tuple[str, ...] = ()  # the transformers class whose checkpoint a config without
     # ``architectures`` describes (default: the first of ``architectures``)

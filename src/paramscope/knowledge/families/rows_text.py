@@ -380,4 +380,36 @@ TEXT_ROWS: tuple[Family, ...] = (
            defaults=_d(266752, 4096, 14336, 32, 32, None, 65536),
            norms=("attention_layernorm", "feedforward_layernorm"), qk_norm="head", ffn="plain",
            act_params=True, qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
+    # -- families whose modeling code lives only in their repositories (transformers has no class) ----
+    # ChatGLM2/3 (THUDM modeling_chatglm.py): transformer.embedding / encoder / output_layer, a fused
+    # query_key_value over multi_query_group_num KV groups of kv_channels, gate and up fused in
+    # dense_h_to_4h, and the rotary inv_freq stored as a persistent buffer of kv_channels / 4 values
+    # (RotaryEmbedding(kv_channels // 2): arange(0, dim, 2)). ChatGLM3-6B: 6,243,584,000 parameters,
+    # 12,487,168,064 B in float16 with the 32-value inv_freq.
+    Family("chatglm", "THUDM/chatglm3-6b modeling_chatglm.py (repository code)",
+           architectures=("ChatGLMModel", "ChatGLMForConditionalGeneration"), bare=False,  # "ChatGLMModel"
+           # is what its configs name, but its checkpoints are ChatGLMForConditionalGeneration's
+           defaults={"padded_vocab_size": 65024, "hidden_size": 4096, "ffn_hidden_size": 13696,
+                     "num_layers": 28, "num_attention_heads": 32, "kv_channels": 128, "seq_length": 8192,
+                     "multi_query_attention": True, "multi_query_group_num": 2, "add_qkv_bias": True,
+                     "add_bias_linear": False, "rmsnorm": True, "post_layer_norm": True,
+                     "tie_word_embeddings": False},
+           attribute_map={"vocab_size": "padded_vocab_size", "num_hidden_layers": "num_layers",
+                          "head_dim": "kv_channels", "max_position_embeddings": "seq_length"},
+           names={"base": "transformer.", "embed": "embedding.word_embeddings", "layers": "encoder.layers",
+                  "final_norm": "encoder.final_layernorm", "head": "transformer.output_layer",
+                  "attn": "self_attention.", "qkv": "query_key_value", "o": "dense",
+                  "gate_up": "dense_h_to_4h", "down": "dense_4h_to_h",
+                  "rotary_buffer": "rotary_pos_emb.inv_freq"},
+           attention="fused_qkv", kv_rule="chatglm", ffn="fused_gated", ffn_rule="ffn_hidden_size",
+           norm_bias="!rmsnorm", qkv_bias="add_qkv_bias", o_bias="add_bias_linear",
+           mlp_bias="add_bias_linear"),
+    # InternLM2 (internlm modeling_internlm2.py): wqkv fused in KV-group order, wo, w1/w3/w2, and
+    # attention_norm / ffn_norm. internlm2-chat-7b: 227 tensors, 7,737,708,544 parameters.
+    Family("internlm2", "internlm/internlm2-chat-7b modeling_internlm2.py (repository code)",
+           architectures=("InternLM2ForCausalLM",),
+           defaults=_d(103168, 4096, 11008, 32, 32, None, 2048, bias=True),
+           names={"embed": "tok_embeddings", "attn": "attention.", "qkv": "wqkv", "o": "wo",
+                  "mlp": "feed_forward.", "gate": "w1", "up": "w3", "down": "w2", "head": "output"},
+           norms=("attention_norm", "ffn_norm"), attention="fused_qkv", qkv_bias="bias", o_bias="bias"),
 )
