@@ -190,11 +190,11 @@ def test_fallback_counts_a_model_type_without_a_row() -> None:
 
 
 def test_fallback_never_runs_repository_code(monkeypatch: pytest.MonkeyPatch) -> None:
-    remote = {"model_type": "chatglm", "architectures": ["ChatGLMModel"],
-              "auto_map": {"AutoModel": "modeling_chatglm.ChatGLMForConditionalGeneration"}}
+    remote = {"model_type": "baichuan", "architectures": ["BaichuanForCausalLM"],
+              "auto_map": {"AutoModelForCausalLM": "modeling_baichuan.BaichuanForCausalLM"}}
     with pytest.raises(UnsupportedError,
-                       match=r"'chatglm' has no row .* lives in its repository \(auto_map\)"):
-        expected_tensors(remote, "chatglm3-6b/config.json")
+                       match=r"'baichuan' has no row .* lives in its repository \(auto_map\)"):
+        expected_tensors(remote, "Baichuan2-7B-Chat/config.json")
     with pytest.raises(UnsupportedError, match=r"transformers .* does not define it"):
         expected_tensors({"model_type": "no_such_family"})
     monkeypatch.setattr(fallback.oracle, "available", lambda: False)
