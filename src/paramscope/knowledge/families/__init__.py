@@ -19,7 +19,7 @@ from typing import Any
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.decoder import decoder_tensors
 from paramscope.knowledge.families.dims import Dims, resolve
-from paramscope.knowledge.families.encoders import bert_tensors, gpt2_tensors
+from paramscope.knowledge.families.encoders import bert_tensors, gpt2_tensors, t5_tensors
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_TOWERS, Composite
 from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
@@ -33,7 +33,7 @@ __all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describe
 class NoFamilyRow(UnsupportedError):
     """The model_type has no row here; transformers (the ``oracle`` extra) may still count it."""
 
-LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors}
+LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors}
 
 # Config fields worth carrying into ArchConfig.extra when present (rope, norms, routing, softcaps…).
 EXTRA_KEYS = (

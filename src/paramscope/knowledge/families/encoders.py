@@ -117,3 +117,50 @@ def _saved_position_ids(version: object) -> bool:
             return False
         parts.append(int(digits))
     return (3, 1) <= tuple(parts) < (4, 31)
+
+
+def t5_tensors(d: Dims, t: TensorList) -> None:
+    """T5ForConditionalGeneration (models/t5/modeling_t5.py): one ``shared`` embedding, an encoder and
+    a decoder of T5Blocks, RMS-style layer norms without bias, and bias-free projections.
+
+    Attention is num_heads × d_kv wide (not d_model: t5-11b has 128 heads of 128 in a 1024-wide model);
+    only block 0 of each stack learns the relative position buckets (relative_attention_bias,
+    buckets × heads). The feed-forward is DenseReluDense (wi, wo) or, for "gated-…" feed_forward_proj
+    (T5 v1.1, Flan-T5, mT5), wi_0 and wi_1. The head is tied to ``shared`` unless
+    tie_word_embeddings is false: T5 v1.1, Flan-T5 and mT5 checkpoints store their own lm_head.weight
+    (Flan-T5-base: 247,577,856 parameters with it). transformers 5 forces tie_word_embeddings = True
+    in T5Config/MT5Config ("we tie weights always"), so for those configs its meta-device model lists
+    one tensor fewer than the published checkpoints; we follow the checkpoints.
+    """
+    h, hf = d.hidden, d.hf
+    inner = d.n_heads * d.head_dim
+    buckets = hf.int("relative_attention_num_buckets", 32, minimum=1)
+    gated = str(hf.value("feed_forward_proj", "relu")).startswith("gated-")
+    t.embedding("shared", d.vocab, h)
+
+    def attention(p: str, relative: bool) -> None:
+        for proj in ("q", "k", "v"):
+            t.linear(p + proj, inner, h)
+        t.linear(p + "o", h, inner)
+        if relative:
+            t.embedding(p + "relative_attention_bias", buckets, d.n_heads)
+
+    def feed_forward(p: str) -> None:
+        for wi in ("wi_0", "wi_1") if gated else ("wi",):
+            t.linear(f"{p}DenseReluDense.{wi}", d.ffn, h)
+        t.linear(p + "DenseReluDense.wo", h, d.ffn)
+        t.norm(p + "layer_norm", h)
+
+    decoder_layers = hf.int("num_decoder_layers", d.n_layers)
+    for stack, layers in (("encoder", d.n_layers), ("decoder", decoder_layers)):
+        for i in range(layers):
+            p = f"{stack}.block.{i}.layer."
+            attention(p + "0.SelfAttention.", relative=i == 0)
+            t.norm(p + "0.layer_norm", h)
+            if stack == "decoder":
+                attention(p + "1.EncDecAttention.", relative=False)
+                t.norm(p + "1.layer_norm", h)
+            feed_forward(p + ("2." if stack == "decoder" else "1."))
+        t.norm(f"{stack}.final_layer_norm", h)
+    if not d.tied:
+        t.linear("lm_head", d.vocab, h)

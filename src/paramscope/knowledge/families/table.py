@@ -22,6 +22,8 @@ _QWEN2 = {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016,
           "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 32768,
           "tie_word_embeddings": False, "use_sliding_window": False, "sliding_window": 4096,
           "max_window_layers": 28}
+_T5_NAMES = {"hidden_size": "d_model", "num_attention_heads": "num_heads", "num_hidden_layers": "num_layers",
+             "intermediate_size": "d_ff", "head_dim": "d_kv"}
 _BERT = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
          "max_position_embeddings": 512, "type_vocab_size": 2, "tie_word_embeddings": True}
 _DEEPSEEK_MLA = {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128,
@@ -124,6 +126,13 @@ FAMILY_ROWS: tuple[Family, ...] = (
            attribute_map={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
                           "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"},
            ffn_rule="n_inner"),
+    # T5: encoder-decoder (encoders.t5_tensors)
+    Family("t5", "models/t5/modeling_t5.py", layout="t5", architectures=("T5ForConditionalGeneration",),
+           dtype=DType.F32,
+           defaults={"vocab_size": 32128, "d_model": 512, "d_kv": 64, "d_ff": 2048, "num_layers": 6,
+                     "num_heads": 8, "relative_attention_num_buckets": 32, "feed_forward_proj": "relu",
+                     "tie_word_embeddings": True},
+           attribute_map=_T5_NAMES),
     # BERT-style encoders: the bare model (BertModel, as sentence-transformers saves it) or …ForMaskedLM
     Family("bert", "models/bert/modeling_bert.py", layout="bert", architectures=("BertModel",),
            dtype=DType.F32, names={"prefix": "bert.", "mlm": "bert"},
