@@ -75,6 +75,13 @@ class ArchConfig:
     sliding_window: int = 0
     layer_types: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Recurrent (SSM / linear-attention) state, per recurrent layer per sequence, in values: the conv
+    # state ((d_conv − 1) × conv channels) and the SSM / delta-rule state (heads × head dim × d_state).
+    # recurrent_layers counts the layers that keep it: the "linear" ones, and in a parallel hybrid
+    # (Falcon-H1) layers that attend as well.
+    recurrent_layers: int = 0
+    conv_state_size: int = 0
+    ssm_state_size: int = 0
 
     @property
     def is_moe(self) -> bool:

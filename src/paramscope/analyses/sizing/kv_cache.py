@@ -14,10 +14,16 @@ Layers come in kinds, from ``ArchConfig.layer_types`` (empty means every layer i
 - "full": holds every cell of the context;
 - "sliding": holds a window; how many cells exactly is the runtime's business (llama.cpp keeps
   window + ubatch, padded; see runtimes/llamacpp.py), so callers pass cells per kind;
-- "linear" (linear attention / SSM): a fixed state per sequence, independent of the context, given in
-  bytes by ``ArchConfig.extra["linear_state_bytes_per_layer"]`` (the reader computes it: llama.cpp
-  keeps Mamba's conv + ssm states in f32, ``(n_embd_r + n_embd_s) × 4`` B, llama-memory-recurrent.cpp);
-- "none": no cache (layers that reuse another layer's KV).
+- "linear" (linear attention / SSM): a fixed state per sequence, independent of the context. When
+  the ArchConfig gives the state sizes (``recurrent_layers``, ``conv_state_size``, ``ssm_state_size``,
+  in values: conv = (d_conv − 1) × conv channels, llama.cpp ``n_embd_r()``; ssm = heads × head dim ×
+  d_state, ``n_embd_s()``) each recurrent layer holds ``(conv + ssm) × bytes of type_state``, f32 by
+  default as llama.cpp keeps it (llama-memory-recurrent.cpp, ``type_r``/``type_s`` F32; vLLM and
+  transformers keep the model dtype: pass ``type_state``). Parallel hybrids (Falcon-H1) hold both a KV
+  row per cell and this state in the same layer. Otherwise the bytes come from
+  ``ArchConfig.extra["linear_state_bytes_per_layer"]`` (a reader that computed them itself);
+- "none": no cache (layers that reuse another layer's KV, and encoder-only models such as BERT, which
+  attend over the whole input once and keep nothing between calls).
 
 MLA (DeepSeek V2/V3, ``kv_lora_rank > 0``) has two layouts:
 
@@ -161,6 +167,7 @@ def kv_cache(
     type_k: DType = DType.F16,
     type_v: DType = DType.F16,
     mla: MLALayout = "compressed",
+    type_state: DType = DType.F32,
 ) -> KVCache:
     """Bytes of the cache when each attention kind holds ``cells[kind]`` cells in each of ``streams``."""
     counts = layer_kinds(cfg)
@@ -168,12 +175,21 @@ def kv_cache(
     parts = []
     for kind, layers in counts.items():
         if kind == "linear":
-            parts.append(_linear_part(cfg, layers, streams, type_k, type_v))
+            if not _has_state_sizes(cfg):
+                parts.append(_linear_part(cfg, layers, streams, type_k, type_v))
             continue
         check_row(type_k, k_width, "K")
         check_row(type_v, v_width, "V")
         parts.append(KVPart(kind, layers, streams, cells[kind], k_width, v_width, type_k, type_v))
+    if _has_state_sizes(cfg):
+        state = type_state.nbytes(cfg.conv_state_size + cfg.ssm_state_size)
+        parts.append(KVPart("linear", cfg.recurrent_layers, streams, 1, 0, 0, type_state, type_state,
+                            state_bytes=state))
     return KVCache(tuple(parts), tuple(_explain(p) for p in parts))
+
+
+def _has_state_sizes(cfg: ArchConfig) -> bool:
+    return cfg.recurrent_layers > 0 and cfg.conv_state_size + cfg.ssm_state_size > 0
 
 
 def kv_cache_for_context(cfg: ArchConfig, context: int, n_seq: int = 1, **kwargs) -> KVCache:

@@ -13,22 +13,27 @@ quantization config kept in ``ArchConfig.extra["quantization"]``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.decoder import decoder_tensors
 from paramscope.knowledge.families.dims import Dims, resolve
-from paramscope.knowledge.families.encoders import bert_tensors, gpt2_tensors
+from paramscope.knowledge.families.encoders import bert_tensors, gpt2_tensors, t5_tensors
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_TOWERS, Composite
-from paramscope.knowledge.families.table import BY_ARCHITECTURE, FAMILIES, Family
+from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model import ArchConfig, Tensor
 
-__all__ = ["FAMILIES", "Family", "arch_config_from_hf", "expected_tensors", "supported_model_types"]
+__all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describes", "expected_tensors",
+           "supported_model_types"]
 
-LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors}
+
+class NoFamilyRow(UnsupportedError):
+    """The model_type has no row here; transformers (the ``oracle`` extra) may still count it."""
+
+LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors}
 
 # Config fields worth carrying into ArchConfig.extra when present (rope, norms, routing, softcaps…).
 EXTRA_KEYS = (
@@ -54,15 +59,43 @@ class _Plan:
     vision_type: str = ""
 
 
-def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[Tensor, ...]:
-    """Every tensor a Hugging Face checkpoint of this config holds, in model order."""
-    return tuple(_build(_plan(cfg, source)).items)
+def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json", *,
+                     fallback: bool = True) -> tuple[Tensor, ...]:
+    """Every tensor a Hugging Face checkpoint of this config holds, in model order.
+
+    A model_type without a row is counted by transformers on the meta device when the ``oracle``
+    extra is installed (``fallback``), never by running repository code.
+    """
+    try:
+        plan = _plan(cfg, source)
+    except NoFamilyRow as e:
+        if not fallback:
+            raise
+        return _oracle().saved_tensors(cfg, source, e)
+    return tuple(_build(plan).items)
 
 
-def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json") -> ArchConfig:
+def describes(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[str, ...]:
+    """The transformers class(es) whose checkpoint our row lists for a config without
+    ``architectures``: the row's ``describes``, else its first ``architectures`` entry."""
+    model_type = _model_type(cfg, source)
+    composite = COMPOSITES.get(model_type)
+    if composite is not None:
+        return composite.describes
+    fam = FAMILIES[model_type]
+    return fam.describes or fam.architectures[:1]
+
+
+def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
+                        fallback: bool = True) -> ArchConfig:
     """The neutral ArchConfig; a multimodal config gives its text model's family, and its
     ``architectures[0]`` (else its own model_type) as ``architecture``."""
-    plan = _plan(cfg, source)
+    try:
+        plan = _plan(cfg, source)
+    except NoFamilyRow as e:
+        if not fallback:
+            raise
+        return _oracle().arch_config(cfg, source, e)
     d, fam = plan.dims, plan.dims.family
     mla = fam.attention == "mla"
     archs = cfg.get("architectures")
@@ -79,9 +112,19 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json") -> 
         n_shared_experts=d.n_shared_experts,
         n_dense_layers=sum(not m for m in d.moe_layers) if d.n_experts else 0,
         expert_ffn_size=d.expert_ffn, kv_lora_rank=d.kv_lora_rank, q_lora_rank=d.q_lora_rank,
-        rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window, layer_types=d.layer_types,
-        extra=_extra(plan),
+        rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window,
+        layer_types=("none",) * d.n_layers if fam.layout == "bert" else d.layer_types,  # no KV cache
+        extra=_extra(plan), **_recurrent(d),
     )
+
+
+def _recurrent(d: Dims) -> dict[str, int]:
+    """ArchConfig's recurrent-state fields (ssm.py gives the formulas and their sources)."""
+    if d.mixer is None:
+        return {}
+    layers = sum(b != "attention" for b in d.blocks)
+    return {"recurrent_layers": layers, "conv_state_size": d.mixer.conv_state,
+            "ssm_state_size": d.mixer.ssm_state}
 
 
 def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
@@ -93,12 +136,16 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
         return _Plan(resolve(_family(model_type, source), cfg, source), cfg)
     text = _section(cfg, "text_config", source)
     fam = _family(str(text.get("model_type") or composite.text_family), source)
+    if not text and composite.text_defaults:  # the wrapper's own default text model (PaliGemma's)
+        fam = replace(fam, defaults={**fam.defaults, **composite.text_defaults})
     vision = _section(cfg, "vision_config", source)
     vision_type = str(vision.get("model_type") or composite.vision_tower)
     if vision_type not in VISION_TOWERS:
         raise UnsupportedError(f"{source}: vision tower {vision_type!r} of {model_type} is not supported "
                                f"(supported: {', '.join(sorted(VISION_TOWERS))})")
     defaults = VISION_TOWERS[vision_type][0]
+    if not vision:  # LlavaConfig / PaliGemmaConfig build their own vision config when none is given
+        defaults = {**defaults, **composite.vision_defaults}
     return _Plan(resolve(fam, text, source, outer=cfg), cfg, composite,
                  HfConfig(vision, defaults, {}, source), vision_type)
 
@@ -128,17 +175,22 @@ def _model_type(cfg: Mapping[str, Any], source: str) -> str:
             raise UnsupportedError(f"{source}: no model_type (not a Hugging Face model config?); "
                                    f"supported model types: {', '.join(supported_model_types())}")
         model_type = known[0]
+    model_type = ALIASES.get(model_type, model_type)
     if model_type not in FAMILIES and model_type not in COMPOSITES:
-        raise UnsupportedError(f"{source}: model_type {model_type!r} is not supported "
-                               f"(supported: {', '.join(supported_model_types())})")
+        raise NoFamilyRow(f"{source}: model_type {model_type!r} has no row in paramscope's family table")
     return model_type
 
 
 def _family(model_type: str, source: str) -> Family:
     if model_type not in FAMILIES:
-        raise UnsupportedError(f"{source}: model_type {model_type!r} is not supported "
-                               f"(supported: {', '.join(supported_model_types())})")
+        raise NoFamilyRow(f"{source}: model_type {model_type!r} has no row in paramscope's family table")
     return FAMILIES[model_type]
+
+
+def _oracle() -> Any:
+    from paramscope.knowledge.families import fallback
+
+    return fallback
 
 
 def _section(cfg: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
@@ -157,6 +209,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
         extra["quantization"] = dict(quant)
     if d.n_experts:
         extra.update(moe_layers=sum(d.moe_layers), shared_expert_ffn_size=d.shared_ffn)
+    if d.mixer is not None:
+        extra["ssm"] = {k: getattr(d.mixer, k) for k in d.mixer.__slots__}
     if d.family.attention == "mla":
         extra.update(qk_nope_head_dim=d.qk_nope_head_dim, v_head_dim=d.v_head_dim)
     if d.hf.int("num_nextn_predict_layers", 0):

@@ -1,9 +1,12 @@
-"""Decoder-only language models in the Hugging Face layout (``model.layers.N.…``), built from pieces.
+"""Decoder-only language models, built from pieces.
 
 Each piece is one table entry: attention kinds, dense FFN kinds and mixture-of-experts blocks, keyed
 by the family row's ``attention``, ``ffn`` and ``moe`` fields. Names and shapes follow the modeling
 files the rows cite; per-expert names are those of the published checkpoints (transformers ≥ 5 may
-fuse experts in memory, but converts from these names on load).
+fuse experts in memory, but converts from these names on load). What each piece is called in a
+family's checkpoints is ``NAMES`` (the Llama spelling) overridden by the row's ``names``: GPT-NeoX's
+``gpt_neox.layers.N.attention.query_key_value`` is the same fused projection as Phi-3's
+``model.layers.N.self_attn.qkv_proj``.
 """
 
 from __future__ import annotations
@@ -11,27 +14,60 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from paramscope.knowledge.families.dims import Dims
+from paramscope.knowledge.families.ssm import MIXER_TENSORS
 from paramscope.knowledge.families.tensors import TensorList
+
+# The Llama spelling of every piece; a row's ``names`` overrides some. "base" prefixes the body (a
+# multimodal wrapper replaces it), "head" is the LM head outside it; "" = the family has no such piece.
+NAMES: dict[str, str] = {
+    "base": "model.", "embed": "embed_tokens", "pos_embed": "", "embed_norm": "", "layers": "layers",
+    "final_norm": "norm",
+    "head": "lm_head",
+    "attn": "self_attn.", "q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "qkv": "qkv_proj",
+    "q_norm": "q_norm", "k_norm": "k_norm",
+    "mlp": "mlp.", "gate": "gate_proj", "up": "up_proj", "down": "down_proj", "gate_up": "gate_up_proj",
+    "mixer": "mixer.", "rotary_buffer": "",
+}
+
+
+def name(d: Dims, piece: str) -> str:
+    return d.family.names.get(piece, NAMES[piece])
 
 
 # -- attention ---------------------------------------------------------------------------------------
+def _qk_norms(d: Dims, t: TensorList, p: str) -> None:
+    """Per-head (Qwen3, Gemma 3: head_dim), whole-width (OLMo 2: heads·hd and kv_heads·hd) or 2-D
+    (Cohere: (heads, hd)) normalisation of queries and keys."""
+    shapes = {"head": ((d.head_dim,), (d.head_dim,)),
+              "full": ((d.n_heads * d.head_dim,), (d.n_kv_heads * d.head_dim,)),
+              "head2d": ((d.n_heads, d.head_dim), (d.n_kv_heads, d.head_dim))}
+    if d.qk_norm:
+        (q, k) = shapes[d.qk_norm]
+        for piece, shape in (("q_norm", q), ("k_norm", k)):
+            t.add(f"{p}{name(d, piece)}.weight", *shape)
+            if d.norm_bias:
+                t.add(f"{p}{name(d, piece)}.bias", *shape)
+
+
 def _separate_qkv(d: Dims, t: TensorList, p: str) -> None:
-    """Llama-style q/k/v/o (LlamaAttention); optional per-head q/k RMSNorm (Qwen3Attention, Gemma3)."""
+    """Llama-style q/k/v/o (LlamaAttention); optional q/k norms (Qwen3Attention, Gemma3, OLMo 2).
+    Qwen3-Next's gated attention projects a per-head output gate with the queries (q_proj ×2)."""
     q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
-    t.linear(p + "q_proj", q, d.hidden, d.qkv_bias)
-    t.linear(p + "k_proj", kv, d.hidden, d.qkv_bias)
-    t.linear(p + "v_proj", kv, d.hidden, d.qkv_bias)
-    t.linear(p + "o_proj", d.hidden, q, d.o_bias)
-    if d.family.qk_norm:
-        t.norm(p + "q_norm", d.head_dim)
-        t.norm(p + "k_norm", d.head_dim)
+    t.linear(p + name(d, "q"), q * (2 if d.family.q_gate else 1), d.hidden, d.qkv_bias)
+    t.linear(p + name(d, "k"), kv, d.hidden, d.qkv_bias)
+    t.linear(p + name(d, "v"), kv, d.hidden, d.qkv_bias)
+    t.linear(p + name(d, "o"), d.hidden, q, d.o_bias)
+    _qk_norms(d, t, p)
+    if d.family.sub_norms:  # BitNetAttention: RMSNorm before o_proj
+        t.norm(p + "attn_sub_norm", q)
 
 
 def _fused_qkv(d: Dims, t: TensorList, p: str) -> None:
-    """Phi3Attention: one qkv_proj of width heads·hd + 2·kv_heads·hd."""
+    """Phi3Attention, GPT-NeoX, Falcon, MPT: one projection of width heads·hd + 2·kv_heads·hd."""
     q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
-    t.linear(p + "qkv_proj", q + 2 * kv, d.hidden, d.qkv_bias)
-    t.linear(p + "o_proj", d.hidden, q, d.o_bias)
+    t.linear(p + name(d, "qkv"), q + 2 * kv, d.hidden, d.qkv_bias)
+    t.linear(p + name(d, "o"), d.hidden, q, d.o_bias)
+    _qk_norms(d, t, p)
 
 
 def _mla(d: Dims, t: TensorList, p: str) -> None:
@@ -69,17 +105,42 @@ def gated_ffn(t: TensorList, p: str, hidden: int, width: int, bias: bool = False
 
 
 def _gated(d: Dims, t: TensorList, p: str) -> None:
-    gated_ffn(t, p + "mlp.", d.hidden, d.ffn, d.mlp_bias)
+    p += name(d, "mlp")
+    t.linear(p + name(d, "gate"), d.ffn, d.hidden, d.mlp_bias)
+    t.linear(p + name(d, "up"), d.ffn, d.hidden, d.mlp_bias)
+    t.linear(p + name(d, "down"), d.hidden, d.ffn, d.mlp_bias)
+    if d.family.sub_norms:  # BitNetMLP: RMSNorm before down_proj
+        t.norm(p + "ffn_sub_norm", d.ffn)
 
 
 def _fused_gated(d: Dims, t: TensorList, p: str) -> None:
-    """Phi3MLP: gate and up stacked in one gate_up_proj of 2·ffn rows."""
-    t.linear(p + "mlp.gate_up_proj", 2 * d.ffn, d.hidden, d.mlp_bias)
-    t.linear(p + "mlp.down_proj", d.hidden, d.ffn, d.mlp_bias)
+    """Phi3MLP, GLM: gate and up stacked in one gate_up_proj of 2·ffn rows."""
+    p += name(d, "mlp")
+    t.linear(p + name(d, "gate_up"), 2 * d.ffn, d.hidden, d.mlp_bias)
+    t.linear(p + name(d, "down"), d.hidden, d.ffn, d.mlp_bias)
+
+
+def _plain(d: Dims, t: TensorList, p: str) -> None:
+    """Two-matrix MLP, down(act(up(x))): GPT-NeoX dense_h_to_4h/dense_4h_to_h, Phi fc1/fc2, StarCoder2.
+    Apertus' xIELU activation learns alpha_p and alpha_n and stores beta and eps as buffers."""
+    p += name(d, "mlp")
+    t.linear(p + name(d, "up"), d.ffn, d.hidden, d.mlp_bias)
+    t.linear(p + name(d, "down"), d.hidden, d.ffn, d.mlp_bias)
+    if d.family.act_params:
+        t.add(p + "act_fn.alpha_p", 1)
+        t.add(p + "act_fn.alpha_n", 1)
+        t.add(p + "act_fn.beta", parameter=False)
+        t.add(p + "act_fn.eps", parameter=False)
+
+
+def _granite_shared(d: Dims, t: TensorList, p: str) -> None:
+    """GraniteMoeHybrid without experts: the shared_mlp alone (input_linear is gate and up stacked)."""
+    t.linear(p + "shared_mlp.input_linear", 2 * d.shared_ffn, d.hidden)
+    t.linear(p + "shared_mlp.output_linear", d.hidden, d.shared_ffn)
 
 
 DENSE_FFN: dict[str, Callable[[Dims, TensorList, str], None]] = {
-    "gated": _gated, "fused_gated": _fused_gated,
+    "gated": _gated, "fused_gated": _fused_gated, "plain": _plain, "granite_shared": _granite_shared,
 }
 
 
@@ -118,6 +179,81 @@ def _deepseek(d: Dims, t: TensorList, p: str) -> None:
         gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn)
 
 
+def _ernie(d: Dims, t: TensorList, p: str) -> None:
+    """Ernie4_5_MoeSparseMoeBlock: gate, moe_statics.e_score_correction_bias (1, E), experts.N.*,
+    shared_experts."""
+    p += "mlp."
+    t.linear(p + "gate", d.n_experts, d.hidden)
+    t.add(p + "moe_statics.e_score_correction_bias", 1, d.n_experts)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn, d.mlp_bias)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn, d.mlp_bias)
+
+
+def _granite(d: Dims, t: TensorList, p: str) -> None:
+    """GraniteMoeMoE as checkpointed: experts fused in input_linear (E, 2·ffn, hidden) and output_linear
+    (E, hidden, ffn), router.layer (E, hidden); GraniteMoeShared adds a shared_mlp."""
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.add(p + "block_sparse_moe.input_linear.weight", e, 2 * f, h)
+    t.add(p + "block_sparse_moe.output_linear.weight", e, h, f)
+    t.linear(p + "block_sparse_moe.router.layer", e, h)
+    if d.shared_ffn:
+        t.linear(p + "shared_mlp.input_linear", 2 * d.shared_ffn, h)
+        t.linear(p + "shared_mlp.output_linear", h, d.shared_ffn)
+
+
+def _jamba(d: Dims, t: TensorList, p: str) -> None:
+    """JambaSparseMoeBlock: feed_forward.router and experts.N.gate/up/down_proj."""
+    p += name(d, "mlp")
+    t.linear(p + "router", d.n_experts, d.hidden)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+
+
+def _minimax_m2(d: Dims, t: TensorList, p: str) -> None:
+    """MiniMaxM2SparseMoeBlock: Mixtral's block_sparse_moe plus a learned e_score_correction_bias."""
+    _mixtral(d, t, p)
+    t.add(p + "block_sparse_moe.e_score_correction_bias", d.n_experts)
+
+
+def _exaone(d: Dims, t: TensorList, p: str) -> None:
+    """ExaoneMoeSparseMoEBlock: gate, a score bias beside it (mlp.e_score_correction_bias), experts.N.*,
+    shared_experts."""
+    p += "mlp."
+    t.linear(p + "gate", d.n_experts, d.hidden)
+    t.add(p + "e_score_correction_bias", d.n_experts)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn)
+
+
+def _granite_fused(d: Dims, t: TensorList, p: str) -> None:
+    """GraniteMoeSWA: router.weight and experts fused gate_up_proj (E, 2·ffn, hidden), down_proj
+    (E, hidden, ffn)."""
+    p += "block_sparse_moe."
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.linear(p + "router", e, h)
+    t.add(p + "experts.gate_up_proj", e, 2 * f, h)
+    t.add(p + "experts.down_proj", e, h, f)
+
+
+def _fused_experts(d: Dims, t: TensorList, p: str) -> None:
+    """Experts stored fused, as Qwen3-VL-MoE and GLM-4.5V checkpoints keep them: gate_up_proj
+    (E, 2·ffn, hidden) and down_proj (E, hidden, ffn); a router gate; GLM adds the score bias and
+    shared experts."""
+    p += "mlp."
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.linear(p + "gate", e, h)
+    if d.router_bias:
+        t.add(p + "gate.e_score_correction_bias", e)
+    t.add(p + "experts.gate_up_proj", e, 2 * f, h)
+    t.add(p + "experts.down_proj", e, h, f)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_experts.", h, d.shared_ffn)
+
+
 def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
     """GptOssMLP: router (weight + bias) and all experts fused in 3-D tensors with biases.
 
@@ -136,24 +272,66 @@ def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
 
 MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "mixtral": _mixtral, "qwen": _qwen, "deepseek": _deepseek, "gpt_oss": _gpt_oss,
+    "glm4_moe": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
+    "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
+    "exaone": _exaone, "granite_fused": _granite_fused,
 }
 
 
-def decoder_tensors(d: Dims, t: TensorList, prefix: str = "model.", head_prefix: str = "") -> None:
-    """Embedding, layers, final norm, and the LM head when it is not tied to the embedding."""
+def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix: str = "") -> None:
+    """Embedding, layers, final norm, and the LM head when it is not tied to the embedding.
+
+    ``base`` replaces the family's body prefix (``model.``) inside a multimodal wrapper.
+    """
     fam = d.family
-    t.embedding(prefix + "embed_tokens", d.vocab, d.hidden)
+    if base is None:
+        base = "" if d.bare else name(d, "base")
+    t.embedding(base + name(d, "embed"), d.vocab, d.hidden)
+    if name(d, "pos_embed"):  # learned absolute positions; OPT and BioGPT keep 2 extra rows
+        t.embedding(base + name(d, "pos_embed"), d.context + fam.pos_offset, d.hidden)
+    if name(d, "embed_norm"):
+        t.norm(base + name(d, "embed_norm"), d.hidden, d.norm_bias)
+    if name(d, "rotary_buffer"):  # ChatGLM stores its rotary inv_freq: head_dim / 4 values
+        t.add(base + name(d, "rotary_buffer"), d.head_dim // 4, parameter=False)
     for i in range(d.n_layers):
-        p = f"{prefix}layers.{i}."
-        ATTENTION[fam.attention](d, t, p + "self_attn.")
-        if fam.sinks:
-            t.add(p + "self_attn.sinks", d.n_heads)
-        for norm in fam.norms:
-            t.norm(p + norm, d.hidden)
+        p = f"{base}{name(d, 'layers')}.{i}."
+        LAYER_BLOCKS[d.block(i)](d, t, p)
+        for norm in d.norms:
+            t.norm(p + norm, d.hidden, d.norm_bias)
         if d.is_moe_layer(i):
             MOE_BLOCKS[fam.moe](d, t, p)
-        else:
+        elif fam.ffn:
             DENSE_FFN[fam.ffn](d, t, p)
-    t.norm(prefix + "norm", d.hidden)
+    if name(d, "final_norm"):
+        t.norm(base + name(d, "final_norm"), d.hidden, d.norm_bias)
+    if d.bare:
+        return
     if not d.tied:
-        t.linear(head_prefix + "lm_head", d.vocab, d.hidden)
+        t.linear(head_prefix + name(d, "head"), d.vocab, d.hidden, d.head_bias)
+    elif d.head_bias:  # a tied head's weight is the embedding, its bias is its own (Phi, GPT-J)
+        t.add(head_prefix + name(d, "head") + ".bias", d.vocab)
+
+
+def _attention_block(d: Dims, t: TensorList, p: str) -> None:
+    p += name(d, "attn")
+    ATTENTION[d.family.attention](d, t, p)
+    if d.family.sinks:
+        t.add(p + "sinks", d.n_heads)
+
+
+def _mixer_block(d: Dims, t: TensorList, p: str) -> None:
+    assert d.mixer is not None  # resolve() sets it for every family with recurrent blocks
+    MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "mixer"))
+
+
+def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
+    """FalconH1: attention and a Mamba-2 mixer side by side."""
+    _attention_block(d, t, p)
+    _mixer_block(d, t, p)
+
+
+# What sits in a layer's token-mixing slot: attention, a recurrent mixer (ssm.py), or both.
+LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
+    "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
+    "deltanet": _mixer_block, "deltanet_split": _mixer_block, "attention+mamba2": _parallel_block,
+}

@@ -12,6 +12,7 @@ from typing import Any
 
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig, config_dtype
+from paramscope.knowledge.families.ssm import MIXERS, Mixer
 from paramscope.knowledge.families.table import Family
 from paramscope.model.dtypes import DType
 
@@ -38,6 +39,10 @@ class Dims:
     qkv_bias: bool
     o_bias: bool
     mlp_bias: bool
+    norm_bias: bool
+    head_bias: bool
+    qk_norm: str  # the row's qk_norm kind, "" when the config turns it off
+    norms: tuple[str, ...]  # per-layer norms, by name
     layer_types: tuple[str, ...]
     sliding_window: int
     moe_layers: tuple[bool, ...] = ()  # per layer: routed experts (True) or a dense FFN
@@ -52,10 +57,16 @@ class Dims:
     qk_nope_head_dim: int = 0
     qk_rope_head_dim: int = 0
     v_head_dim: int = 0
+    bare: bool = False  # the checkpoint is the bare model (…Model): no body prefix, no LM head
+    blocks: tuple[str, ...] = ()  # per layer: key of decoder.LAYER_BLOCKS; () = all "attention"
+    mixer: Mixer | None = None  # the recurrent mixer of hybrid / state-space families
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def is_moe_layer(self, i: int) -> bool:
         return bool(self.moe_layers) and self.moe_layers[i]
+
+    def block(self, i: int) -> str:
+        return self.blocks[i] if self.blocks else "attention"
 
 
 # -- which layers route to experts ------------------------------------------------------------------
@@ -74,6 +85,24 @@ def _deepseek_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
     # DeepseekV3DecoderLayer: n_routed_experts and i >= first_k_dense_replace and i % moe_layer_freq == 0
     first_dense = hf.int("first_k_dense_replace", 0)
     return n_experts > 0 and i >= first_dense and i % hf.int("moe_layer_freq", 1, minimum=1) == 0
+
+
+def _ernie_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
+    # Ernie4_5_MoeDecoderLayer: (i + 1) % moe_layer_interval == 0 and start <= i <= end
+    return (n_experts > 0 and (i + 1) % hf.int("moe_layer_interval", 1, minimum=1) == 0
+            and hf.int("moe_layer_start_index", 0) <= i <= hf.int("moe_layer_end_index", MAX_LAYERS))
+
+
+def _ernie_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
+    # Ernie4_5_MoeSparseMoeBlock: one MLP of moe_intermediate_size × moe_num_shared_experts
+    n = hf.int("moe_num_shared_experts", 0)
+    return n, n * expert_ffn
+
+
+def _granite_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
+    # GraniteMoeSharedDecoderLayer: a shared_mlp of shared_intermediate_size when it is not 0
+    width = hf.int("shared_intermediate_size", 0)
+    return (1 if width else 0), width
 
 
 def _qwen_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
@@ -105,6 +134,21 @@ MOE_RULES: dict[str, MoeRule] = {
     "deepseek": MoeRule(_deepseek_sparse, _deepseek_shared,
                         lambda hf: hf.value("topk_method") == "noaux_tc"),
     "gpt_oss": MoeRule(_every_layer, _no_shared, lambda hf: True),
+    # Glm4MoeTopkRouter always learns e_score_correction_bias
+    "glm4_moe": MoeRule(_deepseek_sparse, _deepseek_shared, lambda hf: True),
+    "ernie": MoeRule(_ernie_sparse, _ernie_shared, lambda hf: True),
+    "granite": MoeRule(_every_layer, _granite_shared),
+    "minimax_m2": MoeRule(_every_layer, _no_shared),
+    "granite_fused": MoeRule(_every_layer, _no_shared),
+    # ExaoneMoe: dense before first_k_dense_replace; num_shared_experts × moe_intermediate_size shared
+    "exaone": MoeRule(_deepseek_sparse, lambda hf, f: (hf.int("num_shared_experts", 0),
+                                                      hf.int("num_shared_experts", 0) * f)),
+    "fused_qwen": MoeRule(_qwen_sparse, _no_shared),
+    "fused_glm": MoeRule(_deepseek_sparse, _deepseek_shared, lambda hf: True),
+    # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
+    # and JambaDecoderLayer uses the sparse block only when that number is above 1
+    "jamba": MoeRule(lambda hf, i, n: n > 1 and i % hf.int("expert_layer_period", 2, minimum=1)
+                     == hf.int("expert_layer_offset", 1), _no_shared),
 }
 
 
@@ -136,9 +180,20 @@ def _gemma3_pattern(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     return [bool((i + 1) % pattern) for i in range(n)]
 
 
+def _every4(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Cohere2Config, Olmo3Config, Exaone4Config: every 4th layer global, "sliding_attention" if (i + 1) % 4
+    pattern = hf.int("sliding_window_pattern", 4, minimum=1)
+    return [bool((i + 1) % pattern) for i in range(n)]
+
+
+def _every4_from0(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # CwmConfig: layer 0 and every 4th after it global ("full_attention" if i % 4 == 0)
+    return [bool(i % 4) for i in range(n)]
+
+
 SLIDING_RULES: dict[str, Callable[[HfConfig, int, int | None], list[bool]]] = {
     "none": _none, "all_if_window": _all_if_window, "qwen": _qwen_window, "alternate": _alternate,
-    "gemma3": _gemma3_pattern,
+    "gemma3": _gemma3_pattern, "every4": _every4, "every4_from0": _every4_from0,
 }
 LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
                "linear_attention": "linear"}
@@ -146,7 +201,7 @@ LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunke
 
 def _layer_types(fam: Family, hf: HfConfig, n: int) -> tuple[tuple[str, ...], int]:
     window = hf.opt_int("sliding_window")
-    given = hf.str_list("layer_types")
+    given = None if fam.mixer else hf.str_list("layer_types")  # hybrids: from the mixer rule
     if given is not None:
         if len(given) != n:
             raise FormatError(hf.source, "layer_types has one entry per layer", found=len(given), expected=n)
@@ -158,7 +213,68 @@ def _layer_types(fam: Family, hf: HfConfig, n: int) -> tuple[tuple[str, ...], in
 
 
 def _switch(hf: HfConfig, setting: bool | str) -> bool:
-    return setting if isinstance(setting, bool) else hf.flag(setting)
+    """A fixed answer, a config flag, or "!flag" for its negation (MPT's no_bias)."""
+    if isinstance(setting, bool):
+        return setting
+    return not hf.flag(setting[1:]) if setting.startswith("!") else hf.flag(setting)
+
+
+# -- how many KV heads ------------------------------------------------------------------------------
+def _plain_kv(hf: HfConfig, heads: int) -> int:
+    return hf.int("num_key_value_heads", heads, minimum=1)
+
+
+def _falcon_kv(hf: HfConfig, heads: int) -> int:
+    # FalconAttention: new_decoder_architecture → num_kv_heads; elif multi_query → 1; else heads
+    if hf.flag("new_decoder_architecture"):
+        return hf.int("num_kv_heads", heads, minimum=1)
+    return 1 if hf.flag("multi_query", True) else heads
+
+
+KV_RULES: dict[str, Callable[[HfConfig, int], int]] = {
+    "plain": _plain_kv, "falcon": _falcon_kv,
+    # ChatGLM SelfAttention: multi_query_attention → multi_query_group_num KV groups
+    "chatglm": lambda hf, heads: (hf.int("multi_query_group_num", 1, minimum=1)
+                                  if hf.flag("multi_query_attention") else heads),
+    # GPTBigCodeAttention: multi_query → one KV head (c_attn is hidden + 2 · head_dim wide)
+    "bigcode": lambda hf, heads: 1 if hf.flag("multi_query", True) else heads,
+}
+
+
+# -- which norms a layer has, when the config decides -----------------------------------------------
+def _falcon_norms(hf: HfConfig) -> tuple[str, ...]:
+    # FalconDecoderLayer: sequential attention → input_layernorm + post_attention_layernorm; parallel
+    # with num_ln_in_parallel_attn == 2 (the default under new_decoder_architecture) → ln_attn + ln_mlp;
+    # else input_layernorm only
+    n_ln = hf.opt_int("num_ln_in_parallel_attn") or (2 if hf.flag("new_decoder_architecture") else None)
+    if not hf.flag("parallel_attn", True):
+        return ("input_layernorm", "post_attention_layernorm")
+    return ("ln_attn", "ln_mlp") if n_ln == 2 else ("input_layernorm",)
+
+
+def _stablelm_norms(hf: HfConfig) -> tuple[str, ...]:
+    # StableLmDecoderLayer: no post_attention_layernorm when use_parallel_residual
+    if hf.flag("use_parallel_residual"):
+        return ("input_layernorm",)
+    return ("input_layernorm", "post_attention_layernorm")
+
+
+NORM_RULES: dict[str, Callable[[HfConfig], tuple[str, ...]]] = {
+    "falcon": _falcon_norms, "stablelm": _stablelm_norms,
+}
+
+
+# -- the dense FFN width, when a family does not give it as intermediate_size ------------------------
+FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
+    "": lambda hf, hidden: hf.int("intermediate_size", 4 * hidden),
+    # MptMLP: up_proj is (expansion_ratio · d_model, d_model)
+    "expansion_ratio": lambda hf, hidden: hf.int("expansion_ratio", 4) * hidden,
+    # GPT-2, GPT-J, CodeGen, GPTBigCode: n_inner, None meaning 4 · hidden (not aliased to
+    # intermediate_size by their configs' attribute_map, so a stray "intermediate_size" is ignored)
+    "n_inner": lambda hf, hidden: hf.int("n_inner", 4 * hidden),
+    "ffn_hidden_size": lambda hf, hidden: hf.int("ffn_hidden_size", 4 * hidden),  # FalconConfig
+    "ffn_dim": lambda hf, hidden: hf.int("ffn_dim", 4 * hidden),  # OPTConfig, XGLMConfig
+}
 
 
 def resolve(fam: Family, raw: Mapping[str, Any], source: str,
@@ -174,13 +290,25 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         tied = outer["tie_word_embeddings"]
     dims: dict[str, Any] = dict(
         family=fam, hf=hf, hidden=hidden, n_layers=n_layers, n_heads=heads,
-        n_kv_heads=hf.int("num_key_value_heads", heads, minimum=1),
+        n_kv_heads=KV_RULES[fam.kv_rule](hf, heads),
         head_dim=hf.int("head_dim", hidden // heads, minimum=1),
-        ffn=hf.int("intermediate_size", 4 * hidden), vocab=hf.int("vocab_size", minimum=1),
+        ffn=FFN_RULES[fam.ffn_rule](hf, hidden), vocab=hf.int("vocab_size", minimum=1),
         context=hf.int("max_position_embeddings", 0), tied=tied,
         dtype=config_dtype(*(c for c in (outer, raw) if c is not None), default=fam.dtype),
         qkv_bias=_switch(hf, fam.qkv_bias), o_bias=_switch(hf, fam.o_bias),
-        mlp_bias=_switch(hf, fam.mlp_bias), layer_types=layer_types, sliding_window=window)
+        mlp_bias=_switch(hf, fam.mlp_bias), norm_bias=_switch(hf, fam.norm_bias),
+        head_bias=_switch(hf, fam.head_bias),
+        qk_norm=fam.qk_norm if _switch(hf, fam.qk_norm_switch) else "",
+        norms=NORM_RULES[fam.norm_rule](hf) if fam.norm_rule else fam.norms,
+        layer_types=layer_types, sliding_window=window, bare=outer is None and _bare(fam, raw))
+    if fam.mixer:
+        rule = MIXERS[fam.mixer]
+        blocks = rule.layers(hf, n_layers)
+        attention = [k for k in layer_types if k in ("full", "sliding")] or ["full"]
+        kinds = tuple(attention[min(i, len(attention) - 1)] if "attention" in b else "linear"
+                      for i, b in enumerate(blocks))
+        dims.update(mixer=rule.mixer(hf, hidden), blocks=blocks, layer_types=kinds,
+                    sliding_window=window if "sliding" in kinds else 0)
     if fam.moe:
         dims.update(_moe(fam, hf, n_layers))
     if fam.attention == "mla":
@@ -189,6 +317,17 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
                     qk_nope_head_dim=hf.int("qk_nope_head_dim"), qk_rope_head_dim=hf.int("qk_rope_head_dim"),
                     v_head_dim=hf.int("v_head_dim", minimum=1))
     return Dims(**dims)
+
+
+def _bare(fam: Family, raw: Mapping[str, Any]) -> bool:
+    """A checkpoint of the bare decoder (LlamaModel, Qwen2VLTextModel…): architectures[0], else the
+    class the row describes, names a …Model rather than a …ForCausalLM."""
+    if fam.bare is not None:
+        return fam.bare
+    archs = raw.get("architectures")
+    names = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
+    arch = (names or [*fam.describes, *fam.architectures, ""])[0]
+    return fam.layout == "decoder" and arch.endswith("Model")
 
 
 def _moe(fam: Family, hf: HfConfig, n_layers: int) -> dict[str, Any]:

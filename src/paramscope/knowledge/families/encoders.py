@@ -5,6 +5,8 @@ Both use LayerNorm with biases, learned absolute positions and biased projection
 
 from __future__ import annotations
 
+import itertools
+
 from paramscope.knowledge.families.dims import Dims
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model.dtypes import DType
@@ -40,20 +42,35 @@ def gpt2_tensors(d: Dims, t: TensorList) -> None:
 
 
 def bert_tensors(d: Dims, t: TensorList) -> None:
-    """BertModel (with pooler) as sentence-transformers saves it, e.g. all-MiniLM-L6-v2.
+    """BERT-style encoders (BertModel, RobertaModel, XLM-R, CamemBERT, ELECTRA, ERNIE…).
 
-    ``embeddings.position_ids`` is an int64 buffer (1, max_position_embeddings) that checkpoints of that
-    era store; it is listed as a non-parameter.
+    The bare model (``…Model``, as sentence-transformers saves it, e.g. all-MiniLM-L6-v2) has no name
+    prefix and a pooler; a ``…ForMaskedLM`` checkpoint prefixes the body with the family's
+    base_model_prefix ("bert.", "roberta.") and adds its MLM head instead of the pooler (the decoder is
+    tied to the word embeddings, so not stored). ``embeddings.position_ids`` is an int64 buffer
+    (1, max_position_embeddings), listed as a non-parameter for checkpoints saved by transformers 3.1
+    to 4.30: it became a persistent buffer in v3.1.0 (huggingface/transformers#6882) and
+    non-persistent again in v4.31.0 ("Clean load keys", huggingface/transformers#24505).
     """
-    h = d.hidden
-    e = "embeddings."
-    t.embedding(e + "word_embeddings", d.vocab, h)
-    t.embedding(e + "position_embeddings", d.context, h)
-    t.embedding(e + "token_type_embeddings", d.hf.int("type_vocab_size", minimum=1), h)
-    t.norm(e + "LayerNorm", h, bias=True)
-    t.add(e + "position_ids", 1, d.context, dtype=DType.I64, parameter=False)
+    h, fam = d.hidden, d.family
+    archs = d.hf.raw.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else ""
+    mlm = arch.endswith("ForMaskedLM") and fam.names.get("mlm", "") in MLM_HEADS
+    base = fam.names.get("prefix", "") if mlm else ""
+    width = d.hf.int("embedding_size", h, minimum=1)  # ELECTRA embeds narrower, then projects
+    e = base + "embeddings."
+    t.embedding(e + "word_embeddings", d.vocab, width)
+    t.embedding(e + "position_embeddings", d.context + fam.pos_offset, width)  # YOSO: 2 more rows
+    t.embedding(e + "token_type_embeddings", d.hf.int("type_vocab_size", minimum=1), width)
+    if d.hf.flag("use_task_id"):  # ErnieEmbeddings
+        t.embedding(e + "task_type_embeddings", d.hf.int("task_type_vocab_size", 3, minimum=1), width)
+    t.norm(e + "LayerNorm", width, bias=True)
+    if _saved_position_ids(d.hf.raw.get("transformers_version")):
+        t.add(e + "position_ids", 1, d.context, dtype=DType.I64, parameter=False)
+    if width != h:
+        t.linear(base + "embeddings_project", h, width, bias=True)
     for i in range(d.n_layers):
-        p = f"encoder.layer.{i}."
+        p = f"{base}encoder.layer.{i}."
         for proj in ("query", "key", "value"):
             t.linear(f"{p}attention.self.{proj}", h, h, bias=True)
         t.linear(p + "attention.output.dense", h, h, bias=True)
@@ -61,4 +78,89 @@ def bert_tensors(d: Dims, t: TensorList) -> None:
         t.linear(p + "intermediate.dense", d.ffn, h, bias=True)
         t.linear(p + "output.dense", h, d.ffn, bias=True)
         t.norm(p + "output.LayerNorm", h, bias=True)
-    t.linear("pooler.dense", h, h, bias=True)
+    if mlm:
+        MLM_HEADS[fam.names["mlm"]](d, t)
+    elif fam.names.get("pooler", "pooler"):
+        t.linear("pooler.dense", h, h, bias=True)
+
+
+def _bert_mlm(d: Dims, t: TensorList) -> None:
+    """BertOnlyMLMHead: transform (dense + LayerNorm) and the output bias."""
+    p = "cls.predictions."
+    t.linear(p + "transform.dense", d.hidden, d.hidden, bias=True)
+    t.norm(p + "transform.LayerNorm", d.hidden, bias=True)
+    t.add(p + "bias", d.vocab)
+    if not d.tied:  # an untied decoder is stored, with its own copy of the bias
+        t.linear(p + "decoder", d.vocab, d.hidden, bias=True)
+
+
+def _roberta_mlm(d: Dims, t: TensorList) -> None:
+    """RobertaLMHead: dense, layer_norm and the output bias."""
+    t.linear("lm_head.dense", d.hidden, d.hidden, bias=True)
+    t.norm("lm_head.layer_norm", d.hidden, bias=True)
+    t.add("lm_head.bias", d.vocab)
+    if not d.tied:
+        t.linear("lm_head.decoder", d.vocab, d.hidden, bias=True)
+
+
+MLM_HEADS = {"bert": _bert_mlm, "roberta": _roberta_mlm}
+
+
+def _saved_position_ids(version: object) -> bool:
+    """True for a config saved by transformers 3.1 ≤ version < 4.31 (see bert_tensors)."""
+    if not isinstance(version, str):
+        return False
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = "".join(itertools.takewhile(str.isdigit, piece))
+        if not digits:
+            return False
+        parts.append(int(digits))
+    return (3, 1) <= tuple(parts) < (4, 31)
+
+
+def t5_tensors(d: Dims, t: TensorList) -> None:
+    """T5ForConditionalGeneration (models/t5/modeling_t5.py): one ``shared`` embedding, an encoder and
+    a decoder of T5Blocks, RMS-style layer norms without bias, and bias-free projections.
+
+    Attention is num_heads × d_kv wide (not d_model: t5-11b has 128 heads of 128 in a 1024-wide model);
+    only block 0 of each stack learns the relative position buckets (relative_attention_bias,
+    buckets × heads). The feed-forward is DenseReluDense (wi, wo) or, for "gated-…" feed_forward_proj
+    (T5 v1.1, Flan-T5, mT5), wi_0 and wi_1. The head is tied to ``shared`` unless
+    tie_word_embeddings is false: T5 v1.1, Flan-T5 and mT5 checkpoints store their own lm_head.weight
+    (Flan-T5-base: 247,577,856 parameters with it). transformers 5 forces tie_word_embeddings = True
+    in T5Config/MT5Config ("we tie weights always"), so for those configs its meta-device model lists
+    one tensor fewer than the published checkpoints; we follow the checkpoints.
+    """
+    h, hf = d.hidden, d.hf
+    inner = d.n_heads * d.head_dim
+    buckets = hf.int("relative_attention_num_buckets", 32, minimum=1)
+    gated = str(hf.value("feed_forward_proj", "relu")).startswith("gated-")
+    t.embedding("shared", d.vocab, h)
+
+    def attention(p: str, relative: bool) -> None:
+        for proj in ("q", "k", "v"):
+            t.linear(p + proj, inner, h)
+        t.linear(p + "o", h, inner)
+        if relative:
+            t.embedding(p + "relative_attention_bias", buckets, d.n_heads)
+
+    def feed_forward(p: str) -> None:
+        for wi in ("wi_0", "wi_1") if gated else ("wi",):
+            t.linear(f"{p}DenseReluDense.{wi}", d.ffn, h)
+        t.linear(p + "DenseReluDense.wo", h, d.ffn)
+        t.norm(p + "layer_norm", h)
+
+    decoder_layers = hf.int("num_decoder_layers", d.n_layers)
+    for stack, layers in (("encoder", d.n_layers), ("decoder", decoder_layers)):
+        for i in range(layers):
+            p = f"{stack}.block.{i}.layer."
+            attention(p + "0.SelfAttention.", relative=i == 0)
+            t.norm(p + "0.layer_norm", h)
+            if stack == "decoder":
+                attention(p + "1.EncDecAttention.", relative=False)
+                t.norm(p + "1.layer_norm", h)
+            feed_forward(p + ("2." if stack == "decoder" else "1."))
+        t.norm(f"{stack}.final_layer_norm", h)
+    if not d.tied:
+        t.linear("lm_head", d.vocab, h)

@@ -9,33 +9,10 @@ family has its own default, every other family derives it as hidden / heads exac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
+from paramscope.knowledge.families.row import Family
+from paramscope.knowledge.families.rows_ssm import SSM_ROWS
+from paramscope.knowledge.families.rows_text import TEXT_ROWS
 from paramscope.model.dtypes import DType
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    model_type: str
-    source: str  # the transformers modeling file whose parameter names and shapes the row follows
-    layout: str = "decoder"  # "decoder" (model.layers.N…), "gpt2" (h.N…), "bert" (encoder.layer.N…)
-    architectures: tuple[str, ...] = ()  # class names that identify the family without a model_type
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    attribute_map: Mapping[str, str] = field(default_factory=dict)  # our key → the config's spelling
-    dtype: DType = DType.BF16  # type of checkpoints whose config names none
-    attention: str = "separate"  # "separate" q/k/v/o, "fused_qkv" (Phi-3), "mla" (DeepSeek)
-    qkv_bias: bool | str = False  # a fixed answer, or the config flag that decides it
-    o_bias: bool | str = False
-    qk_norm: bool = False  # per-head RMSNorm of queries and keys (Qwen3, Gemma 3)
-    sinks: bool = False  # learned attention sink logit per head (gpt-oss)
-    norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
-    ffn: str = "gated"  # "gated" gate/up/down, "fused_gated" gate_up/down (Phi-3)
-    mlp_bias: bool | str = False
-    moe: str = ""  # key of dims.MOE_RULES / decoder.MOE_BLOCKS; "" for a dense model
-    sliding: str = "none"  # key of dims.SLIDING_RULES, used when the config has no layer_types
-
 
 _GEMMA_NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
                 "post_feedforward_layernorm")
@@ -45,6 +22,10 @@ _QWEN2 = {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016,
           "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 32768,
           "tie_word_embeddings": False, "use_sliding_window": False, "sliding_window": 4096,
           "max_window_layers": 28}
+_T5_NAMES = {"hidden_size": "d_model", "num_attention_heads": "num_heads", "num_hidden_layers": "num_layers",
+             "intermediate_size": "d_ff", "head_dim": "d_kv"}
+_BERT = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+         "max_position_embeddings": 512, "type_vocab_size": 2, "tie_word_embeddings": True}
 _DEEPSEEK_MLA = {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128,
                  "qk_nope_head_dim": 128, "tie_word_embeddings": False, "moe_layer_freq": 1}
 
@@ -66,7 +47,7 @@ FAMILY_ROWS: tuple[Family, ...] = (
            defaults=_QWEN2, qkv_bias=True, sliding="qwen"),
     Family("qwen3", "models/qwen3/modeling_qwen3.py", architectures=("Qwen3ForCausalLM",),
            defaults={**_QWEN2, "head_dim": 128}, qkv_bias="attention_bias", o_bias="attention_bias",
-           qk_norm=True, sliding="qwen"),
+           qk_norm="head", sliding="qwen"),
     Family("qwen2_moe", "models/qwen2_moe/modeling_qwen2_moe.py", architectures=("Qwen2MoeForCausalLM",),
            defaults={**_QWEN2, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 24,
                      "num_attention_heads": 16, "num_key_value_heads": 16, "decoder_sparse_step": 1,
@@ -77,7 +58,7 @@ FAMILY_ROWS: tuple[Family, ...] = (
            defaults={**_QWEN2, "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 24,
                      "num_attention_heads": 32, "num_key_value_heads": 4, "decoder_sparse_step": 1,
                      "moe_intermediate_size": 768, "num_experts_per_tok": 8, "num_experts": 128},
-           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm=True, moe="qwen", sliding="qwen"),
+           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", moe="qwen", sliding="qwen"),
     Family("gemma", "models/gemma/modeling_gemma.py", architectures=("GemmaForCausalLM",),
            defaults={"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
                      "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 16,
@@ -95,7 +76,7 @@ FAMILY_ROWS: tuple[Family, ...] = (
                      "head_dim": 256, "max_position_embeddings": 131072, "tie_word_embeddings": True,
                      "sliding_window": 4096, "sliding_window_pattern": 6},
            attribute_map={"sliding_window_pattern": "_sliding_window_pattern"},
-           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm=True, norms=_GEMMA_NORMS,
+           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", norms=_GEMMA_NORMS,
            sliding="gemma3"),
     # Phi-3 fuses q/k/v into qkv_proj and gate/up into gate_up_proj, no biases
     Family("phi3", "models/phi3/modeling_phi3.py", architectures=("Phi3ForCausalLM",),
@@ -106,8 +87,9 @@ FAMILY_ROWS: tuple[Family, ...] = (
     Family("deepseek_v2", "models/deepseek_v2/modeling_deepseek_v2.py (and DeepSeek's modeling_deepseek.py)",
            architectures=("DeepseekV2ForCausalLM",),
            defaults={**_DEEPSEEK_MLA, "vocab_size": 102400, "hidden_size": 4096, "intermediate_size": 11008,
-                     "moe_intermediate_size": 1407, "num_hidden_layers": 30, "num_attention_heads": 32,
-                     "max_position_embeddings": 2048, "first_k_dense_replace": 0, "topk_method": "greedy"},
+                     "moe_intermediate_size": 1407, "num_hidden_layers": 32, "num_attention_heads": 32,
+                     "n_routed_experts": 64, "n_shared_experts": 2, "max_position_embeddings": 2048,
+                     "first_k_dense_replace": 0, "topk_method": "greedy"},
            attribute_map={"num_experts": "n_routed_experts"},
            attention="mla", qkv_bias="attention_bias", o_bias="attention_bias", moe="deepseek"),
     Family("deepseek_v3", "models/deepseek_v3/modeling_deepseek_v3.py (and DeepSeek's modeling_deepseek.py)",
@@ -134,15 +116,58 @@ FAMILY_ROWS: tuple[Family, ...] = (
            defaults={"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
                      "tie_word_embeddings": True},
            attribute_map={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
-                          "num_attention_heads": "n_head", "num_hidden_layers": "n_layer",
-                          "intermediate_size": "n_inner"}),
-    # BERT as sentence-transformers saves it: the bare BertModel (no "bert." prefix, no MLM head)
-    Family("bert", "models/bert/modeling_bert.py", layout="bert", architectures=("BertModel",),
+                          "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"},
+           ffn_rule="n_inner"),
+    # GPT-SW3: GPT-2's layout and config
+    Family("gpt-sw3", "models/gpt_sw3 (GPT2LMHeadModel)", layout="gpt2", dtype=DType.F32,
+           describes=("GPT2LMHeadModel",),
+           defaults={"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
+                     "tie_word_embeddings": True},
+           attribute_map={"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
+                          "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"},
+           ffn_rule="n_inner"),
+    # T5: encoder-decoder (encoders.t5_tensors)
+    Family("t5", "models/t5/modeling_t5.py", layout="t5", architectures=("T5ForConditionalGeneration",),
            dtype=DType.F32,
-           defaults={"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
-                     "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512,
-                     "type_vocab_size": 2, "tie_word_embeddings": False}),
+           defaults={"vocab_size": 32128, "d_model": 512, "d_kv": 64, "d_ff": 2048, "num_layers": 6,
+                     "num_heads": 8, "relative_attention_num_buckets": 32, "feed_forward_proj": "relu",
+                     "tie_word_embeddings": True},
+           attribute_map=_T5_NAMES),
+    # BERT-style encoders: the bare model (BertModel, as sentence-transformers saves it) or …ForMaskedLM
+    Family("bert", "models/bert/modeling_bert.py", layout="bert", architectures=("BertModel",),
+           dtype=DType.F32, names={"prefix": "bert.", "mlm": "bert"},
+           defaults={**_BERT, "vocab_size": 30522}),
+    Family("roberta", "models/roberta/modeling_roberta.py", layout="bert",
+           architectures=("RobertaModel",), dtype=DType.F32, names={"prefix": "roberta.", "mlm": "roberta"},
+           defaults={**_BERT, "vocab_size": 50265}),
+    Family("xlm-roberta", "models/xlm_roberta/modeling_xlm_roberta.py", layout="bert",
+           architectures=("XLMRobertaModel",), dtype=DType.F32,
+           names={"prefix": "roberta.", "mlm": "roberta"}, defaults={**_BERT, "vocab_size": 30522}),
+    Family("camembert", "models/camembert/modeling_camembert.py", layout="bert",
+           architectures=("CamembertModel",), dtype=DType.F32,
+           names={"prefix": "roberta.", "mlm": "roberta"}, defaults={**_BERT, "vocab_size": 30522}),
+    Family("data2vec-text", "models/data2vec/modeling_data2vec_text.py", layout="bert",
+           architectures=("Data2VecTextModel",), dtype=DType.F32,
+           names={"prefix": "data2vec_text.", "mlm": "roberta"}, defaults={**_BERT, "vocab_size": 30522}),
+    Family("ernie", "models/ernie/modeling_ernie.py", layout="bert", architectures=("ErnieModel",),
+           dtype=DType.F32, names={"prefix": "ernie.", "mlm": "bert"},
+           defaults={**_BERT, "vocab_size": 30522, "task_type_vocab_size": 3, "use_task_id": False}),
+    Family("splinter", "models/splinter/modeling_splinter.py", layout="bert",
+           architectures=("SplinterModel",), dtype=DType.F32, names={"prefix": "splinter.", "pooler": ""},
+           defaults={**_BERT, "vocab_size": 30522}),
+    Family("yoso", "models/yoso/modeling_yoso.py", layout="bert", architectures=("YosoModel",),
+           dtype=DType.F32, names={"prefix": "yoso.", "pooler": ""}, pos_offset=2,
+           defaults={**_BERT, "vocab_size": 50265, "max_position_embeddings": 4096, "type_vocab_size": 1}),
+    # ELECTRA: embeddings of embedding_size projected to hidden_size; no pooler
+    Family("electra", "models/electra/modeling_electra.py", layout="bert", architectures=("ElectraModel",),
+           dtype=DType.F32, names={"prefix": "electra.", "pooler": ""},
+           defaults={**_BERT, "vocab_size": 30522, "embedding_size": 128, "hidden_size": 256,
+                     "num_attention_heads": 4, "intermediate_size": 1024}),
 )
 
+FAMILY_ROWS += TEXT_ROWS + SSM_ROWS
 FAMILIES: dict[str, Family] = {f.model_type: f for f in FAMILY_ROWS}
 BY_ARCHITECTURE: dict[str, str] = {a: f.model_type for f in FAMILY_ROWS for a in f.architectures}
+
+# model_type spellings of older configs that name a family by another word
+ALIASES: dict[str, str] = {}

@@ -1,0 +1,68 @@
+"""Counting a model_type our table has no row for: transformers on the meta device (``oracle.py``).
+
+Only with the ``oracle`` extra installed, and only for model types transformers defines natively: a
+config whose code lives in its repository (``auto_map``) is refused, since repository code is never
+run. The ArchConfig comes from transformers' own config object (its attribute maps resolve every
+family's spelling of hidden size, heads, layers…); a layer kind transformers names but we do not know
+the cache of (a state-space mixer) is kept as "linear" without a state size, so the KV-cache analysis
+says what it cannot price instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge.families import oracle
+from paramscope.model import ArchConfig, Tensor
+
+# transformers' layer_types spellings → ours (kv_cache.LAYER_KINDS)
+LAYER_KINDS = {"full_attention": "full", "attention": "full", "sliding_attention": "sliding",
+               "chunked_attention": "sliding"}
+
+
+def _require(cfg: Mapping[str, Any], source: str, why: Exception) -> None:
+    if not oracle.available():
+        raise UnsupportedError(f"{why}; transformers would count it: {oracle.INSTALL_HINT}")
+    reason = oracle.not_native(cfg)
+    if reason is not None:
+        raise UnsupportedError(f"{why}, and {reason}")
+
+
+def saved_tensors(cfg: Mapping[str, Any], source: str, why: Exception) -> tuple[Tensor, ...]:
+    _require(cfg, source, why)
+    return oracle.saved_tensors(cfg, source)
+
+
+def arch_config(cfg: Mapping[str, Any], source: str, why: Exception) -> ArchConfig:
+    _require(cfg, source, why)
+    config = oracle.hf_config(cfg, source)
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+
+    def num(key: str, default: int = 0) -> int:
+        v = getattr(text, key, None)
+        return v if isinstance(v, int) and not isinstance(v, bool) else default
+
+    hidden, heads, layers = num("hidden_size"), num("num_attention_heads"), num("num_hidden_layers")
+    head_dim = num("head_dim") or (hidden // heads if heads else 0)
+    window = num("sliding_window")
+    types = getattr(text, "layer_types", None)
+    kinds: tuple[str, ...] = ()
+    if isinstance(types, list | tuple) and len(types) == layers:
+        kinds = tuple(LAYER_KINDS.get(str(t), "linear") for t in types)
+    archs = cfg.get("architectures")
+    return ArchConfig(
+        family=str(cfg.get("model_type")),
+        architecture=archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str)
+        else str(cfg.get("model_type")),
+        n_layers=layers, hidden_size=hidden, n_heads=heads,
+        n_kv_heads=num("num_key_value_heads", heads), head_dim_k=head_dim, head_dim_v=head_dim,
+        ffn_size=num("intermediate_size"), vocab_size=num("vocab_size"),
+        context_length=num("max_position_embeddings"),
+        tied_embeddings=bool(getattr(text, "tie_word_embeddings", False)),
+        n_experts=num("num_local_experts") or num("num_experts") or num("n_routed_experts"),
+        n_experts_per_token=num("num_experts_per_tok"),
+        sliding_window=window if "sliding" in kinds else 0, layer_types=kinds,
+        extra={"counted_by": f"transformers {oracle.version()} on the meta device (no table row)",
+               "max_position_embeddings": num("max_position_embeddings")})

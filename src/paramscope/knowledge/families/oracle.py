@@ -1,0 +1,211 @@
+"""transformers itself, on the ``meta`` device: the tensors ``save_pretrained`` would write for a config.
+
+This is the reference our family table is tested against, and the fallback that counts a model type
+the table has no row for (``pip install 'paramscope[oracle]'``). Nothing is allocated: the model is
+built under ``torch.device("meta")``, where every parameter has a shape and a dtype but no storage.
+Repository code is never run: a config with ``auto_map`` (one that needs ``trust_remote_code``) or a
+``model_type`` that transformers does not define natively is refused with one line.
+
+What a checkpoint holds is what ``PreTrainedModel.save_pretrained`` writes (modeling_utils.py):
+``state_dict()`` (parameters and persistent buffers), less ``_keys_to_ignore_on_save``, less tied
+duplicates (``remove_tied_weights_from_state_dict``: the tied LM head is stored once, as the
+embedding), then ``revert_weight_conversion`` (core_model_loading.py), which turns the in-memory
+layout of transformers ≥ 5 (fused 3-D expert tensors, renamed prefixes) back into the names and
+shapes of the published checkpoints — the same names our table lists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from paramscope.errors import UnsupportedError
+from paramscope.model import Tensor
+from paramscope.model.dtypes import DType, parse_dtype
+
+INSTALL_HINT = "pip install 'paramscope[oracle]'"
+
+# The classes a config without ``architectures`` is built as, first that builds wins (auto classes of
+# transformers/models/auto/modeling_auto.py, looked up by config class as ``from_config`` does): a
+# generative head where the type has one, else the bare model.
+DEFAULT_HEADS = ("AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModelForSeq2SeqLM",
+                 "AutoModelForSpeechSeq2Seq", "AutoModel")
+
+
+def available() -> bool:
+    """True when torch and transformers can be imported (the ``oracle`` extra)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+
+
+@cache
+def _modules() -> tuple[Any, Any]:
+    torch = importlib.import_module("torch")
+    transformers = importlib.import_module("transformers")
+    transformers.logging.set_verbosity_error()
+    return torch, transformers
+
+
+def version() -> str:
+    return str(_modules()[1].__version__)
+
+
+def native_model_types() -> list[str]:
+    """Every model_type transformers defines natively (its CONFIG_MAPPING)."""
+    auto = importlib.import_module("transformers.models.auto.configuration_auto")
+    _modules()
+    return sorted(auto.CONFIG_MAPPING_NAMES)
+
+
+def not_native(cfg: Mapping[str, Any]) -> str | None:
+    """Why transformers cannot build this config without repository code, or None when it can.
+
+    A config with ``auto_map`` whose model_type transformers defines natively (DeepSeek-V3's) is built
+    with the native class, as ``from_pretrained`` does without ``trust_remote_code``.
+    """
+    model_type = cfg.get("model_type")
+    if isinstance(model_type, str) and model_type in native_model_types():
+        return None
+    if cfg.get("auto_map"):
+        return ("its modeling code lives in its repository (auto_map), which paramscope never runs "
+                "(trust_remote_code)")
+    return f"transformers {version()} does not define it"
+
+
+def check_native(cfg: Mapping[str, Any], source: str) -> str:
+    """The config's model_type, or UnsupportedError when building it would need repository code."""
+    reason = not_native(cfg)
+    if reason is not None:
+        raise UnsupportedError(f"{source}: model_type {cfg.get('model_type')!r}: {reason}")
+    return str(cfg["model_type"])
+
+
+def hf_config(cfg: Mapping[str, Any], source: str = "config.json") -> Any:
+    """The transformers config object, exactly as ``AutoConfig.from_pretrained`` would build it."""
+    model_type = check_native(cfg, source)
+    auto = importlib.import_module("transformers.models.auto.configuration_auto")
+    body = {k: v for k, v in cfg.items() if k != "model_type"}
+    try:
+        return auto.CONFIG_MAPPING[model_type].from_dict(body)
+    except Exception as e:  # a config class rejecting the values: one line, not a traceback
+        raise UnsupportedError(f"{source}: transformers rejects this {model_type} config: "
+                               f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+
+
+def model_classes(config: Any, cfg: Mapping[str, Any], preferred: tuple[str, ...] = ()) -> list[Any]:
+    """The classes a checkpoint of this config may have been saved from, most likely first:
+    ``architectures[0]`` when transformers defines it, then ``preferred`` (the class our table row
+    describes), then the default heads of the config's class."""
+    _, transformers = _modules()
+    archs = [a for a in cfg.get("architectures") or () if isinstance(a, str)]
+    out: list[Any] = []
+    for name in (*archs[:1], *preferred):
+        cls = getattr(transformers, name, None)
+        if cls is not None and hasattr(cls, "_from_config") and cls not in out:
+            out.append(cls)
+    if out:
+        return out
+    for auto_name in DEFAULT_HEADS:
+        mapping = getattr(transformers, auto_name)._model_mapping
+        found = mapping.get(type(config), None)
+        for cls in found if isinstance(found, tuple | list) else (found,):  # some map to several
+            if cls is not None and cls not in out:
+                out.append(cls)
+    if not out:
+        raise UnsupportedError(f"model_type {config.model_type!r}: transformers has no model class for it")
+    return out
+
+
+def torch_dtype_of(cfg: Mapping[str, Any]) -> DType | None:
+    """``dtype``/``torch_dtype`` named by the config, if any."""
+    for key in ("torch_dtype", "dtype"):
+        name = cfg.get(key)
+        if isinstance(name, str):
+            try:
+                return parse_dtype(name.removeprefix("torch."))
+            except KeyError:
+                continue
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What transformers says a checkpoint of one config holds."""
+
+    class_name: str  # the model class built, e.g. "LlamaForCausalLM"
+    tensors: tuple[Tensor, ...]
+    # transformers' load-time key renamings (conversion_mapping.py, legacy ones included): two
+    # spellings of one checkpoint name (Gemma 3's "vision_tower.vision_model." and
+    # "vision_tower.") meet here, so comparisons apply it to both sides
+    rename: Callable[[str], str]
+
+
+def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tuple[str, ...] = (),
+              dtype: DType | None = None) -> Reference:
+    """The tensors ``save_pretrained`` writes for a model built from ``cfg`` (see the module doc).
+
+    ``dtype`` is the type of floating parameters (default: the config's, else float32 as
+    ``from_config`` builds); integer buffers keep their own.
+    """
+    torch, _ = _modules()
+    config = hf_config(cfg, source)
+    dtype = dtype or torch_dtype_of(cfg) or DType.F32
+    torch_dtype = getattr(torch, _TORCH_NAMES.get(dtype, "float32"))
+    failures = []
+    for cls in model_classes(config, cfg, preferred):
+        try:
+            with torch.device("meta"):
+                model = cls._from_config(config, dtype=torch_dtype)
+            state = _state_to_save(model)
+            break
+        except Exception as e:  # transformers' own failure on this config: reported in one line
+            failures.append(f"{cls.__name__}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}")
+    else:
+        raise UnsupportedError(f"{source}: transformers could not build {failures[0]}")
+    buffers = {n for n, _ in model.named_buffers(remove_duplicate=False)}
+    out = []
+    for name, t in state.items():
+        dt = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
+        shape = tuple(int(d) for d in t.shape)
+        out.append(Tensor(name, shape, dt, dt.nbytes(math.prod(shape)), is_parameter=name not in buffers))
+    return Reference(type(model).__name__, tuple(out), _renamer(model))
+
+
+def saved_tensors(cfg: Mapping[str, Any], source: str = "config.json", preferred: tuple[str, ...] = (),
+                  dtype: DType | None = None) -> tuple[Tensor, ...]:
+    return reference(cfg, source, preferred, dtype).tensors
+
+
+def _state_to_save(model: Any) -> dict[str, Any]:
+    mu = importlib.import_module("transformers.modeling_utils")
+    cml = importlib.import_module("transformers.core_model_loading")
+    state = model.state_dict()
+    for key in model._keys_to_ignore_on_save or ():
+        state.pop(key, None)
+    state = mu.remove_tied_weights_from_state_dict(state, model)
+    return dict(cml.revert_weight_conversion(model, state))
+
+
+def _renamer(model: Any) -> Callable[[str], str]:
+    cm = importlib.import_module("transformers.conversion_mapping")
+    cml = importlib.import_module("transformers.core_model_loading")
+    renamings = [c for c in cm.get_model_conversion_mapping(model, add_legacy=True)
+                 if isinstance(c, cml.WeightRenaming)]
+    # a checkpoint saved from the bare model (GPT-2's "h.0.…") loads into the head class
+    # ("transformer.h.0.…"): from_pretrained adds or strips base_model_prefix, so names compare without it
+    prefix = f"{model.base_model_prefix}." if model.base_model_prefix else ""
+
+    def rename(name: str) -> str:
+        name = cml.apply_renamings(name, renamings)
+        return name.removeprefix(prefix) if prefix else name
+
+    return rename
+
+
+_TORCH_NAMES = {DType.F32: "float32", DType.F16: "float16", DType.BF16: "bfloat16", DType.F64: "float64"}
+_DTYPES = {"float32": DType.F32, "float16": DType.F16, "bfloat16": DType.BF16, "float64": DType.F64,
+           "int64": DType.I64, "int32": DType.I32, "int8": DType.I8, "uint8": DType.U8, "bool": DType.BOOL}

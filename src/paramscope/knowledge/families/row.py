@@ -1,0 +1,45 @@
+"""One architecture family as data: the ``Family`` row every table module fills in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from paramscope.model.dtypes import DType
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    model_type: str
+    source: str  # the transformers modeling file whose parameter names and shapes the row follows
+    layout: str = "decoder"  # "decoder" (model.layers.N…), "gpt2" (h.N…), "bert" (encoder.layer.N…)
+    architectures: tuple[str, ...] = ()  # class names that identify the family without a model_type
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    attribute_map: Mapping[str, str] = field(default_factory=dict)  # our key → the config's spelling
+    dtype: DType = DType.BF16  # type of checkpoints whose config names none
+    names: Mapping[str, str] = field(default_factory=dict)  # overrides of decoder.NAMES
+    attention: str = "separate"  # "separate" q/k/v/o, "fused_qkv" (Phi-3, GPT-NeoX), "mla" (DeepSeek)
+    qkv_bias: bool | str = False  # a fixed answer, or the config flag that decides it
+    o_bias: bool | str = False
+    qk_norm: str = ""  # q/k norms: "head" (Qwen3, Gemma 3), "full" (OLMo 2), "head2d" (Cohere)
+    qk_norm_switch: bool | str = True  # the config flag that turns qk_norm on (Cohere: use_qk_norm)
+    sinks: bool = False  # learned attention sink logit per head (gpt-oss)
+    act_params: bool = False  # the activation has parameters (Apertus' xIELU)
+    sub_norms: bool = False  # BitNet: RMSNorm before o_proj and before down_proj
+    pos_offset: int = 0  # learned positions (names["pos_embed"]): rows beyond max_position_embeddings
+    q_gate: bool = False  # q_proj also projects a per-head output gate (Qwen3-Next): twice as wide
+    norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
+    norm_rule: str = ""  # key of dims.NORM_RULES when the norms depend on the config (Falcon)
+    norm_bias: bool | str = False  # LayerNorm with a bias (GPT-NeoX, Phi, StableLM)
+    ffn: str = "gated"  # "gated" gate/up/down, "fused_gated" gate_up/down (Phi-3), "plain" up/down
+    mlp_bias: bool | str = False
+    ffn_rule: str = ""  # key of dims.FFN_RULES: the dense FFN width ("" = intermediate_size)
+    head_bias: bool | str = False  # lm_head.bias (GPT-J, Phi)
+    kv_rule: str = "plain"  # key of dims.KV_RULES: how many KV heads (Falcon's multi_query)
+    moe: str = ""  # key of dims.MOE_RULES / decoder.MOE_BLOCKS; "" for a dense model
+    sliding: str = "none"  # key of dims.SLIDING_RULES, used when the config has no layer_types
+    mixer: str = ""  # key of dims.MIXER_RULES for hybrid / state-space models ("" = attention only)
+    bare: bool | None = None  # the checkpoint holds the bare model; None = as the class name says
+    describes: tuple[str, ...] = ()  # the transformers class whose checkpoint a config without
+    # ``architectures`` describes (default: the first of ``architectures``)

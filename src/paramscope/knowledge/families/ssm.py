@@ -1,0 +1,230 @@
+"""State-space and linear-attention mixers (Mamba, Mamba-2, Gated DeltaNet) and hybrid layer plans.
+
+A hybrid family's row names a ``mixer`` rule (``MIXERS``): which token mixer each layer has
+(attention, a Mamba mixer, both in parallel, a linear-attention mixer) and the numbers of that mixer,
+read from the config under the family's spelling. The tensors follow each family's modeling file; the
+fixed per-sequence state each recurrent layer keeps instead of a KV cache follows llama.cpp and vLLM:
+
+- conv state: the last ``d_conv - 1`` inputs of the causal conv1d, for every conv channel
+  (llama.cpp ``hparams.n_embd_r()``: ``(ssm_d_conv - 1) * (ssm_d_inner + 2*ssm_n_group*ssm_d_state)``;
+  vLLM ``MambaStateShapeCalculator``: ``(conv_kernel - 1, conv_dim)``);
+- ssm state: Mamba-1 ``d_inner × d_state`` (llama.cpp ``n_embd_s()``: ``ssm_d_state * ssm_d_inner``),
+  Mamba-2 ``heads × head_dim × d_state`` (vLLM ``mamba2_state_shape``), Gated DeltaNet
+  ``value heads × key head dim × value head dim`` (vLLM ``gated_delta_net_state_shape``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from paramscope.knowledge.families.hfconfig import HfConfig
+from paramscope.knowledge.families.tensors import TensorList
+
+
+@dataclass(frozen=True, slots=True)
+class Mixer:
+    """The numbers of one family's recurrent mixer (the same for every recurrent layer)."""
+
+    kind: str  # "mamba" (Mamba-1), "mamba2", "deltanet" (Gated DeltaNet)
+    d_inner: int  # channels of the inner stream (Mamba) / value width (DeltaNet)
+    d_state: int = 0
+    d_conv: int = 4
+    dt_rank: int = 0  # Mamba-1
+    n_groups: int = 1  # Mamba-2: B/C groups
+    n_heads: int = 0  # Mamba-2 heads / DeltaNet value heads
+    head_dim: int = 0  # Mamba-2 head dim / DeltaNet value head dim
+    n_k_heads: int = 0  # DeltaNet key heads
+    k_head_dim: int = 0
+    conv_bias: bool = True
+    proj_bias: bool = False
+    gated_norm: bool = True  # Mamba-2's RMSNorm over d_inner before out_proj
+    bc_norms: bool = False  # Jamba: dt/b/c RMSNorms
+
+    @property
+    def conv_dim(self) -> int:
+        """Channels of the causal conv1d."""
+        if self.kind == "mamba":
+            return self.d_inner
+        if self.kind == "mamba2":
+            return self.d_inner + 2 * self.n_groups * self.d_state
+        return 2 * self.n_k_heads * self.k_head_dim + self.n_heads * self.head_dim
+
+    @property
+    def conv_state(self) -> int:
+        """Values of conv state one layer keeps per sequence: (d_conv − 1) × conv channels."""
+        return (self.d_conv - 1) * self.conv_dim
+
+    @property
+    def ssm_state(self) -> int:
+        """Values of recurrent state one layer keeps per sequence."""
+        if self.kind == "mamba":
+            return self.d_inner * self.d_state
+        if self.kind == "mamba2":
+            return self.n_heads * self.head_dim * self.d_state
+        return self.n_heads * self.k_head_dim * self.head_dim
+
+
+# -- tensors ----------------------------------------------------------------------------------------
+def mamba_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
+    """MambaMixer (modeling_mamba.py; FalconMamba, Jamba's JambaMambaMixer the same plus dt/b/c norms)."""
+    t.linear(p + "in_proj", 2 * m.d_inner, hidden, m.proj_bias)
+    t.add(p + "conv1d.weight", m.d_inner, 1, m.d_conv)
+    if m.conv_bias:
+        t.add(p + "conv1d.bias", m.d_inner)
+    t.linear(p + "x_proj", m.dt_rank + 2 * m.d_state, m.d_inner)
+    t.linear(p + "dt_proj", m.d_inner, m.dt_rank, bias=True)
+    t.add(p + "A_log", m.d_inner, m.d_state)
+    t.add(p + "D", m.d_inner)
+    t.linear(p + "out_proj", hidden, m.d_inner, m.proj_bias)
+    if m.bc_norms:
+        t.norm(p + "dt_layernorm", m.dt_rank)
+        t.norm(p + "b_layernorm", m.d_state)
+        t.norm(p + "c_layernorm", m.d_state)
+
+
+def mamba2_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
+    """Mamba2Mixer: in_proj → [z (d_inner), xBC (conv_dim), dt (heads)]; per-head dt_bias, A_log, D."""
+    t.linear(p + "in_proj", m.d_inner + m.conv_dim + m.n_heads, hidden, m.proj_bias)
+    t.add(p + "conv1d.weight", m.conv_dim, 1, m.d_conv)
+    if m.conv_bias:
+        t.add(p + "conv1d.bias", m.conv_dim)
+    t.add(p + "dt_bias", m.n_heads)
+    t.add(p + "A_log", m.n_heads)
+    t.add(p + "D", m.n_heads)
+    if m.gated_norm:
+        t.norm(p + "norm", m.d_inner)
+    t.linear(p + "out_proj", hidden, m.d_inner, m.proj_bias)
+
+
+def deltanet_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
+    """Qwen3NextGatedDeltaNet: in_proj_qkvz (q, k, v, z), in_proj_ba (β, α per value head), conv1d
+    over q/k/v without bias, per-head dt_bias and A_log, a gated RMSNorm over one value head."""
+    key, value = m.n_k_heads * m.k_head_dim, m.n_heads * m.head_dim
+    t.linear(p + "in_proj_qkvz", 2 * key + 2 * value, hidden)
+    t.linear(p + "in_proj_ba", 2 * m.n_heads, hidden)
+    t.add(p + "conv1d.weight", m.conv_dim, 1, m.d_conv)
+    t.add(p + "dt_bias", m.n_heads)
+    t.add(p + "A_log", m.n_heads)
+    t.norm(p + "norm", m.head_dim)
+    t.linear(p + "out_proj", hidden, value)
+
+
+def deltanet_split_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
+    """Qwen3_5GatedDeltaNet: Qwen3-Next's mixer with its input projections split: in_proj_qkv (q, k, v),
+    in_proj_z, in_proj_b and in_proj_a (one β and one α per value head)."""
+    key, value = m.n_k_heads * m.k_head_dim, m.n_heads * m.head_dim
+    t.linear(p + "in_proj_qkv", 2 * key + value, hidden)
+    t.linear(p + "in_proj_z", value, hidden)
+    t.linear(p + "in_proj_b", m.n_heads, hidden)
+    t.linear(p + "in_proj_a", m.n_heads, hidden)
+    t.add(p + "conv1d.weight", m.conv_dim, 1, m.d_conv)
+    t.add(p + "dt_bias", m.n_heads)
+    t.add(p + "A_log", m.n_heads)
+    t.norm(p + "norm", m.head_dim)
+    t.linear(p + "out_proj", hidden, value)
+
+
+MIXER_TENSORS: dict[str, Callable[[Mixer, int, TensorList, str], None]] = {
+    "mamba": mamba_tensors, "mamba2": mamba2_tensors, "deltanet": deltanet_tensors,
+    "deltanet_split": deltanet_split_tensors,
+}
+
+
+# -- each family's numbers and layer plan -------------------------------------------------------------
+def _dt_rank(hf: HfConfig, key: str, hidden: int) -> int:
+    # MambaConfig / JambaConfig: "auto" (the default) is ceil(hidden / 16)
+    return math.ceil(hidden / 16) if hf.value(key) in (None, "auto") else hf.int(key, minimum=1)
+
+
+def _mamba(hf: HfConfig, hidden: int) -> Mixer:
+    """MambaConfig / FalconMambaConfig: intermediate_size = expand × hidden."""
+    return Mixer("mamba", hf.int("intermediate_size", hf.int("expand", 2) * hidden, minimum=1),
+                 d_state=hf.int("state_size", 16, minimum=1), d_conv=hf.int("conv_kernel", 4, minimum=1),
+                 dt_rank=_dt_rank(hf, "time_step_rank", hidden), conv_bias=hf.flag("use_conv_bias", True),
+                 proj_bias=hf.flag("use_bias"))
+
+
+def _jamba_mamba(hf: HfConfig, hidden: int) -> Mixer:
+    """JambaConfig spelling (mamba_expand, mamba_d_state…), with the dt/b/c RMSNorms."""
+    return Mixer("mamba", hf.int("mamba_expand", 2) * hidden, d_state=hf.int("mamba_d_state", 16, minimum=1),
+                 d_conv=hf.int("mamba_d_conv", 4, minimum=1), dt_rank=_dt_rank(hf, "mamba_dt_rank", hidden),
+                 conv_bias=hf.flag("mamba_conv_bias", True), proj_bias=hf.flag("mamba_proj_bias"),
+                 bc_norms=True)
+
+
+def _mamba2(hf: HfConfig, hidden: int) -> Mixer:
+    """Mamba2Config: num_heads × head_dim = expand × hidden."""
+    heads = hf.int("num_heads", 128, minimum=1)
+    return Mixer("mamba2", int(hf.value("expand", 2) * hidden), d_state=hf.int("state_size", 128, minimum=1),
+                 d_conv=hf.int("conv_kernel", 4, minimum=1), n_groups=hf.int("n_groups", 8, minimum=1),
+                 n_heads=heads, head_dim=hf.int("head_dim", 64, minimum=1),
+                 conv_bias=hf.flag("use_conv_bias", True), proj_bias=hf.flag("use_bias"))
+
+
+def _prefixed_mamba2(hf: HfConfig, hidden: int, gated_norm: bool | str) -> Mixer:
+    """FalconH1 / GraniteMoeHybrid spelling: mamba_n_heads, mamba_d_head, mamba_d_ssm…"""
+    heads = hf.int("mamba_n_heads", 128, minimum=1)
+    d_inner = hf.opt_int("mamba_d_ssm", minimum=1) or hf.int("mamba_expand", 2) * hidden
+    head_dim = hf.opt_int("mamba_d_head", minimum=1) or d_inner // heads
+    norm = gated_norm if isinstance(gated_norm, bool) else hf.flag(gated_norm)
+    return Mixer("mamba2", d_inner, d_state=hf.int("mamba_d_state", 256, minimum=1),
+                 d_conv=hf.int("mamba_d_conv", 4, minimum=1), n_groups=hf.int("mamba_n_groups", 1, minimum=1),
+                 n_heads=heads, head_dim=head_dim, conv_bias=hf.flag("mamba_conv_bias", True),
+                 proj_bias=hf.flag("mamba_proj_bias"), gated_norm=norm)
+
+
+def _deltanet(hf: HfConfig, hidden: int, kind: str = "deltanet") -> Mixer:
+    return Mixer(kind, 0, d_conv=hf.int("linear_conv_kernel_dim", 4, minimum=1),
+                 n_heads=hf.int("linear_num_value_heads", minimum=1),
+                 head_dim=hf.int("linear_value_head_dim", minimum=1),
+                 n_k_heads=hf.int("linear_num_key_heads", minimum=1),
+                 k_head_dim=hf.int("linear_key_head_dim", minimum=1))
+
+
+def _given(hf: HfConfig, n: int, kinds: dict[str, str], default: Callable[[int], str]) -> tuple[str, ...]:
+    """Per-layer blocks from the config's layer_types (or layers_block_type), else ``default(i)``."""
+    given = hf.str_list("layer_types") or hf.str_list("layers_block_type")
+    if given is not None and len(given) == n:
+        return tuple(kinds.get(k, "attention") for k in given)
+    return tuple(default(i) for i in range(n))
+
+
+def _jamba_layers(hf: HfConfig, n: int) -> tuple[str, ...]:
+    # JambaConfig.layers_block_type: attention where i % attn_layer_period == attn_layer_offset
+    period, offset = hf.int("attn_layer_period", 8, minimum=1), hf.int("attn_layer_offset", 4)
+    return tuple("attention" if i % period == offset else "mamba" for i in range(n))
+
+
+@dataclass(frozen=True, slots=True)
+class MixerRule:
+    mixer: Callable[[HfConfig, int], Mixer]
+    layers: Callable[[HfConfig, int], tuple[str, ...]]  # per layer: key of decoder.LAYER_BLOCKS
+
+
+MIXERS: dict[str, MixerRule] = {
+    "mamba": MixerRule(_mamba, lambda hf, n: ("mamba",) * n),
+    "mamba2": MixerRule(_mamba2, lambda hf, n: ("mamba2",) * n),
+    "jamba": MixerRule(_jamba_mamba, _jamba_layers),
+    # FalconH1DecoderLayer: attention and Mamba-2 side by side in every layer
+    "falcon_h1": MixerRule(lambda hf, h: _prefixed_mamba2(hf, h, "mamba_rms_norm"),
+                           lambda hf, n: ("attention+mamba2",) * n),
+    "granite_hybrid": MixerRule(
+        lambda hf, h: _prefixed_mamba2(hf, h, True),
+        lambda hf, n: _given(hf, n, {"mamba": "mamba2", "linear_attention": "mamba2"}, lambda i: "mamba2")),
+    # BambaConfig: attention at attn_layer_indices, Mamba-2 everywhere else
+    "bamba": MixerRule(
+        lambda hf, h: _prefixed_mamba2(hf, h, True),
+        lambda hf, n: tuple("attention" if i in hf.int_list("attn_layer_indices") else "mamba2"
+                            for i in range(n))),
+    # Qwen3NextConfig: "full_attention" every full_attention_interval-th layer, else "linear_attention"
+    "qwen3_next": MixerRule(_deltanet, lambda hf, n: _given(
+        hf, n, {"linear_attention": "deltanet"},
+        lambda i: "attention" if (i + 1) % hf.int("full_attention_interval", 4, minimum=1) == 0
+        else "deltanet")),
+    "qwen3_5": MixerRule(lambda hf, h: _deltanet(hf, h, "deltanet_split"), lambda hf, n: _given(
+        hf, n, {"linear_attention": "deltanet_split"},
+        lambda i: "attention" if (i + 1) % hf.int("full_attention_interval", 4, minimum=1) == 0
+        else "deltanet_split")),
+}

@@ -1,0 +1,284 @@
+"""Our family table against transformers itself on the meta device (knowledge/families/oracle.py):
+every row on its default config, every real config we keep, random small configs of the families
+with the most config-dependent layouts, the fallback for model types without a row, and the sizes of
+the recurrent state the KV-cache analysis holds for state-space layers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("torch", reason="the oracle tests need torch (make .venv/.torch)")
+pytest.importorskip("transformers", reason="the oracle tests need transformers (the oracle extra)")
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from paramscope.analyses.sizing.kv_cache import kv_cache_for_context
+
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge import catalogue
+from paramscope.knowledge.families import (
+    arch_config_from_hf,
+    expected_tensors,
+    fallback,
+    oracle,
+    supported_model_types,
+)
+from paramscope.knowledge.families.compare import compare_config
+from paramscope.model.dtypes import DType
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests/fixtures/configs"
+SHARED = ROOT.parent / "shared/configs"
+
+
+def _real_configs() -> list[Path]:
+    folders = (FIXTURES, Path(catalogue.__file__).parent, SHARED)
+    return sorted(p for folder in folders if folder.is_dir() for p in folder.glob("*.json"))
+
+
+def _assert_equal(cfg: dict[str, Any], source: str) -> None:
+    c = compare_config(cfg, source)
+    assert c.equal, f"{source}: {c.summary()}"
+
+
+NATIVE_ROWS = [t for t in supported_model_types() if oracle.not_native({"model_type": t}) is None]
+REMOTE_ROWS = sorted(set(supported_model_types()) - set(NATIVE_ROWS))
+
+
+# -- every row, on transformers' own default config ------------------------------------------------
+def test_at_least_100_rows_and_which_are_remote_only() -> None:
+    assert len(NATIVE_ROWS) >= 100
+    assert REMOTE_ROWS == ["chatglm", "internlm2"]
+
+
+@pytest.mark.parametrize("model_type", NATIVE_ROWS)
+def test_every_row_equals_transformers_on_its_default_config(model_type: str) -> None:
+    _assert_equal({"model_type": model_type}, f"default {model_type}")
+
+
+# -- every real config.json we keep ----------------------------------------------------------------
+@pytest.mark.parametrize("path", _real_configs(), ids=lambda p: p.name)
+def test_real_configs_equal_transformers(path: Path) -> None:
+    cfg = json.loads(path.read_text())
+    if oracle.not_native(cfg) is not None:
+        pytest.skip(f"{cfg.get('model_type')} is repository code: checked against its checkpoint below")
+    _assert_equal(cfg, str(path))
+
+
+@pytest.mark.parametrize(("name", "tensors", "params", "nbytes"), [
+    # ChatGLM2/3-6B pytorch_model.bin.index.json total_size (float16, inv_freq buffer included)
+    ("mlc-llm-preset__chatglm.json", 200, 6_243_584_000, 12_487_168_064),
+    # InternLM2-chat-7B: 227 tensors, 7,737,708,544 values, bfloat16
+    ("mlc-llm-preset__internlm2.json", 227, 7_737_708_544, 15_475_417_088),
+])
+def test_remote_code_families_match_their_checkpoints(name: str, tensors: int, params: int,
+                                                      nbytes: int) -> None:
+    ts = expected_tensors(json.loads((FIXTURES / name).read_text()), fallback=False)
+    assert (len(ts), sum(t.params for t in ts), sum(t.nbytes for t in ts)) == (tensors, params, nbytes)
+
+
+def test_real_configs_cover_the_families_people_run() -> None:
+    types = {json.loads(p.read_text()).get("model_type") for p in FIXTURES.glob("*.json")}
+    assert {"chatglm", "internlm2", "llava", "gpt_neox", "gptj", "gpt_bigcode", "stablelm", "starcoder2",
+            "cohere", "gemma", "gemma2", "gemma3_text", "qwen2", "qwen2_moe", "qwen3", "deepseek_v2", "bert",
+            "llama"} <= types
+    readme = (FIXTURES / "README.md").read_text()
+    assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
+
+
+# -- random small configs of the families whose layout depends most on the config ------------------
+def _small(draw: st.DrawFn, heads: int) -> dict[str, Any]:
+    head_dim = draw(st.sampled_from([4, 8]))
+    return {"hidden_size": heads * head_dim, "num_attention_heads": heads,
+            "num_hidden_layers": draw(st.integers(1, 4)), "vocab_size": draw(st.integers(8, 64)),
+            "intermediate_size": draw(st.integers(4, 40)), "max_position_embeddings": 64,
+            "tie_word_embeddings": draw(st.booleans())}
+
+
+@st.composite
+def small_configs(draw: st.DrawFn) -> dict[str, Any]:
+    heads = draw(st.sampled_from([2, 4]))
+    cfg = _small(draw, heads)
+    kind = draw(st.sampled_from(["llama", "qwen3", "mixtral", "falcon", "gpt_neox", "phi", "olmo2",
+                                 "cohere", "stablelm", "mamba2", "jamba", "granitemoehybrid", "bert",
+                                 "roberta", "opt", "gpt_bigcode", "deepseek_v2", "qwen3_next"]))
+    cfg["model_type"] = kind
+    kv = draw(st.sampled_from([h for h in (1, 2, 4) if heads % h == 0]))
+    if kind in ("llama", "qwen3", "mixtral", "olmo2", "cohere", "jamba", "granitemoehybrid"):
+        cfg["num_key_value_heads"] = kv
+    if kind == "llama":
+        cfg.update(attention_bias=draw(st.booleans()), mlp_bias=draw(st.booleans()))
+    if kind == "qwen3":
+        cfg.update(head_dim=draw(st.sampled_from([4, 16])), attention_bias=draw(st.booleans()))
+    if kind == "mixtral":
+        cfg.update(num_local_experts=draw(st.integers(1, 4)), num_experts_per_tok=1)
+    if kind == "falcon":
+        new = draw(st.booleans())
+        cfg.update(new_decoder_architecture=new, multi_query=draw(st.booleans()),
+                   parallel_attn=draw(st.booleans()), bias=draw(st.booleans()), num_kv_heads=kv)
+        if new:
+            cfg["num_ln_in_parallel_attn"] = draw(st.sampled_from([1, 2]))
+    if kind == "gpt_neox":
+        cfg.update(attention_bias=draw(st.booleans()), use_parallel_residual=draw(st.booleans()))
+    if kind == "phi":
+        cfg["qk_layernorm"] = draw(st.booleans())
+    if kind == "cohere":
+        cfg["use_qk_norm"] = draw(st.booleans())
+    if kind == "stablelm":
+        cfg.update(use_qkv_bias=draw(st.booleans()), use_parallel_residual=draw(st.booleans()))
+    if kind == "mamba2":
+        cfg.update(num_heads=heads, head_dim=cfg["hidden_size"] * 2 // heads, n_groups=1,
+                   state_size=draw(st.sampled_from([4, 8])), expand=2)
+    if kind == "jamba":
+        cfg.update(num_experts=draw(st.integers(1, 3)), num_experts_per_tok=1, attn_layer_period=2,
+                   attn_layer_offset=draw(st.integers(0, 1)), expert_layer_period=2, expert_layer_offset=1,
+                   mamba_d_state=4, use_mamba_kernels=False)
+    if kind == "granitemoehybrid":
+        n = cfg["num_hidden_layers"]
+        cfg.update(num_local_experts=draw(st.integers(0, 3)), num_experts_per_tok=1,
+                   shared_intermediate_size=draw(st.integers(4, 16)), mamba_n_heads=heads,
+                   mamba_d_head=2 * cfg["hidden_size"] // heads, mamba_d_state=4, mamba_n_groups=1,
+                   layer_types=draw(st.lists(st.sampled_from(["mamba", "attention"]), min_size=n,
+                                             max_size=n)))
+    if kind == "opt":
+        cfg.update(ffn_dim=draw(st.integers(4, 40)), enable_bias=draw(st.booleans()))
+    if kind == "gpt_bigcode":
+        cfg.update(multi_query=draw(st.booleans()), n_inner=draw(st.sampled_from([None, 12])))
+    if kind == "deepseek_v2":
+        cfg.update(n_routed_experts=draw(st.integers(1, 4)), n_shared_experts=draw(st.integers(1, 2)),
+                   num_experts_per_tok=1, moe_intermediate_size=8,
+                   first_k_dense_replace=draw(st.integers(0, 2)),
+                   q_lora_rank=draw(st.sampled_from([None, 8])), kv_lora_rank=8, qk_rope_head_dim=4,
+                   qk_nope_head_dim=4, v_head_dim=4)
+    if kind == "qwen3_next":
+        cfg.update(head_dim=8, num_key_value_heads=kv, num_experts=draw(st.integers(1, 4)),
+                   num_experts_per_tok=1, moe_intermediate_size=8,
+                   shared_expert_intermediate_size=8,
+                   linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=4,
+                   linear_value_head_dim=4, full_attention_interval=2)
+    if kind == "roberta":
+        cfg.update(type_vocab_size=1, architectures=[draw(st.sampled_from(["RobertaModel",
+                                                                           "RobertaForMaskedLM"]))])
+    if kind == "bert":
+        cfg.update(type_vocab_size=draw(st.integers(1, 3)),
+                   architectures=[draw(st.sampled_from(["BertModel", "BertForMaskedLM"]))])
+    return cfg
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_configs())
+def test_random_small_configs_equal_transformers(cfg: dict[str, Any]) -> None:
+    _assert_equal(cfg, f"random {cfg['model_type']}")
+
+
+# -- the fallback: transformers counts what the table has no row for -------------------------------
+def test_fallback_counts_a_model_type_without_a_row() -> None:
+    cfg = {"model_type": "rwkv", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100,
+           "attention_hidden_size": 64, "intermediate_size": 128}
+    with pytest.raises(UnsupportedError, match="model_type 'rwkv' has no row"):
+        expected_tensors(cfg, fallback=False)
+    ours = expected_tensors(cfg)
+    assert ours == oracle.saved_tensors(cfg) and sum(t.params for t in ours) > 0
+    a = arch_config_from_hf(cfg)
+    assert (a.family, a.hidden_size, a.n_layers) == ("rwkv", 64, 2)
+    assert "transformers" in a.extra["counted_by"]
+
+
+def test_fallback_never_runs_repository_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    remote = {"model_type": "baichuan", "architectures": ["BaichuanForCausalLM"],
+              "auto_map": {"AutoModelForCausalLM": "modeling_baichuan.BaichuanForCausalLM"}}
+    with pytest.raises(UnsupportedError,
+                       match=r"'baichuan' has no row .* lives in its repository \(auto_map\)"):
+        expected_tensors(remote, "Baichuan2-7B-Chat/config.json")
+    with pytest.raises(UnsupportedError, match=r"transformers .* does not define it"):
+        expected_tensors({"model_type": "no_such_family"})
+    monkeypatch.setattr(fallback.oracle, "available", lambda: False)
+    with pytest.raises(UnsupportedError, match=r"pip install 'paramscope\[oracle\]'"):
+        expected_tensors({"model_type": "rwkv"})
+
+
+def test_auto_map_of_a_native_type_builds_the_native_class() -> None:
+    # DeepSeek-V3's config names its repository code, but transformers defines deepseek_v3 itself
+    cfg = catalogue.load_config("deepseek-v2-lite")
+    cfg["auto_map"] = {"AutoModelForCausalLM": "modeling_deepseek.DeepseekV2ForCausalLM"}
+    assert oracle.not_native(cfg) is None
+
+
+# -- recurrent state sizes, checked against the shapes of transformers' own mixer tensors -----------
+def _tensor(cfg: dict[str, Any], suffix: str) -> tuple[int, ...]:
+    return next(t.shape for t in oracle.saved_tensors(cfg) if t.name.endswith(suffix))
+
+
+@pytest.mark.parametrize(("model_type", "conv", "ssm"), [
+    # Mamba-1 (llama.cpp n_embd_r / n_embd_s): conv (d_conv − 1) × d_inner, ssm d_state × d_inner
+    ("mamba", "layers.0.mixer.conv1d.weight", "layers.0.mixer.A_log"),
+    ("falcon_mamba", "layers.0.mixer.conv1d.weight", "layers.0.mixer.A_log"),
+    ("jamba", "layers.0.mamba.conv1d.weight", "layers.0.mamba.A_log"),
+])
+def test_mamba1_state_from_transformers_shapes(model_type: str, conv: str, ssm: str) -> None:
+    cfg = {"model_type": model_type}
+    channels, _, d_conv = _tensor(cfg, conv)
+    a = arch_config_from_hf(cfg)
+    assert a.conv_state_size == (d_conv - 1) * channels
+    assert a.ssm_state_size == math.prod(_tensor(cfg, ssm))
+
+
+@pytest.mark.parametrize(("model_type", "prefix"), [
+    ("mamba2", "layers.0.mixer."), ("falcon_h1", "layers.0.mamba."), ("granitemoehybrid", "layers.0.mamba."),
+])
+def test_mamba2_state_from_transformers_shapes(model_type: str, prefix: str) -> None:
+    cfg = {"model_type": model_type}
+    channels, _, d_conv = _tensor(cfg, prefix + "conv1d.weight")
+    heads = _tensor(cfg, prefix + "A_log")[0]
+    d_inner = _tensor(cfg, prefix + "out_proj.weight")[1]
+    a = arch_config_from_hf(cfg)
+    d_state = a.extra["ssm"]["d_state"]
+    n_groups = a.extra["ssm"]["n_groups"]
+    assert channels == d_inner + 2 * n_groups * d_state  # the conv runs over x, B and C
+    assert a.conv_state_size == (d_conv - 1) * channels
+    assert a.ssm_state_size == heads * (d_inner // heads) * d_state
+
+
+def test_gated_deltanet_state_from_transformers_shapes() -> None:
+    cfg = {"model_type": "qwen3_next"}
+    channels, _, d_conv = _tensor(cfg, "layers.0.linear_attn.conv1d.weight")
+    v_heads = _tensor(cfg, "layers.0.linear_attn.A_log")[0]
+    v_dim = _tensor(cfg, "layers.0.linear_attn.norm.weight")[0]
+    a = arch_config_from_hf(cfg)
+    k_dim = a.extra["ssm"]["k_head_dim"]
+    assert a.conv_state_size == (d_conv - 1) * channels
+    assert a.ssm_state_size == v_heads * k_dim * v_dim
+    assert (a.recurrent_layers, a.layer_types.count("full")) == (36, 12)
+
+
+def test_kv_cache_holds_state_for_recurrent_layers_and_nothing_for_encoders() -> None:
+    mamba = arch_config_from_hf({"model_type": "mamba"})  # state-spaces/mamba-130m-hf's shape
+    kv = kv_cache_for_context(mamba, 100_000)
+    assert kv.total_bytes == 32 * (3 * 1536 + 16 * 1536) * 4 == kv_cache_for_context(mamba, 10).total_bytes
+    kv16 = kv_cache_for_context(mamba, 10, type_state=DType.BF16)
+    assert kv16.total_bytes * 2 == kv.total_bytes
+    jamba = kv_cache_for_context(arch_config_from_hf({"model_type": "jamba"}), 4096)
+    assert (jamba.part("full").layers, jamba.part("linear").layers) == (4, 28)
+    h1 = kv_cache_for_context(arch_config_from_hf({"model_type": "falcon_h1"}), 4096)
+    assert h1.part("full").layers == h1.part("linear").layers == 32  # attention and Mamba-2 side by side
+    bert = arch_config_from_hf(catalogue.load_config("all-minilm-l6-v2"))
+    assert kv_cache_for_context(bert, 512).total_bytes == 0
+
+
+# -- the exhaustive sweep (tools/families_report.py writes docs/families.md from the same checks) ---
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type", oracle.native_model_types() if oracle.available() else [])
+def test_every_model_type_is_counted_or_refused_in_one_line(model_type: str) -> None:
+    cfg = {"model_type": model_type}
+    if model_type in supported_model_types():
+        _assert_equal(cfg, model_type)
+        return
+    try:
+        assert expected_tensors(cfg)
+    except UnsupportedError as e:
+        assert "\n" not in str(e)
