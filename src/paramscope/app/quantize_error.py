@@ -43,7 +43,7 @@ def quantize_error(source: Source | QuantErrorRequest, *, progress: Progress | N
 
     req = source if isinstance(source, QuantErrorRequest) else QuantErrorRequest(source, **options)
     targets = [t.strip() for t in req.to.split(",") if t.strip()]
-    budget = None if req.budget is None else parse_bytes(req.budget, "b", "budget")
+    budget = None if req.budget is None else parse_bytes(req.budget, "budget")
     model = open_source(req.source)
     with MappedFiles() as files:
         report = run(model, files, targets, sample=req.sample, budget=budget, progress=progress)

@@ -17,10 +17,11 @@ examples:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from paramscope.cli.options import add_memory_options, add_source
+    from paramscope.cli.options import add_memory_options, add_source, output_file
 
     add_source(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="HTML file to write")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", type=output_file,
+                   help="HTML file to write")
     add_memory_options(p)
     p.add_argument("--text", default="The quick brown fox jumps over the lazy dog.",
                    help="sentence to show tokenized (when the model has a tokenizer)")
