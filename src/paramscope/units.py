@@ -107,12 +107,15 @@ def hours_label(hours: float) -> str:
     scales = (("seconds", 3600, 1 / 60), ("minutes", 60, 1), ("hours", 1, 48), ("days", 1 / 24, 365 * 24))
     for unit, per_hour, limit in scales:
         if hours < limit:
-            return f"{_sig3(hours * per_hour)} {unit}"
-    return f"{_sig3(hours / (365.25 * 24))} years"
+            return f"{sig3(hours * per_hour)} {unit}"
+    return f"{sig3(hours / (365.25 * 24))} years"
 
 
-def _sig3(x: float) -> str:
-    """Three significant digits, no scientific notation: 1.357 → "1.36", 41.2 → "41.2", 1234 → "1,234"."""
+def sig3(x: float) -> str:
+    """Three significant digits without an exponent: 0.00759 → "0.00759", 1.357 → "1.36", 41.2 → "41.2",
+    419,221.4 → "419,221" (whole numbers keep all their digits)."""
     if x >= 100:
         return f"{x:,.0f}"
-    return f"{x:.{2 if x < 10 else 1}f}".rstrip("0").rstrip(".") if x else "0"
+    if x < 1:
+        return f"{x:.3g}" if x else "0"
+    return f"{x:.{2 if x < 10 else 1}f}".rstrip("0").rstrip(".")

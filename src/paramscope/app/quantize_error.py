@@ -56,6 +56,7 @@ def quant_error_json(r: QuantErrorReport) -> dict[str, Any]:
         "targets": [{"target": res.target, "scheme": res.scheme, "bits_per_weight": res.bits_per_weight,
                      **tally_json(res.total),
                      "by_component": {k: tally_json(v) for k, v in res.by_component.items()},
+                     "by_type": {k: {"params": v.params, "bytes": v.bytes} for k, v in res.by_type.items()},
                      "tensors": [{"name": row.name, "component": row.component, "layer": row.layer,
                                   "type": row.type, "sampled": row.sampled, "simulated": row.simulated,
                                   **tally_json(row.tally)} for row in res.rows],

@@ -33,7 +33,7 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
     where = f"{r.max_context_devices} × {key}" if r.max_context_devices > 1 else on_one
     rows.append(("longest context", f"{r.max_context:,} tokens on {where} at {asked}" if r.max_context
                  else f"none fits on {where} at {asked}"))
-    ladder = f"{QUANT_LADDER[0]} … {QUANT_LADDER[-1]}"
+    ladder = f"{QUANT_LADDER[0]} to {QUANT_LADDER[-1]}"
     best = (f"{r.best_quant.upper()}: of {ladder}, the most precise that fits {on_one} whole"
             if r.best_quant else f"none of {ladder} fits {on_one}")
     rows.append(("best quantization", best))
