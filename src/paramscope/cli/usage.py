@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 _ARGUMENT = re.compile(r"argument (?P<name>[^:]+): (?P<rest>.*)", re.S)
-_CHOICE = re.compile(r"invalid choice: (?P<value>'.*?'|\".*?\") \(choose from (?P<choices>.*)\)", re.S)
+_CHOICE = re.compile(r"invalid choice: (?P<value>'.*?'|\".*?\"|\S+) \(choose from (?P<choices>.*)\)", re.S)
 _TYPE = re.compile(r"invalid (?P<type>\w+) value: (?P<value>.*)", re.S)
 _REQUIRED = re.compile(r"the following arguments are required: (?P<names>.*)", re.S)
 TYPE_WORDS = {"int": "a whole number", "float": "a number", "positive_int": "a whole number ≥ 1",
@@ -27,8 +27,8 @@ def explain(parser: argparse.ArgumentParser, message: str) -> str:
     if m := _ARGUMENT.fullmatch(message):
         name, rest = m["name"], m["rest"]
         if c := _CHOICE.fullmatch(rest):
-            value = c["value"][1:-1]
-            choices = [x.strip()[1:-1] for x in c["choices"].split(",")]
+            value = _unquote(c["value"])
+            choices = [_unquote(x.strip()) for x in c["choices"].split(",")]
             if name == "COMMAND":
                 return (f"{prog}: unknown command {value!r}{did_you_mean(value, choices)} "
                         f"(commands: {', '.join(choices)})")
@@ -64,6 +64,11 @@ def unrecognized(parser: argparse.ArgumentParser, command: str | None, extra: It
         else:
             parts.append(f"unexpected argument {arg!r}")
     return f"{sub.prog}: {'; '.join(parts)} (usage: {usage(sub)}; see `{sub.prog} --help`)"
+
+
+def _unquote(text: str) -> str:
+    """argparse shows str choices by repr ('lora') and others as they print (5)."""
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"" else text
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
