@@ -51,7 +51,7 @@ def test_parse_bytes(text, expected):
 
 def test_a_bare_number_needs_a_unit():
     """'64' could be 64 GB or 64 GiB (7 % apart): the message offers both spellings."""
-    with pytest.raises(UsageError, match="64GiB .* or 64GB"):
+    with pytest.raises(UsageError, match=r"64GiB .* or 64GB"):
         parse_bytes("64", "RAM size")
 
 

@@ -167,12 +167,11 @@ def test_outside_roots_refused_in_page(server, page):
 
 
 def test_report_offline(page, gemma_gguf, tmp_path, shots):
-    from paramscope.cli.json_api import SizeArgs
     from paramscope.web.report import build_report
 
     src = str(gemma_gguf.resolve())
     out = tmp_path / "report.html"
-    out.write_text(build_report(src, SizeArgs(), text=SENTENCE), encoding="utf-8")
+    out.write_text(build_report(src, {}, text=SENTENCE), encoding="utf-8")
     requests: list[str] = []
     page.context.route("**/*", lambda route: (requests.append(route.request.url),
                                               route.continue_() if route.request.url.startswith("file:")
