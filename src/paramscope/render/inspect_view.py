@@ -11,7 +11,7 @@ from rich.text import Text
 
 from paramscope.analyses.contents.inventory import Inventory
 from paramscope.app.shapes import hyperparameters
-from paramscope.render.table import Column, grid, table
+from paramscope.render.table import Column, grid, in_order, table
 from paramscope.render.text import plain
 from paramscope.units import bytes_label
 
@@ -21,10 +21,6 @@ SUMMARY_FIELDS = ("n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim_
                   "ffn_size", "vocab_size", "context_length", "tied_embeddings", "n_experts",
                   "n_experts_per_token", "n_shared_experts", "n_dense_layers", "expert_ffn_size",
                   "kv_lora_rank", "q_lora_rank", "rope_head_dim", "sliding_window")
-# Sub-components in the order model code and papers name them (q, k, v, o; gate, up, down); others
-# keep the inventory's order after these.
-COMPONENT_ORDER = ("q", "q_a", "q_b", "k", "v", "kv", "kv_a", "kv_b", "qkv", "o", "gate", "up", "gate_up",
-                   "down")
 
 
 def render_inspect(inv: Inventory, console: Console, *, tensors: bool = False, layers: bool = False) -> None:
@@ -67,7 +63,7 @@ def component_table(inv: Inventory, console: Console) -> Table:
     columns = (Column("component"), Column("params", numeric=True), Column("share", numeric=True),
                Column("bytes", numeric=True), Column("chart", drop=1, no_wrap=True, style="cyan"))
     rows = []
-    for path in _in_order(inv.by_component):
+    for path in in_order(inv.by_component):
         tally = inv.by_component[path]
         depth = 0 if path == "total" else path.count("/")
         name = path if path == "total" else "  " * depth + path.rsplit("/", 1)[-1]
@@ -76,26 +72,6 @@ def component_table(inv: Inventory, console: Console) -> Table:
         rows.append([Text(name, style=style), f"{tally.params:,}", f"{tally.share:6.2%}",
                      bytes_label(tally.bytes), bar])
     return table(console, columns, rows, title="Parameters by component")
-
-
-def _in_order(by_component: dict) -> list[str]:
-    """The inventory's tree (parents first, top level in its order), siblings in ``COMPONENT_ORDER``."""
-    paths = [p for p in by_component if p != "total"]
-    rank = {name: i for i, name in enumerate(COMPONENT_ORDER)}
-    children: dict[str, list[str]] = {}
-    for p in paths:
-        children.setdefault(p.rpartition("/")[0], []).append(p)
-    out: list[str] = []
-
-    def walk(parent: str) -> None:
-        kids = children.get(parent, [])
-        for child in sorted(kids, key=lambda c: (rank.get(c.rpartition("/")[2], len(rank)), kids.index(c))):
-            out.append(child)
-            walk(child)
-
-    walk("")
-    out += [p for p in paths if p not in set(out)]  # a sub-component whose parent is not listed
-    return out + (["total"] if "total" in by_component else [])
 
 
 def dtype_table(inv: Inventory, console: Console) -> Table:

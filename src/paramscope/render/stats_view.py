@@ -18,7 +18,7 @@ from rich.text import Text
 
 from paramscope.analyses.values.quant_error import ErrorTally, QuantErrorReport
 from paramscope.analyses.values.stats import Histogram, Summary, WeightStats
-from paramscope.render.table import Column, table
+from paramscope.render.table import Column, groups, in_order, table
 from paramscope.render.text import plain
 from paramscope.units import bytes_label, size_label
 
@@ -71,7 +71,8 @@ SUMMARY_COLUMNS = (Column("values", numeric=True, drop=2), Column("mean", numeri
 
 def component_table(r: WeightStats, console: Console) -> Table:
     rows = []
-    for path, s in r.by_component.items():
+    for path in in_order(r.by_component):
+        s = r.by_component[path]
         depth = 0 if path == "total" else path.count("/")
         name = Text("  " * depth + (path.split("/")[-1] if depth else path),
                     style="bold" if path == "total" else "")
@@ -121,10 +122,9 @@ def render_quant_error(r: QuantErrorReport, console: Console, *, tensors: bool =
     console.print(Text("source ", style="bold") + plain(r.source)
                   + Text(f"  (sample {r.sample:g} of the rows, {r.seconds:.1f} s)"))
     console.print(totals_table(r, console))
-    console.print(types_table(r, console))
-    console.print(component_error_table(r, console))
-    if tensors:
-        console.print(tensor_error_table(r, console))
+    for table_of in (types_table, component_error_table, *((tensor_error_table,) if tensors else ())):
+        for t in table_of(r, console):
+            console.print(t)
     if r.assignment is not None:
         console.print(assignment_table(r, console))
     seen: set[str] = set()
@@ -146,39 +146,49 @@ def totals_table(r: QuantErrorReport, console: Console) -> Table:
     return table(console, columns, rows, title="Whole model at each target")
 
 
-def types_table(r: QuantErrorReport, console: Console) -> Table:
+def types_table(r: QuantErrorReport, console: Console) -> list[Table]:
     """What each target really stores at which type: a target quantizes some tensors and keeps others
     (embeddings, norms, biases) at another type, which is why bits/weight can exceed the target's own."""
-    types = list(dict.fromkeys(t for res in r.targets for t in res.by_type))
-    columns = (Column("type", no_wrap=True), *(Column(res.target, numeric=True) for res in r.targets))
     rows = []
-    for name in types:
-        cells: list[str | Text] = [name]
+    for name in dict.fromkeys(t for res in r.targets for t in res.by_type):
+        cells: list[str | Text] = []
         for res in r.targets:
             tally = res.by_type.get(name)
             share = tally.params / res.total.params if tally and res.total.params else 0
             cells.append(f"{size_label(tally.params)} ({share:.0%})" if tally else "")
-        rows.append(cells)
-    return table(console, columns, rows, title="Parameters at each type",
-                 caption="a target quantizes the weight matrices it names; the rest keeps another type")
+        rows.append(([name], cells))
+    return _per_target(console, r, Column("type", no_wrap=True), rows, "Parameters at each type",
+                       "a target quantizes the weight matrices it names; the rest keeps another type")
 
 
-def component_error_table(r: QuantErrorReport, console: Console) -> Table:
-    columns = (Column("component"), *(Column(res.target, numeric=True) for res in r.targets))
+def component_error_table(r: QuantErrorReport, console: Console) -> list[Table]:
     rows = []
-    for path in r.targets[0].by_component if r.targets else ():
+    for path in in_order(r.targets[0].by_component) if r.targets else ():
         depth = 0 if path == "total" else path.count("/")
         label = Text("  " * depth + (path.split("/")[-1] if depth else path),
                      style="bold" if path == "total" else "")
-        rows.append([label, *(_cell(res.by_component.get(path)) for res in r.targets)])
-    return table(console, columns, rows, title="Relative RMSE (SNR dB) by component")
+        rows.append(([label], [_cell(res.by_component.get(path)) for res in r.targets]))
+    return _per_target(console, r, Column("component"), rows, "Relative RMSE (SNR dB) by component")
 
 
-def tensor_error_table(r: QuantErrorReport, console: Console) -> Table:
-    columns = (Column("tensor"), *(Column(res.target, numeric=True) for res in r.targets))
-    rows = [[plain(row.name), *(f"{_rmse(res.rows[i].tally)} ({res.rows[i].type})" for res in r.targets)]
+def tensor_error_table(r: QuantErrorReport, console: Console) -> list[Table]:
+    rows = [([plain(row.name)], [f"{_rmse(res.rows[i].tally)} ({res.rows[i].type})" for res in r.targets])
             for i, row in enumerate(r.targets[0].rows if r.targets else ())]
-    return table(console, columns, rows, title="Relative RMSE (type) by tensor")
+    return _per_target(console, r, Column("tensor"), rows, "Relative RMSE (type) by tensor")
+
+
+def _per_target(console: Console, r: QuantErrorReport, first: Column, rows, title: str,
+                caption: str | None = None) -> list[Table]:
+    """One table, or as many as it takes to show every target's column whole at this width."""
+    per = [Column(res.target, numeric=True) for res in r.targets]
+    parts = groups(console, [first], per, rows)
+    out = []
+    for n, part in enumerate(parts):
+        name = title if len(parts) == 1 else f"{title} ({n + 1} of {len(parts)})"
+        cells = [[*f, *(p[i] for i in part)] for f, p in rows if any(p[i] != "" for i in part)]
+        out.append(table(console, [first, *(per[i] for i in part)], cells, title=name,
+                         caption=caption if n == len(parts) - 1 else None))
+    return out
 
 
 def assignment_table(r: QuantErrorReport, console: Console) -> Table:

@@ -9,7 +9,7 @@ shrink every column and end names and numbers with "…".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from rich.console import Console, RenderableType
@@ -18,6 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 Cell = str | Text
+# Sub-components in the order model code and papers name them (q, k, v, o; gate, up, down); others
+# keep the analysis's order after these.
+COMPONENT_ORDER = ("q", "q_a", "q_b", "k", "v", "kv", "kv_a", "kv_b", "qkv", "o", "gate", "up", "gate_up",
+                   "down")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,25 @@ def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[C
         caption = note if caption is None else Text.assemble(caption, "\n", note)
     t = _build(columns, shown, rows, title=title, caption=caption, box=box, padding=padding)
     return t
+
+
+def groups(console: Console, fixed: Sequence[Column], per: Sequence[Column],
+           rows: Sequence[tuple[Sequence[Cell], Sequence[Cell]]]) -> list[list[int]]:
+    """The ``per`` columns (one per target, say) split into consecutive groups that each fit the console
+    beside the ``fixed`` ones, so that several narrower tables replace one that would not fit."""
+    out: list[list[int]] = []
+    start = 0
+    while start < len(per):
+        k = len(per) - start
+        while k > 1:
+            cols = [*fixed, *per[start:start + k]]
+            cells = [[*f, *p[start:start + k]] for f, p in rows]
+            if _narrowest(console, cols, range(len(cols)), cells, True, (0, 1)) <= console.width:
+                break
+            k -= 1
+        out.append(list(range(start, start + k)))
+        start += k
+    return out
 
 
 def grid(rows: Sequence[tuple[str, RenderableType]], padding: int = 2) -> Table:
@@ -104,3 +127,24 @@ def _spread(rows: list[list[str]], shown: Sequence[int], n: int) -> list[list[Ce
             full[i] = Text(value)
         out.append(full)
     return out
+
+
+def in_order(by_component: Collection[str]) -> list[str]:
+    """The inventory's tree (parents first, top level in its order), siblings in ``COMPONENT_ORDER``."""
+    paths = [p for p in by_component if p != "total"]
+    rank = {name: i for i, name in enumerate(COMPONENT_ORDER)}
+    children: dict[str, list[str]] = {}
+    for p in paths:
+        children.setdefault(p.rpartition("/")[0], []).append(p)
+    out: list[str] = []
+
+    def walk(parent: str) -> None:
+        kids = children.get(parent, [])
+        for child in sorted(kids, key=lambda c: (rank.get(c.rpartition("/")[2], len(rank)), kids.index(c))):
+            out.append(child)
+            walk(child)
+
+    walk("")
+    seen = set(out)
+    out += [p for p in paths if p not in seen]  # a sub-component whose parent is not listed
+    return out + (["total"] if "total" in by_component else [])
