@@ -15,7 +15,9 @@ from paramscope.units import bytes_label
 def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bool = False) -> None:
     one = r.one_device
     key = r.device.key
-    on_one = "this machine's RAM" if r.cpu_only and key == "this-machine" else f"one {key}"
+    on_one = f"one {key}"
+    if r.cpu_only:  # the device is RAM: no "one" of it
+        on_one = "this machine's RAM" if key == "this-machine" else f"{key} RAM"
     asked = r.weights_label
     rows: list[tuple[str, Text | str]] = [
         ("model", plain(one.source)),

@@ -5,7 +5,7 @@ Every string that came from a file (tensor names, metadata) goes through ``rende
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -59,7 +59,7 @@ def summary(inv: Inventory) -> Table:
     return grid(rows)
 
 
-def component_table(inv: Inventory, console: Console) -> Table:
+def component_table(inv: Inventory, console: Console) -> RenderableType:
     columns = (Column("component"), Column("params", numeric=True), Column("share", numeric=True),
                Column("bytes", numeric=True), Column("chart", drop=1, no_wrap=True, style="cyan"))
     rows = []
@@ -74,7 +74,7 @@ def component_table(inv: Inventory, console: Console) -> Table:
     return table(console, columns, rows, title="Parameters by component")
 
 
-def dtype_table(inv: Inventory, console: Console) -> Table:
+def dtype_table(inv: Inventory, console: Console) -> RenderableType:
     columns = (Column("type"), Column("tensors", numeric=True), Column("params", numeric=True),
                Column("bytes", numeric=True), Column("bits/param", numeric=True))
     rows = []
@@ -85,7 +85,7 @@ def dtype_table(inv: Inventory, console: Console) -> Table:
     return table(console, columns, rows, title="By stored type", caption=f"parameters by role: {roles}")
 
 
-def layer_table(inv: Inventory, console: Console) -> Table:
+def layer_table(inv: Inventory, console: Console) -> RenderableType:
     # columns left out first at narrow widths: the small parts (norms, routers), then bytes
     drop = {"attention": 0, "ffn": 0, "experts": 0, "shared_experts": 2, "router": 3, "norm": 3, "other": 3}
     comps = [c for c in drop if any(c in layer for layer in inv.by_layer.values())]

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 from paramscope.analyses.values.quant_error import ErrorTally, QuantErrorReport
@@ -69,7 +68,7 @@ SUMMARY_COLUMNS = (Column("values", numeric=True, drop=2), Column("mean", numeri
                    Column("histogram (log)", no_wrap=True, style="cyan"))
 
 
-def component_table(r: WeightStats, console: Console) -> Table:
+def component_table(r: WeightStats, console: Console) -> RenderableType:
     rows = []
     for path in in_order(r.by_component):
         s = r.by_component[path]
@@ -80,7 +79,7 @@ def component_table(r: WeightStats, console: Console) -> Table:
     return table(console, (Column("component"), *SUMMARY_COLUMNS), rows, title="Values by component")
 
 
-def tensor_table(r: WeightStats, console: Console) -> Table:
+def tensor_table(r: WeightStats, console: Console) -> RenderableType:
     """Fewer columns than the component table, so long tensor names fit; --json has every field."""
     keep = ("values", "mean", "std", "min", "max", "zeros", "histogram (log)")
     # here the names come first: the sparkline is the first thing a narrow terminal leaves out
@@ -137,7 +136,7 @@ def render_quant_error(r: QuantErrorReport, console: Console, *, tensors: bool =
         console.print(Text("note: ", style="dim") + plain(note))
 
 
-def totals_table(r: QuantErrorReport, console: Console) -> Table:
+def totals_table(r: QuantErrorReport, console: Console) -> RenderableType:
     columns = (Column("target", no_wrap=True), Column("scheme", drop=1), Column("size", numeric=True),
                Column("bits/weight", numeric=True), Column("rel. RMSE", numeric=True),
                Column("SNR dB", numeric=True))
@@ -146,7 +145,7 @@ def totals_table(r: QuantErrorReport, console: Console) -> Table:
     return table(console, columns, rows, title="Whole model at each target")
 
 
-def types_table(r: QuantErrorReport, console: Console) -> list[Table]:
+def types_table(r: QuantErrorReport, console: Console) -> list[RenderableType]:
     """What each target really stores at which type: a target quantizes some tensors and keeps others
     (embeddings, norms, biases) at another type, which is why bits/weight can exceed the target's own."""
     rows = []
@@ -161,7 +160,7 @@ def types_table(r: QuantErrorReport, console: Console) -> list[Table]:
                        "a target quantizes the weight matrices it names; the rest keeps another type")
 
 
-def component_error_table(r: QuantErrorReport, console: Console) -> list[Table]:
+def component_error_table(r: QuantErrorReport, console: Console) -> list[RenderableType]:
     rows = []
     for path in in_order(r.targets[0].by_component) if r.targets else ():
         depth = 0 if path == "total" else path.count("/")
@@ -171,14 +170,14 @@ def component_error_table(r: QuantErrorReport, console: Console) -> list[Table]:
     return _per_target(console, r, Column("component"), rows, "Relative RMSE (SNR dB) by component")
 
 
-def tensor_error_table(r: QuantErrorReport, console: Console) -> list[Table]:
+def tensor_error_table(r: QuantErrorReport, console: Console) -> list[RenderableType]:
     rows = [([plain(row.name)], [f"{_rmse(res.rows[i].tally)} ({res.rows[i].type})" for res in r.targets])
             for i, row in enumerate(r.targets[0].rows if r.targets else ())]
     return _per_target(console, r, Column("tensor"), rows, "Relative RMSE (type) by tensor")
 
 
 def _per_target(console: Console, r: QuantErrorReport, first: Column, rows, title: str,
-                caption: str | None = None) -> list[Table]:
+                caption: str | None = None) -> list[RenderableType]:
     """One table, or as many as it takes to show every target's column whole at this width."""
     per = [Column(res.target, numeric=True) for res in r.targets]
     parts = groups(console, [first], per, rows)
@@ -191,7 +190,7 @@ def _per_target(console: Console, r: QuantErrorReport, first: Column, rows, titl
     return out
 
 
-def assignment_table(r: QuantErrorReport, console: Console) -> Table:
+def assignment_table(r: QuantErrorReport, console: Console) -> RenderableType:
     a = r.assignment
     columns = (Column("component"), Column("target", no_wrap=True), Column("size", numeric=True),
                Column("rel. RMSE", numeric=True), Column("SNR dB", numeric=True))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -36,8 +36,9 @@ class Column:
 
 def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *,
           title: str | None = None, caption: str | Text | None = None, box: bool = True,
-          padding: tuple[int, int] = (0, 1)) -> Table:
-    """A rich Table of ``rows`` with as many of ``columns`` as fit ``console.width``."""
+          padding: tuple[int, int] = (0, 1)) -> RenderableType:
+    """A rich Table of ``rows`` with as many of ``columns`` as fit ``console.width``. The title and the
+    caption are lines of their own, as wide as the console (a table's own would wrap at its width)."""
     shown = list(range(len(columns)))
     levels = sorted({c.drop for c in columns if c.drop}, reverse=True)
     for level in [None, *levels]:
@@ -50,8 +51,12 @@ def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[C
         note = Text(f"(not shown at {console.width} columns: {', '.join(left_out)}; --json has them)",
                     style="dim")
         caption = note if caption is None else Text.assemble(caption, "\n", note)
-    t = _build(columns, shown, rows, title=title, caption=caption, box=box, padding=padding)
-    return t
+    t = _build(columns, shown, rows, title=None, caption=None, box=box, padding=padding)
+    parts: list[RenderableType] = [Text(title, style="italic")] if title else []
+    parts.append(t)
+    if caption is not None:
+        parts.append(caption if isinstance(caption, Text) else Text(caption))
+    return Group(*parts)
 
 
 def groups(console: Console, fixed: Sequence[Column], per: Sequence[Column],
