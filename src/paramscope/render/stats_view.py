@@ -19,7 +19,7 @@ from paramscope.analyses.values.quant_error import ErrorTally, QuantErrorReport
 from paramscope.analyses.values.stats import Histogram, Summary, WeightStats
 from paramscope.render.table import Column, groups, in_order, table
 from paramscope.render.text import plain
-from paramscope.units import bytes_label, size_label
+from paramscope.units import bytes_label, decimal_label, size_label
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 16
@@ -52,7 +52,7 @@ def render_stats(r: WeightStats, console: Console, *, tensors: bool = True) -> N
 
 def _header(r: WeightStats) -> Text:
     # a rate over a short scan would mostly measure start-up (loading the compiled kernels)
-    rate = f", {r.bytes_per_second / 1e9:.2f} GB/s" if r.seconds >= RATE_AFTER_SECONDS else ""
+    rate = f", {decimal_label(int(r.bytes_per_second))}/s" if r.seconds >= RATE_AFTER_SECONDS else ""
     return (Text("source ", style="bold") + plain(r.source)
             + Text(f"  ({r.format}; {len(r.tensors)} tensors, {bytes_label(r.bytes_scanned)} read in "
                    f"{r.seconds:.2f} s{rate}, {r.backend})"))
