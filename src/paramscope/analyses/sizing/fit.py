@@ -172,7 +172,7 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     tp = advice.tp_plan(model, on_n, device, n) if n and n > 1 else None
     one_plan = None if one.fits else advice.one_device_plan(model, req, one, ram_bytes, offload)
     plans = [as_asked] if one.fits else [p for p in (tp, one_plan) if p is not None]
-    words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), MAX_DEVICES, ram_bytes)
+    words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), max(counts), ram_bytes)
     explain = (
         f"one {device.key}: needs {one.total_bytes:,} B of {device.usable_bytes:,} B",
         f"device counts the heads allow (n_heads {cfg.n_heads}, n_kv_heads {cfg.n_kv_heads}): "

@@ -118,6 +118,8 @@ def one_device_plan(model: Model, req: MemoryRequest, one: SizeEstimate, ram_byt
     below = [c for c in candidates if _rank(c[0]) > _rank(QUALITY_FLOOR)]
     ram_ok = ram_bytes is None or device.kind == "cpu"
     for group in (above, below):
+        if not group:
+            continue
         whole = next(((s, e) for s, e in group if e.fits), None)
         if whole is not None:
             return _plan(model, whole[0], whole[1], device, 1, None)
@@ -155,6 +157,7 @@ def tp_plan(model: Model, est: SizeEstimate, device: Device, n: int) -> Plan:
 # --- words ---------------------------------------------------------------------------------------------
 def verdict(device: Device, one: Plan, tp: Plan | None, one_plan: Plan | None, fits_one: bool,
             max_devices: int, ram_bytes: int | None) -> str:
+    """``max_devices``: the most devices the heads allow splitting over (and paramscope tries)."""
     """The whole answer in one or two sentences, naming each configuration."""
     key = device.key
     if device.kind == "cpu":
@@ -173,7 +176,8 @@ def verdict(device: Device, one: Plan, tp: Plan | None, one_plan: Plan | None, f
     if tp is not None:
         first = f"Needs {tp.devices} × {key} at {one.weights_label} (tensor parallel{_speed(tp, ', ')})."
     else:
-        first = f"Does not fit even {max_devices} × {key} at {one.weights_label}."
+        first = (f"Does not fit {max_devices} × {key} at {one.weights_label}, the most its attention heads "
+                 "allow splitting over.")
     if one_plan is None:
         have = f" ({bytes_label(ram_bytes)} of RAM free)" if ram_bytes is not None else ""
         return first + (f" On one {key} it does not fit at any type down to {QUANT_LADDER[-1].upper()}, "
