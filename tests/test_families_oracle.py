@@ -17,8 +17,8 @@ pytest.importorskip("transformers", reason="the oracle tests need transformers (
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from paramscope.analyses.sizing.kv_cache import kv_cache_for_context
 
+from paramscope.analyses.sizing.kv_cache import kv_cache_for_context
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge import catalogue
 from paramscope.knowledge.families import (

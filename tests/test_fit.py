@@ -35,8 +35,11 @@ def test_70b_bf16_needs_two_h100(llama70b):
     o = r.offload
     assert o is not None and 0 < o.gpu_layers < 80 and o.fits_ram
     assert o.gpu_bytes <= h100.usable_bytes
-    assert any(f"-ngl {o.gpu_layers}" in c for c in r.commands)
+    # the advice: two H100s as stored, or one at Q8_0 whole (more precise than offloading at bf16 is fast)
+    assert [(p.devices, p.weights, p.offload) for p in r.plans] == [(2, None, None), (1, "q8_0", None)]
+    assert "Needs 2 × h100-sxm at BF16 as stored" in r.verdict and "Q8_0, whole" in r.verdict
     assert any("--tensor-parallel-size 2" in c for c in r.commands)
+    assert any("<llama-3.1-70b-Q8_0.gguf>" in c and "-ngl 999" in c for c in r.commands)
 
 
 def test_max_context_is_the_boundary(llama70b):
@@ -56,11 +59,61 @@ def test_best_quant_fits_and_the_more_precise_one_does_not(llama70b):
 
 
 def test_moe_puts_experts_in_ram_first():
-    r = fit(open_model("mixtral-8x7b"), MemoryRequest(device=find_device("rtx-4090")), ram_bytes=128 << 30)
+    mixtral, rtx = open_model("mixtral-8x7b"), find_device("rtx-4090")
+    r = fit(mixtral, MemoryRequest(device=rtx), ram_bytes=128 << 30)
     o = r.offload
     assert o is not None and o.gpu_layers == o.n_layers == 32
     assert 0 < o.cpu_moe_layers <= 32 and o.fits_ram
-    assert any(f"--n-cpu-moe {o.cpu_moe_layers}" in c for c in r.commands)
+    # the one-card advice: nothing down to Q4_K_M fits whole, so Q4_K_M with experts in RAM
+    tp, one = r.plans
+    assert (tp.devices, tp.weights) == (4, None) and "Needs 4 × rtx-4090 at BF16 as stored" in r.verdict
+    assert one.devices == 1 and one.weights == "q4_k_m" and one.offload and one.offload.cpu_moe_layers > 0
+    for scheme in ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m"):
+        assert not estimate(mixtral, MemoryRequest(device=rtx, weights=scheme)).fits
+    assert f"routed experts of {one.offload.cpu_moe_layers} of 32 layers in RAM" in r.verdict
+    assert any(f"--n-cpu-moe {one.offload.cpu_moe_layers}" in c and "Q4_K_M.gguf" in c for c in r.commands)
+
+
+def test_offload_decode_bound_reads_each_memory_at_its_bandwidth():
+    """1 / (GPU bytes / GPU bandwidth + RAM bytes / RAM bandwidth), k of E routed experts read from RAM."""
+    from paramscope.analyses.sizing.speed import speed_for
+    from paramscope.knowledge.hardware import BY_KEY
+
+    mixtral, rtx = open_model("mixtral-8x7b"), find_device("rtx-4090")
+    one = fit(mixtral, MemoryRequest(device=rtx), ram_bytes=128 << 30).plans[1]
+    step = speed_for(mixtral, one.estimate, rtx, 1).bytes_per_step
+    ram = one.offload.ram_bytes * 2 // 8
+    expected = 1 / ((step - ram) / rtx.bandwidth + ram / BY_KEY["ddr5-5600-2ch"].bandwidth)
+    assert one.decode_tokens_per_s == pytest.approx(expected) and one.ram_bandwidth_assumed
+    assert one.decode_tokens_per_s < speed_for(mixtral, one.estimate, rtx, 1).decode_tokens_per_s
+
+
+@pytest.mark.parametrize(("name", "device", "ram"), [
+    ("llama-3.1-70b", "rtx-4090", 64), ("llama-3.1-70b", "rtx-3060-12g", 16),
+    ("mixtral-8x7b", "rtx-4090", 16), ("deepseek-v3", "h100", 512), ("qwen3-8b", "t4", 8),
+    ("llama-3.1-405b", "rtx-4090", 32),
+])
+def test_every_recommended_plan_fits(name, device, ram):
+    """A command the advice prints never needs more than the device (and RAM) holds."""
+    model, dev = open_model(name), find_device(device)
+    r = fit(model, MemoryRequest(device=dev), ram_bytes=ram << 30)
+    for p in r.plans:
+        if p.offload is None:
+            assert p.estimate.fits and len(p.estimate.per_device) == p.devices, p
+            assert all(d.total_bytes <= dev.usable_bytes for d in p.estimate.per_device), p
+        else:
+            assert p.devices == 1 and p.offload.gpu_bytes <= dev.usable_bytes and p.offload.fits_ram, p
+    if len(r.plans) < 2 and not r.one_device.fits:
+        assert "does not fit at any type" in r.verdict or "the most its attention heads" in r.verdict
+
+
+def test_cpu_only_answer_has_cpu_flags():
+    from paramscope.app.fit import host_ram_device
+
+    r = fit(open_model("qwen3-8b"), MemoryRequest(device=host_ram_device(16 << 30)), ram_bytes=12 << 30)
+    assert r.cpu_only and r.verdict.startswith("CPU-only answer")
+    assert r.devices_needed in (1, None) and r.offload is None
+    assert r.commands and all("-ngl 0" in c and "vllm" not in c for c in r.commands)
 
 
 def test_small_model_fits_everywhere(gemma_gguf):

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from builders.onnx_files import linear_model, save, weights
@@ -67,6 +69,54 @@ def test_subgraph_initializers(tmp_path: Path) -> None:
     model = onnx_reader.read(save(linear_model([], nodes), tmp_path / "if.onnx"))
     assert sorted((t.name, t.shape) for t in model.tensors) == [("If_0.else_branch/V", (5,)),
                                                                 ("If_0.then_branch/V", (5,))]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["<f4", "<f2", "<f8", "i1", "<i4"]),
+                          st.lists(st.integers(1, 5), min_size=0, max_size=3), st.booleans()),
+                min_size=1, max_size=6),
+       st.booleans())
+def test_inline_values_are_located_in_the_file(tmp_path: Path, specs, in_subgraph: bool) -> None:
+    """Every inline initializer (raw_data, or packed float_data / double_data) gets the offset of exactly
+    the bytes onnx's own numpy_helper.to_array decodes; the subgraph's too."""
+    rng = np.random.default_rng(len(specs))
+    inits = []
+    for i, (dt, shape, typed) in enumerate(specs):
+        values = (rng.standard_normal(shape) * 100).astype(dt)
+        if typed and dt in ("<f4", "<f8"):  # float_data / double_data, packed
+            code = TensorProto.FLOAT if dt == "<f4" else TensorProto.DOUBLE
+            inits.append(helper.make_tensor(f"t{i}", code, shape, values.ravel().tolist()))
+        else:
+            inits.append(numpy_helper.from_array(values, f"t{i}"))
+    nodes = [helper.make_node("Identity", [t.name], [f"o{i}"]) for i, t in enumerate(inits)]
+    if in_subgraph:
+        out = [helper.make_tensor_value_info("o0", TensorProto.FLOAT, None)]
+        inner = helper.make_graph(nodes, "then", [], out, inits)
+        path = save(linear_model([], [helper.make_node("If", ["c"], ["r"], then_branch=inner)]),
+                    tmp_path / "sub.onnx")
+    else:
+        path = save(linear_model(inits, nodes), tmp_path / "flat.onnx")
+    model = onnx_reader.read(path)
+    data = path.read_bytes()
+    by_name = {t.name.rsplit("/", 1)[-1]: t for t in model.tensors}
+    for init in inits:
+        t, expected = by_name[init.name], numpy_helper.to_array(init)
+        if not expected.size:
+            continue
+        assert t.file == str(path) and t.offset is not None, t
+        stored = np.frombuffer(data[t.offset:t.offset + t.nbytes], expected.dtype.newbyteorder("<"))
+        assert np.array_equal(stored, expected.ravel(), equal_nan=True)
+
+
+def test_stats_reads_inline_onnx_values(tmp_path: Path) -> None:
+    """`stats` of a plain ONNX file reads every initializer, as it does every other format."""
+    import paramscope
+
+    path = save(linear_model(weights()), tmp_path / "tiny.onnx")
+    stats = paramscope.stats(str(path)).stats
+    means = {t.name: t.summary.mean for t in stats.tensors}
+    assert means["W"] == pytest.approx(5.5) and means["B"] == pytest.approx(1.0)
+    assert len(stats.tensors) == 3
 
 
 def test_matmulnbits_counts_packed_weights(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from gguf import GGUFWriter
 
-from paramscope.errors import ParamscopeError, SourceError, UnsupportedError
+from paramscope.errors import ParamscopeError, SourceError, UnsupportedError, UsageError
 from paramscope.formats import open_model
 from paramscope.tokenize import (
     TokenIdError,
@@ -483,7 +483,7 @@ def test_cli_count_file_stdin_and_ids(capsys, monkeypatch, gemma_gguf, minilm_di
 
 def test_cli_errors(capsys, monkeypatch, gemma_gguf, tmp_path):
     (tmp_path / "doc.txt").write_text("x", encoding="utf-8")
-    with pytest.raises(SourceError, match="not both"):
+    with pytest.raises(UsageError, match="not both"):
         cli(capsys, monkeypatch, str(gemma_gguf), "text", "--file", str(tmp_path / "doc.txt"))
     with pytest.raises(TokenIdError):
         cli(capsys, monkeypatch, "no-such-model", "--ids", "1,two")  # fails before opening the model

@@ -209,6 +209,20 @@ def test_compute_is_6ND_and_chinchilla_is_20N():
     assert not train_estimate(llama_8b()).tokens_given
 
 
+def test_fine_tuning_defaults_to_a_dataset_not_chinchilla():
+    """20 × params sizes pre-training; LoRA and QLoRA default to a stated 10^8-token fine-tuning set."""
+    from paramscope.analyses.training.compute import COMPUTE_OPTIMAL, FINETUNE_DEFAULT, GIVEN
+
+    full = train_estimate(llama_8b())
+    assert (full.tokens, full.tokens_basis) == (20 * LLAMA_8B_PARAMS, COMPUTE_OPTIMAL)
+    for method in ("lora", "qlora"):
+        est = train_estimate(llama_8b(), method=method)
+        assert (est.tokens, est.tokens_basis) == (100_000_000, FINETUNE_DEFAULT)
+        assert est.optimal_tokens == 20 * LLAMA_8B_PARAMS  # still reported, not used
+    assert train_estimate(llama_8b(), method="lora", tokens=10**7).tokens_basis == GIVEN
+    assert paramscope.train("llama-3.1-8b", method="lora", tokens="10M").estimate.tokens == 10**7
+
+
 def test_moe_compute_uses_active_parameters():
     est = train_estimate(paramscope.open_model("mixtral-8x7b"), tokens=1000)
     assert est.active_params == 12_879_925_248

@@ -1,9 +1,9 @@
-"""Units: the size labels models are named by, byte labels, and sizes typed by users."""
+"""Units: the size labels models are named by, byte labels, and sizes and counts typed by users."""
 
 import pytest
 
 from paramscope.errors import UsageError
-from paramscope.units import bytes_label, parse_bytes, size_label
+from paramscope.units import bytes_label, decimal_label, hours_label, parse_bytes, parse_count, size_label
 
 
 @pytest.mark.parametrize(("params", "label"), [
@@ -35,19 +35,49 @@ def test_bytes_label(n, label):
     assert bytes_label(n) == label
 
 
+@pytest.mark.parametrize(("n", "label"), [
+    (0, "0 B"), (999, "999 B"), (1_500, "1.50 KB"), (24 * 2**30, "25.77 GB"), (2_500_000, "2.50 MB"),
+])
+def test_decimal_label(n, label):
+    assert decimal_label(n) == label
+
+
 @pytest.mark.parametrize(("text", "expected"), [("8GB", 8 * 10**9), ("7.5GiB", int(7.5 * 2**30)),
-                                                ("500MB", 5 * 10**8), ("1024", 1024), ("64 gib", 64 << 30),
-                                                ("1e3", 1000)])
+                                                ("500MB", 5 * 10**8), ("64 gib", 64 << 30),
+                                                ("1e3b", 1000), (1024, 1024)])
 def test_parse_bytes(text, expected):
     assert parse_bytes(text) == expected
 
 
-def test_parse_bytes_default_unit():
-    assert parse_bytes("64", "GiB") == parse_bytes(64, "GiB") == 64 << 30
-    assert parse_bytes("64GB", "GiB") == 64 * 10**9  # a unit given wins
+def test_a_bare_number_needs_a_unit():
+    """'64' could be 64 GB or 64 GiB (7 % apart): the message offers both spellings."""
+    with pytest.raises(UsageError, match=r"64GiB .* or 64GB"):
+        parse_bytes("64", "RAM size")
 
 
-@pytest.mark.parametrize("text", ["8 parsecs", "", "GB", "-1GB", "0"])
+@pytest.mark.parametrize("text", ["8 parsecs", "", "GB", "-1GB", "0GB", 0, "64"])
 def test_parse_bytes_refuses_nonsense(text):
     with pytest.raises(UsageError):
         parse_bytes(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("10M", 10_000_000), ("2.5B", 2_500_000_000), ("15T", 15 * 10**12), ("1e7", 10_000_000),
+    ("10,000,000", 10_000_000), ("100k", 100_000), ("3G", 3 * 10**9), (1e9, 10**9), ("42", 42),
+])
+def test_parse_count(text, expected):
+    assert parse_count(text) == expected
+
+
+@pytest.mark.parametrize("text", ["10X", "", "M", "-5M", "0", "1e400", "nan"])
+def test_parse_count_refuses_nonsense(text):
+    with pytest.raises(UsageError):
+        parse_count(text)
+
+
+@pytest.mark.parametrize(("hours", "label"), [
+    (1.36, "1.36 hours"), (0.5, "30 minutes"), (0.001, "3.6 seconds"), (100, "4.17 days"),
+    (20_000, "2.28 years"), (47.9, "47.9 hours"), (5_000, "208 days"),
+])
+def test_hours_label(hours, label):
+    assert hours_label(hours) == label

@@ -76,9 +76,9 @@ def test_size_equals_cli(client, capsys, gemma_gguf, source):
 
 
 def test_fit_equals_cli(client, capsys):
-    r = client.get("/api/fit", params={"source": "llama-3.1-70b", "gpu": "rtx-4090", "ram": 64})
+    r = client.get("/api/fit", params={"source": "llama-3.1-70b", "gpu": "rtx-4090", "ram": "64GiB"})
     assert r.status_code == 200, r.text
-    assert r.json() == cli_json(capsys, "fit", "llama-3.1-70b", "--gpu", "rtx-4090", "--ram", "64")
+    assert r.json() == cli_json(capsys, "fit", "llama-3.1-70b", "--gpu", "rtx-4090", "--ram", "64GiB")
     assert r.json()["devices_needed"] > 1
 
 

@@ -6,11 +6,25 @@ Every message names the file, the rule, and what was found against what was expe
 
 from __future__ import annotations
 
+# The exit statuses of every command, defined once: `paramscope --help` and docs/cli.md show this table.
+EXIT_OK = 0
+EXIT_ERROR = 1  # bad input or usage
+EXIT_UNSAFE = 2  # the safety verdict of scan / inspect (analyses.safety.pickle_safety.Verdict.exit_code)
+EXIT_INTERNAL = 70  # EX_SOFTWARE (BSD sysexits.h): a bug in paramscope
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done",
+    EXIT_ERROR: "bad input or usage: one line on stderr says what and why",
+    EXIT_UNSAFE: "safety finding: loading a scanned or inspected pickle could run code",
+    EXIT_INTERNAL: "a bug in paramscope: one line; PARAMSCOPE_DEBUG=1 for a traceback",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
 
 class ParamscopeError(Exception):
     """Base class: the message is complete and fit to show a user as one line."""
 
-    exit_code = 1
+    exit_code = EXIT_ERROR
 
 
 class SourceError(ParamscopeError):

@@ -120,7 +120,7 @@ def nvidia_gpus() -> tuple[tuple[GpuInfo, ...], str | None]:
     try:
         import pynvml
     except ImportError:
-        return (), "nvidia-ml-py is not installed (pip install nvidia-ml-py)"
+        return (), "nvidia-ml-py is not installed: pip install 'paramscope[hardware]'"
     try:
         pynvml.nvmlInit()
     except Exception as error:  # NVMLError_LibraryNotFound, _DriverNotLoaded, …: no usable GPU

@@ -11,7 +11,7 @@ from paramscope.app.memory_options import MemorySettings
 from paramscope.errors import UsageError
 
 if TYPE_CHECKING:
-    from paramscope.analyses.sizing.fit import FitReport
+    from paramscope.analyses.sizing.fit import FitReport, Plan
     from paramscope.analyses.sizing.speed import SpeedEstimate
     from paramscope.knowledge.hardware import Device
     from paramscope.model import Model
@@ -23,7 +23,7 @@ GIVEN, DETECTED_GPU, HOST_RAM = "given", "this machine's GPU", "this machine's R
 @dataclass(frozen=True, slots=True)
 class FitRequest(MemorySettings):
     gpu: str | None = None  # one device type; None: this machine's first NVIDIA GPU, else its RAM
-    ram: str | float | None = None  # RAM for offloaded layers: "64GiB", "64GB"; a bare number is GiB
+    ram: str | int | None = None  # RAM for offloaded layers: "64GiB", "64GB", or an int of bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +48,24 @@ class FitResult:
             "offload": None if off is None else {
                 "gpu_layers": off.gpu_layers, "n_layers": off.n_layers, "cpu_moe_layers": off.cpu_moe_layers,
                 "gpu_bytes": off.gpu_bytes, "ram_bytes": off.ram_bytes, "fits_ram": off.fits_ram},
-            "max_context": r.max_context, "best_quant": r.best_quant, "commands": list(r.commands),
+            "max_context": r.max_context, "max_context_devices": r.max_context_devices,
+            "best_quant": r.best_quant, "commands": list(r.commands),
             "speed": speed_json(self.speed), "speed_devices": r.devices_needed or 1,
+            "verdict": r.verdict, "weights_label": r.weights_label, "cpu_only": r.cpu_only,
+            "plans": [plan_json(p) for p in r.plans],
+            "command_lines": [{"for": c.purpose, "command": c.text} for c in r.command_lines],
             "explain": list(r.explain),
         } | remote_json(self.model)
+
+
+def plan_json(p: Plan) -> dict[str, Any]:
+    off = p.offload
+    return {"devices": p.devices, "weights": p.weights, "weights_label": p.weights_label,
+            "total_bytes_per_device": p.estimate.per_device[0].total_bytes, "context": p.estimate.context,
+            "gpu_layers": None if off is None else off.gpu_layers,
+            "cpu_moe_layers": None if off is None else off.cpu_moe_layers,
+            "ram_bytes": None if off is None else off.ram_bytes,
+            "decode_tokens_per_s": p.decode_tokens_per_s, "ram_bandwidth_assumed": p.ram_bandwidth_assumed}
 
 
 def fit(source: Source | FitRequest, **options: Any) -> FitResult:
@@ -63,7 +77,7 @@ def fit(source: Source | FitRequest, **options: Any) -> FitResult:
 
     req = source if isinstance(source, FitRequest) else FitRequest.build(source, options)
     device, origin = _device(req.gpu)
-    ram = parse_bytes(req.ram, "GiB", "RAM size") if req.ram is not None else detect().available_ram_bytes
+    ram = parse_bytes(req.ram, "RAM size") if req.ram is not None else detect().available_ram_bytes
     model = open_source(req.source)
     report = fit_report(model, req.memory_request(device), ram_bytes=ram)
     speed = speed_for(model, report.on_devices, device, report.devices_needed or 1)

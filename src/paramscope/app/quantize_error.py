@@ -43,7 +43,7 @@ def quantize_error(source: Source | QuantErrorRequest, *, progress: Progress | N
 
     req = source if isinstance(source, QuantErrorRequest) else QuantErrorRequest(source, **options)
     targets = [t.strip() for t in req.to.split(",") if t.strip()]
-    budget = None if req.budget is None else parse_bytes(req.budget, "b", "budget")
+    budget = None if req.budget is None else parse_bytes(req.budget, "budget")
     model = open_source(req.source)
     with MappedFiles() as files:
         report = run(model, files, targets, sample=req.sample, budget=budget, progress=progress)
@@ -56,6 +56,7 @@ def quant_error_json(r: QuantErrorReport) -> dict[str, Any]:
         "targets": [{"target": res.target, "scheme": res.scheme, "bits_per_weight": res.bits_per_weight,
                      **tally_json(res.total),
                      "by_component": {k: tally_json(v) for k, v in res.by_component.items()},
+                     "by_type": {k: {"params": v.params, "bytes": v.bytes} for k, v in res.by_type.items()},
                      "tensors": [{"name": row.name, "component": row.component, "layer": row.layer,
                                   "type": row.type, "sampled": row.sampled, "simulated": row.simulated,
                                   **tally_json(row.tally)} for row in res.rows],

@@ -56,15 +56,15 @@ def _tokenizer(r: Tokenized | Decoded | Counted) -> dict[str, Any]:
 def tokens(source: Source | TokensRequest, *, progress: Progress | None = None, **options: Any
            ) -> TokensResult:
     """``paramscope.tokens("model.gguf", text="Hello").tokenized.tokens``; ``ids=[…]`` decodes instead."""
-    from paramscope.tokenize import parse_ids, tokenizer
+    from paramscope.tokenize import parse_ids, tokenizer_for
 
     req = source if isinstance(source, TokensRequest) else TokensRequest(source, **options)
     if req.ids is not None:
         ids = parse_ids(req.ids) if isinstance(req.ids, str) else list(req.ids)  # a typo fails first
-        return TokensResult(req, decoded=tokenizer(req.source).decoded(ids))
+        return TokensResult(req, decoded=tokenizer_for(req.source, ids=ids).decoded(ids))
     if req.text is None:
         raise UsageError("no text: give text to tokenize, or ids to decode")
-    tok = tokenizer(req.source)
+    tok = tokenizer_for(req.source, text=req.text)
     if req.count:
         return TokensResult(req, counted=tok.counted(req.text, add_special=not req.no_special,
                                                      on_progress=progress))

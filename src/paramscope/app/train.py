@@ -32,7 +32,9 @@ class TrainRequest:
     checkpointing: bool = True  # activation checkpointing
     rank: int = 16  # LoRA rank
     targets: str = "q,k,v,o"  # LoRA targets: q,k,v,o, all-linear, or components such as attention,ffn
-    tokens: int | None = None  # training tokens; None: compute-optimal (20 × params)
+    # training tokens: an int, or "10M", "2.5B", "15T"; None: compute-optimal (20 × params) for full
+    # training, an assumed 10^8-token fine-tuning set for lora / qlora (analyses/training/compute.py)
+    tokens: int | str | None = None
     gpu: str | None = None  # device for GPU-hours and the fit check
     mfu: float = 0.4
 
@@ -51,6 +53,8 @@ class TrainResult:
         return None if self.device is None else self.estimate.total_bytes <= self.device.usable_bytes
 
     def to_json(self) -> dict[str, Any]:
+        from paramscope.analyses.training.compute import COMPUTE_OPTIMAL, TOKENS_BASIS
+
         est, device = self.estimate, self.device
         return {
             "method": est.method, "precision": est.precision, "seq_len": est.seq_len,
@@ -59,7 +63,8 @@ class TrainResult:
             "trainable_params": est.trainable_params, "trainable_by_component": est.trainable_by_component,
             "bytes_per_gpu": est.by_part | {"total": est.total_bytes},
             "device": device.key if device else None, "fits": self.fits,
-            "tokens": est.tokens, "tokens_are_compute_optimal": not est.tokens_given,
+            "tokens": est.tokens, "tokens_are_compute_optimal": est.tokens_basis == COMPUTE_OPTIMAL,
+            "tokens_basis": est.tokens_basis, "tokens_basis_text": TOKENS_BASIS[est.tokens_basis],
             "optimal_tokens": est.optimal_tokens, "flops": est.flops, "mfu": est.mfu,
             "gpu_hours": est.gpu_hours, "days": est.days, "explain": list(est.explain),
             "notes": list(est.notes),
@@ -69,6 +74,7 @@ class TrainResult:
 def train(source: Source | TrainRequest, **options: Any) -> TrainResult:
     """Training memory and compute: ``paramscope.train("llama-3.1-8b", method="qlora").estimate``."""
     from paramscope.analyses.training.estimate import train_estimate
+    from paramscope.units import parse_count
 
     req = source if isinstance(source, TrainRequest) else TrainRequest(source, **options)
     device = None
@@ -81,6 +87,7 @@ def train(source: Source | TrainRequest, **options: Any) -> TrainResult:
     est = train_estimate(
         model, method=req.method, seq_len=req.seq_len, micro_batch=req.micro_batch,
         gpus=req.gpus, zero_stage=req.zero, checkpointing=req.checkpointing, lora_rank=req.rank,
-        lora_targets=targets, tokens=req.tokens, device_flops=device.half_flops if device else None,
+        lora_targets=targets, tokens=None if req.tokens is None else parse_count(req.tokens, "token count"),
+        device_flops=device.half_flops if device else None,
         mfu=req.mfu)
     return TrainResult(req, model, est, device)

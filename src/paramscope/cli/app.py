@@ -4,8 +4,11 @@ Built on argparse, not a framework: a command pays only for the modules it impor
 inspect --json` starts in a few tens of milliseconds (typer ≥ 0.2x imports pydantic, ~65 ms, at
 start). Each command is a module in this package registered in ``COMMANDS``, the way a plugin would
 be; it parses its arguments into a call of its function in ``paramscope.app`` and renders the result.
-Errors from the library (``ParamscopeError``) become one ``Error: …`` line on stderr and exit
-status 1, here and only here.
+
+Errors become one ``Error: …`` line on stderr, here and only here, with the exit status of
+``errors.EXIT_CODES``: the library's ``ParamscopeError``, a bad command line (argparse's own messages,
+rewritten with "did you mean"; argparse would exit 2, which is the safety verdict's status here), and
+an operating-system error on a path the user gave.
 """
 
 from __future__ import annotations
@@ -14,9 +17,18 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from paramscope import __version__
-from paramscope.errors import ParamscopeError
+from paramscope.errors import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ParamscopeError,
+    UsageError,
+)
 
 # command name → module in paramscope.cli; each module has HELP, DESCRIPTION, configure(), run()
 COMMANDS: dict[str, str] = {
@@ -36,24 +48,67 @@ COMMANDS: dict[str, str] = {
     "report": "report_cmd",
 }
 
+EPILOG = f"""\
+SOURCE is a model file (GGUF, safetensors, PyTorch, ONNX), a directory, a config.json
+or a catalogue name (see `paramscope catalogue`). Every command takes --json.
+
+Sizes take a unit: GB and MB are decimal (10^9, 10^6 bytes), GiB and MiB binary (2^30,
+2^20 bytes, as nvidia-smi and free count); printed sizes always carry theirs. Counts
+take K, M, B, T (--tokens 10M). docs/cli.md has the details.
+
+exit status:
+{chr(10).join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())}"""
+
+# a command's own --help ends with this, or with its module's EXIT_STATUS where it has more to say
+EXIT_STATUS = "exit status: 0 done, 1 bad input or usage (one line on stderr; see `paramscope --help`)"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs filled to the terminal's width paragraph by paragraph; indented lines
+    (examples, the exit status table) and the lines of a paragraph introduced by "name:" kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out = []
+        for para in text.split("\n\n"):
+            lines = para.splitlines()
+            verbatim = lines and (lines[0].rstrip().endswith(":") or any(ln.startswith(" ") for ln in lines))
+            if verbatim:
+                out.append("\n".join(indent + ln for ln in lines))
+            else:
+                out.append(textwrap.fill(" ".join(ln.strip() for ln in lines), width,
+                                         initial_indent=indent, subsequent_indent=indent))
+        return "\n\n".join(out)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: a bad command line raises ``UsageError`` (exit 1) instead of
+    printing a usage block and exiting 2."""
+
+    def error(self, message: str) -> NoReturn:
+        from paramscope.cli.usage import explain
+
+        raise UsageError(explain(self, message))
+
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or (``only``) the parser of one command: running a command imports and
     configures that command's module alone, which keeps start-up to a few tens of milliseconds."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="paramscope",
         description="What is inside an AI model file, and what it takes to run or train it.",
-        epilog="SOURCE is a model file (GGUF, safetensors, PyTorch, ONNX), a directory, a config.json or a "
-               "catalogue name (see `paramscope catalogue`). Every command takes --json.",
+        epilog=EPILOG, formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"paramscope {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, module in COMMANDS.items():
         if only is not None and name != only:
             continue
         mod = importlib.import_module(f"paramscope.cli.{module}")
         p = sub.add_parser(name, help=mod.HELP, description=mod.DESCRIPTION,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           epilog=getattr(mod, "EXIT_STATUS", EXIT_STATUS),
+                           formatter_class=HelpFormatter)
         mod.configure(p)
         p.add_argument("--json", action="store_true", dest="as_json", help="print JSON instead of tables")
         p.set_defaults(run=mod.run)
@@ -63,29 +118,39 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(command if command in COMMANDS else None)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        sys.exit(2)
     try:
+        parser = build_parser(command if command in COMMANDS else None)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            from paramscope.cli.usage import unrecognized
+
+            raise UsageError(unrecognized(parser, args.command, extra))
+        if args.command is None:
+            parser.print_help()
+            sys.exit(EXIT_ERROR)
         code = args.run(args)
         sys.stdout.flush()
     except ParamscopeError as e:
         _fail(str(e), e.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _fail("interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:  # `paramscope inspect … | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
+    except OSError as e:  # a path the user gave: missing folder, no permission, disk full
+        if os.environ.get("PARAMSCOPE_DEBUG"):
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        _fail(f"{where}{e.strerror or e}", EXIT_ERROR)
     except Exception as e:  # anything unforeseen: still one line, never a traceback
         if os.environ.get("PARAMSCOPE_DEBUG"):
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (set PARAMSCOPE_DEBUG=1 for a traceback; "
-              "please report it)", 70)
-    sys.exit(code or 0)
+              "please report it)", EXIT_INTERNAL)
+    sys.exit(code or EXIT_OK)
 
 
-def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"Error: {' '.join(message.splitlines())}\n")
+def _fail(message: str, code: int) -> NoReturn:
+    sys.stdout.flush()
+    sys.stderr.write(f"Error: {' '.join(message.split())}\n")
     sys.exit(code)

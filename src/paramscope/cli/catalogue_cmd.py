@@ -7,7 +7,9 @@ import argparse
 HELP = "well-known models that open by name, with their published parameter counts"
 DESCRIPTION = """\
 Well-known models whose config.json ships with paramscope: open any of them by name. Each row shows
-our count from the config next to the figure its vendor published.
+our count from the config next to the figure its vendor published. Then the famous closed models,
+whose weights and config are not published, with what is publicly known of their size and who said
+so (their sources are in --json).
 
 example:
   paramscope inspect deepseek-v3"""
@@ -29,5 +31,5 @@ def run(args: argparse.Namespace) -> int:
     from paramscope.cli.output import console
     from paramscope.render.catalogue_view import render_catalogue
 
-    render_catalogue(list(result.rows), console())
+    render_catalogue(list(result.rows), console(), result.closed)
     return 0

@@ -19,7 +19,7 @@ different models.
 examples:
   paramscope diff ./Llama-3.1-8B ./Llama-3.1-8B-finetune
   paramscope diff ./all-MiniLM-L6-v2 minilm-q8_0.gguf
-  paramscope diff base.gguf merged.gguf --tensor 'blk.*.attn_*' --plot change.png
+  paramscope diff base.gguf merged.gguf --tensor 'blk.*.attn_*' --plot c.png
   paramscope diff llama-3.1-8b llama-3.2-3b --structure-only"""
 
 

@@ -25,8 +25,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_explain(p)
     p.add_argument("--gpu", metavar="NAME", help="the device, e.g. h100, rtx-4090, m3-max, 24GiB "
                                                  "(default: this machine's first NVIDIA GPU, else its RAM)")
-    p.add_argument("--ram", metavar="SIZE", help="CPU RAM for offloaded layers: 64GiB, 64GB, or a bare "
-                                                 "number in GiB (default: this machine's available RAM)")
+    p.add_argument("--ram", metavar="SIZE", help="CPU RAM for offloaded layers: 64GiB or 64GB (default: "
+                                                 "this machine's available RAM)")
 
 
 def run(args: argparse.Namespace) -> int:

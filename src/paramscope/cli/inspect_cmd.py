@@ -13,6 +13,8 @@ examples:
   paramscope inspect gemma-3-270m-q4_k_m.gguf
   paramscope inspect llama-3.1-8b --layers
   paramscope inspect ./all-MiniLM-L6-v2 --tensors --json"""
+EXIT_STATUS = ("exit status: 0 done, 1 bad input or usage (one line on stderr), 2 a pickle-based file "
+               "whose loading could run code (see `paramscope scan`)")
 
 
 def configure(p: argparse.ArgumentParser) -> None:

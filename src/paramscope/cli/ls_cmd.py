@@ -21,10 +21,12 @@ PROGRESS_ABOVE = 16  # models: a progress bar on a terminal when there are more 
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dirs", metavar="DIR", nargs="*",
+    from paramscope.cli.options import existing_dir_or_remote, positive_int
+
+    p.add_argument("dirs", metavar="DIR", nargs="*", type=existing_dir_or_remote,
                    help="more folders to search, or hf:ORG/NAME to list a Hub repository's models")
     p.add_argument("--only", action="store_true", help="search only the folders given, not the usual places")
-    p.add_argument("--workers", type=int, default=8, help="header reads in parallel (default 8)")
+    p.add_argument("--workers", type=positive_int, default=8, help="header reads in parallel (default 8)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,10 +8,53 @@ web form and in the Python API at once.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 SOURCE_HELP = "model file, directory, config.json or catalogue name"
 RUNTIME_OPTION_DEST = "runtime_option__"  # prefix of argparse dests that hold runtime options
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number ≥ 1 (contexts, batches, counts)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number ≥ 1 (found {text!r})") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number ≥ 1 (found {text!r})")
+    return n
+
+
+def existing_path(text: str) -> str:
+    """argparse type: a file or folder that exists (checked before any work starts)."""
+    if not os.path.exists(os.path.expanduser(text)):
+        raise argparse.ArgumentTypeError(f"{text}: no such file or directory")
+    return text
+
+
+def existing_dir(text: str) -> str:
+    if not os.path.isdir(os.path.expanduser(text)):
+        what = "not a directory" if os.path.exists(os.path.expanduser(text)) else "no such directory"
+        raise argparse.ArgumentTypeError(f"{text}: {what}")
+    return text
+
+
+def existing_dir_or_remote(text: str) -> str:
+    """argparse type: a folder that exists, or a remote source (hf:ORG/NAME, ollama:NAME), checked later."""
+    from paramscope.sources.remote import looks_remote
+
+    return text if looks_remote(text) else existing_dir(text)
+
+
+def output_file(text: str) -> str:
+    """argparse type: a file to write, whose folder exists (checked before a long computation)."""
+    folder = os.path.dirname(os.path.abspath(os.path.expanduser(text)))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} does not exist")
+    if os.path.isdir(os.path.expanduser(text)):
+        raise argparse.ArgumentTypeError(f"{text}: is a directory; give a file name")
+    return text
 
 
 def add_source(p: argparse.ArgumentParser, help: str = SOURCE_HELP) -> None:
@@ -22,9 +65,9 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
     """The options of size, fit and report: context, batch, weights, KV type, runtime and its options."""
     from paramscope.analyses.sizing.runtimes import RUNTIMES, names
 
-    p.add_argument("--context", type=int, help="tokens per sequence (default 8192, or the model's maximum "
-                                                "when smaller)")
-    p.add_argument("--batch", type=int, default=1, help="parallel sequences (default 1)")
+    p.add_argument("--context", type=positive_int,
+                   help="tokens per sequence (default 8192, or the model's maximum when smaller)")
+    p.add_argument("--batch", type=positive_int, default=1, help="parallel sequences (default 1)")
     p.add_argument("--weights", metavar="TYPE", help="re-price the weights: fp32, bf16, fp16, fp8, int8, "
                                                      "int4, nf4, or a ggml type / llama.cpp file type "
                                                      "(q8_0, q4_k_m, iq3_xxs, …)")

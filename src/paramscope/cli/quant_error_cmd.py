@@ -15,8 +15,8 @@ each choice. --budget picks, per component, the most accurate target that keeps 
 budget (greedy by error removed per byte). --sample reads evenly spaced runs of rows, for speed.
 
 examples:
-  paramscope quantize-error gemma-3-270m-q4_k_m.gguf --to q8_0,q6_k,q4_k,q4_0 --sample 0.1
-  paramscope quantize-error ./Llama-3.1-8B --to q8_0,q4_k,int4,fp8 --sample 0.05 --budget 6GB"""
+  paramscope quantize-error gemma-3-270m-q4_k_m.gguf --to q8_0,q4_k --sample 0.1
+  paramscope quantize-error ./Llama-3.1-8B --to q8_0,q4_k,int4 --budget 6GB"""
 
 
 

@@ -13,14 +13,15 @@ tokenization, and with --stats the value histograms. Everything is inline; nothi
 examples:
   paramscope report gemma-3-270m-q4_k_m.gguf -o gemma.html
   paramscope report llama-3.1-70b -o llama70b.html --weights q4_k_m
-  paramscope report model.safetensors -o report.html --stats --text "Hello, world!\""""
+  paramscope report model.safetensors -o report.html --stats --text "Hi!\""""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from paramscope.cli.options import add_memory_options, add_source
+    from paramscope.cli.options import add_memory_options, add_source, output_file
 
     add_source(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="HTML file to write")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", type=output_file,
+                   help="HTML file to write")
     add_memory_options(p)
     p.add_argument("--text", default="The quick brown fox jumps over the lazy dog.",
                    help="sentence to show tokenized (when the model has a tokenizer)")

@@ -13,15 +13,18 @@ others only build data (numpy arrays, argparse.Namespace), and "could run code" 
 with torch.load(weights_only=False) or pickle.load would import and call what it names (os.system,
 builtins.exec, subprocess, runpy, any unknown callable). Folders are searched for pickle-named files.
 
-exit status: 2 if any file could run code, 1 if any file could not be read, 0 otherwise.
-
 examples:
   paramscope scan pytorch_model.bin
   paramscope scan ~/.cache/huggingface/hub --json"""
+EXIT_STATUS = ("exit status: 2 if any file could run code, 1 if any file could not be read (or a PATH "
+               "does not exist), 0 otherwise")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", metavar="PATH", nargs="+", help="checkpoint files or folders to search")
+    from paramscope.cli.options import existing_path
+
+    p.add_argument("paths", metavar="PATH", nargs="+", type=existing_path,
+                   help="checkpoint files or folders to search")
     p.add_argument("--globals", action="store_true", dest="show_globals",
                    help="list every global of every file, not only the ones that could run code")
 

@@ -16,14 +16,24 @@ always work. Listens on 127.0.0.1 unless --host is given. Needs the web extra
 examples:
   paramscope serve
   paramscope serve ~/models --port 9000
-  paramscope serve ~/models --host 0.0.0.0   # reachable from the network: think first"""
+  paramscope serve ~/models --host 0.0.0.0   # reachable from the network"""
 
 LOOPBACK = "127.0.0.1"
 
 
+def port(text: str) -> int:
+    """argparse type: a TCP port, 1-65535 (checked here: uvicorn would fail inside its event loop)."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"takes a port number from 1 to 65535 (found {text!r})")
+    return int(text)
+
+
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("roots", metavar="ROOT", nargs="*", help="more folders whose models may be opened")
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    from paramscope.cli.options import existing_dir
+
+    p.add_argument("roots", metavar="ROOT", nargs="*", type=existing_dir,
+                   help="more folders whose models may be opened")
+    p.add_argument("--port", type=port, default=8765, help="port (default 8765)")
     p.add_argument("--host", default=LOOPBACK, help="address to listen on (default 127.0.0.1, this machine "
                                                     "only); anything else exposes your files' metadata")
     p.add_argument("--no-default-roots", dest="default_roots", action="store_false",
@@ -36,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
 
         from paramscope.web.app import create_app
     except ImportError as e:
-        from paramscope.errors import UnsupportedError
+        from paramscope.errors import MissingExtraError
 
-        raise UnsupportedError(f"serve needs the web extra: pip install 'paramscope[web]' ({e.name} "
-                               "is missing)") from None
+        raise MissingExtraError("serve", "web", e.name) from None
     from paramscope.web.security import LOOPBACK_HOSTS
 
+    check_port_free(args.host, args.port)
     # On loopback the Host header must name loopback (DNS rebinding); a chosen --host is the user's call.
     hosts = LOOPBACK_HOSTS if args.host in LOOPBACK_HOSTS else ("*",)
     app = create_app(args.roots, defaults=args.default_roots, allowed_hosts=hosts)
@@ -49,3 +59,24 @@ def run(args: argparse.Namespace) -> int:
           f"{', '.join(str(r) for r in app.state.roots) or 'none; catalogue names only'})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def check_port_free(host: str, number: int) -> None:
+    """One line before anything starts when the address cannot be listened on (in use, not an address
+    of this machine, a privileged port), instead of uvicorn's log and traceback."""
+    import socket
+
+    from paramscope.errors import UsageError
+
+    try:
+        infos = socket.getaddrinfo(host, number, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise UsageError(f"serve: --host {host!r} is not an address of this machine ({e.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind(address)
+        except OSError as e:
+            raise UsageError(f"serve: cannot listen on {host}:{number} ({e.strerror}; "
+                             "another program may be using it: try --port)") from None

@@ -20,12 +20,14 @@ examples:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    from paramscope.cli.options import existing_path
+
     add_source(p)
     add_memory_options(p)
     add_explain(p)
-    p.add_argument("--context-from-file", metavar="PATH", help="size the KV cache for this document: its "
-                                                               "tokens counted with the model's own "
-                                                               "tokenizer (BOS included)")
+    p.add_argument("--context-from-file", metavar="PATH", type=existing_path,
+                   help="size the KV cache for this document: its tokens counted with the model's own "
+                        "tokenizer (BOS included)")
     p.add_argument("--gpu", metavar="NAME[xN]", help="device(s) to check against, e.g. h100, rtx-4090x2, "
                                                      "24GiB (see `paramscope gpus`)")
 

@@ -19,10 +19,13 @@ examples:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    from paramscope.cli.options import output_file
+
     p.add_argument("source", metavar="SOURCE", help="model file or directory (with its weights)")
     p.add_argument("--tensor", metavar="GLOB", action="append", default=[],
                    help="only tensors whose name matches (fnmatch; repeat for several)")
-    p.add_argument("--plot", metavar="FILE", help="draw histograms and a per-layer heatmap (.png or .svg)")
+    p.add_argument("--plot", metavar="FILE", type=output_file,
+                   help="draw histograms and a per-layer heatmap (.png or .svg)")
     p.add_argument("--no-tensors", dest="tensors", action="store_false",
                    help="leave out the per-tensor table (components and anomalies only)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from paramscope.errors import SourceError
+from paramscope.errors import UsageError
 
 HELP = "text → tokens → IDs → text, with the model's own tokenizer; count a document's tokens"
 DESCRIPTION = """\
@@ -15,7 +15,7 @@ tokenizer is the model's own: a GGUF file's vocabulary (IDs as llama.cpp gives t
 directory's tokenizer.json. Text comes from TEXT, --file, or standard input.
 
 examples:
-  paramscope tokens gemma-3-270m-q4_k_m.gguf "The quick brown fox jumps over the lazy dog."
+  paramscope tokens gemma-3-270m-q4_k_m.gguf "The quick brown fox jumps."
   paramscope tokens ./all-MiniLM-L6-v2 "Hello, world!" --json
   paramscope tokens gemma-3-270m-q4_k_m.gguf --file README.md --count
   git diff | paramscope tokens gemma-3-270m-q4_k_m.gguf --count
@@ -25,9 +25,12 @@ PROGRESS_CHARS = 1 << 20  # --count shows a progress bar for texts longer than t
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    from paramscope.cli.options import existing_path
+
     p.add_argument("source", metavar="SOURCE", help="GGUF file, model directory, or tokenizer.json")
     p.add_argument("text", metavar="TEXT", nargs="?", help="text to tokenize (default: --file or stdin)")
-    p.add_argument("--file", metavar="PATH", help="tokenize the contents of a UTF-8 text file")
+    p.add_argument("--file", metavar="PATH", type=existing_path,
+                   help="tokenize the contents of a UTF-8 text file")
     p.add_argument("--ids", metavar="ID,ID,…", help="decode these token IDs back to text instead")
     p.add_argument("--count", action="store_true", help="print only the number of tokens")
     p.add_argument("--no-special", action="store_true",
@@ -73,11 +76,11 @@ def read_input(args: argparse.Namespace) -> str:
     from paramscope.tokenize import read_text
 
     if args.text is not None and args.file:
-        raise SourceError("give TEXT or --file, not both")
+        raise UsageError("tokens: give TEXT or --file, not both")
     if args.text is not None:
         return args.text
     if args.file:
         return read_text(args.file)
     if sys.stdin.isatty():
-        raise SourceError("no text: give TEXT, --file PATH, or pipe text on standard input")
+        raise UsageError("tokens: no text: give TEXT, --file PATH, or pipe text on standard input")
     return read_text(sys.stdin.buffer, "standard input")

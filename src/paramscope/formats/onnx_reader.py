@@ -8,6 +8,16 @@ The file is parsed with the ``onnx`` package (an optional extra) from bytes we r
 ``load_external_data`` off: external locations are resolved here and must name a regular file inside the
 model's directory: relative, no ``..``, no NUL, no symlink out, never a device or FIFO, and the range must
 lie inside it. Nothing external is read beyond its size.
+
+Inline weights get their place in the file too, so that `stats` reads them like any other format's:
+protobuf has no offsets, so ``inline_offsets`` walks the wire format (protobuf encoding spec: a varint
+key ``field << 3 | wire type`` before every field; length-delimited fields carry a varint length) down
+ModelProto.graph (7) → GraphProto.initializer (5) → TensorProto.raw_data (9), and into the subgraphs of
+GraphProto.node (1) → NodeProto.attribute (5) → AttributeProto.g (6) / graphs (11). A packed
+``float_data`` (4) or ``double_data`` (10) is little-endian float32 / float64, the very bytes ``raw_data``
+would hold, and is located the same way. Every location is checked byte for byte against what onnx
+parsed. Values in varint-coded fields (``int32_data`` holding float16, ``int64_data``) have no such
+bytes: those tensors are listed, and left unread by `stats`.
 """
 
 from __future__ import annotations
@@ -25,7 +35,6 @@ from paramscope.errors import (
     OffsetError,
     ShapeError,
     SourceError,
-    UnsupportedError,
 )
 from paramscope.knowledge.packing import apply_packing
 from paramscope.model import Model, Tensor
@@ -71,15 +80,24 @@ def sniff(head: bytes, path: Path) -> bool:
 
 def read(path: Path) -> Model:
     path = Path(path)
-    proto = _load(path)
+    data = _read(path)
+    proto = _load(path, data)
     named = list(_graphs(str(path), proto.graph))
     graphs = [g for _, g in named]
     uses = _uses(graphs)
     resolver = ExternalData(path)
-    tensors = [_tensor(str(path), t, resolver, uses, prefix) for prefix, g in named for t in g.initializer]
+    inline = InlineData(path, data)
+    tensors = [_tensor(str(path), t, resolver, uses, prefix, inline) for prefix, g in named
+               for t in g.initializer]
     _check_unique(str(path), tensors)
     warnings = [f"{len(g.sparse_initializer)} sparse initializers in graph {g.name!r} are not counted"
                 for g in graphs if len(g.sparse_initializer)]
+    if inline.unmapped:
+        from paramscope.errors import and_more
+
+        warnings.append(f"{len(inline.unmapped)} initializers keep their values in varint-coded fields, "
+                        f"which `stats` cannot map: {and_more(inline.unmapped)} "
+                        "(onnx.numpy_helper.from_array writes raw_data, which it can)")
     metadata = _metadata(proto, graphs, tensors, uses)
     if warnings:
         metadata["warnings"] = warnings
@@ -88,21 +106,25 @@ def read(path: Path) -> Model:
                  metadata=metadata, files=files)
 
 
-def _load(path: Path) -> Any:
+def _load(path: Path, data: bytes) -> Any:
     try:
         import onnx
     except ModuleNotFoundError:
-        raise UnsupportedError(f"{path}: reading ONNX needs the onnx package "
-                               "(pip install 'paramscope[onnx]')") from None
-    with LocalFile(path) as f:
-        if f.size > MAX_MODEL_BYTES:
-            raise HeaderError(f.name, "ONNX file is larger than a protobuf message can be", f"{f.size} bytes",
-                              f"at most {MAX_MODEL_BYTES}")
-        data = f.read(0, f.size, "the ONNX model")
+        from paramscope.errors import MissingExtraError
+
+        raise MissingExtraError(f"{path}: reading ONNX", "onnx", "onnx") from None
     try:
         return onnx.load_model_from_string(data)
     except Exception as e:  # protobuf's DecodeError and friends: the file is not an ONNX model
         raise HeaderError(str(path), "not a valid ONNX protobuf", " ".join(str(e).split())[:120]) from None
+
+
+def _read(path: Path) -> bytes:
+    with LocalFile(path) as f:
+        if f.size > MAX_MODEL_BYTES:
+            raise HeaderError(f.name, "ONNX file is larger than a protobuf message can be", f"{f.size} bytes",
+                              f"at most {MAX_MODEL_BYTES}")
+        return f.read(0, f.size, "the ONNX model")
 
 
 def _graphs(file: str, root: Any) -> Iterator[tuple[str, Any]]:
@@ -136,7 +158,7 @@ def _uses(graphs: list[Any]) -> dict[str, list[tuple[str, int, Any]]]:
 # --- one initializer ------------------------------------------------------------------------------
 
 def _tensor(file: str, t: Any, resolver: ExternalData, uses: dict[str, list[tuple[str, int, Any]]],
-            prefix: str = "") -> Tensor:
+            prefix: str = "", inline: InlineData | None = None) -> Tensor:
     dtype = ONNX_DTYPES.get(t.data_type)
     if dtype is None:
         raise DTypeError(file, f"initializer {t.name} has a type paramscope does not read",
@@ -152,8 +174,10 @@ def _tensor(file: str, t: Any, resolver: ExternalData, uses: dict[str, list[tupl
     elif t.raw_data and len(t.raw_data) != nbytes:
         raise DTypeError(file, f"initializer {t.name} holds the wrong number of bytes for its shape and type",
                          len(t.raw_data), nbytes)
-    elif not t.raw_data:
-        _check_typed(file, t, n)
+    else:
+        if not t.raw_data:
+            _check_typed(file, t, n)
+        offset = inline.locate(t, dtype, nbytes) if inline is not None and nbytes else None
     per_element, is_parameter = _role(dtype, uses.get(t.name, []))
     return Tensor(prefix + t.name, shape, dtype, nbytes, offset, where, per_element, is_parameter)
 
@@ -196,6 +220,123 @@ def _check_unique(file: str, tensors: list[Tensor]) -> None:
         if t.name in seen:
             raise HeaderError(file, "two initializers have the same name", repr(t.name))
         seen.add(t.name)
+
+
+# --- inline data: where raw_data (or packed float_data / double_data) lies in the file --------------
+
+WIRE_VARINT, WIRE_I64, WIRE_LEN, WIRE_I32 = 0, 1, 2, 5
+MODEL_GRAPH, GRAPH_NODE, GRAPH_INITIALIZER = 7, 1, 5  # ModelProto.graph, GraphProto.node / .initializer
+NODE_ATTRIBUTE, ATTRIBUTE_G, ATTRIBUTE_GRAPHS = 5, 6, 11
+TENSOR_NAME, TENSOR_RAW_DATA, TENSOR_FLOAT_DATA, TENSOR_DOUBLE_DATA = 8, 9, 4, 10
+PACKED_AS_RAW = {TENSOR_FLOAT_DATA: DType.F32, TENSOR_DOUBLE_DATA: DType.F64}
+
+
+class InlineData:
+    """Byte ranges of the initializers' values inside the .onnx file, found by walking its wire format."""
+
+    def __init__(self, path: Path, data: bytes):
+        self.path, self._data = path, data
+        self.unmapped: list[str] = []
+        self._found: dict[str, list[tuple[int, int]]] | None = None
+
+    def locate(self, t: Any, dtype: DType, nbytes: int) -> int | None:
+        """The offset of ``t``'s values, or None (varint-coded values, listed in ``unmapped``)."""
+        if self._found is None:
+            self._found = {}
+            for name, start, end in _initializer_payloads(str(self.path), self._data):
+                self._found.setdefault(name, []).append((start, end))
+        expected = t.raw_data or _packed(t, dtype)
+        if expected is None or len(expected) != nbytes:
+            self.unmapped.append(t.name)
+            return None
+        for i, (start, end) in enumerate(self._found.get(t.name, ())):
+            if end - start == nbytes and self._data[start:end] == expected:
+                self._found[t.name].pop(i)
+                return start
+        raise HeaderError(str(self.path), f"initializer {t.name}'s values were not found where its protobuf "
+                          "record holds them")
+
+
+def _packed(t: Any, dtype: DType) -> bytes | None:
+    """The little-endian bytes of a float_data / double_data tensor (what its packed field holds)."""
+    import numpy as np
+
+    if dtype is DType.F32 and len(t.float_data):
+        return np.asarray(t.float_data, "<f4").tobytes()
+    if dtype is DType.F64 and len(t.double_data):
+        return np.asarray(t.double_data, "<f8").tobytes()
+    return None
+
+
+def _initializer_payloads(file: str, data: bytes) -> Iterator[tuple[str, int, int]]:
+    """(initializer name, start, end) of every raw_data or packed float/double payload, in every graph."""
+    graphs = [(s, e) for f, w, s, e in _fields(file, data, 0, len(data))
+              if f == MODEL_GRAPH and w == WIRE_LEN]
+    depth = 0
+    while graphs:
+        depth += 1
+        if depth > 1 << 16:
+            raise HeaderError(file, "ONNX subgraphs nest deeper than the limit", depth)
+        start, end = graphs.pop()
+        for f, w, s, e in _fields(file, data, start, end):
+            if w != WIRE_LEN:
+                continue
+            if f == GRAPH_INITIALIZER:
+                yield from _tensor_payload(file, data, s, e)
+            elif f == GRAPH_NODE:
+                for fa, wa, sa, ea in _fields(file, data, s, e):
+                    if fa == NODE_ATTRIBUTE and wa == WIRE_LEN:
+                        graphs += [(sg, eg) for fg, wg, sg, eg in _fields(file, data, sa, ea)
+                                   if fg in (ATTRIBUTE_G, ATTRIBUTE_GRAPHS) and wg == WIRE_LEN]
+
+
+def _tensor_payload(file: str, data: bytes, start: int, end: int) -> Iterator[tuple[str, int, int]]:
+    name, payload = "", None
+    for f, w, s, e in _fields(file, data, start, end):
+        if w != WIRE_LEN:
+            continue
+        if f == TENSOR_NAME:
+            name = data[s:e].decode("utf-8", "replace")
+        elif f == TENSOR_RAW_DATA or f in PACKED_AS_RAW:
+            payload = (s, e)
+    if payload is not None:
+        yield name, *payload
+
+
+def _fields(file: str, data: bytes, pos: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """(field number, wire type, start, end) of each field of the message in ``data[pos:end]``; for
+    non-length-delimited fields start == end (their values are not needed here)."""
+    while pos < end:
+        key, pos = _varint(file, data, pos, end)
+        field, wire = key >> 3, key & 7
+        if wire == WIRE_VARINT:
+            _, pos = _varint(file, data, pos, end)
+            yield field, wire, pos, pos
+            continue
+        if wire == WIRE_LEN:
+            length, pos = _varint(file, data, pos, end)
+            start, pos = pos, pos + length
+        elif wire in (WIRE_I64, WIRE_I32):
+            start, pos = pos, pos + (8 if wire == WIRE_I64 else 4)
+        else:
+            raise HeaderError(file, "protobuf field of an unknown wire type", wire, "0, 1, 2 or 5")
+        if pos > end:
+            raise HeaderError(file, "protobuf field runs past its message", f"ends at {pos}",
+                              f"at most {end}")
+        yield field, wire, start, pos
+
+
+def _varint(file: str, data: bytes, pos: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise HeaderError(file, "truncated or overlong protobuf varint", f"at byte {pos}")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
 
 
 # --- external data --------------------------------------------------------------------------------

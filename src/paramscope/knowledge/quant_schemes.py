@@ -446,6 +446,6 @@ _PLAIN_INDEX = {normalize(n): s for s in PLAIN_SCHEMES.values() for n in (s.name
 
 def known_schemes() -> list[str]:
     """Every accepted scheme name (aliases left out), for help and errors."""
-    return ([s.name for s in PLAIN_SCHEMES.values()] + [f.lower() for f in FILE_TYPES]
-            + [k.lower() for k in FILE_TYPE_ALIASES] + [k.lower() for k in PURE_ONLY]
-            + ["<ggml type>_pure"])
+    names = ([s.name for s in PLAIN_SCHEMES.values()] + [f.lower() for f in FILE_TYPES]
+             + [k.lower() for k in FILE_TYPE_ALIASES] + [k.lower() for k in PURE_ONLY])
+    return [*dict.fromkeys(names), "<ggml type>_pure"]  # NVFP4 is a file type and a pure type

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from paramscope.render.inspect_view import plain
+from paramscope.render.table import Column, table
 from paramscope.units import bytes_label, size_label
 
 if TYPE_CHECKING:
@@ -54,12 +55,9 @@ def _side_line(label: str, side: Side) -> Text:
 # --- structure -----------------------------------------------------------------------------------------
 def render_structure(s: StructureDiff, console: Console) -> None:
     if s.hyperparameters:
-        t = Table(title="Hyperparameters that differ", title_justify="left")
-        for name in ("hyperparameter", "A", "B"):
-            t.add_column(name, overflow="fold")
-        for c in s.hyperparameters:
-            t.add_row(plain(c.key), plain(_value(c.a)), plain(_value(c.b)))
-        console.print(t)
+        rows = [(plain(c.key), plain(_value(c.a)), plain(_value(c.b))) for c in s.hyperparameters]
+        console.print(table(console, [Column("hyperparameter"), Column("A"), Column("B")], rows,
+                            title="Hyperparameters that differ"))
     else:
         console.print(Text("hyperparameters: the same", style="dim"))
     console.print(_tensor_lines(s))
@@ -67,15 +65,13 @@ def render_structure(s: StructureDiff, console: Console) -> None:
         console.print(_tokenizer_line(s))
     if s.metadata_compared:
         if s.metadata:
-            t = Table(title=f"Metadata that differs ({len(s.metadata)} keys)", title_justify="left")
-            for name in ("key", "A", "B"):
-                t.add_column(name, overflow="fold")
-            for c in s.metadata[:METADATA_ROWS]:
-                t.add_row(plain(c.key), plain(_value(c.a)), plain(_value(c.b)))
-            if len(s.metadata) > METADATA_ROWS:
-                t.caption = f"and {len(s.metadata) - METADATA_ROWS} more keys (--json lists every one)"
-                t.caption_justify = "left"
-            console.print(t)
+            more = len(s.metadata) - METADATA_ROWS
+            console.print(table(console, [Column("key"), Column("A"), Column("B")],
+                                [(plain(c.key), plain(_value(c.a)), plain(_value(c.b)))
+                                 for c in s.metadata[:METADATA_ROWS]],
+                                title=f"Metadata that differs ({len(s.metadata)} keys)",
+                                caption=f"and {more} more keys (--json lists every one)" if more > 0
+                                else None))
         else:
             console.print(Text("metadata: the same", style="dim"))
 
@@ -129,6 +125,8 @@ def _names(names: list[str]) -> str:
 
 
 def _value(v: object) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_value(x)}" for k, x in v.items())
     return "-" if v is None else str(v)
 
 

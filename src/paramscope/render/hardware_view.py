@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from paramscope.render.table import Column, table
 from paramscope.units import bytes_label
 
 
@@ -14,14 +14,15 @@ def _tflops(x: float | None) -> str:
 
 
 def render_gpus(devices, system, console: Console) -> None:
-    t = Table(title="Hardware catalogue (dense peaks; docs/hardware.md)", title_justify="left")
-    for col in ("key", "name", "kind", "memory", "bandwidth", "bf16 TFLOP/s", "fp8 TFLOP/s"):
-        t.add_column(col, justify="right" if col not in ("key", "name", "kind") else "left")
+    columns = (Column("key", no_wrap=True), Column("name", drop=2), Column("kind", drop=3),
+               Column("memory", numeric=True), Column("bandwidth", numeric=True),
+               Column("bf16 TFLOP/s", numeric=True, drop=1), Column("fp8 TFLOP/s", numeric=True, drop=1))
+    rows = []
     for d in devices:
         bw = f"{d.bandwidth / 1e9:,.0f} GB/s" if d.bandwidth else "—"
-        t.add_row(d.key, d.name, d.kind, bytes_label(d.usable_bytes), bw,
-                  _tflops(d.half_flops), _tflops(d.fp8_flops))
-    console.print(t)
+        rows.append([d.key, d.name, d.kind, bytes_label(d.usable_bytes), bw, _tflops(d.half_flops),
+                     _tflops(d.fp8_flops)])
+    console.print(table(console, columns, rows, title="Hardware catalogue (dense peaks; docs/hardware.md)"))
     ram = bytes_label(system.total_ram_bytes) if system.total_ram_bytes else "unknown"
     avail = bytes_label(system.available_ram_bytes) if system.available_ram_bytes else "unknown"
     console.print(Text(f"This machine: {system.cpu_count or '?'} CPUs ({system.cpu_model or 'unknown'}), "

@@ -5,12 +5,13 @@ Every string that came from a file (tensor names, metadata) goes through ``rende
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from paramscope.analyses.contents.inventory import Inventory
 from paramscope.app.shapes import hyperparameters
+from paramscope.render.table import Column, grid, in_order, table
 from paramscope.render.text import plain
 from paramscope.units import bytes_label
 
@@ -24,103 +25,98 @@ SUMMARY_FIELDS = ("n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim_
 
 def render_inspect(inv: Inventory, console: Console, *, tensors: bool = False, layers: bool = False) -> None:
     console.print(summary(inv))
-    console.print(component_table(inv))
-    console.print(dtype_table(inv))
+    console.print(component_table(inv, console))
+    console.print(dtype_table(inv, console))
     if layers:
-        console.print(layer_table(inv))
+        console.print(layer_table(inv, console))
     if tensors:
-        console.print(tensor_table(inv))
+        console.print(tensor_table(inv, console))
     for note in inv.notes:
         console.print(Text("note: ", style="dim") + plain(note))
 
 
 def summary(inv: Inventory) -> Table:
     m, cfg = inv.model, inv.model.config
-    t = Table.grid(padding=(0, 2))
-    t.add_column(style="bold")
-    t.add_column()
-    t.add_row("source", plain(m.source))
+    rows: list[tuple[str, Text | str]] = [("source", plain(m.source))]
     fmt = m.format + ("" if m.has_weights else " (no weights: tensor list built from the config)")
-    t.add_row("format", plain(fmt))
+    rows.append(("format", plain(fmt)))
     if cfg:
-        t.add_row("architecture", plain(f"{cfg.architecture} (family {cfg.family})"))
-    total = Text(f"{inv.total_params:,}  ", style="bold") + Text(inv.label, style="bold cyan")
-    t.add_row("parameters", total)
+        rows.append(("architecture", plain(f"{cfg.architecture} (family {cfg.family})")))
+    rows.append(("parameters", Text(f"{inv.total_params:,} ", style="bold")
+                 + Text(f"({inv.label})", style="bold cyan")))
     if inv.active_params != inv.total_params:
-        t.add_row("active per token", Text(f"{inv.active_params:,}  ({inv.active_label})"))
-        t.add_row("", Text(inv.active_convention, style="dim"))
-    t.add_row("tensors", f"{inv.tensor_count:,}")
-    t.add_row("tensor bytes", f"{inv.weights_bytes:,}  ({bytes_label(inv.weights_bytes)})")
+        rows.append(("active per token", Text(f"{inv.active_params:,} ({inv.active_label})")))
+        rows.append(("", Text(inv.active_convention, style="dim")))
+    rows.append(("tensors", f"{inv.tensor_count:,}"))
+    rows.append(("tensor bytes", f"{inv.weights_bytes:,} ({bytes_label(inv.weights_bytes)})"))
     if cfg:
         hp = hyperparameters(cfg)
         parts = [f"{k}={_short(hp[k])}" for k in SUMMARY_FIELDS if hp.get(k) not in (0, None, False, [])]
-        t.add_row("hyperparameters", plain(", ".join(parts)))
+        rows.append(("hyperparameters", plain(", ".join(parts))))
         if cfg.layer_types:
             kinds = {k: cfg.layer_types.count(k) for k in dict.fromkeys(cfg.layer_types)}
-            t.add_row("layer types", plain(", ".join(f"{n} {k}" for k, n in kinds.items())))
-    return t
+            rows.append(("layer types", plain(", ".join(f"{n} {k}" for k, n in kinds.items()))))
+    return grid(rows)
 
 
-def component_table(inv: Inventory) -> Table:
-    t = Table(title="Parameters by component", title_justify="left")
-    t.add_column("component")
-    t.add_column("params", justify="right")
-    t.add_column("share", justify="right")
-    t.add_column("bytes", justify="right")
-    t.add_column("", no_wrap=True)
-    for path, tally in inv.by_component.items():
+def component_table(inv: Inventory, console: Console) -> RenderableType:
+    columns = (Column("component"), Column("params", numeric=True), Column("share", numeric=True),
+               Column("bytes", numeric=True), Column("chart", drop=1, no_wrap=True, style="cyan"))
+    rows = []
+    for path in in_order(inv.by_component):
+        tally = inv.by_component[path]
         depth = 0 if path == "total" else path.count("/")
         name = path if path == "total" else "  " * depth + path.rsplit("/", 1)[-1]
         style = "bold" if depth == 0 else "dim" if depth else ""
         bar = "█" * round(tally.share * BAR_WIDTH) if depth == 0 and path != "total" else ""
-        t.add_row(Text(name, style=style), f"{tally.params:,}", f"{tally.share:6.2%}",
-                  bytes_label(tally.bytes), Text(bar, style="cyan"))
-    return t
+        rows.append([Text(name, style=style), f"{tally.params:,}", f"{tally.share:6.2%}",
+                     bytes_label(tally.bytes), bar])
+    return table(console, columns, rows, title="Parameters by component")
 
 
-def dtype_table(inv: Inventory) -> Table:
-    t = Table(title="By stored type", title_justify="left")
-    for col in ("type", "tensors", "params", "bytes", "bits/param"):
-        t.add_column(col, justify="left" if col == "type" else "right")
+def dtype_table(inv: Inventory, console: Console) -> RenderableType:
+    columns = (Column("type"), Column("tensors", numeric=True), Column("params", numeric=True),
+               Column("bytes", numeric=True), Column("bits/param", numeric=True))
+    rows = []
     for name, tally in inv.by_dtype.items():
         bpp = f"{tally.bytes * 8 / tally.params:.3f}" if tally.params else "-"
-        t.add_row(name, f"{tally.tensors:,}", f"{tally.params:,}", f"{tally.bytes:,}", bpp)
-    roles = "  ".join(f"{k}: {v.params:,}" for k, v in inv.by_role.items())
-    t.caption = f"by role — {roles}"
-    t.caption_justify = "left"
-    return t
+        rows.append([name, f"{tally.tensors:,}", f"{tally.params:,}", f"{tally.bytes:,}", bpp])
+    roles = "; ".join(f"{k} {v.params:,}" for k, v in inv.by_role.items())
+    return table(console, columns, rows, title="By stored type", caption=f"parameters by role: {roles}")
 
 
-def layer_table(inv: Inventory) -> Table:
-    comps = [c for c in ("attention", "ffn", "shared_experts", "router", "experts", "norm", "other")
-             if any(c in layer for layer in inv.by_layer.values())]
-    t = Table(title="Per layer", title_justify="left")
-    t.add_column("layer", justify="right")
-    for c in ("params", *comps, "bytes"):
-        t.add_column(c, justify="right")
+def layer_table(inv: Inventory, console: Console) -> RenderableType:
+    # columns left out first at narrow widths: the small parts (norms, routers), then bytes
+    drop = {"attention": 0, "ffn": 0, "experts": 0, "shared_experts": 2, "router": 3, "norm": 3, "other": 3}
+    comps = [c for c in drop if any(c in layer for layer in inv.by_layer.values())]
     cfg = inv.model.config
-    if cfg and cfg.layer_types:
-        t.add_column("attention kind")
+    kinds = bool(cfg and cfg.layer_types)
+    columns = [Column("layer", numeric=True), Column("params", numeric=True),
+               *(Column(c, numeric=True, drop=drop[c]) for c in comps), Column("bytes", numeric=True, drop=1)]
+    if kinds:
+        columns.append(Column("attention kind", drop=1))
+    rows = []
     for i, comp in inv.by_layer.items():
         row = [str(i), f"{comp['total'].params:,}"]
         row += [f"{comp[c].params:,}" if c in comp else "" for c in comps]
         row.append(bytes_label(comp["total"].bytes))
-        if cfg and cfg.layer_types:
+        if kinds:
             row.append(cfg.layer_types[i] if i < len(cfg.layer_types) else "")
-        t.add_row(*row)
-    return t
+        rows.append(row)
+    return table(console, columns, rows, title="Parameters per layer")
 
 
-def tensor_table(inv: Inventory) -> Group:
-    t = Table(title="Tensors", title_justify="left")
-    for col in ("name", "shape", "type", "params", "bytes", "component"):
-        t.add_column(col, justify="right" if col in ("params", "bytes") else "left")
+def tensor_table(inv: Inventory, console: Console) -> Group:
+    columns = (Column("name"), Column("shape", no_wrap=True), Column("type", no_wrap=True),
+               Column("params", numeric=True, drop=1), Column("bytes", numeric=True, drop=2),
+               Column("component", drop=3))
+    rows = []
     for r in inv.rows:
         tensor = r.tensor
         params = f"{tensor.params:,}" if tensor.is_parameter and r.counted else "—"
-        t.add_row(plain(tensor.name), "×".join(map(str, tensor.shape)) or "scalar", tensor.dtype.value,
-                  params, f"{tensor.nbytes:,}", f"{r.placement.component} ({r.placement.role})")
-    return Group(t)
+        rows.append([plain(tensor.name), "×".join(map(str, tensor.shape)) or "scalar", tensor.dtype.value,
+                     params, f"{tensor.nbytes:,}", f"{r.placement.component} ({r.placement.role})"])
+    return Group(table(console, columns, rows, title="Tensors"))
 
 
 def _short(v: object) -> str:

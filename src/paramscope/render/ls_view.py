@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from paramscope.render.inspect_view import plain
+from paramscope.render.table import Column, table
+from paramscope.render.text import plain
 from paramscope.units import bytes_label
 
 if TYPE_CHECKING:
     from paramscope.app.ls import ModelRow
-
-
-NUMERIC = ("parameters", "on disk")
 
 
 def render_ls(rows: list[ModelRow], console: Console) -> None:
@@ -23,16 +20,17 @@ def render_ls(rows: list[ModelRow], console: Console) -> None:
         console.print("no models found (looked in the Hugging Face cache, Ollama, LM Studio and the "
                       "folders given)")
         return
-    table = Table()
-    for column in ("name", "where", "format", "parameters", "stored as", "on disk", "path"):
-        table.add_column(column, justify="right" if column in NUMERIC else "left")
+    columns = (Column("name"), Column("where", drop=2), Column("format", drop=1),
+               Column("parameters", numeric=True), Column("stored as", drop=1),
+               Column("on disk", numeric=True), Column("path", drop=3))
+    cells = []
     for r in rows:
         f = r.found
         name = plain(f.name + (f" @{f.revision}" if f.revision and f.place == "hf-cache" else ""))
         params = Text(r.label, style="bold cyan") if r.error is None else Text("error", style="red")
-        table.add_row(name, f.place, r.format or f.format, params, plain(r.stored_as),
-                      bytes_label(f.size), plain(f.path))
-    console.print(table)
+        cells.append([name, f.place, r.format or f.format, params, plain(r.stored_as), bytes_label(f.size),
+                      plain(f.path)])
+    console.print(table(console, columns, cells))
     for r in rows:
         if r.error:
             console.print(Text("error: ", style="red") + plain(r.error))

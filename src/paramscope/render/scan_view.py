@@ -6,27 +6,25 @@ Global names come from the file: they are shown as literal text, never as markup
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from paramscope.analyses.safety.pickle_safety import HARMLESS, SAFE, UNSAFE, Verdict
-from paramscope.render.inspect_view import plain
+from paramscope.render.table import Column, table
+from paramscope.render.text import plain
 
 STATUS_STYLE = {SAFE: "green", HARMLESS: "yellow", UNSAFE: "bold red"}
 GLOBAL_STYLE = {"allowed": "green", "harmless": "yellow", "dangerous": "bold red", "unknown": "red"}
 
 
 def render_scan(verdicts: list[Verdict], console: Console, *, show_globals: bool = False) -> None:
-    table = Table(title="pickle safety", title_justify="left")
-    table.add_column("file")
-    table.add_column("verdict")
-    table.add_column("globals that could run code")
+    columns = (Column("file"), Column("verdict", no_wrap=True), Column("globals that could run code"))
+    rows = []
     for v in verdicts:
         flagged = ", ".join(g.qualname for g in v.flagged) or v.error or (
             f"({v.not_pickle}: not a pickle)" if v.not_pickle else "")
-        table.add_row(plain(v.source), Text(v.status, style=STATUS_STYLE.get(v.status, "red")),
-                      plain(flagged))
-    console.print(table)
+        status = Text(v.status, style=STATUS_STYLE.get(v.status, "red"))
+        rows.append([plain(v.source), status, plain(flagged)])
+    console.print(table(console, columns, rows, title="pickle safety"))
     for v in verdicts:
         if show_globals or v.could_run_code:
             render_verdict(v, console)
@@ -41,10 +39,8 @@ def render_verdict(v: Verdict, console: Console) -> None:
     console.print(plain(v.source) + Text(": ") + Text(v.summary, style=style))
     if not v.globals:
         return
-    table = Table(show_header=True, box=None, padding=(0, 2))
-    for column in ("global", "status", "named", "called", "why"):
-        table.add_column(column, justify="right" if column in ("named", "called") else "left")
-    for g in v.globals:
-        table.add_row(plain(g.qualname), Text(g.status, style=GLOBAL_STYLE[g.status]), str(g.count),
-                      str(g.calls), g.reason)
-    console.print(table)
+    columns = (Column("global"), Column("status", no_wrap=True), Column("named", numeric=True, drop=1),
+               Column("called", numeric=True, drop=1), Column("why"))
+    rows = [[plain(g.qualname), Text(g.status, style=GLOBAL_STYLE[g.status]), str(g.count), str(g.calls),
+             g.reason] for g in v.globals]
+    console.print(table(console, columns, rows, box=False, padding=(0, 2)))

@@ -29,7 +29,9 @@ def check_plot_path(path: str) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise UnsupportedError("--plot needs matplotlib: pip install 'paramscope[plot]'") from None
+        from paramscope.errors import MissingExtraError
+
+        raise MissingExtraError("stats --plot", "plot", "matplotlib") from None
 
 
 def plot_stats(r: WeightStats, path: str) -> None:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 from paramscope.analyses.values.quant_error import ErrorTally, QuantErrorReport
 from paramscope.analyses.values.stats import Histogram, Summary, WeightStats
-from paramscope.render.inspect_view import plain
-from paramscope.units import bytes_label
+from paramscope.render.table import Column, groups, in_order, table
+from paramscope.render.text import plain
+from paramscope.units import bytes_label, decimal_label, size_label
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 16
@@ -29,9 +30,9 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 # --- stats: tables ---------------------------------------------------------------------------------
 def render_stats(r: WeightStats, console: Console, *, tensors: bool = True) -> None:
     console.print(_header(r))
-    console.print(component_table(r))
+    console.print(component_table(r, console))
     if tensors:
-        console.print(tensor_table(r))
+        console.print(tensor_table(r, console))
     shown: dict[str, int] = {}
     for a in r.anomalies:
         shown[a.kind] = shown.get(a.kind, 0) + 1
@@ -51,46 +52,45 @@ def render_stats(r: WeightStats, console: Console, *, tensors: bool = True) -> N
 
 def _header(r: WeightStats) -> Text:
     # a rate over a short scan would mostly measure start-up (loading the compiled kernels)
-    rate = f", {r.bytes_per_second / 1e9:.2f} GB/s" if r.seconds >= RATE_AFTER_SECONDS else ""
+    rate = f", {decimal_label(int(r.bytes_per_second))}/s" if r.seconds >= RATE_AFTER_SECONDS else ""
     return (Text("source ", style="bold") + plain(r.source)
             + Text(f"  ({r.format}; {len(r.tensors)} tensors, {bytes_label(r.bytes_scanned)} read in "
                    f"{r.seconds:.2f} s{rate}, {r.backend})"))
 
 
-def component_table(r: WeightStats) -> Table:
-    t = _summary_table("Values by component", "component")
-    for path, s in r.by_component.items():
+# the summary columns, and how secondary each is at narrow widths (render.table.Column.drop)
+SUMMARY_COLUMNS = (Column("values", numeric=True, drop=2), Column("mean", numeric=True),
+                   Column("std", numeric=True), Column("min", numeric=True, drop=1),
+                   Column("max", numeric=True, drop=1), Column("|x| max", numeric=True, drop=3),
+                   Column("zeros", numeric=True, drop=3), Column("p1", numeric=True, drop=4),
+                   Column("p50", numeric=True, drop=4), Column("p99", numeric=True, drop=4),
+                   Column("p99.9", numeric=True, drop=4),
+                   Column("histogram (log)", no_wrap=True, style="cyan"))
+
+
+def component_table(r: WeightStats, console: Console) -> RenderableType:
+    rows = []
+    for path in in_order(r.by_component):
+        s = r.by_component[path]
         depth = 0 if path == "total" else path.count("/")
         name = Text("  " * depth + (path.split("/")[-1] if depth else path),
                     style="bold" if path == "total" else "")
-        t.add_row(name, *_summary_cells(s))
-    return t
+        rows.append([name, *_summary_cells(s)])
+    return table(console, (Column("component"), *SUMMARY_COLUMNS), rows, title="Values by component")
 
 
-def tensor_table(r: WeightStats) -> Table:
+def tensor_table(r: WeightStats, console: Console) -> RenderableType:
     """Fewer columns than the component table, so long tensor names fit; --json has every field."""
-    t = Table(title="Values by tensor", title_justify="left")
-    longest = max((len(ts.name) for ts in r.tensors), default=6)
-    t.add_column("tensor", no_wrap=True, min_width=min(48, longest))
-    t.add_column("type")
-    for name in ("values", "mean", "std", "min", "max", "zeros"):
-        t.add_column(name, justify="right")
-    t.add_column("histogram (log)", no_wrap=True)
+    keep = ("values", "mean", "std", "min", "max", "zeros", "histogram (log)")
+    # here the names come first: the sparkline is the first thing a narrow terminal leaves out
+    summary = [replace(c, drop=5) if c.no_wrap else c for c in SUMMARY_COLUMNS if c.header in keep]
+    index = [i for i, c in enumerate(SUMMARY_COLUMNS) if c.header in keep]
+    columns = (Column("tensor"), Column("type", no_wrap=True, drop=3), *summary)
+    rows = []
     for ts in r.tensors:
-        s = ts.summary
-        cells = _summary_cells(s)
-        t.add_row(plain(ts.name), ts.dtype, cells[0], cells[1], cells[2], cells[3], cells[4], cells[6],
-                  cells[-1])
-    return t
-
-
-def _summary_table(title: str, first: str) -> Table:
-    t = Table(title=title, title_justify="left")
-    t.add_column(first)
-    for name in ("values", "mean", "std", "min", "max", "|x| max", "zeros", "p1", "p50", "p99", "p99.9"):
-        t.add_column(name, justify="right")
-    t.add_column("histogram (log)", no_wrap=True)
-    return t
+        cells = _summary_cells(ts.summary)
+        rows.append([plain(ts.name), ts.dtype, *(cells[i] for i in index)])
+    return table(console, columns, rows, title="Values by tensor")
 
 
 def _summary_cells(s: Summary) -> list[str | Text]:
@@ -98,7 +98,7 @@ def _summary_cells(s: Summary) -> list[str | Text]:
     zeros = f"{s.zeros / s.count:.1%}" if s.count else "-"
     bad = f" ({s.nan} NaN, {s.inf} Inf)" if s.nan or s.inf else ""
     return [f"{s.count:,}{bad}", _num(s.mean), _num(s.std), _num(s.min), _num(s.max), _num(s.absmax),
-            zeros, *(_num(v) for _, v in s.percentiles), Text(sparkline(s.histogram), style="cyan")]
+            zeros, *(_num(v) for _, v in s.percentiles), sparkline(s.histogram)]
 
 
 def _num(v: float) -> str:
@@ -120,12 +120,12 @@ def sparkline(h: Histogram, width: int = SPARK_WIDTH) -> str:
 def render_quant_error(r: QuantErrorReport, console: Console, *, tensors: bool = False) -> None:
     console.print(Text("source ", style="bold") + plain(r.source)
                   + Text(f"  (sample {r.sample:g} of the rows, {r.seconds:.1f} s)"))
-    console.print(totals_table(r))
-    console.print(component_error_table(r))
-    if tensors:
-        console.print(tensor_error_table(r))
+    console.print(totals_table(r, console))
+    for table_of in (types_table, component_error_table, *((tensor_error_table,) if tensors else ())):
+        for t in table_of(r, console):
+            console.print(t)
     if r.assignment is not None:
-        console.print(assignment_table(r))
+        console.print(assignment_table(r, console))
     seen: set[str] = set()
     for res in r.targets:
         for note in res.notes:
@@ -136,50 +136,70 @@ def render_quant_error(r: QuantErrorReport, console: Console, *, tensors: bool =
         console.print(Text("note: ", style="dim") + plain(note))
 
 
-def totals_table(r: QuantErrorReport) -> Table:
-    t = Table(title="Whole model at each target", title_justify="left")
-    for name, justify in (("target", "left"), ("scheme", "left"), ("size", "right"), ("bits/weight", "right"),
-                          ("rel. RMSE", "right"), ("SNR dB", "right")):
-        t.add_column(name, justify=justify)
-    for res in r.targets:
-        t.add_row(res.target, res.scheme, bytes_label(res.total.bytes), f"{res.bits_per_weight:.2f}",
-                  _rmse(res.total), _snr(res.total))
-    return t
+def totals_table(r: QuantErrorReport, console: Console) -> RenderableType:
+    columns = (Column("target", no_wrap=True), Column("scheme", drop=1), Column("size", numeric=True),
+               Column("bits/weight", numeric=True), Column("rel. RMSE", numeric=True),
+               Column("SNR dB", numeric=True))
+    rows = [[res.target, res.scheme, bytes_label(res.total.bytes), f"{res.bits_per_weight:.2f}",
+             _rmse(res.total), _snr(res.total)] for res in r.targets]
+    return table(console, columns, rows, title="Whole model at each target")
 
 
-def component_error_table(r: QuantErrorReport) -> Table:
-    t = Table(title="Relative RMSE (SNR dB) by component", title_justify="left")
-    t.add_column("component")
-    for res in r.targets:
-        t.add_column(res.target, justify="right")
-    for path in r.targets[0].by_component if r.targets else ():
+def types_table(r: QuantErrorReport, console: Console) -> list[RenderableType]:
+    """What each target really stores at which type: a target quantizes some tensors and keeps others
+    (embeddings, norms, biases) at another type, which is why bits/weight can exceed the target's own."""
+    rows = []
+    for name in dict.fromkeys(t for res in r.targets for t in res.by_type):
+        cells: list[str | Text] = []
+        for res in r.targets:
+            tally = res.by_type.get(name)
+            share = tally.params / res.total.params if tally and res.total.params else 0
+            cells.append(f"{size_label(tally.params)} ({share:.0%})" if tally else "")
+        rows.append(([name], cells))
+    return _per_target(console, r, Column("type", no_wrap=True), rows, "Parameters at each type",
+                       "a target quantizes the weight matrices it names; the rest keeps another type")
+
+
+def component_error_table(r: QuantErrorReport, console: Console) -> list[RenderableType]:
+    rows = []
+    for path in in_order(r.targets[0].by_component) if r.targets else ():
         depth = 0 if path == "total" else path.count("/")
         label = Text("  " * depth + (path.split("/")[-1] if depth else path),
                      style="bold" if path == "total" else "")
-        t.add_row(label, *(_cell(res.by_component.get(path)) for res in r.targets))
-    return t
+        rows.append(([label], [_cell(res.by_component.get(path)) for res in r.targets]))
+    return _per_target(console, r, Column("component"), rows, "Relative RMSE (SNR dB) by component")
 
 
-def tensor_error_table(r: QuantErrorReport) -> Table:
-    t = Table(title="Relative RMSE (type) by tensor", title_justify="left")
-    t.add_column("tensor")
-    for res in r.targets:
-        t.add_column(res.target, justify="right")
-    for i, row in enumerate(r.targets[0].rows if r.targets else ()):
-        t.add_row(plain(row.name), *(f"{_rmse(res.rows[i].tally)} ({res.rows[i].type})" for res in r.targets))
-    return t
+def tensor_error_table(r: QuantErrorReport, console: Console) -> list[RenderableType]:
+    rows = [([plain(row.name)], [f"{_rmse(res.rows[i].tally)} ({res.rows[i].type})" for res in r.targets])
+            for i, row in enumerate(r.targets[0].rows if r.targets else ())]
+    return _per_target(console, r, Column("tensor"), rows, "Relative RMSE (type) by tensor")
 
 
-def assignment_table(r: QuantErrorReport) -> Table:
+def _per_target(console: Console, r: QuantErrorReport, first: Column, rows, title: str,
+                caption: str | None = None) -> list[RenderableType]:
+    """One table, or as many as it takes to show every target's column whole at this width."""
+    per = [Column(res.target, numeric=True) for res in r.targets]
+    parts = groups(console, [first], per, rows)
+    out = []
+    for n, part in enumerate(parts):
+        name = title if len(parts) == 1 else f"{title} ({n + 1} of {len(parts)})"
+        cells = [[*f, *(p[i] for i in part)] for f, p in rows if any(p[i] != "" for i in part)]
+        out.append(table(console, [first, *(per[i] for i in part)], cells, title=name,
+                         caption=caption if n == len(parts) - 1 else None))
+    return out
+
+
+def assignment_table(r: QuantErrorReport, console: Console) -> RenderableType:
     a = r.assignment
-    t = Table(title=f"Most accurate choice per component within {bytes_label(a.budget)}",
-              title_justify="left", caption=_verdict(a), caption_justify="left")
-    for name in ("component", "target", "size", "rel. RMSE", "SNR dB"):
-        t.add_column(name, justify="left" if name in ("component", "target") else "right")
+    columns = (Column("component"), Column("target", no_wrap=True), Column("size", numeric=True),
+               Column("rel. RMSE", numeric=True), Column("SNR dB", numeric=True))
+    rows = []
     for c, target in a.choice.items():
         tally = a.by_component[c]
-        t.add_row(plain(c), target, bytes_label(tally.bytes), _rmse(tally), _snr(tally))
-    return t
+        rows.append([plain(c), target, bytes_label(tally.bytes), _rmse(tally), _snr(tally)])
+    return table(console, columns, rows, title=f"Most accurate choice per component within "
+                                               f"{bytes_label(a.budget)}", caption=_verdict(a))
 
 
 def _verdict(a) -> str:

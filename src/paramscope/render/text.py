@@ -29,3 +29,16 @@ def notes_and_explain(console: Console, notes: Iterable[str], explain: Iterable[
             console.print(Text("  ") + plain(line))
     else:
         console.print(Text("(--explain shows every formula with its values)", style="dim"))
+
+
+def shell_lines(command: str, width: int, indent: str = "  ") -> list[str]:
+    """A command line broken at spaces into lines of at most ``width`` columns, each but the last
+    ending in a backslash, so that it still pastes into a shell as one command."""
+    lines, line = [], indent
+    for word in command.split(" "):
+        if line.strip() and len(line) + 1 + len(word) + 2 > width:
+            lines.append(line + " \\")
+            line = indent + "    " + word
+        else:
+            line = f"{line} {word}" if line.strip() else line + word
+    return [*lines, line]

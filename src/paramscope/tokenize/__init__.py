@@ -12,11 +12,16 @@ vocabulary built into an equivalent ``tokenizers`` object that gives llama.cpp's
     'The quick'
 
 ``tokenizers`` is imported only when a tokenizer is built, never by importing this package.
+
+``tokenizer_for(source, text=…)`` answers one question faster: for a GGUF file with an SPM vocabulary
+(Gemma, Llama 2, Mistral…) and a text of ordinary length it builds the engine over only the part of the
+vocabulary the text can reach (``restricted``), from a vocabulary kept between runs (``cache``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -25,9 +30,11 @@ from paramscope.tokenize.core import Token, TokenIdError, Tokenized, Tokenizer, 
 
 if TYPE_CHECKING:
     from paramscope.model import Model
+    from paramscope.tokenize import restricted as restricted_types
 
 __all__ = ["Token", "TokenIdError", "Tokenized", "Tokenizer", "build_tokenizer", "count_tokens", "parse_ids",
-           "read_text", "tokenizer"]
+           "read_text", "tokenizer", "tokenizer_for"]
+GGUF_MAGIC = b"GGUF"
 HF_FILE = "tokenizer.json"
 CACHED = 4  # tokenizers kept per process, by file identity: a Gemma vocabulary takes about a second
 _cache: dict[tuple, Tokenizer] = {}
@@ -47,6 +54,49 @@ def tokenizer(source: str | os.PathLike[str] | Model | Tokenizer) -> Tokenizer:
             _cache.pop(next(iter(_cache)))
         _cache[key] = tok
     return tok
+
+
+def tokenizer_for(source: str | os.PathLike[str] | Model | Tokenizer, *, text: str | None = None,
+                  ids: Sequence[int] = ()) -> Tokenizer:
+    """A tokenizer exact for tokenizing ``text`` and decoding ``ids``: for an SPM GGUF file and a text of
+    at most ``restricted.LONGEST_TEXT`` characters, built over what they can reach, from the vocabulary
+    cache (filled on first use); for anything else ``tokenizer(source)``."""
+    from paramscope.tokenize import restricted
+
+    if isinstance(source, str | os.PathLike) and (text is None or len(text) <= restricted.LONGEST_TEXT):
+        _require_tokenizers()
+        path = Path(source).expanduser()
+        if _is_gguf(path):
+            from paramscope.tokenize import cache
+
+            vocab = cache.load(path)
+            if vocab is None:
+                vocab, model = _remember(path)
+                if vocab is None:
+                    return tokenizer(model)
+            return restricted.build(vocab, text or "", ids)
+    return tokenizer(source)
+
+
+def _is_gguf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == GGUF_MAGIC
+    except OSError:
+        return False
+
+
+def _remember(path: Path) -> tuple[restricted_types.SpmVocab | None, Model]:
+    """Read an SPM vocabulary into the cache; (None, the model) for any other GGUF tokenizer."""
+    from paramscope.formats import open_model
+    from paramscope.tokenize import cache, gguf_models, gguf_vocab
+
+    model = open_model(path)
+    if model.metadata.get(gguf_vocab.KEY.format("model")) != "llama":
+        return None, model
+    vocab = gguf_vocab.read_vocab(model)
+    wrapper = gguf_models.wrapper_fields(vocab, gguf_models.spm_chunkable(vocab))
+    return cache.store(path, vocab, wrapper), model
 
 
 def _identity(source: str | os.PathLike[str]) -> tuple | None:
@@ -126,11 +176,12 @@ def read_text(source: str | os.PathLike[str] | BinaryIO, name: str | None = None
 
 
 def _require_tokenizers() -> None:
-    import importlib.util
+    try:
+        import tokenizers  # noqa: F401
+    except ImportError:
+        from paramscope.errors import MissingExtraError
 
-    if importlib.util.find_spec("tokenizers") is None:
-        raise UnsupportedError("tokenizing needs the tokenizers package: pip install 'paramscope[tokens]' "
-                               "(or pip install tokenizers)")
+        raise MissingExtraError("tokenizing", "tokens", "tokenizers") from None
 
 
 def _hf(path: Path, name: str | None = None) -> Tokenizer:

@@ -111,22 +111,27 @@ class Tokenizer:
     ``prefix`` and ``suffix`` are the IDs added around the text (llama.cpp adds BOS/EOS/[SEP] itself
     rather than through a template, so GGUF vocabularies use these; a tokenizer.json keeps its own
     post-processor and leaves them empty). ``names`` spells IDs whose engine spelling is not theirs.
+    ``vocab_size`` is given where the engine holds only part of the vocabulary (``tokenize.restricted``).
     """
 
     def __init__(self, engine: Any, *, name: str, type: str, source: str, kinds: Mapping[int, str],
                  chunkable: bool, prefix: Sequence[int] = (), suffix: Sequence[int] = (),
-                 names: Mapping[int, str] | None = None, details: Mapping[str, Any] | None = None):
+                 names: Mapping[int, str] | None = None, details: Mapping[str, Any] | None = None,
+                 vocab_size: int | None = None):
         self.engine, self.name, self.type, self.source = engine, name, type, source
         self.kinds, self.chunkable = kinds, chunkable
         self.prefix, self.suffix = tuple(prefix), tuple(suffix)
         self.names = dict(names or {})
         self.details = dict(details or {})
+        self._vocab_size = vocab_size
 
     def __repr__(self) -> str:
         return f"Tokenizer({self.name!r}, {self.type}, {self.vocab_size:,} tokens)"
 
     @property
     def vocab_size(self) -> int:
+        if self._vocab_size is not None:
+            return self._vocab_size
         return self.engine.get_vocab_size(with_added_tokens=True)
 
     def encode(self, text: str, add_special: bool = True) -> list[Token]:

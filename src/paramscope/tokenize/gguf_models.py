@@ -21,6 +21,7 @@ import numpy as np
 from paramscope.errors import UnsupportedError
 from paramscope.model import Model
 from paramscope.tokenize.core import Tokenizer, spans_cut
+from paramscope.tokenize.engines import SPACE, spm_engine, with_user_tokens
 from paramscope.tokenize.gguf_vocab import (
     NORMAL,
     TOKEN_KINDS,
@@ -31,7 +32,6 @@ from paramscope.tokenize.gguf_vocab import (
     read_vocab,
 )
 
-SPACE = "▁"  # U+2581: SentencePiece's visible space (llama_escape_whitespace)
 # Token types left out of llama.cpp's Unigram trie (llm_tokenizer_ugm: only normal, user-defined and
 # unused tokens are matched): undefined, unknown, control, byte.
 UGM_UNMATCHED = (0, 2, 3, 6)
@@ -41,40 +41,26 @@ Built = tuple[Any, bool, dict[int, str]]
 
 
 def _engine(model: Any, vocab: Vocab) -> Any:
-    """A tokenizers.Tokenizer around ``model`` with the user-defined tokens cut out of raw text first
-    (tokenizer_st_partition). Control tokens are not added: with special=false llama.cpp leaves them
-    to the model's algorithm, which may or may not rebuild them from pieces."""
-    from tokenizers import AddedToken, Tokenizer
-
-    engine = Tokenizer(model)
-    user = [AddedToken(vocab.tokens[i], special=False, normalized=False)
-            for i in vocab.of_type(USER_DEFINED)]
-    if user:
-        engine.add_tokens(user)
-    return engine
+    return with_user_tokens(model, [vocab.tokens[i] for i in vocab.of_type(USER_DEFINED)])
 
 
 def build_spm(vocab: Vocab) -> Built:
     """llm_tokenizer_spm_session: spaces become "▁" (plus one in front of each piece of text when
     add_space_prefix), then the score-ranked pair merging, then bytes for what is left unmatched."""
-    from tokenizers import decoders, models, normalizers
-
     from paramscope.tokenize.spm import spm_merges
 
-    ids = vocab.ids
     unk = vocab.special["unk"]
-    model = models.BPE(vocab=ids, merges=spm_merges(vocab.tokens, vocab.scores, ids), byte_fallback=True,
-                       fuse_unk=False, unk_token=None if unk is None else vocab.tokens[unk])
-    engine = _engine(model, vocab)
     prefix = vocab.flags["add_space_prefix"]
-    # llama.cpp prefixes a space to every raw fragment after a special token (is_prev_special), and
-    # every fragment follows one or starts the text: that is a Prepend on each piece tokenizers sees.
-    steps = ([normalizers.Prepend(SPACE)] if prefix else []) + [normalizers.Replace(" ", SPACE)]
-    engine.normalizer = normalizers.Sequence(steps)
-    steps = [decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse()]
-    engine.decoder = decoders.Sequence(steps + ([decoders.Strip(" ", 1, 0)] if prefix else []))
-    # No pre-tokenizer: a token holding a line break and then more text could span a cut.
-    return engine, not prefix and not spans_cut(vocab.tokens), {}
+    engine = spm_engine(vocab.ids, spm_merges(vocab.tokens, vocab.scores, vocab.ids),
+                        None if unk is None else vocab.tokens[unk],
+                        [vocab.tokens[i] for i in vocab.of_type(USER_DEFINED)], prefix)
+    return engine, spm_chunkable(vocab), {}
+
+
+def spm_chunkable(vocab: Vocab) -> bool:
+    """No pre-tokenizer: a token holding a line break and then more text could span a cut, and a
+    space put in front of every piece makes every cut visible."""
+    return not vocab.flags["add_space_prefix"] and not spans_cut(vocab.tokens)
 
 
 def build_bpe(vocab: Vocab) -> Built:
@@ -192,10 +178,16 @@ BUILDERS: dict[str, Callable[[Vocab], Built]] = {
 }
 
 
-def build(model: Model) -> Tokenizer:
+def build(model: Model, vocab: Vocab | None = None) -> Tokenizer:
     """The tokenizer of a GGUF ``Model`` from its metadata. Unsupported types say which they are."""
-    vocab = read_vocab(model)
+    vocab = vocab or read_vocab(model)
     engine, chunkable, names = BUILDERS[vocab.model](vocab)
+    return Tokenizer(engine, names=names, **wrapper_fields(vocab, chunkable))
+
+
+def wrapper_fields(vocab: Vocab, chunkable: bool) -> dict[str, Any]:
+    """What ``core.Tokenizer`` shows about a GGUF vocabulary besides its engine (JSON-ready, so that
+    ``tokenize.cache`` can keep it): name, type, token kinds, added IDs, details."""
     chunkable = chunkable and not spans_cut(vocab.tokens[i] for i in vocab.of_type(USER_DEFINED))
     d, special, flags = vocab.defaults, vocab.special, vocab.flags
     prefix, suffix = added_ids(vocab)
@@ -203,6 +195,9 @@ def build(model: Model) -> Tokenizer:
     details = {"model": vocab.model, "vocab_type": d.vocab_type, **{k: v for k, v in special.items()},
                **{k: v for k, v in flags.items() if not isinstance(v, np.ndarray | list)}}
     pre = f", pre-tokenizer {flags['pre']}" if vocab.model == "gpt2" else ""
-    return Tokenizer(engine, name=Path(model.source).name, source=model.source,
-                     type=f"{d.description}{pre} (GGUF {vocab.model})", kinds=kinds,
-                     chunkable=chunkable, prefix=prefix, suffix=suffix, names=names, details=details)
+    return {"name": Path(vocab.source).name, "source": vocab.source,
+            "type": f"{d.description}{pre} (GGUF {vocab.model})", "kinds": kinds, "chunkable": chunkable,
+            "prefix": prefix, "suffix": suffix, "details": details,
+            # llama.cpp's n_vocab: every ID, also where a string occurs twice (the engine's own count
+            # holds each string once, and would refuse the last IDs)
+            "vocab_size": len(vocab.tokens)}

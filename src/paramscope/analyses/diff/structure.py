@@ -207,8 +207,10 @@ def _show(v: Any) -> Any:
         v = v.item()
     if isinstance(v, bool | int | float) or v is None:
         return v
-    if isinstance(v, str):
-        return v if len(v) <= SHOWN_CHARS else v[:SHOWN_CHARS - 1] + "…"
+    if isinstance(v, str):  # cut, and say by how much (a chat template runs to thousands of characters)
+        return v if len(v) <= SHOWN_CHARS else f"{v[:SHOWN_CHARS]} [+{len(v) - SHOWN_CHARS:,} characters]"
+    if isinstance(v, Mapping):
+        return {str(k): _show(x) for k, x in v.items()}
     if hasattr(v, "__len__") and not isinstance(v, Mapping):
         n = len(v)
         if n > INLINE_ITEMS:

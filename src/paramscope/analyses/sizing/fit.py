@@ -13,6 +13,8 @@ overhead) under different settings; no memory formula lives in this module.
   layer stay on the GPU, which is what makes big MoE models usable on one GPU.
 - **Longest context**: binary search over the context (memory is monotonic in it).
 - **Best quantization**: the first scheme, from most to least precise, whose total fits.
+- **Verdict and commands** (``fit_advice``): the configurations worth running, in words and as
+  llama.cpp / vLLM command lines.
 """
 
 from __future__ import annotations
@@ -20,24 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from paramscope.analyses.contents.inventory import inventory
+from paramscope.analyses.sizing import fit_advice as advice
+from paramscope.analyses.sizing.fit_advice import QUANT_LADDER, Command, Offload, Plan
 from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
 from paramscope.model import ArchConfig, Model
 
-# Re-pricing choices, most precise first (llama.cpp file types; their bytes come from analyses/weights)
-QUANT_LADDER = ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "iq2_xxs")
+__all__ = ["MAX_DEVICES", "QUANT_LADDER", "Command", "FitReport", "Offload", "Plan", "allowed_tp",
+           "best_quant", "devices_needed", "fit", "fits", "max_context", "offload"]
 MAX_DEVICES = 64
-
-
-@dataclass(frozen=True, slots=True)
-class Offload:
-    gpu_layers: int  # llama.cpp -ngl
-    n_layers: int
-    cpu_moe_layers: int  # llama.cpp --n-cpu-moe: layers whose routed experts stay in RAM
-    gpu_bytes: int
-    ram_bytes: int
-    fits_ram: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +40,25 @@ class FitReport:
     request: MemoryRequest
     one_device: SizeEstimate
     on_devices: SizeEstimate  # on the devices needed (one device when none suffices)
-    devices_needed: int | None  # None: not even MAX_DEVICES of them
+    devices_needed: int | None  # None: not even MAX_DEVICES of them (always 1 or None on a CPU)
     allowed_device_counts: tuple[int, ...]
-    offload: Offload | None  # when one device is too small
-    max_context: int  # on the devices needed (or one device when none suffices): 0 if none fits
-    best_quant: str | None  # the most precise re-pricing that fits one device
-    commands: tuple[str, ...]
+    offload: Offload | None  # when one device is too small: the split at the weights as asked
+    max_context: int  # on ``max_context_devices`` devices at the weights as asked: 0 if none fits
+    best_quant: str | None  # the most precise re-pricing that fits one device whole
     explain: tuple[str, ...]
+    plans: tuple[Plan, ...]  # what the verdict recommends, in its order (fit_advice)
+    command_lines: tuple[Command, ...]  # for each plan: its llama.cpp (and vLLM) command
+    verdict: str  # the answer in words, naming each configuration
+    weights_label: str  # the weights as asked: "BF16 as stored", "Q4_K_M"
+    cpu_only: bool  # the device is CPU RAM: no GPU to offload to or split over
+
+    @property
+    def max_context_devices(self) -> int:
+        return self.devices_needed or 1
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        return tuple(c.text for c in self.command_lines)
 
 
 def allowed_tp(cfg: ArchConfig, limit: int = MAX_DEVICES) -> tuple[int, ...]:
@@ -149,42 +155,33 @@ def _fits(need: int, have: int | None) -> bool | None:
     return None if have is None else need <= have
 
 
-def commands(model: Model, req: MemoryRequest, n: int | None, off: Offload | None,
-             ctx: int) -> tuple[str, ...]:
-    src = model.source
-    kv = f" -ctk {req.kv_type} -ctv {req.kv_type}" if req.kv_type else ""
-    if off is None:
-        ngl = "-ngl 999"
-    elif off.cpu_moe_layers:
-        ngl = f"-ngl 999 --n-cpu-moe {off.cpu_moe_layers}"
-    else:
-        ngl = f"-ngl {off.gpu_layers}"
-    out = [f"llama-server -m {src} -c {ctx * req.batch} -np {req.batch} {ngl}{kv}"]
-    vllm_kv = " --kv-cache-dtype fp8" if req.kv_type and req.kv_type.lower().startswith("fp8") else ""
-    if n:
-        out.append(f"vllm serve {src} --tensor-parallel-size {n} --max-model-len {ctx} "
-                   f"--max-num-seqs {req.batch} "
-                   f"--gpu-memory-utilization {req.option('gpu_memory_utilization', 'vllm')}{vllm_kv}")
-    return tuple(out)
-
-
 def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> FitReport:
     cfg = model.config
-    if cfg is None or req.device is None:
+    device = req.device
+    if cfg is None or device is None:
         raise UnsupportedError(f"{model.source}: fit needs an architecture and a device")
+    cpu = device.kind == "cpu"
     one = estimate(model, replace(req, n_devices=1))
-    counts = allowed_tp(cfg)
+    # a CPU's RAM is one memory: no tensor parallelism over copies of it, no offload from it
+    counts = (1,) if cpu else allowed_tp(cfg)
     n, on_n = (1, one) if one.fits else devices_needed(model, req, counts)
-    off = None if one.fits else offload(model, req, one, ram_bytes)
-    ctx_req = replace(req, n_devices=n or 1)
-    longest = max_context(model, ctx_req)
+    off = None if one.fits or cpu else offload(model, req, one, ram_bytes)
+    longest = max_context(model, replace(req, n_devices=n or 1))
     quant = best_quant(model, req)
-    ctx = one.context
+    as_asked = advice.tp_plan(model, one, device, 1)
+    tp = advice.tp_plan(model, on_n, device, n) if n and n > 1 else None
+    one_plan = None if one.fits else advice.one_device_plan(model, req, one, ram_bytes, offload)
+    plans = [as_asked] if one.fits else [p for p in (tp, one_plan) if p is not None]
+    words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), max(counts), ram_bytes)
     explain = (
-        f"one {req.device.key}: needs {one.total_bytes:,} B of {req.device.usable_bytes:,} B",
+        f"one {device.key}: needs {one.total_bytes:,} B of {device.usable_bytes:,} B",
         f"device counts the heads allow (n_heads {cfg.n_heads}, n_kv_heads {cfg.n_kv_heads}): "
         f"{', '.join(map(str, counts[:12]))}{' …' if len(counts) > 12 else ''}",
         f"longest context on {n or 1} device(s): {longest:,} tokens (binary search on the same estimate)",
+        *(f"plan: {p.devices} × {device.key} at {p.weights_label}: {p.estimate.total_bytes:,} B per device"
+          + (f", RAM {p.offload.ram_bytes:,} B" if p.offload else "")
+          + (f", decode ≤ {p.decode_tokens_per_s:,.1f} tokens/s" if p.decode_tokens_per_s else "")
+          for p in plans),
     )
-    return FitReport(req.device, req, one, on_n or one, n, counts, off, longest, quant,
-                     commands(model, req, n, off, ctx), explain)
+    return FitReport(device, req, one, on_n or one, n, counts, off, longest, quant, explain, tuple(plans),
+                     advice.commands(model, req, plans), words, as_asked.weights_label, cpu)

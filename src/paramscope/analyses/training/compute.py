@@ -11,6 +11,12 @@
 - **Compute-optimal tokens.** ``D_opt ≈ 20·N`` (Hoffmann et al. 2022, "Chinchilla", Table 3: 20.2
   tokens per parameter from 400M to 10T parameters). The law was fitted on dense models; for MoE we use
   the active parameters, the same N as in ``C = 6·N·D``.
+- **Fine-tuning tokens.** Chinchilla sizes pre-training from scratch; a fine-tuning run's tokens are
+  its dataset's, and no law gives them. Without ``tokens``, LoRA and QLoRA assume one epoch over an
+  instruction-tuning set of 100,000 examples of 1,000 tokens: 10^8 tokens. Published sets lie within
+  a factor of ten or so either side: LIMA 1,000 examples (Zhou et al. 2023, §2), Alpaca 52,002 (Taori
+  et al. 2023), Tülu 3's SFT mix 939,344 (Lambert et al. 2024, Table 7). The figure is an assumption and
+  is always printed as one; give ``--tokens`` for a real dataset.
 - **Time.** ``GPU-hours = C / (peak FLOP/s × MFU) / 3600``; wall-clock days = GPU-hours / GPUs / 24.
   MFU (model FLOPs utilisation) 0.4 is a typical well-tuned dense bf16 run: PaLM 540B reached 46.2 %
   (Chowdhery et al. 2022, Table 3), Megatron's 530B 54.2 % (Korthikanti et al. 2022, abstract), Llama 3
@@ -23,6 +29,18 @@ FLOPS_FORWARD = 2  # FLOP per weight per token: one multiply, one add
 FLOPS_BACKWARD_INPUT = 2  # gradient of the layer's input
 FLOPS_BACKWARD_WEIGHT = 2  # gradient of the weight: only for trainable weights
 CHINCHILLA_TOKENS_PER_PARAM = 20  # Hoffmann et al. 2022, Table 3
+FINETUNE_EXAMPLES = 100_000  # an assumed instruction-tuning set (module docstring)
+FINETUNE_TOKENS_PER_EXAMPLE = 1_000
+DEFAULT_FINETUNE_TOKENS = FINETUNE_EXAMPLES * FINETUNE_TOKENS_PER_EXAMPLE  # one epoch: 10^8 tokens
+# Where the tokens of an estimate come from, as printed and in --json ("tokens_basis")
+GIVEN, COMPUTE_OPTIMAL, FINETUNE_DEFAULT = "given", "compute-optimal", "fine-tuning default"
+TOKENS_BASIS = {
+    GIVEN: "given",
+    COMPUTE_OPTIMAL: "compute-optimal for pre-training from scratch: 20 × params (Chinchilla); "
+                     "give --tokens for a fine-tuning run",
+    FINETUNE_DEFAULT: f"assumed fine-tuning set: {FINETUNE_EXAMPLES:,} examples × "
+                      f"{FINETUNE_TOKENS_PER_EXAMPLE:,} tokens, 1 epoch; give --tokens for yours",
+}
 DEFAULT_MFU = 0.4
 SECONDS_PER_HOUR = 3600
 HOURS_PER_DAY = 24

@@ -28,7 +28,11 @@ from paramscope.analyses.contents.inventory import Inventory, TensorRow, invento
 from paramscope.analyses.training.activations import Training, activations
 from paramscope.analyses.training.compute import (
     CHINCHILLA_TOKENS_PER_PARAM,
+    COMPUTE_OPTIMAL,
+    DEFAULT_FINETUNE_TOKENS,
     DEFAULT_MFU,
+    FINETUNE_DEFAULT,
+    GIVEN,
     gpu_hours,
     optimal_tokens,
     training_flops,
@@ -85,7 +89,7 @@ class TrainEstimate:
     layer_bytes_per_token: int  # the largest layer's activations per token, nothing recomputed
     # compute
     tokens: int
-    tokens_given: bool  # False: ``tokens`` is the compute-optimal count
+    tokens_given: bool  # False: ``tokens`` is a default (``tokens_basis`` says which)
     optimal_tokens: int
     flops: int
     mfu: float
@@ -94,6 +98,8 @@ class TrainEstimate:
     days: float | None  # wall clock on ``gpus`` GPUs
     explain: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    # where ``tokens`` comes from: compute.GIVEN, COMPUTE_OPTIMAL (full) or FINETUNE_DEFAULT (lora, qlora)
+    tokens_basis: str = GIVEN
     total_bytes: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -150,7 +156,7 @@ def train_estimate(model: Model, *, method: str = "full", seq_len: int = 2048, m
     lines.append(f"total per GPU = {' + '.join(f'{v:,}' for v in (*per_gpu.values(), act, logits))} "
                  f"= {total:,} B ({bytes_label(total)})")
 
-    flops, d, d_opt, hours, days, compute_lines = _compute(method, active, adapters_active, tokens,
+    flops, d, d_opt, basis, hours, days, compute_lines = _compute(method, active, adapters_active, tokens,
                                                            device_flops, mfu, gpus)
     lines += compute_lines
     notes = [NOT_COUNTED]
@@ -167,7 +173,7 @@ def train_estimate(model: Model, *, method: str = "full", seq_len: int = 2048, m
         optimizer_bytes=per_gpu["optimizer"], activations_bytes=act, logits_bytes=logits,
         layer_bytes_per_token=largest.per_token, tokens=d, tokens_given=tokens is not None,
         optimal_tokens=d_opt, flops=flops, mfu=mfu, device_flops=device_flops, gpu_hours=hours, days=days,
-        explain=tuple(lines), notes=tuple(notes))
+        explain=tuple(lines), notes=tuple(notes), tokens_basis=basis)
 
 
 def _states(rows: list[TensorRow], inv: Inventory, cfg: ArchConfig, method: str, prec: StatePrecision,
@@ -192,9 +198,14 @@ def _states(rows: list[TensorRow], inv: Inventory, cfg: ArchConfig, method: str,
 
 
 def _compute(method: str, active: int, adapters: int, tokens: int | None, device_flops: float | None,
-             mfu: float, gpus: int) -> tuple[int, int, int, float | None, float | None, list[str]]:
+             mfu: float, gpus: int) -> tuple[int, int, int, str, float | None, float | None, list[str]]:
     d_opt = optimal_tokens(active)
-    d = tokens if tokens is not None else d_opt
+    if tokens is not None:
+        d, basis = tokens, GIVEN
+    elif method == "full":
+        d, basis = d_opt, COMPUTE_OPTIMAL
+    else:
+        d, basis = DEFAULT_FINETUNE_TOKENS, FINETUNE_DEFAULT
     if method == "full":
         flops = training_flops(active, active, d)
         lines = [f"FLOPs = 6 × N × D = 6 × {active:,} × {d:,} = {flops:.3e}"]
@@ -204,14 +215,18 @@ def _compute(method: str, active: int, adapters: int, tokens: int | None, device
                  f"{d:,} + 2 × {adapters:,} × {d:,} = {flops:.3e}"]
     k = CHINCHILLA_TOKENS_PER_PARAM
     lines.append(f"compute-optimal tokens = {k} × N = {k} × {active:,} = {d_opt:,} (Chinchilla)"
-                 + ("" if tokens is not None else "; used as D"))
+                 + ("; used as D" if basis == COMPUTE_OPTIMAL else ""))
+    if basis == FINETUNE_DEFAULT:
+        lines.append(f"D = {DEFAULT_FINETUNE_TOKENS:,} tokens: an assumed fine-tuning set (analyses/training/"
+                     "compute.py), not a law")
     hours = days = None
     if device_flops:
         hours = gpu_hours(flops, device_flops, mfu)
         days = wall_days(hours, gpus)
         lines.append(f"GPU-hours = FLOPs / (peak × MFU) / 3600 = {flops:.3e} / ({device_flops:.3e} × {mfu}) "
-                     f"/ 3600 = {hours:,.1f}; on {gpus} GPU{'s' * (gpus > 1)}: {days:,.2f} days")
-    return flops, d, d_opt, hours, days, lines
+                     f"/ 3600 = {hours:,.3g}; on {gpus} GPU{'s' * (gpus > 1)}: {hours / gpus:,.3g} hours "
+                     f"= {days:,.3g} days")
+    return flops, d, d_opt, basis, hours, days, lines
 
 
 def _check(method: str, seq_len: int, micro_batch: int, gpus: int, zero_stage: int, mfu: float,

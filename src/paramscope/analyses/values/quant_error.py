@@ -90,6 +90,16 @@ class TargetResult:
     def bits_per_weight(self) -> float:
         return 8 * self.total.bytes / self.total.params if self.total.params else 0.0
 
+    @property
+    def by_type(self) -> dict[str, ErrorTally]:
+        """Parameters and bytes at each type this target gives (the target's own, and what stays as stored
+        or at another type: embeddings, norms, biases), most parameters first."""
+        out: dict[str, ErrorTally] = {}
+        for r in self.rows:
+            if r.tally.params:  # buffers (position_ids) hold no parameters
+                out[r.type] = out.get(r.type, ErrorTally()) + r.tally
+        return dict(sorted(out.items(), key=lambda kv: -kv[1].params))
+
 
 @dataclass(frozen=True, slots=True)
 class Assignment:

@@ -4,6 +4,8 @@ A name is the lowercase file stem (``Llama-3.1-8B.json`` → ``llama-3.1-8b``) o
 ``ALIASES``; lookups ignore case and an ``org/`` prefix (``meta-llama/Llama-3.1-8B``). Published
 totals come from ``published.csv`` (the shared reference set) and ``extra_published.csv`` (configs
 added here), one row per config file: total, active, how exact, and where the figure comes from.
+Famous closed models (``closed.py``) are names too: opening one raises ``ClosedModelError`` with a plain
+statement of what is publicly known instead of a file error.
 """
 
 from __future__ import annotations
@@ -101,7 +103,10 @@ def _strip_org(name: str) -> str:
 
 
 def has(name: str) -> bool:
-    return _key(name) in _entries()
+    """Is this a name the catalogue answers: a config it ships, or a closed model it knows of?"""
+    from paramscope.knowledge.catalogue import closed
+
+    return _key(name) in _entries() or closed.find(name) is not None
 
 
 def suggest(name: str, n: int = 3) -> list[str]:
@@ -113,6 +118,10 @@ def suggest(name: str, n: int = 3) -> list[str]:
 def lookup(name: str) -> Entry:
     entry = _entries().get(_key(name))
     if entry is None:
+        from paramscope.knowledge.catalogue import closed
+
+        if (gone := closed.find(name)) is not None:
+            raise closed.ClosedModelError(gone.statement)
         close = suggest(name)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise SourceError(f"{name}: not a catalogue name{hint} (known: {', '.join(_entries())})")

@@ -459,7 +459,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         pool = m.pool
         util = req.option("gpu_memory_utilization")
         notes = (f"vLLM reserves {pool.reserved_bytes:,} B per GPU (gpu_memory_utilization {util}) and "
-                 f"fills what is left with {pool.num_blocks:,} KV blocks = {pool.tokens:,} tokens: up to "
-                 f"{pool.max_concurrency:.2f} requests of {ctx:,} tokens",)
+                 f"fills what is left with {pool.num_blocks:,} KV blocks = {pool.tokens:,} tokens: "
+                 f"{int(pool.max_concurrency):,} requests of {ctx:,} tokens at once (vLLM's maximum "
+                 f"concurrency {pool.max_concurrency:.2f}x, rounded down to whole requests)",)
     return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
                         t.value.lower(), m.explain, notes, m.fits if m.pool is not None else None)

@@ -1,0 +1,268 @@
+"""The answer to "what fits where" in plain words: the configurations worth running, and the commands.
+
+``fit`` (fit.py) measures; this module chooses and says. Two plans are weighed when the model does not
+fit one device as asked:
+
+- **Several devices** at the weights asked for (tensor parallel, the fewest the heads allow).
+- **One device**, the most precise way that works: the most precise quantization of ``QUANT_LADDER``
+  down to Q4_K_M that fits whole; else Q4_K_M with layers (or, for a mixture of experts, routed experts)
+  in CPU RAM, when the RAM holds them; else the smaller types below Q4_K_M, whole, then with RAM.
+  Q4_K_M is the floor because it is the smallest type llama.cpp's quantize marks "*recommended*"
+  ("medium, balanced quality", +0.0535 perplexity on LLaMA 7B; the types below it say "substantial" to
+  "extreme" quality loss: llama.cpp examples/quantize/quantize.cpp, QUANT_OPTIONS).
+
+On a CPU-only machine (the device is RAM) there is nothing to offload to: the plan is the most
+precise type that fits the RAM, and the flags are llama.cpp's CPU ones.
+
+Decode speed is the memory-bandwidth bound of ``speed.py``. With layers in RAM a token reads the
+GPU's share at the GPU's bandwidth and the RAM's share at the RAM's: ``1 / (gpu_bytes / gpu_bw +
+ram_bytes / ram_bw)``, where for routed experts in RAM only k of E experts are read per token. When the
+RAM's bandwidth is unknown (this machine's RAM) it is taken as dual-channel DDR5-5600 (89.6 GB/s, the
+``ddr5-5600-2ch`` row), and the verdict says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
+from paramscope.analyses.sizing.speed import speed_for
+from paramscope.errors import UnsupportedError
+from paramscope.knowledge.hardware import BY_KEY, Device
+from paramscope.model import Model
+from paramscope.units import bytes_label
+
+QUANT_LADDER = ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "iq2_xxs")
+QUALITY_FLOOR = "q4_k_m"  # the smallest "*recommended*" llama.cpp file type (module docstring)
+ASSUMED_RAM = "ddr5-5600-2ch"  # RAM bandwidth when the machine's own is unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Offload:
+    gpu_layers: int  # llama.cpp -ngl
+    n_layers: int
+    cpu_moe_layers: int  # llama.cpp --n-cpu-moe: layers whose routed experts stay in RAM
+    gpu_bytes: int
+    ram_bytes: int
+    fits_ram: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One way to run the model: on how many devices, at which weights, what goes to RAM, how fast."""
+
+    devices: int
+    weights: str | None  # a QUANT_LADDER scheme, or None: as stored / as asked (``MemoryRequest.weights``)
+    weights_label: str  # "BF16 as stored", "Q3_K_M"
+    estimate: SizeEstimate  # on ``devices`` devices (``per_device`` has each one's share)
+    offload: Offload | None  # layers or experts in RAM (one device only)
+    decode_tokens_per_s: float | None  # memory-bandwidth bound, per sequence
+    ram_bandwidth_assumed: bool  # the decode bound took ASSUMED_RAM's bandwidth
+
+
+def stored_label(model: Model, weights: str | None) -> str:
+    """What the weights are as asked: 'Q4_K_M as stored', 'BF16 as stored' or the scheme asked for."""
+    if weights is not None:
+        return weights.upper()
+    if model.quantization is not None:
+        return f"{model.quantization.label} as stored"
+    by_type: dict[str, int] = {}
+    for t in model.tensors:
+        by_type[t.dtype.value] = by_type.get(t.dtype.value, 0) + t.nbytes
+    top = max(by_type, key=by_type.__getitem__, default="")
+    return f"{top.upper()} as stored" if top else "as stored"
+
+
+def ram_bandwidth(device: Device) -> tuple[float | None, bool]:
+    """The bandwidth of CPU RAM next to ``device``: the device's own for a CPU row, else assumed."""
+    if device.kind == "cpu" and device.bandwidth:
+        return device.bandwidth, False
+    return BY_KEY[ASSUMED_RAM].bandwidth, True
+
+
+def decode_bound(model: Model, est: SizeEstimate, device: Device, n: int, off: Offload | None
+                 ) -> tuple[float | None, bool]:
+    """Tokens/s per sequence at best, and whether RAM's bandwidth was assumed (module docstring)."""
+    cfg = model.config
+    if device.kind == "cpu":  # everything is read from RAM
+        bw, assumed = ram_bandwidth(device)
+        step = speed_for(model, est, None, n).bytes_per_step
+        return (bw / step if bw and step else None), assumed
+    s = speed_for(model, est, device, n)
+    if off is None or s.decode_tokens_per_s is None:
+        return s.decode_tokens_per_s, False
+    bw, assumed = ram_bandwidth(device)
+    experts = cfg.n_experts if cfg else 0
+    ram_read = off.ram_bytes  # dense layers in RAM: all read per token
+    if off.cpu_moe_layers and experts:  # routed experts in RAM: k of E read per token
+        ram_read = off.ram_bytes * cfg.n_experts_per_token // experts
+    gpu_read = max(s.bytes_per_step - ram_read, 0)
+    seconds = gpu_read / s.bandwidth + ram_read / bw
+    return (1 / seconds if seconds > 0 else None), assumed
+
+
+def one_device_plan(model: Model, req: MemoryRequest, one: SizeEstimate, ram_bytes: int | None,
+                    offload_fn) -> Plan | None:
+    """The most precise way to run on one device (module docstring), or None when nothing works."""
+    device = req.device
+    assert device is not None
+    candidates: list[tuple[str | None, SizeEstimate]] = []
+    for scheme in QUANT_LADDER:
+        try:
+            est = estimate(model, replace(req, weights=scheme, n_devices=1))
+        except UnsupportedError:
+            continue
+        if est.weights_bytes < one.weights_bytes:  # only types smaller than the weights as asked
+            candidates.append((scheme, est))
+    above = [(None, one)] + [c for c in candidates if _rank(c[0]) <= _rank(QUALITY_FLOOR)]
+    below = [c for c in candidates if _rank(c[0]) > _rank(QUALITY_FLOOR)]
+    ram_ok = ram_bytes is None or device.kind == "cpu"
+    for group in (above, below):
+        if not group:
+            continue
+        whole = next(((s, e) for s, e in group if e.fits), None)
+        if whole is not None:
+            return _plan(model, whole[0], whole[1], device, 1, None)
+        if device.kind == "cpu":
+            continue  # no GPU to share the work with
+        scheme, est = group[-1]  # the smallest of the group: the least in RAM, the fastest
+        off = offload_fn(model, replace(req, weights=scheme), est, ram_bytes)
+        if off.gpu_layers > 0 and (ram_ok or off.fits_ram):
+            return _plan(model, scheme, est, device, 1, off)
+    return None
+
+
+def _rank(scheme: str | None) -> int:
+    return -1 if scheme is None else QUANT_LADDER.index(scheme)
+
+
+def _plan(model: Model, scheme: str | None, est: SizeEstimate, device: Device, n: int,
+          off: Offload | None) -> Plan:
+    tps, assumed = decode_bound(model, est, device, n, off)
+    label = stored_label(model, model_weights(est, scheme))
+    return Plan(n, scheme, label, est, off, tps, assumed)
+
+
+def model_weights(est: SizeEstimate, scheme: str | None) -> str | None:
+    """The scheme a plan's weights are at, as ``stored_label`` takes it: None when as stored."""
+    if scheme is not None:
+        return scheme
+    return None if est.weights_scheme == "as stored" else est.weights_scheme.split(" (")[0]
+
+
+def tp_plan(model: Model, est: SizeEstimate, device: Device, n: int) -> Plan:
+    return _plan(model, None, est, device, n, None)
+
+
+# --- words ---------------------------------------------------------------------------------------------
+def verdict(device: Device, one: Plan, tp: Plan | None, one_plan: Plan | None, fits_one: bool,
+            max_devices: int, ram_bytes: int | None) -> str:
+    """``max_devices``: the most devices the heads allow splitting over (and paramscope tries)."""
+    """The whole answer in one or two sentences, naming each configuration."""
+    key = device.key
+    if device.kind == "cpu":
+        head = f"CPU-only answer ({device.name}, no GPU): "
+        if fits_one:
+            return head + f"fits in RAM at {one.weights_label}{_need(one, device)}{_speed(one)}."
+        if one_plan is None:
+            return head + (f"{one.weights_label} needs {bytes_label(one.estimate.total_bytes)}, more than "
+                           f"{bytes_label(device.usable_bytes)} of RAM, and no smaller type down to "
+                           f"{QUANT_LADDER[-1].upper()} fits.")
+        return head + (f"{one.weights_label} needs {bytes_label(one.estimate.total_bytes)}, more than "
+                       f"{bytes_label(device.usable_bytes)} of RAM; at {one_plan.weights_label} it fits"
+                       f"{_need(one_plan, device)}{_speed(one_plan)}.")
+    if fits_one:
+        return f"Fits on one {key} at {one.weights_label}{_need(one, device)}{_speed(one)}."
+    if tp is not None:
+        first = f"Needs {tp.devices} × {key} at {one.weights_label} (tensor parallel{_speed(tp, ', ')})."
+    else:
+        first = (f"Does not fit {max_devices} × {key} at {one.weights_label}, the most its attention heads "
+                 "allow splitting over.")
+    if one_plan is None:
+        have = f" ({bytes_label(ram_bytes)} of RAM free)" if ram_bytes is not None else ""
+        return first + (f" On one {key} it does not fit at any type down to {QUANT_LADDER[-1].upper()}, "
+                        f"even with layers in RAM{have}.")
+    return first + f" On one {key}: {_how(one_plan, device)}{_speed(one_plan, ', ')}."
+
+
+def _need(plan: Plan, device: Device) -> str:
+    return (f" ({bytes_label(plan.estimate.total_bytes)} of {bytes_label(device.usable_bytes)} with "
+            f"{plan.estimate.context:,} tokens of context)")
+
+
+def _how(plan: Plan, device: Device) -> str:
+    off = plan.offload
+    if off is None:
+        return f"{plan.weights_label}, whole{_need(plan, device)}"
+    ram = f"{bytes_label(off.ram_bytes)} of RAM"
+    if off.cpu_moe_layers:
+        return (f"{plan.weights_label} with the routed experts of {off.cpu_moe_layers} of {off.n_layers} "
+                f"layers in RAM ({ram})")
+    return (f"{plan.weights_label} with {off.gpu_layers} of {off.n_layers} layers on the GPU, the rest in "
+            f"RAM ({ram})")
+
+
+def _speed(plan: Plan, sep: str = "; ") -> str:
+    tps = plan.decode_tokens_per_s
+    if tps is None:
+        return ""
+    shown = f"{tps:,.0f}" if tps >= 10 else f"{tps:.1f}"
+    assumed = (f" if RAM reads {BY_KEY[ASSUMED_RAM].bandwidth / 1e9:.1f} GB/s (dual-channel DDR5-5600)"
+               if plan.ram_bandwidth_assumed else "")
+    return f"{sep}decode ≤ {shown} tokens/s{assumed}"
+
+
+# --- commands ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Command:
+    purpose: str  # "on 4 × rtx-4090, tensor parallel", "on one rtx-4090, Q3_K_M, experts in RAM"
+    text: str
+
+
+def commands(model: Model, req: MemoryRequest, plans: list[Plan]) -> tuple[Command, ...]:
+    """llama.cpp (and, for weights vLLM reads, vLLM) command lines for each plan, in the plan's order."""
+    device = req.device
+    assert device is not None
+    out: list[Command] = []
+    for plan in plans:
+        where = f"on {plan.devices} × {device.key}" if plan.devices > 1 else f"on one {device.key}"
+        if device.kind == "cpu":
+            where = "on this CPU" if device.key == "this-machine" else f"on {device.key} (CPU)"
+        purpose = f"{where}, {plan.weights_label}" + (", part in RAM" if plan.offload else "")
+        out.append(Command(purpose, _llama(model, req, plan)))
+        # vLLM runs the checkpoint as it is (not a GGUF type it would have to be converted to)
+        if device.kind == "gpu" and plan.weights is None and plan.offload is None and model.format != "gguf":
+            out.append(Command(purpose + " (vLLM)", _vllm(model, req, plan)))
+    return tuple(out)
+
+
+def _llama(model: Model, req: MemoryRequest, plan: Plan) -> str:
+    ctx = plan.estimate.context
+    kv = f" -ctk {req.kv_type} -ctv {req.kv_type}" if req.kv_type else ""
+    off = plan.offload
+    if req.device is not None and req.device.kind == "cpu":
+        layers = "-ngl 0"  # everything on the CPU
+    elif off is None:
+        layers = "-ngl 999"  # every layer on the GPU(s); several GPUs split the layers between them
+    elif off.cpu_moe_layers:
+        layers = f"-ngl 999 --n-cpu-moe {off.cpu_moe_layers}"
+    else:
+        layers = f"-ngl {off.gpu_layers}"
+    model_file = gguf_name(model, plan)
+    return f"llama-server -m {model_file} -c {ctx * req.batch} -np {req.batch} {layers}{kv}"
+
+
+def gguf_name(model: Model, plan: Plan) -> str:
+    """The GGUF file a command runs: the model's own, or one it would be converted or quantized to (a
+    placeholder name, in angle brackets: paramscope cannot know the file)."""
+    if model.format == "gguf" and plan.weights is None:
+        return model.source
+    stem = model.source.rstrip("/").rsplit("/", 1)[-1].removesuffix(".gguf")
+    return f"<{stem}-{plan.weights_label.split()[0]}.gguf>"
+
+
+def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
+    vllm_kv = " --kv-cache-dtype fp8" if req.kv_type and req.kv_type.lower().startswith("fp8") else ""
+    return (f"vllm serve {model.source} --tensor-parallel-size {plan.devices} "
+            f"--max-model-len {plan.estimate.context} --max-num-seqs {req.batch} "
+            f"--gpu-memory-utilization {req.option('gpu_memory_utilization', 'vllm')}{vllm_kv}")

@@ -1,0 +1,155 @@
+"""Tables that stay readable at any terminal width: names and numbers are never cut.
+
+Every column says what it holds: a number (right-aligned, never wrapped), text that may wrap at spaces
+(names fold only when a single word is wider than the whole terminal), and how secondary it is. When
+the table's narrowest layout is wider than the console, the most secondary columns are left out, a
+level at a time, and the caption says which (``--json`` always has everything). rich would otherwise
+shrink every column and end names and numbers with "…".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+Cell = str | Text
+# Sub-components in the order model code and papers name them (q, k, v, o; gate, up, down); others
+# keep the analysis's order after these.
+COMPONENT_ORDER = ("q", "q_a", "q_b", "k", "v", "kv", "kv_a", "kv_b", "qkv", "o", "gate", "up", "gate_up",
+                   "down")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    header: str
+    numeric: bool = False  # right-aligned and never wrapped: "268,098,176", "235.16 MiB"
+    drop: int = 0  # 0: always shown; narrow consoles leave out the highest levels first
+    no_wrap: bool = False  # text shown whole (bars, sparklines, short codes)
+    style: str | None = None
+    min_width: int | None = None
+
+
+def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *,
+          title: str | None = None, caption: str | Text | None = None, box: bool = True,
+          padding: tuple[int, int] = (0, 1)) -> RenderableType:
+    """A rich Table of ``rows`` with as many of ``columns`` as fit ``console.width``. The title and the
+    caption are lines of their own, as wide as the console (a table's own would wrap at its width)."""
+    shown = list(range(len(columns)))
+    levels = sorted({c.drop for c in columns if c.drop}, reverse=True)
+    for level in [None, *levels]:
+        if level is not None:
+            shown = [i for i in shown if columns[i].drop < level]
+        if _narrowest(console, columns, shown, rows, box, padding) <= console.width:
+            break
+    left_out = [columns[i].header for i in range(len(columns)) if i not in shown and columns[i].header]
+    if left_out:
+        note = Text(f"(not shown at {console.width} columns: {', '.join(left_out)}; --json has them)",
+                    style="dim")
+        caption = note if caption is None else Text.assemble(caption, "\n", note)
+    t = _build(columns, shown, rows, title=None, caption=None, box=box, padding=padding)
+    parts: list[RenderableType] = [Text(title, style="italic")] if title else []
+    parts.append(t)
+    if caption is not None:
+        parts.append(caption if isinstance(caption, Text) else Text(caption))
+    return Group(*parts)
+
+
+def groups(console: Console, fixed: Sequence[Column], per: Sequence[Column],
+           rows: Sequence[tuple[Sequence[Cell], Sequence[Cell]]]) -> list[list[int]]:
+    """The ``per`` columns (one per target, say) split into consecutive groups that each fit the console
+    beside the ``fixed`` ones, so that several narrower tables replace one that would not fit."""
+    out: list[list[int]] = []
+    start = 0
+    while start < len(per):
+        k = len(per) - start
+        while k > 1:
+            cols = [*fixed, *per[start:start + k]]
+            cells = [[*f, *p[start:start + k]] for f, p in rows]
+            if _narrowest(console, cols, range(len(cols)), cells, True, (0, 1)) <= console.width:
+                break
+            k -= 1
+        out.append(list(range(start, start + k)))
+        start += k
+    return out
+
+
+def grid(rows: Sequence[tuple[str, RenderableType]], padding: int = 2) -> Table:
+    """Label / value lines: labels whole, values wrapped at spaces to the console width."""
+    t = Table.grid(padding=(0, padding))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
+    for label, value in rows:
+        t.add_row(label, value)
+    return t
+
+
+def _build(columns: Sequence[Column], shown: Sequence[int], rows: Sequence[Sequence[Cell]], *,
+           title: str | None, caption: str | Text | None, box: bool, padding: tuple[int, int]) -> Table:
+    kw: dict = {} if box else {"box": None}
+    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left",
+              padding=padding, **kw)
+    for i in shown:
+        c = columns[i]
+        t.add_column(c.header, justify="right" if c.numeric else "left", no_wrap=c.numeric or c.no_wrap,
+                     overflow="fold", style=c.style, min_width=c.min_width)
+    for row in rows:
+        t.add_row(*(row[i] for i in shown))
+    return t
+
+
+def _narrowest(console: Console, columns: Sequence[Column], shown: Sequence[int],
+               rows: Sequence[Sequence[Cell]], box: bool, padding: tuple[int, int]) -> int:
+    """The width of the table when every wrapping column is as narrow as its longest word: a probe
+    table whose cells are those words (numbers and no-wrap cells whole), measured by rich itself."""
+    probe_rows = []
+    for row in [[Text(c.header) for c in columns], *rows]:
+        probe_rows.append([_unbreakable(row[i], columns[i].numeric or columns[i].no_wrap) for i in shown])
+    probe = _build([Column(columns[i].header, min_width=columns[i].min_width) for i in range(len(columns))],
+                   shown, [[*r] for r in _spread(probe_rows, shown, len(columns))], title=None, caption=None,
+                   box=box, padding=padding)
+    return Measurement.get(console, console.options.update(width=1 << 16), probe).maximum
+
+
+def _unbreakable(cell: Cell, whole: bool) -> str:
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    lines = text.splitlines() or [""]
+    if whole:
+        return max(lines, key=len)
+    return max((w for line in lines for w in line.split()), key=len, default="")
+
+
+def _spread(rows: list[list[str]], shown: Sequence[int], n: int) -> list[list[Cell]]:
+    """Rows of the shown columns back at their column indexes (the others empty), for ``_build``."""
+    out = []
+    for r in rows:
+        full: list[Cell] = [""] * n
+        for value, i in zip(r, shown, strict=True):
+            full[i] = Text(value)
+        out.append(full)
+    return out
+
+
+def in_order(by_component: Collection[str]) -> list[str]:
+    """The inventory's tree (parents first, top level in its order), siblings in ``COMPONENT_ORDER``."""
+    paths = [p for p in by_component if p != "total"]
+    rank = {name: i for i, name in enumerate(COMPONENT_ORDER)}
+    children: dict[str, list[str]] = {}
+    for p in paths:
+        children.setdefault(p.rpartition("/")[0], []).append(p)
+    out: list[str] = []
+
+    def walk(parent: str) -> None:
+        kids = children.get(parent, [])
+        for child in sorted(kids, key=lambda c: (rank.get(c.rpartition("/")[2], len(rank)), kids.index(c))):
+            out.append(child)
+            walk(child)
+
+    walk("")
+    seen = set(out)
+    out += [p for p in paths if p not in seen]  # a sub-component whose parent is not listed
+    return out + (["total"] if "total" in by_component else [])
