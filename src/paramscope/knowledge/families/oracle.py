@@ -111,7 +111,10 @@ def model_classes(config: Any, cfg: Mapping[str, Any], preferred: tuple[str, ...
         return out
     for auto_name in DEFAULT_HEADS:
         mapping = getattr(transformers, auto_name)._model_mapping
-        found = mapping.get(type(config), None)
+        try:
+            found = mapping.get(type(config), None)
+        except (ValueError, ImportError, AttributeError):  # a mapping entry transformers itself lacks
+            continue
         for cls in found if isinstance(found, tuple | list) else (found,):  # some map to several
             if cls is not None and cls not in out:
                 out.append(cls)
