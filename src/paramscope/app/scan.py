@@ -66,7 +66,7 @@ def scan_file(path: Path) -> Verdict:
             head = f.head(SNIFF_BYTES)
         # a file of a format that holds no code (by its own first bytes or name) has nothing to judge
         other = next((fmt for fmt in FILE_FORMATS if not fmt.can_carry_code and fmt.holds_weights
-                      and fmt.reader().sniff(head, path)), None)
+                      and fmt.may_be(head) and fmt.reader().sniff(head, path)), None)
         if other is not None:
             return judge(str(path), (), not_pickle=other.name)
         refs = pytorch.read_globals(path)

@@ -42,7 +42,7 @@ def existing_dir(text: str) -> str:
 
 def existing_dir_or_remote(text: str) -> str:
     """argparse type: a folder that exists, or a remote source (hf:ORG/NAME, ollama:NAME), checked later."""
-    from paramscope.sources.remote import looks_remote
+    from paramscope.sources import looks_remote
 
     return text if looks_remote(text) else existing_dir(text)
 
