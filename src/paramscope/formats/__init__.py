@@ -52,6 +52,8 @@ def open_model(source: str | os.PathLike[str]) -> Model:
 
     if catalogue.has(text):
         return catalogue.open_entry(text)
+    from paramscope.sources.remote import parse
+
     ref = parse(text, bare=True)
     if ref is not None:
         return _open_remote(ref)
