@@ -6,7 +6,7 @@ but the names of formats such as fp16). Specs: ``,`` whole number with separator
 label ("268M"), ``bytes`` binary bytes ("235.16 MiB"), ``gb`` decimal bytes ("246.59 MB"), ``pct`` a
 share as a percentage, ``g`` four significant digits, ``e`` scientific notation, ``1f`` one decimal,
 ``shape`` "262,144 × 640", ``list`` values at four significant digits, ``ids`` whole numbers joined,
-``pieces`` token texts joined with " | ".
+``pieces`` token texts joined with " | ", ``names`` joined with ", ".
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class _Formatter(string.Formatter):
             return ", ".join(f"{v:.4g}" for v in value)
         if spec == "pieces":
             return " | ".join(str(v) for v in value)
+        if spec == "names":
+            return ", ".join(str(v) for v in value)
         if spec == "ids":
             return ", ".join(str(v) for v in value)
         return super().format_field(value, spec)
@@ -82,7 +84,7 @@ def _parameters(f, beginner: bool) -> list[str]:
                    "and a prediction of the next token comes out.")
         out.append("This model holds {total_params:,} parameters, kept in {tensor_count:,} tensors "
                    "(named grids of numbers). Its size label \"{label}\" is that count rounded to three "
-                   "significant digits: that is all a name like \"8B\" means. Each parameter takes "
+                   "significant digits: that is all such a name means. Each parameter takes "
                    "{fp32_bytes} bytes as a 32-bit float (fp32) and {fp16_bytes} as a 16-bit float "
                    "(fp16 or bf16), so the count alone tells you most of the memory a model needs.")
     else:
@@ -134,12 +136,15 @@ def _where(f, beginner: bool) -> list[str]:
     out = []
     comps = _components(f)
     if beginner:
+        ends = ("the embedding and the output head sit at either end" if "output_params" in f
+                or (f.get("tied_embeddings") and f["tied_embeddings"].value) else
+                "the embedding comes first")
         out.append("The parameters sit in a few kinds of parts. The model repeats one block of "
-                   "attention and feed-forward {n_layers:,} times (its layers); the embedding and the "
-                   "output head sit at either end." if _has(f, "n_layers") else
-                   "The parameters sit in a few kinds of parts:")
+                   "attention and feed-forward {n_layers:,} times (its layers); " + ends + "."
+                   if _has(f, "n_layers") else "The parameters sit in a few kinds of parts:")
         for c in comps:
-            out.append(_COMPONENTS_BEGINNER.get(c, c + ": {" + c + "_params:,} ({" + c + "_share:pct})."))
+            out.append(_COMPONENTS_BEGINNER.get(
+                c, c.capitalize() + ": {" + c + "_params:,} ({" + c + "_share:pct})."))
         if "vocab_rows" in f:
             extra = " The other {embedding_other:,} give positions or segment types." \
                 if "embedding_other" in f else ""
@@ -204,10 +209,12 @@ def _values(f, beginner: bool) -> list[str]:
                    "deviation) is {std:g}. All but the most extreme hundredth at each end lie between "
                    "{p1:g} and {p99:g}: learned numbers are small and centred on zero. {zeros:,} of "
                    "them are exactly zero.")
+        bad = ("{all_nan:,} are not a number and {all_posinf:,} + {all_neginf:,} infinite"
+               if f["all_nan"].value or f["all_posinf"].value or f["all_neginf"].value
+               else "none is infinite or not a number")
         out.append("Over the whole model ({all_count:,} numbers) they range from {all_min:g} to "
-                   "{all_max:g}; {all_nan:,} are not a number and {all_posinf:,} + {all_neginf:,} "
-                   "infinite. The histogram below counts that tensor's values from its smallest to its "
-                   "largest (bar heights on a log scale).")
+                   "{all_max:g}; " + bad + ". The histogram below counts that tensor's values from its "
+                   "smallest to its largest (bar heights on a log scale).")
     else:
         out.append("{name}: n = {count:,}, min {min:g}, max {max:g}, mean {mean:g}, std {std:g}, "
                    "1st–99th percentile [{p1:g}, {p99:g}], zeros {zeros:,}. Whole model: [{all_min:g}, "
@@ -232,9 +239,12 @@ def _storage(f, beginner: bool) -> list[str]:
         else:
             how = (" A plain type: {t%d_type_size:,} bytes per number." if beginner
                    else " {t%d_type_size:,} B per value.")
-        bits = ", {t%d_bits:g} bits per parameter" if f[f"t{n}_bits"].value is not None else ""
-        out.append((dtype + ": {t%d_params:,} parameters ({t%d_share:pct}) in {t%d_bytes:,} bytes"
-                    + bits + "." + how).replace("%d", str(n)))
+        if f[f"t{n}_bits"].value is None:  # position IDs, masks: stored, but not learned
+            out.append((dtype + ": {t%d_bytes:,} bytes that are not parameters (buffers such as "
+                        "position IDs)." + how).replace("%d", str(n)))
+            continue
+        out.append((dtype + ": {t%d_params:,} parameters ({t%d_share:pct}) in {t%d_bytes:,} bytes, "
+                    "{t%d_bits:g} bits per parameter." + how).replace("%d", str(n)))
     return out
 
 
@@ -243,7 +253,7 @@ def _memory(f, beginner: bool) -> list[str]:
     if beginner:
         out.append("To load the model its weights must fit in memory: {weights_fp32:bytes} "
                    "({weights_fp32:gb}) in fp32, {weights_fp16:bytes} ({weights_fp16:gb}) in fp16, "
-                   "{weights_stored:bytes} ({weights_stored:gb}) as this file stores them ({stored_types:pieces}), "
+                   "{weights_stored:bytes} ({weights_stored:gb}) as this file stores them ({stored_types:names}), "
                    "and {weights_q4_k_m:bytes} ({weights_q4_k_m:gb}) in 4-bit (llama.cpp's Q4_K_M).")
         if _has(f, "kv_cache_bytes"):
             out.append("While it writes, the model keeps the keys and values of every token so far (the "
