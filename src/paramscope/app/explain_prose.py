@@ -231,7 +231,7 @@ def _storage(f, beginner: bool) -> list[str]:
                    "{bits_per_param:g} bits per parameter on average. Each stored type:")
     else:
         out.append("{weights_bytes:,} B ({weights_bytes:bytes}), {bits_per_param:g} bits/param:")
-    for n, dtype in enumerate(types):
+    for n in range(len(types)):
         if f[f"t{n}_block_size"].value > 1:
             how = (" A quantized type: numbers are stored in blocks of {t%d_block_size:,} that share "
                    "scale factors, {t%d_type_size:,} bytes per block, rounding each number to a few "
@@ -240,10 +240,10 @@ def _storage(f, beginner: bool) -> list[str]:
             how = (" A plain type: {t%d_type_size:,} bytes per number." if beginner
                    else " {t%d_type_size:,} B per value.")
         if f[f"t{n}_bits"].value is None:  # position IDs, masks: stored, but not learned
-            out.append((dtype + ": {t%d_bytes:,} bytes that are not parameters (buffers such as "
+            out.append(("{types[%d]}: {t%d_bytes:,} bytes that are not parameters (buffers such as "
                         "position IDs)." + how).replace("%d", str(n)))
             continue
-        out.append((dtype + ": {t%d_params:,} parameters ({t%d_share:pct}) in {t%d_bytes:,} bytes, "
+        out.append(("{types[%d]}: {t%d_params:,} parameters ({t%d_share:pct}) in {t%d_bytes:,} bytes, "
                     "{t%d_bits:g} bits per parameter." + how).replace("%d", str(n)))
     return out
 
