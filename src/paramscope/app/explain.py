@@ -225,7 +225,9 @@ def _values(runs: _Runs, req: ExplainRequest) -> Built:
     ins = runs.json("inspect", tensors=True)
     i = _largest_index(ins)
     st = runs.json("stats")
-    name = ins["tensors"][i]["name"] if i is not None else None
+    if i is None:
+        return None
+    name: str = ins["tensors"][i]["name"]
     j = next((k for k, t in enumerate(st["tensors"]) if t["name"] == name), None)
     if j is None:
         return None

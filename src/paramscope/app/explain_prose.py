@@ -200,9 +200,9 @@ def _largest(f, beginner: bool) -> list[str]:
 def _values(f, beginner: bool) -> list[str]:
     out = []
     if "first_values" in f:
-        out.append(("Here are the first {first_count} numbers of {name}, read from the file and "
+        out.append("Here are the first {first_count} numbers of {name}, read from the file and "
                     "decoded: {first_values:list}." if beginner else
-                    "{name}[0, :{first_count}] = {first_values:list}."))
+                    "{name}[0, :{first_count}] = {first_values:list}.")
     if beginner:
         out.append("Across all {count:,} numbers of that tensor the smallest is {min:g} and the largest "
                    "{max:g}; the average is {mean:g} and the typical distance from it (standard "
@@ -253,8 +253,9 @@ def _memory(f, beginner: bool) -> list[str]:
     if beginner:
         out.append("To load the model its weights must fit in memory: {weights_fp32:bytes} "
                    "({weights_fp32:gb}) in fp32, {weights_fp16:bytes} ({weights_fp16:gb}) in fp16, "
-                   "{weights_stored:bytes} ({weights_stored:gb}) as this file stores them ({stored_types:names}), "
-                   "and {weights_q4_k_m:bytes} ({weights_q4_k_m:gb}) in 4-bit (llama.cpp's Q4_K_M).")
+                   "{weights_stored:bytes} ({weights_stored:gb}) as this file stores them "
+                   "({stored_types:names}), and {weights_q4_k_m:bytes} ({weights_q4_k_m:gb}) in 4-bit "
+                   "(llama.cpp's Q4_K_M).")
         if _has(f, "kv_cache_bytes"):
             out.append("While it writes, the model keeps the keys and values of every token so far (the "
                        "KV cache): {kv_cache_bytes:bytes} for {context:,} tokens of context in {kv_type}. "
@@ -311,7 +312,8 @@ def _training(f, beginner: bool) -> list[str]:
                    "No published D; Chinchilla-optimal D = {chinchilla:g} × N = {optimal_tokens:,}.")
     out.append(("Training compute is about {flops_factor:g} × N × D: each parameter costs a "
                 "multiply and an add per token going forward, and twice that coming back. "
-                "{flops_factor:g} × {n:,} × {tokens:,} = {flops:e} floating-point operations.") if beginner else
+                "{flops_factor:g} × {n:,} × {tokens:,} = {flops:e} floating-point operations.")
+               if beginner else
                "C ≈ {flops_factor:g}·N·D = {flops_factor:g} × {n:,} × {tokens:,} = {flops:e} FLOPs.")
     if _has(f, "total_params") and f["total_params"].value != f["n"].value:
         out.append("N counts the active parameters ({n:,} of {total_params:,}): a token only passes "

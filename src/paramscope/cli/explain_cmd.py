@@ -27,7 +27,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_source(p)
     p.add_argument("--level", choices=LEVELS, default="beginner",
                    help="the words: beginner (default) or expert; the numbers stay the same")
-    p.add_argument("--text", default=SAMPLE_TEXT, help=f"sentence to turn into tokens (default {SAMPLE_TEXT!r})")
+    p.add_argument("--text", default=SAMPLE_TEXT,
+                   help=f"sentence to turn into tokens (default {SAMPLE_TEXT!r})")
     p.add_argument("--context", type=positive_int,
                    help="tokens of context for the KV cache (default: as `paramscope size`)")
     p.add_argument("--no-values", dest="values", action="store_false",
