@@ -216,3 +216,27 @@ def test_bad_level_is_one_line():
     assert done.returncode == 1 and done.stderr.startswith("Error:") and len(done.stderr.splitlines()) == 1
     with pytest.raises(ParamscopeError):
         paramscope.explain("llama-3.1-8b", level="guru")
+
+
+def test_first_values_match_gguf_across_blocks(gemma_gguf, gemma_gguf_reference):
+    """For one tensor of each stored type, the first 300 values (more than one 256-value k-quant
+    block, several 32-value blocks) equal gguf-py's dequantization of the whole tensor."""
+    from gguf.quants import dequantize
+
+    from paramscope.analyses.values.sample import first_values
+    from paramscope.formats import open_model
+    from paramscope.sources.mapped import MappedFiles
+
+    model = open_model(gemma_gguf)
+    ref = {t.name: t for t in gemma_gguf_reference.tensors}
+    seen = set()
+    with MappedFiles() as files:
+        for t in model.tensors:
+            if t.dtype in seen:
+                continue
+            seen.add(t.dtype)
+            r = ref[t.name]
+            expected = dequantize(r.data, r.tensor_type).reshape(-1)[:300]
+            got = first_values(t, files, 300)
+            assert np.array_equal(np.array(got, dtype=np.float32), expected), t.name
+    assert len(seen) >= 4

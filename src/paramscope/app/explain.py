@@ -220,8 +220,8 @@ def _largest(runs: _Runs, req: ExplainRequest) -> Built:
 
 
 def _values(runs: _Runs, req: ExplainRequest) -> Built:
-    if not req.values or not runs.model.has_weights:
-        return None
+    if not req.values or not runs.model.has_weights or "remote" in runs.model.metadata:
+        return None  # hf: and ollama: sources are read as headers only: no values to show
     ins = runs.json("inspect", tensors=True)
     i = _largest_index(ins)
     st = runs.json("stats")
