@@ -235,7 +235,8 @@ def _storage(f, beginner: bool) -> list[str]:
         if f[f"t{n}_block_size"].value > 1:
             how = (" A quantized type: numbers are stored in blocks of {t%d_block_size:,} that share "
                    "scale factors, {t%d_type_size:,} bytes per block, rounding each number to a few "
-                   "bits." if beginner else " Blocks of {t%d_block_size:,} in {t%d_type_size:,} B.")
+                   "bits" + _scheme(types[n]) + "." if beginner else
+                   " Blocks of {t%d_block_size:,} in {t%d_type_size:,} B.")
         else:
             how = (" A plain type: {t%d_type_size:,} bytes per number." if beginner
                    else " {t%d_type_size:,} B per value.")
@@ -246,6 +247,19 @@ def _storage(f, beginner: bool) -> list[str]:
         out.append(("{types[%d]}: {t%d_params:,} parameters ({t%d_share:pct}) in {t%d_bytes:,} bytes, "
                     "{t%d_bits:g} bits per parameter." + how).replace("%d", str(n)))
     return out
+
+
+def _scheme(name: str) -> str:
+    """How a ggml type family rounds, in words (ggml-common.h and ggml-quants.c)."""
+    if name.endswith("_K"):
+        return "; a k-quant: each block is split into sub-blocks with scales of their own"
+    if name.startswith("IQ"):
+        return "; an i-quant: small groups of numbers are picked from a fixed grid of patterns"
+    if name.endswith("_0"):
+        return ": each number is the block's scale times a small whole number"
+    if name.endswith("_1"):
+        return ": each number is the block's scale times a small whole number, plus the block's minimum"
+    return ""
 
 
 def _memory(f, beginner: bool) -> list[str]:
