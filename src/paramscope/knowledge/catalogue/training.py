@@ -40,12 +40,13 @@ def all_rows() -> list[TrainingTokens]:
 def training_tokens(name: str) -> TrainingTokens | None:
     """The published training tokens of a catalogue name or alias, or None when none are published
     (or the name is not in the catalogue)."""
+    from paramscope.errors import SourceError
     from paramscope.knowledge import catalogue
 
     if not catalogue.has(name):
         return None
     try:
         entry = catalogue.lookup(name)
-    except catalogue.SourceError:  # a closed model: no config, no row
+    except SourceError:  # a closed model: no config, no row
         return None
     return _rows().get(entry.file)
