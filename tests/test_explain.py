@@ -240,3 +240,19 @@ def test_first_values_match_gguf_across_blocks(gemma_gguf, gemma_gguf_reference)
             got = first_values(t, files, 300)
             assert np.array_equal(np.array(got, dtype=np.float32), expected), t.name
     assert len(seen) >= 4
+
+
+def test_pickle_that_could_run_code_exits_2(tmp_path):
+    """A bare pickle with no parameters and no architecture: the tour says what cannot be answered, in
+    one line per section, and the exit status is the safety verdict's, as for `inspect`."""
+    from builders.pickle_files import G, R, dumps
+
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(dumps(R(G("os", "system"), ("true",))))
+    result = paramscope.explain(str(evil))
+    assert result.exit_code == paramscope.inspect(str(evil)).exit_code == 2
+    assert result.section("storage").figures["pickle_could_run_code"].value is True
+    assert "error" in result.section("memory").figures and "error" in result.section("training").figures
+    done = subprocess.run([sys.executable, "-m", "paramscope", "explain", str(evil)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr == "" and "os.system" in done.stdout

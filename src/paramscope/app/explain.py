@@ -83,12 +83,19 @@ class _Runs:
 
     source: Source
     model: Model
+    results: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = field(default_factory=dict)
     cache: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = field(default_factory=dict)
+
+    def result(self, command: str, **options: Any) -> Any:
+        key = (command, tuple(sorted(options.items())))
+        if key not in self.results:
+            self.results[key] = _run(command, self.source if command == "tokens" else self.model, options)
+        return self.results[key]
 
     def json(self, command: str, **options: Any) -> Any:
         key = (command, tuple(sorted(options.items())))
         if key not in self.cache:
-            self.cache[key] = _run(command, self.source if command == "tokens" else self.model, options)
+            self.cache[key] = self.result(command, **options).to_json()
         return self.cache[key]
 
     def fig(self, command: str, path: list[Any], **options: Any) -> Figure:
@@ -99,17 +106,22 @@ class _Runs:
 
 
 def _run(command: str, source: Source, options: dict[str, Any]) -> Any:
-    """``paramscope.<command>(source, **options).to_json()``, the CLI's ``--json``."""
+    """``paramscope.<command>(source, **options)``, whose ``to_json()`` is the CLI's ``--json``."""
     import importlib
 
     module = importlib.import_module(f"paramscope.app.{command}")
-    return getattr(module, command)(source, **options).to_json()
+    return getattr(module, command)(source, **options)
 
 
 def formula(expr: str, figures: dict[str, Figure]) -> Figure:
     """A figure computed from the section's others by ``expr`` (names, numbers, + - * / and parentheses),
-    evaluated the way ``tests/test_explain.py`` re-evaluates it."""
-    return Figure(evaluate(expr, {k: f.value for k, f in figures.items()}), {"formula": expr})
+    evaluated the way ``tests/test_explain.py`` re-evaluates it; None where it divides by zero (a file
+    with no parameters)."""
+    try:
+        value = evaluate(expr, {k: f.value for k, f in figures.items()})
+    except ZeroDivisionError:
+        value = None
+    return Figure(value, {"formula": expr})
 
 
 def evaluate(expr: str, names: dict[str, Any]) -> Any:
@@ -152,7 +164,8 @@ def explain(source: Source | ExplainRequest, **options: Any) -> ExplainResult:
         title, templates = explain_prose.prose(key, figures, req.level)
         paragraphs = tuple(explain_prose.fill(t, figures) for t in templates)
         sections.append(Section(key, title, figures, templates, paragraphs))
-    return ExplainResult(req, model, tuple(sections))
+    # a pickle-based file that could run code exits 2, as `inspect` does (docs/security.md)
+    return ExplainResult(req, model, tuple(sections), runs.result("inspect", tensors=True).exit_code)
 
 
 Built = tuple[str, dict[str, Figure]] | None
@@ -161,7 +174,8 @@ Built = tuple[str, dict[str, Figure]] | None
 def _parameters(runs: _Runs, req: ExplainRequest) -> Built:
     f = {k: runs.fig("inspect", [k], tensors=True)
          for k in ("total_params", "label", "tensor_count", "active_params")}
-    f["n_experts"] = runs.fig("inspect", ["hyperparameters", "n_experts"], tensors=True)
+    if "n_experts" in runs.json("inspect", tensors=True)["hyperparameters"]:
+        f["n_experts"] = runs.fig("inspect", ["hyperparameters", "n_experts"], tensors=True)
     for dtype, key in (("F32", "fp32_bytes"), ("F16", "fp16_bytes")):
         f[key] = _dtype_field(dtype, "type_size")
     return "parameters", f
@@ -214,8 +228,6 @@ def _largest(runs: _Runs, req: ExplainRequest) -> Built:
     for j, key in enumerate(("dim0", "dim1", "dim2")[:len(shape)]):
         f[key] = Figure(shape[j], {"command": "inspect", "options": {"tensors": True},
                                    "path": ["tensors", i, "shape", j]})
-    for k in ("hidden_size", "vocab_size"):
-        f[k] = runs.fig("inspect", ["hyperparameters", k], tensors=True)
     return "largest", f
 
 
@@ -269,11 +281,26 @@ def _storage(runs: _Runs, req: ExplainRequest) -> Built:
             Figure(None, {"formula": "none: no parameters"})
         for k in ("block_size", "type_size"):
             f[f"t{n}_{k}"] = _dtype_field(dtype, k)
+    if "pickle_safety" in ins:
+        for k in ("summary", "could_run_code"):
+            f[f"pickle_{k}"] = runs.fig("inspect", ["pickle_safety", k], tensors=True)
     return "storage", f
+
+
+def _failed(runs: _Runs, command: str, options: dict[str, Any]) -> Figure | None:
+    """The one-line error of a command that cannot answer for this source (no architecture to size or
+    train a bare state dict with), as a figure; None when it answers."""
+    try:
+        runs.json(command, **options)
+    except ParamscopeError as e:
+        return Figure(str(e), {"command": command, "options": options, "error": True})
+    return None
 
 
 def _memory(runs: _Runs, req: ExplainRequest) -> Built:
     opts: dict[str, Any] = {} if req.context is None else {"context": req.context}
+    if (error := _failed(runs, "size", opts)) is not None:
+        return "memory", {"error": error}
     f: dict[str, Figure] = {}
     for weights, key in LOAD_AS:
         o = opts if weights is None else opts | {"weights": weights}
@@ -288,12 +315,8 @@ def _memory(runs: _Runs, req: ExplainRequest) -> Built:
 
 
 def _tokens(runs: _Runs, req: ExplainRequest) -> Built:
-    try:
-        runs.json("tokens", text=req.text)
-    except ParamscopeError as e:  # a catalogue entry has no tokenizer: the tour says so
-        return "tokens", {"text": Figure(req.text, {"request": "text"}),
-                          "error": Figure(str(e), {"command": "tokens", "options": {"text": req.text},
-                                                   "error": True})}
+    if (error := _failed(runs, "tokens", {"text": req.text})) is not None:
+        return "tokens", {"text": Figure(req.text, {"request": "text"}), "error": error}
     f = {"text": Figure(req.text, {"request": "text"})}
     for k in ("count", "characters"):
         f[k] = runs.fig("tokens", [k], text=req.text)
@@ -324,6 +347,8 @@ def _training(runs: _Runs, req: ExplainRequest) -> Built:
         f["url"] = Figure(row.source, origin | {"field": "source"})
         f["matched"] = Figure(row.config.removesuffix(".json"), origin | {"field": "config"})
         opts = {"tokens": row.tokens}
+    if (error := _failed(runs, "train", opts)) is not None:
+        return "training", f | {"error": error}
     f["n"] = runs.fig("train", ["active_params"], **opts)
     f["total_params"] = runs.fig("train", ["params"], **opts)
     f["optimal_tokens"] = runs.fig("train", ["optimal_tokens"], **opts)

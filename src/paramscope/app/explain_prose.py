@@ -207,8 +207,8 @@ def _values(f, beginner: bool) -> list[str]:
         out.append("Across all {count:,} numbers of that tensor the smallest is {min:g} and the largest "
                    "{max:g}; the average is {mean:g} and the typical distance from it (standard "
                    "deviation) is {std:g}. All but the most extreme hundredth at each end lie between "
-                   "{p1:g} and {p99:g}: learned numbers are small and centred on zero. {zeros:,} of "
-                   "them are exactly zero.")
+                   "{p1:g} and {p99:g}" + (": learned numbers are mostly small and centred on zero"
+                                           if _small(f) else "") + ". {zeros:,} of them are exactly zero.")
         bad = ("{all_nan:,} are not a number and {all_posinf:,} + {all_neginf:,} infinite"
                if f["all_nan"].value or f["all_posinf"].value or f["all_neginf"].value
                else "none is infinite or not a number")
@@ -223,12 +223,20 @@ def _values(f, beginner: bool) -> list[str]:
     return out
 
 
+def _small(f) -> bool:
+    """Whether the middle of the distribution sits within (-1, 1) around a mean below its spread: the
+    usual picture of trained weights, said in words only when it holds."""
+    p1, p99, mean, std = (f[k].value for k in ("p1", "p99", "mean", "std"))
+    return None not in (p1, p99, mean, std) and -1 < p1 < p99 < 1 and abs(mean) < std
+
+
 def _storage(f, beginner: bool) -> list[str]:
     types = f["types"].value
     out = []
     if beginner:
         out.append("The file stores {weights_bytes:,} bytes of weights ({weights_bytes:bytes}), "
-                   "{bits_per_param:g} bits per parameter on average. Each stored type:")
+                   "{bits_per_param:g} bits per parameter on average." + (" Each stored type:" if types
+                                                                          else ""))
     else:
         out.append("{weights_bytes:,} B ({weights_bytes:bytes}), {bits_per_param:g} bits/param:")
     for n in range(len(types)):
@@ -246,6 +254,11 @@ def _storage(f, beginner: bool) -> list[str]:
             continue
         out.append(("{types[%d]}: {t%d_params:,} parameters ({t%d_share:pct}) in {t%d_bytes:,} bytes, "
                     "{t%d_bits:g} bits per parameter." + how).replace("%d", str(n)))
+    if "pickle_summary" in f:
+        out.append(("This file is a pickle, a Python format that can run code when it is loaded; "
+                    "paramscope read it without running anything. Its verdict: {pickle_summary}."
+                    + (" Do not load it with torch.load." if f["pickle_could_run_code"].value else ""))
+                   if beginner else "Pickle verdict: {pickle_summary}.")
     return out
 
 
@@ -263,6 +276,8 @@ def _scheme(name: str) -> str:
 
 
 def _memory(f, beginner: bool) -> list[str]:
+    if "error" in f:
+        return ["Memory cannot be sized here: {error}"]
     out = []
     if beginner:
         out.append("To load the model its weights must fit in memory: {weights_fp32:bytes} "
@@ -305,6 +320,8 @@ def _tokens(f, beginner: bool) -> list[str]:
 
 
 def _training(f, beginner: bool) -> list[str]:
+    if "error" in f:
+        return ["Training cannot be estimated here: {error}"]
     out = []
     if "training_tokens" in f:
         if beginner:

@@ -44,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
         from paramscope.cli.output import dump
 
         dump(result.to_json())
-        return 0
+        return result.exit_code
     from paramscope.cli.output import console
     from paramscope.render.explain_view import render_explain
 
     render_explain(result, console())
-    return 0
+    return result.exit_code  # 2 for a pickle-based file that could run code, as `inspect`
