@@ -314,9 +314,19 @@ def _tokens(f, beginner: bool) -> list[str]:
                 "characters each:",
                 "pieces: {pieces:pieces}",
                 "IDs: {ids:ids}",
-                "Each ID picks one row of the embedding table; that row is what the model reads."]
+                "Each ID picks one row of the embedding table; that row is what the model reads."
+                + _space_marks(f["pieces"].value)]
     return ["{tokenizer_type}, vocab {tokenizer_vocab_size:,}: \"{text}\" → {count:,} tokens "
             "({chars_per_token:1f} chars/token).", "pieces: {pieces:pieces}", "IDs: {ids:ids}"]
+
+
+def _space_marks(pieces: list[str]) -> str:
+    """SentencePiece writes a space as ▁, byte-level BPE (GPT-2, Llama 3) as Ġ: say so when they show."""
+    marks = [m for m in ("▁", "Ġ") if any(m in p for p in pieces)]
+    out = "".join(f" A {m} in a piece stands for the space before the word." for m in marks)
+    if pieces and pieces[0][:1] in ("<", "["):
+        out += " The first piece is a special token the tokenizer adds to mark where a text begins."
+    return out
 
 
 def _training(f, beginner: bool) -> list[str]:
