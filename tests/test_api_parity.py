@@ -82,6 +82,10 @@ CASES = [
      lambda f: paramscope.quantize_error(str(f["safetensors"]), to="q8_0,int4", budget="20KB")),
     ("scan", ["{pickle}", "{models}"], lambda f: paramscope.scan([str(f["pickle"]), str(f["models"])])),
     ("ls", ["{models}", "--only"], lambda f: paramscope.ls(dirs=[str(f["models"])], only=True)),
+    ("explain", ["llama-3.1-70b", "--level", "expert"],
+     lambda f: paramscope.explain("llama-3.1-70b", level="expert")),
+    ("explain gguf", ["{gemma}", "--text", "Hello, world", "--context", "4096"],
+     lambda f: paramscope.explain(str(f["gemma"]), text="Hello, world", context=4096)),
     ("diff", ["{safetensors}", "{safetensors}"],
      lambda f: paramscope.diff(str(f["safetensors"]), str(f["safetensors"]))),
 ]

@@ -48,6 +48,7 @@ OUTPUTS: dict[str, list[list[str]]] = {
     "ls": [["{minilm}", "--only"]],
     "report": [["mixtral-8x7b", "-o", "{report}"]],
     "diff": [["{gemma}", "{gemma}"], ["llama-3.1-8b", "qwen3-8b"]],
+    "explain": [["{gemma}"], ["{minilm}", "--level", "expert"], ["llama-3.1-70b"]],
     "serve": [],
 }
 HELP = [[], *([c, "--help"] for c in COMMANDS)]
