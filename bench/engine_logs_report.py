@@ -123,6 +123,12 @@ def gpu_device(r: Record) -> Device | None:
     return None
 
 
+def vllm_engine(r: Record) -> str:
+    """The engine family the record's log comes from: V0 where its version note says so (V0's worker.py
+    and executor lines), else V1."""
+    return "v0" if "V0 engine" in (r.version_note or "") else "v1"
+
+
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
@@ -133,7 +139,9 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization") or 0.9,
         block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
-        tensor_parallel=r.setting("tensor_parallel_size") or r.gpus.get("count") or 1)
+        tensor_parallel=r.setting("tensor_parallel_size") or r.gpus.get("count") or 1,
+        engine=vllm_engine(r), chunked_prefill=r.setting("enable_chunked_prefill"),
+        gpu_name=r.gpus.get("name"))
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
            "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}

@@ -82,6 +82,8 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
             if o.kind is bool:
                 kw["action"] = "store_const"
                 kw["const"] = True
+            elif o.choices:
+                kw["choices"] = o.choices
             else:
                 kw["type"] = o.kind
                 kw["metavar"] = o.kind.__name__.upper()

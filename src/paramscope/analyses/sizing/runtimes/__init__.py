@@ -30,11 +30,12 @@ class Option:
     """One engine setting, named as the engine's own flag is (without dashes)."""
 
     name: str  # Python name; the CLI flag is --name-with-dashes
-    kind: type  # int, float or bool
+    kind: type  # int, float, bool or str (with choices)
     default: Any
     help: str
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] = ()  # kind str: the values allowed
 
     @property
     def flag(self) -> str:
@@ -48,6 +49,8 @@ class Option:
             raise UsageError(f"{self.flag} takes {self.kind.__name__} (found {value!r})") from None
         if (self.minimum is not None and v < self.minimum) or (self.maximum is not None and v > self.maximum):
             raise UsageError(f"{self.flag} must be between {self.minimum:g} and {self.maximum:g} (found {v})")
+        if self.choices and v not in self.choices:
+            raise UsageError(f"{self.flag} takes one of {', '.join(self.choices)} (found {v!r})")
         return v
 
 
@@ -88,9 +91,20 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("swa_full", bool, False, "llama.cpp --swa-full: sliding-window layers hold the whole "
                                              "context")),
         ),
-    Runtime("vllm", "vllm", "vLLM (v1 engine)",
+    Runtime("vllm", "vllm", "vLLM (V1 engine; V0 with --engine v0)",
             (Option("gpu_memory_utilization", float, 0.9, "vLLM --gpu-memory-utilization: share of each "
-                                                           "GPU it reserves", 0.01, 1.0),)),
+                                                           "GPU it reserves", 0.01, 1.0),
+             Option("max_num_seqs", int, None, "vLLM --max-num-seqs: requests per step, the sampler's "
+                                               "rows (default: the engine's, 256 or 1024)", 1, 1 << 20),
+             Option("max_num_batched_tokens", int, None, "vLLM --max-num-batched-tokens: tokens per step, "
+                                                         "the profile run's batch (default: the engine's)",
+                    1, 1 << 24),
+             Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
+             Option("enable_chunked_prefill", str, "auto", "vLLM --enable-chunked-prefill (V0 engine; auto: "
+                                                           "on above 32K tokens; V1 always chunks)",
+                    choices=("auto", "on", "off")),
+             Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow",
+                    choices=("v1", "v0")))),
     Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
             aliases=("hf",)),
 )
