@@ -33,6 +33,12 @@ from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 
 KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-kv-cache-iswa.cpp: SWA too
+# Builds of mid-2025 and earlier ("legacy"): llama_kv_cache_unified::get_padding = flash attention ? 256 :
+# 32; flash attention off unless asked for; the cache written with ggml_cpy into views (LLAMA_SET_ROWS=0,
+# the default until August 2025), so no k_idxs / v_idxs inputs in the graph. Checked on two logs of such
+# builds: 70000 → 70016 cells (tests/fixtures/engine_logs/llamacpp/15009-*), 72000 cells kept (11598-*).
+LEGACY_KV_PAD_NO_FA = 32
+BUILDS = ("current", "legacy")
 TENSOR_ALIGNMENT = 32  # ggml/src/ggml-impl.h: every tensor in a CPU buffer starts on 32 B
 F32, F16, I32, I64 = 4, 2, 4, 8  # bytes of the graph's element types
 MIB = 1024 * 1024
@@ -70,6 +76,8 @@ class LlamaCppParams:
     swa_full: bool
     kv_unified: bool
     flash_attn: bool
+    n_tokens: int = 0  # tokens of the reserved graph: n_ubatch rounded up to a multiple of the streams
+    legacy: bool = False  # a build of mid-2025 or earlier (BUILDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +136,18 @@ def pad(x: int, n: int) -> int:
 
 def resolve_params(
     cfg: ArchConfig, *, n_ctx: int, n_seq: int, n_ubatch: int, n_batch: int, swa_full: bool,
-    kv_unified: bool, flash_attn: bool | None,
+    kv_unified: bool, flash_attn: bool | None, build: str = "current",
 ) -> LlamaCppParams:
-    """llama_context::llama_context and llama_kv_cache_iswa's constructor, in their order."""
+    """llama_context::llama_context and llama_kv_cache_iswa's constructor, in their order.
+
+    ``flash_attn`` None is "auto": on for the current build (the CPU, CUDA, Metal and Vulkan backends
+    support it), off for a legacy one, which had no "auto".
+    """
+    if build not in BUILDS:
+        raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
+    legacy = build == "legacy"
+    fa = (not legacy) if flash_attn is None else flash_attn
+    kv_pad = LEGACY_KV_PAD_NO_FA if legacy and not fa else KV_PAD
     if n_seq < 1 or n_ubatch < 1 or n_batch < 1 or n_ctx < 0:
         raise UnsupportedError(
             f"llama.cpp needs n_seq, n_batch, n_ubatch ≥ 1 and n_ctx ≥ 0 "
@@ -138,14 +155,17 @@ def resolve_params(
     ctx = n_ctx or cfg.context_length  # n_ctx 0 = the training context
     batch = min(ctx, n_batch)  # causal attention: a batch never exceeds the (unpadded) context
     ubatch = min(batch, n_ubatch)
-    ctx = pad(ctx, KV_PAD)
-    ctx_seq = ctx if kv_unified else pad(ctx // n_seq, KV_PAD)
+    ctx = pad(ctx, kv_pad)
+    ctx_seq = ctx if kv_unified else pad(ctx // n_seq, kv_pad)
     streams = 1 if kv_unified else n_seq
     # llama-kv-cache-iswa.cpp: the window of every sequence sharing the stream, plus one ubatch
     window = cfg.sliding_window * (n_seq if kv_unified else 1) + ubatch
-    swa = ctx_seq if swa_full else pad(min(ctx_seq, window), KV_PAD)
+    swa = ctx_seq if swa_full else pad(min(ctx_seq, window), kv_pad)
+    # llama_context::graph_reserve: a ubatch split over the streams has n_tokens % n_seqs == 0, so the
+    # worst-case graph rounds n_ubatch up (512 tokens over 3 streams: 513), n_outputs stays n_ubatch
+    tokens = pad(ubatch, streams)
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
-                          kv_unified, True if flash_attn is None else flash_attn)
+                          kv_unified, fa, tokens, legacy)
 
 
 def check_cache_types(cfg: ArchConfig, type_k: DType, type_v: DType, flash_attn: bool) -> None:
@@ -196,8 +216,10 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
 
     ggml-alloc's high-water mark is the larger of two moments:
 
-    - the output matmul: the logits (n_ubatch × n_vocab × 4 B), plus the final hidden state and one
-      more activation (2 × n_ubatch × n_embd × 4 B) and an i32 input (n_ubatch × 4 B);
+    - the output matmul: the logits (n_outputs × n_vocab × 4 B), the last layer's hidden state for every
+      token of the graph, the rows inp_out_ids selects from it (n_outputs × n_embd × 4 B each) and
+      inp_out_ids itself (n_outputs × 4 B); n_outputs is n_ubatch, the graph's tokens n_ubatch rounded up
+      to a multiple of the streams (``resolve_params``);
     - inside an attention layer, while the masks (inputs live until the last layer uses them) are
       held: KQ without flash attention (n_kv × n_ubatch × n_head × 4 B; the softmax runs in place),
       the masks (f32, or f16 with flash attention: n_kv × n_ubatch per cache), the Hadamard matrices of
@@ -205,9 +227,9 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
       Gemma 3 270M (exact there from n_ubatch 64 to 2048 and n_ctx 768 to 1M) and named after the graph
       tensors they match; other architectures: an estimate.
     """
-    t = p.n_ubatch
-    logits = t * cfg.vocab_size * F32
-    logits_rest = t * (2 * cfg.hidden_size * F32 + I32)
+    out, t = p.n_ubatch, p.n_tokens or p.n_ubatch
+    logits = out * cfg.vocab_size * F32
+    logits_rest = (t + out) * cfg.hidden_size * F32 + out * I32
     parts = [part for part in kv.parts if part.kind in ATTENTION_KINDS]
     mask_elt = F16 if p.flash_attn else F32
     masks = sum(part.cells * t * mask_elt for part in parts)
@@ -217,8 +239,8 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     per_token = _attention_token_bytes(cfg, p, len(parts))
     attention = kq + masks + rot + t * per_token
     explain = (
-        f"logits phase: {t} × {cfg.vocab_size} × 4 B logits + {t} × (2 × {cfg.hidden_size} × 4 + 4) B "
-        f"= {logits + logits_rest:,} B",
+        f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + ({t} + {out}) × {cfg.hidden_size} × 4 B "
+        f"+ {out} × 4 B = {logits + logits_rest:,} B",
         f"attention phase: KQ {kq:,} B + masks {masks:,} B + rotations {rot:,} B "
         f"+ {t} × {per_token:,} B activations = {attention:,} B",
     )
@@ -232,12 +254,14 @@ def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) ->
     hidden = 3 * cfg.hidden_size * F32  # residual stream, normed input, attention output projected
     inputs = 3 * I32  # inp_tokens, inp_pos, inp_out_ids
     _, v_width = cache_widths(cfg)
+    # legacy builds copy K and V into the cache with ggml_cpy: no index inputs
+    k_idxs, v_idxs = (0, 0) if p.legacy else (I64, (I64 if p.flash_attn else v_width * I64))
     if p.flash_attn:
         # Q twice (rope output and the contiguous copy flash attention reads), k_idxs and v_idxs
         # (one i64 per token each, per cache), and the FFN's gate and up, live at the same time
-        return 2 * q + kqv + hidden + inputs + n_caches * 2 * I64 + 2 * cfg.ffn_size * F32
+        return 2 * q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs) + 2 * cfg.ffn_size * F32
     # without flash attention V is stored transposed: v_idxs holds one i64 per value written
-    return q + kqv + hidden + inputs + n_caches * (I64 + v_width * I64)
+    return q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs)
 
 
 def output_buffer(cfg: ArchConfig, n_seq: int, n_outputs: int, embeddings: bool) -> int:
@@ -285,14 +309,16 @@ def llamacpp_memory(
     n_outputs: int | None = None,
     embeddings: bool = False,
     runtime_base_bytes: int = LLAMA_CPP_PYTHON_BASE_BYTES,
+    build: str = "current",
 ) -> LlamaCppMemory:
     """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
 
-    ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA and Metal backends resolve to on.
-    ``n_outputs`` rows of logits (default: one per sequence, what the context reserves up front).
+    ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA, Metal and Vulkan backends resolve to
+    on (a "legacy" ``build``: off). ``n_outputs`` rows of logits (default: one per sequence, what the
+    context reserves up front).
     """
     p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
-                       swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn)
+                       swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build)
     check_cache_types(cfg, type_k, type_v, p.flash_attn)
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
     compute = compute_buffer(cfg, p, kv, type_k, type_v)
@@ -311,7 +337,8 @@ def _explain(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: in
     window = (f"{p.n_ctx_seq} (swa_full)" if p.swa_full else
               f"GGML_PAD(min({p.n_ctx_seq}, {cfg.sliding_window}{seqs} + {p.n_ubatch}), 256) = {p.swa_cells}")
     lines = [
-        f"n_ctx = GGML_PAD(n_ctx, 256) = {p.n_ctx}; {p.n_streams} stream(s) of {p.n_ctx_seq} cells; "
+        f"n_ctx = GGML_PAD(n_ctx, {LEGACY_KV_PAD_NO_FA if p.legacy and not p.flash_attn else KV_PAD}) = "
+        f"{p.n_ctx}; {p.n_streams} stream(s) of {p.n_ctx_seq} cells; "
         f"n_batch {p.n_batch}, n_ubatch {p.n_ubatch}, flash attention {'on' if p.flash_attn else 'off'}",
         f"weights: {tensor_bytes:,} B" + (f" + {repacked:,} B repacked copies" if repacked else ""),
     ]
