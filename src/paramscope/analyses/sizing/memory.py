@@ -69,6 +69,7 @@ class SizeEstimate:
     per_device: tuple[DeviceUse, ...]
     explain: tuple[str, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    host_bytes: int = 0  # weights and KV cache kept in host memory, outside per_device (llama.cpp -ngl)
 
     @property
     def total_bytes(self) -> int:
@@ -112,9 +113,12 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
                                                          req.n_devices)
     req = replace(req, runtime=runtime.name, options=runtime.check(req.options))
     parts = runtime.parts()(model, cfg, weights_bytes, req, ctx)
+    weights_bytes += parts.duplicate_weights_bytes
+    on_devices = weights_bytes - parts.host_weights_bytes
+    kv_on_devices = parts.kv_cache_bytes - parts.host_kv_bytes
     n = req.n_devices
     per_device = tuple(
-        DeviceUse(i, req.device, _share(weights_bytes, n, i), _share(parts.kv_cache_bytes, n, i),
+        DeviceUse(i, req.device, _share(on_devices, n, i), _share(kv_on_devices, n, i),
                   parts.compute_bytes // n, parts.overhead_bytes // n, parts.verdict)
         for i in range(n))
     return SizeEstimate(
@@ -122,7 +126,8 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         weights_scheme=scheme, kv_type=parts.kv_type, weights_bytes=weights_bytes,
         kv_cache_bytes=parts.kv_cache_bytes, compute_bytes=parts.compute_bytes,
         overhead_bytes=parts.overhead_bytes, per_device=per_device,
-        explain=(*weights_explain, *parts.explain), notes=parts.notes)
+        explain=(*weights_explain, *parts.explain), notes=parts.notes,
+        host_bytes=parts.host_weights_bytes + parts.host_kv_bytes)
 
 
 def _share(total: int, n: int, i: int) -> int:

@@ -50,6 +50,12 @@ class RuntimeParts:
     explain: tuple[str, ...]
     notes: tuple[str, ...] = ()
     verdict: bool | None = None  # the runtime's own test, where it has one (vLLM's KV blocks)
+    # what stays in host memory beside the devices (llama.cpp: layers not offloaded, the input embedding)
+    host_weights_bytes: int = 0
+    host_kv_bytes: int = 0
+    # weights held twice (llama.cpp, tied embeddings offloaded: on the host for the lookup, on the GPU as
+    # the output matrix): added to the weights
+    duplicate_weights_bytes: int = 0
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:

@@ -89,7 +89,16 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime("llama.cpp", "llamacpp", "llama.cpp (llama-server, llama-cli, llama-cpp-python, LM Studio)",
             (Option("ubatch", int, 512, "llama.cpp -ub: tokens per compute step", 1, 1 << 16),
              Option("swa_full", bool, False, "llama.cpp --swa-full: sliding-window layers hold the whole "
-                                             "context")),
+                                             "context"),
+             Option("flash_attn", str, "auto", "llama.cpp --flash-attn (auto: on; off adds the attention "
+                                               "scores, n_ctx × n_ubatch × heads × 4 B)",
+                    choices=("auto", "on", "off")),
+             Option("n_gpu_layers", int, None, "llama.cpp -ngl: layers on the GPU, the rest and their KV "
+                                               "cache in host memory (default: all)", 0, 1 << 16),
+             Option("llamacpp_build", str, "current", "llama.cpp build family: legacy = mid-2025 and "
+                                                      "earlier (KV padded to 32 without flash attention, "
+                                                      "which was off by default)",
+                    choices=("current", "legacy"))),
         ),
     Runtime("vllm", "vllm", "vLLM (V1 engine; V0 with --engine v0)",
             (Option("gpu_memory_utilization", float, 0.9, "vLLM --gpu-memory-utilization: share of each "

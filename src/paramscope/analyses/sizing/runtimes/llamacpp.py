@@ -353,20 +353,83 @@ def _explain(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: in
     return tuple(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class Offload:
+    """Where llama.cpp puts each layer with ``-ngl`` (llama-model.cpp, load_tensors): layers il ≥
+    i_gpu_start = max(n_layer − n_gpu_layers, 0) on the GPU, the output layer too when n_gpu_layers >
+    n_layer, the input layer (token embedding) always in host memory. Tied embeddings offloaded: the
+    output matrix is a GPU copy of the embedding the host keeps for the lookup."""
+
+    n_gpu_layers: int  # as given, capped at n_layer + 1 ("offloaded N/n_layer+1 layers to GPU")
+    i_gpu_start: int
+    output_on_gpu: bool
+    host_weights_bytes: int
+    duplicate_bytes: int
+    host_kv_bytes: int
+
+
+def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None
+            ) -> Offload:
+    """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache."""
+    n_layer = cfg.n_layers
+    ngl = n_layer + 1 if n_gpu_layers is None else min(n_gpu_layers, n_layer + 1)
+    start = max(n_layer - ngl, 0)
+    output_on_gpu = ngl > n_layer
+    stored = sum(t.nbytes for t in model.tensors) or 1
+    host = embedding = 0
+    has_output = False
+    for t in model.tensors:
+        where = place(t.name)
+        has_output |= where.component == "output"
+        if where.component == "embedding" and where.layer is None:
+            host += t.nbytes
+            embedding += t.nbytes
+        elif where.layer is not None and where.layer < start:
+            host += t.nbytes
+        elif where.layer is None and not output_on_gpu:
+            host += t.nbytes  # output matrix and final norm
+    duplicate = embedding if output_on_gpu and not has_output and cfg.tied_embeddings else 0
+    scale = weights_bytes / stored  # re-priced weights: the same split
+    kinds = cfg.layer_types or ("full",) * n_layer
+    per_layer = {part.kind: part.total_bytes // part.layers for part in kv.parts if part.layers}
+    host_kv = sum(per_layer.get(kinds[il], 0) for il in range(min(start, len(kinds))))
+    return Offload(ngl, start, output_on_gpu, round(host * scale), round(duplicate * scale), host_kv)
+
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     t = kv_dtype(req.kv_type, DType.F16)
+    flash = {"auto": None, "on": True, "off": False}[req.option("flash_attn")]
     # llama.cpp's n_ctx is shared by all sequences: n_seq sequences of ctx tokens need n_ctx = n_seq × ctx
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
                         n_seq=req.batch, n_ubatch=req.option("ubatch"),
-                        swa_full=req.option("swa_full"), type_k=t, type_v=t,
+                        swa_full=req.option("swa_full"), type_k=t, type_v=t, flash_attn=flash,
+                        build=req.option("llamacpp_build"),
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES)
     notes: tuple[str, ...] = ()
+    explain = m.explain
     on_cpu = req.device is None or req.device.kind == "cpu"
     repack = cpu_repack_bytes(model.tensors) if on_cpu and req.weights is None and model.has_weights else 0
     if repack:
         notes = (f"on an x86 CPU with AVX2, llama.cpp copies {repack:,} B of Q4_0/Q4_K/IQ4_NL/MXFP4 "
                  "matrices into a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on "
                  "top of the mapped weights above; with --no-mmap the model buffer shrinks by as much",)
+    split = None
+    if req.device is not None and req.device.kind == "gpu":
+        split = offload(model, cfg, weights_bytes, m.kv, req.option("n_gpu_layers"))
+        explain = (*explain,
+                   f"offload: {split.n_gpu_layers}/{cfg.n_layers + 1} layers on the GPU (layers "
+                   f"{split.i_gpu_start}–{cfg.n_layers - 1}{', output' if split.output_on_gpu else ''}); "
+                   f"host memory: {split.host_weights_bytes:,} B of weights (input embedding"
+                   f"{', layers below ' + str(split.i_gpu_start) if split.i_gpu_start else ''}"
+                   f"{'' if split.output_on_gpu else ', output'}) + {split.host_kv_bytes:,} B of KV cache"
+                   + (f"; the tied embedding is held twice (+{split.duplicate_bytes:,} B on the GPU)"
+                      if split.duplicate_bytes else ""))
+        if split.i_gpu_start or not split.output_on_gpu:
+            notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
+                      f"of weights and KV cache stay in host memory; the per-device figures leave them out",)
     return RuntimeParts(m.kv_cache_bytes, m.compute_bytes + m.output_bytes, m.overhead_bytes,
-                        t.value.lower(), m.explain, notes)
+                        t.value.lower(), explain, notes,
+                        host_weights_bytes=split.host_weights_bytes if split else 0,
+                        host_kv_bytes=split.host_kv_bytes if split else 0,
+                        duplicate_weights_bytes=split.duplicate_bytes if split else 0)
