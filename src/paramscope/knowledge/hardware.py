@@ -222,8 +222,10 @@ DEVICES: tuple[Device, ...] = (
            _tensor_rate(128, 2520, _GEFORCE_16), _tensor_rate(128, 2520, _GEFORCE_16),
            _tensor_rate(128, 2520, _GEFORCE_FP8),
            _ADA + " (165.2 TFLOPS BF16, 330.3 FP8, FP32 accumulate); nvidia-smi total per "
-           "github.com/RLinf/RLinf/issues/255",
-           reported_bytes=24564 * MiB, nvml_names=("NVIDIA GeForce RTX 4090",)),
+           "github.com/RLinf/RLinf/issues/255; CUDA total from github.com/vllm-project/vllm/issues/13061 "
+           "(a vLLM budget of 23.08 GiB at gpu_memory_utilization 0.98: 23.55 GiB)",
+           reported_bytes=24564 * MiB, nvml_names=("NVIDIA GeForce RTX 4090",),
+           cuda_bytes=round(23.55 * GiB)),
     Device("rtx-5080", "NVIDIA GeForce RTX 5080", "NVIDIA", "gpu", 16 * GiB, 960 * GB,
            _tensor_rate(84, 2617, _GEFORCE_16), _tensor_rate(84, 2617, _GEFORCE_16),
            _tensor_rate(84, 2617, _GEFORCE_FP8),

@@ -76,6 +76,12 @@ CUDA_GRAPH_BYTES = 512 * MiB
 # copy, sorted values and their int64 indices (apply_top_k_top_p), softmax of the sorted values; the
 # model-dtype logits from compute_logits come on top
 SAMPLER_BYTES_PER_LOGIT = F32 + F32 + I64 + F32
+# V0 (vllm/model_executor/layers/sampler.py, with the profile's SamplingParams(top_p=0.99, top_k=vocab − 1)):
+# the fp32 logits, sorted values, sort indices (int64) and their inverse (int64), the re-gathered logits,
+# probs and logprobs (fp32 each) = 36 B, + 2 B measured: fitted on two logs whose activation peak is the
+# sampler's, 10511-* (41.2 B per logit with the bf16 logits: 1.26 GiB for 256 × 128256, the same at TP 1
+# and 2) and 13061-* (rank 0 39.0 B per logit: its pool is 1.23 GiB smaller than the other rank's)
+V0_SAMPLER_BYTES_PER_LOGIT = 38
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,9 +336,13 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
 def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
     """profile_run's _dummy_sampler_run: one row of logits per request (at most max_num_seqs).
 
-    The forward's last hidden states stay live; the logits are gathered to full vocab on every rank.
+    V1: the forward's last hidden states stay live; the logits are gathered to full vocab on every rank.
+    V0: the logits are gathered to rank 0 only, which alone samples: its peak is the larger, and its pool
+    the smaller, which is the one vLLM uses (the minimum over the workers). Figures here are rank 0's.
     """
     rows = min(p.max_num_seqs, p.max_num_batched_tokens)
+    if p.engine == "v0":
+        return rows * cfg.vocab_size * (p.dtype.type_size + V0_SAMPLER_BYTES_PER_LOGIT)
     hidden = p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size
     return hidden + rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT)
 
@@ -466,7 +476,9 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"weights: {weights_bytes:,} B / {p.tensor_parallel} + RoPE cache {cfg.context_length} × "
         f"{cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × {b} B = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
-        f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT}) B + hidden = {sampler:,} B) "
+        f"{rows} rows × {cfg.vocab_size} × ({b} + "
+        f"{V0_SAMPLER_BYTES_PER_LOGIT if p.engine == 'v0' else SAMPLER_BYTES_PER_LOGIT}) B"
+        f"{'' if p.engine == 'v0' else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
         f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate): "
         f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
