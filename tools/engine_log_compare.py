@@ -11,6 +11,7 @@ bench/engine_logs_report.py prints the table; tests/test_engine_log_predictions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -114,8 +115,14 @@ def gpu_device(r: Record) -> Device | None:
 
 def vllm_engine(r: Record) -> str:
     """The engine family the record's log comes from: V0 where its version note says so (V0's worker.py
-    and executor lines), else V1."""
-    return "v0" if "V0 engine" in (r.version_note or "") else "v1"
+    and executor lines); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
+    ("Estimated CUDA graph memory") or the version says 0.21 or later; else V1 before 0.21."""
+    if "V0 engine" in (r.version_note or ""):
+        return "v0"
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
+    if "Estimated CUDA graph memory" in r.log or (len(version) == 2 and version >= (0, 21)):
+        return "v1"
+    return "v1-early"
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:

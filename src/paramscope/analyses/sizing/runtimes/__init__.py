@@ -112,8 +112,10 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("enable_chunked_prefill", str, "auto", "vLLM --enable-chunked-prefill (V0 engine; auto: "
                                                            "on above 32K tokens; V1 always chunks)",
                     choices=("auto", "on", "off")),
-             Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow",
-                    choices=("v1", "v0")))),
+             Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow: v1 "
+                                         "(0.21 and later), v1-early (V1 before 0.21: CUDA graphs outside "
+                                         "the budget), v0 (the V0 engine)",
+                    choices=("v1", "v1-early", "v0")))),
     Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
             aliases=("hf",)),
 )

@@ -52,10 +52,12 @@ BLOCK_SIZE = {False: 16, True: 64}  # keyed by cfg.is_mla
 # --kv-cache-dtype: "auto" (the model dtype), "fp8" / "fp8_e4m3", "fp8_e5m2"
 CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 
-# Engine families: how the start-up profile differs (docs/runtimes.md). "v1": the V1 engine (default since
-# vLLM 0.8, the only one since 0.11): chunked prefill always, CUDA graphs captured after the KV cache is
-# allocated but (since 0.21) estimated inside the budget. "v0": the V0 engine (≤ 0.10), as in 0.6.x logs.
-ENGINES = ("v1", "v0")
+# Engine families: how the start-up profile differs (docs/runtimes.md). "v1": the V1 engine since 0.21,
+# which estimates the CUDA graphs during profiling and takes them out of the budget
+# (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS, "default since v0.21.0" as its log line says). "v1-early": the
+# V1 engine before 0.21 (default since 0.8): graphs captured after the cache is sized, outside the budget.
+# "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
+ENGINES = ("v1", "v1-early", "v0")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 
 # Estimated constants (docs/runtimes.md lists the log lines they come from):
@@ -72,16 +74,15 @@ NCCL_BYTES = 1833 * MiB
 # the CUDA graph pool, captured for decode batch sizes up to 512: "Estimated CUDA graph memory:
 # 0.17 … 0.65 GiB" per GPU in vLLM ≥ 0.21 logs for small and mid-size models, ~1.4 GiB for Llama 4 Maverick
 CUDA_GRAPH_BYTES = 512 * MiB
-# the sampler on the profile run's logits, per logit (vllm/v1/sample/ops/topk_topp_sampler.py): the fp32
-# copy, sorted values and their int64 indices (apply_top_k_top_p), softmax of the sorted values; the
-# model-dtype logits from compute_logits come on top
-SAMPLER_BYTES_PER_LOGIT = F32 + F32 + I64 + F32
-# V0 (vllm/model_executor/layers/sampler.py, with the profile's SamplingParams(top_p=0.99, top_k=vocab − 1)):
-# the fp32 logits, sorted values, sort indices (int64) and their inverse (int64), the re-gathered logits,
-# probs and logprobs (fp32 each) = 36 B, + 2 B measured: fitted on two logs whose activation peak is the
-# sampler's, 10511-* (41.2 B per logit with the bf16 logits: 1.26 GiB for 256 × 128256, the same at TP 1
-# and 2) and 13061-* (rank 0 39.0 B per logit: its pool is 1.23 GiB smaller than the other rank's)
-V0_SAMPLER_BYTES_PER_LOGIT = 38
+# The sampler on the profile run's logits (top-k and top-p on, as the dummy sampling parameters ask), per
+# logit beyond the model-dtype logits compute_logits returns: the fp32 copy, the sorted values and their
+# int64 indices (apply_top_k_top_p), the masks, the softmax of the sorted values, the logits scattered
+# back, the probabilities and the exponential noise of the random sampler: 28 B live at once by our count
+# of vllm/v1/sample/ops/topk_topp_sampler.py, 38 B as measured. Calibrated on the three logs whose peak is
+# the sampler's (tests/fixtures/engine_logs/vllm/): 10511-* 41.2 B per logit with the bf16 logits (1.26
+# GiB for 256 rows × 128256, the same at TP 1 and TP 2), 13061-* 39.0 B (rank 0's pool is 1.23 GiB smaller
+# than the other rank's), 23278-* 40.0 B (−2.14 GiB left for the cache on an H100 with 1024 rows × 201088).
+SAMPLER_BYTES_PER_LOGIT = 38
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +343,7 @@ def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
     """
     rows = min(p.max_num_seqs, p.max_num_batched_tokens)
     if p.engine == "v0":
-        return rows * cfg.vocab_size * (p.dtype.type_size + V0_SAMPLER_BYTES_PER_LOGIT)
+        return rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT)
     hidden = p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size
     return hidden + rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT)
 
@@ -396,14 +397,16 @@ def non_torch_bytes(p: VllmParams) -> int:
 
 
 def cuda_graph_bytes(p: VllmParams) -> int:
-    """The CUDA graph pool inside the budget: V1 only (V0 captures after sizing the cache, outside it)."""
+    """The CUDA graph pool inside the budget: V1 since 0.21 only (before, graphs are captured after the
+    cache is sized, outside the budget)."""
     return CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine == "v1" else 0
 
 
 def outside_bytes(p: VllmParams) -> int:
-    """Per GPU, outside the reservation: the CUDA context, NCCL with tensor parallelism, and V0's graphs."""
+    """Per GPU, outside the reservation: the CUDA context, NCCL with tensor parallelism, and the graphs
+    of the engines that capture them after sizing the cache."""
     nccl = NCCL_BYTES if p.tensor_parallel > 1 else 0
-    graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine == "v0" else 0
+    graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine != "v1" else 0
     return CUDA_CONTEXT_BYTES + nccl + graphs
 
 
@@ -476,13 +479,12 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"weights: {weights_bytes:,} B / {p.tensor_parallel} + RoPE cache {cfg.context_length} × "
         f"{cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × {b} B = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
-        f"{rows} rows × {cfg.vocab_size} × ({b} + "
-        f"{V0_SAMPLER_BYTES_PER_LOGIT if p.engine == 'v0' else SAMPLER_BYTES_PER_LOGIT}) B"
+        f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT}) B"
         f"{'' if p.engine == 'v0' else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
         f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate): "
         f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
-        f"{', NCCL' if p.tensor_parallel > 1 else ''}{', CUDA graphs' if p.engine == 'v0' and p.cuda_graphs else ''}"
+        f"{', NCCL' if p.tensor_parallel > 1 else ''}{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
         f"): {m.cuda_context_bytes:,} B",
         f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "
         f"blocks per request {layout.blocks_per_request} ({layout.blocks})",
