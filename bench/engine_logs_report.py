@@ -18,7 +18,6 @@ import argparse
 import statistics
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import engine_logs  # noqa: E402
 from engine_log_compare import Row, compare  # noqa: E402
+
 
 def _fmt(value: float, unit: str) -> str:
     if unit in engine_logs.UNIT_BYTES:

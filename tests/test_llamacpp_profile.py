@@ -155,7 +155,7 @@ def test_legacy_build_pads_to_32_without_flash_attention():
     current = memory(n_ctx=8192, swa_full=True, n_ubatch=64, flash_attn=False).compute
     old = memory(n_ctx=8192, swa_full=True, n_ubatch=64, flash_attn=False, build="legacy").compute
     assert current.attention_phase - old.attention_phase == 64 * 2 * (8 + 256 * 8)
-    with pytest.raises(UnsupportedError, match="unknown llama.cpp build family"):
+    with pytest.raises(UnsupportedError, match=r"unknown llama\.cpp build family"):
         memory(n_ctx=512, build="b1")
 
 
@@ -278,7 +278,8 @@ def test_explain_lines():
     assert "GGML_PAD(min(8192, 512 + 128), 256) = 768" in text
     assert "KV full: 3 layers × 8192 cells × (256 + 256) × 2 B = 25,165,824 B" in text
     assert "KV sliding: 15 layers × 768 cells × (256 + 256) × 2 B = 11,796,480 B" in text
-    assert "logits phase: 128 × 262144 × 4 B logits + (128 + 128) × 640 × 4 B + 128 × 4 B = 134,873,600 B" in text
+    assert ("logits phase: 128 × 262144 × 4 B logits + (128 + 128) × 640 × 4 B + 128 × 4 B = 134,873,600 B"
+            in text)
     assert "output: 1 rows × 262144 × 4 B = 1,048,576 B" in text
 
 

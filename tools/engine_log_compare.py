@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import engine_logs
 from engine_logs import FIXTURES, Record
 
 import paramscope
@@ -42,6 +43,8 @@ class Row:
     printed: float
     predicted: float
     unit: str
+    resolution: float = 0.0  # half the last printed digit, relative to the printed value
+
 
     @property
     def error(self) -> float:
@@ -242,5 +245,8 @@ def compare(r: Record) -> tuple[list[Row], str | None]:
             continue
         printed = sum(f.bytes if f.bytes is not None else f.number for f in figures) if name in (
             "model_buffer",) else (figures[0].bytes if figures[0].bytes is not None else figures[0].number)
-        rows.append(Row(r.id, r.engine, key, figures[0].device, printed, predicted[key], figures[0].unit))
+        f = figures[0]
+        scale = engine_logs.UNIT_BYTES.get(f.unit, 1)
+        resolution = f.precision * scale / abs(printed) if printed and name != "model_buffer" else 0.0
+        rows.append(Row(r.id, r.engine, key, f.device, printed, predicted[key], f.unit, resolution))
     return rows, None if rows else "no printed figure paramscope predicts"

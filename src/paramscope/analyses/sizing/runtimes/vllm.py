@@ -484,7 +484,8 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"= {m.activation_bytes:,} B",
         f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate): "
         f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
-        f"{', NCCL' if p.tensor_parallel > 1 else ''}{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
+        f"{', NCCL' if p.tensor_parallel > 1 else ''}"
+        f"{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
         f"): {m.cuda_context_bytes:,} B",
         f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "
         f"blocks per request {layout.blocks_per_request} ({layout.blocks})",
@@ -566,9 +567,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                  f"{int(pool.max_concurrency):,} requests of {ctx:,} tokens at once (vLLM's maximum "
                  f"concurrency {pool.max_concurrency:.2f}x, rounded down to whole requests)",)
         if m.shortfall_bytes:
+            needed = req.batch * m.layout.blocks_per_request
             where = ("nothing is left for the KV cache (vLLM stops at start-up)" if pool.available_bytes <= 0
-                     else f"{pool.num_blocks:,} blocks hold fewer than the {req.batch * m.layout.blocks_per_request:,} "
-                          f"the requests need")
+                     else f"{pool.num_blocks:,} blocks hold fewer than the {needed:,} the requests need")
             notes += (f"does not fit: {where}; each GPU's reservation is {m.shortfall_bytes:,} B "
                       f"({_gib(m.shortfall_bytes)}) short",)
     return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
