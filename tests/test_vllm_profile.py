@@ -182,14 +182,17 @@ def test_weights_include_rope_cache():
 
 def test_activation_sampler_dominates_with_1024_seqs():
     # forward: 8192 × (3 × 4096 + 3 × 14336) × 2 = 905,969,664
-    # sampler: 8192 × 4096 × 2 + 1024 × 128256 × (2 + 38) = 67,108,864 + 5,253,365,760
+    # sampler: 8192 × 4096 × 2 + 1024 × 128256 × (2 + 4 + 4 + 8 + 4) = 67,108,864 + 2,889,351,168
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
-    assert m.activation_bytes == 5_320_474_624
+    assert m.activation_bytes == 2_956_460_032
+    # before 0.21 the sort-based sampler: 67,108,864 + 1024 × 128256 × (2 + 38) = 5,320,474,624
+    early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-early")
+    assert early.activation_bytes == 5_320_474_624
 
 
-def test_activation_forward_dominates_with_128_seqs():
-    # sampler: 67,108,864 + 128 × 128256 × 40 = 723,779,584 < forward 905,969,664
-    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, max_num_seqs=128)
+def test_activation_forward_dominates_with_256_seqs():
+    # sampler: 67,108,864 + 256 × 128256 × 22 = 789,446,656 < forward 905,969,664
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, max_num_seqs=256)
     assert m.activation_bytes == 905_969_664
 
 
@@ -212,10 +215,10 @@ def test_serve_defaults_by_gpu_size(gpu, tokens, seqs):
 def test_total_without_gpu_is_the_sum():
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
     assert m.pool is None and m.fits
-    # 16,094,076,928 + 1,073,741,824 + 5,320,474,624 + CUDA graphs + non-torch + CUDA context
-    expected = (16_094_076_928 + 1_073_741_824 + 5_320_474_624 + CUDA_GRAPH_BYTES + NON_TORCH_BYTES
+    # 16,094,076,928 + 1,073,741,824 + 2,956,460,032 + CUDA graphs + non-torch + CUDA context
+    expected = (16_094_076_928 + 1_073_741_824 + 2_956_460_032 + CUDA_GRAPH_BYTES + NON_TORCH_BYTES
                 + CUDA_CONTEXT_BYTES)
-    assert m.total_bytes == m.needed_bytes == expected == 23_729_807_360
+    assert m.total_bytes == m.needed_bytes == expected == 21_365_792_768
     assert m.kv_cache_bytes == m.kv_needed_bytes
 
 
@@ -226,15 +229,15 @@ def test_reservation_and_pool_on_80_gib():
     pool = m.pool
     # 85,899,345,920 × 0.9 = 77,309,411,328 reserved
     assert pool.reserved_bytes == 77_309_411_328
-    # − weights 16,094,076,928 − activation 5,320,474,624 − non-torch − CUDA graphs = 55,190,216,704
-    assert pool.available_bytes == 77_309_411_328 - 22_119_194_624 == 55_190_216_704
-    # 55,190,216,704 // 65,536 // 32 layers = 26,316 blocks → 421,056 tokens
-    assert pool.num_blocks == 26_316
-    assert pool.tokens == 421_056
-    assert pool.pool_bytes == 26_316 * 65_536 * 32
-    # 26,316 blocks / 512 per request
-    assert pool.max_concurrency == pytest.approx(51.3984, abs=1e-4)
-    assert "Maximum concurrency for 8,192 tokens per request: 51.40x" in m.explain
+    # − weights 16,094,076,928 − activation 2,956,460,032 − non-torch − CUDA graphs = 57,554,231,296
+    assert pool.available_bytes == 77_309_411_328 - 19_755_180_032 == 57_554_231_296
+    # 57,554,231,296 // 65,536 // 32 layers = 27,443 blocks → 439,088 tokens
+    assert pool.num_blocks == 27_443
+    assert pool.tokens == 439_088
+    assert pool.pool_bytes == 27_443 * 65_536 * 32
+    # 27,443 blocks / 512 per request
+    assert pool.max_concurrency == pytest.approx(53.5996, abs=1e-4)
+    assert "Maximum concurrency for 8,192 tokens per request: 53.60x" in m.explain
     # budget: the whole reservation plus the CUDA context outside it
     assert m.total_bytes == 77_309_411_328 + CUDA_CONTEXT_BYTES
     assert m.kv_cache_bytes == pool.pool_bytes
@@ -245,19 +248,19 @@ def test_utilization_scales_the_reservation():
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
                     gpu_memory_utilization=0.5)
     assert m.pool.reserved_bytes == 40 * GIB
-    assert m.pool.available_bytes == 40 * GIB - 22_119_194_624
+    assert m.pool.available_bytes == 40 * GIB - 19_755_180_032
 
 
 def test_small_gpu_uses_small_defaults_and_limits_concurrency():
     # 24 GiB: max_num_batched_tokens 2048, max_num_seqs 256; activation = sampler
-    # 2048 × 4096 × 2 + 256 × 128256 × 40 = 1,330,118,656 (forward: 226,492,416)
+    # 2048 × 4096 × 2 + 256 × 128256 × 22 = 739,115,008 (forward: 226,492,416)
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, gpu_memory_bytes=24 * GIB)
-    assert m.activation_bytes == 1_330_118_656
-    # int(25,769,803,776 × 0.9) = 23,192,823,398; − 18,128,838,656 = 5,063,984,742 → 2414 blocks
-    assert m.pool.available_bytes == 5_063_984_742
-    assert m.pool.num_blocks == 2414
-    # 32768 tokens = 2048 blocks per request: 1.18 at once
-    assert m.pool.max_concurrency == pytest.approx(2414 / 2048)
+    assert m.activation_bytes == 739_115_008
+    # int(25,769,803,776 × 0.9) = 23,192,823,398; − 17,537,835,008 = 5,654,988,390 → 2696 blocks
+    assert m.pool.available_bytes == 5_654_988_390
+    assert m.pool.num_blocks == 2696
+    # 32768 tokens = 2048 blocks per request: 1.32 at once
+    assert m.pool.max_concurrency == pytest.approx(2696 / 2048)
     assert m.fits
     two = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, batch=2, gpu_memory_bytes=24 * GIB)
     assert not two.fits
@@ -296,8 +299,10 @@ def test_v0_profiles_a_whole_prompt_unless_chunked(context, chunked, tokens):
 
 def test_v1_early_keeps_the_graphs_outside_the_budget():
     # before 0.21 vLLM captured CUDA graphs after sizing the cache: they are not taken from the budget
-    now = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB)
-    early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, engine="v1-early")
+    # (one sequence: the forward is the activation peak of both, whatever their samplers take)
+    now = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1)
+    early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1,
+                        engine="v1-early")
     assert early.pool.available_bytes - now.pool.available_bytes == CUDA_GRAPH_BYTES
     assert early.cuda_context_bytes - now.cuda_context_bytes == CUDA_GRAPH_BYTES
     assert early.total_bytes - now.total_bytes == CUDA_GRAPH_BYTES
@@ -380,7 +385,7 @@ def test_linear_layers_are_refused():
 def test_explain_lists_every_part():
     text = "\n".join(vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB).explain)
     for word in ("weights:", "RoPE cache", "activation (estimate)", "CUDA graphs in the budget (estimate)",
-                 "KV needed full: 32 layers × 8192 cells", "reservation:", "GPU KV cache size: 421,056"):
+                 "KV needed full: 32 layers × 8192 cells", "reservation:", "GPU KV cache size: 439,088"):
         assert word in text
 
 

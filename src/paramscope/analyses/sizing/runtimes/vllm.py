@@ -75,14 +75,17 @@ NCCL_BYTES = 1833 * MiB
 # 0.17 … 0.65 GiB" per GPU in vLLM ≥ 0.21 logs for small and mid-size models, ~1.4 GiB for Llama 4 Maverick
 CUDA_GRAPH_BYTES = 512 * MiB
 # The sampler on the profile run's logits (top-k and top-p on, as the dummy sampling parameters ask), per
-# logit beyond the model-dtype logits compute_logits returns: the fp32 copy, the sorted values and their
-# int64 indices (apply_top_k_top_p), the masks, the softmax of the sorted values, the logits scattered
-# back, the probabilities and the exponential noise of the random sampler: 28 B live at once by our count
-# of vllm/v1/sample/ops/topk_topp_sampler.py, 38 B as measured. Calibrated on the three logs whose peak is
-# the sampler's (tests/fixtures/engine_logs/vllm/): 10511-* 41.2 B per logit with the bf16 logits (1.26
-# GiB for 256 rows × 128256, the same at TP 1 and TP 2), 13061-* 39.0 B (rank 0's pool is 1.23 GiB smaller
-# than the other rank's), 23278-* 40.0 B (−2.14 GiB left for the cache on an H100 with 1024 rows × 201088).
-SAMPLER_BYTES_PER_LOGIT = 38
+# logit beyond the model-dtype logits compute_logits returns, by engine family:
+# - v1 (0.21 on): the fp32 copy, the sorted values and their int64 indices, the softmax of the sorted
+#   values (topk_topp_sampler.py): 20 B; checked against "3.04 GiB" of torch peak for Qwen3-8B with 1024
+#   rows on an H100 (vLLM PR #48037, model runner V2): 3.25 GiB predicted.
+# - v1-early and v0: the sort-based path measured at 38 B (the fp32 copy, sorted values, int64 indices
+#   and their inverse, the scattered-back logits, probabilities, masks, the sampler's noise). Calibrated on
+#   the three logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): 10511-* 41.2 B per logit
+#   with the bf16 logits (1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2), 13061-* 39.0 B
+#   (rank 0's pool is 1.23 GiB smaller than the other rank's), 23278-* 40.0 B (−2.14 GiB left on an H100
+#   with 1024 rows × 201088).
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 38, "v0": 38}
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,10 +345,10 @@ def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
     the smaller, which is the one vLLM uses (the minimum over the workers). Figures here are rank 0's.
     """
     rows = min(p.max_num_seqs, p.max_num_batched_tokens)
+    logits = rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT[p.engine])
     if p.engine == "v0":
-        return rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT)
-    hidden = p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size
-    return hidden + rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT)
+        return logits
+    return p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size + logits
 
 
 def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
@@ -479,7 +482,7 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"weights: {weights_bytes:,} B / {p.tensor_parallel} + RoPE cache {cfg.context_length} × "
         f"{cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × {b} B = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
-        f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT}) B"
+        f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT[p.engine]}) B"
         f"{'' if p.engine == 'v0' else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
         f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate): "
