@@ -39,4 +39,6 @@ def render_size(est, console: Console, *, explain: bool = False) -> None:
                      u.device.usable_bytes)
             rows.append([f"{u.index}: {u.device.key}", *map(bytes_label, sizes), FITS[u.fits]])
         console.print(table(console, columns, rows, title="Per device (even split)"))
+        if est.host_bytes:
+            console.print(f"host memory (not on the devices): {bytes_label(est.host_bytes)}")
     notes_and_explain(console, est.notes, est.explain, explain)

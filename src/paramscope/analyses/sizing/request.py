@@ -80,9 +80,13 @@ def kv_dtype(name: str | None, default: DType) -> DType:
 
 
 def model_dtype(tensors) -> DType:
-    """The type most of the weights are stored in (what vLLM's and transformers' 'auto' pick)."""
+    """The type most of the weights are stored in (what vLLM's and transformers' 'auto' pick): f32 only
+    when it holds most bytes; else the 16-bit type holding most, so that a quantized checkpoint's
+    unquantized tensors say which (gpt-oss: bf16 beside MXFP4 experts); f16 when there is none (GGUF)."""
     by_type: dict[DType, int] = {}
     for t in tensors:
         by_type[t.dtype] = by_type.get(t.dtype, 0) + t.nbytes
-    best = max(by_type, key=by_type.__getitem__, default=DType.BF16)
-    return best if best in (DType.F32, DType.F16, DType.BF16) else DType.F16
+    if by_type and max(by_type, key=by_type.__getitem__) == DType.F32:
+        return DType.F32
+    half = {k: v for k, v in by_type.items() if k in (DType.F16, DType.BF16)}
+    return max(half, key=half.__getitem__, default=DType.F16)
