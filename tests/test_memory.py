@@ -96,8 +96,10 @@ def test_tied_embeddings_are_held_twice_when_the_output_is_offloaded():
     on_cpu = estimate(gemma, MemoryRequest())
     on_gpu = estimate(gemma, MemoryRequest(device=gpu))
     embedding = 262144 * 640 * 2
-    assert on_gpu.weights_bytes == on_cpu.weights_bytes + embedding
+    assert on_gpu.weights_bytes == on_cpu.weights_bytes  # the model's weights
+    assert on_gpu.duplicate_bytes == embedding and on_gpu.host_bytes == embedding
     assert on_gpu.per_device[0].weights_bytes == on_cpu.weights_bytes
+    assert on_gpu.total_bytes == on_cpu.total_bytes + embedding
 
 
 def test_flash_attention_off_adds_the_scores(llama8b):

@@ -54,7 +54,7 @@ class RuntimeParts:
     host_weights_bytes: int = 0
     host_kv_bytes: int = 0
     # weights held twice (llama.cpp, tied embeddings offloaded: on the host for the lookup, on the GPU as
-    # the output matrix): added to the weights
+    # the output matrix): on the devices beside the weights, and in the total
     duplicate_weights_bytes: int = 0
 
 
