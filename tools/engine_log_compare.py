@@ -160,8 +160,9 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
 
 
 # Function names and messages of llama.cpp builds of mid-2025 and earlier: llama_new_context_with_model and
-# llama_kv_cache_init (renamed in 2025), the LLAMA_SET_ROWS=0 notice (the default until August 2025)
-LEGACY_MARKERS = ("LLAMA_SET_ROWS=0", "llama_new_context_with_model:", "llama_kv_cache_init:")
+# llama_kv_cache_init (renamed in 2025), the "KV self size" line (before llama_kv_cache_unified printed
+# its own), the LLAMA_SET_ROWS=0 notice (the default until August 2025)
+LEGACY_MARKERS = ("LLAMA_SET_ROWS=0", "llama_new_context_with_model:", "llama_kv_cache_init:", "KV self size")
 
 
 def llamacpp_build(r: Record) -> str:
