@@ -220,6 +220,18 @@ def test_llama_cpp_refusals():
         memory(n_ctx=64, n_seq=0)
 
 
+def test_phi3_sliding_window_is_disabled():
+    # llama-model.cpp LLM_ARCH_PHI3: "Phi SWA is currently disabled": every layer holds n_ctx cells
+    phi3 = ArchConfig(family="phi3", architecture="phi3", n_layers=32, hidden_size=3072, n_heads=32,
+                      n_kv_heads=32, head_dim_k=96, head_dim_v=96, ffn_size=8192, vocab_size=32064,
+                      context_length=4096, sliding_window=2047, layer_types=("sliding",) * 32)
+    kv = llamacpp_memory(phi3, 0, n_ctx=4096).kv
+    assert [(p.kind, p.cells, p.layers) for p in kv.parts] == [("full", 4096, 32)]
+    assert kv.total_bytes == 32 * 4096 * 2 * 3072 * 2  # 1.5 GiB, as for any 32-layer 3072-wide cache
+    # other families keep their window (Gemma 3's sliding layers above: 1024 cells)
+    assert memory(n_ctx=8192).kv.part("sliding").cells == 1024
+
+
 def test_mla_cache_is_one_compressed_row():
     mla = ArchConfig(family="deepseek2", architecture="deepseek2", n_layers=61, hidden_size=7168, n_heads=128,
                      n_kv_heads=128, head_dim_k=192, head_dim_v=128, ffn_size=18432, vocab_size=129280,

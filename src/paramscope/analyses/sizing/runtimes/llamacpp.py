@@ -23,7 +23,7 @@ the library's true).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
@@ -39,6 +39,10 @@ KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-k
 # builds: 70000 → 70016 cells (tests/fixtures/engine_logs/llamacpp/15009-*), 72000 cells kept (11598-*).
 LEGACY_KV_PAD_NO_FA = 32
 BUILDS = ("current", "legacy")
+# llama-model.cpp, LLM_ARCH_PHI3: "Phi SWA is currently disabled" (llama.cpp PR 13676): the sliding window
+# the GGUF states is dropped and every layer caches the whole context (Phi-3-mini-4k at 4096 tokens: 4096
+# cells per layer, not the 2304 of a 2047-token window)
+SWA_DISABLED = frozenset({"phi3"})
 TENSOR_ALIGNMENT = 32  # ggml/src/ggml-impl.h: every tensor in a CPU buffer starts on 32 B
 F32, F16, I32, I64 = 4, 2, 4, 8  # bytes of the graph's element types
 MIB = 1024 * 1024
@@ -166,6 +170,14 @@ def resolve_params(
     tokens = pad(ubatch, streams)
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
                           kv_unified, fa, tokens, legacy)
+
+
+def as_llamacpp_loads(cfg: ArchConfig) -> ArchConfig:
+    """The architecture as llama.cpp builds it: without the sliding window of the SWA_DISABLED families."""
+    if cfg.family in SWA_DISABLED and (cfg.sliding_window or "sliding" in cfg.layer_types):
+        return replace(cfg, sliding_window=0, layer_types=tuple("full" if kind == "sliding" else kind
+                                                                for kind in cfg.layer_types))
+    return cfg
 
 
 def check_cache_types(cfg: ArchConfig, type_k: DType, type_v: DType, flash_attn: bool) -> None:
@@ -317,6 +329,7 @@ def llamacpp_memory(
     on (a "legacy" ``build``: off). ``n_outputs`` rows of logits (default: one per sequence, what the
     context reserves up front).
     """
+    cfg = as_llamacpp_loads(cfg)
     p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
                        swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build)
     check_cache_types(cfg, type_k, type_v, p.flash_attn)
@@ -371,6 +384,7 @@ class Offload:
 def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None
             ) -> Offload:
     """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache."""
+    cfg = as_llamacpp_loads(cfg)
     n_layer = cfg.n_layers
     ngl = n_layer + 1 if n_gpu_layers is None else min(n_gpu_layers, n_layer + 1)
     start = max(n_layer - ngl, 0)
