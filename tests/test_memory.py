@@ -90,6 +90,13 @@ def test_partial_offload_keeps_layers_and_their_cache_on_the_host(llama8b):
     assert half.total_bytes == full.total_bytes  # the same bytes, placed differently
 
 
+def test_no_kv_offload_keeps_the_cache_on_the_host(llama8b):
+    gpu = parse_gpu_spec("rtx-4090")[0]
+    est = estimate(llama8b, MemoryRequest(device=gpu, options={"no_kv_offload": True}))
+    assert est.per_device[0].kv_cache_bytes == 0
+    assert est.host_bytes == est.kv_cache_bytes + 128256 * 4096 * 2  # the cache and the input embedding
+
+
 def test_tied_embeddings_are_held_twice_when_the_output_is_offloaded():
     gemma = open_model("gemma-3-270m")
     gpu = parse_gpu_spec("rtx-4090")[0]

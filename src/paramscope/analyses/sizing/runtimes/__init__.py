@@ -95,6 +95,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                     choices=("auto", "on", "off")),
              Option("n_gpu_layers", int, None, "llama.cpp -ngl: layers on the GPU, the rest and their KV "
                                                "cache in host memory (default: all)", 0, 1 << 16),
+             Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
+                                                  "memory"),
              Option("llamacpp_build", str, "current", "llama.cpp build family: legacy = mid-2025 and "
                                                       "earlier (KV padded to 32 without flash attention, "
                                                       "which was off by default)",

@@ -431,6 +431,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     split = None
     if req.device is not None and req.device.kind == "gpu":
         split = offload(model, cfg, weights_bytes, m.kv, req.option("n_gpu_layers"))
+        if req.option("no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
+            split = replace(split, host_kv_bytes=m.kv_cache_bytes)
         explain = (*explain,
                    f"offload: {split.n_gpu_layers}/{cfg.n_layers + 1} layers on the GPU (layers "
                    f"{split.i_gpu_start}–{cfg.n_layers - 1}{', output' if split.output_on_gpu else ''}); "
@@ -439,7 +441,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                    f"{'' if split.output_on_gpu else ', output'}) + {split.host_kv_bytes:,} B of KV cache"
                    + (f"; the tied embedding is held twice (+{split.duplicate_bytes:,} B on the GPU)"
                       if split.duplicate_bytes else ""))
-        if split.i_gpu_start or not split.output_on_gpu:
+        if split.i_gpu_start or not split.output_on_gpu or req.option("no_kv_offload"):
             notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
                       f"of weights and KV cache stay in host memory; the per-device figures leave them out",)
     return RuntimeParts(m.kv_cache_bytes, m.compute_bytes + m.output_bytes, m.overhead_bytes,
