@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
+from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.roles import place
 from paramscope.model import ArchConfig, Model, Tensor
@@ -271,7 +272,10 @@ def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) ->
     if p.flash_attn:
         # Q twice (rope output and the contiguous copy flash attention reads), k_idxs and v_idxs
         # (one i64 per token each, per cache), and the FFN's gate and up, live at the same time
-        return 2 * q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs) + 2 * cfg.ffn_size * F32
+        # (for a mixture of experts: the gate and up of the k experts a token is routed to, ffn_moe_gate/up
+        # [n_ff_exp, n_expert_used, n_tokens])
+        ffn = routed_ffn_width(cfg)
+        return 2 * q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs) + 2 * ffn * F32
     # without flash attention V is stored transposed: v_idxs holds one i64 per value written
     return q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs)
 
