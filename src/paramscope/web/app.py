@@ -107,7 +107,8 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
 
         return {"runtimes": [{"name": r.name, "summary": r.summary, "options": [
             {"name": o.name, "type": o.kind.__name__, "default": o.default, "help": o.help,
-             "minimum": o.minimum, "maximum": o.maximum} for o in r.options]} for r in RUNTIMES]}
+             "minimum": o.minimum, "maximum": o.maximum, "choices": list(o.choices)}
+            for o in r.options]} for r in RUNTIMES]}
 
     @app.get("/api/inspect", summary="`paramscope inspect SOURCE --json`")
     def api_inspect(source: SourceQ, tensors: bool = False, layers: bool = False) -> dict[str, Any]:
