@@ -108,10 +108,123 @@ def gemma3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> No
     t.norm(p + "mm_soft_emb_norm", vh)
 
 
-VISION_TOWERS: dict[str, tuple[Mapping[str, Any], Callable[[HfConfig, TensorList, str], None]]] = {
-    "siglip_vision_model": (SIGLIP_DEFAULTS, siglip_tower),
-    "clip_vision_model": (CLIP_DEFAULTS, clip_tower),
+def _qwen_patches(v: HfConfig, t: TensorList, p: str, h: int, bias: bool) -> None:
+    """The Qwen-VL patch embedding: a Conv3d over temporal_patch_size frames of patch² pixels."""
+    patch, temporal = v.int("patch_size", minimum=1), v.int("temporal_patch_size", minimum=1)
+    t.add(p + "patch_embed.proj.weight", h, v.int("in_channels", minimum=1), temporal, patch, patch)
+    if bias:
+        t.add(p + "patch_embed.proj.bias", h)
+
+
+def _qwen_blocks(v: HfConfig, t: TensorList, p: str, h: int, norm_bias: bool, mlp: Callable[[str], None]) -> None:
+    """Qwen-VL vision blocks: norm1, a fused biased qkv and proj, norm2, the block's MLP."""
+    for i in range(v.int("depth", maximum=MAX_LAYERS)):
+        bp = f"{p}blocks.{i}."
+        t.norm(bp + "norm1", h, bias=norm_bias)
+        t.norm(bp + "norm2", h, bias=norm_bias)
+        t.linear(bp + "attn.qkv", 3 * h, h, bias=True)
+        t.linear(bp + "attn.proj", h, h, bias=True)
+        mlp(bp + "mlp.")
+
+
+def qwen2_vl_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Qwen2VisionTransformerPretrainedModel (models/qwen2_vl/modeling_qwen2_vl.py): a bias-free Conv3d
+    patch embedding, LayerNorm blocks with an fc1/fc2 MLP of embed_dim · mlp_ratio, and the PatchMerger
+    (ln_q, then mlp.0/mlp.2 over spatial_merge_size² patches) that projects to the text width
+    (vision_config.hidden_size). Qwen2-VL-7B: 1280 wide, 32 blocks, 675,759,104 parameters."""
+    h = v.int("embed_dim", minimum=1)
+    ffn = h * v.int("mlp_ratio", minimum=1)
+    merged = h * v.int("spatial_merge_size", minimum=1) ** 2
+
+    def mlp(mp: str) -> None:
+        t.linear(mp + "fc1", ffn, h, bias=True)
+        t.linear(mp + "fc2", h, ffn, bias=True)
+
+    _qwen_patches(v, t, p, h, bias=False)
+    _qwen_blocks(v, t, p, h, True, mlp)
+    t.norm(p + "merger.ln_q", h, bias=True)
+    t.linear(p + "merger.mlp.0", merged, merged, bias=True)
+    t.linear(p + "merger.mlp.2", v.int("hidden_size", minimum=1), merged, bias=True)
+
+
+def qwen2_5_vl_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Qwen2_5_VisionTransformerPretrainedModel: Qwen2-VL's tower with RMSNorm (no bias), a biased
+    gate/up/down MLP of intermediate_size, and a merger (RMSNorm ln_q) out to out_hidden_size."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    merged = h * v.int("spatial_merge_size", minimum=1) ** 2
+
+    def mlp(mp: str) -> None:
+        t.linear(mp + "gate_proj", ffn, h, bias=True)
+        t.linear(mp + "up_proj", ffn, h, bias=True)
+        t.linear(mp + "down_proj", h, ffn, bias=True)
+
+    _qwen_patches(v, t, p, h, bias=False)
+    _qwen_blocks(v, t, p, h, False, mlp)
+    t.norm(p + "merger.ln_q", h)
+    t.linear(p + "merger.mlp.0", merged, merged, bias=True)
+    t.linear(p + "merger.mlp.2", v.int("out_hidden_size", minimum=1), merged, bias=True)
+
+
+def qwen3_vl_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Qwen3VLVisionModel (models/qwen3_vl/modeling_qwen3_vl.py): a biased Conv3d patch embedding,
+    num_position_embeddings learned positions, LayerNorm blocks with a linear_fc1/linear_fc2 MLP, the
+    merger (norm over one patch, then over the merged ones: linear_fc1, linear_fc2 → out_hidden_size)
+    and one deepstack merger per deepstack_visual_indexes entry (its norm over the merged width)."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    merged = h * v.int("spatial_merge_size", minimum=1) ** 2
+    out = v.int("out_hidden_size", minimum=1)
+
+    def mlp(mp: str) -> None:
+        t.linear(mp + "linear_fc1", ffn, h, bias=True)
+        t.linear(mp + "linear_fc2", h, ffn, bias=True)
+
+    def merger(mp: str, norm_width: int) -> None:
+        t.norm(mp + "norm", norm_width, bias=True)
+        t.linear(mp + "linear_fc1", merged, merged, bias=True)
+        t.linear(mp + "linear_fc2", out, merged, bias=True)
+
+    _qwen_patches(v, t, p, h, bias=True)
+    t.embedding(p + "pos_embed", v.int("num_position_embeddings", minimum=1), h)
+    _qwen_blocks(v, t, p, h, True, mlp)
+    merger(p + "merger.", h)
+    for i in range(len(v.int_list("deepstack_visual_indexes"))):
+        merger(f"{p}deepstack_merger_list.{i}.", merged)
+
+
+def no_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+    """The tower's own merger projects to the text width (Qwen-VL): nothing outside it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tower:
+    defaults: Mapping[str, Any]  # the vision config class's defaults, for the fields read
+    build: Callable[[HfConfig, TensorList, str], None]
+    attribute_map: Mapping[str, str] = field(default_factory=dict)
+
+
+_QWEN_VISION_NAMES = {"num_attention_heads": "num_heads", "num_hidden_layers": "depth"}
+# Qwen2VLVisionConfig, Qwen2_5_VLVisionConfig, Qwen3VLVisionConfig defaults
+_QWEN2_VL_VISION = {"depth": 32, "embed_dim": 1280, "hidden_size": 3584, "mlp_ratio": 4, "num_heads": 16,
+                    "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2}
+_QWEN2_5_VL_VISION = {"depth": 32, "hidden_size": 3584, "intermediate_size": 3420, "num_heads": 16,
+                      "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                      "out_hidden_size": 3584}
+_QWEN3_VL_VISION = {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
+                    "in_channels": 3, "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                    "out_hidden_size": 3584, "num_position_embeddings": 2304,
+                    "deepstack_visual_indexes": [8, 16, 24]}
+
+VISION_TOWERS: dict[str, Tower] = {
+    "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
+    "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
+    "qwen2_vl_vision": Tower(_QWEN2_VL_VISION, qwen2_vl_tower, _QWEN_VISION_NAMES),
+    "qwen2_5_vl_vision": Tower(_QWEN2_5_VL_VISION, qwen2_5_vl_tower, _QWEN_VISION_NAMES),
+    "qwen3_vl_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
+    "qwen3_vl_moe_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
 }
+# older checkpoints name the vision config by the wrapper's model_type (the configs rename it the same way)
+VISION_ALIASES = {"qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
+                  "qwen3_vl": "qwen3_vl_vision", "qwen3_vl_moe": "qwen3_vl_moe_vision"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +242,13 @@ class Composite:
     describes: tuple[str, ...] = ()  # the transformers class a config without architectures is
     text_defaults: Mapping[str, Any] = field(default_factory=dict)  # the wrapper's own text_config defaults
     vision_defaults: Mapping[str, Any] = field(default_factory=dict)  # …and vision_config defaults
+    # Qwen2-VL / Qwen2.5-VL configs saved before transformers 4.5x keep the text fields at the top level
+    text_inline: bool = False
+    # the head is tied when the wrapper or its text config says so (Qwen-VL, LLaVA: "pre-v5 saves placed
+    # tie_word_embeddings inside text_config")
+    tie_either: bool = False
+    tie_default: bool | None = None  # the wrapper's tie_word_embeddings when it names none (it, not the
+    # text config's default, decides: Qwen3VLMoeConfig False over Qwen3VLMoeTextConfig True)
 
 
 _LLAVA_CLIP = {"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
@@ -146,6 +266,22 @@ COMPOSITES: dict[str, Composite] = {
                             "clip_vision_model", llava_next_projector,
                             describes=("LlavaNextForConditionalGeneration",), vision_defaults=_LLAVA_CLIP),
     # PaliGemmaConfig: Gemma 2B text and SigLIP So400m-style vision without the pooling head
+    # Qwen-VL: the checkpoints keep the pre-4.52 names (model.layers…, visual.…, lm_head) for Qwen2-VL and
+    # Qwen2.5-VL; Qwen3-VL was published with model.language_model… and model.visual…
+    "qwen2_vl": Composite("qwen2_vl", "models/qwen2_vl/modeling_qwen2_vl.py", "qwen2_vl_text", "qwen2_vl_vision",
+                          no_projector, text_prefix="model.", head_prefix="", vision_prefix="visual.",
+                          describes=("Qwen2VLForConditionalGeneration",), text_inline=True, tie_either=True),
+    "qwen2_5_vl": Composite("qwen2_5_vl", "models/qwen2_5_vl/modeling_qwen2_5_vl.py", "qwen2_5_vl_text",
+                            "qwen2_5_vl_vision", no_projector, text_prefix="model.", head_prefix="",
+                            vision_prefix="visual.", describes=("Qwen2_5_VLForConditionalGeneration",),
+                            text_inline=True, tie_either=True),
+    "qwen3_vl": Composite("qwen3_vl", "models/qwen3_vl/modeling_qwen3_vl.py", "qwen3_vl_text", "qwen3_vl_vision",
+                          no_projector, text_prefix="model.language_model.", head_prefix="",
+                          vision_prefix="model.visual.", describes=("Qwen3VLForConditionalGeneration",), tie_default=False),
+    "qwen3_vl_moe": Composite("qwen3_vl_moe", "models/qwen3_vl_moe/modeling_qwen3_vl_moe.py", "qwen3_vl_moe_text",
+                              "qwen3_vl_moe_vision", no_projector, text_prefix="model.language_model.",
+                              head_prefix="", vision_prefix="model.visual.",
+                              describes=("Qwen3VLMoeForConditionalGeneration",), tie_default=False),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),
