@@ -171,7 +171,7 @@ def _build(plan: _Plan) -> TensorList:
         decoder_tensors(d, t, c.text_prefix, c.head_prefix)
     if c is not None and plan.vision is not None:
         VISION_TOWERS[plan.vision_type].build(plan.vision, t, c.vision_prefix)
-        c.projector(plan.vision, d.hidden, t, c.projector_prefix)
+        c.projector(plan.vision, d.hidden, t, c.projector_prefix, plan.outer)
     return t
 
 

@@ -80,7 +80,8 @@ def clip_tower(v: HfConfig, t: TensorList, p: str) -> None:
     t.norm(p + "post_layernorm", h, bias=True)
 
 
-def llava_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+def llava_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                    outer: Mapping[str, Any]) -> None:
     """LlavaMultiModalProjector: linear_1 (vision → text), GELU, linear_2 (text → text), with biases
     unless multimodal_projector_bias is false."""
     vh = v.int("hidden_size", minimum=1)
@@ -88,19 +89,22 @@ def llava_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> Non
     t.linear(p + "linear_2", text_hidden, text_hidden, bias=True)
 
 
-def llava_next_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+def llava_next_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                         outer: Mapping[str, Any]) -> None:
     """LLaVA-NeXT: LLaVA's projector and a learned image_newline vector (text width)."""
-    llava_projector(v, text_hidden, t, p)
+    llava_projector(v, text_hidden, t, p, outer)
     t.add("image_newline", text_hidden)
 
 
-def paligemma_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+def paligemma_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                        outer: Mapping[str, Any]) -> None:
     """PaliGemmaMultiModalProjector: one biased linear, vision hidden → vision_config.projection_dim."""
     t.linear(p + "linear", v.int("projection_dim", text_hidden, minimum=1), v.int("hidden_size", minimum=1),
              bias=True)
 
 
-def gemma3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+def gemma3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                     outer: Mapping[str, Any]) -> None:
     """Gemma3MultiModalProjector: RMSNorm over vision features, then a bare (vision, text) matrix
     used as ``x @ W`` — so its shape is (in, out), not nn.Linear's (out, in). 27B: 1152 × 5376 + 1152."""
     vh = v.int("hidden_size", minimum=1)
@@ -116,7 +120,8 @@ def _qwen_patches(v: HfConfig, t: TensorList, p: str, h: int, bias: bool) -> Non
         t.add(p + "patch_embed.proj.bias", h)
 
 
-def _qwen_blocks(v: HfConfig, t: TensorList, p: str, h: int, norm_bias: bool, mlp: Callable[[str], None]) -> None:
+def _qwen_blocks(v: HfConfig, t: TensorList, p: str, h: int, norm_bias: bool,
+                 mlp: Callable[[str], None]) -> None:
     """Qwen-VL vision blocks: norm1, a fused biased qkv and proj, norm2, the block's MLP."""
     for i in range(v.int("depth", maximum=MAX_LAYERS)):
         bp = f"{p}blocks.{i}."
@@ -191,7 +196,43 @@ def qwen3_vl_tower(v: HfConfig, t: TensorList, p: str) -> None:
         merger(f"{p}deepstack_merger_list.{i}.", merged)
 
 
-def no_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+def pixtral_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """PixtralVisionModel (models/pixtral/modeling_pixtral.py): a bias-free Conv2d patch embedding,
+    ln_pre (RMSNorm), and transformer.layers of RMSNorm, bias-free q/k/v/o of heads × head_dim and a
+    gated gate/up/down MLP; positions are rotary (nothing stored)."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    patch, heads = v.int("patch_size", minimum=1), v.int("num_attention_heads", minimum=1)
+    inner = heads * v.int("head_dim", h // heads, minimum=1)
+    t.add(p + "patch_conv.weight", h, v.int("num_channels", minimum=1), patch, patch)
+    t.norm(p + "ln_pre", h)
+    for i in range(v.int("num_hidden_layers", maximum=MAX_LAYERS)):
+        lp = f"{p}transformer.layers.{i}."
+        t.norm(lp + "attention_norm", h)
+        for proj in ("q_proj", "k_proj", "v_proj"):
+            t.linear(lp + "attention." + proj, inner, h)
+        t.linear(lp + "attention.o_proj", h, inner)
+        t.norm(lp + "ffn_norm", h)
+        t.linear(lp + "feed_forward.gate_proj", ffn, h)
+        t.linear(lp + "feed_forward.up_proj", ffn, h)
+        t.linear(lp + "feed_forward.down_proj", h, ffn)
+
+
+def mistral3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                       outer: Mapping[str, Any]) -> None:
+    """Mistral3MultiModalProjector: RMSNorm over vision features, the patch merger (one bias-free linear
+    over spatial_merge_size² patches) and linear_1/linear_2 to the text width, biased only when
+    multimodal_projector_bias (default false)."""
+    vh = v.int("hidden_size", minimum=1)
+    wrapper = HfConfig(outer, {"spatial_merge_size": 2, "multimodal_projector_bias": False}, {}, v.source)
+    bias = wrapper.flag("multimodal_projector_bias")
+    t.norm(p + "norm", vh)
+    t.linear(p + "patch_merger.merging_layer", vh, vh * wrapper.int("spatial_merge_size", minimum=1) ** 2)
+    t.linear(p + "linear_1", text_hidden, vh, bias=bias)
+    t.linear(p + "linear_2", text_hidden, text_hidden, bias=bias)
+
+
+def no_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                 outer: Mapping[str, Any]) -> None:
     """The tower's own merger projects to the text width (Qwen-VL): nothing outside it."""
 
 
@@ -214,9 +255,15 @@ _QWEN3_VL_VISION = {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304,
                     "out_hidden_size": 3584, "num_position_embeddings": 2304,
                     "deepstack_visual_indexes": [8, 16, 24]}
 
+# PixtralVisionConfig defaults
+_PIXTRAL = {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24,
+            "num_attention_heads": 16,
+            "num_channels": 3, "image_size": 1024, "patch_size": 16}
+
 VISION_TOWERS: dict[str, Tower] = {
     "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
     "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
+    "pixtral": Tower(_PIXTRAL, pixtral_tower),
     "qwen2_vl_vision": Tower(_QWEN2_VL_VISION, qwen2_vl_tower, _QWEN_VISION_NAMES),
     "qwen2_5_vl_vision": Tower(_QWEN2_5_VL_VISION, qwen2_5_vl_tower, _QWEN_VISION_NAMES),
     "qwen3_vl_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
@@ -233,7 +280,8 @@ class Composite:
     source: str
     text_family: str  # model_type of text_config when it names none
     vision_tower: str  # key of VISION_TOWERS when vision_config names none
-    projector: Callable[[HfConfig, int, TensorList, str], None]
+    projector: Callable[[HfConfig, int, TensorList, str, Mapping[str, Any]], None]  # (vision, text
+    # width, tensors, prefix, the wrapper's config)
     text_prefix: str = "language_model.model."
     head_prefix: str = "language_model."
     vision_prefix: str = "vision_tower.vision_model."
@@ -268,20 +316,35 @@ COMPOSITES: dict[str, Composite] = {
     # PaliGemmaConfig: Gemma 2B text and SigLIP So400m-style vision without the pooling head
     # Qwen-VL: the checkpoints keep the pre-4.52 names (model.layers…, visual.…, lm_head) for Qwen2-VL and
     # Qwen2.5-VL; Qwen3-VL was published with model.language_model… and model.visual…
-    "qwen2_vl": Composite("qwen2_vl", "models/qwen2_vl/modeling_qwen2_vl.py", "qwen2_vl_text", "qwen2_vl_vision",
-                          no_projector, text_prefix="model.", head_prefix="", vision_prefix="visual.",
+    "qwen2_vl": Composite("qwen2_vl", "models/qwen2_vl/modeling_qwen2_vl.py", "qwen2_vl_text",
+                          "qwen2_vl_vision", no_projector, text_prefix="model.", head_prefix="",
+                          vision_prefix="visual.",
                           describes=("Qwen2VLForConditionalGeneration",), text_inline=True, tie_either=True),
     "qwen2_5_vl": Composite("qwen2_5_vl", "models/qwen2_5_vl/modeling_qwen2_5_vl.py", "qwen2_5_vl_text",
                             "qwen2_5_vl_vision", no_projector, text_prefix="model.", head_prefix="",
                             vision_prefix="visual.", describes=("Qwen2_5_VLForConditionalGeneration",),
                             text_inline=True, tie_either=True),
-    "qwen3_vl": Composite("qwen3_vl", "models/qwen3_vl/modeling_qwen3_vl.py", "qwen3_vl_text", "qwen3_vl_vision",
-                          no_projector, text_prefix="model.language_model.", head_prefix="",
-                          vision_prefix="model.visual.", describes=("Qwen3VLForConditionalGeneration",), tie_default=False),
-    "qwen3_vl_moe": Composite("qwen3_vl_moe", "models/qwen3_vl_moe/modeling_qwen3_vl_moe.py", "qwen3_vl_moe_text",
-                              "qwen3_vl_moe_vision", no_projector, text_prefix="model.language_model.",
+    "qwen3_vl": Composite("qwen3_vl", "models/qwen3_vl/modeling_qwen3_vl.py", "qwen3_vl_text",
+                          "qwen3_vl_vision", no_projector, text_prefix="model.language_model.",
+                          head_prefix="", vision_prefix="model.visual.",
+                          describes=("Qwen3VLForConditionalGeneration",), tie_default=False),
+    "qwen3_vl_moe": Composite("qwen3_vl_moe", "models/qwen3_vl_moe/modeling_qwen3_vl_moe.py",
+                              "qwen3_vl_moe_text", "qwen3_vl_moe_vision", no_projector,
+                              text_prefix="model.language_model.",
                               head_prefix="", vision_prefix="model.visual.",
-                              describes=("Qwen3VLMoeForConditionalGeneration",), tie_default=False),
+                              describes=("Qwen3VLMoeForConditionalGeneration",),
+                              tie_default=False),
+    # Mistral3Config: Mistral Small 3.1's text model and Pixtral vision when either is absent; tied head
+    "mistral3": Composite("mistral3", "models/mistral3/modeling_mistral3.py", "mistral", "pixtral",
+                          mistral3_projector, vision_prefix="vision_tower.", tie_default=True,
+                          describes=("Mistral3ForConditionalGeneration",),
+                          text_defaults={"head_dim": 128, "hidden_size": 5120, "intermediate_size": 32768,
+                                         "max_position_embeddings": 131072, "num_attention_heads": 32,
+                                         "num_hidden_layers": 40, "num_key_value_heads": 8,
+                                         "sliding_window": None, "vocab_size": 131072},
+                          vision_defaults={"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14,
+                                           "image_size": 1540, "num_hidden_layers": 24,
+                                           "num_attention_heads": 16, "head_dim": 64}),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),
