@@ -19,7 +19,14 @@ from typing import Any
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.decoder import decoder_tensors
 from paramscope.knowledge.families.dims import Dims, resolve
-from paramscope.knowledge.families.encoders import bert_tensors, gpt2_tensors, t5_tensors
+from paramscope.knowledge.families.encoders import (
+    bert_tensors,
+    distilbert_tensors,
+    gpt2_tensors,
+    modernbert_tensors,
+    mpnet_tensors,
+    t5_tensors,
+)
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_ALIASES, VISION_TOWERS, Composite
 from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
@@ -33,7 +40,10 @@ __all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describe
 class NoFamilyRow(UnsupportedError):
     """The model_type has no row here; transformers (the ``oracle`` extra) may still count it."""
 
-LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors}
+LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "distilbert": distilbert_tensors,
+           "mpnet": mpnet_tensors, "modernbert": modernbert_tensors}
+# encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
+ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 
 # Config fields worth carrying into ArchConfig.extra when present (rope, norms, routing, softcaps…).
 EXTRA_KEYS = (
@@ -107,13 +117,13 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
         head_dim_k=d.qk_nope_head_dim + d.qk_rope_head_dim if mla else d.head_dim,
         head_dim_v=d.v_head_dim if mla else d.head_dim,
         ffn_size=d.ffn, vocab_size=d.vocab, context_length=d.context,
-        tied_embeddings=d.tied and fam.layout != "bert",
+        tied_embeddings=d.tied and fam.layout not in ENCODERS,
         n_experts=d.n_experts, n_experts_per_token=d.n_experts_per_token,
         n_shared_experts=d.n_shared_experts,
         n_dense_layers=sum(not m for m in d.moe_layers) if d.n_experts else 0,
         expert_ffn_size=d.expert_ffn, kv_lora_rank=d.kv_lora_rank, q_lora_rank=d.q_lora_rank,
         rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window,
-        layer_types=("none",) * d.n_layers if fam.layout == "bert" else d.layer_types,  # no KV cache
+        layer_types=("none",) * d.n_layers if fam.layout in ENCODERS else d.layer_types,  # no KV cache
         extra=_extra(plan), **_recurrent(d),
     )
 

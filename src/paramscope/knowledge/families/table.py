@@ -165,7 +165,28 @@ FAMILY_ROWS: tuple[Family, ...] = (
                      "num_attention_heads": 4, "intermediate_size": 1024}),
 )
 
-FAMILY_ROWS += TEXT_ROWS + SSM_ROWS
+# DistilBERT, MPNet (sentence-transformers' all-mpnet-base-v2), ModernBERT: encoders.py
+_ENCODER_ROWS: tuple[Family, ...] = (
+    Family("distilbert", "models/distilbert/modeling_distilbert.py", layout="distilbert",
+           architectures=("DistilBertModel",), dtype=DType.F32,
+           defaults={"vocab_size": 30522, "max_position_embeddings": 512, "dim": 768, "n_layers": 6,
+                     "n_heads": 12, "hidden_dim": 3072, "tie_word_embeddings": True},
+           attribute_map={"hidden_size": "dim", "num_attention_heads": "n_heads",
+                          "num_hidden_layers": "n_layers", "intermediate_size": "hidden_dim"}),
+    Family("mpnet", "models/mpnet/modeling_mpnet.py", layout="mpnet", architectures=("MPNetModel",),
+           dtype=DType.F32,
+           defaults={"vocab_size": 30527, "hidden_size": 768, "num_hidden_layers": 12,
+                     "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512,
+                     "relative_attention_num_buckets": 32, "tie_word_embeddings": True}),
+    Family("modernbert", "models/modernbert/modeling_modernbert.py", layout="modernbert",
+           architectures=("ModernBertModel",), dtype=DType.F32,
+           defaults={"vocab_size": 50368, "hidden_size": 768, "intermediate_size": 1152,
+                     "num_hidden_layers": 22, "num_attention_heads": 12, "max_position_embeddings": 8192,
+                     "norm_bias": False, "attention_bias": False, "mlp_bias": False, "decoder_bias": True,
+                     "classifier_bias": False, "tie_word_embeddings": True}),
+)
+
+FAMILY_ROWS += TEXT_ROWS + SSM_ROWS + _ENCODER_ROWS
 FAMILIES: dict[str, Family] = {f.model_type: f for f in FAMILY_ROWS}
 BY_ARCHITECTURE: dict[str, str] = {a: f.model_type for f in FAMILY_ROWS for a in f.architectures}
 
