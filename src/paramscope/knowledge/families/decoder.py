@@ -16,6 +16,7 @@ from collections.abc import Callable
 from paramscope.knowledge.families.dims import Dims
 from paramscope.knowledge.families.ssm import MIXER_TENSORS
 from paramscope.knowledge.families.tensors import TensorList
+from paramscope.model.dtypes import DType
 
 # The Llama spelling of every piece; a row's ``names`` overrides some. "base" prefixes the body (a
 # multimodal wrapper replaces it), "head" is the LM head outside it; "" = the family has no such piece.
@@ -254,6 +255,27 @@ def _fused_experts(d: Dims, t: TensorList, p: str) -> None:
         gated_ffn(t, p + "shared_experts.", h, d.shared_ffn)
 
 
+def _dbrx(d: Dims, t: TensorList, p: str) -> None:
+    """DbrxFFN as checkpointed: router.layer (E, hidden) and every expert's w1, v1 (gate, up) and w2
+    (down, transposed) stacked along the rows: (E · ffn_hidden_size, d_model) each."""
+    p += "ffn."
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.linear(p + "router.layer", e, h)
+    for w in ("w1", "v1", "w2"):
+        t.add(f"{p}experts.mlp.{w}", e * f, h)
+
+
+def _hunyuan(d: Dims, t: TensorList, p: str) -> None:
+    """HunYuanMoEV1Moe: gate.wg (E, hidden), kept in float32 whatever the model dtype (its nn.Linear is
+    built with dtype=torch.float32), experts.N.*, and shared_mlp."""
+    p += "mlp."
+    t.add(p + "gate.wg.weight", d.n_experts, d.hidden, dtype=DType.F32)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_mlp.", d.hidden, d.shared_ffn)
+
+
 def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
     """GptOssMLP: router (weight + bias) and all experts fused in 3-D tensors with biases.
 
@@ -274,7 +296,7 @@ MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "mixtral": _mixtral, "qwen": _qwen, "deepseek": _deepseek, "gpt_oss": _gpt_oss,
     "glm4_moe": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
-    "exaone": _exaone, "granite_fused": _granite_fused,
+    "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
 }
 
 

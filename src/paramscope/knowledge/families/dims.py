@@ -140,6 +140,9 @@ MOE_RULES: dict[str, MoeRule] = {
     "granite": MoeRule(_every_layer, _granite_shared),
     "minimax_m2": MoeRule(_every_layer, _no_shared),
     "granite_fused": MoeRule(_every_layer, _no_shared),
+    "dbrx": MoeRule(_every_layer, _no_shared),
+    # HunYuanMoEV1Moe: one shared_mlp of intermediate_size beside the experts (also intermediate_size)
+    "hunyuan": MoeRule(_every_layer, lambda hf, f: (1, f)),
     # ExaoneMoe: dense before first_k_dense_replace; num_shared_experts × moe_intermediate_size shared
     "exaone": MoeRule(_deepseek_sparse, lambda hf, f: (hf.int("num_shared_experts", 0),
                                                       hf.int("num_shared_experts", 0) * f)),
@@ -280,6 +283,9 @@ FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
 def resolve(fam: Family, raw: Mapping[str, Any], source: str,
             outer: Mapping[str, Any] | None = None) -> Dims:
     """The numbers of one (text) model; ``outer`` is the multimodal wrapper, for dtype and tying."""
+    if fam.flatten:  # DbrxConfig: attn_config / ffn_config sub-configs; the file's nested values win
+        nested = [raw.get(k) for k in fam.flatten]
+        raw = {**raw, **{k: v for n in nested if isinstance(n, Mapping) for k, v in n.items()}}
     hf = HfConfig(raw, fam.defaults, fam.attribute_map, source)
     hidden = hf.int("hidden_size", minimum=1)
     heads = hf.int("num_attention_heads", minimum=1)
