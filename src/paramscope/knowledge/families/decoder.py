@@ -276,6 +276,19 @@ def _hunyuan(d: Dims, t: TensorList, p: str) -> None:
         gated_ffn(t, p + "shared_mlp.", d.hidden, d.shared_ffn)
 
 
+def _llama4(d: Dims, t: TensorList, p: str) -> None:
+    """Llama4TextMoe as checkpointed: router (E, hidden), experts fused as gate_up_proj
+    (E, hidden, 2·ffn) and down_proj (E, ffn, hidden) — input-major, unlike nn.Linear — and one
+    shared_expert MLP."""
+    p += name(d, "mlp")
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.linear(p + "router", e, h)
+    t.add(p + "experts.gate_up_proj", e, h, 2 * f)
+    t.add(p + "experts.down_proj", e, f, h)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_expert.", h, d.shared_ffn)
+
+
 def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
     """GptOssMLP: router (weight + bias) and all experts fused in 3-D tensors with biases.
 
@@ -297,6 +310,7 @@ MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "glm4_moe": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
     "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
+    "llama4": _llama4,
 }
 
 
@@ -346,6 +360,12 @@ def _mixer_block(d: Dims, t: TensorList, p: str) -> None:
     MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "mixer"))
 
 
+def _lightning_block(d: Dims, t: TensorList, p: str) -> None:
+    """MiniMax's linear-attention layers sit in the attention slot (self_attn.)."""
+    assert d.mixer is not None
+    MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "attn"))
+
+
 def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
     """FalconH1: attention and a Mamba-2 mixer side by side."""
     _attention_block(d, t, p)
@@ -356,4 +376,5 @@ def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
 LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
     "deltanet": _mixer_block, "deltanet_split": _mixer_block, "attention+mamba2": _parallel_block,
+    "lightning": _lightning_block,
 }

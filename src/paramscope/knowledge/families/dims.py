@@ -141,6 +141,11 @@ MOE_RULES: dict[str, MoeRule] = {
     "minimax_m2": MoeRule(_every_layer, _no_shared),
     "granite_fused": MoeRule(_every_layer, _no_shared),
     "dbrx": MoeRule(_every_layer, _no_shared),
+    # Llama4TextConfig.moe_layers, else every interleave_moe_layer_step-th layer from step − 1; one
+    # shared expert of intermediate_size beside the routed ones
+    "llama4": MoeRule(lambda hf, i, n: n > 0 and (
+        i in hf.int_list("moe_layers") if hf.value("moe_layers") is not None
+        else (i + 1) % hf.int("interleave_moe_layer_step", 1, minimum=1) == 0), lambda hf, f: (1, f)),
     # HunYuanMoEV1Moe: one shared_mlp of intermediate_size beside the experts (also intermediate_size)
     "hunyuan": MoeRule(_every_layer, lambda hf, f: (1, f)),
     # ExaoneMoe: dense before first_k_dense_replace; num_shared_experts × moe_intermediate_size shared
@@ -194,9 +199,17 @@ def _every4_from0(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     return [bool(i % 4) for i in range(n)]
 
 
+def _llama4_chunks(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Llama4TextConfig: "chunked_attention" on RoPE layers (no_rope_layers[i] == 1; default: all but
+    # every no_rope_layer_interval-th) when attention_chunk_size is set
+    interval = hf.int("no_rope_layer_interval", 4, minimum=1)
+    rope = hf.int_list("no_rope_layers") or tuple(int((i + 1) % interval != 0) for i in range(n))
+    return [window is not None and i < len(rope) and bool(rope[i]) for i in range(n)]
+
+
 SLIDING_RULES: dict[str, Callable[[HfConfig, int, int | None], list[bool]]] = {
     "none": _none, "all_if_window": _all_if_window, "qwen": _qwen_window, "alternate": _alternate,
-    "gemma3": _gemma3_pattern, "every4": _every4, "every4_from0": _every4_from0,
+    "gemma3": _gemma3_pattern, "every4": _every4, "every4_from0": _every4_from0, "llama4": _llama4_chunks,
 }
 LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
                "linear_attention": "linear"}
@@ -277,6 +290,7 @@ FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
     "n_inner": lambda hf, hidden: hf.int("n_inner", 4 * hidden),
     "ffn_hidden_size": lambda hf, hidden: hf.int("ffn_hidden_size", 4 * hidden),  # FalconConfig
     "ffn_dim": lambda hf, hidden: hf.int("ffn_dim", 4 * hidden),  # OPTConfig, XGLMConfig
+    "intermediate_size_mlp": lambda hf, hidden: hf.int("intermediate_size_mlp"),  # Llama 4's dense layers
 }
 
 

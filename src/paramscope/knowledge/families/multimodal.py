@@ -231,6 +231,38 @@ def mistral3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
     t.linear(p + "linear_2", text_hidden, text_hidden, bias=bias)
 
 
+def llama4_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Llama4VisionModel (models/llama4/modeling_llama4.py): a class token, one learned position per
+    patch plus it, an unfolding patch embedding (a bias-free linear over channels · patch² pixels),
+    pre/post LayerNorms, CLIP-like layers (biased q/k/v/o, fc1/fc2, LayerNorms with bias) under
+    ``model.``, and the pixel-shuffle adapter (vision_adapter.mlp.fc1: intermediate → projector_input_dim,
+    fc2: projector_output_dim², no biases)."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    patch, channels = v.int("patch_size", minimum=1), v.int("num_channels", minimum=1)
+    side = v.int("image_size", minimum=1) // patch
+    t.add(p + "class_embedding", h)
+    t.add(p + "positional_embedding_vlm", side * side + 1, h)
+    t.linear(p + "patch_embedding.linear", h, channels * patch * patch)
+    t.norm(p + "layernorm_pre", h, bias=True)
+    t.norm(p + "layernorm_post", h, bias=True)
+    for i in range(v.int("num_hidden_layers", maximum=MAX_LAYERS)):
+        lp = f"{p}model.layers.{i}."
+        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            t.linear(lp + "self_attn." + proj, h, h, bias=True)
+        t.linear(lp + "mlp.fc1", ffn, h, bias=True)
+        t.linear(lp + "mlp.fc2", h, ffn, bias=True)
+        t.norm(lp + "input_layernorm", h, bias=True)
+        t.norm(lp + "post_attention_layernorm", h, bias=True)
+    out = v.int("projector_output_dim", minimum=1)
+    t.linear(p + "vision_adapter.mlp.fc1", v.int("projector_input_dim", minimum=1), ffn)
+    t.linear(p + "vision_adapter.mlp.fc2", out, out)
+
+
+def llama4_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str, outer: Mapping[str, Any]) -> None:
+    """Llama4MultiModalProjector: one bias-free linear, vision_output_dim → the text width."""
+    t.linear(p + "linear_1", text_hidden, v.int("vision_output_dim", minimum=1))
+
+
 def no_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
                  outer: Mapping[str, Any]) -> None:
     """The tower's own merger projects to the text width (Qwen-VL): nothing outside it."""
@@ -260,10 +292,16 @@ _PIXTRAL = {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers":
             "num_attention_heads": 16,
             "num_channels": 3, "image_size": 1024, "patch_size": 16}
 
+# Llama4VisionConfig defaults
+_LLAMA4_VISION = {"hidden_size": 768, "num_hidden_layers": 34, "num_attention_heads": 16, "num_channels": 3,
+                  "intermediate_size": 5632, "vision_output_dim": 7680, "image_size": 448, "patch_size": 14,
+                  "projector_input_dim": 4096, "projector_output_dim": 4096}
+
 VISION_TOWERS: dict[str, Tower] = {
     "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
     "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
     "pixtral": Tower(_PIXTRAL, pixtral_tower),
+    "llama4_vision_model": Tower(_LLAMA4_VISION, llama4_tower),
     "qwen2_vl_vision": Tower(_QWEN2_VL_VISION, qwen2_vl_tower, _QWEN_VISION_NAMES),
     "qwen2_5_vl_vision": Tower(_QWEN2_5_VL_VISION, qwen2_5_vl_tower, _QWEN_VISION_NAMES),
     "qwen3_vl_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
@@ -345,6 +383,9 @@ COMPOSITES: dict[str, Composite] = {
                           vision_defaults={"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14,
                                            "image_size": 1540, "num_hidden_layers": 24,
                                            "num_attention_heads": 16, "head_dim": 64}),
+    "llama4": Composite("llama4", "models/llama4/modeling_llama4.py", "llama4_text", "llama4_vision_model",
+                        llama4_projector, vision_prefix="vision_model.", tie_default=False,
+                        describes=("Llama4ForConditionalGeneration",)),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),

@@ -412,6 +412,24 @@ TEXT_ROWS: tuple[Family, ...] = (
            names={"base": "transformer.", "embed": "wte", "layers": "blocks", "final_norm": "norm_f",
                   "attn": "norm_attn_norm.attn.", "qkv": "Wqkv", "o": "out_proj"},
            norms=("norm_attn_norm.norm_1", "norm_attn_norm.norm_2"), attention="fused_qkv", moe="dbrx"),
+    # Llama 4: MoE layers (routed experts fused input-major + one shared expert) interleaved with dense
+    # ones of intermediate_size_mlp; RoPE layers attend in chunks of attention_chunk_size, every 4th
+    # (NoPE) layer globally; its q/k L2 norm has no weight
+    Family("llama4_text", "models/llama4/modeling_llama4.py", architectures=("Llama4ForCausalLM",),
+           defaults=_d(202048, 5120, 8192, 48, 40, 8, 4096 * 32, head_dim=128, intermediate_size_mlp=16384,
+                       num_local_experts=16, num_experts_per_tok=1, interleave_moe_layer_step=1,
+                       attention_chunk_size=8192, no_rope_layer_interval=4),
+           attribute_map={"num_experts": "num_local_experts", "moe_intermediate_size": "intermediate_size",
+                          "sliding_window": "attention_chunk_size"},
+           names={"mlp": "feed_forward."}, ffn_rule="intermediate_size_mlp",
+           qkv_bias="attention_bias", o_bias="attention_bias", moe="llama4", sliding="llama4"),
+    # MiniMax-Text-01: softmax attention and lightning (linear) attention layers alternating, Mixtral's
+    # experts in every layer
+    Family("minimax", "models/minimax/modeling_minimax.py", architectures=("MiniMaxForCausalLM",),
+           defaults=_d(32000, 4096, 14336, 32, 32, 8, 4096 * 32, num_local_experts=8, num_experts_per_tok=2,
+                       block_size=256),
+           attribute_map={"num_experts": "num_local_experts", "moe_intermediate_size": "intermediate_size"},
+           moe="mixtral", mixer="minimax"),
     # -- families whose modeling code lives only in their repositories (transformers has no class) ----
     # ChatGLM2/3 (THUDM modeling_chatglm.py): transformer.embedding / encoder / output_layer, a fused
     # query_key_value over multi_query_group_num KV groups of kv_channels, gate and up fused in
