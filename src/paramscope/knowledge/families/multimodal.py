@@ -263,6 +263,14 @@ def llama4_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str, outer
     t.linear(p + "linear_1", text_hidden, v.int("vision_output_dim", minimum=1))
 
 
+def idefics3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                       outer: Mapping[str, Any]) -> None:
+    """Idefics3Connector: pixel shuffle by scale_factor, then one bias-free linear, vision hidden ·
+    scale_factor² → the text width."""
+    scale = HfConfig(outer, {"scale_factor": 2}, {}, v.source).int("scale_factor", minimum=1)
+    t.linear(p + "modality_projection.proj", text_hidden, v.int("hidden_size", minimum=1) * scale * scale)
+
+
 def no_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
                  outer: Mapping[str, Any]) -> None:
     """The tower's own merger projects to the text width (Qwen-VL): nothing outside it."""
@@ -297,11 +305,17 @@ _LLAMA4_VISION = {"hidden_size": 768, "num_hidden_layers": 34, "num_attention_he
                   "intermediate_size": 5632, "vision_output_dim": 7680, "image_size": 448, "patch_size": 14,
                   "projector_input_dim": 4096, "projector_output_dim": 4096}
 
+# Idefics3VisionConfig / SmolVLMVisionConfig defaults: a SigLIP encoder without the pooling head
+_IDEFICS3_VISION = {**SIGLIP_DEFAULTS, "hidden_size": 1152, "intermediate_size": 3072, "num_attention_heads": 16,
+                    "patch_size": 32, "vision_use_head": False}
+
 VISION_TOWERS: dict[str, Tower] = {
     "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
     "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
     "pixtral": Tower(_PIXTRAL, pixtral_tower),
     "llama4_vision_model": Tower(_LLAMA4_VISION, llama4_tower),
+    "idefics3_vision": Tower(_IDEFICS3_VISION, siglip_tower),
+    "smolvlm_vision": Tower(_IDEFICS3_VISION, siglip_tower),
     "qwen2_vl_vision": Tower(_QWEN2_VL_VISION, qwen2_vl_tower, _QWEN_VISION_NAMES),
     "qwen2_5_vl_vision": Tower(_QWEN2_5_VL_VISION, qwen2_5_vl_tower, _QWEN_VISION_NAMES),
     "qwen3_vl_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
@@ -386,6 +400,15 @@ COMPOSITES: dict[str, Composite] = {
     "llama4": Composite("llama4", "models/llama4/modeling_llama4.py", "llama4_text", "llama4_vision_model",
                         llama4_projector, vision_prefix="vision_model.", tie_default=False,
                         describes=("Llama4ForConditionalGeneration",)),
+    # Idefics3 / SmolVLM: SigLIP without its head, a pixel-shuffle connector, a Llama text model
+    "idefics3": Composite("idefics3", "models/idefics3/modeling_idefics3.py", "llama", "idefics3_vision",
+                          idefics3_projector, text_prefix="model.text_model.", head_prefix="",
+                          vision_prefix="model.vision_model.", projector_prefix="model.connector.",
+                          describes=("Idefics3ForConditionalGeneration",), tie_default=False),
+    "smolvlm": Composite("smolvlm", "models/smolvlm/modeling_smolvlm.py", "llama", "smolvlm_vision",
+                         idefics3_projector, text_prefix="model.text_model.", head_prefix="",
+                         vision_prefix="model.vision_model.", projector_prefix="model.connector.",
+                         describes=("SmolVLMForConditionalGeneration",), tie_default=False),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),
