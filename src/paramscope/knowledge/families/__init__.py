@@ -20,12 +20,14 @@ from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.decoder import decoder_tensors
 from paramscope.knowledge.families.dims import Dims, resolve
 from paramscope.knowledge.families.encoders import (
+    bart_tensors,
     bert_tensors,
     distilbert_tensors,
     gpt2_tensors,
     modernbert_tensors,
     mpnet_tensors,
     t5_tensors,
+    whisper_tensors,
 )
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_ALIASES, VISION_TOWERS, Composite
@@ -41,7 +43,8 @@ class NoFamilyRow(UnsupportedError):
     """The model_type has no row here; transformers (the ``oracle`` extra) may still count it."""
 
 LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "distilbert": distilbert_tensors,
-           "mpnet": mpnet_tensors, "modernbert": modernbert_tensors}
+           "mpnet": mpnet_tensors, "modernbert": modernbert_tensors, "bart": bart_tensors,
+           "whisper": whisper_tensors}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
 ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 
 from paramscope.knowledge.families.dims import Dims
+from paramscope.knowledge.families.hfconfig import MAX_LAYERS
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model.dtypes import DType
 
@@ -257,3 +258,70 @@ def modernbert_tensors(d: Dims, t: TensorList) -> None:
             t.add("decoder.weight", d.vocab, h)
         if hf.flag("decoder_bias", True):
             t.add("decoder.bias", d.vocab)
+
+
+def _seq2seq_layer(t: TensorList, p: str, h: int, ffn: int, cross: bool, k_bias: bool = True) -> None:
+    """One BART/Whisper encoder or decoder layer: biased self-attention (Whisper's k_proj has no bias),
+    the decoder's encoder_attn, fc1/fc2, LayerNorms with bias after each block's name."""
+    blocks = ("self_attn", "encoder_attn") if cross else ("self_attn",)
+    for block in blocks:
+        t.linear(f"{p}{block}.k_proj", h, h, bias=k_bias)
+        for proj in ("v_proj", "q_proj", "out_proj"):
+            t.linear(f"{p}{block}.{proj}", h, h, bias=True)
+        t.norm(f"{p}{block}_layer_norm", h, bias=True)
+    t.linear(p + "fc1", ffn, h, bias=True)
+    t.linear(p + "fc2", h, ffn, bias=True)
+    t.norm(p + "final_layer_norm", h, bias=True)
+
+
+def bart_tensors(d: Dims, t: TensorList) -> None:
+    """BartForConditionalGeneration (models/bart/modeling_bart.py): one ``shared`` embedding (the
+    encoder's and decoder's embed_tokens and the LM head are tied to it), learned positions with BART's
+    offset of 2 rows, layernorm_embedding, encoder and decoder layers, and final_logits_bias, a
+    persistent (1, vocab) buffer. BartModel (facebook/bart-large's ``architectures``) has neither the
+    ``model.`` prefix nor the buffer."""
+    h, hf = d.hidden, d.hf
+    head = not _arch(d).endswith("Model")
+    base = "model." if head else ""
+    if head:
+        t.add("final_logits_bias", 1, d.vocab, parameter=False)
+    t.embedding(base + "shared", d.vocab, h)
+    for stack in ("encoder", "decoder") if not d.tied else ():  # untied: each stack keeps its own copy
+        t.embedding(f"{base}{stack}.embed_tokens", d.vocab, h)
+    for stack, layers, ffn in (("encoder", d.n_layers, d.ffn),
+                               ("decoder", hf.int("decoder_layers", maximum=MAX_LAYERS),
+                                hf.int("decoder_ffn_dim", minimum=1))):
+        p = f"{base}{stack}."
+        t.embedding(p + "embed_positions", d.context + 2, h)
+        for i in range(layers):
+            _seq2seq_layer(t, f"{p}layers.{i}.", h, ffn, cross=stack == "decoder")
+        t.norm(p + "layernorm_embedding", h, bias=True)
+    if not d.tied and head:
+        t.linear("lm_head", d.vocab, h)
+
+
+def whisper_tensors(d: Dims, t: TensorList) -> None:
+    """WhisperForConditionalGeneration (models/whisper/modeling_whisper.py): an audio encoder (two
+    Conv1d over num_mel_bins, max_source_positions learned positions, layers, layer_norm) and a text
+    decoder (embed_tokens, max_target_positions positions, layers with encoder_attn, layer_norm); k_proj
+    has no bias; proj_out is tied to the decoder's embed_tokens. whisper-large-v3: 1,543,490,560."""
+    h, hf = d.hidden, d.hf
+    e = "model.encoder."
+    mels = hf.int("num_mel_bins", minimum=1)
+    t.add(e + "conv1.weight", h, mels, 3)
+    t.add(e + "conv1.bias", h)
+    t.add(e + "conv2.weight", h, h, 3)
+    t.add(e + "conv2.bias", h)
+    t.embedding(e + "embed_positions", hf.int("max_source_positions", minimum=1), h)
+    for i in range(d.n_layers):
+        _seq2seq_layer(t, f"{e}layers.{i}.", h, d.ffn, cross=False, k_bias=False)
+    t.norm(e + "layer_norm", h, bias=True)
+    dec = "model.decoder."
+    t.embedding(dec + "embed_tokens", d.vocab, h)
+    t.embedding(dec + "embed_positions", hf.int("max_target_positions", minimum=1), h)
+    for i in range(hf.int("decoder_layers", maximum=MAX_LAYERS)):
+        _seq2seq_layer(t, f"{dec}layers.{i}.", h, hf.int("decoder_ffn_dim", minimum=1), cross=True,
+                       k_bias=False)
+    t.norm(dec + "layer_norm", h, bias=True)
+    if not d.tied:
+        t.linear("proj_out", d.vocab, h)

@@ -306,7 +306,8 @@ _LLAMA4_VISION = {"hidden_size": 768, "num_hidden_layers": 34, "num_attention_he
                   "projector_input_dim": 4096, "projector_output_dim": 4096}
 
 # Idefics3VisionConfig / SmolVLMVisionConfig defaults: a SigLIP encoder without the pooling head
-_IDEFICS3_VISION = {**SIGLIP_DEFAULTS, "hidden_size": 1152, "intermediate_size": 3072, "num_attention_heads": 16,
+_IDEFICS3_VISION = {**SIGLIP_DEFAULTS, "hidden_size": 1152, "intermediate_size": 3072,
+                    "num_attention_heads": 16,
                     "patch_size": 32, "vision_use_head": False}
 
 VISION_TOWERS: dict[str, Tower] = {
