@@ -322,7 +322,7 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
     fam = d.family
     if base is None:
         base = "" if d.bare else name(d, "base")
-    t.embedding(base + name(d, "embed"), d.vocab, d.hidden)
+    t.embedding(base + name(d, "embed"), d.vocab + fam.embed_extra, d.hidden)
     if name(d, "pos_embed"):  # learned absolute positions; OPT and BioGPT keep 2 extra rows
         t.embedding(base + name(d, "pos_embed"), d.context + fam.pos_offset, d.hidden)
     if name(d, "embed_norm"):
@@ -342,7 +342,7 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
         t.norm(base + name(d, "final_norm"), d.hidden, d.norm_bias)
     if d.bare:
         return
-    if not d.tied:
+    if not d.tied or fam.embed_extra:  # an embedding with extra rows cannot be the head (Mllama)
         t.linear(head_prefix + name(d, "head"), d.vocab, d.hidden, d.head_bias)
     elif d.head_bias:  # a tied head's weight is the embedding, its bias is its own (Phi, GPT-J)
         t.add(head_prefix + name(d, "head") + ".bias", d.vocab)
@@ -358,6 +358,21 @@ def _attention_block(d: Dims, t: TensorList, p: str) -> None:
 def _mixer_block(d: Dims, t: TensorList, p: str) -> None:
     assert d.mixer is not None  # resolve() sets it for every family with recurrent blocks
     MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "mixer"))
+
+
+def _cross_block(d: Dims, t: TensorList, p: str) -> None:
+    """MllamaCrossAttentionDecoderLayer: cross_attn (q/k/v/o and per-head q/k RMSNorms) and the two
+    tanh gates on its attention and MLP outputs, one value each."""
+    q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
+    c = p + "cross_attn."
+    t.linear(c + "q_proj", q, d.hidden)
+    t.linear(c + "k_proj", kv, d.hidden)
+    t.linear(c + "v_proj", kv, d.hidden)
+    t.linear(c + "o_proj", d.hidden, q)
+    t.norm(c + "q_norm", d.head_dim)
+    t.norm(c + "k_norm", d.head_dim)
+    t.add(p + "cross_attn_attn_gate", 1)
+    t.add(p + "cross_attn_mlp_gate", 1)
 
 
 def _lightning_block(d: Dims, t: TensorList, p: str) -> None:
@@ -376,5 +391,5 @@ def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
 LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
     "deltanet": _mixer_block, "deltanet_split": _mixer_block, "attention+mamba2": _parallel_block,
-    "lightning": _lightning_block,
+    "lightning": _lightning_block, "cross": _cross_block,
 }

@@ -329,6 +329,11 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
                       for i, b in enumerate(blocks))
         dims.update(mixer=rule.mixer(hf, hidden), blocks=blocks, layer_types=kinds,
                     sliding_window=window if "sliding" in kinds else 0)
+    if fam.cross_layers:  # MllamaTextConfig.cross_attention_layers: those layers attend to the image
+        # only; their keys and values are the image's, fixed, not a per-token cache ("none")
+        cross = set(hf.int_list(fam.cross_layers))
+        dims.update(blocks=tuple("cross" if i in cross else "attention" for i in range(n_layers)),
+                    layer_types=tuple("none" if i in cross else k for i, k in enumerate(layer_types)))
     if fam.moe:
         dims.update(_moe(fam, hf, n_layers))
     if fam.attention == "mla":

@@ -271,6 +271,50 @@ def idefics3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
     t.linear(p + "modality_projection.proj", text_hidden, v.int("hidden_size", minimum=1) * scale * scale)
 
 
+def mllama_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """MllamaVisionModel (models/mllama/modeling_mllama.py): a bias-free Conv2d patch embedding, a class
+    token, gated positional embeddings per patch and per tile (tile_embedding: one row per supported
+    aspect ratio + 1, max_num_tiles · patches · hidden wide), gated pre/post tile embeddings, pre/post
+    LayerNorms, num_hidden_layers local layers and num_global_layers gated global layers (bias-free
+    q/k/v/o, biased fc1/fc2, LayerNorms with bias)."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    patch, channels = v.int("patch_size", minimum=1), v.int("num_channels", minimum=1)
+    patches = (v.int("image_size", minimum=1) // patch) ** 2 + 1
+    tiles = v.int("max_num_tiles", minimum=1)
+    ratios = v.value("supported_aspect_ratios") or _MLLAMA_RATIOS
+    rows = len(ratios) + 1
+    t.add(p + "patch_embedding.weight", h, channels, patch, patch)
+    t.add(p + "class_embedding", h)
+    g = p + "gated_positional_embedding."
+    t.add(g + "embedding", patches, h)
+    t.add(g + "gate", 1)
+    t.embedding(g + "tile_embedding", rows, tiles * patches * h)
+    for tile in ("pre_tile_positional_embedding.", "post_tile_positional_embedding."):
+        t.embedding(p + tile + "embedding", rows, tiles * h)
+        t.add(p + tile + "gate", 1)
+    t.norm(p + "layernorm_pre", h, bias=True)
+    t.norm(p + "layernorm_post", h, bias=True)
+    for stack, n, gated in (("transformer", v.int("num_hidden_layers", maximum=MAX_LAYERS), False),
+                            ("global_transformer", v.int("num_global_layers", maximum=MAX_LAYERS), True)):
+        for i in range(n):
+            lp = f"{p}{stack}.layers.{i}."
+            for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+                t.linear(lp + "self_attn." + proj, h, h)
+            t.linear(lp + "mlp.fc1", ffn, h, bias=True)
+            t.linear(lp + "mlp.fc2", h, ffn, bias=True)
+            t.norm(lp + "input_layernorm", h, bias=True)
+            t.norm(lp + "post_attention_layernorm", h, bias=True)
+            if gated:
+                t.add(lp + "gate_attn", 1)
+                t.add(lp + "gate_ffn", 1)
+
+
+def mllama_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str, outer: Mapping[str, Any]) -> None:
+    """Mllama's multi_modal_projector: one biased linear, vision_output_dim → the text width."""
+    t.add(p + "weight", text_hidden, v.int("vision_output_dim", minimum=1))
+    t.add(p + "bias", text_hidden)
+
+
 def no_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
                  outer: Mapping[str, Any]) -> None:
     """The tower's own merger projects to the text width (Qwen-VL): nothing outside it."""
@@ -310,12 +354,19 @@ _IDEFICS3_VISION = {**SIGLIP_DEFAULTS, "hidden_size": 1152, "intermediate_size":
                     "num_attention_heads": 16,
                     "patch_size": 32, "vision_use_head": False}
 
+# MllamaVisionConfig defaults (supported_aspect_ratios: the 8 tile layouts of up to 4 tiles)
+_MLLAMA_RATIOS = [[1, 1], [1, 2], [1, 3], [1, 4], [2, 1], [2, 2], [3, 1], [4, 1]]
+_MLLAMA_VISION = {"hidden_size": 1280, "num_hidden_layers": 32, "num_global_layers": 8, "attention_heads": 16,
+                  "num_channels": 3, "intermediate_size": 5120, "vision_output_dim": 7680, "image_size": 448,
+                  "patch_size": 14, "max_num_tiles": 4}
+
 VISION_TOWERS: dict[str, Tower] = {
     "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
     "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
     "pixtral": Tower(_PIXTRAL, pixtral_tower),
     "llama4_vision_model": Tower(_LLAMA4_VISION, llama4_tower),
     "idefics3_vision": Tower(_IDEFICS3_VISION, siglip_tower),
+    "mllama_vision_model": Tower(_MLLAMA_VISION, mllama_tower, {"num_attention_heads": "attention_heads"}),
     "smolvlm_vision": Tower(_IDEFICS3_VISION, siglip_tower),
     "qwen2_vl_vision": Tower(_QWEN2_VL_VISION, qwen2_vl_tower, _QWEN_VISION_NAMES),
     "qwen2_5_vl_vision": Tower(_QWEN2_5_VL_VISION, qwen2_5_vl_tower, _QWEN_VISION_NAMES),
@@ -410,6 +461,11 @@ COMPOSITES: dict[str, Composite] = {
                          idefics3_projector, text_prefix="model.text_model.", head_prefix="",
                          vision_prefix="model.vision_model.", projector_prefix="model.connector.",
                          describes=("SmolVLMForConditionalGeneration",), tie_default=False),
+    # Mllama (Llama 3.2 Vision): the published names (language_model.model…, vision_model.…)
+    "mllama": Composite("mllama", "models/mllama/modeling_mllama.py", "mllama_text_model",
+                        "mllama_vision_model", mllama_projector, vision_prefix="vision_model.",
+                        projector_prefix="multi_modal_projector.",
+                        describes=("MllamaForConditionalGeneration",), tie_default=False),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),

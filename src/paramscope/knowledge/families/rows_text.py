@@ -430,6 +430,12 @@ TEXT_ROWS: tuple[Family, ...] = (
                        block_size=256),
            attribute_map={"num_experts": "num_local_experts", "moe_intermediate_size": "intermediate_size"},
            moe="mixtral", mixer="minimax"),
+    # Mllama (Llama 3.2 Vision) text model: Llama layers, and at cross_attention_layers gated
+    # cross-attention to the image instead of self-attention; 8 more embedding rows than vocab_size
+    Family("mllama_text_model", "models/mllama/modeling_mllama.py", architectures=("MllamaForCausalLM",),
+           defaults=_d(128256, 4096, 14336, 40, 32, 8, 131072,
+                       cross_attention_layers=[3, 8, 13, 18, 23, 28, 33, 38]),
+           embed_extra=8, cross_layers="cross_attention_layers"),
     # -- families whose modeling code lives only in their repositories (transformers has no class) ----
     # ChatGLM2/3 (THUDM modeling_chatglm.py): transformer.embedding / encoder / output_layer, a fused
     # query_key_value over multi_query_group_num KV groups of kv_channels, gate and up fused in
