@@ -360,6 +360,9 @@ _MLLAMA_VISION = {"hidden_size": 1280, "num_hidden_layers": 32, "num_global_laye
                   "num_channels": 3, "intermediate_size": 5120, "vision_output_dim": 7680, "image_size": 448,
                   "patch_size": 14, "max_num_tiles": 4}
 
+# Qwen3_5VisionConfig: Qwen3-VL's tower without the deepstack mergers
+_QWEN3_5_VISION = {**_QWEN3_VL_VISION, "deepstack_visual_indexes": []}
+
 VISION_TOWERS: dict[str, Tower] = {
     "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
     "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
@@ -372,10 +375,13 @@ VISION_TOWERS: dict[str, Tower] = {
     "qwen2_5_vl_vision": Tower(_QWEN2_5_VL_VISION, qwen2_5_vl_tower, _QWEN_VISION_NAMES),
     "qwen3_vl_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
     "qwen3_vl_moe_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
+    "qwen3_5_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
+    "qwen3_5_moe_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
 }
 # older checkpoints name the vision config by the wrapper's model_type (the configs rename it the same way)
 VISION_ALIASES = {"qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
-                  "qwen3_vl": "qwen3_vl_vision", "qwen3_vl_moe": "qwen3_vl_moe_vision"}
+                  "qwen3_vl": "qwen3_vl_vision", "qwen3_vl_moe": "qwen3_vl_moe_vision",
+                  "qwen3_5": "qwen3_5_vision", "qwen3_5_moe": "qwen3_5_moe_vision"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,6 +472,15 @@ COMPOSITES: dict[str, Composite] = {
                         "mllama_vision_model", mllama_projector, vision_prefix="vision_model.",
                         projector_prefix="multi_modal_projector.",
                         describes=("MllamaForConditionalGeneration",), tie_default=False),
+    # Qwen3.5: Qwen3-Next-style hybrid text (Gated DeltaNet + gated attention) and Qwen3-VL's vision
+    "qwen3_5": Composite("qwen3_5", "models/qwen3_5/modeling_qwen3_5.py", "qwen3_5_text", "qwen3_5_vision",
+                         no_projector, text_prefix="model.language_model.", head_prefix="",
+                         vision_prefix="model.visual.", describes=("Qwen3_5ForConditionalGeneration",),
+                         tie_default=False),
+    "qwen3_5_moe": Composite("qwen3_5_moe", "models/qwen3_5_moe/modeling_qwen3_5_moe.py", "qwen3_5_moe_text",
+                             "qwen3_5_moe_vision", no_projector, text_prefix="model.language_model.",
+                             head_prefix="", vision_prefix="model.visual.",
+                             describes=("Qwen3_5MoeForConditionalGeneration",), tie_default=False),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),
