@@ -90,6 +90,13 @@ def _mla(d: Dims, t: TensorList, p: str) -> None:
     t.norm(p + "kv_a_layernorm", d.kv_lora_rank)
     t.linear(p + "kv_b_proj", d.n_heads * (d.qk_nope_head_dim + d.v_head_dim), d.kv_lora_rank)
     t.linear(p + "o_proj", d.hidden, d.n_heads * d.v_head_dim, d.o_bias)
+    if d.family.indexer:  # DeepseekV32Indexer: its own queries from the q latent, one key, head weights
+        heads, dim = d.hf.int("index_n_heads", minimum=1), d.hf.int("index_head_dim", minimum=1)
+        ip = p + "indexer."
+        t.linear(ip + "wq_b", heads * dim, d.q_lora_rank)
+        t.linear(ip + "wk", dim, d.hidden)
+        t.norm(ip + "k_norm", dim, bias=True)
+        t.linear(ip + "weights_proj", heads, d.hidden)
 
 
 ATTENTION: dict[str, Callable[[Dims, TensorList, str], None]] = {
@@ -307,7 +314,7 @@ def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
 
 MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "mixtral": _mixtral, "qwen": _qwen, "deepseek": _deepseek, "gpt_oss": _gpt_oss,
-    "glm4_moe": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
+    "glm4_moe": _deepseek, "deepseek_v32": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
     "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
     "llama4": _llama4,

@@ -87,6 +87,14 @@ def _deepseek_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
     return n_experts > 0 and i >= first_dense and i % hf.int("moe_layer_freq", 1, minimum=1) == 0
 
 
+def _v32_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
+    # DeepseekV32Config.mlp_layer_types ("dense"/"sparse"), else first_k_dense_replace dense layers first
+    kinds = hf.str_list("mlp_layer_types")
+    if kinds is not None and i < len(kinds):
+        return n_experts > 0 and kinds[i] == "sparse"
+    return n_experts > 0 and i >= hf.int("first_k_dense_replace", 0)
+
+
 def _ernie_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
     # Ernie4_5_MoeDecoderLayer: (i + 1) % moe_layer_interval == 0 and start <= i <= end
     return (n_experts > 0 and (i + 1) % hf.int("moe_layer_interval", 1, minimum=1) == 0
@@ -141,6 +149,9 @@ MOE_RULES: dict[str, MoeRule] = {
     "minimax_m2": MoeRule(_every_layer, _no_shared),
     "granite_fused": MoeRule(_every_layer, _no_shared),
     "dbrx": MoeRule(_every_layer, _no_shared),
+    # DeepseekV32Config.mlp_layer_types ("dense"/"sparse"), else first_k_dense_replace dense layers; the
+    # router always learns e_score_correction_bias
+    "deepseek_v32": MoeRule(_v32_sparse, _deepseek_shared, lambda hf: True),
     # Llama4TextConfig.moe_layers, else every interleave_moe_layer_step-th layer from step − 1; one
     # shared expert of intermediate_size beside the routed ones
     "llama4": MoeRule(lambda hf, i, n: n > 0 and (
@@ -212,6 +223,7 @@ SLIDING_RULES: dict[str, Callable[[HfConfig, int, int | None], list[bool]]] = {
     "gemma3": _gemma3_pattern, "every4": _every4, "every4_from0": _every4_from0, "llama4": _llama4_chunks,
 }
 LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
+               "indexed_attention": "full",  # DeepSeek-V3.2: its MLA cache holds every token
                "linear_attention": "linear"}
 
 

@@ -436,6 +436,15 @@ TEXT_ROWS: tuple[Family, ...] = (
            defaults=_d(128256, 4096, 14336, 40, 32, 8, 131072,
                        cross_attention_layers=[3, 8, 13, 18, 23, 28, 33, 38]),
            embed_extra=8, cross_layers="cross_attention_layers"),
+    # DeepSeek-V3.2: DeepSeek-V3 with the sparse-attention indexer in every layer's attention
+    Family("deepseek_v32", "models/deepseek_v32/modeling_deepseek_v32.py",
+           architectures=("DeepseekV32ForCausalLM",),
+           defaults=_d(129280, 7168, 18432, 61, 128, 128, 163840, moe_intermediate_size=2048,
+                       n_shared_experts=1, n_routed_experts=256, num_experts_per_tok=8, first_k_dense_replace=3, kv_lora_rank=512,
+                       q_lora_rank=1536, qk_rope_head_dim=64, v_head_dim=128, qk_nope_head_dim=128,
+                       index_head_dim=128, index_n_heads=64),
+           attribute_map={"num_experts": "n_routed_experts"}, attention="mla", indexer=True,
+           qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", moe="deepseek_v32"),
     # -- families whose modeling code lives only in their repositories (transformers has no class) ----
     # ChatGLM2/3 (THUDM modeling_chatglm.py): transformer.embedding / encoder / output_layer, a fused
     # query_key_value over multi_query_group_num KV groups of kv_channels, gate and up fused in
