@@ -398,5 +398,5 @@ def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
 LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
     "deltanet": _mixer_block, "deltanet_split": _mixer_block, "attention+mamba2": _parallel_block,
-    "lightning": _lightning_block, "cross": _cross_block,
+    "lightning": _lightning_block, "cross": _cross_block, "shortconv": _mixer_block,
 }

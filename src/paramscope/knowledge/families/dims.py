@@ -303,7 +303,26 @@ FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
     "ffn_hidden_size": lambda hf, hidden: hf.int("ffn_hidden_size", 4 * hidden),  # FalconConfig
     "ffn_dim": lambda hf, hidden: hf.int("ffn_dim", 4 * hidden),  # OPTConfig, XGLMConfig
     "intermediate_size_mlp": lambda hf, hidden: hf.int("intermediate_size_mlp"),  # Llama 4's dense layers
+    "lfm2": lambda hf, hidden: _lfm2_ffn(hf),
 }
+
+
+def _lfm2_ffn(hf: HfConfig) -> int:
+    # Lfm2MLP: with block_auto_adjust_ff_dim, 2/3 of intermediate_size, times block_ffn_dim_multiplier,
+    # rounded up to a multiple of block_multiple_of
+    width = hf.int("intermediate_size", minimum=1)
+    if not hf.flag("block_auto_adjust_ff_dim", True):
+        return width
+    width = int(2 * width / 3)
+    factor = hf.value("block_ffn_dim_multiplier", 1.0)
+    if factor is not None:
+        if isinstance(factor, bool) or not isinstance(factor, int | float):
+            raise FormatError(hf.source, "field 'block_ffn_dim_multiplier' must be a number",
+                              found=repr(factor))
+        width = int(factor * width)
+        step = hf.int("block_multiple_of", 256, minimum=1)
+        width = step * ((width + step - 1) // step)
+    return width
 
 
 def resolve(fam: Family, raw: Mapping[str, Any], source: str,

@@ -446,6 +446,15 @@ TEXT_ROWS: tuple[Family, ...] = (
                        index_head_dim=128, index_n_heads=64),
            attribute_map={"num_experts": "n_routed_experts"}, attention="mla", indexer=True,
            qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", moe="deepseek_v32"),
+    # EXAONE 3 / 3.5 (LG): Llama's computation under GPT-2-style names (transformer.h.N.attn.attention…,
+    # mlp.c_fc_0 / c_fc_1 / c_proj); transformers 5 builds it as LlamaForCausalLM and keeps these names
+    Family("exaone", "models/exaone/configuration_exaone.py (LlamaForCausalLM, EXAONE's names)",
+           describes=("LlamaForCausalLM",), defaults=_d(102400, 4096, 14336, 32, 32, 8, 4096),
+           attribute_map={"num_hidden_layers": "num_layers"},
+           names={"base": "transformer.", "embed": "wte", "layers": "h", "final_norm": "ln_f",
+                  "attn": "attn.attention.", "o": "out_proj", "gate": "c_fc_0", "up": "c_fc_1",
+                  "down": "c_proj"},
+           norms=("ln_1", "ln_2"), qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
     # -- families whose modeling code lives only in their repositories (transformers has no class) ----
     # ChatGLM2/3 (THUDM modeling_chatglm.py): transformer.embedding / encoder / output_layer, a fused
     # query_key_value over multi_query_group_num KV groups of kv_channels, gate and up fused in

@@ -142,9 +142,19 @@ def lightning_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
     t.add(p + "diagonal_decay", 1, h, b, b, parameter=False)
 
 
+def shortconv_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
+    """Lfm2ShortConv: in_proj to B, C and x (3 · hidden), a depthwise conv1d of conv_L_cache taps over
+    hidden channels, out_proj; biases only with conv_bias."""
+    t.linear(p + "in_proj", 3 * hidden, hidden, m.conv_bias)
+    t.add(p + "conv.weight", hidden, 1, m.d_conv)
+    if m.conv_bias:
+        t.add(p + "conv.bias", hidden)
+    t.linear(p + "out_proj", hidden, hidden, m.conv_bias)
+
+
 MIXER_TENSORS: dict[str, Callable[[Mixer, int, TensorList, str], None]] = {
     "mamba": mamba_tensors, "mamba2": mamba2_tensors, "deltanet": deltanet_tensors,
-    "deltanet_split": deltanet_split_tensors, "lightning": lightning_tensors,
+    "deltanet_split": deltanet_split_tensors, "lightning": lightning_tensors, "shortconv": shortconv_tensors,
 }
 
 
@@ -208,6 +218,19 @@ def _lightning(hf: HfConfig, hidden: int) -> Mixer:
                  k_head_dim=head_dim, block=hf.int("block_size", 256, minimum=1))
 
 
+def _shortconv(hf: HfConfig, hidden: int) -> Mixer:
+    """Lfm2Config: the conv keeps its last conv_L_cache − 1 inputs of every hidden channel; no other state
+    (one "head" as wide as hidden, no key heads)."""
+    return Mixer("shortconv", hidden, d_conv=hf.int("conv_L_cache", 3, minimum=1), n_heads=1, head_dim=hidden,
+                 conv_bias=hf.flag("conv_bias"))
+
+
+def _lfm2_layers(hf: HfConfig, n: int) -> tuple[str, ...]:
+    # Lfm2Config.layer_types ("conv" / "full_attention"), else attention at full_attn_idxs (default: all)
+    full = hf.int_list("full_attn_idxs") if hf.value("full_attn_idxs") is not None else tuple(range(n))
+    return _given(hf, n, {"conv": "shortconv"}, lambda i: "attention" if i in full else "shortconv")
+
+
 def _given(hf: HfConfig, n: int, kinds: dict[str, str], default: Callable[[int], str]) -> tuple[str, ...]:
     """Per-layer blocks from the config's layer_types (or layers_block_type), else ``default(i)``."""
     given = hf.str_list("layer_types") or hf.str_list("layers_block_type")
@@ -248,6 +271,7 @@ MIXERS: dict[str, MixerRule] = {
         hf, n, {"linear_attention": "deltanet"},
         lambda i: "attention" if (i + 1) % hf.int("full_attention_interval", 4, minimum=1) == 0
         else "deltanet")),
+    "lfm2": MixerRule(_shortconv, _lfm2_layers),
     # MiniMaxConfig.layer_types, else "full_attention" if (i + 1) % 2 else "linear_attention"
     "minimax": MixerRule(_lightning, lambda hf, n: _given(
         hf, n, {"linear_attention": "lightning"}, lambda i: "attention" if (i + 1) % 2 else "lightning")),
