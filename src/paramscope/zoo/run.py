@@ -72,8 +72,9 @@ def client_for(scheduler: str | None, workers: int | None, processes: bool = Tru
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    with cluster, Client(cluster) as client:
         yield client
 
 

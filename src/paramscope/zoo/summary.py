@@ -2,9 +2,9 @@
 what deduplication would find.
 
 Conventions (docs/zoo.md):
-- a *duplicate* is a (non-empty) tensor whose stored bytes hash (SHA-256) equal another's, wherever it is; the bytes
-  deduplication would save are, for each distinct content, its size × (copies − 1): a content-addressed
-  store keeps one copy. Tensors without a byte range (compressed zip members) take no part.
+- a *duplicate* is a (non-empty) tensor whose stored bytes hash (SHA-256) equal another's, wherever it
+  is; the bytes deduplication would save are, for each distinct content, its size × (copies − 1): a
+  content-addressed store keeps one copy. Tensors without a byte range (compressed zip members) take no part.
 - a *model* is the group key of ``walk`` (a file, or a set of shards); its *content* is the set of its
   tensor hashes, each weighed by its bytes.
 - *same model*: two models of equal content (every tensor equal: copies under other names, re-uploads).

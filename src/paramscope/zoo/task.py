@@ -98,7 +98,8 @@ def _fill(item: Item, row: dict[str, Any]) -> None:
         row["tensors"], row["bytes_hashed"] = _hash_all(tensors, folder, base, local_path, stack)
 
 
-def _read(fmt: str, folder: Folder, base: str, local_path: Path | None) -> tuple[tuple[Tensor, ...], str | None]:
+def _read(fmt: str, folder: Folder, base: str,
+          local_path: Path | None) -> tuple[tuple[Tensor, ...], str | None]:
     from paramscope.formats import registry
 
     if fmt == "gguf":

@@ -66,8 +66,12 @@ def model_key(folder: str, name: str) -> str:
 
 
 def _walk_one(path: str) -> Iterator[Item]:
+    import os
+
     import fsspec
 
+    if "://" not in path and "::" not in path:
+        path = os.path.expanduser(path)
     try:
         fs, root = fsspec.core.url_to_fs(path)
         info = fs.info(root)
