@@ -8,3 +8,26 @@
 
 Dask, pyarrow and fsspec are the ``zoo`` extra; the application function is ``app/zoo.py``.
 """
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paramscope.app.zoo import ZooResult
+
+
+class _CallableModule(types.ModuleType):
+    """``paramscope.zoo`` is this package and the public function at once: importing the package sets
+    the attribute ``zoo`` of ``paramscope`` to it (the import system does), which would otherwise hide
+    the function ``paramscope.zoo(...)``; calling the package calls the function."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ZooResult:
+        from paramscope.app.zoo import zoo
+
+        return zoo(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
