@@ -97,6 +97,7 @@ class Summary:
 def summarize(table: pa.Table) -> Summary:
     rows = table.select(["path", "model", "size", "family", "params", "bytes_by_type", "safety",
                          "could_run_code", "globals", "error", "bytes_hashed"]).to_pylist()
+    rows.sort(key=lambda r: r["path"])  # the table is in the order tasks finished: any order
     tensors = _tensors(table)
     content = _content(tensors)
     copies: Counter[str] = Counter()
