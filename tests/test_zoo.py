@@ -22,9 +22,9 @@ pytest.importorskip("fsspec")
 
 import fsspec
 import pyarrow.parquet as pq
-from builders.zoo_files import Zoo, build_zoo, library_hashes
 
 import paramscope
+from builders.zoo_files import Zoo, build_zoo, library_hashes
 from paramscope.app.zoo import ZooResult
 from paramscope.zoo.store import Store
 from paramscope.zoo.walk import model_key, walk
@@ -226,7 +226,8 @@ def test_real_models(gemma_gguf, minilm_dir, tmp_path):
     assert {t["name"]: t["hash"] for t in gemma["tensors"]} == theirs
     minilm = rows["model.safetensors"]
     assert minilm["family"] == "bert" and minilm["safety"] == "safe"
-    assert minilm["params"] == paramscope.inspect(str(minilm_dir / "model.safetensors")).inventory.total_params
+    inspected = paramscope.inspect(str(minilm_dir / "model.safetensors"))
+    assert minilm["params"] == inspected.inventory.total_params
     assert result.summary.errors == ()
 
 
@@ -239,8 +240,8 @@ def test_a_thousand_files_on_two_worker_processes_with_one_killed(tmp_path):
     zoo = build_zoo(tmp_path / "zoo", repeat=44)  # 23 files a folder
     assert len(zoo.files) >= 1000
     killed = threading.Event()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, Client(cluster) as client:
         pids = client.run(os.getpid)
 
         def kill_one(p):

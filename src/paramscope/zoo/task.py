@@ -68,7 +68,7 @@ def _fill(item: Item, row: dict[str, Any]) -> None:
     local = is_local(fs)
     parent, base = posixpath.split(path)
     folder: Folder = LocalFolder(parent) if local else FsspecFolder(fs, parent)
-    with folder.open(base) as f:
+    with _closing(folder.open(base)) as f:
         row["size"] = f.size
         head = f.head(SNIFF_BYTES)
     fmt = next((x for x in FILE_FORMATS if x.holds_weights and x.reader().sniff(head, Path(base))), None)
@@ -156,7 +156,8 @@ def _hash_all(tensors: tuple[Tensor, ...], folder: Folder, base: str, local_path
             else:
                 from paramscope.sources.local import LocalFile
 
-                target = local_path if file in (this, str(local_path)) else Path(file)
+                target = local_path if local_path is not None and file in (this, str(local_path)) \
+                    else Path(file)
                 sources[file] = stack.enter_context(_closing(LocalFile(target)))
         return sources[file]
 
@@ -196,7 +197,7 @@ def _local_copy(folder: Folder, base: str) -> Iterator[Path]:
     # a folder of its own: the PyTorch reader looks beside the file for a config.json
     with tempfile.TemporaryDirectory(prefix="paramscope-zoo-") as tmp:
         name = Path(tmp) / base
-        with open(name, "wb") as out, folder.open(base) as f:
+        with open(name, "wb") as out, _closing(folder.open(base)) as f:
             for offset in range(0, f.size, CHUNK):
                 out.write(f.read(offset, min(CHUNK, f.size - offset), "the file"))
         yield name
