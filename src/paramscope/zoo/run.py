@@ -1,15 +1,19 @@
 """The zoo's files as tasks on Dask distributed; their rows to Parquet as they arrive.
 
-A ``LocalCluster`` by default, or any running scheduler (``tcp://host:8786``). One task per file
-(``task.describe``), submitted a window at a time (``IN_FLIGHT_PER_THREAD`` × the cluster's threads) so
-the scheduler never holds more than it can work on and a stopped run has little in flight. Rows come
-back in completion order and are written ``partition_rows`` at a time (``store.Store``); only the table
-is gathered here, never tensor data.
+A ``LocalCluster`` by default, or any running scheduler (``tcp://host:8786``). A task reads a *batch*
+of files (``task.describe`` on each): up to ``BATCH_FILES`` files or ``BATCH_BYTES`` bytes, so that a
+zoo of many small files does not pay Dask's per-task cost (a few milliseconds of scheduler, worker and
+client time, against under one millisecond to describe a small file; bench/bench_zoo.py) once per file,
+while a big file is a task of its own. Tasks are submitted a window at a time (``IN_FLIGHT_PER_THREAD``
+× the cluster's threads) so the scheduler never holds more than it can work on and a stopped run has
+little in flight. Rows come back in completion order and are written ``partition_rows`` at a time
+(``store.Store``); only the table is gathered here, never tensor data.
 
 Faults: Dask reruns the task of a worker that died on another worker (a row is written once, when its
-task completes, so nothing is counted twice); a file whose task keeps killing workers
-(``distributed.scheduler.allowed-failures``, 3 by default) or fails in any other way becomes a row with
-the error, and the run goes on. Files already in ``OUT`` (a resumed run) are not read again.
+task completes, so nothing is counted twice). A batch whose task keeps killing workers
+(``distributed.scheduler.allowed-failures``, 3 by default) or fails in any other way is split into
+tasks of one file each, so that only the file to blame becomes a row with the error; the run goes on.
+Files already in ``OUT`` (a resumed run) are not read again.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from paramscope.zoo.walk import Item
 
 IN_FLIGHT_PER_THREAD = 4
 PARTITION_ROWS = 256
+BATCH_FILES = 64
+BATCH_BYTES = 256 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,33 +105,38 @@ def run(items: Sequence[Item], store: Store, client: Any, *, partition_rows: int
             parts += 1
             pending.clear()
 
-    queue = iter(enumerate(todo))
-    futures: dict[Any, Item] = {}
-
-    def submit(ac: Any) -> None:
-        for i, item in queue:
-            fut = client.submit(describe, item, key=f"paramscope-zoo-{i}-{_token(item.url)}", pure=False,
-                                retries=0)
-            futures[fut] = item
-            ac.add(fut)
-            if len(futures) >= window:
-                return
-
+    queue: list[tuple[Item, ...]] = list(reversed(batches(todo)))
+    futures: dict[Any, tuple[Item, ...]] = {}
     ac = as_completed()
-    submit(ac)
+
+    def submit() -> None:
+        while queue and len(futures) < window:
+            batch = queue.pop()
+            fut = client.submit(describe_batch, batch, key=f"paramscope-zoo-{_token(batch)}", pure=False,
+                                retries=0)
+            futures[fut] = batch
+            ac.add(fut)
+
+    submit()
     try:
         for fut in ac:
-            item = futures.pop(fut)
-            row = _result(fut, item)
+            batch = futures.pop(fut)
+            rows = _result(fut, batch)
             fut.release()
-            pending.append(row)
-            finished += 1
-            hashed += row["bytes_hashed"]
-            if len(pending) >= partition_rows:
-                flush()
-            if progress is not None:
-                progress(Progress(resumed + finished, len(items), hashed, time.perf_counter() - start, row))
-            submit(ac)
+            if rows is None:  # a batch that failed: its files again, one task each
+                queue.extend((item,) for item in reversed(batch))
+                submit()
+                continue
+            for row in rows:
+                pending.append(row)
+                finished += 1
+                hashed += row["bytes_hashed"]
+                if len(pending) >= partition_rows:
+                    flush()
+                if progress is not None:
+                    progress(Progress(resumed + finished, len(items), hashed, time.perf_counter() - start,
+                                      row))
+            submit()
     finally:
         # a stopped run (Ctrl-C, an error) keeps what it has finished: the rows are written, the rest
         # cancelled, and the next run over the same OUT starts from there
@@ -137,22 +148,48 @@ def run(items: Sequence[Item], store: Store, client: Any, *, partition_rows: int
                     threads, str(client.scheduler.address), parts)
 
 
-def _result(fut: Any, item: Item) -> dict[str, Any]:
-    """The task's row, or a row with the error that stopped the task (a worker that kept dying)."""
+def batches(items: Sequence[Item]) -> list[tuple[Item, ...]]:
+    """Consecutive items in tasks of at most ``BATCH_FILES`` files and, past one file, ``BATCH_BYTES``."""
+    out: list[tuple[Item, ...]] = []
+    batch: list[Item] = []
+    size = 0
+    for item in items:
+        if batch and (len(batch) >= BATCH_FILES or size + item.size > BATCH_BYTES):
+            out.append(tuple(batch))
+            batch, size = [], 0
+        batch.append(item)
+        size += item.size
+    if batch:
+        out.append(tuple(batch))
+    return out
+
+
+def describe_batch(batch: Sequence[Item]) -> list[dict[str, Any]]:
+    """One task: the rows of a batch of files, in order."""
+    return [describe(item) for item in batch]
+
+
+def _result(fut: Any, batch: tuple[Item, ...]) -> list[dict[str, Any]] | None:
+    """The task's rows; None for a failed batch of several files (to be split); for a failed single
+    file, a row with the error that stopped its task (a worker that kept dying, say)."""
     try:
-        row = fut.result()
+        return [dict(row) for row in fut.result()]
     except Exception as e:
         from distributed import KilledWorker
 
+        if len(batch) > 1:
+            return None
         if isinstance(e, KilledWorker):
             reason = "the worker reading it died each time it was tried (killed, out of memory, crashed)"
         else:
             reason = f"the task failed: {type(e).__name__}: {e}"
-        row = describe(Item(item.url, item.name, item.model, item.size, f"{item.url}: {reason}"))
-    return dict(row)
+        item = batch[0]
+        return [describe(Item(item.url, item.name, item.model, item.size, f"{item.url}: {reason}"))]
 
 
-def _token(text: str) -> str:
+def _token(batch: Sequence[Item]) -> str:
     import hashlib
+    import uuid
 
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    h = hashlib.blake2b("\0".join(i.url for i in batch).encode(), digest_size=8)
+    return f"{h.hexdigest()}-{uuid.uuid4().hex[:8]}"  # a split batch's files are new tasks
