@@ -56,8 +56,9 @@ class ZooResult:
                 "duplicate_copies": s.duplicate_copies, "dedup_saved_bytes": s.dedup_saved_bytes,
                 "top": [{**asdict(t), "names": list(t.names), "saved_bytes": t.saved_bytes}
                         for t in s.top_shared]},
-            "same_model": [list(g.models) for g in s.same_model],
-            "same_base": [{"models": list(g.models), "share": g.share} for g in s.same_base],
+            "same_model": [{"models": list(g.models), "names": list(g.names)} for g in s.same_model],
+            "same_base": [{"models": list(g.models), "names": list(g.names), "share": g.share}
+                          for g in s.same_base],
             "exit_status": self.exit_code,
         }
 

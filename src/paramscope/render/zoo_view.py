@@ -41,11 +41,11 @@ def render_zoo(result: ZooResult, console: Console) -> None:
     _duplicates(result, console)
     if s.unsafe:
         console.print(table(console, (Column("could run code on loading"), Column("globals")),
-                            [[plain(n.path), plain(n.detail)] for n in s.unsafe],
+                            [[plain(n.name), plain(n.detail)] for n in s.unsafe],
                             title=f"{len(s.unsafe)} unsafe files"))
     if s.errors:
         console.print(table(console, (Column("could not be read"), Column("why")),
-                            [[plain(n.path), plain(n.detail)] for n in s.errors],
+                            [[plain(n.name), plain(n.detail)] for n in s.errors],
                             title=f"{len(s.errors)} files with errors"))
 
 
@@ -63,10 +63,18 @@ def _duplicates(result: ZooResult, console: Console) -> None:
                             [[t.hash[:HASH_SHOWN], bytes_label(t.nbytes), f"{t.copies:,}", f"{t.files:,}",
                               plain(", ".join(t.names))] for t in s.top_shared],
                             title="the duplicates that cost most"))
-    for title, groups in (("same model (every tensor equal)", s.same_model),
-                          ("same base (most tensor bytes equal)", s.same_base)):
-        if groups:
-            console.print(Text(f"{title}: {len(groups)} groups", style="italic"))
-            for g in groups:
-                share = "" if g.share == 1.0 else f" (≥ {g.share:.0%} shared)"
-                console.print(Text("  ") + plain(", ".join(g.models)) + Text(share, style="dim"))
+    if s.same_model:
+        console.print(table(console, (Column("group", numeric=True), Column("files")),
+                            [[str(i), _lines(g.names)] for i, g in enumerate(s.same_model, 1)],
+                            title=f"the same model, every tensor equal: {len(s.same_model)} groups"))
+    if s.same_base:
+        console.print(table(console, (Column("group", numeric=True), Column("files"),
+                                      Column("shared", numeric=True)),
+                            [[str(i), _lines(g.names), f"≥ {g.share:.0%}"]
+                             for i, g in enumerate(s.same_base, 1)],
+                            title=f"the same base, most tensor bytes equal: {len(s.same_base)} groups"))
+
+
+def _lines(names: tuple[str, ...]) -> Text:
+    """One name a line (each shown literally)."""
+    return Text("\n").join(plain(n) for n in names)

@@ -50,8 +50,9 @@ class TypeTotal:
 @dataclass(frozen=True, slots=True)
 class FileNote:
     path: str
+    name: str  # the path below the root given
     safety: str
-    detail: str  # the flagged globals, or the error
+    detail: str  # the flagged globals, or the error (without the path it starts with)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,8 @@ class SharedTensor:
 
 @dataclass(frozen=True, slots=True)
 class ModelGroup:
-    models: tuple[str, ...]
+    models: tuple[str, ...]  # model keys (paths, or a shard set's folder/prefix)
+    names: tuple[str, ...]  # the same, below the roots given
     share: float  # same model: 1.0; same base: the smallest share of any pair that joined the group
 
 
@@ -95,7 +97,7 @@ class Summary:
 
 
 def summarize(table: pa.Table) -> Summary:
-    rows = table.select(["path", "model", "size", "family", "params", "bytes_by_type", "safety",
+    rows = table.select(["path", "name", "model", "size", "family", "params", "bytes_by_type", "safety",
                          "could_run_code", "globals", "error", "bytes_hashed"]).to_pylist()
     rows.sort(key=lambda r: r["path"])  # the table is in the order tasks finished: any order
     tensors = _tensors(table)
@@ -115,16 +117,17 @@ def summarize(table: pa.Table) -> Summary:
     shared = [SharedTensor(h, size_of[h], n, len(files_of[h]), tuple(sorted(names_of[h])))
               for h, n in copies.items() if n > 1]
     shared.sort(key=lambda s: (-s.saved_bytes, s.hash))
-    same_model, same_base = _groups(content)
+    same_model, same_base = _groups(content, _model_names(rows))
     return Summary(
         files=len(rows), models=len({r["model"] for r in rows}), bytes=sum(r["size"] or 0 for r in rows),
         params=sum(r["params"] or 0 for r in rows), tensors=len(tensors),
         bytes_hashed=sum(r["bytes_hashed"] or 0 for r in rows),
         by_family=_by_family(rows), by_type=_by_type(rows, tensors),
-        unsafe=tuple(FileNote(r["path"], r["safety"], ", ".join(
+        unsafe=tuple(FileNote(r["path"], r["name"], r["safety"], ", ".join(
             g["global"] for g in r["globals"] if g["status"] in UNSAFE_STATUSES)) for r in rows
             if r["could_run_code"]),
-        errors=tuple(FileNote(r["path"], r["safety"] or "", r["error"]) for r in rows if r["error"]),
+        errors=tuple(FileNote(r["path"], r["name"], r["safety"] or "", _without(r["error"], r["path"]))
+                     for r in rows if r["error"]),
         distinct_tensors=len(copies), shared_tensors=sum(1 for s in shared if s.files > 1),
         duplicate_copies=sum(s.copies - 1 for s in shared),
         dedup_saved_bytes=sum(s.saved_bytes for s in shared), top_shared=tuple(shared[:TOP_SHARED]),
@@ -174,6 +177,22 @@ def _by_type(rows: list[dict[str, Any]], tensors: list[Tensor]) -> tuple[TypeTot
     return tuple(sorted((TypeTotal(d, count[d], size[d]) for d in size), key=lambda t: (-t.bytes, t.dtype)))
 
 
+def _without(error: str, path: str) -> str:
+    """The error without the file's path in front (the row names the file)."""
+    return error[len(path) + 2:] if error.startswith(f"{path}: ") else error
+
+
+def _model_names(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """model key → the same below the root given (a file's name, or a shard set's folder/prefix)."""
+    import posixpath
+
+    out = {}
+    for r in rows:
+        folder = posixpath.dirname(r["name"])
+        out.setdefault(r["model"], posixpath.join(folder, posixpath.basename(r["model"])))
+    return out
+
+
 def _content(tensors: Iterable[Tensor]) -> dict[str, dict[str, int]]:
     """model → {hash: bytes} (each distinct content once)."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
@@ -183,11 +202,16 @@ def _content(tensors: Iterable[Tensor]) -> dict[str, dict[str, int]]:
     return out
 
 
-def _groups(content: dict[str, dict[str, int]]) -> tuple[tuple[ModelGroup, ...], tuple[ModelGroup, ...]]:
+def _groups(content: dict[str, dict[str, int]],
+            names: dict[str, str]) -> tuple[tuple[ModelGroup, ...], tuple[ModelGroup, ...]]:
+    def group(models: list[str], share: float) -> ModelGroup:
+        ms = tuple(sorted(models))
+        return ModelGroup(ms, tuple(names.get(m, m) for m in ms), share)
+
     by_content: dict[frozenset[str], list[str]] = defaultdict(list)
     for model in sorted(content):
         by_content[frozenset(content[model])].append(model)
-    same_model = tuple(ModelGroup(tuple(ms), 1.0) for ms in by_content.values() if len(ms) > 1)
+    same_model = tuple(group(ms, 1.0) for ms in by_content.values() if len(ms) > 1)
     # same base among distinct contents: one representative per same-model group
     reps = {ms[0]: ms for ms in by_content.values()}
     total = {m: sum(content[m].values()) for m in reps}
@@ -221,6 +245,6 @@ def _groups(content: dict[str, dict[str, int]]) -> tuple[tuple[ModelGroup, ...],
     members: dict[str, list[str]] = defaultdict(list)
     for m in sorted(reps):
         members[find(m)].extend(reps[m])
-    same_base = tuple(ModelGroup(tuple(sorted(ms)), round(low.get(root, 1.0), 4))
+    same_base = tuple(group(ms, round(low.get(root, 1.0), 4))
                       for root, ms in sorted(members.items()) if len(ms) > len(reps[root]))
     return same_model, same_base
