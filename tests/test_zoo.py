@@ -259,3 +259,45 @@ def test_a_thousand_files_on_two_worker_processes_with_one_killed(tmp_path):
     assert len(s.same_model) == len(zoo.same_model)
     calm = paramscope.zoo([str(zoo.root)], out=str(tmp_path / "calm.parquet"), **LIGHT)
     assert calm.summary == s
+
+
+def test_every_hostile_file_is_a_row_and_nothing_runs(tmp_path):
+    """The malformed safetensors and GGUF files and the pickle attacks of the readers' own tests, in one
+    zoo: each is a row (an error, or a verdict naming what it would run), none stops the run, and no
+    payload runs (each would create its marker file)."""
+    import test_gguf_malformed as gm
+    import test_pickle_attacks as pa
+    import test_safetensors_malformed as sm
+
+    zoo = tmp_path / "hostile"
+    zoo.mkdir()
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    for case, build, _error, _fragment in sm.SINGLE_FILE_CASES:
+        build(zoo / f"{case}.safetensors")
+    for case, data, _error, _fragment in gm.CASES:
+        (zoo / f"{case}.gguf").write_bytes(data)
+    for c in [*pa.PAYLOADS, *pa.ERRORS]:
+        c.build(zoo / f"{c.id}{c.suffix}", markers / c.id)
+    result = paramscope.zoo([str(zoo)], out=str(tmp_path / "h.parquet"), **LIGHT)
+    rows = {Path(r["path"]).name: r for r in table_rows(tmp_path / "h.parquet")}
+    written = {p.name for p in zoo.iterdir() if p.suffix != ".tar"}  # torch's pre-1.6 tar: not a name we read
+    assert set(rows) == written, written ^ set(rows)
+    assert rows["fifo.bin"]["error"] and rows["dev-zero-symlink.pt"]["error"]
+    # a GGUF whose block count is implausible fails `inspect`'s architecture, which a file's inventory
+    # here does not build: its tensors are sound
+    architecture_only = {"block-count-huge.gguf"}
+    for case, *_ in [*sm.SINGLE_FILE_CASES, *gm.CASES]:
+        name = f"{case}.{'gguf' if (zoo / f'{case}.gguf').exists() else 'safetensors'}"
+        assert bool(rows[name]["error"]) != (name in architecture_only), name
+    for c in pa.PAYLOADS:
+        row = rows[f"{c.id}{c.suffix}"]
+        assert row["could_run_code"], c.id
+        assert any(g["global"] == c.names for g in row["globals"]), (c.id, row["globals"])
+    for c in pa.ERRORS:
+        if c.suffix == ".tar":
+            continue
+        row = rows[f"{c.id}{c.suffix}"]
+        assert row["error"] or row["safety"] in ("unreadable", "could run code"), c.id
+    assert list(markers.iterdir()) == []
+    assert result.exit_code == 2

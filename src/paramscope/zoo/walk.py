@@ -96,7 +96,9 @@ def _walk_one(path: str) -> Iterator[Item]:
     for p in sorted(found):
         entry = found[p]
         base = posixpath.basename(p)
-        if entry.get("type") != "file" or not is_model_file(base):
+        # special files named like models (a FIFO called model.bin) are rows too, as in `scan`: the task
+        # refuses them without opening them
+        if entry.get("type") == "directory" or not is_model_file(base):
             continue
         rel = posixpath.relpath(p, top)
         yield Item(url(p), posixpath.join(label, rel), model_key(url(posixpath.dirname(p)), base),
