@@ -234,13 +234,17 @@ def test_real_models(gemma_gguf, minilm_dir, tmp_path):
 @pytest.mark.slow
 def test_a_thousand_files_on_two_worker_processes_with_one_killed(tmp_path):
     """The issue's scale test: ≥ 1,000 files, a LocalCluster of 2 worker processes, one worker killed
-    mid-run; the run completes with every file once and the totals of a run nobody disturbed."""
+    mid-run; the run completes with every file once and the totals of a run nobody disturbed. Dask is
+    told to give up on a task at the first worker that dies under it (allowed-failures 0), so the
+    killed batch comes back as KilledWorker and the run splits it into one task per file."""
+    import dask
     from distributed import Client, LocalCluster
 
     zoo = build_zoo(tmp_path / "zoo", repeat=44)  # 23 files a folder
     assert len(zoo.files) >= 1000
     killed = threading.Event()
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     with cluster, Client(cluster) as client:
         pids = client.run(os.getpid)
 
@@ -255,6 +259,7 @@ def test_a_thousand_files_on_two_worker_processes_with_one_killed(tmp_path):
     paths = [r["path"] for r in table_rows(tmp_path / "z.parquet")]
     assert sorted(paths) == sorted(str(f) for f in zoo.files)
     s = result.summary
+    assert {n.path for n in s.errors} == {str(p) for p in zoo.broken}  # no file blamed for the kill
     assert {n.path for n in s.unsafe} == {str(p) for p in zoo.unsafe}
     assert len(s.same_model) == len(zoo.same_model)
     calm = paramscope.zoo([str(zoo.root)], out=str(tmp_path / "calm.parquet"), **LIGHT)
