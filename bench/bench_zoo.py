@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -45,6 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import paramscope  # noqa: E402
+from paramscope.zoo.run import client_for  # noqa: E402
 from paramscope.zoo.task import describe  # noqa: E402
 from paramscope.zoo.walk import walk  # noqa: E402
 
@@ -99,7 +99,6 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
-    from distributed import Client, LocalCluster
 
     from builders.zoo_files import build_zoo
 
@@ -122,13 +121,11 @@ def main() -> None:
             figures[f"{name} sequential"] = {"seconds": secs, "files": files, "bytes": hashed}
         for workers in (1, 2):
             t0 = time.perf_counter()
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
-            with cluster, Client(cluster):
+            with client_for(None, workers) as client:  # the LocalCluster the CLI starts
                 start = time.perf_counter() - t0
                 for name, zoo in (("small", small), ("big", big)):
                     secs, files, hashed = on_dask(zoo, Path(tmp) / f"{name}{workers}.parquet",
-                                                  cluster.scheduler_address, args.runs)
+                                                  client.scheduler.address, args.runs)
                     figures[f"{name} dask {workers} worker{'s' * (workers > 1)}"] = {
                         "seconds": secs, "files": files, "bytes": hashed, "cluster_start_seconds": start}
     rows = []

@@ -78,8 +78,13 @@ def client_for(scheduler: str | None, workers: int | None, processes: bool = Tru
         with client:
             yield client
         return
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    import dask
+
+    # no dashboard, so no use for the workers' statistical profiler, which samples every thread's stack
+    # every 10 ms: on a busy machine it cost a fifth of the hashing speed (bench/bench_zoo.py)
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
+                               dashboard_address=None, silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
 
