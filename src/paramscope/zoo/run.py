@@ -98,7 +98,8 @@ def run(items: Sequence[Item], store: Store, client: Any, *, partition_rows: int
     done = store.done()
     todo = [it for it in items if done.get(it.url) != it.size]  # a file changed since is read again
     resumed = len(items) - len(todo)
-    threads = sum(client.nthreads().values()) or 1
+    nthreads = client.nthreads()  # worker address → threads
+    threads = sum(nthreads.values()) or 1
     window = max(2, IN_FLIGHT_PER_THREAD * threads)
     pending: list[dict[str, Any]] = []
     parts = hashed = finished = 0
@@ -148,9 +149,8 @@ def run(items: Sequence[Item], store: Store, client: Any, *, partition_rows: int
         flush()
         for fut in futures:
             fut.cancel()
-    info = client.scheduler_info()
-    return RunStats(finished, resumed, hashed, time.perf_counter() - start, len(info.get("workers", {})),
-                    threads, str(client.scheduler.address), parts)
+    return RunStats(finished, resumed, hashed, time.perf_counter() - start, len(nthreads), threads,
+                    str(client.scheduler.address), parts)
 
 
 def batches(items: Sequence[Item]) -> list[tuple[Item, ...]]:
