@@ -54,7 +54,8 @@ def files(tmp_path_factory, gemma_gguf) -> dict[str, Path]:
     write_gguf(models / "tiny.gguf", [("token_embd.weight", np.zeros((10, 8), np.float32), None)])
     write_safetensors(models / "other.safetensors", {"w": ("BF16", [4, 4])})
     ckpt = state_dict_checkpoint(d / "model.bin", SPECS)
-    return {"safetensors": st, "models": models, "pickle": ckpt, "gemma": gemma_gguf}
+    return {"safetensors": st, "models": models, "pickle": ckpt, "gemma": gemma_gguf,
+            "zoo_out": d / "zoo.parquet"}
 
 
 CASES = [
@@ -95,6 +96,9 @@ CASES = [
      lambda f: paramscope.explain(str(f["gemma"]), text="Hello, world", context=4096)),
     ("diff", ["{safetensors}", "{safetensors}"],
      lambda f: paramscope.diff(str(f["safetensors"]), str(f["safetensors"]))),
+    ("zoo", ["{models}", "{pickle}", "--out", "{zoo_out}", "--workers", "1", "--restart"],
+     lambda f: paramscope.zoo([str(f["models"]), str(f["pickle"])], out=str(f["zoo_out"]), workers=1,
+                              restart=True)),
 ]
 
 

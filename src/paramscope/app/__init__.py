@@ -18,4 +18,5 @@ COMMANDS: dict[str, str] = {
     "gpus": "gpus", "tokens": "tokens", "stats": "stats", "quantize_error": "quantize_error",
     "scan": "scan", "ls": "ls", "diff": "diff",
     "explain": "explain",
+    "zoo": "zoo",
 }

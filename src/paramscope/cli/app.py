@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "diff": "diff_cmd",
     "ls": "ls_cmd",
     "explain": "explain_cmd",
+    "zoo": "zoo_cmd",
     "serve": "serve_cmd",
     "report": "report_cmd",
 }
