@@ -10,8 +10,9 @@ A local web page over the same analyses as the CLI, and a JSON API mirroring it 
 /api/size, /api/fit, /api/tokens, /api/stats take the command's options as query parameters and return
 its --json; the schema is at /docs). Paths are served only inside the allowed roots: the folders
 `paramscope ls` knows (Hugging Face cache, Ollama, LM Studio) and the ROOTs given. Catalogue names
-always work. Listens on 127.0.0.1 unless --host is given. Needs the web extra
-(pip install 'paramscope[web]').
+always work. Listens on 127.0.0.1 unless --host is given. Heavy requests run in worker processes with
+a queue and a time limit (503 / 504 when busy or late); cross-site requests are refused. Needs the web
+extra (pip install 'paramscope[web]').
 
 examples:
   paramscope serve
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from paramscope.web.app import create_app
+        from paramscope.web.limits import server_config
     except ImportError as e:
         from paramscope.errors import MissingExtraError
 
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(args.roots, defaults=args.default_roots, allowed_hosts=hosts)
     print(f"paramscope: http://{args.host}:{args.port}/  (roots: "
           f"{', '.join(str(r) for r in app.state.roots) or 'none; catalogue names only'})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(server_config(app, args.host, args.port)).run()
     return 0
 
 

@@ -25,9 +25,10 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 class Refused(Exception):
     """A request the server will not serve; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, status: int = 403) -> None:
+    def __init__(self, message: str, status: int = 403, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds, for a 503 / 429
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,296 @@
+"""The worker processes behind `serve`: heavy work never runs in the process that answers HTTP.
+
+Opening a model, reading every weight (``stats``, ``diff``), tokenizing a long text: all of it runs in
+worker processes, so the event loop that answers ``/api/roots`` or serves the page never waits behind
+it, holds no GIL for it, and a request that runs too long can be stopped (its worker is killed and
+replaced; a thread could not be). Two lanes, each its own workers and queue, so a header read never
+queues behind a full read of the weights:
+
+- ``quick``: header reads (inspect, size, fit, short tokens, the model list);
+- ``bulk``: reads of the values (stats, diff, long tokens).
+
+Each lane is bounded: ``workers`` jobs run, at most ``queue`` wait (more: 503 with Retry-After), one
+client (IP address) holds at most ``per_client`` running-or-waiting jobs (more: 429), and a job still
+unanswered ``deadline`` seconds after it arrived is answered 504 (its worker is killed). Workers run
+at a lower CPU priority (``nice``) than the server, which keeps the cheap answers fast on a loaded
+machine.
+
+A route offloads with ``await jobs.offload(request, "bulk", function, *args)``: ``function`` is a
+module-level function (it is sent by name) returning a JSON-able value; the answer is its JSON, or
+``{"error": ...}`` with the status the exception maps to (``Refused``: its own, ``ParamscopeError``:
+400), exactly as if the route had run it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import multiprocessing
+import os
+import signal
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from paramscope.web.security import Refused
+
+MAX_RESPONSE_BYTES = 8 << 20  # an answer a browser page can take; tokens of 1 MB of text is ~26 MB
+WORKER_NICE = 10  # below the server: the event loop gets the CPU first
+
+
+@dataclass(frozen=True, slots=True)
+class LaneConfig:
+    """How much one lane takes on; ``deadline`` counts from arrival (waiting in the queue included)."""
+
+    workers: int
+    queue: int
+    per_client: int
+    deadline: float
+    retry_after: int  # seconds, the Retry-After of a 503 / 429
+
+
+def default_lanes(cpus: int | None = None) -> dict[str, LaneConfig]:
+    """One quick worker and the other cores for bulk reads (at least one each)."""
+    n = cpus or os.cpu_count() or 1
+    bulk = max(1, min(n - 1, 4))
+    return {"quick": LaneConfig(workers=1 if n < 4 else 2, queue=32, per_client=16, deadline=30.0,
+                                retry_after=1),
+            "bulk": LaneConfig(workers=bulk, queue=4 * bulk, per_client=4, deadline=300.0, retry_after=5)}
+
+
+# ---------------------------------------------------------------- the worker side (its own process)
+
+def _answer(status: int, value: Any) -> tuple[int, bytes]:
+    return status, json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def error_body(message: str) -> bytes:
+    return json.dumps({"error": " ".join(message.split())}, ensure_ascii=False).encode()
+
+
+def run_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[int, bytes]:
+    """Call ``fn``; its JSON or the error as (status, body). Never raises: the server must not have to
+    unpickle an exception it does not know."""
+    from paramscope.errors import ParamscopeError
+
+    try:
+        status, body = _answer(200, fn(*args))
+    except Refused as e:
+        return e.status, error_body(str(e))
+    except ParamscopeError as e:
+        return 400, error_body(str(e))
+    except MemoryError:
+        return 507, error_body("out of memory answering this request")
+    except Exception as e:  # a bug: say so in one line, keep the worker
+        return 500, error_body(f"internal error ({type(e).__name__}): {e}")
+    if len(body) > MAX_RESPONSE_BYTES:
+        return 413, error_body(f"the answer would be {len(body) / 1e6:.1f} MB of JSON, over the "
+                               f"{MAX_RESPONSE_BYTES / 1e6:.1f} MB limit: ask for less (a shorter text, "
+                               "fewer tensors)")
+    return status, body
+
+
+def _worker_main(conn: Any) -> None:
+    # Ctrl-C reaches the whole process group; the server stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
+    while True:
+        try:
+            fn, args = conn.recv()
+        except (EOFError, OSError):  # the server went away
+            return
+        conn.send(run_job(fn, args))
+
+
+# ---------------------------------------------------------------- the server side
+
+def _context() -> Any:
+    # Not fork: the server has threads and a running event loop. The fork server starts each worker
+    # from a clean process with the readers already imported.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["paramscope.web.jobs", "paramscope.app.common"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class WorkerDied(Exception):
+    pass
+
+
+class Worker:
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="paramscope-job")
+        self.process.start()
+        child.close()
+
+    async def call(self, job: tuple[Any, ...], timeout: float) -> tuple[int, bytes]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+        fd = self.conn.fileno()
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            if done.done():
+                return
+            try:
+                done.set_result(self.conn.recv())
+            except (EOFError, OSError):
+                done.set_exception(WorkerDied())
+
+        loop.add_reader(fd, readable)
+        try:
+            self.conn.send(job)
+            return await asyncio.wait_for(done, timeout)
+        finally:
+            loop.remove_reader(fd)
+
+    def stop(self) -> None:
+        self.conn.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+
+
+class Lane:
+    """``workers`` processes, a bounded wait for one, and the per-client count.
+
+    The free workers are a plain list and each waiting request a future of the loop it runs on: the
+    lane outlives any one event loop (a test client runs each request on a fresh one)."""
+
+    def __init__(self, name: str, config: LaneConfig, ctx: Any) -> None:
+        self.name, self.config, self.ctx = name, config, ctx
+        self.all: list[Worker] = []
+        self.free: list[Worker] = []
+        self.waiters: collections.deque[asyncio.Future[Worker]] = collections.deque()
+        self.held: Counter[str] = Counter()
+
+    def start(self) -> None:
+        while len(self.all) < self.config.workers:
+            self._release(self._new())
+
+    def _new(self) -> Worker:
+        w = Worker(self.ctx)
+        self.all.append(w)
+        return w
+
+    def _release(self, w: Worker) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(w)
+                return
+        self.free.append(w)
+
+    def _replace(self, w: Worker) -> None:
+        w.stop()
+        self.all.remove(w)
+        self._release(self._new())
+
+    @property
+    def waiting(self) -> int:
+        return sum(not w.done() for w in self.waiters)
+
+    def configure(self, **changes: Any) -> None:
+        """Change the limits of a lane (tests, tuning); more workers start on the next request."""
+        self.config = replace(self.config, **changes)
+
+    async def run(self, fn: Callable[..., Any], args: tuple[Any, ...], client: str) -> tuple[int, bytes]:
+        self.start()
+        c = self.config
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + c.deadline
+        if self.held[client] >= c.per_client:
+            raise Refused(f"{self.name} lane: {self.held[client]} of your requests are already running or "
+                          f"waiting (at most {c.per_client}); retry when one is answered", 429,
+                          retry_after=c.retry_after)
+        if not self.free and self.waiting >= c.queue:
+            raise Refused(f"server busy: {len(self.all)} {self.name} jobs running and {self.waiting} "
+                          f"waiting; retry in {c.retry_after} s", 503, retry_after=c.retry_after)
+        self.held[client] += 1
+        try:
+            worker = await self._take(deadline)
+            try:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError
+                result = await worker.call((fn, args), remaining)
+            except TimeoutError:
+                self._replace(worker)  # it is still working: stop it, so the time limit frees the CPU
+                raise Refused(f"no answer within {c.deadline:g} s (the server's time limit for "
+                              f"{self.name} requests)", 504) from None
+            except WorkerDied:
+                self._replace(worker)
+                raise Refused("the worker process died answering this request (out of memory?)", 500) \
+                    from None
+            except BaseException:  # cancelled mid-call: the worker's state is unknown
+                self._replace(worker)
+                raise
+            self._release(worker)
+            return result
+        finally:
+            self.held[client] -= 1
+            if not self.held[client]:
+                del self.held[client]
+
+    async def _take(self, deadline: float) -> Worker:
+        if self.free:
+            return self.free.pop()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Worker] = loop.create_future()
+        self.waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), max(0.0, deadline - loop.time()))
+        except (TimeoutError, asyncio.CancelledError) as e:
+            if waiter.done() and not waiter.cancelled():
+                self._release(waiter.result())  # handed a worker as the wait ended: pass it on
+            waiter.cancel()
+            if isinstance(e, TimeoutError):
+                raise Refused(f"no {self.name} worker free within {self.config.deadline:g} s; retry later",
+                              504, retry_after=self.config.retry_after) from None
+            raise
+
+    def stop(self) -> None:
+        for w in self.all:
+            w.stop()
+        self.all.clear()
+        self.free.clear()
+
+
+class Jobs:
+    """The lanes of one app; workers start on first use (or at server start-up)."""
+
+    def __init__(self, lanes: dict[str, LaneConfig] | None = None) -> None:
+        ctx = _context()
+        self.lanes = {name: Lane(name, c, ctx) for name, c in (lanes or default_lanes()).items()}
+
+    def start(self) -> None:
+        for lane in self.lanes.values():
+            lane.start()
+
+    def stop(self) -> None:
+        for lane in self.lanes.values():
+            lane.stop()
+
+    async def run(self, lane: str, fn: Callable[..., Any], *args: Any, client: str = "") -> tuple[int, bytes]:
+        return await self.lanes[lane].run(fn, args, client)
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+async def offload(request: Request, lane: str, fn: Callable[..., Any], *args: Any) -> Response:
+    """The route's answer: ``fn(*args)`` run in ``lane`` of this app's workers, as JSON."""
+    jobs: Jobs = request.app.state.jobs
+    status, body = await jobs.run(lane, fn, *args, client=client_of(request))
+    return Response(body, status_code=status, media_type="application/json")
+
