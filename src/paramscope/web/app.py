@@ -27,7 +27,7 @@ from paramscope import __version__
 from paramscope.errors import ParamscopeError
 from paramscope.web import work
 from paramscope.web.jobs import Jobs, LaneConfig, offload
-from paramscope.web.limits import HostCheck, SameOrigin, SizeLimit
+from paramscope.web.limits import BODY_SECONDS, HostCheck, SameOrigin, SizeLimit
 from paramscope.web.security import (
     LOOPBACK_HOSTS,
     MAX_BODY_BYTES,
@@ -55,9 +55,10 @@ RuntimeQ = Annotated[str, Query(max_length=32, description="llama.cpp, vllm or t
 
 def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = True,
                allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS,
-               lanes: dict[str, LaneConfig] | None = None) -> FastAPI:
+               lanes: dict[str, LaneConfig] | None = None, body_seconds: float = BODY_SECONDS) -> FastAPI:
     """The app, serving sources inside ``roots`` (plus the `ls` folders when ``defaults``); ``lanes``
-    sizes its worker pool (``web.jobs.default_lanes``)."""
+    sizes its worker pool (``web.jobs.default_lanes``); a request body stalled ``body_seconds`` gets
+    408."""
     from paramscope.web.security import default_roots
 
     allowed = resolve_roots([*roots, *(default_roots() if defaults else [])])
@@ -198,7 +199,7 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
         return await offload(request, "quick" if structure_only else "bulk", work.diff_job,
                              confine(a, allowed).text, confine(b, allowed).text, not structure_only)
 
-    app.add_middleware(SizeLimit)
+    app.add_middleware(SizeLimit, body_seconds=body_seconds)
     app.add_middleware(SameOrigin)
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
     return app

@@ -11,6 +11,7 @@ time) are cut off with 408 after ``HEADER_SECONDS`` / ``BODY_SECONDS``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,7 +60,15 @@ class SizeLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             return await _answer(send, 413, f"request body over {self.limit} bytes")
-        seen, complete = 0, False
+        seen, complete, started, answered = 0, False, False, False
+
+        async def refuse(status: int, message: str) -> None:
+            # Answered here, not by raising through the app: FastAPI turns an error while it reads the
+            # body into its own 400.
+            nonlocal answered
+            if not started and not answered:
+                answered = True
+                await _answer(send, status, message)
 
         async def limited():
             nonlocal seen, complete
@@ -68,28 +77,24 @@ class SizeLimit:
             try:
                 message = await asyncio.wait_for(receive(), self.body_seconds)
             except TimeoutError:
+                await refuse(408, f"request body stalled for {self.body_seconds:g} s")
                 raise TooSlow from None
             seen += len(message.get("body", b""))
             complete = message["type"] != "http.request" or not message.get("more_body", False)
             if seen > self.limit:
+                await refuse(413, f"request body over {self.limit} bytes")
                 raise TooLarge
             return message
 
-        started = False
-
         async def tracking(message):
             nonlocal started
+            if answered:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with contextlib.suppress(TooLarge, TooSlow):  # already answered
             await self.app(scope, limited, tracking)
-        except TooLarge:
-            if not started:
-                await _answer(send, 413, f"request body over {self.limit} bytes")
-        except TooSlow:
-            if not started:
-                await _answer(send, 408, f"request body stalled for {self.body_seconds:g} s")
 
 
 class HostCheck:
