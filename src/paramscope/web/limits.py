@@ -35,11 +35,12 @@ class TooSlow(Exception):
     pass
 
 
-async def _answer(send, status: int, message: str) -> None:
+async def _answer(send, status: int, message: str, close: bool = False) -> None:
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:  # the rest of the body was not read: the connection cannot carry another request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -59,7 +60,7 @@ class SizeLimit:
             return await _answer(send, 414, "request URL too long")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await _answer(send, 413, f"request body over {self.limit} bytes")
+            return await _answer(send, 413, f"request body over {self.limit} bytes", close=True)
         seen, complete, started, answered = 0, False, False, False
 
         async def refuse(status: int, message: str) -> None:
@@ -68,7 +69,7 @@ class SizeLimit:
             nonlocal answered
             if not started and not answered:
                 answered = True
-                await _answer(send, status, message)
+                await _answer(send, status, message, close=True)
 
         async def limited():
             nonlocal seen, complete
