@@ -27,7 +27,7 @@ from paramscope import __version__
 from paramscope.errors import ParamscopeError
 from paramscope.web import work
 from paramscope.web.jobs import Jobs, LaneConfig, offload
-from paramscope.web.limits import BODY_SECONDS, HostCheck, SameOrigin, SizeLimit
+from paramscope.web.limits import BODY_SECONDS, HostCheck, ResponseHeaders, SameOrigin, SizeLimit
 from paramscope.web.security import (
     LOOPBACK_HOSTS,
     MAX_BODY_BYTES,
@@ -41,6 +41,8 @@ STATIC = Path(__file__).parent / "static"
 # The page loads only its own files and talks only to this server; model names cannot run as script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "no-referrer"))
 MAX_TEXT_CHARS = MAX_BODY_BYTES  # tokens: the same cap for GET and POST
 QUICK_TEXT_CHARS = 4096  # tokens of a longer text go to the bulk lane: a page's typing stays quick
 
@@ -98,14 +100,6 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
     @app.exception_handler(Exception)
     async def crashed(_: Request, e: Exception) -> JSONResponse:
         return JSONResponse({"error": f"internal error ({type(e).__name__})"}, status_code=500)
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
 
     def runtime_options(request: Request) -> dict[str, Any]:
         """Query parameters named by the runtime table (checked against the chosen runtime later)."""
@@ -202,6 +196,7 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
     app.add_middleware(SizeLimit, body_seconds=body_seconds)
     app.add_middleware(SameOrigin)
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
+    app.add_middleware(ResponseHeaders, headers=SECURITY_HEADERS)  # outermost: every answer has them
     return app
 
 

@@ -53,6 +53,10 @@ class LaneConfig:
     per_client: int
     deadline: float
     retry_after: int  # seconds, the Retry-After of a 503 / 429
+    # A refused request is answered only after this long: a client that ignores Retry-After and asks
+    # again at once then sends one request per ``tarpit`` instead of hundreds a second, each costing
+    # the event loop what a cheap request costs. Waiting is free (no worker, no thread).
+    tarpit: float = 0.0
 
 
 def default_lanes(cpus: int | None = None) -> dict[str, LaneConfig]:
@@ -60,8 +64,9 @@ def default_lanes(cpus: int | None = None) -> dict[str, LaneConfig]:
     n = cpus or os.cpu_count() or 1
     bulk = max(1, min(n - 1, 4))
     return {"quick": LaneConfig(workers=1 if n < 4 else 2, queue=32, per_client=16, deadline=30.0,
-                                retry_after=1),
-            "bulk": LaneConfig(workers=bulk, queue=4 * bulk, per_client=4, deadline=300.0, retry_after=5)}
+                                retry_after=1, tarpit=0.25),
+            "bulk": LaneConfig(workers=bulk, queue=4 * bulk, per_client=4, deadline=300.0, retry_after=5,
+                               tarpit=1.0)}
 
 
 # ---------------------------------------------------------------- the worker side (its own process)
@@ -209,10 +214,12 @@ class Lane:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + c.deadline
         if self.held[client] >= c.per_client:
+            await asyncio.sleep(c.tarpit)
             raise Refused(f"{self.name} lane: {self.held[client]} of your requests are already running or "
                           f"waiting (at most {c.per_client}); retry when one is answered", 429,
                           retry_after=c.retry_after)
         if not self.free and self.waiting >= c.queue:
+            await asyncio.sleep(c.tarpit)
             raise Refused(f"server busy: {len(self.all)} {self.name} jobs running and {self.waiting} "
                           f"waiting; retry in {c.retry_after} s", 503, retry_after=c.retry_after)
         self.held[client] += 1

@@ -113,6 +113,26 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
+class ResponseHeaders:
+    """Adds ``headers`` to every answer (plain ASGI: Starlette's ``@app.middleware`` costs a task and a
+    stream per request, which a server answering hundreds of 429s a second notices)."""
+
+    def __init__(self, app, headers: tuple[tuple[str, str], ...]) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers]
+
+    async def __call__(self, scope: Scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def adding(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *self.headers]}
+            await send(message)
+
+        await self.app(scope, receive, adding)
+
+
 class SameOrigin:
     """403 for a request a page of another origin made the browser send: ``Sec-Fetch-Site`` other than
     ``same-origin`` / ``none`` (typed in the address bar), or an ``Origin`` that is not this server's.
