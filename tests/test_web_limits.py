@@ -140,6 +140,7 @@ def assert_error(r: Any, status: int) -> str:
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
     assert list(body) == ["error"] and body["error"] and "\n" not in body["error"], body
+    assert "script-src 'self'" in r.headers["content-security-policy"]  # errors are answers too
     return body["error"]
 
 
@@ -332,3 +333,37 @@ def test_forty_clients_hammering_stats(server, http, root):
         statuses = [s for batch in heavy for s in batch]
     assert cheap == [200] * 20
     assert set(statuses) <= {200, 429, 503} and 200 in statuses, statuses
+
+
+def test_serve_command_banner_and_default_roots(tmp_path):
+    """`paramscope serve` itself: the banner names the URL and the roots (the current directory when no
+    ROOT is given), and the server it starts answers."""
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-m", "paramscope", "serve", "--port", str(port)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in banner and str(tmp_path.resolve()) in banner, banner
+        wait_until(lambda: _answers(port))
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
+            assert c.get("/api/roots").json()["roots"] == [str(tmp_path.resolve())]
+            assert_error(c.get("/docs"), 404)  # Swagger's page would load from a CDN
+            assert c.get("/openapi.json").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    assert "Traceback" not in proc.stderr.read()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/api/roots", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False

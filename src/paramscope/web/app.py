@@ -74,7 +74,9 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
         finally:
             jobs.stop()
 
-    app = FastAPI(title="paramscope", version=__version__, lifespan=lifespan,
+    # No /docs or /redoc: their pages load from a CDN, and nothing here may need the internet; the
+    # schema itself is /openapi.json.
+    app = FastAPI(title="paramscope", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="What is inside a model and what it takes to run it; each endpoint returns "
                               "the `--json` of the CLI command of the same name.")
     app.state.roots = allowed

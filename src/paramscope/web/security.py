@@ -41,10 +41,12 @@ class Source:
 
 
 def default_roots() -> list[Path]:
-    """The folders `paramscope ls` looks in by default (HF cache, Ollama, LM Studio)."""
+    """The folders `paramscope ls` looks in by default (HF cache, Ollama, LM Studio), and where
+    `make demo` (tools/fetch_models.py) keeps the models it fetches."""
     from paramscope.formats.discover import default_places
 
-    return [folder for _, folder in default_places(os.environ, Path.home())]
+    fetched = Path(os.environ.get("PARAMSCOPE_MODELS") or Path.home() / ".cache" / "paramscope" / "models")
+    return [*(folder for _, folder in default_places(os.environ, Path.home())), fetched]
 
 
 def resolve_roots(roots: Iterable[str | os.PathLike[str]]) -> tuple[Path, ...]:
