@@ -1,6 +1,6 @@
 """Cheap requests to `paramscope serve` while 40 clients hammer it with `stats` of a real model.
 
-    python bench/bench_serve.py [--clients 40] [--seconds 20] [--samples 40] [--source PATH]
+    python bench/bench_serve.py [--clients 40] [--seconds 20] [--samples 40] [--source PATH] [--src DIR]
 
 Starts the real server (``python -m paramscope serve ROOT --no-default-roots``) on a free port, then in
 the same run:
@@ -101,6 +101,8 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="how long the hammering lasts")
     p.add_argument("--samples", type=int, default=40)
     p.add_argument("--source", type=Path, help="model file (default: gemma-3-270m GGUF)")
+    p.add_argument("--src", type=Path, default=ROOT / "src",
+                   help="the paramscope source tree to serve from (another checkout: before / after)")
     p.add_argument("--hammer", nargs=3, metavar=("PORT", "PATH", "SECONDS"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.hammer:
@@ -114,7 +116,7 @@ def main() -> int:
         args.source = fetch_models.gemma_gguf()
     source = args.source.resolve()
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(args.src.resolve())}
     server = subprocess.Popen([sys.executable, "-m", "paramscope", "serve", str(source.parent),
                                "--no-default-roots", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
     try:
@@ -126,7 +128,8 @@ def main() -> int:
                 time.sleep(0.1)
         q = urllib.parse.quote(str(source))
         cheap = {"/api/roots": "/api/roots", "/api/inspect": f"/api/inspect?source={q}"}
-        sample(port, cheap["/api/inspect"], 3)  # warm: the worker imports the readers once
+        for path in cheap.values():  # warm: the worker imports the readers once
+            sample(port, path, 3)
         base = {name: sample(port, path, args.samples) for name, path in cheap.items()}
 
         hammering = subprocess.Popen([sys.executable, __file__, "--clients", str(args.clients), "--hammer",

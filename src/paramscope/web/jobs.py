@@ -101,7 +101,13 @@ def run_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[int, bytes]:
     return status, body
 
 
-def _worker_main(conn: Any) -> None:
+def _worker_main(conn: Any, environ: dict[str, str], cwd: str) -> None:
+    # A fork server's child starts with the environment and folder the fork server had when it
+    # started; the server's own (HF_HOME, HF_ENDPOINT, the caches…) are what its requests mean.
+    os.environ.clear()
+    os.environ.update(environ)
+    with contextlib.suppress(OSError):
+        os.chdir(cwd)
     # Ctrl-C reaches the whole process group; the server stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
@@ -133,7 +139,8 @@ class WorkerDied(Exception):
 class Worker:
     def __init__(self, ctx: Any) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="paramscope-job")
+        self.process = ctx.Process(target=_worker_main, args=(child, dict(os.environ), os.getcwd()),
+                                   daemon=True, name="paramscope-job")
         self.process.start()
         child.close()
 
