@@ -29,7 +29,7 @@ from paramscope.web.jobs import MAX_RESPONSE_BYTES, LaneConfig, run_job  # noqa:
 from paramscope.web.limits import server_config, slow_headers_protocol  # noqa: E402
 from paramscope.web.security import Refused  # noqa: E402
 
-LANES = {"quick": LaneConfig(workers=1, queue=8, per_client=8, deadline=120.0, retry_after=1),
+LANES = {"quick": LaneConfig(workers=1, queue=8, per_client=8, deadline=120.0, retry_after=1, memory=1 << 30),
          "bulk": LaneConfig(workers=1, queue=0, per_client=8, deadline=120.0, retry_after=7)}
 SLOW_SECONDS = 1.0  # header and body deadlines of the test server
 
@@ -225,6 +225,12 @@ def test_a_worker_that_dies_is_500_and_replaced(server, http, root):
     with pytest.raises(Refused) as e:
         server.submit("quick", os._exit, 3).result(120)
     assert e.value.status == 500
+    assert http.get("/api/inspect", params={"source": str(root / "tiny.safetensors")}).status_code == 200
+
+
+def test_a_job_over_its_memory_cap_is_507_not_swap(server, http, root):
+    status, body = server.submit("quick", bytearray, 2 << 30).result(120)  # 2 GiB against 1 GiB
+    assert status == 507 and "out of memory" in json.loads(body)["error"]
     assert http.get("/api/inspect", params={"source": str(root / "tiny.safetensors")}).status_code == 200
 
 

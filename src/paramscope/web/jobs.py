@@ -11,9 +11,9 @@ queues behind a full read of the weights:
 
 Each lane is bounded: ``workers`` jobs run, at most ``queue`` wait (more: 503 with Retry-After), one
 client (IP address) holds at most ``per_client`` running-or-waiting jobs (more: 429), and a job still
-unanswered ``deadline`` seconds after it arrived is answered 504 (its worker is killed). Workers run
-at a lower CPU priority (``nice``) than the server, which keeps the cheap answers fast on a loaded
-machine.
+unanswered ``deadline`` seconds after it arrived is answered 504 (its worker is killed). Bulk workers
+run at a lower CPU priority (``nice``) than the server and the quick lane, and each worker's heap is
+capped (``memory``: 507 past it).
 
 A route offloads with ``await jobs.offload(request, "bulk", function, *args)``: ``function`` is a
 module-level function (it is sent by name) returning a JSON-able value; the answer is its JSON, or
@@ -41,7 +41,6 @@ from starlette.responses import Response
 from paramscope.web.security import Refused
 
 MAX_RESPONSE_BYTES = 8 << 20  # an answer a browser page can take; tokens of 1 MB of text is ~26 MB
-WORKER_NICE = 10  # below the server: the event loop gets the CPU first
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +56,8 @@ class LaneConfig:
     # again at once then sends one request per ``tarpit`` instead of hundreds a second, each costing
     # the event loop what a cheap request costs. Waiting is free (no worker, no thread).
     tarpit: float = 0.0
+    nice: int = 0  # CPU priority below the server's: bulk reads yield to everything else
+    memory: int | None = None  # bytes of heap per worker (RLIMIT_DATA): past it, 507 instead of swapping
 
 
 def default_lanes(cpus: int | None = None) -> dict[str, LaneConfig]:
@@ -64,9 +65,18 @@ def default_lanes(cpus: int | None = None) -> dict[str, LaneConfig]:
     n = cpus or os.cpu_count() or 1
     bulk = max(1, min(n - 1, 4))
     return {"quick": LaneConfig(workers=1 if n < 4 else 2, queue=32, per_client=16, deadline=30.0,
-                                retry_after=1, tarpit=0.25),
+                                retry_after=1, tarpit=0.25, memory=_memory_share()),
             "bulk": LaneConfig(workers=bulk, queue=4 * bulk, per_client=4, deadline=300.0, retry_after=5,
-                               tarpit=1.0)}
+                               tarpit=1.0, nice=10, memory=_memory_share())}
+
+
+def _memory_share() -> int | None:
+    """Half the machine's memory for one worker: a header bomb or a huge diff fails alone (507)
+    instead of taking the machine into swap or the kernel's OOM killer."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 # ---------------------------------------------------------------- the worker side (its own process)
@@ -101,7 +111,7 @@ def run_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[int, bytes]:
     return status, body
 
 
-def _worker_main(conn: Any, environ: dict[str, str], cwd: str) -> None:
+def _worker_main(conn: Any, environ: dict[str, str], cwd: str, nice: int, memory: int | None) -> None:
     # A fork server's child starts with the environment and folder the fork server had when it
     # started; the server's own (HF_HOME, HF_ENDPOINT, the caches…) are what its requests mean.
     os.environ.clear()
@@ -111,7 +121,16 @@ def _worker_main(conn: Any, environ: dict[str, str], cwd: str) -> None:
     # Ctrl-C reaches the whole process group; the server stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
-        os.nice(WORKER_NICE)
+        os.nice(nice)
+    if memory is not None:
+        # Heap and anonymous maps only: the memory maps of the model files the readers use are not
+        # counted (RLIMIT_AS would refuse a 70 GB file's map).
+        with contextlib.suppress(ValueError, OSError, ImportError):
+            import resource
+
+            _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+            resource.setrlimit(resource.RLIMIT_DATA, (memory if hard == resource.RLIM_INFINITY
+                                                      else min(memory, hard), hard))
     while True:
         try:
             fn, args = conn.recv()
@@ -137,9 +156,10 @@ class WorkerDied(Exception):
 
 
 class Worker:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, config: LaneConfig) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, dict(os.environ), os.getcwd()),
+        self.process = ctx.Process(target=_worker_main, args=(child, dict(os.environ), os.getcwd(),
+                                                             config.nice, config.memory),
                                    daemon=True, name="paramscope-job")
         self.process.start()
         child.close()
@@ -190,7 +210,7 @@ class Lane:
             self._release(self._new())
 
     def _new(self) -> Worker:
-        w = Worker(self.ctx)
+        w = Worker(self.ctx, self.config)
         self.all.append(w)
         return w
 
