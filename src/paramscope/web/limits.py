@@ -194,7 +194,7 @@ def slow_headers_protocol(header_seconds: float = HEADER_SECONDS) -> type:
     class SlowHeaders(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._arm()
 
