@@ -228,6 +228,15 @@ def test_a_worker_that_dies_is_500_and_replaced(server, http, root):
     assert http.get("/api/inspect", params={"source": str(root / "tiny.safetensors")}).status_code == 200
 
 
+def test_a_worker_killed_while_idle_is_replaced_unseen(server, http, root):
+    lane = server.lane("quick")
+    victim = lane.all[0].process.pid
+    os.kill(victim, 9)
+    wait_until(lambda: not _alive(victim))
+    assert http.get("/api/inspect", params={"source": str(root / "tiny.safetensors")}).status_code == 200
+    assert victim not in [w.process.pid for w in lane.all]
+
+
 def test_a_job_over_its_memory_cap_is_507_not_swap(server, http, root):
     status, body = server.submit("quick", bytearray, 2 << 30).result(120)  # 2 GiB against 1 GiB
     assert status == 507 and "out of memory" in json.loads(body)["error"]

@@ -152,7 +152,9 @@ def _context() -> Any:
 
 
 class WorkerDied(Exception):
-    pass
+    def __init__(self, idle: bool = False) -> None:
+        super().__init__()
+        self.idle = idle  # found dead before it had the job: nothing ran, another worker may take it
 
 
 class Worker:
@@ -180,7 +182,10 @@ class Worker:
 
         loop.add_reader(fd, readable)
         try:
-            self.conn.send(job)
+            try:
+                self.conn.send(job)
+            except (BrokenPipeError, ConnectionResetError, EOFError):  # died while idle (OOM killer…)
+                raise WorkerDied(idle=True) from None
             return await asyncio.wait_for(done, timeout)
         finally:
             loop.remove_reader(fd)
@@ -253,27 +258,38 @@ class Lane:
         try:
             worker = await self._take(deadline)
             try:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError
-                result = await worker.call((fn, args), remaining)
-            except TimeoutError:
-                self._replace(worker)  # it is still working: stop it, so the time limit frees the CPU
-                raise Refused(f"no answer within {c.deadline:g} s (the server's time limit for "
-                              f"{self.name} requests)", 504) from None
-            except WorkerDied:
-                self._replace(worker)
-                raise Refused("the worker process died answering this request (out of memory?)", 500) \
-                    from None
-            except BaseException:  # cancelled mid-call: the worker's state is unknown
-                self._replace(worker)
-                raise
-            self._release(worker)
-            return result
+                return await self._call(worker, (fn, args), deadline)
+            except WorkerDied as e:
+                if not e.idle:
+                    raise
+                # found dead before it had the job (the OOM killer, a signal): nothing ran, so
+                # another worker may take it
+                return await self._call(await self._take(deadline), (fn, args), deadline)
+        except WorkerDied:
+            raise Refused("the worker process died answering this request (out of memory?)", 500) from None
         finally:
             self.held[client] -= 1
             if not self.held[client]:
                 del self.held[client]
+
+    async def _call(self, worker: Worker, job: tuple[Any, ...], deadline: float) -> tuple[int, bytes]:
+        """The job's answer from ``worker``, which goes back to the lane, or is replaced when it may be
+        in any state but idle (past the deadline, died, cancelled mid-call)."""
+        c = self.config
+        try:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError
+            result = await worker.call(job, remaining)
+        except TimeoutError:
+            self._replace(worker)  # it is still working: stop it, so the time limit frees the CPU
+            raise Refused(f"no answer within {c.deadline:g} s (the server's time limit for "
+                          f"{self.name} requests)", 504) from None
+        except BaseException:  # died, or cancelled mid-call: its state is unknown
+            self._replace(worker)
+            raise
+        self._release(worker)
+        return result
 
     async def _take(self, deadline: float) -> Worker:
         if self.free:
