@@ -69,6 +69,7 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         jobs.start()  # the first request should not pay for starting the workers
+        warm()
         try:
             yield
         finally:
@@ -200,6 +201,16 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
     app.add_middleware(ResponseHeaders, headers=SECURITY_HEADERS)  # outermost: every answer has them
     return app
+
+
+def warm() -> None:
+    """Load the tables the event loop itself reads (confinement's catalogue lookup, the runtimes'
+    options) before the first request, not during it: meanwhile nothing else would be answered."""
+    from paramscope.analyses.sizing.runtimes import all_options
+    from paramscope.knowledge import catalogue
+
+    catalogue.has("")
+    list(all_options())
 
 
 def validation_message(e: RequestValidationError) -> str:
