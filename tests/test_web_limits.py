@@ -195,6 +195,20 @@ def test_waiting_past_the_deadline_is_504(server, http, root):
         held.cancel()
 
 
+def test_a_client_that_leaves_frees_its_place(server, root):
+    lane = server.lane("bulk")
+    lane.configure(queue=4)
+    held = server.occupy("bulk")
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=120) as s:
+            s.sendall(f"GET /api/stats?source={root / 'tiny.safetensors'} HTTP/1.1\r\n"
+                      "Host: 127.0.0.1\r\n\r\n".encode())
+            wait_until(lambda: lane.waiting == 1)
+        wait_until(lambda: lane.waiting == 0 and not lane.held.get("127.0.0.1"))
+    finally:
+        held.cancel()
+
+
 def test_running_past_the_deadline_is_504_and_the_worker_is_replaced(server, http, root):
     lane = server.lane("bulk")
     lane.configure(deadline=0.5)

@@ -339,8 +339,31 @@ def client_of(request: Request) -> str:
 
 
 async def offload(request: Request, lane: str, fn: Callable[..., Any], *args: Any) -> Response:
-    """The route's answer: ``fn(*args)`` run in ``lane`` of this app's workers, as JSON."""
+    """The route's answer: ``fn(*args)`` run in ``lane`` of this app's workers, as JSON. A bulk job
+    whose client has gone (closed the tab, aborted the fetch) is stopped, waiting or running: nobody
+    would read its answer. (A quick one is left to finish: stopping it would cost a new worker.)"""
     jobs: Jobs = request.app.state.jobs
-    status, body = await jobs.run(lane, fn, *args, client=client_of(request))
+    job = asyncio.ensure_future(jobs.run(lane, fn, *args, client=client_of(request)))
+    if lane == "bulk":
+        gone = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            job.cancel()  # wait() leaves what it waits on running
+            raise
+        finally:
+            gone.cancel()
+        if not job.done():
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+            return Response(error_body("client went away"), status_code=499, media_type="application/json")
+    status, body = await job
     return Response(body, status_code=status, media_type="application/json")
 
+
+async def _disconnected(request: Request) -> None:
+    # Once the request's body is in, the next message the server has for this request is the
+    # disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
