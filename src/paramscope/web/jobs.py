@@ -40,6 +40,12 @@ from starlette.responses import Response
 
 from paramscope.web.security import Refused
 
+# Imported once by the fork server, so that a new worker (at start, or replacing one stopped past its
+# deadline) answers its first request without a second of imports. None reads the environment at
+# import: each worker takes the server's own when it starts (_worker_main).
+PRELOAD = ["paramscope.web.jobs", "paramscope.web.work", "paramscope.app.common", "paramscope.app.inspect",
+           "paramscope.app.size", "paramscope.app.fit", "paramscope.app.tokens", "paramscope.app.stats",
+           "paramscope.app.diff", "paramscope.formats.discover"]
 MAX_RESPONSE_BYTES = 8 << 20  # an answer a browser page can take; tokens of 1 MB of text is ~26 MB
 
 
@@ -146,7 +152,7 @@ def _context() -> Any:
     # from a clean process with the readers already imported.
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["paramscope.web.jobs", "paramscope.app.common"])
+        ctx.set_forkserver_preload(PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
 
