@@ -19,6 +19,10 @@ A route offloads with ``await jobs.offload(request, "bulk", function, *args)``: 
 module-level function (it is sent by name) returning a JSON-able value; the answer is its JSON, or
 ``{"error": ...}`` with the status the exception maps to (``Refused``: its own, ``ParamscopeError``:
 400), exactly as if the route had run it.
+
+Workers start from a fork server (spawn where there is none), which imports the main module of the
+program again: a script that builds the app itself must keep its start-up under
+``if __name__ == "__main__":``, as multiprocessing requires of every program that uses it.
 """
 
 from __future__ import annotations
