@@ -174,6 +174,17 @@ def test_bulk_lane_full_is_503_with_retry_after(server, http, root):
         held.cancel()
 
 
+def test_long_texts_are_tokenized_in_the_bulk_lane(server, http):
+    held = server.occupy("bulk")
+    try:
+        long = http.post("/api/tokens", params={"source": "llama-3.1-70b"}, json={"text": "a" * 5000})
+        assert_error(long, 503)
+        short = http.post("/api/tokens", params={"source": "llama-3.1-70b"}, json={"text": "a" * 100})
+        assert "no tokenizer" in assert_error(short, 400)
+    finally:
+        held.cancel()
+
+
 def test_one_client_cannot_hold_more_than_its_share(server, http, root):
     server.lane("bulk").configure(per_client=1, queue=4)
     held = server.occupy("bulk", client="127.0.0.1")  # the test client's address
@@ -275,6 +286,9 @@ def test_cross_site_requests_refused(http, root, headers):
 
 def test_same_origin_and_typed_urls_allowed(server, http):
     assert http.get("/api/roots", headers={"Origin": server.url}).status_code == 200
+    r = http.post("/api/tokens", params={"source": "llama-3.1-70b"}, json={"text": "hi"},
+                  headers={"Origin": server.url, "Sec-Fetch-Site": "same-origin"})
+    assert "no tokenizer" in assert_error(r, 400)  # past the guards, answered by the command
     for site in ("same-origin", "none"):
         assert http.get("/api/roots", headers={"Sec-Fetch-Site": site}).status_code == 200
     # a link from elsewhere to the page only shows the page
