@@ -313,6 +313,8 @@ class Lane:
             if waiter.done() and not waiter.cancelled():
                 self._release(waiter.result())  # handed a worker as the wait ended: pass it on
             waiter.cancel()
+            with contextlib.suppress(ValueError):
+                self.waiters.remove(waiter)
             if isinstance(e, TimeoutError):
                 raise Refused(f"no {self.name} worker free within {self.config.deadline:g} s; retry later",
                               504, retry_after=self.config.retry_after) from None
