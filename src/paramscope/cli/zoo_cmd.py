@@ -18,7 +18,7 @@ Needs the zoo extra (pip install 'paramscope[zoo]'). docs/zoo.md has the details
 
 examples:
   paramscope zoo ~/models --out zoo.parquet
-  paramscope zoo s3://bucket/checkpoints --out zoo.parquet --scheduler tcp://10.0.0.5:8786
+  paramscope zoo s3://bucket/models --out z.parquet --scheduler tcp://host:8786
   paramscope zoo /data/a /data/b --out zoo.parquet --workers 8 --json"""
 EXIT_STATUS = ("exit status: 2 if any file could run code on loading, 1 on bad usage, 0 otherwise "
                "(unreadable files are rows of the table, not failures)")
