@@ -82,7 +82,8 @@ class _bar:
     def update(self, p: Any) -> None:
         from paramscope.units import bytes_label
 
-        rate = f"{bytes_label(int(p.bytes_hashed / p.seconds))}/s hashed" if p.seconds > 0 else ""
+        rate = (f"{p.files_done / p.seconds:,.0f} files/s, {bytes_label(int(p.bytes_hashed / p.seconds))}/s "
+                "hashed" if p.seconds > 0 else "")
         self.bar.update(self.task, completed=p.files_done, total=p.files_total, rate=rate)
 
     def __exit__(self, *exc: object) -> None:
