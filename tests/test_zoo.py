@@ -364,3 +364,24 @@ def test_summary_equals_a_brute_force_count(files):
     assert s.shared_tensors == expect["shared"]
     assert sorted(sorted(g.models) for g in s.same_model) == expect["groups"]
     assert sorted(sorted(g.models) for g in s.same_base) == expect["bases"]
+
+
+def test_a_task_holds_one_chunk_whatever_the_file_size(tmp_path):
+    """A 256 MiB file (sparse: zeros on no disk blocks) described with a bounded Python allocation."""
+    import tracemalloc
+
+    from builders.safetensors_files import write_safetensors
+    from paramscope.zoo.task import CHUNK, describe
+
+    path = write_safetensors(tmp_path / "big.safetensors", {"a": ("F32", [64, 1 << 20]), "b": ("BF16", [8])})
+    item = walk([str(path)])[0]
+    tracemalloc.start()
+    row = describe(item)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert row["error"] is None and row["bytes_hashed"] == (256 << 20) + 16
+    zeros = hashlib.sha256()
+    for _ in range(256):
+        zeros.update(bytes(1 << 20))
+    assert row["tensors"][0]["hash"] == zeros.hexdigest()
+    assert peak < 2 * CHUNK, peak
