@@ -385,3 +385,14 @@ def test_a_task_holds_one_chunk_whatever_the_file_size(tmp_path):
         zeros.update(bytes(1 << 20))
     assert row["tensors"][0]["hash"] == zeros.hexdigest()
     assert peak < 2 * CHUNK, peak
+
+
+def test_the_html_page_holds_the_summary_and_no_script(small, small_run, tmp_path):
+    page = tmp_path / "zoo.html"
+    args = ["zoo", str(small.root), "--out", str(small_run[1]), "--html", str(page), "--workers", "1"]
+    done = subprocess.run([sys.executable, "-m", "paramscope", *args], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr
+    html = page.read_text()
+    assert "deduplication would save" in html and "os.system" in html
+    assert "<script" not in html.lower()
