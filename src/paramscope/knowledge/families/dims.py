@@ -328,9 +328,10 @@ def _lfm2_ffn(hf: HfConfig) -> int:
 def resolve(fam: Family, raw: Mapping[str, Any], source: str,
             outer: Mapping[str, Any] | None = None) -> Dims:
     """The numbers of one (text) model; ``outer`` is the multimodal wrapper, for dtype and tying."""
-    if fam.flatten:  # DbrxConfig: attn_config / ffn_config sub-configs; the file's nested values win
+    if fam.flatten:  # DbrxConfig: attn_config / ffn_config sub-configs. The top level wins: those
+        # sections also carry PretrainedConfig noise ("tie_word_embeddings": true in dbrx-instruct's)
         nested = [raw.get(k) for k in fam.flatten]
-        raw = {**raw, **{k: v for n in nested if isinstance(n, Mapping) for k, v in n.items()}}
+        raw = {**{k: v for n in nested if isinstance(n, Mapping) for k, v in n.items()}, **raw}
     hf = HfConfig(raw, fam.defaults, fam.attribute_map, source)
     hidden = hf.int("hidden_size", minimum=1)
     heads = hf.int("num_attention_heads", minimum=1)
