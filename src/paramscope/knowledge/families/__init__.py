@@ -27,6 +27,7 @@ from paramscope.knowledge.families.encoders import (
     modernbert_tensors,
     mpnet_tensors,
     t5_tensors,
+    t5gemma_tensors,
     whisper_tensors,
 )
 from paramscope.knowledge.families.hfconfig import HfConfig
@@ -44,7 +45,7 @@ class NoFamilyRow(UnsupportedError):
 
 LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "distilbert": distilbert_tensors,
            "mpnet": mpnet_tensors, "modernbert": modernbert_tensors, "bart": bart_tensors,
-           "whisper": whisper_tensors}
+           "whisper": whisper_tensors, "t5gemma": t5gemma_tensors}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
 ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 
