@@ -331,7 +331,8 @@ def whisper_tensors(d: Dims, t: TensorList) -> None:
 
 # T5GemmaModuleConfig defaults (Gemma 2 2B's shape), for an encoder or decoder section that omits a field
 T5GEMMA_MODULE = {"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
-                  "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                  "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
+                  "head_dim": 256,
                   "attention_bias": False}
 
 
