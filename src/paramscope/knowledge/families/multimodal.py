@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from paramscope.errors import FormatError
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
 
@@ -282,6 +283,8 @@ def mllama_tower(v: HfConfig, t: TensorList, p: str) -> None:
     patches = (v.int("image_size", minimum=1) // patch) ** 2 + 1
     tiles = v.int("max_num_tiles", minimum=1)
     ratios = v.value("supported_aspect_ratios") or _MLLAMA_RATIOS
+    if not isinstance(ratios, list | tuple):
+        raise FormatError(v.source, "field 'supported_aspect_ratios' must be a list", found=repr(ratios)[:80])
     rows = len(ratios) + 1
     t.add(p + "patch_embedding.weight", h, channels, patch, patch)
     t.add(p + "class_embedding", h)
