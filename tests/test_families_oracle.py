@@ -335,3 +335,25 @@ def test_every_model_type_is_counted_or_refused_in_one_line(model_type: str) -> 
         assert expected_tensors(cfg)
     except UnsupportedError as e:
         assert "\n" not in str(e)
+
+
+# -- composites with another tower or projector setting than their default ------------------------------
+@pytest.mark.parametrize("cfg", [
+    # pixtral-12b's shape: LLaVA around a Pixtral tower (no vision_model. level) and a Mistral text model
+    {"model_type": "llava",
+     "text_config": {"model_type": "mistral", "num_hidden_layers": 2, "hidden_size": 512, "num_attention_heads": 8,
+                     "num_key_value_heads": 2, "head_dim": 64, "intermediate_size": 100, "vocab_size": 1000},
+     "vision_config": {"model_type": "pixtral", "num_hidden_layers": 2, "hidden_size": 256,
+                       "num_attention_heads": 4, "intermediate_size": 100, "head_dim": 64}},
+    {"model_type": "llava_next", "multimodal_projector_bias": False, "text_config": {"num_hidden_layers": 2},
+     "vision_config": {"num_hidden_layers": 1}},
+    {"model_type": "qwen2_vl", "hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
+     "tie_word_embeddings": True, "vision_config": {"depth": 1, "embed_dim": 64, "hidden_size": 256,
+                                                    "in_chans": 3, "model_type": "qwen2_vl"}},
+    {"model_type": "mllama", "tie_word_embeddings": True,
+     "text_config": {"num_hidden_layers": 3, "cross_attention_layers": [0, 2]},
+     "vision_config": {"num_hidden_layers": 1, "num_global_layers": 2, "image_size": 560,
+                       "supported_aspect_ratios": [[1, 1], [1, 2]], "max_num_tiles": 2}},
+], ids=["llava+pixtral", "llava_next-no-bias", "qwen2_vl-inline-text", "mllama-tied-560"])
+def test_composite_variants_equal_transformers(cfg: dict[str, Any]) -> None:
+    _assert_equal(cfg, f"variant {cfg['model_type']}")

@@ -184,7 +184,8 @@ def _build(plan: _Plan) -> TensorList:
     else:
         decoder_tensors(d, t, c.text_prefix, c.head_prefix)
     if c is not None and plan.vision is not None:
-        VISION_TOWERS[plan.vision_type].build(plan.vision, t, c.vision_prefix)
+        tower = VISION_TOWERS[plan.vision_type]
+        tower.build(plan.vision, t, tower.prefix(c.vision_prefix))
         c.projector(plan.vision, d.hidden, t, c.projector_prefix, plan.outer)
     return t
 
@@ -249,7 +250,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
 def _tower_summary(plan: _Plan, c: Composite, v: HfConfig) -> dict[str, Any]:
     """Shape and parameter count of the vision tower and projector, for the summary."""
     tensors = _build(plan).items
-    vision = sum(t.params for t in tensors if t.name.startswith(c.vision_prefix))
+    vision_prefix = VISION_TOWERS[plan.vision_type].prefix(c.vision_prefix)
+    vision = sum(t.params for t in tensors if t.name.startswith(vision_prefix))
     projector = sum(t.params for t in tensors if t.name.startswith(c.projector_prefix))
     summary = {k: v.value(k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
                                         "num_attention_heads", "image_size", "patch_size")}
