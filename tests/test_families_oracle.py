@@ -341,7 +341,8 @@ def test_every_model_type_is_counted_or_refused_in_one_line(model_type: str) -> 
 @pytest.mark.parametrize("cfg", [
     # pixtral-12b's shape: LLaVA around a Pixtral tower (no vision_model. level) and a Mistral text model
     {"model_type": "llava",
-     "text_config": {"model_type": "mistral", "num_hidden_layers": 2, "hidden_size": 512, "num_attention_heads": 8,
+     "text_config": {"model_type": "mistral", "num_hidden_layers": 2, "hidden_size": 512,
+                     "num_attention_heads": 8,
                      "num_key_value_heads": 2, "head_dim": 64, "intermediate_size": 100, "vocab_size": 1000},
      "vision_config": {"model_type": "pixtral", "num_hidden_layers": 2, "hidden_size": 256,
                        "num_attention_heads": 4, "intermediate_size": 100, "head_dim": 64}},
