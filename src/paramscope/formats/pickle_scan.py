@@ -58,6 +58,7 @@ class PickleScan:
     pickles: int  # pickles read to their STOP
     not_pickle: str | None = None  # nothing here is a pickle: why (no pickle, no container)
     notes: tuple[str, ...] = ()
+    code_free: str | None = None  # a container of plain data only (numeric .npy / .npz): what it is
 
 
 @dataclass
@@ -68,6 +69,7 @@ class _Scan:
     notes: list[str] = field(default_factory=list)
     pickles: int = 0
     not_pickle: str | None = None
+    code_free: str | None = None
 
     def add(self, refs: tuple[vm.GlobalUse, ...]) -> None:
         for u in refs:
@@ -83,9 +85,10 @@ class _Scan:
 
     def result(self) -> PickleScan:
         unverified = tuple(dict.fromkeys(self.unverified))
-        nothing = self.not_pickle if not (self.refs or unverified or self.pickles) else None
-        return PickleScan(tuple(self.refs.values()), unverified, self.pickles, nothing,
-                          tuple(dict.fromkeys(self.notes)))
+        empty = not (self.refs or unverified or self.pickles)
+        return PickleScan(tuple(self.refs.values()), unverified, self.pickles,
+                          self.not_pickle if empty and not self.code_free else None,
+                          tuple(dict.fromkeys(self.notes)), self.code_free if empty else None)
 
 
 # --- streams of pickles ---------------------------------------------------------------------------
@@ -209,14 +212,16 @@ def _legacy(s: _Scan, f: LocalFile) -> None:
         return
     if read < 5:
         s.doubt("", "legacy torch.save file holds fewer than its five pickles")
+    # torch.load reads the storages as raw bytes after the five pickles and unpickles nothing more:
+    # a storage that does not add up stops the load (after the pickles ran), so it is a note, not doubt
     try:
         storages = pytorch.legacy_storages(f, layout)
     except ParamscopeError as e:
-        s.doubt("", f"legacy storages do not add up ({_short(e, f.name)})")
+        s.notes.append(f"legacy storages do not add up ({_short(e, f.name)})")
         return
     last = max((at + n for at, n in storages.values()), default=layout.data_start)
     if last != f.size:
-        s.doubt("", f"{f.size - last} bytes after the last storage (torch never writes them)")
+        s.notes.append(f"{f.size - last} bytes after the last storage (torch never reads them)")
 
 
 def _compression(head: bytes) -> str | None:
@@ -284,7 +289,7 @@ def _npy(s: _Scan, data: bytes, where: str, f: LocalFile | None = None) -> None:
         s.doubt(where, f"{label}'s header is not the dict numpy writes")
         return
     if not _has_objects(descr):
-        s.not_pickle = s.not_pickle or "a numpy .npy array of plain numbers (no pickle)"
+        s.code_free = s.code_free or "numpy (plain numbers)"
         s.notes.append(f"{label}: plain numbers")
         return
     s.notes.append(f"{label}: object array (a pickle, what numpy.load(allow_pickle=True) unpickles)")
@@ -328,7 +333,7 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int) -> None:
         if m.compressed_size == 0 and m.size == 0:
             continue
         _member(s, f, m, depth)
-    if not (s.refs or s.pickles or s.unverified):
+    if not (s.refs or s.pickles or s.unverified or s.code_free):
         s.not_pickle = "a zip archive with no pickle inside"
 
 
@@ -363,7 +368,7 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
     s.add(tuple(inner.refs.values()))
     s.unverified += inner.unverified
     s.pickles += inner.pickles
-    if inner.not_pickle and named:
+    if inner.not_pickle and named and not inner.refs:
         s.notes.append(f"{where}: named like a pickle but is not one")
 
 
@@ -383,3 +388,4 @@ def _nested_zip(s: _Scan, data: bytes, where: str, depth: int) -> None:
     s.add(tuple(sub.refs.values()))
     s.unverified += [u if u.startswith(where) else f"{where}: {u}" for u in sub.unverified]
     s.pickles += sub.pickles
+    s.code_free = s.code_free or sub.code_free
