@@ -126,7 +126,8 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
                     "load of the stream would read it)")
         memo = dict(memo)
         try:
-            r = vm.run(data, s.file, at, limits=LIMITS, persistent_load=persistent_load, memo=memo)
+            r = vm.run(data, s.file, at, limits=LIMITS, persistent_load=persistent_load, memo=memo,
+                       after_build=_joblib_array)
         except vm.PickleError as e:
             s.add(e.references)
             for a in e.anomalies:
@@ -150,6 +151,79 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
     return read
 
 
+# joblib.numpy_pickle: after BUILD of a NumpyArrayWrapper, joblib's Unpickler reads the array from the
+# file itself: an object array as a nested pickle (a fresh Unpickler), other arrays as a padding-length
+# byte, that padding, then count * itemsize raw bytes; then unpickling goes on.
+JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
+_DTYPE_CODE = re.compile(r"[<>|=]?([biufcmMSUVaO?])([0-9]*)")
+
+
+def _joblib_array(m: vm.Machine, obj: Any) -> None:
+    if not (isinstance(obj, vm.Call) and isinstance(obj.func, vm.Global)
+            and (obj.func.module, obj.func.name) == JOBLIB_WRAPPER and isinstance(obj.state, vm.PDict)):
+        return
+    if m.frame_end is not None and m.frame_end > m.pos:
+        m._fail(f"joblib array at offset {m.pos} lies inside a FRAME (joblib ends frames before arrays)")
+    state = obj.state.entries
+    shape, dtype = state.get("shape"), state.get("dtype")
+    if not (isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape)):
+        m._fail(f"joblib array at offset {m.pos} has no shape the scan reads")
+    itemsize, objects = _joblib_dtype(dtype)
+    if itemsize is None:
+        m._fail(f"joblib array at offset {m.pos} has a dtype the scan does not read")
+    if objects:  # a nested pickle, read by a fresh Unpickler on the same file
+        inner = vm.Machine(m.data, m.file, m.pos, limits=m.limits, persistent_load=m.persistent_load,
+                           after_build=_joblib_array)
+        try:
+            r = inner.run()
+        except vm.PickleError as e:
+            _merge(m, e.references)
+            raise
+        _merge(m, r.references)
+        m.anomalies.extend(r.anomalies)
+        m.pos = r.end
+        return
+    if "numpy_array_alignment_bytes" in state:
+        m.take(m.take(1, "joblib padding length")[0], "joblib padding")
+    count = 1
+    for n in shape:
+        count *= n
+    m.take(count * itemsize, "joblib array data")
+
+
+def _joblib_dtype(dtype: Any) -> tuple[int | None, bool]:
+    """(item size, holds objects) of numpy.dtype(CODE, False, True) as pickled, with its BUILD state
+    (version, byte order, subarray, names, fields, elsize, alignment, flags)."""
+    if not (isinstance(dtype, vm.Call) and isinstance(dtype.args, tuple) and dtype.args
+            and isinstance(dtype.args[0], str)):
+        return None, False
+    state = dtype.state if isinstance(dtype.state, tuple) else ()
+    if len(state) >= 8 and type(state[7]) is int and state[7] & 1:  # NPY_ITEM_REFCOUNT: objects inside
+        return 0, True
+    if len(state) >= 8 and type(state[5]) is int and state[5] > 0:  # structured / void: elsize given
+        return state[5], False
+    match = _DTYPE_CODE.fullmatch(dtype.args[0])
+    if match is None:
+        return None, False
+    kind, digits = match.groups()
+    if kind == "O":
+        return 0, True
+    size = int(digits) if digits else {"b": 1, "?": 1}.get(kind)
+    if size is None:
+        return None, False
+    return size * (4 if kind == "U" else 1), False
+
+
+def _merge(m: vm.Machine, refs: tuple[vm.GlobalUse, ...]) -> None:
+    for u in refs:
+        have = m.refs.get((u.module, u.name))
+        if have is None:
+            m.refs[(u.module, u.name)] = vm.GlobalUse(u.module, u.name, u.offset, u.count, u.calls)
+        else:
+            have.count += u.count
+            have.calls += u.calls
+
+
 def _short(e: Exception, file: str) -> str:
     text = str(e)
     return text[len(file) + 2:] if text.startswith(file + ": ") else text
@@ -162,7 +236,9 @@ def scan_path(path: Path) -> PickleScan:
     with LocalFile(Path(path)) as f:
         s = _Scan(f.name)
         head = f.head(512)
-        if zipfile_safe.is_zip(head):
+        if not head:
+            s.not_pickle = "an empty file"
+        elif zipfile_safe.is_zip(head):
             _zip_file(s, f, "", 0)
         elif head.startswith(NPY_MAGIC):
             _npy(s, f.read(0, min(f.size, MAX_NPY_HEADER + 16), "the .npy header"), "", f)

@@ -186,8 +186,11 @@ class Result:
 class Machine:
     def __init__(self, data: bytes, file: str, start: int = 0, *, limits: Limits = Limits(),
                  calls: Mapping[tuple[str, str], CallHandler] | None = None,
-                 persistent_load: Callable[[Any], Any] | None = None, memo: dict[int, Any] | None = None):
+                 persistent_load: Callable[[Any], Any] | None = None, memo: dict[int, Any] | None = None,
+                 after_build: Callable[[Machine, Any], None] | None = None):
         self.data, self.file, self.pos, self.limits = data, file, start, limits
+        # a loader that reads data of its own from the stream after BUILD (joblib's arrays)
+        self.after_build = after_build
         self.calls = {**BUILTIN_CALLS, **(calls or {})}
         self.persistent_load = persistent_load or PersistentRef
         self.stack: list[Any] = []
@@ -477,6 +480,8 @@ def _build(m: Machine) -> None:
         obj.state = state
     elif isinstance(obj, Global):
         m.refs[(obj.module, obj.name)].calls += 1  # BUILD on a class sets attributes on it
+    if m.after_build is not None:
+        m.after_build(m, obj)
 
 
 def _append(m: Machine) -> None:
@@ -831,8 +836,9 @@ BUILTIN_CALLS: dict[tuple[str, str], CallHandler] = {
 
 def run(data: bytes, file: str, start: int = 0, *, limits: Limits = Limits(),
         calls: Mapping[tuple[str, str], CallHandler] | None = None,
-        persistent_load: Callable[[Any], Any] | None = None, memo: dict[int, Any] | None = None) -> Result:
+        persistent_load: Callable[[Any], Any] | None = None, memo: dict[int, Any] | None = None,
+        after_build: Callable[[Machine, Any], None] | None = None) -> Result:
     """Interpret one pickle starting at ``start`` in ``data``; see the module docstring. ``memo`` carries
     the memo of an earlier pickle of the same stream (one Unpickler's ``load()`` called again)."""
     return Machine(data, file, start, limits=limits, calls=calls, persistent_load=persistent_load,
-                   memo=memo).run()
+                   memo=memo, after_build=after_build).run()
