@@ -125,7 +125,7 @@ def _loads(make: Any, f: Any, data: bytes, record: Record, *, one_unpickler: boo
     for _ in range(MAX_LOADS):
         try:
             (u if one_unpickler else make(f, record)).load()
-        except Exception:  # noqa: BLE001 - any failure ends what this reader resolves
+        except Exception:
             return False
         if f.tell() >= len(data):
             return True

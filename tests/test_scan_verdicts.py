@@ -177,8 +177,8 @@ LOAD_MEMBERS = ("import pickle, sys, zipfile; z = zipfile.ZipFile(sys.argv[1])\n
 LOAD_STREAMING = ("import pickle, struct, sys; d = open(sys.argv[1], 'rb').read(); "
                   "f = struct.unpack_from('<4sHHHHHIIIHH', d); s = 30 + f[9] + f[10]; "
                   "pickle.loads(d[s:s + f[7]])")
-LOAD_TORCHLIKE = ("import io, pickle, sys, zipfile; d = open(sys.argv[1], 'rb').read(); "
-                  "i = d.index(b'PK\\x03\\x04'); f = __import__('struct').unpack_from('<4sHHHHHIIIHH', d, i); "
+LOAD_TORCHLIKE = ("import io, pickle, struct, sys; d = open(sys.argv[1], 'rb').read(); "
+                  "i = d.index(b'PK\\x03\\x04'); f = struct.unpack_from('<4sHHHHHIIIHH', d, i); "
                   "s = i + 30 + f[9] + f[10]; pickle.Unpickler(io.BytesIO(d[s:s + f[7]])).load()")
 LOAD_NPY = "import numpy, sys; numpy.load(sys.argv[1], allow_pickle=True)"
 LOAD_NPZ = "import numpy, sys; z = numpy.load(sys.argv[1], allow_pickle=True); [z[k] for k in z.files]"
@@ -290,4 +290,20 @@ def test_cli_exit_status_and_help(tmp_path: Path, capsys: pytest.CaptureFixture[
     text = capsys.readouterr().out
     assert "exit status: 0" in " ".join(text.split()) and "could run code" in text
     assert "docs/security.md" in text
+    assert not marker.exists()
+
+
+def test_inspect_safety_line_reads_every_pickle(tmp_path: Path) -> None:
+    """inspect reads the tensors from data.pkl; its safety line still sees the pickle after STOP."""
+    from builders.pickle_files import dumps, one_tensor_checkpoint
+
+    from paramscope.app.inspect import inspect
+
+    marker = tmp_path / "MARKER"
+    path = one_tensor_checkpoint(tmp_path / "model.pt", extra_after_stop=payload(marker))
+    result = inspect(str(path))
+    assert len(result.model.tensors) == 1
+    assert result.safety is not None and result.exit_code == 2 and result.safety.could_run_code
+    assert "posix.system" in {g.qualname for g in result.safety.flagged}
+    assert dumps  # the builder's emitter wrote the checkpoint
     assert not marker.exists()

@@ -436,7 +436,7 @@ def _walk_locals(f: LocalFile, end: int, problems: list[str]) -> list[tuple[int,
         if flags & 0x0008 or 0xFFFFFFFF in (csize, usize):
             break  # the size is not in the header: a streaming reader would search; we stop here
         pos = start + csize
-    if pos < end and 0 < len(out) and pos + 4 <= f.size and f.read(pos, 4) not in (LOCAL_SIG, CENTRAL_SIG,
+    if pos < end and len(out) > 0 and pos + 4 <= f.size and f.read(pos, 4) not in (LOCAL_SIG, CENTRAL_SIG,
                                                                                     ZIP64_EOCD_SIG):
         problems.append(f"bytes at offset {pos} between the members and the central directory are not "
                         "a zip record")
