@@ -200,7 +200,6 @@ class Machine:
         self.refs: dict[tuple[str, str], GlobalUse] = {}
         self.protocol = 0
         self.op_at = start
-        self.ops = 0
         self.frame_end: int | None = None  # the current FRAME's end, while inside one
         self.anomalies: list[str] = []
 
@@ -229,7 +228,6 @@ class Machine:
                 code = data[self.pos]
                 self.pos += 1
                 ops += 1
-                self.ops = ops
                 if ops & 0xFFFF == 0:
                     self._check_budget(ops, deadline)
                 handler = OPCODES.get(code)
