@@ -18,9 +18,6 @@ that is no container is *not a pickle*.
 
 from __future__ import annotations
 
-import ast
-import bz2
-import lzma
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -300,6 +297,12 @@ def _legacy(s: _Scan, f: LocalFile) -> None:
         s.notes.append(f"{f.size - last} bytes after the last storage (torch never reads them)")
 
 
+def certainly_scanned(head: bytes) -> bool:
+    """A head no code-free format starts with: a zip, a protocol-2+ pickle, a .npy array."""
+    return (zipfile_safe.is_zip(head) or head.startswith(NPY_MAGIC)
+            or (len(head) >= 2 and head[0] == 0x80 and head[1] <= vm.HIGHEST_PROTOCOL))
+
+
 def _compression(head: bytes) -> str | None:
     return next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
 
@@ -320,6 +323,9 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes) -> None:
 
 def _decompress(kind: str | None, raw: bytes) -> bytes | str | None:
     """The inflated bytes, a reason they cannot be verified (str), or None: not that compression."""
+    import bz2
+    import lzma
+
     try:
         if kind in ("gzip", "zlib"):
             d = zlib.decompressobj(47)  # zlib or gzip header, detected
@@ -357,6 +363,8 @@ def _npy(s: _Scan, data: bytes, where: str, f: LocalFile | None = None) -> None:
     if n > MAX_NPY_HEADER or at + n > len(data):
         s.doubt(where, f"{label} has a header of {n} bytes the scan does not read")
         return
+    import ast
+
     try:
         header = ast.literal_eval(data[at:at + n].decode(encoding))  # what numpy's safe_eval accepts
         descr = header["descr"]

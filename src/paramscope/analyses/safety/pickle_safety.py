@@ -26,8 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from paramscope.model import Model
+if TYPE_CHECKING:
+    from paramscope.model import Model
 
 SAFE, HARMLESS, UNSAFE, UNREADABLE = "safe", "harmless", "could run code", "unreadable"
 ALLOWED_STATUS, HARMLESS_STATUS = "allowed", "harmless"
