@@ -103,7 +103,8 @@ def recording(base: type) -> type:
             keys = {mapped} if proto is not None and proto < 3 else {key} if proto is not None else {key,
                                                                                                     mapped}
             for k in keys:
-                self.record.globals.add(k)
+                if k[0]:  # __import__("") raises before importing anything
+                    self.record.globals.add(k)
             return type("Inert", (Inert,), {"_qual": mapped if mapped in keys else key,
                                              "_record": self.record})
 
@@ -218,7 +219,12 @@ def check(data: bytes) -> None:
         TALLY.unverified += 1
         TALLY.unverified_but_clean += clean
         # the verdict is "could run code" anyway; how often that, not the list, is what covers CPython
-        TALLY.unverified_and_unlisted += bool(ours_cover(scan, record.globals, called=False))
+        unlisted = ours_cover(scan, record.globals, called=False)
+        TALLY.unverified_and_unlisted += bool(unlisted)
+        log = os.environ.get("PARAMSCOPE_DIFF_LOG")
+        if unlisted and log and TALLY.unverified_and_unlisted <= 20:
+            with open(log, "a") as f:
+                f.write(f"unlisted {sorted(unlisted)} in {data!r}: {scan.unverified[:2]}\n")
         return
     missing = ours_cover(scan, record.globals, called=False) | ours_cover(scan, record.called, called=True)
     if missing:
