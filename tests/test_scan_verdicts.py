@@ -296,7 +296,6 @@ def test_cli_exit_status_and_help(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_inspect_safety_line_reads_every_pickle(tmp_path: Path) -> None:
     """inspect reads the tensors from data.pkl; its safety line still sees the pickle after STOP."""
     from builders.pickle_files import dumps, one_tensor_checkpoint
-
     from paramscope.app.inspect import inspect
 
     marker = tmp_path / "MARKER"
