@@ -306,3 +306,16 @@ def test_inspect_safety_line_reads_every_pickle(tmp_path: Path) -> None:
     assert "posix.system" in {g.qualname for g in result.safety.flagged}
     assert dumps  # the builder's emitter wrote the checkpoint
     assert not marker.exists()
+
+
+def test_archives_the_scan_does_not_open_are_not_safe(tmp_path: Path) -> None:
+    import tarfile
+
+    inner = tmp_path / "evil.pkl"
+    inner.write_bytes(payload(tmp_path / "MARKER"))
+    for name, mode in (("model.tar", "w"), ("model.tar.gz", "w:gz")):
+        with tarfile.open(tmp_path / name, mode) as t:
+            t.add(inner, arcname="evil.pkl")
+    (tmp_path / "model.7z").write_bytes(b"7z\xbc\xaf\x27\x1c" + bytes(32))
+    result = scan([str(tmp_path / n) for n in ("model.tar", "model.tar.gz", "model.7z")])
+    assert [v.exit_code for v in result.verdicts] == [2, 2, 2], [v.summary for v in result.verdicts]

@@ -151,13 +151,14 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
 # joblib.numpy_pickle: after BUILD of a NumpyArrayWrapper, joblib's Unpickler reads the array from the
 # file itself: an object array as a nested pickle (a fresh Unpickler), other arrays as a padding-length
 # byte, that padding, then count * itemsize raw bytes; then unpickling goes on.
-JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
+JOBLIB_WRAPPERS = {("joblib.numpy_pickle", "NumpyArrayWrapper"),
+                   ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper")}  # scikit-learn < 0.23
 _DTYPE_CODE = re.compile(r"[<>|=]?([biufcmMSUVaO?])([0-9]*)")
 
 
 def _joblib_array(m: vm.Machine, obj: Any) -> None:
     if not (isinstance(obj, vm.Call) and isinstance(obj.func, vm.Global)
-            and (obj.func.module, obj.func.name) == JOBLIB_WRAPPER and isinstance(obj.state, vm.PDict)):
+            and (obj.func.module, obj.func.name) in JOBLIB_WRAPPERS and isinstance(obj.state, vm.PDict)):
         return
     if m.frame_end is not None and m.frame_end > m.pos:
         m._fail(f"joblib array at offset {m.pos} lies inside a FRAME (joblib ends frames before arrays)")
@@ -239,8 +240,8 @@ def scan_path(path: Path) -> PickleScan:
             _zip_file(s, f, "", 0)
         elif head.startswith(NPY_MAGIC):
             _npy(s, f.read(0, min(f.size, MAX_NPY_HEADER + 16), "the .npy header"), "", f)
-        elif head[257:262] == b"ustar":
-            s.doubt("", "a tar archive (torch.save before 0.4): its members are not read")
+        elif _other_archive(head):
+            s.doubt("", f"{_other_archive(head)}: its members are not read")
         elif _compression(head):
             _compressed(s, f, head)
         else:
@@ -303,6 +304,17 @@ def certainly_scanned(head: bytes) -> bool:
             or (len(head) >= 2 and head[0] == 0x80 and head[1] <= vm.HIGHEST_PROTOCOL))
 
 
+def _other_archive(head: bytes) -> str | None:
+    """Archives that may hold pickles but that the scan does not open."""
+    if head[257:262] == b"ustar":
+        return "a tar archive (torch.save before 0.4 wrote one)"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "a 7z archive"
+    if head.startswith(b"Rar!\x1a\x07"):
+        return "a RAR archive"
+    return None
+
+
 def _compression(head: bytes) -> str | None:
     return next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
 
@@ -318,7 +330,15 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes) -> None:
         s.doubt("", data)
         return
     s.notes.append(f"{kind}-compressed")
-    _stream(s, data, f"({kind}-compressed)")
+    where = f"({kind}-compressed)"
+    if _other_archive(data[:512]):
+        s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
+    elif zipfile_safe.is_zip(data[:4]):
+        _nested_zip(s, data, where, 0)
+    elif data.startswith(NPY_MAGIC):
+        _npy(s, data, where)
+    else:
+        _stream(s, data, where)
 
 
 def _decompress(kind: str | None, raw: bytes) -> bytes | str | None:
