@@ -362,6 +362,22 @@ def test_concatenated_pickles(data: bytes) -> None:
     check(data)
 
 
+# streams the generators found once: each broke an earlier version of the scan
+REGRESSIONS = [
+    b"N.ccollections\nCounter\np0\n((dp1\ntp2\nRp3\n.",  # a handler crashed on a dict argument
+    b"i",  # INST at the end of the data: pickle.py calls find_class("", "")
+    b"cantigravityX",  # GLOBAL at the end of the data: pickle.py imports "antigravit"
+    b"\x80\x02cos\nsystem\nq\x01.h\x01(S'x'\ntR.",  # a global from the last pickle's memo, called
+    b"\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00N0cposix\nsystem\n(S'x'\ntR.",  # frame straddle
+    b"\x80\x04U\x05posixU\x06system\x93.",  # STACK_GLOBAL on SHORT_BINSTRING
+]
+
+
+@pytest.mark.parametrize("data", REGRESSIONS)
+def test_regressions(data: bytes) -> None:
+    check(data)
+
+
 def test_tally() -> None:
     """The figures (printed with -s): how often CPython resolved something, how often the scan could
     not verify a stream CPython read cleanly. Runs after the generators in file order."""

@@ -64,6 +64,13 @@ def frame_straddle(path: Path, marker: Path) -> None:
     path.write_bytes(b"\x80\x04" + frame(body, declared=3))
 
 
+def zip_frame_straddle(path: Path, marker: Path) -> None:
+    """The same inside a torch archive's data.pkl: what torch.load hands _pickle as a BytesIO."""
+    body = b"N0" + system_opcodes(marker) + b"."
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x04" + frame(body, declared=3))
+
+
 def frame_too_long(path: Path, marker: Path) -> None:
     """The FRAME claims more bytes than there are: _pickle refuses, pickle.py's _Unframer reads on."""
     path.write_bytes(b"\x80\x04" + frame(system_opcodes(marker) + b".", declared=1 << 20))
@@ -198,6 +205,7 @@ class Attack:
 ATTACKS = [
     Attack("frame-straddle", frame_straddle, LOAD),
     Attack("frame-too-long", frame_too_long, LOAD_PY),
+    Attack("zip-data.pkl-frame-straddle", zip_frame_straddle, LOAD_TORCHLIKE, suffix=".pt"),
     Attack("stop-inside-frame", stop_inside_frame, LOAD_TWICE),
     Attack("after-frame-with-stop-python", after_frame_with_stop, LOAD_TWICE_PY),
     Attack("concatenated", concatenated, LOAD_TWICE),

@@ -358,10 +358,17 @@ class Machine:
         use.count += 1
         return Global(module, name)
 
+    def use_of(self, g: Global) -> GlobalUse:
+        """The record of a global; one taken from an earlier pickle's memo is listed here too."""
+        use = self.refs.get((g.module, g.name))
+        if use is None:
+            use = self.refs[(g.module, g.name)] = GlobalUse(g.module, g.name, self.op_at, 1)
+        return use
+
     def call(self, func: Any, args: Any, kind: str) -> Any:
         """What ``func(*args)`` stands for: a handler's data, else an inert record."""
         if isinstance(func, Global):
-            self.refs[(func.module, func.name)].calls += 1
+            self.use_of(func).calls += 1
             handler = self.calls.get((func.module, func.name))
             if handler is not None:
                 try:
@@ -477,7 +484,7 @@ def _build(m: Machine) -> None:
     if isinstance(obj, Call | PDict):
         obj.state = state
     elif isinstance(obj, Global):
-        m.refs[(obj.module, obj.name)].calls += 1  # BUILD on a class sets attributes on it
+        m.use_of(obj).calls += 1  # BUILD on a class sets attributes on it
     if m.after_build is not None:
         m.after_build(m, obj)
 
