@@ -95,18 +95,14 @@ def recording(base: type) -> type:
             self.record = record
 
         def find_class(self, module: str, name: str) -> type:
-            # the names as CPython's own find_class would import them (fix_imports below protocol 3;
-            # the C unpickler does not say its protocol, so both spellings are kept there)
+            # the names as CPython's own find_class would import them (fix_imports below protocol 3).
+            # The C unpickler does not show its protocol: its raw names are kept, and the scan covers
+            # one when it lists it or its Python 3 spelling (see ours_cover)
             proto = getattr(self, "proto", None)
-            key = (module, name)
-            mapped = _compat(module, name)
-            keys = {mapped} if proto is not None and proto < 3 else {key} if proto is not None else {key,
-                                                                                                    mapped}
-            for k in keys:
-                if k[0]:  # __import__("") raises before importing anything
-                    self.record.globals.add(k)
-            return type("Inert", (Inert,), {"_qual": mapped if mapped in keys else key,
-                                             "_record": self.record})
+            key = _compat(module, name) if proto is not None and proto < 3 else (module, name)
+            if key[0]:  # __import__("") raises before importing anything
+                self.record.globals.add(key)
+            return type("Inert", (Inert,), {"_qual": key, "_record": self.record})
 
         def persistent_load(self, pid: Any) -> Any:
             return object.__new__(Inert)
