@@ -145,6 +145,13 @@ def main() -> int:
             return sum(r[col] == what for r in table)
 
         big = big_checkpoint(folder)
+        # both tools from bytecode, as an install leaves them (pip compiles picklescan's; paramscope's
+        # may be an editable checkout run with PYTHONDONTWRITEBYTECODE, which would compile each run)
+        import compileall
+
+        import paramscope
+
+        compileall.compile_dir(str(Path(paramscope.__file__).parent), quiet=1)
         t0 = time.perf_counter()
         ours = [str(BIN / "python"), "-m", "paramscope", "scan"]
         timings = {name: process_seconds(cmd, args.repeat) for name, cmd in (
