@@ -54,7 +54,8 @@ def files(tmp_path_factory, gemma_gguf) -> dict[str, Path]:
     write_gguf(models / "tiny.gguf", [("token_embd.weight", np.zeros((10, 8), np.float32), None)])
     write_safetensors(models / "other.safetensors", {"w": ("BF16", [4, 4])})
     ckpt = state_dict_checkpoint(d / "model.bin", SPECS)
-    return {"safetensors": st, "models": models, "pickle": ckpt, "gemma": gemma_gguf}
+    return {"safetensors": st, "models": models, "pickle": ckpt, "gemma": gemma_gguf,
+            "zoo_out": d / "zoo.parquet"}
 
 
 CASES = [
@@ -68,6 +69,13 @@ CASES = [
                                gpu_memory_utilization=0.8)),
     ("size llama.cpp", ["{gemma}", "--ubatch", "128", "--swa-full", "--kv-type", "q8_0"],
      lambda f: paramscope.size(str(f["gemma"]), ubatch=128, swa_full=True, kv_type="q8_0")),
+    ("size vllm options", ["llama-3.1-8b", "--gpu", "rtx-3090", "--runtime", "vllm", "--engine", "v0",
+                           "--max-num-seqs", "128", "--enforce-eager", "--context", "20000"],
+     lambda f: paramscope.size("llama-3.1-8b", gpu="rtx-3090", runtime="vllm", engine="v0", max_num_seqs=128,
+                               enforce_eager=True, context=20000)),
+    ("size llama.cpp offload", ["llama-3.1-70b", "--gpu", "rtx-4090", "--n-gpu-layers", "20", "--flash-attn",
+                                "off"],
+     lambda f: paramscope.size("llama-3.1-70b", gpu="rtx-4090", n_gpu_layers=20, flash_attn="off")),
     ("fit", ["mixtral-8x7b", "--gpu", "rtx-4090", "--ram", "64GiB"],
      lambda f: paramscope.fit("mixtral-8x7b", gpu="rtx-4090", ram="64GiB")),
     ("train", ["llama-3.1-8b", "--method", "lora", "--rank", "8", "--gpu", "h100"],
@@ -82,8 +90,15 @@ CASES = [
      lambda f: paramscope.quantize_error(str(f["safetensors"]), to="q8_0,int4", budget="20KB")),
     ("scan", ["{pickle}", "{models}"], lambda f: paramscope.scan([str(f["pickle"]), str(f["models"])])),
     ("ls", ["{models}", "--only"], lambda f: paramscope.ls(dirs=[str(f["models"])], only=True)),
+    ("explain", ["llama-3.1-70b", "--level", "expert"],
+     lambda f: paramscope.explain("llama-3.1-70b", level="expert")),
+    ("explain gguf", ["{gemma}", "--text", "Hello, world", "--context", "4096"],
+     lambda f: paramscope.explain(str(f["gemma"]), text="Hello, world", context=4096)),
     ("diff", ["{safetensors}", "{safetensors}"],
      lambda f: paramscope.diff(str(f["safetensors"]), str(f["safetensors"]))),
+    ("zoo", ["{models}", "{pickle}", "--out", "{zoo_out}", "--workers", "1", "--restart"],
+     lambda f: paramscope.zoo([str(f["models"]), str(f["pickle"])], out=str(f["zoo_out"]), workers=1,
+                              restart=True)),
 ]
 
 

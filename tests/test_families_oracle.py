@@ -28,7 +28,7 @@ from paramscope.knowledge.families import (
     oracle,
     supported_model_types,
 )
-from paramscope.knowledge.families.compare import compare_config
+from paramscope.knowledge.families.compare import compare, compare_config
 from paramscope.model.dtypes import DType
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,12 +53,40 @@ REMOTE_ROWS = sorted(set(supported_model_types()) - set(NATIVE_ROWS))
 # -- every row, on transformers' own default config ------------------------------------------------
 def test_at_least_100_rows_and_which_are_remote_only() -> None:
     assert len(NATIVE_ROWS) >= 100
-    assert REMOTE_ROWS == ["chatglm", "internlm2"]
+    assert REMOTE_ROWS == ["RefinedWeb", "RefinedWebModel", "chatglm", "internlm2"]
+
+
+DEFAULT_COMPLETIONS = oracle.DEFAULT_COMPLETIONS  # what transformers needs to build a few defaults
 
 
 @pytest.mark.parametrize("model_type", NATIVE_ROWS)
 def test_every_row_equals_transformers_on_its_default_config(model_type: str) -> None:
-    _assert_equal({"model_type": model_type}, f"default {model_type}")
+    cfg = {"model_type": model_type, **DEFAULT_COMPLETIONS.get(model_type, {})}
+    assert expected_tensors(cfg, fallback=False) == expected_tensors({"model_type": model_type},
+                                                                    fallback=False)
+    _assert_equal(cfg, f"default {model_type}")
+
+
+# Falcon's first configs (tiiuae modelling_RW.py) against FalconForCausalLM on the same numbers: the
+# RW code's n_layer/n_head/n_head_kv under transformers' names, RefinedWeb as the new decoder architecture
+_RW_NAMES = {"n_layer": "num_hidden_layers", "n_head": "num_attention_heads", "n_head_kv": "num_kv_heads"}
+
+
+@pytest.mark.parametrize(("cfg", "new_arch"), [
+    ({"model_type": "RefinedWebModel"}, False),
+    ({"model_type": "RefinedWebModel", "architectures": ["RWForCausalLM"], "bias": False, "hidden_size": 256,
+      "multi_query": True, "n_head": 4, "n_layer": 2, "parallel_attn": True, "vocab_size": 1000}, False),
+    ({"model_type": "RefinedWeb", "n_layer": 3}, True),
+    ({"model_type": "RefinedWeb", "architectures": ["RWForCausalLM"], "bias": True, "hidden_size": 512,
+      "n_head": 8, "n_head_kv": 2, "n_layer": 2, "parallel_attn": True, "vocab_size": 1000}, True),
+])
+def test_refinedweb_configs_equal_falcon(cfg: dict[str, Any], new_arch: bool) -> None:
+    ours = expected_tensors(cfg, fallback=False)
+    resolved = {"hidden_size": 8192, "n_head": 128, "n_head_kv": 8, "n_layer": 60} if new_arch else {}
+    falcon = {_RW_NAMES.get(k, k): v for k, v in {**resolved, **cfg}.items() if k != "architectures"}
+    falcon.update(model_type="falcon", new_decoder_architecture=new_arch)
+    c = compare(ours, oracle.reference(falcon, preferred=("FalconForCausalLM",)))
+    assert c.equal, c.summary()
 
 
 # -- every real config.json we keep ----------------------------------------------------------------
@@ -276,7 +304,7 @@ def test_kv_cache_holds_state_for_recurrent_layers_and_nothing_for_encoders() ->
 def test_every_model_type_is_counted_or_refused_in_one_line(model_type: str) -> None:
     cfg = {"model_type": model_type}
     if model_type in supported_model_types():
-        _assert_equal(cfg, model_type)
+        _assert_equal({**cfg, **DEFAULT_COMPLETIONS.get(model_type, {})}, model_type)
         return
     try:
         assert expected_tensors(cfg)

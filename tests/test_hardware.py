@@ -63,7 +63,20 @@ def test_reported_totals_are_whole_mib_a_little_under_the_capacity(device):
     # the driver keeps a reserve: 81559 MiB of an H100's 80 GiB, never more than the capacity
     assert device.reported_bytes % MiB == 0
     assert 0.9 * device.memory_bytes <= device.reported_bytes <= device.memory_bytes
-    assert device.usable_bytes == device.reported_bytes
+    assert device.usable_bytes == (device.cuda_bytes or device.reported_bytes)
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d.cuda_bytes is not None], ids=lambda d: d.key)
+def test_cuda_totals_are_below_the_driver_totals(device):
+    # cudaMemGetInfo's total leaves out what the driver keeps for itself: below NVML's total, within 5 %
+    assert device.reported_bytes is not None
+    assert 0.95 * device.reported_bytes <= device.cuda_bytes < device.reported_bytes
+    assert device.usable_bytes == device.cuda_bytes
+
+
+def test_rtx_3090_as_vllm_sees_it():
+    # vLLM prints torch's total: "total_gpu_memory=23.58GiB" (tests/fixtures/engine_logs/vllm/10517-*)
+    assert f"{find_device('rtx-3090').usable_bytes / 2**30:.2f}" == "23.58"
 
 
 def test_memory_convention_reads_gb_as_gib():

@@ -96,6 +96,9 @@ MEASURED_COMPUTE = [
     (dict(n_ctx=1048576, n_ubatch=64, flash_attn=True, **Q4), "130.8464"),
     (dict(n_ctx=8192, n_seq=4), "514.5020"),
     (dict(n_ctx=8192, n_seq=4, kv_unified=True), "514.5020"),
+    # 3 streams: graph_reserve rounds the 512-token ubatch up to 513 tokens (n_outputs stays 512), so
+    # the last layer's hidden state holds one row more: + 640 × 4 B
+    (dict(n_ctx=8192, n_seq=3, swa_full=True), "514.5044"),
 ]
 
 
@@ -118,14 +121,42 @@ def test_compute_attention_phase_without_flash_attention():
     assert c.total_bytes == c.attention_phase
 
 
-def test_compute_known_residuals():
-    # ggml-alloc places one more n_ubatch × n_embd activation below the logits at n_ctx 512 (measured
-    # 515.7520), and holds 4096 B per token less with a q8_0 K cache without flash attention
-    # (measured 776.2637); three non-unified sequences measured 514.5044
-    assert printed(memory(n_ctx=512, swa_full=True).compute_bytes + 512 * 640 * 4, 4) == "515.7520"
-    q8k = memory(n_ctx=65536, swa_full=True, type_k=DType.Q8_0).compute_bytes
-    assert printed(q8k - 512 * 4096, 4) == "776.2637"
-    assert printed(memory(n_ctx=8192, n_seq=3, swa_full=True).compute_bytes, 4) == "514.5020"
+# Two recorded cases the formula does not reproduce to the byte: ggml-alloc placed one more n_ubatch ×
+# n_embd tensor below the logits at n_ctx 512 (1.25 MiB more than predicted), and held 2 MiB less with a
+# q8_0 K cache without flash attention. They depend on where ggml-alloc's best-fit puts each tensor, which
+# a per-phase formula does not follow; the test bounds them (0.3 %, the larger of the two is 0.26 %)
+# rather than adding the differences back.
+NOT_EXACT = [
+    (dict(n_ctx=512, swa_full=True), "515.7520"),
+    (dict(n_ctx=65536, swa_full=True, type_k=DType.Q8_0), "776.2637"),
+]
+
+
+@pytest.mark.parametrize(("settings", "measured"), NOT_EXACT)
+def test_compute_buffer_where_ggml_alloc_placement_differs(settings, measured):
+    predicted = memory(**settings).compute_bytes / MIB
+    assert predicted != pytest.approx(float(measured), abs=1e-4)  # when this fails, move it up: exact
+    assert abs(predicted / float(measured) - 1) < 0.003
+
+
+def test_graph_tokens_round_up_to_the_streams():
+    p = memory(n_ctx=8192, n_seq=3).params
+    assert (p.n_ubatch, p.n_tokens) == (512, 513)
+    assert memory(n_ctx=8192, n_seq=3, kv_unified=True).params.n_tokens == 512  # one stream
+
+
+def test_legacy_build_pads_to_32_without_flash_attention():
+    # builds of mid-2025: get_padding = flash attention ? 256 : 32, and "auto" did not exist (off)
+    legacy = memory(n_ctx=70000, flash_attn=None, build="legacy").params
+    assert (legacy.flash_attn, legacy.n_ctx_seq) == (False, 70016)
+    assert memory(n_ctx=70000, flash_attn=True, build="legacy").params.n_ctx_seq == 70144
+    assert memory(n_ctx=70000, flash_attn=False).params.n_ctx_seq == 70144  # current builds: 256
+    # no k_idxs / v_idxs (ggml_cpy into the cache): 2 caches × (8 + 256 × 8) B per token fewer
+    current = memory(n_ctx=8192, swa_full=True, n_ubatch=64, flash_attn=False).compute
+    old = memory(n_ctx=8192, swa_full=True, n_ubatch=64, flash_attn=False, build="legacy").compute
+    assert current.attention_phase - old.attention_phase == 64 * 2 * (8 + 256 * 8)
+    with pytest.raises(UnsupportedError, match=r"unknown llama\.cpp build family"):
+        memory(n_ctx=512, build="b1")
 
 
 def test_rotation_matrices_of_quantized_caches():
@@ -189,6 +220,18 @@ def test_llama_cpp_refusals():
         memory(n_ctx=64, n_seq=0)
 
 
+def test_phi3_sliding_window_is_disabled():
+    # llama-model.cpp LLM_ARCH_PHI3: "Phi SWA is currently disabled": every layer holds n_ctx cells
+    phi3 = ArchConfig(family="phi3", architecture="phi3", n_layers=32, hidden_size=3072, n_heads=32,
+                      n_kv_heads=32, head_dim_k=96, head_dim_v=96, ffn_size=8192, vocab_size=32064,
+                      context_length=4096, sliding_window=2047, layer_types=("sliding",) * 32)
+    kv = llamacpp_memory(phi3, 0, n_ctx=4096).kv
+    assert [(p.kind, p.cells, p.layers) for p in kv.parts] == [("full", 4096, 32)]
+    assert kv.total_bytes == 32 * 4096 * 2 * 3072 * 2  # 1.5 GiB, as for any 32-layer 3072-wide cache
+    # other families keep their window (Gemma 3's sliding layers above: 1024 cells)
+    assert memory(n_ctx=8192).kv.part("sliding").cells == 1024
+
+
 def test_mla_cache_is_one_compressed_row():
     mla = ArchConfig(family="deepseek2", architecture="deepseek2", n_layers=61, hidden_size=7168, n_heads=128,
                      n_kv_heads=128, head_dim_k=192, head_dim_v=128, ffn_size=18432, vocab_size=129280,
@@ -247,7 +290,8 @@ def test_explain_lines():
     assert "GGML_PAD(min(8192, 512 + 128), 256) = 768" in text
     assert "KV full: 3 layers × 8192 cells × (256 + 256) × 2 B = 25,165,824 B" in text
     assert "KV sliding: 15 layers × 768 cells × (256 + 256) × 2 B = 11,796,480 B" in text
-    assert "logits phase: 128 × 262144 × 4 B logits + 128 × (2 × 640 × 4 + 4) B = 134,873,600 B" in text
+    assert ("logits phase: 128 × 262144 × 4 B logits + (128 + 128) × 640 × 4 B + 128 × 4 B = 134,873,600 B"
+            in text)
     assert "output: 1 rows × 262144 × 4 B = 1,048,576 B" in text
 
 

@@ -75,6 +75,57 @@ def test_mla_kv_cache_is_compressed():
     assert est.kv_cache_bytes == 61 * (512 + 64) * 2 * 4096
 
 
+def test_partial_offload_keeps_layers_and_their_cache_on_the_host(llama8b):
+    # -ngl 16 of 32 layers: layers 0–15 and the output layer stay on the host (llama-model.cpp
+    # load_tensors: i_gpu_start = n_layer − n_gpu_layers; the output layer needs n_gpu_layers > n_layer)
+    gpu = parse_gpu_spec("rtx-4090")[0]
+    full = estimate(llama8b, MemoryRequest(device=gpu, options={"n_gpu_layers": 33}))
+    half = estimate(llama8b, MemoryRequest(device=gpu, options={"n_gpu_layers": 16}))
+    layer = 2 * (4096 * 4096 + 2 * 4096 * 1024 + 4096 * 4096 + 3 * 4096 * 14336 + 2 * 4096)  # bf16
+    embedding = 128256 * 4096 * 2
+    assert full.host_bytes == embedding  # the input layer is always on the host
+    assert half.host_bytes == embedding + 16 * layer + (embedding + 4096 * 2) + 16 * 8192 * 2 * 1024 * 2
+    assert half.per_device[0].weights_bytes == half.weights_bytes - embedding - 16 * layer - embedding - 8192
+    assert half.per_device[0].kv_cache_bytes == half.kv_cache_bytes // 2
+    assert half.total_bytes == full.total_bytes  # the same bytes, placed differently
+
+
+def test_no_kv_offload_keeps_the_cache_on_the_host(llama8b):
+    gpu = parse_gpu_spec("rtx-4090")[0]
+    est = estimate(llama8b, MemoryRequest(device=gpu, options={"no_kv_offload": True}))
+    assert est.per_device[0].kv_cache_bytes == 0
+    assert est.host_bytes == est.kv_cache_bytes + 128256 * 4096 * 2  # the cache and the input embedding
+
+
+def test_tied_embeddings_are_held_twice_when_the_output_is_offloaded():
+    gemma = open_model("gemma-3-270m")
+    gpu = parse_gpu_spec("rtx-4090")[0]
+    on_cpu = estimate(gemma, MemoryRequest())
+    on_gpu = estimate(gemma, MemoryRequest(device=gpu))
+    embedding = 262144 * 640 * 2
+    assert on_gpu.weights_bytes == on_cpu.weights_bytes  # the model's weights
+    assert on_gpu.duplicate_bytes == embedding and on_gpu.host_bytes == embedding
+    assert on_gpu.per_device[0].weights_bytes == on_cpu.weights_bytes
+    assert on_gpu.total_bytes == on_cpu.total_bytes + embedding
+
+
+def test_flash_attention_off_adds_the_scores(llama8b):
+    on = estimate(llama8b, MemoryRequest(context=8192, options={"flash_attn": "on"}))
+    off = estimate(llama8b, MemoryRequest(context=8192, options={"flash_attn": "off"}))
+    # without flash attention the scores KQ, n_ctx × n_ubatch × heads × 4 B = 8192 × 512 × 32 × 4 = 512 MiB,
+    # outgrow the logits phase (512 × 128256 × 4 B = 250.5 MiB), which is the peak with it
+    assert on.compute_bytes < 8192 * 512 * 32 * 4 < off.compute_bytes
+    with pytest.raises(UsageError, match="--flash-attn takes one of auto, on, off"):
+        estimate(llama8b, MemoryRequest(options={"flash_attn": "maybe"}))
+
+
+def test_vllm_shortfall_is_a_note(llama8b):
+    gpu = parse_gpu_spec("rtx-4090")[0]
+    est = estimate(llama8b, MemoryRequest(runtime="vllm", device=gpu, context=131072))
+    assert est.fits is False
+    assert any(n.startswith("does not fit:") and "short" in n for n in est.notes)
+
+
 def test_errors_are_clear(llama8b):
     with pytest.raises(UsageError, match="unknown runtime 'nosuch'"):
         estimate(llama8b, MemoryRequest(runtime="nosuch"))

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import paramscope
 from builders.safetensors_files import write_safetensors
+from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs
 from paramscope.knowledge.families import expected_tensors
 from paramscope.knowledge.quant_configs import from_config, from_hf_config
@@ -342,3 +343,16 @@ def test_written_checkpoint_reads_back_the_same(tmp_path, qc):
     assert model.params == sum(t.params for t in expected_tensors(cfg))
     side = {t.name for t in listing if not t.is_parameter}
     assert {t.name for t in model.tensors if not t.is_parameter} == side
+
+
+# --- (1b) real checkpoints whose index is too large to keep whole: the byte total and the first names -----
+TOTALS = json.loads((Path(__file__).parent / "fixtures" / "quantized_totals" / "index_totals.json")
+                    .read_text())
+
+
+@pytest.mark.parametrize("entry", TOTALS["checkpoints"], ids=lambda e: e["name"])
+def test_large_checkpoints_total_size(entry):
+    cfg = {**catalogue.load_config(entry["base"]), **entry["config"]}
+    ours = stored(cfg)
+    assert sum(t.nbytes for t in ours) == entry["total_size"]
+    assert set(entry["names"]) <= {t.name for t in ours}

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import (
     CUDA_GRAPH_BYTES,
+    NCCL_BYTES,
     NON_TORCH_BYTES,
+    V0_NON_TORCH_BYTES,
     group_size,
     kv_heads_per_rank,
     rope_cache_bytes,
@@ -179,16 +181,19 @@ def test_weights_include_rope_cache():
 
 
 def test_activation_sampler_dominates_with_1024_seqs():
-    # forward: 8192 × (2 × 4096 + 3 × 14336) × 2 = 838,860,800
+    # forward: 8192 × (3 × 4096 + 3 × 14336) × 2 = 905,969,664
     # sampler: 8192 × 4096 × 2 + 1024 × 128256 × (2 + 4 + 4 + 8 + 4) = 67,108,864 + 2,889,351,168
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
     assert m.activation_bytes == 2_956_460_032
+    # before 0.21 the sort-based sampler: 67,108,864 + 1024 × 128256 × (2 + 38) = 5,320,474,624
+    early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-early")
+    assert early.activation_bytes == 5_320_474_624
 
 
 def test_activation_forward_dominates_with_256_seqs():
-    # sampler: 67,108,864 + 256 × 128256 × 22 = 789,446,656 < forward 838,860,800
+    # sampler: 67,108,864 + 256 × 128256 × 22 = 789,446,656 < forward 905,969,664
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, max_num_seqs=256)
-    assert m.activation_bytes == 838_860_800
+    assert m.activation_bytes == 905_969_664
 
 
 def test_cuda_graphs_off():
@@ -248,7 +253,7 @@ def test_utilization_scales_the_reservation():
 
 def test_small_gpu_uses_small_defaults_and_limits_concurrency():
     # 24 GiB: max_num_batched_tokens 2048, max_num_seqs 256; activation = sampler
-    # 2048 × 4096 × 2 + 256 × 128256 × 22 = 739,115,008 (forward: 209,715,200)
+    # 2048 × 4096 × 2 + 256 × 128256 × 22 = 739,115,008 (forward: 226,492,416)
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, gpu_memory_bytes=24 * GIB)
     assert m.activation_bytes == 739_115_008
     # int(25,769,803,776 × 0.9) = 23,192,823,398; − 17,537,835,008 = 5,654,988,390 → 2696 blocks
@@ -267,6 +272,82 @@ def test_gpu_too_small():
     assert m.pool.available_bytes < 0 and m.pool.num_blocks == 0
     assert not m.fits
     assert any("no available memory" in line for line in m.explain)
+    # short by the negative memory left plus the 512 blocks × 2 MiB one request of 8192 tokens needs
+    assert m.shortfall_bytes == -m.pool.available_bytes + 512 * 65_536 * 32
+    assert any(line.startswith(f"does not fit: the reservation is {m.shortfall_bytes:,} B")
+               for line in m.explain)
+
+
+def test_shortfall_is_the_missing_blocks():
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=131072, gpu_memory_bytes=24 * GIB)
+    missing = m.layout.blocks_per_request - m.pool.num_blocks
+    assert m.shortfall_bytes == missing * m.layout.block_bytes > 0
+    assert vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB).shortfall_bytes == 0
+
+
+# --- engine families, options ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("context", "chunked", "tokens"), [
+    (20000, None, 20000), (1000, None, 2048), (40000, None, 2048), (40000, False, 40000), (8192, True, 2048),
+])
+def test_v0_profiles_a_whole_prompt_unless_chunked(context, chunked, tokens):
+    # V0: max_num_batched_tokens = max(max_model_len, 2048) without chunked prefill, which turns itself
+    # on above 32768 tokens with 2048-token chunks; max_num_seqs 256
+    p = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=context, engine="v0", chunked_prefill=chunked).params
+    assert (p.max_num_batched_tokens, p.max_num_seqs) == (tokens, 256)
+
+
+def test_v1_early_keeps_the_graphs_outside_the_budget():
+    # before 0.21 vLLM captured CUDA graphs after sizing the cache: they are not taken from the budget
+    # (one sequence: the forward is the activation peak of both, whatever their samplers take)
+    now = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1)
+    early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1,
+                        engine="v1-early")
+    assert early.pool.available_bytes - now.pool.available_bytes == CUDA_GRAPH_BYTES
+    assert early.cuda_context_bytes - now.cuda_context_bytes == CUDA_GRAPH_BYTES
+    assert early.total_bytes - now.total_bytes == CUDA_GRAPH_BYTES
+
+
+def test_v0_sampler_only_on_rank_0():
+    # V0 gathers the logits to rank 0, which alone samples: 256 × 128256 × (2 + 38) B, no hidden states,
+    # the same at every tensor-parallel size (10511-*: 1.26 GiB at TP 1 and TP 2)
+    one = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v0")
+    two = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v0", tensor_parallel=2)
+    assert one.activation_bytes == two.activation_bytes == 256 * 128256 * 40 == 1_313_341_440
+
+
+def test_v0_forward_of_a_whole_prompt():
+    # 20000 × (3 × 4096 + 3 × 14336) × 2 B = 2,211,840,000 B = 2.06 GiB (vLLM printed a peak of 17.06 GiB
+    # over 14.99 GiB of weights: 2.07 GiB)
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=20000, engine="v0")
+    assert m.activation_bytes == 2_211_840_000
+    # V0 captures CUDA graphs after sizing the cache: outside the budget, with the CUDA context
+    assert m.cuda_graph_bytes == 0 and m.cuda_context_bytes == CUDA_CONTEXT_BYTES + CUDA_GRAPH_BYTES
+    assert m.non_torch_bytes == V0_NON_TORCH_BYTES
+
+
+def test_v1_refuses_chunked_prefill_off_and_v0_a_short_batch():
+    with pytest.raises(UnsupportedError, match="V1 engine always chunks"):
+        vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, chunked_prefill=False)
+    with pytest.raises(UnsupportedError, match="must be ≥ max_model_len"):
+        vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v0", chunked_prefill=False,
+                    max_num_batched_tokens=4096)
+    with pytest.raises(UnsupportedError, match="unknown vLLM engine family"):
+        vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v2")
+
+
+def test_a100_keeps_the_small_defaults():
+    # get_batch_defaults: ≥ 70 GiB but an A100 → 2048 tokens / 256 sequences
+    p = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
+                    gpu_name="NVIDIA A100-SXM4-80GB").params
+    assert (p.max_num_batched_tokens, p.max_num_seqs) == (2048, 256)
+
+
+def test_nccl_outside_the_budget_with_tensor_parallelism():
+    one = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB)
+    two = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, tensor_parallel=2)
+    assert two.cuda_context_bytes - one.cuda_context_bytes == NCCL_BYTES
+    assert two.total_bytes - one.total_bytes == NCCL_BYTES  # the reservation itself is the same
 
 
 def test_one_request_does_not_fit():
@@ -303,7 +384,7 @@ def test_linear_layers_are_refused():
 
 def test_explain_lists_every_part():
     text = "\n".join(vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB).explain)
-    for word in ("weights:", "RoPE cache", "activation (estimate)", "CUDA graphs (estimate)",
+    for word in ("weights:", "RoPE cache", "activation (estimate)", "CUDA graphs in the budget (estimate)",
                  "KV needed full: 32 layers × 8192 cells", "reservation:", "GPU KV cache size: 439,088"):
         assert word in text
 

@@ -25,7 +25,7 @@ def sources(tmp_path_factory, gemma_gguf, minilm_dir) -> dict[str, str]:
     d = tmp_path_factory.mktemp("width")
     (d / "evil.pkl").write_bytes(dumps(R(G("os", "system"), ("true",))))
     return {"gemma": str(gemma_gguf), "minilm": str(minilm_dir), "evil": str(d / "evil.pkl"),
-            "report": str(d / "report.html")}
+            "report": str(d / "report.html"), "zoo": str(d / "zoo.parquet")}
 
 
 # one or more default outputs per command (the keys of cli.app.COMMANDS; serve runs a server)
@@ -46,8 +46,10 @@ OUTPUTS: dict[str, list[list[str]]] = {
     "gpus": [[]],
     "scan": [["{evil}", "{minilm}"]],
     "ls": [["{minilm}", "--only"]],
+    "zoo": [["{minilm}", "{gemma}", "{evil}", "--out", "{zoo}", "--workers", "1"]],
     "report": [["mixtral-8x7b", "-o", "{report}"]],
     "diff": [["{gemma}", "{gemma}"], ["llama-3.1-8b", "qwen3-8b"]],
+    "explain": [["{gemma}"], ["{minilm}", "--level", "expert"], ["llama-3.1-70b"]],
     "serve": [],
 }
 HELP = [[], *([c, "--help"] for c in COMMANDS)]

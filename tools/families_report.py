@@ -166,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     types = args.only or oracle.native_model_types()
     defaults = []
     for model_type in types:
-        s, cls, detail = status({"model_type": model_type}, f"default {model_type}")
+        completion = oracle.DEFAULT_COMPLETIONS.get(model_type, {})
+        s, cls, detail = status({"model_type": model_type, **completion}, f"default {model_type}")
+        if completion:  # transformers cannot build the bare default; say what was added
+            detail += f" (with {json.dumps(completion)}, which transformers' default lacks)"
         defaults.append((model_type, s, cls, detail))
         print(f"{model_type:32s} {s:20s} {cls:40s} {detail[:120]}", flush=True)
     if args.only:

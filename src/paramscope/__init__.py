@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "catalogue", "diff", "fit", "gpus", "inspect", "ls", "open_model",
-           "quantize_error", "scan", "size", "stats", "tokenizer", "tokens", "train"]
+           "quantize_error", "scan", "size", "stats", "tokenizer", "tokens", "train", "zoo"]
 
 if TYPE_CHECKING:
     from paramscope.app.catalogue import catalogue
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from paramscope.app.stats import stats
     from paramscope.app.tokens import tokens
     from paramscope.app.train import train
+    from paramscope.app.zoo import zoo
     from paramscope.model import Model
     from paramscope.tokenize import Tokenizer
 

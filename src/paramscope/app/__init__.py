@@ -17,4 +17,6 @@ COMMANDS: dict[str, str] = {
     "inspect": "inspect", "catalogue": "catalogue", "size": "size", "fit": "fit", "train": "train",
     "gpus": "gpus", "tokens": "tokens", "stats": "stats", "quantize_error": "quantize_error",
     "scan": "scan", "ls": "ls", "diff": "diff",
+    "explain": "explain",
+    "zoo": "zoo",
 }

@@ -72,7 +72,7 @@ def scan_file(path: Path) -> Verdict:
         # a zip, a protocol-2+ pickle or a .npy array is read at once (the other readers stay unimported)
         other = None if pickle_scan.certainly_scanned(head) else next(
             (fmt for fmt in FILE_FORMATS if not fmt.can_carry_code and fmt.holds_weights
-             and fmt.reader().sniff(head, path)), None)
+             and fmt.may_be(head) and fmt.reader().sniff(head, path)), None)
         if other is not None:
             return judge(str(path), (), not_pickle=other.name)
         found = pickle_scan.scan_path(path)

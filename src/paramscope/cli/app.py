@@ -44,6 +44,8 @@ COMMANDS: dict[str, str] = {
     "scan": "scan_cmd",
     "diff": "diff_cmd",
     "ls": "ls_cmd",
+    "explain": "explain_cmd",
+    "zoo": "zoo_cmd",
     "serve": "serve_cmd",
     "report": "report_cmd",
 }

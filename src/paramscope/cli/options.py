@@ -42,7 +42,7 @@ def existing_dir(text: str) -> str:
 
 def existing_dir_or_remote(text: str) -> str:
     """argparse type: a folder that exists, or a remote source (hf:ORG/NAME, ollama:NAME), checked later."""
-    from paramscope.sources.remote import looks_remote
+    from paramscope.sources import looks_remote
 
     return text if looks_remote(text) else existing_dir(text)
 
@@ -77,11 +77,14 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
                    help="whose buffers to count (default llama.cpp)")
     for r in RUNTIMES:
         for o in r.options:
+            default = "" if o.default is None else f"default {o.default}; "  # None: the help says whose
             kw: dict[str, Any] = {"dest": RUNTIME_OPTION_DEST + o.name, "default": None,
-                                  "help": f"{o.help} (default {o.default}; {r.name} only)"}
+                                  "help": f"{o.help} ({default}{r.name} only)"}
             if o.kind is bool:
                 kw["action"] = "store_const"
                 kw["const"] = True
+            elif o.choices:
+                kw["choices"] = o.choices
             else:
                 kw["type"] = o.kind
                 kw["metavar"] = o.kind.__name__.upper()

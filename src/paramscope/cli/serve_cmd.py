@@ -8,10 +8,12 @@ HELP = "the local web page: treemap of parameters, memory bars with sliders, tok
 DESCRIPTION = """\
 A local web page over the same analyses as the CLI, and a JSON API mirroring it (GET /api/inspect,
 /api/size, /api/fit, /api/tokens, /api/stats take the command's options as query parameters and return
-its --json; the schema is at /docs). Paths are served only inside the allowed roots: the folders
-`paramscope ls` knows (Hugging Face cache, Ollama, LM Studio) and the ROOTs given. Catalogue names
-always work. Listens on 127.0.0.1 unless --host is given. Needs the web extra
-(pip install 'paramscope[web]').
+its --json; the schema is /openapi.json). Paths are served only inside the allowed roots: the ROOTs
+given (the current directory when none is), the folders `paramscope ls` knows (Hugging Face cache,
+Ollama, LM Studio) and the models `make demo` fetched (~/.cache/paramscope/models). Catalogue names
+always work. Listens on 127.0.0.1 unless --host is given. Heavy requests run in worker processes with
+a queue and a time limit (503 / 504 when busy or late); cross-site requests are refused. Needs the web
+extra (pip install 'paramscope[web]').
 
 examples:
   paramscope serve
@@ -32,12 +34,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     from paramscope.cli.options import existing_dir
 
     p.add_argument("roots", metavar="ROOT", nargs="*", type=existing_dir,
-                   help="more folders whose models may be opened")
+                   help="folders whose models may be opened (default: the current directory)")
     p.add_argument("--port", type=port, default=8765, help="port (default 8765)")
     p.add_argument("--host", default=LOOPBACK, help="address to listen on (default 127.0.0.1, this machine "
                                                     "only); anything else exposes your files' metadata")
     p.add_argument("--no-default-roots", dest="default_roots", action="store_false",
-                   help="serve only the ROOTs given, not the `ls` folders")
+                   help="serve only the ROOTs given, not the current directory nor the `ls` folders")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from paramscope.web.app import create_app
+        from paramscope.web.limits import server_config
     except ImportError as e:
         from paramscope.errors import MissingExtraError
 
@@ -54,10 +57,13 @@ def run(args: argparse.Namespace) -> int:
     check_port_free(args.host, args.port)
     # On loopback the Host header must name loopback (DNS rebinding); a chosen --host is the user's call.
     hosts = LOOPBACK_HOSTS if args.host in LOOPBACK_HOSTS else ("*",)
-    app = create_app(args.roots, defaults=args.default_roots, allowed_hosts=hosts)
+    from pathlib import Path
+
+    roots = args.roots or ([Path.cwd()] if args.default_roots else [])
+    app = create_app(roots, defaults=args.default_roots, allowed_hosts=hosts)
     print(f"paramscope: http://{args.host}:{args.port}/  (roots: "
           f"{', '.join(str(r) for r in app.state.roots) or 'none; catalogue names only'})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(server_config(app, args.host, args.port)).run()
     return 0
 
 

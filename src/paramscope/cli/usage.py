@@ -8,7 +8,6 @@ Lib/argparse.py: ``ArgumentError``, ``_check_value``, ``_get_values``, ``parse_k
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -72,6 +71,8 @@ def _unquote(text: str) -> str:
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    import difflib  # the only user; keeps the module's import light
+
     close = difflib.get_close_matches(value, list(choices), n=2, cutoff=0.6)
     return f"; did you mean {' or '.join(close)}?" if close else ""
 

@@ -35,10 +35,12 @@ def open_model(source: str | os.PathLike[str]) -> Model:
     """Open a file, a model directory, a config.json, a catalogue name, ``hf:ORG/NAME[@REV][/FILE]``
     or ``ollama:NAME[:TAG]`` as a neutral ``Model``. A bare ``ORG/NAME`` that is neither a local path
     nor a catalogue name is a Hugging Face repository."""
-    from paramscope.sources.remote import looks_remote, parse
+    from paramscope.sources import looks_remote
 
     text = os.fspath(source)
     if looks_remote(text):
+        from paramscope.sources.remote import parse
+
         ref = parse(text)
         if ref is None:
             raise SourceError(f"{text}: not a remote source paramscope reads; write "
@@ -53,6 +55,8 @@ def open_model(source: str | os.PathLike[str]) -> Model:
 
     if catalogue.has(text):
         return catalogue.open_entry(text)
+    from paramscope.sources.remote import parse
+
     ref = parse(text, bare=True)
     if ref is not None:
         return _open_remote(ref)
@@ -74,6 +78,8 @@ def open_file(path: Path) -> Model:
     from paramscope.formats.registry import FILE_FORMATS
 
     for fmt in FILE_FORMATS:
+        if not fmt.may_be(head):
+            continue
         mod = fmt.reader()
         if mod.sniff(head, path):
             return mod.read(path)

@@ -57,7 +57,7 @@ def read_in(folder: Folder, rel: str) -> Model:
     if fmt is None:
         head = folder.open(rel).head(64)
         fmt = next((f for f in registry.FILE_FORMATS if f.name in READ_REMOTELY
-                    and f.reader().sniff(head, _name_only(rel))), None)
+                    and f.may_be(head) and f.reader().sniff(head, _name_only(rel))), None)
         if fmt is None:
             raise UnknownFormatError(f"{folder.label(rel)}: not a format paramscope reads remotely (first "
                                      f"bytes {head[:8]!r}; expected GGUF, safetensors or config.json)")

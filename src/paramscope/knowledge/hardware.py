@@ -7,7 +7,11 @@ Conventions, so that every number means one thing:
   reports 81920 MiB = exactly 80 GiB; a B200 "180 GB" reports 183359 MiB ≈ 179.1 GiB). ``reported_bytes``
   is the total the driver reports (``nvidia-smi --query-gpu=memory.total``, which is NVML's
   ``nvmlDeviceGetMemoryInfo().total``) where a published nvidia-smi output shows it: an H100 80GB
-  reports 81559 MiB, 361 MiB short of 80 GiB. ``usable_bytes`` prefers the reported total.
+  reports 81559 MiB, 361 MiB short of 80 GiB. ``cuda_bytes`` is the total the CUDA runtime reports
+  (``cudaMemGetInfo``, i.e. ``torch.cuda.mem_get_info()[1]``, which vLLM prints as ``total_gpu_memory``
+  and multiplies by ``--gpu-memory-utilization``), smaller again than NVML's where a log shows it: an RTX
+  3090 reports 24576 MiB to NVML and 23.58 GiB to vLLM. ``usable_bytes`` prefers the CUDA total, then
+  the NVML total, then the capacity.
 * **Bandwidth** is the vendor's peak in bytes per second, decimal (3.35 TB/s = 3.35 × 10^12 B/s).
 * **FLOP/s are dense peaks** of the matrix units (tensor cores, matrix cores) at the boost clock, with
   FP32 accumulation. Vendors that quote 2:4 structured sparsity get their figure halved in the row
@@ -54,11 +58,16 @@ class Device:
     reported_bytes: int | None = None  # total memory as the driver reports it, where published
     nvml_names: tuple[str, ...] = ()  # names NVML reports for this device
     note: str = ""
+    cuda_bytes: int | None = None  # total as cudaMemGetInfo reports it (what torch and vLLM see)
 
     @property
     def usable_bytes(self) -> int:
-        """The memory a runtime can see: the driver's total where known, else the capacity."""
-        return self.reported_bytes if self.reported_bytes is not None else self.memory_bytes
+        """The memory a runtime can see: the CUDA runtime's total where known, else the driver's (NVML),
+        else the capacity."""
+        for known in (self.cuda_bytes, self.reported_bytes):
+            if known is not None:
+                return known
+        return self.memory_bytes
 
     @property
     def half_flops(self) -> float | None:
@@ -190,8 +199,10 @@ DEVICES: tuple[Device, ...] = (
     Device("rtx-3090", "NVIDIA GeForce RTX 3090", "NVIDIA", "gpu", 24 * GiB, 936 * GB,
            _tensor_rate(82, 1695, _GEFORCE_16), _tensor_rate(82, 1695, _GEFORCE_16), None,
            _GA102 + " (71 TFLOPS FP16 with FP32 accumulate); nvidia-smi total per "
-           "github.com/noonghunna/club-3090/issues/1128",
-           reported_bytes=24576 * MiB, nvml_names=("NVIDIA GeForce RTX 3090",)),
+           "github.com/noonghunna/club-3090/issues/1128; CUDA total per vLLM's 'total_gpu_memory=23.58GiB' "
+           "in github.com/vllm-project/vllm/issues/10517",
+           reported_bytes=24576 * MiB, nvml_names=("NVIDIA GeForce RTX 3090",),
+           cuda_bytes=round(23.58 * GiB)),
     Device("rtx-4060-ti-16g", "NVIDIA GeForce RTX 4060 Ti 16GB", "NVIDIA", "gpu", 16 * GiB, 288 * GB,
            _tensor_rate(34, 2535, _GEFORCE_16), _tensor_rate(34, 2535, _GEFORCE_16),
            _tensor_rate(34, 2535, _GEFORCE_FP8),
@@ -211,8 +222,10 @@ DEVICES: tuple[Device, ...] = (
            _tensor_rate(128, 2520, _GEFORCE_16), _tensor_rate(128, 2520, _GEFORCE_16),
            _tensor_rate(128, 2520, _GEFORCE_FP8),
            _ADA + " (165.2 TFLOPS BF16, 330.3 FP8, FP32 accumulate); nvidia-smi total per "
-           "github.com/RLinf/RLinf/issues/255",
-           reported_bytes=24564 * MiB, nvml_names=("NVIDIA GeForce RTX 4090",)),
+           "github.com/RLinf/RLinf/issues/255; CUDA total from github.com/vllm-project/vllm/issues/13061 "
+           "(a vLLM budget of 23.08 GiB at gpu_memory_utilization 0.98: 23.55 GiB)",
+           reported_bytes=24564 * MiB, nvml_names=("NVIDIA GeForce RTX 4090",),
+           cuda_bytes=round(23.55 * GiB)),
     Device("rtx-5080", "NVIDIA GeForce RTX 5080", "NVIDIA", "gpu", 16 * GiB, 960 * GB,
            _tensor_rate(84, 2617, _GEFORCE_16), _tensor_rate(84, 2617, _GEFORCE_16),
            _tensor_rate(84, 2617, _GEFORCE_FP8),

@@ -22,9 +22,11 @@ def render_size(est, console: Console, *, explain: bool = False) -> None:
     ]))
     columns = (Column("part"), Column("bytes", numeric=True), Column("binary", numeric=True),
                Column("decimal", numeric=True, drop=1))
-    rows = [[name, f"{n:,}", bytes_label(n), decimal_label(n)]
-            for name, n in (("weights", est.weights_bytes), ("KV cache", est.kv_cache_bytes),
-                            ("runtime buffers", est.compute_bytes), ("overhead", est.overhead_bytes))]
+    parts = [("weights", est.weights_bytes), ("KV cache", est.kv_cache_bytes),
+             ("runtime buffers", est.compute_bytes), ("overhead", est.overhead_bytes)]
+    if est.duplicate_bytes:
+        parts.insert(1, ("weights held twice", est.duplicate_bytes))
+    rows = [[name, f"{n:,}", bytes_label(n), decimal_label(n)] for name, n in parts]
     n = est.total_bytes
     rows.append([Text(c, style="bold") for c in ("total", f"{n:,}", bytes_label(n), decimal_label(n))])
     console.print(table(console, columns, rows, title="Memory"))
@@ -39,4 +41,6 @@ def render_size(est, console: Console, *, explain: bool = False) -> None:
                      u.device.usable_bytes)
             rows.append([f"{u.index}: {u.device.key}", *map(bytes_label, sizes), FITS[u.fits]])
         console.print(table(console, columns, rows, title="Per device (even split)"))
+        if est.host_bytes:
+            console.print(f"host memory (not on the devices): {bytes_label(est.host_bytes)}")
     notes_and_explain(console, est.notes, est.explain, explain)

@@ -8,7 +8,7 @@ a weight distribution stay visible next to its peak.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -106,10 +106,15 @@ def _num(v: float) -> str:
 
 
 def sparkline(h: Histogram, width: int = SPARK_WIDTH) -> str:
-    if not h.counts:
+    return sparkline_counts(h.counts, width)
+
+
+def sparkline_counts(counts: Sequence[int], width: int = SPARK_WIDTH) -> str:
+    """Histogram counts as ``width`` block characters (bins merged in equal runs), on a log scale."""
+    if not counts:
         return ""
-    groups = [sum(h.counts[i * len(h.counts) // width:(i + 1) * len(h.counts) // width])
-              for i in range(min(width, len(h.counts)))]
+    groups = [sum(counts[i * len(counts) // width:(i + 1) * len(counts) // width])
+              for i in range(min(width, len(counts)))]
     top = math.log1p(max(groups))
     if top == 0:
         return SPARK[0] * len(groups)

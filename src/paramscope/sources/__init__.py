@@ -29,3 +29,13 @@ class ByteSource(Protocol):
     def head(self, n: int = 64) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+# How a remote source is written; here rather than in remote.py so that telling a path from a remote
+# source costs no import (start-up: remote.py brings threading, bisect and its dataclasses).
+REMOTE_PREFIXES = ("hf:", "ollama:")
+
+
+def looks_remote(text: str) -> bool:
+    """Whether ``text`` is written as a remote source (hf:…, ollama:…), valid or not."""
+    return text.startswith(REMOTE_PREFIXES)

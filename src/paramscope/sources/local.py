@@ -40,6 +40,16 @@ class LocalFile:
             raise TruncatedError(self.name, f"file ends inside {what}", f"{len(data)} bytes", n)
         return data
 
+    def read_into(self, offset: int, buf: memoryview, what: str = "data") -> None:
+        """Fill ``buf`` from ``offset`` (a caller's reused buffer: no new allocation per read)."""
+        n = len(buf)
+        if offset < 0 or offset + n > self.size:
+            raise TruncatedError(self.name, f"file ends inside {what}", f"{self.size} bytes",
+                                 f"at least {offset + n}")
+        got = os.preadv(self._fd, [buf], offset)
+        if got != n:  # the file shrank under us
+            raise TruncatedError(self.name, f"file ends inside {what}", f"{got} bytes", n)
+
     def head(self, n: int = 64) -> bytes:
         return os.pread(self._fd, min(n, self.size), 0)
 

@@ -123,7 +123,7 @@ class MappedFiles:
         self._lock = threading.Lock()
 
     def file(self, path: str) -> MappedFile:
-        from paramscope.sources.remote import looks_remote
+        from paramscope.sources import looks_remote
 
         if looks_remote(path):  # hf:… and ollama:… models are read as headers only
             raise SourceError(f"{path}: tensor values are not downloaded (a remote model is read as headers "

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from paramscope.errors import RemoteError, TruncatedError
+from paramscope.sources import looks_remote  # noqa: F401  (re-exported: callers name it here)
 
 READAHEAD = 100_000  # least bytes per request: huggingface_hub's first safetensors read (hf_api.py)
 MAX_REQUEST_BYTES = 256 << 20  # one request never asks for more (a forged length cannot pull a file)
@@ -78,11 +79,6 @@ def parse(text: str, *, bare: bool = False) -> RemoteRef | None:
         if m and ".." not in text:
             return RemoteRef(HF, m["repo"], None, None, text)
     return None
-
-
-def looks_remote(text: str) -> bool:
-    """Whether ``text`` is written as a remote source (hf:…, ollama:…), valid or not."""
-    return text.startswith(("hf:", "ollama:"))
 
 
 class Meter:

@@ -3,22 +3,31 @@
 Every endpoint takes the CLI command's options as query parameters and answers exactly what the
 command prints with ``--json``: both call the same application function (``paramscope.app``) and print
 its result's ``to_json()``. Runtime options (``ubatch``, ``gpu_memory_utilization``…) are the query
-parameters the runtime table declares (``/api/runtimes`` lists them). Errors are ``{"error": "..."}``:
-403 for a source outside the allowed roots, 400 for what the CLI would turn into an ``Error:`` line.
+parameters the runtime table declares (``/api/runtimes`` lists them). Every error is
+``{"error": "one line"}``: 403 for a source outside the allowed roots or a cross-site request, 400 for
+what the CLI would turn into an ``Error:`` line, 422 for a malformed parameter, 413/414/408 for a
+request too large or too slow, 429/503 (with Retry-After) when the server is busy, 504 past the time
+limit. The work itself runs in worker processes (``web.jobs``), never in the process answering HTTP.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from paramscope import __version__
 from paramscope.errors import ParamscopeError
-from paramscope.web.limits import HostCheck, SizeLimit
+from paramscope.web import work
+from paramscope.web.jobs import Jobs, LaneConfig, offload
+from paramscope.web.limits import BODY_SECONDS, HostCheck, ResponseHeaders, SameOrigin, SizeLimit
 from paramscope.web.security import (
     LOOPBACK_HOSTS,
     MAX_BODY_BYTES,
@@ -32,7 +41,10 @@ STATIC = Path(__file__).parent / "static"
 # The page loads only its own files and talks only to this server; model names cannot run as script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "no-referrer"))
 MAX_TEXT_CHARS = MAX_BODY_BYTES  # tokens: the same cap for GET and POST
+QUICK_TEXT_CHARS = 4096  # tokens of a longer text go to the bulk lane: a page's typing stays quick
 
 SourceQ = Annotated[str, Query(max_length=MAX_SOURCE_CHARS,
                                description="catalogue name, hf:ORG/NAME, ollama:NAME, or absolute path "
@@ -44,36 +56,53 @@ RuntimeQ = Annotated[str, Query(max_length=32, description="llama.cpp, vllm or t
 
 
 def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = True,
-               allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS) -> FastAPI:
-    """The app, serving sources inside ``roots`` (plus the `ls` folders when ``defaults``)."""
+               allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS,
+               lanes: dict[str, LaneConfig] | None = None, body_seconds: float = BODY_SECONDS) -> FastAPI:
+    """The app, serving sources inside ``roots`` (plus the `ls` folders when ``defaults``); ``lanes``
+    sizes its worker pool (``web.jobs.default_lanes``); a request body stalled ``body_seconds`` gets
+    408."""
     from paramscope.web.security import default_roots
 
     allowed = resolve_roots([*roots, *(default_roots() if defaults else [])])
-    app = FastAPI(title="paramscope", version=__version__,
+    jobs = Jobs(lanes)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        jobs.start()  # the first request should not pay for starting the workers
+        warm()
+        try:
+            yield
+        finally:
+            jobs.stop()
+
+    # No /docs or /redoc: their pages load from a CDN, and nothing here may need the internet; the
+    # schema itself is /openapi.json.
+    app = FastAPI(title="paramscope", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="What is inside a model and what it takes to run it; each endpoint returns "
                               "the `--json` of the CLI command of the same name.")
     app.state.roots = allowed
+    app.state.jobs = jobs
 
     @app.exception_handler(Refused)
     async def refused(_: Request, e: Refused) -> JSONResponse:
-        return JSONResponse({"error": str(e)}, status_code=e.status)
+        headers = {"Retry-After": str(e.retry_after)} if e.retry_after else None
+        return JSONResponse({"error": str(e)}, status_code=e.status, headers=headers)
 
     @app.exception_handler(ParamscopeError)
     async def failed(_: Request, e: ParamscopeError) -> JSONResponse:
         return JSONResponse({"error": " ".join(str(e).splitlines())}, status_code=400)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": validation_message(e)}, status_code=422)
 
-    def model(source: str):
-        from paramscope.app.common import open_source
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, e: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code, headers=e.headers)
 
-        return open_source(confine(source, allowed).text)
+    @app.exception_handler(Exception)
+    async def crashed(_: Request, e: Exception) -> JSONResponse:
+        return JSONResponse({"error": f"internal error ({type(e).__name__})"}, status_code=500)
 
     def runtime_options(request: Request) -> dict[str, Any]:
         """Query parameters named by the runtime table (checked against the chosen runtime later)."""
@@ -89,93 +118,106 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/api/roots", summary="the folders paths must lie in")
-    def api_roots() -> dict[str, Any]:
+    async def api_roots() -> dict[str, Any]:
         return {"roots": [str(r) for r in allowed]}
 
     @app.get("/api/models", summary="models found in the allowed roots (`paramscope ls`), and the catalogue")
-    def api_models() -> dict[str, Any]:
-        from paramscope.formats.discover import discover
-        from paramscope.knowledge import catalogue
-
-        found = discover(allowed, defaults=False)
-        return {"local": [{"name": f.name, "path": str(f.path), "size": f.size} for f in found],
-                "catalogue": [e.name for e in catalogue.entries()]}
+    async def api_models(request: Request) -> Response:
+        return await offload(request, "quick", work.models_job, allowed)
 
     @app.get("/api/runtimes", summary="the runtimes and the options each takes")
-    def api_runtimes() -> dict[str, Any]:
+    async def api_runtimes() -> dict[str, Any]:
         from paramscope.analyses.sizing.runtimes import RUNTIMES
 
         return {"runtimes": [{"name": r.name, "summary": r.summary, "options": [
             {"name": o.name, "type": o.kind.__name__, "default": o.default, "help": o.help,
-             "minimum": o.minimum, "maximum": o.maximum} for o in r.options]} for r in RUNTIMES]}
+             "minimum": o.minimum, "maximum": o.maximum, "choices": list(o.choices)}
+            for o in r.options]} for r in RUNTIMES]}
 
     @app.get("/api/inspect", summary="`paramscope inspect SOURCE --json`")
-    def api_inspect(source: SourceQ, tensors: bool = False, layers: bool = False) -> dict[str, Any]:
-        from paramscope.app.inspect import inspect
-
-        return inspect(model(source), tensors=tensors, layers=layers).to_json()
+    async def api_inspect(request: Request, source: SourceQ, tensors: bool = False,
+                          layers: bool = False) -> Response:
+        checked = confine(source, allowed)
+        return await offload(request, "quick", work.inspect_job, checked.text, tensors, layers)
 
     @app.get("/api/size", summary="`paramscope size SOURCE --json` (plus the runtime's options)")
-    def api_size(request: Request, source: SourceQ, context: ContextQ = None, batch: BatchQ = 1,
-                 weights: TypeQ = None, kv_type: TypeQ = None, runtime: RuntimeQ = "llama.cpp",
-                 gpu: TypeQ = None) -> dict[str, Any]:
-        from paramscope.app.size import size
-
-        return size(model(source), context=context, batch=batch, weights=weights, kv_type=kv_type,
-                    runtime=runtime, gpu=gpu, **runtime_options(request)).to_json()
+    async def api_size(request: Request, source: SourceQ, context: ContextQ = None, batch: BatchQ = 1,
+                       weights: TypeQ = None, kv_type: TypeQ = None, runtime: RuntimeQ = "llama.cpp",
+                       gpu: TypeQ = None) -> Response:
+        options = dict(context=context, batch=batch, weights=weights, kv_type=kv_type, runtime=runtime,
+                       gpu=gpu, **runtime_options(request))
+        return await offload(request, "quick", work.size_job, confine(source, allowed).text, options)
 
     @app.get("/api/fit", summary="`paramscope fit SOURCE --gpu NAME --json` (plus the runtime's options)")
-    def api_fit(request: Request, source: SourceQ, gpu: Annotated[str, Query(max_length=32)],
-                context: ContextQ = None, batch: BatchQ = 1, weights: TypeQ = None, kv_type: TypeQ = None,
-                runtime: RuntimeQ = "llama.cpp",
-                ram: Annotated[str | None, Query(max_length=32, description="64GiB, 64GB; a number is GiB")]
-                = None) -> dict[str, Any]:
+    async def api_fit(request: Request, source: SourceQ, gpu: Annotated[str, Query(max_length=32)],
+                      context: ContextQ = None, batch: BatchQ = 1, weights: TypeQ = None,
+                      kv_type: TypeQ = None, runtime: RuntimeQ = "llama.cpp",
+                      ram: Annotated[str | None, Query(max_length=32, description="64GiB, 64GB; a number is "
+                                                                                  "GiB")] = None) -> Response:
         # the GPU is required here: the server's own GPU says nothing about the browser user's
-        from paramscope.app.fit import fit
-
-        return fit(model(source), gpu=gpu, context=context, batch=batch, weights=weights, kv_type=kv_type,
-                   runtime=runtime, ram=ram, **runtime_options(request)).to_json()
+        options = dict(gpu=gpu, context=context, batch=batch, weights=weights, kv_type=kv_type,
+                       runtime=runtime, ram=ram, **runtime_options(request))
+        return await offload(request, "quick", work.fit_job, confine(source, allowed).text, options)
 
     @app.get("/api/tokens", summary="`paramscope tokens SOURCE TEXT --json` (or `--ids`)")
-    def api_tokens(source: SourceQ, text: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS)] = None,
-                   ids: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS)] = None,
-                   no_special: bool = False) -> dict[str, Any]:
-        return _tokens(source, text, ids, no_special)
+    async def api_tokens(request: Request, source: SourceQ,
+                         text: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS)] = None,
+                         ids: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS)] = None,
+                         no_special: bool = False) -> Response:
+        return await _tokens(request, source, text, ids, no_special)
 
     @app.post("/api/tokens", summary="the same, with the text in a JSON body (longer texts)")
-    def api_tokens_post(source: SourceQ, text: Annotated[str, Body(embed=True, max_length=MAX_TEXT_CHARS)],
-                        no_special: bool = False) -> dict[str, Any]:
-        return _tokens(source, text, None, no_special)
+    async def api_tokens_post(request: Request, source: SourceQ,
+                              text: Annotated[str, Body(embed=True, max_length=MAX_TEXT_CHARS)],
+                              no_special: bool = False) -> Response:
+        return await _tokens(request, source, text, None, no_special)
 
-    def _tokens(source: str, text: str | None, ids: str | None, no_special: bool) -> dict[str, Any]:
-        from paramscope.app.tokens import tokens
-
+    async def _tokens(request: Request, source: str, text: str | None, ids: str | None,
+                      no_special: bool) -> Response:
         checked = confine(source, allowed)
-        # A path goes to the tokenizer as a path (its cache is keyed by file); a catalogue name has none
-        # and fails there with the CLI's own message.
-        target: Any = checked.text if checked.is_path else model(source)
         if ids is None and text is None:
             raise Refused("give text or ids", 400)
-        return tokens(target, text=text, ids=ids, no_special=no_special).to_json()
+        lane = "quick" if len(text or ids or "") <= QUICK_TEXT_CHARS else "bulk"
+        return await offload(request, lane, work.tokens_job, checked.text, checked.is_path, text, ids,
+                             no_special)
 
     @app.get("/api/stats", summary="`paramscope stats SOURCE --json` (reads every weight)")
-    def api_stats(source: SourceQ,
-                  tensor: Annotated[list[str], Query(max_length=256, description="--tensor GLOB")] = []  # noqa: B006
-                  ) -> dict[str, Any]:
+    async def api_stats(request: Request, source: SourceQ,
+                        tensor: Annotated[list[str], Query(max_length=256, description="--tensor GLOB")]
+                        = []  # noqa: B006
+                        ) -> Response:
         checked = confine(source, allowed)
         if not checked.is_path:
             raise Refused(f"{source}: not a file on this machine (a catalogue entry, or a remote model read "
                           "as headers only): no weights to read", 400)
-        from paramscope.app.stats import stats
-
-        return stats(model(source), tensor=tuple(tensor)).to_json()
+        return await offload(request, "bulk", work.stats_job, checked.text, tuple(tensor))
 
     @app.get("/api/diff", summary="`paramscope diff A B --json` (reads every weight of both)")
-    def api_diff(a: SourceQ, b: SourceQ, structure_only: bool = False) -> dict[str, Any]:
-        from paramscope.app.diff import diff
+    async def api_diff(request: Request, a: SourceQ, b: SourceQ, structure_only: bool = False) -> Response:
+        return await offload(request, "quick" if structure_only else "bulk", work.diff_job,
+                             confine(a, allowed).text, confine(b, allowed).text, not structure_only)
 
-        return diff(model(a), model(b), values=not structure_only).to_json()
-
+    app.add_middleware(SizeLimit, body_seconds=body_seconds)
+    app.add_middleware(SameOrigin)
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
-    app.add_middleware(SizeLimit)
+    app.add_middleware(ResponseHeaders, headers=SECURITY_HEADERS)  # outermost: every answer has them
     return app
+
+
+def warm() -> None:
+    """Load the tables the event loop itself reads (confinement's catalogue lookup, the runtimes'
+    options) before the first request, not during it: meanwhile nothing else would be answered."""
+    from paramscope.analyses.sizing.runtimes import all_options
+    from paramscope.knowledge import catalogue
+
+    catalogue.has("")
+    list(all_options())
+
+
+def validation_message(e: RequestValidationError) -> str:
+    """FastAPI's list of problems as one line: ``context: Input should be greater than or equal to 1``."""
+    parts = []
+    for err in e.errors():
+        where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"

@@ -25,9 +25,10 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 class Refused(Exception):
     """A request the server will not serve; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, status: int = 403) -> None:
+    def __init__(self, message: str, status: int = 403, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds, for a 503 / 429
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +41,12 @@ class Source:
 
 
 def default_roots() -> list[Path]:
-    """The folders `paramscope ls` looks in by default (HF cache, Ollama, LM Studio)."""
+    """The folders `paramscope ls` looks in by default (HF cache, Ollama, LM Studio), and where
+    `make demo` (tools/fetch_models.py) keeps the models it fetches."""
     from paramscope.formats.discover import default_places
 
-    return [folder for _, folder in default_places(os.environ, Path.home())]
+    fetched = Path(os.environ.get("PARAMSCOPE_MODELS") or Path.home() / ".cache" / "paramscope" / "models")
+    return [*(folder for _, folder in default_places(os.environ, Path.home())), fetched]
 
 
 def resolve_roots(roots: Iterable[str | os.PathLike[str]]) -> tuple[Path, ...]:

@@ -69,10 +69,13 @@ class SizeEstimate:
     per_device: tuple[DeviceUse, ...]
     explain: tuple[str, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    host_bytes: int = 0  # weights and KV cache kept in host memory, outside per_device (llama.cpp -ngl)
+    duplicate_bytes: int = 0  # weights held twice (llama.cpp: a tied embedding on the host and the GPU)
 
     @property
     def total_bytes(self) -> int:
-        return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.overhead_bytes
+        return (self.weights_bytes + self.duplicate_bytes + self.kv_cache_bytes + self.compute_bytes
+                + self.overhead_bytes)
 
     @property
     def fits(self) -> bool | None:
@@ -112,9 +115,11 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
                                                          req.n_devices)
     req = replace(req, runtime=runtime.name, options=runtime.check(req.options))
     parts = runtime.parts()(model, cfg, weights_bytes, req, ctx)
+    on_devices = weights_bytes + parts.duplicate_weights_bytes - parts.host_weights_bytes
+    kv_on_devices = parts.kv_cache_bytes - parts.host_kv_bytes
     n = req.n_devices
     per_device = tuple(
-        DeviceUse(i, req.device, _share(weights_bytes, n, i), _share(parts.kv_cache_bytes, n, i),
+        DeviceUse(i, req.device, _share(on_devices, n, i), _share(kv_on_devices, n, i),
                   parts.compute_bytes // n, parts.overhead_bytes // n, parts.verdict)
         for i in range(n))
     return SizeEstimate(
@@ -122,7 +127,9 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         weights_scheme=scheme, kv_type=parts.kv_type, weights_bytes=weights_bytes,
         kv_cache_bytes=parts.kv_cache_bytes, compute_bytes=parts.compute_bytes,
         overhead_bytes=parts.overhead_bytes, per_device=per_device,
-        explain=(*weights_explain, *parts.explain), notes=parts.notes)
+        explain=(*weights_explain, *parts.explain), notes=parts.notes,
+        host_bytes=parts.host_weights_bytes + parts.host_kv_bytes,
+        duplicate_bytes=parts.duplicate_weights_bytes)
 
 
 def _share(total: int, n: int, i: int) -> int:

@@ -50,6 +50,12 @@ class RuntimeParts:
     explain: tuple[str, ...]
     notes: tuple[str, ...] = ()
     verdict: bool | None = None  # the runtime's own test, where it has one (vLLM's KV blocks)
+    # what stays in host memory beside the devices (llama.cpp: layers not offloaded, the input embedding)
+    host_weights_bytes: int = 0
+    host_kv_bytes: int = 0
+    # weights held twice (llama.cpp, tied embeddings offloaded: on the host for the lookup, on the GPU as
+    # the output matrix): on the devices beside the weights, and in the total
+    duplicate_weights_bytes: int = 0
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:
@@ -74,9 +80,13 @@ def kv_dtype(name: str | None, default: DType) -> DType:
 
 
 def model_dtype(tensors) -> DType:
-    """The type most of the weights are stored in (what vLLM's and transformers' 'auto' pick)."""
+    """The type most of the weights are stored in (what vLLM's and transformers' 'auto' pick): f32 only
+    when it holds most bytes; else the 16-bit type holding most, so that a quantized checkpoint's
+    unquantized tensors say which (gpt-oss: bf16 beside MXFP4 experts); f16 when there is none (GGUF)."""
     by_type: dict[DType, int] = {}
     for t in tensors:
         by_type[t.dtype] = by_type.get(t.dtype, 0) + t.nbytes
-    best = max(by_type, key=by_type.__getitem__, default=DType.BF16)
-    return best if best in (DType.F32, DType.F16, DType.BF16) else DType.F16
+    if by_type and max(by_type, key=by_type.__getitem__) == DType.F32:
+        return DType.F32
+    half = {k: v for k, v in by_type.items() if k in (DType.F16, DType.BF16)}
+    return max(half, key=half.__getitem__, default=DType.F16)

@@ -12,7 +12,7 @@ import csv
 import io
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from paramscope.errors import SourceError
 
@@ -42,7 +42,7 @@ class ClosedModelError(SourceError):
 @cache
 def closed_models() -> dict[str, ClosedModel]:
     """Every closed model by its name and each alias, lowercase."""
-    text = (resources.files(__package__) / FILE).read_text(encoding="utf-8")
+    text = (Path(__file__).parent / FILE).read_text(encoding="utf-8")
     out: dict[str, ClosedModel] = {}
     for row in csv.DictReader(io.StringIO(text)):
         m = ClosedModel(row["name"], tuple(row["aliases"].split()), row["vendor"], row["estimate"],

@@ -19,9 +19,18 @@ from typing import Any
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.decoder import decoder_tensors
 from paramscope.knowledge.families.dims import Dims, resolve
-from paramscope.knowledge.families.encoders import bert_tensors, gpt2_tensors, t5_tensors
+from paramscope.knowledge.families.encoders import (
+    bart_tensors,
+    bert_tensors,
+    distilbert_tensors,
+    gpt2_tensors,
+    modernbert_tensors,
+    mpnet_tensors,
+    t5_tensors,
+    whisper_tensors,
+)
 from paramscope.knowledge.families.hfconfig import HfConfig
-from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_TOWERS, Composite
+from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_ALIASES, VISION_TOWERS, Composite
 from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model import ArchConfig, Tensor
@@ -33,7 +42,11 @@ __all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describe
 class NoFamilyRow(UnsupportedError):
     """The model_type has no row here; transformers (the ``oracle`` extra) may still count it."""
 
-LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors}
+LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "distilbert": distilbert_tensors,
+           "mpnet": mpnet_tensors, "modernbert": modernbert_tensors, "bart": bart_tensors,
+           "whisper": whisper_tensors}
+# encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
+ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 
 # Config fields worth carrying into ArchConfig.extra when present (rope, norms, routing, softcaps…).
 EXTRA_KEYS = (
@@ -107,13 +120,13 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
         head_dim_k=d.qk_nope_head_dim + d.qk_rope_head_dim if mla else d.head_dim,
         head_dim_v=d.v_head_dim if mla else d.head_dim,
         ffn_size=d.ffn, vocab_size=d.vocab, context_length=d.context,
-        tied_embeddings=d.tied and fam.layout != "bert",
+        tied_embeddings=d.tied and fam.layout not in ENCODERS,
         n_experts=d.n_experts, n_experts_per_token=d.n_experts_per_token,
         n_shared_experts=d.n_shared_experts,
         n_dense_layers=sum(not m for m in d.moe_layers) if d.n_experts else 0,
         expert_ffn_size=d.expert_ffn, kv_lora_rank=d.kv_lora_rank, q_lora_rank=d.q_lora_rank,
         rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window,
-        layer_types=("none",) * d.n_layers if fam.layout == "bert" else d.layer_types,  # no KV cache
+        layer_types=("none",) * d.n_layers if fam.layout in ENCODERS else d.layer_types,  # no KV cache
         extra=_extra(plan), **_recurrent(d),
     )
 
@@ -135,19 +148,28 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
     if composite is None:
         return _Plan(resolve(_family(model_type, source), cfg, source), cfg)
     text = _section(cfg, "text_config", source)
+    if not text and composite.text_inline and "hidden_size" in cfg:
+        text = {k: v for k, v in cfg.items() if k not in ("model_type", "vision_config")}
     fam = _family(str(text.get("model_type") or composite.text_family), source)
     if not text and composite.text_defaults:  # the wrapper's own default text model (PaliGemma's)
         fam = replace(fam, defaults={**fam.defaults, **composite.text_defaults})
     vision = _section(cfg, "vision_config", source)
     vision_type = str(vision.get("model_type") or composite.vision_tower)
+    vision_type = VISION_ALIASES.get(vision_type, vision_type)
     if vision_type not in VISION_TOWERS:
         raise UnsupportedError(f"{source}: vision tower {vision_type!r} of {model_type} is not supported "
                                f"(supported: {', '.join(sorted(VISION_TOWERS))})")
-    defaults = VISION_TOWERS[vision_type][0]
+    tower = VISION_TOWERS[vision_type]
+    defaults = tower.defaults
     if not vision:  # LlavaConfig / PaliGemmaConfig build their own vision config when none is given
         defaults = {**defaults, **composite.vision_defaults}
-    return _Plan(resolve(fam, text, source, outer=cfg), cfg, composite,
-                 HfConfig(vision, defaults, {}, source), vision_type)
+    outer = cfg
+    if composite.tie_either and text.get("tie_word_embeddings") is True:
+        outer = {**cfg, "tie_word_embeddings": True}
+    elif composite.tie_default is not None and not isinstance(cfg.get("tie_word_embeddings"), bool):
+        outer = {**cfg, "tie_word_embeddings": composite.tie_default}
+    return _Plan(resolve(fam, text, source, outer=outer), cfg, composite,
+                 HfConfig(vision, defaults, tower.attribute_map, source), vision_type)
 
 
 def _build(plan: _Plan) -> TensorList:
@@ -161,8 +183,8 @@ def _build(plan: _Plan) -> TensorList:
     else:
         decoder_tensors(d, t, c.text_prefix, c.head_prefix)
     if c is not None and plan.vision is not None:
-        VISION_TOWERS[plan.vision_type][1](plan.vision, t, c.vision_prefix)
-        c.projector(plan.vision, d.hidden, t, c.projector_prefix)
+        VISION_TOWERS[plan.vision_type].build(plan.vision, t, c.vision_prefix)
+        c.projector(plan.vision, d.hidden, t, c.projector_prefix, plan.outer)
     return t
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from paramscope.knowledge.families.dims import Dims
 from paramscope.knowledge.families.ssm import MIXER_TENSORS
 from paramscope.knowledge.families.tensors import TensorList
+from paramscope.model.dtypes import DType
 
 # The Llama spelling of every piece; a row's ``names`` overrides some. "base" prefixes the body (a
 # multimodal wrapper replaces it), "head" is the LM head outside it; "" = the family has no such piece.
@@ -89,6 +90,13 @@ def _mla(d: Dims, t: TensorList, p: str) -> None:
     t.norm(p + "kv_a_layernorm", d.kv_lora_rank)
     t.linear(p + "kv_b_proj", d.n_heads * (d.qk_nope_head_dim + d.v_head_dim), d.kv_lora_rank)
     t.linear(p + "o_proj", d.hidden, d.n_heads * d.v_head_dim, d.o_bias)
+    if d.family.indexer:  # DeepseekV32Indexer: its own queries from the q latent, one key, head weights
+        heads, dim = d.hf.int("index_n_heads", minimum=1), d.hf.int("index_head_dim", minimum=1)
+        ip = p + "indexer."
+        t.linear(ip + "wq_b", heads * dim, d.q_lora_rank)
+        t.linear(ip + "wk", dim, d.hidden)
+        t.norm(ip + "k_norm", dim, bias=True)
+        t.linear(ip + "weights_proj", heads, d.hidden)
 
 
 ATTENTION: dict[str, Callable[[Dims, TensorList, str], None]] = {
@@ -254,6 +262,40 @@ def _fused_experts(d: Dims, t: TensorList, p: str) -> None:
         gated_ffn(t, p + "shared_experts.", h, d.shared_ffn)
 
 
+def _dbrx(d: Dims, t: TensorList, p: str) -> None:
+    """DbrxFFN as checkpointed: router.layer (E, hidden) and every expert's w1, v1 (gate, up) and w2
+    (down, transposed) stacked along the rows: (E · ffn_hidden_size, d_model) each."""
+    p += "ffn."
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.linear(p + "router.layer", e, h)
+    for w in ("w1", "v1", "w2"):
+        t.add(f"{p}experts.mlp.{w}", e * f, h)
+
+
+def _hunyuan(d: Dims, t: TensorList, p: str) -> None:
+    """HunYuanMoEV1Moe: gate.wg (E, hidden), kept in float32 whatever the model dtype (its nn.Linear is
+    built with dtype=torch.float32), experts.N.*, and shared_mlp."""
+    p += "mlp."
+    t.add(p + "gate.wg.weight", d.n_experts, d.hidden, dtype=DType.F32)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_mlp.", d.hidden, d.shared_ffn)
+
+
+def _llama4(d: Dims, t: TensorList, p: str) -> None:
+    """Llama4TextMoe as checkpointed: router (E, hidden), experts fused as gate_up_proj
+    (E, hidden, 2·ffn) and down_proj (E, ffn, hidden) — input-major, unlike nn.Linear — and one
+    shared_expert MLP."""
+    p += name(d, "mlp")
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.linear(p + "router", e, h)
+    t.add(p + "experts.gate_up_proj", e, h, 2 * f)
+    t.add(p + "experts.down_proj", e, f, h)
+    if d.shared_ffn:
+        gated_ffn(t, p + "shared_expert.", h, d.shared_ffn)
+
+
 def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
     """GptOssMLP: router (weight + bias) and all experts fused in 3-D tensors with biases.
 
@@ -272,9 +314,10 @@ def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
 
 MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "mixtral": _mixtral, "qwen": _qwen, "deepseek": _deepseek, "gpt_oss": _gpt_oss,
-    "glm4_moe": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
+    "glm4_moe": _deepseek, "deepseek_v32": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
-    "exaone": _exaone, "granite_fused": _granite_fused,
+    "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
+    "llama4": _llama4,
 }
 
 
@@ -286,7 +329,7 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
     fam = d.family
     if base is None:
         base = "" if d.bare else name(d, "base")
-    t.embedding(base + name(d, "embed"), d.vocab, d.hidden)
+    t.embedding(base + name(d, "embed"), d.vocab + fam.embed_extra, d.hidden)
     if name(d, "pos_embed"):  # learned absolute positions; OPT and BioGPT keep 2 extra rows
         t.embedding(base + name(d, "pos_embed"), d.context + fam.pos_offset, d.hidden)
     if name(d, "embed_norm"):
@@ -306,7 +349,7 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
         t.norm(base + name(d, "final_norm"), d.hidden, d.norm_bias)
     if d.bare:
         return
-    if not d.tied:
+    if not d.tied or fam.embed_extra:  # an embedding with extra rows cannot be the head (Mllama)
         t.linear(head_prefix + name(d, "head"), d.vocab, d.hidden, d.head_bias)
     elif d.head_bias:  # a tied head's weight is the embedding, its bias is its own (Phi, GPT-J)
         t.add(head_prefix + name(d, "head") + ".bias", d.vocab)
@@ -324,6 +367,27 @@ def _mixer_block(d: Dims, t: TensorList, p: str) -> None:
     MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "mixer"))
 
 
+def _cross_block(d: Dims, t: TensorList, p: str) -> None:
+    """MllamaCrossAttentionDecoderLayer: cross_attn (q/k/v/o and per-head q/k RMSNorms) and the two
+    tanh gates on its attention and MLP outputs, one value each."""
+    q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
+    c = p + "cross_attn."
+    t.linear(c + "q_proj", q, d.hidden)
+    t.linear(c + "k_proj", kv, d.hidden)
+    t.linear(c + "v_proj", kv, d.hidden)
+    t.linear(c + "o_proj", d.hidden, q)
+    t.norm(c + "q_norm", d.head_dim)
+    t.norm(c + "k_norm", d.head_dim)
+    t.add(p + "cross_attn_attn_gate", 1)
+    t.add(p + "cross_attn_mlp_gate", 1)
+
+
+def _lightning_block(d: Dims, t: TensorList, p: str) -> None:
+    """MiniMax's linear-attention layers sit in the attention slot (self_attn.)."""
+    assert d.mixer is not None
+    MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "attn"))
+
+
 def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
     """FalconH1: attention and a Mamba-2 mixer side by side."""
     _attention_block(d, t, p)
@@ -334,4 +398,5 @@ def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
 LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
     "deltanet": _mixer_block, "deltanet_split": _mixer_block, "attention+mamba2": _parallel_block,
+    "lightning": _lightning_block, "cross": _cross_block, "shortconv": _mixer_block,
 }

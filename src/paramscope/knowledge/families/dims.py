@@ -87,6 +87,14 @@ def _deepseek_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
     return n_experts > 0 and i >= first_dense and i % hf.int("moe_layer_freq", 1, minimum=1) == 0
 
 
+def _v32_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
+    # DeepseekV32Config.mlp_layer_types ("dense"/"sparse"), else first_k_dense_replace dense layers first
+    kinds = hf.str_list("mlp_layer_types")
+    if kinds is not None and i < len(kinds):
+        return n_experts > 0 and kinds[i] == "sparse"
+    return n_experts > 0 and i >= hf.int("first_k_dense_replace", 0)
+
+
 def _ernie_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
     # Ernie4_5_MoeDecoderLayer: (i + 1) % moe_layer_interval == 0 and start <= i <= end
     return (n_experts > 0 and (i + 1) % hf.int("moe_layer_interval", 1, minimum=1) == 0
@@ -140,6 +148,17 @@ MOE_RULES: dict[str, MoeRule] = {
     "granite": MoeRule(_every_layer, _granite_shared),
     "minimax_m2": MoeRule(_every_layer, _no_shared),
     "granite_fused": MoeRule(_every_layer, _no_shared),
+    "dbrx": MoeRule(_every_layer, _no_shared),
+    # DeepseekV32Config.mlp_layer_types ("dense"/"sparse"), else first_k_dense_replace dense layers; the
+    # router always learns e_score_correction_bias
+    "deepseek_v32": MoeRule(_v32_sparse, _deepseek_shared, lambda hf: True),
+    # Llama4TextConfig.moe_layers, else every interleave_moe_layer_step-th layer from step − 1; one
+    # shared expert of intermediate_size beside the routed ones
+    "llama4": MoeRule(lambda hf, i, n: n > 0 and (
+        i in hf.int_list("moe_layers") if hf.value("moe_layers") is not None
+        else (i + 1) % hf.int("interleave_moe_layer_step", 1, minimum=1) == 0), lambda hf, f: (1, f)),
+    # HunYuanMoEV1Moe: one shared_mlp of intermediate_size beside the experts (also intermediate_size)
+    "hunyuan": MoeRule(_every_layer, lambda hf, f: (1, f)),
     # ExaoneMoe: dense before first_k_dense_replace; num_shared_experts × moe_intermediate_size shared
     "exaone": MoeRule(_deepseek_sparse, lambda hf, f: (hf.int("num_shared_experts", 0),
                                                       hf.int("num_shared_experts", 0) * f)),
@@ -191,11 +210,20 @@ def _every4_from0(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     return [bool(i % 4) for i in range(n)]
 
 
+def _llama4_chunks(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Llama4TextConfig: "chunked_attention" on RoPE layers (no_rope_layers[i] == 1; default: all but
+    # every no_rope_layer_interval-th) when attention_chunk_size is set
+    interval = hf.int("no_rope_layer_interval", 4, minimum=1)
+    rope = hf.int_list("no_rope_layers") or tuple(int((i + 1) % interval != 0) for i in range(n))
+    return [window is not None and i < len(rope) and bool(rope[i]) for i in range(n)]
+
+
 SLIDING_RULES: dict[str, Callable[[HfConfig, int, int | None], list[bool]]] = {
     "none": _none, "all_if_window": _all_if_window, "qwen": _qwen_window, "alternate": _alternate,
-    "gemma3": _gemma3_pattern, "every4": _every4, "every4_from0": _every4_from0,
+    "gemma3": _gemma3_pattern, "every4": _every4, "every4_from0": _every4_from0, "llama4": _llama4_chunks,
 }
 LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
+               "indexed_attention": "full",  # DeepSeek-V3.2: its MLA cache holds every token
                "linear_attention": "linear"}
 
 
@@ -274,12 +302,35 @@ FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
     "n_inner": lambda hf, hidden: hf.int("n_inner", 4 * hidden),
     "ffn_hidden_size": lambda hf, hidden: hf.int("ffn_hidden_size", 4 * hidden),  # FalconConfig
     "ffn_dim": lambda hf, hidden: hf.int("ffn_dim", 4 * hidden),  # OPTConfig, XGLMConfig
+    "intermediate_size_mlp": lambda hf, hidden: hf.int("intermediate_size_mlp"),  # Llama 4's dense layers
+    "lfm2": lambda hf, hidden: _lfm2_ffn(hf),
 }
+
+
+def _lfm2_ffn(hf: HfConfig) -> int:
+    # Lfm2MLP: with block_auto_adjust_ff_dim, 2/3 of intermediate_size, times block_ffn_dim_multiplier,
+    # rounded up to a multiple of block_multiple_of
+    width = hf.int("intermediate_size", minimum=1)
+    if not hf.flag("block_auto_adjust_ff_dim", True):
+        return width
+    width = int(2 * width / 3)
+    factor = hf.value("block_ffn_dim_multiplier", 1.0)
+    if factor is not None:
+        if isinstance(factor, bool) or not isinstance(factor, int | float):
+            raise FormatError(hf.source, "field 'block_ffn_dim_multiplier' must be a number",
+                              found=repr(factor))
+        width = int(factor * width)
+        step = hf.int("block_multiple_of", 256, minimum=1)
+        width = step * ((width + step - 1) // step)
+    return width
 
 
 def resolve(fam: Family, raw: Mapping[str, Any], source: str,
             outer: Mapping[str, Any] | None = None) -> Dims:
     """The numbers of one (text) model; ``outer`` is the multimodal wrapper, for dtype and tying."""
+    if fam.flatten:  # DbrxConfig: attn_config / ffn_config sub-configs; the file's nested values win
+        nested = [raw.get(k) for k in fam.flatten]
+        raw = {**raw, **{k: v for n in nested if isinstance(n, Mapping) for k, v in n.items()}}
     hf = HfConfig(raw, fam.defaults, fam.attribute_map, source)
     hidden = hf.int("hidden_size", minimum=1)
     heads = hf.int("num_attention_heads", minimum=1)
@@ -309,6 +360,11 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
                       for i, b in enumerate(blocks))
         dims.update(mixer=rule.mixer(hf, hidden), blocks=blocks, layer_types=kinds,
                     sliding_window=window if "sliding" in kinds else 0)
+    if fam.cross_layers:  # MllamaTextConfig.cross_attention_layers: those layers attend to the image
+        # only; their keys and values are the image's, fixed, not a per-token cache ("none")
+        cross = set(hf.int_list(fam.cross_layers))
+        dims.update(blocks=tuple("cross" if i in cross else "attention" for i in range(n_layers)),
+                    layer_types=tuple("none" if i in cross else k for i, k in enumerate(layer_types)))
     if fam.moe:
         dims.update(_moe(fam, hf, n_layers))
     if fam.attention == "mla":

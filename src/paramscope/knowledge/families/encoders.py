@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 
 from paramscope.knowledge.families.dims import Dims
+from paramscope.knowledge.families.hfconfig import MAX_LAYERS
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model.dtypes import DType
 
@@ -164,3 +165,163 @@ def t5_tensors(d: Dims, t: TensorList) -> None:
         t.norm(f"{stack}.final_layer_norm", h)
     if not d.tied:
         t.linear("lm_head", d.vocab, h)
+
+
+def _arch(d: Dims) -> str:
+    archs = d.hf.raw.get("architectures")
+    return archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else ""
+
+
+def distilbert_tensors(d: Dims, t: TensorList) -> None:
+    """DistilBertModel (models/distilbert/modeling_distilbert.py): word and position embeddings (no
+    token types), transformer.layer.N with q/k/v/out_lin, sa_layer_norm, ffn.lin1/lin2 and
+    output_layer_norm, all biased. …ForMaskedLM prefixes the body with ``distilbert.`` and adds
+    vocab_transform, vocab_layer_norm and the vocab_projector bias (its weight is the tied embedding).
+    distilbert-base-uncased: 66,362,880 parameters in the bare model."""
+    h = d.hidden
+    mlm = _arch(d).endswith("ForMaskedLM")
+    base = "distilbert." if mlm else ""
+    t.embedding(base + "embeddings.word_embeddings", d.vocab, h)
+    t.embedding(base + "embeddings.position_embeddings", d.context, h)
+    t.norm(base + "embeddings.LayerNorm", h, bias=True)
+    for i in range(d.n_layers):
+        p = f"{base}transformer.layer.{i}."
+        for proj in ("q_lin", "k_lin", "v_lin", "out_lin"):
+            t.linear(p + "attention." + proj, h, h, bias=True)
+        t.norm(p + "sa_layer_norm", h, bias=True)
+        t.linear(p + "ffn.lin1", d.ffn, h, bias=True)
+        t.linear(p + "ffn.lin2", h, d.ffn, bias=True)
+        t.norm(p + "output_layer_norm", h, bias=True)
+    if mlm:
+        t.linear("vocab_transform", h, h, bias=True)
+        t.norm("vocab_layer_norm", h, bias=True)
+        if d.tied:
+            t.add("vocab_projector.bias", d.vocab)
+        else:
+            t.linear("vocab_projector", d.vocab, h, bias=True)
+
+
+def mpnet_tensors(d: Dims, t: TensorList) -> None:
+    """MPNetModel (models/mpnet/modeling_mpnet.py): BERT's embeddings without token types, layers whose
+    attention is attention.attn.q/k/v/o and attention.LayerNorm, one relative_attention_bias
+    (buckets × heads) for the whole encoder, and a pooler; …ForMaskedLM prefixes ``mpnet.`` and adds
+    RoBERTa's LM head instead of the pooler."""
+    h = d.hidden
+    mlm = _arch(d).endswith("ForMaskedLM")
+    base = "mpnet." if mlm else ""
+    e = base + "embeddings."
+    t.embedding(e + "word_embeddings", d.vocab, h)
+    t.embedding(e + "position_embeddings", d.context, h)
+    t.norm(e + "LayerNorm", h, bias=True)
+    for i in range(d.n_layers):
+        p = f"{base}encoder.layer.{i}."
+        for proj in ("q", "k", "v", "o"):
+            t.linear(f"{p}attention.attn.{proj}", h, h, bias=True)
+        t.norm(p + "attention.LayerNorm", h, bias=True)
+        t.linear(p + "intermediate.dense", d.ffn, h, bias=True)
+        t.linear(p + "output.dense", h, d.ffn, bias=True)
+        t.norm(p + "output.LayerNorm", h, bias=True)
+    t.embedding(base + "encoder.relative_attention_bias",
+                d.hf.int("relative_attention_num_buckets", 32, minimum=1), d.n_heads)
+    if mlm:
+        _roberta_mlm(d, t)
+    else:
+        t.linear("pooler.dense", h, h, bias=True)
+
+
+def modernbert_tensors(d: Dims, t: TensorList) -> None:
+    """ModernBertModel (models/modernbert/modeling_modernbert.py): tok_embeddings and a LayerNorm
+    (bias only with norm_bias), pre-norm layers with a fused Wqkv and Wo, a GLU MLP whose Wi stacks
+    input and gate (2 · intermediate), and final_norm; layer 0's attn_norm is an Identity (nothing
+    stored). …ForMaskedLM prefixes ``model.`` and adds head.dense/head.norm and the decoder bias (its
+    weight is the tied embedding). ModernBERT-base: 149,014,272 parameters in the bare model."""
+    h, hf = d.hidden, d.hf
+    nb, ab, mb = hf.flag("norm_bias"), hf.flag("attention_bias"), hf.flag("mlp_bias")
+    mlm = _arch(d).endswith("ForMaskedLM")
+    base = "model." if mlm else ""
+    t.embedding(base + "embeddings.tok_embeddings", d.vocab, h)
+    t.norm(base + "embeddings.norm", h, bias=nb)
+    for i in range(d.n_layers):
+        p = f"{base}layers.{i}."
+        if i:
+            t.norm(p + "attn_norm", h, bias=nb)
+        t.linear(p + "attn.Wqkv", 3 * h, h, bias=ab)
+        t.linear(p + "attn.Wo", h, h, bias=ab)
+        t.norm(p + "mlp_norm", h, bias=nb)
+        t.linear(p + "mlp.Wi", 2 * d.ffn, h, bias=mb)
+        t.linear(p + "mlp.Wo", h, d.ffn, bias=mb)
+    t.norm(base + "final_norm", h, bias=nb)
+    if mlm:
+        t.linear("head.dense", h, h, bias=hf.flag("classifier_bias"))
+        t.norm("head.norm", h, bias=nb)
+        if not d.tied:
+            t.add("decoder.weight", d.vocab, h)
+        if hf.flag("decoder_bias", True):
+            t.add("decoder.bias", d.vocab)
+
+
+def _seq2seq_layer(t: TensorList, p: str, h: int, ffn: int, cross: bool, k_bias: bool = True) -> None:
+    """One BART/Whisper encoder or decoder layer: biased self-attention (Whisper's k_proj has no bias),
+    the decoder's encoder_attn, fc1/fc2, LayerNorms with bias after each block's name."""
+    blocks = ("self_attn", "encoder_attn") if cross else ("self_attn",)
+    for block in blocks:
+        t.linear(f"{p}{block}.k_proj", h, h, bias=k_bias)
+        for proj in ("v_proj", "q_proj", "out_proj"):
+            t.linear(f"{p}{block}.{proj}", h, h, bias=True)
+        t.norm(f"{p}{block}_layer_norm", h, bias=True)
+    t.linear(p + "fc1", ffn, h, bias=True)
+    t.linear(p + "fc2", h, ffn, bias=True)
+    t.norm(p + "final_layer_norm", h, bias=True)
+
+
+def bart_tensors(d: Dims, t: TensorList) -> None:
+    """BartForConditionalGeneration (models/bart/modeling_bart.py): one ``shared`` embedding (the
+    encoder's and decoder's embed_tokens and the LM head are tied to it), learned positions with BART's
+    offset of 2 rows, layernorm_embedding, encoder and decoder layers, and final_logits_bias, a
+    persistent (1, vocab) buffer. BartModel (facebook/bart-large's ``architectures``) has neither the
+    ``model.`` prefix nor the buffer."""
+    h, hf = d.hidden, d.hf
+    head = not _arch(d).endswith("Model")
+    base = "model." if head else ""
+    if head:
+        t.add("final_logits_bias", 1, d.vocab, parameter=False)
+    t.embedding(base + "shared", d.vocab, h)
+    for stack in ("encoder", "decoder") if not d.tied else ():  # untied: each stack keeps its own copy
+        t.embedding(f"{base}{stack}.embed_tokens", d.vocab, h)
+    for stack, layers, ffn in (("encoder", d.n_layers, d.ffn),
+                               ("decoder", hf.int("decoder_layers", maximum=MAX_LAYERS),
+                                hf.int("decoder_ffn_dim", minimum=1))):
+        p = f"{base}{stack}."
+        t.embedding(p + "embed_positions", d.context + 2, h)
+        for i in range(layers):
+            _seq2seq_layer(t, f"{p}layers.{i}.", h, ffn, cross=stack == "decoder")
+        t.norm(p + "layernorm_embedding", h, bias=True)
+    if not d.tied and head:
+        t.linear("lm_head", d.vocab, h)
+
+
+def whisper_tensors(d: Dims, t: TensorList) -> None:
+    """WhisperForConditionalGeneration (models/whisper/modeling_whisper.py): an audio encoder (two
+    Conv1d over num_mel_bins, max_source_positions learned positions, layers, layer_norm) and a text
+    decoder (embed_tokens, max_target_positions positions, layers with encoder_attn, layer_norm); k_proj
+    has no bias; proj_out is tied to the decoder's embed_tokens. whisper-large-v3: 1,543,490,560."""
+    h, hf = d.hidden, d.hf
+    e = "model.encoder."
+    mels = hf.int("num_mel_bins", minimum=1)
+    t.add(e + "conv1.weight", h, mels, 3)
+    t.add(e + "conv1.bias", h)
+    t.add(e + "conv2.weight", h, h, 3)
+    t.add(e + "conv2.bias", h)
+    t.embedding(e + "embed_positions", hf.int("max_source_positions", minimum=1), h)
+    for i in range(d.n_layers):
+        _seq2seq_layer(t, f"{e}layers.{i}.", h, d.ffn, cross=False, k_bias=False)
+    t.norm(e + "layer_norm", h, bias=True)
+    dec = "model.decoder."
+    t.embedding(dec + "embed_tokens", d.vocab, h)
+    t.embedding(dec + "embed_positions", hf.int("max_target_positions", minimum=1), h)
+    for i in range(hf.int("decoder_layers", maximum=MAX_LAYERS)):
+        _seq2seq_layer(t, f"{dec}layers.{i}.", h, hf.int("decoder_ffn_dim", minimum=1), cross=True,
+                       k_bias=False)
+    t.norm(dec + "layer_norm", h, bias=True)
+    if not d.tied:
+        t.linear("proj_out", d.vocab, h)

@@ -80,7 +80,8 @@ def clip_tower(v: HfConfig, t: TensorList, p: str) -> None:
     t.norm(p + "post_layernorm", h, bias=True)
 
 
-def llava_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+def llava_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                    outer: Mapping[str, Any]) -> None:
     """LlavaMultiModalProjector: linear_1 (vision → text), GELU, linear_2 (text → text), with biases
     unless multimodal_projector_bias is false."""
     vh = v.int("hidden_size", minimum=1)
@@ -88,19 +89,22 @@ def llava_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> Non
     t.linear(p + "linear_2", text_hidden, text_hidden, bias=True)
 
 
-def llava_next_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+def llava_next_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                         outer: Mapping[str, Any]) -> None:
     """LLaVA-NeXT: LLaVA's projector and a learned image_newline vector (text width)."""
-    llava_projector(v, text_hidden, t, p)
+    llava_projector(v, text_hidden, t, p, outer)
     t.add("image_newline", text_hidden)
 
 
-def paligemma_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+def paligemma_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                        outer: Mapping[str, Any]) -> None:
     """PaliGemmaMultiModalProjector: one biased linear, vision hidden → vision_config.projection_dim."""
     t.linear(p + "linear", v.int("projection_dim", text_hidden, minimum=1), v.int("hidden_size", minimum=1),
              bias=True)
 
 
-def gemma3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> None:
+def gemma3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                     outer: Mapping[str, Any]) -> None:
     """Gemma3MultiModalProjector: RMSNorm over vision features, then a bare (vision, text) matrix
     used as ``x @ W`` — so its shape is (in, out), not nn.Linear's (out, in). 27B: 1152 × 5376 + 1152."""
     vh = v.int("hidden_size", minimum=1)
@@ -108,10 +112,276 @@ def gemma3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str) -> No
     t.norm(p + "mm_soft_emb_norm", vh)
 
 
-VISION_TOWERS: dict[str, tuple[Mapping[str, Any], Callable[[HfConfig, TensorList, str], None]]] = {
-    "siglip_vision_model": (SIGLIP_DEFAULTS, siglip_tower),
-    "clip_vision_model": (CLIP_DEFAULTS, clip_tower),
+def _qwen_patches(v: HfConfig, t: TensorList, p: str, h: int, bias: bool) -> None:
+    """The Qwen-VL patch embedding: a Conv3d over temporal_patch_size frames of patch² pixels."""
+    patch, temporal = v.int("patch_size", minimum=1), v.int("temporal_patch_size", minimum=1)
+    t.add(p + "patch_embed.proj.weight", h, v.int("in_channels", minimum=1), temporal, patch, patch)
+    if bias:
+        t.add(p + "patch_embed.proj.bias", h)
+
+
+def _qwen_blocks(v: HfConfig, t: TensorList, p: str, h: int, norm_bias: bool,
+                 mlp: Callable[[str], None]) -> None:
+    """Qwen-VL vision blocks: norm1, a fused biased qkv and proj, norm2, the block's MLP."""
+    for i in range(v.int("depth", maximum=MAX_LAYERS)):
+        bp = f"{p}blocks.{i}."
+        t.norm(bp + "norm1", h, bias=norm_bias)
+        t.norm(bp + "norm2", h, bias=norm_bias)
+        t.linear(bp + "attn.qkv", 3 * h, h, bias=True)
+        t.linear(bp + "attn.proj", h, h, bias=True)
+        mlp(bp + "mlp.")
+
+
+def qwen2_vl_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Qwen2VisionTransformerPretrainedModel (models/qwen2_vl/modeling_qwen2_vl.py): a bias-free Conv3d
+    patch embedding, LayerNorm blocks with an fc1/fc2 MLP of embed_dim · mlp_ratio, and the PatchMerger
+    (ln_q, then mlp.0/mlp.2 over spatial_merge_size² patches) that projects to the text width
+    (vision_config.hidden_size). Qwen2-VL-7B: 1280 wide, 32 blocks, 675,759,104 parameters."""
+    h = v.int("embed_dim", minimum=1)
+    ffn = h * v.int("mlp_ratio", minimum=1)
+    merged = h * v.int("spatial_merge_size", minimum=1) ** 2
+
+    def mlp(mp: str) -> None:
+        t.linear(mp + "fc1", ffn, h, bias=True)
+        t.linear(mp + "fc2", h, ffn, bias=True)
+
+    _qwen_patches(v, t, p, h, bias=False)
+    _qwen_blocks(v, t, p, h, True, mlp)
+    t.norm(p + "merger.ln_q", h, bias=True)
+    t.linear(p + "merger.mlp.0", merged, merged, bias=True)
+    t.linear(p + "merger.mlp.2", v.int("hidden_size", minimum=1), merged, bias=True)
+
+
+def qwen2_5_vl_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Qwen2_5_VisionTransformerPretrainedModel: Qwen2-VL's tower with RMSNorm (no bias), a biased
+    gate/up/down MLP of intermediate_size, and a merger (RMSNorm ln_q) out to out_hidden_size."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    merged = h * v.int("spatial_merge_size", minimum=1) ** 2
+
+    def mlp(mp: str) -> None:
+        t.linear(mp + "gate_proj", ffn, h, bias=True)
+        t.linear(mp + "up_proj", ffn, h, bias=True)
+        t.linear(mp + "down_proj", h, ffn, bias=True)
+
+    _qwen_patches(v, t, p, h, bias=False)
+    _qwen_blocks(v, t, p, h, False, mlp)
+    t.norm(p + "merger.ln_q", h)
+    t.linear(p + "merger.mlp.0", merged, merged, bias=True)
+    t.linear(p + "merger.mlp.2", v.int("out_hidden_size", minimum=1), merged, bias=True)
+
+
+def qwen3_vl_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Qwen3VLVisionModel (models/qwen3_vl/modeling_qwen3_vl.py): a biased Conv3d patch embedding,
+    num_position_embeddings learned positions, LayerNorm blocks with a linear_fc1/linear_fc2 MLP, the
+    merger (norm over one patch, then over the merged ones: linear_fc1, linear_fc2 → out_hidden_size)
+    and one deepstack merger per deepstack_visual_indexes entry (its norm over the merged width)."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    merged = h * v.int("spatial_merge_size", minimum=1) ** 2
+    out = v.int("out_hidden_size", minimum=1)
+
+    def mlp(mp: str) -> None:
+        t.linear(mp + "linear_fc1", ffn, h, bias=True)
+        t.linear(mp + "linear_fc2", h, ffn, bias=True)
+
+    def merger(mp: str, norm_width: int) -> None:
+        t.norm(mp + "norm", norm_width, bias=True)
+        t.linear(mp + "linear_fc1", merged, merged, bias=True)
+        t.linear(mp + "linear_fc2", out, merged, bias=True)
+
+    _qwen_patches(v, t, p, h, bias=True)
+    t.embedding(p + "pos_embed", v.int("num_position_embeddings", minimum=1), h)
+    _qwen_blocks(v, t, p, h, True, mlp)
+    merger(p + "merger.", h)
+    for i in range(len(v.int_list("deepstack_visual_indexes"))):
+        merger(f"{p}deepstack_merger_list.{i}.", merged)
+
+
+def pixtral_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """PixtralVisionModel (models/pixtral/modeling_pixtral.py): a bias-free Conv2d patch embedding,
+    ln_pre (RMSNorm), and transformer.layers of RMSNorm, bias-free q/k/v/o of heads × head_dim and a
+    gated gate/up/down MLP; positions are rotary (nothing stored)."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    patch, heads = v.int("patch_size", minimum=1), v.int("num_attention_heads", minimum=1)
+    inner = heads * v.int("head_dim", h // heads, minimum=1)
+    t.add(p + "patch_conv.weight", h, v.int("num_channels", minimum=1), patch, patch)
+    t.norm(p + "ln_pre", h)
+    for i in range(v.int("num_hidden_layers", maximum=MAX_LAYERS)):
+        lp = f"{p}transformer.layers.{i}."
+        t.norm(lp + "attention_norm", h)
+        for proj in ("q_proj", "k_proj", "v_proj"):
+            t.linear(lp + "attention." + proj, inner, h)
+        t.linear(lp + "attention.o_proj", h, inner)
+        t.norm(lp + "ffn_norm", h)
+        t.linear(lp + "feed_forward.gate_proj", ffn, h)
+        t.linear(lp + "feed_forward.up_proj", ffn, h)
+        t.linear(lp + "feed_forward.down_proj", h, ffn)
+
+
+def mistral3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                       outer: Mapping[str, Any]) -> None:
+    """Mistral3MultiModalProjector: RMSNorm over vision features, the patch merger (one bias-free linear
+    over spatial_merge_size² patches) and linear_1/linear_2 to the text width, biased only when
+    multimodal_projector_bias (default false)."""
+    vh = v.int("hidden_size", minimum=1)
+    wrapper = HfConfig(outer, {"spatial_merge_size": 2, "multimodal_projector_bias": False}, {}, v.source)
+    bias = wrapper.flag("multimodal_projector_bias")
+    t.norm(p + "norm", vh)
+    t.linear(p + "patch_merger.merging_layer", vh, vh * wrapper.int("spatial_merge_size", minimum=1) ** 2)
+    t.linear(p + "linear_1", text_hidden, vh, bias=bias)
+    t.linear(p + "linear_2", text_hidden, text_hidden, bias=bias)
+
+
+def llama4_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Llama4VisionModel (models/llama4/modeling_llama4.py): a class token, one learned position per
+    patch plus it, an unfolding patch embedding (a bias-free linear over channels · patch² pixels),
+    pre/post LayerNorms, CLIP-like layers (biased q/k/v/o, fc1/fc2, LayerNorms with bias) under
+    ``model.``, and the pixel-shuffle adapter (vision_adapter.mlp.fc1: intermediate → projector_input_dim,
+    fc2: projector_output_dim², no biases)."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    patch, channels = v.int("patch_size", minimum=1), v.int("num_channels", minimum=1)
+    side = v.int("image_size", minimum=1) // patch
+    t.add(p + "class_embedding", h)
+    t.add(p + "positional_embedding_vlm", side * side + 1, h)
+    t.linear(p + "patch_embedding.linear", h, channels * patch * patch)
+    t.norm(p + "layernorm_pre", h, bias=True)
+    t.norm(p + "layernorm_post", h, bias=True)
+    for i in range(v.int("num_hidden_layers", maximum=MAX_LAYERS)):
+        lp = f"{p}model.layers.{i}."
+        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            t.linear(lp + "self_attn." + proj, h, h, bias=True)
+        t.linear(lp + "mlp.fc1", ffn, h, bias=True)
+        t.linear(lp + "mlp.fc2", h, ffn, bias=True)
+        t.norm(lp + "input_layernorm", h, bias=True)
+        t.norm(lp + "post_attention_layernorm", h, bias=True)
+    out = v.int("projector_output_dim", minimum=1)
+    t.linear(p + "vision_adapter.mlp.fc1", v.int("projector_input_dim", minimum=1), ffn)
+    t.linear(p + "vision_adapter.mlp.fc2", out, out)
+
+
+def llama4_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str, outer: Mapping[str, Any]) -> None:
+    """Llama4MultiModalProjector: one bias-free linear, vision_output_dim → the text width."""
+    t.linear(p + "linear_1", text_hidden, v.int("vision_output_dim", minimum=1))
+
+
+def idefics3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                       outer: Mapping[str, Any]) -> None:
+    """Idefics3Connector: pixel shuffle by scale_factor, then one bias-free linear, vision hidden ·
+    scale_factor² → the text width."""
+    scale = HfConfig(outer, {"scale_factor": 2}, {}, v.source).int("scale_factor", minimum=1)
+    t.linear(p + "modality_projection.proj", text_hidden, v.int("hidden_size", minimum=1) * scale * scale)
+
+
+def mllama_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """MllamaVisionModel (models/mllama/modeling_mllama.py): a bias-free Conv2d patch embedding, a class
+    token, gated positional embeddings per patch and per tile (tile_embedding: one row per supported
+    aspect ratio + 1, max_num_tiles · patches · hidden wide), gated pre/post tile embeddings, pre/post
+    LayerNorms, num_hidden_layers local layers and num_global_layers gated global layers (bias-free
+    q/k/v/o, biased fc1/fc2, LayerNorms with bias)."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    patch, channels = v.int("patch_size", minimum=1), v.int("num_channels", minimum=1)
+    patches = (v.int("image_size", minimum=1) // patch) ** 2 + 1
+    tiles = v.int("max_num_tiles", minimum=1)
+    ratios = v.value("supported_aspect_ratios") or _MLLAMA_RATIOS
+    rows = len(ratios) + 1
+    t.add(p + "patch_embedding.weight", h, channels, patch, patch)
+    t.add(p + "class_embedding", h)
+    g = p + "gated_positional_embedding."
+    t.add(g + "embedding", patches, h)
+    t.add(g + "gate", 1)
+    t.embedding(g + "tile_embedding", rows, tiles * patches * h)
+    for tile in ("pre_tile_positional_embedding.", "post_tile_positional_embedding."):
+        t.embedding(p + tile + "embedding", rows, tiles * h)
+        t.add(p + tile + "gate", 1)
+    t.norm(p + "layernorm_pre", h, bias=True)
+    t.norm(p + "layernorm_post", h, bias=True)
+    for stack, n, gated in (("transformer", v.int("num_hidden_layers", maximum=MAX_LAYERS), False),
+                            ("global_transformer", v.int("num_global_layers", maximum=MAX_LAYERS), True)):
+        for i in range(n):
+            lp = f"{p}{stack}.layers.{i}."
+            for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+                t.linear(lp + "self_attn." + proj, h, h)
+            t.linear(lp + "mlp.fc1", ffn, h, bias=True)
+            t.linear(lp + "mlp.fc2", h, ffn, bias=True)
+            t.norm(lp + "input_layernorm", h, bias=True)
+            t.norm(lp + "post_attention_layernorm", h, bias=True)
+            if gated:
+                t.add(lp + "gate_attn", 1)
+                t.add(lp + "gate_ffn", 1)
+
+
+def mllama_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str, outer: Mapping[str, Any]) -> None:
+    """Mllama's multi_modal_projector: one biased linear, vision_output_dim → the text width."""
+    t.add(p + "weight", text_hidden, v.int("vision_output_dim", minimum=1))
+    t.add(p + "bias", text_hidden)
+
+
+def no_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                 outer: Mapping[str, Any]) -> None:
+    """The tower's own merger projects to the text width (Qwen-VL): nothing outside it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tower:
+    defaults: Mapping[str, Any]  # the vision config class's defaults, for the fields read
+    build: Callable[[HfConfig, TensorList, str], None]
+    attribute_map: Mapping[str, str] = field(default_factory=dict)
+
+
+_QWEN_VISION_NAMES = {"num_attention_heads": "num_heads", "num_hidden_layers": "depth"}
+# Qwen2VLVisionConfig, Qwen2_5_VLVisionConfig, Qwen3VLVisionConfig defaults
+_QWEN2_VL_VISION = {"depth": 32, "embed_dim": 1280, "hidden_size": 3584, "mlp_ratio": 4, "num_heads": 16,
+                    "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2}
+_QWEN2_5_VL_VISION = {"depth": 32, "hidden_size": 3584, "intermediate_size": 3420, "num_heads": 16,
+                      "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                      "out_hidden_size": 3584}
+_QWEN3_VL_VISION = {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
+                    "in_channels": 3, "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                    "out_hidden_size": 3584, "num_position_embeddings": 2304,
+                    "deepstack_visual_indexes": [8, 16, 24]}
+
+# PixtralVisionConfig defaults
+_PIXTRAL = {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24,
+            "num_attention_heads": 16,
+            "num_channels": 3, "image_size": 1024, "patch_size": 16}
+
+# Llama4VisionConfig defaults
+_LLAMA4_VISION = {"hidden_size": 768, "num_hidden_layers": 34, "num_attention_heads": 16, "num_channels": 3,
+                  "intermediate_size": 5632, "vision_output_dim": 7680, "image_size": 448, "patch_size": 14,
+                  "projector_input_dim": 4096, "projector_output_dim": 4096}
+
+# Idefics3VisionConfig / SmolVLMVisionConfig defaults: a SigLIP encoder without the pooling head
+_IDEFICS3_VISION = {**SIGLIP_DEFAULTS, "hidden_size": 1152, "intermediate_size": 3072,
+                    "num_attention_heads": 16,
+                    "patch_size": 32, "vision_use_head": False}
+
+# MllamaVisionConfig defaults (supported_aspect_ratios: the 8 tile layouts of up to 4 tiles)
+_MLLAMA_RATIOS = [[1, 1], [1, 2], [1, 3], [1, 4], [2, 1], [2, 2], [3, 1], [4, 1]]
+_MLLAMA_VISION = {"hidden_size": 1280, "num_hidden_layers": 32, "num_global_layers": 8, "attention_heads": 16,
+                  "num_channels": 3, "intermediate_size": 5120, "vision_output_dim": 7680, "image_size": 448,
+                  "patch_size": 14, "max_num_tiles": 4}
+
+# Qwen3_5VisionConfig: Qwen3-VL's tower without the deepstack mergers
+_QWEN3_5_VISION = {**_QWEN3_VL_VISION, "deepstack_visual_indexes": []}
+
+VISION_TOWERS: dict[str, Tower] = {
+    "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
+    "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
+    "pixtral": Tower(_PIXTRAL, pixtral_tower),
+    "llama4_vision_model": Tower(_LLAMA4_VISION, llama4_tower),
+    "idefics3_vision": Tower(_IDEFICS3_VISION, siglip_tower),
+    "mllama_vision_model": Tower(_MLLAMA_VISION, mllama_tower, {"num_attention_heads": "attention_heads"}),
+    "smolvlm_vision": Tower(_IDEFICS3_VISION, siglip_tower),
+    "qwen2_vl_vision": Tower(_QWEN2_VL_VISION, qwen2_vl_tower, _QWEN_VISION_NAMES),
+    "qwen2_5_vl_vision": Tower(_QWEN2_5_VL_VISION, qwen2_5_vl_tower, _QWEN_VISION_NAMES),
+    "qwen3_vl_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
+    "qwen3_vl_moe_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
+    "qwen3_5_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
+    "qwen3_5_moe_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
 }
+# older checkpoints name the vision config by the wrapper's model_type (the configs rename it the same way)
+VISION_ALIASES = {"qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
+                  "qwen3_vl": "qwen3_vl_vision", "qwen3_vl_moe": "qwen3_vl_moe_vision",
+                  "qwen3_5": "qwen3_5_vision", "qwen3_5_moe": "qwen3_5_moe_vision"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +390,8 @@ class Composite:
     source: str
     text_family: str  # model_type of text_config when it names none
     vision_tower: str  # key of VISION_TOWERS when vision_config names none
-    projector: Callable[[HfConfig, int, TensorList, str], None]
+    projector: Callable[[HfConfig, int, TensorList, str, Mapping[str, Any]], None]  # (vision, text
+    # width, tensors, prefix, the wrapper's config)
     text_prefix: str = "language_model.model."
     head_prefix: str = "language_model."
     vision_prefix: str = "vision_tower.vision_model."
@@ -129,6 +400,13 @@ class Composite:
     describes: tuple[str, ...] = ()  # the transformers class a config without architectures is
     text_defaults: Mapping[str, Any] = field(default_factory=dict)  # the wrapper's own text_config defaults
     vision_defaults: Mapping[str, Any] = field(default_factory=dict)  # …and vision_config defaults
+    # Qwen2-VL / Qwen2.5-VL configs saved before transformers 4.5x keep the text fields at the top level
+    text_inline: bool = False
+    # the head is tied when the wrapper or its text config says so (Qwen-VL, LLaVA: "pre-v5 saves placed
+    # tie_word_embeddings inside text_config")
+    tie_either: bool = False
+    tie_default: bool | None = None  # the wrapper's tie_word_embeddings when it names none (it, not the
+    # text config's default, decides: Qwen3VLMoeConfig False over Qwen3VLMoeTextConfig True)
 
 
 _LLAVA_CLIP = {"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
@@ -146,6 +424,63 @@ COMPOSITES: dict[str, Composite] = {
                             "clip_vision_model", llava_next_projector,
                             describes=("LlavaNextForConditionalGeneration",), vision_defaults=_LLAVA_CLIP),
     # PaliGemmaConfig: Gemma 2B text and SigLIP So400m-style vision without the pooling head
+    # Qwen-VL: the checkpoints keep the pre-4.52 names (model.layers…, visual.…, lm_head) for Qwen2-VL and
+    # Qwen2.5-VL; Qwen3-VL was published with model.language_model… and model.visual…
+    "qwen2_vl": Composite("qwen2_vl", "models/qwen2_vl/modeling_qwen2_vl.py", "qwen2_vl_text",
+                          "qwen2_vl_vision", no_projector, text_prefix="model.", head_prefix="",
+                          vision_prefix="visual.",
+                          describes=("Qwen2VLForConditionalGeneration",), text_inline=True, tie_either=True),
+    "qwen2_5_vl": Composite("qwen2_5_vl", "models/qwen2_5_vl/modeling_qwen2_5_vl.py", "qwen2_5_vl_text",
+                            "qwen2_5_vl_vision", no_projector, text_prefix="model.", head_prefix="",
+                            vision_prefix="visual.", describes=("Qwen2_5_VLForConditionalGeneration",),
+                            text_inline=True, tie_either=True),
+    "qwen3_vl": Composite("qwen3_vl", "models/qwen3_vl/modeling_qwen3_vl.py", "qwen3_vl_text",
+                          "qwen3_vl_vision", no_projector, text_prefix="model.language_model.",
+                          head_prefix="", vision_prefix="model.visual.",
+                          describes=("Qwen3VLForConditionalGeneration",), tie_default=False),
+    "qwen3_vl_moe": Composite("qwen3_vl_moe", "models/qwen3_vl_moe/modeling_qwen3_vl_moe.py",
+                              "qwen3_vl_moe_text", "qwen3_vl_moe_vision", no_projector,
+                              text_prefix="model.language_model.",
+                              head_prefix="", vision_prefix="model.visual.",
+                              describes=("Qwen3VLMoeForConditionalGeneration",),
+                              tie_default=False),
+    # Mistral3Config: Mistral Small 3.1's text model and Pixtral vision when either is absent; tied head
+    "mistral3": Composite("mistral3", "models/mistral3/modeling_mistral3.py", "mistral", "pixtral",
+                          mistral3_projector, vision_prefix="vision_tower.", tie_default=True,
+                          describes=("Mistral3ForConditionalGeneration",),
+                          text_defaults={"head_dim": 128, "hidden_size": 5120, "intermediate_size": 32768,
+                                         "max_position_embeddings": 131072, "num_attention_heads": 32,
+                                         "num_hidden_layers": 40, "num_key_value_heads": 8,
+                                         "sliding_window": None, "vocab_size": 131072},
+                          vision_defaults={"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14,
+                                           "image_size": 1540, "num_hidden_layers": 24,
+                                           "num_attention_heads": 16, "head_dim": 64}),
+    "llama4": Composite("llama4", "models/llama4/modeling_llama4.py", "llama4_text", "llama4_vision_model",
+                        llama4_projector, vision_prefix="vision_model.", tie_default=False,
+                        describes=("Llama4ForConditionalGeneration",)),
+    # Idefics3 / SmolVLM: SigLIP without its head, a pixel-shuffle connector, a Llama text model
+    "idefics3": Composite("idefics3", "models/idefics3/modeling_idefics3.py", "llama", "idefics3_vision",
+                          idefics3_projector, text_prefix="model.text_model.", head_prefix="",
+                          vision_prefix="model.vision_model.", projector_prefix="model.connector.",
+                          describes=("Idefics3ForConditionalGeneration",), tie_default=False),
+    "smolvlm": Composite("smolvlm", "models/smolvlm/modeling_smolvlm.py", "llama", "smolvlm_vision",
+                         idefics3_projector, text_prefix="model.text_model.", head_prefix="",
+                         vision_prefix="model.vision_model.", projector_prefix="model.connector.",
+                         describes=("SmolVLMForConditionalGeneration",), tie_default=False),
+    # Mllama (Llama 3.2 Vision): the published names (language_model.model…, vision_model.…)
+    "mllama": Composite("mllama", "models/mllama/modeling_mllama.py", "mllama_text_model",
+                        "mllama_vision_model", mllama_projector, vision_prefix="vision_model.",
+                        projector_prefix="multi_modal_projector.",
+                        describes=("MllamaForConditionalGeneration",), tie_default=False),
+    # Qwen3.5: Qwen3-Next-style hybrid text (Gated DeltaNet + gated attention) and Qwen3-VL's vision
+    "qwen3_5": Composite("qwen3_5", "models/qwen3_5/modeling_qwen3_5.py", "qwen3_5_text", "qwen3_5_vision",
+                         no_projector, text_prefix="model.language_model.", head_prefix="",
+                         vision_prefix="model.visual.", describes=("Qwen3_5ForConditionalGeneration",),
+                         tie_default=False),
+    "qwen3_5_moe": Composite("qwen3_5_moe", "models/qwen3_5_moe/modeling_qwen3_5_moe.py", "qwen3_5_moe_text",
+                             "qwen3_5_moe_vision", no_projector, text_prefix="model.language_model.",
+                             head_prefix="", vision_prefix="model.visual.",
+                             describes=("Qwen3_5MoeForConditionalGeneration",), tie_default=False),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),

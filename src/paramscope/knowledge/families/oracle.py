@@ -36,6 +36,17 @@ INSTALL_HINT = "pip install 'paramscope[oracle]'"
 DEFAULT_HEADS = ("AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModelForSeq2SeqLM",
                  "AutoModelForSpeechSeq2Seq", "AutoModel")
 
+# Model types whose default config transformers 5.24 cannot build (DbrxAttentionConfig has no
+# rope_theta; Nemotron's and HunYuan's head_dim, Nemotron's num_key_value_heads default to None): the
+# fewest fields that let it, each at the value the family's own default implies, so the comparison is
+# still of the default model
+DEFAULT_COMPLETIONS: dict[str, dict[str, Any]] = {
+    "dbrx": {"attn_config": {"rope_theta": 10000.0}},
+    "nemotron": {"head_dim": 128, "num_key_value_heads": 48},
+    "hunyuan_v1_dense": {"head_dim": 128},
+    "hunyuan_v1_moe": {"head_dim": 128},
+}
+
 
 def available() -> bool:
     """True when torch and transformers can be imported (the ``oracle`` extra)."""

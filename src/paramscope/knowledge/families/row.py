@@ -41,5 +41,9 @@ class Family:
     sliding: str = "none"  # key of dims.SLIDING_RULES, used when the config has no layer_types
     mixer: str = ""  # key of dims.MIXER_RULES for hybrid / state-space models ("" = attention only)
     bare: bool | None = None  # the checkpoint holds the bare model; None = as the class name says
+    indexer: bool = False  # DeepSeek-V3.2's sparse-attention indexer beside MLA
+    embed_extra: int = 0  # embedding rows beyond vocab_size (Mllama: vocab_size + 8)
+    cross_layers: str = ""  # config list of layers that cross-attend instead (Mllama); "" = none
+    flatten: tuple[str, ...] = ()  # nested config sections read as top-level fields (DBRX's attn_config)
     describes: tuple[str, ...] = ()  # the transformers class whose checkpoint a config without
     # ``architectures`` describes (default: the first of ``architectures``)

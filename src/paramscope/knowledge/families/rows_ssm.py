@@ -96,4 +96,17 @@ SSM_ROWS: tuple[Family, ...] = (
                      "num_experts_per_tok": 8},
            names={"mixer": "linear_attn."}, qk_norm="head", q_gate=True,
            qkv_bias="attention_bias", o_bias="attention_bias", moe="qwen", mixer="qwen3_5"),
+    # LFM2 (Liquid): short-convolution layers and grouped-query attention layers (per-head q/k norms),
+    # a SwiGLU w1/w3/w2 whose width is 2/3 of intermediate_size rounded, and its final norm named
+    # embedding_norm
+    Family("lfm2", "models/lfm2/modeling_lfm2.py", architectures=("Lfm2ForCausalLM",),
+           defaults={"vocab_size": 65536, "hidden_size": 2560, "intermediate_size": 12288,
+                     "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                     "max_position_embeddings": 128000, "tie_word_embeddings": True, "conv_bias": False,
+                     "conv_L_cache": 3, "block_multiple_of": 256, "block_ffn_dim_multiplier": 1.0,
+                     "block_auto_adjust_ff_dim": True},
+           names={"mixer": "conv.", "o": "out_proj", "q_norm": "q_layernorm", "k_norm": "k_layernorm",
+                  "mlp": "feed_forward.", "gate": "w1", "up": "w3", "down": "w2",
+                  "final_norm": "embedding_norm"},
+           norms=("operator_norm", "ffn_norm"), qk_norm="head", ffn_rule="lfm2", mixer="lfm2"),
 )

@@ -12,6 +12,9 @@ from paramscope.model.dtypes import DType
 
 _ON = "input_layernorm", "post_attention_layernorm"
 _POST = "post_attention_layernorm", "post_feedforward_layernorm"  # OLMo 2/3, EXAONE 4: norms after
+_FALCON_NAMES = {"base": "transformer.", "embed": "word_embeddings", "layers": "h", "final_norm": "ln_f",
+                 "attn": "self_attention.", "qkv": "query_key_value", "o": "dense", "up": "dense_h_to_4h",
+                 "down": "dense_4h_to_h"}
 
 
 def _d(vocab: int, hidden: int, ffn: int, layers: int, heads: int, kv: int | None = None,
@@ -380,6 +383,78 @@ TEXT_ROWS: tuple[Family, ...] = (
            defaults=_d(266752, 4096, 14336, 32, 32, None, 65536),
            norms=("attention_layernorm", "feedforward_layernorm"), qk_norm="head", ffn="plain",
            act_params=True, qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
+    # Nemotron (Minitron): LayerNorm1P norms (weight and bias), a squared-ReLU up/down MLP
+    Family("nemotron", "models/nemotron/modeling_nemotron.py", architectures=("NemotronForCausalLM",),
+           defaults=_d(256000, 6144, 24576, 32, 48, None, 4096), norm_bias=True, ffn="plain",
+           qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
+    # HunYuan V1: per-head query_layernorm / key_layernorm; the MoE adds a float32 router and a shared MLP
+    Family("hunyuan_v1_dense", "models/hunyuan_v1_dense/modeling_hunyuan_v1_dense.py",
+           architectures=("HunYuanDenseV1ForCausalLM",), defaults=_d(290943, 4096, 11008, 32, 32, None),
+           names={"q_norm": "query_layernorm", "k_norm": "key_layernorm"}, qk_norm="head",
+           qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
+    Family("hunyuan_v1_moe", "models/hunyuan_v1_moe/modeling_hunyuan_v1_moe.py",
+           architectures=("HunYuanMoEV1ForCausalLM",),
+           defaults=_d(290943, 4096, 11008, 32, 32, None, num_experts=1, moe_topk=1),
+           attribute_map={"moe_intermediate_size": "intermediate_size", "num_experts_per_tok": "moe_topk"},
+           names={"q_norm": "query_layernorm", "k_norm": "key_layernorm"}, qk_norm="head",
+           qkv_bias="attention_bias", o_bias="attention_bias", moe="hunyuan"),
+    # DBRX: MPT-style names, a clipped fused Wqkv over kv_n_heads, LayerNorms without bias, and 16
+    # experts stacked in three 2-D tensors; attention and FFN settings nested in attn_config/ffn_config
+    Family("dbrx", "models/dbrx/modeling_dbrx.py", architectures=("DbrxForCausalLM",),
+           defaults={"vocab_size": 32000, "d_model": 2048, "n_heads": 16, "n_layers": 24,
+                     "max_seq_len": 2048, "kv_n_heads": 1, "ffn_hidden_size": 3584, "moe_num_experts": 4,
+                     "moe_top_k": 1, "tie_word_embeddings": False},
+           attribute_map={"hidden_size": "d_model", "num_attention_heads": "n_heads",
+                          "num_hidden_layers": "n_layers", "max_position_embeddings": "max_seq_len",
+                          "num_key_value_heads": "kv_n_heads", "num_experts": "moe_num_experts",
+                          "num_experts_per_tok": "moe_top_k", "moe_intermediate_size": "ffn_hidden_size"},
+           flatten=("attn_config", "ffn_config"),
+           names={"base": "transformer.", "embed": "wte", "layers": "blocks", "final_norm": "norm_f",
+                  "attn": "norm_attn_norm.attn.", "qkv": "Wqkv", "o": "out_proj"},
+           norms=("norm_attn_norm.norm_1", "norm_attn_norm.norm_2"), attention="fused_qkv", moe="dbrx"),
+    # Llama 4: MoE layers (routed experts fused input-major + one shared expert) interleaved with dense
+    # ones of intermediate_size_mlp; RoPE layers attend in chunks of attention_chunk_size, every 4th
+    # (NoPE) layer globally; its q/k L2 norm has no weight
+    Family("llama4_text", "models/llama4/modeling_llama4.py", architectures=("Llama4ForCausalLM",),
+           defaults=_d(202048, 5120, 8192, 48, 40, 8, 4096 * 32, head_dim=128, intermediate_size_mlp=16384,
+                       num_local_experts=16, num_experts_per_tok=1, interleave_moe_layer_step=1,
+                       attention_chunk_size=8192, no_rope_layer_interval=4),
+           attribute_map={"num_experts": "num_local_experts", "moe_intermediate_size": "intermediate_size",
+                          "sliding_window": "attention_chunk_size"},
+           names={"mlp": "feed_forward."}, ffn_rule="intermediate_size_mlp",
+           qkv_bias="attention_bias", o_bias="attention_bias", moe="llama4", sliding="llama4"),
+    # MiniMax-Text-01: softmax attention and lightning (linear) attention layers alternating, Mixtral's
+    # experts in every layer
+    Family("minimax", "models/minimax/modeling_minimax.py", architectures=("MiniMaxForCausalLM",),
+           defaults=_d(32000, 4096, 14336, 32, 32, 8, 4096 * 32, num_local_experts=8, num_experts_per_tok=2,
+                       block_size=256),
+           attribute_map={"num_experts": "num_local_experts", "moe_intermediate_size": "intermediate_size"},
+           moe="mixtral", mixer="minimax"),
+    # Mllama (Llama 3.2 Vision) text model: Llama layers, and at cross_attention_layers gated
+    # cross-attention to the image instead of self-attention; 8 more embedding rows than vocab_size
+    Family("mllama_text_model", "models/mllama/modeling_mllama.py", architectures=("MllamaForCausalLM",),
+           defaults=_d(128256, 4096, 14336, 40, 32, 8, 131072,
+                       cross_attention_layers=[3, 8, 13, 18, 23, 28, 33, 38]),
+           embed_extra=8, cross_layers="cross_attention_layers"),
+    # DeepSeek-V3.2: DeepSeek-V3 with the sparse-attention indexer in every layer's attention
+    Family("deepseek_v32", "models/deepseek_v32/modeling_deepseek_v32.py",
+           architectures=("DeepseekV32ForCausalLM",),
+           defaults=_d(129280, 7168, 18432, 61, 128, 128, 163840, moe_intermediate_size=2048,
+                       n_shared_experts=1, n_routed_experts=256, num_experts_per_tok=8,
+                       first_k_dense_replace=3, kv_lora_rank=512,
+                       q_lora_rank=1536, qk_rope_head_dim=64, v_head_dim=128, qk_nope_head_dim=128,
+                       index_head_dim=128, index_n_heads=64),
+           attribute_map={"num_experts": "n_routed_experts"}, attention="mla", indexer=True,
+           qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", moe="deepseek_v32"),
+    # EXAONE 3 / 3.5 (LG): Llama's computation under GPT-2-style names (transformer.h.N.attn.attention…,
+    # mlp.c_fc_0 / c_fc_1 / c_proj); transformers 5 builds it as LlamaForCausalLM and keeps these names
+    Family("exaone", "models/exaone/configuration_exaone.py (LlamaForCausalLM, EXAONE's names)",
+           describes=("LlamaForCausalLM",), defaults=_d(102400, 4096, 14336, 32, 32, 8, 4096),
+           attribute_map={"num_hidden_layers": "num_layers"},
+           names={"base": "transformer.", "embed": "wte", "layers": "h", "final_norm": "ln_f",
+                  "attn": "attn.attention.", "o": "out_proj", "gate": "c_fc_0", "up": "c_fc_1",
+                  "down": "c_proj"},
+           norms=("ln_1", "ln_2"), qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
     # -- families whose modeling code lives only in their repositories (transformers has no class) ----
     # ChatGLM2/3 (THUDM modeling_chatglm.py): transformer.embedding / encoder / output_layer, a fused
     # query_key_value over multi_query_group_num KV groups of kv_channels, gate and up fused in
@@ -404,6 +479,28 @@ TEXT_ROWS: tuple[Family, ...] = (
            attention="fused_qkv", kv_rule="chatglm", ffn="fused_gated", ffn_rule="ffn_hidden_size",
            norm_bias="!rmsnorm", qkv_bias="add_qkv_bias", o_bias="add_bias_linear",
            mlp_bias="add_bias_linear"),
+    # Falcon as first published (tiiuae modelling_RW.py, model_type RefinedWebModel for 7B, RefinedWeb for
+    # 40B/180B): FalconForCausalLM's names; RefinedWeb is the "new decoder architecture" (ln_attn and
+    # ln_mlp, n_head_kv KV heads) without saying so, RefinedWebModel the multi-query parallel one.
+    Family("RefinedWebModel", "tiiuae/falcon-7b modelling_RW.py (repository code; FalconForCausalLM)",
+           describes=("FalconForCausalLM",),
+           defaults={"vocab_size": 65024, "hidden_size": 4544, "num_hidden_layers": 32,
+                     "num_attention_heads": 71, "max_position_embeddings": 2048, "bias": False,
+                     "multi_query": True, "parallel_attn": True, "tie_word_embeddings": True},
+           attribute_map={"num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
+                          "num_kv_heads": "n_head_kv"},
+           ffn_rule="ffn_hidden_size", names=_FALCON_NAMES, attention="fused_qkv", kv_rule="falcon",
+           norm_rule="falcon", norm_bias=True, ffn="plain", qkv_bias="bias", o_bias="bias", mlp_bias="bias"),
+    Family("RefinedWeb", "tiiuae/falcon-40b modelling_RW.py (repository code; FalconForCausalLM)",
+           describes=("FalconForCausalLM",),
+           defaults={"vocab_size": 65024, "hidden_size": 8192, "num_hidden_layers": 60,
+                     "num_attention_heads": 128, "n_head_kv": 8, "max_position_embeddings": 2048,
+                     "bias": False, "parallel_attn": True, "new_decoder_architecture": True,
+                     "tie_word_embeddings": True},
+           attribute_map={"num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
+                          "num_kv_heads": "n_head_kv"},
+           ffn_rule="ffn_hidden_size", names=_FALCON_NAMES, attention="fused_qkv", kv_rule="falcon",
+           norm_rule="falcon", norm_bias=True, ffn="plain", qkv_bias="bias", o_bias="bias", mlp_bias="bias"),
     # InternLM2 (internlm modeling_internlm2.py): wqkv fused in KV-group order, wo, w1/w3/w2, and
     # attention_norm / ffn_norm. internlm2-chat-7b: 227 tensors, 7,737,708,544 parameters.
     Family("internlm2", "internlm/internlm2-chat-7b modeling_internlm2.py (repository code)",

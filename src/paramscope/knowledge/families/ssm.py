@@ -41,6 +41,7 @@ class Mixer:
     proj_bias: bool = False
     gated_norm: bool = True  # Mamba-2's RMSNorm over d_inner before out_proj
     bc_norms: bool = False  # Jamba: dt/b/c RMSNorms
+    block: int = 0  # MiniMax lightning attention: the block length of its decay buffers
 
     @property
     def conv_dim(self) -> int:
@@ -126,9 +127,34 @@ def deltanet_split_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None
     t.linear(p + "out_proj", hidden, value)
 
 
+def lightning_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
+    """MiniMaxLightningAttention: a fused qkv_proj, an output_gate, out_proj and an RMSNorm over
+    heads × head_dim, plus its persistent decay buffers: slope_rate (H, 1, 1), query_decay and key_decay
+    (H, block, 1), diagonal_decay (1, H, block, block)."""
+    inner, h, b = m.n_heads * m.head_dim, m.n_heads, m.block
+    t.linear(p + "qkv_proj", 3 * inner, hidden)
+    t.linear(p + "output_gate", inner, hidden)
+    t.linear(p + "out_proj", hidden, inner)
+    t.norm(p + "norm", inner)
+    t.add(p + "slope_rate", h, 1, 1, parameter=False)
+    t.add(p + "query_decay", h, b, 1, parameter=False)
+    t.add(p + "key_decay", h, b, 1, parameter=False)
+    t.add(p + "diagonal_decay", 1, h, b, b, parameter=False)
+
+
+def shortconv_tensors(m: Mixer, hidden: int, t: TensorList, p: str) -> None:
+    """Lfm2ShortConv: in_proj to B, C and x (3 · hidden), a depthwise conv1d of conv_L_cache taps over
+    hidden channels, out_proj; biases only with conv_bias."""
+    t.linear(p + "in_proj", 3 * hidden, hidden, m.conv_bias)
+    t.add(p + "conv.weight", hidden, 1, m.d_conv)
+    if m.conv_bias:
+        t.add(p + "conv.bias", hidden)
+    t.linear(p + "out_proj", hidden, hidden, m.conv_bias)
+
+
 MIXER_TENSORS: dict[str, Callable[[Mixer, int, TensorList, str], None]] = {
     "mamba": mamba_tensors, "mamba2": mamba2_tensors, "deltanet": deltanet_tensors,
-    "deltanet_split": deltanet_split_tensors,
+    "deltanet_split": deltanet_split_tensors, "lightning": lightning_tensors, "shortconv": shortconv_tensors,
 }
 
 
@@ -183,6 +209,28 @@ def _deltanet(hf: HfConfig, hidden: int, kind: str = "deltanet") -> Mixer:
                  k_head_dim=hf.int("linear_key_head_dim", minimum=1))
 
 
+def _lightning(hf: HfConfig, hidden: int) -> Mixer:
+    """MiniMaxConfig: lightning attention over num_attention_heads × head_dim; its state is one
+    head_dim × head_dim matrix per head (the KV outer-product sum), no conv."""
+    heads = hf.int("num_attention_heads", minimum=1)
+    head_dim = hf.int("head_dim", hidden // heads, minimum=1)
+    return Mixer("lightning", heads * head_dim, d_conv=1, n_heads=heads, head_dim=head_dim,
+                 k_head_dim=head_dim, block=hf.int("block_size", 256, minimum=1))
+
+
+def _shortconv(hf: HfConfig, hidden: int) -> Mixer:
+    """Lfm2Config: the conv keeps its last conv_L_cache − 1 inputs of every hidden channel; no other state
+    (one "head" as wide as hidden, no key heads)."""
+    return Mixer("shortconv", hidden, d_conv=hf.int("conv_L_cache", 3, minimum=1), n_heads=1, head_dim=hidden,
+                 conv_bias=hf.flag("conv_bias"))
+
+
+def _lfm2_layers(hf: HfConfig, n: int) -> tuple[str, ...]:
+    # Lfm2Config.layer_types ("conv" / "full_attention"), else attention at full_attn_idxs (default: all)
+    full = hf.int_list("full_attn_idxs") if hf.value("full_attn_idxs") is not None else tuple(range(n))
+    return _given(hf, n, {"conv": "shortconv"}, lambda i: "attention" if i in full else "shortconv")
+
+
 def _given(hf: HfConfig, n: int, kinds: dict[str, str], default: Callable[[int], str]) -> tuple[str, ...]:
     """Per-layer blocks from the config's layer_types (or layers_block_type), else ``default(i)``."""
     given = hf.str_list("layer_types") or hf.str_list("layers_block_type")
@@ -223,6 +271,10 @@ MIXERS: dict[str, MixerRule] = {
         hf, n, {"linear_attention": "deltanet"},
         lambda i: "attention" if (i + 1) % hf.int("full_attention_interval", 4, minimum=1) == 0
         else "deltanet")),
+    "lfm2": MixerRule(_shortconv, _lfm2_layers),
+    # MiniMaxConfig.layer_types, else "full_attention" if (i + 1) % 2 else "linear_attention"
+    "minimax": MixerRule(_lightning, lambda hf, n: _given(
+        hf, n, {"linear_attention": "lightning"}, lambda i: "attention" if (i + 1) % 2 else "lightning")),
     "qwen3_5": MixerRule(lambda hf, h: _deltanet(hf, h, "deltanet_split"), lambda hf, n: _given(
         hf, n, {"linear_attention": "deltanet_split"},
         lambda i: "attention" if (i + 1) % hf.int("full_attention_interval", 4, minimum=1) == 0

@@ -165,7 +165,48 @@ FAMILY_ROWS: tuple[Family, ...] = (
                      "num_attention_heads": 4, "intermediate_size": 1024}),
 )
 
-FAMILY_ROWS += TEXT_ROWS + SSM_ROWS
+# DistilBERT, MPNet (sentence-transformers' all-mpnet-base-v2), ModernBERT: encoders.py
+_ENCODER_ROWS: tuple[Family, ...] = (
+    Family("distilbert", "models/distilbert/modeling_distilbert.py", layout="distilbert",
+           architectures=("DistilBertModel",), dtype=DType.F32,
+           defaults={"vocab_size": 30522, "max_position_embeddings": 512, "dim": 768, "n_layers": 6,
+                     "n_heads": 12, "hidden_dim": 3072, "tie_word_embeddings": True},
+           attribute_map={"hidden_size": "dim", "num_attention_heads": "n_heads",
+                          "num_hidden_layers": "n_layers", "intermediate_size": "hidden_dim"}),
+    Family("mpnet", "models/mpnet/modeling_mpnet.py", layout="mpnet", architectures=("MPNetModel",),
+           dtype=DType.F32,
+           defaults={"vocab_size": 30527, "hidden_size": 768, "num_hidden_layers": 12,
+                     "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512,
+                     "relative_attention_num_buckets": 32, "tie_word_embeddings": True}),
+    Family("modernbert", "models/modernbert/modeling_modernbert.py", layout="modernbert",
+           architectures=("ModernBertModel",), dtype=DType.F32,
+           defaults={"vocab_size": 50368, "hidden_size": 768, "intermediate_size": 1152,
+                     "num_hidden_layers": 22, "num_attention_heads": 12, "max_position_embeddings": 8192,
+                     "norm_bias": False, "attention_bias": False, "mlp_bias": False, "decoder_bias": True,
+                     "classifier_bias": False, "tie_word_embeddings": True}),
+)
+
+# encoder-decoders with BART's layer names: BART itself and Whisper (encoders.py)
+_BART_NAMES = {"hidden_size": "d_model", "num_hidden_layers": "encoder_layers",
+               "num_attention_heads": "encoder_attention_heads", "intermediate_size": "encoder_ffn_dim"}
+_SEQ2SEQ_ROWS: tuple[Family, ...] = (
+    Family("bart", "models/bart/modeling_bart.py", layout="bart",
+           architectures=("BartForConditionalGeneration", "BartModel"), dtype=DType.F32,
+           defaults={"vocab_size": 50265, "max_position_embeddings": 1024, "d_model": 1024,
+                     "encoder_layers": 12, "decoder_layers": 12, "encoder_ffn_dim": 4096,
+                     "decoder_ffn_dim": 4096, "encoder_attention_heads": 16, "decoder_attention_heads": 16,
+                     "tie_word_embeddings": True},
+           attribute_map=_BART_NAMES),
+    Family("whisper", "models/whisper/modeling_whisper.py", layout="whisper",
+           architectures=("WhisperForConditionalGeneration",), dtype=DType.F32,
+           defaults={"vocab_size": 51865, "num_mel_bins": 80, "d_model": 384, "encoder_layers": 4,
+                     "decoder_layers": 4, "encoder_ffn_dim": 1536, "decoder_ffn_dim": 1536,
+                     "encoder_attention_heads": 6, "decoder_attention_heads": 6,
+                     "max_source_positions": 1500, "max_target_positions": 448, "tie_word_embeddings": True},
+           attribute_map={**_BART_NAMES, "max_position_embeddings": "max_target_positions"}),
+)
+
+FAMILY_ROWS += TEXT_ROWS + SSM_ROWS + _ENCODER_ROWS + _SEQ2SEQ_ROWS
 FAMILIES: dict[str, Family] = {f.model_type: f for f in FAMILY_ROWS}
 BY_ARCHITECTURE: dict[str, str] = {a: f.model_type for f in FAMILY_ROWS for a in f.architectures}
 

@@ -30,11 +30,12 @@ class Option:
     """One engine setting, named as the engine's own flag is (without dashes)."""
 
     name: str  # Python name; the CLI flag is --name-with-dashes
-    kind: type  # int, float or bool
+    kind: type  # int, float, bool or str (with choices)
     default: Any
     help: str
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] = ()  # kind str: the values allowed
 
     @property
     def flag(self) -> str:
@@ -48,6 +49,8 @@ class Option:
             raise UsageError(f"{self.flag} takes {self.kind.__name__} (found {value!r})") from None
         if (self.minimum is not None and v < self.minimum) or (self.maximum is not None and v > self.maximum):
             raise UsageError(f"{self.flag} must be between {self.minimum:g} and {self.maximum:g} (found {v})")
+        if self.choices and v not in self.choices:
+            raise UsageError(f"{self.flag} takes one of {', '.join(self.choices)} (found {v!r})")
         return v
 
 
@@ -86,11 +89,35 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime("llama.cpp", "llamacpp", "llama.cpp (llama-server, llama-cli, llama-cpp-python, LM Studio)",
             (Option("ubatch", int, 512, "llama.cpp -ub: tokens per compute step", 1, 1 << 16),
              Option("swa_full", bool, False, "llama.cpp --swa-full: sliding-window layers hold the whole "
-                                             "context")),
+                                             "context"),
+             Option("flash_attn", str, "auto", "llama.cpp --flash-attn (auto: on; off adds the attention "
+                                               "scores, n_ctx × n_ubatch × heads × 4 B)",
+                    choices=("auto", "on", "off")),
+             Option("n_gpu_layers", int, None, "llama.cpp -ngl: layers on the GPU, the rest and their KV "
+                                               "cache in host memory (default: all)", 0, 1 << 16),
+             Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
+                                                  "memory"),
+             Option("llamacpp_build", str, "current", "llama.cpp build family: legacy = mid-2025 and "
+                                                      "earlier (KV padded to 32 without flash attention, "
+                                                      "which was off by default)",
+                    choices=("current", "legacy"))),
         ),
-    Runtime("vllm", "vllm", "vLLM (v1 engine)",
+    Runtime("vllm", "vllm", "vLLM (V1 engine; V0 with --engine v0)",
             (Option("gpu_memory_utilization", float, 0.9, "vLLM --gpu-memory-utilization: share of each "
-                                                           "GPU it reserves", 0.01, 1.0),)),
+                                                           "GPU it reserves", 0.01, 1.0),
+             Option("max_num_seqs", int, None, "vLLM --max-num-seqs: requests per step, the sampler's "
+                                               "rows (default: the engine's, 256 or 1024)", 1, 1 << 20),
+             Option("max_num_batched_tokens", int, None, "vLLM --max-num-batched-tokens: tokens per step, "
+                                                         "the profile run's batch (default: the engine's)",
+                    1, 1 << 24),
+             Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
+             Option("enable_chunked_prefill", str, "auto", "vLLM --enable-chunked-prefill (V0 engine; auto: "
+                                                           "on above 32K tokens; V1 always chunks)",
+                    choices=("auto", "on", "off")),
+             Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow: v1 "
+                                         "(0.21 and later), v1-early (V1 before 0.21: CUDA graphs outside "
+                                         "the budget), v0 (the V0 engine)",
+                    choices=("v1", "v1-early", "v0")))),
     Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
             aliases=("hf",)),
 )

@@ -23,16 +23,27 @@ the library's true).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
+from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.roles import place
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 
 KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-kv-cache-iswa.cpp: SWA too
+# Builds of mid-2025 and earlier ("legacy"): llama_kv_cache_unified::get_padding = flash attention ? 256 :
+# 32; flash attention off unless asked for; the cache written with ggml_cpy into views (LLAMA_SET_ROWS=0,
+# the default until August 2025), so no k_idxs / v_idxs inputs in the graph. Checked on two logs of such
+# builds: 70000 → 70016 cells (tests/fixtures/engine_logs/llamacpp/15009-*), 72000 cells kept (11598-*).
+LEGACY_KV_PAD_NO_FA = 32
+BUILDS = ("current", "legacy")
+# llama-model.cpp, LLM_ARCH_PHI3: "Phi SWA is currently disabled" (llama.cpp PR 13676): the sliding window
+# the GGUF states is dropped and every layer caches the whole context (Phi-3-mini-4k at 4096 tokens: 4096
+# cells per layer, not the 2304 of a 2047-token window)
+SWA_DISABLED = frozenset({"phi3"})
 TENSOR_ALIGNMENT = 32  # ggml/src/ggml-impl.h: every tensor in a CPU buffer starts on 32 B
 F32, F16, I32, I64 = 4, 2, 4, 8  # bytes of the graph's element types
 MIB = 1024 * 1024
@@ -70,6 +81,8 @@ class LlamaCppParams:
     swa_full: bool
     kv_unified: bool
     flash_attn: bool
+    n_tokens: int = 0  # tokens of the reserved graph: n_ubatch rounded up to a multiple of the streams
+    legacy: bool = False  # a build of mid-2025 or earlier (BUILDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +141,18 @@ def pad(x: int, n: int) -> int:
 
 def resolve_params(
     cfg: ArchConfig, *, n_ctx: int, n_seq: int, n_ubatch: int, n_batch: int, swa_full: bool,
-    kv_unified: bool, flash_attn: bool | None,
+    kv_unified: bool, flash_attn: bool | None, build: str = "current",
 ) -> LlamaCppParams:
-    """llama_context::llama_context and llama_kv_cache_iswa's constructor, in their order."""
+    """llama_context::llama_context and llama_kv_cache_iswa's constructor, in their order.
+
+    ``flash_attn`` None is "auto": on for the current build (the CPU, CUDA, Metal and Vulkan backends
+    support it), off for a legacy one, which had no "auto".
+    """
+    if build not in BUILDS:
+        raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
+    legacy = build == "legacy"
+    fa = (not legacy) if flash_attn is None else flash_attn
+    kv_pad = LEGACY_KV_PAD_NO_FA if legacy and not fa else KV_PAD
     if n_seq < 1 or n_ubatch < 1 or n_batch < 1 or n_ctx < 0:
         raise UnsupportedError(
             f"llama.cpp needs n_seq, n_batch, n_ubatch ≥ 1 and n_ctx ≥ 0 "
@@ -138,14 +160,25 @@ def resolve_params(
     ctx = n_ctx or cfg.context_length  # n_ctx 0 = the training context
     batch = min(ctx, n_batch)  # causal attention: a batch never exceeds the (unpadded) context
     ubatch = min(batch, n_ubatch)
-    ctx = pad(ctx, KV_PAD)
-    ctx_seq = ctx if kv_unified else pad(ctx // n_seq, KV_PAD)
+    ctx = pad(ctx, kv_pad)
+    ctx_seq = ctx if kv_unified else pad(ctx // n_seq, kv_pad)
     streams = 1 if kv_unified else n_seq
     # llama-kv-cache-iswa.cpp: the window of every sequence sharing the stream, plus one ubatch
     window = cfg.sliding_window * (n_seq if kv_unified else 1) + ubatch
-    swa = ctx_seq if swa_full else pad(min(ctx_seq, window), KV_PAD)
+    swa = ctx_seq if swa_full else pad(min(ctx_seq, window), kv_pad)
+    # llama_context::graph_reserve: a ubatch split over the streams has n_tokens % n_seqs == 0, so the
+    # worst-case graph rounds n_ubatch up (512 tokens over 3 streams: 513), n_outputs stays n_ubatch
+    tokens = pad(ubatch, streams)
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
-                          kv_unified, True if flash_attn is None else flash_attn)
+                          kv_unified, fa, tokens, legacy)
+
+
+def as_llamacpp_loads(cfg: ArchConfig) -> ArchConfig:
+    """The architecture as llama.cpp builds it: without the sliding window of the SWA_DISABLED families."""
+    if cfg.family in SWA_DISABLED and (cfg.sliding_window or "sliding" in cfg.layer_types):
+        return replace(cfg, sliding_window=0, layer_types=tuple("full" if kind == "sliding" else kind
+                                                                for kind in cfg.layer_types))
+    return cfg
 
 
 def check_cache_types(cfg: ArchConfig, type_k: DType, type_v: DType, flash_attn: bool) -> None:
@@ -196,8 +229,10 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
 
     ggml-alloc's high-water mark is the larger of two moments:
 
-    - the output matmul: the logits (n_ubatch × n_vocab × 4 B), plus the final hidden state and one
-      more activation (2 × n_ubatch × n_embd × 4 B) and an i32 input (n_ubatch × 4 B);
+    - the output matmul: the logits (n_outputs × n_vocab × 4 B), the last layer's hidden state for every
+      token of the graph, the rows inp_out_ids selects from it (n_outputs × n_embd × 4 B each) and
+      inp_out_ids itself (n_outputs × 4 B); n_outputs is n_ubatch, the graph's tokens n_ubatch rounded up
+      to a multiple of the streams (``resolve_params``);
     - inside an attention layer, while the masks (inputs live until the last layer uses them) are
       held: KQ without flash attention (n_kv × n_ubatch × n_head × 4 B; the softmax runs in place),
       the masks (f32, or f16 with flash attention: n_kv × n_ubatch per cache), the Hadamard matrices of
@@ -205,9 +240,9 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
       Gemma 3 270M (exact there from n_ubatch 64 to 2048 and n_ctx 768 to 1M) and named after the graph
       tensors they match; other architectures: an estimate.
     """
-    t = p.n_ubatch
-    logits = t * cfg.vocab_size * F32
-    logits_rest = t * (2 * cfg.hidden_size * F32 + I32)
+    out, t = p.n_ubatch, p.n_tokens or p.n_ubatch
+    logits = out * cfg.vocab_size * F32
+    logits_rest = (t + out) * cfg.hidden_size * F32 + out * I32
     parts = [part for part in kv.parts if part.kind in ATTENTION_KINDS]
     mask_elt = F16 if p.flash_attn else F32
     masks = sum(part.cells * t * mask_elt for part in parts)
@@ -217,8 +252,8 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     per_token = _attention_token_bytes(cfg, p, len(parts))
     attention = kq + masks + rot + t * per_token
     explain = (
-        f"logits phase: {t} × {cfg.vocab_size} × 4 B logits + {t} × (2 × {cfg.hidden_size} × 4 + 4) B "
-        f"= {logits + logits_rest:,} B",
+        f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + ({t} + {out}) × {cfg.hidden_size} × 4 B "
+        f"+ {out} × 4 B = {logits + logits_rest:,} B",
         f"attention phase: KQ {kq:,} B + masks {masks:,} B + rotations {rot:,} B "
         f"+ {t} × {per_token:,} B activations = {attention:,} B",
     )
@@ -232,12 +267,17 @@ def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) ->
     hidden = 3 * cfg.hidden_size * F32  # residual stream, normed input, attention output projected
     inputs = 3 * I32  # inp_tokens, inp_pos, inp_out_ids
     _, v_width = cache_widths(cfg)
+    # legacy builds copy K and V into the cache with ggml_cpy: no index inputs
+    k_idxs, v_idxs = (0, 0) if p.legacy else (I64, (I64 if p.flash_attn else v_width * I64))
     if p.flash_attn:
         # Q twice (rope output and the contiguous copy flash attention reads), k_idxs and v_idxs
         # (one i64 per token each, per cache), and the FFN's gate and up, live at the same time
-        return 2 * q + kqv + hidden + inputs + n_caches * 2 * I64 + 2 * cfg.ffn_size * F32
+        # (for a mixture of experts: the gate and up of the k experts a token is routed to, ffn_moe_gate/up
+        # [n_ff_exp, n_expert_used, n_tokens])
+        ffn = routed_ffn_width(cfg)
+        return 2 * q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs) + 2 * ffn * F32
     # without flash attention V is stored transposed: v_idxs holds one i64 per value written
-    return q + kqv + hidden + inputs + n_caches * (I64 + v_width * I64)
+    return q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs)
 
 
 def output_buffer(cfg: ArchConfig, n_seq: int, n_outputs: int, embeddings: bool) -> int:
@@ -285,14 +325,17 @@ def llamacpp_memory(
     n_outputs: int | None = None,
     embeddings: bool = False,
     runtime_base_bytes: int = LLAMA_CPP_PYTHON_BASE_BYTES,
+    build: str = "current",
 ) -> LlamaCppMemory:
     """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
 
-    ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA and Metal backends resolve to on.
-    ``n_outputs`` rows of logits (default: one per sequence, what the context reserves up front).
+    ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA, Metal and Vulkan backends resolve to
+    on (a "legacy" ``build``: off). ``n_outputs`` rows of logits (default: one per sequence, what the
+    context reserves up front).
     """
+    cfg = as_llamacpp_loads(cfg)
     p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
-                       swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn)
+                       swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build)
     check_cache_types(cfg, type_k, type_v, p.flash_attn)
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
     compute = compute_buffer(cfg, p, kv, type_k, type_v)
@@ -311,7 +354,8 @@ def _explain(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: in
     window = (f"{p.n_ctx_seq} (swa_full)" if p.swa_full else
               f"GGML_PAD(min({p.n_ctx_seq}, {cfg.sliding_window}{seqs} + {p.n_ubatch}), 256) = {p.swa_cells}")
     lines = [
-        f"n_ctx = GGML_PAD(n_ctx, 256) = {p.n_ctx}; {p.n_streams} stream(s) of {p.n_ctx_seq} cells; "
+        f"n_ctx = GGML_PAD(n_ctx, {LEGACY_KV_PAD_NO_FA if p.legacy and not p.flash_attn else KV_PAD}) = "
+        f"{p.n_ctx}; {p.n_streams} stream(s) of {p.n_ctx_seq} cells; "
         f"n_batch {p.n_batch}, n_ubatch {p.n_ubatch}, flash attention {'on' if p.flash_attn else 'off'}",
         f"weights: {tensor_bytes:,} B" + (f" + {repacked:,} B repacked copies" if repacked else ""),
     ]
@@ -326,20 +370,86 @@ def _explain(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: in
     return tuple(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class Offload:
+    """Where llama.cpp puts each layer with ``-ngl`` (llama-model.cpp, load_tensors): layers il ≥
+    i_gpu_start = max(n_layer − n_gpu_layers, 0) on the GPU, the output layer too when n_gpu_layers >
+    n_layer, the input layer (token embedding) always in host memory. Tied embeddings offloaded: the
+    output matrix is a GPU copy of the embedding the host keeps for the lookup."""
+
+    n_gpu_layers: int  # as given, capped at n_layer + 1 ("offloaded N/n_layer+1 layers to GPU")
+    i_gpu_start: int
+    output_on_gpu: bool
+    host_weights_bytes: int
+    duplicate_bytes: int
+    host_kv_bytes: int
+
+
+def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None
+            ) -> Offload:
+    """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache."""
+    cfg = as_llamacpp_loads(cfg)
+    n_layer = cfg.n_layers
+    ngl = n_layer + 1 if n_gpu_layers is None else min(n_gpu_layers, n_layer + 1)
+    start = max(n_layer - ngl, 0)
+    output_on_gpu = ngl > n_layer
+    stored = sum(t.nbytes for t in model.tensors) or 1
+    host = embedding = 0
+    has_output = False
+    for t in model.tensors:
+        where = place(t.name)
+        has_output |= where.component == "output"
+        if where.component == "embedding" and where.layer is None:
+            host += t.nbytes
+            embedding += t.nbytes
+        elif where.layer is not None and where.layer < start:
+            host += t.nbytes
+        elif where.layer is None and not output_on_gpu:
+            host += t.nbytes  # output matrix and final norm
+    duplicate = embedding if output_on_gpu and not has_output and cfg.tied_embeddings else 0
+    scale = weights_bytes / stored  # re-priced weights: the same split
+    kinds = cfg.layer_types or ("full",) * n_layer
+    per_layer = {part.kind: part.total_bytes // part.layers for part in kv.parts if part.layers}
+    host_kv = sum(per_layer.get(kinds[il], 0) for il in range(min(start, len(kinds))))
+    return Offload(ngl, start, output_on_gpu, round(host * scale), round(duplicate * scale), host_kv)
+
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     t = kv_dtype(req.kv_type, DType.F16)
+    flash = {"auto": None, "on": True, "off": False}[req.option("flash_attn")]
     # llama.cpp's n_ctx is shared by all sequences: n_seq sequences of ctx tokens need n_ctx = n_seq × ctx
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
                         n_seq=req.batch, n_ubatch=req.option("ubatch"),
-                        swa_full=req.option("swa_full"), type_k=t, type_v=t,
+                        swa_full=req.option("swa_full"), type_k=t, type_v=t, flash_attn=flash,
+                        build=req.option("llamacpp_build"),
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES)
     notes: tuple[str, ...] = ()
+    explain = m.explain
     on_cpu = req.device is None or req.device.kind == "cpu"
     repack = cpu_repack_bytes(model.tensors) if on_cpu and req.weights is None and model.has_weights else 0
     if repack:
         notes = (f"on an x86 CPU with AVX2, llama.cpp copies {repack:,} B of Q4_0/Q4_K/IQ4_NL/MXFP4 "
                  "matrices into a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on "
                  "top of the mapped weights above; with --no-mmap the model buffer shrinks by as much",)
+    split = None
+    if req.device is not None and req.device.kind == "gpu":
+        split = offload(model, cfg, weights_bytes, m.kv, req.option("n_gpu_layers"))
+        if req.option("no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
+            split = replace(split, host_kv_bytes=m.kv_cache_bytes)
+        explain = (*explain,
+                   f"offload: {split.n_gpu_layers}/{cfg.n_layers + 1} layers on the GPU (layers "
+                   f"{split.i_gpu_start}–{cfg.n_layers - 1}{', output' if split.output_on_gpu else ''}); "
+                   f"host memory: {split.host_weights_bytes:,} B of weights (input embedding"
+                   f"{', layers below ' + str(split.i_gpu_start) if split.i_gpu_start else ''}"
+                   f"{'' if split.output_on_gpu else ', output'}) + {split.host_kv_bytes:,} B of KV cache"
+                   + (f"; the tied embedding is held twice (+{split.duplicate_bytes:,} B on the GPU)"
+                      if split.duplicate_bytes else ""))
+        if split.i_gpu_start or not split.output_on_gpu or req.option("no_kv_offload"):
+            notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
+                      f"of weights and KV cache stay in host memory; the per-device figures leave them out",)
     return RuntimeParts(m.kv_cache_bytes, m.compute_bytes + m.output_bytes, m.overhead_bytes,
-                        t.value.lower(), m.explain, notes)
+                        t.value.lower(), explain, notes,
+                        host_weights_bytes=split.host_weights_bytes if split else 0,
+                        host_kv_bytes=split.host_kv_bytes if split else 0,
+                        duplicate_weights_bytes=split.duplicate_bytes if split else 0)

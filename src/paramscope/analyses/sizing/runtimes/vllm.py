@@ -34,25 +34,58 @@ MiB, GiB = 1 << 20, 1 << 30
 F32, I64 = 4, 8
 
 # vllm/engine/arg_utils.py, EngineArgs.get_batch_defaults, `vllm serve` (UsageContext.OPENAI_API_SERVER):
-# GPUs with ≥ 70 GiB (H100, H200, MI300X; vLLM also excludes A100s by name) get the larger pair.
+# GPUs with ≥ 70 GiB (H100, H200, MI300X) get the larger pair, except A100s, which vLLM excludes by name
+# ("this setting doesn't apply to A100"). Checked: gpt-oss-20b on an A100 80GB at utilization 0.65
+# (tests/fixtures/engine_logs/vllm/myoceane-gpt-oss-20b-a100-v0190) leaves 36.56 GiB only with 256 rows.
 BIG_GPU_BYTES = 70 * GiB
 SERVE_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
+# V0 engine (vllm/engine/arg_utils.py before V1): max_num_seqs 256; without chunked prefill one batch
+# holds a whole prompt, max_num_batched_tokens = max(max_model_len, 2048) (config.py SchedulerConfig);
+# chunked prefill switches itself on above 32K tokens of max_model_len, with 2048-token chunks for
+# `vllm serve` (arg_utils.py: use_long_context = max_model_len > 32K).
+V0_MAX_NUM_SEQS = 256
+V0_MIN_BATCHED_TOKENS = 2048
+V0_LONG_CONTEXT = 32 * 1024
+V0_CHUNK = 2048
 # CacheConfig.block_size 16 on CUDA; vllm/platforms/cuda.py forces 64 for FlashMLA, the Hopper MLA backend
 BLOCK_SIZE = {False: 16, True: 64}  # keyed by cfg.is_mla
 # --kv-cache-dtype: "auto" (the model dtype), "fp8" / "fp8_e4m3", "fp8_e5m2"
 CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 
+# Engine families: how the start-up profile differs (docs/runtimes.md). "v1": the V1 engine since 0.21,
+# which estimates the CUDA graphs during profiling and takes them out of the budget
+# (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS, "default since v0.21.0" as its log line says). "v1-early": the
+# V1 engine before 0.21 (default since 0.8): graphs captured after the cache is sized, outside the budget.
+# "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
+ENGINES = ("v1", "v1-early", "v0")
+TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
+
 # Estimated constants (docs/runtimes.md lists the log lines they come from):
 # memory_profiling's non-torch increase during the profile run (attention workspaces, cuBLAS):
-# vLLM logs 0.07–0.20 GiB ("non_torch_memory takes 0.16GiB", vLLM PR #12126)
+# vLLM V1 logs 0.07–0.20 GiB ("non_torch_memory takes 0.16GiB", vLLM PR #12126)
 NON_TORCH_BYTES = 160 * MiB
+# V0 worker.py (0.6.4): "non_torch_memory=0.35GiB" for Llama 3.1 8B on an RTX 3090, both logs of
+# tests/fixtures/engine_logs/vllm/10517-* (the increase over the profile run, CUDA context excluded)
+V0_NON_TORCH_BYTES = 350 * MiB
+# NCCL and custom all-reduce buffers per GPU with tensor parallelism, created in init_device before the
+# memory snapshot: outside V1's budget, like the CUDA context. PR #10511's log (10511-*): 1.79 GiB of
+# memory outside torch at TP 1, 3.58 GiB at TP 2 on an 80 GB GPU: 1.79 GiB more per GPU once NCCL runs.
+NCCL_BYTES = 1833 * MiB
 # the CUDA graph pool, captured for decode batch sizes up to 512: "Estimated CUDA graph memory:
 # 0.17 … 0.65 GiB" per GPU in vLLM ≥ 0.21 logs for small and mid-size models, ~1.4 GiB for Llama 4 Maverick
 CUDA_GRAPH_BYTES = 512 * MiB
-# the sampler on the profile run's logits, per logit (vllm/v1/sample/ops/topk_topp_sampler.py): the fp32
-# copy, sorted values and their int64 indices (apply_top_k_top_p), softmax of the sorted values; the
-# model-dtype logits from compute_logits come on top
-SAMPLER_BYTES_PER_LOGIT = F32 + F32 + I64 + F32
+# The sampler on the profile run's logits (top-k and top-p on, as the dummy sampling parameters ask), per
+# logit beyond the model-dtype logits compute_logits returns, by engine family:
+# - v1 (0.21 on): the fp32 copy, the sorted values and their int64 indices, the softmax of the sorted
+#   values (topk_topp_sampler.py): 20 B; checked against "3.04 GiB" of torch peak for Qwen3-8B with 1024
+#   rows on an H100 (vLLM PR #48037, model runner V2): 3.25 GiB predicted.
+# - v1-early and v0: the sort-based path measured at 38 B (the fp32 copy, sorted values, int64 indices
+#   and their inverse, the scattered-back logits, probabilities, masks, the sampler's noise). Calibrated on
+#   the three logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): 10511-* 41.2 B per logit
+#   with the bf16 logits (1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2), 13061-* 39.0 B
+#   (rank 0's pool is 1.23 GiB smaller than the other rank's), 23278-* 40.0 B (−2.14 GiB left on an H100
+#   with 1024 rows × 201088).
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 38, "v0": 38}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +101,8 @@ class VllmParams:
     gpu_memory_bytes: int | None
     gpu_memory_utilization: float
     cuda_graphs: bool
+    engine: str = "v1"  # ENGINES
+    chunked_prefill: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +194,17 @@ class VllmMemory:
         return self.non_torch_bytes + self.cuda_context_bytes
 
     @property
+    def shortfall_bytes(self) -> int:
+        """How much more memory the reservation needs to hold ``batch`` requests of ``context`` tokens
+        (0 when it holds them): the blocks missing, or the negative memory left for the cache, plus the
+        blocks the requests need."""
+        if self.pool is None:
+            return 0
+        need = self.params.batch * self.layout.blocks_per_request * self.layout.block_bytes
+        have = max(self.pool.available_bytes, 0) // self.layout.block_bytes * self.layout.block_bytes
+        return max(need - have, 0) + max(-self.pool.available_bytes, 0)
+
+    @property
     def needed_bytes(self) -> int:
         """The least a GPU must offer to serve ``batch`` × ``context`` (weights, cache, buffers)."""
         return self.weights_bytes + self.kv_needed_bytes + self.compute_bytes + self.overhead_bytes
@@ -186,13 +232,27 @@ def resolve_params(
     cfg: ArchConfig, *, context: int, batch: int, kv_type: DType | None, dtype: DType,
     gpu_memory_bytes: int | None, gpu_memory_utilization: float, block_size: int | None,
     max_num_batched_tokens: int | None, max_num_seqs: int | None, cuda_graphs: bool, tensor_parallel: int,
+    engine: str = "v1", chunked_prefill: bool | None = None, gpu_name: str | None = None,
 ) -> VllmParams:
-    """Fill vLLM's defaults the way `vllm serve` does, and refuse what vLLM refuses."""
-    big = gpu_memory_bytes is None or gpu_memory_bytes >= BIG_GPU_BYTES
-    default_tokens, default_seqs = SERVE_DEFAULTS[big]
+    """Fill vLLM's defaults the way `vllm serve` of that engine family does, and refuse what it refuses."""
+    if engine not in ENGINES:
+        raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
+    if engine == "v0":
+        chunked = context > V0_LONG_CONTEXT if chunked_prefill is None else chunked_prefill
+        default_tokens = V0_CHUNK if chunked else max(context, V0_MIN_BATCHED_TOKENS)
+        default_seqs = V0_MAX_NUM_SEQS
+    else:
+        if chunked_prefill is False:
+            raise UnsupportedError("vLLM's V1 engine always chunks prefills; --enable-chunked-prefill off "
+                                   "is the V0 engine's (--engine v0)")
+        chunked = True
+        a100 = gpu_name is not None and "a100" in gpu_name.lower()
+        big = gpu_memory_bytes is None or (gpu_memory_bytes >= BIG_GPU_BYTES and not a100)
+        default_tokens, default_seqs = SERVE_DEFAULTS[big]
     p = VllmParams(context, batch, tensor_parallel, _or(block_size, BLOCK_SIZE[cfg.is_mla]),
                    _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
-                   kv_type or dtype, dtype, gpu_memory_bytes, gpu_memory_utilization, cuda_graphs)
+                   kv_type or dtype, dtype, gpu_memory_bytes, gpu_memory_utilization, cuda_graphs, engine,
+                   chunked)
     _check(p)
     return p
 
@@ -217,6 +277,9 @@ def _check(p: VllmParams) -> None:
     if p.max_num_batched_tokens < p.max_num_seqs:  # vllm/config/scheduler.py, SchedulerConfig checks
         raise UnsupportedError(f"vLLM: max_num_batched_tokens ({p.max_num_batched_tokens}) must be ≥ "
                                f"max_num_seqs ({p.max_num_seqs})")
+    if not p.chunked_prefill and p.max_num_batched_tokens < p.context:  # SchedulerConfig._verify_args
+        raise UnsupportedError(f"vLLM: without chunked prefill max_num_batched_tokens "
+                               f"({p.max_num_batched_tokens}) must be ≥ max_model_len ({p.context})")
 
 
 def kv_heads_per_rank(cfg: ArchConfig, tp: int) -> int:
@@ -260,8 +323,10 @@ def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
 def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
     """Activation peak of the dummy forward of max_num_batched_tokens tokens (one rank).
 
-    The residual and the normed input stay live through a layer; on top of them either the MLP's
-    gate_up output (2 × ffn) and SiluAndMul's output (ffn), or attention's qkv and output.
+    Three hidden-sized tensors stay live through a layer (the residual, the normed input and the sum
+    the fused add-norm writes); on top of them either the MLP's gate_up output (2 × ffn) and SiluAndMul's
+    output (ffn), or attention's qkv and output. Checked on the V0 profile of a whole Llama 3.1 8B
+    prompt (10517-*: 20000 tokens 2.07 GiB printed, 2.06 predicted; 29000 tokens 2.99, 2.99).
     """
     t, b, tp = p.max_num_batched_tokens, p.dtype.type_size, p.tensor_parallel
     # MLA prefill expands the latent into per-head K and V (kv_b_proj), split over the ranks like Q
@@ -269,17 +334,21 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
     mlp = 3 * routed_ffn_width(cfg) // tp
     qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads * (cfg.head_dim_k + cfg.head_dim_v)
     attention = qkv + cfg.n_heads * cfg.head_dim_v // tp
-    return t * (2 * cfg.hidden_size + max(mlp, attention)) * b
+    return t * (3 * cfg.hidden_size + max(mlp, attention)) * b
 
 
 def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
     """profile_run's _dummy_sampler_run: one row of logits per request (at most max_num_seqs).
 
-    The forward's last hidden states stay live; the logits are gathered to full vocab on every rank.
+    V1: the forward's last hidden states stay live; the logits are gathered to full vocab on every rank.
+    V0: the logits are gathered to rank 0 only, which alone samples: its peak is the larger, and its pool
+    the smaller, which is the one vLLM uses (the minimum over the workers). Figures here are rank 0's.
     """
     rows = min(p.max_num_seqs, p.max_num_batched_tokens)
-    hidden = p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size
-    return hidden + rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT)
+    logits = rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT[p.engine])
+    if p.engine == "v0":
+        return logits
+    return p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size + logits
 
 
 def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
@@ -325,6 +394,25 @@ def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
     return cdiv(window_tokens, p.block_size) + 1
 
 
+def non_torch_bytes(p: VllmParams) -> int:
+    """Memory outside torch that the engine counts inside its budget (see the constants above)."""
+    return V0_NON_TORCH_BYTES if p.engine == "v0" else NON_TORCH_BYTES
+
+
+def cuda_graph_bytes(p: VllmParams) -> int:
+    """The CUDA graph pool inside the budget: V1 since 0.21 only (before, graphs are captured after the
+    cache is sized, outside the budget)."""
+    return CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine == "v1" else 0
+
+
+def outside_bytes(p: VllmParams) -> int:
+    """Per GPU, outside the reservation: the CUDA context, NCCL with tensor parallelism, and the graphs
+    of the engines that capture them after sizing the cache."""
+    nccl = NCCL_BYTES if p.tensor_parallel > 1 else 0
+    graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine != "v1" else 0
+    return CUDA_CONTEXT_BYTES + nccl + graphs
+
+
 def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
     if p.gpu_memory_bytes is None:
         return None
@@ -349,25 +437,31 @@ def vllm_memory(
     max_num_seqs: int | None = None,
     cuda_graphs: bool = True,
     tensor_parallel: int = 1,
+    engine: str = "v1",
+    chunked_prefill: bool | None = None,
+    gpu_name: str | None = None,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
     ``weights_bytes``: all weights (every rank holds 1/``tensor_parallel``). ``kv_type`` None is vLLM's
     "auto", the model ``dtype``. ``block_size``, ``max_num_batched_tokens`` and ``max_num_seqs`` None take
-    vLLM's defaults (16, or 64 for MLA; 8192 and 1024 on GPUs of ≥ 70 GiB or with no GPU given, else 2048
-    and 256). ``cuda_graphs`` False is ``--enforce-eager``.
+    vLLM's defaults (16, or 64 for MLA; V1: 8192 and 1024 on GPUs of ≥ 70 GiB other than A100s or with no
+    GPU given, else 2048 and 256; V0: see ``resolve_params``). ``cuda_graphs`` False is
+    ``--enforce-eager``. ``engine`` "v1" or "v0" (ENGINES); ``chunked_prefill`` None is the engine's
+    default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default).
     """
     p = resolve_params(cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
                        gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
-                       max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel)
+                       max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
+                       engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name)
     layout, kv, padding = kv_layout(cfg, p)
     model = weights_per_gpu(cfg, weights_bytes, p)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
-    graphs = CUDA_GRAPH_BYTES if cuda_graphs else 0
-    pool = kv_pool(p, layout, model + max(forward, sampler) + NON_TORCH_BYTES + graphs)
-    memory = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, NON_TORCH_BYTES,
-                        CUDA_CONTEXT_BYTES, layout, pool, ())
+    graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(p)
+    pool = kv_pool(p, layout, model + max(forward, sampler) + non_torch + graphs)
+    memory = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch,
+                        outside_bytes(p), layout, pool, ())
     lines = _explain(cfg, memory, weights_bytes, forward, sampler)
     return replace(memory, explain=lines)
 
@@ -381,16 +475,21 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
     p, layout = m.params, m.layout
     rows, b = min(p.max_num_seqs, p.max_num_batched_tokens), p.dtype.type_size
     lines = [
-        f"vllm serve: max_model_len {p.context}, {p.batch} seqs, block_size {p.block_size}, "
+        f"vllm serve ({p.engine.upper()} engine{', chunked prefill' if p.chunked_prefill else ''}): "
+        f"max_model_len {p.context}, {p.batch} seqs, block_size {p.block_size}, "
         f"max_num_batched_tokens {p.max_num_batched_tokens}, max_num_seqs {p.max_num_seqs}, "
         f"tensor_parallel {p.tensor_parallel}, KV {p.kv_type.value.lower()}; figures per GPU",
         f"weights: {weights_bytes:,} B / {p.tensor_parallel} + RoPE cache {cfg.context_length} × "
         f"{cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × {b} B = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
-        f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT}) B + hidden = {sampler:,} B) "
+        f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT[p.engine]}) B"
+        f"{'' if p.engine == 'v0' else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
-        f"CUDA graphs (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate): {m.non_torch_bytes:,} B; "
-        f"CUDA context (estimate, outside the reservation): {m.cuda_context_bytes:,} B",
+        f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate): "
+        f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
+        f"{', NCCL' if p.tensor_parallel > 1 else ''}"
+        f"{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
+        f"): {m.cuda_context_bytes:,} B",
         f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "
         f"blocks per request {layout.blocks_per_request} ({layout.blocks})",
     ]
@@ -413,8 +512,11 @@ def _pool_lines(m: VllmMemory) -> list[str]:
         f"num_blocks = {pool.available_bytes:,} // {m.layout.page_bytes:,} // {m.layout.group_size} = "
         f"{pool.num_blocks:,}; GPU KV cache size: {pool.tokens:,} tokens",
         f"Maximum concurrency for {p.context:,} tokens per request: {pool.max_concurrency:.2f}x",
-        f"total = reservation + CUDA context = {m.total_bytes:,} B ({_gib(m.total_bytes)})",
+        f"total = reservation + outside it = {m.total_bytes:,} B ({_gib(m.total_bytes)})",
     ]
+    if m.shortfall_bytes:
+        lines.append(f"does not fit: the reservation is {m.shortfall_bytes:,} B "
+                     f"({_gib(m.shortfall_bytes)}) short of {p.batch} request(s) of {p.context:,} tokens")
     if pool.available_bytes <= 0:
         lines.append("warning: vLLM would stop: no available memory for the cache blocks")
     elif pool.num_blocks < m.layout.blocks_per_request:
@@ -449,18 +551,29 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
 
     dtype = model_dtype(model.tensors)
     t = kv_dtype(req.kv_type, dtype)
-    gpu = req.device.usable_bytes if req.device and req.device.kind != "cpu" else None
+    on_gpu = req.device is not None and req.device.kind != "cpu"
+    gpu = req.device.usable_bytes if req.device and on_gpu else None
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=req.option("gpu_memory_utilization"),
-                    tensor_parallel=req.n_devices)
+                    tensor_parallel=req.n_devices, max_num_seqs=req.option("max_num_seqs"),
+                    max_num_batched_tokens=req.option("max_num_batched_tokens"),
+                    cuda_graphs=not req.option("enforce_eager"), engine=req.option("engine"),
+                    chunked_prefill=TRI_STATE[req.option("enable_chunked_prefill")],
+                    gpu_name=req.device.name if req.device and on_gpu else None)
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if m.pool is not None:
         pool = m.pool
         util = req.option("gpu_memory_utilization")
         notes = (f"vLLM reserves {pool.reserved_bytes:,} B per GPU (gpu_memory_utilization {util}) and "
-                 f"fills what is left with {pool.num_blocks:,} KV blocks = {pool.tokens:,} tokens: "
+                 f"fills what is left with {max(pool.num_blocks, 0):,} KV blocks = {pool.tokens:,} tokens: "
                  f"{int(pool.max_concurrency):,} requests of {ctx:,} tokens at once (vLLM's maximum "
                  f"concurrency {pool.max_concurrency:.2f}x, rounded down to whole requests)",)
+        if m.shortfall_bytes:
+            needed = req.batch * m.layout.blocks_per_request
+            where = ("nothing is left for the KV cache (vLLM stops at start-up)" if pool.available_bytes <= 0
+                     else f"{pool.num_blocks:,} blocks hold fewer than the {needed:,} the requests need")
+            notes += (f"does not fit: {where}; each GPU's reservation is {m.shortfall_bytes:,} B "
+                      f"({_gib(m.shortfall_bytes)}) short",)
     return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
                         t.value.lower(), m.explain, notes, m.fits if m.pool is not None else None)

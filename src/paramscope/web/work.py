@@ -1,0 +1,74 @@
+"""What the API's workers run (``web.jobs``): one function per endpoint, each taking plain values (a
+source already confined to the roots by the server) and returning the command's ``to_json()``.
+
+Module-level functions, so a worker process receives them by name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from paramscope.web.security import Refused, confine
+
+
+def _open(source: str) -> Any:
+    from paramscope.app.common import open_source
+
+    return open_source(source)
+
+
+def inspect_job(source: str, tensors: bool, layers: bool) -> Any:
+    from paramscope.app.inspect import inspect
+
+    return inspect(_open(source), tensors=tensors, layers=layers).to_json()
+
+
+def size_job(source: str, options: dict[str, Any]) -> Any:
+    from paramscope.app.size import size
+
+    return size(_open(source), **options).to_json()
+
+
+def fit_job(source: str, options: dict[str, Any]) -> Any:
+    from paramscope.app.fit import fit
+
+    return fit(_open(source), **options).to_json()
+
+
+def tokens_job(source: str, is_path: bool, text: str | None, ids: str | None, no_special: bool) -> Any:
+    from paramscope.app.tokens import tokens
+
+    # A path goes to the tokenizer as a path (its cache is keyed by file); a catalogue name has none
+    # and fails there with the CLI's own message.
+    target: Any = source if is_path else _open(source)
+    return tokens(target, text=text, ids=ids, no_special=no_special).to_json()
+
+
+def stats_job(source: str, tensor: tuple[str, ...]) -> Any:
+    from paramscope.app.stats import stats
+
+    return stats(_open(source), tensor=tensor).to_json()
+
+
+def diff_job(a: str, b: str, values: bool) -> Any:
+    from paramscope.app.diff import diff
+
+    return diff(_open(a), _open(b), values=values).to_json()
+
+
+def models_job(roots: tuple[Path, ...]) -> Any:
+    """`ls` of the roots, less what confinement would refuse to open (a symlink out of the roots, a
+    folder holding one): the list must not reveal files outside them, not even their size."""
+    from paramscope.formats.discover import discover
+    from paramscope.knowledge import catalogue
+
+    local = []
+    for f in discover(roots, defaults=False):
+        try:
+            for p in f.paths:
+                confine(str(p), roots)
+        except Refused:
+            continue
+        local.append({"name": f.name, "path": str(f.path), "size": f.size})
+    return {"local": local, "catalogue": [e.name for e in catalogue.entries()]}

@@ -1,0 +1,93 @@
+"""paramscope's memory predictions against every engine start-up log in tests/fixtures/engine_logs/.
+
+tools/engine_log_compare.py runs the runtime profile with each record's own settings; this test bounds the
+error of every figure it predicts (bench/engine_logs_report.py prints the same rows as a table). A figure
+is either within its figure's tolerance, or listed in KNOWN_MISSES with the reason and a bound it must not
+exceed; a known miss that comes within tolerance fails too, so that the list only shrinks.
+"""
+
+from __future__ import annotations
+
+import engine_log_compare
+import engine_logs
+import pytest
+
+# Tolerances per figure, |predicted / printed − 1| (the printed value's own rounding is always allowed).
+# 0: exact. llama.cpp's KV cache is a product of integers; vLLM's block arithmetic given the KV memory the
+# engine printed is exact but for that input's rounding (0.01 GiB of 2.89: 0.35 %).
+EXACT = 0.0
+TOLERANCES = {
+    ("llamacpp", "kv_size"): EXACT, ("llamacpp", "k_size"): EXACT, ("llamacpp", "v_size"): EXACT,
+    ("llamacpp", "kv_buffer"): EXACT, ("llamacpp", "kv_buffer@CUDA_Host"): EXACT,
+    ("llamacpp", "kv_cells"): EXACT, ("llamacpp", "n_ctx_seq"): EXACT, ("llamacpp", "swa_cells"): EXACT,
+    ("llamacpp", "swa_kv_buffer"): EXACT, ("llamacpp", "output_buffer"): EXACT,
+    # the compute buffer: per-phase formula (analyses/sizing/runtimes/llamacpp.py compute_buffer) whose
+    # per-token activations are fitted on Gemma 3; other architectures 0.1 % (Qwen3 MoE, Vulkan) and 1.0 %
+    # (Llama 3 70B, CUDA, partial offload)
+    ("llamacpp", "compute_buffer"): 0.005, ("llamacpp", "compute_buffer@CUDA0"): 0.015,
+    # vLLM weights: the tensors of one rank plus the RoPE cache
+    ("vllm", "weights"): 0.005,
+    ("vllm", "memory_budget"): 0.001,
+    ("vllm", "peak_torch_memory"): 0.005,
+    # estimated parts (activation peak, non-torch memory) and what the budget leaves after them: 3 %
+    ("vllm", "activation_peak"): 0.03, ("vllm", "non_torch_memory"): 0.03,
+    ("vllm", "kv_cache_memory"): 0.03, ("vllm", "gpu_blocks"): 0.03, ("vllm", "kv_tokens"): 0.03,
+    ("vllm", "max_concurrency"): 0.03,
+    ("vllm", "gpu_blocks" + engine_log_compare.GIVEN_KV): 0.006,
+    ("vllm", "kv_tokens" + engine_log_compare.GIVEN_KV): 0.006,
+    ("vllm", "max_concurrency" + engine_log_compare.GIVEN_KV): 0.006,
+}
+
+# (record, figure): (bound on |error|, why it misses)
+KNOWN_MISSES = {
+    ("6746-llama31-405b-fp8-8xh100", "weights"): (
+        0.18, "the FP8 checkpoint keeps attention and the first and last MLPs in bf16; the record re-prices "
+              "every matrix as fp8 (per-tensor pricing needs the checkpoint's modules_to_not_convert)"),
+    ("13061-r1-distill-qwen14b-2x4090", "weights"): (
+        0.015, "vLLM loaded 0.16 GiB more per GPU than the tensors and RoPE cache; not explained"),
+    ("27508-gpt-oss-120b-h100", "kv_cache_memory"): (
+        1.1, "1.71 GiB left of a 75.7 GiB budget: the MXFP4 backend is not in the excerpt; with Marlin's "
+             "padded weights (65.97 GiB, as in 23278-*) the prediction is 1.85 GiB"),
+    ("2382-mixtral-awq-2xa100-80g", "gpu_blocks"): (
+        3.5, "vLLM 0.2.7 (2023) took the device's whole used memory as the peak; 22 GiB per GPU are "
+             "unexplained; older than the modelled engine families"),
+    ("10511-llama3-8b-80g-tp1", "non_torch_memory"): (
+        0.85, "a development build of PR 10511 counted the CUDA context (and NCCL) as non-torch memory"),
+    ("10511-llama3-8b-80g-tp2", "non_torch_memory"): (
+        0.95, "a development build of PR 10511 counted the CUDA context and NCCL as non-torch memory"),
+}
+
+
+def _rows() -> list[engine_log_compare.Row]:
+    rows = []
+    for record in engine_logs.load_all():
+        rows += engine_log_compare.compare(record)[0]
+    return rows
+
+
+ROWS = _rows()
+
+
+def test_enough_is_compared():
+    # a floor at today's coverage, so that a record or figure that silently stops being compared shows
+    assert len({row.record for row in ROWS}) >= 18
+    assert len(ROWS) >= 65
+    assert sum(row.engine == "llamacpp" for row in ROWS) >= 24
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.record}:{r.figure}")
+def test_prediction_within_tolerance(row):
+    key = (row.engine, row.figure)
+    assert key in TOLERANCES, f"no tolerance stated for {key}"
+    allowed = max(TOLERANCES[key], row.resolution)
+    miss = KNOWN_MISSES.get((row.record, row.figure))
+    if miss is None:
+        assert abs(row.error) <= allowed + 1e-12, f"printed {row.printed}, predicted {row.predicted}"
+    else:
+        bound, why = miss
+        assert allowed < abs(row.error) <= bound, f"known miss changed ({why}): error {row.error:+.1%}"
+
+
+def test_every_known_miss_is_compared():
+    compared = {(row.record, row.figure) for row in ROWS}
+    assert set(KNOWN_MISSES) <= compared

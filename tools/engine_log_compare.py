@@ -1,0 +1,253 @@
+"""paramscope's memory predictions for the engine start-up logs of tests/fixtures/engine_logs/.
+
+For each record whose model paramscope can open offline (a catalogue name, or a config.json kept in
+tests/fixtures/engine_logs/configs/), ``compare`` runs the runtime profile with the record's own settings
+and returns, figure by figure, the predicted value beside the printed one. The profiles are called
+directly (analyses/sizing/runtimes/{vllm,llamacpp}.py) because ``estimate`` has no way to pass a record's
+block size or n_batch. Settings a record leaves null take the cited default, else paramscope's.
+
+bench/engine_logs_report.py prints the table; tests/test_engine_log_predictions.py bounds every error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import engine_logs
+from engine_logs import FIXTURES, Record
+
+import paramscope
+from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
+from paramscope.analyses.sizing.runtimes.vllm import vllm_memory
+from paramscope.analyses.sizing.weights import loaded_weights, reprice
+from paramscope.errors import ParamscopeError
+from paramscope.knowledge.hardware import Device, find_device
+from paramscope.model import Model
+from paramscope.model.dtypes import DType
+
+# vLLM --dtype / --kv-cache-dtype and llama.cpp cache type names → paramscope's dtypes
+DTYPES = {"float16": DType.F16, "half": DType.F16, "bfloat16": DType.BF16, "float32": DType.F32,
+          "fp8": DType.F8_E4M3, "fp8_e4m3": DType.F8_E4M3, "fp8_e5m2": DType.F8_E5M2,
+          "f16": DType.F16, "bf16": DType.BF16, "f32": DType.F32, "q8_0": DType.Q8_0, "q4_0": DType.Q4_0,
+          "q4_1": DType.Q4_1, "q5_0": DType.Q5_0, "q5_1": DType.Q5_1, "iq4_nl": DType.IQ4_NL}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    record: str
+    engine: str
+    figure: str
+    device: str | None
+    printed: float
+    predicted: float
+    unit: str
+    resolution: float = 0.0  # half the last printed digit, relative to the printed value
+
+
+    @property
+    def error(self) -> float:
+        """Relative error of the prediction, signed (+ = paramscope says more)."""
+        if self.printed == 0:
+            return 0.0 if self.predicted == 0 else float("inf")
+        return (self.predicted - self.printed) / abs(self.printed)
+
+
+def open_record_model(r: Record) -> Model | None:
+    if r.model.get("catalogue"):
+        return paramscope.open_model(r.model["catalogue"])
+    if r.model.get("config"):
+        return paramscope.open_model(str(FIXTURES / "configs" / r.model["config"]))
+    return None
+
+
+def weights_bytes(model: Model, r: Record) -> int:
+    """The record's re-pricing where it names one, else the checkpoint as stored, as the engine holds it
+    (vLLM pads MXFP4 experts per kernel backend; the backend is read from the log where it says)."""
+    scheme = r.model.get("weights")
+    if scheme:
+        return reprice(model, scheme).total_bytes
+    tp = r.setting("tensor_parallel_size") or r.gpus.get("count") or 1
+    return loaded_weights(model, r.engine, gpu_device(r), log_backend(r), tensor_parallel=tp).bytes
+
+
+def log_backend(r: Record) -> str | None:
+    """The MXFP4 backend vLLM says it used (mxfp4.py "Using Triton backend"; marlin_utils_fp4.py's
+    warning), or None to let paramscope pick vLLM's default."""
+    if "Using Triton backend" in r.log:
+        return "triton"
+    if "Marlin" in r.log or "marlin" in r.log:
+        return "marlin"
+    return None
+
+
+def model_dtype(model: Model, r: Record) -> DType:
+    stated = r.setting("dtype")
+    if stated in DTYPES:
+        return DTYPES[stated]
+    sizes: dict[DType, int] = {}
+    for t in model.tensors:
+        sizes[t.dtype] = sizes.get(t.dtype, 0) + t.nbytes
+    best = max(sizes, key=sizes.__getitem__, default=DType.BF16)
+    return best if best in (DType.F32, DType.F16, DType.BF16) else DType.F16
+
+
+def gpu_bytes(r: Record) -> int | None:
+    """The GPU's memory as the engine saw it where printed, else the catalogue's for the named GPU."""
+    printed = r.first("total_gpu_memory")
+    if printed and printed.bytes:
+        return printed.bytes
+    device = gpu_device(r)
+    return device.usable_bytes if device is not None else None
+
+
+def gpu_device(r: Record) -> Device | None:
+    """The catalogue's device for the GPU the record names, if it names one paramscope knows."""
+    given = (r.gpus.get("name") or "").split(" (")[0]
+    name = given
+    for word in ("NVIDIA ", "GeForce ", "Tesla "):
+        name = name.replace(word, "")
+    for candidate in (given, name, name.replace("GB", "g").replace(" ", "-"), name.split("-")[0]):
+        try:
+            return find_device(candidate) if candidate else None
+        except ParamscopeError:
+            continue
+    return None
+
+
+def vllm_engine(r: Record) -> str:
+    """The engine family the record's log comes from: V0 where its version note says so (V0's worker.py
+    and executor lines); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
+    ("Estimated CUDA graph memory") or the version says 0.21 or later; else V1 before 0.21."""
+    if "V0 engine" in (r.version_note or ""):
+        return "v0"
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
+    if "Estimated CUDA graph memory" in r.log or (len(version) == 2 and version >= (0, 21)):
+        return "v1"
+    return "v1-early"
+
+
+def predict_vllm(model: Model, r: Record) -> dict[str, float]:
+    cfg = model.config
+    assert cfg is not None
+    kv = r.setting("kv_cache_dtype")
+    m = vllm_memory(
+        cfg, weights_bytes(model, r), context=r.setting("max_model_len") or cfg.context_length,
+        kv_type=DTYPES.get(kv) if kv and kv != "auto" else None, dtype=model_dtype(model, r),
+        gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization") or 0.9,
+        block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
+        max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
+        tensor_parallel=r.setting("tensor_parallel_size") or r.gpus.get("count") or 1,
+        engine=vllm_engine(r), chunked_prefill=r.setting("enable_chunked_prefill"),
+        gpu_name=r.gpus.get("name"))
+    out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
+           "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
+           "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}
+    if m.pool is not None:
+        out |= {"kv_cache_memory": m.pool.available_bytes, "memory_budget": m.pool.reserved_bytes,
+                "gpu_blocks": m.pool.num_blocks, "kv_tokens": m.pool.tokens,
+                "max_concurrency": m.pool.max_concurrency}
+    available = r.first("kv_cache_memory")
+    if available and available.bytes is not None and available.bytes > 0:
+        # the block arithmetic alone, fed the memory the engine itself found (kv_cache_utils.get_num_blocks)
+        layout = m.layout
+        blocks = available.bytes // layout.page_bytes // layout.group_size
+        out |= {f"gpu_blocks{GIVEN_KV}": blocks,
+                f"kv_tokens{GIVEN_KV}": blocks // layout.n_groups * m.params.block_size,
+                f"max_concurrency{GIVEN_KV}": blocks / layout.blocks_per_request}
+    return out
+
+
+# Function names and messages of llama.cpp builds of mid-2025 and earlier: llama_new_context_with_model and
+# llama_kv_cache_init (renamed in 2025), the "KV self size" line (before llama_kv_cache_unified printed
+# its own), the LLAMA_SET_ROWS=0 notice (the default until August 2025)
+LEGACY_MARKERS = ("LLAMA_SET_ROWS=0", "llama_new_context_with_model:", "llama_kv_cache_init:", "KV self size")
+
+
+def llamacpp_build(r: Record) -> str:
+    """The build family the log comes from (analyses/sizing/runtimes/llamacpp.py BUILDS)."""
+    return "legacy" if any(marker in r.log for marker in LEGACY_MARKERS) else "current"
+
+
+def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
+    cfg = model.config
+    assert cfg is not None
+    type_k = DTYPES.get(r.setting("type_k") or "f16", DType.F16)
+    type_v = DTYPES.get(r.setting("type_v") or "f16", DType.F16)
+    n_seq = r.setting("n_seq_max") or 1
+    weights = weights_bytes(model, r)
+    m = llamacpp_memory(
+        cfg, weights, n_ctx=r.setting("n_ctx") or 0, n_seq=n_seq,
+        n_ubatch=r.setting("n_ubatch") or 512, n_batch=r.setting("n_batch") or 2048,
+        swa_full=bool(r.setting("swa_full")), kv_unified=bool(r.setting("kv_unified")), type_k=type_k,
+        type_v=type_v, flash_attn=r.setting("flash_attn"), build=llamacpp_build(r))
+    full, swa = m.kv.part("full"), m.kv.part("sliding")
+    split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
+    main = full if split_swa and full else m.kv
+    out: dict[str, float] = {
+        "kv_size": main.total_bytes, "k_size": main.k_bytes, "v_size": main.v_bytes,
+        "kv_cells": m.params.n_ctx_seq, "n_ctx_seq": m.params.n_ctx_seq}
+    if r.setting("n_seq_max") is not None:  # one row of logits per sequence: not comparable unless shown
+        out["output_buffer"] = m.output_bytes
+    if len(r.all("kv_buffer")) == 1:
+        out["kv_buffer"] = main.total_bytes
+    if swa is not None:
+        out |= {"swa_cells": m.params.swa_cells, "swa_kv_buffer": swa.total_bytes}
+    offloaded = r.first("layers_offloaded")
+    whole = offloaded is None or offloaded.value.split("/")[0] == offloaded.value.split("/")[1]
+    if whole and len(r.all("compute_buffer")) == 1:
+        out["compute_buffer"] = m.compute_bytes
+    if not whole and r.setting("n_gpu_layers") is not None:
+        split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"))
+        host = next((f.device for f in r.all("kv_buffer") if f.device in HOST_DEVICES), None)
+        if host:
+            out[f"kv_buffer{AT}{host}"] = split.host_kv_bytes
+        gpu = next((f.device for f in r.all("compute_buffer") if f.device not in HOST_DEVICES), None)
+        if gpu and not split.output_on_gpu:
+            # the output layer stays on the host: the GPUs' graphs stop before the logits
+            out[f"compute_buffer{AT}{gpu}"] = m.compute.attention_phase
+    if whole:
+        # llama-server's memory breakdown (MiB) of the first device: context = KV + output buffers
+        out |= {"breakdown_context": m.kv_cache_bytes + m.output_bytes, "breakdown_compute": m.compute_bytes}
+    if r.model.get("weights"):
+        out["model_buffer"] = m.tensor_bytes
+    return out
+
+
+GIVEN_KV = " (given the printed KV memory)"
+AT = "@"  # figure@device: the figure printed for that device
+HOST_DEVICES = ("CPU", "CUDA_Host", "ROCm_Host", "Vulkan_Host", "Metal_Host")
+PREDICTORS: dict[str, Callable[[Model, Record], dict[str, float]]] = {
+    "vllm": predict_vllm, "llamacpp": predict_llamacpp}
+
+
+def compare(r: Record) -> tuple[list[Row], str | None]:
+    """The rows for one record, or the reason there are none."""
+    predictor = PREDICTORS.get(r.engine)
+    if predictor is None:
+        return [], f"paramscope has no {r.engine} profile"
+    model = open_record_model(r)
+    if model is None:
+        return [], "model config not available offline"
+    if r.engine == "vllm" and not (r.setting("tensor_parallel_size") or r.gpus.get("count")):
+        return [], "tensor parallel size not known"
+    if r.engine == "llamacpp" and r.setting("n_ctx") is None:
+        return [], "n_ctx not shown (every buffer depends on it)"
+    try:
+        predicted = predictor(model, r)
+    except ParamscopeError as e:
+        return [], f"paramscope refuses: {e}"
+    rows = []
+    for key in predicted:
+        name, _, device = key.removesuffix(GIVEN_KV).partition(AT)
+        figures = [f for f in r.all(name) if not device or f.device == device]
+        if not figures:
+            continue
+        printed = sum(f.bytes if f.bytes is not None else f.number for f in figures) if name in (
+            "model_buffer",) else (figures[0].bytes if figures[0].bytes is not None else figures[0].number)
+        f = figures[0]
+        scale = engine_logs.UNIT_BYTES.get(f.unit, 1)
+        resolution = f.precision * scale / abs(printed) if printed and name != "model_buffer" else 0.0
+        rows.append(Row(r.id, r.engine, key, f.device, printed, predicted[key], f.unit, resolution))
+    return rows, None if rows else "no printed figure paramscope predicts"
