@@ -15,7 +15,6 @@ import pickle
 import struct
 import subprocess
 import sys
-import time
 import tracemalloc
 import zipfile
 import zlib
@@ -33,7 +32,6 @@ from paramscope.errors import ParamscopeError
 from paramscope.formats import pickle_vm, pytorch
 from paramscope.model.dtypes import DType
 
-SECONDS = 2.0
 PEAK_BYTES = 256 << 20
 
 
@@ -365,13 +363,13 @@ def scan(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str,
     return code, json.loads(capsys.readouterr().out)["files"][0]
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.monotonic()
+def outcome(fn: Callable[[], Any]) -> Any:
+    """What ``fn`` returns, or the ParamscopeError it raises. Bounds are on memory (``peak_bytes``),
+    not on a clock: the machine running the tests may be loaded; bench/bench_scan.py times scans."""
     try:
-        result: Any = fn()
+        return fn()
     except ParamscopeError as e:
-        result = e
-    return result, time.monotonic() - start
+        return e
 
 
 def peak_bytes(fn: Callable[[], Any]) -> int:
@@ -400,14 +398,12 @@ def assert_one_line(error: ParamscopeError, path: Path) -> None:
 @pytest.mark.parametrize("case", PAYLOADS, ids=lambda c: c.id)
 def test_payload_is_named_never_run(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path, marker = build(case, tmp_path)
-    (code, verdict), seconds = timed(lambda: scan(path, capsys))
-    assert seconds < SECONDS
+    code, verdict = outcome(lambda: scan(path, capsys))
     assert code == 2 and verdict["status"] == UNSAFE
     flagged = {g["global"] for g in verdict["globals"] if g["status"] in ("dangerous", "unknown")}
     assert case.names in flagged, verdict
     assert case.names in verdict["summary"] or len(flagged) > 3
-    result, seconds = timed(lambda: pytorch.read(path))
-    assert seconds < SECONDS
+    result = outcome(lambda: pytorch.read(path))
     if isinstance(result, ParamscopeError):
         assert_one_line(result, path)
     else:
@@ -420,12 +416,10 @@ def test_payload_is_named_never_run(case: Case, tmp_path: Path, capsys: pytest.C
 def test_malformed_is_refused_in_one_line(case: Case, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     path, marker = build(case, tmp_path)
-    result, seconds = timed(lambda: pytorch.read(path))
-    assert seconds < SECONDS
+    result = outcome(lambda: pytorch.read(path))
     assert isinstance(result, ParamscopeError), f"{case.id} was read: {result}"
     assert_one_line(result, path)
-    (code, verdict), seconds = timed(lambda: scan(path, capsys))
-    assert seconds < SECONDS
+    code, verdict = outcome(lambda: scan(path, capsys))
     if case.pickle_ok:  # scan judges the pickle, which is safe; inspect refused the tensors above
         assert verdict["status"] in ("safe", UNREADABLE), verdict
     else:
@@ -437,8 +431,8 @@ def test_malformed_is_refused_in_one_line(case: Case, tmp_path: Path,
 @pytest.mark.parametrize("case", BOUNDED, ids=lambda c: c.id)
 def test_bombs_that_are_valid_stay_bounded(case: Case, tmp_path: Path) -> None:
     path, _ = build(case, tmp_path)
-    model, seconds = timed(lambda: pytorch.read(path))
-    assert seconds < SECONDS and model.tensors == ()
+    model = outcome(lambda: pytorch.read(path))
+    assert not isinstance(model, ParamscopeError) and model.tensors == ()
     assert peak_bytes(lambda: pytorch.read(path)) < PEAK_BYTES
 
 
