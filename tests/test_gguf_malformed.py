@@ -135,6 +135,11 @@ CASES: list[tuple[str, bytes, type[FormatError], str]] = [
     ("key-not-utf8", build([kv(b"\xff\xfe", U32, b"\0" * 4)]), HeaderError, "key 0 is not valid UTF-8"),
     ("duplicate-tensor", build(tensors=[tensor("a", (8,)), tensor("a", (8,), offset=32)], data=b"\0" * 64),
      HeaderError, "duplicate tensor name 'a'"),
+    # gguf.cpp: name.length() >= GGML_MAX_NAME (64) is refused; the length is in bytes, not characters
+    ("name-64-bytes", build(tensors=[tensor("n" * 64, (8,))]), HeaderError,
+     "tensor 0's name is too long for llama.cpp (found 64 bytes, expected under 64"),
+    ("name-64-utf8-bytes", build(tensors=[tensor("é" * 32, (8,))]), HeaderError,
+     "tensor 0's name is too long for llama.cpp (found 64 bytes"),
     ("too-many-dims", build(tensors=[tensor("a", (1, 1, 1, 1, 8))]), ShapeError,
      "'a' has too many dimensions (found 5, expected at most 4)"),
     ("dim-negative-as-int64", build(tensors=[tensor("a", (2**63,))]), ShapeError, "negative as int64"),
@@ -207,6 +212,13 @@ def test_zero_sized_dimension_is_allowed(tmp_path: Path) -> None:
     path.write_bytes(build(tensors=[tensor("e", (0, 4)), tensor("a", (8,))]))
     model = gguf.read(path)
     assert [(t.shape, t.nbytes) for t in model.tensors] == [((4, 0), 0), ((8,), 32)]
+
+
+def test_a_name_of_63_bytes_is_allowed(tmp_path: Path) -> None:
+    """The longest name llama.cpp accepts: GGML_MAX_NAME - 1 bytes (one is left for the C string's zero)."""
+    path = tmp_path / "long-name.gguf"
+    path.write_bytes(build(tensors=[tensor("n" * 63, (8,))]))
+    assert [t.name for t in gguf.read(path).tensors] == ["n" * 63]
 
 
 def test_gaps_between_tensors_are_allowed(tmp_path: Path) -> None:

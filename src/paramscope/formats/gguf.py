@@ -40,6 +40,9 @@ MAGIC = b"GGUF"
 VERSIONS = (2, 3)  # v1 (u32 counts and lengths) is gone from llama.cpp too; v3 added big-endian files
 DEFAULT_ALIGNMENT = 32  # gguf.md GGUF_DEFAULT_ALIGNMENT
 GGML_MAX_DIMS = 4
+# gguf.cpp refuses a tensor name of GGML_MAX_NAME bytes or more (ggml.h: 64): it must fit, with its
+# terminating zero, in ggml_tensor's char name[64]. A file llama.cpp refuses is not read as if it were fine.
+GGML_MAX_NAME = 64
 INT64_MAX = 2**63 - 1  # ggml stores ne as int64_t
 _PREAMBLE = struct.Struct("<4sIQQ")
 _U32 = struct.Struct("<I")
@@ -187,6 +190,9 @@ def _read_tensor_infos(hb: HeaderBuffer, pos: int, n_tensors: int) -> tuple[list
         if name in seen:
             raise HeaderError(hb.name, f"duplicate tensor name {name!r}", f"tensor {i}", "each name once")
         seen.add(name)
+        if len(name.encode("utf-8")) >= GGML_MAX_NAME:
+            raise HeaderError(hb.name, f"tensor {i}'s name is too long for llama.cpp",
+                              f"{len(name.encode('utf-8'))} bytes", f"under {GGML_MAX_NAME} (GGML_MAX_NAME)")
         (n_dims,) = hb.unpack(_U32, pos, f"tensor info of {name!r}")
         if n_dims > GGML_MAX_DIMS:
             raise ShapeError(hb.name, f"tensor {name!r} has too many dimensions", n_dims,
