@@ -176,6 +176,7 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
 
         return diff(model(a), model(b), values=not structure_only).to_json()
 
+    app.include_router(__import__("paramscope.web.views_api", fromlist=["router"]).router)
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
     app.add_middleware(SizeLimit)
     return app
