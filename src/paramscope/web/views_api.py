@@ -3,7 +3,8 @@
 - ``/api/fit_matrix``: context × weight type (× runtime) → GPUs needed and max batch
   (``app.fit_matrix``), for the memory view's matrix and the runtimes side by side.
 - ``/api/picker``: what the model picker lists: the models under the allowed roots (read to their
-  headers, as `paramscope ls` does) and the catalogue names with their published counts.
+  headers, as `paramscope ls` does) and the catalogue names with their published counts; and the
+  devices the GPU menu offers (`paramscope gpus`).
 
 Sources go through the same ``confine`` as every other endpoint; the roots are the app's
 (``request.app.state.roots``).
@@ -45,8 +46,10 @@ def api_fit_matrix(request: Request, source: SourceQ, gpu: Annotated[str, Query(
 @router.get("/api/picker", summary="the models the page can open: files under the roots, catalogue names")
 def api_picker(request: Request) -> dict[str, Any]:
     from paramscope.app.ls import ls
+    from paramscope.app.shapes import device_json
     from paramscope.formats.discover import discover
     from paramscope.knowledge import catalogue
+    from paramscope.knowledge.hardware import DEVICES
 
     roots = request.app.state.roots
     rows = ls(found=discover(roots, defaults=False)).to_json()
@@ -56,5 +59,5 @@ def api_picker(request: Request) -> dict[str, Any]:
     named = [{"source": e.name, "name": e.name, "where": "catalogue", "format": "config",
               "label": None, "params": e.total_params, "stored_as": None, "size_bytes": None, "error": None}
              for e in catalogue.entries()]
-    return {"roots": [str(r) for r in roots], "models": local + named,
-            "remote_prefixes": ["hf:", "ollama:"]}
+    return {"roots": [str(r) for r in roots], "models": local + named, "remote_prefixes": ["hf:", "ollama:"],
+            "gpus": [device_json(d) for d in DEVICES if d.kind != "cpu"]}
