@@ -20,7 +20,11 @@ const PS = (() => {
   function el(tag, attrs = {}, text) {
     const svg = ["svg", "rect", "text", "line", "g", "title", "path"].includes(tag);
     const node = svg ? document.createElementNS(SVG, tag) : document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) node.setAttribute(k, v);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === null || v === undefined) continue;
+      // through the CSSOM: the Content Security Policy refuses style attributes (style-src 'self')
+      if (k === "style") node.style.cssText = v; else node.setAttribute(k, v);
+    }
     if (text !== undefined) node.textContent = String(text);
     return node;
   }
