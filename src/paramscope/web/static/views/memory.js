@@ -124,18 +124,26 @@
   const sizeParams = (s) => ({ source: state.source, context: s.context, batch: s.batch, weights: s.weights,
     kv_type: s.kv_type, runtime: s.runtime });
 
+  // The size answers at once; fit (devices needed, the verdict) can take seconds for a large MoE, so the
+  // bar is drawn first and drawn again with the capacity of the GPUs needed when fit answers.
   async function updateMemory(s) {
     const current = latest("memory");
-    let size, fit = null;
+    const fitting = OFFLINE ? Promise.resolve(null)
+      : api("/api/fit", { ...sizeParams(s), gpu: s.gpu }).catch((e) => ({ error: e.message }));
+    let size;
     try {
-      [size, fit] = await Promise.all([api("/api/size", sizeParams(s)),
-        OFFLINE ? Promise.resolve(null) : api("/api/fit", { ...sizeParams(s), gpu: s.gpu }).catch((e) => ({ error: e.message }))]);
+      size = await api("/api/size", sizeParams(s));
     } catch (e) {
       if (current()) { $("gpus-needed").textContent = e.message; $("gpus-needed").className = "verdict error"; }
       return;
     }
     if (!current()) return;
     view.size = size;
+    view.fit = null;
+    $("gpus-needed").textContent = OFFLINE ? "" : "fit: computing …";
+    renderMemory();
+    const fit = await fitting;
+    if (!current() || !fit) return;
     view.fit = fit;
     renderMemory();
   }
@@ -178,8 +186,8 @@
       needed.textContent = fit.verdict || (fit.devices_needed
         ? `${fit.devices_needed} × ${fit.device.name} needed; max context on one: ${fmt(fit.max_context)}`
         : `does not fit on ${fit.allowed_device_counts.slice(-1)[0]} × ${fit.device.name}`);
-    } else {
-      needed.textContent = fit && fit.error ? fit.error : "";
+    } else if (fit && fit.error) {
+      needed.textContent = fit.error;
     }
     $("memory-explain").replaceChildren(...[...size.explain, ...size.notes, ...(fit && fit.explain ? fit.explain : [])]
       .map((line) => el("li", {}, line)));
@@ -205,6 +213,7 @@
     $("fit-matrix-caption").textContent = `${m.runtimes[0]} on ${m.device.name} (${gib(m.device.usable_bytes)} usable ` +
       `each), batch ${m.batch}: each cell is the GPUs needed / the largest batch that fits on them`;
     matrixTable($("fit-matrix"), m, m.contexts.map((c) => ({ label: fmt(c), context: c, runtime: m.runtimes[0] })), "context");
+    Object.assign($("fit-matrix").dataset, { gpu: m.device.key, batch: String(m.batch), runtime: m.runtimes[0] });
     highlight(s);
   }
 
