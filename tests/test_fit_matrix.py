@@ -83,7 +83,8 @@ def test_too_many_cells_and_counts_are_refused():
     from paramscope.errors import UsageError
 
     with pytest.raises(UsageError, match="limited to"):
-        fit_matrix("llama-3.1-8b", contexts=tuple(range(1000, 1101)), weight_types=("", "q8_0", "q4_k_m", "q2_k"))
+        fit_matrix("llama-3.1-8b", contexts=tuple(range(1000, 1101)),
+                   weight_types=("", "q8_0", "q4_k_m", "q2_k"))
     with pytest.raises(UsageError, match="one device type"):
         fit_matrix("llama-3.1-8b", gpu="rtx-4090x2")
 

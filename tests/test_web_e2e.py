@@ -121,9 +121,12 @@ def fmt(n: int) -> str:
     return f"{n:,}"
 
 
+BOX = ("els => els.map(e => { const r = e.getBoundingClientRect(); "
+       "return {x: r.x, y: r.y, w: r.width, h: r.height, t: e.textContent}; })")
+
+
 def boxes(page, selector: str) -> list[dict]:
-    return page.eval_on_selector_all(selector, "els => els.map(e => { const r = e.getBoundingClientRect(); "
-                                               "return {x: r.x, y: r.y, w: r.width, h: r.height, t: e.textContent}; })")
+    return page.eval_on_selector_all(selector, BOX)
 
 
 def overlapping(bs: list[dict]) -> list[tuple[str, str]]:
@@ -182,12 +185,11 @@ def test_memory_legend_bar_table_and_capacity(server, page, gemma_gguf):
     assert legend == bars == table
     assert len(set(legend.values())) == 4
     size = cli_json("size", src)
-    for part, field in [("weights", "weights_bytes"), ("kv_cache", "kv_cache_bytes"), ("compute", "compute_bytes"),
-                        ("overhead", "overhead_bytes")]:
+    for part, field in [("weights", "weights_bytes"), ("kv_cache", "kv_cache_bytes"),
+                        ("compute", "compute_bytes"), ("overhead", "overhead_bytes")]:
         assert int(page.get_attribute(f'#memory-bars rect[data-part="{part}"]', "data-bytes")) == size[field]
     # the capacity line: the chosen GPU's usable bytes, drawn where the axis puts that value, and labelled
-    usable = cli_json("gpus")
-    usable = next(g for g in (usable if isinstance(usable, list) else usable["gpus"]) if g["key"] == "rtx-4090")
+    usable = next(g for g in cli_json("gpus")["devices"] if g["key"] == "rtx-4090")
     line = page.query_selector("#memory-bars line.capacity")
     assert int(line.get_attribute("data-bytes")) == usable["usable_bytes"]
     x = float(line.get_attribute("x1"))
@@ -243,15 +245,17 @@ def test_axis_ticks_at_many_scales(server, page, gemma_gguf):
 
 def test_fit_matrix_equals_fit_cli(server, page):
     open_page(page, server, "llama-3.1-8b")
-    settings = [("rtx-4090", 8192, "", 0), ("rtx-3060-12g", 32768, "q4_k_m", 0), ("rtx-4090", 131072, "q8_0", 2)]
+    settings = [("rtx-4090", 8192, "", 0), ("rtx-3060-12g", 32768, "q4_k_m", 0),
+                ("rtx-4090", 131072, "q8_0", 2)]
     for gpu, context, weights, batch_index in settings:
         page.select_option("#gpu", gpu)
         set_slider(page, "#batch", batch_index)
         cell = (f'#fit-matrix[data-gpu="{gpu}"][data-batch="{2 ** batch_index}"] '
                 f'td[data-context="{context}"][data-weights="{weights}"]')
         page.wait_for_selector(cell)
-        argv = ["fit", "llama-3.1-8b", "--gpu", gpu, "--context", str(context), "--batch", str(2 ** batch_index),
-                "--ram", "64GiB", *(["--weights", weights] if weights else [])]
+        argv = ["fit", "llama-3.1-8b", "--gpu", gpu, "--context", str(context),
+                "--batch", str(2 ** batch_index), "--ram", "64GiB",
+                *(["--weights", weights] if weights else [])]
         want = cli_json(*argv)["devices_needed"]
         got = page.get_attribute(cell, "data-devices")
         assert (int(got) if got else None) == want
@@ -306,7 +310,8 @@ def test_per_layer_chart_marks_attention_kinds(server, page, gemma_gguf):
     inv = cli_json("inspect", src, "--layers")
     kinds = page.eval_on_selector_all("#layers-chart rect.kind-mark", "els => els.map(e => e.dataset.kind)")
     assert kinds == inv["hyperparameters"]["layer_types"]
-    values = page.eval_on_selector_all('#layers-chart rect[data-component="ffn"]', "els => els.map(e => +e.dataset.value)")
+    values = page.eval_on_selector_all('#layers-chart rect[data-component="ffn"]',
+                                       "els => els.map(e => +e.dataset.value)")
     assert values == [layer["ffn"]["params"] for layer in inv["by_layer"]]
 
 
@@ -327,7 +332,8 @@ def test_compare_two_models(server, page):
     assert row == [a["total_params"], b["total_params"]]
     total = page.eval_on_selector_all('#compare-table tr[data-row="total"] td[data-value]',
                                       "els => els.map(e => +e.dataset.value)")
-    assert total == [cli_json("size", s, "--context", "8192")["total_bytes"] for s in ("llama-3.1-8b", "qwen3-8b")]
+    assert total == [cli_json("size", s, "--context", "8192")["total_bytes"]
+                     for s in ("llama-3.1-8b", "qwen3-8b")]
     diff = cli_json("diff", "llama-3.1-8b", "qwen3-8b", "--structure-only")
     page.wait_for_function("want => document.getElementById('compare-diff').textContent === want",
                            arg="diff: " + diff["verdict"]["line"])

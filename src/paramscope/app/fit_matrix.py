@@ -66,9 +66,9 @@ class FitMatrixResult:
                 "kv_type": self.request.kv_type, "contexts": list(self.contexts),
                 "weight_types": list(self.weight_types), "runtimes": list(self.runtimes),
                 "allowed_device_counts": list(self.allowed_device_counts), "max_batch_limit": MAX_BATCH,
-                "cells": [{"runtime": c.runtime, "context": c.context, "weights": c.weights, "devices": c.devices,
-                           "max_batch": c.max_batch, "bytes_per_device": c.bytes_per_device, "error": c.error}
-                          for c in self.cells]}
+                "cells": [{"runtime": c.runtime, "context": c.context, "weights": c.weights,
+                           "devices": c.devices, "max_batch": c.max_batch,
+                           "bytes_per_device": c.bytes_per_device, "error": c.error} for c in self.cells]}
 
     def cell(self, context: int, weights: str = STORED, runtime: str | None = None) -> Cell:
         want = runtime or self.runtimes[0]
@@ -96,7 +96,8 @@ def fit_matrix(source: Source | FitMatrixRequest, **options: Any) -> FitMatrixRe
     req = source if isinstance(source, FitMatrixRequest) else FitMatrixRequest.build(source, options)
     device, n = parse_gpu_spec(req.gpu)
     if n != 1:
-        raise UsageError(f"the fit matrix takes one device type and finds how many are needed (got {req.gpu!r})")
+        raise UsageError(f"the fit matrix takes one device type and finds how many are needed "
+                         f"(got {req.gpu!r})")
     model = open_source(req.source)
     if model.config is None:
         raise UsageError(f"{model.source}: no architecture to size a KV cache for (weights only)")
@@ -105,7 +106,8 @@ def fit_matrix(source: Source | FitMatrixRequest, **options: Any) -> FitMatrixRe
     runtimes = req.runtimes or (req.runtime,)
     if len(contexts) * len(weight_types) * len(runtimes) > MAX_CELLS:
         raise UsageError(f"the fit matrix is limited to {MAX_CELLS} cells "
-                         f"({len(contexts)} contexts × {len(weight_types)} weight types × {len(runtimes)} runtimes)")
+                         f"({len(contexts)} contexts × {len(weight_types)} weight types × "
+                         f"{len(runtimes)} runtimes)")
     counts = (1,) if device.kind == "cpu" else allowed_tp(model.config)
     cells = tuple(_cell(model, replace(req, runtime=r, context=c, weights=w or None), device, counts)
                   for r in runtimes for c in contexts for w in weight_types)

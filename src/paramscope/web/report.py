@@ -63,9 +63,9 @@ def report_data(source: str, memory: dict[str, Any], *, text: str, stats: bool =
                                 for c in contexts}
         matrix = {k: v for k, v in options.items() if k != "weights"}
         out["fit_matrix"] = fit_matrix(model, gpu=gpu, **matrix).to_json()
-        out["runtime_matrix"] = fit_matrix(model, gpu=gpu, runtimes=RUNTIMES, contexts=(out["default_context"],),
-                                           **{k: v for k, v in matrix.items() if k in ("batch", "kv_type")}
-                                           ).to_json()
+        out["runtime_matrix"] = fit_matrix(
+            model, gpu=gpu, runtimes=RUNTIMES, contexts=(out["default_context"],),
+            **{k: v for k, v in matrix.items() if k in ("batch", "kv_type")}).to_json()
     try:
         out["tokens"] = tokens(model, text=text).to_json()
     except ParamscopeError as e:  # catalogue entries carry no tokenizer; the report says so

@@ -53,8 +53,9 @@ def api_picker(request: Request) -> dict[str, Any]:
 
     roots = request.app.state.roots
     rows = ls(found=discover(roots, defaults=False)).to_json()
-    local = [{"source": r["path"], "name": r["name"], "where": r["where"], "format": r["format"] or r["reader"],
-              "label": r["label"], "params": r["params"], "stored_as": r["stored_as"],
+    local = [{"source": r["path"], "name": r["name"], "where": r["where"],
+              "format": r["format"] or r["reader"], "label": r["label"], "params": r["params"],
+              "stored_as": r["stored_as"],
               "size_bytes": r["size_bytes"], "error": r["error"]} for r in rows]
     named = [{"source": e.name, "name": e.name, "where": "catalogue", "format": "config",
               "label": None, "params": e.total_params, "stored_as": None, "size_bytes": None, "error": None}
