@@ -154,9 +154,9 @@ const PS = (() => {
   function stackedBars(svg, rows, capacities = []) {
     const width = Math.max(260, Math.floor(svg.parentElement.getBoundingClientRect().width));
     const labelW = rows.some((r) => r.label) ? Math.min(150, Math.round(width * 0.28)) : 0;
-    const left = labelW + 8, right = 16, rowH = 30, top = 30, plotW = width - left - right;
+    const left = labelW + 36, right = 16, rowH = 30, top = 30, plotW = width - left - right;
     const axisY = top + rows.length * (rowH + 8) + 4;
-    const height = axisY + 26;
+    const height = axisY + 20;
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.setAttribute("width", width);
     svg.setAttribute("height", height);
@@ -174,7 +174,8 @@ const PS = (() => {
       axis.append(el("text", { x: tx, y: axisY + 14, "text-anchor": "middle", class: "tick", "data-value": t.value,
         "data-x": tx }, t.label));
     }
-    axis.append(el("text", { x: left + plotW, y: axisY + 26, "text-anchor": "end", class: "unit" }, "GiB"));
+    // the unit left of the axis's 0, where no tick label can be
+    axis.append(el("text", { x: left - 10, y: axisY + 14, "text-anchor": "end", class: "unit" }, "GiB"));
     svg.append(axis);
     rows.forEach((row, i) => {
       const y = top + i * (rowH + 8);

@@ -35,6 +35,7 @@
     models = p.models || [];
     prefixes = p.remote_prefixes || prefixes;
     $("picker-count").textContent = models.length ? `${fmt(models.length)} models` : "";
+    if (!$("picker-list").hidden) show(); // typed before the list arrived
   }
 
   function matches(m, words) {
