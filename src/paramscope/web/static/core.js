@@ -179,8 +179,9 @@ const PS = (() => {
     svg.append(axis);
     rows.forEach((row, i) => {
       const y = top + i * (rowH + 8);
+      const room = Math.max(4, Math.floor(labelW / CHAR_PX)); // characters that fit left of the bars
       if (row.label) svg.append(el("text", { x: labelW, y: y + rowH / 2 + 4, "text-anchor": "end", class: "row-label" },
-        row.label.length > 22 ? "…" + row.label.slice(-21) : row.label));
+        row.label.length > room ? "…" + row.label.slice(-(room - 1)) : row.label));
       if (!row.size) return;
       let at = 0;
       for (const part of PARTS) {

@@ -64,7 +64,7 @@
     stackedBars($("compare-bars"), [{ label: name(a), size: sa.error ? null : sa }, { label: name(b), size: sb.error ? null : sb }]);
     const ha = a.hyperparameters || {}, hb = b.hyperparameters || {};
     const rows = [
-      ["model", a.source, b.source],
+      ["model", name(a), name(b)],
       ["format", a.format, b.format],
       ["architecture", a.architecture, b.architecture],
       ["parameters", fmt(a.total_params), fmt(b.total_params), a.total_params, b.total_params],
