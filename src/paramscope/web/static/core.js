@@ -154,7 +154,7 @@ const PS = (() => {
   function stackedBars(svg, rows, capacities = []) {
     const width = Math.max(260, Math.floor(svg.parentElement.getBoundingClientRect().width));
     const labelW = rows.some((r) => r.label) ? Math.min(150, Math.round(width * 0.28)) : 0;
-    const left = labelW + 36, right = 16, rowH = 30, top = 30, plotW = width - left - right;
+    const left = labelW + 44, right = 16, rowH = 30, top = 30, plotW = width - left - right;
     const axisY = top + rows.length * (rowH + 8) + 4;
     const height = axisY + 20;
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -175,7 +175,8 @@ const PS = (() => {
         "data-x": tx }, t.label));
     }
     // the unit left of the axis's 0, where no tick label can be
-    axis.append(el("text", { x: left - 10, y: axisY + 14, "text-anchor": "end", class: "unit" }, "GiB"));
+    axis.append(el("text", { x: left - 8 - (ticks[0].label.length * CHAR_PX) / 2, y: axisY + 14, "text-anchor": "end",
+      class: "unit" }, "GiB"));
     svg.append(axis);
     rows.forEach((row, i) => {
       const y = top + i * (rowH + 8);

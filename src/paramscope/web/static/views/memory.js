@@ -44,7 +44,8 @@
     for (const h of ["", "part", "bytes", "GiB", "share"]) hr.append(el("th", {}, h));
     head.append(hr);
     table.append(head, el("tbody"));
-    section.append(table);
+    section.append(el("div", { class: "scroll" }));
+    section.lastChild.append(table);
     section.append(el("p", { id: "gpus-needed", class: "verdict" }));
     const details = el("details");
     details.append(el("summary", {}, "formulas"), el("ol", { id: "memory-explain" }));

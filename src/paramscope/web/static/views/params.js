@@ -212,7 +212,7 @@
     for (const t of ticks) {
       const ty = top + plotH - (plotH * t.value) / topV;
       axis.append(el("line", { x1: left, x2: left + plotW, y1: ty, y2: ty, class: "grid" }));
-      axis.append(el("text", { x: left - 6, y: ty + 4, "text-anchor": "end", class: "tick" }, t.label + " " + unit));
+      axis.append(el("text", { x: left - 6, y: ty + 4, "text-anchor": "end", class: "tick" }, t.value === 0 ? "0" : t.label + " " + unit));
     }
     svg.append(axis);
     const bw = plotW / layers.length;
