@@ -282,7 +282,8 @@
       return;
     }
     if (!currentM()) return;
-    matrixTable($("runtime-matrix"), m, m.runtimes.map((r) => ({ label: r, context: m.contexts[0], runtime: r })), "runtime");
+    matrixTable($("runtime-matrix"), m, m.runtimes.map((r) => ({ label: r, context: m.contexts[0], runtime: r })),
+      `runtime at ${fmt(m.contexts[0])} tokens`);
   }
 
   const self = { id: "memory", mount, open, picker: (p) => setGpus(p.gpus || []),
