@@ -100,6 +100,7 @@ def build_report(source: str, memory: dict[str, Any], *, text: str, stats: bool 
     js = "\n".join((STATIC / name).read_text(encoding="utf-8").replace("</", "<\\/") for name in scripts)
     payload = embed_json(report_data(source, memory, text=text, stats=stats, gpu=gpu))
     page = page.replace('<link rel="stylesheet" href="/static/style.css">\n', "")
+    page = page.replace('<link rel="icon" href="data:,">\n', "")  # the server's answer to /favicon.ico
     page = SCRIPT_TAG.sub("", page)
     page = page.replace("<title>paramscope</title>", "<title>paramscope report</title>")
     head = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n<style>\n{css}</style>\n</head>'
