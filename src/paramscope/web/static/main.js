@@ -91,12 +91,15 @@
       openModel($("source").value.trim());
     });
     if (OFFLINE) $("open-form").hidden = true;
-    const pickerLoaded = loadPicker();
     const wanted = OFFLINE ? OFFLINE.inspect.source : new URLSearchParams(location.search).get("source");
-    if (OFFLINE) await pickerLoaded; // the GPU menu comes from it
+    // The picker's list reads every model's headers on the server: asked after the model named in the
+    // URL has opened, so it does not delay the first treemap (the GPU menu starts with the default GPU).
+    // A report's list is embedded and comes first: its GPU menu must hold the report's GPU.
+    if (OFFLINE || !wanted) await loadPicker();
     if (wanted) {
       $("source").value = wanted;
       await openModel(wanted);
+      if (!OFFLINE) loadPicker();
       const other = OFFLINE ? null : new URLSearchParams(location.search).get("compare");
       if (other) { $("compare-source").value = other; $("compare-form").requestSubmit(); }
     }
