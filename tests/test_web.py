@@ -148,7 +148,7 @@ def test_page_headers(client):
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert "'unsafe-inline'" not in r.headers["content-security-policy"]
-    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/core.js").status_code == 200
     assert client.get("/openapi.json").json()["paths"]["/api/size"]
 
 

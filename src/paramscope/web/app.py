@@ -197,6 +197,7 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
         return await offload(request, "quick" if structure_only else "bulk", work.diff_job,
                              confine(a, allowed).text, confine(b, allowed).text, not structure_only)
 
+    app.include_router(__import__("paramscope.web.views_api", fromlist=["router"]).router)
     app.add_middleware(SizeLimit, body_seconds=body_seconds)
     app.add_middleware(SameOrigin)
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)

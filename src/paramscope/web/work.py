@@ -72,3 +72,39 @@ def models_job(roots: tuple[Path, ...]) -> Any:
             continue
         local.append({"name": f.name, "path": str(f.path), "size": f.size})
     return {"local": local, "catalogue": [e.name for e in catalogue.entries()]}
+
+
+def fit_matrix_job(source: str, gpu: str, contexts: tuple[int, ...], weight_types: tuple[str, ...],
+                   runtimes: tuple[str, ...], batch: int, kv_type: str | None) -> Any:
+    from paramscope.app.fit_matrix import fit_matrix
+
+    return fit_matrix(_open(source), gpu=gpu, contexts=contexts, weight_types=weight_types,
+                      runtimes=runtimes, batch=batch, kv_type=kv_type).to_json()
+
+
+def picker_job(roots: tuple[Path, ...]) -> Any:
+    """What the model picker lists: `ls` of the roots, less what confinement would refuse to open
+    (as ``models_job``), the catalogue names with their published counts, and the GPU menu."""
+    from paramscope.app.ls import ls
+    from paramscope.app.shapes import device_json
+    from paramscope.formats.discover import discover
+    from paramscope.knowledge import catalogue
+    from paramscope.knowledge.hardware import DEVICES
+
+    found = []
+    for f in discover(roots, defaults=False):
+        try:
+            for p in f.paths:
+                confine(str(p), roots)
+        except Refused:
+            continue
+        found.append(f)
+    rows = ls(found=found).to_json()
+    local = [{"source": r["path"], "name": r["name"], "where": r["where"],
+              "format": r["format"] or r["reader"], "label": r["label"], "params": r["params"],
+              "stored_as": r["stored_as"], "size_bytes": r["size_bytes"], "error": r["error"]} for r in rows]
+    named = [{"source": e.name, "name": e.name, "where": "catalogue", "format": "config",
+              "label": None, "params": e.total_params, "stored_as": None, "size_bytes": None, "error": None}
+             for e in catalogue.entries()]
+    return {"roots": [str(r) for r in roots], "models": local + named, "remote_prefixes": ["hf:", "ollama:"],
+            "gpus": [device_json(d) for d in DEVICES if d.kind != "cpu"]}
