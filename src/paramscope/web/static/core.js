@@ -154,7 +154,10 @@ const PS = (() => {
   function stackedBars(svg, rows, capacities = []) {
     const width = Math.max(260, Math.floor(svg.parentElement.getBoundingClientRect().width));
     const labelW = rows.some((r) => r.label) ? Math.min(150, Math.round(width * 0.28)) : 0;
-    const left = labelW + 44, right = 16, rowH = 30, top = 30, plotW = width - left - right;
+    // one line of text per capacity label above the bars: "1 × GPU" and "32 × GPU" can sit close together
+    const LABEL_ROW = 16;
+    const left = labelW + 44, right = 16, rowH = 30, plotW = width - left - right;
+    const top = 30 + LABEL_ROW * Math.max(0, capacities.length - 1);
     const axisY = top + rows.length * (rowH + 8) + 4;
     const height = axisY + 20;
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -201,7 +204,7 @@ const PS = (() => {
       const line = el("line", { x1: cx, x2: cx, y1: top - 10, y2: axisY, class: "capacity", "data-bytes": c.bytes });
       svg.append(line);
       const anchor = cx > left + plotW * 0.6 ? "end" : "start";
-      svg.append(el("text", { x: anchor === "end" ? cx - 4 : cx + 4, y: top - 14 - i * 0, class: "capacity-label",
+      svg.append(el("text", { x: anchor === "end" ? cx - 4 : cx + 4, y: top - 14 - i * LABEL_ROW, class: "capacity-label",
         "text-anchor": anchor, "data-bytes": c.bytes }, c.label));
     });
     return { ticks, x };

@@ -29,8 +29,18 @@
     try {
       inv = await api("/api/inspect", { source, tensors: true, layers: true });
     } catch (e) {
-      status(e.message, true);
-      return;
+      // a model with tens of thousands of tensors (DeepSeek-V3: 22 MB of JSON) is over the server's
+      // answer limit: open it without the tensor list, which only adds stored types to the tooltips
+      if (!/MB of JSON/.test(e.message)) {
+        status(e.message, true);
+        return;
+      }
+      try {
+        inv = await api("/api/inspect", { source, layers: true });
+      } catch (e2) {
+        status(e2.message, true);
+        return;
+      }
     }
     state.source = source;
     state.inspect = inv;
