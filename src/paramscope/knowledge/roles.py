@@ -92,6 +92,9 @@ class Placement:
     layer: int | None  # index of the (text) layer, None outside the layer stack
 
 
+# Sizing asks again for every tensor of every candidate plan (a `fit` of DeepSeek-V3 prices ~90,000
+# tensors about 40 times): the answer depends on the name alone, so it is computed once per name.
+@lru_cache(maxsize=1 << 17)
 def place(name: str) -> Placement:
     """Component, role and layer of a tensor name (Hugging Face or GGUF spelling)."""
     layer = None
@@ -139,5 +142,8 @@ _TOWERS = {c: rxs for c, rxs in _COMPILED if c in ("vision", "projector")}
 _NORMS = dict(_COMPILED)["norm"]
 
 
+_TOWER_PREFIX = re.compile(r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder)")
+
+
 def _is_tower(prefix: str) -> bool:
-    return bool(re.search(r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder)", prefix))
+    return bool(_TOWER_PREFIX.search(prefix))
