@@ -40,9 +40,6 @@ TOLERANCES = {
 
 # (record, figure): (bound on |error|, why it misses)
 KNOWN_MISSES = {
-    ("6746-llama31-405b-fp8-8xh100", "weights"): (
-        0.18, "the FP8 checkpoint keeps attention and the first and last MLPs in bf16; the record re-prices "
-              "every matrix as fp8 (per-tensor pricing needs the checkpoint's modules_to_not_convert)"),
     ("13061-r1-distill-qwen14b-2x4090", "weights"): (
         0.015, "vLLM loaded 0.16 GiB more per GPU than the tensors and RoPE cache; not explained"),
     ("27508-gpt-oss-120b-h100", "kv_cache_memory"): (

@@ -114,7 +114,7 @@ def test_real_configs_cover_the_families_people_run() -> None:
     types = {json.loads(p.read_text()).get("model_type") for p in FIXTURES.glob("*.json")}
     assert {"chatglm", "internlm2", "llava", "gpt_neox", "gptj", "gpt_bigcode", "stablelm", "starcoder2",
             "cohere", "gemma", "gemma2", "gemma3_text", "qwen2", "qwen2_moe", "qwen3", "deepseek_v2", "bert",
-            "llama"} <= types
+            "llama", "qwen2_5_vl", "mistral3", "mpnet"} <= types
     readme = (FIXTURES / "README.md").read_text()
     assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
 
@@ -134,7 +134,8 @@ def small_configs(draw: st.DrawFn) -> dict[str, Any]:
     cfg = _small(draw, heads)
     kind = draw(st.sampled_from(["llama", "qwen3", "mixtral", "falcon", "gpt_neox", "phi", "olmo2",
                                  "cohere", "stablelm", "mamba2", "jamba", "granitemoehybrid", "bert",
-                                 "roberta", "opt", "gpt_bigcode", "deepseek_v2", "qwen3_next"]))
+                                 "roberta", "opt", "gpt_bigcode", "deepseek_v2", "qwen3_next", "lfm2",
+                                 "minimax", "llama4_text", "modernbert", "bart"]))
     cfg["model_type"] = kind
     kv = draw(st.sampled_from([h for h in (1, 2, 4) if heads % h == 0]))
     if kind in ("llama", "qwen3", "mixtral", "olmo2", "cohere", "jamba", "granitemoehybrid"):
@@ -189,6 +190,30 @@ def small_configs(draw: st.DrawFn) -> dict[str, Any]:
                    shared_expert_intermediate_size=8,
                    linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=4,
                    linear_value_head_dim=4, full_attention_interval=2)
+    n = cfg["num_hidden_layers"]
+    if kind == "lfm2":
+        cfg.update(num_key_value_heads=kv, conv_bias=draw(st.booleans()),
+                   layer_types=draw(st.lists(st.sampled_from(["conv", "full_attention"]), min_size=n,
+                                             max_size=n)))
+    if kind == "minimax":
+        cfg.update(num_key_value_heads=kv, num_local_experts=draw(st.integers(1, 3)), num_experts_per_tok=1,
+                   block_size=draw(st.sampled_from([4, 8])),
+                   layer_types=draw(st.lists(st.sampled_from(["full_attention", "linear_attention"]),
+                                             min_size=n, max_size=n)))
+    if kind == "llama4_text":
+        cfg.update(num_key_value_heads=kv, head_dim=draw(st.sampled_from([4, 8])),
+                   num_local_experts=draw(st.integers(1, 3)), num_experts_per_tok=1,
+                   interleave_moe_layer_step=draw(st.integers(1, 2)),
+                   intermediate_size_mlp=draw(st.integers(4, 40)))
+    if kind == "modernbert":
+        cfg.update(pad_token_id=0, norm_bias=draw(st.booleans()), attention_bias=draw(st.booleans()),
+                   mlp_bias=draw(st.booleans()),
+                   architectures=[draw(st.sampled_from(["ModernBertModel", "ModernBertForMaskedLM"]))])
+    if kind == "bart":
+        cfg.update(d_model=cfg["hidden_size"], encoder_layers=n, decoder_layers=draw(st.integers(1, 3)),
+                   encoder_ffn_dim=draw(st.integers(4, 40)), decoder_ffn_dim=draw(st.integers(4, 40)),
+                   encoder_attention_heads=heads, decoder_attention_heads=heads,
+                   architectures=[draw(st.sampled_from(["BartModel", "BartForConditionalGeneration"]))])
     if kind == "roberta":
         cfg.update(type_vocab_size=1, architectures=[draw(st.sampled_from(["RobertaModel",
                                                                            "RobertaForMaskedLM"]))])
@@ -310,3 +335,26 @@ def test_every_model_type_is_counted_or_refused_in_one_line(model_type: str) -> 
         assert expected_tensors(cfg)
     except UnsupportedError as e:
         assert "\n" not in str(e)
+
+
+# -- composites with another tower or projector setting than their default ------------------------------
+@pytest.mark.parametrize("cfg", [
+    # pixtral-12b's shape: LLaVA around a Pixtral tower (no vision_model. level) and a Mistral text model
+    {"model_type": "llava",
+     "text_config": {"model_type": "mistral", "num_hidden_layers": 2, "hidden_size": 512,
+                     "num_attention_heads": 8,
+                     "num_key_value_heads": 2, "head_dim": 64, "intermediate_size": 100, "vocab_size": 1000},
+     "vision_config": {"model_type": "pixtral", "num_hidden_layers": 2, "hidden_size": 256,
+                       "num_attention_heads": 4, "intermediate_size": 100, "head_dim": 64}},
+    {"model_type": "llava_next", "multimodal_projector_bias": False, "text_config": {"num_hidden_layers": 2},
+     "vision_config": {"num_hidden_layers": 1}},
+    {"model_type": "qwen2_vl", "hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
+     "tie_word_embeddings": True, "vision_config": {"depth": 1, "embed_dim": 64, "hidden_size": 256,
+                                                    "in_chans": 3, "model_type": "qwen2_vl"}},
+    {"model_type": "mllama", "tie_word_embeddings": True,
+     "text_config": {"num_hidden_layers": 3, "cross_attention_layers": [0, 2]},
+     "vision_config": {"num_hidden_layers": 1, "num_global_layers": 2, "image_size": 560,
+                       "supported_aspect_ratios": [[1, 1], [1, 2]], "max_num_tiles": 2}},
+], ids=["llava+pixtral", "llava_next-no-bias", "qwen2_vl-inline-text", "mllama-tied-560"])
+def test_composite_variants_equal_transformers(cfg: dict[str, Any]) -> None:
+    _assert_equal(cfg, f"variant {cfg['model_type']}")

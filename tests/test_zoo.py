@@ -15,6 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("distributed")
 pytest.importorskip("pyarrow")
@@ -306,3 +308,91 @@ def test_every_hostile_file_is_a_row_and_nothing_runs(tmp_path):
         assert row["error"] or row["safety"] in ("unreadable", "could run code"), c.id
     assert list(markers.iterdir()) == []
     assert result.exit_code == 2
+
+
+def _brute_force(files: list[tuple[str, list[tuple[str, int]]]]) -> dict:
+    """Duplicates and same-model groups counted the slow, obvious way."""
+    occurrences = [(f, h, n) for f, tensors in files for h, n in tensors if n]
+    saved = sum(n for i, (_f, h, n) in enumerate(occurrences) if any(o[1] == h for o in occurrences[:i]))
+    contents = {f: frozenset(h for h, n in tensors if n) for f, tensors in files}
+    contents = {f: c for f, c in contents.items() if c}  # nothing hashed: no content to be equal
+    groups = sorted(sorted(g) for g in {frozenset(f for f in contents if contents[f] == c)
+                                         for c in contents.values()} if len(g) > 1)
+    shared = {h for _f, h, _n in occurrences if len({f for f, x, _ in occurrences if x == h}) > 1}
+    # same base: distinct contents sharing ≥ half the bytes of the larger, joined transitively
+    size = {h: n for _f, h, n in occurrences}
+    distinct = sorted({c for c in contents.values()}, key=sorted)
+    comps = [{c} for c in distinct]
+    for a in distinct:
+        for b in distinct:
+            total = max(sum(size[h] for h in a), sum(size[h] for h in b))
+            if a != b and sum(size[h] for h in a & b) >= 0.5 * total:
+                ca = next(x for x in comps if a in x)
+                cb = next(x for x in comps if b in x)
+                if ca is not cb:
+                    comps.remove(cb)
+                    ca |= cb
+    bases = sorted(sorted(f for f in contents if contents[f] in comp) for comp in comps if len(comp) > 1)
+    return {"saved": saved, "groups": groups, "shared": len(shared), "bases": bases,
+            "copies": len(occurrences) - len({h for _f, h, _n in occurrences})}
+
+
+_contents = st.sampled_from([f"{i:064x}" for i in range(6)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(_contents, st.sampled_from([0, 4, 16, 100])), max_size=5), min_size=1,
+                max_size=8))
+def test_summary_equals_a_brute_force_count(files):
+    """Random tables of files and tensor contents: the summary's duplicates and same-model groups
+    against the obvious quadratic count (a content's size is fixed by its hash, as in real files)."""
+    import pyarrow as pa
+
+    from paramscope.zoo.store import schema
+    from paramscope.zoo.summary import summarize
+
+    size = {h: n for tensors in files for h, n in tensors}  # the last size drawn for a content wins
+    named = [(f"/z/f{i}", [(h, size[h]) for h, _ in tensors]) for i, tensors in enumerate(files)]
+    rows = [{"path": f, "name": f, "model": f, "size": 0, "tensors": [
+        {"name": f"t{j}", "dtype": "U8", "shape": [n], "nbytes": n, "params": n, "hash": h}
+        for j, (h, n) in enumerate(tensors)], "globals": [], "could_run_code": False, "bytes_hashed": 0}
+        for f, tensors in named]
+    s = summarize(pa.Table.from_pylist(rows, schema=schema()))
+    expect = _brute_force(named)
+    assert s.dedup_saved_bytes == expect["saved"]
+    assert s.duplicate_copies == expect["copies"]
+    assert s.shared_tensors == expect["shared"]
+    assert sorted(sorted(g.models) for g in s.same_model) == expect["groups"]
+    assert sorted(sorted(g.models) for g in s.same_base) == expect["bases"]
+
+
+def test_a_task_holds_one_chunk_whatever_the_file_size(tmp_path):
+    """A 256 MiB file (sparse: zeros on no disk blocks) described with a bounded Python allocation."""
+    import tracemalloc
+
+    from builders.safetensors_files import write_safetensors
+    from paramscope.zoo.task import CHUNK, describe
+
+    path = write_safetensors(tmp_path / "big.safetensors", {"a": ("F32", [64, 1 << 20]), "b": ("BF16", [8])})
+    item = walk([str(path)])[0]
+    tracemalloc.start()
+    row = describe(item)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert row["error"] is None and row["bytes_hashed"] == (256 << 20) + 16
+    zeros = hashlib.sha256()
+    for _ in range(256):
+        zeros.update(bytes(1 << 20))
+    assert row["tensors"][0]["hash"] == zeros.hexdigest()
+    assert peak < 2 * CHUNK, peak
+
+
+def test_the_html_page_holds_the_summary_and_no_script(small, small_run, tmp_path):
+    page = tmp_path / "zoo.html"
+    args = ["zoo", str(small.root), "--out", str(small_run[1]), "--html", str(page), "--workers", "1"]
+    done = subprocess.run([sys.executable, "-m", "paramscope", *args], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr
+    html = page.read_text()
+    assert "deduplication would save" in html and "os.system" in html
+    assert "<script" not in html.lower()

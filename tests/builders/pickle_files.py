@@ -228,3 +228,9 @@ SPECS = [Spec("embeddings.word_embeddings.weight", DType.F32, (30, 8)), Spec("en
          Spec("wide", DType.F64, (2,)), Spec("tiny", DType.I8, (1,)), Spec("short", DType.I16, (2, 1)),
          Spec("empty", DType.F32, (0, 4)), Spec("scalar", DType.F32, ())]
 
+
+
+def one_tensor_checkpoint(path: Path, extra_after_stop: bytes = b"") -> Path:
+    """One F32 (2, 2) tensor "w"; ``extra_after_stop`` is appended to data.pkl after its STOP."""
+    obj = OD((("w", tensor(storage("0", DType.F32, 4), (2, 2))),))
+    return write_zip(path, dumps(obj) + extra_after_stop, {"0": bytes(16)})

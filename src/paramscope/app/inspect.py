@@ -49,4 +49,24 @@ def inspect(source: Source | InspectRequest, **options: Any) -> InspectResult:
 
     req = source if isinstance(source, InspectRequest) else InspectRequest(source, **options)
     model = open_source(req.source)
-    return InspectResult(req, model, inventory(model), assess(model))
+    return InspectResult(req, model, inventory(model), _full_scan(model, assess(model)))
+
+
+def _full_scan(model: Model, verdict: Verdict | None) -> Verdict | None:
+    """The safety line of a pickle-based model from ``scan``'s reading of its local files: every pickle
+    they hold, not only the one the tensors come from (data after STOP, other zip members, frames)."""
+    from pathlib import Path
+
+    from paramscope.analyses.safety.pickle_safety import judge
+    from paramscope.app.scan import scan_file
+
+    local = [Path(f) for f in model.files if Path(f).is_file()]
+    if verdict is None or not local:
+        return verdict
+    scans = [scan_file(p) for p in local]
+    rows: dict[tuple[str, str], list[int]] = {}
+    for g in (*verdict.globals, *(g for v in scans for g in v.globals)):
+        row = rows.setdefault((g.module, g.name), [0, 0])
+        row[0], row[1] = max(row[0], g.count), max(row[1], g.calls)
+    unverified = [u if len(scans) == 1 else f"{v.source}: {u}" for v in scans for u in v.unverified]
+    return judge(verdict.source, ((m, n, c, k) for (m, n), (c, k) in rows.items()), unverified=unverified)

@@ -35,7 +35,7 @@ class ScanResult:
 def verdict_json(v: Verdict) -> dict[str, Any]:
     return {
         "file": v.source, "status": v.status, "could_run_code": v.could_run_code, "summary": v.summary,
-        "error": v.error,
+        "error": v.error, "unverified": list(v.unverified), "exit_status": v.exit_code,
         "globals": [{"global": g.qualname, "module": g.module, "name": g.name, "status": g.status,
                      "reason": g.reason, "count": g.count, "calls": g.calls} for g in v.globals],
     }
@@ -43,38 +43,45 @@ def verdict_json(v: Verdict) -> dict[str, Any]:
 
 def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
     """``paramscope.scan(["pytorch_model.bin"]).verdicts``; folders are searched for pickle-based files."""
-    from paramscope.formats.discover import pickle_files
-
     if isinstance(paths, ScanRequest):
         req = paths
     else:
         req = ScanRequest((paths,) if isinstance(paths, str) else tuple(str(p) for p in paths))
-    found = pickle_files([Path(p).expanduser() for p in req.paths])
+    given = [Path(p).expanduser() for p in req.paths]
+    if any(p.is_dir() for p in given):  # folder search needs discover (and the readers it imports)
+        from paramscope.formats.discover import pickle_files
+
+        given = pickle_files(given)
+    found = given
     return ScanResult(req, tuple(scan_file(path) for path in found))
 
 
 def scan_file(path: Path) -> Verdict:
-    """One file's verdict; a file that cannot be read is a verdict too (with what it named before)."""
+    """One file's verdict: every pickle it holds (formats/pickle_scan.py); a file that cannot be opened,
+    or holds no pickle at all, is a verdict too (exit 1)."""
     from paramscope.analyses.safety.pickle_safety import judge
     from paramscope.errors import ParamscopeError
-    from paramscope.formats import SNIFF_BYTES, pickle_vm, pytorch
-    from paramscope.formats.registry import FILE_FORMATS
+    from paramscope.formats import SNIFF_BYTES, pickle_scan
+    from paramscope.formats.registry import FILE_FORMATS  # rows only: readers import on use
     from paramscope.sources.local import LocalFile
 
     try:
         with LocalFile(path) as f:
             head = f.head(SNIFF_BYTES)
-        # a file of a format that holds no code (by its own first bytes or name) has nothing to judge
-        other = next((fmt for fmt in FILE_FORMATS if not fmt.can_carry_code and fmt.holds_weights
-                      and fmt.may_be(head) and fmt.reader().sniff(head, path)), None)
+        # a file of a format that holds no code (by its own first bytes or name) has nothing to judge;
+        # a zip, a protocol-2+ pickle or a .npy array is read at once (the other readers stay unimported)
+        other = None if pickle_scan.certainly_scanned(head) else next(
+            (fmt for fmt in FILE_FORMATS if not fmt.can_carry_code and fmt.holds_weights
+             and fmt.may_be(head) and fmt.reader().sniff(head, path)), None)
         if other is not None:
             return judge(str(path), (), not_pickle=other.name)
-        refs = pytorch.read_globals(path)
-    except pickle_vm.PickleError as e:
-        return judge(str(path), _rows(e.references), error=str(e))
+        found = pickle_scan.scan_path(path)
     except ParamscopeError as e:
         return judge(str(path), (), error=str(e))
-    return judge(str(path), _rows(refs))
+    if found.code_free:
+        return judge(str(path), (), not_pickle=found.code_free)
+    return judge(str(path), _rows(found.references), error=found.not_pickle and f"{path}: {found.not_pickle}",
+                 unverified=found.unverified)
 
 
 def _rows(refs: Iterable[GlobalUse]) -> Iterator[tuple[str, str, int, int]]:

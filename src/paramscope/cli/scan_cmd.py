@@ -6,18 +6,26 @@ import argparse
 
 HELP = "is it safe to load? every global a pickle-based checkpoint names, and whether it could run code"
 DESCRIPTION = """\
-Reads each pickle-based file (PyTorch .bin/.pt/.pth/.ckpt, .pkl) with paramscope's own restricted
-pickle interpreter, which never imports or calls anything, and lists the globals the file names.
-A file is "safe" when torch.load(weights_only=True) accepts every one of them, "harmless" when the
-others only build data (numpy arrays, argparse.Namespace), and "could run code" otherwise: loading it
-with torch.load(weights_only=False) or pickle.load would import and call what it names (os.system,
-builtins.exec, subprocess, runpy, any unknown callable). Folders are searched for pickle-named files.
+Reads every pickle a file holds with paramscope's own restricted pickle interpreter, which never
+imports or calls anything, and lists the globals they name: PyTorch .bin/.pt/.pth/.ckpt (zip and
+legacy), .pkl/.pickle, joblib files (also compressed), .npy object arrays, .npz and other zip
+archives (every member that is a pickle by name or content, in both the central directory's and the
+local headers' view), and every further pickle after the first one's STOP.
+A file is "safe" when torch.load(weights_only=True) accepts every global, "harmless" when the others
+only build data (numpy arrays, argparse.Namespace), and "could run code" otherwise: pickle.load or
+torch.load(weights_only=False) would import and call what it names (os.system, builtins.exec, any
+unknown callable). It is "could run code" too when the scan cannot verify the file: a pickle that
+does not read to its end, data after STOP, a FRAME that disagrees with its opcodes, an encrypted or
+oddly compressed member, a zip whose local headers and central directory disagree. Threat model and
+promises: docs/security.md. Folders are searched for pickle-named files.
 
 examples:
   paramscope scan pytorch_model.bin
   paramscope scan ~/.cache/huggingface/hub --json"""
-EXIT_STATUS = ("exit status: 2 if any file could run code, 1 if any file could not be read (or a PATH "
-               "does not exist), 0 otherwise")
+EXIT_STATUS = ("exit status: 0 every file was read completely and loading it cannot run code (safe, "
+               "harmless, or a format that carries no code); 2 some file could run code, or holds "
+               "pickle data that cannot be verified; 1 some file is not pickle-based or cannot be "
+               "opened (or a PATH does not exist). 2 wins over 1. See docs/security.md.")
 
 
 def configure(p: argparse.ArgumentParser) -> None:

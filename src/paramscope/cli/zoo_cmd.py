@@ -18,14 +18,15 @@ Needs the zoo extra (pip install 'paramscope[zoo]'). docs/zoo.md has the details
 
 examples:
   paramscope zoo ~/models --out zoo.parquet
-  paramscope zoo s3://bucket/checkpoints --out zoo.parquet --scheduler tcp://10.0.0.5:8786
-  paramscope zoo /data/a /data/b --out zoo.parquet --workers 8 --json"""
+  paramscope zoo s3://bucket/models --out z.parquet --scheduler tcp://host:8786
+  paramscope zoo /data/a /data/b --out zoo.parquet --workers 8 --json
+  paramscope zoo ~/models --out zoo.parquet --html zoo.html"""
 EXIT_STATUS = ("exit status: 2 if any file could run code on loading, 1 on bad usage, 0 otherwise "
                "(unreadable files are rows of the table, not failures)")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from paramscope.cli.options import positive_int
+    from paramscope.cli.options import output_file, positive_int
 
     p.add_argument("paths", metavar="PATH", nargs="+",
                    help="folders, files or fsspec URLs (one that cannot be read is a row with its error)")
@@ -38,6 +39,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restart", action="store_true", help="drop the rows OUT holds and read every file again")
     p.add_argument("--partition-rows", type=positive_int, default=256, metavar="N",
                    help="rows per Parquet part (default 256)")
+    p.add_argument("--html", type=output_file, metavar="FILE",
+                   help="also write the summary as one self-contained HTML page (no scripts, no network)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +64,25 @@ def run(args: argparse.Namespace) -> int:
         from paramscope.render.zoo_view import render_zoo
 
         render_zoo(result, console())
+    if args.html:
+        _write_html(result, args.html)
     return result.exit_code
+
+
+HTML_WIDTH = 120  # columns the page's tables are laid out at
+
+
+def _write_html(result: Any, path: str) -> None:
+    """The summary's tables, as the terminal shows them, in one HTML file (rich escapes every text)."""
+    import io
+
+    from rich.console import Console
+
+    from paramscope.render.zoo_view import render_zoo
+
+    page = Console(record=True, width=HTML_WIDTH, file=io.StringIO(), highlight=False)
+    render_zoo(result, page)
+    page.save_html(path, inline_styles=True)
 
 
 class _bar:
@@ -82,7 +103,8 @@ class _bar:
     def update(self, p: Any) -> None:
         from paramscope.units import bytes_label
 
-        rate = f"{bytes_label(int(p.bytes_hashed / p.seconds))}/s hashed" if p.seconds > 0 else ""
+        rate = (f"{p.files_done / p.seconds:,.0f} files/s, {bytes_label(int(p.bytes_hashed / p.seconds))}/s "
+                "hashed" if p.seconds > 0 else "")
         self.bar.update(self.task, completed=p.files_done, total=p.files_total, rate=rate)
 
     def __exit__(self, *exc: object) -> None:

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from paramscope.errors import SourceError, UnknownFormatError
-from paramscope.model import Model
+
+if TYPE_CHECKING:  # annotations only: the scan path never builds a Model (and skips its import)
+    from paramscope.model import Model
 
 SNIFF_BYTES = 64
 

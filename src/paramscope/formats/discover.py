@@ -43,7 +43,8 @@ DIGEST = re.compile(r"^sha256[:-]([0-9a-f]{64})$")
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_WALK_DEPTH = 8
 # What `scan` reads in a folder: the formats that can carry code, and names pickles often hide under.
-SCAN_SUFFIXES = (*(s for f in registry.code_formats() for s in f.suffixes), ".joblib", ".dat", ".data")
+SCAN_SUFFIXES = (*(s for f in registry.code_formats() for s in f.suffixes), ".joblib", ".dat", ".data",
+                 ".npy", ".npz", ".sav", ".dill", ".pck")
 WEIGHT_SUFFIXES = registry.weight_suffixes()
 # Weight files transformers looks for in a model folder, safetensors first (modeling_utils.py).
 PYTORCH_SINGLE, PYTORCH_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"

@@ -9,7 +9,20 @@ by ``Lib/pickle.py``'s ``_Unpickler``); this module walks the same stack machine
   handlers the caller supplies (``calls``) that build data (a tensor record, an ordered dict); any
   other call becomes an inert ``Call`` record that says what *would* have been called;
 - ``BUILD`` records the state instead of calling ``__setstate__``; ``PERSID`` / ``BINPERSID`` hand
-  the id to the caller's ``persistent_load``, a pure function of the data.
+  the id to the caller's ``persistent_load``, a pure function of the data;
+- ``EXT1/2/4`` name a global through the loading process's ``copyreg`` registry, which a file cannot
+  see: the reference is recorded as ``copyreg._inverted_registry[CODE]``.
+
+Where CPython's two unpicklers (``pickle._Unpickler`` and ``_pickle.Unpickler``) read the same bytes
+differently, the machine reads them the way that reaches further and notes an *anomaly*: an opcode
+that straddles the end of a FRAME (the C unpickler reads on, the Python one stops), a FRAME longer than
+the data (the Python one reads on), a new FRAME before the last one ends. No pickler writes these; the
+caller decides what they mean (the safety scan: "could run code").
+
+Protocol-0/1 strings (``STRING``, ``BINSTRING``, ``SHORT_BINSTRING``) become ``PyStr``: bytes that the
+caller's ``encoding`` turns into ``str`` (ASCII for ``pickle.load``, UTF-8 for ``torch.load``, latin-1
+for numpy's Python 2 mode); ``STACK_GLOBAL`` resolves them under every such decoding, as CPython would.
+Python 2 names are mapped to Python 3's (``_compat_pickle``) only under protocols 0-2, as CPython does.
 
 Every resource is bounded (``Limits``): opcodes executed, wall time, MARK depth, stack and memo size,
 the length of text lines and integers; a string or bytes length is checked against the bytes left
@@ -31,7 +44,28 @@ from typing import Any, NoReturn
 from paramscope.errors import FormatError
 
 HIGHEST_PROTOCOL = 5
-HASHABLE_KEYS = (str, int, float, bytes, bool, type(None))
+
+
+class PyStr(bytes):
+    """A Python 2 ``str`` (STRING / BINSTRING / SHORT_BINSTRING): bytes until an encoding is chosen."""
+
+    __slots__ = ()
+
+    def decodings(self) -> tuple[str, ...]:
+        """The ``str`` CPython's unpickler makes of it under the encodings loaders pass (ASCII, UTF-8,
+        latin-1); ``encoding="bytes"`` keeps bytes, which no string-taking opcode accepts."""
+        out = []
+        for encoding in ("ascii", "utf-8", "latin-1"):
+            try:
+                text = self.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            if text not in out:
+                out.append(text)
+        return tuple(out)
+
+
+HASHABLE_KEYS = (str, int, float, bytes, bool, type(None), PyStr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +157,12 @@ CallHandler = Callable[[Any], Any]
 
 class PickleError(FormatError):
     """The pickle breaks a rule of the opcode stream or a limit; ``references`` lists the globals seen
-    before the problem, since a real unpickler would already have imported (and maybe called) them."""
+    before the problem, since a real unpickler would already have imported (and maybe called) them.
+    ``ops`` is how many opcodes were started (1: the very first byte is not a pickle opcode)."""
 
     references: tuple[GlobalUse, ...] = ()
+    anomalies: tuple[str, ...] = ()
+    ops: int = 0
 
 
 class PickleTruncated(PickleError):
@@ -139,6 +176,9 @@ class Result:
     protocol: int
     ops: int
     references: tuple[GlobalUse, ...]
+    anomalies: tuple[str, ...] = ()  # where CPython's two unpicklers would read these bytes differently
+    frame_end: int | None = None  # STOP came inside a FRAME that ends here (the Python unpickler's
+    # file position afterwards, where a second pickle.load would start)
 
 
 # --- the machine ----------------------------------------------------------------------------------
@@ -146,16 +186,22 @@ class Result:
 class Machine:
     def __init__(self, data: bytes, file: str, start: int = 0, *, limits: Limits = Limits(),
                  calls: Mapping[tuple[str, str], CallHandler] | None = None,
-                 persistent_load: Callable[[Any], Any] | None = None):
+                 persistent_load: Callable[[Any], Any] | None = None, memo: dict[int, Any] | None = None,
+                 after_build: Callable[[Machine, Any], None] | None = None):
         self.data, self.file, self.pos, self.limits = data, file, start, limits
+        # a loader that reads data of its own from the stream after BUILD (joblib's arrays)
+        self.after_build = after_build
         self.calls = {**BUILTIN_CALLS, **(calls or {})}
         self.persistent_load = persistent_load or PersistentRef
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
-        self.memo: dict[int, Any] = {}
+        # one Unpickler's load() called again keeps its memo (CPython resets only stack and protocol)
+        self.memo: dict[int, Any] = {} if memo is None else memo
         self.refs: dict[tuple[str, str], GlobalUse] = {}
         self.protocol = 0
         self.op_at = start
+        self.frame_end: int | None = None  # the current FRAME's end, while inside one
+        self.anomalies: list[str] = []
 
     # -- driver --
     def run(self) -> Result:
@@ -188,13 +234,23 @@ class Machine:
                 if handler is None:
                     self._fail(f"unknown pickle opcode 0x{code:02x} at offset {self.op_at}")
                 if handler is _stop:
-                    return Result(self._pop(), self.pos, self.protocol, ops, self.references())
+                    value = self._pop()
+                    frame_end = self.frame_end if self.frame_end and self.frame_end > self.pos else None
+                    return Result(value, self.pos, self.protocol, ops, self.references(),
+                                  tuple(self.anomalies), frame_end)
                 handler(self)
+                if self.frame_end is not None and self.pos >= self.frame_end:
+                    if self.pos > self.frame_end and self.op_at < self.frame_end:
+                        self.anomalies.append(f"opcode at offset {self.op_at} runs past the end of its "
+                                              f"FRAME at {self.frame_end}")
+                    self.frame_end = None
                 if len(self.stack) > limits.max_stack:
                     self._fail("pickle stack exceeds the limit", len(self.stack),
                                f"at most {limits.max_stack}")
         except PickleError as e:
             e.references = self.references()
+            e.anomalies = tuple(self.anomalies)
+            e.ops = ops
             raise
 
     def references(self) -> tuple[GlobalUse, ...]:
@@ -253,13 +309,6 @@ class Machine:
                        f"at most {self.limits.max_long_bytes}")
         return int.from_bytes(raw, "little", signed=True)
 
-    def text_int(self, what: str) -> int:
-        raw = self.line(what, self.limits.max_long_bytes * 3)
-        try:
-            return int(raw.rstrip(b"L"), 10)  # pickletools.read_decimalnl_long: "123L" in protocol 0
-        except ValueError:
-            self._fail(f"{what} at offset {self.op_at} is not a decimal integer", repr(raw[:40]))
-
     # -- the stack --
     def push(self, value: Any) -> None:
         self.stack.append(value)
@@ -301,23 +350,33 @@ class Machine:
 
     # -- globals and calls --
     def global_ref(self, module: str, name: str) -> Global:
-        module, name = _compat(module, name)
+        if self.protocol < 3:  # pickle.py find_class: fix_imports applies below protocol 3 only
+            module, name = _compat(module, name)
         use = self.refs.get((module, name))
         if use is None:
             use = self.refs[(module, name)] = GlobalUse(module, name, self.op_at)
         use.count += 1
         return Global(module, name)
 
+    def use_of(self, g: Global) -> GlobalUse:
+        """The record of a global; one taken from an earlier pickle's memo is listed here too."""
+        use = self.refs.get((g.module, g.name))
+        if use is None:
+            use = self.refs[(g.module, g.name)] = GlobalUse(g.module, g.name, self.op_at, 1)
+        return use
+
     def call(self, func: Any, args: Any, kind: str) -> Any:
         """What ``func(*args)`` stands for: a handler's data, else an inert record."""
         if isinstance(func, Global):
-            self.refs[(func.module, func.name)].calls += 1
+            self.use_of(func).calls += 1
             handler = self.calls.get((func.module, func.name))
             if handler is not None:
                 try:
                     return handler(args)
                 except NotHandled:
                     pass
+                except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+                    pass  # arguments of a shape the handler does not build from: the call stays a record
         return Call(func, args, kind)
 
 
@@ -339,13 +398,17 @@ def _int(m: Machine) -> None:
         m.push(raw == b"01")
         return
     try:
-        m.push(int(raw, 10))
+        m.push(int(raw, 0))  # pickle.py load_int: int(data, 0)
     except ValueError:
-        m._fail(f"INT argument at offset {m.op_at} is not a decimal integer", repr(raw[:40]))
+        m._fail(f"INT argument at offset {m.op_at} is not an integer", repr(raw[:40]))
 
 
 def _long(m: Machine) -> None:
-    m.push(m.text_int("LONG argument"))
+    raw = m.line("LONG argument", m.limits.max_long_bytes * 3)
+    try:
+        m.push(int(raw[:-1] if raw.endswith(b"L") else raw, 0))  # pickle.py load_long
+    except ValueError:
+        m._fail(f"LONG argument at offset {m.op_at} is not an integer", repr(raw[:40]))
 
 
 def _string(m: Machine) -> None:
@@ -353,7 +416,7 @@ def _string(m: Machine) -> None:
     if len(raw) < 2 or raw[0] != raw[-1] or raw[:1] not in (b"'", b'"'):
         m._fail(f"STRING argument at offset {m.op_at} is not quoted", repr(raw[:40]))
     try:
-        m.push(codecs.escape_decode(raw[1:-1])[0])
+        m.push(PyStr(codecs.escape_decode(raw[1:-1])[0]))
     except ValueError:
         m._fail(f"STRING argument at offset {m.op_at} has a bad escape")
 
@@ -386,6 +449,17 @@ def _as_bytes(m: Machine, raw: bytes) -> bytes:
     return raw
 
 
+def _as_pystr(m: Machine, raw: bytes) -> PyStr:
+    return PyStr(raw)
+
+
+def _binstring(m: Machine) -> None:
+    n = m.unpack(_I32, "BINSTRING length")  # pickle.py load_binstring: a signed length
+    if n < 0:
+        m._fail(f"BINSTRING at offset {m.op_at} has a negative length", n)
+    m.push(PyStr(m.take(n, "BINSTRING")))
+
+
 def _as_str(m: Machine, raw: bytes) -> str:
     return m.decode(raw, "string")
 
@@ -410,7 +484,9 @@ def _build(m: Machine) -> None:
     if isinstance(obj, Call | PDict):
         obj.state = state
     elif isinstance(obj, Global):
-        m.refs[(obj.module, obj.name)].calls += 1  # BUILD on a class sets attributes on it
+        m.use_of(obj).calls += 1  # BUILD on a class sets attributes on it
+    if m.after_build is not None:
+        m.after_build(m, obj)
 
 
 def _append(m: Machine) -> None:
@@ -466,23 +542,53 @@ def _dict(m: Machine) -> None:
 
 
 def _global(m: Machine) -> None:
-    module = m.text("GLOBAL module", 4096)
-    name = m.text("GLOBAL name", 4096)
+    module, name = _two_lines(m, "GLOBAL")
     m.push(m.global_ref(module, name))
+
+
+def _two_lines(m: Machine, what: str) -> tuple[str, str]:
+    """GLOBAL's and INST's module and name lines. At the end of a file, pickle.py's readline returns the
+    rest without a newline and ``[:-1]`` cuts its last byte: the pure-Python unpickler then imports
+    that module (name ``""``) before failing, so the reference is recorded before the error is."""
+    module = None
+    try:
+        module = m.text(f"{what} module", 4096)
+        return module, m.text(f"{what} name", 4096)
+    except PickleTruncated:
+        rest = m.data[m.pos:-1]
+        try:
+            text = rest.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        if module is None and text:
+            m.global_ref(text, "")
+        elif module:
+            m.global_ref(module, text)
+        raise
 
 
 def _stack_global(m: Machine) -> None:
     name = m._pop()
     module = m._pop()
-    if not isinstance(module, str) or not isinstance(name, str):
+    modules, names = _as_text(module), _as_text(name)
+    if not modules or not names:
         m._fail(f"STACK_GLOBAL at offset {m.op_at} needs two strings",
                 f"{_kind(module)} and {_kind(name)}")
-    m.push(m.global_ref(module, name))
+    # every decoding a loader's encoding could give is a global that loader would import
+    found = [m.global_ref(mod, n) for mod in modules for n in names]
+    m.push(found[0])
+
+
+def _as_text(value: Any) -> tuple[str, ...]:
+    if type(value) is str:
+        return (value,)
+    if isinstance(value, PyStr):
+        return value.decodings()
+    return ()
 
 
 def _inst(m: Machine) -> None:
-    module = m.text("INST module", 4096)
-    name = m.text("INST name", 4096)
+    module, name = _two_lines(m, "INST")
     cls = m.global_ref(module, name)
     m.push(m.call(cls, tuple(m.pop_mark()), "inst"))
 
@@ -508,11 +614,19 @@ def _newobj_ex(m: Machine) -> None:
 
 
 def _get(m: Machine) -> None:
-    m.memo_get(m.text_int("GET argument"))
+    m.memo_get(_decimal(m, "GET argument"))
 
 
 def _put(m: Machine) -> None:
-    m.memo_put(m.text_int("PUT argument"))
+    m.memo_put(_decimal(m, "PUT argument"))
+
+
+def _decimal(m: Machine, what: str) -> int:
+    raw = m.line(what, m.limits.max_long_bytes * 3)
+    try:
+        return int(raw)  # pickle.py load_get / load_put: int(line[:-1])
+    except ValueError:
+        m._fail(f"{what} at offset {m.op_at} is not an integer", repr(raw[:40]))
 
 
 def _proto(m: Machine) -> None:
@@ -523,17 +637,25 @@ def _proto(m: Machine) -> None:
 
 def _ext(width: int):
     def op(m: Machine) -> None:
-        code = int.from_bytes(m.take(width, "EXT argument"), "little")
-        # copyreg's extension registry is empty in a plain Python process: loading would fail too
-        m._fail(f"extension code {code} at offset {m.op_at} names no registered global")
+        code = int.from_bytes(m.take(width, "EXT argument"), "little", signed=width == 4)
+        if code <= 0:  # pickle.py get_extension
+            m._fail(f"extension code {code} at offset {m.op_at} is not positive")
+        # the global is whatever the loading process registered under this code (copyreg.add_extension):
+        # unknown to the file, so it is a reference of its own that no allow list holds
+        m.push(m.global_ref("copyreg", f"_inverted_registry[{code}]"))
     return op
 
 
 def _frame(m: Machine) -> None:
     n = m.unpack(_U64, "FRAME argument")
+    if m.frame_end is not None and m.frame_end > m.op_at:
+        m.anomalies.append(f"FRAME at offset {m.op_at} starts before the FRAME ending at {m.frame_end} "
+                           "ends")
     if n > len(m.data) - m.pos:
-        m._fail(f"FRAME at offset {m.op_at} is longer than the rest of the pickle", n,
-                f"at most {len(m.data) - m.pos}")
+        # _pickle refuses it; pickle.py's _Unframer reads on from the short frame
+        m.anomalies.append(f"FRAME at offset {m.op_at} is longer than the rest of the data ({n} bytes, "
+                           f"{len(m.data) - m.pos} left)")
+    m.frame_end = m.pos + n if n else None
 
 
 def _next_buffer(m: Machine) -> None:
@@ -572,6 +694,9 @@ def _tuple_n(n: int):
 def _additems(m: Machine) -> None:
     items = m.pop_mark()
     target = m.top()
+    if isinstance(target, Call):
+        target.items.extend(items)  # pickle.py calls target.add: a call we record
+        return
     if not isinstance(target, PSet):
         m._fail(f"ADDITEMS at offset {m.op_at} onto a {_kind(target)}")
     target.items.extend(items)
@@ -594,8 +719,8 @@ OPCODES: dict[int, Callable[[Machine], None]] = {
     ord("Q"): _binpersid,
     ord("R"): _reduce,
     ord("S"): _string,
-    ord("T"): _sized(_U32, "BINSTRING", _as_bytes),
-    ord("U"): _sized(None, "SHORT_BINSTRING", _as_bytes),
+    ord("T"): _binstring,
+    ord("U"): _sized(None, "SHORT_BINSTRING", _as_pystr),
     ord("V"): _unicode,
     ord("X"): _sized(_U32, "BINUNICODE", _as_str),
     ord("a"): _append,
@@ -661,6 +786,8 @@ def _ordered_dict(kind: str) -> CallHandler:
         if not isinstance(args, tuple) or len(args) > 1:
             raise NotHandled
         d = PDict(kind)
+        if args and not isinstance(args[0], list | tuple):
+            raise NotHandled
         for pair in (args[0] if args else ()):
             if not isinstance(pair, tuple | list) or len(pair) != 2:
                 raise NotHandled
@@ -714,6 +841,9 @@ BUILTIN_CALLS: dict[tuple[str, str], CallHandler] = {
 
 def run(data: bytes, file: str, start: int = 0, *, limits: Limits = Limits(),
         calls: Mapping[tuple[str, str], CallHandler] | None = None,
-        persistent_load: Callable[[Any], Any] | None = None) -> Result:
-    """Interpret one pickle starting at ``start`` in ``data``; see the module docstring."""
-    return Machine(data, file, start, limits=limits, calls=calls, persistent_load=persistent_load).run()
+        persistent_load: Callable[[Any], Any] | None = None, memo: dict[int, Any] | None = None,
+        after_build: Callable[[Machine, Any], None] | None = None) -> Result:
+    """Interpret one pickle starting at ``start`` in ``data``; see the module docstring. ``memo`` carries
+    the memo of an earlier pickle of the same stream (one Unpickler's ``load()`` called again)."""
+    return Machine(data, file, start, limits=limits, calls=calls, persistent_load=persistent_load,
+                   memo=memo, after_build=after_build).run()

@@ -131,7 +131,7 @@ def read_globals(path: Path) -> tuple[vm.GlobalUse, ...]:
             archive = zipfile_safe.open_archive(f)
             data = archive.read(f, _data_pkl(f.name, archive)[0], MAX_PICKLE_BYTES)
             return _run_pickle(f.name, data, {}).references
-        return _legacy_pickles(f).references
+        return legacy_pickles(f).references
 
 
 def _is_zip(f: LocalFile) -> bool:
@@ -210,13 +210,13 @@ def _storage(file: str, pid: Any) -> Any:
 # --- legacy format --------------------------------------------------------------------------------
 
 def _read_legacy(f: LocalFile) -> tuple[tuple[Tensor, ...], dict[str, Any]]:
-    legacy = _legacy_pickles(f)
+    legacy = legacy_pickles(f)
     metadata = _metadata(legacy.pickled)
     if legacy.keys is None:
         metadata["warnings"] = ["a plain pickle, not written by torch.save: no tensors read from it"]
         return (), metadata
     found = _find_tensors(f.name, legacy.pickled.value, metadata)
-    offsets = _legacy_storages(f, legacy)
+    offsets = legacy_storages(f, legacy)
     return _tensors(f.name, found, lambda s: offsets[s.key], metadata), metadata
 
 
@@ -229,7 +229,7 @@ class Legacy:
     references: tuple[vm.GlobalUse, ...]  # of all five pickles
 
 
-def _legacy_pickles(f: LocalFile) -> Legacy:
+def legacy_pickles(f: LocalFile) -> Legacy:
     window = min(f.size, FIRST_WINDOW)
     while True:
         data = f.read(0, window, "the pickle")
@@ -265,7 +265,7 @@ def _legacy_sequence(file: str, data: bytes) -> Legacy:
     return Legacy(obj, keys.value, keys.end, storages, tuple(refs.values()))
 
 
-def _legacy_storages(f: LocalFile, legacy: Legacy) -> dict[str, tuple[int, int]]:
+def legacy_storages(f: LocalFile, legacy: Legacy) -> dict[str, tuple[int, int]]:
     """Each storage's (data offset, bytes): an int64 element count, then the elements, in key order."""
     out: dict[str, tuple[int, int]] = {}
     pos = legacy.data_start

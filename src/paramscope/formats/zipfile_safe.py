@@ -266,3 +266,178 @@ def _inflate(path: str, name: str, raw: bytes, size: int) -> bytes:
         found = f"more than {size} bytes" if d.unconsumed_tail else f"{len(out)} bytes"
         raise FormatError(path, f"member {name} inflates to other than its declared size", found, size)
     return out
+
+
+# --- a lenient survey, for the safety scan ---------------------------------------------------------
+# ``open_archive`` refuses an archive at its first fault. The scan must instead see every member that
+# any reader could see: the central directory's view (zipfile, torch's miniz), each local header's view
+# (streaming readers walk local headers from the start), duplicates, members that hide inside others.
+# Every fault is kept as a problem: where two readers could see different bytes, nothing is verified.
+
+@dataclass(frozen=True, slots=True)
+class SurveyMember:
+    name: str
+    method: int
+    data_offset: int  # absolute offset of the (compressed) data
+    compressed_size: int
+    size: int
+    crc: int
+    view: str  # "central directory" or "local header at N"
+    encrypted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    members: tuple[SurveyMember, ...]
+    problems: tuple[str, ...]
+
+
+def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
+    """Every member either view of the archive shows, and every way the views disagree."""
+    problems: list[str] = []
+    members: list[SurveyMember] = []
+    cd_offset = f.size
+    try:
+        eocd_at, entries, cd_size, cd_offset = _end_record(f)
+        if cd_offset + cd_size > eocd_at:
+            raise OffsetError(f.name, "central directory overlaps the end record")
+        raw = f.read(cd_offset, cd_size, "the central directory")
+        central = _lenient_central(f.name, raw, min(entries, max_members), problems)
+    except (FormatError, UnsupportedError) as e:
+        problems.append(f"central directory unreadable: {_short(e, f.name)}")
+        central, cd_offset = [], f.size
+    names: set[str] = set()
+    for m in central:
+        if m.name in names:
+            problems.append(f"two members named {m.name!r} (readers differ in which they take)")
+        names.add(m.name)
+        members.append(_lenient_locate(f, m, cd_offset, problems))
+    starts = {m.data_offset for m in central}
+    for local in _walk_locals(f, cd_offset, problems):
+        if local[0] not in starts:
+            member = local[1]
+            problems.append(f"member {member.name!r} has a local header at offset {local[0]} that the "
+                            "central directory does not list")
+            members.append(member)
+    ordered = sorted((m for m in members if m.view == "central directory"), key=lambda m: m.data_offset)
+    for a, b in itertools.pairwise(ordered):
+        if a.data_offset + a.compressed_size > b.data_offset:
+            problems.append(f"members {a.name!r} and {b.name!r} overlap")
+    return Survey(tuple(members), tuple(dict.fromkeys(problems)))
+
+
+def read_surveyed(f: LocalFile, m: SurveyMember, max_bytes: int) -> bytes:
+    """A surveyed member's bytes (inflated with a bound); raises when they cannot be had."""
+    if m.encrypted:
+        raise UnsupportedError(f"{f.name}: member {m.name} is encrypted")
+    if m.method not in (STORED, DEFLATED):
+        raise UnsupportedError(f"{f.name}: member {m.name} uses compression method "
+                               f"{METHOD_NAMES.get(m.method, m.method)}")
+    if m.size > max_bytes or m.compressed_size > max_bytes:
+        raise HeaderError(f.name, f"member {m.name} is larger than the scan reads", m.size,
+                          f"at most {max_bytes}")
+    raw = f.read(m.data_offset, m.compressed_size, f"member {m.name}")
+    return raw if m.method == STORED else _inflate(f.name, m.name, raw, m.size)
+
+
+def _short(e: Exception, path: str) -> str:
+    text = str(e)
+    return text[len(path) + 2:] if text.startswith(path + ": ") else text
+
+
+def _lenient_central(path: str, raw: bytes, entries: int, problems: list[str]) -> list[SurveyMember]:
+    out, pos = [], 0
+    for _ in range(entries):
+        if pos + CENTRAL.size > len(raw):
+            problems.append("central directory ends inside a record")
+            break
+        (sig, _, _, flags, method, _, _, crc, csize, usize, n_name, n_extra, n_comment, disk, _, _,
+         local_at) = CENTRAL.unpack_from(raw, pos)
+        if sig != CENTRAL_SIG:
+            problems.append(f"bad central directory record at offset {pos}")
+            break
+        name_raw = raw[pos + CENTRAL.size:pos + CENTRAL.size + n_name]
+        extra = raw[pos + CENTRAL.size + n_name:pos + CENTRAL.size + n_name + n_extra]
+        pos += CENTRAL.size + n_name + n_extra + n_comment
+        name = _lenient_name(name_raw, flags, problems)
+        try:
+            usize, csize, local_at = _zip64_extra(path, name, extra, usize, csize, local_at)
+        except HeaderError as e:
+            problems.append(_short(e, path))
+        _member_problems(name, flags, method, problems)
+        if disk:
+            problems.append(f"member {name!r} lies on another disk of a spanned archive")
+        out.append(SurveyMember(name, method, local_at, csize, usize, crc, "central directory",
+                                bool(flags & FLAG_ENCRYPTED) or method == 99))
+    return out
+
+
+def _lenient_name(raw: bytes, flags: int, problems: list[str]) -> str:
+    name = raw.decode("utf-8", "replace") if flags & FLAG_UTF8 else raw.decode("cp437")
+    try:
+        _member_name("", raw, flags)
+    except HeaderError:
+        problems.append(f"member name {name!r} escapes the archive")
+    return name
+
+
+def _member_problems(name: str, flags: int, method: int, problems: list[str]) -> None:
+    if flags & FLAG_ENCRYPTED or method == 99:
+        problems.append(f"member {name!r} is encrypted")
+    elif method not in (STORED, DEFLATED):
+        problems.append(f"member {name!r} uses compression method {METHOD_NAMES.get(method, method)}")
+
+
+def _lenient_locate(f: LocalFile, m: SurveyMember, cd_offset: int, problems: list[str]) -> SurveyMember:
+    """The central directory's member with its data offset past the local header; disagreements noted."""
+    try:
+        fields = LOCAL.unpack(f.read(m.data_offset, LOCAL.size, f"local header of {m.name}"))
+    except FormatError:
+        problems.append(f"member {m.name!r} points past the end of the file")
+        return m
+    sig, _, flags, method, _, _, crc, csize, usize, n_name, n_extra = fields
+    if sig != LOCAL_SIG:
+        problems.append(f"member {m.name!r} has no local header at offset {m.data_offset}")
+        return m
+    try:
+        local_name = f.read(m.data_offset + LOCAL.size, n_name, "a local name")
+    except FormatError:
+        local_name = b""
+    start = m.data_offset + LOCAL.size + n_name + n_extra
+    descriptor = flags & 0x0008  # sizes and CRC follow the data (§4.4.4 bit 3): zeros here
+    if (_lenient_name(local_name, flags, []) != m.name or method != m.method
+            or (not descriptor and (csize, usize, crc) != (m.compressed_size, m.size, m.crc)
+                and 0xFFFFFFFF not in (csize, usize))):
+        problems.append(f"member {m.name!r}: its local header disagrees with the central directory")
+    if m.method == STORED and m.compressed_size != m.size:
+        problems.append(f"stored member {m.name!r} has different stored and real sizes")
+    if start + m.compressed_size > cd_offset:
+        problems.append(f"member {m.name!r} runs into the central directory")
+    return SurveyMember(m.name, m.method, start, m.compressed_size, m.size, m.crc, m.view, m.encrypted)
+
+
+def _walk_locals(f: LocalFile, end: int, problems: list[str]) -> list[tuple[int, SurveyMember]]:
+    """Local headers one after another from the start, as a streaming reader finds them."""
+    out: list[tuple[int, SurveyMember]] = []
+    pos = 0
+    while pos + LOCAL.size <= min(end, f.size) and len(out) < MAX_MEMBERS:
+        fields = LOCAL.unpack(f.read(pos, LOCAL.size, "a local header"))
+        sig, _, flags, method, _, _, crc, csize, usize, n_name, n_extra = fields
+        if sig != LOCAL_SIG:
+            break
+        try:
+            name_raw = f.read(pos + LOCAL.size, n_name, "a local name")
+        except FormatError:
+            break
+        name = _lenient_name(name_raw, flags, [])
+        start = pos + LOCAL.size + n_name + n_extra
+        out.append((pos, SurveyMember(name, method, start, csize, usize, crc, f"local header at {pos}",
+                                      bool(flags & FLAG_ENCRYPTED) or method == 99)))
+        if flags & 0x0008 or 0xFFFFFFFF in (csize, usize):
+            break  # the size is not in the header: a streaming reader would search; we stop here
+        pos = start + csize
+    if pos < end and len(out) > 0 and pos + 4 <= f.size and f.read(pos, 4) not in (LOCAL_SIG, CENTRAL_SIG,
+                                                                                    ZIP64_EOCD_SIG):
+        problems.append(f"bytes at offset {pos} between the members and the central directory are not "
+                        "a zip record")
+    return out

@@ -40,7 +40,8 @@ NESTED_OFFSET_CHARS = 19
 TORCH_NAMES = {DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32"}
 # Families whose MoE router is a bare nn.Parameter, not an nn.Linear, so no Linear-replacing quantizer
 # touches it: DeepseekV3MoE's MoEGate (modeling_deepseek_v3.py), GptOssTopKRouter (modeling_gpt_oss.py).
-ROUTER_NOT_LINEAR = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "gpt_oss"})
+ROUTER_NOT_LINEAR = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "glm_moe_dsa", "kimi_k2",
+                               "gpt_oss"})
 # BitsAndBytesConfig.bnb_4bit_quant_storage: the dtype the packed bytes are viewed as (FSDP-QLoRA: bf16)
 BNB4_STORAGE = {"uint8": DType.U8, "int8": DType.I8, "bfloat16": DType.BF16, "float16": DType.F16,
                 "float32": DType.F32}

@@ -20,7 +20,8 @@ def render_scan(verdicts: list[Verdict], console: Console, *, show_globals: bool
     columns = (Column("file"), Column("verdict", no_wrap=True), Column("globals that could run code"))
     rows = []
     for v in verdicts:
-        flagged = ", ".join(g.qualname for g in v.flagged) or v.error or (
+        flagged = ", ".join(g.qualname for g in v.flagged) or (
+            f"cannot be verified: {v.unverified[0]}" if v.unverified else "") or v.error or (
             f"({v.not_pickle}: not a pickle)" if v.not_pickle else "")
         status = Text(v.status, style=STATUS_STYLE.get(v.status, "red"))
         rows.append([plain(v.source), status, plain(flagged)])
@@ -37,6 +38,8 @@ def render_verdict(v: Verdict, console: Console) -> None:
     """One file: the verdict line, then each global with why it is or is not safe."""
     style = STATUS_STYLE.get(v.status, "red")
     console.print(plain(v.source) + Text(": ") + Text(v.summary, style=style))
+    for reason in v.unverified[1:] if not v.flagged else v.unverified:
+        console.print(Text("  cannot be verified: ", style=style) + plain(reason))
     if not v.globals:
         return
     columns = (Column("global"), Column("status", no_wrap=True), Column("named", numeric=True, drop=1),

@@ -25,7 +25,7 @@ def render_zoo(result: ZooResult, console: Console) -> None:
     rate = f", {bytes_label(int(st.bytes_hashed / st.seconds))}/s" if st.seconds > 0 else ""
     console.print(Text(f"this run: {st.files_read:,} files read, {st.files_resumed:,} resumed from "
                        f"{result.request.out}; {bytes_label(st.bytes_hashed)} hashed in {st.seconds:.1f} s"
-                       f"{rate} on {st.workers} workers ({st.threads} threads)", style="dim"))
+                       f"{rate} on {_n(st.workers, 'worker')} ({_n(st.threads, 'thread')})", style="dim"))
     if s.by_family:
         console.print(table(console, (Column("family"), Column("files", numeric=True),
                                       Column("models", numeric=True), Column("parameters", numeric=True),
@@ -78,3 +78,7 @@ def _duplicates(result: ZooResult, console: Console) -> None:
 def _lines(names: tuple[str, ...]) -> Text:
     """One name a line (each shown literally)."""
     return Text("\n").join(plain(n) for n in names)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -72,12 +72,14 @@ def _fill(item: Item, row: dict[str, Any]) -> None:
         row["size"] = f.size
         head = f.head(SNIFF_BYTES)
     fmt = next((x for x in FILE_FORMATS if x.holds_weights and x.reader().sniff(head, Path(base))), None)
+    code_suffixes = tuple(s for f in FILE_FORMATS if f.can_carry_code for s in f.suffixes)
+    pickle_named = base.lower().endswith(code_suffixes)
     with ExitStack() as stack:
         local_path = Path(path) if local else None
-        if fmt is None or fmt.can_carry_code or fmt.name == "onnx":
+        if (fmt is None and pickle_named) or (fmt is not None and (fmt.can_carry_code or fmt.name == "onnx")):
             local_path = local_path or stack.enter_context(_local_copy(folder, base))
         if fmt is None:
-            if base.lower().endswith(tuple(s for f in FILE_FORMATS if f.can_carry_code for s in f.suffixes)):
+            if pickle_named:
                 _verdict(row, _scan(local_path))  # a broken pickle still names what it would import
             raise ParamscopeError(f"{item.url}: not a format paramscope reads (first bytes {head[:8]!r})")
         row["format"] = fmt.name
@@ -85,8 +87,10 @@ def _fill(item: Item, row: dict[str, Any]) -> None:
             from paramscope.analyses.safety.pickle_safety import judge
 
             _verdict(row, judge(item.url, (), not_pickle=fmt.name))
-        elif local_path is not None:
-            _verdict(row, _scan(local_path))  # before reading: a file the reader refuses keeps its verdict
+        else:
+            # scan's own pass, before reading: it looks at every pickle of the file (the legacy format's
+            # five), and a file the reader then refuses keeps its verdict
+            _verdict(row, _scan(local_path))
         tensors, family = _read(fmt.name, folder, base, local_path)
         row["family"] = family or _config_family(folder)
         row["params"] = sum(t.params for t in tensors)
@@ -100,6 +104,7 @@ def _fill(item: Item, row: dict[str, Any]) -> None:
 
 def _read(fmt: str, folder: Folder, base: str,
           local_path: Path | None) -> tuple[tuple[Tensor, ...], str | None]:
+    """The file's tensors, and its family where the file says."""
     from paramscope.formats import registry
 
     if fmt == "gguf":

@@ -13,16 +13,23 @@ alone runs that module's code, so any global outside a known list could run code
 - anything else **could run code**; ``DANGEROUS`` names why for the usual payloads (picklescan's and
   fickling's lists of unsafe globals are the same idea).
 
-Exit status 2 when a file could run code, 1 when it cannot be read (and names nothing dangerous before
-the point where it breaks off), 0 otherwise.
+A file whose pickles cannot all be read to the end, or could be read two ways (a FRAME that disagrees
+with its opcodes, data after STOP, a zip whose local headers and central directory disagree, an
+encrypted member, an object array too large to read) is **unverified**, and its verdict is "could run
+code" too: the scan cannot show that loading stays within what it read.
+
+Exit status (docs/security.md): 0 read completely and safe (or a format that carries no code); 2 could
+run code, or holds pickle data that cannot be verified; 1 not a pickle-based file, or cannot be opened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from paramscope.model import Model
+if TYPE_CHECKING:
+    from paramscope.model import Model
 
 SAFE, HARMLESS, UNSAFE, UNREADABLE = "safe", "harmless", "could run code", "unreadable"
 ALLOWED_STATUS, HARMLESS_STATUS = "allowed", "harmless"
@@ -72,6 +79,8 @@ HARMLESS_GLOBALS: frozenset[tuple[str, str]] = frozenset({
     ("pathlib", "PurePosixPath"), ("pathlib", "PureWindowsPath"),
     ("datetime", "datetime"), ("datetime", "date"), ("datetime", "timedelta"), ("decimal", "Decimal"),
 })
+
+EXTENSION_PREFIX = "_inverted_registry["  # pickle_vm's name for an EXT opcode's global
 
 # Why a global is dangerous: whole modules first, then single names.
 DANGEROUS_MODULES: dict[str, str] = {
@@ -129,8 +138,9 @@ class GlobalVerdict:
 class Verdict:
     source: str
     globals: tuple[GlobalVerdict, ...]
-    error: str | None = None  # the pickle broke off: globals are those named before the break
+    error: str | None = None  # not a pickle-based file, or it cannot be opened: why (exit 1)
     not_pickle: str | None = None  # the format the file is instead (GGUF, safetensors, ONNX carry no code)
+    unverified: tuple[str, ...] = ()  # why what loading runs could differ from what was read (exit 2)
 
     @property
     def flagged(self) -> tuple[GlobalVerdict, ...]:
@@ -140,7 +150,7 @@ class Verdict:
 
     @property
     def status(self) -> str:
-        if self.flagged:
+        if self.flagged or self.unverified:
             return UNSAFE
         if self.error:
             return UNREADABLE
@@ -152,16 +162,20 @@ class Verdict:
 
     @property
     def exit_code(self) -> int:
-        """2 when loading could run code, 1 when the file could not be read, 0 when it is safe."""
+        """2 when loading could run code (or cannot be verified), 1 when the file is not pickle-based or
+        cannot be opened, 0 when it is safe."""
         return {UNSAFE: 2, UNREADABLE: 1}.get(self.status, 0)
 
     @property
     def summary(self) -> str:
         """One line: the verdict and the globals behind it."""
-        if self.could_run_code:
+        if self.could_run_code and self.flagged:
             names = ", ".join(g.qualname for g in self.flagged[:3])
             more = f" (and {len(self.flagged) - 3} more)" if len(self.flagged) > 3 else ""
             return f"loading it with torch.load(weights_only=False) could run code: {names}{more}"
+        if self.could_run_code:
+            more = f" (and {len(self.unverified) - 1} more)" if len(self.unverified) > 1 else ""
+            return f"could run code: cannot be verified: {self.unverified[0]}{more}"
         if self.error:
             return f"unreadable: {self.error}"
         if self.not_pickle:
@@ -175,6 +189,9 @@ class Verdict:
 def classify(module: str, name: str) -> tuple[str, str]:
     """(status, reason) for one global, exactly as named: no dotted-name resolution is assumed."""
     key = (module, name)
+    if module == "copyreg" and name.startswith(EXTENSION_PREFIX):
+        return DANGEROUS_STATUS, ("an EXT opcode: whatever global the loading process registered under "
+                                  "this code with copyreg.add_extension")
     if key in ALLOWED:
         return ALLOWED_STATUS, "accepted by torch.load(weights_only=True)"
     if key in DANGEROUS:
@@ -189,10 +206,10 @@ def classify(module: str, name: str) -> tuple[str, str]:
 
 
 def judge(source: str, references: Iterable[tuple[str, str, int, int]], error: str | None = None,
-          not_pickle: str | None = None) -> Verdict:
+          not_pickle: str | None = None, unverified: Iterable[str] = ()) -> Verdict:
     """The verdict for (module, name, times named, times called) references."""
     rows = tuple(GlobalVerdict(m, n, *classify(m, n), count, calls) for m, n, count, calls in references)
-    return Verdict(source, rows, error, not_pickle)
+    return Verdict(source, rows, error, not_pickle, tuple(unverified))
 
 
 def assess(model: Model) -> Verdict | None:

@@ -27,6 +27,7 @@ from paramscope.knowledge.families.encoders import (
     modernbert_tensors,
     mpnet_tensors,
     t5_tensors,
+    t5gemma_tensors,
     whisper_tensors,
 )
 from paramscope.knowledge.families.hfconfig import HfConfig
@@ -44,7 +45,7 @@ class NoFamilyRow(UnsupportedError):
 
 LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "distilbert": distilbert_tensors,
            "mpnet": mpnet_tensors, "modernbert": modernbert_tensors, "bart": bart_tensors,
-           "whisper": whisper_tensors}
+           "whisper": whisper_tensors, "t5gemma": t5gemma_tensors}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
 ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 
@@ -183,7 +184,8 @@ def _build(plan: _Plan) -> TensorList:
     else:
         decoder_tensors(d, t, c.text_prefix, c.head_prefix)
     if c is not None and plan.vision is not None:
-        VISION_TOWERS[plan.vision_type].build(plan.vision, t, c.vision_prefix)
+        tower = VISION_TOWERS[plan.vision_type]
+        tower.build(plan.vision, t, tower.prefix(c.vision_prefix))
         c.projector(plan.vision, d.hidden, t, c.projector_prefix, plan.outer)
     return t
 
@@ -248,7 +250,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
 def _tower_summary(plan: _Plan, c: Composite, v: HfConfig) -> dict[str, Any]:
     """Shape and parameter count of the vision tower and projector, for the summary."""
     tensors = _build(plan).items
-    vision = sum(t.params for t in tensors if t.name.startswith(c.vision_prefix))
+    vision_prefix = VISION_TOWERS[plan.vision_type].prefix(c.vision_prefix)
+    vision = sum(t.params for t in tensors if t.name.startswith(vision_prefix))
     projector = sum(t.params for t in tensors if t.name.startswith(c.projector_prefix))
     summary = {k: v.value(k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
                                         "num_attention_heads", "image_size", "patch_size")}

@@ -90,13 +90,16 @@ def _mla(d: Dims, t: TensorList, p: str) -> None:
     t.norm(p + "kv_a_layernorm", d.kv_lora_rank)
     t.linear(p + "kv_b_proj", d.n_heads * (d.qk_nope_head_dim + d.v_head_dim), d.kv_lora_rank)
     t.linear(p + "o_proj", d.hidden, d.n_heads * d.v_head_dim, d.o_bias)
-    if d.family.indexer:  # DeepseekV32Indexer: its own queries from the q latent, one key, head weights
-        heads, dim = d.hf.int("index_n_heads", minimum=1), d.hf.int("index_head_dim", minimum=1)
-        ip = p + "indexer."
-        t.linear(ip + "wq_b", heads * dim, d.q_lora_rank)
-        t.linear(ip + "wk", dim, d.hidden)
-        t.norm(ip + "k_norm", dim, bias=True)
-        t.linear(ip + "weights_proj", heads, d.hidden)
+
+
+def _indexer(d: Dims, t: TensorList, p: str) -> None:
+    """DeepseekV32Indexer: its own queries from the q latent, one key (LayerNorm'd), per-head weights."""
+    heads, dim = d.hf.int("index_n_heads", minimum=1), d.hf.int("index_head_dim", minimum=1)
+    p += "indexer."
+    t.linear(p + "wq_b", heads * dim, d.q_lora_rank)
+    t.linear(p + "wk", dim, d.hidden)
+    t.norm(p + "k_norm", dim, bias=True)
+    t.linear(p + "weights_proj", heads, d.hidden)
 
 
 ATTENTION: dict[str, Callable[[Dims, TensorList, str], None]] = {
@@ -314,7 +317,8 @@ def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
 
 MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "mixtral": _mixtral, "qwen": _qwen, "deepseek": _deepseek, "gpt_oss": _gpt_oss,
-    "glm4_moe": _deepseek, "deepseek_v32": _deepseek, "ernie": _ernie, "granite": _granite, "jamba": _jamba,
+    "glm4_moe": _deepseek, "deepseek_v32": _deepseek, "glm_moe_dsa": _deepseek,
+    "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
     "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
     "llama4": _llama4,
@@ -355,11 +359,18 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
         t.add(head_prefix + name(d, "head") + ".bias", d.vocab)
 
 
-def _attention_block(d: Dims, t: TensorList, p: str) -> None:
+def _attention_block(d: Dims, t: TensorList, p: str, indexer: bool = True) -> None:
     p += name(d, "attn")
     ATTENTION[d.family.attention](d, t, p)
     if d.family.sinks:
         t.add(p + "sinks", d.n_heads)
+    if d.family.indexer and indexer:
+        _indexer(d, t, p)
+
+
+def _shared_index_block(d: Dims, t: TensorList, p: str) -> None:
+    """GLM-MoE-DSA's "shared" layers: attention without an indexer of their own."""
+    _attention_block(d, t, p, indexer=False)
 
 
 def _mixer_block(d: Dims, t: TensorList, p: str) -> None:
@@ -399,4 +410,5 @@ LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
     "deltanet": _mixer_block, "deltanet_split": _mixer_block, "attention+mamba2": _parallel_block,
     "lightning": _lightning_block, "cross": _cross_block, "shortconv": _mixer_block,
+    "attention_shared_index": _shared_index_block,
 }

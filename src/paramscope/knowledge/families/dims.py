@@ -152,6 +152,7 @@ MOE_RULES: dict[str, MoeRule] = {
     # DeepseekV32Config.mlp_layer_types ("dense"/"sparse"), else first_k_dense_replace dense layers; the
     # router always learns e_score_correction_bias
     "deepseek_v32": MoeRule(_v32_sparse, _deepseek_shared, lambda hf: True),
+    "glm_moe_dsa": MoeRule(_v32_sparse, _deepseek_shared, lambda hf: True),
     # Llama4TextConfig.moe_layers, else every interleave_moe_layer_step-th layer from step − 1; one
     # shared expert of intermediate_size beside the routed ones
     "llama4": MoeRule(lambda hf, i, n: n > 0 and (
@@ -307,6 +308,22 @@ FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
 }
 
 
+def _shared_index_layers(hf: HfConfig, n: int) -> list[bool]:
+    # GlmMoeDsaConfig: indexer_types ("full"/"shared"), else index_topk_pattern ("F"/"S"), else "full" when
+    # max(i − index_skip_topk_offset + 1, 0) % index_topk_freq == 0
+    kinds = hf.str_list("indexer_types")
+    if kinds is None:
+        pattern = hf.value("index_topk_pattern")
+        if isinstance(pattern, str):
+            kinds = tuple("shared" if c == "S" else "full" for c in pattern)
+        elif isinstance(pattern, list) and all(isinstance(c, str) for c in pattern):
+            kinds = tuple(pattern)
+    if kinds is not None:
+        return [i < len(kinds) and kinds[i] == "shared" for i in range(n)]
+    freq, offset = max(hf.int("index_topk_freq", 1), 1), hf.int("index_skip_topk_offset", 2)
+    return [max(i - offset + 1, 0) % freq != 0 for i in range(n)]
+
+
 def _lfm2_ffn(hf: HfConfig) -> int:
     # Lfm2MLP: with block_auto_adjust_ff_dim, 2/3 of intermediate_size, times block_ffn_dim_multiplier,
     # rounded up to a multiple of block_multiple_of
@@ -328,9 +345,10 @@ def _lfm2_ffn(hf: HfConfig) -> int:
 def resolve(fam: Family, raw: Mapping[str, Any], source: str,
             outer: Mapping[str, Any] | None = None) -> Dims:
     """The numbers of one (text) model; ``outer`` is the multimodal wrapper, for dtype and tying."""
-    if fam.flatten:  # DbrxConfig: attn_config / ffn_config sub-configs; the file's nested values win
+    if fam.flatten:  # DbrxConfig: attn_config / ffn_config sub-configs. The top level wins: those
+        # sections also carry PretrainedConfig noise ("tie_word_embeddings": true in dbrx-instruct's)
         nested = [raw.get(k) for k in fam.flatten]
-        raw = {**raw, **{k: v for n in nested if isinstance(n, Mapping) for k, v in n.items()}}
+        raw = {**{k: v for n in nested if isinstance(n, Mapping) for k, v in n.items()}, **raw}
     hf = HfConfig(raw, fam.defaults, fam.attribute_map, source)
     hidden = hf.int("hidden_size", minimum=1)
     heads = hf.int("num_attention_heads", minimum=1)
@@ -365,6 +383,9 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         cross = set(hf.int_list(fam.cross_layers))
         dims.update(blocks=tuple("cross" if i in cross else "attention" for i in range(n_layers)),
                     layer_types=tuple("none" if i in cross else k for i, k in enumerate(layer_types)))
+    if fam.indexer == "indexer_types":  # GlmMoeDsaConfig.indexer_types, else its freq/offset schedule
+        shared = _shared_index_layers(hf, n_layers)
+        dims.update(blocks=tuple("attention_shared_index" if s else "attention" for s in shared))
     if fam.moe:
         dims.update(_moe(fam, hf, n_layers))
     if fam.attention == "mla":

@@ -6,9 +6,11 @@ Both use LayerNorm with biases, learned absolute positions and biased projection
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 
+from paramscope.errors import FormatError
 from paramscope.knowledge.families.dims import Dims
-from paramscope.knowledge.families.hfconfig import MAX_LAYERS
+from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model.dtypes import DType
 
@@ -325,3 +327,51 @@ def whisper_tensors(d: Dims, t: TensorList) -> None:
     t.norm(dec + "layer_norm", h, bias=True)
     if not d.tied:
         t.linear("proj_out", d.vocab, h)
+
+
+# T5GemmaModuleConfig defaults (Gemma 2 2B's shape), for an encoder or decoder section that omits a field
+T5GEMMA_MODULE = {"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
+                  "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
+                  "head_dim": 256,
+                  "attention_bias": False}
+
+
+def t5gemma_tensors(d: Dims, t: TensorList) -> None:
+    """T5GemmaForConditionalGeneration (models/t5gemma/modeling_t5gemma.py): an encoder and a decoder of
+    Gemma 2 layers, each configured by its own section (the 9B-2B checkpoints pair unequal stacks), with
+    its own embed_tokens and final norm; decoder layers add cross_attn, whose keys and values read the
+    encoder's width. The head is the decoder's embedding unless untied (lm_head.out_proj)."""
+    raw = d.hf.raw
+    sections = {}
+    for stack in ("encoder", "decoder"):
+        section = raw.get(stack) or {}
+        if not isinstance(section, Mapping):
+            raise FormatError(d.hf.source, f"{stack} must be a JSON object", found=type(section).__name__)
+        sections[stack] = HfConfig(section, T5GEMMA_MODULE, {}, d.hf.source)
+    enc_hidden = sections["encoder"].int("hidden_size", minimum=1)
+    for stack, hf in sections.items():
+        h, heads = hf.int("hidden_size", minimum=1), hf.int("num_attention_heads", minimum=1)
+        hd = hf.int("head_dim", h // heads, minimum=1)
+        q, kv = heads * hd, hf.int("num_key_value_heads", heads, minimum=1) * hd
+        bias, ffn = hf.flag("attention_bias"), hf.int("intermediate_size", minimum=1)
+        p = f"model.{stack}."
+        t.embedding(p + "embed_tokens", hf.int("vocab_size", minimum=1), h)
+        for i in range(hf.int("num_hidden_layers", maximum=MAX_LAYERS)):
+            lp = f"{p}layers.{i}."
+            blocks = [("self_attn", h)] + ([("cross_attn", enc_hidden)] if stack == "decoder" else [])
+            for block, kv_in in blocks:
+                t.linear(f"{lp}{block}.q_proj", q, h, bias)
+                t.linear(f"{lp}{block}.k_proj", kv, kv_in, bias)
+                t.linear(f"{lp}{block}.v_proj", kv, kv_in, bias)
+                t.linear(f"{lp}{block}.o_proj", h, q, bias)
+                t.norm(f"{lp}pre_{block}_layernorm", h)
+                t.norm(f"{lp}post_{block}_layernorm", h)
+            t.linear(lp + "mlp.gate_proj", ffn, h)
+            t.linear(lp + "mlp.up_proj", ffn, h)
+            t.linear(lp + "mlp.down_proj", h, ffn)
+            t.norm(lp + "pre_feedforward_layernorm", h)
+            t.norm(lp + "post_feedforward_layernorm", h)
+        t.norm(p + "norm", h)
+    if not d.tied:
+        dec = sections["decoder"]
+        t.linear("lm_head.out_proj", dec.int("vocab_size", minimum=1), dec.int("hidden_size", minimum=1))

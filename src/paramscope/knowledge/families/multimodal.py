@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from paramscope.errors import FormatError
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
 
@@ -85,8 +86,10 @@ def llava_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
     """LlavaMultiModalProjector: linear_1 (vision → text), GELU, linear_2 (text → text), with biases
     unless multimodal_projector_bias is false."""
     vh = v.int("hidden_size", minimum=1)
-    t.linear(p + "linear_1", text_hidden, vh, bias=True)
-    t.linear(p + "linear_2", text_hidden, text_hidden, bias=True)
+    bias = HfConfig(outer, {"multimodal_projector_bias": True}, {}, v.source).flag(
+        "multimodal_projector_bias")
+    t.linear(p + "linear_1", text_hidden, vh, bias=bias)
+    t.linear(p + "linear_2", text_hidden, text_hidden, bias=bias)
 
 
 def llava_next_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
@@ -282,6 +285,8 @@ def mllama_tower(v: HfConfig, t: TensorList, p: str) -> None:
     patches = (v.int("image_size", minimum=1) // patch) ** 2 + 1
     tiles = v.int("max_num_tiles", minimum=1)
     ratios = v.value("supported_aspect_ratios") or _MLLAMA_RATIOS
+    if not isinstance(ratios, list | tuple):
+        raise FormatError(v.source, "field 'supported_aspect_ratios' must be a list", found=repr(ratios)[:80])
     rows = len(ratios) + 1
     t.add(p + "patch_embedding.weight", h, channels, patch, patch)
     t.add(p + "class_embedding", h)
@@ -325,6 +330,12 @@ class Tower:
     defaults: Mapping[str, Any]  # the vision config class's defaults, for the fields read
     build: Callable[[HfConfig, TensorList, str], None]
     attribute_map: Mapping[str, str] = field(default_factory=dict)
+    # the tower's modules sit right under the wrapper's attribute, with no "vision_model." level of their
+    # own (PixtralVisionModel in LLaVA: pixtral-12b's vision_tower.transformer…, not …vision_model.…)
+    bare: bool = False
+
+    def prefix(self, composite_prefix: str) -> str:
+        return composite_prefix.removesuffix("vision_model.") if self.bare else composite_prefix
 
 
 _QWEN_VISION_NAMES = {"num_attention_heads": "num_heads", "num_hidden_layers": "depth"}
@@ -366,7 +377,7 @@ _QWEN3_5_VISION = {**_QWEN3_VL_VISION, "deepstack_visual_indexes": []}
 VISION_TOWERS: dict[str, Tower] = {
     "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
     "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
-    "pixtral": Tower(_PIXTRAL, pixtral_tower),
+    "pixtral": Tower(_PIXTRAL, pixtral_tower, bare=True),
     "llama4_vision_model": Tower(_LLAMA4_VISION, llama4_tower),
     "idefics3_vision": Tower(_IDEFICS3_VISION, siglip_tower),
     "mllama_vision_model": Tower(_MLLAMA_VISION, mllama_tower, {"num_attention_heads": "attention_heads"}),

@@ -41,7 +41,8 @@ class Family:
     sliding: str = "none"  # key of dims.SLIDING_RULES, used when the config has no layer_types
     mixer: str = ""  # key of dims.MIXER_RULES for hybrid / state-space models ("" = attention only)
     bare: bool | None = None  # the checkpoint holds the bare model; None = as the class name says
-    indexer: bool = False  # DeepSeek-V3.2's sparse-attention indexer beside MLA
+    indexer: str = ""  # sparse-attention indexer beside MLA: "all" layers (DeepSeek-V3.2), "indexer_types"
+    # (GLM-MoE-DSA: only the "full" layers of that list, the "shared" ones reuse the previous top-k)
     embed_extra: int = 0  # embedding rows beyond vocab_size (Mllama: vocab_size + 8)
     cross_layers: str = ""  # config list of layers that cross-attend instead (Mllama); "" = none
     flatten: tuple[str, ...] = ()  # nested config sections read as top-level fields (DBRX's attn_config)

@@ -444,7 +444,7 @@ TEXT_ROWS: tuple[Family, ...] = (
                        first_k_dense_replace=3, kv_lora_rank=512,
                        q_lora_rank=1536, qk_rope_head_dim=64, v_head_dim=128, qk_nope_head_dim=128,
                        index_head_dim=128, index_n_heads=64),
-           attribute_map={"num_experts": "n_routed_experts"}, attention="mla", indexer=True,
+           attribute_map={"num_experts": "n_routed_experts"}, attention="mla", indexer="all",
            qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", moe="deepseek_v32"),
     # EXAONE 3 / 3.5 (LG): Llama's computation under GPT-2-style names (transformer.h.N.attn.attention…,
     # mlp.c_fc_0 / c_fc_1 / c_proj); transformers 5 builds it as LlamaForCausalLM and keeps these names
@@ -455,6 +455,16 @@ TEXT_ROWS: tuple[Family, ...] = (
                   "attn": "attn.attention.", "o": "out_proj", "gate": "c_fc_0", "up": "c_fc_1",
                   "down": "c_proj"},
            norms=("ln_1", "ln_2"), qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
+    # GLM-MoE-DSA (GLM-5): DeepSeek-V3.2's layout; layers marked "shared" reuse the previous indexer's top-k
+    # and have none of their own
+    Family("glm_moe_dsa", "models/glm_moe_dsa/modeling_glm_moe_dsa.py",
+           architectures=("GlmMoeDsaForCausalLM",),
+           defaults=_d(154880, 6144, 12288, 78, 64, 64, 202752, moe_intermediate_size=2048,
+                       n_shared_experts=1, n_routed_experts=256, num_experts_per_tok=8,
+                       first_k_dense_replace=3, kv_lora_rank=512, q_lora_rank=2048, qk_rope_head_dim=64,
+                       v_head_dim=256, qk_nope_head_dim=192, index_head_dim=128, index_n_heads=32),
+           attribute_map={"num_experts": "n_routed_experts"}, attention="mla", indexer="indexer_types",
+           qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", moe="glm_moe_dsa"),
     # -- families whose modeling code lives only in their repositories (transformers has no class) ----
     # ChatGLM2/3 (THUDM modeling_chatglm.py): transformer.embedding / encoder / output_layer, a fused
     # query_key_value over multi_query_group_num KV groups of kv_channels, gate and up fused in

@@ -206,6 +206,16 @@ _SEQ2SEQ_ROWS: tuple[Family, ...] = (
            attribute_map={**_BART_NAMES, "max_position_embeddings": "max_target_positions"}),
 )
 
+# T5Gemma: the decoder section's numbers stand for the model (ArchConfig: its layers hold the KV cache)
+_SEQ2SEQ_ROWS += (
+    Family("t5gemma", "models/t5gemma/modeling_t5gemma.py", layout="t5gemma",
+           architectures=("T5GemmaForConditionalGeneration",),
+           defaults={"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
+                     "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
+                     "head_dim": 256, "max_position_embeddings": 8192, "tie_word_embeddings": True},
+           flatten=("decoder",)),
+)
+
 FAMILY_ROWS += TEXT_ROWS + SSM_ROWS + _ENCODER_ROWS + _SEQ2SEQ_ROWS
 FAMILIES: dict[str, Family] = {f.model_type: f for f in FAMILY_ROWS}
 BY_ARCHITECTURE: dict[str, str] = {a: f.model_type for f in FAMILY_ROWS for a in f.architectures}

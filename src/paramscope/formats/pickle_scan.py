@@ -1,0 +1,498 @@
+"""Every pickle a file holds, read on ``pickle_vm`` for the safety scan: what loading it could import.
+
+The scan reads each pickle the way *any* of CPython's unpicklers could be made to read it by the
+programs that load such files, and keeps every global they would resolve:
+
+- a stream of pickles (``pickle.load`` called again on the same file): after each STOP the next pickle
+  starts right after it and, when STOP came inside a FRAME, at the frame's end too (where the pure-Python
+  unpickler leaves the file); the memo carries over (one Unpickler's ``load()`` called again);
+- containers: every zip member that is a pickle by name or by content (the storages a torch data.pkl
+  names are raw bytes torch never unpickles), both the central directory's and the local headers'
+  view of the archive, ``.npy`` arrays of object dtype and ``.npz`` members, joblib-style compressed
+  pickles, the five pickles of a legacy ``torch.save`` file.
+
+What cannot be read to the end, or could be read two ways, is *unverified*: the scan names why, and the
+verdict is "could run code" (docs/security.md). A file whose first byte is not a pickle opcode and
+that is no container is *not a pickle*.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paramscope.errors import FormatError, ParamscopeError, UnsupportedError
+from paramscope.formats import pickle_vm as vm
+from paramscope.formats import zipfile_safe
+from paramscope.sources.local import LocalFile
+
+MAX_BYTES = 256 << 20  # one pickle stream read into memory: the largest real data.pkl files are a few MB
+MAX_PICKLES = 64  # pickles in one stream (legacy torch.save writes 5)
+MAX_DEPTH = 4  # containers inside containers
+MAX_NPY_HEADER = 1 << 20  # numpy.load(allow_pickle=True) takes any header size
+LIMITS = vm.Limits()
+NPY_MAGIC = b"\x93NUMPY"
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch/serialization.py MAGIC_NUMBER
+FIRST_WINDOW = 1 << 20
+# Names a loader unpickles by (pickle, joblib, torch, numpy's object arrays).
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".pck", ".pcl", ".p", ".joblib", ".sav", ".dill", ".pt", ".pth",
+                   ".ckpt", ".data.pkl")
+# joblib.numpy_pickle_utils._COMPRESSORS prefixes; lz4 needs a package the scan does not use
+COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"]\x00\x00", "lzma"),
+              (b"\x04\x22\x4d\x18", "lz4"), (b"\x78\x01", "zlib"), (b"\x78\x5e", "zlib"),
+              (b"\x78\x9c", "zlib"), (b"\x78\xda", "zlib"))
+# numpy dtype strings that hold no Python objects ("<f4", "|b1", "<M8[ns]", "|S10", "<U5", "|V8")
+PLAIN_DESCR = re.compile(r"[<>|=]?[biufcmMSUVa?][0-9]*(\[[0-9a-zA-Z]+\])?")
+
+
+@dataclass(frozen=True, slots=True)
+class PickleScan:
+    references: tuple[vm.GlobalUse, ...]
+    unverified: tuple[str, ...]  # why loading could resolve more than ``references``
+    pickles: int  # pickles read to their STOP
+    not_pickle: str | None = None  # nothing here is a pickle: why (no pickle, no container)
+    notes: tuple[str, ...] = ()
+    code_free: str | None = None  # a container of plain data only (numeric .npy / .npz): what it is
+
+
+@dataclass
+class _Scan:
+    file: str
+    refs: dict[tuple[str, str], vm.GlobalUse] = field(default_factory=dict)
+    unverified: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    pickles: int = 0
+    not_pickle: str | None = None
+    code_free: str | None = None
+
+    def add(self, refs: tuple[vm.GlobalUse, ...]) -> None:
+        for u in refs:
+            have = self.refs.get((u.module, u.name))
+            if have is None:
+                self.refs[(u.module, u.name)] = vm.GlobalUse(u.module, u.name, u.offset, u.count, u.calls)
+            else:
+                have.count += u.count
+                have.calls += u.calls
+
+    def doubt(self, where: str, why: str) -> None:
+        self.unverified.append(f"{where}: {why}" if where else why)
+
+    def result(self) -> PickleScan:
+        unverified = tuple(dict.fromkeys(self.unverified))
+        empty = not (self.refs or unverified or self.pickles)
+        return PickleScan(tuple(self.refs.values()), unverified, self.pickles,
+                          self.not_pickle if empty and not self.code_free else None,
+                          tuple(dict.fromkeys(self.notes)), self.code_free if empty else None)
+
+
+# --- streams of pickles ---------------------------------------------------------------------------
+
+def scan_bytes(data: bytes, file: str = "<bytes>", *, torch_data_pkl: bool = False) -> PickleScan:
+    """The pickles in ``data`` read as one stream (see the module docstring)."""
+    s = _Scan(file)
+    _stream(s, data, "", single=torch_data_pkl)
+    return s.result()
+
+
+def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages: set[str] | None = None,
+            start: int = 0) -> int:
+    """Every pickle from ``start`` on until the data ends; returns how many were read to their STOP."""
+    def persistent_load(pid: Any) -> Any:
+        # torch's ("storage", TYPE, KEY, LOCATION, NUMEL): the key names a raw member, never unpickled
+        if storages is not None and isinstance(pid, tuple) and len(pid) >= 3 and isinstance(pid[2], str):
+            storages.add(pid[2])
+        return vm.PersistentRef(pid)
+
+    label = f"{where} " if where else ""
+    todo: list[tuple[int, dict[int, Any]]] = [(start, {})]
+    seen: set[int] = set()
+    read = 0
+    while todo:
+        at, memo = todo.pop(0)
+        if at >= len(data) or at in seen:
+            continue
+        seen.add(at)
+        if len(seen) > MAX_PICKLES:
+            s.doubt(where, f"more than {MAX_PICKLES} pickles in a row (not all read)")
+            break
+        if at > start and single:
+            s.doubt(where, f"data after the pickle's STOP at offset {at} (torch never writes it; a second "
+                    "load of the stream would read it)")
+        memo = dict(memo)
+        try:
+            r = vm.run(data, s.file, at, limits=LIMITS, persistent_load=persistent_load, memo=memo,
+                       after_build=_joblib_array)
+        except vm.PickleError as e:
+            s.add(e.references)
+            for a in e.anomalies:
+                s.doubt(where, a)
+            if at == start and e.ops <= 1 and not e.references:
+                s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
+            elif at == start:
+                s.doubt(where, f"the pickle cannot be read to its end ({_short(e, s.file)})")
+            else:
+                s.doubt(where, f"data after a pickle at offset {at} is not a whole pickle "
+                        f"({_short(e, s.file)})")
+            continue
+        except Exception as e:
+            s.doubt(where, f"the scan failed inside the pickle at offset {at} ({type(e).__name__}: {e})")
+            continue
+        read += 1
+        s.pickles += 1
+        s.add(r.references)
+        for a in r.anomalies:
+            s.doubt(where, a)
+        todo.append((r.end, memo))
+        if r.frame_end is not None:
+            todo.append((min(r.frame_end, len(data)), memo))
+    return read
+
+
+# joblib.numpy_pickle: after BUILD of a NumpyArrayWrapper, joblib's Unpickler reads the array from the
+# file itself: an object array as a nested pickle (a fresh Unpickler), other arrays as a padding-length
+# byte, that padding, then count * itemsize raw bytes; then unpickling goes on.
+JOBLIB_WRAPPERS = {("joblib.numpy_pickle", "NumpyArrayWrapper"),
+                   ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper")}  # scikit-learn < 0.23
+_DTYPE_CODE = re.compile(r"[<>|=]?([biufcmMSUVaO?])([0-9]*)")
+
+
+def _joblib_array(m: vm.Machine, obj: Any) -> None:
+    if not (isinstance(obj, vm.Call) and isinstance(obj.func, vm.Global)
+            and (obj.func.module, obj.func.name) in JOBLIB_WRAPPERS and isinstance(obj.state, vm.PDict)):
+        return
+    if m.frame_end is not None and m.frame_end > m.pos:
+        m._fail(f"joblib array at offset {m.pos} lies inside a FRAME (joblib ends frames before arrays)")
+    state = obj.state.entries
+    shape, dtype = state.get("shape"), state.get("dtype")
+    if not (isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape)):
+        m._fail(f"joblib array at offset {m.pos} has no shape the scan reads")
+    itemsize, objects = _joblib_dtype(dtype)
+    if itemsize is None:
+        m._fail(f"joblib array at offset {m.pos} has a dtype the scan does not read")
+    if objects:  # a nested pickle, read by a fresh Unpickler on the same file
+        inner = vm.Machine(m.data, m.file, m.pos, limits=m.limits, persistent_load=m.persistent_load,
+                           after_build=_joblib_array)
+        try:
+            r = inner.run()
+        except vm.PickleError as e:
+            _merge(m, e.references)
+            raise
+        _merge(m, r.references)
+        m.anomalies.extend(r.anomalies)
+        m.pos = r.end
+        return
+    if "numpy_array_alignment_bytes" in state:
+        m.take(m.take(1, "joblib padding length")[0], "joblib padding")
+    count = 1
+    for n in shape:
+        count *= n
+    m.take(count * itemsize, "joblib array data")
+
+
+def _joblib_dtype(dtype: Any) -> tuple[int | None, bool]:
+    """(item size, holds objects) of numpy.dtype(CODE, False, True) as pickled, with its BUILD state
+    (version, byte order, subarray, names, fields, elsize, alignment, flags)."""
+    if not (isinstance(dtype, vm.Call) and isinstance(dtype.args, tuple) and dtype.args
+            and isinstance(dtype.args[0], str)):
+        return None, False
+    state = dtype.state if isinstance(dtype.state, tuple) else ()
+    if len(state) >= 8 and type(state[7]) is int and state[7] & 1:  # NPY_ITEM_REFCOUNT: objects inside
+        return 0, True
+    if len(state) >= 8 and type(state[5]) is int and state[5] > 0:  # structured / void: elsize given
+        return state[5], False
+    match = _DTYPE_CODE.fullmatch(dtype.args[0])
+    if match is None:
+        return None, False
+    kind, digits = match.groups()
+    if kind == "O":
+        return 0, True
+    size = int(digits) if digits else {"b": 1, "?": 1}.get(kind)
+    if size is None:
+        return None, False
+    return size * (4 if kind == "U" else 1), False
+
+
+def _merge(m: vm.Machine, refs: tuple[vm.GlobalUse, ...]) -> None:
+    for u in refs:
+        have = m.refs.get((u.module, u.name))
+        if have is None:
+            m.refs[(u.module, u.name)] = vm.GlobalUse(u.module, u.name, u.offset, u.count, u.calls)
+        else:
+            have.count += u.count
+            have.calls += u.calls
+
+
+def _short(e: Exception, file: str) -> str:
+    text = str(e)
+    return text[len(file) + 2:] if text.startswith(file + ": ") else text
+
+
+# --- files and containers -------------------------------------------------------------------------
+
+def scan_path(path: Path) -> PickleScan:
+    """Every pickle in the file at ``path`` (raises ``ParamscopeError`` only when it cannot be opened)."""
+    with LocalFile(Path(path)) as f:
+        s = _Scan(f.name)
+        head = f.head(512)
+        if not head:
+            s.not_pickle = "an empty file"
+        elif zipfile_safe.is_zip(head):
+            _zip_file(s, f, "", 0)
+        elif head.startswith(NPY_MAGIC):
+            _npy(s, f.read(0, min(f.size, MAX_NPY_HEADER + 16), "the .npy header"), "", f)
+        elif _other_archive(head):
+            s.doubt("", f"{_other_archive(head)}: its members are not read")
+        elif _compression(head):
+            _compressed(s, f, head)
+        else:
+            _plain(s, f)
+        return s.result()
+
+
+def _plain(s: _Scan, f: LocalFile) -> None:
+    """A pickle file, a legacy torch.save file (five pickles, then raw storages), or neither."""
+    window = f.read(0, min(f.size, FIRST_WINDOW), "the pickle")
+    try:
+        first = vm.run(window, f.name, limits=LIMITS)
+        legacy = type(first.value) is int and first.value == LEGACY_MAGIC
+    except vm.PickleError:
+        legacy = False
+    if legacy:
+        _legacy(s, f)
+        return
+    if f.size > MAX_BYTES:
+        s.doubt("", f"a pickle stream of {f.size} bytes, larger than the scan reads ({MAX_BYTES})")
+        _stream(s, window, "")
+        return
+    _stream(s, window if f.size <= FIRST_WINDOW else f.read(0, f.size, "the pickle"), "")
+
+
+def _legacy(s: _Scan, f: LocalFile) -> None:
+    from paramscope.formats import pytorch
+
+    try:
+        layout = pytorch.legacy_pickles(f)
+    except vm.PickleError as e:
+        s.add(e.references)
+        s.doubt("", f"legacy torch.save pickles cannot be read to their end ({_short(e, f.name)})")
+        return
+    except ParamscopeError as e:
+        s.doubt("", f"legacy torch.save layout is broken ({_short(e, f.name)})")
+        layout = None
+    end = layout.data_start if layout else min(f.size, MAX_BYTES)
+    # the five pickles again, as a stream: anomalies, and every global of each
+    read = _stream(s, f.read(0, end, "the pickles"), "")
+    if layout is None or layout.keys is None:
+        return
+    if read < 5:
+        s.doubt("", "legacy torch.save file holds fewer than its five pickles")
+    # torch.load reads the storages as raw bytes after the five pickles and unpickles nothing more:
+    # a storage that does not add up stops the load (after the pickles ran), so it is a note, not doubt
+    try:
+        storages = pytorch.legacy_storages(f, layout)
+    except ParamscopeError as e:
+        s.notes.append(f"legacy storages do not add up ({_short(e, f.name)})")
+        return
+    last = max((at + n for at, n in storages.values()), default=layout.data_start)
+    if last != f.size:
+        s.notes.append(f"{f.size - last} bytes after the last storage (torch never reads them)")
+
+
+def certainly_scanned(head: bytes) -> bool:
+    """A head no code-free format starts with: a zip, a protocol-2+ pickle, a .npy array."""
+    return (zipfile_safe.is_zip(head) or head.startswith(NPY_MAGIC)
+            or (len(head) >= 2 and head[0] == 0x80 and head[1] <= vm.HIGHEST_PROTOCOL))
+
+
+def _other_archive(head: bytes) -> str | None:
+    """Archives that may hold pickles but that the scan does not open."""
+    if head[257:262] == b"ustar":
+        return "a tar archive (torch.save before 0.4 wrote one)"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "a 7z archive"
+    if head.startswith(b"Rar!\x1a\x07"):
+        return "a RAR archive"
+    return None
+
+
+def _compression(head: bytes) -> str | None:
+    return next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
+
+
+def _compressed(s: _Scan, f: LocalFile, head: bytes) -> None:
+    """joblib.dump(compress=…) and pickles saved through gzip/bz2/lzma: inflated with a bound."""
+    kind = _compression(head)
+    data = _decompress(kind, f.read(0, min(f.size, MAX_BYTES), "the compressed data"))
+    if data is None:
+        _plain(s, f)  # not that compression after all: perhaps a pickle starting with those bytes
+        return
+    if isinstance(data, str):
+        s.doubt("", data)
+        return
+    s.notes.append(f"{kind}-compressed")
+    where = f"({kind}-compressed)"
+    if _other_archive(data[:512]):
+        s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
+    elif zipfile_safe.is_zip(data[:4]):
+        _nested_zip(s, data, where, 0)
+    elif data.startswith(NPY_MAGIC):
+        _npy(s, data, where)
+    else:
+        _stream(s, data, where)
+
+
+def _decompress(kind: str | None, raw: bytes) -> bytes | str | None:
+    """The inflated bytes, a reason they cannot be verified (str), or None: not that compression."""
+    import bz2
+    import lzma
+
+    try:
+        if kind in ("gzip", "zlib"):
+            d = zlib.decompressobj(47)  # zlib or gzip header, detected
+            out = d.decompress(raw, MAX_BYTES)
+            if d.unconsumed_tail:
+                return f"{kind}-compressed data inflates past {MAX_BYTES} bytes (not all read)"
+            return out
+        if kind == "bz2":
+            out = bz2.BZ2Decompressor().decompress(raw, MAX_BYTES)
+            return out
+        if kind in ("xz", "lzma"):
+            fmt = lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE
+            return lzma.LZMADecompressor(fmt).decompress(raw, MAX_BYTES)
+    except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError):
+        return None
+    return f"{kind}-compressed data: the scan does not decompress {kind}, so it is not verified"
+
+
+# --- numpy ----------------------------------------------------------------------------------------
+
+def _npy(s: _Scan, data: bytes, where: str, f: LocalFile | None = None) -> None:
+    """numpy.lib.format: magic, version, header length, a dict literal; object arrays are a pickle."""
+    label = where or "the .npy array"
+    if len(data) < 10 or not data.startswith(NPY_MAGIC):
+        s.doubt(where, f"{label} has no .npy header")
+        return
+    major = data[6]
+    if major == 1:
+        n, at, encoding = int.from_bytes(data[8:10], "little"), 10, "latin-1"
+    elif major in (2, 3) and len(data) >= 12:
+        n, at, encoding = int.from_bytes(data[8:12], "little"), 12, "latin-1" if major == 2 else "utf-8"
+    else:
+        s.doubt(where, f"{label} has .npy version {major}, which the scan does not read")
+        return
+    if n > MAX_NPY_HEADER or at + n > len(data):
+        s.doubt(where, f"{label} has a header of {n} bytes the scan does not read")
+        return
+    import ast
+
+    try:
+        header = ast.literal_eval(data[at:at + n].decode(encoding))  # what numpy's safe_eval accepts
+        descr = header["descr"]
+    except (ValueError, SyntaxError, TypeError, KeyError, UnicodeDecodeError, MemoryError,
+            RecursionError):
+        s.doubt(where, f"{label}'s header is not the dict numpy writes")
+        return
+    if not _has_objects(descr):
+        s.code_free = s.code_free or "numpy (plain numbers)"
+        s.notes.append(f"{label}: plain numbers")
+        return
+    s.notes.append(f"{label}: object array (a pickle, what numpy.load(allow_pickle=True) unpickles)")
+    if f is not None:
+        if f.size > MAX_BYTES:
+            s.doubt(where, f"{label}: object array larger than the scan reads")
+            return
+        data = f.read(0, f.size, "the array")
+    _stream(s, data, where, start=at + n)
+
+
+def _has_objects(descr: Any, depth: int = 0) -> bool:
+    """Whether a ``descr`` (a dtype string, or a list of (name, descr[, shape]) fields) holds objects;
+    anything not recognised counts as objects."""
+    if depth > 32:
+        return True
+    if isinstance(descr, str):
+        return PLAIN_DESCR.fullmatch(descr) is None
+    if isinstance(descr, list):
+        return any(not isinstance(field_, tuple) or len(field_) < 2 or _has_objects(field_[1], depth + 1)
+                   for field_ in descr)
+    return True
+
+
+# --- zip archives ---------------------------------------------------------------------------------
+
+def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int) -> None:
+    archive = zipfile_safe.survey(f)
+    for problem in archive.problems:
+        s.doubt(where, f"zip archive: {problem}")
+    members = archive.members
+    data_pkls = [m for m in members if m.name == "data.pkl" or m.name.endswith("/data.pkl")]
+    storages: set[str] = set()
+    torch_prefixes = {m.name[: -len("data.pkl")] for m in data_pkls}
+    for m in data_pkls:  # first, to learn which members are storages
+        _member(s, f, m, depth, storages=storages, torch_data_pkl=True)
+    raw_storages = {f"{p}data/{k}" for p in torch_prefixes for k in storages}
+    for m in members:
+        if m in data_pkls or m.name in raw_storages or m.name.endswith("/"):
+            continue
+        if m.compressed_size == 0 and m.size == 0:
+            continue
+        _member(s, f, m, depth)
+    if not (s.refs or s.pickles or s.unverified or s.code_free):
+        s.not_pickle = "a zip archive with no pickle inside"
+
+
+def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
+            storages: set[str] | None = None, torch_data_pkl: bool = False) -> None:
+    where = f"member {m.name}" + (f" ({m.view})" if m.view != "central directory" else "")
+    named = m.name.lower().endswith(PICKLE_SUFFIXES) or torch_data_pkl
+    try:
+        data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
+    except (FormatError, UnsupportedError) as e:
+        s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
+        return
+    if zlib.crc32(data) != m.crc:
+        s.doubt(where, "fails its CRC check (readers differ in whether they check it)")
+    if m.method != zipfile_safe.STORED and torch_data_pkl:
+        s.notes.append(f"{where}: compressed (torch.save never compresses)")
+    if m.name.lower().endswith(".npy") or data.startswith(NPY_MAGIC):
+        _npy(s, data, where)
+        return
+    if zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
+        s.notes.append(f"{where}: a zip archive inside")
+        _nested_zip(s, data, where, depth)
+        return
+    if zipfile_safe.is_zip(data[:4]):
+        s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
+        return
+    looks = len(data) >= 2 and data[0] == 0x80 and data[1] <= vm.HIGHEST_PROTOCOL
+    if not (named or looks):
+        return
+    inner = _Scan(s.file)
+    _stream(inner, data, where, single=torch_data_pkl, storages=storages)
+    s.add(tuple(inner.refs.values()))
+    s.unverified += inner.unverified
+    s.pickles += inner.pickles
+    if inner.not_pickle and named and not inner.refs:
+        s.notes.append(f"{where}: named like a pickle but is not one")
+
+
+def _nested_zip(s: _Scan, data: bytes, where: str, depth: int) -> None:
+    import os
+    import tempfile
+
+    # the survey reads through LocalFile (bounded preads): a nested archive goes through a private file
+    with tempfile.TemporaryDirectory(prefix="paramscope-scan-") as tmp:
+        inner = Path(tmp) / "member.zip"
+        fd = os.open(inner, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        with LocalFile(inner) as g:
+            sub = _Scan(s.file)
+            _zip_file(sub, g, where, depth + 1)
+    s.add(tuple(sub.refs.values()))
+    s.unverified += [u if u.startswith(where) else f"{where}: {u}" for u in sub.unverified]
+    s.pickles += sub.pickles
+    s.code_free = s.code_free or sub.code_free
