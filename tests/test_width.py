@@ -29,8 +29,10 @@ WIDTHS = (80, 120)
 def sources(tmp_path_factory, gemma_gguf, minilm_dir) -> dict[str, str]:
     d = tmp_path_factory.mktemp("width")
     (d / "evil.pkl").write_bytes(dumps(R(G("os", "system"), ("true",))))
+    # the files commands write are named relative to the folder the tests run in (it is `d`): the line
+    # "wrote PATH" must fit, whatever the length of the temporary folder's path on this machine
     return {"gemma": str(gemma_gguf), "minilm": str(minilm_dir), "evil": str(d / "evil.pkl"),
-            "report": str(d / "report.html"), "zoo": str(d / "zoo.parquet")}
+            "report": "report.html", "zoo": "zoo.parquet", "dir": str(d)}
 
 
 # one or more default outputs per command (the keys of cli.app.COMMANDS; serve runs a server)
@@ -109,6 +111,7 @@ def case_id(case: tuple[str, list[str]]) -> str:
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize(("name", "args"), CASES, ids=list(map(case_id, CASES)))
 def test_default_outputs_fit(sources, name, args, width, monkeypatch):
+    monkeypatch.chdir(sources["dir"])
     argv = [name, *(a.format(**sources) for a in args)]
     r = run_here(argv, width, monkeypatch)
     assert r.returncode in (0, 2) and r.stdout.strip(), f"exit {r.returncode}: {r.stderr[-300:]}"
@@ -119,6 +122,7 @@ def test_default_outputs_fit(sources, name, args, width, monkeypatch):
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize(("name", "args"), THROUGH_SUBPROCESS, ids=list(map(case_id, THROUGH_SUBPROCESS)))
 def test_in_process_output_is_the_real_clis(sources, name, args, width, monkeypatch):
+    monkeypatch.chdir(sources["dir"])
     argv = [name, *(a.format(**sources) for a in args)]
     real = run(argv, width)
     assert real.returncode in (0, 2), real.stderr[-300:]
