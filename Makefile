@@ -40,6 +40,10 @@ $(VENV)/.torch: $(VENV)/.test
 		|| echo "torch 2.13.0 not installable here: the torch comparison tests will skip"
 	touch $@
 
+# The tests run on every core (pytest-xdist); tests marked xdist_group (the browser's) share one worker.
+# `make test PARALLEL=` runs them in one process.
+PARALLEL ?= -n auto --dist loadgroup
+
 # The browser tests need Chromium; without it they skip, and this says so where nobody can miss it.
 BROWSER_NOTE = if [ ! -x "$(CHROMIUM)" ]; then \
 	echo; echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
@@ -52,13 +56,13 @@ test: $(VENV)/.test $(VENV)/.torch
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/mypy
 	@$(BROWSER_NOTE)
-	$(BIN)/python -m pytest -rs; status=$$?; $(BROWSER_NOTE); exit $$status
+	$(BIN)/python -m pytest -rs $(PARALLEL); status=$$?; $(BROWSER_NOTE); exit $$status
 
 # The quick loop while working: everything but the tests marked slow (those reading the real model
 # files), in under a minute.
 test-fast: $(VENV)/.test
 	$(BIN)/ruff check src tests bench tools
-	$(BIN)/python -m pytest -rs -m "not slow"
+	$(BIN)/python -m pytest -rs $(PARALLEL) -m "not slow"
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests bench tools

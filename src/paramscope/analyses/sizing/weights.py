@@ -120,6 +120,21 @@ def reprice(model: Model, scheme: str, *, imatrix: bool | None = None) -> Repric
 
 # --- the tensors a re-priced model holds ---------------------------------------------------------------
 def _units(model: Model) -> tuple[list[_Unit], list[str]]:
+    # `fit` re-prices one model at a dozen schemes: its units are derived once (a Model is frozen, so
+    # the same object has the same units; one entry, so nothing piles up in a long-running server)
+    global _LAST_UNITS
+    last = _LAST_UNITS
+    if last is not None and last[0] is model:
+        return list(last[1]), list(last[2])
+    units, notes = _derive_units(model)
+    _LAST_UNITS = (model, tuple(units), tuple(notes))
+    return units, notes
+
+
+_LAST_UNITS: tuple[Model, tuple[_Unit, ...], tuple[str, ...]] | None = None
+
+
+def _derive_units(model: Model) -> tuple[list[_Unit], list[str]]:
     placements = [place(t.name) for t in model.tensors]
     tied = model.config is not None and model.config.tied_embeddings
     embed_shapes = {t.shape for t, p in zip(model.tensors, placements, strict=True)
@@ -159,10 +174,11 @@ def _requantized_note(model: Model) -> list[str]:
 
 def _is_side_data(t: Tensor) -> bool:
     """Quantization side data of the source (a non-parameter only a quantization method writes)."""
-    if t.is_parameter:
-        return False
-    dotted = "." + t.name
-    return any(c.methods and not c.parameter and dotted.endswith(c.suffixes) for c in packing.CONVENTIONS)
+    return not t.is_parameter and ("." + t.name).endswith(_SIDE_SUFFIXES)
+
+
+# every suffix of a convention that only a quantization method writes, as one tuple for str.endswith
+_SIDE_SUFFIXES = tuple(s for c in packing.CONVENTIONS if c.methods and not c.parameter for s in c.suffixes)
 
 
 def _logical_shape(t: Tensor, method: str | None) -> tuple[int, ...]:
