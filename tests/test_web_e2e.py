@@ -448,13 +448,15 @@ def test_tour_equals_explain_cli(server, page, gemma_gguf, shots):
             key: a.dataset.key, title: a.querySelector('h3').textContent,
             text: [...a.querySelectorAll('.tour-text > p')].map(p => p.textContent),
             figures: JSON.parse(a.dataset.figures)}))""")
-        assert got == [{k: as_js(s[k]) for k in ("key", "title", "text", "figures")} for s in want["sections"]]
+        fields = ("key", "title", "text", "figures")
+        assert got == [{k: as_js(s[k]) for k in fields} for s in want["sections"]]
         page.wait_for_selector("#tour-memory svg.tour-memory rect.part")
         stored = page.get_attribute('#tour-memory rect[data-part="weights"]', "data-bytes")
         assert int(stored) == cli_json("size", source)["weights_bytes"]
         assert page.query_selector('#tour-where a[href="#params-view"]') is not None
         values = next((s for s in want["sections"] if s["key"] == "values"), None)
-        bars = page.eval_on_selector_all("#tour-values svg.tour-hist rect", "els => els.map(r => Number(r.dataset.count))")
+        bars = page.eval_on_selector_all("#tour-values svg.tour-hist rect",
+                                         "els => els.map(r => Number(r.dataset.count))")
         assert bars == (values["figures"]["histogram_counts"] if values else [])
         if values:
             page.eval_on_selector("#tour-view", "el => el.scrollIntoView()")

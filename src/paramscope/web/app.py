@@ -193,8 +193,8 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
         return await offload(request, "bulk", work.stats_job, checked.text, tuple(tensor))
 
     @app.get("/api/explain", summary="`paramscope explain SOURCE --json` (reads every weight of a file)")
-    async def api_explain(request: Request, source: SourceQ,
-                          level: Annotated[str, Query(pattern="^(beginner|expert)$")] = "beginner") -> Response:
+    async def api_explain(request: Request, source: SourceQ, level: Annotated[
+            str, Query(pattern="^(beginner|expert)$")] = "beginner") -> Response:
         return await offload(request, "bulk", work.explain_job, confine(source, allowed).text, level)
 
     @app.get("/api/diff", summary="`paramscope diff A B --json` (reads every weight of both)")
