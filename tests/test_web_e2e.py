@@ -443,6 +443,10 @@ def test_tour_equals_explain_cli(server, page, gemma_gguf, shots):
     for source in (str(gemma_gguf.resolve()), "llama-3.1-8b"):
         want = cli_json("explain", source)
         page.goto(f"{server}/?source={source}")
+        treemap_total(page)
+        # the tour (a full read of the weights on the server) is asked for only when it comes into sight
+        assert page.eval_on_selector("#tour-out", "el => el.children.length") == 0
+        page.eval_on_selector("#tour-view", "el => el.scrollIntoView()")
         page.wait_for_selector(f'#tour-out[data-source="{want["source"]}"] article.tour-section')
         got = page.eval_on_selector_all("#tour-out article.tour-section", """els => els.map(a => ({
             key: a.dataset.key, title: a.querySelector('h3').textContent,
@@ -459,5 +463,4 @@ def test_tour_equals_explain_cli(server, page, gemma_gguf, shots):
                                          "els => els.map(r => Number(r.dataset.count))")
         assert bars == (values["figures"]["histogram_counts"] if values else [])
         if values:
-            page.eval_on_selector("#tour-view", "el => el.scrollIntoView()")
             page.screenshot(path=str(shots / "tour.png"), full_page=True)

@@ -18,9 +18,21 @@
     if (OFFLINE) box.hidden = true; // a report holds one level, the one it was written with
   }
 
+  // On a server the tour reads every weight of a file (the bulk lane): it is asked for when the view
+  // first comes into sight, not on every open. A report's tour is embedded: shown at once.
+  let observer = null;
+
   function open() {
     $("tour-out").replaceChildren();
-    load();
+    $("tour-status").textContent = "";
+    if (observer) observer.disconnect();
+    if (OFFLINE || !("IntersectionObserver" in window)) { load(); return; }
+    observer = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      observer.disconnect();
+      load();
+    });
+    observer.observe($("tour-view"));
   }
 
   async function load() {
