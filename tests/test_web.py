@@ -101,6 +101,14 @@ def test_stats_equals_cli(client, capsys, root):
     assert strip(r.json()) == strip(cli_json(capsys, "stats", path))
 
 
+def test_explain_equals_cli(client, capsys, gemma_gguf):
+    src = str(gemma_gguf.resolve())
+    r = client.get("/api/explain", params={"source": src, "level": "expert"})
+    assert r.status_code == 200
+    assert r.json() == cli_json(capsys, "explain", src, "--level", "expert")
+    assert client.get("/api/explain", params={"source": src, "level": "novice"}).status_code == 422
+
+
 def test_errors_are_one_line_json(client):
     r = client.get("/api/size", params={"source": "llama-3.1-70b", "weights": "q9_z"})
     assert r.status_code == 400 and "error" in r.json()
@@ -195,12 +203,19 @@ def test_report_writes_self_contained_html(tmp_path, gemma_gguf, capsys):
     assert report_cmd.run(args) == 0
     assert "wrote" in capsys.readouterr().out
     html = out.read_text()
-    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
-    assert "https://" not in html
-    assert "<script src" not in html and "<link" not in html
     payload = html.split('<script type="application/json" id="paramscope-data">')[1].split("</script>")[0]
+    # the data may name a web page as text (the tour's source for the training tokens); the page itself
+    # fetches nothing
+    shell = html.replace(payload, "")
+    assert "http://" not in shell.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in shell
+    assert "<script src" not in html and "<link" not in html
     data = json.loads(payload)
     assert data["inspect"] == cli_json(capsys, "inspect", str(gemma_gguf.resolve()), "--tensors", "--layers")
+    # the tour, as `paramscope explain` writes it (without --stats the report reads no weights)
+    assert data["explain"] == cli_json(capsys, "explain", str(gemma_gguf.resolve()), "--no-values")
+    assert [s["key"] for s in data["explain"]["sections"]][:3] == ["parameters", "where", "largest"]
+    assert "views/tour.js" not in html and "registerView({ id: \"tour\"" in html
 
 
 def test_report_escapes_names(tmp_path):

@@ -427,3 +427,43 @@ def test_report_offline(page, gemma_gguf, tmp_path, shots):
     assert errors == []
     assert page.query_selector("#compare-view") is None  # needs a server
     page.screenshot(path=str(shots / "report.png"), full_page=True)
+
+
+def as_js(value):
+    """``value`` as the browser's JSON.parse holds it: integers past 2**53 (training FLOPs) are doubles."""
+    if isinstance(value, dict):
+        return {k: as_js(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_js(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return float(value)
+    return value
+
+
+def test_tour_equals_explain_cli(server, page, gemma_gguf, shots):
+    """The Tour view is `paramscope explain SOURCE --json`: the same sections in order, each with the
+    command's title, paragraphs and figures, and the pictures beside them (a histogram bar per count)."""
+    for source in (str(gemma_gguf.resolve()), "llama-3.1-8b"):
+        want = cli_json("explain", source)
+        page.goto(f"{server}/?source={source}")
+        treemap_total(page)
+        # the tour (a full read of the weights on the server) is asked for only when it comes into sight
+        assert page.eval_on_selector("#tour-out", "el => el.children.length") == 0
+        page.eval_on_selector("#tour-view", "el => el.scrollIntoView()")
+        page.wait_for_selector(f'#tour-out[data-source="{want["source"]}"] article.tour-section')
+        got = page.eval_on_selector_all("#tour-out article.tour-section", """els => els.map(a => ({
+            key: a.dataset.key, title: a.querySelector('h3').textContent,
+            text: [...a.querySelectorAll('.tour-text > p')].map(p => p.textContent),
+            figures: JSON.parse(a.dataset.figures)}))""")
+        fields = ("key", "title", "text", "figures")
+        assert got == [{k: as_js(s[k]) for k in fields} for s in want["sections"]]
+        page.wait_for_selector("#tour-memory svg.tour-memory rect.part")
+        stored = page.get_attribute('#tour-memory rect[data-part="weights"]', "data-bytes")
+        assert int(stored) == cli_json("size", source)["weights_bytes"]
+        assert page.query_selector('#tour-where a[href="#params-view"]') is not None
+        values = next((s for s in want["sections"] if s["key"] == "values"), None)
+        bars = page.eval_on_selector_all("#tour-values svg.tour-hist rect",
+                                         "els => els.map(r => Number(r.dataset.count))")
+        assert bars == (values["figures"]["histogram_counts"] if values else [])
+        if values:
+            page.screenshot(path=str(shots / "tour.png"), full_page=True)

@@ -192,6 +192,11 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
                           "as headers only): no weights to read", 400)
         return await offload(request, "bulk", work.stats_job, checked.text, tuple(tensor))
 
+    @app.get("/api/explain", summary="`paramscope explain SOURCE --json` (reads every weight of a file)")
+    async def api_explain(request: Request, source: SourceQ, level: Annotated[
+            str, Query(pattern="^(beginner|expert)$")] = "beginner") -> Response:
+        return await offload(request, "bulk", work.explain_job, confine(source, allowed).text, level)
+
     @app.get("/api/diff", summary="`paramscope diff A B --json` (reads every weight of both)")
     async def api_diff(request: Request, a: SourceQ, b: SourceQ, structure_only: bool = False) -> Response:
         return await offload(request, "quick" if structure_only else "bulk", work.diff_job,

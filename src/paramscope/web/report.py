@@ -30,10 +30,11 @@ SCRIPT_TAG = re.compile(r'<script src="/static/([\w/.-]+\.js)" defer></script>\n
 def report_data(source: str, memory: dict[str, Any], *, text: str, stats: bool = False,
                 gpu: str = DEFAULT_GPU) -> dict[str, Any]:
     """What the page would fetch: inspect (with tensors and layers), sizes by context (for each runtime
-    too), the fit matrices on ``gpu``, a tokenization, the GPU list.
+    too), the fit matrices on ``gpu``, a tokenization, the GPU list, the tour (`paramscope explain`).
 
     ``memory`` holds the options of `paramscope size` (weights, kv_type, runtime and its options, batch)."""
     from paramscope.app.common import open_source
+    from paramscope.app.explain import explain
     from paramscope.app.fit_matrix import fit_matrix
     from paramscope.app.inspect import inspect
     from paramscope.app.shapes import device_json
@@ -51,7 +52,8 @@ def report_data(source: str, memory: dict[str, Any], *, text: str, stats: bool =
                            "memory": options, "gpu": gpu,
                            "gpus": [device_json(d) for d in DEVICES if d.kind != "cpu"],
                            "fit_matrix": None, "runtime_matrix": None, "runtime_sizes": {},
-                           "tokens_text": text, "tokens": None, "tokens_error": None, "stats": None}
+                           "tokens_text": text, "tokens": None, "tokens_error": None, "stats": None,
+                           "explain": None, "explain_error": None}
     try:
         out["sizes"] = {str(c): size(model, context=c, **options).to_json() for c in contexts}
         out["default_context"] = size(model, **options).estimate.context
@@ -72,6 +74,11 @@ def report_data(source: str, memory: dict[str, Any], *, text: str, stats: bool =
         out["tokens_error"] = str(e)
     if stats:
         out["stats"] = weight_stats(model).to_json()
+    try:
+        # the tour of `paramscope explain`; its values section reads every weight, so only with --stats
+        out["explain"] = explain(source, values=stats).to_json()
+    except ParamscopeError as e:
+        out["explain_error"] = str(e)
     return out
 
 

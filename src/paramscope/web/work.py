@@ -51,6 +51,13 @@ def stats_job(source: str, tensor: tuple[str, ...]) -> Any:
     return stats(_open(source), tensor=tensor).to_json()
 
 
+def explain_job(source: str, level: str) -> Any:
+    from paramscope.app.explain import explain
+
+    # the source as text, as the CLI passes it: the tokens section finds a folder's tokenizer by path
+    return explain(source, level=level).to_json()
+
+
 def diff_job(a: str, b: str, values: bool) -> Any:
     from paramscope.app.diff import diff
 

@@ -50,6 +50,10 @@ const PS = (() => {
       if (!OFFLINE.stats) throw new Error("not in this report (paramscope report --stats)");
       return OFFLINE.stats;
     },
+    "/api/explain": () => {
+      if (!OFFLINE.explain) throw new Error(OFFLINE.explain_error || "not in this report");
+      return OFFLINE.explain;
+    },
     "/api/picker": () => ({ models: [], roots: [], gpus: OFFLINE.gpus || [] }),
   };
 
