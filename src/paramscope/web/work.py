@@ -67,18 +67,25 @@ def diff_job(a: str, b: str, values: bool) -> Any:
 def models_job(roots: tuple[Path, ...]) -> Any:
     """`ls` of the roots, less what confinement would refuse to open (a symlink out of the roots, a
     folder holding one): the list must not reveal files outside them, not even their size."""
-    from paramscope.formats.discover import discover
     from paramscope.knowledge import catalogue
 
-    local = []
+    local = [{"name": f.name, "path": str(f.path), "size": f.size} for f in _confined_models(roots)]
+    return {"local": local, "catalogue": [e.name for e in catalogue.entries()]}
+
+
+def _confined_models(roots: tuple[Path, ...]) -> list[Any]:
+    """The models ``discover`` finds under the roots whose every file confinement would open."""
+    from paramscope.formats.discover import discover
+
+    found = []
     for f in discover(roots, defaults=False):
         try:
             for p in f.paths:
                 confine(str(p), roots)
         except Refused:
             continue
-        local.append({"name": f.name, "path": str(f.path), "size": f.size})
-    return {"local": local, "catalogue": [e.name for e in catalogue.entries()]}
+        found.append(f)
+    return found
 
 
 def fit_matrix_job(source: str, gpu: str, contexts: tuple[int, ...], weight_types: tuple[str, ...],
@@ -94,19 +101,10 @@ def picker_job(roots: tuple[Path, ...]) -> Any:
     (as ``models_job``), the catalogue names with their published counts, and the GPU menu."""
     from paramscope.app.ls import ls
     from paramscope.app.shapes import device_json
-    from paramscope.formats.discover import discover
     from paramscope.knowledge import catalogue
     from paramscope.knowledge.hardware import DEVICES
 
-    found = []
-    for f in discover(roots, defaults=False):
-        try:
-            for p in f.paths:
-                confine(str(p), roots)
-        except Refused:
-            continue
-        found.append(f)
-    rows = ls(found=found).to_json()
+    rows = ls(found=_confined_models(roots)).to_json()
     local = [{"source": r["path"], "name": r["name"], "where": r["where"],
               "format": r["format"] or r["reader"], "label": r["label"], "params": r["params"],
               "stored_as": r["stored_as"], "size_bytes": r["size_bytes"], "error": r["error"]} for r in rows]
