@@ -396,3 +396,30 @@ def test_the_html_page_holds_the_summary_and_no_script(small, small_run, tmp_pat
     html = page.read_text()
     assert "deduplication would save" in html and "os.system" in html
     assert "<script" not in html.lower()
+
+
+def test_report_of_a_zoo_dataset_is_its_summary_page(small, small_run, tmp_path):
+    """`paramscope report zoo.parquet`: the summary read back from the parts equals the run's own, and
+    the page holds it (the issue's "page in report")."""
+    from paramscope.app.zoo import zoo_report
+
+    result, out = small_run
+    back = zoo_report(str(out))
+    assert back.summary == result.summary and back.stats is None
+    assert back.to_json()["totals"] == result.to_json()["totals"]
+    page = tmp_path / "report.html"
+    done = subprocess.run([sys.executable, "-m", "paramscope", "report", str(out), "-o", str(page)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert "deduplication would save" in html and "os.system" in html and "read back from" in html
+    assert f"{result.summary.files:,} files" in html
+    assert "<script" not in html.lower()
+
+
+def test_report_of_an_empty_folder_is_not_a_zoo(tmp_path):
+    from paramscope.app.zoo import zoo_report
+    from paramscope.errors import SourceError
+
+    with pytest.raises(SourceError, match="no Parquet parts"):
+        zoo_report(str(tmp_path))

@@ -29,7 +29,7 @@ class ZooRequest:
 class ZooResult:
     request: ZooRequest
     summary: Summary
-    stats: RunStats
+    stats: RunStats | None  # None: a dataset read back (``zoo_report``), not a run
 
     @property
     def exit_code(self) -> int:
@@ -40,11 +40,11 @@ class ZooResult:
         s, st = self.summary, self.stats
         return {
             "out": self.request.out,
-            "run": {"files_read": st.files_read, "files_resumed": st.files_resumed,
-                    "bytes_hashed": st.bytes_hashed, "seconds": st.seconds,
-                    "bytes_per_second": st.bytes_hashed / st.seconds if st.seconds > 0 else None,
-                    "workers": st.workers, "threads": st.threads,
-                    "partitions_written": st.partitions_written},
+            "run": None if st is None else {
+                "files_read": st.files_read, "files_resumed": st.files_resumed,
+                "bytes_hashed": st.bytes_hashed, "seconds": st.seconds,
+                "bytes_per_second": st.bytes_hashed / st.seconds if st.seconds > 0 else None,
+                "workers": st.workers, "threads": st.threads, "partitions_written": st.partitions_written},
             "totals": {"files": s.files, "models": s.models, "bytes": s.bytes, "params": s.params,
                        "tensors": s.tensors, "bytes_hashed": s.bytes_hashed},
             "by_family": [asdict(f) for f in s.by_family],
@@ -100,3 +100,23 @@ def zoo(paths: str | Sequence[str] | ZooRequest, out: str | None = None, *,
     with client_for(req.scheduler, req.workers, req.processes) as client:
         stats = run(items, store, client, partition_rows=req.partition_rows, progress=progress)
     return ZooResult(req, summarize(store.read(it.url for it in items)), stats)
+
+
+def zoo_report(out: str) -> ZooResult:
+    """The summary of a dataset an earlier ``zoo`` run wrote to ``out`` (every row of every part),
+    without reading any model file again: what `paramscope report zoo.parquet` shows."""
+    from paramscope.errors import SourceError
+
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as e:
+        from paramscope.errors import MissingExtraError
+
+        raise MissingExtraError("zoo", "zoo", e.name) from None
+    from paramscope.zoo.store import Store
+    from paramscope.zoo.summary import summarize
+
+    store = Store(out)
+    if not store.parts():
+        raise SourceError(f"{out}: no Parquet parts of a `paramscope zoo` run in it")
+    return ZooResult(ZooRequest((), out), summarize(store.read()), None)

@@ -9,11 +9,14 @@ DESCRIPTION = """\
 The views of `paramscope serve` in one static HTML file that opens from disk with no network: the
 parameter treemap, memory bars for a range of contexts (a slider over sizes computed now), a sample
 tokenization, and with --stats the value histograms. Everything is inline; nothing is fetched.
+Given the Parquet folder a `paramscope zoo` run wrote, it writes that zoo's summary page instead
+(totals, duplicates, unsafe files), read back without opening any model file again.
 
 examples:
   paramscope report gemma-3-270m-q4_k_m.gguf -o gemma.html
   paramscope report llama-3.1-70b -o llama70b.html --weights q4_k_m
-  paramscope report model.safetensors -o report.html --stats --text "Hi!\""""
+  paramscope report model.safetensors -o report.html --stats --text "Hi!\"
+  paramscope report zoo.parquet -o zoo.html   # the summary of a `paramscope zoo` run"""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -34,7 +37,13 @@ def run(args: argparse.Namespace) -> int:
     from paramscope.cli.options import memory_options
     from paramscope.web.report import build_report
 
-    html = build_report(args.source, memory_options(args), text=args.text, stats=args.stats)
+    if _is_zoo_dataset(args.source):
+        from paramscope.app.zoo import zoo_report
+        from paramscope.render.zoo_view import zoo_html
+
+        html = zoo_html(zoo_report(args.source))
+    else:
+        html = build_report(args.source, memory_options(args), text=args.text, stats=args.stats)
     Path(args.output).write_text(html, encoding="utf-8")
     if args.as_json:
         from paramscope.cli.output import dump
@@ -43,3 +52,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {args.output} ({len(html.encode()):,} bytes)")
     return 0
+
+
+def _is_zoo_dataset(source: str) -> bool:
+    """A folder of Parquet parts as `paramscope zoo --out` writes them (``part-00000.parquet`` …)."""
+    from pathlib import Path
+
+    folder = Path(source)
+    return folder.is_dir() and any(folder.glob("part-*.parquet"))

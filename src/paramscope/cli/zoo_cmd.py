@@ -69,20 +69,12 @@ def run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-HTML_WIDTH = 120  # columns the page's tables are laid out at
-
-
 def _write_html(result: Any, path: str) -> None:
-    """The summary's tables, as the terminal shows them, in one HTML file (rich escapes every text)."""
-    import io
+    from pathlib import Path
 
-    from rich.console import Console
+    from paramscope.render.zoo_view import zoo_html
 
-    from paramscope.render.zoo_view import render_zoo
-
-    page = Console(record=True, width=HTML_WIDTH, file=io.StringIO(), highlight=False)
-    render_zoo(result, page)
-    page.save_html(path, inline_styles=True)
+    Path(path).write_text(zoo_html(result), encoding="utf-8")
 
 
 class _bar:

@@ -22,10 +22,14 @@ def render_zoo(result: ZooResult, console: Console) -> None:
     console.print(Text.assemble(
         (f"{s.files:,} files", "bold"), f" ({s.models:,} models), {bytes_label(s.bytes)} on disk, ",
         (f"{size_label(s.params)} parameters", "bold cyan"), f", {s.tensors:,} tensors"))
-    rate = f", {bytes_label(int(st.bytes_hashed / st.seconds))}/s" if st.seconds > 0 else ""
-    console.print(Text(f"this run: {st.files_read:,} files read, {st.files_resumed:,} resumed from "
-                       f"{result.request.out}; {bytes_label(st.bytes_hashed)} hashed in {st.seconds:.1f} s"
-                       f"{rate} on {_n(st.workers, 'worker')} ({_n(st.threads, 'thread')})", style="dim"))
+    if st is None:
+        console.print(Text(f"read back from {result.request.out} (no model file read again)", style="dim"))
+    else:
+        rate = f", {bytes_label(int(st.bytes_hashed / st.seconds))}/s" if st.seconds > 0 else ""
+        console.print(Text(f"this run: {st.files_read:,} files read, {st.files_resumed:,} resumed from "
+                           f"{result.request.out}; {bytes_label(st.bytes_hashed)} hashed in "
+                           f"{st.seconds:.1f} s{rate} on {_n(st.workers, 'worker')} "
+                           f"({_n(st.threads, 'thread')})", style="dim"))
     if s.by_family:
         console.print(table(console, (Column("family"), Column("files", numeric=True),
                                       Column("models", numeric=True), Column("parameters", numeric=True),
@@ -82,3 +86,16 @@ def _lines(names: tuple[str, ...]) -> Text:
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+HTML_WIDTH = 120  # columns the page's tables are laid out at
+
+
+def zoo_html(result: ZooResult) -> str:
+    """The summary's tables, as the terminal shows them, as one HTML page with no script (rich escapes
+    every text): `zoo --html` and `report` of a zoo dataset."""
+    import io
+
+    page = Console(record=True, width=HTML_WIDTH, file=io.StringIO(), highlight=False)
+    render_zoo(result, page)
+    return page.export_html(inline_styles=True)
