@@ -16,7 +16,7 @@ examples:
   paramscope report gemma-3-270m-q4_k_m.gguf -o gemma.html
   paramscope report llama-3.1-70b -o llama70b.html --weights q4_k_m
   paramscope report model.safetensors -o report.html --stats --text "Hi!\"
-  paramscope report zoo.parquet -o zoo.html   # the summary of a `paramscope zoo` run"""
+  paramscope report zoo.parquet -o zoo.html    # what `paramscope zoo` found"""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
