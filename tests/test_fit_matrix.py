@@ -4,15 +4,13 @@ that `size --gpu NAMExN` says fits, and /api/fit_matrix answers the function's t
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders.cli import cli_json
 from paramscope.app.common import open_source
 from paramscope.app.fit_matrix import MAX_BATCH, fit_matrix
 
@@ -20,16 +18,6 @@ MODELS = ("llama-3.1-8b", "qwen3-30b-a3b", "gemma-3-27b")
 GPUS = ("rtx-4090", "rtx-3060-12g", "a100-80g", "h100-sxm")
 WEIGHTS = ("", "bf16", "q8_0", "q4_k_m", "q2_k")
 CONTEXTS = (2048, 8192, 32768, 131072)
-
-
-def cli_json(*argv: str) -> dict:
-    from paramscope.cli.app import build_parser
-
-    args = build_parser().parse_args([*argv, "--json"])
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        args.run(args)
-    return json.loads(buf.getvalue())
 
 
 @pytest.mark.parametrize(("source", "gpu", "context", "weights"), [

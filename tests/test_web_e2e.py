@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from builders.cli import cli_json
+
 # one browser and one server for the module: all its tests on one pytest-xdist worker
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -35,19 +37,6 @@ if not Path(CHROMIUM).is_file() or not shutil.which(CHROMIUM):
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="playwright (the Python package) is not installed")
 pytest.importorskip("uvicorn", reason="the web extra is not installed")
-
-
-def cli_json(*argv: str) -> dict:
-    import contextlib
-    import io
-
-    from paramscope.cli.app import build_parser
-
-    args = build_parser().parse_args([*argv, "--json"])
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        args.run(args)
-    return json.loads(buf.getvalue())
 
 
 @pytest.fixture(scope="module")

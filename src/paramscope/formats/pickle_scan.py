@@ -69,13 +69,7 @@ class _Scan:
     code_free: str | None = None
 
     def add(self, refs: tuple[vm.GlobalUse, ...]) -> None:
-        for u in refs:
-            have = self.refs.get((u.module, u.name))
-            if have is None:
-                self.refs[(u.module, u.name)] = vm.GlobalUse(u.module, u.name, u.offset, u.count, u.calls)
-            else:
-                have.count += u.count
-                have.calls += u.calls
+        _merge(self.refs, refs)
 
     def doubt(self, where: str, why: str) -> None:
         self.unverified.append(f"{where}: {why}" if where else why)
@@ -178,9 +172,9 @@ def _joblib_array(m: vm.Machine, obj: Any) -> None:
         try:
             r = inner.run()
         except vm.PickleError as e:
-            _merge(m, e.references)
+            _merge(m.refs, e.references)
             raise
-        _merge(m, r.references)
+        _merge(m.refs, r.references)
         m.anomalies.extend(r.anomalies)
         m.pos = r.end
         return
@@ -215,11 +209,12 @@ def _joblib_dtype(dtype: Any) -> tuple[int | None, bool]:
     return size * (4 if kind == "U" else 1), False
 
 
-def _merge(m: vm.Machine, refs: tuple[vm.GlobalUse, ...]) -> None:
+def _merge(table: dict[tuple[str, str], vm.GlobalUse], refs: tuple[vm.GlobalUse, ...]) -> None:
+    """Add ``refs`` to ``table`` (a scan's or a machine's globals): counts and calls summed per global."""
     for u in refs:
-        have = m.refs.get((u.module, u.name))
+        have = table.get((u.module, u.name))
         if have is None:
-            m.refs[(u.module, u.name)] = vm.GlobalUse(u.module, u.name, u.offset, u.count, u.calls)
+            table[(u.module, u.name)] = vm.GlobalUse(u.module, u.name, u.offset, u.count, u.calls)
         else:
             have.count += u.count
             have.calls += u.calls
