@@ -218,6 +218,42 @@ def test_report_writes_self_contained_html(tmp_path, gemma_gguf, capsys):
     assert "views/tour.js" not in html and "registerView({ id: \"tour\"" in html
 
 
+def report_payload(html: str) -> dict:
+    block = html.split('<script type="application/json" id="paramscope-data">')[1]
+    return json.loads(block.split("</script>")[0])
+
+
+def test_report_gpu_names_the_fit_matrix_device(tmp_path, capsys):
+    """--gpu picks the device of the fit matrix (an alias resolves to the table's key, which the page's
+    GPU list selects); the matrix is `fit --json`'s devices_needed on that device."""
+    from paramscope.cli import report_cmd
+
+    out = tmp_path / "r.html"
+    args = harness(report_cmd).parse_args(["llama-3.2-1b", "-o", str(out), "--gpu", "H100"])
+    assert report_cmd.run(args) == 0
+    assert "wrote" in capsys.readouterr().out
+    data = report_payload(out.read_text())
+    assert data["gpu"] == data["fit_matrix"]["device"]["key"] == "h100-sxm"  # "H100": the SXM card
+    assert data["gpu"] in {g["key"] for g in data["gpus"]}
+    ctx = data["default_context"]
+    runtime = data["fit_matrix"]["runtimes"][0]
+    fit = cli_json(capsys, "fit", "llama-3.2-1b", "--gpu", "h100-sxm", "--context", str(ctx),
+                   "--runtime", runtime)
+    cell = next(c for c in data["fit_matrix"]["cells"] if c["context"] == ctx and c["weights"] == "")
+    assert cell["devices"] == fit["devices_needed"]
+
+
+@pytest.mark.parametrize(("gpu", "message"), [("h100x2", "one device type"), ("nonsense-gpu", "nonsense")])
+def test_report_gpu_refused_in_one_line_before_reading(tmp_path, gpu, message):
+    from paramscope.cli import report_cmd
+    from paramscope.errors import ParamscopeError
+
+    args = harness(report_cmd).parse_args(["no-such-model-anywhere", "-o", str(tmp_path / "r.html"),
+                                           "--gpu", gpu])
+    with pytest.raises(ParamscopeError, match=message):  # the GPU is checked before the source
+        report_cmd.run(args)
+
+
 def test_report_escapes_names(tmp_path):
     from paramscope.cli import report_cmd
 

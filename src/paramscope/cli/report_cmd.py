@@ -14,7 +14,7 @@ Given the Parquet folder a `paramscope zoo` run wrote, it writes that zoo's summ
 
 examples:
   paramscope report gemma-3-270m-q4_k_m.gguf -o gemma.html
-  paramscope report llama-3.1-70b -o llama70b.html --weights q4_k_m
+  paramscope report llama-3.1-70b -o llama70b.html --weights q4_k_m --gpu h100
   paramscope report model.safetensors -o report.html --stats --text "Hi!\"
   paramscope report zoo.parquet -o zoo.html    # what `paramscope zoo` found"""
 
@@ -29,6 +29,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", default="The quick brown fox jumps over the lazy dog.",
                    help="sentence to show tokenized (when the model has a tokenizer)")
     p.add_argument("--stats", action="store_true", help="read every weight and include the histograms")
+    p.add_argument("--gpu", metavar="NAME", default="rtx-4090",
+                   help="device of the fit matrix and the runtimes side by side, e.g. h100 (default: "
+                        "rtx-4090; the page's GPU list switches the capacity lines)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
         html = zoo_html(zoo_report(args.source))
     else:
-        html = build_report(args.source, memory_options(args), text=args.text, stats=args.stats)
+        html = build_report(args.source, memory_options(args), text=args.text, stats=args.stats,
+                            gpu=args.gpu)
     Path(args.output).write_text(html, encoding="utf-8")
     if args.as_json:
         from paramscope.cli.output import dump

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from paramscope.errors import ParamscopeError
+from paramscope.errors import ParamscopeError, UsageError
 
 STATIC = Path(__file__).parent / "static"
 MIN_CONTEXT = 256
@@ -41,8 +41,13 @@ def report_data(source: str, memory: dict[str, Any], *, text: str, stats: bool =
     from paramscope.app.size import size
     from paramscope.app.stats import stats as weight_stats
     from paramscope.app.tokens import tokens
-    from paramscope.knowledge.hardware import DEVICES
+    from paramscope.knowledge.hardware import DEVICES, parse_gpu_spec
 
+    device, count = parse_gpu_spec(gpu)  # a wrong name fails before the model is read
+    if count != 1:
+        raise UsageError(f"the report's fit matrix takes one device type and finds how many are "
+                         f"needed (got {gpu!r})")
+    gpu = device.key  # the page's GPU list is keyed by the table's names, not by aliases
     model = open_source(source)
     inspected = inspect(model, tensors=True, layers=True).to_json()
     max_ctx = inspected["hyperparameters"].get("context_length") or FALLBACK_MAX_CONTEXT
