@@ -451,3 +451,35 @@ def test_compressed_tensors_kv_cache_scales_and_input_zero_points():
         assert names.index(attn + "k_scale") > names.index(attn + "o_proj.weight")
     assert by["model.layers.0.mlp.up_proj.input_zero_point"].dtype == DType.I8
     assert sum(t.params for t in ts) == sum(t.params for t in expected_tensors(small_llama()))
+
+
+QUANT_CONFIGS = [
+    {"quant_method": "gptq", "bits": 4, "group_size": 64},
+    {"quant_method": "awq", "bits": 4, "group_size": 64, "version": "gemm"},
+    {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+     "bnb_4bit_use_double_quant": True},
+    {"quant_method": "bitsandbytes", "load_in_8bit": True},
+    {"quant_method": "fp8", "weight_block_size": [128, 128]},
+    {"quant_method": "fp8", "activation_scheme": "static"},
+    {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
+     "config_groups": {"g": {"targets": ["Linear"], "input_activations": {"dynamic": False}, "weights": {
+         "num_bits": 4, "type": "int", "strategy": "group", "group_size": 64, "symmetric": False,
+         "actorder": "group"}}}},
+    {"group_size": 64, "bits": 4},
+]
+
+
+@pytest.mark.parametrize("qc", QUANT_CONFIGS, ids=lambda qc: str(qc.get("quant_method", "mlx")))
+def test_stored_pieces_sit_in_their_weights_component(qc):
+    """roles.place puts each stored piece (qweight, weight.absmax, weight_packed, scales …) in the component
+    of the weight it stores, so component tables of quantized files are not all "other"."""
+    from paramscope.knowledge.roles import place
+
+    cfg = small_llama(quantization_config=qc)
+    logical = {t.name.removesuffix(".weight"): place(t.name).component
+               for t in expected_tensors(cfg) if t.name.endswith(".weight")}
+    pieces = [t for t in stored(cfg) if t.name not in {x.name for x in expected_tensors(cfg)}]
+    assert pieces
+    for t in pieces:
+        module = max((m for m in logical if t.name.startswith((m + ".", m + "_"))), key=len)
+        assert place(t.name).component == logical[module], t.name
