@@ -483,3 +483,28 @@ def test_stored_pieces_sit_in_their_weights_component(qc):
     for t in pieces:
         module = max((m for m in logical if t.name.startswith((m + ".", m + "_"))), key=len)
         assert place(t.name).component == logical[module], t.name
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=st.integers(1, 64).map(lambda k: 8 * k), k=st.integers(1, 40),
+       group=st.sampled_from([32, 64, 128]))
+def test_awq_gemv_bytes(out, k, group):
+    # AutoAWQ WQLinear_GEMV: qweight int32 (out, in/8); qzeros int32 (out, w); scales fp16 (out, 8·w) where
+    # w = calculate_zeros_width: ⌈(in/g)/8⌉ words rounded up to a multiple of 1, 2, 4 for g ≥ 128, 64, 32
+    inn = group * k
+    mult = {32: 4, 64: 2, 128: 1}[group]
+    w = math.ceil(math.ceil(inn // group / 8) / mult) * mult
+    expect = 4 * out * inn // 8 + 4 * out * w + 2 * out * 8 * w
+    assert stored_bytes({"quant_method": "awq", "bits": 4, "group_size": group, "version": "gemv"},
+                        out, inn) == expect
+
+
+@pytest.mark.parametrize(("qc", "says"), [
+    ({"version": "marlin"}, "AWQ version 'marlin'"),
+    ({"version": "gemv", "group_size": 48}, "GEMV packs only 4-bit"),
+])
+def test_awq_layouts_not_known_are_said_not_guessed(qc, says):
+    ts, notes = listed({"quant_method": "awq", "bits": 4, "group_size": 64, **qc})
+    assert all(t.dtype == DType.F16 for t in ts) and says in notes[0]
+    ts, _ = listed({"quant_method": "awq", "bits": 4, "group_size": 64, "version": "exllama"})
+    assert "model.layers.0.mlp.up_proj.qweight" in {t.name for t in ts}  # stored as GEMM

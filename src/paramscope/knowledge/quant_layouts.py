@@ -185,6 +185,19 @@ def _lead(m: Matrix, *shape: int) -> tuple[int, ...]:
     return (*m.lead, *shape)
 
 
+def _awq_zeros_width(m: Matrix) -> int:
+    """AutoAWQ gemv.py calculate_zeros_width: the groups of a row in int32 words, rounded up to 1, 2 or 4
+    words for group sizes ≥ 128, 64, 32."""
+    group = m.group or m.inn
+    multiplier = 1 if group >= 128 else {64: 2, 32: 4}[group]
+    words = -(-(m.inn // group) // m.pack)
+    return -(-words // multiplier) * multiplier
+
+
+# AutoAWQ / transformers AwqConfig versions stored as WQLinear_GEMM buffers (exllama and ipex load those)
+AWQ_GEMM_VERSIONS = frozenset({"gemm", "exllama", "exllamav2", "ipex"})
+
+
 # GPTQModel's pack_dtype: the integer qweight and qzeros are packed into (int32 unless the config says)
 GPTQ_PACK = {"int8": DType.I8, "int16": DType.I16, "int32": DType.I32, "int64": DType.I64}
 
@@ -232,6 +245,12 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".qzeros", DType.I32, lambda m: (m.groups, m.out // m.pack)),
         Piece(".scales", DType.F16, lambda m: (m.groups, m.out)),
     ), "AutoAWQ awq/modules/linear/gemm.py WQLinear_GEMM.__init__", bias=DType.F16),
+    Layout("awq:gemv", (
+        Piece(".qweight", DType.I32, lambda m: (m.out, m.inn // m.pack), packed=True),
+        Piece(".qzeros", DType.I32, lambda m: (m.out, _awq_zeros_width(m))),
+        Piece(".scales", DType.F16, lambda m: (m.out, _awq_zeros_width(m) * m.pack)),
+    ), "AutoAWQ awq/modules/linear/gemv.py WQLinear_GEMV.__init__ (calculate_zeros_width pads the "
+       "groups to whole words)", bias=DType.F16),
     Layout("mxfp4", (
         Piece("_blocks", DType.U8, lambda m: _lead(m, m.out, m.inn // MXFP4_BLOCK, MXFP4_BLOCK // 2),
               packed=True),
@@ -310,7 +329,7 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     if rule is None:
         return Stored(tuple(tensors), (f"{q.label}: no stored layout known for quant_method {q.method!r}; "
                                        "tensors listed and priced as unquantized",))
-    unlisted = _gptq_unlisted(q) if q.method == "gptq" else None
+    unlisted = _gptq_unlisted(q) if q.method == "gptq" else _awq_unlisted(q) if q.method == "awq" else None
     if unlisted:
         return Stored(tuple(tensors), (f"{q.label}: {unlisted}; tensors listed and priced as unquantized",))
     out: list[Tensor] = []
@@ -356,6 +375,16 @@ def _gptq_unlisted(q: Quantization) -> str | None:
     if (8 * pack.type_size) % (q.bits or 4):
         # 3-bit words straddle the container: a parameter count per stored element is not whole
         return f"{q.bits}-bit weights packed across {pack_name} words are not listed as stored"
+    return None
+
+
+def _awq_unlisted(q: Quantization) -> str | None:
+    version = str(q.config.get("version") or "gemm").lower()
+    if version not in AWQ_GEMM_VERSIONS | {"gemv"}:
+        return f"no stored layout known for AWQ version {version!r}"
+    group = q.group_size or 128
+    if version == "gemv" and ((q.bits or 4) != 4 or (group < 128 and group not in (32, 64))):
+        return f"AutoAWQ's GEMV packs only 4-bit weights in groups of 32, 64 or ≥ 128, not {q.label}"
     return None
 
 
@@ -524,10 +553,9 @@ def _awq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     module = _module(t)
     if not _linear(t, p, routers) or not _in_blocks(p) or excluded(module, q.excluded):
         return NONE
-    version = str(q.config.get("version") or "gemm").lower()
-    if version != "gemm":
-        return NONE
-    return _matrix(t, module, q.bits or 4, q.group_size), LAYOUTS["awq"]
+    version = str(q.config.get("version") or "gemm").lower()  # others: _awq_unlisted
+    layout = LAYOUTS["awq:gemv"] if version == "gemv" else LAYOUTS["awq"]
+    return _matrix(t, module, q.bits or 4, q.group_size), layout
 
 
 def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
