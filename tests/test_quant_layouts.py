@@ -451,6 +451,12 @@ def test_compressed_tensors_kv_cache_scales_and_input_zero_points():
         assert names.index(attn + "k_scale") > names.index(attn + "o_proj.weight")
     assert by["model.layers.0.mlp.up_proj.input_zero_point"].dtype == DType.I8
     assert sum(t.params for t in ts) == sum(t.params for t in expected_tensors(small_llama()))
+    _, notes = listed({"quant_method": "compressed-tensors", "format": "int-quantized",
+                       "config_groups": {"group_0": group}, "kv_cache_scheme": kv})
+    assert "k_proj.output_scale" in notes[0]  # an unversioned config: older names, same bytes
+    _, notes = listed({"quant_method": "compressed-tensors", "format": "int-quantized", "version": "0.10.2",
+                       "config_groups": {"group_0": group}, "kv_cache_scheme": kv})
+    assert notes == (CONFIG_ONLY_NOTE,)
 
 
 QUANT_CONFIGS = [

@@ -355,6 +355,12 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         notes = _gptq_bias_note(q, tensors, quantized)
     if q.method == "compressed-tensors" and isinstance(q.config.get("kv_cache_scheme"), Mapping):
         out = _with_kv_scales(out, tensors)
+        if not q.config.get("version"):
+            # releases before the config carried its version put the kv-cache observers on the k/v
+            # projections' outputs: the same bytes under other names
+            notes = (f"{q.label}: kv_cache_scheme scales listed as <attention>.k_scale / v_scale; files from "
+                     "older compressed-tensors (no version in the config) name them k_proj.output_scale / "
+                     "v_proj.output_scale (same bytes)",)
     return Stored(tuple(out), notes)
 
 
