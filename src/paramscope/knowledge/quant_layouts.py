@@ -354,8 +354,9 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     if q.method == "gptq":
         notes = _gptq_bias_note(q, tensors, quantized)
     if q.method == "compressed-tensors" and isinstance(q.config.get("kv_cache_scheme"), Mapping):
+        before = len(out)
         out = _with_kv_scales(out, tensors)
-        if not q.config.get("version"):
+        if len(out) > before and not q.config.get("version"):
             # releases before the config carried its version put the kv-cache observers on the k/v
             # projections' outputs: the same bytes under other names
             notes = (f"{q.label}: kv_cache_scheme scales listed as <attention>.k_scale / v_scale; files from "
@@ -425,9 +426,9 @@ def _with_kv_scales(out: list[Tensor], logical: Sequence[Tensor]) -> list[Tensor
         if t.name.endswith(".weight") and leaf in ("k_proj", "v_proj", "qkv_proj") and parent:
             dtypes.setdefault(parent, t.dtype)
     last = {}
-    for i, t in enumerate(out):
-        for parent in dtypes:
-            if t.name.startswith(parent + "."):
+    for i, t in enumerate(out):  # a tensor of the attention module itself, or of one of its children
+        for parent in (t.name.rsplit(".", 1)[0], t.name.rsplit(".", 2)[0]):
+            if parent in dtypes:
                 last[parent] = i
     extra: dict[int, list[Tensor]] = {}
     for parent, dtype in dtypes.items():
