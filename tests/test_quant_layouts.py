@@ -357,3 +357,160 @@ def test_large_checkpoints_total_size(entry):
     assert sum(t.nbytes for t in ours) == entry["total_size"]
     assert len(ours) == entry.get("tensors", len(ours))
     assert set(entry["names"]) <= {t.name for t in ours}
+
+
+# --- what the packers' own code stores beyond the common case -------------------------------------------
+def listed(qc: dict, **extra) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
+    cfg = small_llama(quantization_config=qc, **extra)
+    return config_tensors(expected_tensors(cfg), from_config(cfg), cfg)
+
+
+@settings(max_examples=40, deadline=None)
+@given(out=st.integers(1, 32).map(lambda k: 64 * k), inn=st.integers(1, 32).map(lambda k: 64 * k),
+       group=groups, bits=st.sampled_from([2, 4, 8]),
+       pack=st.sampled_from([("int8", 1), ("int16", 2), ("int32", 4), ("int64", 8)]))
+def test_gptqmodel_pack_dtype_bytes(out, inn, group, bits, pack):
+    # GPTQModel BaseQuantLinear: qweight (in // pack_bits · bits, out) and qzeros (⌈in/g⌉, out // pack_bits ·
+    # bits) in pack_dtype; scales float16 (⌈in/g⌉, out); g_idx int32 (in,)
+    name, size = pack
+    if 8 * size % bits:
+        return
+    g = math.ceil(inn / group)
+    expect = (size * (inn // (8 * size) * bits) * out + size * g * (out // (8 * size) * bits) + 2 * g * out
+              + 4 * inn)
+    qc = {"quant_method": "gptq", "bits": bits, "group_size": group, "pack_dtype": name}
+    assert stored_bytes(qc, out, inn) == expect
+
+
+def test_gptqmodel_quantizes_the_head_when_lm_head_is_set():
+    signed = {"meta": {"quantizer": ["gptqmodel:2.2.0"]}}
+    ts, _ = listed({"quant_method": "gptq", "bits": 4, "group_size": 64, "lm_head": True, **signed})
+    head = {t.name: t for t in ts if t.name.startswith("lm_head.")}
+    assert set(head) == {"lm_head.qweight", "lm_head.qzeros", "lm_head.scales", "lm_head.g_idx"}
+    assert head["lm_head.qweight"].shape == (128 * 4 // 32, 512)
+    ts, _ = listed({"quant_method": "gptq", "bits": 4, "group_size": 64, **signed})
+    assert "lm_head.weight" in {t.name for t in ts}
+
+
+def test_gptq_files_of_unsigned_configs_may_hold_zero_biases():
+    """Older AutoGPTQ / optimum built every QuantLinear with bias=True: the real Qwen/Qwen-VL-Chat-Int4 index
+    (github.com/x1ngzai/Qwen-VL-Chat-Int4 model.safetensors.index.json @ 1cd721a2) lists
+    transformer.h.0.mlp.w1.bias though Qwen's config says no_bias. The config cannot say which release wrote
+    the file, so the listing stays as the model is and a warning gives the difference."""
+    qc = {"quant_method": "gptq", "bits": 4, "group_size": 64}
+    ts, notes = listed(qc)
+    quantized = [t for t in ts if t.name.endswith(".qweight")]
+    assert len(quantized) == 14 and not any(t.name.endswith(".bias") for t in ts)
+    extra = sum(2 * t.shape[1] for t in quantized)  # one float16 per output of each quantized linear
+    assert any(f"{len(quantized)} more tensors, {extra:,} bytes" in n for n in notes)
+    _, notes = listed({**qc, "meta": {"quantizer": ["optimum:1.24.0", "gptqmodel:2.2.0"]}})
+    assert notes == (CONFIG_ONLY_NOTE,)
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    ({"checkpoint_format": "marlin"}, "checkpoint_format 'marlin'"),
+    ({"pack_dtype": "uint4"}, "pack_dtype 'uint4'"),
+    ({"bits": 3}, "3-bit weights packed across int32"),
+])
+def test_gptq_layouts_not_known_are_said_not_guessed(extra, says):
+    ts, notes = listed({"quant_method": "gptq", "bits": 4, "group_size": 64, **extra})
+    assert all(t.dtype == DType.F16 for t in ts)
+    assert says in notes[0]
+
+
+def test_autofp8_per_tensor_scales():
+    """AutoFP8 (quant_method fp8, no weight_block_size): float32 scalar weight_scale, input_scale when
+    activation_scheme is static, output_scale on k_proj / v_proj with kv_cache_scheme static;
+    ignored_layers stay unquantized."""
+    ts, _ = listed({"quant_method": "fp8", "activation_scheme": "static", "kv_cache_scheme": "static",
+                    "ignored_layers": ["model.layers.1.mlp.down_proj"]})
+    by = {t.name: t for t in ts}
+    attn = "model.layers.0.self_attn."
+    assert (by[attn + "q_proj.weight_scale"].shape, by[attn + "q_proj.input_scale"].dtype) == ((), DType.F32)
+    assert attn + "k_proj.output_scale" in by and attn + "q_proj.output_scale" not in by
+    assert by["model.layers.1.mlp.down_proj.weight"].dtype == DType.F16
+    ts, _ = listed({"quant_method": "fp8", "activation_scheme": "dynamic"})
+    assert not any(t.name.endswith(("input_scale", "output_scale")) for t in ts)
+
+
+def test_compressed_tensors_kv_cache_scales_and_input_zero_points():
+    group = {"targets": ["Linear"],
+             "weights": {"num_bits": 8, "type": "int", "strategy": "channel", "symmetric": True},
+             "input_activations": {"num_bits": 8, "type": "int", "strategy": "tensor", "dynamic": False,
+                                   "symmetric": False}}
+    kv = {"num_bits": 8, "type": "float", "strategy": "tensor", "dynamic": False, "symmetric": True}
+    ts, _ = listed({"quant_method": "compressed-tensors", "format": "int-quantized", "ignore": ["lm_head"],
+                    "config_groups": {"group_0": group}, "kv_cache_scheme": kv})
+    names = [t.name for t in ts]
+    by = {t.name: t for t in ts}
+    for layer in (0, 1):
+        attn = f"model.layers.{layer}.self_attn."
+        for kind in ("k_scale", "v_scale"):
+            scale = by[attn + kind]
+            assert (scale.shape, scale.dtype, scale.params) == ((1,), DType.F16, 0)
+        assert names.index(attn + "k_scale") > names.index(attn + "o_proj.weight")
+    assert by["model.layers.0.mlp.up_proj.input_zero_point"].dtype == DType.I8
+    assert sum(t.params for t in ts) == sum(t.params for t in expected_tensors(small_llama()))
+    _, notes = listed({"quant_method": "compressed-tensors", "format": "int-quantized",
+                       "config_groups": {"group_0": group}, "kv_cache_scheme": kv})
+    assert "k_proj.output_scale" in notes[0]  # an unversioned config: older names, same bytes
+    _, notes = listed({"quant_method": "compressed-tensors", "format": "int-quantized", "version": "0.10.2",
+                       "config_groups": {"group_0": group}, "kv_cache_scheme": kv})
+    assert notes == (CONFIG_ONLY_NOTE,)
+
+
+QUANT_CONFIGS = [
+    {"quant_method": "gptq", "bits": 4, "group_size": 64},
+    {"quant_method": "awq", "bits": 4, "group_size": 64, "version": "gemm"},
+    {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+     "bnb_4bit_use_double_quant": True},
+    {"quant_method": "bitsandbytes", "load_in_8bit": True},
+    {"quant_method": "fp8", "weight_block_size": [128, 128]},
+    {"quant_method": "fp8", "activation_scheme": "static"},
+    {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
+     "config_groups": {"g": {"targets": ["Linear"], "input_activations": {"dynamic": False}, "weights": {
+         "num_bits": 4, "type": "int", "strategy": "group", "group_size": 64, "symmetric": False,
+         "actorder": "group"}}}},
+    {"group_size": 64, "bits": 4},
+]
+
+
+@pytest.mark.parametrize("qc", QUANT_CONFIGS, ids=lambda qc: str(qc.get("quant_method", "mlx")))
+def test_stored_pieces_sit_in_their_weights_component(qc):
+    """roles.place puts each stored piece (qweight, weight.absmax, weight_packed, scales …) in the component
+    of the weight it stores, so component tables of quantized files are not all "other"."""
+    from paramscope.knowledge.roles import place
+
+    cfg = small_llama(quantization_config=qc)
+    logical = {t.name.removesuffix(".weight"): place(t.name).component
+               for t in expected_tensors(cfg) if t.name.endswith(".weight")}
+    pieces = [t for t in stored(cfg) if t.name not in {x.name for x in expected_tensors(cfg)}]
+    assert pieces
+    for t in pieces:
+        module = max((m for m in logical if t.name.startswith((m + ".", m + "_"))), key=len)
+        assert place(t.name).component == logical[module], t.name
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=st.integers(1, 64).map(lambda k: 8 * k), k=st.integers(1, 40),
+       group=st.sampled_from([32, 64, 128]))
+def test_awq_gemv_bytes(out, k, group):
+    # AutoAWQ WQLinear_GEMV: qweight int32 (out, in/8); qzeros int32 (out, w); scales fp16 (out, 8·w) where
+    # w = calculate_zeros_width: ⌈(in/g)/8⌉ words rounded up to a multiple of 1, 2, 4 for g ≥ 128, 64, 32
+    inn = group * k
+    mult = {32: 4, 64: 2, 128: 1}[group]
+    w = math.ceil(math.ceil(inn // group / 8) / mult) * mult
+    expect = 4 * out * inn // 8 + 4 * out * w + 2 * out * 8 * w
+    assert stored_bytes({"quant_method": "awq", "bits": 4, "group_size": group, "version": "gemv"},
+                        out, inn) == expect
+
+
+@pytest.mark.parametrize(("qc", "says"), [
+    ({"version": "marlin"}, "AWQ version 'marlin'"),
+    ({"version": "gemv", "group_size": 48}, "GEMV packs only 4-bit"),
+])
+def test_awq_layouts_not_known_are_said_not_guessed(qc, says):
+    ts, notes = listed({"quant_method": "awq", "bits": 4, "group_size": 64, **qc})
+    assert all(t.dtype == DType.F16 for t in ts) and says in notes[0]
+    ts, _ = listed({"quant_method": "awq", "bits": 4, "group_size": 64, "version": "exllama"})
+    assert "model.layers.0.mlp.up_proj.qweight" in {t.name for t in ts}  # stored as GEMM

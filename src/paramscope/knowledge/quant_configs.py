@@ -41,7 +41,8 @@ METHODS: dict[str, Fields] = {
     "gptq": Fields(default_bits=4, quant_type="int", scales="fp16 scales and packed zeros per group"),
     "awq": Fields(bits=("bits", "w_bit"), group=("group_size", "q_group_size"), symmetric=(),
                   default_bits=4, quant_type="int", scales="fp16 scales and packed zeros per group"),
-    "fp8": Fields(bits=(), group=(), default_bits=8, quant_type="e4m3", scales="fp32 scale_inv per block"),
+    "fp8": Fields(bits=(), group=(), excluded=("modules_to_not_convert", "ignored_layers"), default_bits=8,
+                  quant_type="e4m3", scales="fp32 scale_inv per block"),  # ignored_layers: AutoFP8
     "fbgemm_fp8": Fields(bits=(), group=(), default_bits=8, quant_type="e4m3",
                          scales="fp32 scale per output channel"),
     "mxfp4": Fields(bits=(), group=(), default_bits=4, quant_type="mxfp4",

@@ -185,6 +185,35 @@ def _lead(m: Matrix, *shape: int) -> tuple[int, ...]:
     return (*m.lead, *shape)
 
 
+def _awq_zeros_width(m: Matrix) -> int:
+    """AutoAWQ gemv.py calculate_zeros_width: the groups of a row in int32 words, rounded up to 1, 2 or 4
+    words for group sizes ≥ 128, 64, 32."""
+    group = m.group or m.inn
+    multiplier = 1 if group >= 128 else {64: 2, 32: 4}[group]
+    words = -(-(m.inn // group) // m.pack)
+    return -(-words // multiplier) * multiplier
+
+
+# AutoAWQ / transformers AwqConfig versions stored as WQLinear_GEMM buffers (exllama and ipex load those)
+AWQ_GEMM_VERSIONS = frozenset({"gemm", "exllama", "exllamav2", "ipex"})
+
+
+# GPTQModel's pack_dtype: the integer qweight and qzeros are packed into (int32 unless the config says)
+GPTQ_PACK = {"int8": DType.I8, "int16": DType.I16, "int32": DType.I32, "int64": DType.I64}
+
+
+def _pack_dtype(m: Matrix) -> DType:
+    return m.opts.get("pack", DType.I32)
+
+
+def _pack_bits(m: Matrix) -> int:
+    return 8 * _pack_dtype(m).type_size
+
+
+def _static_asymmetric_input(m: Matrix) -> bool:
+    return _static_input(m) and not m.opts.get("input_symmetric", True)
+
+
 LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
     Layout("bitsandbytes_4bit", (
         Piece(".weight", _storage, _bnb4_weight, packed=True),
@@ -204,17 +233,24 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
     ), "bitsandbytes nn/modules.py Int8Params (CB int8, SCB float32 per row) and "
        "Linear8bitLt._save_to_state_dict (weight_format, one uint8)"),
     Layout("gptq", (
-        Piece(".qweight", DType.I32, lambda m: (m.inn // 32 * m.bits, m.out), packed=True),
-        Piece(".qzeros", DType.I32, lambda m: (m.groups, m.out // 32 * m.bits)),
+        Piece(".qweight", _pack_dtype, lambda m: (m.inn // _pack_bits(m) * m.bits, m.out), packed=True),
+        Piece(".qzeros", _pack_dtype, lambda m: (m.groups, m.out // _pack_bits(m) * m.bits)),
         Piece(".scales", DType.F16, lambda m: (m.groups, m.out)),
         Piece(".g_idx", DType.I32, lambda m: (m.inn,)),
-    ), "auto_gptq nn_modules/qlinear/qlinear_*.py QuantLinear.__init__ (GPTQModel keeps the layout)",
+    ), "auto_gptq nn_modules/qlinear/qlinear_*.py QuantLinear.__init__; GPTQModel "
+       "nn_modules/qlinear/__init__.py BaseQuantLinear (the same buffers, packed in pack_dtype)",
        bias=DType.F16),
     Layout("awq", (
         Piece(".qweight", DType.I32, lambda m: (m.inn, m.out // m.pack), packed=True),
         Piece(".qzeros", DType.I32, lambda m: (m.groups, m.out // m.pack)),
         Piece(".scales", DType.F16, lambda m: (m.groups, m.out)),
     ), "AutoAWQ awq/modules/linear/gemm.py WQLinear_GEMM.__init__", bias=DType.F16),
+    Layout("awq:gemv", (
+        Piece(".qweight", DType.I32, lambda m: (m.out, m.inn // m.pack), packed=True),
+        Piece(".qzeros", DType.I32, lambda m: (m.out, _awq_zeros_width(m))),
+        Piece(".scales", DType.F16, lambda m: (m.out, _awq_zeros_width(m) * m.pack)),
+    ), "AutoAWQ awq/modules/linear/gemv.py WQLinear_GEMV.__init__ (calculate_zeros_width pads the "
+       "groups to whole words)", bias=DType.F16),
     Layout("mxfp4", (
         Piece("_blocks", DType.U8, lambda m: _lead(m, m.out, m.inn // MXFP4_BLOCK, MXFP4_BLOCK // 2),
               packed=True),
@@ -229,7 +265,11 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
     Layout("fp8:tensor", (
         Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
         Piece(".weight_scale", DType.F32, lambda m: ()),
-    ), "vLLM layers/quantization/fp8.py Fp8LinearMethod (serialized per-tensor fp8, no weight_block_size)"),
+        Piece(".input_scale", DType.F32, lambda m: (), when=_static_input),
+        Piece(".output_scale", DType.F32, lambda m: (), when=lambda m: bool(m.opts.get("output_scale"))),
+    ), "AutoFP8 auto_fp8/quantize.py (FP8DynamicLinear / FP8StaticLinear: float32 scalar weight_scale, "
+       "input_scale when activation_scheme is static, output_scale on the kv_cache_quant_layers) as vLLM "
+       "layers/quantization/fp8.py reads it (no weight_block_size)"),
     Layout("fbgemm_fp8", (
         Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
         Piece(".weight_scale", DType.F32, lambda m: (m.out, 1)),
@@ -247,7 +287,9 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".weight_scale", _scale_dtype, _ct_scale_shape),
         Piece(".weight_zero_point", DType.I8, _ct_scale_shape, when=_asymmetric),
         Piece(".input_scale", _scale_dtype, lambda m: (1,), when=_static_input),
-    ), "compressed-tensors compressors/quantized_compressors/int_quantized.py"),
+        Piece(".input_zero_point", DType.I8, lambda m: (1,), when=_static_asymmetric_input),
+    ), "compressed-tensors compressors/quantized_compressors/int_quantized.py; base.py compress keeps "
+       "zero points only for asymmetric args"),
     Layout("compressed-tensors:float-quantized", (
         Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
         Piece(".weight_scale", _scale_dtype, _ct_scale_shape),
@@ -287,6 +329,9 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     if rule is None:
         return Stored(tuple(tensors), (f"{q.label}: no stored layout known for quant_method {q.method!r}; "
                                        "tensors listed and priced as unquantized",))
+    unlisted = _gptq_unlisted(q) if q.method == "gptq" else _awq_unlisted(q) if q.method == "awq" else None
+    if unlisted:
+        return Stored(tuple(tensors), (f"{q.label}: {unlisted}; tensors listed and priced as unquantized",))
     out: list[Tensor] = []
     quantized: set[str] = set()
     routers_linear = model_type not in ROUTER_NOT_LINEAR
@@ -305,7 +350,92 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     if bias_dtypes:
         dtype = next(iter(bias_dtypes))
         out = [_retype(t, dtype) if t.name.endswith(".bias") and t.name[:-5] in quantized else t for t in out]
-    return Stored(tuple(out))
+    notes: tuple[str, ...] = ()
+    if q.method == "gptq":
+        notes = _gptq_bias_note(q, tensors, quantized)
+    if q.method == "compressed-tensors" and isinstance(q.config.get("kv_cache_scheme"), Mapping):
+        before = len(out)
+        out = _with_kv_scales(out, tensors)
+        if len(out) > before and not q.config.get("version"):
+            # releases before the config carried its version put the kv-cache observers on the k/v
+            # projections' outputs: the same bytes under other names
+            notes = (f"{q.label}: kv_cache_scheme scales listed as <attention>.k_scale / v_scale; files from "
+                     "older compressed-tensors (no version in the config) name them k_proj.output_scale / "
+                     "v_proj.output_scale (same bytes)",)
+    return Stored(tuple(out), notes)
+
+
+# GPTQ checkpoint formats stored as QuantLinear buffers (gptq_v2 differs only in the zero-point values);
+# marlin, bitblas, ipex … repack the weights into layouts of their own.
+GPTQ_FORMATS = frozenset({"gptq", "gptq_v2"})
+
+
+def _gptq_unlisted(q: Quantization) -> str | None:
+    """Why a GPTQ config's stored tensors cannot be listed, or None."""
+    fmt = str(q.config.get("checkpoint_format") or "gptq").lower()
+    if fmt not in GPTQ_FORMATS:
+        return f"no stored layout known for GPTQ checkpoint_format {fmt!r}"
+    pack_name = str(q.config.get("pack_dtype") or "int32").removeprefix("torch.")
+    pack = GPTQ_PACK.get(pack_name)
+    if pack is None:
+        return f"no stored layout known for GPTQ pack_dtype {pack_name!r}"
+    if (8 * pack.type_size) % (q.bits or 4):
+        # 3-bit words straddle the container: a parameter count per stored element is not whole
+        return f"{q.bits}-bit weights packed across {pack_name} words are not listed as stored"
+    return None
+
+
+def _awq_unlisted(q: Quantization) -> str | None:
+    version = str(q.config.get("version") or "gemm").lower()
+    if version not in AWQ_GEMM_VERSIONS | {"gemv"}:
+        return f"no stored layout known for AWQ version {version!r}"
+    group = q.group_size or 128
+    if version == "gemv" and ((q.bits or 4) != 4 or (group < 128 and group not in (32, 64))):
+        return f"AutoAWQ's GEMV packs only 4-bit weights in groups of 32, 64 or ≥ 128, not {q.label}"
+    return None
+
+
+def _gptq_bias_note(q: Quantization, logical: Sequence[Tensor], quantized: set[str]) -> tuple[str, ...]:
+    """Older AutoGPTQ and optimum built every QuantLinear with ``bias=True`` (make_quant, optimum
+    GPTQQuantizer._replace_by_quant_layers), so their files hold a float16 zero bias for each quantized
+    linear that had none (Qwen/Qwen-VL-Chat-Int4 stores mlp.w1.bias though Qwen has no_bias); GPTQModel and
+    newer optimum copy the module's own bias flag and sign the config (meta.quantizer). The config does not
+    say which release wrote an unsigned file, so the difference is stated, not guessed."""
+    meta = q.config.get("meta")
+    signed = q.config.get("quantizer") or (meta.get("quantizer") if isinstance(meta, Mapping) else None)
+    if signed:
+        return ()
+    biased = {t.name[:-5] for t in logical if t.name.endswith(".bias")}
+    missing = [t for t in logical if t.name.endswith(".weight") and t.name[:-7] in quantized
+               and t.name[:-7] not in biased]
+    if not missing:
+        return ()
+    extra = sum(DType.F16.nbytes(t.shape[-2]) for t in missing)
+    return (f"{q.label}: a file written by older AutoGPTQ or optimum (its config carries no meta.quantizer) "
+            f"also stores a float16 zero bias for each quantized linear without one: {len(missing)} more "
+            f"tensors, {extra:,} bytes more than listed",)
+
+
+def _with_kv_scales(out: list[Tensor], logical: Sequence[Tensor]) -> list[Tensor]:
+    """compressed-tensors ``kv_cache_scheme``: every attention module (one holding k_proj, v_proj or
+    qkv_proj) gets ``k_scale`` and ``v_scale``, one value each in the module's dtype
+    (quantization/lifecycle/initialize.py _initialize_attn_scales), placed after the module's tensors."""
+    dtypes: dict[str, DType] = {}
+    for t in logical:
+        parent, _, leaf = t.name.removesuffix(".weight").rpartition(".")
+        if t.name.endswith(".weight") and leaf in ("k_proj", "v_proj", "qkv_proj") and parent:
+            dtypes.setdefault(parent, t.dtype)
+    last = {}
+    for i, t in enumerate(out):  # a tensor of the attention module itself, or of one of its children
+        for parent in (t.name.rsplit(".", 1)[0], t.name.rsplit(".", 2)[0]):
+            if parent in dtypes:
+                last[parent] = i
+    extra: dict[int, list[Tensor]] = {}
+    for parent, dtype in dtypes.items():
+        extra.setdefault(last[parent], []).extend(
+            Tensor(f"{parent}.{kind}", (1,), dtype, dtype.nbytes(1), is_parameter=False)
+            for kind in ("k_scale", "v_scale"))
+    return [x for i, t in enumerate(out) for x in (t, *extra.get(i, ()))]
 
 
 def _pieces(layout: Layout, m: Matrix) -> tuple[Piece, ...]:
@@ -389,7 +519,8 @@ def _gptq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     each block to quantize and leave the MoE gate out); ``modules_in_block_to_quantize`` narrows the list
     and GPTQModel's ``dynamic`` rules skip (``-:regex``) or re-set bits / group_size per module."""
     module = _module(t)
-    if (not _linear(t, p, routers) or not _in_blocks(p) or p.component == "router"
+    head = p.component.split("/")[0] == "output" and q.config.get("lm_head") is True  # GPTQModel lm_head
+    if (not _linear(t, p, routers) or not (_in_blocks(p) or head) or p.component == "router"
             or excluded(module, q.excluded)):
         return NONE
     chosen = _in_block_list(module, q.config.get("modules_in_block_to_quantize"))
@@ -405,7 +536,10 @@ def _gptq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
             g = override.get("group_size", group)
             group = int(g) if g and int(g) > 0 else None
             break
-    return _matrix(t, module, bits, group), LAYOUTS["gptq"]
+    pack = GPTQ_PACK[str(q.config.get("pack_dtype") or "int32").removeprefix("torch.")]  # _gptq_unlisted
+    if (8 * pack.type_size) % bits:  # a dynamic rule's 3 bits: left as listed
+        return NONE
+    return _matrix(t, module, bits, group, pack=pack), LAYOUTS["gptq"]
 
 
 def _in_block_list(module: str, lists: Any) -> bool:
@@ -426,10 +560,9 @@ def _awq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     module = _module(t)
     if not _linear(t, p, routers) or not _in_blocks(p) or excluded(module, q.excluded):
         return NONE
-    version = str(q.config.get("version") or "gemm").lower()
-    if version != "gemm":
-        return NONE
-    return _matrix(t, module, q.bits or 4, q.group_size), LAYOUTS["awq"]
+    version = str(q.config.get("version") or "gemm").lower()  # others: _awq_unlisted
+    layout = LAYOUTS["awq:gemv"] if version == "gemv" else LAYOUTS["awq"]
+    return _matrix(t, module, q.bits or 4, q.group_size), layout
 
 
 def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
@@ -440,7 +573,10 @@ def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     if q.method == "fbgemm_fp8":
         return _matrix(t, _module(t), 8, 0), LAYOUTS["fbgemm_fp8"]
     if not q.block_shape:
-        return _matrix(t, _module(t), 8, 0), LAYOUTS["fp8:tensor"]
+        module = _module(t)
+        static = str(q.config.get("activation_scheme") or "dynamic") == "static"
+        kv = q.config.get("kv_cache_scheme") == "static" and module.rsplit(".", 1)[-1] in ("k_proj", "v_proj")
+        return _matrix(t, module, 8, 0, static_input=static, output_scale=kv), LAYOUTS["fp8:tensor"]
     return _matrix(t, _module(t), 8, 0, block=q.block_shape), LAYOUTS["fp8"]
 
 
@@ -500,7 +636,8 @@ def _compressed(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Pick
                     strategy=str(w.get("strategy") or "tensor"), symmetric=bool(w.get("symmetric", True)),
                     actorder=w.get("actorder"), block=tuple(block) if isinstance(block, list) else (),
                     scale_dtype=_dtype_named(w.get("scale_dtype")), has_input=isinstance(acts, Mapping),
-                    static_input=isinstance(acts, Mapping) and not acts.get("dynamic", False))
+                    static_input=isinstance(acts, Mapping) and not acts.get("dynamic", False),
+                    input_symmetric=not isinstance(acts, Mapping) or bool(acts.get("symmetric", True)))
         return m, layout
     return NONE
 

@@ -79,8 +79,15 @@ _PARENT_HINTS = [
 _LAYER = re.compile(
     r"^(?P<prefix>.*?(?:^|\.)(?:layers|layer|h|blk|blocks|block|decoder\.layers|encoder\.layer))"
     r"\.(?P<index>\d+)\.(?P<rest>.*)$")
-# gpt-oss spells some suffixes with "_" (``down_proj_bias``, ``gate_up_proj_blocks``)
-_SUFFIX = re.compile(r"[._](e_score_correction_bias|weight_scale_inv|weight|bias|scale|blocks|scales)$")
+# gpt-oss spells some suffixes with "_" (``down_proj_bias``, ``gate_up_proj_blocks``). Quantized checkpoints
+# store a module's weight as pieces (knowledge/quant_layouts.py LAYOUTS): GPTQ/AWQ qweight, qzeros, scales,
+# g_idx; compressed-tensors weight_packed, weight_scale, weight_zero_point, weight_shape, weight_g_idx,
+# input_scale; bitsandbytes SCB, weight_format, weight.absmax, quant_map, nested_*, quant_state.*; MLX biases
+_SUFFIX = re.compile(
+    r"[._](e_score_correction_bias|weight_scale_inv|weight_scale|weight_packed|weight_zero_point|weight_shape"
+    r"|weight_g_idx|weight_global_scale|input_global_scale|input_scale|input_zero_point|output_scale|"
+    r"weight\.(?:nested_)?(?:absmax|quant_map)|weight\.quant_state\.bitsandbytes__\w+|weight_format|SCB|"
+    r"qweight|qzeros|scales|g_idx|biases|weight|bias|scale|blocks)$")
 _COMPILED = [(c, [re.compile(p) for p in pats]) for c, pats in COMPONENTS]
 _HINTS = [(re.compile(p), c) for p, c in _PARENT_HINTS]
 
