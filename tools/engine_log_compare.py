@@ -117,14 +117,19 @@ def gpu_device(r: Record) -> Device | None:
 
 
 def vllm_engine(r: Record) -> str:
-    """The engine family the record's log comes from: V0 where its version note says so (V0's worker.py
-    and executor lines); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
-    ("Estimated CUDA graph memory") or the version says 0.21 or later; else V1 before 0.21."""
-    if "V0 engine" in (r.version_note or ""):
-        return "v0"
+    """The engine family the record's log comes from (analyses/sizing/runtimes/vllm.py ENGINES): V0 where
+    its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
+    the default in 0.8); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
+    ("Estimated CUDA graph memory") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
+    says so or the note dates the log before 0.11 ("before 0.11"); else V1 of 0.11 to 0.20."""
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
-    if "Estimated CUDA graph memory" in r.log or (len(version) == 2 and version >= (0, 21)):
+    known = len(version) == 2
+    if "V0 engine" in (r.version_note or "") or (known and version < (0, 8)):
+        return "v0"
+    if "Estimated CUDA graph memory" in r.log or (known and version >= (0, 21)):
         return "v1"
+    if (known and version < (0, 11)) or "before 0.11" in (r.version_note or ""):
+        return "v1-0.8"
     return "v1-early"
 
 

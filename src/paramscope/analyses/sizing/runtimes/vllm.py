@@ -56,8 +56,12 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # which estimates the CUDA graphs during profiling and takes them out of the budget
 # (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS, "default since v0.21.0" as its log line says). "v1-early": the
 # V1 engine before 0.21 (default since 0.8): graphs captured after the cache is sized, outside the budget.
-# "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
-ENGINES = ("v1", "v1-early", "v0")
+# "v1-0.8": the V1 engine of 0.8 to 0.10 (2025 until September), like "v1-early" except that its worker took
+# the memory snapshot *before* initialising NCCL (vllm/v1/worker/gpu_worker.py init_device; PR #25359,
+# in 0.11, moved it after: "NCCL buffers ... allocated after the memory snapshot ... shows up as non-torch
+# memory increase"), so with tensor parallelism the NCCL and custom all-reduce buffers are non-torch memory
+# inside the budget. "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
+ENGINES = ("v1", "v1-early", "v1-0.8", "v0")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 
 # Estimated constants (docs/runtimes.md lists the log lines they come from):
@@ -85,7 +89,7 @@ CUDA_GRAPH_BYTES = 512 * MiB
 #   with the bf16 logits (1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2), 13061-* 39.0 B
 #   (rank 0's pool is 1.23 GiB smaller than the other rank's), 23278-* 40.0 B (−2.14 GiB left on an H100
 #   with 1024 rows × 201088).
-SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 38, "v0": 38}
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 38, "v1-0.8": 38, "v0": 38}
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,8 +399,16 @@ def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
 
 
 def non_torch_bytes(p: VllmParams) -> int:
-    """Memory outside torch that the engine counts inside its budget (see the constants above)."""
-    return V0_NON_TORCH_BYTES if p.engine == "v0" else NON_TORCH_BYTES
+    """Memory outside torch that the engine counts inside its budget (see the constants above): in
+    "v1-0.8" the NCCL buffers too, created after its memory snapshot."""
+    if p.engine == "v0":
+        return V0_NON_TORCH_BYTES
+    return NON_TORCH_BYTES + (nccl_bytes(p) if p.engine == "v1-0.8" else 0)
+
+
+def nccl_bytes(p: VllmParams) -> int:
+    """NCCL and custom all-reduce buffers per GPU (tensor parallelism only)."""
+    return NCCL_BYTES if p.tensor_parallel > 1 else 0
 
 
 def cuda_graph_bytes(p: VllmParams) -> int:
@@ -408,7 +420,7 @@ def cuda_graph_bytes(p: VllmParams) -> int:
 def outside_bytes(p: VllmParams) -> int:
     """Per GPU, outside the reservation: the CUDA context, NCCL with tensor parallelism, and the graphs
     of the engines that capture them after sizing the cache."""
-    nccl = NCCL_BYTES if p.tensor_parallel > 1 else 0
+    nccl = 0 if p.engine == "v1-0.8" else nccl_bytes(p)
     graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine != "v1" else 0
     return CUDA_CONTEXT_BYTES + nccl + graphs
 
@@ -485,9 +497,10 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT[p.engine]}) B"
         f"{'' if p.engine == 'v0' else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
-        f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate): "
+        f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate"
+        f"{', NCCL included' if nccl_bytes(p) and p.engine == 'v1-0.8' else ''}): "
         f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
-        f"{', NCCL' if p.tensor_parallel > 1 else ''}"
+        f"{', NCCL' if p.tensor_parallel > 1 and p.engine != 'v1-0.8' else ''}"
         f"{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
         f"): {m.cuda_context_bytes:,} B",
         f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "
