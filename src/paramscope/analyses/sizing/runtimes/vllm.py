@@ -83,13 +83,13 @@ CUDA_GRAPH_BYTES = 512 * MiB
 # - v1 (0.21 on): the fp32 copy, the sorted values and their int64 indices, the softmax of the sorted
 #   values (topk_topp_sampler.py): 20 B; checked against "3.04 GiB" of torch peak for Qwen3-8B with 1024
 #   rows on an H100 (vLLM PR #48037, model runner V2): 3.25 GiB predicted.
-# - v1-early and v0: the sort-based path measured at 38 B (the fp32 copy, sorted values, int64 indices
-#   and their inverse, the scattered-back logits, probabilities, masks, the sampler's noise). Calibrated on
-#   the three logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): 10511-* 41.2 B per logit
-#   with the bf16 logits (1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2), 13061-* 39.0 B
-#   (rank 0's pool is 1.23 GiB smaller than the other rank's), 23278-* 40.0 B (−2.14 GiB left on an H100
-#   with 1024 rows × 201088).
-SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 38, "v1-0.8": 38, "v0": 38}
+# - v1-early, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and their
+#   inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine on
+#   the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
+#   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
+#   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B; V1 36.2 B (23278-*: −2.14 GiB left of
+#   an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 36, "v1-0.8": 36, "v0": 40}
 
 
 @dataclass(frozen=True, slots=True)
