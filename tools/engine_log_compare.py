@@ -73,11 +73,16 @@ def weights_bytes(model: Model, r: Record) -> int:
 
 
 def log_backend(r: Record) -> str | None:
-    """The MXFP4 backend vLLM says it used (mxfp4.py "Using Triton backend"; marlin_utils_fp4.py's
-    warning), or None to let paramscope pick vLLM's default."""
+    """The MXFP4 backend vLLM used: as the log says (mxfp4.py "Using Triton backend"; marlin_utils_fp4.py's
+    warning), else Marlin for logs dated before vLLM 0.11.1 (version note "before 0.11"): the Triton path
+    needs the triton_kernels package, a vLLM dependency only since PR #27370 (October 2025, in 0.11.1;
+    issue #26582: 0.11.0 users installed it by hand), so on Hopper mxfp4.py fell back to Marlin; else None
+    to let paramscope pick vLLM's current default."""
     if "Using Triton backend" in r.log:
         return "triton"
     if "Marlin" in r.log or "marlin" in r.log:
+        return "marlin"
+    if "before 0.11" in (r.version_note or ""):
         return "marlin"
     return None
 
@@ -121,14 +126,14 @@ def vllm_engine(r: Record) -> str:
     its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
     the default in 0.8); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
     ("Estimated CUDA graph memory") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
-    says so or the note dates the log before 0.11 ("before 0.11"); else V1 of 0.11 to 0.20."""
+    says so or the note dates the log before 0.11 ("before 0.11 ("); else V1 of 0.11 to 0.20."""
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
     known = len(version) == 2
     if "V0 engine" in (r.version_note or "") or (known and version < (0, 8)):
         return "v0"
     if "Estimated CUDA graph memory" in r.log or (known and version >= (0, 21)):
         return "v1"
-    if (known and version < (0, 11)) or "before 0.11" in (r.version_note or ""):
+    if (known and version < (0, 11)) or "before 0.11 (" in (r.version_note or ""):
         return "v1-0.8"
     return "v1-early"
 
