@@ -36,6 +36,8 @@ TOLERANCES = {
     ("vllm", "gpu_blocks" + engine_log_compare.GIVEN_KV): 0.006,
     ("vllm", "kv_tokens" + engine_log_compare.GIVEN_KV): 0.006,
     ("vllm", "max_concurrency" + engine_log_compare.GIVEN_KV): 0.006,
+    # SGLang: free memory × mem_fraction_static − weights, with the CUDA context and NCCL estimated
+    ("sglang", "kv_tokens"): 0.03, ("sglang", "k_size"): 0.03, ("sglang", "v_size"): 0.03,
 }
 
 # (record, figure): (bound on |error|, why it misses)
@@ -74,9 +76,11 @@ KNOWN_MISSES = {
         2.1, "507 blocks (1.98 GiB) left on two T4s: 4.9 GiB per GPU beyond the fp16 weights and the "
              "profile's activations (June 2024 V0, peak = the GPU's whole used memory); not explained"),
     ("21348-qwen3-235b-a22b-fp8-4xh100", "kv_cache_memory"): (
-        0.09, "run with the LMCache connector; NCCL at TP 4 taken as at TP 2 (PR 10511's 1.79 GiB)"),
+        0.09, "0.62 GiB more predicted; the same GPUs under SGLang come within 0.2 % with the same "
+              "context and NCCL figures, so it is vLLM's own: the LMCache connector, or the profile of an "
+              "FP8 MoE; not modelled"),
     ("21348-qwen3-235b-a22b-fp8-4xh100", "kv_tokens"): (
-        0.11, "run with the LMCache connector; NCCL at TP 4 taken as at TP 2 (PR 10511's 1.79 GiB)"),
+        0.11, "0.62 GiB more predicted (see kv_cache_memory)"),
     ("21348-qwen3-235b-a22b-fp8-4xh100", "kv_tokens" + engine_log_compare.GIVEN_KV): (
         0.012, "the printed memory is rank 0's; the pool is the smallest of the 4 workers' "
                "(kv_cache_utils unify_kv_cache_configs)"),
@@ -95,8 +99,8 @@ ROWS = _rows()
 
 def test_enough_is_compared():
     # a floor at today's coverage, so that a record or figure that silently stops being compared shows
-    assert len({row.record for row in ROWS}) >= 24
-    assert len(ROWS) >= 84
+    assert len({row.record for row in ROWS}) >= 25
+    assert len(ROWS) >= 87
     assert sum(row.engine == "llamacpp" for row in ROWS) >= 27
 
 

@@ -20,6 +20,7 @@ from engine_logs import FIXTURES, Record
 
 import paramscope
 from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
+from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
 from paramscope.analyses.sizing.runtimes.vllm import vllm_memory
 from paramscope.analyses.sizing.weights import loaded_weights, reprice
 from paramscope.errors import ParamscopeError
@@ -225,11 +226,26 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     return out
 
 
+def predict_sglang(model: Model, r: Record) -> dict[str, float]:
+    cfg = model.config
+    assert cfg is not None
+    kv = r.setting("kv_cache_dtype")
+    m = sglang_memory(
+        cfg, weights_bytes(model, r), context=r.setting("context_length") or cfg.context_length,
+        kv_type=DTYPES.get(kv) if kv and kv != "auto" else None, dtype=model_dtype(model, r),
+        gpu_memory_bytes=gpu_bytes(r), mem_fraction_static=r.setting("mem_fraction_static"),
+        tensor_parallel=r.setting("tp_size") or r.gpus.get("count") or 1)
+    out: dict[str, float] = {"weights": m.model_bytes}
+    if m.tokens is not None:
+        out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}
+    return out
+
+
 GIVEN_KV = " (given the printed KV memory)"
 AT = "@"  # figure@device: the figure printed for that device
 HOST_DEVICES = ("CPU", "CUDA_Host", "ROCm_Host", "Vulkan_Host", "Metal_Host")
 PREDICTORS: dict[str, Callable[[Model, Record], dict[str, float]]] = {
-    "vllm": predict_vllm, "llamacpp": predict_llamacpp}
+    "vllm": predict_vllm, "llamacpp": predict_llamacpp, "sglang": predict_sglang}
 
 
 def compare(r: Record) -> tuple[list[Row], str | None]:

@@ -119,6 +119,11 @@ RUNTIMES: tuple[Runtime, ...] = (
                                          "the budget), v1-0.8 (V1 0.8 to 0.10: NCCL inside the budget "
                                          "too), v0 (the V0 engine)",
                     choices=("v1", "v1-early", "v1-0.8", "v0")))),
+    Runtime("sglang", "sglang", "SGLang (sglang.launch_server)",
+            (Option("mem_fraction_static", float, None, "SGLang --mem-fraction-static: share of each GPU's "
+                                                       "free memory for the weights and the KV pool "
+                                                       "(default: SGLang's by TP size, 0.88 to 0.79)",
+                    0.01, 0.99),)),
     Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
             aliases=("hf",)),
 )

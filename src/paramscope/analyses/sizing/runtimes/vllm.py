@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
-from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, routed_ffn_width
+from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, routed_ffn_width
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
@@ -71,10 +71,8 @@ NON_TORCH_BYTES = 160 * MiB
 # V0 worker.py (0.6.4): "non_torch_memory=0.35GiB" for Llama 3.1 8B on an RTX 3090, both logs of
 # tests/fixtures/engine_logs/vllm/10517-* (the increase over the profile run, CUDA context excluded)
 V0_NON_TORCH_BYTES = 350 * MiB
-# NCCL and custom all-reduce buffers per GPU with tensor parallelism, created in init_device before the
-# memory snapshot: outside V1's budget, like the CUDA context. PR #10511's log (10511-*): 1.79 GiB of
-# memory outside torch at TP 1, 3.58 GiB at TP 2 on an 80 GB GPU: 1.79 GiB more per GPU once NCCL runs.
-NCCL_BYTES = 1833 * MiB
+# NCCL and custom all-reduce buffers per GPU with tensor parallelism (runtimes/common.py NCCL_BYTES),
+# created in init_device before the memory snapshot: outside V1's budget, like the CUDA context.
 # the CUDA graph pool, captured for decode batch sizes up to 512: "Estimated CUDA graph memory:
 # 0.17 … 0.65 GiB" per GPU in vLLM ≥ 0.21 logs for small and mid-size models, ~1.4 GiB for Llama 4 Maverick
 CUDA_GRAPH_BYTES = 512 * MiB
