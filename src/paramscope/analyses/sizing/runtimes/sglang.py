@@ -121,8 +121,8 @@ def sglang_memory(
     """
     kinds = layer_kinds(cfg)
     if set(kinds) - {"full"}:
-        raise UnsupportedError(f"{cfg.architecture}: the SGLang profile models full-attention layers only "
-                               f"(this model has {', '.join(sorted(kinds))}: SGLang's hybrid pools differ)")
+        raise UnsupportedError(f"{cfg.architecture}: SGLang profile has full attention only, not "
+                               f"{'/'.join(sorted(set(kinds) - {'full'}))} layers")
     tp = tensor_parallel
     if tp < 1 or context < 1 or batch < 1:
         raise UnsupportedError(f"SGLang needs positive sizes (context {context}, batch {batch}, TP {tp})")
