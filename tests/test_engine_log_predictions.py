@@ -121,3 +121,22 @@ def test_prediction_within_tolerance(row):
 def test_every_known_miss_is_compared():
     compared = {(row.record, row.figure) for row in ROWS}
     assert set(KNOWN_MISSES) <= compared
+
+
+def test_engine_family_and_backend_read_from_each_log():
+    # the family follows the version or the date the record states (tools/engine_log_compare.py)
+    records = {r.id: r for r in engine_logs.load_all()}
+    families = {rid: engine_log_compare.vllm_engine(records[rid]) for rid in (
+        "11230-qwen25-72b-gptq-a40-v064", "2382-mixtral-awq-2xa100-80g", "13061-r1-distill-qwen14b-2x4090",
+        "21348-qwen3-235b-a22b-fp8-4xh100", "23278-gpt-oss-120b-h100", "27508-gpt-oss-120b-h100",
+        "33155-gpt-oss-120b-h100-v0141", "myoceane-gpt-oss-20b-a100-v0190")}
+    assert families == {
+        "11230-qwen25-72b-gptq-a40-v064": "v0", "2382-mixtral-awq-2xa100-80g": "v0",
+        "13061-r1-distill-qwen14b-2x4090": "v0", "21348-qwen3-235b-a22b-fp8-4xh100": "v1-0.8",
+        "23278-gpt-oss-120b-h100": "v1-0.8", "27508-gpt-oss-120b-h100": "v1-early",
+        "33155-gpt-oss-120b-h100-v0141": "v1-early", "myoceane-gpt-oss-20b-a100-v0190": "v1-early"}
+    # MXFP4 backend: as the log says, else Marlin before 0.11.1 (no triton_kernels), else paramscope's
+    backends = {rid: engine_log_compare.log_backend(records[rid]) for rid in (
+        "23278-gpt-oss-120b-h100", "27508-gpt-oss-120b-h100", "33155-gpt-oss-120b-h100-v0141")}
+    assert backends == {"23278-gpt-oss-120b-h100": "marlin", "27508-gpt-oss-120b-h100": "marlin",
+                        "33155-gpt-oss-120b-h100-v0141": "triton"}
