@@ -44,9 +44,22 @@ def summary(rows: list[Row], key: Callable[[Row], str]) -> list[tuple[str, int, 
     return out
 
 
+def markdown(rows: list[Row], skipped: list[tuple[str, str]]) -> str:
+    """Every compared figure, one row each, then the records without a prediction."""
+    lines = ["| engine | record | figure | printed | predicted | error |", "|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: (r.engine, r.record)):
+        lines.append(f"| {row.engine} | `{row.record}` | {row.figure} | {_fmt(row.printed, row.unit)} | "
+                     f"{_fmt(row.predicted, row.unit)} | {row.error:+.1%} |")
+    lines += ["", "Without a prediction:", ""]
+    lines += [f"- `{rid}`: {reason}" for rid, reason in skipped]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--verbose", action="store_true", help="print every figure, not only the summary")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the per-log table of docs/runtimes.md (every figure, Markdown) and stop")
     args = parser.parse_args(argv)
     records = engine_logs.load_all()
     rows: list[Row] = []
@@ -56,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += got
         if reason:
             skipped.append((r.id, reason))
+    if args.markdown:
+        print(markdown(rows, skipped))
+        return 0
     if args.verbose:
         print(f"{'record':44} {'figure':46} {'printed':>16} {'predicted':>16} {'error':>8}")
         for row in rows:

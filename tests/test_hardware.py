@@ -81,7 +81,9 @@ def test_rtx_3090_as_vllm_sees_it():
 
 def test_memory_convention_reads_gb_as_gib():
     assert find_device("a100-80g").memory_bytes == 80 * 2**30 == find_device("a100-80g").reported_bytes
-    assert find_device("h100-sxm").usable_bytes == 81559 * 2**20
+    assert find_device("h100-sxm").reported_bytes == 81559 * 2**20  # NVML's total
+    # the CUDA runtime's, which vLLM prints (PR #12126: "total_gpu_memory (79.22GiB)" on an H100-80G)
+    assert f"{find_device('h100-sxm').usable_bytes / 2**30:.2f}" == "79.22"
     assert find_device("h200").usable_bytes == 141 * 2**30  # no published driver total: the capacity
 
 

@@ -185,9 +185,27 @@ def test_activation_sampler_dominates_with_1024_seqs():
     # sampler: 8192 × 4096 × 2 + 1024 × 128256 × (2 + 4 + 4 + 8 + 4) = 67,108,864 + 2,889,351,168
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
     assert m.activation_bytes == 2_956_460_032
-    # before 0.21 the sort-based sampler: 67,108,864 + 1024 × 128256 × (2 + 38) = 5,320,474,624
+    # before 0.21 the sort-based sampler: 67,108,864 + 1024 × 128256 × (2 + 36) = 5,057,806,336
     early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-early")
-    assert early.activation_bytes == 5_320_474_624
+    assert early.activation_bytes == 5_057_806_336
+
+
+def test_v1_08_counts_nccl_inside_the_budget():
+    # V1 of 0.8–0.10 took its memory snapshot before NCCL (PR #25359 moved it after): at TP 2 the NCCL
+    # buffers leave the outside share and join the non-torch memory the budget pays for
+    gpu = 80 * 2**30
+    early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-early", tensor_parallel=2,
+                        gpu_memory_bytes=gpu)
+    old = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-0.8", tensor_parallel=2,
+                      gpu_memory_bytes=gpu)
+    assert old.non_torch_bytes - early.non_torch_bytes == NCCL_BYTES
+    assert early.cuda_context_bytes - old.cuda_context_bytes == NCCL_BYTES
+    assert early.pool is not None and old.pool is not None
+    assert early.pool.available_bytes - old.pool.available_bytes == NCCL_BYTES
+    # one GPU: no NCCL, the two families agree
+    one = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine=e, gpu_memory_bytes=gpu)
+           for e in ("v1-early", "v1-0.8")]
+    assert one[0].pool == one[1].pool
 
 
 def test_activation_forward_dominates_with_256_seqs():
@@ -309,11 +327,11 @@ def test_v1_early_keeps_the_graphs_outside_the_budget():
 
 
 def test_v0_sampler_only_on_rank_0():
-    # V0 gathers the logits to rank 0, which alone samples: 256 × 128256 × (2 + 38) B, no hidden states,
+    # V0 gathers the logits to rank 0, which alone samples: 256 × 128256 × (2 + 40) B, no hidden states,
     # the same at every tensor-parallel size (10511-*: 1.26 GiB at TP 1 and TP 2)
     one = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v0")
     two = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v0", tensor_parallel=2)
-    assert one.activation_bytes == two.activation_bytes == 256 * 128256 * 40 == 1_313_341_440
+    assert one.activation_bytes == two.activation_bytes == 256 * 128256 * 42 == 1_379_008_512
 
 
 def test_v0_forward_of_a_whole_prompt():

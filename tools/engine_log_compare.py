@@ -20,6 +20,7 @@ from engine_logs import FIXTURES, Record
 
 import paramscope
 from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
+from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
 from paramscope.analyses.sizing.runtimes.vllm import vllm_memory
 from paramscope.analyses.sizing.weights import loaded_weights, reprice
 from paramscope.errors import ParamscopeError
@@ -73,11 +74,16 @@ def weights_bytes(model: Model, r: Record) -> int:
 
 
 def log_backend(r: Record) -> str | None:
-    """The MXFP4 backend vLLM says it used (mxfp4.py "Using Triton backend"; marlin_utils_fp4.py's
-    warning), or None to let paramscope pick vLLM's default."""
+    """The MXFP4 backend vLLM used: as the log says (mxfp4.py "Using Triton backend"; marlin_utils_fp4.py's
+    warning), else Marlin for logs dated before vLLM 0.11.1 (version note "before 0.11"): the Triton path
+    needs the triton_kernels package, a vLLM dependency only since PR #27370 (October 2025, in 0.11.1;
+    issue #26582: 0.11.0 users installed it by hand), so on Hopper mxfp4.py fell back to Marlin; else None
+    to let paramscope pick vLLM's current default."""
     if "Using Triton backend" in r.log:
         return "triton"
     if "Marlin" in r.log or "marlin" in r.log:
+        return "marlin"
+    if "before 0.11" in (r.version_note or ""):
         return "marlin"
     return None
 
@@ -117,14 +123,19 @@ def gpu_device(r: Record) -> Device | None:
 
 
 def vllm_engine(r: Record) -> str:
-    """The engine family the record's log comes from: V0 where its version note says so (V0's worker.py
-    and executor lines); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
-    ("Estimated CUDA graph memory") or the version says 0.21 or later; else V1 before 0.21."""
-    if "V0 engine" in (r.version_note or ""):
-        return "v0"
+    """The engine family the record's log comes from (analyses/sizing/runtimes/vllm.py ENGINES): V0 where
+    its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
+    the default in 0.8); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
+    ("Estimated CUDA graph memory") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
+    says so or the note dates the log before 0.11 ("before 0.11 ("); else V1 of 0.11 to 0.20."""
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
-    if "Estimated CUDA graph memory" in r.log or (len(version) == 2 and version >= (0, 21)):
+    known = len(version) == 2
+    if "V0 engine" in (r.version_note or "") or (known and version < (0, 8)):
+        return "v0"
+    if "Estimated CUDA graph memory" in r.log or (known and version >= (0, 21)):
         return "v1"
+    if (known and version < (0, 11)) or "before 0.11 (" in (r.version_note or ""):
+        return "v1-0.8"
     return "v1-early"
 
 
@@ -215,11 +226,26 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     return out
 
 
+def predict_sglang(model: Model, r: Record) -> dict[str, float]:
+    cfg = model.config
+    assert cfg is not None
+    kv = r.setting("kv_cache_dtype")
+    m = sglang_memory(
+        cfg, weights_bytes(model, r), context=r.setting("context_length") or cfg.context_length,
+        kv_type=DTYPES.get(kv) if kv and kv != "auto" else None, dtype=model_dtype(model, r),
+        gpu_memory_bytes=gpu_bytes(r), mem_fraction_static=r.setting("mem_fraction_static"),
+        tensor_parallel=r.setting("tp_size") or r.gpus.get("count") or 1)
+    out: dict[str, float] = {"weights": m.model_bytes}
+    if m.tokens is not None:
+        out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}
+    return out
+
+
 GIVEN_KV = " (given the printed KV memory)"
 AT = "@"  # figure@device: the figure printed for that device
 HOST_DEVICES = ("CPU", "CUDA_Host", "ROCm_Host", "Vulkan_Host", "Metal_Host")
 PREDICTORS: dict[str, Callable[[Model, Record], dict[str, float]]] = {
-    "vllm": predict_vllm, "llamacpp": predict_llamacpp}
+    "vllm": predict_vllm, "llamacpp": predict_llamacpp, "sglang": predict_sglang}
 
 
 def compare(r: Record) -> tuple[list[Row], str | None]:

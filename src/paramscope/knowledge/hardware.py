@@ -110,8 +110,9 @@ _MAC = "Apple technical specifications, apple.com"
 DEVICES: tuple[Device, ...] = (
     # --- NVIDIA data centre -------------------------------------------------------------------------
     Device("h100-sxm", "NVIDIA H100 SXM5 80GB", "NVIDIA", "gpu", 80 * GiB, 3350 * GB,
-           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H100 + "; " + _NV_SMI,
-           reported_bytes=81559 * MiB, nvml_names=("NVIDIA H100 80GB HBM3",)),
+           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H100 + "; " + _NV_SMI + "; CUDA total: "
+           "vLLM's 'total_gpu_memory (79.22GiB)' on an H100-80G (vllm-project/vllm PR #12126)",
+           reported_bytes=81559 * MiB, nvml_names=("NVIDIA H100 80GB HBM3",), cuda_bytes=round(79.22 * GiB)),
     Device("h100-pcie", "NVIDIA H100 PCIe 80GB", "NVIDIA", "gpu", 80 * GiB, 2000 * GB,
            1513 * TFLOP / 2, 1513 * TFLOP / 2, 3026 * TFLOP / 2, _H100, nvml_names=("NVIDIA H100 PCIe",)),
     Device("h100-nvl", "NVIDIA H100 NVL 94GB", "NVIDIA", "gpu", 94 * GiB, 3900 * GB,

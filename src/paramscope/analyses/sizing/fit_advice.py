@@ -233,6 +233,8 @@ def commands(model: Model, req: MemoryRequest, plans: list[Plan]) -> tuple[Comma
         # vLLM runs the checkpoint as it is (not a GGUF type it would have to be converted to)
         if device.kind == "gpu" and plan.weights is None and plan.offload is None and model.format != "gguf":
             out.append(Command(purpose + " (vLLM)", _vllm(model, req, plan)))
+            if req.runtime == "sglang":  # asked for by name: its server too
+                out.append(Command(purpose + " (SGLang)", _sglang(model, req, plan)))
     return tuple(out)
 
 
@@ -259,6 +261,13 @@ def gguf_name(model: Model, plan: Plan) -> str:
         return model.source
     stem = model.source.rstrip("/").rsplit("/", 1)[-1].removesuffix(".gguf")
     return f"<{stem}-{plan.weights_label.split()[0]}.gguf>"
+
+
+def _sglang(model: Model, req: MemoryRequest, plan: Plan) -> str:
+    fraction = req.option("mem_fraction_static", "sglang")
+    return (f"python -m sglang.launch_server --model-path {model.source} --tp {plan.devices} "
+            f"--context-length {plan.estimate.context} --max-running-requests {req.batch}"
+            + ("" if fraction is None else f" --mem-fraction-static {fraction}"))
 
 
 def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:

@@ -419,6 +419,8 @@ def loaded_weights(model: Model, runtime: str, device: Device | None = None, bac
     and per tensor-parallel rank."""
     stored = model.tensor_bytes
     method = _quant_method(model)
+    if runtime == "vllm" and method == "gptq":
+        return _vllm_gptq_marlin(model, runtime, stored)
     if runtime != "vllm" or method != "mxfp4":
         return Loaded(runtime, stored, stored)
     chosen = backend or _vllm_mxfp4_backend(device)
@@ -443,6 +445,27 @@ def loaded_weights(model: Model, runtime: str, device: Device | None = None, bac
             + (", biases in float32 and a swizzled copy of the scales" if lay.scale_copy_align else "")
             + f" ({lay.source}); {total - stored:+,} B against the {stored:,} B stored")
     return Loaded(runtime, stored, total, chosen, (note,))
+
+
+def _vllm_gptq_marlin(model: Model, runtime: str, stored: int) -> Loaded:
+    """vLLM loads a GPTQ checkpoint with the Marlin kernel wherever it can (gptq_marlin.py
+    override_quantization_method; CUDA capability 8.0 and up, 4 or 8 bits), and Marlin's
+    process_weights_after_loading (kernels/mixed_precision/marlin.py) repacks ``qweight`` and permutes
+    ``scales`` at the same size, replaces the zero points of a symmetric checkpoint (``qzeros``) by an
+    empty tensor (marlin_make_empty_zp) and, without act-order (``desc_act`` false), ``g_idx`` too
+    (marlin_make_empty_g_idx). Pre-Ampere GPUs use the plain GPTQ kernel, which keeps them: not modelled."""
+    q = model.quantization
+    assert q is not None
+    desc_act = bool(q.config.get("desc_act", False))
+    if q.symmetric is False or q.bits not in (4, 8):
+        return Loaded(runtime, stored, stored)
+    dropped = [t for t in model.tensors
+               if t.name.endswith(".qzeros") or (t.name.endswith(".g_idx") and not desc_act)]
+    freed = sum(t.nbytes for t in dropped)
+    note = (f"vLLM's GPTQ-Marlin layout: {len(dropped)} zero-point"
+            f"{'' if desc_act else ' and g_idx'} tensors replaced by empty ones (symmetric"
+            f"{'' if desc_act else ', no act-order'}): {-freed:+,} B against the {stored:,} B stored")
+    return Loaded(runtime, stored, stored - freed, "marlin", (note,))
 
 
 def _vllm_mxfp4_backend(device: Device | None) -> str:

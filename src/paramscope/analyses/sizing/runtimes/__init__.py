@@ -115,9 +115,15 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                            "on above 32K tokens; V1 always chunks)",
                     choices=("auto", "on", "off")),
              Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow: v1 "
-                                         "(0.21 and later), v1-early (V1 before 0.21: CUDA graphs outside "
-                                         "the budget), v0 (the V0 engine)",
-                    choices=("v1", "v1-early", "v0")))),
+                                         "(0.21 and later), v1-early (V1 0.11 to 0.20: CUDA graphs outside "
+                                         "the budget), v1-0.8 (V1 0.8 to 0.10: NCCL inside the budget "
+                                         "too), v0 (the V0 engine)",
+                    choices=("v1", "v1-early", "v1-0.8", "v0")))),
+    Runtime("sglang", "sglang", "SGLang (sglang.launch_server)",
+            (Option("mem_fraction_static", float, None, "SGLang --mem-fraction-static: share of each GPU's "
+                                                       "free memory for the weights and the KV pool "
+                                                       "(default: SGLang's by TP size, 0.88 to 0.79)",
+                    0.01, 0.99),)),
     Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
             aliases=("hf",)),
 )

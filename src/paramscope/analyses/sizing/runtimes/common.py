@@ -9,6 +9,11 @@ MiB, GiB = 1 << 20, 1 << 30
 # A CUDA context with PyTorch's kernels loaded lazily (CUDA ≥ 11.7 lazy module loading): what nvidia-smi
 # shows for a process that has only called torch.cuda.init() on an H100, roughly. An estimate.
 CUDA_CONTEXT_BYTES = 512 * MiB
+# NCCL and custom all-reduce buffers per GPU with tensor parallelism. PR #10511's log
+# (tests/fixtures/engine_logs/vllm/10511-*): 1.79 GiB of memory outside torch at TP 1, 3.58 GiB at TP 2 on
+# an 80 GB GPU: 1.79 GiB more per GPU once NCCL runs. Taken as the same at every TP size (no log at TP 4
+# or 8 separates it); SGLang's Qwen3-235B-A22B-FP8 pool at TP 4 (sglang/21348-*) agrees within 0.2 %.
+NCCL_BYTES = 1833 * MiB
 
 
 def routed_ffn_width(cfg: ArchConfig) -> int:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
-from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, routed_ffn_width
+from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, routed_ffn_width
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
@@ -56,8 +56,12 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # which estimates the CUDA graphs during profiling and takes them out of the budget
 # (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS, "default since v0.21.0" as its log line says). "v1-early": the
 # V1 engine before 0.21 (default since 0.8): graphs captured after the cache is sized, outside the budget.
-# "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
-ENGINES = ("v1", "v1-early", "v0")
+# "v1-0.8": the V1 engine of 0.8 to 0.10 (2025 until September), like "v1-early" except that its worker took
+# the memory snapshot *before* initialising NCCL (vllm/v1/worker/gpu_worker.py init_device; PR #25359,
+# in 0.11, moved it after: "NCCL buffers ... allocated after the memory snapshot ... shows up as non-torch
+# memory increase"), so with tensor parallelism the NCCL and custom all-reduce buffers are non-torch memory
+# inside the budget. "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
+ENGINES = ("v1", "v1-early", "v1-0.8", "v0")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 
 # Estimated constants (docs/runtimes.md lists the log lines they come from):
@@ -67,10 +71,8 @@ NON_TORCH_BYTES = 160 * MiB
 # V0 worker.py (0.6.4): "non_torch_memory=0.35GiB" for Llama 3.1 8B on an RTX 3090, both logs of
 # tests/fixtures/engine_logs/vllm/10517-* (the increase over the profile run, CUDA context excluded)
 V0_NON_TORCH_BYTES = 350 * MiB
-# NCCL and custom all-reduce buffers per GPU with tensor parallelism, created in init_device before the
-# memory snapshot: outside V1's budget, like the CUDA context. PR #10511's log (10511-*): 1.79 GiB of
-# memory outside torch at TP 1, 3.58 GiB at TP 2 on an 80 GB GPU: 1.79 GiB more per GPU once NCCL runs.
-NCCL_BYTES = 1833 * MiB
+# NCCL and custom all-reduce buffers per GPU with tensor parallelism (runtimes/common.py NCCL_BYTES),
+# created in init_device before the memory snapshot: outside V1's budget, like the CUDA context.
 # the CUDA graph pool, captured for decode batch sizes up to 512: "Estimated CUDA graph memory:
 # 0.17 … 0.65 GiB" per GPU in vLLM ≥ 0.21 logs for small and mid-size models, ~1.4 GiB for Llama 4 Maverick
 CUDA_GRAPH_BYTES = 512 * MiB
@@ -79,13 +81,13 @@ CUDA_GRAPH_BYTES = 512 * MiB
 # - v1 (0.21 on): the fp32 copy, the sorted values and their int64 indices, the softmax of the sorted
 #   values (topk_topp_sampler.py): 20 B; checked against "3.04 GiB" of torch peak for Qwen3-8B with 1024
 #   rows on an H100 (vLLM PR #48037, model runner V2): 3.25 GiB predicted.
-# - v1-early and v0: the sort-based path measured at 38 B (the fp32 copy, sorted values, int64 indices
-#   and their inverse, the scattered-back logits, probabilities, masks, the sampler's noise). Calibrated on
-#   the three logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): 10511-* 41.2 B per logit
-#   with the bf16 logits (1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2), 13061-* 39.0 B
-#   (rank 0's pool is 1.23 GiB smaller than the other rank's), 23278-* 40.0 B (−2.14 GiB left on an H100
-#   with 1024 rows × 201088).
-SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 38, "v0": 38}
+# - v1-early, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and their
+#   inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine on
+#   the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
+#   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
+#   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B; V1 36.2 B (23278-*: −2.14 GiB left of
+#   an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 36, "v1-0.8": 36, "v0": 40}
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,8 +397,16 @@ def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
 
 
 def non_torch_bytes(p: VllmParams) -> int:
-    """Memory outside torch that the engine counts inside its budget (see the constants above)."""
-    return V0_NON_TORCH_BYTES if p.engine == "v0" else NON_TORCH_BYTES
+    """Memory outside torch that the engine counts inside its budget (see the constants above): in
+    "v1-0.8" the NCCL buffers too, created after its memory snapshot."""
+    if p.engine == "v0":
+        return V0_NON_TORCH_BYTES
+    return NON_TORCH_BYTES + (nccl_bytes(p) if p.engine == "v1-0.8" else 0)
+
+
+def nccl_bytes(p: VllmParams) -> int:
+    """NCCL and custom all-reduce buffers per GPU (tensor parallelism only)."""
+    return NCCL_BYTES if p.tensor_parallel > 1 else 0
 
 
 def cuda_graph_bytes(p: VllmParams) -> int:
@@ -408,7 +418,7 @@ def cuda_graph_bytes(p: VllmParams) -> int:
 def outside_bytes(p: VllmParams) -> int:
     """Per GPU, outside the reservation: the CUDA context, NCCL with tensor parallelism, and the graphs
     of the engines that capture them after sizing the cache."""
-    nccl = NCCL_BYTES if p.tensor_parallel > 1 else 0
+    nccl = 0 if p.engine == "v1-0.8" else nccl_bytes(p)
     graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine != "v1" else 0
     return CUDA_CONTEXT_BYTES + nccl + graphs
 
@@ -485,9 +495,10 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT[p.engine]}) B"
         f"{'' if p.engine == 'v0' else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
-        f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate): "
+        f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate"
+        f"{', NCCL included' if nccl_bytes(p) and p.engine == 'v1-0.8' else ''}): "
         f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
-        f"{', NCCL' if p.tensor_parallel > 1 else ''}"
+        f"{', NCCL' if p.tensor_parallel > 1 and p.engine != 'v1-0.8' else ''}"
         f"{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
         f"): {m.cuda_context_bytes:,} B",
         f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "

@@ -1,0 +1,205 @@
+"""SGLang (`python -m sglang.launch_server`): what each GPU holds, in the order the server sizes it.
+
+Every tensor-parallel rank's ModelRunner (python/sglang/srt/model_executor/model_runner.py) does:
+
+1. ``init_torch_distributed``: the CUDA context and NCCL, then ``min_per_gpu_memory =
+   get_available_gpu_memory(...)``, the free memory (after ``torch.cuda.empty_cache()``), the smallest over
+   the ranks. SGLang calls it ``total_gpu_memory``.
+2. ``load_model``: this rank's weights (and the RoPE cos/sin cache, vLLM's rotary_embedding code).
+3. ``init_memory_pool`` → ``profile_max_num_token(total_gpu_memory)``::
+
+       rest_memory = available_gpu_memory - total_gpu_memory * (1 - mem_fraction_static)
+       max_num_token = int(rest_memory * (1 << 30) // cell_size)
+
+   with ``available_gpu_memory`` the free memory after loading, and ``cell_size`` one token's K and V
+   over all layers of this rank (``get_num_kv_heads(tp) × head_dim × layers × 2 × dtype size``; MLA:
+   ``(kv_lora_rank + qk_rope_head_dim) × layers × dtype size``). The token pool is allocated at that size
+   and logged as "KV Cache is allocated. #tokens: N, K size: … GB, V size: … GB" (GiB).
+
+So the pool is ``free × mem_fraction_static − weights``: the ``1 − mem_fraction_static`` share of the free
+memory is left for activations and CUDA graphs, which SGLang does not profile. Exact: the cell and the
+rule; estimated: the CUDA context and NCCL (runtimes/common.py), as for vLLM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from paramscope.analyses.sizing.kv_cache import KVCache, kv_cache, layer_kinds
+from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
+from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES
+from paramscope.analyses.sizing.runtimes.vllm import rank_config, rope_cache_bytes
+from paramscope.errors import UnsupportedError
+from paramscope.model import ArchConfig, Model
+from paramscope.model.dtypes import DType
+
+GiB = 1 << 30
+
+# server_args.py ServerArgs.__post_init__ (SGLang 0.4, 2025): "Set mem fraction static, which depends on
+# the tensor parallelism size": (smallest TP size, fraction), the first that applies. Later releases
+# derive it from the GPU's memory instead; pass --mem-fraction-static to follow one.
+MEM_FRACTION_BY_TP = ((16, 0.79), (8, 0.81), (4, 0.85), (2, 0.87), (1, 0.88))
+# --kv-cache-dtype: auto (the model dtype), fp8_e5m2, fp8_e4m3
+CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
+
+
+def default_mem_fraction(tensor_parallel: int) -> float:
+    return next(f for tp, f in MEM_FRACTION_BY_TP if tensor_parallel >= tp)
+
+
+@dataclass(frozen=True, slots=True)
+class SglangMemory:
+    """One GPU's share (each of ``tensor_parallel`` ranks holds the same)."""
+
+    context: int
+    batch: int
+    tensor_parallel: int
+    mem_fraction_static: float
+    kv_type: DType
+    model_bytes: int  # weights shard + RoPE cache
+    cell_bytes: int  # one token's K and V over this rank's layers
+    kv: KVCache  # what ``batch`` requests of ``context`` tokens need
+    cuda_context_bytes: int
+    nccl_bytes: int
+    free_bytes: int | None  # free memory after the context and NCCL ("total_gpu_memory"); None: no GPU
+    explain: tuple[str, ...] = ()
+
+    @property
+    def pool_bytes_available(self) -> int | None:
+        """rest_memory: free × mem_fraction_static − weights (negative: SGLang stops)."""
+        if self.free_bytes is None:
+            return None
+        return int(self.free_bytes * self.mem_fraction_static) - self.model_bytes
+
+    @property
+    def tokens(self) -> int | None:
+        """max_total_num_tokens ("#tokens" in the log)."""
+        rest = self.pool_bytes_available
+        return None if rest is None else max(rest // self.cell_bytes, 0)
+
+    @property
+    def k_bytes(self) -> int | None:
+        """The K buffers of the pool ("K size", GiB printed as GB); V is the same size (MHA)."""
+        tokens = self.tokens
+        return None if tokens is None else tokens * self.kv.parts[0].layers * self.kv.parts[0].k_row_bytes
+
+    @property
+    def v_bytes(self) -> int | None:
+        tokens = self.tokens
+        return None if tokens is None else tokens * self.kv.parts[0].layers * self.kv.parts[0].v_row_bytes
+
+    @property
+    def reserve_bytes(self) -> int:
+        """The (1 − mem_fraction_static) share of the free memory left for activations and CUDA graphs."""
+        if self.free_bytes is None:
+            return 0
+        return self.free_bytes - int(self.free_bytes * self.mem_fraction_static)
+
+    @property
+    def fits(self) -> bool:
+        tokens = self.tokens
+        return tokens is None or tokens >= self.batch * self.context
+
+
+def sglang_memory(
+    cfg: ArchConfig,
+    weights_bytes: int,
+    *,
+    context: int,
+    batch: int = 1,
+    kv_type: DType | None = None,
+    dtype: DType = DType.BF16,
+    gpu_memory_bytes: int | None = None,
+    mem_fraction_static: float | None = None,
+    tensor_parallel: int = 1,
+) -> SglangMemory:
+    """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
+
+    ``weights_bytes``: all weights (each rank holds 1/``tensor_parallel``). ``kv_type`` None is SGLang's
+    "auto", the model ``dtype``. ``gpu_memory_bytes``: the total the CUDA runtime reports; None sizes
+    what the requests need only. ``mem_fraction_static`` None takes SGLang's default for the TP size.
+    """
+    kinds = layer_kinds(cfg)
+    if set(kinds) - {"full"}:
+        raise UnsupportedError(f"{cfg.architecture}: SGLang profile has full attention only, not "
+                               f"{'/'.join(sorted(set(kinds) - {'full'}))} layers")
+    tp = tensor_parallel
+    if tp < 1 or context < 1 or batch < 1:
+        raise UnsupportedError(f"SGLang needs positive sizes (context {context}, batch {batch}, TP {tp})")
+    fraction = default_mem_fraction(tp) if mem_fraction_static is None else mem_fraction_static
+    if not 0 < fraction < 1:
+        raise UnsupportedError(f"SGLang's mem_fraction_static must lie in (0, 1) (found {fraction})")
+    t = kv_type or dtype
+    if t not in CACHE_TYPES:
+        raise UnsupportedError(f"SGLang cannot hold its KV cache as {t.value.lower()} (it knows "
+                               f"{', '.join(c.value.lower() for c in CACHE_TYPES)})")
+    rank = rank_config(cfg, tp)
+    kv = kv_cache(rank, {"full": context}, streams=batch, type_k=t, type_v=t, mla="compressed")
+    part = kv.parts[0]
+    cell = part.layers * (part.k_row_bytes + part.v_row_bytes)
+    model = -(-weights_bytes // tp) + rope_cache_bytes(cfg, dtype)
+    nccl = NCCL_BYTES if tp > 1 else 0
+    free = None if gpu_memory_bytes is None else gpu_memory_bytes - CUDA_CONTEXT_BYTES - nccl
+    m = SglangMemory(context, batch, tp, fraction, t, model, cell, kv, CUDA_CONTEXT_BYTES, nccl, free)
+    return _explained(m, weights_bytes, gpu_memory_bytes)
+
+
+def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMemory:
+    lines = [
+        f"sglang.launch_server: context {m.context}, {m.batch} seqs, tp {m.tensor_parallel}, "
+        f"mem_fraction_static {m.mem_fraction_static}, KV {m.kv_type.value.lower()}; figures per GPU",
+        f"weights: {weights_bytes:,} B / {m.tensor_parallel} + RoPE cache = {m.model_bytes:,} B",
+        f"cell: {m.cell_bytes:,} B per token (K and V of every layer of this rank)",
+    ]
+    lines += [f"KV needed {line}" for line in m.kv.explain]
+    if gpu is None or m.free_bytes is None:
+        lines.append("no GPU given: the pool SGLang would allocate is not sized")
+        return _with(m, lines)
+    rest = m.pool_bytes_available
+    assert rest is not None
+    lines += [
+        f"free after the CUDA context (estimate {m.cuda_context_bytes:,} B)"
+        f"{f' and NCCL (estimate {m.nccl_bytes:,} B)' if m.nccl_bytes else ''}: {m.free_bytes:,} B",
+        f"rest = free × {m.mem_fraction_static} − weights = {rest:,} B ({rest / GiB:.2f} GiB)",
+        f"#tokens = rest // cell = {m.tokens:,}; K size {(m.k_bytes or 0) / GiB:.2f} GiB, "
+        f"V size {(m.v_bytes or 0) / GiB:.2f} GiB",
+        f"left for activations and CUDA graphs: free × (1 − {m.mem_fraction_static}) = {m.reserve_bytes:,} B",
+    ]
+    if rest <= 0:
+        lines.append("warning: SGLang would stop: not enough memory for the KV cache pool")
+    elif not m.fits:
+        lines.append(f"warning: the pool holds {m.tokens:,} tokens, fewer than {m.batch} × {m.context:,}")
+    return _with(m, lines)
+
+
+def _with(m: SglangMemory, lines: list[str]) -> SglangMemory:
+    return replace(m, explain=tuple(lines))
+
+
+# --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
+def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
+    """SGLang's figures are per GPU; totals are × N. On a given GPU the KV line is the pool SGLang
+    allocates (it takes ``free × mem_fraction_static`` whatever the requests need) and the buffers line
+    the share it leaves for activations and CUDA graphs; without a GPU, what the requests need."""
+    dtype = model_dtype(model.tensors)
+    t = kv_dtype(req.kv_type, dtype)
+    on_gpu = req.device is not None and req.device.kind != "cpu"
+    gpu = req.device.usable_bytes if req.device and on_gpu else None
+    m = sglang_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
+                      gpu_memory_bytes=gpu, mem_fraction_static=req.option("mem_fraction_static"),
+                      tensor_parallel=req.n_devices)
+    n = req.n_devices
+    tokens = m.tokens
+    notes: tuple[str, ...] = ()
+    if tokens is not None:
+        pool = tokens * m.cell_bytes
+        notes = (f"SGLang takes {m.mem_fraction_static} of each GPU's free memory for the weights and a "
+                 f"KV pool of {tokens:,} tokens ({pool / GiB:.2f} GiB per GPU): {tokens // ctx:,} "
+                 f"requests of {ctx:,} tokens at once",)
+        if not m.fits:
+            notes += (f"does not fit: the pool holds {tokens:,} tokens, the requests need "
+                      f"{req.batch * ctx:,}",)
+        return RuntimeParts(pool * n, m.reserve_bytes * n, (m.cuda_context_bytes + m.nccl_bytes) * n,
+                            t.value.lower(), m.explain, notes, m.fits)
+    return RuntimeParts(m.kv.total_bytes * n, 0, (m.cuda_context_bytes + m.nccl_bytes) * n,
+                        t.value.lower(), m.explain, notes, None)
