@@ -5,6 +5,7 @@ the recurrent state the KV-cache analysis holds for state-space layers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -41,7 +42,24 @@ def _real_configs() -> list[Path]:
     return sorted(p for folder in folders if folder.is_dir() for p in folder.glob("*.json"))
 
 
+def _timm_works() -> bool:
+    try:  # PyPI's torchvision does not import beside the CPU build of torch: timm then fails too
+        import timm  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+# Gemma 3n's vision tower is timm's MobileNetV5 (TimmWrapperModel): transformers builds the whole model
+# only where timm (and a torchvision that imports) is installed; its text and audio parts are checked
+# without it below
+NEEDS_TIMM = frozenset({"gemma3n"})
+TIMM = _timm_works()
+
+
 def _assert_equal(cfg: dict[str, Any], source: str) -> None:
+    if cfg.get("model_type") in NEEDS_TIMM and not TIMM:
+        pytest.skip(f"{source}: transformers builds {cfg['model_type']} only with timm installed")
     c = compare_config(cfg, source)
     assert c.equal, f"{source}: {c.summary()}"
 
@@ -114,9 +132,42 @@ def test_real_configs_cover_the_families_people_run() -> None:
     types = {json.loads(p.read_text()).get("model_type") for p in FIXTURES.glob("*.json")}
     assert {"chatglm", "internlm2", "llava", "gpt_neox", "gptj", "gpt_bigcode", "stablelm", "starcoder2",
             "cohere", "gemma", "gemma2", "gemma3_text", "qwen2", "qwen2_moe", "qwen3", "deepseek_v2", "bert",
-            "llama", "qwen2_5_vl", "mistral3", "mpnet"} <= types
+            "llama", "qwen2_5_vl", "mistral3", "mpnet", "gemma3n"} <= types
     readme = (FIXTURES / "README.md").read_text()
     assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
+
+
+def _part(cfg: dict[str, Any], prefix: str, ref_cfg: dict[str, Any], preferred: tuple[str, ...],
+          into: str = "") -> Any:
+    """Our tensors under ``prefix`` (renamed to ``into``) against transformers' model of a section."""
+    ours = [dataclasses.replace(t, name=into + t.name.removeprefix(prefix))
+            for t in expected_tensors(cfg, fallback=False) if t.name.startswith(prefix)]
+    return compare(ours, oracle.reference(ref_cfg, preferred=preferred))
+
+
+@pytest.mark.parametrize("name", ["gemma-3n-E2B.json", "default"])
+def test_gemma3n_text_and_audio_towers_equal_transformers_without_timm(name: str) -> None:
+    # the text model as Gemma3nForCausalLM and the audio tower as Gemma3nAudioEncoder, each built from
+    # its section of the config: what the whole-model comparison checks, less the timm tower
+    cfg = json.loads((FIXTURES / name).read_text()) if name != "default" else {"model_type": "gemma3n"}
+    text_cfg = {"model_type": "gemma3n_text", **cfg.get("text_config", {})}
+    text = _part(cfg, "model.language_model.", text_cfg, ("Gemma3nForCausalLM",), "model.")
+    assert text.equal, text.summary()
+    audio_cfg = {"model_type": "gemma3n_audio", **cfg.get("audio_config", {})}
+    audio = _part(cfg, "model.audio_tower.", audio_cfg, ("Gemma3nAudioEncoder",))
+    assert audio.equal and audio.theirs > 0, audio.summary()
+
+
+def test_gemma3n_kv_sharing_layers_hold_no_cache() -> None:
+    # gemma-3n-E2B: 30 layers, the last 10 reuse the KV of layers 18 (sliding) and 19 (full): 16 sliding
+    # and 4 full layers hold a cache; published checkpoints also store the unused k/v of the shared ones
+    a = arch_config_from_hf(json.loads((FIXTURES / "gemma-3n-E2B.json").read_text()))
+    assert [a.layer_types.count(k) for k in ("sliding", "full", "none")] == [16, 4, 10]
+    assert a.layer_types[20:] == ("none",) * 10 and a.sliding_window == 512
+    kv = kv_cache_for_context(a, 32768)
+    assert kv.total_bytes == (4 * 32768 + 16 * 512) * 2 * 2 * 256 * 2  # K and V, 2 heads of 256, bf16
+    per_shared = 2 * 2 * 256 * 2048 + 256  # k_proj, v_proj, k_norm
+    assert f"({10 * per_shared:,} parameters" in a.extra["not_listed"]
 
 
 # -- random small configs of the families whose layout depends most on the config ------------------
