@@ -132,9 +132,21 @@ def test_real_configs_cover_the_families_people_run() -> None:
     types = {json.loads(p.read_text()).get("model_type") for p in FIXTURES.glob("*.json")}
     assert {"chatglm", "internlm2", "llava", "gpt_neox", "gptj", "gpt_bigcode", "stablelm", "starcoder2",
             "cohere", "gemma", "gemma2", "gemma3_text", "qwen2", "qwen2_moe", "qwen3", "deepseek_v2", "bert",
-            "llama", "qwen2_5_vl", "mistral3", "mpnet", "gemma3n"} <= types
+            "llama", "qwen2_5_vl", "mistral3", "mpnet", "gemma3n", "t5", "mt5", "umt5"} <= types
     readme = (FIXTURES / "README.md").read_text()
     assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
+
+
+def test_untied_t5_family_heads_are_counted_as_the_checkpoints_store_them() -> None:
+    # transformers 5 ties T5 v1.1 / Flan-T5 / mT5 heads whatever the config says; the checkpoints store
+    # lm_head.weight: google/flan-t5-base's safetensors hold 247,577,856 parameters (T5 v1.1 base shape)
+    cfg = json.loads((FIXTURES / "t5-v1_1-base.json").read_text())
+    ours = expected_tensors(cfg, fallback=False)
+    assert sum(t.params for t in ours) == 247_577_856
+    ref = oracle.reference(cfg, preferred=("T5ForConditionalGeneration",))
+    lenient, strict = compare(ours, ref, untied=True), compare(ours, ref)
+    assert lenient.equal and lenient.tied == ("lm_head.weight",)
+    assert strict.extra == ("lm_head.weight",) and not strict.equal  # only where the config unties it
 
 
 def _part(cfg: dict[str, Any], prefix: str, ref_cfg: dict[str, Any], preferred: tuple[str, ...],

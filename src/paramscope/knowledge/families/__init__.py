@@ -28,6 +28,7 @@ from paramscope.knowledge.families.encoders import (
     mpnet_tensors,
     t5_tensors,
     t5gemma_tensors,
+    umt5_tensors,
     whisper_tensors,
 )
 from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
@@ -44,9 +45,10 @@ __all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describe
 class NoFamilyRow(UnsupportedError):
     """The model_type has no row here; transformers (the ``oracle`` extra) may still count it."""
 
-LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "distilbert": distilbert_tensors,
-           "mpnet": mpnet_tensors, "modernbert": modernbert_tensors, "bart": bart_tensors,
-           "whisper": whisper_tensors, "t5gemma": t5gemma_tensors, "gemma3n_text": gemma3n_text_tensors}
+LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "umt5": umt5_tensors,
+           "distilbert": distilbert_tensors, "mpnet": mpnet_tensors, "modernbert": modernbert_tensors,
+           "bart": bart_tensors, "whisper": whisper_tensors, "t5gemma": t5gemma_tensors,
+           "gemma3n_text": gemma3n_text_tensors}
 # layouts that can also be the text model of a multimodal wrapper: (dims, tensors, body prefix, head prefix)
 TEXT_LAYOUTS = {"decoder": decoder_tensors, "gemma3n_text": gemma3n_text_tensors}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
