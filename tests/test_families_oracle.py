@@ -292,6 +292,70 @@ def test_random_small_configs_equal_transformers(cfg: dict[str, Any]) -> None:
     _assert_equal(cfg, f"random {cfg['model_type']}")
 
 
+@st.composite
+def gemma3n_text_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Small Gemma3nTextConfig values: per-layer widths, any layer pattern whose KV-owning layers cover
+    every kind (Gemma3nTextConfig.kv_sharing_modes requires it), any number of AltUp streams."""
+    n = draw(st.integers(1, 6))
+    kinds = draw(st.lists(st.sampled_from(["sliding_attention", "full_attention"]), min_size=n, max_size=n))
+    shared = draw(st.integers(0, n - 1))
+    while shared and set(kinds[: n - shared]) != set(kinds):
+        shared -= 1
+    heads = draw(st.sampled_from([2, 4]))
+    width = draw(st.one_of(st.integers(4, 40), st.lists(st.integers(4, 40), min_size=n, max_size=n)))
+    return {"model_type": "gemma3n_text", "num_hidden_layers": n, "layer_types": kinds,
+            "num_kv_shared_layers": shared, "hidden_size": heads * 8, "num_attention_heads": heads,
+            "num_key_value_heads": draw(st.sampled_from([1, 2])), "head_dim": draw(st.sampled_from([4, 8])),
+            "intermediate_size": width, "vocab_size": draw(st.integers(8, 64)),
+            "vocab_size_per_layer_input": draw(st.integers(8, 64)),
+            "hidden_size_per_layer_input": draw(st.integers(1, 8)),
+            "altup_num_inputs": draw(st.integers(1, 4)), "laurel_rank": draw(st.integers(1, 8)),
+            "attention_bias": draw(st.booleans()), "tie_word_embeddings": draw(st.booleans()),
+            "max_position_embeddings": 64, "sliding_window": 4}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gemma3n_text_configs())
+def test_random_gemma3n_text_configs_equal_transformers(cfg: dict[str, Any]) -> None:
+    _assert_equal(cfg, "random gemma3n_text")
+    a = arch_config_from_hf(cfg)  # the shared layers hold no cache of their own
+    assert a.layer_types.count("none") == cfg["num_kv_shared_layers"]
+
+
+@st.composite
+def gemma3n_audio_configs(draw: st.DrawFn) -> dict[str, Any]:
+    heads = draw(st.sampled_from([1, 2, 4]))
+    return {"model_type": "gemma3n_audio", "hidden_size": heads * draw(st.sampled_from([4, 6])),
+            "conf_num_attention_heads": heads, "conf_num_hidden_layers": draw(st.integers(0, 2)),
+            "conf_conv_kernel_size": draw(st.integers(1, 5)), "input_feat_size": draw(st.integers(8, 40)),
+            "sscp_conv_channel_size": draw(st.lists(st.integers(1, 8), min_size=2, max_size=2)),
+            "sscp_conv_kernel_size": draw(st.lists(st.lists(st.integers(1, 3), min_size=2, max_size=2),
+                                                   min_size=2, max_size=2)),
+            "sscp_conv_stride_size": draw(st.lists(st.lists(st.integers(1, 2), min_size=2, max_size=2),
+                                                   min_size=2, max_size=2))}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gemma3n_audio_configs())
+def test_random_gemma3n_audio_towers_equal_transformers(audio: dict[str, Any]) -> None:
+    c = _part({"model_type": "gemma3n", "audio_config": audio}, "model.audio_tower.", audio,
+              ("Gemma3nAudioEncoder",))
+    assert c.equal and c.theirs > 0, c.summary()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["t5", "mt5", "umt5"]), st.integers(1, 3), st.integers(1, 3), st.booleans(),
+       st.sampled_from(["relu", "gated-gelu"]), st.booleans())
+def test_random_t5_family_configs_equal_transformers(model_type: str, layers: int, decoder: int, tied: bool,
+                                                     ffn: str, untie_key: bool) -> None:
+    cfg: dict[str, Any] = {"model_type": model_type, "d_model": 16, "d_kv": 4, "num_heads": 2, "d_ff": 12,
+                           "num_layers": layers, "num_decoder_layers": decoder, "vocab_size": 40,
+                           "relative_attention_num_buckets": 8, "feed_forward_proj": ffn}
+    if untie_key or not tied:
+        cfg["tie_word_embeddings"] = tied
+    _assert_equal(cfg, f"random {model_type}")
+
+
 # -- the fallback: transformers counts what the table has no row for -------------------------------
 def test_fallback_counts_a_model_type_without_a_row() -> None:
     cfg = {"model_type": "rwkv", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100,
