@@ -101,15 +101,6 @@ AUDIO_DEFAULTS: Mapping[str, Any] = {
 }
 
 
-def _pairs(a: HfConfig, key: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    v = a.value(key)
-    if not (isinstance(v, list | tuple) and len(v) == 2 and all(isinstance(x, list | tuple) and len(x) == 2
-                                                               for x in v)):
-        raise FormatError(a.source, f"field {key!r} must be two [height, width] pairs", found=repr(v)[:80])
-    (h0, w0), (h1, w1) = (tuple(a._whole(key, x, 1, 1 << 16) for x in pair) for pair in v)
-    return (h0, w0), (h1, w1)
-
-
 def gemma3n_audio_tower(a: HfConfig, t: TensorList, p: str) -> None:
     """Gemma3nAudioEncoder: a two-convolution subsampler (conv_0/conv_1 with cumulative group norms,
     frequency padded by 1 on each side, then input_proj_linear over channels × frequencies) and
@@ -121,7 +112,7 @@ def gemma3n_audio_tower(a: HfConfig, t: TensorList, p: str) -> None:
     channels = a.int_list("sscp_conv_channel_size")
     if len(channels) != 2:
         raise FormatError(a.source, "sscp_conv_channel_size has two entries", found=len(channels))
-    kernels, strides = _pairs(a, "sscp_conv_kernel_size"), _pairs(a, "sscp_conv_stride_size")
+    kernels, strides = a.int_pairs("sscp_conv_kernel_size", 2), a.int_pairs("sscp_conv_stride_size", 2)
     freq = a.int("input_feat_size", minimum=1)
     s = p + "subsample_conv_projection."
     for i, (c_in, c_out) in enumerate(((1, channels[0]), (channels[0], channels[1]))):
@@ -223,7 +214,7 @@ def mobilenetv5_tower(v: HfConfig, t: TensorList, p: str) -> None:
     (msfa) over the last two stages' outputs (640 + 1280 channels → 2048). Norms are RmsNorm2d (a
     weight, no bias). mobilenetv5_300m_enc: 548 tensors, 294,126,912 parameters."""
     arch = v.value("architecture")
-    if arch not in MOBILENET_ARCHS or v.value("model_args"):
+    if not isinstance(arch, str) or arch not in MOBILENET_ARCHS or v.value("model_args"):
         raise UnsupportedError(f"{v.source}: Gemma 3n vision tower {arch!r}"
                                f"{' with model_args' if v.value('model_args') else ''} is not supported "
                                f"(supported: timm's {', '.join(MOBILENET_ARCHS)} as published)")
