@@ -496,16 +496,24 @@ JUNK_FIELDS = {
     "idefics3": ("scale_factor",),
     "bart": ("decoder_layers", "decoder_ffn_dim"),
     "whisper": ("num_mel_bins", "max_source_positions"),
+    "gemma3n_text": ("intermediate_size", "num_kv_shared_layers", "altup_num_inputs", "laurel_rank",
+                     "hidden_size_per_layer_input", "vocab_size_per_layer_input", "layer_types"),
+    "gemma3n": ("text_config", "vision_config", "audio_config", "architecture", "sscp_conv_channel_size",
+                "sscp_conv_kernel_size", "sscp_conv_stride_size", "conf_num_attention_heads"),
+    "mt5": ("d_kv", "relative_attention_num_buckets", "num_decoder_layers"),
+    "umt5": ("feed_forward_proj",),
 }
-JUNK = (None, "x", -1, 1.5, [1, "a"], {"a": 1}, [[]], 10**12)
+JUNK = (None, "x", -1, 1.5, [1, "a"], {"a": 1}, [[]], 10**12, [[1, 2], [3]])
 
 
 @pytest.mark.parametrize(("model_type", "field"), [(t, f) for t, fs in JUNK_FIELDS.items() for f in fs])
 def test_junk_in_newer_rows_is_one_line(model_type: str, field: str) -> None:
     for junk in JUNK:
         cfg: dict[str, Any] = {"model_type": model_type, **_SMALL}
-        if field in ("supported_aspect_ratios", "max_num_tiles", "deepstack_visual_indexes"):
+        if field in ("supported_aspect_ratios", "max_num_tiles", "deepstack_visual_indexes", "architecture"):
             cfg["vision_config"] = {"num_hidden_layers": 1, "num_global_layers": 1, "depth": 1, field: junk}
+        elif field.startswith(("sscp_", "conf_")):
+            cfg["audio_config"] = {field: junk}
         else:
             cfg[field] = junk
         try:

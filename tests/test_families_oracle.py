@@ -5,6 +5,7 @@ the recurrent state the KV-cache analysis holds for state-space layers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -41,7 +42,24 @@ def _real_configs() -> list[Path]:
     return sorted(p for folder in folders if folder.is_dir() for p in folder.glob("*.json"))
 
 
+def _timm_works() -> bool:
+    try:  # PyPI's torchvision does not import beside the CPU build of torch: timm then fails too
+        import timm  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+# Gemma 3n's vision tower is timm's MobileNetV5 (TimmWrapperModel): transformers builds the whole model
+# only where timm (and a torchvision that imports) is installed; its text and audio parts are checked
+# without it below
+NEEDS_TIMM = frozenset({"gemma3n"})
+TIMM = _timm_works()
+
+
 def _assert_equal(cfg: dict[str, Any], source: str) -> None:
+    if cfg.get("model_type") in NEEDS_TIMM and not TIMM:
+        pytest.skip(f"{source}: transformers builds {cfg['model_type']} only with timm installed")
     c = compare_config(cfg, source)
     assert c.equal, f"{source}: {c.summary()}"
 
@@ -114,9 +132,54 @@ def test_real_configs_cover_the_families_people_run() -> None:
     types = {json.loads(p.read_text()).get("model_type") for p in FIXTURES.glob("*.json")}
     assert {"chatglm", "internlm2", "llava", "gpt_neox", "gptj", "gpt_bigcode", "stablelm", "starcoder2",
             "cohere", "gemma", "gemma2", "gemma3_text", "qwen2", "qwen2_moe", "qwen3", "deepseek_v2", "bert",
-            "llama", "qwen2_5_vl", "mistral3", "mpnet"} <= types
+            "llama", "qwen2_5_vl", "mistral3", "mpnet", "gemma3n", "t5", "mt5", "umt5"} <= types
     readme = (FIXTURES / "README.md").read_text()
     assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
+
+
+def test_untied_t5_family_heads_are_counted_as_the_checkpoints_store_them() -> None:
+    # transformers 5 ties T5 v1.1 / Flan-T5 / mT5 heads whatever the config says; the checkpoints store
+    # lm_head.weight: google/flan-t5-base's safetensors hold 247,577,856 parameters (T5 v1.1 base shape)
+    cfg = json.loads((FIXTURES / "t5-v1_1-base.json").read_text())
+    ours = expected_tensors(cfg, fallback=False)
+    assert sum(t.params for t in ours) == 247_577_856
+    ref = oracle.reference(cfg, preferred=("T5ForConditionalGeneration",))
+    lenient, strict = compare(ours, ref, untied=True), compare(ours, ref)
+    assert lenient.equal and lenient.tied == ("lm_head.weight",)
+    assert strict.extra == ("lm_head.weight",) and not strict.equal  # only where the config unties it
+
+
+def _part(cfg: dict[str, Any], prefix: str, ref_cfg: dict[str, Any], preferred: tuple[str, ...],
+          into: str = "") -> Any:
+    """Our tensors under ``prefix`` (renamed to ``into``) against transformers' model of a section."""
+    ours = [dataclasses.replace(t, name=into + t.name.removeprefix(prefix))
+            for t in expected_tensors(cfg, fallback=False) if t.name.startswith(prefix)]
+    return compare(ours, oracle.reference(ref_cfg, preferred=preferred))
+
+
+@pytest.mark.parametrize("name", ["gemma-3n-E2B.json", "default"])
+def test_gemma3n_text_and_audio_towers_equal_transformers_without_timm(name: str) -> None:
+    # the text model as Gemma3nForCausalLM and the audio tower as Gemma3nAudioEncoder, each built from
+    # its section of the config: what the whole-model comparison checks, less the timm tower
+    cfg = json.loads((FIXTURES / name).read_text()) if name != "default" else {"model_type": "gemma3n"}
+    text_cfg = {"model_type": "gemma3n_text", **cfg.get("text_config", {})}
+    text = _part(cfg, "model.language_model.", text_cfg, ("Gemma3nForCausalLM",), "model.")
+    assert text.equal, text.summary()
+    audio_cfg = {"model_type": "gemma3n_audio", **cfg.get("audio_config", {})}
+    audio = _part(cfg, "model.audio_tower.", audio_cfg, ("Gemma3nAudioEncoder",))
+    assert audio.equal and audio.theirs > 0, audio.summary()
+
+
+def test_gemma3n_kv_sharing_layers_hold_no_cache() -> None:
+    # gemma-3n-E2B: 30 layers, the last 10 reuse the KV of layers 18 (sliding) and 19 (full): 16 sliding
+    # and 4 full layers hold a cache; published checkpoints also store the unused k/v of the shared ones
+    a = arch_config_from_hf(json.loads((FIXTURES / "gemma-3n-E2B.json").read_text()))
+    assert [a.layer_types.count(k) for k in ("sliding", "full", "none")] == [16, 4, 10]
+    assert a.layer_types[20:] == ("none",) * 10 and a.sliding_window == 512
+    kv = kv_cache_for_context(a, 32768)
+    assert kv.total_bytes == (4 * 32768 + 16 * 512) * 2 * 2 * 256 * 2  # K and V, 2 heads of 256, bf16
+    per_shared = 2 * 2 * 256 * 2048 + 256  # k_proj, v_proj, k_norm
+    assert f"({10 * per_shared:,} parameters" in a.extra["not_listed"]
 
 
 # -- random small configs of the families whose layout depends most on the config ------------------
@@ -227,6 +290,70 @@ def small_configs(draw: st.DrawFn) -> dict[str, Any]:
 @given(small_configs())
 def test_random_small_configs_equal_transformers(cfg: dict[str, Any]) -> None:
     _assert_equal(cfg, f"random {cfg['model_type']}")
+
+
+@st.composite
+def gemma3n_text_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Small Gemma3nTextConfig values: per-layer widths, any layer pattern whose KV-owning layers cover
+    every kind (Gemma3nTextConfig.kv_sharing_modes requires it), any number of AltUp streams."""
+    n = draw(st.integers(1, 6))
+    kinds = draw(st.lists(st.sampled_from(["sliding_attention", "full_attention"]), min_size=n, max_size=n))
+    shared = draw(st.integers(0, n - 1))
+    while shared and set(kinds[: n - shared]) != set(kinds):
+        shared -= 1
+    heads = draw(st.sampled_from([2, 4]))
+    width = draw(st.one_of(st.integers(4, 40), st.lists(st.integers(4, 40), min_size=n, max_size=n)))
+    return {"model_type": "gemma3n_text", "num_hidden_layers": n, "layer_types": kinds,
+            "num_kv_shared_layers": shared, "hidden_size": heads * 8, "num_attention_heads": heads,
+            "num_key_value_heads": draw(st.sampled_from([1, 2])), "head_dim": draw(st.sampled_from([4, 8])),
+            "intermediate_size": width, "vocab_size": draw(st.integers(8, 64)),
+            "vocab_size_per_layer_input": draw(st.integers(8, 64)),
+            "hidden_size_per_layer_input": draw(st.integers(1, 8)),
+            "altup_num_inputs": draw(st.integers(1, 4)), "laurel_rank": draw(st.integers(1, 8)),
+            "attention_bias": draw(st.booleans()), "tie_word_embeddings": draw(st.booleans()),
+            "max_position_embeddings": 64, "sliding_window": 4}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gemma3n_text_configs())
+def test_random_gemma3n_text_configs_equal_transformers(cfg: dict[str, Any]) -> None:
+    _assert_equal(cfg, "random gemma3n_text")
+    a = arch_config_from_hf(cfg)  # the shared layers hold no cache of their own
+    assert a.layer_types.count("none") == cfg["num_kv_shared_layers"]
+
+
+@st.composite
+def gemma3n_audio_configs(draw: st.DrawFn) -> dict[str, Any]:
+    heads = draw(st.sampled_from([1, 2, 4]))
+    return {"model_type": "gemma3n_audio", "hidden_size": heads * draw(st.sampled_from([4, 6])),
+            "conf_num_attention_heads": heads, "conf_num_hidden_layers": draw(st.integers(0, 2)),
+            "conf_conv_kernel_size": draw(st.integers(1, 5)), "input_feat_size": draw(st.integers(8, 40)),
+            "sscp_conv_channel_size": draw(st.lists(st.integers(1, 8), min_size=2, max_size=2)),
+            "sscp_conv_kernel_size": draw(st.lists(st.lists(st.integers(1, 3), min_size=2, max_size=2),
+                                                   min_size=2, max_size=2)),
+            "sscp_conv_stride_size": draw(st.lists(st.lists(st.integers(1, 2), min_size=2, max_size=2),
+                                                   min_size=2, max_size=2))}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gemma3n_audio_configs())
+def test_random_gemma3n_audio_towers_equal_transformers(audio: dict[str, Any]) -> None:
+    c = _part({"model_type": "gemma3n", "audio_config": audio}, "model.audio_tower.", audio,
+              ("Gemma3nAudioEncoder",))
+    assert c.equal and c.theirs > 0, c.summary()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["t5", "mt5", "umt5"]), st.integers(1, 3), st.integers(1, 3), st.booleans(),
+       st.sampled_from(["relu", "gated-gelu"]), st.booleans())
+def test_random_t5_family_configs_equal_transformers(model_type: str, layers: int, decoder: int, tied: bool,
+                                                     ffn: str, untie_key: bool) -> None:
+    cfg: dict[str, Any] = {"model_type": model_type, "d_model": 16, "d_kv": 4, "num_heads": 2, "d_ff": 12,
+                           "num_layers": layers, "num_decoder_layers": decoder, "vocab_size": 40,
+                           "relative_attention_num_buckets": 8, "feed_forward_proj": ffn}
+    if untie_key or not tied:
+        cfg["tie_word_embeddings"] = tied
+    _assert_equal(cfg, f"random {model_type}")
 
 
 # -- the fallback: transformers counts what the table has no row for -------------------------------

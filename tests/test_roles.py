@@ -80,6 +80,16 @@ CASES = [
     ("multi_modal_projector.mm_soft_emb_norm.weight", "projector", "norm", None),
     ("vision_tower.vision_model.encoder.layers.0.layer_norm1.weight", "vision", "norm", None),
     ("vision_tower.vision_model.post_layernorm.bias", "vision", "bias", None),
+    # Gemma 3n: text model, timm vision tower, USM audio tower, per-tower embedders, per-layer embeddings
+    ("model.language_model.layers.4.self_attn.q_proj.weight", "attention/q", "weight", 4),
+    ("model.language_model.layers.4.laurel.linear_left.weight", "other", "weight", 4),
+    ("model.language_model.embed_tokens_per_layer.weight", "other", "weight", None),
+    ("model.vision_tower.timm_model.blocks.3.1.attn.query.proj.weight", "vision", "weight", None),
+    ("model.audio_tower.conformer.3.attention.attn.q_proj.weight", "audio", "weight", None),
+    ("model.audio_tower.conformer.3.ffw_layer_start.pre_layer_norm.weight", "audio", "norm", None),
+    ("model.embed_vision.embedding_projection.weight", "projector", "weight", None),
+    ("model.embed_audio.hard_embedding_norm.weight", "projector", "norm", None),
+    ("a.blk.0.attn_q.weight", "audio", "weight", None),
     # GGUF (llama.cpp names)
     ("token_embd.weight", "embedding", "weight", None),
     ("blk.0.attn_q.weight", "attention/q", "weight", 0),

@@ -467,7 +467,7 @@ def _linear(t: Tensor, p: Placement, routers_linear: bool) -> bool:
 
 def _in_blocks(p: Placement) -> bool:
     """Inside the decoder's repeated blocks (what GPTQ and AWQ walk), not towers or the head."""
-    return p.layer is not None and p.component.split("/")[0] not in ("vision", "projector", "output")
+    return p.layer is not None and p.component.split("/")[0] not in ("vision", "audio", "projector", "output")
 
 
 def excluded(module: str, patterns: Sequence[str]) -> bool:

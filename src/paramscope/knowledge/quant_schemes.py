@@ -70,8 +70,9 @@ UNQUANTIZED_NAME_PARTS = (
     "time_mix_a2", "time_mix_g1", "time_mix_g2", "time_mix_decay_w1", "time_mix_decay_w2",
     "time_mix_lerp_fused", "attn_rel_b", "rel_pos",
 )
-# Vision towers and projectors go to a separate mmproj GGUF, which convert_hf_to_gguf writes in F16.
-MMPROJ_COMPONENTS = frozenset({"vision", "projector"})
+# Vision and audio towers and projectors go to a separate mmproj GGUF, which convert_hf_to_gguf writes
+# in F16.
+MMPROJ_COMPONENTS = frozenset({"vision", "audio", "projector"})
 MMPROJ_TYPE = DType.F16
 CONVERTER_UNQUANTIZED_TYPE = DType.F32
 

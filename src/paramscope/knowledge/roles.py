@@ -16,8 +16,11 @@ from functools import lru_cache
 COMPONENTS: list[tuple[str, list[str]]] = [
     # multimodal towers first: their inner names look like a text model's
     ("vision", [r"^(model\.)?vision_(tower|model)\.", r"^v\.", r"^visual\.", r"^vision_encoder\."]),
+    # audio encoders (Gemma 3n's USM: model.audio_tower.…; llama.cpp's mmproj: a.…)
+    ("audio", [r"^(model\.)?audio_(tower|model)\.", r"^a\."]),
+    # projectors, and Gemma 3n's per-tower embedders into the text width (model.embed_vision/audio)
     ("projector", [r"^(model\.)?multi_modal_projector\.", r"^mm\.", r"^mm_input_projection",
-                   r"^mm_soft_emb_norm"]),
+                   r"^mm_soft_emb_norm", r"^(model\.)?embed_(vision|audio)\."]),
     # norms (scale and bias) before anything they share words with
     ("norm", [r"(^|[._])(ln|norm|layernorm|layer_norm|LayerNorm|rmsnorm)(_?\w*)?$",
               r"(^|\.)(input_layernorm|post_attention_layernorm|pre_feedforward_layernorm|"
@@ -29,6 +32,8 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     # embeddings
     ("embedding/position", [r"(^|\.)(wpe|position_embeddings|embed_positions)$", r"^position_embd$"]),
     ("embedding/token_type", [r"(^|\.)token_type_embeddings$", r"^token_types$"]),
+    # (not Gemma 3n's per-layer embeddings, embed_tokens_per_layer: "other", so that "embedding" stays
+    # the token table a tied head shares)
     ("embedding", [r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embedding|embed_in)$",
                    r"^token_embd$"]),
     # output head
@@ -131,7 +136,7 @@ def _classify(local: str) -> tuple[str, str]:
 
 
 def _component(stem: str) -> str:
-    for tower in ("vision", "projector"):
+    for tower in TOWERS:
         if any(rx.search(stem) for rx in _TOWERS[tower]):
             return tower
     for rx, comp in _HINTS:
@@ -145,11 +150,13 @@ def _component(stem: str) -> str:
     return "other"
 
 
-_TOWERS = {c: rxs for c, rxs in _COMPILED if c in ("vision", "projector")}
+TOWERS = ("vision", "audio", "projector")  # components outside the text model
+_TOWERS = {c: rxs for c, rxs in _COMPILED if c in TOWERS}
 _NORMS = dict(_COMPILED)["norm"]
 
 
-_TOWER_PREFIX = re.compile(r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder)")
+_TOWER_PREFIX = re.compile(r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder|"
+                           r"audio_tower|audio_model|^a$|^a\.)")
 
 
 def _is_tower(prefix: str) -> bool:

@@ -20,7 +20,7 @@ from paramscope.units import size_label
 
 # Display order of the component tree; anything else sorts after, alphabetically.
 COMPONENT_ORDER = ("embedding", "attention", "ffn", "shared_experts", "router", "experts", "norm",
-                   "output", "vision", "projector", "other")
+                   "output", "vision", "audio", "projector", "other")
 ACTIVE_CONVENTION = ("active = all parameters outside routed experts (embedding and output head "
                      "included) + shared experts + routed experts × experts_per_token / experts")
 

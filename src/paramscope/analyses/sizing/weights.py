@@ -263,7 +263,7 @@ def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileTyp
                      f"{and_more(refused)}")
     if not is_gguf:
         notes.append("tensors llama.cpp does not quantize are priced in F32, as convert_hf_to_gguf.py "
-                     "writes them; vision and projector tensors in F16 (a separate mmproj file)")
+                     "writes them; vision, audio and projector tensors in F16 (a separate mmproj file)")
     if ftype is not None:
         notes.append(f"{'with' if imatrix else 'without'} an importance matrix")
     return tuple(rows), notes

@@ -54,7 +54,8 @@ NF4_ABSMAX2_BYTES = 4  # fp32
 # Components whose 2-D weights are nn.Linear layers: PEFT's "all-linear" targets (every linear layer but
 # the output head) and the layers bitsandbytes quantizes (transformers keeps lm_head out; embeddings and
 # norms are not linear layers).
-LINEAR_COMPONENTS = ("attention", "ffn", "shared_experts", "experts", "router", "vision", "projector")
+LINEAR_COMPONENTS = ("attention", "ffn", "shared_experts", "experts", "router", "vision", "audio",
+                     "projector")
 ALL_LINEAR = "all-linear"
 
 

@@ -28,8 +28,10 @@ from paramscope.knowledge.families.encoders import (
     mpnet_tensors,
     t5_tensors,
     t5gemma_tensors,
+    umt5_tensors,
     whisper_tensors,
 )
+from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_ALIASES, VISION_TOWERS, Composite
 from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
@@ -43,9 +45,12 @@ __all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describe
 class NoFamilyRow(UnsupportedError):
     """The model_type has no row here; transformers (the ``oracle`` extra) may still count it."""
 
-LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "distilbert": distilbert_tensors,
-           "mpnet": mpnet_tensors, "modernbert": modernbert_tensors, "bart": bart_tensors,
-           "whisper": whisper_tensors, "t5gemma": t5gemma_tensors}
+LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "umt5": umt5_tensors,
+           "distilbert": distilbert_tensors, "mpnet": mpnet_tensors, "modernbert": modernbert_tensors,
+           "bart": bart_tensors, "whisper": whisper_tensors, "t5gemma": t5gemma_tensors,
+           "gemma3n_text": gemma3n_text_tensors}
+# layouts that can also be the text model of a multimodal wrapper: (dims, tensors, body prefix, head prefix)
+TEXT_LAYOUTS = {"decoder": decoder_tensors, "gemma3n_text": gemma3n_text_tensors}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
 ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 
@@ -56,7 +61,8 @@ EXTRA_KEYS = (
     "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping", "topk_method",
     "scoring_func", "n_group", "topk_group", "routed_scaling_factor", "norm_topk_prob",
     "num_nextn_predict_layers", "swiglu_limit", "max_window_layers", "use_sliding_window",
-    "type_vocab_size", "position_embedding_type", "transformers_version",
+    "type_vocab_size", "position_embedding_type", "transformers_version", "num_kv_shared_layers",
+    "hidden_size_per_layer_input", "vocab_size_per_layer_input", "altup_num_inputs", "laurel_rank",
 )
 
 
@@ -71,6 +77,7 @@ class _Plan:
     composite: Composite | None = None
     vision: HfConfig | None = None
     vision_type: str = ""
+    audio: HfConfig | None = None
 
 
 def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json", *,
@@ -169,24 +176,34 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
         outer = {**cfg, "tie_word_embeddings": True}
     elif composite.tie_default is not None and not isinstance(cfg.get("tie_word_embeddings"), bool):
         outer = {**cfg, "tie_word_embeddings": composite.tie_default}
+    audio = None
+    if composite.audio is not None:
+        audio = HfConfig(_section(cfg, "audio_config", source), composite.audio.defaults,
+                         composite.audio.attribute_map, source)
     return _Plan(resolve(fam, text, source, outer=outer), cfg, composite,
-                 HfConfig(vision, defaults, tower.attribute_map, source), vision_type)
+                 HfConfig(vision, defaults, tower.attribute_map, source), vision_type, audio)
 
 
 def _build(plan: _Plan) -> TensorList:
     d, c = plan.dims, plan.composite
     t = TensorList(d.dtype)
     layout = LAYOUTS.get(d.family.layout)
-    if layout is not None:
+    if c is not None:
+        text = TEXT_LAYOUTS.get(d.family.layout)
+        if text is None:
+            raise UnsupportedError(f"{d.hf.source}: a {d.family.model_type} text model inside "
+                                   f"{c.model_type} is not supported")
+        text(d, t, c.text_prefix, c.head_prefix)
+    elif layout is not None:
         layout(d, t)
-    elif c is None:
-        decoder_tensors(d, t)
     else:
-        decoder_tensors(d, t, c.text_prefix, c.head_prefix)
+        decoder_tensors(d, t)
     if c is not None and plan.vision is not None:
         tower = VISION_TOWERS[plan.vision_type]
         tower.build(plan.vision, t, tower.prefix(c.vision_prefix))
         c.projector(plan.vision, d.hidden, t, c.projector_prefix, plan.outer)
+    if c is not None and c.audio is not None and plan.audio is not None:
+        c.audio.build(plan.audio, t, c.audio_prefix)
     return t
 
 
@@ -239,6 +256,13 @@ def _extra(plan: _Plan) -> dict[str, Any]:
         extra.update(qk_nope_head_dim=d.qk_nope_head_dim, v_head_dim=d.v_head_dim)
     if d.hf.int("num_nextn_predict_layers", 0):
         extra["not_listed"] = "multi-token-prediction layer(s) (num_nextn_predict_layers)"
+    shared = d.hf.int(d.family.kv_shared, 0) if d.family.kv_shared else 0
+    if shared:  # Gemma 3n: transformers builds no k/v for these layers and skips them on load
+        kv = d.n_kv_heads * d.head_dim
+        unused = shared * (2 * kv * (d.hidden + d.qkv_bias) + d.head_dim)
+        extra["not_listed"] = (f"k_proj, v_proj and k_norm of the {shared} KV-sharing layers, which the "
+                               f"published checkpoints also store ({unused:,} parameters; transformers "
+                               f"ignores them on load)")
     c, v = plan.composite, plan.vision
     if c is not None and v is not None:
         extra["multimodal"] = c.model_type
@@ -255,5 +279,8 @@ def _tower_summary(plan: _Plan, c: Composite, v: HfConfig) -> dict[str, Any]:
     projector = sum(t.params for t in tensors if t.name.startswith(c.projector_prefix))
     summary = {k: v.value(k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
                                         "num_attention_heads", "image_size", "patch_size")}
-    return {"vision": {"model_type": plan.vision_type, **summary, "params": vision},
-            "projector": {"params": projector}}
+    out: dict[str, Any] = {"vision": {"model_type": plan.vision_type, **summary, "params": vision},
+                           "projector": {"params": projector}}
+    if c.audio is not None:
+        out["audio"] = {"params": sum(t.params for t in tensors if t.name.startswith(c.audio_prefix))}
+    return out

@@ -6,6 +6,10 @@ shapes and the parameter/buffer flag must then agree exactly. A buffer that olde
 and current transformers registers non-persistent (BERT's ``embeddings.position_ids`` before
 transformers 4.31) is reported apart from parameter differences, never hidden.
 
+A config that says ``tie_word_embeddings: false`` while transformers ties the head regardless (T5Config,
+MT5Config, UMT5Config force it since transformers 5) lists the head the checkpoint stores; that tensor,
+tied in transformers' model with the same shape, is reported apart (``tied``), not as a difference.
+
 Equality is by stored tensors (names and shapes). Whether a stored tensor counts as a parameter is
 reported beside it (``kinds``): DeepSeek-V3's and GLM-4-MoE's router ``e_score_correction_bias`` is a
 persistent buffer in transformers but a parameter in llama.cpp (``exp_probs_b``) and in the published
@@ -34,6 +38,7 @@ class Comparison:
     shapes: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]  # (name, ours, theirs)
     kinds: tuple[str, ...]  # parameter in one list, buffer in the other
     old_buffers: tuple[str, ...] = ()  # non-parameter buffers we list that current transformers does not save
+    tied: tuple[str, ...] = ()  # stored by the untied checkpoint, tied (saved once) in transformers' model
 
     @property
     def equal(self) -> bool:
@@ -48,6 +53,9 @@ class Comparison:
         kinds = f"; {len(self.kinds)} stored buffers counted as parameters" if self.kinds else ""
         if self.old_buffers:
             kinds += f"; plus {', '.join(self.old_buffers)}, a buffer older transformers saved"
+        if self.tied:
+            kinds += (f"; plus {', '.join(self.tied)}, which the config unties and transformers ties "
+                      f"anyway")
         if self.equal:
             return f"equal ({self.theirs} tensors, {self.theirs_params:,} parameters{kinds})"
         parts = []
@@ -60,18 +68,21 @@ class Comparison:
         return "; ".join(parts) + kinds
 
 
-def compare(ours: Iterable[Tensor], ref: Reference) -> Comparison:
+def compare(ours: Iterable[Tensor], ref: Reference, untied: bool = False) -> Comparison:
+    """``untied``: the config says tie_word_embeddings is false (see the module doc)."""
     mine = _by_name(ours, ref)
     theirs = _by_name(ref.tensors, ref)
     both = mine.keys() & theirs.keys()
     extra = sorted(mine.keys() - theirs.keys())
     old = tuple(n for n in extra if not mine[n].is_parameter)
+    tied_shapes = {n: t.shape for n, t in _by_name(ref.tied, ref).items()} if untied else {}
+    tied = tuple(n for n in extra if n not in old and tied_shapes.get(n) == mine[n].shape)
     return Comparison(
         class_name=ref.class_name, ours=len(mine), theirs=len(theirs),
         ours_params=sum(t.params for t in mine.values()),
         theirs_params=sum(t.params for t in theirs.values()),
-        missing=tuple(sorted(theirs.keys() - mine.keys())), extra=tuple(n for n in extra if n not in old),
-        old_buffers=old,
+        missing=tuple(sorted(theirs.keys() - mine.keys())),
+        extra=tuple(n for n in extra if n not in old and n not in tied), old_buffers=old, tied=tied,
         shapes=tuple((n, mine[n].shape, theirs[n].shape) for n in sorted(both)
                      if mine[n].shape != theirs[n].shape),
         kinds=tuple(n for n in sorted(both) if mine[n].is_parameter != theirs[n].is_parameter))
@@ -83,7 +94,8 @@ def compare_config(cfg: Mapping[str, Any], source: str = "config.json") -> Compa
     from paramscope.knowledge.families.oracle import reference
 
     ours = expected_tensors(cfg, source, fallback=False)
-    return compare(ours, reference(cfg, source, preferred=describes(cfg, source)))
+    return compare(ours, reference(cfg, source, preferred=describes(cfg, source)),
+                   untied=cfg.get("tie_word_embeddings") is False)
 
 
 def _by_name(tensors: Iterable[Tensor], ref: Reference) -> dict[str, Tensor]:

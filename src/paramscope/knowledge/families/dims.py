@@ -206,6 +206,11 @@ def _every4(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     return [bool((i + 1) % pattern) for i in range(n)]
 
 
+def _every5(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Gemma3nTextConfig: "full_attention" if (i + 1) % 5 == 0 else "sliding_attention"
+    return [bool((i + 1) % 5) for i in range(n)]
+
+
 def _every4_from0(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     # CwmConfig: layer 0 and every 4th after it global ("full_attention" if i % 4 == 0)
     return [bool(i % 4) for i in range(n)]
@@ -221,7 +226,8 @@ def _llama4_chunks(hf: HfConfig, n: int, window: int | None) -> list[bool]:
 
 SLIDING_RULES: dict[str, Callable[[HfConfig, int, int | None], list[bool]]] = {
     "none": _none, "all_if_window": _all_if_window, "qwen": _qwen_window, "alternate": _alternate,
-    "gemma3": _gemma3_pattern, "every4": _every4, "every4_from0": _every4_from0, "llama4": _llama4_chunks,
+    "gemma3": _gemma3_pattern, "every4": _every4, "every5": _every5, "every4_from0": _every4_from0,
+    "llama4": _llama4_chunks,
 }
 LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
                "indexed_attention": "full",  # DeepSeek-V3.2: its MLA cache holds every token
@@ -305,6 +311,10 @@ FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
     "ffn_dim": lambda hf, hidden: hf.int("ffn_dim", 4 * hidden),  # OPTConfig, XGLMConfig
     "intermediate_size_mlp": lambda hf, hidden: hf.int("intermediate_size_mlp"),  # Llama 4's dense layers
     "lfm2": lambda hf, hidden: _lfm2_ffn(hf),
+    # Gemma3nTextConfig: one width or a list of one per layer (MatFormer); the widest stands for the model
+    "per_layer": lambda hf, hidden: (max(hf.int_list("intermediate_size") or (0,))
+                                     if isinstance(hf.value("intermediate_size"), list | tuple)
+                                     else hf.int("intermediate_size", minimum=1)),
 }
 
 
@@ -383,6 +393,11 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         cross = set(hf.int_list(fam.cross_layers))
         dims.update(blocks=tuple("cross" if i in cross else "attention" for i in range(n_layers)),
                     layer_types=tuple("none" if i in cross else k for i, k in enumerate(layer_types)))
+    if fam.kv_shared:  # Gemma3nTextAttention: the last num_kv_shared_layers reuse an earlier layer's
+        # keys and values and hold no cache of their own ("none")
+        shared = hf.int(fam.kv_shared, 0, maximum=n_layers)
+        kinds = tuple("none" if i >= n_layers - shared else k for i, k in enumerate(dims["layer_types"]))
+        dims.update(layer_types=kinds, sliding_window=window if "sliding" in kinds else 0)
     if fam.indexer == "indexer_types":  # GlmMoeDsaConfig.indexer_types, else its freq/offset schedule
         shared = _shared_index_layers(hf, n_layers)
         dims.update(blocks=tuple("attention_shared_index" if s else "attention" for s in shared))

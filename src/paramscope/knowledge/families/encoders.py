@@ -122,7 +122,7 @@ def _saved_position_ids(version: object) -> bool:
     return (3, 1) <= tuple(parts) < (4, 31)
 
 
-def t5_tensors(d: Dims, t: TensorList) -> None:
+def t5_tensors(d: Dims, t: TensorList, relative_every_block: bool = False) -> None:
     """T5ForConditionalGeneration (models/t5/modeling_t5.py): one ``shared`` embedding, an encoder and
     a decoder of T5Blocks, RMS-style layer norms without bias, and bias-free projections.
 
@@ -158,7 +158,7 @@ def t5_tensors(d: Dims, t: TensorList) -> None:
     for stack, layers in (("encoder", d.n_layers), ("decoder", decoder_layers)):
         for i in range(layers):
             p = f"{stack}.block.{i}.layer."
-            attention(p + "0.SelfAttention.", relative=i == 0)
+            attention(p + "0.SelfAttention.", relative=i == 0 or relative_every_block)
             t.norm(p + "0.layer_norm", h)
             if stack == "decoder":
                 attention(p + "1.EncDecAttention.", relative=False)
@@ -167,6 +167,12 @@ def t5_tensors(d: Dims, t: TensorList) -> None:
         t.norm(f"{stack}.final_layer_norm", h)
     if not d.tied:
         t.linear("lm_head", d.vocab, h)
+
+
+def umt5_tensors(d: Dims, t: TensorList) -> None:
+    """UMT5ForConditionalGeneration (models/umt5/modeling_umt5.py): T5's tensors, but every
+    self-attention block (UMT5LayerSelfAttention) learns its own relative_attention_bias."""
+    t5_tensors(d, t, relative_every_block=True)
 
 
 def _arch(d: Dims) -> str:

@@ -64,6 +64,15 @@ class HfConfig:
             raise FormatError(self.source, f"field {key!r} must be a list of numbers", found=repr(v))
         return tuple(self._whole(key, x, 0, MAX_DIM) for x in v)
 
+    def int_pairs(self, key: str, count: int) -> tuple[tuple[int, int], ...]:
+        """``count`` [a, b] pairs of positive numbers (Gemma 3n's per-convolution kernel sizes)."""
+        v = self.value(key)
+        if not (isinstance(v, list | tuple) and len(v) == count
+                and all(isinstance(x, list | tuple) and len(x) == 2 for x in v)):
+            raise FormatError(self.source, f"field {key!r} must be {count} pairs of numbers",
+                              found=repr(v)[:80])
+        return tuple((self._whole(key, a, 1, MAX_DIM), self._whole(key, b, 1, MAX_DIM)) for a, b in v)
+
     def str_list(self, key: str) -> tuple[str, ...] | None:
         v = self.value(key)
         if v is None:

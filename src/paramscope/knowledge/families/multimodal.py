@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paramscope.errors import FormatError
+from paramscope.knowledge.families.gemma3n import (
+    AUDIO_DEFAULTS,
+    MOBILENET_DEFAULTS,
+    gemma3n_audio_tower,
+    gemma3n_projector,
+    mobilenetv5_tower,
+)
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
 
@@ -388,6 +395,7 @@ VISION_TOWERS: dict[str, Tower] = {
     "qwen3_vl_moe_vision": Tower(_QWEN3_VL_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
     "qwen3_5_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
     "qwen3_5_moe_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
+    "gemma3n_vision": Tower(MOBILENET_DEFAULTS, mobilenetv5_tower),
 }
 # older checkpoints name the vision config by the wrapper's model_type (the configs rename it the same way)
 VISION_ALIASES = {"qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
@@ -418,6 +426,8 @@ class Composite:
     tie_either: bool = False
     tie_default: bool | None = None  # the wrapper's tie_word_embeddings when it names none (it, not the
     # text config's default, decides: Qwen3VLMoeConfig False over Qwen3VLMoeTextConfig True)
+    audio: Tower | None = None  # an audio encoder built from audio_config (Gemma 3n's USM)
+    audio_prefix: str = ""
 
 
 _LLAVA_CLIP = {"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
@@ -492,6 +502,14 @@ COMPOSITES: dict[str, Composite] = {
                              "qwen3_5_moe_vision", no_projector, text_prefix="model.language_model.",
                              head_prefix="", vision_prefix="model.visual.",
                              describes=("Qwen3_5MoeForConditionalGeneration",), tie_default=False),
+    # Gemma 3n: MobileNetV5 (timm) and USM audio towers, each with an embedder into the text width
+    # (model.embed_vision / model.embed_audio: the projector prefix "model.embed_" covers both)
+    "gemma3n": Composite("gemma3n", "models/gemma3n/modeling_gemma3n.py", "gemma3n_text", "gemma3n_vision",
+                         gemma3n_projector, text_prefix="model.language_model.", head_prefix="",
+                         vision_prefix="model.vision_tower.timm_model.", projector_prefix="model.embed_",
+                         extra_keys=("vision_soft_tokens_per_image", "audio_soft_tokens_per_image"),
+                         describes=("Gemma3nForConditionalGeneration",),
+                         audio=Tower(AUDIO_DEFAULTS, gemma3n_audio_tower), audio_prefix="model.audio_tower."),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),

@@ -156,6 +156,9 @@ class Reference:
     # spellings of one checkpoint name (Gemma 3's "vision_tower.vision_model." and
     # "vision_tower.") meet here, so comparisons apply it to both sides
     rename: Callable[[str], str]
+    # tensors the model has but saves once, as the tensor they are tied to (a tied lm_head); T5Config
+    # and its kin force tying in transformers 5 even where the checkpoints store their own head
+    tied: tuple[Tensor, ...] = ()
 
 
 def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tuple[str, ...] = (),
@@ -174,19 +177,23 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
         try:
             with torch.device("meta"):
                 model = cls._from_config(config, dtype=torch_dtype)
-            state = _state_to_save(model)
+            state, tied = _state_to_save(model)
             break
         except Exception as e:  # transformers' own failure on this config: reported in one line
             failures.append(f"{cls.__name__}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}")
     else:
         raise UnsupportedError(f"{source}: transformers could not build {failures[0]}")
     buffers = {n for n, _ in model.named_buffers(remove_duplicate=False)}
-    out = []
-    for name, t in state.items():
-        dt = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
-        shape = tuple(int(d) for d in t.shape)
-        out.append(Tensor(name, shape, dt, dt.nbytes(math.prod(shape)), is_parameter=name not in buffers))
-    return Reference(type(model).__name__, tuple(out), _renamer(model))
+
+    def tensors(items: dict[str, Any]) -> tuple[Tensor, ...]:
+        out = []
+        for name, t in items.items():
+            dt = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
+            shape = tuple(int(d) for d in t.shape)
+            out.append(Tensor(name, shape, dt, dt.nbytes(math.prod(shape)), is_parameter=name not in buffers))
+        return tuple(out)
+
+    return Reference(type(model).__name__, tensors(state), _renamer(model), tensors(tied))
 
 
 def saved_tensors(cfg: Mapping[str, Any], source: str = "config.json", preferred: tuple[str, ...] = (),
@@ -194,14 +201,16 @@ def saved_tensors(cfg: Mapping[str, Any], source: str = "config.json", preferred
     return reference(cfg, source, preferred, dtype).tensors
 
 
-def _state_to_save(model: Any) -> dict[str, Any]:
+def _state_to_save(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What save_pretrained writes, and the tied duplicates it leaves out."""
     mu = importlib.import_module("transformers.modeling_utils")
     cml = importlib.import_module("transformers.core_model_loading")
     state = model.state_dict()
     for key in model._keys_to_ignore_on_save or ():
         state.pop(key, None)
-    state = mu.remove_tied_weights_from_state_dict(state, model)
-    return dict(cml.revert_weight_conversion(model, state))
+    kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
+    tied = {k: v for k, v in state.items() if k not in kept}
+    return dict(cml.revert_weight_conversion(model, kept)), tied
 
 
 def _renamer(model: Any) -> Callable[[str], str]:

@@ -45,6 +45,7 @@ class Family:
     # (GLM-MoE-DSA: only the "full" layers of that list, the "shared" ones reuse the previous top-k)
     embed_extra: int = 0  # embedding rows beyond vocab_size (Mllama: vocab_size + 8)
     cross_layers: str = ""  # config list of layers that cross-attend instead (Mllama); "" = none
+    kv_shared: str = ""  # config count of trailing layers that reuse an earlier layer's KV (Gemma 3n)
     flatten: tuple[str, ...] = ()  # nested config sections read as top-level fields (DBRX's attn_config)
     describes: tuple[str, ...] = ()  # the transformers class whose checkpoint a config without
     # ``architectures`` describes (default: the first of ``architectures``)

@@ -511,6 +511,16 @@ TEXT_ROWS: tuple[Family, ...] = (
                           "num_kv_heads": "n_head_kv"},
            ffn_rule="ffn_hidden_size", names=_FALCON_NAMES, attention="fused_qkv", kv_rule="falcon",
            norm_rule="falcon", norm_bias=True, ffn="plain", qkv_bias="bias", o_bias="bias", mlp_bias="bias"),
+    # Gemma 3n's text model (gemma3n.py: AltUp, LAuReL, per-layer embeddings, KV sharing); the default
+    # config is Gemma 3n E4B's
+    Family("gemma3n_text", "models/gemma3n/modeling_gemma3n.py", layout="gemma3n_text",
+           architectures=("Gemma3nForCausalLM",),
+           defaults=_d(262400, 2048, 16384, 35, 8, 2, 32768, True, head_dim=256, sliding_window=512,
+                       vocab_size_per_layer_input=262144, hidden_size_per_layer_input=256,
+                       altup_num_inputs=4, laurel_rank=64, num_kv_shared_layers=15),
+           norms=(*_ON, "pre_feedforward_layernorm", "post_feedforward_layernorm"),
+           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", ffn_rule="per_layer",
+           sliding="every5", kv_shared="num_kv_shared_layers"),
     # InternLM2 (internlm modeling_internlm2.py): wqkv fused in KV-group order, wo, w1/w3/w2, and
     # attention_norm / ffn_norm. internlm2-chat-7b: 227 tensors, 7,737,708,544 parameters.
     Family("internlm2", "internlm/internlm2-chat-7b modeling_internlm2.py (repository code)",

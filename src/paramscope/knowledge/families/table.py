@@ -28,6 +28,9 @@ _BERT = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
          "max_position_embeddings": 512, "type_vocab_size": 2, "tie_word_embeddings": True}
 _DEEPSEEK_MLA = {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128,
                  "qk_nope_head_dim": 128, "tie_word_embeddings": False, "moe_layer_freq": 1}
+# MT5Config / UMT5Config defaults (both force tie_word_embeddings = True, see encoders.t5_tensors)
+_MT5 = {"vocab_size": 250112, "d_model": 512, "d_kv": 64, "d_ff": 1024, "num_layers": 8, "num_heads": 6,
+        "relative_attention_num_buckets": 32, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": True}
 
 FAMILY_ROWS: tuple[Family, ...] = (
     Family("llama", "models/llama/modeling_llama.py", architectures=("LlamaForCausalLM",),
@@ -132,6 +135,13 @@ FAMILY_ROWS: tuple[Family, ...] = (
            defaults={"vocab_size": 32128, "d_model": 512, "d_kv": 64, "d_ff": 2048, "num_layers": 6,
                      "num_heads": 8, "relative_attention_num_buckets": 32, "feed_forward_proj": "relu",
                      "tie_word_embeddings": True},
+           attribute_map=_T5_NAMES),
+    # mT5 and UMT5: T5 v1.1's layout (gated-gelu, an untied head in the published checkpoints) with a
+    # 250k vocabulary; UMT5 learns relative position buckets in every self-attention block
+    Family("mt5", "models/mt5/modeling_mt5.py", layout="t5", architectures=("MT5ForConditionalGeneration",),
+           dtype=DType.F32, defaults=_MT5, attribute_map=_T5_NAMES),
+    Family("umt5", "models/umt5/modeling_umt5.py", layout="umt5",
+           architectures=("UMT5ForConditionalGeneration",), dtype=DType.F32, defaults=_MT5,
            attribute_map=_T5_NAMES),
     # BERT-style encoders: the bare model (BertModel, as sentence-transformers saves it) or …ForMaskedLM
     Family("bert", "models/bert/modeling_bert.py", layout="bert", architectures=("BertModel",),
