@@ -299,7 +299,10 @@ def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seq
     """
     sizes = []
     n_nodes = 0
-    for tokens, outputs in ((n_tokens, n_ubatch), (n_seqs, n_seqs)):
+    graphs = [(n_tokens, n_ubatch)]
+    if n_ubatch < n_seqs:  # otherwise every tensor of the prompt graph is at least as large
+        graphs.append((n_seqs, n_seqs))
+    for tokens, outputs in graphs:
         gp = GraphParams(tokens, outputs, n_seqs, n_streams, kv_unified, flash_attn, cells, type_k, type_v)
         graph = build_graph(cfg, gp)
         n_nodes = n_nodes or len(graph.nodes)
