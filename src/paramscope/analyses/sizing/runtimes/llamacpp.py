@@ -1,7 +1,8 @@
 """llama.cpp: the memory a context takes, buffer by buffer, as llama.cpp prints it.
 
-Checked against llama-cpp-python 0.3.36 (its vendored llama.cpp) on the Gemma 3 270M GGUF, CPU backend:
-bench/bench_llamacpp.py runs it and compares; docs/kv-cache.md records the log lines. Source files named
+Checked against llama-cpp-python 0.3.36 (its vendored llama.cpp), CPU backend, on the Gemma 3 270M GGUF
+(bench/bench_llamacpp.py; docs/kv-cache.md records the log lines) and on generated GGUFs of four
+architectures (bench/bench_llamacpp_archs.py, recorded in tests/fixtures/llamacpp_archs.json). Source files named
 below are under llama.cpp's src/ unless a path says otherwise.
 
 Buffers (all reserved when the context is created, before any token is decoded):
@@ -12,7 +13,9 @@ Buffers (all reserved when the context is created, before any token is decoded):
   holds only the tensors that were not repacked.
 - KV: analyses/sizing/kv_cache.py with llama.cpp's cells (padding below).
 - output: logits (and embeddings) copied out for the caller, n_outputs × n_vocab × 4 B.
-- compute: the scheduler's graph buffer for the worst-case ubatch (llama_context::sched_reserve).
+- compute: the scheduler's graph buffer for the worst-case ubatch (llama_context::sched_reserve):
+  ggml-alloc replayed on llama.cpp's graph (llamacpp_graph, ggml_graph) where paramscope rebuilds it,
+  else a per-phase estimate (``compute_buffer``).
 
 Defaults are those of llama.cpp's command line (common/common.h: n_batch 2048, n_ubatch 512,
 swa_full off, flash attention auto). The C library's own defaults differ (llama_context_default_params:
