@@ -62,7 +62,8 @@ SWA_CASES: list[dict] = [
     {"n_ctx": 4096, "n_ubatch": 64, "swa_full": True, "type_k": "Q8_0"},
 ]
 
-KV_LINE = re.compile(r"llama_kv_cache: size = +([\d.]+) MiB \( *(\d+) cells, +(\d+) layers, +(\d+)/(\d+) seqs\)")
+KV_LINE = re.compile(r"llama_kv_cache: size = +([\d.]+) MiB \( *(\d+) cells, +(\d+) layers, +(\d+)/(\d+) "
+                     r"seqs\)")
 COMPUTE_LINE = re.compile(r"~llama_context: +(\S+) compute buffer size (?:is|of) +([\d.]+) MiB")
 OUTPUT_LINE = re.compile(r"llama_context: +(\S+) +output buffer size = +([\d.]+) MiB")
 
@@ -96,7 +97,8 @@ def child(model: str, settings: dict) -> None:
     cparams.n_seq_max = settings.get("n_seq_max", 1)
     cparams.kv_unified = settings.get("kv_unified", False)
     cparams.swa_full = settings.get("swa_full", False)
-    cparams.flash_attn_type = 1 if settings.get("flash_attn") else 0  # LLAMA_FLASH_ATTN_TYPE_ENABLED/_DISABLED
+    # LLAMA_FLASH_ATTN_TYPE_ENABLED / _DISABLED
+    cparams.flash_attn_type = 1 if settings.get("flash_attn") else 0
     cparams.type_k = getattr(low, "GGML_TYPE_" + settings.get("type_k", "F16"))
     cparams.type_v = getattr(low, "GGML_TYPE_" + settings.get("type_v", "F16"))
     ctx = low.llama_init_from_model(mdl, cparams)
@@ -132,7 +134,6 @@ def predict(recipe: dict, settings: dict) -> dict:
     """What paramscope predicts for the recipe's model with these settings, as llama.cpp prints it."""
     sys.path.insert(0, str(HERE))
     import llamacpp_ggufs
-
     from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
     from paramscope.model.dtypes import DType
 
@@ -145,7 +146,8 @@ def predict(recipe: dict, settings: dict) -> dict:
         type_v=DType[settings.get("type_v", "F16")], flash_attn=bool(settings.get("flash_attn")))
     kv = [{"mib": f"{part.total_bytes / MIB:.2f}", "cells": part.cells, "layers": part.layers,
            "seqs": part.streams} for part in m.kv.parts]
-    return {"kv": kv, "compute_mib": f"{m.compute_bytes / MIB:.4f}", "output_mib": f"{m.output_bytes / MIB:.2f}"}
+    return {"kv": kv, "compute_mib": f"{m.compute_bytes / MIB:.4f}",
+            "output_mib": f"{m.output_bytes / MIB:.2f}"}
 
 
 def differences(recipe: dict, case: dict) -> list[str]:

@@ -2,8 +2,8 @@
 
 Checked against llama-cpp-python 0.3.36 (its vendored llama.cpp), CPU backend, on the Gemma 3 270M GGUF
 (bench/bench_llamacpp.py; docs/kv-cache.md records the log lines) and on generated GGUFs of four
-architectures (bench/bench_llamacpp_archs.py, recorded in tests/fixtures/llamacpp_archs.json). Source files named
-below are under llama.cpp's src/ unless a path says otherwise.
+architectures (bench/bench_llamacpp_archs.py, recorded in tests/fixtures/llamacpp_archs.json). Source
+files named below are under llama.cpp's src/ unless a path says otherwise.
 
 Buffers (all reserved when the context is created, before any token is decoded):
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
-from paramscope.analyses.sizing.runtimes.llamacpp_graph import compute_buffer_bytes, has_graph
+from paramscope.analyses.sizing.runtimes.llamacpp_graph import compute_buffer_bytes, graph_arch, has_graph
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.roles import place
 from paramscope.model import ArchConfig, Model, Tensor
@@ -276,7 +276,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         cfg, n_ubatch=p.n_ubatch, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
         cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v)
-    graph_line = (f"ggml-alloc on llama.cpp's {cfg.architecture} graph ({n_nodes} nodes, {t} tokens, "
+    graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
                   f"{out} outputs): {graph_bytes:,} B (the per-phase estimate, for comparison:)")
     return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes)
 

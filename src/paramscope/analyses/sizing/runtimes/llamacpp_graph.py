@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from paramscope.analyses.sizing.runtimes import ggml_graph as gg
 from paramscope.analyses.sizing.runtimes.ggml_graph import OUTPUT, Graph, Tensor
+from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 
@@ -28,16 +29,28 @@ GRAPH_FAMILIES: dict[str, tuple[bool, bool, bool]] = {
     "qwen3moe": (False, True, False),
     "gemma3": (False, True, True),
 }
+# transformers model_type (ArchConfig.family of a config.json) → the GGUF architecture convert_hf_to_gguf
+# writes for it (Mistral and Mixtral become "llama")
+HF_FAMILIES = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
+               "qwen3_moe": "qwen3moe", "gemma3": "gemma3", "gemma3_text": "gemma3"}
 _WEIGHT = "f16"  # weights are external: their type does not enter the compute buffer
+
+
+def graph_arch(cfg: ArchConfig) -> str | None:
+    """The llama.cpp architecture whose graph this model gets, if paramscope rebuilds it."""
+    arch = cfg.architecture if cfg.architecture in GRAPH_FAMILIES else HF_FAMILIES.get(cfg.family)
+    kinds = set(cfg.layer_types or ("full",))
+    if arch is None or not kinds <= {"full", "sliding"} or cfg.is_mla or cfg.n_shared_experts \
+            or cfg.n_dense_layers:
+        return None
+    if "sliding" in kinds and arch != "gemma3":  # the sliding-window graph rebuilt is Gemma 3's
+        return None
+    return arch
 
 
 def has_graph(cfg: ArchConfig) -> bool:
     """Whether the buffer can be computed from llama.cpp's graph for this architecture."""
-    kinds = set(cfg.layer_types or ("full",))
-    if "sliding" in kinds and cfg.architecture != "gemma3":  # the sliding-window graph is Gemma 3's
-        return False
-    return (cfg.architecture in GRAPH_FAMILIES and kinds <= {"full", "sliding"} and not cfg.is_mla
-            and not cfg.n_shared_experts and not cfg.n_dense_layers)
+    return graph_arch(cfg) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +73,10 @@ def _w(name: str, *ne: int) -> Tensor:
 class _Builder:
     def __init__(self, cfg: ArchConfig, gp: GraphParams) -> None:
         self.cfg, self.gp, self.g = cfg, gp, Graph()
-        self.qkv_bias, self.qk_norm, self.gemma = GRAPH_FAMILIES[cfg.architecture]
+        self.arch = graph_arch(cfg)
+        if self.arch is None:
+            raise UnsupportedError(f"no llama.cpp graph rebuilt for {cfg.architecture}")
+        self.qkv_bias, self.qk_norm, self.gemma = GRAPH_FAMILIES[self.arch]
         self.kinds = cfg.layer_types or ("full",) * cfg.n_layers
         self.iswa = "sliding" in self.kinds
 
@@ -310,4 +326,4 @@ def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seq
     return max(sizes), n_nodes
 
 
-__all__ = ["GRAPH_FAMILIES", "GraphParams", "build_graph", "compute_buffer_bytes", "has_graph"]
+__all__ = ["GRAPH_FAMILIES", "GraphParams", "build_graph", "compute_buffer_bytes", "graph_arch", "has_graph"]
