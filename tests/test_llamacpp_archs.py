@@ -1,0 +1,51 @@
+"""The llama.cpp profile against llama.cpp on four architectures (llama, qwen2, gemma3, qwen3moe).
+
+tests/fixtures/llamacpp_archs.json was recorded by bench/bench_llamacpp_archs.py --record: small
+random-weight GGUFs written with gguf-py from the recipes stored in the fixture, a context created with
+llama-cpp-python (its version is in the fixture) for every case's settings, CPU backend, and the lines
+llama.cpp printed: the KV cache per layer kind, the output buffer and the compute buffer to 4 decimals.
+Every figure must be equal as printed. The test rebuilds each ArchConfig from the fixture's fields; it
+needs neither the GGUFs nor llama-cpp-python.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
+from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
+
+MIB = 1024 * 1024
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "llamacpp_archs.json").read_text())
+CASES = [(name, arch["arch_config"], case) for name, arch in FIXTURE["archs"].items()
+         for case in arch["cases"]]
+
+
+def predicted(fields: dict, settings: dict):
+    cfg = ArchConfig(**{**fields, "layer_types": tuple(fields["layer_types"])})
+    n_ubatch = settings.get("n_ubatch", 512)
+    return llamacpp_memory(
+        cfg, 0, n_ctx=settings["n_ctx"], n_seq=settings.get("n_seq_max", 1), n_ubatch=n_ubatch,
+        n_batch=max(2048, n_ubatch), swa_full=settings.get("swa_full", False),
+        kv_unified=settings.get("kv_unified", False), type_k=DType[settings.get("type_k", "F16")],
+        type_v=DType[settings.get("type_v", "F16")], flash_attn=bool(settings.get("flash_attn")))
+
+
+def test_coverage():
+    assert set(FIXTURE["archs"]) >= {"llama", "qwen2", "gemma3", "qwen3moe"}
+    assert all(len(arch["cases"]) >= 15 for arch in FIXTURE["archs"].values())
+
+
+@pytest.mark.parametrize(("arch", "fields", "case"), CASES,
+                         ids=[f"{name}-{json.dumps(case['settings'])}" for name, _, case in CASES])
+def test_buffers_as_printed(arch, fields, case):
+    m = predicted(fields, case["settings"])
+    printed = case["printed"]
+    assert f"{m.compute_bytes / MIB:.4f}" == printed["compute_mib"]
+    assert f"{m.output_bytes / MIB:.2f}" == printed["output_mib"]
+    kv = sorted((f"{p.total_bytes / MIB:.2f}", p.cells, p.layers, p.streams) for p in m.kv.parts)
+    assert kv == sorted((k["mib"], k["cells"], k["layers"], k["seqs"]) for k in printed["kv"])
