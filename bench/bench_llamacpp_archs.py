@@ -1,13 +1,14 @@
-"""llama.cpp's buffers for four architectures against paramscope's llama.cpp profile, recorded for CI.
+"""llama.cpp's buffers for several architectures against paramscope's llama.cpp profile, recorded for CI.
 
-Writes the GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3moe; random weights), creates a
-context for every (architecture × settings) case below with llama-cpp-python's low-level API in its own
-environment (--llama-python, default $LLAMA_PYTHON or /tmp/llamavenv/bin/python), one subprocess each so
-that llama.cpp's log can be captured, and parses the KV, output and compute buffer lines (the compute
-buffer to 4 decimals: ~llama_context's "compute buffer size is … MiB, matches expectation"). With
---record it writes tests/fixtures/llamacpp_archs.json: the recipes, the settings and the printed lines,
-which tests/test_llamacpp_archs.py compares with the prediction (no GGUF, no llama.cpp needed). Without
---record it compares here and exits 1 on any difference.
+Writes the GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3, a Mixtral-style llama with
+experts, qwen3moe; random weights), creates a context for every (architecture × settings) case below
+with llama-cpp-python's low-level API in its own environment (--llama-python, default $LLAMA_PYTHON or
+/tmp/llamavenv/bin/python), one subprocess each so that llama.cpp's log can be captured, and parses the
+KV, output and compute buffer lines (the compute buffer to 4 decimals: ~llama_context's "compute buffer
+size is … MiB, matches expectation"). With --record it writes tests/fixtures/llamacpp_archs.json: the
+recipes, the settings and the printed lines, which tests/test_llamacpp_archs.py compares with the
+prediction (no GGUF, no llama.cpp needed); --arch re-records only those architectures. Without --record
+it compares here and exits 1 on any difference.
 
     .venv/bin/python bench/bench_llamacpp_archs.py [--record] [--arch NAME] [--llama-python PATH]
 
@@ -183,6 +184,8 @@ def main() -> int:
 
     names = args.arch or list(llamacpp_ggufs.ARCHS)
     record: dict = {"archs": {}}
+    if args.arch and FIXTURE.exists():  # re-record some architectures, keep the others
+        record = json.loads(FIXTURE.read_text())
     failures = total = 0
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)

@@ -1,4 +1,4 @@
-"""Small random-weight GGUFs of four architectures for checking the llama.cpp profile against llama.cpp.
+"""Small random-weight GGUFs of several architectures for checking the llama.cpp profile against llama.cpp.
 
 Each entry of ARCHS is the whole recipe of one file: the GGUF metadata llama.cpp reads and, from the same
 numbers, the ArchConfig paramscope predicts with (``arch_config``). bench/bench_llamacpp_archs.py writes
@@ -24,6 +24,12 @@ ARCHS: dict[str, dict[str, Any]] = {
                   n_vocab=151936, n_ctx_train=32768, tied=True, qkv_bias=True),
     "gemma3": dict(arch="gemma3", n_layer=7, n_embd=384, n_head=4, n_head_kv=1, head_dim=128, n_ff=1024,
                    n_vocab=65536, n_ctx_train=32768, tied=True, sliding_window=512, swa_pattern=6),
+    # more of what the graph builder covers: Qwen3 dense (q/k norms, head dim 128: a 128 × 128 K
+    # rotation) and a Mixtral-style llama with experts (llama.cpp's llama graph, MoE branch)
+    "qwen3": dict(arch="qwen3", n_layer=3, n_embd=512, n_head=8, n_head_kv=2, head_dim=128, n_ff=1536,
+                  n_vocab=151936, n_ctx_train=32768, tied=True),
+    "mixtral": dict(arch="llama", n_layer=2, n_embd=256, n_head=8, n_head_kv=2, head_dim=32, n_ff=512,
+                    n_vocab=32000, n_ctx_train=32768, tied=False, n_expert=4, n_expert_used=2, n_ff_exp=512),
     "qwen3moe": dict(arch="qwen3moe", n_layer=3, n_embd=512, n_head=8, n_head_kv=4, head_dim=64, n_ff=768,
                      n_vocab=151936, n_ctx_train=32768, tied=False, n_expert=8, n_expert_used=2,
                      n_ff_exp=256),
@@ -99,7 +105,7 @@ def write_gguf(r: dict[str, Any], path: Path, seed: int = 0) -> None:
             vec(b + "attn_q.bias", q_width)
             vec(b + "attn_k.bias", kv_width)
             vec(b + "attn_v.bias", kv_width)
-        if arch in ("gemma3", "qwen3moe"):
+        if arch in ("gemma3", "qwen3", "qwen3moe"):
             vec(b + "attn_q_norm.weight", hd)
             vec(b + "attn_k_norm.weight", hd)
         if arch == "gemma3":
