@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -76,7 +77,47 @@ ARCH_FIELDS = ("family", "architecture", "n_layers", "hidden_size", "n_heads", "
 
 
 def cases_for(recipe: dict) -> list[dict]:
+    if "cases" in recipe:  # a random recipe carries its own settings
+        return recipe["cases"]
     return COMMON_CASES + (SWA_CASES if recipe.get("sliding_window") else [])
+
+
+def random_recipe(rng, i: int) -> dict:
+    """Random dimensions of a random covered architecture, with three random settings of its own: the
+    cases nobody picked, to catch a rule the fixed grid happens to miss."""
+    arch = rng.choice(["llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe"])
+    head_dim = rng.choice([32, 64, 128, 256])
+    n_head_kv = rng.choice([1, 2, 4])
+    r: dict = dict(arch="llama" if arch == "mixtral" else arch,
+                   n_layer=rng.randint(6, 9) if arch == "gemma3" else rng.randint(1, 4),
+                   n_embd=64 * rng.randint(2, 8), n_head=n_head_kv * rng.choice([1, 2, 4]),
+                   n_head_kv=n_head_kv, head_dim=head_dim, n_ff=32 * rng.randint(4, 48),
+                   n_vocab=rng.randint(1000, 70000), n_ctx_train=32768, tied=rng.random() < 0.5,
+                   qkv_bias=arch == "qwen2")
+    if arch == "qwen2":  # llama.cpp's qwen2 loader wants attn_q n_embd × n_embd
+        r.update(head_dim=rng.choice([32, 64]), n_head=n_head_kv * 2)
+        r["n_embd"] = r["n_head"] * r["head_dim"]
+    if arch == "gemma3":
+        r.update(sliding_window=rng.choice([128, 512, 1024]), swa_pattern=6)
+    if arch in ("mixtral", "qwen3moe"):
+        r.update(n_expert=rng.choice([4, 8]), n_expert_used=rng.choice([1, 2, 3]),
+                 n_ff_exp=32 * rng.randint(2, 16))
+        if arch == "mixtral":
+            r["n_ff_exp"] = r["n_ff"]  # llama.cpp's llama experts are feed_forward_length wide
+    cases = []
+    for _ in range(3):
+        fa = rng.random() < 0.5
+        quant = ["F16", "Q8_0", "Q4_0"]
+        c: dict = {"n_ctx": rng.choice([256, 512, 1000, 3000, 4096, 10000]),
+                   "n_ubatch": rng.choice([1, 7, 64, 100, 512, 1000, 2048]), "flash_attn": fa,
+                   "type_k": rng.choice(quant), "type_v": rng.choice(quant) if fa else "F16",
+                   "n_seq_max": rng.choice([1, 1, 2, 3, 5]), "kv_unified": rng.random() < 0.3}
+        if arch == "gemma3":
+            c["swa_full"] = rng.random() < 0.3
+        cases.append(c)
+    r["cases"] = cases
+    r["name"] = f"random{i}-{arch}"
+    return r
 
 
 # ---------------------------------------------------------------- child: runs under llama-cpp-python
@@ -175,6 +216,9 @@ def main() -> int:
     ap.add_argument("--arch", action="append", help="only these architectures (default: all)")
     ap.add_argument("--record", action="store_true", help=f"write {FIXTURE.relative_to(HERE.parent)}")
     ap.add_argument("--workdir", help="where the GGUFs are written (default: a temporary directory)")
+    ap.add_argument("--random", type=int, default=0, metavar="N",
+                    help="instead: N random recipes, three random settings each")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.child:
         child(args.model, json.loads(args.child))
@@ -182,15 +226,21 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     import llamacpp_ggufs
 
-    names = args.arch or list(llamacpp_ggufs.ARCHS)
+    recipes = dict(llamacpp_ggufs.ARCHS)
+    names = args.arch or list(recipes)
+    if args.random:
+        rng = random.Random(args.seed)
+        randoms = [random_recipe(rng, i) for i in range(args.random)]
+        recipes = {r["name"]: r for r in randoms}
+        names = list(recipes)
     record: dict = {"archs": {}}
-    if args.arch and FIXTURE.exists():  # re-record some architectures, keep the others
+    if (args.arch or args.random) and FIXTURE.exists():  # record some architectures, keep the others
         record = json.loads(FIXTURE.read_text())
     failures = total = 0
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
         for name in names:
-            recipe = llamacpp_ggufs.ARCHS[name]
+            recipe = recipes[name]
             path = workdir / f"{name}.gguf"
             if not path.exists():
                 llamacpp_ggufs.write_gguf(recipe, path)
@@ -204,7 +254,7 @@ def main() -> int:
                 total += 1
                 failures += bool(diff)
                 mark = "ok  " if not diff else "DIFF"
-                print(f"{mark} {name:<9} {json.dumps(settings):<90} compute {printed['compute_mib']} MiB"
+                print(f"{mark} {name:<9} {json.dumps(settings):<100} compute {printed['compute_mib']} MiB"
                       + ("" if not diff else "  ← " + "; ".join(diff)), flush=True)
             cfg = llamacpp_ggufs.arch_config(recipe)
             fields = {f: getattr(cfg, f) for f in ARCH_FIELDS}

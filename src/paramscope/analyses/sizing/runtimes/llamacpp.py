@@ -85,7 +85,7 @@ class LlamaCppParams:
     swa_full: bool
     kv_unified: bool
     flash_attn: bool
-    n_tokens: int = 0  # tokens of the reserved graph: n_ubatch rounded up to a multiple of the streams
+    n_tokens: int = 0  # tokens of the reserved graph: n_ubatch rounded up to a multiple of n_seq
     legacy: bool = False  # a build of mid-2025 or earlier (BUILDS)
 
 
@@ -174,9 +174,10 @@ def resolve_params(
     # llama-kv-cache-iswa.cpp: the window of every sequence sharing the stream, plus one ubatch
     window = cfg.sliding_window * (n_seq if kv_unified else 1) + ubatch
     swa = ctx_seq if swa_full else pad(min(ctx_seq, window), kv_pad)
-    # llama_context::graph_reserve: a ubatch split over the streams has n_tokens % n_seqs == 0, so the
-    # worst-case graph rounds n_ubatch up (512 tokens over 3 streams: 513), n_outputs stays n_ubatch
-    tokens = pad(ubatch, streams)
+    # llama_context::graph_reserve: the reserve ubatch gives every one of the n_seq_max sequences as many
+    # tokens, so the worst-case graph rounds n_ubatch up to a multiple of n_seq (512 tokens over 3
+    # sequences: 513), unified cache or not; n_outputs stays n_ubatch
+    tokens = pad(ubatch, n_seq)
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
                           kv_unified, fa, tokens, legacy)
 
@@ -245,7 +246,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     - the output matmul: the logits (n_outputs × n_vocab × 4 B), the last layer's hidden state for every
       token of the graph, the rows inp_out_ids selects from it (n_outputs × n_embd × 4 B each) and
       inp_out_ids itself (n_outputs × 4 B); n_outputs is n_ubatch, the graph's tokens n_ubatch rounded up
-      to a multiple of the streams (``resolve_params``);
+      to a multiple of n_seq (``resolve_params``);
     - inside an attention layer, while the masks (inputs live until the last layer uses them) are
       held: KQ without flash attention (n_kv × n_ubatch × n_head × 4 B; the softmax runs in place),
       the masks (f32, or f16 with flash attention: n_kv × n_ubatch per cache), the Hadamard matrices of
