@@ -1,7 +1,9 @@
-"""The llama.cpp profile against llama.cpp on four architectures (llama, qwen2, gemma3, qwen3moe).
+"""The llama.cpp profile against llama.cpp on llama, qwen2, gemma3, qwen3, a Mixtral-style llama with
+experts, qwen3moe, and random recipes of those.
 
-tests/fixtures/llamacpp_archs.json was recorded by bench/bench_llamacpp_archs.py --record: small
-random-weight GGUFs written with gguf-py from the recipes stored in the fixture, a context created with
+tests/fixtures/llamacpp_archs.json was recorded by bench/bench_llamacpp_archs.py --record (and
+--random 12 --seed 1 --record): small random-weight GGUFs written with gguf-py from the recipes stored in
+the fixture, a context created with
 llama-cpp-python (its version is in the fixture) for every case's settings, CPU backend, and the lines
 llama.cpp printed: the KV cache per layer kind, the output buffer and the compute buffer to 4 decimals.
 Every figure must be equal as printed. The test rebuilds each ArchConfig from the fixture's fields; it
@@ -36,8 +38,13 @@ def predicted(fields: dict, settings: dict):
 
 
 def test_coverage():
-    assert set(FIXTURE["archs"]) >= {"llama", "qwen2", "gemma3", "qwen3moe"}
-    assert all(len(arch["cases"]) >= 15 for arch in FIXTURE["archs"].values())
+    named = {"llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe"}
+    assert set(FIXTURE["archs"]) >= named
+    assert all(len(FIXTURE["archs"][name]["cases"]) >= 15 for name in named)
+    # random recipes (bench --random): three random settings each
+    randoms = [name for name in FIXTURE["archs"] if name.startswith("random")]
+    assert len(randoms) >= 12 and all(len(FIXTURE["archs"][name]["cases"]) == 3 for name in randoms)
+    assert len(CASES) >= 150
 
 
 @pytest.mark.parametrize(("arch", "fields", "case"), CASES,
