@@ -3,11 +3,10 @@ experts, qwen3moe, and random recipes of those.
 
 tests/fixtures/llamacpp_archs.json was recorded by bench/bench_llamacpp_archs.py --record (and
 --random 12 --seed 1 --record): small random-weight GGUFs written with gguf-py from the recipes stored in
-the fixture, a context created with
-llama-cpp-python (its version is in the fixture) for every case's settings, CPU backend, and the lines
-llama.cpp printed: the KV cache per layer kind, the output buffer and the compute buffer to 4 decimals.
-Every figure must be equal as printed. The test rebuilds each ArchConfig from the fixture's fields; it
-needs neither the GGUFs nor llama-cpp-python.
+the fixture, a context created with llama-cpp-python (its version is in the fixture) for every case's
+settings, CPU backend, and the lines llama.cpp printed: the KV cache per layer kind, the output buffer
+and the compute buffer to 4 decimals. Every figure must be equal as printed. The test rebuilds each
+ArchConfig from the fixture's fields; it needs neither the GGUFs nor llama-cpp-python.
 """
 
 from __future__ import annotations
