@@ -278,7 +278,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
         cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v)
     graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
-                  f"{out} outputs): {graph_bytes:,} B (the per-phase estimate, for comparison:)")
+                  f"{out} outputs): {graph_bytes:,} B; the per-phase estimate, for comparison:")
     return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes)
 
 
