@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
 from paramscope.model import ArchConfig
@@ -55,3 +57,15 @@ def test_buffers_as_printed(arch, fields, case):
     assert f"{m.output_bytes / MIB:.2f}" == printed["output_mib"]
     kv = sorted((f"{p.total_bytes / MIB:.2f}", p.cells, p.layers, p.streams) for p in m.kv.parts)
     assert kv == sorted((k["mib"], k["cells"], k["layers"], k["seqs"]) for k in printed["kv"])
+
+
+@given(st.sampled_from(sorted(FIXTURE["archs"])), st.integers(1, 70000), st.integers(1, 4096),
+       st.integers(1, 6), st.booleans(), st.booleans(), st.sampled_from(["F16", "Q8_0", "Q4_0"]))
+@settings(max_examples=40)
+def test_compute_holds_the_logits(arch, n_ctx, n_ubatch, n_seq, unified, flash, type_k):
+    # the logits are a graph output, never freed: the buffer holds them whatever else it holds
+    fields = FIXTURE["archs"][arch]["arch_config"]
+    m = predicted(fields, dict(n_ctx=n_ctx, n_ubatch=n_ubatch, n_seq_max=n_seq, kv_unified=unified,
+                               flash_attn=flash, type_k=type_k))
+    assert m.compute.graph_bytes is not None
+    assert m.compute_bytes >= m.params.n_ubatch * fields["vocab_size"] * 4

@@ -41,7 +41,10 @@ def graph_arch(cfg: ArchConfig) -> str | None:
     arch = cfg.architecture if cfg.architecture in GRAPH_FAMILIES else HF_FAMILIES.get(cfg.family)
     kinds = set(cfg.layer_types or ("full",))
     if arch is None or not kinds <= {"full", "sliding"} or cfg.is_mla or cfg.n_shared_experts \
-            or cfg.n_dense_layers:
+            or cfg.n_dense_layers or len(cfg.layer_types) not in (0, cfg.n_layers):
+        return None
+    if min(cfg.n_layers, cfg.hidden_size, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim_k, cfg.head_dim_v,
+           cfg.vocab_size) <= 0 or cfg.n_heads % cfg.n_kv_heads:
         return None
     if "sliding" in kinds and arch != "gemma3":  # the sliding-window graph rebuilt is Gemma 3's
         return None
