@@ -47,7 +47,7 @@ def test_sizes_padded_to_the_alignment():
 
 
 def test_best_fit_merges_adjacent_free_blocks():
-    a = gg._DynAllocator(32)
+    a = gg.DynAllocator(32)
     offsets = [a.alloc(n) for n in (64, 32, 96, 32)]
     assert offsets == [0, 64, 96, 192]
     a.free(0, 64)

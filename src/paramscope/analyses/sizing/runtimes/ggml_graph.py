@@ -211,7 +211,7 @@ class Graph:
 
 
 # --- ggml-alloc.c: ggml_dyn_tallocr and ggml_gallocr_alloc_graph_impl ----------------------------------
-class _DynAllocator:
+class DynAllocator:
     """One chunk of ggml_dyn_tallocr (a CPU buffer type has no maximum size, so one chunk)."""
 
     def __init__(self, alignment: int) -> None:
@@ -277,7 +277,7 @@ def _same_layout(a: Tensor, b: Tensor) -> bool:
 
 def reserve(graph: Graph, alignment: int = 32) -> int:
     """ggml_gallocr_reserve: the buffer size (the allocator's high-water mark) for ``graph``."""
-    alloc = _DynAllocator(alignment)
+    alloc = DynAllocator(alignment)
     hash_nodes: dict[int, _HashNode] = {}
 
     def hn(t: Tensor) -> _HashNode:
