@@ -85,7 +85,7 @@ def cases_for(recipe: dict) -> list[dict]:
 def random_recipe(rng, i: int) -> dict:
     """Random dimensions of a random covered architecture, with three random settings of its own: the
     cases nobody picked, to catch a rule the fixed grid happens to miss."""
-    arch = rng.choice(["llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe"])
+    arch = rng.choice(["llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe", "phi3"])
     head_dim = rng.choice([32, 64, 128, 256])
     n_head_kv = rng.choice([1, 2, 4])
     r: dict = dict(arch="llama" if arch == "mixtral" else arch,
@@ -94,7 +94,7 @@ def random_recipe(rng, i: int) -> dict:
                    n_head_kv=n_head_kv, head_dim=head_dim, n_ff=32 * rng.randint(4, 48),
                    n_vocab=rng.randint(1000, 70000), n_ctx_train=32768, tied=rng.random() < 0.5,
                    qkv_bias=arch == "qwen2")
-    if arch == "qwen2":  # llama.cpp's qwen2 loader wants attn_q n_embd × n_embd
+    if arch in ("qwen2", "phi3"):  # llama.cpp's loaders want attn_q (attn_output) n_embd × n_embd
         r.update(head_dim=rng.choice([32, 64]), n_head=n_head_kv * 2)
         r["n_embd"] = r["n_head"] * r["head_dim"]
     if arch == "gemma3":

@@ -30,6 +30,9 @@ ARCHS: dict[str, dict[str, Any]] = {
                   n_vocab=151936, n_ctx_train=32768, tied=True),
     "mixtral": dict(arch="llama", n_layer=2, n_embd=256, n_head=8, n_head_kv=2, head_dim=32, n_ff=512,
                     n_vocab=32000, n_ctx_train=32768, tied=False, n_expert=4, n_expert_used=2, n_ff_exp=512),
+    # Phi-3: fused attn_qkv and gate/up; the GGUF states a 2047-token window that llama.cpp ignores
+    "phi3": dict(arch="phi3", n_layer=3, n_embd=384, n_head=6, n_head_kv=6, head_dim=64, n_ff=1024,
+                 n_vocab=32064, n_ctx_train=32768, tied=False, sliding_window=2047, swa_pattern=None),
     "qwen3moe": dict(arch="qwen3moe", n_layer=3, n_embd=512, n_head=8, n_head_kv=4, head_dim=64, n_ff=768,
                      n_vocab=151936, n_ctx_train=32768, tied=False, n_expert=8, n_expert_used=2,
                      n_ff_exp=256),
@@ -40,6 +43,8 @@ def layer_types(r: dict[str, Any]) -> tuple[str, ...]:
     if not r.get("sliding_window"):
         return ()
     pattern = r["swa_pattern"]
+    if pattern is None:  # every layer slides (as the GGUF reader reads Phi-3)
+        return ("sliding",) * r["n_layer"]
     return tuple("full" if (il + 1) % pattern == 0 else "sliding" for il in range(r["n_layer"]))
 
 
@@ -97,9 +102,12 @@ def write_gguf(r: dict[str, Any], path: Path, seed: int = 0) -> None:
     for il in range(r["n_layer"]):
         b = f"blk.{il}."
         vec(b + "attn_norm.weight", n_embd)
-        mat(b + "attn_q.weight", q_width, n_embd)
-        mat(b + "attn_k.weight", kv_width, n_embd)
-        mat(b + "attn_v.weight", kv_width, n_embd)
+        if arch == "phi3":
+            mat(b + "attn_qkv.weight", q_width + 2 * kv_width, n_embd)
+        else:
+            mat(b + "attn_q.weight", q_width, n_embd)
+            mat(b + "attn_k.weight", kv_width, n_embd)
+            mat(b + "attn_v.weight", kv_width, n_embd)
         mat(b + "attn_output.weight", n_embd, q_width)
         if r.get("qkv_bias"):
             vec(b + "attn_q.bias", q_width)
@@ -118,6 +126,9 @@ def write_gguf(r: dict[str, Any], path: Path, seed: int = 0) -> None:
             mat(b + "ffn_gate_exps.weight", n_exp, n_ff_exp, n_embd)
             mat(b + "ffn_up_exps.weight", n_exp, n_ff_exp, n_embd)
             mat(b + "ffn_down_exps.weight", n_exp, n_embd, n_ff_exp)
+        elif arch == "phi3":
+            mat(b + "ffn_up.weight", 2 * r["n_ff"], n_embd)
+            mat(b + "ffn_down.weight", n_embd, r["n_ff"])
         else:
             mat(b + "ffn_gate.weight", r["n_ff"], n_embd)
             mat(b + "ffn_up.weight", r["n_ff"], n_embd)

@@ -167,6 +167,11 @@ def glu_split(a: Tensor, b: Tensor) -> Tensor:
     return new(a.type, a.ne, "GLU", (a, b))
 
 
+def glu(a: Tensor) -> Tensor:
+    """ggml_swiglu / ggml_geglu of one tensor holding both halves: half as wide."""
+    return new(a.type, (a.ne[0] // 2, *a.ne[1:]), "GLU", (a, None))
+
+
 def argsort(a: Tensor) -> Tensor:
     return new("i32", a.ne, "ARGSORT", (a,))
 

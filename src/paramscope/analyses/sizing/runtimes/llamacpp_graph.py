@@ -28,11 +28,12 @@ GRAPH_FAMILIES: dict[str, tuple[bool, bool, bool]] = {
     "qwen3": (False, True, False),
     "qwen3moe": (False, True, False),
     "gemma3": (False, True, True),
+    "phi3": (False, False, False),  # fused QKV and gate/up projections: its own layer (_phi3_layer)
 }
 # transformers model_type (ArchConfig.family of a config.json) → the GGUF architecture convert_hf_to_gguf
 # writes for it (Mistral and Mixtral become "llama")
 HF_FAMILIES = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
-               "qwen3_moe": "qwen3moe", "gemma3": "gemma3", "gemma3_text": "gemma3"}
+               "qwen3_moe": "qwen3moe", "gemma3": "gemma3", "gemma3_text": "gemma3", "phi3": "phi3"}
 _WEIGHT = "f16"  # weights are external: their type does not enter the compute buffer
 
 
@@ -242,6 +243,33 @@ class _Builder:
             g.expand(out)
         return gg.cont(out) if k == 1 else out
 
+    def phi3_layer(self, inp_l: Tensor, il: int) -> Tensor:
+        """src/models/phi3.cpp: one attn_qkv matrix (Q, K, V are strided views of its output), Q scaled
+        after RoPE, ffn_up holding gate and up (one GLU halves it), residual adds in phi3's order."""
+        cfg, t = self.cfg, self.gp.n_tokens
+        b = f"blk.{il}."
+        hk, hv, n_kv = cfg.head_dim_k, cfg.head_dim_v, cfg.n_kv_heads
+        residual = inp_l
+        cur = self.norm(inp_l, b + "attn_norm.weight")
+        width = cfg.n_heads * hk + n_kv * (hk + hv)
+        qkv = gg.mul_mat(_w(b + "attn_qkv.weight", cfg.hidden_size, width), cur)
+        q = gg.view(qkv, (hk, cfg.n_heads, t), (gg.row_size("f32", hk), qkv.nb[1]))
+        k = gg.view(qkv, (hk, n_kv, t), (gg.row_size("f32", hk), qkv.nb[1]))
+        v = gg.view(qkv, (hv, n_kv, t), (gg.row_size("f32", hv), qkv.nb[1]))
+        q = gg.unary_like("ROPE", q, self.inp_pos, None)
+        k = gg.unary_like("ROPE", k, self.inp_pos, None)
+        q = gg.unary_like("SCALE", q)
+        cur = self.attention(q, k, v, il)
+        if il == cfg.n_layers - 1:
+            cur = gg.get_rows(cur, self.out_ids)
+            residual = gg.get_rows(residual, self.out_ids)
+        cur = gg.unary_like("ADD", cur, residual)
+        residual = cur
+        cur = self.norm(cur, b + "ffn_norm.weight")
+        up = gg.mul_mat(_w(b + "ffn_up.weight", cfg.hidden_size, 2 * cfg.ffn_size), cur)
+        cur = gg.mul_mat(_w(b + "ffn_down.weight", cfg.ffn_size, cfg.hidden_size), gg.glu(up))
+        return gg.unary_like("ADD", residual, cur)
+
     # --- the model (src/models/*.cpp) -------------------------------------------------------------
     def build(self) -> Graph:
         cfg, gp, g = self.cfg, self.gp, self.g
@@ -257,6 +285,9 @@ class _Builder:
             inp_l = gg.unary_like("SCALE", inp_l)
         self.inputs()
         for il in range(cfg.n_layers):
+            if self.arch == "phi3":
+                inp_l = self.phi3_layer(inp_l, il)
+                continue
             b = f"blk.{il}."
             inp_sa = inp_l
             cur = self.norm(inp_l, b + "attn_norm.weight")
