@@ -82,7 +82,7 @@ def cases_for(recipe: dict) -> list[dict]:
     return COMMON_CASES + (SWA_CASES if recipe.get("sliding_window") else [])
 
 
-def random_recipe(rng, i: int) -> dict:
+def random_recipe(rng, seed: int, i: int) -> dict:
     """Random dimensions of a random covered architecture, with three random settings of its own: the
     cases nobody picked, to catch a rule the fixed grid happens to miss."""
     arch = rng.choice(["llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe", "phi3"])
@@ -116,7 +116,7 @@ def random_recipe(rng, i: int) -> dict:
             c["swa_full"] = rng.random() < 0.3
         cases.append(c)
     r["cases"] = cases
-    r["name"] = f"random{i}-{arch}"
+    r["name"] = f"random-s{seed}-{i}-{arch}"
     return r
 
 
@@ -230,7 +230,7 @@ def main() -> int:
     names = args.arch or list(recipes)
     if args.random:
         rng = random.Random(args.seed)
-        randoms = [random_recipe(rng, i) for i in range(args.random)]
+        randoms = [random_recipe(rng, args.seed, i) for i in range(args.random)]
         recipes = {r["name"]: r for r in randoms}
         names = list(recipes)
     record: dict = {"archs": {}}
