@@ -5,7 +5,7 @@ one-token-per-sequence graph, and ggml-alloc sizes the compute buffer for the la
 The functions below follow llama-cpp-python 0.3.36's vendored llama.cpp: src/llama-graph.cpp
 (build_inp_embd, build_norm, build_qkv, build_attn for llm_graph_input_attn_kv and _kv_iswa,
 build_attn_mha, build_ffn, build_moe_ffn), src/llama-kv-cache.cpp (cpy_k, cpy_v, get_k, get_v, the
-index and rotation inputs) and the model files src/models/{llama,qwen2,qwen3,qwen3moe,gemma3}.cpp: the
+index and rotation inputs) and the model files src/models/{llama,qwen2,qwen3,qwen3moe,gemma3,phi3}.cpp: the
 same ops with the same sources in the same order, and ggml_build_forward_expand where they call it, so
 that nodes and leafs come out in llama.cpp's order.
 """
