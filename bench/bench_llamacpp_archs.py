@@ -1,14 +1,14 @@
 """llama.cpp's buffers for several architectures against paramscope's llama.cpp profile, recorded for CI.
 
 Writes the GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3, a Mixtral-style llama with
-experts, qwen3moe; random weights), creates a context for every (architecture × settings) case below
-with llama-cpp-python's low-level API in its own environment (--llama-python, default $LLAMA_PYTHON or
-/tmp/llamavenv/bin/python), one subprocess each so that llama.cpp's log can be captured, and parses the
-KV, output and compute buffer lines (the compute buffer to 4 decimals: ~llama_context's "compute buffer
-size is … MiB, matches expectation"). With --record it writes tests/fixtures/llamacpp_archs.json: the
-recipes, the settings and the printed lines, which tests/test_llamacpp_archs.py compares with the
-prediction (no GGUF, no llama.cpp needed); --arch re-records only those architectures. Without --record
-it compares here and exits 1 on any difference.
+experts, qwen3moe, phi3, gpt-oss; random weights), creates a context for every (architecture × settings)
+case below with llama-cpp-python's low-level API in its own environment (--llama-python, default
+$LLAMA_PYTHON or /tmp/llamavenv/bin/python), one subprocess each so that llama.cpp's log can be
+captured, and parses the KV, output and compute buffer lines (the compute buffer to 4 decimals:
+~llama_context's "compute buffer size is … MiB, matches expectation"). With --record it writes
+tests/fixtures/llamacpp_archs.json: the recipes, the settings and the printed lines, which
+tests/test_llamacpp_archs.py compares with the prediction (no GGUF, no llama.cpp needed); --arch
+re-records only those architectures. Without --record it compares here and exits 1 on any difference.
 
     .venv/bin/python bench/bench_llamacpp_archs.py [--record] [--arch NAME] [--llama-python PATH]
 
@@ -85,7 +85,7 @@ def cases_for(recipe: dict) -> list[dict]:
 def random_recipe(rng, seed: int, i: int) -> dict:
     """Random dimensions of a random covered architecture, with three random settings of its own: the
     cases nobody picked, to catch a rule the fixed grid happens to miss."""
-    arch = rng.choice(["llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe", "phi3"])
+    arch = rng.choice(["llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe", "phi3", "gpt-oss"])
     head_dim = rng.choice([32, 64, 128, 256])
     n_head_kv = rng.choice([1, 2, 4])
     r: dict = dict(arch="llama" if arch == "mixtral" else arch,
@@ -99,7 +99,9 @@ def random_recipe(rng, seed: int, i: int) -> dict:
         r["n_embd"] = r["n_head"] * r["head_dim"]
     if arch == "gemma3":
         r.update(sliding_window=rng.choice([128, 512, 1024]), swa_pattern=6)
-    if arch in ("mixtral", "qwen3moe"):
+    if arch == "gpt-oss":
+        r.update(qkv_bias=True, tied=False, sliding_window=rng.choice([128, 512]), swa_pattern=2)
+    if arch in ("mixtral", "qwen3moe", "gpt-oss"):
         r.update(n_expert=rng.choice([4, 8]), n_expert_used=rng.choice([1, 2, 3]),
                  n_ff_exp=32 * rng.randint(2, 16))
         if arch == "mixtral":
@@ -112,7 +114,7 @@ def random_recipe(rng, seed: int, i: int) -> dict:
                    "n_ubatch": rng.choice([1, 7, 64, 100, 512, 1000, 2048]), "flash_attn": fa,
                    "type_k": rng.choice(quant), "type_v": rng.choice(quant) if fa else "F16",
                    "n_seq_max": rng.choice([1, 1, 2, 3, 5]), "kv_unified": rng.random() < 0.3}
-        if arch == "gemma3":
+        if arch in ("gemma3", "gpt-oss"):
             c["swa_full"] = rng.random() < 0.3
         cases.append(c)
     r["cases"] = cases

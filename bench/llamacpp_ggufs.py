@@ -33,6 +33,11 @@ ARCHS: dict[str, dict[str, Any]] = {
     # Phi-3: fused attn_qkv and gate/up; the GGUF states a 2047-token window that llama.cpp ignores
     "phi3": dict(arch="phi3", n_layer=3, n_embd=384, n_head=6, n_head_kv=6, head_dim=64, n_ff=1024,
                  n_vocab=32064, n_ctx_train=32768, tied=False, sliding_window=2047, swa_pattern=None),
+    # gpt-oss: sliding and full layers alternating (llama.cpp's pattern 2), attention sinks, biases on
+    # attention, router and experts
+    "gpt-oss": dict(arch="gpt-oss", n_layer=4, n_embd=384, n_head=8, n_head_kv=2, head_dim=64, n_ff=256,
+                    n_vocab=100000, n_ctx_train=32768, tied=False, qkv_bias=True, sliding_window=128,
+                    swa_pattern=2, n_expert=8, n_expert_used=2, n_ff_exp=256),
     "qwen3moe": dict(arch="qwen3moe", n_layer=3, n_embd=512, n_head=8, n_head_kv=4, head_dim=64, n_ff=768,
                      n_vocab=151936, n_ctx_train=32768, tied=False, n_expert=8, n_expert_used=2,
                      n_ff_exp=256),
@@ -92,6 +97,9 @@ def write_gguf(r: dict[str, Any], path: Path, seed: int = 0) -> None:
     def mat(name: str, *shape: int) -> None:  # numpy order: rows (ggml ne[1]) first
         w.add_tensor(name, (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float16))
 
+    def bias(name: str, *shape: int) -> None:  # f32, as converted GGUFs store biases
+        w.add_tensor(name, rng.standard_normal(shape, dtype=np.float32) * 0.02)
+
     def vec(name: str, n: int) -> None:
         w.add_tensor(name, np.ones(n, dtype=np.float32))
 
@@ -119,13 +127,23 @@ def write_gguf(r: dict[str, Any], path: Path, seed: int = 0) -> None:
         if arch == "gemma3":
             vec(b + "post_attention_norm.weight", n_embd)
             vec(b + "post_ffw_norm.weight", n_embd)
-        vec(b + "ffn_norm.weight", n_embd)
+        if arch == "gpt-oss":
+            vec(b + "post_attention_norm.weight", n_embd)  # the FFN's input norm
+            vec(b + "attn_output.bias", n_embd)
+            vec(b + "attn_sinks.weight", r["n_head"])
+        else:
+            vec(b + "ffn_norm.weight", n_embd)
         if r.get("n_expert"):
             n_exp, n_ff_exp = r["n_expert"], r["n_ff_exp"]
             mat(b + "ffn_gate_inp.weight", n_exp, n_embd)
             mat(b + "ffn_gate_exps.weight", n_exp, n_ff_exp, n_embd)
             mat(b + "ffn_up_exps.weight", n_exp, n_ff_exp, n_embd)
             mat(b + "ffn_down_exps.weight", n_exp, n_embd, n_ff_exp)
+            if arch == "gpt-oss":
+                bias(b + "ffn_gate_inp.bias", n_exp)
+                bias(b + "ffn_gate_exps.bias", n_exp, n_ff_exp)
+                bias(b + "ffn_up_exps.bias", n_exp, n_ff_exp)
+                bias(b + "ffn_down_exps.bias", n_exp, n_embd)
         elif arch == "phi3":
             mat(b + "ffn_up.weight", 2 * r["n_ff"], n_embd)
             mat(b + "ffn_down.weight", n_embd, r["n_ff"])

@@ -1,5 +1,5 @@
 """The llama.cpp profile against llama.cpp on llama, qwen2, gemma3, qwen3, a Mixtral-style llama with
-experts, qwen3moe, phi3, and random recipes of those.
+experts, qwen3moe, phi3, gpt-oss, and random recipes of those.
 
 tests/fixtures/llamacpp_archs.json was recorded by bench/bench_llamacpp_archs.py --record (and --random
 12 --seed 1, --seed 3 --record): small random-weight GGUFs written with gguf-py from the recipes stored
@@ -39,7 +39,7 @@ def predicted(fields: dict, settings: dict):
 
 
 def test_coverage():
-    named = {"llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe", "phi3"}
+    named = {"llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe", "phi3", "gpt-oss"}
     assert set(FIXTURE["archs"]) >= named
     assert all(len(FIXTURE["archs"][name]["cases"]) >= 15 for name in named)
     # random recipes (bench --random): three random settings each

@@ -237,9 +237,10 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     """The graph buffer of the worst-case ubatch (sched_reserve: n_ubatch tokens, every token an output).
 
     On the CPU backend of a current build, for the architectures llamacpp_graph rebuilds (llama, qwen2,
-    qwen3, qwen3moe, gemma3, phi3): ggml-alloc replayed on that graph (ggml_graph.reserve), which is the byte
-    count llama.cpp prints. Otherwise (other architectures, legacy builds, GPU backends with their own
-    alignment and graph splits) the per-phase estimate below, whose two phases are also reported.
+    qwen3, qwen3moe, gemma3, phi3, gpt-oss): ggml-alloc replayed on that graph (ggml_graph.reserve),
+    which is the byte count llama.cpp prints. Otherwise (other architectures, legacy builds, GPU
+    backends with their own alignment and graph splits) the per-phase estimate below, whose two phases
+    are also reported.
 
     The estimate: ggml-alloc's high-water mark is the larger of two moments:
 

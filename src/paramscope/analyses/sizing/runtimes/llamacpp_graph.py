@@ -1,13 +1,13 @@
 """The graph llama.cpp reserves its compute buffer for, rebuilt op by op for the architectures it covers.
 
-llama_context::sched_reserve builds the worst-case prompt graph (n_ubatch tokens, each an output) and the
-one-token-per-sequence graph, and ggml-alloc sizes the compute buffer for the larger (ggml_graph.reserve).
-The functions below follow llama-cpp-python 0.3.36's vendored llama.cpp: src/llama-graph.cpp
-(build_inp_embd, build_norm, build_qkv, build_attn for llm_graph_input_attn_kv and _kv_iswa,
-build_attn_mha, build_ffn, build_moe_ffn), src/llama-kv-cache.cpp (cpy_k, cpy_v, get_k, get_v, the
-index and rotation inputs) and the model files src/models/{llama,qwen2,qwen3,qwen3moe,gemma3,phi3}.cpp: the
-same ops with the same sources in the same order, and ggml_build_forward_expand where they call it, so
-that nodes and leafs come out in llama.cpp's order.
+llama_context::sched_reserve builds the worst-case prompt graph (n_ubatch tokens, each an output) and
+the one-token-per-sequence graph, and ggml-alloc sizes the compute buffer for the larger
+(ggml_graph.reserve). The functions below follow llama-cpp-python 0.3.36's vendored llama.cpp:
+src/llama-graph.cpp (build_inp_embd, build_norm, build_qkv, build_attn for llm_graph_input_attn_kv and
+_kv_iswa, build_attn_mha, build_ffn, build_moe_ffn), src/llama-kv-cache.cpp (cpy_k, cpy_v, get_k, get_v,
+the index and rotation inputs) and the model files src/models/ (llama, qwen2, qwen3, qwen3moe, gemma3,
+phi3, openai-moe): the same ops with the same sources in the same order, and ggml_build_forward_expand
+where they call it, so that nodes and leafs come out in llama.cpp's order.
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ GRAPH_FAMILIES: dict[str, tuple[bool, bool, bool]] = {
     "qwen3": (False, True, False),
     "qwen3moe": (False, True, False),
     "gemma3": (False, True, True),
-    "phi3": (False, False, False),  # fused QKV and gate/up projections: its own layer (_phi3_layer)
+    "phi3": (False, False, False),  # fused QKV and gate/up projections: its own layer (phi3_layer)
+    "gpt-oss": (True, False, False),  # sinks, biased experts, the last hidden state an output
 }
+SLIDING = frozenset({"gemma3", "gpt-oss"})  # the architectures whose sliding-window graph is rebuilt
 # transformers model_type (ArchConfig.family of a config.json) → the GGUF architecture convert_hf_to_gguf
 # writes for it (Mistral and Mixtral become "llama")
 HF_FAMILIES = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
-               "qwen3_moe": "qwen3moe", "gemma3": "gemma3", "gemma3_text": "gemma3", "phi3": "phi3"}
+               "qwen3_moe": "qwen3moe", "gemma3": "gemma3", "gemma3_text": "gemma3", "phi3": "phi3",
+               "gpt_oss": "gpt-oss"}
 _WEIGHT = "f16"  # weights are external: their type does not enter the compute buffer
 
 
@@ -47,7 +50,7 @@ def graph_arch(cfg: ArchConfig) -> str | None:
     if min(cfg.n_layers, cfg.hidden_size, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim_k, cfg.head_dim_v,
            cfg.vocab_size) <= 0 or cfg.n_heads % cfg.n_kv_heads:
         return None
-    if "sliding" in kinds and arch != "gemma3":  # the sliding-window graph rebuilt is Gemma 3's
+    if "sliding" in kinds and arch not in SLIDING:
         return None
     return arch
 
@@ -182,7 +185,10 @@ class _Builder:
         cur = self.attention_mha(q, k, v, inp["mask"])  # type: ignore[arg-type]
         if v_rot is not None:
             cur = self.hadamard(cur, v_rot)
-        return gg.mul_mat(_w(f"blk.{il}.attn_output.weight", cfg.n_heads * hv, cfg.hidden_size), cur)
+        cur = gg.mul_mat(_w(f"blk.{il}.attn_output.weight", cfg.n_heads * hv, cfg.hidden_size), cur)
+        if self.arch == "gpt-oss":
+            cur = gg.unary_like("ADD", cur, _w(f"blk.{il}.attn_output.bias", cfg.hidden_size))
+        return cur
 
     def attention_mha(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
         ns = k.ne[3]
@@ -211,27 +217,43 @@ class _Builder:
         return gg.mul_mat(_w(b + "ffn_down.weight", cfg.ffn_size, cfg.hidden_size), cur)
 
     def moe_ffn(self, cur: Tensor, il: int) -> Tensor:
-        """build_moe_ffn: softmax gating, weights normalized (norm_w), no weight scale."""
+        """build_moe_ffn: softmax gating, weights normalized (norm_w), no weight scale; gpt-oss: biased
+        router and experts (add_id), softmax over the selected experts' logits (SOFTMAX_WEIGHT)."""
         cfg, g = self.cfg, self.g
+        oss = self.arch == "gpt-oss"
         b = f"blk.{il}."
         n_embd, n_tokens = cur.ne[0], cur.ne[1]
         n_expert, k, n_ff = cfg.n_experts, cfg.n_experts_per_token, cfg.expert_ffn_size
         logits = gg.mul_mat(_w(b + "ffn_gate_inp.weight", n_embd, n_expert), cur)
-        probs = gg.unary_like("SOFT_MAX", logits, None)
+        if oss:
+            logits = gg.unary_like("ADD", logits, _w(b + "ffn_gate_inp.bias", n_expert))
+        probs = logits if oss else gg.unary_like("SOFT_MAX", logits, None)
         order = gg.argsort(probs)
         selected = gg.view(order, (k, order.ne[1], order.ne[2], order.ne[3]), order.nb[1:])
         weights = gg.get_rows(gg.reshape(probs, 1, n_expert, n_tokens), selected)
-        weights = gg.reshape(weights, k, n_tokens)
-        weights_sum = gg.sum_rows(weights)
-        weights_sum = gg.unary_like("CLAMP", weights_sum)
-        weights = gg.unary_like("DIV", weights, weights_sum)
-        weights = gg.reshape(weights, 1, k, n_tokens)
+        if oss:
+            weights = gg.reshape(weights, k, n_tokens)
+            weights = gg.unary_like("SOFT_MAX", weights, None)
+            weights = gg.reshape(weights, 1, k, n_tokens)
+        else:
+            weights = gg.reshape(weights, k, n_tokens)
+            weights_sum = gg.sum_rows(weights)
+            weights_sum = gg.unary_like("CLAMP", weights_sum)
+            weights = gg.unary_like("DIV", weights, weights_sum)
+            weights = gg.reshape(weights, 1, k, n_tokens)
         g.expand(weights)
         cur = gg.reshape(cur, n_embd, 1, n_tokens)
-        up = gg.mul_mat_id(_w(b + "ffn_up_exps.weight", n_embd, n_ff, n_expert), cur, selected)
-        gate = gg.mul_mat_id(_w(b + "ffn_gate_exps.weight", n_embd, n_ff, n_expert), cur, selected)
-        cur = gg.glu_split(gate, up)
-        experts = gg.mul_mat_id(_w(b + "ffn_down_exps.weight", n_ff, n_embd, n_expert), cur, selected)
+
+        def experts_mm(name: str, x: Tensor, n_in: int, n_out: int) -> Tensor:
+            y = gg.mul_mat_id(_w(b + name + ".weight", n_in, n_out, n_expert), x, selected)
+            if oss:
+                y = gg.unary_like("ADD_ID", y, _w(b + name + ".bias", n_out, n_expert), selected)
+            return y
+
+        up = experts_mm("ffn_up_exps", cur, n_embd, n_ff)
+        gate = experts_mm("ffn_gate_exps", cur, n_embd, n_ff)
+        cur = gg.glu_split(gate, up)  # swiglu / swiglu_oai
+        experts = experts_mm("ffn_down_exps", cur, n_ff, n_embd)
         experts = gg.unary_like("MUL", experts, weights)
         g.expand(experts)
         views = [gg.view(experts, (n_embd, n_tokens), (experts.nb[2],)) for _ in range(k)]
@@ -310,7 +332,7 @@ class _Builder:
             if self.gemma:
                 q = gg.unary_like("SCALE", q)
             cur = self.attention(q, k, v, il)
-            if il == cfg.n_layers - 1:
+            if il == cfg.n_layers - 1 and self.arch != "gpt-oss":  # gpt-oss: after the last layer
                 cur = gg.get_rows(cur, self.out_ids)
                 inp_sa = gg.get_rows(inp_sa, self.out_ids)
             if self.gemma:
@@ -322,10 +344,14 @@ class _Builder:
                 cur = gg.unary_like("ADD", cur, sa_out)
             else:
                 ffn_inp = gg.unary_like("ADD", cur, inp_sa)
-                cur = self.norm(ffn_inp, b + "ffn_norm.weight")
+                norm = "post_attention_norm" if self.arch == "gpt-oss" else "ffn_norm"
+                cur = self.norm(ffn_inp, b + norm + ".weight")
                 cur = self.moe_ffn(cur, il) if cfg.is_moe else self.ffn(cur, il)
                 cur = gg.unary_like("ADD", cur, ffn_inp)
             inp_l = cur
+        if self.arch == "gpt-oss":
+            inp_l.flags |= OUTPUT  # t_h_nextn, the last hidden state for every token
+            inp_l = gg.get_rows(inp_l, self.out_ids)
         embd = self.norm(inp_l, "output_norm.weight")
         logits = gg.mul_mat(_w("output.weight", n_embd, cfg.vocab_size), embd)
         embd.flags |= OUTPUT  # llm_graph_result::set_outputs: t_embd and t_logits
