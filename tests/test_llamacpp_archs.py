@@ -2,7 +2,7 @@
 experts, qwen3moe, phi3, gpt-oss, and random recipes of those.
 
 tests/fixtures/llamacpp_archs.json was recorded by bench/bench_llamacpp_archs.py --record (and --random
-12 --seed 1, --seed 3 --record): small random-weight GGUFs written with gguf-py from the recipes stored
+12 --seed 1, 3 and 4 --record): small random-weight GGUFs written with gguf-py from the recipes stored
 in the fixture, a context created with llama-cpp-python (its version is in the fixture) for every case's
 settings, CPU backend, and the lines llama.cpp printed: the KV cache per layer kind, the output buffer
 and the compute buffer to 4 decimals. Every figure must be equal as printed. The test rebuilds each
@@ -44,8 +44,8 @@ def test_coverage():
     assert all(len(FIXTURE["archs"][name]["cases"]) >= 15 for name in named)
     # random recipes (bench --random): three random settings each
     randoms = [name for name in FIXTURE["archs"] if name.startswith("random")]
-    assert len(randoms) >= 24 and all(len(FIXTURE["archs"][name]["cases"]) == 3 for name in randoms)
-    assert len(CASES) >= 210
+    assert len(randoms) >= 36 and all(len(FIXTURE["archs"][name]["cases"]) == 3 for name in randoms)
+    assert len(CASES) >= 280
 
 
 @pytest.mark.parametrize(("arch", "fields", "case"), CASES,
