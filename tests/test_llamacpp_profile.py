@@ -99,6 +99,11 @@ MEASURED_COMPUTE = [
     # 3 streams: graph_reserve rounds the 512-token ubatch up to 513 tokens (n_outputs stays 512), so
     # the last layer's hidden state holds one row more: + 640 × 4 B
     (dict(n_ctx=8192, n_seq=3, swa_full=True), "514.5044"),
+    # where ggml-alloc's best fit decides: at n_ctx 512 one more n_ubatch × n_embd tensor ends up below
+    # the logits; with a q8_0 K cache without flash attention the Hadamard rotation's nodes free 2 MiB
+    # earlier than the per-phase estimate assumes
+    (dict(n_ctx=512, swa_full=True), "515.7520"),
+    (dict(n_ctx=65536, swa_full=True, type_k=DType.Q8_0), "776.2637"),
 ]
 
 
@@ -107,42 +112,48 @@ def test_compute_buffer_as_measured(settings, measured):
     assert printed(memory(**settings).compute_bytes, 4) == measured
 
 
-def test_compute_buffer_is_the_logits_for_big_vocabularies():
-    # 512 × 262144 × 4 B of logits + 512 × (2 × 640 × 4 + 4) B = 514.50 MiB
+def test_compute_buffer_is_replayed_on_the_graph():
     c = memory(n_ctx=8192).compute
+    assert c.graph_bytes == c.total_bytes == 539_494_400
+    assert "ggml-alloc on llama.cpp's gemma3 graph" in c.explain[0]
+
+
+def phases(**settings):
+    """The per-phase estimate (what architectures without a graph builder get)."""
+    kw = {**PY, **settings}
+    tk, tv = kw.pop("type_k", DType.F16), kw.pop("type_v", DType.F16)
+    kw = {"n_seq": 1, "n_ubatch": 512, "swa_full": False, "kv_unified": False, **kw}
+    p = resolve_params(GEMMA, **kw)
+    return compute_buffer(GEMMA, p, llamacpp_kv_cache(GEMMA, p, tk, tv), tk, tv, backend="gpu")
+
+
+def test_estimate_is_the_logits_for_big_vocabularies():
+    # 512 × 262144 × 4 B of logits + 512 × (2 × 640 × 4 + 4) B = 514.50 MiB
+    c = phases(n_ctx=8192)
+    assert c.graph_bytes is None
     assert c.total_bytes == c.logits_phase == 512 * 262144 * 4 + 512 * (2 * 640 * 4 + 4) == 539_494_400
-    assert memory(n_ctx=8192, n_ubatch=128).compute_bytes == 134_873_600  # 128.63 MiB
+    assert phases(n_ctx=8192, n_ubatch=128).total_bytes == 134_873_600  # 128.63 MiB
 
 
-def test_compute_attention_phase_without_flash_attention():
+def test_estimate_attention_phase_without_flash_attention():
     # KQ 65536 × 512 × 4 heads × 4 B + two f32 masks 65536 × 512 × 4 B + 512 × 19,996 B
-    c = memory(n_ctx=65536, swa_full=True).compute
+    c = phases(n_ctx=65536, swa_full=True)
     assert c.attention_phase == 512 * MIB + 2 * 128 * MIB + 512 * 19_996
     assert c.total_bytes == c.attention_phase
 
 
-# Two recorded cases the formula does not reproduce to the byte: ggml-alloc placed one more n_ubatch ×
-# n_embd tensor below the logits at n_ctx 512 (1.25 MiB more than predicted), and held 2 MiB less with a
-# q8_0 K cache without flash attention. They depend on where ggml-alloc's best-fit puts each tensor, which
-# a per-phase formula does not follow; the test bounds them (0.3 %, the larger of the two is 0.26 %)
-# rather than adding the differences back.
-NOT_EXACT = [
-    (dict(n_ctx=512, swa_full=True), "515.7520"),
-    (dict(n_ctx=65536, swa_full=True, type_k=DType.Q8_0), "776.2637"),
-]
+@pytest.mark.parametrize(("settings", "measured"), MEASURED_COMPUTE)
+def test_estimate_within_a_third_of_a_percent(settings, measured):
+    # the estimate was fitted on these figures; it misses where ggml-alloc's placement decides
+    assert abs(phases(**settings).total_bytes / MIB / float(measured) - 1) < 0.003
 
 
-@pytest.mark.parametrize(("settings", "measured"), NOT_EXACT)
-def test_compute_buffer_where_ggml_alloc_placement_differs(settings, measured):
-    predicted = memory(**settings).compute_bytes / MIB
-    assert predicted != pytest.approx(float(measured), abs=1e-4)  # when this fails, move it up: exact
-    assert abs(predicted / float(measured) - 1) < 0.003
-
-
-def test_graph_tokens_round_up_to_the_streams():
+def test_graph_tokens_round_up_to_the_sequences():
     p = memory(n_ctx=8192, n_seq=3).params
     assert (p.n_ubatch, p.n_tokens) == (512, 513)
-    assert memory(n_ctx=8192, n_seq=3, kv_unified=True).params.n_tokens == 512  # one stream
+    # one stream, still 513: graph_reserve rounds to n_seq_max whatever the streams (recorded for random
+    # recipes in tests/fixtures/llamacpp_archs.json, e.g. 100 tokens over 3 unified sequences: 102)
+    assert memory(n_ctx=8192, n_seq=3, kv_unified=True).params.n_tokens == 513
 
 
 def test_legacy_build_pads_to_32_without_flash_attention():

@@ -1,8 +1,9 @@
 """llama.cpp: the memory a context takes, buffer by buffer, as llama.cpp prints it.
 
-Checked against llama-cpp-python 0.3.36 (its vendored llama.cpp) on the Gemma 3 270M GGUF, CPU backend:
-bench/bench_llamacpp.py runs it and compares; docs/kv-cache.md records the log lines. Source files named
-below are under llama.cpp's src/ unless a path says otherwise.
+Checked against llama-cpp-python 0.3.36 (its vendored llama.cpp), CPU backend, on the Gemma 3 270M GGUF
+(bench/bench_llamacpp.py; docs/kv-cache.md records the log lines) and on generated GGUFs of four
+architectures (bench/bench_llamacpp_archs.py, recorded in tests/fixtures/llamacpp_archs.json). Source
+files named below are under llama.cpp's src/ unless a path says otherwise.
 
 Buffers (all reserved when the context is created, before any token is decoded):
 
@@ -12,7 +13,9 @@ Buffers (all reserved when the context is created, before any token is decoded):
   holds only the tensors that were not repacked.
 - KV: analyses/sizing/kv_cache.py with llama.cpp's cells (padding below).
 - output: logits (and embeddings) copied out for the caller, n_outputs × n_vocab × 4 B.
-- compute: the scheduler's graph buffer for the worst-case ubatch (llama_context::sched_reserve).
+- compute: the scheduler's graph buffer for the worst-case ubatch (llama_context::sched_reserve):
+  ggml-alloc replayed on llama.cpp's graph (llamacpp_graph, ggml_graph) where paramscope rebuilds it,
+  else a per-phase estimate (``compute_buffer``).
 
 Defaults are those of llama.cpp's command line (common/common.h: n_batch 2048, n_ubatch 512,
 swa_full off, flash attention auto). The C library's own defaults differ (llama_context_default_params:
@@ -28,6 +31,7 @@ from dataclasses import dataclass, replace
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
+from paramscope.analyses.sizing.runtimes.llamacpp_graph import compute_buffer_bytes, graph_arch, has_graph
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.roles import place
 from paramscope.model import ArchConfig, Model, Tensor
@@ -81,20 +85,24 @@ class LlamaCppParams:
     swa_full: bool
     kv_unified: bool
     flash_attn: bool
-    n_tokens: int = 0  # tokens of the reserved graph: n_ubatch rounded up to a multiple of the streams
+    n_tokens: int = 0  # tokens of the reserved graph: n_ubatch rounded up to a multiple of n_seq
     legacy: bool = False  # a build of mid-2025 or earlier (BUILDS)
 
 
 @dataclass(frozen=True, slots=True)
 class ComputeBuffer:
-    """The worst-case graph's buffer: the larger of its two peaks (see ``compute_buffer``)."""
+    """The worst-case graph's buffer (see ``compute_buffer``): ggml-alloc replayed on llama.cpp's graph
+    (``graph_bytes``) where paramscope builds that graph, else the larger of the two per-phase peaks."""
 
     logits_phase: int
     attention_phase: int
     explain: tuple[str, ...]
+    graph_bytes: int | None = None
 
     @property
     def total_bytes(self) -> int:
+        if self.graph_bytes is not None:
+            return self.graph_bytes
         return max(self.logits_phase, self.attention_phase)
 
 
@@ -166,9 +174,10 @@ def resolve_params(
     # llama-kv-cache-iswa.cpp: the window of every sequence sharing the stream, plus one ubatch
     window = cfg.sliding_window * (n_seq if kv_unified else 1) + ubatch
     swa = ctx_seq if swa_full else pad(min(ctx_seq, window), kv_pad)
-    # llama_context::graph_reserve: a ubatch split over the streams has n_tokens % n_seqs == 0, so the
-    # worst-case graph rounds n_ubatch up (512 tokens over 3 streams: 513), n_outputs stays n_ubatch
-    tokens = pad(ubatch, streams)
+    # llama_context::graph_reserve: the reserve ubatch gives every one of the n_seq_max sequences as many
+    # tokens, so the worst-case graph rounds n_ubatch up to a multiple of n_seq (512 tokens over 3
+    # sequences: 513), unified cache or not; n_outputs stays n_ubatch
+    tokens = pad(ubatch, n_seq)
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
                           kv_unified, fa, tokens, legacy)
 
@@ -224,15 +233,21 @@ def rotation_bytes(dtype: DType, head_dim: int, largest: bool) -> int:
 
 
 def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DType = DType.F16,
-                   type_v: DType = DType.F16) -> ComputeBuffer:
+                   type_v: DType = DType.F16, backend: str = "cpu") -> ComputeBuffer:
     """The graph buffer of the worst-case ubatch (sched_reserve: n_ubatch tokens, every token an output).
 
-    ggml-alloc's high-water mark is the larger of two moments:
+    On the CPU backend of a current build, for the architectures llamacpp_graph rebuilds (llama, qwen2,
+    qwen3, qwen3moe, gemma3, phi3, gpt-oss): ggml-alloc replayed on that graph (ggml_graph.reserve),
+    which is the byte count llama.cpp prints. Otherwise (other architectures, legacy builds, GPU
+    backends with their own alignment and graph splits) the per-phase estimate below, whose two phases
+    are also reported.
+
+    The estimate: ggml-alloc's high-water mark is the larger of two moments:
 
     - the output matmul: the logits (n_outputs × n_vocab × 4 B), the last layer's hidden state for every
       token of the graph, the rows inp_out_ids selects from it (n_outputs × n_embd × 4 B each) and
       inp_out_ids itself (n_outputs × 4 B); n_outputs is n_ubatch, the graph's tokens n_ubatch rounded up
-      to a multiple of the streams (``resolve_params``);
+      to a multiple of n_seq (``resolve_params``);
     - inside an attention layer, while the masks (inputs live until the last layer uses them) are
       held: KQ without flash attention (n_kv × n_ubatch × n_head × 4 B; the softmax runs in place),
       the masks (f32, or f16 with flash attention: n_kv × n_ubatch per cache), the Hadamard matrices of
@@ -257,7 +272,15 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         f"attention phase: KQ {kq:,} B + masks {masks:,} B + rotations {rot:,} B "
         f"+ {t} × {per_token:,} B activations = {attention:,} B",
     )
-    return ComputeBuffer(logits + logits_rest, attention, explain)
+    if p.legacy or backend != "cpu" or not has_graph(cfg):
+        return ComputeBuffer(logits + logits_rest, attention, explain)
+    graph_bytes, n_nodes = compute_buffer_bytes(
+        cfg, n_ubatch=p.n_ubatch, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
+        kv_unified=p.kv_unified, flash_attn=p.flash_attn,
+        cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v)
+    graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
+                  f"{out} outputs): {graph_bytes:,} B; the per-phase estimate, for comparison:")
+    return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes)
 
 
 def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) -> int:
@@ -326,19 +349,21 @@ def llamacpp_memory(
     embeddings: bool = False,
     runtime_base_bytes: int = LLAMA_CPP_PYTHON_BASE_BYTES,
     build: str = "current",
+    backend: str = "cpu",
 ) -> LlamaCppMemory:
     """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
 
     ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA, Metal and Vulkan backends resolve to
     on (a "legacy" ``build``: off). ``n_outputs`` rows of logits (default: one per sequence, what the
-    context reserves up front).
+    context reserves up front). ``backend`` "cpu" or "gpu": the compute buffer's method
+    (``compute_buffer``).
     """
     cfg = as_llamacpp_loads(cfg)
     p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
                        swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build)
     check_cache_types(cfg, type_k, type_v, p.flash_attn)
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
-    compute = compute_buffer(cfg, p, kv, type_k, type_v)
+    compute = compute_buffer(cfg, p, kv, type_k, type_v, backend)
     rows = max(n_outputs or n_seq, n_seq)
     output = output_buffer(cfg, n_seq, rows, embeddings)
     overhead = runtime_base_bytes + VOCAB_BYTES_PER_TOKEN * cfg.vocab_size
@@ -419,14 +444,15 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     t = kv_dtype(req.kv_type, DType.F16)
     flash = {"auto": None, "on": True, "off": False}[req.option("flash_attn")]
     # llama.cpp's n_ctx is shared by all sequences: n_seq sequences of ctx tokens need n_ctx = n_seq × ctx
+    on_cpu = req.device is None or req.device.kind == "cpu"
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
                         n_seq=req.batch, n_ubatch=req.option("ubatch"),
                         swa_full=req.option("swa_full"), type_k=t, type_v=t, flash_attn=flash,
                         build=req.option("llamacpp_build"),
-                        runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES)
+                        runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
+                        backend="cpu" if on_cpu else "gpu")
     notes: tuple[str, ...] = ()
     explain = m.explain
-    on_cpu = req.device is None or req.device.kind == "cpu"
     repack = cpu_repack_bytes(model.tensors) if on_cpu and req.weights is None and model.has_weights else 0
     if repack:
         notes = (f"on an x86 CPU with AVX2, llama.cpp copies {repack:,} B of Q4_0/Q4_K/IQ4_NL/MXFP4 "

@@ -1,0 +1,355 @@
+"""A small model of ggml's compute graphs and of ggml-alloc's graph allocator (ggml/src/ggml-alloc.c).
+
+llama.cpp's compute buffer is what ggml-alloc's ``ggml_gallocr`` reserves for the worst-case graph: it
+walks the graph in execution order, places every intermediate tensor in a free block (best fit, blocks
+merged when freed, sizes padded to the buffer's alignment), frees a tensor after its last consumer, and
+lets some ops write into their input's memory (in place). The buffer is the highest address it ever
+used. A per-phase formula can only approximate that; replaying the allocator on the same graph gives
+the byte count llama.cpp prints.
+
+This module holds the graph side (tensors with ggml's shapes, strides and view rules, and the
+depth-first order ``ggml_build_forward_expand`` gives nodes and leafs) and the allocator; which graph
+llama.cpp builds for an architecture is in ``llamacpp_graph``. Checked against llama-cpp-python 0.3.36's
+vendored ggml (ggml.c, ggml-alloc.c).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from paramscope.model.dtypes import DType
+
+INPUT, OUTPUT = 1, 2  # GGML_TENSOR_FLAG_INPUT / _OUTPUT
+
+# ggml-alloc.c, ggml_op_can_inplace: the ops whose result may take over an input's memory
+INPLACE_OPS = frozenset({
+    "FILL", "SCALE", "DIAG_MASK_ZERO", "DIAG_MASK_INF", "ADD", "ADD_ID", "ADD1", "SUB", "MUL", "DIV",
+    "SQR", "SQRT", "LOG", "UNARY", "ROPE", "ROPE_BACK", "SILU_BACK", "RMS_NORM", "RMS_NORM_BACK", "CLAMP",
+    "SOFT_MAX", "SOFT_MAX_BACK",
+})
+VIEW_OPS = frozenset({"VIEW", "RESHAPE", "PERMUTE", "TRANSPOSE"})
+
+# (bytes per block, values per block) of the types a graph holds; quantized ones only in KV cache views
+_PLAIN = {"f32": (4, 1), "f16": (2, 1), "bf16": (2, 1), "i32": (4, 1), "i64": (8, 1)}
+
+
+def type_layout(t: str | DType) -> tuple[int, int]:
+    if isinstance(t, DType):
+        return t.type_size, t.block_size
+    return _PLAIN[t]
+
+
+@dataclass(eq=False, slots=True)
+class Tensor:
+    """A ggml_tensor as far as allocation is concerned. Identity is the object (as a pointer in C)."""
+
+    op: str  # "NONE" for leafs
+    type: str | DType
+    ne: tuple[int, int, int, int]
+    nb: tuple[int, int, int, int]
+    src: tuple[Tensor | None, ...] = ()
+    view_src: Tensor | None = None  # the root tensor whose memory a view uses
+    flags: int = 0
+    external: bool = False  # memory outside the graph's buffer: weights, KV cache
+    name: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        """ggml_nbytes."""
+        if any(n <= 0 for n in self.ne):
+            return 0
+        size, blck = type_layout(self.type)
+        if blck == 1:
+            return size + sum((n - 1) * s for n, s in zip(self.ne, self.nb, strict=True))
+        return self.ne[0] * self.nb[0] // blck + sum((self.ne[i] - 1) * self.nb[i] for i in range(1, 4))
+
+    @property
+    def n_elements(self) -> int:
+        return self.ne[0] * self.ne[1] * self.ne[2] * self.ne[3]
+
+    def is_contiguous(self) -> bool:
+        return self.nb == contiguous_strides(self.type, self.ne)
+
+
+def contiguous_strides(t: str | DType, ne: Sequence[int]) -> tuple[int, int, int, int]:
+    size, blck = type_layout(t)
+    nb0 = size
+    nb1 = size * (ne[0] // blck)
+    nb2 = nb1 * ne[1]
+    return nb0, nb1, nb2, nb2 * ne[2]
+
+
+def _ne4(ne: Sequence[int]) -> tuple[int, int, int, int]:
+    padded = [*ne, 1, 1, 1, 1][:4]
+    return padded[0], padded[1], padded[2], padded[3]
+
+
+def row_size(t: str | DType, n: int) -> int:
+    size, blck = type_layout(t)
+    return size * n // blck
+
+
+# --- tensor constructors and ops (ggml.c), each with ggml's result shape, type, sources and view rule --
+def new(t: str | DType, ne: Sequence[int], op: str = "NONE", src: Iterable[Tensor | None] = (),
+        name: str = "", flags: int = 0, external: bool = False) -> Tensor:
+    ne4 = _ne4(ne)
+    return Tensor(op, t, ne4, contiguous_strides(t, ne4), tuple(src), None, flags, external, name)
+
+
+def leaf(t: str | DType, ne: Sequence[int], name: str, *, external: bool = False) -> Tensor:
+    """A weight or cache tensor (external) or a graph input (ggml_set_input)."""
+    return new(t, ne, name=name, flags=0 if external else INPUT, external=external)
+
+
+def _root(a: Tensor) -> Tensor:
+    return a.view_src if a.view_src is not None else a
+
+
+def view(a: Tensor, ne: Sequence[int], nb: Sequence[int] = (), op: str = "VIEW") -> Tensor:
+    """ggml_view_Nd (``nb``: its nb1, nb2, nb3 arguments; the strides not given follow ggml_view_2d/3d)
+    and ggml_reshape_Nd (no ``nb``: contiguous). The memory of ``a``'s root; src[0] = a."""
+    ne4 = _ne4(ne)
+    strides = list(contiguous_strides(a.type, ne4))
+    for i, stride in enumerate(nb, start=1):
+        strides[i] = stride
+    for i in range(len(nb) + 1, 4):
+        if nb:
+            strides[i] = strides[i - 1] * ne4[i - 1]
+    return Tensor(op, a.type, ne4, _ne4(strides), (a,), _root(a))
+
+
+def reshape(a: Tensor, *ne: int) -> Tensor:
+    return view(a, ne, op="RESHAPE")
+
+
+def permute(a: Tensor, *axes: int) -> Tensor:
+    ne, nb = [0] * 4, [0] * 4
+    for i, ax in enumerate(axes):
+        ne[ax], nb[ax] = a.ne[i], a.nb[i]
+    return Tensor("PERMUTE", a.type, _ne4(ne), _ne4(nb), (a,), _root(a))
+
+
+def transpose(a: Tensor) -> Tensor:
+    ne, nb = list(a.ne), list(a.nb)
+    ne[0], ne[1], nb[0], nb[1] = ne[1], ne[0], nb[1], nb[0]
+    return Tensor("TRANSPOSE", a.type, _ne4(ne), _ne4(nb), (a,), _root(a))
+
+
+def view_tensor(a: Tensor, op: str, src: Iterable[Tensor | None]) -> Tensor:
+    """ggml_view_tensor with an op: the ops that write into ``a`` (set_rows, cpy, *_inplace)."""
+    return Tensor(op, a.type, a.ne, a.nb, tuple(src), _root(a))
+
+
+def unary_like(op: str, a: Tensor, *others: Tensor | None) -> Tensor:
+    """ggml_dup_tensor(a) as the result: element-wise ops, norms, rope, softmax, scale."""
+    return new(a.type, a.ne, op, (a, *others))
+
+
+def mul_mat(a: Tensor, b: Tensor) -> Tensor:
+    return new("f32", (a.ne[1], b.ne[1], b.ne[2], b.ne[3]), "MUL_MAT", (a, b))
+
+
+def mul_mat_id(a: Tensor, b: Tensor, ids: Tensor) -> Tensor:
+    return new("f32", (a.ne[1], ids.ne[0], b.ne[2], 1), "MUL_MAT_ID", (a, b, ids))
+
+
+def get_rows(a: Tensor, b: Tensor) -> Tensor:
+    t = "i32" if a.type == "i32" else "f32"
+    return new(t, (a.ne[0], b.ne[0], b.ne[1], b.ne[2]), "GET_ROWS", (a, b))
+
+
+def cont(a: Tensor, *ne: int) -> Tensor:
+    return new(a.type, ne or a.ne, "CONT", (a,))
+
+
+def glu_split(a: Tensor, b: Tensor) -> Tensor:
+    return new(a.type, a.ne, "GLU", (a, b))
+
+
+def glu(a: Tensor) -> Tensor:
+    """ggml_swiglu / ggml_geglu of one tensor holding both halves: half as wide."""
+    return new(a.type, (a.ne[0] // 2, *a.ne[1:]), "GLU", (a, None))
+
+
+def argsort(a: Tensor) -> Tensor:
+    return new("i32", a.ne, "ARGSORT", (a,))
+
+
+def sum_rows(a: Tensor) -> Tensor:
+    return new(a.type, (1, a.ne[1], a.ne[2], a.ne[3]), "SUM_ROWS", (a,))
+
+
+def flash_attn_ext(q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
+    return new("f32", (v.ne[0], q.ne[2], q.ne[1], q.ne[3]), "FLASH_ATTN_EXT", (q, k, v, mask))
+
+
+def set_rows(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+    return view_tensor(a, "SET_ROWS", (a, b, c))
+
+
+@dataclass(slots=True)
+class Graph:
+    """ggml_cgraph: nodes and leafs in the order ggml_build_forward_expand visits them."""
+
+    nodes: list[Tensor] = field(default_factory=list)
+    leafs: list[Tensor] = field(default_factory=list)
+    _seen: set[int] = field(default_factory=set)
+
+    def expand(self, t: Tensor) -> None:
+        """ggml_visit_parents_graph: depth first, sources left to right, each tensor once."""
+        stack: list[tuple[Tensor, int]] = [(t, 0)]
+        while stack:
+            cur, i = stack.pop()
+            if i == 0:
+                if id(cur) in self._seen:
+                    continue
+                self._seen.add(id(cur))
+            srcs = cur.src
+            while i < len(srcs) and (srcs[i] is None or id(srcs[i]) in self._seen):
+                i += 1
+            if i < len(srcs):
+                stack.append((cur, i + 1))
+                stack.append((srcs[i], 0))  # type: ignore[arg-type]
+                continue
+            (self.leafs if cur.op == "NONE" else self.nodes).append(cur)
+
+
+# --- ggml-alloc.c: ggml_dyn_tallocr and ggml_gallocr_alloc_graph_impl ----------------------------------
+class DynAllocator:
+    """One chunk of ggml_dyn_tallocr (a CPU buffer type has no maximum size, so one chunk)."""
+
+    def __init__(self, alignment: int) -> None:
+        self.alignment = alignment
+        self.blocks: list[list[int]] = [[0, 1 << 62]]  # [offset, size], sorted by offset; last: the tail
+        self.max_size = 0
+
+    def _pad(self, size: int) -> int:
+        return (size + self.alignment - 1) // self.alignment * self.alignment
+
+    def alloc(self, size: int) -> int:
+        size = self._pad(size)
+        best, best_size = -1, None
+        for i in range(len(self.blocks) - 1):  # best fit among all blocks but the last
+            block_size = self.blocks[i][1]
+            if block_size >= size and (best_size is None or block_size <= best_size):
+                best, best_size = i, block_size
+        if best == -1:
+            best = len(self.blocks) - 1
+        block = self.blocks[best]
+        addr = block[0]
+        block[0] += size
+        block[1] -= size
+        if block[1] == 0:
+            del self.blocks[best]
+        self.max_size = max(self.max_size, addr + size)
+        return addr
+
+    def free(self, addr: int, size: int) -> None:
+        size = self._pad(size)
+        blocks = self.blocks
+        for i, block in enumerate(blocks):
+            if block[0] + block[1] == addr:  # the freed bytes follow this block
+                block[1] += size
+                if i < len(blocks) - 1 and block[0] + block[1] == blocks[i + 1][0]:
+                    block[1] += blocks[i + 1][1]
+                    del blocks[i + 1]
+                return
+            if addr + size == block[0]:  # they precede it
+                block[0] = addr
+                block[1] += size
+                if i > 0 and blocks[i - 1][0] + blocks[i - 1][1] == block[0]:
+                    blocks[i - 1][1] += block[1]
+                    del blocks[i]
+                return
+        pos = 0
+        while pos < len(blocks) and blocks[pos][0] < addr:
+            pos += 1
+        blocks.insert(pos, [addr, size])
+
+
+@dataclass(slots=True)
+class _HashNode:
+    n_children: int = 0
+    n_views: int = 0
+    allocated: bool = False
+    addr: int = 0
+
+
+def _same_layout(a: Tensor, b: Tensor) -> bool:
+    return a.type == b.type and a.ne == b.ne and a.nb == b.nb
+
+
+def reserve(graph: Graph, alignment: int = 32) -> int:
+    """ggml_gallocr_reserve: the buffer size (the allocator's high-water mark) for ``graph``."""
+    alloc = DynAllocator(alignment)
+    hash_nodes: dict[int, _HashNode] = {}
+
+    def hn(t: Tensor) -> _HashNode:
+        node = hash_nodes.get(id(t))
+        if node is None:
+            node = hash_nodes[id(t)] = _HashNode()
+        return node
+
+    def allocate(t: Tensor) -> None:
+        h = hn(t)
+        if t.external or h.allocated or t.view_src is not None:
+            return
+        h.allocated = True
+        if t.op in INPLACE_OPS:
+            for parent in t.src:
+                if parent is None or not hn(parent).allocated:  # external, a view, or not ours
+                    continue
+                if parent.flags & OUTPUT or (parent.view_src is not None and parent.view_src.flags & OUTPUT):
+                    continue
+                if not _same_layout(t, parent):
+                    continue
+                p = hn(parent)
+                if p.n_children == 1 and p.n_views == 0:
+                    h.addr = p.addr
+                    p.allocated = False  # the node owns the memory now
+                    extra = alloc._pad(parent.nbytes) - alloc._pad(t.nbytes)
+                    if extra > 0:
+                        alloc.free(p.addr + alloc._pad(t.nbytes), extra)
+                    return
+        h.addr = alloc.alloc(t.nbytes)
+
+    def free(t: Tensor) -> None:
+        if t.flags & OUTPUT:
+            return
+        h = hn(t)
+        alloc.free(h.addr, t.nbytes)
+        h.allocated = False
+
+    for t in graph.leafs:
+        allocate(t)
+    for node in graph.nodes:
+        if node.view_src is not None and node.op != "NONE":
+            hn(node.view_src).n_views += 1
+        if node.flags & INPUT:
+            allocate(node)
+        for src in node.src:
+            if src is None:
+                continue
+            hn(src).n_children += 1
+            if src.flags & INPUT:
+                allocate(src)
+    for node in graph.nodes:
+        for src in node.src:
+            if src is not None:
+                allocate(src)
+        allocate(node)
+        for src in node.src:
+            if src is None:
+                continue
+            p = hn(src)
+            p.n_children -= 1
+            if p.n_children == 0 and p.n_views == 0:
+                if src.view_src is not None:
+                    root = hn(src.view_src)
+                    root.n_views -= 1
+                    if root.n_views == 0 and root.n_children == 0 and root.allocated:
+                        free(src.view_src)
+                elif p.allocated:
+                    free(src)
+    return alloc.max_size
