@@ -45,6 +45,17 @@ def test_default_context_is_a_working_one_and_said(llama8b):
     assert "default" in est.context_note and "131,072" in est.context_note
 
 
+def test_default_context_without_a_stated_maximum_says_so():
+    """T5's relative positions have no maximum in config.json: the default applies, not "maximum 0"."""
+    from pathlib import Path
+
+    mt5 = open_model(str(Path(__file__).parent / "fixtures" / "configs" / "mt5-small.json"))
+    est = estimate(mt5, MemoryRequest())
+    assert est.context == DEFAULT_CONTEXT
+    assert "states no maximum" in est.context_note and "is 0" not in est.context_note
+    assert "beyond" not in estimate(mt5, MemoryRequest(context=1 << 20)).context_note
+
+
 def test_llama_8b_bf16_fits_one_80gb_gpu_at_8k(llama8b):
     device, n = parse_gpu_spec("h100")
     est = estimate(llama8b, MemoryRequest(context=8192, device=device, n_devices=n))

@@ -66,7 +66,9 @@ def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:
         if cfg.context_length and requested > cfg.context_length:
             note += f" (beyond the model's trained maximum of {cfg.context_length:,})"
         return requested, note
-    ctx = min(DEFAULT_CONTEXT, cfg.context_length or DEFAULT_CONTEXT)
+    if not cfg.context_length:  # relative positions (T5's buckets), or a config that omits it
+        return DEFAULT_CONTEXT, f"{DEFAULT_CONTEXT:,} tokens (default; the config states no maximum)"
+    ctx = min(DEFAULT_CONTEXT, cfg.context_length)
     return ctx, f"{ctx:,} tokens (default; the model's maximum is {cfg.context_length:,})"
 
 
