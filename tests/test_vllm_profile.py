@@ -142,7 +142,17 @@ def test_mla_is_not_split_by_tensor_parallel():
     one = vllm_memory(DEEPSEEK, 8 * GIB, context=4096)
     eight = vllm_memory(DEEPSEEK, 8 * GIB, context=4096, tensor_parallel=8)
     assert eight.kv_needed_bytes == one.kv_needed_bytes
-    assert eight.weights_bytes == GIB + rope_cache_bytes(DEEPSEEK, DType.BF16)
+    # the 58 MoE layers' routers (7168 × 256, bf16) stay whole on every rank (ReplicatedLinear gate)
+    routers = 58 * 7168 * 256 * 2
+    assert eight.weights_bytes == (8 * GIB - routers) // 8 + routers + rope_cache_bytes(DEEPSEEK, DType.BF16)
+    assert one.weights_bytes == 8 * GIB + rope_cache_bytes(DEEPSEEK, DType.BF16)
+
+
+def test_gpt_oss_rope_cache_is_float32():
+    """gpt_oss.py builds its rotary embedding with dtype=torch.float32: 131072 × 64 × 4 B."""
+    gpt_oss = replace(DEEPSEEK, architecture="GptOssForCausalLM", kv_lora_rank=0, rope_head_dim=0,
+                      head_dim_k=64, head_dim_v=64, context_length=131072)
+    assert rope_cache_bytes(gpt_oss, DType.BF16) == 131072 * 64 * 4
 
 
 # --- tensor parallelism ----------------------------------------------------------------------------

@@ -49,6 +49,10 @@ V0_LONG_CONTEXT = 32 * 1024
 V0_CHUNK = 2048
 # CacheConfig.block_size 16 on CUDA; vllm/platforms/cuda.py forces 64 for FlashMLA, the Hopper MLA backend
 BLOCK_SIZE = {False: 16, True: 64}  # keyed by cfg.is_mla
+# The RoPE cos/sin cache's dtype where a model asks for one (get_rope(..., dtype=...)), else the model
+# dtype: gpt_oss.py OAIAttention builds its YaRN rotary embedding with dtype=torch.float32
+# (131072 positions × 64 × 4 B = 32 MiB).
+ROPE_CACHE_DTYPE = {"GptOssForCausalLM": DType.F32}
 # --kv-cache-dtype: "auto" (the model dtype), "fp8" / "fp8_e4m3", "fp8_e5m2"
 CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 
@@ -314,12 +318,26 @@ def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
     is why vLLM reports 14.9888 GiB of weights for its 14.9576 GiB of tensors.
     """
     rotary_dim = cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k
-    return cfg.context_length * rotary_dim * dtype.type_size
+    return cfg.context_length * rotary_dim * ROPE_CACHE_DTYPE.get(cfg.architecture, dtype).type_size
 
 
 def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
-    """The weights split evenly over the ranks (norms and biases are replicated; we ignore that)."""
-    return cdiv(weights_bytes, p.tensor_parallel) + rope_cache_bytes(cfg, p.dtype)
+    """The weights split evenly over the ranks, except the MoE routers, which every rank holds whole
+    (``replicated_bytes``), plus the RoPE cache. Norms and the biases of row-parallel layers are
+    replicated too; their few MiB are ignored."""
+    shared = replicated_bytes(cfg, p)
+    return cdiv(weights_bytes - shared, p.tensor_parallel) + shared + rope_cache_bytes(cfg, p.dtype)
+
+
+def replicated_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """The MoE routers with tensor parallelism: vLLM builds them as ``ReplicatedLinear`` (models/
+    qwen3_moe.py, qwen2_moe.py, mixtral.py, deepseek_v2.py ``self.gate``) or a plain ``nn.Linear``
+    (gpt_oss.py ``MLPBlock.router``), so each rank holds all of them (hidden × experts per MoE layer, in
+    the model dtype: quantization configs leave the gate unquantized). Qwen3-235B-A22B: 94 × 4096 × 128
+    × 2 B = 94 MiB per rank instead of a quarter of it at TP 4."""
+    if not cfg.is_moe or p.tensor_parallel == 1:
+        return 0
+    return (cfg.n_layers - cfg.n_dense_layers) * cfg.hidden_size * cfg.n_experts * p.dtype.type_size
 
 
 def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
@@ -484,13 +502,16 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
              ) -> tuple[str, ...]:
     p, layout = m.params, m.layout
     rows, b = min(p.max_num_seqs, p.max_num_batched_tokens), p.dtype.type_size
+    shared = replicated_bytes(cfg, p)
     lines = [
         f"vllm serve ({p.engine.upper()} engine{', chunked prefill' if p.chunked_prefill else ''}): "
         f"max_model_len {p.context}, {p.batch} seqs, block_size {p.block_size}, "
         f"max_num_batched_tokens {p.max_num_batched_tokens}, max_num_seqs {p.max_num_seqs}, "
         f"tensor_parallel {p.tensor_parallel}, KV {p.kv_type.value.lower()}; figures per GPU",
-        f"weights: {weights_bytes:,} B / {p.tensor_parallel} + RoPE cache {cfg.context_length} × "
-        f"{cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × {b} B = {m.model_bytes:,} B",
+        f"weights: {weights_bytes:,} B / {p.tensor_parallel}"
+        f"{f' (routers {shared:,} B whole on every rank)' if shared else ''} + RoPE cache "
+        f"{cfg.context_length} × {cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × "
+        f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
         f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT[p.engine]}) B"
         f"{'' if p.engine == 'v0' else ' + hidden'} = {sampler:,} B) "
