@@ -453,3 +453,20 @@ def test_concurrency_falls_with_context(a, b):
     large = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=hi, gpu_memory_bytes=80 * GIB).pool
     assert small.num_blocks == large.num_blocks  # the pool does not depend on the context
     assert small.max_concurrency >= large.max_concurrency
+
+
+# --- the V0 engine before 0.6.4: the device's whole used memory as the peak --------------------------
+
+def test_v0_early_counts_nccl_and_v0_2023_the_held_allreduce_inputs():
+    """worker.py before 0.6.4: peak = init_gpu_memory − free after the profile, with NCCL created after
+    that snapshot; before PR #2151 also two all-reduce inputs per layer, tokens × hidden each, held."""
+    def available(engine: str, tp: int) -> int:
+        m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=4096, tensor_parallel=tp, engine=engine,
+                        gpu_memory_bytes=80 * GIB)
+        assert m.pool is not None
+        return m.pool.available_bytes
+
+    assert available("v0", 1) == available("v0-early", 1) == available("v0-2023", 1)
+    assert available("v0", 2) - available("v0-early", 2) == NCCL_BYTES
+    # max_num_batched_tokens = max(max_model_len, 2048) = 4096 without chunked prefill
+    assert available("v0-early", 2) - available("v0-2023", 2) == 2 * 32 * 4096 * 4096 * 2

@@ -122,15 +122,33 @@ def gpu_device(r: Record) -> Device | None:
     return None
 
 
+# vLLM 0.6.4 (released November 2024; PR #9352) replaced the whole-device peak of the V0 profile by torch's
+# peak plus the non-torch increase: logs dated before then follow "v0-early"
+V0_PEAK_CHANGE = (2024, 11)
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+
+
+def _note_date(note: str) -> tuple[int, int] | None:
+    """'June 2024' in a version note → (2024, 6)."""
+    found = re.search(r"\b(" + "|".join(MONTHS) + r") (20\d\d)\b", note)
+    return (int(found.group(2)), MONTHS.index(found.group(1)) + 1) if found else None
+
+
 def vllm_engine(r: Record) -> str:
     """The engine family the record's log comes from (analyses/sizing/runtimes/vllm.py ENGINES): V0 where
     its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
     the default in 0.8); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
     ("Estimated CUDA graph memory") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
     says so or the note dates the log before 0.11 ("before 0.11 ("); else V1 of 0.11 to 0.20."""
-    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
-    known = len(version) == 2
-    if "V0 engine" in (r.version_note or "") or (known and version < (0, 8)):
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    known = len(version) >= 2
+    note = r.version_note or ""
+    if "before 0.2.6" in note:
+        return "v0-2023"
+    if (known and version < (0, 6, 4)) or (_note_date(note) or (9999, 0)) < V0_PEAK_CHANGE:
+        return "v0-early"
+    if "V0 engine" in note or (known and version < (0, 8)):
         return "v0"
     if "Estimated CUDA graph memory" in r.log or (known and version >= (0, 21)):
         return "v1"

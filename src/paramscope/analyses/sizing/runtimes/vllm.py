@@ -65,7 +65,18 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # in 0.11, moved it after: "NCCL buffers ... allocated after the memory snapshot ... shows up as non-torch
 # memory increase"), so with tensor parallelism the NCCL and custom all-reduce buffers are non-torch memory
 # inside the budget. "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
-ENGINES = ("v1", "v1-early", "v1-0.8", "v0")
+# "v0-early": the V0 engine before 0.6.4 (PR #9352 moved it to torch's peak): worker.py
+# determine_num_available_blocks took ``peak_memory = init_gpu_memory − free_gpu_memory`` after the profile
+# run (0.6.3; PR #2031, December 2023: ``total − free``), the device's whole used memory, where
+# init_gpu_memory is read in init_device *before* init_worker_distributed_environment: with tensor
+# parallelism the NCCL and custom all-reduce buffers are part of the peak, inside the budget.
+# "v0-2023": "v0-early" before PR #2151 (merged 2023-12-17, in 0.2.6; issue #2150): torch.distributed's
+# all_reduce recorded its input on the NCCL stream, so the caching allocator could not reuse it until the
+# step synchronised ("the activation memory for all reduce is not reused"): every layer's two all-reduce
+# inputs (attention and MLP outputs, tokens × hidden each) stay reserved through the profile run, and
+# ``total − free`` counts them.
+ENGINES = ("v1", "v1-early", "v1-0.8", "v0", "v0-early", "v0-2023")
+V0_FAMILIES = ("v0", "v0-early", "v0-2023")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 
 # Estimated constants (docs/runtimes.md lists the log lines they come from):
@@ -91,7 +102,8 @@ CUDA_GRAPH_BYTES = 512 * MiB
 #   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
 #   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B; V1 36.2 B (23278-*: −2.14 GiB left of
 #   an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
-SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 36, "v1-0.8": 36, "v0": 40}
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 36, "v1-0.8": 36,
+                           **dict.fromkeys(V0_FAMILIES, 40)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +255,7 @@ def resolve_params(
     """Fill vLLM's defaults the way `vllm serve` of that engine family does, and refuse what it refuses."""
     if engine not in ENGINES:
         raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
-    if engine == "v0":
+    if engine in V0_FAMILIES:
         chunked = context > V0_LONG_CONTEXT if chunked_prefill is None else chunked_prefill
         default_tokens = V0_CHUNK if chunked else max(context, V0_MIN_BATCHED_TOKENS)
         default_seqs = V0_MAX_NUM_SEQS
@@ -366,7 +378,7 @@ def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
     """
     rows = min(p.max_num_seqs, p.max_num_batched_tokens)
     logits = rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT[p.engine])
-    if p.engine == "v0":
+    if p.engine in V0_FAMILIES:
         return logits
     return p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size + logits
 
@@ -414,12 +426,27 @@ def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
     return cdiv(window_tokens, p.block_size) + 1
 
 
-def non_torch_bytes(p: VllmParams) -> int:
+def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     """Memory outside torch that the engine counts inside its budget (see the constants above): in
-    "v1-0.8" the NCCL buffers too, created after its memory snapshot."""
-    if p.engine == "v0":
-        return V0_NON_TORCH_BYTES
-    return NON_TORCH_BYTES + (nccl_bytes(p) if p.engine == "v1-0.8" else 0)
+    "v1-0.8", "v0-early" and "v0-2023" the NCCL buffers too, created after its memory snapshot; in
+    "v0-2023" also the all-reduce inputs the allocator could not reuse (``held_allreduce_bytes``)."""
+    if p.engine in V0_FAMILIES:
+        return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
+    return NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0)
+
+
+def nccl_inside(p: VllmParams) -> bool:
+    """Whether the engine's memory snapshot preceded NCCL's initialisation, so its buffers are in the peak."""
+    return p.engine in ("v1-0.8", "v0-early", "v0-2023")
+
+
+def held_allreduce_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """"v0-2023" with tensor parallelism: two all-reduce inputs per layer of max_num_batched_tokens ×
+    hidden, reserved until the profile step synchronises (issue #2150, fixed by PR #2151 with
+    TORCH_NCCL_AVOID_RECORD_STREAMS=1)."""
+    if p.engine != "v0-2023" or p.tensor_parallel == 1:
+        return 0
+    return 2 * cfg.n_layers * p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size
 
 
 def nccl_bytes(p: VllmParams) -> int:
@@ -436,7 +463,7 @@ def cuda_graph_bytes(p: VllmParams) -> int:
 def outside_bytes(p: VllmParams) -> int:
     """Per GPU, outside the reservation: the CUDA context, NCCL with tensor parallelism, and the graphs
     of the engines that capture them after sizing the cache."""
-    nccl = 0 if p.engine == "v1-0.8" else nccl_bytes(p)
+    nccl = 0 if nccl_inside(p) else nccl_bytes(p)
     graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine != "v1" else 0
     return CUDA_CONTEXT_BYTES + nccl + graphs
 
@@ -475,7 +502,7 @@ def vllm_memory(
     "auto", the model ``dtype``. ``block_size``, ``max_num_batched_tokens`` and ``max_num_seqs`` None take
     vLLM's defaults (16, or 64 for MLA; V1: 8192 and 1024 on GPUs of ≥ 70 GiB other than A100s or with no
     GPU given, else 2048 and 256; V0: see ``resolve_params``). ``cuda_graphs`` False is
-    ``--enforce-eager``. ``engine`` "v1" or "v0" (ENGINES); ``chunked_prefill`` None is the engine's
+    ``--enforce-eager``. ``engine`` one of ENGINES; ``chunked_prefill`` None is the engine's
     default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default).
     """
     p = resolve_params(cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
@@ -486,7 +513,7 @@ def vllm_memory(
     layout, kv, padding = kv_layout(cfg, p)
     model = weights_per_gpu(cfg, weights_bytes, p)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
-    graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(p)
+    graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
     pool = kv_pool(p, layout, model + max(forward, sampler) + non_torch + graphs)
     memory = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch,
                         outside_bytes(p), layout, pool, ())
@@ -514,12 +541,13 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
         f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT[p.engine]}) B"
-        f"{'' if p.engine == 'v0' else ' + hidden'} = {sampler:,} B) "
+        f"{'' if p.engine in V0_FAMILIES else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
         f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate"
-        f"{', NCCL included' if nccl_bytes(p) and p.engine == 'v1-0.8' else ''}): "
+        f"{', NCCL included' if nccl_bytes(p) and nccl_inside(p) else ''}"
+        f"{', all-reduce inputs held' if held_allreduce_bytes(cfg, p) else ''}): "
         f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
-        f"{', NCCL' if p.tensor_parallel > 1 and p.engine != 'v1-0.8' else ''}"
+        f"{', NCCL' if p.tensor_parallel > 1 and not nccl_inside(p) else ''}"
         f"{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
         f"): {m.cuda_context_bytes:,} B",
         f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "
