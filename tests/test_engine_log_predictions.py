@@ -130,11 +130,13 @@ def test_engine_family_and_backend_read_from_each_log():
         "11230-qwen25-72b-gptq-a40-v064", "2382-mixtral-awq-2xa100-80g", "13061-r1-distill-qwen14b-2x4090",
         "21348-qwen3-235b-a22b-fp8-4xh100", "23278-gpt-oss-120b-h100", "27508-gpt-oss-120b-h100",
         "33155-gpt-oss-120b-h100-v0141", "myoceane-gpt-oss-20b-a100-v0190", "2031-llama2-70b-4xa100-80g",
-        "5248-deepseek-coder-6.7b-2xt4", "10511-llama3-8b-80g-tp1")}
+        "5248-deepseek-coder-6.7b-2xt4", "10511-llama3-8b-80g-tp1", "6746-llama31-405b-fp8-8xh100",
+        "10517-llama31-8b-3090-20k")}
     assert families == {
         "11230-qwen25-72b-gptq-a40-v064": "v0", "2382-mixtral-awq-2xa100-80g": "v0-early",
         "2031-llama2-70b-4xa100-80g": "v0-2023", "5248-deepseek-coder-6.7b-2xt4": "v0-early",
-        "10511-llama3-8b-80g-tp1": "v0",
+        "10511-llama3-8b-80g-tp1": "v0", "6746-llama31-405b-fp8-8xh100": "v0-early",
+        "10517-llama31-8b-3090-20k": "v0",
         "13061-r1-distill-qwen14b-2x4090": "v0", "21348-qwen3-235b-a22b-fp8-4xh100": "v1-0.8",
         "23278-gpt-oss-120b-h100": "v1-0.8", "27508-gpt-oss-120b-h100": "v1-early",
         "33155-gpt-oss-120b-h100-v0141": "v1-early", "myoceane-gpt-oss-20b-a100-v0190": "v1-early"}

@@ -130,7 +130,14 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 def _note_date(note: str) -> tuple[int, int] | None:
-    """'June 2024' in a version note → (2024, 6)."""
+    """The date a version note gives the log, (year, month): 'log dated 07-24 (2024)' (the log's MM-DD and
+    the year), '2024-12-02', else a month named with its year ('June 2024')."""
+    found = re.search(r"dated (\d\d)-\d\d \((20\d\d)\)", note)
+    if found:
+        return int(found.group(2)), int(found.group(1))
+    found = re.search(r"\b(20\d\d)-(\d\d)-\d\d\b", note)
+    if found:
+        return int(found.group(1)), int(found.group(2))
     found = re.search(r"\b(" + "|".join(MONTHS) + r") (20\d\d)\b", note)
     return (int(found.group(2)), MONTHS.index(found.group(1)) + 1) if found else None
 
