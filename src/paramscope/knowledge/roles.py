@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 # (component path, [regular expressions on the local name]); families in comments.
 COMPONENTS: list[tuple[str, list[str]]] = [
@@ -76,13 +76,15 @@ _PARENT_HINTS = [
     (r"(^|\.)pooler\.dense$", "other"),
 ]
 
-_LAYER = re.compile(
+_LAYER = (
     r"^(?P<prefix>.*?(?:^|\.)(?:layers|layer|h|blk|blocks|block|decoder\.layers|encoder\.layer))"
     r"\.(?P<index>\d+)\.(?P<rest>.*)$")
 # gpt-oss spells some suffixes with "_" (``down_proj_bias``, ``gate_up_proj_blocks``)
-_SUFFIX = re.compile(r"[._](e_score_correction_bias|weight_scale_inv|weight|bias|scale|blocks|scales)$")
-_COMPILED = [(c, [re.compile(p) for p in pats]) for c, pats in COMPONENTS]
-_HINTS = [(re.compile(p), c) for p, c in _PARENT_HINTS]
+_SUFFIX = r"[._](e_score_correction_bias|weight_scale_inv|weight|bias|scale|blocks|scales)$"
+
+# Patterns are compiled on first use: compiling ~80 of them is most of what importing this module would
+# cost (~10 ms), and a name is placed by the first rows that match, so later rows may never be needed.
+_rx = cache(re.compile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,25 +101,25 @@ def place(name: str) -> Placement:
     """Component, role and layer of a tensor name (Hugging Face or GGUF spelling)."""
     layer = None
     local = name
-    m = _LAYER.match(name)
-    if m and not _is_tower(m.group("prefix")):
+    m = _rx(_LAYER).match(name)
+    if m and not _rx(_TOWER_PREFIX).search(m.group("prefix")):
         layer, local = int(m.group("index")), m.group("rest")
     # numeric segments do not change the class: "experts.17.w1" ~ "experts.0.w1"
-    component, role = _classify(_DIGITS.sub("0", local))
+    component, role = _classify(_rx(_DIGITS).sub("0", local))
     return Placement(component, role, layer)
 
 
-_DIGITS = re.compile(r"(?<=\.)\d+(?=\.)")  # whole numeric segments only (not w1/w3)
+_DIGITS = r"(?<=\.)\d+(?=\.)"  # whole numeric segments only (not w1/w3)
 
 
 @lru_cache(maxsize=4096)
 def _classify(local: str) -> tuple[str, str]:
     stem, suffix = local, ""
-    s = _SUFFIX.search(local)
+    s = _rx(_SUFFIX).search(local)
     if s:
         stem, suffix = local[: s.start()], s.group(1)
     component = _component(stem)
-    is_norm = component == "norm" or any(rx.search(stem) for rx in _NORMS)
+    is_norm = component == "norm" or any(_rx(p).search(stem) for p in _PATTERNS["norm"])
     if suffix in ("bias", "e_score_correction_bias"):
         return component, "bias"
     return component, "norm" if is_norm else "weight"
@@ -125,25 +127,19 @@ def _classify(local: str) -> tuple[str, str]:
 
 def _component(stem: str) -> str:
     for tower in ("vision", "projector"):
-        if any(rx.search(stem) for rx in _TOWERS[tower]):
+        if any(_rx(p).search(stem) for p in _PATTERNS[tower]):
             return tower
-    for rx, comp in _HINTS:
-        if rx.search(stem):
+    for p, comp in _PARENT_HINTS:
+        if _rx(p).search(stem):
             return comp
     dotted = "." + stem
-    for comp, rxs in _COMPILED:
-        for rx in rxs:
+    for comp, patterns in COMPONENTS:
+        for p in patterns:
+            rx = _rx(p)
             if rx.search(stem) or rx.search(dotted):
                 return comp
     return "other"
 
 
-_TOWERS = {c: rxs for c, rxs in _COMPILED if c in ("vision", "projector")}
-_NORMS = dict(_COMPILED)["norm"]
-
-
-_TOWER_PREFIX = re.compile(r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder)")
-
-
-def _is_tower(prefix: str) -> bool:
-    return bool(_TOWER_PREFIX.search(prefix))
+_PATTERNS = dict(COMPONENTS)
+_TOWER_PREFIX = r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder)"
