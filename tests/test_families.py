@@ -43,6 +43,16 @@ def test_tensors_are_well_formed(name: str) -> None:
 
 
 # -- Llama, Mistral, Qwen2, Qwen3 ----------------------------------------------------------------------
+def test_a_model_type_is_a_family_row_or_a_multimodal_wrapper_never_both() -> None:
+    """knowledge.families looks a model_type up in the family rows first and loads the multimodal
+    tables only for the rest; that is the same answer only while no name is in both tables."""
+    from paramscope.knowledge.families.multimodal import COMPOSITES
+    from paramscope.knowledge.families.table import FAMILIES
+
+    assert not set(FAMILIES) & set(COMPOSITES)
+    assert set(supported_model_types()) == set(FAMILIES) | set(COMPOSITES)
+
+
 def test_llama_3_1_8b_layout() -> None:
     s = shapes(cfg("llama-3.1-8b"))
     assert s["model.embed_tokens.weight"] == (128256, 4096)

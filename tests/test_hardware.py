@@ -246,6 +246,17 @@ def test_detect_without_psutil_reads_proc_meminfo(monkeypatch):
     assert info.total_ram_bytes > GiB
 
 
+def test_proc_meminfo_agrees_with_psutil():
+    """On Linux /proc/meminfo answers first: the same figures psutil.virtual_memory() reads there."""
+    psutil = pytest.importorskip("psutil")
+    if not system.MEMINFO.exists():
+        pytest.skip("no /proc/meminfo here")
+    total, available, source = system.ram()
+    memory = psutil.virtual_memory()
+    assert source == "/proc/meminfo" and total == memory.total
+    assert abs(available - memory.available) < 256 * 2**20  # read a moment apart on a busy machine
+
+
 def test_detect_without_psutil_or_meminfo_uses_sysconf(monkeypatch, tmp_path):
     if not hasattr(os, "sysconf"):
         pytest.skip("no os.sysconf here")
@@ -255,10 +266,11 @@ def test_detect_without_psutil_or_meminfo_uses_sysconf(monkeypatch, tmp_path):
     assert info.ram_source == "sysconf" and info.total_ram_bytes > GiB
 
 
-def test_detect_prefers_psutil(monkeypatch):
+def test_detect_asks_psutil_without_proc_meminfo(monkeypatch, tmp_path):
     fake = types.ModuleType("psutil")
     fake.virtual_memory = lambda: types.SimpleNamespace(total=64 * GiB, available=40 * GiB)
     monkeypatch.setitem(sys.modules, "psutil", fake)
+    monkeypatch.setattr(system, "MEMINFO", tmp_path / "missing")  # macOS, Windows
     info = system.detect()
     assert (info.total_ram_bytes, info.available_ram_bytes, info.ram_source) == (64 * GiB, 40 * GiB, "psutil")
 

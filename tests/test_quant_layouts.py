@@ -22,15 +22,10 @@ import paramscope
 from builders.safetensors_files import write_safetensors
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs
+from paramscope.knowledge.config_tensors import CONFIG_ONLY_NOTE, config_tensors
 from paramscope.knowledge.families import expected_tensors
 from paramscope.knowledge.quant_configs import from_config, from_hf_config
-from paramscope.knowledge.quant_layouts import (
-    CONFIG_ONLY_NOTE,
-    NESTED_OFFSET_CHARS,
-    as_stored,
-    config_tensors,
-    excluded,
-)
+from paramscope.knowledge.quant_layouts import NESTED_OFFSET_CHARS, as_stored, excluded
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import paramscope
-from paramscope.analyses.sizing.weights import loaded_weights, reprice
+from paramscope.analyses.sizing.loaded import loaded_weights
+from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs

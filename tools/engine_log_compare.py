@@ -19,10 +19,11 @@ import engine_logs
 from engine_logs import FIXTURES, Record
 
 import paramscope
+from paramscope.analyses.sizing.loaded import loaded_weights
 from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
 from paramscope.analyses.sizing.runtimes.vllm import vllm_memory
-from paramscope.analyses.sizing.weights import loaded_weights, reprice
+from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
 from paramscope.model import Model

@@ -1,9 +1,10 @@
 """This machine: RAM, CPU, and (when asked) NVIDIA GPUs with their catalogue rows.
 
 Cheap by design: ``detect()`` reads RAM and CPU facts only; GPUs are probed through NVML
-(``nvidia-ml-py``, imported as ``pynvml``) only with ``detect(gpus=True)``. Every probe degrades to
-"unknown" instead of raising: no psutil falls back to /proc/meminfo, then to ``os.sysconf``; no
-nvidia-ml-py, no driver or an NVML error means no GPUs, with the reason in ``gpu_note``.
+(``nvidia-ml-py``, imported as ``pynvml``) only with ``detect(gpus=True)``; ``ram()`` alone is what
+`fit` asks. Every probe degrades to "unknown" instead of raising: RAM comes from /proc/meminfo (Linux:
+the file psutil reads there, without psutil's ~15 ms import), else psutil (other systems), else
+``os.sysconf``; no nvidia-ml-py, no driver or an NVML error means no GPUs, with the reason in ``gpu_note``.
 docs/hardware.md describes the order of the probes.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +48,7 @@ class SystemInfo:
 
 def detect(gpus: bool = False) -> SystemInfo:
     """Describe this machine. Never raises; unknown facts are None."""
-    total, available, source = _ram()
+    total, available, source = ram()
     found: tuple[GpuInfo, ...] = ()
     note = None
     if gpus:
@@ -58,7 +58,15 @@ def detect(gpus: bool = False) -> SystemInfo:
                       gpu_note=note)
 
 
-def _ram() -> tuple[int | None, int | None, str]:
+def ram() -> tuple[int | None, int | None, str]:
+    """(total, available, source) of this machine's RAM; never raises."""
+    try:
+        total, available = parse_meminfo(MEMINFO.read_text())
+    except (OSError, ValueError):
+        pass
+    else:
+        if total is not None and available is not None:  # Linux ≥ 3.14 (what psutil reads there)
+            return total, available, "/proc/meminfo"
     try:
         import psutil
     except ImportError:
@@ -66,13 +74,6 @@ def _ram() -> tuple[int | None, int | None, str]:
     else:
         memory = psutil.virtual_memory()
         return int(memory.total), int(memory.available), "psutil"
-    try:
-        total, available = parse_meminfo(MEMINFO.read_text())
-    except (OSError, ValueError):
-        pass
-    else:
-        if total is not None:
-            return total, available, "/proc/meminfo"
     try:
         page = os.sysconf("SC_PAGE_SIZE")
         total = page * os.sysconf("SC_PHYS_PAGES")
@@ -101,7 +102,11 @@ def _cpu_model() -> str | None:
         model = parse_cpuinfo(CPUINFO.read_text())
     except (OSError, UnicodeDecodeError):
         model = None
-    return model or platform.processor() or None
+    if model:
+        return model
+    import platform  # only where /proc/cpuinfo says nothing: its import compiles a dozen patterns
+
+    return platform.processor() or None
 
 
 def parse_cpuinfo(text: str) -> str | None:

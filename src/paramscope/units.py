@@ -16,7 +16,8 @@ from paramscope.errors import UsageError
 
 BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-_SIZE = re.compile(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*")
+# patterns as text, compiled by re (and cached there) on first use
+_SIZE = r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*"
 
 _SUFFIXES = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K"))
 
@@ -68,7 +69,7 @@ def parse_bytes(text: str | int, what: str = "size") -> int:
         if text <= 0:
             raise UsageError(f"{what} must be positive (found {text})")
         return text
-    m = _SIZE.fullmatch(str(text).lower())
+    m = re.fullmatch(_SIZE, str(text).lower())
     if m and not m.group(2):
         raise UsageError(f"{what} {text!r} needs a unit: {m.group(1)}GiB (binary, as nvidia-smi and free "
                          f"count) or {m.group(1)}GB (decimal)")
@@ -81,7 +82,7 @@ def parse_bytes(text: str | int, what: str = "size") -> int:
 
 
 COUNT_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
-_COUNT = re.compile(r"\s*([0-9][0-9_,]*\.?[0-9]*(?:e[+-]?[0-9]+)?)\s*([a-z]?)\s*")
+_COUNT = r"\s*([0-9][0-9_,]*\.?[0-9]*(?:e[+-]?[0-9]+)?)\s*([a-z]?)\s*"
 
 
 def parse_count(text: str | int | float, what: str = "count") -> int:
@@ -89,7 +90,7 @@ def parse_count(text: str | int | float, what: str = "count") -> int:
     if isinstance(text, int | float) and not isinstance(text, bool):
         n = float(text)
     else:
-        m = _COUNT.fullmatch(str(text).lower())
+        m = re.fullmatch(_COUNT, str(text).lower())
         if not m or m.group(2) not in COUNT_SUFFIXES:
             raise UsageError(f"not a {what}: {text!r} (examples: 10M, 2.5B, 1e9, 15T)")
         try:

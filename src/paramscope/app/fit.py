@@ -72,12 +72,12 @@ def fit(source: Source | FitRequest, **options: Any) -> FitResult:
     """What fits where: ``paramscope.fit("mixtral-8x7b", gpu="rtx-4090", ram="64GiB").report``."""
     from paramscope.analyses.sizing.fit import fit as fit_report
     from paramscope.analyses.sizing.speed import speed_for
-    from paramscope.system import detect
+    from paramscope.system import ram as host_ram
     from paramscope.units import parse_bytes
 
     req = source if isinstance(source, FitRequest) else FitRequest.build(source, options)
     device, origin = _device(req.gpu)
-    ram = parse_bytes(req.ram, "RAM size") if req.ram is not None else detect().available_ram_bytes
+    ram = parse_bytes(req.ram, "RAM size") if req.ram is not None else host_ram()[1]
     model = open_source(req.source)
     report = fit_report(model, req.memory_request(device), ram_bytes=ram)
     speed = speed_for(model, report.on_devices, device, report.devices_needed or 1)

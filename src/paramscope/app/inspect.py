@@ -33,11 +33,12 @@ class InspectResult:
         return self.safety.exit_code if self.safety else 0
 
     def to_json(self) -> dict[str, Any]:
-        from paramscope.app.scan import verdict_json
         from paramscope.app.shapes import inventory_json
 
         out = inventory_json(self.inventory, tensors=self.request.tensors, layers=self.request.layers)
         if self.safety:
+            from paramscope.app.scan import verdict_json
+
             out["pickle_safety"] = verdict_json(self.safety)
         return out | remote_json(self.model)
 
@@ -45,21 +46,24 @@ class InspectResult:
 def inspect(source: Source | InspectRequest, **options: Any) -> InspectResult:
     """What is inside ``source``: ``paramscope.inspect("model.gguf", layers=True).inventory.total_params``."""
     from paramscope.analyses.contents.inventory import inventory
-    from paramscope.analyses.safety.pickle_safety import assess
 
     req = source if isinstance(source, InspectRequest) else InspectRequest(source, **options)
     model = open_source(req.source)
-    return InspectResult(req, model, inventory(model), _full_scan(model, assess(model)))
+    return InspectResult(req, model, inventory(model), _safety(model))
 
 
-def _full_scan(model: Model, verdict: Verdict | None) -> Verdict | None:
-    """The safety line of a pickle-based model from ``scan``'s reading of its local files: every pickle
-    they hold, not only the one the tensors come from (data after STOP, other zip members, frames)."""
+def _safety(model: Model) -> Verdict | None:
+    """The safety line of a pickle-based model (None for any other) from ``scan``'s reading of its local
+    files: every pickle they hold, not only the one the tensors come from (data after STOP, other zip
+    members, frames)."""
+    if "pickle_globals" not in model.metadata:  # what a pickle reader leaves; the safety check stays unloaded
+        return None
     from pathlib import Path
 
-    from paramscope.analyses.safety.pickle_safety import judge
+    from paramscope.analyses.safety.pickle_safety import assess, judge
     from paramscope.app.scan import scan_file
 
+    verdict = assess(model)
     local = [Path(f) for f in model.files if Path(f).is_file()]
     if verdict is None or not local:
         return verdict

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 PIPED_WIDTH = 160  # columns for output that goes to a file or pipe and no COLUMNS says otherwise
-# trailing blanks of a line, with any SGR escape codes (colours) among them: the codes are kept
-_TRAILING = re.compile(r"(?:[ \t]|\x1b\[[0-9;]*m)+$")
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
+# trailing blanks of a line, with any SGR escape codes (colours) among them: the codes are kept. Patterns
+# as text, compiled by re (and cached there) on first use: --json output never needs them.
+_TRAILING = r"(?:[ \t]|\x1b\[[0-9;]*m)+$"
+_SGR = r"\x1b\[[0-9;]*m"
 
 
 def dump(data: Any) -> None:
@@ -57,8 +58,8 @@ class TrimmedLines:
 
 
 def trim(line: str) -> str:
-    m = _TRAILING.search(line)
-    return line if m is None else line[:m.start()] + "".join(_SGR.findall(m.group()))
+    m = re.search(_TRAILING, line)
+    return line if m is None else line[:m.start()] + "".join(re.findall(_SGR, m.group()))
 
 
 def console() -> Console:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from paramscope.errors import HeaderError
+from paramscope.knowledge.config_tensors import config_tensors
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 from paramscope.knowledge.quant_configs import from_config
-from paramscope.knowledge.quant_layouts import config_tensors
 from paramscope.model import Model
 from paramscope.sources.folder import Folder, LocalFolder
 from paramscope.sources.local import read_small_file

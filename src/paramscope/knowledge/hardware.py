@@ -361,9 +361,10 @@ def find_device(name: str) -> Device:
 
 
 _UNITS = {"k": 1, "m": 2, "g": 3, "t": 4}
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt])(i?)b$")
-_COUNT_FIRST = re.compile(r"^(\d+)\s*[x×*]\s*(.+)$")
-_COUNT_LAST = re.compile(r"^(.+?)\s*([x×*])\s*(\d+)$")
+# as text, compiled by re (and cached there) when a device spec is first parsed
+_MEMORY = r"^(\d+(?:\.\d+)?)\s*([kmgt])(i?)b$"
+_COUNT_FIRST = r"^(\d+)\s*[x×*]\s*(.+)$"
+_COUNT_LAST = r"^(.+?)\s*([x×*])\s*(\d+)$"
 
 
 def custom_device(memory: str) -> Device | None:
@@ -372,7 +373,7 @@ def custom_device(memory: str) -> Device | None:
     Units mean what they say; a card sold as "24 GB" holds 24 GiB (module docstring), so '24GiB'
     describes it. Bandwidth and FLOP/s are unknown.
     """
-    match = _MEMORY.match(memory.strip().lower())
+    match = re.match(_MEMORY, memory.strip().lower())
     if match is None:
         return None
     value, prefix, binary = match.groups()
@@ -398,9 +399,9 @@ def parse_gpu_spec(spec: str) -> tuple[Device, int]:
     if whole is not None:
         return whole, 1
     readings: list[tuple[str, str]] = []  # (name, count), most likely first
-    if match := _COUNT_FIRST.match(text):
+    if match := re.match(_COUNT_FIRST, text):
         readings.append((match.group(2), match.group(1)))
-    if match := _COUNT_LAST.match(text):
+    if match := re.match(_COUNT_LAST, text):
         name, separator, count = match.groups()
         readings.append((name, count))
         if separator == "x":  # 'mi300x8': the x may end the name

@@ -653,20 +653,6 @@ RULES: dict[str, Rule] = {
 }
 
 
-# Said of every tensor list built from a config alone (inventory notes), since real files may differ so.
-CONFIG_ONLY_NOTE = ("listed from config.json: a checkpoint file of it may also hold tensors that are not "
-                    "parameters (float32 rotary_emb.inv_freq buffers in files saved by older transformers) "
-                    "and, with tied embeddings, a second copy of the output head; read the file itself to "
-                    "see them listed as buffers and the head counted once")
-
-
-def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
-                   config: Mapping[str, Any]) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
-    """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
-    stored = as_stored(logical, q, str(config.get("model_type") or ""))
-    return stored.tensors, (*stored.notes, CONFIG_ONLY_NOTE)
-
-
 # --- what an engine holds after loading a stored checkpoint ------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class EngineLayout:

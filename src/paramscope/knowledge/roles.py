@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 # (component path, [regular expressions on the local name]); families in comments.
 COMPONENTS: list[tuple[str, list[str]]] = [
@@ -81,20 +81,22 @@ _PARENT_HINTS = [
     (r"(^|\.)pooler\.dense$", "other"),
 ]
 
-_LAYER = re.compile(
+_LAYER = (
     r"^(?P<prefix>.*?(?:^|\.)(?:layers|layer|h|blk|blocks|block|decoder\.layers|encoder\.layer))"
     r"\.(?P<index>\d+)\.(?P<rest>.*)$")
 # gpt-oss spells some suffixes with "_" (``down_proj_bias``, ``gate_up_proj_blocks``). Quantized checkpoints
 # store a module's weight as pieces (knowledge/quant_layouts.py LAYOUTS): GPTQ/AWQ qweight, qzeros, scales,
 # g_idx; compressed-tensors weight_packed, weight_scale, weight_zero_point, weight_shape, weight_g_idx,
 # input_scale; bitsandbytes SCB, weight_format, weight.absmax, quant_map, nested_*, quant_state.*; MLX biases
-_SUFFIX = re.compile(
+_SUFFIX = (
     r"[._](e_score_correction_bias|weight_scale_inv|weight_scale|weight_packed|weight_zero_point|weight_shape"
     r"|weight_g_idx|weight_global_scale|input_global_scale|input_scale|input_zero_point|output_scale|"
     r"weight\.(?:nested_)?(?:absmax|quant_map)|weight\.quant_state\.bitsandbytes__\w+|weight_format|SCB|"
     r"qweight|qzeros|scales|g_idx|biases|weight|bias|scale|blocks)$")
-_COMPILED = [(c, [re.compile(p) for p in pats]) for c, pats in COMPONENTS]
-_HINTS = [(re.compile(p), c) for p, c in _PARENT_HINTS]
+
+# Patterns are compiled on first use: compiling ~80 of them is most of what importing this module would
+# cost (~10 ms), and a name is placed by the first rows that match, so later rows may never be needed.
+_rx = cache(re.compile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,25 +113,25 @@ def place(name: str) -> Placement:
     """Component, role and layer of a tensor name (Hugging Face or GGUF spelling)."""
     layer = None
     local = name
-    m = _LAYER.match(name)
-    if m and not _is_tower(m.group("prefix")):
+    m = _rx(_LAYER).match(name)
+    if m and not _rx(_TOWER_PREFIX).search(m.group("prefix")):
         layer, local = int(m.group("index")), m.group("rest")
     # numeric segments do not change the class: "experts.17.w1" ~ "experts.0.w1"
-    component, role = _classify(_DIGITS.sub("0", local))
+    component, role = _classify(_rx(_DIGITS).sub("0", local))
     return Placement(component, role, layer)
 
 
-_DIGITS = re.compile(r"(?<=\.)\d+(?=\.)")  # whole numeric segments only (not w1/w3)
+_DIGITS = r"(?<=\.)\d+(?=\.)"  # whole numeric segments only (not w1/w3)
 
 
 @lru_cache(maxsize=4096)
 def _classify(local: str) -> tuple[str, str]:
     stem, suffix = local, ""
-    s = _SUFFIX.search(local)
+    s = _rx(_SUFFIX).search(local)
     if s:
         stem, suffix = local[: s.start()], s.group(1)
     component = _component(stem)
-    is_norm = component == "norm" or any(rx.search(stem) for rx in _NORMS)
+    is_norm = component == "norm" or any(_rx(p).search(stem) for p in _PATTERNS["norm"])
     if suffix in ("bias", "e_score_correction_bias"):
         return component, "bias"
     return component, "norm" if is_norm else "weight"
@@ -137,27 +139,21 @@ def _classify(local: str) -> tuple[str, str]:
 
 def _component(stem: str) -> str:
     for tower in TOWERS:
-        if any(rx.search(stem) for rx in _TOWERS[tower]):
+        if any(_rx(p).search(stem) for p in _PATTERNS[tower]):
             return tower
-    for rx, comp in _HINTS:
-        if rx.search(stem):
+    for p, comp in _PARENT_HINTS:
+        if _rx(p).search(stem):
             return comp
     dotted = "." + stem
-    for comp, rxs in _COMPILED:
-        for rx in rxs:
+    for comp, patterns in COMPONENTS:
+        for p in patterns:
+            rx = _rx(p)
             if rx.search(stem) or rx.search(dotted):
                 return comp
     return "other"
 
 
 TOWERS = ("vision", "audio", "projector")  # components outside the text model
-_TOWERS = {c: rxs for c, rxs in _COMPILED if c in TOWERS}
-_NORMS = dict(_COMPILED)["norm"]
-
-
-_TOWER_PREFIX = re.compile(r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder|"
-                           r"audio_tower|audio_model|^a$|^a\.)")
-
-
-def _is_tower(prefix: str) -> bool:
-    return bool(_TOWER_PREFIX.search(prefix))
+_PATTERNS = dict(COMPONENTS)
+_TOWER_PREFIX = (r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder|"
+                 r"audio_tower|audio_model|^a$|^a\.)")

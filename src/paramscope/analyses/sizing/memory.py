@@ -110,11 +110,12 @@ def weights_for(model: Model, scheme: str | None, runtime: str = "", device: Dev
 
 def _weights_for(model: Model, scheme: str | None, runtime: str, device: Device | None,
                  n_devices: int) -> tuple[int, str, tuple[str, ...]]:
-    from paramscope.analyses.sizing.weights import loaded_weights, reprice
-
     if scheme is None:
+        from paramscope.analyses.sizing.loaded import loaded_weights
+
         loaded = loaded_weights(model, runtime, device, tensor_parallel=n_devices)
         return loaded.bytes, "as stored", tuple(f"weights: {n}" for n in loaded.notes)
+    from paramscope.analyses.sizing.weights import reprice
 
     r = reprice(model, scheme)
     parts = " + ".join(f"{k} {v.bytes:,} B ({v.tensors} tensors)" for k, v in r.by_type.items())

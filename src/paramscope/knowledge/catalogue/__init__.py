@@ -104,9 +104,11 @@ def _strip_org(name: str) -> str:
 
 def has(name: str) -> bool:
     """Is this a name the catalogue answers: a config it ships, or a closed model it knows of?"""
+    if _key(name) in _entries():
+        return True
     from paramscope.knowledge.catalogue import closed
 
-    return _key(name) in _entries() or closed.find(name) is not None
+    return closed.find(name) is not None
 
 
 def suggest(name: str, n: int = 3) -> list[str]:
@@ -141,9 +143,9 @@ def load_config(name: str) -> dict[str, Any]:
 
 def open_entry(name: str) -> Model:
     """The entry as a ``Model`` built from its config (format "config", no weights)."""
+    from paramscope.knowledge.config_tensors import config_tensors
     from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
     from paramscope.knowledge.quant_configs import from_config
-    from paramscope.knowledge.quant_layouts import config_tensors
 
     entry = lookup(name)
     cfg = load_config(entry.name)

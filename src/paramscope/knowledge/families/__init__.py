@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.decoder import decoder_tensors
@@ -33,10 +33,12 @@ from paramscope.knowledge.families.encoders import (
 )
 from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
 from paramscope.knowledge.families.hfconfig import HfConfig
-from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_ALIASES, VISION_TOWERS, Composite
 from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model import ArchConfig, Tensor
+
+if TYPE_CHECKING:
+    from paramscope.knowledge.families.multimodal import Composite
 
 __all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describes", "expected_tensors",
            "supported_model_types"]
@@ -67,7 +69,19 @@ EXTRA_KEYS = (
 
 
 def supported_model_types() -> list[str]:
+    from paramscope.knowledge.families.multimodal import COMPOSITES
+
     return sorted([*FAMILIES, *COMPOSITES])
+
+
+def _composite(model_type: str) -> Composite | None:
+    """The multimodal wrapper called ``model_type``, None for a family row. A model_type is one or the
+    other, never both (tests/test_families.py), so a text model never loads the multimodal tables."""
+    if model_type in FAMILIES:
+        return None
+    from paramscope.knowledge.families.multimodal import COMPOSITES
+
+    return COMPOSITES.get(model_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +114,7 @@ def describes(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[str,
     """The transformers class(es) whose checkpoint our row lists for a config without
     ``architectures``: the row's ``describes``, else its first ``architectures`` entry."""
     model_type = _model_type(cfg, source)
-    composite = COMPOSITES.get(model_type)
+    composite = _composite(model_type)
     if composite is not None:
         return composite.describes
     fam = FAMILIES[model_type]
@@ -152,9 +166,11 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
     if not isinstance(cfg, Mapping):
         raise FormatError(source, "a config must be a JSON object", found=type(cfg).__name__)
     model_type = _model_type(cfg, source)
-    composite = COMPOSITES.get(model_type)
+    composite = _composite(model_type)
     if composite is None:
         return _Plan(resolve(_family(model_type, source), cfg, source), cfg)
+    from paramscope.knowledge.families.multimodal import VISION_ALIASES, VISION_TOWERS
+
     text = _section(cfg, "text_config", source)
     if not text and composite.text_inline and "hidden_size" in cfg:
         text = {k: v for k, v in cfg.items() if k not in ("model_type", "vision_config")}
@@ -199,6 +215,8 @@ def _build(plan: _Plan) -> TensorList:
     else:
         decoder_tensors(d, t)
     if c is not None and plan.vision is not None:
+        from paramscope.knowledge.families.multimodal import VISION_TOWERS
+
         tower = VISION_TOWERS[plan.vision_type]
         tower.build(plan.vision, t, tower.prefix(c.vision_prefix))
         c.projector(plan.vision, d.hidden, t, c.projector_prefix, plan.outer)
@@ -217,7 +235,7 @@ def _model_type(cfg: Mapping[str, Any], source: str) -> str:
                                    f"supported model types: {', '.join(supported_model_types())}")
         model_type = known[0]
     model_type = ALIASES.get(model_type, model_type)
-    if model_type not in FAMILIES and model_type not in COMPOSITES:
+    if model_type not in FAMILIES and _composite(model_type) is None:
         raise NoFamilyRow(f"{source}: model_type {model_type!r} has no row in paramscope's family table")
     return model_type
 
@@ -273,6 +291,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
 
 def _tower_summary(plan: _Plan, c: Composite, v: HfConfig) -> dict[str, Any]:
     """Shape and parameter count of the vision tower and projector, for the summary."""
+    from paramscope.knowledge.families.multimodal import VISION_TOWERS
+
     tensors = _build(plan).items
     vision_prefix = VISION_TOWERS[plan.vision_type].prefix(c.vision_prefix)
     vision = sum(t.params for t in tensors if t.name.startswith(vision_prefix))

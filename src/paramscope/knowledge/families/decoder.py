@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from paramscope.knowledge.families.dims import Dims
-from paramscope.knowledge.families.ssm import MIXER_TENSORS
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model.dtypes import DType
 
@@ -375,6 +374,8 @@ def _shared_index_block(d: Dims, t: TensorList, p: str) -> None:
 
 def _mixer_block(d: Dims, t: TensorList, p: str) -> None:
     assert d.mixer is not None  # resolve() sets it for every family with recurrent blocks
+    from paramscope.knowledge.families.ssm import MIXER_TENSORS
+
     MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "mixer"))
 
 
@@ -396,6 +397,8 @@ def _cross_block(d: Dims, t: TensorList, p: str) -> None:
 def _lightning_block(d: Dims, t: TensorList, p: str) -> None:
     """MiniMax's linear-attention layers sit in the attention slot (self_attn.)."""
     assert d.mixer is not None
+    from paramscope.knowledge.families.ssm import MIXER_TENSORS
+
     MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "attn"))
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig, config_dtype
-from paramscope.knowledge.families.ssm import MIXERS, Mixer
 from paramscope.knowledge.families.table import Family
 from paramscope.model.dtypes import DType
+
+if TYPE_CHECKING:
+    from paramscope.knowledge.families.ssm import Mixer
 
 # Per-expert tensors are listed one by one (Mixtral, Qwen, DeepSeek checkpoints name each expert), so
 # layers × experts is bounded: DeepSeek-V3 has 58 × 256 = 14,848.
@@ -380,7 +382,9 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         qk_norm=fam.qk_norm if _switch(hf, fam.qk_norm_switch) else "",
         norms=NORM_RULES[fam.norm_rule](hf) if fam.norm_rule else fam.norms,
         layer_types=layer_types, sliding_window=window, bare=outer is None and _bare(fam, raw))
-    if fam.mixer:
+    if fam.mixer:  # the state-space tables load only for a family that has a recurrent mixer
+        from paramscope.knowledge.families.ssm import MIXERS
+
         rule = MIXERS[fam.mixer]
         blocks = rule.layers(hf, n_layers)
         attention = [k for k in layer_types if k in ("full", "sliding")] or ["full"]
