@@ -26,6 +26,9 @@ class MemoryRequest:
     runtime: str = "llama.cpp"
     device: Device | None = None
     n_devices: int = 1
+    # encoder-decoders (T5, BART): encoder input tokens per sequence; None: as many as the context.
+    # Models with a fixed encoder length (Whisper: 1500 frames) ignore it.
+    encoder_length: int | None = None
     # the runtime's own options (runtimes.Runtime.options: llama.cpp ubatch, vLLM gpu_memory_utilization…)
     options: Mapping[str, Any] = field(default_factory=dict)
 
