@@ -59,6 +59,9 @@ class RuntimeParts:
     # weights held twice (llama.cpp, tied embeddings offloaded: on the host for the lookup, on the GPU as
     # the output matrix): on the devices beside the weights, and in the total
     duplicate_weights_bytes: int = 0
+    # the KV cache by kind ("full", "sliding", "linear", "cross" = an encoder-decoder's cross-attention,
+    # "encoder output"), where the runtime reports it
+    kv_parts: tuple[tuple[str, int], ...] = ()
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:

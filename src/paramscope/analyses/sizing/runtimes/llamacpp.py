@@ -503,4 +503,5 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         t.value.lower(), explain, notes,
                         host_weights_bytes=split.host_weights_bytes if split else 0,
                         host_kv_bytes=split.host_kv_bytes if split else 0,
+                        kv_parts=tuple((p.kind, p.total_bytes) for p in m.kv.parts),
                         duplicate_weights_bytes=split.duplicate_bytes if split else 0)
