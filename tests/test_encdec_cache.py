@@ -108,3 +108,17 @@ def test_whisper_encoder_length_is_fixed():
     cross = kv.part(CROSS)
     assert cross is not None and (cross.cells, cross.layers) == (1500, 2)
     assert kv.part("full").layers == 2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("decoder_keys", "expected"), [({}, 6), ({"t5.decoder_block_count": 4}, 4)])
+def test_gguf_t5_caches_in_its_decoder_layers(decoder_keys, expected):
+    from paramscope.knowledge.gguf_arch import arch_config
+
+    meta = {"general.architecture": "t5", "t5.block_count": 6, "t5.embedding_length": 512,
+            "t5.attention.head_count": 8, "t5.attention.key_length": 64, "t5.attention.value_length": 64,
+            "t5.feed_forward_length": 2048, "t5.context_length": 512, **decoder_keys}
+    cfg = arch_config(meta, set(), 32128, "t5.gguf")
+    assert cfg is not None and cfg.decoder_layers == expected
+    kv = kv_cache_for_context(cfg, 100, encoder_length=50)
+    assert kv.part("full").layers == expected  # type: ignore[union-attr]
+    assert kv.part(CROSS).cells == 50  # type: ignore[union-attr]
