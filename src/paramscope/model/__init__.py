@@ -90,6 +90,7 @@ class ArchConfig:
     # max_source_positions, 1500 frames for 30 s of audio); 0 = as many as the prompt (T5, BART).
     decoder_layers: int = 0
     encoder_length: int = 0
+    encoder_hidden_size: int = 0  # width of the encoder output when it differs from hidden_size (T5Gemma)
 
     @property
     def is_encoder_decoder(self) -> bool:

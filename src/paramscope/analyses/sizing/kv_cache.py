@@ -134,8 +134,8 @@ class KVCache:
 def layer_kinds(cfg: ArchConfig) -> dict[str, int]:
     """Layers per kind, from ``layer_types`` (every layer "full" when it is empty); an encoder-decoder's
     decoder layers (the encoder caches nothing)."""
-    if cfg.is_encoder_decoder:
-        return {"full": cfg.decoder_layers}
+    if cfg.is_encoder_decoder and len(cfg.layer_types) != cfg.decoder_layers:
+        return {"full": cfg.decoder_layers}  # layer_types (if any) were the encoder's
     types = cfg.layer_types or ("full",) * cfg.n_layers
     if len(types) != cfg.n_layers:
         raise UnsupportedError(
@@ -219,11 +219,15 @@ def kv_cache(
     return KVCache(tuple(parts), tuple(_explain(p) for p in parts))
 
 
+def encoder_width(cfg: ArchConfig) -> int:
+    return cfg.encoder_hidden_size or cfg.hidden_size
+
+
 def with_encoder_output(kv: KVCache, cfg: ArchConfig, streams: int, cells: int, dtype: DType) -> KVCache:
     """``kv`` plus the encoder's output hidden states an encoder-decoder holds while it generates
     (transformers: ``encoder_outputs.last_hidden_state``, streams × cells × hidden in the model dtype;
     llama.cpp: llama_cross::v_embd, cells × hidden f32): one row of ``hidden_size`` per position."""
-    part = KVPart(ENCODER_OUTPUT, 1, streams, cells, cfg.hidden_size, 0, dtype, dtype)
+    part = KVPart(ENCODER_OUTPUT, 1, streams, cells, encoder_width(cfg), 0, dtype, dtype)
     return KVCache((*kv.parts, part), (*kv.explain, _explain(part)))
 
 

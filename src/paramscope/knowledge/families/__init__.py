@@ -146,7 +146,14 @@ def _encoder_decoder(d: Dims) -> dict[str, int]:
     if not fam.decoder_layers:
         return {}
     fixed = d.hf.int(fam.encoder_length, minimum=1) if fam.encoder_length else 0
-    return {"decoder_layers": d.hf.int(fam.decoder_layers, d.n_layers, minimum=1), "encoder_length": fixed}
+    out = {"decoder_layers": d.hf.int(fam.decoder_layers, d.n_layers, minimum=1), "encoder_length": fixed}
+    if fam.encoder_hidden:  # the encoder's own section (T5Gemma: encoder.hidden_size), else the decoder's
+        section, key = fam.encoder_hidden.split(".")
+        encoder = d.hf.value(section)
+        width = encoder.get(key) if isinstance(encoder, Mapping) else None
+        if isinstance(width, int) and not isinstance(width, bool) and width > 0:
+            out["encoder_hidden_size"] = width
+    return out
 
 
 def _recurrent(d: Dims) -> dict[str, int]:

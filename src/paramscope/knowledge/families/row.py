@@ -51,6 +51,7 @@ class Family:
     # max_source_positions); "" = a decoder-only or encoder-only family / the prompt's length
     decoder_layers: str = ""
     encoder_length: str = ""
+    encoder_hidden: str = ""  # "section.key" of the encoder's width when the row describes the decoder
     flatten: tuple[str, ...] = ()  # nested config sections read as top-level fields (DBRX's attn_config)
     describes: tuple[str, ...] = ()  # the transformers class whose checkpoint a config without
     # ``architectures`` describes (default: the first of ``architectures``)

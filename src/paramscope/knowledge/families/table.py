@@ -217,14 +217,15 @@ _SEQ2SEQ_ROWS: tuple[Family, ...] = (
            decoder_layers="decoder_layers", encoder_length="max_source_positions"),
 )
 
-# T5Gemma: the decoder section's numbers stand for the model (ArchConfig: its layers hold the KV cache)
+# T5Gemma: the decoder section's numbers stand for the model (ArchConfig: its layers hold the KV cache,
+# self-attention and cross-attention over the encoder output, whose width is the encoder section's)
 _SEQ2SEQ_ROWS += (
     Family("t5gemma", "models/t5gemma/modeling_t5gemma.py", layout="t5gemma",
            architectures=("T5GemmaForConditionalGeneration",),
            defaults={"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
                      "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
                      "head_dim": 256, "max_position_embeddings": 8192, "tie_word_embeddings": True},
-           flatten=("decoder",)),
+           flatten=("decoder",), decoder_layers="num_hidden_layers", encoder_hidden="encoder.hidden_size"),
 )
 
 FAMILY_ROWS += TEXT_ROWS + SSM_ROWS + _ENCODER_ROWS + _SEQ2SEQ_ROWS

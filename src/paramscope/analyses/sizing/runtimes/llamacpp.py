@@ -33,6 +33,7 @@ from paramscope.analyses.sizing.kv_cache import (
     KVCache,
     cache_widths,
     encoder_cells,
+    encoder_width,
     kv_cache,
     layer_kinds,
 )
@@ -226,7 +227,7 @@ def encoder_output_bytes(cfg: ArchConfig, p: LlamaCppParams, encoder_length: int
     every layer at every step, so llama.cpp holds no per-layer cross-attention cache."""
     if not cfg.is_encoder_decoder:
         return 0
-    return p.n_seq * encoder_cells(cfg, p.n_ctx_seq, encoder_length) * cfg.hidden_size * F32
+    return p.n_seq * encoder_cells(cfg, p.n_ctx_seq, encoder_length) * encoder_width(cfg) * F32
 
 
 def cache_head_dims(cfg: ArchConfig) -> tuple[int, int]:
@@ -389,9 +390,9 @@ def llamacpp_memory(
     explain = _explain(cfg, p, tensor_bytes, repacked_bytes, kv, compute, (rows, output), overhead)
     if encoder:
         overhead += encoder
-        explain += (f"encoder output (host, in the overhead): {n_seq} seqs × "
-                    f"{encoder_cells(cfg, p.n_ctx_seq, encoder_length)} positions × {cfg.hidden_size} × 4 B "
-                    f"= {encoder:,} B",
+        n_enc = encoder_cells(cfg, p.n_ctx_seq, encoder_length)
+        explain += (f"encoder output (host, in the overhead): {n_seq} seqs × {n_enc} positions × "
+                    f"{encoder_width(cfg)} × 4 B = {encoder:,} B",
                     "cross-attention K/V: not cached (recomputed from the encoder output each step)")
     return LlamaCppMemory(p, tensor_bytes, repacked_bytes, use_mmap, kv, compute, output, overhead,
                           explain)
