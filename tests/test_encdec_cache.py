@@ -69,7 +69,17 @@ def _t5gemma(dec_layers: int, heads: int, d_kv: int, seed: int):
     return cfg, transformers.T5GemmaForConditionalGeneration(cfg)
 
 
-BUILDERS = {"t5": _t5, "bart": _bart, "whisper": _whisper, "t5gemma": _t5gemma}
+def _marian(dec_layers: int, heads: int, d_kv: int, seed: int):
+    """No table row: the ArchConfig comes from transformers' config (families/fallback.py)."""
+    cfg = transformers.MarianConfig(vocab_size=64, decoder_vocab_size=64, d_model=heads * d_kv,
+                                    encoder_layers=2, decoder_layers=dec_layers,
+                                    encoder_attention_heads=heads,
+                                    decoder_attention_heads=heads, encoder_ffn_dim=32, decoder_ffn_dim=32,
+                                    max_position_embeddings=64, pad_token_id=0, decoder_start_token_id=0)
+    return cfg, transformers.MarianMTModel(cfg)
+
+
+BUILDERS = {"t5": _t5, "bart": _bart, "whisper": _whisper, "t5gemma": _t5gemma, "marian": _marian}
 
 
 @pytest.mark.slow
