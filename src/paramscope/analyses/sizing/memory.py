@@ -164,9 +164,9 @@ def _encoder_decoder_note(cfg: ArchConfig, req: MemoryRequest, ctx: int) -> tupl
         return ()
     n_enc = encoder_cells(cfg, ctx, req.encoder_length)
     why = ("fixed by the model" if cfg.encoder_length else
-           "--encoder-length" if req.encoder_length else "assumed as long as the context; --encoder-length")
-    return (f"encoder-decoder: the context is the decoder's {ctx:,} tokens; the encoder input is "
-            f"{n_enc:,} positions ({why}); only the {cfg.decoder_layers} decoder layers cache K/V",)
+           "--encoder-length" if req.encoder_length else "= the context; see --encoder-length")
+    return (f"encoder-decoder: {ctx:,} decoder tokens, {n_enc:,} encoder positions ({why}); "
+            f"the {cfg.decoder_layers} decoder layers hold the KV cache",)
 
 
 def _share(total: int, n: int, i: int) -> int:
