@@ -216,7 +216,7 @@ def kv_cache(
         state = type_state.nbytes(cfg.conv_state_size + cfg.ssm_state_size)
         parts.append(KVPart("linear", cfg.recurrent_layers, streams, 1, 0, 0, type_state, type_state,
                             state_bytes=state))
-    return KVCache(tuple(parts), tuple(_explain(p) for p in parts))
+    return KVCache(tuple(parts), tuple(_explain(p, cfg.is_encoder_decoder) for p in parts))
 
 
 def encoder_width(cfg: ArchConfig) -> int:
@@ -258,9 +258,11 @@ def element_cost(dtype: DType) -> str:
     return f"{dtype.type_size} B / {dtype.block_size}"
 
 
-def _explain(p: KVPart) -> str:
+def _explain(p: KVPart, decoder: bool = False) -> str:
     streams = f" × {p.streams} seqs" if p.streams != 1 else ""
-    head = f"{p.kind}: {p.layers} layers{streams}"
+    # an encoder-decoder's full/sliding layers are its decoder's self-attention, beside "cross"
+    kind = f"{p.kind} (self-attention)" if decoder and p.kind in ATTENTION_KINDS else p.kind
+    head = f"{kind}: {p.layers} layers{streams}"
     if p.kind == "linear":
         return f"{head} × {p.state_bytes:,} B state = {p.total_bytes:,} B"
     if p.kind == ENCODER_OUTPUT:
