@@ -26,6 +26,7 @@ class MemorySettings:
     weights: str | None = None  # re-price the weights: fp16, int4, q4_k_m, …
     kv_type: str | None = None  # KV cache type; None: the runtime's default
     runtime: str = "llama.cpp"
+    encoder_length: int | None = None  # encoder-decoders: encoder input tokens; None: the context
     runtime_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -54,4 +55,5 @@ class MemorySettings:
         runtime = find(self.runtime)
         return MemoryRequest(context=self.context if context is None else context, batch=self.batch,
                              weights=self.weights, kv_type=self.kv_type, runtime=runtime.name, device=device,
-                             n_devices=n_devices, options=runtime.check(self.runtime_options))
+                             n_devices=n_devices, options=runtime.check(self.runtime_options),
+                             encoder_length=self.encoder_length)

@@ -68,6 +68,9 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context", type=positive_int,
                    help="tokens per sequence (default 8192, or the model's maximum when smaller)")
     p.add_argument("--batch", type=positive_int, default=1, help="parallel sequences (default 1)")
+    p.add_argument("--encoder-length", type=positive_int, metavar="N",
+                   help="encoder-decoders (T5, BART): encoder input tokens per sequence (default: the "
+                        "context; Whisper's is fixed at 1500 frames)")
     p.add_argument("--weights", metavar="TYPE", help="re-price the weights: fp32, bf16, fp16, fp8, int8, "
                                                      "int4, nf4, or a ggml type / llama.cpp file type "
                                                      "(q8_0, q4_k_m, iq3_xxs, …)")
@@ -95,7 +98,8 @@ def memory_options(args: argparse.Namespace) -> dict[str, Any]:
     """The shared memory options as keyword arguments of ``app.size`` / ``app.fit``; runtime options only
     when given (an option of another runtime is then refused by the runtime's table)."""
     out: dict[str, Any] = {"context": args.context, "batch": args.batch, "weights": args.weights,
-                           "kv_type": args.kv_type, "runtime": args.runtime}
+                           "kv_type": args.kv_type, "runtime": args.runtime,
+                           "encoder_length": args.encoder_length}
     for key, value in vars(args).items():
         if key.startswith(RUNTIME_OPTION_DEST) and value is not None:
             out[key.removeprefix(RUNTIME_OPTION_DEST)] = value

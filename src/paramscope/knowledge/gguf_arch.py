@@ -63,6 +63,9 @@ SWA_PATTERNS: dict[str, tuple[int, bool, int]] = {
 CHUNKED_ATTENTION = {"llama4"}  # LLAMA_SWA_TYPE_CHUNKED: the window is a chunk, not a sliding span
 # Architectures whose every layer keeps a fixed-size recurrent state instead of a KV cache.
 RECURRENT = {"mamba", "mamba2", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7"}
+# Encoder-decoders (llama.cpp: T5): block_count is the encoder's; the decoder's is decoder_block_count
+# (LLM_KV_DECODER_BLOCK_COUNT, hparams.dec_n_layer, defaulting to block_count), the layers that cache.
+ENCODER_DECODER = {"t5"}
 MAX_LAYERS = 10_000  # far above any real model (DeepSeek V3: 61); more means a corrupt block_count
 
 # ArchConfig field → key suffix after "{arch}." (counts; a per-layer array gives its maximum).
@@ -128,6 +131,8 @@ def arch_config(metadata: Mapping[str, Any], tensor_names: set[str], embedding_r
         tied_embeddings="output.weight" not in tensor_names,
         rope_head_dim=rope_dim if counts["kv_lora_rank"] else 0,
         sliding_window=window, layer_types=layer_types, extra=extra,
+        decoder_layers=(_count(metadata.get(f"{arch}.decoder_block_count")) or n_layers
+                        if arch in ENCODER_DECODER else 0),
     )
 
 

@@ -82,6 +82,19 @@ class ArchConfig:
     recurrent_layers: int = 0
     conv_state_size: int = 0
     ssm_state_size: int = 0
+    # Encoder-decoder models (T5, BART, Whisper): n_layers, heads and widths above are the encoder's
+    # (what the config's own num_layers / encoder_layers say); ``decoder_layers`` > 0 marks one and
+    # counts the decoder layers, the only ones that cache anything: their self-attention K/V per
+    # generated token, and (transformers) the cross-attention K/V of every encoder position.
+    # ``encoder_length``: how many positions the encoder output has when the model fixes it (Whisper's
+    # max_source_positions, 1500 frames for 30 s of audio); 0 = as many as the prompt (T5, BART).
+    decoder_layers: int = 0
+    encoder_length: int = 0
+    encoder_hidden_size: int = 0  # width of the encoder output when it differs from hidden_size (T5Gemma)
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return self.decoder_layers > 0
 
     @property
     def is_moe(self) -> bool:

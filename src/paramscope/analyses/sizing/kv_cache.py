@@ -25,6 +25,17 @@ Layers come in kinds, from ``ArchConfig.layer_types`` (empty means every layer i
 - "none": no cache (layers that reuse another layer's KV, and encoder-only models such as BERT, which
   attend over the whole input once and keep nothing between calls).
 
+Encoder-decoders (T5/mT5/Flan-T5, BART, Whisper: ``ArchConfig.decoder_layers`` > 0) cache in their
+decoder layers only, the encoder's attending once over the input. Each decoder layer holds:
+
+- "full": its self-attention K/V, one row per generated (decoder) token, as a decoder-only model;
+- "cross" (when the runtime caches it, ``cells["cross"]``): the cross-attention K/V of the encoder
+  output, one row per encoder position: ``encoder_length × decoder_layers × 2 × (heads × d_kv) × bytes``
+  per sequence. transformers' EncoderDecoderCache keeps them in ``cross_attention_cache``, computed at
+  the first decoding step and reused; llama.cpp keeps none (its T5 decoder recomputes them from the
+  stored encoder output, llama_cross::v_embd, at every step: runtimes/llamacpp.py). The encoder length
+  is the model's when it fixes one (Whisper: max_source_positions = 1500 frames), else the prompt's.
+
 MLA (DeepSeek V2/V3, ``kv_lora_rank > 0``) has two layouts:
 
 - "compressed" (llama.cpp, vLLM): one row of ``kv_lora_rank + rope_head_dim`` (512 + 64 = 576 for
@@ -51,6 +62,8 @@ from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 
 LAYER_KINDS = ("full", "sliding", "linear")
+CROSS = "cross"  # an encoder-decoder's cross-attention K/V of the encoder output
+ENCODER_OUTPUT = "encoder output"  # the encoder's last hidden states, kept while the decoder runs
 ATTENTION_KINDS = ("full", "sliding")
 NO_CACHE = "none"
 LINEAR_STATE_KEY = "linear_state_bytes_per_layer"  # bytes of recurrent state per layer per sequence
@@ -119,7 +132,10 @@ class KVCache:
 
 
 def layer_kinds(cfg: ArchConfig) -> dict[str, int]:
-    """Layers per kind, from ``layer_types`` (every layer "full" when it is empty)."""
+    """Layers per kind, from ``layer_types`` (every layer "full" when it is empty); an encoder-decoder's
+    decoder layers (the encoder caches nothing)."""
+    if cfg.is_encoder_decoder and len(cfg.layer_types) != cfg.decoder_layers:
+        return {"full": cfg.decoder_layers}  # layer_types (if any) were the encoder's
     types = cfg.layer_types or ("full",) * cfg.n_layers
     if len(types) != cfg.n_layers:
         raise UnsupportedError(
@@ -153,10 +169,22 @@ def check_row(dtype: DType, width: int, what: str) -> None:
             f"{dtype.block_size}")
 
 
-def plain_cells(cfg: ArchConfig, context: int) -> dict[str, int]:
-    """What a layer must hold, with no runtime padding: the context, or the window when shorter."""
+def plain_cells(cfg: ArchConfig, context: int, encoder_length: int | None = None) -> dict[str, int]:
+    """What a layer must hold, with no runtime padding: the context, or the window when shorter; an
+    encoder-decoder's cross-attention, every encoder position (``encoder_cells``)."""
     window = cfg.sliding_window or context
-    return {"full": context, "sliding": min(window, context)}
+    cells = {"full": context, "sliding": min(window, context)}
+    if cfg.is_encoder_decoder:
+        cells[CROSS] = encoder_cells(cfg, context, encoder_length)
+    return cells
+
+
+def encoder_cells(cfg: ArchConfig, context: int, encoder_length: int | None = None) -> int:
+    """Positions of the encoder output: the model's fixed length (Whisper's 1500 frames), else the one
+    asked for, else the context (a prompt as long as the answer)."""
+    if cfg.encoder_length:
+        return cfg.encoder_length
+    return encoder_length or context
 
 
 def kv_cache(
@@ -181,20 +209,37 @@ def kv_cache(
         check_row(type_k, k_width, "K")
         check_row(type_v, v_width, "V")
         parts.append(KVPart(kind, layers, streams, cells[kind], k_width, v_width, type_k, type_v))
+    if cfg.is_encoder_decoder and cells.get(CROSS):
+        parts.append(KVPart(CROSS, cfg.decoder_layers, streams, cells[CROSS], k_width, v_width, type_k,
+                            type_v))
     if _has_state_sizes(cfg):
         state = type_state.nbytes(cfg.conv_state_size + cfg.ssm_state_size)
         parts.append(KVPart("linear", cfg.recurrent_layers, streams, 1, 0, 0, type_state, type_state,
                             state_bytes=state))
-    return KVCache(tuple(parts), tuple(_explain(p) for p in parts))
+    return KVCache(tuple(parts), tuple(_explain(p, cfg.is_encoder_decoder) for p in parts))
+
+
+def encoder_width(cfg: ArchConfig) -> int:
+    return cfg.encoder_hidden_size or cfg.hidden_size
+
+
+def with_encoder_output(kv: KVCache, cfg: ArchConfig, streams: int, cells: int, dtype: DType) -> KVCache:
+    """``kv`` plus the encoder's output hidden states an encoder-decoder holds while it generates
+    (transformers: ``encoder_outputs.last_hidden_state``, streams × cells × hidden in the model dtype;
+    llama.cpp: llama_cross::v_embd, cells × hidden f32): one row of ``hidden_size`` per position."""
+    part = KVPart(ENCODER_OUTPUT, 1, streams, cells, encoder_width(cfg), 0, dtype, dtype)
+    return KVCache((*kv.parts, part), (*kv.explain, _explain(part)))
 
 
 def _has_state_sizes(cfg: ArchConfig) -> bool:
     return cfg.recurrent_layers > 0 and cfg.conv_state_size + cfg.ssm_state_size > 0
 
 
-def kv_cache_for_context(cfg: ArchConfig, context: int, n_seq: int = 1, **kwargs) -> KVCache:
-    """The runtime-neutral cache: every sequence holds the context (sliding layers: the window)."""
-    return kv_cache(cfg, plain_cells(cfg, context), streams=n_seq, **kwargs)
+def kv_cache_for_context(cfg: ArchConfig, context: int, n_seq: int = 1, *,
+                         encoder_length: int | None = None, **kwargs) -> KVCache:
+    """The runtime-neutral cache: every sequence holds the context (sliding layers: the window; an
+    encoder-decoder's cross-attention: the encoder output)."""
+    return kv_cache(cfg, plain_cells(cfg, context, encoder_length), streams=n_seq, **kwargs)
 
 
 def _linear_part(cfg: ArchConfig, layers: int, streams: int, type_k: DType, type_v: DType) -> KVPart:
@@ -213,13 +258,19 @@ def element_cost(dtype: DType) -> str:
     return f"{dtype.type_size} B / {dtype.block_size}"
 
 
-def _explain(p: KVPart) -> str:
+def _explain(p: KVPart, decoder: bool = False) -> str:
     streams = f" × {p.streams} seqs" if p.streams != 1 else ""
-    head = f"{p.kind}: {p.layers} layers{streams}"
+    # an encoder-decoder's full/sliding layers are its decoder's self-attention, beside "cross"
+    kind = f"{p.kind} (self-attention)" if decoder and p.kind in ATTENTION_KINDS else p.kind
+    head = f"{kind}: {p.layers} layers{streams}"
     if p.kind == "linear":
         return f"{head} × {p.state_bytes:,} B state = {p.total_bytes:,} B"
+    if p.kind == ENCODER_OUTPUT:
+        return (f"{p.kind}: {p.streams} seqs × {p.cells} positions × {p.k_width} × "
+                f"{element_cost(p.type_k)} = {p.total_bytes:,} B")
     if p.type_k == p.type_v:
         row = f"({p.k_width} + {p.v_width}) × {element_cost(p.type_k)}"
     else:
         row = f"({p.k_width} × {element_cost(p.type_k)} + {p.v_width} × {element_cost(p.type_v)})"
-    return f"{head} × {p.cells} cells × {row} = {p.total_bytes:,} B"
+    cells = "encoder cells (cross-attention)" if p.kind == CROSS else "cells"
+    return f"{head} × {p.cells} {cells} × {row} = {p.total_bytes:,} B"

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from paramscope.analyses.sizing.kv_cache import encoder_cells
 from paramscope.analyses.sizing.request import DEFAULT_CONTEXT, MemoryRequest, RuntimeParts, resolve_context
 from paramscope.analyses.sizing.runtimes import find
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
-from paramscope.model import Model
+from paramscope.model import ArchConfig, Model
 
 __all__ = [
     "DEFAULT_CONTEXT",
@@ -72,6 +73,7 @@ class SizeEstimate:
     notes: tuple[str, ...] = field(default_factory=tuple)
     host_bytes: int = 0  # weights and KV cache kept in host memory, outside per_device (llama.cpp -ngl)
     duplicate_bytes: int = 0  # weights held twice (llama.cpp: a tied embedding on the host and the GPU)
+    kv_parts: tuple[tuple[str, int], ...] = ()  # KV cache bytes by kind (RuntimeParts.kv_parts)
 
     @property
     def total_bytes(self) -> int:
@@ -151,9 +153,21 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         weights_scheme=scheme, kv_type=parts.kv_type, weights_bytes=weights_bytes,
         kv_cache_bytes=parts.kv_cache_bytes, compute_bytes=parts.compute_bytes,
         overhead_bytes=parts.overhead_bytes, per_device=per_device,
-        explain=(*weights_explain, *parts.explain), notes=parts.notes,
+        explain=(*weights_explain, *parts.explain),
+        notes=(*_encoder_decoder_note(cfg, req, ctx), *parts.notes),
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes,
-        duplicate_bytes=parts.duplicate_weights_bytes)
+        duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts)
+
+
+def _encoder_decoder_note(cfg: ArchConfig, req: MemoryRequest, ctx: int) -> tuple[str, ...]:
+    """An encoder-decoder's KV cache is its decoder's: say which lengths it was sized for."""
+    if not cfg.is_encoder_decoder:
+        return ()
+    n_enc = encoder_cells(cfg, ctx, req.encoder_length)
+    why = ("fixed by the model" if cfg.encoder_length else
+           "--encoder-length" if req.encoder_length else "= the context; see --encoder-length")
+    return (f"encoder-decoder: {ctx:,} decoder tokens, {n_enc:,} encoder positions ({why}); "
+            f"the {cfg.decoder_layers} decoder layers hold the KV cache",)
 
 
 def _share(total: int, n: int, i: int) -> int:

@@ -26,6 +26,9 @@ class MemoryRequest:
     runtime: str = "llama.cpp"
     device: Device | None = None
     n_devices: int = 1
+    # encoder-decoders (T5, BART): encoder input tokens per sequence; None: as many as the context.
+    # Models with a fixed encoder length (Whisper: 1500 frames) ignore it.
+    encoder_length: int | None = None
     # the runtime's own options (runtimes.Runtime.options: llama.cpp ubatch, vLLM gpu_memory_utilization…)
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -56,6 +59,9 @@ class RuntimeParts:
     # weights held twice (llama.cpp, tied embeddings offloaded: on the host for the lookup, on the GPU as
     # the output matrix): on the devices beside the weights, and in the total
     duplicate_weights_bytes: int = 0
+    # the KV cache by kind ("full", "sliding", "linear", "cross" = an encoder-decoder's cross-attention,
+    # "encoder output"), where the runtime reports it
+    kv_parts: tuple[tuple[str, int], ...] = ()
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:

@@ -149,8 +149,25 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
         expert_ffn_size=d.expert_ffn, kv_lora_rank=d.kv_lora_rank, q_lora_rank=d.q_lora_rank,
         rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window,
         layer_types=("none",) * d.n_layers if fam.layout in ENCODERS else d.layer_types,  # no KV cache
-        extra=_extra(plan), **_recurrent(d),
+        extra=_extra(plan), **_recurrent(d), **_encoder_decoder(d),
     )
+
+
+def _encoder_decoder(d: Dims) -> dict[str, int]:
+    """ArchConfig's encoder-decoder fields: decoder layers (T5Config: num_decoder_layers, else
+    num_layers) and the encoder's fixed length, where the row names them."""
+    fam = d.family
+    if not fam.decoder_layers:
+        return {}
+    fixed = d.hf.int(fam.encoder_length, minimum=1) if fam.encoder_length else 0
+    out = {"decoder_layers": d.hf.int(fam.decoder_layers, d.n_layers, minimum=1), "encoder_length": fixed}
+    if fam.encoder_hidden:  # the encoder's own section (T5Gemma: encoder.hidden_size), else the decoder's
+        section, key = fam.encoder_hidden.split(".")
+        encoder = d.hf.value(section)
+        width = encoder.get(key) if isinstance(encoder, Mapping) else None
+        if isinstance(width, int) and not isinstance(width, bool) and width > 0:
+            out["encoder_hidden_size"] = width
+    return out
 
 
 def _recurrent(d: Dims) -> dict[str, int]:

@@ -52,6 +52,12 @@ def arch_config(cfg: Mapping[str, Any], source: str, why: Exception) -> ArchConf
     if isinstance(types, list | tuple) and len(types) == layers:
         kinds = tuple(LAYER_KINDS.get(str(t), "linear") for t in types)
     archs = cfg.get("architectures")
+    # an encoder-decoder (PretrainedConfig.is_encoder_decoder: Marian, Pegasus, M2M100, …): the decoder's
+    # layers cache (BART's spelling decoder_layers, T5's num_decoder_layers); the encoder's length is the
+    # prompt's (kv_cache.py)
+    decoder = 0
+    if getattr(config, "is_encoder_decoder", False) is True:
+        decoder = num("decoder_layers") or num("num_decoder_layers") or layers
     return ArchConfig(
         family=str(cfg.get("model_type")),
         architecture=archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str)
@@ -65,4 +71,5 @@ def arch_config(cfg: Mapping[str, Any], source: str, why: Exception) -> ArchConf
         n_experts_per_token=num("num_experts_per_tok"),
         sliding_window=window if "sliding" in kinds else 0, layer_types=kinds,
         extra={"counted_by": f"transformers {oracle.version()} on the meta device (no table row)",
-               "max_position_embeddings": num("max_position_embeddings")})
+               "max_position_embeddings": num("max_position_embeddings")},
+        decoder_layers=decoder)

@@ -46,6 +46,12 @@ class Family:
     embed_extra: int = 0  # embedding rows beyond vocab_size (Mllama: vocab_size + 8)
     cross_layers: str = ""  # config list of layers that cross-attend instead (Mllama); "" = none
     kv_shared: str = ""  # config count of trailing layers that reuse an earlier layer's KV (Gemma 3n)
+    # encoder-decoders: the config key counting decoder layers (T5: num_decoder_layers, which defaults to
+    # num_layers; BART/Whisper: decoder_layers) and the key fixing the encoder's length (Whisper:
+    # max_source_positions); "" = a decoder-only or encoder-only family / the prompt's length
+    decoder_layers: str = ""
+    encoder_length: str = ""
+    encoder_hidden: str = ""  # "section.key" of the encoder's width when the row describes the decoder
     flatten: tuple[str, ...] = ()  # nested config sections read as top-level fields (DBRX's attn_config)
     describes: tuple[str, ...] = ()  # the transformers class whose checkpoint a config without
     # ``architectures`` describes (default: the first of ``architectures``)

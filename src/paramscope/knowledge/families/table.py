@@ -135,14 +135,14 @@ FAMILY_ROWS: tuple[Family, ...] = (
            defaults={"vocab_size": 32128, "d_model": 512, "d_kv": 64, "d_ff": 2048, "num_layers": 6,
                      "num_heads": 8, "relative_attention_num_buckets": 32, "feed_forward_proj": "relu",
                      "tie_word_embeddings": True},
-           attribute_map=_T5_NAMES),
+           attribute_map=_T5_NAMES, decoder_layers="num_decoder_layers"),
     # mT5 and UMT5: T5 v1.1's layout (gated-gelu, an untied head in the published checkpoints) with a
     # 250k vocabulary; UMT5 learns relative position buckets in every self-attention block
     Family("mt5", "models/mt5/modeling_mt5.py", layout="t5", architectures=("MT5ForConditionalGeneration",),
-           dtype=DType.F32, defaults=_MT5, attribute_map=_T5_NAMES),
+           dtype=DType.F32, defaults=_MT5, attribute_map=_T5_NAMES, decoder_layers="num_decoder_layers"),
     Family("umt5", "models/umt5/modeling_umt5.py", layout="umt5",
            architectures=("UMT5ForConditionalGeneration",), dtype=DType.F32, defaults=_MT5,
-           attribute_map=_T5_NAMES),
+           attribute_map=_T5_NAMES, decoder_layers="num_decoder_layers"),
     # BERT-style encoders: the bare model (BertModel, as sentence-transformers saves it) or …ForMaskedLM
     Family("bert", "models/bert/modeling_bert.py", layout="bert", architectures=("BertModel",),
            dtype=DType.F32, names={"prefix": "bert.", "mlm": "bert"},
@@ -206,24 +206,26 @@ _SEQ2SEQ_ROWS: tuple[Family, ...] = (
                      "encoder_layers": 12, "decoder_layers": 12, "encoder_ffn_dim": 4096,
                      "decoder_ffn_dim": 4096, "encoder_attention_heads": 16, "decoder_attention_heads": 16,
                      "tie_word_embeddings": True},
-           attribute_map=_BART_NAMES),
+           attribute_map=_BART_NAMES, decoder_layers="decoder_layers"),
     Family("whisper", "models/whisper/modeling_whisper.py", layout="whisper",
            architectures=("WhisperForConditionalGeneration",), dtype=DType.F32,
            defaults={"vocab_size": 51865, "num_mel_bins": 80, "d_model": 384, "encoder_layers": 4,
                      "decoder_layers": 4, "encoder_ffn_dim": 1536, "decoder_ffn_dim": 1536,
                      "encoder_attention_heads": 6, "decoder_attention_heads": 6,
                      "max_source_positions": 1500, "max_target_positions": 448, "tie_word_embeddings": True},
-           attribute_map={**_BART_NAMES, "max_position_embeddings": "max_target_positions"}),
+           attribute_map={**_BART_NAMES, "max_position_embeddings": "max_target_positions"},
+           decoder_layers="decoder_layers", encoder_length="max_source_positions"),
 )
 
-# T5Gemma: the decoder section's numbers stand for the model (ArchConfig: its layers hold the KV cache)
+# T5Gemma: the decoder section's numbers stand for the model (ArchConfig: its layers hold the KV cache,
+# self-attention and cross-attention over the encoder output, whose width is the encoder section's)
 _SEQ2SEQ_ROWS += (
     Family("t5gemma", "models/t5gemma/modeling_t5gemma.py", layout="t5gemma",
            architectures=("T5GemmaForConditionalGeneration",),
            defaults={"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
                      "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
                      "head_dim": 256, "max_position_embeddings": 8192, "tie_word_embeddings": True},
-           flatten=("decoder",)),
+           flatten=("decoder",), decoder_layers="num_hidden_layers", encoder_hidden="encoder.hidden_size"),
 )
 
 FAMILY_ROWS += TEXT_ROWS + SSM_ROWS + _ENCODER_ROWS + _SEQ2SEQ_ROWS

@@ -28,7 +28,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, cache_widths, kv_cache, layer_kinds
+from paramscope.analyses.sizing.kv_cache import (
+    ATTENTION_KINDS,
+    KVCache,
+    cache_widths,
+    encoder_cells,
+    encoder_width,
+    kv_cache,
+    layer_kinds,
+)
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
 from paramscope.analyses.sizing.runtimes.llamacpp_graph import compute_buffer_bytes, graph_arch, has_graph
@@ -212,6 +220,16 @@ def llamacpp_kv_cache(cfg: ArchConfig, p: LlamaCppParams, type_k: DType, type_v:
     return kv_cache(cfg, cells, streams=p.n_streams, type_k=type_k, type_v=type_v)
 
 
+def encoder_output_bytes(cfg: ArchConfig, p: LlamaCppParams, encoder_length: int | None) -> int:
+    """An encoder-decoder (llama.cpp: T5) keeps the encoder's output, f32, in host memory for the decoder
+    (llama-context.cpp, encode(): ``cross.v_embd.resize(n_embd * n_enc)``, all encoded tokens of the
+    batch); the decoder graph (build_attn with llm_graph_input_attn_cross) projects it to K and V in
+    every layer at every step, so llama.cpp holds no per-layer cross-attention cache."""
+    if not cfg.is_encoder_decoder:
+        return 0
+    return p.n_seq * encoder_cells(cfg, p.n_ctx_seq, encoder_length) * encoder_width(cfg) * F32
+
+
 def cache_head_dims(cfg: ArchConfig) -> tuple[int, int]:
     """Head dims as llama.cpp's cache sees them: MLA caches one head of kv_lora_rank + n_rot, no V."""
     if cfg.is_mla:
@@ -350,6 +368,7 @@ def llamacpp_memory(
     runtime_base_bytes: int = LLAMA_CPP_PYTHON_BASE_BYTES,
     build: str = "current",
     backend: str = "cpu",
+    encoder_length: int | None = None,
 ) -> LlamaCppMemory:
     """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
 
@@ -367,7 +386,14 @@ def llamacpp_memory(
     rows = max(n_outputs or n_seq, n_seq)
     output = output_buffer(cfg, n_seq, rows, embeddings)
     overhead = runtime_base_bytes + VOCAB_BYTES_PER_TOKEN * cfg.vocab_size
+    encoder = encoder_output_bytes(cfg, p, encoder_length)
     explain = _explain(cfg, p, tensor_bytes, repacked_bytes, kv, compute, (rows, output), overhead)
+    if encoder:
+        overhead += encoder
+        n_enc = encoder_cells(cfg, p.n_ctx_seq, encoder_length)
+        explain += (f"encoder output (host, in the overhead): {n_seq} seqs × {n_enc} positions × "
+                    f"{encoder_width(cfg)} × 4 B = {encoder:,} B",
+                    "cross-attention K/V: not cached (recomputed from the encoder output each step)")
     return LlamaCppMemory(p, tensor_bytes, repacked_bytes, use_mmap, kv, compute, output, overhead,
                           explain)
 
@@ -448,7 +474,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
                         n_seq=req.batch, n_ubatch=req.option("ubatch"),
                         swa_full=req.option("swa_full"), type_k=t, type_v=t, flash_attn=flash,
-                        build=req.option("llamacpp_build"),
+                        build=req.option("llamacpp_build"), encoder_length=req.encoder_length,
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
                         backend="cpu" if on_cpu else "gpu")
     notes: tuple[str, ...] = ()
@@ -478,4 +504,5 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         t.value.lower(), explain, notes,
                         host_weights_bytes=split.host_weights_bytes if split else 0,
                         host_kv_bytes=split.host_kv_bytes if split else 0,
+                        kv_parts=tuple((p.kind, p.total_bytes) for p in m.kv.parts),
                         duplicate_weights_bytes=split.duplicate_bytes if split else 0)

@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from paramscope.analyses.sizing.kv_cache import KVCache, cache_widths, kv_cache, kv_cache_for_context
+from paramscope.analyses.sizing.kv_cache import (
+    CROSS,
+    KVCache,
+    cache_widths,
+    encoder_cells,
+    kv_cache,
+    kv_cache_for_context,
+    with_encoder_output,
+)
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, routed_ffn_width
 from paramscope.errors import UnsupportedError
@@ -117,14 +125,21 @@ def logits_bytes(cfg: ArchConfig, batch: int, b: int) -> int:
     return batch * cfg.vocab_size * (b + F32 + F32)
 
 
-def prefill_cells(cfg: ArchConfig, context: int) -> dict[str, int]:
+def prefill_cells(cfg: ArchConfig, context: int, encoder_length: int | None = None) -> dict[str, int]:
     """Cells each layer holds when prefill ends: all of them, sliding layers too.
+
+    An encoder-decoder's generate wraps two DynamicCaches in an EncoderDecoderCache: the decoder's
+    self-attention (``context`` generated tokens) and ``cross_attention_cache``, which every decoder
+    layer fills once with the K/V of the whole encoder output and then reuses (is_updated).
 
     DynamicSlidingWindowLayer.update keeps ``full_key_states[:, :, -sliding_window + 1:, :]``, a view,
     so the whole concatenated prompt stays allocated until the layer's next update (the first decoded
     token) replaces it with a window-sized tensor.
     """
-    return {"full": context, "sliding": context}
+    cells = {"full": context, "sliding": context}
+    if cfg.is_encoder_decoder:
+        cells[CROSS] = encoder_cells(cfg, context, encoder_length)
+    return cells
 
 
 def check_types(cfg: ArchConfig, dtype: DType, kv_type: DType, attn: str) -> None:
@@ -149,6 +164,7 @@ def transformers_memory(
     dtype: DType = DType.BF16,
     kv_type: DType | None = None,
     attn_implementation: str = "sdpa",
+    encoder_length: int | None = None,
 ) -> TransformersMemory:
     """Peak GPU memory of ``generate`` on ``batch`` unpadded prompts of ``context`` tokens."""
     if context < 1 or batch < 1:
@@ -156,9 +172,14 @@ def transformers_memory(
     kv_type = kv_type or dtype
     check_types(cfg, dtype, kv_type, attn_implementation)
     b = dtype.type_size
-    kv = kv_cache(cfg, prefill_cells(cfg, context), streams=batch, type_k=kv_type, type_v=kv_type,
-                  mla="expanded")
-    kv_decode = kv_cache_for_context(cfg, context, batch, type_k=kv_type, type_v=kv_type, mla="expanded")
+    kv = kv_cache(cfg, prefill_cells(cfg, context, encoder_length), streams=batch, type_k=kv_type,
+                  type_v=kv_type, mla="expanded")
+    kv_decode = kv_cache_for_context(cfg, context, batch, type_k=kv_type, type_v=kv_type, mla="expanded",
+                                     encoder_length=encoder_length)
+    if cfg.is_encoder_decoder:  # generate keeps encoder_outputs in model_kwargs until it returns
+        n_enc = encoder_cells(cfg, context, encoder_length)
+        kv = with_encoder_output(kv, cfg, batch, n_enc, dtype)
+        kv_decode = with_encoder_output(kv_decode, cfg, batch, n_enc, dtype)
     memory = TransformersMemory(
         context, batch, dtype, attn_implementation, weights_bytes, kv, kv_decode,
         attention_bytes(cfg, context, batch, b, MATERIALISES_SCORES[attn_implementation]),
@@ -184,7 +205,7 @@ def _explain(cfg: ArchConfig, m: TransformersMemory) -> tuple[str, ...]:
         f"CUDA context (estimate): {m.cuda_context_bytes:,} B",
         f"total = {m.total_bytes:,} B ({m.total_bytes / GiB:.2f} GiB)",
     ]
-    if m.context > cfg.context_length:
+    if cfg.context_length and m.context > cfg.context_length:
         lines.append(f"warning: context {m.context} exceeds the model's {cfg.context_length}")
     return tuple(lines)
 
@@ -195,5 +216,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
 
     dtype = model_dtype(model.tensors)
     t = kv_dtype(req.kv_type, dtype)
-    m = transformers_memory(cfg, weights_bytes, context=ctx, batch=req.batch, dtype=dtype, kv_type=t)
-    return RuntimeParts(m.kv_cache_bytes, m.compute_bytes, m.overhead_bytes, t.value.lower(), m.explain)
+    m = transformers_memory(cfg, weights_bytes, context=ctx, batch=req.batch, dtype=dtype, kv_type=t,
+                            encoder_length=req.encoder_length)
+    return RuntimeParts(m.kv_cache_bytes, m.compute_bytes, m.overhead_bytes, t.value.lower(), m.explain,
+                        kv_parts=tuple((p.kind, p.total_bytes) for p in m.kv.parts))
