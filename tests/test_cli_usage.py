@@ -57,7 +57,7 @@ BAD_USAGE = [
     (["size", "llama-3.1-8b", "--batch", "-1"], "--batch takes a whole number ≥ 1"),
     (["size", "llama-3.1-8b", "--context"], "--context needs a value"),
     (["size", "llama-3.1-8b", "--runtime", "vlm"],
-     "--runtime 'vlm' is not one of llama.cpp, vllm, transformers; did you mean vllm?"),
+     "--runtime 'vlm' is not one of llama.cpp, vllm, sglang, transformers; did you mean vllm?"),
     (["size", "llama-3.1-8b", "--gpu", "nosuchgpu"], "unknown device 'nosuchgpu'"),
     (["size", "llama-3.1-8b", "--weights", "q9"], "unknown weight scheme 'q9'"),
     (["size", "llama-3.1-8b", "--kv-type", "q9"], "unknown KV cache type 'q9'"),
