@@ -211,6 +211,26 @@ def test_the_cli_prints_the_summary_and_json(small, tmp_path):
     assert data["run"]["files_read"] == 0 and data["run"]["files_resumed"] == data["totals"]["files"]
 
 
+def test_a_busy_dask_port_is_not_an_error_line(tmp_path):
+    """Another cluster on 8787 (the scheduler's HTTP port even without a dashboard): distributed warns and
+    takes another port; stderr, where `--json` users read errors, stays empty."""
+    import errno
+    import socket
+
+    holder = socket.socket()
+    try:
+        holder.bind(("", 8787))
+        holder.listen()
+    except OSError as e:  # held already (another test's cluster): the situation under test anyway
+        assert e.errno == errno.EADDRINUSE
+    (tmp_path / "m").mkdir()
+    with holder:
+        done = subprocess.run([sys.executable, "-m", "paramscope", "zoo", str(tmp_path / "m"), "--out",
+                               str(tmp_path / "z.parquet"), "--workers", "1", "--json"], capture_output=True,
+                              text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
 def test_out_must_be_a_folder(tmp_path):
     (tmp_path / "file.parquet").write_bytes(b"x")
     with pytest.raises(paramscope.errors.UsageError):

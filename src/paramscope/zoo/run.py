@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,7 +83,10 @@ def client_for(scheduler: str | None, workers: int | None, processes: bool = Tru
 
     # no dashboard, so no use for the workers' statistical profiler, which samples every thread's stack
     # every 10 ms: on a busy machine it cost a fifth of the hashing speed (bench/bench_zoo.py)
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
+    # Even without a dashboard the scheduler serves its health routes on 8787 and warns (on stderr, where
+    # `--json` users read errors) when another cluster holds that port, then takes another: not ours to say.
+    with dask.config.set({"distributed.worker.profile.enabled": False}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
                                dashboard_address=None, silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
