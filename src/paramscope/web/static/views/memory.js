@@ -126,14 +126,17 @@
     kv_type: s.kv_type, runtime: s.runtime });
 
   // The size answers at once; fit (devices needed, the verdict) can take seconds for a large MoE, so the
-  // bar is drawn first and drawn again with the capacity of the GPUs needed when fit answers.
+  // bar is drawn first and drawn again with the capacity of the GPUs needed when fit answers. Size is
+  // asked first: on a small machine the quick lane has one worker, and it takes requests in order.
   async function updateMemory(s) {
     const current = latest("memory");
+    const sizing = api("/api/size", sizeParams(s));
+    sizing.catch(() => {});  // handled below; this keeps an early failure from being "unhandled"
     const fitting = OFFLINE ? Promise.resolve(null)
       : api("/api/fit", { ...sizeParams(s), gpu: s.gpu }).catch((e) => ({ error: e.message }));
     let size;
     try {
-      size = await api("/api/size", sizeParams(s));
+      size = await sizing;
     } catch (e) {
       if (current()) { $("gpus-needed").textContent = e.message; $("gpus-needed").className = "verdict error"; }
       return;
