@@ -66,7 +66,25 @@ class Inventory:
         return tuple(r.tensor for r in self.rows if not r.tensor.is_parameter)
 
 
+# `fit` asks for one model's inventory several times (offload, speed, each plan's decode bound), each a walk
+# over every tensor: 1.2 s a time for DeepSeek-V3's 90k. The last few are kept, keyed by the model's
+# identity with the model in the entry (so the id cannot be reused while it lives); a Model is frozen.
+_MEMO: dict[int, Inventory] = {}
+_MEMO_SIZE = 2
+
+
 def inventory(model: Model) -> Inventory:
+    hit = _MEMO.get(id(model))
+    if hit is not None and hit.model is model:
+        return hit
+    answer = _inventory(model)
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))  # the oldest
+    _MEMO[id(model)] = answer
+    return answer
+
+
+def _inventory(model: Model) -> Inventory:
     rows, notes = _rows(model)
     counted = [r for r in rows if r.counted]
     total = sum(r.params for r in counted)
