@@ -25,10 +25,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: reads real model files or runs long; make test-fast skips it")
 
 
+# Session fixtures that cost seconds to build in each pytest-xdist worker that uses them: the tests that
+# use one share a worker (an xdist_group, under `--dist loadgroup`), so it is built once per run.
+SHARED_WORKER_FIXTURES = {"gemma_gguf_reference": "gguf-reader"}
+
+
+# tryfirst: the groups must be marked before pytest-xdist reads them (its own collection_modifyitems)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if REAL_FILE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        if REAL_FILE_FIXTURES & names:
             item.add_marker(pytest.mark.slow)
+        groups = sorted({SHARED_WORKER_FIXTURES[n] for n in names & SHARED_WORKER_FIXTURES.keys()})
+        if groups and not any(True for _ in item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CONFIGS = ROOT / "src" / "paramscope" / "knowledge" / "catalogue"
