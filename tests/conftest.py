@@ -23,6 +23,8 @@ REAL_FILE_FIXTURES = {"gemma_gguf", "minilm_dir", "gemma_gguf_reference"}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: reads real model files or runs long; make test-fast skips it")
+    # pytest-xdist registers it too; here for runs without it (-p no:xdist), which ignore it
+    config.addinivalue_line("markers", "xdist_group(name): tests that share one pytest-xdist worker")
 
 
 # Session fixtures that cost seconds to build in each pytest-xdist worker that uses them: the tests that
@@ -35,7 +37,10 @@ SHARED_WORKER_FIXTURES = {"gemma_gguf_reference": "gguf-reader"}
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if REAL_FILE_FIXTURES & names:
+        # a parameter naming a real-file fixture that the test fetches itself (request.getfixturevalue)
+        callspec = getattr(item, "callspec", None)
+        fetched = {v for v in callspec.params.values() if isinstance(v, str)} if callspec else set()
+        if REAL_FILE_FIXTURES & (names | fetched):
             item.add_marker(pytest.mark.slow)
         groups = sorted({SHARED_WORKER_FIXTURES[n] for n in names & SHARED_WORKER_FIXTURES.keys()})
         if groups and not any(True for _ in item.iter_markers("xdist_group")):
