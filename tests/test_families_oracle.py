@@ -59,6 +59,9 @@ def test_at_least_100_rows_and_which_are_remote_only() -> None:
 DEFAULT_COMPLETIONS = oracle.DEFAULT_COMPLETIONS  # what transformers needs to build a few defaults
 
 
+# slow: the defaults are full-size models (30-40 CPU-s for the 134 builds); make test runs them, and
+# test-fast still checks the table against transformers on the real and random small configs below
+@pytest.mark.slow
 @pytest.mark.parametrize("model_type", NATIVE_ROWS)
 def test_every_row_equals_transformers_on_its_default_config(model_type: str) -> None:
     cfg = {"model_type": model_type, **DEFAULT_COMPLETIONS.get(model_type, {})}
