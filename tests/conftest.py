@@ -23,12 +23,29 @@ REAL_FILE_FIXTURES = {"gemma_gguf", "minilm_dir", "gemma_gguf_reference"}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: reads real model files or runs long; make test-fast skips it")
+    # pytest-xdist registers it too; here for runs without it (-p no:xdist), which ignore it
+    config.addinivalue_line("markers", "xdist_group(name): tests that share one pytest-xdist worker")
 
 
+# Session fixtures that cost seconds to build in each pytest-xdist worker that uses them: the tests that
+# use one share a worker (an xdist_group, under `--dist loadgroup`), so it is built once per run.
+# (test_explain.py puts its Gemma case, which fetches the reader itself, in "gguf-reader" by hand)
+SHARED_WORKER_FIXTURES = {"gemma_gguf_reference": "gguf-reader"}
+
+
+# tryfirst: the groups must be marked before pytest-xdist reads them (its own collection_modifyitems)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if REAL_FILE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        # a parameter naming a real-file fixture that the test fetches itself (request.getfixturevalue)
+        callspec = getattr(item, "callspec", None)
+        fetched = {v for v in callspec.params.values() if isinstance(v, str)} if callspec else set()
+        if REAL_FILE_FIXTURES & (names | fetched):
             item.add_marker(pytest.mark.slow)
+        groups = sorted({SHARED_WORKER_FIXTURES[n] for n in names & SHARED_WORKER_FIXTURES.keys()})
+        if groups and not any(True for _ in item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CONFIGS = ROOT / "src" / "paramscope" / "knowledge" / "catalogue"

@@ -32,6 +32,7 @@ def test_cells_equal_fit_cli(source, gpu, context, weights):
     assert m.cell(context, weights).devices == cli["devices_needed"]
 
 
+@pytest.mark.slow  # runs long (several CPU-s): make test runs it, make test-fast does not
 @settings(max_examples=25)
 @given(source=st.sampled_from(MODELS), gpu=st.sampled_from(GPUS), context=st.sampled_from(CONTEXTS),
        weights=st.sampled_from(WEIGHTS), batch=st.sampled_from((1, 4)))

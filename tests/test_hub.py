@@ -152,6 +152,7 @@ def test_llama_31_8b_size_gives_the_catalogue_numbers_in_a_subprocess(hub):
         f"model-0000{i}-of-00004.safetensors" for i in range(1, 5)}
 
 
+@pytest.mark.slow  # runs long (several CPU-s): make test runs it, make test-fast does not
 def test_deepseek_v3_163_shards_under_40_mb(hub):
     files = deepseek_v3_files()
     hub.repos["deepseek-ai/DeepSeek-V3"] = Repo(files)

@@ -345,6 +345,7 @@ def assemble(pieces: list[bytes | Frame]) -> bytes:
 streams = st.builds(assemble, st.lists(piece, max_size=30))
 
 
+@pytest.mark.slow  # runs long (several CPU-s): make test runs it, make test-fast does not
 @settings(max_examples=DIFF_EXAMPLES)
 @given(streams)
 def test_scan_reports_every_global_cpython_resolves(data: bytes) -> None:

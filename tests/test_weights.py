@@ -313,7 +313,12 @@ def test_tied_head_priced_once_and_side_data_dropped():
 
 
 # --- properties over the whole catalogue ----------------------------------------------------------------
-@pytest.mark.parametrize("name", [e.name for e in catalogue.entries()])
+# DeepSeek-V3 and R1 (90k tensors, 4 CPU-s each) run long: make test-fast leaves them out
+LONG_ENTRIES = {"deepseek-v3", "deepseek-r1"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(e.name, marks=[pytest.mark.slow] * (e.name in LONG_ENTRIES))
+                                  for e in catalogue.entries()])
 def test_catalogue_order_of_schemes(name):
     m = paramscope.open_model(name)
     b = {s: reprice(m, s).total_bytes for s in ("q4_k_m", "q8_0", "bf16", "fp32", "int4", "int8")}

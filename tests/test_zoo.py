@@ -237,14 +237,13 @@ def test_out_must_be_a_folder(tmp_path):
         paramscope.zoo([str(tmp_path)], out=str(tmp_path / "file.parquet"), **LIGHT)
 
 
-def test_real_models(gemma_gguf, minilm_dir, tmp_path):
-    from gguf import GGUFReader
-
+def test_real_models(gemma_gguf, gemma_gguf_reference, minilm_dir, tmp_path):
     result = paramscope.zoo([str(gemma_gguf), str(minilm_dir)], out=str(tmp_path / "r.parquet"), **LIGHT)
     rows = {Path(r["path"]).name: r for r in table_rows(tmp_path / "r.parquet")}
     gemma = rows[gemma_gguf.name]
     assert gemma["params"] == paramscope.inspect(str(gemma_gguf)).inventory.total_params
-    theirs = {t.name: hashlib.sha256(t.data.tobytes()).hexdigest() for t in GGUFReader(gemma_gguf).tensors}
+    theirs = {t.name: hashlib.sha256(t.data.tobytes()).hexdigest()
+              for t in gemma_gguf_reference.tensors}  # gguf-py's reader (conftest)
     assert {t["name"]: t["hash"] for t in gemma["tensors"]} == theirs
     minilm = rows["model.safetensors"]
     assert minilm["family"] == "bert" and minilm["safety"] == "safe"
