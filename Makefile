@@ -59,7 +59,7 @@ test: $(VENV)/.test $(VENV)/.torch
 	$(BIN)/python -m pytest -rs $(PARALLEL); status=$$?; $(BROWSER_NOTE); exit $$status
 
 # The quick loop while working: everything but the tests marked slow (those reading the real model
-# files), in under a minute.
+# files, the full-size transformers builds), about two minutes on 2 cores.
 test-fast: $(VENV)/.test
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/python -m pytest -rs $(PARALLEL) -m "not slow"
