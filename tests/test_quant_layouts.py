@@ -315,18 +315,25 @@ def test_unknown_method_keeps_the_logical_list_and_says_so():
 
 
 # --- (4) files written from the listing, read back --------------------------------------------------------
-@pytest.mark.parametrize("qc", [
+# Every method's config (a small Llama's), for the tests below: the stored listing written and read back,
+# and each stored piece's place.
+QUANT_CONFIGS = [
     {"quant_method": "gptq", "bits": 4, "group_size": 64},
     {"quant_method": "awq", "bits": 4, "group_size": 64, "version": "gemm"},
     {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
      "bnb_4bit_use_double_quant": True},
     {"quant_method": "bitsandbytes", "load_in_8bit": True},
     {"quant_method": "fp8", "weight_block_size": [128, 128]},
+    {"quant_method": "fp8", "activation_scheme": "static"},
     {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
-     "config_groups": {"g": {"targets": ["Linear"], "weights": {
-         "num_bits": 4, "type": "int", "strategy": "group", "group_size": 64, "symmetric": False}}}},
+     "config_groups": {"g": {"targets": ["Linear"], "input_activations": {"dynamic": False}, "weights": {
+         "num_bits": 4, "type": "int", "strategy": "group", "group_size": 64, "symmetric": False,
+         "actorder": "group"}}}},
     {"group_size": 64, "bits": 4},
-], ids=["gptq", "awq", "bnb4", "bnb8", "fp8", "compressed-tensors", "mlx"])
+]
+
+
+@pytest.mark.parametrize("qc", QUANT_CONFIGS, ids=lambda qc: str(qc.get("quant_method", "mlx")))
 def test_written_checkpoint_reads_back_the_same(tmp_path, qc):
     cfg = small_llama(quantization_config=qc)
     listing = stored(cfg)
@@ -453,21 +460,6 @@ def test_compressed_tensors_kv_cache_scales_and_input_zero_points():
                        "config_groups": {"group_0": group}, "kv_cache_scheme": kv})
     assert notes == (CONFIG_ONLY_NOTE,)
 
-
-QUANT_CONFIGS = [
-    {"quant_method": "gptq", "bits": 4, "group_size": 64},
-    {"quant_method": "awq", "bits": 4, "group_size": 64, "version": "gemm"},
-    {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
-     "bnb_4bit_use_double_quant": True},
-    {"quant_method": "bitsandbytes", "load_in_8bit": True},
-    {"quant_method": "fp8", "weight_block_size": [128, 128]},
-    {"quant_method": "fp8", "activation_scheme": "static"},
-    {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
-     "config_groups": {"g": {"targets": ["Linear"], "input_activations": {"dynamic": False}, "weights": {
-         "num_bits": 4, "type": "int", "strategy": "group", "group_size": 64, "symmetric": False,
-         "actorder": "group"}}}},
-    {"group_size": 64, "bits": 4},
-]
 
 
 @pytest.mark.parametrize("qc", QUANT_CONFIGS, ids=lambda qc: str(qc.get("quant_method", "mlx")))
