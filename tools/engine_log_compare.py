@@ -165,13 +165,18 @@ def vllm_engine(r: Record) -> str:
     return "v1-early"
 
 
+def kv_cache_dtype(r: Record) -> DType | None:
+    """The engine's --kv-cache-dtype as a DType; None for "auto" or unset (the model's dtype)."""
+    kv = r.setting("kv_cache_dtype")
+    return DTYPES.get(kv) if kv and kv != "auto" else None
+
+
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
-    kv = r.setting("kv_cache_dtype")
     m = vllm_memory(
         cfg, weights_bytes(model, r), context=r.setting("max_model_len") or cfg.context_length,
-        kv_type=DTYPES.get(kv) if kv and kv != "auto" else None, dtype=model_dtype(model, r),
+        kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization") or 0.9,
         block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
@@ -255,10 +260,9 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
-    kv = r.setting("kv_cache_dtype")
     m = sglang_memory(
         cfg, weights_bytes(model, r), context=r.setting("context_length") or cfg.context_length,
-        kv_type=DTYPES.get(kv) if kv and kv != "auto" else None, dtype=model_dtype(model, r),
+        kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), mem_fraction_static=r.setting("mem_fraction_static"),
         tensor_parallel=r.setting("tp_size") or r.gpus.get("count") or 1)
     out: dict[str, float] = {"weights": m.model_bytes}
