@@ -96,3 +96,21 @@ def test_quantized_bytes_by_dtype():
     assert inv.by_dtype["Q4_K"].bytes == 256 * 64 // 256 * 144
     assert inv.by_dtype["Q4_K"].params == 256 * 64
     assert list(inv.by_dtype) == ["Q4_K", "F32"]
+
+
+def test_memo_answers_by_identity_and_forgets_the_oldest():
+    """model.memo.ModelMemo (inventory, weights_for, llama.cpp offload): one answer per model object and
+    key; another object, even an equal one, is computed anew; past its size the oldest entry goes."""
+    from paramscope.model.memo import ModelMemo
+
+    calls: list[object] = []
+    memo: ModelMemo[int] = ModelMemo(2)
+    a, b, c = object(), object(), object()
+
+    def ask(model: object, key: int) -> int:
+        return memo.get(model, key, lambda: calls.append((model, key)) or len(calls))
+
+    assert ask(a, 1) == 1 and ask(a, 1) == 1 and ask(a, 2) == 2 and len(calls) == 2
+    assert ask(b, 1) == 3  # a third entry: (a, 1) was the oldest and is gone
+    assert ask(a, 2) == 2 and ask(a, 1) == 4
+    assert ask(c, 1) == 5 and len(calls) == 5

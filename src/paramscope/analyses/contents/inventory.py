@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
+from paramscope.model.memo import ModelMemo
 from paramscope.units import size_label
 
 # Display order of the component tree; anything else sorts after, alphabetically.
@@ -67,21 +68,12 @@ class Inventory:
 
 
 # `fit` asks for one model's inventory several times (offload, speed, each plan's decode bound), each a walk
-# over every tensor: 1.2 s a time for DeepSeek-V3's 90k. The last few are kept, keyed by the model's
-# identity with the model in the entry (so the id cannot be reused while it lives); a Model is frozen.
-_MEMO: dict[int, Inventory] = {}
-_MEMO_SIZE = 2
+# over every tensor: 1.2 s a time for DeepSeek-V3's 90k.
+_MEMO: ModelMemo[Inventory] = ModelMemo(2)
 
 
 def inventory(model: Model) -> Inventory:
-    hit = _MEMO.get(id(model))
-    if hit is not None and hit.model is model:
-        return hit
-    answer = _inventory(model)
-    if len(_MEMO) >= _MEMO_SIZE:
-        _MEMO.pop(next(iter(_MEMO)))  # the oldest
-    _MEMO[id(model)] = answer
-    return answer
+    return _MEMO.get(model, None, lambda: _inventory(model))
 
 
 def _inventory(model: Model) -> Inventory:

@@ -12,7 +12,6 @@ and a full set of runtime buffers of its own. That is what ``per_device`` shows 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from paramscope.analyses.sizing.kv_cache import encoder_cells
 from paramscope.analyses.sizing.request import DEFAULT_CONTEXT, MemoryRequest, RuntimeParts, resolve_context
@@ -20,6 +19,7 @@ from paramscope.analyses.sizing.runtimes import find
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
 from paramscope.model import ArchConfig, Model
+from paramscope.model.memo import ModelMemo
 
 __all__ = [
     "DEFAULT_CONTEXT",
@@ -86,12 +86,8 @@ class SizeEstimate:
         return None if None in verdicts else all(verdicts)
 
 
-# The last few weights_for answers. Searches (devices needed, longest context, largest batch, the fit
-# matrix) ask the same weights dozens of times while only the context or batch changes, and re-pricing
-# walks every tensor: 5 s a time for DeepSeek-V3's 90k tensors. Keyed by the model's identity, with the
-# model kept in the entry so the id cannot be reused while the entry lives; a Model is frozen.
-_WEIGHTS_MEMO: dict[tuple[Any, ...], tuple[Model, tuple[int, str, tuple[str, ...]]]] = {}
-_WEIGHTS_MEMO_SIZE = 32
+# The last few weights_for answers: re-pricing walks every tensor (5 s a time for DeepSeek-V3's 90k).
+_WEIGHTS_MEMO: ModelMemo[tuple[int, str, tuple[str, ...]]] = ModelMemo(32)
 
 
 def weights_for(model: Model, scheme: str | None, runtime: str = "", device: Device | None = None,
@@ -99,15 +95,8 @@ def weights_for(model: Model, scheme: str | None, runtime: str = "", device: Dev
     """Weight bytes as stored (as ``runtime`` holds them, where it re-lays them), or re-priced at
     ``scheme``; with the explain lines."""
     # a re-pricing depends on the model and the scheme alone; weights as stored, on how the runtime lays them
-    key = (id(model), scheme) if scheme is not None else (id(model), None, runtime, device, n_devices)
-    hit = _WEIGHTS_MEMO.get(key)
-    if hit is not None and hit[0] is model:
-        return hit[1]
-    answer = _weights_for(model, scheme, runtime, device, n_devices)
-    if len(_WEIGHTS_MEMO) >= _WEIGHTS_MEMO_SIZE:
-        _WEIGHTS_MEMO.pop(next(iter(_WEIGHTS_MEMO)))  # the oldest
-    _WEIGHTS_MEMO[key] = (model, answer)
-    return answer
+    key = (scheme,) if scheme is not None else (None, runtime, device, n_devices)
+    return _WEIGHTS_MEMO.get(model, key, lambda: _weights_for(model, scheme, runtime, device, n_devices))
 
 
 def _weights_for(model: Model, scheme: str | None, runtime: str, device: Device | None,

@@ -44,6 +44,7 @@ from paramscope.errors import UnsupportedError
 from paramscope.knowledge.roles import place
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
+from paramscope.model.memo import ModelMemo
 
 KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-kv-cache-iswa.cpp: SWA too
 # Builds of mid-2025 and earlier ("legacy"): llama_kv_cache_unified::get_padding = flash attention ? 256 :
@@ -448,17 +449,16 @@ class _LayerSplit:
     has_output: bool
 
 
-# Searches (devices needed, the fit matrix) ask offload() dozens of times for one model while only -ngl,
-# context or batch change; placing DeepSeek-V3's 90k tensors takes ~0.1 s a time. Keyed by the model's
-# identity, with the model kept in the entry so the id cannot be reused while the entry lives.
-_SPLIT_MEMO: dict[int, tuple[Model, _LayerSplit]] = {}
-_SPLIT_MEMO_SIZE = 8
+# offload() is asked dozens of times for one model while only -ngl, context or batch change; placing
+# DeepSeek-V3's 90k tensors takes ~0.1 s a time.
+_SPLIT_MEMO: ModelMemo[_LayerSplit] = ModelMemo(8)
 
 
 def _layer_split(model: Model) -> _LayerSplit:
-    hit = _SPLIT_MEMO.get(id(model))
-    if hit is not None and hit[0] is model:
-        return hit[1]
+    return _SPLIT_MEMO.get(model, None, lambda: _split(model))
+
+
+def _split(model: Model) -> _LayerSplit:
     embedding = outside = stored = 0
     by_layer: dict[int, int] = {}
     has_output = False
@@ -472,11 +472,7 @@ def _layer_split(model: Model) -> _LayerSplit:
             by_layer[where.layer] = by_layer.get(where.layer, 0) + t.nbytes
         else:
             outside += t.nbytes
-    split = _LayerSplit(stored, embedding, by_layer, outside, has_output)
-    if len(_SPLIT_MEMO) >= _SPLIT_MEMO_SIZE:
-        _SPLIT_MEMO.pop(next(iter(_SPLIT_MEMO)))  # the oldest
-    _SPLIT_MEMO[id(model)] = (model, split)
-    return split
+    return _LayerSplit(stored, embedding, by_layer, outside, has_output)
 
 
 def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None
