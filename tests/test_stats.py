@@ -68,29 +68,62 @@ def bf16(x: np.ndarray) -> bytes:
 
 
 # --- the reference: numpy float64 on the decoded values -----------------------------------------------
+# The real Gemma embedding alone holds 168 M values: the reference walks them in chunks of a million
+# (a full-size temporary costs more to allocate than to compute here), and sorts nothing but what
+# np.percentile partitions.
+CHUNK = 1 << 20
+
+
 def check_against_numpy(stats, x32: np.ndarray, exact_percentiles: bool) -> None:
     s = stats.summary if hasattr(stats, "summary") else stats
     assert s.count == x32.size
-    assert s.nan == np.isnan(x32).sum()
-    assert s.posinf == (x32 == np.inf).sum() and s.neginf == (x32 == -np.inf).sum()
-    finite = x32[np.isfinite(x32)]
-    x = finite.astype(np.float64)
-    assert s.finite == x.size
-    if not x.size:
-        return
-    assert s.zeros == (x == 0).sum()
-    assert s.min == x.min() and s.max == x.max()  # exact
-    assert s.mean == pytest.approx(x.mean(), rel=1e-6, abs=1e-12 * np.abs(x).mean())
-    assert s.std == pytest.approx(x.std(), rel=1e-6)
-    assert s.mean_abs == pytest.approx(np.abs(x).mean(), rel=1e-6)
-    # Counts and order statistics are the same on the float32 values as on their float64 widening (exact
-    # and order-preserving) when the edges are float32 numbers too; numpy sorts float32 a third faster.
     h = s.histogram
     edges = np.array(h.edges)
-    values = finite if np.array_equal(edges.astype(np.float32), edges) else x
-    assert list(np.histogram(values, bins=edges)[0]) == list(h.counts)
-    assert sum(h.counts) == x.size
-    truths = np.percentile(values, [p for p, _ in s.percentiles], method="inverted_cdf").astype(np.float64)
+    # Counts and order statistics are the same on the float32 values as on their float64 widening (exact
+    # and order-preserving) when the edges are float32 numbers too.
+    as32 = np.array_equal(edges.astype(np.float32), edges)
+    edges = edges.astype(np.float32 if as32 else np.float64)
+    nan = posinf = neginf = zeros = 0
+    total = total_abs = 0.0
+    counts = np.zeros(len(edges) - 1, np.int64)
+    parts = []
+    for i in range(0, x32.size, CHUNK):
+        chunk = x32[i:i + CHUNK]
+        nan += np.count_nonzero(np.isnan(chunk))
+        posinf += np.count_nonzero(chunk == np.inf)
+        neginf += np.count_nonzero(chunk == -np.inf)
+        finite = chunk[np.isfinite(chunk)]
+        parts.append(finite)
+        zeros += np.count_nonzero(finite == 0)
+        total += finite.sum(dtype=np.float64)
+        total_abs += np.abs(finite).sum(dtype=np.float64)
+        counts += np.histogram(finite if as32 else finite.astype(np.float64), bins=edges)[0]
+    assert (s.nan, s.posinf, s.neginf) == (nan, posinf, neginf)
+    finite = np.concatenate(parts) if parts else x32[:0]
+    del parts
+    assert s.finite == finite.size
+    if not finite.size:
+        return
+    n = finite.size
+    assert s.zeros == zeros
+    assert s.min == finite.min() and s.max == finite.max()  # exact
+    mean = total / n
+    assert s.mean == pytest.approx(mean, rel=1e-6, abs=1e-12 * total_abs / n)
+    # the variance's second pass: float64 deviations from the float64 mean, as np.var takes them
+    squares = sum(float(np.dot(d, d)) for d in (finite[i:i + CHUNK].astype(np.float64) - mean
+                                                  for i in range(0, n, CHUNK)))
+    assert s.std == pytest.approx(math.sqrt(squares / n), rel=1e-6)
+    assert s.mean_abs == pytest.approx(total_abs / n, rel=1e-6)
+    if n <= CHUNK:  # the generated files: numpy's whole-array float64 figures too
+        x = finite.astype(np.float64)
+        assert s.mean == pytest.approx(x.mean(), rel=1e-6, abs=1e-12 * np.abs(x).mean())
+        assert s.std == pytest.approx(x.std(), rel=1e-6)
+        assert s.mean_abs == pytest.approx(np.abs(x).mean(), rel=1e-6)
+    assert list(counts) == list(h.counts)  # np.histogram's counts, chunk by chunk (counts add up)
+    assert sum(h.counts) == n
+    # ``finite`` is this function's own copy: np.percentile may reorder it instead of copying it again
+    truths = np.percentile(finite if as32 else finite.astype(np.float64), [p for p, _ in s.percentiles],
+                           method="inverted_cdf", overwrite_input=True).astype(np.float64)
     for (p, value), true in zip(s.percentiles, truths, strict=True):
         if exact_percentiles:
             assert value == true, p
