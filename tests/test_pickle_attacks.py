@@ -250,8 +250,17 @@ def zip_members(*members: Member) -> Callable[[Path, Path], None]:
     return lambda path, marker: path.write_bytes(zip_bytes(list(members)))
 
 
+def lazily(make: Callable[[], Callable[[Path, Path], None]]) -> Callable[[Path, Path], None]:
+    """A builder made when its test runs: the big files (tens of MiB, a million opcodes) cost seconds to
+    make, which collection would otherwise spend in every pytest-xdist worker."""
+    return lambda path, marker: make()(path, marker)
+
+
 GOOD = one_tensor()
-BIG = dumps(Raw(b"\x8e" + struct.pack("<Q", 40 << 20) + bytes(40 << 20)))  # 40 MiB of zero bytes
+
+
+def big() -> bytes:
+    return dumps(Raw(b"\x8e" + struct.pack("<Q", 40 << 20) + bytes(40 << 20)))  # 40 MiB of zero bytes
 
 
 def overlapping(path: Path, marker: Path) -> None:
@@ -302,8 +311,9 @@ ERRORS: list[Case] = [
                                      Member("a/data/0", bytes(16))), pickle_ok=True),
     Case("encrypted-member", raw_file(checkpoint(GOOD, {"0": bytes(16)}, flags=1))),
     Case("unsupported-compression", raw_file(checkpoint(GOOD, {"0": bytes(16)}, method=12))),
-    Case("zip-bomb-lies-about-size", raw_file(checkpoint(BIG, method=8, size=1000))),
-    Case("zip-bomb-declares-huge-size", raw_file(checkpoint(BIG, method=8, size=0xFFFFFFF0))),
+    Case("zip-bomb-lies-about-size", lazily(lambda: raw_file(checkpoint(big(), method=8, size=1000)))),
+    Case("zip-bomb-declares-huge-size", lazily(lambda: raw_file(checkpoint(big(), method=8,
+                                                                           size=0xFFFFFFF0)))),
     Case("zip-slip-dotdot", zip_members(Member("archive/data.pkl", GOOD), Member("../../etc/evil", b"x"))),
     Case("zip-slip-absolute", zip_members(Member("archive/data.pkl", GOOD), Member("/tmp/evil", b"x"))),
     Case("zip-slip-backslash", zip_members(Member("archive/data.pkl", GOOD), Member("..\\..\\evil", b"x"))),
@@ -325,10 +335,10 @@ ERRORS: list[Case] = [
     Case("quantized-storage", tensor_zip(one_tensor(st_=Pid(("storage", G("torch", "QInt8Storage"), "0",
                                                              "cpu", 4)))), pickle_ok=True),
     Case("deep-MARK-nesting", tensor_zip(b"\x80\x02" + b"(" * 100_000 + b".")),
-    Case("deep-tuple-nesting", tensor_zip(deep_tuples(1_000_000)), pickle_ok=True),
-    Case("memo-flood", tensor_zip(b"\x80\x02N" + b"".join(b"r" + struct.pack("<I", i)
-                                                          for i in range(1_100_000)) + b".")),
-    Case("stack-flood", tensor_zip(b"\x80\x02" + b"N" * 1_100_000 + b".")),
+    Case("deep-tuple-nesting", lazily(lambda: tensor_zip(deep_tuples(1_000_000))), pickle_ok=True),
+    Case("memo-flood", lazily(lambda: tensor_zip(b"\x80\x02N" + b"".join(b"r" + struct.pack("<I", i)
+                                                                         for i in range(1_100_000)) + b"."))),
+    Case("stack-flood", lazily(lambda: tensor_zip(b"\x80\x02" + b"N" * 1_100_000 + b"."))),
     Case("huge-unicode-length", tensor_zip(b"\x80\x04\x8d" + struct.pack("<Q", 1 << 60) + b"abc.")),
     Case("huge-integer", tensor_zip(b"\x80\x02\x8b" + struct.pack("<i", 100_000) + bytes(100_000) + b".")),
     Case("unknown-opcode", tensor_zip(b"\x80\x02\xff.")),
@@ -364,7 +374,7 @@ def scan(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str,
 
 
 def outcome(fn: Callable[[], Any]) -> Any:
-    """What ``fn`` returns, or the ParamscopeError it raises. Bounds are on memory (``peak_bytes``),
+    """What ``fn`` returns, or the ParamscopeError it raises. Bounds are on memory (``traced``),
     not on a clock: the machine running the tests may be loaded; bench/bench_scan.py times scans."""
     try:
         return fn()
@@ -372,16 +382,15 @@ def outcome(fn: Callable[[], Any]) -> Any:
         return e
 
 
-def peak_bytes(fn: Callable[[], Any]) -> int:
+def traced(fn: Callable[[], Any]) -> tuple[Any, int]:
+    """``outcome(fn)`` and the peak of the bytes Python allocated meanwhile: one run gives both (the
+    floods take seconds a run)."""
     tracemalloc.start()
     try:
-        fn()
-    except ParamscopeError:
-        pass
+        result = outcome(fn)
+        return result, tracemalloc.get_traced_memory()[1]
     finally:
-        _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    return peak
 
 
 def build(case: Case, tmp_path: Path) -> tuple[Path, Path]:
@@ -403,12 +412,12 @@ def test_payload_is_named_never_run(case: Case, tmp_path: Path, capsys: pytest.C
     flagged = {g["global"] for g in verdict["globals"] if g["status"] in ("dangerous", "unknown")}
     assert case.names in flagged, verdict
     assert case.names in verdict["summary"] or len(flagged) > 3
-    result = outcome(lambda: pytorch.read(path))
+    result, peak = traced(lambda: pytorch.read(path))
     if isinstance(result, ParamscopeError):
         assert_one_line(result, path)
     else:
         assert case.read_ok, f"{case.id} should have been refused"
-    assert peak_bytes(lambda: pytorch.read(path)) < PEAK_BYTES
+    assert peak < PEAK_BYTES
     assert not marker.exists()
 
 
@@ -416,24 +425,24 @@ def test_payload_is_named_never_run(case: Case, tmp_path: Path, capsys: pytest.C
 def test_malformed_is_refused_in_one_line(case: Case, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     path, marker = build(case, tmp_path)
-    result = outcome(lambda: pytorch.read(path))
+    result, peak = traced(lambda: pytorch.read(path))
     assert isinstance(result, ParamscopeError), f"{case.id} was read: {result}"
     assert_one_line(result, path)
+    assert peak < PEAK_BYTES
     code, verdict = outcome(lambda: scan(path, capsys))
     if case.pickle_ok:  # scan judges the pickle, which is safe; inspect refused the tensors above
         assert verdict["status"] in ("safe", UNREADABLE), verdict
     else:
         assert code >= 1 and verdict["status"] in (UNREADABLE, UNSAFE), verdict
-    assert peak_bytes(lambda: pytorch.read(path)) < PEAK_BYTES
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("case", BOUNDED, ids=lambda c: c.id)
 def test_bombs_that_are_valid_stay_bounded(case: Case, tmp_path: Path) -> None:
     path, _ = build(case, tmp_path)
-    model = outcome(lambda: pytorch.read(path))
+    model, peak = traced(lambda: pytorch.read(path))
     assert not isinstance(model, ParamscopeError) and model.tensors == ()
-    assert peak_bytes(lambda: pytorch.read(path)) < PEAK_BYTES
+    assert peak < PEAK_BYTES
 
 
 def test_zip64_archive_is_read(tmp_path: Path) -> None:
