@@ -92,18 +92,21 @@ def within(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-GRAPH = graph()
+@pytest.fixture(scope="module")
+def import_graph() -> dict[str, set[str]]:
+    """Parsed when a test here runs, not at collection in every pytest-xdist worker."""
+    return graph()
 
 
-def test_the_graph_is_read() -> None:
+def test_the_graph_is_read(import_graph: dict[str, set[str]]) -> None:
     # a guard against a parser that finds nothing: the CLI's app imports its commands' package
-    assert "paramscope.errors" in GRAPH["paramscope.cli.app"]
-    assert len(GRAPH) > 100
+    assert "paramscope.errors" in import_graph["paramscope.cli.app"]
+    assert len(import_graph) > 100
 
 
 @pytest.mark.parametrize("layer", sorted(MAY_IMPORT))
-def test_only_those_above_import_a_layer(layer: str) -> None:
-    bad = sorted(f"{src} imports {dst}" for src, dsts in GRAPH.items() for dst in dsts
+def test_only_those_above_import_a_layer(layer: str, import_graph: dict[str, set[str]]) -> None:
+    bad = sorted(f"{src} imports {dst}" for src, dsts in import_graph.items() for dst in dsts
                  if within(dst, (layer,)) and not within(src, MAY_IMPORT[layer]) and src != PACKAGE)
     if layer == "paramscope.app":  # the package root may import app (the public API); nothing else outside
         bad = [b for b in bad if not b.startswith("paramscope imports")]
@@ -111,8 +114,8 @@ def test_only_those_above_import_a_layer(layer: str) -> None:
 
 
 @pytest.mark.parametrize("layer", sorted(NEVER))
-def test_lower_layers_never_import_upward(layer: str) -> None:
-    bad = sorted(f"{src} imports {dst}" for src, dsts in GRAPH.items() if within(src, (layer,))
+def test_lower_layers_never_import_upward(layer: str, import_graph: dict[str, set[str]]) -> None:
+    bad = sorted(f"{src} imports {dst}" for src, dsts in import_graph.items() if within(src, (layer,))
                  for dst in dsts if within(dst, NEVER[layer]))
     assert not bad, "\n".join(bad)
 
@@ -152,10 +155,10 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def test_no_import_cycles() -> None:
+def test_no_import_cycles(import_graph: dict[str, set[str]]) -> None:
     # a package's __init__ importing its own submodules, which import siblings through it, is not a cycle
     # we care about only when two real modules need each other; __init__ files take part like any module.
-    assert cycles(GRAPH) == []
+    assert cycles(import_graph) == []
 
 
 def test_the_cycle_finder_finds_cycles() -> None:

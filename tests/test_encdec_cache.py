@@ -16,9 +16,6 @@ from paramscope.analyses.sizing.runtimes.transformers import transformers_memory
 from paramscope.knowledge.families import arch_config_from_hf
 from paramscope.model.dtypes import DType
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 F32 = DType.F32
 
@@ -28,6 +25,8 @@ def _cache_bytes(cache) -> int:
 
 
 def _t5(dec_layers: int, heads: int, d_kv: int, seed: int):
+    import transformers
+
     cfg = transformers.T5Config(vocab_size=64, d_model=16, d_kv=d_kv, d_ff=32, num_layers=2,
                                 num_decoder_layers=dec_layers, num_heads=heads, decoder_start_token_id=0,
                                 pad_token_id=0, feed_forward_proj="gated-gelu")
@@ -35,6 +34,8 @@ def _t5(dec_layers: int, heads: int, d_kv: int, seed: int):
 
 
 def _bart(dec_layers: int, heads: int, d_kv: int, seed: int):
+    import transformers
+
     cfg = transformers.BartConfig(vocab_size=64, d_model=heads * d_kv, encoder_layers=2,
                                   decoder_layers=dec_layers, encoder_attention_heads=heads,
                                   decoder_attention_heads=heads, encoder_ffn_dim=32, decoder_ffn_dim=32,
@@ -43,6 +44,8 @@ def _bart(dec_layers: int, heads: int, d_kv: int, seed: int):
 
 
 def _whisper(dec_layers: int, heads: int, d_kv: int, seed: int):
+    import transformers
+
     cfg = transformers.WhisperConfig(vocab_size=64, num_mel_bins=8, d_model=heads * d_kv, encoder_layers=2,
                                      decoder_layers=dec_layers, encoder_attention_heads=heads,
                                      decoder_attention_heads=heads, encoder_ffn_dim=32, decoder_ffn_dim=32,
@@ -54,6 +57,7 @@ def _whisper(dec_layers: int, heads: int, d_kv: int, seed: int):
 def _t5gemma(dec_layers: int, heads: int, d_kv: int, seed: int):
     """An encoder wider than the decoder, one KV head (GQA), sliding layers with a window longer than
     the decoded tokens (DynamicSlidingWindowLayer would keep only window − 1 of a longer run)."""
+    import transformers
     from transformers.models.t5gemma.configuration_t5gemma import T5GemmaModuleConfig
 
     def module(layers: int, hidden: int):
@@ -71,6 +75,8 @@ def _t5gemma(dec_layers: int, heads: int, d_kv: int, seed: int):
 
 def _marian(dec_layers: int, heads: int, d_kv: int, seed: int):
     """No table row: the ArchConfig comes from transformers' config (families/fallback.py)."""
+    import transformers
+
     cfg = transformers.MarianConfig(vocab_size=64, decoder_vocab_size=64, d_model=heads * d_kv,
                                     encoder_layers=2, decoder_layers=dec_layers,
                                     encoder_attention_heads=heads,
@@ -89,6 +95,9 @@ BUILDERS = {"t5": _t5, "bart": _bart, "whisper": _whisper, "t5gemma": _t5gemma, 
        d_kv=st.sampled_from([4, 8]), batch=st.integers(1, 2), enc_len=st.integers(1, 9),
        dec_len=st.integers(1, 6), seed=st.integers(0, 3))
 def test_cache_bytes_match_transformers(family, dec_layers, heads, d_kv, batch, enc_len, dec_len, seed):
+    # imported here, not at collection (seconds in every pytest-xdist worker)
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
     torch.manual_seed(seed)
     hf_cfg, model = BUILDERS[family](dec_layers, heads, d_kv, seed)
     model.eval()
