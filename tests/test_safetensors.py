@@ -176,15 +176,16 @@ def test_sharded_without_total_size(tmp_path: Path) -> None:
     assert "warnings" not in st.read(write_sharded(tmp_path, SHARDS, total_size=None)).metadata
 
 
-def test_sharded_header_speed(tmp_path: Path) -> None:
-    """≥ 1,000 tensors in 4 sparse shards: the header read stays under 50 ms in-process."""
+def test_sharded_header_bench_reads_what_the_library_reads(tmp_path: Path) -> None:
+    """bench/bench_sharded_header.py's files (≥ 1,000 tensors in 4 sparse shards): we and the safetensors
+    library count the same tensors. Its time (≤ 50 ms) is the bench's to measure, as a ratio against the
+    library in the same run: no clock in a test, the machine may be loaded."""
     spec = importlib.util.spec_from_file_location("bench_sharded_header",
                                                   ROOT / "bench" / "bench_sharded_header.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     index = bench.build_sharded(tmp_path, n_layers=112, n_shards=4)
     assert bench.read_ours(index) == bench.read_library(index) >= 1000
-    assert bench.best_seconds(bench.read_ours, index, repeat=5) < 0.050
 
 
 # --- sniffing --------------------------------------------------------------------------------------
