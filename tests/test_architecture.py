@@ -92,9 +92,12 @@ def within(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
+# parsed when a test here runs, not at collection; once a run (the tests share a pytest-xdist worker)
+pytestmark = pytest.mark.xdist_group("import-graph")
+
+
 @pytest.fixture(scope="module")
 def import_graph() -> dict[str, set[str]]:
-    """Parsed when a test here runs, not at collection in every pytest-xdist worker."""
     return graph()
 
 

@@ -15,9 +15,20 @@ EXACT = [e for e in ENTRIES if e.exact_total]
 ROUNDED = [e for e in ENTRIES if e.total_params is not None and not e.exact_total]
 
 
+# The tests here share one worker (under pytest-xdist) and open each entry once, when a test first asks
+# for it: DeepSeek-V3's and R1's 90k tensors take seconds to list.
+pytestmark = pytest.mark.xdist_group("catalogue")
+
+
+class _Opened(dict[str, Model]):
+    def __missing__(self, name: str) -> Model:
+        model = self[name] = catalogue.open_entry(name)
+        return model
+
+
 @pytest.fixture(scope="module")
 def models() -> dict[str, Model]:
-    return {e.name: catalogue.open_entry(e.name) for e in ENTRIES}
+    return _Opened()
 
 
 def _unit(published: int) -> int:

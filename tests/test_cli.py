@@ -75,7 +75,8 @@ def test_minilm_directory_and_file(minilm_dir):
 
 @pytest.mark.parametrize(("name", "total"), [
     ("llama-3.1-8b", 8_030_261_248), ("llama-3.1-70b", 70_553_706_496),
-    ("mixtral-8x7b", 46_702_792_704), ("deepseek-v3", 671_026_419_200),
+    ("mixtral-8x7b", 46_702_792_704),
+    pytest.param("deepseek-v3", 671_026_419_200, marks=pytest.mark.slow),  # runs long: 90k tensors
     ("gemma-3-27b", 27_432_406_640), ("qwen3-8b", 8_190_735_360),
 ])
 def test_catalogue_names(name, total):
@@ -89,6 +90,7 @@ def test_mixtral_active_params():
     assert "active" in out["active_convention"]
 
 
+@pytest.mark.slow  # runs long: the whole catalogue, DeepSeek's 90k tensors included, in a subprocess
 def test_catalogue_command():
     r = run("catalogue", "--json")
     assert r.returncode == 0, r.stderr
@@ -158,6 +160,7 @@ def test_size_json_keys_and_gemma_kv(gemma_gguf):
                                                       "overhead_bytes"))
 
 
+@pytest.mark.slow  # runs long: twelve CLI subprocesses
 def test_size_fit_train_gpus_run():
     for args in (("size", "llama-3.1-70b", "--gpu", "h100x2", "--explain"),
                  ("size", "llama-3.1-8b", "--runtime", "vllm", "--gpu", "h100"),

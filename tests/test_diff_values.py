@@ -117,6 +117,7 @@ def test_randomized_svd_matches_numpy(rows, cols, decay):
     np.testing.assert_allclose(got, want, rtol=1e-4)
 
 
+@pytest.mark.slow  # runs long: SVDs of 2000-row matrices
 @pytest.mark.parametrize("rank", [1, 4, 16])
 def test_row_sample_keeps_the_rank(rank):
     """Sampled rows of a rank-r matrix span its row space: rank r exactly, also from a sample."""

@@ -39,6 +39,7 @@ def pair(tmp_path) -> tuple[Path, Path]:
     return tmp_path / "a.safetensors", tmp_path / "b.safetensors"
 
 
+@pytest.mark.slow  # runs long: the value diff through the web app and the CLI
 def test_diff_endpoint_equals_cli(pair, capsys, tmp_path):
     client = TestClient(create_app([tmp_path], defaults=False), base_url="http://127.0.0.1:8765")
     a, b = (str(p) for p in pair)

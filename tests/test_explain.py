@@ -165,6 +165,7 @@ def test_prose_numbers_are_placeholders(request, tours, name, fixture):
             assert not re.search(r"\d", names.sub("", literal)), (section.key, template)
 
 
+@pytest.mark.slow  # reads the real Gemma file (through request.getfixturevalue)
 def test_sections_by_source(request, tours):
     _, gemma = _tour(request, tours, "gemma", "gemma_gguf")
     _, llama = _tour(request, tours, "llama-3.1-70b", None)
@@ -251,6 +252,7 @@ def test_first_values_match_gguf_across_blocks(gemma_gguf, gemma_gguf_reference)
     assert len(seen) >= 4
 
 
+@pytest.mark.slow  # runs long: the CLI in a subprocess
 def test_pickle_that_could_run_code_exits_2(tmp_path):
     """A bare pickle with no parameters and no architecture: the tour says what cannot be answered, in
     one line per section, and the exit status is the safety verdict's, as for `inspect`."""

@@ -111,7 +111,19 @@ def test_refinedweb_configs_equal_falcon(cfg: dict[str, Any], new_arch: bool) ->
 
 
 # -- every real config.json we keep ----------------------------------------------------------------
-@pytest.mark.parametrize("path", _real_configs(), ids=lambda p: p.name)
+def _many_experts(path: Path) -> bool:
+    """A model of a thousand experts or more (DeepSeek-V3: 256 in each of 61 layers) takes seconds to
+    build and compare: make test-fast leaves it out."""
+    cfg = json.loads(path.read_text())
+    cfg = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
+    counts = [cfg.get(k) for k in ("n_routed_experts", "num_local_experts", "num_experts")]
+    experts = max((n for n in counts if isinstance(n, int)), default=0)
+    layers = cfg.get("num_hidden_layers")
+    return isinstance(layers, int) and experts * layers >= 1000
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.name, marks=[pytest.mark.slow] * _many_experts(p))
+                                  for p in _real_configs()])
 def test_real_configs_equal_transformers(path: Path) -> None:
     cfg = json.loads(path.read_text())
     if oracle.not_native(cfg) is not None:
@@ -317,6 +329,7 @@ def gemma3n_text_configs(draw: st.DrawFn) -> dict[str, Any]:
             "max_position_embeddings": 64, "sliding_window": 4}
 
 
+@pytest.mark.slow  # runs long: builds dozens of models in transformers
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(gemma3n_text_configs())
 def test_random_gemma3n_text_configs_equal_transformers(cfg: dict[str, Any]) -> None:
@@ -427,6 +440,7 @@ def test_mamba2_state_from_transformers_shapes(model_type: str, prefix: str) -> 
     assert a.ssm_state_size == heads * (d_inner // heads) * d_state
 
 
+@pytest.mark.slow  # runs long: builds full-size Qwen3-Next models in transformers
 def test_gated_deltanet_state_from_transformers_shapes() -> None:
     cfg = {"model_type": "qwen3_next"}
     channels, _, d_conv = _tensor(cfg, "layers.0.linear_attn.conv1d.weight")

@@ -79,6 +79,7 @@ def test_too_many_cells_and_counts_are_refused():
         fit_matrix("llama-3.1-8b", gpu="rtx-4090x2")
 
 
+@pytest.mark.slow  # runs long: the fit matrix twice
 def test_weights_memo_answers_as_without():
     from paramscope.analyses.sizing import memory
     from paramscope.knowledge.hardware import parse_gpu_spec

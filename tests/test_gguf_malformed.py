@@ -333,6 +333,7 @@ def test_fuzz_seed_is_valid(tmp_path: Path) -> None:
     assert model.config is not None and model.config.n_layers == 2
 
 
+@pytest.mark.slow  # runs long: a fuzzer
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(MUTATION, min_size=1, max_size=4))
 def test_fuzz_mutations_never_escape(mutations: list[tuple]) -> None:

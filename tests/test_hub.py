@@ -170,6 +170,7 @@ def test_deepseek_v3_163_shards_under_40_mb(hub):
     assert result.inventory.total_params == expected
 
 
+@pytest.mark.slow  # runs long: builds and serves a 128k-token GGUF
 def test_gguf_with_a_128k_vocabulary_under_8_mb(hub):
     body = llama3_gguf()
     hub.repos["bartowski/Meta-Llama-3.1-8B-Instruct-GGUF"] = Repo({
@@ -304,6 +305,7 @@ def test_offline_reads_the_cached_snapshot(hub, tmp_path, capsys, monkeypatch):
 
 # --- serve --------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # runs long: the web app on the emulated Hub
 def test_serve_accepts_remote_sources(hub, tmp_path):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient

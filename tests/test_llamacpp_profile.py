@@ -306,6 +306,7 @@ def test_explain_lines():
     assert "output: 1 rows × 262144 × 4 B = 1,048,576 B" in text
 
 
+@pytest.mark.slow  # runs long: hypothesis over llama.cpp's graph, two graphs an example
 @given(st.integers(1, 1 << 17), st.integers(1, 1 << 17), st.integers(1, 8), st.booleans(), st.booleans())
 def test_kv_monotonic_in_context(a, b, n_seq, swa_full, unified):
     small, large = sorted((a, b))
@@ -313,6 +314,7 @@ def test_kv_monotonic_in_context(a, b, n_seq, swa_full, unified):
     assert memory(n_ctx=small, **kw).kv_cache_bytes <= memory(n_ctx=large, **kw).kv_cache_bytes
 
 
+@pytest.mark.slow  # runs long: hypothesis over llama.cpp's graph, two graphs an example
 @given(st.integers(256, 1 << 14), st.integers(1, 16), st.integers(1, 16), st.booleans(), st.booleans())
 def test_kv_monotonic_in_sequences(per_seq, a, b, swa_full, unified):
     small, large = sorted((a, b))
@@ -323,6 +325,7 @@ def test_kv_monotonic_in_sequences(per_seq, a, b, swa_full, unified):
     assert before.total_bytes <= after.total_bytes
 
 
+@pytest.mark.slow  # runs long: hypothesis over llama.cpp's graph, two graphs an example
 @given(st.integers(1, 4096), st.integers(1, 4096), st.booleans())
 def test_compute_monotonic_in_ubatch(a, b, flash):
     small, large = sorted((a, b))

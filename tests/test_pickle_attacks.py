@@ -150,6 +150,7 @@ class Case:
     read_ok: bool = False  # read() may succeed (the payload sits beside valid tensors)
     suffix: str = ".bin"
     pickle_ok: bool = False  # the pickle is sound and safe; only the tensors it describes are not
+    slow: bool = False  # a million opcodes read under tracemalloc: make test-fast leaves it out
 
 
 def file_of(make: Callable[[Path], bytes]) -> Callable[[Path, Path], None]:
@@ -335,10 +336,11 @@ ERRORS: list[Case] = [
     Case("quantized-storage", tensor_zip(one_tensor(st_=Pid(("storage", G("torch", "QInt8Storage"), "0",
                                                              "cpu", 4)))), pickle_ok=True),
     Case("deep-MARK-nesting", tensor_zip(b"\x80\x02" + b"(" * 100_000 + b".")),
-    Case("deep-tuple-nesting", lazily(lambda: tensor_zip(deep_tuples(1_000_000))), pickle_ok=True),
+    Case("deep-tuple-nesting", lazily(lambda: tensor_zip(deep_tuples(1_000_000))), pickle_ok=True, slow=True),
     Case("memo-flood", lazily(lambda: tensor_zip(b"\x80\x02N" + b"".join(b"r" + struct.pack("<I", i)
-                                                                         for i in range(1_100_000)) + b"."))),
-    Case("stack-flood", lazily(lambda: tensor_zip(b"\x80\x02" + b"N" * 1_100_000 + b"."))),
+                                                                         for i in range(1_100_000)) + b".")),
+         slow=True),
+    Case("stack-flood", lazily(lambda: tensor_zip(b"\x80\x02" + b"N" * 1_100_000 + b".")), slow=True),
     Case("huge-unicode-length", tensor_zip(b"\x80\x04\x8d" + struct.pack("<Q", 1 << 60) + b"abc.")),
     Case("huge-integer", tensor_zip(b"\x80\x02\x8b" + struct.pack("<i", 100_000) + bytes(100_000) + b".")),
     Case("unknown-opcode", tensor_zip(b"\x80\x02\xff.")),
@@ -421,7 +423,8 @@ def test_payload_is_named_never_run(case: Case, tmp_path: Path, capsys: pytest.C
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("case", ERRORS, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] * c.slow)
+                                  for c in ERRORS])
 def test_malformed_is_refused_in_one_line(case: Case, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     path, marker = build(case, tmp_path)

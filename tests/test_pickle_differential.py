@@ -352,6 +352,7 @@ def test_scan_reports_every_global_cpython_resolves(data: bytes) -> None:
     check(data)
 
 
+@pytest.mark.slow  # runs long: hypothesis against CPython's unpickler
 @settings(max_examples=max(DIFF_EXAMPLES // 4, 50))
 @given(st.lists(st.one_of(real, payload.map(lambda p: b"\x80\x02" + p + (b"" if p.endswith(b".") else b"."))),
                 min_size=2, max_size=4).map(b"".join))

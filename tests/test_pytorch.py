@@ -360,6 +360,7 @@ values = hs.recursive(scalars, lambda inner: hs.lists(inner, max_size=4)
                       | hs.frozensets(hs.integers(), max_size=3), max_leaves=20)
 
 
+@pytest.mark.slow  # runs long: hypothesis against CPython's unpickler
 @settings(max_examples=300, deadline=None)
 @given(value=values, protocol=hs.integers(0, 5))
 def test_interpreter_agrees_with_pickle(value: Any, protocol: int) -> None:

@@ -360,6 +360,7 @@ def test_paths_escaping_the_roots_refused(http, root, name):
         assert_error(http.get(f"/api/{endpoint}", params={"source": f"{root}/{name}"}), 403)
 
 
+@pytest.mark.slow  # runs long: a small load test
 def test_forty_clients_hammering_stats(server, http, root):
     """A small load test: every heavy request is answered (a result or a busy/late error), and cheap
     requests keep being answered. The latency figures are bench/bench_serve.py's."""
@@ -378,6 +379,7 @@ def test_forty_clients_hammering_stats(server, http, root):
     assert set(statuses) <= {200, 429, 503} and 200 in statuses, statuses
 
 
+@pytest.mark.slow  # runs long: `paramscope serve` in a subprocess
 def test_serve_command_banner_and_default_roots(tmp_path):
     """`paramscope serve` itself: the banner names the URL and the roots (the current directory when no
     ROOT is given), and the server it starts answers."""

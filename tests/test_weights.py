@@ -313,8 +313,9 @@ def test_tied_head_priced_once_and_side_data_dropped():
 
 
 # --- properties over the whole catalogue ----------------------------------------------------------------
-# DeepSeek-V3 and R1 (90k tensors, 4 CPU-s each) run long: make test-fast leaves them out
-LONG_ENTRIES = {"deepseek-v3", "deepseek-r1"}
+# DeepSeek-V3 and R1 (90k tensors, 4 CPU-s each) and Qwen3-30B-A3B (2 CPU-s) run long: make test-fast
+# leaves them out
+LONG_ENTRIES = {"deepseek-v3", "deepseek-r1", "qwen3-30b-a3b"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(e.name, marks=[pytest.mark.slow] * (e.name in LONG_ENTRIES))
@@ -326,6 +327,7 @@ def test_catalogue_order_of_schemes(name):
     assert b["int4"] < b["int8"] < b["bf16"]
 
 
+@pytest.mark.slow  # runs long: prices DeepSeek-V2-Lite in every scheme
 def test_every_file_type_and_plain_scheme_runs():
     m = paramscope.open_model("deepseek-v2-lite")  # MLA, shared and routed experts, dense first layer
     n = m.params

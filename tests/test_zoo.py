@@ -196,6 +196,7 @@ def test_walk_finds_model_files_only(small):
     assert not any(i.url.endswith(".json") for i in items)
 
 
+@pytest.mark.slow  # runs long: two zoo runs in subprocesses, each starting dask
 def test_the_cli_prints_the_summary_and_json(small, tmp_path):
     env = {**os.environ, "COLUMNS": "80"}
     done = subprocess.run([sys.executable, "-m", "paramscope", "zoo", str(small.root / "set0000"), "--out",
@@ -211,6 +212,7 @@ def test_the_cli_prints_the_summary_and_json(small, tmp_path):
     assert data["run"]["files_read"] == 0 and data["run"]["files_resumed"] == data["totals"]["files"]
 
 
+@pytest.mark.slow  # runs long: a zoo run in a subprocess, starting dask
 def test_a_busy_dask_port_is_not_an_error_line(tmp_path):
     """Another cluster on 8787 (the scheduler's HTTP port even without a dashboard): distributed warns and
     takes another port; stderr, where `--json` users read errors, stays empty."""
@@ -287,6 +289,7 @@ def test_a_thousand_files_on_two_worker_processes_with_one_killed(tmp_path):
     assert calm.summary == s
 
 
+@pytest.mark.slow  # runs long: a zoo of every hostile file, floods included
 def test_every_hostile_file_is_a_row_and_nothing_runs(tmp_path):
     """The malformed safetensors and GGUF files and the pickle attacks of the readers' own tests, in one
     zoo: each is a row (an error, or a verdict naming what it would run), none stops the run, and no
@@ -406,6 +409,7 @@ def test_a_task_holds_one_chunk_whatever_the_file_size(tmp_path):
     assert peak < 2 * CHUNK, peak
 
 
+@pytest.mark.slow  # runs long: a zoo run in a subprocess, starting dask
 def test_the_html_page_holds_the_summary_and_no_script(small, small_run, tmp_path):
     page = tmp_path / "zoo.html"
     args = ["zoo", str(small.root), "--out", str(small_run[1]), "--html", str(page), "--workers", "1"]
