@@ -7,6 +7,11 @@ import os
 import sys
 from pathlib import Path
 
+# pytest-xdist runs a worker per core: a BLAS thread pool in each (OpenBLAS spins while it waits) would
+# fight the other workers for the cores, and the tests' matrices are small. Set before numpy loads
+# (no plugin imports it); the CLI subprocesses the tests start inherit it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 from hypothesis import HealthCheck, settings
 

@@ -39,11 +39,17 @@ def _unit(published: int) -> int:
     return unit
 
 
-@pytest.mark.parametrize("entry", EXACT, ids=lambda e: e.name)
+# DeepSeek-V3 and R1 (90k tensors each) run long: make test-fast leaves out the tests that open them
+LONG = {"deepseek-v3", "deepseek-r1"}
+
+
+@pytest.mark.parametrize("entry", [pytest.param(e, id=e.name, marks=[pytest.mark.slow] * (e.name in LONG))
+                                   for e in EXACT])
 def test_exact_published_totals(entry: catalogue.Entry, models: dict[str, Model]) -> None:
     assert models[entry.name].params == entry.total_params
 
 
+@pytest.mark.slow  # runs long: DeepSeek-V3 and R1
 def test_the_shared_reference_totals_are_all_exact(models: dict[str, Model]) -> None:
     expected = {
         "llama-3.1-8b": 8_030_261_248, "llama-3.1-70b": 70_553_706_496, "llama-3.1-405b": 405_853_388_800,
@@ -84,7 +90,9 @@ ACTIVE = [
 ]
 
 
-@pytest.mark.parametrize(("name", "left_out", "published"), ACTIVE, ids=[a[0] for a in ACTIVE])
+@pytest.mark.parametrize(("name", "left_out", "published"),
+                         [pytest.param(*a, id=a[0], marks=[pytest.mark.slow] * (a[0] in LONG))
+                          for a in ACTIVE])
 def test_active_params_under_vendor_conventions(name: str, left_out: tuple[str, ...], published: int,
                                                 models: dict[str, Model]) -> None:
     m = models[name]

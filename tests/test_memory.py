@@ -80,6 +80,7 @@ def test_gemma_3_27b_bf16_is_about_55_gb():
     assert 54e9 < est.weights_bytes < 56e9
 
 
+@pytest.mark.slow  # runs long: DeepSeek-V3's 90k tensors
 def test_mla_kv_cache_is_compressed():
     est = estimate(open_model("deepseek-v3"), MemoryRequest(context=4096))
     # llama.cpp's MLA cache: 61 layers × (512 + 64) × 2 B per token, no separate V

@@ -32,6 +32,7 @@ COMPRESSED = {"quant_method": "compressed-tensors", "format": "pack-quantized",
 MLX = {"group_size": 64, "bits": 4}  # mlx-community/*-4bit config.json "quantization"
 
 
+@pytest.mark.slow  # runs long: DeepSeek-V3's 90k tensors
 def test_catalogue_fp8_and_mxfp4():
     v3 = open_model("deepseek-v3").quantization
     assert v3 is not None
