@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # Session fixtures that cost seconds to build in each pytest-xdist worker that uses them: the tests that
 # use one share a worker (an xdist_group, under `--dist loadgroup`), so it is built once per run.
-# (test_explain.py puts its Gemma case, which fetches the reader itself, in "gguf-reader" by hand)
+# (test_explain.py, whose Gemma case fetches the reader itself, puts its whole module in "gguf-reader")
 SHARED_WORKER_FIXTURES = {"gemma_gguf_reference": "gguf-reader"}
 
 

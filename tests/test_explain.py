@@ -22,6 +22,11 @@ import paramscope
 from paramscope.errors import ParamscopeError
 
 # (id, source fixture or catalogue name); the real files are slow fixtures (conftest)
+# One worker runs this module (under pytest-xdist), so each tour and command is computed once a run (the
+# fixtures below keep them); it is the worker of the session's gguf-py reader of the Gemma file
+# (conftest.py), which the Gemma case reads (_reference_first_values)
+pytestmark = pytest.mark.xdist_group("gguf-reader")
+
 SOURCES = [("gemma", "gemma_gguf"), ("minilm", "minilm_dir"), ("llama-3.1-70b", None),
            ("mixtral-8x7b", None)]
 
@@ -113,10 +118,7 @@ def _reference_first_values(request, source: str, tensor: str, n: int) -> list[f
     raise AssertionError(f"{tensor} not found in {source}")
 
 
-# the Gemma case reads the session's gguf-py reader (_reference_first_values): on its worker (conftest.py)
-@pytest.mark.parametrize(("name", "fixture"), [
-    pytest.param(*s, id=s[0], marks=[pytest.mark.xdist_group("gguf-reader")] if s[1] == "gemma_gguf" else [])
-    for s in SOURCES])
+@pytest.mark.parametrize(("name", "fixture"), SOURCES, ids=[s[0] for s in SOURCES])
 def test_every_figure_equals_its_origin(request, tours, command_json, name, fixture):
     source, result = _tour(request, tours, name, fixture)
     out = json.loads(json.dumps(result.to_json()))

@@ -83,8 +83,9 @@ DEFAULT_COMPLETIONS = oracle.DEFAULT_COMPLETIONS  # what transformers needs to b
 @pytest.mark.parametrize("model_type", NATIVE_ROWS)
 def test_every_row_equals_transformers_on_its_default_config(model_type: str) -> None:
     cfg = {"model_type": model_type, **DEFAULT_COMPLETIONS.get(model_type, {})}
-    assert expected_tensors(cfg, fallback=False) == expected_tensors({"model_type": model_type},
-                                                                    fallback=False)
+    if model_type in DEFAULT_COMPLETIONS:  # the completions leave the default model as it is
+        assert expected_tensors(cfg, fallback=False) == expected_tensors({"model_type": model_type},
+                                                                        fallback=False)
     _assert_equal(cfg, f"default {model_type}")
 
 

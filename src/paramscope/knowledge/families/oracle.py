@@ -185,11 +185,17 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
         raise UnsupportedError(f"{source}: transformers could not build {failures[0]}")
     buffers = {n for n, _ in model.named_buffers(remove_duplicate=False)}
 
+    # a default MoE config saves 100k+ tensors of a handful of dtypes: each torch dtype is named once, and
+    # a shape (torch.Size, a tuple of ints) is taken as it is
+    dtypes: dict[Any, DType] = {}
+
     def tensors(items: dict[str, Any]) -> tuple[Tensor, ...]:
         out = []
         for name, t in items.items():
-            dt = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
-            shape = tuple(int(d) for d in t.shape)
+            dt = dtypes.get(t.dtype)
+            if dt is None:
+                dt = dtypes[t.dtype] = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
+            shape = tuple(t.shape)
             out.append(Tensor(name, shape, dt, dt.nbytes(math.prod(shape)), is_parameter=name not in buffers))
         return tuple(out)
 
