@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import paramscope
+from builders.cli import cli_run
 from paramscope.analyses.diff.names import QK_PERMUTED
 
 LORA_RANK = 8
@@ -250,8 +249,8 @@ def test_unrelated_models(gemma_gguf, minilm_dir):
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "paramscope", "diff", *args], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "COLUMNS": "80"})
+    """`paramscope diff ARGS` at 80 columns, in this process (builders/cli.py)."""
+    return cli_run("diff", *args, columns=80)
 
 
 def test_truncated_files_give_one_line(tmp_path, minilm_dir, gemma_gguf):

@@ -10,8 +10,6 @@ its output must be the same, byte for byte, as the in-process one.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
 import sys
@@ -19,8 +17,9 @@ import sys
 import pytest
 from rich.cells import cell_len
 
+from builders.cli import cli_run
 from builders.pickle_files import G, R, dumps
-from paramscope.cli.app import COMMANDS, main
+from paramscope.cli.app import COMMANDS
 
 WIDTHS = (80, 120)
 
@@ -72,16 +71,9 @@ def run(args: list[str], width: int) -> subprocess.CompletedProcess:
                           timeout=600, env={**os.environ, "COLUMNS": str(width)})
 
 
-def run_here(args: list[str], width: int, monkeypatch: pytest.MonkeyPatch) -> subprocess.CompletedProcess:
+def run_here(args: list[str], width: int) -> subprocess.CompletedProcess:
     """The same in this process: stdout and stderr captured (not terminals, like a pipe), COLUMNS set."""
-    monkeypatch.setenv("COLUMNS", str(width))
-    out, err, code = io.StringIO(), io.StringIO(), 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(args)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return cli_run(*args, columns=width)
 
 
 def problems(out: str, width: int, *, ellipsis: bool = True) -> list[str]:
@@ -113,7 +105,7 @@ def case_id(case: tuple[str, list[str]]) -> str:
 def test_default_outputs_fit(sources, name, args, width, monkeypatch):
     monkeypatch.chdir(sources["dir"])
     argv = [name, *(a.format(**sources) for a in args)]
-    r = run_here(argv, width, monkeypatch)
+    r = run_here(argv, width)
     assert r.returncode in (0, 2) and r.stdout.strip(), f"exit {r.returncode}: {r.stderr[-300:]}"
     wrong = problems(r.stdout, width)
     assert not wrong, "\n".join(wrong)
@@ -126,7 +118,7 @@ def test_in_process_output_is_the_real_clis(sources, name, args, width, monkeypa
     argv = [name, *(a.format(**sources) for a in args)]
     real = run(argv, width)
     assert real.returncode in (0, 2), real.stderr[-300:]
-    assert run_here(argv, width, monkeypatch).stdout == real.stdout
+    assert run_here(argv, width).stdout == real.stdout
 
 
 def test_the_subprocess_sample_is_among_the_cases():
@@ -134,14 +126,14 @@ def test_the_subprocess_sample_is_among_the_cases():
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_help_fits(width, monkeypatch):
+def test_help_fits(width):
     wrong = []
     for args in HELP:
-        r = run_here(args, width, monkeypatch)
+        r = run_here(args, width)
         wrong += [f"{args}: {p}" for p in problems(r.stdout, width, ellipsis=False)]
     assert not wrong, "\n".join(wrong)
 
 
-def test_help_in_process_is_the_real_clis(monkeypatch):
+def test_help_in_process_is_the_real_clis():
     for args in ([], ["fit", "--help"]):
-        assert run_here(args, 80, monkeypatch).stdout == run(args, 80).stdout, args
+        assert run_here(args, 80).stdout == run(args, 80).stdout, args
