@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import paramscope
-from builders.safetensors_files import write_safetensors
+from builders.safetensors_files import NUMPY, write_safetensors, writer_file_size, writer_header
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs
 from paramscope.knowledge.config_tensors import CONFIG_ONLY_NOTE, config_tensors
@@ -359,6 +359,50 @@ def test_large_checkpoints_total_size(entry):
     assert sum(t.nbytes for t in ours) == entry["total_size"]
     assert len(ours) == entry.get("tensors", len(ours))
     assert set(entry["names"]) <= {t.name for t in ours}
+
+
+# --- (1c) real single-file checkpoints known by their size: config → listing → the file's exact size ---------
+SINGLE = json.loads((Path(__file__).parent / "fixtures" / "quantized_totals" / "single_files.json").read_text())
+
+
+@pytest.mark.parametrize("entry", SINGLE["checkpoints"], ids=lambda e: e["source"]["path"])
+def test_single_file_checkpoints_file_size(entry):
+    """TheBloke/MythoMax-L2-13B-GPTQ: five AutoGPTQ 0.4.x files, 4- and 8-bit, groups 32/64/128/none, with and
+    without act order. The size of each is 8 + the writer's header for our listing + its data, exactly, once
+    the float16 zero bias the listing's note announces (unsigned config: AutoGPTQ before bias=module.bias)
+    is added for each quantized linear."""
+    qc = entry["quantization_config"]
+    cfg = {**SINGLE["config"], "quantization_config": qc}
+    ts, notes = config_tensors(expected_tensors(cfg), from_config(cfg), cfg)
+    tensors = {t.name: (t.dtype.value, t.shape) for t in ts}
+    biases = {t.name.removesuffix(".qweight") + ".bias": ("F16", (t.shape[1],))
+              for t in ts if t.name.endswith(".qweight")}
+    assert len(biases) == 280 and not set(biases) & set(tensors)
+    assert f"280 more tensors, {sum(2 * s[0] for _, s in biases.values()):,} bytes" in " ".join(notes)
+    meta = {"format": "pt", "auto_gptq_version": SINGLE["safetensors_metadata"]["auto_gptq_version"],
+            "gptq_bits": str(qc["bits"]), "gptq_group_size": str(qc["group_size"]),
+            "gptq_desc_act": str(qc["desc_act"]), "gptq_damp_percent": str(qc["damp_percent"])}
+    assert writer_file_size({**tensors, **biases}, meta) == entry["file_size"]
+    assert writer_file_size(tensors, meta) != entry["file_size"]  # the zero biases are really there
+
+
+names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+specs = st.tuples(st.sampled_from(sorted(NUMPY)), st.lists(st.integers(0, 4), max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(tensors=st.dictionaries(names, specs, min_size=1, max_size=10),
+       metadata=st.none() | st.dictionaries(names, names, max_size=1))
+def test_writer_header_is_the_librarys(tensors, metadata):
+    """The header writer_header predicts (layout order, compact JSON, padding) is the one the safetensors
+    library writes, byte for byte."""
+    import numpy as np
+    from safetensors.numpy import save
+
+    raw = save({n: np.zeros(s, dtype=NUMPY[d]) for n, (d, s) in tensors.items()}, metadata=metadata)
+    length = int.from_bytes(raw[:8], "little")
+    assert raw[8:8 + length] == writer_header(tensors, metadata)
+    assert len(raw) == writer_file_size(tensors, metadata)
 
 
 # --- what the packers' own code stores beyond the common case -------------------------------------------
