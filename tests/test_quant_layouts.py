@@ -488,6 +488,19 @@ def test_autofp8_per_tensor_scales():
     assert not any(t.name.endswith(("input_scale", "output_scale")) for t in ts)
 
 
+def test_fp8_block_scale_dtype_is_said_not_guessed():
+    """weight_scale_inv is float32 in DeepSeek-V3/R1's files, bfloat16 or float16 in Qwen's FP8 releases, and
+    the config is the same for both: the listing keeps float32 and the note gives what the others hold less."""
+    ts, notes = listed({"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
+                        "weight_block_size": [128, 128]})
+    scales = [t for t in ts if t.name.endswith(".weight_scale_inv")]
+    assert len(scales) == 14 and {t.dtype for t in scales} == {DType.F32}
+    half = sum(2 * math.prod(t.shape) for t in scales)  # the same scales, two bytes each
+    assert any(f"hold {half:,} bytes less ({len(scales)} scale tensors)" in n for n in notes)
+    _, notes = listed({"quant_method": "fp8", "activation_scheme": "dynamic"})  # per-tensor: no such tensors
+    assert not any("weight_scale_inv" in n for n in notes)
+
+
 def test_compressed_tensors_kv_cache_scales_and_input_zero_points():
     group = {"targets": ["Linear"],
              "weights": {"num_bits": 8, "type": "int", "strategy": "channel", "symmetric": True},

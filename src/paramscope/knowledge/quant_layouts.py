@@ -353,6 +353,8 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     notes: tuple[str, ...] = ()
     if q.method == "gptq":
         notes = _gptq_bias_note(q, tensors, quantized)
+    if q.method == "fp8" and q.block_shape:
+        notes = _fp8_scale_note(q, out)
     if q.method == "compressed-tensors" and isinstance(q.config.get("kv_cache_scheme"), Mapping):
         before = len(out)
         out = _with_kv_scales(out, tensors)
@@ -414,6 +416,21 @@ def _gptq_bias_note(q: Quantization, logical: Sequence[Tensor], quantized: set[s
     return (f"{q.label}: a file written by older AutoGPTQ or optimum (its config carries no meta.quantizer) "
             f"also stores a float16 zero bias for each quantized linear without one: {len(missing)} more "
             f"tensors, {extra:,} bytes more than listed",)
+
+
+def _fp8_scale_note(q: Quantization, out: Sequence[Tensor]) -> tuple[str, ...]:
+    """Block-scaled FP8 checkpoints do not agree on the dtype of ``weight_scale_inv`` and the config does not
+    say it: DeepSeek-V3/R1's files and transformers' FP8Linear hold float32, Qwen's FP8 releases bfloat16
+    (Qwen3-1.7B-FP8 and Qwen3-32B-FP8, read from their headers: modular issue #7142, HabanaAI vllm-fork #2141)
+    or float16 (Qwen3-4B-Instruct-2507-FP8: lmdeploy #4276). The listing keeps float32; the note gives the
+    difference."""
+    scales = [t for t in out if t.name.endswith(".weight_scale_inv")]
+    if not scales:
+        return ()
+    half = sum(t.nbytes for t in scales) // 2
+    return (f"{q.label}: weight_scale_inv listed in float32 (DeepSeek-V3/R1, transformers' FP8Linear); "
+            f"checkpoints that store them in bfloat16 or float16 (Qwen's FP8 releases) hold {half:,} bytes "
+            f"less ({len(scales)} scale tensors)",)
 
 
 def _with_kv_scales(out: list[Tensor], logical: Sequence[Tensor]) -> list[Tensor]:
