@@ -44,8 +44,11 @@ def stored(cfg: dict) -> tuple[Tensor, ...]:
 
 # --- (1) real checkpoints ---------------------------------------------------------------------------------
 def test_every_method_has_a_real_checkpoint():
-    methods = {from_config(load(r)[0]).method for r in REPOS}
-    assert {"bitsandbytes_4bit", "bitsandbytes_8bit", "mxfp4", "mlx"} <= methods
+    """Indexes kept whole, index totals of large checkpoints, single files known by their size."""
+    configs = [load(r)[0] for r in REPOS] + [e["config"] for e in TOTALS["checkpoints"]]
+    configs += [single_config(e) for e in SINGLE["checkpoints"]]
+    methods = {q.method for q in map(from_config, configs) if q is not None}
+    assert {"bitsandbytes_4bit", "bitsandbytes_8bit", "mxfp4", "mlx", "awq", "gptq"} <= methods
 
 
 @pytest.mark.parametrize("repo", REPOS)
@@ -361,8 +364,16 @@ def test_large_checkpoints_total_size(entry):
     assert set(entry["names"]) <= {t.name for t in ours}
 
 
-# --- (1c) real single-file checkpoints known by their size: config → listing → the file's exact size ---------
-SINGLE = json.loads((Path(__file__).parent / "fixtures" / "quantized_totals" / "single_files.json").read_text())
+# --- (1c) real single-file checkpoints known by their size: config → listing → the file's exact size -----
+SINGLE = json.loads((FIXTURES.parent / "quantized_totals" / "single_files.json").read_text())
+
+
+def single_config(entry: dict) -> dict:
+    """The repository's config.json, with the branch's quantization_config where the entry gives one."""
+    cfg = dict(SINGLE["configs"][entry["config"]])
+    if "quantization_config" in entry:
+        cfg["quantization_config"] = entry["quantization_config"]
+    return cfg
 
 
 @pytest.mark.parametrize("entry", SINGLE["checkpoints"], ids=lambda e: e["name"].split(",")[0])
@@ -371,9 +382,7 @@ def test_single_file_checkpoints_file_size(entry):
     TheBloke/MythoMax-L2-13B-GPTQ (4- and 8-bit, groups 32/64/128/none, with and without act order) once the
     float16 zero bias the listing's note announces is added for each quantized linear; a Llama 3.2 1B LLM.int8
     file with its tied head stored once; two double-quantized nf4 files up to their nested_offset texts."""
-    cfg = dict(SINGLE["configs"][entry["config"]])
-    if "quantization_config" in entry:
-        cfg["quantization_config"] = entry["quantization_config"]
+    cfg = single_config(entry)
     q = from_config(cfg)
     ts, notes = config_tensors(expected_tensors(cfg), q, cfg)
     tensors = {t.name: (t.dtype.value, t.shape) for t in ts}
@@ -381,7 +390,8 @@ def test_single_file_checkpoints_file_size(entry):
         biases = {t.name.removesuffix(".qweight") + ".bias": ("F16", (t.shape[1],))
                   for t in ts if t.name.endswith(".qweight")}
         assert biases and not set(biases) & set(tensors)
-        assert f"{len(biases)} more tensors, {sum(2 * s[0] for _, s in biases.values()):,} bytes" in " ".join(notes)
+        extra = sum(2 * shape[0] for _, shape in biases.values())
+        assert f"{len(biases)} more tensors, {extra:,} bytes" in " ".join(notes)
         assert writer_file_size(tensors, entry["safetensors_metadata"]) != entry["file_size"]
         tensors |= biases
     size = writer_file_size(tensors, entry["safetensors_metadata"])
@@ -489,8 +499,9 @@ def test_autofp8_per_tensor_scales():
 
 
 def test_fp8_block_scale_dtype_is_said_not_guessed():
-    """weight_scale_inv is float32 in DeepSeek-V3/R1's files, bfloat16 or float16 in Qwen's FP8 releases, and
-    the config is the same for both: the listing keeps float32 and the note gives what the others hold less."""
+    """weight_scale_inv is float32 in DeepSeek-V3/R1's files, bfloat16 or float16 in Qwen's FP8 releases,
+    and the config is the same for both: the listing keeps float32, the note gives what the others hold
+    less."""
     ts, notes = listed({"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
                         "weight_block_size": [128, 128]})
     scales = [t for t in ts if t.name.endswith(".weight_scale_inv")]

@@ -33,8 +33,9 @@ from paramscope.model.quantization import Quantization
 BNB4_BLOCK, BNB4_NESTED_BLOCK, BNB4_CODE = 64, 256, 16
 # QuantState.as_dict(packed=True) serializes the non-tensor fields with json.dumps; nested_offset is
 # absmax.mean().item(), a float32 widened to a Python float, whose repr takes 16–21 characters
-# ("0.10000000149011612"). 19 is the typical length; the real checkpoint in
-# tests/fixtures/quantized/IrfanUruchi__Llama-2-13B-Computer-Engineering- averages 19.15.
+# ("0.10000000149011612"). It is data (the mean of the weights' block scales), so no config gives it; 19
+# is the best whole length: real files average 19.15 (Llama 2 13B index, 280 matrices), 18.83 and 19.16
+# (tests/fixtures/quantized_totals/single_files.json, 192 and 64 matrices).
 NESTED_OFFSET_CHARS = 19
 # vLLM / transformers names for the model dtypes a quantizer writes into its own metadata
 TORCH_NAMES = {DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32"}
