@@ -379,9 +379,11 @@ def single_config(entry: dict) -> dict:
 @pytest.mark.parametrize("entry", SINGLE["checkpoints"], ids=lambda e: e["name"].split(",")[0])
 def test_single_file_checkpoints_file_size(entry):
     """Each file's size is 8 + the writer's header for our listing + its data: five AutoGPTQ 0.4.x files of
-    TheBloke/MythoMax-L2-13B-GPTQ (4- and 8-bit, groups 32/64/128/none, with and without act order) once the
-    float16 zero bias the listing's note announces is added for each quantized linear; a Llama 3.2 1B LLM.int8
-    file with its tied head stored once; two double-quantized nf4 files up to their nested_offset texts."""
+    TheBloke/MythoMax-L2-13B-GPTQ (4- and 8-bit, groups 32/64/128/none, with and without act order) and three
+    older ones of TheBloke/Wizard-Vicuna-30B-Uncensored-GPTQ, once the float16 zero bias the listing's note
+    announces is added for each quantized linear (and, in the older files, the rotary inv_freq buffers); a
+    Llama 3.2 1B LLM.int8 file with its tied head stored once; two double-quantized nf4 files up to their
+    nested_offset texts."""
     cfg = single_config(entry)
     q = from_config(cfg)
     ts, notes = config_tensors(expected_tensors(cfg), q, cfg)
@@ -394,6 +396,10 @@ def test_single_file_checkpoints_file_size(entry):
         assert f"{len(biases)} more tensors, {extra:,} bytes" in " ".join(notes)
         assert writer_file_size(tensors, entry["safetensors_metadata"]) != entry["file_size"]
         tensors |= biases
+    if entry.get("rotary_inv_freq_buffers"):  # persistent in transformers < 4.31
+        head_dim = cfg["hidden_size"] // cfg["num_attention_heads"]
+        tensors |= {f"model.layers.{i}.self_attn.rotary_emb.inv_freq": ("F32", (head_dim // 2,))
+                    for i in range(cfg["num_hidden_layers"])}
     size = writer_file_size(tensors, entry["safetensors_metadata"])
     if q.method == "bitsandbytes_4bit" and q.double_quant:
         # nested_offset (JSON text in each matrix's quant_state) is data: the file's texts are this many
