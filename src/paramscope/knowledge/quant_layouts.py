@@ -431,7 +431,7 @@ def _fp8_scale_note(q: Quantization, out: Sequence[Tensor]) -> tuple[str, ...]:
     half = sum(t.nbytes for t in scales) // 2
     return (f"{q.label}: weight_scale_inv listed in float32 (DeepSeek-V3/R1, transformers' FP8Linear); "
             f"checkpoints that store them in bfloat16 or float16 (Qwen's FP8 releases) hold {half:,} bytes "
-            f"less ({len(scales)} scale tensors)",)
+            f"less ({len(scales):,} scale tensors)",)
 
 
 def _with_kv_scales(out: list[Tensor], logical: Sequence[Tensor]) -> list[Tensor]:
