@@ -513,7 +513,7 @@ def test_fp8_block_scale_dtype_is_said_not_guessed():
     scales = [t for t in ts if t.name.endswith(".weight_scale_inv")]
     assert len(scales) == 14 and {t.dtype for t in scales} == {DType.F32}
     half = sum(2 * math.prod(t.shape) for t in scales)  # the same scales, two bytes each
-    assert any(f"hold {half:,} bytes less ({len(scales)} scale tensors)" in n for n in notes)
+    assert any(f"hold {half:,} bytes less ({len(scales):,} scale tensors)" in n for n in notes)
     _, notes = listed({"quant_method": "fp8", "activation_scheme": "dynamic"})  # per-tensor: no such tensors
     assert not any("weight_scale_inv" in n for n in notes)
 
