@@ -364,6 +364,18 @@ def test_large_checkpoints_total_size(entry):
     assert set(entry["names"]) <= {t.name for t in ours}
 
 
+FIRST_NAMES = json.loads((FIXTURES.parent / "quantized_totals" / "first_names.json").read_text())
+
+
+@pytest.mark.parametrize("entry", FIRST_NAMES["checkpoints"], ids=lambda e: e["name"].split(" (")[0])
+def test_first_names_of_real_indexes(entry):
+    """GLM-5 W4A16 (compressed-tensors pack-quantized, symmetric): the real index's first keys are our sorted
+    listing's first names, no more, no fewer — weight_packed / weight_scale / weight_shape for every Linear
+    (the sparse-attention indexer's too), no zero points, the head and the norms unquantized."""
+    ours = sorted(t.name for t in stored(entry["config"]))
+    assert ours[:len(entry["names"])] == entry["names"]
+
+
 # --- (1c) real single-file checkpoints known by their size: config → listing → the file's exact size -----
 SINGLE = json.loads((FIXTURES.parent / "quantized_totals" / "single_files.json").read_text())
 
