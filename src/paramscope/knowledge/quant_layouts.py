@@ -401,9 +401,12 @@ def _awq_unlisted(q: Quantization) -> str | None:
 def _gptq_bias_note(q: Quantization, logical: Sequence[Tensor], quantized: set[str]) -> tuple[str, ...]:
     """Older AutoGPTQ and optimum built every QuantLinear with ``bias=True`` (make_quant, optimum
     GPTQQuantizer._replace_by_quant_layers), so their files hold a float16 zero bias for each quantized
-    linear that had none (Qwen/Qwen-VL-Chat-Int4 stores mlp.w1.bias though Qwen has no_bias); GPTQModel and
-    newer optimum copy the module's own bias flag and sign the config (meta.quantizer). The config does not
-    say which release wrote an unsigned file, so the difference is stated, not guessed."""
+    linear that had none (Qwen/Qwen-VL-Chat-Int4 stores mlp.w1.bias though Qwen has no_bias; TheBloke's
+    2023 files hold them, tests/fixtures/quantized_totals/single_files.json); later AutoGPTQ
+    (``bias = submodule.bias is not None``), GPTQModel and newer optimum copy the module's own bias flag, and
+    only GPTQModel-era configs are signed (meta.quantizer): Qwen2.5-14B-Instruct-GPTQ-Int4, unsigned, holds
+    no such bias (QwenLM/Qwen3 issue #930). An unsigned config cannot say which, so the difference is
+    stated, not guessed."""
     meta = q.config.get("meta")
     signed = q.config.get("quantizer") or (meta.get("quantizer") if isinstance(meta, Mapping) else None)
     if signed:
