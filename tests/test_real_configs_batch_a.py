@@ -57,3 +57,32 @@ def test_dbrx_counts_without_transformers_whose_config_class_rejects_the_publish
     as_float["ffn_config"]["moe_normalize_expert_weights"] = 1.0
     c = compare_config(as_float, DBRX)
     assert c.equal, c.summary()
+
+
+FALCON_40B = "tiiuae__falcon-40b.json"
+
+
+def test_falcon_40b_refinedweb_config_matches_its_checkpoint_index() -> None:
+    # tiiuae/falcon-40b's pytorch_model.bin.index.json: "total_size": 83671941120 (bfloat16). The
+    # checkpoint also stores lm_head.weight, a copy of the tied word embeddings (65024 x 8192)
+    ts = expected_tensors(json.loads((FIXTURES / FALCON_40B).read_text()), fallback=False)
+    names = {t.name for t in ts}
+    assert "lm_head.weight" not in names and "transformer.word_embeddings.weight" in names
+    assert sum(t.nbytes for t in ts) + 65024 * 8192 * 2 == 83_671_941_120
+
+
+def test_falcon_40b_refinedweb_config_equals_falcon_in_transformers() -> None:
+    # the RW code's names under transformers' (RefinedWeb = the new decoder architecture), built as
+    # FalconForCausalLM: what transformers' own conversion of these checkpoints does
+    pytest.importorskip("torch", reason="the oracle needs torch")
+    pytest.importorskip("transformers", reason="the oracle needs transformers")
+    from paramscope.knowledge.families import oracle
+    from paramscope.knowledge.families.compare import compare
+
+    cfg = json.loads((FIXTURES / FALCON_40B).read_text())
+    names = {"n_layer": "num_hidden_layers", "n_head": "num_attention_heads", "n_head_kv": "num_kv_heads"}
+    falcon = {names.get(k, k): v for k, v in cfg.items() if k not in ("architectures", "auto_map")}
+    falcon.update(model_type="falcon", new_decoder_architecture=True)
+    c = compare(expected_tensors(cfg, fallback=False),
+                oracle.reference(falcon, preferred=("FalconForCausalLM",)))
+    assert c.equal, c.summary()
