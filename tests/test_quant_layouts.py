@@ -48,7 +48,8 @@ def test_every_method_has_a_real_checkpoint():
     configs = [load(r)[0] for r in REPOS] + [e["config"] for e in TOTALS["checkpoints"]]
     configs += [single_config(e) for e in SINGLE["checkpoints"]]
     methods = {q.method for q in map(from_config, configs) if q is not None}
-    assert {"bitsandbytes_4bit", "bitsandbytes_8bit", "mxfp4", "mlx", "awq", "gptq"} <= methods
+    assert {"bitsandbytes_4bit", "bitsandbytes_8bit", "mxfp4", "mlx", "awq", "gptq",
+            "compressed-tensors"} <= methods
 
 
 @pytest.mark.parametrize("repo", REPOS)
@@ -395,7 +396,8 @@ def test_single_file_checkpoints_file_size(entry):
     older ones of TheBloke/Wizard-Vicuna-30B-Uncensored-GPTQ, once the float16 zero bias the listing's note
     announces is added for each quantized linear (and, in the older files, the rotary inv_freq buffers); a
     Llama 3.2 1B LLM.int8 file with its tied head stored once; two double-quantized nf4 files up to their
-    nested_offset texts."""
+    nested_offset texts; an EXAONE 4.0 1.2B compressed-tensors W4A16 file (weight_packed int32, weight_scale,
+    weight_shape; lm_head ignored) that also stores its tied head."""
     cfg = single_config(entry)
     q = from_config(cfg)
     ts, notes = config_tensors(expected_tensors(cfg), q, cfg)
@@ -412,6 +414,11 @@ def test_single_file_checkpoints_file_size(entry):
         head_dim = cfg["hidden_size"] // cfg["num_attention_heads"]
         tensors |= {f"model.layers.{i}.self_attn.rotary_emb.inv_freq": ("F32", (head_dim // 2,))
                     for i in range(cfg["num_hidden_layers"])}
+    if entry.get("tied_head_copy"):  # what the config-only note says a file of a tied model may also hold
+        assert cfg.get("tie_word_embeddings") and "second copy of the output head" in " ".join(notes)
+        embed = next(t for t in ts if t.name.endswith("embed_tokens.weight"))
+        assert writer_file_size(tensors, entry["safetensors_metadata"]) != entry["file_size"]
+        tensors["lm_head.weight"] = (embed.dtype.value, embed.shape)
     size = writer_file_size(tensors, entry["safetensors_metadata"])
     if q.method == "bitsandbytes_4bit" and q.double_quant:
         # nested_offset (JSON text in each matrix's quant_state) is data: the file's texts are this many
