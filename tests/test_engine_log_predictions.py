@@ -81,10 +81,11 @@ KNOWN_MISSES = {
               "as 10 GiB of all-reduce inputs held (80 layers × 2 × 4096 tokens × 8192 × 2 B) and NCCL's "
               "1.79 GiB; 1.9 GiB short, the caching allocator's slack not modelled"),
     ("5248-deepseek-coder-6.7b-2xt4", "gpu_blocks"): (
-        0.25, "vLLM derives max_model_len 65536 (16384 positions x linear RoPE factor 4) and, before "
-              "PR #6666 (July 2024), profiled one batch of 65536 tokens: 402 blocks predicted for 507, "
-              "0.41 GiB per T4 more than the engine used (the forward formula at 65536 tokens, or NCCL "
-              "on PCIe T4s: not separated)"),
+        0.45, "vLLM derives max_model_len 65536 (16384 positions x linear RoPE factor 4) and, before "
+              "PR #6666 (July 2024), profiled one batch of 65536 tokens: 305 blocks predicted for 507 "
+              "with the T4's CUDA total of 14.58 GiB, 0.79 GiB per GPU more than the engine used; the "
+              "least certain part is NCCL's 1.79 GiB (measured on an 80 GB GPU; a V0 log on PCIe RTX "
+              "3090s counts 0.20 GiB of non-torch memory, NCCL included)"),
     ("kvcalc-llama3-8b-q4km-metal-m5-np1", "breakdown_compute"): (
         1.2, "124 MiB printed; 267 MiB predicted with logits for all 512 tokens of the micro-batch; "
              "llama-server builds that reserve the graph with one output row per sequence (common params "

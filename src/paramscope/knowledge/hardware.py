@@ -157,8 +157,11 @@ DEVICES: tuple[Device, ...] = (
            "NVIDIA L4 datasheet (sparse figures halved); " + _NV_SMI,
            reported_bytes=23034 * MiB, nvml_names=("NVIDIA L4",)),
     Device("t4", "NVIDIA T4", "NVIDIA", "gpu", 16 * GiB, 320 * GB,
-           None, 65 * TFLOP, None, "NVIDIA T4 datasheet (FP16 mixed precision); " + _NV_SMI,
-           reported_bytes=15360 * MiB, nvml_names=("Tesla T4",), note="Turing: no BF16, no FP8"),
+           None, 65 * TFLOP, None, "NVIDIA T4 datasheet (FP16 mixed precision); " + _NV_SMI + "; CUDA total "
+           "per PyTorch's out-of-memory message 'GPU 0 has a total capacty of 14.58 GiB' on a Tesla T4 in "
+           "github.com/datawhalechina/self-llm/issues/162",
+           reported_bytes=15360 * MiB, nvml_names=("Tesla T4",), note="Turing: no BF16, no FP8",
+           cuda_bytes=round(14.58 * GiB)),
     Device("v100-32g", "NVIDIA V100 SXM2 32GB", "NVIDIA", "gpu", 32 * GiB, 900 * GB,
            None, 125 * TFLOP, None, "NVIDIA V100 datasheet (SXM2 tensor performance)",
            nvml_names=("Tesla V100-SXM2-32GB",), note="Volta: no BF16, no FP8"),
