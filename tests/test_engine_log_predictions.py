@@ -90,9 +90,12 @@ KNOWN_MISSES = {
         1.2, "124 MiB printed; 267 MiB predicted with logits for all 512 tokens of the micro-batch; "
              "llama-server builds that reserve the graph with one output row per sequence (common params "
              "n_outputs_max_per_seq = 1, 2026) give 112 MiB (-9.7 %); the build is not in the excerpt"),
+    # builds of mid-2025 on: one n_tokens x n_embd x 4 B tensor of the output phase less than the graph
+    # paramscope rebuilds (5 MiB at Qwen3-4B's 2560, 4 MiB at Llama-3.2-1B's 2048); not identified
     ("motlie-qwen3-4b-q4km-dgx-spark-cuda", "compute_buffer@CUDA0"): (
-        0.02, "5 MiB more predicted = one 512 x 2560 x 4 B tensor of the output phase that this 2026 "
-              "CUDA build does not hold; not identified"),
+        0.02, "5 MiB more predicted = one 512 x 2560 x 4 B tensor of the output phase (CUDA, 2026 build)"),
+    ("controlllm-llama32-1b-q4km-iphone-cpu", "compute_buffer"): (
+        0.02, "4 MiB more predicted = one 512 x 2048 x 4 B tensor of the output phase (CPU, mid-2025)"),
     **{("17469-qwen3-30b-a3b-4xa10-v085", figure): (
         0.45, "vLLM 0.8.5 on four PCIe A10s left 4.55 GiB per GPU for the cache where 2.66 are "
               "predicted: 1.44 GiB beyond the weights against 3.33 predicted (the sort-based sampler on "
@@ -124,9 +127,9 @@ ROWS = _rows()
 
 def test_enough_is_compared():
     # a floor at today's coverage, so that a record or figure that silently stops being compared shows
-    assert len({row.record for row in ROWS}) >= 36
-    assert len(ROWS) >= 122
-    assert sum(row.engine == "llamacpp" for row in ROWS) >= 48
+    assert len({row.record for row in ROWS}) >= 37
+    assert len(ROWS) >= 129
+    assert sum(row.engine == "llamacpp" for row in ROWS) >= 55
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.record}:{r.figure}")
