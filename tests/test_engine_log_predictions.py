@@ -130,8 +130,8 @@ ROWS = _rows()
 
 def test_enough_is_compared():
     # a floor at today's coverage, so that a record or figure that silently stops being compared shows
-    assert len({row.record for row in ROWS}) >= 37
-    assert len(ROWS) >= 129
+    assert len({row.record for row in ROWS}) >= 39
+    assert len(ROWS) >= 141
     assert sum(row.engine == "llamacpp" for row in ROWS) >= 55
 
 
@@ -162,7 +162,8 @@ def test_engine_family_and_backend_read_from_each_log():
         "33155-gpt-oss-120b-h100-v0141", "myoceane-gpt-oss-20b-a100-v0190", "2031-llama2-70b-4xa100-80g",
         "5248-deepseek-coder-6.7b-2xt4", "10511-llama3-8b-80g-tp1", "6746-llama31-405b-fp8-8xh100",
         "10517-llama31-8b-3090-20k", "2031-main-llama2-70b-4xa100-80g", "17469-qwen3-30b-a3b-4xa10-v085",
-        "lmcache3430-qwen3-8b-a5000-v021", "kagaho-llama31-8b-jetson-thor-v0102")}
+        "lmcache3430-qwen3-8b-a5000-v021", "kagaho-llama31-8b-jetson-thor-v0102",
+        "tokenkaki-qwen3-8b-a100-40g-v092", "tokenkaki-qwen3-8b-a100-40g-v0191")}
     assert families == {
         "11230-qwen25-72b-gptq-a40-v064": "v0", "2382-mixtral-awq-2xa100-80g": "v0-early",
         "2031-llama2-70b-4xa100-80g": "v0-2023", "5248-deepseek-coder-6.7b-2xt4": "v0-early",
@@ -170,9 +171,10 @@ def test_engine_family_and_backend_read_from_each_log():
         "10517-llama31-8b-3090-20k": "v0",
         "13061-r1-distill-qwen14b-2x4090": "v0", "21348-qwen3-235b-a22b-fp8-4xh100": "v1-0.8",
         "23278-gpt-oss-120b-h100": "v1-0.8", "27508-gpt-oss-120b-h100": "v1-early",
-        "33155-gpt-oss-120b-h100-v0141": "v1-early", "myoceane-gpt-oss-20b-a100-v0190": "v1-early",
+        "33155-gpt-oss-120b-h100-v0141": "v1-early", "myoceane-gpt-oss-20b-a100-v0190": "v1-0.16",
         "2031-main-llama2-70b-4xa100-80g": "v0-2023-main", "17469-qwen3-30b-a3b-4xa10-v085": "v1-0.8",
-        "lmcache3430-qwen3-8b-a5000-v021": "v1", "kagaho-llama31-8b-jetson-thor-v0102": "v1-0.8"}
+        "lmcache3430-qwen3-8b-a5000-v021": "v1", "kagaho-llama31-8b-jetson-thor-v0102": "v1-0.8",
+        "tokenkaki-qwen3-8b-a100-40g-v092": "v1-0.8", "tokenkaki-qwen3-8b-a100-40g-v0191": "v1-0.16"}
     # V0 logs before PR #6666 (July 2024) profiled whole prompts even above 32K tokens
     chunked = {rid: engine_log_compare.chunked_prefill(records[rid], families.get(rid, "v0-early"))
                for rid in ("5248-deepseek-coder-6.7b-2xt4", "10517-llama31-8b-3090-20k")}

@@ -509,3 +509,14 @@ def test_v0_2023_main_counts_only_torch_peak():
     assert fixed.non_torch_bytes > V0_NON_TORCH_BYTES + NCCL_BYTES  # + the held all-reduce inputs
     assert main.pool is not None and fixed.pool is not None
     assert main.pool.available_bytes - fixed.pool.available_bytes == fixed.non_torch_bytes
+
+
+def test_v1_016_samples_without_the_full_sort():
+    # from 0.16 (Triton top-k/top-p kernels, PR #33538) the profile's sampler takes the "v1" figure, not the
+    # sort-based one of 0.11–0.15; everything else as "v1-early" (graphs outside the budget)
+    gpu = 40 * 2**30
+    new, old, v1 = (vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine=e, gpu_memory_bytes=gpu)
+                    for e in ("v1-0.16", "v1-early", "v1"))
+    assert new.activation_bytes < old.activation_bytes
+    assert new.activation_bytes == v1.activation_bytes
+    assert new.cuda_graph_bytes == old.cuda_graph_bytes == 0 < v1.cuda_graph_bytes

@@ -146,9 +146,10 @@ def _note_date(note: str) -> tuple[int, int] | None:
 def vllm_engine(r: Record) -> str:
     """The engine family the record's log comes from (analyses/sizing/runtimes/vllm.py ENGINES): V0 where
     its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
-    the default in 0.8); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
-    ("Estimated CUDA graph memory") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
-    says so or the note dates the log before 0.11 ("before 0.11 ("); else V1 of 0.11 to 0.20. The main branch
+    the default in 0.8); V1 since 0.21 where the log says the CUDA graph estimate is in the profile ("CUDA
+    graph memory profiling is enabled") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
+    says so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20 where the version
+    says so; else V1 of 0.11 to 0.15. The main branch
     before PR #2031 ("before PR #2031" in the note) is "v0-2023-main"."""
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
     known = len(version) >= 2
@@ -161,10 +162,15 @@ def vllm_engine(r: Record) -> str:
         return "v0-early"
     if "V0 engine" in note or (known and version < (0, 8)):
         return "v0"
-    if "Estimated CUDA graph memory" in r.log or (known and version >= (0, 21)):
+    # 0.19–0.20 print the estimate too but keep it out of the budget unless asked ("In v0.19, CUDA graph
+    # memory profiling will be enabled by default ... To try it now, set ..."); from 0.21 the log says
+    # "CUDA graph memory profiling is enabled"
+    if "CUDA graph memory profiling is enabled" in r.log or (known and version >= (0, 21)):
         return "v1"
     if (known and version < (0, 11)) or "before 0.11 (" in (r.version_note or ""):
         return "v1-0.8"
+    if known and version >= (0, 16):
+        return "v1-0.16"
     return "v1-early"
 
 

@@ -80,7 +80,10 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # ``total − free``): torch's own peak only, so neither non-torch memory (CUDA context, NCCL) nor the
 # all-reduce inputs held on the NCCL stream count (the PR: "the peak memory usage ... is about 77.5GB,
 # although gpu_memory_utilization is set as 0.9 (72 GiB)").
-ENGINES = ("v1", "v1-early", "v1-0.8", "v0", "v0-early", "v0-2023", "v0-2023-main")
+# "v1-0.16": "v1-early" from 0.16 (the first release after PR #33538, "Triton-based Top-k and Top-p sampler
+# kernels", merged 2026-02-02; 0.16.0 was out by 2026-03-04): the profile's sampler no longer sorts the whole
+# vocabulary, and takes what the "v1" family's does (SAMPLER_BYTES_PER_LOGIT).
+ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.8", "v0", "v0-early", "v0-2023", "v0-2023-main")
 V0_FAMILIES = ("v0", "v0-early", "v0-2023", "v0-2023-main")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 
@@ -101,13 +104,18 @@ CUDA_GRAPH_BYTES = 512 * MiB
 # - v1 (0.21 on): the fp32 copy, the sorted values and their int64 indices, the softmax of the sorted
 #   values (topk_topp_sampler.py): 20 B; checked against "3.04 GiB" of torch peak for Qwen3-8B with 1024
 #   rows on an H100 (vLLM PR #48037, model runner V2): 3.25 GiB predicted.
+# - v1-0.16 (0.16 to 0.20, the Triton top-k/top-p kernels): the same 20 B; checked on two 0.19 logs of 256
+#   rows on A100s (tests/fixtures/engine_logs/vllm/): gpt-oss-20b (myoceane-*: 36.56 GiB left, 36.59
+#   predicted) and Qwen3-8B (tokenkaki-*-v0191: 19.36 GiB left, 19.32 predicted), where 36 B left 0.77 and
+#   0.62 GiB too little.
 # - v1-early, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and their
 #   inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine on
 #   the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
 #   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
 #   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B; V1 36.2 B (23278-*: −2.14 GiB left of
 #   an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
-SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 36, "v1-0.8": 36,
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + I64 + F32, "v1-early": 36,
+                           "v1-0.8": 36,
                            **dict.fromkeys(V0_FAMILIES, 40)}
 
 
