@@ -22,7 +22,7 @@ import paramscope
 from builders.safetensors_files import NUMPY, write_safetensors, writer_file_size, writer_header
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs
-from paramscope.knowledge.config_tensors import CONFIG_ONLY_NOTE, config_tensors
+from paramscope.knowledge.config_tensors import CONFIG_ONLY_NOTE, config_tensors, stored_mtp
 from paramscope.knowledge.families import expected_tensors
 from paramscope.knowledge.quant_configs import from_config, from_hf_config
 from paramscope.knowledge.quant_layouts import NESTED_OFFSET_CHARS, as_stored, excluded
@@ -363,6 +363,46 @@ def test_large_checkpoints_total_size(entry):
     assert sum(t.nbytes for t in ours) == entry["total_size"]
     assert len(ours) == entry.get("tensors", len(ours))
     assert set(entry["names"]) <= {t.name for t in ours}
+
+
+HUB_COUNTS = json.loads((FIXTURES.parent / "quantized_totals" / "hub_dtype_counts.json").read_text())
+
+
+@pytest.mark.parametrize("entry", HUB_COUNTS["checkpoints"], ids=lambda e: e["name"].split(" (")[0])
+def test_hub_dtype_counts(entry):
+    """DeepSeek-V3's FP8 files hold, per dtype, exactly our listing as stored (e4m3 matrices, float32
+    128×128 weight_scale_inv, float32 router score biases, the rest bf16) plus the multi-token-prediction
+    layer the listing's note announces (a copy of the last decoder layer's kind, bf16 eh_proj, norms,
+    embedding and head) — and without that layer, or with the score biases in bf16, they do not.
+    GLM-4.5-Air's element total is its listing plus its MTP layer too."""
+    if "catalogue" in entry:
+        cfg = catalogue.load_config(entry["catalogue"])
+    else:
+        cfg = json.loads((Path(__file__).parents[1] / entry["config_file"]).read_text())
+    if "parameters" not in entry:
+        logical = expected_tensors(cfg)
+        mtp = stored_mtp(logical, from_config(cfg), cfg)
+        assert mtp and sum(t.n_elements for t in logical) != entry["total"]
+        assert sum(t.n_elements for t in (*logical, *mtp)) == entry["total"]
+        return
+    q = from_config(cfg)
+    logical = expected_tensors(cfg)
+    ts, notes = config_tensors(logical, q, cfg)
+    mtp = stored_mtp(logical, q, cfg)
+    mtp_bytes = sum(t.nbytes for t in mtp)
+    assert any(f"{mtp_bytes:,} bytes as stored" in n for n in notes)
+
+    def by_dtype(tensors):
+        counts: dict[str, int] = {}
+        for t in tensors:
+            counts[t.dtype.value] = counts.get(t.dtype.value, 0) + t.n_elements
+        return counts
+
+    assert by_dtype((*ts, *mtp)) == entry["parameters"]
+    assert sum(entry["parameters"].values()) == entry["total"]
+    assert by_dtype(ts) != entry["parameters"]
+    biases = [t for t in ts if t.name.endswith("e_score_correction_bias")]
+    assert biases and {t.dtype for t in biases} == {DType.F32}
 
 
 FIRST_NAMES = json.loads((FIXTURES.parent / "quantized_totals" / "first_names.json").read_text())

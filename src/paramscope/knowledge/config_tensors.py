@@ -25,9 +25,39 @@ CONFIG_ONLY_NOTE = ("listed from config.json: a checkpoint file of it may also h
 def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
                    config: Mapping[str, Any]) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
     """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
+    mtp = _mtp_note(stored_mtp(logical, q, config)) if config.get("num_nextn_predict_layers") else ()
     if q is None:
-        return tuple(logical), (CONFIG_ONLY_NOTE,)
+        return tuple(logical), (*mtp, CONFIG_ONLY_NOTE)
     from paramscope.knowledge.quant_layouts import as_stored
 
     stored = as_stored(logical, q, str(config.get("model_type") or ""))
-    return stored.tensors, (*stored.notes, CONFIG_ONLY_NOTE)
+    return stored.tensors, (*stored.notes, *mtp, CONFIG_ONLY_NOTE)
+
+
+def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,
+               config: Mapping[str, Any]) -> tuple[Tensor, ...]:
+    """The multi-token-prediction layers a checkpoint of this config also stores (DeepSeek-V3/R1, GLM-4.5:
+    ``families.mtp_tensors``), as stored: the decoder part quantized as the other layers are; eh_proj,
+    the norms and the embedding/head copies in the model's dtype (DeepSeek-V3's FP8 files: the Hub's
+    per-dtype parameter counts of deepseek-ai/DeepSeek-V3 equal the listing plus these, tests/
+    test_quant_layouts.py)."""
+    from paramscope.knowledge.families import mtp_tensors
+
+    decoder, pieces = mtp_tensors(config, tuple(logical))
+    if decoder and q is not None:
+        from paramscope.knowledge.quant_layouts import as_stored
+
+        decoder = as_stored(decoder, q, str(config.get("model_type") or "")).tensors
+    return (*decoder, *pieces)
+
+
+def _mtp_note(mtp: Sequence[Tensor]) -> tuple[str, ...]:
+    if not mtp:
+        return ()
+    layers = sorted({int(t.name.split(".")[2]) for t in mtp})
+    params = sum(t.params for t in mtp if t.is_parameter)
+    where = f"model.layers.{layers[0]}" + (f"–{layers[-1]}" if len(layers) > 1 else "")
+    return (f"not listed: the checkpoint also stores {len(layers)} multi-token-prediction layer"
+            f"{'s' if len(layers) > 1 else ''} ({where}: a decoder layer, eh_proj, enorm, hnorm, shared_head "
+            f"and its own embed_tokens), {params:,} parameters, {sum(t.nbytes for t in mtp):,} bytes as "
+            "stored, which transformers, vLLM without speculative decoding and llama.cpp do not load",)

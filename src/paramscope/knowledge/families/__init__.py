@@ -5,9 +5,9 @@
 
 A family is a row of ``table.FAMILY_ROWS`` (multimodal wrappers: ``multimodal.COMPOSITES``); nothing
 here branches on a family name. Conventions: the multi-token-prediction layer of DeepSeek-V3
-(``num_nextn_predict_layers``) and FP8 block scales are not listed, so DeepSeek-V3 gives its published
-671,026,419,200; quantized checkpoints are described by their logical (torch_dtype) tensors, with the
-quantization config kept in ``ArchConfig.extra["quantization"]``.
+(``num_nextn_predict_layers``: ``mtp_tensors`` lists it apart) and FP8 block scales are not listed, so
+DeepSeek-V3 gives its published 671,026,419,200; quantized checkpoints are described by their logical
+(torch_dtype) tensors, with the quantization config kept in ``ArchConfig.extra["quantization"]``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from paramscope.model import ArchConfig, Tensor
 if TYPE_CHECKING:
     from paramscope.knowledge.families.multimodal import Composite
 
-__all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describes", "expected_tensors",
-           "supported_model_types"]
+__all__ = ["FAMILIES", "MTP_MODEL_TYPES", "Family", "NoFamilyRow", "arch_config_from_hf", "describes",
+           "expected_tensors", "mtp_tensors", "supported_model_types"]
 
 
 class NoFamilyRow(UnsupportedError):
@@ -108,6 +108,43 @@ def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json", *,
             raise
         return _oracle().saved_tensors(cfg, source, e)
     return tuple(_build(plan).items)
+
+
+# Model types whose checkpoints store multi-token-prediction layers after the decoder layers under
+# DeepSeek-V3's names (its README_WEIGHTS.md: a decoder layer like the main model's MoE layers, plus
+# embed_tokens, enorm, hnorm, eh_proj, shared_head.norm, shared_head.head); GLM-4.5 uses the same names.
+MTP_MODEL_TYPES = frozenset({"deepseek_v3", "glm4_moe"})
+_MTP_PIECES: tuple[tuple[str, str], ...] = (
+    ("embed_tokens.weight", "vocab hidden"), ("enorm.weight", "hidden"), ("hnorm.weight", "hidden"),
+    ("eh_proj.weight", "hidden 2hidden"), ("shared_head.norm.weight", "hidden"),
+    ("shared_head.head.weight", "vocab hidden"))
+
+
+def mtp_tensors(cfg: Mapping[str, Any],
+                logical: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """The multi-token-prediction layers a checkpoint of ``cfg`` stores after its decoder layers
+    (``num_nextn_predict_layers``), which transformers, vLLM without speculative decoding and llama.cpp do
+    not load, so ``expected_tensors`` (``logical``) leaves them out: (the decoder-layer part, a copy of the
+    last decoder layer renamed ``model.layers.{num_hidden_layers + i}``; the added pieces, in the model's
+    dtype). Empty for other model types, or when ``logical`` does not have the expected layout."""
+    n, layers = cfg.get("num_nextn_predict_layers"), cfg.get("num_hidden_layers")
+    if (cfg.get("model_type") not in MTP_MODEL_TYPES or not isinstance(n, int) or isinstance(n, bool)
+            or n <= 0 or not isinstance(layers, int) or layers <= 0):
+        return (), ()
+    last = f"model.layers.{layers - 1}."
+    template = [t for t in logical if t.name.startswith(last)]
+    embed = next((t for t in logical if t.name == "model.embed_tokens.weight"), None)
+    if not template or embed is None or len(embed.shape) != 2:
+        return (), ()
+    vocab, hidden = embed.shape
+    sizes = {"hidden": hidden, "2hidden": 2 * hidden, "vocab": vocab}
+    decoder, pieces = [], TensorList(embed.dtype)
+    for i in range(layers, layers + n):
+        prefix = f"model.layers.{i}."
+        decoder += [replace(t, name=prefix + t.name.removeprefix(last)) for t in template]
+        for name, dims in _MTP_PIECES:
+            pieces.add(prefix + name, *(sizes[k] for k in dims.split()))
+    return tuple(decoder), tuple(pieces.items)
 
 
 def describes(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[str, ...]:
