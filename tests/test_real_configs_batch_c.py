@@ -44,3 +44,30 @@ def test_hunyuan_a13b_equals_hunyuan_v1_moe_in_transformers() -> None:
     c = compare(expected_tensors(cfg, fallback=False),
                 oracle.reference(cfg, preferred=("HunYuanMoEV1ForCausalLM",)))
     assert c.equal, c.summary()
+
+
+MINIMAX_M1 = "MiniMaxAI__MiniMax-M1.json"
+
+
+def _as_minimax(cfg: dict) -> dict:
+    # what transformers' conversion of MiniMax-Text-01 / M1 writes (MiniMaxAI/MiniMax-Text-01-hf): the
+    # repository's attn_type_list (0 lightning, 1 softmax) as layer_types, and no auto_map
+    kinds = {0: "linear_attention", 1: "full_attention"}
+    out = {k: v for k, v in cfg.items() if k not in ("auto_map", "attn_type_list", "architectures")}
+    return {**out, "model_type": "minimax", "layer_types": [kinds[t] for t in cfg["attn_type_list"]]}
+
+
+def test_minimax_m1_numbers_equal_minimax_in_transformers() -> None:
+    pytest.importorskip("torch", reason="the oracle needs torch")
+    pytest.importorskip("transformers", reason="the oracle needs transformers")
+    from paramscope.knowledge.families import oracle
+    from paramscope.knowledge.families.compare import compare
+
+    cfg = _as_minimax(json.loads((FIXTURES / MINIMAX_M1).read_text()))
+    ours = expected_tensors(cfg, fallback=False)
+    c = compare(ours, oracle.reference(cfg, preferred=("MiniMaxForCausalLM",)))
+    assert c.equal, c.summary()
+    # one softmax-attention layer in eight: layer 7 has k_proj, layer 0 the lightning qkv_proj
+    names = {t.name for t in ours}
+    assert "model.layers.7.self_attn.k_proj.weight" in names
+    assert "model.layers.0.self_attn.k_proj.weight" not in names
