@@ -71,3 +71,36 @@ def test_minimax_m1_numbers_equal_minimax_in_transformers() -> None:
     names = {t.name for t in ours}
     assert "model.layers.7.self_attn.k_proj.weight" in names
     assert "model.layers.0.self_attn.k_proj.weight" not in names
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    # KerasHub's falcon_refinedweb_1b_en preset (model card tiiuae/falcon-rw-1b): "params": 1311625216
+    ("tiiuae__falcon-rw-1b.json", 1_311_625_216),
+    # ibm-granite/granite-guardian-3.2-3b-a800m, the same shape, pinned at a revision: params=3298793472
+    ("ibm-granite__granite-3.1-3b-a800m-instruct.json", 3_298_793_472),
+    # allenai/OLMo-1B's checkpoint inspected at a pinned revision: NATIVE_PARAMETERS = 1176764416
+    ("allenai__OLMo-1B-hf.json", 1_176_764_416),
+])
+def test_counts_equal_the_published_checkpoints(name: str, params: int) -> None:
+    ts = expected_tensors(json.loads((FIXTURES / name).read_text()), fallback=False)
+    assert sum(t.params for t in ts) == params
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    # GLM-4-9B-chat, the same decoder with its output layer: "with 9399951360 (9.4B) parameters"
+    ("THUDM__CogView4-6B-text_encoder.json", 9_399_951_360),
+    # tiiuae/falcon-7b (the same shape), model_size 7217189760: its checkpoints store lm_head.weight,
+    # a copy of the tied word embeddings
+    ("tiiuae__falcon-7b-instruct.json", 7_217_189_760),
+])
+def test_counts_with_the_output_layer_the_checkpoints_store(name: str, params: int) -> None:
+    cfg = json.loads((FIXTURES / name).read_text())
+    ts = expected_tensors(cfg, fallback=False)
+    assert "lm_head.weight" not in {t.name for t in ts}
+    assert sum(t.params for t in ts) + cfg["vocab_size"] * cfg["hidden_size"] == params
+
+
+def test_minimax_m1_count_equals_the_published_total() -> None:
+    # MiniMaxAI/MiniMax-M1-40k and -80k: total_params 456089655296 in a public model survey
+    cfg = _as_minimax(json.loads((FIXTURES / MINIMAX_M1).read_text()))
+    assert sum(t.params for t in expected_tensors(cfg, fallback=False)) == 456_089_655_296
