@@ -435,6 +435,6 @@ def _moe(fam: Family, hf: HfConfig, n_layers: int) -> dict[str, Any]:
     expert_ffn = hf.int("moe_intermediate_size", 0)
     n_shared, shared_ffn = rule.shared(hf, expert_ffn)
     return dict(moe_layers=tuple(rule.is_moe_layer(hf, i, n_experts) for i in range(n_layers)),
-                n_experts=n_experts, n_experts_per_token=hf.int("num_experts_per_tok", 0),
+                n_experts=n_experts, n_experts_per_token=hf.int_or_most("num_experts_per_tok", 0),
                 expert_ffn=expert_ffn, n_shared_experts=n_shared, shared_ffn=shared_ffn,
                 router_bias=rule.router_bias(hf))
