@@ -146,7 +146,8 @@ def test_real_configs_cover_the_families_people_run() -> None:
             "cohere", "gemma", "gemma2", "gemma3_text", "qwen2", "qwen2_moe", "qwen3", "deepseek_v2", "bert",
             "llama", "qwen2_5_vl", "mistral3", "mpnet", "gemma3n", "t5", "mt5", "umt5",
             "bloom", "olmoe", "olmo2", "granite", "glm4_moe", "phi", "mpt", "exaone", "exaone4",
-            "hunyuan_v1_dense", "ernie4_5", "dbrx", "RefinedWeb"} <= types
+            "hunyuan_v1_dense", "ernie4_5", "dbrx", "RefinedWeb", "glm", "falcon", "olmo", "granitemoe",
+            "ernie4_5_moe"} <= types
     readme = (FIXTURES / "README.md").read_text()
     assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
 
