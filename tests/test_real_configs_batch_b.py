@@ -29,6 +29,27 @@ def test_fixtures_reproduce_published_counts(name: str, params: int) -> None:
     assert _params(name) == params
 
 
+# the weight tables that GitHub gogongxt/python's model_inspector.py wrote from the checkpoints
+# (scripts/models/*.md, commit ec996269): tensors, parameters, and bytes in bfloat16
+@pytest.mark.parametrize(("name", "tensors", "params"), [
+    ("Qwen__Qwen3-VL-8B-Instruct.json", 750, 8_767_123_696),
+    ("Qwen__Qwen3-VL-30B-A3B-Instruct.json", 882, 31_070_754_032),
+])
+def test_fixtures_equal_their_checkpoints_weight_tables(name: str, tensors: int, params: int) -> None:
+    ts = expected_tensors(json.loads((FIXTURES / name).read_text()), fallback=False)
+    assert (len(ts), sum(t.params for t in ts), sum(t.nbytes for t in ts)) == (tensors, params, 2 * params)
+
+
+def test_qwen3_next_is_its_checkpoint_less_the_multi_token_prediction_layer() -> None:
+    # Qwen3-Next-80B-A3B-Instruct's checkpoint: 75,944 tensors, 81,324,862,720 parameters, of which the
+    # mtp.* rows (fc, 3 norms, one decoder layer with 512 experts) are 1,553 tensors, 1,650,471,424
+    # parameters; transformers builds no MTP layer, and neither does our table
+    ts = expected_tensors(json.loads((FIXTURES / "Qwen__Qwen3-Next-80B-A3B-Instruct.json").read_text()),
+                          fallback=False)
+    assert not any(t.name.startswith("mtp.") for t in ts)
+    assert (len(ts), sum(t.params for t in ts)) == (75_944 - 1_553, 81_324_862_720 - 1_650_471_424)
+
+
 # -- ModernBERT classification heads (MoritzLaurer/ModernBERT-large-zeroshot-v2.0 is one) ------------
 _SMALL_MODERNBERT: dict[str, Any] = {
     "model_type": "modernbert", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 48,
