@@ -111,11 +111,20 @@ def test_refinedweb_configs_equal_falcon(cfg: dict[str, Any], new_arch: bool) ->
 
 
 # -- every real config.json we keep ----------------------------------------------------------------
+# real configs the installed transformers refuses to build, and why: each is checked in
+# tests/test_real_configs_batch_b.py (still refused; equal once the refused value is corrected)
+REFUSED_BY_TRANSFORMERS = {
+    "meta-llama__Llama-4-Scout-17B-16E.json": "text_config.attn_temperature_tuning is 4, typed bool",
+}
+
+
 @pytest.mark.parametrize("path", _real_configs(), ids=lambda p: p.name)
 def test_real_configs_equal_transformers(path: Path) -> None:
     cfg = json.loads(path.read_text())
     if oracle.not_native(cfg) is not None:
         pytest.skip(f"{cfg.get('model_type')} is repository code: checked against its checkpoint below")
+    if path.name in REFUSED_BY_TRANSFORMERS:
+        pytest.skip(f"transformers refuses it ({REFUSED_BY_TRANSFORMERS[path.name]})")
     _assert_equal(cfg, str(path))
 
 

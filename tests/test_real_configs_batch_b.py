@@ -50,6 +50,23 @@ def test_qwen3_next_is_its_checkpoint_less_the_multi_token_prediction_layer() ->
     assert (len(ts), sum(t.params for t in ts)) == (75_944 - 1_553, 81_324_862_720 - 1_650_471_424)
 
 
+# Llama-4-Scout-17B-16E's config says "attn_temperature_tuning": 4 where transformers 5 types the field
+# bool and refuses the file; the flag names no tensor, so with it as a bool the model is built and must
+# equal our table (1133 tensors, 108,641,793,536 parameters: the published "109B")
+def test_llama4_scout_is_refused_by_transformers_and_equal_with_the_flag_as_bool() -> None:
+    pytest.importorskip("torch", reason="the oracle needs torch")
+    pytest.importorskip("transformers", reason="the oracle needs transformers")
+    from paramscope.errors import UnsupportedError
+    from paramscope.knowledge.families.compare import compare_config
+
+    cfg = json.loads((FIXTURES / "meta-llama__Llama-4-Scout-17B-16E.json").read_text())
+    with pytest.raises(UnsupportedError, match="attn_temperature_tuning"):
+        compare_config(cfg, "Llama-4-Scout")
+    cfg["text_config"]["attn_temperature_tuning"] = True
+    c = compare_config(cfg, "Llama-4-Scout")
+    assert c.equal and (c.ours, c.ours_params) == (1133, 108_641_793_536), c.summary()
+
+
 # -- ModernBERT classification heads (MoritzLaurer/ModernBERT-large-zeroshot-v2.0 is one) ------------
 _SMALL_MODERNBERT: dict[str, Any] = {
     "model_type": "modernbert", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 48,
