@@ -90,3 +90,28 @@ def test_modernbert_classification_heads_equal_transformers(arch: str, labels: d
         cfg["id2label"] = labels
     c = compare_config(cfg, arch)
     assert c.equal, c.summary()
+
+
+# -- BART classification heads (facebook/bart-large-mnli is BartForSequenceClassification) ----------
+_SMALL_BART: dict[str, Any] = {
+    "model_type": "bart", "vocab_size": 64, "d_model": 32, "encoder_layers": 2, "decoder_layers": 1,
+    "encoder_ffn_dim": 48, "decoder_ffn_dim": 40, "encoder_attention_heads": 4, "decoder_attention_heads": 4,
+    "max_position_embeddings": 32, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
+    "decoder_start_token_id": 2, "forced_eos_token_id": 2,
+}
+
+
+@pytest.mark.parametrize("arch", ["BartForSequenceClassification", "BartForQuestionAnswering"])
+@pytest.mark.parametrize("labels", [None, {"0": "a", "1": "b", "2": "c"}])
+@pytest.mark.parametrize("tied", [True, False])
+def test_bart_classification_heads_equal_transformers(arch: str, labels: dict[str, str] | None,
+                                                      tied: bool) -> None:
+    pytest.importorskip("torch", reason="the oracle needs torch")
+    pytest.importorskip("transformers", reason="the oracle needs transformers")
+    from paramscope.knowledge.families.compare import compare_config
+
+    cfg = {**_SMALL_BART, "architectures": [arch], "tie_word_embeddings": tied}
+    if labels is not None:
+        cfg["id2label"] = labels
+    c = compare_config(cfg, arch)
+    assert c.equal, c.summary()

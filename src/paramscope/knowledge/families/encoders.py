@@ -307,10 +307,14 @@ def bart_tensors(d: Dims, t: TensorList) -> None:
     encoder's and decoder's embed_tokens and the LM head are tied to it), learned positions with BART's
     offset of 2 rows, layernorm_embedding, encoder and decoder layers, and final_logits_bias, a
     persistent (1, vocab) buffer. BartModel (facebook/bart-large's ``architectures``) has neither the
-    ``model.`` prefix nor the buffer."""
+    ``model.`` prefix nor the buffer. BartForSequenceClassification (facebook/bart-large-mnli) and
+    BartForQuestionAnswering prefix ``model.`` and add, instead of the LM head and its buffer, a
+    classification_head (dense, out_proj of num_labels) or qa_outputs (2 outputs)."""
     h, hf = d.hidden, d.hf
-    head = not _arch(d).endswith("Model")
-    base = "model." if head else ""
+    arch = _arch(d)
+    classify = arch.endswith(("ForSequenceClassification", "ForQuestionAnswering"))
+    head = not arch.endswith("Model") and not classify
+    base = "model." if head or classify else ""
     if head:
         t.add("final_logits_bias", 1, d.vocab, parameter=False)
     t.embedding(base + "shared", d.vocab, h)
@@ -326,6 +330,11 @@ def bart_tensors(d: Dims, t: TensorList) -> None:
         t.norm(p + "layernorm_embedding", h, bias=True)
     if not d.tied and head:
         t.linear("lm_head", d.vocab, h)
+    if arch.endswith("ForSequenceClassification"):
+        t.linear("classification_head.dense", h, h, bias=True)
+        t.linear("classification_head.out_proj", _num_labels(hf), h, bias=True)
+    elif classify:  # BartForQuestionAnswering sets num_labels = 2 whatever the config says
+        t.linear("qa_outputs", 2, h, bias=True)
 
 
 def whisper_tensors(d: Dims, t: TensorList) -> None:
