@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from paramscope.knowledge.families import expected_tensors
+from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures/configs"
 
@@ -48,6 +48,9 @@ def test_qwen3_next_is_its_checkpoint_less_the_multi_token_prediction_layer() ->
                           fallback=False)
     assert not any(t.name.startswith("mtp.") for t in ts)
     assert (len(ts), sum(t.params for t in ts)) == (75_944 - 1_553, 81_324_862_720 - 1_650_471_424)
+    # and the summary says the checkpoint also holds it
+    arch = arch_config_from_hf(json.loads((FIXTURES / "Qwen__Qwen3-Next-80B-A3B-Instruct.json").read_text()))
+    assert "mtp." in arch.extra["not_listed"]
 
 
 # Llama-4-Scout-17B-16E's config says "attn_temperature_tuning": 4 where transformers 5 types the field
