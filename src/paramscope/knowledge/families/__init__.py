@@ -328,6 +328,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
         extra.update(qk_nope_head_dim=d.qk_nope_head_dim, v_head_dim=d.v_head_dim)
     if d.hf.int("num_nextn_predict_layers", 0):
         extra["not_listed"] = "multi-token-prediction layer(s) (num_nextn_predict_layers)"
+    elif d.family.unlisted:
+        extra["not_listed"] = d.family.unlisted
     shared = d.hf.int(d.family.kv_shared, 0) if d.family.kv_shared else 0
     if shared:  # Gemma 3n: transformers builds no k/v for these layers and skips them on load
         kv = d.n_kv_heads * d.head_dim
