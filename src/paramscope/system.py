@@ -23,6 +23,8 @@ CPUINFO = Path("/proc/cpuinfo")
 
 @dataclass(frozen=True, slots=True)
 class GpuInfo:
+    """A GPU NVML reports, matched to a catalogue device where one fits."""
+
     index: int
     name: str  # as NVML reports it: "NVIDIA H100 80GB HBM3"
     total_bytes: int | None  # NVML's total (nvidia-smi memory.total); None where NVML has none (GB10)
@@ -31,6 +33,8 @@ class GpuInfo:
 
 @dataclass(frozen=True, slots=True)
 class SystemInfo:
+    """This machine: its RAM (and where that figure came from), CPUs and GPUs."""
+
     total_ram_bytes: int | None
     available_ram_bytes: int | None
     ram_source: str  # "psutil", "/proc/meminfo", "sysconf" or "unknown"

@@ -101,6 +101,8 @@ _rx = cache(re.compile)
 
 @dataclass(frozen=True, slots=True)
 class Placement:
+    """Where a tensor sits in the model: component path, role and layer."""
+
     component: str  # path in the component tree: "attention/q", "experts/down", "norm", "other"
     role: str  # "weight", "bias" or "norm"
     layer: int | None  # index of the (text) layer, None outside the layer stack

@@ -37,6 +37,8 @@ ALIASES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """A catalogue config: its file, aliases and published parameter counts."""
+
     name: str
     file: str
     aliases: tuple[str, ...] = ()
@@ -145,13 +147,16 @@ def open_entry(name: str) -> Model:
     """The entry as a ``Model`` built from its config (format "config", no weights)."""
     from paramscope.knowledge.config_tensors import config_tensors
     from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
-    from paramscope.knowledge.quant_configs import from_config
 
     entry = lookup(name)
     cfg = load_config(entry.name)
     published = {"total_params": entry.total_params, "active_params": entry.active_params,
                  "exactness": entry.exactness, "source": entry.source}
-    quantization = from_config(cfg)  # gpt-oss (MXFP4), DeepSeek-V3/R1 (FP8): listed as stored
+    quantization = None
+    if "quantization_config" in cfg or "quantization" in cfg:  # the readers' tables load only then
+        from paramscope.knowledge.quant_configs import from_config
+
+        quantization = from_config(cfg)  # gpt-oss (MXFP4), DeepSeek-V3/R1 (FP8): listed as stored
     tensors, notes = config_tensors(expected_tensors(cfg, entry.name), quantization, cfg)
     return Model(format="config", source=entry.name, tensors=tensors,
                  config=arch_config_from_hf(cfg, entry.name),

@@ -117,6 +117,8 @@ class ComputeBuffer:
 
 @dataclass(frozen=True, slots=True)
 class LlamaCppMemory:
+    """llama.cpp's buffers as it prints them: model, KV cache, output and compute."""
+
     params: LlamaCppParams
     tensor_bytes: int  # all weights
     repacked_bytes: int  # weights copied into CPU_REPACK
