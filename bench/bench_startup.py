@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from _common import BIN, fetch_models, report
+from _common import BIN, ROOT, fetch_models, report
 
 FLOOR_RATIO = 5.0
 
@@ -31,6 +31,9 @@ FLOOR_RATIO = 5.0
 # As a user's shell runs them: with bytecode caches written and read. An environment that sets
 # PYTHONDONTWRITEBYTECODE (some sandboxes do) would otherwise compile every module on every start.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+# The console script imports whichever paramscope is installed (an editable install may point at another
+# checkout): this checkout's src/ goes first, so that the bench measures the code beside it.
+ENV["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 def once(args: list[str]) -> float:
