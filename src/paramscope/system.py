@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from paramscope.knowledge.hardware import Device, match_nvml_name
 
-MEMINFO = Path("/proc/meminfo")
-CPUINFO = Path("/proc/cpuinfo")
+# plain paths read with open(): `fit` reads them at start-up, and pathlib would import urllib.parse and
+# ipaddress (~4 ms) for two reads
+MEMINFO = "/proc/meminfo"
+CPUINFO = "/proc/cpuinfo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ def detect(gpus: bool = False) -> SystemInfo:
 def ram() -> tuple[int | None, int | None, str]:
     """(total, available, source) of this machine's RAM; never raises."""
     try:
-        total, available = parse_meminfo(MEMINFO.read_text())
+        total, available = parse_meminfo(_read(MEMINFO))
     except (OSError, ValueError):
         pass
     else:
@@ -90,6 +91,11 @@ def ram() -> tuple[int | None, int | None, str]:
     return total, available, "sysconf"
 
 
+def _read(path: str | os.PathLike[str]) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 def parse_meminfo(text: str) -> tuple[int | None, int | None]:
     """(MemTotal, MemAvailable) in bytes from /proc/meminfo, whose figures are in KiB ('kB')."""
     fields: dict[str, int] = {}
@@ -103,7 +109,7 @@ def parse_meminfo(text: str) -> tuple[int | None, int | None]:
 
 def _cpu_model() -> str | None:
     try:
-        model = parse_cpuinfo(CPUINFO.read_text())
+        model = parse_cpuinfo(_read(CPUINFO))
     except (OSError, UnicodeDecodeError):
         model = None
     if model:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from paramscope.model.dtypes import DType
 
@@ -42,19 +41,27 @@ def type_layout(t: str | DType) -> tuple[int, int]:
     return _PLAIN[t]
 
 
-@dataclass(eq=False, slots=True)
 class Tensor:
-    """A ggml_tensor as far as allocation is concerned. Identity is the object (as a pointer in C)."""
+    """A ggml_tensor as far as allocation is concerned. Identity is the object (as a pointer in C): equal
+    only to itself, hashed by identity. A plain class with slots rather than a dataclass: a mutable
+    node (ggml_set_output sets flags after creation), and every `size` imports this module at start-up,
+    where a dataclass costs ~0.5 ms to create."""
 
-    op: str  # "NONE" for leafs
-    type: str | DType
-    ne: tuple[int, int, int, int]
-    nb: tuple[int, int, int, int]
-    src: tuple[Tensor | None, ...] = ()
-    view_src: Tensor | None = None  # the root tensor whose memory a view uses
-    flags: int = 0
-    external: bool = False  # memory outside the graph's buffer: weights, KV cache
-    name: str = ""
+    __slots__ = ("external", "flags", "name", "nb", "ne", "op", "src", "type", "view_src")
+
+    def __init__(self, op: str, type: str | DType, ne: tuple[int, int, int, int],
+                 nb: tuple[int, int, int, int], src: tuple[Tensor | None, ...] = (),
+                 view_src: Tensor | None = None, flags: int = 0, external: bool = False,
+                 name: str = "") -> None:
+        self.op = op  # "NONE" for leafs
+        self.type = type
+        self.ne = ne
+        self.nb = nb
+        self.src = src
+        self.view_src = view_src  # the root tensor whose memory a view uses
+        self.flags = flags
+        self.external = external  # memory outside the graph's buffer: weights, KV cache
+        self.name = name
 
     @property
     def nbytes(self) -> int:
@@ -195,7 +202,7 @@ def set_rows(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
 class Graph:
     """ggml_cgraph: nodes and leafs in the order ggml_build_forward_expand visits them.
 
-    A plain class, not a dataclass: a mutable work list, and every `size` and `fit` builds this module
+    A plain class, not a dataclass: a mutable work list, and every `size` and `fit` imports this module
     at start-up, where each dataclass costs ~0.5 ms to create on Python 3.11."""
 
     __slots__ = ("_seen", "leafs", "nodes")
