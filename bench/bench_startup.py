@@ -15,9 +15,9 @@ The commands run this checkout's code (its src/ first on PYTHONPATH), as a user'
 On the shared 2-core machine, main before issue 11's second pass and after it, interleaved in one run
 (CPU time, median of 30, which the load moves by ±0.5 ×; instructions: valgrind, python -c pass 40 M):
 
-    size llama-3.1-8b --json            9.2 → 7.8 ×   515 → 431 M   34 → 28 dataclasses
-    fit llama-3.1-8b --gpu h100 --json 11.5 → 10.4 ×  629 → 564 M   54 → 50 dataclasses
-    inspect model.safetensors --json    6.8 → 6.6 ×   335 → 311 M   15 → 15 dataclasses
+    size llama-3.1-8b --json            8.6 → 7.3 ×   515 → 431 M   34 → 28 dataclasses
+    fit llama-3.1-8b --gpu h100 --json 10.4 → 9.1 ×   629 → 564 M   54 → 50 dataclasses
+    inspect model.safetensors --json    6.4 → 5.9 ×   335 → 311 M   15 → 15 dataclasses
 
     .venv/bin/python bench/bench_startup.py [--rounds 15] [--instructions]
 """
