@@ -45,6 +45,8 @@ TFLOP = 1e12
 
 @dataclass(frozen=True, slots=True)
 class Device:
+    """A GPU or machine: memory, bandwidth and compute, as its vendor publishes them."""
+
     key: str  # short CLI name: "h100-sxm"
     name: str  # display name
     vendor: str

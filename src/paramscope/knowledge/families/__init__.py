@@ -86,6 +86,8 @@ def _composite(model_type: str) -> Composite | None:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
+    """What a config is built from: the text model's dimensions and any vision or audio tower."""
+
     dims: Dims
     outer: Mapping[str, Any]  # the whole config (the wrapper, for a multimodal one)
     composite: Composite | None = None

@@ -26,6 +26,8 @@ MAX_EXPERTS = 1 << 16
 
 @dataclass(frozen=True, slots=True)
 class Dims:
+    """A config's dimensions read through its family row: the numbers the tensor list is built from."""
+
     family: Family
     hf: HfConfig
     hidden: int
@@ -132,6 +134,8 @@ def _no_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class MoeRule:
+    """How a mixture-of-experts family places its experts: which layers, shared experts, router bias."""
+
     is_moe_layer: Callable[[HfConfig, int, int], bool]
     shared: Callable[[HfConfig, int], tuple[int, int]]  # → (shared experts, their fused FFN width)
     router_bias: Callable[[HfConfig], bool] = lambda hf: False

@@ -11,6 +11,8 @@ from paramscope.model.dtypes import DType
 
 @dataclass(frozen=True, slots=True)
 class Family:
+    """One architecture family: where its config fields are and how its tensors are named."""
+
     model_type: str
     source: str  # the transformers modeling file whose parameter names and shapes the row follows
     layout: str = "decoder"  # "decoder" (model.layers.N…), "gpt2" (h.N…), "bert" (encoder.layer.N…)

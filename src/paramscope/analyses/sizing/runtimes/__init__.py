@@ -56,6 +56,8 @@ class Option:
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
+    """A runtime paramscope sizes: its name, module, summary and options."""
+
     name: str  # as users write it: "llama.cpp", "vllm", "transformers"
     module: str  # module in this package holding ``parts``
     summary: str
