@@ -81,24 +81,34 @@ SCALES_BF16_NOTE = "checkpoints that store them in bfloat16 or float16 (Qwen's F
 MTP_NOTE = "not listed: the checkpoint also stores"
 
 
-def scales_in_bf16(ts: tuple[Tensor, ...], cfg: dict[str, Any]) -> tuple[Tensor, ...]:
+BUFFERS_NOTE = "rotary_emb.inv_freq buffers"
+
+
+def scales_in_bf16(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> tuple[tuple[Tensor, ...], Listing]:
     """The FP8 note's adjustment: weight_scale_inv stored in bfloat16, not float32."""
     return tuple(dataclasses.replace(t, dtype=DType.BF16, nbytes=t.n_elements * 2)
-                 if t.name.endswith(".weight_scale_inv") else t for t in ts)
+                 if t.name.endswith(".weight_scale_inv") else t for t in ts), real
 
 
-def with_mtp(ts: tuple[Tensor, ...], cfg: dict[str, Any]) -> tuple[Tensor, ...]:
+def with_mtp(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> tuple[tuple[Tensor, ...], Listing]:
     """The MTP note's adjustment: the multi-token-prediction layers ``stored_mtp`` lists."""
-    return (*ts, *stored_mtp(expected_tensors(cfg), from_config(cfg), cfg))
+    return (*ts, *stored_mtp(expected_tensors(cfg), from_config(cfg), cfg)), real
 
 
-Adjust = Callable[[tuple[Tensor, ...], dict[str, Any]], tuple[Tensor, ...]]
+def without_buffers(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> tuple[tuple[Tensor, ...], Listing]:
+    """The config-only note's adjustment: the file's rotary_emb.inv_freq buffers are not parameters."""
+    return ts, {n: v for n, v in real.items() if not n.endswith(".rotary_emb.inv_freq")}
+
+
+Adjust = Callable[[tuple[Tensor, ...], Listing, dict[str, Any]], tuple[tuple[Tensor, ...], Listing]]
 
 # checkpoint → the notes whose adjustments its file needs (none: equal as listed)
 CASES: dict[str, tuple[tuple[str, Adjust], ...]] = {
     "qwen3_30b_a3b_thinking_2507_fp8": ((SCALES_BF16_NOTE, scales_in_bf16),),
     "qwen3_235b_a22b_instruct_2507_fp8": ((SCALES_BF16_NOTE, scales_in_bf16),),
     "deepseek_v3": ((MTP_NOTE, with_mtp),),
+    "kimi_k2_instruct": ((BUFFERS_NOTE, without_buffers),),
+    "gpt_oss_20b": (),
 }
 
 
@@ -120,21 +130,20 @@ def test_config_only_listing_equals_the_checkpoint(name: str) -> None:
     cfg = fx["config"]
     real = real_listing(fx)
     ts, notes = _ours(cfg)
-    adjusted = ts
+    adjusted, file = ts, real
     for note, adjust in CASES[name]:
         assert any(note in n for n in notes), f"{name}: the note announcing {adjust.__name__} is missing"
-        adjusted = adjust(adjusted, cfg)
-    assert _listing(adjusted) == real, _diff(_listing(adjusted), real)
-    # bytes as stored: torch's element sizes in the file
-    real_bytes = sum(math.prod(s) * TORCH[d][1] for _, s, d in
-                     ((n, s, d) for p, s, d in fx["rows"] for n in expand(p)))
-    assert sum(t.nbytes for t in adjusted) == real_bytes
-    if CASES[name]:  # each adjustment is needed: without it, the listing differs from the file
-        for skip in range(len(CASES[name])):
-            partial = ts
-            for i, (_, adjust) in enumerate(CASES[name]):
-                partial = partial if i == skip else adjust(partial, cfg)
-            assert _listing(partial) != real
+        adjusted, file = adjust(adjusted, file, cfg)
+    assert _listing(adjusted) == file, _diff(_listing(adjusted), file)
+    # bytes as stored, with torch's element sizes: what the file holds of the tensors compared
+    torch_size = {TORCH[d][0]: TORCH[d][1] for _, _, d in fx["rows"]}
+    assert sum(t.nbytes for t in adjusted) == sum(math.prod(s) * torch_size[d] for s, d in file.values())
+    for skip in range(len(CASES[name])):  # each adjustment is needed: without it the listings differ
+        partial, pfile = ts, real
+        for i, (_, adjust) in enumerate(CASES[name]):
+            if i != skip:
+                partial, pfile = adjust(partial, pfile, cfg)
+        assert _listing(partial) != pfile
 
 
 def test_expand() -> None:
