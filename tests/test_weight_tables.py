@@ -83,24 +83,26 @@ MTP_NOTE = "not listed: the checkpoint also stores"
 
 BUFFERS_NOTE = "rotary_emb.inv_freq buffers"
 
+Pair = tuple[tuple[Tensor, ...], Listing]  # our tensors, the file's listing
 
-def scales_in_bf16(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> tuple[tuple[Tensor, ...], Listing]:
+
+def scales_in_bf16(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> Pair:
     """The FP8 note's adjustment: weight_scale_inv stored in bfloat16, not float32."""
     return tuple(dataclasses.replace(t, dtype=DType.BF16, nbytes=t.n_elements * 2)
                  if t.name.endswith(".weight_scale_inv") else t for t in ts), real
 
 
-def with_mtp(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> tuple[tuple[Tensor, ...], Listing]:
+def with_mtp(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> Pair:
     """The MTP note's adjustment: the multi-token-prediction layers ``stored_mtp`` lists."""
     return (*ts, *stored_mtp(expected_tensors(cfg), from_config(cfg), cfg)), real
 
 
-def without_buffers(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> tuple[tuple[Tensor, ...], Listing]:
+def without_buffers(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> Pair:
     """The config-only note's adjustment: the file's rotary_emb.inv_freq buffers are not parameters."""
     return ts, {n: v for n, v in real.items() if not n.endswith(".rotary_emb.inv_freq")}
 
 
-Adjust = Callable[[tuple[Tensor, ...], Listing, dict[str, Any]], tuple[tuple[Tensor, ...], Listing]]
+Adjust = Callable[[tuple[Tensor, ...], Listing, dict[str, Any]], Pair]
 
 # checkpoint → the notes whose adjustments its file needs (none: equal as listed)
 CASES: dict[str, tuple[tuple[str, Adjust], ...]] = {

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 # Said of every tensor list built from a config alone (inventory notes), since real files may differ so.
 CONFIG_ONLY_NOTE = ("listed from config.json: a checkpoint file of it may also hold tensors that are not "
-                    "parameters (rotary_emb.inv_freq buffers, float32 or in the model's dtype, in files saved "
-                    "by older transformers or a model's own code: Kimi-K2's FP8 release) "
+                    "parameters (rotary_emb.inv_freq buffers, float32 or in the model's dtype, in files "
+                    "saved by older transformers or a model's own code: Kimi-K2's FP8 release) "
                     "and, with tied embeddings, a second copy of the output head; read the file itself to "
                     "see them listed as buffers and the head counted once")
 
