@@ -111,6 +111,7 @@ CASES: dict[str, tuple[tuple[str, Adjust], ...]] = {
     "deepseek_v3": ((MTP_NOTE, with_mtp),),
     "kimi_k2_instruct": ((BUFFERS_NOTE, without_buffers),),
     "gpt_oss_20b": (),
+    "glm_5.1_fp8": ((MTP_NOTE, with_mtp),),
 }
 
 

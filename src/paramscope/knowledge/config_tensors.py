@@ -58,7 +58,14 @@ def _mtp_note(mtp: Sequence[Tensor]) -> tuple[str, ...]:
     layers = sorted({int(t.name.split(".")[2]) for t in mtp})
     params = sum(t.params for t in mtp if t.is_parameter)
     where = f"model.layers.{layers[0]}" + (f"–{layers[-1]}" if len(layers) > 1 else "")
+    stored = {t.name.split(".", 3)[-1] for t in mtp}
+    # the pieces beside the decoder layer (GLM-5's MTP layers share the model's embedding and head)
+    head = "shared_head" if "shared_head.head.weight" in stored else "shared_head.norm"
+    pieces = [label for key, label in (("eh_proj.weight", "eh_proj"), ("enorm.weight", "enorm"),
+                                       ("hnorm.weight", "hnorm"), ("shared_head.norm.weight", head),
+                                       ("embed_tokens.weight", "its own embed_tokens")) if key in stored]
+    parts = ", ".join(["a decoder layer", *pieces[:-1]]) + (f" and {pieces[-1]}" if pieces else "")
     return (f"not listed: the checkpoint also stores {len(layers)} multi-token-prediction layer"
-            f"{'s' if len(layers) > 1 else ''} ({where}: a decoder layer, eh_proj, enorm, hnorm, shared_head "
-            f"and its own embed_tokens), {params:,} parameters, {sum(t.nbytes for t in mtp):,} bytes as "
+            f"{'s' if len(layers) > 1 else ''} ({where}: {parts}), "
+            f"{params:,} parameters, {sum(t.nbytes for t in mtp):,} bytes as "
             "stored, which transformers, vLLM without speculative decoding and llama.cpp do not load",)

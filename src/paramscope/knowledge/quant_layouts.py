@@ -43,6 +43,16 @@ TORCH_NAMES = {DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32
 # touches it: DeepseekV3MoE's MoEGate (modeling_deepseek_v3.py), GptOssTopKRouter (modeling_gpt_oss.py).
 ROUTER_NOT_LINEAR = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "glm_moe_dsa", "kimi_k2",
                                "gpt_oss"})
+# Linear layers the block-FP8 release format leaves in the model dtype: the DeepSeek-V3.2 sparse-attention
+# indexer's weights_proj (DeepSeek-V3.2's inference/model.py builds it in the default dtype, not FP8; vLLM's
+# models/deepseek_v2.py Indexer and SGLang's NSA indexer load it with quant_config=None). DeepSeek-V3.2's
+# and GLM-5.1-FP8's files store it in bfloat16 beside their FP8 wq_b and wk (gogongxt/python model
+# reports; tests/fixtures/weight_tables/glm_5.1_fp8.json). Other methods may quantize it: llm-compressor's
+# GLM-5 W4A16 stores weights_proj.weight_packed (tests/fixtures/quantized_totals/first_names.json).
+FP8_NOT_QUANTIZED: dict[str, tuple[str, ...]] = {
+    "deepseek_v32": (".self_attn.indexer.weights_proj.weight",),
+    "glm_moe_dsa": (".self_attn.indexer.weights_proj.weight",),
+}
 # BitsAndBytesConfig.bnb_4bit_quant_storage: the dtype the packed bytes are viewed as (FSDP-QLoRA: bf16)
 BNB4_STORAGE = {"uint8": DType.U8, "int8": DType.I8, "bfloat16": DType.BF16, "float16": DType.F16,
                 "float32": DType.F32}
@@ -336,9 +346,10 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     out: list[Tensor] = []
     quantized: set[str] = set()
     routers_linear = model_type not in ROUTER_NOT_LINEAR
+    kept = FP8_NOT_QUANTIZED.get(model_type, ()) if q.method == "fp8" else ()
     for t in tensors:
         p = place(t.name)
-        m, layout = rule(q, t, p, routers_linear)
+        m, layout = (None, None) if t.name.endswith(kept) and kept else rule(q, t, p, routers_linear)
         if m is None or layout is None:
             out.append(t)
             continue
