@@ -112,6 +112,7 @@ CASES: dict[str, tuple[tuple[str, Adjust], ...]] = {
     "kimi_k2_instruct": ((BUFFERS_NOTE, without_buffers),),
     "gpt_oss_20b": (),
     "glm_5.1_fp8": ((MTP_NOTE, with_mtp),),
+    "llama2-7b-awq": (),
 }
 
 
