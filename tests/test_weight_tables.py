@@ -78,6 +78,7 @@ def _diff(a: Listing, b: Listing) -> str:
 # --- the announced adjustments -------------------------------------------------------------------------
 
 SCALES_BF16_NOTE = "checkpoints that store them in bfloat16 or float16 (Qwen's FP8 releases)"
+SCALES_F32_NOTE = "checkpoints that store them in float32 (GLM-4.5-FP8)"
 MTP_NOTE = "not listed: the checkpoint also stores"
 
 
@@ -90,6 +91,12 @@ def scales_in_bf16(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -
     """The FP8 note's adjustment: weight_scale_inv stored in bfloat16, not float32."""
     return tuple(dataclasses.replace(t, dtype=DType.BF16, nbytes=t.n_elements * 2)
                  if t.name.endswith(".weight_scale_inv") else t for t in ts), real
+
+
+def scales_in_f32(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> Pair:
+    """The compressed-tensors FP8 note's adjustment: weight_scale stored in float32, not the model dtype."""
+    return tuple(dataclasses.replace(t, dtype=DType.F32, nbytes=t.n_elements * 4)
+                 if t.name.endswith(".weight_scale") else t for t in ts), real
 
 
 def with_mtp(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> Pair:
@@ -113,6 +120,8 @@ CASES: dict[str, tuple[tuple[str, Adjust], ...]] = {
     "gpt_oss_20b": (),
     "glm_5.1_fp8": ((MTP_NOTE, with_mtp),),
     "llama2-7b-awq": (),
+    # MTP first: the note's bytes are of the MTP layer as listed, before the scales are retyped
+    "glm_4.5_fp8": ((MTP_NOTE, with_mtp), (SCALES_F32_NOTE, scales_in_f32)),
 }
 
 

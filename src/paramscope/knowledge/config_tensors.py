@@ -48,7 +48,14 @@ def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,
     if decoder and q is not None:
         from paramscope.knowledge.quant_layouts import as_stored
 
-        decoder = as_stored(decoder, q, str(config.get("model_type") or "")).tensors
+        model_type = str(config.get("model_type") or "")
+        decoder = as_stored(decoder, q, model_type).tensors
+        if q.method == "compressed-tensors":
+            # compressed-tensors quantizes every module its targets match and ``ignore`` does not name,
+            # the MTP layer's linears too: GLM-4.5-FP8 stores shared_head.head in FP8 and eh_proj, which its
+            # ignore list names, in bf16 (tests/fixtures/weight_tables/glm_4.5_fp8.json). DeepSeek's FP8
+            # converter leaves both unquantized.
+            pieces = as_stored(pieces, q, model_type).tensors
     return (*decoder, *pieces)
 
 
