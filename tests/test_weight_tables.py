@@ -122,6 +122,7 @@ CASES: dict[str, tuple[tuple[str, Adjust], ...]] = {
     "llama2-7b-awq": (),
     # MTP first: the note's bytes are of the MTP layer as listed, before the scales are retyped
     "glm_4.5_fp8": ((MTP_NOTE, with_mtp), (SCALES_F32_NOTE, scales_in_f32)),
+    "glm_5.1": ((MTP_NOTE, with_mtp),),
 }
 
 
