@@ -80,8 +80,6 @@ def _diff(a: Listing, b: Listing) -> str:
 SCALES_BF16_NOTE = "checkpoints that store them in bfloat16 or float16 (Qwen's FP8 releases)"
 SCALES_F32_NOTE = "checkpoints that store them in float32 (GLM-4.5-FP8)"
 MTP_NOTE = "not listed: the checkpoint also stores"
-
-
 BUFFERS_NOTE = "rotary_emb.inv_freq buffers"
 
 Pair = tuple[tuple[Tensor, ...], Listing]  # our tensors, the file's listing
@@ -120,7 +118,7 @@ CASES: dict[str, tuple[tuple[str, Adjust], ...]] = {
     "gpt_oss_20b": (),
     "glm_5.1_fp8": ((MTP_NOTE, with_mtp),),
     "llama2-7b-awq": (),
-    # MTP first: the note's bytes are of the MTP layer as listed, before the scales are retyped
+    # MTP first, so that the MTP layer's scales are stored in float32 too
     "glm_4.5_fp8": ((MTP_NOTE, with_mtp), (SCALES_F32_NOTE, scales_in_f32)),
     "glm_5.1": ((MTP_NOTE, with_mtp),),
 }
