@@ -115,11 +115,20 @@ def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json", *,
 # Model types whose checkpoints store multi-token-prediction layers after the decoder layers under
 # DeepSeek-V3's names (its README_WEIGHTS.md: a decoder layer like the main model's MoE layers, plus
 # embed_tokens, enorm, hnorm, eh_proj, shared_head.norm, shared_head.head); GLM-4.5 uses the same names.
-MTP_MODEL_TYPES = frozenset({"deepseek_v3", "glm4_moe"})
 _MTP_PIECES: tuple[tuple[str, str], ...] = (
     ("embed_tokens.weight", "vocab hidden"), ("enorm.weight", "hidden"), ("hnorm.weight", "hidden"),
     ("eh_proj.weight", "hidden 2hidden"), ("shared_head.norm.weight", "hidden"),
     ("shared_head.head.weight", "vocab hidden"))
+# model_type → the pieces its MTP layers store beside the decoder layer. GLM-5/5.1 (glm_moe_dsa) share the
+# model's embedding and output head instead of storing copies: the files of zai-org/GLM-5.1 and
+# GLM-5.1-FP8 hold model.layers.78.eh_proj / enorm / hnorm / shared_head.norm and no embed_tokens or
+# shared_head.head there (tests/fixtures/weight_tables/glm_5.1_fp8.json).
+MTP_PIECES: dict[str, tuple[tuple[str, str], ...]] = {
+    "deepseek_v3": _MTP_PIECES, "glm4_moe": _MTP_PIECES,
+    "glm_moe_dsa": tuple(p for p in _MTP_PIECES
+                         if p[0] not in ("embed_tokens.weight", "shared_head.head.weight")),
+}
+MTP_MODEL_TYPES = frozenset(MTP_PIECES)
 
 
 def mtp_tensors(cfg: Mapping[str, Any],
@@ -144,7 +153,7 @@ def mtp_tensors(cfg: Mapping[str, Any],
     for i in range(layers, layers + n):
         prefix = f"model.layers.{i}."
         decoder += [replace(t, name=prefix + t.name.removeprefix(last)) for t in template]
-        for name, dims in _MTP_PIECES:
+        for name, dims in MTP_PIECES[str(cfg.get("model_type"))]:
             pieces.add(prefix + name, *(sizes[k] for k in dims.split()))
     return tuple(decoder), tuple(pieces.items)
 
