@@ -6,11 +6,20 @@ interpreter's start. The runs are interleaved (one of each per round, several ro
 busy with something else slows both sides alike; the figure is the median (the minimum beside it).
 
 Times on a shared machine are noisy, so each command's import-time work is also counted, which does not
-vary from run to run: modules imported (paramscope's own in brackets) and frozen dataclasses created.
-On Python 3.11 a dataclass costs ~0.5–1 ms to create (six generated methods, each compiled with exec),
-which makes their number the largest single cost of a start-up.
+vary from run to run: modules imported (paramscope's own in brackets) and frozen dataclasses created,
+and with --instructions the instructions valgrind counts for the whole process (the same from run to
+run within ~0.1 %). On Python 3.11 a dataclass costs ~0.5–1 ms to create (six generated methods, each
+compiled with exec), which makes their number the largest single cost of a start-up.
 
-    .venv/bin/python bench/bench_startup.py [--rounds 15]
+The commands run this checkout's code (its src/ first on PYTHONPATH), as a user's shell runs them.
+On the shared 2-core machine, main before issue 11's second pass and after it, interleaved in one run
+(CPU time, median of 30, which the load moves by ±0.5 ×; instructions: valgrind, python -c pass 40 M):
+
+    size llama-3.1-8b --json            8.6 → 7.3 ×   515 → 431 M   34 → 28 dataclasses
+    fit llama-3.1-8b --gpu h100 --json 10.4 → 9.1 ×   629 → 564 M   54 → 50 dataclasses
+    inspect model.safetensors --json    6.4 → 5.9 ×   335 → 311 M   15 → 15 dataclasses
+
+    .venv/bin/python bench/bench_startup.py [--rounds 15] [--instructions]
 """
 
 from __future__ import annotations
@@ -18,12 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 
-from _common import BIN, fetch_models, report
+from _common import BIN, ROOT, fetch_models, report
 
 FLOOR_RATIO = 5.0
 
@@ -31,6 +41,9 @@ FLOOR_RATIO = 5.0
 # As a user's shell runs them: with bytecode caches written and read. An environment that sets
 # PYTHONDONTWRITEBYTECODE (some sandboxes do) would otherwise compile every module on every start.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+# The console script imports whichever paramscope is installed (an editable install may point at another
+# checkout): this checkout's src/ goes first, so that the bench measures the code beside it.
+ENV["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 def once(args: list[str]) -> float:
@@ -62,10 +75,23 @@ def census(args: list[str]) -> dict[str, int]:
     return json.loads(run.stderr.strip().splitlines()[-1])
 
 
+def instructions(args: list[str]) -> int | None:
+    """Instructions the whole process executes, as valgrind counts them (None without valgrind)."""
+    if shutil.which("valgrind") is None:
+        return None
+    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    run = subprocess.run([*valgrind, *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, check=True)
+    line = next(ln for ln in run.stderr.splitlines() if "I" in ln and "refs:" in ln)
+    return int(line.split(":")[1].replace(",", ""))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--instructions", action="store_true", help="count instructions with valgrind too")
+    opts = parser.parse_args()
+    rounds = opts.rounds
     minilm = fetch_models.minilm_dir() / "model.safetensors"
     exe = str(BIN / "paramscope")
     commands = {
@@ -92,6 +118,8 @@ def main() -> int:
             ok &= ratio <= FLOOR_RATIO
             c = census(commands[name])
             line += f"  {c['modules']:3d} modules [{c['ours']:2d}], {c['dataclasses']:2d} dataclasses"
+        if opts.instructions and (n := instructions(commands[name])) is not None:
+            line += f", {n / 1e6:.0f} M instructions"
         rows.append((name, line))
     rows.append(("floor", f"each ≤ {FLOOR_RATIO:g} × python -c pass: " + ("met" if ok else "NOT MET")))
     report(rows)

@@ -112,6 +112,14 @@ def test_refinedweb_configs_equal_falcon(cfg: dict[str, Any], new_arch: bool) ->
 
 
 # -- every real config.json we keep ----------------------------------------------------------------
+# real configs the installed transformers refuses to build, and why: each is compared on the same numbers
+# elsewhere (tests/test_real_configs_batch_a.py / _b.py: still refused; equal once the value is corrected)
+REFUSED_BY_TRANSFORMERS = {
+    "mlx-community__dbrx-instruct-4bit.json": "moe_normalize_expert_weights is the integer 1, typed float",
+    "meta-llama__Llama-4-Scout-17B-16E.json": "text_config.attn_temperature_tuning is 4, typed bool",
+}
+
+
 def _many_experts(path: Path) -> bool:
     """A model of a thousand experts or more (DeepSeek-V3: 256 in each of 61 layers) takes seconds to
     build and compare: make test-fast leaves it out."""
@@ -129,6 +137,8 @@ def test_real_configs_equal_transformers(path: Path) -> None:
     cfg = json.loads(path.read_text())
     if oracle.not_native(cfg) is not None:
         pytest.skip(f"{cfg.get('model_type')} is repository code: checked against its checkpoint below")
+    if path.name in REFUSED_BY_TRANSFORMERS:
+        pytest.skip(f"transformers refuses it ({REFUSED_BY_TRANSFORMERS[path.name]})")
     _assert_equal(cfg, str(path))
 
 
@@ -148,7 +158,12 @@ def test_real_configs_cover_the_families_people_run() -> None:
     types = {json.loads(p.read_text()).get("model_type") for p in FIXTURES.glob("*.json")}
     assert {"chatglm", "internlm2", "llava", "gpt_neox", "gptj", "gpt_bigcode", "stablelm", "starcoder2",
             "cohere", "gemma", "gemma2", "gemma3_text", "qwen2", "qwen2_moe", "qwen3", "deepseek_v2", "bert",
-            "llama", "qwen2_5_vl", "mistral3", "mpnet", "gemma3n", "t5", "mt5", "umt5"} <= types
+            "llama", "qwen2_5_vl", "mistral3", "mpnet", "gemma3n", "t5", "mt5", "umt5",
+            "bloom", "olmoe", "olmo2", "granite", "glm4_moe", "phi", "mpt", "exaone", "exaone4",
+            "hunyuan_v1_dense", "ernie4_5", "dbrx", "RefinedWeb", "glm", "falcon", "olmo", "granitemoe",
+            "ernie4_5_moe", "whisper", "mamba", "mamba2", "falcon_mamba", "jamba", "roberta", "xlm-roberta",
+            "bart", "modernbert", "llava_next", "qwen2_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_next",
+            "llama4", "granitemoehybrid"} <= types
     readme = (FIXTURES / "README.md").read_text()
     assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
 

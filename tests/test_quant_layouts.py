@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import paramscope
-from builders.safetensors_files import write_safetensors
+from builders.safetensors_files import NUMPY, write_safetensors, writer_file_size, writer_header
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs
-from paramscope.knowledge.config_tensors import CONFIG_ONLY_NOTE, config_tensors
+from paramscope.knowledge.config_tensors import CONFIG_ONLY_NOTE, config_tensors, stored_mtp
 from paramscope.knowledge.families import expected_tensors
 from paramscope.knowledge.quant_configs import from_config, from_hf_config
 from paramscope.knowledge.quant_layouts import NESTED_OFFSET_CHARS, as_stored, excluded
@@ -44,8 +44,12 @@ def stored(cfg: dict) -> tuple[Tensor, ...]:
 
 # --- (1) real checkpoints ---------------------------------------------------------------------------------
 def test_every_method_has_a_real_checkpoint():
-    methods = {from_config(load(r)[0]).method for r in REPOS}
-    assert {"bitsandbytes_4bit", "bitsandbytes_8bit", "mxfp4", "mlx"} <= methods
+    """Indexes kept whole, index totals of large checkpoints, single files known by their size."""
+    configs = [load(r)[0] for r in REPOS] + [e["config"] for e in TOTALS["checkpoints"]]
+    configs += [single_config(e) for e in SINGLE["checkpoints"]]
+    methods = {q.method for q in map(from_config, configs) if q is not None}
+    assert {"bitsandbytes_4bit", "bitsandbytes_8bit", "mxfp4", "mlx", "awq", "gptq",
+            "compressed-tensors"} <= methods
 
 
 @pytest.mark.parametrize("repo", REPOS)
@@ -361,6 +365,130 @@ def test_large_checkpoints_total_size(entry):
     assert set(entry["names"]) <= {t.name for t in ours}
 
 
+HUB_COUNTS = json.loads((FIXTURES.parent / "quantized_totals" / "hub_dtype_counts.json").read_text())
+
+
+@pytest.mark.parametrize("entry", HUB_COUNTS["checkpoints"], ids=lambda e: e["name"].split(" (")[0])
+def test_hub_dtype_counts(entry):
+    """DeepSeek-V3's FP8 files hold, per dtype, exactly our listing as stored (e4m3 matrices, float32
+    128×128 weight_scale_inv, float32 router score biases, the rest bf16) plus the multi-token-prediction
+    layer the listing's note announces (a copy of the last decoder layer's kind, bf16 eh_proj, norms,
+    embedding and head) — and without that layer, or with the score biases in bf16, they do not.
+    GLM-4.5-Air's element total is its listing plus its MTP layer too."""
+    if "catalogue" in entry:
+        cfg = catalogue.load_config(entry["catalogue"])
+    else:
+        cfg = json.loads((Path(__file__).parents[1] / entry["config_file"]).read_text())
+    if "parameters" not in entry:
+        logical = expected_tensors(cfg)
+        mtp = stored_mtp(logical, from_config(cfg), cfg)
+        assert mtp and sum(t.n_elements for t in logical) != entry["total"]
+        assert sum(t.n_elements for t in (*logical, *mtp)) == entry["total"]
+        return
+    q = from_config(cfg)
+    logical = expected_tensors(cfg)
+    ts, notes = config_tensors(logical, q, cfg)
+    mtp = stored_mtp(logical, q, cfg)
+    mtp_bytes = sum(t.nbytes for t in mtp)
+    assert any(f"{mtp_bytes:,} bytes as stored" in n for n in notes)
+
+    def by_dtype(tensors):
+        counts: dict[str, int] = {}
+        for t in tensors:
+            counts[t.dtype.value] = counts.get(t.dtype.value, 0) + t.n_elements
+        return counts
+
+    assert by_dtype((*ts, *mtp)) == entry["parameters"]
+    assert sum(entry["parameters"].values()) == entry["total"]
+    assert by_dtype(ts) != entry["parameters"]
+    biases = [t for t in ts if t.name.endswith("e_score_correction_bias")]
+    assert biases and {t.dtype for t in biases} == {DType.F32}
+
+
+FIRST_NAMES = json.loads((FIXTURES.parent / "quantized_totals" / "first_names.json").read_text())
+
+
+@pytest.mark.parametrize("entry", FIRST_NAMES["checkpoints"], ids=lambda e: e["name"].split(" (")[0])
+def test_first_names_of_real_indexes(entry):
+    """GLM-5 W4A16 (compressed-tensors pack-quantized, symmetric): the real index's first keys are our sorted
+    listing's first names, no more, no fewer — weight_packed / weight_scale / weight_shape for every Linear
+    (the sparse-attention indexer's too), no zero points, the head and the norms unquantized."""
+    ours = sorted(t.name for t in stored(entry["config"]))
+    assert ours[:len(entry["names"])] == entry["names"]
+
+
+# --- (1c) real single-file checkpoints known by their size: config → listing → the file's exact size -----
+SINGLE = json.loads((FIXTURES.parent / "quantized_totals" / "single_files.json").read_text())
+
+
+def single_config(entry: dict) -> dict:
+    """The repository's config.json, with the branch's quantization_config where the entry gives one."""
+    cfg = dict(SINGLE["configs"][entry["config"]])
+    if "quantization_config" in entry:
+        cfg["quantization_config"] = entry["quantization_config"]
+    return cfg
+
+
+@pytest.mark.parametrize("entry", SINGLE["checkpoints"], ids=lambda e: e["name"].split(",")[0])
+def test_single_file_checkpoints_file_size(entry):
+    """Each file's size is 8 + the writer's header for our listing + its data: five AutoGPTQ 0.4.x files of
+    TheBloke/MythoMax-L2-13B-GPTQ (4- and 8-bit, groups 32/64/128/none, with and without act order) and three
+    older ones of TheBloke/Wizard-Vicuna-30B-Uncensored-GPTQ, once the float16 zero bias the listing's note
+    announces is added for each quantized linear (and, in the older files, the rotary inv_freq buffers); a
+    Llama 3.2 1B LLM.int8 file with its tied head stored once; two double-quantized nf4 files up to their
+    nested_offset texts; an EXAONE 4.0 1.2B compressed-tensors W4A16 file (weight_packed int32, weight_scale,
+    weight_shape; lm_head ignored) that also stores its tied head."""
+    cfg = single_config(entry)
+    q = from_config(cfg)
+    ts, notes = config_tensors(expected_tensors(cfg), q, cfg)
+    tensors = {t.name: (t.dtype.value, t.shape) for t in ts}
+    if entry.get("gptq_zero_biases"):
+        biases = {t.name.removesuffix(".qweight") + ".bias": ("F16", (t.shape[1],))
+                  for t in ts if t.name.endswith(".qweight")}
+        assert biases and not set(biases) & set(tensors)
+        extra = sum(2 * shape[0] for _, shape in biases.values())
+        assert f"{len(biases)} more tensors, {extra:,} bytes" in " ".join(notes)
+        assert writer_file_size(tensors, entry["safetensors_metadata"]) != entry["file_size"]
+        tensors |= biases
+    if entry.get("rotary_inv_freq_buffers"):  # persistent in transformers < 4.31
+        head_dim = cfg["hidden_size"] // cfg["num_attention_heads"]
+        tensors |= {f"model.layers.{i}.self_attn.rotary_emb.inv_freq": ("F32", (head_dim // 2,))
+                    for i in range(cfg["num_hidden_layers"])}
+    if entry.get("tied_head_copy"):  # what the config-only note says a file of a tied model may also hold
+        assert cfg.get("tie_word_embeddings") and "second copy of the output head" in " ".join(notes)
+        embed = next(t for t in ts if t.name.endswith("embed_tokens.weight"))
+        assert writer_file_size(tensors, entry["safetensors_metadata"]) != entry["file_size"]
+        tensors["lm_head.weight"] = (embed.dtype.value, embed.shape)
+    size = writer_file_size(tensors, entry["safetensors_metadata"])
+    if q.method == "bitsandbytes_4bit" and q.double_quant:
+        # nested_offset (JSON text in each matrix's quant_state) is data: the file's texts are this many
+        # characters longer in all; the header's padding blurs that by up to 7 either way
+        states = sum(1 for name in tensors if ".quant_state." in name)
+        excess = entry["nested_offset_chars_over_assumed"]
+        assert abs(entry["file_size"] - size - excess) <= 7 and abs(excess) <= 2 * states
+    else:
+        assert size == entry["file_size"]
+
+
+names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+specs = st.tuples(st.sampled_from(sorted(NUMPY)), st.lists(st.integers(0, 4), max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(tensors=st.dictionaries(names, specs, min_size=1, max_size=10),
+       metadata=st.none() | st.dictionaries(names, names, max_size=1))
+def test_writer_header_is_the_librarys(tensors, metadata):
+    """The header writer_header predicts (layout order, compact JSON, padding) is the one the safetensors
+    library writes, byte for byte."""
+    import numpy as np
+    from safetensors.numpy import save
+
+    raw = save({n: np.zeros(s, dtype=NUMPY[d]) for n, (d, s) in tensors.items()}, metadata=metadata)
+    length = int.from_bytes(raw[:8], "little")
+    assert raw[8:8 + length] == writer_header(tensors, metadata)
+    assert len(raw) == writer_file_size(tensors, metadata)
+
+
 # --- what the packers' own code stores beyond the common case -------------------------------------------
 def listed(qc: dict, **extra) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
     cfg = small_llama(quantization_config=qc, **extra)
@@ -433,6 +561,20 @@ def test_autofp8_per_tensor_scales():
     assert by["model.layers.1.mlp.down_proj.weight"].dtype == DType.F16
     ts, _ = listed({"quant_method": "fp8", "activation_scheme": "dynamic"})
     assert not any(t.name.endswith(("input_scale", "output_scale")) for t in ts)
+
+
+def test_fp8_block_scale_dtype_is_said_not_guessed():
+    """weight_scale_inv is float32 in DeepSeek-V3/R1's files, bfloat16 or float16 in Qwen's FP8 releases,
+    and the config is the same for both: the listing keeps float32, the note gives what the others hold
+    less."""
+    ts, notes = listed({"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
+                        "weight_block_size": [128, 128]})
+    scales = [t for t in ts if t.name.endswith(".weight_scale_inv")]
+    assert len(scales) == 14 and {t.dtype for t in scales} == {DType.F32}
+    half = sum(2 * math.prod(t.shape) for t in scales)  # the same scales, two bytes each
+    assert any(f"hold {half:,} bytes less ({len(scales):,} scale tensors)" in n for n in notes)
+    _, notes = listed({"quant_method": "fp8", "activation_scheme": "dynamic"})  # per-tensor: no such tensors
+    assert not any("weight_scale_inv" in n for n in notes)
 
 
 def test_compressed_tensors_kv_cache_scales_and_input_zero_points():

@@ -1,7 +1,12 @@
 """Tensor names → component, role and layer, for the spellings real checkpoints use."""
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from paramscope.knowledge import roles
 from paramscope.knowledge.roles import place
 
 CASES = [
@@ -126,3 +131,31 @@ CASES = [
 def test_place(name, component, role, layer):
     p = place(name)
     assert (p.component, p.role, p.layer) == (component, role, layer)
+
+
+# The table's patterns, their words ("q_proj", "attn.c_proj") and names built from them
+PATTERNS = [p for _, patterns in roles.COMPONENTS for p in patterns] + [p for p, _ in roles._PARENT_HINTS]
+WORDS = sorted({w.replace("\\.", ".") for p in PATTERNS for w in re.findall(r"(?:[A-Za-z0-9_]|\\\.)+", p)}
+               | {"x", "0", "17"})
+NAMES = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from([".", "_", "", "\n", "..", "s", "-"])),
+                 min_size=1, max_size=5).map(lambda parts: "".join(w + sep for w, sep in parts))
+
+
+def _same_as_re(text: str) -> None:
+    for p in PATTERNS:
+        assert roles._test(p)(text) == (re.search(p, text) is not None), (p, text)
+
+
+def test_word_patterns_match_as_re_does():
+    # _test answers "^word$", "\\.word$", "(^|\\.)word$" and "^word" with str methods: as re.search would,
+    # on every word of the table alone, after a dot or a prefix, before a newline ("$" matches there)
+    for word in WORDS:
+        for before in ("", ".", "x.", "\n", "s"):
+            for after in ("", "\n", "\n\n", ".", "s", ".x"):
+                _same_as_re(before + word + after)
+
+
+@given(NAMES)
+def test_word_patterns_match_as_re_does_on_longer_names(name):
+    _same_as_re(name)
+    _same_as_re("." + name)

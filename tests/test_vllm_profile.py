@@ -19,6 +19,7 @@ from paramscope.analyses.sizing.runtimes.vllm import (
     NCCL_BYTES,
     NON_TORCH_BYTES,
     V0_NON_TORCH_BYTES,
+    default_max_model_len,
     group_size,
     kv_heads_per_rank,
     rope_cache_bytes,
@@ -470,3 +471,52 @@ def test_v0_early_counts_nccl_and_v0_2023_the_held_allreduce_inputs():
     assert available("v0", 2) - available("v0-early", 2) == NCCL_BYTES
     # max_num_batched_tokens = max(max_model_len, 2048) = 4096 without chunked prefill
     assert available("v0-early", 2) - available("v0-2023", 2) == 2 * 32 * 4096 * 4096 * 2
+
+
+# --- max_model_len vLLM derives when none is given ---------------------------------------------------
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("llama-3.1-8b", 131072),  # rope_type llama3: already the extended length
+    ("gpt-oss-120b", 131072),  # yarn: original 4096 × 32
+    ("deepseek-v2-lite", 163840),  # yarn: original 4096 × 40
+    ("gemma-3-27b", 131072),  # linear × 8, but Gemma 3's 128K is already scaled
+    ("qwen3-8b", 40960),  # no RoPE scaling
+])
+def test_default_max_model_len_of_catalogue_models(name, expected):
+    import paramscope
+
+    cfg = paramscope.open_model(name).config
+    assert cfg is not None
+    assert default_max_model_len(cfg) == expected
+
+
+def test_default_max_model_len_multiplies_linear_scaling():
+    # deepseek-coder-6.7b: 16384 positions with linear RoPE scaling × 4 (vllm/config.py
+    # _get_and_verify_max_len): vLLM serves 65536 tokens unless told otherwise
+    cfg = config(context_length=16384, extra={"rope_scaling": {"type": "linear", "factor": 4.0}})
+    assert default_max_model_len(cfg) == 65536
+    assert default_max_model_len(config(context_length=16384)) == 16384
+
+
+def test_v0_2023_main_counts_only_torch_peak():
+    # before PR #2031 the peak was torch.cuda.max_memory_allocated(): no non-torch memory, no NCCL
+    gpu = 80 * 2**30
+    main = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=4096, engine="v0-2023-main", tensor_parallel=4,
+                       gpu_memory_bytes=gpu)
+    fixed = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=4096, engine="v0-2023", tensor_parallel=4,
+                        gpu_memory_bytes=gpu)
+    assert main.non_torch_bytes == 0
+    assert fixed.non_torch_bytes > V0_NON_TORCH_BYTES + NCCL_BYTES  # + the held all-reduce inputs
+    assert main.pool is not None and fixed.pool is not None
+    assert main.pool.available_bytes - fixed.pool.available_bytes == fixed.non_torch_bytes
+
+
+def test_v1_016_samples_without_the_full_sort():
+    # from 0.16 (Triton top-k/top-p kernels, PR #33538) the profile's sampler takes the "v1" figure, not the
+    # sort-based one of 0.11–0.15; everything else as "v1-early" (graphs outside the budget)
+    gpu = 40 * 2**30
+    new, old, v1 = (vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine=e, gpu_memory_bytes=gpu)
+                    for e in ("v1-0.16", "v1-early", "v1"))
+    assert new.activation_bytes < old.activation_bytes
+    assert new.activation_bytes == v1.activation_bytes
+    assert new.cuda_graph_bytes == old.cuda_graph_bytes == 0 < v1.cuda_graph_bytes

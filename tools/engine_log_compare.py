@@ -22,7 +22,7 @@ import paramscope
 from paramscope.analyses.sizing.loaded import loaded_weights
 from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
-from paramscope.analyses.sizing.runtimes.vllm import vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm import V0_FAMILIES, default_max_model_len, vllm_memory
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
@@ -146,23 +146,49 @@ def _note_date(note: str) -> tuple[int, int] | None:
 def vllm_engine(r: Record) -> str:
     """The engine family the record's log comes from (analyses/sizing/runtimes/vllm.py ENGINES): V0 where
     its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
-    the default in 0.8); V1 since 0.21 where the log shows the CUDA graph estimate of the profile
-    ("Estimated CUDA graph memory") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
-    says so or the note dates the log before 0.11 ("before 0.11 ("); else V1 of 0.11 to 0.20."""
+    the default in 0.8); V1 since 0.21 where the log says the CUDA graph estimate is in the profile ("CUDA
+    graph memory profiling is enabled") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
+    says so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20 where the version
+    says so; else V1 of 0.11 to 0.15. The main branch
+    before PR #2031 ("before PR #2031" in the note) is "v0-2023-main"."""
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
     known = len(version) >= 2
     note = r.version_note or ""
+    if "before PR #2031" in note:
+        return "v0-2023-main"
     if "before 0.2.6" in note:
         return "v0-2023"
     if (known and version < (0, 6, 4)) or (_note_date(note) or (9999, 0)) < V0_PEAK_CHANGE:
         return "v0-early"
     if "V0 engine" in note or (known and version < (0, 8)):
         return "v0"
-    if "Estimated CUDA graph memory" in r.log or (known and version >= (0, 21)):
+    # 0.19–0.20 print the estimate too but keep it out of the budget unless asked ("In v0.19, CUDA graph
+    # memory profiling will be enabled by default ... To try it now, set ..."); from 0.21 the log says
+    # "CUDA graph memory profiling is enabled"
+    if "CUDA graph memory profiling is enabled" in r.log or (known and version >= (0, 21)):
         return "v1"
     if (known and version < (0, 11)) or "before 0.11 (" in (r.version_note or ""):
         return "v1-0.8"
+    if known and version >= (0, 16):
+        return "v1-0.16"
     return "v1-early"
+
+
+# PR #6666 (merged 2024-07-23, "Enable chunked prefill by default for long context models") made the V0
+# engine chunk prefills when max_model_len > 32K; before it, V0 profiled one batch of max_model_len tokens
+LONG_CONTEXT_CHUNKING = (2024, 8)
+
+
+def chunked_prefill(r: Record, engine: str) -> bool | None:
+    """The record's --enable-chunked-prefill, else off for V0 logs older than PR #6666 (no long-context
+    default then), else None (the engine's default)."""
+    stated = r.setting("enable_chunked_prefill")
+    if stated is not None or engine not in V0_FAMILIES:
+        return stated
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    dated = _note_date(r.version_note or "")
+    old = (len(version) >= 2 and version < (0, 5, 4)) or (dated is not None and dated < LONG_CONTEXT_CHUNKING)
+    return False if old else None
 
 
 def kv_cache_dtype(r: Record) -> DType | None:
@@ -174,14 +200,15 @@ def kv_cache_dtype(r: Record) -> DType | None:
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
+    engine = vllm_engine(r)
     m = vllm_memory(
-        cfg, weights_bytes(model, r), context=r.setting("max_model_len") or cfg.context_length,
+        cfg, weights_bytes(model, r), context=r.setting("max_model_len") or default_max_model_len(cfg),
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization") or 0.9,
         block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
         tensor_parallel=r.setting("tensor_parallel_size") or r.gpus.get("count") or 1,
-        engine=vllm_engine(r), chunked_prefill=r.setting("enable_chunked_prefill"),
+        engine=engine, chunked_prefill=chunked_prefill(r, engine),
         gpu_name=r.gpus.get("name"))
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
@@ -240,6 +267,10 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     whole = offloaded is None or offloaded.value.split("/")[0] == offloaded.value.split("/")[1]
     if whole and len(r.all("compute_buffer")) == 1:
         out["compute_buffer"] = m.compute_bytes
+    elif whole:  # a GPU's buffer beside the host's (the host one holds the inputs and copies; not modelled)
+        gpus = [f.device for f in r.all("compute_buffer") if f.device not in HOST_DEVICES]
+        if len(gpus) == 1:
+            out[f"compute_buffer{AT}{gpus[0]}"] = m.compute_bytes
     if not whole and r.setting("n_gpu_layers") is not None:
         split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"))
         host = next((f.device for f in r.all("kv_buffer") if f.device in HOST_DEVICES), None)

@@ -13,16 +13,19 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from paramscope.knowledge.hardware import Device, match_nvml_name
 
-MEMINFO = Path("/proc/meminfo")
-CPUINFO = Path("/proc/cpuinfo")
+# plain paths read with open(): `fit` reads them at start-up, and pathlib would import urllib.parse and
+# ipaddress (~4 ms) for two reads
+MEMINFO = "/proc/meminfo"
+CPUINFO = "/proc/cpuinfo"
 
 
 @dataclass(frozen=True, slots=True)
 class GpuInfo:
+    """A GPU NVML reports, matched to a catalogue device where one fits."""
+
     index: int
     name: str  # as NVML reports it: "NVIDIA H100 80GB HBM3"
     total_bytes: int | None  # NVML's total (nvidia-smi memory.total); None where NVML has none (GB10)
@@ -31,6 +34,8 @@ class GpuInfo:
 
 @dataclass(frozen=True, slots=True)
 class SystemInfo:
+    """This machine: its RAM (and where that figure came from), CPUs and GPUs."""
+
     total_ram_bytes: int | None
     available_ram_bytes: int | None
     ram_source: str  # "psutil", "/proc/meminfo", "sysconf" or "unknown"
@@ -61,7 +66,7 @@ def detect(gpus: bool = False) -> SystemInfo:
 def ram() -> tuple[int | None, int | None, str]:
     """(total, available, source) of this machine's RAM; never raises."""
     try:
-        total, available = parse_meminfo(MEMINFO.read_text())
+        total, available = parse_meminfo(_read(MEMINFO))
     except (OSError, ValueError):
         pass
     else:
@@ -86,6 +91,11 @@ def ram() -> tuple[int | None, int | None, str]:
     return total, available, "sysconf"
 
 
+def _read(path: str | os.PathLike[str]) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 def parse_meminfo(text: str) -> tuple[int | None, int | None]:
     """(MemTotal, MemAvailable) in bytes from /proc/meminfo, whose figures are in KiB ('kB')."""
     fields: dict[str, int] = {}
@@ -99,7 +109,7 @@ def parse_meminfo(text: str) -> tuple[int | None, int | None]:
 
 def _cpu_model() -> str | None:
     try:
-        model = parse_cpuinfo(CPUINFO.read_text())
+        model = parse_cpuinfo(_read(CPUINFO))
     except (OSError, UnicodeDecodeError):
         model = None
     if model:

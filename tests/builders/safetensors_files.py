@@ -87,6 +87,35 @@ def our_view(tensors) -> dict[str, tuple[str, list[int]]]:
     return {t.name: (t.dtype.value, list(t.shape)) for t in tensors}
 
 
+# safetensors' own writer (safetensors/src/tensor.rs ``prepare`` and ``serialize``): tensors laid out by
+# dtype, the latest-declared ``Dtype`` first (widest alignment), then by name; the header is compact JSON
+# with ``__metadata__`` first, padded with spaces to a multiple of 8. Declaration order of ``Dtype``:
+WRITER_DTYPE_ORDER = ["BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16",
+                      "U16", "F16", "BF16", "I32", "U32", "F32", "C64", "F64", "I64", "U64"]
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)  # serde_json's output
+
+
+def writer_header(tensors: Mapping[str, TensorSpec], metadata: Mapping[str, str] | None = None) -> bytes:
+    """The header bytes safetensors' writer (``save_file``) produces for these tensors, without their data."""
+    order = sorted(tensors, key=lambda n: (-WRITER_DTYPE_ORDER.index(tensors[n][0]), n))
+    entries = [] if metadata is None else [f'"__metadata__":{_compact(dict(metadata))}']
+    offset = 0
+    for name in order:
+        dtype, shape = tensors[name]
+        n = spec_nbytes(dtype, shape)
+        info = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + n]}
+        entries.append(f"{_compact(name)}:{_compact(info)}")
+        offset += n
+    raw = ("{" + ",".join(entries) + "}").encode()
+    return raw + b" " * (-len(raw) % 8)
+
+
+def writer_file_size(tensors: Mapping[str, TensorSpec], metadata: Mapping[str, str] | None = None) -> int:
+    """Bytes of the file safetensors' writer produces: u64 length, header, data."""
+    return 8 + len(writer_header(tensors, metadata)) + sum(spec_nbytes(d, s) for d, s in tensors.values())
 
 
 MINILM_PARAMS = 22_713_216  # 22,713,728 stored elements − the 512-element int64 position_ids buffer

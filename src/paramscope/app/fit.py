@@ -22,12 +22,16 @@ GIVEN, DETECTED_GPU, HOST_RAM = "given", "this machine's GPU", "this machine's R
 
 @dataclass(frozen=True, slots=True)
 class FitRequest(MemorySettings):
+    """`fit`'s arguments: the memory settings, the device and the RAM for offloading."""
+
     gpu: str | None = None  # one device type; None: this machine's first NVIDIA GPU, else its RAM
     ram: str | int | None = None  # RAM for offloaded layers: "64GiB", "64GB", or an int of bytes
 
 
 @dataclass(frozen=True, slots=True)
 class FitResult:
+    """`fit`'s answer: the fit report, the speed estimate and the RAM it assumed."""
+
     request: FitRequest
     model: Model
     report: FitReport

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class InspectRequest:
+    """`inspect`'s arguments."""
+
     source: Source
     tensors: bool = False  # list every tensor
     layers: bool = False  # parameters per layer
@@ -22,6 +24,8 @@ class InspectRequest:
 
 @dataclass(frozen=True, slots=True)
 class InspectResult:
+    """`inspect`'s answer: the model, its inventory and the safety verdict."""
+
     request: InspectRequest
     model: Model
     inventory: Inventory

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class MemorySettings:
+    """The memory options `size`, `fit` and the fit matrix share."""
+
     source: Source
     context: int | None = None  # tokens per sequence; None: 8192, or the model's maximum when smaller
     batch: int = 1  # parallel sequences

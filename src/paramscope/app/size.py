@@ -16,12 +16,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class SizeRequest(MemorySettings):
+    """`size`'s arguments: the memory settings, a device to check and a document to size for."""
+
     gpu: str | None = None  # NAME or NAMExN (h100x2, rtx-4090, 24GiB): check the total against it
     context_from_file: str | None = None  # size the KV cache for this document's tokens
 
 
 @dataclass(frozen=True, slots=True)
 class SizeResult:
+    """`size`'s answer: the estimate for the model."""
+
     request: SizeRequest
     model: Model
     estimate: SizeEstimate

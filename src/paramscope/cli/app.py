@@ -69,6 +69,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Descriptions and epilogs filled to the terminal's width paragraph by paragraph; indented lines
     (examples, the exit status table) and the lines of a paragraph introduced by "name:" kept as written."""
 
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        # argparse asks shutil.get_terminal_size for the width, and argparse makes a formatter for every
+        # add_argument; importing shutil (which loads zlib, bz2 and lzma) cost more than building the parser
+        if width is None:
+            width = terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         import textwrap
 
@@ -82,6 +90,21 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
                 out.append(textwrap.fill(" ".join(ln.strip() for ln in lines), width,
                                          initial_indent=indent, subsequent_indent=indent))
         return "\n\n".join(out)
+
+
+def terminal_columns() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS if a positive number, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+        columns = columns or 80
+    return columns
 
 
 class Parser(argparse.ArgumentParser):

@@ -88,6 +88,8 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
                 kw["const"] = True
             elif o.choices:
                 kw["choices"] = o.choices
+                if len(",".join(o.choices)) > 30:  # a long {a,b,…} set would push usage past 80 columns;
+                    kw["metavar"] = o.name.upper()  # the help names every choice
             else:
                 kw["type"] = o.kind
                 kw["metavar"] = o.kind.__name__.upper()

@@ -17,6 +17,8 @@ from types import ModuleType
 
 @dataclass(frozen=True, slots=True)
 class Format:
+    """A format paramscope reads: its reader module and how its files are recognized."""
+
     name: str  # the reader's NAME and Model.format: "gguf", "safetensors", "pytorch" …
     module: str  # module in paramscope.formats that reads it
     description: str

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 # Said of every tensor list built from a config alone (inventory notes), since real files may differ so.
 CONFIG_ONLY_NOTE = ("listed from config.json: a checkpoint file of it may also hold tensors that are not "
-                    "parameters (float32 rotary_emb.inv_freq buffers in files saved by older transformers) "
+                    "parameters (rotary_emb.inv_freq buffers, float32 or in the model's dtype, in files "
+                    "saved by older transformers or a model's own code: Kimi-K2's FP8 release) "
                     "and, with tied embeddings, a second copy of the output head; read the file itself to "
                     "see them listed as buffers and the head counted once")
 
@@ -25,9 +26,53 @@ CONFIG_ONLY_NOTE = ("listed from config.json: a checkpoint file of it may also h
 def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
                    config: Mapping[str, Any]) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
     """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
+    mtp = _mtp_note(stored_mtp(logical, q, config)) if config.get("num_nextn_predict_layers") else ()
     if q is None:
-        return tuple(logical), (CONFIG_ONLY_NOTE,)
+        return tuple(logical), (*mtp, CONFIG_ONLY_NOTE)
     from paramscope.knowledge.quant_layouts import as_stored
 
     stored = as_stored(logical, q, str(config.get("model_type") or ""))
-    return stored.tensors, (*stored.notes, CONFIG_ONLY_NOTE)
+    return stored.tensors, (*stored.notes, *mtp, CONFIG_ONLY_NOTE)
+
+
+def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,
+               config: Mapping[str, Any]) -> tuple[Tensor, ...]:
+    """The multi-token-prediction layers a checkpoint of this config also stores (DeepSeek-V3/R1, GLM-4.5:
+    ``families.mtp_tensors``), as stored: the decoder part quantized as the other layers are; eh_proj,
+    the norms and the embedding/head copies in the model's dtype (DeepSeek-V3's FP8 files: the Hub's
+    per-dtype parameter counts of deepseek-ai/DeepSeek-V3 equal the listing plus these, tests/
+    test_quant_layouts.py)."""
+    from paramscope.knowledge.families import mtp_tensors
+
+    decoder, pieces = mtp_tensors(config, tuple(logical))
+    if decoder and q is not None:
+        from paramscope.knowledge.quant_layouts import as_stored
+
+        model_type = str(config.get("model_type") or "")
+        decoder = as_stored(decoder, q, model_type).tensors
+        if q.method == "compressed-tensors":
+            # compressed-tensors quantizes every module its targets match and ``ignore`` does not name,
+            # the MTP layer's linears too: GLM-4.5-FP8 stores shared_head.head in FP8 and eh_proj, which its
+            # ignore list names, in bf16 (tests/fixtures/weight_tables/glm_4.5_fp8.json). DeepSeek's FP8
+            # converter leaves both unquantized.
+            pieces = as_stored(pieces, q, model_type).tensors
+    return (*decoder, *pieces)
+
+
+def _mtp_note(mtp: Sequence[Tensor]) -> tuple[str, ...]:
+    if not mtp:
+        return ()
+    layers = sorted({int(t.name.split(".")[2]) for t in mtp})
+    params = sum(t.params for t in mtp if t.is_parameter)
+    where = f"model.layers.{layers[0]}" + (f"–{layers[-1]}" if len(layers) > 1 else "")
+    stored = {t.name.split(".", 3)[-1] for t in mtp}
+    # the pieces beside the decoder layer (GLM-5's MTP layers share the model's embedding and head)
+    head = "shared_head" if "shared_head.head.weight" in stored else "shared_head.norm"
+    pieces = [label for key, label in (("eh_proj.weight", "eh_proj"), ("enorm.weight", "enorm"),
+                                       ("hnorm.weight", "hnorm"), ("shared_head.norm.weight", head),
+                                       ("embed_tokens.weight", "its own embed_tokens")) if key in stored]
+    parts = ", ".join(["a decoder layer", *pieces[:-1]]) + (f" and {pieces[-1]}" if pieces else "")
+    return (f"not listed: the checkpoint also stores {len(layers)} multi-token-prediction layer"
+            f"{'s' if len(layers) > 1 else ''} ({where}: {parts}), "
+            f"{params:,} parameters, {sum(t.nbytes for t in mtp):,} bytes as "
+            "stored, which transformers, vLLM without speculative decoding and llama.cpp do not load",)

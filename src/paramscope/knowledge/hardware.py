@@ -45,6 +45,8 @@ TFLOP = 1e12
 
 @dataclass(frozen=True, slots=True)
 class Device:
+    """A GPU or machine: memory, bandwidth and compute, as its vendor publishes them."""
+
     key: str  # short CLI name: "h100-sxm"
     name: str  # display name
     vendor: str
@@ -137,13 +139,18 @@ DEVICES: tuple[Device, ...] = (
            reported_bytes=183359 * MiB, nvml_names=("NVIDIA B200",),
            note="early material said 192 GB and 8 TB/s; the driver reports a 7680-bit bus"),
     Device("a100-80g", "NVIDIA A100 SXM4 80GB", "NVIDIA", "gpu", 80 * GiB, 2039 * GB,
-           312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI, reported_bytes=81920 * MiB,
-           nvml_names=("NVIDIA A100-SXM4-80GB", "A100-SXM4-80GB", "A100-SXM-80GB")),
+           312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI + "; CUDA total per PyTorch's "
+           "out-of-memory message '79.25 GiB total capacity' on an A100 in "
+           "github.com/levihsu/OOTDiffusion/issues/235", reported_bytes=81920 * MiB,
+           nvml_names=("NVIDIA A100-SXM4-80GB", "A100-SXM4-80GB", "A100-SXM-80GB"),
+           cuda_bytes=round(79.25 * GiB)),
     Device("a100-80g-pcie", "NVIDIA A100 PCIe 80GB", "NVIDIA", "gpu", 80 * GiB, 1935 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100, nvml_names=("NVIDIA A100 80GB PCIe",)),
     Device("a100-40g", "NVIDIA A100 SXM4 40GB", "NVIDIA", "gpu", 40 * GiB, 1555 * GB,
-           312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI, reported_bytes=40960 * MiB,
-           nvml_names=("NVIDIA A100-SXM4-40GB", "A100-SXM4-40GB")),
+           312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI + "; CUDA total per PyTorch's "
+           "out-of-memory message 'GPU 0 has a total capacity of 39.50 GiB' on an A100 40GB in "
+           "github.com/TianheWu/CoSeR/issues/10", reported_bytes=40960 * MiB,
+           nvml_names=("NVIDIA A100-SXM4-40GB", "A100-SXM4-40GB"), cuda_bytes=round(39.50 * GiB)),
     Device("a100-40g-pcie", "NVIDIA A100 PCIe 40GB", "NVIDIA", "gpu", 40 * GiB, 1555 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100, nvml_names=("NVIDIA A100-PCIE-40GB", "A100-PCIE-40GB")),
     Device("l40s", "NVIDIA L40S", "NVIDIA", "gpu", 48 * GiB, 864 * GB,
@@ -157,8 +164,11 @@ DEVICES: tuple[Device, ...] = (
            "NVIDIA L4 datasheet (sparse figures halved); " + _NV_SMI,
            reported_bytes=23034 * MiB, nvml_names=("NVIDIA L4",)),
     Device("t4", "NVIDIA T4", "NVIDIA", "gpu", 16 * GiB, 320 * GB,
-           None, 65 * TFLOP, None, "NVIDIA T4 datasheet (FP16 mixed precision); " + _NV_SMI,
-           reported_bytes=15360 * MiB, nvml_names=("Tesla T4",), note="Turing: no BF16, no FP8"),
+           None, 65 * TFLOP, None, "NVIDIA T4 datasheet (FP16 mixed precision); " + _NV_SMI + "; CUDA total "
+           "per PyTorch's out-of-memory message 'GPU 0 has a total capacty of 14.58 GiB' on a Tesla T4 in "
+           "github.com/datawhalechina/self-llm/issues/162",
+           reported_bytes=15360 * MiB, nvml_names=("Tesla T4",), note="Turing: no BF16, no FP8",
+           cuda_bytes=round(14.58 * GiB)),
     Device("v100-32g", "NVIDIA V100 SXM2 32GB", "NVIDIA", "gpu", 32 * GiB, 900 * GB,
            None, 125 * TFLOP, None, "NVIDIA V100 datasheet (SXM2 tensor performance)",
            nvml_names=("Tesla V100-SXM2-32GB",), note="Volta: no BF16, no FP8"),

@@ -36,6 +36,8 @@ INTEGER_CONTAINERS = frozenset({DType.I32, DType.U32, DType.I64, DType.U64, DTyp
 
 @dataclass(frozen=True, slots=True)
 class Convention:
+    """A stored-tensor naming convention: which names are packed, buffers or side data."""
+
     methods: frozenset[str]  # quantization methods the row belongs to; empty: every checkpoint
     # Name endings, matched against "." + name: ".position_ids" matches "embeddings.position_ids" and
     # "position_ids" but not "my_position_ids"; "_blocks" matches "gate_up_proj_blocks".

@@ -33,8 +33,9 @@ from paramscope.model.quantization import Quantization
 BNB4_BLOCK, BNB4_NESTED_BLOCK, BNB4_CODE = 64, 256, 16
 # QuantState.as_dict(packed=True) serializes the non-tensor fields with json.dumps; nested_offset is
 # absmax.mean().item(), a float32 widened to a Python float, whose repr takes 16–21 characters
-# ("0.10000000149011612"). 19 is the typical length; the real checkpoint in
-# tests/fixtures/quantized/IrfanUruchi__Llama-2-13B-Computer-Engineering- averages 19.15.
+# ("0.10000000149011612"). It is data (the mean of the weights' block scales), so no config gives it; 19
+# is the best whole length: real files average 19.15 (Llama 2 13B index, 280 matrices), 18.83 and 19.16
+# (tests/fixtures/quantized_totals/single_files.json, 192 and 64 matrices).
 NESTED_OFFSET_CHARS = 19
 # vLLM / transformers names for the model dtypes a quantizer writes into its own metadata
 TORCH_NAMES = {DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32"}
@@ -42,6 +43,16 @@ TORCH_NAMES = {DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32
 # touches it: DeepseekV3MoE's MoEGate (modeling_deepseek_v3.py), GptOssTopKRouter (modeling_gpt_oss.py).
 ROUTER_NOT_LINEAR = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "glm_moe_dsa", "kimi_k2",
                                "gpt_oss"})
+# Linear layers the block-FP8 release format leaves in the model dtype: the DeepSeek-V3.2 sparse-attention
+# indexer's weights_proj (DeepSeek-V3.2's inference/model.py builds it in the default dtype, not FP8; vLLM's
+# models/deepseek_v2.py Indexer and SGLang's NSA indexer load it with quant_config=None). DeepSeek-V3.2's
+# and GLM-5.1-FP8's files store it in bfloat16 beside their FP8 wq_b and wk (gogongxt/python model
+# reports; tests/fixtures/weight_tables/glm_5.1_fp8.json). Other methods may quantize it: llm-compressor's
+# GLM-5 W4A16 stores weights_proj.weight_packed (tests/fixtures/quantized_totals/first_names.json).
+FP8_NOT_QUANTIZED: dict[str, tuple[str, ...]] = {
+    "deepseek_v32": (".self_attn.indexer.weights_proj.weight",),
+    "glm_moe_dsa": (".self_attn.indexer.weights_proj.weight",),
+}
 # BitsAndBytesConfig.bnb_4bit_quant_storage: the dtype the packed bytes are viewed as (FSDP-QLoRA: bf16)
 BNB4_STORAGE = {"uint8": DType.U8, "int8": DType.I8, "bfloat16": DType.BF16, "float16": DType.F16,
                 "float32": DType.F32}
@@ -334,10 +345,12 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         return Stored(tuple(tensors), (f"{q.label}: {unlisted}; tensors listed and priced as unquantized",))
     out: list[Tensor] = []
     quantized: set[str] = set()
+    float_scales: list[Tensor] = []
     routers_linear = model_type not in ROUTER_NOT_LINEAR
+    kept = FP8_NOT_QUANTIZED.get(model_type, ()) if q.method == "fp8" else ()
     for t in tensors:
         p = place(t.name)
-        m, layout = rule(q, t, p, routers_linear)
+        m, layout = (None, None) if t.name.endswith(kept) and kept else rule(q, t, p, routers_linear)
         if m is None or layout is None:
             out.append(t)
             continue
@@ -346,13 +359,32 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
             stored = piece.tensor(m)
             if stored is not None:
                 out.append(stored)
+                if layout.method == "compressed-tensors:float-quantized" and piece.suffix == ".weight_scale":
+                    float_scales.append(stored)
     bias_dtypes = {lay.bias for lay in LAYOUTS.values() if lay.method.split(":")[0] == q.method} - {None}
     if bias_dtypes:
         dtype = next(iter(bias_dtypes))
         out = [_retype(t, dtype) if t.name.endswith(".bias") and t.name[:-5] in quantized else t for t in out]
     notes: tuple[str, ...] = ()
+    if q.method == "awq":
+        # AutoAWQ quantizes through the repository's own modeling code (DeepSeek-V3's modeling_deepseek.py:
+        # MoEGate.e_score_correction_bias, an nn.Parameter in the model dtype), not transformers' float32
+        # buffer, so the router's score bias is stored at 2 bytes: the 74-shard DeepSeek-V3 AWQ index's
+        # total_size holds 58 × 256 of them so (tests/fixtures/quantized_totals/index_totals.json)
+        gates = {t.name: t.dtype for t in tensors if t.name.endswith(".gate.weight")}
+        out = [_retype(t, gates.get(t.name.removesuffix("e_score_correction_bias") + "weight", t.dtype))
+               if t.name.endswith(".e_score_correction_bias") else t for t in out]
     if q.method == "gptq":
         notes = _gptq_bias_note(q, tensors, quantized)
+    if q.method == "fp8" and q.block_shape:
+        # DeepSeek's FP8 release format keeps the router's score bias in float32 (its inference/model.py:
+        # Gate.bias = nn.Parameter(torch.empty(n_routed_experts, dtype=torch.float32)); transformers keeps it
+        # so too, _keep_in_fp32_modules_strict): the Hub counts 41,555,600 F32 values in DeepSeek-V3 =
+        # its weight_scale_inv plus 59 × 256 of these
+        out = [_retype(t, DType.F32) if t.name.endswith(".e_score_correction_bias") else t for t in out]
+        notes = _fp8_scale_note(q, out)
+    if float_scales:
+        notes = _float_scale_note(q, float_scales)
     if q.method == "compressed-tensors" and isinstance(q.config.get("kv_cache_scheme"), Mapping):
         before = len(out)
         out = _with_kv_scales(out, tensors)
@@ -398,9 +430,12 @@ def _awq_unlisted(q: Quantization) -> str | None:
 def _gptq_bias_note(q: Quantization, logical: Sequence[Tensor], quantized: set[str]) -> tuple[str, ...]:
     """Older AutoGPTQ and optimum built every QuantLinear with ``bias=True`` (make_quant, optimum
     GPTQQuantizer._replace_by_quant_layers), so their files hold a float16 zero bias for each quantized
-    linear that had none (Qwen/Qwen-VL-Chat-Int4 stores mlp.w1.bias though Qwen has no_bias); GPTQModel and
-    newer optimum copy the module's own bias flag and sign the config (meta.quantizer). The config does not
-    say which release wrote an unsigned file, so the difference is stated, not guessed."""
+    linear that had none (Qwen/Qwen-VL-Chat-Int4 stores mlp.w1.bias though Qwen has no_bias; TheBloke's
+    2023 files hold them, tests/fixtures/quantized_totals/single_files.json); later AutoGPTQ
+    (``bias = submodule.bias is not None``), GPTQModel and newer optimum copy the module's own bias flag, and
+    only GPTQModel-era configs are signed (meta.quantizer): Qwen2.5-14B-Instruct-GPTQ-Int4, unsigned, holds
+    no such bias (QwenLM/Qwen3 issue #930). An unsigned config cannot say which, so the difference is
+    stated, not guessed."""
     meta = q.config.get("meta")
     signed = q.config.get("quantizer") or (meta.get("quantizer") if isinstance(meta, Mapping) else None)
     if signed:
@@ -414,6 +449,35 @@ def _gptq_bias_note(q: Quantization, logical: Sequence[Tensor], quantized: set[s
     return (f"{q.label}: a file written by older AutoGPTQ or optimum (its config carries no meta.quantizer) "
             f"also stores a float16 zero bias for each quantized linear without one: {len(missing)} more "
             f"tensors, {extra:,} bytes more than listed",)
+
+
+def _fp8_scale_note(q: Quantization, out: Sequence[Tensor]) -> tuple[str, ...]:
+    """Block-scaled FP8 checkpoints do not agree on the dtype of ``weight_scale_inv`` and the config does not
+    say it: DeepSeek-V3/R1's files and transformers' FP8Linear hold float32, Qwen's FP8 releases bfloat16
+    (Qwen3-1.7B-FP8 and Qwen3-32B-FP8, read from their headers: modular issue #7142, HabanaAI vllm-fork #2141)
+    or float16 (Qwen3-4B-Instruct-2507-FP8: lmdeploy #4276). The listing keeps float32; the note gives the
+    difference."""
+    scales = [t for t in out if t.name.endswith(".weight_scale_inv")]
+    if not scales:
+        return ()
+    half = sum(t.nbytes for t in scales) // 2
+    return (f"{q.label}: weight_scale_inv listed in float32 (DeepSeek-V3/R1, transformers' FP8Linear); "
+            f"checkpoints that store them in bfloat16 or float16 (Qwen's FP8 releases) hold {half:,} bytes "
+            f"less ({len(scales):,} scale tensors)",)
+
+
+def _float_scale_note(q: Quantization, scales: Sequence[Tensor]) -> tuple[str, ...]:
+    """compressed-tensors creates an FP8 weight's ``weight_scale`` in the weight's dtype (quantization/
+    lifecycle/initialize.py), and llm-compressor's files keep it so; zai-org's GLM-4.5-FP8 (float-quantized,
+    channel) stores float32 scales with a config that does not say so (tests/fixtures/weight_tables/
+    glm_4.5_fp8.json). The listing keeps the model dtype; the note gives the difference."""
+    two_byte = [t for t in scales if t.dtype in (DType.BF16, DType.F16)]
+    if not two_byte:
+        return ()
+    more = sum(t.nbytes for t in two_byte)
+    return (f"{q.label}: weight_scale listed in the model dtype (compressed-tensors, llm-compressor); "
+            f"checkpoints that store them in float32 (GLM-4.5-FP8) hold {more:,} bytes more "
+            f"({len(two_byte):,} scale tensors)",)
 
 
 def _with_kv_scales(out: list[Tensor], logical: Sequence[Tensor]) -> list[Tensor]:

@@ -80,6 +80,8 @@ CONVERTER_UNQUANTIZED_TYPE = DType.F32
 # --- llama.cpp file types ----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class FileType:
+    """A llama-quantize file type: its name, general.file_type value and default tensor type."""
+
     name: str  # llama-quantize spelling
     ftype: int  # LLAMA_FTYPE_MOSTLY_* (llama.h), the value of general.file_type
     default: DType  # llama_ftype_get_default_type
@@ -128,6 +130,8 @@ PURE_SUFFIX = "_PURE"
 # --- what llama_tensor_get_type_impl reads about one tensor -----------------------------------------
 @dataclass(frozen=True, slots=True)
 class Site:
+    """What llama_tensor_get_type_impl reads about one tensor to choose its type."""
+
     ftype: str  # FILE_TYPES key
     default: DType  # the file type's default tensor type
     category: str
@@ -338,6 +342,8 @@ MatrixBytes = Callable[[int, int, int], int]  # (matrices, rows, cols) → bytes
 
 @dataclass(frozen=True, slots=True)
 class PlainScheme:
+    """A re-pricing scheme outside llama.cpp: a cast to one dtype or a weight-only quantization."""
+
     name: str
     label: str  # the type column of a re-priced tensor
     description: str

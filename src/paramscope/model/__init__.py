@@ -20,6 +20,8 @@ __all__ = ["ArchConfig", "DType", "Model", "Quantization", "Tensor"]
 
 @dataclass(frozen=True, slots=True)
 class Tensor:
+    """One stored tensor: name, shape, dtype and bytes as the file holds it."""
+
     name: str
     shape: tuple[int, ...]
     dtype: DType
@@ -107,6 +109,8 @@ class ArchConfig:
 
 @dataclass(frozen=True, slots=True)
 class Model:
+    """What a reader makes of a source: tensors, architecture, metadata and quantization."""
+
     format: str  # reader name: "gguf", "safetensors", "hf-dir", "config", "catalogue"
     source: str  # what the user named
     tensors: tuple[Tensor, ...]

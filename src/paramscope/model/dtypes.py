@@ -17,6 +17,8 @@ QK_K = 256  # elements per k-quant super-block (ggml-common.h)
 
 @dataclass(frozen=True, slots=True)
 class DTypeInfo:
+    """A dtype's storage: block size and bytes per block, and its GGUF and safetensors names."""
+
     block_size: int  # elements per block
     type_size: int  # bytes per block
     ggml_id: int | None = None  # GGMLQuantizationType value, when GGUF can store it

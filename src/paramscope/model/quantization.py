@@ -17,6 +17,8 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Quantization:
+    """How a model's weights are quantized, as its file or config declares."""
+
     method: str  # "gguf", "gptq", "awq", "bitsandbytes_4bit", "bitsandbytes_8bit", "fp8", "mxfp4", …
     bits: int | None = None  # bits per quantized weight; None where tensors differ (GGUF) or unstated
     group_size: int | None = None  # weights sharing one scale along a row (GPTQ/AWQ/MLX group, bnb block)

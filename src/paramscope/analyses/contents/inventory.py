@@ -28,6 +28,8 @@ ACTIVE_CONVENTION = ("active = all parameters outside routed experts (embedding 
 
 @dataclass(frozen=True, slots=True)
 class Tally:
+    """Parameters, bytes and tensors of one component or dtype, with its share of the model."""
+
     params: int = 0
     bytes: int = 0
     tensors: int = 0
@@ -36,6 +38,8 @@ class Tally:
 
 @dataclass(frozen=True, slots=True)
 class TensorRow:
+    """One tensor with its placement and logical parameter count."""
+
     tensor: Tensor
     placement: Placement
     counted: bool  # False for a tied head stored twice
@@ -44,6 +48,8 @@ class TensorRow:
 
 @dataclass(frozen=True, slots=True)
 class Inventory:
+    """Every tensor placed and counted: totals, by component, by dtype, by layer."""
+
     model: Model
     rows: tuple[TensorRow, ...]
     total_params: int

@@ -36,6 +36,8 @@ MAX_DEVICES = 64
 
 @dataclass(frozen=True, slots=True)
 class FitReport:
+    """Whether the model fits the device: on one, on how many, and offloaded."""
+
     device: Device
     request: MemoryRequest
     one_device: SizeEstimate

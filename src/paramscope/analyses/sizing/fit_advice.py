@@ -39,6 +39,8 @@ ASSUMED_RAM = "ddr5-5600-2ch"  # RAM bandwidth when the machine's own is unknown
 
 @dataclass(frozen=True, slots=True)
 class Offload:
+    """A llama.cpp offload: layers (and MoE layers' experts) on the GPU, bytes on each side."""
+
     gpu_layers: int  # llama.cpp -ngl
     n_layers: int
     cpu_moe_layers: int  # llama.cpp --n-cpu-moe: layers whose routed experts stay in RAM
@@ -215,6 +217,8 @@ def _speed(plan: Plan, sep: str = "; ") -> str:
 # --- commands ------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Command:
+    """A command line that runs one plan, with what it is for."""
+
     purpose: str  # "on 4 × rtx-4090, tensor parallel", "on one rtx-4090, Q3_K_M, experts in RAM"
     text: str
 

@@ -112,6 +112,8 @@ class KVPart:
 
 @dataclass(frozen=True, slots=True)
 class KVCache:
+    """The KV cache: its parts by layer kind, and how each was computed."""
+
     parts: tuple[KVPart, ...]
     explain: tuple[str, ...]
 

@@ -12,14 +12,17 @@ and a full set of runtime buffers of its own. That is what ``per_device`` shows 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from paramscope.analyses.sizing.kv_cache import encoder_cells
 from paramscope.analyses.sizing.request import DEFAULT_CONTEXT, MemoryRequest, RuntimeParts, resolve_context
 from paramscope.analyses.sizing.runtimes import find
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.hardware import Device
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
+
+if TYPE_CHECKING:  # annotations only: `size` without --gpu never loads the GPU table
+    from paramscope.knowledge.hardware import Device
 
 __all__ = [
     "DEFAULT_CONTEXT",
@@ -34,6 +37,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class DeviceUse:
+    """One device's share: weights, KV cache, runtime buffers and overhead."""
+
     index: int
     device: Device | None
     weights_bytes: int
@@ -57,6 +62,8 @@ class DeviceUse:
 
 @dataclass(frozen=True, slots=True)
 class SizeEstimate:
+    """Memory to run a model: weights + KV cache + runtime buffers + overhead, per device."""
+
     source: str
     runtime: str
     context: int

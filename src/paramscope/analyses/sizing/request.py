@@ -19,6 +19,8 @@ DEFAULT_CONTEXT = 8192  # a working context, not the model's maximum (Llama 3.1'
 
 @dataclass(frozen=True, slots=True)
 class MemoryRequest:
+    """How the model is to be run: context, batch, weights, cache type, runtime, devices."""
+
     context: int | None = None  # None: DEFAULT_CONTEXT, or the model's maximum when smaller
     batch: int = 1  # parallel sequences
     weights: str | None = None  # re-price the weights: a dtype, a quantization or a llama.cpp file type

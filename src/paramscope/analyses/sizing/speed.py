@@ -23,6 +23,8 @@ from paramscope.model import ArchConfig, Model
 
 @dataclass(frozen=True, slots=True)
 class SpeedEstimate:
+    """Decode and prefill speed bounds from the bytes read per token."""
+
     active_weight_bytes: int
     kv_bytes: int  # KV cache read per decode step, all sequences
     batch: int

@@ -35,6 +35,8 @@ from paramscope.model.dtypes import DType
 
 @dataclass(frozen=True, slots=True)
 class PricedTensor:
+    """One tensor at the re-pricing scheme: its type and bytes beside the stored ones."""
+
     name: str
     component: str
     layer: int | None
@@ -48,6 +50,8 @@ class PricedTensor:
 
 @dataclass(frozen=True, slots=True)
 class Repriced:
+    """The model's weights re-priced at one scheme, tensor by tensor."""
+
     scheme: str  # canonical name: "Q4_K_M", "Q4_K (pure)", "bf16", "int4"
     kind: str  # "llama.cpp" file type, "ggml" single type, or "plain"
     description: str
@@ -83,6 +87,8 @@ class Repriced:
 
 @dataclass(frozen=True, slots=True)
 class _Unit:
+    """One weight to re-price: the tensor, where it sits, its logical shape and parameters."""
+
     tensor: Tensor
     placement: Placement
     shape: tuple[int, ...]

@@ -13,9 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from paramscope.errors import SourceError
@@ -37,6 +37,8 @@ ALIASES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """A catalogue config: its file, aliases and published parameter counts."""
+
     name: str
     file: str
     aliases: tuple[str, ...] = ()
@@ -50,18 +52,23 @@ class Entry:
         return self.exactness.startswith("exact")
 
 
-def _folder() -> Path:
-    # the files beside this module; importlib.resources would cost start-up ~3 ms (zipfile, tempfile)
-    return Path(__file__).parent
+def _folder() -> str:
+    # the files beside this module, read with os and open(): importlib.resources would cost start-up
+    # ~3 ms (zipfile, tempfile), and pathlib ~4 ms (it imports urllib.parse, which imports ipaddress)
+    return os.path.dirname(__file__)
+
+
+def _read(name: str) -> str:
+    with open(os.path.join(_folder(), name), encoding="utf-8") as f:
+        return f.read()
 
 
 @cache
 def _published() -> dict[str, dict[str, str]]:
     rows: dict[str, dict[str, str]] = {}
     for name in PUBLISHED_FILES:
-        res = _folder() / name
-        if res.is_file():
-            for row in csv.DictReader(io.StringIO(res.read_text(encoding="utf-8"))):
+        if os.path.isfile(os.path.join(_folder(), name)):
+            for row in csv.DictReader(io.StringIO(_read(name))):
                 rows[row["config"]] = row
     return rows
 
@@ -74,7 +81,7 @@ def _int(text: str | None) -> int | None:
 def _entries() -> dict[str, Entry]:
     published = _published()
     out: dict[str, Entry] = {}
-    files = sorted((r.name for r in _folder().iterdir() if r.name.endswith(".json")), key=str.lower)
+    files = sorted((name for name in os.listdir(_folder()) if name.endswith(".json")), key=str.lower)
     for file in files:
         name = file.removesuffix(".json").lower()
         row = published.get(file, {})
@@ -135,7 +142,7 @@ def lookup(name: str) -> Entry:
 def load_config(name: str) -> dict[str, Any]:
     """The entry's config.json, parsed."""
     entry = lookup(name)
-    cfg = json.loads((_folder() / entry.file).read_text(encoding="utf-8"))
+    cfg = json.loads(_read(entry.file))
     if not isinstance(cfg, dict):
         raise SourceError(f"{name}: catalogue file {entry.file} is not a JSON object")
     return cfg
@@ -145,13 +152,16 @@ def open_entry(name: str) -> Model:
     """The entry as a ``Model`` built from its config (format "config", no weights)."""
     from paramscope.knowledge.config_tensors import config_tensors
     from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
-    from paramscope.knowledge.quant_configs import from_config
 
     entry = lookup(name)
     cfg = load_config(entry.name)
     published = {"total_params": entry.total_params, "active_params": entry.active_params,
                  "exactness": entry.exactness, "source": entry.source}
-    quantization = from_config(cfg)  # gpt-oss (MXFP4), DeepSeek-V3/R1 (FP8): listed as stored
+    quantization = None
+    if "quantization_config" in cfg or "quantization" in cfg:  # the readers' tables load only then
+        from paramscope.knowledge.quant_configs import from_config
+
+        quantization = from_config(cfg)  # gpt-oss (MXFP4), DeepSeek-V3/R1 (FP8): listed as stored
     tensors, notes = config_tensors(expected_tensors(cfg, entry.name), quantization, cfg)
     return Model(format="config", source=entry.name, tensors=tensors,
                  config=arch_config_from_hf(cfg, entry.name),

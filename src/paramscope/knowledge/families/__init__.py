@@ -5,9 +5,9 @@
 
 A family is a row of ``table.FAMILY_ROWS`` (multimodal wrappers: ``multimodal.COMPOSITES``); nothing
 here branches on a family name. Conventions: the multi-token-prediction layer of DeepSeek-V3
-(``num_nextn_predict_layers``) and FP8 block scales are not listed, so DeepSeek-V3 gives its published
-671,026,419,200; quantized checkpoints are described by their logical (torch_dtype) tensors, with the
-quantization config kept in ``ArchConfig.extra["quantization"]``.
+(``num_nextn_predict_layers``: ``mtp_tensors`` lists it apart) and FP8 block scales are not listed, so
+DeepSeek-V3 gives its published 671,026,419,200; quantized checkpoints are described by their logical
+(torch_dtype) tensors, with the quantization config kept in ``ArchConfig.extra["quantization"]``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from paramscope.model import ArchConfig, Tensor
 if TYPE_CHECKING:
     from paramscope.knowledge.families.multimodal import Composite
 
-__all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describes", "expected_tensors",
-           "supported_model_types"]
+__all__ = ["FAMILIES", "MTP_MODEL_TYPES", "Family", "NoFamilyRow", "arch_config_from_hf", "describes",
+           "expected_tensors", "mtp_tensors", "supported_model_types"]
 
 
 class NoFamilyRow(UnsupportedError):
@@ -86,6 +86,8 @@ def _composite(model_type: str) -> Composite | None:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
+    """What a config is built from: the text model's dimensions and any vision or audio tower."""
+
     dims: Dims
     outer: Mapping[str, Any]  # the whole config (the wrapper, for a multimodal one)
     composite: Composite | None = None
@@ -108,6 +110,52 @@ def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json", *,
             raise
         return _oracle().saved_tensors(cfg, source, e)
     return tuple(_build(plan).items)
+
+
+# Model types whose checkpoints store multi-token-prediction layers after the decoder layers under
+# DeepSeek-V3's names (its README_WEIGHTS.md: a decoder layer like the main model's MoE layers, plus
+# embed_tokens, enorm, hnorm, eh_proj, shared_head.norm, shared_head.head); GLM-4.5 uses the same names.
+_MTP_PIECES: tuple[tuple[str, str], ...] = (
+    ("embed_tokens.weight", "vocab hidden"), ("enorm.weight", "hidden"), ("hnorm.weight", "hidden"),
+    ("eh_proj.weight", "hidden 2hidden"), ("shared_head.norm.weight", "hidden"),
+    ("shared_head.head.weight", "vocab hidden"))
+# model_type → the pieces its MTP layers store beside the decoder layer. GLM-5/5.1 (glm_moe_dsa) share the
+# model's embedding and output head instead of storing copies: the files of zai-org/GLM-5.1 and
+# GLM-5.1-FP8 hold model.layers.78.eh_proj / enorm / hnorm / shared_head.norm and no embed_tokens or
+# shared_head.head there (tests/fixtures/weight_tables/glm_5.1_fp8.json).
+MTP_PIECES: dict[str, tuple[tuple[str, str], ...]] = {
+    "deepseek_v3": _MTP_PIECES, "glm4_moe": _MTP_PIECES,
+    "glm_moe_dsa": tuple(p for p in _MTP_PIECES
+                         if p[0] not in ("embed_tokens.weight", "shared_head.head.weight")),
+}
+MTP_MODEL_TYPES = frozenset(MTP_PIECES)
+
+
+def mtp_tensors(cfg: Mapping[str, Any],
+                logical: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """The multi-token-prediction layers a checkpoint of ``cfg`` stores after its decoder layers
+    (``num_nextn_predict_layers``), which transformers, vLLM without speculative decoding and llama.cpp do
+    not load, so ``expected_tensors`` (``logical``) leaves them out: (the decoder-layer part, a copy of the
+    last decoder layer renamed ``model.layers.{num_hidden_layers + i}``; the added pieces, in the model's
+    dtype). Empty for other model types, or when ``logical`` does not have the expected layout."""
+    n, layers = cfg.get("num_nextn_predict_layers"), cfg.get("num_hidden_layers")
+    if (cfg.get("model_type") not in MTP_MODEL_TYPES or not isinstance(n, int) or isinstance(n, bool)
+            or n <= 0 or not isinstance(layers, int) or layers <= 0):
+        return (), ()
+    last = f"model.layers.{layers - 1}."
+    template = [t for t in logical if t.name.startswith(last)]
+    embed = next((t for t in logical if t.name == "model.embed_tokens.weight"), None)
+    if not template or embed is None or len(embed.shape) != 2:
+        return (), ()
+    vocab, hidden = embed.shape
+    sizes = {"hidden": hidden, "2hidden": 2 * hidden, "vocab": vocab}
+    decoder, pieces = [], TensorList(embed.dtype)
+    for i in range(layers, layers + n):
+        prefix = f"model.layers.{i}."
+        decoder += [replace(t, name=prefix + t.name.removeprefix(last)) for t in template]
+        for name, dims in MTP_PIECES[str(cfg.get("model_type"))]:
+            pieces.add(prefix + name, *(sizes[k] for k in dims.split()))
+    return tuple(decoder), tuple(pieces.items)
 
 
 def describes(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[str, ...]:
@@ -291,6 +339,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
         extra.update(qk_nope_head_dim=d.qk_nope_head_dim, v_head_dim=d.v_head_dim)
     if d.hf.int("num_nextn_predict_layers", 0):
         extra["not_listed"] = "multi-token-prediction layer(s) (num_nextn_predict_layers)"
+    elif d.family.unlisted:
+        extra["not_listed"] = d.family.unlisted
     shared = d.hf.int(d.family.kv_shared, 0) if d.family.kv_shared else 0
     if shared:  # Gemma 3n: transformers builds no k/v for these layers and skips them on load
         kv = d.n_kv_heads * d.head_dim

@@ -182,7 +182,10 @@ def _deepseek(d: Dims, t: TensorList, p: str) -> None:
     p += "mlp."
     t.linear(p + "gate", d.n_experts, d.hidden)
     if d.router_bias:
-        t.add(p + "gate.e_score_correction_bias", d.n_experts)
+        # kept in float32 whatever the model dtype (transformers' _keep_in_fp32_modules_strict; DeepSeek's
+        # inference/model.py Gate.bias): float32 in the files of GLM-5.1 (bf16), GLM-4.5-FP8, DeepSeek-V3/V3.2
+        # (tests/fixtures/weight_tables)
+        t.add(p + "gate.e_score_correction_bias", d.n_experts, dtype=DType.F32)
     for e in range(d.n_experts):
         gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
     if d.shared_ffn:

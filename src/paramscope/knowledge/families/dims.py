@@ -26,6 +26,8 @@ MAX_EXPERTS = 1 << 16
 
 @dataclass(frozen=True, slots=True)
 class Dims:
+    """A config's dimensions read through its family row: the numbers the tensor list is built from."""
+
     family: Family
     hf: HfConfig
     hidden: int
@@ -132,6 +134,8 @@ def _no_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class MoeRule:
+    """How a mixture-of-experts family places its experts: which layers, shared experts, router bias."""
+
     is_moe_layer: Callable[[HfConfig, int, int], bool]
     shared: Callable[[HfConfig, int], tuple[int, int]]  # → (shared experts, their fused FFN width)
     router_bias: Callable[[HfConfig], bool] = lambda hf: False
@@ -435,6 +439,6 @@ def _moe(fam: Family, hf: HfConfig, n_layers: int) -> dict[str, Any]:
     expert_ffn = hf.int("moe_intermediate_size", 0)
     n_shared, shared_ffn = rule.shared(hf, expert_ffn)
     return dict(moe_layers=tuple(rule.is_moe_layer(hf, i, n_experts) for i in range(n_layers)),
-                n_experts=n_experts, n_experts_per_token=hf.int("num_experts_per_tok", 0),
+                n_experts=n_experts, n_experts_per_token=hf.int_or_most("num_experts_per_tok", 0),
                 expert_ffn=expert_ffn, n_shared_experts=n_shared, shared_ffn=shared_ffn,
                 router_bias=rule.router_bias(hf))

@@ -242,11 +242,17 @@ def modernbert_tensors(d: Dims, t: TensorList) -> None:
     (bias only with norm_bias), pre-norm layers with a fused Wqkv and Wo, a GLU MLP whose Wi stacks
     input and gate (2 · intermediate), and final_norm; layer 0's attn_norm is an Identity (nothing
     stored). …ForMaskedLM prefixes ``model.`` and adds head.dense/head.norm and the decoder bias (its
-    weight is the tied embedding). ModernBERT-base: 149,014,272 parameters in the bare model."""
+    weight is the tied embedding). The classification heads (…ForSequenceClassification,
+    …ForTokenClassification, …ForQuestionAnswering, …ForMultipleChoice: fine-tunes such as
+    MoritzLaurer/ModernBERT-large-zeroshot-v2.0) prefix ``model.`` and add the same head and a biased
+    ``classifier`` of num_labels outputs (1 for multiple choice). ModernBERT-base: 149,014,272 parameters
+    in the bare model."""
     h, hf = d.hidden, d.hf
     nb, ab, mb = hf.flag("norm_bias"), hf.flag("attention_bias"), hf.flag("mlp_bias")
-    mlm = _arch(d).endswith("ForMaskedLM")
-    base = "model." if mlm else ""
+    arch = _arch(d)
+    mlm = arch.endswith("ForMaskedLM")
+    classify = arch.startswith("ModernBertFor") and not mlm
+    base = "model." if mlm or classify else ""
     t.embedding(base + "embeddings.tok_embeddings", d.vocab, h)
     t.norm(base + "embeddings.norm", h, bias=nb)
     for i in range(d.n_layers):
@@ -266,6 +272,20 @@ def modernbert_tensors(d: Dims, t: TensorList) -> None:
             t.add("decoder.weight", d.vocab, h)
         if hf.flag("decoder_bias", True):
             t.add("decoder.bias", d.vocab)
+    elif classify:
+        t.linear("head.dense", h, h, bias=hf.flag("classifier_bias"))
+        t.norm("head.norm", h, bias=nb)
+        labels = 1 if arch.endswith("ForMultipleChoice") else _num_labels(hf)
+        t.linear("classifier", labels, h, bias=True)
+
+
+def _num_labels(hf: HfConfig) -> int:
+    """PretrainedConfig.num_labels: the length of ``id2label`` when the config has one (fine-tuned
+    classifiers do), else ``num_labels``, else 2."""
+    id2label = hf.raw.get("id2label")
+    if isinstance(id2label, Mapping) and id2label:
+        return len(id2label)
+    return hf.int("num_labels", 2, minimum=1)
 
 
 def _seq2seq_layer(t: TensorList, p: str, h: int, ffn: int, cross: bool, k_bias: bool = True) -> None:
@@ -287,10 +307,14 @@ def bart_tensors(d: Dims, t: TensorList) -> None:
     encoder's and decoder's embed_tokens and the LM head are tied to it), learned positions with BART's
     offset of 2 rows, layernorm_embedding, encoder and decoder layers, and final_logits_bias, a
     persistent (1, vocab) buffer. BartModel (facebook/bart-large's ``architectures``) has neither the
-    ``model.`` prefix nor the buffer."""
+    ``model.`` prefix nor the buffer. BartForSequenceClassification (facebook/bart-large-mnli) and
+    BartForQuestionAnswering prefix ``model.`` and add, instead of the LM head and its buffer, a
+    classification_head (dense, out_proj of num_labels) or qa_outputs (2 outputs)."""
     h, hf = d.hidden, d.hf
-    head = not _arch(d).endswith("Model")
-    base = "model." if head else ""
+    arch = _arch(d)
+    classify = arch.endswith(("ForSequenceClassification", "ForQuestionAnswering"))
+    head = not arch.endswith("Model") and not classify
+    base = "model." if head or classify else ""
     if head:
         t.add("final_logits_bias", 1, d.vocab, parameter=False)
     t.embedding(base + "shared", d.vocab, h)
@@ -306,6 +330,11 @@ def bart_tensors(d: Dims, t: TensorList) -> None:
         t.norm(p + "layernorm_embedding", h, bias=True)
     if not d.tied and head:
         t.linear("lm_head", d.vocab, h)
+    if arch.endswith("ForSequenceClassification"):
+        t.linear("classification_head.dense", h, h, bias=True)
+        t.linear("classification_head.out_proj", _num_labels(hf), h, bias=True)
+    elif classify:  # BartForQuestionAnswering sets num_labels = 2 whatever the config says
+        t.linear("qa_outputs", 2, h, bias=True)
 
 
 def whisper_tensors(d: Dims, t: TensorList) -> None:

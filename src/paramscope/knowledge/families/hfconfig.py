@@ -45,6 +45,16 @@ class HfConfig:
             raise FormatError(self.source, f"field {key!r} is missing and has no default")
         return self._whole(key, v, minimum, maximum)
 
+    def int_or_most(self, key: str, fallback: int | None = None, *, minimum: int = 0,
+                    maximum: int = MAX_DIM) -> int:
+        """A whole number, or the largest of a per-layer list of them: transformers types some
+        fields ``int | list[int]`` (HunYuan's ``moe_topk``, which Hunyuan-A13B writes one per layer),
+        and one number stands for them all here, the largest so nothing per token is undercounted."""
+        v = self.value(key)
+        if isinstance(v, list | tuple) and v:
+            return max(self._whole(key, x, minimum, maximum) for x in v)
+        return self.int(key, fallback, minimum=minimum, maximum=maximum)
+
     def opt_int(self, key: str, *, minimum: int = 0, maximum: int = MAX_DIM) -> int | None:
         """A whole number or None: for fields where ``null`` means "absent" (DeepSeek's q_lora_rank)."""
         v = self.value(key)

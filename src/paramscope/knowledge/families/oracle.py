@@ -95,6 +95,11 @@ def check_native(cfg: Mapping[str, Any], source: str) -> str:
     return str(cfg["model_type"])
 
 
+class ConfigRefused(UnsupportedError):
+    """transformers' own config class refuses the values (a real config.json it cannot load: Llama 4
+    Scout's integer attn_temperature_tuning, DBRX's integer moe_normalize_expert_weights)."""
+
+
 def hf_config(cfg: Mapping[str, Any], source: str = "config.json") -> Any:
     """The transformers config object, exactly as ``AutoConfig.from_pretrained`` would build it."""
     model_type = check_native(cfg, source)
@@ -103,7 +108,7 @@ def hf_config(cfg: Mapping[str, Any], source: str = "config.json") -> Any:
     try:
         return auto.CONFIG_MAPPING[model_type].from_dict(body)
     except Exception as e:  # a config class rejecting the values: one line, not a traceback
-        raise UnsupportedError(f"{source}: transformers rejects this {model_type} config: "
+        raise ConfigRefused(f"{source}: transformers rejects this {model_type} config: "
                                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
 
 

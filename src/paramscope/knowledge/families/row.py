@@ -11,6 +11,8 @@ from paramscope.model.dtypes import DType
 
 @dataclass(frozen=True, slots=True)
 class Family:
+    """One architecture family: where its config fields are and how its tensors are named."""
+
     model_type: str
     source: str  # the transformers modeling file whose parameter names and shapes the row follows
     layout: str = "decoder"  # "decoder" (model.layers.N…), "gpt2" (h.N…), "bert" (encoder.layer.N…)
@@ -55,3 +57,5 @@ class Family:
     flatten: tuple[str, ...] = ()  # nested config sections read as top-level fields (DBRX's attn_config)
     describes: tuple[str, ...] = ()  # the transformers class whose checkpoint a config without
     # ``architectures`` describes (default: the first of ``architectures``)
+    unlisted: str = ""  # tensors the family's published checkpoints also store that transformers does
+    # not build, so neither do we (Qwen3-Next's mtp.* layer): said in ArchConfig.extra["not_listed"]

@@ -73,7 +73,10 @@ SSM_ROWS: tuple[Family, ...] = (
                      "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_key_head_dim": 128,
                      "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4, "full_attention_interval": 4},
            names={"mixer": "linear_attn."}, qk_norm="head", q_gate=True,
-           qkv_bias="attention_bias", o_bias="attention_bias", moe="qwen", mixer="qwen3_next"),
+           qkv_bias="attention_bias", o_bias="attention_bias", moe="qwen", mixer="qwen3_next",
+           # Qwen3-Next-80B-A3B-Instruct's checkpoint: 1,553 mtp.* tensors, 1,650,471,424 parameters
+           unlisted="the multi-token-prediction layer (mtp.*: fc, three norms and one decoder layer with "
+                    "its experts) that Qwen3-Next checkpoints also store; transformers does not build it"),
     Family("bamba", "models/bamba/modeling_bamba.py", architectures=("BambaForCausalLM",),
            defaults={"vocab_size": 128000, "hidden_size": 4096, "intermediate_size": 14336,
                      "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,

@@ -205,7 +205,7 @@ _SEQ2SEQ_ROWS: tuple[Family, ...] = (
            defaults={"vocab_size": 50265, "max_position_embeddings": 1024, "d_model": 1024,
                      "encoder_layers": 12, "decoder_layers": 12, "encoder_ffn_dim": 4096,
                      "decoder_ffn_dim": 4096, "encoder_attention_heads": 16, "decoder_attention_heads": 16,
-                     "tie_word_embeddings": True},
+                     "tie_word_embeddings": True, "num_labels": 3},  # BartConfig: 3 labels without id2label
            attribute_map=_BART_NAMES, decoder_layers="decoder_layers"),
     Family("whisper", "models/whisper/modeling_whisper.py", layout="whisper",
            architectures=("WhisperForConditionalGeneration",), dtype=DType.F32,

@@ -15,8 +15,8 @@ vendored ggml (ggml.c, ggml-alloc.c).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 from paramscope.model.dtypes import DType
 
@@ -36,33 +36,45 @@ _PLAIN = {"f32": (4, 1), "f16": (2, 1), "bf16": (2, 1), "i32": (4, 1), "i64": (8
 
 def type_layout(t: str | DType) -> tuple[int, int]:
     if isinstance(t, DType):
-        return t.type_size, t.block_size
+        info = t.info
+        return info.type_size, info.block_size
     return _PLAIN[t]
 
 
-@dataclass(eq=False, slots=True)
 class Tensor:
-    """A ggml_tensor as far as allocation is concerned. Identity is the object (as a pointer in C)."""
+    """A ggml_tensor as far as allocation is concerned. Identity is the object (as a pointer in C): equal
+    only to itself, hashed by identity. A plain class with slots rather than a dataclass: a mutable
+    node (ggml_set_output sets flags after creation), and every `size` imports this module at start-up,
+    where a dataclass costs ~0.5 ms to create."""
 
-    op: str  # "NONE" for leafs
-    type: str | DType
-    ne: tuple[int, int, int, int]
-    nb: tuple[int, int, int, int]
-    src: tuple[Tensor | None, ...] = ()
-    view_src: Tensor | None = None  # the root tensor whose memory a view uses
-    flags: int = 0
-    external: bool = False  # memory outside the graph's buffer: weights, KV cache
-    name: str = ""
+    __slots__ = ("external", "flags", "name", "nb", "ne", "op", "src", "type", "view_src")
+
+    def __init__(self, op: str, type: str | DType, ne: tuple[int, int, int, int],
+                 nb: tuple[int, int, int, int], src: tuple[Tensor | None, ...] = (),
+                 view_src: Tensor | None = None, flags: int = 0, external: bool = False,
+                 name: str = "") -> None:
+        self.op = op  # "NONE" for leafs
+        self.type = type
+        self.ne = ne
+        self.nb = nb
+        self.src = src
+        self.view_src = view_src  # the root tensor whose memory a view uses
+        self.flags = flags
+        self.external = external  # memory outside the graph's buffer: weights, KV cache
+        self.name = name
 
     @property
     def nbytes(self) -> int:
         """ggml_nbytes."""
-        if any(n <= 0 for n in self.ne):
+        ne0, ne1, ne2, ne3 = self.ne
+        if ne0 <= 0 or ne1 <= 0 or ne2 <= 0 or ne3 <= 0:
             return 0
+        nb0, nb1, nb2, nb3 = self.nb
+        rest = (ne1 - 1) * nb1 + (ne2 - 1) * nb2 + (ne3 - 1) * nb3
         size, blck = type_layout(self.type)
         if blck == 1:
-            return size + sum((n - 1) * s for n, s in zip(self.ne, self.nb, strict=True))
-        return self.ne[0] * self.nb[0] // blck + sum((self.ne[i] - 1) * self.nb[i] for i in range(1, 4))
+            return size + (ne0 - 1) * nb0 + rest
+        return ne0 * nb0 // blck + rest
 
     @property
     def n_elements(self) -> int:
@@ -81,8 +93,7 @@ def contiguous_strides(t: str | DType, ne: Sequence[int]) -> tuple[int, int, int
 
 
 def _ne4(ne: Sequence[int]) -> tuple[int, int, int, int]:
-    padded = [*ne, 1, 1, 1, 1][:4]
-    return padded[0], padded[1], padded[2], padded[3]
+    return (*ne, 1, 1, 1, 1)[:4]  # type: ignore[return-value]
 
 
 def row_size(t: str | DType, n: int) -> int:
@@ -188,25 +199,31 @@ def set_rows(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
     return view_tensor(a, "SET_ROWS", (a, b, c))
 
 
-@dataclass(slots=True)
 class Graph:
-    """ggml_cgraph: nodes and leafs in the order ggml_build_forward_expand visits them."""
+    """ggml_cgraph: nodes and leafs in the order ggml_build_forward_expand visits them.
 
-    nodes: list[Tensor] = field(default_factory=list)
-    leafs: list[Tensor] = field(default_factory=list)
-    _seen: set[int] = field(default_factory=set)
+    A plain class, not a dataclass: a mutable work list, and every `size` and `fit` imports this module
+    at start-up, where each dataclass costs ~0.5 ms to create on Python 3.11."""
+
+    __slots__ = ("_seen", "leafs", "nodes")
+
+    def __init__(self) -> None:
+        self.nodes: list[Tensor] = []
+        self.leafs: list[Tensor] = []
+        self._seen: set[Tensor] = set()  # a Tensor hashes by identity (eq=False), as a pointer would
 
     def expand(self, t: Tensor) -> None:
         """ggml_visit_parents_graph: depth first, sources left to right, each tensor once."""
+        seen = self._seen
         stack: list[tuple[Tensor, int]] = [(t, 0)]
         while stack:
             cur, i = stack.pop()
             if i == 0:
-                if id(cur) in self._seen:
+                if cur in seen:
                     continue
-                self._seen.add(id(cur))
+                seen.add(cur)
             srcs = cur.src
-            while i < len(srcs) and (srcs[i] is None or id(srcs[i]) in self._seen):
+            while i < len(srcs) and (srcs[i] is None or srcs[i] in seen):
                 i += 1
             if i < len(srcs):
                 stack.append((cur, i + 1))
@@ -268,12 +285,17 @@ class DynAllocator:
         blocks.insert(pos, [addr, size])
 
 
-@dataclass(slots=True)
 class _HashNode:
-    n_children: int = 0
-    n_views: int = 0
-    allocated: bool = False
-    addr: int = 0
+    """ggml_hash_node: consumers and views not yet run, and the memory the tensor holds (a plain class
+    with slots: the replay makes one per tensor, and a dataclass costs ~0.5 ms to create at start-up)."""
+
+    __slots__ = ("addr", "allocated", "n_children", "n_views")
+
+    def __init__(self) -> None:
+        self.n_children = 0
+        self.n_views = 0
+        self.allocated = False
+        self.addr = 0
 
 
 def _same_layout(a: Tensor, b: Tensor) -> bool:
@@ -283,41 +305,41 @@ def _same_layout(a: Tensor, b: Tensor) -> bool:
 def reserve(graph: Graph, alignment: int = 32) -> int:
     """ggml_gallocr_reserve: the buffer size (the allocator's high-water mark) for ``graph``."""
     alloc = DynAllocator(alignment)
-    hash_nodes: dict[int, _HashNode] = {}
-
-    def hn(t: Tensor) -> _HashNode:
-        node = hash_nodes.get(id(t))
-        if node is None:
-            node = hash_nodes[id(t)] = _HashNode()
-        return node
+    pad = alloc._pad
+    # ggml_hash_set, keyed by the tensor itself (it hashes by identity); a node made on first lookup
+    hash_nodes: defaultdict[Tensor, _HashNode] = defaultdict(_HashNode)
 
     def allocate(t: Tensor) -> None:
-        h = hn(t)
-        if t.external or h.allocated or t.view_src is not None:
+        if t.external or t.view_src is not None:
+            return
+        h = hash_nodes[t]
+        if h.allocated:
             return
         h.allocated = True
         if t.op in INPLACE_OPS:
             for parent in t.src:
-                if parent is None or not hn(parent).allocated:  # external, a view, or not ours
+                if parent is None:
+                    continue
+                p = hash_nodes[parent]
+                if not p.allocated:  # external, a view, or not ours
                     continue
                 if parent.flags & OUTPUT or (parent.view_src is not None and parent.view_src.flags & OUTPUT):
                     continue
                 if not _same_layout(t, parent):
                     continue
-                p = hn(parent)
                 if p.n_children == 1 and p.n_views == 0:
                     h.addr = p.addr
                     p.allocated = False  # the node owns the memory now
-                    extra = alloc._pad(parent.nbytes) - alloc._pad(t.nbytes)
+                    size = pad(t.nbytes)
+                    extra = pad(parent.nbytes) - size
                     if extra > 0:
-                        alloc.free(p.addr + alloc._pad(t.nbytes), extra)
+                        alloc.free(p.addr + size, extra)
                     return
         h.addr = alloc.alloc(t.nbytes)
 
-    def free(t: Tensor) -> None:
+    def free(t: Tensor, h: _HashNode) -> None:
         if t.flags & OUTPUT:
             return
-        h = hn(t)
         alloc.free(h.addr, t.nbytes)
         h.allocated = False
 
@@ -325,31 +347,33 @@ def reserve(graph: Graph, alignment: int = 32) -> int:
         allocate(t)
     for node in graph.nodes:
         if node.view_src is not None and node.op != "NONE":
-            hn(node.view_src).n_views += 1
+            hash_nodes[node.view_src].n_views += 1
         if node.flags & INPUT:
             allocate(node)
         for src in node.src:
             if src is None:
                 continue
-            hn(src).n_children += 1
+            hash_nodes[src].n_children += 1
             if src.flags & INPUT:
                 allocate(src)
     for node in graph.nodes:
-        for src in node.src:
+        srcs = node.src
+        for src in srcs:
             if src is not None:
                 allocate(src)
         allocate(node)
-        for src in node.src:
+        for src in srcs:
             if src is None:
                 continue
-            p = hn(src)
+            p = hash_nodes[src]
             p.n_children -= 1
             if p.n_children == 0 and p.n_views == 0:
-                if src.view_src is not None:
-                    root = hn(src.view_src)
+                view_src = src.view_src
+                if view_src is not None:
+                    root = hash_nodes[view_src]
                     root.n_views -= 1
                     if root.n_views == 0 and root.n_children == 0 and root.allocated:
-                        free(src.view_src)
+                        free(view_src, root)
                 elif p.allocated:
-                    free(src)
+                    free(src, p)
     return alloc.max_size

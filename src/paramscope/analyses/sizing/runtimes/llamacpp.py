@@ -41,7 +41,6 @@ from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_d
 from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
 from paramscope.analyses.sizing.runtimes.llamacpp_graph import compute_buffer_bytes, graph_arch, has_graph
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.roles import place
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 from paramscope.model.memo import ModelMemo
@@ -117,6 +116,8 @@ class ComputeBuffer:
 
 @dataclass(frozen=True, slots=True)
 class LlamaCppMemory:
+    """llama.cpp's buffers as it prints them: model, KV cache, output and compute."""
+
     params: LlamaCppParams
     tensor_bytes: int  # all weights
     repacked_bytes: int  # weights copied into CPU_REPACK
@@ -339,14 +340,15 @@ def cpu_repack_bytes(tensors: Iterable[Tensor], isa: str = "x86-avx2") -> int:
     except KeyError:
         raise UnsupportedError(f"unknown CPU instruction set {isa!r} (known: "
                                f"{', '.join(CPU_REPACK_RULES)})") from None
-    return sum(pad(t.nbytes, TENSOR_ALIGNMENT) for t in tensors if _repacked(t, rules))
+    from paramscope.knowledge.roles import place  # see _split
 
+    def repacked(t: Tensor) -> bool:
+        rows = rules.get(t.dtype)
+        if rows is None or len(t.shape) not in (2, 3):
+            return False
+        return place(t.name).component != "embedding" and t.shape[-2] % rows == 0
 
-def _repacked(t: Tensor, rules: dict[DType, int]) -> bool:
-    rows = rules.get(t.dtype)
-    if rows is None or len(t.shape) not in (2, 3):
-        return False
-    return place(t.name).component != "embedding" and t.shape[-2] % rows == 0
+    return sum(pad(t.nbytes, TENSOR_ALIGNMENT) for t in tensors if repacked(t))
 
 
 def llamacpp_memory(
@@ -459,6 +461,10 @@ def _layer_split(model: Model) -> _LayerSplit:
 
 
 def _split(model: Model) -> _LayerSplit:
+    # imported here: only a model with weights, or one offloaded to a GPU, needs its tensors placed, and
+    # the roles table (with its dataclass) would otherwise load on every `size` of a catalogue name
+    from paramscope.knowledge.roles import place
+
     embedding = outside = stored = 0
     by_layer: dict[int, int] = {}
     has_output = False

@@ -62,6 +62,8 @@ def has_graph(cfg: ArchConfig) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class GraphParams:
+    """The ubatch and KV cache one graph is built for."""
+
     n_tokens: int
     n_outputs: int
     n_seqs: int  # the ubatch's sequences (n_seqs_unq of ubatch_reserve)

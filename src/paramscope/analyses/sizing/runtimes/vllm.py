@@ -75,8 +75,16 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # step synchronised ("the activation memory for all reduce is not reused"): every layer's two all-reduce
 # inputs (attention and MLP outputs, tokens × hidden each) stay reserved through the profile run, and
 # ``total − free`` counts them.
-ENGINES = ("v1", "v1-early", "v1-0.8", "v0", "v0-early", "v0-2023")
-V0_FAMILIES = ("v0", "v0-early", "v0-2023")
+# "v0-2023-main": the main branch before PR #2031 (merged 2023-12-13), whose worker.py took
+# ``peak_memory = torch.cuda.max_memory_allocated()`` after the profile run (the PR's diff replaces it by
+# ``total − free``): torch's own peak only, so neither non-torch memory (CUDA context, NCCL) nor the
+# all-reduce inputs held on the NCCL stream count (the PR: "the peak memory usage ... is about 77.5GB,
+# although gpu_memory_utilization is set as 0.9 (72 GiB)").
+# "v1-0.16": "v1-early" from 0.16 (the first release after PR #33538, "Triton-based Top-k and Top-p sampler
+# kernels", merged 2026-02-02; 0.16.0 was out by 2026-03-04): the profile's sampler no longer sorts the whole
+# vocabulary, and takes what the "v1" family's does (SAMPLER_BYTES_PER_LOGIT).
+ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.8", "v0", "v0-early", "v0-2023", "v0-2023-main")
+V0_FAMILIES = ("v0", "v0-early", "v0-2023", "v0-2023-main")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 
 # Estimated constants (docs/runtimes.md lists the log lines they come from):
@@ -96,13 +104,18 @@ CUDA_GRAPH_BYTES = 512 * MiB
 # - v1 (0.21 on): the fp32 copy, the sorted values and their int64 indices, the softmax of the sorted
 #   values (topk_topp_sampler.py): 20 B; checked against "3.04 GiB" of torch peak for Qwen3-8B with 1024
 #   rows on an H100 (vLLM PR #48037, model runner V2): 3.25 GiB predicted.
+# - v1-0.16 (0.16 to 0.20, the Triton top-k/top-p kernels): the same 20 B; checked on two 0.19 logs of 256
+#   rows on A100s (tests/fixtures/engine_logs/vllm/): gpt-oss-20b (myoceane-*: 36.56 GiB left, 36.59
+#   predicted) and Qwen3-8B (tokenkaki-*-v0191: 19.36 GiB left, 19.32 predicted), where 36 B left 0.77 and
+#   0.62 GiB too little.
 # - v1-early, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and their
 #   inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine on
 #   the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
 #   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
 #   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B; V1 36.2 B (23278-*: −2.14 GiB left of
 #   an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
-SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-early": 36, "v1-0.8": 36,
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + I64 + F32, "v1-early": 36,
+                           "v1-0.8": 36,
                            **dict.fromkeys(V0_FAMILIES, 40)}
 
 
@@ -244,6 +257,29 @@ class VllmMemory:
 
 def cdiv(a: int, b: int) -> int:
     return -(-a // b)
+
+
+# vllm/config.py _get_and_verify_max_len (the same rule from 2023 to today): with no --max-model-len the
+# engine takes max_position_embeddings, multiplied by the RoPE scaling factor unless the scaling type is
+# one that already describes the extended length ("su", "longrope", "llama3"; Gemma 3's 128K is already
+# scaled, so "gemma3" model types are skipped); "yarn" multiplies original_max_position_embeddings.
+# deepseek-coder-6.7b (16384 positions, linear × 4) thus gets max_model_len 65536.
+ROPE_TYPES_NOT_SCALED = ("su", "longrope", "llama3")
+
+
+def default_max_model_len(cfg: ArchConfig) -> int:
+    """vLLM's max_model_len when none is given (see ROPE_TYPES_NOT_SCALED)."""
+    rope = cfg.extra.get("rope_scaling")
+    if not isinstance(rope, dict) or "gemma3" in cfg.family:
+        return cfg.context_length
+    kind = rope.get("rope_type", rope.get("type"))
+    factor = rope.get("factor", 1.0)
+    if kind in ROPE_TYPES_NOT_SCALED or not isinstance(factor, (int, float)):
+        return cfg.context_length
+    base = cfg.context_length
+    if kind == "yarn":
+        base = rope.get("original_max_position_embeddings", base)
+    return int(base * factor)
 
 
 def resolve_params(
@@ -430,6 +466,8 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     """Memory outside torch that the engine counts inside its budget (see the constants above): in
     "v1-0.8", "v0-early" and "v0-2023" the NCCL buffers too, created after its memory snapshot; in
     "v0-2023" also the all-reduce inputs the allocator could not reuse (``held_allreduce_bytes``)."""
+    if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
+        return 0
     if p.engine in V0_FAMILIES:
         return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
     return NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0)
@@ -590,9 +628,10 @@ def _pool_lines(m: VllmMemory) -> list[str]:
 
 def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
     p = m.params
+    limit = default_max_model_len(cfg)
     checks = (
-        (p.context > cfg.context_length,
-         f"warning: context {p.context} exceeds the model's {cfg.context_length} (vLLM refuses such a "
+        (p.context > limit,
+         f"warning: context {p.context} exceeds the model's {limit} (vLLM refuses such a "
          f"max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)"),
         (p.batch > p.max_num_seqs,
          f"warning: batch {p.batch} exceeds max_num_seqs {p.max_num_seqs}: the rest wait"),
