@@ -136,7 +136,13 @@ def test_ranges_expand_to_the_reports_totals(name: str) -> None:
     assert sum(math.prod(shape) for shape, _ in real.values()) == fx["elements"]
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# the FP8 checkpoints of GLM and Qwen3-235B and Kimi K2 list tens of thousands of tensors (scales beside
+# each weight): seconds each, so make test-fast leaves them out
+LONG = {"glm_5.1_fp8", "glm_4.5_fp8", "qwen3_235b_a22b_instruct_2507_fp8", "kimi_k2_instruct"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] * (n in LONG))
+                                  for n in sorted(CASES)])
 def test_config_only_listing_equals_the_checkpoint(name: str) -> None:
     fx = _load(name)
     cfg = fx["config"]
