@@ -643,3 +643,35 @@ def test_awq_layouts_not_known_are_said_not_guessed(qc, says):
     assert all(t.dtype == DType.F16 for t in ts) and says in notes[0]
     ts, _ = listed({"quant_method": "awq", "bits": 4, "group_size": 64, "version": "exllama"})
     assert "model.layers.0.mlp.up_proj.qweight" in {t.name for t in ts}  # stored as GEMM
+
+
+def _excluded_by_scan(module: str, patterns: list[str]) -> bool:
+    """The rule as transformers states it, pattern by pattern (what ``excluded`` looks up in a set)."""
+    import fnmatch
+    import re
+
+    dotted = "." + module + "."
+    for pat in patterns:
+        if pat.startswith("re:"):
+            if re.match(pat[3:], module):
+                return True
+        elif "*" in pat:
+            if fnmatch.fnmatchcase(module, pat) or fnmatch.fnmatchcase(module, pat + ".*"):
+                return True
+        elif "." + pat + "." in dotted or dotted.startswith("." + pat + "."):
+            return True
+    return False
+
+
+_parts = st.sampled_from(["model", "layers", "0", "1", "12", "mlp", "gate", "self_attn", "q_proj", "lm_head",
+                          "experts", "", "x.y"])
+_names = st.lists(_parts, min_size=1, max_size=7).map(".".join)
+_special = st.sampled_from(["re:.*gate$", "re:model\\.layers\\.1\\.", "re:lm_head", "*.mlp",
+                            "model.layers.*.self_attn"])
+_patterns = st.lists(_names | _names.map(lambda n: n.replace("1", "*")) | _special, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(module=_names, patterns=_patterns)
+def test_excluded_equals_the_pattern_by_pattern_rule(module, patterns):
+    assert excluded(module, tuple(patterns)) == _excluded_by_scan(module, patterns)

@@ -539,17 +539,38 @@ def excluded(module: str, patterns: Sequence[str]) -> bool:
     a name is skipped when a pattern equals it or one of its dotted parts runs (``lm_head``, ``gate``,
     ``model.layers.0.mlp``), matches it as a glob (gpt-oss ``model.layers.*.self_attn``), or, with ``re:``,
     as a regular expression from the start (compressed-tensors)."""
-    dotted = "." + module + "."
-    for pat in patterns:
-        if pat.startswith("re:"):
-            if re.match(pat[3:], module):
+    return _exclusion(patterns)(module)
+
+
+# One matcher per pattern list (keyed by the list itself: a Quantization's excluded tuple). GLM-4.5-FP8
+# ignores 839 modules by name; testing each of its 88,000 tensors against every pattern took ~20 s, while
+# the runs of a name's dotted parts (21 for six parts) are looked up in a set.
+_MATCHERS: dict[int, tuple[Sequence[str], Callable[[str], bool]]] = {}
+
+
+def _exclusion(patterns: Sequence[str]) -> Callable[[str], bool]:
+    cached = _MATCHERS.get(id(patterns))
+    if cached is not None and cached[0] is patterns:
+        return cached[1]
+    plain = frozenset(p for p in patterns if not p.startswith("re:") and "*" not in p)
+    regexes = tuple(re.compile(p[3:]) for p in patterns if p.startswith("re:"))
+    globs = tuple(p for p in patterns if not p.startswith("re:") and "*" in p)
+
+    def test(module: str) -> bool:
+        if plain:
+            # "." + pat + "." occurs in "." + module + "." exactly when pat is a run of module's parts
+            parts = module.split(".")
+            if any(".".join(parts[i:j]) in plain for i in range(len(parts))
+                   for j in range(i + 1, len(parts) + 1)):
                 return True
-        elif "*" in pat:
-            if fnmatch.fnmatchcase(module, pat) or fnmatch.fnmatchcase(module, pat + ".*"):
-                return True
-        elif "." + pat + "." in dotted or dotted.startswith("." + pat + "."):
+        if any(rx.match(module) for rx in regexes):
             return True
-    return False
+        return any(fnmatch.fnmatchcase(module, g) or fnmatch.fnmatchcase(module, g + ".*") for g in globs)
+
+    if len(_MATCHERS) > 64:
+        _MATCHERS.clear()
+    _MATCHERS[id(patterns)] = (patterns, test)
+    return test
 
 
 def _matrix(t: Tensor, module: str, bits: int, group: int | None, **opts: Any) -> Matrix:
