@@ -87,8 +87,11 @@ def client_for(scheduler: str | None, workers: int | None, processes: bool = Tru
     # `--json` users read errors) when another cluster holds that port, then takes another: not ours to say.
     with dask.config.set({"distributed.worker.profile.enabled": False}), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
+        # workers' log lines only reach stderr, beside our output: a task's error reaches us as its
+        # exception (a row), and at shutdown a worker whose heartbeat races the scheduler's close logs an
+        # ERROR with a traceback (seen on a loaded machine), so only CRITICAL lines are let through
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=None, silence_logs=logging.CRITICAL)
     with cluster, Client(cluster) as client:
         yield client
 
