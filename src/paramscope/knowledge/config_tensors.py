@@ -37,9 +37,9 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
 
 def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,
                config: Mapping[str, Any]) -> tuple[Tensor, ...]:
-    """The multi-token-prediction layers a checkpoint of this config also stores (DeepSeek-V3/R1, GLM-4.5:
-    ``families.mtp_tensors``), as stored: the decoder part quantized as the other layers are; eh_proj,
-    the norms and the embedding/head copies in the model's dtype (DeepSeek-V3's FP8 files: the Hub's
+    """The multi-token-prediction layers a checkpoint of this config also stores (DeepSeek-V3/R1, GLM-4.5,
+    GLM-5.1: ``families.mtp_tensors``), as stored: the decoder part quantized as the other layers are;
+    eh_proj, the norms and the embedding/head copies in the model's dtype (DeepSeek-V3's FP8 files: the Hub's
     per-dtype parameter counts of deepseek-ai/DeepSeek-V3 equal the listing plus these, tests/
     test_quant_layouts.py)."""
     from paramscope.knowledge.families import mtp_tensors

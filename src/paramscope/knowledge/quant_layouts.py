@@ -378,9 +378,11 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         notes = _gptq_bias_note(q, tensors, quantized)
     if q.method == "fp8" and q.block_shape:
         # DeepSeek's FP8 release format keeps the router's score bias in float32 (its inference/model.py:
-        # Gate.bias = nn.Parameter(torch.empty(n_routed_experts, dtype=torch.float32)); transformers keeps it
-        # so too, _keep_in_fp32_modules_strict): the Hub counts 41,555,600 F32 values in DeepSeek-V3 =
-        # its weight_scale_inv plus 59 × 256 of these
+        # Gate.bias = nn.Parameter(torch.empty(n_routed_experts, dtype=torch.float32)): the Hub counts
+        # 41,555,600 F32 values in DeepSeek-V3 = its weight_scale_inv plus 59 × 256 of these). The
+        # DeepSeek-style rows (families/decoder.py _deepseek) already list it so; this holds the other MoE
+        # rows' biases (MiniMax-M2, ERNIE-4.5, EXAONE-MoE) to the same in their FP8 releases, which no real
+        # file here checks yet
         out = [_retype(t, DType.F32) if t.name.endswith(".e_score_correction_bias") else t for t in out]
         notes = _fp8_scale_note(q, out)
     if float_scales:

@@ -40,8 +40,8 @@ from paramscope.model import ArchConfig, Tensor
 if TYPE_CHECKING:
     from paramscope.knowledge.families.multimodal import Composite
 
-__all__ = ["FAMILIES", "MTP_MODEL_TYPES", "Family", "NoFamilyRow", "arch_config_from_hf", "describes",
-           "expected_tensors", "mtp_tensors", "supported_model_types"]
+__all__ = ["FAMILIES", "Family", "NoFamilyRow", "arch_config_from_hf", "describes", "expected_tensors",
+           "mtp_tensors", "supported_model_types"]
 
 
 class NoFamilyRow(UnsupportedError):
@@ -128,7 +128,6 @@ MTP_PIECES: dict[str, tuple[tuple[str, str], ...]] = {
     "glm_moe_dsa": tuple(p for p in _MTP_PIECES
                          if p[0] not in ("embed_tokens.weight", "shared_head.head.weight")),
 }
-MTP_MODEL_TYPES = frozenset(MTP_PIECES)
 
 
 def mtp_tensors(cfg: Mapping[str, Any],
@@ -139,7 +138,8 @@ def mtp_tensors(cfg: Mapping[str, Any],
     last decoder layer renamed ``model.layers.{num_hidden_layers + i}``; the added pieces, in the model's
     dtype). Empty for other model types, or when ``logical`` does not have the expected layout."""
     n, layers = cfg.get("num_nextn_predict_layers"), cfg.get("num_hidden_layers")
-    if (cfg.get("model_type") not in MTP_MODEL_TYPES or not isinstance(n, int) or isinstance(n, bool)
+    kinds = MTP_PIECES.get(str(cfg.get("model_type")))
+    if (kinds is None or not isinstance(n, int) or isinstance(n, bool)
             or n <= 0 or not isinstance(layers, int) or layers <= 0):
         return (), ()
     last = f"model.layers.{layers - 1}."
@@ -153,7 +153,7 @@ def mtp_tensors(cfg: Mapping[str, Any],
     for i in range(layers, layers + n):
         prefix = f"model.layers.{i}."
         decoder += [replace(t, name=prefix + t.name.removeprefix(last)) for t in template]
-        for name, dims in MTP_PIECES[str(cfg.get("model_type"))]:
+        for name, dims in kinds:
             pieces.add(prefix + name, *(sizes[k] for k in dims.split()))
     return tuple(decoder), tuple(pieces.items)
 
