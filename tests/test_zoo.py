@@ -26,6 +26,7 @@ import fsspec
 import pyarrow.parquet as pq
 
 import paramscope
+from builders import gguf_malformed, pickle_attacks, safetensors_malformed
 from builders.zoo_files import Zoo, build_zoo, library_hashes
 from paramscope.app.zoo import ZooResult
 from paramscope.zoo.store import Store
@@ -294,19 +295,15 @@ def test_every_hostile_file_is_a_row_and_nothing_runs(tmp_path):
     """The malformed safetensors and GGUF files and the pickle attacks of the readers' own tests, in one
     zoo: each is a row (an error, or a verdict naming what it would run), none stops the run, and no
     payload runs (each would create its marker file)."""
-    import test_gguf_malformed as gm
-    import test_pickle_attacks as pa
-    import test_safetensors_malformed as sm
-
     zoo = tmp_path / "hostile"
     zoo.mkdir()
     markers = tmp_path / "markers"
     markers.mkdir()
-    for case, build, _error, _fragment in sm.SINGLE_FILE_CASES:
+    for case, build, _error, _fragment in safetensors_malformed.SINGLE_FILE_CASES:
         build(zoo / f"{case}.safetensors")
-    for case, data, _error, _fragment in gm.CASES:
+    for case, data, _error, _fragment in gguf_malformed.CASES:
         (zoo / f"{case}.gguf").write_bytes(data)
-    for c in [*pa.PAYLOADS, *pa.ERRORS]:
+    for c in [*pickle_attacks.PAYLOADS, *pickle_attacks.ERRORS]:
         c.build(zoo / f"{c.id}{c.suffix}", markers / c.id)
     result = paramscope.zoo([str(zoo)], out=str(tmp_path / "h.parquet"), **LIGHT)
     rows = {Path(r["path"]).name: r for r in table_rows(tmp_path / "h.parquet")}
@@ -316,14 +313,14 @@ def test_every_hostile_file_is_a_row_and_nothing_runs(tmp_path):
     # a GGUF whose block count is implausible fails `inspect`'s architecture, which a file's inventory
     # here does not build: its tensors are sound
     architecture_only = {"block-count-huge.gguf"}
-    for case, *_ in [*sm.SINGLE_FILE_CASES, *gm.CASES]:
+    for case, *_ in [*safetensors_malformed.SINGLE_FILE_CASES, *gguf_malformed.CASES]:
         name = f"{case}.{'gguf' if (zoo / f'{case}.gguf').exists() else 'safetensors'}"
         assert bool(rows[name]["error"]) != (name in architecture_only), name
-    for c in pa.PAYLOADS:
+    for c in pickle_attacks.PAYLOADS:
         row = rows[f"{c.id}{c.suffix}"]
         assert row["could_run_code"], c.id
         assert any(g["global"] == c.names for g in row["globals"]), (c.id, row["globals"])
-    for c in pa.ERRORS:
+    for c in pickle_attacks.ERRORS:
         if c.suffix == ".tar":
             continue
         row = rows[f"{c.id}{c.suffix}"]
