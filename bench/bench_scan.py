@@ -2,7 +2,7 @@
 
     python bench/bench_scan.py [--repeat N]
 
-Correctness: every attack file the tests build (tests/test_pickle_attacks.py PAYLOADS and
+Correctness: every attack file the tests build (tests/builders/pickle_attacks.py PAYLOADS and
 tests/test_scan_verdicts.py ATTACKS: each would run a payload under a real loader) and a few benign
 files are scanned by both tools in this process (``paramscope.scan`` and ``picklescan.scanner.
 scan_file_path``). A tool *catches* a file when its verdict is "could run code" (paramscope exit 2,
@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def attack_files(folder: Path) -> list[tuple[str, Path]]:
-    import test_pickle_attacks as attacks
     import test_scan_verdicts as verdicts
+    from builders import pickle_attacks as attacks
 
     out = []
     for case in attacks.PAYLOADS:
