@@ -24,7 +24,7 @@ caller's ``encoding`` turns into ``str`` (ASCII for ``pickle.load``, UTF-8 for `
 for numpy's Python 2 mode); ``STACK_GLOBAL`` resolves them under every such decoding, as CPython would.
 Python 2 names are mapped to Python 3's (``_compat_pickle``) only under protocols 0-2, as CPython does.
 
-Every resource is bounded (``Limits``): opcodes executed, wall time, MARK depth, stack and memo size,
+Every resource is bounded (``Limits``): opcodes executed, CPU time, MARK depth, stack and memo size,
 the length of text lines and integers; a string or bytes length is checked against the bytes left
 before anything is allocated. Dict keys are never hashed unless they are plain scalars, so a key made
 of a million nested tuples costs nothing.
@@ -71,6 +71,8 @@ HASHABLE_KEYS = (str, int, float, bytes, bool, type(None), PyStr)
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_ops: int = 8_000_000  # a 1,000-tensor data.pkl runs ~40,000; this machine runs ~5M a second
+    # the thread's CPU time, not the clock's: on a loaded machine a wall-clock limit turned a sound
+    # million-opcode pickle into "could run code" (the machine reads memory only: its CPU time is its cost)
     max_seconds: float = 5.0
     max_depth: int = 1_000  # nested MARKs
     max_stack: int = 1_000_000
@@ -217,22 +219,26 @@ class Machine:
                 gc.enable()
 
     def _run(self) -> Result:
+        # A hostile stream is a million opcodes of one kind (a stack, memo or tuple flood) run up to a
+        # limit: the loop reads what it needs once into locals and each opcode costs one call.
         limits, data, ops = self.limits, self.data, 0
-        deadline = time.monotonic() + limits.max_seconds
+        size, max_stack, handlers = len(data), limits.max_stack, OPCODES
+        deadline = time.thread_time() + limits.max_seconds
+        next_check = 0x10000  # the budget is checked every 65,536 opcodes
         try:
             while True:
-                if self.pos >= len(data):
-                    raise PickleTruncated(self.file, "pickle ends before its STOP opcode",
-                                          f"{len(data)} bytes")
-                self.op_at = self.pos
-                code = data[self.pos]
-                self.pos += 1
+                pos = self.pos
+                if pos >= size:
+                    raise PickleTruncated(self.file, "pickle ends before its STOP opcode", f"{size} bytes")
+                self.op_at = pos
+                self.pos = pos + 1
                 ops += 1
-                if ops & 0xFFFF == 0:
+                if ops == next_check:  # a comparison, where ``ops & 0xFFFF`` would make an int each time
                     self._check_budget(ops, deadline)
-                handler = OPCODES.get(code)
+                    next_check += 0x10000
+                handler = handlers.get(data[pos])
                 if handler is None:
-                    self._fail(f"unknown pickle opcode 0x{code:02x} at offset {self.op_at}")
+                    self._fail(f"unknown pickle opcode 0x{data[pos]:02x} at offset {pos}")
                 if handler is _stop:
                     value = self._pop()
                     frame_end = self.frame_end if self.frame_end and self.frame_end > self.pos else None
@@ -244,9 +250,8 @@ class Machine:
                         self.anomalies.append(f"opcode at offset {self.op_at} runs past the end of its "
                                               f"FRAME at {self.frame_end}")
                     self.frame_end = None
-                if len(self.stack) > limits.max_stack:
-                    self._fail("pickle stack exceeds the limit", len(self.stack),
-                               f"at most {limits.max_stack}")
+                if len(self.stack) > max_stack:
+                    self._fail("pickle stack exceeds the limit", len(self.stack), f"at most {max_stack}")
         except PickleError as e:
             e.references = self.references()
             e.anomalies = tuple(self.anomalies)
@@ -259,7 +264,7 @@ class Machine:
     def _check_budget(self, ops: int, deadline: float) -> None:
         if ops > self.limits.max_ops:
             self._fail("pickle runs more opcodes than the limit", ops, self.limits.max_ops)
-        if time.monotonic() > deadline:
+        if time.thread_time() > deadline:
             self._fail("pickle takes longer than the time limit", f"{ops} opcodes",
                        f"at most {self.limits.max_seconds:g} s")
 
@@ -278,7 +283,20 @@ class Machine:
         return chunk
 
     def unpack(self, fmt: struct.Struct, what: str) -> Any:
-        return fmt.unpack(self.take(fmt.size, what))[0]
+        pos = self.pos
+        end = pos + fmt.size
+        if end > len(self.data):
+            self.take(fmt.size, what)  # raises: the argument runs past the end
+        self.pos = end
+        return fmt.unpack_from(self.data, pos)[0]
+
+    def byte(self, what: str) -> int:
+        """A one-byte argument (``take(1, what)[0]`` without the slice)."""
+        pos = self.pos
+        if pos >= len(self.data):
+            self.take(1, what)  # raises
+        self.pos = pos + 1
+        return self.data[pos]
 
     def line(self, what: str, limit: int | None = None) -> bytes:
         limit = limit or self.limits.max_line
@@ -339,14 +357,18 @@ class Machine:
     def memo_put(self, index: int) -> None:
         if index < 0:
             self._fail(f"negative memo index at offset {self.op_at}", index)
-        if index not in self.memo and len(self.memo) >= self.limits.max_memo:
-            self._fail("pickle memo exceeds the limit", len(self.memo) + 1, f"at most {self.limits.max_memo}")
-        self.memo[index] = self.top()
+        memo, stack = self.memo, self.stack
+        if index not in memo and len(memo) >= self.limits.max_memo:
+            self._fail("pickle memo exceeds the limit", len(memo) + 1, f"at most {self.limits.max_memo}")
+        if not stack:
+            self._fail(f"opcode at offset {self.op_at} reads an empty stack")
+        memo[index] = stack[-1]
 
     def memo_get(self, index: int) -> None:
-        if index not in self.memo:
+        memo = self.memo
+        if index not in memo:
             self._fail(f"memo index {index} at offset {self.op_at} was never stored")
-        self.push(self.memo[index])
+        self.stack.append(memo[index])
 
     # -- globals and calls --
     def global_ref(self, module: str, name: str) -> Global:
@@ -440,8 +462,8 @@ def _float(m: Machine) -> None:
 def _sized(width: struct.Struct | None, what: str, convert: Callable[[Machine, bytes], Any]):
     """An opcode whose argument is a length (1 byte when ``width`` is None) followed by that many bytes."""
     def op(m: Machine) -> None:
-        n = m.take(1, what)[0] if width is None else m.unpack(width, what)
-        m.push(convert(m, m.take(n, what)))
+        n = m.byte(what) if width is None else m.unpack(width, what)
+        m.stack.append(convert(m, m.take(n, what)))
     return op
 
 
@@ -683,12 +705,20 @@ def _kind(value: Any) -> str:
 
 def _tuple_n(n: int):
     def op(m: Machine) -> None:
-        if len(m.stack) < n:
-            m._fail(f"TUPLE{n} at offset {m.op_at} needs {n} items", len(m.stack))
-        items = tuple(m.stack[-n:])
-        del m.stack[-n:]
-        m.push(items)
+        stack = m.stack
+        if len(stack) < n:
+            m._fail(f"TUPLE{n} at offset {m.op_at} needs {n} items", len(stack))
+        items = tuple(stack[-n:])
+        del stack[-n:]
+        stack.append(items)
     return op
+
+
+def _tuple1(m: Machine) -> None:
+    stack = m.stack
+    if not stack:
+        m._fail(f"TUPLE1 at offset {m.op_at} needs 1 items", 0)
+    stack[-1] = (stack[-1],)
 
 
 def _additems(m: Machine) -> None:
@@ -707,14 +737,14 @@ OPCODES: dict[int, Callable[[Machine], None]] = {
     ord("."): _stop,
     ord("0"): _pop_op,
     ord("1"): _pop_mark_op,
-    ord("2"): lambda m: m.push(m.top()),
+    ord("2"): lambda m: m.stack.append(m.top()),
     ord("F"): _float,
     ord("I"): _int,
-    ord("J"): lambda m: m.push(m.unpack(_I32, "BININT argument")),
-    ord("K"): lambda m: m.push(m.take(1, "BININT1 argument")[0]),
+    ord("J"): lambda m: m.stack.append(m.unpack(_I32, "BININT argument")),
+    ord("K"): lambda m: m.stack.append(m.byte("BININT1 argument")),
     ord("L"): _long,
-    ord("M"): lambda m: m.push(m.unpack(_U16, "BININT2 argument")),
-    ord("N"): lambda m: m.push(None),
+    ord("M"): lambda m: m.stack.append(m.unpack(_U16, "BININT2 argument")),
+    ord("N"): lambda m: m.stack.append(None),
     ord("P"): _persid,
     ord("Q"): _binpersid,
     ord("R"): _reduce,
@@ -727,36 +757,36 @@ OPCODES: dict[int, Callable[[Machine], None]] = {
     ord("b"): _build,
     ord("c"): _global,
     ord("d"): _dict,
-    ord("}"): lambda m: m.push(PDict()),
+    ord("}"): lambda m: m.stack.append(PDict()),
     ord("e"): _appends,
     ord("g"): _get,
-    ord("h"): lambda m: m.memo_get(m.take(1, "BINGET argument")[0]),
+    ord("h"): lambda m: m.memo_get(m.byte("BINGET argument")),
     ord("i"): _inst,
     ord("j"): lambda m: m.memo_get(m.unpack(_U32, "LONG_BINGET argument")),
-    ord("l"): lambda m: m.push(m.pop_mark()),
-    ord("]"): lambda m: m.push([]),
+    ord("l"): lambda m: m.push(m.pop_mark()),  # push after pop_mark, which swaps the stack
+    ord("]"): lambda m: m.stack.append([]),
     ord("o"): _obj,
     ord("p"): _put,
-    ord("q"): lambda m: m.memo_put(m.take(1, "BINPUT argument")[0]),
+    ord("q"): lambda m: m.memo_put(m.byte("BINPUT argument")),
     ord("r"): lambda m: m.memo_put(m.unpack(_U32, "LONG_BINPUT argument")),
     ord("s"): _setitem,
     ord("t"): lambda m: m.push(tuple(m.pop_mark())),
-    ord(")"): lambda m: m.push(()),
+    ord(")"): lambda m: m.stack.append(()),
     ord("u"): _setitems,
-    ord("G"): lambda m: m.push(m.unpack(_F64, "BINFLOAT argument")),
+    ord("G"): lambda m: m.stack.append(m.unpack(_F64, "BINFLOAT argument")),
     # protocol 2
     0x80: _proto,
     0x81: _newobj,
     0x82: _ext(1),
     0x83: _ext(2),
     0x84: _ext(4),
-    0x85: _tuple_n(1),
+    0x85: _tuple1,
     0x86: _tuple_n(2),
     0x87: _tuple_n(3),
-    0x88: lambda m: m.push(True),
-    0x89: lambda m: m.push(False),
-    0x8A: lambda m: m.push(m.long(m.take(m.take(1, "LONG1 length")[0], "LONG1 argument"))),
-    0x8B: lambda m: m.push(m.long(m.take(m.unpack(_I32, "LONG4 length"), "LONG4 argument"))),
+    0x88: lambda m: m.stack.append(True),
+    0x89: lambda m: m.stack.append(False),
+    0x8A: lambda m: m.stack.append(m.long(m.take(m.byte("LONG1 length"), "LONG1 argument"))),
+    0x8B: lambda m: m.stack.append(m.long(m.take(m.unpack(_I32, "LONG4 length"), "LONG4 argument"))),
     # protocol 3
     ord("B"): _sized(_U32, "BINBYTES", _as_bytes),
     ord("C"): _sized(None, "SHORT_BINBYTES", _as_bytes),
@@ -764,7 +794,7 @@ OPCODES: dict[int, Callable[[Machine], None]] = {
     0x8C: _sized(None, "SHORT_BINUNICODE", _as_str),
     0x8D: _sized(_U64, "BINUNICODE8", _as_str),
     0x8E: _sized(_U64, "BINBYTES8", _as_bytes),
-    0x8F: lambda m: m.push(PSet()),
+    0x8F: lambda m: m.stack.append(PSet()),
     0x90: _additems,
     0x91: lambda m: m.push(PSet(m.pop_mark(), frozen=True)),
     0x92: _newobj_ex,
