@@ -30,10 +30,10 @@ Conventions, so that every number means one thing:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
+from paramscope.records import record
 
 Kind = Literal["gpu", "unified", "cpu"]
 KINDS: tuple[Kind, ...] = ("gpu", "unified", "cpu")
@@ -43,7 +43,7 @@ GB = 10**9  # bandwidth in the vendors' GB/s
 TFLOP = 1e12
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Device:
     """A GPU or machine: memory, bandwidth and compute, as its vendor publishes them."""
 

@@ -11,11 +11,13 @@ it, never the raw config.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from paramscope.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class Quantization:
     """How a model's weights are quantized, as its file or config declares."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
@@ -20,19 +20,20 @@ import numpy as np
 from paramscope.analyses.diff.names import Pairing
 from paramscope.analyses.diff.vocab import TokenizerDiff, Vocabulary, tokenizer_diff
 from paramscope.model import ArchConfig, Model, Tensor
+from paramscope.records import record
 
 SHOWN_CHARS = 80  # a metadata value longer than this is cut for the report
 INLINE_ITEMS = 8  # arrays longer than this are shown as their length
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Change:
     key: str
     a: Any  # JSON-ready (None: absent on that side)
     b: Any
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TensorRef:
     name: str
     shape: tuple[int, ...]
@@ -41,7 +42,7 @@ class TensorRef:
     bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TensorChange:
     name_a: str
     name_b: str
@@ -51,7 +52,7 @@ class TensorChange:
     dtype_b: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Side:
     source: str
     format: str
@@ -63,7 +64,7 @@ class Side:
     family: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StructureDiff:
     a: Side
     b: Side

@@ -22,7 +22,7 @@ communication buckets, the layer ZeRO-3 gathers for compute, temporary buffers i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from paramscope.analyses.contents.inventory import Inventory, TensorRow, inventory
 from paramscope.analyses.training.activations import Training, activations
@@ -54,6 +54,7 @@ from paramscope.analyses.training.memory import (
 )
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
+from paramscope.records import record
 from paramscope.units import bytes_label
 
 METHODS = ("full", "lora", "qlora")
@@ -66,7 +67,7 @@ NOT_COUNTED = ("not counted: the CUDA context, allocator fragmentation, ZeRO com
                "buckets and ZeRO-3's gathered layer, temporary kernel buffers")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TrainEstimate:
     method: str
     precision: str

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.tensors import TensorList
+from paramscope.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Mixer:
     """The numbers of one family's recurrent mixer (the same for every recurrent layer)."""
 
@@ -245,7 +245,7 @@ def _jamba_layers(hf: HfConfig, n: int) -> tuple[str, ...]:
     return tuple("attention" if i % period == offset else "mamba" for i in range(n))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MixerRule:
     mixer: Callable[[HfConfig, int], Mixer]
     layers: Callable[[HfConfig, int], tuple[str, ...]]  # per layer: key of decoder.LAYER_BLOCKS

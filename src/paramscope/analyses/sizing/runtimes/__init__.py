@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import UsageError
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Adapter = Callable[["Model", "ArchConfig", int, "MemoryRequest", int], "RuntimeParts"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Option:
     """One engine setting, named as the engine's own flag is (without dashes)."""
 
@@ -54,7 +54,7 @@ class Option:
         return v
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Runtime:
     """A runtime paramscope sizes: its name, module, summary and options."""
 

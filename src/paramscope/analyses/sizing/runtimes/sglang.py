@@ -23,7 +23,7 @@ rule; estimated: the CUDA context and NCCL (runtimes/common.py), as for vLLM.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from paramscope.analyses.sizing.kv_cache import KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
@@ -32,6 +32,7 @@ from paramscope.analyses.sizing.runtimes.vllm import rank_config, rope_cache_byt
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
+from paramscope.records import record
 
 GiB = 1 << 30
 
@@ -47,7 +48,7 @@ def default_mem_fraction(tensor_parallel: int) -> float:
     return next(f for tp, f in MEM_FRACTION_BY_TP if tensor_parallel >= tp)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SglangMemory:
     """One GPU's share (each of ``tensor_parallel`` ranks holds the same)."""
 

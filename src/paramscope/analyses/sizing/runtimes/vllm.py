@@ -21,7 +21,7 @@ docs/runtimes.md gives every formula with its source and the worked numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
@@ -29,6 +29,7 @@ from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
+from paramscope.records import record
 
 MiB, GiB = 1 << 20, 1 << 30
 F32, I64 = 4, 8
@@ -119,7 +120,7 @@ SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + I
                            **dict.fromkeys(V0_FAMILIES, 40)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VllmParams:
     context: int  # max_model_len
     batch: int  # sequences served at once
@@ -136,7 +137,7 @@ class VllmParams:
     chunked_prefill: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KVLayout:
     """How vLLM groups layers and how many blocks one request needs (kv_cache_utils.py).
 
@@ -162,7 +163,7 @@ class KVLayout:
         return sum(self.groups[kind] * self.blocks[kind] for kind in self.groups)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KVPool:
     """What the pool comes to on a given GPU: the blocks vLLM allocates and how many requests fit."""
 
@@ -187,7 +188,7 @@ class KVPool:
         return self.num_blocks / self.layout.blocks_per_request
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VllmMemory:
     """One GPU's share (each of ``tensor_parallel`` GPUs takes the same)."""
 
