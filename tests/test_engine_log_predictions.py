@@ -84,11 +84,12 @@ KNOWN_MISSES = {
               "as 10 GiB of all-reduce inputs held (80 layers × 2 × 4096 tokens × 8192 × 2 B) and NCCL's "
               "1.79 GiB; 1.25 GiB short, the caching allocator's slack not modelled"),
     ("5248-deepseek-coder-6.7b-2xt4", "gpu_blocks"): (
-        0.45, "vLLM derives max_model_len 65536 (16384 positions x linear RoPE factor 4) and, before "
-              "PR #6666 (July 2024), profiled one batch of 65536 tokens: 305 blocks predicted for 507 "
-              "with the T4's CUDA total of 14.58 GiB, 0.79 GiB per GPU more than the engine used; the "
-              "least certain part is NCCL's 1.79 GiB (measured on an 80 GB GPU; a V0 log on PCIe RTX "
-              "3090s counts 0.20 GiB of non-torch memory, NCCL included)"),
+        0.37, "vLLM derives max_model_len 65536 (16384 positions x linear RoPE factor 4) and, before "
+              "PR #6666 (July 2024), profiled one batch of 65536 tokens: 688 blocks predicted for 507 "
+              "with the T4's CUDA total of 14.58 GiB and NCCL's PCIe-only estimate (0.29 GiB), 0.71 GiB "
+              "per GPU less than the engine used; its whole-device peak (total - free after the profile, "
+              "'v0-early') also holds the caching allocator's slack after a 65536-token forward, not "
+              "modelled"),
     ("kvcalc-llama3-8b-q4km-metal-m5-np1", "breakdown_compute"): (
         1.2, "124 MiB printed; 267 MiB predicted with logits for all 512 tokens of the micro-batch; "
              "llama-server builds that reserve the graph with one output row per sequence (common params "
@@ -100,11 +101,10 @@ KNOWN_MISSES = {
     ("controlllm-llama32-1b-q4km-iphone-cpu", "compute_buffer"): (
         0.02, "4 MiB more predicted = one 512 x 2048 x 4 B tensor of the output phase (CPU, mid-2025)"),
     **{("17469-qwen3-30b-a3b-4xa10-v085", figure): (
-        0.45, "vLLM 0.8.5 on four PCIe A10s left 4.55 GiB per GPU for the cache where 2.66 are "
-              "predicted: 1.44 GiB beyond the weights against 3.33 predicted (the sort-based sampler on "
-              "256 x 151936 logits, 1.30, and NCCL's 1.79 GiB measured on an 80 GB GPU of PR 10511); "
-              "without custom all-reduce on more than two PCIe GPUs, and with FlashInfer's sampler, "
-              "both would be smaller; not modelled")
+        0.045, "vLLM 0.8.5 on four PCIe A10s (CUDA total 21.99 GiB, FlashInfer's sampler as the log says, "
+               "NCCL's PCIe-only estimate): 0.18 GiB per GPU more left than the 4.55 GiB printed; that "
+               "release's worker counted the whole device's non-torch memory, the CUDA context included "
+               "(before PR #19312, 0.9.2), which is not modelled")
        for figure in ("kv_tokens", "max_concurrency")},
     ("21348-qwen3-235b-a22b-fp8-4xh100", "kv_cache_memory"): (
         0.07, "0.55 GiB more predicted; the same GPUs under SGLang come within 0.2 % with the same "

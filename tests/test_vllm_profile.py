@@ -17,6 +17,7 @@ from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import (
     CUDA_GRAPH_BYTES,
     NCCL_BYTES,
+    NCCL_PCIE_BYTES,
     NON_TORCH_BYTES,
     V0_NON_TORCH_BYTES,
     default_max_model_len,
@@ -217,6 +218,32 @@ def test_v1_08_counts_nccl_inside_the_budget():
     one = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine=e, gpu_memory_bytes=gpu)
            for e in ("v1-early", "v1-0.8")]
     assert one[0].pool == one[1].pool
+
+
+def test_pcie_only_gpus_take_the_smaller_nccl_estimate():
+    # NCCL over PCIe only (no NVLink channels, LL128 or NVLS; no custom all-reduce beyond two GPUs)
+    gpu = 24 * 2**30
+    kw = dict(context=8192, engine="v1-0.8", tensor_parallel=2, gpu_memory_bytes=gpu)
+    nvlink = vllm_memory(LLAMA, LLAMA_WEIGHTS, nvlink=True, **kw)
+    pcie = vllm_memory(LLAMA, LLAMA_WEIGHTS, nvlink=False, **kw)
+    assert nvlink.non_torch_bytes - pcie.non_torch_bytes == NCCL_BYTES - NCCL_PCIE_BYTES
+    assert nvlink.pool is not None and pcie.pool is not None
+    assert pcie.pool.available_bytes - nvlink.pool.available_bytes == NCCL_BYTES - NCCL_PCIE_BYTES
+    # one GPU: no NCCL at all, the interconnect does not matter
+    one = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=gpu, nvlink=n)
+           for n in (True, False)]
+    assert one[0].pool == one[1].pool
+
+
+def test_flashinfer_sampler_holds_8_bytes_per_logit():
+    # V1 with FlashInfer's top-k/top-p kernel: the fp32 logits and the softmax probabilities only
+    # sampler: 8192 × 4096 × 2 + 1024 × 128256 × (2 + 4 + 4) = 67,108,864 + 1,313,341,440
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-0.8", flashinfer_sampler=True)
+    assert m.activation_bytes == 1_380_450_304
+    # V0 never samples with it: the flag changes nothing there
+    v0 = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v0", flashinfer_sampler=f)
+          for f in (True, False)]
+    assert v0[0].activation_bytes == v0[1].activation_bytes
 
 
 def test_activation_forward_dominates_with_256_seqs():

@@ -191,6 +191,13 @@ def chunked_prefill(r: Record, engine: str) -> bool | None:
     return False if old else None
 
 
+def nvlink(r: Record) -> bool:
+    """Whether the record's GPUs talk over NVLink: the catalogue's say for a GPU it knows (SXM boards), else
+    True, the measured NCCL footprint's case (runtimes/common.py NCCL_BYTES)."""
+    device = gpu_device(r)
+    return device.nvlink if device is not None else True
+
+
 def kv_cache_dtype(r: Record) -> DType | None:
     """The engine's --kv-cache-dtype as a DType; None for "auto" or unset (the model's dtype)."""
     kv = r.setting("kv_cache_dtype")
@@ -209,7 +216,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
         tensor_parallel=r.setting("tensor_parallel_size") or r.gpus.get("count") or 1,
         engine=engine, chunked_prefill=chunked_prefill(r, engine),
-        gpu_name=r.gpus.get("name"))
+        gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
+        flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log)
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
            "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}

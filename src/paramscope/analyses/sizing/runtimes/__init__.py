@@ -113,6 +113,9 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                          "the profile run's batch (default: the engine's)",
                     1, 1 << 24),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
+             Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
+                                                       "kernel (its log says 'Using FlashInfer for top-p & "
+                                                       "top-k sampling'): a smaller profile peak"),
              Option("enable_chunked_prefill", str, "auto", "vLLM --enable-chunked-prefill (V0 engine; auto: "
                                                            "on above 32K tokens; V1 always chunks)",
                     choices=("auto", "on", "off")),

@@ -25,7 +25,12 @@ from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
-from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, routed_ffn_width
+from paramscope.analyses.sizing.runtimes.common import (
+    CUDA_CONTEXT_BYTES,
+    NCCL_BYTES,
+    NCCL_PCIE_BYTES,
+    routed_ffn_width,
+)
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
@@ -117,6 +122,12 @@ CUDA_GRAPH_BYTES = 512 * MiB
 SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + I64 + F32, "v1-early": 36,
                            "v1-0.8": 36,
                            **dict.fromkeys(V0_FAMILIES, 40)}
+# The V1 sampler with FlashInfer's top-k/top-p kernel instead (v1/sample/ops/topk_topp_sampler.py, 0.8.x:
+# "Using FlashInfer for top-p & top-k sampling." where FlashInfer is installed, as in vLLM's Docker image;
+# V0 never used it by default): the fp32 copy of the logits (sampler.py ``logits.to(torch.float32)``;
+# temperature divides it in place) and the softmax probabilities ``forward_cuda`` hands the kernel, which
+# samples without sorting: 8 B per logit. Checked on vLLM 0.8.5 on four A10s (17469-*, whose log says so).
+FLASHINFER_SAMPLER_BYTES_PER_LOGIT = F32 + F32
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,8 @@ class VllmParams:
     cuda_graphs: bool
     engine: str = "v1"  # ENGINES
     chunked_prefill: bool = True
+    nvlink: bool = True  # the GPUs talk over NVLink (else PCIe only): NCCL's footprint
+    flashinfer_sampler: bool = False  # V1's sampler runs FlashInfer's top-k/top-p kernel
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,10 +426,17 @@ def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
     the smaller, which is the one vLLM uses (the minimum over the workers). Figures here are rank 0's.
     """
     rows = min(p.max_num_seqs, p.max_num_batched_tokens)
-    logits = rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT[p.engine])
+    logits = rows * cfg.vocab_size * (p.dtype.type_size + sampler_bytes_per_logit(p))
     if p.engine in V0_FAMILIES:
         return logits
     return p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size + logits
+
+
+def sampler_bytes_per_logit(p: VllmParams) -> int:
+    """What the profile's sampler holds per logit beyond the model-dtype logits (see the tables above)."""
+    if p.flashinfer_sampler and p.engine not in V0_FAMILIES:
+        return FLASHINFER_SAMPLER_BYTES_PER_LOGIT
+    return SAMPLER_BYTES_PER_LOGIT[p.engine]
 
 
 def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
@@ -488,8 +508,11 @@ def held_allreduce_bytes(cfg: ArchConfig, p: VllmParams) -> int:
 
 
 def nccl_bytes(p: VllmParams) -> int:
-    """NCCL and custom all-reduce buffers per GPU (tensor parallelism only)."""
-    return NCCL_BYTES if p.tensor_parallel > 1 else 0
+    """NCCL and custom all-reduce buffers per GPU (tensor parallelism only): as measured over NVLink, or
+    the smaller PCIe-only estimate (runtimes/common.py)."""
+    if p.tensor_parallel == 1:
+        return 0
+    return NCCL_BYTES if p.nvlink else NCCL_PCIE_BYTES
 
 
 def cuda_graph_bytes(p: VllmParams) -> int:
@@ -533,6 +556,8 @@ def vllm_memory(
     engine: str = "v1",
     chunked_prefill: bool | None = None,
     gpu_name: str | None = None,
+    nvlink: bool = True,
+    flashinfer_sampler: bool = False,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -541,13 +566,16 @@ def vllm_memory(
     vLLM's defaults (16, or 64 for MLA; V1: 8192 and 1024 on GPUs of ≥ 70 GiB other than A100s or with no
     GPU given, else 2048 and 256; V0: see ``resolve_params``). ``cuda_graphs`` False is
     ``--enforce-eager``. ``engine`` one of ENGINES; ``chunked_prefill`` None is the engine's
-    default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default).
+    default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default); ``nvlink`` False
+    for GPUs that talk over PCIe only (NCCL's smaller footprint); ``flashinfer_sampler`` for a V1 engine
+    that samples with FlashInfer's kernel (its log says "Using FlashInfer for top-p & top-k sampling").
     """
     p = resolve_params(cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
                        gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name)
+    p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler)
     layout, kv, padding = kv_layout(cfg, p)
     model = weights_per_gpu(cfg, weights_bytes, p)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
@@ -578,11 +606,12 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{cfg.context_length} × {cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × "
         f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
-        f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT[p.engine]}) B"
+        f"{rows} rows × {cfg.vocab_size} × ({b} + {sampler_bytes_per_logit(p)}) B"
+        f"{', FlashInfer' if sampler_bytes_per_logit(p) == FLASHINFER_SAMPLER_BYTES_PER_LOGIT else ''}"
         f"{'' if p.engine in V0_FAMILIES else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
         f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate"
-        f"{', NCCL included' if nccl_bytes(p) and nccl_inside(p) else ''}"
+        f"{f', NCCL {nccl_bytes(p):,} B included' if nccl_bytes(p) and nccl_inside(p) else ''}"
         f"{', all-reduce inputs held' if held_allreduce_bytes(cfg, p) else ''}): "
         f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
         f"{', NCCL' if p.tensor_parallel > 1 and not nccl_inside(p) else ''}"
@@ -658,7 +687,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     max_num_batched_tokens=req.option("max_num_batched_tokens"),
                     cuda_graphs=not req.option("enforce_eager"), engine=req.option("engine"),
                     chunked_prefill=TRI_STATE[req.option("enable_chunked_prefill")],
-                    gpu_name=req.device.name if req.device and on_gpu else None)
+                    gpu_name=req.device.name if req.device and on_gpu else None,
+                    nvlink=req.device.nvlink if req.device and on_gpu else True,
+                    flashinfer_sampler=req.option("flashinfer_sampler"))
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if m.pool is not None:
