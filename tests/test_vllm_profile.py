@@ -202,13 +202,13 @@ def test_activation_sampler_dominates_with_1024_seqs():
     assert early.activation_bytes == 5_057_806_336
 
 
-def test_v1_08_counts_nccl_inside_the_budget():
-    # V1 of 0.8–0.10 took its memory snapshot before NCCL (PR #25359 moved it after): at TP 2 the NCCL
+def test_v1_09_counts_nccl_inside_the_budget():
+    # V1 of 0.9.2–0.10 took its memory snapshot before NCCL (PR #25359 moved it after): at TP 2 the NCCL
     # buffers leave the outside share and join the non-torch memory the budget pays for
     gpu = 80 * 2**30
     early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-early", tensor_parallel=2,
                         gpu_memory_bytes=gpu)
-    old = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-0.8", tensor_parallel=2,
+    old = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-0.9", tensor_parallel=2,
                       gpu_memory_bytes=gpu)
     assert old.non_torch_bytes - early.non_torch_bytes == NCCL_BYTES
     assert early.cuda_context_bytes - old.cuda_context_bytes == NCCL_BYTES
@@ -216,8 +216,22 @@ def test_v1_08_counts_nccl_inside_the_budget():
     assert early.pool.available_bytes - old.pool.available_bytes == NCCL_BYTES
     # one GPU: no NCCL, the two families agree
     one = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine=e, gpu_memory_bytes=gpu)
-           for e in ("v1-early", "v1-0.8")]
+           for e in ("v1-early", "v1-0.9")]
     assert one[0].pool == one[1].pool
+
+
+def test_v1_08_counts_the_cuda_context_inside_the_budget():
+    # V1 before 0.9.2 (PR #19312) counted the whole device's non-torch memory: the CUDA context too
+    gpu = 80 * 2**30
+    for tp in (1, 2):
+        kw = dict(context=8192, tensor_parallel=tp, gpu_memory_bytes=gpu)
+        newer = vllm_memory(LLAMA, LLAMA_WEIGHTS, engine="v1-0.9", **kw)
+        old = vllm_memory(LLAMA, LLAMA_WEIGHTS, engine="v1-0.8", **kw)
+        assert old.non_torch_bytes - newer.non_torch_bytes == CUDA_CONTEXT_BYTES
+        assert newer.cuda_context_bytes - old.cuda_context_bytes == CUDA_CONTEXT_BYTES
+        assert old.overhead_bytes == newer.overhead_bytes
+        assert newer.pool is not None and old.pool is not None
+        assert newer.pool.available_bytes - old.pool.available_bytes == CUDA_CONTEXT_BYTES
 
 
 def test_pcie_only_gpus_take_the_smaller_nccl_estimate():

@@ -143,12 +143,18 @@ def _note_date(note: str) -> tuple[int, int] | None:
     return (int(found.group(2)), MONTHS.index(found.group(1)) + 1) if found else None
 
 
+# vLLM 0.9.2 (July 2025; PR #19312) replaced V1's whole-device non-torch measure by the snapshot's: V1 logs
+# dated before then follow "v1-0.8"
+V1_SNAPSHOT_CHANGE = (2025, 7)
+
+
 def vllm_engine(r: Record) -> str:
     """The engine family the record's log comes from (analyses/sizing/runtimes/vllm.py ENGINES): V0 where
     its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
     the default in 0.8); V1 since 0.21 where the log says the CUDA graph estimate is in the profile ("CUDA
-    graph memory profiling is enabled") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
-    says so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20 where the version
+    graph memory profiling is enabled") or the version says 0.21 or later; V1 of 0.8 to 0.9.1 where the
+    version says so or the note dates the log before July 2025; V1 of 0.9.2 to 0.10 where the version says
+    so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20 where the version
     says so; else V1 of 0.11 to 0.15. The main branch
     before PR #2031 ("before PR #2031" in the note) is "v0-2023-main"."""
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
@@ -167,8 +173,10 @@ def vllm_engine(r: Record) -> str:
     # "CUDA graph memory profiling is enabled"
     if "CUDA graph memory profiling is enabled" in r.log or (known and version >= (0, 21)):
         return "v1"
-    if (known and version < (0, 11)) or "before 0.11 (" in (r.version_note or ""):
+    if (known and version < (0, 9, 2)) or (_note_date(note) or (9999, 0)) < V1_SNAPSHOT_CHANGE:
         return "v1-0.8"
+    if (known and version < (0, 11)) or "before 0.11 (" in (r.version_note or ""):
+        return "v1-0.9"
     if known and version >= (0, 16):
         return "v1-0.16"
     return "v1-early"

@@ -65,11 +65,16 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # which estimates the CUDA graphs during profiling and takes them out of the budget
 # (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS, "default since v0.21.0" as its log line says). "v1-early": the
 # V1 engine before 0.21 (default since 0.8): graphs captured after the cache is sized, outside the budget.
-# "v1-0.8": the V1 engine of 0.8 to 0.10 (2025 until September), like "v1-early" except that its worker took
-# the memory snapshot *before* initialising NCCL (vllm/v1/worker/gpu_worker.py init_device; PR #25359,
+# "v1-0.9": the V1 engine of 0.9.2 to 0.10 (July to September 2025), like "v1-early" except that its worker
+# took the memory snapshot *before* initialising NCCL (vllm/v1/worker/gpu_worker.py init_device; PR #25359,
 # in 0.11, moved it after: "NCCL buffers ... allocated after the memory snapshot ... shows up as non-torch
 # memory increase"), so with tensor parallelism the NCCL and custom all-reduce buffers are non-torch memory
-# inside the budget. "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
+# inside the budget. "v1-0.8": the V1 engine of 0.8.0 to 0.9.1, before PR #19312 ("V1's memory profiling
+# incorrectly counts memory used by other processes as non_torch_allocations"; merged June 2025, in 0.9.2):
+# determine_available_memory took ``non_torch_allocations = (total − free) − torch allocated`` after the
+# profile run, the whole device's memory outside torch: the CUDA context and NCCL too are inside the
+# budget (and any other process's memory on the GPU, which no profile can know).
+# "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
 # "v0-early": the V0 engine before 0.6.4 (PR #9352 moved it to torch's peak): worker.py
 # determine_num_available_blocks took ``peak_memory = init_gpu_memory − free_gpu_memory`` after the profile
 # run (0.6.3; PR #2031, December 2023: ``total − free``), the device's whole used memory, where
@@ -88,7 +93,7 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # "v1-0.16": "v1-early" from 0.16 (the first release after PR #33538, "Triton-based Top-k and Top-p sampler
 # kernels", merged 2026-02-02; 0.16.0 was out by 2026-03-04): the profile's sampler no longer sorts the whole
 # vocabulary, and takes what the "v1" family's does (SAMPLER_BYTES_PER_LOGIT).
-ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.8", "v0", "v0-early", "v0-2023", "v0-2023-main")
+ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-early", "v0-2023", "v0-2023-main")
 V0_FAMILIES = ("v0", "v0-early", "v0-2023", "v0-2023-main")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 
@@ -113,14 +118,14 @@ CUDA_GRAPH_BYTES = 512 * MiB
 #   rows on A100s (tests/fixtures/engine_logs/vllm/): gpt-oss-20b (myoceane-*: 36.56 GiB left, 36.59
 #   predicted) and Qwen3-8B (tokenkaki-*-v0191: 19.36 GiB left, 19.32 predicted), where 36 B left 0.77 and
 #   0.62 GiB too little.
-# - v1-early, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and their
-#   inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine on
-#   the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
+# - v1-early, v1-0.9, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and
+#   their inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine
+#   on the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
 #   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
 #   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B; V1 36.2 B (23278-*: −2.14 GiB left of
 #   an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
 SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + I64 + F32, "v1-early": 36,
-                           "v1-0.8": 36,
+                           "v1-0.9": 36, "v1-0.8": 36,
                            **dict.fromkeys(V0_FAMILIES, 40)}
 # The V1 sampler with FlashInfer's top-k/top-p kernel instead (v1/sample/ops/topk_topp_sampler.py, 0.8.x:
 # "Using FlashInfer for top-p & top-k sampling." where FlashInfer is installed, as in vLLM's Docker image;
@@ -484,18 +489,25 @@ def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
 
 def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     """Memory outside torch that the engine counts inside its budget (see the constants above): in
-    "v1-0.8", "v0-early" and "v0-2023" the NCCL buffers too, created after its memory snapshot; in
-    "v0-2023" also the all-reduce inputs the allocator could not reuse (``held_allreduce_bytes``)."""
+    "v1-0.9", "v1-0.8", "v0-early" and "v0-2023" the NCCL buffers too, created after its memory snapshot;
+    in "v1-0.8" also the CUDA context (the whole device's non-torch memory); in "v0-2023" the all-reduce
+    inputs the allocator could not reuse (``held_allreduce_bytes``)."""
     if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
         return 0
     if p.engine in V0_FAMILIES:
         return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
-    return NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0)
+    context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
+    return NON_TORCH_BYTES + context + (nccl_bytes(p) if nccl_inside(p) else 0)
+
+
+def context_inside(p: VllmParams) -> bool:
+    """Whether the engine counts its own CUDA context in the budget: "v1-0.8" (whole-device non-torch)."""
+    return p.engine == "v1-0.8"
 
 
 def nccl_inside(p: VllmParams) -> bool:
     """Whether the engine's memory snapshot preceded NCCL's initialisation, so its buffers are in the peak."""
-    return p.engine in ("v1-0.8", "v0-early", "v0-2023")
+    return p.engine in ("v1-0.9", "v1-0.8", "v0-early", "v0-2023")
 
 
 def held_allreduce_bytes(cfg: ArchConfig, p: VllmParams) -> int:
@@ -522,11 +534,11 @@ def cuda_graph_bytes(p: VllmParams) -> int:
 
 
 def outside_bytes(p: VllmParams) -> int:
-    """Per GPU, outside the reservation: the CUDA context, NCCL with tensor parallelism, and the graphs
-    of the engines that capture them after sizing the cache."""
+    """Per GPU, outside the reservation: the CUDA context (unless counted inside), NCCL with tensor
+    parallelism, and the graphs of the engines that capture them after sizing the cache."""
     nccl = 0 if nccl_inside(p) else nccl_bytes(p)
     graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine != "v1" else 0
-    return CUDA_CONTEXT_BYTES + nccl + graphs
+    return (0 if context_inside(p) else CUDA_CONTEXT_BYTES) + nccl + graphs
 
 
 def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
@@ -611,9 +623,11 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{'' if p.engine in V0_FAMILIES else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
         f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate"
+        f"{', CUDA context included' if context_inside(p) else ''}"
         f"{f', NCCL {nccl_bytes(p):,} B included' if nccl_bytes(p) and nccl_inside(p) else ''}"
         f"{', all-reduce inputs held' if held_allreduce_bytes(cfg, p) else ''}): "
-        f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
+        f"{m.non_torch_bytes:,} B; outside the reservation (estimate:"
+        f"{'' if context_inside(p) else ' CUDA context'}"
         f"{', NCCL' if p.tensor_parallel > 1 and not nccl_inside(p) else ''}"
         f"{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
         f"): {m.cuda_context_bytes:,} B",
