@@ -561,3 +561,10 @@ def test_v1_016_samples_without_the_full_sort():
     assert new.activation_bytes < old.activation_bytes
     assert new.activation_bytes == v1.activation_bytes
     assert new.cuda_graph_bytes == old.cuda_graph_bytes == 0 < v1.cuda_graph_bytes
+
+
+@pytest.mark.parametrize(("name", "vgpu"), [("NVIDIA A40-48Q", True), ("GRID A100D-40C", True),
+                                            ("NVIDIA A40", False), ("NVIDIA H100 80GB HBM3", False)])
+def test_a_vgpu_profile_says_its_hidden_memory_is_not_predicted(name, vgpu):
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=48 * 2**30, gpu_name=name)
+    assert any("vGPU" in line and "not predicted" in line for line in m.explain) == vgpu
