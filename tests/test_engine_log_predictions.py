@@ -71,8 +71,8 @@ KNOWN_MISSES = {
     **{("11230-qwen25-72b-gptq-a40-v064", figure): (
         11.5, "0.39 GiB left of a 45.35 GiB budget after 4.09 GiB of non-torch memory that the log's own "
               "figures cannot predict: 0.6.4.post1 measured the whole device (memory of other processes, "
-              "or a vGPU's, counts; PR #10511, fixing issue #10451, made it per instance) and the GPU is an A40-48Q "
-              "vGPU; the profile's explain says so (a vGPU warning) rather than guess")
+              "or a vGPU's, counts; PR #10511, fixing issue #10451, made it per instance) and the GPU is "
+              "an A40-48Q vGPU; the profile's explain says so (a vGPU warning) rather than guess")
        for figure in ("kv_cache_memory", "gpu_blocks", "kv_tokens", "max_concurrency")},
     ("11230-qwen25-72b-gptq-a40-v064", "max_concurrency" + engine_log_compare.GIVEN_KV): (
         0.04, "0.39 GiB is printed to 0.01 GiB: 79 or 80 blocks, and 0.16x to 0.005 of 0.16"),
