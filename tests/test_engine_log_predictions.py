@@ -53,12 +53,13 @@ KNOWN_MISSES = {
         0.105, "1.71 GiB left of a 75.26 GiB budget: 0.17 GiB (0.23 % of the budget) more predicted, with "
               "Marlin's padded MXFP4 weights taken from the log's date (before 0.11.1)"),
     ("2382-mixtral-awq-2xa100-80g", "gpu_blocks"): (
-        2.65, "vLLM 0.2.7 (January 2024, 'v0-early': the device's whole used memory, NCCL included, after a "
-              "32768-token profile batch): 16.7 GiB per GPU beyond the prediction. About 6.4 GiB of it is "
-              "the AWQ GEMM of that release: before PR #2566 (0.3.0) every AWQ matmul ran awq_gemm with "
-              "split_k_iters = pack_factor = 8, which allocates 8 partial outputs (8 x 32768 x 14336 x 2 B "
-              "= 7 GiB for one expert's w1 or w3 in mixtral_quant.py, which runs each expert over every "
-              "token); not modelled (no option for it), and the rest not explained"),
+        1.65, "vLLM 0.2.7 (January 2024, 'v0-early': the device's whole used memory, NCCL included, after a "
+              "32768-token profile batch) with AWQ's split-k GEMM (before PR #2566, 0.3.0: 8 partial "
+              "outputs per matmul; mixtral_quant.py runs each rank's whole experts over every token): "
+              "9.5 GiB of forward peak predicted, 21.8 GiB per GPU used beyond the weights; the rest, "
+              "10.2 GiB, is not explained (NCCL 1.79 GiB is in the prediction; the caching allocator's "
+              "reserved-but-free segments after 7 GiB workspaces, which the whole-device peak counts, "
+              "are a candidate, not modelled)"),
     ("10511-llama3-8b-80g-tp1", "non_torch_memory"): (
         0.85, "1.79 GiB at TP 1 in a development build of PR 10511 (0.6.5), whose baseline excluded the CUDA "
               "context but whose measure took torch's allocated bytes, not its reserved ones (fixed by PR "

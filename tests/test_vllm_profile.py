@@ -568,3 +568,19 @@ def test_v1_016_samples_without_the_full_sort():
 def test_a_vgpu_profile_says_its_hidden_memory_is_not_predicted(name, vgpu):
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=48 * 2**30, gpu_name=name)
     assert any("vGPU" in line and "not predicted" in line for line in m.explain) == vgpu
+
+
+def test_awq_before_030_holds_eight_split_k_partials():
+    # ops.awq_gemm before PR #2566: 8 partial outputs and their sum at the widest AWQ matmul, gate_up (one
+    # sequence, so that the sampler stays below the forward)
+    # 2048 × (3 × 4096 + 9 × 2 × 14336) × 2 = 1,107,296,256 > the plain forward's 226,492,416
+    kw = dict(context=2048, engine="v0-early", max_num_batched_tokens=2048, max_num_seqs=1)
+    plain = vllm_memory(LLAMA, LLAMA_WEIGHTS, **kw)
+    awq = vllm_memory(LLAMA, LLAMA_WEIGHTS, awq_split_k=True, **kw)
+    assert plain.activation_bytes == 2048 * (3 * 4096 + 3 * 14336) * 2
+    assert awq.activation_bytes == 2048 * (3 * 4096 + 9 * 2 * 14336) * 2
+    # MoE (mixtral_quant.py): whole experts per rank over every token, so the same at any TP size
+    moe = config(n_experts=8, n_experts_per_token=2, expert_ffn_size=14336)
+    per_tp = {tp: vllm_memory(moe, LLAMA_WEIGHTS, awq_split_k=True, tensor_parallel=tp, **kw).activation_bytes
+              for tp in (1, 2)}
+    assert per_tp[1] == per_tp[2] == 2048 * (3 * 4096 + 10 * 14336) * 2

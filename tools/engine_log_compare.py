@@ -206,6 +206,18 @@ def nvlink(r: Record) -> bool:
     return device.nvlink if device is not None else True
 
 
+# vLLM 0.3.0 (PR #2566) stopped running AWQ's split-k GEMM on large batches
+AWQ_DEQUANTIZE = (0, 3, 0)
+
+
+def before_awq_dequantize(r: Record, engine: str) -> bool:
+    """Whether the record's release predates 0.3.0: its version, or a family that does (before 0.2.6)."""
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    if len(version) >= 2:
+        return version < AWQ_DEQUANTIZE
+    return engine in ("v0-2023", "v0-2023-main")
+
+
 def kv_cache_dtype(r: Record) -> DType | None:
     """The engine's --kv-cache-dtype as a DType; None for "auto" or unset (the model's dtype)."""
     kv = r.setting("kv_cache_dtype")
@@ -225,7 +237,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         tensor_parallel=r.setting("tensor_parallel_size") or r.gpus.get("count") or 1,
         engine=engine, chunked_prefill=chunked_prefill(r, engine),
         gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
-        flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log)
+        flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,
+        awq_split_k=r.setting("quantization") == "awq" and before_awq_dequantize(r, engine))
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
            "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}

@@ -154,6 +154,7 @@ class VllmParams:
     nvlink: bool = True  # the GPUs talk over NVLink (else PCIe only): NCCL's footprint
     flashinfer_sampler: bool = False  # V1's sampler runs FlashInfer's top-k/top-p kernel
     gpu_name: str | None = None  # as the driver names the GPU
+    awq_split_k: bool = False  # an AWQ checkpoint on a release before 0.3.0 (AWQ_SPLIT_K)
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +423,32 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
     mlp = 3 * routed_ffn_width(cfg) // tp
     qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads * (cfg.head_dim_k + cfg.head_dim_v)
     attention = qkv + cfg.n_heads * cfg.head_dim_v // tp
-    return t * (3 * cfg.hidden_size + max(mlp, attention)) * b
+    peak = t * (3 * cfg.hidden_size + max(mlp, attention)) * b
+    return max(peak, awq_split_k_peak(cfg, p)) if p.awq_split_k else peak
+
+
+# AWQ before PR #2566 (vLLM 0.3.0, January 2024): every AWQ matmul ran ``ops.awq_gemm`` with split_k_iters =
+# pack_factor = 8 (quantization/awq.py AWQLinearMethod.apply_weights), and the kernel
+# (csrc/quantization/awq/gemm_kernels.cu) allocates the 8 partial outputs, ``torch::empty({split_k_iters,
+# num_in_feats, out_features})``, then returns their ``sum(0)``: at that matmul 8 + 1 outputs are live.
+# PR #2566 dequantizes the weight and calls torch.matmul for batches of 256 tokens or more, which the
+# profile run always is.
+AWQ_SPLIT_K = 8
+
+
+def awq_split_k_peak(cfg: ArchConfig, p: VllmParams) -> int:
+    """The forward peak of an AWQ checkpoint before 0.3.0: the widest AWQ matmul with its split-k partials,
+    beside the three hidden-sized tensors of ``forward_peak``. Dense models: the merged gate_up projection
+    (2 × ffn per rank). MoE (Mixtral, the only one then): quantized Mixtral ran models/mixtral_quant.py,
+    which gives each rank whole experts (np.array_split of the experts over the ranks, ReplicatedLinear
+    w1 / w2 / w3) and runs each one over every token; w3 runs while w1's activated output (ffn) is live.
+    Attention's qkv projection, split over the ranks, is the other candidate."""
+    t, b, tp = p.max_num_batched_tokens, p.dtype.type_size, p.tensor_parallel
+    parts = AWQ_SPLIT_K + 1
+    # MoE: w1's activated output, then w3's partials and sum; dense: gate_up's partials and sum
+    mlp = (1 + parts) * cfg.expert_ffn_size if cfg.is_moe else parts * 2 * cfg.ffn_size // tp
+    qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads_per_rank(cfg, tp) * (cfg.head_dim_k + cfg.head_dim_v)
+    return t * (3 * cfg.hidden_size + max(mlp, parts * qkv)) * b
 
 
 def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
@@ -572,6 +598,7 @@ def vllm_memory(
     gpu_name: str | None = None,
     nvlink: bool = True,
     flashinfer_sampler: bool = False,
+    awq_split_k: bool = False,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -582,14 +609,16 @@ def vllm_memory(
     ``--enforce-eager``. ``engine`` one of ENGINES; ``chunked_prefill`` None is the engine's
     default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default); ``nvlink`` False
     for GPUs that talk over PCIe only (NCCL's smaller footprint); ``flashinfer_sampler`` for a V1 engine
-    that samples with FlashInfer's kernel (its log says "Using FlashInfer for top-p & top-k sampling").
+    that samples with FlashInfer's kernel (its log says "Using FlashInfer for top-p & top-k sampling");
+    ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``).
     """
     p = resolve_params(cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
                        gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name)
-    p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name)
+    p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
+                awq_split_k=awq_split_k)
     layout, kv, padding = kv_layout(cfg, p)
     model = weights_per_gpu(cfg, weights_bytes, p)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
@@ -619,7 +648,8 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{f' (routers {shared:,} B whole on every rank)' if shared else ''} + RoPE cache "
         f"{cfg.context_length} × {cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × "
         f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B = {m.model_bytes:,} B",
-        f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
+        f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens"
+        f"{' (AWQ split-k partials)' if p.awq_split_k else ''} {forward:,} B, sampler "
         f"{rows} rows × {cfg.vocab_size} × ({b} + {sampler_bytes_per_logit(p)}) B"
         f"{', FlashInfer' if sampler_bytes_per_logit(p) == FLASHINFER_SAMPLER_BYTES_PER_LOGIT else ''}"
         f"{'' if p.engine in V0_FAMILIES else ' + hidden'} = {sampler:,} B) "
