@@ -203,7 +203,7 @@ def nvlink(r: Record) -> bool:
     """Whether the record's GPUs talk over NVLink: the catalogue's say for a GPU it knows (SXM boards), else
     True, the measured NCCL footprint's case (runtimes/common.py NCCL_BYTES)."""
     device = gpu_device(r)
-    return device.nvlink if device is not None else True
+    return device is None or device.nvlink is not False
 
 
 # vLLM 0.3.0 (PR #2566) stopped running AWQ's split-k GEMM on large batches

@@ -30,7 +30,7 @@ Conventions, so that every number means one thing:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
@@ -61,9 +61,11 @@ class Device:
     nvml_names: tuple[str, ...] = ()  # names NVML reports for this device
     note: str = ""
     cuda_bytes: int | None = None  # total as cudaMemGetInfo reports it (what torch and vLLM see)
-    # the GPUs of a multi-GPU server of this model talk over NVLink (SXM boards: HGX / DGX), not PCIe
-    # only; NCCL's buffers and vLLM's custom all-reduce depend on it (runtimes/common.py)
-    nvlink: bool = False
+    # the GPUs of a multi-GPU server of this model talk over NVLink (SXM boards: HGX / DGX), or over PCIe
+    # only (False: every other NVIDIA GPU of the table, set below); None where not stated (a size given on
+    # the command line, other vendors). NCCL's buffers and vLLM's custom all-reduce depend on it
+    # (analyses/sizing/runtimes/common.py)
+    nvlink: bool | None = None
 
     @property
     def usable_bytes(self) -> int:
@@ -320,6 +322,9 @@ DEVICES: tuple[Device, ...] = (
            "cpu", 768 * GiB, _dram(12, 6400), None, None, None,
            "Intel Xeon 6900P specifications (12 channels DDR5-6400 RDIMM)"),
 )
+# An NVIDIA GPU not marked NVLink above is a PCIe card (H100 / H200 NVL boards bridge pairs only)
+DEVICES = tuple(replace(d, nvlink=False) if d.vendor == "NVIDIA" and d.kind == "gpu" and d.nvlink is None
+                else d for d in DEVICES)
 
 # Other spellings people type, each pointing at one key.
 ALIASES: dict[str, str] = {

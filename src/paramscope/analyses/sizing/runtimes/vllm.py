@@ -608,8 +608,9 @@ def vllm_memory(
     GPU given, else 2048 and 256; V0: see ``resolve_params``). ``cuda_graphs`` False is
     ``--enforce-eager``. ``engine`` one of ENGINES; ``chunked_prefill`` None is the engine's
     default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default); ``nvlink`` False
-    for GPUs that talk over PCIe only (NCCL's smaller footprint); ``flashinfer_sampler`` for a V1 engine
-    that samples with FlashInfer's kernel (its log says "Using FlashInfer for top-p & top-k sampling");
+    for GPUs that talk over PCIe only (NCCL's smaller footprint; not stated: NVLink, the measured case);
+    ``flashinfer_sampler`` for a V1 engine that samples with FlashInfer's kernel (its log says "Using
+    FlashInfer for top-p & top-k sampling");
     ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``).
     """
     p = resolve_params(cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
@@ -744,7 +745,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     cuda_graphs=not req.option("enforce_eager"), engine=req.option("engine"),
                     chunked_prefill=TRI_STATE[req.option("enable_chunked_prefill")],
                     gpu_name=req.device.name if req.device and on_gpu else None,
-                    nvlink=req.device.nvlink if req.device and on_gpu else True,
+                    nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
                     flashinfer_sampler=req.option("flashinfer_sampler"))
     n = req.n_devices
     notes: tuple[str, ...] = ()
