@@ -1,0 +1,49 @@
+"""The batch D real configs (tests/fixtures/configs/README.md, "Batch D sources"): the shapes that set
+these families apart, read from the real files, and the counts published for the checkpoints.
+
+test_families_oracle.py compares every fixture with transformers tensor for tensor on the meta device;
+this checks, without torch, what the comparison would not name if both sides were wrong the same way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from paramscope.knowledge.families import expected_tensors
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures/configs"
+
+
+def _load(name: str) -> dict[str, Any]:
+    cfg: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return cfg
+
+
+def _names(cfg: dict[str, Any]) -> set[str]:
+    return {t.name for t in expected_tensors(cfg, fallback=False)}
+
+
+def test_llama_3_2_vision_cross_attention_layers_replace_self_attention() -> None:
+    cfg = _load("meta-llama__Llama-3.2-11B-Vision.json")
+    text = cfg["text_config"]
+    names = _names(cfg)
+    prefix = "language_model.model.layers"
+    for i in range(text["num_hidden_layers"]):
+        cross = i in text["cross_attention_layers"]
+        assert (f"{prefix}.{i}.cross_attn.q_norm.weight" in names) is cross
+        assert (f"{prefix}.{i}.self_attn.q_proj.weight" in names) is not cross
+    # 32 local vision layers and 8 gated global ones; 8 image-token rows on top of the text vocabulary
+    vision = cfg["vision_config"]
+    assert f"vision_model.transformer.layers.{vision['num_hidden_layers'] - 1}.mlp.fc1.weight" in names
+    assert f"vision_model.global_transformer.layers.{vision['num_global_layers'] - 1}.gate_ffn" in names
+    embed = {t.name: t.shape for t in expected_tensors(cfg, fallback=False)}
+    assert embed["language_model.model.embed_tokens.weight"] == (text["vocab_size"] + 8, text["hidden_size"])
+
+
+def test_nemotron_4b_layernorm1p_with_bias_and_an_ungated_relu2_mlp() -> None:
+    cfg = _load("trtllm__Nemotron_4_4B_CONFIG.json")
+    names = _names(cfg)
+    assert {"model.layers.0.input_layernorm.bias", "model.norm.bias", "model.layers.31.mlp.up_proj.weight",
+            "lm_head.weight"} <= names  # tie_word_embeddings: false
+    assert not any(".gate_proj." in n for n in names)
