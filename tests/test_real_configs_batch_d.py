@@ -25,7 +25,7 @@ def _names(cfg: dict[str, Any]) -> set[str]:
 
 
 def test_llama_3_2_vision_cross_attention_layers_replace_self_attention() -> None:
-    cfg = _load("meta-llama__Llama-3.2-11B-Vision.json")
+    cfg = _load("meta-llama__Llama-3.2-11B-Vision-Instruct.json")
     text = cfg["text_config"]
     names = _names(cfg)
     prefix = "language_model.model.layers"
@@ -37,8 +37,19 @@ def test_llama_3_2_vision_cross_attention_layers_replace_self_attention() -> Non
     vision = cfg["vision_config"]
     assert f"vision_model.transformer.layers.{vision['num_hidden_layers'] - 1}.mlp.fc1.weight" in names
     assert f"vision_model.global_transformer.layers.{vision['num_global_layers'] - 1}.gate_ffn" in names
-    embed = {t.name: t.shape for t in expected_tensors(cfg, fallback=False)}
-    assert embed["language_model.model.embed_tokens.weight"] == (text["vocab_size"] + 8, text["hidden_size"])
+    shapes = {t.name: t.shape for t in expected_tensors(cfg, fallback=False)}
+    assert shapes["language_model.model.embed_tokens.weight"] == (text["vocab_size"] + 8, text["hidden_size"])
+    # 560-pixel tiles of 14-pixel patches: 1,600 patches and the class token, per tile and aspect ratio
+    patches = (vision["image_size"] // vision["patch_size"]) ** 2 + 1
+    assert shapes["vision_model.gated_positional_embedding.tile_embedding.weight"] == (
+        len(vision["supported_aspect_ratios"]) + 1, vision["max_num_tiles"] * patches * vision["hidden_size"])
+
+
+def test_counts_equal_the_published_checkpoints() -> None:
+    # meta-llama/Llama-3.2-11B-Vision-Instruct: 10,670,220,835 BF16 parameters in its safetensors
+    # (HfApi.get_safetensors_metadata, as a public benchmark keeps it)
+    cfg = _load("meta-llama__Llama-3.2-11B-Vision-Instruct.json")
+    assert sum(t.params for t in expected_tensors(cfg, fallback=False)) == 10_670_220_835
 
 
 def test_nemotron_4b_layernorm1p_with_bias_and_an_ungated_relu2_mlp() -> None:
@@ -47,3 +58,21 @@ def test_nemotron_4b_layernorm1p_with_bias_and_an_ungated_relu2_mlp() -> None:
     assert {"model.layers.0.input_layernorm.bias", "model.norm.bias", "model.layers.31.mlp.up_proj.weight",
             "lm_head.weight"} <= names  # tie_word_embeddings: false
     assert not any(".gate_proj." in n for n in names)
+
+
+def test_phi_3_5_moe_biases_and_sixteen_experts() -> None:
+    # attention_bias and lm_head_bias change its shapes: the copies trimmed to a tool's fields lack them
+    cfg = _load("microsoft__Phi-3.5-MoE-instruct.json")
+    names = _names(cfg)
+    assert {"lm_head.bias", "model.layers.0.self_attn.q_proj.bias", "model.layers.0.self_attn.o_proj.bias",
+            "model.layers.31.block_sparse_moe.gate.weight"} <= names
+    layer0 = "model.layers.0.block_sparse_moe.experts."
+    experts = {n.removeprefix(layer0).split(".")[0] for n in names if n.startswith(layer0)}
+    assert len(experts) == cfg["num_local_experts"]
+    # the model card's "6.6B active parameters when using 2 experts" (42B in all): every tensor but the
+    # 14 experts a token does not reach in each layer
+    ts = expected_tensors(cfg, fallback=False)
+    total = sum(t.params for t in ts)
+    per_expert = sum(t.params for t in ts if ".layers.0.block_sparse_moe.experts.0." in t.name)
+    idle = (cfg["num_local_experts"] - cfg["num_experts_per_tok"]) * per_expert * cfg["num_hidden_layers"]
+    assert (round(total / 1e9), round((total - idle) / 1e9, 1)) == (42, 6.6)
