@@ -76,3 +76,14 @@ def test_phi_3_5_moe_biases_and_sixteen_experts() -> None:
     per_expert = sum(t.params for t in ts if ".layers.0.block_sparse_moe.experts.0." in t.name)
     idle = (cfg["num_local_experts"] - cfg["num_experts_per_tok"]) * per_expert * cfg["num_hidden_layers"]
     assert (round(total / 1e9), round((total - idle) / 1e9, 1)) == (42, 6.6)
+
+
+def test_command_a_parallel_blocks_without_post_attention_norm() -> None:
+    # Cohere2: one input LayerNorm per layer (attention and MLP in parallel), no biases, tied head
+    cfg = _load("CohereLabs__c4ai-command-a-03-2025.json")
+    names = _names(cfg)
+    assert "model.layers.63.input_layernorm.weight" in names
+    assert not any("post_attention_layernorm" in n or n.endswith(".bias") for n in names)
+    assert "lm_head.weight" not in names  # use_embedding_sharing
+    # the published "111B" of Command A
+    assert round(sum(t.params for t in expected_tensors(cfg, fallback=False)) / 1e9) == 111
