@@ -10,6 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paramscope.errors import FormatError
 from paramscope.knowledge.families import expected_tensors
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures/configs"
@@ -87,3 +92,70 @@ def test_command_a_parallel_blocks_without_post_attention_norm() -> None:
     assert "lm_head.weight" not in names  # use_embedding_sharing
     # the published "111B" of Command A
     assert round(sum(t.params for t in expected_tensors(cfg, fallback=False)) / 1e9) == 111
+
+
+def test_falcon_h1_0_5b_parallel_attention_mamba_and_mlp() -> None:
+    cfg = _load("tiiuae__Falcon-H1-0.5B-Instruct.json")
+    shapes = {t.name: t.shape for t in expected_tensors(cfg, fallback=False)}
+    d_ssm, heads, groups, state = (cfg[k] for k in ("mamba_d_ssm", "mamba_n_heads", "mamba_n_groups",
+                                                    "mamba_d_state"))
+    # in_proj: gate and x (2 x d_ssm), B and C (2 x groups x state), one dt per head
+    assert shapes["model.layers.35.mamba.in_proj.weight"] == (2 * d_ssm + 2 * groups * state + heads, 1024)
+    assert shapes["model.layers.35.self_attn.q_proj.weight"] == (8 * 64, 1024)
+    assert shapes["model.layers.35.feed_forward.gate_proj.weight"] == (2048, 1024)
+    assert "lm_head.weight" in shapes  # untied
+    # as Megatron-Bridge's test keeps it, without mamba_d_ssm: FalconH1Config's default width (1024) is
+    # not 24 heads of 64, which transformers refuses and so does the table
+    with pytest.raises(FormatError, match="mamba_n_heads x mamba_d_head"):
+        expected_tensors({k: v for k, v in cfg.items() if k != "mamba_d_ssm"}, fallback=False)
+
+
+# -- a Mamba-2 width its heads do not tile: transformers refuses it, so the table refuses it too --------
+@st.composite
+def prefixed_mamba2_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Small FalconH1 / Bamba / GraniteMoeHybrid configs whose mamba_n_heads x mamba_d_head may or may
+    not equal the Mamba width (mamba_d_ssm for FalconH1 when given, else mamba_expand x hidden_size)."""
+    kind = draw(st.sampled_from(["falcon_h1", "bamba", "granitemoehybrid"]))
+    hidden = draw(st.sampled_from([16, 24, 32]))
+    heads = draw(st.sampled_from([2, 3, 4]))
+    cfg: dict[str, Any] = {"model_type": kind, "hidden_size": hidden, "num_attention_heads": 2,
+                           "num_key_value_heads": 1, "num_hidden_layers": 2, "vocab_size": 32,
+                           "intermediate_size": 16, "max_position_embeddings": 64, "mamba_n_heads": heads,
+                           "mamba_d_state": 4, "mamba_n_groups": 1,
+                           "mamba_expand": draw(st.sampled_from([1, 2]))}
+    d_head = draw(st.sampled_from(["absent", "auto", 4, 8, 16]))
+    if d_head != "absent":
+        cfg["mamba_d_head"] = d_head
+    if kind == "falcon_h1":
+        d_ssm = draw(st.sampled_from(["absent", None, 24, 32, 48]))
+        if d_ssm != "absent":
+            cfg["mamba_d_ssm"] = d_ssm
+    if kind == "bamba":
+        cfg["attn_layer_indices"] = [1]
+    if kind == "granitemoehybrid":
+        cfg.update(num_local_experts=0, shared_intermediate_size=8, layer_types=["mamba", "attention"])
+    return cfg
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prefixed_mamba2_configs())
+def test_mamba2_head_tiling_is_refused_exactly_where_transformers_refuses_it(cfg: dict[str, Any]) -> None:
+    pytest.importorskip("torch", reason="the oracle needs torch")
+    pytest.importorskip("transformers", reason="the oracle needs transformers")
+    from paramscope.knowledge.families import oracle
+    from paramscope.knowledge.families.compare import compare_config
+
+    try:
+        expected_tensors(cfg, fallback=False)
+        ours_refuses = False
+    except FormatError:
+        ours_refuses = True
+    try:
+        oracle.hf_config(cfg, "small")
+        theirs_refuse = False
+    except oracle.ConfigRefused:
+        theirs_refuse = True
+    assert ours_refuses == theirs_refuse, f"table refuses: {ours_refuses}, transformers: {theirs_refuse}"
+    if not ours_refuses:
+        c = compare_config(cfg, "small")
+        assert c.equal, c.summary()
