@@ -110,6 +110,20 @@ def test_falcon_h1_0_5b_parallel_attention_mamba_and_mlp() -> None:
         expected_tensors({k: v for k, v in cfg.items() if k != "mamba_d_ssm"}, fallback=False)
 
 
+def test_pixtral_12b_vision_encoder_and_decoder_as_announced() -> None:
+    # LLaVA with Pixtral's vision tower: "a new 400M parameter vision encoder" and "a 12B parameter
+    # multimodal decoder based on Mistral Nemo" (Mistral's announcement of Pixtral 12B)
+    ts = expected_tensors(_load("mistral-community__pixtral-12b.json"), fallback=False)
+    vision = sum(t.params for t in ts if t.name.startswith("vision_tower."))
+    decoder = sum(t.params for t in ts if t.name.startswith("language_model."))
+    assert (round(vision / 1e8) / 10, round(decoder / 1e9)) == (0.4, 12)
+    names = {t.name for t in ts}
+    # Pixtral's tower: bias-free patch conv, RMSNorm pre-norm, no class token or position table
+    assert "vision_tower.patch_conv.weight" in names and "vision_tower.ln_pre.weight" in names
+    assert "vision_tower.patch_conv.bias" not in names
+    assert "multi_modal_projector.linear_1.bias" in names  # pixtral-12b's projector has biases
+
+
 # -- a Mamba-2 width its heads do not tile: transformers refuses it, so the table refuses it too --------
 @st.composite
 def prefixed_mamba2_configs(draw: st.DrawFn) -> dict[str, Any]:
