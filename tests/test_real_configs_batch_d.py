@@ -124,6 +124,20 @@ def test_pixtral_12b_vision_encoder_and_decoder_as_announced() -> None:
     assert "multi_modal_projector.linear_1.bias" in names  # pixtral-12b's projector has biases
 
 
+def test_paligemma_3b_448_equals_kerashub_count_on_its_vocabulary() -> None:
+    # KerasHub's pali_gemma_3b_448 preset: "params": 2924220144, built with "vocabulary_size": 257152;
+    # the Hugging Face checkpoints pad the text embedding (tied with the head) to 257,216 rows
+    cfg = _load("vidore__colpali-v1.2-merged.json")
+    ts = expected_tensors(cfg, fallback=False)
+    hidden, vocab = cfg["text_config"]["hidden_size"], cfg["text_config"]["vocab_size"]
+    assert sum(t.params for t in ts) - (vocab - 257_152) * hidden == 2_924_220_144
+    shapes = {t.name: t.shape for t in ts}
+    # 448-pixel images in 14-pixel patches: 1,024 positions; SigLIP without its pooling head
+    assert shapes["vision_tower.vision_model.embeddings.position_embedding.weight"] == (1024, 1152)
+    assert not any(".head." in n for n in shapes)
+    assert shapes["multi_modal_projector.linear.weight"] == (2048, 1152)
+
+
 # -- a Mamba-2 width its heads do not tile: transformers refuses it, so the table refuses it too --------
 @st.composite
 def prefixed_mamba2_configs(draw: st.DrawFn) -> dict[str, Any]:
