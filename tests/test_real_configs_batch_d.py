@@ -138,6 +138,22 @@ def test_paligemma_3b_448_equals_kerashub_count_on_its_vocabulary() -> None:
     assert shapes["multi_modal_projector.linear.weight"] == (2048, 1152)
 
 
+def test_granite_4_0_h_tiny_mamba_layers_and_experts() -> None:
+    cfg = _load("ibm-granite__granite-4.0-h-tiny.json")
+    ts = expected_tensors(cfg, fallback=False)
+    names = {t.name for t in ts}
+    for i, kind in enumerate(cfg["layer_types"]):  # 36 Mamba-2 layers, 4 NoPE attention layers
+        assert (f"model.layers.{i}.mamba.in_proj.weight" in names) is (kind == "mamba")
+        assert (f"model.layers.{i}.self_attn.q_proj.weight" in names) is (kind == "attention")
+        assert f"model.layers.{i}.shared_mlp.input_linear.weight" in names
+    # IBM's "7B total, 1B active": every tensor but the 58 of 64 experts a token does not reach
+    stacked = (".layers.0.block_sparse_moe.input_linear.", ".layers.0.block_sparse_moe.output_linear.")
+    per_expert = sum(t.params for t in ts if any(s in t.name for s in stacked)) // cfg["num_local_experts"]
+    idle = (cfg["num_local_experts"] - cfg["num_experts_per_tok"]) * per_expert * cfg["num_hidden_layers"]
+    total = sum(t.params for t in ts)
+    assert (round(total / 1e9), round((total - idle) / 1e9)) == (7, 1)
+
+
 # -- a Mamba-2 width its heads do not tile: transformers refuses it, so the table refuses it too --------
 @st.composite
 def prefixed_mamba2_configs(draw: st.DrawFn) -> dict[str, Any]:
