@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from paramscope import records
 from paramscope.records import record
 
 _made = 0
@@ -57,8 +58,8 @@ def _make(fields, post_init, decorator):
     global _made
     _made += 1
     name = f"Generated{_made}"
-    ns: dict[str, Any] = {"dataclasses": dataclasses, "record": record, "field": dataclasses.field,
-                          "__name__": __name__}
+    field = records.field if decorator == "record" else dataclasses.field
+    ns: dict[str, Any] = {"dataclasses": dataclasses, "record": record, "field": field, "__name__": __name__}
     source = _source(fields, post_init, decorator, name)
     try:
         exec(source, ns)
@@ -85,7 +86,7 @@ def test_every_behaviour_equals_the_stdlib_decorator(spec, data):
         assert isinstance(ours, tuple) and isinstance(theirs, tuple), (ours, theirs)
         assert ours[0] is theirs[0]
         return
-    assert [(f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(ours)] == [
+    assert [(f.name, f.init, f.repr, f.compare, f.hash) for f in records.fields(ours)] == [
         (f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(theirs)]
     assert ours.__match_args__ == theirs.__match_args__
     assert ours.__slots__ == theirs.__slots__
@@ -104,26 +105,30 @@ def test_every_behaviour_equals_the_stdlib_decorator(spec, data):
 
     def same(op):
         """The operation gives the same result on both, or the same exception (an unset init=False
-        field, an unhashable list default)."""
-        ox, oy = _outcome(lambda: op(x, ours)), _outcome(lambda: op(y, theirs))
+        field, an unhashable list default); `lib` is the module of fields/replace/asdict for each."""
+        ox = _outcome(lambda: op(x, ours, records))
+        oy = _outcome(lambda: op(y, theirs, dataclasses))
         assert ox == oy, (ox, oy)
 
-    same(lambda o, c: repr(o).replace(c.__qualname__, "C"))
-    same(lambda o, c: dataclasses.asdict(o))
-    same(lambda o, c: hash(o))
-    same(lambda o, c: o == c(*args, **kwargs))
-    same(lambda o, c: o.__eq__(object()))
-    same(lambda o, c: repr(copy.copy(o)).replace(c.__qualname__, "C"))
-    same(lambda o, c: copy.deepcopy(o) == o)
-    same(lambda o, c: pickle.loads(pickle.dumps(o)) == o)
-    if init_names:
-        same(lambda o, c: dataclasses.asdict(dataclasses.replace(o, **{init_names[0]: 99})))
+    same(lambda o, c, lib: repr(o).replace(c.__qualname__, "C"))
+    same(lambda o, c, lib: lib.asdict(o))
+    same(lambda o, c, lib: hash(o))
+    same(lambda o, c, lib: o == c(*args, **kwargs))
+    same(lambda o, c, lib: o.__eq__(object()))
+    same(lambda o, c, lib: repr(copy.copy(o)).replace(c.__qualname__, "C"))
+    same(lambda o, c, lib: copy.deepcopy(o) == o)
+    same(lambda o, c, lib: pickle.loads(pickle.dumps(o)) == o)
+    same(lambda o, c, lib: [f.name for f in lib.fields(o)])
+    for name in [f"f{i}" for i in range(len(fields))]:  # init=False fields refused, as the stdlib does
+        same(lambda o, c, lib, name=name: lib.asdict(lib.replace(o, **{name: 99})))
+    same(lambda o, c, lib: lib.asdict(lib.replace(o)))
     assert x != y  # different classes never compare equal, as in the stdlib
     for target in [x, y]:
         for attr in ["f0", "other"]:
             # the stdlib's frozen slotted class fails on a name that is no field with a TypeError of its
             # own `super()` (CPython gh-90562, fixed in 3.12); ours says FrozenInstanceError throughout
-            refused = dataclasses.FrozenInstanceError if target is x or attr == "f0" and fields else Exception
+            frozen = records.FrozenInstanceError if target is x else dataclasses.FrozenInstanceError
+            refused = frozen if target is x or (attr == "f0" and fields) else Exception
             with pytest.raises(refused):
                 setattr(target, attr, 1)
             with pytest.raises(refused):
@@ -135,7 +140,7 @@ def test_a_compared_field_differs_and_equality_follows():
     @record
     class P:
         a: int
-        b: list[int] = dataclasses.field(default_factory=list, compare=False)
+        b: list[int] = records.field(default_factory=list, compare=False)
 
     assert P(1, [1]) == P(1, [2]) and P(1) != P(2)
     assert P(1).b is not P(1).b  # a fresh default per instance
@@ -170,5 +175,36 @@ def test_records_nest_and_inherit():
     class Child(Base):
         c: int = 3
 
-    assert Child(1) == Child(1, 2, 3) and repr(Child(1)) == "test_records_nest_and_inherit.<locals>.Child(a=1, b=2, c=3)"
-    assert [f.name for f in dataclasses.fields(Child)] == ["a", "b", "c"]
+    assert Child(1) == Child(1, 2, 3)
+    assert repr(Child(1)) == "test_records_nest_and_inherit.<locals>.Child(a=1, b=2, c=3)"
+    assert [f.name for f in records.fields(Child)] == ["a", "b", "c"]
+    assert Child.__slots__ == ("c",) and Base.__slots__ == ("a", "b")
+
+
+def test_class_variables_and_mutable_defaults_as_the_stdlib():
+    from typing import ClassVar
+
+    @record
+    class K:
+        limit: ClassVar[int] = 3
+        a: int = 1
+
+    assert [f.name for f in records.fields(K)] == ["a"] and K.limit == 3 and K() == K(1)
+    for decorate, field in [(record, records.field), (dataclasses.dataclass(frozen=True, slots=True),
+                                                      dataclasses.field)]:
+        with pytest.raises(ValueError, match="mutable default"):
+            decorate(type("M", (), {"__annotations__": {"a": "list[int]"}, "a": []}))
+        with pytest.raises(ValueError, match="cannot specify both"):
+            field(default=1, default_factory=list)
+    with pytest.raises(TypeError, match="InitVar"):
+        record(type("I", (), {"__annotations__": {"a": "InitVar[int]"}}))
+
+
+def test_no_dataclasses_module_is_imported():
+    """The point of records: `inspect` and its imports stay out of a command's start-up."""
+    import subprocess
+
+    code = ("import sys, paramscope.model, paramscope.app.size; "
+            "print(sorted(m for m in ('dataclasses', 'inspect', 'ast', 'dis') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

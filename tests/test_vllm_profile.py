@@ -7,8 +7,6 @@ calling the code under test. No GPU and no vLLM are needed.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,6 +27,7 @@ from paramscope.analyses.sizing.runtimes.vllm import (
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
+from paramscope.records import replace
 
 GIB = 1 << 30
 

@@ -10,13 +10,12 @@ a matrix asks dozens of cells at once.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, open_source
 from paramscope.app.memory_options import MemorySettings
 from paramscope.errors import ParamscopeError, UsageError
-from paramscope.records import record
+from paramscope.records import record, replace
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.request import MemoryRequest

@@ -8,11 +8,10 @@ are checked against the chosen runtime, so an option of another runtime is a one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field, fields
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source
-from paramscope.records import record
+from paramscope.records import field, fields, record
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.request import MemoryRequest

@@ -6,10 +6,9 @@ a summary of the whole table (docs/zoo.md)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from paramscope.records import record
+from paramscope.records import asdict, record
 
 if TYPE_CHECKING:
     from paramscope.zoo.run import Progress, RunStats

@@ -27,14 +27,13 @@ import re
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import field
 from pathlib import Path
 from typing import TypeVar
 
 from paramscope.errors import ParamscopeError
 from paramscope.formats import registry
 from paramscope.formats.gguf import SPLIT_NAME
-from paramscope.records import record
+from paramscope.records import field, record
 
 HF, OLLAMA, LMSTUDIO, FOLDER = "hf-cache", "ollama", "lm-studio", "folder"
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"

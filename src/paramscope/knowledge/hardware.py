@@ -30,11 +30,10 @@ Conventions, so that every number means one thing:
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
-from paramscope.records import record
+from paramscope.records import record, replace
 
 Kind = Literal["gpu", "unified", "cpu"]
 KINDS: tuple[Kind, ...] = ("gpu", "unified", "cpu")

@@ -16,14 +16,13 @@ its config, from a tensor name only that method writes (``SIGNATURES``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 from paramscope.errors import UnsupportedError
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import record, replace
 
 FROM_CONFIG = 0  # ``bits`` value: the weight width quantization_config states (GPTQ/AWQ ``bits``)
 ANY = frozenset[str]()  # ``methods`` value: every checkpoint, quantized or not

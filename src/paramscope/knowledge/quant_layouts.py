@@ -20,14 +20,13 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import field, replace
 from typing import Any
 
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
 from paramscope.model.quantization import Quantization
-from paramscope.records import record
+from paramscope.records import field, record, replace
 
 # bitsandbytes: Params4bit(blocksize=64) and the nested quantization of absmax in blocks of 256
 # (bitsandbytes/functional.py quantize_4bit, compress_statistics=True → quantize_blockwise(blocksize=256)).

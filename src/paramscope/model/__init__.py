@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any
 
 from paramscope.model.dtypes import DType
 from paramscope.model.quantization import Quantization
-from paramscope.records import record
+from paramscope.records import field, record
 
 __all__ = ["ArchConfig", "DType", "Model", "Quantization", "Tensor"]
 

@@ -11,10 +11,9 @@ it, never the raw config.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any
 
-from paramscope.records import record
+from paramscope.records import field, record
 
 
 @record

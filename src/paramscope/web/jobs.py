@@ -36,13 +36,12 @@ import os
 import signal
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from paramscope.records import record
+from paramscope.records import record, replace
 from paramscope.web.security import Refused
 
 # Imported once by the fork server, so that a new worker (at start, or replacing one stopped past its

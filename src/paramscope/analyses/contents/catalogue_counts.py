@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
 from typing import Any, Protocol
 
 from paramscope.analyses.contents.inventory import inventory
 from paramscope.model import Model
-from paramscope.records import record
+from paramscope.records import asdict, record
 
 
 class PublishedEntry(Protocol):

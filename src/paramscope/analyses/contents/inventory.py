@@ -11,13 +11,12 @@ Conventions (docs/formulas.md states each with its source):
 
 from __future__ import annotations
 
-from dataclasses import field
 from functools import lru_cache
 
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
 from paramscope.model.memo import ModelMemo
-from paramscope.records import record
+from paramscope.records import field, record
 from paramscope.units import size_label
 
 # Display order of the component tree; anything else sorts after, alphabetically.

@@ -20,10 +20,9 @@ pass pairs those by content hash (values.match_renamed).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import field
 
 from paramscope.model import Model, Tensor
-from paramscope.records import record
+from paramscope.records import field, record
 
 GGUF = "gguf"
 # GGUF architectures whose converter permutes Q and K rows (convert_hf_to_gguf.py: LlamaModel for

@@ -9,10 +9,8 @@ words; the hyperparameters compare those).
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import field
 from typing import Any
 
 import numpy as np
@@ -20,7 +18,7 @@ import numpy as np
 from paramscope.analyses.diff.names import Pairing
 from paramscope.analyses.diff.vocab import TokenizerDiff, Vocabulary, tokenizer_diff
 from paramscope.model import ArchConfig, Model, Tensor
-from paramscope.records import record
+from paramscope.records import field, fields, record
 
 SHOWN_CHARS = 80  # a metadata value longer than this is cut for the report
 INLINE_ITEMS = 8  # arrays longer than this are shown as their length
@@ -146,7 +144,7 @@ def hyperparameter_changes(a: ArchConfig | None, b: ArchConfig | None, *, same_f
     if a is None or b is None:
         return () if a is b else (Change("config", _present(a), _present(b)),)
     out = []
-    for f in dataclasses.fields(ArchConfig):
+    for f in fields(ArchConfig):
         if f.name == "extra" or (f.name in SAME_FORMAT_ONLY and not same_format):
             continue
         va, vb = getattr(a, f.name), getattr(b, f.name)

@@ -26,7 +26,6 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import field
 
 import numpy as np
 
@@ -36,7 +35,7 @@ from paramscope.analyses.diff.spectrum import RowSample, Spectrum, spectrum
 from paramscope.analyses.values.stats_engine import ByteSource
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import field, record
 
 CHUNK_ELEMENTS = 1 << 21  # values per side per step: 8 MB decoded, 4 MB of bf16
 Progress = Callable[[int, str], None]  # (bytes just read, tensor name)

@@ -23,14 +23,12 @@ RAM's bandwidth is unknown (this machine's RAM) it is taken as dual-channel DDR5
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
 from paramscope.analyses.sizing.speed import speed_for
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import BY_KEY, Device
 from paramscope.model import Model
-from paramscope.records import record
+from paramscope.records import record, replace
 from paramscope.units import bytes_label
 
 QUANT_LADDER = ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "iq2_xxs")

@@ -11,7 +11,6 @@ and a full set of runtime buffers of its own. That is what ``per_device`` shows 
 
 from __future__ import annotations
 
-from dataclasses import field, replace
 from typing import TYPE_CHECKING
 
 from paramscope.analyses.sizing.kv_cache import encoder_cells
@@ -20,7 +19,7 @@ from paramscope.analyses.sizing.runtimes import find
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
-from paramscope.records import record
+from paramscope.records import field, record, replace
 
 if TYPE_CHECKING:  # annotations only: `size` without --gpu never loads the GPU table
     from paramscope.knowledge.hardware import Device

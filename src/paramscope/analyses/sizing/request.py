@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import UnsupportedError
 from paramscope.model.dtypes import DType, parse_dtype
-from paramscope.records import record
+from paramscope.records import field, record
 
 if TYPE_CHECKING:
     from paramscope.knowledge.hardware import Device

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import field
 
 from paramscope.analyses.contents.inventory import Tally
 from paramscope.errors import UnsupportedError, and_more
@@ -31,7 +30,7 @@ from paramscope.knowledge import quant_schemes as qs
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import field, record
 
 
 @record

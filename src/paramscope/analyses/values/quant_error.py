@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import field
 
 import numpy as np
 
@@ -37,7 +36,7 @@ from paramscope.errors import UnsupportedError, and_more
 from paramscope.knowledge import quant_schemes
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import field, record
 
 RUN_ROWS = 128
 BATCH_ELEMENTS = 4 * 2**20  # rows are decoded and quantized this many values at a time

@@ -20,7 +20,6 @@ import fnmatch
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import field
 from functools import cache
 
 import numpy as np
@@ -30,7 +29,7 @@ from paramscope.analyses.values import stats_engine as E
 from paramscope.analyses.values import stats_kernels as K
 from paramscope.errors import UnsupportedError
 from paramscope.model import Model
-from paramscope.records import record
+from paramscope.records import field, record
 
 PERCENTILES = (1.0, 50.0, 99.0, 99.9)
 HISTOGRAM_BINS = 64

@@ -13,7 +13,6 @@ DeepSeek-V3 gives its published 671,026,419,200; quantized checkpoints are descr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import FormatError, UnsupportedError
@@ -36,7 +35,7 @@ from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model import ArchConfig, Tensor
-from paramscope.records import record
+from paramscope.records import fields, record, replace
 
 if TYPE_CHECKING:
     from paramscope.knowledge.families.multimodal import Composite

@@ -7,14 +7,13 @@ family's HF code, kept here as small tables keyed by the row's ``moe`` and ``sli
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig, config_dtype
 from paramscope.knowledge.families.table import Family
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import field, record
 
 if TYPE_CHECKING:
     from paramscope.knowledge.families.ssm import Mixer

@@ -8,7 +8,6 @@ The published Gemma 3 checkpoints (google/gemma-3-4b/12b/27b) keep the pre-4.52 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import field
 from typing import Any
 
 from paramscope.errors import FormatError
@@ -21,7 +20,7 @@ from paramscope.knowledge.families.gemma3n import (
 )
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
-from paramscope.records import record
+from paramscope.records import field, record
 
 # SiglipVisionConfig defaults (models/siglip/configuration_siglip.py)
 SIGLIP_DEFAULTS = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,

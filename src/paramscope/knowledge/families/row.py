@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any
 
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import field, record
 
 
 @record

@@ -26,7 +26,6 @@ the library's true).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
 from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
@@ -44,7 +43,7 @@ from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 from paramscope.model.memo import ModelMemo
-from paramscope.records import record
+from paramscope.records import record, replace
 
 KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-kv-cache-iswa.cpp: SWA too
 # Builds of mid-2025 and earlier ("legacy"): llama_kv_cache_unified::get_padding = flash attention ? 256 :

@@ -23,8 +23,6 @@ rule; estimated: the CUDA context and NCCL (runtimes/common.py), as for vLLM.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from paramscope.analyses.sizing.kv_cache import KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES
@@ -32,7 +30,7 @@ from paramscope.analyses.sizing.runtimes.vllm import rank_config, rope_cache_byt
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import record, replace
 
 GiB = 1 << 30
 

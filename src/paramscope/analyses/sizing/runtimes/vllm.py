@@ -22,7 +22,6 @@ docs/runtimes.md gives every formula with its source and the worked numbers.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
@@ -35,7 +34,7 @@ from paramscope.analyses.sizing.runtimes.common import (
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import record, replace
 
 MiB, GiB = 1 << 20, 1 << 30
 F32, I64 = 4, 8
