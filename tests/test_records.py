@@ -77,9 +77,18 @@ def _outcome(call):
         return "raised", type(e)
 
 
-@given(_spec(), st.data())
-def test_every_behaviour_equals_the_stdlib_decorator(spec, data):
-    fields, post_init = spec
+@given(_spec(), st.data(), st.sampled_from(["interpreted", "compiled"]))
+def test_every_behaviour_equals_the_stdlib_decorator(spec, data, init):
+    """Both ways a record's `__init__` runs: reading the fields (a class's first instances), and compiled."""
+    saved = records.COMPILE_AFTER
+    records.COMPILE_AFTER = 10**9 if init == "interpreted" else 0
+    try:
+        _compare(*spec, data, init)
+    finally:
+        records.COMPILE_AFTER = saved
+
+
+def _compare(fields, post_init, data, init):
     ours = _make(fields, post_init, "record")
     theirs = _make(fields, post_init, "dataclasses.dataclass(frozen=True, slots=True)")
     if isinstance(theirs, tuple) or isinstance(ours, tuple):  # a definition the stdlib refuses
@@ -133,7 +142,8 @@ def test_every_behaviour_equals_the_stdlib_decorator(spec, data):
                 setattr(target, attr, 1)
             with pytest.raises(refused):
                 delattr(target, attr)
-    assert str(inspect.signature(ours)) == str(inspect.signature(theirs))
+    if init == "compiled":
+        assert str(inspect.signature(ours)) == str(inspect.signature(theirs))
 
 
 def test_a_compared_field_differs_and_equality_follows():
@@ -208,3 +218,18 @@ def test_no_dataclasses_module_is_imported():
             "print(sorted(m for m in ('dataclasses', 'inspect', 'ast', 'dis') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_init_is_compiled_after_the_first_instances(monkeypatch):
+    monkeypatch.setattr(records, "COMPILE_AFTER", 2)
+
+    @record
+    class T:
+        a: int
+        b: tuple[int, ...] = records.field(default_factory=tuple)
+
+    lazy = T.__init__
+    made = [T(1), T(1, ()), T(a=1)]  # two read the fields, the third compiles
+    assert T.__init__ is not lazy and T.__init__.__qualname__.endswith("T.__init__")
+    assert made[0] == made[1] == made[2] == T(1)
+    assert str(inspect.signature(T)) == "(a: 'int', b: 'tuple[int, ...]' = <factory>) -> None"
