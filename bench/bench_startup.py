@@ -52,15 +52,19 @@ def once(args: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-# Run in a child interpreter: the command itself, with dataclass creation counted; the counts go to stderr.
-# Modules are counted beyond the interpreter's own and those this prelude needs (dataclasses, json).
+# Run in a child interpreter: the command itself, with record classes counted (paramscope.records: each
+# costs a class creation, and an __init__ compiled on its first instance), and whether the standard
+# library's dataclasses (with inspect, ast, dis) was imported at all; the counts go to stderr. Modules are
+# counted beyond the interpreter's own and those this prelude needs (json, paramscope.records).
 CENSUS = """
-import atexit, dataclasses, json, sys
+import atexit, json, sys
+import paramscope.records as records
 made = []
-process = dataclasses._process_class
-dataclasses._process_class = lambda cls, *a, **k: made.append(cls) or process(cls, *a, **k)
+record = records.record
+records.record = lambda cls: made.append(cls) or record(cls)
 atexit.register(lambda: sys.stderr.write(json.dumps({"modules": len(sys.modules) - base,
-    "ours": sum(m.startswith("paramscope") for m in sys.modules), "dataclasses": len(made)}) + "\\n"))
+    "ours": sum(m.startswith("paramscope") for m in sys.modules), "records": len(made),
+    "dataclasses": "dataclasses" in sys.modules}) + "\\n"))
 base = len(sys.modules)
 sys.argv = sys.argv[1:]
 from paramscope.cli.app import main
@@ -69,7 +73,7 @@ main()
 
 
 def census(args: list[str]) -> dict[str, int]:
-    """Modules imported (ours among them) and dataclasses created by one run of ``args``."""
+    """Modules imported (ours among them) and records created by one run of ``args``."""
     run = subprocess.run([sys.executable, "-c", CENSUS, *args], env=ENV, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True, check=True)
     return json.loads(run.stderr.strip().splitlines()[-1])
@@ -117,7 +121,8 @@ def main() -> int:
         if name != "python -c pass":
             ok &= ratio <= FLOOR_RATIO
             c = census(commands[name])
-            line += f"  {c['modules']:3d} modules [{c['ours']:2d}], {c['dataclasses']:2d} dataclasses"
+            line += (f"  {c['modules']:3d} modules [{c['ours']:2d}], {c['records']:2d} records"
+                     + (", dataclasses imported" if c["dataclasses"] else ""))
         if opts.instructions and (n := instructions(commands[name])) is not None:
             line += f", {n / 1e6:.0f} M instructions"
         rows.append((name, line))

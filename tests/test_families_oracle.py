@@ -5,13 +5,14 @@ the recurrent state the KV-cache analysis holds for state-space layers."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from paramscope import records
 
 pytest.importorskip("torch", reason="the oracle tests need torch (make .venv/.torch)")
 pytest.importorskip("transformers", reason="the oracle tests need transformers (the oracle extra)")
@@ -163,7 +164,8 @@ def test_real_configs_cover_the_families_people_run() -> None:
             "hunyuan_v1_dense", "ernie4_5", "dbrx", "RefinedWeb", "glm", "falcon", "olmo", "granitemoe",
             "ernie4_5_moe", "whisper", "mamba", "mamba2", "falcon_mamba", "jamba", "roberta", "xlm-roberta",
             "bart", "modernbert", "llava_next", "qwen2_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_next",
-            "llama4", "granitemoehybrid"} <= types
+            "llama4", "granitemoehybrid", "mllama", "nemotron", "phimoe", "cohere2", "falcon_h1",
+            "paligemma"} <= types
     readme = (FIXTURES / "README.md").read_text()
     assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
 
@@ -183,7 +185,7 @@ def test_untied_t5_family_heads_are_counted_as_the_checkpoints_store_them() -> N
 def _part(cfg: dict[str, Any], prefix: str, ref_cfg: dict[str, Any], preferred: tuple[str, ...],
           into: str = "") -> Any:
     """Our tensors under ``prefix`` (renamed to ``into``) against transformers' model of a section."""
-    ours = [dataclasses.replace(t, name=into + t.name.removeprefix(prefix))
+    ours = [records.replace(t, name=into + t.name.removeprefix(prefix))
             for t in expected_tensors(cfg, fallback=False) if t.name.startswith(prefix)]
     return compare(ours, oracle.reference(ref_cfg, preferred=preferred))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from paramscope.analyses.sizing.fit import allowed_tp, best_quant, fit, max_context
@@ -11,6 +9,7 @@ from paramscope.analyses.sizing.memory import MemoryRequest, estimate
 from paramscope.formats import open_model
 from paramscope.knowledge.hardware import find_device
 from paramscope.model import ArchConfig
+from paramscope.records import replace
 
 
 @pytest.fixture(scope="module")

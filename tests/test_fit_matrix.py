@@ -4,8 +4,6 @@ that `size --gpu NAMExN` says fits, and /api/fit_matrix answers the function's t
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +11,7 @@ from hypothesis import strategies as st
 from builders.cli import cli_json
 from paramscope.app.common import open_source
 from paramscope.app.fit_matrix import MAX_BATCH, fit_matrix
+from paramscope.records import replace
 
 MODELS = ("llama-3.1-8b", "qwen3-30b-a3b", "gemma-3-27b")
 GPUS = ("rtx-4090", "rtx-3060-12g", "a100-80g", "h100-sxm")

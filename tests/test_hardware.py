@@ -361,3 +361,16 @@ def test_nvml_that_fails_midway_is_not_an_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     info = system.detect(gpus=True)
     assert info.gpus == () and "GPU is lost" in info.gpu_note and fake.shutdowns == 1
+
+
+def test_nvidia_gpus_say_whether_they_talk_over_nvlink():
+    # SXM boards are NVLink-connected; every other NVIDIA GPU of the table is a PCIe card; a size given on
+    # the command line states nothing (vLLM's profile then takes the measured NVLink case)
+    from paramscope.knowledge.hardware import DEVICES, custom_device, find_device
+    nvidia = [d for d in DEVICES if d.vendor == "NVIDIA" and d.kind == "gpu"]
+    assert all(d.nvlink is not None for d in nvidia)
+    assert {d.key for d in nvidia if d.nvlink} == {"h100-sxm", "h200", "b200", "a100-80g", "a100-40g",
+                                                     "v100-32g", "v100-16g"}
+    assert find_device("a10").nvlink is False and find_device("rtx-4090").nvlink is False
+    device = custom_device("80GiB")
+    assert device is not None and device.nvlink is None

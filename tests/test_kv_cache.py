@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +18,7 @@ from paramscope.analyses.sizing.kv_cache import (
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
+from paramscope.records import replace
 
 MIB = 1024 * 1024
 

@@ -134,7 +134,8 @@ def test_place(name, component, role, layer):
 
 
 # The table's patterns, their words ("q_proj", "attn.c_proj") and names built from them
-PATTERNS = [p for _, patterns in roles.COMPONENTS for p in patterns] + [p for p, _ in roles._PARENT_HINTS]
+PATTERNS = ([p for _, patterns in roles.COMPONENTS for p in patterns] + [p for p, _ in roles._PARENT_HINTS]
+            + [p for kind in [*roles.TOWERS, "norm"] for p in roles._PATTERNS[kind]])
 WORDS = sorted({w.replace("\\.", ".") for p in PATTERNS for w in re.findall(r"(?:[A-Za-z0-9_]|\\\.)+", p)}
                | {"x", "0", "17"})
 NAMES = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from([".", "_", "", "\n", "..", "s", "-"])),
@@ -159,3 +160,27 @@ def test_word_patterns_match_as_re_does():
 def test_word_patterns_match_as_re_does_on_longer_names(name):
     _same_as_re(name)
     _same_as_re("." + name)
+
+
+def _regex() -> st.SearchStrategy[str]:
+    """Small patterns of the syntax `_test` answers with str methods ("^word", "(^|\\.)(a|b)$"), and of
+    syntax it leaves to re."""
+    atom = st.sampled_from(["a", "b", "_", "\\.", "\\d", "x"])
+    leaf = st.builds(lambda a, q: a + q, atom, st.sampled_from(["", "", "?", "*", "+"]))
+    body = st.recursive(
+        st.lists(leaf, min_size=0, max_size=3).map("".join),
+        lambda inner: st.builds(lambda alts, q, pre, post: pre + "(" + "|".join(alts) + ")" + q + post,
+                                st.lists(inner, min_size=1, max_size=3), st.sampled_from(["", "?"]),
+                                st.sampled_from(["", "a", "\\."]), st.sampled_from(["", "b", "\\."])),
+        max_leaves=6)
+    top = st.builds(lambda a, b, alt: a + ("|" + b if alt else ""), body, body, st.booleans())
+    return st.builds(lambda start, b, end: start + b + end, st.sampled_from(["", "^", "(^|\\.)"]), top,
+                     st.sampled_from(["", "$"]))
+
+
+TEXTS = st.lists(st.sampled_from(["a", "b", "_", ".", "\n", "x", "7", "ab"]), max_size=8).map("".join)
+
+
+@given(_regex(), TEXTS)
+def test_any_pattern_matches_as_re_does(pattern, text):
+    assert roles._test.__wrapped__(pattern)(text) == (re.search(pattern, text) is not None), (pattern, text)

@@ -6,8 +6,6 @@ tokens = rest // cell. The logged case is tests/fixtures/engine_logs/sglang/ (te
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +16,7 @@ from paramscope.analyses.sizing.runtimes.sglang import default_mem_fraction, sgl
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
+from paramscope.records import replace
 
 LLAMA = ArchConfig(family="llama", architecture="LlamaForCausalLM", n_layers=32, hidden_size=4096, n_heads=32,
                    n_kv_heads=8, head_dim_k=128, head_dim_v=128, ffn_size=14336, vocab_size=128256,

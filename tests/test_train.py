@@ -10,7 +10,6 @@ through PEFT 0.21 under bf16 autocast); docs/train.md shows the script's output.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from functools import cache
 
 import pytest
@@ -23,6 +22,7 @@ from paramscope.analyses.training.memory import nf4_bytes
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
+from paramscope.records import replace
 
 LLAMA_8B_PARAMS = 8_030_261_248
 S = 128  # tokens of the measured forward passes

@@ -7,8 +7,6 @@ calling the code under test. No GPU and no vLLM are needed.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +15,7 @@ from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import (
     CUDA_GRAPH_BYTES,
     NCCL_BYTES,
+    NCCL_PCIE_BYTES,
     NON_TORCH_BYTES,
     V0_NON_TORCH_BYTES,
     default_max_model_len,
@@ -28,6 +27,7 @@ from paramscope.analyses.sizing.runtimes.vllm import (
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
+from paramscope.records import replace
 
 GIB = 1 << 30
 
@@ -201,13 +201,13 @@ def test_activation_sampler_dominates_with_1024_seqs():
     assert early.activation_bytes == 5_057_806_336
 
 
-def test_v1_08_counts_nccl_inside_the_budget():
-    # V1 of 0.8–0.10 took its memory snapshot before NCCL (PR #25359 moved it after): at TP 2 the NCCL
+def test_v1_09_counts_nccl_inside_the_budget():
+    # V1 of 0.9.2–0.10 took its memory snapshot before NCCL (PR #25359 moved it after): at TP 2 the NCCL
     # buffers leave the outside share and join the non-torch memory the budget pays for
     gpu = 80 * 2**30
     early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-early", tensor_parallel=2,
                         gpu_memory_bytes=gpu)
-    old = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-0.8", tensor_parallel=2,
+    old = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-0.9", tensor_parallel=2,
                       gpu_memory_bytes=gpu)
     assert old.non_torch_bytes - early.non_torch_bytes == NCCL_BYTES
     assert early.cuda_context_bytes - old.cuda_context_bytes == NCCL_BYTES
@@ -215,8 +215,48 @@ def test_v1_08_counts_nccl_inside_the_budget():
     assert early.pool.available_bytes - old.pool.available_bytes == NCCL_BYTES
     # one GPU: no NCCL, the two families agree
     one = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine=e, gpu_memory_bytes=gpu)
-           for e in ("v1-early", "v1-0.8")]
+           for e in ("v1-early", "v1-0.9")]
     assert one[0].pool == one[1].pool
+
+
+def test_v1_08_counts_the_cuda_context_inside_the_budget():
+    # V1 before 0.9.2 (PR #19312) counted the whole device's non-torch memory: the CUDA context too
+    gpu = 80 * 2**30
+    for tp in (1, 2):
+        kw = dict(context=8192, tensor_parallel=tp, gpu_memory_bytes=gpu)
+        newer = vllm_memory(LLAMA, LLAMA_WEIGHTS, engine="v1-0.9", **kw)
+        old = vllm_memory(LLAMA, LLAMA_WEIGHTS, engine="v1-0.8", **kw)
+        assert old.non_torch_bytes - newer.non_torch_bytes == CUDA_CONTEXT_BYTES
+        assert newer.cuda_context_bytes - old.cuda_context_bytes == CUDA_CONTEXT_BYTES
+        assert old.overhead_bytes == newer.overhead_bytes
+        assert newer.pool is not None and old.pool is not None
+        assert newer.pool.available_bytes - old.pool.available_bytes == CUDA_CONTEXT_BYTES
+
+
+def test_pcie_only_gpus_take_the_smaller_nccl_estimate():
+    # NCCL over PCIe only (no NVLink channels, LL128 or NVLS; no custom all-reduce beyond two GPUs)
+    gpu = 24 * 2**30
+    kw = dict(context=8192, engine="v1-0.8", tensor_parallel=2, gpu_memory_bytes=gpu)
+    nvlink = vllm_memory(LLAMA, LLAMA_WEIGHTS, nvlink=True, **kw)
+    pcie = vllm_memory(LLAMA, LLAMA_WEIGHTS, nvlink=False, **kw)
+    assert nvlink.non_torch_bytes - pcie.non_torch_bytes == NCCL_BYTES - NCCL_PCIE_BYTES
+    assert nvlink.pool is not None and pcie.pool is not None
+    assert pcie.pool.available_bytes - nvlink.pool.available_bytes == NCCL_BYTES - NCCL_PCIE_BYTES
+    # one GPU: no NCCL at all, the interconnect does not matter
+    one = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=gpu, nvlink=n)
+           for n in (True, False)]
+    assert one[0].pool == one[1].pool
+
+
+def test_flashinfer_sampler_holds_8_bytes_per_logit():
+    # V1 with FlashInfer's top-k/top-p kernel: the fp32 logits and the softmax probabilities only
+    # sampler: 8192 × 4096 × 2 + 1024 × 128256 × (2 + 4 + 4) = 67,108,864 + 1,313,341,440
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-0.8", flashinfer_sampler=True)
+    assert m.activation_bytes == 1_380_450_304
+    # V0 never samples with it: the flag changes nothing there
+    v0 = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v0", flashinfer_sampler=f)
+          for f in (True, False)]
+    assert v0[0].activation_bytes == v0[1].activation_bytes
 
 
 def test_activation_forward_dominates_with_256_seqs():
@@ -520,3 +560,26 @@ def test_v1_016_samples_without_the_full_sort():
     assert new.activation_bytes < old.activation_bytes
     assert new.activation_bytes == v1.activation_bytes
     assert new.cuda_graph_bytes == old.cuda_graph_bytes == 0 < v1.cuda_graph_bytes
+
+
+@pytest.mark.parametrize(("name", "vgpu"), [("NVIDIA A40-48Q", True), ("GRID A100D-40C", True),
+                                            ("NVIDIA A40", False), ("NVIDIA H100 80GB HBM3", False)])
+def test_a_vgpu_profile_says_its_hidden_memory_is_not_predicted(name, vgpu):
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=48 * 2**30, gpu_name=name)
+    assert any("vGPU" in line and "not predicted" in line for line in m.explain) == vgpu
+
+
+def test_awq_before_030_holds_eight_split_k_partials():
+    # ops.awq_gemm before PR #2566: 8 partial outputs and their sum at the widest AWQ matmul, gate_up (one
+    # sequence, so that the sampler stays below the forward)
+    # 2048 × (3 × 4096 + 9 × 2 × 14336) × 2 = 1,107,296,256 > the plain forward's 226,492,416
+    kw = dict(context=2048, engine="v0-early", max_num_batched_tokens=2048, max_num_seqs=1)
+    plain = vllm_memory(LLAMA, LLAMA_WEIGHTS, **kw)
+    awq = vllm_memory(LLAMA, LLAMA_WEIGHTS, awq_split_k=True, **kw)
+    assert plain.activation_bytes == 2048 * (3 * 4096 + 3 * 14336) * 2
+    assert awq.activation_bytes == 2048 * (3 * 4096 + 9 * 2 * 14336) * 2
+    # MoE (mixtral_quant.py): whole experts per rank over every token, so the same at any TP size
+    moe = config(n_experts=8, n_experts_per_token=2, expert_ffn_size=14336)
+    per_tp = {tp: vllm_memory(moe, LLAMA_WEIGHTS, awq_split_k=True, tensor_parallel=tp, **kw).activation_bytes
+              for tp in (1, 2)}
+    assert per_tp[1] == per_tp[2] == 2048 * (3 * 4096 + 10 * 14336) * 2

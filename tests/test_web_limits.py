@@ -24,6 +24,7 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 uvicorn = pytest.importorskip("uvicorn")
 
+from paramscope.records import fields  # noqa: E402
 from paramscope.web.app import create_app  # noqa: E402
 from paramscope.web.jobs import MAX_RESPONSE_BYTES, LaneConfig, run_job  # noqa: E402
 from paramscope.web.limits import server_config, slow_headers_protocol  # noqa: E402
@@ -132,7 +133,7 @@ def restore_lanes(request) -> Iterator[None]:
     if "server" in request.fixturenames:
         srv = request.getfixturevalue("server")
         for name, config in LANES.items():
-            srv.lane(name).configure(**{k: getattr(config, k) for k in config.__dataclass_fields__})
+            srv.lane(name).configure(**{f.name: getattr(config, f.name) for f in fields(config)})
 
 
 def assert_error(r: Any, status: int) -> str:

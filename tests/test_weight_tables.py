@@ -9,7 +9,6 @@ exactly that note's adjustment, asserts the note is there, and asserts the listi
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from paramscope import records
 from paramscope.knowledge.config_tensors import config_tensors, stored_mtp
 from paramscope.knowledge.families import expected_tensors
 from paramscope.knowledge.quant_configs import from_config
@@ -87,13 +87,13 @@ Pair = tuple[tuple[Tensor, ...], Listing]  # our tensors, the file's listing
 
 def scales_in_bf16(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> Pair:
     """The FP8 note's adjustment: weight_scale_inv stored in bfloat16, not float32."""
-    return tuple(dataclasses.replace(t, dtype=DType.BF16, nbytes=t.n_elements * 2)
+    return tuple(records.replace(t, dtype=DType.BF16, nbytes=t.n_elements * 2)
                  if t.name.endswith(".weight_scale_inv") else t for t in ts), real
 
 
 def scales_in_f32(ts: tuple[Tensor, ...], real: Listing, cfg: dict[str, Any]) -> Pair:
     """The compressed-tensors FP8 note's adjustment: weight_scale stored in float32, not the model dtype."""
-    return tuple(dataclasses.replace(t, dtype=DType.F32, nbytes=t.n_elements * 4)
+    return tuple(records.replace(t, dtype=DType.F32, nbytes=t.n_elements * 4)
                  if t.name.endswith(".weight_scale") else t for t in ts), real
 
 

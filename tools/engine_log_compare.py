@@ -143,12 +143,18 @@ def _note_date(note: str) -> tuple[int, int] | None:
     return (int(found.group(2)), MONTHS.index(found.group(1)) + 1) if found else None
 
 
+# vLLM 0.9.2 (July 2025; PR #19312) replaced V1's whole-device non-torch measure by the snapshot's: V1 logs
+# dated before then follow "v1-0.8"
+V1_SNAPSHOT_CHANGE = (2025, 7)
+
+
 def vllm_engine(r: Record) -> str:
     """The engine family the record's log comes from (analyses/sizing/runtimes/vllm.py ENGINES): V0 where
     its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
     the default in 0.8); V1 since 0.21 where the log says the CUDA graph estimate is in the profile ("CUDA
-    graph memory profiling is enabled") or the version says 0.21 or later; V1 of 0.8 to 0.10 where the version
-    says so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20 where the version
+    graph memory profiling is enabled") or the version says 0.21 or later; V1 of 0.8 to 0.9.1 where the
+    version says so or the note dates the log before July 2025; V1 of 0.9.2 to 0.10 where the version says
+    so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20 where the version
     says so; else V1 of 0.11 to 0.15. The main branch
     before PR #2031 ("before PR #2031" in the note) is "v0-2023-main"."""
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
@@ -167,8 +173,10 @@ def vllm_engine(r: Record) -> str:
     # "CUDA graph memory profiling is enabled"
     if "CUDA graph memory profiling is enabled" in r.log or (known and version >= (0, 21)):
         return "v1"
-    if (known and version < (0, 11)) or "before 0.11 (" in (r.version_note or ""):
+    if (known and version < (0, 9, 2)) or (_note_date(note) or (9999, 0)) < V1_SNAPSHOT_CHANGE:
         return "v1-0.8"
+    if (known and version < (0, 11)) or "before 0.11 (" in (r.version_note or ""):
+        return "v1-0.9"
     if known and version >= (0, 16):
         return "v1-0.16"
     return "v1-early"
@@ -191,6 +199,25 @@ def chunked_prefill(r: Record, engine: str) -> bool | None:
     return False if old else None
 
 
+def nvlink(r: Record) -> bool:
+    """Whether the record's GPUs talk over NVLink: the catalogue's say for a GPU it knows (SXM boards), else
+    True, the measured NCCL footprint's case (runtimes/common.py NCCL_BYTES)."""
+    device = gpu_device(r)
+    return device is None or device.nvlink is not False
+
+
+# vLLM 0.3.0 (PR #2566) stopped running AWQ's split-k GEMM on large batches
+AWQ_DEQUANTIZE = (0, 3, 0)
+
+
+def before_awq_dequantize(r: Record, engine: str) -> bool:
+    """Whether the record's release predates 0.3.0: its version, or a family that does (before 0.2.6)."""
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    if len(version) >= 2:
+        return version < AWQ_DEQUANTIZE
+    return engine in ("v0-2023", "v0-2023-main")
+
+
 def kv_cache_dtype(r: Record) -> DType | None:
     """The engine's --kv-cache-dtype as a DType; None for "auto" or unset (the model's dtype)."""
     kv = r.setting("kv_cache_dtype")
@@ -209,7 +236,9 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
         tensor_parallel=r.setting("tensor_parallel_size") or r.gpus.get("count") or 1,
         engine=engine, chunked_prefill=chunked_prefill(r, engine),
-        gpu_name=r.gpus.get("name"))
+        gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
+        flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,
+        awq_split_k=r.setting("quantization") == "awq" and before_awq_dequantize(r, engine))
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
            "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}

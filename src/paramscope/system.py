@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 
 from paramscope.knowledge.hardware import Device, match_nvml_name
+from paramscope.records import record
 
 # plain paths read with open(): `fit` reads them at start-up, and pathlib would import urllib.parse and
 # ipaddress (~4 ms) for two reads
@@ -22,7 +22,7 @@ MEMINFO = "/proc/meminfo"
 CPUINFO = "/proc/cpuinfo"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GpuInfo:
     """A GPU NVML reports, matched to a catalogue device where one fits."""
 
@@ -32,7 +32,7 @@ class GpuInfo:
     device: Device | None  # the catalogue row, when the name and memory match one
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SystemInfo:
     """This machine: its RAM (and where that figure came from), CPUs and GPUs."""
 

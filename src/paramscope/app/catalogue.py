@@ -3,15 +3,16 @@ and the famous closed models, with what is publicly known of their size."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.contents.catalogue_counts import CatalogueRow
     from paramscope.knowledge.catalogue.closed import ClosedModel
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CatalogueResult:
     rows: tuple[CatalogueRow, ...]
     closed: tuple[ClosedModel, ...] = ()

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, finite, open_source
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.diff import DiffReport
@@ -34,7 +34,7 @@ FORMULAS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DiffRequest:
     a: Source
     b: Source
@@ -44,7 +44,7 @@ class DiffRequest:
     tensor: tuple[str, ...] = ()  # compare values only of tensors matching these globs (fnmatch)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DiffResult:
     request: DiffRequest
     report: DiffReport

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, open_source, remote_json, source_text
 from paramscope.errors import ParamscopeError, UsageError
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.model import Model
@@ -30,7 +31,7 @@ LOAD_AS = ((None, "stored"), ("fp32", "fp32"), ("fp16", "fp16"), ("q4_k_m", "q4_
 KNOWN_COMPONENTS = ("embedding", "attention", "ffn", "router", "experts", "shared_experts", "norm", "output")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExplainRequest:
     source: Source
     level: str = "beginner"  # beginner or expert: the words, not the numbers
@@ -39,7 +40,7 @@ class ExplainRequest:
     context: int | None = None  # KV cache for this many tokens (default: size's default)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Figure:
     value: Any
     # {"command": "size", "options": {"weights": "fp16"}, "path": ["weights_bytes"]},
@@ -48,7 +49,7 @@ class Figure:
     origin: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Section:
     key: str
     title: str
@@ -62,7 +63,7 @@ class Section:
                 "origins": {k: f.origin for k, f in self.figures.items()}}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExplainResult:
     request: ExplainRequest
     model: Model

@@ -3,12 +3,12 @@ speed, flags), on a named device or on this machine."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, open_source, remote_json
 from paramscope.app.memory_options import MemorySettings
 from paramscope.errors import UsageError
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.fit import FitReport, Plan
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 GIVEN, DETECTED_GPU, HOST_RAM = "given", "this machine's GPU", "this machine's RAM (no GPU found)"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FitRequest(MemorySettings):
     """`fit`'s arguments: the memory settings, the device and the RAM for offloading."""
 
@@ -28,7 +28,7 @@ class FitRequest(MemorySettings):
     ram: str | int | None = None  # RAM for offloaded layers: "64GiB", "64GB", or an int of bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FitResult:
     """`fit`'s answer: the fit report, the speed estimate and the RAM it assumed."""
 

@@ -10,12 +10,12 @@ a matrix asks dozens of cells at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, open_source
 from paramscope.app.memory_options import MemorySettings
 from paramscope.errors import ParamscopeError, UsageError
+from paramscope.records import record, replace
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.request import MemoryRequest
@@ -28,7 +28,7 @@ MAX_CELLS = 400  # contexts × weight types × runtimes: a request larger than t
 STORED = ""  # the weight type "as stored"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FitMatrixRequest(MemorySettings):
     gpu: str = "rtx-4090"  # one device type (`paramscope gpus`)
     contexts: tuple[int, ...] = ()  # () : powers of two from 2048 up to the model's maximum
@@ -36,7 +36,7 @@ class FitMatrixRequest(MemorySettings):
     runtimes: tuple[str, ...] = ()  # () : the request's runtime alone
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Cell:
     runtime: str
     context: int
@@ -47,7 +47,7 @@ class Cell:
     error: str | None = None  # the weight type or runtime does not apply to this model
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FitMatrixResult:
     request: FitMatrixRequest
     model: Model

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import UsageError
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.knowledge.hardware import Device
@@ -14,13 +14,13 @@ if TYPE_CHECKING:
 KINDS = ("gpu", "unified", "cpu")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GpusRequest:
     kind: str | None = None  # gpu, unified or cpu
     vendor: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GpusResult:
     request: GpusRequest
     devices: tuple[Device, ...]

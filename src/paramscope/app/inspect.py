@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, open_source, remote_json
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.contents.inventory import Inventory
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from paramscope.model import Model
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InspectRequest:
     """`inspect`'s arguments."""
 
@@ -22,7 +22,7 @@ class InspectRequest:
     layers: bool = False  # parameters per layer
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InspectResult:
     """`inspect`'s answer: the model, its inventory and the safety verdict."""
 

@@ -6,11 +6,11 @@ without reading it, and the safetensors model read to its headers."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import ParamscopeError, UsageError
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.contents.inventory import Inventory
@@ -18,14 +18,14 @@ if TYPE_CHECKING:
     from paramscope.model import Model
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LsRequest:
     dirs: tuple[str, ...] = ()  # more folders to search
     only: bool = False  # search only the folders given, not the usual places
     workers: int = 8  # header reads in parallel
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelRow:
     found: Found
     format: str = ""
@@ -35,7 +35,7 @@ class ModelRow:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LsResult:
     request: LsRequest
     rows: tuple[ModelRow, ...]

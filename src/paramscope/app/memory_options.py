@@ -8,17 +8,17 @@ are checked against the chosen runtime, so an option of another runtime is a one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source
+from paramscope.records import field, fields, record
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.request import MemoryRequest
     from paramscope.knowledge.hardware import Device
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MemorySettings:
     """The memory options `size`, `fit` and the fit matrix share."""
 

@@ -4,10 +4,10 @@ tensor and component beside the size at each choice, and the most accurate choic
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, finite, open_source
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.values.quant_error import ErrorTally, QuantErrorReport
@@ -16,7 +16,7 @@ Progress = Callable[[int, int, str], None]
 DEFAULT_TARGETS = "q8_0,q6_k,q4_k,q4_0,int8,int4,fp8"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class QuantErrorRequest:
     source: Source
     to: str = DEFAULT_TARGETS  # comma-separated targets: llama.cpp types and file types, int8, int4, fp8…
@@ -24,7 +24,7 @@ class QuantErrorRequest:
     budget: str | int | None = None  # bytes: 8GB, 7.5GiB, or an integer
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class QuantErrorResult:
     request: QuantErrorRequest
     report: QuantErrorReport

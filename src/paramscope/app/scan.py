@@ -4,20 +4,21 @@ globals its pickles name, never from running them (docs/security.md)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.safety.pickle_safety import Verdict
     from paramscope.formats.pickle_vm import GlobalUse
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScanRequest:
     paths: tuple[str, ...]  # files, or folders searched for pickle-based files
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScanResult:
     request: ScanRequest
     verdicts: tuple[Verdict, ...]

@@ -6,8 +6,9 @@ agree by construction.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
+
+from paramscope.records import fields
 
 if TYPE_CHECKING:  # types only: `size --json` needs no inventory, and start-up stays lean
     from paramscope.analyses.contents.inventory import Inventory, Tally
@@ -60,7 +61,7 @@ def hyperparameters(cfg: ArchConfig | None) -> dict[str, Any]:
     if cfg is None:
         return {}
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(cfg):
+    for f in fields(cfg):
         value = getattr(cfg, f.name)
         if f.name == "extra":
             out.update({k: plain_json(v) for k, v in value.items()})

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, open_source, remote_json
 from paramscope.app.memory_options import MemorySettings
 from paramscope.errors import UsageError
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.memory import SizeEstimate
     from paramscope.model import Model
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SizeRequest(MemorySettings):
     """`size`'s arguments: the memory settings, a device to check and a document to size for."""
 
@@ -22,7 +22,7 @@ class SizeRequest(MemorySettings):
     context_from_file: str | None = None  # size the KV cache for this document's tokens
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SizeResult:
     """`size`'s answer: the estimate for the model."""
 

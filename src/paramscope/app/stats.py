@@ -4,10 +4,10 @@ anomalies)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, finite, open_source
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.values.stats import Summary, WeightStats
@@ -22,13 +22,13 @@ CONVENTIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatsRequest:
     source: Source
     tensor: tuple[str, ...] = ()  # only tensors whose name matches one of these globs (fnmatch)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatsResult:
     request: StatsRequest
     stats: WeightStats

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source
 from paramscope.errors import UsageError
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.tokenize.core import Counted, Decoded, Tokenized
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TokensRequest:
     source: Source
     text: str | None = None  # tokenize this (or count it)
@@ -24,7 +24,7 @@ class TokensRequest:
     no_special: bool = False  # no BOS/EOS/[CLS]/[SEP] around the text
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TokensResult:
     request: TokensRequest
     tokenized: Tokenized | None = None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.app.common import Source, open_source, remote_json
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.training.estimate import TrainEstimate
@@ -21,7 +21,7 @@ LORA_TARGET_NAMES: dict[str, str] = {short: comp for comp, names in {
 METHODS = ("full", "lora", "qlora")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TrainRequest:
     source: Source
     method: str = "full"  # full, lora or qlora
@@ -39,7 +39,7 @@ class TrainRequest:
     mfu: float = 0.4
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TrainResult:
     request: TrainRequest
     model: Model

@@ -6,15 +6,16 @@ a summary of the whole table (docs/zoo.md)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+
+from paramscope.records import asdict, record
 
 if TYPE_CHECKING:
     from paramscope.zoo.run import Progress, RunStats
     from paramscope.zoo.summary import Summary
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ZooRequest:
     paths: tuple[str, ...]  # folders, files or fsspec URLs (s3://bucket/models, file:///data)
     out: str  # the Parquet dataset folder: written part by part, read back to resume
@@ -25,7 +26,7 @@ class ZooRequest:
     partition_rows: int = 256  # rows per Parquet part
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ZooResult:
     request: ZooRequest
     summary: Summary

@@ -27,13 +27,13 @@ import re
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from paramscope.errors import ParamscopeError
 from paramscope.formats import registry
 from paramscope.formats.gguf import SPLIT_NAME
+from paramscope.records import field, record
 
 HF, OLLAMA, LMSTUDIO, FOLDER = "hf-cache", "ollama", "lm-studio", "folder"
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
@@ -56,7 +56,7 @@ MAX_WORKERS = 8
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Found:
     """One model on disk: what to call it, which reader opens it and which files hold it."""
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from paramscope.errors import FormatError, HeaderError, SourceError, UnsupportedError, and_more
 from paramscope.formats.hf_json import CONFIG, load_json, load_json_in, quantization_config_of, read_config
 from paramscope.model import ArchConfig, Model
+from paramscope.records import replace
 from paramscope.sources.folder import Folder, LocalFolder
 
 NAME = "hf-dir"

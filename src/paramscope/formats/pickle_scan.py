@@ -27,6 +27,7 @@ from typing import Any
 from paramscope.errors import FormatError, ParamscopeError, UnsupportedError
 from paramscope.formats import pickle_vm as vm
 from paramscope.formats import zipfile_safe
+from paramscope.records import record
 from paramscope.sources.local import LocalFile
 
 MAX_BYTES = 256 << 20  # one pickle stream read into memory: the largest real data.pkl files are a few MB
@@ -48,7 +49,7 @@ COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (
 PLAIN_DESCR = re.compile(r"[<>|=]?[biufcmMSUVa?][0-9]*(\[[0-9a-zA-Z]+\])?")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PickleScan:
     references: tuple[vm.GlobalUse, ...]
     unverified: tuple[str, ...]  # why loading could resolve more than ``references``

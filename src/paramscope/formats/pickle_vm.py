@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from paramscope.errors import FormatError
+from paramscope.records import record
 
 HIGHEST_PROTOCOL = 5
 
@@ -68,7 +69,7 @@ class PyStr(bytes):
 HASHABLE_KEYS = (str, int, float, bytes, bool, type(None), PyStr)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Limits:
     max_ops: int = 8_000_000  # a 1,000-tensor data.pkl runs ~40,000; this machine runs ~5M a second
     # the thread's CPU time, not the clock's: on a loaded machine a wall-clock limit turned a sound
@@ -171,7 +172,7 @@ class PickleTruncated(PickleError):
     """The data ends before the pickle does (the caller may retry with more of the file)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Result:
     value: Any
     end: int  # offset just past STOP

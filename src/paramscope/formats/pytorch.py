@@ -37,6 +37,7 @@ from paramscope.formats import zipfile_safe
 from paramscope.knowledge.packing import apply_packing
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import DType
+from paramscope.records import record
 from paramscope.sources.local import LocalFile
 
 NAME = "pytorch"
@@ -77,7 +78,7 @@ TORCH_DTYPES: dict[str, DType] = {
 
 # --- records the pickle turns into ----------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@record
 class StorageRef:
     key: str
     dtype: DType | None  # None: a typed storage of a dtype we do not know (named in ``type_name``)
@@ -220,7 +221,7 @@ def _read_legacy(f: LocalFile) -> tuple[tuple[Tensor, ...], dict[str, Any]]:
     return _tensors(f.name, found, lambda s: offsets[s.key], metadata), metadata
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Legacy:
     pickled: vm.Result  # the object
     keys: list[str] | None  # storage keys in file order; None for a plain (non-torch) pickle

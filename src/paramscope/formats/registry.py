@@ -11,11 +11,12 @@ Nothing here imports a reader, so asking the table costs nothing.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from types import ModuleType
 
+from paramscope.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class Format:
     """A format paramscope reads: its reader module and how its files are recognized."""
 

@@ -7,11 +7,11 @@ model records where it came from and what it cost in ``metadata["remote"]`` (``b
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from paramscope.errors import RemoteError, UnknownFormatError, UnsupportedError
 from paramscope.model import Model
+from paramscope.records import replace
 from paramscope.sources.folder import Folder, LocalFolder
 from paramscope.sources.remote import OLLAMA, RemoteRef
 

@@ -16,7 +16,6 @@ import math
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from paramscope.knowledge.packing import apply_packing
 from paramscope.knowledge.quant_configs import from_weights
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import BY_SAFETENSORS_NAME, DType
+from paramscope.records import record
 from paramscope.sources import ByteSource
 from paramscope.sources.folder import Folder, LocalFolder, map_files
 from paramscope.sources.local import LocalFile
@@ -51,7 +51,7 @@ _NEGATIVE_ZERO = re.compile(rb"-0(?![0-9.eE])")
 MAX_JSON_DEPTH = 127  # deepest nesting serde_json (recursion limit 128) lets through, measured
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Header:
     """One file's validated header: tensors in data order, with absolute offsets."""
 

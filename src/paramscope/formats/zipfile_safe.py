@@ -18,10 +18,10 @@ from __future__ import annotations
 import itertools
 import struct
 import zlib
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from paramscope.errors import FormatError, HeaderError, OffsetError, UnsupportedError
+from paramscope.records import record
 from paramscope.sources.local import LocalFile
 
 # §4.3.16: signature, disk, central directory disk, entries here, entries, its size, its offset, comment
@@ -44,7 +44,7 @@ STORED, DEFLATED = 0, 8
 METHOD_NAMES = {1: "shrunk", 6: "imploded", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd", 99: "AES"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Member:
     name: str
     method: int  # STORED or DEFLATED
@@ -54,7 +54,7 @@ class Member:
     crc: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Archive:
     path: str
     members: dict[str, Member]  # by name, in central-directory order
@@ -274,7 +274,7 @@ def _inflate(path: str, name: str, raw: bytes, size: int) -> bytes:
 # (streaming readers walk local headers from the start), duplicates, members that hide inside others.
 # Every fault is kept as a problem: where two readers could see different bytes, nothing is verified.
 
-@dataclass(frozen=True, slots=True)
+@record
 class SurveyMember:
     name: str
     method: int
@@ -286,7 +286,7 @@ class SurveyMember:
     encrypted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Survey:
     members: tuple[SurveyMember, ...]
     problems: tuple[str, ...]

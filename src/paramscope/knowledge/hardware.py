@@ -30,10 +30,10 @@ Conventions, so that every number means one thing:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
+from paramscope.records import record, replace
 
 Kind = Literal["gpu", "unified", "cpu"]
 KINDS: tuple[Kind, ...] = ("gpu", "unified", "cpu")
@@ -43,7 +43,7 @@ GB = 10**9  # bandwidth in the vendors' GB/s
 TFLOP = 1e12
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Device:
     """A GPU or machine: memory, bandwidth and compute, as its vendor publishes them."""
 
@@ -61,6 +61,11 @@ class Device:
     nvml_names: tuple[str, ...] = ()  # names NVML reports for this device
     note: str = ""
     cuda_bytes: int | None = None  # total as cudaMemGetInfo reports it (what torch and vLLM see)
+    # the GPUs of a multi-GPU server of this model talk over NVLink (SXM boards: HGX / DGX), or over PCIe
+    # only (False: every other NVIDIA GPU of the table, set below); None where not stated (a size given on
+    # the command line, other vendors). NCCL's buffers and vLLM's custom all-reduce depend on it
+    # (analyses/sizing/runtimes/common.py)
+    nvlink: bool | None = None
 
     @property
     def usable_bytes(self) -> int:
@@ -114,14 +119,16 @@ DEVICES: tuple[Device, ...] = (
     Device("h100-sxm", "NVIDIA H100 SXM5 80GB", "NVIDIA", "gpu", 80 * GiB, 3350 * GB,
            1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H100 + "; " + _NV_SMI + "; CUDA total: "
            "vLLM's 'total_gpu_memory (79.22GiB)' on an H100-80G (vllm-project/vllm PR #12126)",
-           reported_bytes=81559 * MiB, nvml_names=("NVIDIA H100 80GB HBM3",), cuda_bytes=round(79.22 * GiB)),
+           reported_bytes=81559 * MiB, nvml_names=("NVIDIA H100 80GB HBM3",), cuda_bytes=round(79.22 * GiB),
+           nvlink=True),
     Device("h100-pcie", "NVIDIA H100 PCIe 80GB", "NVIDIA", "gpu", 80 * GiB, 2000 * GB,
            1513 * TFLOP / 2, 1513 * TFLOP / 2, 3026 * TFLOP / 2, _H100, nvml_names=("NVIDIA H100 PCIe",)),
     Device("h100-nvl", "NVIDIA H100 NVL 94GB", "NVIDIA", "gpu", 94 * GiB, 3900 * GB,
            1671 * TFLOP / 2, 1671 * TFLOP / 2, 3341 * TFLOP / 2, _H100, nvml_names=("NVIDIA H100 NVL",),
            note="figures of the 2024 datasheet (350-400 W board); the 2023 brief quoted a pair of boards"),
     Device("h200", "NVIDIA H200 SXM 141GB", "NVIDIA", "gpu", 141 * GiB, 4800 * GB,
-           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H200, nvml_names=("NVIDIA H200",)),
+           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H200, nvml_names=("NVIDIA H200",),
+           nvlink=True),
     Device("h200-nvl", "NVIDIA H200 NVL 141GB", "NVIDIA", "gpu", 141 * GiB, 4800 * GB,
            1671 * TFLOP / 2, 1671 * TFLOP / 2, 3341 * TFLOP / 2, _H200, nvml_names=("NVIDIA H200 NVL",)),
     Device("gh200", "NVIDIA GH200 96GB HBM3", "NVIDIA", "gpu", 96 * GiB, 4000 * GB,
@@ -137,20 +144,21 @@ DEVICES: tuple[Device, ...] = (
            "FP8 9 PF and BF16 4.5 PF with sparsity); nvidia-smi total per "
            "github.com/NVIDIA/TensorRT-LLM/issues/10278",
            reported_bytes=183359 * MiB, nvml_names=("NVIDIA B200",),
-           note="early material said 192 GB and 8 TB/s; the driver reports a 7680-bit bus"),
+           note="early material said 192 GB and 8 TB/s; the driver reports a 7680-bit bus", nvlink=True),
     Device("a100-80g", "NVIDIA A100 SXM4 80GB", "NVIDIA", "gpu", 80 * GiB, 2039 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI + "; CUDA total per PyTorch's "
            "out-of-memory message '79.25 GiB total capacity' on an A100 in "
            "github.com/levihsu/OOTDiffusion/issues/235", reported_bytes=81920 * MiB,
            nvml_names=("NVIDIA A100-SXM4-80GB", "A100-SXM4-80GB", "A100-SXM-80GB"),
-           cuda_bytes=round(79.25 * GiB)),
+           cuda_bytes=round(79.25 * GiB), nvlink=True),
     Device("a100-80g-pcie", "NVIDIA A100 PCIe 80GB", "NVIDIA", "gpu", 80 * GiB, 1935 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100, nvml_names=("NVIDIA A100 80GB PCIe",)),
     Device("a100-40g", "NVIDIA A100 SXM4 40GB", "NVIDIA", "gpu", 40 * GiB, 1555 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI + "; CUDA total per PyTorch's "
            "out-of-memory message 'GPU 0 has a total capacity of 39.50 GiB' on an A100 40GB in "
            "github.com/TianheWu/CoSeR/issues/10", reported_bytes=40960 * MiB,
-           nvml_names=("NVIDIA A100-SXM4-40GB", "A100-SXM4-40GB"), cuda_bytes=round(39.50 * GiB)),
+           nvml_names=("NVIDIA A100-SXM4-40GB", "A100-SXM4-40GB"), cuda_bytes=round(39.50 * GiB),
+           nvlink=True),
     Device("a100-40g-pcie", "NVIDIA A100 PCIe 40GB", "NVIDIA", "gpu", 40 * GiB, 1555 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100, nvml_names=("NVIDIA A100-PCIE-40GB", "A100-PCIE-40GB")),
     Device("l40s", "NVIDIA L40S", "NVIDIA", "gpu", 48 * GiB, 864 * GB,
@@ -171,13 +179,15 @@ DEVICES: tuple[Device, ...] = (
            cuda_bytes=round(14.58 * GiB)),
     Device("v100-32g", "NVIDIA V100 SXM2 32GB", "NVIDIA", "gpu", 32 * GiB, 900 * GB,
            None, 125 * TFLOP, None, "NVIDIA V100 datasheet (SXM2 tensor performance)",
-           nvml_names=("Tesla V100-SXM2-32GB",), note="Volta: no BF16, no FP8"),
+           nvml_names=("Tesla V100-SXM2-32GB",), note="Volta: no BF16, no FP8", nvlink=True),
     Device("v100-16g", "NVIDIA V100 SXM2 16GB", "NVIDIA", "gpu", 16 * GiB, 900 * GB,
            None, 125 * TFLOP, None, "NVIDIA V100 datasheet (SXM2 tensor performance)",
-           nvml_names=("Tesla V100-SXM2-16GB",), note="Volta: no BF16, no FP8"),
+           nvml_names=("Tesla V100-SXM2-16GB",), note="Volta: no BF16, no FP8", nvlink=True),
     Device("a10", "NVIDIA A10", "NVIDIA", "gpu", 24 * GiB, 600 * GB,
-           125 * TFLOP, 125 * TFLOP, None, "NVIDIA A10 datasheet (dense column); " + _NV_SMI,
-           reported_bytes=23028 * MiB, nvml_names=("NVIDIA A10",)),
+           125 * TFLOP, 125 * TFLOP, None, "NVIDIA A10 datasheet (dense column); " + _NV_SMI + "; CUDA "
+           "total per PyTorch's out-of-memory message 'GPU 1 has a total capacity of 21.99 GiB' on one of "
+           "four A10s under vLLM 0.8.5 in github.com/QwenLM/Qwen3/issues/1387",
+           reported_bytes=23028 * MiB, nvml_names=("NVIDIA A10",), cuda_bytes=round(21.99 * GiB)),
     Device("a10g", "NVIDIA A10G (AWS)", "NVIDIA", "gpu", 24 * GiB, 600 * GB,
            None, None, None, "AWS EC2 G5 instance specifications (24 GB per GPU); nvidia-smi total per "
            "github.com/NVIDIA/DCGM/issues/232",
@@ -312,6 +322,9 @@ DEVICES: tuple[Device, ...] = (
            "cpu", 768 * GiB, _dram(12, 6400), None, None, None,
            "Intel Xeon 6900P specifications (12 channels DDR5-6400 RDIMM)"),
 )
+# An NVIDIA GPU not marked NVLink above is a PCIe card (H100 / H200 NVL boards bridge pairs only)
+DEVICES = tuple(replace(d, nvlink=False) if d.vendor == "NVIDIA" and d.kind == "gpu" and d.nvlink is None
+                else d for d in DEVICES)
 
 # Other spellings people type, each pointing at one key.
 ALIASES: dict[str, str] = {

@@ -16,13 +16,13 @@ its config, from a tensor name only that method writes (``SIGNATURES``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from paramscope.errors import UnsupportedError
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
+from paramscope.records import record, replace
 
 FROM_CONFIG = 0  # ``bits`` value: the weight width quantization_config states (GPTQ/AWQ ``bits``)
 ANY = frozenset[str]()  # ``methods`` value: every checkpoint, quantized or not
@@ -34,7 +34,7 @@ INTEGER_CONTAINERS = frozenset({DType.I32, DType.U32, DType.I64, DType.U64, DTyp
                                 DType.I8, DType.U8})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Convention:
     """A stored-tensor naming convention: which names are packed, buffers or side data."""
 

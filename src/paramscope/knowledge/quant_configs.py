@@ -14,17 +14,17 @@ Field names and defaults follow each quantizer's config class in transformers
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from paramscope.model.quantization import Quantization
+from paramscope.records import record
 
 # bitsandbytes Params4bit quantizes in blocks of 64 (bnb.functional.quantize_4bit blocksize=64); the
 # nested (double) quantization stores the absmax scales in 8 bits per block of 256.
 BNB4_BLOCK = 64
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Fields:
     """Where one method's config keeps each field (first key present wins)."""
 

@@ -20,13 +20,13 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
 from paramscope.model.quantization import Quantization
+from paramscope.records import field, record, replace
 
 # bitsandbytes: Params4bit(blocksize=64) and the nested quantization of absmax in blocks of 256
 # (bitsandbytes/functional.py quantize_4bit, compress_statistics=True → quantize_blockwise(blocksize=256)).
@@ -59,7 +59,7 @@ BNB4_STORAGE = {"uint8": DType.U8, "int8": DType.I8, "bfloat16": DType.BF16, "fl
 MXFP4_BLOCK = 32  # OCP MX: one E8M0 scale per 32 weights, two E2M1 weights per byte
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Matrix:
     """One weight a layout stores: its module path, (…, out, in) and the settings it is quantized with."""
 
@@ -90,7 +90,7 @@ ShapeFn = Callable[[Matrix], tuple[int, ...]]
 DTypeFn = Callable[[Matrix], DType]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Piece:
     """One stored tensor of a quantized weight: ``module + suffix``."""
 
@@ -113,7 +113,7 @@ class Piece:
                       is_parameter=self.packed)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Layout:
     method: str  # Quantization.method, or "method:variant" for formats with several layouts
     pieces: tuple[Piece, ...]
@@ -324,7 +324,7 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
 LAYOUTS["compressed-tensors:naive-quantized"] = LAYOUTS["compressed-tensors:int-quantized"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Stored:
     tensors: tuple[Tensor, ...]
     notes: tuple[str, ...] = ()
@@ -741,7 +741,7 @@ RULES: dict[str, Rule] = {
 
 
 # --- what an engine holds after loading a stored checkpoint ------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@record
 class EngineLayout:
     """How an engine re-lays a method's weights on load, where that changes their size.
 

@@ -21,10 +21,10 @@ llama.cpp source read: ggml-org/llama.cpp ``src/llama-quant.cpp`` at commit
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from math import ceil
 
 from paramscope.model.dtypes import DType
+from paramscope.records import record
 
 # --- llama.cpp tensor categories (tensor_get_category) -----------------------------------------------
 TOKEN_EMBD, OUTPUT = "token_embd", "output"
@@ -78,7 +78,7 @@ CONVERTER_UNQUANTIZED_TYPE = DType.F32
 
 
 # --- llama.cpp file types ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@record
 class FileType:
     """A llama-quantize file type: its name, general.file_type value and default tensor type."""
 
@@ -128,7 +128,7 @@ PURE_SUFFIX = "_PURE"
 
 
 # --- what llama_tensor_get_type_impl reads about one tensor -----------------------------------------
-@dataclass(frozen=True, slots=True)
+@record
 class Site:
     """What llama_tensor_get_type_impl reads about one tensor to choose its type."""
 
@@ -165,7 +165,7 @@ def _always(s: Site) -> bool:
 Pick = DType | None | Callable[[Site], DType | None]  # None: keep the type chosen so far
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rule:
     """One ``else if`` of llama_tensor_get_type_impl: the first rule whose file types and condition hold
     ends the chain, and ``then`` gives the type (None: the chain ends, the type stays)."""
@@ -175,7 +175,7 @@ class Rule:
     when: Callable[[Site], bool] = _always
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Branch:
     """One top-level ``else if`` of llama_tensor_get_type_impl: taken when ``applies`` holds; then
     ``rules`` (an else-if chain), then ``after`` (each applied in turn), then ``counter`` advances."""
@@ -340,7 +340,7 @@ FALCON_ARCHS = frozenset({"falcon"})
 MatrixBytes = Callable[[int, int, int], int]  # (matrices, rows, cols) → bytes with side data
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlainScheme:
     """A re-pricing scheme outside llama.cpp: a cast to one dtype or a weight-only quantization."""
 
@@ -420,7 +420,7 @@ PLAIN_UNQUANTIZED_COMPONENTS = frozenset({"attention/sinks"})
 MODEL_DTYPES = frozenset({DType.F32, DType.F16, DType.BF16})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PureType:
     """One ggml type for every quantizable tensor (llama-quantize --pure), with the same fallbacks."""
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache, lru_cache
+
+from paramscope.records import record
 
 # (component path, [regular expressions on the local name]); families in comments.
 COMPONENTS: list[tuple[str, list[str]]] = [
@@ -130,7 +131,7 @@ def _test(pattern: str) -> Callable[[str], bool]:
     return test
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Placement:
     """Where a tensor sits in the model: component path, role and layer."""
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from paramscope.model.dtypes import DType
 from paramscope.model.quantization import Quantization
+from paramscope.records import field, record
 
 __all__ = ["ArchConfig", "DType", "Model", "Quantization", "Tensor"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Tensor:
     """One stored tensor: name, shape, dtype and bytes as the file holds it."""
 
@@ -45,7 +45,7 @@ class Tensor:
         return self.n_elements * self.params_per_element if self.is_parameter else 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ArchConfig:
     """Architecture hyperparameters, whatever file they came from.
 
@@ -107,7 +107,7 @@ class ArchConfig:
         return self.kv_lora_rank > 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Model:
     """What a reader makes of a source: tensors, architecture, metadata and quantization."""
 

@@ -9,13 +9,14 @@ Bits per element are derived, never stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+
+from paramscope.records import record
 
 QK_K = 256  # elements per k-quant super-block (ggml-common.h)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DTypeInfo:
     """A dtype's storage: block size and bytes per block, and its GGUF and safetensors names."""
 

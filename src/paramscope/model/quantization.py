@@ -11,11 +11,12 @@ it, never the raw config.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from paramscope.records import field, record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class Quantization:
     """How a model's weights are quantized, as its file or config declares."""
 

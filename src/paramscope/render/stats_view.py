@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 
 from rich.console import Console, RenderableType
 from rich.text import Text
 
 from paramscope.analyses.values.quant_error import ErrorTally, QuantErrorReport
 from paramscope.analyses.values.stats import Histogram, Summary, WeightStats
+from paramscope.records import replace
 from paramscope.render.table import Column, groups, in_order, table
 from paramscope.render.text import plain
 from paramscope.units import bytes_label, decimal_label, size_label

@@ -10,12 +10,13 @@ shrink every column and end names and numbers with "…".
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+
+from paramscope.records import record
 
 Cell = str | Text
 # Sub-components in the order model code and papers name them (q, k, v, o; gate, up, down); others
@@ -24,7 +25,7 @@ COMPONENT_ORDER = ("q", "q_a", "q_b", "k", "v", "kv", "kv_a", "kv_b", "qkv", "o"
                    "down")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Column:
     header: str
     numeric: bool = False  # right-aligned and never wrapped: "268,098,176", "235.16 MiB"

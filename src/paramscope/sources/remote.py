@@ -20,10 +20,10 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Protocol
 
 from paramscope.errors import RemoteError, TruncatedError
+from paramscope.records import record
 from paramscope.sources import looks_remote  # noqa: F401  (re-exported: callers name it here)
 
 READAHEAD = 100_000  # least bytes per request: huggingface_hub's first safetensors read (hf_api.py)
@@ -44,7 +44,7 @@ _OLLAMA = re.compile(r"^ollama:(?:(?P<ns>[a-z0-9][a-z0-9._-]{0,79})/)?(?P<model>
                      r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,79}))?$")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RemoteRef:
     """A remote source as named: ``hf:ORG/NAME@REV/FILE`` or ``ollama:NS/MODEL:TAG``."""
 

@@ -9,7 +9,7 @@ A name not in ``PRE_NAMES`` is reported as unsupported rather than guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from paramscope.records import record
 
 _GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
 _CONTRACTIONS = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
@@ -19,7 +19,7 @@ _QWEN2 = (_CONTRACTIONS + r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\
           r"|\s+(?!\S)|\s+")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PreTokenizer:
     kind: str  # llama.cpp's LLAMA_VOCAB_PRE_TYPE_* name, lower case
     regexes: tuple[str, ...]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from paramscope.errors import ParamscopeError, and_more
+from paramscope.records import record
 
 CHUNK_CHARS = 1 << 16  # text per chunk when counting a long text (about 16k Gemma tokens)
 BATCH_CHUNKS = 16  # chunks per engine call: tokenizers encodes a batch on all cores
@@ -33,7 +33,7 @@ class TokenIdError(ParamscopeError):
     """A token ID given to decode is not a number or lies outside the vocabulary."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Token:
     id: int
     text: str  # the token as the vocabulary spells it: "▁quick", "<0xE4>", "Ġthe", "##ing", "<bos>"
@@ -44,7 +44,7 @@ class Token:
     kind: str = "normal"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Tokenized:
     """One text and its tokens: what ``paramscope tokens`` shows. Totals are derived."""
 
@@ -72,7 +72,7 @@ class Tokenized:
         return self.characters / self.text_tokens if self.text_tokens else None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Counted:
     """A text's token count (``--count``), without the tokens themselves."""
 
@@ -89,7 +89,7 @@ class Counted:
         return self.characters / n if n else None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Decoded:
     """Token IDs and the text they decode to, with each ID's spelling and kind."""
 

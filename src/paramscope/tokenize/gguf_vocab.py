@@ -13,13 +13,13 @@ What llama.cpp does with the keys (src/llama-vocab.cpp, ``llama_vocab::impl::loa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.model import Model
+from paramscope.records import record
 
 KEY = "tokenizer.ggml.{}"
 # llama.h enum llama_token_type → how paramscope shows it. Undefined, unknown, control and unused
@@ -29,7 +29,7 @@ TOKEN_KINDS: dict[int, str] = {0: "special", 1: "normal", 2: "special", 3: "spec
 NORMAL, USER_DEFINED = 1, 4
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelDefaults:
     """One ``tokenizer.ggml.model``: llama.cpp's vocabulary type and its default special token IDs and
     flags (llama_vocab::impl::load); the algorithm itself is gguf_models.BUILDERS[model]."""
@@ -60,7 +60,7 @@ SPECIAL_KEYS = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_to
                 "sep": "seperator_token_id"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Vocab:
     """The vocabulary keys of one file, read once, with llama.cpp's settings resolved."""
 

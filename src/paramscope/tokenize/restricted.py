@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from paramscope.records import record
 from paramscope.tokenize.engines import SPACE
 
 LONGEST_TEXT = 1 << 14  # characters: longer texts use the full engine (candidates grow as n × longest)
@@ -44,7 +44,7 @@ class SortedKeys(Sequence[bytes]):
         return self.blob[self.offsets[i]:self.offsets[i + 1]]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SpmVocab:
     """What a restricted SPM engine needs of a vocabulary, in the form ``tokenize.cache`` keeps it: the
     distinct token strings sorted (looked up by bisection: no 262,144-entry dict to build per run)."""

@@ -36,12 +36,12 @@ import os
 import signal
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from paramscope.records import record, replace
 from paramscope.web.security import Refused
 
 # Imported once by the fork server, so that a new worker (at start, or replacing one stopped past its
@@ -53,7 +53,7 @@ PRELOAD = ["paramscope.web.jobs", "paramscope.web.work", "paramscope.app.common"
 MAX_RESPONSE_BYTES = 8 << 20  # an answer a browser page can take; tokens of 1 MB of text is ~26 MB
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LaneConfig:
     """How much one lane takes on; ``deadline`` counts from arrival (waiting in the queue included)."""
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+
+from paramscope.records import record
 
 MAX_SOURCE_CHARS = 4096  # PATH_MAX on Linux
 MAX_URL_BYTES = 16 * 1024  # path + query string
@@ -31,7 +32,7 @@ class Refused(Exception):
         self.retry_after = retry_after  # seconds, for a 503 / 429
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Source:
     """What a request may open: a catalogue name or remote id as given, or a resolved path inside the
     roots."""

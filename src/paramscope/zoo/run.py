@@ -23,9 +23,9 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
+from paramscope.records import record
 from paramscope.zoo.store import Store
 from paramscope.zoo.task import describe
 from paramscope.zoo.walk import Item
@@ -36,7 +36,7 @@ BATCH_FILES = 64
 BATCH_BYTES = 256 << 20
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Progress:
     """Where a run is, for a progress bar: files done of all, bytes hashed, seconds since the start."""
 
@@ -47,7 +47,7 @@ class Progress:
     row: dict[str, Any] | None = None  # the row just finished
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunStats:
     files_read: int  # tasks run in this run
     files_resumed: int  # rows found in OUT from an earlier run, not read again

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from paramscope.records import record
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -31,7 +32,7 @@ MAX_MODELS_PER_CONTENT = 256
 UNSAFE_STATUSES = ("dangerous", "unknown")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FamilyTotal:
     family: str  # "" when no file of it says
     files: int
@@ -40,14 +41,14 @@ class FamilyTotal:
     bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TypeTotal:
     dtype: str
     tensors: int
     bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileNote:
     path: str
     name: str  # the path below the root given
@@ -55,7 +56,7 @@ class FileNote:
     detail: str  # the flagged globals, or the error (without the path it starts with)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SharedTensor:
     hash: str
     nbytes: int
@@ -68,14 +69,14 @@ class SharedTensor:
         return self.nbytes * (self.copies - 1)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelGroup:
     models: tuple[str, ...]  # model keys (paths, or a shard set's folder/prefix)
     names: tuple[str, ...]  # the same, below the roots given
     share: float  # same model: 1.0; same base: the smallest share of any pair that joined the group
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Summary:
     files: int
     models: int

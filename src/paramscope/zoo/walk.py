@@ -15,11 +15,11 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from paramscope.formats import registry
 from paramscope.formats.discover import MAX_WALK_DEPTH, SCAN_SUFFIXES, WEIGHT_SUFFIXES
 from paramscope.formats.gguf import SPLIT_NAME
+from paramscope.records import record
 
 # transformers' shard names (modeling_utils / huggingface_hub split_state_dict_into_shards):
 # "{prefix}-{i:05d}-of-{n:05d}.{ext}"
@@ -28,7 +28,7 @@ HF_SHARD = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.(?:sa
 SUFFIXES = tuple(sorted({*WEIGHT_SUFFIXES, *(s for s in SCAN_SUFFIXES if s not in (".dat", ".data"))}))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Item:
     """One file to read: where it is, how rows name it, the model it belongs to, its size by listing."""
 

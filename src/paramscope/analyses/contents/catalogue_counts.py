@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from paramscope.analyses.contents.inventory import inventory
 from paramscope.model import Model
+from paramscope.records import asdict, record
 
 
 class PublishedEntry(Protocol):
@@ -23,7 +23,7 @@ class PublishedEntry(Protocol):
     def exactness(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CatalogueRow:
     name: str
     aliases: tuple[str, ...]

@@ -11,12 +11,12 @@ Conventions (docs/formulas.md states each with its source):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
 from paramscope.model.memo import ModelMemo
+from paramscope.records import field, record
 from paramscope.units import size_label
 
 # Display order of the component tree; anything else sorts after, alphabetically.
@@ -26,7 +26,7 @@ ACTIVE_CONVENTION = ("active = all parameters outside routed experts (embedding 
                      "included) + shared experts + routed experts × experts_per_token / experts")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Tally:
     """Parameters, bytes and tensors of one component or dtype, with its share of the model."""
 
@@ -36,7 +36,7 @@ class Tally:
     share: float = 0.0  # of the model's total parameters
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TensorRow:
     """One tensor with its placement and logical parameter count."""
 
@@ -46,7 +46,7 @@ class TensorRow:
     params: int  # the tensor's logical parameters, computed once
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Inventory:
     """Every tensor placed and counted: totals, by component, by dtype, by layer."""
 

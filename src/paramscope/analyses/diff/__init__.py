@@ -18,7 +18,6 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from paramscope.analyses.diff.names import Pair, pair_tensors
 from paramscope.analyses.diff.structure import StructureDiff, structure_diff
@@ -27,11 +26,12 @@ from paramscope.analyses.diff.verdict import Located, Verdict, judge, locate
 from paramscope.analyses.diff.vocab import Vocabulary
 from paramscope.analyses.values.stats_engine import ByteSource
 from paramscope.model import Model
+from paramscope.records import field, record
 
 __all__ = ["DiffReport", "diff_models"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DiffReport:
     a: str
     b: str

@@ -20,9 +20,9 @@ pass pairs those by content hash (values.match_renamed).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from paramscope.model import Model, Tensor
+from paramscope.records import field, record
 
 GGUF = "gguf"
 # GGUF architectures whose converter permutes Q and K rows (convert_hf_to_gguf.py: LlamaModel for
@@ -47,7 +47,7 @@ Q_NAMES = ("attn_q.weight", "attn_q.bias")
 K_NAMES = ("attn_k.weight", "attn_k.bias")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Transform:
     """What is done to one side's values before they are compared (identity by default)."""
 
@@ -65,7 +65,7 @@ class Transform:
         return ", ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Pair:
     a: Tensor
     b: Tensor
@@ -77,7 +77,7 @@ class Pair:
         return self.a.shape == self.b.shape
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Pairing:
     pairs: tuple[Pair, ...]
     only_a: tuple[Tensor, ...]

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
+
+from paramscope.records import record
 
 SAMPLE_ELEMENTS = 1 << 19  # values kept per matrix: 2 MB of float32 (128 rows of 4096)
 MIN_ROWS = 64  # rows kept at least, whatever the row length
@@ -40,7 +41,7 @@ SHARES = (0.90, 0.99)
 SEED = 20110101
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Spectrum:
     singular_values: tuple[float, ...]  # leading σ of the (sampled, rescaled) change, at most RANK
     energy: tuple[float, ...]  # cumulative share of ‖C‖²_F held by the first 1, 2, … of them

@@ -9,10 +9,8 @@ words; the hyperparameters compare those).
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,19 +18,20 @@ import numpy as np
 from paramscope.analyses.diff.names import Pairing
 from paramscope.analyses.diff.vocab import TokenizerDiff, Vocabulary, tokenizer_diff
 from paramscope.model import ArchConfig, Model, Tensor
+from paramscope.records import field, fields, record
 
 SHOWN_CHARS = 80  # a metadata value longer than this is cut for the report
 INLINE_ITEMS = 8  # arrays longer than this are shown as their length
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Change:
     key: str
     a: Any  # JSON-ready (None: absent on that side)
     b: Any
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TensorRef:
     name: str
     shape: tuple[int, ...]
@@ -41,7 +40,7 @@ class TensorRef:
     bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TensorChange:
     name_a: str
     name_b: str
@@ -51,7 +50,7 @@ class TensorChange:
     dtype_b: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Side:
     source: str
     format: str
@@ -63,7 +62,7 @@ class Side:
     family: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StructureDiff:
     a: Side
     b: Side
@@ -145,7 +144,7 @@ def hyperparameter_changes(a: ArchConfig | None, b: ArchConfig | None, *, same_f
     if a is None or b is None:
         return () if a is b else (Change("config", _present(a), _present(b)),)
     out = []
-    for f in dataclasses.fields(ArchConfig):
+    for f in fields(ArchConfig):
         if f.name == "extra" or (f.name in SAME_FORMAT_ONLY and not same_format):
             continue
         va, vb = getattr(a, f.name), getattr(b, f.name)

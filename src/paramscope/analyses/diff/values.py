@@ -26,7 +26,6 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,12 +35,13 @@ from paramscope.analyses.diff.spectrum import RowSample, Spectrum, spectrum
 from paramscope.analyses.values.stats_engine import ByteSource
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
+from paramscope.records import field, record
 
 CHUNK_ELEMENTS = 1 << 21  # values per side per step: 8 MB decoded, 4 MB of bf16
 Progress = Callable[[int, str], None]  # (bytes just read, tensor name)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TensorDelta:
     name: str  # A's name
     name_b: str
@@ -97,7 +97,7 @@ class TensorDelta:
         return self.dtype_a != self.dtype_b
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ValueDiff:
     tensors: tuple[TensorDelta, ...]
     skipped: tuple[str, ...]  # "name (why)"
@@ -248,7 +248,7 @@ def compare_pair(p: Pair, source_a: ByteSource, source_b: ByteSource, *, hashes:
         hash_a=digest_a, hash_b=digest_b, spectrum=spec)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Plan:
     step: int  # elements per chunk: whole units
     cols: int  # values per row when every chunk is whole rows of the last dimension, else 0

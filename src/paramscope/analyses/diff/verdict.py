@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from paramscope.analyses.contents.inventory import COMPONENT_ORDER
 from paramscope.analyses.diff.structure import StructureDiff
 from paramscope.analyses.diff.values import TensorDelta, ValueDiff
 from paramscope.knowledge.roles import place
+from paramscope.records import record
 
 UNRELATED_COSINE = 0.5
 PAIRED_SHARE = 0.5
@@ -36,7 +36,7 @@ SHAPE_FIELDS = ("hidden_size", "n_layers", "n_heads", "n_kv_heads", "head_dim_k"
 SHOWN = 4  # components / layers listed in the one-line verdict before "…"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChangeTally:
     """Sums over a group of tensors, so relative change and SNR are weighted by energy."""
 
@@ -80,7 +80,7 @@ def total(deltas: Iterable[TensorDelta]) -> ChangeTally:
     return sum((tally(d) for d in deltas), ChangeTally())
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Located:
     by_component: dict[str, ChangeTally]  # path-keyed tree with subtotals and "total"
     by_layer: dict[int, dict[str, ChangeTally]]  # layer → top-level component (and "total") → tally
@@ -119,7 +119,7 @@ def _order(path: str) -> tuple:
 
 
 # --- the verdict ---------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@record
 class Verdict:
     kind: str  # "identical", "same-weights", "quantized", "fine-tune", "different", "structure-only"
     line: str  # one sentence for people

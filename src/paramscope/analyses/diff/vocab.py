@@ -9,24 +9,24 @@ Face directory in ``tokenizer.json``, which the application layer reads through 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from paramscope.model import Model
+from paramscope.records import record
 
 EXAMPLES = 5  # of each kind of difference, kept for the report
 GGUF_SPECIAL_TYPES = (2, 3)  # llama_token_type: UNKNOWN, CONTROL
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Vocabulary:
     tokens: tuple[str, ...]  # spelling of each ID ("" for an ID without a token)
     special: frozenset[int]  # IDs of special (control) tokens
     source: str  # where it was read: "GGUF tokenizer.ggml.tokens", "tokenizer.json"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TokenizerDiff:
     source_a: str
     source_b: str

@@ -25,8 +25,9 @@ run code, or holds pickle data that cannot be verified; 1 not a pickle-based fil
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.model import Model
@@ -120,7 +121,7 @@ DANGEROUS: dict[tuple[str, str], str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GlobalVerdict:
     module: str
     name: str
@@ -134,7 +135,7 @@ class GlobalVerdict:
         return f"{self.module}.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Verdict:
     source: str
     globals: tuple[GlobalVerdict, ...]

@@ -19,8 +19,6 @@ overhead) under different settings; no memory formula lives in this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from paramscope.analyses.contents.inventory import inventory
 from paramscope.analyses.sizing import fit_advice as advice
 from paramscope.analyses.sizing.fit_advice import QUANT_LADDER, Command, Offload, Plan
@@ -28,13 +26,14 @@ from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estim
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
 from paramscope.model import ArchConfig, Model
+from paramscope.records import record, replace
 
 __all__ = ["MAX_DEVICES", "QUANT_LADDER", "Command", "FitReport", "Offload", "Plan", "allowed_tp",
            "best_quant", "devices_needed", "fit", "fits", "max_context", "offload"]
 MAX_DEVICES = 64
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FitReport:
     """Whether the model fits the device: on one, on how many, and offloaded."""
 

@@ -23,13 +23,12 @@ RAM's bandwidth is unknown (this machine's RAM) it is taken as dual-channel DDR5
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
 from paramscope.analyses.sizing.speed import speed_for
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import BY_KEY, Device
 from paramscope.model import Model
+from paramscope.records import record, replace
 from paramscope.units import bytes_label
 
 QUANT_LADDER = ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "iq2_xxs")
@@ -37,7 +36,7 @@ QUALITY_FLOOR = "q4_k_m"  # the smallest "*recommended*" llama.cpp file type (mo
 ASSUMED_RAM = "ddr5-5600-2ch"  # RAM bandwidth when the machine's own is unknown
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Offload:
     """A llama.cpp offload: layers (and MoE layers' experts) on the GPU, bytes on each side."""
 
@@ -49,7 +48,7 @@ class Offload:
     fits_ram: bool | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Plan:
     """One way to run the model: on how many devices, at which weights, what goes to RAM, how fast."""
 
@@ -215,7 +214,7 @@ def _speed(plan: Plan, sep: str = "; ") -> str:
 
 
 # --- commands ------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@record
 class Command:
     """A command line that runs one plan, with what it is for."""
 

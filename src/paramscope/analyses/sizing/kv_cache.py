@@ -54,12 +54,12 @@ MLA (DeepSeek V2/V3, ``kv_lora_rank > 0``) has two layouts:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
+from paramscope.records import record
 
 LAYER_KINDS = ("full", "sliding", "linear")
 CROSS = "cross"  # an encoder-decoder's cross-attention K/V of the encoder output
@@ -71,7 +71,7 @@ LINEAR_STATE_KEY = "linear_state_bytes_per_layer"  # bytes of recurrent state pe
 MLALayout = Literal["compressed", "expanded"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KVPart:
     """The cache of one kind of layer: ``layers × streams × cells`` rows of K and V, or a fixed state."""
 
@@ -110,7 +110,7 @@ class KVPart:
         return self.k_bytes + self.v_bytes + self.state_total_bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KVCache:
     """The KV cache: its parts by layer kind, and how each was computed."""
 

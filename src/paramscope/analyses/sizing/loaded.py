@@ -8,17 +8,17 @@ scheme tables nor the tensor roles, and starts without them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from paramscope.errors import UnsupportedError
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.knowledge.hardware import Device
     from paramscope.model import Model
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Loaded:
     """A checkpoint's weights as an engine holds them after loading (bytes on all devices together)."""
 

@@ -11,7 +11,6 @@ and a full set of runtime buffers of its own. That is what ``per_device`` shows 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from paramscope.analyses.sizing.kv_cache import encoder_cells
@@ -20,6 +19,7 @@ from paramscope.analyses.sizing.runtimes import find
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
+from paramscope.records import field, record, replace
 
 if TYPE_CHECKING:  # annotations only: `size` without --gpu never loads the GPU table
     from paramscope.knowledge.hardware import Device
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceUse:
     """One device's share: weights, KV cache, runtime buffers and overhead."""
 
@@ -60,7 +60,7 @@ class DeviceUse:
         return self.total_bytes <= self.device.usable_bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SizeEstimate:
     """Memory to run a model: weights + KV cache + runtime buffers + overhead, per device."""
 

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import UnsupportedError
 from paramscope.model.dtypes import DType, parse_dtype
+from paramscope.records import field, record
 
 if TYPE_CHECKING:
     from paramscope.knowledge.hardware import Device
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 DEFAULT_CONTEXT = 8192  # a working context, not the model's maximum (Llama 3.1's 131072 would be 16 GiB)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MemoryRequest:
     """How the model is to be run: context, batch, weights, cache type, runtime, devices."""
 
@@ -44,7 +44,7 @@ class MemoryRequest:
         return find(runtime or self.runtime).default(name)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RuntimeParts:
     """What a runtime adds around the weights, in the shape ``estimate`` composes."""
 

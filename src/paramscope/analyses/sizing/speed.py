@@ -16,12 +16,11 @@ Both figures are upper bounds (roofline), stated with their assumptions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from paramscope.model import ArchConfig, Model
+from paramscope.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SpeedEstimate:
     """Decode and prefill speed bounds from the bytes read per token."""
 

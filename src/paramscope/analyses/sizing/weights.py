@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 
 from paramscope.analyses.contents.inventory import Tally
 from paramscope.errors import UnsupportedError, and_more
@@ -31,9 +30,10 @@ from paramscope.knowledge import quant_schemes as qs
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import DType
+from paramscope.records import field, record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PricedTensor:
     """One tensor at the re-pricing scheme: its type and bytes beside the stored ones."""
 
@@ -48,7 +48,7 @@ class PricedTensor:
     why: str = ""  # the rule that chose the type, when it is not the scheme's default
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Repriced:
     """The model's weights re-priced at one scheme, tensor by tensor."""
 
@@ -85,7 +85,7 @@ class Repriced:
         return dict(sorted(tallies.items(), key=lambda kv: -kv[1].bytes))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Unit:
     """One weight to re-price: the tensor, where it sits, its logical shape and parameters."""
 

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from paramscope.analyses.contents.inventory import TensorRow
 from paramscope.analyses.training.memory import ACTIVATION_BYTES, adapter_params, is_matrix, matches
 from paramscope.model import ArchConfig
+from paramscope.records import record
 
 RMS_STAT_BYTES = 4  # fp32 rsqrt per normalised vector
 LN_STAT_BYTES = 4 + 4  # fp32 mean and rstd per normalised vector
@@ -44,7 +44,7 @@ _MOE = ("attention/q", "attention/k", "attention/v", "attention/o", "router", "e
         "experts/down")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Training:
     """What trains, as the activation count needs it."""
 
@@ -55,7 +55,7 @@ class Training:
     norms_learn: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerActivations:
     """Bytes one layer keeps per token when nothing is recomputed, item by item."""
 

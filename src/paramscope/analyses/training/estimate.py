@@ -22,8 +22,6 @@ communication buckets, the layer ZeRO-3 gathers for compute, temporary buffers i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from paramscope.analyses.contents.inventory import Inventory, TensorRow, inventory
 from paramscope.analyses.training.activations import Training, activations
 from paramscope.analyses.training.compute import (
@@ -54,6 +52,7 @@ from paramscope.analyses.training.memory import (
 )
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
+from paramscope.records import field, record
 from paramscope.units import bytes_label
 
 METHODS = ("full", "lora", "qlora")
@@ -66,7 +65,7 @@ NOT_COUNTED = ("not counted: the CUDA context, allocator fragmentation, ZeRO com
                "buckets and ZeRO-3's gathered layer, temporary kernel buffers")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TrainEstimate:
     method: str
     precision: str

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from paramscope.analyses.contents.inventory import TensorRow
 from paramscope.errors import UnsupportedError
+from paramscope.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatePrecision:
     """Bytes per *trainable* parameter held by each part of the training state."""
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from paramscope.analyses.values.stats_engine import ByteSource, Channels, TensorScan
 from paramscope.errors import and_more
+from paramscope.records import record
 
 OUTLIER_SIGMAS = 20.0
 HASH_CHUNK_BYTES = 16 * 2**20
@@ -33,7 +33,7 @@ VOCAB_COMPONENTS = ("embedding", "output")
 SEVERITIES = ("error", "warning", "info")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Anomaly:
     kind: str
     severity: str  # "error", "warning" or "info"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,6 +36,7 @@ from paramscope.errors import UnsupportedError, and_more
 from paramscope.knowledge import quant_schemes
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import DType
+from paramscope.records import field, record
 
 RUN_ROWS = 128
 BATCH_ELEMENTS = 4 * 2**20  # rows are decoded and quantized this many values at a time
@@ -44,7 +44,7 @@ KEPT = ("kept as stored", "buffer")  # reprice's reasons for leaving a tensor un
 Progress = Callable[[int, int, str], None]  # (tensor bytes done, tensor bytes in all, name)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ErrorTally:
     params: int = 0
     bytes: int = 0
@@ -66,7 +66,7 @@ class ErrorTally:
                           self.error + o.error)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ErrorRow:
     name: str
     component: str
@@ -77,7 +77,7 @@ class ErrorRow:
     simulated: bool  # False when the type has no quantizer here (error not measured)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TargetResult:
     target: str  # as asked for: "q4_k"
     scheme: str  # reprice's canonical name: "Q4_K_M"
@@ -101,7 +101,7 @@ class TargetResult:
         return dict(sorted(out.items(), key=lambda kv: -kv[1].params))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Assignment:
     budget: int
     fits: bool
@@ -110,7 +110,7 @@ class Assignment:
     total: ErrorTally
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class QuantErrorReport:
     source: str
     sample: float

@@ -20,7 +20,6 @@ import fnmatch
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -30,19 +29,20 @@ from paramscope.analyses.values import stats_engine as E
 from paramscope.analyses.values import stats_kernels as K
 from paramscope.errors import UnsupportedError
 from paramscope.model import Model
+from paramscope.records import field, record
 
 PERCENTILES = (1.0, 50.0, 99.0, 99.9)
 HISTOGRAM_BINS = 64
 ProgressCallback = Callable[[int, int, str], None]  # (bytes done, bytes in all, tensor name)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Histogram:
     edges: tuple[float, ...]  # len(counts) + 1, increasing
     counts: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Summary:
     count: int
     finite: int
@@ -71,7 +71,7 @@ class Summary:
         return dict(self.percentiles)[p]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TensorStats:
     name: str
     component: str
@@ -84,14 +84,14 @@ class TensorStats:
     summary: Summary
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerCell:
     std: float
     absmax: float
     mean_abs: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WeightStats:
     source: str
     format: str

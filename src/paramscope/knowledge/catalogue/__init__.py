@@ -14,12 +14,12 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from paramscope.errors import SourceError
 from paramscope.model import Model
+from paramscope.records import record
 
 PUBLISHED_FILES = ("published.csv", "extra_published.csv")
 # Short names people type → catalogue name.
@@ -35,7 +35,7 @@ ALIASES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Entry:
     """A catalogue config: its file, aliases and published parameter counts."""
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from paramscope.errors import SourceError
+from paramscope.records import record
 
 FILE = "closed.csv"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ClosedModel:
     name: str
     aliases: tuple[str, ...]

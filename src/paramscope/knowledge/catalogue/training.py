@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
+from paramscope.records import record
 
 FILE = "training.csv"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TrainingTokens:
     config: str  # catalogue config file, e.g. "gemma-3-270m.json"
     tokens: int  # pre-training tokens as published (rounded as the source rounds them)

@@ -13,7 +13,6 @@ DeepSeek-V3 gives its published 671,026,419,200; quantized checkpoints are descr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import FormatError, UnsupportedError
@@ -36,6 +35,7 @@ from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model import ArchConfig, Tensor
+from paramscope.records import fields, record, replace
 
 if TYPE_CHECKING:
     from paramscope.knowledge.families.multimodal import Composite
@@ -84,7 +84,7 @@ def _composite(model_type: str) -> Composite | None:
     return COMPOSITES.get(model_type)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Plan:
     """What a config is built from: the text model's dimensions and any vision or audio tower."""
 
@@ -334,7 +334,7 @@ def _extra(plan: _Plan) -> dict[str, Any]:
     if d.n_experts:
         extra.update(moe_layers=sum(d.moe_layers), shared_expert_ffn_size=d.shared_ffn)
     if d.mixer is not None:
-        extra["ssm"] = {k: getattr(d.mixer, k) for k in d.mixer.__slots__}
+        extra["ssm"] = {f.name: getattr(d.mixer, f.name) for f in fields(d.mixer)}
     if d.family.attention == "mla":
         extra.update(qk_nope_head_dim=d.qk_nope_head_dim, v_head_dim=d.v_head_dim)
     if d.hf.int("num_nextn_predict_layers", 0):

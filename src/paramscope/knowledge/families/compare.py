@@ -19,14 +19,14 @@ persistent buffer in transformers but a parameter in llama.cpp (``exp_probs_b``)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from paramscope.knowledge.families.oracle import Reference
 from paramscope.model import Tensor
+from paramscope.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Comparison:
     class_name: str
     ours: int  # tensors listed by us

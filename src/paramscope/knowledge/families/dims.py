@@ -7,13 +7,13 @@ family's HF code, kept here as small tables keyed by the row's ``moe`` and ``sli
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig, config_dtype
 from paramscope.knowledge.families.table import Family
 from paramscope.model.dtypes import DType
+from paramscope.records import field, record
 
 if TYPE_CHECKING:
     from paramscope.knowledge.families.ssm import Mixer
@@ -24,7 +24,7 @@ MAX_EXPERT_SLOTS = 1_000_000
 MAX_EXPERTS = 1 << 16
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dims:
     """A config's dimensions read through its family row: the numbers the tensor list is built from."""
 
@@ -132,7 +132,7 @@ def _no_shared(hf: HfConfig, expert_ffn: int) -> tuple[int, int]:
     return 0, 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MoeRule:
     """How a mixture-of-experts family places its experts: which layers, shared experts, router bias."""
 

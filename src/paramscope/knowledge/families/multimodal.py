@@ -8,7 +8,6 @@ The published Gemma 3 checkpoints (google/gemma-3-4b/12b/27b) keep the pre-4.52 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from paramscope.errors import FormatError
@@ -21,6 +20,7 @@ from paramscope.knowledge.families.gemma3n import (
 )
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
+from paramscope.records import field, record
 
 # SiglipVisionConfig defaults (models/siglip/configuration_siglip.py)
 SIGLIP_DEFAULTS = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
@@ -332,7 +332,7 @@ def no_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
     """The tower's own merger projects to the text width (Qwen-VL): nothing outside it."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Tower:
     defaults: Mapping[str, Any]  # the vision config class's defaults, for the fields read
     build: Callable[[HfConfig, TensorList, str], None]
@@ -403,7 +403,7 @@ VISION_ALIASES = {"qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_visio
                   "qwen3_5": "qwen3_5_vision", "qwen3_5_moe": "qwen3_5_moe_vision"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Composite:
     model_type: str
     source: str

@@ -20,13 +20,13 @@ import importlib
 import importlib.util
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from paramscope.errors import UnsupportedError
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType, parse_dtype
+from paramscope.records import record
 
 INSTALL_HINT = "pip install 'paramscope[oracle]'"
 
@@ -151,7 +151,7 @@ def torch_dtype_of(cfg: Mapping[str, Any]) -> DType | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Reference:
     """What transformers says a checkpoint of one config holds."""
 

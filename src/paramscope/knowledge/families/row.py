@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from paramscope.model.dtypes import DType
+from paramscope.records import field, record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Family:
     """One architecture family: where its config fields are and how its tensors are named."""
 

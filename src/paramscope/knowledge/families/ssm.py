@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from paramscope.errors import FormatError
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.tensors import TensorList
+from paramscope.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Mixer:
     """The numbers of one family's recurrent mixer (the same for every recurrent layer)."""
 
@@ -193,7 +194,14 @@ def _prefixed_mamba2(hf: HfConfig, hidden: int, gated_norm: bool | str) -> Mixer
     """FalconH1 / GraniteMoeHybrid spelling: mamba_n_heads, mamba_d_head, mamba_d_ssm…"""
     heads = hf.int("mamba_n_heads", 128, minimum=1)
     d_inner = hf.opt_int("mamba_d_ssm", minimum=1) or hf.int("mamba_expand", 2) * hidden
-    head_dim = hf.opt_int("mamba_d_head", minimum=1) or d_inner // heads
+    # mamba_d_head defaults to "auto" in all three configs: the width over the heads
+    auto = hf.value("mamba_d_head") in (None, "auto")
+    head_dim = d_inner // heads if auto else hf.int("mamba_d_head", minimum=1)
+    if heads * head_dim != d_inner:
+        # FalconH1Config / BambaConfig / GraniteMoeHybridConfig.validate_architecture refuse it: the heads
+        # must tile the Mamba width exactly (a config that lost mamba_d_ssm falls back to 1024 and fails)
+        raise FormatError(hf.source, "mamba_n_heads x mamba_d_head must equal the Mamba width (mamba_d_ssm, "
+                          "else mamba_expand x hidden_size)", found=heads * head_dim, expected=d_inner)
     norm = gated_norm if isinstance(gated_norm, bool) else hf.flag(gated_norm)
     return Mixer("mamba2", d_inner, d_state=hf.int("mamba_d_state", 256, minimum=1),
                  d_conv=hf.int("mamba_d_conv", 4, minimum=1), n_groups=hf.int("mamba_n_groups", 1, minimum=1),
@@ -245,7 +253,7 @@ def _jamba_layers(hf: HfConfig, n: int) -> tuple[str, ...]:
     return tuple("attention" if i % period == offset else "mamba" for i in range(n))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MixerRule:
     mixer: Callable[[HfConfig, int], Mixer]
     layers: Callable[[HfConfig, int], tuple[str, ...]]  # per layer: key of decoder.LAYER_BLOCKS

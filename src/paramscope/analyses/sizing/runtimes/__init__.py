@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import UsageError
+from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Adapter = Callable[["Model", "ArchConfig", int, "MemoryRequest", int], "RuntimeParts"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Option:
     """One engine setting, named as the engine's own flag is (without dashes)."""
 
@@ -54,7 +54,7 @@ class Option:
         return v
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Runtime:
     """A runtime paramscope sizes: its name, module, summary and options."""
 
@@ -113,19 +113,23 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                          "the profile run's batch (default: the engine's)",
                     1, 1 << 24),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
+             Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
+                                                       "kernel (its log says 'Using FlashInfer for top-p & "
+                                                       "top-k sampling'): a smaller profile peak"),
              Option("enable_chunked_prefill", str, "auto", "vLLM --enable-chunked-prefill (V0 engine; auto: "
                                                            "on above 32K tokens; V1 always chunks)",
                     choices=("auto", "on", "off")),
              Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow: v1 "
                                          "(0.21 and later), v1-0.16 (V1 0.16 to 0.20: CUDA graphs outside "
                                          "the budget), v1-early (V1 0.11 to 0.15: the same with the "
-                                         "sort-based sampler), v1-0.8 (V1 0.8 to 0.10: NCCL inside the "
-                                         "budget too), v0 (the V0 engine), v0-early (V0 before 0.6.4: the "
+                                         "sort-based sampler), v1-0.9 (V1 0.9.2 to 0.10: NCCL inside "
+                                         "the budget too), v1-0.8 (V1 0.8 to 0.9.1: the CUDA context "
+                                         "too), v0 (the V0 engine), v0-early (V0 before 0.6.4: the "
                                          "whole used memory, NCCL included), v0-2023 (before 0.2.6: "
                                          "all-reduce inputs held too), v0-2023-main (before PR #2031: "
                                          "torch's peak only)",
-                    choices=("v1", "v1-0.16", "v1-early", "v1-0.8", "v0", "v0-early", "v0-2023",
-                             "v0-2023-main")))),
+                    choices=("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-early",
+                             "v0-2023", "v0-2023-main")))),
     Runtime("sglang", "sglang", "SGLang (sglang.launch_server)",
             (Option("mem_fraction_static", float, None, "SGLang --mem-fraction-static: share of each GPU's "
                                                        "free memory for the weights and the KV pool "

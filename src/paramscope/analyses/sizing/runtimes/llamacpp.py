@@ -26,7 +26,6 @@ the library's true).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 
 from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
@@ -44,6 +43,7 @@ from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 from paramscope.model.memo import ModelMemo
+from paramscope.records import record, replace
 
 KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-kv-cache-iswa.cpp: SWA too
 # Builds of mid-2025 and earlier ("legacy"): llama_kv_cache_unified::get_padding = flash attention ? 256 :
@@ -79,7 +79,7 @@ CPU_REPACK_RULES: dict[str, dict[DType, int]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LlamaCppParams:
     """Context parameters after llama_context's constructor has resolved and padded them."""
 
@@ -97,7 +97,7 @@ class LlamaCppParams:
     legacy: bool = False  # a build of mid-2025 or earlier (BUILDS)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ComputeBuffer:
     """The worst-case graph's buffer (see ``compute_buffer``): ggml-alloc replayed on llama.cpp's graph
     (``graph_bytes``) where paramscope builds that graph, else the larger of the two per-phase peaks."""
@@ -114,7 +114,7 @@ class ComputeBuffer:
         return max(self.logits_phase, self.attention_phase)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LlamaCppMemory:
     """llama.cpp's buffers as it prints them: model, KV cache, output and compute."""
 
@@ -424,7 +424,7 @@ def _explain(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: in
     return tuple(lines)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Offload:
     """Where llama.cpp puts each layer with ``-ngl`` (llama-model.cpp, load_tensors): layers il ≥
     i_gpu_start = max(n_layer − n_gpu_layers, 0) on the GPU, the output layer too when n_gpu_layers >
@@ -439,7 +439,7 @@ class Offload:
     host_kv_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _LayerSplit:
     """A model's stored bytes by where llama.cpp's loader puts them: the token embedding, each layer, and
     the rest outside the layers (output matrix, final norm)."""

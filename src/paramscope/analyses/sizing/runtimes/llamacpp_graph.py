@@ -12,13 +12,12 @@ where they call it, so that nodes and leafs come out in llama.cpp's order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from paramscope.analyses.sizing.runtimes import ggml_graph as gg
 from paramscope.analyses.sizing.runtimes.ggml_graph import OUTPUT, Graph, Tensor
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
+from paramscope.records import record
 
 # architecture → (q/k biases, q/k RMS norms, Gemma's scaled embeddings, post-norms and GELU)
 GRAPH_FAMILIES: dict[str, tuple[bool, bool, bool]] = {
@@ -60,7 +59,7 @@ def has_graph(cfg: ArchConfig) -> bool:
     return graph_arch(cfg) is not None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GraphParams:
     """The ubatch and KV cache one graph is built for."""
 

@@ -23,8 +23,6 @@ rule; estimated: the CUDA context and NCCL (runtimes/common.py), as for vLLM.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from paramscope.analyses.sizing.kv_cache import KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES
@@ -32,6 +30,7 @@ from paramscope.analyses.sizing.runtimes.vllm import rank_config, rope_cache_byt
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
+from paramscope.records import record, replace
 
 GiB = 1 << 30
 
@@ -47,7 +46,7 @@ def default_mem_fraction(tensor_parallel: int) -> float:
     return next(f for tp, f in MEM_FRACTION_BY_TP if tensor_parallel >= tp)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SglangMemory:
     """One GPU's share (each of ``tensor_parallel`` ranks holds the same)."""
 

@@ -17,8 +17,6 @@ fragmentation are not modelled) and the CUDA context. docs/runtimes.md has the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from paramscope.analyses.sizing.kv_cache import (
     CROSS,
     KVCache,
@@ -33,6 +31,7 @@ from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, route
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
+from paramscope.records import record, replace
 
 MiB, GiB = 1 << 20, 1 << 30
 F32 = 4
@@ -46,7 +45,7 @@ MATERIALISES_SCORES = {"eager": True, "sdpa": False, "flash_attention_2": False,
 CACHE_TYPES = (DType.F32, DType.F16, DType.BF16)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TransformersMemory:
     context: int
     batch: int

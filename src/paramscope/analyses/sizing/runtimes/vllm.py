@@ -21,14 +21,20 @@ docs/runtimes.md gives every formula with its source and the worked numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
-from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, routed_ffn_width
+from paramscope.analyses.sizing.runtimes.common import (
+    CUDA_CONTEXT_BYTES,
+    NCCL_BYTES,
+    NCCL_PCIE_BYTES,
+    routed_ffn_width,
+)
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
+from paramscope.records import record, replace
 
 MiB, GiB = 1 << 20, 1 << 30
 F32, I64 = 4, 8
@@ -60,11 +66,16 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # which estimates the CUDA graphs during profiling and takes them out of the budget
 # (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS, "default since v0.21.0" as its log line says). "v1-early": the
 # V1 engine before 0.21 (default since 0.8): graphs captured after the cache is sized, outside the budget.
-# "v1-0.8": the V1 engine of 0.8 to 0.10 (2025 until September), like "v1-early" except that its worker took
-# the memory snapshot *before* initialising NCCL (vllm/v1/worker/gpu_worker.py init_device; PR #25359,
+# "v1-0.9": the V1 engine of 0.9.2 to 0.10 (July to September 2025), like "v1-early" except that its worker
+# took the memory snapshot *before* initialising NCCL (vllm/v1/worker/gpu_worker.py init_device; PR #25359,
 # in 0.11, moved it after: "NCCL buffers ... allocated after the memory snapshot ... shows up as non-torch
 # memory increase"), so with tensor parallelism the NCCL and custom all-reduce buffers are non-torch memory
-# inside the budget. "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
+# inside the budget. "v1-0.8": the V1 engine of 0.8.0 to 0.9.1, before PR #19312 ("V1's memory profiling
+# incorrectly counts memory used by other processes as non_torch_allocations"; merged June 2025, in 0.9.2):
+# determine_available_memory took ``non_torch_allocations = (total − free) − torch allocated`` after the
+# profile run, the whole device's memory outside torch: the CUDA context and NCCL too are inside the
+# budget (and any other process's memory on the GPU, which no profile can know).
+# "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
 # "v0-early": the V0 engine before 0.6.4 (PR #9352 moved it to torch's peak): worker.py
 # determine_num_available_blocks took ``peak_memory = init_gpu_memory − free_gpu_memory`` after the profile
 # run (0.6.3; PR #2031, December 2023: ``total − free``), the device's whole used memory, where
@@ -83,7 +94,7 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # "v1-0.16": "v1-early" from 0.16 (the first release after PR #33538, "Triton-based Top-k and Top-p sampler
 # kernels", merged 2026-02-02; 0.16.0 was out by 2026-03-04): the profile's sampler no longer sorts the whole
 # vocabulary, and takes what the "v1" family's does (SAMPLER_BYTES_PER_LOGIT).
-ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.8", "v0", "v0-early", "v0-2023", "v0-2023-main")
+ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-early", "v0-2023", "v0-2023-main")
 V0_FAMILIES = ("v0", "v0-early", "v0-2023", "v0-2023-main")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 
@@ -108,18 +119,24 @@ CUDA_GRAPH_BYTES = 512 * MiB
 #   rows on A100s (tests/fixtures/engine_logs/vllm/): gpt-oss-20b (myoceane-*: 36.56 GiB left, 36.59
 #   predicted) and Qwen3-8B (tokenkaki-*-v0191: 19.36 GiB left, 19.32 predicted), where 36 B left 0.77 and
 #   0.62 GiB too little.
-# - v1-early, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and their
-#   inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine on
-#   the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
+# - v1-early, v1-0.9, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and
+#   their inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine
+#   on the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
 #   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
 #   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B; V1 36.2 B (23278-*: −2.14 GiB left of
 #   an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
 SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + I64 + F32, "v1-early": 36,
-                           "v1-0.8": 36,
+                           "v1-0.9": 36, "v1-0.8": 36,
                            **dict.fromkeys(V0_FAMILIES, 40)}
+# The V1 sampler with FlashInfer's top-k/top-p kernel instead (v1/sample/ops/topk_topp_sampler.py, 0.8.x:
+# "Using FlashInfer for top-p & top-k sampling." where FlashInfer is installed, as in vLLM's Docker image;
+# V0 never used it by default): the fp32 copy of the logits (sampler.py ``logits.to(torch.float32)``;
+# temperature divides it in place) and the softmax probabilities ``forward_cuda`` hands the kernel, which
+# samples without sorting: 8 B per logit. Checked on vLLM 0.8.5 on four A10s (17469-*, whose log says so).
+FLASHINFER_SAMPLER_BYTES_PER_LOGIT = F32 + F32
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VllmParams:
     context: int  # max_model_len
     batch: int  # sequences served at once
@@ -134,9 +151,13 @@ class VllmParams:
     cuda_graphs: bool
     engine: str = "v1"  # ENGINES
     chunked_prefill: bool = True
+    nvlink: bool = True  # the GPUs talk over NVLink (else PCIe only): NCCL's footprint
+    flashinfer_sampler: bool = False  # V1's sampler runs FlashInfer's top-k/top-p kernel
+    gpu_name: str | None = None  # as the driver names the GPU
+    awq_split_k: bool = False  # an AWQ checkpoint on a release before 0.3.0 (AWQ_SPLIT_K)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KVLayout:
     """How vLLM groups layers and how many blocks one request needs (kv_cache_utils.py).
 
@@ -162,7 +183,7 @@ class KVLayout:
         return sum(self.groups[kind] * self.blocks[kind] for kind in self.groups)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KVPool:
     """What the pool comes to on a given GPU: the blocks vLLM allocates and how many requests fit."""
 
@@ -187,7 +208,7 @@ class KVPool:
         return self.num_blocks / self.layout.blocks_per_request
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VllmMemory:
     """One GPU's share (each of ``tensor_parallel`` GPUs takes the same)."""
 
@@ -402,7 +423,32 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
     mlp = 3 * routed_ffn_width(cfg) // tp
     qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads * (cfg.head_dim_k + cfg.head_dim_v)
     attention = qkv + cfg.n_heads * cfg.head_dim_v // tp
-    return t * (3 * cfg.hidden_size + max(mlp, attention)) * b
+    peak = t * (3 * cfg.hidden_size + max(mlp, attention)) * b
+    return max(peak, awq_split_k_peak(cfg, p)) if p.awq_split_k else peak
+
+
+# AWQ before PR #2566 (vLLM 0.3.0, January 2024): every AWQ matmul ran ``ops.awq_gemm`` with split_k_iters =
+# pack_factor = 8 (quantization/awq.py AWQLinearMethod.apply_weights), and the kernel
+# (csrc/quantization/awq/gemm_kernels.cu) allocates the 8 partial outputs, ``torch::empty({split_k_iters,
+# num_in_feats, out_features})``, then returns their ``sum(0)``: at that matmul 8 + 1 outputs are live.
+# PR #2566 dequantizes the weight and calls torch.matmul for batches of 256 tokens or more, which the
+# profile run always is.
+AWQ_SPLIT_K = 8
+
+
+def awq_split_k_peak(cfg: ArchConfig, p: VllmParams) -> int:
+    """The forward peak of an AWQ checkpoint before 0.3.0: the widest AWQ matmul with its split-k partials,
+    beside the three hidden-sized tensors of ``forward_peak``. Dense models: the merged gate_up projection
+    (2 × ffn per rank). MoE (Mixtral, the only one then): quantized Mixtral ran models/mixtral_quant.py,
+    which gives each rank whole experts (np.array_split of the experts over the ranks, ReplicatedLinear
+    w1 / w2 / w3) and runs each one over every token; w3 runs while w1's activated output (ffn) is live.
+    Attention's qkv projection, split over the ranks, is the other candidate."""
+    t, b, tp = p.max_num_batched_tokens, p.dtype.type_size, p.tensor_parallel
+    parts = AWQ_SPLIT_K + 1
+    # MoE: w1's activated output, then w3's partials and sum; dense: gate_up's partials and sum
+    mlp = (1 + parts) * cfg.expert_ffn_size if cfg.is_moe else parts * 2 * cfg.ffn_size // tp
+    qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads_per_rank(cfg, tp) * (cfg.head_dim_k + cfg.head_dim_v)
+    return t * (3 * cfg.hidden_size + max(mlp, parts * qkv)) * b
 
 
 def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
@@ -413,10 +459,17 @@ def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
     the smaller, which is the one vLLM uses (the minimum over the workers). Figures here are rank 0's.
     """
     rows = min(p.max_num_seqs, p.max_num_batched_tokens)
-    logits = rows * cfg.vocab_size * (p.dtype.type_size + SAMPLER_BYTES_PER_LOGIT[p.engine])
+    logits = rows * cfg.vocab_size * (p.dtype.type_size + sampler_bytes_per_logit(p))
     if p.engine in V0_FAMILIES:
         return logits
     return p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size + logits
+
+
+def sampler_bytes_per_logit(p: VllmParams) -> int:
+    """What the profile's sampler holds per logit beyond the model-dtype logits (see the tables above)."""
+    if p.flashinfer_sampler and p.engine not in V0_FAMILIES:
+        return FLASHINFER_SAMPLER_BYTES_PER_LOGIT
+    return SAMPLER_BYTES_PER_LOGIT[p.engine]
 
 
 def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
@@ -464,18 +517,25 @@ def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
 
 def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     """Memory outside torch that the engine counts inside its budget (see the constants above): in
-    "v1-0.8", "v0-early" and "v0-2023" the NCCL buffers too, created after its memory snapshot; in
-    "v0-2023" also the all-reduce inputs the allocator could not reuse (``held_allreduce_bytes``)."""
+    "v1-0.9", "v1-0.8", "v0-early" and "v0-2023" the NCCL buffers too, created after its memory snapshot;
+    in "v1-0.8" also the CUDA context (the whole device's non-torch memory); in "v0-2023" the all-reduce
+    inputs the allocator could not reuse (``held_allreduce_bytes``)."""
     if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
         return 0
     if p.engine in V0_FAMILIES:
         return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
-    return NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0)
+    context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
+    return NON_TORCH_BYTES + context + (nccl_bytes(p) if nccl_inside(p) else 0)
+
+
+def context_inside(p: VllmParams) -> bool:
+    """Whether the engine counts its own CUDA context in the budget: "v1-0.8" (whole-device non-torch)."""
+    return p.engine == "v1-0.8"
 
 
 def nccl_inside(p: VllmParams) -> bool:
     """Whether the engine's memory snapshot preceded NCCL's initialisation, so its buffers are in the peak."""
-    return p.engine in ("v1-0.8", "v0-early", "v0-2023")
+    return p.engine in ("v1-0.9", "v1-0.8", "v0-early", "v0-2023")
 
 
 def held_allreduce_bytes(cfg: ArchConfig, p: VllmParams) -> int:
@@ -488,8 +548,11 @@ def held_allreduce_bytes(cfg: ArchConfig, p: VllmParams) -> int:
 
 
 def nccl_bytes(p: VllmParams) -> int:
-    """NCCL and custom all-reduce buffers per GPU (tensor parallelism only)."""
-    return NCCL_BYTES if p.tensor_parallel > 1 else 0
+    """NCCL and custom all-reduce buffers per GPU (tensor parallelism only): as measured over NVLink, or
+    the smaller PCIe-only estimate (runtimes/common.py)."""
+    if p.tensor_parallel == 1:
+        return 0
+    return NCCL_BYTES if p.nvlink else NCCL_PCIE_BYTES
 
 
 def cuda_graph_bytes(p: VllmParams) -> int:
@@ -499,11 +562,11 @@ def cuda_graph_bytes(p: VllmParams) -> int:
 
 
 def outside_bytes(p: VllmParams) -> int:
-    """Per GPU, outside the reservation: the CUDA context, NCCL with tensor parallelism, and the graphs
-    of the engines that capture them after sizing the cache."""
+    """Per GPU, outside the reservation: the CUDA context (unless counted inside), NCCL with tensor
+    parallelism, and the graphs of the engines that capture them after sizing the cache."""
     nccl = 0 if nccl_inside(p) else nccl_bytes(p)
     graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine != "v1" else 0
-    return CUDA_CONTEXT_BYTES + nccl + graphs
+    return (0 if context_inside(p) else CUDA_CONTEXT_BYTES) + nccl + graphs
 
 
 def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
@@ -533,6 +596,9 @@ def vllm_memory(
     engine: str = "v1",
     chunked_prefill: bool | None = None,
     gpu_name: str | None = None,
+    nvlink: bool = True,
+    flashinfer_sampler: bool = False,
+    awq_split_k: bool = False,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -541,13 +607,19 @@ def vllm_memory(
     vLLM's defaults (16, or 64 for MLA; V1: 8192 and 1024 on GPUs of ≥ 70 GiB other than A100s or with no
     GPU given, else 2048 and 256; V0: see ``resolve_params``). ``cuda_graphs`` False is
     ``--enforce-eager``. ``engine`` one of ENGINES; ``chunked_prefill`` None is the engine's
-    default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default).
+    default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default); ``nvlink`` False
+    for GPUs that talk over PCIe only (NCCL's smaller footprint; not stated: NVLink, the measured case);
+    ``flashinfer_sampler`` for a V1 engine that samples with FlashInfer's kernel (its log says "Using
+    FlashInfer for top-p & top-k sampling");
+    ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``).
     """
     p = resolve_params(cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
                        gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name)
+    p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
+                awq_split_k=awq_split_k)
     layout, kv, padding = kv_layout(cfg, p)
     model = weights_per_gpu(cfg, weights_bytes, p)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
@@ -577,14 +649,18 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{f' (routers {shared:,} B whole on every rank)' if shared else ''} + RoPE cache "
         f"{cfg.context_length} × {cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × "
         f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B = {m.model_bytes:,} B",
-        f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens {forward:,} B, sampler "
-        f"{rows} rows × {cfg.vocab_size} × ({b} + {SAMPLER_BYTES_PER_LOGIT[p.engine]}) B"
+        f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens"
+        f"{' (AWQ split-k partials)' if p.awq_split_k else ''} {forward:,} B, sampler "
+        f"{rows} rows × {cfg.vocab_size} × ({b} + {sampler_bytes_per_logit(p)}) B"
+        f"{', FlashInfer' if sampler_bytes_per_logit(p) == FLASHINFER_SAMPLER_BYTES_PER_LOGIT else ''}"
         f"{'' if p.engine in V0_FAMILIES else ' + hidden'} = {sampler:,} B) "
         f"= {m.activation_bytes:,} B",
         f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate"
-        f"{', NCCL included' if nccl_bytes(p) and nccl_inside(p) else ''}"
+        f"{', CUDA context included' if context_inside(p) else ''}"
+        f"{f', NCCL {nccl_bytes(p):,} B included' if nccl_bytes(p) and nccl_inside(p) else ''}"
         f"{', all-reduce inputs held' if held_allreduce_bytes(cfg, p) else ''}): "
-        f"{m.non_torch_bytes:,} B; outside the reservation (estimate: CUDA context"
+        f"{m.non_torch_bytes:,} B; outside the reservation (estimate:"
+        f"{'' if context_inside(p) else ' CUDA context'}"
         f"{', NCCL' if p.tensor_parallel > 1 and not nccl_inside(p) else ''}"
         f"{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
         f"): {m.cuda_context_bytes:,} B",
@@ -626,10 +702,20 @@ def _pool_lines(m: VllmMemory) -> list[str]:
     return lines
 
 
+# NVIDIA vGPU profiles as the guest's driver names them: the board, then the framebuffer in GB and the
+# profile series (Q, C, B, A), "NVIDIA A40-48Q", "GRID A100D-40C"
+VGPU_NAME = re.compile(r"-\d+[QCBA]\b")
+
+
 def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
     p = m.params
     limit = default_max_model_len(cfg)
     checks = (
+        (p.gpu_name is not None and VGPU_NAME.search(p.gpu_name) is not None,
+         f"warning: {p.gpu_name} is a vGPU profile: memory its guest cannot account for (the hypervisor's, "
+         f"other processes') shows up as non-torch memory in engines that measure the whole device "
+         f"(0.6.4.post1: 4.09 GiB on an A40-48Q, issue 11230); it is not predicted, so the KV figures "
+         f"here are an upper bound"),
         (p.context > limit,
          f"warning: context {p.context} exceeds the model's {limit} (vLLM refuses such a "
          f"max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)"),
@@ -658,7 +744,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     max_num_batched_tokens=req.option("max_num_batched_tokens"),
                     cuda_graphs=not req.option("enforce_eager"), engine=req.option("engine"),
                     chunked_prefill=TRI_STATE[req.option("enable_chunked_prefill")],
-                    gpu_name=req.device.name if req.device and on_gpu else None)
+                    gpu_name=req.device.name if req.device and on_gpu else None,
+                    nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
+                    flashinfer_sampler=req.option("flashinfer_sampler"))
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if m.pool is not None:
