@@ -31,9 +31,9 @@ from _common import ROOT
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from builders.ggml_blocks import random_blocks  # the tests' generator of valid random blocks
 from paramscope.analyses.values.decode import BACKENDS, default_backend, dequantize
 from paramscope.model.dtypes import DType
-from test_decode import random_blocks  # the tests' generator of valid random blocks
 
 FLOOR = 3.0
 FLOOR_TYPES = (DType.Q4_K, DType.Q8_0)

@@ -3,7 +3,7 @@
     python bench/bench_scan.py [--repeat N]
 
 Correctness: every attack file the tests build (tests/builders/pickle_attacks.py PAYLOADS and
-tests/test_scan_verdicts.py ATTACKS: each would run a payload under a real loader) and a few benign
+tests/builders/scan_attacks.py ATTACKS: each would run a payload under a real loader) and a few benign
 files are scanned by both tools in this process (``paramscope.scan`` and ``picklescan.scanner.
 scan_file_path``). A tool *catches* a file when its verdict is "could run code" (paramscope exit 2,
 picklescan issues > 0); picklescan's scan errors (its exit 2) are counted apart, since a script that
@@ -36,15 +36,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def attack_files(folder: Path) -> list[tuple[str, Path]]:
-    import test_scan_verdicts as verdicts
     from builders import pickle_attacks as attacks
+    from builders.scan_attacks import ATTACKS
 
     out = []
     for case in attacks.PAYLOADS:
         path = folder / f"{case.id}{case.suffix}"
         case.build(path, folder / "MARKER")
         out.append((case.id, path))
-    for attack in verdicts.ATTACKS:
+    for attack in ATTACKS:
         path = folder / f"{attack.id}{attack.suffix}"
         try:
             attack.build(path, folder / "MARKER")

@@ -41,10 +41,10 @@ from _common import ROOT, fetch_models
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from builders.ggml_blocks import random_blocks
 from paramscope.analyses.values.decode import BACKENDS, dequantize
 from paramscope.analyses.values.quantize import PORTED, block_quantizer, shipped_block_types
 from paramscope.model.dtypes import BY_GGML_ID, DTYPES, DType
-from test_decode import random_blocks
 
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "ggml_reference"
 SEED = 20250918
