@@ -31,8 +31,10 @@ def test_shared_fixtures_group_their_tests(request: pytest.FixtureRequest) -> No
 # --- tests never import each other ------------------------------------------------------------------
 # A test module imported by another runs its collection twice, ties the two files' edits together and
 # hides shared builders where no one looks for them: what two tests share lives in tests/builders/.
+# The bench and tools scripts count too: what they take from the tests comes from tests/builders/.
 
 TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 
 
 def imported_test_modules(source: str) -> Iterator[tuple[int, str]]:
@@ -65,13 +67,27 @@ def _is_import_call(func: ast.expr) -> bool:
         (isinstance(func, ast.Attribute) and func.attr == "import_module")
 
 
+def offenders(files: list[Path]) -> list[str]:
+    return [f"{f.relative_to(ROOT)}:{line} imports {module}"
+            for f in files for line, module in imported_test_modules(f.read_text(encoding="utf-8"))]
+
+
 def test_no_test_module_imports_another() -> None:
     files = sorted(TESTS.rglob("*.py"))
     assert len([f for f in files if f.name.startswith("test_")]) > 50  # the walk found the suite
-    offenders = [f"{f.relative_to(TESTS)}:{line} imports {module}"
-                 for f in files for line, module in imported_test_modules(f.read_text(encoding="utf-8"))]
-    assert not offenders, "tests import test modules (move what they share into tests/builders/): " + \
-        "; ".join(offenders)
+    found = offenders(files)
+    assert not found, "tests import test modules (move what they share into tests/builders/): " + \
+        "; ".join(found)
+
+
+def test_no_bench_or_tool_script_imports_a_test_module() -> None:
+    """bench/ and tools/ put tests/ on sys.path for the builders; a test module imported there runs
+    its module-level code (parametrize lists, fixtures) in the script and breaks when a test moves."""
+    files = sorted([*(ROOT / "bench").glob("*.py"), *(ROOT / "tools").glob("*.py")])
+    assert {"bench_scan.py", "bench_decode.py", "fetch_models.py"} <= {f.name for f in files}
+    found = offenders(files)
+    assert not found, "scripts import test modules (take what they need from tests/builders/): " + \
+        "; ".join(found)
 
 
 @pytest.mark.parametrize(("source", "found"), [
