@@ -43,6 +43,11 @@ $(VENV)/.torch: $(VENV)/.test
 # The tests run on every core (pytest-xdist); tests marked xdist_group (the browser's) share one worker.
 # `make test PARALLEL=` runs them in one process.
 PARALLEL ?= -n auto --dist loadgroup
+# Bytecode caches written and read, as a user's shell does: an environment that sets
+# PYTHONDONTWRITEBYTECODE (some sandboxes do) would have every pytest worker and every `paramscope`
+# subprocess the tests start compile paramscope's modules from source, and pytest rewrite every test
+# module's assertions again, on every run.
+PYTEST = PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
 
 # The browser tests need Chromium; without it they skip, and this says so where nobody can miss it.
 BROWSER_NOTE = if [ ! -x "$(CHROMIUM)" ]; then \
@@ -56,14 +61,14 @@ test: $(VENV)/.test $(VENV)/.torch
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/mypy
 	@$(BROWSER_NOTE)
-	$(BIN)/python -m pytest -rs $(PARALLEL); status=$$?; $(BROWSER_NOTE); exit $$status
+	$(PYTEST) -rs $(PARALLEL); status=$$?; $(BROWSER_NOTE); exit $$status
 
 # The quick loop while working: everything but the tests marked slow (those reading the real model
 # files, and those that run for seconds: full-size transformers builds, subprocesses, DeepSeek's 90k
 # tensors), under a minute on 2 cores (pytest 54 s for 2,527 tests, README.md).
 test-fast: $(VENV)/.test
 	$(BIN)/ruff check src tests bench tools
-	$(BIN)/python -m pytest -rs $(PARALLEL) -m "not slow"
+	$(PYTEST) -rs $(PARALLEL) -m "not slow"
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests bench tools
