@@ -44,6 +44,8 @@ def assert_same_bits(ours: np.ndarray, reference: np.ndarray) -> None:
     """Bit-identical float32 arrays (signs of zero included), except that any NaN equals any NaN."""
     reference = np.asarray(reference, dtype=np.float32).reshape(-1)
     assert ours.dtype == np.float32 and ours.shape == reference.shape
+    if np.array_equal(ours.view(np.uint32), reference.view(np.uint32)):
+        return  # every bit the same (the usual case): one pass, where the NaN-aware test takes seven
     both_nan = np.isnan(ours) & np.isnan(reference)
     differ = np.flatnonzero((ours.view(np.uint32) != reference.view(np.uint32)) & ~both_nan)
     assert differ.size == 0, (

@@ -90,7 +90,8 @@ def test_offload_decode_bound_reads_each_memory_at_its_bandwidth():
 @pytest.mark.parametrize(("name", "device", "ram"), [
     ("llama-3.1-70b", "rtx-4090", 64), ("llama-3.1-70b", "rtx-3060-12g", 16),
     ("mixtral-8x7b", "rtx-4090", 16),
-    pytest.param("deepseek-v3", "h100", 512, marks=pytest.mark.slow),  # 10 CPU-s: its 90k tensors
+    # 10 CPU-s: its 90k tensors; on the catalogue worker, beside test_catalogue.py, which has built its Model
+    pytest.param("deepseek-v3", "h100", 512, marks=[pytest.mark.slow, pytest.mark.xdist_group("catalogue")]),
     ("qwen3-8b", "t4", 8),
     ("llama-3.1-405b", "rtx-4090", 32),
 ])

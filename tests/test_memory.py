@@ -81,6 +81,7 @@ def test_gemma_3_27b_bf16_is_about_55_gb():
 
 
 @pytest.mark.slow  # runs long: DeepSeek-V3's 90k tensors
+@pytest.mark.xdist_group("catalogue")  # beside test_catalogue.py, which has built its Model
 def test_mla_kv_cache_is_compressed():
     est = estimate(open_model("deepseek-v3"), MemoryRequest(context=4096))
     # llama.cpp's MLA cache: 61 layers × (512 + 64) × 2 B per token, no separate V

@@ -33,6 +33,7 @@ MLX = {"group_size": 64, "bits": 4}  # mlx-community/*-4bit config.json "quantiz
 
 
 @pytest.mark.slow  # runs long: DeepSeek-V3's 90k tensors
+@pytest.mark.xdist_group("catalogue")  # beside test_catalogue.py, which has built its Model
 def test_catalogue_fp8_and_mxfp4():
     v3 = open_model("deepseek-v3").quantization
     assert v3 is not None

@@ -107,6 +107,7 @@ def test_config_folder_reads_as_stored(tmp_path):
     assert CONFIG_ONLY_NOTE in model.metadata["warnings"]
 
 
+@pytest.mark.xdist_group("catalogue")  # beside test_catalogue.py, which has built its Model
 def test_deepseek_v3_fp8_blocks():
     """DeepSeek-V3's FP8 linears with 128 × 128 float32 scale_inv; router (MoEGate, a bare parameter),
     embeddings, output head and norms in BF16; the MTP layer is not listed (families)."""

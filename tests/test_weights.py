@@ -318,7 +318,11 @@ def test_tied_head_priced_once_and_side_data_dropped():
 LONG_ENTRIES = {"deepseek-v3", "deepseek-r1", "qwen3-30b-a3b"}
 
 
-@pytest.mark.parametrize("name", [pytest.param(e.name, marks=[pytest.mark.slow] * (e.name in LONG_ENTRIES))
+# (on the catalogue worker, beside test_catalogue.py, which has built their Models: open_entry keeps them)
+LONG = [pytest.mark.slow, pytest.mark.xdist_group("catalogue")]
+
+
+@pytest.mark.parametrize("name", [pytest.param(e.name, marks=LONG * (e.name in LONG_ENTRIES))
                                   for e in catalogue.entries()])
 def test_catalogue_order_of_schemes(name):
     m = paramscope.open_model(name)

@@ -100,8 +100,17 @@ def case_id(case: tuple[str, list[str]]) -> str:
     return " ".join([case[0], *case[1]])
 
 
+# the cases that list the whole catalogue or DeepSeek-V3's 90k tensors run beside test_catalogue.py
+# (one pytest-xdist worker), which has built every entry's Model: built once a process
+# (catalogue.open_entry keeps them), they are not built again at each width
+ON_THE_CATALOGUE_WORKER = {"catalogue", "inspect deepseek-v3"}
+
+
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize(("name", "args"), CASES, ids=list(map(case_id, CASES)))
+@pytest.mark.parametrize(("name", "args"), [
+    pytest.param(*case, id=case_id(case),
+                 marks=[pytest.mark.xdist_group("catalogue")] * (case_id(case) in ON_THE_CATALOGUE_WORKER))
+    for case in CASES])
 def test_default_outputs_fit(sources, name, args, width, monkeypatch):
     monkeypatch.chdir(sources["dir"])
     argv = [name, *(a.format(**sources) for a in args)]

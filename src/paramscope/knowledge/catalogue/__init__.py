@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import os
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from paramscope.errors import SourceError
@@ -150,6 +150,15 @@ def load_config(name: str) -> dict[str, Any]:
 
 def open_entry(name: str) -> Model:
     """The entry as a ``Model`` built from its config (format "config", no weights)."""
+    return _open_entry(lookup(name).name)
+
+
+# The entries are files of the package, read once (_entries); a Model is frozen, so the one built from an
+# entry stays true while the process lives. The last few are kept: DeepSeek-V3's 90k tensors take a
+# second to list (and their inventory, memoized per Model, as long again), and a server, a search or
+# `catalogue` beside `size` asks for the same names again and again.
+@lru_cache(maxsize=32)
+def _open_entry(name: str) -> Model:
     from paramscope.knowledge.config_tensors import config_tensors
     from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 

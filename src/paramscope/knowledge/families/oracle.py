@@ -19,7 +19,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
-from collections.abc import Callable, Mapping
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -180,7 +183,7 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
     failures = []
     for cls in model_classes(config, cfg, preferred):
         try:
-            with torch.device("meta"):
+            with torch.device("meta"), _torch_init_skipped():
                 model = cls._from_config(config, dtype=torch_dtype)
             state, tied = _state_to_save(model)
             break
@@ -205,6 +208,35 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
         return tuple(out)
 
     return Reference(type(model).__name__, tensors(state), _renamer(model), tensors(tied))
+
+
+# torch's layers fill their new parameters as they are built (Linear.reset_parameters: kaiming_uniform_,
+# …). On the meta device that fills nothing and changes no name, shape or dtype, yet it is a third of a
+# build's time. While a model is built the torch.nn.init functions do nothing, as transformers' own
+# no_init_weights makes them (its list of the modules holding them); not its patch of init_weights,
+# which would also leave the weights untied. One build at a time: the patch is process-wide.
+_BUILD_LOCK = threading.Lock()
+
+
+def _skip(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+@contextmanager
+def _torch_init_skipped() -> Iterator[None]:
+    init = importlib.import_module("transformers.initialization")
+    names = getattr(init, "TORCH_INIT_FUNCTIONS", {})
+    with _BUILD_LOCK:
+        saved = [(module, name, getattr(module, name))
+                 for module in (sys.modules.get(m) for m in getattr(init, "TORCH_MODULES_TO_PATCH", ()))
+                 if module is not None for name in names if hasattr(module, name)]
+        try:
+            for module, name, _ in saved:
+                setattr(module, name, _skip)
+            yield
+        finally:
+            for module, name, original in saved:
+                setattr(module, name, original)
 
 
 def saved_tensors(cfg: Mapping[str, Any], source: str = "config.json", preferred: tuple[str, ...] = (),
