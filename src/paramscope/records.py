@@ -228,39 +228,39 @@ def _compile_init(cls: type) -> Callable[..., None]:
 
 
 # A class's first instances are built by `_interpreted_init`, which reads its fields; its `__init__` is
-# compiled once it has made this many: interpreting costs ~0.1 µs a field more an instance, compiling
-# ~0.3 ms a class (more for a family row's 40 fields), and most classes make a handful of instances in
-# a run, while a few (tensors, placements) are made by the hundred or by the thousand. 128: of 32, 64,
-# 128 and 256, the fewest instructions for size, fit and inspect together (761 M against 770 M at 32).
-COMPILE_AFTER = 128
+# compiled once it has made this many: interpreting costs ~2 µs more an instance, compiling ~0.3 ms a
+# class (more for a family row's 40 fields). Most classes make a handful of instances in a command, a
+# few (tensors, placements) hundreds, and a DeepSeek-V3 listing 91,991 tensors. 512: of 32 to 4,096,
+# where size, fit and inspect together execute the fewest instructions (731 M; 761 M at 128).
+COMPILE_AFTER = 512
 
 
 def _interpreted_init(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """What the compiled `__init__` does, field by field: the same values, the same TypeErrors."""
     cls = self.__class__
+    setter = object.__setattr__
     given = len(args)
     taken = 0
     for name, init, default, factory in cls.__record_plan__:
         if not init:
             if factory is not MISSING:
-                object.__setattr__(self, name, factory())
+                setter(self, name, factory())
             elif default is not MISSING:
-                object.__setattr__(self, name, default)
+                setter(self, name, default)
             continue
         if taken < given:
-            if name in kwargs:
+            if kwargs and name in kwargs:
                 raise TypeError(f"{cls.__qualname__}.__init__() got multiple values for argument '{name}'")
-            value = args[taken]
+            setter(self, name, args[taken])
             taken += 1
-        elif name in kwargs:
-            value = kwargs[name]
+        elif kwargs and name in kwargs:
+            setter(self, name, kwargs[name])
         elif default is not MISSING:
-            value = default
+            setter(self, name, default)
         elif factory is not MISSING:
-            value = factory()
+            setter(self, name, factory())
         else:
             raise TypeError(f"{cls.__qualname__}.__init__() missing required argument: '{name}'")
-        object.__setattr__(self, name, value)
     if taken < given:
         raise TypeError(f"{cls.__qualname__}.__init__() takes {taken + 1} positional arguments but "
                         f"{given + 1} were given")
@@ -272,7 +272,8 @@ def _interpreted_init(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         self.__post_init__()
 
 
-def _lazy_init(cls: type) -> Callable[..., None]:
+def _lazy_init(home: list[type]) -> Callable[..., None]:
+    """The `__init__` of the class `home` will hold once it is made (so that the class is made once)."""
     made = 0
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -281,6 +282,7 @@ def _lazy_init(cls: type) -> Callable[..., None]:
         if made <= COMPILE_AFTER:
             _interpreted_init(self, args, kwargs)
             return
+        cls = home[0]
         real = _compile_init(cls)
         type.__setattr__(cls, "__init__", real)  # from now on, the compiled one
         real(self, *args, **kwargs)
@@ -346,35 +348,37 @@ def record(cls: _T) -> _T:
     found = _own_fields(cls)
     _check_order(cls, found)
     own = dict(cls.__dict__)  # what the body defines itself, which the stdlib keeps too
-    namespace = {k: v for k, v in own.items() if k not in found and k not in ("__dict__", "__weakref__")}
-    inherited = _inherited_slots(cls)
-    namespace["__slots__"] = tuple(name for name in found if name not in inherited)
-    made: Any = type(cls)(cls.__name__, cls.__bases__, namespace)
-    made.__qualname__ = cls.__qualname__
     every = tuple(found.values())
-    type.__setattr__(made, "__record_fields__", every)
-    type.__setattr__(made, "__match_args__", tuple(f.name for f in every if f.init))
-    type.__setattr__(made, "__record_params__", frozenset(f.name for f in every if f.init))
-    type.__setattr__(made, "__record_plan__", tuple((f.name, f.init, f.default, f.default_factory)
-                                                    for f in every))
+    inherited = _inherited_slots(cls)
+    home: list[type] = []
+    # everything in the namespace of the one class made (each attribute set on a class afterwards
+    # costs a type-cache invalidation)
+    namespace = {k: v for k, v in own.items() if k not in found and k not in ("__dict__", "__weakref__")}
+    namespace.update({
+        "__slots__": tuple(name for name in found if name not in inherited),
+        "__record_fields__": every,
+        "__match_args__": tuple(f.name for f in every if f.init),
+        "__record_params__": frozenset(f.name for f in every if f.init),
+        "__record_plan__": tuple((f.name, f.init, f.default, f.default_factory) for f in every),
+        "__setattr__": _setattr, "__delattr__": _delattr,
+        "__getstate__": _getstate, "__setstate__": _setstate,
+        _EQ: _getter(tuple(f.name for f in every if f.compare)),
+        _HASH: _getter(tuple(f.name for f in every if (f.compare if f.hash is None else f.hash))),
+        _REPR: tuple(f.name for f in every if f.repr),
+        _ALL: tuple(f.name for f in every),
+    })
     if "__init__" not in own:
-        made.__init__ = _lazy_init(made)
+        namespace["__init__"] = _lazy_init(home)
     if "__repr__" not in own:
-        made.__repr__ = _repr
+        namespace["__repr__"] = _repr
     if "__eq__" not in own:
-        made.__eq__ = _eq
+        namespace["__eq__"] = _eq
     # the stdlib's rule for a frozen class with eq: keep a __hash__ the body sets (None included),
     # unless that None is the one Python puts there for a body that defines __eq__ alone
     if not ("__hash__" in own and not (own["__hash__"] is None and "__eq__" in own)):
-        made.__hash__ = _hash
-    made.__setattr__ = _setattr
-    made.__delattr__ = _delattr
-    made.__getstate__ = _getstate
-    made.__setstate__ = _setstate
-    type.__setattr__(made, _EQ, _getter(tuple(f.name for f in every if f.compare)))
-    type.__setattr__(made, _HASH, _getter(tuple(f.name for f in every
-                                                if (f.compare if f.hash is None else f.hash))))
-    type.__setattr__(made, _REPR, tuple(f.name for f in every if f.repr))
-    type.__setattr__(made, _ALL, tuple(f.name for f in every))
+        namespace["__hash__"] = _hash
+    made: Any = type(cls)(cls.__name__, cls.__bases__, namespace)
+    made.__qualname__ = cls.__qualname__
+    home.append(made)
     result: _T = made
     return result
