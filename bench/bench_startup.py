@@ -6,18 +6,19 @@ interpreter's start. The runs are interleaved (one of each per round, several ro
 busy with something else slows both sides alike; the figure is the median (the minimum beside it).
 
 Times on a shared machine are noisy, so each command's import-time work is also counted, which does not
-vary from run to run: modules imported (paramscope's own in brackets) and frozen dataclasses created,
-and with --instructions the instructions valgrind counts for the whole process (the same from run to
-run within ~0.1 %). On Python 3.11 a dataclass costs ~0.5–1 ms to create (six generated methods, each
-compiled with exec), which makes their number the largest single cost of a start-up.
+vary from run to run: modules imported (paramscope's own in brackets) and record classes created, and
+with --instructions the instructions valgrind counts for the whole process (the same from run to run
+within ~0.1 %). On Python 3.11 a frozen dataclass cost ~0.5–1 ms to create (six generated methods, each
+compiled with exec) and `import dataclasses` ~45 M instructions: records (src/paramscope/records.py)
+cost neither, and the census says if a command imported dataclasses at all.
 
 The commands run this checkout's code (its src/ first on PYTHONPATH), as a user's shell runs them.
-On the shared 2-core machine, main before issue 11's second pass and after it, interleaved in one run
-(CPU time, median of 30, which the load moves by ±0.5 ×; instructions: valgrind, python -c pass 40 M):
+Issue 11's passes, on the 2-core machine (wall time, median of 30; instructions: valgrind, python -c
+pass 40 M); the third pass made every frozen dataclass a paramscope.records record, alone on the machine:
 
-    size llama-3.1-8b --json            8.6 → 7.3 ×   515 → 431 M   34 → 28 dataclasses
-    fit llama-3.1-8b --gpu h100 --json 10.4 → 9.1 ×   629 → 564 M   54 → 50 dataclasses
-    inspect model.safetensors --json    6.4 → 5.9 ×   335 → 311 M   15 → 15 dataclasses
+    size llama-3.1-8b --json            8.6 → 7.3 → 4.6 ×   515 → 431 → 241 M   28 records
+    fit llama-3.1-8b --gpu h100 --json 10.4 → 9.1 → 5.5 ×   629 → 564 → 291 M   50 records
+    inspect model.safetensors --json    6.4 → 5.9 → 4.1 ×   335 → 311 → 200 M   15 records
 
     .venv/bin/python bench/bench_startup.py [--rounds 15] [--instructions]
 """
