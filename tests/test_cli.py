@@ -190,3 +190,22 @@ def test_size_errors_are_one_line():
         r = run(*args)
         assert r.returncode == 1, (args, r.stderr)
         assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_a_whole_process_ends_without_teardown_but_runs_its_exit_functions():
+    """main() of the console script ends with os._exit after the atexit functions (the interpreter's
+    teardown was 8 % of a light command); a thread still running is still waited for."""
+    code = ("import atexit, sys, threading, time\n"
+            "atexit.register(lambda: print('atexit ran', flush=True))\n"
+            "if sys.argv[1] == 'thread':\n"
+            "    threading.Thread(target=lambda: (time.sleep(2), print('thread done', flush=True))).start()\n"
+            "sys.argv = ['paramscope', 'size', 'llama-3.1-8b', '--json']\n"
+            "from paramscope.cli.app import main\n"
+            "main()\n")
+    for case in ("plain", "thread"):
+        done = subprocess.run([sys.executable, "-c", code, case], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        head, _, tail = done.stdout.rpartition("}\n")
+        assert json.loads(head + "}")["total_bytes"] > 0  # the whole JSON was written before the end
+        expected = ["thread done", "atexit ran"] if case == "thread" else ["atexit ran"]
+        assert tail.splitlines() == expected, done.stdout[-200:]

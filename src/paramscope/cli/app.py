@@ -173,15 +173,37 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (set PARAMSCOPE_DEBUG=1 for a traceback; "
               "please report it)", EXIT_INTERNAL)
-    if whole_process and "pyarrow" in sys.modules:
-        # Arrow's C++ runtime can abort the interpreter's teardown ("terminate called without an active
-        # exception", SIGABRT, exit status 134) after a zoo run on a loaded machine, its output already
-        # written (about 1 run in 30 with 12 busy processes on 2 cores); a process of ours ends here
-        # instead, its streams flushed. main(argv) from Python code returns through SystemExit as before.
+    if whole_process:
+        _end_process(code or EXIT_OK)
+    sys.exit(code or EXIT_OK)
+
+
+def _end_process(code: int) -> NoReturn:
+    """End a paramscope process without the interpreter's teardown, once its work is done.
+
+    Tearing the interpreter down (freeing every module, table and cache one object at a time) was 8 % of
+    what `paramscope fit llama-3.1-8b --gpu h100 --json` executes (23 M instructions of 290 M). The
+    atexit functions still run and the streams are flushed; a process with threads still running ends
+    the usual way, so that the interpreter waits for them. main(argv) called from Python code returns
+    through SystemExit as before.
+    """
+    if "pyarrow" in sys.modules:
+        # Arrow's C++ runtime can abort the interpreter's teardown, and its exit handlers ("terminate
+        # called without an active exception", SIGABRT, exit status 134) after a zoo run on a loaded
+        # machine, its output already written (about 1 run in 30 with 12 busy processes on 2 cores).
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code or EXIT_OK)
-    sys.exit(code or EXIT_OK)
+        os._exit(code)
+    threading = sys.modules.get("threading")  # never imported: no thread was started
+    if threading is not None and any(t.is_alive() and not t.daemon for t in threading.enumerate()
+                                     if t is not threading.main_thread()):
+        sys.exit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _fail(message: str, code: int) -> NoReturn:
