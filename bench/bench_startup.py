@@ -14,11 +14,12 @@ cost neither, and the census says if a command imported dataclasses at all.
 
 The commands run this checkout's code (its src/ first on PYTHONPATH), as a user's shell runs them.
 Issue 11's passes, on the 2-core machine (wall time, median of 30; instructions: valgrind, python -c
-pass 40 M); the third pass made every frozen dataclass a paramscope.records record, alone on the machine:
+pass 40 M); the third pass made every frozen dataclass a paramscope.records record and ends a process
+with os._exit after its atexit functions (no interpreter teardown), alone on the machine:
 
-    size llama-3.1-8b --json            8.6 → 7.3 → 4.6 ×   515 → 431 → 241 M   28 records
-    fit llama-3.1-8b --gpu h100 --json 10.4 → 9.1 → 5.5 ×   629 → 564 → 291 M   50 records
-    inspect model.safetensors --json    6.4 → 5.9 → 4.1 ×   335 → 311 → 200 M   15 records
+    size llama-3.1-8b --json            8.6 → 7.3 → 4.0 ×   515 → 431 → 220 M   28 records
+    fit llama-3.1-8b --gpu h100 --json 10.4 → 9.1 → 4.7 ×   629 → 564 → 267 M   50 records
+    inspect model.safetensors --json    6.4 → 5.9 → 3.7 ×   335 → 311 → 181 M   15 records
 
     .venv/bin/python bench/bench_startup.py [--rounds 15] [--instructions]
 """
