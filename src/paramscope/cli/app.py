@@ -187,20 +187,17 @@ def _end_process(code: int) -> NoReturn:
     the usual way, so that the interpreter waits for them. main(argv) called from Python code returns
     through SystemExit as before.
     """
-    if "pyarrow" in sys.modules:
-        # Arrow's C++ runtime can abort the interpreter's teardown, and its exit handlers ("terminate
-        # called without an active exception", SIGABRT, exit status 134) after a zoo run on a loaded
-        # machine, its output already written (about 1 run in 30 with 12 busy processes on 2 cores).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    threading = sys.modules.get("threading")  # never imported: no thread was started
-    if threading is not None and any(t.is_alive() and not t.daemon for t in threading.enumerate()
-                                     if t is not threading.main_thread()):
-        sys.exit(code)
-    import atexit
+    # Arrow's C++ runtime can abort the interpreter's teardown, and its exit handlers ("terminate called
+    # without an active exception", SIGABRT, exit status 134) after a zoo run on a loaded machine, its
+    # output already written (about 1 run in 30 with 12 busy processes on 2 cores): none of them run then.
+    if "pyarrow" not in sys.modules:
+        threading = sys.modules.get("threading")  # never imported: no thread was started
+        if threading is not None and any(t.is_alive() and not t.daemon for t in threading.enumerate()
+                                         if t is not threading.main_thread()):
+            sys.exit(code)
+        import atexit
 
-    atexit._run_exitfuncs()
+        atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
