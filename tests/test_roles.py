@@ -1,6 +1,8 @@
 """Tensor names → component, role and layer, for the spellings real checkpoints use."""
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -83,6 +85,14 @@ CASES = [
     ("vision_tower.vision_model.embeddings.patch_embedding.weight", "vision", "weight", None),
     ("multi_modal_projector.mm_input_projection_weight", "projector", "weight", None),
     ("multi_modal_projector.mm_soft_emb_norm.weight", "projector", "norm", None),
+    # wrappers' heads, projectors and towers under other prefixes (LLaVA / Llama 4; Mllama's one-Linear
+    # projector; Idefics3 / SmolVLM's connector; LLaVA-NeXT's image_newline; Qwen3-VL's model.visual)
+    ("language_model.lm_head.weight", "output", "weight", None),
+    ("multi_modal_projector.weight", "projector", "weight", None),
+    ("model.connector.modality_projection.proj.weight", "projector", "weight", None),
+    ("image_newline", "projector", "weight", None),
+    ("model.visual.blocks.3.attn.qkv.weight", "vision", "weight", None),
+    ("model.visual.merger.norm.weight", "vision", "norm", None),
     ("vision_tower.vision_model.encoder.layers.0.layer_norm1.weight", "vision", "norm", None),
     ("vision_tower.vision_model.post_layernorm.bias", "vision", "bias", None),
     # Gemma 3n: text model, timm vision tower, USM audio tower, per-tower embedders, per-layer embeddings
@@ -184,3 +194,39 @@ TEXTS = st.lists(st.sampled_from(["a", "b", "_", ".", "\n", "x", "7", "ab"]), ma
 @given(_regex(), TEXTS)
 def test_any_pattern_matches_as_re_does(pattern, text):
     assert roles._test.__wrapped__(pattern)(text) == (re.search(pattern, text) is not None), (pattern, text)
+
+
+def _fixture_composites() -> list[tuple[str, dict]]:
+    from paramscope.knowledge.families.multimodal import COMPOSITES
+
+    fixtures = Path(__file__).resolve().parent / "fixtures/configs"
+    configs = [(mt, {"model_type": mt}) for mt in COMPOSITES]  # each wrapper's default config
+    for path in sorted(fixtures.glob("*.json")):
+        cfg = json.loads(path.read_text())
+        if cfg.get("model_type") in COMPOSITES:
+            configs.append((path.name, cfg))
+    return configs
+
+
+@pytest.mark.parametrize(("name", "cfg"), _fixture_composites(), ids=[n for n, _ in _fixture_composites()])
+def test_multimodal_tensors_sit_in_the_tower_projector_or_head_their_names_say(name, cfg):
+    """Every tensor a multimodal wrapper lists is placed where the wrapper's own prefixes put it: the
+    vision (or audio) tower, the projector, the output head, or the text model. A miss here files
+    a tower as text layers (quantized with them, its size in the text model's) or a head as "other"."""
+    from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
+    from paramscope.knowledge.families.multimodal import COMPOSITES, VISION_TOWERS
+
+    c = COMPOSITES[cfg["model_type"]]
+    # the tower's own prefix under the wrapper's (LLaVA's Pixtral tower: vision_tower., no vision_model.)
+    vision_type = arch_config_from_hf(cfg, fallback=False).extra["vision"]["model_type"]
+    towers = [(VISION_TOWERS[vision_type].prefix(c.vision_prefix), "vision"), (c.audio_prefix, "audio"),
+              (c.projector_prefix, "projector"), (c.head_prefix + "lm_head.", "output")]
+    misplaced = {}
+    for t in expected_tensors(cfg, fallback=False):
+        # outside the text model and the towers (LLaVA-NeXT's image_newline): between them, the projector
+        rest = "text" if t.name.startswith(c.text_prefix) else "projector"
+        want = next((comp for prefix, comp in towers if prefix and t.name.startswith(prefix)), rest)
+        got = place(t.name).component
+        if (got if got in ("vision", "audio", "projector", "output") else "text") != want:
+            misplaced[t.name] = (want, got)
+    assert not misplaced, list(misplaced.items())[:5]

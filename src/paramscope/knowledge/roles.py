@@ -17,12 +17,16 @@ from paramscope.records import record
 # (component path, [regular expressions on the local name]); families in comments.
 COMPONENTS: list[tuple[str, list[str]]] = [
     # multimodal towers first: their inner names look like a text model's
-    ("vision", [r"^(model\.)?vision_(tower|model)\.", r"^v\.", r"^visual\.", r"^vision_encoder\."]),
+    # (Qwen2-VL's pre-4.52 checkpoints: visual.…; Qwen3-VL's: model.visual.…)
+    ("vision", [r"^(model\.)?vision_(tower|model)\.", r"^v\.", r"^(model\.)?visual\.", r"^vision_encoder\."]),
     # audio encoders (Gemma 3n's USM: model.audio_tower.…; llama.cpp's mmproj: a.…)
     ("audio", [r"^(model\.)?audio_(tower|model)\.", r"^a\."]),
-    # projectors, and Gemma 3n's per-tower embedders into the text width (model.embed_vision/audio)
-    ("projector", [r"^(model\.)?multi_modal_projector\.", r"^mm\.", r"^mm_input_projection",
-                   r"^mm_soft_emb_norm", r"^(model\.)?embed_(vision|audio)\."]),
+    # projectors (Mllama's is one Linear: multi_modal_projector.weight; Idefics3 / SmolVLM:
+    # model.connector.modality_projection), LLaVA-NeXT's image_newline between image rows, and Gemma 3n's
+    # per-tower embedders into the text width (model.embed_vision/audio)
+    ("projector", [r"^(model\.)?multi_modal_projector(\.|$)", r"^(model\.)?connector\.",
+                   r"^(model\.)?image_newline$", r"^mm\.", r"^mm_input_projection", r"^mm_soft_emb_norm",
+                   r"^(model\.)?embed_(vision|audio)\."]),
     # norms (scale and bias) before anything they share words with
     ("norm", [r"(^|[._])(ln|norm|layernorm|layer_norm|LayerNorm|rmsnorm)(_?\w*)?$",
               r"(^|\.)(input_layernorm|post_attention_layernorm|pre_feedforward_layernorm|"
@@ -38,8 +42,8 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     # the token table a tied head shares)
     ("embedding", [r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embedding|embed_in)$",
                    r"^token_embd$"]),
-    # output head
-    ("output", [r"^(lm_head|embed_out|output)$", r"^(model\.)?lm_head$"]),
+    # output head (LLaVA, Llama 4 and other wrappers keep it under language_model.)
+    ("output", [r"^(lm_head|embed_out|output)$", r"^(model\.|language_model\.)?lm_head$"]),
     # mixture of experts: router, shared experts, routed experts
     ("router", [r"(^|\.)(block_sparse_moe|mlp|feed_forward)\.(gate|router)$",
                 r"(^|\.)mlp\.gate\.e_score_correction$", r"(^|\.)shared_expert_gate$",
