@@ -156,6 +156,22 @@ def test_gpt_oss_rope_cache_is_float32():
     assert rope_cache_bytes(gpt_oss, DType.BF16) == 131072 * 64 * 4
 
 
+@pytest.mark.parametrize(("name", "rotary"), [("zai-org__GLM-4-32B-0414.json", 64),
+                                              ("microsoft__phi-2.json", 32),
+                                              ("mlc-llm-preset__stablelm-2-zephyr-1_6b.json", 16)])
+def test_rope_cache_holds_only_the_rotated_part_of_a_head(name, rotary):
+    """get_rope narrows rotary_dim to int(head_size × partial_rotary_factor): GLM-4-0414 rotates half of
+    its 128-wide heads (64), Phi-2 0.4 of 80 (32), StableLM 2 a quarter of 64 (16)."""
+    import json
+    from pathlib import Path
+
+    from paramscope.knowledge.families import arch_config_from_hf
+
+    path = Path(__file__).parent / "fixtures/configs" / name
+    cfg = arch_config_from_hf(json.loads(path.read_text()))
+    assert rope_cache_bytes(cfg, DType.BF16) == cfg.context_length * rotary * 2
+
+
 # --- tensor parallelism ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("tp", "heads"), [(1, 8), (2, 4), (4, 2), (8, 1), (16, 1), (32, 1)])

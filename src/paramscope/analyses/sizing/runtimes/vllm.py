@@ -384,9 +384,15 @@ def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
     """model_executor/layers/rotary_embedding: cos_sin_cache of max_position × rotary_dim, model dtype.
 
     One per distinct RoPE config (shared across layers). Llama 3.1 8B: 131072 × 128 × 2 B = 32 MiB, which
-    is why vLLM reports 14.9888 GiB of weights for its 14.9576 GiB of tensors.
+    is why vLLM reports 14.9888 GiB of weights for its 14.9576 GiB of tensors. GLM-4-32B-0414 (partial
+    rotary factor 0.5): 32768 × 64 × 2 B = 4 MiB.
     """
     rotary_dim = cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k
+    # get_rope narrows rotary_dim to int(head_size × partial_rotary_factor) (GLM-4 0.5, Phi-2 0.4,
+    # StableLM 0.25): the cache holds only the rotated part of each head
+    factor = cfg.extra.get("partial_rotary_factor")
+    if not cfg.is_mla and isinstance(factor, int | float) and 0 < factor < 1:
+        rotary_dim = int(rotary_dim * factor)
     return cfg.context_length * rotary_dim * ROPE_CACHE_DTYPE.get(cfg.architecture, dtype).type_size
 
 
