@@ -101,8 +101,10 @@ SSM_ROWS: tuple[Family, ...] = (
            qkv_bias="attention_bias", o_bias="attention_bias", moe="qwen", mixer="qwen3_5"),
     # LFM2 (Liquid): short-convolution layers and grouped-query attention layers (per-head q/k norms),
     # a SwiGLU w1/w3/w2 whose width is 2/3 of intermediate_size rounded, and its final norm named
-    # embedding_norm
+    # embedding_norm. Lfm2Config takes the first release's block_ff_dim and tie_embedding for
+    # intermediate_size and tie_word_embeddings (LFM2-700M's first config.json has only block_ff_dim)
     Family("lfm2", "models/lfm2/modeling_lfm2.py", architectures=("Lfm2ForCausalLM",),
+           attribute_map={"intermediate_size": "block_ff_dim", "tie_word_embeddings": "tie_embedding"},
            defaults={"vocab_size": 65536, "hidden_size": 2560, "intermediate_size": 12288,
                      "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
                      "max_position_embeddings": 128000, "tie_word_embeddings": True, "conv_bias": False,
