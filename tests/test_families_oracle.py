@@ -182,7 +182,7 @@ def test_real_configs_cover_the_families_people_run() -> None:
             "ernie4_5_moe", "whisper", "mamba", "mamba2", "falcon_mamba", "jamba", "roberta", "xlm-roberta",
             "bart", "modernbert", "llava_next", "qwen2_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_next",
             "llama4", "granitemoehybrid", "mllama", "nemotron", "phimoe", "cohere2", "falcon_h1",
-            "paligemma", "glm4", "idefics3", "smolvlm", "minimax"} <= types
+            "paligemma", "glm4", "idefics3", "smolvlm", "minimax", "apertus", "lfm2", "seed_oss"} <= types
     readme = (FIXTURES / "README.md").read_text()
     assert all(p.name in readme for p in FIXTURES.glob("*.json")), "every fixture names its source"
 
