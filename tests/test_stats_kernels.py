@@ -149,8 +149,9 @@ def _prev_careful_block(x, bits, lo, hi, cols, k, acc, g, rowmax, cm):  # pragma
 def arrays(draw: st.DrawFn) -> tuple[np.ndarray, int]:
     """(float32 values, cols): cols 0 (not rows) or a row length that divides the size."""
     cols = draw(st.sampled_from([0, 1, 3, 640, 4095, 4096, 4097, 9000]))
-    # a chunk holds a row at least
-    n = cols * draw(st.integers(1, max(1, 20000 // cols))) if cols else draw(st.integers(0, 3 * 4096 + 7))
+    # a chunk holds a row at least; parts of 2**16 elements and more count through the uint32 lanes
+    most = draw(st.sampled_from([3 * 4096 + 7, 20000, 3 * 2**16 + 9]))
+    n = cols * draw(st.integers(1, max(1, most // cols))) if cols else draw(st.integers(0, most))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     scale = draw(st.sampled_from([1e-42, 1e-3, 1.0, 1e30]))
     x = rng.standard_normal(n) * scale + draw(st.sampled_from([0.0, 0.0, 3.0, -2e5]))

@@ -13,6 +13,16 @@ from numba import njit, prange
 from paramscope.analyses.values.stats_kernels import GRID
 
 OPTIONS = {"parallel": True, "nogil": True, "cache": True}
+BLOCK = 4096  # elements per piece: sums run over pieces, and a piece's keys stay in L1
+LANES = 4  # interleaved sub-histograms (see _count_keys)
+LANE_LIMIT = 2**32 - 1
+# parts this small count into the grid directly: zeroing and merging the lanes costs ~50 µs, as much
+# as counting 50,000 keys
+LANES_FROM = 1 << 16
+
+# numba widens integer arithmetic to 64 bits; the int32/uint32 casts below keep it at 32, which halves
+# the vector work of _scan_piece (measured 0.65 -> 0.36 ns per value)
+I32, U32 = np.int32, np.uint32
 
 
 @njit(inline="always")
@@ -121,13 +131,14 @@ def float_stats(x, cols, k, grid, out, rowmax, colmax):  # pragma: no cover - co
         acc = np.zeros(10)
         acc[5], acc[6] = np.inf, -np.inf
         keys = np.empty(BLOCK, np.uint16)
-        lanes = np.zeros(LANES * GRID, np.uint32)
-        box = np.empty(2, np.uint32)  # a float32's bits, read back as the float (no scalar view)
+        use_lanes = hi - lo >= LANES_FROM
+        lanes = np.zeros(LANES * GRID if use_lanes else 0, U32)
+        box = np.empty(2, U32)  # a float32's bits, read back as the float (no scalar view)
         cm = colmax[p].view(np.int32)
         since = 0
         for row in range(lo, hi, unit):
             row_end = min(row + unit, hi)
-            rm = np.int32(0)
+            rm = I32(0)
             for start in range(row, row_end, BLOCK):
                 n = min(BLOCK, row_end - start)
                 # cm is touched only with cols > 0: the slice is empty otherwise
@@ -146,39 +157,39 @@ def float_stats(x, cols, k, grid, out, rowmax, colmax):  # pragma: no cover - co
                 box[1] = _order_bits(_first_zero(bits, start, n, kmx))
                 acc[5] = min(acc[5], box.view(np.float32)[0])
                 acc[6] = max(acc[6], box.view(np.float32)[1])
-                # uint32 lanes: every lane counter holds at most the elements counted since the last
-                # merge, kept below 2**32 here (n <= BLOCK)
+                # uint32 lanes cannot overflow: a lane counts some of the `since` elements counted
+                # since the last merge, and after this test since + n <= LANE_LIMIT = 2**32 - 1
+                # (n <= BLOCK). In practice one merge per call: a chunk is ~4 Mi elements.
+                if not use_lanes:
+                    _count_direct(keys, n, grid[p])
+                    continue
                 if since + n > LANE_LIMIT:
                     _merge_lanes(lanes, grid[p])
                     since = 0
                 _count_keys(keys, n, lanes)
                 since += n
             if cols > 0:
-                box[0] = np.uint32(rm)
+                box[0] = U32(rm)
                 rowmax[row // cols] = box.view(np.float32)[0]
-        _merge_lanes(lanes, grid[p])
+        if use_lanes:
+            _merge_lanes(lanes, grid[p])
         out[p, :] = acc
         # −0 took key 0x7FFF in _key; it is +0's bin
         grid[p, 0x8000] += grid[p, 0x7FFF]
         grid[p, 0x7FFF] = 0
 
 
-BLOCK = 4096  # elements per piece: sums run over pieces, and a piece's keys stay in L1
-LANES = 4  # interleaved sub-histograms (see _count_keys)
-LANE_LIMIT = 2**32 - 1
-
-
 @njit(inline="always")
-def _order(u: np.uint32) -> np.int32:
+def _order(u):  # pragma: no cover - compiled
     """float32 bits → int32 in the floats' order (−0 just below +0): integer min and max vectorize."""
-    s = np.int32(u)
-    return s ^ ((s >> np.int32(31)) & np.int32(0x7FFFFFFF))
+    s = I32(u)
+    return I32(s ^ I32(I32(s >> I32(31)) & I32(0x7FFFFFFF)))
 
 
 @njit(inline="always")
-def _order_bits(key: np.int32) -> np.uint32:
-    """The inverse of _order (the same map)."""
-    return np.uint32(key ^ ((key >> np.int32(31)) & np.int32(0x7FFFFFFF)))
+def _order_bits(key):  # pragma: no cover - compiled
+    """The inverse of _order (the same map), as uint32 bits."""
+    return U32(I32(key ^ I32(I32(key >> I32(31)) & I32(0x7FFFFFFF))))
 
 
 @njit(inline="always")
@@ -188,7 +199,7 @@ def _first_zero(bits, start, n, key):  # pragma: no cover - compiled
     if key != -1 and key != 0:
         return key
     for i in range(start, start + n):
-        if bits[i] & np.uint32(0x7FFFFFFF) == 0:
+        if bits[i] & U32(0x7FFFFFFF) == 0:
             return _order(bits[i])
     return key
 
@@ -197,39 +208,39 @@ def _first_zero(bits, start, n, key):  # pragma: no cover - compiled
 def _scan_piece(x, bits, k, keys, cm, rm):  # pragma: no cover - compiled
     """One pass over a piece, vectorized: integer tests and maxima on the bits, float64 sums with
     reassociation (the order of the additions within a piece is the vectorizer's: the error stays
-    that of a sum of at most BLOCK terms). Returns (non-finite count, zeros, Σ(x−k), Σ(x−k)², Σ|x|,
+    that of a sum of at most BLOCK terms). Returns (any NaN or ±Inf, zeros, Σ(x−k), Σ(x−k)², Σ|x|,
     min and max as _order keys, row abs-max bits). The sums, min, max and keys are meaningless
-    when the count is not 0; the row and column abs-max (``cm`` and ``rm``, as int32 bits of
+    when there is a NaN or Inf; the row and column abs-max (``cm`` and ``rm``, as int32 bits of
     |x|, whose integer order is the floats' order) are right in every piece: NaN is clamped to +Inf's
     bits there, an infinite magnitude, as in the numpy kernel."""
-    bad = 0
-    zeros = 0
+    exp = U32(0)
+    zeros = I32(0)  # a piece has at most BLOCK elements
     s1 = s2 = sabs = 0.0
-    kmn = np.int32(0x7FFFFFFF)
-    kmx = np.int32(-0x80000000)
+    kmn = I32(0x7FFFFFFF)
+    kmx = I32(-0x80000000)
     ncm = cm.shape[0]
     for i in range(x.shape[0]):
         u = bits[i]
-        mag = u & np.uint32(0x7FFFFFFF)
-        bad += (u & np.uint32(0x7F800000)) == np.uint32(0x7F800000)
-        zeros += mag == np.uint32(0)
+        mag = U32(u & U32(0x7FFFFFFF))
+        exp = max(exp, U32(u & U32(0x7F800000)))
+        zeros = I32(zeros + (mag == U32(0)))
         key = _order(u)
         kmn = min(kmn, key)
         kmx = max(kmx, key)
-        if ncm:
-            a = np.int32(min(mag, np.uint32(0x7F800000)))
+        if ncm:  # a loop invariant: LLVM makes two loops of this one
+            a = I32(min(mag, U32(0x7F800000)))
             rm = max(rm, a)
             cm[i] = max(cm[i], a)
-        # _key without int64: t = bf16 magnitude floored towards −∞, the negative key its complement
-        neg = np.uint32(0) - (u >> np.uint32(31))
-        t = (mag + (neg & np.uint32(0xFFFF))) >> np.uint32(16)
-        keys[i] = np.uint16(((np.uint32(0x8000) + t) ^ neg) & np.uint32(0xFFFF))
+        # _key without int64: t = bf16 magnitude floored towards −∞, a negative's key its complement
+        neg = U32(U32(0) - U32(u >> U32(31)))
+        t = U32(U32(mag + U32(neg & U32(0xFFFF))) >> U32(16))
+        keys[i] = np.uint16(U32(U32(0x8000) + t) ^ neg)
         v = np.float64(x[i])
         d = v - k
         s1 += d
         s2 += d * d
         sabs += abs(v)
-    return bad, zeros, s1, s2, sabs, kmn, kmx, rm
+    return exp == U32(0x7F800000), zeros, s1, s2, sabs, kmn, kmx, rm
 
 
 @njit
@@ -245,6 +256,12 @@ def _count_keys(keys, n, lanes):  # pragma: no cover - compiled
         lanes[np.intp(keys[i + 3]) * 4 + 3] += 1
     for i in range(n4, n):
         lanes[np.intp(keys[i]) * 4] += 1
+
+
+@njit
+def _count_direct(keys, n, g):  # pragma: no cover - compiled
+    for i in range(n):
+        g[keys[i]] += 1
 
 
 @njit
