@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from paramscope.analyses.values.stats_kernels import GRID
-
 OPTIONS = {"parallel": True, "nogil": True, "cache": True}
 BLOCK = 4096  # elements per piece: sums run over pieces, and a piece's keys stay in L1
 LANES = 4  # interleaved sub-histograms (see _count_keys)
@@ -132,7 +130,7 @@ def float_stats(x, cols, k, grid, out, rowmax, colmax):  # pragma: no cover - co
         acc[5], acc[6] = np.inf, -np.inf
         keys = np.empty(BLOCK, np.uint16)
         use_lanes = hi - lo >= LANES_FROM
-        lanes = np.zeros(LANES * GRID if use_lanes else 0, U32)
+        lanes = np.zeros(LANES * grid.shape[1] if use_lanes else 0, U32)
         box = np.empty(2, U32)  # a float32's bits, read back as the float (no scalar view)
         cm = colmax[p].view(np.int32)
         since = 0
@@ -266,7 +264,7 @@ def _count_direct(keys, n, g):  # pragma: no cover - compiled
 
 @njit
 def _merge_lanes(lanes, g):  # pragma: no cover - compiled
-    for b in range(GRID):
+    for b in range(g.shape[0]):
         j = 4 * b
         g[b] += np.int64(lanes[j]) + np.int64(lanes[j + 1]) + np.int64(lanes[j + 2]) + np.int64(lanes[j + 3])
     lanes[:] = 0
