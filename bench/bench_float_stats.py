@@ -158,7 +158,7 @@ def main() -> int:
         print(f"  {key:<16}" + "".join(f"{v:10.2f}" for v in values) + ratio)
     if cli:
         print(f"paramscope stats gemma --json, wall seconds (median of {args.runs})")
-        print("  " + "".join(f"{label}: {cli[label]:.2f} s   " for label in labels))
+        print("  " + "   ".join(f"{label}: {cli[label]:.2f} s" for label in labels))
     for label, tree in trees.items():
         print(f"  {label} = {tree}")
     return 0
