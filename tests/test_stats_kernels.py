@@ -35,7 +35,7 @@ SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 1e-39, -3
 PREV_BLOCK = 4096
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _prev_key(u):  # pragma: no cover - compiled
     v = np.int64(u)
     mag = v & 0x7FFFFFFF
@@ -43,14 +43,14 @@ def _prev_key(u):  # pragma: no cover - compiled
     return neg * (0x7FFF - ((mag + 0xFFFF) >> 16)) + (1 - neg) * (0x8000 + (mag >> 16))
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _prev_span(n, cols, p, parts):  # pragma: no cover - compiled
     unit = cols if cols > 0 else 1
     units = n // unit
     return units * p // parts * unit, units * (p + 1) // parts * unit
 
 
-@njit
+@njit(cache=True)  # compiling it costs ~3 s; cached in tests/__pycache__
 def previous_float_stats(x, cols, k, grid, out, rowmax, colmax):  # pragma: no cover - compiled
     parts = grid.shape[0]
     bits = x.view(np.uint32)
@@ -72,7 +72,7 @@ def previous_float_stats(x, cols, k, grid, out, rowmax, colmax):  # pragma: no c
         grid[p, 0x7FFF] = 0
 
 
-@njit(fastmath={"reassoc", "nsz", "contract"})
+@njit(fastmath={"reassoc", "nsz", "contract"}, cache=True)
 def _prev_finite_block(x, bits, lo, hi, k, acc):  # pragma: no cover - compiled
     bad = 0
     s1 = s2 = sabs = 0.0
@@ -100,13 +100,13 @@ def _prev_finite_block(x, bits, lo, hi, k, acc):  # pragma: no cover - compiled
     return True
 
 
-@njit
+@njit(cache=True)
 def _prev_grid_block(bits, lo, hi, g):  # pragma: no cover - compiled
     for i in range(lo, hi):
         g[_prev_key(bits[i])] += 1
 
 
-@njit
+@njit(cache=True)
 def _prev_colmax_block(x, lo, hi, cm):  # pragma: no cover - compiled
     m = np.float32(0)
     for j in range(hi - lo):
@@ -116,7 +116,7 @@ def _prev_colmax_block(x, lo, hi, cm):  # pragma: no cover - compiled
     return m
 
 
-@njit
+@njit(cache=True)
 def _prev_careful_block(x, bits, lo, hi, cols, k, acc, g, rowmax, cm):  # pragma: no cover - compiled
     m = np.float32(0)
     for i in range(lo, hi):
