@@ -211,7 +211,7 @@ def _scan_decoded(tensor: Tensor, source: ByteSource, channels: Channels | None,
     from paramscope.analyses.values.decode import dequantize
 
     dtype = tensor.dtype
-    parts = K.parts()
+    parts = K.float_parts(tensor.n_elements * 4)  # fixed by the tensor: the sums' rounding is too
     grid = np.zeros((parts, K.GRID), np.int64)
     out = np.zeros((parts, K.N_FIELDS))
     cols = channels.cols if channels else 0

@@ -37,7 +37,7 @@ N_FIELDS = 10
 # Inputs smaller than this run on the calling thread alone (same rule and figure as the decoders'
 # PARALLEL_MIN_BYTES): when another process holds the other core, a parallel region waits for it, a
 # scheduler slice (measured ~8 ms per call, on a 640-value norm as on a 4 Mi-value chunk, against 4 ms
-# for that chunk on one thread); the parts are the same either way, so are the results.
+# for that chunk on one thread); the parts (float_parts) are the same either way, so are the results.
 PARALLEL_MIN_BYTES = 8 << 20
 
 
@@ -54,12 +54,26 @@ def backend() -> str:
 
 
 def parts() -> int:
-    """How many partials a kernel call fills: one per numba thread, one for numpy."""
+    """How many partials ``count_codes`` fills: one per numba thread, one for numpy (its counts are
+    integers: how the work is split cannot change them)."""
     if backend() == "numba":
         import numba
 
         return numba.get_num_threads()
     return 1
+
+
+# float_stats' float64 sums depend on how the elements are grouped into parts, so the grouping must not
+# depend on the machine: a fixed number of parts (which the threads share out), one below
+# PARALLEL_MIN_BYTES. The same file then gives the same figures, to the last bit, on 1 thread or 64, in
+# a test worker held to one thread or a CLI process with two. Four keeps a 4-core machine busy; the
+# scan is bound by memory beyond that.
+FLOAT_PARTS = 4
+
+
+def float_parts(nbytes: int) -> int:
+    """How many partials ``float_stats`` fills for a tensor of ``nbytes`` float32 bytes."""
+    return FLOAT_PARTS if backend() == "numba" and nbytes >= PARALLEL_MIN_BYTES else 1
 
 
 def grid_keys(x: np.ndarray) -> np.ndarray:
