@@ -54,6 +54,9 @@ CASES = [
     ("model.layers.0.mlp.experts.gate_up_proj_blocks", "experts/gate_up", "weight", 0),
     ("model.layers.0.mlp.experts.down_proj_bias", "experts/down", "bias", 0),
     ("model.layers.0.self_attn.sinks", "attention/sinks", "weight", 0),
+    # MiniMax-Text-01 (lightning attention layers)
+    ("model.layers.0.self_attn.output_gate.weight", "attention/gate", "weight", 0),
+    ("model.layers.0.self_attn.qkv_proj.weight", "attention/qkv", "weight", 0),
     # GPT-2
     ("wte.weight", "embedding", "weight", None),
     ("wpe.weight", "embedding/position", "weight", None),

@@ -68,6 +68,8 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     ("attention/o", [r"\.(o_proj|out_proj|c_proj|wo|dense)$", r"^attn\.c_proj$",
                      r"^attention\.output\.dense$", r"^attn_output$"]),
     ("attention/sinks", [r"\.sinks$", r"^attn_sinks$"]),
+    # MiniMax-Text-01's lightning attention gates its output (sigmoid(output_gate(x)) × attention)
+    ("attention/gate", [r"\.self_attn\.output_gate$"]),
     # dense feed-forward
     ("ffn/gate_up", [r"\.gate_up_proj$", r"^ffn_gate_up$"]),
     ("ffn/gate", [r"\.(gate_proj|w1)$", r"^ffn_gate$"]),
