@@ -30,6 +30,7 @@ from paramscope.knowledge import quant_schemes as qs
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import DType
+from paramscope.model.memo import ModelMemo
 from paramscope.records import field, record
 
 
@@ -242,23 +243,31 @@ def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileTyp
               imatrix: bool) -> tuple[tuple[PricedTensor, ...], list[str]]:
     """Every quantizable tensor in ``target``, or in the type ``ftype``'s rules pick (None: --pure)."""
     is_gguf = model.quantization is not None and model.quantization.method == "gguf"
-    quantizable = [_gguf_quantizable(u) for u in units]
-    chosen = _assign(model, units, quantizable, ftype, imatrix) if ftype is not None else {}
+    quantizable, categories, groups = _LAYOUTS.get(model, "units", lambda: _layout(units))
+    chosen = _assign(model, units, categories, groups, ftype, imatrix) if ftype is not None else {}
     rows, fallbacks, refused = [], 0, []
+    # (type, row length, parameters) → (final type, its name, bytes): DeepSeek-V3's 90k tensors are a few
+    # dozen distinct cases, and an enum's .value and block_size are attribute lookups through descriptors
+    seen: dict[tuple[DType, int, int], tuple[DType, str, int]] = {}
     for i, u in enumerate(units):
         if not quantizable[i]:
             rows.append(_kept(u, is_gguf))
             continue
         dtype, why = chosen.get(i, (target, ""))
-        final = _fallback(dtype, u.shape[-1])
-        if final != dtype:
+        case = (dtype, u.shape[-1], u.params)
+        priced = seen.get(case)
+        if priced is None:
+            final = _fallback(dtype, u.shape[-1])
+            priced = seen[case] = (final, final.value, final.nbytes(u.params))
+        final, name, nbytes = priced
+        if final is not dtype:
             fallbacks += 1
             if dtype not in qs.FALLBACK:
                 refused.append(u.tensor.name)
             why = (f"{why}; " if why else "") + (
-                f"fallback {dtype.value}→{final.value}: row {u.shape[-1]} is not a multiple of "
+                f"fallback {dtype.value}→{name}: row {u.shape[-1]} is not a multiple of "
                 f"{dtype.block_size}")
-        rows.append(_priced(u, final.value, final.nbytes(u.params), why))
+        rows.append(_priced(u, name, nbytes, why))
     notes = []
     if fallbacks:
         notes.append(f"{fallbacks} tensors fell back to a smaller-block type (tensor_type_fallback)")
@@ -271,6 +280,18 @@ def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileTyp
     if ftype is not None:
         notes.append(f"{'with' if imatrix else 'without'} an importance matrix")
     return tuple(rows), notes
+
+
+# What llama.cpp's quantizer sees of a model does not depend on the file type: `fit` and the catalogue
+# price one model at up to a dozen types, and DeepSeek-V3's 90k tensors took 0.3 s a type to classify.
+_LAYOUTS: ModelMemo[tuple[tuple[bool, ...], tuple[str, ...], tuple[tuple[int, ...], ...]]] = ModelMemo(4)
+
+
+def _layout(units: list[_Unit]) -> tuple[tuple[bool, ...], tuple[str, ...], tuple[tuple[int, ...], ...]]:
+    """Which units llama.cpp quantizes, each unit's category, and the GGUF tensors in llama.cpp's order."""
+    quantizable = [_gguf_quantizable(u) for u in units]
+    groups = tuple(tuple(g) for g in _ggml_tensors(units, quantizable))
+    return tuple(quantizable), tuple(_category(u) for u in units), groups
 
 
 def _gguf_quantizable(u: _Unit) -> bool:
@@ -302,12 +323,11 @@ def _fallback(dtype: DType, ne0: int) -> DType:
     return smaller if ne0 % smaller.block_size == 0 else qs.LAST_RESORT
 
 
-def _assign(model: Model, units: list[_Unit], quantizable: list[bool], ftype: qs.FileType,
+def _assign(model: Model, units: list[_Unit], categories: tuple[str, ...],
+            groups: tuple[tuple[int, ...], ...], ftype: qs.FileType,
             imatrix: bool) -> dict[int, tuple[DType, str]]:
     """Run llama_tensor_get_type_impl over the quantizable tensors in llama.cpp's order."""
     cfg = model.config
-    categories = [_category(u) for u in units]
-    groups = _ggml_tensors(units, quantizable)
     n_expert = cfg.n_experts if cfg else 0
     n_layer = cfg.n_layers if cfg else 1 + max((u.placement.layer or 0 for u in units), default=0)
     n_gqa = cfg.n_heads // cfg.n_kv_heads if cfg and cfg.n_kv_heads else 0
