@@ -8,23 +8,15 @@ are refused exactly where transformers refuses them."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from builders.real_configs import load_config
 from paramscope.errors import FormatError
 from paramscope.knowledge.families import expected_tensors
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures/configs"
-
-
-def _load(name: str) -> dict[str, Any]:
-    cfg: dict[str, Any] = json.loads((FIXTURES / name).read_text())
-    return cfg
 
 
 def _names(cfg: dict[str, Any]) -> set[str]:
@@ -32,7 +24,7 @@ def _names(cfg: dict[str, Any]) -> set[str]:
 
 
 def test_llama_3_2_vision_cross_attention_layers_replace_self_attention() -> None:
-    cfg = _load("meta-llama__Llama-3.2-11B-Vision-Instruct.json")
+    cfg = load_config("meta-llama__Llama-3.2-11B-Vision-Instruct.json")
     text = cfg["text_config"]
     names = _names(cfg)
     prefix = "language_model.model.layers"
@@ -55,12 +47,12 @@ def test_llama_3_2_vision_cross_attention_layers_replace_self_attention() -> Non
 def test_counts_equal_the_published_checkpoints() -> None:
     # meta-llama/Llama-3.2-11B-Vision-Instruct: 10,670,220,835 BF16 parameters in its safetensors
     # (HfApi.get_safetensors_metadata, as a public benchmark keeps it)
-    cfg = _load("meta-llama__Llama-3.2-11B-Vision-Instruct.json")
+    cfg = load_config("meta-llama__Llama-3.2-11B-Vision-Instruct.json")
     assert sum(t.params for t in expected_tensors(cfg, fallback=False)) == 10_670_220_835
 
 
 def test_nemotron_4b_layernorm1p_with_bias_and_an_ungated_relu2_mlp() -> None:
-    cfg = _load("trtllm__Nemotron_4_4B_CONFIG.json")
+    cfg = load_config("trtllm__Nemotron_4_4B_CONFIG.json")
     names = _names(cfg)
     assert {"model.layers.0.input_layernorm.bias", "model.norm.bias", "model.layers.31.mlp.up_proj.weight",
             "lm_head.weight"} <= names  # tie_word_embeddings: false
@@ -69,7 +61,7 @@ def test_nemotron_4b_layernorm1p_with_bias_and_an_ungated_relu2_mlp() -> None:
 
 def test_phi_3_5_moe_biases_and_sixteen_experts() -> None:
     # attention_bias and lm_head_bias change its shapes: the copies trimmed to a tool's fields lack them
-    cfg = _load("microsoft__Phi-3.5-MoE-instruct.json")
+    cfg = load_config("microsoft__Phi-3.5-MoE-instruct.json")
     names = _names(cfg)
     assert {"lm_head.bias", "model.layers.0.self_attn.q_proj.bias", "model.layers.0.self_attn.o_proj.bias",
             "model.layers.31.block_sparse_moe.gate.weight"} <= names
@@ -87,7 +79,7 @@ def test_phi_3_5_moe_biases_and_sixteen_experts() -> None:
 
 def test_command_a_parallel_blocks_without_post_attention_norm() -> None:
     # Cohere2: one input LayerNorm per layer (attention and MLP in parallel), no biases, tied head
-    cfg = _load("CohereLabs__c4ai-command-a-03-2025.json")
+    cfg = load_config("CohereLabs__c4ai-command-a-03-2025.json")
     names = _names(cfg)
     assert "model.layers.63.input_layernorm.weight" in names
     assert not any("post_attention_layernorm" in n or n.endswith(".bias") for n in names)
@@ -97,7 +89,7 @@ def test_command_a_parallel_blocks_without_post_attention_norm() -> None:
 
 
 def test_falcon_h1_0_5b_parallel_attention_mamba_and_mlp() -> None:
-    cfg = _load("tiiuae__Falcon-H1-0.5B-Instruct.json")
+    cfg = load_config("tiiuae__Falcon-H1-0.5B-Instruct.json")
     shapes = {t.name: t.shape for t in expected_tensors(cfg, fallback=False)}
     d_ssm, heads, groups, state = (cfg[k] for k in ("mamba_d_ssm", "mamba_n_heads", "mamba_n_groups",
                                                     "mamba_d_state"))
@@ -115,7 +107,7 @@ def test_falcon_h1_0_5b_parallel_attention_mamba_and_mlp() -> None:
 def test_pixtral_12b_vision_encoder_and_decoder_as_announced() -> None:
     # LLaVA with Pixtral's vision tower: "a new 400M parameter vision encoder" and "a 12B parameter
     # multimodal decoder based on Mistral Nemo" (Mistral's announcement of Pixtral 12B)
-    ts = expected_tensors(_load("mistral-community__pixtral-12b.json"), fallback=False)
+    ts = expected_tensors(load_config("mistral-community__pixtral-12b.json"), fallback=False)
     vision = sum(t.params for t in ts if t.name.startswith("vision_tower."))
     decoder = sum(t.params for t in ts if t.name.startswith("language_model."))
     assert (round(vision / 1e8) / 10, round(decoder / 1e9)) == (0.4, 12)
@@ -129,7 +121,7 @@ def test_pixtral_12b_vision_encoder_and_decoder_as_announced() -> None:
 def test_paligemma_3b_448_equals_kerashub_count_on_its_vocabulary() -> None:
     # KerasHub's pali_gemma_3b_448 preset: "params": 2924220144, built with "vocabulary_size": 257152;
     # the Hugging Face checkpoints pad the text embedding (tied with the head) to 257,216 rows
-    cfg = _load("vidore__colpali-v1.2-merged.json")
+    cfg = load_config("vidore__colpali-v1.2-merged.json")
     ts = expected_tensors(cfg, fallback=False)
     hidden, vocab = cfg["text_config"]["hidden_size"], cfg["text_config"]["vocab_size"]
     assert sum(t.params for t in ts) - (vocab - 257_152) * hidden == 2_924_220_144
@@ -141,7 +133,7 @@ def test_paligemma_3b_448_equals_kerashub_count_on_its_vocabulary() -> None:
 
 
 def test_granite_4_0_h_tiny_mamba_layers_and_experts() -> None:
-    cfg = _load("ibm-granite__granite-4.0-h-tiny.json")
+    cfg = load_config("ibm-granite__granite-4.0-h-tiny.json")
     ts = expected_tensors(cfg, fallback=False)
     names = {t.name for t in ts}
     for i, kind in enumerate(cfg["layer_types"]):  # 36 Mamba-2 layers, 4 NoPE attention layers

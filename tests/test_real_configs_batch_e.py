@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 import paramscope
+from builders.real_configs import FIXTURES, load_config, table_shapes
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures/configs"
 GLM4_32B = "zai-org__GLM-4-32B-0414.json"
 GLM_Z1_RUMINATION = "zai-org__GLM-Z1-Rumination-32B-0414.json"
 GLM4_9B_FINETUNE = "ccui46__hazardworld_per_chunk_act_glm_tokfix_diffPrompt_2000.json"
@@ -25,13 +25,6 @@ SMOLVLM2 = "HuggingFaceTB__SmolVLM2-2.2B-Instruct.json"
 GRANITE_DOCLING = "ibm-granite__granite-docling-258M.json"
 
 
-def _load(name: str) -> dict[str, Any]:
-    cfg: dict[str, Any] = json.loads((FIXTURES / name).read_text())
-    return cfg
-
-
-def _shapes(cfg: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    return {t.name: t.shape for t in expected_tensors(cfg, fallback=False)}
 
 
 # The counts transformers 5.24.0 gives each config (the model built on the meta device, the parameters
@@ -46,13 +39,13 @@ def _shapes(cfg: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     (GRANITE_DOCLING, 470, 257_517_120),
 ])
 def test_counts_equal_transformers(name: str, tensors: int, params: int) -> None:
-    ts = expected_tensors(_load(name), fallback=False)
+    ts = expected_tensors(load_config(name), fallback=False)
     assert (len(ts), sum(t.params for t in ts)) == (tensors, params)
 
 
 def test_glm4_32b_sandwich_norms_fused_gate_up_and_grouped_kv() -> None:
-    cfg = _load(GLM4_32B)
-    shapes = _shapes(cfg)
+    cfg = load_config(GLM4_32B)
+    shapes = table_shapes(cfg)
     h, ffn, d = cfg["hidden_size"], cfg["intermediate_size"], cfg["head_dim"]
     last = f"model.layers.{cfg['num_hidden_layers'] - 1}."
     # four RMSNorms a layer: before attention and MLP (as Llama) and after each of them (GLM-4's own)
@@ -71,11 +64,11 @@ def test_glm4_32b_sandwich_norms_fused_gate_up_and_grouped_kv() -> None:
 
 
 def test_glm4_partial_rotary_names_no_tensor_and_the_kv_cache_keeps_whole_heads() -> None:
-    cfg = _load(GLM4_32B)
+    cfg = load_config(GLM4_32B)
     arch = arch_config_from_hf(cfg, fallback=False)
     # RoPE turns half of each 128-wide head (partial_rotary_factor 0.5); the other half is cached too
     assert (arch.head_dim_k, arch.head_dim_v, arch.extra["partial_rotary_factor"]) == (128, 128, 0.5)
-    assert not any("rotary" in n or "inv_freq" in n for n in _shapes(cfg))
+    assert not any("rotary" in n or "inv_freq" in n for n in table_shapes(cfg))
     context = 4096
     est = paramscope.size(str(FIXTURES / GLM4_32B), context=context, runtime="llama.cpp").estimate
     layers, kv_heads, f16 = cfg["num_hidden_layers"], cfg["num_key_value_heads"], 2
@@ -83,10 +76,10 @@ def test_glm4_partial_rotary_names_no_tensor_and_the_kv_cache_keeps_whole_heads(
 
 
 def test_glm_z1_rumination_differs_from_glm4_32b_only_in_kv_heads() -> None:
-    base, z1 = _load(GLM4_32B), _load(GLM_Z1_RUMINATION)
+    base, z1 = load_config(GLM4_32B), load_config(GLM_Z1_RUMINATION)
     assert {k for k in base.keys() | z1.keys() if base.get(k) != z1.get(k)} == {
         "num_key_value_heads", "max_position_embeddings"}
-    a, b = _shapes(base), _shapes(z1)
+    a, b = table_shapes(base), table_shapes(z1)
     grown = {n for n in a if a[n] != b[n]}
     assert grown == {f"model.layers.{i}.self_attn.{p}_proj.weight" for i in range(61) for p in "kv"}
     assert b["model.layers.0.self_attn.k_proj.weight"] == (8 * 128, 6144)
@@ -94,7 +87,7 @@ def test_glm_z1_rumination_differs_from_glm4_32b_only_in_kv_heads() -> None:
 
 def test_glm4_9b_biased_qkv_but_not_o() -> None:
     # GLM-4-9B-0414 keeps attention_bias true: q/k/v carry biases, o_proj does not (Glm4Attention)
-    shapes = _shapes(_load(GLM4_9B_FINETUNE))
+    shapes = table_shapes(load_config(GLM4_9B_FINETUNE))
     assert shapes["model.layers.39.self_attn.q_proj.bias"] == (32 * 128,)
     assert shapes["model.layers.39.self_attn.k_proj.bias"] == (2 * 128,)
     assert shapes["model.layers.39.self_attn.v_proj.bias"] == (2 * 128,)
@@ -103,13 +96,13 @@ def test_glm4_9b_biased_qkv_but_not_o() -> None:
 
 
 def test_smolvlm2_heads_default_as_llama_and_the_connector_shuffles_by_three() -> None:
-    cfg = _load(SMOLVLM2)
+    cfg = load_config(SMOLVLM2)
     text = cfg["text_config"]
     # the Hub file's text_config gives no head counts: transformers takes LlamaConfig's 32 and 32
     assert "num_attention_heads" not in text and "num_key_value_heads" not in text
     arch = arch_config_from_hf(cfg, fallback=False)
     assert (arch.n_heads, arch.n_kv_heads, arch.head_dim_k) == (32, 32, 64)
-    shapes = _shapes(cfg)
+    shapes = table_shapes(cfg)
     assert shapes["model.text_model.layers.23.self_attn.k_proj.weight"] == (32 * 64, 2048)
     # pixel shuffle by scale_factor 3: nine 1152-wide patch features into one 2048-wide token
     shuffled = 1152 * cfg["scale_factor"] ** 2
@@ -129,8 +122,8 @@ def test_smolvlm2_heads_default_as_llama_and_the_connector_shuffles_by_three() -
 
 
 def test_granite_docling_connector_tower_and_tied_head() -> None:
-    cfg = _load(GRANITE_DOCLING)
-    shapes = _shapes(cfg)
+    cfg = load_config(GRANITE_DOCLING)
+    shapes = table_shapes(cfg)
     # pixel shuffle by scale_factor 4: sixteen 768-wide patch features into one 576-wide token
     assert shapes["model.connector.modality_projection.proj.weight"] == (576, 768 * 16)
     # 512-pixel images in 16-pixel patches: 32 x 32 positions; 12 layers of 768
@@ -150,7 +143,7 @@ GRANITE_DOCLING_FILE_BYTES = 515_093_104
 
 def test_granite_docling_weights_fill_its_published_safetensors_file(tmp_path: Path) -> None:
     safetensors = pytest.importorskip("safetensors", reason="the safetensors library reads the file back")
-    cfg = _load(GRANITE_DOCLING)
+    cfg = load_config(GRANITE_DOCLING)
     est = paramscope.size(str(FIXTURES / GRANITE_DOCLING)).estimate
     assert est.weights_bytes == 2 * 257_517_120  # bfloat16, the tied head once
     # The file is our tensor list in the safetensors layout (the format's specification: an 8-byte

@@ -9,16 +9,14 @@ the figures the checkpoints themselves publish."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import paramscope
+from builders.real_configs import FIXTURES, load_config, table_shapes
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures/configs"
 MINIMAX = "MiniMaxAI__MiniMax-Text-01-hf.json"
 MINIMAX_M1 = "MiniMaxAI__MiniMax-M1.json"  # batch C: the remote-code release of the same architecture
 OLMO_1B, OLMO_1B_TRIMMED = "allenai__OLMo-1B-hf__whole.json", "allenai__OLMo-1B-hf.json"
@@ -29,13 +27,6 @@ HUNYUAN_7B, HUNYUAN_4B = "tencent__Hunyuan-7B-Instruct.json", "tencent__Hunyuan-
 LFM2_700M = "LiquidAI__LFM2-700M__refs-pr-8.json"
 
 
-def _load(name: str) -> dict[str, Any]:
-    cfg: dict[str, Any] = json.loads((FIXTURES / name).read_text())
-    return cfg
-
-
-def _shapes(cfg: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    return {t.name: t.shape for t in expected_tensors(cfg, fallback=False)}
 
 
 def _params(cfg: dict[str, Any]) -> int:
@@ -65,17 +56,17 @@ def _params(cfg: dict[str, Any]) -> int:
     ("darkc0de__4.3test2.json", 771, 36_151_104_512),
 ])
 def test_counts_equal_transformers(name: str, tensors: int, params: int) -> None:
-    ts = expected_tensors(_load(name), fallback=False)
+    ts = expected_tensors(load_config(name), fallback=False)
     assert (len(ts), sum(t.params for t in ts if t.is_parameter)) == (tensors, params)
 
 
 # -- MiniMax-Text-01 ----------------------------------------------------------------------------------
 def test_minimax_seven_lightning_layers_to_one_softmax_attention_layer() -> None:
-    cfg = _load(MINIMAX)
+    cfg = load_config(MINIMAX)
     arch = arch_config_from_hf(cfg, fallback=False)
     assert arch.layer_types == (("linear",) * 7 + ("full",)) * 10
     assert arch.recurrent_layers == 70
-    shapes = _shapes(cfg)
+    shapes = table_shapes(cfg)
     h, heads, d = cfg["hidden_size"], cfg["num_attention_heads"], cfg["head_dim"]
     kv = cfg["num_key_value_heads"]
     # a lightning (linear) attention layer: one fused q/k/v over all 64 heads (no grouped KV), a sigmoid
@@ -99,7 +90,7 @@ def test_minimax_lightning_decay_tables_are_stored_buffers_not_parameters() -> N
     # MiniMaxLightningAttention keeps slope_rate and the query / key / diagonal decays of its 256-token
     # blocks (block_size: transformers' default, the file has none) as persistent buffers: save_pretrained
     # writes them, model.parameters() does not hold them
-    cfg = _load(MINIMAX)
+    cfg = load_config(MINIMAX)
     ts = expected_tensors(cfg, fallback=False)
     buffers = {t.name.split(".")[-1]: t.shape for t in ts if not t.is_parameter and ".layers.0." in t.name}
     heads, block = cfg["num_attention_heads"], 256
@@ -113,8 +104,8 @@ def test_minimax_lightning_decay_tables_are_stored_buffers_not_parameters() -> N
 
 
 def test_minimax_moe_in_every_layer_with_no_shared_expert_and_two_norms() -> None:
-    cfg = _load(MINIMAX)
-    shapes = _shapes(cfg)
+    cfg = load_config(MINIMAX)
+    shapes = table_shapes(cfg)
     h, ffn, experts = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_local_experts"]
     for i in (0, 7, 79):
         moe = f"model.layers.{i}.block_sparse_moe."
@@ -137,7 +128,7 @@ def test_minimax_moe_in_every_layer_with_no_shared_expert_and_two_norms() -> Non
 
 
 def test_minimax_kv_cache_grows_in_the_ten_softmax_layers_only() -> None:
-    cfg = _load(MINIMAX)
+    cfg = load_config(MINIMAX)
     f16, layers_full = 2, 10
     kv = cfg["num_key_value_heads"] * cfg["head_dim"]
     small, large = (paramscope.size(str(FIXTURES / MINIMAX), context=c, runtime="llama.cpp").estimate
@@ -150,7 +141,7 @@ def test_minimax_kv_cache_grows_in_the_ten_softmax_layers_only() -> None:
 def test_minimax_text_01_hf_is_the_m1_architecture_as_transformers_converts_it() -> None:
     # batch C compares the remote-code MiniMax-M1 file, its attn_type_list rewritten as layer_types,
     # with transformers: the -hf file of MiniMax-Text-01 has the same shape keys and the same count
-    hf, m1 = _load(MINIMAX), _load(MINIMAX_M1)
+    hf, m1 = load_config(MINIMAX), load_config(MINIMAX_M1)
     kinds = {0: "linear_attention", 1: "full_attention"}
     assert hf["layer_types"] == [kinds[k] for k in m1["attn_type_list"]]
     for key in ("hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
@@ -166,9 +157,9 @@ def test_minimax_text_01_hf_is_the_m1_architecture_as_transformers_converts_it()
     (HUNYUAN_4B, 4_221_757_440, 8_443_514_880),
 ])
 def test_hunyuan_dense_equals_its_safetensors_index(name: str, params: int, total_size: int) -> None:
-    cfg = _load(name)
+    cfg = load_config(name)
     assert _params(cfg) == params
-    assert "lm_head.weight" not in _shapes(cfg)  # tie_word_embeddings true
+    assert "lm_head.weight" not in table_shapes(cfg)  # tie_word_embeddings true
     assert paramscope.size(str(FIXTURES / name)).estimate.weights_bytes == total_size
 
 
@@ -176,8 +167,8 @@ def test_falcon_7b_checkpoint_stores_the_tied_head_again() -> None:
     # tiiuae/falcon-7b: 6,921,720,704 parameters (the head tied to the embedding: the file names no
     # tie_word_embeddings, FalconConfig's default is true); its checkpoints also store lm_head.weight,
     # 7,217,189,760 with it (tests/fixtures/configs/README.md, batch C)
-    cfg = _load(FALCON_7B)
-    shapes = _shapes(cfg)
+    cfg = load_config(FALCON_7B)
+    shapes = table_shapes(cfg)
     assert "lm_head.weight" not in shapes
     assert _params(cfg) + cfg["vocab_size"] * cfg["hidden_size"] == 7_217_189_760
     # multi-query: one k/v head of 64 beside the 71 query heads, fused
@@ -187,14 +178,15 @@ def test_falcon_7b_checkpoint_stores_the_tied_head_again() -> None:
 
 def test_falcon_7b_resaved_with_legacy_names_is_the_same_model() -> None:
     # ybelkada's re-save writes n_head / n_layer, which FalconConfig maps to its own names
-    resaved = _load(FALCON_7B_RESAVED)
+    resaved = load_config(FALCON_7B_RESAVED)
     assert {"n_head", "n_layer"} <= resaved.keys() and "num_attention_heads" not in resaved
-    assert expected_tensors(resaved, fallback=False) == expected_tensors(_load(FALCON_7B), fallback=False)
+    original = load_config(FALCON_7B)
+    assert expected_tensors(resaved, fallback=False) == expected_tensors(original, fallback=False)
 
 
 def test_olmo_1b_whole_file_and_trimmed_copy_give_the_same_model() -> None:
-    whole, trimmed = _load(OLMO_1B), _load(OLMO_1B_TRIMMED)
-    assert _shapes(whole) == _shapes(trimmed)
+    whole, trimmed = load_config(OLMO_1B), load_config(OLMO_1B_TRIMMED)
+    assert table_shapes(whole) == table_shapes(trimmed)
     # what the trimmed copy left out: the checkpoint's "torch_dtype": "float32", four bytes a value
     assert (whole["torch_dtype"], "torch_dtype" in trimmed) == ("float32", False)
     assert paramscope.size(str(FIXTURES / OLMO_1B)).estimate.weights_bytes == 4 * 1_176_764_416
@@ -203,8 +195,8 @@ def test_olmo_1b_whole_file_and_trimmed_copy_give_the_same_model() -> None:
 def test_granite_3b_a800m_base_and_instruct_differ_by_three_vocabulary_rows() -> None:
     # the batch C instruct count 3,298,793,472 (published) is the same model with a vocabulary of 49155
     # (three added tokens) instead of the base checkpoint's 49152; the head is tied, so 3 rows of 1536
-    base, instruct = _load(GRANITE_3B_BASE), _load(GRANITE_3B_INSTRUCT)
-    a, b = _shapes(base), _shapes(instruct)
+    base, instruct = load_config(GRANITE_3B_BASE), load_config(GRANITE_3B_INSTRUCT)
+    a, b = table_shapes(base), table_shapes(instruct)
     assert a.keys() == b.keys()
     assert {n for n in a if a[n] != b[n]} == {"model.embed_tokens.weight"}
     assert (base["vocab_size"], instruct["vocab_size"]) == (49152, 49155)
@@ -214,9 +206,9 @@ def test_granite_3b_a800m_base_and_instruct_differ_by_three_vocabulary_rows() ->
 
 # -- LFM2's first format --------------------------------------------------------------------------------
 def test_lfm2_first_format_full_attn_idxs_and_block_ff_dim() -> None:
-    cfg = _load(LFM2_700M)
+    cfg = load_config(LFM2_700M)
     assert "layer_types" not in cfg and "intermediate_size" not in cfg
-    shapes = _shapes(cfg)
+    shapes = table_shapes(cfg)
     n = cfg["num_hidden_layers"]
     attention = [i for i in range(n) if f"model.layers.{i}.self_attn.q_proj.weight" in shapes]
     conv = [i for i in range(n) if f"model.layers.{i}.conv.in_proj.weight" in shapes]
