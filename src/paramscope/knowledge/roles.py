@@ -157,6 +157,16 @@ def place(name: str) -> Placement:
     return _placement(_local_class(name), None)
 
 
+def without_layer(name: str) -> tuple[str, ...]:
+    """The name less its layer index: ("model.layers", "mlp.up_proj.weight") for
+    "model.layers.7.mlp.up_proj.weight", (name,) for a name outside a layer stack.
+
+    Names alike but for that index are placed alike but for the layer (the index is a whole numeric
+    segment, so the layer pattern matches them at the same place, and the rest is the same)."""
+    m = _rx(_LAYER).match(name)
+    return (m.group("prefix"), m.group("rest")) if m else (name,)
+
+
 # A model's names are few local names repeated in every layer (DeepSeek-V3: ~800 in 61 layers, 91k
 # names), so a name first seen costs its layer split and two lookups, not a classification: these three
 # caches took placing a new name from ~6.4 µs to ~2.8 µs, and a DeepSeek-V3 listing places 90k.
