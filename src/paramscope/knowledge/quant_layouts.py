@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from paramscope.gcpause import gc_paused
 from paramscope.knowledge.roles import Placement, place, without_layer
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
@@ -330,6 +331,7 @@ class Stored:
     notes: tuple[str, ...] = ()
 
 
+@gc_paused
 def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str = "") -> Stored:
     """The tensors a checkpoint quantized by ``q`` stores, from the logical list a config gives.
 
@@ -358,9 +360,8 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
             kind = _pick(q, rule, t, routers_linear, kept)
         else:
             key = (without_layer(t.name), t.shape, t.dtype)
-            if key in kinds:
-                kind = kinds[key]
-            else:
+            kind = kinds.get(key, _UNSEEN)
+            if kind is _UNSEEN:
                 kind = kinds[key] = _pick(q, rule, t, routers_linear, kept)
         module = t.name[:len(t.name) - kind.cut] if kind is not None else ""
         if kind is None or (skipped and excluded(module, skipped)):
@@ -414,6 +415,9 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
 # GPTQ checkpoint formats stored as QuantLinear buffers (gptq_v2 differs only in the zero-point values);
 # marlin, bitblas, ipex … repack the weights into layouts of their own.
 GPTQ_FORMATS = frozenset({"gptq", "gptq_v2"})
+
+
+_UNSEEN: Any = object()
 
 
 @record

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
+from paramscope.gcpause import gc_paused
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import DType, Model, Tensor
 from paramscope.model.memo import ModelMemo
@@ -84,6 +85,7 @@ def inventory(model: Model) -> Inventory:
     return _MEMO.get(model, None, lambda: _inventory(model))
 
 
+@gc_paused
 def _inventory(model: Model) -> Inventory:
     rows, notes = _rows(model)
     kinds = _kinds(r for r in rows if r.counted)
