@@ -363,8 +363,11 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
             kind = kinds.get(key, _UNSEEN)
             if kind is _UNSEEN:
                 kind = kinds[key] = _pick(q, rule, t, routers_linear, kept)
-        module = t.name[:len(t.name) - kind.cut] if kind is not None else ""
-        if kind is None or (skipped and excluded(module, skipped)):
+        if kind is None:
+            out.append(t)
+            continue
+        module = t.name[:len(t.name) - kind.cut]
+        if skipped and excluded(module, skipped):
             out.append(t)
             continue
         quantized.add(module)
@@ -588,8 +591,6 @@ def _retype(t: Tensor, dtype: DType) -> Tensor:
 Picked = tuple[Matrix | None, Layout | None]
 Rule = Callable[[Quantization, Tensor, Placement, bool], Picked]
 NONE: Picked = (None, None)
-EXCLUDING = frozenset({"bitsandbytes_4bit", "bitsandbytes_8bit", "gptq", "awq", "fp8", "fbgemm_fp8", "mxfp4",
-                       "compressed-tensors"})
 
 
 def _linear(t: Tensor, p: Placement, routers_linear: bool) -> bool:
@@ -819,6 +820,7 @@ RULES: dict[str, Rule] = {
     "bitsandbytes_4bit": _bnb4, "bitsandbytes_8bit": _bnb8, "gptq": _gptq, "awq": _awq, "fp8": _fp8,
     "fbgemm_fp8": _fp8, "mxfp4": _mxfp4, "mlx": _mlx, "compressed-tensors": _compressed,
 }
+EXCLUDING = frozenset(RULES) - {"mlx"}  # the methods whose q.excluded as_stored tests (see the rules above)
 
 
 # --- what an engine holds after loading a stored checkpoint ------------------------------------------------

@@ -152,7 +152,7 @@ class _Kind(NamedTuple):
 def _kinds(rows: Iterable[TensorRow]) -> dict[_Kind, list[int]]:
     """[parameters, bytes, tensors] of the rows of each kind, in the order the rows first show each kind.
 
-    The tallies are sums over kinds, not rows (DeepSeek-V3: 90k rows of ~2.5k kinds, 0.6 s less); a tally's
+    The tallies are sums over kinds, not rows (DeepSeek-V3: 90k rows of 1.5k kinds, 0.3 s less); a tally's
     key first shows with the first kind that has it, so the tallies keep the order summing rows gives."""
     sums: dict[tuple[str, str, int | None, DType, bool], list[int]] = {}
     for r in rows:
