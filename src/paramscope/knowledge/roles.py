@@ -159,7 +159,8 @@ def place(name: str) -> Placement:
 
 def without_layer(name: str) -> tuple[str, ...]:
     """The name less its layer index: ("model.layers", "mlp.up_proj.weight") for
-    "model.layers.7.mlp.up_proj.weight", (name,) for a name outside a layer stack.
+    "model.layers.7.mlp.up_proj.weight", (name,) for a name without one (a tower's layers have one too,
+    though ``place`` counts them as the tower's).
 
     Names alike but for that index are placed alike but for the layer (the index is a whole numeric
     segment, so the layer pattern matches them at the same place, and the rest is the same)."""
@@ -167,9 +168,9 @@ def without_layer(name: str) -> tuple[str, ...]:
     return (m.group("prefix"), m.group("rest")) if m else (name,)
 
 
-# A model's names are few local names repeated in every layer (DeepSeek-V3: ~800 in 61 layers, 91k
-# names), so a name first seen costs its layer split and two lookups, not a classification: these three
-# caches took placing a new name from ~6.4 µs to ~2.8 µs, and a DeepSeek-V3 listing places 90k.
+# A model's names are few local names repeated in every layer (DeepSeek-V3's 90k stored names: 1.6k in
+# 61 layers), so a name first seen costs its layer split and a few lookups, not a classification: these
+# three caches took placing a new name from ~6.4 µs to ~2.8 µs.
 @lru_cache(maxsize=1 << 16)
 def _local_class(local: str) -> tuple[str, str]:
     # numeric segments do not change the class: "experts.17.w1" ~ "experts.0.w1"
