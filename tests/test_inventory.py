@@ -1,6 +1,9 @@
 """The inventory analysis on hand-built models: every count checked against arithmetic done here."""
 
-from paramscope.analyses.contents.inventory import inventory
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paramscope.analyses.contents.inventory import _component_key, inventory
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 
@@ -114,3 +117,66 @@ def test_memo_answers_by_identity_and_forgets_the_oldest():
     assert ask(b, 1) == 3  # a third entry: (a, 1) was the oldest and is gone
     assert ask(a, 2) == 2 and ask(a, 1) == 4
     assert ask(c, 1) == 5 and len(calls) == 5
+
+
+# --- the tallies, summed row by row ------------------------------------------------------------------------
+# inventory sums rows alike (placement, dtype, parameter or not) first and the tallies from those; here
+# every tally is summed over the rows one by one, as the analysis states it, in the order rows show keys.
+_LEAVES = ("self_attn.q_proj.weight", "self_attn.q_proj.bias", "mlp.experts.3.up_proj.weight",
+           "mlp.experts.3.up_proj.weight_scale_inv", "mlp.gate.weight", "input_layernorm.weight",
+           "mlp.down_proj.qweight", "mlp.down_proj.scales")
+_NAMES = ["model.embed_tokens.weight", "lm_head.weight", "model.norm.weight",
+          "vision_tower.layers.1.fc1.weight",
+          *(f"model.layers.{i}.{leaf}" for i in (0, 1, 7) for leaf in _LEAVES)]
+_tensor = st.builds(lambda name, shape, dtype, per, param: T(name, shape, dtype, params_per_element=per,
+                                                               is_parameter=param),
+                    st.sampled_from(_NAMES), st.lists(st.integers(1, 9), min_size=1, max_size=3).map(tuple),
+                    st.sampled_from([DType.BF16, DType.F32, DType.F8_E4M3, DType.I32]),
+                    st.sampled_from([1, 8]), st.booleans())
+
+
+def _by_rows(rows, keys, total):
+    sums = {}
+    for r in rows:
+        for k in keys(r):
+            acc = sums.setdefault(k, [0, 0, 0])
+            acc[0] += r.params
+            acc[1] += r.tensor.nbytes
+            acc[2] += 1
+    return [(k, (p, b, n, p / total if total else 0.0)) for k, (p, b, n) in sums.items()]
+
+
+def _listed(tallies):
+    return [(k, (t.params, t.bytes, t.tensors, t.share)) for k, t in tallies.items()]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_tensor, max_size=40, unique_by=lambda t: t.name), st.booleans())
+def test_tallies_equal_summing_row_by_row(tensors, tied):
+    inv = inventory(Model("safetensors", "test", tuple(tensors), cfg(tied_embeddings=tied)))
+    counted = [r for r in inv.rows if r.counted]
+    total = sum(r.params for r in counted)
+    assert inv.total_params == total
+
+    def ancestors(path):
+        parts = path.split("/")
+        return [*("/".join(parts[: i + 1]) for i in range(len(parts))), "total"]
+
+    def ordered(by_rows, key):  # the analysis orders these three; ties keep the order rows show them
+        return sorted(by_rows, key=key)
+
+    assert _listed(inv.by_dtype) == ordered(_by_rows(counted, lambda r: [r.tensor.dtype.value], total),
+                                            lambda kv: -kv[1][1])
+    params = [r for r in counted if r.tensor.is_parameter]
+    assert _listed(inv.by_role) == ordered(_by_rows(params, lambda r: [r.placement.role], total),
+                                           lambda kv: -kv[1][0])
+    assert [k for k, _ in _listed(inv.by_component)] == sorted(
+        {k for r in counted for k in ancestors(r.placement.component)}, key=_component_key)
+    by_rows = _by_rows(counted, lambda r: ancestors(r.placement.component), total)
+    assert dict(_listed(inv.by_component)) == dict(by_rows)
+    layers = sorted({r.placement.layer for r in counted if r.placement.layer is not None})
+    assert list(inv.by_layer) == layers
+    for i in layers:
+        rows = [r for r in counted if r.placement.layer == i]
+        assert _listed(inv.by_layer[i]) == _by_rows(rows, lambda r: [r.placement.component.split("/")[0],
+                                                                     "total"], total)

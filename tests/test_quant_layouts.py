@@ -676,3 +676,89 @@ _patterns = st.lists(_names | _names.map(lambda n: n.replace("1", "*")) | _speci
 @given(module=_names, patterns=_patterns)
 def test_excluded_equals_the_pattern_by_pattern_rule(module, patterns):
     assert excluded(module, tuple(patterns)) == _excluded_by_scan(module, patterns)
+
+
+# --- one pick for the same tensor of every layer -----------------------------------------------------------
+# as_stored picks how a tensor is stored once for the same tensor of every layer and replays it under the
+# other names, testing the config's exclusions name by name; configs whose own module lists may name one
+# layer (GPTQ dynamic, MLX per-module settings, compressed-tensors targets by regex) are picked tensor by
+# tensor. Each listing must equal the one made of every tensor listed alone, where nothing is replayed.
+def small_deepseek(key: str, qc: dict) -> dict:
+    cfg = catalogue.load_config("deepseek-v3")
+    del cfg["quantization_config"]
+    return cfg | {"hidden_size": 256, "intermediate_size": 512, "moe_intermediate_size": 128,
+                  "n_routed_experts": 8, "num_experts_per_tok": 2, "n_group": 2, "topk_group": 1,
+                  "num_hidden_layers": 5, "first_k_dense_replace": 1, "num_attention_heads": 4,
+                  "num_key_value_heads": 4, "q_lora_rank": 128, "kv_lora_rank": 64, "qk_nope_head_dim": 64,
+                  "qk_rope_head_dim": 64, "v_head_dim": 64, "vocab_size": 512, "num_nextn_predict_layers": 0,
+                  key: qc}
+
+
+def listed_alone(cfg: dict) -> tuple[Tensor, ...]:
+    """Each logical tensor's stored tensors, listed by itself (the listing's later passes, which look at
+    several tensors, change nothing in these configs: no biases, no kv_cache_scheme)."""
+    q = from_config(cfg)
+    return tuple(s for t in expected_tensors(cfg) for s in as_stored([t], q, cfg["model_type"]).tensors)
+
+
+def listed_whole(cfg: dict) -> tuple[Tensor, ...]:
+    return as_stored(expected_tensors(cfg), from_config(cfg), cfg["model_type"]).tensors
+
+
+EXPERT = "model.layers.{}.mlp.experts.{}.{}_proj"
+FLOAT_GROUP = {"weights": {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True}}
+
+
+@pytest.mark.parametrize(("key", "qc", "kept"), [
+    ("quantization_config", {"quant_method": "fp8", "weight_block_size": [128, 128],
+                             "modules_to_not_convert": [EXPERT.format(2, 5, "gate")]},
+     {EXPERT.format(2, 5, "gate")}),
+    ("quantization_config", {"quant_method": "fp8", "weight_block_size": [128, 128],
+                             "modules_to_not_convert": ["re:.*layers\\.[3-4]\\.mlp\\.experts\\.1\\..*"]},
+     {EXPERT.format(i, 1, p) for i in (3, 4) for p in ("gate", "up", "down")}),
+    ("quantization_config", {"quant_method": "bitsandbytes", "load_in_4bit": True,
+                             "llm_int8_skip_modules": ["layers.4.mlp.experts.7.down_proj", "lm_head"]},
+     {EXPERT.format(4, 7, "down")}),
+    ("quantization_config", {"quant_method": "compressed-tensors", "format": "float-quantized",
+                             "ignore": ["lm_head", "re:.*layers\\.1\\.mlp\\.experts\\.[0-1]\\.up_proj$"],
+                             "config_groups": {"g": {**FLOAT_GROUP, "targets": ["Linear"]}}},
+     {EXPERT.format(1, i, "up") for i in (0, 1)}),
+    ("quantization_config", {"quant_method": "compressed-tensors", "format": "float-quantized",
+                             "ignore": ["lm_head"],
+                             "config_groups": {"g": {**FLOAT_GROUP, "targets": ["re:.*layers\\.2\\..*"]}}},
+     None),
+    ("quantization_config", {"quant_method": "gptq", "bits": 4, "group_size": 64,
+                             "dynamic": {"-:model\\.layers\\.3\\..*": {},
+                                         "+:.*layers\\.1\\..*": {"bits": 8}}},
+     None),
+    ("quantization_config", {"quant_method": "gptq", "bits": 4, "group_size": 64,
+                             "modules_in_block_to_quantize": [["mlp.experts.0.gate_proj",
+                                                               "self_attn.q_a_proj"]]},
+     None),
+    ("quantization", {"group_size": 64, "bits": 4, EXPERT.format(2, 3, "up"): False,
+                      "model.layers.1.self_attn.q_b_proj": {"group_size": 64, "bits": 8}}, None),
+], ids=["fp8-one-expert", "fp8-regex", "bnb4-skip", "ct-ignore-regex", "ct-targets-regex", "gptq-dynamic",
+        "gptq-block-list", "mlx-per-module"])
+def test_one_pick_per_kind_equals_picking_each_tensor(key, qc, kept):
+    cfg = small_deepseek(key, qc)
+    whole = listed_whole(cfg)
+    assert whole == listed_alone(cfg)
+    if kept is not None:  # the named experts alone stay in the model dtype, the same in other layers do not
+        experts = {t.name.removesuffix(".weight"): t.dtype for t in whole if ".experts." in t.name
+                   and t.name.endswith(".weight")}
+        assert {m for m, dtype in experts.items() if dtype == DType.BF16} == kept
+
+
+@settings(max_examples=20, deadline=None)
+@given(layer=st.integers(1, 4), expert=st.integers(0, 7), proj=st.sampled_from(["gate", "up", "down"]),
+       spelling=st.sampled_from(["{}", "model.{}", "re:.*{}$"]))
+def test_an_exclusion_naming_one_layers_expert_leaves_only_it(layer, expert, proj, spelling):
+    module = EXPERT.format(layer, expert, proj)
+    pattern = spelling.format(module.removeprefix("model.") if spelling != "re:.*{}$"
+                              else module.replace(".", "\\."))
+    cfg = small_deepseek("quantization_config", {"quant_method": "fp8", "weight_block_size": [128, 128],
+                                                 "modules_to_not_convert": [pattern]})
+    whole = listed_whole(cfg)
+    assert whole == listed_alone(cfg)
+    bf16 = {t.name for t in whole if ".experts." in t.name and t.dtype == DType.BF16}
+    assert bf16 == {module + ".weight"}

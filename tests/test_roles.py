@@ -233,3 +233,22 @@ def test_multimodal_tensors_sit_in_the_tower_projector_or_head_their_names_say(n
         if (got if got in ("vision", "audio", "projector", "output") else "text") != want:
             misplaced[t.name] = (want, got)
     assert not misplaced, list(misplaced.items())[:5]
+
+
+# roles.without_layer keys what is alike in every layer (knowledge/quant_layouts.py picks how a tensor is
+# stored once per key): names that differ only in their layer index have one key and one placement but
+# for the layer, whatever the words around the index.
+_SEGMENTS = st.lists(st.sampled_from([*WORDS, "layers", "layer", "h", "blk", "7", "vision_tower", "v", "a"]),
+                     min_size=0, max_size=4).map(".".join)
+
+
+@given(_SEGMENTS, st.sampled_from(["layers", "layer", "h", "blk", "blocks", "decoder.layers"]), _SEGMENTS,
+       st.integers(0, 200), st.integers(0, 200))
+def test_names_alike_but_for_the_layer_index_are_placed_alike(before, keyword, after, i, j):
+    head = f"{before}.{keyword}" if before else keyword
+    a, b = f"{head}.{i}.{after or 'weight'}", f"{head}.{j}.{after or 'weight'}"
+    assert roles.without_layer(a) == roles.without_layer(b)
+    pa, pb = place(a), place(b)
+    assert (pa.component, pa.role) == (pb.component, pb.role)
+    assert (pa.layer is None) == (pb.layer is None)
+    assert roles.without_layer(a) != roles.without_layer(f"{head}.{i}x.{after or 'weight'}")

@@ -22,7 +22,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from paramscope.knowledge.roles import Placement, place
+from paramscope.gcpause import gc_paused
+from paramscope.knowledge.roles import Placement, place, without_layer
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
 from paramscope.model.quantization import Quantization
@@ -330,6 +331,7 @@ class Stored:
     notes: tuple[str, ...] = ()
 
 
+@gc_paused
 def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str = "") -> Stored:
     """The tensors a checkpoint quantized by ``q`` stores, from the logical list a config gives.
 
@@ -348,19 +350,33 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     float_scales: list[Tensor] = []
     routers_linear = model_type not in ROUTER_NOT_LINEAR
     kept = FP8_NOT_QUANTIZED.get(model_type, ()) if q.method == "fp8" else ()
+    skipped = q.excluded if q.method in EXCLUDING else ()
+    # A rule's pick holds for the same tensor in every layer (_alike_in_every_layer), so it is made once per
+    # tensor of the first layer and replayed under the other names: DeepSeek-V3 lists 45k logical tensors
+    # of ~800 kinds. The exclusions, which may name one layer, are tested name by name.
+    kinds: dict[tuple[Any, ...], _Kind | None] | None = {} if _alike_in_every_layer(q) else None
     for t in tensors:
-        p = place(t.name)
-        m, layout = (None, None) if t.name.endswith(kept) and kept else rule(q, t, p, routers_linear)
-        if m is None or layout is None:
+        if kinds is None:
+            kind = _pick(q, rule, t, routers_linear, kept)
+        else:
+            key = (without_layer(t.name), t.shape, t.dtype)
+            kind = kinds.get(key, _UNSEEN)
+            if kind is _UNSEEN:
+                kind = kinds[key] = _pick(q, rule, t, routers_linear, kept)
+        if kind is None:
             out.append(t)
             continue
-        quantized.add(m.module)
-        for piece in _pieces(layout, m):
-            stored = piece.tensor(m)
-            if stored is not None:
-                out.append(stored)
-                if layout.method == "compressed-tensors:float-quantized" and piece.suffix == ".weight_scale":
-                    float_scales.append(stored)
+        module = t.name[:len(t.name) - kind.cut]
+        if skipped and excluded(module, skipped):
+            out.append(t)
+            continue
+        quantized.add(module)
+        for suffix, piece in kind.pieces:
+            stored = Tensor(module + suffix, piece.shape, piece.dtype, piece.nbytes, None, None,
+                            piece.params_per_element, piece.is_parameter)
+            out.append(stored)
+            if kind.float_scale and suffix == ".weight_scale":
+                float_scales.append(stored)
     bias_dtypes = {lay.bias for lay in LAYOUTS.values() if lay.method.split(":")[0] == q.method} - {None}
     if bias_dtypes:
         dtype = next(iter(bias_dtypes))
@@ -402,6 +418,57 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
 # GPTQ checkpoint formats stored as QuantLinear buffers (gptq_v2 differs only in the zero-point values);
 # marlin, bitblas, ipex … repack the weights into layouts of their own.
 GPTQ_FORMATS = frozenset({"gptq", "gptq_v2"})
+
+
+_UNSEEN: Any = object()
+
+
+@record
+class _Kind:
+    """How a method stores one logical tensor, by name suffix: its module (the name less ``cut``
+    characters: ``.weight``, or none) and the pieces stored for it, named module + suffix."""
+
+    cut: int
+    pieces: tuple[tuple[str, Tensor], ...]
+    float_scale: bool  # compressed-tensors float-quantized: its weight_scale dtype is noted (as_stored)
+
+
+def _pick(q: Quantization, rule: Rule, t: Tensor, routers_linear: bool,
+          kept: tuple[str, ...]) -> _Kind | None:
+    """How ``t`` is stored if the config's exclusions leave it to the method; None: as listed."""
+    if kept and t.name.endswith(kept):
+        return None
+    m, layout = rule(q, t, place(t.name), routers_linear)
+    if m is None or layout is None:
+        return None
+    if not t.name.startswith(m.module):  # every rule names a matrix by its tensor's name less a suffix
+        raise ValueError(f"{t.name}: quantized as {m.module}, not a prefix of its name")
+    pieces = tuple((piece.suffix, stored) for piece in _pieces(layout, m)
+                   if (stored := piece.tensor(m)) is not None)
+    return _Kind(len(t.name) - len(m.module), pieces, layout.method == "compressed-tensors:float-quantized")
+
+
+def _alike_in_every_layer(q: Quantization) -> bool:
+    """Whether a rule picks alike (exclusions aside) for tensors that differ only in their layer index.
+
+    A rule reads a tensor's name through its placement (alike but for the layer, which rules only test
+    for None: roles.without_layer), its suffix, and the module names its config lists: GPTQ's
+    modules_in_block_to_quantize and ``dynamic`` regular expressions, MLX's per-module settings,
+    compressed-tensors' targets. A listed name without digits, regular expression or one-character
+    wildcard matches a module in every layer or in none; any other may name one layer (``dynamic``
+    "-:model\\.layers\\.1\\..*", an MLX setting for "model.layers.0.mlp.gate"), and then each tensor is
+    picked by its own name."""
+    if q.method == "gptq":
+        if _dynamic(q.config.get("dynamic")):
+            return False
+        names = _block_names(q.config.get("modules_in_block_to_quantize"))
+    elif q.method == "mlx":
+        names = [str(k) for k in q.config]
+    elif q.method == "compressed-tensors":
+        names = [x for group in _config_groups(q) for x in _targets(group)]
+    else:
+        names = []
+    return not any(n.startswith("re:") or any(c.isdigit() or c in "?[" for c in n) for n in names)
 
 
 def _gptq_unlisted(q: Quantization) -> str | None:
@@ -516,6 +583,11 @@ def _retype(t: Tensor, dtype: DType) -> Tensor:
 
 
 # --- which modules each method quantizes --------------------------------------------------------------
+# A rule picks the weights a method quantizes and how. The config's exclusions (modules_to_not_convert,
+# llm_int8_skip_modules, ignore: ``q.excluded``) are tested by as_stored on the picked matrix's module
+# for the methods in EXCLUDING, so that a pick can be made once for the same tensor of every layer;
+# MLX lists the modules its config sets to False, which _mlx reads itself (the exact module, not
+# ``excluded``'s dotted runs).
 Picked = tuple[Matrix | None, Layout | None]
 Rule = Callable[[Quantization, Tensor, Placement, bool], Picked]
 NONE: Picked = (None, None)
@@ -585,7 +657,7 @@ def _module(t: Tensor) -> str:
 
 
 def _bnb4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
-    if not _linear(t, p, routers) or p.component == "output" or excluded(_module(t), q.excluded):
+    if not _linear(t, p, routers) or p.component == "output":
         return NONE
     storage = BNB4_STORAGE.get(str(q.config.get("bnb_4bit_quant_storage") or "uint8").removeprefix("torch."))
     if storage is None:
@@ -596,7 +668,7 @@ def _bnb4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
 
 
 def _bnb8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
-    if not _linear(t, p, routers) or p.component == "output" or excluded(_module(t), q.excluded):
+    if not _linear(t, p, routers) or p.component == "output":
         return NONE
     return _matrix(t, _module(t), 8, 0), LAYOUTS["bitsandbytes_8bit"]
 
@@ -607,8 +679,7 @@ def _gptq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     and GPTQModel's ``dynamic`` rules skip (``-:regex``) or re-set bits / group_size per module."""
     module = _module(t)
     head = p.component.split("/")[0] == "output" and q.config.get("lm_head") is True  # GPTQModel lm_head
-    if (not _linear(t, p, routers) or not (_in_blocks(p) or head) or p.component == "router"
-            or excluded(module, q.excluded)):
+    if not _linear(t, p, routers) or not (_in_blocks(p) or head) or p.component == "router":
         return NONE
     chosen = _in_block_list(module, q.config.get("modules_in_block_to_quantize"))
     if not chosen:
@@ -632,8 +703,14 @@ def _gptq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
 def _in_block_list(module: str, lists: Any) -> bool:
     if not isinstance(lists, list) or not lists:
         return True
-    names = [n for group in lists if isinstance(group, list) for n in group if isinstance(n, str)]
-    return any(module.endswith("." + n) for n in names)
+    return any(module.endswith("." + n) for n in _block_names(lists))
+
+
+def _block_names(lists: Any) -> list[str]:
+    """GPTQ's modules_in_block_to_quantize: lists of module names within a block."""
+    if not isinstance(lists, list):
+        return []
+    return [n for group in lists if isinstance(group, list) for n in group if isinstance(n, str)]
 
 
 def _dynamic(rules: Any) -> list[tuple[str, Mapping[str, Any]]]:
@@ -645,7 +722,7 @@ def _dynamic(rules: Any) -> list[tuple[str, Mapping[str, Any]]]:
 def _awq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """Every nn.Linear of the decoder blocks (AutoAWQ get_named_linears) minus modules_to_not_convert."""
     module = _module(t)
-    if not _linear(t, p, routers) or not _in_blocks(p) or excluded(module, q.excluded):
+    if not _linear(t, p, routers) or not _in_blocks(p):
         return NONE
     version = str(q.config.get("version") or "gemm").lower()  # others: _awq_unlisted
     layout = LAYOUTS["awq:gemv"] if version == "gemv" else LAYOUTS["awq"]
@@ -655,7 +732,7 @@ def _awq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
 def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """Every nn.Linear except the output head (transformers adds it to modules_to_not_convert) and the
     config's modules_to_not_convert."""
-    if not _linear(t, p, routers) or p.component == "output" or excluded(_module(t), q.excluded):
+    if not _linear(t, p, routers) or p.component == "output":
         return NONE
     if q.method == "fbgemm_fp8":
         return _matrix(t, _module(t), 8, 0), LAYOUTS["fbgemm_fp8"]
@@ -671,8 +748,6 @@ def _mxfp4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """Only the fused expert weights (GptOssExperts gate_up_proj (E, hidden, 2·ffn), down_proj
     (E, ffn, hidden), stored transposed as (E, out, in/32, 16))."""
     if len(t.shape) != 3 or not p.component.startswith("experts/") or p.role != "weight":
-        return NONE
-    if excluded(t.name, q.excluded):
         return NONE
     experts, inn, out = t.shape
     return Matrix(t.name, (experts,), out, inn, t.dtype, 4, MXFP4_BLOCK), LAYOUTS["mxfp4"]
@@ -703,14 +778,10 @@ def _compressed(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Pick
     """config_groups: the first group whose ``targets`` match the module (class name ``Linear`` or a
     ``re:`` pattern) quantizes it with its ``weights`` args, unless ``ignore`` names it."""
     module = _module(t)
-    if not _linear(t, p, routers) or excluded(module, q.excluded):
+    if not _linear(t, p, routers):
         return NONE
-    groups = q.config.get("config_groups")
-    for group in (groups.values() if isinstance(groups, Mapping) else ()):
-        if not isinstance(group, Mapping) or not isinstance(group.get("weights"), Mapping):
-            continue
-        targets = [str(x) for x in group.get("targets") or ()]
-        if not any(x == "Linear" or excluded(module, [x]) for x in targets):
+    for group in _config_groups(q):
+        if not any(x == "Linear" or excluded(module, [x]) for x in _targets(group)):
             continue
         w = group["weights"]
         fmt = str(group.get("format") or q.config.get("format") or "")
@@ -729,6 +800,17 @@ def _compressed(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Pick
     return NONE
 
 
+def _config_groups(q: Quantization) -> list[Mapping[str, Any]]:
+    """compressed-tensors config_groups that quantize weights, in order."""
+    groups = q.config.get("config_groups")
+    return [g for g in (groups.values() if isinstance(groups, Mapping) else ())
+            if isinstance(g, Mapping) and isinstance(g.get("weights"), Mapping)]
+
+
+def _targets(group: Mapping[str, Any]) -> list[str]:
+    return [str(x) for x in group.get("targets") or ()]
+
+
 def _dtype_named(name: Any) -> DType | None:
     names = {v: k for k, v in TORCH_NAMES.items()}
     return names.get(str(name).removeprefix("torch.")) if name else None
@@ -738,6 +820,7 @@ RULES: dict[str, Rule] = {
     "bitsandbytes_4bit": _bnb4, "bitsandbytes_8bit": _bnb8, "gptq": _gptq, "awq": _awq, "fp8": _fp8,
     "fbgemm_fp8": _fp8, "mxfp4": _mxfp4, "mlx": _mlx, "compressed-tensors": _compressed,
 }
+EXCLUDING = frozenset(RULES) - {"mlx"}  # the methods whose q.excluded as_stored tests (see the rules above)
 
 
 # --- what an engine holds after loading a stored checkpoint ------------------------------------------------

@@ -151,14 +151,41 @@ class Placement:
 @lru_cache(maxsize=1 << 18)
 def place(name: str) -> Placement:
     """Component, role and layer of a tensor name (Hugging Face or GGUF spelling)."""
-    layer = None
-    local = name
     m = _rx(_LAYER).match(name)
-    if m and not _rx(_TOWER_PREFIX).search(m.group("prefix")):
-        layer, local = int(m.group("index")), m.group("rest")
+    if m and not _in_tower(m.group("prefix")):
+        return _placement(_local_class(m.group("rest")), int(m.group("index")))
+    return _placement(_local_class(name), None)
+
+
+def without_layer(name: str) -> tuple[str, ...]:
+    """The name less its layer index: ("model.layers", "mlp.up_proj.weight") for
+    "model.layers.7.mlp.up_proj.weight", (name,) for a name without one (a tower's layers have one too,
+    though ``place`` counts them as the tower's).
+
+    Names alike but for that index are placed alike but for the layer (the index is a whole numeric
+    segment, so the layer pattern matches them at the same place, and the rest is the same)."""
+    m = _rx(_LAYER).match(name)
+    return (m.group("prefix"), m.group("rest")) if m else (name,)
+
+
+# A model's names are few local names repeated in every layer (DeepSeek-V3's 90k stored names: 1.6k in
+# 61 layers), so a name first seen costs its layer split and a few lookups, not a classification: these
+# three caches took placing a new name from ~6.4 µs to ~2.8 µs.
+@lru_cache(maxsize=1 << 16)
+def _local_class(local: str) -> tuple[str, str]:
     # numeric segments do not change the class: "experts.17.w1" ~ "experts.0.w1"
-    component, role = _classify(_rx(_DIGITS).sub("0", local))
-    return Placement(component, role, layer)
+    return _classify(_rx(_DIGITS).sub("0", local))
+
+
+@lru_cache(maxsize=1024)
+def _in_tower(prefix: str) -> bool:
+    """Layers under a multimodal tower's prefix are the tower's, not the text model's."""
+    return _rx(_TOWER_PREFIX).search(prefix) is not None
+
+
+@lru_cache(maxsize=1 << 16)
+def _placement(kind: tuple[str, str], layer: int | None) -> Placement:
+    return Placement(*kind, layer)  # one record per (component, role, layer), shared by every name there
 
 
 _DIGITS = r"(?<=\.)\d+(?=\.)"  # whole numeric segments only (not w1/w3)

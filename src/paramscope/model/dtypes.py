@@ -31,6 +31,11 @@ class DTypeInfo:
 class DType(Enum):
     """One enum for safetensors dtypes and every ggml type; ``.value`` is the canonical name."""
 
+    # Enum's own __hash__ is a Python function (hash of the name); members are singletons that compare by
+    # identity, so the object's hash keeps every dict keyed by dtype right at C speed (a DeepSeek-V3
+    # listing and inventory hash ~200k dtypes). Neither orders a set of dtypes the same in two processes.
+    __hash__ = object.__hash__
+
     # plain types (safetensors names; ggml ids where GGUF stores them too)
     F64 = "F64"
     F32 = "F32"

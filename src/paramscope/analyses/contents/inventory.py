@@ -11,10 +11,13 @@ Conventions (docs/formulas.md states each with its source):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import NamedTuple
 
+from paramscope.gcpause import gc_paused
 from paramscope.knowledge.roles import Placement, place
-from paramscope.model import Model, Tensor
+from paramscope.model import DType, Model, Tensor
 from paramscope.model.memo import ModelMemo
 from paramscope.records import field, record
 from paramscope.units import size_label
@@ -82,14 +85,15 @@ def inventory(model: Model) -> Inventory:
     return _MEMO.get(model, None, lambda: _inventory(model))
 
 
+@gc_paused
 def _inventory(model: Model) -> Inventory:
     rows, notes = _rows(model)
-    counted = [r for r in rows if r.counted]
-    total = sum(r.params for r in counted)
-    by_dtype = _group(counted, lambda r: [r.tensor.dtype.value], total)
-    by_component = _group(counted, lambda r: _ancestors(r.placement.component), total)
-    by_role = _group([r for r in counted if r.tensor.is_parameter], lambda r: [r.placement.role], total)
-    by_layer = _layers(counted, total)
+    kinds = _kinds(r for r in rows if r.counted)
+    total = sum(acc[0] for acc in kinds.values())
+    by_dtype = _group(kinds, lambda k: [k.dtype.value], total)
+    by_component = _group(kinds, lambda k: _ancestors(k.component), total)
+    by_role = _group(kinds, lambda k: [k.role] if k.is_parameter else [], total)
+    by_layer = _layers(kinds, total)
     active = _active(model, by_component, total)
     return Inventory(
         model=model,
@@ -135,17 +139,45 @@ def _ancestors(path: str) -> tuple[str, ...]:
     return (*("/".join(parts[: i + 1]) for i in range(len(parts))), "total")
 
 
-def _group(rows: list[TensorRow], keys, total: int) -> dict[str, Tally]:
-    sums: dict[str, list[int]] = {}
+class _Kind(NamedTuple):
+    """What the tallies read of a row."""
+
+    component: str
+    role: str
+    layer: int | None
+    dtype: DType
+    is_parameter: bool
+
+
+def _kinds(rows: Iterable[TensorRow]) -> dict[_Kind, list[int]]:
+    """[parameters, bytes, tensors] of the rows of each kind, in the order the rows first show each kind.
+
+    The tallies are sums over kinds, not rows (DeepSeek-V3: 90k rows of 1.5k kinds, 0.3 s less); a tally's
+    key first shows with the first kind that has it, so the tallies keep the order summing rows gives."""
+    sums: dict[tuple[str, str, int | None, DType, bool], list[int]] = {}
     for r in rows:
-        t = r.tensor
-        for k in keys(r):
+        p, t = r.placement, r.tensor
+        key = (p.component, p.role, p.layer, t.dtype, t.is_parameter)
+        acc = sums.get(key)
+        if acc is None:
+            acc = sums[key] = [0, 0, 0]
+        acc[0] += r.params
+        acc[1] += t.nbytes
+        acc[2] += 1
+    return {_Kind(*k): acc for k, acc in sums.items()}
+
+
+def _group(kinds: dict[_Kind, list[int]], keys: Callable[[_Kind], Iterable[str]],
+           total: int) -> dict[str, Tally]:
+    sums: dict[str, list[int]] = {}
+    for kind, (params, nbytes, tensors) in kinds.items():
+        for k in keys(kind):
             acc = sums.get(k)
             if acc is None:
                 acc = sums[k] = [0, 0, 0]
-            acc[0] += r.params
-            acc[1] += t.nbytes
-            acc[2] += 1
+            acc[0] += params
+            acc[1] += nbytes
+            acc[2] += tensors
     return {k: _tally(v, total) for k, v in sums.items()}
 
 
@@ -153,12 +185,12 @@ def _tally(acc: list[int], total: int) -> Tally:
     return Tally(acc[0], acc[1], acc[2], acc[0] / total if total else 0.0)
 
 
-def _layers(rows: list[TensorRow], total: int) -> dict[int, dict[str, Tally]]:
-    by_layer: dict[int, list[TensorRow]] = {}
-    for r in rows:
-        if r.placement.layer is not None:
-            by_layer.setdefault(r.placement.layer, []).append(r)
-    return {i: _group(by_layer[i], lambda r: (r.placement.component.split("/")[0], "total"), total)
+def _layers(kinds: dict[_Kind, list[int]], total: int) -> dict[int, dict[str, Tally]]:
+    by_layer: dict[int, dict[_Kind, list[int]]] = {}
+    for kind, acc in kinds.items():
+        if kind.layer is not None:
+            by_layer.setdefault(kind.layer, {})[kind] = acc
+    return {i: _group(by_layer[i], lambda k: (k.component.split("/")[0], "total"), total)
             for i in sorted(by_layer)}
 
 

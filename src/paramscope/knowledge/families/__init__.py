@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import FormatError, UnsupportedError
+from paramscope.gcpause import gc_paused
 from paramscope.knowledge.families.decoder import decoder_tensors
 from paramscope.knowledge.families.dims import Dims, resolve
 from paramscope.knowledge.families.encoders import (
@@ -96,6 +97,7 @@ class _Plan:
     audio: HfConfig | None = None
 
 
+@gc_paused
 def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json", *,
                      fallback: bool = True) -> tuple[Tensor, ...]:
     """Every tensor a Hugging Face checkpoint of this config holds, in model order.

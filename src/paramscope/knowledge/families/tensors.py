@@ -18,10 +18,18 @@ class TensorList:
     def __init__(self, dtype: DType):
         self.dtype = dtype
         self.items: list[Tensor] = []
+        # bytes of a shape in the list's dtype: a model repeats a few shapes (DeepSeek-V3: 45k tensors)
+        self._nbytes: dict[tuple[int, ...], int] = {}
 
     def add(self, name: str, *shape: int, dtype: DType | None = None, parameter: bool = True) -> None:
-        dt = dtype or self.dtype
-        self.items.append(Tensor(name, shape, dt, dt.nbytes(math.prod(shape)), is_parameter=parameter))
+        if dtype is None or dtype is self.dtype:
+            nbytes = self._nbytes.get(shape)
+            if nbytes is None:
+                nbytes = self._nbytes[shape] = self.dtype.nbytes(math.prod(shape))
+            self.items.append(Tensor(name, shape, self.dtype, nbytes, None, None, 1, parameter))
+            return
+        nbytes = dtype.nbytes(math.prod(shape))
+        self.items.append(Tensor(name, shape, dtype, nbytes, None, None, 1, parameter))
 
     def linear(self, name: str, out_features: int, in_features: int, bias: bool = False) -> None:
         self.add(f"{name}.weight", out_features, in_features)
