@@ -280,11 +280,11 @@ def _plain(u: _Unit, s: qs.PlainScheme, half: DType) -> _Cell:
     if not t.is_parameter:
         return _NAMES[t.dtype], t.nbytes, "buffer: kept as stored"
     if s.cast is not None:
-        return s.cast.value, s.cast.nbytes(u.params), ""
+        return _NAMES[s.cast], s.cast.nbytes(u.params), ""
     if s.matrix_bytes is not None and _plain_quantized(u):
         m = math.prod(u.shape[:-2])
         return s.label, s.matrix_bytes(m, u.shape[-2], u.shape[-1]), ""
-    return half.value, half.nbytes(u.params), f"not quantized by {s.name}"
+    return _NAMES[half], half.nbytes(u.params), f"not quantized by {s.name}"
 
 
 def _half_dtype(model: Model) -> DType:
@@ -325,18 +325,19 @@ def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileTyp
     fallbacks, refused_at = 0, []
     # (type, rule, row length, parameters) → the unit's cell and whether it fell back: a few dozen cases
     seen: dict[tuple[DType, str, int, int], tuple[_Cell, bool]] = {}
-    for members, (dtype, why) in zip(groups, chosen, strict=True):
-        for i in members:
-            u = units[i]
-            case = (dtype, why, u.shape[-1], u.params)
+    for runs, (dtype, why) in zip(layout.runs, chosen, strict=True):
+        for ne0, params, members in runs:
+            case = (dtype, why, ne0, params)
             hit = seen.get(case)
             if hit is None:
-                hit = seen[case] = _quantized(dtype, why, u.shape[-1], u.params)
-            cells[i], fell_back = hit
+                hit = seen[case] = _quantized(dtype, why, ne0, params)
+            cell, fell_back = hit
+            for i in members:
+                cells[i] = cell
             if fell_back:
-                fallbacks += 1
+                fallbacks += len(members)
                 if dtype not in qs.FALLBACK:
-                    refused_at.append(i)
+                    refused_at.extend(members)
     refused = [units[i].tensor.name for i in sorted(refused_at)]  # in the model's order
     notes = []
     if fallbacks:
@@ -368,6 +369,9 @@ class _Layout:
 
     categories: tuple[str, ...]  # each unit's
     groups: tuple[tuple[int, ...], ...]  # the GGUF tensors (every unit llama.cpp quantizes) in its order
+    # each group's units by (row length, parameters), which with the group's type decide their price: a
+    # DeepSeek-V3 layer's 256 experts of a matrix are one run
+    runs: tuple[tuple[tuple[int, int, tuple[int, ...]], ...], ...]
     kept: tuple[_Cell | None, ...]  # each unit's cell when it is not quantized, else None
 
 
@@ -380,7 +384,15 @@ def _layout(units: list[_Unit], is_gguf: bool) -> _Layout:
     quantizable = [_gguf_quantizable(u) for u in units]
     groups = tuple(tuple(g) for g in _ggml_tensors(units, quantizable))
     kept = tuple(None if q else _kept(u, is_gguf) for u, q in zip(units, quantizable, strict=True))
-    return _Layout(tuple(_category(u) for u in units), groups, kept)
+    return _Layout(tuple(_category(u) for u in units), groups, tuple(_runs(units, g) for g in groups), kept)
+
+
+def _runs(units: list[_Unit], members: tuple[int, ...]) -> tuple[tuple[int, int, tuple[int, ...]], ...]:
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for i in members:
+        u = units[i]
+        by_size.setdefault((u.shape[-1], u.params), []).append(i)
+    return tuple((ne0, params, tuple(idx)) for (ne0, params), idx in by_size.items())
 
 
 def _gguf_quantizable(u: _Unit) -> bool:
