@@ -477,9 +477,12 @@ _NO_BRANCH = qs.Branch("default", lambda s: True, ())
 def _category(u: _Unit) -> str:
     if u.placement.role != "weight":
         return qs.OTHER
-    if any(part in u.tensor.name for part in qs.OTHER_GGUF_NAMES):
+    if _OTHER_NAMES.search(u.tensor.name):
         return qs.OTHER
     return qs.CATEGORY_OF_COMPONENT.get(u.placement.component, qs.OTHER)
+
+
+_OTHER_NAMES = re.compile("|".join(map(re.escape, qs.OTHER_GGUF_NAMES)))  # one search, not a loop a name
 
 
 def _ggml_tensors(units: list[_Unit], quantizable: list[bool]) -> list[list[int]]:
