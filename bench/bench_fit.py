@@ -2,8 +2,8 @@
 
 fit prices DeepSeek-V3 (90k tensors) at a dozen weight schemes and asks ~40 estimates; size opens the
 same model and makes one estimate as stored, so the ratio is what fit's search costs over opening the
-model. The floor: fit within 4 × size (measured 2026-12-03, 2-core shared machine: 5.2 × before the
-re-pricing priced units by kind and summed without a record per tensor, 2.9 × after).
+model. The floor: fit within 4 × size (measured 2026-12-03, 2-core shared machine: 5.8 × before the
+re-pricing priced units by kind and summed without a record per tensor, 2.7 × after).
 """
 
 from __future__ import annotations
