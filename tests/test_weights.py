@@ -12,7 +12,7 @@ import pytest
 
 import paramscope
 from paramscope.analyses.sizing.loaded import loaded_weights
-from paramscope.analyses.sizing.weights import reprice
+from paramscope.analyses.sizing.weights import reprice, reprice_totals
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs
@@ -339,6 +339,40 @@ def test_every_file_type_and_plain_scheme_runs():
         r = reprice(m, name)
         assert r.params == n and r.total_bytes == sum(t.bytes for t in r.by_type.values())
         assert 1.125 < r.bits_per_weight <= 32.0001, name
+
+
+# --- reprice_totals: the sums `fit` and `size` show, without a row per tensor ------------------------------
+def assert_totals_match_rows(m, scheme, **kw):
+    """reprice_totals shares cells between units of one kind and counts them; the rows price each tensor."""
+    r, t = reprice(m, scheme, **kw), reprice_totals(m, scheme, **kw)
+    assert (t.scheme, t.kind, t.description, t.notes) == (r.scheme, r.kind, r.description, r.notes)
+    assert list(t.by_type.items()) == list(r.by_type.items())  # same tallies, in the same order
+    assert (t.total_bytes, t.params, t.source_bytes) == (r.total_bytes, r.params, r.source_bytes)
+    assert t.bits_per_weight == r.bits_per_weight
+
+
+@pytest.mark.parametrize("scheme", [*qs.FILE_TYPES, *qs.PLAIN_SCHEMES, "q4_k_pure", "q8_0_pure"])
+def test_totals_match_rows_on_fallbacks_and_refusals(scheme):
+    # rows of 48 and 96 are not a whole number of K blocks: fallbacks, and refusals for some types
+    for m in (gguf_model(hidden=48, kv=16, ffn=96), gguf_model(n_layers=16, head=False)):
+        assert_totals_match_rows(m, scheme)
+    assert_totals_match_rows(gguf_model(n_layers=16), scheme, imatrix=True)
+
+
+def test_totals_match_rows_on_a_gguf_of_mixed_types(gemma_gguf):
+    m = paramscope.open_model(str(gemma_gguf))  # Q4_K_M: Q5_0, Q8_0, Q6_K, F32 tensors as stored
+    assert len({t.dtype for t in m.tensors}) > 2
+    for scheme in ("q4_k_m", "q3_k_s", "iq3_xxs", "q4_0_pure", "int4", "bf16"):
+        assert_totals_match_rows(m, scheme)
+
+
+@pytest.mark.parametrize("name", ["deepseek-v2-lite", "gpt-oss-20b", "qwen1.5-moe-a2.7b",
+                                  pytest.param("deepseek-v3", marks=LONG)])
+def test_totals_match_rows_on_moe_models(name):
+    # dense first layers beside expert layers (DeepSeek), packed MXFP4 experts (gpt-oss)
+    m = paramscope.open_model(name)
+    for scheme in ("q4_k_m", "q2_k", "iq3_xxs", "mxfp4_moe", "int4", "fp8"):
+        assert_totals_match_rows(m, scheme)
 
 
 # --- weights as an engine holds a quantized checkpoint (knowledge/quant_layouts.ENGINE_LAYOUTS) ------

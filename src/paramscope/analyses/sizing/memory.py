@@ -113,9 +113,9 @@ def _weights_for(model: Model, scheme: str | None, runtime: str, device: Device 
 
         loaded = loaded_weights(model, runtime, device, tensor_parallel=n_devices)
         return loaded.bytes, "as stored", tuple(f"weights: {n}" for n in loaded.notes)
-    from paramscope.analyses.sizing.weights import reprice
+    from paramscope.analyses.sizing.weights import reprice_totals
 
-    r = reprice(model, scheme)
+    r = reprice_totals(model, scheme)
     parts = " + ".join(f"{k} {v.bytes:,} B ({v.tensors} tensors)" for k, v in r.by_type.items())
     lines = (f"weights re-priced as {r.scheme} ({r.kind}): {parts} = {r.total_bytes:,} B, "
              f"{r.bits_per_weight:.2f} bits per weight (stored: {r.source_bytes:,} B)",

@@ -22,9 +22,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
+from collections.abc import Iterable
+from operator import attrgetter
+from typing import cast
 
 from paramscope.analyses.contents.inventory import Tally
 from paramscope.errors import UnsupportedError, and_more
+from paramscope.gcpause import gc_paused
 from paramscope.knowledge import packing
 from paramscope.knowledge import quant_schemes as qs
 from paramscope.knowledge.roles import Placement, place
@@ -75,15 +80,50 @@ class Repriced:
     @property
     def by_type(self) -> dict[str, Tally]:
         """Type → params, bytes, tensors, share of parameters; largest bytes first."""
-        sums: dict[str, list[int]] = {}
-        for r in self.rows:
-            acc = sums.setdefault(r.type, [0, 0, 0])
-            acc[0] += r.params
-            acc[1] += r.bytes
-            acc[2] += 1
-        total = self.params
-        tallies = {k: Tally(p, b, n, p / total if total else 0.0) for k, (p, b, n) in sums.items()}
-        return dict(sorted(tallies.items(), key=lambda kv: -kv[1].bytes))
+        return _by_type((r.type, r.params, r.bytes, 1) for r in self.rows)
+
+
+@record
+class RepricedTotals:
+    """A re-pricing's sums without its rows: the figures `size` and `fit` show, equal to Repriced's."""
+
+    scheme: str
+    kind: str
+    description: str
+    by_type: dict[str, Tally]  # as Repriced.by_type
+    total_bytes: int
+    params: int
+    source_bytes: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def bits_per_weight(self) -> float:
+        return 8 * self.total_bytes / self.params if self.params else 0.0
+
+
+def _by_type(sums_in: Iterable[tuple[str, int, int, int]]) -> dict[str, Tally]:
+    """(type, params, bytes, tensors) → type → Tally, largest bytes first (ties: first seen first)."""
+    sums: dict[str, list[int]] = {}
+    for type_, params, nbytes, n in sums_in:
+        acc = sums.get(type_)
+        if acc is None:
+            acc = sums[type_] = [0, 0, 0]
+        acc[0] += params
+        acc[1] += nbytes
+        acc[2] += n
+    total = sum(acc[0] for acc in sums.values())
+    tallies = {k: Tally(p, b, n, p / total if total else 0.0) for k, (p, b, n) in sums.items()}
+    return dict(sorted(tallies.items(), key=lambda kv: -kv[1].bytes))
+
+
+# One unit's price: its type's name, bytes, and the rule that chose the type ("" for the default).
+# Units of one kind share one cell: DeepSeek-V3's 90k tensors are a few hundred kinds.
+_Cell = tuple[str, int, str]
+
+# DType → its name, as a dict read at C speed: an enum's .value is a descriptor call, and the rows read
+# one per tensor (363k for `fit deepseek-v3`)
+_NAMES = {d: d.value for d in DType}
+_PARAMS = attrgetter("params")
 
 
 @record
@@ -96,12 +136,46 @@ class _Unit:
     params: int
 
 
+@gc_paused  # builds a record per tensor (363k for `fit deepseek-v3`'s schemes), all kept
 def reprice(model: Model, scheme: str, *, imatrix: bool | None = None) -> Repriced:
     """The model's weights at ``scheme``, tensor by tensor.
 
     ``imatrix`` says whether a llama.cpp quantization used an importance matrix (it changes a few rules
     of IQ3_XXS, IQ4_NL/IQ4_XS, Q4_0/Q5_0); by default, only for the file types that require one.
     """
+    plan = _plan(model, scheme, imatrix)
+    rows = tuple(PricedTensor(u.tensor.name, u.placement.component, u.placement.layer, u.shape, u.params,
+                              _NAMES[u.tensor.dtype], type_, nbytes, why)
+                 for u, (type_, nbytes, why) in zip(plan.units, plan.cells, strict=True))
+    return Repriced(plan.scheme, plan.kind, plan.description, rows, model.tensor_bytes, plan.notes)
+
+
+def reprice_totals(model: Model, scheme: str, *, imatrix: bool | None = None) -> RepricedTotals:
+    """``reprice``'s sums (by type, total bytes and parameters) without a record per tensor: `fit` prices
+    a model at a dozen schemes and shows only these."""
+    plan = _plan(model, scheme, imatrix)
+    # units of one kind share a cell: count each (cell, parameters) pair (in C), then sum the few distinct
+    counts = Counter(zip(plan.cells, map(_PARAMS, plan.units), strict=True))
+    by_type = _by_type((type_, params * n, nbytes * n, n)
+                       for ((type_, nbytes, _), params), n in counts.items())
+    return RepricedTotals(plan.scheme, plan.kind, plan.description, by_type,
+                          sum(t.bytes for t in by_type.values()), sum(t.params for t in by_type.values()),
+                          model.tensor_bytes, plan.notes)
+
+
+@record
+class _Plan:
+    """A re-pricing before its rows: the scheme's names, the units and each one's price."""
+
+    scheme: str
+    kind: str
+    description: str
+    units: list[_Unit]
+    cells: list[_Cell]  # one per unit
+    notes: tuple[str, ...]
+
+
+def _plan(model: Model, scheme: str, imatrix: bool | None) -> _Plan:
     found = qs.lookup(scheme)
     if found is None:
         raise UnsupportedError(f"unknown weight scheme {scheme!r} (known: {', '.join(qs.known_schemes())})")
@@ -109,18 +183,18 @@ def reprice(model: Model, scheme: str, *, imatrix: bool | None = None) -> Repric
     notes = [*_requantized_note(model), *notes]
     if isinstance(found, qs.PlainScheme):
         half = _half_dtype(model)
-        rows = tuple(_plain(u, found, half) for u in units)
-        return Repriced(found.name, "plain", found.description, rows, model.tensor_bytes,
-                        (*notes, *_plain_notes(found, half)))
+        cells = [_plain(u, found, half) for u in units]
+        return _Plan(found.name, "plain", found.description, units, cells,
+                     (*notes, *_plain_notes(found, half)))
     if isinstance(found, qs.FileType):
         use_imatrix = found.needs_imatrix if imatrix is None else imatrix
-        rows, more = _llamacpp(model, units, found.default, found, use_imatrix)
+        cells, more = _llamacpp(model, units, found.default, found, use_imatrix)
         desc = (f"llama.cpp {found.name} (file type {found.ftype}): {found.default.value} by default, "
                 "per-tensor types as llama_tensor_get_type assigns them")
-        return Repriced(found.name, "llama.cpp", desc, rows, model.tensor_bytes, (*notes, *more))
-    rows, more = _llamacpp(model, units, found.dtype, None, False)
+        return _Plan(found.name, "llama.cpp", desc, units, cells, (*notes, *more))
+    cells, more = _llamacpp(model, units, found.dtype, None, False)
     desc = f"every quantizable tensor in {found.dtype.value} (llama-quantize --pure), with its fallbacks"
-    return Repriced(f"{found.dtype.value} (pure)", "ggml", desc, rows, model.tensor_bytes, (*notes, *more))
+    return _Plan(f"{found.dtype.value} (pure)", "ggml", desc, units, cells, (*notes, *more))
 
 
 # --- the tensors a re-priced model holds ---------------------------------------------------------------
@@ -201,16 +275,16 @@ def _logical_shape(t: Tensor, method: str | None) -> tuple[int, ...]:
 
 
 # --- plain schemes -------------------------------------------------------------------------------------
-def _plain(u: _Unit, s: qs.PlainScheme, half: DType) -> PricedTensor:
+def _plain(u: _Unit, s: qs.PlainScheme, half: DType) -> _Cell:
     t = u.tensor
     if not t.is_parameter:
-        return _priced(u, t.dtype.value, t.nbytes, "buffer: kept as stored")
+        return _NAMES[t.dtype], t.nbytes, "buffer: kept as stored"
     if s.cast is not None:
-        return _priced(u, s.cast.value, s.cast.nbytes(u.params))
+        return _NAMES[s.cast], s.cast.nbytes(u.params), ""
     if s.matrix_bytes is not None and _plain_quantized(u):
         m = math.prod(u.shape[:-2])
-        return _priced(u, s.label, s.matrix_bytes(m, u.shape[-2], u.shape[-1]))
-    return _priced(u, half.value, half.nbytes(u.params), f"not quantized by {s.name}")
+        return s.label, s.matrix_bytes(m, u.shape[-2], u.shape[-1]), ""
+    return _NAMES[half], half.nbytes(u.params), f"not quantized by {s.name}"
 
 
 def _half_dtype(model: Model) -> DType:
@@ -240,34 +314,31 @@ def _plain_notes(s: qs.PlainScheme, half: DType) -> tuple[str, ...]:
 
 # --- llama.cpp -----------------------------------------------------------------------------------------
 def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileType | None,
-              imatrix: bool) -> tuple[tuple[PricedTensor, ...], list[str]]:
+              imatrix: bool) -> tuple[list[_Cell], list[str]]:
     """Every quantizable tensor in ``target``, or in the type ``ftype``'s rules pick (None: --pure)."""
     is_gguf = model.quantization is not None and model.quantization.method == "gguf"
-    quantizable, categories, groups = _LAYOUTS.get(model, "units", lambda: _layout(units))
-    chosen = _assign(model, units, categories, groups, ftype, imatrix) if ftype is not None else {}
-    rows, fallbacks, refused = [], 0, []
-    # (type, row length, parameters) → (final type, its name, bytes): DeepSeek-V3's 90k tensors are a few
-    # dozen distinct cases, and an enum's .value and block_size are attribute lookups through descriptors
-    seen: dict[tuple[DType, int, int], tuple[DType, str, int]] = {}
-    for i, u in enumerate(units):
-        if not quantizable[i]:
-            rows.append(_kept(u, is_gguf))
-            continue
-        dtype, why = chosen.get(i, (target, ""))
-        case = (dtype, u.shape[-1], u.params)
-        priced = seen.get(case)
-        if priced is None:
-            final = _fallback(dtype, u.shape[-1])
-            priced = seen[case] = (final, final.value, final.nbytes(u.params))
-        final, name, nbytes = priced
-        if final is not dtype:
-            fallbacks += 1
-            if dtype not in qs.FALLBACK:
-                refused.append(u.tensor.name)
-            why = (f"{why}; " if why else "") + (
-                f"fallback {dtype.value}→{name}: row {u.shape[-1]} is not a multiple of "
-                f"{dtype.block_size}")
-        rows.append(_priced(u, name, nbytes, why))
+    layout = _LAYOUTS.get(model, "units", lambda: _layout(units, is_gguf))
+    groups = layout.groups
+    chosen = ([(target, "")] * len(groups) if ftype is None
+              else _assign(model, units, layout.categories, groups, ftype, imatrix))
+    cells = cast(list[_Cell], list(layout.kept))  # the quantizable units' Nones are filled in below
+    fallbacks, refused_at = 0, []
+    # (type, rule, row length, parameters) → the unit's cell and whether it fell back: a few dozen cases
+    seen: dict[tuple[DType, str, int, int], tuple[_Cell, bool]] = {}
+    for runs, (dtype, why) in zip(layout.runs, chosen, strict=True):
+        for ne0, params, members in runs:
+            case = (dtype, why, ne0, params)
+            hit = seen.get(case)
+            if hit is None:
+                hit = seen[case] = _quantized(dtype, why, ne0, params)
+            cell, fell_back = hit
+            for i in members:
+                cells[i] = cell
+            if fell_back:
+                fallbacks += len(members)
+                if dtype not in qs.FALLBACK:
+                    refused_at.extend(members)
+    refused = [units[i].tensor.name for i in sorted(refused_at)]  # in the model's order
     notes = []
     if fallbacks:
         notes.append(f"{fallbacks} tensors fell back to a smaller-block type (tensor_type_fallback)")
@@ -279,19 +350,49 @@ def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileTyp
                      "writes them; vision, audio and projector tensors in F16 (a separate mmproj file)")
     if ftype is not None:
         notes.append(f"{'with' if imatrix else 'without'} an importance matrix")
-    return tuple(rows), notes
+    return cells, notes
+
+
+def _quantized(dtype: DType, why: str, ne0: int, params: int) -> tuple[_Cell, bool]:
+    """A quantized unit's cell, in ``dtype`` or its fallback; and whether it fell back."""
+    final = _fallback(dtype, ne0)
+    if final is dtype:
+        return (final.value, final.nbytes(params), why), False
+    why = (f"{why}; " if why else "") + (
+        f"fallback {dtype.value}→{final.value}: row {ne0} is not a multiple of {dtype.block_size}")
+    return (final.value, final.nbytes(params), why), True
+
+
+@record
+class _Layout:
+    """What llama.cpp's quantizer sees of a model, whatever the file type."""
+
+    categories: tuple[str, ...]  # each unit's
+    groups: tuple[tuple[int, ...], ...]  # the GGUF tensors (every unit llama.cpp quantizes) in its order
+    # each group's units by (row length, parameters), which with the group's type decide their price: a
+    # DeepSeek-V3 layer's 256 experts of a matrix are one run
+    runs: tuple[tuple[tuple[int, int, tuple[int, ...]], ...], ...]
+    kept: tuple[_Cell | None, ...]  # each unit's cell when it is not quantized, else None
 
 
 # What llama.cpp's quantizer sees of a model does not depend on the file type: `fit` and the catalogue
 # price one model at up to a dozen types, and DeepSeek-V3's 90k tensors took 0.3 s a type to classify.
-_LAYOUTS: ModelMemo[tuple[tuple[bool, ...], tuple[str, ...], tuple[tuple[int, ...], ...]]] = ModelMemo(4)
+_LAYOUTS: ModelMemo[_Layout] = ModelMemo(4)
 
 
-def _layout(units: list[_Unit]) -> tuple[tuple[bool, ...], tuple[str, ...], tuple[tuple[int, ...], ...]]:
-    """Which units llama.cpp quantizes, each unit's category, and the GGUF tensors in llama.cpp's order."""
+def _layout(units: list[_Unit], is_gguf: bool) -> _Layout:
     quantizable = [_gguf_quantizable(u) for u in units]
     groups = tuple(tuple(g) for g in _ggml_tensors(units, quantizable))
-    return tuple(quantizable), tuple(_category(u) for u in units), groups
+    kept = tuple(None if q else _kept(u, is_gguf) for u, q in zip(units, quantizable, strict=True))
+    return _Layout(tuple(_category(u) for u in units), groups, tuple(_runs(units, g) for g in groups), kept)
+
+
+def _runs(units: list[_Unit], members: tuple[int, ...]) -> tuple[tuple[int, int, tuple[int, ...]], ...]:
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for i in members:
+        u = units[i]
+        by_size.setdefault((u.shape[-1], u.params), []).append(i)
+    return tuple((ne0, params, tuple(idx)) for (ne0, params), idx in by_size.items())
 
 
 def _gguf_quantizable(u: _Unit) -> bool:
@@ -305,14 +406,14 @@ def _gguf_quantizable(u: _Unit) -> bool:
 _UNQUANTIZED_NAMES = re.compile("|".join(map(re.escape, qs.UNQUANTIZED_NAME_PARTS)))
 
 
-def _kept(u: _Unit, is_gguf: bool) -> PricedTensor:
+def _kept(u: _Unit, is_gguf: bool) -> _Cell:
     t, p = u.tensor, u.placement
     if is_gguf or not t.is_parameter:
-        return _priced(u, t.dtype.value, t.nbytes, "not quantized: kept as stored")
+        return _NAMES[t.dtype], t.nbytes, "not quantized: kept as stored"
     if p.component in qs.MMPROJ_COMPONENTS and len(u.shape) >= 2 and p.role == "weight":
-        return _priced(u, qs.MMPROJ_TYPE.value, qs.MMPROJ_TYPE.nbytes(u.params), "mmproj tensor")
+        return qs.MMPROJ_TYPE.value, qs.MMPROJ_TYPE.nbytes(u.params), "mmproj tensor"
     dtype = qs.CONVERTER_UNQUANTIZED_TYPE
-    return _priced(u, dtype.value, dtype.nbytes(u.params), "not quantized by llama.cpp")
+    return dtype.value, dtype.nbytes(u.params), "not quantized by llama.cpp"
 
 
 def _fallback(dtype: DType, ne0: int) -> DType:
@@ -325,8 +426,9 @@ def _fallback(dtype: DType, ne0: int) -> DType:
 
 def _assign(model: Model, units: list[_Unit], categories: tuple[str, ...],
             groups: tuple[tuple[int, ...], ...], ftype: qs.FileType,
-            imatrix: bool) -> dict[int, tuple[DType, str]]:
-    """Run llama_tensor_get_type_impl over the quantizable tensors in llama.cpp's order."""
+            imatrix: bool) -> list[tuple[DType, str]]:
+    """Run llama_tensor_get_type_impl over the quantizable tensors in llama.cpp's order: each group's type
+    and the rule that chose it ("" for the file type's default)."""
     cfg = model.config
     n_expert = cfg.n_experts if cfg else 0
     n_layer = cfg.n_layers if cfg else 1 + max((u.placement.layer or 0 for u in units), default=0)
@@ -335,10 +437,10 @@ def _assign(model: Model, units: list[_Unit], categories: tuple[str, ...],
     falcon = bool(arch & qs.FALCON_ARCHS)
     is_70b = n_layer == qs.SEVENTY_B_LAYERS and any(
         a in qs.SEVENTY_B_ARCHS and (not qs.SEVENTY_B_ARCHS[a] or n_gqa > 1) for a in arch)
-    tied = not any(categories[i] == qs.OUTPUT for i in range(len(units)))
+    tied = qs.OUTPUT not in categories
     n_wv = sum(1 for members in groups if categories[members[0]] in qs.ATTN_V_LIKE)
     counters = dict.fromkeys(("attn_v", "ffn_down", "ffn_gate", "ffn_up"), 0)
-    chosen: dict[int, tuple[DType, str]] = {}
+    chosen: list[tuple[DType, str]] = []
     for members in groups:
         u, category = units[members[0]], categories[members[0]]
         counter = qs.COUNTER_OF_CATEGORY.get(category)
@@ -352,9 +454,7 @@ def _assign(model: Model, units: list[_Unit], categories: tuple[str, ...],
         dtype, branch = _get_type(site)
         if branch.counter:
             counters[branch.counter] += 1
-        why = f"{branch.name} rule" if dtype != ftype.default else ""
-        for i in members:
-            chosen[i] = (dtype, why)
+        chosen.append((dtype, f"{branch.name} rule" if dtype != ftype.default else ""))
     return chosen
 
 
@@ -377,9 +477,12 @@ _NO_BRANCH = qs.Branch("default", lambda s: True, ())
 def _category(u: _Unit) -> str:
     if u.placement.role != "weight":
         return qs.OTHER
-    if any(part in u.tensor.name for part in qs.OTHER_GGUF_NAMES):
+    if _OTHER_NAMES.search(u.tensor.name):
         return qs.OTHER
     return qs.CATEGORY_OF_COMPONENT.get(u.placement.component, qs.OTHER)
+
+
+_OTHER_NAMES = re.compile("|".join(map(re.escape, qs.OTHER_GGUF_NAMES)))  # one search, not a loop a name
 
 
 def _ggml_tensors(units: list[_Unit], quantizable: list[bool]) -> list[list[int]]:
@@ -417,7 +520,3 @@ def _arch_names(model: Model) -> set[str]:
         return set()
     return {cfg.family.lower(), cfg.architecture.lower()}
 
-
-def _priced(u: _Unit, type_: str, nbytes: int, why: str = "") -> PricedTensor:
-    t, p = u.tensor, u.placement
-    return PricedTensor(t.name, p.component, p.layer, u.shape, u.params, t.dtype.value, type_, nbytes, why)

@@ -465,19 +465,29 @@ def _split(model: Model) -> _LayerSplit:
     # the roles table (with its dataclass) would otherwise load on every `size` of a catalogue name
     from paramscope.knowledge.roles import place
 
+    # bytes by placement first: place() shares one record per (component, role, layer), so DeepSeek-V3's
+    # 90k tensors sum into ~1.5k placements (keyed by identity: a record hashes its fields in Python),
+    # and only those are read
+    by_place: dict[int, list] = {}
+    for t in model.tensors:
+        where = place(t.name)
+        acc = by_place.get(id(where))
+        if acc is None:
+            by_place[id(where)] = [where, t.nbytes]
+        else:
+            acc[1] += t.nbytes
     embedding = outside = stored = 0
     by_layer: dict[int, int] = {}
     has_output = False
-    for t in model.tensors:
-        where = place(t.name)
-        stored += t.nbytes
+    for where, nbytes in by_place.values():
+        stored += nbytes
         has_output |= where.component == "output"
         if where.component == "embedding" and where.layer is None:
-            embedding += t.nbytes
+            embedding += nbytes
         elif where.layer is not None:
-            by_layer[where.layer] = by_layer.get(where.layer, 0) + t.nbytes
+            by_layer[where.layer] = by_layer.get(where.layer, 0) + nbytes
         else:
-            outside += t.nbytes
+            outside += nbytes
     return _LayerSplit(stored, embedding, by_layer, outside, has_output)
 
 
