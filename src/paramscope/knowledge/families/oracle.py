@@ -16,13 +16,16 @@ shapes of the published checkpoints — the same names our table lists.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import math
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from copy import deepcopy
 from functools import cache
 from typing import Any
 
@@ -170,11 +173,12 @@ class Reference:
 
 
 def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tuple[str, ...] = (),
-              dtype: DType | None = None) -> Reference:
+              dtype: DType | None = None, *, fast: bool = True) -> Reference:
     """The tensors ``save_pretrained`` writes for a model built from ``cfg`` (see the module doc).
 
     ``dtype`` is the type of floating parameters (default: the config's, else float32 as
-    ``from_config`` builds); integer buffers keep their own.
+    ``from_config`` builds); integer buffers keep their own. ``fast=False`` calls transformers' own
+    functions for every step (tests/test_oracle_fast.py holds the two answers equal).
     """
     torch, _ = _modules()
     config = hf_config(cfg, source)
@@ -185,7 +189,7 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
         try:
             with torch.device("meta"), _torch_init_skipped():
                 model = cls._from_config(config, dtype=torch_dtype)
-            state, tied = _state_to_save(model)
+            state, tied = _state_to_save(model, fast)
             break
         except Exception as e:  # transformers' own failure on this config: reported in one line
             failures.append(f"{cls.__name__}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}")
@@ -240,11 +244,11 @@ def _torch_init_skipped() -> Iterator[None]:
 
 
 def saved_tensors(cfg: Mapping[str, Any], source: str = "config.json", preferred: tuple[str, ...] = (),
-                  dtype: DType | None = None) -> tuple[Tensor, ...]:
-    return reference(cfg, source, preferred, dtype).tensors
+                  dtype: DType | None = None, *, fast: bool = True) -> tuple[Tensor, ...]:
+    return reference(cfg, source, preferred, dtype, fast=fast).tensors
 
 
-def _state_to_save(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _state_to_save(model: Any, fast: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """What save_pretrained writes, and the tied duplicates it leaves out."""
     mu = importlib.import_module("transformers.modeling_utils")
     cml = importlib.import_module("transformers.core_model_loading")
@@ -253,7 +257,109 @@ def _state_to_save(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         state.pop(key, None)
     kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
     tied = {k: v for k, v in state.items() if k not in kept}
-    return dict(cml.revert_weight_conversion(model, kept)), tied
+    revert = _revert_weight_conversion if fast else cml.revert_weight_conversion
+    return dict(revert(model, kept)), tied
+
+
+# -- revert_weight_conversion, without a regex compiled per tensor ---------------------------------
+# transformers' revert_weight_conversion (core_model_loading.py) files every key that no reverse
+# converter matches under a WeightRenaming(original_key, renamed_key) of its own, whose constructor
+# compiles the key as a regex: half of its time, and a sixth of a default MoE config's whole count. Such
+# an entry only hands its one tensor back under renamed_key (WeightRenaming.convert) when the key is a
+# plain name, so here it is that pair. Every decision (the conversions, which converter or renaming
+# applies, the renamed names, the converters' outputs and their order) is still transformers' own call;
+# the loop around them is revert_weight_conversion's, which is why the fast path runs only with the
+# very source it was checked against (_REVERT_CHECKED) and otherwise calls transformers.
+
+# A WeightRenaming built from a name of these characters has that name as its only source and target
+# pattern (process_target_pattern and process_source_pattern change only "^", "(…)" and "\\") and
+# compiles: what the shortcut assumes
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.]+")
+
+# sha256 of the transformers code the fast path repeats or assumes (_revert_sources), as in
+# transformers 5.24.0; tests/test_oracle_fast.py fails when the installed one differs, to have the fast
+# path checked again rather than silently lost
+_REVERT_CHECKED = "858bb710556683bb287e31b468c376827da36449d565ed271cb6d00bad10a503"
+
+
+class _Fallback(Exception):
+    """Keys meet under one name: transformers' own merging decides (its plain call)."""
+
+
+def _revert_sources() -> str:
+    inspect = importlib.import_module("inspect")
+    cml = importlib.import_module("transformers.core_model_loading")
+    r = cml.WeightRenaming
+    parts = (cml.revert_weight_conversion, r.__init__, r.__setattr__, r.add_tensor, r.materialize_tensors,
+             r.convert, cml.process_target_pattern, cml.process_source_pattern)
+    return "".join(inspect.getsource(p) for p in parts)
+
+
+@cache
+def _revert_checked() -> bool:
+    try:
+        source = _revert_sources()
+    except (AttributeError, OSError, TypeError):  # a transformers without these pieces, or without source
+        return False
+    return hashlib.sha256(source.encode()).hexdigest() == _REVERT_CHECKED
+
+
+def _revert_weight_conversion(model: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """transformers' ``revert_weight_conversion(model, state)``, the same dict in the same order."""
+    cml = importlib.import_module("transformers.core_model_loading")
+    if _revert_checked():
+        try:
+            return _revert_fast(model, state, cml)
+        except _Fallback:
+            pass
+    return dict(cml.revert_weight_conversion(model, state))
+
+
+def _revert_fast(model: Any, state: dict[str, Any], cml: Any) -> dict[str, Any]:
+    # revert_weight_conversion line by line, but for the (tensor,) entries of plain renamed keys
+    if getattr(model, "_weight_conversions", None) is not None:  # a from_pretrained model: not built here
+        raise _Fallback
+    cm = importlib.import_module("transformers.conversion_mapping")
+    conversions = [c for c in cm.get_model_conversion_mapping(model, add_legacy=False)
+                   if not isinstance(c, cml.PrefixChange)]
+    if not conversions:
+        return state
+    reverse = [c.reverse_transform() for c in conversions[::-1]]
+    renamings = [c for c in reverse if isinstance(c, cml.WeightRenaming)]
+    converters = [c for c in reverse if isinstance(c, cml.WeightConverter)]
+    pattern_to_converter = {k: c for c in converters for k in c.source_patterns}
+    tensor_type = _modules()[0].Tensor
+    entries: dict[str, Any] = {}
+    for original_key, tensor in sorted(state.items(), key=lambda kv: cml.dot_natural_key(kv[0])):
+        renamed_key, source_pattern = cml.apply_converters(original_key, converters)
+        entry = entries.get(renamed_key)
+        if source_pattern is not None:
+            if entry is None:
+                entry = entries[renamed_key] = deepcopy(pattern_to_converter[source_pattern])
+            elif not isinstance(entry, cml.WeightConverter):
+                raise _Fallback
+            entry.add_tensor(renamed_key, original_key, source_pattern, tensor)
+            continue
+        renamed_key = cml.apply_renamings(original_key, renamings)
+        if renamed_key in entries:
+            raise _Fallback
+        if (isinstance(tensor, tensor_type) and _PLAIN_NAME.fullmatch(original_key)
+                and _PLAIN_NAME.fullmatch(renamed_key)):
+            entries[renamed_key] = (tensor,)
+        else:
+            entry = entries[renamed_key] = cml.WeightRenaming(original_key, renamed_key)
+            entry.add_tensor(renamed_key, original_key, original_key, tensor)
+
+    out: dict[str, Any] = {}
+    for first_name, entry in entries.items():
+        if isinstance(entry, tuple):
+            out[first_name] = entry[0]
+            continue
+        for target_name, param in entry.convert(first_name, model=model, config=model.config).items():
+            if isinstance(entry, cml.WeightConverter):
+                target_name = cml.apply_renamings(target_name, renamings)
+            out[target_name] = param[0] if isinstance(param, list) else param
+    return out
 
 
 def _renamer(model: Any) -> Callable[[str], str]:
