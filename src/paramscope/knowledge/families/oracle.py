@@ -23,7 +23,7 @@ import math
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from copy import deepcopy
 from functools import cache
@@ -262,14 +262,19 @@ def _state_to_save(model: Any, fast: bool = True) -> tuple[dict[str, Any], dict[
 
 
 # -- revert_weight_conversion, without a regex compiled per tensor ---------------------------------
-# transformers' revert_weight_conversion (core_model_loading.py) files every key that no reverse
-# converter matches under a WeightRenaming(original_key, renamed_key) of its own, whose constructor
-# compiles the key as a regex: half of its time, and a sixth of a default MoE config's whole count. Such
-# an entry only hands its one tensor back under renamed_key (WeightRenaming.convert) when the key is a
-# plain name, so here it is that pair. Every decision (the conversions, which converter or renaming
-# applies, the renamed names, the converters' outputs and their order) is still transformers' own call;
-# the loop around them is revert_weight_conversion's, which is why the fast path runs only with the
-# very source it was checked against (_REVERT_CHECKED) and otherwise calls transformers.
+# transformers' revert_weight_conversion (core_model_loading.py) is most of a default MoE config's count:
+# - it files every key that no reverse converter matches under a WeightRenaming(original_key,
+#   renamed_key) of its own, whose constructor compiles the key as a regex (half of its time). Such an
+#   entry only hands its one tensor back under renamed_key (WeightRenaming.convert) when the key is a
+#   plain name, so here it is that pair;
+# - it passes every key through every reverse renaming (apply_renamings: 30 of them for dots3_note's
+#   38k tensors), each a few Python calls deep before its regex says no. Here each renaming is first
+#   asked at C speed which keys its _scoped_match can match at all (_match_test), and only those go
+#   through its rename_source_key.
+# Every decision (the conversions, which converter or renaming applies, the renamed names, the
+# converters' outputs and their order) is still transformers' own call; the loops around them are
+# revert_weight_conversion's and apply_renamings', which is why the fast path runs only with the very
+# source it was checked against (_REVERT_CHECKED) and otherwise calls transformers.
 
 # A WeightRenaming built from a name of these characters has that name as its only source and target
 # pattern (process_target_pattern and process_source_pattern change only "^", "(…)" and "\\") and
@@ -279,19 +284,27 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.]+")
 # sha256 of the transformers code the fast path repeats or assumes (_revert_sources), as in
 # transformers 5.24.0; tests/test_oracle_fast.py fails when the installed one differs, to have the fast
 # path checked again rather than silently lost
-_REVERT_CHECKED = "858bb710556683bb287e31b468c376827da36449d565ed271cb6d00bad10a503"
+_REVERT_CHECKED = "6c71103d2573f2b3f266585736af3c04d31bcaead265b5b7c4038fd1662f277b"
 
 
 class _Fallback(Exception):
     """Keys meet under one name: transformers' own merging decides (its plain call)."""
 
 
+def _renamers_matching_first(cml: Any) -> tuple[Any, ...]:
+    """The rename_source_key methods that return (key, None) untouched, state and all, when
+    _scoped_match finds nothing (the first thing they do)."""
+    return (cml.WeightTransform.rename_source_key, cml.GroupWeightRename.rename_source_key,
+            cml.Inkling2IndexOffsetWeightRename.rename_source_key)
+
+
 def _revert_sources() -> str:
     inspect = importlib.import_module("inspect")
     cml = importlib.import_module("transformers.core_model_loading")
     r = cml.WeightRenaming
-    parts = (cml.revert_weight_conversion, r.__init__, r.__setattr__, r.add_tensor, r.materialize_tensors,
-             r.convert, cml.process_target_pattern, cml.process_source_pattern)
+    parts = (cml.revert_weight_conversion, cml.apply_renamings, r.__init__, r.__setattr__, r.add_tensor,
+             r.materialize_tensors, r.convert, r._scoped_match, cml.process_target_pattern,
+             cml.process_source_pattern, *_renamers_matching_first(cml))
     return "".join(inspect.getsource(p) for p in parts)
 
 
@@ -316,7 +329,8 @@ def _revert_weight_conversion(model: Any, state: dict[str, Any]) -> dict[str, An
 
 
 def _revert_fast(model: Any, state: dict[str, Any], cml: Any) -> dict[str, Any]:
-    # revert_weight_conversion line by line, but for the (tensor,) entries of plain renamed keys
+    # revert_weight_conversion step by step, but for the (tensor,) entries of plain renamed keys and the
+    # renamings applied a renaming at a time (_rename_all)
     if getattr(model, "_weight_conversions", None) is not None:  # a from_pretrained model: not built here
         raise _Fallback
     cm = importlib.import_module("transformers.conversion_mapping")
@@ -328,10 +342,18 @@ def _revert_fast(model: Any, state: dict[str, Any], cml: Any) -> dict[str, Any]:
     renamings = [c for c in reverse if isinstance(c, cml.WeightRenaming)]
     converters = [c for c in reverse if isinstance(c, cml.WeightConverter)]
     pattern_to_converter = {k: c for c in converters for k in c.source_patterns}
+
+    # first the converters, key by key in transformers' order; the keys none of them takes are renamed
+    items = sorted(state.items(), key=lambda kv: cml.dot_natural_key(kv[0]))
+    converted = [cml.apply_converters(original_key, converters) for original_key, _ in items]
+    unconverted = [i for i, (_, pattern) in enumerate(converted) if pattern is None]
+    renamed = dict(zip(unconverted, _rename_all([items[i][0] for i in unconverted], renamings, cml),
+                       strict=True))
+
     tensor_type = _modules()[0].Tensor
     entries: dict[str, Any] = {}
-    for original_key, tensor in sorted(state.items(), key=lambda kv: cml.dot_natural_key(kv[0])):
-        renamed_key, source_pattern = cml.apply_converters(original_key, converters)
+    for i, (original_key, tensor) in enumerate(items):
+        renamed_key, source_pattern = converted[i]
         entry = entries.get(renamed_key)
         if source_pattern is not None:
             if entry is None:
@@ -340,7 +362,7 @@ def _revert_fast(model: Any, state: dict[str, Any], cml: Any) -> dict[str, Any]:
                 raise _Fallback
             entry.add_tensor(renamed_key, original_key, source_pattern, tensor)
             continue
-        renamed_key = cml.apply_renamings(original_key, renamings)
+        renamed_key = renamed[i]
         if renamed_key in entries:
             raise _Fallback
         if (isinstance(tensor, tensor_type) and _PLAIN_NAME.fullmatch(original_key)
@@ -350,16 +372,51 @@ def _revert_fast(model: Any, state: dict[str, Any], cml: Any) -> dict[str, Any]:
             entry = entries[renamed_key] = cml.WeightRenaming(original_key, renamed_key)
             entry.add_tensor(renamed_key, original_key, original_key, tensor)
 
-    out: dict[str, Any] = {}
+    # then each entry's tensors; a converter's outputs are renamed once all are known, each renaming
+    # seeing them in the order transformers' loop shows them to it
+    realized: list[tuple[str, Any, bool]] = []
     for first_name, entry in entries.items():
         if isinstance(entry, tuple):
-            out[first_name] = entry[0]
+            realized.append((first_name, entry[0], False))
             continue
+        converter = isinstance(entry, cml.WeightConverter)
         for target_name, param in entry.convert(first_name, model=model, config=model.config).items():
-            if isinstance(entry, cml.WeightConverter):
-                target_name = cml.apply_renamings(target_name, renamings)
-            out[target_name] = param[0] if isinstance(param, list) else param
+            realized.append((target_name, param[0] if isinstance(param, list) else param, converter))
+    to_rename = [i for i, (_, _, converter) in enumerate(realized) if converter]
+    names = [name for name, _, _ in realized]
+    for i, name in zip(to_rename, _rename_all([names[i] for i in to_rename], renamings, cml), strict=True):
+        names[i] = name
+    out: dict[str, Any] = {}
+    for name, (_, param, _) in zip(names, realized, strict=True):
+        out[name] = param
     return out
+
+
+def _rename_all(keys: list[str], renamings: list[Any], cml: Any) -> list[str]:
+    """``[apply_renamings(k, renamings) for k in keys]``, a renaming at a time: each renaming sees the
+    keys in the same order and state as there (a GroupWeightRename remembers its guard key), less those
+    its own first test would turn away unchanged."""
+    keys = list(keys)
+    for renaming in renamings:
+        for i in _candidates(renaming, keys, cml):
+            keys[i] = renaming.rename_source_key(keys[i])[0]
+    return keys
+
+
+def _candidates(renaming: Any, keys: list[str], cml: Any) -> Iterable[int]:
+    """Where in ``keys`` ``renaming._scoped_match`` matches (WeightTransform._scoped_match's own steps,
+    a comprehension over all keys: no Python call per key), or every index where its rename_source_key
+    does not start with that test."""
+    if type(renaming).rename_source_key not in _renamers_matching_first(cml):
+        return range(len(keys))
+    search = renaming.compiled_sources.search
+    if renaming.scope_prefix is None:
+        return [i for i, k in enumerate(keys) if search(k)]
+    scope_prefix = f"{renaming.scope_prefix}." if renaming.scope_prefix != "" else ""
+    base_model_prefix = f"{renaming.base_model_prefix}." if renaming.base_model_prefix != "" else ""
+    longest = base_model_prefix + scope_prefix
+    return [i for i, k in enumerate(keys) if k.startswith((longest, scope_prefix))
+            and search(k.removeprefix(longest if k.startswith(longest) else scope_prefix))]
 
 
 def _renamer(model: Any) -> Callable[[str], str]:
