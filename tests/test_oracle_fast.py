@@ -40,10 +40,10 @@ def _assert_same(cfg: dict[str, Any]) -> None:
 
 
 def test_the_fast_path_runs_on_the_installed_transformers() -> None:
-    # it runs only with the transformers code it repeats as checked (oracle._REVERT_CHECKED); after an
-    # upgrade that changed it, re-read revert_weight_conversion and the pieces oracle._revert_sources
-    # names against oracle._revert_fast, then record the new digest
-    assert oracle._revert_checked(), "transformers' revert_weight_conversion changed: check the fast path"
+    # it runs only with the transformers code it was checked against (oracle._CHECKED); after an upgrade
+    # that changed it, re-read the pieces oracle._checked_sources names against oracle._revert_fast and
+    # oracle._parameters_looked_up_once, then record the new digest
+    assert oracle._checked(), "transformers changed the code the oracle's fast path repeats: check it"
 
 
 # default configs: converters only (fused experts: mixtral, qwen3_moe, gpt_oss), renamings only

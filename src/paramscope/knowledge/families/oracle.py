@@ -197,18 +197,19 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
         raise UnsupportedError(f"{source}: transformers could not build {failures[0]}")
     buffers = {n for n, _ in model.named_buffers(remove_duplicate=False)}
 
-    # a default MoE config saves 100k+ tensors of a handful of dtypes: each torch dtype is named once, and
-    # a shape (torch.Size, a tuple of ints) is taken as it is
-    dtypes: dict[Any, DType] = {}
+    # a default MoE config saves 100k+ tensors of a few hundred (dtype, shape) kinds: each kind's DType,
+    # shape tuple and byte count are worked out once
+    kinds: dict[tuple[Any, Any], tuple[tuple[int, ...], DType, int]] = {}
 
     def tensors(items: dict[str, Any]) -> tuple[Tensor, ...]:
         out = []
         for name, t in items.items():
-            dt = dtypes.get(t.dtype)
-            if dt is None:
-                dt = dtypes[t.dtype] = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
-            shape = tuple(t.shape)
-            out.append(Tensor(name, shape, dt, dt.nbytes(math.prod(shape)), is_parameter=name not in buffers))
+            kind = kinds.get((t.dtype, t.shape))
+            if kind is None:
+                dt = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
+                shape = tuple(t.shape)
+                kind = kinds[t.dtype, t.shape] = (shape, dt, dt.nbytes(math.prod(shape)))
+            out.append(Tensor(name, kind[0], kind[1], kind[2], is_parameter=name not in buffers))
         return tuple(out)
 
     return Reference(type(model).__name__, tensors(state), _renamer(model), tensors(tied))
@@ -255,10 +256,51 @@ def _state_to_save(model: Any, fast: bool = True) -> tuple[dict[str, Any], dict[
     state = model.state_dict()
     for key in model._keys_to_ignore_on_save or ():
         state.pop(key, None)
-    kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
+    if fast and _checked():
+        with _parameters_looked_up_once(model):
+            kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
+    else:
+        kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
     tied = {k: v for k, v in state.items() if k not in kept}
     revert = _revert_weight_conversion if fast else cml.revert_weight_conversion
     return dict(revert(model, kept)), tied
+
+
+# -- remove_tied_weights_from_state_dict, each submodule found once --------------------------------
+# On the meta device remove_tied_weights_from_state_dict (modeling_utils.py) tells tied tensors apart by
+# the identity of model.get_parameter_or_buffer(name), for every key: torch's get_submodule walks the
+# whole dotted path each time (a fifth of its time is that walk). While it runs, our own model answers
+# with the same calls made a step at a time, each submodule path resolved once:
+# m.get_parameter("a.b.w") is m.get_submodule("a.b").get_parameter("w"), and m.get_submodule("a.b") is
+# m.get_submodule("a").get_submodule("b") (torch's get_submodule walks the atoms one by one). Anything
+# else (a buffer, extra state, a name that is neither) goes to the model's own method. Only our model
+# object carries it, and only for that call.
+
+
+@contextmanager
+def _parameters_looked_up_once(model: Any) -> Iterator[None]:
+    own = model.get_parameter_or_buffer
+    submodules: dict[str, Any] = {"": model}
+
+    def submodule(path: str) -> Any:
+        found = submodules.get(path)
+        if found is None:
+            parent, _, atom = path.rpartition(".")
+            found = submodules[path] = submodule(parent).get_submodule(atom)
+        return found
+
+    def get_parameter_or_buffer(target: str) -> Any:
+        path, _, name = target.rpartition(".")
+        try:
+            return submodule(path).get_parameter(name)
+        except AttributeError:
+            return own(target)
+
+    model.get_parameter_or_buffer = get_parameter_or_buffer
+    try:
+        yield
+    finally:
+        del model.get_parameter_or_buffer
 
 
 # -- revert_weight_conversion, without a regex compiled per tensor ---------------------------------
@@ -269,22 +311,22 @@ def _state_to_save(model: Any, fast: bool = True) -> tuple[dict[str, Any], dict[
 #   plain name, so here it is that pair;
 # - it passes every key through every reverse renaming (apply_renamings: 30 of them for dots3_note's
 #   38k tensors), each a few Python calls deep before its regex says no. Here each renaming is first
-#   asked at C speed which keys its _scoped_match can match at all (_match_test), and only those go
+#   asked at C speed which keys its _scoped_match can match at all (_candidates), and only those go
 #   through its rename_source_key.
 # Every decision (the conversions, which converter or renaming applies, the renamed names, the
 # converters' outputs and their order) is still transformers' own call; the loops around them are
 # revert_weight_conversion's and apply_renamings', which is why the fast path runs only with the very
-# source it was checked against (_REVERT_CHECKED) and otherwise calls transformers.
+# source it was checked against (_CHECKED) and otherwise calls transformers.
 
 # A WeightRenaming built from a name of these characters has that name as its only source and target
 # pattern (process_target_pattern and process_source_pattern change only "^", "(…)" and "\\") and
 # compiles: what the shortcut assumes
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.]+")
 
-# sha256 of the transformers code the fast path repeats or assumes (_revert_sources), as in
+# sha256 of the transformers code the fast paths repeat or assume (_checked_sources), as in
 # transformers 5.24.0; tests/test_oracle_fast.py fails when the installed one differs, to have the fast
-# path checked again rather than silently lost
-_REVERT_CHECKED = "6c71103d2573f2b3f266585736af3c04d31bcaead265b5b7c4038fd1662f277b"
+# paths checked again rather than silently lost
+_CHECKED = "57c91bb714d6a32b837ed68b88bbb9fc9fa614e9f6a10ecec7d18751e93a52dc"
 
 
 class _Fallback(Exception):
@@ -298,29 +340,32 @@ def _renamers_matching_first(cml: Any) -> tuple[Any, ...]:
             cml.Inkling2IndexOffsetWeightRename.rename_source_key)
 
 
-def _revert_sources() -> str:
+def _checked_sources() -> str:
     inspect = importlib.import_module("inspect")
     cml = importlib.import_module("transformers.core_model_loading")
+    mu = importlib.import_module("transformers.modeling_utils")
     r = cml.WeightRenaming
     parts = (cml.revert_weight_conversion, cml.apply_renamings, r.__init__, r.__setattr__, r.add_tensor,
              r.materialize_tensors, r.convert, r._scoped_match, cml.process_target_pattern,
-             cml.process_source_pattern, *_renamers_matching_first(cml))
+             cml.process_source_pattern, *_renamers_matching_first(cml),
+             mu.remove_tied_weights_from_state_dict, mu.PreTrainedModel.get_parameter_or_buffer)
     return "".join(inspect.getsource(p) for p in parts)
 
 
 @cache
-def _revert_checked() -> bool:
+def _checked() -> bool:
+    """Whether the installed transformers has the very code the fast paths were checked against."""
     try:
-        source = _revert_sources()
+        source = _checked_sources()
     except (AttributeError, OSError, TypeError):  # a transformers without these pieces, or without source
         return False
-    return hashlib.sha256(source.encode()).hexdigest() == _REVERT_CHECKED
+    return hashlib.sha256(source.encode()).hexdigest() == _CHECKED
 
 
 def _revert_weight_conversion(model: Any, state: dict[str, Any]) -> dict[str, Any]:
     """transformers' ``revert_weight_conversion(model, state)``, the same dict in the same order."""
     cml = importlib.import_module("transformers.core_model_loading")
-    if _revert_checked():
+    if _checked():
         try:
             return _revert_fast(model, state, cml)
         except _Fallback:
