@@ -17,6 +17,7 @@ Skips (exit 0) where torch or transformers is not installed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
 import time
@@ -48,10 +49,8 @@ def sweep(oracle: Any, types: list[str]) -> tuple[float, float, list[str]]:
     fast_s = plain_s = 0.0
     differ = []
     for i, model_type in enumerate(types):
-        try:  # imports the type's modeling code, which neither timed call should pay
+        with contextlib.suppress(UnsupportedError):  # imports the type's modeling code: untimed
             oracle.reference({"model_type": model_type}, fast=False)
-        except UnsupportedError:
-            pass
         order = (True, False) if i % 2 == 0 else (False, True)
         answers = {}
         for fast in order:
@@ -66,7 +65,8 @@ def sweep(oracle: Any, types: list[str]) -> tuple[float, float, list[str]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--types", default="all", help="all, big, or a comma-separated list")
     args = parser.parse_args()
     if any(importlib.util.find_spec(m) is None for m in ("torch", "transformers")):

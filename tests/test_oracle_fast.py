@@ -69,10 +69,11 @@ def test_fast_path_equals_transformers_on_big_default_configs(model_type: str) -
     _assert_same({"model_type": model_type})
 
 
-REAL = ["Qwen__Qwen3-VL-30B-A3B-Instruct.json", "qwen2.5-vl-7b-instruct.json", "mistral-community__pixtral-12b.json",
-        "llava-hf__llava-v1.6-mistral-7b-hf.json", "meta-llama__Llama-3.2-11B-Vision-Instruct.json",
-        "vidore__colpali-v1.2-merged.json", "HuggingFaceTB__SmolVLM2-2.2B-Instruct.json",
-        "allenai__OLMoE-1B-7B-0125-Instruct.json", "openai__whisper-large-v3.json", "t5-v1_1-base.json"]
+REAL = ["Qwen__Qwen3-VL-30B-A3B-Instruct.json", "qwen2.5-vl-7b-instruct.json",
+        "mistral-community__pixtral-12b.json", "llava-hf__llava-v1.6-mistral-7b-hf.json",
+        "meta-llama__Llama-3.2-11B-Vision-Instruct.json", "vidore__colpali-v1.2-merged.json",
+        "HuggingFaceTB__SmolVLM2-2.2B-Instruct.json", "allenai__OLMoE-1B-7B-0125-Instruct.json",
+        "openai__whisper-large-v3.json", "t5-v1_1-base.json"]
 
 
 @pytest.mark.parametrize("name", REAL)
