@@ -93,3 +93,37 @@ def test_fast_path_equals_transformers_on_small_moe_configs(model_type: str, lay
            "first_k_dense_replace": min(1, layers - 1), "kv_lora_rank": 8, "q_lora_rank": 8,
            "qk_rope_head_dim": 4, "qk_nope_head_dim": 4, "v_head_dim": 8, "n_group": 1, "topk_group": 1}
     _assert_same(cfg)
+
+
+def _config(cfg: dict[str, Any], fast: bool) -> Any:
+    try:
+        return _state(oracle.hf_config(cfg, fast=fast))
+    except UnsupportedError as e:
+        return str(e)
+
+
+def _state(value: Any) -> Any:
+    """A config's class and attributes, nested configs' too (read from ``__dict__`` directly: Gemma 4's
+    per-layer configs refuse ``==`` and attribute access of a value that varies by layer)."""
+    from transformers import PreTrainedConfig
+
+    if isinstance(value, PreTrainedConfig):
+        return type(value), {k: _state(v) for k, v in object.__getattribute__(value, "__dict__").items()}
+    if isinstance(value, list | tuple):
+        return type(value), [_state(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _state(v) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_fast_config_equals_from_dict_on_real_configs(name: str) -> None:
+    cfg = json.loads((FIXTURES / name).read_text())
+    assert _config(cfg, True) == _config(cfg, False)
+
+
+@pytest.mark.slow  # ~1,600 config objects
+def test_fast_config_equals_from_dict_on_every_default_config() -> None:
+    differ = [t for t in oracle.native_model_types()
+              if _config({"model_type": t}, True) != _config({"model_type": t}, False)]
+    assert not differ
