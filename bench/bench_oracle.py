@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 BIG = ["dots3_note", "glm5_next", "kimi_k25", "deepseek_v3", "mistral_large4", "deepseek_v4"]
-FLOOR = 1.3  # fast-path speed-up on BIG, whole count included (≈1.6 measured on a loaded 2-core box)
+FLOOR = 1.3  # fast-path speed-up on BIG, whole count included (×2.0 measured on a loaded 2-core box)
 
 
 def _answer(oracle: Any, model_type: str, fast: bool) -> tuple[Any, float]:
