@@ -58,13 +58,19 @@ DEFAULTS = ["mixtral", "qwen3_moe", "gpt_oss", "gemma3", "llava", "paligemma", "
 BIG = ["dots3_note", "glm5_next", "kimi_k25", "deepseek_v3", "inkling2_text"]
 
 
-@pytest.mark.parametrize("model_type", DEFAULTS)
+def _by_type(types: list[str]) -> list[Any]:
+    """Each type on the pytest-xdist worker of test_families_oracle.py's tests of it (its modeling code
+    imported once)."""
+    return [pytest.param(t, marks=pytest.mark.xdist_group(f"hf-{t}")) for t in types]
+
+
+@pytest.mark.parametrize("model_type", _by_type(DEFAULTS))
 def test_fast_path_equals_transformers_on_default_configs(model_type: str) -> None:
     _assert_same({"model_type": model_type})
 
 
 @pytest.mark.slow  # seconds each, twice
-@pytest.mark.parametrize("model_type", BIG)
+@pytest.mark.parametrize("model_type", _by_type(BIG))
 def test_fast_path_equals_transformers_on_big_default_configs(model_type: str) -> None:
     _assert_same({"model_type": model_type})
 
