@@ -12,17 +12,27 @@ duplicates (``remove_tied_weights_from_state_dict``: the tied LM head is stored 
 embedding), then ``revert_weight_conversion`` (core_model_loading.py), which turns the in-memory
 layout of transformers ≥ 5 (fused 3-D expert tensors, renamed prefixes) back into the names and
 shapes of the published checkpoints — the same names our table lists.
+
+Those two steps and the config's construction are most of a big MoE config's count; the module runs
+them with transformers' own decisions but without its per-tensor overheads (a regex compiled per key,
+every renaming tried on every key, the module path walked from the top per key), and pauses the
+cyclic garbage collector while a model is counted: twice as fast on the biggest default configs.
+``fast=False`` runs transformers' own functions; tests/test_oracle_fast.py holds the answers equal.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import importlib
 import importlib.util
 import math
+import re
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from copy import deepcopy
 from functools import cache
 from typing import Any
 
@@ -103,16 +113,26 @@ class ConfigRefused(UnsupportedError):
     Scout's integer attn_temperature_tuning, DBRX's integer moe_normalize_expert_weights)."""
 
 
-def hf_config(cfg: Mapping[str, Any], source: str = "config.json") -> Any:
+def hf_config(cfg: Mapping[str, Any], source: str = "config.json", *, fast: bool = True) -> Any:
     """The transformers config object, exactly as ``AutoConfig.from_pretrained`` would build it."""
     model_type = check_native(cfg, source)
     auto = importlib.import_module("transformers.models.auto.configuration_auto")
     body = {k: v for k, v in cfg.items() if k != "model_type"}
+    config_class = auto.CONFIG_MAPPING[model_type]
     try:
-        return auto.CONFIG_MAPPING[model_type].from_dict(body)
+        # PreTrainedConfig.from_dict without keyword arguments is config_class(**body), then a log line
+        # at info level whose f-string writes the whole config as JSON even where logging is off (a
+        # third of the call); a class with its own from_dict (TimmWrapperConfig) is asked as it is
+        if fast and _checked() and getattr(config_class.from_dict, "__func__", None) is _from_dict():
+            return config_class(**body)
+        return config_class.from_dict(body)
     except Exception as e:  # a config class rejecting the values: one line, not a traceback
         raise ConfigRefused(f"{source}: transformers rejects this {model_type} config: "
                                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+
+
+def _from_dict() -> Any:
+    return importlib.import_module("transformers.configuration_utils").PreTrainedConfig.from_dict.__func__
 
 
 def model_classes(config: Any, cfg: Mapping[str, Any], preferred: tuple[str, ...] = ()) -> list[Any]:
@@ -170,14 +190,36 @@ class Reference:
 
 
 def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tuple[str, ...] = (),
-              dtype: DType | None = None) -> Reference:
+              dtype: DType | None = None, *, fast: bool = True) -> Reference:
     """The tensors ``save_pretrained`` writes for a model built from ``cfg`` (see the module doc).
 
     ``dtype`` is the type of floating parameters (default: the config's, else float32 as
-    ``from_config`` builds); integer buffers keep their own.
+    ``from_config`` builds); integer buffers keep their own. ``fast=False`` calls transformers' own
+    functions for every step (tests/test_oracle_fast.py holds the two answers equal).
     """
+    with _collector_paused() if fast else nullcontext():
+        return _reference(cfg, source, preferred, dtype, fast)
+
+
+# A default MoE model is a few hundred thousand Python objects, none of them garbage before its count
+# ends, and every full collection while it is built and counted walks all of them: a quarter of a big
+# config's time (dots3_note, glm5_next, kimi_k25, deepseek_v3, mistral_large4: 3.8 s → 2.5 s). The
+# collector waits until the count is done, as timeit makes it wait; it stays off if it was off.
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _reference(cfg: Mapping[str, Any], source: str, preferred: tuple[str, ...], dtype: DType | None,
+               fast: bool) -> Reference:
     torch, _ = _modules()
-    config = hf_config(cfg, source)
+    config = hf_config(cfg, source, fast=fast)
     dtype = dtype or torch_dtype_of(cfg) or DType.F32
     torch_dtype = getattr(torch, _TORCH_NAMES.get(dtype, "float32"))
     failures = []
@@ -185,7 +227,7 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
         try:
             with torch.device("meta"), _torch_init_skipped():
                 model = cls._from_config(config, dtype=torch_dtype)
-            state, tied = _state_to_save(model)
+            state, tied = _state_to_save(model, fast)
             break
         except Exception as e:  # transformers' own failure on this config: reported in one line
             failures.append(f"{cls.__name__}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}")
@@ -193,18 +235,19 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
         raise UnsupportedError(f"{source}: transformers could not build {failures[0]}")
     buffers = {n for n, _ in model.named_buffers(remove_duplicate=False)}
 
-    # a default MoE config saves 100k+ tensors of a handful of dtypes: each torch dtype is named once, and
-    # a shape (torch.Size, a tuple of ints) is taken as it is
-    dtypes: dict[Any, DType] = {}
+    # a default MoE config saves 100k+ tensors of a few hundred (dtype, shape) kinds: each kind's DType,
+    # shape tuple and byte count are worked out once
+    kinds: dict[tuple[Any, Any], tuple[tuple[int, ...], DType, int]] = {}
 
     def tensors(items: dict[str, Any]) -> tuple[Tensor, ...]:
         out = []
         for name, t in items.items():
-            dt = dtypes.get(t.dtype)
-            if dt is None:
-                dt = dtypes[t.dtype] = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
-            shape = tuple(t.shape)
-            out.append(Tensor(name, shape, dt, dt.nbytes(math.prod(shape)), is_parameter=name not in buffers))
+            kind = kinds.get((t.dtype, t.shape))
+            if kind is None:
+                dt = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
+                shape = tuple(t.shape)
+                kind = kinds[t.dtype, t.shape] = (shape, dt, dt.nbytes(math.prod(shape)))
+            out.append(Tensor(name, kind[0], kind[1], kind[2], is_parameter=name not in buffers))
         return tuple(out)
 
     return Reference(type(model).__name__, tensors(state), _renamer(model), tensors(tied))
@@ -240,20 +283,234 @@ def _torch_init_skipped() -> Iterator[None]:
 
 
 def saved_tensors(cfg: Mapping[str, Any], source: str = "config.json", preferred: tuple[str, ...] = (),
-                  dtype: DType | None = None) -> tuple[Tensor, ...]:
-    return reference(cfg, source, preferred, dtype).tensors
+                  dtype: DType | None = None, *, fast: bool = True) -> tuple[Tensor, ...]:
+    return reference(cfg, source, preferred, dtype, fast=fast).tensors
 
 
-def _state_to_save(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _state_to_save(model: Any, fast: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """What save_pretrained writes, and the tied duplicates it leaves out."""
     mu = importlib.import_module("transformers.modeling_utils")
     cml = importlib.import_module("transformers.core_model_loading")
     state = model.state_dict()
     for key in model._keys_to_ignore_on_save or ():
         state.pop(key, None)
-    kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
+    if fast and _checked():
+        with _parameters_looked_up_once(model):
+            kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
+    else:
+        kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
     tied = {k: v for k, v in state.items() if k not in kept}
-    return dict(cml.revert_weight_conversion(model, kept)), tied
+    revert = _revert_weight_conversion if fast else cml.revert_weight_conversion
+    return dict(revert(model, kept)), tied
+
+
+# -- remove_tied_weights_from_state_dict, each submodule found once --------------------------------
+# On the meta device remove_tied_weights_from_state_dict (modeling_utils.py) tells tied tensors apart by
+# the identity of model.get_parameter_or_buffer(name), for every key: torch's get_submodule walks the
+# whole dotted path each time (three quarters of its time). While it runs, our own model answers
+# with the same calls made a step at a time, each submodule path resolved once:
+# m.get_parameter("a.b.w") is m.get_submodule("a.b").get_parameter("w"), and m.get_submodule("a.b") is
+# m.get_submodule("a").get_submodule("b") (torch's get_submodule walks the atoms one by one). Anything
+# else (a buffer, extra state, a name that is neither) goes to the model's own method. Only our model
+# object carries it, and only for that call.
+
+
+@contextmanager
+def _parameters_looked_up_once(model: Any) -> Iterator[None]:
+    own = model.get_parameter_or_buffer
+    submodules: dict[str, Any] = {"": model}
+
+    def submodule(path: str) -> Any:
+        found = submodules.get(path)
+        if found is None:
+            parent, _, atom = path.rpartition(".")
+            found = submodules[path] = submodule(parent).get_submodule(atom)
+        return found
+
+    def get_parameter_or_buffer(target: str) -> Any:
+        path, _, name = target.rpartition(".")
+        try:
+            return submodule(path).get_parameter(name)
+        except AttributeError:
+            return own(target)
+
+    model.get_parameter_or_buffer = get_parameter_or_buffer
+    try:
+        yield
+    finally:
+        del model.get_parameter_or_buffer
+
+
+# -- revert_weight_conversion, without a regex compiled per tensor ---------------------------------
+# transformers' revert_weight_conversion (core_model_loading.py) is most of a default MoE config's count:
+# - it files every key that no reverse converter matches under a WeightRenaming(original_key,
+#   renamed_key) of its own, whose constructor compiles the key as a regex (half of its time). Such an
+#   entry only hands its one tensor back under renamed_key (WeightRenaming.convert) when the key is a
+#   plain name, so here it is that pair;
+# - it passes every key through every reverse renaming (apply_renamings: 30 of them for dots3_note's
+#   38k tensors), each a few Python calls deep before its regex says no. Here each renaming is first
+#   asked at C speed which keys its _scoped_match can match at all (_candidates), and only those go
+#   through its rename_source_key.
+# Every decision (the conversions, which converter or renaming applies, the renamed names, the
+# converters' outputs and their order) is still transformers' own call; the loops around them are
+# revert_weight_conversion's and apply_renamings', which is why the fast path runs only with the very
+# source it was checked against (_CHECKED) and otherwise calls transformers.
+
+# A WeightRenaming built from a name of these characters has that name as its only source and target
+# pattern (process_target_pattern and process_source_pattern change only "^", "(…)" and "\\") and
+# compiles: what the shortcut assumes
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.]+")
+
+# sha256 of the transformers code the fast paths repeat or assume (_checked_sources), as in
+# transformers 5.24.0; tests/test_oracle_fast.py fails when the installed one differs, to have the fast
+# paths checked again rather than silently lost
+_CHECKED = "466fc79112a98f58952f34e426a6f1de9f42056052394e21bf9482d6d3f47b6f"
+
+
+class _Fallback(Exception):
+    """Keys meet under one name: transformers' own merging decides (its plain call)."""
+
+
+def _renamers_matching_first(cml: Any) -> tuple[Any, ...]:
+    """The rename_source_key methods that return (key, None) untouched, state and all, when
+    _scoped_match finds nothing (the first thing they do)."""
+    return (cml.WeightTransform.rename_source_key, cml.GroupWeightRename.rename_source_key,
+            cml.Inkling2IndexOffsetWeightRename.rename_source_key)
+
+
+def _checked_sources() -> str:
+    inspect = importlib.import_module("inspect")
+    cml = importlib.import_module("transformers.core_model_loading")
+    mu = importlib.import_module("transformers.modeling_utils")
+    r = cml.WeightRenaming
+    parts = (cml.revert_weight_conversion, cml.apply_renamings, r.__init__, r.__setattr__, r.add_tensor,
+             r.materialize_tensors, r.convert, r._scoped_match, cml.process_target_pattern,
+             cml.process_source_pattern, *_renamers_matching_first(cml),
+             mu.remove_tied_weights_from_state_dict, mu.PreTrainedModel.get_parameter_or_buffer, _from_dict())
+    return "".join(inspect.getsource(p) for p in parts)
+
+
+@cache
+def _checked() -> bool:
+    """Whether the installed transformers has the very code the fast paths were checked against."""
+    try:
+        source = _checked_sources()
+    except Exception:  # a transformers without these pieces, or without their source: its own calls
+        return False
+    return hashlib.sha256(source.encode()).hexdigest() == _CHECKED
+
+
+def _revert_weight_conversion(model: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """transformers' ``revert_weight_conversion(model, state)``, the same dict in the same order."""
+    cml = importlib.import_module("transformers.core_model_loading")
+    if _checked():
+        try:
+            return _revert_fast(model, state, cml)
+        except _Fallback:
+            pass
+    return dict(cml.revert_weight_conversion(model, state))
+
+
+def _revert_fast(model: Any, state: dict[str, Any], cml: Any) -> dict[str, Any]:
+    # revert_weight_conversion step by step, but for the (tensor,) entries of plain renamed keys and the
+    # renamings applied a renaming at a time (_rename_all)
+    if getattr(model, "_weight_conversions", None) is not None:  # a from_pretrained model: not built here
+        raise _Fallback
+    cm = importlib.import_module("transformers.conversion_mapping")
+    conversions = [c for c in cm.get_model_conversion_mapping(model, add_legacy=False)
+                   if not isinstance(c, cml.PrefixChange)]
+    if not conversions:
+        return state
+    reverse = [c.reverse_transform() for c in conversions[::-1]]
+    renamings = [c for c in reverse if isinstance(c, cml.WeightRenaming)]
+    converters = [c for c in reverse if isinstance(c, cml.WeightConverter)]
+    pattern_to_converter = {k: c for c in converters for k in c.source_patterns}
+
+    # first the converters, key by key in transformers' order; the keys none of them takes are renamed
+    items = sorted(state.items(), key=lambda kv: cml.dot_natural_key(kv[0]))
+    converted = [cml.apply_converters(original_key, converters) for original_key, _ in items]
+    unconverted = [i for i, (_, pattern) in enumerate(converted) if pattern is None]
+    renamed = dict(zip(unconverted, _rename_all([items[i][0] for i in unconverted], renamings, cml),
+                       strict=True))
+
+    tensor_type = _modules()[0].Tensor
+    entries: dict[str, Any] = {}
+    for i, (original_key, tensor) in enumerate(items):
+        renamed_key, source_pattern = converted[i]
+        entry = entries.get(renamed_key)
+        if source_pattern is not None:
+            if entry is None:
+                entry = entries[renamed_key] = deepcopy(pattern_to_converter[source_pattern])
+            elif not isinstance(entry, cml.WeightConverter):
+                raise _Fallback
+            entry.add_tensor(renamed_key, original_key, source_pattern, tensor)
+            continue
+        renamed_key = renamed[i]
+        if renamed_key in entries:
+            raise _Fallback
+        if (isinstance(tensor, tensor_type) and _PLAIN_NAME.fullmatch(original_key)
+                and _PLAIN_NAME.fullmatch(renamed_key)):
+            entries[renamed_key] = (tensor,)
+        else:
+            entry = entries[renamed_key] = cml.WeightRenaming(original_key, renamed_key)
+            entry.add_tensor(renamed_key, original_key, original_key, tensor)
+
+    # then each entry's tensors; a converter's outputs are renamed once all are known, each renaming
+    # seeing them in the order transformers' loop shows them to it
+    realized: list[tuple[str, Any, bool]] = []
+    for first_name, entry in entries.items():
+        if isinstance(entry, tuple):
+            realized.append((first_name, entry[0], False))
+            continue
+        converter = isinstance(entry, cml.WeightConverter)
+        for target_name, param in entry.convert(first_name, model=model, config=model.config).items():
+            realized.append((target_name, param[0] if isinstance(param, list) else param, converter))
+    to_rename = [i for i, (_, _, converter) in enumerate(realized) if converter]
+    names = [name for name, _, _ in realized]
+    for i, name in zip(to_rename, _rename_all([names[i] for i in to_rename], renamings, cml), strict=True):
+        names[i] = name
+    out: dict[str, Any] = {}
+    for name, (_, param, _) in zip(names, realized, strict=True):
+        out[name] = param
+    return out
+
+
+def _rename_all(keys: list[str], renamings: list[Any], cml: Any) -> list[str]:
+    """``[apply_renamings(k, renamings) for k in keys]``, a renaming at a time: each renaming sees the
+    keys in the same order and state as there (a GroupWeightRename remembers its guard key), less those
+    its own first test would turn away unchanged."""
+    keys = list(keys)
+    # the keys under each scope (dots3_note: 15 renamings scoped to the audio tower, 11 to the vision
+    # tower, none matching its 36k expert keys), found once while no key changes
+    scoped: dict[tuple[str, str], list[int]] = {}
+    for renaming in renamings:
+        for i in _candidates(renaming, keys, scoped, cml):
+            renamed = renaming.rename_source_key(keys[i])[0]
+            if renamed != keys[i]:
+                keys[i] = renamed
+                scoped.clear()
+    return keys
+
+
+def _candidates(renaming: Any, keys: list[str], scoped: dict[tuple[str, str], list[int]],
+                cml: Any) -> Iterable[int]:
+    """Where in ``keys`` ``renaming._scoped_match`` matches (WeightTransform._scoped_match's own steps,
+    in comprehensions: no Python call per key), or every index where its rename_source_key does not
+    start with that test."""
+    if type(renaming).rename_source_key not in _renamers_matching_first(cml):
+        return range(len(keys))
+    search = renaming.compiled_sources.search
+    if renaming.scope_prefix is None:
+        return [i for i, k in enumerate(keys) if search(k)]
+    scope_prefix = f"{renaming.scope_prefix}." if renaming.scope_prefix != "" else ""
+    base_model_prefix = f"{renaming.base_model_prefix}." if renaming.base_model_prefix != "" else ""
+    longest = base_model_prefix + scope_prefix
+    under = scoped.get((longest, scope_prefix))
+    if under is None:
+        under = scoped[longest, scope_prefix] = [i for i, k in enumerate(keys)
+                                                 if k.startswith((longest, scope_prefix))]
+    return [i for i in under
+            if search(keys[i].removeprefix(longest if keys[i].startswith(longest) else scope_prefix))]
 
 
 def _renamer(model: Any) -> Callable[[str], str]:
