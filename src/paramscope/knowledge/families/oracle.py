@@ -22,7 +22,6 @@ cyclic garbage collector while a model is counted: twice as fast on the biggest 
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import importlib
 import importlib.util
@@ -31,12 +30,13 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from copy import deepcopy
 from functools import cache
 from typing import Any
 
 from paramscope.errors import UnsupportedError
+from paramscope.gcpause import gc_paused
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType, parse_dtype
 from paramscope.records import record
@@ -197,23 +197,7 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
     ``from_config`` builds); integer buffers keep their own. ``fast=False`` calls transformers' own
     functions for every step (tests/test_oracle_fast.py holds the two answers equal).
     """
-    with _collector_paused() if fast else nullcontext():
-        return _reference(cfg, source, preferred, dtype, fast)
-
-
-# A default MoE model is a few hundred thousand Python objects, none of them garbage before its count
-# ends, and every full collection while it is built and counted walks all of them: a quarter of a big
-# config's time (dots3_note, glm5_next, kimi_k25, deepseek_v3, mistral_large4: 3.8 s → 2.5 s). The
-# collector waits until the count is done, as timeit makes it wait; it stays off if it was off.
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    return (_reference_collector_paused if fast else _reference)(cfg, source, preferred, dtype, fast)
 
 
 def _reference(cfg: Mapping[str, Any], source: str, preferred: tuple[str, ...], dtype: DType | None,
@@ -251,6 +235,13 @@ def _reference(cfg: Mapping[str, Any], source: str, preferred: tuple[str, ...], 
         return tuple(out)
 
     return Reference(type(model).__name__, tensors(state), _renamer(model), tensors(tied))
+
+
+# A default MoE model is a few hundred thousand Python objects, none of them garbage before its count
+# ends, and every full collection while it is built and counted walks all of them: a quarter of a big
+# config's time (dots3_note, glm5_next, kimi_k25, deepseek_v3, mistral_large4: 3.8 s → 2.5 s). The
+# collector waits until the count is done, as timeit makes it wait.
+_reference_collector_paused = gc_paused(_reference)
 
 
 # torch's layers fill their new parameters as they are built (Linear.reset_parameters: kaiming_uniform_,
