@@ -136,7 +136,7 @@ class Case:
     read_ok: bool = False  # read() may succeed (the payload sits beside valid tensors)
     suffix: str = ".bin"
     pickle_ok: bool = False  # the pickle is sound and safe; only the tensors it describes are not
-    slow: bool = False  # a million opcodes read under tracemalloc: make test-fast leaves it out
+    slow: bool = False  # a million opcodes (read in a process of its own): make test-fast leaves it out
 
 
 def file_of(make: Callable[[Path], bytes]) -> Callable[[Path, Path], None]:
