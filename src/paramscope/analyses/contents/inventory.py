@@ -167,22 +167,26 @@ def _kinds(rows: Iterable[TensorRow]) -> dict[_Kind, list[int]]:
     return {_Kind(*k): acc for k, acc in sums.items()}
 
 
+def tallies(sums_in: Iterable[tuple[str, int, int, int]], total: int | None = None) -> dict[str, Tally]:
+    """(key, parameters, bytes, tensors) summed per key, keys in the order first seen; each key's share
+    of ``total`` parameters (default: the sum of them all)."""
+    sums: dict[str, list[int]] = {}
+    for key, params, nbytes, tensors in sums_in:
+        acc = sums.get(key)
+        if acc is None:
+            acc = sums[key] = [0, 0, 0]
+        acc[0] += params
+        acc[1] += nbytes
+        acc[2] += tensors
+    if total is None:
+        total = sum(acc[0] for acc in sums.values())
+    return {k: Tally(p, b, n, p / total if total else 0.0) for k, (p, b, n) in sums.items()}
+
+
 def _group(kinds: dict[_Kind, list[int]], keys: Callable[[_Kind], Iterable[str]],
            total: int) -> dict[str, Tally]:
-    sums: dict[str, list[int]] = {}
-    for kind, (params, nbytes, tensors) in kinds.items():
-        for k in keys(kind):
-            acc = sums.get(k)
-            if acc is None:
-                acc = sums[k] = [0, 0, 0]
-            acc[0] += params
-            acc[1] += nbytes
-            acc[2] += tensors
-    return {k: _tally(v, total) for k, v in sums.items()}
-
-
-def _tally(acc: list[int], total: int) -> Tally:
-    return Tally(acc[0], acc[1], acc[2], acc[0] / total if total else 0.0)
+    return tallies(((k, params, nbytes, tensors) for kind, (params, nbytes, tensors) in kinds.items()
+                    for k in keys(kind)), total)
 
 
 def _layers(kinds: dict[_Kind, list[int]], total: int) -> dict[int, dict[str, Tally]]:

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from operator import attrgetter
 from typing import cast
 
-from paramscope.analyses.contents.inventory import Tally
+from paramscope.analyses.contents.inventory import Tally, tallies
 from paramscope.errors import UnsupportedError, and_more
 from paramscope.gcpause import gc_paused
 from paramscope.knowledge import packing
@@ -103,17 +103,7 @@ class RepricedTotals:
 
 def _by_type(sums_in: Iterable[tuple[str, int, int, int]]) -> dict[str, Tally]:
     """(type, params, bytes, tensors) → type → Tally, largest bytes first (ties: first seen first)."""
-    sums: dict[str, list[int]] = {}
-    for type_, params, nbytes, n in sums_in:
-        acc = sums.get(type_)
-        if acc is None:
-            acc = sums[type_] = [0, 0, 0]
-        acc[0] += params
-        acc[1] += nbytes
-        acc[2] += n
-    total = sum(acc[0] for acc in sums.values())
-    tallies = {k: Tally(p, b, n, p / total if total else 0.0) for k, (p, b, n) in sums.items()}
-    return dict(sorted(tallies.items(), key=lambda kv: -kv[1].bytes))
+    return dict(sorted(tallies(sums_in).items(), key=lambda kv: -kv[1].bytes))
 
 
 # One unit's price: its type's name, bytes, and the rule that chose the type ("" for the default).
@@ -356,11 +346,11 @@ def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileTyp
 def _quantized(dtype: DType, why: str, ne0: int, params: int) -> tuple[_Cell, bool]:
     """A quantized unit's cell, in ``dtype`` or its fallback; and whether it fell back."""
     final = _fallback(dtype, ne0)
-    if final is dtype:
-        return (final.value, final.nbytes(params), why), False
-    why = (f"{why}; " if why else "") + (
-        f"fallback {dtype.value}→{final.value}: row {ne0} is not a multiple of {dtype.block_size}")
-    return (final.value, final.nbytes(params), why), True
+    fell_back = final is not dtype
+    if fell_back:
+        why = (f"{why}; " if why else "") + (
+            f"fallback {dtype.value}→{final.value}: row {ne0} is not a multiple of {dtype.block_size}")
+    return (final.value, final.nbytes(params), why), fell_back
 
 
 @record

@@ -30,7 +30,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from copy import deepcopy
 from functools import cache
 from typing import Any
@@ -285,10 +285,7 @@ def _state_to_save(model: Any, fast: bool = True) -> tuple[dict[str, Any], dict[
     state = model.state_dict()
     for key in model._keys_to_ignore_on_save or ():
         state.pop(key, None)
-    if fast and _checked():
-        with _parameters_looked_up_once(model):
-            kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
-    else:
+    with _parameters_looked_up_once(model) if fast and _checked() else nullcontext():
         kept = mu.remove_tied_weights_from_state_dict(dict(state), model)
     tied = {k: v for k, v in state.items() if k not in kept}
     revert = _revert_weight_conversion if fast else cml.revert_weight_conversion
