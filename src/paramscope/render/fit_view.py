@@ -8,7 +8,7 @@ from rich.text import Text
 
 from paramscope.analyses.sizing.fit_advice import QUANT_LADDER
 from paramscope.render.table import grid
-from paramscope.render.text import notes_and_explain, plain, shell_lines
+from paramscope.render.text import PathText, notes_and_explain, plain, shell_lines
 from paramscope.units import bytes_label
 
 
@@ -20,7 +20,7 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
         on_one = "this machine's RAM" if key == "this-machine" else f"{key} RAM"
     asked = r.weights_label
     rows: list[tuple[str, Text | str]] = [
-        ("model", plain(one.source)),
+        ("model", PathText(one.source)),
         ("device", plain(f"{r.device.name} ({bytes_label(r.device.usable_bytes)})"
                          + (": CPU only, no GPU" if r.cpu_only else ""))),
         ("setting", plain(f"{one.runtime}, {one.context_note}, weights {asked}, KV {one.kv_type}"

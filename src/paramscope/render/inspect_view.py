@@ -12,7 +12,7 @@ from rich.text import Text
 from paramscope.analyses.contents.inventory import Inventory
 from paramscope.app.shapes import hyperparameters
 from paramscope.render.table import Column, grid, in_order, table
-from paramscope.render.text import plain
+from paramscope.render.text import PathText, plain
 from paramscope.units import bytes_label
 
 BAR_WIDTH = 24
@@ -37,7 +37,7 @@ def render_inspect(inv: Inventory, console: Console, *, tensors: bool = False, l
 
 def summary(inv: Inventory) -> Table:
     m, cfg = inv.model, inv.model.config
-    rows: list[tuple[str, Text | str]] = [("source", plain(m.source))]
+    rows: list[tuple[str, RenderableType]] = [("source", PathText(m.source))]
     fmt = m.format + ("" if m.has_weights else " (no weights: tensor list built from the config)")
     rows.append(("format", plain(fmt)))
     if cfg:

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.text import Text
 
 from paramscope.render.table import Column, grid, table
-from paramscope.render.text import notes_and_explain, plain
+from paramscope.render.text import PathText, notes_and_explain, plain
 from paramscope.units import bytes_label, decimal_label
 
 FITS = {True: Text("fits", style="green"), False: Text("does not fit", style="red"), None: Text("")}
@@ -14,7 +14,7 @@ FITS = {True: Text("fits", style="green"), False: Text("does not fit", style="re
 
 def render_size(est, console: Console, *, explain: bool = False) -> None:
     console.print(grid([
-        ("source", plain(est.source)),
+        ("source", PathText(est.source)),
         ("runtime", est.runtime),
         ("context", est.context_note + (f", {est.batch} sequences" if est.batch > 1 else "")),
         ("weights", plain(est.weights_scheme)),

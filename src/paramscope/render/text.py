@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 
 
@@ -17,6 +20,36 @@ def plain(s: object) -> Text:
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         text = text.encode("unicode_escape").decode("ascii")
     return Text(text)
+
+
+class PathText:
+    """A path or URL shown literally (as ``plain``) that wraps after a "/" where it is too long for its
+    column, a whole folder name per line, rather than in the middle of a name: rich breaks lines only at
+    spaces, and a path has none. A name wider than the column still folds."""
+
+    def __init__(self, path: object) -> None:
+        self.text = plain(path)
+        # each piece ends with its separator ("/", "\\"): lines are cut between pieces
+        self.pieces = re.findall(r"[^/\\]*(?:[/\\]+|$)", self.text.plain)[:-1] or [""]
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(max(map(cell_len, self.pieces)), cell_len(self.text.plain))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(1, options.max_width)
+        lines = [""]
+        for piece in self.pieces:
+            if cell_len(lines[-1] + piece) <= width:
+                lines[-1] += piece
+                continue
+            if cell_len(piece) <= width:  # the name starts the next line
+                lines.append(piece)
+                continue
+            for char in piece:  # a name wider than the column: folded, from where the line is
+                if cell_len(lines[-1] + char) > width:
+                    lines.append("")
+                lines[-1] += char
+        yield Text("\n".join(lines), style=self.text.style, overflow="fold")
 
 
 def notes_and_explain(console: Console, notes: Iterable[str], explain: Iterable[str], show: bool) -> None:
