@@ -4,7 +4,9 @@ in the same order (names, shapes, dtypes, is_parameter) and the same tied tuple,
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import weakref
 from pathlib import Path
 from typing import Any
@@ -203,3 +205,37 @@ def test_fast_config_equals_from_dict_on_every_default_config() -> None:
     differ = [t for t in oracle.native_model_types()
               if _config({"model_type": t}, True) != _config({"model_type": t}, False)]
     assert not differ
+
+
+# the pieces of regex Renamer.all's filter reads (oracle._needed_text): literal text, any character,
+# classes, repeats, groups (named, flagged), alternations, anchors and lookarounds, as transformers'
+# renaming patterns use them
+_PIECES = st.sampled_from(["a", "b", "ab", ".", r"\.", r"\d+", "[ab]", "a*", "(?:b)?", "^", "$", r"(?!\w)",
+                           r"(?<=a)", "(?i:ab)", r"\w"])
+
+
+@st.composite
+def _patterns(draw: st.DrawFn, depth: int = 2) -> str:
+    def sequence() -> str:
+        items = draw(st.lists(_PIECES, min_size=1, max_size=4))
+        if depth and draw(st.booleans()):
+            items.insert(draw(st.integers(0, len(items))), f"({draw(_patterns(depth - 1))})")
+        return "".join(items)
+
+    return "|".join(sequence() for _ in range(draw(st.integers(1, 3))))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_patterns(), st.lists(st.text("ab.1A\n", max_size=10), max_size=6), st.data())
+def test_a_key_without_the_needed_text_never_matches(pattern: str, keys: list[str],
+                                                     data: st.DataObject) -> None:
+    compiled = re.compile(pattern)
+    needs = oracle._needed_text(compiled.pattern, compiled.flags)
+    if needs is None:
+        return
+    # and a key that matches, where hypothesis can write one (not past every lookaround)
+    with contextlib.suppress(Exception):
+        keys.append(data.draw(st.from_regex(compiled)))
+    for key in keys:
+        if compiled.search(key):
+            assert any(text in key for text in needs), (pattern, key, needs)
