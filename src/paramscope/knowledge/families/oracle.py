@@ -486,8 +486,8 @@ def _rename_all(keys: list[str], renamings: list[Any], cml: Any) -> list[str]:
     its own first test would turn away unchanged."""
     keys = list(keys)
     # the keys under each scope (dots3_note: 15 renamings scoped to the audio tower, 11 to the vision
-    # tower, none matching its 36k expert keys), found once while no key changes; the keys joined in one
-    # string (_Keys.joined), made once while no key changes
+    # tower, none matching its 36k expert keys), and the keys joined in one string (a renaming whose
+    # pattern needs text no key holds is skipped in one scan), each made once while no key changes
     scoped: dict[tuple[str, str], list[int]] = {}
     joined: list[str] = []
     for renaming in renamings:
