@@ -4,7 +4,10 @@ in the same order (names, shapes, dtypes, is_parameter) and the same tied tuple,
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +20,95 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.families import oracle
+from paramscope.gcpause import gc_paused
+from paramscope.knowledge.families import expected_tensors, oracle
+from paramscope.model import Tensor
+from paramscope.model.dtypes import DType
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures/configs"
 
 
-def _answer(cfg: dict[str, Any], fast: bool) -> Any:
-    try:
-        r = oracle.reference(cfg, preferred=(), fast=fast)
-    except UnsupportedError as e:
-        return str(e)
-    return r.class_name, r.tensors, r.tied
-
-
+# the models the test builds are freed as they are dropped (no reference cycles: checked below), as
+# under oracle.reference: the collector's passes over them while they live are left out
+@gc_paused
 def _assert_same(cfg: dict[str, Any]) -> None:
-    fast, plain = _answer(cfg, True), _answer(cfg, False)
-    if fast != plain and not isinstance(fast, str) and not isinstance(plain, str):
-        first = next((i for i, (a, b) in enumerate(zip(fast[1], plain[1], strict=False)) if a != b), None)
-        where = f"tensor {first}: {fast[1][first]} vs {plain[1][first]}" if first is not None else "lengths"
-        pytest.fail(f"{cfg.get('model_type')}: fast path differs at {where}")
-    assert fast == plain
+    """``oracle.reference(cfg, fast=True)`` and ``fast=False`` give the same answer: the same refusal, or
+    the same class, tensors in order (names, shapes, dtypes, is_parameter) and tied tuple.
+
+    The two paths build the model alike (the same ``_from_config`` of equal configs, held equal here),
+    so each class is built once and both paths count that model, as ``reference`` does class after
+    class; the model is shown to come out of both unchanged. transformers' renamings of every name
+    either side of a comparison meet (the saved names, the model's own and our table's) are held equal
+    to its own ``apply_renamings`` too."""
+    try:
+        config = oracle.hf_config(cfg)
+    except UnsupportedError as e:
+        with pytest.raises(UnsupportedError) as plain:
+            oracle.hf_config(cfg, fast=False)
+        assert str(plain.value) == str(e)
+        return
+    assert _state(config) == _state(oracle.hf_config(cfg, fast=False))
+    dtype = oracle.torch_dtype_of(cfg) or DType.F32
+    try:
+        classes = oracle.model_classes(config, cfg)
+    except UnsupportedError:  # no class for the config's class: the same refusal on either path
+        return
+    failures = []
+    for cls in classes:
+        try:
+            model = oracle._build(cls, config, dtype)
+        except Exception as e:  # the one build both paths share
+            failures.append(oracle._failure(cls, e))
+            continue
+        before = _model_state(model)
+        plain, fast = (_count(model, cls, dtype, fast) for fast in (False, True))
+        assert _model_state(model) == before, "counting the model changed it"
+        if fast != plain and not isinstance(fast, str) and not isinstance(plain, str):
+            first = next((i for i, (a, b) in enumerate(zip(fast[1], plain[1], strict=False)) if a != b), None)
+            where = "lengths" if first is None else f"tensor {first}: {fast[1][first]} vs {plain[1][first]}"
+            pytest.fail(f"{cfg.get('model_type')}: fast path differs at {where}")
+        assert fast == plain
+        if not isinstance(fast, str):
+            _assert_renamed_alike(model, cfg, fast[1], fast[2])
+            # and nothing counting made refers back to the model in a cycle: it is freed when dropped,
+            # not at the collector's next full pass over every object of the process
+            alive = weakref.ref(model)
+            del model
+            assert alive() is None, "counting left the model in a reference cycle"
+            return
+        failures.append(fast)
+    assert failures  # no class built and saved: reference refuses, quoting failures[0], on either path
+
+
+def _count(model: Any, cls: Any, dtype: DType, fast: bool) -> Any:
+    try:
+        state, tied = oracle._state_to_save(model, fast)
+    except Exception as e:
+        return oracle._failure(cls, e)
+    ref = oracle._saved(model, state, tied, dtype)
+    return ref.class_name, ref.tensors, ref.tied  # each Reference has its own renamer: compared below
+
+
+def _model_state(model: Any) -> Any:
+    """Everything counting could change: each module's attributes, each tensor (the very object) and
+    the config."""
+    return ([(name, type(m), sorted(vars(m))) for name, m in model.named_modules(remove_duplicate=False)],
+            [(name, id(t), t.shape, t.dtype) for name, t in model.state_dict(keep_vars=True).items()],
+            _state(model.config))
+
+
+def _assert_renamed_alike(model: Any, cfg: dict[str, Any], saved: tuple[Tensor, ...],
+                          tied: tuple[Tensor, ...]) -> None:
+    """Renamer.all (each renaming asked at C speed which names it can match; each distinct name once)
+    against transformers' apply_renamings name by name, in the order a comparison renames them: our
+    table's names (where the type has a row), the saved ones, the tied ones, then the model's own."""
+    try:
+        ours = [t.name for t in expected_tensors(cfg, fallback=False)]
+    except UnsupportedError:
+        ours = []
+    batches = [ours, [t.name for t in saved], [t.name for t in tied], list(model.state_dict())]
+    fast, plain = oracle.Renamer(model), oracle.Renamer(model)
+    assert [fast.all(names) for names in batches] == [[plain(n) for n in names] for names in batches]
 
 
 def test_the_fast_path_runs_on_the_installed_transformers() -> None:
@@ -133,3 +205,37 @@ def test_fast_config_equals_from_dict_on_every_default_config() -> None:
     differ = [t for t in oracle.native_model_types()
               if _config({"model_type": t}, True) != _config({"model_type": t}, False)]
     assert not differ
+
+
+# the pieces of regex Renamer.all's filter reads (oracle._needed_text): literal text, any character,
+# classes, repeats, groups (named, flagged), alternations, anchors and lookarounds, as transformers'
+# renaming patterns use them
+_PIECES = st.sampled_from(["a", "b", "ab", ".", r"\.", r"\d+", "[ab]", "a*", "(?:b)?", "^", "$", r"(?!\w)",
+                           r"(?<=a)", "(?i:ab)", r"\w"])
+
+
+@st.composite
+def _patterns(draw: st.DrawFn, depth: int = 2) -> str:
+    def sequence() -> str:
+        items = draw(st.lists(_PIECES, min_size=1, max_size=4))
+        if depth and draw(st.booleans()):
+            items.insert(draw(st.integers(0, len(items))), f"({draw(_patterns(depth - 1))})")
+        return "".join(items)
+
+    return "|".join(sequence() for _ in range(draw(st.integers(1, 3))))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_patterns(), st.lists(st.text("ab.1A\n", max_size=10), max_size=6), st.data())
+def test_a_key_without_the_needed_text_never_matches(pattern: str, keys: list[str],
+                                                     data: st.DataObject) -> None:
+    compiled = re.compile(pattern)
+    needs = oracle._needed_text(compiled.pattern, compiled.flags)
+    if needs is None:
+        return
+    # and a key that matches, where hypothesis can write one (not past every lookaround)
+    with contextlib.suppress(Exception):
+        keys.append(data.draw(st.from_regex(compiled)))
+    for key in keys:
+        if compiled.search(key):
+            assert any(text in key for text in needs), (pattern, key, needs)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from paramscope.gcpause import gc_paused
 from paramscope.knowledge.families.oracle import Reference
 from paramscope.model import Tensor
 from paramscope.records import record
@@ -88,6 +89,9 @@ def compare(ours: Iterable[Tensor], ref: Reference, untied: bool = False) -> Com
         kinds=tuple(n for n in sorted(both) if mine[n].is_parameter != theirs[n].is_parameter))
 
 
+# a default MoE config's comparison keeps two lists of 100k tensors and two dicts of them alive, none
+# garbage before it returns (they are freed as it returns, none in a cycle): the collector waits
+@gc_paused
 def compare_config(cfg: Mapping[str, Any], source: str = "config.json") -> Comparison:
     """Our table's tensors for ``cfg`` against transformers' for the class our row describes."""
     from paramscope.knowledge.families import describes, expected_tensors
@@ -99,4 +103,5 @@ def compare_config(cfg: Mapping[str, Any], source: str = "config.json") -> Compa
 
 
 def _by_name(tensors: Iterable[Tensor], ref: Reference) -> dict[str, Tensor]:
-    return {ref.rename(t.name): t for t in tensors}
+    tensors = list(tensors)
+    return dict(zip(ref.rename.all(t.name for t in tensors), tensors, strict=True))

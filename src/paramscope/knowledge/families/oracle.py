@@ -29,7 +29,7 @@ import math
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from copy import deepcopy
 from functools import cache
@@ -183,7 +183,7 @@ class Reference:
     # transformers' load-time key renamings (conversion_mapping.py, legacy ones included): two
     # spellings of one checkpoint name (Gemma 3's "vision_tower.vision_model." and
     # "vision_tower.") meet here, so comparisons apply it to both sides
-    rename: Callable[[str], str]
+    rename: Renamer
     # tensors the model has but saves once, as the tensor they are tied to (a tied lm_head); T5Config
     # and its kin force tying in transformers 5 even where the checkpoints store their own head
     tied: tuple[Tensor, ...] = ()
@@ -202,21 +202,35 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
 
 def _reference(cfg: Mapping[str, Any], source: str, preferred: tuple[str, ...], dtype: DType | None,
                fast: bool) -> Reference:
-    torch, _ = _modules()
     config = hf_config(cfg, source, fast=fast)
     dtype = dtype or torch_dtype_of(cfg) or DType.F32
-    torch_dtype = getattr(torch, _TORCH_NAMES.get(dtype, "float32"))
     failures = []
     for cls in model_classes(config, cfg, preferred):
         try:
-            with torch.device("meta"), _torch_init_skipped():
-                model = cls._from_config(config, dtype=torch_dtype)
+            model = _build(cls, config, dtype)
             state, tied = _state_to_save(model, fast)
             break
         except Exception as e:  # transformers' own failure on this config: reported in one line
-            failures.append(f"{cls.__name__}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}")
+            failures.append(_failure(cls, e))
     else:
         raise UnsupportedError(f"{source}: transformers could not build {failures[0]}")
+    return _saved(model, state, tied, dtype)
+
+
+def _failure(cls: Any, e: Exception) -> str:
+    """One class's failure to build or save, in the one line a refusal quotes."""
+    return f"{cls.__name__}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}"
+
+
+def _build(cls: Any, config: Any, dtype: DType) -> Any:
+    """``cls._from_config(config)`` on the meta device, floating parameters of ``dtype``."""
+    torch, _ = _modules()
+    with torch.device("meta"), _torch_init_skipped():
+        return cls._from_config(config, dtype=getattr(torch, _TORCH_NAMES.get(dtype, "float32")))
+
+
+def _saved(model: Any, state: dict[str, Any], tied: dict[str, Any], dtype: DType) -> Reference:
+    """The Reference of what _state_to_save found, floating tensors without a known type of ``dtype``."""
     buffers = {n for n, _ in model.named_buffers(remove_duplicate=False)}
 
     # a default MoE config saves 100k+ tensors of a few hundred (dtype, shape) kinds: each kind's DType,
@@ -234,7 +248,7 @@ def _reference(cfg: Mapping[str, Any], source: str, preferred: tuple[str, ...], 
             out.append(Tensor(name, kind[0], kind[1], kind[2], is_parameter=name not in buffers))
         return tuple(out)
 
-    return Reference(type(model).__name__, tensors(state), _renamer(model), tensors(tied))
+    return Reference(type(model).__name__, tensors(state), Renamer(model), tensors(tied))
 
 
 # A default MoE model is a few hundred thousand Python objects, none of them garbage before its count
@@ -327,6 +341,9 @@ def _parameters_looked_up_once(model: Any) -> Iterator[None]:
         yield
     finally:
         del model.get_parameter_or_buffer
+        # submodule refers to itself (a cycle only the collector frees): without the modules, the
+        # model is freed as soon as it is dropped rather than at the next full collection
+        submodules.clear()
 
 
 # -- revert_weight_conversion, without a regex compiled per tensor ---------------------------------
@@ -352,7 +369,7 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.]+")
 # sha256 of the transformers code the fast paths repeat or assume (_checked_sources), as in
 # transformers 5.24.0; tests/test_oracle_fast.py fails when the installed one differs, to have the fast
 # paths checked again rather than silently lost
-_CHECKED = "466fc79112a98f58952f34e426a6f1de9f42056052394e21bf9482d6d3f47b6f"
+_CHECKED = "309d1ddd397675e139f3abe3880f3000cd060b1a36e111289b8c373ff331fbbb"
 
 
 class _Fallback(Exception):
@@ -373,7 +390,7 @@ def _checked_sources() -> str:
     r = cml.WeightRenaming
     parts = (cml.revert_weight_conversion, cml.apply_renamings, r.__init__, r.__setattr__, r.add_tensor,
              r.materialize_tensors, r.convert, r._scoped_match, cml.process_target_pattern,
-             cml.process_source_pattern, *_renamers_matching_first(cml),
+             cml.process_source_pattern, *_renamers_matching_first(cml), cml.LayerPairCollapse,
              mu.remove_tied_weights_from_state_dict, mu.PreTrainedModel.get_parameter_or_buffer, _from_dict())
     return "".join(inspect.getsource(p) for p in parts)
 
@@ -469,26 +486,40 @@ def _rename_all(keys: list[str], renamings: list[Any], cml: Any) -> list[str]:
     its own first test would turn away unchanged."""
     keys = list(keys)
     # the keys under each scope (dots3_note: 15 renamings scoped to the audio tower, 11 to the vision
-    # tower, none matching its 36k expert keys), found once while no key changes
+    # tower, none matching its 36k expert keys), and the keys joined in one string (a renaming whose
+    # pattern needs text no key holds is skipped in one scan), each made once while no key changes
     scoped: dict[tuple[str, str], list[int]] = {}
+    joined: list[str] = []
     for renaming in renamings:
-        for i in _candidates(renaming, keys, scoped, cml):
+        for i in _candidates(renaming, keys, scoped, joined, cml):
             renamed = renaming.rename_source_key(keys[i])[0]
             if renamed != keys[i]:
                 keys[i] = renamed
                 scoped.clear()
+                joined.clear()
     return keys
 
 
 def _candidates(renaming: Any, keys: list[str], scoped: dict[tuple[str, str], list[int]],
-                cml: Any) -> Iterable[int]:
+                joined: list[str], cml: Any) -> Iterable[int]:
     """Where in ``keys`` ``renaming._scoped_match`` matches (WeightTransform._scoped_match's own steps,
     in comprehensions: no Python call per key), or every index where its rename_source_key does not
-    start with that test."""
+    start with that test. A renaming whose pattern needs a piece of text that no key holds (the legacy
+    ``LayerNorm.gamma``, ``.weight_g`` … that every model carries) matches none: one scan of the keys
+    joined, not a regex search per key."""
     if type(renaming).rename_source_key not in _renamers_matching_first(cml):
         return range(len(keys))
+    needs = _needed_text(renaming.compiled_sources.pattern, renaming.compiled_sources.flags)
+    if needs is not None:
+        if not joined:
+            joined.append("\n".join(keys))
+        if not any(text in joined[0] for text in needs):
+            return ()
     search = renaming.compiled_sources.search
     if renaming.scope_prefix is None:
+        if needs is not None and len(needs) == 1:  # the text first: a search only where it is
+            (text,) = needs
+            return [i for i, k in enumerate(keys) if text in k and search(k)]
         return [i for i, k in enumerate(keys) if search(k)]
     scope_prefix = f"{renaming.scope_prefix}." if renaming.scope_prefix != "" else ""
     base_model_prefix = f"{renaming.base_model_prefix}." if renaming.base_model_prefix != "" else ""
@@ -501,20 +532,116 @@ def _candidates(renaming: Any, keys: list[str], scoped: dict[tuple[str, str], li
             if search(keys[i].removeprefix(longest if keys[i].startswith(longest) else scope_prefix))]
 
 
-def _renamer(model: Any) -> Callable[[str], str]:
-    cm = importlib.import_module("transformers.conversion_mapping")
-    cml = importlib.import_module("transformers.core_model_loading")
-    renamings = [c for c in cm.get_model_conversion_mapping(model, add_legacy=True)
-                 if isinstance(c, cml.WeightRenaming)]
-    # a checkpoint saved from the bare model (GPT-2's "h.0.…") loads into the head class
-    # ("transformer.h.0.…"): from_pretrained adds or strips base_model_prefix, so names compare without it
-    prefix = f"{model.base_model_prefix}." if model.base_model_prefix else ""
+@cache
+def _needed_text(pattern: str, flags: int) -> frozenset[str] | None:
+    """Pieces of text one of which every match of the regex contains, or None where none is known.
 
-    def rename(name: str) -> str:
-        name = cml.apply_renamings(name, renamings)
-        return name.removeprefix(prefix) if prefix else name
+    Read from the parsed pattern (the standard library's own parser): the longest run of literal
+    characters matched once at the top level (groups included), or, for an alternation, one such run
+    per branch. A key that contains none of them cannot match; keys are names (no newline), so none
+    of the pieces can straddle two keys joined by newlines."""
+    if flags & re.IGNORECASE:
+        return None
+    try:
+        parsed = importlib.import_module("re._parser").parse(pattern, flags)
+    except Exception:  # a parser other than CPython 3.11+'s: every key is searched
+        return None
+    needs = _needed_in(list(parsed))
+    return needs if needs and all(needs) and not any("\n" in t for t in needs) else None
 
-    return rename
+
+def _needed_in(items: list[Any]) -> frozenset[str] | None:
+    constants = importlib.import_module("re._constants")
+    flat: list[Any] = []
+    stack = list(reversed(items))
+    while stack:  # groups matched once, without flags of their own, are their items in sequence
+        op, arg = stack.pop()
+        if op is constants.SUBPATTERN and not arg[1] and not arg[2]:
+            stack.extend(reversed(list(arg[3])))
+        else:
+            flat.append((op, arg))
+    options: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, arg in [*flat, (None, None)]:
+        if op is constants.LITERAL:
+            run.append(chr(arg))
+            continue
+        if run:
+            options.append(frozenset({"".join(run)}))
+            run = []
+        if op is constants.BRANCH:
+            branches = [_needed_in(list(branch)) for branch in arg[1]]
+            if all(b is not None for b in branches):
+                options.append(frozenset().union(*(b for b in branches if b is not None)))
+    return max(options, key=lambda o: min(map(len, o)), default=None)
+
+
+class Renamer:
+    """transformers' load-time renamings of one model (``from_pretrained``'s ``apply_renamings`` with the
+    legacy ones), less ``base_model_prefix``: ``renamer(name)`` for one name, ``renamer.all(names)`` for
+    many, the same answers as one call per name in that order.
+
+    ``all`` is what comparisons use: two lists of up to 100k names (ours and transformers', mostly the
+    same) each passed through the renamings, a few Python calls deep per renaming and name, were a fifth
+    of the families' test time. There each renaming is applied a renaming at a time (_rename_all: only
+    to the names its pattern can match at all), and where every renaming forgets what it has seen (all
+    but GroupWeightRename: _stateless_renamers), each distinct name is renamed once per Renamer.
+
+    The renamings are looked up in the model (a walk of its modules) the first time a name is renamed:
+    the fallback, which only counts, never asks. Until then the Renamer holds the model.
+    """
+
+    __slots__ = ("_cache", "_cml", "_model", "_prefix", "_renamings", "_stateless")
+
+    def __init__(self, model: Any) -> None:
+        self._model: Any = model
+        self._cml: Any = None
+        self._renamings: list[Any] = []
+        self._stateless = False
+        # a checkpoint saved from the bare model (GPT-2's "h.0.…") loads into the head class
+        # ("transformer.h.0.…"): from_pretrained adds or strips base_model_prefix, so names compare
+        # without it
+        self._prefix = f"{model.base_model_prefix}." if model.base_model_prefix else ""
+        self._cache: dict[str, str] = {}
+
+    def _looked_up(self) -> list[Any]:
+        if self._model is not None:
+            cm = importlib.import_module("transformers.conversion_mapping")
+            self._cml = importlib.import_module("transformers.core_model_loading")
+            self._renamings = [c for c in cm.get_model_conversion_mapping(self._model, add_legacy=True)
+                               if isinstance(c, self._cml.WeightRenaming)]
+            self._stateless = all(type(r).rename_source_key in _stateless_renamers(self._cml)
+                                  for r in self._renamings)
+            self._model = None
+        return self._renamings
+
+    def __call__(self, name: str) -> str:
+        """transformers' own ``apply_renamings``, less the prefix."""
+        renamings = self._looked_up()
+        return self._cml.apply_renamings(name, renamings).removeprefix(self._prefix)
+
+    def all(self, names: Iterable[str]) -> list[str]:
+        renamings = self._looked_up()
+        prefix = self._prefix
+        names = list(names)
+        if not _checked():
+            return [self(n) for n in names]
+        if not self._stateless:  # each renaming sees every name, in order, as apply_renamings shows them
+            return [n.removeprefix(prefix) for n in _rename_all(names, renamings, self._cml)]
+        cache = self._cache
+        new = [n for n in names if n not in cache] if cache else names
+        renamed = _rename_all(new, renamings, self._cml)
+        if prefix:
+            renamed = [n.removeprefix(prefix) for n in renamed]
+        cache.update(zip(new, renamed, strict=True))
+        return renamed if new is names else list(map(cache.__getitem__, names))
+
+
+def _stateless_renamers(cml: Any) -> tuple[Any, ...]:
+    """The rename_source_key methods whose answer depends on the key alone (each sets _was_used, which
+    only says whether it ever matched: true after the same distinct keys either way)."""
+    return (cml.WeightTransform.rename_source_key, cml.Inkling2IndexOffsetWeightRename.rename_source_key,
+            cml.LayerPairCollapse.rename_source_key)
 
 
 _TORCH_NAMES = {DType.F32: "float32", DType.F16: "float16", DType.BF16: "bfloat16", DType.F64: "float64"}
