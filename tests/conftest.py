@@ -43,7 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # Session fixtures that cost seconds to build in each pytest-xdist worker that uses them: the tests that
 # use one share a worker (an xdist_group, under `--dist loadgroup`), so it is built once per run.
 # (test_explain.py, whose Gemma case fetches the reader itself, puts its whole module in "gguf-reader")
-SHARED_WORKER_FIXTURES = {"gemma_gguf_reference": "gguf-reader"}
+SHARED_WORKER_FIXTURES = {"gemma_gguf_reference": "gguf-reader", "gemma_tokenizer": "gemma-tokenizer"}
 
 
 # tryfirst: the groups must be marked before pytest-xdist reads them (its own collection_modifyitems)
@@ -99,6 +99,16 @@ def gemma_gguf_reference(gemma_gguf):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(np, "memmap", plain)
         return GGUFReader(gemma_gguf)
+
+
+@pytest.fixture(scope="session")
+def gemma_tokenizer(gemma_gguf):
+    """paramscope's full tokenizer of the Gemma file (its 262k-token vocabulary: 2 CPU-s to build), which
+    test_tokens.py and test_tokens_cache.py both compare with: built once, on the worker they share."""
+    pytest.importorskip("tokenizers")
+    from paramscope.tokenize import tokenizer
+
+    return tokenizer(gemma_gguf)
 
 
 @pytest.fixture(scope="session")
