@@ -350,7 +350,7 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     float_scales: list[Tensor] = []
     routers_linear = model_type not in ROUTER_NOT_LINEAR
     kept = FP8_NOT_QUANTIZED.get(model_type, ()) if q.method == "fp8" else ()
-    skipped = q.excluded if q.method in EXCLUDING else ()
+    skipped = _exclusion(q.excluded) if q.method in EXCLUDING and q.excluded else None
     # A rule's pick holds for the same tensor in every layer (_alike_in_every_layer), so it is made once per
     # tensor of the first layer and replayed under the other names: DeepSeek-V3 lists 45k logical tensors
     # of ~800 kinds. The exclusions, which may name one layer, are tested name by name.
@@ -367,7 +367,7 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
             out.append(t)
             continue
         module = t.name[:len(t.name) - kind.cut]
-        if skipped and excluded(module, skipped):
+        if skipped is not None and skipped(module):
             out.append(t)
             continue
         quantized.add(module)
