@@ -3,6 +3,7 @@ profile (hypothesis settings, the ``slow`` marker)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -27,6 +28,13 @@ REAL_FILE_FIXTURES = {"gemma_gguf", "minilm_dir", "gemma_gguf_reference"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # CPython's collector runs every 700 new objects and, every 10 × 10 of those runs, walks everything
+    # alive: the tests hold hundreds of thousands of records at a time (listings of 90k-tensor models,
+    # builders' headers), so it walked them over and over, finding nothing (test_weight_tables.py: 43
+    # full collections, 4.1 of its 10 CPU-s; test_width.py 3.3 s, test_hub.py 2.7 s). Young collections
+    # every 10,000 objects make full ones about 14 times rarer; cyclic garbage is still freed, later.
+    # The product's own builders pause it (paramscope.gcpause); CLI subprocesses keep the defaults.
+    gc.set_threshold(10_000, 10, 10)
     config.addinivalue_line("markers", "slow: reads real model files or runs long; make test-fast skips it")
     # pytest-xdist registers it too; here for runs without it (-p no:xdist), which ignore it
     config.addinivalue_line("markers", "xdist_group(name): tests that share one pytest-xdist worker")
@@ -35,7 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # Session fixtures that cost seconds to build in each pytest-xdist worker that uses them: the tests that
 # use one share a worker (an xdist_group, under `--dist loadgroup`), so it is built once per run.
 # (test_explain.py, whose Gemma case fetches the reader itself, puts its whole module in "gguf-reader")
-SHARED_WORKER_FIXTURES = {"gemma_gguf_reference": "gguf-reader"}
+SHARED_WORKER_FIXTURES = {"gemma_gguf_reference": "gguf-reader", "gemma_tokenizer": "gemma-tokenizer"}
 
 
 # tryfirst: the groups must be marked before pytest-xdist reads them (its own collection_modifyitems)
@@ -91,6 +99,16 @@ def gemma_gguf_reference(gemma_gguf):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(np, "memmap", plain)
         return GGUFReader(gemma_gguf)
+
+
+@pytest.fixture(scope="session")
+def gemma_tokenizer(gemma_gguf):
+    """paramscope's full tokenizer of the Gemma file (its 262k-token vocabulary: 2 CPU-s to build), which
+    test_tokens.py and test_tokens_cache.py both compare with: built once, on the worker they share."""
+    pytest.importorskip("tokenizers")
+    from paramscope.tokenize import tokenizer
+
+    return tokenizer(gemma_gguf)
 
 
 @pytest.fixture(scope="session")

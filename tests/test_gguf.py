@@ -255,6 +255,25 @@ def test_string_array_api() -> None:
         arr[3]
 
 
+# pieces of strings: ASCII, whole multi-byte characters, and bytes that are not UTF-8 on their own (a lone
+# lead or continuation byte, 0xFF, an encoded surrogate, a character cut in two)
+_PIECES = st.sampled_from([b"a", b"<0x0A>", "é".encode(), "中".encode(), "🙂".encode(), b"\xff", b"\xc3",
+                           b"\xa9", b"\xed\xa0\x80", "🙂".encode()[:2], b"\x00", b" "])
+
+
+@settings(max_examples=300)
+@given(strings=st.lists(st.lists(_PIECES, max_size=4).map(b"".join), max_size=12),
+       lead=st.integers(0, 3))
+def test_string_array_tolist_decodes_each_string_alone(strings: list[bytes], lead: int) -> None:
+    """tolist decodes all the strings at once when it can: the same as decoding each (U+FFFD for what
+    is not UTF-8), whatever the bytes, the array starting anywhere in its buffer."""
+    data = b"?" * lead + b"".join(struct.pack("<Q", len(x)) + x for x in strings)
+    offsets = np.cumsum([lead, *(8 + len(x) for x in strings)])
+    arr = StringArray(data, offsets)
+    decoded = [x.decode("utf-8", "replace") for x in strings]
+    assert arr.tolist() == decoded == [arr[i] for i in range(len(arr))]
+
+
 # ---------------------------------------------------------------------------------------------------
 def test_moe_layout(tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "moe.gguf", moe_tensors(), moe_kv())
@@ -405,3 +424,19 @@ def test_not_a_layered_model() -> None:
 def test_sniff() -> None:
     assert gguf.sniff(b"GGUF\x03\x00\x00\x00", Path("x.bin"))
     assert not gguf.sniff(b"\x08\x00\x00\x00{", Path("x.gguf"))
+
+
+def _string_array(strings: list[bytes], lead: int = 0) -> StringArray:
+    data = b"?" * lead + b"".join(struct.pack("<Q", len(x)) + x for x in strings)
+    return StringArray(data, np.cumsum([lead, *(8 + len(x) for x in strings)]))
+
+
+@settings(max_examples=200)
+@given(a=st.lists(st.sampled_from([b"a", b"\xff", b"\xfe", b"", "é".encode()]), max_size=4),
+       b=st.lists(st.sampled_from([b"a", b"\xff", b"\xfe", b"", "é".encode()]), max_size=4),
+       lead=st.integers(0, 2))
+def test_same_strings_is_equality_of_the_decoded_strings(a: list[bytes], b: list[bytes], lead: int) -> None:
+    """Same bytes or not (0xFF and 0xFE both decode to U+FFFD), same_strings is tolist() == tolist()."""
+    x, y = _string_array(a, lead), _string_array(b)
+    assert x.same_strings(y) == (x.tolist() == y.tolist()) == y.same_strings(x)
+    assert x.same_strings(_string_array(a, 1))

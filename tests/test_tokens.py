@@ -42,8 +42,8 @@ BYTES = [f"<0x{b:02X}>" for b in range(256)]
 
 
 @pytest.fixture(scope="session")
-def gemma(gemma_gguf) -> Tokenizer:
-    return tokenizer(gemma_gguf)
+def gemma(gemma_tokenizer) -> Tokenizer:
+    return gemma_tokenizer
 
 
 @pytest.fixture(scope="session")

@@ -42,8 +42,8 @@ def own_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def gemma_full(gemma_gguf):
-    return tokenizer(gemma_gguf)
+def gemma_full(gemma_tokenizer):
+    return gemma_tokenizer
 
 
 @pytest.fixture(scope="session")

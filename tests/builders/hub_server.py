@@ -21,6 +21,7 @@ Range, status, body bytes sent) for the tests to assert on.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -445,11 +446,15 @@ def llama3_gguf(n_vocab: int = 128256, n_merges: int = 280147, seed: int = 0) ->
     rng = random.Random(seed)
     letters = "abcdefghijklmnopqrstuvwxyzĠ"
 
-    def word(mean: float) -> str:
-        return "".join(rng.choice(letters) for _ in range(max(1, int(rng.expovariate(1 / mean)) + 1)))
+    def words(n: int, mean: float) -> list[str]:
+        # the letters of all n words drawn at once (random.choices: a tenth of a choice() per letter)
+        lengths = [max(1, int(rng.expovariate(1 / mean)) + 1) for _ in range(n)]
+        text = "".join(rng.choices(letters, k=sum(lengths)))
+        ends = list(itertools.accumulate(lengths))
+        return [text[end - size:end] for end, size in zip(ends, lengths, strict=True)]
 
-    tokens = [word(4.8) for _ in range(n_vocab)]
-    merges = [f"{word(4.4)} {word(4.4)}" for _ in range(n_merges)]
+    tokens = words(n_vocab, 4.8)
+    merges = [f"{a} {b}" for a, b in zip(words(n_merges, 4.4), words(n_merges, 4.4), strict=True)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "llama3.gguf"
         w = GGUFWriter(path, "llama")

@@ -350,7 +350,7 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     float_scales: list[Tensor] = []
     routers_linear = model_type not in ROUTER_NOT_LINEAR
     kept = FP8_NOT_QUANTIZED.get(model_type, ()) if q.method == "fp8" else ()
-    skipped = q.excluded if q.method in EXCLUDING else ()
+    skipped = _exclusion(q.excluded) if q.method in EXCLUDING and q.excluded else None
     # A rule's pick holds for the same tensor in every layer (_alike_in_every_layer), so it is made once per
     # tensor of the first layer and replayed under the other names: DeepSeek-V3 lists 45k logical tensors
     # of ~800 kinds. The exclusions, which may name one layer, are tested name by name.
@@ -367,7 +367,7 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
             out.append(t)
             continue
         module = t.name[:len(t.name) - kind.cut]
-        if skipped and excluded(module, skipped):
+        if skipped is not None and skipped(module):
             out.append(t)
             continue
         quantized.add(module)
@@ -627,16 +627,26 @@ def _exclusion(patterns: Sequence[str]) -> Callable[[str], bool]:
     if cached is not None and cached[0] is patterns:
         return cached[1]
     plain = frozenset(p for p in patterns if not p.startswith("re:") and "*" not in p)
+    # every leading run of a plain pattern's parts: a run of the module's parts that is none of these
+    # cannot grow into a pattern, so each start stops at its first miss (a few set lookups a name, not
+    # the joins of all its 21-36 runs)
+    heads = frozenset(".".join(ps[:k]) for ps in (p.split(".") for p in plain) for k in range(1, len(ps) + 1))
     regexes = tuple(re.compile(p[3:]) for p in patterns if p.startswith("re:"))
     globs = tuple(p for p in patterns if not p.startswith("re:") and "*" in p)
 
     def test(module: str) -> bool:
         if plain:
-            # "." + pat + "." occurs in "." + module + "." exactly when pat is a run of module's parts
+            # a pattern is skipped when it equals a run of the module's dotted parts
             parts = module.split(".")
-            if any(".".join(parts[i:j]) in plain for i in range(len(parts))
-                   for j in range(i + 1, len(parts) + 1)):
-                return True
+            for i, run in enumerate(parts):
+                j = i + 1
+                while run in heads:
+                    if run in plain:
+                        return True
+                    if j == len(parts):
+                        break
+                    run += "." + parts[j]
+                    j += 1
         if any(rx.match(module) for rx in regexes):
             return True
         return any(fnmatch.fnmatchcase(module, g) or fnmatch.fnmatchcase(module, g + ".*") for g in globs)

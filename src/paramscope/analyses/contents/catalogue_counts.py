@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from paramscope.analyses.contents.inventory import inventory
 from paramscope.model import Model
+from paramscope.model.memo import ModelMemo
 from paramscope.records import asdict, record
 
 
@@ -41,17 +42,28 @@ class CatalogueRow:
         return asdict(self) | {"aliases": list(self.aliases)}
 
 
+# Each entry's counts, by Model: the inventory memo keeps two models' inventories, so every `catalogue`
+# (a server's page, the API beside the CLI) counted all the entries again (0.6-1 CPU-s), though the
+# catalogue keeps their Models (its last 32, as here).
+_COUNTS: ModelMemo[tuple[int, int, str]] = ModelMemo(32)
+
+
+def _counts(model: Model) -> tuple[int, int, str]:
+    inv = inventory(model)
+    return inv.total_params, inv.active_params, inv.label
+
+
 def catalogue_rows(pairs: Iterable[tuple[PublishedEntry, Model]]) -> list[CatalogueRow]:
     rows = []
     for entry, model in pairs:
-        inv = inventory(model)
+        total, active, label = _COUNTS.get(model, None, lambda model=model: _counts(model))
         exact = entry.exactness.startswith("exact") and entry.total_params is not None
         rows.append(CatalogueRow(
             name=entry.name, aliases=tuple(entry.aliases),
             architecture=model.config.architecture if model.config else "",
-            total_params=inv.total_params, active_params=inv.active_params, label=inv.label,
+            total_params=total, active_params=active, label=label,
             published_total=entry.total_params, published_active=entry.active_params,
             exactness=entry.exactness,
-            total_matches=(inv.total_params == entry.total_params) if exact else None,
+            total_matches=(total == entry.total_params) if exact else None,
         ))
     return rows

@@ -190,8 +190,10 @@ def _mapping_changes(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "
 def _equal(x: Any, y: Any) -> bool:
     if x is y:
         return True
+    if hasattr(x, "same_strings") and type(x) is type(y):  # GGUF string arrays
+        return bool(x.same_strings(y))
     if hasattr(x, "tolist") and hasattr(y, "tolist") and not isinstance(x, np.ndarray | np.generic):
-        return len(x) == len(y) and x.tolist() == y.tolist()  # GGUF string arrays
+        return len(x) == len(y) and x.tolist() == y.tolist()
     if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
         return bool(np.shape(x) == np.shape(y) and np.array_equal(np.asarray(x), np.asarray(y)))
     try:
