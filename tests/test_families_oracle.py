@@ -544,3 +544,12 @@ def test_every_model_type_is_counted_or_refused_in_one_line(model_type: str) -> 
 ], ids=["llava+pixtral", "llava_next-no-bias", "qwen2_vl-inline-text", "mllama-tied-560"])
 def test_composite_variants_equal_transformers(cfg: dict[str, Any]) -> None:
     _assert_equal(cfg, f"variant {cfg['model_type']}")
+
+
+@pytest.mark.xdist_group("hf-dots3_note")
+def test_a_config_whose_heads_vary_by_layer_is_refused_in_one_line() -> None:
+    # transformers' heterogeneous configs (dots3_note: 64 or 128 heads by layer) refuse one global
+    # num_attention_heads: a one-line refusal naming it, not an internal error
+    with pytest.raises(UnsupportedError) as e:
+        arch_config_from_hf({"model_type": "dots3_note"})
+    assert "num_attention_heads layer by layer" in str(e.value) and "\n" not in str(e.value)

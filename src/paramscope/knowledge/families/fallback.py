@@ -41,7 +41,12 @@ def arch_config(cfg: Mapping[str, Any], source: str, why: Exception) -> ArchConf
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
 
     def num(key: str, default: int = 0) -> int:
-        v = getattr(text, key, None)
+        try:
+            v = getattr(text, key, None)
+        except Exception as e:  # a heterogeneous config (dots3_note's heads) refuses one global value
+            raise UnsupportedError(f"{source}: model_type {cfg.get('model_type')!r}: transformers gives "
+                                   f"{key} layer by layer ({type(e).__name__}), and paramscope sizes "
+                                   "a model from one value of it") from e
         return v if isinstance(v, int) and not isinstance(v, bool) else default
 
     hidden, heads, layers = num("hidden_size"), num("num_attention_heads"), num("num_hidden_layers")
