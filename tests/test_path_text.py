@@ -41,6 +41,49 @@ def test_a_path_wraps_between_names(names: list[str], absolute: bool, width: int
             assert any(name.rstrip() in line for line in pieces), (name, pieces)
 
 
+# words and folder names from letters apart, so that a word is found only where it is shown
+WORD = st.text(st.sampled_from("ABCDEFGH(),;É"), min_size=1, max_size=30)
+FOLDER = st.text(st.sampled_from("abcdefghij_.-0123456789é漢"), min_size=1, max_size=70)
+
+
+@given(st.lists(FOLDER, min_size=1, max_size=6), st.lists(WORD, max_size=10), st.integers(30, 130))
+def test_words_after_a_path_wrap_at_their_blanks(names: list[str], words: list[str], width: int) -> None:
+    """A header's details after the path (stats, quantize-error): each word whole on a line where it fits,
+    a word that starts a line without its blanks, nothing lost or added, no line too wide."""
+    path = "/" + "/".join(names)
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=False, color_system=None)
+    console.print(grid([(LABEL, PathText(path, "  " + " ".join(words)))], padding=1))
+    lines = out.getvalue().splitlines()
+    indent = len(LABEL) + 1
+    assert all(cell_len(line) <= width for line in lines)
+    shown_text = [line[indent:] for line in lines]
+    assert "".join(shown_text).replace(" ", "") == (path + "".join(words)).replace(" ", "")
+    for word in words:
+        if cell_len(word) <= width - indent:
+            assert any(word in line for line in shown_text), (word, shown_text)
+    assert not any(line.startswith(" ") for line in shown_text[1:] if line.strip())
+
+
+def test_stats_header_wraps_its_path_at_a_folder(tmp_path, minilm_dir) -> None:
+    deep = tmp_path / ("folder_of_a_rather_long_name_" * 2) / "another_folder_of_a_long_name"
+    deep.mkdir(parents=True)
+    (deep / "minilm").symlink_to(minilm_dir.resolve())
+    path = str(deep / "minilm")
+    lines = cli_run("stats", path, columns=80).stdout.splitlines()
+    header = lines[:next(i for i, line in enumerate(lines) if "numba" in line or "numpy" in line) + 1]
+    assert all(cell_len(line) <= 80 for line in header)
+    assert len(header) > 1 and header[0].startswith("source ")
+    # every line break that falls inside the path falls right after a "/"
+    pieces = [line[len("source "):] for line in header]
+    cut = 0
+    for piece in pieces[:-1]:
+        cut += len(piece)
+        if cut < len(path):
+            assert path[cut - 1] == "/", pieces
+    assert "".join(pieces).startswith(path) and "read in" in " ".join(header)
+
+
 def test_a_short_path_is_one_line() -> None:
     assert shown("/models/gemma.gguf", 80) == ["source  /models/gemma.gguf"]
 

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from rich.console import Console, RenderableType
+from rich.table import Table
 from rich.text import Text
 
 from paramscope.analyses.values.quant_error import ErrorTally, QuantErrorReport
 from paramscope.analyses.values.stats import Histogram, Summary, WeightStats
 from paramscope.records import replace
-from paramscope.render.table import Column, groups, in_order, table
-from paramscope.render.text import plain
+from paramscope.render.table import Column, grid, groups, in_order, table
+from paramscope.render.text import PathText, plain
 from paramscope.units import bytes_label, decimal_label, size_label
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -50,12 +51,12 @@ def render_stats(r: WeightStats, console: Console, *, tensors: bool = True) -> N
         console.print(Text("note: ", style="dim") + plain(note))
 
 
-def _header(r: WeightStats) -> Text:
+def _header(r: WeightStats) -> Table:
     # a rate over a short scan would mostly measure start-up (loading the compiled kernels)
     rate = f", {decimal_label(int(r.bytes_per_second))}/s" if r.seconds >= RATE_AFTER_SECONDS else ""
-    return (Text("source ", style="bold") + plain(r.source)
-            + Text(f"  ({r.format}; {len(r.tensors)} tensors, {bytes_label(r.bytes_scanned)} read in "
-                   f"{r.seconds:.2f} s{rate}, {r.backend})"))
+    return grid([("source", PathText(r.source, f"  ({r.format}; {len(r.tensors)} tensors, "
+                                               f"{bytes_label(r.bytes_scanned)} read in {r.seconds:.2f} s"
+                                               f"{rate}, {r.backend})"))], padding=1)
 
 
 # the summary columns, and how secondary each is at narrow widths (render.table.Column.drop)
@@ -123,8 +124,8 @@ def sparkline_counts(counts: Sequence[int], width: int = SPARK_WIDTH) -> str:
 
 # --- quantize-error ----------------------------------------------------------------------------------
 def render_quant_error(r: QuantErrorReport, console: Console, *, tensors: bool = False) -> None:
-    console.print(Text("source ", style="bold") + plain(r.source)
-                  + Text(f"  (sample {r.sample:g} of the rows, {r.seconds:.1f} s)"))
+    console.print(grid([("source", PathText(r.source, f"  (sample {r.sample:g} of the rows, "
+                                                      f"{r.seconds:.1f} s)"))], padding=1))
     console.print(totals_table(r, console))
     for table_of in (types_table, component_error_table, *((tensor_error_table,) if tensors else ())):
         for t in table_of(r, console):

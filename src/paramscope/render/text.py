@@ -27,23 +27,30 @@ class PathText:
     column, a whole folder name per line, rather than in the middle of a name: rich breaks lines only at
     spaces, and a path has none. A name wider than the column still folds."""
 
-    def __init__(self, path: object) -> None:
+    def __init__(self, path: object, after: str = "") -> None:
         self.text = plain(path)
         # each piece ends with its separator ("/", "\\"): lines are cut between pieces
         self.pieces = re.findall(r"[^/\\]*(?:[/\\]+|$)", self.text.plain)[:-1] or [""]
+        # words that follow the path on its line (a header's details), each starting with its blanks,
+        # which a word that starts a line drops
+        self.words = re.findall(r" *[^ ]+", plain(after).plain)
+
+    def _starting_a_line(self) -> list[str]:
+        return [*self.pieces, *(w.lstrip(" ") for w in self.words)]
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(max(map(cell_len, self.pieces)), cell_len(self.text.plain))
+        return Measurement(max(map(cell_len, self._starting_a_line())),
+                           cell_len("".join(self.pieces + self.words)))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = max(1, options.max_width)
         lines = [""]
-        for piece in self.pieces:
+        for piece, first in zip(self.pieces + self.words, self._starting_a_line(), strict=True):
             if cell_len(lines[-1] + piece) <= width:
                 lines[-1] += piece
                 continue
-            if cell_len(piece) <= width:  # the name starts the next line
-                lines.append(piece)
+            if cell_len(first) <= width:  # the name (or word) starts the next line
+                lines.append(first)
                 continue
             for char in piece:  # a name wider than the column: folded, from where the line is
                 if cell_len(lines[-1] + char) > width:
