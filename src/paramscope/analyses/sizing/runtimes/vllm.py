@@ -14,7 +14,8 @@ At start-up every worker (one per GPU with tensor parallelism) does, in vllm/v1/
    and logs "GPU KV cache size: N tokens" and "Maximum concurrency for X tokens per request: Y x".
 
 Exact here: the weights shard and RoPE cache, the KV page and block arithmetic (kv_cache_interface.py,
-kv_cache_utils.py), the budget subtraction. Estimated: the activation peak (a formula over the profile
+kv_cache_utils.py; hybrid attention / linear-attention models' shared page size, as 0.10.2 sets it), the
+budget subtraction. Estimated: the activation peak (a formula over the profile
 run's tensors), the non-torch increase, the CUDA graph pool and the CUDA context (documented constants).
 docs/runtimes.md gives every formula with its source and the worked numbers.
 """
