@@ -119,6 +119,22 @@ KNOWN_MISSES = {
     ("21348-qwen3-235b-a22b-fp8-4xh100", "kv_tokens" + engine_log_compare.GIVEN_KV): (
         0.012, "the printed memory is rank 0's; the pool is the smallest of the 4 workers' "
                "(kv_cache_utils unify_kv_cache_configs)"),
+    # vLLM 0.10.x logs added out of sample (docs/runtimes.md 4, "Out of sample"): the non-torch increase of
+    # the profile run is an estimate (160 MiB, plus NCCL inside the budget for "v1-0.9" with TP > 1)
+    ("lzreview-qwen3-8b-fp8-24g", "non_torch_memory"): (
+        7.0, "0.02 GiB printed at TP 1 (0.10.2-era summary line) against the 160 MiB V1 estimate; the "
+             "0.10.1.1 logs of dennislee-* leave about 0.18 GiB for it, so the constant stays"),
+    ("l40s8-qwen3-235b-2507-fp8-tp8-ep-v0102", "non_torch_memory"): (
+        1.2, "0.21 GiB printed at TP 8 on PCIe-only L40S, NCCL included; 0.45 predicted (160 MiB + the "
+             "300 MiB PCIe NCCL estimate): 0.24 GiB of 39.98, KV memory still within 1.7 %"),
+    ("legalai-qwen3-next-80b-2xh200-v0102", "non_torch_memory"): (
+        0.45, "1.38 GiB printed at TP 2 on H200s (NCCL and the custom all-reduce included); 1.95 predicted "
+              "with NCCL's 1.79 GiB measured on H100s at TP 2 (PR 10511): 0.57 GiB of 125.83"),
+    **{("wsl-qwen25-7b-awq-4080-v0260", figure): (
+        0.035, "vLLM 0.26.0 under WSL2: the notes' own arithmetic (15.99 x 0.9 - 5.29 weights - 1.04 "
+               "activation - 0.06 non-torch = 8.0) leaves the CUDA graphs (0.48 GiB) out of the budget, "
+               "where the 'v1' family (>= 0.21) puts its 0.5 GiB estimate in; one log, so not modelled")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
 }
 
 
@@ -164,6 +180,18 @@ def test_predictions_within_tolerance(record_id):
         elif not allowed < abs(row.error) <= miss[0]:
             wrong.append(f"{row.figure}: known miss changed ({miss[1]}): error {row.error:+.1%}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_nccl_transport_read_from_the_log():
+    # vLLM's custom all-reduce says when it is off for want of NVLink (engine_log_compare.NO_NVLINK_MARKERS):
+    # two A100 80GB pods without P2P, A100s in separate nodes (the lines wrapped), PCIe-only L40S; H200s
+    # that run the custom all-reduce, and A100 SXM4 boards whose log says nothing, keep the table's NVLink
+    records = {r.id: r for r in engine_logs.load_all()}
+    ids = ("dennislee-qwen2-7b-2xa100-80g-tp2", "dennislee-qwen2-7b-2xa100-40g-tp2-2nodes",
+           "dennislee-gpt-oss-120b-4xa100-80g-tp4", "l40s8-qwen3-235b-2507-fp8-tp8-ep-v0102",
+           "legalai-qwen3-next-80b-2xh200-v0102", "2031-llama2-70b-4xa100-80g")
+    links = [engine_log_compare.nvlink(records[rid]) for rid in ids]
+    assert links == [False, False, False, False, True, True]
 
 
 def test_every_known_miss_is_compared():

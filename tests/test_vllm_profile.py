@@ -467,6 +467,39 @@ def test_linear_layers_are_refused():
         vllm_memory(cfg, 1, context=4096)
 
 
+# Qwen3-Next-80B-A3B's shapes (tests/fixtures/engine_logs/configs/qwen3-next-80b-a3b-instruct.config.json):
+# 48 layers, every 4th full attention (2 KV heads × 256), 36 gated DeltaNet layers whose state is a
+# convolution of (16 × 128 × 2 + 32 × 128) = 8192 channels × (4 − 1) and 32 heads × 128 × 128
+QWEN3_NEXT = config(family="qwen3_next", architecture="Qwen3NextForCausalLM", n_layers=48, hidden_size=2048,
+                    n_heads=16, n_kv_heads=2, head_dim_k=256, head_dim_v=256, ffn_size=5120,
+                    vocab_size=151936, context_length=262144,
+                    layer_types=("linear", "linear", "linear", "full") * 12, recurrent_layers=36,
+                    conv_state_size=8192 * 3, ssm_state_size=32 * 128 * 128)
+
+
+def test_hybrid_pages_follow_vllm_0102():
+    # TP 2, bf16: a state of (24576 + 524288) / 2 × 2 B = 548,864 B per layer per rank; an attention token
+    # of 1 head × 256 × (K + V) × 2 B = 1024 B; block 16 × cdiv(548864, 16 × 1024) = 16 × 34 = 544 tokens
+    # (the log: "Setting attention block size to 544 tokens"), page 544 × 1024 = 557,056 B, the state padded
+    # by 8192 B (1.49 %); groups of 12 layers: 1 of attention, 3 of DeltaNet, each request one block per
+    # DeltaNet group and cdiv(262144, 544) = 482 per attention group
+    m = vllm_memory(QWEN3_NEXT, 159_348_782_592, context=262144, tensor_parallel=2, engine="v1-0.9",
+                    gpu_memory_bytes=round(139.81 * GIB))
+    assert m.params.block_size == 544
+    assert (m.layout.page_bytes, m.layout.group_size) == (557_056, 12)
+    assert m.layout.groups == {"full": 1, "linear": 3}
+    assert m.layout.blocks_per_request == 482 + 3
+    # 44.59 GiB (what the engine found) // 557,056 // 12 = 7162 blocks = 7162 // 4 × 544 = 973,760 tokens
+    # and 7162 / 485 = 14.77x, as printed
+    assert 44.59 * GIB // m.layout.page_bytes // m.layout.group_size == 7162
+
+
+def test_hybrid_block_size_keeps_a_larger_one_asked_for():
+    m = vllm_memory(QWEN3_NEXT, 1, context=4096, tensor_parallel=2, block_size=1024)
+    assert m.params.block_size == 1024
+    assert m.layout.page_bytes == 1024 * 1024
+
+
 def test_explain_lists_every_part():
     text = "\n".join(vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB).explain)
     for word in ("weights:", "RoPE cache", "activation (estimate)", "CUDA graphs in the budget (estimate)",

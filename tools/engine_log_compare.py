@@ -199,9 +199,24 @@ def chunked_prefill(r: Record, engine: str) -> bool | None:
     return False if old else None
 
 
+# vLLM's custom all-reduce says why it is off (distributed/device_communicators/custom_all_reduce.py): the
+# group spans nodes, the GPUs cannot reach each other peer to peer, or more than two GPUs share PCIe only.
+# In all three NCCL carries the all-reduce without NVLink (its NET or SHM transport, or P2P over PCIe),
+# so NCCL's PCIe-only footprint applies whatever the board (runtimes/common.py NCCL_PCIE_BYTES)
+NO_NVLINK_MARKERS = (
+    "Custom allreduce is disabled because this process group spans across nodes",
+    "Custom allreduce is disabled because your platform lacks GPU P2P capability",
+    "Custom allreduce is disabled because it's not supported on more than two PCIe-only GPUs",
+)
+
+
 def nvlink(r: Record) -> bool:
-    """Whether the record's GPUs talk over NVLink: the catalogue's say for a GPU it knows (SXM boards), else
-    True, the measured NCCL footprint's case (runtimes/common.py NCCL_BYTES)."""
+    """Whether the record's GPUs talk over NVLink: not where the log says vLLM's custom all-reduce is off for
+    want of it (NO_NVLINK_MARKERS; the log's lines may be wrapped), else the catalogue's say for a GPU it
+    knows (SXM boards), else True, the measured NCCL footprint's case (runtimes/common.py NCCL_BYTES)."""
+    flat = re.sub(r"\s+", " ", r.log)
+    if any(marker in flat for marker in NO_NVLINK_MARKERS):
+        return False
     device = gpu_device(r)
     return device is None or device.nvlink is not False
 

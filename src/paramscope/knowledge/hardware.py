@@ -127,8 +127,11 @@ DEVICES: tuple[Device, ...] = (
            1671 * TFLOP / 2, 1671 * TFLOP / 2, 3341 * TFLOP / 2, _H100, nvml_names=("NVIDIA H100 NVL",),
            note="figures of the 2024 datasheet (350-400 W board); the 2023 brief quoted a pair of boards"),
     Device("h200", "NVIDIA H200 SXM 141GB", "NVIDIA", "gpu", 141 * GiB, 4800 * GB,
-           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H200, nvml_names=("NVIDIA H200",),
-           nvlink=True),
+           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H200 + "; CUDA total per vLLM 0.10.2's "
+           "'Free memory on device (139.21/139.81 GiB)' on an H200 (tests/fixtures/engine_logs/vllm/"
+           "legalai-qwen3-next-80b-2xh200-v0102); nvidia-smi total 143771MiB in public H200 outputs "
+           "(the code index holds a dozen)", reported_bytes=143771 * MiB, nvml_names=("NVIDIA H200",),
+           cuda_bytes=round(139.81 * GiB), nvlink=True),
     Device("h200-nvl", "NVIDIA H200 NVL 141GB", "NVIDIA", "gpu", 141 * GiB, 4800 * GB,
            1671 * TFLOP / 2, 1671 * TFLOP / 2, 3341 * TFLOP / 2, _H200, nvml_names=("NVIDIA H200 NVL",)),
     Device("gh200", "NVIDIA GH200 96GB HBM3", "NVIDIA", "gpu", 96 * GiB, 4000 * GB,
@@ -162,8 +165,10 @@ DEVICES: tuple[Device, ...] = (
     Device("a100-40g-pcie", "NVIDIA A100 PCIe 40GB", "NVIDIA", "gpu", 40 * GiB, 1555 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100, nvml_names=("NVIDIA A100-PCIE-40GB", "A100-PCIE-40GB")),
     Device("l40s", "NVIDIA L40S", "NVIDIA", "gpu", 48 * GiB, 864 * GB,
-           362.05 * TFLOP, 362.05 * TFLOP, 733 * TFLOP, "NVIDIA L40S datasheet (dense column); " + _NV_SMI,
-           reported_bytes=46068 * MiB, nvml_names=("NVIDIA L40S",)),
+           362.05 * TFLOP, 362.05 * TFLOP, 733 * TFLOP, "NVIDIA L40S datasheet (dense column); " + _NV_SMI
+           + "; CUDA total per vLLM 0.10.2's 'Free memory on device (43.93/44.42 GiB)' on eight L40S "
+           "(tests/fixtures/engine_logs/vllm/l40s8-qwen3-235b-2507-fp8-tp8-ep-v0102)",
+           reported_bytes=46068 * MiB, nvml_names=("NVIDIA L40S",), cuda_bytes=round(44.42 * GiB)),
     Device("l40", "NVIDIA L40", "NVIDIA", "gpu", 48 * GiB, 864 * GB,
            181.05 * TFLOP, 181.05 * TFLOP, 362 * TFLOP, "NVIDIA L40 datasheet (dense column)",
            nvml_names=("NVIDIA L40",)),
@@ -237,8 +242,10 @@ DEVICES: tuple[Device, ...] = (
     Device("rtx-4080", "NVIDIA GeForce RTX 4080", "NVIDIA", "gpu", 16 * GiB, _bus(256, 22.4),
            _tensor_rate(76, 2505, _GEFORCE_16), _tensor_rate(76, 2505, _GEFORCE_16),
            _tensor_rate(76, 2505, _GEFORCE_FP8),
-           _ADA + " (97.5 TFLOPS BF16 with FP32 accumulate); NVIDIA RTX 4080 specifications (22.4 Gbps)",
-           nvml_names=("NVIDIA GeForce RTX 4080",)),
+           _ADA + " (97.5 TFLOPS BF16 with FP32 accumulate); NVIDIA RTX 4080 specifications (22.4 Gbps); "
+           "nvidia-smi total 16376 MiB, which vLLM 0.26 took as its 15.99 GiB total (tests/fixtures/"
+           "engine_logs/vllm/wsl-qwen25-7b-awq-4080-v0260)",
+           reported_bytes=16376 * MiB, nvml_names=("NVIDIA GeForce RTX 4080",)),
     Device("rtx-4090", "NVIDIA GeForce RTX 4090", "NVIDIA", "gpu", 24 * GiB, 1008 * GB,
            _tensor_rate(128, 2520, _GEFORCE_16), _tensor_rate(128, 2520, _GEFORCE_16),
            _tensor_rate(128, 2520, _GEFORCE_FP8),

@@ -14,7 +14,8 @@ At start-up every worker (one per GPU with tensor parallelism) does, in vllm/v1/
    and logs "GPU KV cache size: N tokens" and "Maximum concurrency for X tokens per request: Y x".
 
 Exact here: the weights shard and RoPE cache, the KV page and block arithmetic (kv_cache_interface.py,
-kv_cache_utils.py), the budget subtraction. Estimated: the activation peak (a formula over the profile
+kv_cache_utils.py; hybrid attention / linear-attention models' shared page size, as 0.10.2 sets it), the
+budget subtraction. Estimated: the activation peak (a formula over the profile
 run's tensors), the non-torch increase, the CUDA graph pool and the CUDA context (documented constants).
 docs/runtimes.md gives every formula with its source and the worked numbers.
 """
@@ -375,9 +376,11 @@ def kv_heads_per_rank(cfg: ArchConfig, tp: int) -> int:
 
 
 def rank_config(cfg: ArchConfig, tp: int) -> ArchConfig:
-    """The model as one rank's cache sees it. MLA caches one latent per token on every rank."""
+    """The model as one rank's cache sees it. MLA caches one latent per token on every rank; linear /
+    SSM states are split over the ranks (``hybrid_state_bytes``)."""
     heads = kv_heads_per_rank(cfg, tp)
-    return cfg if cfg.is_mla else replace(cfg, n_kv_heads=heads)
+    states = {"conv_state_size": cfg.conv_state_size // tp, "ssm_state_size": cfg.ssm_state_size // tp}
+    return replace(cfg, **states) if cfg.is_mla else replace(cfg, n_kv_heads=heads, **states)
 
 
 def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
@@ -479,25 +482,73 @@ def sampler_bytes_per_logit(p: VllmParams) -> int:
 
 
 def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
-    """The blocks per request, the cache they hold (sizing/kv_cache.py) and the padding layers' share."""
-    counts = layer_kinds(cfg)
-    if "linear" in counts:
-        raise UnsupportedError(f"{cfg.architecture}: the vLLM profile does not model linear-attention/SSM "
-                               f"layers (vLLM pads their state pages to the attention page size)")
-    counts = {kind: n for kind, n in counts.items() if kind in ATTENTION_KINDS}
+    """The blocks per request, the cache they hold (sizing/kv_cache.py) and the padding layers' share.
+
+    Hybrid models (attention beside linear-attention / SSM layers whose state sizes the config gives,
+    ``hybrid_state_bytes``): every kind shares one page size, the attention page of ``p.block_size``
+    tokens (``hybrid_block_size`` raised it to hold a state), and a linear layer's request holds one
+    block, its state padded to that page (v1/kv_cache_interface.py MambaSpec; 0.10.2 logs "Padding mamba
+    page size by 1.49%")."""
+    all_kinds = layer_kinds(cfg)
+    state = hybrid_state_bytes(cfg, p) if "linear" in all_kinds else 0
+    counts = {kind: n for kind, n in all_kinds.items() if kind in ATTENTION_KINDS}
     if not counts:
         raise UnsupportedError(f"{cfg.architecture}: no attention layers, so no KV cache to size")
     if "sliding" in counts and cfg.sliding_window < 1:
         raise UnsupportedError(f"{cfg.architecture}: sliding-window layers but no window size")
+    attention = dict(counts)
+    if state:
+        counts["linear"] = all_kinds["linear"]
     size = group_size(counts)
     groups = {kind: cdiv(n, size) for kind, n in counts.items()}
-    blocks = {kind: request_blocks(kind, cfg, p) for kind in counts}
-    cells = {kind: blocks[kind] * p.block_size for kind in counts}
+    blocks = {kind: 1 if kind == "linear" else request_blocks(kind, cfg, p) for kind in counts}
+    cells = {kind: blocks[kind] * p.block_size for kind in attention}
     kv = kv_cache(rank_config(cfg, p.tensor_parallel), cells, streams=p.batch, type_k=p.kv_type,
-                  type_v=p.kv_type, mla="compressed")
+                  type_v=p.kv_type, mla="compressed", type_state=p.dtype)
     row = kv.parts[0].k_row_bytes + kv.parts[0].v_row_bytes
-    padding = sum((groups[kind] * size - n) * p.batch * cells[kind] * row for kind, n in counts.items())
-    return KVLayout(size, groups, blocks, p.block_size * row), kv, padding
+    page = p.block_size * row
+    padding = sum((groups[kind] * size - n) * p.batch * cells[kind] * row for kind, n in attention.items())
+    if state:  # the padded state pages, and the padding layers of the last linear group
+        linear = counts["linear"]
+        padding += p.batch * ((page - state) * linear + (groups["linear"] * size - linear) * page)
+    return KVLayout(size, groups, blocks, page), kv, padding
+
+
+def hybrid_state_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """One linear-attention / SSM layer's state on one rank (MambaSpec.page_size_bytes before padding):
+    the convolution state and the recurrent (temporal) state, both split over the ranks
+    (``get_mamba_state_shape_from_config``: Qwen3-Next's gated DeltaNet ``(conv_dim / tp, kernel − 1)``
+    and ``(v_heads / tp, k_dim, v_dim)``; Mamba's ``(d_inner / tp, ...)`` alike), in the model dtype
+    (``--mamba-cache-dtype`` / ``--mamba-ssm-cache-dtype`` "auto"). Refused where the config gives no
+    state sizes or the layers are a parallel hybrid's (attention and state in one layer)."""
+    linear = layer_kinds(cfg).get("linear", 0)
+    if not (cfg.conv_state_size + cfg.ssm_state_size) or cfg.recurrent_layers != linear:
+        raise UnsupportedError(f"{cfg.architecture}: the vLLM profile models linear-attention/SSM layers "
+                               f"only where the config gives their state sizes, one kind per layer")
+    return p.dtype.nbytes((cfg.conv_state_size + cfg.ssm_state_size) // p.tensor_parallel)
+
+
+# vllm/model_executor/models/config.py HybridAttentionMambaModelConfig (0.10.2 and on): attention block
+# sizes are multiples of 16 ("some attention backends (e.g. FA) only support setting block size to multiple
+# of 16")
+HYBRID_BLOCK_ALIGN = 16
+
+
+def hybrid_block_size(cfg: ArchConfig, p: VllmParams, given: int | None) -> int:
+    """The attention block size of a hybrid model: the smallest multiple of 16 tokens whose attention page
+    holds one layer's state, ``16 × cdiv(state, 16 × attention page of one token)``, unless
+    ``--block-size`` asks for more (0.10.2, Qwen3-Next-80B at TP 2: "Setting attention block size to 544
+    tokens")."""
+    row = kv_row_bytes(cfg, p)
+    needed = HYBRID_BLOCK_ALIGN * cdiv(hybrid_state_bytes(cfg, p), HYBRID_BLOCK_ALIGN * row)
+    return needed if given is None or given < needed else given
+
+
+def kv_row_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """K + V of one token in one attention layer on one rank."""
+    part = kv_cache(rank_config(cfg, p.tensor_parallel), {"full": 1, "sliding": 1}, type_k=p.kv_type,
+                    type_v=p.kv_type, mla="compressed", type_state=p.dtype).parts[0]
+    return part.k_row_bytes + part.v_row_bytes
 
 
 def group_size(counts: dict[str, int]) -> int:
@@ -626,6 +677,8 @@ def vllm_memory(
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k)
+    if "linear" in layer_kinds(cfg):
+        p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     layout, kv, padding = kv_layout(cfg, p)
     model = weights_per_gpu(cfg, weights_bytes, p)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
