@@ -21,13 +21,14 @@ TOLERANCES = {
     ("llamacpp", "kv_buffer"): EXACT, ("llamacpp", "kv_buffer@CUDA_Host"): EXACT,
     ("llamacpp", "kv_cells"): EXACT, ("llamacpp", "n_ctx_seq"): EXACT, ("llamacpp", "swa_cells"): EXACT,
     ("llamacpp", "swa_kv_buffer"): EXACT, ("llamacpp", "output_buffer"): EXACT,
-    # llama-server's memory breakdown, in whole MiB: context = KV + output buffers (exact but for the
-    # rounding); compute = the compute buffer (as compute_buffer)
+    # llama-server's memory breakdown, in whole MiB: context = the KV cache (exact but for the rounding);
+    # compute = the compute buffer (as compute_buffer)
     ("llamacpp", "breakdown_context"): EXACT, ("llamacpp", "breakdown_compute"): 0.005,
     # the compute buffer: per-phase formula (analyses/sizing/runtimes/llamacpp.py compute_buffer) whose
     # per-token activations are fitted on Gemma 3; other architectures 0.1 % (Qwen3 MoE, Vulkan) and 1.0 %
     # (Llama 3 70B, CUDA, partial offload)
     ("llamacpp", "compute_buffer"): 0.005, ("llamacpp", "compute_buffer@CUDA0"): 0.015,
+    ("llamacpp", "compute_buffer@MTL0"): 0.005,
     # vLLM weights: the tensors of one rank plus the RoPE cache
     ("vllm", "weights"): 0.005,
     ("vllm", "memory_budget"): 0.001,
@@ -104,6 +105,21 @@ KNOWN_MISSES = {
         0.02, "5 MiB more predicted = one 512 x 2560 x 4 B tensor of the output phase (CUDA, 2026 build)"),
     ("controlllm-llama32-1b-q4km-iphone-cpu", "compute_buffer"): (
         0.02, "4 MiB more predicted = one 512 x 2048 x 4 B tensor of the output phase (CPU, mid-2025)"),
+    # out of sample (issue 14): the same one tensor on Metal, build 8185 (Gemma 3 4B: 522.1 MiB predicted,
+    # 517 printed = 522.1 - 512 x 2560 x 4 B; Gemma 3 1B's 2.25 MiB is within the tolerance)
+    ("ontouchstart-gemma3-4b-it-metal-m5-b8185", "breakdown_compute"): (
+        0.012, "5 MiB more predicted = one 512 x 2560 x 4 B tensor of the output phase (Metal, build 8185)"),
+    # gpt-oss-20b on Metal: the Metal buffer type sizes FLASH_ATTN_EXT and MUL_MAT_ID nodes above their
+    # tensors (ggml-metal.cpp ggml_backend_metal_buffer_type_get_alloc_size: the _extra_pad / _extra_blk /
+    # _extra_tmp and _extra_tpe / _extra_ids scratch), which ggml-alloc then plans for; paramscope sizes
+    # nodes as the CPU backend does (ggml_nbytes)
+    ("ontouchstart-gpt-oss-20b-metal-m5-b8169", "compute_buffer@MTL0"): (
+        0.03, "420.08 MiB printed, 409.6 predicted (-2.5 %): Metal's per-op scratch for flash attention and "
+              "the expert matmuls, not modelled"),
+    ("ontouchstart-gpt-oss-20b-metal-m5-server-np4", "compute_buffer@MTL0"): (
+        0.035, "398.38 MiB printed, 409.6 predicted (+2.8 %): with --n-cpu-moe 12 the expert matmuls of 12 "
+               "layers run on the CPU (26 graph splits), so the Metal graph is not the whole graph; not "
+               "modelled"),
     **{("17469-qwen3-30b-a3b-4xa10-v085", figure): (
         0.08, "vLLM 0.8.5 on four PCIe A10s ('v1-0.8': the whole device's non-torch memory, CUDA context "
               "included; CUDA total 21.99 GiB; FlashInfer's sampler, as the log says; NCCL's PCIe-only "
