@@ -311,9 +311,9 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
             out[f"compute_buffer{AT}{gpu}"] = m.compute.attention_phase
     if whole:
         # llama-server's memory breakdown (MiB) of the first device: context = the KV cache only
-        # (llama-context.cpp, llama_context::memory_breakdown: ret[buft].context sums memory->memory_breakdown(),
-        # the cache's own buffers; the output buffer is in no column). Gemma 3 1B on Metal: 150 MiB printed,
-        # the KV cache's 150, where KV + the 1 MiB output buffer gave 151
+        # (llama-context.cpp, llama_context::memory_breakdown: ret[buft].context sums
+        # memory->memory_breakdown(), the cache's own buffers; the output buffer is in no column). Gemma 3
+        # 1B on Metal: 150 MiB printed, the KV cache's 150, where KV + the 1 MiB output buffer gave 151
         out |= {"breakdown_context": m.kv_cache_bytes, "breakdown_compute": m.compute_bytes}
     if r.model.get("weights"):
         out["model_buffer"] = m.tensor_bytes
