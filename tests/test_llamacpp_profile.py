@@ -170,6 +170,18 @@ def test_legacy_build_pads_to_32_without_flash_attention():
         memory(n_ctx=512, build="b1")
 
 
+def test_builds_before_the_swa_cache_give_sliding_layers_the_whole_context():
+    # llama.cpp PR 13194 (May 2025) gave sliding-window layers a cache of window + batch; before it every
+    # layer cached n_ctx (the Gemma 3 1B log of build 5050: 26 layers x 4096 cells, 104 MiB)
+    old = memory(n_ctx=4096, flash_attn=False, build="legacy-no-swa")
+    assert old.params.swa_cells == old.params.n_ctx_seq == 4096
+    assert old.kv.part("sliding").total_bytes == (
+        old.kv.part("sliding").layers * 4096 * 2 * GEMMA.n_kv_heads * GEMMA.head_dim_k * 2)
+    newer = memory(n_ctx=4096, flash_attn=False, build="legacy")
+    assert newer.params.swa_cells == 1024  # GGML_PAD(512 + 512, 32)
+    assert newer.kv.part("full").total_bytes == old.kv.part("full").total_bytes
+
+
 def test_rotation_matrices_of_quantized_caches():
     assert rotation_bytes(DType.Q4_0, 256, True) == 256 * 256 * 4  # K: largest power of 2 dividing 256
     assert rotation_bytes(DType.Q4_0, 256, False) == 64 * 64 * 4  # V: always 64

@@ -263,8 +263,15 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
 LEGACY_MARKERS = ("LLAMA_SET_ROWS=0", "llama_new_context_with_model:", "llama_kv_cache_init:", "KV self size")
 
 
+# Lines of builds from before llama_kv_cache_unified printed its own size line, so before the SWA cache
+# it was extended into (PR 13194, May 2025): llama_context's "KV self size" and llama_kv_cache_init
+PRE_SWA_MARKERS = ("KV self size", "llama_kv_cache_init:")
+
+
 def llamacpp_build(r: Record) -> str:
     """The build family the log comes from (analyses/sizing/runtimes/llamacpp.py BUILDS)."""
+    if any(marker in r.log for marker in PRE_SWA_MARKERS):
+        return "legacy-no-swa"
     return "legacy" if any(marker in r.log for marker in LEGACY_MARKERS) else "current"
 
 

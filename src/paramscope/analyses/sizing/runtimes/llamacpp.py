@@ -51,7 +51,13 @@ KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-k
 # the default until August 2025), so no k_idxs / v_idxs inputs in the graph. Checked on two logs of such
 # builds: 70000 → 70016 cells (tests/fixtures/engine_logs/llamacpp/15009-*), 72000 cells kept (11598-*).
 LEGACY_KV_PAD_NO_FA = 32
-BUILDS = ("current", "legacy")
+# Builds before llama.cpp PR 13194 ("kv-cache : add SWA support", May 2025), which gave sliding-window
+# layers their own cache of the window plus a batch (llama_kv_cache_unified_iswa); until then "the
+# llama_kv_cache_unified ... always caching all layers" at the full context (the PR's description), so
+# a Gemma 3 or gpt-oss sliding-window layer took n_ctx cells like the others ("legacy-no-swa": the legacy
+# rules plus that). Checked on Gemma 3 1B, build 5050, n_ctx 4096: 26 layers x 4096 cells = 104 MiB
+# printed (tests/fixtures/engine_logs/llamacpp/tqm-*), where the SWA cache would give 38 MiB.
+BUILDS = ("current", "legacy", "legacy-no-swa")
 # llama-model.cpp, LLM_ARCH_PHI3: "Phi SWA is currently disabled" (llama.cpp PR 13676): the sliding window
 # the GGUF states is dropped and every layer caches the whole context (Phi-3-mini-4k at 4096 tokens: 4096
 # cells per layer, not the 2304 of a 2047-token window)
@@ -168,7 +174,7 @@ def resolve_params(
     """
     if build not in BUILDS:
         raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
-    legacy = build == "legacy"
+    legacy = build != "current"
     fa = (not legacy) if flash_attn is None else flash_attn
     kv_pad = LEGACY_KV_PAD_NO_FA if legacy and not fa else KV_PAD
     if n_seq < 1 or n_ubatch < 1 or n_batch < 1 or n_ctx < 0:
@@ -183,7 +189,7 @@ def resolve_params(
     streams = 1 if kv_unified else n_seq
     # llama-kv-cache-iswa.cpp: the window of every sequence sharing the stream, plus one ubatch
     window = cfg.sliding_window * (n_seq if kv_unified else 1) + ubatch
-    swa = ctx_seq if swa_full else pad(min(ctx_seq, window), kv_pad)
+    swa = ctx_seq if swa_full or build == "legacy-no-swa" else pad(min(ctx_seq, window), kv_pad)
     # llama_context::graph_reserve: the reserve ubatch gives every one of the n_seq_max sequences as many
     # tokens, so the worst-case graph rounds n_ubatch up to a multiple of n_seq (512 tokens over 3
     # sequences: 513), unified cache or not; n_outputs stays n_ubatch
