@@ -124,7 +124,7 @@ def phases(**settings):
     tk, tv = kw.pop("type_k", DType.F16), kw.pop("type_v", DType.F16)
     kw = {"n_seq": 1, "n_ubatch": 512, "swa_full": False, "kv_unified": False, **kw}
     p = resolve_params(GEMMA, **kw)
-    return compute_buffer(GEMMA, p, llamacpp_kv_cache(GEMMA, p, tk, tv), tk, tv, backend="gpu")
+    return compute_buffer(GEMMA, p, llamacpp_kv_cache(GEMMA, p, tk, tv), tk, tv, replay=False)
 
 
 def test_estimate_is_the_logits_for_big_vocabularies():

@@ -275,6 +275,18 @@ def llamacpp_build(r: Record) -> str:
     return "legacy" if any(marker in r.log for marker in LEGACY_MARKERS) else "current"
 
 
+# A GPU backend initialised (it takes the graph's big batches even where the weights stay on the CPU)
+GPU_BACKEND_MARKERS = ("ggml_cuda_init", "ggml_metal_init", "ggml_vulkan", "ggml_metal_device_init")
+
+
+def llamacpp_backend(r: Record) -> str:
+    """'gpu' where a GPU backend takes part in the graph (llamacpp.compute_buffer), else 'cpu'."""
+    devices = [f.device for f in (*r.all("compute_buffer"), *r.all("breakdown_compute"),
+                                  *r.all("kv_buffer")) if f.device]
+    on_gpu = any(d not in HOST_DEVICES for d in devices)
+    return "gpu" if on_gpu or any(marker in r.log for marker in GPU_BACKEND_MARKERS) else "cpu"
+
+
 def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
@@ -286,7 +298,8 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         cfg, weights, n_ctx=r.setting("n_ctx") or 0, n_seq=n_seq,
         n_ubatch=r.setting("n_ubatch") or 512, n_batch=r.setting("n_batch") or 2048,
         swa_full=bool(r.setting("swa_full")), kv_unified=bool(r.setting("kv_unified")), type_k=type_k,
-        type_v=type_v, flash_attn=r.setting("flash_attn"), build=llamacpp_build(r))
+        type_v=type_v, flash_attn=r.setting("flash_attn"), build=llamacpp_build(r),
+        backend=llamacpp_backend(r))
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
     main = full if split_swa and full else m.kv
