@@ -153,7 +153,7 @@ def test_enough_is_compared():
     rows = all_rows()
     assert len({row.record for row in rows}) >= 39
     assert len(rows) >= 141
-    assert sum(row.engine == "llamacpp" for row in rows) >= 55
+    assert sum(row.engine == "llamacpp" for row in rows) >= 96
 
 
 @pytest.mark.parametrize("record_id", sorted(RECORDS))
