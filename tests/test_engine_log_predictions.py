@@ -21,13 +21,14 @@ TOLERANCES = {
     ("llamacpp", "kv_buffer"): EXACT, ("llamacpp", "kv_buffer@CUDA_Host"): EXACT,
     ("llamacpp", "kv_cells"): EXACT, ("llamacpp", "n_ctx_seq"): EXACT, ("llamacpp", "swa_cells"): EXACT,
     ("llamacpp", "swa_kv_buffer"): EXACT, ("llamacpp", "output_buffer"): EXACT,
-    # llama-server's memory breakdown, in whole MiB: context = KV + output buffers (exact but for the
-    # rounding); compute = the compute buffer (as compute_buffer)
+    # llama-server's memory breakdown, in whole MiB: context = the KV cache (exact but for the rounding);
+    # compute = the compute buffer (as compute_buffer)
     ("llamacpp", "breakdown_context"): EXACT, ("llamacpp", "breakdown_compute"): 0.005,
     # the compute buffer: per-phase formula (analyses/sizing/runtimes/llamacpp.py compute_buffer) whose
     # per-token activations are fitted on Gemma 3; other architectures 0.1 % (Qwen3 MoE, Vulkan) and 1.0 %
     # (Llama 3 70B, CUDA, partial offload)
     ("llamacpp", "compute_buffer"): 0.005, ("llamacpp", "compute_buffer@CUDA0"): 0.015,
+    ("llamacpp", "compute_buffer@MTL0"): 0.005, ("llamacpp", "compute_buffer@Metal"): 0.005,
     # vLLM weights: the tensors of one rank plus the RoPE cache
     ("vllm", "weights"): 0.005,
     ("vllm", "memory_budget"): 0.001,
@@ -95,15 +96,23 @@ KNOWN_MISSES = {
               "'v0-early') also holds the caching allocator's slack after a 65536-token forward, not "
               "modelled"),
     ("kvcalc-llama3-8b-q4km-metal-m5-np1", "breakdown_compute"): (
-        1.2, "124 MiB printed; 267 MiB predicted with logits for all 512 tokens of the micro-batch; "
+        1.2, "124 MiB printed; 258.5 MiB predicted with logits for all 512 tokens of the micro-batch; "
              "llama-server builds that reserve the graph with one output row per sequence (common params "
              "n_outputs_max_per_seq = 1, 2026) give 112 MiB (-9.7 %); the build is not in the excerpt"),
-    # builds of mid-2025 on: one n_tokens x n_embd x 4 B tensor of the output phase less than the graph
-    # paramscope rebuilds (5 MiB at Qwen3-4B's 2560, 4 MiB at Llama-3.2-1B's 2048); not identified
-    ("motlie-qwen3-4b-q4km-dgx-spark-cuda", "compute_buffer@CUDA0"): (
-        0.02, "5 MiB more predicted = one 512 x 2560 x 4 B tensor of the output phase (CUDA, 2026 build)"),
-    ("controlllm-llama32-1b-q4km-iphone-cpu", "compute_buffer"): (
-        0.02, "4 MiB more predicted = one 512 x 2048 x 4 B tensor of the output phase (CPU, mid-2025)"),
+    # gpt-oss-20b on Metal: the Metal buffer type sizes FLASH_ATTN_EXT and MUL_MAT_ID nodes above their
+    # tensors (ggml-metal.cpp ggml_backend_metal_buffer_type_get_alloc_size: the _extra_pad / _extra_blk /
+    # _extra_tmp and _extra_tpe / _extra_ids scratch, about 1 MiB here), which ggml-alloc plans for;
+    # paramscope sizes nodes as the CPU backend does (ggml_nbytes). The rest is not explained
+    ("ontouchstart-gpt-oss-20b-metal-m5-b8169", "compute_buffer@MTL0"): (
+        0.04, "420.08 MiB printed, 404.0 predicted (-3.8 %): Metal's per-op scratch (~1 MiB) and 15 MiB not "
+              "explained (the backend's node reordering before allocation is a candidate)"),
+    ("ontouchstart-gpt-oss-20b-metal-m5-b7217-ub2048", "compute_buffer@Metal"): (
+        0.035, "1672.08 MiB printed, 1616.0 predicted (-3.4 %) at n_ubatch 2048: as b8169 (Metal's own "
+               "sizing and node order), 56 MiB short against 16 at n_ubatch 512; not modelled"),
+    ("ontouchstart-gpt-oss-20b-metal-m5-server-np4", "compute_buffer@MTL0"): (
+        0.02, "398.38 MiB printed, 404.0 predicted (+1.4 %): with --n-cpu-moe 12 the expert matmuls of 12 "
+              "layers run on the CPU (26 graph splits), so the Metal graph is not the whole graph; not "
+              "modelled"),
     **{("17469-qwen3-30b-a3b-4xa10-v085", figure): (
         0.08, "vLLM 0.8.5 on four PCIe A10s ('v1-0.8': the whole device's non-torch memory, CUDA context "
               "included; CUDA total 21.99 GiB; FlashInfer's sampler, as the log says; NCCL's PCIe-only "
@@ -160,7 +169,7 @@ def test_enough_is_compared():
     rows = all_rows()
     assert len({row.record for row in rows}) >= 39
     assert len(rows) >= 141
-    assert sum(row.engine == "llamacpp" for row in rows) >= 55
+    assert sum(row.engine == "llamacpp" for row in rows) >= 96
 
 
 @pytest.mark.parametrize("record_id", sorted(RECORDS))

@@ -124,7 +124,7 @@ def phases(**settings):
     tk, tv = kw.pop("type_k", DType.F16), kw.pop("type_v", DType.F16)
     kw = {"n_seq": 1, "n_ubatch": 512, "swa_full": False, "kv_unified": False, **kw}
     p = resolve_params(GEMMA, **kw)
-    return compute_buffer(GEMMA, p, llamacpp_kv_cache(GEMMA, p, tk, tv), tk, tv, backend="gpu")
+    return compute_buffer(GEMMA, p, llamacpp_kv_cache(GEMMA, p, tk, tv), tk, tv, replay=False)
 
 
 def test_estimate_is_the_logits_for_big_vocabularies():
@@ -168,6 +168,18 @@ def test_legacy_build_pads_to_32_without_flash_attention():
     assert current.attention_phase - old.attention_phase == 64 * 2 * (8 + 256 * 8)
     with pytest.raises(UnsupportedError, match=r"unknown llama\.cpp build family"):
         memory(n_ctx=512, build="b1")
+
+
+def test_builds_before_the_swa_cache_give_sliding_layers_the_whole_context():
+    # llama.cpp PR 13194 (May 2025) gave sliding-window layers a cache of window + batch; before it every
+    # layer cached n_ctx (the Gemma 3 1B log of build 5050: 26 layers x 4096 cells, 104 MiB)
+    old = memory(n_ctx=4096, flash_attn=False, build="legacy-no-swa")
+    assert old.params.swa_cells == old.params.n_ctx_seq == 4096
+    assert old.kv.part("sliding").total_bytes == (
+        old.kv.part("sliding").layers * 4096 * 2 * GEMMA.n_kv_heads * GEMMA.head_dim_k * 2)
+    newer = memory(n_ctx=4096, flash_attn=False, build="legacy")
+    assert newer.params.swa_cells == 1024  # GGML_PAD(512 + 512, 32)
+    assert newer.kv.part("full").total_bytes == old.kv.part("full").total_bytes
 
 
 def test_rotation_matrices_of_quantized_caches():

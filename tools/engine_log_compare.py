@@ -278,9 +278,28 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
 LEGACY_MARKERS = ("LLAMA_SET_ROWS=0", "llama_new_context_with_model:", "llama_kv_cache_init:", "KV self size")
 
 
+# Lines of builds from before llama_kv_cache_unified printed its own size line, so before the SWA cache
+# it was extended into (PR 13194, May 2025): llama_context's "KV self size" and llama_kv_cache_init
+PRE_SWA_MARKERS = ("KV self size", "llama_kv_cache_init:")
+
+
 def llamacpp_build(r: Record) -> str:
     """The build family the log comes from (analyses/sizing/runtimes/llamacpp.py BUILDS)."""
+    if any(marker in r.log for marker in PRE_SWA_MARKERS):
+        return "legacy-no-swa"
     return "legacy" if any(marker in r.log for marker in LEGACY_MARKERS) else "current"
+
+
+# A GPU backend initialised (it takes the graph's big batches even where the weights stay on the CPU)
+GPU_BACKEND_MARKERS = ("ggml_cuda_init", "ggml_metal_init", "ggml_vulkan", "ggml_metal_device_init")
+
+
+def llamacpp_backend(r: Record) -> str:
+    """'gpu' where a GPU backend takes part in the graph (llamacpp.compute_buffer), else 'cpu'."""
+    devices = [f.device for f in (*r.all("compute_buffer"), *r.all("breakdown_compute"),
+                                  *r.all("kv_buffer")) if f.device]
+    on_gpu = any(d not in HOST_DEVICES for d in devices)
+    return "gpu" if on_gpu or any(marker in r.log for marker in GPU_BACKEND_MARKERS) else "cpu"
 
 
 def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
@@ -294,7 +313,8 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         cfg, weights, n_ctx=r.setting("n_ctx") or 0, n_seq=n_seq,
         n_ubatch=r.setting("n_ubatch") or 512, n_batch=r.setting("n_batch") or 2048,
         swa_full=bool(r.setting("swa_full")), kv_unified=bool(r.setting("kv_unified")), type_k=type_k,
-        type_v=type_v, flash_attn=r.setting("flash_attn"), build=llamacpp_build(r))
+        type_v=type_v, flash_attn=r.setting("flash_attn"), build=llamacpp_build(r),
+        backend=llamacpp_backend(r))
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
     main = full if split_swa and full else m.kv
@@ -325,8 +345,11 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
             # the output layer stays on the host: the GPUs' graphs stop before the logits
             out[f"compute_buffer{AT}{gpu}"] = m.compute.attention_phase
     if whole:
-        # llama-server's memory breakdown (MiB) of the first device: context = KV + output buffers
-        out |= {"breakdown_context": m.kv_cache_bytes + m.output_bytes, "breakdown_compute": m.compute_bytes}
+        # llama-server's memory breakdown (MiB) of the first device: context = the KV cache only
+        # (llama-context.cpp, llama_context::memory_breakdown: ret[buft].context sums
+        # memory->memory_breakdown(), the cache's own buffers; the output buffer is in no column). Gemma 3
+        # 1B on Metal: 150 MiB printed, the KV cache's 150, where KV + the 1 MiB output buffer gave 151
+        out |= {"breakdown_context": m.kv_cache_bytes, "breakdown_compute": m.compute_bytes}
     if r.model.get("weights"):
         out["model_buffer"] = m.tensor_bytes
     return out

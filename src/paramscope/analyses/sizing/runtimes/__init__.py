@@ -101,8 +101,10 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                   "memory"),
              Option("llamacpp_build", str, "current", "llama.cpp build family: legacy = mid-2025 and "
                                                       "earlier (KV padded to 32 without flash attention, "
-                                                      "which was off by default)",
-                    choices=("current", "legacy"))),
+                                                      "which was off by default); legacy-no-swa = before "
+                                                      "May 2025 (sliding-window layers cache the whole "
+                                                      "context)",
+                    choices=("current", "legacy", "legacy-no-swa"))),
         ),
     Runtime("vllm", "vllm", "vLLM (V1 engine; V0 with --engine v0)",
             (Option("gpu_memory_utilization", float, 0.9, "vLLM --gpu-memory-utilization: share of each "

@@ -51,7 +51,13 @@ KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-k
 # the default until August 2025), so no k_idxs / v_idxs inputs in the graph. Checked on two logs of such
 # builds: 70000 → 70016 cells (tests/fixtures/engine_logs/llamacpp/15009-*), 72000 cells kept (11598-*).
 LEGACY_KV_PAD_NO_FA = 32
-BUILDS = ("current", "legacy")
+# Builds before llama.cpp PR 13194 ("kv-cache : add SWA support", May 2025), which gave sliding-window
+# layers their own cache of the window plus a batch (llama_kv_cache_unified_iswa); until then "the
+# llama_kv_cache_unified ... always caching all layers" at the full context (the PR's description), so
+# a Gemma 3 or gpt-oss sliding-window layer took n_ctx cells like the others ("legacy-no-swa": the legacy
+# rules plus that). Checked on Gemma 3 1B, build 5050, n_ctx 4096: 26 layers x 4096 cells = 104 MiB
+# printed (tests/fixtures/engine_logs/llamacpp/tqm-*), where the SWA cache would give 38 MiB.
+BUILDS = ("current", "legacy", "legacy-no-swa")
 # llama-model.cpp, LLM_ARCH_PHI3: "Phi SWA is currently disabled" (llama.cpp PR 13676): the sliding window
 # the GGUF states is dropped and every layer caches the whole context (Phi-3-mini-4k at 4096 tokens: 4096
 # cells per layer, not the 2304 of a 2047-token window)
@@ -168,7 +174,7 @@ def resolve_params(
     """
     if build not in BUILDS:
         raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
-    legacy = build == "legacy"
+    legacy = build != "current"
     fa = (not legacy) if flash_attn is None else flash_attn
     kv_pad = LEGACY_KV_PAD_NO_FA if legacy and not fa else KV_PAD
     if n_seq < 1 or n_ubatch < 1 or n_batch < 1 or n_ctx < 0:
@@ -183,7 +189,7 @@ def resolve_params(
     streams = 1 if kv_unified else n_seq
     # llama-kv-cache-iswa.cpp: the window of every sequence sharing the stream, plus one ubatch
     window = cfg.sliding_window * (n_seq if kv_unified else 1) + ubatch
-    swa = ctx_seq if swa_full else pad(min(ctx_seq, window), kv_pad)
+    swa = ctx_seq if swa_full or build == "legacy-no-swa" else pad(min(ctx_seq, window), kv_pad)
     # llama_context::graph_reserve: the reserve ubatch gives every one of the n_seq_max sequences as many
     # tokens, so the worst-case graph rounds n_ubatch up to a multiple of n_seq (512 tokens over 3
     # sequences: 513), unified cache or not; n_outputs stays n_ubatch
@@ -253,14 +259,21 @@ def rotation_bytes(dtype: DType, head_dim: int, largest: bool) -> int:
 
 
 def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DType = DType.F16,
-                   type_v: DType = DType.F16, backend: str = "cpu") -> ComputeBuffer:
+                   type_v: DType = DType.F16, backend: str = "cpu", replay: bool = True) -> ComputeBuffer:
     """The graph buffer of the worst-case ubatch (sched_reserve: n_ubatch tokens, every token an output).
 
-    On the CPU backend of a current build, for the architectures llamacpp_graph rebuilds (llama, qwen2,
-    qwen3, qwen3moe, gemma3, phi3, gpt-oss): ggml-alloc replayed on that graph (ggml_graph.reserve),
-    which is the byte count llama.cpp prints. Otherwise (other architectures, legacy builds, GPU
-    backends with their own alignment and graph splits) the per-phase estimate below, whose two phases
-    are also reported.
+    For a current build of the architectures llamacpp_graph rebuilds (llama, qwen2, qwen3, qwen3moe,
+    gemma3, phi3, gpt-oss): ggml-alloc replayed on that graph (ggml_graph.reserve), which is the byte
+    count llama.cpp prints. Otherwise (other architectures, legacy builds, or ``replay`` False) the
+    per-phase estimate below, whose two phases are also reported.
+
+    ``backend`` "gpu": a GPU backend takes part in the graph (all layers offloaded, or CPU weights with
+    the GPU running the big batches), and the buffer llama.cpp prints lacks the ``inp_embd`` input, the
+    n_embd x n_tokens x 4 B that the graph holds for embeddings given instead of tokens and that nothing
+    consumes otherwise: ggml_backend_sched places graph inputs on the CPU backend and a GPU only receives
+    copies of those its ops read. Exact on a CUDA log (Qwen3-4B, DGX Spark, 2026), on Gemma 3 1B and 4B on
+    Metal (build 8185) and on a CPU buffer with Metal offload (Llama 3.2 1B, iPhone): each printed one
+    such tensor less than the CPU replay, which is exact on the CPU alone (llama-cpp-python 0.3.36).
 
     The estimate: ggml-alloc's high-water mark is the larger of two moments:
 
@@ -276,8 +289,10 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
       tensors they match; other architectures: an estimate.
     """
     out, t = p.n_ubatch, p.n_tokens or p.n_ubatch
+    on_gpu = backend == "gpu"
     logits = out * cfg.vocab_size * F32
-    logits_rest = (t + out) * cfg.hidden_size * F32 + out * I32
+    # the CPU graph also holds inp_embd (t x n_embd), the GPU's does not (see above)
+    logits_rest = ((0 if on_gpu else t) + out) * cfg.hidden_size * F32 + out * I32
     parts = [part for part in kv.parts if part.kind in ATTENTION_KINDS]
     mask_elt = F16 if p.flash_attn else F32
     masks = sum(part.cells * t * mask_elt for part in parts)
@@ -286,20 +301,24 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     rot = len(parts) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
     per_token = _attention_token_bytes(cfg, p, len(parts))
     attention = kq + masks + rot + t * per_token
+    hidden_rows = f"{out}" if on_gpu else f"({t} + {out})"
     explain = (
-        f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + ({t} + {out}) × {cfg.hidden_size} × 4 B "
+        f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + {hidden_rows} × {cfg.hidden_size} × 4 B "
         f"+ {out} × 4 B = {logits + logits_rest:,} B",
         f"attention phase: KQ {kq:,} B + masks {masks:,} B + rotations {rot:,} B "
         f"+ {t} × {per_token:,} B activations = {attention:,} B",
     )
-    if p.legacy or backend != "cpu" or not has_graph(cfg):
+    if backend not in ("cpu", "gpu"):
+        raise UnsupportedError(f"unknown llama.cpp backend kind {backend!r} (known: cpu, gpu)")
+    if p.legacy or not replay or not has_graph(cfg):
         return ComputeBuffer(logits + logits_rest, attention, explain)
     graph_bytes, n_nodes = compute_buffer_bytes(
         cfg, n_ubatch=p.n_ubatch, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
-        cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v)
+        cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v, on_gpu=on_gpu)
+    where = ", a GPU backend's buffer: no inp_embd" if on_gpu else ""
     graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
-                  f"{out} outputs): {graph_bytes:,} B; the per-phase estimate, for comparison:")
+                  f"{out} outputs{where}): {graph_bytes:,} B; the per-phase estimate, for comparison:")
     return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes)
 
 
@@ -377,8 +396,8 @@ def llamacpp_memory(
 
     ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA, Metal and Vulkan backends resolve to
     on (a "legacy" ``build``: off). ``n_outputs`` rows of logits (default: one per sequence, what the
-    context reserves up front). ``backend`` "cpu" or "gpu": the compute buffer's method
-    (``compute_buffer``).
+    context reserves up front). ``backend`` "cpu" or "gpu": whether a GPU backend takes part in the
+    graph (``compute_buffer``).
     """
     cfg = as_llamacpp_loads(cfg)
     p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,

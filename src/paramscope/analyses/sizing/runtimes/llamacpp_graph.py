@@ -72,6 +72,10 @@ class GraphParams:
     cells: dict[str, int]  # cells per stream, by layer kind ("full", "sliding")
     type_k: DType
     type_v: DType
+    # the graph runs on a GPU backend: ggml_backend_sched gives every graph input to the CPU backend, so
+    # the GPU's buffer holds only the copies its ops consume, and inp_embd, which nothing consumes when
+    # tokens are given, is in no GPU buffer
+    on_gpu: bool = False
 
 
 def _w(name: str, *ne: int) -> Tensor:
@@ -303,7 +307,8 @@ class _Builder:
         inp_embd = gg.leaf("f32", (n_embd, t), "inp_embd")
         inp_l = gg.get_rows(tok_embd, tokens)
         g.expand(inp_l)  # ggml_build_forward_select: both inputs enter the graph
-        g.expand(inp_embd)
+        if not gp.on_gpu:
+            g.expand(inp_embd)
         if self.gemma:
             inp_l = gg.unary_like("SCALE", inp_l)
         self.inputs()
@@ -367,7 +372,7 @@ def build_graph(cfg: ArchConfig, gp: GraphParams) -> Graph:
 
 def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seqs: int, n_streams: int,
                          kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType,
-                         type_v: DType) -> tuple[int, int]:
+                         type_v: DType, on_gpu: bool = False) -> tuple[int, int]:
     """The CPU compute buffer sched_reserve allocates: (bytes, the prompt graph's node count).
 
     The prompt graph (``n_tokens`` tokens: n_ubatch rounded up to a multiple of the sequences, n_ubatch
@@ -380,7 +385,8 @@ def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seq
     if n_ubatch < n_seqs:  # otherwise every tensor of the prompt graph is at least as large
         graphs.append((n_seqs, n_seqs))
     for tokens, outputs in graphs:
-        gp = GraphParams(tokens, outputs, n_seqs, n_streams, kv_unified, flash_attn, cells, type_k, type_v)
+        gp = GraphParams(tokens, outputs, n_seqs, n_streams, kv_unified, flash_attn, cells, type_k, type_v,
+                         on_gpu)
         graph = build_graph(cfg, gp)
         n_nodes = n_nodes or len(graph.nodes)
         sizes.append(gg.reserve(graph))
