@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from paramscope.analyses.sizing.fit import allowed_tp, best_quant, fit, max_context
+from paramscope.analyses.sizing.fit import (AS_STORED, QUANT_LADDER, allowed_tp, best_quant, fit, ladder,
+                                            max_context, nominal_bits)
 from paramscope.analyses.sizing.memory import MemoryRequest, estimate
 from paramscope.formats import open_model
 from paramscope.knowledge.hardware import find_device
@@ -55,6 +56,35 @@ def test_best_quant_fits_and_the_more_precise_one_does_not(llama70b):
     assert q == "q8_0"
     assert estimate(llama70b, replace(req, weights=q)).fits
     assert not estimate(llama70b, replace(req, weights="bf16")).fits
+
+
+def test_a_quantized_checkpoint_takes_its_place_on_the_ladder(gemma_gguf):
+    """gpt-oss-120b's MXFP4 release (4.47 bits per weight over the whole model) sits between Q4_K_M
+    (Q4_K: 4.5) and Q3_K_M (Q3_K: 3.4375); a bf16 release is the ladder's top and changes nothing; the
+    Gemma Q4_K_M GGUF sits where its own bits per weight put it."""
+    gpt_oss = open_model("gpt-oss-120b")
+    steps = ladder(gpt_oss)
+    assert steps == (*QUANT_LADDER[:5], AS_STORED, *QUANT_LADDER[5:])
+    assert nominal_bits("q3_k_m") < 8 * gpt_oss.tensor_bytes / gpt_oss.params < nominal_bits("q4_k_m")
+    assert ladder(open_model("llama-3.1-70b")) == QUANT_LADDER
+    gemma = open_model(str(gemma_gguf))
+    at = ladder(gemma).index(AS_STORED)
+    bits = 8 * gemma.tensor_bytes / gemma.params
+    assert all(nominal_bits(s) >= bits for s in QUANT_LADDER[:at])
+    assert all(nominal_bits(s) < bits for s in QUANT_LADDER[at:])
+
+
+def test_best_quant_keeps_quantized_weights_that_fit_rather_than_rounding_them_again():
+    """gpt-oss-120b fits one H100 under vLLM as released (MXFP4); Q2_K, which re-rounds every expert
+    (IQ4_NL for rows of 2880: not whole Q2_K blocks) also fits, and was the answer before the stored
+    weights took their place on the ladder."""
+    gpt_oss, h100 = open_model("gpt-oss-120b"), find_device("h100")
+    req = MemoryRequest(device=h100, runtime="vllm")
+    assert estimate(gpt_oss, req).fits and estimate(gpt_oss, replace(req, weights="q2_k")).fits
+    assert not estimate(gpt_oss, replace(req, weights="q4_k_m")).fits
+    assert best_quant(gpt_oss, req) == AS_STORED
+    r = fit(gpt_oss, req, ram_bytes=256 << 30)
+    assert (r.best_quant, r.best_label) == (AS_STORED, r.weights_label) == (AS_STORED, "mxfp4 as stored")
 
 
 def test_moe_puts_experts_in_ram_first():

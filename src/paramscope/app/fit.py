@@ -53,7 +53,7 @@ class FitResult:
                 "gpu_layers": off.gpu_layers, "n_layers": off.n_layers, "cpu_moe_layers": off.cpu_moe_layers,
                 "gpu_bytes": off.gpu_bytes, "ram_bytes": off.ram_bytes, "fits_ram": off.fits_ram},
             "max_context": r.max_context, "max_context_devices": r.max_context_devices,
-            "best_quant": r.best_quant, "commands": list(r.commands),
+            "best_quant": r.best_quant, "best_quant_label": r.best_label, "commands": list(r.commands),
             "speed": speed_json(self.speed), "speed_devices": r.devices_needed or 1,
             "verdict": r.verdict, "weights_label": r.weights_label, "cpu_only": r.cpu_only,
             "plans": [plan_json(p) for p in r.plans],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from paramscope.analyses.sizing.fit import AS_STORED
 from paramscope.analyses.sizing.fit_advice import QUANT_LADDER
 from paramscope.render.table import grid
 from paramscope.render.text import PathText, notes_and_explain, plain, shell_lines
@@ -35,9 +36,10 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
     where = f"{r.max_context_devices} × {key}" if r.max_context_devices > 1 else on_one
     rows.append(("longest context", f"{r.max_context:,} tokens on {where} at {asked}" if r.max_context
                  else f"none fits on {where} at {asked}"))
-    ladder = f"{QUANT_LADDER[0]} to {QUANT_LADDER[-1]}"
-    best = (f"{r.best_quant.upper()}: of {ladder}, the most precise that fits {on_one} whole"
-            if r.best_quant else f"none of {ladder} fits {on_one}")
+    ladder = f"{QUANT_LADDER[0]} to {QUANT_LADDER[-1]}" + (" and the weights as stored"
+                                                           if AS_STORED in r.ladder else "")
+    best = (f"{r.best_label}: of {ladder}, the most precise that fits {on_one} whole"
+            if r.best_label else f"none of {ladder} fits {on_one}")
     rows.append(("best quantization", best))
     if r.offload and not one.fits:
         rows.append(("offload as asked", plain(_offload(r.offload, asked, ram_bytes))))

@@ -12,7 +12,11 @@ overhead) under different settings; no memory formula lives in this module.
   experts, routed experts go to RAM first (``--n-cpu-moe``): attention and shared weights of every
   layer stay on the GPU, which is what makes big MoE models usable on one GPU.
 - **Longest context**: binary search over the context (memory is monotonic in it).
-- **Best quantization**: the first scheme, from most to least precise, whose total fits.
+- **Best quantization**: the first scheme, from most to least precise, whose total fits. A quantized
+  checkpoint's own weights ("as stored") take the ladder place their precision gives them: the stored
+  bits per weight against each step's default tensor type (Q4_K: 4.5, Q3_K: 3.4375, bf16: 16), so that
+  gpt-oss's MXFP4 experts (4.47 bits per weight over the whole model) come before Q3_K_M and Q2_K,
+  which would round them again, and after the steps an unquantized release of the model would offer.
 - **Verdict and commands** (``fit_advice``): the configurations worth running, in words and as
   llama.cpp / vLLM command lines.
 """
@@ -25,11 +29,14 @@ from paramscope.analyses.sizing.fit_advice import QUANT_LADDER, Command, Offload
 from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
+from paramscope.knowledge.quant_schemes import FILE_TYPES
 from paramscope.model import ArchConfig, Model
+from paramscope.model.dtypes import parse_dtype
 from paramscope.records import record, replace
 
-__all__ = ["MAX_DEVICES", "QUANT_LADDER", "Command", "FitReport", "Offload", "Plan", "allowed_tp",
-           "best_quant", "devices_needed", "fit", "fits", "max_context", "offload"]
+__all__ = ["AS_STORED", "MAX_DEVICES", "QUANT_LADDER", "Command", "FitReport", "Offload", "Plan",
+           "allowed_tp", "best_quant", "devices_needed", "fit", "fits", "ladder", "max_context",
+           "nominal_bits", "offload"]
 MAX_DEVICES = 64
 
 
@@ -45,7 +52,9 @@ class FitReport:
     allowed_device_counts: tuple[int, ...]
     offload: Offload | None  # when one device is too small: the split at the weights as asked
     max_context: int  # on ``max_context_devices`` devices at the weights as asked: 0 if none fits
-    best_quant: str | None  # the most precise re-pricing that fits one device whole
+    best_quant: str | None  # the most precise re-pricing that fits one device whole, or AS_STORED
+    best_label: str | None  # best_quant as shown: "Q3_K_M", "MXFP4 as stored"
+    ladder: tuple[str, ...]  # the steps best_quant tried, most precise first (``ladder``)
     explain: tuple[str, ...]
     plans: tuple[Plan, ...]  # what the verdict recommends, in its order (fit_advice)
     command_lines: tuple[Command, ...]  # for each plan: its llama.cpp (and vLLM) command
@@ -101,10 +110,28 @@ def max_context(model: Model, req: MemoryRequest) -> int:
     return lo
 
 
+AS_STORED = "as stored"  # best_quant's answer when the checkpoint's own quantized weights are the best
+
+
+def nominal_bits(scheme: str) -> float:
+    """A ladder step's precision: the bits per weight of its default tensor type (module docstring)."""
+    file_type = FILE_TYPES.get(scheme.upper())
+    return (file_type.default if file_type else parse_dtype(scheme)).bits_per_element
+
+
+def ladder(model: Model) -> tuple[str, ...]:
+    """QUANT_LADDER, with AS_STORED where a quantized checkpoint's stored bits per weight place it."""
+    stored_bits = 8 * model.tensor_bytes / model.params if model.params else 0.0
+    if not 0 < stored_bits < nominal_bits(QUANT_LADDER[0]):  # not quantized: the ladder's top is it
+        return QUANT_LADDER
+    at = next((i for i, s in enumerate(QUANT_LADDER) if nominal_bits(s) < stored_bits), len(QUANT_LADDER))
+    return (*QUANT_LADDER[:at], AS_STORED, *QUANT_LADDER[at:])
+
+
 def best_quant(model: Model, req: MemoryRequest) -> str | None:
-    for scheme in QUANT_LADDER:
+    for scheme in ladder(model):
         try:
-            if fits(model, replace(req, weights=scheme, n_devices=1)):
+            if fits(model, replace(req, weights=None if scheme == AS_STORED else scheme, n_devices=1)):
                 return scheme
         except UnsupportedError:
             continue
@@ -184,5 +211,7 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
           + (f", decode ≤ {p.decode_tokens_per_s:,.1f} tokens/s" if p.decode_tokens_per_s else "")
           for p in plans),
     )
-    return FitReport(device, req, one, on_n or one, n, counts, off, longest, quant, explain, tuple(plans),
-                     advice.commands(model, req, plans), words, as_asked.weights_label, cpu)
+    label = None if quant is None else advice.stored_label(model, None if quant == AS_STORED else quant)
+    return FitReport(device, req, one, on_n or one, n, counts, off, longest, quant, label, ladder(model),
+                     explain, tuple(plans), advice.commands(model, req, plans), words,
+                     as_asked.weights_label, cpu)
