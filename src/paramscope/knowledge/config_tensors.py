@@ -28,11 +28,48 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
     """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
     mtp = _mtp_note(stored_mtp(logical, q, config)) if config.get("num_nextn_predict_layers") else ()
     if q is None:
-        return tuple(logical), (*mtp, CONFIG_ONLY_NOTE)
-    from paramscope.knowledge.quant_layouts import as_stored
+        tensors, notes = tuple(logical), ()
+    else:
+        from paramscope.knowledge.quant_layouts import as_stored
 
-    stored = as_stored(logical, q, str(config.get("model_type") or ""))
-    return stored.tensors, (*stored.notes, *mtp, CONFIG_ONLY_NOTE)
+        stored = as_stored(logical, q, str(config.get("model_type") or ""))
+        tensors, notes = stored.tensors, stored.notes
+    return tensors, (*notes, *mtp, *_tied_head_note(tensors), *_fp32_state_note(tensors, q),
+                     CONFIG_ONLY_NOTE)
+
+
+def _tied_head_note(tensors: Sequence[Tensor]) -> tuple[str, ...]:
+    """The bytes a second copy of a tied output head adds: transformers' save_pretrained writes a tied
+    weight once (``_tied_weights_keys``), but merge and fine-tuning tools that save a plain state dict keep
+    ``lm_head.weight`` beside the embedding (a Gemma-2B fine-tune's index holds it: 1,048,576,000 bytes,
+    tests/fixtures/quantized_totals/out_of_sample.json), and a config cannot tell which wrote the file."""
+    from paramscope.knowledge.roles import place
+
+    if any(place(t.name).component == "output" for t in tensors):
+        return ()
+    embeds = [t for t in tensors if t.name.endswith("embed_tokens.weight") and len(t.shape) == 2]
+    if len(embeds) != 1 or any(place(t.name).component in ("encoder", "decoder") for t in tensors[:1]):
+        return ()
+    module = embeds[0].name.removesuffix(".weight")
+    copy = sum(t.nbytes for t in tensors if t.name.rsplit(".", 1)[0] == module)
+    return (f"tied output head: a file saved outside transformers' save_pretrained (a merge, some "
+            f"fine-tuning tools) may also hold its copy, lm_head.weight: {copy:,} bytes more than listed",)
+
+
+def _fp32_state_note(tensors: Sequence[Tensor], q: Quantization | None) -> tuple[str, ...]:
+    """Gated-DeltaNet layers' A_log: Qwen's Qwen3-Next/Qwen3.5 releases keep it in float32, which converters
+    that leave it uncast carry over (mlx-lm/mlx-vlm ``cast_predicate``: Qwen3.5-9B-MLX-8bit's total is the
+    listing plus 2 bytes per A_log element, tests/fixtures/quantized_totals/out_of_sample.json), while
+    transformers' ``dtype=`` load and save casts it to the model's dtype (a Qwen3.5 REAP prune in float16
+    matches the listing); the config says neither."""
+    from paramscope.model.dtypes import DType
+
+    logs = [t for t in tensors if t.name.endswith("linear_attn.A_log") and t.dtype != DType.F32]
+    if not logs:
+        return ()
+    extra = sum(DType.F32.nbytes(t.n_elements) - t.nbytes for t in logs)
+    return (f"{len(logs)} linear-attention A_log tensors listed in the model's dtype: a file converted "
+            f"from Qwen's release may keep them in float32 (mlx-lm, mlx-vlm), {extra:,} bytes more",)
 
 
 def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,

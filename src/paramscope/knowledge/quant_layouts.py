@@ -763,10 +763,20 @@ def _mxfp4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     return Matrix(t.name, (experts,), out, inn, t.dtype, 4, MXFP4_BLOCK), LAYOUTS["mxfp4"]
 
 
+# mlx-vlm utils.skip_multimodal_module: the towers its convert never quantizes (placement components)
+MLX_UNQUANTIZED_TOWERS = frozenset({"vision", "audio"})
+
+
 def _mlx(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """mlx_lm quantize_model: every layer with ``to_quantized`` (nn.Linear, nn.Embedding) whose input
     width is a multiple of the group size; per-module entries in the config override bits and group
-    size, or (False) leave the module unquantized."""
+    size, or (False) leave the module unquantized. mlx-vlm's convert quantizes the language model only:
+    its class predicate returns False first for any module ``skip_multimodal_module`` names (vision_tower,
+    vision_model, audio_tower, ... in mlx-vlm's own names: the vision tower with its merger), so those
+    stay in the model's dtype (Qwen3.5-9B-MLX-8bit's index: no vision_tower .scales, and its
+    total_size is the listing's only so, tests/fixtures/quantized_totals/out_of_sample.json)."""
+    if p.component in MLX_UNQUANTIZED_TOWERS:
+        return NONE
     if not (_linear(t, p, True) or (p.component == "embedding" and len(t.shape) == 2)):
         return NONE
     module = _module(t)
