@@ -34,8 +34,64 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
 
         stored = as_stored(logical, q, str(config.get("model_type") or ""))
         tensors, notes = stored.tensors, stored.notes
-    return tensors, (*notes, *mtp, *_tied_head_note(tensors), *_fp32_state_note(tensors, q),
-                     CONFIG_ONLY_NOTE)
+    tensors = _rotary_buffers(tensors, config)
+    return tensors, (*notes, *mtp, *_default_tower_note(tensors, config), *_tied_head_note(tensors),
+                     *_fp32_state_note(tensors, q), CONFIG_ONLY_NOTE)
+
+
+def _rotary_buffers(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> tuple[Tensor, ...]:
+    """Llama files saved by transformers before 4.31 hold each layer's ``self_attn.rotary_emb.inv_freq``
+    (a persistent buffer until transformers commit 95f96b45 made it ``persistent=False``): head_dim / 2
+    float32 values (``1 / base ** (arange(0, dim, 2).float() / dim)``), not parameters. TheBloke's 2023
+    GPTQ files (tests/fixtures/quantized_totals/single_files.json) and a Pygmalion-7B merge written by
+    4.28.0.dev0 (out_of_sample.json: 8,192 bytes) hold them so. config.json's ``transformers_version`` is
+    the version that saved the weights beside it."""
+    from paramscope.model import Tensor
+    from paramscope.model.dtypes import DType
+
+    if config.get("model_type") != "llama" or _version(config.get("transformers_version")) >= (4, 31):
+        return tensors
+    heads = config.get("num_attention_heads")
+    head_dim = config.get("head_dim") or (config.get("hidden_size", 0) // heads if heads else 0)
+    if not isinstance(head_dim, int) or head_dim < 2:
+        return tensors
+    half = head_dim // 2
+    out: list[Tensor] = []
+    for i, t in enumerate(tensors):
+        out.append(t)
+        parts = t.name.split(".")
+        nxt = tensors[i + 1].name.split(".") if i + 1 < len(tensors) else []
+        if parts[:2] == ["model", "layers"] and nxt[:3] != parts[:3]:  # the layer's last tensor
+            out.append(Tensor(f"model.layers.{parts[2]}.self_attn.rotary_emb.inv_freq", (half,), DType.F32,
+                              DType.F32.nbytes(half), is_parameter=False))
+    return tuple(out)
+
+
+def _version(text: Any) -> tuple[int, int]:
+    """(major, minor) of a version string such as ``4.28.0.dev0``; a missing or unreadable one counts as
+    new (no note)."""
+    parts = str(text or "").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        return (99, 0)
+
+
+def _default_tower_note(tensors: Sequence[Tensor], config: Mapping[str, Any]) -> tuple[str, ...]:
+    """A multimodal config without its ``vision_config`` gets transformers' default vision tower, which is
+    what is listed; but a released multimodal config always carries one, so its absence usually means a
+    converter stripped the tower with it (mlx-lm's Qwen3.5 sanitize drops vision_tower and model.visual:
+    a Qwen3.5-2B MLX conversion's file holds none, tests/fixtures/quantized_totals/out_of_sample.json)."""
+    from paramscope.knowledge.roles import place
+
+    if "vision_config" in config:
+        return ()
+    tower = [t for t in tensors if place(t.name).component == "vision"]
+    if not tower:
+        return ()
+    return (f"config.json has no vision_config: the vision tower is listed from transformers' defaults "
+            f"({len(tower)} tensors, {sum(t.nbytes for t in tower):,} bytes); a text-only conversion "
+            "(mlx-lm) stores none of it",)
 
 
 def _tied_head_note(tensors: Sequence[Tensor]) -> tuple[str, ...]:
