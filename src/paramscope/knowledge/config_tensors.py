@@ -34,9 +34,15 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
 
         stored = as_stored(logical, q, str(config.get("model_type") or ""))
         tensors, notes = stored.tensors, stored.notes
-    tensors = _rotary_buffers(tensors, config)
+    with_buffers = _rotary_buffers(tensors, config)
+    buffers = len(with_buffers) - len(tensors)
+    half = sum(t.nbytes for t in with_buffers if t.name.endswith("rotary_emb.inv_freq")) // 2
+    rotary = (f"{buffers} rotary_emb.inv_freq buffers listed in float32, as transformers before 4.31 saved "
+              f"them (config.json: {config.get('transformers_version')}); a model cast to 16-bit before "
+              f"saving holds them so, {half:,} bytes fewer",) if buffers else ()
+    tensors = with_buffers
     return tensors, (*notes, *mtp, *_default_tower_note(tensors, config), *_tied_head_note(tensors),
-                     *_fp32_state_note(tensors, q), CONFIG_ONLY_NOTE)
+                     *_fp32_state_note(tensors, q), *rotary, CONFIG_ONLY_NOTE)
 
 
 def _rotary_buffers(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> tuple[Tensor, ...]:
