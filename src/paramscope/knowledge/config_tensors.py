@@ -110,7 +110,7 @@ def _tied_head_note(tensors: Sequence[Tensor]) -> tuple[str, ...]:
     if any(place(t.name).component == "output" for t in tensors):
         return ()
     embeds = [t for t in tensors if t.name.endswith("embed_tokens.weight") and len(t.shape) == 2]
-    if len(embeds) != 1 or any(place(t.name).component in ("encoder", "decoder") for t in tensors[:1]):
+    if len(embeds) != 1:  # none (BERT's word_embeddings, T5's shared) or one per stack (encoder-decoders)
         return ()
     module = embeds[0].name.removesuffix(".weight")
     copy = sum(t.nbytes for t in tensors if t.name.rsplit(".", 1)[0] == module)
