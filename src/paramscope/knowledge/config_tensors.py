@@ -40,7 +40,7 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
     rotary = (f"{buffers} rotary_emb.inv_freq buffers listed in float32, as transformers before 4.31 saved "
               f"them (config.json: {config.get('transformers_version')}); a model cast to 16-bit before "
               f"saving holds them so, {half:,} bytes fewer",) if buffers else ()
-    tensors = with_buffers
+    tensors = _saved_names(with_buffers, config)
     return tensors, (*notes, *mtp, *_default_tower_note(tensors, config), *_tied_head_note(tensors),
                      *_fp32_state_note(tensors, q), *rotary, CONFIG_ONLY_NOTE)
 
@@ -71,6 +71,25 @@ def _rotary_buffers(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> t
             out.append(Tensor(f"model.layers.{parts[2]}.self_attn.rotary_emb.inv_freq", (half,), DType.F32,
                               DType.F32.nbytes(half), is_parameter=False))
     return tuple(out)
+
+
+# transformers 5's conversion_mapping.py: these text-only model types load checkpoints written in their
+# multimodal parent's spelling, ``PrefixChange(prefix_to_remove="language_model", model_prefix="model")``, and
+# save_pretrained applies the reverse, so their files name ``model.language_model.*`` what the module calls
+# ``model.*`` (a Qwen3.5 REAP prune saved by 5.2.0 and a Qwen3.5-2B fine-tune saved by 5.17.0 do:
+# tests/fixtures/quantized_totals/out_of_sample.json)
+SAVED_UNDER_LANGUAGE_MODEL = frozenset({"qwen3_5_text", "qwen3_5_moe_text"})
+
+
+def _saved_names(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> tuple[Tensor, ...]:
+    if config.get("model_type") not in SAVED_UNDER_LANGUAGE_MODEL or _version(
+            config.get("transformers_version"))[0] < 5:
+        return tensors
+    from paramscope.records import replace
+
+    return tuple(replace(t, name="model.language_model." + t.name.removeprefix("model."))
+                 if t.name.startswith("model.") and not t.name.startswith("model.language_model.") else t
+                 for t in tensors)
 
 
 def _version(text: Any) -> tuple[int, int]:
