@@ -138,19 +138,19 @@ def _tied_head_note(tensors: Sequence[Tensor]) -> tuple[str, ...]:
 
 
 def _fp32_state_note(tensors: Sequence[Tensor], q: Quantization | None) -> tuple[str, ...]:
-    """Gated-DeltaNet layers' A_log: Qwen's Qwen3-Next/Qwen3.5 releases keep it in float32, which converters
-    that leave it uncast carry over (mlx-lm/mlx-vlm ``cast_predicate``: Qwen3.5-9B-MLX-8bit's total is the
-    listing plus 2 bytes per A_log element, tests/fixtures/quantized_totals/out_of_sample.json), while
-    transformers' ``dtype=`` load and save casts it to the model's dtype (a Qwen3.5 REAP prune in float16
-    matches the listing); the config says neither."""
+    """Gated-DeltaNet layers' A_log, listed in the model's dtype as transformers saves it (a Qwen3.5 REAP
+    prune in float16 and a Qwen3.5-2B fine-tune in bf16 match the listing), may be float32 in a file whose
+    writer keeps it out of its dtype cast: mlx-lm's ``cast_predicate`` does, and its Qwen3.5 conversions hold
+    it so (tests/fixtures/quantized_totals/out_of_sample.json). An unquantized config cannot say which tool
+    wrote the file, so the difference is stated (an MLX-quantized one is listed float32, quant_layouts)."""
     from paramscope.model.dtypes import DType
 
     logs = [t for t in tensors if t.name.endswith("linear_attn.A_log") and t.dtype != DType.F32]
     if not logs:
         return ()
     extra = sum(DType.F32.nbytes(t.n_elements) - t.nbytes for t in logs)
-    return (f"{len(logs)} linear-attention A_log tensors listed in the model's dtype: a file converted "
-            f"from Qwen's release may keep them in float32 (mlx-lm, mlx-vlm), {extra:,} bytes more",)
+    return (f"{len(logs)} linear-attention A_log tensors listed in the model's dtype: a file written by a "
+            f"tool that keeps them float32 (mlx-lm) holds {extra:,} bytes more",)
 
 
 def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,

@@ -392,11 +392,12 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
                if t.name.endswith(".e_score_correction_bias") else t for t in out]
     if q.method == "mlx":
         # mlx_lm convert casts parameters to the model dtype through the model's cast_predicate, which keeps
-        # A_log out (mlx_lm/models/qwen3_5.py: ``if path.endswith("A_log"): return False``; nemotron_h and
-        # the Mamba-style models alike), and A_log starts float32 (mx.log of a float32 uniform): Qwen3.5-9B
-        # MLX 8-bit and a Qwen3.5-2B MLX bf16 conversion both hold it so, 2 bytes per element more than in
-        # the model dtype (tests/fixtures/quantized_totals/out_of_sample.json)
-        out = [_retype(t, DType.F32) if t.name.endswith(".A_log") else t for t in out]
+        # the Gated DeltaNet's A_log out (mlx_lm/models/qwen3_5.py: ``if path.endswith("A_log"): return
+        # False``), and A_log starts float32 (mx.log of a float32 uniform): Qwen3.5-9B MLX 8-bit and a
+        # Qwen3.5-2B MLX bf16 conversion both hold it so, 2 bytes per element more than in the model dtype
+        # (tests/fixtures/quantized_totals/out_of_sample.json). Mamba mixers' A_log is left as listed: not
+        # every mlx_lm model keeps it out of the cast, and no file here shows which do.
+        out = [_retype(t, DType.F32) if t.name.endswith("linear_attn.A_log") else t for t in out]
     if q.method == "gptq":
         notes = _gptq_bias_note(q, tensors, quantized)
     if q.method == "fp8" and q.block_shape:
