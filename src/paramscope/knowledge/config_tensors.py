@@ -28,11 +28,129 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
     """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
     mtp = _mtp_note(stored_mtp(logical, q, config)) if config.get("num_nextn_predict_layers") else ()
     if q is None:
-        return tuple(logical), (*mtp, CONFIG_ONLY_NOTE)
-    from paramscope.knowledge.quant_layouts import as_stored
+        tensors, notes = tuple(logical), ()
+    else:
+        from paramscope.knowledge.quant_layouts import as_stored
 
-    stored = as_stored(logical, q, str(config.get("model_type") or ""))
-    return stored.tensors, (*stored.notes, *mtp, CONFIG_ONLY_NOTE)
+        stored = as_stored(logical, q, str(config.get("model_type") or ""))
+        tensors, notes = stored.tensors, stored.notes
+    with_buffers = _rotary_buffers(tensors, config)
+    buffers = len(with_buffers) - len(tensors)
+    half = sum(t.nbytes for t in with_buffers if t.name.endswith("rotary_emb.inv_freq")) // 2
+    rotary = (f"{buffers} rotary_emb.inv_freq buffers listed in float32, as transformers before 4.31 saved "
+              f"them (config.json: {config.get('transformers_version')}); a model cast to 16-bit before "
+              f"saving holds them so, {half:,} bytes fewer",) if buffers else ()
+    tensors = _saved_names(with_buffers, config)
+    return tensors, (*notes, *mtp, *_default_tower_note(tensors, config), *_tied_head_note(tensors),
+                     *_fp32_state_note(tensors, q), *rotary, CONFIG_ONLY_NOTE)
+
+
+def _rotary_buffers(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> tuple[Tensor, ...]:
+    """Llama files saved by transformers before 4.31 hold each layer's ``self_attn.rotary_emb.inv_freq``
+    (a persistent buffer until transformers commit 95f96b45 made it ``persistent=False``): head_dim / 2
+    float32 values (``1 / base ** (arange(0, dim, 2).float() / dim)``), not parameters. TheBloke's 2023
+    GPTQ files (tests/fixtures/quantized_totals/single_files.json) and a Pygmalion-7B merge written by
+    4.28.0.dev0 (out_of_sample.json: 8,192 bytes) hold them so. config.json's ``transformers_version`` is
+    the version that saved the weights beside it."""
+    from paramscope.model import Tensor
+    from paramscope.model.dtypes import DType
+
+    if config.get("model_type") != "llama" or _version(config.get("transformers_version")) >= (4, 31):
+        return tensors
+    heads = config.get("num_attention_heads")
+    head_dim = config.get("head_dim") or (config.get("hidden_size", 0) // heads if heads else 0)
+    if not isinstance(head_dim, int) or head_dim < 2:
+        return tensors
+    half = head_dim // 2
+    out: list[Tensor] = []
+    for i, t in enumerate(tensors):
+        out.append(t)
+        parts = t.name.split(".")
+        nxt = tensors[i + 1].name.split(".") if i + 1 < len(tensors) else []
+        if parts[:2] == ["model", "layers"] and nxt[:3] != parts[:3]:  # the layer's last tensor
+            out.append(Tensor(f"model.layers.{parts[2]}.self_attn.rotary_emb.inv_freq", (half,), DType.F32,
+                              DType.F32.nbytes(half), is_parameter=False))
+    return tuple(out)
+
+
+# transformers 5's conversion_mapping.py: these text-only model types load checkpoints written in their
+# multimodal parent's spelling, ``PrefixChange(prefix_to_remove="language_model", model_prefix="model")``, and
+# save_pretrained applies the reverse, so their files name ``model.language_model.*`` what the module calls
+# ``model.*`` (a Qwen3.5 REAP prune saved by 5.2.0 and a Qwen3.5-2B fine-tune saved by 5.17.0 do:
+# tests/fixtures/quantized_totals/out_of_sample.json)
+SAVED_UNDER_LANGUAGE_MODEL = frozenset({"qwen3_5_text", "qwen3_5_moe_text"})
+
+
+def _saved_names(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> tuple[Tensor, ...]:
+    if config.get("model_type") not in SAVED_UNDER_LANGUAGE_MODEL or _version(
+            config.get("transformers_version"))[0] < 5:
+        return tensors
+    from paramscope.records import replace
+
+    return tuple(replace(t, name="model.language_model." + t.name.removeprefix("model."))
+                 if t.name.startswith("model.") and not t.name.startswith("model.language_model.") else t
+                 for t in tensors)
+
+
+def _version(text: Any) -> tuple[int, int]:
+    """(major, minor) of a version string such as ``4.28.0.dev0``; a missing or unreadable one counts as
+    new (no note)."""
+    parts = str(text or "").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        return (99, 0)
+
+
+def _default_tower_note(tensors: Sequence[Tensor], config: Mapping[str, Any]) -> tuple[str, ...]:
+    """A multimodal config without its ``vision_config`` gets transformers' default vision tower, which is
+    what is listed; but a released multimodal config always carries one, so its absence usually means a
+    converter stripped the tower with it (mlx-lm's Qwen3.5 sanitize drops vision_tower and model.visual:
+    a Qwen3.5-2B MLX conversion's file holds none, tests/fixtures/quantized_totals/out_of_sample.json)."""
+    from paramscope.knowledge.roles import place
+
+    if "vision_config" in config:
+        return ()
+    tower = [t for t in tensors if place(t.name).component == "vision"]
+    if not tower:
+        return ()
+    return (f"config.json has no vision_config: the vision tower is listed from transformers' defaults "
+            f"({len(tower)} tensors, {sum(t.nbytes for t in tower):,} bytes); a text-only conversion "
+            "(mlx-lm) stores none of it",)
+
+
+def _tied_head_note(tensors: Sequence[Tensor]) -> tuple[str, ...]:
+    """The bytes a second copy of a tied output head adds: transformers' save_pretrained writes a tied
+    weight once (``_tied_weights_keys``), but merge and fine-tuning tools that save a plain state dict keep
+    ``lm_head.weight`` beside the embedding (a Gemma-2B fine-tune's index holds it: 1,048,576,000 bytes,
+    tests/fixtures/quantized_totals/out_of_sample.json), and a config cannot tell which wrote the file."""
+    from paramscope.knowledge.roles import place
+
+    if any(place(t.name).component == "output" for t in tensors):
+        return ()
+    embeds = [t for t in tensors if t.name.endswith("embed_tokens.weight") and len(t.shape) == 2]
+    if len(embeds) != 1:  # none (BERT's word_embeddings, T5's shared) or one per stack (encoder-decoders)
+        return ()
+    module = embeds[0].name.removesuffix(".weight")
+    copy = sum(t.nbytes for t in tensors if t.name.rsplit(".", 1)[0] == module)
+    return (f"tied output head: a file saved outside transformers' save_pretrained (a merge, some "
+            f"fine-tuning tools) may also hold its copy, lm_head.weight: {copy:,} bytes more than listed",)
+
+
+def _fp32_state_note(tensors: Sequence[Tensor], q: Quantization | None) -> tuple[str, ...]:
+    """Gated-DeltaNet layers' A_log, listed in the model's dtype as transformers saves it (a Qwen3.5 REAP
+    prune in float16 and a Qwen3.5-2B fine-tune in bf16 match the listing), may be float32 in a file whose
+    writer keeps it out of its dtype cast: mlx-lm's ``cast_predicate`` does, and its Qwen3.5 conversions hold
+    it so (tests/fixtures/quantized_totals/out_of_sample.json). An unquantized config cannot say which tool
+    wrote the file, so the difference is stated (an MLX-quantized one is listed float32, quant_layouts)."""
+    from paramscope.model.dtypes import DType
+
+    logs = [t for t in tensors if t.name.endswith("linear_attn.A_log") and t.dtype != DType.F32]
+    if not logs:
+        return ()
+    extra = sum(DType.F32.nbytes(t.n_elements) - t.nbytes for t in logs)
+    return (f"{len(logs)} linear-attention A_log tensors listed in the model's dtype: a file written by a "
+            f"tool that keeps them float32 (mlx-lm) holds {extra:,} bytes more",)
 
 
 def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,

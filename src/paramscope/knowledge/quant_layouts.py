@@ -390,6 +390,14 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         gates = {t.name: t.dtype for t in tensors if t.name.endswith(".gate.weight")}
         out = [_retype(t, gates.get(t.name.removesuffix("e_score_correction_bias") + "weight", t.dtype))
                if t.name.endswith(".e_score_correction_bias") else t for t in out]
+    if q.method == "mlx":
+        # mlx_lm convert casts parameters to the model dtype through the model's cast_predicate, which keeps
+        # the Gated DeltaNet's A_log out (mlx_lm/models/qwen3_5.py: ``if path.endswith("A_log"): return
+        # False``), and A_log starts float32 (mx.log of a float32 uniform): Qwen3.5-9B MLX 8-bit and a
+        # Qwen3.5-2B MLX bf16 conversion both hold it so, 2 bytes per element more than in the model dtype
+        # (tests/fixtures/quantized_totals/out_of_sample.json). Mamba mixers' A_log is left as listed: not
+        # every mlx_lm model keeps it out of the cast, and no file here shows which do.
+        out = [_retype(t, DType.F32) if t.name.endswith("linear_attn.A_log") else t for t in out]
     if q.method == "gptq":
         notes = _gptq_bias_note(q, tensors, quantized)
     if q.method == "fp8" and q.block_shape:
@@ -763,10 +771,20 @@ def _mxfp4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     return Matrix(t.name, (experts,), out, inn, t.dtype, 4, MXFP4_BLOCK), LAYOUTS["mxfp4"]
 
 
+# mlx-vlm utils.skip_multimodal_module: the towers its convert never quantizes (placement components)
+MLX_UNQUANTIZED_TOWERS = frozenset({"vision", "audio"})
+
+
 def _mlx(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     """mlx_lm quantize_model: every layer with ``to_quantized`` (nn.Linear, nn.Embedding) whose input
     width is a multiple of the group size; per-module entries in the config override bits and group
-    size, or (False) leave the module unquantized."""
+    size, or (False) leave the module unquantized. mlx-vlm's convert quantizes the language model only:
+    its class predicate returns False first for any module ``skip_multimodal_module`` names (vision_tower,
+    vision_model, audio_tower, ... in mlx-vlm's own names: the vision tower with its merger), so those
+    stay in the model's dtype (Qwen3.5-9B-MLX-8bit's index: no vision_tower .scales, and its
+    total_size is the listing's only so, tests/fixtures/quantized_totals/out_of_sample.json)."""
+    if p.component in MLX_UNQUANTIZED_TOWERS:
+        return NONE
     if not (_linear(t, p, True) or (p.component == "embedding" and len(t.shape) == 2)):
         return NONE
     module = _module(t)

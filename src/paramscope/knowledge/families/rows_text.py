@@ -135,7 +135,10 @@ TEXT_ROWS: tuple[Family, ...] = (
            dtype=DType.F32,
            defaults={"vocab_size": 250880, "hidden_size": 64, "n_layer": 2, "n_head": 8,
                      "tie_word_embeddings": True},
-           attribute_map={"num_hidden_layers": "n_layer", "num_attention_heads": "n_head"},
+           # n_embed: BloomConfig's legacy keyword (bigscience/bloom's config.json spells it so), which
+           # __post_init__ sets hidden_size from when given
+           attribute_map={"num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
+                          "hidden_size": "n_embed"},
            names={"base": "transformer.", "embed": "word_embeddings",
                   "embed_norm": "word_embeddings_layernorm", "layers": "h", "final_norm": "ln_f",
                   "attn": "self_attention.", "qkv": "query_key_value", "o": "dense",

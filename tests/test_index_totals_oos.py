@@ -1,0 +1,81 @@
+"""Out-of-sample pricing from config.json alone, against real checkpoint indexes.
+
+tests/fixtures/quantized_totals/out_of_sample.json holds 27 public checkpoints collected after the
+pricing code was written (none of them in the other fixtures): each one's config.json, the
+``metadata.total_size`` of its ``model.safetensors.index.json`` (the exact byte count of every tensor the
+shards hold) and the first keys of its ``weight_map``. Every entry is pinned: its listing from the config
+sums to total_size byte for byte, or it is a known difference of an exact size whose amount the listing's
+own note states, or the config is refused in one line (a remote-code or unknown architecture: no guessed
+total). A change that moves any total fails.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from paramscope.errors import ParamscopeError
+from paramscope.knowledge.config_tensors import config_tensors
+from paramscope.knowledge.families import expected_tensors
+from paramscope.knowledge.quant_configs import from_config
+
+FIXTURE = Path(__file__).parent / "fixtures" / "quantized_totals" / "out_of_sample.json"
+ENTRIES = json.loads(FIXTURE.read_text())["checkpoints"]
+
+
+def listed(cfg: dict):
+    return config_tensors(expected_tensors(cfg), from_config(cfg), cfg)
+
+
+def _id(entry: dict) -> str:
+    return entry["name"].split(" (")[0]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=_id)
+def test_total_size_from_config(entry):
+    expected = entry["expected"]
+    if isinstance(expected, dict) and "refused" in expected:
+        with pytest.raises(ParamscopeError) as raised:
+            listed(entry["config"])
+        assert type(raised.value).__name__ == expected["refused"]
+        assert "\n" not in str(raised.value)
+        return
+    tensors, notes = listed(entry["config"])
+    ours = sum(t.nbytes for t in tensors)
+    if expected == "equal":
+        assert ours == entry["total_size"]
+    else:
+        # a difference the config cannot settle: exact, and announced by the listing's note
+        assert ours - entry["total_size"] == expected["difference"] != 0
+        assert any(expected["note"] in n for n in notes), notes
+
+
+PLAIN = [e for e in ENTRIES if e["expected"] == "equal" and "names_differ" not in e]
+
+
+@pytest.mark.parametrize("entry", PLAIN, ids=_id)
+def test_first_index_names_are_listed(entry):
+    names = {t.name for t in listed(entry["config"])[0]}
+    assert set(entry["names"]) <= names
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if "names_differ" in e], ids=_id)
+def test_names_spelled_otherwise_are_not_ours(entry):
+    """The files whose writer spells tensor names its own way (mlx-vlm, transformers 5's save-time names for
+    Qwen3.5 text models, a tied head's copy): the bytes are pinned above, the names are known to differ."""
+    names = {t.name for t in listed(entry["config"])[0]}
+    assert not set(entry["names"]) <= names
+
+
+def test_blind_measurement_is_recorded():
+    """Every entry keeps what the code before its fixes answered, for docs/quantization.md's table: the
+    blind byte difference or the error; and the checkpoints cover the brief's spread of methods."""
+    blind_equal = sum(1 for e in ENTRIES if e["blind"].get("difference") == 0)
+    now_equal = sum(1 for e in ENTRIES if e["expected"] == "equal")
+    assert len(ENTRIES) >= 25 and (blind_equal, now_equal) == (18, 21)
+    assert {e["method"] for e in ENTRIES} >= {"none", "mlx", "bitsandbytes_8bit", "bitsandbytes_4bit"}
+    for e in ENTRIES:
+        assert ("ours" in e["blind"]) != ("error" in e["blind"])
+        assert e["source"]["repo"].startswith("github.com/") and len(e["source"]["index_commit"]) == 40
