@@ -1,13 +1,21 @@
 """How fast it can go: decode is memory-bandwidth bound, prefill is compute bound.
 
-Both figures are upper bounds (roofline), stated with their assumptions:
+Two kinds of figure. The **bounds** (roofline), stated with their assumptions below; and, where public
+measurements of the runtime on that kind of device exist, **calibrated** low / typical / high figures: the
+bound × the 10th percentile / median / 90th percentile of the utilisation those runs reached
+(knowledge/speed_calibration.py, derived from tests/fixtures/speed/ by tools/speed_calibration.py). They
+are given for one device at batch 1, the setting measured; elsewhere only the bound, labelled "bound".
 
 - **Decode.** Each step reads every active weight once and the whole KV cache of every sequence, so
   ``tokens/s per sequence ≤ bandwidth / (active weight bytes + KV bytes)``; with ``batch`` sequences the
   weights are read once for all of them, so the aggregate is ``batch ×`` that. With N GPUs in tensor
-  parallel the bandwidths add up (ideal scaling, no communication cost).
-- **Prefill.** ``FLOPs = 2 × active params × tokens`` for the matrix multiplications (one multiply and
-  one add per weight per token; Kaplan et al. 2020, §2.1) plus causal attention
+  parallel the bandwidths add up (ideal scaling, no communication cost). An input embedding table that
+  is not also the output head is not read whole: a step looks up one row of it (llama.cpp ``get_rows``),
+  so its bytes are left out (gpt-oss-20b: 1.16 GB of 4.87 GB).
+- **Prefill.** ``FLOPs = 2 × matmul params × tokens`` for the matrix multiplications (one multiply and
+  one add per weight per token; Kaplan et al. 2020, §2.1), where the matmul params are the active ones
+  less the embedding lookup (no multiplication) and the output head, which a prefill runs for the last
+  token only (llama.cpp and vLLM compute logits for the tokens that are sampled), plus causal attention
   ``Σ_layers tokens × keys_seen × heads × (d_k + d_v)`` (QKᵀ and AV, halved by the causal mask), where a
   sliding-window layer sees at most its window. Time ≥ FLOPs / peak FLOP/s.
 - **MoE.** Active weight bytes = bytes outside the routed experts + routed expert bytes × k / E: the
@@ -16,8 +24,11 @@ Both figures are upper bounds (roofline), stated with their assumptions:
 
 from __future__ import annotations
 
+from paramscope.knowledge.speed_calibration import Calibration, lookup
 from paramscope.model import ArchConfig, Model
 from paramscope.records import record
+
+BOUND = "bound"
 
 
 @record
@@ -33,6 +44,8 @@ class SpeedEstimate:
     prefill_tokens: int
     prefill_flops: float
     explain: tuple[str, ...]
+    decode_calibration: Calibration | None = None  # measured bandwidth utilisation of this backend
+    prefill_calibration: Calibration | None = None  # measured FLOP utilisation of this backend
 
     @property
     def bytes_per_step(self) -> int:
@@ -51,6 +64,30 @@ class SpeedEstimate:
     @property
     def prefill_seconds(self) -> float | None:
         return self.prefill_flops / self.peak_flops if self.peak_flops else None
+
+    @property
+    def decode_label(self) -> str:
+        return self.decode_calibration.label if self.decode_range else BOUND
+
+    @property
+    def prefill_label(self) -> str:
+        return self.prefill_calibration.label if self.prefill_range else BOUND
+
+    @property
+    def decode_range(self) -> tuple[float, float, float] | None:
+        """Calibrated (low, typical, high) decode tokens/s per sequence: bound × utilisation quantiles."""
+        c, bound = self.decode_calibration, self.decode_tokens_per_s
+        if c is None or bound is None:
+            return None
+        return bound * c.low, bound * c.typical, bound * c.high
+
+    @property
+    def prefill_range(self) -> tuple[float, float, float] | None:
+        """Calibrated prefill seconds (fast, typical, slow): the bound ÷ utilisation (high, typical, low)."""
+        c, bound = self.prefill_calibration, self.prefill_seconds
+        if c is None or bound is None:
+            return None
+        return bound / c.high, bound / c.typical, bound / c.low
 
 
 def active_weight_bytes(weights_bytes: int, routed_expert_bytes: int, cfg: ArchConfig | None) -> int:
@@ -80,10 +117,14 @@ def attention_flops(cfg: ArchConfig, tokens: int) -> float:
 
 def speed(cfg: ArchConfig | None, *, active_params: int, active_bytes: int, kv_bytes: int, batch: int,
           prefill_tokens: int, bandwidth: float | None, peak_flops: float | None,
-          n_devices: int = 1) -> SpeedEstimate:
+          n_devices: int = 1, lookup_params: int = 0, head_params: int = 0,
+          calibration: tuple[Calibration | None, Calibration | None] = (None, None)) -> SpeedEstimate:
+    """The bounds; ``lookup_params``: an embedding table only looked up (no FLOPs); ``head_params``: the
+    output head, run for the last token of a prefill only; ``calibration``: (decode, prefill) rows."""
     bw = bandwidth * n_devices if bandwidth else None
     fl = peak_flops * n_devices if peak_flops else None
-    matmul = 2.0 * active_params * prefill_tokens
+    dense = active_params - lookup_params - head_params
+    matmul = 2.0 * dense * prefill_tokens + 2.0 * head_params
     attn = attention_flops(cfg, prefill_tokens) if cfg else 0.0
     lines = [f"bytes per decode step = active weights {active_bytes:,} B + KV cache {kv_bytes:,} B "
              f"= {active_bytes + kv_bytes:,} B"]
@@ -91,29 +132,59 @@ def speed(cfg: ArchConfig | None, *, active_params: int, active_bytes: int, kv_b
         tps = bw / (active_bytes + kv_bytes)
         lines.append(f"decode ≤ {bw / 1e9:,.0f} GB/s / {active_bytes + kv_bytes:,} B = {tps:,.1f} tokens/s "
                      f"per sequence; × {batch} sequences = {tps * batch:,.1f} tokens/s")
-    lines.append(f"prefill FLOPs = 2 × {active_params:,} params × {prefill_tokens:,} tokens + attention "
+    head = f" + 2 × {head_params:,} output-head params × 1 token" if head_params else ""
+    lines.append(f"prefill FLOPs = 2 × {dense:,} params × {prefill_tokens:,} tokens{head} + attention "
                  f"{attn:.3e} = {matmul + attn:.3e}")
     if fl:
         lines.append(f"prefill ≥ {matmul + attn:.3e} FLOP / {fl:.3e} FLOP/s = {(matmul + attn) / fl:.3f} s "
-                     "(at 100 % of peak; real kernels reach 40–70 %)")
-    return SpeedEstimate(active_bytes, kv_bytes, batch, n_devices, bw, fl, prefill_tokens, matmul + attn,
-                         tuple(lines))
+                     "(at 100 % of the dense 16-bit peak)")
+    est = SpeedEstimate(active_bytes, kv_bytes, batch, n_devices, bw, fl, prefill_tokens, matmul + attn,
+                        tuple(lines), *calibration)
+    for name, c, r in (("decode tokens/s", est.decode_calibration, est.decode_range),
+                       ("prefill seconds", est.prefill_calibration, est.prefill_range)):
+        if c is not None and r is not None:
+            est = _explained(est, f"{name} {c.label}: bound × measured utilisation p10 / median / p90 "
+                                  f"{c.low:.0%} / {c.typical:.0%} / {c.high:.0%} = "
+                                  + " / ".join(f"{x:,.3g}" for x in r))
+    return est
+
+
+def _explained(est: SpeedEstimate, line: str) -> SpeedEstimate:
+    from paramscope.records import replace
+
+    return replace(est, explain=(*est.explain, line))
 
 
 def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
-    """The bounds for a ``memory.SizeEstimate`` of ``model`` on ``n_devices`` × ``device``.
+    """The bounds for a ``memory.SizeEstimate`` of ``model`` on ``n_devices`` × ``device``, and the
+    calibrated figures of ``est.runtime`` on that kind of device where measured (one device, batch 1).
 
-    Routed-expert bytes scale with the weights when they were re-priced (same ratio as the whole).
+    Routed-expert and embedding bytes scale with the weights when they were re-priced (same ratio as the
+    whole).
     """
     from paramscope.analyses.contents.inventory import inventory
 
     inv = inventory(model)
-    experts = inv.by_component.get("experts")
     stored = inv.weights_bytes
-    expert_bytes = experts.bytes * est.weights_bytes // stored if experts and stored else 0
-    active = active_weight_bytes(est.weights_bytes, expert_bytes, model.config)
+
+    def repriced(component: str) -> int:
+        found = inv.by_component.get(component)
+        return found.bytes * est.weights_bytes // stored if found and stored else 0
+
+    active = active_weight_bytes(est.weights_bytes, repriced("experts"), model.config)
+    embedding, output = inv.by_component.get("embedding"), inv.by_component.get("output")
+    # an embedding table with its own output head beside it is only looked up; a tied one is the head
+    lookup_params = embedding.params if embedding and output else 0
+    head_params = (output or embedding).params if (output or embedding) else 0
+    if lookup_params:
+        active -= repriced("embedding")
     flops = device.half_flops if device else None
     bandwidth = device.bandwidth if device else None
+    calibration: tuple[Calibration | None, Calibration | None] = (None, None)
+    if device is not None and n_devices == 1 and est.batch == 1:
+        calibration = (lookup(est.runtime, device.vendor, device.kind, "decode"),
+                       lookup(est.runtime, device.vendor, device.kind, "prefill"))
     return speed(model.config, active_params=inv.active_params, active_bytes=active,
                  kv_bytes=est.kv_cache_bytes, batch=est.batch, prefill_tokens=est.context,
-                 bandwidth=bandwidth, peak_flops=flops, n_devices=n_devices)
+                 bandwidth=bandwidth, peak_flops=flops, n_devices=n_devices, lookup_params=lookup_params,
+                 head_params=head_params, calibration=calibration)

@@ -1,0 +1,82 @@
+"""Derive the speed calibration table from the llama-bench measurements in tests/fixtures/speed/.
+
+For each measurement, our own bound for that model, quantization, device and context (analyses/sizing/
+speed.py through ``paramscope.size``) is compared with what was measured:
+
+* decode (tgN): memory-bandwidth utilisation MBU = measured tokens/s / bound tokens/s, i.e.
+  measured tokens/s × bytes read per token / the device's bandwidth (knowledge/hardware.py);
+* prefill (ppN): FLOP utilisation MFU = measured tokens/s × FLOPs per token / the device's 16-bit
+  peak (dense, FP32 accumulate: ``Device.half_flops``). llama.cpp's quantized prefill kernels run on int8
+  or 16-bit matrix units; the 16-bit peak is the reference the predictions divide by, so the ratio is
+  consistent whichever the kernel uses.
+
+``python tools/speed_calibration.py`` prints every measurement's utilisation and the table rows to paste
+into src/paramscope/knowledge/speed_calibration.py; tests/test_speed_calibration.py recomputes them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "speed" / "llamacpp_bench.json"
+
+
+def measurements() -> list[dict]:
+    doc = json.loads(FIXTURE.read_text())
+    return [dict(m, runtime=doc["runtime"]) for m in doc["measurements"]]
+
+
+def utilisation(m: dict) -> float | None:
+    """Measured / bound for one measurement; None where the device has no figure to divide by."""
+    import paramscope
+    from paramscope.analyses.sizing.speed import speed_for
+    from paramscope.knowledge.hardware import find_device
+
+    device = find_device(m["device"])
+    tokens = int(m["test"][2:])
+    options = {} if m["weights"] == "as stored" else {"weights": m["weights"]}
+    r = paramscope.size(m["model"], context=tokens, runtime=m["runtime"], **options)
+    s = speed_for(r.model, r.estimate, device)
+    if m["test"].startswith("tg"):
+        return m["tokens_per_s"] / s.decode_tokens_per_s if s.decode_tokens_per_s else None
+    if s.prefill_seconds is None:
+        return None
+    return m["tokens_per_s"] * s.prefill_seconds / s.prefill_tokens
+
+
+def groups(rows: list[dict]) -> dict[tuple[str, str, str], list[tuple[float, str]]]:
+    """(runtime, backend, metric) → [(utilisation, source)] over the rows a figure exists for."""
+    out: dict[tuple[str, str, str], list[tuple[float, str]]] = defaultdict(list)
+    for m in rows:
+        u = utilisation(m)
+        if u is not None:
+            metric = "decode" if m["test"].startswith("tg") else "prefill"
+            out[(m["runtime"], m["backend"], metric)].append((u, m["source"]))
+    return out
+
+
+def table(rows: list[dict]):
+    from paramscope.knowledge.speed_calibration import calibrate
+
+    return tuple(calibrate(runtime, backend, metric, [u for u, _ in found], [s for _, s in found])
+                 for (runtime, backend, metric), found in sorted(groups(rows).items()))
+
+
+def main() -> int:
+    rows = measurements()
+    for m in rows:
+        u = utilisation(m)
+        print(f"{m['backend']:7} {m['device']:17} {m['model']:12} {m['weights']:9} {m['test']:7} "
+              f"{m['tokens_per_s']:>9,.2f} t/s  " + ("—" if u is None else f"{u:6.1%}"))
+    print()
+    for c in table(rows):
+        print(c.as_source())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
