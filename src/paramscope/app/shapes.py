@@ -143,4 +143,25 @@ def speed_json(s) -> dict[str, Any]:
             "peak_flops": s.peak_flops, "decode_tokens_per_s": s.decode_tokens_per_s,
             "decode_tokens_per_s_total": s.decode_tokens_per_s_total, "prefill_tokens": s.prefill_tokens,
             "prefill_flops": s.prefill_flops, "prefill_seconds": s.prefill_seconds,
+            # calibrated figures (bound × measured utilisation quantiles) where measured, else None;
+            # the labels say which: "calibrated (N runs, RUNTIME BACKEND)" or "bound"
+            "decode_label": s.decode_label, "prefill_label": s.prefill_label,
+            **_range("decode_tokens_per_s", ("low", "typical", "high"), s.decode_range),
+            **_range("prefill_seconds", ("fast", "typical", "slow"), s.prefill_range),
+            "calibration": {"decode": _calibration_json(s.decode_calibration if s.decode_range else None),
+                            "prefill": _calibration_json(s.prefill_calibration if s.prefill_range else None)},
             "explain": list(s.explain)}
+
+
+def _range(name: str, ends: tuple[str, str, str],
+           values: tuple[float, float, float] | None) -> dict[str, Any]:
+    return {f"{name}_{end}": (values[i] if values else None) for i, end in enumerate(ends)}
+
+
+def _calibration_json(c) -> dict[str, Any] | None:
+    """A ``knowledge.speed_calibration.Calibration`` row: utilisation quantiles, runs, pages."""
+    if c is None:
+        return None
+    return {"runtime": c.runtime, "backend": c.backend, "utilisation_low": c.low,
+            "utilisation_typical": c.typical, "utilisation_high": c.high, "runs": c.n,
+            "sources": list(c.sources)}

@@ -11,6 +11,7 @@ from paramscope.records import record
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.memory import SizeEstimate
+    from paramscope.analyses.sizing.speed import SpeedEstimate
     from paramscope.model import Model
 
 
@@ -24,17 +25,19 @@ class SizeRequest(MemorySettings):
 
 @record
 class SizeResult:
-    """`size`'s answer: the estimate for the model."""
+    """`size`'s answer: the estimate for the model, and its speed on the device given (if one was)."""
 
     request: SizeRequest
     model: Model
     estimate: SizeEstimate
     exit_code: int = 0
+    speed: SpeedEstimate | None = None  # on the devices of --gpu; None without one
 
     def to_json(self) -> dict[str, Any]:
-        from paramscope.app.shapes import size_json
+        from paramscope.app.shapes import size_json, speed_json
 
-        return size_json(self.estimate) | remote_json(self.model)
+        speed = speed_json(self.speed) if self.speed is not None else None
+        return size_json(self.estimate) | {"speed": speed} | remote_json(self.model)
 
 
 def size(source: Source | SizeRequest, **options: Any) -> SizeResult:
@@ -55,7 +58,13 @@ def size(source: Source | SizeRequest, **options: Any) -> SizeResult:
         if req.context is not None:
             raise UsageError("give --context or --context-from-file, not both")
         context = count_tokens(model, read_text(req.context_from_file))
-    return SizeResult(req, model, estimate(model, req.memory_request(device, n, context)))
+    est = estimate(model, req.memory_request(device, n, context))
+    speed = None
+    if device is not None and device.bandwidth is not None:
+        from paramscope.analyses.sizing.speed import speed_for
+
+        speed = speed_for(model, est, device, n)
+    return SizeResult(req, model, est, speed=speed)
 
 
 def gpu_spec(gpu: str | None):

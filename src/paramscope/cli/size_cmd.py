@@ -46,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
     from paramscope.cli.output import console
     from paramscope.render.size_view import render_size
 
-    render_size(result.estimate, console(), explain=args.explain)
+    render_size(result.estimate, console(), explain=args.explain, speed=result.speed)
     return 0

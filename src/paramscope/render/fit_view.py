@@ -8,6 +8,7 @@ from rich.text import Text
 
 from paramscope.analyses.sizing.fit import AS_STORED
 from paramscope.analyses.sizing.fit_advice import QUANT_LADDER
+from paramscope.render.speed_view import speed_rows
 from paramscope.render.table import grid
 from paramscope.render.text import PathText, notes_and_explain, plain, shell_lines
 from paramscope.units import bytes_label
@@ -43,12 +44,8 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
     rows.append(("best quantization", best))
     if r.offload and not one.fits:
         rows.append(("offload as asked", plain(_offload(r.offload, asked, ram_bytes))))
-    if speed.decode_tokens_per_s and not r.cpu_only:
-        rows.append(("decode bound", f"≤ {speed.decode_tokens_per_s:,.1f} tokens/s per sequence on {where} "
-                                     f"at {asked} ({bytes_label(speed.bytes_per_step)} read per token)"))
-    if speed.prefill_seconds is not None:
-        rows.append(("prefill bound", f"≥ {speed.prefill_seconds:.3f} s for {speed.prefill_tokens:,} tokens "
-                                      f"on {where} at peak FLOP/s"))
+    if not r.cpu_only:
+        rows.extend(speed_rows(speed, f"{where} at {asked}"))
     console.print(Text(r.verdict, style="bold"))
     console.print(grid(rows))
     if r.command_lines:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from paramscope.render.speed_view import speed_rows
 from paramscope.render.table import Column, grid, table
 from paramscope.render.text import PathText, notes_and_explain, plain
 from paramscope.units import bytes_label, decimal_label
@@ -12,7 +13,7 @@ from paramscope.units import bytes_label, decimal_label
 FITS = {True: Text("fits", style="green"), False: Text("does not fit", style="red"), None: Text("")}
 
 
-def render_size(est, console: Console, *, explain: bool = False) -> None:
+def render_size(est, console: Console, *, explain: bool = False, speed=None) -> None:
     console.print(grid([
         ("source", PathText(est.source)),
         ("runtime", est.runtime),
@@ -43,4 +44,11 @@ def render_size(est, console: Console, *, explain: bool = False) -> None:
         console.print(table(console, columns, rows, title="Per device (even split)"))
         if est.host_bytes:
             console.print(f"host memory (not on the devices): {bytes_label(est.host_bytes)}")
-    notes_and_explain(console, est.notes, est.explain, explain)
+    if speed is not None:
+        n = len(est.per_device)
+        where = f"{n} × {est.per_device[0].device.key}" if n > 1 else f"one {est.per_device[0].device.key}"
+        rows = speed_rows(speed, where)
+        if rows:
+            console.print(Text("Speed", style="bold"))
+            console.print(grid(rows))
+    notes_and_explain(console, est.notes, (*est.explain, *(speed.explain if speed else ())), explain)
