@@ -108,6 +108,7 @@ def test_calibrated_figures_are_the_bound_times_the_quantiles():
     {"gpu": "rtx-4090x2"},  # measured on one device only
     {"gpu": "rtx-4090", "batch": 4},  # measured at batch 1 only
     {"gpu": "ddr5-6400-2ch"},  # one CPU run
+    {"gpu": "rtx-4090", "n_gpu_layers": 20},  # part in host memory
 ])
 def test_bound_only_where_nothing_was_measured(options):
     s = paramscope.size("llama-3.1-8b", context=1024, **options).speed

@@ -23,5 +23,5 @@ def speed_rows(speed, where: str) -> list[tuple[str, Text | str]]:
                                 f"({fast:.3f}–{slow:.3f} s): {speed.prefill_label}"))
     if speed.prefill_seconds is not None:
         rows.append(("prefill bound", f"≥ {speed.prefill_seconds:.3f} s for {speed.prefill_tokens:,} tokens "
-                                      f"on {where} at peak FLOP/s"))
+                                      f"on {where}, at peak FLOP/s"))
     return rows

@@ -4,7 +4,8 @@ Two kinds of figure. The **bounds** (roofline), stated with their assumptions be
 measurements of the runtime on that kind of device exist, **calibrated** low / typical / high figures: the
 bound × the 10th percentile / median / 90th percentile of the utilisation those runs reached
 (knowledge/speed_calibration.py, derived from tests/fixtures/speed/ by tools/speed_calibration.py). They
-are given for one device at batch 1, the setting measured; elsewhere only the bound, labelled "bound".
+are given for one device at batch 1 with everything on it, the setting measured; elsewhere only the
+bound, labelled "bound".
 
 - **Decode.** Each step reads every active weight once and the whole KV cache of every sequence, so
   ``tokens/s per sequence ≤ bandwidth / (active weight bytes + KV bytes)``; with ``batch`` sequences the
@@ -178,10 +179,14 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     head_params = (output or embedding).params if (output or embedding) else 0
     if lookup_params:
         active -= repriced("embedding")
+    # layers or KV kept in host memory (llama.cpp -ngl below all layers, --no-kv-offload; the input
+    # embedding alone stays there anyway): the runs measured had everything on the device
+    # (the repriced embedding is the whole's ratio, a few % off the embedding's own type: hence the slack)
+    offloaded = est.host_bytes > 1.1 * repriced("embedding") + (1 << 20)
     flops = device.half_flops if device else None
     bandwidth = device.bandwidth if device else None
     calibration: tuple[Calibration | None, Calibration | None] = (None, None)
-    if device is not None and n_devices == 1 and est.batch == 1:
+    if device is not None and n_devices == 1 and est.batch == 1 and not offloaded:
         calibration = (lookup(est.runtime, device.vendor, device.kind, "decode"),
                        lookup(est.runtime, device.vendor, device.kind, "prefill"))
     return speed(model.config, active_params=inv.active_params, active_bytes=active,
