@@ -14,12 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import paramscope
-from paramscope.analyses.sizing.speed import BOUND, speed_for
+from paramscope.analyses.sizing.speed import BOUND
 from paramscope.knowledge.hardware import find_device
 from paramscope.knowledge.speed_calibration import MIN_RUNS, QUANTILES, TABLE, backend_for, lookup, quantile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import speed_calibration as tool  # noqa: E402
+import speed_calibration as tool
 
 # measured on the fixture as shipped: 45 of 64 held-out measurements inside their p10–p90 interval (70 %);
 # an interval between two order statistics of n others covers a new draw with probability about
@@ -94,7 +94,8 @@ def test_calibrated_figures_are_the_bound_times_the_quantiles():
     s = r.speed
     c = lookup("llama.cpp", "NVIDIA", "gpu", "decode")
     assert s.decode_calibration == c and s.decode_label == c.label
-    assert s.decode_range == pytest.approx(tuple(s.decode_tokens_per_s * q for q in (c.low, c.typical, c.high)))
+    bound = s.decode_tokens_per_s
+    assert s.decode_range == pytest.approx(tuple(bound * q for q in (c.low, c.typical, c.high)))
     p = s.prefill_calibration
     assert s.prefill_range == pytest.approx(tuple(s.prefill_seconds / q for q in (p.high, p.typical, p.low)))
     data = r.to_json()["speed"]
