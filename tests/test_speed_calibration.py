@@ -21,7 +21,7 @@ from paramscope.knowledge.speed_calibration import MIN_RUNS, QUANTILES, TABLE, b
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import speed_calibration as tool
 
-# measured on the fixture as shipped: 45 of 64 held-out measurements inside their p10–p90 interval (70 %);
+# measured on the fixture as shipped: 50 of 71 held-out measurements inside their p10–p90 interval (70 %);
 # an interval between two order statistics of n others covers a new draw with probability about
 # 0.8 × (n − 1) / (n + 1), so small groups cover less than 80 %
 HELD_OUT_FLOOR = 0.65
@@ -67,7 +67,7 @@ def test_held_out_measurements_fall_inside_the_interval(groups):
             rest = us[:i] + us[i + 1:]
             total += 1
             inside += quantile(rest, QUANTILES[0]) <= u <= quantile(rest, QUANTILES[-1])
-    assert total >= 60
+    assert total >= 70
     assert inside / total >= HELD_OUT_FLOOR
 
 
@@ -86,7 +86,8 @@ def test_backends():
     assert backend_for("llama.cpp", "AMD", "gpu") == "Vulkan"
     assert backend_for("llama.cpp", "JEDEC", "cpu") == "CPU"
     assert backend_for("vllm", "NVIDIA", "gpu") is None
-    assert lookup("llama.cpp", "JEDEC", "cpu", "decode") is None  # one CPU run: too few
+    assert lookup("llama.cpp", "JEDEC", "cpu", "decode").backend == "CPU"
+    assert lookup("llama.cpp", "JEDEC", "cpu", "prefill") is None  # CPU rows have no FLOP/s to divide by
 
 
 def test_calibrated_figures_are_the_bound_times_the_quantiles():
@@ -108,7 +109,6 @@ def test_calibrated_figures_are_the_bound_times_the_quantiles():
     {"runtime": "vllm", "gpu": "rtx-4090"},  # no vLLM measurements
     {"gpu": "rtx-4090x2"},  # measured on one device only
     {"gpu": "rtx-4090", "batch": 4},  # measured at batch 1 only
-    {"gpu": "ddr5-6400-2ch"},  # one CPU run
     {"gpu": "rtx-4090", "n_gpu_layers": 20},  # part in host memory
 ])
 def test_bound_only_where_nothing_was_measured(options):

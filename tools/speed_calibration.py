@@ -10,8 +10,9 @@ speed.py through ``paramscope.size``) is compared with what was measured:
   or 16-bit matrix units; the 16-bit peak is the reference the predictions divide by, so the ratio is
   consistent whichever the kernel uses.
 
-``python tools/speed_calibration.py`` prints every measurement's utilisation and the table rows to paste
-into src/paramscope/knowledge/speed_calibration.py; tests/test_speed_calibration.py recomputes them.
+``python tools/speed_calibration.py`` prints every measurement's utilisation and the table's rows;
+``--write`` puts the rows into src/paramscope/knowledge/speed_calibration.py. tests/test_speed_calibration.py
+recomputes them.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def utilisation(m: dict) -> float | None:
     device = find_device(m["device"])
     tokens = int(m["test"][2:])
     options = {} if m["weights"] == "as stored" else {"weights": m["weights"]}
-    r = paramscope.size(m["model"], context=tokens, runtime=m["runtime"], **options)
+    # a model the catalogue lacks is a config.json under tests/fixtures/speed/
+    model = str(ROOT / m["model"]) if m["model"].endswith(".json") else m["model"]
+    r = paramscope.size(model, context=tokens, runtime=m["runtime"], **options)
     s = speed_for(r.model, r.estimate, device)
     if m["test"].startswith("tg"):
         return m["tokens_per_s"] / s.decode_tokens_per_s if s.decode_tokens_per_s else None
@@ -66,8 +69,22 @@ def table(rows: list[dict]):
                  for (runtime, backend, metric), found in sorted(groups(rows).items()))
 
 
+def write(rows: list[dict]) -> None:
+    """Replace TABLE in knowledge/speed_calibration.py with the rows the measurements give."""
+    import re
+
+    path = ROOT / "src" / "paramscope" / "knowledge" / "speed_calibration.py"
+    body = "\n".join(c.as_source() for c in table(rows))
+    text = re.sub(r"TABLE: tuple\[Calibration, \.\.\.\] = \(\n.*?\n\)\n",
+                  lambda _: f"TABLE: tuple[Calibration, ...] = (\n{body}\n)\n", path.read_text(), flags=re.S)
+    path.write_text(text)
+
+
 def main() -> int:
     rows = measurements()
+    if "--write" in sys.argv[1:]:
+        write(rows)
+        return 0
     for m in rows:
         u = utilisation(m)
         print(f"{m['backend']:7} {m['device']:17} {m['model']:12} {m['weights']:9} {m['test']:7} "
