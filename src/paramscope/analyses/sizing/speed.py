@@ -68,11 +68,13 @@ class SpeedEstimate:
 
     @property
     def decode_label(self) -> str:
-        return self.decode_calibration.label if self.decode_range else BOUND
+        c = self.decode_calibration
+        return c.label if c is not None and self.decode_range else BOUND
 
     @property
     def prefill_label(self) -> str:
-        return self.prefill_calibration.label if self.prefill_range else BOUND
+        c = self.prefill_calibration
+        return c.label if c is not None and self.prefill_range else BOUND
 
     @property
     def decode_range(self) -> tuple[float, float, float] | None:
@@ -176,7 +178,8 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     embedding, output = inv.by_component.get("embedding"), inv.by_component.get("output")
     # an embedding table with its own output head beside it is only looked up; a tied one is the head
     lookup_params = embedding.params if embedding and output else 0
-    head_params = (output or embedding).params if (output or embedding) else 0
+    head = output or embedding
+    head_params = head.params if head else 0
     if lookup_params:
         active -= repriced("embedding")
     # layers or KV kept in host memory (llama.cpp -ngl below all layers, --no-kv-offload; the input
