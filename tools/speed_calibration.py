@@ -22,6 +22,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from paramscope.knowledge.speed_calibration import Metric
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "speed" / "llamacpp_bench.json"
 
@@ -51,13 +53,13 @@ def utilisation(m: dict) -> float | None:
     return m["tokens_per_s"] * s.prefill_seconds / s.prefill_tokens
 
 
-def groups(rows: list[dict]) -> dict[tuple[str, str, str], list[tuple[float, str]]]:
+def groups(rows: list[dict]) -> dict[tuple[str, str, Metric], list[tuple[float, str]]]:
     """(runtime, backend, metric) → [(utilisation, source)] over the rows a figure exists for."""
-    out: dict[tuple[str, str, str], list[tuple[float, str]]] = defaultdict(list)
+    out: dict[tuple[str, str, Metric], list[tuple[float, str]]] = defaultdict(list)
     for m in rows:
         u = utilisation(m)
         if u is not None:
-            metric = "decode" if m["test"].startswith("tg") else "prefill"
+            metric: Metric = "decode" if m["test"].startswith("tg") else "prefill"
             out[(m["runtime"], m["backend"], metric)].append((u, m["source"]))
     return out
 
