@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from paramscope.analyses.sizing.fit import (AS_STORED, QUANT_LADDER, allowed_tp, best_quant, fit, ladder,
-                                            max_context, nominal_bits)
+from paramscope.analyses.sizing.fit import (
+    AS_STORED,
+    QUANT_LADDER,
+    allowed_tp,
+    best_quant,
+    fit,
+    ladder,
+    max_context,
+    nominal_bits,
+)
 from paramscope.analyses.sizing.memory import MemoryRequest, estimate
 from paramscope.formats import open_model
 from paramscope.knowledge.hardware import find_device
