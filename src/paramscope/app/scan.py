@@ -69,14 +69,16 @@ def scan_file(path: Path) -> Verdict:
     try:
         with LocalFile(path) as f:
             head = f.head(SNIFF_BYTES)
-        # a file of a format that holds no code (by its own first bytes or name) has nothing to judge;
-        # a zip, a protocol-2+ pickle or a .npy array is read at once (the other readers stay unimported)
+        # a file of a format that holds no code (by its own first bytes or name) is still read as
+        # pickle.load would read it: a name or four magic bytes do not stop an unpickler. It is that
+        # format's only when that reading breaks before naming a global (and no archive hides in it).
+        # A zip, a protocol-2+ pickle or a .npy array is read at once (the other readers stay unimported)
         other = None if pickle_scan.certainly_scanned(head) else next(
             (fmt for fmt in FILE_FORMATS if not fmt.can_carry_code and fmt.holds_weights
              and fmt.may_be(head) and fmt.reader().sniff(head, path)), None)
-        if other is not None:
+        found = pickle_scan.scan_path(path, lenient=other is not None)
+        if other is not None and not (found.references or found.unverified):
             return judge(str(path), (), not_pickle=other.name)
-        found = pickle_scan.scan_path(path)
     except ParamscopeError as e:
         return judge(str(path), (), error=str(e))
     if found.code_free:

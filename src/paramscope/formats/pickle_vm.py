@@ -33,6 +33,7 @@ of a million nested tuples costs nothing.
 from __future__ import annotations
 
 import codecs
+import re
 import gc
 import struct
 import time
@@ -168,6 +169,11 @@ class PickleError(FormatError):
     ops: int = 0
 
 
+class PickleLimit(PickleError):
+    """The scan's own bound stopped the read (opcodes, time, stack, memo, MARK depth, line or integer
+    length): CPython's unpicklers, which have none of these, would read on."""
+
+
 class PickleTruncated(PickleError):
     """The data ends before the pickle does (the caller may retry with more of the file)."""
 
@@ -250,7 +256,7 @@ class Machine:
                 if self.frame_end is not None and self.pos >= self.frame_end:
                     self._frame_ended()
                 if len(self.stack) > max_stack:
-                    self._fail("pickle stack exceeds the limit", len(self.stack), f"at most {max_stack}")
+                    self._limit("pickle stack exceeds the limit", len(self.stack), f"at most {max_stack}")
         except PickleError as e:
             e.references = self.references()
             e.anomalies = tuple(self.anomalies)
@@ -276,13 +282,16 @@ class Machine:
 
     def _check_budget(self, ops: int, deadline: float) -> None:
         if ops > self.limits.max_ops:
-            self._fail("pickle runs more opcodes than the limit", ops, self.limits.max_ops)
+            self._limit("pickle runs more opcodes than the limit", ops, self.limits.max_ops)
         if time.thread_time() > deadline:
-            self._fail("pickle takes longer than the time limit", f"{ops} opcodes",
+            self._limit("pickle takes longer than the time limit", f"{ops} opcodes",
                        f"at most {self.limits.max_seconds:g} s")
 
     def _fail(self, what: str, found: object = None, expected: object = None) -> NoReturn:
         raise PickleError(self.file, what, found, expected)
+
+    def _limit(self, what: str, found: object = None, expected: object = None) -> NoReturn:
+        raise PickleLimit(self.file, what, found, expected)
 
     # -- reading arguments --
     def take(self, n: int, what: str) -> bytes:
@@ -315,7 +324,7 @@ class Machine:
         limit = limit or self.limits.max_line
         end = self.data.find(b"\n", self.pos, self.pos + limit + 1)
         if end < 0:
-            error = PickleTruncated if len(self.data) - self.pos <= limit else PickleError
+            error = PickleTruncated if len(self.data) - self.pos <= limit else PickleLimit
             raise error(self.file, f"{what} at offset {self.op_at} has no end of line within {limit} bytes")
         chunk = self.data[self.pos:end]
         self.pos = end + 1
@@ -336,7 +345,7 @@ class Machine:
 
     def long(self, raw: bytes) -> int:
         if len(raw) > self.limits.max_long_bytes:
-            self._fail(f"integer at offset {self.op_at} is implausibly long", f"{len(raw)} bytes",
+            self._limit(f"integer at offset {self.op_at} is implausibly long", f"{len(raw)} bytes",
                        f"at most {self.limits.max_long_bytes}")
         return int.from_bytes(raw, "little", signed=True)
 
@@ -356,7 +365,7 @@ class Machine:
 
     def mark(self) -> None:
         if len(self.metastack) >= self.limits.max_depth:
-            self._fail("pickle nests MARKs deeper than the limit", len(self.metastack) + 1,
+            self._limit("pickle nests MARKs deeper than the limit", len(self.metastack) + 1,
                        f"at most {self.limits.max_depth}")
         self.metastack.append(self.stack)
         self.stack = []
@@ -372,7 +381,7 @@ class Machine:
             self._fail(f"negative memo index at offset {self.op_at}", index)
         memo, stack = self.memo, self.stack
         if index not in memo and len(memo) >= self.limits.max_memo:
-            self._fail("pickle memo exceeds the limit", len(memo) + 1, f"at most {self.limits.max_memo}")
+            self._limit("pickle memo exceeds the limit", len(memo) + 1, f"at most {self.limits.max_memo}")
         if not stack:
             self._fail(f"opcode at offset {self.op_at} reads an empty stack")
         memo[index] = stack[-1]
@@ -581,10 +590,19 @@ def _global(m: Machine) -> None:
     m.push(m.global_ref(module, name))
 
 
+_MODULE_STOP = re.compile(rb"[\n.\x00]")
+
+
 def _two_lines(m: Machine, what: str) -> tuple[str, str]:
     """GLOBAL's and INST's module and name lines. At the end of a file, pickle.py's readline returns the
     rest without a newline and ``[:-1]`` cuts its last byte: the pure-Python unpickler then imports
     that module (name ``""``) before failing, so the reference is recorded before the error is."""
+    # a NUL in the module's first component: the import fails whatever follows (no file or module
+    # has such a name), so both unpicklers stop here having imported nothing (a safetensors header
+    # length whose first byte is "c" reads as a GLOBAL whose module starts with zero bytes)
+    stop = _MODULE_STOP.search(m.data, m.pos, m.pos + 4097)
+    if stop is not None and stop.group() == b"\x00":
+        m._fail(f"{what} at offset {m.op_at} names a module with a NUL byte, which no import finds")
     module = None
     try:
         module = m.text(f"{what} module", 4096)

@@ -78,6 +78,24 @@ def is_zip(head: bytes) -> bool:
     return head[:4] in (LOCAL_SIG, EOCD_SIG)
 
 
+def zip_at_end(f: LocalFile) -> bool:
+    """Whether Python's ``zipfile`` opens the file as an archive with members, whatever it starts
+    with: it takes the last end record in the file's last 64 KiB and reads the central directory
+    right before that record (an archive appended to other data is shifted, not refused)."""
+    tail_len = min(f.size, EOCD.size + MAX_COMMENT)
+    tail = f.read(f.size - tail_len, tail_len, "the end of central directory record")
+    at = tail.rfind(EOCD_SIG)
+    while at >= 0 and at + EOCD.size > len(tail):
+        at = tail.rfind(EOCD_SIG, 0, at)
+    if at < 0:
+        return False
+    _, _, _, _, entries, cd_size, _, _ = EOCD.unpack_from(tail, at)
+    if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
+        return True  # zip64: the sizes are elsewhere; assume members
+    cd_at = f.size - tail_len + at - cd_size
+    return entries > 0 and cd_at >= 0 and f.read(cd_at, 4, "the central directory") == CENTRAL_SIG
+
+
 def first_member_name(head: bytes) -> str:
     """The first local header's name, from the first bytes alone (for sniffing)."""
     if len(head) < LOCAL.size or head[:4] != LOCAL_SIG:
@@ -326,8 +344,11 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
     return Survey(tuple(members), tuple(dict.fromkeys(problems)))
 
 
-def read_surveyed(f: LocalFile, m: SurveyMember, max_bytes: int) -> bytes:
-    """A surveyed member's bytes (inflated with a bound); raises when they cannot be had."""
+def read_surveyed(f: LocalFile, m: SurveyMember, max_bytes: int, prefix: int | None = None) -> bytes:
+    """A surveyed member's bytes (inflated with a bound); raises when they cannot be had. ``prefix``:
+    of a stored member, only its first ``prefix`` bytes."""
+    if prefix is not None and m.method == STORED and not m.encrypted and prefix < m.compressed_size:
+        return f.read(m.data_offset, prefix, f"member {m.name}")
     if m.encrypted:
         raise UnsupportedError(f"{f.name}: member {m.name} is encrypted")
     if m.method not in (STORED, DEFLATED):
