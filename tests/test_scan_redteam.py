@@ -424,3 +424,97 @@ def test_control_the_loader_runs_it(t: Technique, tmp_path: Path) -> None:
 
 def test_the_corpus_is_large() -> None:
     assert len({t.id for t in T}) == len(T) >= 40
+
+
+# --- the reverse: benign files of every shape stay safe -------------------------------------------
+
+def _safetensors_with_header_length(path: Path, low_byte: int, rng: np.random.Generator) -> None:
+    """A safetensors file (unpadded, as some writers leave it) whose header length's first byte, what
+    pickle.load reads as its first opcode, is ``low_byte``; safetensors itself reads it back."""
+    st = pytest.importorskip("safetensors.numpy")
+    w = rng.standard_normal((7, 5)).astype(np.float32)
+    b = np.zeros(300_000, dtype=np.float16)  # a zero run: no newline to end a GLOBAL's line
+    entries = {"w": {"dtype": "F32", "shape": [7, 5], "data_offsets": [0, w.nbytes]},
+               "b": {"dtype": "F16", "shape": [b.size], "data_offsets": [w.nbytes, w.nbytes + b.nbytes]}}
+    for pad in range(256):
+        header = json.dumps({"__metadata__": {"pad": "x" * pad}, **entries}).encode()
+        if len(header) % 256 == low_byte:
+            path.write_bytes(struct.pack("<Q", len(header)) + header + w.tobytes() + b.tobytes())
+            assert set(st.load_file(path)) == {"w", "b"}
+            return
+    raise AssertionError(low_byte)
+
+
+def test_safetensors_with_every_first_byte_stay_safe(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    paths = []
+    for low in range(256):
+        path = tmp_path / f"m{low}.safetensors"
+        _safetensors_with_header_length(path, low, rng)
+        paths.append(str(path))
+    verdicts = scan(paths).verdicts
+    bad = [(v.source, v.summary) for v in verdicts if v.exit_code != 0]
+    assert not bad
+
+
+def test_gguf_files_stay_safe(tmp_path: Path) -> None:
+    from builders.gguf_files import write_gguf
+
+    rng = np.random.default_rng(1)
+    paths = []
+    for n in range(1, 40):
+        path = tmp_path / f"m{n}.gguf"
+        write_gguf(path, [(f"t{i}", rng.standard_normal((4, 8)).astype(np.float32), None) for i in range(n)])
+        paths.append(str(path))
+    assert [v.exit_code for v in scan(paths).verdicts] == [0] * len(paths)
+
+
+def test_zip_storages_with_every_first_byte_stay_safe(tmp_path: Path) -> None:
+    """A torch archive whose raw storages start with every byte value (0x80 0x02 … as float16 data)."""
+    rng = np.random.default_rng(2)
+    keys = [str(i) for i in range(256)]
+    data_pkl = b"\x80\x02](" + b"".join(_data_pkl_with_storage(k)[2:-1] for k in keys) + b"e."
+    members = {"archive/data.pkl": data_pkl}
+    for i, k in enumerate(keys):
+        members[f"archive/data/{k}"] = bytes([i]) + rng.bytes(4095)
+    path = tmp_path / "model.pt"
+    path.write_bytes(_zip(members))
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code == 0, verdict.summary
+
+
+def test_legacy_storages_with_every_element_count_stay_safe(tmp_path: Path) -> None:
+    """After a legacy checkpoint's five pickles, each storage's element count (8 bytes) comes first:
+    pickle.load called again reads it as opcodes and breaks."""
+    rng = np.random.default_rng(3)
+    paths = []
+    for numel in [*range(1, 300), 0x2E4E, 0x2E5D, 0x2E29, 0x4242, 1 << 20]:
+        path = tmp_path / f"m{numel}.pt"
+        storage = struct.pack("<Q", numel) + rng.bytes(min(numel, 4096) * 4)
+        path.write_bytes(_legacy(_data_pkl_with_storage("0"), ["0"]) + storage)
+        paths.append(str(path))
+    bad = [(v.source, v.summary) for v in scan(paths).verdicts if v.exit_code != 0]
+    assert not bad
+
+
+@pytest.mark.slow
+def test_torch_save_checkpoints_stay_safe(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    nets = {"linear": torch.nn.Linear(16, 8), "conv": torch.nn.Conv2d(3, 4, 3),
+            "lstm": torch.nn.LSTM(8, 16, 2), "norm": torch.nn.LayerNorm(32)}
+    paths = []
+    for name, net in nets.items():
+        for dtype in (torch.float32, torch.float16, torch.bfloat16):
+            state = {k: v.to(dtype) for k, v in net.state_dict().items()}
+            for legacy in (False, True):
+                path = tmp_path / f"{name}-{dtype}-{legacy}.pt"
+                torch.save(state, path, _use_new_zipfile_serialization=not legacy)
+                paths.append(str(path))
+    sizes = {f"t{n}": torch.arange(n, dtype=torch.int8) for n in range(1, 130)}
+    for legacy in (False, True):
+        path = tmp_path / f"sizes-{legacy}.pt"
+        torch.save(sizes, path, _use_new_zipfile_serialization=not legacy)
+        paths.append(str(path))
+    bad = [(v.source, v.summary) for v in scan(paths).verdicts if v.exit_code != 0]
+    assert not bad

@@ -35,6 +35,9 @@ MAX_PICKLES = 64  # pickles in one stream (legacy torch.save writes 5)
 MAX_DEPTH = 4  # containers inside containers
 MAX_NPY_HEADER = 1 << 20  # numpy.load(allow_pickle=True) takes any header size
 LIMITS = vm.Limits()
+# bytes read leniently (another format's file, raw storages) may hold one long line before breaking,
+# as a zero run after an opcode that reads a line does: CPython reads it whole, so the scan does too
+LENIENT_LIMITS = vm.Limits(max_line=MAX_BYTES)
 NPY_MAGIC = b"\x93NUMPY"
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch/serialization.py MAGIC_NUMBER
 FIRST_WINDOW = 1 << 20
@@ -125,16 +128,23 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
                     "load of the stream would read it)")
         memo = dict(memo)
         try:
-            r = vm.run(data, s.file, at, limits=LIMITS, persistent_load=persistent_load, memo=memo,
-                       after_build=_joblib_array)
+            r = vm.run(data, s.file, at, limits=LENIENT_LIMITS if lenient else LIMITS,
+                       persistent_load=persistent_load, memo=memo, after_build=_joblib_array)
         except vm.PickleError as e:
+            if lenient:
+                refs = _reachable(e.references)
+                s.add(refs)
+                if not refs and (len(refs) < len(e.references) or _stops_cpython(e, whole)):
+                    if at == start:
+                        s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
+                    continue
+                for a in e.anomalies:
+                    s.doubt(where, a)
+                s.doubt(where, f"a pickle read at offset {at} breaks off ({_short(e, s.file)})")
+                continue
             s.add(e.references)
             for a in e.anomalies:
                 s.doubt(where, a)
-            if lenient and _stops_cpython(e, whole):
-                if at == start:
-                    s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
-                continue
             if at == start and e.ops <= 1 and not e.references:
                 s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
             elif at == start:
@@ -148,18 +158,31 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
             continue
         read += 1
         s.pickles += 1
-        s.add(r.references)
-        for a in r.anomalies:
-            s.doubt(where, a)
+        refs = _reachable(r.references) if lenient else r.references
+        s.add(refs)
+        if refs or not lenient:
+            for a in r.anomalies:
+                s.doubt(where, a)
+        if lenient and len(refs) < len(r.references):
+            continue  # the load raised at an EXT opcode: nothing after it is read
         todo.append((r.end, memo))
         if r.frame_end is not None:
             todo.append((min(r.frame_end, len(data)), memo))
     return read
 
 
+def _reachable(refs: tuple[vm.GlobalUse, ...]) -> tuple[vm.GlobalUse, ...]:
+    """The globals a lenient read reaches: an ordinary process registers no copyreg extension codes,
+    so CPython raises at the first EXT opcode, having imported only what came before it."""
+    cut = min((u.offset for u in refs if vm.is_extension(u)), default=None)
+    return refs if cut is None else tuple(u for u in refs if u.offset < cut)
+
+
 def _stops_cpython(e: vm.PickleError, whole: bool) -> bool:
-    """Whether CPython's unpicklers break where the scan's read broke, having imported nothing."""
-    if e.references or e.anomalies or isinstance(e, vm.PickleLimit):
+    """Whether CPython's unpicklers break where the scan's read broke (the read named no global, and
+    the VM reads on wherever the two unpicklers disagree on a FRAME, so those disagreements hide
+    nothing): not at a limit of the scan's own, not at the end of bytes that are only a window."""
+    if isinstance(e, vm.PickleLimit):
         return False
     return whole or not isinstance(e, vm.PickleTruncated)
 
@@ -277,10 +300,10 @@ def scan_path(path: Path, *, lenient: bool = False) -> PickleScan:
 
 def _plain(s: _Scan, f: LocalFile, lenient: bool = False) -> None:
     """A pickle file, a legacy torch.save file (five pickles, then raw storages), or neither."""
-    window = f.read(0, min(f.size, FIRST_WINDOW), "the pickle")
     if lenient:
-        _stream(s, window, "", lenient=True, whole=f.size <= FIRST_WINDOW)
+        _lenient(s, f, "")
         return
+    window = f.read(0, min(f.size, FIRST_WINDOW), "the pickle")
     try:
         first = vm.run(window, f.name, limits=LIMITS)
         legacy = type(first.value) is int and first.value == LEGACY_MAGIC
@@ -294,6 +317,23 @@ def _plain(s: _Scan, f: LocalFile, lenient: bool = False) -> None:
         _stream(s, window, "")
         return
     _stream(s, window if f.size <= FIRST_WINDOW else f.read(0, f.size, "the pickle"), "")
+
+
+def _lenient(s: _Scan, f: LocalFile, where: str, start: int = 0) -> None:
+    """The file from ``start`` read leniently (``_stream``): its first MiB, and all of it (up to
+    ``MAX_BYTES``) when that window cannot settle it."""
+    end = min(f.size, start + FIRST_WINDOW)
+    inner = _Scan(s.file)
+    _stream(inner, f.read(0, end, "the data"), where, start=start, lenient=True, whole=end == f.size)
+    if inner.unverified and end < f.size:
+        inner = _Scan(s.file)
+        end = min(f.size, MAX_BYTES)
+        _stream(inner, f.read(0, end, "the data"), where, start=start, lenient=True, whole=end == f.size)
+    s.add(tuple(inner.refs.values()))
+    s.unverified += inner.unverified
+    s.pickles += inner.pickles
+    if not start:
+        s.not_pickle = s.not_pickle or inner.not_pickle
 
 
 def _legacy(s: _Scan, f: LocalFile) -> None:
@@ -314,9 +354,7 @@ def _legacy(s: _Scan, f: LocalFile) -> None:
     if end < f.size:
         # pickle.load called until it raises reads on into the storages (raw bytes, whose element
         # counts come first): only what that reading could import counts
-        tail = f.read(0, min(f.size, end + FIRST_WINDOW), "the storages")
-        _stream(s, tail, "after the five legacy pickles", start=end, lenient=True,
-                whole=len(tail) == f.size)
+        _lenient(s, f, "after the five legacy pickles", end)
     if layout is None or layout.keys is None:
         return
     if read < 5:
@@ -557,6 +595,14 @@ def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str) -
         return
     inner = _Scan(s.file)
     _stream(inner, data, where, lenient=True, whole=len(data) >= m.size)
+    if inner.unverified and len(data) < m.size:  # the window cannot settle it: all of the member
+        inner = _Scan(s.file)
+        try:
+            data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
+        except (FormatError, UnsupportedError) as e:
+            s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
+            return
+        _stream(inner, data, where, lenient=True)
     s.add(tuple(inner.refs.values()))
     s.unverified += inner.unverified
 

@@ -320,9 +320,13 @@ class Machine:
         self.pos = pos + 1
         return self.data[pos]
 
-    def line(self, what: str, limit: int | None = None) -> bytes:
+    def line(self, what: str, limit: int | None = None, charset: bytes | None = None) -> bytes:
+        """The argument line; ``charset``: the bytes a number's line may hold, so that a line past the
+        limit holding another one fails where CPython's parse of it would fail too (not at a limit)."""
         limit = limit or self.limits.max_line
         end = self.data.find(b"\n", self.pos, self.pos + limit + 1)
+        if end < 0 and charset is not None and self.data[self.pos:self.pos + limit].translate(None, charset):
+            self._fail(f"{what} at offset {self.op_at} is not a number")
         if end < 0:
             error = PickleTruncated if len(self.data) - self.pos <= limit else PickleLimit
             raise error(self.file, f"{what} at offset {self.op_at} has no end of line within {limit} bytes")
@@ -433,11 +437,13 @@ def _compat(module: str, name: str) -> tuple[str, str]:
 
 # --- opcode implementations, in pickletools' order ------------------------------------------------
 _I32, _U32, _U16, _U64 = struct.Struct("<i"), struct.Struct("<I"), struct.Struct("<H"), struct.Struct("<Q")
+# what int(line, 0) and float(line) accept in INT, LONG, FLOAT, GET and PUT lines
+NUMBER_CHARS = b"0123456789abcdefABCDEFxXoObBlLiInNtTyY+-_. \t\r\x0b\x0c"
 _F64 = struct.Struct(">d")  # BINFLOAT is big-endian (pickletools.float8)
 
 
 def _int(m: Machine) -> None:
-    raw = m.line("INT argument", 64)
+    raw = m.line("INT argument", 64, NUMBER_CHARS)
     if raw in (b"00", b"01"):  # pickletools: protocol 0 writes bools as INT 00 / 01
         m.push(raw == b"01")
         return
@@ -448,7 +454,7 @@ def _int(m: Machine) -> None:
 
 
 def _long(m: Machine) -> None:
-    raw = m.line("LONG argument", m.limits.max_long_bytes * 3)
+    raw = m.line("LONG argument", m.limits.max_long_bytes * 3, NUMBER_CHARS)
     try:
         m.push(int(raw[:-1] if raw.endswith(b"L") else raw, 0))  # pickle.py load_long
     except ValueError:
@@ -456,6 +462,8 @@ def _long(m: Machine) -> None:
 
 
 def _string(m: Machine) -> None:
+    if m.data[m.pos:m.pos + 1] not in (b"'", b'"'):  # CPython refuses the line whatever its length
+        m._fail(f"STRING argument at offset {m.op_at} is not quoted")
     raw = m.line("STRING argument")
     if len(raw) < 2 or raw[0] != raw[-1] or raw[:1] not in (b"'", b'"'):
         m._fail(f"STRING argument at offset {m.op_at} is not quoted", repr(raw[:40]))
@@ -474,7 +482,7 @@ def _unicode(m: Machine) -> None:
 
 
 def _float(m: Machine) -> None:
-    raw = m.line("FLOAT argument", 64)
+    raw = m.line("FLOAT argument", 64, NUMBER_CHARS)
     try:
         m.push(float(raw))
     except ValueError:
@@ -675,7 +683,7 @@ def _put(m: Machine) -> None:
 
 
 def _decimal(m: Machine, what: str) -> int:
-    raw = m.line(what, m.limits.max_long_bytes * 3)
+    raw = m.line(what, m.limits.max_long_bytes * 3, NUMBER_CHARS)
     try:
         return int(raw)  # pickle.py load_get / load_put: int(line[:-1])
     except ValueError:
@@ -695,8 +703,15 @@ def _ext(width: int):
             m._fail(f"extension code {code} at offset {m.op_at} is not positive")
         # the global is whatever the loading process registered under this code (copyreg.add_extension):
         # unknown to the file, so it is a reference of its own that no allow list holds
-        m.push(m.global_ref("copyreg", f"_inverted_registry[{code}]"))
+        m.push(m.global_ref("copyreg", f"{EXTENSION_NAME}{code}]"))
     return op
+
+
+EXTENSION_NAME = "_inverted_registry["  # copyreg.EXTENSION_NAME…CODE]: an EXT opcode's global
+
+
+def is_extension(use: GlobalUse) -> bool:
+    return use.module == "copyreg" and use.name.startswith(EXTENSION_NAME)
 
 
 def _frame(m: Machine) -> None:
