@@ -190,7 +190,8 @@ bytes_technique("torch.storage._load_from_bytes-nested", "picklescan issue: nest
 
 # --- opcodes --------------------------------------------------------------------------------------
 
-bytes_technique("INST", "CPython pickle.py load_inst", lambda m: b"(V" + cmd(m).encode() + b"\nios\nsystem\n.")
+bytes_technique("INST", "CPython pickle.py load_inst",
+                lambda m: b"(V" + cmd(m).encode() + b"\nios\nsystem\n.")
 bytes_technique("OBJ", "CPython pickle.py load_obj",
                 lambda m: b"(cposix\nsystem\nV" + cmd(m).encode() + b"\no.")
 bytes_technique("BUILD-injects-__setstate__", "fickling: BUILD on an object without __setstate__",

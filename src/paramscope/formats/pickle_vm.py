@@ -33,8 +33,8 @@ of a million nested tuples costs nothing.
 from __future__ import annotations
 
 import codecs
-import re
 import gc
+import re
 import struct
 import time
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
