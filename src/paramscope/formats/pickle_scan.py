@@ -47,7 +47,8 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".pck", ".pcl", ".p", ".joblib", ".sav", "
 # joblib.numpy_pickle_utils._COMPRESSORS prefixes; lz4 needs a package the scan does not use
 COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"]\x00\x00", "lzma"),
               (b"\x04\x22\x4d\x18", "lz4"), (b"\x78\x01", "zlib"), (b"\x78\x5e", "zlib"),
-              (b"\x78\x9c", "zlib"), (b"\x78\xda", "zlib"))
+              (b"\x78\x9c", "zlib"), (b"\x78\xda", "zlib"),
+              (b"ZF", "joblib-zfile"))  # joblib < 0.10: "ZF", the length in hex (19 bytes), zlib data
 # numpy dtype strings that hold no Python objects ("<f4", "|b1", "<M8[ns]", "|S10", "<U5", "|V8")
 PLAIN_DESCR = re.compile(r"[<>|=]?[biufcmMSUVa?][0-9]*(\[[0-9a-zA-Z]+\])?")
 
@@ -446,6 +447,9 @@ def _decompress(kind: str | None, raw: bytes) -> bytes | str | None:
             return bz2.BZ2Decompressor()
         return lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
 
+    if kind == "joblib-zfile":  # numpy_pickle_compat.read_zfile: one more space after Python 2's length
+        body = raw[22:] if raw[21:22] == b" " else raw[21:]
+        return _decompress("zlib", body) if body[:1] == b"\x78" else None
     if kind not in ("gzip", "zlib", "bz2", "xz", "lzma"):
         return f"{kind}-compressed data: the scan does not decompress {kind}, so it is not verified"
     out = bytearray()
