@@ -418,6 +418,73 @@ bytes_technique("GGUF-magic-frame-in-frame", "a FRAME inside a FRAME: _pickle re
                 lambda m: GGUF_HEAD + _frame(b"N0" + _frame(system_p0(m))), LOAD, ".gguf")
 
 
+@technique("xz-two-streams", "lzma.open reads every stream",
+           "import lzma, pickle, sys\nf = lzma.open(sys.argv[1])\nwhile True:\n    pickle.load(f)", ".pkl.xz")
+def xz_two_streams(path: Path, marker: Path) -> None:
+    import lzma
+
+    path.write_bytes(lzma.compress(_benign()) + lzma.compress(b"\x80\x02" + system_p0(marker)))
+
+
+@technique("torchscript-archive-allowed-globals", "torch.load dispatches a TorchScript zip to torch.jit.load "
+           "(CVE-2025-32434's route)", TORCH_LOAD, ".pt", slow=True)
+def torchscript_archive(path: Path, marker: Path) -> None:
+    """torch.jit.save of a module whose TorchScript __setstate__ creates the marker (torch.from_file
+    with shared=True creates its file), its class renamed collections.Counter: data.pkl then names only
+    globals torch.load(weights_only=True) accepts."""
+    torch = pytest.importorskip("torch")
+    import importlib.util
+
+    module_file = path.with_name("redteam_ts.py")
+    module_file.write_text(TORCHSCRIPT_SOURCE.replace("MARKER", str(marker)))  # TorchScript reads source
+    spec = importlib.util.spec_from_file_location("redteam_ts", module_file)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.script(mod.M()), buf)
+    src = zipfile.ZipFile(buf)
+    data_pkl = next(n for n in src.namelist() if n.endswith("/data.pkl"))
+    module = src.read(data_pkl)[3:].split(b"\n")[0].decode()  # PROTO 2, GLOBAL "__torch__… M"
+    code_file = f"{data_pkl[:-len('data.pkl')]}code/{module.replace('.', '/')}.py"
+    out = {}
+    for name in src.namelist():
+        data = src.read(name)
+        if name == data_pkl:
+            data = data.replace(f"c{module}\nM\n".encode(), b"ccollections\nCounter\n")
+        if name == code_file:
+            data = data.replace(b"class M(", b"class Counter(").replace(f"{module}.M".encode(),
+                                                                         b"collections.Counter")
+            name = f"{data_pkl[:-len('data.pkl')]}code/collections.py"
+        if not name.endswith(".debug_pkl"):
+            out[name] = data
+    path.write_bytes(_zip(out))
+
+
+TORCHSCRIPT_SOURCE = """
+import torch
+from typing import Tuple
+
+
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.zeros(1)
+
+    @torch.jit.export
+    def __getstate__(self) -> Tuple[torch.Tensor, bool]:
+        return (self.w, self.training)
+
+    @torch.jit.export
+    def __setstate__(self, state: Tuple[torch.Tensor, bool]) -> None:
+        self.w = torch.from_file("MARKER", True, 4, dtype=torch.uint8)
+        self.training = state[1]
+
+    def forward(self, x):
+        return x
+"""
+
+
 # --- the tests ------------------------------------------------------------------------------------
 
 CASES = [pytest.param(t, id=t.id, marks=[pytest.mark.slow] if t.slow else []) for t in T]
@@ -445,6 +512,18 @@ def test_control_the_loader_runs_it(t: Technique, tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", t.loader, str(path)], cwd=tmp_path, timeout=300,
                    capture_output=True, stdin=subprocess.DEVNULL)
     assert marker.exists(), t.id
+
+
+def test_torchscript_shaped_archive_is_not_safe(tmp_path: Path) -> None:
+    """The archive's shape alone (constants.pkl beside data.pkl) makes torch.load run code/, whatever
+    data.pkl names: here only collections.Counter, which weights_only=True accepts."""
+    path = tmp_path / "model.pt"
+    path.write_bytes(_zip({"archive/data.pkl": b"\x80\x02ccollections\nCounter\n)\x81.",
+                           "archive/code/collections.py": b"class Counter(Module):\n  pass\n",
+                           "archive/constants.pkl": pickle.dumps((), protocol=2),
+                           "archive/version": b"3\n"}))
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code == 2 and any("TorchScript" in u for u in verdict.unverified), verdict
 
 
 def test_the_corpus_is_large() -> None:
@@ -520,6 +599,18 @@ def test_legacy_storages_with_every_element_count_stay_safe(tmp_path: Path) -> N
         paths.append(str(path))
     bad = [(v.source, v.summary) for v in scan(paths).verdicts if v.exit_code != 0]
     assert not bad
+
+
+def test_zip_text_members_stay_safe(tmp_path: Path) -> None:
+    """Members no loader unpickles whose text reads as opcodes ("class …" is a GLOBAL, "i…" an INST)."""
+    text = {"archive/code/__torch__/m.py": b"class Foo(Module):\n  __parameters__ = []\n",
+            "archive/code/x.py": b"import torch\nimport os\n", "archive/version": b"3\n",
+            "archive/byteorder": b"little", "archive/.data/serialization_id": b"1234567890\n",
+            "archive/notes.txt": b"cat and dog\ndog\n", "archive/conf.yaml": b"c: 1\nd: 2\n"}
+    path = tmp_path / "model.pt"
+    path.write_bytes(_zip({"archive/data.pkl": _benign(), **text}))
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code == 0, verdict.summary
 
 
 @pytest.mark.slow

@@ -173,9 +173,12 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
 
 
 def _reachable(refs: tuple[vm.GlobalUse, ...]) -> tuple[vm.GlobalUse, ...]:
-    """The globals a lenient read reaches: an ordinary process registers no copyreg extension codes,
-    so CPython raises at the first EXT opcode, having imported only what came before it."""
-    cut = min((u.offset for u in refs if vm.is_extension(u)), default=None)
+    """The globals a lenient read reaches: CPython raises at the first global it cannot import, having
+    imported only what came before it. An ordinary process registers no copyreg extension codes (EXT
+    opcodes), and no installed module's top-level name is other than an identifier (the first line of
+    a text member, "class Foo(Module):", read as GLOBAL)."""
+    cut = min((u.offset for u in refs if vm.is_extension(u) or not u.module.split(".")[0].isidentifier()),
+              default=None)
     return refs if cut is None else tuple(u for u in refs if u.offset < cut)
 
 
@@ -533,6 +536,14 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int) -> None:
     for problem in archive.problems:
         s.doubt(where, f"zip archive: {problem}")
     members = archive.members
+    for m in members:
+        if m.name == "constants.pkl" or m.name.endswith("/constants.pkl"):
+            # torch.load's own test (serialization._is_torchscript_zip): it hands such an archive to
+            # torch.jit.load, which compiles code/ and runs it (a __setstate__ runs on loading), whatever
+            # globals data.pkl names: the pickles say nothing about that code
+            s.doubt(where, f"member {m.name}: a TorchScript archive; torch.load runs its code/ through "
+                    "torch.jit.load, which the scan does not judge")
+            break
     # torch's reader (miniz) finds ARCHIVE/data.pkl whatever the case of its letters
     data_pkls = [m for m in members if m.name.lower() == "data.pkl" or m.name.lower().endswith("/data.pkl")]
     storages: set[str] = set()
