@@ -485,6 +485,12 @@ class M(torch.nn.Module):
 """
 
 
+bytes_technique("GGUF-magic-INT-line-with-NUL", "_pickle parses number lines as C strings (stops at NUL)",
+                lambda m: GGUF_HEAD + b"I12\x00not a number\n0" + system_p0(m), LOAD, ".gguf")
+bytes_technique("GGUF-magic-PUT-octal-INT", "_pickle's INT is strtol(s, 0, 0): 017 is octal",
+                lambda m: GGUF_HEAD + b"I017\n0" + system_p0(m), LOAD, ".gguf")
+
+
 # --- the tests ------------------------------------------------------------------------------------
 
 CASES = [pytest.param(t, id=t.id, marks=[pytest.mark.slow] if t.slow else []) for t in T]
@@ -634,3 +640,36 @@ def test_torch_save_checkpoints_stay_safe(tmp_path: Path) -> None:
         paths.append(str(path))
     bad = [(v.source, v.summary) for v in scan(paths).verdicts if v.exit_code != 0]
     assert not bad
+
+
+NUMBER_TEXTS = (b"", b"0", b"1", b"12", b"017", b"0x1f", b"0X", b"-3", b"+4", b" 4", b"4 ", b"1_0", b"1.5",
+                b"-2e3", b"inf", b"nan", b"12L", b"L", b"00", b"01", b"08", b"\t7")
+NUMBER_TAILS = (b"", b"\x00", b"\x00zz", b"\x00\x00", b" ", b"abc", b"\x00 \n")
+
+
+def test_number_lines_read_on_wherever_cpython_does() -> None:
+    """INT, LONG, FLOAT, PUT and GET lines: _pickle parses them as C strings (a NUL ends them, strtol
+    reads 017 as octal and "" as 0), pickle.py with int()/float(): the machine must read on exactly
+    where either of them does, or a lenient read would stop short of a payload."""
+    from paramscope.formats import pickle_vm
+
+    mismatches = []
+    for op, prefix in ((b"I", b""), (b"L", b""), (b"F", b""), (b"p", b"N"), (b"g", b"N\x94")):
+        for text in NUMBER_TEXTS:
+            for tail in NUMBER_TAILS:
+                data = prefix + op + text + tail + b"\n" + b"N."
+                ok = []
+                for load in (pickle.loads, pickle._loads):
+                    try:
+                        load(data)
+                        ok.append(True)
+                    except Exception:
+                        ok.append(False)
+                try:
+                    pickle_vm.run(data, "x")
+                    ours = True
+                except pickle_vm.PickleError:
+                    ours = False
+                if ours != any(ok):
+                    mismatches.append((data, ok, ours))
+    assert not mismatches

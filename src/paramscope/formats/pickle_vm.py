@@ -320,13 +320,23 @@ class Machine:
         self.pos = pos + 1
         return self.data[pos]
 
-    def line(self, what: str, limit: int | None = None, charset: bytes | None = None) -> bytes:
-        """The argument line; ``charset``: the bytes a number's line may hold, so that a line past the
-        limit holding another one fails where CPython's parse of it would fail too (not at a limit)."""
+    def line(self, what: str, limit: int | None = None, charset: bytes | None = None,
+             empty_ok: bool = False) -> bytes:
+        """The argument line. ``charset``: the bytes a number's line may hold, so that a line past the
+        limit fails where CPython's parse of it would fail too (not at a limit): _pickle reads number
+        lines as C strings, which end at a NUL, so only the bytes before one count, and a line that
+        starts with a NUL is a number only where ``empty_ok`` (INT: strtol of "" is 0), and then it is
+        read to its end whatever its length."""
         limit = limit or self.limits.max_line
         end = self.data.find(b"\n", self.pos, self.pos + limit + 1)
-        if end < 0 and charset is not None and self.data[self.pos:self.pos + limit].translate(None, charset):
-            self._fail(f"{what} at offset {self.op_at} is not a number")
+        if end < 0 and charset is not None:
+            window = self.data[self.pos:self.pos + limit]
+            text, nul, _ = window.partition(b"\x00")
+            if text.translate(None, charset) or (nul and not text and not empty_ok):
+                self._fail(f"{what} at offset {self.op_at} is not a number")
+            if nul and not text:
+                limit = self.limits.max_line
+                end = self.data.find(b"\n", self.pos, self.pos + limit + 1)
         if end < 0:
             error = PickleTruncated if len(self.data) - self.pos <= limit else PickleLimit
             raise error(self.file, f"{what} at offset {self.op_at} has no end of line within {limit} bytes")
@@ -443,22 +453,60 @@ _F64 = struct.Struct(">d")  # BINFLOAT is big-endian (pickletools.float8)
 
 
 def _int(m: Machine) -> None:
-    raw = m.line("INT argument", 64, NUMBER_CHARS)
+    raw = m.line("INT argument", 64, NUMBER_CHARS, empty_ok=True)
     if raw in (b"00", b"01"):  # pickletools: protocol 0 writes bools as INT 00 / 01
         m.push(raw == b"01")
         return
-    try:
-        m.push(int(raw, 0))  # pickle.py load_int: int(data, 0)
-    except ValueError:
+    value = _python_int(raw, 0)  # pickle.py load_int: int(data, 0)
+    # _pickle load_int: strtol(s, &end, 0) ending at "\n" or NUL, else PyLong_FromString
+    if value is None and raw:
+        value = _strtol(_c_string(raw))
+    if value is None:
+        value = _python_int(_c_string(raw), 0)
+    if value is None:
         m._fail(f"INT argument at offset {m.op_at} is not an integer", repr(raw[:40]))
+    m.push(value)
 
 
 def _long(m: Machine) -> None:
     raw = m.line("LONG argument", m.limits.max_long_bytes * 3, NUMBER_CHARS)
-    try:
-        m.push(int(raw[:-1] if raw.endswith(b"L") else raw, 0))  # pickle.py load_long
-    except ValueError:
+    digits = raw[:-1] if raw.endswith(b"L") else raw
+    value = _python_int(digits, 0)  # pickle.py load_long
+    if value is None:  # _pickle load_long: PyLong_FromString on the C string
+        value = _python_int(_c_string(digits), 0)
+    if value is None:
         m._fail(f"LONG argument at offset {m.op_at} is not an integer", repr(raw[:40]))
+    m.push(value)
+
+
+# _pickle reads INT, LONG, FLOAT, GET and PUT lines with C string functions, which stop at a NUL byte:
+# "12\x00anything" is 12 to the C unpickler (an error to pickle.py). The machine accepts what either
+# accepts, so that it reads on wherever one of them does.
+_STRTOL = re.compile(rb"[ \t\n\x0b\x0c\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def _c_string(raw: bytes) -> bytes:
+    return raw.split(b"\x00", 1)[0]
+
+
+def _python_int(raw: bytes, base: int) -> int | None:
+    try:
+        return int(raw, base)
+    except ValueError:
+        return None
+
+
+def _strtol(text: bytes) -> int | None:
+    """C's strtol(text, &end, 0), when it consumes all of ``text`` (all of nothing: 0)."""
+    if not text:
+        return 0
+    match = _STRTOL.fullmatch(text)
+    if match is None:
+        return None
+    sign, digits = match.groups()
+    base = 16 if digits[:2] in (b"0x", b"0X") else 8 if digits.startswith(b"0") and len(digits) > 1 else 10
+    value = int(digits[2:] if base == 16 else digits, base)
+    return -value if sign == b"-" else value
 
 
 def _string(m: Machine) -> None:
@@ -483,10 +531,16 @@ def _unicode(m: Machine) -> None:
 
 def _float(m: Machine) -> None:
     raw = m.line("FLOAT argument", 64, NUMBER_CHARS)
-    try:
-        m.push(float(raw))
-    except ValueError:
-        m._fail(f"FLOAT argument at offset {m.op_at} is not a number", repr(raw[:40]))
+    c_text = _c_string(raw)
+    # pickle.py: float(line); _pickle: PyOS_string_to_double on the C string (no spaces, no "_")
+    c_ok = c_text == c_text.strip() and b"_" not in c_text
+    for text in (raw, c_text) if c_ok else (raw,):
+        try:
+            m.push(float(text))
+            return
+        except ValueError:
+            continue
+    m._fail(f"FLOAT argument at offset {m.op_at} is not a number", repr(raw[:40]))
 
 
 def _sized(width: struct.Struct | None, what: str, convert: Callable[[Machine, bytes], Any]):
@@ -684,10 +738,13 @@ def _put(m: Machine) -> None:
 
 def _decimal(m: Machine, what: str) -> int:
     raw = m.line(what, m.limits.max_long_bytes * 3, NUMBER_CHARS)
-    try:
-        return int(raw)  # pickle.py load_get / load_put: int(line[:-1])
-    except ValueError:
+    # pickle.py load_get / load_put: int(line[:-1]); _pickle: PyLong_FromString(s, NULL, 10) (C string)
+    value = _python_int(raw, 10)
+    if value is None:
+        value = _python_int(_c_string(raw), 10)
+    if value is None:
         m._fail(f"{what} at offset {m.op_at} is not an integer", repr(raw[:40]))
+    return value
 
 
 def _proto(m: Machine) -> None:
