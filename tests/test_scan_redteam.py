@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import pickle
 import struct
 import subprocess
@@ -31,11 +32,13 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from paramscope.app.scan import scan
+from paramscope.formats import pickle_scan
 
 # --- opcode helpers -------------------------------------------------------------------------------
 
@@ -673,3 +676,56 @@ def test_number_lines_read_on_wherever_cpython_does() -> None:
                 if ours != any(ok):
                     mismatches.append((data, ok, ours))
     assert not mismatches
+
+
+LENIENT_CASES = int(os.environ.get("PARAMSCOPE_LENIENT_RANDOM", "1500"))
+
+
+@pytest.mark.slow  # several CPU-s: CPython's two unpicklers, four ways, on every stream
+def test_lenient_reads_miss_nothing_cpython_imports() -> None:
+    """A lenient read (bytes another format claims, raw storages, unnamed members) calls a stream
+    harmless when it breaks before naming a global: then CPython's unpicklers, loading until they
+    raise, must import nothing either. CPython runs with find_class replaced by a recorder that
+    refuses what no import could find (a top-level name that is not an identifier) and with an empty
+    copyreg registry, as an ordinary process has."""
+    import random
+
+    import test_pickle_differential as td
+
+    class Refuses(Exception):
+        pass
+
+    def recorder(base: type) -> type:
+        class Recorder(base):  # type: ignore[misc, valid-type]
+            def __init__(self, file: Any, record: td.Record):
+                super().__init__(file)
+                self.record = record
+
+            def find_class(self, module: str, name: str) -> type:
+                if not module.split(".")[0].isidentifier():
+                    raise Refuses(module)
+                self.record.globals.add((module, name))
+                return type("Inert", (td.Inert,), {"_qual": (module, name), "_record": self.record})
+
+        return Recorder
+
+    readers = (recorder(pickle.Unpickler), recorder(pickle._Unpickler))  # type: ignore[attr-defined]
+    rng = random.Random(20261204)
+    heads = (b"", b"GGUF\x03\x00\x00\x00\x00", b"\x42\x10\x00\x00\x00\x00\x00\x00", b"N", b"\x00")
+    missed = []
+    for _ in range(LENIENT_CASES):
+        data = rng.choice(heads) + td.assemble([td.random_piece(rng) for _ in range(rng.randrange(31))])
+        s = pickle_scan._Scan("x")
+        pickle_scan._stream(s, data, "", lenient=True)
+        if s.refs or s.unverified:
+            continue  # the scan says it could run code
+        record = td.Record()
+        with td.memory_cap():
+            for make in readers:
+                for buffered in (False, True):
+                    for one in (True, False):
+                        f: Any = io.BufferedReader(io.BytesIO(data)) if buffered else io.BytesIO(data)  # type: ignore[arg-type]
+                        td._loads(make, f, data, record, one_unpickler=one)
+        if record.globals:
+            missed.append((data, record.globals))
+    assert not missed
