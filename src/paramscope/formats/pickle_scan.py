@@ -135,7 +135,8 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
             if lenient:
                 refs = _reachable(e.references)
                 s.add(refs)
-                if not refs and (len(refs) < len(e.references) or _stops_cpython(e, whole)):
+                if not refs and not _serious(e.anomalies) and (len(refs) < len(e.references)
+                                                              or _stops_cpython(e, whole)):
                     if at == start:
                         s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
                     continue
@@ -161,9 +162,8 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
         s.pickles += 1
         refs = _reachable(r.references) if lenient else r.references
         s.add(refs)
-        if refs or not lenient:
-            for a in r.anomalies:
-                s.doubt(where, a)
+        for a in r.anomalies if refs or not lenient else _serious(r.anomalies):
+            s.doubt(where, a)
         if lenient and len(refs) < len(r.references):
             continue  # the load raised at an EXT opcode: nothing after it is read
         todo.append((r.end, memo))
@@ -182,10 +182,17 @@ def _reachable(refs: tuple[vm.GlobalUse, ...]) -> tuple[vm.GlobalUse, ...]:
     return refs if cut is None else tuple(u for u in refs if u.offset < cut)
 
 
+def _serious(anomalies: tuple[str, ...]) -> tuple[str, ...]:
+    """FRAME disagreements after which a lenient read cannot tell where CPython's loads go on (a frame
+    inside a frame, an opcode past its frame's end: one unpickler reads on where the other stops, and
+    a new Unpickler starts at a frame's end): all but a frame longer than the data."""
+    return tuple(a for a in anomalies if vm.FRAME_TOO_LONG not in a)
+
+
 def _stops_cpython(e: vm.PickleError, whole: bool) -> bool:
-    """Whether CPython's unpicklers break where the scan's read broke (the read named no global, and
-    the VM reads on wherever the two unpicklers disagree on a FRAME, so those disagreements hide
-    nothing): not at a limit of the scan's own, not at the end of bytes that are only a window."""
+    """Whether CPython's unpicklers break where the scan's read broke (the read named no global and
+    met no serious FRAME disagreement): not at a limit of the scan's own, not at the end of bytes that
+    are only a window."""
     if isinstance(e, vm.PickleLimit):
         return False
     return whole or not isinstance(e, vm.PickleTruncated)

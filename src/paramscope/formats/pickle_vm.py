@@ -606,6 +606,8 @@ def _appends(m: Machine) -> None:
 
 
 def _extend(m: Machine, target: Any, items: list[Any]) -> None:
+    if not items:  # _pickle: "nothing to do", whatever the target (pickle.py looks for .append first)
+        return
     if isinstance(target, list):
         target.extend(items)
     elif isinstance(target, Call):
@@ -628,6 +630,8 @@ def _setitems(m: Machine) -> None:
 
 
 def _set_items(m: Machine, target: Any, items: list[Any]) -> None:
+    if not items:  # _pickle and pickle.py: nothing to set, whatever the target
+        return
     if isinstance(target, PDict):
         for i in range(0, len(items), 2):
             target.set(items[i], items[i + 1])
@@ -771,6 +775,11 @@ def is_extension(use: GlobalUse) -> bool:
     return use.module == "copyreg" and use.name.startswith(EXTENSION_NAME)
 
 
+# the one FRAME disagreement that hides no reading: _pickle stops at such a FRAME, pickle.py reads the
+# rest of the file as the frame (the machine reads on as it does), and no load starts after it
+FRAME_TOO_LONG = "is longer than the rest of the data"
+
+
 def _frame(m: Machine) -> None:
     n = m.unpack(_U64, "FRAME argument")
     if m.frame_end is not None and m.frame_end > m.op_at:
@@ -778,7 +787,7 @@ def _frame(m: Machine) -> None:
                            "ends")
     if n > len(m.data) - m.pos:
         # _pickle refuses it; pickle.py's _Unframer reads on from the short frame
-        m.anomalies.append(f"FRAME at offset {m.op_at} is longer than the rest of the data ({n} bytes, "
+        m.anomalies.append(f"FRAME at offset {m.op_at} {FRAME_TOO_LONG} ({n} bytes, "
                            f"{len(m.data) - m.pos} left)")
     m.frame_end = m.pos + n if n else None
 
@@ -827,6 +836,8 @@ def _tuple1(m: Machine) -> None:
 def _additems(m: Machine) -> None:
     items = m.pop_mark()
     target = m.top()
+    if not items:  # _pickle: "nothing to do", whatever the target
+        return
     if isinstance(target, Call):
         target.items.extend(items)  # pickle.py calls target.add: a call we record
         return
