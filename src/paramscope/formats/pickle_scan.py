@@ -41,6 +41,9 @@ LENIENT_LIMITS = vm.Limits(max_line=MAX_BYTES)
 NPY_MAGIC = b"\x93NUMPY"
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch/serialization.py MAGIC_NUMBER
 FIRST_WINDOW = 1 << 20
+# a torch storage's first bytes: real tensor data breaks a pickle read within a few opcodes; a read
+# the window cannot settle is done again on the whole member
+STORAGE_WINDOW = 4096
 # Names a loader unpickles by (pickle, joblib, torch, numpy's object arrays).
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pck", ".pcl", ".p", ".joblib", ".sav", ".dill", ".pt", ".pth",
                    ".ckpt", ".data.pkl")
@@ -609,7 +612,7 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
 
 
 def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str) -> None:
-    window = FIRST_WINDOW if m.method == zipfile_safe.STORED else MAX_BYTES
+    window = STORAGE_WINDOW if m.method == zipfile_safe.STORED else MAX_BYTES
     try:
         data = zipfile_safe.read_surveyed(f, m, MAX_BYTES, prefix=window)
     except (FormatError, UnsupportedError) as e:
