@@ -90,6 +90,8 @@ def write(data: Callable[[Path], bytes]) -> Callable[[Path, Path], None]:
 # --- the loaders (child processes; argv[1] is the file) -------------------------------------------
 
 LOAD = "import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))"
+LOAD_BYTESIO = ("import io, pickle, sys; "  # as torch.load(io.BytesIO(downloaded)) reads a legacy file
+                "pickle.load(io.BytesIO(open(sys.argv[1], 'rb').read()))")
 LOAD_PY = "import pickle, sys; pickle._Unpickler(open(sys.argv[1], 'rb')).load()"
 LOAD_LOOP = ("import pickle, sys\nf = open(sys.argv[1], 'rb')\n"
              "while True:\n    pickle.load(f)")  # until the file ends (EOFError) or breaks
@@ -492,6 +494,12 @@ bytes_technique("GGUF-magic-INT-line-with-NUL", "_pickle parses number lines as 
                 lambda m: GGUF_HEAD + b"I12\x00not a number\n0" + system_p0(m), LOAD, ".gguf")
 bytes_technique("GGUF-magic-PUT-octal-INT", "_pickle's INT is strtol(s, 0, 0): 017 is octal",
                 lambda m: GGUF_HEAD + b"I017\n0" + system_p0(m), LOAD, ".gguf")
+
+
+bytes_technique("GGUF-magic-GLOBAL-line-past-its-FRAME", "_pickle drops a line's bytes left in a FRAME and "
+                "reads a new line from the frame's end",
+                lambda m: GGUF_HEAD + _frame(b"cposix\n\xff") + b"system\n(V" + cmd(m).encode() + b"\ntR.",
+                LOAD_BYTESIO, ".gguf")
 
 
 # --- the tests ------------------------------------------------------------------------------------

@@ -328,6 +328,12 @@ class Machine:
         starts with a NUL is a number only where ``empty_ok`` (INT: strtol of "" is 0), and then it is
         read to its end whatever its length."""
         limit = limit or self.limits.max_line
+        frame_end = self.frame_end
+        if frame_end is not None and frame_end > self.pos and self.data.find(b"\n", self.pos, frame_end) < 0:
+            # the line does not end inside its FRAME: pickle.py raises, _pickle drops what the frame
+            # held and reads a new line from the frame's end (what the machine reads is neither)
+            self.anomalies.append(f"line at offset {self.op_at} runs past the end of its FRAME at "
+                                  f"{frame_end} (_pickle reads a new line from there)")
         end = self.data.find(b"\n", self.pos, self.pos + limit + 1)
         if end < 0 and charset is not None:
             window = self.data[self.pos:self.pos + limit]
