@@ -286,7 +286,8 @@ def zip_protocol0_member(path: Path, marker: Path) -> None:
     path.write_bytes(_zip({"archive/data.pkl": _benign(), "archive/extra/blob": system_p0(marker)}))
 
 
-@technique("zip-storage-member-is-a-pickle", "JFrog: pickles hidden in archive members", LOAD_MEMBERS, ".pt")
+@technique("zip-storage-member-is-a-pickle", "JFrog: pickles hidden in archive members", LOAD_MEMBERS, ".pt",
+           slow=True)  # the control imports torch (data.pkl names torch.FloatStorage)
 def zip_storage_pickle(path: Path, marker: Path) -> None:
     evil = pickle.dumps(0, protocol=2)[:-1] + b"0" + system_p0(marker)
     path.write_bytes(_zip({"archive/data.pkl": _data_pkl_with_storage("0"), "archive/data/0": evil}))
