@@ -12,6 +12,7 @@ from paramscope.records import record
 if TYPE_CHECKING:
     from paramscope.analyses.safety.pickle_safety import Verdict
     from paramscope.formats.pickle_vm import GlobalUse
+    from paramscope.formats.registry import Format
 
 @record
 class ScanRequest:
@@ -69,14 +70,29 @@ def scan_file(path: Path) -> Verdict:
     try:
         with LocalFile(path) as f:
             head = f.head(SNIFF_BYTES)
-        # a file of a format that holds no code (by its own first bytes or name) has nothing to judge;
-        # a zip, a protocol-2+ pickle or a .npy array is read at once (the other readers stay unimported)
-        other = None if pickle_scan.certainly_scanned(head) else next(
-            (fmt for fmt in FILE_FORMATS if not fmt.can_carry_code and fmt.holds_weights
-             and fmt.may_be(head) and fmt.reader().sniff(head, path)), None)
+        # a file of a format that holds no code (by its own first bytes or name) is still read as
+        # pickle.load would read it: a name or four magic bytes do not stop an unpickler. It is that
+        # format's only when that reading breaks before naming a global (and no archive hides in it).
+        # A zip, a protocol-2+ pickle or a .npy array is read at once (the other readers stay
+        # unimported), and asked about other formats only when it breaks before naming anything (a
+        # safetensors header of 384 bytes starts with the bytes of PROTO 1)
+        def claimed() -> Format | None:
+            return next((fmt for fmt in FILE_FORMATS if not fmt.can_carry_code and fmt.holds_weights
+                         and fmt.may_be(head) and fmt.reader().sniff(head, path)), None)
+
+        other = None
+        if pickle_scan.certainly_scanned(head):
+            found = pickle_scan.scan_path(path)
+            if found.unverified and not (found.references or found.pickles):
+                other = claimed()
+        else:
+            other = claimed()
+            if other is None:
+                found = pickle_scan.scan_path(path)
         if other is not None:
-            return judge(str(path), (), not_pickle=other.name)
-        found = pickle_scan.scan_path(path)
+            found = pickle_scan.scan_path(path, lenient=True)
+            if not (found.references or found.unverified):
+                return judge(str(path), (), not_pickle=other.name)
     except ParamscopeError as e:
         return judge(str(path), (), error=str(e))
     if found.code_free:

@@ -35,16 +35,23 @@ MAX_PICKLES = 64  # pickles in one stream (legacy torch.save writes 5)
 MAX_DEPTH = 4  # containers inside containers
 MAX_NPY_HEADER = 1 << 20  # numpy.load(allow_pickle=True) takes any header size
 LIMITS = vm.Limits()
+# bytes read leniently (another format's file, raw storages) may hold one long line before breaking,
+# as a zero run after an opcode that reads a line does: CPython reads it whole, so the scan does too
+LENIENT_LIMITS = vm.Limits(max_line=MAX_BYTES)
 NPY_MAGIC = b"\x93NUMPY"
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch/serialization.py MAGIC_NUMBER
 FIRST_WINDOW = 1 << 20
+# a torch storage's first bytes: real tensor data breaks a pickle read within a few opcodes; a read
+# the window cannot settle is done again on the whole member
+STORAGE_WINDOW = 4096
 # Names a loader unpickles by (pickle, joblib, torch, numpy's object arrays).
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pck", ".pcl", ".p", ".joblib", ".sav", ".dill", ".pt", ".pth",
                    ".ckpt", ".data.pkl")
 # joblib.numpy_pickle_utils._COMPRESSORS prefixes; lz4 needs a package the scan does not use
 COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"]\x00\x00", "lzma"),
               (b"\x04\x22\x4d\x18", "lz4"), (b"\x78\x01", "zlib"), (b"\x78\x5e", "zlib"),
-              (b"\x78\x9c", "zlib"), (b"\x78\xda", "zlib"))
+              (b"\x78\x9c", "zlib"), (b"\x78\xda", "zlib"),
+              (b"ZF", "joblib-zfile"))  # joblib < 0.10: "ZF", the length in hex (19 bytes), zlib data
 # numpy dtype strings that hold no Python objects ("<f4", "|b1", "<M8[ns]", "|S10", "<U5", "|V8")
 PLAIN_DESCR = re.compile(r"[<>|=]?[biufcmMSUVa?][0-9]*(\[[0-9a-zA-Z]+\])?")
 
@@ -93,8 +100,15 @@ def scan_bytes(data: bytes, file: str = "<bytes>", *, torch_data_pkl: bool = Fal
 
 
 def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages: set[str] | None = None,
-            start: int = 0) -> int:
-    """Every pickle from ``start`` on until the data ends; returns how many were read to their STOP."""
+            start: int = 0, lenient: bool = False, whole: bool = True) -> int:
+    """Every pickle from ``start`` on until the data ends; returns how many were read to their STOP.
+
+    ``lenient``: bytes no loader is known to unpickle as a whole (a file another format claims, a zip
+    member neither named nor shaped like a pickle, a torch storage, what follows a legacy checkpoint's
+    five pickles), read as ``pickle.load`` called until it raises would read them. A read that breaks
+    where CPython breaks too (not at a limit of the scan's, not at the end of ``data`` when it is not
+    ``whole``), having named no global and with no FRAME disagreement, imported nothing: no doubt.
+    """
     def persistent_load(pid: Any) -> Any:
         # torch's ("storage", TYPE, KEY, LOCATION, NUMEL): the key names a raw member, never unpickled
         if storages is not None and isinstance(pid, tuple) and len(pid) >= 3 and isinstance(pid[2], str):
@@ -113,14 +127,26 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
         if len(seen) > MAX_PICKLES:
             s.doubt(where, f"more than {MAX_PICKLES} pickles in a row (not all read)")
             break
-        if at > start and single:
+        if at > start and single and not lenient:
             s.doubt(where, f"data after the pickle's STOP at offset {at} (torch never writes it; a second "
                     "load of the stream would read it)")
         memo = dict(memo)
         try:
-            r = vm.run(data, s.file, at, limits=LIMITS, persistent_load=persistent_load, memo=memo,
-                       after_build=_joblib_array)
+            r = vm.run(data, s.file, at, limits=LENIENT_LIMITS if lenient else LIMITS,
+                       persistent_load=persistent_load, memo=memo, after_build=_joblib_array)
         except vm.PickleError as e:
+            if lenient:
+                refs = _reachable(e.references)
+                s.add(refs)
+                if not refs and not _serious(e.anomalies) and (len(refs) < len(e.references)
+                                                              or _stops_cpython(e, whole)):
+                    if at == start:
+                        s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
+                    continue
+                for a in e.anomalies:
+                    s.doubt(where, a)
+                s.doubt(where, f"a pickle read at offset {at} breaks off ({_short(e, s.file)})")
+                continue
             s.add(e.references)
             for a in e.anomalies:
                 s.doubt(where, a)
@@ -137,13 +163,42 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
             continue
         read += 1
         s.pickles += 1
-        s.add(r.references)
-        for a in r.anomalies:
+        refs = _reachable(r.references) if lenient else r.references
+        s.add(refs)
+        for a in r.anomalies if refs or not lenient else _serious(r.anomalies):
             s.doubt(where, a)
+        if lenient and len(refs) < len(r.references):
+            continue  # the load raised at an EXT opcode: nothing after it is read
         todo.append((r.end, memo))
         if r.frame_end is not None:
             todo.append((min(r.frame_end, len(data)), memo))
     return read
+
+
+def _reachable(refs: tuple[vm.GlobalUse, ...]) -> tuple[vm.GlobalUse, ...]:
+    """The globals a lenient read reaches: CPython raises at the first global it cannot import, having
+    imported only what came before it. An ordinary process registers no copyreg extension codes (EXT
+    opcodes), and no installed module's top-level name is other than an identifier (the first line of
+    a text member, "class Foo(Module):", read as GLOBAL)."""
+    cut = min((u.offset for u in refs if vm.is_extension(u) or not u.module.split(".")[0].isidentifier()),
+              default=None)
+    return refs if cut is None else tuple(u for u in refs if u.offset < cut)
+
+
+def _serious(anomalies: tuple[str, ...]) -> tuple[str, ...]:
+    """FRAME disagreements after which a lenient read cannot tell where CPython's loads go on (a frame
+    inside a frame, an opcode past its frame's end: one unpickler reads on where the other stops, and
+    a new Unpickler starts at a frame's end): all but a frame longer than the data."""
+    return tuple(a for a in anomalies if vm.FRAME_TOO_LONG not in a)
+
+
+def _stops_cpython(e: vm.PickleError, whole: bool) -> bool:
+    """Whether CPython's unpicklers break where the scan's read broke (the read named no global and
+    met no serious FRAME disagreement): not at a limit of the scan's own, not at the end of bytes that
+    are only a window."""
+    if isinstance(e, vm.PickleLimit):
+        return False
+    return whole or not isinstance(e, vm.PickleTruncated)
 
 
 # joblib.numpy_pickle: after BUILD of a NumpyArrayWrapper, joblib's Unpickler reads the array from the
@@ -228,8 +283,13 @@ def _short(e: Exception, file: str) -> str:
 
 # --- files and containers -------------------------------------------------------------------------
 
-def scan_path(path: Path) -> PickleScan:
-    """Every pickle in the file at ``path`` (raises ``ParamscopeError`` only when it cannot be opened)."""
+def scan_path(path: Path, *, lenient: bool = False) -> PickleScan:
+    """Every pickle in the file at ``path`` (raises ``ParamscopeError`` only when it cannot be opened).
+
+    ``lenient``: another format claims the file (GGUF, safetensors, ONNX): its bytes are read as
+    ``pickle.load`` would read them all the same, and what breaks before naming a global is no doubt
+    (``_stream``). Any archive in the file is read as usual.
+    """
     with LocalFile(Path(path)) as f:
         s = _Scan(f.name)
         head = f.head(512)
@@ -237,19 +297,26 @@ def scan_path(path: Path) -> PickleScan:
             s.not_pickle = "an empty file"
         elif zipfile_safe.is_zip(head):
             _zip_file(s, f, "", 0)
+            return s.result()
         elif head.startswith(NPY_MAGIC):
             _npy(s, f.read(0, min(f.size, MAX_NPY_HEADER + 16), "the .npy header"), "", f)
         elif _other_archive(head):
             s.doubt("", f"{_other_archive(head)}: its members are not read")
         elif _compression(head):
-            _compressed(s, f, head)
+            _compressed(s, f, head, lenient)
         else:
-            _plain(s, f)
+            _plain(s, f, lenient)
+        if head and zipfile_safe.zip_at_end(f):
+            # zipfile opens an archive appended to any file (it looks for the end record from the end)
+            _zip_file(s, f, "zip archive after other data", 0)
         return s.result()
 
 
-def _plain(s: _Scan, f: LocalFile) -> None:
+def _plain(s: _Scan, f: LocalFile, lenient: bool = False) -> None:
     """A pickle file, a legacy torch.save file (five pickles, then raw storages), or neither."""
+    if lenient:
+        _lenient(s, f, "")
+        return
     window = f.read(0, min(f.size, FIRST_WINDOW), "the pickle")
     try:
         first = vm.run(window, f.name, limits=LIMITS)
@@ -264,6 +331,23 @@ def _plain(s: _Scan, f: LocalFile) -> None:
         _stream(s, window, "")
         return
     _stream(s, window if f.size <= FIRST_WINDOW else f.read(0, f.size, "the pickle"), "")
+
+
+def _lenient(s: _Scan, f: LocalFile, where: str, start: int = 0) -> None:
+    """The file from ``start`` read leniently (``_stream``): its first MiB, and all of it (up to
+    ``MAX_BYTES``) when that window cannot settle it."""
+    end = min(f.size, start + FIRST_WINDOW)
+    inner = _Scan(s.file)
+    _stream(inner, f.read(0, end, "the data"), where, start=start, lenient=True, whole=end == f.size)
+    if inner.unverified and end < f.size:
+        inner = _Scan(s.file)
+        end = min(f.size, MAX_BYTES)
+        _stream(inner, f.read(0, end, "the data"), where, start=start, lenient=True, whole=end == f.size)
+    s.add(tuple(inner.refs.values()))
+    s.unverified += inner.unverified
+    s.pickles += inner.pickles
+    if not start:
+        s.not_pickle = s.not_pickle or inner.not_pickle
 
 
 def _legacy(s: _Scan, f: LocalFile) -> None:
@@ -281,6 +365,10 @@ def _legacy(s: _Scan, f: LocalFile) -> None:
     end = layout.data_start if layout else min(f.size, MAX_BYTES)
     # the five pickles again, as a stream: anomalies, and every global of each
     read = _stream(s, f.read(0, end, "the pickles"), "")
+    if end < f.size:
+        # pickle.load called until it raises reads on into the storages (raw bytes, whose element
+        # counts come first): only what that reading could import counts
+        _lenient(s, f, "after the five legacy pickles", end)
     if layout is None or layout.keys is None:
         return
     if read < 5:
@@ -305,7 +393,7 @@ def certainly_scanned(head: bytes) -> bool:
 
 def _other_archive(head: bytes) -> str | None:
     """Archives that may hold pickles but that the scan does not open."""
-    if head[257:262] == b"ustar":
+    if head[257:262] == b"ustar" or _tar_header(head):
         return "a tar archive (torch.save before 0.4 wrote one)"
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):
         return "a 7z archive"
@@ -314,16 +402,28 @@ def _other_archive(head: bytes) -> str | None:
     return None
 
 
+def _tar_header(head: bytes) -> bool:
+    """A first block ``tarfile`` accepts: it checks the checksum, not the ustar magic (a V7 header has
+    none), so torch.load's legacy tar reader opens such a file."""
+    import tarfile
+
+    try:
+        tarfile.TarInfo.frombuf(head[:512], "utf-8", "surrogateescape")
+    except (tarfile.TarError, ValueError, UnicodeError, OverflowError):
+        return False
+    return True
+
+
 def _compression(head: bytes) -> str | None:
     return next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
 
 
-def _compressed(s: _Scan, f: LocalFile, head: bytes) -> None:
+def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> None:
     """joblib.dump(compress=…) and pickles saved through gzip/bz2/lzma: inflated with a bound."""
     kind = _compression(head)
     data = _decompress(kind, f.read(0, min(f.size, MAX_BYTES), "the compressed data"))
     if data is None:
-        _plain(s, f)  # not that compression after all: perhaps a pickle starting with those bytes
+        _plain(s, f, lenient)  # not that compression after all: perhaps a pickle starting with those bytes
         return
     if isinstance(data, str):
         s.doubt("", data)
@@ -340,27 +440,49 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes) -> None:
         _stream(s, data, where)
 
 
+MAX_STREAMS = 4096  # compressed streams one after another in one file
+
+
 def _decompress(kind: str | None, raw: bytes) -> bytes | str | None:
-    """The inflated bytes, a reason they cannot be verified (str), or None: not that compression."""
+    """The inflated bytes, a reason they cannot be verified (str), or None: not that compression.
+
+    Every stream, one after another: ``gzip.open``, ``bz2.open``, ``lzma.open`` and joblib's readers
+    go on into the next member when one ends, so a second ``pickle.load`` reads what the second
+    member holds. Bytes after the last stream that start no other are left: those readers raise there.
+    """
     import bz2
     import lzma
 
-    try:
+    def new() -> Any:
         if kind in ("gzip", "zlib"):
-            d = zlib.decompressobj(47)  # zlib or gzip header, detected
-            out = d.decompress(raw, MAX_BYTES)
-            if d.unconsumed_tail:
-                return f"{kind}-compressed data inflates past {MAX_BYTES} bytes (not all read)"
-            return out
+            return zlib.decompressobj(47)  # zlib or gzip header, detected
         if kind == "bz2":
-            out = bz2.BZ2Decompressor().decompress(raw, MAX_BYTES)
-            return out
-        if kind in ("xz", "lzma"):
-            fmt = lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE
-            return lzma.LZMADecompressor(fmt).decompress(raw, MAX_BYTES)
-    except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError):
-        return None
-    return f"{kind}-compressed data: the scan does not decompress {kind}, so it is not verified"
+            return bz2.BZ2Decompressor()
+        return lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
+
+    if kind == "joblib-zfile":  # numpy_pickle_compat.read_zfile: one more space after Python 2's length
+        body = raw[22:] if raw[21:22] == b" " else raw[21:]
+        return _decompress("zlib", body) if body[:1] == b"\x78" else None
+    if kind not in ("gzip", "zlib", "bz2", "xz", "lzma"):
+        return f"{kind}-compressed data: the scan does not decompress {kind}, so it is not verified"
+    out = bytearray()
+    rest = raw
+    for n in range(MAX_STREAMS):
+        d = new()
+        try:
+            out += d.decompress(rest, MAX_BYTES + 1 - len(out))
+        except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError):
+            if n == 0:
+                return None
+            break  # the readers raise here, after handing over what came before
+        if len(out) > MAX_BYTES:
+            return f"{kind}-compressed data inflates past {MAX_BYTES} bytes (not all read)"
+        rest = d.unused_data
+        if not d.eof or not rest.strip(b"\x00"):
+            break
+    else:
+        return f"more than {MAX_STREAMS} {kind} streams one after another (not all read)"
+    return bytes(out)
 
 
 # --- numpy ----------------------------------------------------------------------------------------
@@ -424,26 +546,40 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int) -> None:
     for problem in archive.problems:
         s.doubt(where, f"zip archive: {problem}")
     members = archive.members
-    data_pkls = [m for m in members if m.name == "data.pkl" or m.name.endswith("/data.pkl")]
+    for m in members:
+        if m.name == "constants.pkl" or m.name.endswith("/constants.pkl"):
+            # torch.load's own test (serialization._is_torchscript_zip): it hands such an archive to
+            # torch.jit.load, which compiles code/ and runs it (a __setstate__ runs on loading), whatever
+            # globals data.pkl names: the pickles say nothing about that code
+            s.doubt(where, f"member {m.name}: a TorchScript archive; torch.load runs its code/ through "
+                    "torch.jit.load, which the scan does not judge")
+            break
+    # torch's reader (miniz) finds ARCHIVE/data.pkl whatever the case of its letters
+    data_pkls = [m for m in members if m.name.lower() == "data.pkl" or m.name.lower().endswith("/data.pkl")]
     storages: set[str] = set()
     torch_prefixes = {m.name[: -len("data.pkl")] for m in data_pkls}
     for m in data_pkls:  # first, to learn which members are storages
         _member(s, f, m, depth, storages=storages, torch_data_pkl=True)
     raw_storages = {f"{p}data/{k}" for p in torch_prefixes for k in storages}
     for m in members:
-        if m in data_pkls or m.name in raw_storages or m.name.endswith("/"):
+        if m in data_pkls or m.name.endswith("/"):
             continue
         if m.compressed_size == 0 and m.size == 0:
             continue
-        _member(s, f, m, depth)
+        _member(s, f, m, depth, storage=m.name in raw_storages)
     if not (s.refs or s.pickles or s.unverified or s.code_free):
         s.not_pickle = "a zip archive with no pickle inside"
 
 
 def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
-            storages: set[str] | None = None, torch_data_pkl: bool = False) -> None:
+            storages: set[str] | None = None, torch_data_pkl: bool = False, storage: bool = False) -> None:
     where = f"member {m.name}" + (f" ({m.view})" if m.view != "central directory" else "")
     named = m.name.lower().endswith(PICKLE_SUFFIXES) or torch_data_pkl
+    if storage:
+        # raw tensor bytes torch never unpickles; zipfile + pickle.loads on every member would: what
+        # that could import counts (real storages break at their first opcodes, having named nothing)
+        _storage(s, f, m, where)
+        return
     try:
         data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
     except (FormatError, UnsupportedError) as e:
@@ -464,15 +600,36 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
         s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
         return
     looks = len(data) >= 2 and data[0] == 0x80 and data[1] <= vm.HIGHEST_PROTOCOL
-    if not (named or looks):
-        return
     inner = _Scan(s.file)
-    _stream(inner, data, where, single=torch_data_pkl, storages=storages)
+    # a member neither named nor shaped like a pickle (a protocol 0 or 1 pickle is plain text):
+    # read as zipfile + pickle.loads on every member would, counting only what that could import
+    _stream(inner, data, where, single=torch_data_pkl, storages=storages, lenient=not (named or looks))
     s.add(tuple(inner.refs.values()))
     s.unverified += inner.unverified
     s.pickles += inner.pickles
     if inner.not_pickle and named and not inner.refs:
         s.notes.append(f"{where}: named like a pickle but is not one")
+
+
+def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str) -> None:
+    window = STORAGE_WINDOW if m.method == zipfile_safe.STORED else MAX_BYTES
+    try:
+        data = zipfile_safe.read_surveyed(f, m, MAX_BYTES, prefix=window)
+    except (FormatError, UnsupportedError) as e:
+        s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
+        return
+    inner = _Scan(s.file)
+    _stream(inner, data, where, lenient=True, whole=len(data) >= m.size)
+    if inner.unverified and len(data) < m.size:  # the window cannot settle it: all of the member
+        inner = _Scan(s.file)
+        try:
+            data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
+        except (FormatError, UnsupportedError) as e:
+            s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
+            return
+        _stream(inner, data, where, lenient=True)
+    s.add(tuple(inner.refs.values()))
+    s.unverified += inner.unverified
 
 
 def _nested_zip(s: _Scan, data: bytes, where: str, depth: int) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import codecs
 import gc
+import re
 import struct
 import time
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
@@ -168,6 +169,11 @@ class PickleError(FormatError):
     ops: int = 0
 
 
+class PickleLimit(PickleError):
+    """The scan's own bound stopped the read (opcodes, time, stack, memo, MARK depth, line or integer
+    length): CPython's unpicklers, which have none of these, would read on."""
+
+
 class PickleTruncated(PickleError):
     """The data ends before the pickle does (the caller may retry with more of the file)."""
 
@@ -250,7 +256,7 @@ class Machine:
                 if self.frame_end is not None and self.pos >= self.frame_end:
                     self._frame_ended()
                 if len(self.stack) > max_stack:
-                    self._fail("pickle stack exceeds the limit", len(self.stack), f"at most {max_stack}")
+                    self._limit("pickle stack exceeds the limit", len(self.stack), f"at most {max_stack}")
         except PickleError as e:
             e.references = self.references()
             e.anomalies = tuple(self.anomalies)
@@ -276,13 +282,16 @@ class Machine:
 
     def _check_budget(self, ops: int, deadline: float) -> None:
         if ops > self.limits.max_ops:
-            self._fail("pickle runs more opcodes than the limit", ops, self.limits.max_ops)
+            self._limit("pickle runs more opcodes than the limit", ops, self.limits.max_ops)
         if time.thread_time() > deadline:
-            self._fail("pickle takes longer than the time limit", f"{ops} opcodes",
+            self._limit("pickle takes longer than the time limit", f"{ops} opcodes",
                        f"at most {self.limits.max_seconds:g} s")
 
     def _fail(self, what: str, found: object = None, expected: object = None) -> NoReturn:
         raise PickleError(self.file, what, found, expected)
+
+    def _limit(self, what: str, found: object = None, expected: object = None) -> NoReturn:
+        raise PickleLimit(self.file, what, found, expected)
 
     # -- reading arguments --
     def take(self, n: int, what: str) -> bytes:
@@ -311,11 +320,31 @@ class Machine:
         self.pos = pos + 1
         return self.data[pos]
 
-    def line(self, what: str, limit: int | None = None) -> bytes:
+    def line(self, what: str, limit: int | None = None, charset: bytes | None = None,
+             empty_ok: bool = False) -> bytes:
+        """The argument line. ``charset``: the bytes a number's line may hold, so that a line past the
+        limit fails where CPython's parse of it would fail too (not at a limit): _pickle reads number
+        lines as C strings, which end at a NUL, so only the bytes before one count, and a line that
+        starts with a NUL is a number only where ``empty_ok`` (INT: strtol of "" is 0), and then it is
+        read to its end whatever its length."""
         limit = limit or self.limits.max_line
+        frame_end = self.frame_end
+        if frame_end is not None and frame_end > self.pos and self.data.find(b"\n", self.pos, frame_end) < 0:
+            # the line does not end inside its FRAME: pickle.py raises, _pickle drops what the frame
+            # held and reads a new line from the frame's end (what the machine reads is neither)
+            self.anomalies.append(f"line at offset {self.op_at} runs past the end of its FRAME at "
+                                  f"{frame_end} (_pickle reads a new line from there)")
         end = self.data.find(b"\n", self.pos, self.pos + limit + 1)
+        if end < 0 and charset is not None:
+            window = self.data[self.pos:self.pos + limit]
+            text, nul, _ = window.partition(b"\x00")
+            if text.translate(None, charset) or (nul and not text and not empty_ok):
+                self._fail(f"{what} at offset {self.op_at} is not a number")
+            if nul and not text:
+                limit = self.limits.max_line
+                end = self.data.find(b"\n", self.pos, self.pos + limit + 1)
         if end < 0:
-            error = PickleTruncated if len(self.data) - self.pos <= limit else PickleError
+            error = PickleTruncated if len(self.data) - self.pos <= limit else PickleLimit
             raise error(self.file, f"{what} at offset {self.op_at} has no end of line within {limit} bytes")
         chunk = self.data[self.pos:end]
         self.pos = end + 1
@@ -336,7 +365,7 @@ class Machine:
 
     def long(self, raw: bytes) -> int:
         if len(raw) > self.limits.max_long_bytes:
-            self._fail(f"integer at offset {self.op_at} is implausibly long", f"{len(raw)} bytes",
+            self._limit(f"integer at offset {self.op_at} is implausibly long", f"{len(raw)} bytes",
                        f"at most {self.limits.max_long_bytes}")
         return int.from_bytes(raw, "little", signed=True)
 
@@ -356,7 +385,7 @@ class Machine:
 
     def mark(self) -> None:
         if len(self.metastack) >= self.limits.max_depth:
-            self._fail("pickle nests MARKs deeper than the limit", len(self.metastack) + 1,
+            self._limit("pickle nests MARKs deeper than the limit", len(self.metastack) + 1,
                        f"at most {self.limits.max_depth}")
         self.metastack.append(self.stack)
         self.stack = []
@@ -372,7 +401,7 @@ class Machine:
             self._fail(f"negative memo index at offset {self.op_at}", index)
         memo, stack = self.memo, self.stack
         if index not in memo and len(memo) >= self.limits.max_memo:
-            self._fail("pickle memo exceeds the limit", len(memo) + 1, f"at most {self.limits.max_memo}")
+            self._limit("pickle memo exceeds the limit", len(memo) + 1, f"at most {self.limits.max_memo}")
         if not stack:
             self._fail(f"opcode at offset {self.op_at} reads an empty stack")
         memo[index] = stack[-1]
@@ -424,29 +453,71 @@ def _compat(module: str, name: str) -> tuple[str, str]:
 
 # --- opcode implementations, in pickletools' order ------------------------------------------------
 _I32, _U32, _U16, _U64 = struct.Struct("<i"), struct.Struct("<I"), struct.Struct("<H"), struct.Struct("<Q")
+# what int(line, 0) and float(line) accept in INT, LONG, FLOAT, GET and PUT lines
+NUMBER_CHARS = b"0123456789abcdefABCDEFxXoObBlLiInNtTyY+-_. \t\r\x0b\x0c"
 _F64 = struct.Struct(">d")  # BINFLOAT is big-endian (pickletools.float8)
 
 
 def _int(m: Machine) -> None:
-    raw = m.line("INT argument", 64)
+    raw = m.line("INT argument", 64, NUMBER_CHARS, empty_ok=True)
     if raw in (b"00", b"01"):  # pickletools: protocol 0 writes bools as INT 00 / 01
         m.push(raw == b"01")
         return
-    try:
-        m.push(int(raw, 0))  # pickle.py load_int: int(data, 0)
-    except ValueError:
+    value = _python_int(raw, 0)  # pickle.py load_int: int(data, 0)
+    # _pickle load_int: strtol(s, &end, 0) ending at "\n" or NUL, else PyLong_FromString
+    if value is None and raw:
+        value = _strtol(_c_string(raw))
+    if value is None:
+        value = _python_int(_c_string(raw), 0)
+    if value is None:
         m._fail(f"INT argument at offset {m.op_at} is not an integer", repr(raw[:40]))
+    m.push(value)
 
 
 def _long(m: Machine) -> None:
-    raw = m.line("LONG argument", m.limits.max_long_bytes * 3)
-    try:
-        m.push(int(raw[:-1] if raw.endswith(b"L") else raw, 0))  # pickle.py load_long
-    except ValueError:
+    raw = m.line("LONG argument", m.limits.max_long_bytes * 3, NUMBER_CHARS)
+    digits = raw[:-1] if raw.endswith(b"L") else raw
+    value = _python_int(digits, 0)  # pickle.py load_long
+    if value is None:  # _pickle load_long: PyLong_FromString on the C string
+        value = _python_int(_c_string(digits), 0)
+    if value is None:
         m._fail(f"LONG argument at offset {m.op_at} is not an integer", repr(raw[:40]))
+    m.push(value)
+
+
+# _pickle reads INT, LONG, FLOAT, GET and PUT lines with C string functions, which stop at a NUL byte:
+# "12\x00anything" is 12 to the C unpickler (an error to pickle.py). The machine accepts what either
+# accepts, so that it reads on wherever one of them does.
+_STRTOL = re.compile(rb"[ \t\n\x0b\x0c\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def _c_string(raw: bytes) -> bytes:
+    return raw.split(b"\x00", 1)[0]
+
+
+def _python_int(raw: bytes, base: int) -> int | None:
+    try:
+        return int(raw, base)
+    except ValueError:
+        return None
+
+
+def _strtol(text: bytes) -> int | None:
+    """C's strtol(text, &end, 0), when it consumes all of ``text`` (all of nothing: 0)."""
+    if not text:
+        return 0
+    match = _STRTOL.fullmatch(text)
+    if match is None:
+        return None
+    sign, digits = match.groups()
+    base = 16 if digits[:2] in (b"0x", b"0X") else 8 if digits.startswith(b"0") and len(digits) > 1 else 10
+    value = int(digits[2:] if base == 16 else digits, base)
+    return -value if sign == b"-" else value
 
 
 def _string(m: Machine) -> None:
+    if m.data[m.pos:m.pos + 1] not in (b"'", b'"'):  # CPython refuses the line whatever its length
+        m._fail(f"STRING argument at offset {m.op_at} is not quoted")
     raw = m.line("STRING argument")
     if len(raw) < 2 or raw[0] != raw[-1] or raw[:1] not in (b"'", b'"'):
         m._fail(f"STRING argument at offset {m.op_at} is not quoted", repr(raw[:40]))
@@ -465,11 +536,17 @@ def _unicode(m: Machine) -> None:
 
 
 def _float(m: Machine) -> None:
-    raw = m.line("FLOAT argument", 64)
-    try:
-        m.push(float(raw))
-    except ValueError:
-        m._fail(f"FLOAT argument at offset {m.op_at} is not a number", repr(raw[:40]))
+    raw = m.line("FLOAT argument", 64, NUMBER_CHARS)
+    c_text = _c_string(raw)
+    # pickle.py: float(line); _pickle: PyOS_string_to_double on the C string (no spaces, no "_")
+    c_ok = c_text == c_text.strip() and b"_" not in c_text
+    for text in (raw, c_text) if c_ok else (raw,):
+        try:
+            m.push(float(text))
+            return
+        except ValueError:
+            continue
+    m._fail(f"FLOAT argument at offset {m.op_at} is not a number", repr(raw[:40]))
 
 
 def _sized(width: struct.Struct | None, what: str, convert: Callable[[Machine, bytes], Any]):
@@ -535,6 +612,8 @@ def _appends(m: Machine) -> None:
 
 
 def _extend(m: Machine, target: Any, items: list[Any]) -> None:
+    if not items:  # _pickle: "nothing to do", whatever the target (pickle.py looks for .append first)
+        return
     if isinstance(target, list):
         target.extend(items)
     elif isinstance(target, Call):
@@ -557,6 +636,8 @@ def _setitems(m: Machine) -> None:
 
 
 def _set_items(m: Machine, target: Any, items: list[Any]) -> None:
+    if not items:  # _pickle and pickle.py: nothing to set, whatever the target
+        return
     if isinstance(target, PDict):
         for i in range(0, len(items), 2):
             target.set(items[i], items[i + 1])
@@ -581,10 +662,22 @@ def _global(m: Machine) -> None:
     m.push(m.global_ref(module, name))
 
 
+_MODULE_STOP = re.compile(rb"[\n.\x00]")
+
+
 def _two_lines(m: Machine, what: str) -> tuple[str, str]:
     """GLOBAL's and INST's module and name lines. At the end of a file, pickle.py's readline returns the
     rest without a newline and ``[:-1]`` cuts its last byte: the pure-Python unpickler then imports
     that module (name ``""``) before failing, so the reference is recorded before the error is."""
+    # a NUL in the module's first component: the import fails whatever follows (no file or module
+    # has such a name), so both unpicklers stop here having imported nothing (a safetensors header
+    # length whose first byte is "c" reads as a GLOBAL whose module starts with zero bytes)
+    stop = _MODULE_STOP.search(m.data, m.pos, m.pos + 4097)
+    if stop is not None and stop.group() == b"\x00":
+        # recorded (a reader that only records names, as the differential tests' does, sees one), but
+        # as a module no import finds: a lenient read stops at it (pickle_scan._reachable)
+        m.global_ref(m.data[m.pos:stop.start()].decode("utf-8", "replace") + "\x00", "")
+        m._fail(f"{what} at offset {m.op_at} names a module with a NUL byte, which no import finds")
     module = None
     try:
         module = m.text(f"{what} module", 4096)
@@ -657,11 +750,14 @@ def _put(m: Machine) -> None:
 
 
 def _decimal(m: Machine, what: str) -> int:
-    raw = m.line(what, m.limits.max_long_bytes * 3)
-    try:
-        return int(raw)  # pickle.py load_get / load_put: int(line[:-1])
-    except ValueError:
+    raw = m.line(what, m.limits.max_long_bytes * 3, NUMBER_CHARS)
+    # pickle.py load_get / load_put: int(line[:-1]); _pickle: PyLong_FromString(s, NULL, 10) (C string)
+    value = _python_int(raw, 10)
+    if value is None:
+        value = _python_int(_c_string(raw), 10)
+    if value is None:
         m._fail(f"{what} at offset {m.op_at} is not an integer", repr(raw[:40]))
+    return value
 
 
 def _proto(m: Machine) -> None:
@@ -677,8 +773,20 @@ def _ext(width: int):
             m._fail(f"extension code {code} at offset {m.op_at} is not positive")
         # the global is whatever the loading process registered under this code (copyreg.add_extension):
         # unknown to the file, so it is a reference of its own that no allow list holds
-        m.push(m.global_ref("copyreg", f"_inverted_registry[{code}]"))
+        m.push(m.global_ref("copyreg", f"{EXTENSION_NAME}{code}]"))
     return op
+
+
+EXTENSION_NAME = "_inverted_registry["  # copyreg.EXTENSION_NAME…CODE]: an EXT opcode's global
+
+
+def is_extension(use: GlobalUse) -> bool:
+    return use.module == "copyreg" and use.name.startswith(EXTENSION_NAME)
+
+
+# the one FRAME disagreement that hides no reading: _pickle stops at such a FRAME, pickle.py reads the
+# rest of the file as the frame (the machine reads on as it does), and no load starts after it
+FRAME_TOO_LONG = "is longer than the rest of the data"
 
 
 def _frame(m: Machine) -> None:
@@ -688,7 +796,7 @@ def _frame(m: Machine) -> None:
                            "ends")
     if n > len(m.data) - m.pos:
         # _pickle refuses it; pickle.py's _Unframer reads on from the short frame
-        m.anomalies.append(f"FRAME at offset {m.op_at} is longer than the rest of the data ({n} bytes, "
+        m.anomalies.append(f"FRAME at offset {m.op_at} {FRAME_TOO_LONG} ({n} bytes, "
                            f"{len(m.data) - m.pos} left)")
     m.frame_end = m.pos + n if n else None
 
@@ -737,6 +845,8 @@ def _tuple1(m: Machine) -> None:
 def _additems(m: Machine) -> None:
     items = m.pop_mark()
     target = m.top()
+    if not items:  # _pickle: "nothing to do", whatever the target
+        return
     if isinstance(target, Call):
         target.items.extend(items)  # pickle.py calls target.add: a call we record
         return

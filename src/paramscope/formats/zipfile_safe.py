@@ -78,6 +78,24 @@ def is_zip(head: bytes) -> bool:
     return head[:4] in (LOCAL_SIG, EOCD_SIG)
 
 
+def zip_at_end(f: LocalFile) -> bool:
+    """Whether Python's ``zipfile`` opens the file as an archive with members, whatever it starts
+    with: it takes the last end record in the file's last 64 KiB and reads the central directory
+    right before that record (an archive appended to other data is shifted, not refused)."""
+    tail_len = min(f.size, EOCD.size + MAX_COMMENT)
+    tail = f.read(f.size - tail_len, tail_len, "the end of central directory record")
+    at = tail.rfind(EOCD_SIG)
+    while at >= 0 and at + EOCD.size > len(tail):
+        at = tail.rfind(EOCD_SIG, 0, at)
+    if at < 0:
+        return False
+    _, _, _, _, entries, cd_size, _, _ = EOCD.unpack_from(tail, at)
+    if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
+        return True  # zip64: the sizes are elsewhere; assume members
+    cd_at = f.size - tail_len + at - cd_size
+    return entries > 0 and cd_at >= 0 and f.read(cd_at, 4, "the central directory") == CENTRAL_SIG
+
+
 def first_member_name(head: bytes) -> str:
     """The first local header's name, from the first bytes alone (for sniffing)."""
     if len(head) < LOCAL.size or head[:4] != LOCAL_SIG:
@@ -312,6 +330,9 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
             problems.append(f"two members named {m.name!r} (readers differ in which they take)")
         names.add(m.name)
         members.append(_lenient_locate(f, m, cd_offset, problems))
+    located = zip(central, members, strict=True)  # the members so far are the central directory's
+    _check_gaps(f, sorted((c.data_offset, m.data_offset + m.compressed_size) for c, m in located
+                          if m.data_offset != c.data_offset), cd_offset, problems)
     starts = {m.data_offset for m in central}
     for local in _walk_locals(f, cd_offset, problems):
         if local[0] not in starts:
@@ -326,8 +347,28 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
     return Survey(tuple(members), tuple(dict.fromkeys(problems)))
 
 
-def read_surveyed(f: LocalFile, m: SurveyMember, max_bytes: int) -> bytes:
-    """A surveyed member's bytes (inflated with a bound); raises when they cannot be had."""
+DESCRIPTOR_MAX = 24  # §4.3.9: a data descriptor (signature, CRC, two 8-byte sizes) after a member
+
+
+def _check_gaps(f: LocalFile, spans: list[tuple[int, int]], end: int, problems: list[str]) -> None:
+    """Every byte before the central directory must belong to a member it lists (local header, data,
+    data descriptor): a streaming reader walking local headers finds a member hidden anywhere else
+    (after a member whose sizes follow its data, where the walk here has to stop)."""
+    pos = 0
+    for start, stop in [*spans, (end, end)]:
+        if start > pos:
+            gap = f.read(pos, min(start - pos, DESCRIPTOR_MAX + 4), "bytes between members")
+            if start - pos > DESCRIPTOR_MAX or LOCAL_SIG in gap:
+                problems.append(f"{start - pos} bytes at offset {pos} belong to no member the central "
+                                "directory lists (a streaming reader may find a member there)")
+        pos = max(pos, stop)
+
+
+def read_surveyed(f: LocalFile, m: SurveyMember, max_bytes: int, prefix: int | None = None) -> bytes:
+    """A surveyed member's bytes (inflated with a bound); raises when they cannot be had. ``prefix``:
+    of a stored member, only its first ``prefix`` bytes."""
+    if prefix is not None and m.method == STORED and not m.encrypted and prefix < m.compressed_size:
+        return f.read(m.data_offset, prefix, f"member {m.name}")
     if m.encrypted:
         raise UnsupportedError(f"{f.name}: member {m.name} is encrypted")
     if m.method not in (STORED, DEFLATED):
