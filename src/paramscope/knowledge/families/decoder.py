@@ -355,6 +355,9 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
         t.norm(base + name(d, "final_norm"), d.hidden, d.norm_bias)
     if d.bare:
         return
+    if d.score is not None:  # GenericForSequenceClassification / …ForTokenClassification: no LM head
+        t.linear(head_prefix + d.score[0], d.score[1], d.hidden, d.score[2])
+        return
     if not d.tied or fam.embed_extra:  # an embedding with extra rows cannot be the head (Mllama)
         t.linear(head_prefix + name(d, "head"), d.vocab, d.hidden, d.head_bias)
     elif d.head_bias:  # a tied head's weight is the embedding, its bias is its own (Phi, GPT-J)

@@ -62,6 +62,9 @@ class Dims:
     qk_rope_head_dim: int = 0
     v_head_dim: int = 0
     bare: bool = False  # the checkpoint is the bare model (…Model): no body prefix, no LM head
+    # a decoder saved with a task head instead of the LM head (…ForSequenceClassification: reward
+    # models; …ForTokenClassification): (name, outputs, bias) of its Linear, else None
+    score: tuple[str, int, bool] | None = None
     blocks: tuple[str, ...] = ()  # per layer: key of decoder.LAYER_BLOCKS; () = all "attention"
     mixer: Mixer | None = None  # the recurrent mixer of hybrid / state-space families
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -385,7 +388,8 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         head_bias=_switch(hf, fam.head_bias),
         qk_norm=fam.qk_norm if _switch(hf, fam.qk_norm_switch) else "",
         norms=NORM_RULES[fam.norm_rule](hf) if fam.norm_rule else fam.norms,
-        layer_types=layer_types, sliding_window=window, bare=outer is None and _bare(fam, raw))
+        layer_types=layer_types, sliding_window=window, bare=outer is None and _bare(fam, raw),
+        score=_score(fam, hf) if outer is None else None)
     if fam.mixer:  # the state-space tables load only for a family that has a recurrent mixer
         from paramscope.knowledge.families.ssm import MIXERS
 
@@ -428,6 +432,51 @@ def _bare(fam: Family, raw: Mapping[str, Any]) -> bool:
     names = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
     arch = (names or [*fam.describes, *fam.architectures, ""])[0]
     return fam.layout == "decoder" and arch.endswith("Model")
+
+
+# transformers' GenericForSequenceClassification / GenericForTokenClassification (modeling_layers.py):
+# the bare model under ``model.`` and a ``score`` Linear(hidden, num_labels) in place of the LM head,
+# without bias for sequence classification, with ``token_classification_bias`` (default true) for token
+# classification. The older classes whose body is not ``model.`` (GPT-2, BLOOM, Falcon, GPT-NeoX, MPT,
+# BioGPT, GPTBigCode: ``transformer.`` / ``gpt_neox.`` / ``biogpt.``) keep the same ``score`` for
+# sequence classification and name the token head ``classifier`` (with bias): CLASSIFIER_TOKEN_HEADS.
+# Every decoder row's
+# …ForSequenceClassification / …ForTokenClassification class that transformers defines is checked
+# against transformers (tests/test_real_configs_batch_g.py).
+CLASSIFIER_TOKEN_HEADS = frozenset({"biogpt", "bloom", "falcon", "RefinedWeb", "RefinedWebModel", "gpt2",
+                                    "gpt_bigcode", "gpt_neo", "gpt_neox", "mpt"})
+SCORE_HEADS: dict[str, str] = {"ForSequenceClassification": "", "ForTokenClassification": "token"}
+# The decoder heads no row lists: a config naming one is refused rather than counted as the LM model
+# (QuestionAnswering: its base prefix is ``model.`` or ``transformer.`` depending on the class; a reward
+# model of repository code, InternLM2ForRewardModel, has a one-output ``v_head``).
+UNLISTED_HEADS = ("ForQuestionAnswering", "ForRewardModel", "ForMultipleChoice")
+
+
+def _score(fam: Family, hf: HfConfig) -> tuple[int, bool] | None:
+    archs = hf.raw.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else ""
+    if fam.layout != "decoder" or not arch:
+        return None
+    if arch.endswith(UNLISTED_HEADS):
+        raise UnsupportedError(f"{hf.source}: architectures {arch}: paramscope's table lists the "
+                               f"{fam.model_type} language model, not this head")
+    kind = next((v for k, v in SCORE_HEADS.items() if arch.endswith(k)), None)
+    if kind is None:
+        return None
+    if kind != "token":
+        return "score", _num_labels(hf), False
+    if fam.model_type in CLASSIFIER_TOKEN_HEADS:
+        return "classifier", _num_labels(hf), True
+    return "score", _num_labels(hf), hf.flag("token_classification_bias", True)
+
+
+def _num_labels(hf: HfConfig) -> int:
+    """PretrainedConfig.num_labels: the length of ``id2label`` when the config has one (fine-tuned
+    classifiers do), else ``num_labels``, else 2."""
+    id2label = hf.raw.get("id2label")
+    if isinstance(id2label, Mapping) and id2label:
+        return len(id2label)
+    return hf.int("num_labels", 2, minimum=1)
 
 
 def _moe(fam: Family, hf: HfConfig, n_layers: int) -> dict[str, Any]:
