@@ -52,6 +52,7 @@ def _params(ts: tuple[Any, ...]) -> int:
     ("netique__ModernBertForMultipleChoice.json", 138, 149_605_633),
     ("HuggingFaceTB__SmolLM3-3B.json", 326, 3_075_098_624),
     ("openai__whisper-small.json", 479, 241_734_912),
+    ("arcee-ai__Trinity-Mini.json", 12031, 26_123_974_400),  # the card's "26B"
 ])
 def test_counts_equal_transformers(name: str, tensors: int, params: int) -> None:
     ts = expected_tensors(load_config(name), fallback=False)
@@ -107,7 +108,7 @@ def test_decoder_heads_the_table_does_not_list_are_refused_in_one_line(cfg: dict
 # -- families without a row: no silent count, one line; transformers counts them where it is installed --
 @pytest.mark.parametrize(("name", "model_type"), [
     ("google__gemma-4-26B-A4B.json", "gemma4"), ("google__gemma-4-E2B.json", "gemma4"),
-    ("google__gemma-4-31B.json", "gemma4"), ("arcee-ai__Trinity-Mini.json", "afmoe"),
+    ("google__gemma-4-31B.json", "gemma4"),
     ("nvidia__Nemotron-H-47B-Reasoning-128K.json", "nemotron_h"),
     ("ibm-granite__granite-speech-3.3-8b.json", "granite_speech"),
     ("deepseek-ai__Janus-1.3B.json", "multi_modality"),
@@ -132,6 +133,19 @@ def test_dots_llm1_first_layer_dense_then_128_experts_and_two_shared() -> None:
     idle = (128 - cfg["num_experts_per_tok"]) * 3 * h * e * (cfg["num_hidden_layers"] - 1)
     total = sum(t.params for t in ts)
     assert (total // 10**9, (total - idle) // 10**9) == (142, 14)
+
+
+def test_trinity_mini_gated_attention_four_norms_and_experts_after_two_dense_layers() -> None:
+    cfg = load_config("arcee-ai__Trinity-Mini.json")
+    shapes = table_shapes(cfg)
+    h, q = cfg["hidden_size"], cfg["num_attention_heads"] * cfg["head_dim"]
+    assert shapes["model.layers.0.self_attn.gate_proj.weight"] == (q, h)  # the output gate, per head
+    for norm in ("input_layernorm", "post_attention_layernorm", "pre_mlp_layernorm", "post_mlp_layernorm"):
+        assert shapes[f"model.layers.5.{norm}.weight"] == (h,)
+    for i in range(cfg["num_hidden_layers"]):
+        assert (f"model.layers.{i}.mlp.router.gate.weight" in shapes) is (i >= cfg["num_dense_layers"])
+    assert shapes["model.layers.2.mlp.expert_bias"] == (cfg["num_experts"],)
+    assert shapes["model.layers.2.mlp.shared_experts.gate_proj.weight"] == (cfg["moe_intermediate_size"], h)
 
 
 def test_llama_4_maverick_moe_every_second_layer_dense_mlp_between() -> None:

@@ -267,6 +267,18 @@ def _fused_experts(d: Dims, t: TensorList, p: str) -> None:
         gated_ffn(t, p + "shared_experts.", h, d.shared_ffn)
 
 
+def _afmoe(d: Dims, t: TensorList, p: str) -> None:
+    """AfmoeSparseMoeBlock as checkpointed (transformers' qwen2_moe conversion stores the fused experts
+    one by one): router.gate, expert_bias (a float32 Parameter, requires_grad off), experts.N.*, and the
+    shared experts as one MLP of moe_intermediate_size × num_shared_experts, built even when that is 0."""
+    p += "mlp."
+    t.linear(p + "router.gate", d.n_experts, d.hidden)
+    t.add(p + "expert_bias", d.n_experts, dtype=DType.F32)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+    gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn)
+
+
 def _dbrx(d: Dims, t: TensorList, p: str) -> None:
     """DbrxFFN as checkpointed: router.layer (E, hidden) and every expert's w1, v1 (gate, up) and w2
     (down, transposed) stacked along the rows: (E · ffn_hidden_size, d_model) each."""
@@ -323,7 +335,7 @@ MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
     "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
-    "llama4": _llama4,
+    "llama4": _llama4, "afmoe": _afmoe,
 }
 
 
@@ -367,6 +379,8 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
 def _attention_block(d: Dims, t: TensorList, p: str, indexer: bool = True) -> None:
     p += name(d, "attn")
     ATTENTION[d.family.attention](d, t, p)
+    if d.family.attn_gate:  # AfmoeAttention: sigmoid(gate_proj(x)) scales the attention output per head
+        t.linear(p + "gate_proj", d.n_heads * d.head_dim, d.hidden)
     if d.family.sinks:
         t.add(p + "sinks", d.n_heads)
     if d.family.indexer and indexer:

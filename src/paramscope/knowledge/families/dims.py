@@ -173,6 +173,9 @@ MOE_RULES: dict[str, MoeRule] = {
     "exaone": MoeRule(_deepseek_sparse, lambda hf, f: (hf.int("num_shared_experts", 0),
                                                       hf.int("num_shared_experts", 0) * f)),
     "fused_qwen": MoeRule(_qwen_sparse, _no_shared),
+    # AfmoeDecoderLayer: MoE from layer num_dense_layers on; one shared MLP num_shared_experts wide
+    "afmoe": MoeRule(lambda hf, i, n: n > 0 and i >= hf.int("num_dense_layers", 1),
+                     lambda hf, f: (hf.int("num_shared_experts", 2), f * hf.int("num_shared_experts", 2))),
     "fused_glm": MoeRule(_deepseek_sparse, _deepseek_shared, lambda hf: True),
     # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
     # and JambaDecoderLayer uses the sparse block only when that number is above 1

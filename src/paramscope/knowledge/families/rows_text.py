@@ -182,6 +182,15 @@ TEXT_ROWS: tuple[Family, ...] = (
                        moe_intermediate_size=1408, num_experts_per_tok=8, first_k_dense_replace=1),
            attribute_map={"num_experts": "n_routed_experts"}, qk_norm="head", qk_norm_switch="use_qk_norm",
            qkv_bias="attention_bias", moe="glm4_moe"),
+    # AFMoE (Arcee Trinity): gated attention (a separate gate_proj) with per-head q/k norms, four norms per
+    # layer, MoE after num_dense_layers dense layers with a sigmoid router, its float32 expert_bias and
+    # shared experts
+    Family("afmoe", "models/afmoe/modeling_afmoe.py", architectures=("AfmoeForCausalLM",),
+           defaults=_d(200192, 2048, 6144, 32, 16, None, 16384, head_dim=128, moe_intermediate_size=1408,
+                       num_dense_layers=1, num_experts=64, num_experts_per_tok=6, num_shared_experts=2),
+           qk_norm="head", qkv_bias="attention_bias", o_bias="attention_bias", attn_gate=True,
+           norms=("input_layernorm", "post_attention_layernorm", "pre_mlp_layernorm", "post_mlp_layernorm"),
+           moe="afmoe"),
     # dots.llm1: GLM-4.5's MoE (sigmoid router with e_score_correction_bias, shared experts, dense layers
     # below first_k_dense_replace) under Qwen3's attention (per-head q/k RMSNorm always on); attention_bias
     # covers o_proj too
