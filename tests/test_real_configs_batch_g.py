@@ -15,7 +15,7 @@ import pytest
 
 from builders.real_configs import load_config, table_shapes
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.families import NoFamilyRow, expected_tensors
+from paramscope.knowledge.families import NoFamilyRow, arch_config_from_hf, expected_tensors
 
 SKYWORK_RM = "Skywork__Skywork-Reward-Llama-3.1-8B-v0.2.json"
 OLMO2_RM = "allenai__OLMo-2-1124-7B-RM.json"
@@ -53,6 +53,7 @@ def _params(ts: tuple[Any, ...]) -> int:
     ("HuggingFaceTB__SmolLM3-3B.json", 326, 3_075_098_624),
     ("openai__whisper-small.json", 479, 241_734_912),
     ("arcee-ai__Trinity-Mini.json", 12031, 26_123_974_400),  # the card's "26B"
+    ("nvidia__Nemotron-H-47B-Reasoning-128K.json", 577, 46_791_554_816),  # "47B"
 ])
 def test_counts_equal_transformers(name: str, tensors: int, params: int) -> None:
     ts = expected_tensors(load_config(name), fallback=False)
@@ -109,7 +110,6 @@ def test_decoder_heads_the_table_does_not_list_are_refused_in_one_line(cfg: dict
 @pytest.mark.parametrize(("name", "model_type"), [
     ("google__gemma-4-26B-A4B.json", "gemma4"), ("google__gemma-4-E2B.json", "gemma4"),
     ("google__gemma-4-31B.json", "gemma4"),
-    ("nvidia__Nemotron-H-47B-Reasoning-128K.json", "nemotron_h"),
     ("ibm-granite__granite-speech-3.3-8b.json", "granite_speech"),
     ("deepseek-ai__Janus-1.3B.json", "multi_modality"),
 ])
@@ -146,6 +146,33 @@ def test_trinity_mini_gated_attention_four_norms_and_experts_after_two_dense_lay
         assert (f"model.layers.{i}.mlp.router.gate.weight" in shapes) is (i >= cfg["num_dense_layers"])
     assert shapes["model.layers.2.mlp.expert_bias"] == (cfg["num_experts"],)
     assert shapes["model.layers.2.mlp.shared_experts.gate_proj.weight"] == (cfg["moe_intermediate_size"], h)
+
+
+def test_nemotron_h_one_mixer_per_layer_from_its_pattern() -> None:
+    cfg = load_config("nvidia__Nemotron-H-47B-Reasoning-128K.json")
+    shapes = table_shapes(cfg)
+    pattern = cfg["hybrid_override_pattern"]
+    assert len(pattern) == cfg["num_hidden_layers"] == 98
+    for i, c in enumerate(pattern):  # M Mamba-2, * attention, - relu² MLP; one norm before each
+        p = f"backbone.layers.{i}."
+        assert shapes[p + "norm.weight"] == (cfg["hidden_size"],)
+        assert (p + "mixer.in_proj.weight" in shapes) is (c == "M")
+        assert (p + "mixer.q_proj.weight" in shapes) is (c == "*")
+        assert (p + "mixer.up_proj.weight" in shapes) is (c == "-")
+    d_inner = cfg["mamba_num_heads"] * cfg["mamba_head_dim"]  # 256 × 64, not expand × hidden
+    conv = d_inner + 2 * cfg["n_groups"] * cfg["ssm_state_size"]
+    assert shapes["backbone.layers.0.mixer.in_proj.weight"] == (d_inner + conv + 256, cfg["hidden_size"])
+    assert shapes["backbone.layers.0.mixer.norm.weight"] == (d_inner,)
+    assert shapes["backbone.layers.1.mixer.up_proj.weight"] == (cfg["intermediate_size"], cfg["hidden_size"])
+    # the KV-cache analysis: a recurrent state for the 45 Mamba-2 layers only, a cache for the 5 attention
+    # layers, nothing for the 48 MLP layers; the state is the conv window and the SSM state per head
+    arch = arch_config_from_hf(cfg, fallback=False)
+    assert (arch.recurrent_layers, arch.layer_types.count("full")) == (pattern.count("M"), 5) == (45, 5)
+    assert arch.layer_types.count("none") == pattern.count("-") == 48
+    assert arch.conv_state_size == conv * (cfg["conv_kernel"] - 1)
+    assert arch.ssm_state_size == cfg["mamba_num_heads"] * cfg["mamba_head_dim"] * cfg["ssm_state_size"]
+    # NemotronHForCausalLM ties nothing (_tied_weights_keys = {}), whatever tie_word_embeddings says
+    assert "lm_head.weight" in table_shapes({**cfg, "tie_word_embeddings": True})
 
 
 def test_llama_4_maverick_moe_every_second_layer_dense_mlp_between() -> None:

@@ -279,6 +279,25 @@ def _afmoe(d: Dims, t: TensorList, p: str) -> None:
     gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn)
 
 
+def _nemotron_h(d: Dims, t: TensorList, p: str) -> None:
+    """NemotronHMoE as checkpointed (the experts one by one): gate.weight and its e_score_correction_bias,
+    both float32 (NemotronHTopkRouter builds them so), experts.N.up_proj / down_proj (relu², no gate, no
+    bias) over moe_latent_size when set (with fc1/fc2_latent_proj around them), shared_experts."""
+    p += name(d, "mlp")
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    latent = d.hf.opt_int("moe_latent_size", minimum=1)
+    t.add(p + "gate.weight", e, h, dtype=DType.F32)
+    t.add(p + "gate.e_score_correction_bias", e, dtype=DType.F32)
+    for i in range(e):
+        t.linear(f"{p}experts.{i}.up_proj", f, latent or h)
+        t.linear(f"{p}experts.{i}.down_proj", latent or h, f)
+    t.linear(p + "shared_experts.up_proj", d.shared_ffn, h, d.mlp_bias)
+    t.linear(p + "shared_experts.down_proj", h, d.shared_ffn, d.mlp_bias)
+    if latent:
+        t.linear(p + "fc1_latent_proj", latent, h, d.mlp_bias)
+        t.linear(p + "fc2_latent_proj", h, latent, d.mlp_bias)
+
+
 def _dbrx(d: Dims, t: TensorList, p: str) -> None:
     """DbrxFFN as checkpointed: router.layer (E, hidden) and every expert's w1, v1 (gate, up) and w2
     (down, transposed) stacked along the rows: (E · ffn_hidden_size, d_model) each."""
@@ -335,7 +354,7 @@ MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
     "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
-    "llama4": _llama4, "afmoe": _afmoe,
+    "llama4": _llama4, "afmoe": _afmoe, "nemotron_h": _nemotron_h,
 }
 
 
@@ -422,6 +441,15 @@ def _lightning_block(d: Dims, t: TensorList, p: str) -> None:
     MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "attn"))
 
 
+def _mlp_block(d: Dims, t: TensorList, p: str) -> None:
+    """NemotronH's "-" layers: the layer is its (plain, relu²) MLP, in the mixer slot."""
+    _plain(d, t, p)
+
+
+def _no_block(d: Dims, t: TensorList, p: str) -> None:
+    """NemotronH's "E" layers: the layer is its MoE, which MOE_BLOCKS writes."""
+
+
 def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
     """FalconH1: attention and a Mamba-2 mixer side by side."""
     _attention_block(d, t, p)
@@ -433,5 +461,5 @@ LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
     "deltanet": _mixer_block, "deltanet_split": _mixer_block, "attention+mamba2": _parallel_block,
     "lightning": _lightning_block, "cross": _cross_block, "shortconv": _mixer_block,
-    "attention_shared_index": _shared_index_block,
+    "attention_shared_index": _shared_index_block, "mlp": _mlp_block, "moe": _no_block,
 }

@@ -77,6 +77,12 @@ class Dims:
 
 
 # -- which layers route to experts ------------------------------------------------------------------
+def _nemotron_h_block(hf: HfConfig, i: int) -> str:
+    from paramscope.knowledge.families.ssm import nemotron_h_blocks
+
+    return nemotron_h_blocks(hf)[i]
+
+
 def _every_layer(hf: HfConfig, i: int, n_experts: int) -> bool:
     return n_experts > 0
 
@@ -173,6 +179,11 @@ MOE_RULES: dict[str, MoeRule] = {
     "exaone": MoeRule(_deepseek_sparse, lambda hf, f: (hf.int("num_shared_experts", 0),
                                                       hf.int("num_shared_experts", 0) * f)),
     "fused_qwen": MoeRule(_qwen_sparse, _no_shared),
+    # NemotronHMoE: the "moe" layers of the layer list; one shared MLP of moe_shared_expert_intermediate_size;
+    # a DeepSeek-style router with e_score_correction_bias
+    "nemotron_h": MoeRule(lambda hf, i, n: n > 0 and _nemotron_h_block(hf, i) == "moe",
+                          lambda hf, f: (1, hf.int("moe_shared_expert_intermediate_size", 7688)),
+                          lambda hf: True),
     # AfmoeDecoderLayer: MoE from layer num_dense_layers on; one shared MLP num_shared_experts wide
     "afmoe": MoeRule(lambda hf, i, n: n > 0 and i >= hf.int("num_dense_layers", 1),
                      lambda hf, f: (hf.int("num_shared_experts", 2), f * hf.int("num_shared_experts", 2))),
@@ -374,9 +385,9 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
     hf = HfConfig(raw, fam.defaults, fam.attribute_map, source)
     hidden = hf.int("hidden_size", minimum=1)
     heads = hf.int("num_attention_heads", minimum=1)
-    n_layers = hf.int("num_hidden_layers", maximum=MAX_LAYERS)
+    n_layers = _layer_count(fam, hf)
     layer_types, window = _layer_types(fam, hf, n_layers)
-    tied = hf.flag("tie_word_embeddings")
+    tied = hf.flag("tie_word_embeddings") and not fam.never_tied
     if outer is not None and isinstance(outer.get("tie_word_embeddings"), bool):
         tied = outer["tie_word_embeddings"]
     dims: dict[str, Any] = dict(
@@ -399,8 +410,9 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         rule = MIXERS[fam.mixer]
         blocks = rule.layers(hf, n_layers)
         attention = [k for k in layer_types if k in ("full", "sliding")] or ["full"]
-        kinds = tuple(attention[min(i, len(attention) - 1)] if "attention" in b else "linear"
-                      for i, b in enumerate(blocks))
+        # a layer that is only an MLP or MoE (NemotronH's "-" and "E") holds no cache or state: "none"
+        kinds = tuple(attention[min(i, len(attention) - 1)] if "attention" in b
+                      else "none" if b in ("mlp", "moe") else "linear" for i, b in enumerate(blocks))
         dims.update(mixer=rule.mixer(hf, hidden), blocks=blocks, layer_types=kinds,
                     sliding_window=window if "sliding" in kinds else 0)
     if fam.cross_layers:  # MllamaTextConfig.cross_attention_layers: those layers attend to the image
@@ -480,6 +492,20 @@ def _num_labels(hf: HfConfig) -> int:
     if isinstance(id2label, Mapping) and id2label:
         return len(id2label)
     return hf.int("num_labels", 2, minimum=1)
+
+
+def _layer_count(fam: Family, hf: HfConfig) -> int:
+    """num_hidden_layers, or the length of the layer list a config derives it from (NemotronH)."""
+    if fam.mixer:
+        from paramscope.knowledge.families.ssm import MIXERS
+
+        count = MIXERS[fam.mixer].count
+        if count is not None:
+            n = count(hf)
+            if n > MAX_LAYERS:
+                raise FormatError(hf.source, f"more than {MAX_LAYERS} layers", found=n)
+            return n
+    return hf.int("num_hidden_layers", maximum=MAX_LAYERS)
 
 
 def _moe(fam: Family, hf: HfConfig, n_layers: int) -> dict[str, Any]:
