@@ -467,6 +467,7 @@ def test_mamba1_state_from_transformers_shapes(model_type: str, conv: str, ssm: 
 
 @pytest.mark.parametrize(("model_type", "prefix"), [
     ("mamba2", "layers.0.mixer."), ("falcon_h1", "layers.0.mamba."), ("granitemoehybrid", "layers.0.mamba."),
+    ("nemotron_h", "layers.0.mixer."),  # its default layer list opens with a Mamba-2 layer
 ])
 def test_mamba2_state_from_transformers_shapes(model_type: str, prefix: str) -> None:
     cfg = {"model_type": model_type}

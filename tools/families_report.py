@@ -112,12 +112,14 @@ OUT_OF_SAMPLE = (
     ' the token heads of the older `transformer.`-prefixed classes), and all 87 such classes of the '
     "table's decoder rows now equal transformers (`tests/test_real_configs_batch_g.py`); a decoder named "
     'as `…ForQuestionAnswering`, `…ForRewardModel` or `…ForMultipleChoice` is refused in one line instead'
-    " of being counted as the language model; two new rows, `dots1` (GLM-4.5's MoE under Qwen3's "
-    'attention) and `afmoe` (gated attention, four norms per layer, experts after the dense layers with a'
-    ' float32 `expert_bias`), equal on dots.llm1.inst and Trinity-Mini and on small configs. After: 19 of'
-    ' the 26 counted by the table and equal to transformers (or, for glm-4-9b, to the published count), 2'
-    ' refused in one line, 5 counted by transformers without a row (`gemma4`, `nemotron_h`, '
-    '`granite_speech`).'
+    " of being counted as the language model; three new rows, `dots1` (GLM-4.5's MoE under Qwen3's "
+    'attention), `afmoe` (gated attention, four norms per layer, experts after the dense layers with a '
+    'float32 `expert_bias`) and `nemotron_h` (one mixer per layer from `layers_block_type` or '
+    '`hybrid_override_pattern`: Mamba-2, attention, relu² MLP or MoE; its MLP-only layers hold no '
+    'KV-cache state), equal on dots.llm1.inst, Trinity-Mini and Nemotron-H-47B and on small configs of '
+    'other options. After: 20 of the 26 counted by the table and equal to transformers (or, for glm-4-9b,'
+    ' to the published count), 2 refused in one line, 4 counted by transformers without a row (`gemma4` '
+    'three times, `granite_speech`).'
 )
 
 
