@@ -224,7 +224,8 @@ def _recurrent(d: Dims) -> dict[str, int]:
     """ArchConfig's recurrent-state fields (ssm.py gives the formulas and their sources)."""
     if d.mixer is None:
         return {}
-    layers = sum(b != "attention" for b in d.blocks)
+    # every layer but attention and the MLP / MoE-only layers of NemotronH holds a recurrent state
+    layers = sum(b not in ("attention", "mlp", "moe") for b in d.blocks)
     return {"recurrent_layers": layers, "conv_state_size": d.mixer.conv_state,
             "ssm_state_size": d.mixer.ssm_state}
 

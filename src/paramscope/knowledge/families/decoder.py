@@ -267,6 +267,37 @@ def _fused_experts(d: Dims, t: TensorList, p: str) -> None:
         gated_ffn(t, p + "shared_experts.", h, d.shared_ffn)
 
 
+def _afmoe(d: Dims, t: TensorList, p: str) -> None:
+    """AfmoeSparseMoeBlock as checkpointed (transformers' qwen2_moe conversion stores the fused experts
+    one by one): router.gate, expert_bias (a float32 Parameter, requires_grad off), experts.N.*, and the
+    shared experts as one MLP of moe_intermediate_size × num_shared_experts, built even when that is 0."""
+    p += "mlp."
+    t.linear(p + "router.gate", d.n_experts, d.hidden)
+    t.add(p + "expert_bias", d.n_experts, dtype=DType.F32)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+    gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn)
+
+
+def _nemotron_h(d: Dims, t: TensorList, p: str) -> None:
+    """NemotronHMoE as checkpointed (the experts one by one): gate.weight and its e_score_correction_bias,
+    both float32 (NemotronHTopkRouter builds them so), experts.N.up_proj / down_proj (relu², no gate, no
+    bias) over moe_latent_size when set (with fc1/fc2_latent_proj around them), shared_experts."""
+    p += name(d, "mlp")
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    latent = d.hf.opt_int("moe_latent_size", minimum=1)
+    t.add(p + "gate.weight", e, h, dtype=DType.F32)
+    t.add(p + "gate.e_score_correction_bias", e, dtype=DType.F32)
+    for i in range(e):
+        t.linear(f"{p}experts.{i}.up_proj", f, latent or h)
+        t.linear(f"{p}experts.{i}.down_proj", latent or h, f)
+    t.linear(p + "shared_experts.up_proj", d.shared_ffn, h, d.mlp_bias)
+    t.linear(p + "shared_experts.down_proj", h, d.shared_ffn, d.mlp_bias)
+    if latent:
+        t.linear(p + "fc1_latent_proj", latent, h, d.mlp_bias)
+        t.linear(p + "fc2_latent_proj", h, latent, d.mlp_bias)
+
+
 def _dbrx(d: Dims, t: TensorList, p: str) -> None:
     """DbrxFFN as checkpointed: router.layer (E, hidden) and every expert's w1, v1 (gate, up) and w2
     (down, transposed) stacked along the rows: (E · ffn_hidden_size, d_model) each."""
@@ -323,7 +354,7 @@ MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
     "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
-    "llama4": _llama4,
+    "llama4": _llama4, "afmoe": _afmoe, "nemotron_h": _nemotron_h,
 }
 
 
@@ -355,6 +386,9 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
         t.norm(base + name(d, "final_norm"), d.hidden, d.norm_bias)
     if d.bare:
         return
+    if d.score is not None:  # GenericForSequenceClassification / …ForTokenClassification: no LM head
+        t.linear(head_prefix + d.score[0], d.score[1], d.hidden, d.score[2])
+        return
     if not d.tied or fam.embed_extra:  # an embedding with extra rows cannot be the head (Mllama)
         t.linear(head_prefix + name(d, "head"), d.vocab, d.hidden, d.head_bias)
     elif d.head_bias:  # a tied head's weight is the embedding, its bias is its own (Phi, GPT-J)
@@ -364,6 +398,8 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
 def _attention_block(d: Dims, t: TensorList, p: str, indexer: bool = True) -> None:
     p += name(d, "attn")
     ATTENTION[d.family.attention](d, t, p)
+    if d.family.attn_gate:  # AfmoeAttention: sigmoid(gate_proj(x)) scales the attention output per head
+        t.linear(p + "gate_proj", d.n_heads * d.head_dim, d.hidden)
     if d.family.sinks:
         t.add(p + "sinks", d.n_heads)
     if d.family.indexer and indexer:
@@ -405,6 +441,15 @@ def _lightning_block(d: Dims, t: TensorList, p: str) -> None:
     MIXER_TENSORS[d.mixer.kind](d.mixer, d.hidden, t, p + name(d, "attn"))
 
 
+def _mlp_block(d: Dims, t: TensorList, p: str) -> None:
+    """NemotronH's "-" layers: the layer is its (plain, relu²) MLP, in the mixer slot."""
+    _plain(d, t, p)
+
+
+def _no_block(d: Dims, t: TensorList, p: str) -> None:
+    """NemotronH's "E" layers: the layer is its MoE, which MOE_BLOCKS writes."""
+
+
 def _parallel_block(d: Dims, t: TensorList, p: str) -> None:
     """FalconH1: attention and a Mamba-2 mixer side by side."""
     _attention_block(d, t, p)
@@ -416,5 +461,5 @@ LAYER_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "attention": _attention_block, "mamba": _mixer_block, "mamba2": _mixer_block,
     "deltanet": _mixer_block, "deltanet_split": _mixer_block, "attention+mamba2": _parallel_block,
     "lightning": _lightning_block, "cross": _cross_block, "shortconv": _mixer_block,
-    "attention_shared_index": _shared_index_block,
+    "attention_shared_index": _shared_index_block, "mlp": _mlp_block, "moe": _no_block,
 }

@@ -62,6 +62,9 @@ class Dims:
     qk_rope_head_dim: int = 0
     v_head_dim: int = 0
     bare: bool = False  # the checkpoint is the bare model (…Model): no body prefix, no LM head
+    # a decoder saved with a task head instead of the LM head (…ForSequenceClassification: reward
+    # models; …ForTokenClassification): (name, outputs, bias) of its Linear, else None
+    score: tuple[str, int, bool] | None = None
     blocks: tuple[str, ...] = ()  # per layer: key of decoder.LAYER_BLOCKS; () = all "attention"
     mixer: Mixer | None = None  # the recurrent mixer of hybrid / state-space families
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -74,6 +77,12 @@ class Dims:
 
 
 # -- which layers route to experts ------------------------------------------------------------------
+def _nemotron_h_block(hf: HfConfig, i: int) -> str:
+    from paramscope.knowledge.families.ssm import nemotron_h_blocks
+
+    return nemotron_h_blocks(hf)[i]
+
+
 def _every_layer(hf: HfConfig, i: int, n_experts: int) -> bool:
     return n_experts > 0
 
@@ -170,6 +179,14 @@ MOE_RULES: dict[str, MoeRule] = {
     "exaone": MoeRule(_deepseek_sparse, lambda hf, f: (hf.int("num_shared_experts", 0),
                                                       hf.int("num_shared_experts", 0) * f)),
     "fused_qwen": MoeRule(_qwen_sparse, _no_shared),
+    # NemotronHMoE: the "moe" layers of the layer list; one shared MLP of moe_shared_expert_intermediate_size;
+    # a DeepSeek-style router with e_score_correction_bias
+    "nemotron_h": MoeRule(lambda hf, i, n: n > 0 and _nemotron_h_block(hf, i) == "moe",
+                          lambda hf, f: (1, hf.int("moe_shared_expert_intermediate_size", 7688)),
+                          lambda hf: True),
+    # AfmoeDecoderLayer: MoE from layer num_dense_layers on; one shared MLP num_shared_experts wide
+    "afmoe": MoeRule(lambda hf, i, n: n > 0 and i >= hf.int("num_dense_layers", 1),
+                     lambda hf, f: (hf.int("num_shared_experts", 2), f * hf.int("num_shared_experts", 2))),
     "fused_glm": MoeRule(_deepseek_sparse, _deepseek_shared, lambda hf: True),
     # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
     # and JambaDecoderLayer uses the sparse block only when that number is above 1
@@ -368,9 +385,9 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
     hf = HfConfig(raw, fam.defaults, fam.attribute_map, source)
     hidden = hf.int("hidden_size", minimum=1)
     heads = hf.int("num_attention_heads", minimum=1)
-    n_layers = hf.int("num_hidden_layers", maximum=MAX_LAYERS)
+    n_layers = _layer_count(fam, hf)
     layer_types, window = _layer_types(fam, hf, n_layers)
-    tied = hf.flag("tie_word_embeddings")
+    tied = hf.flag("tie_word_embeddings") and not fam.never_tied
     if outer is not None and isinstance(outer.get("tie_word_embeddings"), bool):
         tied = outer["tie_word_embeddings"]
     dims: dict[str, Any] = dict(
@@ -385,15 +402,17 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         head_bias=_switch(hf, fam.head_bias),
         qk_norm=fam.qk_norm if _switch(hf, fam.qk_norm_switch) else "",
         norms=NORM_RULES[fam.norm_rule](hf) if fam.norm_rule else fam.norms,
-        layer_types=layer_types, sliding_window=window, bare=outer is None and _bare(fam, raw))
+        layer_types=layer_types, sliding_window=window, bare=outer is None and _bare(fam, raw),
+        score=_score(fam, hf) if outer is None else None)
     if fam.mixer:  # the state-space tables load only for a family that has a recurrent mixer
         from paramscope.knowledge.families.ssm import MIXERS
 
         rule = MIXERS[fam.mixer]
         blocks = rule.layers(hf, n_layers)
         attention = [k for k in layer_types if k in ("full", "sliding")] or ["full"]
-        kinds = tuple(attention[min(i, len(attention) - 1)] if "attention" in b else "linear"
-                      for i, b in enumerate(blocks))
+        # a layer that is only an MLP or MoE (NemotronH's "-" and "E") holds no cache or state: "none"
+        kinds = tuple(attention[min(i, len(attention) - 1)] if "attention" in b
+                      else "none" if b in ("mlp", "moe") else "linear" for i, b in enumerate(blocks))
         dims.update(mixer=rule.mixer(hf, hidden), blocks=blocks, layer_types=kinds,
                     sliding_window=window if "sliding" in kinds else 0)
     if fam.cross_layers:  # MllamaTextConfig.cross_attention_layers: those layers attend to the image
@@ -428,6 +447,65 @@ def _bare(fam: Family, raw: Mapping[str, Any]) -> bool:
     names = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
     arch = (names or [*fam.describes, *fam.architectures, ""])[0]
     return fam.layout == "decoder" and arch.endswith("Model")
+
+
+# transformers' GenericForSequenceClassification / GenericForTokenClassification (modeling_layers.py):
+# the bare model under ``model.`` and a ``score`` Linear(hidden, num_labels) in place of the LM head,
+# without bias for sequence classification, with ``token_classification_bias`` (default true) for token
+# classification. The older classes whose body is not ``model.`` (GPT-2, BLOOM, Falcon, GPT-NeoX, MPT,
+# BioGPT, GPTBigCode: ``transformer.`` / ``gpt_neox.`` / ``biogpt.``) keep the same ``score`` for
+# sequence classification and name the token head ``classifier`` (with bias): CLASSIFIER_TOKEN_HEADS.
+# Every decoder row's
+# …ForSequenceClassification / …ForTokenClassification class that transformers defines is checked
+# against transformers (tests/test_real_configs_batch_g.py).
+CLASSIFIER_TOKEN_HEADS = frozenset({"biogpt", "bloom", "falcon", "RefinedWeb", "RefinedWebModel", "gpt2",
+                                    "gpt_bigcode", "gpt_neo", "gpt_neox", "mpt"})
+SCORE_HEADS: dict[str, str] = {"ForSequenceClassification": "", "ForTokenClassification": "token"}
+# The decoder heads no row lists: a config naming one is refused rather than counted as the LM model
+# (QuestionAnswering: its base prefix is ``model.`` or ``transformer.`` depending on the class; a reward
+# model of repository code, InternLM2ForRewardModel, has a one-output ``v_head``).
+UNLISTED_HEADS = ("ForQuestionAnswering", "ForRewardModel", "ForMultipleChoice")
+
+
+def _score(fam: Family, hf: HfConfig) -> tuple[int, bool] | None:
+    archs = hf.raw.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else ""
+    if fam.layout != "decoder" or not arch:
+        return None
+    if arch.endswith(UNLISTED_HEADS):
+        raise UnsupportedError(f"{hf.source}: architectures {arch}: paramscope's table lists the "
+                               f"{fam.model_type} language model, not this head")
+    kind = next((v for k, v in SCORE_HEADS.items() if arch.endswith(k)), None)
+    if kind is None:
+        return None
+    if kind != "token":
+        return "score", _num_labels(hf), False
+    if fam.model_type in CLASSIFIER_TOKEN_HEADS:
+        return "classifier", _num_labels(hf), True
+    return "score", _num_labels(hf), hf.flag("token_classification_bias", True)
+
+
+def _num_labels(hf: HfConfig) -> int:
+    """PretrainedConfig.num_labels: the length of ``id2label`` when the config has one (fine-tuned
+    classifiers do), else ``num_labels``, else 2."""
+    id2label = hf.raw.get("id2label")
+    if isinstance(id2label, Mapping) and id2label:
+        return len(id2label)
+    return hf.int("num_labels", 2, minimum=1)
+
+
+def _layer_count(fam: Family, hf: HfConfig) -> int:
+    """num_hidden_layers, or the length of the layer list a config derives it from (NemotronH)."""
+    if fam.mixer:
+        from paramscope.knowledge.families.ssm import MIXERS
+
+        count = MIXERS[fam.mixer].count
+        if count is not None:
+            n = count(hf)
+            if n > MAX_LAYERS:
+                raise FormatError(hf.source, f"more than {MAX_LAYERS} layers", found=n)
+            return n
+    return hf.int("num_hidden_layers", maximum=MAX_LAYERS)
 
 
 def _moe(fam: Family, hf: HfConfig, n_layers: int) -> dict[str, Any]:

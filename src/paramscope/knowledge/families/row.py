@@ -31,6 +31,8 @@ class Family:
     sub_norms: bool = False  # BitNet: RMSNorm before o_proj and before down_proj
     pos_offset: int = 0  # learned positions (names["pos_embed"]): rows beyond max_position_embeddings
     q_gate: bool = False  # q_proj also projects a per-head output gate (Qwen3-Next): twice as wide
+    never_tied: bool = False  # the class ties nothing (NemotronH's empty _tied_weights_keys): own lm_head
+    attn_gate: bool = False  # a separate self_attn.gate_proj (heads·head_dim, hidden): output gate (AFMoE)
     norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
     norm_rule: str = ""  # key of dims.NORM_RULES when the norms depend on the config (Falcon)
     norm_bias: bool | str = False  # LayerNorm with a bias (GPT-NeoX, Phi, StableLM)

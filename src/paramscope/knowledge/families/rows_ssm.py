@@ -103,6 +103,18 @@ SSM_ROWS: tuple[Family, ...] = (
     # a SwiGLU w1/w3/w2 whose width is 2/3 of intermediate_size rounded, and its final norm named
     # embedding_norm. Lfm2Config takes the first release's block_ff_dim and tie_embedding for
     # intermediate_size and tie_word_embeddings (LFM2-700M's first config.json has only block_ff_dim)
+    # NemotronH (Nemotron-H, Nemotron Nano 2, Nemotron 3): each layer one mixer after one RMSNorm, a Mamba-2
+    # mixer, an attention, a relu² MLP or a MoE, in the order of its layer list; MambaModel's names
+    Family("nemotron_h", "models/nemotron_h/modeling_nemotron_h.py", architectures=("NemotronHForCausalLM",),
+           defaults={"vocab_size": 131072, "hidden_size": 4096, "intermediate_size": 21504,
+                     "num_hidden_layers": 4, "num_attention_heads": 32, "num_key_value_heads": 8,
+                     "head_dim": 128, "max_position_embeddings": 4096, "tie_word_embeddings": False,
+                     "n_routed_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 7688},
+           attribute_map={"num_experts": "n_routed_experts"},
+           names={**_BACKBONE, "attn": "mixer.", "mlp": "mixer."}, norms=("norm",), ffn="",
+           # NemotronHAttention's q/k/v/o have no bias whatever attention_bias says
+           mlp_bias="mlp_bias", moe="nemotron_h", never_tied=True,
+           mixer="nemotron_h"),
     Family("lfm2", "models/lfm2/modeling_lfm2.py", architectures=("Lfm2ForCausalLM",),
            attribute_map={"intermediate_size": "block_ff_dim", "tie_word_embeddings": "tie_embedding"},
            defaults={"vocab_size": 65536, "hidden_size": 2560, "intermediate_size": 12288,

@@ -185,6 +185,25 @@ TEXT_ROWS: tuple[Family, ...] = (
                        moe_intermediate_size=1408, num_experts_per_tok=8, first_k_dense_replace=1),
            attribute_map={"num_experts": "n_routed_experts"}, qk_norm="head", qk_norm_switch="use_qk_norm",
            qkv_bias="attention_bias", moe="glm4_moe"),
+    # AFMoE (Arcee Trinity): gated attention (a separate gate_proj) with per-head q/k norms, four norms per
+    # layer, MoE after num_dense_layers dense layers with a sigmoid router, its float32 expert_bias and
+    # shared experts
+    Family("afmoe", "models/afmoe/modeling_afmoe.py", architectures=("AfmoeForCausalLM",),
+           defaults=_d(200192, 2048, 6144, 32, 16, None, 16384, head_dim=128, moe_intermediate_size=1408,
+                       num_dense_layers=1, num_experts=64, num_experts_per_tok=6, num_shared_experts=2),
+           qk_norm="head", qkv_bias="attention_bias", o_bias="attention_bias", attn_gate=True,
+           norms=("input_layernorm", "post_attention_layernorm", "pre_mlp_layernorm", "post_mlp_layernorm"),
+           moe="afmoe"),
+    # dots.llm1: GLM-4.5's MoE (sigmoid router with e_score_correction_bias, shared experts, dense layers
+    # below first_k_dense_replace) under Qwen3's attention (per-head q/k RMSNorm always on); attention_bias
+    # covers o_proj too
+    Family("dots1", "models/dots1/modeling_dots1.py", architectures=("Dots1ForCausalLM",),
+           # Dots1Config leaves the expert counts None (transformers cannot build that): dots.llm1's own
+           # values, which oracle.DEFAULT_COMPLETIONS gives transformers too
+           defaults=_d(152064, 4608, 10944, 62, 32, 32, first_k_dense_replace=0, moe_intermediate_size=1408,
+                       n_routed_experts=128, n_shared_experts=2, num_experts_per_tok=6),
+           attribute_map={"num_experts": "n_routed_experts"}, qk_norm="head",
+           qkv_bias="attention_bias", o_bias="attention_bias", moe="glm4_moe"),
     Family("ernie4_5_moe", "models/ernie4_5_moe/modeling_ernie4_5_moe.py",
            architectures=("Ernie4_5_MoeForCausalLM",),
            defaults=_d(103424, 2560, 12288, 28, 20, 4, 131072, True, moe_num_experts=64,

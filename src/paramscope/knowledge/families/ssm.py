@@ -253,10 +253,54 @@ def _jamba_layers(hf: HfConfig, n: int) -> tuple[str, ...]:
     return tuple("attention" if i % period == offset else "mamba" for i in range(n))
 
 
+# NemotronHConfig: one mixer per layer, from layers_block_type (its alias layer_types), else the first
+# releases' hybrid_override_pattern ("M" Mamba-2, "*" attention, "-" MLP, "E" MoE), else its default
+_NEMOTRON_H_PATTERN = {"M": "linear_attention", "*": "full_attention", "-": "mlp", "E": "moe"}
+_NEMOTRON_H_BLOCKS = {"linear_attention": "mamba2", "mamba": "mamba2", "full_attention": "attention",
+                      "attention": "attention", "mlp": "mlp", "moe": "moe"}
+
+
+def nemotron_h_blocks(hf: HfConfig) -> tuple[str, ...]:
+    """Per layer: "mamba2", "attention", "mlp" or "moe". The list's length is the layer count
+    (NemotronHConfig.num_hidden_layers is a property of it; a num_hidden_layers key is ignored)."""
+    given = hf.str_list("layers_block_type") or hf.str_list("layer_types")
+    if given is None:
+        pattern = hf.value("hybrid_override_pattern")
+        if pattern is None:
+            given = ["linear_attention", "moe", "full_attention", "mlp"]
+        elif not isinstance(pattern, str) or set(pattern) - set(_NEMOTRON_H_PATTERN):
+            raise FormatError(hf.source, "field 'hybrid_override_pattern' must be a string of M, *, - and E",
+                              found=repr(pattern)[:80])
+        else:
+            given = [_NEMOTRON_H_PATTERN[c] for c in pattern]
+    unknown = sorted(set(given) - set(_NEMOTRON_H_BLOCKS))
+    if unknown or not given:
+        raise FormatError(hf.source, "field 'layers_block_type' holds an unknown layer type",
+                          found=", ".join(unknown) or "an empty list")
+    return tuple(_NEMOTRON_H_BLOCKS[k] for k in given)
+
+
+def _nemotron_h_mamba2(hf: HfConfig, hidden: int) -> Mixer:
+    """NemotronHMamba2Mixer: mamba_num_heads × mamba_head_dim wide (not expand × hidden); the older
+    mamba_* spellings win as NemotronHConfig.__post_init__ pops them; the gated RMSNorm always there."""
+    heads, head_dim = hf.int("mamba_num_heads", 128, minimum=1), hf.int("mamba_head_dim", 64, minimum=1)
+    groups = hf.raw.get("mamba_n_groups", hf.value("n_groups", 8))
+    conv = hf.raw.get("mamba_d_conv", hf.value("conv_kernel", 4))
+    bias = hf.raw.get("mamba_conv_bias", hf.value("use_conv_bias", True))
+    for key, v in (("n_groups", groups), ("conv_kernel", conv)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise FormatError(hf.source, f"field {key!r} must be a positive whole number", found=repr(v))
+    return Mixer("mamba2", heads * head_dim, d_state=hf.int("ssm_state_size", 128, minimum=1), d_conv=conv,
+                 n_groups=groups, n_heads=heads, head_dim=head_dim, conv_bias=bias is True,
+                 proj_bias=hf.flag("use_bias"), gated_norm=True)
+
+
 @record
 class MixerRule:
     mixer: Callable[[HfConfig, int], Mixer]
     layers: Callable[[HfConfig, int], tuple[str, ...]]  # per layer: key of decoder.LAYER_BLOCKS
+    # the layer count when the config derives it from its layer list rather than num_hidden_layers
+    count: Callable[[HfConfig], int] | None = None
 
 
 MIXERS: dict[str, MixerRule] = {
@@ -280,6 +324,8 @@ MIXERS: dict[str, MixerRule] = {
         lambda i: "attention" if (i + 1) % hf.int("full_attention_interval", 4, minimum=1) == 0
         else "deltanet")),
     "lfm2": MixerRule(_shortconv, _lfm2_layers),
+    "nemotron_h": MixerRule(_nemotron_h_mamba2, lambda hf, n: nemotron_h_blocks(hf),
+                            count=lambda hf: len(nemotron_h_blocks(hf))),
     # MiniMaxConfig.layer_types, else "full_attention" if (i + 1) % 2 else "linear_attention"
     "minimax": MixerRule(_lightning, lambda hf, n: _given(
         hf, n, {"linear_attention": "lightning"}, lambda i: "attention" if (i + 1) % 2 else "lightning")),
