@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from builders.real_configs import load_config, table_shapes
+import paramscope
+from builders.real_configs import FIXTURES, load_config, table_shapes
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.families import NoFamilyRow, arch_config_from_hf, expected_tensors
+from paramscope.knowledge.roles import place
 
 SKYWORK_RM = "Skywork__Skywork-Reward-Llama-3.1-8B-v0.2.json"
 OLMO2_RM = "allenai__OLMo-2-1124-7B-RM.json"
@@ -73,6 +75,16 @@ def test_sequence_classification_decoders_have_a_score_and_no_lm_head(name: str)
         "ForSequenceClassification", "ForCausalLM")]}, fallback=False)
     assert _params(with_head) - _params(expected_tensors(cfg, fallback=False)) == \
         (cfg["vocab_size"] - 1) * cfg["hidden_size"]
+
+
+@pytest.mark.parametrize("name", [SKYWORK_RM, OLMO2_RM])
+def test_a_classification_head_is_the_output_head_and_no_tied_copy_is_announced(name: str) -> None:
+    """`inspect` of a reward model: the score head is the model's output component (not "other"), and the
+    note about a tied head's second copy, which is for a language model whose head shares the embedding,
+    is not given: this head shares nothing."""
+    model = paramscope.open_model(str(FIXTURES / name))
+    assert {place(t.name).component for t in model.tensors if t.name.startswith("score.")} == {"output"}
+    assert not any(n.startswith("tied output head") for n in model.metadata.get("warnings", ()))
 
 
 def test_token_classification_heads_follow_the_class_transformers_defines() -> None:

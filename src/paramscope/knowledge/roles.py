@@ -42,8 +42,11 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     # the token table a tied head shares)
     ("embedding", [r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embedding|embed_in)$",
                    r"^token_embd$"]),
-    # output head (LLaVA, Llama 4 and other wrappers keep it under language_model.)
-    ("output", [r"^(lm_head|embed_out|output)$", r"^(model\.|language_model\.)?lm_head$"]),
+    # output head (LLaVA, Llama 4 and other wrappers keep it under language_model.), and the head a
+    # …ForSequenceClassification / …ForTokenClassification checkpoint has in its place: ``score`` on
+    # decoders, ``classifier`` on encoders and older decoders (transformers' modeling_layers.py)
+    ("output", [r"^(lm_head|embed_out|output)$", r"^(model\.|language_model\.)?lm_head$",
+                r"^(score|classifier)$"]),
     # mixture of experts: router, shared experts, routed experts
     ("router", [r"(^|\.)(block_sparse_moe|mlp|feed_forward)\.(gate|router)$",
                 r"(^|\.)mlp\.gate\.e_score_correction$", r"(^|\.)shared_expert_gate$",
