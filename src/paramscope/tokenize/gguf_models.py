@@ -66,19 +66,23 @@ def spm_chunkable(vocab: Vocab) -> bool:
 def build_bpe(vocab: Vocab) -> Built:
     """llm_tokenizer_bpe_session: the pre-tokenizer's regexes, byte-level encoding, then the file's
     merges by rank; ``ignore_merges`` takes a piece whole when it is a token (llama3 and others)."""
-    from tokenizers import Regex, decoders, models, pre_tokenizers
+    from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers
 
     from paramscope.tokenize.bpe_pre import PRE_NAMES
 
     pre = PRE_NAMES.get(vocab.flags["pre"])
     if pre is None:
+        from paramscope.tokenize.bpe_pre import UNSUPPORTED
+
+        why = UNSUPPORTED.get(vocab.flags["pre"])
         families = ", ".join(sorted({p.kind for p in PRE_NAMES.values()}))
         raise UnsupportedError(f"{vocab.source}: pre-tokenizer tokenizer.ggml.pre = {vocab.flags['pre']!r} "
-                               f"is not supported (supported: the {families} families)")
+                               + (f"is not supported (llama.cpp splits it with {why})" if why else
+                                  f"is not supported (supported: the {families} families)"))
     raw = vocab.metadata.get("tokenizer.ggml.merges")
     if raw is None:
-        raise UnsupportedError(f"{vocab.source}: a gpt2 vocabulary without tokenizer.ggml.merges is not "
-                               "supported")
+        raise UnsupportedError(f"{vocab.source}: a {vocab.model} vocabulary without tokenizer.ggml.merges is "
+                               "not supported")
     ids = vocab.ids
     merges = []
     # llama_vocab::impl::load: "first second" split at the first space after position 0; a pair seen
@@ -90,9 +94,21 @@ def build_bpe(vocab: Vocab) -> Built:
         a, b = line[:cut], line[cut + 1:]
         if cut > 0 and a in ids and b in ids and a + b in ids:
             merges.append((a, b))
+    splits = [pre_tokenizers.Split(Regex(r), behavior="isolated") for r in pre.regexes]
+    if pre.spm_style:
+        # llm_tokenizer_bpe_session with byte_encode = false: spaces escaped to "▁" first
+        # (llama_escape_whitespace), symbols are UTF-8 characters, what no token spells becomes
+        # "<0xXX>" byte tokens
+        model = models.BPE(vocab=ids, merges=merges, ignore_merges=pre.ignore_merges, fuse_unk=False,
+                           byte_fallback=True)
+        engine = _engine(model, vocab)
+        engine.normalizer = normalizers.Replace(" ", SPACE)
+        engine.pre_tokenizer = pre_tokenizers.Sequence(splits)
+        engine.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.ByteFallback(),
+                                            decoders.Fuse()])
+        return engine, True, {}
     model = models.BPE(vocab=ids, merges=merges, ignore_merges=pre.ignore_merges, fuse_unk=False)
     engine = _engine(model, vocab)
-    splits = [pre_tokenizers.Split(Regex(r), behavior="isolated") for r in pre.regexes]
     engine.pre_tokenizer = pre_tokenizers.Sequence(
         [*splits, pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
     engine.decoder = decoders.ByteLevel()
@@ -173,6 +189,7 @@ def build_ugm(vocab: Vocab) -> Built:
 BUILDERS: dict[str, Callable[[Vocab], Built]] = {
     "llama": build_spm,
     "gpt2": build_bpe,
+    "gemma4": build_bpe,
     "bert": build_wpm,
     "t5": build_ugm,
 }

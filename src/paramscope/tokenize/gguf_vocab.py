@@ -50,6 +50,10 @@ MODELS: dict[str, ModelDefaults] = {
                            add_bos=True, add_eos=False, add_space_prefix=True),
     "gpt2": ModelDefaults("BPE", "byte-level BPE with merges", bos=11, eos=11, unk=None, sep=None,
                           add_bos=False, add_eos=False, add_space_prefix=False),
+    # gemma4: BPE on the file's merges with every special token read from the file, pre-tokenizer
+    # "gemma4" whatever tokenizer.ggml.pre says (llama_vocab::impl::load)
+    "gemma4": ModelDefaults("BPE", "SentencePiece-style BPE with merges", bos=None, eos=None, unk=None,
+                            sep=None, add_bos=False, add_eos=False, add_space_prefix=False),
     "bert": ModelDefaults("WPM", "WordPiece", bos=101, eos=None, unk=100, sep=102,
                           add_bos=True, add_eos=False, add_space_prefix=False),
     "t5": ModelDefaults("UGM", "Unigram (SentencePiece)", bos=None, eos=1, unk=2, sep=None,
@@ -96,24 +100,29 @@ def read_vocab(model: Model) -> Vocab:
     n = len(tokens)
     scores = _array(model.source, md, "scores", n, np.float32, 0)
     types = _array(model.source, md, "token_type", n, np.int32, NORMAL)
-    special = {k: _special_id(md, key, getattr(defaults, k), n) for k, key in SPECIAL_KEYS.items()}
     flags = _flags(md, str(name), defaults)
+    bos_default = None if flags.pop("no_bos") else defaults.bos
+    special = {k: _special_id(md, key, bos_default if k == "bos" else getattr(defaults, k), n)
+               for k, key in SPECIAL_KEYS.items()}
     ids = dict(zip(tokens, range(n), strict=True))  # later duplicates overwrite, as in token_to_id
     return Vocab(model.source, str(name), defaults, tokens, ids, scores, types, special, flags, md)
 
 
 def _flags(md: Mapping[str, Any], name: str, d: ModelDefaults) -> dict[str, Any]:
-    add_bos = d.add_bos
-    pre = str(md.get(KEY.format("pre")) or "default")
-    if name == "gpt2":
+    add_bos, no_bos, force_bos = d.add_bos, False, False
+    pre = "gemma4" if name == "gemma4" else str(md.get(KEY.format("pre")) or "default")
+    if d.vocab_type == "BPE":
         from paramscope.tokenize.bpe_pre import PRE_NAMES
 
-        if pre in PRE_NAMES and PRE_NAMES[pre].add_bos is not None:
-            add_bos = PRE_NAMES[pre].add_bos
+        known = PRE_NAMES.get(pre)
+        if known is not None:
+            add_bos = add_bos if known.add_bos is None else known.add_bos
+            no_bos, force_bos = known.no_bos, known.force_bos
     lowercase = bool(md.get(KEY.format("normalizer.lowercase"), True))
     return {
         "pre": pre,
-        "add_bos": bool(md.get(KEY.format("add_bos_token"), add_bos)),
+        "no_bos": no_bos,
+        "add_bos": force_bos or bool(md.get(KEY.format("add_bos_token"), add_bos)),
         "add_eos": bool(md.get(KEY.format("add_eos_token"), d.add_eos)),
         "add_space_prefix": bool(md.get(KEY.format("add_space_prefix"), d.add_space_prefix)),
         "remove_extra_whitespaces": bool(md.get(KEY.format("remove_extra_whitespaces"), False)),
