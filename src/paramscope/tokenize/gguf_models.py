@@ -41,7 +41,7 @@ Built = tuple[Any, bool, dict[int, str]]
 
 
 def _engine(model: Any, vocab: Vocab) -> Any:
-    return with_user_tokens(model, [vocab.tokens[i] for i in vocab.of_type(USER_DEFINED)])
+    return with_user_tokens(model, [vocab.tokens[i] for i in vocab.user])
 
 
 def build_spm(vocab: Vocab) -> Built:
@@ -53,7 +53,7 @@ def build_spm(vocab: Vocab) -> Built:
     prefix = vocab.flags["add_space_prefix"]
     engine = spm_engine(vocab.ids, spm_merges(vocab.tokens, vocab.scores, vocab.ids),
                         None if unk is None else vocab.tokens[unk],
-                        [vocab.tokens[i] for i in vocab.of_type(USER_DEFINED)], prefix)
+                        [vocab.tokens[i] for i in vocab.user], prefix)
     return engine, spm_chunkable(vocab), {}
 
 
@@ -205,7 +205,7 @@ def build(model: Model, vocab: Vocab | None = None) -> Tokenizer:
 def wrapper_fields(vocab: Vocab, chunkable: bool) -> dict[str, Any]:
     """What ``core.Tokenizer`` shows about a GGUF vocabulary besides its engine (JSON-ready, so that
     ``tokenize.cache`` can keep it): name, type, token kinds, added IDs, details."""
-    chunkable = chunkable and not spans_cut(vocab.tokens[i] for i in vocab.of_type(USER_DEFINED))
+    chunkable = chunkable and not spans_cut(vocab.tokens[i] for i in vocab.user)
     d, special, flags = vocab.defaults, vocab.special, vocab.flags
     prefix, suffix = added_ids(vocab)
     kinds = {i: TOKEN_KINDS.get(t, "special") for i, t in zip(*non_normal(vocab.types), strict=True)}

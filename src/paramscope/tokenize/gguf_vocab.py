@@ -26,7 +26,24 @@ KEY = "tokenizer.ggml.{}"
 # tokens are all left out when llama.cpp detokenizes (token_to_piece with special=false).
 TOKEN_KINDS: dict[int, str] = {0: "special", 1: "normal", 2: "special", 3: "special", 4: "user",
                                5: "special", 6: "byte"}
-NORMAL, USER_DEFINED = 1, 4
+NORMAL, CONTROL, USER_DEFINED = 1, 3, 4
+
+# Token texts llama.cpp marks CONTROL whatever their type, as "control-looking" end-of-turn, end-of-
+# generation and fill-in-the-middle tokens (llama_vocab::impl::load: the EOT/EOM/FIM_*/EOG searches
+# over token_to_id, "its type will be overridden"). A user-defined token so marked is no longer cut out
+# of the text when special tokens are not parsed (tokenizer_st_partition skips CONTROL).
+CONTROL_LOOKING = frozenset((
+    "</s>", "<EOT>", "<MID>", "<PAD>", "<PRE>", "<REPO>", "<SUF>", "<end_of_turn>", "<end_of_utterance>",
+    "<eos>", "<fim-middle>", "<fim-pad>", "<fim-prefix>", "<fim-repo>", "<fim-suffix>", "<fim_middle>",
+    "<fim_pad>", "<fim_prefix>", "<fim_suffix>", "<reponame>", "<turn|>", "<|calls|>", "<|call|>",
+    "<|code_middle|>", "<|code_prefix|>", "<|code_suffix|>", "<|end_of_text|>", "<|endoftext|>", "<|end|>",
+    "<|eom_id|>", "<|eot_id|>", "<|file_sep|>", "<|fim_middle|>", "<|fim_pad|>", "<|fim_prefix|>",
+    "<|fim_repo|>", "<|fim_suffix|>", "<|flush|>", "<|im_end|>", "<|middle|>", "<|prefix|>", "<|repo_name|>",
+    "<|return|>", "<|suffix|>", "<|tool_response>", "<\uff5cend\u2581of\u2581sentence\uff5c>",
+    "<\uff5cfim\u2581begin\uff5c>", "<\uff5cfim\u2581end\uff5c>", "<\uff5cfim\u2581hole\uff5c>", "[EOS]", "[EOT]",
+    "[PAD]", "[e~[", "_<EOT>", "\u2581<MID>", "\u2581<PRE>", "\u2581<SUF>"))
+# … and the ones it then sets to USER_DEFINED, always cut out ("quick hack for gpt-oss").
+ALWAYS_USER = frozenset(("<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"))
 
 
 @record
@@ -75,6 +92,7 @@ class Vocab:
     ids: dict[str, int]  # string → ID; a string that occurs twice maps to its later ID (token_to_id)
     scores: np.ndarray  # float32, one per token (0 where the file has none)
     types: np.ndarray  # int32 llama_token_type, one per token (1 where the file has none)
+    user: list[int]  # IDs cut out of the raw text first (user-defined, as llama.cpp's attributes say)
     special: dict[str, int | None]  # bos, eos, unk, sep → ID or None
     flags: dict[str, Any]  # add_bos, add_eos, add_space_prefix, pre, merges, …
     metadata: Mapping[str, Any]
@@ -105,7 +123,25 @@ def read_vocab(model: Model) -> Vocab:
     special = {k: _special_id(md, key, bos_default if k == "bos" else getattr(defaults, k), n)
                for k, key in SPECIAL_KEYS.items()}
     ids = dict(zip(tokens, range(n), strict=True))  # later duplicates overwrite, as in token_to_id
-    return Vocab(model.source, str(name), defaults, tokens, ids, scores, types, special, flags, md)
+    return Vocab(model.source, str(name), defaults, tokens, ids, scores, types, _user_ids(tokens, ids, types),
+                 special, flags, md)
+
+
+def _user_ids(tokens: list[str], ids: Mapping[str, int], types: np.ndarray) -> list[int]:
+    """The tokens tokenizer_st_partition cuts out with parse_special=false: those whose attribute is
+    USER_DEFINED without CONTROL, after llama_vocab::impl::load's renaming by text (CONTROL_LOOKING,
+    ALWAYS_USER; "<|end|>" becomes user-defined where "<|return|>" and "<|call|>", or "<|calls|>" and
+    "<|flush|>", exist; "</s>" becomes normal where "<|tool_response>" does). The overrides act on the ID
+    token_to_id gives a text: the later one where a text occurs twice."""
+    user = set(np.flatnonzero(types == USER_DEFINED).tolist())
+    for text in CONTROL_LOOKING:
+        if text in ids:
+            user.discard(ids[text])
+    end_is_user = ({"<|return|>", "<|call|>"} <= ids.keys() or {"<|calls|>", "<|flush|>"} <= ids.keys())
+    for text in ALWAYS_USER | ({"<|end|>"} if end_is_user else set()):
+        if text in ids:
+            user.add(ids[text])
+    return sorted(user)
 
 
 def _flags(md: Mapping[str, Any], name: str, d: ModelDefaults) -> dict[str, Any]:
