@@ -151,7 +151,9 @@ def build_ugm(vocab: Vocab) -> Built:
     """llm_tokenizer_ugm_session: the precompiled charsmap normalizer, spaces as "▁" (merged when
     remove_extra_whitespaces, one in front when add_space_prefix), then the Viterbi best path of token
     scores, user-defined tokens scoring 0, unknown characters min score − 10, runs of unknowns as one."""
-    from tokenizers import Regex, decoders, models, normalizers
+    from tokenizers import decoders, models, normalizers
+
+    from paramscope.tokenize.ugm import LlamaUgmNormalizer
 
     normal = vocab.scores[vocab.types == NORMAL]
     floor = float(normal.min()) if len(normal) else 0.0
@@ -166,21 +168,14 @@ def build_ugm(vocab: Vocab) -> Built:
     unk = vocab.special["unk"]
     model = models.Unigram(pieces, unk_id=unk, byte_fallback=False)
     engine = _engine(model, vocab)
-    steps = []
     charsmap = vocab.metadata.get("tokenizer.ggml.precompiled_charsmap")
-    if charsmap is not None and len(charsmap):
-        steps.append(normalizers.Precompiled(charsmap.astype("uint8").tobytes()))
-    # llm_tokenizer_ugm_session::normalize: only " " counts as a space. Merging (remove_extra_whitespaces)
-    # drops every space and puts one "▁" before each run of other characters; otherwise spaces stay and
-    # add_space_prefix puts one "▁" before the first other character (none in an all-space text).
+    blob = charsmap.astype("uint8").tobytes() if charsmap is not None and len(charsmap) else None
+    # llm_tokenizer_ugm_session::normalize, done by ugm.LlamaUgmNormalizer on each piece of text between
+    # user-defined tokens (which it also passes through whole, as normalize_prefix does)
     flags = vocab.flags
-    if flags["remove_extra_whitespaces"]:
-        steps += [normalizers.Replace(Regex(r"\A +| +\z"), ""), normalizers.Replace(Regex(" {2,}"), " "),
-                  normalizers.Prepend(" ")]
-    elif flags["add_space_prefix"]:
-        steps += [normalizers.Prepend(" "), normalizers.Replace(Regex(r"\A (?= *\z)"), "")]
-    steps.append(normalizers.Replace(" ", SPACE))
-    engine.normalizer = normalizers.Sequence(steps)
+    user = [vocab.tokens[i] for i in vocab.of_type(USER_DEFINED)]
+    engine.normalizer = normalizers.Normalizer.custom(
+        LlamaUgmNormalizer(blob, user, flags["add_space_prefix"], flags["remove_extra_whitespaces"]))
     engine.decoder = decoders.Sequence([decoders.Replace(SPACE, " ")]
                                        + ([decoders.Strip(" ", 1, 0)] if flags["add_space_prefix"] else []))
     return engine, False, names
