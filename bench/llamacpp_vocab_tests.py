@@ -21,7 +21,8 @@ def read_cases(vocab: Path) -> list[tuple[str, list[int]]]:
     if inputs and not inputs[-1]:  # the C++ reader stops at the end: no empty input after a last marker
         inputs.pop()
     assert len(inputs) == len(outs), vocab
-    return [(i.decode("utf-8", "replace"), [int(x) for x in o.split()]) for i, o in zip(inputs, outs, strict=True)]
+    return [(i.decode("utf-8", "replace"), [int(x) for x in o.split()])
+            for i, o in zip(inputs, outs, strict=True)]
 
 
 def main() -> None:
@@ -40,7 +41,8 @@ def main() -> None:
         except ParamscopeError as e:
             print(f"{vocab.name:34} refused: {e}")
             continue
-        bad = [(t, tok.ids(t, add_special=False), ids) for t, ids in cases if tok.ids(t, add_special=False) != ids]
+        got = [tok.ids(t, add_special=False) for t, _ in cases]
+        bad = [(t, g, ids) for (t, ids), g in zip(cases, got, strict=True) if g != ids]
         print(f"{vocab.name:34} {len(cases) - len(bad)}/{len(cases)} equal")
         if verbose:
             for t, got, want in bad[:8]:

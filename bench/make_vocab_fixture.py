@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_token_fixture import texts as gemma_texts  # noqa: E402
+from make_token_fixture import texts as gemma_texts
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "llamacpp_vocab_ids.json"

@@ -394,10 +394,10 @@ def test_unsupported_types_are_named(tmp_path):
     with pytest.raises(UnsupportedError, match="'rwkv'"):
         tokenizer(write_vocab(tmp_path / "rwkv.gguf", "rwkv", ["a", "b"]))
     # kimi-k2's split is hand-written code in llama.cpp, not an expression: refused, the reason named
-    with pytest.raises(UnsupportedError, match="'kimi-k2'.*hand-written"):
+    with pytest.raises(UnsupportedError, match=r"'kimi-k2'.*hand-written"):
         tokenizer(write_vocab(tmp_path / "k2.gguf", "gpt2", ["a", "b", "ab"], merges=["a b"], pre="kimi-k2"))
-    with pytest.raises(UnsupportedError, match="'no-such-pre'"):
-        tokenizer(write_vocab(tmp_path / "x.gguf", "gpt2", ["a", "b", "ab"], merges=["a b"], pre="no-such-pre"))
+    with pytest.raises(UnsupportedError, match="'no-such'"):
+        tokenizer(write_vocab(tmp_path / "x.gguf", "gpt2", ["a", "b", "ab"], merges=["a b"], pre="no-such"))
 
 
 def test_sources_without_a_tokenizer(tmp_path):

@@ -6,9 +6,12 @@ as pieces (src/llama-vocab.cpp, ``llm_tokenizer_bpe``'s constructor; src/unicode
 ``unicode_regex_split``). The expressions below are llama.cpp's own, as rewritten there for
 ``std::regex`` (``(?i:'s|…)`` spelled out case by case; Tekken's and GPT-4o's ``\\p{Lu}``/``\\p{Ll}``
 as "a letter other than a-z / A-Z", which is what its collapsed-category matching makes of them, so
-every non-ASCII letter counts as both cases). Two rewrites of ours keep the meaning under Oniguruma
-(the engine ``tokenizers`` runs): ``$`` becomes ``\\z`` (std::regex's ``$`` is the end of the piece,
-Oniguruma's also matches before a line break).
+every non-ASCII letter counts as both cases). Two rewrites of ours (``oniguruma``) keep llama.cpp's
+meaning under Oniguruma, the engine ``tokenizers`` runs: ``$`` becomes ``\\z`` (std::regex's ``$`` is
+the end of the piece, Oniguruma's also matches before a line break), and ``\\p{Lu}``, ``\\p{Ll}``,
+``\\p{Lt}``, ``\\p{Lm}``, ``\\p{Lo}`` become ``\\p{L}``: llama.cpp matches categories on a "collapsed"
+text where every letter is one stand-in byte (unicode_regex_split, k_ucat_enum maps all five to
+LETTER), so youtu's "upper case then lower case" is "letters then letters" there.
 
 Names whose llama.cpp splitter is hand-written code rather than an expression (kimi-k2, afmoe,
 tiny_aya's digit groups) or an empty-match expression (superbpe) are not in ``PRE_NAMES`` and are
@@ -16,6 +19,8 @@ refused as unsupported rather than guessed.
 """
 
 from __future__ import annotations
+
+import re
 
 from paramscope.records import record
 
@@ -51,10 +56,35 @@ _GPT4O = (rf"[^\r\n\p{{L}}\p{{N}}]?{_UPPER}*{_LOWER}+{_C}?|[^\r\n\p{{L}}\p{{N}}]
           r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 _UPPER_M = r"((?=[\p{L}\p{M}])([^a-z]))"
 _LOWER_M = r"((?=[\p{L}\p{M}])([^A-Z]))"
-_GRANITE_EMB = (rf"[^\r\n\p{{L}}\p{{N}}]?{_UPPER_M}*{_LOWER_M}+{_C}?|[^\r\n\p{{L}}\p{{N}}]?{_UPPER_M}+{_LOWER_M}*"
-                rf"{_C}?" r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+_GRANITE_EMB = (rf"[^\r\n\p{{L}}\p{{N}}]?{_UPPER_M}*{_LOWER_M}+{_C}?"
+                rf"|[^\r\n\p{{L}}\p{{N}}]?{_UPPER_M}+{_LOWER_M}*{_C}?"
+                r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 _BLOOM = " ?[^(\\s|.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c)]+"
 _NEWLINES = r"[^\n]+|[\n]+"
+_YOUTU_CJK = ("[\uac00-\ud7a3\u3131-\u318e]+|[\uff01\u2026\u201c\u201d\u2018\u2019\u2014\uff1a\uff1b\uff0c"
+              "\u3001-\u303f\ufe30-\ufe4f]+|[\u3105-\u312f]+|[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+")
+_YOUTU = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+" + _C + "?"
+          r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*" + _C + "?"
+          r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def oniguruma(regex: str) -> str:
+    """One of llama.cpp's expressions as Oniguruma must read it to split the same way (see above)."""
+    regex = re.sub(r"\\p\{L[ultmo]\}", r"\\p{L}", regex)
+    out, in_class, escaped = [], False, False
+    for c in regex:  # an anchor "$": not escaped, not inside [...]
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c == "[":
+            in_class = True
+        elif c == "]":
+            in_class = False
+        elif c == "$" and not in_class:
+            c = r"\z"
+        out.append(c)
+    return "".join(out)
 
 
 @record
@@ -76,18 +106,20 @@ KINDS: dict[str, tuple[str, ...]] = {
     "gpt2": (_GPT2,),
     "llama3": (_LLAMA3,),
     "jais2": (_C + r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
-              + "".join(rf"|\s{{{n}}}(?!\S)" for n in (512, 256, 128, 64, 32, 16, 8, 4)) + r"|\s{1,2}(?!\S)|\s{1}",),
+              + "".join(rf"|\s{{{n}}}(?!\S)" for n in (512, 256, 128, 64, 32, 16, 8, 4))
+              + r"|\s{1,2}(?!\S)|\s{1}",),
     "qwen2": (_QWEN2,),
     "qwen35": (_QWEN35,),
     "starcoder": (r"\p{N}", _GPT2),
     "falcon": (r"[\p{P}\$\+<=>\^~\|`]+", _GPT2, r"[0-9][0-9][0-9]"),
-    "deepseek-llm": ("[\r\n]", rf"\s?[{_DEEPSEEK_LETTERS}]+", _DEEPSEEK_PUNCT, r"\s+\z", _CJK_HANGUL,
+    "deepseek-llm": ("[\r\n]", rf"\s?[{_DEEPSEEK_LETTERS}]+", _DEEPSEEK_PUNCT, r"\s+$", _CJK_HANGUL,
                      r"\p{N}+"),
     "deepseek-coder": ("[\r\n]", r"\s?\p{L}+", r"\s?\p{P}+", _CJK_HANGUL, r"\p{N}"),
     "deepseek3": (r"\p{N}{1,3}", _CJK_KANA, _DEEPSEEK3_MAIN),
     "spark2_5": (r"\p{N}{1,3}", _CJK_KANA,
                  r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"
                  r"| ?[\p{P}\p{S}]+|[\r\n]|\s+(?!\S)|\s+", r"\p{N}"),
+    "youtu": (_YOUTU_CJK, _YOUTU),
     "bloom": (_BLOOM,),
     "viking": (_BLOOM, r"\p{N}"),
     "tekken": (_TEKKEN,),
@@ -97,11 +129,12 @@ KINDS: dict[str, tuple[str, ...]] = {
                   r"[\p{P}!-/:-@\[-`{-~]", _GPT2),
     "bailingmoe": (r"'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
                    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+",),
-    "seed-coder": (_C + r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+|\s+(?!\S)|\s+",),
+    "seed-coder": (_C + r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+"
+                   r"|\s+(?!\S)|\s+",),
     "ufakzeka": (r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",),
     "laguna": (_NEWLINES, _QWEN2),
-    "exaone-moe": (_C + r"|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]?"
-                   r"|\s*[\r\n]|\s+(?!\S)|\s+",),
+    "exaone-moe": (_C + r"|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N}"
+                   r"| ?[^\s\p{L}\p{N}]+[\r\n/]?|\s*[\r\n]|\s+(?!\S)|\s+",),
     "gemma4": (_NEWLINES,),
     "sarvam-moe": (_NEWLINES,),
     "minicpm5": (r"\p{N}{1,3}", _C + r"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}+| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
@@ -111,13 +144,14 @@ KINDS: dict[str, tuple[str, ...]] = {
 # tokenizer.ggml.pre → (kind, ignore_merges, add_bos): llama_vocab::impl::load's tokenizer_pre chain.
 _NAMES: dict[str, tuple[str, bool, bool | None]] = {
     "default": ("default", False, None),
-    **{n: ("llama3", True, True) for n in ("llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
-                                           "midm-2.0", "lfm2", "jina-v5-nano")},
+    **{n: ("llama3", True, True) for n in ("llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1",
+                                           "pixtral", "midm-2.0", "lfm2", "jina-v5-nano")},
     "minicpm5": ("minicpm5", True, None),
     "deepseek-llm": ("deepseek-llm", False, None),
     "deepseek-coder": ("deepseek-coder", False, None),
     **{n: ("deepseek3", False, None) for n in ("deepseek-v3", "hunyuan-dense", "hy_v4", "joyai-llm")},
     "spark2_5": ("spark2_5", False, None),
+    "youtu": ("youtu", True, None),
     "falcon": ("falcon", False, None),
     **{n: ("gpt2", False, None) for n in ("gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es",
                                           "jina-v2-de", "a.x-4.0", "mellum", "modern-bert", "jina-v1-en",
@@ -126,8 +160,8 @@ _NAMES: dict[str, tuple[str, bool, bool | None]] = {
     "jais-2": ("jais2", False, None),
     **{n: ("starcoder", False, None) for n in ("starcoder", "refact", "command-r", "smollm", "codeshell",
                                                "exaone", "minerva-7b", "mellum2")},
-    **{n: ("qwen2", False, None) for n in ("qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "stablelm2",
-                                           "hunyuan", "solar-open", "grok-2")},
+    **{n: ("qwen2", False, None) for n in ("qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez",
+                                           "stablelm2", "hunyuan", "solar-open", "grok-2")},
     "qwen35": ("qwen35", False, None),
     **{n: ("llama3", False, None) for n in ("dbrx", "smaug-bpe")},
     **{n: ("bloom", False, None) for n in ("poro-chat", "bloom", "gpt3-finnish")},
@@ -144,7 +178,7 @@ _NAMES: dict[str, tuple[str, bool, bool | None]] = {
     "laguna": ("laguna", False, None),
     "exaone-moe": ("exaone-moe", False, None),
 }
-# chatglm's pre-tokenizers clear the BOS token (special_bos_id = LLAMA_TOKEN_NULL; a file key may set it again)
+# chatglm's pre-tokenizers clear the BOS token (special_bos_id = LLAMA_TOKEN_NULL; a file key sets it again)
 _NO_BOS = {"chatglm-bpe", "glm4", "glm5"}
 
 PRE_NAMES: dict[str, PreTokenizer] = {

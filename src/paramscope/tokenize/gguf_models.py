@@ -68,7 +68,7 @@ def build_bpe(vocab: Vocab) -> Built:
     merges by rank; ``ignore_merges`` takes a piece whole when it is a token (llama3 and others)."""
     from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers
 
-    from paramscope.tokenize.bpe_pre import PRE_NAMES
+    from paramscope.tokenize.bpe_pre import PRE_NAMES, oniguruma
 
     pre = PRE_NAMES.get(vocab.flags["pre"])
     if pre is None:
@@ -94,7 +94,7 @@ def build_bpe(vocab: Vocab) -> Built:
         a, b = line[:cut], line[cut + 1:]
         if cut > 0 and a in ids and b in ids and a + b in ids:
             merges.append((a, b))
-    splits = [pre_tokenizers.Split(Regex(r), behavior="isolated") for r in pre.regexes]
+    splits = [pre_tokenizers.Split(Regex(oniguruma(r)), behavior="isolated") for r in pre.regexes]
     if pre.spm_style:
         # llm_tokenizer_bpe_session with byte_encode = false: spaces escaped to "▁" first
         # (llama_escape_whitespace), symbols are UTF-8 characters, what no token spells becomes

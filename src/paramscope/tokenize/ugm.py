@@ -82,7 +82,7 @@ class LlamaUgmNormalizer:
         """(first character, end character, output) for each unit normalize_prefix consumes."""
         data = text.encode("utf-8")
         # character index of each byte offset that starts a character (and of the end)
-        starts = np.flatnonzero((np.frombuffer(data, np.uint8) & 0xC0) != 0x80).tolist() + [len(data)]
+        starts = [*np.flatnonzero((np.frombuffer(data, np.uint8) & 0xC0) != 0x80).tolist(), len(data)]
         char_at = {b: i for i, b in enumerate(starts)}
         out, offset = [], 0
         prepended, in_word = False, False
