@@ -1,0 +1,96 @@
+"""Every ``tokenizer.ggml.pre`` paramscope accepts, checked against llama.cpp: the llama-bpe vocabulary
+(byte-level, all 256 bytes, 280k merges) rewritten with each pre-tokenizer name (and, for the
+SentencePiece-style ones, the gemma-4 vocabulary as a "gpt2" model), tokenized by llama.cpp and by
+paramscope on the texts of bench/make_vocab_fixture.py.
+
+    python bench/llamacpp_pre_sweep.py VOCAB_DIR --llama-python /tmp/llamavenv/bin/python [--work DIR]
+
+Writes the variants with the gguf library (gguf_new_metadata's copy), asks llama-cpp-python (run under
+its own interpreter, given as --llama-python) for its IDs, and prints, per name, how many texts differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+LLAMA_SIDE = """
+import json, sys, llama_cpp
+texts = json.load(open(sys.argv[1]))
+out = {}
+for path in sys.argv[3:]:
+    try:
+        llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+        out[path] = [llm.tokenize(t.encode(), add_bos=True, special=False) for t in texts]
+    except Exception as e:
+        out[path] = str(e)
+json.dump(out, open(sys.argv[2], "w"))
+"""
+
+
+def variant(src: Path, dest: Path, pre: str, model: str | None = None) -> Path:
+    import gguf
+    from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata
+
+    if dest.exists():
+        return dest
+    reader = gguf.GGUFReader(src, "r")
+    arch = reader.get_field(gguf.Keys.General.ARCHITECTURE)
+    writer = gguf.GGUFWriter(dest, arch=arch.contents() if arch else "llama", endianess=reader.endianess)
+    new = {gguf.Keys.Tokenizer.PRE: MetadataDetails(gguf.GGUFValueType.STRING, pre)}
+    if model:
+        new[gguf.Keys.Tokenizer.MODEL] = MetadataDetails(gguf.GGUFValueType.STRING, model)
+    copy_with_new_metadata(reader, writer, new, [])
+    return dest
+
+
+def main() -> int:
+    import paramscope
+    from make_vocab_fixture import all_texts
+    from paramscope.errors import ParamscopeError
+    from paramscope.tokenize.bpe_pre import PRE_NAMES
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("vocab_dir", type=Path)
+    ap.add_argument("--llama-python", required=True)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/pre_sweep"))
+    args = ap.parse_args()
+    args.work.mkdir(exist_ok=True)
+    paths = {}
+    for name, pre in PRE_NAMES.items():
+        base = "gemma-4" if pre.spm_style else "llama-bpe"
+        paths[name] = variant(args.vocab_dir / f"ggml-vocab-{base}.gguf", args.work / f"{name}.gguf", name,
+                              "gpt2" if pre.spm_style else None)
+    texts = all_texts()
+    (args.work / "texts.json").write_text(json.dumps(texts))
+    subprocess.run([args.llama_python, "-c", LLAMA_SIDE, str(args.work / "texts.json"),
+                    str(args.work / "ids.json"), *map(str, paths.values())], check=True)
+    ref = json.loads((args.work / "ids.json").read_text())
+    bad_total = 0
+    for name, path in paths.items():
+        want = ref[str(path)]
+        if isinstance(want, str):
+            print(f"{name:26} llama.cpp refused: {want}")
+            continue
+        try:
+            tok = paramscope.tokenizer(path)
+        except ParamscopeError as e:
+            print(f"{name:26} paramscope refused: {e}")
+            continue
+        bad = [(t, g, w) for t, w in zip(texts, want, strict=True) if (g := tok.ids(t)) != w]
+        bad_total += len(bad)
+        print(f"{name:26} {len(texts) - len(bad)}/{len(texts)}")
+        for t, g, w in bad[:3]:
+            i = next((k for k, (a, b) in enumerate(zip(g, w, strict=False)) if a != b), min(len(g), len(w)))
+            print(f"    {t!r:.60}\n      got  {[tok.token_text(x) for x in g[i:i + 5]]}"
+                  f"\n      want {[tok.token_text(x) for x in w[i:i + 5]]}")
+    return 1 if bad_total else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
