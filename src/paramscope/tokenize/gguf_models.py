@@ -176,7 +176,8 @@ def build_ugm(vocab: Vocab) -> Built:
     user = [vocab.tokens[i] for i in vocab.of_type(USER_DEFINED)]
     engine.normalizer = normalizers.Normalizer.custom(
         LlamaUgmNormalizer(blob, user, flags["add_space_prefix"], flags["remove_extra_whitespaces"]))
-    engine.decoder = decoders.Sequence([decoders.Replace(SPACE, " ")]
+    # Fuse before Strip: decoders run token by token, and only the text's first space is the prefix's
+    engine.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.Fuse()]
                                        + ([decoders.Strip(" ", 1, 0)] if flags["add_space_prefix"] else []))
     return engine, False, names
 

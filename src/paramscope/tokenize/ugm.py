@@ -13,8 +13,8 @@ other characters, with remove_extra_whitespaces), and one "▁" before the first
 add_space_prefix. ``tokenizers``' own ``Precompiled`` normalizer differs: it matches grapheme by grapheme,
 and a grapheme of 6 bytes or more character by character, so "a" + three combining accents is not
 composed and a space followed by a combining mark is one unit; llama.cpp's longest-prefix walk is done
-here instead, as a custom ``tokenizers`` normalizer that keeps character offsets exact (each matched
-prefix's output is aligned to the characters it replaced).
+here instead, as a custom ``tokenizers`` normalizer that keeps each matched prefix's output aligned to
+the characters it replaced.
 """
 
 from __future__ import annotations
@@ -123,33 +123,35 @@ class LlamaUgmNormalizer:
         return n, data[offset:offset + n]
 
     def normalize(self, normalized) -> None:
+        """Each unit's output put in place of its characters, aligned to them: n characters giving m
+        map one to one, the last one giving the rest where m > n (a placeholder replaced afterwards)
+        and the extra ones dropped where m < n, so that a token starts where its text starts (where
+        several characters became fewer, it ends a little early)."""
         text = normalized.normalized
-        segments = self.segments(text)
         chars: list[str] = []  # what each character becomes in place (map), "" to drop it (filter)
-        multi: dict[str, str] = {}  # placeholder → output of several characters
+        multi: dict[str, str] = {}  # output of several characters → its placeholder
         used = set(text)
         next_placeholder = _PLACEHOLDERS
-        for start, end, output in segments:
-            original = text[start:end]
-            if output == original:
-                chars.extend(original)
-            elif len(output) == 1 and end - start == 1:
-                chars.append(output)
-            elif not output:
-                chars.extend("" for _ in range(end - start))
-            else:
+        for start, end, output in self.segments(text):
+            n, m = end - start, len(output)
+            if m <= n:
+                chars.extend(output)
+                chars.extend("" for _ in range(n - m))
+                continue
+            tail = output[n - 1:]
+            if tail not in multi:
                 while chr(next_placeholder) in used:
                     next_placeholder += 1
-                placeholder = chr(next_placeholder)
+                multi[tail] = chr(next_placeholder)
                 next_placeholder += 1
-                multi[placeholder] = output
-                chars.append(placeholder)
-                chars.extend("" for _ in range(end - start - 1))
-        if all(a == b for a, b in zip(chars, text, strict=True)):
+            chars.extend(output[:n - 1])
+            chars.append(multi[tail])
+        if chars == list(text):
             return
         it = iter(chars)
         normalized.map(lambda c: next(it) or c)
-        keep = iter([bool(c) for c in chars])
-        normalized.filter(lambda c: next(keep))
-        for placeholder, output in multi.items():
-            normalized.replace(placeholder, output)
+        if "" in chars:
+            keep = iter([bool(c) for c in chars])
+            normalized.filter(lambda c: next(keep))
+        for tail, placeholder in multi.items():
+            normalized.replace(placeholder, tail)
