@@ -3,7 +3,8 @@
 SentencePiece-style ones, the gemma-4 vocabulary as a "gpt2" model), tokenized by llama.cpp and by
 paramscope on the texts of bench/make_vocab_fixture.py.
 
-    python bench/llamacpp_pre_sweep.py VOCAB_DIR --llama-python /tmp/llamavenv/bin/python [--work DIR]
+    python bench/llamacpp_pre_sweep.py VOCAB_DIR --llama-python LLAMA_VENV/bin/python [--work DIR]
+        [--only NAME …]
 
 Writes the variants with the gguf library (gguf_new_metadata's copy), asks llama-cpp-python (run under
 its own interpreter, given as --llama-python) for its IDs, and prints, per name, how many texts differ.
@@ -59,10 +60,13 @@ def main() -> int:
     ap.add_argument("vocab_dir", type=Path)
     ap.add_argument("--llama-python", required=True)
     ap.add_argument("--work", type=Path, default=Path("/tmp/pre_sweep"))
+    ap.add_argument("--only", nargs="*", help="these pre-tokenizer names only")
     args = ap.parse_args()
     args.work.mkdir(exist_ok=True)
     paths = {}
     for name, pre in PRE_NAMES.items():
+        if args.only and name not in args.only:
+            continue
         base = "gemma-4" if pre.spm_style else "llama-bpe"
         paths[name] = variant(args.vocab_dir / f"ggml-vocab-{base}.gguf", args.work / f"{name}.gguf", name,
                               "gpt2" if pre.spm_style else None)

@@ -6,12 +6,8 @@ as pieces (src/llama-vocab.cpp, ``llm_tokenizer_bpe``'s constructor; src/unicode
 ``unicode_regex_split``). The expressions below are llama.cpp's own, as rewritten there for
 ``std::regex`` (``(?i:'s|…)`` spelled out case by case; Tekken's and GPT-4o's ``\\p{Lu}``/``\\p{Ll}``
 as "a letter other than a-z / A-Z", which is what its collapsed-category matching makes of them, so
-every non-ASCII letter counts as both cases). Two rewrites of ours (``oniguruma``) keep llama.cpp's
-meaning under Oniguruma, the engine ``tokenizers`` runs: ``$`` becomes ``\\z`` (std::regex's ``$`` is
-the end of the piece, Oniguruma's also matches before a line break), and ``\\p{Lu}``, ``\\p{Ll}``,
-``\\p{Lt}``, ``\\p{Lm}``, ``\\p{Lo}`` become ``\\p{L}``: llama.cpp matches categories on a "collapsed"
-text where every letter is one stand-in byte (unicode_regex_split, k_ucat_enum maps all five to
-LETTER), so youtu's "upper case then lower case" is "letters then letters" there.
+every non-ASCII letter counts as both cases). ``oniguruma`` then rewrites each one so that Oniguruma,
+the engine ``tokenizers`` runs, splits as llama.cpp's std::regex does (see there).
 
 Names whose llama.cpp splitter is hand-written code rather than an expression (kimi-k2, afmoe,
 tiny_aya's digit groups) or an empty-match expression (superbpe) are not in ``PRE_NAMES`` and are
@@ -68,22 +64,46 @@ _YOUTU = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo
           r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 
+# Non-ASCII White_Space (llama.cpp's unicode_set_whitespace less the ASCII ones)
+_WIDE_SPACE = "\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+_CATEGORY = re.compile(r"\\p\{(N|L|P|M|S|Lu|Ll|Lt|Lm|Lo)\}")
+
+
 def oniguruma(regex: str) -> str:
-    """One of llama.cpp's expressions as Oniguruma must read it to split the same way (see above)."""
+    """One of llama.cpp's expressions as Oniguruma must read it to split the same way.
+
+    - An expression with a category (``\\p{L}``…) runs on llama.cpp's "collapsed" text, where every
+      letter is one stand-in byte: ``\\p{Lu}``, ``\\p{Ll}``, ``\\p{Lt}``, ``\\p{Lm}``, ``\\p{Lo}`` all mean
+      ``\\p{L}`` there (k_ucat_enum maps the five to LETTER).
+    - One without runs as std::wregex on the text with every non-ASCII space replaced by U+000B first
+      ("std::wregex \\s does not mach non-ASCII whitespaces"), so a bracket class of literal
+      characters never matches one: deepseek's "[一-龥ࠀ-一가-퟿]+" spans U+0800-U+4E00, which holds
+      U+2028 and U+3000, yet leaves them alone. Such classes are intersected with "not a non-ASCII
+      space".
+    - std::regex's ``$`` is the end of the piece; Oniguruma's also matches before a line break: ``\\z``.
+    """
+    wide = _CATEGORY.search(regex) is None
     regex = re.sub(r"\\p\{L[ultmo]\}", r"\\p{L}", regex)
-    out, in_class, escaped = [], False, False
-    for c in regex:  # an anchor "$": not escaped, not inside [...]
-        if escaped:
-            escaped = False
-        elif c == "\\":
-            escaped = True
-        elif c == "[":
-            in_class = True
-        elif c == "]":
-            in_class = False
-        elif c == "$" and not in_class:
-            c = r"\z"
-        out.append(c)
+    out, i = [], 0
+    while i < len(regex):
+        c = regex[i]
+        if c == "\\":
+            out.append(regex[i:i + 2])
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            while j < len(regex) and regex[j] != "]":
+                j += 2 if regex[j] == "\\" else 1
+            body = regex[i + 1:j]
+            if wide and not body.startswith("^") and any(ord(ch) > 0x7F for ch in body):
+                out.append(f"[{body}&&[^{_WIDE_SPACE}]]")
+            else:
+                out.append(regex[i:j + 1])
+            i = j + 1
+            continue
+        out.append(r"\z" if c == "$" else c)
+        i += 1
     return "".join(out)
 
 
