@@ -5,6 +5,8 @@ paramscope on the texts of bench/make_vocab_fixture.py.
 
     python bench/llamacpp_pre_sweep.py VOCAB_DIR --llama-python LLAMA_VENV/bin/python [--work DIR]
         [--only NAME …]
+    python bench/llamacpp_pre_sweep.py VOCAB_DIR --llama-python … \\
+        --record tests/fixtures/llamacpp_pre_ids.json
 
 Writes the variants with the gguf library (gguf_new_metadata's copy), asks llama-cpp-python (run under
 its own interpreter, given as --llama-python) for its IDs, and prints, per name, how many texts differ.
@@ -23,11 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 LLAMA_SIDE = """
 import json, sys, llama_cpp
 texts = json.load(open(sys.argv[1]))
+add_bos = sys.argv[3] == "add_bos"
 out = {}
-for path in sys.argv[3:]:
+for path in sys.argv[4:]:
     try:
         llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
-        out[path] = [llm.tokenize(t.encode(), add_bos=True, special=False) for t in texts]
+        out[path] = [llm.tokenize(t.encode(), add_bos=add_bos, special=False) for t in texts]
     except Exception as e:
         out[path] = str(e)
 json.dump(out, open(sys.argv[2], "w"))
@@ -50,6 +53,39 @@ def variant(src: Path, dest: Path, pre: str, model: str | None = None) -> Path:
     return dest
 
 
+def representatives() -> list[str]:
+    """One name per byte-level pre-tokenizer behaviour (expressions, ignore_merges)."""
+    from paramscope.tokenize.bpe_pre import PRE_NAMES
+
+    seen: dict[tuple, str] = {}
+    for name, pre in PRE_NAMES.items():
+        if not pre.spm_style:
+            seen.setdefault((pre.kind, pre.ignore_merges), name)
+    return list(seen.values())
+
+
+def record(args: argparse.Namespace) -> int:
+    """tests/fixtures/llamacpp_pre_ids.json: llama.cpp's IDs (add_special off) for the llama-bpe
+    vocabulary under one name of each pre-tokenizer behaviour, on the targeted and random texts of
+    bench/make_vocab_fixture.py. The test swaps only the pre-tokenizer of one built engine."""
+    from make_vocab_fixture import N_RANDOM, SEED, TARGETED, random_texts
+
+    names = representatives()
+    base = args.vocab_dir / "ggml-vocab-llama-bpe.gguf"
+    paths = {n: variant(base, args.work / f"{n}.gguf", n) for n in names}
+    texts = list(dict.fromkeys(TARGETED + random_texts(N_RANDOM, SEED)))
+    (args.work / "texts.json").write_text(json.dumps(texts))
+    subprocess.run([args.llama_python, "-c", LLAMA_SIDE, str(args.work / "texts.json"),
+                    str(args.work / "ids.json"), "no_bos", *map(str, paths.values())], check=True)
+    ref = json.loads((args.work / "ids.json").read_text())
+    fixture = {"source": "llama-cpp-python 0.3.36, Llama.tokenize(text, add_bos=False, special=False) on "
+                         "ggml-vocab-llama-bpe.gguf with tokenizer.ggml.pre set to each name",
+               "texts": texts, "ids": {n: ref[str(p)] for n, p in paths.items()}}
+    args.record.write_text(json.dumps(fixture, ensure_ascii=False, separators=(",", ":")) + "\n")
+    print(f"{args.record}: {len(texts)} texts x {len(names)} pre-tokenizers", file=sys.stderr)
+    return 0
+
+
 def main() -> int:
     import paramscope
     from make_vocab_fixture import all_texts
@@ -61,7 +97,10 @@ def main() -> int:
     ap.add_argument("--llama-python", required=True)
     ap.add_argument("--work", type=Path, default=Path("/tmp/pre_sweep"))
     ap.add_argument("--only", nargs="*", help="these pre-tokenizer names only")
+    ap.add_argument("--record", type=Path, help="write the fixture of the test instead (see record())")
     args = ap.parse_args()
+    if args.record:
+        return record(args)
     args.work.mkdir(exist_ok=True)
     paths = {}
     for name, pre in PRE_NAMES.items():
@@ -73,7 +112,7 @@ def main() -> int:
     texts = all_texts()
     (args.work / "texts.json").write_text(json.dumps(texts))
     subprocess.run([args.llama_python, "-c", LLAMA_SIDE, str(args.work / "texts.json"),
-                    str(args.work / "ids.json"), *map(str, paths.values())], check=True)
+                    str(args.work / "ids.json"), "add_bos", *map(str, paths.values())], check=True)
     ref = json.loads((args.work / "ids.json").read_text())
     bad_total = 0
     for name, path in paths.items():

@@ -4,7 +4,9 @@
 - llama.cpp's own test vectors (.gguf.inp / .gguf.out, tests/test-tokenizer-0.cpp: add_special and
   parse_special false) where the vocabulary has them;
 - tests/fixtures/llamacpp_vocab_ids.json: generated texts with the IDs the live llama.cpp gave
-  (``Llama.tokenize(text, add_bos=True, special=False)``), recorded by bench/make_vocab_fixture.py.
+  (``Llama.tokenize(text, add_bos=True, special=False)``), recorded by bench/make_vocab_fixture.py;
+- tests/fixtures/llamacpp_pre_ids.json: one name of every byte-level pre-tokenizer behaviour on the
+  llama-bpe vocabulary, recorded by bench/llamacpp_pre_sweep.py --record.
 
 Nothing here imports llama_cpp. A vocabulary paramscope cannot tokenize yet is listed in UNSUPPORTED
 with the reason, and must then be refused with an error rather than give other IDs.
@@ -20,6 +22,8 @@ import pytest
 import paramscope
 from paramscope.errors import UnsupportedError
 from paramscope.tokenize import Tokenizer, tokenizer_for
+from paramscope.tokenize.bpe_pre import PRE_NAMES
+from paramscope.tokenize.gguf_models import bpe_pre_tokenizer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llamacpp_vocab_ids.json"
 RECORDED = json.loads(FIXTURE.read_text(encoding="utf-8"))
@@ -89,3 +93,28 @@ def test_restricted_engine_equals_llamacpp(llamacpp_vocabs, name, tmp_path, monk
     wrong = [(t, got, ids) for t, ids, special in cases[::4]
              if (got := tokenizer_for(path, text=t).ids(t, special)) != ids]
     assert wrong == []
+
+
+PRE_FIXTURE = json.loads((FIXTURE.parent / "llamacpp_pre_ids.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def llama_bpe(llamacpp_vocabs) -> Tokenizer:
+    return build(llamacpp_vocabs, "llama-bpe")
+
+
+@pytest.mark.parametrize("pre", sorted(PRE_FIXTURE["ids"]))
+def test_every_pre_tokenizer_equals_llamacpp(llama_bpe, pre):
+    """One name of each byte-level pre-tokenizer behaviour (expressions, ignore_merges), as llama.cpp
+    runs it on the llama-bpe vocabulary with tokenizer.ggml.pre set to that name
+    (bench/llamacpp_pre_sweep.py --record): only the pre-tokenizer and ignore_merges differ between
+    them, so the one built engine is reused with those swapped."""
+    engine = llama_bpe.engine
+    spec = PRE_NAMES[pre]
+    saved = engine.pre_tokenizer, engine.model.ignore_merges
+    engine.pre_tokenizer, engine.model.ignore_merges = bpe_pre_tokenizer(spec), spec.ignore_merges
+    try:
+        cases = zip(PRE_FIXTURE["texts"], PRE_FIXTURE["ids"][pre], strict=True)
+        assert differences(llama_bpe, list(cases), add_special=False) == []
+    finally:
+        engine.pre_tokenizer, engine.model.ignore_merges = saved

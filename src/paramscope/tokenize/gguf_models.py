@@ -20,6 +20,7 @@ import numpy as np
 
 from paramscope.errors import UnsupportedError
 from paramscope.model import Model
+from paramscope.tokenize.bpe_pre import PreTokenizer
 from paramscope.tokenize.core import Tokenizer, spans_cut
 from paramscope.tokenize.engines import SPACE, spm_engine, with_user_tokens
 from paramscope.tokenize.gguf_vocab import (
@@ -66,9 +67,9 @@ def spm_chunkable(vocab: Vocab) -> bool:
 def build_bpe(vocab: Vocab) -> Built:
     """llm_tokenizer_bpe_session: the pre-tokenizer's regexes, byte-level encoding, then the file's
     merges by rank; ``ignore_merges`` takes a piece whole when it is a token (llama3 and others)."""
-    from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers
+    from tokenizers import decoders, models, normalizers
 
-    from paramscope.tokenize.bpe_pre import PRE_NAMES, oniguruma
+    from paramscope.tokenize.bpe_pre import PRE_NAMES
 
     pre = PRE_NAMES.get(vocab.flags["pre"])
     if pre is None:
@@ -94,7 +95,6 @@ def build_bpe(vocab: Vocab) -> Built:
         a, b = line[:cut], line[cut + 1:]
         if cut > 0 and a in ids and b in ids and a + b in ids:
             merges.append((a, b))
-    splits = [pre_tokenizers.Split(Regex(oniguruma(r)), behavior="isolated") for r in pre.regexes]
     if pre.spm_style:
         # llm_tokenizer_bpe_session with byte_encode = false: spaces escaped to "▁" first
         # (llama_escape_whitespace), symbols are UTF-8 characters, what no token spells becomes
@@ -103,16 +103,29 @@ def build_bpe(vocab: Vocab) -> Built:
                            byte_fallback=True)
         engine = _engine(model, vocab)
         engine.normalizer = normalizers.Replace(" ", SPACE)
-        engine.pre_tokenizer = pre_tokenizers.Sequence(splits)
+        engine.pre_tokenizer = bpe_pre_tokenizer(pre)
         engine.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.ByteFallback(),
                                             decoders.Fuse()])
         return engine, True, {}
     model = models.BPE(vocab=ids, merges=merges, ignore_merges=pre.ignore_merges, fuse_unk=False)
     engine = _engine(model, vocab)
-    engine.pre_tokenizer = pre_tokenizers.Sequence(
-        [*splits, pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
+    engine.pre_tokenizer = bpe_pre_tokenizer(pre)
     engine.decoder = decoders.ByteLevel()
     return engine, True, {}
+
+
+def bpe_pre_tokenizer(pre: PreTokenizer) -> Any:
+    """unicode_regex_split as a tokenizers pre-tokenizer: each expression splits what the previous ones
+    left, matches and the text between them kept; then GPT-2's byte encoding unless SPM-style."""
+    from tokenizers import Regex, pre_tokenizers
+
+    from paramscope.tokenize.bpe_pre import oniguruma
+
+    splits = [pre_tokenizers.Split(Regex(oniguruma(r)), behavior="isolated") for r in pre.regexes]
+    if pre.spm_style:
+        return pre_tokenizers.Sequence(splits)
+    return pre_tokenizers.Sequence(
+        [*splits, pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
 
 
 def build_wpm(vocab: Vocab) -> Built:
