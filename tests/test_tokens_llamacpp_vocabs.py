@@ -103,6 +103,7 @@ def llama_bpe(llamacpp_vocabs) -> Tokenizer:
     return build(llamacpp_vocabs, "llama-bpe")
 
 
+@pytest.mark.xdist_group("llamacpp-pre")  # one worker builds the llama-bpe engine once for all of them
 @pytest.mark.parametrize("pre", sorted(PRE_FIXTURE["ids"]))
 def test_every_pre_tokenizer_equals_llamacpp(llama_bpe, pre):
     """One name of each byte-level pre-tokenizer behaviour (expressions, ignore_merges), as llama.cpp
