@@ -20,10 +20,11 @@ import numpy as np
 
 from paramscope.errors import UnsupportedError
 from paramscope.model import Model
-from paramscope.tokenize.bpe_pre import PreTokenizer
+from paramscope.tokenize.bpe_pre import PRE_NAMES, PreTokenizer
 from paramscope.tokenize.core import Tokenizer, spans_cut
 from paramscope.tokenize.engines import SPACE, spm_engine, with_user_tokens
 from paramscope.tokenize.gguf_vocab import (
+    MODELS,
     NORMAL,
     TOKEN_KINDS,
     USER_DEFINED,
@@ -68,8 +69,6 @@ def build_bpe(vocab: Vocab) -> Built:
     """llm_tokenizer_bpe_session: the pre-tokenizer's regexes, byte-level encoding, then the file's
     merges by rank; ``ignore_merges`` takes a piece whole when it is a token (llama3 and others)."""
     from tokenizers import decoders, models, normalizers
-
-    from paramscope.tokenize.bpe_pre import PRE_NAMES
 
     pre = PRE_NAMES.get(vocab.flags["pre"])
     if pre is None:
@@ -221,8 +220,10 @@ def wrapper_fields(vocab: Vocab, chunkable: bool) -> dict[str, Any]:
     details = {"model": vocab.model, "vocab_type": d.vocab_type, **{k: v for k, v in special.items()},
                **{k: v for k, v in flags.items() if not isinstance(v, np.ndarray | list)}}
     pre = f", pre-tokenizer {flags['pre']}" if vocab.model == "gpt2" else ""
+    spec = PRE_NAMES.get(flags["pre"]) if vocab.model == "gpt2" else None
+    description = MODELS["gemma4"].description if spec is not None and spec.spm_style else d.description
     return {"name": Path(vocab.source).name, "source": vocab.source,
-            "type": f"{d.description}{pre} (GGUF {vocab.model})", "kinds": kinds, "chunkable": chunkable,
+            "type": f"{description}{pre} (GGUF {vocab.model})", "kinds": kinds, "chunkable": chunkable,
             "prefix": prefix, "suffix": suffix, "details": details,
             # llama.cpp's n_vocab: every ID, also where a string occurs twice (the engine's own count
             # holds each string once, and would refuse the last IDs)
