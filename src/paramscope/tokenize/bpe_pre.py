@@ -9,9 +9,9 @@ as "a letter other than a-z / A-Z", which is what its collapsed-category matchin
 every non-ASCII letter counts as both cases). ``oniguruma`` then rewrites each one so that Oniguruma,
 the engine ``tokenizers`` runs, splits as llama.cpp's std::regex does (see there).
 
-Names whose llama.cpp splitter is hand-written code rather than an expression (kimi-k2, afmoe,
-tiny_aya's digit groups) or an empty-match expression (superbpe) are not in ``PRE_NAMES`` and are
-refused as unsupported rather than guessed.
+afmoe's and tiny_aya's digit groups are hand-written code in llama.cpp, written here as the expression
+that splits the same way (``_DIGIT_GROUPS``). Kimi-K2's splitter, also code, and superbpe's
+empty-match expression are not in ``PRE_NAMES`` and are refused rather than guessed.
 """
 
 from __future__ import annotations
@@ -57,6 +57,14 @@ _GRANITE_EMB = (rf"[^\r\n\p{{L}}\p{{N}}]?{_UPPER_M}*{_LOWER_M}+{_C}?"
                 r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 _BLOOM = " ?[^(\\s|.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c)]+"
 _NEWLINES = r"[^\n]+|[\n]+"
+_AFMOE_DIGITS = r"\p{AFMoE_digits}"  # names llama.cpp's hand-written splitter (unicode_regex_split_custom)
+_TINY_AYA_DIGITS = r"\d{1,3}(?=(?:\d{3})*\b)"  # … runs the same splitter
+# What that splitter does, as an expression: a run of digits cut into groups of three from the right,
+# the text before the run joined to its first group (unicode_regex_split_custom_afmoe)
+_DIGIT_GROUPS = r"[^\p{N}]*\p{N}{1,3}(?=(?:\p{N}{3})*(?!\p{N}))"
+_AFMOE_CJK = ("[\u4e00-\u9fff\u3400-\u4dbf\u8c48-\ufaff\u3040-\u309f\u30a0-\u30ff\uff65-\uff9f\u2f00-\u2fdf"
+              "\u0e40-\u0e7f\u0e80-\u0eff\u1780-\u17ff\u1000-\u109f\uaa60-\uaa7f\ua9e0-\ua9ff\uac00-\ud7af"
+              "\u1100-\u11ff]+")
 _YOUTU_CJK = ("[\uac00-\ud7a3\u3131-\u318e]+|[\uff01\u2026\u201c\u201d\u2018\u2019\u2014\uff1a\uff1b\uff0c"
               "\u3001-\u303f\ufe30-\ufe4f]+|[\u3105-\u312f]+|[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+")
 _YOUTU = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+" + _C + "?"
@@ -82,6 +90,8 @@ def oniguruma(regex: str) -> str:
       space".
     - std::regex's ``$`` is the end of the piece; Oniguruma's also matches before a line break: ``\\z``.
     """
+    if regex in (_AFMOE_DIGITS, _TINY_AYA_DIGITS):
+        return _DIGIT_GROUPS
     wide = _CATEGORY.search(regex) is None
     regex = re.sub(r"\\p\{L[ultmo]\}", r"\\p{L}", regex)
     out, i = [], 0
@@ -140,6 +150,8 @@ KINDS: dict[str, tuple[str, ...]] = {
                  r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"
                  r"| ?[\p{P}\p{S}]+|[\r\n]|\s+(?!\S)|\s+", r"\p{N}"),
     "youtu": (_YOUTU_CJK, _YOUTU),
+    "afmoe": (_AFMOE_DIGITS, _AFMOE_CJK, _DEEPSEEK3_MAIN),
+    "tiny_aya": (_TINY_AYA_DIGITS, _YOUTU.replace(r"|\p{N}|", r"|\p{N}{1,3}|")),
     "bloom": (_BLOOM,),
     "viking": (_BLOOM, r"\p{N}"),
     "tekken": (_TEKKEN,),
@@ -172,6 +184,8 @@ _NAMES: dict[str, tuple[str, bool, bool | None]] = {
     **{n: ("deepseek3", False, None) for n in ("deepseek-v3", "hunyuan-dense", "hy_v4", "joyai-llm")},
     "spark2_5": ("spark2_5", False, None),
     "youtu": ("youtu", True, None),
+    "afmoe": ("afmoe", False, None),
+    **{n: ("tiny_aya", False, None) for n in ("tiny_aya", "cohere2moe")},
     "falcon": ("falcon", False, None),
     **{n: ("gpt2", False, None) for n in ("gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es",
                                           "jina-v2-de", "a.x-4.0", "mellum", "modern-bert", "jina-v1-en",
@@ -209,6 +223,5 @@ PRE_NAMES: dict[str, PreTokenizer] = {
     "sarvam-moe": PreTokenizer("sarvam-moe", KINDS["sarvam-moe"], spm_style=True),
 }
 # The kinds whose llama.cpp splitter is hand-written code (unicode_regex_split_custom), named for errors.
-UNSUPPORTED = {"kimi-k2": "a hand-written splitter", "afmoe": "a hand-written digit splitter",
-               "tiny_aya": "a hand-written digit splitter", "cohere2moe": "a hand-written digit splitter",
-               "superbpe": "an empty-match split expression", "whitespace": "a whitespace vocabulary type"}
+UNSUPPORTED = {"kimi-k2": "a hand-written splitter", "superbpe": "an empty-match split expression",
+               "whitespace": "a whitespace vocabulary type"}
