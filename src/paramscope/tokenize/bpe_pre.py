@@ -9,9 +9,9 @@ as "a letter other than a-z / A-Z", which is what its collapsed-category matchin
 every non-ASCII letter counts as both cases). ``oniguruma`` then rewrites each one so that Oniguruma,
 the engine ``tokenizers`` runs, splits as llama.cpp's std::regex does (see there).
 
-afmoe's and tiny_aya's digit groups are hand-written code in llama.cpp, written here as the expression
-that splits the same way (``_DIGIT_GROUPS``). Kimi-K2's splitter, also code, and superbpe's
-empty-match expression are not in ``PRE_NAMES`` and are refused rather than guessed.
+Kimi-K2's splitter and afmoe's and tiny_aya's digit groups are hand-written code in llama.cpp, written
+here as the expressions that split the same way (``_KIMI_K2_SPLIT``, ``_DIGIT_GROUPS``). superbpe's
+empty-match expression is not in ``PRE_NAMES`` and is refused rather than guessed.
 """
 
 from __future__ import annotations
@@ -62,6 +62,17 @@ _TINY_AYA_DIGITS = r"\d{1,3}(?=(?:\d{3})*\b)"  # … runs the same splitter
 # What that splitter does, as an expression: a run of digits cut into groups of three from the right,
 # the text before the run joined to its first group (unicode_regex_split_custom_afmoe)
 _DIGIT_GROUPS = r"[^\p{N}]*\p{N}{1,3}(?=(?:\p{N}{3})*(?!\p{N}))"
+_KIMI_K2 = r"\p{Han}+"  # names llama.cpp's hand-written Kimi-K2 splitter
+# unicode_cpt_is_han
+_HAN = ("\\x{4e00}-\\x{9fff}\\x{3400}-\\x{4dbf}\\x{20000}-\\x{2a6df}\\x{2a700}-\\x{2b73f}"
+        "\\x{2b740}-\\x{2b81f}\\x{2b820}-\\x{2ceaf}\\x{2ceb0}-\\x{2ebef}\\x{f900}-\\x{faff}\\x{2f800}-\\x{2fa1f}")
+# What unicode_regex_split_custom_kimi_k2 does, as an expression: Han runs; letters other than Han
+# (upper and lower case alike) with one leading other character and a contraction; digits by three;
+# punctuation runs (never an unassigned code point) with the line breaks after them; spaces as
+# llama3's; anything else one character at a time
+_KIMI_K2_SPLIT = (f"[{_HAN}]+|[^\\r\\n\\p{{L}}\\p{{N}}]?[\\p{{L}}&&[^{_HAN}]]+"
+                  r"(?:'[sStTmMdD]|'[rR][eE]|'[vV][eE]|'[lL][lL])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}\p{Cn}]+[\r\n]*"
+                  r"|\s*[\r\n]|\s+(?!\S)|\s+|[\s\S]")
 _AFMOE_CJK = ("[\u4e00-\u9fff\u3400-\u4dbf\u8c48-\ufaff\u3040-\u309f\u30a0-\u30ff\uff65-\uff9f\u2f00-\u2fdf"
               "\u0e40-\u0e7f\u0e80-\u0eff\u1780-\u17ff\u1000-\u109f\uaa60-\uaa7f\ua9e0-\ua9ff\uac00-\ud7af"
               "\u1100-\u11ff]+")
@@ -92,6 +103,8 @@ def oniguruma(regex: str) -> str:
     """
     if regex in (_AFMOE_DIGITS, _TINY_AYA_DIGITS):
         return _DIGIT_GROUPS
+    if regex == _KIMI_K2:
+        return _KIMI_K2_SPLIT
     wide = _CATEGORY.search(regex) is None
     regex = re.sub(r"\\p\{L[ultmo]\}", r"\\p{L}", regex)
     out, i = [], 0
@@ -151,6 +164,7 @@ KINDS: dict[str, tuple[str, ...]] = {
                  r"| ?[\p{P}\p{S}]+|[\r\n]|\s+(?!\S)|\s+", r"\p{N}"),
     "youtu": (_YOUTU_CJK, _YOUTU),
     "afmoe": (_AFMOE_DIGITS, _AFMOE_CJK, _DEEPSEEK3_MAIN),
+    "kimi-k2": (_KIMI_K2,),
     "tiny_aya": (_TINY_AYA_DIGITS, _YOUTU.replace(r"|\p{N}|", r"|\p{N}{1,3}|")),
     "bloom": (_BLOOM,),
     "viking": (_BLOOM, r"\p{N}"),
@@ -185,6 +199,7 @@ _NAMES: dict[str, tuple[str, bool, bool | None]] = {
     "spark2_5": ("spark2_5", False, None),
     "youtu": ("youtu", True, None),
     "afmoe": ("afmoe", False, None),
+    "kimi-k2": ("kimi-k2", False, None),
     **{n: ("tiny_aya", False, None) for n in ("tiny_aya", "cohere2moe")},
     "falcon": ("falcon", False, None),
     **{n: ("gpt2", False, None) for n in ("gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es",
@@ -223,5 +238,5 @@ PRE_NAMES: dict[str, PreTokenizer] = {
     "sarvam-moe": PreTokenizer("sarvam-moe", KINDS["sarvam-moe"], spm_style=True),
 }
 # The kinds whose llama.cpp splitter is hand-written code (unicode_regex_split_custom), named for errors.
-UNSUPPORTED = {"kimi-k2": "a hand-written splitter", "superbpe": "an empty-match split expression",
+UNSUPPORTED = {"superbpe": "an empty-match split expression",
                "whitespace": "a whitespace vocabulary type"}
