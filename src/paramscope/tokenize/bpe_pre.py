@@ -237,6 +237,6 @@ PRE_NAMES: dict[str, PreTokenizer] = {
        for n in ("gemma4", "granite-embed-multi-311m")},
     "sarvam-moe": PreTokenizer("sarvam-moe", KINDS["sarvam-moe"], spm_style=True),
 }
-# The kinds whose llama.cpp splitter is hand-written code (unicode_regex_split_custom), named for errors.
+# Names llama.cpp knows that are refused here, with the reason the error gives.
 UNSUPPORTED = {"superbpe": "an empty-match split expression",
                "whitespace": "a whitespace vocabulary type"}
