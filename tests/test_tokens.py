@@ -393,9 +393,11 @@ def test_ugm_equals_trained_unigram(tmp_path):
 def test_unsupported_types_are_named(tmp_path):
     with pytest.raises(UnsupportedError, match="'rwkv'"):
         tokenizer(write_vocab(tmp_path / "rwkv.gguf", "rwkv", ["a", "b"]))
-    with pytest.raises(UnsupportedError, match="'deepseek-llm'"):
-        tokenizer(write_vocab(tmp_path / "ds.gguf", "gpt2", ["a", "b", "ab"], merges=["a b"],
-                              pre="deepseek-llm"))
+    # superbpe splits with an empty-match expression in llama.cpp: refused, the reason named
+    with pytest.raises(UnsupportedError, match=r"'superbpe'.*empty-match"):
+        tokenizer(write_vocab(tmp_path / "sb.gguf", "gpt2", ["a", "b", "ab"], merges=["a b"], pre="superbpe"))
+    with pytest.raises(UnsupportedError, match="'no-such'"):
+        tokenizer(write_vocab(tmp_path / "x.gguf", "gpt2", ["a", "b", "ab"], merges=["a b"], pre="no-such"))
 
 
 def test_sources_without_a_tokenizer(tmp_path):

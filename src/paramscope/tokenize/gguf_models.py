@@ -20,9 +20,11 @@ import numpy as np
 
 from paramscope.errors import UnsupportedError
 from paramscope.model import Model
+from paramscope.tokenize.bpe_pre import PRE_NAMES, PreTokenizer
 from paramscope.tokenize.core import Tokenizer, spans_cut
 from paramscope.tokenize.engines import SPACE, spm_engine, with_user_tokens
 from paramscope.tokenize.gguf_vocab import (
+    MODELS,
     NORMAL,
     TOKEN_KINDS,
     USER_DEFINED,
@@ -41,7 +43,7 @@ Built = tuple[Any, bool, dict[int, str]]
 
 
 def _engine(model: Any, vocab: Vocab) -> Any:
-    return with_user_tokens(model, [vocab.tokens[i] for i in vocab.of_type(USER_DEFINED)])
+    return with_user_tokens(model, [vocab.tokens[i] for i in vocab.user])
 
 
 def build_spm(vocab: Vocab) -> Built:
@@ -53,7 +55,7 @@ def build_spm(vocab: Vocab) -> Built:
     prefix = vocab.flags["add_space_prefix"]
     engine = spm_engine(vocab.ids, spm_merges(vocab.tokens, vocab.scores, vocab.ids),
                         None if unk is None else vocab.tokens[unk],
-                        [vocab.tokens[i] for i in vocab.of_type(USER_DEFINED)], prefix)
+                        [vocab.tokens[i] for i in vocab.user], prefix)
     return engine, spm_chunkable(vocab), {}
 
 
@@ -66,19 +68,21 @@ def spm_chunkable(vocab: Vocab) -> bool:
 def build_bpe(vocab: Vocab) -> Built:
     """llm_tokenizer_bpe_session: the pre-tokenizer's regexes, byte-level encoding, then the file's
     merges by rank; ``ignore_merges`` takes a piece whole when it is a token (llama3 and others)."""
-    from tokenizers import Regex, decoders, models, pre_tokenizers
-
-    from paramscope.tokenize.bpe_pre import PRE_NAMES
+    from tokenizers import decoders, models, normalizers
 
     pre = PRE_NAMES.get(vocab.flags["pre"])
     if pre is None:
+        from paramscope.tokenize.bpe_pre import UNSUPPORTED
+
+        why = UNSUPPORTED.get(vocab.flags["pre"])
         families = ", ".join(sorted({p.kind for p in PRE_NAMES.values()}))
         raise UnsupportedError(f"{vocab.source}: pre-tokenizer tokenizer.ggml.pre = {vocab.flags['pre']!r} "
-                               f"is not supported (supported: the {families} families)")
+                               + (f"is not supported (llama.cpp splits it with {why})" if why else
+                                  f"is not supported (supported: the {families} families)"))
     raw = vocab.metadata.get("tokenizer.ggml.merges")
     if raw is None:
-        raise UnsupportedError(f"{vocab.source}: a gpt2 vocabulary without tokenizer.ggml.merges is not "
-                               "supported")
+        raise UnsupportedError(f"{vocab.source}: a {vocab.model} vocabulary without tokenizer.ggml.merges is "
+                               "not supported")
     ids = vocab.ids
     merges = []
     # llama_vocab::impl::load: "first second" split at the first space after position 0; a pair seen
@@ -90,13 +94,37 @@ def build_bpe(vocab: Vocab) -> Built:
         a, b = line[:cut], line[cut + 1:]
         if cut > 0 and a in ids and b in ids and a + b in ids:
             merges.append((a, b))
+    if pre.spm_style:
+        # llm_tokenizer_bpe_session with byte_encode = false: spaces escaped to "▁" first
+        # (llama_escape_whitespace), symbols are UTF-8 characters, what no token spells becomes
+        # "<0xXX>" byte tokens
+        model = models.BPE(vocab=ids, merges=merges, ignore_merges=pre.ignore_merges, fuse_unk=False,
+                           byte_fallback=True)
+        engine = _engine(model, vocab)
+        engine.normalizer = normalizers.Replace(" ", SPACE)
+        engine.pre_tokenizer = bpe_pre_tokenizer(pre)
+        engine.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.ByteFallback(),
+                                            decoders.Fuse()])
+        return engine, True, {}
     model = models.BPE(vocab=ids, merges=merges, ignore_merges=pre.ignore_merges, fuse_unk=False)
     engine = _engine(model, vocab)
-    splits = [pre_tokenizers.Split(Regex(r), behavior="isolated") for r in pre.regexes]
-    engine.pre_tokenizer = pre_tokenizers.Sequence(
-        [*splits, pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
+    engine.pre_tokenizer = bpe_pre_tokenizer(pre)
     engine.decoder = decoders.ByteLevel()
     return engine, True, {}
+
+
+def bpe_pre_tokenizer(pre: PreTokenizer) -> Any:
+    """unicode_regex_split as a tokenizers pre-tokenizer: each expression splits what the previous ones
+    left, matches and the text between them kept; then GPT-2's byte encoding unless SPM-style."""
+    from tokenizers import Regex, pre_tokenizers
+
+    from paramscope.tokenize.bpe_pre import oniguruma
+
+    splits = [pre_tokenizers.Split(Regex(oniguruma(r)), behavior="isolated") for r in pre.regexes]
+    if pre.spm_style:
+        return pre_tokenizers.Sequence(splits)
+    return pre_tokenizers.Sequence(
+        [*splits, pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
 
 
 def build_wpm(vocab: Vocab) -> Built:
@@ -135,7 +163,9 @@ def build_ugm(vocab: Vocab) -> Built:
     """llm_tokenizer_ugm_session: the precompiled charsmap normalizer, spaces as "▁" (merged when
     remove_extra_whitespaces, one in front when add_space_prefix), then the Viterbi best path of token
     scores, user-defined tokens scoring 0, unknown characters min score − 10, runs of unknowns as one."""
-    from tokenizers import Regex, decoders, models, normalizers
+    from tokenizers import decoders, models, normalizers
+
+    from paramscope.tokenize.ugm import LlamaUgmNormalizer
 
     normal = vocab.scores[vocab.types == NORMAL]
     floor = float(normal.min()) if len(normal) else 0.0
@@ -150,22 +180,16 @@ def build_ugm(vocab: Vocab) -> Built:
     unk = vocab.special["unk"]
     model = models.Unigram(pieces, unk_id=unk, byte_fallback=False)
     engine = _engine(model, vocab)
-    steps = []
     charsmap = vocab.metadata.get("tokenizer.ggml.precompiled_charsmap")
-    if charsmap is not None and len(charsmap):
-        steps.append(normalizers.Precompiled(charsmap.astype("uint8").tobytes()))
-    # llm_tokenizer_ugm_session::normalize: only " " counts as a space. Merging (remove_extra_whitespaces)
-    # drops every space and puts one "▁" before each run of other characters; otherwise spaces stay and
-    # add_space_prefix puts one "▁" before the first other character (none in an all-space text).
+    blob = charsmap.astype("uint8").tobytes() if charsmap is not None and len(charsmap) else None
+    # llm_tokenizer_ugm_session::normalize, done by ugm.LlamaUgmNormalizer on each piece of text between
+    # user-defined tokens (which it also passes through whole, as normalize_prefix does)
     flags = vocab.flags
-    if flags["remove_extra_whitespaces"]:
-        steps += [normalizers.Replace(Regex(r"\A +| +\z"), ""), normalizers.Replace(Regex(" {2,}"), " "),
-                  normalizers.Prepend(" ")]
-    elif flags["add_space_prefix"]:
-        steps += [normalizers.Prepend(" "), normalizers.Replace(Regex(r"\A (?= *\z)"), "")]
-    steps.append(normalizers.Replace(" ", SPACE))
-    engine.normalizer = normalizers.Sequence(steps)
-    engine.decoder = decoders.Sequence([decoders.Replace(SPACE, " ")]
+    user = [vocab.tokens[i] for i in vocab.of_type(USER_DEFINED)]
+    engine.normalizer = normalizers.Normalizer.custom(
+        LlamaUgmNormalizer(blob, user, flags["add_space_prefix"], flags["remove_extra_whitespaces"]))
+    # Fuse before Strip: decoders run token by token, and only the text's first space is the prefix's
+    engine.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.Fuse()]
                                        + ([decoders.Strip(" ", 1, 0)] if flags["add_space_prefix"] else []))
     return engine, False, names
 
@@ -173,6 +197,7 @@ def build_ugm(vocab: Vocab) -> Built:
 BUILDERS: dict[str, Callable[[Vocab], Built]] = {
     "llama": build_spm,
     "gpt2": build_bpe,
+    "gemma4": build_bpe,
     "bert": build_wpm,
     "t5": build_ugm,
 }
@@ -188,15 +213,17 @@ def build(model: Model, vocab: Vocab | None = None) -> Tokenizer:
 def wrapper_fields(vocab: Vocab, chunkable: bool) -> dict[str, Any]:
     """What ``core.Tokenizer`` shows about a GGUF vocabulary besides its engine (JSON-ready, so that
     ``tokenize.cache`` can keep it): name, type, token kinds, added IDs, details."""
-    chunkable = chunkable and not spans_cut(vocab.tokens[i] for i in vocab.of_type(USER_DEFINED))
+    chunkable = chunkable and not spans_cut(vocab.tokens[i] for i in vocab.user)
     d, special, flags = vocab.defaults, vocab.special, vocab.flags
     prefix, suffix = added_ids(vocab)
     kinds = {i: TOKEN_KINDS.get(t, "special") for i, t in zip(*non_normal(vocab.types), strict=True)}
     details = {"model": vocab.model, "vocab_type": d.vocab_type, **{k: v for k, v in special.items()},
                **{k: v for k, v in flags.items() if not isinstance(v, np.ndarray | list)}}
     pre = f", pre-tokenizer {flags['pre']}" if vocab.model == "gpt2" else ""
+    spec = PRE_NAMES.get(flags["pre"]) if vocab.model == "gpt2" else None
+    description = MODELS["gemma4"].description if spec is not None and spec.spm_style else d.description
     return {"name": Path(vocab.source).name, "source": vocab.source,
-            "type": f"{d.description}{pre} (GGUF {vocab.model})", "kinds": kinds, "chunkable": chunkable,
+            "type": f"{description}{pre} (GGUF {vocab.model})", "kinds": kinds, "chunkable": chunkable,
             "prefix": prefix, "suffix": suffix, "details": details,
             # llama.cpp's n_vocab: every ID, also where a string occurs twice (the engine's own count
             # holds each string once, and would refuse the last IDs)

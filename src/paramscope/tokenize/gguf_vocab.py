@@ -26,7 +26,24 @@ KEY = "tokenizer.ggml.{}"
 # tokens are all left out when llama.cpp detokenizes (token_to_piece with special=false).
 TOKEN_KINDS: dict[int, str] = {0: "special", 1: "normal", 2: "special", 3: "special", 4: "user",
                                5: "special", 6: "byte"}
-NORMAL, USER_DEFINED = 1, 4
+NORMAL, CONTROL, USER_DEFINED = 1, 3, 4
+
+# Token texts llama.cpp marks CONTROL whatever their type, as "control-looking" end-of-turn, end-of-
+# generation and fill-in-the-middle tokens (llama_vocab::impl::load: the EOT/EOM/FIM_*/EOG searches
+# over token_to_id, "its type will be overridden"). A user-defined token so marked is no longer cut out
+# of the text when special tokens are not parsed (tokenizer_st_partition skips CONTROL).
+CONTROL_LOOKING = frozenset((
+    "</s>", "<EOT>", "<MID>", "<PAD>", "<PRE>", "<REPO>", "<SUF>", "<end_of_turn>", "<end_of_utterance>",
+    "<eos>", "<fim-middle>", "<fim-pad>", "<fim-prefix>", "<fim-repo>", "<fim-suffix>", "<fim_middle>",
+    "<fim_pad>", "<fim_prefix>", "<fim_suffix>", "<reponame>", "<turn|>", "<|calls|>", "<|call|>",
+    "<|code_middle|>", "<|code_prefix|>", "<|code_suffix|>", "<|end_of_text|>", "<|endoftext|>", "<|end|>",
+    "<|eom_id|>", "<|eot_id|>", "<|file_sep|>", "<|fim_middle|>", "<|fim_pad|>", "<|fim_prefix|>",
+    "<|fim_repo|>", "<|fim_suffix|>", "<|flush|>", "<|im_end|>", "<|middle|>", "<|prefix|>", "<|repo_name|>",
+    "<|return|>", "<|suffix|>", "<|tool_response>", "<\uff5cend\u2581of\u2581sentence\uff5c>",
+    "<\uff5cfim\u2581begin\uff5c>", "<\uff5cfim\u2581end\uff5c>", "<\uff5cfim\u2581hole\uff5c>", "[EOS]",
+    "[EOT]", "[PAD]", "[e~[", "_<EOT>", "\u2581<MID>", "\u2581<PRE>", "\u2581<SUF>"))
+# … and the ones it then sets to USER_DEFINED, always cut out ("quick hack for gpt-oss").
+ALWAYS_USER = frozenset(("<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"))
 
 
 @record
@@ -50,6 +67,10 @@ MODELS: dict[str, ModelDefaults] = {
                            add_bos=True, add_eos=False, add_space_prefix=True),
     "gpt2": ModelDefaults("BPE", "byte-level BPE with merges", bos=11, eos=11, unk=None, sep=None,
                           add_bos=False, add_eos=False, add_space_prefix=False),
+    # gemma4: BPE on the file's merges with every special token read from the file, pre-tokenizer
+    # "gemma4" whatever tokenizer.ggml.pre says (llama_vocab::impl::load)
+    "gemma4": ModelDefaults("BPE", "SentencePiece-style BPE with merges", bos=None, eos=None, unk=None,
+                            sep=None, add_bos=False, add_eos=False, add_space_prefix=False),
     "bert": ModelDefaults("WPM", "WordPiece", bos=101, eos=None, unk=100, sep=102,
                           add_bos=True, add_eos=False, add_space_prefix=False),
     "t5": ModelDefaults("UGM", "Unigram (SentencePiece)", bos=None, eos=1, unk=2, sep=None,
@@ -71,6 +92,7 @@ class Vocab:
     ids: dict[str, int]  # string → ID; a string that occurs twice maps to its later ID (token_to_id)
     scores: np.ndarray  # float32, one per token (0 where the file has none)
     types: np.ndarray  # int32 llama_token_type, one per token (1 where the file has none)
+    user: list[int]  # IDs cut out of the raw text first (user-defined, as llama.cpp's attributes say)
     special: dict[str, int | None]  # bos, eos, unk, sep → ID or None
     flags: dict[str, Any]  # add_bos, add_eos, add_space_prefix, pre, merges, …
     metadata: Mapping[str, Any]
@@ -96,24 +118,47 @@ def read_vocab(model: Model) -> Vocab:
     n = len(tokens)
     scores = _array(model.source, md, "scores", n, np.float32, 0)
     types = _array(model.source, md, "token_type", n, np.int32, NORMAL)
-    special = {k: _special_id(md, key, getattr(defaults, k), n) for k, key in SPECIAL_KEYS.items()}
     flags = _flags(md, str(name), defaults)
+    bos_default = None if flags.pop("no_bos") else defaults.bos
+    special = {k: _special_id(md, key, bos_default if k == "bos" else getattr(defaults, k), n)
+               for k, key in SPECIAL_KEYS.items()}
     ids = dict(zip(tokens, range(n), strict=True))  # later duplicates overwrite, as in token_to_id
-    return Vocab(model.source, str(name), defaults, tokens, ids, scores, types, special, flags, md)
+    return Vocab(model.source, str(name), defaults, tokens, ids, scores, types, _user_ids(tokens, ids, types),
+                 special, flags, md)
+
+
+def _user_ids(tokens: list[str], ids: Mapping[str, int], types: np.ndarray) -> list[int]:
+    """The tokens tokenizer_st_partition cuts out with parse_special=false: those whose attribute is
+    USER_DEFINED without CONTROL, after llama_vocab::impl::load's renaming by text (CONTROL_LOOKING,
+    ALWAYS_USER; "<|end|>" becomes user-defined where "<|return|>" and "<|call|>", or "<|calls|>" and
+    "<|flush|>", exist; "</s>" becomes normal where "<|tool_response>" does). The overrides act on the ID
+    token_to_id gives a text: the later one where a text occurs twice."""
+    user = set(np.flatnonzero(types == USER_DEFINED).tolist())
+    for text in CONTROL_LOOKING:
+        if text in ids:
+            user.discard(ids[text])
+    end_is_user = ({"<|return|>", "<|call|>"} <= ids.keys() or {"<|calls|>", "<|flush|>"} <= ids.keys())
+    for text in ALWAYS_USER | ({"<|end|>"} if end_is_user else set()):
+        if text in ids:
+            user.add(ids[text])
+    return sorted(user)
 
 
 def _flags(md: Mapping[str, Any], name: str, d: ModelDefaults) -> dict[str, Any]:
-    add_bos = d.add_bos
-    pre = str(md.get(KEY.format("pre")) or "default")
-    if name == "gpt2":
+    add_bos, no_bos, force_bos = d.add_bos, False, False
+    pre = "gemma4" if name == "gemma4" else str(md.get(KEY.format("pre")) or "default")
+    if d.vocab_type == "BPE":
         from paramscope.tokenize.bpe_pre import PRE_NAMES
 
-        if pre in PRE_NAMES and PRE_NAMES[pre].add_bos is not None:
-            add_bos = PRE_NAMES[pre].add_bos
+        known = PRE_NAMES.get(pre)
+        if known is not None:
+            add_bos = add_bos if known.add_bos is None else known.add_bos
+            no_bos, force_bos = known.no_bos, known.force_bos
     lowercase = bool(md.get(KEY.format("normalizer.lowercase"), True))
     return {
         "pre": pre,
-        "add_bos": bool(md.get(KEY.format("add_bos_token"), add_bos)),
+        "no_bos": no_bos,
+        "add_bos": force_bos or bool(md.get(KEY.format("add_bos_token"), add_bos)),
         "add_eos": bool(md.get(KEY.format("add_eos_token"), d.add_eos)),
         "add_space_prefix": bool(md.get(KEY.format("add_space_prefix"), d.add_space_prefix)),
         "remove_extra_whitespaces": bool(md.get(KEY.format("remove_extra_whitespaces"), False)),
