@@ -79,3 +79,16 @@ def test_blind_measurement_is_recorded():
     for e in ENTRIES:
         assert ("ours" in e["blind"]) != ("error" in e["blind"])
         assert e["source"]["repo"].startswith("github.com/") and len(e["source"]["index_commit"]) == 40
+
+
+def test_listed_rotary_buffers_are_not_announced_as_possibly_missing():
+    """Pygmalion-7B (transformers 4.28): its inv_freq buffers are listed and said so; the general note no
+    longer says the file "may also hold" them beside that (it still does for a config without them)."""
+    from paramscope.knowledge.config_tensors import CONFIG_ONLY_NOTE, CONFIG_ONLY_NOTE_BUFFERS_LISTED
+
+    pygmalion = next(e for e in ENTRIES if e["name"].startswith("Pygmalion-7B"))
+    tensors, notes = listed(pygmalion["config"])
+    assert any(t.name.endswith("rotary_emb.inv_freq") for t in tensors)
+    assert CONFIG_ONLY_NOTE_BUFFERS_LISTED in notes and CONFIG_ONLY_NOTE not in notes
+    sakura = next(e for e in ENTRIES if e["name"].startswith("Sakura-14B"))
+    assert CONFIG_ONLY_NOTE in listed(sakura["config"])[1]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders.real_configs import FIXTURES
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import (
     CUDA_GRAPH_BYTES,
@@ -632,3 +633,38 @@ def test_awq_before_030_holds_eight_split_k_partials():
     per_tp = {tp: vllm_memory(moe, LLAMA_WEIGHTS, awq_split_k=True, tensor_parallel=tp, **kw).activation_bytes
               for tp in (1, 2)}
     assert per_tp[1] == per_tp[2] == 2048 * (3 * 4096 + 10 * 14336) * 2
+
+
+# --- recurrent models the profile sizes, and those it refuses in one line ----------------------------------
+def _vllm(name: str, tp: int = 1):
+    from paramscope.analyses.sizing.memory import MemoryRequest, estimate
+    from paramscope.formats import open_model
+    from paramscope.knowledge.hardware import find_device
+
+    model = open_model(str(FIXTURES / name))
+    return estimate(model, MemoryRequest(device=find_device("h100"), runtime="vllm", n_devices=tp))
+
+
+@pytest.mark.parametrize("name", ["mistralai__Mamba-Codestral-7B-v0.1.json",
+                                  "state-spaces__mamba-2.8b-hf.json"])
+def test_a_pure_ssm_is_refused_not_divided_by_zero(name):
+    """No attention layer: no page to hold a state in (it was a ZeroDivisionError in hybrid_block_size)."""
+    with pytest.raises(UnsupportedError, match="no attention layers"):
+        _vllm(name)
+
+
+def test_a_parallel_hybrid_is_refused():
+    """Falcon-H1: attention and a Mamba-2 state in every layer; vLLM's page layout for it is not modelled
+    (it was sized as attention only, its state left out of the page and the blocks)."""
+    with pytest.raises(UnsupportedError, match="one kind per layer"):
+        _vllm("tiiuae__Falcon-H1-0.5B-Instruct.json")
+
+
+def test_state_groups_that_do_not_split_over_the_ranks_are_refused():
+    """Nemotron-H-47B: 8 Mamba-2 groups split over 2 ranks; Bamba-9B-v2's 1 group does not (vLLM
+    replicates it on each rank: more state per rank than the share)."""
+    nemotron = _vllm("nvidia__Nemotron-H-47B-Reasoning-128K.json", tp=2)
+    assert nemotron.kv_cache_bytes > 0
+    with pytest.raises(UnsupportedError, match="state groups do not split"):
+        _vllm("ibm-ai-platform__Bamba-9B-v2.json", tp=2)
+    assert _vllm("ibm-ai-platform__Bamba-9B-v2.json").kv_cache_bytes > 0

@@ -21,6 +21,10 @@ CONFIG_ONLY_NOTE = ("listed from config.json: a checkpoint file of it may also h
                     "saved by older transformers or a model's own code: Kimi-K2's FP8 release) "
                     "and, with tied embeddings, a second copy of the output head; read the file itself to "
                     "see them listed as buffers and the head counted once")
+CONFIG_ONLY_NOTE_BUFFERS_LISTED = (
+    "listed from config.json, with the rotary buffers its transformers version saved: a checkpoint file of "
+    "it may also hold, with tied embeddings, a second copy of the output head; read the file itself to see "
+    "the head counted once")
 
 
 def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
@@ -41,8 +45,10 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
               f"them (config.json: {config.get('transformers_version')}); a model cast to 16-bit before "
               f"saving holds them so, {half:,} bytes fewer",) if buffers else ()
     tensors = _saved_names(with_buffers, config)
+    # the general note's buffers clause is moot once they are listed (the rotary note says so)
+    general = CONFIG_ONLY_NOTE if not buffers else CONFIG_ONLY_NOTE_BUFFERS_LISTED
     return tensors, (*notes, *mtp, *_default_tower_note(tensors, config), *_tied_head_note(tensors),
-                     *_fp32_state_note(tensors, q), *rotary, CONFIG_ONLY_NOTE)
+                     *_fp32_state_note(tensors, q), *rotary, general)
 
 
 def _rotary_buffers(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> tuple[Tensor, ...]:

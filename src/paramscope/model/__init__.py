@@ -85,6 +85,9 @@ class ArchConfig:
     recurrent_layers: int = 0
     conv_state_size: int = 0
     ssm_state_size: int = 0
+    # the groups a recurrent state splits by over tensor-parallel ranks: Mamba-2's B/C groups, Gated
+    # DeltaNet's key heads (0: Mamba-1, split by channel)
+    state_groups: int = 0
     # Encoder-decoder models (T5, BART, Whisper): n_layers, heads and widths above are the encoder's
     # (what the config's own num_layers / encoder_layers say); ``decoder_layers`` > 0 marks one and
     # counts the decoder layers, the only ones that cache anything: their self-attention K/V per

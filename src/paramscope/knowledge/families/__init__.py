@@ -226,8 +226,9 @@ def _recurrent(d: Dims) -> dict[str, int]:
         return {}
     # every layer but attention and the MLP / MoE-only layers of NemotronH holds a recurrent state
     layers = sum(b not in ("attention", "mlp", "moe") for b in d.blocks)
+    groups = {"mamba2": d.mixer.n_groups, "deltanet": d.mixer.n_k_heads}.get(d.mixer.kind, 0)
     return {"recurrent_layers": layers, "conv_state_size": d.mixer.conv_state,
-            "ssm_state_size": d.mixer.ssm_state}
+            "ssm_state_size": d.mixer.ssm_state, "state_groups": groups}
 
 
 def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:

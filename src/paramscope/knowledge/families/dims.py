@@ -467,7 +467,7 @@ SCORE_HEADS: dict[str, str] = {"ForSequenceClassification": "", "ForTokenClassif
 UNLISTED_HEADS = ("ForQuestionAnswering", "ForRewardModel", "ForMultipleChoice")
 
 
-def _score(fam: Family, hf: HfConfig) -> tuple[int, bool] | None:
+def _score(fam: Family, hf: HfConfig) -> tuple[str, int, bool] | None:
     archs = hf.raw.get("architectures")
     arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else ""
     if fam.layout != "decoder" or not arch:

@@ -490,10 +490,10 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
     block, its state padded to that page (v1/kv_cache_interface.py MambaSpec; 0.10.2 logs "Padding mamba
     page size by 1.49%")."""
     all_kinds = layer_kinds(cfg)
-    state = hybrid_state_bytes(cfg, p) if "linear" in all_kinds else 0
+    state = hybrid_state_bytes(cfg, p) if "linear" in all_kinds or cfg.recurrent_layers else 0
     counts = {kind: n for kind, n in all_kinds.items() if kind in ATTENTION_KINDS}
     if not counts:
-        raise UnsupportedError(f"{cfg.architecture}: no attention layers, so no KV cache to size")
+        raise _no_attention(cfg)
     if "sliding" in counts and cfg.sliding_window < 1:
         raise UnsupportedError(f"{cfg.architecture}: sliding-window layers but no window size")
     attention = dict(counts)
@@ -525,7 +525,17 @@ def hybrid_state_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     if not (cfg.conv_state_size + cfg.ssm_state_size) or cfg.recurrent_layers != linear:
         raise UnsupportedError(f"{cfg.architecture}: the vLLM profile models linear-attention/SSM layers "
                                f"only where the config gives their state sizes, one kind per layer")
+    if cfg.state_groups % p.tensor_parallel:
+        # vLLM replicates Mamba-2 groups over the ranks when they do not divide (mamba_utils
+        # extra_groups_for_head_shards): each rank's state is then more than its share
+        raise UnsupportedError(f"{cfg.architecture}: {cfg.state_groups} state groups do not split over "
+                               f"tensor_parallel {p.tensor_parallel}; the vLLM profile does not model the "
+                               f"replicated groups")
     return p.dtype.nbytes((cfg.conv_state_size + cfg.ssm_state_size) // p.tensor_parallel)
+
+
+def _no_attention(cfg: ArchConfig) -> UnsupportedError:
+    return UnsupportedError(f"{cfg.architecture}: no attention layers, so no KV cache to size")
 
 
 # vllm/model_executor/models/config.py HybridAttentionMambaModelConfig (0.10.2 and on): attention block
@@ -540,6 +550,8 @@ def hybrid_block_size(cfg: ArchConfig, p: VllmParams, given: int | None) -> int:
     ``--block-size`` asks for more (0.10.2, Qwen3-Next-80B at TP 2: "Setting attention block size to 544
     tokens")."""
     row = kv_row_bytes(cfg, p)
+    if not row:  # a pure SSM (Mamba): no attention page to hold the state in
+        raise _no_attention(cfg)
     needed = HYBRID_BLOCK_ALIGN * cdiv(hybrid_state_bytes(cfg, p), HYBRID_BLOCK_ALIGN * row)
     return needed if given is None or given < needed else given
 
