@@ -538,6 +538,32 @@ bytes_technique("GGUF-magic-GLOBAL-line-past-its-FRAME", "_pickle drops a line's
                 lambda m: GGUF_HEAD + _frame(b"cposix\n\xff") + b"system\n(V" + cmd(m).encode() + b"\ntR.",
                 LOAD_BYTESIO, ".gguf")
 
+@technique("gzip-nul-padding", "gzip.open skips NUL bytes between members (gzip.py _read_eof)",
+           LOAD_GZIP_LOOP, ".pkl.gz")
+def gzip_nul_padding(path: Path, marker: Path) -> None:
+    path.write_bytes(gzip.compress(_benign()) + b"\x00" * 8 + gzip.compress(b"\x80\x02" + system_p0(marker)))
+
+
+LOAD_GZIP = "import gzip, pickle, sys; pickle.load(gzip.open(sys.argv[1]))"
+
+
+@technique("gzip-corrupt-after-pickle", "gzip.open hands over the pickle before the stream breaks",
+           LOAD_GZIP, ".pkl.gz")
+def gzip_corrupt_after_pickle(path: Path, marker: Path) -> None:
+    raw = bytearray(gzip.compress(b"\x80\x02" + system_p0(marker) + os.urandom(3000), compresslevel=0))
+    raw[-8] ^= 0xFF  # the CRC: the reader raises at the stream's end, after the pickle ran
+    path.write_bytes(bytes(raw))
+
+
+@technique("gzip-corrupt-far-after-pickle", "a stream broken past the first MiB: still after the pickle",
+           LOAD_GZIP, ".pkl.gz")
+def gzip_corrupt_far_after_pickle(path: Path, marker: Path) -> None:
+    raw = bytearray(gzip.compress(b"\x80\x02" + system_p0(marker) + os.urandom(1 << 20), compresslevel=0))
+    raw[len(raw) // 2] ^= 0xFF  # a stored block's header: the deflate stream breaks there
+    raw[len(raw) // 2 + 1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
 
 # --- the tests ------------------------------------------------------------------------------------
 
@@ -787,3 +813,31 @@ def _compare_lenient(readers: tuple[type, ...], td: Any) -> None:
         if record.globals:
             missed.append((data, record.globals))
     assert not missed
+
+
+# --- work bounds ------------------------------------------------------------------------------------
+
+def test_many_compressed_streams_are_read_in_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each stream is fed from an offset into the data: the compressed bytes handed to the
+    decompressors stay within a few times the input, not the rest of the input once per stream."""
+    import zlib
+
+    fed = [0]
+    real = zlib.decompressobj
+
+    class Counting:
+        def __init__(self, *args: Any) -> None:
+            self.d = real(*args)
+
+        def decompress(self, data: Any, max_length: int = 0) -> bytes:
+            fed[0] += len(data)
+            return self.d.decompress(data, max_length)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.d, name)
+
+    monkeypatch.setattr(zlib, "decompressobj", Counting)
+    raw = gzip.compress(b"N.") * 500 + gzip.compress(os.urandom(1 << 20), compresslevel=0)
+    data, broke = pickle_scan._decompress("gzip", raw)  # type: ignore[misc]
+    assert broke is None and len(data) == 2 * 500 + (1 << 20)
+    assert fed[0] <= 3 * len(raw), (fed[0], len(raw))

@@ -421,15 +421,20 @@ def _compression(head: bytes) -> str | None:
 def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> None:
     """joblib.dump(compress=…) and pickles saved through gzip/bz2/lzma: inflated with a bound."""
     kind = _compression(head)
-    data = _decompress(kind, f.read(0, min(f.size, MAX_BYTES), "the compressed data"))
-    if data is None:
+    inflated = _decompress(kind, f.read(0, min(f.size, MAX_BYTES), "the compressed data"))
+    if inflated is None:
         _plain(s, f, lenient)  # not that compression after all: perhaps a pickle starting with those bytes
         return
-    if isinstance(data, str):
-        s.doubt("", data)
+    if isinstance(inflated, str):
+        s.doubt("", inflated)
         return
+    data, broke = inflated
     s.notes.append(f"{kind}-compressed")
     where = f"({kind}-compressed)"
+    if broke:
+        s.doubt(where, broke)
+    if f.size > MAX_BYTES:
+        s.doubt(where, f"compressed data of {f.size} bytes, more than the scan reads ({MAX_BYTES})")
     if _other_archive(data[:512]):
         s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
     elif zipfile_safe.is_zip(data[:4]):
@@ -441,48 +446,84 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> N
 
 
 MAX_STREAMS = 4096  # compressed streams one after another in one file
+CHUNK = 1 << 16  # compressed bytes handed to a decompressor at most at a time: no copy of the rest per stream
+FINE_CHUNK = 512  # a stream that breaks is inflated again this finely, to keep what came before it
+_NONZERO = re.compile(rb"[^\x00]")
 
 
-def _decompress(kind: str | None, raw: bytes) -> bytes | str | None:
-    """The inflated bytes, a reason they cannot be verified (str), or None: not that compression.
+def _decompress(kind: str | None, raw: bytes) -> tuple[bytes, str | None] | str | None:
+    """(the inflated bytes, why reading stopped early or None), a reason they cannot be verified (str),
+    or None: not that compression.
 
     Every stream, one after another: ``gzip.open``, ``bz2.open``, ``lzma.open`` and joblib's readers
     go on into the next member when one ends, so a second ``pickle.load`` reads what the second
-    member holds. Bytes after the last stream that start no other are left: those readers raise there.
+    member holds; ``gzip.open`` skips NUL bytes between members (gzip.py ``_read_eof``). Bytes after
+    the last stream that start no other are left: those readers raise there. A stream that breaks
+    part way has handed its first bytes over already (``pickle.load`` ran them): they are kept, with
+    the reason; only a first stream that yields nothing at all means "not that compression".
     """
-    import bz2
-    import lzma
-
-    def new() -> Any:
-        if kind in ("gzip", "zlib"):
-            return zlib.decompressobj(47)  # zlib or gzip header, detected
-        if kind == "bz2":
-            return bz2.BZ2Decompressor()
-        return lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
-
     if kind == "joblib-zfile":  # numpy_pickle_compat.read_zfile: one more space after Python 2's length
         body = raw[22:] if raw[21:22] == b" " else raw[21:]
         return _decompress("zlib", body) if body[:1] == b"\x78" else None
     if kind not in ("gzip", "zlib", "bz2", "xz", "lzma"):
         return f"{kind}-compressed data: the scan does not decompress {kind}, so it is not verified"
+    view = memoryview(raw)
     out = bytearray()
-    rest = raw
+    pos = 0
     for n in range(MAX_STREAMS):
-        d = new()
-        try:
-            out += d.decompress(rest, MAX_BYTES + 1 - len(out))
-        except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError):
-            if n == 0:
-                return None
-            break  # the readers raise here, after handing over what came before
+        if kind == "gzip" and n:
+            nonzero = _NONZERO.search(raw, pos)
+            pos = nonzero.start() if nonzero else len(raw)
+        if pos >= len(raw):
+            break
+        piece, used, eof, broke = _inflate_stream(kind, view, pos, CHUNK, MAX_BYTES + 1 - len(out))
+        if broke:  # again finely: what the readers hand over before they raise
+            piece = _inflate_stream(kind, view, pos, FINE_CHUNK, MAX_BYTES + 1 - len(out))[0]
+        if broke and not piece and n == 0:
+            return None
+        out += piece
         if len(out) > MAX_BYTES:
             return f"{kind}-compressed data inflates past {MAX_BYTES} bytes (not all read)"
-        rest = d.unused_data
-        if not d.eof or not rest.strip(b"\x00"):
+        if broke:
+            if not piece:
+                break  # no stream starts here: the readers raise, having handed over what came before
+            return bytes(out), f"{kind}-compressed data corrupt after {len(out)} bytes"
+        pos += used
+        if not eof or _NONZERO.search(raw, pos) is None:
             break
     else:
         return f"more than {MAX_STREAMS} {kind} streams one after another (not all read)"
-    return bytes(out)
+    return bytes(out), None
+
+
+def _inflate_stream(kind: str | None, view: memoryview, pos: int, chunk: int,
+                    budget: int) -> tuple[bytes, int, bool, bool]:
+    """One stream from ``pos``, fed at most ``chunk`` bytes at a time: (its bytes, at most ``budget``; input
+    bytes it used; whether it ended; whether it broke)."""
+    import bz2
+    import lzma
+
+    d: Any
+    if kind in ("gzip", "zlib"):
+        d = zlib.decompressobj(47)  # zlib or gzip header, detected
+    elif kind == "bz2":
+        d = bz2.BZ2Decompressor()
+    else:
+        d = lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
+    out = bytearray()
+    at = pos
+    size = min(chunk, FINE_CHUNK)  # doubling up to ``chunk``: a short stream is handed little past its end
+    while at < len(view) and len(out) < budget:
+        part = view[at:at + size]
+        size = min(chunk, 2 * size)
+        try:
+            out += d.decompress(part, budget - len(out))
+        except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError):
+            return bytes(out), at - pos, False, True
+        if d.eof:
+            return bytes(out), at + len(part) - len(d.unused_data) - pos, True, False
+        at += len(part)
+    return bytes(out), at - pos, False, False
 
 
 # --- numpy ----------------------------------------------------------------------------------------
