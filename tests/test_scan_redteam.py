@@ -861,3 +861,40 @@ def test_many_compressed_streams_are_read_in_linear_work(monkeypatch: pytest.Mon
     data, broke = pickle_scan._decompress("gzip", raw)  # type: ignore[misc]
     assert broke is None and len(data) == 2 * 500 + (1 << 20)
     assert fed[0] <= 3 * len(raw), (fed[0], len(raw))
+
+
+def _legacy_ending_at(size: int) -> bytes:
+    """A legacy torch.save file's five pickles, exactly ``size`` bytes long."""
+    n = size
+    while len(_legacy(pickle.dumps({"blob": b"\x00" * n}, protocol=2), [])) > size:
+        n -= max(1, len(_legacy(pickle.dumps({"blob": b"\x00" * n}, protocol=2), [])) - size)
+    body = _legacy(pickle.dumps({"blob": b"\x00" * n}, protocol=2), [])
+    assert len(body) == size
+    return body
+
+
+@pytest.mark.parametrize("layout", ["evil-at-the-read-limit", "evil-right-after-a-pickle-at-the-limit"])
+def test_a_pickle_past_the_bytes_read_is_a_doubt(layout: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A legacy file whose lenient read (after the five pickles) reaches the scan's byte limit: a
+    pickle starting where the bytes read end, or a read the wider pass reads less of than the window,
+    leaves the rest unread, and loading could run it (pickle.load called until it raises). The
+    limits are shrunk through the scanner's own constants, so the file stays small."""
+    limit, window = 64 << 10, 4 << 10
+    monkeypatch.setattr(pickle_scan, "MAX_BYTES", limit)
+    monkeypatch.setattr(pickle_scan, "FIRST_WINDOW", window)
+    marker, path = tmp_path / "MARKER", tmp_path / "model.pt"
+    evil = system_p0(marker)
+    long_str = b"X" + struct.pack("<I", 4 * window) + b"a" * (4 * window)  # past the first window
+    if layout == "evil-at-the-read-limit":
+        data = _legacy_ending_at(limit) + evil + long_str + b"."
+    else:
+        body = _legacy(_benign(), [])
+        filler = limit - len(body) - 6  # BINUNICODE, its length, STOP
+        data = body + b"X" + struct.pack("<I", filler) + b"a" * filler + b"." + evil
+        assert len(data) == limit + len(evil)
+    path.write_bytes(data)
+    found = pickle_scan.scan_path(path)
+    assert found.unverified, found
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code == 2, verdict.summary

@@ -121,6 +121,9 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
     read = 0
     while todo:
         at, memo = todo.pop(0)
+        if at >= len(data) and not whole and at not in seen:
+            # the bytes read end where the next pickle.load would start: the rest is not read
+            s.doubt(where, f"a pickle may start at offset {at}, past the {len(data)} bytes the scan read")
         if at >= len(data) or at in seen:
             continue
         seen.add(at)
@@ -335,14 +338,19 @@ def _plain(s: _Scan, f: LocalFile, lenient: bool = False) -> None:
 
 def _lenient(s: _Scan, f: LocalFile, where: str, start: int = 0) -> None:
     """The file from ``start`` read leniently (``_stream``): its first MiB, and all of it (up to
-    ``MAX_BYTES``) when that window cannot settle it."""
+    ``MAX_BYTES``, never less than the window) when that window cannot settle it. Bytes left unread
+    where a read stopped are a doubt (``whole``)."""
     end = min(f.size, start + FIRST_WINDOW)
     inner = _Scan(s.file)
     _stream(inner, f.read(0, end, "the data"), where, start=start, lenient=True, whole=end == f.size)
-    if inner.unverified and end < f.size:
-        inner = _Scan(s.file)
-        end = min(f.size, MAX_BYTES)
-        _stream(inner, f.read(0, end, "the data"), where, start=start, lenient=True, whole=end == f.size)
+    wider = min(f.size, max(MAX_BYTES, end))  # never fewer bytes than the first read
+    if inner.unverified and wider > end:
+        first, inner = inner, _Scan(s.file)
+        _stream(inner, f.read(0, wider, "the data"), where, start=start, lenient=True,
+                whole=wider == f.size)
+        # what either read found counts (the wider read's doubts settle the window's)
+        inner.add(tuple(u for key, u in first.refs.items() if key not in inner.refs))
+        inner.pickles = max(inner.pickles, first.pickles)
     s.add(tuple(inner.refs.values()))
     s.unverified += inner.unverified
     s.pickles += inner.pickles
