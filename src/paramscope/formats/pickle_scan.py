@@ -33,6 +33,9 @@ from paramscope.sources.local import LocalFile
 MAX_BYTES = 256 << 20  # one pickle stream read into memory: the largest real data.pkl files are a few MB
 MAX_PICKLES = 64  # pickles in one stream (legacy torch.save writes 5)
 MAX_DEPTH = 4  # containers inside containers
+# bytes read out of one archive's members, nested archives included: overlapping members can make a
+# small file inflate to MAX_BYTES per member; past this, members are left unread (a doubt)
+ZIP_BUDGET = 4 * MAX_BYTES
 MAX_NPY_HEADER = 1 << 20  # numpy.load(allow_pickle=True) takes any header size
 LIMITS = vm.Limits()
 # bytes read leniently (another format's file, raw storages) may hold one long line before breaking,
@@ -590,7 +593,13 @@ def _has_objects(descr: Any, depth: int = 0) -> bool:
 
 # --- zip archives ---------------------------------------------------------------------------------
 
-def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int) -> None:
+@dataclass
+class _Budget:
+    left: int
+
+
+def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int, budget: _Budget | None = None) -> None:
+    budget = budget or _Budget(ZIP_BUDGET)
     archive = zipfile_safe.survey(f)
     for problem in archive.problems:
         s.doubt(where, f"zip archive: {problem}")
@@ -608,32 +617,45 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int) -> None:
     storages: set[str] = set()
     torch_prefixes = {m.name[: -len("data.pkl")] for m in data_pkls}
     for m in data_pkls:  # first, to learn which members are storages
-        _member(s, f, m, depth, storages=storages, torch_data_pkl=True)
+        if _spent(s, budget, where):
+            return
+        _member(s, f, m, depth, budget, storages=storages, torch_data_pkl=True)
     raw_storages = {f"{p}data/{k}" for p in torch_prefixes for k in storages}
     for m in members:
         if m in data_pkls or m.name.endswith("/"):
             continue
         if m.compressed_size == 0 and m.size == 0:
             continue
-        _member(s, f, m, depth, storage=m.name in raw_storages)
+        if _spent(s, budget, where):
+            return
+        _member(s, f, m, depth, budget, storage=m.name in raw_storages)
     if not (s.refs or s.pickles or s.unverified or s.code_free):
         s.not_pickle = "a zip archive with no pickle inside"
 
 
-def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
+def _spent(s: _Scan, budget: _Budget, where: str) -> bool:
+    if budget.left > 0:
+        return False
+    s.doubt(where, f"zip archive: not all members read (they inflate to more than {ZIP_BUDGET} bytes "
+            "together, more than the scan reads)")
+    return True
+
+
+def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, budget: _Budget, *,
             storages: set[str] | None = None, torch_data_pkl: bool = False, storage: bool = False) -> None:
     where = f"member {m.name}" + (f" ({m.view})" if m.view != "central directory" else "")
     named = m.name.lower().endswith(PICKLE_SUFFIXES) or torch_data_pkl
     if storage:
         # raw tensor bytes torch never unpickles; zipfile + pickle.loads on every member would: what
         # that could import counts (real storages break at their first opcodes, having named nothing)
-        _storage(s, f, m, where)
+        _storage(s, f, m, where, budget)
         return
     try:
         data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
     except (FormatError, UnsupportedError) as e:
         s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
         return
+    budget.left -= len(data)
     if zlib.crc32(data) != m.crc:
         s.doubt(where, "fails its CRC check (readers differ in whether they check it)")
     if m.method != zipfile_safe.STORED and torch_data_pkl:
@@ -643,7 +665,7 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
         return
     if zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
         s.notes.append(f"{where}: a zip archive inside")
-        _nested_zip(s, data, where, depth)
+        _nested_zip(s, data, where, depth, budget)
         return
     if zipfile_safe.is_zip(data[:4]):
         s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
@@ -660,13 +682,14 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
         s.notes.append(f"{where}: named like a pickle but is not one")
 
 
-def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str) -> None:
+def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str, budget: _Budget) -> None:
     window = STORAGE_WINDOW if m.method == zipfile_safe.STORED else MAX_BYTES
     try:
         data = zipfile_safe.read_surveyed(f, m, MAX_BYTES, prefix=window)
     except (FormatError, UnsupportedError) as e:
         s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
         return
+    budget.left -= len(data)
     inner = _Scan(s.file)
     _stream(inner, data, where, lenient=True, whole=len(data) >= m.size)
     if inner.unverified and len(data) < m.size:  # the window cannot settle it: all of the member
@@ -676,12 +699,13 @@ def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str) -
         except (FormatError, UnsupportedError) as e:
             s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
             return
+        budget.left -= len(data)
         _stream(inner, data, where, lenient=True)
     s.add(tuple(inner.refs.values()))
     s.unverified += inner.unverified
 
 
-def _nested_zip(s: _Scan, data: bytes, where: str, depth: int) -> None:
+def _nested_zip(s: _Scan, data: bytes, where: str, depth: int, budget: _Budget | None = None) -> None:
     import os
     import tempfile
 
@@ -693,7 +717,7 @@ def _nested_zip(s: _Scan, data: bytes, where: str, depth: int) -> None:
             out.write(data)
         with LocalFile(inner) as g:
             sub = _Scan(s.file)
-            _zip_file(sub, g, where, depth + 1)
+            _zip_file(sub, g, where, depth + 1, budget)
     s.add(tuple(sub.refs.values()))
     s.unverified += [u if u.startswith(where) else f"{where}: {u}" for u in sub.unverified]
     s.pickles += sub.pickles
