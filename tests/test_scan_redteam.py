@@ -330,6 +330,22 @@ def zip_after_gguf_count_zero(path: Path, marker: Path) -> None:
     path.write_bytes(gguf_head + _zip_count_zero(_zip({"evil.pkl": system_p0(marker)})))
 
 
+def _with_zip64_records(data: bytes) -> bytes:
+    """A zip64 end record and locator before the end record, as torch writes into every archive."""
+    at = data.rindex(b"PK\x05\x06")
+    _, _, _, _, n, cd_size, cd_offset, _ = struct.unpack_from("<4sHHHHIIH", data, at)
+    z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, cd_size, cd_offset)
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, at, 1)
+    return data[:at] + z64 + locator + data[at:]
+
+
+@technique("zip64-records-after-gguf", "zipfile reckons an appended archive's shift past its zip64 records",
+           LOAD_MEMBERS, ".gguf")
+def zip64_after_gguf(path: Path, marker: Path) -> None:
+    gguf_head = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
+    path.write_bytes(gguf_head + _with_zip64_records(_zip({"evil.pkl": system_p0(marker)})))
+
+
 @technique("zip-count-zero", "zipfile ignores the end record's member count", LOAD_MEMBERS, ".zip")
 def zip_count_zero(path: Path, marker: Path) -> None:
     path.write_bytes(_zip_count_zero(_zip({"a.pkl": _benign(), "b.pkl": b"\x80\x02" + system_p0(marker)})))

@@ -93,8 +93,18 @@ def zip_at_end(f: LocalFile) -> bool:
     _, _, _, _, entries, cd_size, _, _ = EOCD.unpack_from(tail, at)
     if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
         return True  # zip64: the sizes are elsewhere; assume members
-    cd_at = f.size - tail_len + at - cd_size
+    cd_at = _directory_end(f, f.size - tail_len + at) - cd_size
     return cd_size > 0 and cd_at >= 0 and f.read(cd_at, 4, "the central directory") == CENTRAL_SIG
+
+
+def _directory_end(f: LocalFile, eocd_at: int) -> int:
+    """Where the central directory ends, as zipfile reckons it: right before the end record, or
+    before the zip64 end record and locator when a locator precedes the end record (torch writes
+    them into every archive)."""
+    if eocd_at >= ZIP64_LOCATOR.size + ZIP64_EOCD.size and f.read(
+            eocd_at - ZIP64_LOCATOR.size, 4, "the zip64 locator") == ZIP64_LOCATOR_SIG:
+        return eocd_at - ZIP64_LOCATOR.size - ZIP64_EOCD.size
+    return eocd_at
 
 
 def first_member_name(head: bytes) -> str:
@@ -320,8 +330,8 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
         eocd_at, entries, cd_size, cd_offset = _end_record(f)
         if cd_offset + cd_size > eocd_at:
             raise OffsetError(f.name, "central directory overlaps the end record")
-        shift = eocd_at - cd_size - cd_offset
-        if shift > 0 and f.read(eocd_at - cd_size, 4, "the central directory") == CENTRAL_SIG:
+        shift = _directory_end(f, eocd_at) - cd_size - cd_offset
+        if shift > 0 and f.read(cd_offset + shift, 4, "the central directory") == CENTRAL_SIG:
             # zipfile's _EndRecData: the archive was appended to other data; every offset moves
             problems.append(f"the archive starts {shift} bytes into the file, after other data "
                             "(zipfile reads it shifted)")
