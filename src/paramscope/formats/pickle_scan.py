@@ -693,7 +693,7 @@ def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str, b
     inner = _Scan(s.file)
     _stream(inner, data, where, lenient=True, whole=len(data) >= m.size)
     if inner.unverified and len(data) < m.size:  # the window cannot settle it: all of the member
-        inner = _Scan(s.file)
+        first, inner = inner, _Scan(s.file)
         try:
             data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
         except (FormatError, UnsupportedError) as e:
@@ -701,6 +701,7 @@ def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str, b
             return
         budget.left -= len(data)
         _stream(inner, data, where, lenient=True)
+        inner.add(tuple(u for key, u in first.refs.items() if key not in inner.refs))
     s.add(tuple(inner.refs.values()))
     s.unverified += inner.unverified
 
