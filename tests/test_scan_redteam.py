@@ -315,6 +315,42 @@ def zip_after_gguf(path: Path, marker: Path) -> None:
     path.write_bytes(gguf_head + _zip({"evil.pkl": system_p0(marker)}))
 
 
+def _zip_count_zero(data: bytes) -> bytes:
+    """The end record's member counts set to 0: zipfile reads records while they fit in the
+    directory's size, whatever the count says."""
+    raw = bytearray(data)
+    struct.pack_into("<HH", raw, raw.rindex(b"PK\x05\x06") + 8, 0, 0)
+    return bytes(raw)
+
+
+@technique("zip-after-gguf-count-zero", "zipfile ignores the end record's member count", LOAD_MEMBERS,
+           ".gguf")
+def zip_after_gguf_count_zero(path: Path, marker: Path) -> None:
+    gguf_head = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
+    path.write_bytes(gguf_head + _zip_count_zero(_zip({"evil.pkl": system_p0(marker)})))
+
+
+def _with_zip64_records(data: bytes) -> bytes:
+    """A zip64 end record and locator before the end record, as torch writes into every archive."""
+    at = data.rindex(b"PK\x05\x06")
+    _, _, _, _, n, cd_size, cd_offset, _ = struct.unpack_from("<4sHHHHIIH", data, at)
+    z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, cd_size, cd_offset)
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, at, 1)
+    return data[:at] + z64 + locator + data[at:]
+
+
+@technique("zip64-records-after-gguf", "zipfile reckons an appended archive's shift past its zip64 records",
+           LOAD_MEMBERS, ".gguf")
+def zip64_after_gguf(path: Path, marker: Path) -> None:
+    gguf_head = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
+    path.write_bytes(gguf_head + _with_zip64_records(_zip({"evil.pkl": system_p0(marker)})))
+
+
+@technique("zip-count-zero", "zipfile ignores the end record's member count", LOAD_MEMBERS, ".zip")
+def zip_count_zero(path: Path, marker: Path) -> None:
+    path.write_bytes(_zip_count_zero(_zip({"a.pkl": _benign(), "b.pkl": b"\x80\x02" + system_p0(marker)})))
+
+
 @technique("zip-after-junk-prefix", "JFrog: extra bytes before the archive", LOAD_MEMBERS, ".zip")
 def zip_after_junk(path: Path, marker: Path) -> None:
     path.write_bytes(b"#!/bin/sh\nexit 0\n" + _zip({"model.pkl": b"\x80\x02" + system_p0(marker)}))
@@ -537,6 +573,32 @@ bytes_technique("GGUF-magic-GLOBAL-line-past-its-FRAME", "_pickle drops a line's
                 "reads a new line from the frame's end",
                 lambda m: GGUF_HEAD + _frame(b"cposix\n\xff") + b"system\n(V" + cmd(m).encode() + b"\ntR.",
                 LOAD_BYTESIO, ".gguf")
+
+@technique("gzip-nul-padding", "gzip.open skips NUL bytes between members (gzip.py _read_eof)",
+           LOAD_GZIP_LOOP, ".pkl.gz")
+def gzip_nul_padding(path: Path, marker: Path) -> None:
+    path.write_bytes(gzip.compress(_benign()) + b"\x00" * 8 + gzip.compress(b"\x80\x02" + system_p0(marker)))
+
+
+LOAD_GZIP = "import gzip, pickle, sys; pickle.load(gzip.open(sys.argv[1]))"
+
+
+@technique("gzip-corrupt-after-pickle", "gzip.open hands over the pickle before the stream breaks",
+           LOAD_GZIP, ".pkl.gz")
+def gzip_corrupt_after_pickle(path: Path, marker: Path) -> None:
+    raw = bytearray(gzip.compress(b"\x80\x02" + system_p0(marker) + os.urandom(3000), compresslevel=0))
+    raw[-8] ^= 0xFF  # the CRC: the reader raises at the stream's end, after the pickle ran
+    path.write_bytes(bytes(raw))
+
+
+@technique("gzip-corrupt-far-after-pickle", "a stream broken past the first MiB: still after the pickle",
+           LOAD_GZIP, ".pkl.gz")
+def gzip_corrupt_far_after_pickle(path: Path, marker: Path) -> None:
+    raw = bytearray(gzip.compress(b"\x80\x02" + system_p0(marker) + os.urandom(1 << 20), compresslevel=0))
+    raw[len(raw) // 2] ^= 0xFF  # a stored block's header: the deflate stream breaks there
+    raw[len(raw) // 2 + 1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
 
 
 # --- the tests ------------------------------------------------------------------------------------
@@ -787,3 +849,96 @@ def _compare_lenient(readers: tuple[type, ...], td: Any) -> None:
         if record.globals:
             missed.append((data, record.globals))
     assert not missed
+
+
+# --- work bounds ------------------------------------------------------------------------------------
+
+def test_many_compressed_streams_are_read_in_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each stream is fed from an offset into the data: the compressed bytes handed to the
+    decompressors stay within a few times the input, not the rest of the input once per stream."""
+    import zlib
+
+    fed = [0]
+    real = zlib.decompressobj
+
+    class Counting:
+        def __init__(self, *args: Any) -> None:
+            self.d = real(*args)
+
+        def decompress(self, data: Any, max_length: int = 0) -> bytes:
+            fed[0] += len(data)
+            return self.d.decompress(data, max_length)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.d, name)
+
+    monkeypatch.setattr(zlib, "decompressobj", Counting)
+    raw = gzip.compress(b"N.") * 500 + gzip.compress(os.urandom(1 << 20), compresslevel=0)
+    data, broke = pickle_scan._decompress("gzip", raw)  # type: ignore[misc]
+    assert broke is None and len(data) == 2 * 500 + (1 << 20)
+    assert fed[0] <= 3 * len(raw), (fed[0], len(raw))
+
+
+def _legacy_ending_at(size: int) -> bytes:
+    """A legacy torch.save file's five pickles, exactly ``size`` bytes long."""
+    n = size
+    while len(_legacy(pickle.dumps({"blob": b"\x00" * n}, protocol=2), [])) > size:
+        n -= max(1, len(_legacy(pickle.dumps({"blob": b"\x00" * n}, protocol=2), [])) - size)
+    body = _legacy(pickle.dumps({"blob": b"\x00" * n}, protocol=2), [])
+    assert len(body) == size
+    return body
+
+
+@pytest.mark.parametrize("layout", ["evil-at-the-read-limit", "evil-right-after-a-pickle-at-the-limit"])
+def test_a_pickle_past_the_bytes_read_is_a_doubt(layout: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A legacy file whose lenient read (after the five pickles) reaches the scan's byte limit: a
+    pickle starting where the bytes read end, or a read the wider pass reads less of than the window,
+    leaves the rest unread, and loading could run it (pickle.load called until it raises). The
+    limits are shrunk through the scanner's own constants, so the file stays small."""
+    limit, window = 64 << 10, 4 << 10
+    monkeypatch.setattr(pickle_scan, "MAX_BYTES", limit)
+    monkeypatch.setattr(pickle_scan, "FIRST_WINDOW", window)
+    marker, path = tmp_path / "MARKER", tmp_path / "model.pt"
+    evil = system_p0(marker)
+    long_str = b"X" + struct.pack("<I", 4 * window) + b"a" * (4 * window)  # past the first window
+    if layout == "evil-at-the-read-limit":
+        data = _legacy_ending_at(limit) + evil + long_str + b"."
+    else:
+        body = _legacy(_benign(), [])
+        filler = limit - len(body) - 6  # BINUNICODE, its length, STOP
+        data = body + b"X" + struct.pack("<I", filler) + b"a" * filler + b"." + evil
+        assert len(data) == limit + len(evil)
+    path.write_bytes(data)
+    found = pickle_scan.scan_path(path)
+    assert found.unverified, found
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code == 2, verdict.summary
+
+
+def test_an_archive_is_read_within_one_inflation_budget(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Members inflated out of one archive add up to a bound (overlapping members make a small file
+    inflate to the per-member limit many times over); past it the rest is left unread, a doubt. The
+    budget is shrunk through the scanner's own constant; the work is counted at the member reader."""
+    from paramscope.formats import zipfile_safe
+
+    member = pickle.dumps({"w": b"\x00" * 4000}, protocol=2)
+    path = tmp_path / "model.zip"
+    path.write_bytes(_zip({f"m{i}.pkl": member for i in range(8)}, zipfile.ZIP_DEFLATED))
+    budget = 2 * len(member) + 10
+    monkeypatch.setattr(pickle_scan, "ZIP_BUDGET", budget)
+    read = [0]
+    real = zipfile_safe.read_surveyed
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        data = real(*args, **kwargs)
+        read[0] += len(data)
+        return data
+
+    monkeypatch.setattr(zipfile_safe, "read_surveyed", counting)
+    found = pickle_scan.scan_path(path)
+    assert read[0] <= budget + len(member), read
+    assert any("not all members read" in u for u in found.unverified), found
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code == 2, verdict.summary

@@ -33,6 +33,9 @@ from paramscope.sources.local import LocalFile
 MAX_BYTES = 256 << 20  # one pickle stream read into memory: the largest real data.pkl files are a few MB
 MAX_PICKLES = 64  # pickles in one stream (legacy torch.save writes 5)
 MAX_DEPTH = 4  # containers inside containers
+# bytes read out of one archive's members, nested archives included: overlapping members can make a
+# small file inflate to MAX_BYTES per member; past this, members are left unread (a doubt)
+ZIP_BUDGET = 4 * MAX_BYTES
 MAX_NPY_HEADER = 1 << 20  # numpy.load(allow_pickle=True) takes any header size
 LIMITS = vm.Limits()
 # bytes read leniently (another format's file, raw storages) may hold one long line before breaking,
@@ -121,6 +124,9 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
     read = 0
     while todo:
         at, memo = todo.pop(0)
+        if at >= len(data) and not whole and at not in seen:
+            # the bytes read end where the next pickle.load would start: the rest is not read
+            s.doubt(where, f"a pickle may start at offset {at}, past the {len(data)} bytes the scan read")
         if at >= len(data) or at in seen:
             continue
         seen.add(at)
@@ -335,14 +341,19 @@ def _plain(s: _Scan, f: LocalFile, lenient: bool = False) -> None:
 
 def _lenient(s: _Scan, f: LocalFile, where: str, start: int = 0) -> None:
     """The file from ``start`` read leniently (``_stream``): its first MiB, and all of it (up to
-    ``MAX_BYTES``) when that window cannot settle it."""
+    ``MAX_BYTES``, never less than the window) when that window cannot settle it. Bytes left unread
+    where a read stopped are a doubt (``whole``)."""
     end = min(f.size, start + FIRST_WINDOW)
     inner = _Scan(s.file)
     _stream(inner, f.read(0, end, "the data"), where, start=start, lenient=True, whole=end == f.size)
-    if inner.unverified and end < f.size:
-        inner = _Scan(s.file)
-        end = min(f.size, MAX_BYTES)
-        _stream(inner, f.read(0, end, "the data"), where, start=start, lenient=True, whole=end == f.size)
+    wider = min(f.size, max(MAX_BYTES, end))  # never fewer bytes than the first read
+    if inner.unverified and wider > end:
+        first, inner = inner, _Scan(s.file)
+        _stream(inner, f.read(0, wider, "the data"), where, start=start, lenient=True,
+                whole=wider == f.size)
+        # what either read found counts (the wider read's doubts settle the window's)
+        inner.add(tuple(u for key, u in first.refs.items() if key not in inner.refs))
+        inner.pickles = max(inner.pickles, first.pickles)
     s.add(tuple(inner.refs.values()))
     s.unverified += inner.unverified
     s.pickles += inner.pickles
@@ -421,15 +432,20 @@ def _compression(head: bytes) -> str | None:
 def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> None:
     """joblib.dump(compress=…) and pickles saved through gzip/bz2/lzma: inflated with a bound."""
     kind = _compression(head)
-    data = _decompress(kind, f.read(0, min(f.size, MAX_BYTES), "the compressed data"))
-    if data is None:
+    inflated = _decompress(kind, f.read(0, min(f.size, MAX_BYTES), "the compressed data"))
+    if inflated is None:
         _plain(s, f, lenient)  # not that compression after all: perhaps a pickle starting with those bytes
         return
-    if isinstance(data, str):
-        s.doubt("", data)
+    if isinstance(inflated, str):
+        s.doubt("", inflated)
         return
+    data, broke = inflated
     s.notes.append(f"{kind}-compressed")
     where = f"({kind}-compressed)"
+    if broke:
+        s.doubt(where, broke)
+    if f.size > MAX_BYTES:
+        s.doubt(where, f"compressed data of {f.size} bytes, more than the scan reads ({MAX_BYTES})")
     if _other_archive(data[:512]):
         s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
     elif zipfile_safe.is_zip(data[:4]):
@@ -441,48 +457,84 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> N
 
 
 MAX_STREAMS = 4096  # compressed streams one after another in one file
+CHUNK = 1 << 16  # compressed bytes handed to a decompressor at most at a time: no copy of the rest per stream
+FINE_CHUNK = 512  # a stream that breaks is inflated again this finely, to keep what came before it
+_NONZERO = re.compile(rb"[^\x00]")
 
 
-def _decompress(kind: str | None, raw: bytes) -> bytes | str | None:
-    """The inflated bytes, a reason they cannot be verified (str), or None: not that compression.
+def _decompress(kind: str | None, raw: bytes) -> tuple[bytes, str | None] | str | None:
+    """(the inflated bytes, why reading stopped early or None), a reason they cannot be verified (str),
+    or None: not that compression.
 
     Every stream, one after another: ``gzip.open``, ``bz2.open``, ``lzma.open`` and joblib's readers
     go on into the next member when one ends, so a second ``pickle.load`` reads what the second
-    member holds. Bytes after the last stream that start no other are left: those readers raise there.
+    member holds; ``gzip.open`` skips NUL bytes between members (gzip.py ``_read_eof``). Bytes after
+    the last stream that start no other are left: those readers raise there. A stream that breaks
+    part way has handed its first bytes over already (``pickle.load`` ran them): they are kept, with
+    the reason; only a first stream that yields nothing at all means "not that compression".
     """
-    import bz2
-    import lzma
-
-    def new() -> Any:
-        if kind in ("gzip", "zlib"):
-            return zlib.decompressobj(47)  # zlib or gzip header, detected
-        if kind == "bz2":
-            return bz2.BZ2Decompressor()
-        return lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
-
     if kind == "joblib-zfile":  # numpy_pickle_compat.read_zfile: one more space after Python 2's length
         body = raw[22:] if raw[21:22] == b" " else raw[21:]
         return _decompress("zlib", body) if body[:1] == b"\x78" else None
     if kind not in ("gzip", "zlib", "bz2", "xz", "lzma"):
         return f"{kind}-compressed data: the scan does not decompress {kind}, so it is not verified"
+    view = memoryview(raw)
     out = bytearray()
-    rest = raw
+    pos = 0
     for n in range(MAX_STREAMS):
-        d = new()
-        try:
-            out += d.decompress(rest, MAX_BYTES + 1 - len(out))
-        except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError):
-            if n == 0:
-                return None
-            break  # the readers raise here, after handing over what came before
+        if kind == "gzip" and n:
+            nonzero = _NONZERO.search(raw, pos)
+            pos = nonzero.start() if nonzero else len(raw)
+        if pos >= len(raw):
+            break
+        piece, used, eof, broke = _inflate_stream(kind, view, pos, CHUNK, MAX_BYTES + 1 - len(out))
+        if broke:  # again finely: what the readers hand over before they raise
+            piece = _inflate_stream(kind, view, pos, FINE_CHUNK, MAX_BYTES + 1 - len(out))[0]
+        if broke and not piece and n == 0:
+            return None
+        out += piece
         if len(out) > MAX_BYTES:
             return f"{kind}-compressed data inflates past {MAX_BYTES} bytes (not all read)"
-        rest = d.unused_data
-        if not d.eof or not rest.strip(b"\x00"):
+        if broke:
+            if not piece:
+                break  # no stream starts here: the readers raise, having handed over what came before
+            return bytes(out), f"{kind}-compressed data corrupt after {len(out)} bytes"
+        pos += used
+        if not eof or _NONZERO.search(raw, pos) is None:
             break
     else:
         return f"more than {MAX_STREAMS} {kind} streams one after another (not all read)"
-    return bytes(out)
+    return bytes(out), None
+
+
+def _inflate_stream(kind: str | None, view: memoryview, pos: int, chunk: int,
+                    budget: int) -> tuple[bytes, int, bool, bool]:
+    """One stream from ``pos``, fed at most ``chunk`` bytes at a time: (its bytes, at most ``budget``; input
+    bytes it used; whether it ended; whether it broke)."""
+    import bz2
+    import lzma
+
+    d: Any
+    if kind in ("gzip", "zlib"):
+        d = zlib.decompressobj(47)  # zlib or gzip header, detected
+    elif kind == "bz2":
+        d = bz2.BZ2Decompressor()
+    else:
+        d = lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
+    out = bytearray()
+    at = pos
+    size = min(chunk, FINE_CHUNK)  # doubling up to ``chunk``: a short stream is handed little past its end
+    while at < len(view) and len(out) < budget:
+        part = view[at:at + size]
+        size = min(chunk, 2 * size)
+        try:
+            out += d.decompress(part, budget - len(out))
+        except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError):
+            return bytes(out), at - pos, False, True
+        if d.eof:
+            return bytes(out), at + len(part) - len(d.unused_data) - pos, True, False
+        at += len(part)
+    return bytes(out), at - pos, False, False
 
 
 # --- numpy ----------------------------------------------------------------------------------------
@@ -541,7 +593,13 @@ def _has_objects(descr: Any, depth: int = 0) -> bool:
 
 # --- zip archives ---------------------------------------------------------------------------------
 
-def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int) -> None:
+@dataclass
+class _Budget:
+    left: int
+
+
+def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int, budget: _Budget | None = None) -> None:
+    budget = budget or _Budget(ZIP_BUDGET)
     archive = zipfile_safe.survey(f)
     for problem in archive.problems:
         s.doubt(where, f"zip archive: {problem}")
@@ -559,32 +617,45 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int) -> None:
     storages: set[str] = set()
     torch_prefixes = {m.name[: -len("data.pkl")] for m in data_pkls}
     for m in data_pkls:  # first, to learn which members are storages
-        _member(s, f, m, depth, storages=storages, torch_data_pkl=True)
+        if _spent(s, budget, where):
+            return
+        _member(s, f, m, depth, budget, storages=storages, torch_data_pkl=True)
     raw_storages = {f"{p}data/{k}" for p in torch_prefixes for k in storages}
     for m in members:
         if m in data_pkls or m.name.endswith("/"):
             continue
         if m.compressed_size == 0 and m.size == 0:
             continue
-        _member(s, f, m, depth, storage=m.name in raw_storages)
+        if _spent(s, budget, where):
+            return
+        _member(s, f, m, depth, budget, storage=m.name in raw_storages)
     if not (s.refs or s.pickles or s.unverified or s.code_free):
         s.not_pickle = "a zip archive with no pickle inside"
 
 
-def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
+def _spent(s: _Scan, budget: _Budget, where: str) -> bool:
+    if budget.left > 0:
+        return False
+    s.doubt(where, f"zip archive: not all members read (they inflate to more than {ZIP_BUDGET} bytes "
+            "together, more than the scan reads)")
+    return True
+
+
+def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, budget: _Budget, *,
             storages: set[str] | None = None, torch_data_pkl: bool = False, storage: bool = False) -> None:
     where = f"member {m.name}" + (f" ({m.view})" if m.view != "central directory" else "")
     named = m.name.lower().endswith(PICKLE_SUFFIXES) or torch_data_pkl
     if storage:
         # raw tensor bytes torch never unpickles; zipfile + pickle.loads on every member would: what
         # that could import counts (real storages break at their first opcodes, having named nothing)
-        _storage(s, f, m, where)
+        _storage(s, f, m, where, budget)
         return
     try:
         data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
     except (FormatError, UnsupportedError) as e:
         s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
         return
+    budget.left -= len(data)
     if zlib.crc32(data) != m.crc:
         s.doubt(where, "fails its CRC check (readers differ in whether they check it)")
     if m.method != zipfile_safe.STORED and torch_data_pkl:
@@ -594,7 +665,7 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
         return
     if zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
         s.notes.append(f"{where}: a zip archive inside")
-        _nested_zip(s, data, where, depth)
+        _nested_zip(s, data, where, depth, budget)
         return
     if zipfile_safe.is_zip(data[:4]):
         s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
@@ -611,28 +682,31 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, *,
         s.notes.append(f"{where}: named like a pickle but is not one")
 
 
-def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str) -> None:
+def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str, budget: _Budget) -> None:
     window = STORAGE_WINDOW if m.method == zipfile_safe.STORED else MAX_BYTES
     try:
         data = zipfile_safe.read_surveyed(f, m, MAX_BYTES, prefix=window)
     except (FormatError, UnsupportedError) as e:
         s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
         return
+    budget.left -= len(data)
     inner = _Scan(s.file)
     _stream(inner, data, where, lenient=True, whole=len(data) >= m.size)
     if inner.unverified and len(data) < m.size:  # the window cannot settle it: all of the member
-        inner = _Scan(s.file)
+        first, inner = inner, _Scan(s.file)
         try:
             data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
         except (FormatError, UnsupportedError) as e:
             s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
             return
+        budget.left -= len(data)
         _stream(inner, data, where, lenient=True)
+        inner.add(tuple(u for key, u in first.refs.items() if key not in inner.refs))
     s.add(tuple(inner.refs.values()))
     s.unverified += inner.unverified
 
 
-def _nested_zip(s: _Scan, data: bytes, where: str, depth: int) -> None:
+def _nested_zip(s: _Scan, data: bytes, where: str, depth: int, budget: _Budget | None = None) -> None:
     import os
     import tempfile
 
@@ -644,7 +718,7 @@ def _nested_zip(s: _Scan, data: bytes, where: str, depth: int) -> None:
             out.write(data)
         with LocalFile(inner) as g:
             sub = _Scan(s.file)
-            _zip_file(sub, g, where, depth + 1)
+            _zip_file(sub, g, where, depth + 1, budget)
     s.add(tuple(sub.refs.values()))
     s.unverified += [u if u.startswith(where) else f"{where}: {u}" for u in sub.unverified]
     s.pickles += sub.pickles

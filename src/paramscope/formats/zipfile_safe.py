@@ -81,7 +81,8 @@ def is_zip(head: bytes) -> bool:
 def zip_at_end(f: LocalFile) -> bool:
     """Whether Python's ``zipfile`` opens the file as an archive with members, whatever it starts
     with: it takes the last end record in the file's last 64 KiB and reads the central directory
-    right before that record (an archive appended to other data is shifted, not refused)."""
+    right before that record (an archive appended to other data is shifted, not refused). It reads
+    records while they fit in the directory's size, whatever count the end record gives."""
     tail_len = min(f.size, EOCD.size + MAX_COMMENT)
     tail = f.read(f.size - tail_len, tail_len, "the end of central directory record")
     at = tail.rfind(EOCD_SIG)
@@ -92,8 +93,18 @@ def zip_at_end(f: LocalFile) -> bool:
     _, _, _, _, entries, cd_size, _, _ = EOCD.unpack_from(tail, at)
     if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
         return True  # zip64: the sizes are elsewhere; assume members
-    cd_at = f.size - tail_len + at - cd_size
-    return entries > 0 and cd_at >= 0 and f.read(cd_at, 4, "the central directory") == CENTRAL_SIG
+    cd_at = _directory_end(f, f.size - tail_len + at) - cd_size
+    return cd_size > 0 and cd_at >= 0 and f.read(cd_at, 4, "the central directory") == CENTRAL_SIG
+
+
+def _directory_end(f: LocalFile, eocd_at: int) -> int:
+    """Where the central directory ends, as zipfile reckons it: right before the end record, or
+    before the zip64 end record and locator when a locator precedes the end record (torch writes
+    them into every archive)."""
+    if eocd_at >= ZIP64_LOCATOR.size + ZIP64_EOCD.size and f.read(
+            eocd_at - ZIP64_LOCATOR.size, 4, "the zip64 locator") == ZIP64_LOCATOR_SIG:
+        return eocd_at - ZIP64_LOCATOR.size - ZIP64_EOCD.size
+    return eocd_at
 
 
 def first_member_name(head: bytes) -> str:
@@ -319,8 +330,18 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
         eocd_at, entries, cd_size, cd_offset = _end_record(f)
         if cd_offset + cd_size > eocd_at:
             raise OffsetError(f.name, "central directory overlaps the end record")
+        shift = _directory_end(f, eocd_at) - cd_size - cd_offset
+        if shift > 0 and f.read(cd_offset + shift, 4, "the central directory") == CENTRAL_SIG:
+            # zipfile's _EndRecData: the archive was appended to other data; every offset moves
+            problems.append(f"the archive starts {shift} bytes into the file, after other data "
+                            "(zipfile reads it shifted)")
+        else:
+            shift = 0
+        cd_offset += shift
         raw = f.read(cd_offset, cd_size, "the central directory")
-        central = _lenient_central(f.name, raw, min(entries, max_members), problems)
+        central = _lenient_central(f.name, raw, entries, problems, max_members)
+        central = [SurveyMember(m.name, m.method, m.data_offset + shift, m.compressed_size, m.size, m.crc,
+                                m.view, m.encrypted) for m in central]
     except (FormatError, UnsupportedError) as e:
         problems.append(f"central directory unreadable: {_short(e, f.name)}")
         central, cd_offset = [], f.size
@@ -386,9 +407,13 @@ def _short(e: Exception, path: str) -> str:
     return text[len(path) + 2:] if text.startswith(path + ": ") else text
 
 
-def _lenient_central(path: str, raw: bytes, entries: int, problems: list[str]) -> list[SurveyMember]:
-    out, pos = [], 0
-    for _ in range(entries):
+def _lenient_central(path: str, raw: bytes, entries: int, problems: list[str],
+                     max_members: int = MAX_MEMBERS) -> list[SurveyMember]:
+    """Records while they fit in the directory, as zipfile reads them (it ignores the count), and
+    whatever more the count claims, as a reader going by the count would try."""
+    out: list[SurveyMember] = []
+    pos = 0
+    while len(out) < max_members and (pos < len(raw) or len(out) < entries):
         if pos + CENTRAL.size > len(raw):
             problems.append("central directory ends inside a record")
             break
@@ -410,6 +435,8 @@ def _lenient_central(path: str, raw: bytes, entries: int, problems: list[str]) -
             problems.append(f"member {name!r} lies on another disk of a spanned archive")
         out.append(SurveyMember(name, method, local_at, csize, usize, crc, "central directory",
                                 bool(flags & FLAG_ENCRYPTED) or method == 99))
+    if len(out) != entries:
+        problems.append(f"the end record counts {entries} members, the central directory holds {len(out)}")
     return out
 
 
