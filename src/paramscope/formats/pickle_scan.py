@@ -650,12 +650,9 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, bu
         # that could import counts (real storages break at their first opcodes, having named nothing)
         _storage(s, f, m, where, budget)
         return
-    try:
-        data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
-    except (FormatError, UnsupportedError) as e:
-        s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
+    data = _read_member(s, f, m, where, budget)
+    if data is None:
         return
-    budget.left -= len(data)
     if zlib.crc32(data) != m.crc:
         s.doubt(where, "fails its CRC check (readers differ in whether they check it)")
     if m.method != zipfile_safe.STORED and torch_data_pkl:
@@ -682,24 +679,31 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, bu
         s.notes.append(f"{where}: named like a pickle but is not one")
 
 
-def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str, budget: _Budget) -> None:
-    window = STORAGE_WINDOW if m.method == zipfile_safe.STORED else MAX_BYTES
+def _read_member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str, budget: _Budget,
+                 prefix: int | None = None) -> bytes | None:
+    """A member's bytes (``prefix``: of a stored one, its first bytes), charged to the archive's budget;
+    None, with the doubt said, when they cannot be had."""
     try:
-        data = zipfile_safe.read_surveyed(f, m, MAX_BYTES, prefix=window)
+        data = zipfile_safe.read_surveyed(f, m, MAX_BYTES, prefix=prefix)
     except (FormatError, UnsupportedError) as e:
         s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
-        return
+        return None
     budget.left -= len(data)
+    return data
+
+
+def _storage(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, where: str, budget: _Budget) -> None:
+    window = STORAGE_WINDOW if m.method == zipfile_safe.STORED else MAX_BYTES
+    data = _read_member(s, f, m, where, budget, prefix=window)
+    if data is None:
+        return
     inner = _Scan(s.file)
     _stream(inner, data, where, lenient=True, whole=len(data) >= m.size)
     if inner.unverified and len(data) < m.size:  # the window cannot settle it: all of the member
         first, inner = inner, _Scan(s.file)
-        try:
-            data = zipfile_safe.read_surveyed(f, m, MAX_BYTES)
-        except (FormatError, UnsupportedError) as e:
-            s.doubt(where, f"cannot be read, so it is not verified ({_short(e, f.name)})")
+        data = _read_member(s, f, m, where, budget)
+        if data is None:
             return
-        budget.left -= len(data)
         _stream(inner, data, where, lenient=True)
         inner.add(tuple(u for key, u in first.refs.items() if key not in inner.refs))
     s.add(tuple(inner.refs.values()))

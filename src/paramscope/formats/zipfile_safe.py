@@ -83,17 +83,13 @@ def zip_at_end(f: LocalFile) -> bool:
     with: it takes the last end record in the file's last 64 KiB and reads the central directory
     right before that record (an archive appended to other data is shifted, not refused). It reads
     records while they fit in the directory's size, whatever count the end record gives."""
-    tail_len = min(f.size, EOCD.size + MAX_COMMENT)
-    tail = f.read(f.size - tail_len, tail_len, "the end of central directory record")
-    at = tail.rfind(EOCD_SIG)
-    while at >= 0 and at + EOCD.size > len(tail):
-        at = tail.rfind(EOCD_SIG, 0, at)
+    tail, at = _last_end_record(f)
     if at < 0:
         return False
     _, _, _, _, entries, cd_size, _, _ = EOCD.unpack_from(tail, at)
     if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
         return True  # zip64: the sizes are elsewhere; assume members
-    cd_at = _directory_end(f, f.size - tail_len + at) - cd_size
+    cd_at = _directory_end(f, f.size - len(tail) + at) - cd_size
     return cd_size > 0 and cd_at >= 0 and f.read(cd_at, 4, "the central directory") == CENTRAL_SIG
 
 
@@ -130,13 +126,21 @@ def open_archive(f: LocalFile) -> Archive:
 
 # --- end records ----------------------------------------------------------------------------------
 
-def _end_record(f: LocalFile) -> tuple[int, int, int, int]:
-    """(offset of the end record, member count, central directory size and offset)."""
+def _last_end_record(f: LocalFile) -> tuple[bytes, int]:
+    """The file's last 64 KiB and more (a comment's room) and where the last whole end record starts in
+    them (-1: none), as Python's zipfile looks for it."""
     tail_len = min(f.size, EOCD.size + MAX_COMMENT)
     tail = f.read(f.size - tail_len, tail_len, "the end of central directory record")
     at = tail.rfind(EOCD_SIG)
     while at >= 0 and at + EOCD.size > len(tail):
         at = tail.rfind(EOCD_SIG, 0, at)
+    return tail, at
+
+
+def _end_record(f: LocalFile) -> tuple[int, int, int, int]:
+    """(offset of the end record, member count, central directory size and offset)."""
+    tail, at = _last_end_record(f)
+    tail_len = len(tail)
     if at < 0:
         raise HeaderError(f.name, "no zip end of central directory record",
                           f"none in the last {tail_len} bytes", "PK\\x05\\x06")

@@ -479,13 +479,13 @@ def _score(fam: Family, hf: HfConfig) -> tuple[str, int, bool] | None:
     if kind is None:
         return None
     if kind != "token":
-        return "score", _num_labels(hf), False
+        return "score", num_labels(hf), False
     if fam.model_type in CLASSIFIER_TOKEN_HEADS:
-        return "classifier", _num_labels(hf), True
-    return "score", _num_labels(hf), hf.flag("token_classification_bias", True)
+        return "classifier", num_labels(hf), True
+    return "score", num_labels(hf), hf.flag("token_classification_bias", True)
 
 
-def _num_labels(hf: HfConfig) -> int:
+def num_labels(hf: HfConfig) -> int:
     """PretrainedConfig.num_labels: the length of ``id2label`` when the config has one (fine-tuned
     classifiers do), else ``num_labels``, else 2."""
     id2label = hf.raw.get("id2label")

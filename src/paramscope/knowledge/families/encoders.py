@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Mapping
 
 from paramscope.errors import FormatError
-from paramscope.knowledge.families.dims import Dims
+from paramscope.knowledge.families.dims import Dims, num_labels
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model.dtypes import DType
@@ -275,17 +275,8 @@ def modernbert_tensors(d: Dims, t: TensorList) -> None:
     elif classify:
         t.linear("head.dense", h, h, bias=hf.flag("classifier_bias"))
         t.norm("head.norm", h, bias=nb)
-        labels = 1 if arch.endswith("ForMultipleChoice") else _num_labels(hf)
+        labels = 1 if arch.endswith("ForMultipleChoice") else num_labels(hf)
         t.linear("classifier", labels, h, bias=True)
-
-
-def _num_labels(hf: HfConfig) -> int:
-    """PretrainedConfig.num_labels: the length of ``id2label`` when the config has one (fine-tuned
-    classifiers do), else ``num_labels``, else 2."""
-    id2label = hf.raw.get("id2label")
-    if isinstance(id2label, Mapping) and id2label:
-        return len(id2label)
-    return hf.int("num_labels", 2, minimum=1)
 
 
 def _seq2seq_layer(t: TensorList, p: str, h: int, ffn: int, cross: bool, k_bias: bool = True) -> None:
@@ -332,7 +323,7 @@ def bart_tensors(d: Dims, t: TensorList) -> None:
         t.linear("lm_head", d.vocab, h)
     if arch.endswith("ForSequenceClassification"):
         t.linear("classification_head.dense", h, h, bias=True)
-        t.linear("classification_head.out_proj", _num_labels(hf), h, bias=True)
+        t.linear("classification_head.out_proj", num_labels(hf), h, bias=True)
     elif classify:  # BartForQuestionAnswering sets num_labels = 2 whatever the config says
         t.linear("qa_outputs", 2, h, bias=True)
 
