@@ -4,7 +4,14 @@ whole on real graphs)."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from paramscope.analyses.sizing.runtimes import ggml_graph as gg
+from paramscope.analyses.sizing.runtimes import llamacpp_graph as lg
+from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
+from paramscope.records import replace
 
 
 def chain(inplace: bool) -> gg.Graph:
@@ -57,3 +64,25 @@ def test_best_fit_merges_adjacent_free_blocks():
     a.free(64, 32)  # merges [0, 64) + [64, 96) + [96, 192)
     assert a.blocks[0] == [0, 192]
     assert a.alloc(160) == 0 and a.max_size == 224
+
+
+
+# --- the compute buffers kept per config (llamacpp_graph._BUFFERS) ---------------------------------------
+_SMALL = ArchConfig(family="llama", architecture="llama", n_layers=2, hidden_size=64, n_heads=4, n_kv_heads=2,
+                    head_dim_k=16, head_dim_v=16, ffn_size=128, vocab_size=256, context_length=4096)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from((1, 7, 32, 512)), st.sampled_from((256, 1024, 4096)),
+                          st.booleans(), st.sampled_from((1, 4))), min_size=1, max_size=6))
+def test_kept_buffers_equal_a_fresh_replay(asks):
+    """Each answer the memo gives is the replay of its own arguments: a change of any of them (tokens,
+    cells, flash attention, sequences) is a new replay, never an earlier answer; and an equal but distinct
+    config gets its own."""
+    for ubatch, cells, flash, seqs in asks:
+        kw = dict(n_ubatch=ubatch, n_tokens=-(-ubatch // seqs) * seqs, n_seqs=seqs, n_streams=1,
+                  kv_unified=False, flash_attn=flash, cells={"full": cells}, type_k=DType.F16,
+                  type_v=DType.F16)
+        want = lg._replay(_SMALL, on_gpu=False, **kw)
+        assert lg.compute_buffer_bytes(_SMALL, **kw) == want
+        assert lg.compute_buffer_bytes(replace(_SMALL), **kw) == want
