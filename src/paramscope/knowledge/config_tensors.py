@@ -36,7 +36,7 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
     else:
         from paramscope.knowledge.quant_layouts import as_stored
 
-        stored = as_stored(logical, q, str(config.get("model_type") or ""))
+        stored = as_stored(logical, q, str(config.get("model_type") or ""), _text_model_type(config))
         tensors, notes = stored.tensors, stored.notes
     with_buffers = _rotary_buffers(tensors, config)
     buffers = len(with_buffers) - len(tensors)
@@ -47,8 +47,29 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
     tensors = _saved_names(with_buffers, config)
     # the general note's buffers clause is moot once they are listed (the rotary note says so)
     general = CONFIG_ONLY_NOTE if not buffers else CONFIG_ONLY_NOTE_BUFFERS_LISTED
-    return tensors, (*notes, *mtp, *_default_tower_note(tensors, config), *_tied_head_note(tensors),
+    return tensors, (*notes, *_unknown_quantization_note(q, config), *mtp,
+                     *_default_tower_note(tensors, config), *_tied_head_note(tensors),
                      *_fp32_state_note(tensors, q), *rotary, general)
+
+
+def _unknown_quantization_note(q: Quantization | None, config: Mapping[str, Any]) -> tuple[str, ...]:
+    """A quantization_config that names no method paramscope reads (no quant_method, none of the keys a
+    known writer leaves: PaddlePaddle's ERNIE-4.5 FP8 releases write {"quantization": "mix_quant",
+    "dense_quant_type": "block_wise_fp8", ...}, tests/fixtures/quantized_totals/quantized_oos.json): the
+    tensors are listed unquantized, which the file is not, and the output says so rather than pass a
+    16-bit total for the file's."""
+    qc = config.get("quantization_config")
+    if q is not None or not isinstance(qc, Mapping) or not qc:
+        return ()
+    keys = ", ".join(sorted(str(k) for k in qc)[:6])
+    return (f"config.json's quantization_config names no quantization method paramscope knows (keys: "
+            f"{keys}): tensors listed and priced unquantized; the checkpoint's own bytes are not",)
+
+
+def _text_model_type(config: Mapping[str, Any]) -> str:
+    """A multimodal config's text model type (text_config.model_type), "" without one."""
+    text = config.get("text_config")
+    return str(text.get("model_type") or "") if isinstance(text, Mapping) else ""
 
 
 def _rotary_buffers(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> tuple[Tensor, ...]:
@@ -120,8 +141,14 @@ def _default_tower_note(tensors: Sequence[Tensor], config: Mapping[str, Any]) ->
     tower = [t for t in tensors if place(t.name).component == "vision"]
     if not tower:
         return ()
-    return (f"config.json has no vision_config: the vision tower is listed from transformers' defaults "
-            f"({len(tower)} tensors, {sum(t.nbytes for t in tower):,} bytes); a text-only conversion "
+    # the projector into the text model goes with the tower: mlx-lm's Mistral-3 text conversion drops both
+    # multi_modal_projector and vision_tower (a Mistral-4 MLX 4-bit index holds neither,
+    # tests/fixtures/quantized_totals/quantized_oos.json)
+    projector = [t for t in tensors if place(t.name).component == "projector"]
+    what = "the vision tower and its projector are" if projector else "the vision tower is"
+    dropped = tower + projector
+    return (f"config.json has no vision_config: {what} listed from transformers' defaults "
+            f"({len(dropped)} tensors, {sum(t.nbytes for t in dropped):,} bytes); a text-only conversion "
             "(mlx-lm) stores none of it",)
 
 
@@ -173,13 +200,13 @@ def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,
         from paramscope.knowledge.quant_layouts import as_stored
 
         model_type = str(config.get("model_type") or "")
-        decoder = as_stored(decoder, q, model_type).tensors
+        decoder = as_stored(decoder, q, model_type, _text_model_type(config)).tensors
         if q.method == "compressed-tensors":
             # compressed-tensors quantizes every module its targets match and ``ignore`` does not name,
             # the MTP layer's linears too: GLM-4.5-FP8 stores shared_head.head in FP8 and eh_proj, which its
             # ignore list names, in bf16 (tests/fixtures/weight_tables/glm_4.5_fp8.json). DeepSeek's FP8
             # converter leaves both unquantized.
-            pieces = as_stored(pieces, q, model_type).tensors
+            pieces = as_stored(pieces, q, model_type, _text_model_type(config)).tensors
     return (*decoder, *pieces)
 
 

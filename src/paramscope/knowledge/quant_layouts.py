@@ -44,6 +44,18 @@ TORCH_NAMES = {DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32
 # touches it: DeepseekV3MoE's MoEGate (modeling_deepseek_v3.py), GptOssTopKRouter (modeling_gpt_oss.py).
 ROUTER_NOT_LINEAR = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "glm_moe_dsa", "kimi_k2",
                                "gpt_oss"})
+# Families whose fused 3-D expert weights are input-major, (experts, in, out), unlike nn.Linear's (out, in):
+# Llama4TextExperts and GptOssExperts build gate_up_proj (E, hidden, 2·ffn) and down_proj (E, ffn, hidden)
+# (modeling_llama4.py, modeling_gpt_oss.py; families/decoder.py _llama4, _gpt_oss). Every other fused
+# expert tensor listed is (experts, out, in) (transformers 5's MoE experts, Qwen3-VL-MoE, GLM-4.5V).
+EXPERTS_INPUT_MAJOR = frozenset({"llama4", "llama4_text", "gpt_oss"})
+# mlx-lm's own modules: its DeepSeek-style MoE keeps the router as a bare array (models/deepseek_v3.py
+# MoEGate: ``self.weight = mx.zeros((n_routed_experts, hidden_size))``), which has no ``to_quantized`` and
+# stays in the model dtype; the Mistral-4 text model (mistral4, the same MoE and MLA, stored with mlx-lm's
+# switch_mlp / embed_q / unembed_out names) does too: a Mistral-4 MLX 4-bit index holds mlp.gate.weight
+# without scales, and its total_size is the listing's only so (tests/fixtures/quantized_totals/
+# quantized_oos.json). gpt-oss's mlx-lm router is an nn.Linear (quantized), unlike transformers'.
+MLX_ROUTER_NOT_LINEAR = (ROUTER_NOT_LINEAR - {"gpt_oss"}) | {"mistral4"}
 # Linear layers the block-FP8 release format leaves in the model dtype: the DeepSeek-V3.2 sparse-attention
 # indexer's weights_proj (DeepSeek-V3.2's inference/model.py builds it in the default dtype, not FP8; vLLM's
 # models/deepseek_v2.py Indexer and SGLang's NSA indexer load it with quant_config=None). DeepSeek-V3.2's
@@ -100,6 +112,14 @@ class Piece:
     shape: ShapeFn
     packed: bool = False  # holds the weights themselves (counts their parameters)
     when: Callable[[Matrix], bool] = lambda m: True
+
+    def tensor_bytes(self, m: Matrix) -> int | None:
+        """The bytes of this piece for ``m`` (None: not stored), without requiring whole weights per element
+        (MLX's 3-, 5-, 6-bit words)."""
+        if not self.when(m):
+            return None
+        dtype = self.dtype(m) if callable(self.dtype) else self.dtype
+        return dtype.nbytes(math.prod(self.shape(m)) * dtype.block_size)
 
     def tensor(self, m: Matrix) -> Tensor | None:
         if not self.when(m):
@@ -332,7 +352,8 @@ class Stored:
 
 
 @gc_paused
-def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str = "") -> Stored:
+def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str = "",
+              text_model_type: str = "") -> Stored:
     """The tensors a checkpoint quantized by ``q`` stores, from the logical list a config gives.
 
     A method or format with no row keeps the logical tensors, with a note saying so."""
@@ -348,7 +369,9 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     out: list[Tensor] = []
     quantized: set[str] = set()
     float_scales: list[Tensor] = []
-    routers_linear = model_type not in ROUTER_NOT_LINEAR
+    types = {model_type, text_model_type}  # a multimodal config's own and its text_config's
+    ctx = Ctx(model_type not in ROUTER_NOT_LINEAR, bool(types & EXPERTS_INPUT_MAJOR),
+              not types & MLX_ROUTER_NOT_LINEAR)
     kept = FP8_NOT_QUANTIZED.get(model_type, ()) if q.method == "fp8" else ()
     skipped = _exclusion(q.excluded) if q.method in EXCLUDING and q.excluded else None
     # A rule's pick holds for the same tensor in every layer (_alike_in_every_layer), so it is made once per
@@ -357,12 +380,12 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     kinds: dict[tuple[Any, ...], _Kind | None] | None = {} if _alike_in_every_layer(q) else None
     for t in tensors:
         if kinds is None:
-            kind = _pick(q, rule, t, routers_linear, kept)
+            kind = _pick(q, rule, t, ctx, kept)
         else:
             key = (without_layer(t.name), t.shape, t.dtype)
             kind = kinds.get(key, _UNSEEN)
             if kind is _UNSEEN:
-                kind = kinds[key] = _pick(q, rule, t, routers_linear, kept)
+                kind = kinds[key] = _pick(q, rule, t, ctx, kept)
         if kind is None:
             out.append(t)
             continue
@@ -398,6 +421,12 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         # (tests/fixtures/quantized_totals/out_of_sample.json). Mamba mixers' A_log is left as listed: not
         # every mlx_lm model keeps it out of the cast, and no file here shows which do.
         out = [_retype(t, DType.F32) if t.name.endswith("linear_attn.A_log") else t for t in out]
+        logs = [t for t in out if t.name.endswith("linear_attn.A_log")]
+        notes = (*_mlx_straddling(q, tensors, model_type, text_model_type),
+                 *((f"{q.label}: {len(logs)} linear-attention A_log tensors listed in float32 (mlx-lm's "
+                    "cast_predicate keeps them so); a converter that casts them to the model dtype (a "
+                    "Qwen3.5-27B MLX mixed 4/8-bit file does) holds "
+                    f"{sum(t.nbytes for t in logs) // 2:,} bytes fewer",) if logs else ()))
     if q.method == "gptq":
         notes = _gptq_bias_note(q, tensors, quantized)
     if q.method == "fp8" and q.block_shape:
@@ -441,12 +470,11 @@ class _Kind:
     float_scale: bool  # compressed-tensors float-quantized: its weight_scale dtype is noted (as_stored)
 
 
-def _pick(q: Quantization, rule: Rule, t: Tensor, routers_linear: bool,
-          kept: tuple[str, ...]) -> _Kind | None:
+def _pick(q: Quantization, rule: Rule, t: Tensor, ctx: Ctx, kept: tuple[str, ...]) -> _Kind | None:
     """How ``t`` is stored if the config's exclusions leave it to the method; None: as listed."""
     if kept and t.name.endswith(kept):
         return None
-    m, layout = rule(q, t, place(t.name), routers_linear)
+    m, layout = rule(q, t, place(t.name), ctx)
     if m is None or layout is None:
         return None
     if not t.name.startswith(m.module):  # every rule names a matrix by its tensor's name less a suffix
@@ -597,7 +625,18 @@ def _retype(t: Tensor, dtype: DType) -> Tensor:
 # MLX lists the modules its config sets to False, which _mlx reads itself (the exact module, not
 # ``excluded``'s dotted runs).
 Picked = tuple[Matrix | None, Layout | None]
-Rule = Callable[[Quantization, Tensor, Placement, bool], Picked]
+
+
+@record
+class Ctx:
+    """What a rule knows of the model beyond the tensor: from its model_type, once per listing."""
+
+    routers_linear: bool  # the MoE router is an nn.Linear (not ROUTER_NOT_LINEAR)
+    experts_input_major: bool  # fused expert weights are (experts, in, out) (EXPERTS_INPUT_MAJOR)
+    mlx_routers_linear: bool  # mlx-lm's router is an nn.Linear (not MLX_ROUTER_NOT_LINEAR)
+
+
+Rule = Callable[[Quantization, Tensor, Placement, Ctx], Picked]
 NONE: Picked = (None, None)
 
 
@@ -674,8 +713,8 @@ def _module(t: Tensor) -> str:
     return t.name.removesuffix(".weight")
 
 
-def _bnb4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
-    if not _linear(t, p, routers) or p.component == "output":
+def _bnb4(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
+    if not _linear(t, p, ctx.routers_linear) or p.component == "output":
         return NONE
     storage = BNB4_STORAGE.get(str(q.config.get("bnb_4bit_quant_storage") or "uint8").removeprefix("torch."))
     if storage is None:
@@ -685,19 +724,19 @@ def _bnb4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     return m, LAYOUTS["bitsandbytes_4bit"]
 
 
-def _bnb8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
-    if not _linear(t, p, routers) or p.component == "output":
+def _bnb8(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
+    if not _linear(t, p, ctx.routers_linear) or p.component == "output":
         return NONE
     return _matrix(t, _module(t), 8, 0), LAYOUTS["bitsandbytes_8bit"]
 
 
-def _gptq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+def _gptq(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     """Linear layers of the decoder blocks except the router (AutoGPTQ / GPTQModel list the modules of
     each block to quantize and leave the MoE gate out); ``modules_in_block_to_quantize`` narrows the list
     and GPTQModel's ``dynamic`` rules skip (``-:regex``) or re-set bits / group_size per module."""
     module = _module(t)
     head = p.component.split("/")[0] == "output" and q.config.get("lm_head") is True  # GPTQModel lm_head
-    if not _linear(t, p, routers) or not (_in_blocks(p) or head) or p.component == "router":
+    if not _linear(t, p, ctx.routers_linear) or not (_in_blocks(p) or head) or p.component == "router":
         return NONE
     chosen = _in_block_list(module, q.config.get("modules_in_block_to_quantize"))
     if not chosen:
@@ -737,20 +776,20 @@ def _dynamic(rules: Any) -> list[tuple[str, Mapping[str, Any]]]:
     return [(str(k), v if isinstance(v, Mapping) else {}) for k, v in rules.items()]
 
 
-def _awq(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+def _awq(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     """Every nn.Linear of the decoder blocks (AutoAWQ get_named_linears) minus modules_to_not_convert."""
     module = _module(t)
-    if not _linear(t, p, routers) or not _in_blocks(p):
+    if not _linear(t, p, ctx.routers_linear) or not _in_blocks(p):
         return NONE
     version = str(q.config.get("version") or "gemm").lower()  # others: _awq_unlisted
     layout = LAYOUTS["awq:gemv"] if version == "gemv" else LAYOUTS["awq"]
     return _matrix(t, module, q.bits or 4, q.group_size), layout
 
 
-def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+def _fp8(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     """Every nn.Linear except the output head (transformers adds it to modules_to_not_convert) and the
     config's modules_to_not_convert."""
-    if not _linear(t, p, routers) or p.component == "output":
+    if not _linear(t, p, ctx.routers_linear) or p.component == "output":
         return NONE
     if q.method == "fbgemm_fp8":
         return _matrix(t, _module(t), 8, 0), LAYOUTS["fbgemm_fp8"]
@@ -762,7 +801,7 @@ def _fp8(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
     return _matrix(t, _module(t), 8, 0, block=q.block_shape), LAYOUTS["fp8"]
 
 
-def _mxfp4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+def _mxfp4(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     """Only the fused expert weights (GptOssExperts gate_up_proj (E, hidden, 2·ffn), down_proj
     (E, ffn, hidden), stored transposed as (E, out, in/32, 16))."""
     if len(t.shape) != 3 or not p.component.startswith("experts/") or p.role != "weight":
@@ -773,40 +812,114 @@ def _mxfp4(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
 
 # mlx-vlm utils.skip_multimodal_module: the towers its convert never quantizes (placement components)
 MLX_UNQUANTIZED_TOWERS = frozenset({"vision", "audio"})
+# The wrappers a language model sits in under each writer's module tree: mlx_lm names a text model's modules
+# "model.layers.0.mlp", mlx-vlm "language_model.model.layers.0.mlp" (its sanitize maps transformers'
+# "model.language_model." there and "lm_head" to "language_model.lm_head"), transformers 5
+# "model.language_model.layers.0.mlp". The per-module entries of an MLX quantization config are MLX module
+# paths (mlx_lm utils.py quantize_model records ``config["quantization"][path]``), so an entry and a listed
+# module are matched with these leading wrappers dropped (a Qwen3.5-27B MLX mixed 4/8-bit file's overrides,
+# tests/fixtures/quantized_totals/quantized_oos.json).
+MLX_WRAPPERS = frozenset({"model", "language_model"})
 
 
-def _mlx(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
-    """mlx_lm quantize_model: every layer with ``to_quantized`` (nn.Linear, nn.Embedding) whose input
-    width is a multiple of the group size; per-module entries in the config override bits and group
-    size, or (False) leave the module unquantized. mlx-vlm's convert quantizes the language model only:
-    its class predicate returns False first for any module ``skip_multimodal_module`` names (vision_tower,
-    vision_model, audio_tower, ... in mlx-vlm's own names: the vision tower with its merger), so those
-    stay in the model's dtype (Qwen3.5-9B-MLX-8bit's index: no vision_tower .scales, and its
-    total_size is the listing's only so, tests/fixtures/quantized_totals/out_of_sample.json)."""
+def _mlx_key(module: str) -> str:
+    parts = module.split(".")
+    i = 0
+    while i < len(parts) - 1 and parts[i] in MLX_WRAPPERS:
+        i += 1
+    return ".".join(parts[i:])
+
+
+_MLX_SETTINGS: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
+
+
+def _mlx_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-module entries of an MLX quantization config ({...} or False) by _mlx_key."""
+    cached = _MLX_SETTINGS.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    found = {_mlx_key(str(k)): v for k, v in config.items() if v is False or isinstance(v, Mapping)}
+    if len(_MLX_SETTINGS) > 64:
+        _MLX_SETTINGS.clear()
+    _MLX_SETTINGS[id(config)] = (config, found)
+    return found
+
+
+def _mlx(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
+    """mlx_lm quantize_model: every layer with ``to_quantized`` (nn.Linear, nn.Embedding, and the MoE's
+    SwitchLinear: mlx_lm switch_layers.py QuantizedSwitchLinear, weight (experts, out, in) quantized along
+    the input like a Linear) whose input width is a multiple of the group size; per-module entries in the
+    config override bits and group size, or (False) leave the module unquantized. mlx-vlm's convert
+    quantizes the language model only: its class predicate returns False first for any module
+    ``skip_multimodal_module`` names (vision_tower, vision_model, audio_tower, ... in mlx-vlm's own names:
+    the vision tower with its merger), so those stay in the model's dtype (Qwen3.5-9B-MLX-8bit's index: no
+    vision_tower .scales, and its total_size is the listing's only so,
+    tests/fixtures/quantized_totals/out_of_sample.json). 3-, 5- and 6-bit weights straddle their uint32
+    words, so a whole parameter count per stored element does not exist: those stay listed as logical
+    tensors, and as_stored notes the bytes the file holds for them (_mlx_straddling)."""
+    m = _mlx_matrix(q, t, p, ctx)
+    if m is None or 32 % m.bits:
+        return NONE
+    return m, LAYOUTS["mlx"]
+
+
+def _mlx_matrix(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Matrix | None:
+    """The matrix mlx_lm quantizes for ``t`` and its settings, whatever its bits; None: left as is."""
     if p.component in MLX_UNQUANTIZED_TOWERS:
-        return NONE
-    if not (_linear(t, p, True) or (p.component == "embedding" and len(t.shape) == 2)):
-        return NONE
+        return None
+    experts = len(t.shape) == 3 and p.component.startswith("experts/") and p.role == "weight"
+    if not (experts or _linear(t, p, ctx.mlx_routers_linear)
+            or (p.component == "embedding" and len(t.shape) == 2)):
+        return None
     module = _module(t)
     settings: Mapping[str, Any] = q.config
-    override = q.config.get(module)
+    override = q.config.get(module, _mlx_settings(q.config).get(_mlx_key(module)))
     if override is False:
-        return NONE
+        return None
     if isinstance(override, Mapping):
         settings = override
     bits = int(settings.get("bits") or q.bits or 4)
     mode = str(settings.get("mode") or q.config.get("mode") or "affine")
     group = int(settings.get("group_size") or (32 if mode == "mxfp4" else q.group_size or 64))
-    if t.shape[-1] % group or 32 % bits:
-        return NONE
-    return _matrix(t, module, bits, group, mode=mode), LAYOUTS["mlx"]
+    if experts and ctx.experts_input_major:
+        e, inn, out = t.shape
+        m = Matrix(module, (e,), out, inn, t.dtype, bits, group, {"mode": mode})
+    else:
+        m = _matrix(t, module, bits, group, mode=mode)
+    return None if m.inn % group or (m.inn * bits) % 32 else m
 
 
-def _compressed(q: Quantization, t: Tensor, p: Placement, routers: bool) -> Picked:
+def _mlx_straddling(q: Quantization, logical: Sequence[Tensor], model_type: str,
+                    text_model_type: str) -> tuple[str, ...]:
+    """The bytes an MLX file holds for the weights listed unquantized because their bits (3, 5, 6) do not
+    divide a 32-bit word: mlx.core.quantize packs any width into uint32 words, w_q (…, out, in · bits / 32),
+    with scales and (affine) biases per group as for 4 or 8 bits (mlx ops.cpp quantize; a Qwen2.5-14B MLX
+    3-bit index, tests/fixtures/quantized_totals/quantized_oos.json)."""
+    types = {model_type, text_model_type}
+    ctx = Ctx(model_type not in ROUTER_NOT_LINEAR, bool(types & EXPERTS_INPUT_MAJOR),
+              not types & MLX_ROUTER_NOT_LINEAR)
+    count, listed, stored = 0, 0, 0
+    widths: set[int] = set()
+    for t in logical:
+        m = _mlx_matrix(q, t, place(t.name), ctx)
+        if m is None or not 32 % m.bits:
+            continue
+        pieces = [x for x in (piece.tensor_bytes(m) for piece in LAYOUTS["mlx"].pieces) if x is not None]
+        count, listed, stored = count + 1, listed + t.nbytes, stored + sum(pieces)
+        widths.add(m.bits)
+    if not count:
+        return ()
+    bits = "/".join(str(b) for b in sorted(widths))
+    return (f"{q.label}: {count} matrices of {bits}-bit weights (packed across uint32 words, not a whole "
+            f"number per element) are listed unquantized; the MLX file stores them packed with their scales "
+            f"and biases: {listed - stored:,} bytes fewer than listed",)
+
+
+def _compressed(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     """config_groups: the first group whose ``targets`` match the module (class name ``Linear`` or a
     ``re:`` pattern) quantizes it with its ``weights`` args, unless ``ignore`` names it."""
     module = _module(t)
-    if not _linear(t, p, routers):
+    if not _linear(t, p, ctx.routers_linear):
         return NONE
     for group in _config_groups(q):
         if not any(x == "Linear" or excluded(module, [x]) for x in _targets(group)):
