@@ -272,6 +272,11 @@ def test_engine_family_and_backend_read_from_each_log():
     chunked = {rid: engine_log_compare.chunked_prefill(records[rid], families.get(rid, "v0-early"))
                for rid in ("5248-deepseek-coder-6.7b-2xt4", "10517-llama31-8b-3090-20k")}
     assert chunked == {"5248-deepseek-coder-6.7b-2xt4": False, "10517-llama31-8b-3090-20k": None}
+    # MLA: a V0 log from before vLLM 0.7.1 cached K and V per head (runtimes/vllm.py pre_mla_attention)
+    assert not engine_log_compare.vllm_mla(records["pr10927-deepseek-v2-lite-chat-h100-v0"], "v0")
+    assert engine_log_compare.vllm_mla(records["21348-qwen3-235b-a22b-fp8-4xh100"], "v1-0.9")
+    # --quantization gptq named: the plain GPTQ kernel's layout
+    assert engine_log_compare.log_backend(records["armlp-mistral-7b-gptq-dgx-spark-v0110"]) == "gptq"
     # MXFP4 backend: as the log says, else Marlin before 0.11.1 (no triton_kernels), else paramscope's
     backends = {rid: engine_log_compare.log_backend(records[rid]) for rid in (
         "23278-gpt-oss-120b-h100", "27508-gpt-oss-120b-h100", "33155-gpt-oss-120b-h100-v0141")}
