@@ -160,3 +160,20 @@ def test_small_model_fits_everywhere(gemma_gguf):
     r = fit(open_model(str(gemma_gguf)), MemoryRequest(device=find_device("rtx-3060-12g")))
     assert r.one_device.fits and r.devices_needed == 1 and r.offload is None
     assert r.max_context == 32768 and r.best_quant == "bf16"
+
+
+def test_verdict_quotes_the_calibrated_typical_decode_where_it_applies(llama70b):
+    """One device, batch 1, nothing in RAM: the verdict quotes the calibrated typical figure (bound ×
+    the median utilisation measured) with its label; with tensor parallelism only the bound applies."""
+    from paramscope.analyses.sizing.speed import speed_for
+
+    h100 = find_device("h100")
+    r = fit(llama70b, MemoryRequest(device=h100), ram_bytes=256 << 30)
+    tp, one = r.plans
+    assert tp.decode_typical is None and "tensor parallel, decode ≤" in r.verdict
+    s = speed_for(llama70b, one.estimate, h100, 1)
+    assert s.decode_range is not None and one.decode_label == s.decode_label != "bound"
+    assert one.decode_typical == pytest.approx(s.decode_range[1])
+    assert one.decode_typical < one.decode_tokens_per_s
+    shown = f"{one.decode_typical:,.0f}"
+    assert f"decode ~{shown} tokens/s, {s.decode_label}" in r.verdict

@@ -343,3 +343,19 @@ def test_compute_monotonic_in_ubatch(a, b, flash):
     small, large = sorted((a, b))
     kw = dict(n_ctx=8192, n_batch=4096, flash_attn=flash)
     assert memory(n_ubatch=small, **kw).compute_bytes <= memory(n_ubatch=large, **kw).compute_bytes
+
+
+def test_legacy_builds_share_one_cache_between_sequences():
+    # before per-sequence streams (llama.cpp PR 14363, July 2025) the cache was n_ctx cells for all
+    # sequences: Ollama's Feb 2025 runner printed kv_size = 8192 for 4 sequences of 2048
+    # (tests/fixtures/engine_logs/llamacpp/ollama8990-*); a current build gives each sequence its stream
+    cfg = ArchConfig(family="qwen2", architecture="Qwen2ForCausalLM", n_layers=28, hidden_size=3584,
+                     n_heads=28, n_kv_heads=4, head_dim_k=128, head_dim_v=128, ffn_size=18944,
+                     vocab_size=152064, context_length=32768)
+    kw = dict(n_ctx=8192, n_seq=4, n_ubatch=512, n_batch=512, swa_full=False, kv_unified=False,
+              flash_attn=False)
+    old = resolve_params(cfg, build="legacy-no-swa", **kw)
+    new = resolve_params(cfg, build="current", **kw)
+    assert (old.n_streams, old.n_ctx_seq) == (1, 8192)
+    assert (new.n_streams, new.n_ctx_seq) == (4, 2048)
+    assert llamacpp_kv_cache(cfg, old, DType.F16, DType.F16).total_bytes == 448 * 2**20

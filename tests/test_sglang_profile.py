@@ -79,3 +79,16 @@ def test_fit_gives_the_sglang_command_when_asked_for_sglang():
     assert ("python -m sglang.launch_server --model-path llama-3.1-8b --tp 1 --context-length 8192 "
             "--max-running-requests 1 --mem-fraction-static 0.8") in commands
     assert not any("sglang" in c for c in paramscope.fit("llama-3.1-8b", gpu="h100").to_json()["commands"])
+
+
+def test_nccl_by_interconnect():
+    # GPUs on PCIe only (SGLang prints vLLM's "Custom allreduce is disabled because it's not supported on more
+    # than two PCIe-only GPUs"): NCCL's smaller footprint, as in the vLLM profile (runtimes/common.py)
+    from paramscope.analyses.sizing.runtimes.common import NCCL_PCIE_BYTES
+
+    nv = sglang_memory(LLAMA, WEIGHTS, context=8192, gpu_memory_bytes=GPU, tensor_parallel=4)
+    pcie = sglang_memory(LLAMA, WEIGHTS, context=8192, gpu_memory_bytes=GPU, tensor_parallel=4, nvlink=False)
+    assert (nv.nccl_bytes, pcie.nccl_bytes) == (NCCL_BYTES, NCCL_PCIE_BYTES)
+    assert pcie.free_bytes - nv.free_bytes == NCCL_BYTES - NCCL_PCIE_BYTES
+    alone = sglang_memory(LLAMA, WEIGHTS, context=8192, gpu_memory_bytes=GPU, nvlink=False)
+    assert alone.nccl_bytes == 0  # one GPU: no NCCL at all

@@ -668,3 +668,36 @@ def test_state_groups_that_do_not_split_over_the_ranks_are_refused():
     with pytest.raises(UnsupportedError, match="state groups do not split"):
         _vllm("ibm-ai-platform__Bamba-9B-v2.json", tp=2)
     assert _vllm("ibm-ai-platform__Bamba-9B-v2.json").kv_cache_bytes > 0
+
+
+def test_before_mla_the_cache_holds_every_head_padded_to_256():
+    # vLLM before 0.7.1 ran DeepSeek-V2 attention as multi-head attention, K and V padded to 256 values per
+    # head (pre_mla_attention): PR #10927's "Before" run, DeepSeek-V2-Lite on an H100, 35.42 GiB for 5373
+    # blocks of 16 = 442,368 B a token (tests/fixtures/engine_logs/vllm/pr10927-*)
+    import paramscope
+
+    cfg = paramscope.open_model("deepseek-v2-lite").config
+    assert cfg is not None and cfg.is_mla
+    kw = dict(context=8192, gpu_memory_bytes=round(79.10 * 2**30), engine="v0", cuda_graphs=False,
+              dtype=DType.F16)
+    before = vllm_memory(cfg, 31_461_709_185, mla=False, **kw)
+    after = vllm_memory(cfg, 31_461_709_185, **kw)
+    assert before.params.block_size == 16 and after.params.block_size == 64
+    assert before.layout.page_bytes == 16 * 2 * 16 * 256 * 2  # one layer's block: 16 tokens, K and V
+    assert before.layout.page_bytes * before.layout.group_size // 16 == 442_368
+    assert after.layout.page_bytes == 64 * (512 + 64) * 2  # MLA: the latent and the RoPE key
+    assert before.model_bytes == after.model_bytes  # the weights and RoPE cache do not change
+
+
+def test_named_gptq_keeps_the_zero_points():
+    # --quantization gptq named: vLLM's plain GPTQ kernel keeps qzeros (and g_idx); left to itself it picks
+    # Marlin, which drops them for a symmetric checkpoint (tests/fixtures/engine_logs/vllm/armlp-*)
+    import paramscope
+    from paramscope.analyses.sizing.loaded import loaded_weights
+
+    model = paramscope.open_model(str(FIXTURES.parent / "engine_logs" / "configs"
+                                      / "mistral-7b-instruct-v0.2-gptq.config.json"))
+    plain = loaded_weights(model, "vllm", backend="gptq")
+    marlin = loaded_weights(model, "vllm")
+    zeros = sum(t.nbytes for t in model.tensors if t.name.endswith(".qzeros"))
+    assert plain.bytes == plain.stored_bytes == marlin.bytes + zeros and zeros > 0

@@ -75,11 +75,14 @@ def weights_bytes(model: Model, r: Record) -> int:
 
 
 def log_backend(r: Record) -> str | None:
-    """The MXFP4 backend vLLM used: as the log says (mxfp4.py "Using Triton backend"; marlin_utils_fp4.py's
-    warning), else Marlin for logs dated before vLLM 0.11.1 (version note "before 0.11"): the Triton path
-    needs the triton_kernels package, a vLLM dependency only since PR #27370 (October 2025, in 0.11.1;
-    issue #26582: 0.11.0 users installed it by hand), so on Hopper mxfp4.py fell back to Marlin; else None
-    to let paramscope pick vLLM's current default."""
+    """The kernel backend vLLM used: "gptq" where the record names --quantization gptq (a GPTQ checkpoint
+    then keeps its plain layout); for MXFP4, as the log says (mxfp4.py "Using Triton backend";
+    marlin_utils_fp4.py's warning), else Marlin for logs dated before vLLM 0.11.1 (version note "before
+    0.11"): the Triton path needs the triton_kernels package, a vLLM dependency only since PR #27370
+    (October 2025, in 0.11.1; issue #26582: 0.11.0 users installed it by hand), so on Hopper mxfp4.py fell
+    back to Marlin; else None to let paramscope pick vLLM's current default."""
+    if r.setting("quantization") == "gptq":
+        return "gptq"  # named explicitly: vLLM keeps the plain GPTQ kernel (loaded.GPTQ_FORCED)
     if "Using Triton backend" in r.log:
         return "triton"
     if "Marlin" in r.log or "marlin" in r.log:
@@ -233,6 +236,23 @@ def before_awq_dequantize(r: Record, engine: str) -> bool:
     return engine in ("v0-2023", "v0-2023-main")
 
 
+# vLLM 0.7.1 (February 2025) brought MLA (runtimes/vllm.py pre_mla_attention): V0 logs from before it
+# cache an MLA model's K and V per head
+MLA_RELEASE, MLA_DATE = (0, 7, 1), (2025, 2)
+
+
+def vllm_mla(r: Record, engine: str) -> bool:
+    """Whether the record's vLLM cached MLA's latent: not for a V0 log whose version or date is older than
+    MLA support (MLA_RELEASE); V1 came after it."""
+    if engine not in V0_FAMILIES:
+        return True
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    if len(version) >= 2:
+        return version >= MLA_RELEASE
+    dated = _note_date(r.version_note or "")
+    return dated is None or dated >= MLA_DATE
+
+
 def kv_cache_dtype(r: Record) -> DType | None:
     """The engine's --kv-cache-dtype as a DType; None for "auto" or unset (the model's dtype)."""
     kv = r.setting("kv_cache_dtype")
@@ -253,7 +273,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         engine=engine, chunked_prefill=chunked_prefill(r, engine),
         gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
         flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,
-        awq_split_k=r.setting("quantization") == "awq" and before_awq_dequantize(r, engine))
+        awq_split_k=r.setting("quantization") == "awq" and before_awq_dequantize(r, engine),
+        mla=vllm_mla(r, engine))
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
            "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}
@@ -313,7 +334,8 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         cfg, weights, n_ctx=r.setting("n_ctx") or 0, n_seq=n_seq,
         n_ubatch=r.setting("n_ubatch") or 512, n_batch=r.setting("n_batch") or 2048,
         swa_full=bool(r.setting("swa_full")), kv_unified=bool(r.setting("kv_unified")), type_k=type_k,
-        type_v=type_v, flash_attn=r.setting("flash_attn"), build=llamacpp_build(r),
+        type_v=type_v, flash_attn=r.setting("flash_attn"), embeddings=bool(r.setting("embeddings")),
+        build=llamacpp_build(r),
         backend=llamacpp_backend(r))
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
@@ -362,7 +384,7 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         cfg, weights_bytes(model, r), context=r.setting("context_length") or cfg.context_length,
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), mem_fraction_static=r.setting("mem_fraction_static"),
-        tensor_parallel=r.setting("tp_size") or r.gpus.get("count") or 1)
+        tensor_parallel=r.setting("tp_size") or r.gpus.get("count") or 1, nvlink=nvlink(r))
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:
         out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}
@@ -402,6 +424,9 @@ def compare(r: Record) -> tuple[list[Row], str | None]:
             "model_buffer",) else (figures[0].bytes if figures[0].bytes is not None else figures[0].number)
         f = figures[0]
         scale = engine_logs.UNIT_BYTES.get(f.unit, 1)
-        resolution = f.precision * scale / abs(printed) if printed and name != "model_buffer" else 0.0
+        # half the last printed digit, plus the byte Figure.bytes rounds the printed value to (2.375 MiB,
+        # printed 2.38, is 2.38 MiB less 5,243 B, and half a digit is 5,242.88 B)
+        slack = f.precision * scale + (1 if scale > 1 else 0)
+        resolution = slack / abs(printed) if printed and name != "model_buffer" else 0.0
         rows.append(Row(r.id, r.engine, key, f.device, printed, predicted[key], f.unit, resolution))
     return rows, None if rows else "no printed figure paramscope predicts"

@@ -38,7 +38,7 @@ SETTINGS: dict[str, dict[str, type]] = {
              "enable_chunked_prefill": bool, "block_size": int},
     "llamacpp": {"n_ctx": int, "n_batch": int, "n_ubatch": int, "flash_attn": bool, "n_gpu_layers": int,
                  "type_k": str, "type_v": str, "n_seq_max": int, "swa_full": bool, "split_mode": str,
-                 "kv_unified": bool, "use_mmap": bool},
+                 "kv_unified": bool, "use_mmap": bool, "embeddings": bool},
     "sglang": {"mem_fraction_static": float, "context_length": int, "tp_size": int,
                "max_running_requests": int, "chunked_prefill_size": int, "kv_cache_dtype": str,
                "quantization": str, "dtype": str},

@@ -69,7 +69,8 @@ def plan_json(p: Plan) -> dict[str, Any]:
             "gpu_layers": None if off is None else off.gpu_layers,
             "cpu_moe_layers": None if off is None else off.cpu_moe_layers,
             "ram_bytes": None if off is None else off.ram_bytes,
-            "decode_tokens_per_s": p.decode_tokens_per_s, "ram_bandwidth_assumed": p.ram_bandwidth_assumed}
+            "decode_tokens_per_s": p.decode_tokens_per_s, "ram_bandwidth_assumed": p.ram_bandwidth_assumed,
+            "decode_tokens_per_s_typical": p.decode_typical, "decode_label": p.decode_label}
 
 
 def fit(source: Source | FitRequest, **options: Any) -> FitResult:

@@ -266,8 +266,12 @@ DEVICES: tuple[Device, ...] = (
            "github.com/noonghunna/club-3090/issues/1261",
            reported_bytes=32607 * MiB, nvml_names=("NVIDIA GeForce RTX 5090",)),
     Device("dgx-spark", "NVIDIA DGX Spark (GB10)", "NVIDIA", "unified", 128 * GiB, 273 * GB,
-           None, None, None, "NVIDIA DGX Spark product page (128 GB LPDDR5x, 273 GB/s)",
-           nvml_names=("NVIDIA GB10",), note="NVIDIA quotes only FP4 with sparsity (1 PFLOP)"),
+           None, None, None, "NVIDIA DGX Spark product page (128 GB LPDDR5x, 273 GB/s); CUDA total per "
+           "vLLM's 'Free memory on device (115.95/121.69 GiB) on startup' on a DGX Spark "
+           "(github.com/search?q=%22115.95%2F121.69+GiB%22&type=code; another Spark's log in a public test "
+           "fixture says 121.70)",
+           nvml_names=("NVIDIA GB10",), note="NVIDIA quotes only FP4 with sparsity (1 PFLOP)",
+           cuda_bytes=round(121.69 * GiB)),
     # --- AMD ------------------------------------------------------------------------------------------
     Device("mi300x", "AMD Instinct MI300X", "AMD", "gpu", 192 * GiB, 5300 * GB,
            1307.4 * TFLOP, 1307.4 * TFLOP, 2614.9 * TFLOP, "AMD Instinct MI300X data sheet (dense)"),

@@ -18,7 +18,9 @@ Decode speed is the memory-bandwidth bound of ``speed.py``. With layers in RAM a
 GPU's share at the GPU's bandwidth and the RAM's share at the RAM's: ``1 / (gpu_bytes / gpu_bw +
 ram_bytes / ram_bw)``, where for routed experts in RAM only k of E experts are read per token. When the
 RAM's bandwidth is unknown (this machine's RAM) it is taken as dual-channel DDR5-5600 (89.6 GB/s, the
-``ddr5-5600-2ch`` row), and the verdict says so.
+``ddr5-5600-2ch`` row), and the verdict says so. Where public measurements of the runtime on that kind
+of device apply (one device, batch 1, nothing in RAM: ``speed.speed_for``), the verdict quotes the
+calibrated typical figure (the bound × the median utilisation measured) with its label instead.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class Plan:
     offload: Offload | None  # layers or experts in RAM (one device only)
     decode_tokens_per_s: float | None  # memory-bandwidth bound, per sequence
     ram_bandwidth_assumed: bool  # the decode bound took ASSUMED_RAM's bandwidth
+    # the calibrated typical decode tokens/s per sequence and its label, where measurements of the
+    # runtime on this kind of device apply (speed.py: one device, batch 1, nothing offloaded); else None
+    decode_typical: float | None = None
+    decode_label: str | None = None
 
 
 def stored_label(model: Model, weights: str | None) -> str:
@@ -141,7 +147,12 @@ def _plan(model: Model, scheme: str | None, est: SizeEstimate, device: Device, n
           off: Offload | None) -> Plan:
     tps, assumed = decode_bound(model, est, device, n, off)
     label = stored_label(model, model_weights(est, scheme))
-    return Plan(n, scheme, label, est, off, tps, assumed)
+    typical, how = None, None
+    if off is None:  # calibrated figures are for everything on the device(s) (speed.speed_for)
+        s = speed_for(model, est, device, n)
+        if s.decode_range:
+            typical, how = s.decode_range[1], s.decode_label
+    return Plan(n, scheme, label, est, off, tps, assumed, typical, how)
 
 
 def model_weights(est: SizeEstimate, scheme: str | None) -> str | None:
@@ -204,13 +215,21 @@ def _how(plan: Plan, device: Device) -> str:
 
 
 def _speed(plan: Plan, sep: str = "; ") -> str:
+    """The decode speed: the calibrated typical figure with its label where measurements apply, else
+    the memory-bandwidth bound."""
+    if plan.decode_typical is not None:
+        return f"{sep}decode ~{_tps(plan.decode_typical)} tokens/s, {plan.decode_label}"
     tps = plan.decode_tokens_per_s
     if tps is None:
         return ""
-    shown = f"{tps:,.0f}" if tps >= 10 else f"{tps:.1f}"
+    shown = _tps(tps)
     assumed = (f" if RAM reads {BY_KEY[ASSUMED_RAM].bandwidth / 1e9:.1f} GB/s (dual-channel DDR5-5600)"
                if plan.ram_bandwidth_assumed else "")
     return f"{sep}decode ≤ {shown} tokens/s{assumed}"
+
+
+def _tps(tps: float) -> str:
+    return f"{tps:,.0f}" if tps >= 10 else f"{tps:.1f}"
 
 
 # --- commands ------------------------------------------------------------------------------------------

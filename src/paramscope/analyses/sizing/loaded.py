@@ -38,6 +38,8 @@ def loaded_weights(model: Model, runtime: str, device: Device | None = None, bac
     stored = model.tensor_bytes
     method = model.quantization.method if model.quantization else None
     if runtime == "vllm" and method == "gptq":
+        if backend == "gptq":  # asked for by name: the plain GPTQ kernel keeps every stored tensor
+            return Loaded(runtime, stored, stored, "gptq", (GPTQ_FORCED,))
         return _vllm_gptq_marlin(model, runtime, stored)
     if runtime != "vllm" or method != "mxfp4":
         return Loaded(runtime, stored, stored)
@@ -65,6 +67,14 @@ def loaded_weights(model: Model, runtime: str, device: Device | None = None, bac
             + (", biases in float32 and a swizzled copy of the scales" if lay.scale_copy_align else "")
             + f" ({lay.source}); {total - stored:+,} B against the {stored:,} B stored")
     return Loaded(runtime, stored, total, chosen, (note,))
+
+
+# vLLM gptq_marlin.py GPTQMarlinConfig.override_quantization_method leaves a checkpoint to the plain GPTQ
+# kernel when the user names it (``--quantization gptq``: is_user_specified_gptq), and logs "Detected that the
+# model can run with gptq_marlin, however you specified quantization=gptq explicitly, so forcing gptq";
+# GPTQLinearMethod keeps qweight, qzeros, scales and g_idx as stored (its exllama shuffle is in place)
+GPTQ_FORCED = ("vLLM's plain GPTQ kernel (--quantization gptq named explicitly): every stored tensor kept, "
+               "zero points and g_idx included")
 
 
 def _vllm_gptq_marlin(model: Model, runtime: str, stored: int) -> Loaded:

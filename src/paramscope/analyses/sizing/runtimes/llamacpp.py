@@ -175,6 +175,11 @@ def resolve_params(
     if build not in BUILDS:
         raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
     legacy = build != "current"
+    # Legacy builds keep one cache of n_ctx cells for all sequences: per-sequence streams came with
+    # llama.cpp PR 14363 (July 2025, "llama : add high-throughput mode") and need ggml_set_rows, which
+    # those builds did not use (llama-context.cpp then: "non-unified KV cache requires ggml_set_rows() -
+    # forcing unified KV cache"). Ollama's Feb 2025 runner, 4 sequences in n_ctx 8192: kv_size = 8192
+    kv_unified = kv_unified or legacy
     fa = (not legacy) if flash_attn is None else flash_attn
     kv_pad = LEGACY_KV_PAD_NO_FA if legacy and not fa else KV_PAD
     if n_seq < 1 or n_ubatch < 1 or n_batch < 1 or n_ctx < 0:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from paramscope.analyses.sizing.kv_cache import KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
-from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES
+from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import rank_config, rope_cache_bytes
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
@@ -111,12 +111,16 @@ def sglang_memory(
     gpu_memory_bytes: int | None = None,
     mem_fraction_static: float | None = None,
     tensor_parallel: int = 1,
+    nvlink: bool = True,
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
 
     ``weights_bytes``: all weights (each rank holds 1/``tensor_parallel``). ``kv_type`` None is SGLang's
     "auto", the model ``dtype``. ``gpu_memory_bytes``: the total the CUDA runtime reports; None sizes
     what the requests need only. ``mem_fraction_static`` None takes SGLang's default for the TP size.
+    ``nvlink`` False: the GPUs talk over PCIe only, NCCL's smaller footprint (runtimes/common.py); SGLang
+    runs vLLM's custom all-reduce and prints the same reason when it is off ("not supported on more than
+    two PCIe-only GPUs").
     """
     kinds = layer_kinds(cfg)
     if set(kinds) - {"full"}:
@@ -137,7 +141,7 @@ def sglang_memory(
     part = kv.parts[0]
     cell = part.layers * (part.k_row_bytes + part.v_row_bytes)
     model = -(-weights_bytes // tp) + rope_cache_bytes(cfg, dtype)
-    nccl = NCCL_BYTES if tp > 1 else 0
+    nccl = (NCCL_BYTES if nvlink else NCCL_PCIE_BYTES) if tp > 1 else 0
     free = None if gpu_memory_bytes is None else gpu_memory_bytes - CUDA_CONTEXT_BYTES - nccl
     m = SglangMemory(context, batch, tp, fraction, t, model, cell, kv, CUDA_CONTEXT_BYTES, nccl, free)
     return _explained(m, weights_bytes, gpu_memory_bytes)
@@ -186,7 +190,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     gpu = req.device.usable_bytes if req.device and on_gpu else None
     m = sglang_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                       gpu_memory_bytes=gpu, mem_fraction_static=req.option("mem_fraction_static"),
-                      tensor_parallel=req.n_devices)
+                      tensor_parallel=req.n_devices,
+                      nvlink=req.device.nvlink is not False if req.device and on_gpu else True)
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

@@ -56,6 +56,18 @@ V0_LONG_CONTEXT = 32 * 1024
 V0_CHUNK = 2048
 # CacheConfig.block_size 16 on CUDA; vllm/platforms/cuda.py forces 64 for FlashMLA, the Hopper MLA backend
 BLOCK_SIZE = {False: 16, True: 64}  # keyed by cfg.is_mla
+# vLLM before MLA support (v0.7.1, February 2025) ran DeepSeek-V2/V3 attention as plain multi-head attention
+# (model_executor/models/deepseek_v2.py DeepseekV2Attention: "# TODO, support head_size 192", then
+# Attention(num_local_heads, 256, ..., num_kv_heads=num_local_heads) with q, k (128 + 64 values) and v (128)
+# padded to 256 per head; SGLang's deepseek_v2.py keeps the same code for its non-MLA path). PR #10927's
+# "Before" run, DeepSeek-V2-Lite on an H100: 442,368 B a token = 27 layers x 2 x 16 heads x 256 x 2 B
+PRE_MLA_HEAD_DIM = 256
+
+
+def pre_mla_attention(cfg: ArchConfig) -> ArchConfig:
+    """An MLA model's attention as a vLLM without MLA cached it: every head's K and V, padded to 256."""
+    return replace(cfg, kv_lora_rank=0, n_kv_heads=cfg.n_heads, head_dim_k=PRE_MLA_HEAD_DIM,
+                   head_dim_v=PRE_MLA_HEAD_DIM)
 # The RoPE cos/sin cache's dtype where a model asks for one (get_rope(..., dtype=...)), else the model
 # dtype: gpt_oss.py OAIAttention builds its YaRN rotary embedding with dtype=torch.float32
 # (131072 positions × 64 × 4 B = 32 MiB).
@@ -668,6 +680,7 @@ def vllm_memory(
     nvlink: bool = True,
     flashinfer_sampler: bool = False,
     awq_split_k: bool = False,
+    mla: bool = True,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -680,9 +693,12 @@ def vllm_memory(
     for GPUs that talk over PCIe only (NCCL's smaller footprint; not stated: NVLink, the measured case);
     ``flashinfer_sampler`` for a V1 engine that samples with FlashInfer's kernel (its log says "Using
     FlashInfer for top-p & top-k sampling");
-    ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``).
+    ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``);
+    ``mla`` False for a release before MLA support, which cached an MLA model's K and V per head
+    (``pre_mla_attention``).
     """
-    p = resolve_params(cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
+    kv_cfg = cfg if mla or not cfg.is_mla else pre_mla_attention(cfg)
+    p = resolve_params(kv_cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
                        gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
@@ -691,7 +707,7 @@ def vllm_memory(
                 awq_split_k=awq_split_k)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
-    layout, kv, padding = kv_layout(cfg, p)
+    layout, kv, padding = kv_layout(kv_cfg, p)
     model = weights_per_gpu(cfg, weights_bytes, p)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
     graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
