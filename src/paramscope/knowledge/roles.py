@@ -71,6 +71,9 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     ("attention/o", [r"\.(o_proj|out_proj|c_proj|wo|dense)$", r"^attn\.c_proj$",
                      r"^attention\.output\.dense$", r"^attn_output$"]),
     ("attention/sinks", [r"\.sinks$", r"^attn_sinks$"]),
+    # Nemotron-NAS (modeling_decilm.py): an attention or FFN block replaced by one hidden × hidden linear
+    ("attention/linear", [r"\.self_attn\.linear_attn$"]),
+    ("ffn/linear", [r"\.mlp\.linear_mlp$"]),
     # MiniMax-Text-01's lightning attention gates its output (sigmoid(output_gate(x)) × attention)
     ("attention/gate", [r"\.self_attn\.output_gate$"]),
     # dense feed-forward

@@ -1,0 +1,171 @@
+"""Families whose layers differ (knowledge/families/heterogeneous.py): Nemotron-NAS block_configs and
+DeciLM-7B's per-layer KV heads.
+
+Reference for the real config (tests/fixtures/heterogeneous/README.md): the parameter count of
+nvidia/Llama-3_3-Nemotron-Super-49B-v1 quoted in a public research log (search-tool file id 63224824488:
+"Confirmed size 49,867,145,216 bf16 params"); its checkpoint is all bf16, so the bytes are twice that.
+The KV cache per token is the hand formula Σ over attending layers 2 × (heads / n_heads_in_group) ×
+head_dim × 2 B (f16), which a third-party sizing tool's test also gives for this model (file id
+57936580879: "attention layers 49", "200704 bytes/token").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paramscope.analyses.sizing.kv_cache import kv_cache_for_context
+from paramscope.errors import FormatError, UnsupportedError
+from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
+from paramscope.knowledge.families.heterogeneous import (
+    ffn_mult_to_intermediate_size,
+    kv_bytes_per_token,
+    shape,
+)
+from paramscope.knowledge.roles import place
+from paramscope.model.dtypes import DType
+
+FIXTURES = Path(__file__).parent / "fixtures" / "heterogeneous"
+SUPER = json.loads((FIXTURES / "nvidia__Llama-3_3-Nemotron-Super-49B-v1.config.json").read_text())
+
+
+def test_super_49b_total_to_the_parameter_and_byte() -> None:
+    tensors = expected_tensors(SUPER)
+    assert sum(t.params for t in tensors) == 49_867_145_216
+    assert sum(t.nbytes for t in tensors) == 99_734_290_432
+    assert {t.dtype for t in tensors} == {DType.BF16}
+
+
+def _expected_names(cfg: dict) -> set[str]:
+    """The names modeling_decilm.py's DeciLMDecoderLayer registers, written out from the block configs."""
+    names = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"}
+    for i, block in enumerate(cfg["block_configs"]):
+        p, attn, ffn = f"model.layers.{i}.", block["attention"], block["ffn"]
+        if not attn.get("no_op"):
+            names.add(p + "input_layernorm.weight")
+            if attn.get("replace_with_linear"):
+                names.add(p + "self_attn.linear_attn.weight")
+            else:
+                names |= {f"{p}self_attn.{x}_proj.weight" for x in "qkvo"}
+        if not ffn.get("no_op"):
+            names.add(p + "post_attention_layernorm.weight")
+            if ffn.get("replace_with_linear"):
+                names.add(p + "mlp.linear_mlp.weight")
+            else:
+                names |= {f"{p}mlp.{x}_proj.weight" for x in ("gate", "up", "down")}
+    return names
+
+
+def test_super_49b_names_and_layers() -> None:
+    names = [t.name for t in expected_tensors(SUPER)]
+    assert len(names) == len(set(names)) == 568
+    assert set(names) == _expected_names(SUPER)
+    # block 6 has no attention: no self_attn and no input_layernorm in that layer
+    assert not any(n.startswith("model.layers.6.self_attn") or n == "model.layers.6.input_layernorm.weight"
+                   for n in names)
+    cfg = arch_config_from_hf(SUPER)
+    assert cfg.layer_types.count("full") == 49 and cfg.layer_types.count("none") == 31
+    assert (cfg.n_kv_heads, cfg.head_dim_k, cfg.ffn_size) == (8, 128, 28672)
+    widths = cfg.extra["ffn_size_per_layer"]
+    assert widths[0] == ffn_mult_to_intermediate_size(2.625, 8192) == 14336
+    assert widths[11] == ffn_mult_to_intermediate_size(3.28125, 8192) == 17920
+
+
+def test_super_49b_kv_cache_per_token() -> None:
+    cfg = arch_config_from_hf(SUPER)
+    assert kv_cache_for_context(cfg, 1).total_bytes == 200_704 == 49 * 2 * 8 * 128 * 2
+    assert kv_cache_for_context(cfg, 8192).total_bytes == 8192 * 200_704
+    assert kv_bytes_per_token(shape(SUPER)) == 200_704
+
+
+def test_linear_replacements_and_components() -> None:
+    cfg = _nas([{"attention": {"replace_with_linear": True}, "ffn": {"replace_with_linear": True}},
+                {"attention": {"n_heads_in_group": 2}, "ffn": {"no_op": True}},
+                {"attention": {"no_op": True}, "ffn": {"ffn_mult": 1.0}}])
+    by_name = {t.name: t for t in expected_tensors(cfg)}
+    assert by_name["model.layers.0.self_attn.linear_attn.weight"].shape == (64, 64)
+    assert by_name["model.layers.0.mlp.linear_mlp.weight"].shape == (64, 64)
+    assert "model.layers.1.post_attention_layernorm.weight" not in by_name
+    assert by_name["model.layers.1.self_attn.k_proj.weight"].shape == (2 * 16, 64)
+    assert by_name["model.layers.2.mlp.gate_proj.weight"].shape == (256, 64)  # int(2·64/3)=42 → 256
+    assert place("model.layers.0.self_attn.linear_attn.weight").component == "attention/linear"
+    assert place("model.layers.0.mlp.linear_mlp.weight").component == "ffn/linear"
+    arch = arch_config_from_hf(cfg)
+    assert arch.layer_types == ("none", "full", "none")  # a linear-replaced attention caches nothing
+    assert kv_cache_for_context(arch, 1).total_bytes == 2 * 2 * 16 * 2
+
+
+def test_refusals_name_the_block() -> None:
+    with pytest.raises(UnsupportedError, match=r"block_configs\[0\].*parallel_blocks"):
+        expected_tensors(_nas([{"attention": {}, "ffn": {}, "parallel_blocks": [{}]}]))
+    with pytest.raises(UnsupportedError, match=r"window_length"):
+        expected_tensors(_nas([{"attention": {"n_heads_in_group": 2, "window_length": 128}, "ffn": {}}]))
+    with pytest.raises(FormatError, match=r"n_heads_in_group"):
+        expected_tensors(_nas([{"attention": {"n_heads_in_group": 3}, "ffn": {"ffn_mult": 1.0}}]))
+    with pytest.raises(FormatError, match=r"num_hidden_layers"):
+        expected_tensors({**_nas([{"attention": {"no_op": True}, "ffn": {"no_op": True}}]),
+                          "num_hidden_layers": 2})
+
+
+def test_deci_per_layer_kv_heads() -> None:
+    cfg = {"model_type": "deci", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 96,
+           "num_hidden_layers": 3, "num_key_value_heads_per_layer": [4, 2, 1], "vocab_size": 100,
+           "torch_dtype": "bfloat16"}
+    by_name = {t.name: t for t in expected_tensors(cfg)}
+    assert [by_name[f"model.layers.{i}.self_attn.k_proj.weight"].shape[0] for i in range(3)] == [64, 32, 16]
+    arch = arch_config_from_hf(cfg)
+    kv = kv_cache_for_context(arch, 10)
+    assert kv.total_bytes == 10 * 2 * (4 + 2 + 1) * 16 * 2
+    assert sorted(p.k_width for p in kv.parts) == [16, 32, 64]
+
+
+def _nas(blocks: list[dict], hidden: int = 64, heads: int = 4) -> dict:
+    return {"model_type": "nemotron-nas", "hidden_size": hidden, "num_attention_heads": heads,
+            "vocab_size": 100, "max_position_embeddings": 512, "torch_dtype": "bfloat16",
+            "block_configs": blocks}
+
+
+_attention = st.one_of(st.just({"no_op": True}), st.just({"replace_with_linear": True}),
+                       st.sampled_from([1, 2, 4, 8]).map(lambda g: {"n_heads_in_group": g}))
+_ffn = st.one_of(st.just({"no_op": True}), st.just({"replace_with_linear": True}),
+                 st.sampled_from([0.5, 1.0, 1.3125, 2.625, 3.28125, 5.25]).map(lambda m: {"ffn_mult": m}))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.fixed_dictionaries({"attention": _attention, "ffn": _ffn}), min_size=1, max_size=12),
+       st.booleans(), st.booleans())
+def test_generated_blocks_sum_per_layer(blocks: list[dict], attention_bias: bool, tied: bool) -> None:
+    """Each layer's count by hand from its block (q/o: h·h, k/v: h·kv·hd, gated FFN 3·h·w, linear h·h,
+    a norm per present slot) summed with embedding, final norm and head equals the listed total; the
+    KV cache per token is Σ 2 · kv · hd · 2 B over attending layers."""
+    h, heads, hd, vocab = 64, 8, 8, 100
+    cfg = {**_nas(blocks, h, heads), "attention_bias": attention_bias, "tie_word_embeddings": tied}
+    tensors = expected_tensors(cfg)
+    total = vocab * h + h + (0 if tied else vocab * h)
+    kv_bytes = 0
+    for i, b in enumerate(blocks):
+        layer = sum(t.params for t in tensors if t.name.startswith(f"model.layers.{i}."))
+        expect = 0
+        a, f = b["attention"], b["ffn"]
+        if "n_heads_in_group" in a:
+            kv = heads // a["n_heads_in_group"]
+            expect += h + 2 * h * h + 2 * h * kv * hd + (h + 2 * kv * hd + h if attention_bias else 0)
+            kv_bytes += 2 * kv * hd * 2
+        elif a.get("replace_with_linear"):
+            expect += h + h * h
+        if "ffn_mult" in f:
+            expect += h + 3 * h * ffn_mult_to_intermediate_size(f["ffn_mult"], h)
+        elif f.get("replace_with_linear"):
+            expect += h + h * h
+        assert layer == expect
+        total += layer
+    assert sum(t.params for t in tensors) == total
+    assert sum(t.nbytes for t in tensors) == 2 * total
+    assert len({t.name for t in tensors}) == len(tensors)
+    arch = arch_config_from_hf(cfg)
+    got = kv_cache_for_context(arch, 1).total_bytes if "full" in arch.layer_types else 0
+    assert got == kv_bytes == kv_bytes_per_token(shape(cfg))
