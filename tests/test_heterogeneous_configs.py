@@ -1,5 +1,5 @@
-"""Families whose layers differ (knowledge/families/heterogeneous.py): Nemotron-NAS block_configs and
-DeciLM-7B's per-layer KV heads.
+"""Families whose layers differ (knowledge/families/heterogeneous.py): Nemotron-NAS block_configs,
+DeciLM-7B's per-layer KV heads and OpenELM's per-layer heads and FFN widths.
 
 Reference for the real config (tests/fixtures/heterogeneous/README.md): the parameter count of
 nvidia/Llama-3_3-Nemotron-Super-49B-v1 quoted in a public research log (search-tool file id 63224824488:
@@ -7,6 +7,12 @@ nvidia/Llama-3_3-Nemotron-Super-49B-v1 quoted in a public research log (search-t
 The KV cache per token is the hand formula Σ over attending layers 2 × (heads / n_heads_in_group) ×
 head_dim × 2 B (f16), which a third-party sizing tool's test also gives for this model (file id
 57936580879: "attention layers 49", "200704 bytes/token").
+
+OpenELM: the parameter counts of the Hugging Face artifacts apple/OpenELM-1_1B (1,079,891,456) and
+apple/OpenELM-450M (457,179,136) quoted in a public experiment plan (file id 69587622226); the 1.1B config is
+mlx-community/OpenELM-1_1B-Instruct-4bit's, quoted field for field in a public test (file id 61360280119),
+i.e. apple's config plus mlx-lm's "quantization"; the 450M per-layer heads and FFN widths come from a
+public converter's table (file id 2777741477), with the same tensor names as listed here.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from paramscope.model.dtypes import DType
 
 FIXTURES = Path(__file__).parent / "fixtures" / "heterogeneous"
 SUPER = json.loads((FIXTURES / "nvidia__Llama-3_3-Nemotron-Super-49B-v1.config.json").read_text())
+OPENELM_MLX = json.loads((FIXTURES / "mlx-community__OpenELM-1_1B-Instruct-4bit.config.json").read_text())
 
 
 def test_super_49b_total_to_the_parameter_and_byte() -> None:
@@ -169,3 +176,48 @@ def test_generated_blocks_sum_per_layer(blocks: list[dict], attention_bias: bool
     arch = arch_config_from_hf(cfg)
     got = kv_cache_for_context(arch, 1).total_bytes if "full" in arch.layer_types else 0
     assert got == kv_bytes == kv_bytes_per_token(shape(cfg))
+
+
+def test_openelm_1_1b_total_and_layers() -> None:
+    cfg = {k: v for k, v in OPENELM_MLX.items() if k != "quantization"}  # apple's own config
+    tensors = expected_tensors(cfg)
+    assert sum(t.params for t in tensors) == 1_079_891_456
+    by_name = {t.name: t for t in tensors}
+    assert by_name["transformer.layers.0.attn.qkv_proj.weight"].shape == ((16 + 2 * 4) * 64, 2048)
+    assert by_name["transformer.layers.27.attn.out_proj.weight"].shape == (2048, 32 * 64)
+    # the public test's widths: layer 0 → 1024, 1 → 1280, 13 → 4608, 27 → 8192 (proj_1 holds gate + up)
+    assert [by_name[f"transformer.layers.{i}.ffn.proj_2.weight"].shape[1] for i in (0, 1, 13, 27)] == \
+        [1024, 1280, 4608, 8192]
+    assert by_name["transformer.layers.13.ffn.proj_1.weight"].shape == (2 * 4608, 2048)
+    assert "lm_head.weight" not in by_name  # share_input_output_layers
+    assert len(tensors) == 1 + 28 * 8 + 1
+    assert place("transformer.layers.0.ffn.proj_1.weight").component == "ffn/gate_up"
+    assert place("transformer.token_embeddings.weight").component == "embedding"
+    arch = arch_config_from_hf(cfg)
+    heads = [4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8]
+    assert arch.extra["n_kv_heads_per_layer"] == tuple(heads)
+    assert kv_cache_for_context(arch, 1).total_bytes == 2 * sum(heads) * 64 * 2
+
+
+def test_openelm_mlx_config_lists_as_stored() -> None:
+    """The MLX 4-bit config itself: the same parameters, stored as mlx-lm's packed weights."""
+    tensors = expected_tensors(OPENELM_MLX)
+    assert sum(t.params for t in tensors) == 1_079_891_456
+
+
+def test_openelm_450m_from_the_public_table() -> None:
+    q = [12, 12, 12, 16, 16, 16, 16, 16, 16, 16, 20, 20, 20, 20, 20, 20, 24, 24, 24, 24]
+    kv = [3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6]
+    ffn = [768, 1024, 1280, 1536, 1792, 2304, 2560, 2816, 3072, 3328, 3584, 3840, 4096, 4352, 4608, 5120,
+           5376, 5632, 5888, 6144]
+    cfg = {"model_type": "openelm", "model_dim": 1536, "head_dim": 64, "num_transformer_layers": 20,
+           "vocab_size": 32000, "num_query_heads": q, "num_kv_heads": kv,
+           "ffn_multipliers": [w / 1536 for w in ffn], "ffn_dim_divisor": 256, "ffn_with_glu": True,
+           "normalize_qk_projections": True, "share_input_output_layers": True}
+    assert sum(t.params for t in expected_tensors(cfg)) == 457_179_136
+
+
+def test_openelm_refuses_short_lists() -> None:
+    cfg = {k: v for k, v in OPENELM_MLX.items() if k != "quantization"}
+    with pytest.raises(FormatError, match=r"num_kv_heads must list one value per layer"):
+        expected_tensors({**cfg, "num_kv_heads": [4] * 27})

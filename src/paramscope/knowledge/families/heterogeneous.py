@@ -27,6 +27,15 @@ sinks, a per-layer window) are refused by name rather than guessed.
 
 deci (Deci/DeciLM-7B, its configuration_decilm.py: a LlamaConfig plus ``num_key_value_heads_per_layer``):
 Llama's layer with that many KV heads in layer i; every layer attends and has its FFN.
+
+openelm (apple/OpenELM-270M … 3B, their modeling_openelm.py / configuration_openelm.py; llama.cpp's
+OpenELMModel converter reads the same fields): config.json lists ``num_query_heads``, ``num_kv_heads`` and
+``ffn_multipliers`` per layer. Layer i is ``transformer.layers.i.`` with ``attn_norm``, ``attn.qkv_proj``
+((q + 2·kv)·head_dim, model_dim), ``attn.q_norm`` / ``attn.k_norm`` (head_dim, when
+``normalize_qk_projections``), ``attn.out_proj`` (model_dim, q·head_dim), ``ffn_norm``, ``ffn.proj_1``
+(2·ffn with ``ffn_with_glu``, else ffn) and ``ffn.proj_2`` (model_dim, ffn), where ffn =
+``make_divisible(ffn_multipliers[i] · model_dim, ffn_dim_divisor)``; then ``transformer.token_embeddings``,
+``transformer.norm`` and ``lm_head`` unless ``share_input_output_layers``. No biases anywhere.
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ class Layer:
     attention: str
     kv_heads: int  # 0 unless attention == "full"
     ffn: int
+    q_heads: int = 0  # query heads where they differ by layer (OpenELM); 0 = Shape.heads
 
 
 LINEAR, NONE = -1, 0  # Layer.ffn of a linear-replaced and of a no-op FFN
@@ -73,6 +83,8 @@ class Shape:
     mlp_bias: bool
     dtype: DType
     layers: tuple[Layer, ...]
+    qk_norm: bool = False  # per-head q/k RMSNorms (OpenELM's normalize_qk_projections)
+    glu: bool = True  # the FFN's first projection holds gate and up (OpenELM's ffn_with_glu)
 
 
 def _find_multiple(n: int, k: int) -> int:
@@ -185,12 +197,89 @@ def deci(cfg: Mapping[str, Any], source: str) -> Shape:
     return Shape(layers=tuple(layers), **common)
 
 
-# model_type → how its config gives the layers; the table the rest of the package consults
-FAMILIES: dict[str, Callable[[Mapping[str, Any], str], Shape]] = {
-    "nemotron-nas": nemotron_nas, "deci": deci,
+# -- openelm --------------------------------------------------------------------------------------------
+def make_divisible(v: float, divisor: int) -> int:
+    """configuration_openelm.py ``make_divisible`` (min_value = divisor): the nearest multiple of divisor,
+    one more where rounding lost over 10 %."""
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return new_v + divisor if new_v < 0.9 * v else new_v
+
+
+def openelm(cfg: Mapping[str, Any], source: str) -> Shape:
+    hidden = _int(cfg, "model_dim", source)
+    head_dim = _int(cfg, "head_dim", source)
+    n = _int(cfg, "num_transformer_layers", source)
+    lists = {k: cfg.get(k) for k in ("num_query_heads", "num_kv_heads", "ffn_multipliers")}
+    for key, value in lists.items():
+        if not isinstance(value, list) or len(value) != n:
+            raise FormatError(source, f"{key} must list one value per layer ({n})",
+                              found=type(value).__name__ if not isinstance(value, list) else f"{len(value)}")
+    divisor = _int(cfg, "ffn_dim_divisor", source, 256)
+    glu = cfg.get("ffn_with_glu", True) is not False
+    layers = []
+    for i, (q, kv, mult) in enumerate(zip(lists["num_query_heads"], lists["num_kv_heads"],
+                                          lists["ffn_multipliers"], strict=True)):
+        if (not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in (q, kv)) or q % kv
+                or not isinstance(mult, int | float) or isinstance(mult, bool) or mult <= 0):
+            raise FormatError(source, f"layer {i}: num_kv_heads must divide num_query_heads and "
+                              "ffn_multipliers be positive", found=f"{q}, {kv}, {mult!r}")
+        ffn = make_divisible(mult * hidden, divisor)
+        layers.append(Layer("full", kv, ffn, q))
+    return Shape(hidden=hidden, heads=max(layer.q_heads for layer in layers), head_dim=head_dim,
+                 vocab=_int(cfg, "vocab_size", source),
+                 context=_int(cfg, "max_context_length", source, 2048),
+                 tied=cfg.get("share_input_output_layers") is True, attention_bias=False, mlp_bias=False,
+                 dtype=config_dtype(cfg, default=DType.F32), layers=tuple(layers),
+                 qk_norm=cfg.get("normalize_qk_projections") is True, glu=glu)
+
+
+def _llama_body(s: Shape, t: TensorList) -> None:
+    t.embedding("model.embed_tokens", s.vocab, s.hidden)
+    for i in range(len(s.layers)):
+        layer_tensors(s, i, t)
+    t.norm("model.norm", s.hidden)
+    if not s.tied:
+        t.linear("lm_head", s.vocab, s.hidden)
+
+
+def _openelm_body(s: Shape, t: TensorList) -> None:
+    """OpenELMForCausalLM: proj_1 holds gate and up (2·ffn rows) with GLU, proj_2 takes ffn."""
+    h, hd = s.hidden, s.head_dim
+    t.embedding("transformer.token_embeddings", s.vocab, h)
+    for i, layer in enumerate(s.layers):
+        p = f"transformer.layers.{i}."
+        t.norm(p + "attn_norm", h)
+        t.linear(p + "attn.qkv_proj", (layer.q_heads + 2 * layer.kv_heads) * hd, h)
+        if s.qk_norm:
+            t.norm(p + "attn.q_norm", hd)
+            t.norm(p + "attn.k_norm", hd)
+        t.linear(p + "attn.out_proj", h, layer.q_heads * hd)
+        t.norm(p + "ffn_norm", h)
+        t.linear(p + "ffn.proj_1", (2 if s.glu else 1) * layer.ffn, h)
+        t.linear(p + "ffn.proj_2", h, layer.ffn)
+    t.norm("transformer.norm", h)
+    if not s.tied:
+        t.linear("lm_head", s.vocab, h)
+
+
+@record
+class Heterogeneous:
+    """One family here: its layers from the config, its tensors from the layers, the spec they follow."""
+
+    shape: Callable[[Mapping[str, Any], str], Shape]
+    body: Callable[[Shape, TensorList], None]
+    source: str
+
+
+# model_type → the family; the table the rest of the package consults
+FAMILIES: dict[str, Heterogeneous] = {
+    "nemotron-nas": Heterogeneous(
+        nemotron_nas, _llama_body,
+        "modeling_decilm.py of nvidia/Llama-3_3-Nemotron-Super-49B-v1 (DeciLMForCausalLM)"),
+    "deci": Heterogeneous(deci, _llama_body, "modeling_decilm.py of Deci/DeciLM-7B (DeciLMForCausalLM)"),
+    "openelm": Heterogeneous(openelm, _openelm_body,
+                             "modeling_openelm.py of apple/OpenELM (OpenELMForCausalLM)"),
 }
-SOURCES = {"nemotron-nas": "modeling_decilm.py of nvidia/Llama-3_3-Nemotron-Super-49B-v1 (DeciLMForCausalLM)",
-           "deci": "modeling_decilm.py of Deci/DeciLM-7B (DeciLMForCausalLM)"}
 
 
 def handles(cfg: Mapping[str, Any]) -> bool:
@@ -198,7 +287,7 @@ def handles(cfg: Mapping[str, Any]) -> bool:
 
 
 def shape(cfg: Mapping[str, Any], source: str = "config.json") -> Shape:
-    return FAMILIES[str(cfg["model_type"])](cfg, source)
+    return FAMILIES[str(cfg["model_type"])].shape(cfg, source)
 
 
 def layer_tensors(s: Shape, i: int, t: TensorList) -> None:
@@ -227,12 +316,7 @@ def layer_tensors(s: Shape, i: int, t: TensorList) -> None:
 def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[Tensor, ...]:
     s = shape(cfg, source)
     t = TensorList(s.dtype)
-    t.embedding("model.embed_tokens", s.vocab, s.hidden)
-    for i in range(len(s.layers)):
-        layer_tensors(s, i, t)
-    t.norm("model.norm", s.hidden)
-    if not s.tied:
-        t.linear("lm_head", s.vocab, s.hidden)
+    FAMILIES[str(cfg["model_type"])].body(s, t)
     return tuple(t.items)
 
 
@@ -256,7 +340,8 @@ def arch_config(cfg: Mapping[str, Any], source: str = "config.json") -> ArchConf
                                                  "transformers_version") if k in cfg}
     counts = {kind: sum(layer.attention == kind for layer in s.layers)
               for kind in ("full", "linear", "none")}
-    extra.update(max_position_embeddings=s.context, dtype=s.dtype.value, names_follow=SOURCES[model_type],
+    extra.update(max_position_embeddings=s.context, dtype=s.dtype.value,
+                 names_follow=FAMILIES[model_type].source,
                  heterogeneous={"attention_layers": counts["full"],
                                 "linear_attention_layers": counts["linear"],
                                 "no_attention_layers": counts["none"],
