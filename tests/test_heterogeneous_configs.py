@@ -221,3 +221,21 @@ def test_openelm_refuses_short_lists() -> None:
     cfg = {k: v for k, v in OPENELM_MLX.items() if k != "quantization"}
     with pytest.raises(FormatError, match=r"num_kv_heads must list one value per layer"):
         expected_tensors({**cfg, "num_kv_heads": [4] * 27})
+
+
+def test_gguf_deci_layers_without_kv_heads_hold_no_cache() -> None:
+    """llama.cpp's deci graph: n_head(il) == 0 skips attention, n_head_kv(il) == 0 applies wo alone;
+    neither keeps K/V or a state (before: such layers were read as recurrent and refused for lack of a
+    state size). The remaining layers cache their own KV head count each."""
+    import numpy as np
+
+    from paramscope.knowledge.gguf_arch import arch_config as gguf_arch_config
+
+    metadata = {"general.architecture": "deci", "deci.block_count": 6, "deci.embedding_length": 64,
+                "deci.attention.head_count": np.array([4, 0, 4, 4, 0, 4], np.int32),
+                "deci.attention.head_count_kv": np.array([2, 0, 0, 1, 0, 2], np.int32),
+                "deci.feed_forward_length": np.array([128, 128, 0, 256, 128, 128], np.int32)}
+    cfg = gguf_arch_config(metadata, set(), 100, "f.gguf")
+    assert cfg is not None
+    assert cfg.layer_types == ("full", "none", "none", "full", "none", "full")
+    assert kv_cache_for_context(cfg, 1).total_bytes == 2 * (2 + 1 + 2) * 16 * 2

@@ -209,11 +209,13 @@ def openelm(cfg: Mapping[str, Any], source: str) -> Shape:
     hidden = _int(cfg, "model_dim", source)
     head_dim = _int(cfg, "head_dim", source)
     n = _int(cfg, "num_transformer_layers", source)
-    lists = {k: cfg.get(k) for k in ("num_query_heads", "num_kv_heads", "ffn_multipliers")}
-    for key, value in lists.items():
+    lists: dict[str, list[Any]] = {}
+    for key in ("num_query_heads", "num_kv_heads", "ffn_multipliers"):
+        value = cfg.get(key)
         if not isinstance(value, list) or len(value) != n:
-            raise FormatError(source, f"{key} must list one value per layer ({n})",
-                              found=type(value).__name__ if not isinstance(value, list) else f"{len(value)}")
+            found = f"{len(value)} values" if isinstance(value, list) else type(value).__name__
+            raise FormatError(source, f"{key} must list one value per layer ({n})", found=found)
+        lists[key] = value
     divisor = _int(cfg, "ffn_dim_divisor", source, 256)
     glu = cfg.get("ffn_with_glu", True) is not False
     layers = []
