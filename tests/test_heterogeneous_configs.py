@@ -109,8 +109,10 @@ def test_linear_replacements_and_components() -> None:
 def test_refusals_name_the_block() -> None:
     with pytest.raises(UnsupportedError, match=r"block_configs\[0\].*parallel_blocks"):
         expected_tensors(_nas([{"attention": {}, "ffn": {}, "parallel_blocks": [{}]}]))
-    with pytest.raises(UnsupportedError, match=r"window_length"):
+    with pytest.raises(UnsupportedError, match=r"block_configs\[0\]\.attention\.window_length is set"):
         expected_tensors(_nas([{"attention": {"n_heads_in_group": 2, "window_length": 128}, "ffn": {}}]))
+    with pytest.raises(UnsupportedError, match=r"ffn\.moe is set"):
+        expected_tensors(_nas([{"attention": {"no_op": True}, "ffn": {"moe": {"num_local_experts": 8}}}]))
     with pytest.raises(FormatError, match=r"n_heads_in_group"):
         expected_tensors(_nas([{"attention": {"n_heads_in_group": 3}, "ffn": {"ffn_mult": 1.0}}]))
     with pytest.raises(FormatError, match=r"num_hidden_layers"):

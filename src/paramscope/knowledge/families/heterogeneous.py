@@ -120,8 +120,11 @@ def _common(cfg: Mapping[str, Any], source: str, defaults: Mapping[str, int]) ->
 
 
 # -- nemotron-nas ------------------------------------------------------------------------------------
-# block fields that change the parameters in ways the spec above does not describe: refused, not guessed
+# block fields that change the parameters or the cache in ways the spec above does not describe (Puzzle's
+# block_config.py: attention sinks and windows, Mamba or Llama-4 attention, an MoE FFN): refused, not
+# guessed. ``sparsify`` (which weights were pruned to zeros) changes no shape and is ignored.
 _UNSUPPORTED_ATTENTION = ("num_sink_tokens", "window_length", "mamba", "llama4")
+_UNSUPPORTED_FFN = ("moe",)
 
 
 def _nas_layer(i: int, block: Any, heads: int, hidden: int, source: str) -> Layer:
@@ -134,10 +137,11 @@ def _nas_layer(i: int, block: Any, heads: int, hidden: int, source: str) -> Laye
     attn, ffn = block.get("attention") or {}, block.get("ffn") or {}
     if not isinstance(attn, Mapping) or not isinstance(ffn, Mapping):
         raise FormatError(source, f"{where}: attention and ffn must be JSON objects")
-    odd = [k for k in _UNSUPPORTED_ATTENTION if attn.get(k) not in (None, False)]
+    odd = [f"attention.{k}" for k in _UNSUPPORTED_ATTENTION if attn.get(k) not in (None, False)]
+    odd += [f"ffn.{k}" for k in _UNSUPPORTED_FFN if ffn.get(k) not in (None, False)]
     if odd:
-        raise UnsupportedError(f"{source}: {where}.attention sets {odd[0]}, which paramscope cannot "
-                               "size (modeling_decilm.py's plain block has none)")
+        raise UnsupportedError(f"{source}: {where}.{odd[0]} is set, which paramscope cannot size "
+                               "(modeling_decilm.py's plain block has none)")
     if attn.get("no_op") is True:
         kind, kv = "none", 0
     elif attn.get("replace_with_linear") is True:
@@ -163,7 +167,8 @@ def _nas_layer(i: int, block: Any, heads: int, hidden: int, source: str) -> Laye
 
 
 def nemotron_nas(cfg: Mapping[str, Any], source: str) -> Shape:
-    # DeciLMConfig has no defaults worth trusting for these (its released configs give them all)
+    # DeciLMConfig is a LlamaConfig: its max_position_embeddings defaults to 2048; widths, heads and
+    # vocabulary are required (every released config gives them)
     common = _common(cfg, source, {"max_position_embeddings": 2048})
     blocks = cfg.get("block_configs")
     if not isinstance(blocks, list) or not blocks:
