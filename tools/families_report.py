@@ -123,6 +123,35 @@ OUT_OF_SAMPLE = (
 )
 
 
+# The families whose layers differ (knowledge/families/heterogeneous.py), kept with the report
+HETEROGENEOUS = (
+    '## Layers that differ from one another (`heterogeneous.py`)\n\nThree model types give each l'
+    'ayer its own shape from per-layer lists, which a table row (one width, one head count for '
+    'every layer) cannot describe; `src/paramscope/knowledge/families/heterogeneous.py` builds '
+    'them layer by layer, from the repository modeling code read as a spec (never run). Before '
+    'it, all three were refused (`nemotron-nas`: repository code behind `auto_map`; `openelm`: '
+    "not defined by transformers).\n\n- `nemotron-nas` (NVIDIA's Puzzle/DeciLM: Llama-3.3-Nemotro"
+    'n-Super-49B, Llama-3.1-Nemotron-Ultra-253B, Nemotron-51B): `block_configs[i]` has an atten'
+    'tion block (`n_heads_in_group` → heads / n KV heads, `no_op`: nothing, not even `input_lay'
+    'ernorm`; `replace_with_linear`: one `self_attn.linear_attn` hidden × hidden) and an FFN bl'
+    'ock (`ffn_mult` → `int(2·ffn_mult·hidden/3)` rounded up to a multiple of 256; `no_op`; `re'
+    'place_with_linear`: `mlp.linear_mlp`). Layers without attention (no-op or linear) hold no '
+    "KV cache.\n- `deci` (DeciLM-7B): Llama's layers with `num_key_value_heads_per_layer[i]` KV "
+    'heads.\n- `openelm` (apple/OpenELM): `num_query_heads`, `num_kv_heads`, `ffn_multipliers` p'
+    'er layer, fused `qkv_proj`, per-head q/k norms, `ffn.proj_1` (gate and up) / `ffn.proj_2`.'
+    '\n\nWhere KV head counts differ by layer the KV cache has one part per head count (`ArchConf'
+    'ig.extra["n_kv_heads_per_layer"]`, the key the GGUF reader already fills). Checked against'
+    ' public counts: Llama-3.3-Nemotron-Super-49B-v1 49,867,145,216 parameters (bf16: 99,734,29'
+    '0,432 bytes), 49 attention layers, 200,704 KV bytes per token in f16; OpenELM-1_1B 1,079,8'
+    '91,456 and OpenELM-450M 457,179,136 (`tests/test_heterogeneous_configs.py`, sources in `te'
+    'sts/fixtures/heterogeneous/README.md`).\n\n    $ paramscope inspect tests/fixtures/heterogen'
+    'eous/nvidia__Llama-3_3-Nemotron-Super-49B-v1.config.json\n    architecture     DeciLMForCau'
+    'salLM (family nemotron-nas)\n    parameters       49,867,145,216 (49.9B)\n    tensors       '
+    '   568\n    tensor bytes     99,734,290,432 (92.88 GiB)\n    layer types      49 full, 31 no'
+    'ne'
+)
+
+
 def render(defaults: list[tuple[str, str, str, str]], real: list[tuple[str, str, str, str, str]],
            seconds: float) -> str:
     counts = {k: sum(1 for r in defaults if r[1] == k) for k in
@@ -176,7 +205,7 @@ def render(defaults: list[tuple[str, str, str, str]], real: list[tuple[str, str,
         "|---|---|---|---|",
     ]
     lines += [f"| `{t}` | {s} | {c} | {_cell(d)} |" for t, s, c, d in defaults]
-    lines += ["", *OUT_OF_SAMPLE.splitlines()]
+    lines += ["", *OUT_OF_SAMPLE.splitlines(), "", *HETEROGENEOUS.splitlines()]
     lines += [
         "",
         "## Real config.json files",

@@ -66,6 +66,10 @@ RECURRENT = {"mamba", "mamba2", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7"}
 # Encoder-decoders (llama.cpp: T5): block_count is the encoder's; the decoder's is decoder_block_count
 # (LLM_KV_DECODER_BLOCK_COUNT, hparams.dec_n_layer, defaulting to block_count), the layers that cache.
 ENCODER_DECODER = {"t5"}
+# Architectures whose layers with no KV heads hold no cache at all rather than a recurrent state:
+# llama.cpp's deci graph (Nemotron-NAS, src/models/deci.cpp) skips attention where n_head(il) == 0 and
+# applies wo alone where n_head_kv(il) == 0 ("linear attention"); neither keeps K, V or a state.
+NO_KV_MEANS_NO_CACHE = {"deci"}
 MAX_LAYERS = 10_000  # far above any real model (DeepSeek V3: 61); more means a corrupt block_count
 
 # ArchConfig field → key suffix after "{arch}." (counts; a per-layer array gives its maximum).
@@ -167,7 +171,8 @@ def _vocab(metadata: Mapping[str, Any], arch: str, embedding_rows: int) -> int:
 
 def _layers(metadata: Mapping[str, Any], arch: str, n_layers: int, extra: dict[str, Any],
             file: str) -> tuple[int, tuple[str, ...]]:
-    """The sliding window and each layer's kind: "full", "sliding" or "linear".
+    """The sliding window and each layer's kind: "full", "sliding", "linear" or "none" (a deci layer
+    without KV heads).
 
     Layers slide only where llama.cpp makes them slide: a pattern (from the file or the arch table)
     and a non-zero window (the file's key, else the arch default). A window key on an arch llama.cpp
@@ -183,7 +188,8 @@ def _layers(metadata: Mapping[str, Any], arch: str, n_layers: int, extra: dict[s
     elif arch in CHUNKED_ATTENTION:
         extra["attention_chunked"] = True
     linear = _linear_layers(metadata, arch, n_layers)
-    kinds = tuple("linear" if lin else "sliding" if sl else "full"
+    recurrent = "none" if arch in NO_KV_MEANS_NO_CACHE else "linear"
+    kinds = tuple(recurrent if lin else "sliding" if sl else "full"
                   for sl, lin in zip(sliding, linear, strict=True))
     return window, kinds
 

@@ -41,6 +41,7 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     # (not Gemma 3n's per-layer embeddings, embed_tokens_per_layer: "other", so that "embedding" stays
     # the token table a tied head shares)
     ("embedding", [r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embedding|embed_in)$",
+                   r"(^|\.)token_embeddings$",  # OpenELM
                    r"^token_embd$"]),
     # output head (LLaVA, Llama 4 and other wrappers keep it under language_model.), and the head a
     # …ForSequenceClassification / …ForTokenClassification checkpoint has in its place: ``score`` on
@@ -71,6 +72,9 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     ("attention/o", [r"\.(o_proj|out_proj|c_proj|wo|dense)$", r"^attn\.c_proj$",
                      r"^attention\.output\.dense$", r"^attn_output$"]),
     ("attention/sinks", [r"\.sinks$", r"^attn_sinks$"]),
+    # Nemotron-NAS (modeling_decilm.py): an attention or FFN block replaced by one hidden × hidden linear
+    ("attention/linear", [r"\.self_attn\.linear_attn$"]),
+    ("ffn/linear", [r"\.mlp\.linear_mlp$"]),
     # MiniMax-Text-01's lightning attention gates its output (sigmoid(output_gate(x)) × attention)
     ("attention/gate", [r"\.self_attn\.output_gate$"]),
     # dense feed-forward
@@ -90,6 +94,9 @@ _PARENT_HINTS = [
     (r"^intermediate\.dense$", "ffn/up"),
     (r"^output\.dense$", "ffn/down"),
     (r"(^|\.)pooler\.dense$", "other"),
+    # OpenELM (modeling_openelm.py): ffn.proj_1 is gate and up stacked, ffn.proj_2 the down projection
+    (r"(^|\.)ffn\.proj_1$", "ffn/gate_up"),
+    (r"(^|\.)ffn\.proj_2$", "ffn/down"),
 ]
 
 _LAYER = (

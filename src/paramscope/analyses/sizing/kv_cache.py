@@ -9,6 +9,10 @@ Rows are priced with exact block arithmetic (``DType.nbytes``): q8_0 stores 32 v
 256-wide q8_0 row is 8 × 34 = 272 B; a row whose width is not a multiple of the block size cannot be
 stored at all (ggml asserts ``ne[0] % blck_size == 0`` in ggml_row_size) and is refused here too.
 
+Layers whose KV head counts differ (``ArchConfig.extra["n_kv_heads_per_layer"]``: Nemotron-NAS's
+``n_heads_in_group`` per block, DeciLM-7B's ``num_key_value_heads_per_layer``) give one part per head
+count, each row ``heads × head_dim`` wide.
+
 Layers come in kinds, from ``ArchConfig.layer_types`` (empty means every layer is "full"):
 
 - "full": holds every cell of the context;
@@ -67,6 +71,7 @@ ENCODER_OUTPUT = "encoder output"  # the encoder's last hidden states, kept whil
 ATTENTION_KINDS = ("full", "sliding")
 NO_CACHE = "none"
 LINEAR_STATE_KEY = "linear_state_bytes_per_layer"  # bytes of recurrent state per layer per sequence
+KV_HEADS_PER_LAYER = "n_kv_heads_per_layer"  # KV heads of each layer, where layers differ
 
 MLALayout = Literal["compressed", "expanded"]
 
@@ -208,9 +213,11 @@ def kv_cache(
             if not _has_state_sizes(cfg):
                 parts.append(_linear_part(cfg, layers, streams, type_k, type_v))
             continue
-        check_row(type_k, k_width, "K")
-        check_row(type_v, v_width, "V")
-        parts.append(KVPart(kind, layers, streams, cells[kind], k_width, v_width, type_k, type_v))
+        for heads, n in _heads_groups(cfg, kind, layers):
+            k, v = (k_width, v_width) if heads is None else (heads * cfg.head_dim_k, heads * cfg.head_dim_v)
+            check_row(type_k, k, "K")
+            check_row(type_v, v, "V")
+            parts.append(KVPart(kind, n, streams, cells[kind], k, v, type_k, type_v))
     if cfg.is_encoder_decoder and cells.get(CROSS):
         parts.append(KVPart(CROSS, cfg.decoder_layers, streams, cells[CROSS], k_width, v_width, type_k,
                             type_v))
@@ -219,6 +226,21 @@ def kv_cache(
         parts.append(KVPart("linear", cfg.recurrent_layers, streams, 1, 0, 0, type_state, type_state,
                             state_bytes=state))
     return KVCache(tuple(parts), tuple(_explain(p, cfg.is_encoder_decoder) for p in parts))
+
+
+def _heads_groups(cfg: ArchConfig, kind: str, layers: int) -> list[tuple[int | None, int]]:
+    """(KV heads, layers) of the ``kind`` layers: one group of ``cfg.n_kv_heads`` (None), unless the
+    layers differ (``extra[KV_HEADS_PER_LAYER]``: Nemotron-NAS, DeciLM-7B, a GGUF's per-layer
+    head_count_kv), when each head count is its own part, in order of first appearance."""
+    per_layer = cfg.extra.get(KV_HEADS_PER_LAYER)
+    types = cfg.layer_types or ("full",) * cfg.n_layers
+    if cfg.is_mla or not isinstance(per_layer, tuple | list) or len(per_layer) != len(types):
+        return [(None, layers)]
+    groups: dict[int, int] = {}
+    for t, heads in zip(types, per_layer, strict=True):
+        if t == kind:
+            groups[int(heads)] = groups.get(int(heads), 0) + 1
+    return list(groups.items())
 
 
 def encoder_width(cfg: ArchConfig) -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.gcpause import gc_paused
+from paramscope.knowledge.families import heterogeneous
 from paramscope.knowledge.families.decoder import decoder_tensors
 from paramscope.knowledge.families.dims import Dims, resolve
 from paramscope.knowledge.families.encoders import (
@@ -105,6 +106,8 @@ def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json", *,
     A model_type without a row is counted by transformers on the meta device when the ``oracle``
     extra is installed (``fallback``), never by running repository code.
     """
+    if heterogeneous.handles(cfg):  # layers that differ from one another: heterogeneous.py
+        return heterogeneous.expected_tensors(cfg, source)
     try:
         plan = _plan(cfg, source)
     except NoFamilyRow as e:
@@ -175,6 +178,8 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
                         fallback: bool = True) -> ArchConfig:
     """The neutral ArchConfig; a multimodal config gives its text model's family, and its
     ``architectures[0]`` (else its own model_type) as ``architecture``."""
+    if heterogeneous.handles(cfg):
+        return heterogeneous.arch_config(cfg, source)
     try:
         plan = _plan(cfg, source)
     except NoFamilyRow as e:
