@@ -67,7 +67,7 @@ def test_blind_measurement_is_recorded():
     """Every entry keeps what main answered before this file's fixes (docs/quantization.md's table)."""
     blind_equal = sum(1 for e in ENTRIES if e["blind"].get("difference") == 0)
     now_equal = sum(1 for e in ENTRIES if e["expected"] == "equal")
-    assert len(ENTRIES) == 13 and (blind_equal, now_equal) == (7, 7)
+    assert len(ENTRIES) == 13 and (blind_equal, now_equal) == (7, 8)  # 8th: MLX 3-bit, Tensor.weight_bits
     assert {e["method"] for e in ENTRIES} >= {"mlx", "compressed-tensors", "paddle_fp8", "none"}
     for e in ENTRIES:
         assert ("ours" in e["blind"]) != ("error" in e["blind"])
@@ -91,17 +91,19 @@ def test_mlx_override_matches_the_module_under_another_writers_wrappers():
     assert shapes["model.layers.1.mlp.down_proj.weight"] == (256, 512 * 4 // 32)
 
 
-def test_mlx_three_bit_bytes_are_stated_not_listed():
-    """3-bit words straddle uint32: listed unquantized, and the note gives the stored bytes exactly."""
+def test_mlx_three_bit_words_are_listed_as_stored():
+    """3-bit words straddle uint32: each (out, in) matrix is stored w_q (out, in*3/32) uint32 with bf16
+    scales and biases per 64 (mlx ops.cpp quantize), and the packed words count every weight."""
     cfg = _mlx_cfg(bits=3)
     tensors, notes = listed(cfg)
-    listed_bytes = sum(t.nbytes for t in tensors)
-    note = next(n for n in notes if "3-bit weights" in n)
-    fewer = int(note.rsplit(": ", 1)[1].split(" bytes")[0].replace(",", ""))
-    # every Linear and the embedding: w_q (out, in*3/32) uint32 + bf16 scales and biases per 64
-    mats = [t for t in tensors if t.name.endswith(".weight") and len(t.shape) == 2 and "norm" not in t.name]
-    stored = sum(o * i * 3 // 8 + 2 * 2 * o * (i // 64) for o, i in (t.shape for t in mats))
-    assert fewer == sum(t.nbytes for t in mats) - stored and listed_bytes > fewer > 0
+    plain = {t.name: t for t in listed({k: v for k, v in cfg.items() if k != "quantization"})[0]}
+    packed = [t for t in tensors if t.weight_bits]
+    assert packed and all(t.weight_bits == 3 and t.dtype.value == "U32" for t in packed)
+    for t in packed:
+        o, i = plain[t.name].shape
+        assert t.shape == (o, i * 3 // 32) and t.params == o * i
+    assert sum(t.params for t in tensors) == sum(t.params for t in plain.values())
+    assert not any("3-bit" in n for n in notes)
 
 
 def test_unread_quantization_config_is_said():

@@ -164,10 +164,16 @@ def test_gptq_without_bits_is_unsupported_not_guessed() -> None:
         apply_packing(names, None, "model.safetensors")
 
 
-def test_three_bit_gptq_is_unsupported() -> None:
-    """3-bit GPTQ packs 32 weights in 3 int32s: 32/3 per element is not a whole number."""
-    with pytest.raises(UnsupportedError, match=r"3-bit weights do not fill a 32-bit I32 element evenly"):
-        apply_packing([tensor("l.qweight", "I32", (6, OUT))], {"quant_method": "gptq", "bits": 3}, "f")
+def test_three_bit_words_hold_32_weights_in_every_3() -> None:
+    """3-bit GPTQ packs 32 weights in 3 int32s straight across the words (AutoGPTQ qlinear: qweight
+    (in / 32 × 3, out)); MLX any width across uint32 (w_q (out, in × bits / 32)): the parameter count is
+    elements × 32 / bits, exact; elements that would not hold whole weights are refused."""
+    (t,) = apply_packing([tensor("l.qweight", "I32", (6, OUT))], {"quant_method": "gptq", "bits": 3}, "f")
+    assert t.params == 64 * OUT and t.weight_bits == 3  # 6 words a column: 64 inputs
+    (t,) = apply_packing([tensor("l.weight", "U32", (OUT, 12))], {"bits": 6, "group_size": 64}, "f")
+    assert t.params == OUT * 64
+    with pytest.raises(UnsupportedError, match=r"do not hold a whole number of 3-bit weights"):
+        apply_packing([tensor("l.qweight", "I32", (1, 1))], {"quant_method": "gptq", "bits": 3}, "f")
 
 
 # --- the same conventions on tiny files ----------------------------------------------------------
@@ -195,6 +201,25 @@ def test_gptq_file_in_its_directory(tmp_path: Path) -> None:
     folder = write_model_dir(tmp_path / "gptq", GPTQ_FILE, GPTQ4)
     assert hf_dir.read(folder).params == LINEAR + OUT  # 8192 + 128
     assert st.read(folder / "model.safetensors").params == LINEAR + OUT  # bits from config.json beside
+
+
+@pytest.mark.parametrize("bits", [3, 4, 8])
+def test_gptq_file_of_any_width_in_its_directory(tmp_path: Path, bits: int) -> None:
+    """AutoGPTQ's qweight (in / 32 × bits, out): 3-bit files (32 weights in 3 words) count as 4-bit ones."""
+    tensors = {**GPTQ_FILE, "l.qweight": ("I32", [IN // 32 * bits, OUT]),
+               "l.qzeros": ("I32", [IN // 32, OUT // 32 * bits])}
+    folder = write_model_dir(tmp_path / f"gptq{bits}", tensors, {**GPTQ4, "bits": bits})
+    assert hf_dir.read(folder).params == LINEAR + OUT
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 5, 6, 8])
+def test_mlx_file_of_any_width(tmp_path: Path, bits: int) -> None:
+    """mlx-community's 3-, 5- and 6-bit files (w_q (out, in × bits / 32) uint32, scales and biases per
+    group) were refused before Tensor.weight_bits; every width counts the Linear's weights."""
+    tensors = {"l.weight": ("U32", [OUT, IN * bits // 32]), "l.scales": ("F16", [OUT, IN // 64]),
+               "l.biases": ("F16", [OUT, IN // 64]), "norm.weight": ("F16", [IN])}
+    folder = write_model_dir(tmp_path / f"mlx{bits}", tensors, {"group_size": 64, "bits": bits})
+    assert hf_dir.read(folder).params == LINEAR + IN
 
 
 def test_gptq_legacy_quantize_config(tmp_path: Path) -> None:

@@ -204,7 +204,7 @@ def test_bnb4_bytes(out, inn, double, kind, dtype):
 
 @settings(max_examples=60, deadline=None)
 @given(out=st.integers(1, 256), k=st.integers(1, 16), group=st.sampled_from([32, 64, 128]),
-       bits=st.sampled_from([2, 4, 8]), dtype=st.sampled_from([DType.F16, DType.BF16]))
+       bits=st.sampled_from([2, 3, 4, 5, 6, 8]), dtype=st.sampled_from([DType.F16, DType.BF16]))
 def test_mlx_bytes(out, k, group, bits, dtype):
     inn = group * k
     # uint32 words of 32/bits weights, then a scale and a bias per group in the model dtype
@@ -513,6 +513,24 @@ def test_gptqmodel_pack_dtype_bytes(out, inn, group, bits, pack):
     assert stored_bytes(qc, out, inn) == expect
 
 
+@pytest.mark.parametrize(("key", "qc"), [
+    ("quantization_config", {"quant_method": "gptq", "bits": 3, "group_size": 64}),
+    *(("quantization", {"group_size": 64, "bits": b}) for b in (3, 5, 6)),
+], ids=["gptq-3", "mlx-3", "mlx-5", "mlx-6"])
+def test_words_straddled_by_3_5_6_bit_weights_count_every_parameter(key, qc):
+    """AutoGPTQ packs 3-bit weights 32 to every 3 int32 words (qweight (in / 32 × 3, out), qzeros (groups,
+    out / 32 × 3)); MLX packs any width so (w_q (out, in × bits / 32) uint32). The listing holds them as
+    stored, each container counting elements × 32 / bits weights: the unquantized model's parameters."""
+    cfg = small_llama(**{key: qc})
+    ts = stored(cfg)
+    packed = [t for t in ts if t.weight_bits]
+    assert packed and {t.weight_bits for t in packed} == {qc["bits"]}
+    assert sum(t.params for t in ts) == sum(t.params for t in expected_tensors(small_llama()))
+    if key == "quantization_config":
+        q = {t.name: t for t in ts}["model.layers.0.mlp.down_proj.qweight"]
+        assert q.shape == (256 // 32 * 3, 128)  # (in / 32 × 3, out)
+
+
 def test_gptqmodel_quantizes_the_head_when_lm_head_is_set():
     signed = {"meta": {"quantizer": ["gptqmodel:2.2.0"]}}
     ts, _ = listed({"quant_method": "gptq", "bits": 4, "group_size": 64, "lm_head": True, **signed})
@@ -541,7 +559,6 @@ def test_gptq_files_of_unsigned_configs_may_hold_zero_biases():
 @pytest.mark.parametrize(("extra", "says"), [
     ({"checkpoint_format": "marlin"}, "checkpoint_format 'marlin'"),
     ({"pack_dtype": "uint4"}, "pack_dtype 'uint4'"),
-    ({"bits": 3}, "3-bit weights packed across int32"),
 ])
 def test_gptq_layouts_not_known_are_said_not_guessed(extra, says):
     ts, notes = listed({"quant_method": "gptq", "bits": 4, "group_size": 64, **extra})

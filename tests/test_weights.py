@@ -300,7 +300,7 @@ def test_plain_casts_and_f32_model_half_dtype():
 
 def test_tied_head_priced_once_and_side_data_dropped():
     ts = (T("model.embed_tokens.weight", (64, 256)), T("lm_head.weight", (64, 256)),
-          T("model.layers.0.mlp.down_proj.qweight", (32, 256), DType.I32, params_per_element=8),
+          T("model.layers.0.mlp.down_proj.qweight", (32, 256), DType.I32, weight_bits=4),
           T("model.layers.0.mlp.down_proj.scales", (2, 256), DType.F16, is_parameter=False),
           T("model.layers.0.mlp.down_proj.qzeros", (2, 32), DType.I32, is_parameter=False))
     m = Model("safetensors", "test", ts, cfg(n_layers=1, tied_embeddings=True),

@@ -178,8 +178,8 @@ def _tensor(file: str, t: Any, resolver: ExternalData, uses: dict[str, list[tupl
         if not t.raw_data:
             _check_typed(file, t, n)
         offset = inline.locate(t, dtype, nbytes) if inline is not None and nbytes else None
-    per_element, is_parameter = _role(dtype, uses.get(t.name, []))
-    return Tensor(prefix + t.name, shape, dtype, nbytes, offset, where, per_element, is_parameter)
+    weight_bits, is_parameter = _role(dtype, uses.get(t.name, []))
+    return Tensor(prefix + t.name, shape, dtype, nbytes, offset, where, weight_bits, is_parameter)
 
 
 def _check_typed(file: str, t: Any, n: int) -> None:
@@ -192,17 +192,19 @@ def _check_typed(file: str, t: Any, n: int) -> None:
 
 
 def _role(dtype: DType, uses: list[tuple[str, int, Any]]) -> tuple[int, bool]:
-    """(weights per stored element, is it a parameter) from how the graph reads the initializer."""
+    """(the width of each packed weight, 0 when not packed; is it a parameter) from how the graph reads the
+    initializer. MatMulNBits packs ``bits``-wide weights (2 to 8) into uint8 blobs of block_size × bits / 8
+    bytes (onnxruntime contrib_defs, MatMulNBits), so any width makes whole weights."""
     for op, i, node in uses:
         attr = PACKED_INPUTS.get((op, i))
         if attr:
             bits = next((a.i for a in node.attribute if a.name == attr), 4)
-            return (8 // bits if bits in (1, 2, 4, 8) else 1), True
+            return (bits if 1 <= bits <= 8 else 0), True
     if uses and all((op, i) in SIDE_INPUTS for op, i, _ in uses):
-        return 1, False
+        return 0, False
     if not dtype.info.is_float and uses and all((op, i) in SHAPE_INPUTS for op, i, _ in uses):
-        return 1, False
-    return 1, True
+        return 0, False
+    return 0, True
 
 
 def _type_name(code: int) -> str:

@@ -155,7 +155,7 @@ def detect_method(names: Sequence[str]) -> str | None:
 
 def apply_packing(tensors: Sequence[Tensor], quantization_config: Mapping[str, Any] | None,
                   source: str = "") -> tuple[Tensor, ...]:
-    """Tensors with ``is_parameter`` and ``params_per_element`` set by the first matching row.
+    """Tensors with ``is_parameter`` and ``weight_bits`` set by the first matching row.
 
     ``quantization_config`` is config.json's; without it the method is detected from the names.
     Tensors no row matches come back unchanged (the same objects).
@@ -193,20 +193,23 @@ def _apply_first(rows: tuple[Convention, ...], t: Tensor, bits: int | None, meth
                 and (c.ndim is None or len(t.shape) == c.ndim)):
             if not c.parameter:
                 return replace(t, is_parameter=False)
-            return replace(t, params_per_element=_per_element(t, c.bits or bits, method, source))
+            return replace(t, weight_bits=_weight_bits(t, c.bits or bits, method, source))
     return t
 
 
-def _per_element(t: Tensor, bits: int | None, method: str | None, source: str) -> int:
-    """Weights per stored element: container bits // weight bits (I32 of 4-bit weights: 8)."""
+def _weight_bits(t: Tensor, bits: int | None, method: str | None, source: str) -> int:
+    """The width of the weights a container holds, checked to make whole weights: an I32 of 4-bit weights
+    holds 8; MLX and GPTQ pack 3-, 5- and 6-bit weights straight across their 32-bit words (mlx ops.cpp
+    quantize, GPTQ's pack of 3 bits into 3 words per 32 weights), so (…, n) words hold n × 32 / bits
+    weights when that is whole."""
     where = f"{source}: " if source else ""
     if bits is None:
         raise UnsupportedError(f"{where}{t.name} packs {method} weights whose bit width only "
                                "quantization_config states (found no `bits`; read the model directory "
                                "with its config.json)")
     container = t.dtype.type_size * 8 // t.dtype.block_size
-    if bits <= 0 or container % bits:
-        raise UnsupportedError(f"{where}{t.name}: {bits}-bit weights do not fill a {container}-bit "
-                               f"{t.dtype.value} element evenly (found bits={bits}, expected a divisor "
-                               f"of {container})")
-    return container // bits
+    if not 0 < bits <= container or (t.n_elements * container) % bits:
+        raise UnsupportedError(f"{where}{t.name}: {t.n_elements:,} {container}-bit {t.dtype.value} elements "
+                               f"do not hold a whole number of {bits}-bit weights (found bits={bits}, "
+                               f"expected 1 to {container} dividing {t.n_elements * container:,} bits)")
+    return bits

@@ -5,7 +5,7 @@ A quantized checkpoint stores each quantized weight as a packed container plus s
 rest at the model dtype. ``as_stored`` rewrites the list: for every weight a method quantizes (its own rule
 of which modules, then the config's exclusions), the row of ``LAYOUTS`` for that method gives the stored
 pieces — name suffix, dtype, shape — each written as the quantizer allocates it (the row cites where). The
-packed container keeps the weight's parameter count (``params_per_element``); side data counts 0.
+packed container keeps the weight's parameter count (``weight_bits``); side data counts 0.
 
 Byte totals equal the real checkpoint's ``model.safetensors.index.json`` ``total_size``
 (tests/test_quant_layouts.py, tests/fixtures/quantized/), with one data-dependent exception: bitsandbytes'
@@ -127,10 +127,12 @@ class Piece:
         dtype = self.dtype(m) if callable(self.dtype) else self.dtype
         shape = self.shape(m)
         elements = math.prod(shape) * dtype.block_size
-        per = m.n // elements if self.packed else 1
-        if self.packed and per * elements != m.n:
+        nbytes = dtype.nbytes(elements)
+        # the width each weight takes in the container (MLX's and GPTQ's 3-bit words: 3)
+        width = nbytes * 8 // m.n if self.packed else 0
+        if self.packed and width * m.n != nbytes * 8:
             raise ValueError(f"{m.module}: {m.n} weights do not fill {elements} {dtype.value} elements")
-        return Tensor(m.module + self.suffix, shape, dtype, dtype.nbytes(elements), params_per_element=per,
+        return Tensor(m.module + self.suffix, shape, dtype, nbytes, weight_bits=width,
                       is_parameter=self.packed)
 
 
@@ -396,7 +398,7 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         quantized.add(module)
         for suffix, piece in kind.pieces:
             stored = Tensor(module + suffix, piece.shape, piece.dtype, piece.nbytes, None, None,
-                            piece.params_per_element, piece.is_parameter)
+                            piece.weight_bits, piece.is_parameter)
             out.append(stored)
             if kind.float_scale and suffix == ".weight_scale":
                 float_scales.append(stored)
@@ -422,11 +424,10 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         # every mlx_lm model keeps it out of the cast, and no file here shows which do.
         out = [_retype(t, DType.F32) if t.name.endswith("linear_attn.A_log") else t for t in out]
         logs = [t for t in out if t.name.endswith("linear_attn.A_log")]
-        notes = (*_mlx_straddling(q, tensors, model_type, text_model_type),
-                 *((f"{q.label}: {len(logs)} linear-attention A_log tensors listed in float32 (mlx-lm's "
-                    "cast_predicate keeps them so); a converter that casts them to the model dtype (a "
-                    "Qwen3.5-27B MLX mixed 4/8-bit file does) holds "
-                    f"{sum(t.nbytes for t in logs) // 2:,} bytes fewer",) if logs else ()))
+        notes = ((f"{q.label}: {len(logs)} linear-attention A_log tensors listed in float32 (mlx-lm's "
+                  "cast_predicate keeps them so); a converter that casts them to the model dtype (a "
+                  "Qwen3.5-27B MLX mixed 4/8-bit file does) holds "
+                  f"{sum(t.nbytes for t in logs) // 2:,} bytes fewer",) if logs else ())
     if q.method == "gptq":
         notes = _gptq_bias_note(q, tensors, quantized)
     if q.method == "fp8" and q.block_shape:
@@ -516,9 +517,6 @@ def _gptq_unlisted(q: Quantization) -> str | None:
     pack = GPTQ_PACK.get(pack_name)
     if pack is None:
         return f"no stored layout known for GPTQ pack_dtype {pack_name!r}"
-    if (8 * pack.type_size) % (q.bits or 4):
-        # 3-bit words straddle the container: a parameter count per stored element is not whole
-        return f"{q.bits}-bit weights packed across {pack_name} words are not listed as stored"
     return None
 
 
@@ -752,9 +750,12 @@ def _gptq(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
             group = int(g) if g and int(g) > 0 else None
             break
     pack = GPTQ_PACK[str(q.config.get("pack_dtype") or "int32").removeprefix("torch.")]  # _gptq_unlisted
-    if (8 * pack.type_size) % bits:  # a dynamic rule's 3 bits: left as listed
+    m = _matrix(t, module, bits, group, pack=pack)
+    if (8 * pack.type_size) % bits and (pack != DType.I32 or m.inn % 32 or m.out % 32):
+        # 3 bits: AutoGPTQ's qlinear packs 32 weights into 3 int32 words (qweight (in / 32 × 3, out)),
+        # which needs whole blocks of 32 inputs and outputs; any other container: left as listed
         return NONE
-    return _matrix(t, module, bits, group, pack=pack), LAYOUTS["gptq"]
+    return m, LAYOUTS["gptq"]
 
 
 def _in_block_list(module: str, lists: Any) -> bool:
@@ -854,13 +855,11 @@ def _mlx(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     ``skip_multimodal_module`` names (vision_tower, vision_model, audio_tower, ... in mlx-vlm's own names:
     the vision tower with its merger), so those stay in the model's dtype (Qwen3.5-9B-MLX-8bit's index: no
     vision_tower .scales, and its total_size is the listing's only so,
-    tests/fixtures/quantized_totals/out_of_sample.json). 3-, 5- and 6-bit weights straddle their uint32
-    words, so a whole parameter count per stored element does not exist: those stay listed as logical
-    tensors, and as_stored notes the bytes the file holds for them (_mlx_straddling)."""
+    tests/fixtures/quantized_totals/out_of_sample.json). Any width packs into uint32 words, w_q (…, out,
+    in · bits / 32): 3-, 5- and 6-bit weights straddle them (mlx ops.cpp quantize; a Qwen2.5-14B MLX 3-bit
+    index, tests/fixtures/quantized_totals/quantized_oos.json)."""
     m = _mlx_matrix(q, t, p, ctx)
-    if m is None or 32 % m.bits:
-        return NONE
-    return m, LAYOUTS["mlx"]
+    return NONE if m is None else (m, LAYOUTS["mlx"])
 
 
 def _mlx_matrix(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Matrix | None:
@@ -887,32 +886,6 @@ def _mlx_matrix(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Matrix | 
     else:
         m = _matrix(t, module, bits, group, mode=mode)
     return None if m.inn % group or (m.inn * bits) % 32 else m
-
-
-def _mlx_straddling(q: Quantization, logical: Sequence[Tensor], model_type: str,
-                    text_model_type: str) -> tuple[str, ...]:
-    """The bytes an MLX file holds for the weights listed unquantized because their bits (3, 5, 6) do not
-    divide a 32-bit word: mlx.core.quantize packs any width into uint32 words, w_q (…, out, in · bits / 32),
-    with scales and (affine) biases per group as for 4 or 8 bits (mlx ops.cpp quantize; a Qwen2.5-14B MLX
-    3-bit index, tests/fixtures/quantized_totals/quantized_oos.json)."""
-    types = {model_type, text_model_type}
-    ctx = Ctx(model_type not in ROUTER_NOT_LINEAR, bool(types & EXPERTS_INPUT_MAJOR),
-              not types & MLX_ROUTER_NOT_LINEAR)
-    count, listed, stored = 0, 0, 0
-    widths: set[int] = set()
-    for t in logical:
-        m = _mlx_matrix(q, t, place(t.name), ctx)
-        if m is None or not 32 % m.bits:
-            continue
-        pieces = [x for x in (piece.tensor_bytes(m) for piece in LAYOUTS["mlx"].pieces) if x is not None]
-        count, listed, stored = count + 1, listed + t.nbytes, stored + sum(pieces)
-        widths.add(m.bits)
-    if not count:
-        return ()
-    bits = "/".join(str(b) for b in sorted(widths))
-    return (f"{q.label}: {count} matrices of {bits}-bit weights (packed across uint32 words, not a whole "
-            f"number per element) are listed unquantized; the MLX file stores them packed with their scales "
-            f"and biases: {listed - stored:,} bytes fewer than listed",)
 
 
 def _compressed(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:

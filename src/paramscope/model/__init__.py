@@ -29,9 +29,12 @@ class Tensor:
     nbytes: int
     offset: int | None = None  # absolute byte offset of the data in ``file``; None without weights
     file: str | None = None  # file (shard) holding the data
-    # Packed formats store several weights per element (GPTQ/AWQ: 8 four-bit weights per int32,
-    # bitsandbytes nf4 / MXFP4 blocks: 2 per byte); params = elements × this factor.
-    params_per_element: int = 1
+    # Packed formats store weights narrower than their elements: GPTQ/AWQ 8 four-bit weights per int32,
+    # bitsandbytes nf4 / MXFP4 blocks 2 per byte, and MLX or GPTQ 3-, 5- and 6-bit weights 32 to every
+    # 3, 5 or 6 uint32 words, straddling them. The width of one weight, 0 when an element is one
+    # parameter; params = elements × element bits / weight_bits (a whole number: ``packing`` and
+    # ``quant_layouts`` only set it where the elements hold whole weights).
+    weight_bits: int = 0
     # Buffers and quantization side data (position_ids, attention masks, GPTQ scales/zeros, FP8
     # block scales) are stored tensors but not parameters.
     is_parameter: bool = True
@@ -43,7 +46,11 @@ class Tensor:
     @property
     def params(self) -> int:
         """Logical parameter count: the weights this tensor represents, 0 for non-parameters."""
-        return self.n_elements * self.params_per_element if self.is_parameter else 0
+        if not self.is_parameter:
+            return 0
+        if not self.weight_bits:
+            return self.n_elements
+        return self.n_elements * self.dtype.type_size * 8 // self.weight_bits  # containers: one per block
 
 
 @record

@@ -252,16 +252,20 @@ _SIDE_SUFFIXES = tuple(s for c in packing.CONVENTIONS if c.methods and not c.par
 
 def _logical_shape(t: Tensor, method: str | None) -> tuple[int, ...]:
     """The weight matrix a packed container holds, (…, out, in) like an unpacked Linear weight."""
-    k = t.params_per_element
-    if k == 1 or not t.shape:
+    if not t.weight_bits or not t.shape:
         return t.shape
+    container = t.dtype.type_size * 8
+
+    def widen(n: int) -> int:  # n containers → the weights they hold (3-bit words: 32 in every 3)
+        return n * container // t.weight_bits
+
     if t.name.endswith("_blocks") and len(t.shape) >= 2:  # MXFP4 (…, out, in / 32, 16 bytes)
-        return (*t.shape[:-2], t.shape[-2] * t.shape[-1] * k)
+        return (*t.shape[:-2], widen(t.shape[-2] * t.shape[-1]))
     if t.name.endswith(".qweight") and len(t.shape) == 2:
         # GPTQ packs along the inputs (in / 8, out); AWQ along the outputs (in, out / 8)
         rows, cols = t.shape
-        return (cols, rows * k) if method == "gptq" else (cols * k, rows)
-    return (*t.shape[:-1], t.shape[-1] * k)
+        return (cols, widen(rows)) if method == "gptq" else (widen(cols), rows)
+    return (*t.shape[:-1], widen(t.shape[-1]))
 
 
 # --- plain schemes -------------------------------------------------------------------------------------

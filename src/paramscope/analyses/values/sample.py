@@ -25,7 +25,7 @@ FIRST_VALUES = 8
 def first_values(tensor: Tensor, source: ByteSource, n: int = FIRST_VALUES) -> tuple[float, ...]:
     """The first ``n`` values of ``tensor`` as floats; () for a packed or undecodable type."""
     dtype = tensor.dtype
-    if tensor.params_per_element != 1 or not decodable(dtype) or tensor.n_elements == 0:
+    if tensor.weight_bits or not decodable(dtype) or tensor.n_elements == 0:
         return ()
     info = dtype.info
     take = min(n, tensor.n_elements)

@@ -26,10 +26,10 @@ class TensorList:
             nbytes = self._nbytes.get(shape)
             if nbytes is None:
                 nbytes = self._nbytes[shape] = self.dtype.nbytes(math.prod(shape))
-            self.items.append(Tensor(name, shape, self.dtype, nbytes, None, None, 1, parameter))
+            self.items.append(Tensor(name, shape, self.dtype, nbytes, None, None, 0, parameter))
             return
         nbytes = dtype.nbytes(math.prod(shape))
-        self.items.append(Tensor(name, shape, dtype, nbytes, None, None, 1, parameter))
+        self.items.append(Tensor(name, shape, dtype, nbytes, None, None, 0, parameter))
 
     def linear(self, name: str, out_features: int, in_features: int, bias: bool = False) -> None:
         self.add(f"{name}.weight", out_features, in_features)
