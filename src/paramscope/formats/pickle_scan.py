@@ -51,10 +51,14 @@ STORAGE_WINDOW = 4096
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pck", ".pcl", ".p", ".joblib", ".sav", ".dill", ".pt", ".pth",
                    ".ckpt", ".data.pkl")
 # joblib.numpy_pickle_utils._COMPRESSORS prefixes; lz4 needs a package the scan does not use
-COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"]\x00\x00", "lzma"),
+# .lzma ("alone") files have no magic: ``_lzma_alone`` tells them by their header, as liblzma does
+COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"),
               (b"\x04\x22\x4d\x18", "lz4"), (b"\x78\x01", "zlib"), (b"\x78\x5e", "zlib"),
               (b"\x78\x9c", "zlib"), (b"\x78\xda", "zlib"),
               (b"ZF", "joblib-zfile"))  # joblib < 0.10: "ZF", the length in hex (19 bytes), zlib data
+# compressions whose first byte is also a pickle opcode (an .lzma properties byte such as "]" or "c",
+# bz2's "B"): pickle.load on the file itself reads on from it, so the file is read that way too
+OPCODE_FIRST = ("lzma", "bz2")
 # numpy dtype strings that hold no Python objects ("<f4", "|b1", "<M8[ns]", "|S10", "<U5", "|V8")
 PLAIN_DESCR = re.compile(r"[<>|=]?[biufcmMSUVa?][0-9]*(\[[0-9a-zA-Z]+\])?")
 
@@ -426,7 +430,19 @@ def _tar_header(head: bytes) -> bool:
 
 
 def _compression(head: bytes) -> str | None:
-    return next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
+    named = next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
+    return named or ("lzma" if _lzma_alone(head) else None)
+
+
+def _lzma_alone(head: bytes) -> bool:
+    """A header liblzma's .lzma decoder takes (xz-utils src/liblzma/common/alone_decoder.c and
+    lzma_decoder.c ``lzma_lzma_lclppb_decode``): a properties byte of at most (4 * 5 + 4) * 9 + 8 with
+    lc + lp <= 4, a 4-byte dictionary size, an 8-byte uncompressed size; then the range coder's first
+    byte, 0. ``lzma.open`` (FORMAT_AUTO) and joblib (any file starting "]\\x00") add the "picky" test
+    on the dictionary size; ``lzma.open(format=FORMAT_ALONE)`` does not, so neither does the scan."""
+    if len(head) < 14 or head[0] > 224 or head[0] % 9 + head[0] % 45 // 9 > 4:
+        return False
+    return head[13] == 0
 
 
 def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> None:
@@ -436,6 +452,8 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> N
     if inflated is None:
         _plain(s, f, lenient)  # not that compression after all: perhaps a pickle starting with those bytes
         return
+    if kind in OPCODE_FIRST:
+        _lenient(s, f, "")  # the same bytes as pickle.load reads them, uncompressed
     if isinstance(inflated, str):
         s.doubt("", inflated)
         return
