@@ -178,3 +178,47 @@ def test_the_corpus_is_complete() -> None:
     assert len({t.id for t in T}) == len(T) >= 30
     assert all(t.source for t in T)
 
+
+
+# --- folders: what `scan FOLDER` checks -------------------------------------------------------------
+
+FOLDER_FILES = {  # name: (loader, payload); joblib.dump names compressed files so (x.pkl.z)
+    "clf.pkl.z": ("import joblib, sys; joblib.load(sys.argv[1])", "zlib"),
+    "model.p": ("import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", "plain"),
+    "state": ("import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", "protocol-4"),
+    "frame.pkl.tar.gz": ("import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", "plain"),
+}
+
+
+def _folder(tmp_path: Path) -> tuple[Path, Path]:
+    import zlib
+
+    from builders.scan_corpus import exec_pickle, system_p0
+
+    folder, marker = tmp_path / "models", tmp_path / "MARKER"
+    folder.mkdir()
+    for name, (_, kind) in FOLDER_FILES.items():
+        payload = {"zlib": zlib.compress(system_p0(marker)), "plain": system_p0(marker),
+                   "protocol-4": exec_pickle(marker)}[kind]
+        (folder / name).write_bytes(payload)
+    (folder / "config.json").write_text("{}")
+    (folder / "README.md").write_text("# a model\n")
+    return folder, marker
+
+
+def test_folder_scan_finds_compressed_and_unsuffixed_pickles(tmp_path: Path) -> None:
+    """Before: `scan FOLDER` matched names only, without joblib's compressed endings, ``.p``, or
+    pickles named otherwise: "no pickle files found", exit 0."""
+    folder, marker = _folder(tmp_path)
+    result = scan([str(folder)])
+    assert {Path(v.source).name for v in result.verdicts} == set(FOLDER_FILES)
+    assert result.exit_code == 2 and all(v.exit_code == 2 for v in result.verdicts)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", sorted(FOLDER_FILES))
+def test_folder_scan_control_each_file_runs_code(name: str, tmp_path: Path) -> None:
+    folder, marker = _folder(tmp_path)
+    subprocess.run([sys.executable, "-c", FOLDER_FILES[name][0], str(folder / name)], cwd=tmp_path,
+                   timeout=120, capture_output=True)
+    assert marker.exists(), name
