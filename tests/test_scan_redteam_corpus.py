@@ -187,19 +187,22 @@ FOLDER_FILES = {  # name: (loader, payload); joblib.dump names compressed files 
     "model.p": ("import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", "plain"),
     "state": ("import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", "protocol-4"),
     "frame.pkl.tar.gz": ("import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", "plain"),
+    "checkpoint": ("import pickle, sys, zipfile; "  # torch.save's format under a bare name
+                   "pickle.loads(zipfile.ZipFile(sys.argv[1]).read('a/data.pkl'))", "zip"),
 }
 
 
 def _folder(tmp_path: Path) -> tuple[Path, Path]:
     import zlib
 
-    from builders.scan_corpus import exec_pickle, system_p0
+    from builders.scan_corpus import _zip, exec_pickle, system_p0
 
     folder, marker = tmp_path / "models", tmp_path / "MARKER"
     folder.mkdir()
     for name, (_, kind) in FOLDER_FILES.items():
         payload = {"zlib": zlib.compress(system_p0(marker)), "plain": system_p0(marker),
-                   "protocol-4": exec_pickle(marker)}[kind]
+                   "protocol-4": exec_pickle(marker),
+                   "zip": _zip({"a/data.pkl": exec_pickle(marker)}) if kind == "zip" else b""}[kind]
         (folder / name).write_bytes(payload)
     (folder / "config.json").write_text("{}")
     (folder / "README.md").write_text("# a model\n")

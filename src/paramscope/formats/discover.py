@@ -158,15 +158,17 @@ def _pickle_named(name: str) -> bool:
 
 
 def _pickle_head(path: Path) -> bool:
-    """PROTO 2 to 5 at the start of a regular file (two bytes read; a special file is not opened)."""
+    """A regular file that starts as a protocol 2-5 pickle, a zip (torch.save's format: torch.load reads
+    it whatever its name) or a .npy array (six bytes read; a special file is not opened)."""
     if not _is_regular(path):
         return False
     try:
         with open(path, "rb") as f:
-            head = f.read(2)
+            head = f.read(6)
     except OSError:
         return False
-    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+    return ((len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5) or head.startswith(b"PK\x03\x04")
+            or head == b"\x93NUMPY")
 
 
 def _kind_of(folder: Path) -> str:
