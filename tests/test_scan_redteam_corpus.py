@@ -225,3 +225,16 @@ def test_folder_scan_control_each_file_runs_code(name: str, tmp_path: Path) -> N
     subprocess.run([sys.executable, "-c", FOLDER_FILES[name][0], str(folder / name)], cwd=tmp_path,
                    timeout=120, capture_output=True)
     assert marker.exists(), name
+
+
+def test_folder_deeper_than_the_walk_is_not_safe(tmp_path: Path) -> None:
+    """Before: a pickle nine folders down was never found, and `scan FOLDER` said exit 0."""
+    from builders.scan_corpus import exec_pickle
+    from paramscope.formats.discover import MAX_WALK_DEPTH
+
+    deep = tmp_path.joinpath(*(str(i) for i in range(MAX_WALK_DEPTH + 2)))
+    deep.mkdir(parents=True)
+    (deep / "model.pkl").write_bytes(exec_pickle(tmp_path / "MARKER"))
+    result = scan([str(tmp_path / "0")])
+    assert result.exit_code == 2, [v.summary for v in result.verdicts]
+    assert any("not searched" in u for v in result.verdicts for u in v.unverified)

@@ -56,7 +56,17 @@ def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
 
         given = pickle_files(given)
     found = given
-    return ScanResult(req, tuple(scan_file(path) for path in found))
+    return ScanResult(req, tuple(_unsearched(path) if path.is_dir() else scan_file(path) for path in found))
+
+
+def _unsearched(folder: Path) -> Verdict:
+    """A folder the search did not enter (formats/discover.py ``pickle_files``): loading a file under it
+    could run code the scan never saw."""
+    from paramscope.analyses.safety.pickle_safety import judge
+    from paramscope.formats.discover import MAX_WALK_DEPTH
+
+    return judge(str(folder), (), unverified=(f"a folder deeper than {MAX_WALK_DEPTH} levels: the files "
+                                              "under it were not searched",))
 
 
 def scan_file(path: Path) -> Verdict:
