@@ -238,3 +238,16 @@ def test_folder_deeper_than_the_walk_is_not_safe(tmp_path: Path) -> None:
     result = scan([str(tmp_path / "0")])
     assert result.exit_code == 2, [v.summary for v in result.verdicts]
     assert any("not searched" in u for v in result.verdicts for u in v.unverified)
+
+
+def test_symlinked_folder_is_not_safe(tmp_path: Path) -> None:
+    """The search never follows a symlinked folder; a loader given a path through it does."""
+    from builders.scan_corpus import exec_pickle
+
+    real, root = tmp_path / "elsewhere", tmp_path / "models"
+    real.mkdir()
+    root.mkdir()
+    (real / "model.pkl").write_bytes(exec_pickle(tmp_path / "MARKER"))
+    (root / "linked").symlink_to(real, target_is_directory=True)
+    result = scan([str(root)])
+    assert result.exit_code == 2 and "symlinked" in result.verdicts[0].unverified[0]

@@ -65,8 +65,9 @@ def _unsearched(folder: Path) -> Verdict:
     from paramscope.analyses.safety.pickle_safety import judge
     from paramscope.formats.discover import MAX_WALK_DEPTH
 
-    return judge(str(folder), (), unverified=(f"a folder deeper than {MAX_WALK_DEPTH} levels: the files "
-                                              "under it were not searched",))
+    what = "a symlinked folder (not followed)" if folder.is_symlink() else \
+        f"a folder deeper than {MAX_WALK_DEPTH} levels"
+    return judge(str(folder), (), unverified=(f"{what}: the files under it were not searched",))
 
 
 def scan_file(path: Path) -> Verdict:

@@ -141,7 +141,8 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
     compressed or not (``clf.pkl.z``, as joblib.dump names it), or whose first bytes are a protocol 2+
     pickle whatever its name (pickle.dump, torch.save and joblib.dump write those under any name);
     special files too, so that a FIFO named ``model.bin`` is reported rather than skipped. A folder the
-    walk does not enter (deeper than ``MAX_WALK_DEPTH``) is returned itself: its files were not searched."""
+    walk does not enter (deeper than ``MAX_WALK_DEPTH``, or a symlink) is returned itself: its files
+    were not searched."""
     out: list[Path] = []
     for path in paths:
         if not path.is_dir():
@@ -149,8 +150,9 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
             continue
         for folder, files, depth in _walk(path):
             out.extend(f for f in files if _pickle_named(f.name) or _pickle_head(f))
-            if depth >= MAX_WALK_DEPTH:
-                out.extend(p for p in sorted(_list(folder)) if p.is_dir() and not p.is_symlink())
+            # folders the walk does not enter: those past its depth, and symlinked ones (never followed)
+            out.extend(p for p in sorted(_list(folder))
+                       if p.is_dir() and (p.is_symlink() or depth >= MAX_WALK_DEPTH))
     return out
 
 
