@@ -170,7 +170,9 @@ def test_keras_files_are_never_safe(tmp_path: Path) -> None:
         z.writestr("model.weights.h5", hdf5)
     h5 = tmp_path / "model.h5"
     h5.write_bytes(hdf5)
-    for verdict in scan([str(keras), str(h5)]).verdicts:
+    pb = tmp_path / "saved_model.pb"  # TensorFlow SavedModel: a protobuf whose graph may read/write files
+    pb.write_bytes(b"\x08\x01\x12\x04\x0a\x02tf")
+    for verdict in scan([str(keras), str(h5), str(pb)]).verdicts:
         assert verdict.exit_code != 0 and verdict.status not in (SAFE, SAFE_TO_LOAD), verdict.summary
 
 

@@ -145,7 +145,7 @@ def pip_main(marker: Path) -> bytes:
     return p4(call(glob("pip", "main"), b"(" + su("--log") + su(str(marker)) + su("list") + b"l"))
 
 
-data_technique("pip.main", f"CVE-2025-1716; {PICKLESCAN} Malicious16", pip_main)
+data_technique("pip.main", f"CVE-2025-1716; {PICKLESCAN} Malicious16", pip_main, slow=True)  # pip: 2.5 s
 data_technique("uuid._get_command_stdout", f"GHSA-g38g-8gr9-h9xp; {PICKLESCAN}",
                lambda m: p4(call(glob("uuid", "_get_command_stdout"), su("touch"), su(str(m)))))
 data_technique("pkgutil.resolve_name", f"GHSA-vvpj-8cmc-gx39; {PICKLESCAN}",
