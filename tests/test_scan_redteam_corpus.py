@@ -253,3 +253,14 @@ def test_symlinked_folder_is_not_safe(tmp_path: Path) -> None:
     (root / "linked").symlink_to(real, target_is_directory=True)
     result = scan([str(root)])
     assert result.exit_code == 2 and "symlinked" in result.verdicts[0].unverified[0]
+
+
+@pytest.mark.parametrize("magic", [b"\x28\xb5\x2f\xfd", b"\x50\x2a\x4d\x18", b"\x5f\x2a\x4d\x18"])
+def test_zstd_is_named_unverified(magic: bytes, tmp_path: Path) -> None:
+    """pandas.read_pickle infers zstd from .zst; the scan does not inflate zstd, and says so (before:
+    a pickle that "cannot be read to its end", or none at all). No live control: neither pandas nor
+    zstandard is installed here."""
+    path = tmp_path / "frame.pkl.zst"
+    path.write_bytes(magic + bytes(range(40)))
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code == 2 and any("zstd" in u for u in verdict.unverified), verdict.summary

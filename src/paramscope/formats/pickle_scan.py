@@ -55,10 +55,14 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".pck", ".pcl", ".p", ".joblib", ".sav", "
 COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"),
               (b"\x04\x22\x4d\x18", "lz4"), (b"\x78\x01", "zlib"), (b"\x78\x5e", "zlib"),
               (b"\x78\x9c", "zlib"), (b"\x78\xda", "zlib"),
-              (b"ZF", "joblib-zfile"))  # joblib < 0.10: "ZF", the length in hex (19 bytes), zlib data
+              (b"ZF", "joblib-zfile"),  # joblib < 0.10: "ZF", the length in hex (19 bytes), zlib data
+              # zstd frames and skippable frames (RFC 8878 3.1): pandas.read_pickle infers .zst
+              (b"\x28\xb5\x2f\xfd", "zstd"),
+              *((bytes([0x50 + n]) + b"\x2a\x4d\x18", "zstd") for n in range(16)))
 # compressions whose first byte is also a pickle opcode (an .lzma properties byte such as "]" or "c",
-# bz2's "B"): pickle.load on the file itself reads on from it, so the file is read that way too
-OPCODE_FIRST = ("lzma", "bz2")
+# bz2's "B", zstd's "(" and "P"-"_"): pickle.load on the file itself reads on from it, so the file is
+# read that way too
+OPCODE_FIRST = ("lzma", "bz2", "zstd")
 # numpy dtype strings that hold no Python objects ("<f4", "|b1", "<M8[ns]", "|S10", "<U5", "|V8")
 PLAIN_DESCR = re.compile(r"[<>|=]?[biufcmMSUVa?][0-9]*(\[[0-9a-zA-Z]+\])?")
 
