@@ -48,6 +48,7 @@ LOAD_STREAMING = ("import pickle, struct, sys, zlib; d = open(sys.argv[1], 'rb')
 TORCH_LOAD = "import sys, torch; torch.load(sys.argv[1], weights_only=False)"
 JOBLIB_LOAD = "import joblib, sys; joblib.load(sys.argv[1])"
 LZMA_LOAD = "import lzma, pickle, sys; pickle.load(lzma.open(sys.argv[1]))"
+GZIP_LOAD = "import gzip, pickle, sys; pickle.load(gzip.open(sys.argv[1]))"
 NUMPY_LOAD = ("import numpy, sys; z = numpy.load(sys.argv[1], allow_pickle=True)\n"
               "for k in getattr(z, 'files', ()): z[k]")
 
@@ -353,3 +354,21 @@ GGUF_SSTI = Technique("gguf-chat-template-ssti", "CVE-2024-34359 (llama-cpp-pyth
                       "CVE-2026-5760 (SGLang): a Jinja chat template rendered unsandboxed",
                       lambda path, marker: gguf_with_template(path, ssti_template(marker)), JINJA_RENDER,
                       ".gguf")
+
+
+def _gzip_with_header(marker: Path, flags: int, fields: bytes) -> bytes:
+    """A gzip member of the payload whose header has ``flags`` OR-ed in and ``fields`` after it."""
+    import gzip
+
+    raw = gzip.compress(system_p0(marker), mtime=0)
+    return raw[:3] + bytes([raw[3] | flags]) + raw[4:10] + fields + raw[10:]
+
+
+data_technique("gzip-header-crc-wrong", "CPython gzip.py _read_gzip_header reads FHCRC and never checks it "
+               "(zlib's gzip reader refuses the member)", lambda m: _gzip_with_header(m, 0x02, b"\x00\x00"),
+               GZIP_LOAD, suffix=".pkl.gz")
+data_technique("gzip-reserved-flag-bits", "CPython gzip.py ignores reserved FLG bits (zlib refuses them)",
+               lambda m: _gzip_with_header(m, 0xE0, b""), GZIP_LOAD, suffix=".pkl.gz")
+data_technique("gzip-extra-name-comment", "gzip FEXTRA/FNAME/FCOMMENT header fields (RFC 1952 2.3.1)",
+               lambda m: _gzip_with_header(m, 0x1C, b"\x03\x00abc" + b"name\x00" + b"comment\x00"),
+               GZIP_LOAD, suffix=".pkl.gz")

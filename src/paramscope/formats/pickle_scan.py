@@ -19,6 +19,7 @@ that is no container is *not a pickle*.
 from __future__ import annotations
 
 import re
+import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -536,9 +537,13 @@ def _inflate_stream(kind: str | None, view: memoryview, pos: int, chunk: int,
     import bz2
     import lzma
 
+    if kind == "gzip":
+        return _gzip_member(view, pos, chunk, budget)
     d: Any
-    if kind in ("gzip", "zlib"):
-        d = zlib.decompressobj(47)  # zlib or gzip header, detected
+    if kind == "zlib":
+        d = zlib.decompressobj(15)
+    elif kind == "deflate":
+        d = zlib.decompressobj(-15)
     elif kind == "bz2":
         d = bz2.BZ2Decompressor()
     else:
@@ -557,6 +562,45 @@ def _inflate_stream(kind: str | None, view: memoryview, pos: int, chunk: int,
             return bytes(out), at + len(part) - len(d.unused_data) - pos, True, False
         at += len(part)
     return bytes(out), at - pos, False, False
+
+
+def _gzip_member(view: memoryview, pos: int, chunk: int, budget: int) -> tuple[bytes, int, bool, bool]:
+    """One gzip member as ``gzip.open`` reads it (CPython Lib/gzip.py): the header parsed by hand
+    (``_read_gzip_header`` skips the header CRC unchecked and ignores reserved flag bits, where zlib's
+    own gzip reader refuses both), raw deflate, then the CRC-32 and size trailer, checked only after the
+    data was handed over (``_read_eof``): a bad trailer keeps the data and breaks the stream."""
+    h = _gzip_header(view, pos)
+    if h is None:
+        return b"", 0, False, True
+    out, used, eof, broke = _inflate_stream("deflate", view, pos + h, chunk, budget)
+    if not eof:
+        return out, h + used, False, broke
+    trailer = bytes(view[pos + h + used:pos + h + used + 8])
+    if len(trailer) < 8 or struct.unpack("<II", trailer) != (zlib.crc32(out), len(out) & 0xFFFFFFFF):
+        return out, h + used, False, True
+    return out, h + used + 8, True, False
+
+
+def _gzip_header(view: memoryview, pos: int) -> int | None:
+    """The length of the gzip member header at ``pos`` as gzip.py reads it, or None (not one, or cut)."""
+    head = bytes(view[pos:pos + 10])
+    if len(head) < 10 or head[:2] != b"\x1f\x8b" or head[2] != 8:
+        return None
+    flag, at = head[3], pos + 10
+    if flag & 4:  # FEXTRA: a 2-byte length, then that many bytes
+        if at + 2 > len(view):
+            return None
+        at += 2 + int.from_bytes(view[at:at + 2], "little")
+    raw = view.obj
+    for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flag & bit:
+            end = raw.find(b"\x00", at) if isinstance(raw, bytes) else -1
+            if end < 0:
+                return None
+            at = end + 1
+    if flag & 2:  # FHCRC: two bytes gzip.py reads and never checks
+        at += 2
+    return at - pos if at <= len(view) else None
 
 
 # --- numpy ----------------------------------------------------------------------------------------
