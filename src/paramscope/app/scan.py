@@ -37,7 +37,8 @@ class ScanResult:
 def verdict_json(v: Verdict) -> dict[str, Any]:
     return {
         "file": v.source, "status": v.status, "could_run_code": v.could_run_code, "summary": v.summary,
-        "error": v.error, "unverified": list(v.unverified), "exit_status": v.exit_code,
+        "error": v.error, "unverified": list(v.unverified), "not_judged": list(v.not_judged),
+        "exit_status": v.exit_code,
         "globals": [{"global": g.qualname, "module": g.module, "name": g.name, "status": g.status,
                      "reason": g.reason, "count": g.count, "calls": g.calls} for g in v.globals],
     }
@@ -55,7 +56,18 @@ def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
 
         given = pickle_files(given)
     found = given
-    return ScanResult(req, tuple(scan_file(path) for path in found))
+    return ScanResult(req, tuple(_unsearched(path) if path.is_dir() else scan_file(path) for path in found))
+
+
+def _unsearched(folder: Path) -> Verdict:
+    """A folder the search did not enter (formats/discover.py ``pickle_files``): loading a file under it
+    could run code the scan never saw."""
+    from paramscope.analyses.safety.pickle_safety import judge
+    from paramscope.formats.discover import MAX_WALK_DEPTH
+
+    what = "a symlinked folder (not followed)" if folder.is_symlink() else \
+        f"a folder deeper than {MAX_WALK_DEPTH} levels"
+    return judge(str(folder), (), unverified=(f"{what}: the files under it were not searched",))
 
 
 def scan_file(path: Path) -> Verdict:
@@ -92,7 +104,8 @@ def scan_file(path: Path) -> Verdict:
         if other is not None:
             found = pickle_scan.scan_path(path, lenient=True)
             if not (found.references or found.unverified):
-                return judge(str(path), (), not_pickle=other.name)
+                return judge(str(path), (), not_pickle=other.name,
+                             not_judged=chat_templates(path) if other.name == "gguf" else ())
     except ParamscopeError as e:
         return judge(str(path), (), error=str(e))
     if found.code_free:
@@ -103,3 +116,27 @@ def scan_file(path: Path) -> Verdict:
 
 def _rows(refs: Iterable[GlobalUse]) -> Iterator[tuple[str, str, int, int]]:
     return ((u.module, u.name, u.count, u.calls) for u in refs)
+
+
+# GGUF keys holding Jinja chat templates: llama.cpp's tokenizer.chat_template, and its named ones
+# (tokenizer.chat_template.tool_use, …; gguf-py constants.py Keys.Tokenizer.CHAT_TEMPLATE[_N])
+CHAT_TEMPLATE = "tokenizer.chat_template"
+
+
+def chat_templates(path: Path) -> tuple[str, ...]:
+    """What a GGUF file holds that chat front ends run and the scan does not judge: its chat templates.
+
+    A template is a Jinja program rendered when a prompt is formatted, after loading; front ends that
+    rendered it outside Jinja's sandbox ran code of the file's choosing (llama-cpp-python < 0.2.72,
+    CVE-2024-34359; SGLang, CVE-2026-5760). The scan reads no Jinja, so it says so rather than call the
+    file code-free."""
+    from paramscope.errors import ParamscopeError
+    from paramscope.formats import gguf
+
+    try:
+        metadata = gguf.read_file(path).metadata
+    except ParamscopeError as e:
+        return (f"any chat template (its metadata cannot be read: {e})",)
+    keys = [k for k in metadata if k == CHAT_TEMPLATE or k.startswith(CHAT_TEMPLATE + ".")]
+    return tuple(f"{k} (a Jinja program chat front ends run; the scan does not read Jinja)"
+                 for k in sorted(keys))

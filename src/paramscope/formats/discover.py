@@ -44,7 +44,12 @@ MAX_MANIFEST_BYTES = 1 << 20
 MAX_WALK_DEPTH = 8
 # What `scan` reads in a folder: the formats that can carry code, and names pickles often hide under.
 SCAN_SUFFIXES = (*(s for f in registry.code_formats() for s in f.suffixes), ".joblib", ".dat", ".data",
-                 ".npy", ".npz", ".sav", ".dill", ".pck")
+                 ".npy", ".npz", ".sav", ".dill", ".pck", ".p", ".pcl")
+# Endings a pickle's name takes when it is compressed: joblib.dump picks its compressor by them
+# (joblib/numpy_pickle.py _COMPRESSOR_EXTENSIONS: .z .gz .bz2 .lzma .xz .lz4) and pandas.read_pickle
+# infers it from them (pandas/io/common.py extension_to_compression: .gz .bz2 .zip .xz .zst .tar ...)
+COMPRESSED_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".z", ".gz", ".bz2", ".lzma", ".xz", ".lz4",
+                       ".zip", ".zst", ".tar")  # the longest first
 WEIGHT_SUFFIXES = registry.weight_suffixes()
 # Weight files transformers looks for in a model folder, safetensors first (modeling_utils.py).
 PYTORCH_SINGLE, PYTORCH_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
@@ -132,16 +137,43 @@ def survey(found: Sequence[Found], describe: Callable[[Found], T], *, workers: i
 
 
 def pickle_files(paths: Sequence[Path]) -> list[Path]:
-    """What ``scan`` checks: every file given, and under each folder every file named like a pickle
-    (special files too, so that a FIFO named ``model.bin`` is reported rather than skipped)."""
+    """What ``scan`` checks: every file given, and under each folder every file named like a pickle,
+    compressed or not (``clf.pkl.z``, as joblib.dump names it), or whose first bytes are a protocol 2+
+    pickle whatever its name (pickle.dump, torch.save and joblib.dump write those under any name);
+    special files too, so that a FIFO named ``model.bin`` is reported rather than skipped. A folder the
+    walk does not enter (deeper than ``MAX_WALK_DEPTH``, or a symlink) is returned itself: its files
+    were not searched."""
     out: list[Path] = []
     for path in paths:
         if not path.is_dir():
             out.append(path)
             continue
-        for _folder, files, _depth in _walk(path):
-            out.extend(f for f in files if f.name.lower().endswith(SCAN_SUFFIXES))
+        for folder, files, depth in _walk(path):
+            out.extend(f for f in files if _pickle_named(f.name) or _pickle_head(f))
+            # folders the walk does not enter: those past its depth, and symlinked ones (never followed)
+            out.extend(p for p in sorted(_list(folder))
+                       if p.is_dir() and (p.is_symlink() or depth >= MAX_WALK_DEPTH))
     return out
+
+
+def _pickle_named(name: str) -> bool:
+    lower = name.lower()
+    stem = next((lower[: -len(s)] for s in COMPRESSED_SUFFIXES if lower.endswith(s)), lower)
+    return lower.endswith(SCAN_SUFFIXES) or stem.endswith(SCAN_SUFFIXES)
+
+
+def _pickle_head(path: Path) -> bool:
+    """A regular file that starts as a protocol 2-5 pickle, a zip (torch.save's format: torch.load reads
+    it whatever its name) or a .npy array (six bytes read; a special file is not opened)."""
+    if not _is_regular(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return False
+    return ((len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5) or head.startswith(b"PK\x03\x04")
+            or head == b"\x93NUMPY")
 
 
 def _kind_of(folder: Path) -> str:

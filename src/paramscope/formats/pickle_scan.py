@@ -19,6 +19,7 @@ that is no container is *not a pickle*.
 from __future__ import annotations
 
 import re
+import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,10 +52,18 @@ STORAGE_WINDOW = 4096
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pck", ".pcl", ".p", ".joblib", ".sav", ".dill", ".pt", ".pth",
                    ".ckpt", ".data.pkl")
 # joblib.numpy_pickle_utils._COMPRESSORS prefixes; lz4 needs a package the scan does not use
-COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"]\x00\x00", "lzma"),
+# .lzma ("alone") files have no magic: ``_lzma_alone`` tells them by their header, as liblzma does
+COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"),
               (b"\x04\x22\x4d\x18", "lz4"), (b"\x78\x01", "zlib"), (b"\x78\x5e", "zlib"),
               (b"\x78\x9c", "zlib"), (b"\x78\xda", "zlib"),
-              (b"ZF", "joblib-zfile"))  # joblib < 0.10: "ZF", the length in hex (19 bytes), zlib data
+              (b"ZF", "joblib-zfile"),  # joblib < 0.10: "ZF", the length in hex (19 bytes), zlib data
+              # zstd frames and skippable frames (RFC 8878 3.1): pandas.read_pickle infers .zst
+              (b"\x28\xb5\x2f\xfd", "zstd"),
+              *((bytes([0x50 + n]) + b"\x2a\x4d\x18", "zstd") for n in range(16)))
+# compressions whose first byte is also a pickle opcode (an .lzma properties byte such as "]" or "c",
+# bz2's "B", zstd's "(" and "P"-"_"): pickle.load on the file itself reads on from it, so the file is
+# read that way too
+OPCODE_FIRST = ("lzma", "bz2", "zstd")
 # numpy dtype strings that hold no Python objects ("<f4", "|b1", "<M8[ns]", "|S10", "<U5", "|V8")
 PLAIN_DESCR = re.compile(r"[<>|=]?[biufcmMSUVa?][0-9]*(\[[0-9a-zA-Z]+\])?")
 
@@ -426,7 +435,19 @@ def _tar_header(head: bytes) -> bool:
 
 
 def _compression(head: bytes) -> str | None:
-    return next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
+    named = next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
+    return named or ("lzma" if _lzma_alone(head) else None)
+
+
+def _lzma_alone(head: bytes) -> bool:
+    """A header liblzma's .lzma decoder takes (xz-utils src/liblzma/common/alone_decoder.c and
+    lzma_decoder.c ``lzma_lzma_lclppb_decode``): a properties byte of at most (4 * 5 + 4) * 9 + 8 with
+    lc + lp <= 4, a 4-byte dictionary size, an 8-byte uncompressed size; then the range coder's first
+    byte, 0. ``lzma.open`` (FORMAT_AUTO) and joblib (any file starting "]\\x00") add the "picky" test
+    on the dictionary size; ``lzma.open(format=FORMAT_ALONE)`` does not, so neither does the scan."""
+    if len(head) < 14 or head[0] > 224 or head[0] % 9 + head[0] % 45 // 9 > 4:
+        return False
+    return head[13] == 0
 
 
 def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> None:
@@ -436,6 +457,8 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> N
     if inflated is None:
         _plain(s, f, lenient)  # not that compression after all: perhaps a pickle starting with those bytes
         return
+    if kind in OPCODE_FIRST:
+        _lenient(s, f, "")  # the same bytes as pickle.load reads them, uncompressed
     if isinstance(inflated, str):
         s.doubt("", inflated)
         return
@@ -514,9 +537,13 @@ def _inflate_stream(kind: str | None, view: memoryview, pos: int, chunk: int,
     import bz2
     import lzma
 
+    if kind == "gzip":
+        return _gzip_member(view, pos, chunk, budget)
     d: Any
-    if kind in ("gzip", "zlib"):
-        d = zlib.decompressobj(47)  # zlib or gzip header, detected
+    if kind == "zlib":
+        d = zlib.decompressobj(15)
+    elif kind == "deflate":
+        d = zlib.decompressobj(-15)
     elif kind == "bz2":
         d = bz2.BZ2Decompressor()
     else:
@@ -535,6 +562,45 @@ def _inflate_stream(kind: str | None, view: memoryview, pos: int, chunk: int,
             return bytes(out), at + len(part) - len(d.unused_data) - pos, True, False
         at += len(part)
     return bytes(out), at - pos, False, False
+
+
+def _gzip_member(view: memoryview, pos: int, chunk: int, budget: int) -> tuple[bytes, int, bool, bool]:
+    """One gzip member as ``gzip.open`` reads it (CPython Lib/gzip.py): the header parsed by hand
+    (``_read_gzip_header`` skips the header CRC unchecked and ignores reserved flag bits, where zlib's
+    own gzip reader refuses both), raw deflate, then the CRC-32 and size trailer, checked only after the
+    data was handed over (``_read_eof``): a bad trailer keeps the data and breaks the stream."""
+    h = _gzip_header(view, pos)
+    if h is None:
+        return b"", 0, False, True
+    out, used, eof, broke = _inflate_stream("deflate", view, pos + h, chunk, budget)
+    if not eof:
+        return out, h + used, False, broke
+    trailer = bytes(view[pos + h + used:pos + h + used + 8])
+    if len(trailer) < 8 or struct.unpack("<II", trailer) != (zlib.crc32(out), len(out) & 0xFFFFFFFF):
+        return out, h + used, False, True
+    return out, h + used + 8, True, False
+
+
+def _gzip_header(view: memoryview, pos: int) -> int | None:
+    """The length of the gzip member header at ``pos`` as gzip.py reads it, or None (not one, or cut)."""
+    head = bytes(view[pos:pos + 10])
+    if len(head) < 10 or head[:2] != b"\x1f\x8b" or head[2] != 8:
+        return None
+    flag, at = head[3], pos + 10
+    if flag & 4:  # FEXTRA: a 2-byte length, then that many bytes
+        if at + 2 > len(view):
+            return None
+        at += 2 + int.from_bytes(view[at:at + 2], "little")
+    raw = view.obj
+    for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flag & bit:
+            end = raw.find(b"\x00", at) if isinstance(raw, bytes) else -1
+            if end < 0:
+                return None
+            at = end + 1
+    if flag & 2:  # FHCRC: two bytes gzip.py reads and never checks
+        at += 2
+    return at - pos if at <= len(view) else None
 
 
 # --- numpy ----------------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from paramscope.model import Model
 
 SAFE, HARMLESS, UNSAFE, UNREADABLE = "safe", "harmless", "could run code", "unreadable"
+# loading runs no code, but the file holds code that runs later and that the scan does not judge
+SAFE_TO_LOAD = "safe to load"
 ALLOWED_STATUS, HARMLESS_STATUS = "allowed", "harmless"
 DANGEROUS_STATUS, UNKNOWN_STATUS = "dangerous", "unknown"
 
@@ -142,6 +144,9 @@ class Verdict:
     error: str | None = None  # not a pickle-based file, or it cannot be opened: why (exit 1)
     not_pickle: str | None = None  # the format the file is instead (GGUF, safetensors, ONNX carry no code)
     unverified: tuple[str, ...] = ()  # why what loading runs could differ from what was read (exit 2)
+    # code the file holds that runs after loading, not on it, and that the scan does not judge (a GGUF
+    # chat template: a Jinja program chat front ends render; CVE-2024-34359, CVE-2026-5760)
+    not_judged: tuple[str, ...] = ()
 
     @property
     def flagged(self) -> tuple[GlobalVerdict, ...]:
@@ -155,6 +160,8 @@ class Verdict:
             return UNSAFE
         if self.error:
             return UNREADABLE
+        if self.not_judged:
+            return SAFE_TO_LOAD
         return HARMLESS if any(g.status == HARMLESS_STATUS for g in self.globals) else SAFE
 
     @property
@@ -164,7 +171,7 @@ class Verdict:
     @property
     def exit_code(self) -> int:
         """2 when loading could run code (or cannot be verified), 1 when the file is not pickle-based or
-        cannot be opened, 0 when it is safe."""
+        cannot be opened, 0 when it is safe (to load: what runs later is named in ``not_judged``)."""
         return {UNSAFE: 2, UNREADABLE: 1}.get(self.status, 0)
 
     @property
@@ -179,6 +186,9 @@ class Verdict:
             return f"could run code: cannot be verified: {self.unverified[0]}{more}"
         if self.error:
             return f"unreadable: {self.error}"
+        if self.not_pickle and self.not_judged:
+            return (f"{SAFE_TO_LOAD}: a {self.not_pickle} file, not a pickle; not judged: "
+                    + "; ".join(self.not_judged))
         if self.not_pickle:
             return f"safe: a {self.not_pickle} file, not a pickle (it carries no code)"
         if self.status == HARMLESS:
@@ -207,10 +217,11 @@ def classify(module: str, name: str) -> tuple[str, str]:
 
 
 def judge(source: str, references: Iterable[tuple[str, str, int, int]], error: str | None = None,
-          not_pickle: str | None = None, unverified: Iterable[str] = ()) -> Verdict:
+          not_pickle: str | None = None, unverified: Iterable[str] = (),
+          not_judged: Iterable[str] = ()) -> Verdict:
     """The verdict for (module, name, times named, times called) references."""
     rows = tuple(GlobalVerdict(m, n, *classify(m, n), count, calls) for m, n, count, calls in references)
-    return Verdict(source, rows, error, not_pickle, tuple(unverified))
+    return Verdict(source, rows, error, not_pickle, tuple(unverified), tuple(not_judged))
 
 
 def assess(model: Model) -> Verdict | None:
