@@ -248,11 +248,26 @@ def test_real_models(gemma_gguf, gemma_gguf_reference, minilm_dir, tmp_path):
     theirs = {t.name: hashlib.sha256(t.data.tobytes()).hexdigest()
               for t in gemma_gguf_reference.tensors}  # gguf-py's reader (conftest)
     assert {t["name"]: t["hash"] for t in gemma["tensors"]} == theirs
+    (scanned,) = paramscope.scan(str(gemma_gguf)).verdicts
+    assert gemma["safety"] == scanned.status == "safe"  # this GGUF holds no chat template
     minilm = rows["model.safetensors"]
     assert minilm["family"] == "bert" and minilm["safety"] == "safe"
     inspected = paramscope.inspect(str(minilm_dir / "model.safetensors"))
     assert minilm["params"] == inspected.inventory.total_params
     assert result.summary.errors == ()
+
+
+def test_a_gguf_chat_template_is_named_as_scan_names_it(tmp_path):
+    """A GGUF's chat template is a Jinja program front ends run: the zoo's row says what `scan` says
+    (not judged, "safe to load"), never "carries no code"."""
+    from builders.scan_corpus import gguf_with_template
+
+    gguf_with_template(tmp_path / "chat.gguf", "{{ messages[0]['content'] }}")
+    paramscope.zoo([str(tmp_path / "chat.gguf")], out=str(tmp_path / "r.parquet"), **LIGHT)
+    (row,) = table_rows(tmp_path / "r.parquet")
+    (scanned,) = paramscope.scan(str(tmp_path / "chat.gguf")).verdicts
+    assert scanned.not_judged and row["safety"] == scanned.status != "safe"
+    assert not row["could_run_code"]
 
 
 @pytest.mark.slow

@@ -118,9 +118,6 @@ def _rows(refs: Iterable[GlobalUse]) -> Iterator[tuple[str, str, int, int]]:
     return ((u.module, u.name, u.count, u.calls) for u in refs)
 
 
-# GGUF keys holding Jinja chat templates: llama.cpp's tokenizer.chat_template, and its named ones
-# (tokenizer.chat_template.tool_use, …; gguf-py constants.py Keys.Tokenizer.CHAT_TEMPLATE[_N])
-CHAT_TEMPLATE = "tokenizer.chat_template"
 
 
 def chat_templates(path: Path) -> tuple[str, ...]:
@@ -137,6 +134,7 @@ def chat_templates(path: Path) -> tuple[str, ...]:
         metadata = gguf.read_file(path).metadata
     except ParamscopeError as e:
         return (f"any chat template (its metadata cannot be read: {e})",)
-    keys = [k for k in metadata if k == CHAT_TEMPLATE or k.startswith(CHAT_TEMPLATE + ".")]
-    return tuple(f"{k} (a Jinja program chat front ends run; the scan does not read Jinja)"
-                 for k in sorted(keys))
+    from paramscope.analyses.safety.pickle_safety import templates_in
+
+    return templates_in(metadata)
+

@@ -86,12 +86,19 @@ def _fill(item: Item, row: dict[str, Any]) -> None:
         if not fmt.can_carry_code:
             from paramscope.analyses.safety.pickle_safety import judge
 
-            _verdict(row, judge(item.url, (), not_pickle=fmt.name))
+            # a GGUF's chat templates are named as not judged (app/scan.py chat_templates): until its
+            # metadata is read, any template it may hold
+            unread = ("any chat template (its metadata is not read yet)",) if fmt.name == "gguf" else ()
+            _verdict(row, judge(item.url, (), not_pickle=fmt.name, not_judged=unread))
         else:
             # scan's own pass, before reading: it looks at every pickle of the file (the legacy format's
             # five), and a file the reader then refuses keeps its verdict
             _verdict(row, _scan(local_path))
-        tensors, family = _read(fmt.name, folder, base, local_path)
+        tensors, family, templates = _read(fmt.name, folder, base, local_path)
+        if fmt.name == "gguf":
+            from paramscope.analyses.safety.pickle_safety import judge
+
+            _verdict(row, judge(item.url, (), not_pickle=fmt.name, not_judged=templates))
         row["family"] = family or _config_family(folder)
         row["params"] = sum(t.params for t in tensors)
         row["n_tensors"] = len(tensors)
@@ -103,22 +110,23 @@ def _fill(item: Item, row: dict[str, Any]) -> None:
 
 
 def _read(fmt: str, folder: Folder, base: str,
-          local_path: Path | None) -> tuple[tuple[Tensor, ...], str | None]:
-    """The file's tensors, and its family where the file says."""
+          local_path: Path | None) -> tuple[tuple[Tensor, ...], str | None, tuple[str, ...]]:
+    """The file's tensors, its family where the file says, and a GGUF's chat templates."""
     from paramscope.formats import registry
 
     if fmt == "gguf":
+        from paramscope.analyses.safety.pickle_safety import templates_in
         from paramscope.formats.gguf import read_file
 
         g = read_file(folder.open(base))  # this file only: the other splits are rows of their own
         arch = g.metadata.get("general.architecture")
-        return g.tensors, arch if isinstance(arch, str) else None
+        return g.tensors, arch if isinstance(arch, str) else None, templates_in(g.metadata)
     if fmt == "safetensors":
         from paramscope.formats.safetensors import read_from
 
-        return read_from(folder, base).tensors, None
+        return read_from(folder, base).tensors, None, ()
     assert local_path is not None
-    return registry.reader(fmt).read(local_path).tensors, None
+    return registry.reader(fmt).read(local_path).tensors, None, ()
 
 
 def _scan(path: Path | None) -> Verdict | None:

@@ -234,3 +234,15 @@ def assess(model: Model) -> Verdict | None:
 
 def _ref(r: Mapping[str, object]) -> tuple[str, str, int, int]:
     return str(r["module"]), str(r["name"]), int(r.get("count", 1)), int(r.get("calls", 0))
+
+
+# GGUF keys holding Jinja chat templates: llama.cpp's tokenizer.chat_template, and its named ones
+# (tokenizer.chat_template.tool_use, …; gguf-py constants.py Keys.Tokenizer.CHAT_TEMPLATE[_N])
+CHAT_TEMPLATE = "tokenizer.chat_template"
+
+
+def templates_in(metadata: Mapping[str, object]) -> tuple[str, ...]:
+    """The chat templates of a GGUF's metadata, each named as the scan leaves it (chat_templates)."""
+    keys = [k for k in metadata if k == CHAT_TEMPLATE or k.startswith(CHAT_TEMPLATE + ".")]
+    return tuple(f"{k} (a Jinja program chat front ends run; the scan does not read Jinja)"
+                 for k in sorted(keys))
