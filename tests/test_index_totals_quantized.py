@@ -134,3 +134,17 @@ def test_mlx_input_major_experts_are_quantized_along_their_input():
     assert shapes["model.layers.0.feed_forward.experts.down_proj.weight"] == (4, 256, 16)
     assert shapes["model.layers.0.feed_forward.experts.down_proj.scales"] == (4, 256, 2)
     assert shapes["model.layers.0.feed_forward.experts.gate_up_proj.weight"] == (4, 256, 32)
+
+
+def test_size_says_the_unread_quantization_too(tmp_path):
+    """`size` prices the same unquantized listing as stored, so it repeats the note (a 16-bit total for an
+    FP8 file, said); re-priced at a scheme, the stored bytes do not enter and nothing is said."""
+    import paramscope
+
+    (ernie,) = [e for e in ENTRIES if e["method"] == "paddle_fp8"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(ernie["config"]))
+    notes = paramscope.size(str(path)).estimate.notes
+    assert any("names no quantization method" in n for n in notes), notes
+    notes = paramscope.size(str(path), weights="q4_k_m").estimate.notes
+    assert not any("names no quantization method" in n for n in notes)

@@ -62,8 +62,12 @@ def _unknown_quantization_note(q: Quantization | None, config: Mapping[str, Any]
     if q is not None or not isinstance(qc, Mapping) or not qc:
         return ()
     keys = ", ".join(sorted(str(k) for k in qc)[:6])
-    return (f"config.json's quantization_config names no quantization method paramscope knows (keys: "
-            f"{keys}): tensors listed and priced unquantized; the checkpoint's own bytes are not",)
+    return (f"{UNREAD_QUANTIZATION} (keys: {keys}): tensors listed and priced unquantized; the checkpoint's "
+            "own bytes are not",)
+
+
+# The start of the note above: `size` and `fit` repeat it, since their weights as stored are not the file's
+UNREAD_QUANTIZATION = "config.json's quantization_config names no quantization method paramscope knows"
 
 
 def _text_model_type(config: Mapping[str, Any]) -> str:

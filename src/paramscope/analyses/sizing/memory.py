@@ -150,9 +150,20 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         kv_cache_bytes=parts.kv_cache_bytes, compute_bytes=parts.compute_bytes,
         overhead_bytes=parts.overhead_bytes, per_device=per_device,
         explain=(*weights_explain, *parts.explain),
-        notes=(*_encoder_decoder_note(cfg, req, ctx), *parts.notes),
+        notes=(*_encoder_decoder_note(cfg, req, ctx), *_unread_quantization(model, req), *parts.notes),
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes,
         duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts)
+
+
+def _unread_quantization(model: Model, req: MemoryRequest) -> tuple[str, ...]:
+    """Weights as stored from a config whose quantization paramscope does not read are priced unquantized,
+    which the checkpoint is not (knowledge/config_tensors.py): said here too, not only by inspect."""
+    from paramscope.knowledge.config_tensors import UNREAD_QUANTIZATION
+
+    if req.weights is not None:  # re-priced at a scheme: the stored bytes do not enter
+        return ()
+    return tuple(f"weights: {n}" for n in model.metadata.get("warnings", ())
+                 if isinstance(n, str) and n.startswith(UNREAD_QUANTIZATION))
 
 
 def _encoder_decoder_note(cfg: ArchConfig, req: MemoryRequest, ctx: int) -> tuple[str, ...]:
