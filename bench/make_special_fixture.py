@@ -17,7 +17,9 @@ CONTROL, USER_DEFINED or UNKNOWN, the set of llama-vocab.cpp's ``cache_special_t
 
 Each text is tokenized three ways: ``Llama.tokenize(text, add_bos=True, special=True)`` ("special"),
 ``add_bos=False, special=True`` ("special_bare") and ``add_bos=True, special=False`` ("plain"); the
-group texts only the first way (null in the others, to keep the file small).
+group texts only the first way (null in the others, to keep the file small). "attrs" holds, for
+every token with one, the attribute bits that decide the cutting (UNKNOWN, CONTROL, USER_DEFINED,
+LSTRIP, RSTRIP) as ``llama_vocab_get_attr`` reports them.
 
     /tmp/tok-venv/bin/python bench/make_special_fixture.py VOCAB_DIR GEMMA_GGUF [--out PATH]
 """
@@ -35,6 +37,8 @@ OUT = ROOT / "tests" / "fixtures" / "llamacpp_special_ids.json"
 SEED = 20261204
 # llama.h enum llama_token_attr
 ATTR_UNKNOWN, ATTR_CONTROL, ATTR_USER = 1 << 0, 1 << 3, 1 << 4
+ATTR_LSTRIP, ATTR_RSTRIP = 1 << 7, 1 << 8
+KEPT = ATTR_UNKNOWN | ATTR_CONTROL | ATTR_USER | ATTR_LSTRIP | ATTR_RSTRIP  # the bits "attrs" records
 GROUP = 100  # tokens per group text
 LARGE = 1000  # a vocabulary with more such tokens gets two group texts per group instead of four
 SAMPLE = 40  # tokens per vocabulary in the per-token templates (besides the marker-looking ones)
@@ -72,6 +76,16 @@ def specials(llm) -> list[str]:
             except UnicodeDecodeError:
                 continue
     return out
+
+
+def attrs(llm) -> list[list[int]]:
+    """[ID, attribute bits of KEPT] for every token holding one of them, as llama.cpp set them."""
+    import llama_cpp
+
+    vocab = llm._model.vocab
+    found = ((i, llama_cpp.llama_vocab_get_attr(vocab, i) & KEPT)
+             for i in range(llama_cpp.llama_vocab_n_tokens(vocab)))
+    return [[i, a] for i, a in found if a]
 
 
 def texts_for(tokens: list[str], rng: random.Random) -> tuple[list[str], int]:
@@ -123,7 +137,7 @@ def main() -> int:
             # the group texts only with special tokens parsed and BOS/EOS added (null otherwise)
             ids["special_bare"].append(None if group else llm.tokenize(b, add_bos=False, special=True))
             ids["plain"].append(None if group else llm.tokenize(b, add_bos=True, special=False))
-        vocabs[path.name] = {"texts": texts, **ids}
+        vocabs[path.name] = {"attrs": attrs(llm), "texts": texts, **ids}
         print(path.name, len(texts), "texts", sum(map(len, ids["special"])), "tokens", file=sys.stderr)
     fixture = {"source": "llama-cpp-python 0.3.36 (llama.cpp vendored in its sdist): Llama.tokenize(text, "
                          "add_bos=…, special=…) on models/ggml-vocab-*.gguf of that sdist and on "

@@ -63,6 +63,19 @@ def test_special_ids_equal_llamacpp(llamacpp_vocabs, request, name):
     assert differences(tok, name) == []
 
 
+@pytest.mark.parametrize("name", [*VOCABS, GEMMA])
+def test_token_attributes_equal_llamacpp(llamacpp_vocabs, request, name):
+    """The attribute bits that decide the cutting (UNKNOWN, CONTROL, USER_DEFINED, LSTRIP, RSTRIP) of
+    every token, as llama_vocab_get_attr reported them after llama.cpp's overrides by text and model."""
+    from paramscope.formats import open_model
+    from paramscope.tokenize import gguf_vocab
+
+    kept = (gguf_vocab.ATTR_UNKNOWN | gguf_vocab.ATTR_CONTROL | gguf_vocab.ATTR_USER
+            | gguf_vocab.ATTR_LSTRIP | gguf_vocab.ATTR_RSTRIP)
+    attrs = gguf_vocab.read_vocab(open_model(path_of(name, llamacpp_vocabs, request))).attrs & kept
+    assert [[i, int(attrs[i])] for i in attrs.nonzero()[0].tolist()] == RECORDED[name]["attrs"]
+
+
 @pytest.mark.parametrize("name", SPM)
 def test_restricted_engine_parses_special_tokens(llamacpp_vocabs, request, name, tmp_path, monkeypatch):
     """The command line's path for SPM vocabularies (a cached vocabulary, an engine over what the text
