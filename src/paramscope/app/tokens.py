@@ -22,6 +22,9 @@ class TokensRequest:
     ids: str | list[int] | None = None  # or decode these token IDs ("2,818,3823" or a list)
     count: bool = False  # only count the tokens
     no_special: bool = False  # no BOS/EOS/[CLS]/[SEP] around the text
+    # special tokens written in the text ("<|im_start|>", "<start_of_turn>") become their IDs, as in
+    # llama.cpp's llama-tokenize (parse_special on unless --no-parse-special) and transformers
+    parse_special: bool = True
 
 
 @record
@@ -41,12 +44,13 @@ class TokensResult:
         if self.counted is not None:
             c = self.counted
             return {"tokenizer": _tokenizer(c), "count": c.count, "characters": c.characters,
-                    "chars_per_token": c.chars_per_token}
+                    "chars_per_token": c.chars_per_token, "parse_special": self.request.parse_special}
         t = self.tokenized
         assert t is not None
         return {"tokenizer": _tokenizer(t),
                 "tokens": [{"id": x.id, "text": x.text, "start": x.start, "end": x.end} for x in t.tokens],
-                "count": t.count, "characters": t.characters, "chars_per_token": t.chars_per_token}
+                "count": t.count, "characters": t.characters, "chars_per_token": t.chars_per_token,
+                "parse_special": self.request.parse_special}
 
 
 def _tokenizer(r: Tokenized | Decoded | Counted) -> dict[str, Any]:
@@ -67,5 +71,6 @@ def tokens(source: Source | TokensRequest, *, progress: Progress | None = None, 
     tok = tokenizer_for(req.source, text=req.text)
     if req.count:
         return TokensResult(req, counted=tok.counted(req.text, add_special=not req.no_special,
-                                                     on_progress=progress))
-    return TokensResult(req, tokenized=tok.tokenize(req.text, add_special=not req.no_special))
+                                                     on_progress=progress, parse_special=req.parse_special))
+    return TokensResult(req, tokenized=tok.tokenize(req.text, add_special=not req.no_special,
+                                                    parse_special=req.parse_special))

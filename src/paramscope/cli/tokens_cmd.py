@@ -13,13 +13,16 @@ How the model in hand cuts text into tokens: each token with its ID (coloured bo
 tabs, newlines and byte-fallback tokens made visible), the count and characters per token. The
 tokenizer is the model's own: a GGUF file's vocabulary (IDs as llama.cpp gives them) or a model
 directory's tokenizer.json. Text comes from TEXT, --file, or standard input.
+Special tokens written in the text ("<|im_start|>", "<start_of_turn>", "<s>") become their IDs, as
+llama.cpp's llama-tokenize does by default; --no-parse-special tokenizes them as plain text.
 
 examples:
   paramscope tokens gemma-3-270m-q4_k_m.gguf "The quick brown fox jumps."
   paramscope tokens ./all-MiniLM-L6-v2 "Hello, world!" --json
   paramscope tokens gemma-3-270m-q4_k_m.gguf --file README.md --count
   git diff | paramscope tokens gemma-3-270m-q4_k_m.gguf --count
-  paramscope tokens gemma-3-270m-q4_k_m.gguf --ids 2,818,3823,8864"""
+  paramscope tokens gemma-3-270m-q4_k_m.gguf --ids 2,818,3823,8864
+  paramscope tokens gemma-3-270m-q4_k_m.gguf "<start_of_turn>user\nHi<end_of_turn>"""
 
 PROGRESS_CHARS = 1 << 20  # --count shows a progress bar for texts longer than this (on a terminal)
 
@@ -35,6 +38,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", action="store_true", help="print only the number of tokens")
     p.add_argument("--no-special", action="store_true",
                    help="do not add the model's BOS/EOS/[CLS]/[SEP] around the text")
+    p.add_argument("--no-parse-special", dest="parse_special", action="store_false",
+                   help="tokenize special tokens written in the text (<|im_start|>, <s>) as plain "
+                        "text (default: they become their IDs, as in llama-tokenize)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
             with progress_bar(len(text) > PROGRESS_CHARS and not args.as_json) as on_progress:
                 result = tokens(args.source, text=text, count=True, no_special=args.no_special,
-                                progress=on_progress)
+                                parse_special=args.parse_special, progress=on_progress)
         else:
-            result = tokens(args.source, text=text, no_special=args.no_special)
+            result = tokens(args.source, text=text, no_special=args.no_special,
+                            parse_special=args.parse_special)
     if args.as_json:
         from paramscope.cli.output import dump
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from paramscope.tokenize.restricted import SortedKeys, SpmVocab
 
-VERSION = 3  # bump when the layout or the meaning of a field changes
+VERSION = 4  # bump when the layout or the meaning of a field changes
 FILES = ("keys.bin", "key_offsets.i64", "key_ids.i32", "rank.i32", "scores.f32")
 BYTE_TYPE, USER_TYPE = 6, 4  # llama_token_type
 

@@ -21,6 +21,51 @@ BATCH_CHUNKS = 16  # chunks per engine call: tokenizers encodes a batch on all c
 # by a non-space character. No pre-tokenizer paramscope builds lets a token run across such a point
 # (newline runs end there; words, numbers and punctuation start there).
 SAFE_CUT = re.compile(r"\n(?=\S)")
+# C's isspace in the "C" locale: what LSTRIP/RSTRIP strip next to a special token (tokenizer_st_partition)
+C_SPACE = " \t\n\v\f\r"
+LSTRIP, RSTRIP = 128, 256  # llama_token_attr bits, as gguf_vocab.partitioned gives them
+SPECIAL_ONLY = 1  # gguf_vocab.partitioned: cut out only when special tokens are parsed
+# One piece of the text: (start, end, None) for raw text, (start, end, ID) for a special token in it.
+Fragment = tuple[int, int, int | None]
+
+
+def st_partition(text: str, specials: Sequence[tuple[str, int, int]], parse_special: bool
+                 ) -> list[Fragment]:
+    """llama.cpp's tokenizer_st_partition (src/llama-vocab.cpp): for each token of ``specials`` in
+    order (cache_special_tokens: longest first), every occurrence in every raw piece left becomes that
+    token, the text to its left and right stays raw, with the spaces next to it dropped where the token
+    has LSTRIP (left) or RSTRIP (right), and empty pieces dropped. Tokens marked SPECIAL_ONLY (CONTROL,
+    UNKNOWN) take part only when ``parse_special``."""
+    pieces: list[Fragment] = [(0, len(text), None)] if text else []
+    for token, token_id, flags in specials:
+        if (flags & SPECIAL_ONLY and not parse_special) or token not in text:
+            continue
+        out: list[Fragment] = []
+        size = len(token)
+        for piece in pieces:
+            start, end, kind = piece
+            if kind is not None:
+                out.append(piece)
+                continue
+            while True:
+                match = text.find(token, start, end)
+                if match < 0:
+                    if end > start:
+                        out.append((start, end, None))
+                    break
+                left = match
+                if flags & LSTRIP:
+                    while left > start and text[left - 1] in C_SPACE:
+                        left -= 1
+                if left > start:
+                    out.append((start, left, None))
+                out.append((match, match + size, token_id))
+                start = match + size
+                if flags & RSTRIP:
+                    while start < end and text[start] in C_SPACE:
+                        start += 1
+        pieces = out
+    return pieces
 
 
 def spans_cut(tokens: Iterable[str]) -> bool:
@@ -112,18 +157,26 @@ class Tokenizer:
     rather than through a template, so GGUF vocabularies use these; a tokenizer.json keeps its own
     post-processor and leaves them empty). ``names`` spells IDs whose engine spelling is not theirs.
     ``vocab_size`` is given where the engine holds only part of the vocabulary (``tokenize.restricted``).
+    ``specials`` are a GGUF vocabulary's tokens that llama.cpp cuts out of the raw text before its
+    algorithm runs (``st_partition``); a tokenizer.json has none here: its engine's added tokens do that.
+
+    ``parse_special`` (llama.cpp's parse_special, the ``special`` of llama-cpp-python's ``tokenize``):
+    control tokens written in the text ("<|im_start|>", "<start_of_turn>", "[INST]", "<s>") become
+    their IDs. Off, they are tokenized as the text they spell; user-defined tokens are cut out either
+    way. For a tokenizer.json, off means its special added tokens are encoded as text.
     """
 
     def __init__(self, engine: Any, *, name: str, type: str, source: str, kinds: Mapping[int, str],
                  chunkable: bool, prefix: Sequence[int] = (), suffix: Sequence[int] = (),
                  names: Mapping[int, str] | None = None, details: Mapping[str, Any] | None = None,
-                 vocab_size: int | None = None):
+                 vocab_size: int | None = None, specials: Sequence[Sequence[Any]] = ()):
         self.engine, self.name, self.type, self.source = engine, name, type, source
         self.kinds, self.chunkable = kinds, chunkable
         self.prefix, self.suffix = tuple(prefix), tuple(suffix)
         self.names = dict(names or {})
         self.details = dict(details or {})
         self._vocab_size = vocab_size
+        self.specials = [(str(t), int(i), int(f)) for t, i, f in specials]
 
     def __repr__(self) -> str:
         return f"Tokenizer({self.name!r}, {self.type}, {self.vocab_size:,} tokens)"
@@ -134,24 +187,49 @@ class Tokenizer:
             return self._vocab_size
         return self.engine.get_vocab_size(with_added_tokens=True)
 
-    def encode(self, text: str, add_special: bool = True) -> list[Token]:
-        """The tokens of ``text``, with the model's BOS/EOS/[CLS]/[SEP] when ``add_special``."""
-        enc = self.engine.encode(text, add_special_tokens=add_special)
+    def fragments(self, text: str, parse_special: bool = False) -> list[Fragment]:
+        """``text`` cut where llama.cpp cuts special tokens out of it (``st_partition``)."""
+        return st_partition(text, self.specials, parse_special)
+
+    def _pieces(self, text: str, parse_special: bool) -> list[Fragment]:
+        return self.fragments(text, parse_special) if self.specials else [(0, len(text), None)]
+
+    def encode(self, text: str, add_special: bool = True, parse_special: bool = False) -> list[Token]:
+        """The tokens of ``text``, with the model's BOS/EOS/[CLS]/[SEP] when ``add_special``, the
+        control tokens written in it parsed when ``parse_special``."""
         kinds, names = self.kinds, self.names
-        body = [Token(i, names.get(i, t), s, e, kinds.get(i, "normal"))
-                for i, t, (s, e) in zip(enc.ids, enc.tokens, enc.offsets, strict=True)]
+        body = []
+        for start, end, token_id in self._pieces(text, parse_special):
+            if token_id is not None:
+                body.append(Token(token_id, text[start:end], start, end, kinds.get(token_id, "normal")))
+                continue
+            enc = self._encode(text[start:end], add_special and not self.specials, parse_special)
+            body += [Token(i, names.get(i, t), start + s, start + e, kinds.get(i, "normal"))
+                     for i, t, (s, e) in zip(enc.ids, enc.tokens, enc.offsets, strict=True)]
         if not add_special:
             return body
         end = len(text)
         return ([Token(i, self.token_text(i), 0, 0, self.kind(i)) for i in self.prefix] + body
                 + [Token(i, self.token_text(i), end, end, self.kind(i)) for i in self.suffix])
 
-    def tokenize(self, text: str, add_special: bool = True) -> Tokenized:
-        return Tokenized(self.name, self.type, self.vocab_size, text, tuple(self.encode(text, add_special)))
+    def _encode(self, text: str, add_special: bool, parse_special: bool) -> Any:
+        """The engine's encoding of one piece. A tokenizer.json's special added tokens are cut out of
+        the text by the engine itself; ``encode_special_tokens`` makes it leave them as text."""
+        if self.specials or parse_special:
+            return self.engine.encode(text, add_special_tokens=add_special)
+        before = self.engine.encode_special_tokens
+        self.engine.encode_special_tokens = True
+        try:
+            return self.engine.encode(text, add_special_tokens=add_special)
+        finally:
+            self.engine.encode_special_tokens = before
 
-    def ids(self, text: str, add_special: bool = True) -> list[int]:
-        ids = self.engine.encode(text, add_special_tokens=add_special).ids
-        return [*self.prefix, *ids, *self.suffix] if add_special else ids
+    def tokenize(self, text: str, add_special: bool = True, parse_special: bool = False) -> Tokenized:
+        return Tokenized(self.name, self.type, self.vocab_size, text,
+                         tuple(self.encode(text, add_special, parse_special)))
+
+    def ids(self, text: str, add_special: bool = True, parse_special: bool = False) -> list[int]:
+        return [t.id for t in self.encode(text, add_special, parse_special)]
 
     def decode(self, ids: Sequence[int], skip_special: bool = True) -> str:
         """IDs back to text; special tokens (BOS, control tokens) are dropped unless ``skip_special``
@@ -202,17 +280,30 @@ class Tokenizer:
             start = end
 
     def count(self, text: str, add_special: bool = True,
-              on_progress: Callable[[int, int], None] | None = None) -> int:
+              on_progress: Callable[[int, int], None] | None = None, parse_special: bool = False) -> int:
         """Tokens in ``text`` (with the special tokens the model adds), in chunks for long texts;
         ``on_progress(characters_done, characters_total)`` is called after each batch of chunks."""
-        total, done = self.added_count(add_special), 0
-        chunks = list(self.chunks(text))
-        for i in range(0, len(chunks), BATCH_CHUNKS):
-            batch = chunks[i:i + BATCH_CHUNKS]
-            total += sum(len(e.ids) for e in self.engine.encode_batch(batch, add_special_tokens=False))
-            done += sum(map(len, batch))
-            if on_progress:
-                on_progress(done, len(text))
+        total = self.added_count(add_special)
+        chunks: list[tuple[int, str]] = []  # (where the chunk ends in text, the chunk)
+        for start, end, token_id in self._pieces(text, parse_special):
+            if token_id is not None:
+                total += 1
+                continue
+            at = start
+            for chunk in self.chunks(text[start:end]):
+                at += len(chunk)
+                chunks.append((at, chunk))
+        before = self.engine.encode_special_tokens
+        self.engine.encode_special_tokens = not (self.specials or parse_special)
+        try:
+            for i in range(0, len(chunks), BATCH_CHUNKS):
+                batch = chunks[i:i + BATCH_CHUNKS]
+                encoded = self.engine.encode_batch([c for _, c in batch], add_special_tokens=False)
+                total += sum(len(e.ids) for e in encoded)
+                if on_progress:
+                    on_progress(batch[-1][0], len(text))
+        finally:
+            self.engine.encode_special_tokens = before
         return total
 
     def added_count(self, add_special: bool = True) -> int:
@@ -222,8 +313,9 @@ class Tokenizer:
         return self.engine.num_special_tokens_to_add(False) + len(self.prefix) + len(self.suffix)
 
     def counted(self, text: str, add_special: bool = True,
-                on_progress: Callable[[int, int], None] | None = None) -> Counted:
-        n = self.count(text, add_special, on_progress)
+                on_progress: Callable[[int, int], None] | None = None,
+                parse_special: bool = False) -> Counted:
+        n = self.count(text, add_special, on_progress, parse_special)
         return Counted(self.name, self.type, self.vocab_size, len(text), n, self.added_count(add_special))
 
 

@@ -31,6 +31,7 @@ from paramscope.tokenize.gguf_vocab import (
     Vocab,
     added_ids,
     non_normal,
+    partitioned,
     read_vocab,
 )
 
@@ -225,6 +226,8 @@ def wrapper_fields(vocab: Vocab, chunkable: bool) -> dict[str, Any]:
     return {"name": Path(vocab.source).name, "source": vocab.source,
             "type": f"{description}{pre} (GGUF {vocab.model})", "kinds": kinds, "chunkable": chunkable,
             "prefix": prefix, "suffix": suffix, "details": details,
+            # cache_special_tokens, as tokenizer_st_partition uses them: [text, ID, flags]
+            "specials": [list(s) for s in partitioned(vocab)],
             # llama.cpp's n_vocab: every ID, also where a string occurs twice (the engine's own count
             # holds each string once, and would refuse the last IDs)
             "vocab_size": len(vocab.tokens)}

@@ -20,6 +20,7 @@ import numpy as np
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.model import Model
 from paramscope.records import record
+from paramscope.tokenize.core import SPECIAL_ONLY
 
 KEY = "tokenizer.ggml.{}"
 # llama.h enum llama_token_type → how paramscope shows it. Undefined, unknown, control and unused
@@ -28,23 +29,46 @@ TOKEN_KINDS: dict[int, str] = {0: "special", 1: "normal", 2: "special", 3: "spec
                                5: "special", 6: "byte"}
 NORMAL, CONTROL, USER_DEFINED = 1, 3, 4
 
-# Token texts llama.cpp marks CONTROL whatever their type, as "control-looking" end-of-turn, end-of-
-# generation and fill-in-the-middle tokens (llama_vocab::impl::load: the EOT/EOM/FIM_*/EOG searches
-# over token_to_id, "its type will be overridden"). A user-defined token so marked is no longer cut out
-# of the text when special tokens are not parsed (tokenizer_st_partition skips CONTROL).
-CONTROL_LOOKING = frozenset((
-    "</s>", "<EOT>", "<MID>", "<PAD>", "<PRE>", "<REPO>", "<SUF>", "<end_of_turn>", "<end_of_utterance>",
-    "<eos>", "<fim-middle>", "<fim-pad>", "<fim-prefix>", "<fim-repo>", "<fim-suffix>", "<fim_middle>",
-    "<fim_pad>", "<fim_prefix>", "<fim_suffix>", "<reponame>", "<turn|>", "<|calls|>", "<|call|>",
-    "<|code_middle|>", "<|code_prefix|>", "<|code_suffix|>", "<|end_of_text|>", "<|endoftext|>", "<|end|>",
-    "<|eom_id|>", "<|eot_id|>", "<|file_sep|>", "<|fim_middle|>", "<|fim_pad|>", "<|fim_prefix|>",
-    "<|fim_repo|>", "<|fim_suffix|>", "<|flush|>", "<|im_end|>", "<|middle|>", "<|prefix|>", "<|repo_name|>",
-    "<|return|>", "<|suffix|>", "<|tool_response>", "<\uff5cend\u2581of\u2581sentence\uff5c>",
-    "<\uff5cfim\u2581begin\uff5c>", "<\uff5cfim\u2581end\uff5c>", "<\uff5cfim\u2581hole\uff5c>", "[EOS]",
-    "[EOT]", "[PAD]", "[e~[", "_<EOT>", "\u2581<MID>", "\u2581<PRE>", "\u2581<SUF>"))
-# … and the ones it then sets to USER_DEFINED, always cut out ("quick hack for gpt-oss").
-ALWAYS_USER = frozenset(("<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"))
+# llama.h enum llama_token_attr: the bits llama.cpp keeps per token (llama_vocab::impl::load derives
+# them from the token type, then overrides some by token text and by model name).
+ATTR_UNKNOWN, ATTR_UNUSED, ATTR_NORMAL, ATTR_CONTROL, ATTR_USER, ATTR_BYTE = 1, 2, 4, 8, 16, 32
+ATTR_LSTRIP, ATTR_RSTRIP = 128, 256
+# llama_vocab::impl::load: toktypes[i] → token_data.attr (undefined and unknown types → 0)
+TYPE_ATTRS = {1: ATTR_NORMAL, 2: ATTR_UNKNOWN, 3: ATTR_CONTROL, 4: ATTR_USER, 5: ATTR_UNUSED, 6: ATTR_BYTE}
+# The attributes that put a token in cache_special_tokens, the tokens tokenizer_st_partition cuts out
+# of the raw text (only the user-defined ones when special tokens are not parsed).
+PARTITIONED = ATTR_CONTROL | ATTR_USER | ATTR_UNKNOWN
 
+# "auto-detect special tokens by text" in llama_vocab::impl::load: for each special token whose ID the
+# file does not give (the keys, deprecated ones after), the first token found with one of these texts
+# gets the CONTROL attribute ("control-looking token … its type will be overridden").
+FOUND_BY_TEXT: tuple[tuple[tuple[str, ...], frozenset[str]], ...] = (
+    (("eot_token_id",), frozenset(("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+                                   "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]",
+                                   "<\uff5cend\u2581of\u2581sentence\uff5c>", "<end_of_utterance>"))),
+    (("eom_token_id",), frozenset(("<|eom_id|>",))),
+    (("fim_pre_token_id", "prefix_token_id"),
+     frozenset(("<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\uff5cfim\u2581begin\uff5c>", "<PRE>",
+                "\u2581<PRE>", "<|code_prefix|>", "<|prefix|>"))),
+    (("fim_suf_token_id", "suffix_token_id"),
+     frozenset(("<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\uff5cfim\u2581hole\uff5c>", "<SUF>",
+                "\u2581<SUF>", "<|code_suffix|>", "<|suffix|>"))),
+    (("fim_mid_token_id", "middle_token_id"),
+     frozenset(("<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\uff5cfim\u2581end\uff5c>", "<MID>",
+                "\u2581<MID>", "<|code_middle|>", "<|middle|>"))),
+    (("fim_pad_token_id",), frozenset(("<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"))),
+    (("fim_rep_token_id",),
+     frozenset(("<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"))),
+    (("fim_sep_token_id",), frozenset(("<|file_sep|>",))),
+)
+# … and every end-of-generation text, whatever the file says (special_eog_ids): CONTROL too.
+EOG_TEXTS = frozenset((
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
+    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+    "<\uff5cend\u2581of\u2581sentence\uff5c>", "[e~["))
+# Token texts whose attribute becomes exactly USER_DEFINED, always cut out ("quick hack for gpt-oss").
+ALWAYS_USER = frozenset(("<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"))
 
 @record
 class ModelDefaults:
@@ -93,6 +117,7 @@ class Vocab:
     scores: np.ndarray  # float32, one per token (0 where the file has none)
     types: np.ndarray  # int32 llama_token_type, one per token (1 where the file has none)
     user: list[int]  # IDs cut out of the raw text first (user-defined, as llama.cpp's attributes say)
+    attrs: np.ndarray  # uint32 llama_token_attr bits, one per token (token_attrs)
     special: dict[str, int | None]  # bos, eos, unk, sep → ID or None
     flags: dict[str, Any]  # add_bos, add_eos, add_space_prefix, pre, merges, …
     metadata: Mapping[str, Any]
@@ -123,25 +148,90 @@ def read_vocab(model: Model) -> Vocab:
     special = {k: _special_id(md, key, bos_default if k == "bos" else getattr(defaults, k), n)
                for k, key in SPECIAL_KEYS.items()}
     ids = dict(zip(tokens, range(n), strict=True))  # later duplicates overwrite, as in token_to_id
-    return Vocab(model.source, str(name), defaults, tokens, ids, scores, types, _user_ids(tokens, ids, types),
-                 special, flags, md)
+    attrs = token_attrs(md, tokens, ids, types, special)
+    # tokenizer_st_partition with parse_special=false cuts out USER_DEFINED tokens, never CONTROL or
+    # UNKNOWN ones
+    cut = ((attrs & ATTR_USER) != 0) & ((attrs & (ATTR_CONTROL | ATTR_UNKNOWN)) == 0)
+    return Vocab(model.source, str(name), defaults, tokens, ids, scores, types, np.flatnonzero(cut).tolist(),
+                 attrs, special, flags, md)
 
 
-def _user_ids(tokens: list[str], ids: Mapping[str, int], types: np.ndarray) -> list[int]:
-    """The tokens tokenizer_st_partition cuts out with parse_special=false: those whose attribute is
-    USER_DEFINED without CONTROL, after llama_vocab::impl::load's renaming by text (CONTROL_LOOKING,
-    ALWAYS_USER; "<|end|>" becomes user-defined where "<|return|>" and "<|call|>", or "<|calls|>" and
-    "<|flush|>", exist; "</s>" becomes normal where "<|tool_response>" does). The overrides act on the ID
-    token_to_id gives a text: the later one where a text occurs twice."""
-    user = set(np.flatnonzero(types == USER_DEFINED).tolist())
-    for text in CONTROL_LOOKING:
-        if text in ids:
-            user.discard(ids[text])
-    end_is_user = ({"<|return|>", "<|call|>"} <= ids.keys() or {"<|calls|>", "<|flush|>"} <= ids.keys())
-    for text in ALWAYS_USER | ({"<|end|>"} if end_is_user else set()):
-        if text in ids:
-            user.add(ids[text])
-    return sorted(user)
+def token_attrs(md: Mapping[str, Any], tokens: list[str], ids: Mapping[str, int], types: np.ndarray,
+                special: Mapping[str, int | None]) -> np.ndarray:
+    """llama.cpp's attribute bits (llama_token_attr) for every token, as llama_vocab::impl::load sets
+    them: from the token type; CONTROL added to the control-looking texts (FOUND_BY_TEXT where the file
+    gives no ID, EOG_TEXTS always); ALWAYS_USER set to USER_DEFINED; "<|end|>" set to USER_DEFINED
+    where "<|return|>" and "<|call|>" (or "<|calls|>" and "<|flush|>") are end-of-generation tokens too;
+    "</s>" set to NORMAL where "<|tool_response>" or "<|plamo:eos|>" is one; then the per-model
+    LSTRIP/RSTRIP of "Handle per token attributes" (model_attrs). Overrides by text act on the ID
+    token_to_id gives it: the later one where a text occurs twice.
+
+    Not decidable from the file: where it gives no ID for, say, the FIM prefix and holds two of its
+    texts, llama.cpp marks only the first its std::unordered_map yields; paramscope marks both."""
+    n = len(tokens)
+    attrs = np.zeros(n, np.uint32)
+    for token_type, attr in TYPE_ATTRS.items():
+        attrs[types == token_type] = attr
+    for keys, texts in FOUND_BY_TEXT:
+        if any(_special_id(md, key, None, n) is not None for key in keys):
+            continue  # the file names this token: no search by text
+        for text in texts & ids.keys():
+            attrs[ids[text]] |= ATTR_CONTROL
+    for text in EOG_TEXTS & ids.keys():
+        attrs[ids[text]] |= ATTR_CONTROL
+    for text in ALWAYS_USER & ids.keys():
+        attrs[ids[text]] = ATTR_USER
+    # special_eog_ids: the EOG texts present, the EOS token and the file's EOT/EOM tokens
+    named = [special.get("eos"), *(_special_id(md, k, None, n) for k in ("eot_token_id", "eom_token_id"))]
+    eog = (EOG_TEXTS & ids.keys()) | {tokens[i] for i in named if i is not None}
+    call = bool(eog & {"<|call|>", "<|calls|>"})
+    if "<|end|>" in eog and call and ("<|return|>" in eog or "<|flush|>" in eog):
+        attrs[ids["<|end|>"]] = ATTR_USER
+    if "</s>" in eog and eog & {"<|tool_response>", "<|plamo:eos|>"}:
+        attrs[ids["</s>"]] = ATTR_NORMAL
+    return model_attrs(md, ids, attrs)
+
+
+def model_attrs(md: Mapping[str, Any], ids: Mapping[str, int], attrs: np.ndarray) -> np.ndarray:
+    """llama_vocab::impl::load, "Handle per token attributes": LSTRIP on "<mask>" for the jina-v2-de/
+    es/code pre-tokenizers and the nomic-bert-moe/jina-bert-v3 architectures, on "[MASK]" for a model
+    named modern-bert; for a model named phi-3/phi3, RSTRIP on every token cut out of the text and on
+    "</s>", but not on "<unk>", "<s>", "<|endoftext|>". (llama.cpp fails to load a phi-3 vocabulary
+    without one of those four; here a missing one is passed over.)"""
+    name = str(md.get("general.name") or "").encode().lower().decode()  # std::tolower: ASCII only
+    pre = str(md.get(KEY.format("pre")) or "")
+    arch = str(md.get("general.architecture") or "")
+
+    def has(s: str, parts: tuple[str, ...]) -> bool:
+        return any(p in s for p in parts)
+
+    jina = has(pre, ("jina-v2-de", "jina-v2-es", "jina-v2-code"))
+    if jina or has(arch, ("nomic-bert-moe", "jina-bert-v3")):
+        if "<mask>" in ids:
+            attrs[ids["<mask>"]] |= ATTR_LSTRIP
+    elif has(name, ("phi-3", "phi3")):
+        attrs[(attrs & PARTITIONED) != 0] |= ATTR_RSTRIP
+        if "</s>" in ids:
+            attrs[ids["</s>"]] |= ATTR_RSTRIP
+        for text in ("<unk>", "<s>", "<|endoftext|>"):
+            if text in ids:
+                attrs[ids[text]] &= ~np.uint32(ATTR_RSTRIP)
+    elif has(name, ("modern-bert",)) and "[MASK]" in ids:
+        attrs[ids["[MASK]"]] |= ATTR_LSTRIP
+    return attrs
+
+
+def partitioned(vocab: Vocab) -> list[tuple[str, int, int]]:
+    """cache_special_tokens as (text, ID, LSTRIP/RSTRIP bits and whether it is cut out only when
+    special tokens are parsed): every token with a CONTROL, USER_DEFINED or UNKNOWN attribute, longest
+    text first (in UTF-8 bytes, as std::string::size). llama.cpp sorts with std::sort, which keeps no
+    order among texts of one length; here they keep their ID order (it matters only where two such
+    texts of one length overlap in the text)."""
+    attrs = vocab.attrs
+    found = np.flatnonzero(attrs & PARTITIONED).tolist()
+    order = sorted(found, key=lambda i: -len(vocab.tokens[i].encode("utf-8")))
+    return [(vocab.tokens[i], i, int(attrs[i]) & (ATTR_LSTRIP | ATTR_RSTRIP)
+             | (SPECIAL_ONLY if attrs[i] & (ATTR_CONTROL | ATTR_UNKNOWN) else 0)) for i in order]
 
 
 def _flags(md: Mapping[str, Any], name: str, d: ModelDefaults) -> dict[str, Any]:

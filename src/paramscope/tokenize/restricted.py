@@ -119,4 +119,5 @@ def build(v: SpmVocab, text: str, ids: Iterable[int] = ()) -> Any:
     w = v.wrapper
     return Tokenizer(engine, name=w["name"], type=w["type"], source=w["source"],
                      kinds={int(k): kind for k, kind in w["kinds"].items()}, chunkable=w["chunkable"],
-                     prefix=w["prefix"], suffix=w["suffix"], details=w["details"], vocab_size=v.size)
+                     prefix=w["prefix"], suffix=w["suffix"], details=w["details"], vocab_size=v.size,
+                     specials=w["specials"])

@@ -163,23 +163,23 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
     async def api_tokens(request: Request, source: SourceQ,
                          text: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS)] = None,
                          ids: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS)] = None,
-                         no_special: bool = False) -> Response:
-        return await _tokens(request, source, text, ids, no_special)
+                         no_special: bool = False, no_parse_special: bool = False) -> Response:
+        return await _tokens(request, source, text, ids, no_special, no_parse_special)
 
     @app.post("/api/tokens", summary="the same, with the text in a JSON body (longer texts)")
     async def api_tokens_post(request: Request, source: SourceQ,
                               text: Annotated[str, Body(embed=True, max_length=MAX_TEXT_CHARS)],
-                              no_special: bool = False) -> Response:
-        return await _tokens(request, source, text, None, no_special)
+                              no_special: bool = False, no_parse_special: bool = False) -> Response:
+        return await _tokens(request, source, text, None, no_special, no_parse_special)
 
     async def _tokens(request: Request, source: str, text: str | None, ids: str | None,
-                      no_special: bool) -> Response:
+                      no_special: bool, no_parse_special: bool) -> Response:
         checked = confine(source, allowed)
         if ids is None and text is None:
             raise Refused("give text or ids", 400)
         lane = "quick" if len(text or ids or "") <= QUICK_TEXT_CHARS else "bulk"
         return await offload(request, lane, work.tokens_job, checked.text, checked.is_path, text, ids,
-                             no_special)
+                             no_special, not no_parse_special)
 
     @app.get("/api/stats", summary="`paramscope stats SOURCE --json` (reads every weight)")
     async def api_stats(request: Request, source: SourceQ,

@@ -36,13 +36,14 @@ def fit_job(source: str, options: dict[str, Any]) -> Any:
     return fit(_open(source), **options).to_json()
 
 
-def tokens_job(source: str, is_path: bool, text: str | None, ids: str | None, no_special: bool) -> Any:
+def tokens_job(source: str, is_path: bool, text: str | None, ids: str | None, no_special: bool,
+               parse_special: bool = True) -> Any:
     from paramscope.app.tokens import tokens
 
     # A path goes to the tokenizer as a path (its cache is keyed by file); a catalogue name has none
     # and fails there with the CLI's own message.
     target: Any = source if is_path else _open(source)
-    return tokens(target, text=text, ids=ids, no_special=no_special).to_json()
+    return tokens(target, text=text, ids=ids, no_special=no_special, parse_special=parse_special).to_json()
 
 
 def stats_job(source: str, tensor: tuple[str, ...]) -> Any:
