@@ -6,18 +6,19 @@ from rich.console import Console
 from rich.text import Text
 
 from paramscope.analyses.contents.catalogue_counts import CatalogueRow
-from paramscope.render.table import Column, table
+from paramscope.render.table import Cell, Column, table
 from paramscope.render.text import plain
 
 _MATCH = {True: Text("exact match", style="green"), False: Text("differs", style="red"), None: Text("")}
 
 
 def render_catalogue(rows: list[CatalogueRow], console: Console, closed=()) -> None:
-    columns = (Column("name", no_wrap=True), Column("also", drop=2), Column("architecture", drop=3),
-               Column("params", numeric=True), Column("label", numeric=True),
-               Column("active", numeric=True, drop=2), Column("published", numeric=True, drop=1),
-               Column("vs published", no_wrap=True))
-    cells = []
+    columns: tuple[Column, ...] = (
+        Column("name", no_wrap=True), Column("also", drop=2), Column("architecture", drop=3),
+        Column("params", numeric=True), Column("label", numeric=True),
+        Column("active", numeric=True, drop=2), Column("published", numeric=True, drop=1),
+        Column("vs published", no_wrap=True))
+    cells: list[list[Cell]] = []
     for r in rows:
         active = f"{r.active_params:,}" if r.active_params != r.total_params else ""
         published = f"{r.published_total:,}" if r.published_total else ""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from paramscope.analyses.diff.structure import Side, StructureDiff
     from paramscope.analyses.diff.values import TensorDelta
     from paramscope.analyses.diff.verdict import ChangeTally
+    from paramscope.analyses.diff.vocab import TokenizerDiff
 
 LISTED = 8  # tensors named per list (added, removed …) before "and N more"
 METADATA_ROWS = 12
@@ -62,7 +63,7 @@ def render_structure(s: StructureDiff, console: Console) -> None:
         console.print(Text("hyperparameters: the same", style="dim"))
     console.print(_tensor_lines(s))
     if s.tokenizer is not None:
-        console.print(_tokenizer_line(s))
+        console.print(_tokenizer_line(s.tokenizer))
     if s.metadata_compared:
         if s.metadata:
             more = len(s.metadata) - METADATA_ROWS
@@ -97,8 +98,7 @@ def _tensor_lines(s: StructureDiff) -> Text:
     return text
 
 
-def _tokenizer_line(s: StructureDiff) -> Text:
-    t = s.tokenizer
+def _tokenizer_line(t: TokenizerDiff) -> Text:
     head = Text("vocabulary: ", style="bold")
     if t.same:
         return head + Text(f"the same ({t.size_a:,} tokens)")
@@ -133,6 +133,8 @@ def _value(v: object) -> str:
 # --- values --------------------------------------------------------------------------------------------
 def render_values(r: DiffReport, console: Console, *, all_tensors: bool = False) -> None:
     v = r.values
+    if v is None:  # values were not compared
+        return
     rate = f", {v.bytes_per_second / 1e9:.2f} GB/s" if v.seconds >= 2 else ""
     hashed = f", hashes {v.hash_name}" if v.hash_name else ""
     console.print(Text(f"values: {len(v.tensors)} tensor pairs, {bytes_label(v.bytes_read)} read in "
@@ -161,9 +163,9 @@ def component_table(r: DiffReport) -> Table:
         t.add_column(name, justify="right")
     for path, c in r.located.by_component.items():
         depth = 0 if path == "total" else path.count("/")
-        name = Text("  " * depth + (path.split("/")[-1] if depth else path),
-                    style="bold" if path == "total" else "")
-        t.add_row(name, f"{c.changed_tensors}/{c.tensors}", _rel(c.rel_change), _db(c.snr_db), _rank(c))
+        label = Text("  " * depth + (path.split("/")[-1] if depth else path),
+                     style="bold" if path == "total" else "")
+        t.add_row(label, f"{c.changed_tensors}/{c.tensors}", _rel(c.rel_change), _db(c.snr_db), _rank(c))
     return t
 
 

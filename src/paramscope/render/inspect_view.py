@@ -11,7 +11,7 @@ from rich.text import Text
 
 from paramscope.analyses.contents.inventory import Inventory
 from paramscope.app.shapes import hyperparameters
-from paramscope.render.table import Column, grid, in_order, table
+from paramscope.render.table import Cell, Column, grid, in_order, table
 from paramscope.render.text import PathText, plain
 from paramscope.units import bytes_label
 
@@ -62,7 +62,7 @@ def summary(inv: Inventory) -> Table:
 def component_table(inv: Inventory, console: Console) -> RenderableType:
     columns = (Column("component"), Column("params", numeric=True), Column("share", numeric=True),
                Column("bytes", numeric=True), Column("chart", drop=1, no_wrap=True, style="cyan"))
-    rows = []
+    rows: list[list[Cell]] = []
     for path in in_order(inv.by_component):
         tally = inv.by_component[path]
         depth = 0 if path == "total" else path.count("/")
@@ -89,8 +89,7 @@ def layer_table(inv: Inventory, console: Console) -> RenderableType:
     # columns left out first at narrow widths: the small parts (norms, routers), then bytes
     drop = {"attention": 0, "ffn": 0, "experts": 0, "shared_experts": 2, "router": 3, "norm": 3, "other": 3}
     comps = [c for c in drop if any(c in layer for layer in inv.by_layer.values())]
-    cfg = inv.model.config
-    kinds = bool(cfg and cfg.layer_types)
+    kinds = inv.model.config.layer_types if inv.model.config else ()
     columns = [Column("layer", numeric=True), Column("params", numeric=True),
                *(Column(c, numeric=True, drop=drop[c]) for c in comps), Column("bytes", numeric=True, drop=1)]
     if kinds:
@@ -101,7 +100,7 @@ def layer_table(inv: Inventory, console: Console) -> RenderableType:
         row += [f"{comp[c].params:,}" if c in comp else "" for c in comps]
         row.append(bytes_label(comp["total"].bytes))
         if kinds:
-            row.append(cfg.layer_types[i] if i < len(cfg.layer_types) else "")
+            row.append(kinds[i] if i < len(kinds) else "")
         rows.append(row)
     return table(console, columns, rows, title="Parameters per layer")
 
@@ -110,7 +109,7 @@ def tensor_table(inv: Inventory, console: Console) -> Group:
     columns = (Column("name"), Column("shape", no_wrap=True), Column("type", no_wrap=True),
                Column("params", numeric=True, drop=1), Column("bytes", numeric=True, drop=2),
                Column("component", drop=3))
-    rows = []
+    rows: list[list[Cell]] = []
     for r in inv.rows:
         tensor = r.tensor
         params = f"{tensor.params:,}" if tensor.is_parameter and r.counted else "—"

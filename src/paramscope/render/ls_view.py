@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
-from paramscope.render.table import Column, table
+from paramscope.render.table import Cell, Column, table
 from paramscope.render.text import plain
 from paramscope.units import bytes_label
 
@@ -23,7 +23,7 @@ def render_ls(rows: list[ModelRow], console: Console) -> None:
     columns = (Column("name"), Column("where", drop=2), Column("format", drop=1),
                Column("parameters", numeric=True), Column("stored as", drop=1),
                Column("on disk", numeric=True), Column("path", drop=3))
-    cells = []
+    cells: list[list[Cell]] = []
     for r in rows:
         f = r.found
         name = plain(f.name + (f" @{f.revision}" if f.revision and f.place == "hf-cache" else ""))

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from paramscope.analyses.safety.pickle_safety import HARMLESS, SAFE, SAFE_TO_LOAD, UNSAFE, Verdict
-from paramscope.render.table import Column, table
+from paramscope.render.table import Cell, Column, table
 from paramscope.render.text import plain
 
 STATUS_STYLE = {SAFE: "green", HARMLESS: "yellow", SAFE_TO_LOAD: "yellow", UNSAFE: "bold red"}
@@ -45,6 +45,6 @@ def render_verdict(v: Verdict, console: Console) -> None:
         return
     columns = (Column("global"), Column("status", no_wrap=True), Column("named", numeric=True, drop=1),
                Column("called", numeric=True, drop=1), Column("why"))
-    rows = [[plain(g.qualname), Text(g.status, style=GLOBAL_STYLE[g.status]), str(g.count), str(g.calls),
-             g.reason] for g in v.globals]
+    rows: list[list[Cell]] = [[plain(g.qualname), Text(g.status, style=GLOBAL_STYLE[g.status]),
+                               str(g.count), str(g.calls), g.reason] for g in v.globals]
     console.print(table(console, columns, rows, box=False, padding=(0, 2)))

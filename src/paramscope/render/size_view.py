@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.text import Text
 
 from paramscope.render.speed_view import speed_rows
-from paramscope.render.table import Column, grid, table
+from paramscope.render.table import Cell, Column, grid, table
 from paramscope.render.text import PathText, notes_and_explain, plain
 from paramscope.units import bytes_label, decimal_label
 
@@ -21,13 +21,13 @@ def render_size(est, console: Console, *, explain: bool = False, speed=None) -> 
         ("weights", plain(est.weights_scheme)),
         ("KV cache type", est.kv_type),
     ]))
-    columns = (Column("part"), Column("bytes", numeric=True), Column("binary", numeric=True),
-               Column("decimal", numeric=True, drop=1))
+    columns: tuple[Column, ...] = (Column("part"), Column("bytes", numeric=True),
+                                   Column("binary", numeric=True), Column("decimal", numeric=True, drop=1))
     parts = [("weights", est.weights_bytes), ("KV cache", est.kv_cache_bytes),
              ("runtime buffers", est.compute_bytes), ("overhead", est.overhead_bytes)]
     if est.duplicate_bytes:
         parts.insert(1, ("weights held twice", est.duplicate_bytes))
-    rows = [[name, f"{n:,}", bytes_label(n), decimal_label(n)] for name, n in parts]
+    rows: list[list[Cell]] = [[name, f"{n:,}", bytes_label(n), decimal_label(n)] for name, n in parts]
     n = est.total_bytes
     rows.append([Text(c, style="bold") for c in ("total", f"{n:,}", bytes_label(n), decimal_label(n))])
     console.print(table(console, columns, rows, title="Memory"))
@@ -47,8 +47,8 @@ def render_size(est, console: Console, *, explain: bool = False, speed=None) -> 
     if speed is not None:
         n = len(est.per_device)
         where = f"{n} × {est.per_device[0].device.key}" if n > 1 else f"one {est.per_device[0].device.key}"
-        rows = speed_rows(speed, where)
-        if rows:
+        lines = speed_rows(speed, where)
+        if lines:
             console.print(Text("Speed", style="bold"))
-            console.print(grid(rows))
+            console.print(grid(lines))
     notes_and_explain(console, est.notes, (*est.explain, *(speed.explain if speed else ())), explain)

@@ -15,10 +15,10 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from paramscope.analyses.values.quant_error import ErrorTally, QuantErrorReport
+from paramscope.analyses.values.quant_error import Assignment, ErrorTally, QuantErrorReport
 from paramscope.analyses.values.stats import Histogram, Summary, WeightStats
 from paramscope.records import replace
-from paramscope.render.table import Column, grid, groups, in_order, table
+from paramscope.render.table import Cell, Column, grid, groups, in_order, table
 from paramscope.render.text import PathText, plain
 from paramscope.units import bytes_label, decimal_label, size_label
 
@@ -131,7 +131,7 @@ def render_quant_error(r: QuantErrorReport, console: Console, *, tensors: bool =
         for t in table_of(r, console):
             console.print(t)
     if r.assignment is not None:
-        console.print(assignment_table(r, console))
+        console.print(assignment_table(r.assignment, console))
     seen: set[str] = set()
     for res in r.targets:
         for note in res.notes:
@@ -196,11 +196,10 @@ def _per_target(console: Console, r: QuantErrorReport, first: Column, rows, titl
     return out
 
 
-def assignment_table(r: QuantErrorReport, console: Console) -> RenderableType:
-    a = r.assignment
+def assignment_table(a: Assignment, console: Console) -> RenderableType:
     columns = (Column("component"), Column("target", no_wrap=True), Column("size", numeric=True),
                Column("rel. RMSE", numeric=True), Column("SNR dB", numeric=True))
-    rows = []
+    rows: list[list[Cell]] = []
     for c, target in a.choice.items():
         tally = a.by_component[c]
         rows.append([plain(c), target, bytes_label(tally.bytes), _rmse(tally), _snr(tally)])
@@ -208,7 +207,7 @@ def assignment_table(r: QuantErrorReport, console: Console) -> RenderableType:
                                                f"{bytes_label(a.budget)}", caption=_verdict(a))
 
 
-def _verdict(a) -> str:
+def _verdict(a: Assignment) -> str:
     whole = f"{bytes_label(a.total.bytes)}, rel. RMSE {_rmse(a.total)}, SNR {_snr(a.total)} dB"
     return f"fits: {whole}" if a.fits else f"does not fit even at the smallest choices: {whole}"
 

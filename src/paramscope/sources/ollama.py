@@ -36,7 +36,7 @@ def registry() -> str:
 def open_model(ref: RemoteRef) -> OllamaFolder:
     base = f"{registry()}/v2/{ref.repo}"
     meter = Meter()
-    transport = UrllibTransport(lambda what, status: _status_error(ref, what, status))
+    transport = UrllibTransport(lambda what, status: _status_text(ref, what, status))
     manifest = _manifest(ref, f"{base}/manifests/{ref.revision}", transport, meter)
     layer = next((x for x in manifest.get("layers", []) if isinstance(x, dict)
                   and x.get("mediaType") == MODEL_LAYER), None)
@@ -66,11 +66,15 @@ def _manifest(ref: RemoteRef, url: str, transport: UrllibTransport, meter: Meter
 
 
 def _status_error(ref: RemoteRef, what: str, status: int) -> RemoteError:
+    return RemoteError(_status_text(ref, what, status))
+
+
+def _status_text(ref: RemoteRef, what: str, status: int) -> str:
     if status == 404:
-        return RemoteError(f"{ref.name}: no such model or tag in the Ollama registry ({registry()})")
+        return f"{ref.name}: no such model or tag in the Ollama registry ({registry()})"
     if status in (401, 403):
-        return RemoteError(f"{what}: access denied by the Ollama registry (HTTP {status})")
-    return RemoteError(f"{what}: the Ollama registry answered HTTP {status}")
+        return f"{what}: access denied by the Ollama registry (HTTP {status})"
+    return f"{what}: the Ollama registry answered HTTP {status}"
 
 
 class OllamaFolder:

@@ -187,7 +187,7 @@ def _model_names(rows: list[dict[str, Any]]) -> dict[str, str]:
     """model key → the same below the root given (a file's name, or a shard set's folder/prefix)."""
     import posixpath
 
-    out = {}
+    out: dict[str, str] = {}
     for r in rows:
         folder = posixpath.dirname(r["name"])
         out.setdefault(r["model"], posixpath.join(folder, posixpath.basename(r["model"])))

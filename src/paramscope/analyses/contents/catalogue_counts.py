@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any, Protocol
 
 from paramscope.analyses.contents.inventory import inventory
@@ -56,7 +57,7 @@ def _counts(model: Model) -> tuple[int, int, str]:
 def catalogue_rows(pairs: Iterable[tuple[PublishedEntry, Model]]) -> list[CatalogueRow]:
     rows = []
     for entry, model in pairs:
-        total, active, label = _COUNTS.get(model, None, lambda model=model: _counts(model))
+        total, active, label = _COUNTS.get(model, None, partial(_counts, model))
         exact = entry.exactness.startswith("exact") and entry.total_params is not None
         rows.append(CatalogueRow(
             name=entry.name, aliases=tuple(entry.aliases),

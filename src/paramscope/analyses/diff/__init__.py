@@ -51,8 +51,9 @@ def diff_models(a: Model, b: Model, source_a: ByteSource | None = None, source_b
     """Compare ``a`` with ``b``: structure always, values when both have weights and sources are given."""
     started = time.perf_counter()
     pairing = pair_tensors(a, b)
-    read = values and a.has_weights and b.has_weights and source_a is not None and source_b is not None
-    renamed = match_renamed(pairing.only_a, pairing.only_b, source_a, source_b) if read else []
+    both = (source_a, source_b) if source_a is not None and source_b is not None else None
+    read = both if values and a.has_weights and b.has_weights else None  # the two sources, when read
+    renamed = match_renamed(pairing.only_a, pairing.only_b, *read) if read else []
     structure = structure_diff(a, b, pairing, renamed, vocab_a, vocab_b)
     notes = []
     vd = None
@@ -62,7 +63,7 @@ def diff_models(a: Model, b: Model, source_a: ByteSource | None = None, source_b
             pairs = [p for p in pairs if _selected(p, patterns)]
             notes.append(f"values compared for the {len(pairs)} paired tensors matching "
                          f"{', '.join(patterns)}")
-        vd = value_diff(pairs, source_a, source_b, hashes=hashes, spectra=spectra, progress=progress)
+        vd = value_diff(pairs, *read, hashes=hashes, spectra=spectra, progress=progress)
     elif values and not (a.has_weights and b.has_weights):
         side = " and ".join(x for x, m in (("A", a), ("B", b)) if not m.has_weights)
         notes.append(f"values not compared: {side} described without weights")

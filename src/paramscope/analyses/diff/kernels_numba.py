@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-OPTIONS = {"parallel": True, "nogil": True, "cache": True}
+from paramscope.analyses.kernel_options import JitOptions
+
+OPTIONS: JitOptions = {"parallel": True, "nogil": True, "cache": True}
 BLOCK = 4096
 EXP32 = np.uint32(0x7F800000)
 

@@ -126,7 +126,7 @@ def _pair(tensors_a: tuple[Tensor, ...], tensors_b: tuple[Tensor, ...],
     for t in tensors_a:
         k = key_a(t)
         hit = by_key.pop(k[0], None) if k is not None else None
-        if hit is None:
+        if k is None or hit is None:
             only_a.append(t)
         else:
             pairs.append(Pair(t, hit[0], k[1], hit[1]))

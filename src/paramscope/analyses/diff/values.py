@@ -206,7 +206,7 @@ def compare_pair(p: Pair, source_a: ByteSource, source_b: ByteSource, *, hashes:
         count = min(plan.step, n - start)
         ra = _read(source_a, a, start, count)
         rb = _read(source_b, b, start, count)
-        if ha is not None:
+        if ha is not None and hb is not None:
             ha.update(ra)
             hb.update(rb)
         elif same_type and equal:
@@ -215,7 +215,7 @@ def compare_pair(p: Pair, source_a: ByteSource, source_b: ByteSource, *, hashes:
         rows = count // plan.cols if plan.cols else 0
         rowe = np.zeros(rows)
         out = np.zeros((K.parts(count), K.N_FIELDS))
-        if fused:
+        if buffers is None:  # fused
             ca, cb = _codes(va), _codes(vb)
             K.pair_bf16(ca, cb, plan.cols, out, rowe)
             rows_of = _code_rows(ca, cb, plan.cols)

@@ -71,9 +71,9 @@ class ChangeTally:
 
 def tally(d: TensorDelta) -> ChangeTally:
     s = d.spectrum
-    low = s is not None and s.low_rank
+    rank = s.rank99 if s is not None and s.low_rank else None
     return ChangeTally(1, 0 if d.identical else 1, d.elements, d.changed, d.sum_aa, d.sum_dd,
-                       s.rank99 if low else None, 1 if s is not None and not low else 0)
+                       rank, 1 if s is not None and not s.low_rank else 0)
 
 
 def total(deltas: Iterable[TensorDelta]) -> ChangeTally:
@@ -216,7 +216,7 @@ def _fine_tune_line(same_type: Sequence[TensorDelta], deltas: Sequence[TensorDel
     spectra = [d.spectrum for d in same_type if d.spectrum is not None]
     low = [sp for sp in spectra if sp.low_rank]
     if spectra and len(low) == len(spectra):
-        ranks = sorted({sp.rank99 for sp in low})
+        ranks = sorted({sp.rank99 for sp in low if sp.rank99 is not None})  # low_rank implies one
         rank = f"rank {ranks[0]}" if len(ranks) == 1 else f"rank {ranks[0]}–{ranks[-1]}"
         kind = f"low-rank ({rank} at 99 % energy)"
     elif low:
@@ -246,13 +246,13 @@ def _where(changed: Sequence[TensorDelta], deltas: Sequence[TensorDelta]) -> str
     for comp, layers in sorted(by_component.items(), key=lambda kv: _order(kv[0])):
         groups.setdefault(tuple(sorted(layers)), []).append(comp)
     text = []
-    for layers, comps in groups.items():
+    for ids, comps in groups.items():
         names = _listed(comps)
-        if set(layers) == all_layers and len(all_layers) > 1:
+        if set(ids) == all_layers and len(all_layers) > 1:
             text.append(f"{names} of every layer")
         else:
-            label = "layer" if len(layers) == 1 else "layers"
-            text.append(f"{names} in {label} {_listed([str(i) for i in layers])}")
+            label = "layer" if len(ids) == 1 else "layers"
+            text.append(f"{names} in {label} {_listed([str(i) for i in ids])}")
     if outside:
         names = _listed(sorted(outside, key=_order))
         text.append(f"outside the layers: {names}" if text else names)

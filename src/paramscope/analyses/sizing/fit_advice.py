@@ -80,11 +80,17 @@ def stored_label(model: Model, weights: str | None) -> str:
     return f"{top.upper()} as stored" if top else "as stored"
 
 
-def ram_bandwidth(device: Device) -> tuple[float | None, bool]:
+def ram_bandwidth(device: Device) -> tuple[float, bool]:
     """The bandwidth of CPU RAM next to ``device``: the device's own for a CPU row, else assumed."""
     if device.kind == "cpu" and device.bandwidth:
         return device.bandwidth, False
-    return BY_KEY[ASSUMED_RAM].bandwidth, True
+    return _assumed_bandwidth(), True
+
+
+def _assumed_bandwidth() -> float:
+    bw = BY_KEY[ASSUMED_RAM].bandwidth
+    assert bw is not None, f"{ASSUMED_RAM}: its row in knowledge/hardware.py states a bandwidth"
+    return bw
 
 
 def decode_bound(model: Model, est: SizeEstimate, device: Device, n: int, off: Offload | None
@@ -96,13 +102,12 @@ def decode_bound(model: Model, est: SizeEstimate, device: Device, n: int, off: O
         step = speed_for(model, est, None, n).bytes_per_step
         return (bw / step if bw and step else None), assumed
     s = speed_for(model, est, device, n)
-    if off is None or s.decode_tokens_per_s is None:
+    if off is None or not s.bandwidth:  # no bandwidth: no decode bound either
         return s.decode_tokens_per_s, False
     bw, assumed = ram_bandwidth(device)
-    experts = cfg.n_experts if cfg else 0
     ram_read = off.ram_bytes  # dense layers in RAM: all read per token
-    if off.cpu_moe_layers and experts:  # routed experts in RAM: k of E read per token
-        ram_read = off.ram_bytes * cfg.n_experts_per_token // experts
+    if off.cpu_moe_layers and cfg and cfg.n_experts:  # routed experts in RAM: k of E read per token
+        ram_read = off.ram_bytes * cfg.n_experts_per_token // cfg.n_experts
     gpu_read = max(s.bytes_per_step - ram_read, 0)
     seconds = gpu_read / s.bandwidth + ram_read / bw
     return (1 / seconds if seconds > 0 else None), assumed
@@ -114,13 +119,13 @@ def one_device_plan(model: Model, req: MemoryRequest, one: SizeEstimate, ram_byt
     device = req.device
     assert device is not None
     candidates: list[tuple[str | None, SizeEstimate]] = []
-    for scheme in QUANT_LADDER:
+    for step in QUANT_LADDER:
         try:
-            est = estimate(model, replace(req, weights=scheme, n_devices=1))
+            est = estimate(model, replace(req, weights=step, n_devices=1))
         except UnsupportedError:
             continue
         if est.weights_bytes < one.weights_bytes:  # only types smaller than the weights as asked
-            candidates.append((scheme, est))
+            candidates.append((step, est))
     above = [(None, one)] + [c for c in candidates if _rank(c[0]) <= _rank(QUALITY_FLOOR)]
     below = [c for c in candidates if _rank(c[0]) > _rank(QUALITY_FLOOR)]
     ram_ok = ram_bytes is None or device.kind == "cpu"
@@ -223,7 +228,7 @@ def _speed(plan: Plan, sep: str = "; ") -> str:
     if tps is None:
         return ""
     shown = _tps(tps)
-    assumed = (f" if RAM reads {BY_KEY[ASSUMED_RAM].bandwidth / 1e9:.1f} GB/s (dual-channel DDR5-5600)"
+    assumed = (f" if RAM reads {_assumed_bandwidth() / 1e9:.1f} GB/s (dual-channel DDR5-5600)"
                if plan.ram_bandwidth_assumed else "")
     return f"{sep}decode ≤ {shown} tokens/s{assumed}"
 

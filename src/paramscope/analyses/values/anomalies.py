@@ -128,5 +128,5 @@ def _identical(tensors: Sequence, scans: Sequence[TensorScan], source: ByteSourc
 def _digest(scan: TensorScan, source: ByteSource) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     for _, chunk in source.chunks(scan.tensor, HASH_CHUNK_BYTES, scan.tensor.dtype.type_size):
-        h.update(chunk)
+        h.update(chunk.data)  # its memoryview: numpy types ndarray without __buffer__ before Python 3.12
     return h.digest()

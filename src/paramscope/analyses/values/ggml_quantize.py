@@ -70,10 +70,10 @@ def make_qkx2_quants(x: np.ndarray, w: np.ndarray, *, nmax: int, rmin: float, rd
 
         rows, n = x.reshape(-1, x.shape[-1]), x.shape[-1]
         scales, mins = np.empty(len(rows), F32), np.empty(len(rows), F32)
-        levels = np.empty(rows.shape, np.uint8)
+        codes = np.empty(rows.shape, np.uint8)
         qkx2_rows(np.ascontiguousarray(rows, F32), np.ascontiguousarray(w.reshape(-1, n), F32), nmax,
-                  rmin, rdelta, nstep, use_mad, scales, mins, levels)
-        return scales.reshape(x.shape[:-1]), mins.reshape(x.shape[:-1]), levels.reshape(x.shape)
+                  rmin, rdelta, nstep, use_mad, scales, mins, codes)
+        return scales.reshape(x.shape[:-1]), mins.reshape(x.shape[:-1]), codes.reshape(x.shape)
     n = x.shape[-1]
     lo = np.minimum(x.min(axis=-1), F32(0))  # 'if (min > 0) min = 0'
     hi = x.max(axis=-1)
@@ -193,7 +193,7 @@ def quantize_q5_k(x: np.ndarray, backend: str | None = None) -> np.ndarray:
     out[:, 48:] = k4[:, 16:]
     # qh[j]: bit 2g is the fifth bit of element 64g + j, bit 2g + 1 that of element 64g + 32 + j
     fifth = (q >> 4).reshape(n, 8, 32)
-    out[:, 16:48] = sum((fifth[:, k] << k) for k in range(8)).astype(np.uint8)
+    out[:, 16:48] = sum((fifth[:, k] << k for k in range(1, 8)), fifth[:, 0]).astype(np.uint8)
     return out
 
 

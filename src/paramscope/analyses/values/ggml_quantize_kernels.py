@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from paramscope.analyses.kernel_options import JitOptions
+
 F32 = np.float32
-KERNEL_OPTIONS = {"parallel": True, "cache": True, "nogil": True}
+KERNEL_OPTIONS: JitOptions = {"parallel": True, "cache": True, "nogil": True}
 
 
 @njit(inline="always")

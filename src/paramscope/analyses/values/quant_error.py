@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from paramscope.analyses.sizing.weights import PricedTensor, reprice
-from paramscope.analyses.values.quantize import IRREPRODUCIBLE, block_quantizer, quantizer
+from paramscope.analyses.values.quantize import IRREPRODUCIBLE, Quantizer, block_quantizer, quantizer
 from paramscope.analyses.values.stats_engine import ByteSource
 from paramscope.errors import UnsupportedError, and_more
 from paramscope.knowledge import quant_schemes
@@ -143,11 +143,12 @@ def quantize_error(model: Model, source: ByteSource, targets: Sequence[str], *, 
 def _measure(tensors: dict[str, Tensor], plans: dict[str, dict[str, PricedTensor]], source: ByteSource,
              sample: float, progress: Progress | None) -> dict[tuple[str, str], tuple[float, float, int]]:
     """(target, tensor) → (Σx², Σ(x − x̂)², elements read), each tensor decoded once for all targets."""
-    work: dict[str, dict[str, str]] = {}  # tensor → target → type, for the tensors that change
+    work: dict[str, dict[str, Quantizer]] = {}  # tensor → target → round trip, for the tensors that change
     for target, rows in plans.items():
         for name, row in rows.items():
-            if _changes(row) and quantizer(row.type) is not None:
-                work.setdefault(name, {})[target] = row.type
+            quantize = quantizer(row.type) if _changes(row) else None
+            if quantize is not None:
+                work.setdefault(name, {})[target] = quantize
     out: dict[tuple[str, str], tuple[float, float, int]] = {}
     done, total = 0, sum(tensors[name].nbytes for name in work)
     for name, types in work.items():
@@ -156,9 +157,9 @@ def _measure(tensors: dict[str, Tensor], plans: dict[str, dict[str, PricedTensor
         for x in _sampled_batches(tensors[name], source, sample):
             read += x.size
             energy = _sum_squares(x)
-            for target, type_name in types.items():
+            for target, quantize in types.items():
                 sums[target][0] += energy
-                sums[target][1] += _sum_squares(x - quantizer(type_name)(x))
+                sums[target][1] += _sum_squares(x - quantize(x))
         scale = tensors[name].n_elements / read if read else 0.0
         for target, (energy, error) in sums.items():
             out[(target, name)] = (energy * scale, error * scale, read)

@@ -155,8 +155,8 @@ def fp8_tensor(x: np.ndarray) -> np.ndarray:
 def bf16_round(x: np.ndarray) -> np.ndarray:
     """float32 → bfloat16 → float32, round to nearest even (finite inputs)."""
     u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    u = (u + 0x7FFF + ((u >> 16) & 1)) >> 16 << 16
-    return u.astype(np.uint32).view(np.float32).reshape(x.shape)
+    rounded = (u + 0x7FFF + ((u >> 16) & 1)) >> 16 << 16
+    return rounded.astype(np.uint32).view(np.float32).reshape(x.shape)
 
 
 _OWN: dict[str, Quantizer] = {

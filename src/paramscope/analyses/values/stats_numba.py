@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-OPTIONS = {"parallel": True, "nogil": True, "cache": True}
+from paramscope.analyses.kernel_options import JitOptions
+
+OPTIONS: JitOptions = {"parallel": True, "nogil": True, "cache": True}
 BLOCK = 4096  # elements per piece: sums run over pieces, and a piece's keys stay in L1
 LANES = 4  # interleaved sub-histograms (see _count_keys)
 LANE_LIMIT = 2**32 - 1

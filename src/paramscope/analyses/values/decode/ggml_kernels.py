@@ -23,11 +23,12 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from paramscope.analyses.kernel_options import JitOptions
 from paramscope.model.dtypes import DType
 
 F16_TO_F32 = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
 BlockDecoder = Callable[[np.ndarray, np.ndarray], None]
-KERNEL_OPTIONS = {"parallel": True, "cache": True, "nogil": True}
+KERNEL_OPTIONS: JitOptions = {"parallel": True, "cache": True, "nogil": True}
 # Below this many input bytes a call runs on the calling thread alone. Waking the other cores pays on
 # a quiet machine from ~64 KB, but when another process holds a core the parallel region waits for it
 # (a scheduler slice, milliseconds: 1 MB pieces of Q8_0 fell from 4 to 0.7 GB/s). A caller streaming a
