@@ -191,3 +191,21 @@ def test_tokenizer_json_special_tokens(minilm_dir):
         ref = AutoTokenizer.from_pretrained(str(minilm_dir), split_special_tokens=not parse)
         assert tok.ids(text, parse_special=parse) == ref(text)["input_ids"]
         assert tok.count(text, parse_special=parse) == len(ref(text)["input_ids"])
+
+
+def test_library_default_is_each_references_own(minilm_dir, gemma_gguf):
+    """Not told, the library follows its reference: transformers parses a tokenizer.json's special tokens
+    (split_special_tokens False), llama.cpp's tokenize leaves a GGUF's control tokens as text
+    (special=False); `count_tokens` (size --context-from-file) so too."""
+    from transformers import AutoTokenizer
+
+    from paramscope.tokenize import count_tokens
+
+    text = "first [SEP] second [MASK]"
+    tok = paramscope.tokenizer(minilm_dir)
+    ref = AutoTokenizer.from_pretrained(str(minilm_dir))(text)["input_ids"]
+    assert tok.ids(text) == ref and tok.count(text) == len(ref)
+    assert count_tokens(tok, text) == len(ref)
+    gguf = paramscope.tokenizer(gemma_gguf)
+    turn = "<start_of_turn>user\nHi<end_of_turn>"
+    assert gguf.ids(turn) == gguf.ids(turn, parse_special=False) != gguf.ids(turn, parse_special=True)

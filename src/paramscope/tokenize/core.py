@@ -163,7 +163,8 @@ class Tokenizer:
     ``parse_special`` (llama.cpp's parse_special, the ``special`` of llama-cpp-python's ``tokenize``):
     control tokens written in the text ("<|im_start|>", "<start_of_turn>", "[INST]", "<s>") become
     their IDs. Off, they are tokenized as the text they spell; user-defined tokens are cut out either
-    way. For a tokenizer.json, off means its special added tokens are encoded as text.
+    way. For a tokenizer.json, off means its special added tokens are encoded as text. Not given, each
+    follows its reference's default (``parses``): off for a GGUF vocabulary, on for a tokenizer.json.
     """
 
     def __init__(self, engine: Any, *, name: str, type: str, source: str, kinds: Mapping[int, str],
@@ -187,17 +188,25 @@ class Tokenizer:
             return self._vocab_size
         return self.engine.get_vocab_size(with_added_tokens=True)
 
-    def fragments(self, text: str, parse_special: bool = False) -> list[Fragment]:
+    def parses(self, parse_special: bool | None) -> bool:
+        """``parse_special`` as given, or (None) the reference's own default: llama.cpp's ``llama_tokenize``
+        and llama-cpp-python's ``tokenize`` leave it off (``special=False``) for a GGUF vocabulary (one with
+        ``specials``); transformers parses a tokenizer.json's special tokens (``split_special_tokens``
+        False), so on there."""
+        return parse_special if parse_special is not None else not self.specials
+
+    def fragments(self, text: str, parse_special: bool | None = None) -> list[Fragment]:
         """``text`` cut where llama.cpp cuts special tokens out of it (``st_partition``)."""
-        return st_partition(text, self.specials, parse_special)
+        return st_partition(text, self.specials, self.parses(parse_special))
 
     def _pieces(self, text: str, parse_special: bool) -> list[Fragment]:
         return self.fragments(text, parse_special) if self.specials else [(0, len(text), None)]
 
-    def encode(self, text: str, add_special: bool = True, parse_special: bool = False) -> list[Token]:
+    def encode(self, text: str, add_special: bool = True, parse_special: bool | None = None) -> list[Token]:
         """The tokens of ``text``, with the model's BOS/EOS/[CLS]/[SEP] when ``add_special``, the
         control tokens written in it parsed when ``parse_special``."""
         kinds, names = self.kinds, self.names
+        parse_special = self.parses(parse_special)
         body = []
         for start, end, token_id in self._pieces(text, parse_special):
             if token_id is not None:
@@ -224,11 +233,11 @@ class Tokenizer:
         finally:
             self.engine.encode_special_tokens = before
 
-    def tokenize(self, text: str, add_special: bool = True, parse_special: bool = False) -> Tokenized:
+    def tokenize(self, text: str, add_special: bool = True, parse_special: bool | None = None) -> Tokenized:
         return Tokenized(self.name, self.type, self.vocab_size, text,
                          tuple(self.encode(text, add_special, parse_special)))
 
-    def ids(self, text: str, add_special: bool = True, parse_special: bool = False) -> list[int]:
+    def ids(self, text: str, add_special: bool = True, parse_special: bool | None = None) -> list[int]:
         return [t.id for t in self.encode(text, add_special, parse_special)]
 
     def decode(self, ids: Sequence[int], skip_special: bool = True) -> str:
@@ -279,11 +288,12 @@ class Tokenizer:
             yield text[start:end]
             start = end
 
-    def count(self, text: str, add_special: bool = True,
-              on_progress: Callable[[int, int], None] | None = None, parse_special: bool = False) -> int:
+    def count(self, text: str, add_special: bool = True, on_progress: Callable[[int, int], None] | None = None,
+              parse_special: bool | None = None) -> int:
         """Tokens in ``text`` (with the special tokens the model adds), in chunks for long texts;
         ``on_progress(characters_done, characters_total)`` is called after each batch of chunks."""
         total = self.added_count(add_special)
+        parse_special = self.parses(parse_special)
         chunks: list[tuple[int, str]] = []  # (where the chunk ends in text, the chunk)
         for start, end, token_id in self._pieces(text, parse_special):
             if token_id is not None:
@@ -314,7 +324,7 @@ class Tokenizer:
 
     def counted(self, text: str, add_special: bool = True,
                 on_progress: Callable[[int, int], None] | None = None,
-                parse_special: bool = False) -> Counted:
+                parse_special: bool | None = None) -> Counted:
         n = self.count(text, add_special, on_progress, parse_special)
         return Counted(self.name, self.type, self.vocab_size, len(text), n, self.added_count(add_special))
 
