@@ -288,7 +288,8 @@ class Tokenizer:
             yield text[start:end]
             start = end
 
-    def count(self, text: str, add_special: bool = True, on_progress: Callable[[int, int], None] | None = None,
+    def count(self, text: str, add_special: bool = True,
+              on_progress: Callable[[int, int], None] | None = None,
               parse_special: bool | None = None) -> int:
         """Tokens in ``text`` (with the special tokens the model adds), in chunks for long texts;
         ``on_progress(characters_done, characters_total)`` is called after each batch of chunks."""
