@@ -3,7 +3,7 @@ measured on, then the commands of each configuration."""
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 from paramscope.analyses.sizing.fit import AS_STORED
@@ -21,7 +21,7 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
     if r.cpu_only:  # the device is RAM: no "one" of it
         on_one = "this machine's RAM" if key == "this-machine" else f"{key} RAM"
     asked = r.weights_label
-    rows: list[tuple[str, Text | str]] = [
+    rows: list[tuple[str, RenderableType]] = [
         ("model", PathText(one.source)),
         ("device", plain(f"{r.device.name} ({bytes_label(r.device.usable_bytes)})"
                          + (": CPU only, no GPU" if r.cpu_only else ""))),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from paramscope.errors import SourceError, UnsupportedError
 from paramscope.tokenize.core import Token, TokenIdError, Tokenized, Tokenizer, parse_ids
@@ -158,13 +158,13 @@ def count_tokens(model_or_source: str | os.PathLike[str] | Model | Tokenizer, te
 
 def read_text(source: str | os.PathLike[str] | BinaryIO, name: str | None = None) -> str:
     """A whole text file (or binary stream) as UTF-8 text; anything else is an error naming the byte."""
-    stream = hasattr(source, "read")
-    label = name or ("input" if stream else os.fspath(source))
+    path = None if hasattr(source, "read") else os.fspath(cast("str | os.PathLike[str]", source))
+    label = name or path or "input"
     try:
-        if stream:
-            raw = source.read()
+        if path is None:
+            raw = cast(BinaryIO, source).read()
         else:
-            with open(source, "rb") as f:
+            with open(path, "rb") as f:
                 raw = f.read()
     except OSError as e:
         raise SourceError(f"{label}: cannot read ({e.strerror or e})") from None

@@ -251,7 +251,8 @@ class Tokenizer:
             return self.engine.decode([i for i in ids if self.kinds.get(i) != "special"],
                                       skip_special_tokens=True)
         # Renamed IDs (names) are spelled by us, the runs between them by the engine's decoder.
-        out, run = [], []
+        out: list[str] = []
+        run: list[int] = []
         for i in ids:
             if i in self.names:
                 out += [self.engine.decode(run, skip_special_tokens=False), self.names[i]]

@@ -37,6 +37,6 @@ def spm_engine(ids: Mapping[str, int], merges: list[tuple[str, str]], unk_token:
     # every fragment follows one or starts the text: that is a Prepend on each piece tokenizers sees.
     steps = ([normalizers.Prepend(SPACE)] if add_space_prefix else []) + [normalizers.Replace(" ", SPACE)]
     engine.normalizer = normalizers.Sequence(steps)
-    steps = [decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse()]
-    engine.decoder = decoders.Sequence(steps + ([decoders.Strip(" ", 1, 0)] if add_space_prefix else []))
+    pieces = [decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse()]
+    engine.decoder = decoders.Sequence(pieces + ([decoders.Strip(" ", 1, 0)] if add_space_prefix else []))
     return engine

@@ -285,7 +285,7 @@ def _array(source: str, md: Mapping[str, Any], key: str, n: int, dtype: type, fi
     value = md.get(KEY.format(key))
     if value is None:
         return np.full(n, fill, dtype)
-    arr = np.asarray(value, dtype) if isinstance(value, np.ndarray) else np.zeros(0, dtype)
+    arr: np.ndarray = np.asarray(value, dtype) if isinstance(value, np.ndarray) else np.zeros(0, dtype)
     if arr.ndim != 1 or len(arr) < n:
         raise FormatError(source, f"{KEY.format(key)} does not give one number per token",
                           f"{arr.size} entries", f"{n}")

@@ -40,7 +40,7 @@ class SortedKeys(Sequence[bytes]):
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return self.blob[self.offsets[i]:self.offsets[i + 1]]
 
 
@@ -113,7 +113,7 @@ def build(v: SpmVocab, text: str, ids: Iterable[int] = ()) -> Any:
     reachable = dict(sub)  # merges only among these: a wanted ID's string need not be in the text
     for i in sorted({*v.always, *v.user, *(i for i in ids if 0 <= i < v.size)}):
         s = v.token(i)
-        sub.setdefault(s, v.id_of(s))
+        sub.setdefault(s, i if (found := v.id_of(s)) is None else found)
     unk = None if v.unk is None else v.token(v.unk)
     engine = spm_engine(sub, merges(reachable, v), unk, [v.token(i) for i in v.user], v.add_space_prefix)
     w = v.wrapper

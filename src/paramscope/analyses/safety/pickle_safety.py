@@ -25,7 +25,7 @@ run code, or holds pickle data that cannot be verified; 1 not a pickle-based fil
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from paramscope.records import record
 
@@ -232,7 +232,7 @@ def assess(model: Model) -> Verdict | None:
     return judge(model.source, (_ref(r) for r in refs))
 
 
-def _ref(r: Mapping[str, object]) -> tuple[str, str, int, int]:
+def _ref(r: Mapping[str, Any]) -> tuple[str, str, int, int]:
     return str(r["module"]), str(r["name"]), int(r.get("count", 1)), int(r.get("calls", 0))
 
 

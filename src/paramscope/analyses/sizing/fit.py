@@ -197,7 +197,7 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     longest = max_context(model, replace(req, n_devices=n or 1))
     quant = best_quant(model, req)
     as_asked = advice.tp_plan(model, one, device, 1)
-    tp = advice.tp_plan(model, on_n, device, n) if n and n > 1 else None
+    tp = advice.tp_plan(model, on_n, device, n) if n and n > 1 and on_n is not None else None
     one_plan = None if one.fits else advice.one_device_plan(model, req, one, ram_bytes, offload)
     plans = [as_asked] if one.fits else [p for p in (tp, one_plan) if p is not None]
     words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), max(counts), ram_bytes)

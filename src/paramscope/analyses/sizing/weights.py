@@ -316,7 +316,7 @@ def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileTyp
     chosen = ([(target, "")] * len(groups) if ftype is None
               else _assign(model, units, layout.categories, groups, ftype, imatrix))
     cells = cast(list[_Cell], list(layout.kept))  # the quantizable units' Nones are filled in below
-    fallbacks, refused_at = 0, []
+    fallbacks, refused_at = 0, list[int]()
     # (type, rule, row length, parameters) → the unit's cell and whether it fell back: a few dozen cases
     seen: dict[tuple[DType, str, int, int], tuple[_Cell, bool]] = {}
     for runs, (dtype, why) in zip(layout.runs, chosen, strict=True):

@@ -65,7 +65,7 @@ class Runtime:
     aliases: tuple[str, ...] = ()
 
     def parts(self) -> Adapter:
-        return importlib.import_module(f"{__name__}.{self.module}").parts  # type: ignore[no-any-return]
+        return importlib.import_module(f"{__name__}.{self.module}").parts
 
     def default(self, name: str) -> Any:
         for o in self.options:
