@@ -304,9 +304,26 @@ def _model_type(cfg: Mapping[str, Any], source: str) -> str:
                                    f"supported model types: {', '.join(supported_model_types())}")
         model_type = known[0]
     model_type = ALIASES.get(model_type, model_type)
+    row = _row_of_architecture(cfg, model_type)
+    if row is not None:
+        return row
     if model_type not in FAMILIES and _composite(model_type) is None:
         raise NoFamilyRow(f"{source}: model_type {model_type!r} has no row in paramscope's family table")
     return model_type
+
+
+def _row_of_architecture(cfg: Mapping[str, Any], model_type: str) -> str | None:
+    """The row of the class ``architectures[0]`` names when another row lists it: the checkpoint was
+    saved from that class whatever ``model_type`` says (QuantTrio/MiniMax-M2-AWQ: ``"model_type":
+    "mixtral"`` beside MiniMaxM2ForCausalLM, whose q/k norms and score bias its files store). transformers
+    builds architectures[0] when it defines it (oracle.model_classes), as vLLM and SGLang pick their model
+    by it. Not for repository code (``auto_map``) nor a model_type without a row of its own."""
+    archs = cfg.get("architectures")
+    if (model_type not in FAMILIES or cfg.get("auto_map") or not isinstance(archs, list) or not archs
+            or not isinstance(archs[0], str)):
+        return None
+    row = BY_ARCHITECTURE.get(archs[0])
+    return row if row is not None and row != model_type and row in FAMILIES else None
 
 
 def _family(model_type: str, source: str) -> Family:
@@ -332,6 +349,11 @@ def _extra(plan: _Plan) -> dict[str, Any]:
     d, raw = plan.dims, plan.dims.hf.raw
     extra: dict[str, Any] = {k: raw[k] for k in EXTRA_KEYS if k in raw}
     extra.update(max_position_embeddings=d.context, dtype=d.dtype.value, names_follow=d.family.source)
+    said = plan.outer.get("model_type")
+    if isinstance(said, str) and ALIASES.get(said, said) not in (d.family.model_type, None) \
+            and _row_of_architecture(plan.outer, ALIASES.get(said, said)) == d.family.model_type:
+        extra["counted_as"] = (f"{d.family.model_type}, the row of architectures[0]; the config's "
+                               f"model_type says {said}")
     quant = plan.outer.get("quantization_config")
     if isinstance(quant, Mapping):
         extra["quantization"] = dict(quant)
