@@ -249,13 +249,16 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
     vision = _section(cfg, "vision_config", source)
     vision_type = str(vision.get("model_type") or composite.vision_tower)
     vision_type = VISION_ALIASES.get(vision_type, vision_type)
-    if vision_type not in VISION_TOWERS:
+    if vision_type and vision_type not in VISION_TOWERS:
         raise UnsupportedError(f"{source}: vision tower {vision_type!r} of {model_type} is not supported "
                                f"(supported: {', '.join(sorted(VISION_TOWERS))})")
-    tower = VISION_TOWERS[vision_type]
-    defaults = tower.defaults
-    if not vision:  # LlavaConfig / PaliGemmaConfig build their own vision config when none is given
-        defaults = {**defaults, **composite.vision_defaults}
+    vision_hf = None
+    if vision_type:  # an audio-only wrapper (Granite Speech) has none
+        tower = VISION_TOWERS[vision_type]
+        defaults = tower.defaults
+        if not vision:  # LlavaConfig / PaliGemmaConfig build their own vision config when none is given
+            defaults = {**defaults, **composite.vision_defaults}
+        vision_hf = HfConfig(vision, defaults, tower.attribute_map, source)
     outer = cfg
     if composite.tie_either and text.get("tie_word_embeddings") is True:
         outer = {**cfg, "tie_word_embeddings": True}
@@ -263,10 +266,9 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
         outer = {**cfg, "tie_word_embeddings": composite.tie_default}
     audio = None
     if composite.audio is not None:
-        audio = HfConfig(_section(cfg, "audio_config", source), composite.audio.defaults,
+        audio = HfConfig(_section(cfg, composite.audio_section, source), composite.audio.defaults,
                          composite.audio.attribute_map, source)
-    return _Plan(resolve(fam, text, source, outer=outer), cfg, composite,
-                 HfConfig(vision, defaults, tower.attribute_map, source), vision_type, audio)
+    return _Plan(resolve(fam, text, source, outer=outer), cfg, composite, vision_hf, vision_type, audio)
 
 
 def _build(plan: _Plan) -> TensorList:
@@ -291,6 +293,8 @@ def _build(plan: _Plan) -> TensorList:
         c.projector(plan.vision, d.hidden, t, c.projector_prefix, plan.outer)
     if c is not None and c.audio is not None and plan.audio is not None:
         c.audio.build(plan.audio, t, c.audio_prefix)
+        if plan.vision is None:  # an audio-only wrapper: its projector reads the audio side
+            c.projector(plan.audio, d.hidden, t, c.projector_prefix, plan.outer)
     return t
 
 

@@ -18,6 +18,11 @@ from paramscope.knowledge.families.gemma3n import (
     gemma3n_projector,
     mobilenetv5_tower,
 )
+from paramscope.knowledge.families.granite_speech import (
+    ENCODER_DEFAULTS,
+    granite_speech_encoder,
+    granite_speech_projector,
+)
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.records import field, record
@@ -428,6 +433,8 @@ class Composite:
     # text config's default, decides: Qwen3VLMoeConfig False over Qwen3VLMoeTextConfig True)
     audio: Tower | None = None  # an audio encoder built from audio_config (Gemma 3n's USM)
     audio_prefix: str = ""
+    audio_section: str = "audio_config"  # the config section of the audio encoder (Granite Speech:
+    # encoder_config); a wrapper whose vision_tower is "" has no vision, its projector follows the audio
 
 
 _LLAVA_CLIP = {"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
@@ -510,6 +517,14 @@ COMPOSITES: dict[str, Composite] = {
                          extra_keys=("vision_soft_tokens_per_image", "audio_soft_tokens_per_image"),
                          describes=("Gemma3nForConditionalGeneration",),
                          audio=Tower(AUDIO_DEFAULTS, gemma3n_audio_tower), audio_prefix="model.audio_tower."),
+    # Granite Speech: a Conformer CTC encoder, a windowed Q-Former projector and a Granite text model,
+    # stored as encoder.*, projector.*, language_model.model.* (granite_speech.py); no vision
+    **{mt: Composite(mt, f"models/{mt}/modeling_{mt}.py", "granite", "", granite_speech_projector,
+                     projector_prefix="projector.", describes=(cls,), tie_default=True, tie_either=True,
+                     audio=Tower(ENCODER_DEFAULTS, granite_speech_encoder), audio_prefix="encoder.",
+                     audio_section="encoder_config")
+       for mt, cls in (("granite_speech", "GraniteSpeechForConditionalGeneration"),
+                       ("granite_speech_plus", "GraniteSpeechPlusForConditionalGeneration"))},
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),

@@ -233,6 +233,15 @@ def _build(cls: Any, config: Any, dtype: DType) -> Any:
 def _saved(model: Any, state: dict[str, Any], tied: dict[str, Any], dtype: DType) -> Reference:
     """The Reference of what _state_to_save found, floating tensors without a known type of ``dtype``."""
     buffers = {n for n, _ in model.named_buffers(remove_duplicate=False)}
+    renamer = Renamer(model)
+    # a saved name the conversion mapping changed (Granite Speech's encoder.… is the model's
+    # model.encoder.…) is a buffer when its load-time name is one; only names ending as some buffer does
+    # are renamed to ask (BatchNorm's running_mean was counted as a parameter before)
+    leaves = {n.rsplit(".", 1)[-1] for n in buffers}
+    plain = {n.removeprefix(renamer._prefix) for n in buffers}
+
+    def is_buffer(name: str) -> bool:
+        return name in buffers or (name.rsplit(".", 1)[-1] in leaves and renamer(name) in plain)
 
     # a default MoE config saves 100k+ tensors of a few hundred (dtype, shape) kinds: each kind's DType,
     # shape tuple and byte count are worked out once
@@ -246,10 +255,10 @@ def _saved(model: Any, state: dict[str, Any], tied: dict[str, Any], dtype: DType
                 dt = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
                 shape = tuple(t.shape)
                 kind = kinds[t.dtype, t.shape] = (shape, dt, dt.nbytes(math.prod(shape)))
-            out.append(Tensor(name, kind[0], kind[1], kind[2], is_parameter=name not in buffers))
+            out.append(Tensor(name, kind[0], kind[1], kind[2], is_parameter=not is_buffer(name)))
         return tuple(out)
 
-    return Reference(type(model).__name__, tensors(state), Renamer(model), tensors(tied))
+    return Reference(type(model).__name__, tensors(state), renamer, tensors(tied))
 
 
 # A default MoE model is a few hundred thousand Python objects, none of them garbage before its count
