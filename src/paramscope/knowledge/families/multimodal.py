@@ -278,6 +278,20 @@ def llama4_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str, outer
     t.linear(p + "linear_1", text_hidden, v.int("vision_output_dim", minimum=1))
 
 
+def aya_vision_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                         outer: Mapping[str, Any]) -> None:
+    """AyaVisionMultiModalProjector (models/aya_vision/modeling_aya_vision.py): pixel shuffle by
+    downsample_factor, a LayerNorm over vision hidden · factor², linear_1 to alignment_intermediate_size
+    (the text width when the config names none), SwiGLU halving it, linear_2 into the text width; all
+    biased."""
+    w = HfConfig(outer, {"downsample_factor": 2, "alignment_intermediate_size": text_hidden}, {}, v.source)
+    width = v.int("hidden_size", minimum=1) * w.int("downsample_factor", minimum=1) ** 2
+    align = w.int("alignment_intermediate_size", minimum=2)
+    t.norm(p + "layernorm", width, bias=True)
+    t.linear(p + "linear_1", align, width, bias=True)
+    t.linear(p + "linear_2", text_hidden, align // 2, bias=True)
+
+
 def idefics3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
                        outer: Mapping[str, Any]) -> None:
     """Idefics3Connector: pixel shuffle by scale_factor, then one bias-free linear, vision hidden ·
@@ -517,6 +531,13 @@ COMPOSITES: dict[str, Composite] = {
                          extra_keys=("vision_soft_tokens_per_image", "audio_soft_tokens_per_image"),
                          describes=("Gemma3nForConditionalGeneration",),
                          audio=Tower(AUDIO_DEFAULTS, gemma3n_audio_tower), audio_prefix="model.audio_tower."),
+    # AyaVisionConfig: SigLIP (So400m-like, no head) vision and a Cohere2 text model; tied head
+    "aya_vision": Composite("aya_vision", "models/aya_vision/modeling_aya_vision.py", "cohere2",
+                            "siglip_vision_model", aya_vision_projector, tie_default=True,
+                            describes=("AyaVisionForConditionalGeneration",),
+                            vision_defaults={"hidden_size": 1152, "intermediate_size": 4304, "patch_size": 14,
+                                             "image_size": 384, "num_hidden_layers": 26,
+                                             "num_attention_heads": 14, "vision_use_head": False}),
     # Granite Speech: a Conformer CTC encoder, a windowed Q-Former projector and a Granite text model,
     # stored as encoder.*, projector.*, language_model.model.* (granite_speech.py); no vision
     **{mt: Composite(mt, f"models/{mt}/modeling_{mt}.py", "granite", "", granite_speech_projector,

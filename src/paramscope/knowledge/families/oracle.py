@@ -59,6 +59,9 @@ DEFAULT_COMPLETIONS: dict[str, dict[str, Any]] = {
     "hunyuan_v1_dense": {"head_dim": 128},
     "hunyuan_v1_moe": {"head_dim": 128},
     "dots1": {"n_routed_experts": 128, "n_shared_experts": 2, "num_experts_per_tok": 6},  # None by default
+    # Lfm2MoeConfig.layer_types is None by default and Lfm2MoeDecoderLayer indexes it; the table reads a
+    # config without one as attention in every layer (Lfm2Config's full_attn_idxs default)
+    "lfm2_moe": {"layer_types": ["full_attention"] * 32},
 }
 
 
