@@ -62,6 +62,12 @@ DEFAULT_COMPLETIONS: dict[str, dict[str, Any]] = {
     # Lfm2MoeConfig.layer_types is None by default and Lfm2MoeDecoderLayer indexes it; the table reads a
     # config without one as attention in every layer (Lfm2Config's full_attn_idxs default)
     "lfm2_moe": {"layer_types": ["full_attention"] * 32},
+    # AyaVisionConfig's default SigLIP has 14 heads over 1152 dimensions, which SiglipAttention refuses;
+    # the head count shapes no tensor, so the default tower with 16 (So400m's) is the same model
+    "aya_vision": {"vision_config": {"model_type": "siglip_vision_model", "hidden_size": 1152,
+                                     "intermediate_size": 4304, "patch_size": 14, "image_size": 384,
+                                     "num_hidden_layers": 26, "num_attention_heads": 16,
+                                     "vision_use_head": False}},
 }
 
 
