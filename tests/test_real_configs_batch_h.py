@@ -4,8 +4,10 @@ of the family table on 25 checkpoints it had not seen (docs/families.md, "Batch 
 test_families_oracle.py compares every fixture with transformers tensor for tensor on the meta device;
 this checks, without torch, the counts transformers gives, the shapes behind each fix of this batch (a
 BERT-layout task head, a model_type that is not the class the checkpoint was saved from, LFM2-MoE,
-Granite Speech, Aya Vision) and what the table still refuses. The tests that need torch compare every
-BERT-layout task head class and the first Granite Speech release with transformers."""
+Granite Speech, Aya Vision,
+InternVL) and what the table still refuses. The tests that need torch compare every
+BERT-layout task head class, the first Granite Speech release and InternViT's options with
+transformers."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ LFM2_MOE = "LiquidAI__LFM2-8B-A1B.json"
 SPEECH_2B = "ibm-granite__granite-speech-3.3-2b.json"
 SPEECH_FIRST = "ibm-granite__granite-speech-3.2-8b.json"
 AYA = "unsloth__aya-vision-8b.json"
+INTERNVL = "OpenGVLab__InternVL3-1B-hf.json"
 
 
 def _params(ts: tuple[Any, ...]) -> int:
@@ -59,6 +62,7 @@ def _params(ts: tuple[Any, ...]) -> int:
     # = Hunyuan-7B-Instruct's published metadata.total_parameters (batch F): the GPTQ copy's config
     ("tencent__Hunyuan-7B-Instruct-GPTQ-Int4.json", 354, 7_504_568_320),
     (AYA, 701, 8_631_842_032),
+    (INTERNVL, 732, 802_293_120),
 ])
 def test_counts_equal_transformers(name: str, tensors: int, params: int) -> None:
     ts = expected_tensors(load_config(name), fallback=False)
@@ -197,9 +201,27 @@ def test_aya_vision_projector_halves_its_swiglu_width() -> None:
     assert "language_model.lm_head.weight" not in shapes  # AyaVisionConfig ties by default
 
 
+# -- InternVL: InternViT, a pixel-shuffle projector, Qwen2 -------------------------------------------------
+def test_internvl_vision_tower_and_projector() -> None:
+    cfg = load_config(INTERNVL)
+    shapes = table_shapes(cfg)
+    v, text = cfg["vision_config"], cfg["text_config"]
+    h = v["hidden_size"]
+    patches = (v["image_size"][0] // v["patch_size"][0]) * (v["image_size"][1] // v["patch_size"][1])
+    assert shapes["vision_tower.embeddings.position_embeddings"] == (1, patches + 1, h)  # + the cls token
+    assert shapes["vision_tower.embeddings.patch_embeddings.projection.weight"] == (h, 3, 14, 14)
+    assert shapes["vision_tower.encoder.layer.23.lambda_2"] == (h,)
+    assert "vision_tower.encoder.layer.0.attention.q_norm.weight" not in shapes  # use_qk_norm false
+    assert "vision_tower.layernorm.weight" not in shapes  # use_mean_pooling: no final norm
+    shuffled = h * int(1 / cfg["downsample_ratio"]) ** 2
+    assert shapes["multi_modal_projector.layer_norm.weight"] == (shuffled,)
+    assert shapes["multi_modal_projector.linear_1.weight"] == (text["hidden_size"], shuffled)
+    assert "lm_head.weight" not in shapes  # InternVLConfig ties by default
+
+
 # -- what the table still does not count ------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "model_type"), [
-    ("google__gemma-4-E4B.json", "gemma4"), ("OpenGVLab__InternVL3-1B-hf.json", "internvl"),
+    ("google__gemma-4-E4B.json", "gemma4"),
     ("itazap__blt-1b-hf.json", "blt"), ("rhymes-ai__Aria.json", "aria"),
     ("zai-org__GLM-4.1V-9B-Thinking.json", "glm4v"),
     # repository code: transformers 5.24 does not define them either
@@ -262,3 +284,22 @@ def test_the_first_granite_speech_release_equals_transformers_with_its_projector
     # the BatchNorm running statistics are buffers in transformers' list too (its saved names are
     # renamed from the model's: the oracle asks the renamed name)
     assert c.equal and c.params_equal and not c.kinds, c.summary()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vision", [
+    {"use_qk_norm": True, "norm_type": "rms_norm", "attention_bias": False},
+    {"use_mean_pooling": False, "use_mask_token": True, "image_size": 224, "patch_size": 16},
+    {"use_absolute_position_embeddings": False},
+])
+def test_internvl_vision_options_equal_transformers(vision: dict[str, Any]) -> None:
+    pytest.importorskip("transformers", reason="the oracle needs transformers")
+    pytest.importorskip("torch", reason="the oracle needs torch")
+    from paramscope.knowledge.families.compare import compare_config
+
+    cfg = load_config(INTERNVL)
+    cfg = {**cfg, "text_config": {**cfg["text_config"], "num_hidden_layers": 2},
+           "vision_config": {**cfg["vision_config"], "num_hidden_layers": 2, **vision},
+           "downsample_ratio": 0.25, "tie_word_embeddings": False}
+    c = compare_config(cfg, "InternVL3-1B variant")
+    assert c.equal and c.params_equal, c.summary()

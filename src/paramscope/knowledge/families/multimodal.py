@@ -292,6 +292,67 @@ def aya_vision_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
     t.linear(p + "linear_2", text_hidden, align // 2, bias=True)
 
 
+def _pair(v: HfConfig, key: str) -> tuple[int, int]:
+    """InternVLVisionConfig's image_size / patch_size: one number or a (height, width) pair."""
+    if isinstance(v.value(key), list | tuple):
+        pair = v.int_list(key)
+        if len(pair) != 2 or min(pair) < 1:
+            raise FormatError(v.source, f"field {key!r} must be a number or two", found=repr(v.value(key)))
+        return pair[0], pair[1]
+    n = v.int(key, minimum=1)
+    return n, n
+
+
+def internvl_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """InternVLVisionModel (models/internvl/modeling_internvl.py), InternViT as the -hf checkpoints store it
+    under ``vision_tower.``: a cls token, a patch Conv2d with bias, absolute positions for the patches and
+    the cls token (use_absolute_position_embeddings), a mask token (use_mask_token); per layer q/k/v
+    (attention_bias), projection_layer (biased), RMSNorm q/k norms over the whole width (use_qk_norm),
+    fc1/fc2, layernorm_before/after (LayerNorm, or RMSNorm without bias for norm_type rms_norm) and the
+    layer-scale vectors lambda_1/lambda_2; a final LayerNorm only without use_mean_pooling."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    (ih, iw), (ph, pw) = _pair(v, "image_size"), _pair(v, "patch_size")
+    e = p + "embeddings."
+    t.add(e + "cls_token", 1, 1, h)
+    if v.flag("use_mask_token"):
+        t.add(e + "mask_token", 1, 1, h)
+    t.add(e + "patch_embeddings.projection.weight", h, v.int("num_channels", 3, minimum=1), ph, pw)
+    t.add(e + "patch_embeddings.projection.bias", h)
+    if v.flag("use_absolute_position_embeddings", True):
+        t.add(e + "position_embeddings", 1, (ih // ph) * (iw // pw) + 1, h)
+    bias, qk_norm = v.flag("attention_bias"), v.flag("use_qk_norm")
+    ln = v.value("norm_type", "layer_norm") != "rms_norm"
+    for i in range(v.int("num_hidden_layers", maximum=MAX_LAYERS)):
+        b = f"{p}encoder.layer.{i}."
+        for proj in ("q_proj", "k_proj", "v_proj"):
+            t.linear(b + "attention." + proj, h, h, bias)
+        t.linear(b + "attention.projection_layer", h, h, bias=True)
+        if qk_norm:
+            t.norm(b + "attention.q_norm", h)
+            t.norm(b + "attention.k_norm", h)
+        t.linear(b + "mlp.fc1", ffn, h, bias=True)
+        t.linear(b + "mlp.fc2", h, ffn, bias=True)
+        t.norm(b + "layernorm_before", h, bias=ln)
+        t.norm(b + "layernorm_after", h, bias=ln)
+        t.add(b + "lambda_1", h)
+        t.add(b + "lambda_2", h)
+    if not v.flag("use_mean_pooling", True):
+        t.norm(p + "layernorm", h, bias=True)
+
+
+def internvl_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                       outer: Mapping[str, Any]) -> None:
+    """InternVLMultiModalProjector: pixel shuffle by downsample_ratio, a LayerNorm over vision hidden ·
+    int(1 / ratio)², linear_1 into the text width, linear_2 text to text; all biased."""
+    ratio = HfConfig(outer, {"downsample_ratio": 0.5}, {}, v.source).value("downsample_ratio")
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
+        raise FormatError(v.source, "field 'downsample_ratio' must be a number in (0, 1]", found=repr(ratio))
+    width = v.int("hidden_size", minimum=1) * int(1 / ratio) ** 2
+    t.norm(p + "layer_norm", width, bias=True)
+    t.linear(p + "linear_1", text_hidden, width, bias=True)
+    t.linear(p + "linear_2", text_hidden, text_hidden, bias=True)
+
+
 def idefics3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
                        outer: Mapping[str, Any]) -> None:
     """Idefics3Connector: pixel shuffle by scale_factor, then one bias-free linear, vision hidden ·
@@ -400,6 +461,13 @@ _MLLAMA_VISION = {"hidden_size": 1280, "num_hidden_layers": 32, "num_global_laye
 # Qwen3_5VisionConfig: Qwen3-VL's tower without the deepstack mergers
 _QWEN3_5_VISION = {**_QWEN3_VL_VISION, "deepstack_visual_indexes": []}
 
+# InternVLVisionConfig defaults (InternViT-300M)
+_INTERNVL_VISION = {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+                    "attention_bias": False, "use_qk_norm": False, "intermediate_size": 4096,
+                    "norm_type": "layer_norm", "image_size": [448, 448], "patch_size": [14, 14],
+                    "num_channels": 3, "use_mask_token": False, "use_absolute_position_embeddings": True,
+                    "use_mean_pooling": True}
+
 VISION_TOWERS: dict[str, Tower] = {
     "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
     "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
@@ -415,6 +483,7 @@ VISION_TOWERS: dict[str, Tower] = {
     "qwen3_5_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
     "qwen3_5_moe_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
     "gemma3n_vision": Tower(MOBILENET_DEFAULTS, mobilenetv5_tower),
+    "internvl_vision": Tower(_INTERNVL_VISION, internvl_tower, bare=True),
 }
 # older checkpoints name the vision config by the wrapper's model_type (the configs rename it the same way)
 VISION_ALIASES = {"qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
@@ -538,6 +607,10 @@ COMPOSITES: dict[str, Composite] = {
                             vision_defaults={"hidden_size": 1152, "intermediate_size": 4304, "patch_size": 14,
                                              "image_size": 384, "num_hidden_layers": 26,
                                              "num_attention_heads": 14, "vision_use_head": False}),
+    # InternVLConfig: InternViT and a Qwen2 text model (InternVL3-*-hf); tied unless it says otherwise
+    "internvl": Composite("internvl", "models/internvl/modeling_internvl.py", "qwen2", "internvl_vision",
+                          internvl_projector, vision_prefix="vision_tower.vision_model.", tie_default=True,
+                          describes=("InternVLForConditionalGeneration",)),
     # Granite Speech: a Conformer CTC encoder, a windowed Q-Former projector and a Granite text model,
     # stored as encoder.*, projector.*, language_model.model.* (granite_speech.py); no vision
     **{mt: Composite(mt, f"models/{mt}/modeling_{mt}.py", "granite", "", granite_speech_projector,
