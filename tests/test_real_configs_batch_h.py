@@ -4,10 +4,9 @@ of the family table on 25 checkpoints it had not seen (docs/families.md, "Batch 
 test_families_oracle.py compares every fixture with transformers tensor for tensor on the meta device;
 this checks, without torch, the counts transformers gives, the shapes behind each fix of this batch (a
 BERT-layout task head, a model_type that is not the class the checkpoint was saved from, LFM2-MoE,
-Granite Speech, Aya Vision,
-InternVL) and what the table still refuses. The tests that need torch compare every
-BERT-layout task head class, the first Granite Speech release and InternViT's options with
-transformers."""
+Granite Speech, Aya Vision, InternVL, GLM-4.1V) and what the table still refuses. The tests that need
+torch compare every BERT-layout task head class, the first Granite Speech release and the vision options
+of InternViT and GLM-4.1V with transformers."""
 
 from __future__ import annotations
 
@@ -29,6 +28,7 @@ SPEECH_2B = "ibm-granite__granite-speech-3.3-2b.json"
 SPEECH_FIRST = "ibm-granite__granite-speech-3.2-8b.json"
 AYA = "unsloth__aya-vision-8b.json"
 INTERNVL = "OpenGVLab__InternVL3-1B-hf.json"
+GLM4V = "zai-org__GLM-4.1V-9B-Thinking.json"
 
 
 def _params(ts: tuple[Any, ...]) -> int:
@@ -63,6 +63,7 @@ def _params(ts: tuple[Any, ...]) -> int:
     ("tencent__Hunyuan-7B-Instruct-GPTQ-Int4.json", 354, 7_504_568_320),
     (AYA, 701, 8_631_842_032),
     (INTERNVL, 732, 802_293_120),
+    (GLM4V, 704, 10_292_777_472),
 ])
 def test_counts_equal_transformers(name: str, tensors: int, params: int) -> None:
     ts = expected_tensors(load_config(name), fallback=False)
@@ -219,11 +220,29 @@ def test_internvl_vision_tower_and_projector() -> None:
     assert "lm_head.weight" not in shapes  # InternVLConfig ties by default
 
 
+# -- GLM-4.1V: its own vision tower and merger, GLM-4's sandwich norms --------------------------------------
+def test_glm4v_vision_blocks_are_out_hidden_wide_and_the_merger_intermediate_wide() -> None:
+    cfg = load_config(GLM4V)
+    shapes = table_shapes(cfg)
+    v = cfg["vision_config"]
+    h, out, ffn = v["hidden_size"], v["out_hidden_size"], v["intermediate_size"]
+    p = "model.visual."
+    assert shapes[p + "blocks.0.mlp.gate_proj.weight"] == (out, h)  # Glm4VisionMlp: out_hidden_size wide
+    assert shapes[p + "merger.gate_proj.weight"] == (ffn, out)
+    assert shapes[p + "patch_embed.proj.weight"] == (h, 3, v["temporal_patch_size"], 14, 14)
+    patches = (v["image_size"] // v["patch_size"]) ** 2
+    assert shapes[p + "embeddings.position_embedding.weight"] == (patches, h)
+    assert shapes[p + "downsample.weight"] == (out, h, v["spatial_merge_size"], v["spatial_merge_size"])
+    assert "model.visual.blocks.0.attn.qkv.bias" not in shapes  # attention_bias false
+    text = cfg["text_config"]["hidden_size"]
+    assert shapes["model.language_model.layers.0.post_mlp_layernorm.weight"] == (text,)
+    assert "lm_head.weight" in shapes  # untied
+
+
 # -- what the table still does not count ------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "model_type"), [
     ("google__gemma-4-E4B.json", "gemma4"),
     ("itazap__blt-1b-hf.json", "blt"), ("rhymes-ai__Aria.json", "aria"),
-    ("zai-org__GLM-4.1V-9B-Thinking.json", "glm4v"),
     # repository code: transformers 5.24 does not define them either
     ("deepseek-ai__deepseek-vl2-tiny.json", "deepseek_vl_v2"),
     ("microsoft__Phi-3-small-8k-instruct.json", "phi3small"),
@@ -302,4 +321,19 @@ def test_internvl_vision_options_equal_transformers(vision: dict[str, Any]) -> N
            "vision_config": {**cfg["vision_config"], "num_hidden_layers": 2, **vision},
            "downsample_ratio": 0.25, "tie_word_embeddings": False}
     c = compare_config(cfg, "InternVL3-1B variant")
+    assert c.equal and c.params_equal, c.summary()
+
+
+@pytest.mark.slow
+def test_glm4v_vision_options_equal_transformers() -> None:
+    pytest.importorskip("transformers", reason="the oracle needs transformers")
+    pytest.importorskip("torch", reason="the oracle needs torch")
+    from paramscope.knowledge.families.compare import compare_config
+
+    cfg = load_config(GLM4V)
+    cfg = {**cfg, "text_config": {**cfg["text_config"], "num_hidden_layers": 2},
+           "tie_word_embeddings": True,
+           "vision_config": {**cfg["vision_config"], "depth": 2, "attention_bias": True, "image_size": 448,
+                             "patch_size": 16, "model_type": "glm4v_vision"}}
+    c = compare_config(cfg, "GLM-4.1V variant")
     assert c.equal and c.params_equal, c.summary()

@@ -148,19 +148,20 @@ OUT_OF_SAMPLE_H = (
     "the table does not list (`…ForPreTraining`, `…ForCausalLM`, Splinter's QA head) is refused in one "
     "line instead of being counted as the bare model; a config whose `architectures[0]` is another row's "
     'class is counted by that row, as transformers builds it (`ArchConfig.extra["counted_as"]` says so; '
-    "not for repository code); six new rows, `lfm2_moe` (LFM2's conv / attention layers, dense then "
+    "not for repository code); seven new rows, `lfm2_moe` (LFM2's conv / attention layers, dense then "
     'sparse feed-forwards with a float32 `expert_bias`), `granite_speech` and `granite_speech_plus` '
     '(Conformer CTC encoder, windowed Q-Former projector, Granite text; the first audio-only wrappers), '
     '`aya_vision` (SigLIP, a pixel-shuffle SwiGLU projector, Cohere2) and `internvl` (InternViT with '
     'layer scale, optional q/k norms and RMSNorm, a pixel-shuffle projector, Qwen2 text; equal on three '
-    'variants of its vision options too). The oracle now keeps a saved buffer a buffer when the '
-    "conversion mapping renamed it (Granite Speech's BatchNorm running statistics were counted as "
-    "parameters, MiniMax-M2's score bias too). After: 19 of the 25 counted by the table and equal to "
-    "transformers (granite-speech-3.2-8b with its projector's model type corrected, "
-    '`tests/test_real_configs_batch_h.py`), 2 refused in one line, 4 counted by transformers without a '
-    "row (`gemma4`, `glm4v`, `aria`, `blt`); batch G's granite-speech-3.3-8b is now counted by the table "
-    'too. Not done: a `gemma4` row (per-layer inputs, KV sharing, MoE beside a dense MLP, audio and '
-    'vision towers: transformers counts it where installed).'
+    'variants of its vision options too) and `glm4v` (GLM-4.1V: its vision tower, whose block MLPs are '
+    '`out_hidden_size` wide, a Conv2d downsample and a gated merger, over the existing `glm4v_text` row).'
+    ' The oracle now keeps a saved buffer a buffer when the conversion mapping renamed it (Granite '
+    "Speech's BatchNorm running statistics were counted as parameters, MiniMax-M2's score bias too). "
+    'After: 20 of the 25 counted by the table and equal to transformers (granite-speech-3.2-8b with its '
+    "projector's model type corrected, `tests/test_real_configs_batch_h.py`), 2 refused in one line, 3 "
+    "counted by transformers without a row (`gemma4`, `aria`, `blt`); batch G's granite-speech-3.3-8b is "
+    'now counted by the table too. Not done: a `gemma4` row (per-layer inputs, KV sharing, MoE beside a '
+    'dense MLP, audio and vision towers: transformers counts it where installed).'
 )
 
 

@@ -340,6 +340,38 @@ def internvl_tower(v: HfConfig, t: TensorList, p: str) -> None:
         t.norm(p + "layernorm", h, bias=True)
 
 
+def glm4v_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Glm4vVisionModel (models/glm4v/modeling_glm4v.py) under ``model.visual.``: a biased Conv3d patch
+    embedding (temporal_patch_size × patch_size²), learned positions for (image_size // patch_size)²
+    patches, post_conv_layernorm, ``depth`` blocks (RMSNorms norm1/norm2, attn.qkv with attention_bias,
+    attn.proj without, a bias-free gated MLP of out_hidden_size: Glm4VisionMlp's width), post_layernorm,
+    a biased Conv2d downsample by spatial_merge_size into out_hidden_size, and the merger (proj,
+    post_projection_norm LayerNorm, a gated MLP of intermediate_size)."""
+    h, out, ffn = (v.int(k, minimum=1) for k in ("hidden_size", "out_hidden_size", "intermediate_size"))
+    patch, merge = v.int("patch_size", minimum=1), v.int("spatial_merge_size", minimum=1)
+    t.add(p + "embeddings.position_embedding.weight", (v.int("image_size", minimum=1) // patch) ** 2, h)
+    t.add(p + "patch_embed.proj.weight", h, v.int("in_channels", 3, minimum=1),
+          v.int("temporal_patch_size", minimum=1), patch, patch)
+    t.add(p + "patch_embed.proj.bias", h)
+    bias = v.flag("attention_bias")
+    for i in range(v.int("depth", maximum=MAX_LAYERS)):
+        b = f"{p}blocks.{i}."
+        t.norm(b + "norm1", h)
+        t.norm(b + "norm2", h)
+        t.linear(b + "attn.qkv", 3 * h, h, bias)
+        t.linear(b + "attn.proj", h, h)
+        for proj, rows, cols in (("gate_proj", out, h), ("up_proj", out, h), ("down_proj", h, out)):
+            t.linear(b + "mlp." + proj, rows, cols)
+    t.norm(p + "post_conv_layernorm", h)
+    t.norm(p + "post_layernorm", h)
+    t.add(p + "downsample.weight", out, h, merge, merge)
+    t.add(p + "downsample.bias", out)
+    t.linear(p + "merger.proj", out, out)
+    t.norm(p + "merger.post_projection_norm", out, bias=True)
+    for proj, rows, cols in (("gate_proj", ffn, out), ("up_proj", ffn, out), ("down_proj", out, ffn)):
+        t.linear(p + "merger." + proj, rows, cols)
+
+
 def internvl_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
                        outer: Mapping[str, Any]) -> None:
     """InternVLMultiModalProjector: pixel shuffle by downsample_ratio, a LayerNorm over vision hidden ·
@@ -461,6 +493,10 @@ _MLLAMA_VISION = {"hidden_size": 1280, "num_hidden_layers": 32, "num_global_laye
 # Qwen3_5VisionConfig: Qwen3-VL's tower without the deepstack mergers
 _QWEN3_5_VISION = {**_QWEN3_VL_VISION, "deepstack_visual_indexes": []}
 
+# Glm4vVisionConfig defaults
+_GLM4V_VISION = {"depth": 24, "hidden_size": 1536, "attention_bias": False, "num_heads": 12, "in_channels": 3,
+                 "image_size": 336, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                 "out_hidden_size": 4096, "intermediate_size": 13696}
 # InternVLVisionConfig defaults (InternViT-300M)
 _INTERNVL_VISION = {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
                     "attention_bias": False, "use_qk_norm": False, "intermediate_size": 4096,
@@ -484,9 +520,10 @@ VISION_TOWERS: dict[str, Tower] = {
     "qwen3_5_moe_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
     "gemma3n_vision": Tower(MOBILENET_DEFAULTS, mobilenetv5_tower),
     "internvl_vision": Tower(_INTERNVL_VISION, internvl_tower, bare=True),
+    "glm4v_vision": Tower(_GLM4V_VISION, glm4v_tower, _QWEN_VISION_NAMES),
 }
 # older checkpoints name the vision config by the wrapper's model_type (the configs rename it the same way)
-VISION_ALIASES = {"qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
+VISION_ALIASES = {"glm4v": "glm4v_vision", "qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
                   "qwen3_vl": "qwen3_vl_vision", "qwen3_vl_moe": "qwen3_vl_moe_vision",
                   "qwen3_5": "qwen3_5_vision", "qwen3_5_moe": "qwen3_5_moe_vision"}
 
@@ -607,6 +644,11 @@ COMPOSITES: dict[str, Composite] = {
                             vision_defaults={"hidden_size": 1152, "intermediate_size": 4304, "patch_size": 14,
                                              "image_size": 384, "num_hidden_layers": 26,
                                              "num_attention_heads": 14, "vision_use_head": False}),
+    # Glm4vConfig (GLM-4.1V): GLM-4's sandwich-norm text model and its own vision tower with a merger;
+    # names as transformers 5 saves them (model.language_model…, model.visual…, lm_head)
+    "glm4v": Composite("glm4v", "models/glm4v/modeling_glm4v.py", "glm4v_text", "glm4v_vision", no_projector,
+                       text_prefix="model.language_model.", head_prefix="", vision_prefix="model.visual.",
+                       describes=("Glm4vForConditionalGeneration",), tie_default=False, tie_either=True),
     # InternVLConfig: InternViT and a Qwen2 text model (InternVL3-*-hf); tied unless it says otherwise
     "internvl": Composite("internvl", "models/internvl/modeling_internvl.py", "qwen2", "internvl_vision",
                           internvl_projector, vision_prefix="vision_tower.vision_model.", tie_default=True,
