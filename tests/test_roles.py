@@ -211,7 +211,19 @@ def _fixture_composites() -> list[tuple[str, dict]]:
     return configs
 
 
-@pytest.mark.parametrize(("name", "cfg"), _fixture_composites(), ids=[n for n, _ in _fixture_composites()])
+def _placed_by_name(name: str, cfg: dict) -> object:
+    """Granite Speech (audio only, batch H) stores its Conformer as a top-level encoder.… and its Q-Former
+    as projector.…: names a text encoder-decoder's bare checkpoint also starts with (BartModel's
+    encoder.layers.N.…), so roles cannot tell them apart by name yet. Strict: it fails once they are."""
+    from paramscope.knowledge.families.multimodal import COMPOSITES
+
+    if COMPOSITES[cfg["model_type"]].vision_tower:
+        return pytest.param(name, cfg, id=name)
+    return pytest.param(name, cfg, id=name, marks=pytest.mark.xfail(
+        strict=True, reason="roles: a top-level audio encoder.… is not told from a text encoder by name"))
+
+
+@pytest.mark.parametrize(("name", "cfg"), [_placed_by_name(n, c) for n, c in _fixture_composites()])
 def test_multimodal_tensors_sit_in_the_tower_projector_or_head_their_names_say(name, cfg):
     """Every tensor a multimodal wrapper lists is placed where the wrapper's own prefixes put it: the
     vision (or audio) tower, the projector, the output head, or the text model. A miss here files
@@ -221,8 +233,9 @@ def test_multimodal_tensors_sit_in_the_tower_projector_or_head_their_names_say(n
 
     c = COMPOSITES[cfg["model_type"]]
     # the tower's own prefix under the wrapper's (LLaVA's Pixtral tower: vision_tower., no vision_model.)
-    vision_type = arch_config_from_hf(cfg, fallback=False).extra["vision"]["model_type"]
-    towers = [(VISION_TOWERS[vision_type].prefix(c.vision_prefix), "vision"), (c.audio_prefix, "audio"),
+    vision = arch_config_from_hf(cfg, fallback=False).extra.get("vision")  # none in Granite Speech
+    vision_prefix = VISION_TOWERS[vision["model_type"]].prefix(c.vision_prefix) if vision else ""
+    towers = [(vision_prefix, "vision"), (c.audio_prefix, "audio"),
               (c.projector_prefix, "projector"), (c.head_prefix + "lm_head.", "output")]
     misplaced = {}
     for t in expected_tensors(cfg, fallback=False):

@@ -254,13 +254,16 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
     vision = _section(cfg, "vision_config", source)
     vision_type = str(vision.get("model_type") or composite.vision_tower)
     vision_type = VISION_ALIASES.get(vision_type, vision_type)
-    if vision_type not in VISION_TOWERS:
+    if vision_type and vision_type not in VISION_TOWERS:
         raise UnsupportedError(f"{source}: vision tower {vision_type!r} of {model_type} is not supported "
                                f"(supported: {', '.join(sorted(VISION_TOWERS))})")
-    tower = VISION_TOWERS[vision_type]
-    defaults = tower.defaults
-    if not vision:  # LlavaConfig / PaliGemmaConfig build their own vision config when none is given
-        defaults = {**defaults, **composite.vision_defaults}
+    vision_hf = None
+    if vision_type:  # an audio-only wrapper (Granite Speech) has none
+        tower = VISION_TOWERS[vision_type]
+        defaults = tower.defaults
+        if not vision:  # LlavaConfig / PaliGemmaConfig build their own vision config when none is given
+            defaults = {**defaults, **composite.vision_defaults}
+        vision_hf = HfConfig(vision, defaults, tower.attribute_map, source)
     outer = cfg
     if composite.tie_either and text.get("tie_word_embeddings") is True:
         outer = {**cfg, "tie_word_embeddings": True}
@@ -268,10 +271,9 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
         outer = {**cfg, "tie_word_embeddings": composite.tie_default}
     audio = None
     if composite.audio is not None:
-        audio = HfConfig(_section(cfg, "audio_config", source), composite.audio.defaults,
+        audio = HfConfig(_section(cfg, composite.audio_section, source), composite.audio.defaults,
                          composite.audio.attribute_map, source)
-    return _Plan(resolve(fam, text, source, outer=outer), cfg, composite,
-                 HfConfig(vision, defaults, tower.attribute_map, source), vision_type, audio)
+    return _Plan(resolve(fam, text, source, outer=outer), cfg, composite, vision_hf, vision_type, audio)
 
 
 def _build(plan: _Plan) -> TensorList:
@@ -296,6 +298,8 @@ def _build(plan: _Plan) -> TensorList:
         c.projector(plan.vision, d.hidden, t, c.projector_prefix, plan.outer)
     if c is not None and c.audio is not None and plan.audio is not None:
         c.audio.build(plan.audio, t, c.audio_prefix)
+        if plan.vision is None:  # an audio-only wrapper: its projector reads the audio side
+            c.projector(plan.audio, d.hidden, t, c.projector_prefix, plan.outer)
     return t
 
 
@@ -309,9 +313,26 @@ def _model_type(cfg: Mapping[str, Any], source: str) -> str:
                                    f"supported model types: {', '.join(supported_model_types())}")
         model_type = known[0]
     model_type = ALIASES.get(model_type, model_type)
+    row = _row_of_architecture(cfg, model_type)
+    if row is not None:
+        return row
     if model_type not in FAMILIES and _composite(model_type) is None:
         raise NoFamilyRow(f"{source}: model_type {model_type!r} has no row in paramscope's family table")
     return model_type
+
+
+def _row_of_architecture(cfg: Mapping[str, Any], model_type: str) -> str | None:
+    """The row of the class ``architectures[0]`` names when another row lists it: the checkpoint was
+    saved from that class whatever ``model_type`` says (QuantTrio/MiniMax-M2-AWQ: ``"model_type":
+    "mixtral"`` beside MiniMaxM2ForCausalLM, whose q/k norms and score bias its files store). transformers
+    builds architectures[0] when it defines it (oracle.model_classes), as vLLM and SGLang pick their model
+    by it. Not for repository code (``auto_map``) nor a model_type without a row of its own."""
+    archs = cfg.get("architectures")
+    if (model_type not in FAMILIES or cfg.get("auto_map") or not isinstance(archs, list) or not archs
+            or not isinstance(archs[0], str)):
+        return None
+    row = BY_ARCHITECTURE.get(archs[0])
+    return row if row is not None and row != model_type and row in FAMILIES else None
 
 
 def _family(model_type: str, source: str) -> Family:
@@ -337,6 +358,11 @@ def _extra(plan: _Plan) -> dict[str, Any]:
     d, raw = plan.dims, plan.dims.hf.raw
     extra: dict[str, Any] = {k: raw[k] for k in EXTRA_KEYS if k in raw}
     extra.update(max_position_embeddings=d.context, dtype=d.dtype.value, names_follow=d.family.source)
+    said = plan.outer.get("model_type")
+    if isinstance(said, str) and ALIASES.get(said, said) not in (d.family.model_type, None) \
+            and _row_of_architecture(plan.outer, ALIASES.get(said, said)) == d.family.model_type:
+        extra["counted_as"] = (f"{d.family.model_type}, the row of architectures[0]; the config's "
+                               f"model_type says {said}")
     quant = plan.outer.get("quantization_config")
     if isinstance(quant, Mapping):
         extra["quantization"] = dict(quant)

@@ -279,6 +279,19 @@ def _afmoe(d: Dims, t: TensorList, p: str) -> None:
     gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn)
 
 
+def _lfm2_moe(d: Dims, t: TensorList, p: str) -> None:
+    """Lfm2MoeSparseMoeBlock as checkpointed (experts one by one, Mixtral's w1 gate, w3 up, w2 down):
+    feed_forward.gate, the float32 expert_bias buffer (persistent, so stored), experts.N.w1/w3/w2."""
+    p += name(d, "mlp")
+    t.linear(p + "gate", d.n_experts, d.hidden)
+    if d.router_bias:
+        t.add(p + "expert_bias", d.n_experts, dtype=DType.F32)
+    for e in range(d.n_experts):
+        t.linear(f"{p}experts.{e}.w1", d.expert_ffn, d.hidden)
+        t.linear(f"{p}experts.{e}.w3", d.expert_ffn, d.hidden)
+        t.linear(f"{p}experts.{e}.w2", d.hidden, d.expert_ffn)
+
+
 def _nemotron_h(d: Dims, t: TensorList, p: str) -> None:
     """NemotronHMoE as checkpointed (the experts one by one): gate.weight and its e_score_correction_bias,
     both float32 (NemotronHTopkRouter builds them so), experts.N.up_proj / down_proj (relu², no gate, no
@@ -354,7 +367,7 @@ MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
     "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
-    "llama4": _llama4, "afmoe": _afmoe, "nemotron_h": _nemotron_h,
+    "llama4": _llama4, "afmoe": _afmoe, "nemotron_h": _nemotron_h, "lfm2_moe": _lfm2_moe,
 }
 
 

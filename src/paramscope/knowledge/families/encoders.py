@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
-from paramscope.errors import FormatError
+from paramscope.errors import FormatError, UnsupportedError
 from paramscope.knowledge.families.dims import Dims, num_labels
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
@@ -56,10 +56,10 @@ def bert_tensors(d: Dims, t: TensorList) -> None:
     non-persistent again in v4.31.0 ("Clean load keys", huggingface/transformers#24505).
     """
     h, fam = d.hidden, d.family
-    archs = d.hf.raw.get("architectures")
-    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else ""
+    arch = _arch(d)
     mlm = arch.endswith("ForMaskedLM") and fam.names.get("mlm", "") in MLM_HEADS
-    base = fam.names.get("prefix", "") if mlm else ""
+    head = _encoder_head(d, arch) if not mlm else None
+    base = fam.names.get("prefix", "") if mlm or head else ""
     width = d.hf.int("embedding_size", h, minimum=1)  # ELECTRA embeds narrower, then projects
     e = base + "embeddings."
     t.embedding(e + "word_embeddings", d.vocab, width)
@@ -83,8 +83,60 @@ def bert_tensors(d: Dims, t: TensorList) -> None:
         t.norm(p + "output.LayerNorm", h, bias=True)
     if mlm:
         MLM_HEADS[fam.names["mlm"]](d, t)
+    elif head is not None:
+        pooler, layers = head
+        if pooler and fam.names.get("pooler", "pooler"):
+            t.linear(base + "pooler.dense", h, h, bias=True)
+        for layer, out in layers:
+            t.linear(layer, {"hidden": h, "labels": num_labels(d.hf), "one": 1, "two": 2}[out], h, bias=True)
     elif fam.names.get("pooler", "pooler"):
         t.linear("pooler.dense", h, h, bias=True)
+
+
+# The task heads of the BERT-layout classes (``names["heads"]`` of a row picks the style): whether the
+# body keeps its pooler, and the head's Linear layers (all biased) with their output width: the hidden
+# size, num_labels, or a fixed 1 or 2. From transformers' modeling_bert.py / modeling_ernie.py
+# (BertForSequenceClassification and BertForMultipleChoice pool, the token and QA heads build the body
+# with add_pooling_layer=False), modeling_roberta.py and its copies XLM-R, CamemBERT, Data2VecText
+# (RobertaClassificationHead: classifier.dense + classifier.out_proj, no pooler; only the
+# multiple-choice head pools), modeling_electra.py (never a pooler; ElectraClassificationHead, and a
+# SequenceSummary before the multiple-choice classifier) and modeling_yoso.py (YosoClassificationHead;
+# qa_outputs of 2; pre_classifier before the multiple-choice classifier). Checked class for class against
+# transformers (tests/test_real_configs_batch_h.py).
+_ROBERTA_CLASSIFIER = (("classifier.dense", "hidden"), ("classifier.out_proj", "labels"))
+ENCODER_HEADS: dict[str, dict[str, tuple[bool, tuple[tuple[str, str], ...]]]] = {
+    "bert": {"ForSequenceClassification": (True, (("classifier", "labels"),)),
+             "ForTokenClassification": (False, (("classifier", "labels"),)),
+             "ForQuestionAnswering": (False, (("qa_outputs", "labels"),)),
+             "ForMultipleChoice": (True, (("classifier", "one"),))},
+    "roberta": {"ForSequenceClassification": (False, _ROBERTA_CLASSIFIER),
+                "ForTokenClassification": (False, (("classifier", "labels"),)),
+                "ForQuestionAnswering": (False, (("qa_outputs", "labels"),)),
+                "ForMultipleChoice": (True, (("classifier", "one"),))},
+    "electra": {"ForSequenceClassification": (False, _ROBERTA_CLASSIFIER),
+                "ForTokenClassification": (False, (("classifier", "labels"),)),
+                "ForQuestionAnswering": (False, (("qa_outputs", "labels"),)),
+                "ForMultipleChoice": (False, (("sequence_summary.summary", "hidden"),
+                                              ("classifier", "one")))},
+    "yoso": {"ForSequenceClassification": (False, _ROBERTA_CLASSIFIER),
+             "ForTokenClassification": (False, (("classifier", "labels"),)),
+             "ForQuestionAnswering": (False, (("qa_outputs", "two"),)),
+             "ForMultipleChoice": (False, (("pre_classifier", "hidden"), ("classifier", "one")))},
+}
+
+
+def _encoder_head(d: Dims, arch: str) -> tuple[bool, tuple[tuple[str, str], ...]] | None:
+    """The task head ``architectures[0]`` names, None for the bare model (…Model, or no architectures);
+    a head the table does not list (…ForPreTraining, …ForCausalLM, Splinter's QA head) is refused in one
+    line rather than counted as the bare model."""
+    if not arch or (arch.endswith("Model") and not arch.endswith("LMHeadModel")):
+        return None
+    suffix = arch[arch.rfind("For"):] if "For" in arch else arch
+    head = ENCODER_HEADS.get(d.family.names.get("heads", ""), {}).get(suffix)
+    if head is None:
+        raise UnsupportedError(f"{d.hf.source}: architectures {arch}: paramscope's table lists the "
+                               f"{d.family.model_type} encoder, not this head")
+    return head
 
 
 def _bert_mlm(d: Dims, t: TensorList) -> None:

@@ -18,6 +18,11 @@ from paramscope.knowledge.families.gemma3n import (
     gemma3n_projector,
     mobilenetv5_tower,
 )
+from paramscope.knowledge.families.granite_speech import (
+    ENCODER_DEFAULTS,
+    granite_speech_encoder,
+    granite_speech_projector,
+)
 from paramscope.knowledge.families.hfconfig import MAX_LAYERS, HfConfig
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.records import field, record
@@ -273,6 +278,113 @@ def llama4_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str, outer
     t.linear(p + "linear_1", text_hidden, v.int("vision_output_dim", minimum=1))
 
 
+def aya_vision_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                         outer: Mapping[str, Any]) -> None:
+    """AyaVisionMultiModalProjector (models/aya_vision/modeling_aya_vision.py): pixel shuffle by
+    downsample_factor, a LayerNorm over vision hidden · factor², linear_1 to alignment_intermediate_size
+    (the text width when the config names none), SwiGLU halving it, linear_2 into the text width; all
+    biased."""
+    w = HfConfig(outer, {"downsample_factor": 2, "alignment_intermediate_size": text_hidden}, {}, v.source)
+    width = v.int("hidden_size", minimum=1) * w.int("downsample_factor", minimum=1) ** 2
+    align = w.int("alignment_intermediate_size", minimum=2)
+    t.norm(p + "layernorm", width, bias=True)
+    t.linear(p + "linear_1", align, width, bias=True)
+    t.linear(p + "linear_2", text_hidden, align // 2, bias=True)
+
+
+def _pair(v: HfConfig, key: str) -> tuple[int, int]:
+    """InternVLVisionConfig's image_size / patch_size: one number or a (height, width) pair."""
+    if isinstance(v.value(key), list | tuple):
+        pair = v.int_list(key)
+        if len(pair) != 2 or min(pair) < 1:
+            raise FormatError(v.source, f"field {key!r} must be a number or two", found=repr(v.value(key)))
+        return pair[0], pair[1]
+    n = v.int(key, minimum=1)
+    return n, n
+
+
+def internvl_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """InternVLVisionModel (models/internvl/modeling_internvl.py), InternViT as the -hf checkpoints store it
+    under ``vision_tower.``: a cls token, a patch Conv2d with bias, absolute positions for the patches and
+    the cls token (use_absolute_position_embeddings), a mask token (use_mask_token); per layer q/k/v
+    (attention_bias), projection_layer (biased), RMSNorm q/k norms over the whole width (use_qk_norm),
+    fc1/fc2, layernorm_before/after (LayerNorm, or RMSNorm without bias for norm_type rms_norm) and the
+    layer-scale vectors lambda_1/lambda_2; a final LayerNorm only without use_mean_pooling."""
+    h, ffn = v.int("hidden_size", minimum=1), v.int("intermediate_size", minimum=1)
+    (ih, iw), (ph, pw) = _pair(v, "image_size"), _pair(v, "patch_size")
+    e = p + "embeddings."
+    t.add(e + "cls_token", 1, 1, h)
+    if v.flag("use_mask_token"):
+        t.add(e + "mask_token", 1, 1, h)
+    t.add(e + "patch_embeddings.projection.weight", h, v.int("num_channels", 3, minimum=1), ph, pw)
+    t.add(e + "patch_embeddings.projection.bias", h)
+    if v.flag("use_absolute_position_embeddings", True):
+        t.add(e + "position_embeddings", 1, (ih // ph) * (iw // pw) + 1, h)
+    bias, qk_norm = v.flag("attention_bias"), v.flag("use_qk_norm")
+    ln = v.value("norm_type", "layer_norm") != "rms_norm"
+    for i in range(v.int("num_hidden_layers", maximum=MAX_LAYERS)):
+        b = f"{p}encoder.layer.{i}."
+        for proj in ("q_proj", "k_proj", "v_proj"):
+            t.linear(b + "attention." + proj, h, h, bias)
+        t.linear(b + "attention.projection_layer", h, h, bias=True)
+        if qk_norm:
+            t.norm(b + "attention.q_norm", h)
+            t.norm(b + "attention.k_norm", h)
+        t.linear(b + "mlp.fc1", ffn, h, bias=True)
+        t.linear(b + "mlp.fc2", h, ffn, bias=True)
+        t.norm(b + "layernorm_before", h, bias=ln)
+        t.norm(b + "layernorm_after", h, bias=ln)
+        t.add(b + "lambda_1", h)
+        t.add(b + "lambda_2", h)
+    if not v.flag("use_mean_pooling", True):
+        t.norm(p + "layernorm", h, bias=True)
+
+
+def glm4v_tower(v: HfConfig, t: TensorList, p: str) -> None:
+    """Glm4vVisionModel (models/glm4v/modeling_glm4v.py) under ``model.visual.``: a biased Conv3d patch
+    embedding (temporal_patch_size × patch_size²), learned positions for (image_size // patch_size)²
+    patches, post_conv_layernorm, ``depth`` blocks (RMSNorms norm1/norm2, attn.qkv with attention_bias,
+    attn.proj without, a bias-free gated MLP of out_hidden_size: Glm4VisionMlp's width), post_layernorm,
+    a biased Conv2d downsample by spatial_merge_size into out_hidden_size, and the merger (proj,
+    post_projection_norm LayerNorm, a gated MLP of intermediate_size)."""
+    h, out, ffn = (v.int(k, minimum=1) for k in ("hidden_size", "out_hidden_size", "intermediate_size"))
+    patch, merge = v.int("patch_size", minimum=1), v.int("spatial_merge_size", minimum=1)
+    t.add(p + "embeddings.position_embedding.weight", (v.int("image_size", minimum=1) // patch) ** 2, h)
+    t.add(p + "patch_embed.proj.weight", h, v.int("in_channels", 3, minimum=1),
+          v.int("temporal_patch_size", minimum=1), patch, patch)
+    t.add(p + "patch_embed.proj.bias", h)
+    bias = v.flag("attention_bias")
+    for i in range(v.int("depth", maximum=MAX_LAYERS)):
+        b = f"{p}blocks.{i}."
+        t.norm(b + "norm1", h)
+        t.norm(b + "norm2", h)
+        t.linear(b + "attn.qkv", 3 * h, h, bias)
+        t.linear(b + "attn.proj", h, h)
+        for proj, rows, cols in (("gate_proj", out, h), ("up_proj", out, h), ("down_proj", h, out)):
+            t.linear(b + "mlp." + proj, rows, cols)
+    t.norm(p + "post_conv_layernorm", h)
+    t.norm(p + "post_layernorm", h)
+    t.add(p + "downsample.weight", out, h, merge, merge)
+    t.add(p + "downsample.bias", out)
+    t.linear(p + "merger.proj", out, out)
+    t.norm(p + "merger.post_projection_norm", out, bias=True)
+    for proj, rows, cols in (("gate_proj", ffn, out), ("up_proj", ffn, out), ("down_proj", out, ffn)):
+        t.linear(p + "merger." + proj, rows, cols)
+
+
+def internvl_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                       outer: Mapping[str, Any]) -> None:
+    """InternVLMultiModalProjector: pixel shuffle by downsample_ratio, a LayerNorm over vision hidden ·
+    int(1 / ratio)², linear_1 into the text width, linear_2 text to text; all biased."""
+    ratio = HfConfig(outer, {"downsample_ratio": 0.5}, {}, v.source).value("downsample_ratio")
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
+        raise FormatError(v.source, "field 'downsample_ratio' must be a number in (0, 1]", found=repr(ratio))
+    width = v.int("hidden_size", minimum=1) * int(1 / ratio) ** 2
+    t.norm(p + "layer_norm", width, bias=True)
+    t.linear(p + "linear_1", text_hidden, width, bias=True)
+    t.linear(p + "linear_2", text_hidden, text_hidden, bias=True)
+
+
 def idefics3_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
                        outer: Mapping[str, Any]) -> None:
     """Idefics3Connector: pixel shuffle by scale_factor, then one bias-free linear, vision hidden ·
@@ -381,6 +493,17 @@ _MLLAMA_VISION = {"hidden_size": 1280, "num_hidden_layers": 32, "num_global_laye
 # Qwen3_5VisionConfig: Qwen3-VL's tower without the deepstack mergers
 _QWEN3_5_VISION = {**_QWEN3_VL_VISION, "deepstack_visual_indexes": []}
 
+# Glm4vVisionConfig defaults
+_GLM4V_VISION = {"depth": 24, "hidden_size": 1536, "attention_bias": False, "num_heads": 12, "in_channels": 3,
+                 "image_size": 336, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                 "out_hidden_size": 4096, "intermediate_size": 13696}
+# InternVLVisionConfig defaults (InternViT-300M)
+_INTERNVL_VISION = {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+                    "attention_bias": False, "use_qk_norm": False, "intermediate_size": 4096,
+                    "norm_type": "layer_norm", "image_size": [448, 448], "patch_size": [14, 14],
+                    "num_channels": 3, "use_mask_token": False, "use_absolute_position_embeddings": True,
+                    "use_mean_pooling": True}
+
 VISION_TOWERS: dict[str, Tower] = {
     "siglip_vision_model": Tower(SIGLIP_DEFAULTS, siglip_tower),
     "clip_vision_model": Tower(CLIP_DEFAULTS, clip_tower),
@@ -396,9 +519,11 @@ VISION_TOWERS: dict[str, Tower] = {
     "qwen3_5_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
     "qwen3_5_moe_vision": Tower(_QWEN3_5_VISION, qwen3_vl_tower, _QWEN_VISION_NAMES),
     "gemma3n_vision": Tower(MOBILENET_DEFAULTS, mobilenetv5_tower),
+    "internvl_vision": Tower(_INTERNVL_VISION, internvl_tower, bare=True),
+    "glm4v_vision": Tower(_GLM4V_VISION, glm4v_tower, _QWEN_VISION_NAMES),
 }
 # older checkpoints name the vision config by the wrapper's model_type (the configs rename it the same way)
-VISION_ALIASES = {"qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
+VISION_ALIASES = {"glm4v": "glm4v_vision", "qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
                   "qwen3_vl": "qwen3_vl_vision", "qwen3_vl_moe": "qwen3_vl_moe_vision",
                   "qwen3_5": "qwen3_5_vision", "qwen3_5_moe": "qwen3_5_moe_vision"}
 
@@ -428,6 +553,8 @@ class Composite:
     # text config's default, decides: Qwen3VLMoeConfig False over Qwen3VLMoeTextConfig True)
     audio: Tower | None = None  # an audio encoder built from audio_config (Gemma 3n's USM)
     audio_prefix: str = ""
+    audio_section: str = "audio_config"  # the config section of the audio encoder (Granite Speech:
+    # encoder_config); a wrapper whose vision_tower is "" has no vision, its projector follows the audio
 
 
 _LLAVA_CLIP = {"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
@@ -510,6 +637,30 @@ COMPOSITES: dict[str, Composite] = {
                          extra_keys=("vision_soft_tokens_per_image", "audio_soft_tokens_per_image"),
                          describes=("Gemma3nForConditionalGeneration",),
                          audio=Tower(AUDIO_DEFAULTS, gemma3n_audio_tower), audio_prefix="model.audio_tower."),
+    # AyaVisionConfig: SigLIP (So400m-like, no head) vision and a Cohere2 text model; tied head
+    "aya_vision": Composite("aya_vision", "models/aya_vision/modeling_aya_vision.py", "cohere2",
+                            "siglip_vision_model", aya_vision_projector, tie_default=True,
+                            describes=("AyaVisionForConditionalGeneration",),
+                            vision_defaults={"hidden_size": 1152, "intermediate_size": 4304, "patch_size": 14,
+                                             "image_size": 384, "num_hidden_layers": 26,
+                                             "num_attention_heads": 14, "vision_use_head": False}),
+    # Glm4vConfig (GLM-4.1V): GLM-4's sandwich-norm text model and its own vision tower with a merger;
+    # names as transformers 5 saves them (model.language_model…, model.visual…, lm_head)
+    "glm4v": Composite("glm4v", "models/glm4v/modeling_glm4v.py", "glm4v_text", "glm4v_vision", no_projector,
+                       text_prefix="model.language_model.", head_prefix="", vision_prefix="model.visual.",
+                       describes=("Glm4vForConditionalGeneration",), tie_default=False, tie_either=True),
+    # InternVLConfig: InternViT and a Qwen2 text model (InternVL3-*-hf); tied unless it says otherwise
+    "internvl": Composite("internvl", "models/internvl/modeling_internvl.py", "qwen2", "internvl_vision",
+                          internvl_projector, vision_prefix="vision_tower.vision_model.", tie_default=True,
+                          describes=("InternVLForConditionalGeneration",)),
+    # Granite Speech: a Conformer CTC encoder, a windowed Q-Former projector and a Granite text model,
+    # stored as encoder.*, projector.*, language_model.model.* (granite_speech.py); no vision
+    **{mt: Composite(mt, f"models/{mt}/modeling_{mt}.py", "granite", "", granite_speech_projector,
+                     projector_prefix="projector.", describes=(cls,), tie_default=True, tie_either=True,
+                     audio=Tower(ENCODER_DEFAULTS, granite_speech_encoder), audio_prefix="encoder.",
+                     audio_section="encoder_config")
+       for mt, cls in (("granite_speech", "GraniteSpeechForConditionalGeneration"),
+                       ("granite_speech_plus", "GraniteSpeechPlusForConditionalGeneration"))},
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),

@@ -59,6 +59,15 @@ DEFAULT_COMPLETIONS: dict[str, dict[str, Any]] = {
     "hunyuan_v1_dense": {"head_dim": 128},
     "hunyuan_v1_moe": {"head_dim": 128},
     "dots1": {"n_routed_experts": 128, "n_shared_experts": 2, "num_experts_per_tok": 6},  # None by default
+    # Lfm2MoeConfig.layer_types is None by default and Lfm2MoeDecoderLayer indexes it; the table reads a
+    # config without one as attention in every layer (Lfm2Config's full_attn_idxs default)
+    "lfm2_moe": {"layer_types": ["full_attention"] * 32},
+    # AyaVisionConfig's default SigLIP has 14 heads over 1152 dimensions, which SiglipAttention refuses;
+    # the head count shapes no tensor, so the default tower with 16 (So400m's) is the same model
+    "aya_vision": {"vision_config": {"model_type": "siglip_vision_model", "hidden_size": 1152,
+                                     "intermediate_size": 4304, "patch_size": 14, "image_size": 384,
+                                     "num_hidden_layers": 26, "num_attention_heads": 16,
+                                     "vision_use_head": False}},
 }
 
 
@@ -233,6 +242,15 @@ def _build(cls: Any, config: Any, dtype: DType) -> Any:
 def _saved(model: Any, state: dict[str, Any], tied: dict[str, Any], dtype: DType) -> Reference:
     """The Reference of what _state_to_save found, floating tensors without a known type of ``dtype``."""
     buffers = {n for n, _ in model.named_buffers(remove_duplicate=False)}
+    renamer = Renamer(model)
+    # a saved name the conversion mapping changed (Granite Speech's encoder.… is the model's
+    # model.encoder.…) is a buffer when its load-time name is one; only names ending as some buffer does
+    # are renamed to ask (BatchNorm's running_mean was counted as a parameter before)
+    leaves = {n.rsplit(".", 1)[-1] for n in buffers}
+    plain = {n.removeprefix(renamer._prefix) for n in buffers}
+
+    def is_buffer(name: str) -> bool:
+        return name in buffers or (name.rsplit(".", 1)[-1] in leaves and renamer(name) in plain)
 
     # a default MoE config saves 100k+ tensors of a few hundred (dtype, shape) kinds: each kind's DType,
     # shape tuple and byte count are worked out once
@@ -246,10 +264,10 @@ def _saved(model: Any, state: dict[str, Any], tied: dict[str, Any], dtype: DType
                 dt = _DTYPES.get(str(t.dtype).removeprefix("torch."), dtype)
                 shape = tuple(t.shape)
                 kind = kinds[t.dtype, t.shape] = (shape, dt, dt.nbytes(math.prod(shape)))
-            out.append(Tensor(name, kind[0], kind[1], kind[2], is_parameter=name not in buffers))
+            out.append(Tensor(name, kind[0], kind[1], kind[2], is_parameter=not is_buffer(name)))
         return tuple(out)
 
-    return Reference(type(model).__name__, tensors(state), Renamer(model), tensors(tied))
+    return Reference(type(model).__name__, tensors(state), renamer, tensors(tied))
 
 
 # A default MoE model is a few hundred thousand Python objects, none of them garbage before its count

@@ -126,4 +126,17 @@ SSM_ROWS: tuple[Family, ...] = (
                   "mlp": "feed_forward.", "gate": "w1", "up": "w3", "down": "w2",
                   "final_norm": "embedding_norm"},
            norms=("operator_norm", "ffn_norm"), qk_norm="head", ffn_rule="lfm2", mixer="lfm2"),
+    # Lfm2Moe (LFM2-8B-A1B, LFM2-24B-A2B): LFM2's conv / attention layers; a dense Lfm2MoeMLP of
+    # intermediate_size itself (no LFM2 2/3 adjustment) in the first num_dense_layers, a sparse block after
+    Family("lfm2_moe", "models/lfm2_moe/modeling_lfm2_moe.py", architectures=("Lfm2MoeForCausalLM",),
+           attribute_map={"tie_word_embeddings": "tie_embedding"},
+           defaults={"vocab_size": 65536, "hidden_size": 2048, "intermediate_size": 7168,
+                     "moe_intermediate_size": 1792, "num_hidden_layers": 32, "num_attention_heads": 32,
+                     "num_key_value_heads": 8, "max_position_embeddings": 128000, "tie_word_embeddings": True,
+                     "conv_bias": False, "conv_L_cache": 3, "num_dense_layers": 2, "num_experts": 32,
+                     "num_experts_per_tok": 4, "use_expert_bias": True},
+           names={"mixer": "conv.", "o": "out_proj", "q_norm": "q_layernorm", "k_norm": "k_layernorm",
+                  "mlp": "feed_forward.", "gate": "w1", "up": "w3", "down": "w2",
+                  "final_norm": "embedding_norm"},
+           norms=("operator_norm", "ffn_norm"), qk_norm="head", mixer="lfm2", moe="lfm2_moe"),
 )
