@@ -37,48 +37,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from builders.pickle_opcodes import call, cmd, code, glob, p4, sb, su, system_p0, zip_of
 from paramscope.app.scan import scan
 from paramscope.formats import pickle_scan
 
 # --- opcode helpers -------------------------------------------------------------------------------
-
-
-def su(text: str) -> bytes:
-    """BINUNICODE."""
-    raw = text.encode()
-    return b"X" + struct.pack("<I", len(raw)) + raw
-
-
-def sb(raw: bytes) -> bytes:
-    """BINBYTES."""
-    return b"B" + struct.pack("<I", len(raw)) + raw
-
-
-def glob(module: str, name: str) -> bytes:
-    """STACK_GLOBAL (protocol 4)."""
-    return su(module) + su(name) + b"\x93"
-
-
-def call(func: bytes, *args: bytes) -> bytes:
-    """func(*args): MARK args TUPLE REDUCE."""
-    return func + b"(" + b"".join(args) + b"tR"
-
-
-def p4(body: bytes) -> bytes:
-    return b"\x80\x04" + body + b"."
-
-
-def cmd(marker: Path) -> str:
-    return f"touch {marker}"
-
-
-def code(marker: Path) -> str:
-    return f"open({str(marker)!r}, 'w').close()"
-
-
-def system_p0(marker: Path) -> bytes:
-    """Protocol 0 (no PROTO opcode, text only): ``posix.system("touch MARKER")``."""
-    return b"cposix\nsystem\n(V" + cmd(marker).encode() + b"\ntR."
 
 
 def write(data: Callable[[Path], bytes]) -> Callable[[Path, Path], None]:
@@ -263,14 +226,6 @@ bytes_technique("safetensors-pickle-polyglot-as-.bin", "format confusion (JFrog:
 
 # --- containers -----------------------------------------------------------------------------------
 
-def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buf.getvalue()
-
-
 def _benign(protocol: int = 2) -> bytes:
     return pickle.dumps({"w": [1.0, 2.0]}, protocol=protocol)
 
@@ -283,20 +238,20 @@ def _data_pkl_with_storage(key: str) -> bytes:
 @technique("zip-protocol-0-member-no-suffix", "JFrog: pickles hidden in archive members",
            LOAD_MEMBERS, ".pt")
 def zip_protocol0_member(path: Path, marker: Path) -> None:
-    path.write_bytes(_zip({"archive/data.pkl": _benign(), "archive/extra/blob": system_p0(marker)}))
+    path.write_bytes(zip_of({"archive/data.pkl": _benign(), "archive/extra/blob": system_p0(marker)}))
 
 
 @technique("zip-storage-member-is-a-pickle", "JFrog: pickles hidden in archive members", LOAD_MEMBERS, ".pt",
            slow=True)  # the control imports torch (data.pkl names torch.FloatStorage)
 def zip_storage_pickle(path: Path, marker: Path) -> None:
     evil = pickle.dumps(0, protocol=2)[:-1] + b"0" + system_p0(marker)
-    path.write_bytes(_zip({"archive/data.pkl": _data_pkl_with_storage("0"), "archive/data/0": evil}))
+    path.write_bytes(zip_of({"archive/data.pkl": _data_pkl_with_storage("0"), "archive/data/0": evil}))
 
 
 @technique("zip-DATA.PKL-upper-case", "miniz locates members case-insensitively (torch's reader)",
            TORCH_LOAD, ".pt", slow=True)
 def zip_upper_case(path: Path, marker: Path) -> None:
-    path.write_bytes(_zip({"archive/DATA.PKL": b"\x80\x02" + system_p0(marker),
+    path.write_bytes(zip_of({"archive/DATA.PKL": b"\x80\x02" + system_p0(marker),
                            "archive/version": b"3\n", "archive/byteorder": b"little"}))
 
 
@@ -305,14 +260,14 @@ def zip_upper_case(path: Path, marker: Path) -> None:
 def zip_after_npy(path: Path, marker: Path) -> None:
     buf = io.BytesIO()
     np.save(buf, np.arange(4.0))
-    path.write_bytes(buf.getvalue() + _zip({"evil.pkl": system_p0(marker)}))
+    path.write_bytes(buf.getvalue() + zip_of({"evil.pkl": system_p0(marker)}))
 
 
 @technique("zip-after-gguf", "polyglot: zipfile finds an archive at the end of any file", LOAD_MEMBERS,
            ".gguf")
 def zip_after_gguf(path: Path, marker: Path) -> None:
     gguf_head = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)  # version 3, no tensors, no metadata
-    path.write_bytes(gguf_head + _zip({"evil.pkl": system_p0(marker)}))
+    path.write_bytes(gguf_head + zip_of({"evil.pkl": system_p0(marker)}))
 
 
 def _zip_count_zero(data: bytes) -> bytes:
@@ -327,7 +282,7 @@ def _zip_count_zero(data: bytes) -> bytes:
            ".gguf")
 def zip_after_gguf_count_zero(path: Path, marker: Path) -> None:
     gguf_head = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
-    path.write_bytes(gguf_head + _zip_count_zero(_zip({"evil.pkl": system_p0(marker)})))
+    path.write_bytes(gguf_head + _zip_count_zero(zip_of({"evil.pkl": system_p0(marker)})))
 
 
 def _with_zip64_records(data: bytes) -> bytes:
@@ -343,24 +298,24 @@ def _with_zip64_records(data: bytes) -> bytes:
            LOAD_MEMBERS, ".gguf")
 def zip64_after_gguf(path: Path, marker: Path) -> None:
     gguf_head = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
-    path.write_bytes(gguf_head + _with_zip64_records(_zip({"evil.pkl": system_p0(marker)})))
+    path.write_bytes(gguf_head + _with_zip64_records(zip_of({"evil.pkl": system_p0(marker)})))
 
 
 @technique("zip-count-zero", "zipfile ignores the end record's member count", LOAD_MEMBERS, ".zip")
 def zip_count_zero(path: Path, marker: Path) -> None:
-    path.write_bytes(_zip_count_zero(_zip({"a.pkl": _benign(), "b.pkl": b"\x80\x02" + system_p0(marker)})))
+    path.write_bytes(_zip_count_zero(zip_of({"a.pkl": _benign(), "b.pkl": b"\x80\x02" + system_p0(marker)})))
 
 
 @technique("zip-after-junk-prefix", "JFrog: extra bytes before the archive", LOAD_MEMBERS, ".zip")
 def zip_after_junk(path: Path, marker: Path) -> None:
-    path.write_bytes(b"#!/bin/sh\nexit 0\n" + _zip({"model.pkl": b"\x80\x02" + system_p0(marker)}))
+    path.write_bytes(b"#!/bin/sh\nexit 0\n" + zip_of({"model.pkl": b"\x80\x02" + system_p0(marker)}))
 
 
 @technique("zip-fake-end-record-in-comment", "JFrog: end-of-central-directory confusion", LOAD_STREAMING,
            ".zip")
 def zip_fake_eocd(path: Path, marker: Path) -> None:
-    evil = _zip({"model.pkl": b"\x80\x02" + system_p0(marker)})
-    benign = _zip({"model.pkl": _benign()})
+    evil = zip_of({"model.pkl": b"\x80\x02" + system_p0(marker)})
+    benign = zip_of({"model.pkl": _benign()})
     # the benign archive's records appended as the comment of the evil one: readers find the last
     # end record (the benign one), whose central directory offset is wrong for this file
     data = bytearray(evil)
@@ -536,7 +491,7 @@ def torchscript_archive(path: Path, marker: Path) -> None:
             name = f"{data_pkl[:-len('data.pkl')]}code/collections.py"
         if not name.endswith(".debug_pkl"):
             out[name] = data
-    path.write_bytes(_zip(out))
+    path.write_bytes(zip_of(out))
 
 
 TORCHSCRIPT_SOURCE = """
@@ -634,7 +589,7 @@ def test_torchscript_shaped_archive_is_not_safe(tmp_path: Path) -> None:
     """The archive's shape alone (constants.pkl beside data.pkl) makes torch.load run code/, whatever
     data.pkl names: here only collections.Counter, which weights_only=True accepts."""
     path = tmp_path / "model.pt"
-    path.write_bytes(_zip({"archive/data.pkl": b"\x80\x02ccollections\nCounter\n)\x81.",
+    path.write_bytes(zip_of({"archive/data.pkl": b"\x80\x02ccollections\nCounter\n)\x81.",
                            "archive/code/collections.py": b"class Counter(Module):\n  pass\n",
                            "archive/constants.pkl": pickle.dumps((), protocol=2),
                            "archive/version": b"3\n"}))
@@ -698,7 +653,7 @@ def test_zip_storages_with_every_first_byte_stay_safe(tmp_path: Path) -> None:
     for i, k in enumerate(keys):
         members[f"archive/data/{k}"] = bytes([i]) + rng.bytes(4095)
     path = tmp_path / "model.pt"
-    path.write_bytes(_zip(members))
+    path.write_bytes(zip_of(members))
     (verdict,) = scan([str(path)]).verdicts
     assert verdict.exit_code == 0, verdict.summary
 
@@ -724,7 +679,7 @@ def test_zip_text_members_stay_safe(tmp_path: Path) -> None:
             "archive/byteorder": b"little", "archive/.data/serialization_id": b"1234567890\n",
             "archive/notes.txt": b"cat and dog\ndog\n", "archive/conf.yaml": b"c: 1\nd: 2\n"}
     path = tmp_path / "model.pt"
-    path.write_bytes(_zip({"archive/data.pkl": _benign(), **text}))
+    path.write_bytes(zip_of({"archive/data.pkl": _benign(), **text}))
     (verdict,) = scan([str(path)]).verdicts
     assert verdict.exit_code == 0, verdict.summary
 
@@ -818,13 +773,13 @@ def test_lenient_reads_miss_nothing_cpython_imports() -> None:
 
     readers = (recorder(pickle.Unpickler), recorder(pickle._Unpickler))  # type: ignore[attr-defined]
     registered = dict(copyreg._extension_registry)  # type: ignore[attr-defined]
-    for (module, name), code in registered.items():  # an ordinary process's registry: empty
-        copyreg.remove_extension(module, name, code)
+    for (module, name), ext_code in registered.items():  # an ordinary process's registry: empty
+        copyreg.remove_extension(module, name, ext_code)
     try:
         _compare_lenient(readers, td)
     finally:
-        for (module, name), code in registered.items():
-            copyreg.add_extension(module, name, code)
+        for (module, name), ext_code in registered.items():
+            copyreg.add_extension(module, name, ext_code)
 
 
 def _compare_lenient(readers: tuple[type, ...], td: Any) -> None:
@@ -925,7 +880,7 @@ def test_an_archive_is_read_within_one_inflation_budget(tmp_path: Path,
 
     member = pickle.dumps({"w": b"\x00" * 4000}, protocol=2)
     path = tmp_path / "model.zip"
-    path.write_bytes(_zip({f"m{i}.pkl": member for i in range(8)}, zipfile.ZIP_DEFLATED))
+    path.write_bytes(zip_of({f"m{i}.pkl": member for i in range(8)}, zipfile.ZIP_DEFLATED))
     budget = 2 * len(member) + 10
     monkeypatch.setattr(pickle_scan, "ZIP_BUDGET", budget)
     read = [0]

@@ -197,14 +197,15 @@ FOLDER_FILES = {  # name: (loader, payload); joblib.dump names compressed files 
 def _folder(tmp_path: Path) -> tuple[Path, Path]:
     import zlib
 
-    from builders.scan_corpus import _zip, exec_pickle, system_p0
+    from builders.pickle_opcodes import system_p0, zip_of
+    from builders.scan_corpus import exec_pickle
 
     folder, marker = tmp_path / "models", tmp_path / "MARKER"
     folder.mkdir()
     for name, (_, kind) in FOLDER_FILES.items():
         payload = {"zlib": zlib.compress(system_p0(marker)), "plain": system_p0(marker),
                    "protocol-4": exec_pickle(marker),
-                   "zip": _zip({"a/data.pkl": exec_pickle(marker)}) if kind == "zip" else b""}[kind]
+                   "zip": zip_of({"a/data.pkl": exec_pickle(marker)}) if kind == "zip" else b""}[kind]
         (folder / name).write_bytes(payload)
     (folder / "config.json").write_text("{}")
     (folder / "README.md").write_text("# a model\n")

