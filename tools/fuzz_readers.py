@@ -73,7 +73,7 @@ def main() -> None:
             counts["inputs"] += 1
             first = run(["inspect", str(target), "--json"])
             counts["runs"] += 1
-            names = (target.name, str(target), case.name)
+            names = (target.name, str(target), case.name, seed_path.name)  # diff names either
             cmds = ACCEPTED_COMMANDS if first.code == 0 or a.all_commands else REJECTED_COMMANDS
             counts["accepted"] += first.code == 0
             outcomes = [first]
@@ -156,6 +156,12 @@ def _make(kind: str, rnd: random.Random, seeds: dict[str, Path], case: Path) -> 
     if kind == "st":
         path = fi.write_safetensors_mutant(rnd, seeds["small_st"], case / "m.safetensors")
         return path, seeds["small_st"], True
+    if kind == "st_sem":
+        path = fi.write_safetensors_semantic(rnd, seeds["small_st"], case / "m.safetensors")
+        return path, seeds["small_st"], True
+    if kind == "minilm_sem":
+        real = seeds["minilm"] / "model.safetensors"
+        return fi.write_safetensors_semantic(rnd, real, case / "model.safetensors"), real, False
     if kind == "minilm":
         real = seeds["minilm"] / "model.safetensors"
         return fi.write_safetensors_mutant(rnd, real, case / "model.safetensors"), real, False

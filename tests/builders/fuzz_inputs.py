@@ -210,8 +210,13 @@ def _typed_value(rnd: random.Random, key: str) -> tuple[Any, Any, Any]:
 
     if key.endswith(FLOAT_KEYS):
         return rnd.choice([math.nan, math.inf, 0.0, -1.0, 1e-30, 1e30]), V.FLOAT32, None
-    if key.startswith("tokenizer.ggml.tokens") or key.endswith(("merges", ".pre", ".model")):
-        return _gguf_value(rnd)
+    if key.startswith("tokenizer.ggml.tokens") or key.endswith("merges"):
+        words = [rnd.choice(["a", "", "<s>", "▁x", "a b"]) for _ in range(rnd.choice([1, 5]))]
+        return words, V.ARRAY, V.STRING
+    if key.endswith((".pre", ".model", ".name", ".size_label")):
+        return rnd.choice(["llama", "gpt2", "bert", "t5", "rwkv", "", "x"]), V.STRING, None
+    if key.endswith(("scores", "token_type")):
+        return [rnd.choice([0, 1, 3, 6]) for _ in range(rnd.choice([1, 5]))], V.ARRAY, V.INT32
     if key.endswith(PER_LAYER_KEYS) and rnd.random() < 0.5:
         n = rnd.choice([1, 2, 3, 7, 300])
         return [rnd.choice([0, 1, 4, 8, 2**31 - 1]) for _ in range(n)], V.ARRAY, V.UINT32
@@ -228,12 +233,13 @@ def write_gguf_semantic(rnd: random.Random, path: Path) -> Path:
     w = GGUFWriter(path, arch)
     keys = {f"{arch}.{k}" for k in rnd.sample(ARCH_KEYS, rnd.randrange(1, 10))}
     keys |= set(rnd.sample(GENERAL_KEYS, rnd.randrange(0, 5)))
+    typed = rnd.random() < 0.5  # every key of its kind: the file reaches the analyses
     for key in sorted(keys):
         if key == "general.alignment":
             w.add_custom_alignment(rnd.choice([1, 2, 64, 4096]))
             continue
         # mostly of the type llama.cpp reads the key as, with absurd values; else of any type
-        value, vtype, sub = _typed_value(rnd, key) if rnd.random() < 0.7 else _gguf_value(rnd)
+        value, vtype, sub = _typed_value(rnd, key) if typed or rnd.random() < 0.7 else _gguf_value(rnd)
         w.add_key_value(key, value, vtype, sub_type=sub)
     hidden = rnd.choice([0, 1, 8, 32])
     names = ["token_embd.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.ffn_up.weight",
@@ -469,3 +475,45 @@ def write_torch_seed(path: Path) -> Path:
     from builders.pickle_files import SPECS, state_dict_checkpoint
 
     return state_dict_checkpoint(path, SPECS)
+
+
+SAME_WIDTH = [["F16", "BF16", "I16", "U16"], ["F32", "I32", "U32"], ["F64", "I64", "U64"],
+              ["U8", "I8", "BOOL", "F8_E4M3", "F8_E5M2"]]
+ODD_NAMES = ["", ".", "..", "a" * 300, "model.layers.99999999999.mlp.up_proj.weight", "model.layers.-1.x",
+             "lm_head.weight", "model.embed_tokens.weight", "model.layers.0.mlp.experts.0.up_proj.weight",
+             "ümlaut.weight", "x\x00y", "model.layers.0.self_attn.q_proj.qweight", "model.norm.weight"]
+
+
+def write_safetensors_semantic(rnd: random.Random, seed: Path, path: Path) -> Path:
+    """A file the safetensors library still accepts (sizes and offsets kept consistent), with tensors
+    retyped among dtypes of one width, reshaped to another shape of the same element count, renamed to
+    odd or colliding-looking names, or __metadata__ values changed: it reaches the analyses."""
+    raw = seed.read_bytes() if seed.stat().st_size < 1 << 20 else _head(seed)
+    (n,) = struct.unpack_from("<Q", raw, 0)
+    header = json.loads(raw[8:8 + n])
+    names = [k for k in header if k != "__metadata__"]
+    for _ in range(rnd.choice((1, 2, 4))):
+        name = rnd.choice(names)
+        info = header[name]
+        op = rnd.randrange(4)
+        if op == 0:
+            group = next((g for g in SAME_WIDTH if info["dtype"] in g), [info["dtype"]])
+            info["dtype"] = rnd.choice(group)
+        elif op == 1:
+            count = math.prod(info["shape"])
+            info["shape"] = rnd.choice([[count], [1, count], [count, 1], [1, 1, count], [count, 1, 1, 1, 1]])
+        elif op == 2:
+            new = rnd.choice(ODD_NAMES)
+            if new not in header:
+                header[new] = header.pop(name)
+                names[names.index(name)] = new
+        else:
+            header["__metadata__"] = {rnd.choice(["format", "total_parameters", "", "x" * 100]):
+                                      rnd.choice(["pt", "mlx", "", "1" * 30, "gguf"])}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    data_len = seed.stat().st_size - 8 - n
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text)
+        f.truncate(8 + len(text) + data_len)
+    return path
