@@ -64,10 +64,10 @@ class FormatError(ParamscopeError):
         self.file, self.what, self.found, self.expected = file, what, found, expected
         detail = ""
         if found is not None and expected is not None:
-            detail = f" (found {found}, expected {expected})"
+            detail = f" (found {clip(str(found))}, expected {clip(str(expected))})"
         elif found is not None:
-            detail = f" (found {found})"
-        super().__init__(f"{file}: {what}{detail}")
+            detail = f" (found {clip(str(found))})"
+        super().__init__(f"{file}: {clip(what, 1000)}{detail}")
 
 
 class TruncatedError(FormatError):
@@ -88,6 +88,18 @@ class DTypeError(FormatError):
 
 class ShapeError(FormatError):
     """A shape is negative, overflowing, or incompatible with its type's block size."""
+
+
+CLIP = 300  # characters of a value a message quotes: a forged file's key or name can be megabytes long
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """``text``, or its start and end around a count of what was left out, when longer than ``limit``:
+    a 179,505-character GGUF key (a length field gone wrong) stays a readable line."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}…[{len(text) - 2 * half:,} characters]…{text[-half:]}"
 
 
 def and_more(items: list[str], limit: int = 3) -> str:

@@ -143,6 +143,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     whole_process = argv is None  # the console script or python -m paramscope, not a call from Python
     argv = sys.argv[1:] if argv is None else argv
+    global _json_errors
+    # with --json an error is also a JSON object on stdout, {"error": "one line"}, the web API's shape
+    _json_errors = "--json" in argv[:argv.index("--")] if "--" in argv else "--json" in argv
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(command if command in COMMANDS else None)
@@ -203,7 +206,15 @@ def _end_process(code: int) -> NoReturn:
     os._exit(code)
 
 
+_json_errors = False  # set by main() for a command line with --json
+
+
 def _fail(message: str, code: int) -> NoReturn:
+    line = " ".join(message.split())
+    if _json_errors:
+        from paramscope.cli.output import dump_error
+
+        dump_error(line)
     sys.stdout.flush()
-    sys.stderr.write(f"Error: {' '.join(message.split())}\n")
+    sys.stderr.write(f"Error: {line}\n")
     sys.exit(code)

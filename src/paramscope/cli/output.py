@@ -6,6 +6,7 @@ noise (diffs, `grep $`, copy and paste), so the console writes through ``Trimmed
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,13 @@ _SGR = r"\x1b\[[0-9;]*m"
 def dump(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+def dump_error(line: str) -> None:
+    """An error under --json: one JSON object on stdout, as the web API answers (docs/web.md), beside
+    the ``Error:`` line on stderr, so a script reading stdout never meets an empty document."""
+    with contextlib.suppress(BrokenPipeError, ValueError):  # stdout closed: the stderr line still says it
+        dump({"error": line})
 
 
 class TrimmedLines:

@@ -6,11 +6,11 @@ as JSON, and handed to ``knowledge.families``, which knows the layout of each ``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from paramscope.errors import HeaderError
+from paramscope.formats.hf_json import check_config, parse_json
 from paramscope.knowledge.config_tensors import config_tensors
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 from paramscope.knowledge.quant_configs import from_config
@@ -54,16 +54,8 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def parse(data: bytes, name: str) -> dict[str, Any]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise HeaderError(name, f"config is not UTF-8 (byte {e.start})") from None
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise HeaderError(name, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
-    except RecursionError:
-        raise HeaderError(name, "invalid JSON: nested too deeply") from None
+    """config.json parsed by the one checked JSON parse (hf_json.parse_json); a BOM is let through."""
+    cfg = parse_json(data, name, "utf-8-sig")
     if not isinstance(cfg, dict):
         raise HeaderError(name, "config must be a JSON object", found=type(cfg).__name__)
-    return cfg
+    return check_config(cfg, name)

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from paramscope.errors import DTypeError, HeaderError, OffsetError, ShapeError, SourceError, and_more
-from paramscope.formats.gguf_metadata import TYPE_NAMES, HeaderBuffer, check_count, read_key, read_value
+from paramscope.formats.gguf_metadata import (
+    TYPE_NAMES,
+    HeaderBuffer,
+    check_count,
+    check_key_kinds,
+    read_key,
+    read_value,
+)
 from paramscope.formats.limits import check_kv_count, check_tensor_count
 from paramscope.knowledge.gguf_arch import arch_config
 from paramscope.knowledge.quant_configs import from_gguf
@@ -119,6 +126,7 @@ def read_file(source: Path | ByteSource) -> GGUFFile:
         hb = HeaderBuffer(f)
         version, n_tensors, n_kv, pos = _read_preamble(hb)
         metadata, value_types, pos = _read_kv_pairs(hb, pos, n_kv)
+        check_key_kinds(hb.name, metadata, value_types)
         alignment = _alignment(hb.name, metadata, value_types)
         infos, pos = _read_tensor_infos(hb, pos, n_tensors)
         data_start = _data_start(pos, alignment)

@@ -359,3 +359,73 @@ def _scan_window(buf: bytes, pos: int, end: int, limit: int) -> tuple[np.ndarray
     broken = np.flatnonzero(cand[1:] != after[:-1])
     k = min(int(broken[0]) + 1 if len(broken) else len(cand), limit)
     return cand[:k] + pos, int(after[k - 1]) + pos
+
+
+# --- the standard keys' kinds ----------------------------------------------------------------------------
+# What llama.cpp reads each standard key as: llama-model.cpp and llama-vocab.cpp read them through
+# llama_model_loader::get_key / get_arr / get_key_or_arr, which throw "key ... has wrong type" for any
+# other GGUF type (llama-model-loader.cpp, GGUFMeta::GKV::get_kv). A file whose block_count is a bool or
+# whose vocabulary is a number is refused here in one line, as llama.cpp refuses it, instead of reaching
+# the analyses. Looser than llama.cpp on purpose: any integer width where it wants u32 (gguf-split's u16
+# split keys are the precedent), any float width where it wants f32.
+UINT, FLOAT, STR, STRS, INTS, FLOATS, UINTS = "uint", "float", "str", "strs", "ints", "floats", "uints"
+KIND_WORDS = {UINT: "a whole number ≥ 0", FLOAT: "a number", STR: "a string", STRS: "an array of strings",
+              INTS: "an array of integers", FLOATS: "an array of numbers",
+              UINTS: "a whole number ≥ 0 or an array of them (one per layer)"}
+KEY_KINDS: dict[str, str] = {
+    "general.architecture": STR, "general.file_type": UINT, "general.quantization_version": UINT,
+    "tokenizer.ggml.model": STR, "tokenizer.ggml.pre": STR, "tokenizer.ggml.tokens": STRS,
+    "tokenizer.ggml.merges": STRS, "tokenizer.ggml.token_type": INTS, "tokenizer.ggml.scores": FLOATS,
+    **{f"tokenizer.ggml.{k}_token_id": UINT
+       for k in ("bos", "eos", "unknown", "padding", "seperator", "mask")},
+    **{"{arch}." + k: UINT for k in (
+        "block_count", "context_length", "embedding_length", "vocab_size", "expert_count",
+        "expert_used_count", "expert_shared_count", "leading_dense_block_count", "expert_feed_forward_length",
+        "expert_shared_feed_forward_length", "attention.key_length", "attention.value_length",
+        "attention.kv_lora_rank", "attention.q_lora_rank", "rope.dimension_count", "attention.sliding_window",
+        "ssm.state_size", "ssm.inner_size", "ssm.conv_kernel", "ssm.group_count", "ssm.time_step_rank")},
+    # OpenELM and others give these per layer (get_key_or_arr)
+    **{"{arch}." + k: UINTS for k in ("feed_forward_length", "attention.head_count",
+                                      "attention.head_count_kv")},
+    **{"{arch}." + k: FLOAT for k in ("rope.freq_base", "rope.scaling.factor", "attention.layer_norm_epsilon",
+                                      "attention.layer_norm_rms_epsilon")},
+}
+_INTEGER_TYPES = {0, 1, 2, 3, 4, 5, 10, 11}
+_FLOAT_TYPES = {6, 12}
+
+
+def check_key_kinds(file: str, metadata: dict[str, Any], value_types: dict[str, int]) -> None:
+    """Each standard key present holds the kind of value llama.cpp reads it as (``KEY_KINDS``)."""
+    arch = metadata.get("general.architecture")
+    for pattern, kind in KEY_KINDS.items():
+        if "{arch}" in pattern:
+            if not isinstance(arch, str):
+                continue
+            key = pattern.replace("{arch}", arch)
+        else:
+            key = pattern
+        if key in metadata and not _is_kind(metadata[key], value_types[key], kind):
+            found = TYPE_NAMES.get(value_types[key], str(value_types[key]))
+            if value_types[key] != ARRAY and not isinstance(metadata[key], str):
+                found = f"{found} {metadata[key]!r}"
+            raise HeaderError(file, f"key {key!r} must be {KIND_WORDS[kind]}", found)
+
+
+def _is_kind(value: Any, vtype: int, kind: str) -> bool:
+    if kind in (UINT, UINTS) and vtype in _INTEGER_TYPES:
+        return value >= 0
+    if kind == FLOAT:
+        return vtype in _FLOAT_TYPES or vtype in _INTEGER_TYPES
+    if kind == STR:
+        return vtype == STRING
+    if vtype != ARRAY:
+        return False
+    if kind == STRS:
+        return isinstance(value, StringArray)
+    if not isinstance(value, np.ndarray):
+        return False
+    if kind == INTS:
+        return value.dtype.kind in "iu"
+    if kind == UINTS:
+        return value.dtype.kind in "iu" and not (value < 0).any()
+    return value.dtype.kind in "iuf"  # FLOATS

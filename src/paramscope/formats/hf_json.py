@@ -31,7 +31,34 @@ def read_config(folder: Folder | str | os.PathLike[str]) -> dict[str, Any] | Non
     value = load_json_in(folder, CONFIG)
     if not isinstance(value, dict):
         raise HeaderError(folder.label(CONFIG), "config is not a JSON object", type(value).__name__)
-    return value
+    return check_config(value, folder.label(CONFIG))
+
+
+# The fields every config has whose type transformers fixes (configuration_utils.py, PretrainedConfig:
+# model_type a str that keys AutoConfig's CONFIG_MAPPING, architectures Optional[list[str]]), checked
+# once here for the config and each nested sub-config (text_config, vision_config, …, as
+# PretrainedConfig.sub_configs nests them), so no family code meets a list where a name belongs.
+CONFIG_FIELD_TYPES: dict[str, tuple[type, ...]] = {"model_type": (str,), "architectures": (list,)}
+
+
+def check_config(cfg: dict[str, Any], name: str, where: str = "") -> dict[str, Any]:
+    """``cfg``, once its typed fields and those of its sub-configs are of their types (None allowed)."""
+    for key, types in CONFIG_FIELD_TYPES.items():
+        value = cfg.get(key)
+        if value is not None and not isinstance(value, types):
+            raise HeaderError(name, f"field {where}{key!r} must be a {_type_words(key)}", repr(value)[:60])
+    archs = cfg.get("architectures")
+    if archs is not None and not all(isinstance(a, str) for a in archs):
+        raise HeaderError(name, f"field {where}'architectures' must be a list of class names",
+                          repr(archs)[:60])
+    for key, value in cfg.items():
+        if key.endswith("_config") and isinstance(value, dict) and key != "quantization_config":
+            check_config(value, name, f"{where}{key}.")
+    return cfg
+
+
+def _type_words(key: str) -> str:
+    return "list of class names" if key == "architectures" else "string"
 
 
 def load_json(path: Path) -> Any:
@@ -40,11 +67,27 @@ def load_json(path: Path) -> Any:
 
 
 def load_json_in(folder: Folder, rel: str) -> Any:
-    raw = folder.read_whole(rel, MAX_CONFIG_BYTES, "the file")
+    return parse_json(folder.read_whole(rel, MAX_CONFIG_BYTES, "the file"), folder.label(rel))
+
+
+def parse_json(raw: bytes, name: str, encoding: str = "utf-8") -> Any:
+    """The one checked parse of a model's small JSON files: every failure a ``HeaderError`` naming the
+    file. Besides text that is not JSON, json.loads fails three more ways that are not JSONDecodeError:
+    bytes that do not decode (UnicodeDecodeError), nesting deeper than the interpreter's recursion limit
+    (RecursionError), and an integer of more than 4,300 digits (ValueError: CPython's
+    ``sys.get_int_max_str_digits()``, the guard against quadratic int parsing, CVE-2020-10735)."""
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError) as e:
-        raise HeaderError(folder.label(rel), "not valid JSON", " ".join(str(e).split())[:200]) from None
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise HeaderError(name, f"not UTF-8 (byte {e.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HeaderError(name, f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        raise HeaderError(name, "not valid JSON: nested too deeply") from None
+    except ValueError as e:
+        raise HeaderError(name, "not valid JSON", " ".join(str(e).split())[:120]) from None
 
 
 def quantization_config_of(folder: Folder | str | os.PathLike[str],

@@ -37,6 +37,9 @@ def _histogram(section, console: Console, width: int) -> None:
 
     counts = section.figures["histogram_counts"].value
     edges = section.figures["histogram_edges"].value
+    if len(edges) < 2 or not any(counts):  # stats draws no histogram of a tensor without a finite value
+        console.print(plain("  (no finite values to draw)"), soft_wrap=True)
+        return
     line = sparkline_counts(counts, min(HISTOGRAM_WIDTH, width - 2))
     console.print(plain("  " + line), soft_wrap=True)
     lo, hi = f"{edges[0]:.4g}", f"{edges[-1]:.4g}"

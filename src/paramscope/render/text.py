@@ -81,4 +81,14 @@ def shell_lines(command: str, width: int, indent: str = "  ") -> list[str]:
             line = indent + "    " + word
         else:
             line = f"{line} {word}" if line.strip() else line + word
+        # a word longer than a line (a long path) is continued inside the word, after a "/" where one
+        # fits: POSIX removes a backslash-newline before it splits words (XCU 2.2.1, "Escape Character"),
+        # so the rest, at column 0 with no indent, still joins the same word
+        while len(line) + 1 > width:
+            start = len(line) - len(word)
+            cut = line.rfind("/", start, width - 1) + 1 or width - 1
+            if cut <= start or line[cut - 1] == "\\":
+                break
+            lines.append(line[:cut] + "\\")
+            line, word = line[cut:], line[cut:]
     return [*lines, line]

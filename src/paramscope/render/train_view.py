@@ -18,8 +18,8 @@ def render_train(est, device, console: Console, *, explain: bool = False) -> Non
         ("method", f"{est.method} ({est.precision}), {gpus}{zero}"),
         ("batch", f"{est.micro_batch} × {est.seq_len:,} tokens per GPU, activation checkpointing "
                   + ("on" if est.checkpointing else "off")),
-        ("parameters", f"{est.params:,} ({size_label(est.params)}); trainable {est.trainable_params:,} "
-                       f"({est.trainable_params / est.params:.2%})"),
+        ("parameters", f"{est.params:,} ({size_label(est.params)}); trainable {est.trainable_params:,}"
+                       + (f" ({est.trainable_params / est.params:.2%})" if est.params else "")),
     ]))
     columns = (Column("part"), Column("bytes", numeric=True), Column("size", numeric=True))
     rows = [[part, f"{n:,}", bytes_label(n)] for part, n in est.by_part.items()]

@@ -55,7 +55,7 @@ class SpeedEstimate:
     @property
     def decode_tokens_per_s(self) -> float | None:
         """Per sequence."""
-        return self.bandwidth / self.bytes_per_step if self.bandwidth else None
+        return self.bandwidth / self.bytes_per_step if self.bandwidth and self.bytes_per_step else None
 
     @property
     def decode_tokens_per_s_total(self) -> float | None:
@@ -131,7 +131,7 @@ def speed(cfg: ArchConfig | None, *, active_params: int, active_bytes: int, kv_b
     attn = attention_flops(cfg, prefill_tokens) if cfg else 0.0
     lines = [f"bytes per decode step = active weights {active_bytes:,} B + KV cache {kv_bytes:,} B "
              f"= {active_bytes + kv_bytes:,} B"]
-    if bw:
+    if bw and active_bytes + kv_bytes:  # a model that reads no bytes per token has no bandwidth bound
         tps = bw / (active_bytes + kv_bytes)
         lines.append(f"decode ≤ {bw / 1e9:,.0f} GB/s / {active_bytes + kv_bytes:,} B = {tps:,.1f} tokens/s "
                      f"per sequence; × {batch} sequences = {tps * batch:,.1f} tokens/s")

@@ -121,6 +121,9 @@ def train_estimate(model: Model, *, method: str = "full", seq_len: int = 2048, m
     if cfg is None:
         raise UnsupportedError(f"{model.source}: training estimates need the architecture (layers, hidden "
                                "size, heads, vocabulary) and no config was found")
+    if cfg.n_layers < 1:  # activations are counted per layer: a config of no layers has nothing to train
+        raise UnsupportedError(f"{model.source}: training estimates need at least one layer (the config "
+                               "gives 0)")
     precision = precision or (FULL_PRECISION if method == "full" else ADAPTER_PRECISION)
     _check(method, seq_len, micro_batch, gpus, zero_stage, mfu, precision, tokens)
     prec = PRECISIONS[precision]

@@ -146,7 +146,8 @@ def _measure(tensors: dict[str, Tensor], plans: dict[str, dict[str, PricedTensor
     work: dict[str, dict[str, Quantizer]] = {}  # tensor → target → round trip, for the tensors that change
     for target, rows in plans.items():
         for name, row in rows.items():
-            quantize = quantizer(row.type) if _changes(row) else None
+            # a tensor without elements (a dimension of 0, which gguf.cpp allows) has nothing to round
+            quantize = quantizer(row.type) if _changes(row) and tensors[name].n_elements else None
             if quantize is not None:
                 work.setdefault(name, {})[target] = quantize
     out: dict[tuple[str, str], tuple[float, float, int]] = {}
@@ -157,9 +158,12 @@ def _measure(tensors: dict[str, Tensor], plans: dict[str, dict[str, PricedTensor
         for x in _sampled_batches(tensors[name], source, sample):
             read += x.size
             energy = _sum_squares(x)
-            for target, quantize in types.items():
-                sums[target][0] += energy
-                sums[target][1] += _sum_squares(x - quantize(x))
+            # NaN and Inf in a tensor's values give NaN errors, which the report shows as such: numpy's
+            # RuntimeWarnings about them would only put lines on stderr
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                for target, quantize in types.items():
+                    sums[target][0] += energy
+                    sums[target][1] += _sum_squares(x - quantize(x))
         scale = tensors[name].n_elements / read if read else 0.0
         for target, (energy, error) in sums.items():
             out[(target, name)] = (energy * scale, error * scale, read)
@@ -270,7 +274,7 @@ def _unsupported_notes(unsupported: dict[str, list[str]]) -> tuple[str, ...]:
 
 
 def component_tree(rows: Sequence[ErrorRow]) -> dict[str, ErrorTally]:
-    tree: dict[str, ErrorTally] = {}
+    tree: dict[str, ErrorTally] = {"total": ErrorTally()}  # a model without tensors still has a total
     for r in rows:
         parts = r.component.split("/")
         for path in (*("/".join(parts[: i + 1]) for i in range(len(parts))), "total"):
