@@ -113,14 +113,6 @@ class Piece:
     packed: bool = False  # holds the weights themselves (counts their parameters)
     when: Callable[[Matrix], bool] = lambda m: True
 
-    def tensor_bytes(self, m: Matrix) -> int | None:
-        """The bytes of this piece for ``m`` (None: not stored), without requiring whole weights per element
-        (MLX's 3-, 5-, 6-bit words)."""
-        if not self.when(m):
-            return None
-        dtype = self.dtype(m) if callable(self.dtype) else self.dtype
-        return dtype.nbytes(math.prod(self.shape(m)) * dtype.block_size)
-
     def tensor(self, m: Matrix) -> Tensor | None:
         if not self.when(m):
             return None
