@@ -38,7 +38,7 @@ CONFIG = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_
           "num_key_value_heads": 2, "vocab_size": 100, "max_position_embeddings": 256}
 # every command that reads a model source, with the options it needs
 SOURCE_COMMANDS = [["inspect"], ["inspect", "--tensors"], ["inspect", "--layers"], ["size"],
-                   ["fit", "--gpu", "h100"], ["train"], ["quantize-error"], ["explain"],
+                   ["fit", "--gpu", "h100"], ["train"], ["stats"], ["quantize-error"], ["explain"],
                    ["tokens", "{f}", "hi"]]
 
 
@@ -214,9 +214,7 @@ def _check_all(target: Path, names: tuple[str, ...], commands: list[list[str]]) 
 
 FAST = settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                         HealthCheck.too_slow])
-# `stats` is left out here: run in a forked child inside a loaded xdist worker it missed the deadline (numba
-# after fork); it is still fuzzed by tools/fuzz_readers.py and on the header mutants above
-QUICK_COMMANDS = [["size", "--json"], ["train"], ["explain"]]
+QUICK_COMMANDS = [["size", "--json"], ["stats"], ["train"], ["explain"]]
 
 
 @FAST

@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from paramscope.analyses.kernel_options import JitOptions
+from paramscope.analyses.parallel_kernel import parallel_kernel
 
 OPTIONS: JitOptions = {"parallel": True, "nogil": True, "cache": True}
 BLOCK = 4096
@@ -122,7 +123,7 @@ def _rows(a, b, ua, ub, cols, out, rowe, p, u0, u1, gap):  # pragma: no cover - 
     out[p, 6] = bad_b
 
 
-@njit(**OPTIONS)
+@parallel_kernel(OPTIONS)
 def pair_f32(a, b, ua, ub, cols, out, rowe):  # pragma: no cover - compiled
     parts = out.shape[0]
     unit = cols if cols > 0 else BLOCK
@@ -193,7 +194,7 @@ def _rows_bf16(ca, cb, cols, out, rowe, p, u0, u1):  # pragma: no cover - compil
     out[p, 6] = bad_b
 
 
-@njit(**OPTIONS)
+@parallel_kernel(OPTIONS)
 def pair_bf16(ca, cb, cols, out, rowe):  # pragma: no cover - compiled
     parts = out.shape[0]
     unit = cols if cols > 0 else BLOCK

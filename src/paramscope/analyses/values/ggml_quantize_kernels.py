@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from paramscope.analyses.kernel_options import JitOptions
+from paramscope.analyses.parallel_kernel import parallel_kernel
 
 F32 = np.float32
 KERNEL_OPTIONS: JitOptions = {"parallel": True, "cache": True, "nogil": True}
@@ -25,7 +26,7 @@ def nearest_int(v: np.float32) -> int:
     return int(np.rint(v))
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def qkx2_rows(x, weights, nmax, rmin, rdelta, nstep, use_mad, scales, the_mins, levels):  # pragma: no cover
     """make_qkx2_quants on each row of ``x`` (float32 (rows, n)); fills scales, the_mins, levels."""
     n = x.shape[1]
@@ -91,7 +92,7 @@ def qkx2_rows(x, weights, nmax, rmin, rdelta, nstep, use_mad, scales, the_mins, 
         the_mins[r] = -lo
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def qx_rows(x, nmax, eps, scales, levels):  # pragma: no cover - compiled
     """make_qx_quants(n, nmax, x, L, rmse_type=1, NULL) on each row; fills scales and levels (L)."""
     n = x.shape[1]
@@ -155,7 +156,7 @@ def best_index_int8(values, x):  # pragma: no cover - compiled
     return mu - 1 if x - values[mu - 1] < values[mu] - x else mu
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq4_rows(x, values, ntry, eps, scales):  # pragma: no cover - compiled
     """The per-block scale search of quantize_row_iq4_nl_impl with no importance matrix (weights x²)."""
     n = x.shape[1]
@@ -195,7 +196,7 @@ def iq4_rows(x, values, ntry, eps, scales):  # pragma: no cover - compiled
         scales[r] = d
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q3_rows(x, nmax, eps, scales, levels):  # pragma: no cover - compiled
     """make_q3_quants(n, nmax, x, L, do_rmse=true) on each row; fills scales and levels (L + nmax)."""
     n = x.shape[1]

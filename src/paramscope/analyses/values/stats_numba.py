@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from paramscope.analyses.kernel_options import JitOptions
+from paramscope.analyses.parallel_kernel import parallel_kernel
 
 OPTIONS: JitOptions = {"parallel": True, "nogil": True, "cache": True}
 BLOCK = 4096  # elements per piece: sums run over pieces, and a piece's keys stay in L1
@@ -43,7 +44,7 @@ def _span(n: int, cols: int, p: int, parts: int) -> tuple[int, int]:
     return units * p // parts * unit, units * (p + 1) // parts * unit
 
 
-@njit(**OPTIONS)
+@parallel_kernel(OPTIONS)
 def count_codes(codes, cols, abs_table, counts, rowmax, colmax):  # pragma: no cover - compiled
     parts = counts.shape[0]
     for p in prange(parts):
@@ -67,7 +68,7 @@ def count_codes(codes, cols, abs_table, counts, rowmax, colmax):  # pragma: no c
             rowmax[start // cols] = m
 
 
-@njit(**OPTIONS)
+@parallel_kernel(OPTIONS)
 def count_sign16(codes, cols, counts, rowmax, colmax):  # pragma: no cover - compiled
     """count_codes for 16-bit sign-magnitude floats (BF16, F16): the row and column maxima are of the
     magnitude bits (code & 0x7FFF), which order like |value|. Kept in uint16 and in a loop of its own
@@ -93,7 +94,7 @@ def count_sign16(codes, cols, counts, rowmax, colmax):  # pragma: no cover - com
             rowmax[start // cols] = m
 
 
-@njit(**OPTIONS)
+@parallel_kernel(OPTIONS)
 def count_sign8(codes, cols, counts, rowmax, colmax):  # pragma: no cover - compiled
     """count_sign16 for 8-bit sign-magnitude floats (FP8 E4M3, E5M2): magnitude = code & 0x7F."""
     parts = counts.shape[0]
@@ -117,7 +118,7 @@ def count_sign8(codes, cols, counts, rowmax, colmax):  # pragma: no cover - comp
             rowmax[start // cols] = m
 
 
-@njit(**OPTIONS)
+@parallel_kernel(OPTIONS)
 def float_stats(x, cols, k, grid, out, rowmax, colmax):  # pragma: no cover - compiled
     """Each part walks its rows (4,096-element blocks when ``cols`` is 0) in pieces of at most BLOCK
     elements. Per piece, ``_scan_piece`` (vectorized) reads every element once for the sums, min, max,

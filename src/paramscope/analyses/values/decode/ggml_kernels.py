@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from paramscope.analyses.kernel_options import JitOptions
+from paramscope.analyses.parallel_kernel import parallel_kernel
 from paramscope.model.dtypes import DType
 
 F16_TO_F32 = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
@@ -50,7 +51,7 @@ def u32(b: np.ndarray, o: int) -> np.int64:
             | (np.int64(b[o + 3]) << 24))
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q8_0(blocks, out, f16):  # pragma: no cover - compiled
     # block_q8_0 {half d; int8 qs[32]}; gguf: x * d
     run = out.shape[1]  # 32
@@ -62,7 +63,7 @@ def q8_0(blocks, out, f16):  # pragma: no cover - compiled
             y[j] = np.float32(np.int8(b[2 + j])) * d
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q4_0(blocks, out, f16):  # pragma: no cover - compiled
     # block_q4_0 {half d; uint8 qs[16]}: y[j] = low nibble - 8, y[j+16] = high nibble - 8; gguf: d * q
     run = out.shape[1] >> 1  # 16
@@ -76,7 +77,7 @@ def q4_0(blocks, out, f16):  # pragma: no cover - compiled
             y[16 + j] = d * np.float32(np.int32(b[2 + j] >> U8_4) - 8)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q4_1(blocks, out, f16):  # pragma: no cover - compiled
     # block_q4_1 {half d; half m; uint8 qs[16]}; gguf: (d * q) + m
     run = out.shape[1] >> 1  # 16
@@ -97,7 +98,7 @@ def fifth_bit(qh: np.uint32, j: int) -> np.uint8:
     return np.uint8(((qh >> np.uint32(j)) & np.uint32(1)) << np.uint32(4))
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q5_0(blocks, out, f16):  # pragma: no cover - compiled
     # block_q5_0 {half d; uint8 qh[4]; uint8 qs[16]}: bit j of qh is element j's fifth bit; gguf: d * q
     run = out.shape[1] >> 1  # 16
@@ -114,7 +115,7 @@ def q5_0(blocks, out, f16):  # pragma: no cover - compiled
             y[16 + j] = d * np.float32(np.int32(q) - 16)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q5_1(blocks, out, f16):  # pragma: no cover - compiled
     # block_q5_1 {half d; half m; uint8 qh[4]; uint8 qs[16]}; gguf: (d * q) + m
     run = out.shape[1] >> 1  # 16
@@ -130,7 +131,7 @@ def q5_1(blocks, out, f16):  # pragma: no cover - compiled
             y[16 + j] = d * np.float32((b[8 + j] >> U8_4) | fifth_bit(qh, 16 + j)) + m
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q8_k(blocks, out, scales):  # pragma: no cover - compiled
     # block_q8_K {float d; int8 qs[256]; int16 bsums[16]}; dequantize_row_q8_K: d * qs. The float32 d
     # of each block comes in ``scales`` (numba cannot reinterpret 4 bytes as a float32 in place).
@@ -143,7 +144,7 @@ def q8_k(blocks, out, scales):  # pragma: no cover - compiled
             y[j] = d * np.float32(np.int8(b[4 + j]))
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q1_0(blocks, out, f16):  # pragma: no cover - compiled
     # block_q1_0 {half d; uint8 qs[16]}: bit j (LSB first) set → +d, clear → -d (dequantize_row_q1_0)
     run = out.shape[1] >> 4  # 8
@@ -157,7 +158,7 @@ def q1_0(blocks, out, f16):  # pragma: no cover - compiled
                 y[8 * byte + k] = d if (bits >> np.uint8(k)) & U8_1 else -d
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q2_k(blocks, out, f16):  # pragma: no cover - compiled
     # block_q2_K {uint8 scales[16]; uint8 qs[64]; half d; half dmin}: element 128a + 32s + j is bits
     # 2s..2s+1 of qs[32a + j]; sub-block (16 elements) t scales by d·(scales[t] & 15), offsets by
@@ -177,7 +178,7 @@ def q2_k(blocks, out, f16):  # pragma: no cover - compiled
                 y[16 * t + k] = dl * np.float32((b[src + k] >> shift) & U8_3) - ml
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q3_k(blocks, out, f16):  # pragma: no cover - compiled
     # block_q3_K {uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; half d}: element 128a + 32s + j has
     # low bits 2s..2s+1 of qs[32a + j] and, when bit (4a + s) of hmask[j] is clear, minus 4; 16 signed
@@ -211,7 +212,7 @@ def k_scale_min(b: np.ndarray, o: int, j: int) -> tuple[np.int32, np.int32]:
     return np.int32(sc), np.int32(m)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q4_k(blocks, out, f16):  # pragma: no cover - compiled
     # block_q4_K {half d; half dmin; uint8 scales[12]; uint8 qs[128]}: element 64g + 32h + j is nibble h
     # of qs[32g + j], in sub-block 2g + h; gguf: (d * sc) * q - (dmin * m)
@@ -234,7 +235,7 @@ def q4_k(blocks, out, f16):  # pragma: no cover - compiled
                 y[64 * g + 32 + j] = d2 * np.float32(b[16 + 32 * g + j] >> U8_4) - m2
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q5_k(blocks, out, f16):  # pragma: no cover - compiled
     # block_q5_K {half d; half dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]}: as Q4_K, plus bit
     # (2g + h) of qh[j] as the fifth bit; gguf: (d * sc) * q - (dmin * m)
@@ -259,7 +260,7 @@ def q5_k(blocks, out, f16):  # pragma: no cover - compiled
                 y[64 * g + 32 + j] = d2 * np.float32(q) - m2
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def q6_k(blocks, out, f16):  # pragma: no cover - compiled
     # block_q6_K {uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d}: element 128a + r takes nibble
     # r // 64 of ql[64a + r % 64] and bits 2(r // 32).. of qh[32a + r % 32], minus 32; gguf:

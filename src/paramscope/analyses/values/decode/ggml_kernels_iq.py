@@ -13,6 +13,7 @@ from functools import cache
 import numpy as np
 from numba import njit, prange
 
+from paramscope.analyses.parallel_kernel import parallel_kernel
 from paramscope.analyses.values.decode.ggml_kernels import (
     F16_TO_F32,
     KERNEL_OPTIONS,
@@ -87,7 +88,7 @@ def signed(v: np.float32, signs: np.uint8, k: int) -> np.float32:
 # codebook row; ``out.shape[1] >> n``) so that LLVM vectorises them instead of unrolling them.
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq2_xxs(blocks, out, f16, grid, ksigns):  # pragma: no cover - compiled
     # block_iq2_xxs {half d; uint16 qs[32]} as 8 pairs of uint32 (aux0: four grid indices, aux1: four
     # 7-bit sign indices and a 4-bit scale); gguf: (d * (0.5 + s)) * 0.25, then (db * grid) * ±1
@@ -106,7 +107,7 @@ def iq2_xxs(blocks, out, f16, grid, ksigns):  # pragma: no cover - compiled
                     y[32 * ib + 8 * j + k] = signed(db * row[k], signs, k)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq2_xs(blocks, out, f16, grid, ksigns):  # pragma: no cover - compiled
     # block_iq2_xs {half d; uint16 qs[32]; uint8 scales[8]}: qs = 9-bit grid index | 7-bit sign index;
     # a 4-bit scale per 16 elements; gguf: (d * (0.5 + s)) * 0.25
@@ -127,7 +128,7 @@ def iq2_xs(blocks, out, f16, grid, ksigns):  # pragma: no cover - compiled
                     y[8 * g + k] = signed(db * row[k], signs, k)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq2_s(blocks, out, f16, grid):  # pragma: no cover - compiled
     # block_iq2_s {half d; uint8 qs[32]; uint8 signs[32]; uint8 qh[8]; uint8 scales[8]}: 10-bit grid
     # index = qs[g] | 2 bits of qh, explicit sign bytes; gguf: (d * (0.5 + s)) * 0.25
@@ -147,7 +148,7 @@ def iq2_s(blocks, out, f16, grid):  # pragma: no cover - compiled
                     y[8 * g + k] = signed(db * row[k], signs, k)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq3_xxs(blocks, out, f16, grid, ksigns):  # pragma: no cover - compiled
     # block_iq3_xxs {half d; uint8 qs[96]}: 64 grid indices (4 values each), then 8 uint32 of four 7-bit
     # sign indices and a 4-bit scale; gguf: (d * (0.5 + s)) * 0.5
@@ -167,7 +168,7 @@ def iq3_xxs(blocks, out, f16, grid, ksigns):  # pragma: no cover - compiled
                         y[32 * ib + 8 * j + 4 * h + k] = signed(db * row[k], signs, 4 * h + k)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq3_s(blocks, out, f16, grid):  # pragma: no cover - compiled
     # block_iq3_s {half d; uint8 qs[64]; uint8 qh[8]; uint8 signs[32]; uint8 scales[4]}: 9-bit grid index
     # = qs[g] | bit g of qh; gguf: d * (1 + 2 s), then (db * grid) * ±1
@@ -186,7 +187,7 @@ def iq3_s(blocks, out, f16, grid):  # pragma: no cover - compiled
                     y[4 * g + k] = signed(db * row[k], signs, 4 * (g & 1) + k)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq1_s(blocks, out, f16, grid):  # pragma: no cover - compiled
     # block_iq1_s {half d; uint8 qs[32]; uint16 qh[8]}: 11-bit grid index = qs | 3 bits of qh; qh's top
     # bits: a 3-bit scale and the sign of the ±0.125 shift; gguf: (d * (2 s + 1)) * (grid + delta)
@@ -205,7 +206,7 @@ def iq1_s(blocks, out, f16, grid):  # pragma: no cover - compiled
                     y[32 * ib + 8 * j + k] = dl * (row[k] + delta)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq1_m(blocks, out, f16, grid):  # pragma: no cover - compiled
     # block_iq1_m {uint8 qs[32]; uint8 qh[16]; uint8 scales[8]}: the half d is spread over the top
     # nibbles of the four uint16 scales; 3-bit scales per 16 elements; gguf: (d * (2 s + 1)) *
@@ -228,7 +229,7 @@ def iq1_m(blocks, out, f16, grid):  # pragma: no cover - compiled
                     y[8 * g + k] = dl * (row[k] + delta)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq4_nl(blocks, out, f16, kvalues):  # pragma: no cover - compiled
     # block_iq4_nl {half d; uint8 qs[16]}: nibbles (low: elements 0-15, high: 16-31) index a 16-value
     # non-linear table; gguf: d * kvalues[q]
@@ -243,7 +244,7 @@ def iq4_nl(blocks, out, f16, kvalues):  # pragma: no cover - compiled
             y[16 + j] = d * kvalues[b[2 + j] >> U8_4]
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def iq4_xs(blocks, out, f16, kvalues):  # pragma: no cover - compiled
     # block_iq4_xs {half d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128]}: signed 6-bit scale per
     # 32 elements (low nibble in scales_l, 2 high bits in scales_h), minus 32; gguf: (d * s) * kvalues[q]
@@ -269,7 +270,7 @@ def _ternary(byte: np.uint8, power: np.uint8) -> np.float32:
     return np.float32(np.int32((np.uint16(np.uint8(byte * power)) * np.uint16(3)) >> np.uint16(8)) - 1)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def tq1_0(blocks, out, f16):  # pragma: no cover - compiled
     # block_tq1_0 {uint8 qs[48]; uint8 qh[4]; half d}: elements 32p + j (digit p of qs[j]), then
     # 160 + 16p + j (of qs[32 + j]), then 240 + 4p + j (of qh[j]); gguf: d * q
@@ -290,7 +291,7 @@ def tq1_0(blocks, out, f16):  # pragma: no cover - compiled
             power = np.uint8(power * np.uint8(3))
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def tq2_0(blocks, out, f16):  # pragma: no cover - compiled
     # block_tq2_0 {uint8 qs[64]; half d}: element 128a + 32s + j is bits 2s.. of qs[32a + j], minus 1
     run = out.shape[1] >> 3  # 32
@@ -306,7 +307,7 @@ def tq2_0(blocks, out, f16):  # pragma: no cover - compiled
                     y[128 * a + 32 * s + j] = d * np.float32(np.int32(q) - 1)
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def mxfp4(blocks, out, scales, kvalues):  # pragma: no cover - compiled
     # block_mxfp4 {uint8 e; uint8 qs[16]}: E8M0 scale (halved, as kvalues are doubled), E2M1 nibbles
     # low: 0-15, high: 16-31; gguf: d * kvalues[q]
@@ -321,7 +322,7 @@ def mxfp4(blocks, out, scales, kvalues):  # pragma: no cover - compiled
             y[16 + j] = d * kvalues[b[1 + j] >> U8_4]
 
 
-@njit(**KERNEL_OPTIONS)
+@parallel_kernel(KERNEL_OPTIONS)
 def nvfp4(blocks, out, scales, kvalues):  # pragma: no cover - compiled
     # block_nvfp4 {uint8 d[4]; uint8 qs[32]}: four UE4M3 scales, one per 16 elements; sub-block s takes
     # the low nibbles of qs[8s .. 8s+7], then their high nibbles; gguf: d * kvalues[q]
