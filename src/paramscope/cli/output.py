@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -75,7 +75,7 @@ def console() -> Console:
     from rich.console import Console
 
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH
-    return Console(file=TrimmedLines(sys.stdout), highlight=False, width=width)
+    return Console(file=cast(IO[str], TrimmedLines(sys.stdout)), highlight=False, width=width)
 
 
 def stderr_console() -> Console:

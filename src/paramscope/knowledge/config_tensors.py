@@ -31,6 +31,7 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
                    config: Mapping[str, Any]) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
     """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
     mtp = _mtp_note(stored_mtp(logical, q, config)) if config.get("num_nextn_predict_layers") else ()
+    notes: tuple[str, ...]
     if q is None:
         tensors, notes = tuple(logical), ()
     else:

@@ -8,7 +8,7 @@ row citing where it comes from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from typing import Any
 
 import numpy as np
@@ -165,7 +165,7 @@ def _vocab(metadata: Mapping[str, Any], arch: str, embedding_rows: int) -> int:
     size = _count(metadata.get(f"{arch}.vocab_size"))
     if size is None:
         tokens = metadata.get("tokenizer.ggml.tokens")
-        size = len(tokens) if hasattr(tokens, "__len__") and not isinstance(tokens, str) else None
+        size = len(tokens) if isinstance(tokens, Sized) and not isinstance(tokens, str) else None
     return size if size is not None else embedding_rows
 
 

@@ -14,7 +14,7 @@ Field names and defaults follow each quantizer's config class in transformers
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from paramscope.model.quantization import Quantization
 from paramscope.records import record
@@ -148,7 +148,8 @@ def _bnb4(qc: Mapping[str, Any], declared_in: str) -> Quantization:
 def _compressed_tensors(qc: Mapping[str, Any], declared_in: str) -> Quantization:
     """config_groups: {name: {"targets": [...], "weights": {num_bits, type, strategy, group_size,
     symmetric, block_structure}}}; the first group with weights describes the checkpoint."""
-    groups = qc.get("config_groups") if isinstance(qc.get("config_groups"), Mapping) else {}
+    raw = qc.get("config_groups")
+    groups: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     weights: Mapping[str, Any] = {}
     for g in groups.values():
         if isinstance(g, Mapping) and isinstance(g.get("weights"), Mapping):
@@ -190,5 +191,5 @@ def _names(qc: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
     return ()
 
 
-def _int_list(v: Any) -> bool:
+def _int_list(v: Any) -> TypeGuard[list[int] | tuple[int, ...]]:
     return isinstance(v, list | tuple) and bool(v) and all(isinstance(x, int) for x in v)

@@ -325,7 +325,7 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".weight_packed", DType.U8, lambda m: (m.out, m.inn // 2), packed=True),
         Piece(".weight_scale", DType.F8_E4M3, lambda m: (m.out, m.groups)),
         Piece(".weight_global_scale", DType.F32, lambda m: (1,)),
-        Piece(".input_global_scale", DType.F32, lambda m: (1,), when=lambda m: m.opts.get("has_input")),
+        Piece(".input_global_scale", DType.F32, lambda m: (1,), when=lambda m: bool(m.opts.get("has_input"))),
     ), "compressed-tensors compressors/quantized_compressors/fp4_quantized.py (NVFP4: E2M1 pairs, "
        "FP8 scale per 16, float32 global scale)"),
     Layout("mlx", (
@@ -394,7 +394,8 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
             out.append(stored)
             if kind.float_scale and suffix == ".weight_scale":
                 float_scales.append(stored)
-    bias_dtypes = {lay.bias for lay in LAYOUTS.values() if lay.method.split(":")[0] == q.method} - {None}
+    bias_dtypes = {lay.bias for lay in LAYOUTS.values()
+                   if lay.method.split(":")[0] == q.method and lay.bias is not None}
     if bias_dtypes:
         dtype = next(iter(bias_dtypes))
         out = [_retype(t, dtype) if t.name.endswith(".bias") and t.name[:-5] in quantized else t for t in out]
@@ -946,7 +947,7 @@ class EngineLayout:
     intermediate_align: int
     hidden_align: int
     bias_dtype: DType
-    scale_copy_align: tuple[int, int] = ()  # (rows, blocks) padding of a second, swizzled copy of the scales
+    scale_copy_align: tuple[int, int] | tuple[()] = ()  # (rows, blocks) padding of a swizzled scale copy
     when: str = ""  # when the engine picks this backend
     source: str = ""
 

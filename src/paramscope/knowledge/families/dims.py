@@ -430,8 +430,8 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         kinds = tuple("none" if i >= n_layers - shared else k for i, k in enumerate(dims["layer_types"]))
         dims.update(layer_types=kinds, sliding_window=window if "sliding" in kinds else 0)
     if fam.indexer == "indexer_types":  # GlmMoeDsaConfig.indexer_types, else its freq/offset schedule
-        shared = _shared_index_layers(hf, n_layers)
-        dims.update(blocks=tuple("attention_shared_index" if s else "attention" for s in shared))
+        shared_index = _shared_index_layers(hf, n_layers)
+        dims.update(blocks=tuple("attention_shared_index" if s else "attention" for s in shared_index))
     if fam.moe:
         dims.update(_moe(fam, hf, n_layers))
     if fam.attention == "mla":

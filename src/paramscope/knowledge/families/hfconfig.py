@@ -8,6 +8,7 @@ config gives one ``FormatError`` line, never a traceback or a billion-tensor lis
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,8 +46,8 @@ class HfConfig:
             raise FormatError(self.source, f"field {key!r} is missing and has no default")
         return self._whole(key, v, minimum, maximum)
 
-    def int_or_most(self, key: str, fallback: int | None = None, *, minimum: int = 0,
-                    maximum: int = MAX_DIM) -> int:
+    def int_or_most(self, key: str, fallback: builtins.int | None = None, *, minimum: builtins.int = 0,
+                    maximum: builtins.int = MAX_DIM) -> builtins.int:
         """A whole number, or the largest of a per-layer list of them: transformers types some
         fields ``int | list[int]`` (HunYuan's ``moe_topk``, which Hunyuan-A13B writes one per layer),
         and one number stands for them all here, the largest so nothing per token is undercounted."""
@@ -55,7 +56,8 @@ class HfConfig:
             return max(self._whole(key, x, minimum, maximum) for x in v)
         return self.int(key, fallback, minimum=minimum, maximum=maximum)
 
-    def opt_int(self, key: str, *, minimum: int = 0, maximum: int = MAX_DIM) -> int | None:
+    def opt_int(self, key: str, *, minimum: builtins.int = 0,
+                maximum: builtins.int = MAX_DIM) -> builtins.int | None:
         """A whole number or None: for fields where ``null`` means "absent" (DeepSeek's q_lora_rank)."""
         v = self.value(key)
         return None if v is None else self._whole(key, v, minimum, maximum)
@@ -68,13 +70,13 @@ class HfConfig:
             raise FormatError(self.source, f"field {key!r} must be true or false", found=repr(v))
         return v
 
-    def int_list(self, key: str) -> tuple[int, ...]:
+    def int_list(self, key: str) -> tuple[builtins.int, ...]:
         v = self.value(key) or ()
         if not isinstance(v, list | tuple):
             raise FormatError(self.source, f"field {key!r} must be a list of numbers", found=repr(v))
         return tuple(self._whole(key, x, 0, MAX_DIM) for x in v)
 
-    def int_pairs(self, key: str, count: int) -> tuple[tuple[int, int], ...]:
+    def int_pairs(self, key: str, count: builtins.int) -> tuple[tuple[builtins.int, builtins.int], ...]:
         """``count`` [a, b] pairs of positive numbers (Gemma 3n's per-convolution kernel sizes)."""
         v = self.value(key)
         if not (isinstance(v, list | tuple) and len(v) == count
@@ -91,7 +93,7 @@ class HfConfig:
             raise FormatError(self.source, f"field {key!r} must be a list of strings", found=repr(v)[:80])
         return tuple(v)
 
-    def _whole(self, key: str, v: Any, minimum: int, maximum: int) -> int:
+    def _whole(self, key: str, v: Any, minimum: builtins.int, maximum: builtins.int) -> builtins.int:
         if isinstance(v, float) and v.is_integer():
             v = int(v)
         if isinstance(v, bool) or not isinstance(v, int):

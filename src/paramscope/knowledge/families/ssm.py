@@ -16,7 +16,7 @@ fixed per-sequence state each recurrent layer keeps instead of a KV cache follow
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from paramscope.errors import FormatError
 from paramscope.knowledge.families.hfconfig import HfConfig
@@ -263,7 +263,7 @@ _NEMOTRON_H_BLOCKS = {"linear_attention": "mamba2", "mamba": "mamba2", "full_att
 def nemotron_h_blocks(hf: HfConfig) -> tuple[str, ...]:
     """Per layer: "mamba2", "attention", "mlp" or "moe". The list's length is the layer count
     (NemotronHConfig.num_hidden_layers is a property of it; a num_hidden_layers key is ignored)."""
-    given = hf.str_list("layers_block_type") or hf.str_list("layer_types")
+    given: Sequence[str] | None = hf.str_list("layers_block_type") or hf.str_list("layer_types")
     if given is None:
         pattern = hf.value("hybrid_override_pattern")
         if pattern is None:
