@@ -10,15 +10,17 @@ it again in the child would lose the child without a word.
 ``parallel_kernel`` compiles a kernel as ``numba.njit`` would and, in such a child only, calls a serial
 twin instead: the same Python function compiled without ``parallel``, where ``prange`` is ``range``.
 The answers are the same to the bit: the kernels split their work into a fixed number of parts (not
-one per thread) and merge them in order. The twin is compiled on first use in the child and not
-cached on disk (numba's cache index keys a function by name and signature, not by its options, so a
-cached twin would replace the parallel build).
+one per thread) and merge them in order. The twin is compiled on first use in a child and cached on
+disk under its own name (``<kernel>_serial``): numba's cache files are named by a function's qualified
+name and keyed by its signature, not by its options, so under the kernel's own name the twin would
+replace the parallel build, and uncached every child would compile it again (seconds each).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -68,11 +70,18 @@ class ParallelKernel:
         if not _FORKED_AFTER_GNU_OPENMP:
             return self.parallel(*args)
         if self._serial is None:
-            from numba import njit
-
-            serial: JitOptions = {**self._options, "parallel": False, "cache": False}
-            self._serial = njit(**serial)(self.parallel.py_func)
+            self._serial = self._serial_twin()
         return self._serial(*args)
+
+    def _serial_twin(self) -> Any:
+        from numba import njit
+
+        fn = self.parallel.py_func
+        twin = types.FunctionType(fn.__code__, fn.__globals__, f"{fn.__name__}_serial", fn.__defaults__,
+                                  fn.__closure__)
+        twin.__qualname__ = f"{fn.__qualname__}_serial"
+        serial: JitOptions = {**self._options, "parallel": False}
+        return njit(**serial)(twin)
 
 
 def parallel_kernel(options: JitOptions) -> Callable[[Callable[..., Any]], ParallelKernel]:
