@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from paramscope.app import explain_prose
 from paramscope.app.common import Source, open_source, remote_json, source_text
+from paramscope.app.explain_prose import Figure
 from paramscope.errors import ParamscopeError, UsageError
 from paramscope.records import record
 
@@ -38,15 +40,6 @@ class ExplainRequest:
     text: str = SAMPLE_TEXT  # the sentence turned into token IDs
     values: bool = True  # read the weights (statistics, first values) when the source has them
     context: int | None = None  # KV cache for this many tokens (default: size's default)
-
-
-@record
-class Figure:
-    value: Any
-    # {"command": "size", "options": {"weights": "fp16"}, "path": ["weights_bytes"]},
-    # {"formula": "vocab_size * hidden_size"}, {"table": "training_tokens", "key": "gemma-3-270m.json",
-    # "field": "tokens"}, {"dtype": "F32", "field": "type_size"} or {"decode": TENSOR, "count": N}
-    origin: dict[str, Any]
 
 
 @record
@@ -148,8 +141,6 @@ def evaluate(expr: str, names: dict[str, Any]) -> Any:
 
 def explain(source: Source | ExplainRequest, **options: Any) -> ExplainResult:
     """A guided tour of ``source``: ``paramscope.explain("model.gguf").section("parameters").figures``."""
-    from paramscope.app import explain_prose
-
     req = source if isinstance(source, ExplainRequest) else ExplainRequest(source, **options)
     if req.level not in LEVELS:
         raise UsageError(f"level {req.level!r}: choose {' or '.join(LEVELS)}")

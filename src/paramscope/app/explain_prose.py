@@ -12,10 +12,21 @@ share as a percentage, ``g`` four significant digits, ``e`` scientific notation,
 from __future__ import annotations
 
 import string
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from paramscope.app.explain import Figure
+from paramscope.records import record
+
+
+@record
+class Figure:
+    """One number of the tour and where it comes from (a command's JSON, a formula, a table)."""
+
+    value: Any
+    # {"command": "size", "options": {"weights": "fp16"}, "path": ["weights_bytes"]},
+    # {"formula": "vocab_size * hidden_size"}, {"table": "training_tokens", "key": "gemma-3-270m.json",
+    # "field": "tokens"}, {"dtype": "F32", "field": "type_size"} or {"decode": TENSOR, "count": N}
+    origin: dict[str, Any]
+
 
 TITLES = {
     "parameters": "What a parameter is, and how many this model has",

@@ -26,6 +26,7 @@ calibrated typical figure (the bound × the median utilisation measured) with it
 from __future__ import annotations
 
 from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
+from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.speed import speed_for
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import BY_KEY, Device
@@ -291,7 +292,7 @@ def gguf_name(model: Model, plan: Plan) -> str:
 
 
 def _sglang(model: Model, req: MemoryRequest, plan: Plan) -> str:
-    fraction = req.option("mem_fraction_static", "sglang")
+    fraction = option(req, "mem_fraction_static", "sglang")
     return (f"python -m sglang.launch_server --model-path {model.source} --tp {plan.devices} "
             f"--context-length {plan.estimate.context} --max-running-requests {req.batch}"
             + ("" if fraction is None else f" --mem-fraction-static {fraction}"))
@@ -301,4 +302,4 @@ def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
     vllm_kv = " --kv-cache-dtype fp8" if req.kv_type and req.kv_type.lower().startswith("fp8") else ""
     return (f"vllm serve {model.source} --tensor-parallel-size {plan.devices} "
             f"--max-model-len {plan.estimate.context} --max-num-seqs {req.batch} "
-            f"--gpu-memory-utilization {req.option('gpu_memory_utilization', 'vllm')}{vllm_kv}")
+            f"--gpu-memory-utilization {option(req, 'gpu_memory_utilization', 'vllm')}{vllm_kv}")

@@ -31,17 +31,9 @@ class MemoryRequest:
     # encoder-decoders (T5, BART): encoder input tokens per sequence; None: as many as the context.
     # Models with a fixed encoder length (Whisper: 1500 frames) ignore it.
     encoder_length: int | None = None
-    # the runtime's own options (runtimes.Runtime.options: llama.cpp ubatch, vLLM gpu_memory_utilization…)
+    # the runtime's own options (runtimes.Runtime.options: llama.cpp ubatch, vLLM gpu_memory_utilization…),
+    # as given: runtimes.option() reads one, or its declared default
     options: Mapping[str, Any] = field(default_factory=dict)
-
-    def option(self, name: str, runtime: str | None = None) -> Any:
-        """The option as given for this request's runtime, else the declared default of ``runtime`` (this
-        request's when None)."""
-        from paramscope.analyses.sizing.runtimes import find
-
-        if name in self.options and (runtime is None or find(runtime).name == find(self.runtime).name):
-            return self.options[name]
-        return find(runtime or self.runtime).default(name)
 
 
 @record

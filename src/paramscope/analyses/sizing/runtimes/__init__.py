@@ -173,3 +173,11 @@ def _parse_bool(value: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError(value)
+
+
+def option(req: MemoryRequest, name: str, runtime: str | None = None) -> Any:
+    """The option as ``req`` gives it for its runtime, else the declared default of ``runtime`` (the
+    request's own when None)."""
+    if name in req.options and (runtime is None or find(runtime).name == find(req.runtime).name):
+        return req.options[name]
+    return find(runtime or req.runtime).default(name)

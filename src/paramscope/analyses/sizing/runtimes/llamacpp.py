@@ -37,6 +37,7 @@ from paramscope.analyses.sizing.kv_cache import (
     layer_kinds,
 )
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
+from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
 from paramscope.analyses.sizing.runtimes.llamacpp_graph import compute_buffer_bytes, graph_arch, has_graph
 from paramscope.errors import UnsupportedError
@@ -541,13 +542,13 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     t = kv_dtype(req.kv_type, DType.F16)
-    flash = {"auto": None, "on": True, "off": False}[req.option("flash_attn")]
+    flash = {"auto": None, "on": True, "off": False}[option(req, "flash_attn")]
     # llama.cpp's n_ctx is shared by all sequences: n_seq sequences of ctx tokens need n_ctx = n_seq × ctx
     on_cpu = req.device is None or req.device.kind == "cpu"
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
-                        n_seq=req.batch, n_ubatch=req.option("ubatch"),
-                        swa_full=req.option("swa_full"), type_k=t, type_v=t, flash_attn=flash,
-                        build=req.option("llamacpp_build"), encoder_length=req.encoder_length,
+                        n_seq=req.batch, n_ubatch=option(req, "ubatch"),
+                        swa_full=option(req, "swa_full"), type_k=t, type_v=t, flash_attn=flash,
+                        build=option(req, "llamacpp_build"), encoder_length=req.encoder_length,
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
                         backend="cpu" if on_cpu else "gpu")
     notes: tuple[str, ...] = ()
@@ -559,8 +560,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                  "top of the mapped weights above; with --no-mmap the model buffer shrinks by as much",)
     split = None
     if req.device is not None and req.device.kind == "gpu":
-        split = offload(model, cfg, weights_bytes, m.kv, req.option("n_gpu_layers"))
-        if req.option("no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
+        split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"))
+        if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
             split = replace(split, host_kv_bytes=m.kv_cache_bytes)
         explain = (*explain,
                    f"offload: {split.n_gpu_layers}/{cfg.n_layers + 1} layers on the GPU (layers "
@@ -570,7 +571,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                    f"{'' if split.output_on_gpu else ', output'}) + {split.host_kv_bytes:,} B of KV cache"
                    + (f"; the tied embedding is held twice (+{split.duplicate_bytes:,} B on the GPU)"
                       if split.duplicate_bytes else ""))
-        if split.i_gpu_start or not split.output_on_gpu or req.option("no_kv_offload"):
+        if split.i_gpu_start or not split.output_on_gpu or option(req, "no_kv_offload"):
             notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
                       f"of weights and KV cache stay in host memory; the per-device figures leave them out",)
     return RuntimeParts(m.kv_cache_bytes, m.compute_bytes + m.output_bytes, m.overhead_bytes,

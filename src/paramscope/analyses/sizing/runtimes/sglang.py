@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from paramscope.analyses.sizing.kv_cache import KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
+from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import rank_config, rope_cache_bytes
 from paramscope.errors import UnsupportedError
@@ -189,7 +190,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     on_gpu = req.device is not None and req.device.kind != "cpu"
     gpu = req.device.usable_bytes if req.device and on_gpu else None
     m = sglang_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
-                      gpu_memory_bytes=gpu, mem_fraction_static=req.option("mem_fraction_static"),
+                      gpu_memory_bytes=gpu, mem_fraction_static=option(req, "mem_fraction_static"),
                       tensor_parallel=req.n_devices,
                       nvlink=req.device.nvlink is not False if req.device and on_gpu else True)
     n = req.n_devices

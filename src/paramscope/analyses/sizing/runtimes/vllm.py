@@ -26,6 +26,7 @@ import re
 
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
+from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.common import (
     CUDA_CONTEXT_BYTES,
     NCCL_BYTES,
@@ -826,19 +827,19 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     on_gpu = req.device is not None and req.device.kind != "cpu"
     gpu = req.device.usable_bytes if req.device and on_gpu else None
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
-                    gpu_memory_bytes=gpu, gpu_memory_utilization=req.option("gpu_memory_utilization"),
-                    tensor_parallel=req.n_devices, max_num_seqs=req.option("max_num_seqs"),
-                    max_num_batched_tokens=req.option("max_num_batched_tokens"),
-                    cuda_graphs=not req.option("enforce_eager"), engine=req.option("engine"),
-                    chunked_prefill=TRI_STATE[req.option("enable_chunked_prefill")],
+                    gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
+                    tensor_parallel=req.n_devices, max_num_seqs=option(req, "max_num_seqs"),
+                    max_num_batched_tokens=option(req, "max_num_batched_tokens"),
+                    cuda_graphs=not option(req, "enforce_eager"), engine=option(req, "engine"),
+                    chunked_prefill=TRI_STATE[option(req, "enable_chunked_prefill")],
                     gpu_name=req.device.name if req.device and on_gpu else None,
                     nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
-                    flashinfer_sampler=req.option("flashinfer_sampler"))
+                    flashinfer_sampler=option(req, "flashinfer_sampler"))
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if m.pool is not None:
         pool = m.pool
-        util = req.option("gpu_memory_utilization")
+        util = option(req, "gpu_memory_utilization")
         notes = (f"vLLM reserves {pool.reserved_bytes:,} B per GPU (gpu_memory_utilization {util}) and "
                  f"fills what is left with {max(pool.num_blocks, 0):,} KV blocks = {pool.tokens:,} tokens: "
                  f"{int(pool.max_concurrency):,} requests of {ctx:,} tokens at once (vLLM's maximum "
