@@ -108,6 +108,30 @@ def test_every_config_file_has_a_published_row() -> None:
     assert [e.name for e in ENTRIES if e.total_params is None] == []
 
 
+def test_every_config_names_its_hub_repository() -> None:
+    """Each catalogue config's repository (hub_repos.csv): what `fit` tells vLLM and SGLang to load. The
+    repository's name is the config's file name, up to case and gemma-3-27b's instruction-tuned -it."""
+    for e in ENTRIES:
+        org, _, name = e.repo.partition("/")
+        assert org and name and "/" not in name, e
+        assert name.lower().removesuffix("-it") == e.name, e
+
+
+def test_fit_commands_load_the_repository() -> None:
+    import paramscope
+    from paramscope.analyses.sizing.fit_advice import engine_model
+    from paramscope.records import replace
+
+    commands = paramscope.fit("qwen3-8b", gpu="h100").to_json()["commands"]
+    assert any(c.startswith("vllm serve Qwen/Qwen3-8B ") for c in commands), commands
+    m = paramscope.open_model("qwen3-8b")
+    remote = {"hub": "https://huggingface.co", "repo": "Org/Name", "revision": "v2"}
+    plain = {k: v for k, v in m.metadata.items() if k != "hub_repo"}
+    assert engine_model(replace(m, metadata={**plain, "remote": remote})) == "Org/Name --revision v2"
+    assert engine_model(replace(m, metadata={**plain, "remote": {**remote, "revision": "main"}})) == "Org/Name"
+    assert engine_model(replace(m, source="/models/q", metadata=plain)) == "/models/q"
+
+
 def test_entries_are_named_by_lowercase_stem() -> None:
     names = [e.name for e in ENTRIES]
     assert names == sorted(names)

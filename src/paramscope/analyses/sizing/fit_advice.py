@@ -291,15 +291,28 @@ def gguf_name(model: Model, plan: Plan) -> str:
     return f"<{stem}-{plan.weights_label.split()[0]}.gguf>"
 
 
+def engine_model(model: Model) -> str:
+    """What vLLM and SGLang are told to load: the Hugging Face repository a catalogue name stands for or
+    a hub source was read from (with its revision when not main), else the path the user gave."""
+    repo = model.metadata.get("hub_repo")
+    if isinstance(repo, str) and repo:
+        return repo
+    remote = model.metadata.get("remote")
+    if isinstance(remote, dict) and remote.get("hub") and isinstance(remote.get("repo"), str):
+        revision = remote.get("revision")
+        return remote["repo"] + (f" --revision {revision}" if revision and revision != "main" else "")
+    return model.source
+
+
 def _sglang(model: Model, req: MemoryRequest, plan: Plan) -> str:
     fraction = option(req, "mem_fraction_static", "sglang")
-    return (f"python -m sglang.launch_server --model-path {model.source} --tp {plan.devices} "
+    return (f"python -m sglang.launch_server --model-path {engine_model(model)} --tp {plan.devices} "
             f"--context-length {plan.estimate.context} --max-running-requests {req.batch}"
             + ("" if fraction is None else f" --mem-fraction-static {fraction}"))
 
 
 def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
     vllm_kv = " --kv-cache-dtype fp8" if req.kv_type and req.kv_type.lower().startswith("fp8") else ""
-    return (f"vllm serve {model.source} --tensor-parallel-size {plan.devices} "
+    return (f"vllm serve {engine_model(model)} --tensor-parallel-size {plan.devices} "
             f"--max-model-len {plan.estimate.context} --max-num-seqs {req.batch} "
             f"--gpu-memory-utilization {option(req, 'gpu_memory_utilization', 'vllm')}{vllm_kv}")

@@ -46,6 +46,7 @@ class Entry:
     active_params: int | None = None
     exactness: str = ""  # "exact", "rounded", "exact total / rounded active"…
     source: str = ""  # where the published figure comes from
+    repo: str = ""  # the Hugging Face repository the config is from (hub_repos.csv): what engines load
 
     @property
     def exact_total(self) -> bool:
@@ -73,6 +74,11 @@ def _published() -> dict[str, dict[str, str]]:
     return rows
 
 
+@cache
+def _repos() -> dict[str, str]:
+    return {row["config"]: row["repo"] for row in csv.DictReader(io.StringIO(_read("hub_repos.csv")))}
+
+
 def _int(text: str | None) -> int | None:
     return int(text) if text and text.strip() else None
 
@@ -88,7 +94,7 @@ def _entries() -> dict[str, Entry]:
         out[name] = Entry(
             name=name, file=file, aliases=tuple(sorted(a for a, n in ALIASES.items() if n == name)),
             total_params=_int(row.get("total_params")), active_params=_int(row.get("active_params")),
-            exactness=row.get("exactness", ""), source=row.get("source", ""))
+            exactness=row.get("exactness", ""), source=row.get("source", ""), repo=_repos().get(file, ""))
     return out
 
 
@@ -175,5 +181,6 @@ def _open_entry(name: str) -> Model:
     return Model(format="config", source=entry.name, tensors=tensors,
                  config=arch_config_from_hf(cfg, entry.name),
                  metadata={"config": cfg, "catalogue": entry.file, "published": published,
+                           **({"hub_repo": entry.repo} if entry.repo else {}),
                            **({"warnings": notes} if notes else {})},
                  has_weights=False, quantization=quantization)
