@@ -44,9 +44,9 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import paramscope  # noqa: E402
-from paramscope.zoo.run import client_for  # noqa: E402
-from paramscope.zoo.task import describe  # noqa: E402
-from paramscope.zoo.walk import walk  # noqa: E402
+from paramscope.app.zoo.run import client_for  # noqa: E402
+from paramscope.app.zoo.task import describe  # noqa: E402
+from paramscope.app.zoo.walk import walk  # noqa: E402
 
 TB = 10**12
 

@@ -128,7 +128,8 @@ def test_fit_commands_load_the_repository() -> None:
     remote = {"hub": "https://huggingface.co", "repo": "Org/Name", "revision": "v2"}
     plain = {k: v for k, v in m.metadata.items() if k != "hub_repo"}
     assert engine_model(replace(m, metadata={**plain, "remote": remote})) == "Org/Name --revision v2"
-    assert engine_model(replace(m, metadata={**plain, "remote": {**remote, "revision": "main"}})) == "Org/Name"
+    on_main = {**plain, "remote": {**remote, "revision": "main"}}
+    assert engine_model(replace(m, metadata=on_main)) == "Org/Name"
     assert engine_model(replace(m, source="/models/q", metadata=plain)) == "/models/q"
 
 

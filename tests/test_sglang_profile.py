@@ -76,8 +76,8 @@ def test_size_with_the_sglang_runtime():
 def test_fit_gives_the_sglang_command_when_asked_for_sglang():
     commands = paramscope.fit("llama-3.1-8b", gpu="h100", runtime="sglang",
                               mem_fraction_static=0.8).to_json()["commands"]
-    assert ("python -m sglang.launch_server --model-path meta-llama/Llama-3.1-8B --tp 1 --context-length 8192 "
-            "--max-running-requests 1 --mem-fraction-static 0.8") in commands
+    assert ("python -m sglang.launch_server --model-path meta-llama/Llama-3.1-8B --tp 1 "
+            "--context-length 8192 --max-running-requests 1 --mem-fraction-static 0.8") in commands
     assert not any("sglang" in c for c in paramscope.fit("llama-3.1-8b", gpu="h100").to_json()["commands"])
 
 

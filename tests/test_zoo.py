@@ -29,8 +29,8 @@ import paramscope
 from builders import gguf_malformed, pickle_attacks, safetensors_malformed
 from builders.zoo_files import Zoo, build_zoo, library_hashes
 from paramscope.app.zoo import ZooResult
-from paramscope.zoo.store import Store
-from paramscope.zoo.walk import model_key, walk
+from paramscope.app.zoo.store import Store
+from paramscope.app.zoo.walk import model_key, walk
 
 # threads in this process: a real scheduler and worker, without starting processes on a loaded machine
 LIGHT = {"processes": False, "workers": 1}
@@ -382,8 +382,8 @@ def test_summary_equals_a_brute_force_count(files):
     against the obvious quadratic count (a content's size is fixed by its hash, as in real files)."""
     import pyarrow as pa
 
-    from paramscope.zoo.store import schema
-    from paramscope.zoo.summary import summarize
+    from paramscope.app.zoo.store import schema
+    from paramscope.app.zoo.summary import summarize
 
     size = {h: n for tensors in files for h, n in tensors}  # the last size drawn for a content wins
     named = [(f"/z/f{i}", [(h, size[h]) for h, _ in tensors]) for i, tensors in enumerate(files)]
@@ -405,7 +405,7 @@ def test_a_task_holds_one_chunk_whatever_the_file_size(tmp_path):
     import tracemalloc
 
     from builders.safetensors_files import write_safetensors
-    from paramscope.zoo.task import CHUNK, describe
+    from paramscope.app.zoo.task import CHUNK, describe
 
     path = write_safetensors(tmp_path / "big.safetensors", {"a": ("F32", [64, 1 << 20]), "b": ("BF16", [8])})
     item = walk([str(path)])[0]

@@ -101,7 +101,7 @@ def run(argv: list[str], deadline_s: float = DEADLINE_S, headroom: int = HEADROO
 
 
 _WARM: list[str] = []
-SKIP_WARM = ("paramscope.web", "paramscope.zoo", "paramscope.cli.serve", "paramscope.cli.zoo")
+SKIP_WARM = ("paramscope.web", "paramscope.app.zoo", "paramscope.cli.serve", "paramscope.cli.zoo")
 
 
 def _warm() -> None:

@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from paramscope.app.zoo.store import Store
+from paramscope.app.zoo.task import describe
+from paramscope.app.zoo.walk import Item
 from paramscope.records import record
-from paramscope.zoo.store import Store
-from paramscope.zoo.task import describe
-from paramscope.zoo.walk import Item
 
 IN_FLIGHT_PER_THREAD = 4
 PARTITION_ROWS = 256

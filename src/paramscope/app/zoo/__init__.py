@@ -1,7 +1,16 @@
 """``paramscope zoo``: many model files at once, on Dask distributed: what each is (format, family,
 parameters, bytes by stored type), whether loading it could run code, and which tensors the files share.
 One row per file in a Parquet dataset (``OUT``), written as results arrive, so a stopped run resumes;
-a summary of the whole table (docs/zoo.md)."""
+a summary of the whole table (docs/zoo.md). This module is the application function; its parts:
+
+    walk.py     paths and fsspec URLs → one item per model file, shards grouped into models
+    task.py     one file → one row: format, family, parameters, bytes by type, safety, tensor hashes
+    run.py      the items as tasks on a Dask cluster; rows to Parquet as they arrive; resume
+    store.py    the Parquet dataset: schema, parts written whole, what is already done
+    summary.py  the table → totals, unsafe files, duplicate tensors, same-model and same-base groups
+
+Dask, pyarrow and fsspec are the ``zoo`` extra, imported only when a zoo runs or is read back.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from paramscope.records import asdict, record
 
 if TYPE_CHECKING:
-    from paramscope.zoo.run import Progress, RunStats
-    from paramscope.zoo.summary import Summary
+    from paramscope.app.zoo.run import Progress, RunStats
+    from paramscope.app.zoo.summary import Summary
 
 
 @record
@@ -89,10 +98,10 @@ def zoo(paths: str | Sequence[str] | ZooRequest, out: str | None = None, *,
         from paramscope.errors import MissingExtraError
 
         raise MissingExtraError("zoo", "zoo", e.name) from None
-    from paramscope.zoo.run import client_for, run
-    from paramscope.zoo.store import Store
-    from paramscope.zoo.summary import summarize
-    from paramscope.zoo.walk import walk
+    from paramscope.app.zoo.run import client_for, run
+    from paramscope.app.zoo.store import Store
+    from paramscope.app.zoo.summary import summarize
+    from paramscope.app.zoo.walk import walk
 
     store = Store(req.out)
     if req.restart:
@@ -114,8 +123,8 @@ def zoo_report(out: str) -> ZooResult:
         from paramscope.errors import MissingExtraError
 
         raise MissingExtraError("zoo", "zoo", e.name) from None
-    from paramscope.zoo.store import Store
-    from paramscope.zoo.summary import summarize
+    from paramscope.app.zoo.store import Store
+    from paramscope.app.zoo.summary import summarize
 
     store = Store(out)
     if not store.parts():

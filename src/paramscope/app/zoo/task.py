@@ -25,8 +25,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from paramscope.app.zoo.walk import Item, is_local
 from paramscope.errors import ParamscopeError
-from paramscope.zoo.walk import Item, is_local
 
 if TYPE_CHECKING:
     from paramscope.analyses.safety.pickle_safety import Verdict
