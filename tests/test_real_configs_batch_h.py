@@ -128,6 +128,9 @@ def test_a_config_naming_another_rows_class_is_counted_by_that_row() -> None:
     assert _params(expected_tensors(cfg, fallback=False)) - _params(mixtral) == 460_288
     extra = arch_config_from_hf(cfg, fallback=False).extra
     assert extra["counted_as"].startswith("minimax_m2") and "model_type says mixtral" in extra["counted_as"]
+    import paramscope  # and inspect says so among its notes
+
+    assert f"counted as {extra['counted_as']}" in paramscope.inspect(str(FIXTURES / MINIMAX_AWQ)).to_json()["notes"]
     assert extra["quantization"]["quant_method"] == "awq"
 
 

@@ -125,6 +125,9 @@ def _rows(model: Model) -> tuple[list[TensorRow], list[str]]:
             notes.append(f"{t.name} is tied to the embedding and counted once")
         rows.append(TensorRow(t, p, counted, t.params))
     notes.extend(str(w) for w in model.metadata.get("warnings", ()))
+    counted_as = model.config.extra.get("counted_as") if model.config is not None else None
+    if counted_as:  # the config's model_type names another family than its architectures[0] is
+        notes.append(f"counted as {counted_as}")
     skipped = [r.tensor.name for r in rows if not r.tensor.is_parameter]
     if skipped:
         from paramscope.errors import and_more
