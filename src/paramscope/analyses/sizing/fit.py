@@ -5,7 +5,9 @@ overhead) under different settings; no memory formula lives in this module.
 
 - **Devices needed** (tensor parallelism): the fewest N whose even split fits each device, among the N
   the attention heads allow: vLLM requires ``n_heads % N == 0`` and either ``n_kv_heads % N == 0`` or
-  ``N % n_kv_heads == 0`` (KV heads are then replicated) — vllm/config (verify_with_parallel_config).
+  ``N % n_kv_heads == 0`` (KV heads are then replicated) — vllm/config (verify_with_parallel_config) —
+  in every layer where layers differ (each layer's QKVParallelLinear splits its own heads: OpenELM's
+  5 and 7 KV heads allow no split at all).
 - **Offload** (llama.cpp ``-ngl``): when one device is too small, the layers that fit on it go there
   and the rest stays in CPU RAM. A layer costs its weights plus its KV cache; the device also keeps the
   runtime buffers and the output head (llama.cpp keeps the input embedding in RAM). For a mixture of
@@ -27,6 +29,7 @@ from paramscope.analyses.contents.inventory import inventory
 from paramscope.analyses.sizing import fit_advice as advice
 from paramscope.analyses.sizing.fit_advice import QUANT_LADDER, Command, Offload, Plan
 from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
+from paramscope.analyses.sizing.runtimes.common import tensor_parallel_problem
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
 from paramscope.knowledge.quant_schemes import FILE_TYPES
@@ -72,14 +75,9 @@ class FitReport:
 
 
 def allowed_tp(cfg: ArchConfig, limit: int = MAX_DEVICES) -> tuple[int, ...]:
-    out = []
-    for n in range(1, limit + 1):
-        if cfg.n_heads % n:
-            continue
-        kv = cfg.n_kv_heads or cfg.n_heads
-        if kv % n == 0 or n % kv == 0:
-            out.append(n)
-    return tuple(out)
+    """The device counts the attention heads split over, every layer's where layers differ
+    (runtimes/common.py ``tensor_parallel_problem``: vLLM's rule, layer by layer)."""
+    return tuple(n for n in range(1, limit + 1) if tensor_parallel_problem(cfg, n) is None)
 
 
 def fits(model: Model, req: MemoryRequest) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from paramscope.analyses.sizing.runtimes import ggml_graph as gg
 from paramscope.analyses.sizing.runtimes.ggml_graph import OUTPUT, Graph, Tensor
 from paramscope.errors import UnsupportedError
+from paramscope.knowledge.gguf_arch import PER_LAYER
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.model.memo import ModelMemo
@@ -49,6 +50,10 @@ def graph_arch(cfg: ArchConfig) -> str | None:
         return None
     if min(cfg.n_layers, cfg.hidden_size, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim_k, cfg.head_dim_v,
            cfg.vocab_size) <= 0 or cfg.n_heads % cfg.n_kv_heads:
+        return None
+    if any(len(set(cfg.extra.get(key) or ())) > 1 for key in PER_LAYER.values()):
+        # the rebuilt graph gives every layer n_head, n_head_kv and n_ff; llama.cpp reads them per layer
+        # (hparams.n_head(il), n_head_kv(il), n_ff(il)) where the GGUF lists them: not rebuilt here
         return None
     if "sliding" in kinds and arch not in SLIDING:
         return None
