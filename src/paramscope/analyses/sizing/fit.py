@@ -29,7 +29,7 @@ from paramscope.analyses.contents.inventory import inventory
 from paramscope.analyses.sizing import fit_advice as advice
 from paramscope.analyses.sizing.fit_advice import QUANT_LADDER, Command, Offload, Plan
 from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
-from paramscope.analyses.sizing.runtimes.common import tensor_parallel_problem
+from paramscope.analyses.sizing.runtimes.common import per_layer_heads, tensor_parallel_problem
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
 from paramscope.knowledge.quant_schemes import FILE_TYPES
@@ -78,6 +78,17 @@ def allowed_tp(cfg: ArchConfig, limit: int = MAX_DEVICES) -> tuple[int, ...]:
     """The device counts the attention heads split over, every layer's where layers differ
     (runtimes/common.py ``tensor_parallel_problem``: vLLM's rule, layer by layer)."""
     return tuple(n for n in range(1, limit + 1) if tensor_parallel_problem(cfg, n) is None)
+
+
+def _heads_words(cfg: ArchConfig) -> str:
+    """'n_heads 64, n_kv_heads 8', or each kind's range over the layers where they differ."""
+    words = []
+    for name, key, scalar in (("n_heads", "n_heads_per_layer", cfg.n_heads),
+                              ("n_kv_heads", "n_kv_heads_per_layer", cfg.n_kv_heads)):
+        values = sorted(set(per_layer_heads(cfg, key)) - {0})
+        spread = f"{values[0]}–{values[-1]} by layer" if len(values) > 1 else str(scalar)
+        words.append(f"{name} {spread}")
+    return ", ".join(words)
 
 
 def fits(model: Model, req: MemoryRequest) -> bool:
@@ -201,7 +212,7 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), max(counts), ram_bytes)
     explain = (
         f"one {device.key}: needs {one.total_bytes:,} B of {device.usable_bytes:,} B",
-        f"device counts the heads allow (n_heads {cfg.n_heads}, n_kv_heads {cfg.n_kv_heads}): "
+        f"device counts the heads allow ({_heads_words(cfg)}): "
         f"{', '.join(map(str, counts[:12]))}{' …' if len(counts) > 12 else ''}",
         f"longest context on {n or 1} device(s): {longest:,} tokens (binary search on the same estimate)",
         *(f"plan: {p.devices} × {device.key} at {p.weights_label}: {p.estimate.total_bytes:,} B per device"

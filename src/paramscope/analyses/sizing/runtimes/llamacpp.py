@@ -261,22 +261,21 @@ def llamacpp_layers(cfg: ArchConfig, p: LlamaCppParams, pad: bool = True) -> tup
       (llama_kv_cache_init: ``n_embd_v_gqa(il) + n_embd_v_s()``).
     """
     layers = list(layer_caches(cfg))
-    if allocates_zero_kv_layers(cfg):
-        layers = [LayerCache("full", 0, 0) if layer is None else layer for layer in layers]
     allocated = [layer for layer in layers if layer is not None]
     if not pad or p.legacy or p.flash_attn or not allocated:
-        return tuple(layers)
+        return tuple(layers)  # a KV-less layer's tensors hold 0 bytes: left out
+    if allocates_zero_kv_layers(cfg):
+        layers = [LayerCache("full", 0, 0) if layer is None else layer for layer in layers]
     v_max = max(layer.v_width for layer in allocated)
     return tuple(None if layer is None else replace(layer, v_width=v_max) for layer in layers)
 
 
 def v_padded(cfg: ArchConfig, p: LlamaCppParams) -> int:
-    """The V width every layer takes where llama.cpp pads it (``llamacpp_layers``); 0 where it does not
-    change a layer."""
-    plain, padded = llamacpp_layers(cfg, p, pad=False), llamacpp_layers(cfg, p)
-    if plain == padded:
-        return 0
-    return next(layer.v_width for layer in padded if layer is not None)
+    """The V width every layer takes where llama.cpp pads it (``llamacpp_layers``); 0 where that changes
+    no layer."""
+    plain = sorted(layer.v_width for layer in llamacpp_layers(cfg, p, pad=False) if layer is not None)
+    padded = sorted(layer.v_width for layer in llamacpp_layers(cfg, p) if layer is not None)
+    return 0 if padded == plain else max(padded)
 
 
 def llamacpp_kv_cache(cfg: ArchConfig, p: LlamaCppParams, type_k: DType, type_v: DType) -> KVCache:

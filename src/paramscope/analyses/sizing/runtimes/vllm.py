@@ -444,6 +444,9 @@ def vllm_layout_config(cfg: ArchConfig, engine: str) -> ArchConfig:
     if engine in V0_FAMILIES and cfg.family in V0_FIRST_ATTENTION_HEADS:
         first = next(h for h in per_layer if h)
         return replace(cfg, n_kv_heads=first, extra=extra)
+    if engine in V0_FAMILIES and len(set(per_layer) - {0}) > 1:
+        raise UnsupportedError(f"vLLM V0: its CacheEngine holds one KV head count in every layer, and "
+                               f"which one {cfg.architecture}'s config gives it is not known here")
     return cfg
 
 
