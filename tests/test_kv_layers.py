@@ -189,7 +189,8 @@ def test_vllm_v0_first_attending_block_everywhere() -> None:
 
 
 def test_vllm_deci_7b_widest_everywhere() -> None:
-    cfg = arch_config_from_hf({"model_type": "deci", "hidden_size": 1024, "num_attention_heads": 8,
+    cfg = arch_config_from_hf({"model_type": "deci", "architectures": ["DeciLMForCausalLM"],
+                               "hidden_size": 1024, "num_attention_heads": 8,
                                "intermediate_size": 2048, "num_hidden_layers": 4, "vocab_size": 1000,
                                "num_key_value_heads_per_layer": [4, 2, 2, 1], "torch_dtype": "bfloat16"})
     assert _vllm(cfg).kv_needed_bytes == 4096 * 4 * 2 * 4 * 128 * F16

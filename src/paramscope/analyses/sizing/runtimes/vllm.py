@@ -422,7 +422,8 @@ def rank_config(cfg: ArchConfig, tp: int, engine: str = "vLLM") -> ArchConfig:
 #   the V0 engine's CacheEngine holds ``ModelConfig.get_total_num_kv_heads()`` in every attending layer
 #   (config.py: for nemotron-nas, the first block that is not no_op's heads; get_num_layers_by_block_type
 #   counts the blocks that are not no_op).
-VLLM_WIDEST_EVERYWHERE = frozenset({"deci"})
+# (model_type, architecture) pairs: a GGUF's "deci" architecture (Nemotron-NAS converted) is not DeciLM-7B
+VLLM_WIDEST_EVERYWHERE = frozenset({("deci", "DeciLMForCausalLM")})
 VLLM_NO_LINEAR_ATTENTION = frozenset({"nemotron-nas"})
 V0_FIRST_ATTENTION_HEADS = frozenset({"nemotron-nas"})
 
@@ -439,7 +440,7 @@ def vllm_layout_config(cfg: ArchConfig, engine: str) -> ArchConfig:
     if not per_layer:
         return cfg
     extra = {k: v for k, v in cfg.extra.items() if k != KV_HEADS_PER_LAYER}
-    if cfg.family in VLLM_WIDEST_EVERYWHERE:
+    if (cfg.family, cfg.architecture) in VLLM_WIDEST_EVERYWHERE:
         return replace(cfg, n_kv_heads=max(per_layer), extra=extra)
     if engine in V0_FAMILIES and cfg.family in V0_FIRST_ATTENTION_HEADS:
         first = next(h for h in per_layer if h)
