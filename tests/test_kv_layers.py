@@ -273,3 +273,15 @@ def test_generated_nemotron_llamacpp_sum_over_layers(heads: list[int], fa: bool)
     k = sum(heads) * 128 * F16 * 1024
     assert kv.k_bytes == k
     assert kv.v_bytes == (k if fa else len(heads) * max(heads) * 128 * F16 * 1024)
+
+
+def test_attention_flops_per_layer_query_heads() -> None:
+    """Prefill attention FLOPs: 2 × (QKᵀ and AV over the keys each query sees) × each layer's own query
+    heads × (head_dim_k + head_dim_v): OpenELM-1.1B's 16 to 32 heads, not 32 in every layer."""
+    from paramscope.analyses.sizing.speed import attention_flops
+
+    cfg = open_model(str(OPENELM)).config
+    assert cfg is not None
+    q = json.loads(OPENELM.read_text())["num_query_heads"]
+    t = 1000
+    assert attention_flops(cfg, t) == sum(2 * t * (t + 1) / 2 * h * 128 for h in q)

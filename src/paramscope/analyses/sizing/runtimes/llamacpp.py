@@ -258,7 +258,10 @@ def llamacpp_layers(cfg: ArchConfig, p: LlamaCppParams, pad: bool = True) -> tup
       hparams.n_embd_v_gqa_max() : n_embd_v_gqa(il)``, with the warning "the V embeddings have different
       sizes across layers and FA is not enabled - padding V cache"): the widest layer's, in every
       allocated layer, including a deci layer without KV heads. Legacy builds sized V per layer
-      (llama_kv_cache_init: ``n_embd_v_gqa(il) + n_embd_v_s()``).
+      (llama_kv_cache_init: ``n_embd_v_gqa(il) + n_embd_v_s()``). The padding is in
+      llama_kv_cache_unified of July 2025 (the one with LLAMA_SET_ROWS, whose single ``v_idxs`` input
+      indexes every layer's transposed V alike); when exactly it came is not pinned, so a "legacy" build
+      of June–August 2025 run without flash attention may pad where this does not.
     """
     layers = list(layer_caches(cfg))
     allocated = [layer for layer in layers if layer is not None]
