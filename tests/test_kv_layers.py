@@ -285,3 +285,12 @@ def test_attention_flops_per_layer_query_heads() -> None:
     q = json.loads(OPENELM.read_text())["num_query_heads"]
     t = 1000
     assert attention_flops(cfg, t) == sum(2 * t * (t + 1) / 2 * h * 128 for h in q)
+
+
+def test_runtime_tables_match_the_gguf_reader() -> None:
+    from paramscope.analyses.sizing.runtimes.llamacpp import ZERO_KV_ARCHS
+    from paramscope.analyses.sizing.runtimes.llamacpp_graph import PER_LAYER_KEYS
+    from paramscope.knowledge.gguf_arch import NO_KV_MEANS_NO_CACHE, PER_LAYER
+
+    assert ZERO_KV_ARCHS == NO_KV_MEANS_NO_CACHE
+    assert set(PER_LAYER_KEYS) == set(PER_LAYER.values())

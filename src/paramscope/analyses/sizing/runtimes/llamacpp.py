@@ -42,7 +42,6 @@ from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_d
 from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
 from paramscope.analyses.sizing.runtimes.llamacpp_graph import compute_buffer_bytes, graph_arch, has_graph
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.gguf_arch import NO_KV_MEANS_NO_CACHE
 from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 from paramscope.model.memo import ModelMemo
@@ -231,9 +230,12 @@ def check_cache_types(cfg: ArchConfig, type_k: DType, type_v: DType, flash_attn:
                 f"does not divide the head dim {head_dim}")
 
 
-# Hugging Face families convert_hf_to_gguf writes as a GGUF architecture whose layers without KV heads
-# llama.cpp still allocates (gguf_arch.NO_KV_MEANS_NO_CACHE): DeciModel registers DeciLMForCausalLM, both
-# Nemotron-NAS (model_type nemotron-nas) and DeciLM-7B (deci), as LLM_ARCH_DECI
+# GGUF architectures whose layers without KV heads llama.cpp still allocates: knowledge/gguf_arch.py
+# NO_KV_MEANS_NO_CACHE (the same set, kept here so that a size needs no GGUF reader and its numpy;
+# tests/test_kv_layers.py holds them equal)
+ZERO_KV_ARCHS = frozenset({"deci"})
+# Hugging Face families convert_hf_to_gguf writes as one of those: DeciModel registers DeciLMForCausalLM,
+# both Nemotron-NAS (model_type nemotron-nas) and DeciLM-7B (deci), as LLM_ARCH_DECI
 HF_ZERO_KV_ARCHS = {"nemotron-nas": "deci", "deci": "deci"}
 
 
@@ -245,8 +247,8 @@ def allocates_zero_kv_layers(cfg: ArchConfig) -> bool:
     model shares its last layers' caches (n_layer_kv_from_start, Gemma 3n): a deci layer whose
     n_head_kv(il) is 0 (no_op or linear attention) gets ``cache_k_l{il}`` of n_embd_k_gqa(il) = 0 values
     a cell, and its V the width below; "N layers" in the size line counts them."""
-    arch = cfg.architecture if cfg.architecture in NO_KV_MEANS_NO_CACHE else HF_ZERO_KV_ARCHS.get(cfg.family)
-    return arch in NO_KV_MEANS_NO_CACHE
+    arch = cfg.architecture if cfg.architecture in ZERO_KV_ARCHS else HF_ZERO_KV_ARCHS.get(cfg.family)
+    return arch in ZERO_KV_ARCHS
 
 
 def llamacpp_layers(cfg: ArchConfig, p: LlamaCppParams, pad: bool = True) -> tuple[LayerCache | None, ...]:
@@ -276,6 +278,8 @@ def llamacpp_layers(cfg: ArchConfig, p: LlamaCppParams, pad: bool = True) -> tup
 def v_padded(cfg: ArchConfig, p: LlamaCppParams) -> int:
     """The V width every layer takes where llama.cpp pads it (``llamacpp_layers``); 0 where that changes
     no layer."""
+    if p.legacy or p.flash_attn:
+        return 0
     plain = sorted(layer.v_width for layer in llamacpp_layers(cfg, p, pad=False) if layer is not None)
     padded = sorted(layer.v_width for layer in llamacpp_layers(cfg, p) if layer is not None)
     return 0 if padded == plain else max(padded)
