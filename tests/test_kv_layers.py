@@ -227,6 +227,11 @@ def test_sglang_refuses_variable_gqa(cfg: ArchConfig) -> None:
         sglang_memory(cfg, 0, context=1024)
 
 
+def test_sglang_refuses_linear_attention_blocks() -> None:
+    with pytest.raises(UnsupportedError, match="replaced by a linear layer"):
+        sglang_memory(_nas([8, 8, 0, 8], linear=(2,)), 0, context=1024)
+
+
 # --- tensor parallelism ------------------------------------------------------------------------------------
 def test_allowed_tp_real_configs() -> None:
     super_cfg, openelm = open_model(str(SUPER)).config, open_model(str(OPENELM)).config

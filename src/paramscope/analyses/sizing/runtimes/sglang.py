@@ -113,6 +113,12 @@ def pool_layers(cfg: ArchConfig) -> tuple[LayerCache | None, ...]:
     (MHATokenToKVPool's ``head_num``: ``get_num_kv_heads``): a model whose attending layers differ is
     refused as SGLang refuses it (model_config.py get_total_num_kv_heads: "Variable GQA (VGQA) is not
     yet supported for nemotron-nas in sglang"; no other model of varying KV heads has a path there)."""
+    linear = (cfg.extra.get("heterogeneous") or {}).get("linear_attention_layers", 0)
+    if cfg.family in SGLANG_POOL_ALL_LAYERS and linear:
+        # models/nemotron_nas.py and get_total_num_kv_heads divide by n_heads_in_group for every block
+        # that is not no_op; a block replaced by a linear layer has none
+        raise UnsupportedError(f"SGLang: {cfg.architecture} has {linear} attention blocks replaced by a "
+                               f"linear layer, which SGLang's nemotron_nas.py cannot build")
     layers = layer_caches(cfg)
     widths = {(layer.k_width, layer.v_width) for layer in layers if layer is not None}
     if len(widths) > 1:
