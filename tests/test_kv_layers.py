@@ -299,3 +299,16 @@ def test_runtime_tables_match_the_gguf_reader() -> None:
 
     assert ZERO_KV_ARCHS == NO_KV_MEANS_NO_CACHE
     assert set(PER_LAYER_KEYS) == set(PER_LAYER.values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(_HEADS, st.booleans())
+def test_parts_name_each_cached_layer_once(heads: list[int], fa: bool) -> None:
+    """Every layer llama.cpp allocates is in exactly one part (``KVPart.layer_ids``), at its width."""
+    kv = _llamacpp(_nas(heads), fa, n_ctx=256).kv
+    ids = [il for part in kv.parts for il in part.layer_ids]
+    assert len(ids) == len(set(ids))
+    cached = [il for il, h in enumerate(heads) if h or not fa]  # no flash attention: V in every layer
+    assert sorted(ids) == cached
+    for part in kv.parts:
+        assert all(part.k_width == heads[il] * 128 for il in part.layer_ids)
