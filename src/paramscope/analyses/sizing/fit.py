@@ -5,7 +5,9 @@ overhead) under different settings; no memory formula lives in this module.
 
 - **Devices needed** (tensor parallelism): the fewest N whose even split fits each device, among the N
   the attention heads allow: vLLM requires ``n_heads % N == 0`` and either ``n_kv_heads % N == 0`` or
-  ``N % n_kv_heads == 0`` (KV heads are then replicated) — vllm/config (verify_with_parallel_config).
+  ``N % n_kv_heads == 0`` (KV heads are then replicated) — vllm/config (verify_with_parallel_config) —
+  in every layer where layers differ (each layer's QKVParallelLinear splits its own heads: OpenELM's
+  5 and 7 KV heads allow no split at all).
 - **Offload** (llama.cpp ``-ngl``): when one device is too small, the layers that fit on it go there
   and the rest stays in CPU RAM. A layer costs its weights plus its KV cache; the device also keeps the
   runtime buffers and the output head (llama.cpp keeps the input embedding in RAM). For a mixture of
@@ -27,6 +29,7 @@ from paramscope.analyses.contents.inventory import inventory
 from paramscope.analyses.sizing import fit_advice as advice
 from paramscope.analyses.sizing.fit_advice import QUANT_LADDER, Command, Offload, Plan
 from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
+from paramscope.analyses.sizing.runtimes.common import per_layer_heads, tensor_parallel_problem
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.hardware import Device
 from paramscope.knowledge.quant_schemes import FILE_TYPES
@@ -72,14 +75,20 @@ class FitReport:
 
 
 def allowed_tp(cfg: ArchConfig, limit: int = MAX_DEVICES) -> tuple[int, ...]:
-    out = []
-    for n in range(1, limit + 1):
-        if cfg.n_heads % n:
-            continue
-        kv = cfg.n_kv_heads or cfg.n_heads
-        if kv % n == 0 or n % kv == 0:
-            out.append(n)
-    return tuple(out)
+    """The device counts the attention heads split over, every layer's where layers differ
+    (runtimes/common.py ``tensor_parallel_problem``: vLLM's rule, layer by layer)."""
+    return tuple(n for n in range(1, limit + 1) if tensor_parallel_problem(cfg, n) is None)
+
+
+def _heads_words(cfg: ArchConfig) -> str:
+    """'n_heads 64, n_kv_heads 8', or each kind's range over the layers where they differ."""
+    words = []
+    for name, key, scalar in (("n_heads", "n_heads_per_layer", cfg.n_heads),
+                              ("n_kv_heads", "n_kv_heads_per_layer", cfg.n_kv_heads)):
+        values = sorted(set(per_layer_heads(cfg, key)) - {0})
+        spread = f"{values[0]}–{values[-1]} by layer" if len(values) > 1 else str(scalar)
+        words.append(f"{name} {spread}")
+    return ", ".join(words)
 
 
 def fits(model: Model, req: MemoryRequest) -> bool:
@@ -203,7 +212,7 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), max(counts), ram_bytes)
     explain = (
         f"one {device.key}: needs {one.total_bytes:,} B of {device.usable_bytes:,} B",
-        f"device counts the heads allow (n_heads {cfg.n_heads}, n_kv_heads {cfg.n_kv_heads}): "
+        f"device counts the heads allow ({_heads_words(cfg)}): "
         f"{', '.join(map(str, counts[:12]))}{' …' if len(counts) > 12 else ''}",
         f"longest context on {n or 1} device(s): {longest:,} tokens (binary search on the same estimate)",
         *(f"plan: {p.devices} × {device.key} at {p.weights_label}: {p.estimate.total_bytes:,} B per device"

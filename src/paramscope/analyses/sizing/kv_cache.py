@@ -10,8 +10,12 @@ Rows are priced with exact block arithmetic (``DType.nbytes``): q8_0 stores 32 v
 stored at all (ggml asserts ``ne[0] % blck_size == 0`` in ggml_row_size) and is refused here too.
 
 Layers whose KV head counts differ (``ArchConfig.extra["n_kv_heads_per_layer"]``: Nemotron-NAS's
-``n_heads_in_group`` per block, DeciLM-7B's ``num_key_value_heads_per_layer``) give one part per head
-count, each row ``heads × head_dim`` wide.
+``n_heads_in_group`` per block, DeciLM-7B's ``num_key_value_heads_per_layer``, OpenELM's
+``num_kv_heads``) give one part per head count, each row ``heads × head_dim`` wide. ``layer_caches``
+gives each layer's widths; a runtime that lays them out its own way (llama.cpp pads V without flash
+attention, vLLM's DeciLM-7B caches the widest layer's heads everywhere) passes its own list to
+``kv_cache``. Each part names the layers it holds (``KVPart.layer_ids``), so that a split by layer
+(llama.cpp's ``-ngl``) prices each layer at its own width.
 
 Layers come in kinds, from ``ArchConfig.layer_types`` (empty means every layer is "full"):
 
@@ -57,7 +61,7 @@ MLA (DeepSeek V2/V3, ``kv_lora_rank > 0``) has two layouts:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
@@ -89,6 +93,12 @@ class KVPart:
     type_k: DType
     type_v: DType
     state_bytes: int = 0  # linear layers: bytes of state per layer per stream
+    layer_ids: tuple[int, ...] = ()  # the layers (decoder layer index) it holds; () when not per layer
+
+    @property
+    def layer_bytes(self) -> int:
+        """What one of its layers holds."""
+        return self.total_bytes // self.layers if self.layers else 0
 
     @property
     def k_row_bytes(self) -> int:
@@ -136,6 +146,13 @@ class KVCache:
 
     def part(self, kind: str) -> KVPart | None:
         return next((p for p in self.parts if p.kind == kind), None)
+
+    def by_kind(self) -> tuple[tuple[str, int], ...]:
+        """Bytes per layer kind, the parts of one kind (layers of different widths) summed."""
+        out: dict[str, int] = {}
+        for p in self.parts:
+            out[p.kind] = out.get(p.kind, 0) + p.total_bytes
+        return tuple(out.items())
 
 
 def layer_kinds(cfg: ArchConfig) -> dict[str, int]:
@@ -194,6 +211,48 @@ def encoder_cells(cfg: ArchConfig, context: int, encoder_length: int | None = No
     return encoder_length or context
 
 
+@record
+class LayerCache:
+    """What one layer caches per cell: its kind ("full" or "sliding") and its K and V row widths."""
+
+    kind: str
+    k_width: int
+    v_width: int
+
+
+def layer_caches(cfg: ArchConfig, mla: MLALayout = "compressed") -> tuple[LayerCache | None, ...]:
+    """Each layer's K and V widths (None: a layer keeping no K/V rows, "linear" or "none"), from
+    ``layer_types`` and, where layers differ, ``extra[KV_HEADS_PER_LAYER]``; an encoder-decoder's
+    decoder layers. Uniform models: ``cache_widths`` in every attention layer."""
+    k_width, v_width = cache_widths(cfg, mla)
+    kinds = layer_kinds(cfg)  # validates layer_types
+    if cfg.is_encoder_decoder and len(cfg.layer_types) != cfg.decoder_layers:
+        types: tuple[str, ...] = ("full",) * kinds.get("full", 0)
+    else:
+        types = cfg.layer_types or ("full",) * cfg.n_layers
+    per_layer = kv_heads_per_layer(cfg)
+    out: list[LayerCache | None] = []
+    for il, kind in enumerate(types):
+        if kind not in ATTENTION_KINDS:
+            out.append(None)
+        elif per_layer is None:
+            out.append(LayerCache(kind, k_width, v_width))
+        else:
+            heads = per_layer[il]
+            out.append(LayerCache(kind, heads * cfg.head_dim_k, heads * cfg.head_dim_v))
+    return tuple(out)
+
+
+def kv_heads_per_layer(cfg: ArchConfig) -> tuple[int, ...] | None:
+    """KV heads of every layer where the config lists them per layer (None: ``n_kv_heads`` everywhere;
+    MLA caches a latent, not heads)."""
+    per_layer = cfg.extra.get(KV_HEADS_PER_LAYER)
+    types = cfg.layer_types or ("full",) * cfg.n_layers
+    if cfg.is_mla or not isinstance(per_layer, tuple | list) or len(per_layer) != len(types):
+        return None
+    return tuple(int(h) for h in per_layer)
+
+
 def kv_cache(
     cfg: ArchConfig,
     cells: Mapping[str, int],
@@ -203,21 +262,30 @@ def kv_cache(
     type_v: DType = DType.F16,
     mla: MLALayout = "compressed",
     type_state: DType = DType.F32,
+    layers: Sequence[LayerCache | None] | None = None,
 ) -> KVCache:
-    """Bytes of the cache when each attention kind holds ``cells[kind]`` cells in each of ``streams``."""
+    """Bytes of the cache when each attention kind holds ``cells[kind]`` cells in each of ``streams``.
+
+    ``layers``: each layer's widths as the runtime lays them out (default ``layer_caches``). Layers of
+    one kind and the same widths make one part, in order of first appearance."""
     counts = layer_kinds(cfg)
     k_width, v_width = cache_widths(cfg, mla)
+    per_layer = layer_caches(cfg, mla) if layers is None else tuple(layers)
     parts = []
-    for kind, layers in counts.items():
+    for kind, n_layers in counts.items():
         if kind == "linear":
             if not _has_state_sizes(cfg):
-                parts.append(_linear_part(cfg, layers, streams, type_k, type_v))
+                parts.append(_linear_part(cfg, n_layers, streams, type_k, type_v))
             continue
-        for heads, n in _heads_groups(cfg, kind, layers):
-            k, v = (k_width, v_width) if heads is None else (heads * cfg.head_dim_k, heads * cfg.head_dim_v)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for il, layer in enumerate(per_layer):
+            if layer is not None and layer.kind == kind:
+                groups.setdefault((layer.k_width, layer.v_width), []).append(il)
+        for (k, v), ids in groups.items():
             check_row(type_k, k, "K")
             check_row(type_v, v, "V")
-            parts.append(KVPart(kind, n, streams, cells[kind], k, v, type_k, type_v))
+            parts.append(KVPart(kind, len(ids), streams, cells[kind], k, v, type_k, type_v,
+                                layer_ids=tuple(ids)))
     if cfg.is_encoder_decoder and cells.get(CROSS):
         parts.append(KVPart(CROSS, cfg.decoder_layers, streams, cells[CROSS], k_width, v_width, type_k,
                             type_v))
@@ -226,21 +294,6 @@ def kv_cache(
         parts.append(KVPart("linear", cfg.recurrent_layers, streams, 1, 0, 0, type_state, type_state,
                             state_bytes=state))
     return KVCache(tuple(parts), tuple(_explain(p, cfg.is_encoder_decoder) for p in parts))
-
-
-def _heads_groups(cfg: ArchConfig, kind: str, layers: int) -> list[tuple[int | None, int]]:
-    """(KV heads, layers) of the ``kind`` layers: one group of ``cfg.n_kv_heads`` (None), unless the
-    layers differ (``extra[KV_HEADS_PER_LAYER]``: Nemotron-NAS, DeciLM-7B, a GGUF's per-layer
-    head_count_kv), when each head count is its own part, in order of first appearance."""
-    per_layer = cfg.extra.get(KV_HEADS_PER_LAYER)
-    types = cfg.layer_types or ("full",) * cfg.n_layers
-    if cfg.is_mla or not isinstance(per_layer, tuple | list) or len(per_layer) != len(types):
-        return [(None, layers)]
-    groups: dict[int, int] = {}
-    for t, heads in zip(types, per_layer, strict=True):
-        if t == kind:
-            groups[int(heads)] = groups.get(int(heads), 0) + 1
-    return list(groups.items())
 
 
 def encoder_width(cfg: ArchConfig) -> int:

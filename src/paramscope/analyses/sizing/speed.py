@@ -25,6 +25,7 @@ bound, labelled "bound".
 
 from __future__ import annotations
 
+from paramscope.analyses.sizing.runtimes.common import per_layer_heads
 from paramscope.knowledge.speed_calibration import Calibration, lookup
 from paramscope.model import ArchConfig, Model
 from paramscope.records import record
@@ -104,9 +105,11 @@ def active_weight_bytes(weights_bytes: int, routed_expert_bytes: int, cfg: ArchC
 def attention_flops(cfg: ArchConfig, tokens: int) -> float:
     """Causal attention FLOPs of a prefill of ``tokens``: QKᵀ and AV over the keys each query sees."""
     kinds = cfg.layer_types or ("full",) * cfg.n_layers
-    width = cfg.n_heads * (cfg.head_dim_k + cfg.head_dim_v)
+    # query heads per layer where they differ (OpenELM, a GGUF's head_count array): each layer's own
+    heads = per_layer_heads(cfg, "n_heads_per_layer") or (cfg.n_heads,) * len(kinds)
     total = 0.0
-    for kind in kinds:
+    for kind, n_heads in zip(kinds, heads, strict=False):
+        width = n_heads * (cfg.head_dim_k + cfg.head_dim_v)
         if kind == "full":
             seen = tokens * (tokens + 1) / 2  # Σ over queries of the keys before them
         elif kind == "sliding" and cfg.sliding_window:

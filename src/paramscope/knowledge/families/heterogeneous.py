@@ -53,6 +53,7 @@ from paramscope.records import record
 # ArchConfig.extra keys, as the GGUF reader (knowledge/gguf_arch.py PER_LAYER) already spells them
 KV_HEADS_PER_LAYER = "n_kv_heads_per_layer"
 FFN_PER_LAYER = "ffn_size_per_layer"
+HEADS_PER_LAYER = "n_heads_per_layer"  # query heads, where they differ by layer (OpenELM)
 
 
 @record
@@ -359,6 +360,9 @@ def arch_config(cfg: Mapping[str, Any], source: str = "config.json") -> ArchConf
         extra[KV_HEADS_PER_LAYER] = kv
     if len(set(widths)) > 1:
         extra[FFN_PER_LAYER] = widths
+    q_heads = tuple(layer.q_heads for layer in s.layers if layer.q_heads)
+    if len(q_heads) == len(s.layers) and len(set(q_heads)) > 1:
+        extra[HEADS_PER_LAYER] = q_heads  # tensor parallelism splits each layer's own (runtimes/common.py)
     return ArchConfig(
         family=model_type,
         architecture=name,

@@ -29,3 +29,35 @@ def routed_ffn_width(cfg: ArchConfig) -> int:
     """Intermediate values per token in the widest MLP: the dense FFN, or the experts a token is routed to
     (fused / grouped expert kernels hold all of them at once)."""
     return max(cfg.ffn_size, cfg.n_experts_per_token * cfg.expert_ffn_size)
+
+
+def per_layer_heads(cfg: ArchConfig, key: str) -> tuple[int, ...]:
+    """The heads each layer has, from ``cfg.extra[key]`` ("n_heads_per_layer", "n_kv_heads_per_layer":
+    GGUF per-layer arrays, Nemotron-NAS, DeciLM-7B, OpenELM) where the config lists them, else ()."""
+    values = cfg.extra.get(key)
+    if not isinstance(values, tuple | list) or len(values) != cfg.n_layers:
+        return ()
+    return tuple(int(v) for v in values)
+
+
+def tensor_parallel_problem(cfg: ArchConfig, tp: int) -> str | None:
+    """Why ``tp`` tensor-parallel ranks cannot split the attention heads, or None where they can.
+
+    vllm/config/model.py verify_with_parallel_config: ``num_attention_heads % tp == 0``; each attention
+    layer's QKVParallelLinear (model_executor/layers/linear.py) divides its query heads by tp and its KV
+    heads by tp when there are at least tp of them, else tp by them (each rank then keeps one replica).
+    A model whose layers differ builds one QKVParallelLinear per layer with that layer's heads (vLLM's
+    nemotron_nas.py DeciLMDecoderLayer: ``num_attention_heads // n_heads_in_group``), so every
+    attending layer must split; layers without heads (no-op attention) build none.
+    """
+    if cfg.n_heads % tp:
+        return f"{cfg.n_heads} attention heads"
+    q_layers = per_layer_heads(cfg, "n_heads_per_layer") or (cfg.n_heads,)
+    kv_layers = per_layer_heads(cfg, "n_kv_heads_per_layer") or (cfg.n_kv_heads or cfg.n_heads,)
+    for q in sorted({q for q in q_layers if q}):
+        if q % tp:
+            return f"{q} attention heads in a layer"
+    for kv in sorted({kv for kv in kv_layers if kv}):
+        if (kv % tp if kv >= tp else tp % kv):
+            return f"{kv} KV heads" + (" in a layer" if len(set(kv_layers) - {0}) > 1 else "")
+    return None

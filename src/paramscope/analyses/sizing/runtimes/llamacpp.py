@@ -30,10 +30,12 @@ from collections.abc import Iterable
 from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
     KVCache,
+    LayerCache,
     cache_widths,
     encoder_cells,
     encoder_width,
     kv_cache,
+    layer_caches,
     layer_kinds,
 )
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
@@ -229,9 +231,65 @@ def check_cache_types(cfg: ArchConfig, type_k: DType, type_v: DType, flash_attn:
                 f"does not divide the head dim {head_dim}")
 
 
+# GGUF architectures whose layers without KV heads llama.cpp still allocates: knowledge/gguf_arch.py
+# NO_KV_MEANS_NO_CACHE (the same set, kept here so that a size needs no GGUF reader and its numpy;
+# tests/test_kv_layers.py holds them equal)
+ZERO_KV_ARCHS = frozenset({"deci"})
+# Hugging Face families convert_hf_to_gguf writes as one of those: DeciModel registers DeciLMForCausalLM,
+# both Nemotron-NAS (model_type nemotron-nas) and DeciLM-7B (deci), as LLM_ARCH_DECI
+HF_ZERO_KV_ARCHS = {"nemotron-nas": "deci", "deci": "deci"}
+
+
+def allocates_zero_kv_layers(cfg: ArchConfig) -> bool:
+    """Whether llama.cpp gives this model's layers without KV heads a K and V tensor of their own.
+
+    llama-kv-cache.cpp (llama_kv_cache::llama_kv_cache) allocates every layer for which
+    ``hparams.has_kv(il)`` holds, and has_kv (llama-hparams.cpp) is true for every layer unless the
+    model shares its last layers' caches (n_layer_kv_from_start, Gemma 3n): a deci layer whose
+    n_head_kv(il) is 0 (no_op or linear attention) gets ``cache_k_l{il}`` of n_embd_k_gqa(il) = 0 values
+    a cell, and its V the width below; "N layers" in the size line counts them."""
+    arch = cfg.architecture if cfg.architecture in ZERO_KV_ARCHS else HF_ZERO_KV_ARCHS.get(cfg.family)
+    return arch in ZERO_KV_ARCHS
+
+
+def llamacpp_layers(cfg: ArchConfig, p: LlamaCppParams, pad: bool = True) -> tuple[LayerCache | None, ...]:
+    """Each layer's K and V widths as llama.cpp allocates them (llama-kv-cache.cpp, the constructor):
+
+    - K: ``n_embd_k_gqa(il)`` = n_head_kv(il) × n_embd_head_k (llama-hparams.cpp), each layer its own;
+    - V with flash attention: ``n_embd_v_gqa(il)``, each layer its own;
+    - V without flash attention in current builds ([TAG_V_CACHE_VARIABLE]: ``v_trans ?
+      hparams.n_embd_v_gqa_max() : n_embd_v_gqa(il)``, with the warning "the V embeddings have different
+      sizes across layers and FA is not enabled - padding V cache"): the widest layer's, in every
+      allocated layer, including a deci layer without KV heads. Legacy builds sized V per layer
+      (llama_kv_cache_init: ``n_embd_v_gqa(il) + n_embd_v_s()``). The padding is in
+      llama_kv_cache_unified of July 2025 (the one with LLAMA_SET_ROWS, whose single ``v_idxs`` input
+      indexes every layer's transposed V alike); when exactly it came is not pinned, so a "legacy" build
+      of June–August 2025 run without flash attention may pad where this does not.
+    """
+    layers = list(layer_caches(cfg))
+    allocated = [layer for layer in layers if layer is not None]
+    if not pad or p.legacy or p.flash_attn or not allocated:
+        return tuple(layers)  # a KV-less layer's tensors hold 0 bytes: left out
+    if allocates_zero_kv_layers(cfg):
+        layers = [LayerCache("full", 0, 0) if layer is None else layer for layer in layers]
+    v_max = max(layer.v_width for layer in allocated)
+    return tuple(None if layer is None else replace(layer, v_width=v_max) for layer in layers)
+
+
+def v_padded(cfg: ArchConfig, p: LlamaCppParams) -> int:
+    """The V width every layer takes where llama.cpp pads it (``llamacpp_layers``); 0 where that changes
+    no layer."""
+    if p.legacy or p.flash_attn:
+        return 0
+    plain = sorted(layer.v_width for layer in llamacpp_layers(cfg, p, pad=False) if layer is not None)
+    padded = sorted(layer.v_width for layer in llamacpp_layers(cfg, p) if layer is not None)
+    return 0 if padded == plain else max(padded)
+
+
 def llamacpp_kv_cache(cfg: ArchConfig, p: LlamaCppParams, type_k: DType, type_v: DType) -> KVCache:
     cells = {"full": p.n_ctx_seq, "sliding": p.swa_cells}
-    return kv_cache(cfg, cells, streams=p.n_streams, type_k=type_k, type_v=type_v)
+    return kv_cache(cfg, cells, streams=p.n_streams, type_k=type_k, type_v=type_v,
+                    layers=llamacpp_layers(cfg, p))
 
 
 def encoder_output_bytes(cfg: ArchConfig, p: LlamaCppParams, encoder_length: int | None) -> int:
@@ -299,13 +357,15 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     logits = out * cfg.vocab_size * F32
     # the CPU graph also holds inp_embd (t x n_embd), the GPU's does not (see above)
     logits_rest = ((0 if on_gpu else t) + out) * cfg.hidden_size * F32 + out * I32
-    parts = [part for part in kv.parts if part.kind in ATTENTION_KINDS]
+    # one mask, one set of index and rotation inputs per cache (full, sliding), however many head counts
+    # its layers have (llama-kv-cache.cpp build_input_*: one input of the cache for all its layers)
+    caches = {part.kind: part.cells for part in kv.parts if part.kind in ATTENTION_KINDS}
     mask_elt = F16 if p.flash_attn else F32
-    masks = sum(part.cells * t * mask_elt for part in parts)
-    kq = 0 if p.flash_attn else max((part.cells for part in parts), default=0) * t * cfg.n_heads * F32
+    masks = sum(cells * t * mask_elt for cells in caches.values())
+    kq = 0 if p.flash_attn else max(caches.values(), default=0) * t * cfg.n_heads * F32
     head_k, head_v = cache_head_dims(cfg)
-    rot = len(parts) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
-    per_token = _attention_token_bytes(cfg, p, len(parts))
+    rot = len(caches) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
+    per_token = _attention_token_bytes(cfg, p, len(caches))
     attention = kq + masks + rot + t * per_token
     hidden_rows = f"{out}" if on_gpu else f"({t} + {out})"
     explain = (
@@ -440,6 +500,10 @@ def _explain(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: in
     ]
     if "sliding" in kinds:
         lines.append(f"sliding-window cells per stream: {window}")
+    padded = v_padded(cfg, p)
+    if padded:
+        lines.append(f"KV: layers differ in width and flash attention is off: every layer's V is padded "
+                     f"to the widest, {padded} values (llama-kv-cache.cpp, TAG_V_CACHE_VARIABLE)")
     lines += [f"KV {line}" for line in kv.explain]
     lines += [f"compute {line}" for line in compute.explain]
     rows, output_bytes = output
@@ -533,9 +597,12 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
         host += split.outside  # output matrix and final norm
     duplicate = embedding if output_on_gpu and not has_output and cfg.tied_embeddings else 0
     scale = weights_bytes / stored  # re-priced weights: the same split
+    # each layer's cache sits with its layer (llama-kv-cache.cpp: buft = dev_layer(il)): the parts name
+    # their layers, each at its own width; parts that do not (a recurrent state) go by layer kind
     kinds = cfg.layer_types or ("full",) * n_layer
-    per_layer = {part.kind: part.total_bytes // part.layers for part in kv.parts if part.layers}
-    host_kv = sum(per_layer.get(kinds[il], 0) for il in range(min(start, len(kinds))))
+    host_kv = sum(part.layer_bytes * sum(il < start for il in part.layer_ids) for part in kv.parts)
+    per_kind = {part.kind: part.layer_bytes for part in kv.parts if part.layers and not part.layer_ids}
+    host_kv += sum(per_kind.get(kinds[il], 0) for il in range(min(start, len(kinds))))
     return Offload(ngl, start, output_on_gpu, round(host * scale), round(duplicate * scale), host_kv)
 
 
@@ -578,5 +645,5 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         t.value.lower(), explain, notes,
                         host_weights_bytes=split.host_weights_bytes if split else 0,
                         host_kv_bytes=split.host_kv_bytes if split else 0,
-                        kv_parts=tuple((p.kind, p.total_bytes) for p in m.kv.parts),
+                        kv_parts=m.kv.by_kind(),
                         duplicate_weights_bytes=split.duplicate_bytes if split else 0)

@@ -38,6 +38,9 @@ HF_FAMILIES = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2"
                "qwen3_moe": "qwen3moe", "gemma3": "gemma3", "gemma3_text": "gemma3", "phi3": "phi3",
                "gpt_oss": "gpt-oss"}
 _WEIGHT = "f16"  # weights are external: their type does not enter the compute buffer
+# ArchConfig.extra keys of per-layer heads and FFN widths (knowledge/gguf_arch.py PER_LAYER, spelled again
+# so that a size needs no GGUF reader; tests/test_kv_layers.py holds them equal)
+PER_LAYER_KEYS = ("n_heads_per_layer", "n_kv_heads_per_layer", "ffn_size_per_layer")
 
 
 def graph_arch(cfg: ArchConfig) -> str | None:
@@ -49,6 +52,10 @@ def graph_arch(cfg: ArchConfig) -> str | None:
         return None
     if min(cfg.n_layers, cfg.hidden_size, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim_k, cfg.head_dim_v,
            cfg.vocab_size) <= 0 or cfg.n_heads % cfg.n_kv_heads:
+        return None
+    if any(len(set(cfg.extra.get(key) or ())) > 1 for key in PER_LAYER_KEYS):
+        # the rebuilt graph gives every layer n_head, n_head_kv and n_ff; llama.cpp reads them per layer
+        # (hparams.n_head(il), n_head_kv(il), n_ff(il)) where the GGUF lists them: not rebuilt here
         return None
     if "sliding" in kinds and arch not in SLIDING:
         return None

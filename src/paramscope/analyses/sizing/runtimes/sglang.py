@@ -23,7 +23,7 @@ rule; estimated: the CUDA context and NCCL (runtimes/common.py), as for vLLM.
 
 from __future__ import annotations
 
-from paramscope.analyses.sizing.kv_cache import KVCache, kv_cache, layer_kinds
+from paramscope.analyses.sizing.kv_cache import KVCache, LayerCache, kv_cache, layer_caches, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
@@ -81,12 +81,12 @@ class SglangMemory:
     def k_bytes(self) -> int | None:
         """The K buffers of the pool ("K size", GiB printed as GB); V is the same size (MHA)."""
         tokens = self.tokens
-        return None if tokens is None else tokens * self.kv.parts[0].layers * self.kv.parts[0].k_row_bytes
+        return None if tokens is None else tokens * sum(p.layers * p.k_row_bytes for p in self.kv.parts)
 
     @property
     def v_bytes(self) -> int | None:
         tokens = self.tokens
-        return None if tokens is None else tokens * self.kv.parts[0].layers * self.kv.parts[0].v_row_bytes
+        return None if tokens is None else tokens * sum(p.layers * p.v_row_bytes for p in self.kv.parts)
 
     @property
     def reserve_bytes(self) -> int:
@@ -99,6 +99,37 @@ class SglangMemory:
     def fits(self) -> bool:
         tokens = self.tokens
         return tokens is None or tokens >= self.batch * self.context
+
+
+# Families whose every hidden layer has a slot in SGLang's token pool, attending or not:
+# configs/model_config.py sets ``num_attention_layers = num_hidden_layers`` and model_runner.py sizes the
+# cell as ``get_num_kv_heads(tp) × head_dim × num_hidden_layers × 2 × element size`` and the pool
+# (MHATokenToKVPool, ``layer_num``) alike, while models/nemotron_nas.py builds attention only in the
+# blocks that are not no_op: Nemotron-NAS's no-op layers hold pool rows they never write.
+SGLANG_POOL_ALL_LAYERS = frozenset({"nemotron-nas"})
+
+
+def pool_layers(cfg: ArchConfig) -> tuple[LayerCache | None, ...]:
+    """Each layer's widths in SGLang's pool, which holds one KV head count for every layer
+    (MHATokenToKVPool's ``head_num``: ``get_num_kv_heads``): a model whose attending layers differ is
+    refused as SGLang refuses it (model_config.py get_total_num_kv_heads: "Variable GQA (VGQA) is not
+    yet supported for nemotron-nas in sglang"; no other model of varying KV heads has a path there)."""
+    linear = (cfg.extra.get("heterogeneous") or {}).get("linear_attention_layers", 0)
+    if cfg.family in SGLANG_POOL_ALL_LAYERS and linear:
+        # models/nemotron_nas.py and get_total_num_kv_heads divide by n_heads_in_group for every block
+        # that is not no_op; a block replaced by a linear layer has none
+        raise UnsupportedError(f"SGLang: {cfg.architecture} has {linear} attention blocks replaced by a "
+                               f"linear layer, which SGLang's nemotron_nas.py cannot build")
+    layers = layer_caches(cfg)
+    widths = {(layer.k_width, layer.v_width) for layer in layers if layer is not None}
+    if len(widths) > 1:
+        raise UnsupportedError(f"SGLang: {cfg.architecture} has layers of different KV head counts; "
+                               f"SGLang's KV pool holds one head count for every layer (Variable GQA is "
+                               f"not supported)")
+    if cfg.family in SGLANG_POOL_ALL_LAYERS and widths:
+        k, v = widths.pop()
+        return tuple(layer or LayerCache("full", k, v) for layer in layers)
+    return layers
 
 
 def sglang_memory(
@@ -137,10 +168,10 @@ def sglang_memory(
     if t not in CACHE_TYPES:
         raise UnsupportedError(f"SGLang cannot hold its KV cache as {t.value.lower()} (it knows "
                                f"{', '.join(c.value.lower() for c in CACHE_TYPES)})")
-    rank = rank_config(cfg, tp)
-    kv = kv_cache(rank, {"full": context}, streams=batch, type_k=t, type_v=t, mla="compressed")
-    part = kv.parts[0]
-    cell = part.layers * (part.k_row_bytes + part.v_row_bytes)
+    rank = rank_config(cfg, tp, "SGLang")
+    kv = kv_cache(rank, {"full": context}, streams=batch, type_k=t, type_v=t, mla="compressed",
+                  layers=pool_layers(rank))
+    cell = sum(part.layers * (part.k_row_bytes + part.v_row_bytes) for part in kv.parts)
     model = -(-weights_bytes // tp) + rope_cache_bytes(cfg, dtype)
     nccl = (NCCL_BYTES if nvlink else NCCL_PCIE_BYTES) if tp > 1 else 0
     free = None if gpu_memory_bytes is None else gpu_memory_bytes - CUDA_CONTEXT_BYTES - nccl

@@ -218,4 +218,4 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     m = transformers_memory(cfg, weights_bytes, context=ctx, batch=req.batch, dtype=dtype, kv_type=t,
                             encoder_length=req.encoder_length)
     return RuntimeParts(m.kv_cache_bytes, m.compute_bytes, m.overhead_bytes, t.value.lower(), m.explain,
-                        kv_parts=tuple((p.kind, p.total_bytes) for p in m.kv.parts))
+                        kv_parts=m.kv.by_kind())

@@ -24,14 +24,22 @@ from __future__ import annotations
 
 import re
 
-from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache, kv_cache, layer_kinds
+from paramscope.analyses.sizing.kv_cache import (
+    ATTENTION_KINDS,
+    KV_HEADS_PER_LAYER,
+    KVCache,
+    kv_cache,
+    layer_kinds,
+)
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.common import (
     CUDA_CONTEXT_BYTES,
     NCCL_BYTES,
     NCCL_PCIE_BYTES,
+    per_layer_heads,
     routed_ffn_width,
+    tensor_parallel_problem,
 )
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
@@ -182,7 +190,9 @@ class KVLayout:
     group_size: int
     groups: dict[str, int]  # groups per layer kind
     blocks: dict[str, int]  # blocks one request holds in one group of that kind
-    page_bytes: int  # one block of one layer: block_size × (K + V) row bytes
+    page_bytes: int  # one block of one layer: block_size × (K + V) row bytes (the widest layer's)
+    # layers of one kind whose widths differ (UniformTypeKVCacheSpecs): each layer's page, in one group
+    layer_pages: tuple[int, ...] = ()
 
     @property
     def n_groups(self) -> int:
@@ -190,7 +200,9 @@ class KVLayout:
 
     @property
     def block_bytes(self) -> int:
-        return self.page_bytes * self.group_size
+        """One block id over the group's layers: vLLM's page size of the group (a UniformTypeKVCacheSpecs
+        sums its layers' pages)."""
+        return sum(self.layer_pages) if self.layer_pages else self.page_bytes * self.group_size
 
     @property
     def blocks_per_request(self) -> int:
@@ -371,29 +383,73 @@ def _check(p: VllmParams) -> None:
                                f"({p.max_num_batched_tokens}) must be ≥ max_model_len ({p.context})")
 
 
-def kv_heads_per_rank(cfg: ArchConfig, tp: int) -> int:
+def kv_heads_per_rank(cfg: ArchConfig, tp: int, engine: str = "vLLM") -> int:
     """KV heads one GPU holds: split across ranks, or replicated when there are fewer than ranks.
 
     vllm/config/model.py verify_with_parallel_config: heads % tp == 0; models/llama.py LlamaAttention:
-    kv_heads % tp == 0 when kv_heads ≥ tp, else tp % kv_heads == 0 and each rank keeps one head.
+    kv_heads % tp == 0 when kv_heads ≥ tp, else tp % kv_heads == 0 and each rank keeps one head; in a
+    model whose layers differ, every layer's (``tensor_parallel_problem``).
     """
-    kv = cfg.n_kv_heads
-    rules = (
-        (cfg.n_heads % tp == 0, f"{cfg.n_heads} attention heads"),
-        (kv % tp == 0 if kv >= tp else tp % kv == 0, f"{kv} KV heads"),
-    )
-    for ok, what in rules:
-        if not ok:
-            raise UnsupportedError(f"vLLM: {what} cannot be split over tensor_parallel {tp}")
-    return max(1, kv // tp)
+    problem = tensor_parallel_problem(cfg, tp)
+    if problem:
+        raise UnsupportedError(f"{engine}: {problem} cannot be split over tensor_parallel {tp}")
+    return max(1, cfg.n_kv_heads // tp)
 
 
-def rank_config(cfg: ArchConfig, tp: int) -> ArchConfig:
+def rank_config(cfg: ArchConfig, tp: int, engine: str = "vLLM") -> ArchConfig:
     """The model as one rank's cache sees it. MLA caches one latent per token on every rank; linear /
-    SSM states are split over the ranks (``hybrid_state_bytes``)."""
-    heads = kv_heads_per_rank(cfg, tp)
+    SSM states are split over the ranks (``hybrid_state_bytes``); a per-layer KV head list is split
+    layer by layer (each layer's attention keeps ``max(1, heads // tp)``, none where it has none)."""
+    heads = kv_heads_per_rank(cfg, tp, engine)
     states = {"conv_state_size": cfg.conv_state_size // tp, "ssm_state_size": cfg.ssm_state_size // tp}
-    return replace(cfg, **states) if cfg.is_mla else replace(cfg, n_kv_heads=heads, **states)
+    if cfg.is_mla:
+        return replace(cfg, **states)
+    per_layer = per_layer_heads(cfg, KV_HEADS_PER_LAYER)
+    if per_layer:
+        ranked = tuple(max(1, h // tp) if h else 0 for h in per_layer)
+        return replace(cfg, n_kv_heads=heads, extra={**cfg.extra, KV_HEADS_PER_LAYER: ranked}, **states)
+    return replace(cfg, n_kv_heads=heads, **states)
+
+
+# How vLLM's model code lays out the KV heads of a model whose layers differ, by family (model_type):
+# - "deci" (Deci/DeciLM-7B): vllm/model_executor/models/decilm.py (vllm-project/vllm at fc5726d3)
+#   DeciLMForCausalLM.__init__ sets ``config.num_key_value_heads = max(config.num_key_value_heads_per_layer)``
+#   ("PagedAttention does not work well with variable GQA, so we normalize the weights upon loading, and
+#   use uniform GQA with the max value instead"): every layer caches the widest layer's heads.
+# - "nemotron-nas": models/nemotron_nas.py DeciLMDecoderLayer builds attention for each block that is not
+#   ``no_op`` with ``num_attention_heads // n_heads_in_group`` KV heads; a block replaced by a linear layer
+#   has ``n_heads_in_group`` null, which that code cannot divide by: vLLM does not load such a model.
+#   The V1 engine asks each attention layer for its own spec (FullAttentionSpec with its num_kv_heads);
+#   the V0 engine's CacheEngine holds ``ModelConfig.get_total_num_kv_heads()`` in every attending layer
+#   (config.py: for nemotron-nas, the first block that is not no_op's heads; get_num_layers_by_block_type
+#   counts the blocks that are not no_op).
+# (model_type, architecture) pairs: a GGUF's "deci" architecture (Nemotron-NAS converted) is not DeciLM-7B
+VLLM_WIDEST_EVERYWHERE = frozenset({("deci", "DeciLMForCausalLM")})
+VLLM_NO_LINEAR_ATTENTION = frozenset({"nemotron-nas"})
+V0_FIRST_ATTENTION_HEADS = frozenset({"nemotron-nas"})
+
+
+def vllm_layout_config(cfg: ArchConfig, engine: str) -> ArchConfig:
+    """The model as vLLM's model code caches it (VLLM_WIDEST_EVERYWHERE and the notes above it)."""
+    per_layer = per_layer_heads(cfg, KV_HEADS_PER_LAYER)
+    if cfg.family in VLLM_NO_LINEAR_ATTENTION:
+        linear = (cfg.extra.get("heterogeneous") or {}).get("linear_attention_layers", 0)
+        if linear:
+            raise UnsupportedError(f"vLLM: {cfg.architecture} has {linear} attention blocks replaced by a "
+                                   f"linear layer, which vLLM's nemotron_nas.py cannot build "
+                                   f"(n_heads_in_group is null)")
+    if not per_layer:
+        return cfg
+    extra = {k: v for k, v in cfg.extra.items() if k != KV_HEADS_PER_LAYER}
+    if (cfg.family, cfg.architecture) in VLLM_WIDEST_EVERYWHERE:
+        return replace(cfg, n_kv_heads=max(per_layer), extra=extra)
+    if engine in V0_FAMILIES and cfg.family in V0_FIRST_ATTENTION_HEADS:
+        first = next(h for h in per_layer if h)
+        return replace(cfg, n_kv_heads=first, extra=extra)
+    if engine in V0_FAMILIES and len(set(per_layer) - {0}) > 1:
+        raise UnsupportedError(f"vLLM V0: its CacheEngine holds one KV head count in every layer, and "
+                               f"which one {cfg.architecture}'s config gives it is not known here")
+    return cfg
 
 
 def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
@@ -518,6 +574,9 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
     cells = {kind: blocks[kind] * p.block_size for kind in attention}
     kv = kv_cache(rank_config(cfg, p.tensor_parallel), cells, streams=p.batch, type_k=p.kv_type,
                   type_v=p.kv_type, mla="compressed", type_state=p.dtype)
+    attention_parts = [part for part in kv.parts if part.kind in ATTENTION_KINDS]
+    if len(attention_parts) > len(attention):
+        return _uniform_type_layout(kv, attention_parts, attention, blocks, p)
     row = kv.parts[0].k_row_bytes + kv.parts[0].v_row_bytes
     page = p.block_size * row
     padding = sum((groups[kind] * size - n) * p.batch * cells[kind] * row for kind, n in attention.items())
@@ -525,6 +584,28 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
         linear = counts["linear"]
         padding += p.batch * ((page - state) * linear + (groups["linear"] * size - linear) * page)
     return KVLayout(size, groups, blocks, page), kv, padding
+
+
+def _uniform_type_layout(kv: KVCache, parts: list, attention: dict[str, int], blocks: dict[str, int],
+                         p: VllmParams) -> tuple[KVLayout, KVCache, int]:
+    """Layers of one kind whose K/V widths differ (per-layer KV heads): vllm/v1/kv_cache_interface.py
+    UniformTypeKVCacheSpecs ("multiple layers with the same type of attention ... different hidden
+    sizes"), which kv_cache_utils.get_kv_cache_groups builds when every layer needs the same number of
+    token slots: one group of all layers, its page size the sum of the layers' pages
+    (``page_size_bytes = sum(spec.page_size_bytes ...)``), so ``num_blocks = available // Σ pages`` and
+    each layer holds as many blocks, at its own width (get_kv_cache_config_from_groups). Older V1
+    releases, before that class, unified the page sizes by raising the narrower layers' block sizes
+    (unify_kv_cache_spec_page_size) into groups of their own: not modelled. Kinds that differ as well
+    (sliding beside full layers, linear states) take those paths too: refused."""
+    if len(attention) > 1 or len(kv.parts) != len(parts):
+        raise UnsupportedError("vLLM: layers of different KV widths beside sliding-window or linear "
+                               "layers are grouped by unify_kv_cache_spec_page_size, which paramscope "
+                               "does not model")
+    kind = next(iter(attention))
+    pages = tuple(p.block_size * (part.k_row_bytes + part.v_row_bytes)
+                  for part in parts for _ in range(part.layers))
+    layout = KVLayout(attention[kind], {kind: 1}, blocks, max(pages), pages)
+    return layout, kv, 0
 
 
 def hybrid_state_bytes(cfg: ArchConfig, p: VllmParams) -> int:
@@ -656,7 +737,9 @@ def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
         return None
     reserved = int(p.gpu_memory_bytes * p.gpu_memory_utilization)
     available = reserved - non_kv
-    blocks = max(available // layout.page_bytes // layout.group_size, 0)  # kv_cache_utils.get_num_blocks
+    # kv_cache_utils.get_num_blocks: available // page_size // num_layers (the group's layers), which is
+    # available // (page × layers); a UniformTypeKVCacheSpecs group: available // its summed page size
+    blocks = max(available // layout.block_bytes, 0)
     return KVPool(reserved, available, blocks, layout, p.block_size)
 
 
@@ -699,6 +782,7 @@ def vllm_memory(
     (``pre_mla_attention``).
     """
     kv_cfg = cfg if mla or not cfg.is_mla else pre_mla_attention(cfg)
+    kv_cfg = vllm_layout_config(kv_cfg, engine)
     p = resolve_params(kv_cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
                        gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
@@ -753,7 +837,11 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
         f"): {m.cuda_context_bytes:,} B",
         f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "
-        f"blocks per request {layout.blocks_per_request} ({layout.blocks})",
+        f"blocks per request {layout.blocks_per_request} ({layout.blocks})"
+        if not layout.layer_pages else
+        f"KV groups: one group of {layout.group_size} layers whose widths differ "
+        f"(UniformTypeKVCacheSpecs): pages of {_page_sizes(layout.layer_pages)}, block "
+        f"{layout.block_bytes:,} B over all layers; blocks per request {layout.blocks_per_request}",
     ]
     lines += [f"KV needed {line}" for line in m.kv.explain]
     if m.kv_padding_bytes:
@@ -761,6 +849,13 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
     lines += _warnings(cfg, m)
     lines += _pool_lines(m) if m.pool else [f"total needed = {m.needed_bytes:,} B ({_gib(m.needed_bytes)})"]
     return tuple(lines)
+
+
+def _page_sizes(pages: tuple[int, ...]) -> str:
+    counts: dict[int, int] = {}
+    for page in pages:
+        counts[page] = counts.get(page, 0) + 1
+    return ", ".join(f"{n} × {page:,} B" for page, n in counts.items())
 
 
 def _pool_lines(m: VllmMemory) -> list[str]:
@@ -771,8 +866,10 @@ def _pool_lines(m: VllmMemory) -> list[str]:
         f"vLLM takes all of it whatever the requests need",
         f"available KV = reservation − weights − activation − CUDA graphs − non-torch = "
         f"{pool.available_bytes:,} B ({_gib(pool.available_bytes)})",
-        f"num_blocks = {pool.available_bytes:,} // {m.layout.page_bytes:,} // {m.layout.group_size} = "
-        f"{pool.num_blocks:,}; GPU KV cache size: {pool.tokens:,} tokens",
+        (f"num_blocks = {pool.available_bytes:,} // {m.layout.page_bytes:,} // {m.layout.group_size} = "
+         if not m.layout.layer_pages else
+         f"num_blocks = {pool.available_bytes:,} // {m.layout.block_bytes:,} = ")
+        + f"{pool.num_blocks:,}; GPU KV cache size: {pool.tokens:,} tokens",
         f"Maximum concurrency for {p.context:,} tokens per request: {pool.max_concurrency:.2f}x",
         f"total = reservation + outside it = {m.total_bytes:,} B ({_gib(m.total_bytes)})",
     ]
