@@ -130,7 +130,8 @@ def test_a_config_naming_another_rows_class_is_counted_by_that_row() -> None:
     assert extra["counted_as"].startswith("minimax_m2") and "model_type says mixtral" in extra["counted_as"]
     import paramscope  # and inspect says so among its notes
 
-    assert f"counted as {extra['counted_as']}" in paramscope.inspect(str(FIXTURES / MINIMAX_AWQ)).to_json()["notes"]
+    notes = paramscope.inspect(str(FIXTURES / MINIMAX_AWQ)).to_json()["notes"]
+    assert f"counted as {extra['counted_as']}" in notes
     assert extra["quantization"]["quant_method"] == "awq"
 
 
