@@ -51,8 +51,10 @@ COMMANDS: dict[str, str] = {
 }
 
 EPILOG = f"""\
-SOURCE is a model file (GGUF, safetensors, PyTorch, ONNX), a directory, a config.json
-or a catalogue name (see `paramscope catalogue`). Every command takes --json.
+SOURCE is a model file (GGUF, safetensors, PyTorch, ONNX), a directory, a config.json,
+a catalogue name (see `paramscope catalogue`), a Hugging Face repository
+(hf:ORG/NAME[@REVISION][/FILE]: headers only, never the weights) or an Ollama model
+(ollama:NAME[:TAG]). Every command takes --json.
 
 Sizes take a unit: GB and MB are decimal (10^9, 10^6 bytes), GiB and MiB binary (2^30,
 2^20 bytes, as nvidia-smi and free count); printed sizes always carry theirs. Counts
