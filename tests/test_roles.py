@@ -108,6 +108,16 @@ CASES = [
     ("model.embed_vision.embedding_projection.weight", "projector", "weight", None),
     ("model.embed_audio.hard_embedding_norm.weight", "projector", "norm", None),
     ("a.blk.0.attn_q.weight", "audio", "weight", None),
+    # Granite Speech: a top-level Conformer and Q-Former (gguf-py tensor_mapping's A_ENC_* / A_QF_*), beside
+    # BartModel's bare encoder.layers.N.…, which stays text
+    ("encoder.layers.3.attn.to_q.weight", "audio", "weight", None),
+    ("encoder.layers.3.conv.batch_norm.running_mean", "audio", "weight", None),
+    ("encoder.layers.3.ff2.pre_norm.bias", "audio", "bias", None),
+    ("encoder.out_mid.weight", "audio", "weight", None),
+    ("projector.qformer.encoder.layer.1.crossattention.attention.key.weight", "projector", "weight", None),
+    ("projector.query", "projector", "weight", None),
+    ("encoder.layers.3.self_attn.q_proj.weight", "attention/q", "weight", 3),
+    ("encoder.layers.3.fc1.weight", "ffn/up", "weight", 3),
     # GGUF (llama.cpp names)
     ("token_embd.weight", "embedding", "weight", None),
     ("blk.0.attn_q.weight", "attention/q", "weight", 0),
@@ -211,19 +221,10 @@ def _fixture_composites() -> list[tuple[str, dict]]:
     return configs
 
 
-def _placed_by_name(name: str, cfg: dict) -> object:
-    """Granite Speech (audio only, batch H) stores its Conformer as a top-level encoder.… and its Q-Former
-    as projector.…: names a text encoder-decoder's bare checkpoint also starts with (BartModel's
-    encoder.layers.N.…), so roles cannot tell them apart by name yet. Strict: it fails once they are."""
-    from paramscope.knowledge.families.multimodal import COMPOSITES
-
-    if COMPOSITES[cfg["model_type"]].vision_tower:
-        return pytest.param(name, cfg, id=name)
-    return pytest.param(name, cfg, id=name, marks=pytest.mark.xfail(
-        strict=True, reason="roles: a top-level audio encoder.… is not told from a text encoder by name"))
-
-
-@pytest.mark.parametrize(("name", "cfg"), [_placed_by_name(n, c) for n, c in _fixture_composites()])
+# Granite Speech (audio only) stores its Conformer as a top-level encoder.… and its Q-Former as
+# projector.…, names a text encoder-decoder's bare checkpoint also starts with: placed by the Conformer's
+# own names (roles.COMPONENTS' audio row), which the text encoders below keep as text
+@pytest.mark.parametrize(("name", "cfg"), _fixture_composites())
 def test_multimodal_tensors_sit_in_the_tower_projector_or_head_their_names_say(name, cfg):
     """Every tensor a multimodal wrapper lists is placed where the wrapper's own prefixes put it: the
     vision (or audio) tower, the projector, the output head, or the text model. A miss here files
@@ -265,3 +266,22 @@ def test_names_alike_but_for_the_layer_index_are_placed_alike(before, keyword, a
     assert (pa.component, pa.role) == (pb.component, pb.role)
     assert (pa.layer is None) == (pb.layer is None)
     assert roles.without_layer(a) != roles.without_layer(f"{head}.{i}x.{after or 'weight'}")
+
+
+def _text_rows() -> list[str]:
+    from paramscope.knowledge.families import FAMILIES
+
+    return sorted(FAMILIES)
+
+
+@pytest.mark.parametrize("model_type", _text_rows())
+def test_text_rows_have_no_tower_tensors(model_type):
+    """A text family's tensors (BART's and Whisper's encoder.layers.N.…, T5's encoder.block, BERT's
+    encoder.layer) are never placed in a tower or projector: the names that tell Granite Speech's
+    Conformer and Q-Former from them hold for every text row's default layout."""
+    from paramscope.knowledge.families import expected_tensors
+
+    cfg = {"model_type": model_type}
+    towers = {t.name: place(t.name).component for t in expected_tensors(cfg, fallback=False)
+              if place(t.name).component in roles.TOWERS}
+    assert not towers, list(towers.items())[:5]

@@ -20,13 +20,21 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     # (Qwen2-VL's pre-4.52 checkpoints: visual.…; Qwen3-VL's: model.visual.…)
     ("vision", [r"^(model\.)?vision_(tower|model)\.", r"^v\.", r"^(model\.)?visual\.", r"^vision_encoder\."]),
     # audio encoders (Gemma 3n's USM: model.audio_tower.…; llama.cpp's mmproj: a.…)
-    ("audio", [r"^(model\.)?audio_(tower|model)\.", r"^a\."]),
+    # Granite Speech's Conformer sits at the top level as encoder.… (input_linear, the CTC heads out and
+    # out_mid, layers of ff1/ff2/attn.to_q…/conv/post_norm), names a text encoder-decoder's bare checkpoint
+    # starts with too (BartModel's encoder.layers.N.self_attn…): told apart by the Conformer's own names,
+    # as gguf-py's tensor_mapping.py lists them (A_ENC_INP_PROJ, A_CTC_OUT, A_ENC_* "# granite_speech")
+    ("audio", [r"^(model\.)?audio_(tower|model)\.", r"^a\.", r"^encoder\.(input_linear|out|out_mid)$",
+               r"^encoder\.layers\.\d+\.(ff1|ff2|conv|post_norm|attn\.(to_q|to_kv|to_out|pre_norm|"
+               r"rel_pos_emb))(\.|$)"]),
     # projectors (Mllama's is one Linear: multi_modal_projector.weight; Idefics3 / SmolVLM:
     # model.connector.modality_projection), LLaVA-NeXT's image_newline between image rows, and Gemma 3n's
     # per-tower embedders into the text width (model.embed_vision/audio)
     ("projector", [r"^(model\.)?multi_modal_projector(\.|$)", r"^(model\.)?connector\.",
                    r"^(model\.)?image_newline$", r"^mm\.", r"^mm_input_projection", r"^mm_soft_emb_norm",
-                   r"^(model\.)?embed_(vision|audio)\."]),
+                   r"^(model\.)?embed_(vision|audio)\.",
+                   # Granite Speech's windowed Q-Former (gguf-py: A_QF_PROJ_*, A_QF_*)
+                   r"^projector\.(query|linear|qformer\.)"]),
     # norms (scale and bias) before anything they share words with
     ("norm", [r"(^|[._])(ln|norm|layernorm|layer_norm|LayerNorm|rmsnorm)(_?\w*)?$",
               r"(^|\.)(input_layernorm|post_attention_layernorm|pre_feedforward_layernorm|"
@@ -163,7 +171,10 @@ def place(name: str) -> Placement:
     """Component, role and layer of a tensor name (Hugging Face or GGUF spelling)."""
     m = _rx(_LAYER).match(name)
     if m and not _in_tower(m.group("prefix")):
-        return _placement(_local_class(m.group("rest")), int(m.group("index")))
+        whole = _local_class(name)  # a tower whose layers only their names tell (Granite Speech's)
+        if whole[0] not in TOWERS:
+            return _placement(_local_class(m.group("rest")), int(m.group("index")))
+        return _placement(whole, None)
     return _placement(_local_class(name), None)
 
 
