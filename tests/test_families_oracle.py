@@ -352,6 +352,32 @@ def test_random_small_configs_equal_transformers(cfg: dict[str, Any]) -> None:
 
 
 @st.composite
+def aria_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Small AriaConfig values: the MoE text model's widths and shared experts, a SigLIP tower of any
+    width and patch grid, any query table of the projector."""
+    heads = draw(st.sampled_from([2, 4]))
+    text = {**_small(draw, heads), "model_type": "aria_text",
+            "num_key_value_heads": draw(st.sampled_from([h for h in (1, 2, 4) if heads % h == 0])),
+            "moe_num_experts": draw(st.integers(1, 4)), "moe_topk": 1,
+            "moe_num_shared_experts": draw(st.integers(1, 3)), "attention_bias": draw(st.booleans()),
+            "mlp_bias": draw(st.booleans())}
+    patch = draw(st.sampled_from([2, 4]))
+    vision = {"model_type": "idefics3_vision", "hidden_size": heads * 4, "num_attention_heads": heads,
+              "intermediate_size": draw(st.integers(4, 24)), "num_hidden_layers": draw(st.integers(1, 2)),
+              "patch_size": patch, "image_size": patch * draw(st.integers(1, 4))}
+    queries = draw(st.dictionaries(st.integers(1, 5000), st.integers(1, 9), min_size=1, max_size=3))
+    return {"model_type": "aria", "text_config": text, "vision_config": vision,
+            "projector_patch_to_query_dict": {str(k): v for k, v in queries.items()},
+            "tie_word_embeddings": text.pop("tie_word_embeddings")}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(aria_configs())
+def test_random_aria_configs_equal_transformers(cfg: dict[str, Any]) -> None:
+    _assert_equal(cfg, "random aria")
+
+
+@st.composite
 def gemma3n_text_configs(draw: st.DrawFn) -> dict[str, Any]:
     """Small Gemma3nTextConfig values: per-layer widths, any layer pattern whose KV-owning layers cover
     every kind (Gemma3nTextConfig.kv_sharing_modes requires it), any number of AltUp streams."""

@@ -108,6 +108,10 @@ CASES = [
     ("model.embed_vision.embedding_projection.weight", "projector", "weight", None),
     ("model.embed_audio.hard_embedding_norm.weight", "projector", "norm", None),
     ("a.blk.0.attn_q.weight", "audio", "weight", None),
+    # Aria's fused experts, as its checkpoints name them
+    ("language_model.model.layers.5.mlp.experts.fc1.weight", "experts/gate_up", "weight", 5),
+    ("language_model.model.layers.5.mlp.experts.fc2.weight", "experts/down", "weight", 5),
+    ("language_model.model.layers.5.mlp.router.weight", "router", "weight", 5),
     # Granite Speech: a top-level Conformer and Q-Former (gguf-py tensor_mapping's A_ENC_* / A_QF_*), beside
     # BartModel's bare encoder.layers.N.…, which stays text
     ("encoder.layers.3.attn.to_q.weight", "audio", "weight", None),

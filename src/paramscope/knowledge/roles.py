@@ -64,10 +64,14 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     ("shared_experts/gate", [r"\.shared_experts?\.gate_proj$", r"^ffn_gate_shexp$"]),
     ("shared_experts/up", [r"\.shared_experts?\.up_proj$", r"^ffn_up_shexp$"]),
     ("shared_experts/down", [r"\.shared_experts?\.down_proj$", r"^ffn_down_shexp$"]),
-    ("experts/gate_up", [r"\.experts\.gate_up_proj(_blocks|_scales)?$", r"^ffn_gate_up_exps$"]),
+    # (Aria's checkpoints keep the fused experts as experts.fc1 = gate and up, experts.fc2 = down:
+    # transformers' conversion_mapping.py renames them to gate_up_proj / down_proj on load)
+    ("experts/gate_up", [r"\.experts\.gate_up_proj(_blocks|_scales)?$", r"^ffn_gate_up_exps$",
+                         r"\.experts\.fc1$"]),
     ("experts/gate", [r"\.experts\.(\d+\.)?(w1|gate_proj)$", r"\.experts\.gate_proj$", r"^ffn_gate_exps$"]),
     ("experts/up", [r"\.experts\.(\d+\.)?(w3|up_proj)$", r"^ffn_up_exps$"]),
-    ("experts/down", [r"\.experts\.(\d+\.)?(w2|down_proj)(_blocks|_scales)?$", r"^ffn_down_exps$"]),
+    ("experts/down", [r"\.experts\.(\d+\.)?(w2|down_proj)(_blocks|_scales)?$", r"^ffn_down_exps$",
+                      r"\.experts\.fc2$"]),
     # attention (MLA pieces of DeepSeek V2/V3 first)
     ("attention/q_a", [r"\.q_a_proj$", r"^attn_q_a$"]),
     ("attention/q_b", [r"\.q_b_proj$", r"^attn_q_b$"]),

@@ -345,6 +345,19 @@ def _llama4(d: Dims, t: TensorList, p: str) -> None:
         gated_ffn(t, p + "shared_expert.", h, d.shared_ffn)
 
 
+def _aria(d: Dims, t: TensorList, p: str) -> None:
+    """AriaTextMoELayer as checkpointed: router.weight (E, hidden), the experts fused input-major as
+    Aria's checkpoints store them (conversion_mapping.py renames experts.fc1.weight ↔ gate_up_proj,
+    (E, hidden, 2·ffn), and fc2.weight ↔ down_proj, (E, ffn, hidden)), and one shared-experts MLP
+    moe_num_shared_experts × intermediate_size wide."""
+    p += "mlp."
+    e, h, f = d.n_experts, d.hidden, d.expert_ffn
+    t.linear(p + "router", e, h)
+    t.add(p + "experts.fc1.weight", e, h, 2 * f)
+    t.add(p + "experts.fc2.weight", e, f, h)
+    gated_ffn(t, p + "shared_experts.", h, d.shared_ffn, d.mlp_bias)
+
+
 def _gpt_oss(d: Dims, t: TensorList, p: str) -> None:
     """GptOssMLP: router (weight + bias) and all experts fused in 3-D tensors with biases.
 
@@ -367,7 +380,7 @@ MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "ernie": _ernie, "granite": _granite, "jamba": _jamba,
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
     "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
-    "llama4": _llama4, "afmoe": _afmoe, "nemotron_h": _nemotron_h, "lfm2_moe": _lfm2_moe,
+    "llama4": _llama4, "afmoe": _afmoe, "aria": _aria, "nemotron_h": _nemotron_h, "lfm2_moe": _lfm2_moe,
 }
 
 

@@ -192,6 +192,9 @@ MOE_RULES: dict[str, MoeRule] = {
     # float32 expert_bias buffer (saved with the checkpoint) when use_expert_bias
     "lfm2_moe": MoeRule(lambda hf, i, n: n > 0 and i >= hf.int("num_dense_layers", 2), _no_shared,
                         lambda hf: hf.flag("use_expert_bias", True)),
+    # AriaTextMoELayer in every layer; AriaSharedExpertsMLP: intermediate_size × moe_num_shared_experts
+    "aria": MoeRule(_every_layer, lambda hf, f: (hf.int("moe_num_shared_experts", 2),
+                                                 f * hf.int("moe_num_shared_experts", 2))),
     # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
     # and JambaDecoderLayer uses the sparse block only when that number is above 1
     "jamba": MoeRule(lambda hf, i, n: n > 1 and i % hf.int("expert_layer_period", 2, minimum=1)

@@ -292,6 +292,33 @@ def aya_vision_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str,
     t.linear(p + "linear_2", text_hidden, align // 2, bias=True)
 
 
+def aria_projector(v: HfConfig, text_hidden: int, t: TensorList, p: str, outer: Mapping[str, Any]) -> None:
+    """AriaProjector (models/aria/modeling_aria.py): learned queries, as many as the largest value of
+    projector_patch_to_query_dict (AriaConfig: {1225: 128, 4900: 256} when it names none), cross-attending
+    to the vision features (AriaCrossAttention: bias-free q/k/v of the vision width, a packed
+    nn.MultiheadAttention, a biased linear and two LayerNorms), a LayerNorm, and a bias-free two-layer MLP
+    (AriaProjectorMLP) vision width → text width → text width."""
+    queries = outer.get("projector_patch_to_query_dict") or {1225: 128, 4900: 256}
+    counts = list(queries.values()) if isinstance(queries, Mapping) else []
+    if not counts or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in counts):
+        raise FormatError(v.source, "projector_patch_to_query_dict must map patch counts to query counts",
+                          found=repr(queries)[:80])
+    h = v.int("hidden_size", minimum=1)
+    t.add(p + "query", max(counts), h)
+    a = p + "cross_attn."
+    for proj in ("q_proj", "k_proj", "v_proj"):
+        t.linear(a + proj, h, h)
+    t.add(a + "multihead_attn.in_proj_weight", 3 * h, h)
+    t.add(a + "multihead_attn.in_proj_bias", 3 * h)
+    t.linear(a + "multihead_attn.out_proj", h, h, bias=True)
+    t.linear(a + "linear", h, h, bias=True)
+    t.norm(a + "layer_norm", h, bias=True)
+    t.norm(a + "layer_norm_kv", h, bias=True)
+    t.norm(p + "layer_norm", h, bias=True)
+    t.linear(p + "feed_forward.linear_in", text_hidden, h)
+    t.linear(p + "feed_forward.linear_out", text_hidden, text_hidden)
+
+
 def _pair(v: HfConfig, key: str) -> tuple[int, int]:
     """InternVLVisionConfig's image_size / patch_size: one number or a (height, width) pair."""
     if isinstance(v.value(key), list | tuple):
@@ -661,6 +688,12 @@ COMPOSITES: dict[str, Composite] = {
                      audio_section="encoder_config")
        for mt, cls in (("granite_speech", "GraniteSpeechForConditionalGeneration"),
                        ("granite_speech_plus", "GraniteSpeechPlusForConditionalGeneration"))},
+    # AriaConfig: Idefics3's SigLIP tower (no head) straight under vision_tower., a cross-attention
+    # projector and Aria's MoE text model; names as the llava conversion saves them (language_model.…)
+    "aria": Composite("aria", "models/aria/modeling_aria.py", "aria_text", "idefics3_vision", aria_projector,
+                      vision_prefix="vision_tower.", tie_default=False,
+                      extra_keys=("projector_patch_to_query_dict",),
+                      describes=("AriaForConditionalGeneration",)),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),

@@ -420,6 +420,14 @@ TEXT_ROWS: tuple[Family, ...] = (
            attribute_map={"moe_intermediate_size": "intermediate_size", "num_experts_per_tok": "moe_topk"},
            names={"q_norm": "query_layernorm", "k_norm": "key_layernorm"}, qk_norm="head",
            qkv_bias="attention_bias", o_bias="attention_bias", moe="hunyuan"),
+    # Aria's text model (AriaTextForCausalLM): Llama attention, a MoE block in every layer (router, fused
+    # input-major experts fc1/fc2, shared experts); its experts are intermediate_size wide
+    Family("aria_text", "models/aria/modeling_aria.py", architectures=("AriaTextForCausalLM",),
+           defaults=_d(32000, 4096, 4096, 32, 32, None, moe_num_experts=8, moe_topk=2,
+                       moe_num_shared_experts=2),
+           attribute_map={"num_experts": "moe_num_experts", "num_experts_per_tok": "moe_topk",
+                          "moe_intermediate_size": "intermediate_size"},
+           qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", moe="aria"),
     # DBRX: MPT-style names, a clipped fused Wqkv over kv_n_heads, LayerNorms without bias, and 16
     # experts stacked in three 2-D tensors; attention and FFN settings nested in attn_config/ffn_config
     Family("dbrx", "models/dbrx/modeling_dbrx.py", architectures=("DbrxForCausalLM",),
