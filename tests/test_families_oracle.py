@@ -378,6 +378,61 @@ def test_random_aria_configs_equal_transformers(cfg: dict[str, Any]) -> None:
 
 
 @st.composite
+def gemma4_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Small Gemma4Config values: any layer pattern (the last layer full, as Gemma4TextConfig forces) whose
+    KV-owning layers cover every kind, full layers of their own head width and KV heads (attention_k_eq_v:
+    no v_proj), per-layer inputs or none, the routed block or none, double-wide MLPs in the shared layers;
+    a vision and an audio tower each present or absent, with or without clipped linears."""
+    n = draw(st.integers(1, 6))
+    kinds = [*draw(st.lists(st.sampled_from(["sliding_attention", "full_attention"]), min_size=n - 1,
+                            max_size=n - 1)), "full_attention"]
+    shared = draw(st.integers(0, n - 1))
+    while shared and set(kinds[: n - shared]) != set(kinds):
+        shared -= 1
+    heads = draw(st.sampled_from([2, 4]))
+    moe = draw(st.booleans())
+    text = {"model_type": "gemma4_text", "num_hidden_layers": n, "layer_types": kinds,
+            "num_kv_shared_layers": shared, "hidden_size": heads * 8, "num_attention_heads": heads,
+            "num_key_value_heads": draw(st.sampled_from([1, 2])), "head_dim": draw(st.sampled_from([4, 8])),
+            "global_head_dim": draw(st.sampled_from([4, 8, 16])),
+            "attention_k_eq_v": draw(st.booleans()),
+            "num_global_key_value_heads": draw(st.sampled_from([None, 1, 2])),
+            "use_double_wide_mlp": draw(st.booleans()), "intermediate_size": draw(st.integers(4, 40)),
+            "vocab_size": draw(st.integers(8, 64)), "vocab_size_per_layer_input": draw(st.integers(8, 64)),
+            "hidden_size_per_layer_input": draw(st.sampled_from([0, 1, 4])),
+            "enable_moe_block": moe, "num_experts": draw(st.integers(1, 4)) if moe else None,
+            "top_k_experts": 1 if moe else None,
+            "moe_intermediate_size": draw(st.integers(4, 16)) if moe else None,
+            "attention_bias": draw(st.booleans()), "max_position_embeddings": 64, "sliding_window": 4}
+    cfg: dict[str, Any] = {"model_type": "gemma4", "text_config": text,
+                           "tie_word_embeddings": draw(st.booleans())}
+    if draw(st.booleans()):
+        v_heads = draw(st.sampled_from([1, 2]))
+        cfg["vision_config"] = {
+            "model_type": "gemma4_vision", "hidden_size": 8, "num_attention_heads": 2 * v_heads,
+            "num_key_value_heads": v_heads, "head_dim": draw(st.sampled_from([4, 8])),
+            "intermediate_size": draw(st.integers(4, 24)), "num_hidden_layers": draw(st.integers(0, 2)),
+            "patch_size": draw(st.sampled_from([2, 4])), "position_embedding_size": draw(st.integers(4, 16)),
+            "use_clipped_linears": draw(st.booleans()), "standardize": draw(st.booleans())}
+    if draw(st.booleans()):
+        a_heads = draw(st.sampled_from([1, 2, 4]))
+        cfg["audio_config"] = {
+            "model_type": "gemma4_audio", "hidden_size": 4 * a_heads, "num_attention_heads": a_heads,
+            "num_hidden_layers": draw(st.integers(0, 2)), "conv_kernel_size": draw(st.integers(1, 5)),
+            "subsampling_conv_channels": [draw(st.sampled_from([4, 8, 12])), draw(st.integers(1, 8))],
+            "use_clipped_linears": draw(st.booleans()), "output_proj_dims": draw(st.integers(4, 16))}
+    return cfg
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gemma4_configs())
+def test_random_gemma4_configs_equal_transformers(cfg: dict[str, Any]) -> None:
+    _assert_equal(cfg, "random gemma4")
+    a = arch_config_from_hf(cfg)  # the shared layers hold no cache of their own
+    assert a.layer_types.count("none") == cfg["text_config"]["num_kv_shared_layers"]
+
+
+@st.composite
 def gemma3n_text_configs(draw: st.DrawFn) -> dict[str, Any]:
     """Small Gemma3nTextConfig values: per-layer widths, any layer pattern whose KV-owning layers cover
     every kind (Gemma3nTextConfig.kv_sharing_modes requires it), any number of AltUp streams."""

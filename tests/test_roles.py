@@ -112,6 +112,12 @@ CASES = [
     ("language_model.model.layers.5.mlp.experts.fc1.weight", "experts/gate_up", "weight", 5),
     ("language_model.model.layers.5.mlp.experts.fc2.weight", "experts/down", "weight", 5),
     ("language_model.model.layers.5.mlp.router.weight", "router", "weight", 5),
+    # Gemma 4's routed block beside its dense MLP
+    ("model.language_model.layers.2.router.proj.weight", "router", "weight", 2),
+    ("model.language_model.layers.2.router.per_expert_scale", "router", "weight", 2),
+    ("model.language_model.layers.2.router.scale", "router", "weight", 2),
+    ("model.language_model.layers.2.experts.gate_up_proj", "experts/gate_up", "weight", 2),
+    ("model.language_model.layers.2.mlp.gate_proj.weight", "ffn/gate", "weight", 2),
     # Granite Speech: a top-level Conformer and Q-Former (gguf-py tensor_mapping's A_ENC_* / A_QF_*), beside
     # BartModel's bare encoder.layers.N.…, which stays text
     ("encoder.layers.3.attn.to_q.weight", "audio", "weight", None),

@@ -60,6 +60,9 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     ("router", [r"(^|\.)(block_sparse_moe|mlp|feed_forward)\.(gate|router)$",
                 r"(^|\.)mlp\.gate\.e_score_correction$", r"(^|\.)shared_expert_gate$",
                 r"(^|\.)router$",
+                # Gemma 4's router: proj (experts × hidden), scale and per_expert_scale ("_scale" is cut
+                # off as a suffix, leaving router.per_expert)
+                r"(^|\.)router\.(proj|per_expert)$",
                 r"^(ffn_gate_inp|ffn_gate_inp_shexp|exp_probs_b)$"]),
     ("shared_experts/gate", [r"\.shared_experts?\.gate_proj$", r"^ffn_gate_shexp$"]),
     ("shared_experts/up", [r"\.shared_experts?\.up_proj$", r"^ffn_up_shexp$"]),

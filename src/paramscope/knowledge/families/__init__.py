@@ -33,6 +33,7 @@ from paramscope.knowledge.families.encoders import (
     whisper_tensors,
 )
 from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
+from paramscope.knowledge.families.gemma4 import gemma4_text_tensors
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
 from paramscope.knowledge.families.tensors import TensorList
@@ -52,9 +53,10 @@ class NoFamilyRow(UnsupportedError):
 LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "umt5": umt5_tensors,
            "distilbert": distilbert_tensors, "mpnet": mpnet_tensors, "modernbert": modernbert_tensors,
            "bart": bart_tensors, "whisper": whisper_tensors, "t5gemma": t5gemma_tensors,
-           "gemma3n_text": gemma3n_text_tensors}
+           "gemma3n_text": gemma3n_text_tensors, "gemma4_text": gemma4_text_tensors}
 # layouts that can also be the text model of a multimodal wrapper: (dims, tensors, body prefix, head prefix)
-TEXT_LAYOUTS = {"decoder": decoder_tensors, "gemma3n_text": gemma3n_text_tensors}
+TEXT_LAYOUTS = {"decoder": decoder_tensors, "gemma3n_text": gemma3n_text_tensors,
+                "gemma4_text": gemma4_text_tensors}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
 ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 
@@ -253,6 +255,8 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
         fam = replace(fam, defaults={**fam.defaults, **composite.text_defaults})
     vision = _section(cfg, "vision_config", source)
     vision_type = str(vision.get("model_type") or composite.vision_tower)
+    if composite.optional_towers and cfg.get("vision_config") is None:
+        vision_type = ""
     vision_type = VISION_ALIASES.get(vision_type, vision_type)
     if vision_type and vision_type not in VISION_TOWERS:
         raise UnsupportedError(f"{source}: vision tower {vision_type!r} of {model_type} is not supported "
@@ -270,7 +274,8 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
     elif composite.tie_default is not None and not isinstance(cfg.get("tie_word_embeddings"), bool):
         outer = {**cfg, "tie_word_embeddings": composite.tie_default}
     audio = None
-    if composite.audio is not None:
+    if composite.audio is not None and not (composite.optional_towers
+                                            and cfg.get(composite.audio_section) is None):
         audio = HfConfig(_section(cfg, composite.audio_section, source), composite.audio.defaults,
                          composite.audio.attribute_map, source)
     return _Plan(resolve(fam, text, source, outer=outer), cfg, composite, vision_hf, vision_type, audio)
@@ -298,7 +303,9 @@ def _build(plan: _Plan) -> TensorList:
         c.projector(plan.vision, d.hidden, t, c.projector_prefix, plan.outer)
     if c is not None and c.audio is not None and plan.audio is not None:
         c.audio.build(plan.audio, t, c.audio_prefix)
-        if plan.vision is None:  # an audio-only wrapper: its projector reads the audio side
+        if c.audio_projector is not None:  # the audio tower's own embedder (Gemma 4)
+            c.audio_projector(plan.audio, d.hidden, t, c.projector_prefix, plan.outer)
+        elif plan.vision is None:  # an audio-only wrapper: its projector reads the audio side
             c.projector(plan.audio, d.hidden, t, c.projector_prefix, plan.outer)
     return t
 

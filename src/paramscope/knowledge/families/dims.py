@@ -195,6 +195,8 @@ MOE_RULES: dict[str, MoeRule] = {
     # AriaTextMoELayer in every layer; AriaSharedExpertsMLP: intermediate_size × moe_num_shared_experts
     "aria": MoeRule(_every_layer, lambda hf, f: (hf.int("moe_num_shared_experts", 2),
                                                  f * hf.int("moe_num_shared_experts", 2))),
+    # Gemma4TextDecoderLayer: a routed block beside the dense MLP in every layer with enable_moe_block
+    "gemma4": MoeRule(lambda hf, i, n: n > 0 and hf.flag("enable_moe_block"), _no_shared),
     # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
     # and JambaDecoderLayer uses the sparse block only when that number is above 1
     "jamba": MoeRule(lambda hf, i, n: n > 1 and i % hf.int("expert_layer_period", 2, minimum=1)
@@ -241,6 +243,11 @@ def _every5(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     return [bool((i + 1) % 5) for i in range(n)]
 
 
+def _gemma4_pattern(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # Gemma4TextConfig: every sixth layer full ((i + 1) % 6 == 0), and the last layer always full
+    return [bool((i + 1) % 6) and i < n - 1 for i in range(n)]
+
+
 def _every4_from0(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     # CwmConfig: layer 0 and every 4th after it global ("full_attention" if i % 4 == 0)
     return [bool(i % 4) for i in range(n)]
@@ -257,7 +264,7 @@ def _llama4_chunks(hf: HfConfig, n: int, window: int | None) -> list[bool]:
 SLIDING_RULES: dict[str, Callable[[HfConfig, int, int | None], list[bool]]] = {
     "none": _none, "all_if_window": _all_if_window, "qwen": _qwen_window, "alternate": _alternate,
     "gemma3": _gemma3_pattern, "every4": _every4, "every5": _every5, "every4_from0": _every4_from0,
-    "llama4": _llama4_chunks,
+    "llama4": _llama4_chunks, "gemma4": _gemma4_pattern,
 }
 LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
                "indexed_attention": "full",  # DeepSeek-V3.2: its MLA cache holds every token

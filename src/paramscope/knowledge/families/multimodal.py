@@ -18,6 +18,14 @@ from paramscope.knowledge.families.gemma3n import (
     gemma3n_projector,
     mobilenetv5_tower,
 )
+from paramscope.knowledge.families.gemma4 import AUDIO_DEFAULTS as GEMMA4_AUDIO
+from paramscope.knowledge.families.gemma4 import VISION_DEFAULTS as GEMMA4_VISION
+from paramscope.knowledge.families.gemma4 import (
+    gemma4_audio_embedder,
+    gemma4_audio_tower,
+    gemma4_vision_embedder,
+    gemma4_vision_tower,
+)
 from paramscope.knowledge.families.granite_speech import (
     ENCODER_DEFAULTS,
     granite_speech_encoder,
@@ -548,6 +556,7 @@ VISION_TOWERS: dict[str, Tower] = {
     "gemma3n_vision": Tower(MOBILENET_DEFAULTS, mobilenetv5_tower),
     "internvl_vision": Tower(_INTERNVL_VISION, internvl_tower, bare=True),
     "glm4v_vision": Tower(_GLM4V_VISION, glm4v_tower, _QWEN_VISION_NAMES),
+    "gemma4_vision": Tower(GEMMA4_VISION, gemma4_vision_tower),
 }
 # older checkpoints name the vision config by the wrapper's model_type (the configs rename it the same way)
 VISION_ALIASES = {"glm4v": "glm4v_vision", "qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
@@ -582,6 +591,11 @@ class Composite:
     audio_prefix: str = ""
     audio_section: str = "audio_config"  # the config section of the audio encoder (Granite Speech:
     # encoder_config); a wrapper whose vision_tower is "" has no vision, its projector follows the audio
+    # the towers exist only where their config sections are given (Gemma4Model: ``AutoModel.from_config(
+    # config.vision_config) if config.vision_config is not None else None``, and the same for audio)
+    optional_towers: bool = False
+    # the audio tower's own projector into the text width, beside the vision one (Gemma 4's embed_audio)
+    audio_projector: Callable[[HfConfig, int, TensorList, str, Mapping[str, Any]], None] | None = None
 
 
 _LLAVA_CLIP = {"intermediate_size": 4096, "hidden_size": 1024, "patch_size": 14, "image_size": 336,
@@ -694,6 +708,15 @@ COMPOSITES: dict[str, Composite] = {
                       vision_prefix="vision_tower.", tie_default=False,
                       extra_keys=("projector_patch_to_query_dict",),
                       describes=("AriaForConditionalGeneration",)),
+    # Gemma4Config: the Gemma 4 text model and, where their sections are given, Gemma 4's vision and USM
+    # audio towers, each with its embedder (model.embed_vision / model.embed_audio); tied head
+    "gemma4": Composite("gemma4", "models/gemma4/modeling_gemma4.py", "gemma4_text", "gemma4_vision",
+                        gemma4_vision_embedder, text_prefix="model.language_model.", head_prefix="",
+                        vision_prefix="model.vision_tower.", projector_prefix="model.embed_",
+                        extra_keys=("vision_soft_tokens_per_image",), tie_default=True,
+                        describes=("Gemma4ForConditionalGeneration",),
+                        audio=Tower(GEMMA4_AUDIO, gemma4_audio_tower), audio_prefix="model.audio_tower.",
+                        optional_towers=True, audio_projector=gemma4_audio_embedder),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),

@@ -551,6 +551,19 @@ TEXT_ROWS: tuple[Family, ...] = (
            norms=(*_ON, "pre_feedforward_layernorm", "post_feedforward_layernorm"),
            qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", ffn_rule="per_layer",
            sliding="every5", kv_shared="num_kv_shared_layers"),
+    # Gemma 4's text model (gemma4.py: full layers of global_head_dim, KV sharing, per-layer embeddings,
+    # a routed block beside the dense MLP); the default config is Gemma4TextConfig's own
+    Family("gemma4_text", "models/gemma4/modeling_gemma4.py", layout="gemma4_text",
+           architectures=("Gemma4ForCausalLM",),
+           defaults=_d(262144, 2304, 9216, 30, 8, 4, 131072, True, head_dim=256, sliding_window=512,
+                       vocab_size_per_layer_input=262144, hidden_size_per_layer_input=256,
+                       num_kv_shared_layers=0, attention_k_eq_v=False, use_double_wide_mlp=False,
+                       enable_moe_block=False, num_experts=None, top_k_experts=None,
+                       moe_intermediate_size=None),
+           attribute_map={"num_experts_per_tok": "top_k_experts"},
+           norms=(*_ON, "pre_feedforward_layernorm", "post_feedforward_layernorm"),
+           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", sliding="gemma4",
+           kv_shared="num_kv_shared_layers", moe="gemma4"),
     # InternLM2 (internlm modeling_internlm2.py): wqkv fused in KV-group order, wo, w1/w3/w2, and
     # attention_norm / ffn_norm. internlm2-chat-7b: 227 tensors, 7,737,708,544 parameters.
     Family("internlm2", "internlm/internlm2-chat-7b modeling_internlm2.py (repository code)",
