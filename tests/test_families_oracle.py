@@ -432,6 +432,26 @@ def test_random_gemma4_configs_equal_transformers(cfg: dict[str, Any]) -> None:
     assert a.layer_types.count("none") == cfg["text_config"]["num_kv_shared_layers"]
 
 
+@pytest.mark.parametrize("name", ["google__gemma-4-E4B.json", "tiny-random__gemma-4-moe.json"])
+def test_gemma4_kv_cache_rows_are_the_widths_of_transformers_projections(name: str) -> None:
+    # each layer caches a K row as wide as its k_proj and a V row as wide as its v_proj (the keys again
+    # where attention_k_eq_v leaves a full layer without one); KV-sharing layers, without k_proj, none
+    cfg = json.loads((FIXTURES / name).read_text())
+    shapes = {t.name: t.shape for t in oracle.saved_tensors(cfg)}
+    a = arch_config_from_hf(cfg)
+    context = 4096
+    want = 0
+    for i, kind in enumerate(a.layer_types):
+        p = f"model.language_model.layers.{i}.self_attn."
+        if p + "k_proj.weight" not in shapes:
+            assert kind == "none"
+            continue
+        k = shapes[p + "k_proj.weight"][0]
+        v = shapes.get(p + "v_proj.weight", (k,))[0]
+        want += (k + v) * 2 * (context if kind == "full" else min(a.sliding_window, context))  # f16
+    assert kv_cache_for_context(a, context).total_bytes == want
+
+
 @st.composite
 def gemma3n_text_configs(draw: st.DrawFn) -> dict[str, Any]:
     """Small Gemma3nTextConfig values: per-layer widths, any layer pattern whose KV-owning layers cover

@@ -121,7 +121,8 @@ def test_decoder_heads_the_table_does_not_list_are_refused_in_one_line(cfg: dict
 # -- families without a row: no silent count, one line; transformers counts them where it is installed --
 @pytest.mark.parametrize(("name", "model_type"), [
     # gemma4 has a row since the tenth session (tests/test_families_oracle.py compares these three with
-    # transformers); granite_speech has a row since batch H (tests/test_real_configs_batch_h.py counts granite-speech-3.3-8b)
+    # transformers); granite_speech has a row since batch H (tests/test_real_configs_batch_h.py counts
+    # granite-speech-3.3-8b)
     ("deepseek-ai__Janus-1.3B.json", "multi_modality"),
 ])
 def test_model_types_without_a_row_are_not_counted_by_the_table(name: str, model_type: str) -> None:

@@ -15,7 +15,9 @@ Layers whose KV head counts differ (``ArchConfig.extra["n_kv_heads_per_layer"]``
 gives each layer's widths; a runtime that lays them out its own way (llama.cpp pads V without flash
 attention, vLLM's DeciLM-7B caches the widest layer's heads everywhere) passes its own list to
 ``kv_cache``. Each part names the layers it holds (``KVPart.layer_ids``), so that a split by layer
-(llama.cpp's ``-ngl``) prices each layer at its own width.
+(llama.cpp's ``-ngl``) prices each layer at its own width. Layers whose head widths differ
+(``extra["head_dim_per_layer"]``: Gemma 4's full layers of ``global_head_dim``) cache rows of their own
+width, ``heads × that width``.
 
 Layers come in kinds, from ``ArchConfig.layer_types`` (empty means every layer is "full"):
 
@@ -76,6 +78,7 @@ ATTENTION_KINDS = ("full", "sliding")
 NO_CACHE = "none"
 LINEAR_STATE_KEY = "linear_state_bytes_per_layer"  # bytes of recurrent state per layer per sequence
 KV_HEADS_PER_LAYER = "n_kv_heads_per_layer"  # KV heads of each layer, where layers differ
+HEAD_DIM_PER_LAYER = "head_dim_per_layer"  # K and V head width of each layer, where layers differ
 
 MLALayout = Literal["compressed", "expanded"]
 
@@ -231,16 +234,28 @@ def layer_caches(cfg: ArchConfig, mla: MLALayout = "compressed") -> tuple[LayerC
     else:
         types = cfg.layer_types or ("full",) * cfg.n_layers
     per_layer = kv_heads_per_layer(cfg)
+    widths = head_dims_per_layer(cfg)
     out: list[LayerCache | None] = []
     for il, kind in enumerate(types):
         if kind not in ATTENTION_KINDS:
             out.append(None)
-        elif per_layer is None:
+        elif per_layer is None and widths is None:
             out.append(LayerCache(kind, k_width, v_width))
         else:
-            heads = per_layer[il]
-            out.append(LayerCache(kind, heads * cfg.head_dim_k, heads * cfg.head_dim_v))
+            heads = per_layer[il] if per_layer is not None else cfg.n_kv_heads
+            k, v = (widths[il], widths[il]) if widths is not None else (cfg.head_dim_k, cfg.head_dim_v)
+            out.append(LayerCache(kind, heads * k, heads * v))
     return tuple(out)
+
+
+def head_dims_per_layer(cfg: ArchConfig) -> tuple[int, ...] | None:
+    """K and V head width of every layer where the config gives them per layer (None: head_dim_k /
+    head_dim_v everywhere): Gemma 4's full layers use global_head_dim (families/gemma4.py)."""
+    widths = cfg.extra.get(HEAD_DIM_PER_LAYER)
+    types = cfg.layer_types or ("full",) * cfg.n_layers
+    if cfg.is_mla or not isinstance(widths, tuple | list) or len(widths) != len(types):
+        return None
+    return tuple(int(w) for w in widths)
 
 
 def kv_heads_per_layer(cfg: ArchConfig) -> tuple[int, ...] | None:

@@ -33,7 +33,7 @@ from paramscope.knowledge.families.encoders import (
     whisper_tensors,
 )
 from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
-from paramscope.knowledge.families.gemma4 import gemma4_text_tensors
+from paramscope.knowledge.families.gemma4 import gemma4_text_tensors, kv_per_layer
 from paramscope.knowledge.families.hfconfig import HfConfig
 from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
 from paramscope.knowledge.families.tensors import TensorList
@@ -57,6 +57,9 @@ LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "umt5":
 # layouts that can also be the text model of a multimodal wrapper: (dims, tensors, body prefix, head prefix)
 TEXT_LAYOUTS = {"decoder": decoder_tensors, "gemma3n_text": gemma3n_text_tensors,
                 "gemma4_text": gemma4_text_tensors}
+# layouts whose layers cache KV rows of different widths: ArchConfig.extra's per-layer KV heads and
+# head widths (analyses/sizing/kv_cache.py)
+PER_LAYER_KV = {"gemma4_text": kv_per_layer}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
 ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 
@@ -375,6 +378,9 @@ def _extra(plan: _Plan) -> dict[str, Any]:
         extra["quantization"] = dict(quant)
     if d.n_experts:
         extra.update(moe_layers=sum(d.moe_layers), shared_expert_ffn_size=d.shared_ffn)
+    per_layer_kv = PER_LAYER_KV.get(d.family.layout)
+    if per_layer_kv is not None:
+        extra.update(per_layer_kv(d))
     if d.mixer is not None:
         extra["ssm"] = {f.name: getattr(d.mixer, f.name) for f in fields(d.mixer)}
     if d.family.attention == "mla":

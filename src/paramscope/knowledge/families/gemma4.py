@@ -51,6 +51,26 @@ def _layer_kinds(d: Dims) -> tuple[str, ...]:
     return tuple("sliding" if s else "full" for s in kinds)
 
 
+def _attention_shapes(d: Dims) -> list[tuple[int, int]]:
+    """(KV heads, head width) of each layer: Gemma4TextConfig.per_layer_config gives the full layers
+    global_head_dim and, with attention_k_eq_v, num_global_key_value_heads (else num_key_value_heads)."""
+    hf = d.hf
+    global_dim = hf.int("global_head_dim", GLOBAL_HEAD_DIM, minimum=1)
+    global_kv = (hf.opt_int("num_global_key_value_heads", minimum=1)
+                 if hf.flag("attention_k_eq_v") else None) or d.n_kv_heads
+    return [(global_kv, global_dim) if kind == "full" else (d.n_kv_heads, d.head_dim)
+            for kind in _layer_kinds(d)]
+
+
+def kv_per_layer(d: Dims) -> dict[str, tuple[int, ...]]:
+    """ArchConfig.extra's per-layer KV heads and head widths, for the KV cache (analyses/sizing/
+    kv_cache.py): a full layer caches K and V rows of its own width (with attention_k_eq_v the values are
+    the keys, still cached as V: Gemma4TextAttention passes both to the cache)."""
+    shapes = _attention_shapes(d)
+    return {"n_kv_heads_per_layer": tuple(h for h, _ in shapes),
+            "head_dim_per_layer": tuple(w for _, w in shapes)}
+
+
 def gemma4_text_tensors(d: Dims, t: TensorList, base: str | None = None, head: str = "") -> None:
     """Gemma4ForCausalLM / Gemma4TextModel (``base`` is ``model.language_model.`` inside
     Gemma4ForConditionalGeneration); the head is tied to embed_tokens unless tie_word_embeddings is
@@ -61,17 +81,14 @@ def gemma4_text_tensors(d: Dims, t: TensorList, base: str | None = None, head: s
     per_layer = hf.int("hidden_size_per_layer_input", 0)
     first_shared = n - _kv_shared(hf, n)
     k_eq_v = hf.flag("attention_k_eq_v")
-    global_dim = hf.int("global_head_dim", GLOBAL_HEAD_DIM, minimum=1)
-    global_kv = (hf.opt_int("num_global_key_value_heads", minimum=1) if k_eq_v else None) or d.n_kv_heads
     double = hf.flag("use_double_wide_mlp")
     moe = hf.flag("enable_moe_block")
     t.embedding(base + "embed_tokens", d.vocab, h)
-    for i, kind in enumerate(_layer_kinds(d)):
+    for i, (kind, (kv_heads, head_dim)) in enumerate(zip(_layer_kinds(d), _attention_shapes(d), strict=True)):
         p = f"{base}layers.{i}."
         a = p + "self_attn."
         full = kind == "full"
-        head_dim = global_dim if full else d.head_dim
-        kv = (global_kv if full else d.n_kv_heads) * head_dim
+        kv = kv_heads * head_dim
         t.linear(a + "q_proj", d.n_heads * head_dim, h, d.qkv_bias)
         t.norm(a + "q_norm", head_dim)
         if i < first_shared:
