@@ -453,6 +453,46 @@ def test_gemma4_kv_cache_rows_are_the_widths_of_transformers_projections(name: s
 
 
 @st.composite
+def blt_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Small BltConfig values: each stack's widths, heads, KV heads and depth, cross-attention in one or
+    every local layer, cross_attn_k per section and at the top, the hash tables, with or without the
+    patcher, tied or not (a tie needs the encoder's byte table and the head alike), bare or with its head."""
+    def stack(width: int, **more: Any) -> dict[str, Any]:
+        heads = draw(st.sampled_from([1, 2, 4]))
+        return {"hidden_size": heads * width, "num_attention_heads": heads,
+                "num_key_value_heads": draw(st.sampled_from([None, 1])),
+                "num_hidden_layers": draw(st.integers(1, 3)), "intermediate_size": draw(st.integers(4, 24)),
+                **more}
+
+    vocab = draw(st.integers(8, 40))
+    tied = draw(st.booleans())
+    encoder = stack(8, vocab_size=vocab if tied else draw(st.integers(8, 40)),
+                    cross_attn_all_layers=draw(st.booleans()), cross_attn_k=draw(st.integers(1, 3)))
+    if not tied and draw(st.booleans()):
+        encoder["intermediate_size"] = None  # int(8 · hidden / 3)
+    glob = stack(draw(st.sampled_from([4, 8])))
+    decoder = stack(8, cross_attn_all_layers=draw(st.booleans()), cross_attn_k=draw(st.integers(1, 3)),
+                    hidden_size_global=glob["hidden_size"])
+    if tied:
+        decoder.update(hidden_size=encoder["hidden_size"], num_attention_heads=encoder["num_attention_heads"])
+    cfg = {"model_type": "blt", "vocab_size": vocab, "cross_attn_k": draw(st.integers(1, 3)),
+           "encoder_hash_byte_group_size": draw(st.lists(st.integers(2, 8), min_size=1, max_size=4)),
+           "encoder_hash_byte_group_vocab": draw(st.integers(4, 50)),
+           "encoder_hash_byte_group_nb_functions": draw(st.integers(1, 2)),
+           "patch_in_forward": draw(st.booleans()), "tie_word_embeddings": tied,
+           "encoder_config": encoder, "global_config": glob, "decoder_config": decoder,
+           "patcher_config": stack(4, vocab_size=draw(st.integers(8, 40))),
+           "architectures": [draw(st.sampled_from(["BltForCausalLM", "BltModel"]))]}
+    return cfg
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blt_configs())
+def test_random_blt_configs_equal_transformers(cfg: dict[str, Any]) -> None:
+    _assert_equal(cfg, "random blt")
+
+
+@st.composite
 def gemma3n_text_configs(draw: st.DrawFn) -> dict[str, Any]:
     """Small Gemma3nTextConfig values: per-layer widths, any layer pattern whose KV-owning layers cover
     every kind (Gemma3nTextConfig.kv_sharing_modes requires it), any number of AltUp streams."""

@@ -245,8 +245,7 @@ def test_glm4v_vision_blocks_are_out_hidden_wide_and_the_merger_intermediate_wid
 
 # -- what the table still does not count ------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "model_type"), [
-    # (gemma4 and aria have rows since the tenth session: tests/test_families_oracle.py compares them)
-    ("itazap__blt-1b-hf.json", "blt"),
+    # (gemma4, aria and blt have rows since the tenth session: tests/test_families_oracle.py compares them)
     # repository code: transformers 5.24 does not define them either
     ("deepseek-ai__deepseek-vl2-tiny.json", "deepseek_vl_v2"),
     ("microsoft__Phi-3-small-8k-instruct.json", "phi3small"),

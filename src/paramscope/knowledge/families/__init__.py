@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from paramscope.errors import FormatError, UnsupportedError
 from paramscope.gcpause import gc_paused
 from paramscope.knowledge.families import heterogeneous
+from paramscope.knowledge.families.blt import blt_tensors
 from paramscope.knowledge.families.decoder import decoder_tensors
 from paramscope.knowledge.families.dims import Dims, resolve
 from paramscope.knowledge.families.encoders import (
@@ -53,7 +54,7 @@ class NoFamilyRow(UnsupportedError):
 LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "umt5": umt5_tensors,
            "distilbert": distilbert_tensors, "mpnet": mpnet_tensors, "modernbert": modernbert_tensors,
            "bart": bart_tensors, "whisper": whisper_tensors, "t5gemma": t5gemma_tensors,
-           "gemma3n_text": gemma3n_text_tensors, "gemma4_text": gemma4_text_tensors}
+           "gemma3n_text": gemma3n_text_tensors, "gemma4_text": gemma4_text_tensors, "blt": blt_tensors}
 # layouts that can also be the text model of a multimodal wrapper: (dims, tensors, body prefix, head prefix)
 TEXT_LAYOUTS = {"decoder": decoder_tensors, "gemma3n_text": gemma3n_text_tensors,
                 "gemma4_text": gemma4_text_tensors}

@@ -460,7 +460,12 @@ def _bare(fam: Family, raw: Mapping[str, Any]) -> bool:
     archs = raw.get("architectures")
     names = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else []
     arch = (names or [*fam.describes, *fam.architectures, ""])[0]
-    return fam.layout == "decoder" and arch.endswith("Model")
+    return fam.layout in BARE_LAYOUTS and arch.endswith("Model")
+
+
+# layouts whose …Model class is the body alone, without its prefix and head (their tensor builders read
+# Dims.bare): LlamaModel's layers.N…, Gemma3nTextModel's, Gemma4TextModel's, BltModel's local_encoder.…
+BARE_LAYOUTS = frozenset({"decoder", "gemma3n_text", "gemma4_text", "blt"})
 
 
 # transformers' GenericForSequenceClassification / GenericForTokenClassification (modeling_layers.py):

@@ -564,6 +564,13 @@ TEXT_ROWS: tuple[Family, ...] = (
            norms=(*_ON, "pre_feedforward_layernorm", "post_feedforward_layernorm"),
            qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", sliding="gemma4",
            kv_shared="num_kv_shared_layers", moe="gemma4"),
+    # BLT, the Byte Latent Transformer (blt.py: local encoder, global transformer, local decoder, hash
+    # embeddings, entropy patcher, each stack from its own section); its numbers are the global
+    # transformer's, which runs over patches
+    Family("blt", "models/blt/modeling_blt.py", layout="blt", architectures=("BltForCausalLM",),
+           defaults=_d(260, 2048, 5632, 25, 16, None, 4096, cross_attn_k=2, patch_in_forward=True,
+                       encoder_hash_byte_group_vocab=500002, encoder_hash_byte_group_nb_functions=1),
+           flatten=("global_config",)),
     # InternLM2 (internlm modeling_internlm2.py): wqkv fused in KV-group order, wo, w1/w3/w2, and
     # attention_norm / ffn_norm. internlm2-chat-7b: 227 tensors, 7,737,708,544 parameters.
     Family("internlm2", "internlm/internlm2-chat-7b modeling_internlm2.py (repository code)",
