@@ -492,6 +492,18 @@ def test_random_blt_configs_equal_transformers(cfg: dict[str, Any]) -> None:
     _assert_equal(cfg, "random blt")
 
 
+def test_blt_kv_cache_is_said_not_priced() -> None:
+    # BltModel.forward runs the global transformer (whose numbers the ArchConfig gives) with cache=None
+    # and caches its local encoder and decoder over bytes: no KV figure for the global layers, and the
+    # size estimate says what it leaves out instead of a silent 0
+    from paramscope.analyses.sizing.memory import _kv_not_priced
+
+    a = arch_config_from_hf(json.loads((FIXTURES / "itazap__blt-1b-hf.json").read_text()))
+    assert (a.n_layers, a.hidden_size) == (25, 2048)
+    assert set(a.layer_types) == {"none"} and kv_cache_for_context(a, 4096).total_bytes == 0
+    assert "local encoder and decoder" in _kv_not_priced(a)[0]
+
+
 @st.composite
 def gemma3n_text_configs(draw: st.DrawFn) -> dict[str, Any]:
     """Small Gemma3nTextConfig values: per-layer widths, any layer pattern whose KV-owning layers cover

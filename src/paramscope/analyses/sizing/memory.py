@@ -150,7 +150,8 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         kv_cache_bytes=parts.kv_cache_bytes, compute_bytes=parts.compute_bytes,
         overhead_bytes=parts.overhead_bytes, per_device=per_device,
         explain=(*weights_explain, *parts.explain),
-        notes=(*_encoder_decoder_note(cfg, req, ctx), *_unread_quantization(model, req), *parts.notes),
+        notes=(*_encoder_decoder_note(cfg, req, ctx), *_kv_not_priced(cfg), *_unread_quantization(model, req),
+               *parts.notes),
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes,
         duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts)
 
@@ -164,6 +165,13 @@ def _unread_quantization(model: Model, req: MemoryRequest) -> tuple[str, ...]:
         return ()
     return tuple(f"weights: {n}" for n in model.metadata.get("warnings", ())
                  if isinstance(n, str) and n.startswith(UNREAD_QUANTIZATION))
+
+
+def _kv_not_priced(cfg: ArchConfig) -> tuple[str, ...]:
+    """A cache the ArchConfig's layers do not describe (families.UNCACHED: BLT's local stacks), said
+    rather than priced as nothing silently."""
+    note = cfg.extra.get("kv_cache")
+    return (f"KV cache: {note}",) if isinstance(note, str) else ()
 
 
 def _encoder_decoder_note(cfg: ArchConfig, req: MemoryRequest, ctx: int) -> tuple[str, ...]:

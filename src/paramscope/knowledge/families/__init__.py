@@ -63,6 +63,11 @@ TEXT_LAYOUTS = {"decoder": decoder_tensors, "gemma3n_text": gemma3n_text_tensors
 PER_LAYER_KV = {"gemma4_text": kv_per_layer}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
 ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
+# layouts whose ArchConfig numbers describe a stack that keeps no KV cache while others not priced here
+# do: what the ArchConfig says instead (extra["kv_cache"]); their layers are "none"
+UNCACHED = {"blt": "BltModel caches its local encoder and decoder layers over bytes (an EncoderDecoderCache),"
+                   " which are not priced here; the global transformer these numbers describe keeps no cache"
+                   " (BltModel.forward runs it with cache=None)"}
 
 # Config fields worth carrying into ArchConfig.extra when present (rope, norms, routing, softcaps…).
 EXTRA_KEYS = (
@@ -209,7 +214,7 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
         n_dense_layers=sum(not m for m in d.moe_layers) if d.n_experts else 0,
         expert_ffn_size=d.expert_ffn, kv_lora_rank=d.kv_lora_rank, q_lora_rank=d.q_lora_rank,
         rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window,
-        layer_types=("none",) * d.n_layers if fam.layout in ENCODERS else d.layer_types,  # no KV cache
+        layer_types=("none",) * d.n_layers if fam.layout in ENCODERS | UNCACHED.keys() else d.layer_types,
         extra=_extra(plan), **_recurrent(d), **_encoder_decoder(d),
     )
 
@@ -379,6 +384,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
         extra["quantization"] = dict(quant)
     if d.n_experts:
         extra.update(moe_layers=sum(d.moe_layers), shared_expert_ffn_size=d.shared_ffn)
+    if d.family.layout in UNCACHED:
+        extra["kv_cache"] = UNCACHED[d.family.layout]
     per_layer_kv = PER_LAYER_KV.get(d.family.layout)
     if per_layer_kv is not None:
         extra.update(per_layer_kv(d))

@@ -123,6 +123,11 @@ class ConfigRefused(UnsupportedError):
     Scout's integer attn_temperature_tuning, DBRX's integer moe_normalize_expert_weights)."""
 
 
+class BuildFailed(UnsupportedError):
+    """transformers accepts the config but builds none of its model classes here (its own failure, or an
+    optional dependency missing: Gemma 3n's vision tower needs timm): nothing to compare with."""
+
+
 def hf_config(cfg: Mapping[str, Any], source: str = "config.json", *, fast: bool = True) -> Any:
     """The transformers config object, exactly as ``AutoConfig.from_pretrained`` would build it."""
     model_type = check_native(cfg, source)
@@ -223,7 +228,7 @@ def _reference(cfg: Mapping[str, Any], source: str, preferred: tuple[str, ...], 
         except Exception as e:  # transformers' own failure on this config: reported in one line
             failures.append(_failure(cls, e))
     else:
-        raise UnsupportedError(f"{source}: transformers could not build {failures[0]}")
+        raise BuildFailed(f"{source}: transformers could not build {failures[0]}")
     return _saved(model, state, tied, dtype)
 
 
