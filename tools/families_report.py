@@ -199,6 +199,45 @@ OUT_OF_SAMPLE_H = (
 )
 
 
+# The tenth session's architecture reach, measured blind first (tests/fixtures/configs/README.md, "Batch I")
+REACH_I = (
+    '## Tenth session: Gemma 4, Aria, BLT and the Granite Speech roles\n\n'
+    'Measured BLIND first, with main at bd5cc3c and transformers 5.24.0 on the meta device (on a machine '
+    'without timm: Gemma 3n, whose vision tower is timm\'s, could not be built there, and thirteen types '
+    'that need timm or torchvision were not buildable, where the previous report counted them by the '
+    'fallback). '
+    'On every default config: 146 rows equal to transformers, none different, 446 types counted only by '
+    'the fallback, 229 not buildable. `gemma4`, `gemma4_text`, `aria`, `aria_text` and `blt` had no row: '
+    'refused without the `oracle` extra, counted by transformers with it, and even then `paramscope '
+    'inspect` and `size` failed in one line on google/gemma-4-E2B, -E4B, -26B-A4B, -31B and '
+    'tiny-random/gemma-4-moe ("transformers gives head_dim layer by layer"); rhymes-ai/Aria\'s '
+    '22,900,899,840 routed-expert parameters were placed as a dense FFN (no active count); Granite '
+    "Speech's Conformer `encoder.…` and Q-Former `projector.…` (274,808,106 and 108,289,792 parameters in "
+    "the default config) were placed among the text model's attention and FFN rows.\n\n"
+    'After: five rows, each a table entry checked tensor for tensor: `gemma4_text` and the `gemma4` '
+    'composite (`gemma4.py`: full layers of `global_head_dim` with `attention_k_eq_v`\'s global KV heads '
+    'and no `v_proj`, KV-sharing layers without k/v, double-wide MLPs, per-layer inputs, the routed block '
+    'beside the dense MLP; Gemma 4\'s vision tower and USM audio tower, each with its embedder and only '
+    'where its config section is given), `aria_text` and `aria` (input-major fused experts `fc1`/`fc2`, '
+    'shared experts; Idefics3\'s SigLIP and a cross-attention projector), and `blt` (`blt.py`: local '
+    'encoder, global transformer, local decoder, hash byte embeddings, entropy patcher, each from its own '
+    'section). All equal on their default configs, on the seven real configs (gemma-4 E2B 4,530,988,064, '
+    'E4B 7,941,100,832, 26B-A4B 25,875,008,384, 31B 32,011,938,944, tiny-random/gemma-4-moe 2,713,992, '
+    'Aria 25,307,311,216, blt-1b-hf 4,633,391,872 parameters) and on random small configs '
+    '(`tests/test_families_oracle.py`): 151 rows equal, 441 fallback, 229 not buildable. Gemma 4\'s KV '
+    'cache prices each full layer at its own width (`ArchConfig.extra["head_dim_per_layer"]`; E4B at '
+    '32,768 tokens: 557,842,432 B in f16, equal to the k_proj/v_proj widths transformers builds). '
+    "Roles, by names gguf-py's tensor_mapping also lists: Granite Speech's `encoder.…` is audio and "
+    '`projector.…` the projector (the strict xfail in `tests/test_roles.py` is gone); Aria\'s '
+    "`experts.fc1`/`fc2` are routed experts (4,553,370,736 active) and Gemma 4's `router.proj` / "
+    '`per_expert_scale` its router. BLT: the global transformer, whose numbers the ArchConfig gives, '
+    'keeps no KV cache in transformers; `size` says the local encoder/decoder caches are not priced. Not '
+    'done: BLT\'s checkpoint dtype (its config names none: listed in bf16, 9,266,783,744 bytes; the file '
+    'holds float32 hash embeddings beside bf16 layers, 15.4 GB), rows for `gemma4_unified*`, '
+    '`gemma4_audio` / `gemma4_vision` alone.'
+)
+
+
 def render(defaults: list[tuple[str, str, str, str]], real: list[tuple[str, str, str, str, str]],
            seconds: float) -> str:
     counts = {k: sum(1 for r in defaults if r[1] == k) for k in
@@ -255,7 +294,7 @@ def render(defaults: list[tuple[str, str, str, str]], real: list[tuple[str, str,
     ]
     lines += [f"| `{t}` | {s} | {c} | {_cell(d)} |" for t, s, c, d in defaults]
     lines += ["", *OUT_OF_SAMPLE.splitlines(), "", *HETEROGENEOUS.splitlines(), "",
-              *OUT_OF_SAMPLE_H.splitlines()]
+              *OUT_OF_SAMPLE_H.splitlines(), "", *REACH_I.splitlines()]
     lines += [
         "",
         "## Real config.json files",
