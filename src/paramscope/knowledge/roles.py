@@ -178,10 +178,10 @@ def place(name: str) -> Placement:
     """Component, role and layer of a tensor name (Hugging Face or GGUF spelling)."""
     m = _rx(_LAYER).match(name)
     if m and not _in_tower(m.group("prefix")):
-        whole = _local_class(name)  # a tower whose layers only their names tell (Granite Speech's)
-        if whole[0] not in TOWERS:
+        tower = _tower_layer(m.group("prefix"), m.group("rest"))
+        if tower is None:
             return _placement(_local_class(m.group("rest")), int(m.group("index")))
-        return _placement(whole, None)
+        return _placement(tower, None)
     return _placement(_local_class(name), None)
 
 
@@ -203,6 +203,15 @@ def without_layer(name: str) -> tuple[str, ...]:
 def _local_class(local: str) -> tuple[str, str]:
     # numeric segments do not change the class: "experts.17.w1" ~ "experts.0.w1"
     return _classify(_rx(_DIGITS).sub("0", local))
+
+
+@lru_cache(maxsize=1 << 16)
+def _tower_layer(prefix: str, rest: str) -> tuple[str, str] | None:
+    """The class of a layer's tensor when its whole name is a tower's (Granite Speech's Conformer layers,
+    encoder.layers.N.ff1…, which only their names tell from a text encoder's), else None. Keyed by the
+    name less its layer index, which every layer repeats."""
+    whole = _local_class(f"{prefix}.0.{rest}")
+    return whole if whole[0] in TOWERS else None
 
 
 @lru_cache(maxsize=1024)
