@@ -48,9 +48,22 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
     tensors = _saved_names(with_buffers, config)
     # the general note's buffers clause is moot once they are listed (the rotary note says so)
     general = CONFIG_ONLY_NOTE if not buffers else CONFIG_ONLY_NOTE_BUFFERS_LISTED
-    return tensors, (*notes, *_unknown_quantization_note(q, config), *mtp,
+    return tensors, (*notes, *_unknown_quantization_note(q, config), *_no_dtype_note(tensors, config), *mtp,
                      *_default_tower_note(tensors, config), *_tied_head_note(tensors),
                      *_fp32_state_note(tensors, q), *rotary, general)
+
+
+def _no_dtype_note(tensors: Sequence[Tensor], config: Mapping[str, Any]) -> tuple[str, ...]:
+    """A config that names no dtype (``torch_dtype``/``dtype``, at the top or in a sub-config): its
+    tensors are priced in the family's default type (families/hfconfig.py config_dtype), which the
+    checkpoint need not use (BLT's hash embeddings are float32 beside bfloat16 layers)."""
+    sections = [config, *(v for v in config.values() if isinstance(v, Mapping))]
+    named = (c.get(k) for c in sections for k in ("torch_dtype", "dtype"))
+    if any(isinstance(v, str) and v != "auto" for v in named):
+        return ()
+    types = sorted({t.dtype.value for t in tensors if t.is_parameter and t.dtype.info.is_float})
+    return (f"config.json names no dtype (torch_dtype): its tensors are listed in the family's default "
+            f"type ({', '.join(types)}); the checkpoint may store another",) if types else ()
 
 
 def _unknown_quantization_note(q: Quantization | None, config: Mapping[str, Any]) -> tuple[str, ...]:
