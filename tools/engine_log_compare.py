@@ -22,7 +22,13 @@ import paramscope
 from paramscope.analyses.sizing.loaded import loaded_weights
 from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
-from paramscope.analyses.sizing.runtimes.vllm import V0_FAMILIES, default_max_model_len, vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm import (
+    V0_FAMILIES,
+    default_max_model_len,
+    pp_stage_layers,
+    stage_weight_split,
+    vllm_memory,
+)
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
@@ -70,7 +76,8 @@ def weights_bytes(model: Model, r: Record) -> int:
     scheme = r.model.get("weights")
     if scheme:
         return reprice(model, scheme).total_bytes
-    tp = r.setting("tensor_parallel_size") or r.gpus.get("count") or 1
+    pp = r.setting("pipeline_parallel_size") or 1
+    tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
     return loaded_weights(model, r.engine, gpu_device(r), log_backend(r), tensor_parallel=tp).bytes
 
 
@@ -263,13 +270,17 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
     engine = vllm_engine(r)
+    pp = r.setting("pipeline_parallel_size") or 1
+    weights = weights_bytes(model, r)
     m = vllm_memory(
-        cfg, weights_bytes(model, r), context=r.setting("max_model_len") or default_max_model_len(cfg),
+        cfg, weights, context=r.setting("max_model_len") or default_max_model_len(cfg),
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization") or 0.9,
         block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
-        tensor_parallel=r.setting("tensor_parallel_size") or r.gpus.get("count") or 1,
+        tensor_parallel=r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp,
+        pipeline_parallel=pp, stage_weights=stage_weight_split(
+            model, weights, pp_stage_layers(cfg.n_layers, pp)) if pp > 1 else None,
         engine=engine, chunked_prefill=chunked_prefill(r, engine),
         gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
         flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,

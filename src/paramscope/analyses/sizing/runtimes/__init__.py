@@ -114,6 +114,13 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("max_num_batched_tokens", int, None, "vLLM --max-num-batched-tokens: tokens per step, "
                                                          "the profile run's batch (default: the engine's)",
                     1, 1 << 24),
+             Option("pipeline_parallel_size", int, 1, "vLLM --pipeline-parallel-size: stages of layers, "
+                                                     "each on GPUs / stages GPUs in tensor parallel "
+                                                     "(default 1: tensor parallel over all the GPUs)",
+                    1, 1 << 10),
+             Option("pp_layer_partition", str, "", "vLLM's VLLM_PP_LAYER_PARTITION: the layers of each "
+                                                   "pipeline stage, comma-separated (default: even, the "
+                                                   "remainder to the stages before the last)"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
                                                        "kernel (its log says 'Using FlashInfer for top-p & "
