@@ -40,6 +40,8 @@ TOLERANCES = {
     ("vllm", "activation_peak"): 0.03, ("vllm", "non_torch_memory"): 0.03,
     ("vllm", "kv_cache_memory"): 0.03, ("vllm", "gpu_blocks"): 0.03, ("vllm", "kv_tokens"): 0.03,
     ("vllm", "max_concurrency"): 0.03,
+    # pipeline parallelism: a worker's own line, its stage's (tools/engine_log_compare.py, device PP<n>)
+    ("vllm", "kv_cache_memory@PP0"): 0.03, ("vllm", "kv_cache_memory@PP1"): 0.03,
     # the CUDA graph pool vLLM ≥ 0.21 estimates in its profile: a constant (CUDA_GRAPH_BYTES, 0.5 GiB)
     ("vllm", "cuda_graph_memory"): 0.05,
     ("vllm", "gpu_blocks" + engine_log_compare.GIVEN_KV): 0.006,
@@ -53,6 +55,24 @@ TOLERANCES = {
 
 # (record, figure): (bound on |error|, why it misses)
 KNOWN_MISSES = {
+    # vLLM 0.27.1, Qwen3-32B on 95.01 GiB cards at utilization 0.426 (a 40.47 GiB budget): beside the
+    # weights the profile took 3.86 GiB at TP 1 (3.92 predicted: the sampler's 1024 rows x 151,936 logits,
+    # non-torch, the CUDA graph estimate), but 1.66 at TP 2 and 3.03 on the first PP stage (2.06
+    # predicted: the first stage runs no sampler); the build's own breakdown line is not in the post
+    **{("kubesimplify-qwen3-32b-tp2-rtxpro6000-v0271", figure): (
+        0.28, "TP 2 took 1.66 GiB beside the weights where 3.93 are predicted (the sampler's peak on "
+              "every rank, as V1 gathers the logits to all of them); at TP 1 the same build took 3.86, "
+              "as predicted: not explained")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    ("kubesimplify-qwen3-32b-pp2-rtxpro6000-v0271", "kv_cache_memory@PP0"): (
+        0.15, "the first stage took 3.03 GiB beside its weights, 2.06 predicted (its forward at full "
+              "width, non-torch, the CUDA graph estimate; no sampler): 0.97 GiB not explained"),
+    **{("kubesimplify-qwen3-32b-pp2-rtxpro6000-v0271", figure): (
+        0.14, "the pool (3540 blocks) is the smaller stage's; the last stage is predicted the smaller with "
+              "the sampler's 3.27 GiB peak (3087 blocks), but the engine's pool is within 3 blocks of "
+              "the first stage's printed memory: the last stage's profile peak is smaller than predicted, "
+              "as at TP 2 (above)")
+       for figure in ("kv_tokens", "max_concurrency")},
     ("13061-r1-distill-qwen14b-2x4090", "weights"): (
         0.015, "vLLM loaded 0.16 GiB more per GPU than the tensors and RoPE cache; not explained"),
     ("27508-gpt-oss-120b-h100", "kv_cache_memory"): (

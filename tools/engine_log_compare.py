@@ -289,10 +289,15 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
            "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}
+    if m.stages:  # pipeline parallel: a worker's line is its stage's (device "PP<stage>")
+        out |= {f"weights{AT}PP{s.stage}": s.model_bytes for s in m.stages}
+        out |= {f"kv_cache_memory{AT}PP{s.stage}": s.pool.available_bytes for s in m.stages if s.pool}
     if m.pool is not None:
         out |= {"kv_cache_memory": m.pool.available_bytes, "memory_budget": m.pool.reserved_bytes,
                 "gpu_blocks": m.pool.num_blocks, "kv_tokens": m.pool.tokens,
                 "max_concurrency": m.pool.max_concurrency}
+    if m.stages:
+        out.pop("kv_cache_memory", None)
     available = r.first("kv_cache_memory")
     if available and available.bytes is not None and available.bytes > 0:
         # the block arithmetic alone, fed the memory the engine itself found (kv_cache_utils.get_num_blocks)
