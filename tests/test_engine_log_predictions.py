@@ -19,6 +19,8 @@ EXACT = 0.0
 TOLERANCES = {
     ("llamacpp", "kv_size"): EXACT, ("llamacpp", "k_size"): EXACT, ("llamacpp", "v_size"): EXACT,
     ("llamacpp", "kv_buffer"): EXACT, ("llamacpp", "kv_buffer@CUDA_Host"): EXACT,
+    # several identical GPUs, the layers split by load_tensors' rule (runtimes/llamacpp.py layer_devices)
+    **{("llamacpp", f"kv_buffer@{gpu}{i}"): EXACT for gpu in ("CUDA", "ROCm", "Vulkan") for i in range(8)},
     ("llamacpp", "kv_cells"): EXACT, ("llamacpp", "n_ctx_seq"): EXACT, ("llamacpp", "swa_cells"): EXACT,
     ("llamacpp", "swa_kv_buffer"): EXACT, ("llamacpp", "output_buffer"): EXACT,
     # llama-server's memory breakdown, in whole MiB: context = the KV cache (exact but for the rounding);

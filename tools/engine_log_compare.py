@@ -20,7 +20,7 @@ from engine_logs import FIXTURES, Record
 
 import paramscope
 from paramscope.analyses.sizing.loaded import loaded_weights
-from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
+from paramscope.analyses.sizing.runtimes.llamacpp import device_split, llamacpp_memory, offload
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
 from paramscope.analyses.sizing.runtimes.vllm import (
     V0_FAMILIES,
@@ -363,6 +363,14 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         out["output_buffer"] = m.output_bytes
     if len(r.all("kv_buffer")) == 1:
         out["kv_buffer"] = main.total_bytes
+    gpu_kv = [f for f in r.all("kv_buffer") if f.device and f.device not in HOST_DEVICES]
+    if len(gpu_kv) > 1 and len(gpu_kv) == r.gpus.get("count") and identical_gpus(r) and not split_swa:
+        # several identical GPUs: llama.cpp's default split is by free memory, equal shares here
+        # (runtimes/llamacpp.py layer_devices); each GPU's KV buffer holds its layers' cache
+        d = device_split(model, cfg, weights, m.kv, len(gpu_kv), r.setting("n_gpu_layers"), None,
+                         r.setting("split_mode") or "layer")
+        for i, f in enumerate(sorted(gpu_kv, key=lambda f: f.device or "")):
+            out[f"kv_buffer{AT}{f.device}"] = d.kv[i]
     if swa is not None:
         out |= {"swa_cells": m.params.swa_cells, "swa_kv_buffer": swa.total_bytes}
     offloaded = r.first("layers_offloaded")
@@ -391,6 +399,13 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     if r.model.get("weights"):
         out["model_buffer"] = m.tensor_bytes
     return out
+
+
+def identical_gpus(r: Record) -> bool:
+    """Whether the record names one kind of GPU for all of its count (not "A + B", not "two GPUs (...)")."""
+    name = (r.gpus.get("name") or "").lower()
+    return bool(name) and "+" not in name and "," not in name and not name.startswith(
+        ("two ", "three ", "four ", "five "))
 
 
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:

@@ -59,6 +59,7 @@ class RuntimeParts:
     # each device's (weights, KV cache, compute, overhead) where they differ (vLLM pipeline stages);
     # empty: the even split of ``estimate``
     device_shares: tuple[tuple[int, int, int, int], ...] = ()
+    split_label: str = ""  # how device_shares divide the model ("pipeline stages", "--split-mode layer")
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:

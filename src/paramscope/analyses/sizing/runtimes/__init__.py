@@ -97,6 +97,12 @@ RUNTIMES: tuple[Runtime, ...] = (
                     choices=("auto", "on", "off")),
              Option("n_gpu_layers", int, None, "llama.cpp -ngl: layers on the GPU, the rest and their KV "
                                                "cache in host memory (default: all)", 0, 1 << 16),
+             Option("split_mode", str, "layer", "llama.cpp --split-mode with several GPUs: layer (each "
+                                                 "GPU its layers and their KV cache), row (matrices "
+                                                 "split by rows, KV on the main GPU), none (one GPU)",
+                    choices=("layer", "row", "none")),
+             Option("tensor_split", str, "", "llama.cpp --tensor-split: the GPUs' shares, e.g. 3,1 "
+                                             "(default: by free memory, equal for identical GPUs)"),
              Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
                                                   "memory"),
              Option("llamacpp_build", str, "current", "llama.cpp build family: legacy = mid-2025 and "
