@@ -19,6 +19,8 @@ EXACT = 0.0
 TOLERANCES = {
     ("llamacpp", "kv_size"): EXACT, ("llamacpp", "k_size"): EXACT, ("llamacpp", "v_size"): EXACT,
     ("llamacpp", "kv_buffer"): EXACT, ("llamacpp", "kv_buffer@CUDA_Host"): EXACT,
+    # several identical GPUs, the layers split by load_tensors' rule (runtimes/llamacpp.py layer_devices)
+    **{("llamacpp", f"kv_buffer@{gpu}{i}"): EXACT for gpu in ("CUDA", "ROCm", "Vulkan") for i in range(8)},
     ("llamacpp", "kv_cells"): EXACT, ("llamacpp", "n_ctx_seq"): EXACT, ("llamacpp", "swa_cells"): EXACT,
     ("llamacpp", "swa_kv_buffer"): EXACT, ("llamacpp", "output_buffer"): EXACT,
     # llama-server's memory breakdown, in whole MiB: context = the KV cache (exact but for the rounding);
@@ -40,6 +42,8 @@ TOLERANCES = {
     ("vllm", "activation_peak"): 0.03, ("vllm", "non_torch_memory"): 0.03,
     ("vllm", "kv_cache_memory"): 0.03, ("vllm", "gpu_blocks"): 0.03, ("vllm", "kv_tokens"): 0.03,
     ("vllm", "max_concurrency"): 0.03,
+    # pipeline parallelism: a worker's own line, its stage's (tools/engine_log_compare.py, device PP<n>)
+    ("vllm", "kv_cache_memory@PP0"): 0.03, ("vllm", "kv_cache_memory@PP1"): 0.03,
     # the CUDA graph pool vLLM ≥ 0.21 estimates in its profile: a constant (CUDA_GRAPH_BYTES, 0.5 GiB)
     ("vllm", "cuda_graph_memory"): 0.05,
     ("vllm", "gpu_blocks" + engine_log_compare.GIVEN_KV): 0.006,
@@ -53,6 +57,44 @@ TOLERANCES = {
 
 # (record, figure): (bound on |error|, why it misses)
 KNOWN_MISSES = {
+    # vLLM 0.27.1, Qwen3-32B on 95.01 GiB cards at utilization 0.426 (a 40.47 GiB budget): beside the
+    # weights the profile took 3.86 GiB at TP 1 (3.92 predicted: the sampler's 1024 rows x 151,936 logits,
+    # non-torch, the CUDA graph estimate), but 1.66 at TP 2 and 3.03 on the first PP stage (2.06
+    # predicted: the first stage runs no sampler); the build's own breakdown line is not in the post
+    **{("kubesimplify-qwen3-32b-tp2-rtxpro6000-v0271", figure): (
+        0.28, "TP 2 took 1.66 GiB beside the weights where 3.93 are predicted (the sampler's peak on "
+              "every rank, as V1 gathers the logits to all of them); at TP 1 the same build took 3.86, "
+              "as predicted: not explained")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    # the same build, Qwen3-235B-A22B-2507 FP8 at TP 4 over PCIe (no NVLink): its breakdown line shows 0.76
+    # GiB of peak activation (0.33 predicted), 0.32 of CUDA graphs (0.5) and 1.70 GiB of non-torch memory
+    # beside the weights, which the budget absorbs: 1.5 GiB less cache than predicted on every GPU
+    ("kubesimplify-qwen3-235b-2507-fp8-tp4-rtxpro6000-v0271", "activation_peak"): (
+        0.6, "0.76 GiB printed for 32 sequences and 8192 batched tokens at TP 4, 0.33 predicted (the MoE "
+             "forward of one rank); not explained"),
+    ("kubesimplify-qwen3-235b-2507-fp8-tp4-rtxpro6000-v0271", "cuda_graph_memory"): (
+        0.6, "the estimate is a constant (CUDA_GRAPH_BYTES 0.5 GiB); this build estimated 0.32 for 32 "
+             "sequences"),
+    **{("kubesimplify-qwen3-235b-2507-fp8-tp4-rtxpro6000-v0271", figure): (
+        0.06, "27.85 GiB of cache where 29.35 are predicted: the 1.70 GiB of non-torch memory the build "
+              "reports beside the weights (NCCL for four PCIe-only GPUs) is counted inside the budget, "
+              "where the v1 family here has 0.16 inside and NCCL outside; not yet generalised (one build)")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    **{("kubesimplify-qwen3-235b-2507-fp8-pp4-rtxpro6000-v0271", figure): (
+        0.12, "555,680 tokens where 618,128 are predicted (the 24-layer stages, 28.30 GiB each): the "
+              "same build's TP 4 run misses by 5.4 % for its non-torch and activation terms (above); the "
+              "rest, 5.8 %, is the stages' own overhead, larger than the received hidden states and "
+              "residual modelled here")
+       for figure in ("kv_tokens", "max_concurrency")},
+    ("kubesimplify-qwen3-32b-pp2-rtxpro6000-v0271", "kv_cache_memory@PP0"): (
+        0.15, "the first stage took 3.03 GiB beside its weights, 2.06 predicted (its forward at full "
+              "width, non-torch, the CUDA graph estimate; no sampler): 0.97 GiB not explained"),
+    **{("kubesimplify-qwen3-32b-pp2-rtxpro6000-v0271", figure): (
+        0.14, "the pool (3540 blocks) is the smaller stage's; the last stage is predicted the smaller with "
+              "the sampler's 3.27 GiB peak (3087 blocks), but the engine's pool is within 3 blocks of "
+              "the first stage's printed memory: the last stage's profile peak is smaller than predicted, "
+              "as at TP 2 (above)")
+       for figure in ("kv_tokens", "max_concurrency")},
     ("13061-r1-distill-qwen14b-2x4090", "weights"): (
         0.015, "vLLM loaded 0.16 GiB more per GPU than the tensors and RoPE cache; not explained"),
     ("27508-gpt-oss-120b-h100", "kv_cache_memory"): (
@@ -205,8 +247,8 @@ def all_rows() -> list[engine_log_compare.Row]:
 def test_enough_is_compared():
     # a floor at today's coverage, so that a record or figure that silently stops being compared shows
     rows = all_rows()
-    assert len({row.record for row in rows}) >= 63
-    assert len(rows) >= 300
+    assert len({row.record for row in rows}) >= 68
+    assert len(rows) >= 320
     assert sum(row.engine == "llamacpp" for row in rows) >= 114
 
 

@@ -20,9 +20,15 @@ from engine_logs import FIXTURES, Record
 
 import paramscope
 from paramscope.analyses.sizing.loaded import loaded_weights
-from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
+from paramscope.analyses.sizing.runtimes.llamacpp import device_split, llamacpp_memory, offload
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
-from paramscope.analyses.sizing.runtimes.vllm import V0_FAMILIES, default_max_model_len, vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm import (
+    V0_FAMILIES,
+    default_max_model_len,
+    pp_stage_layers,
+    stage_weight_split,
+    vllm_memory,
+)
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
@@ -70,7 +76,8 @@ def weights_bytes(model: Model, r: Record) -> int:
     scheme = r.model.get("weights")
     if scheme:
         return reprice(model, scheme).total_bytes
-    tp = r.setting("tensor_parallel_size") or r.gpus.get("count") or 1
+    pp = r.setting("pipeline_parallel_size") or 1
+    tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
     return loaded_weights(model, r.engine, gpu_device(r), log_backend(r), tensor_parallel=tp).bytes
 
 
@@ -263,13 +270,17 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
     engine = vllm_engine(r)
+    pp = r.setting("pipeline_parallel_size") or 1
+    weights = weights_bytes(model, r)
     m = vllm_memory(
-        cfg, weights_bytes(model, r), context=r.setting("max_model_len") or default_max_model_len(cfg),
+        cfg, weights, context=r.setting("max_model_len") or default_max_model_len(cfg),
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization") or 0.9,
         block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
-        tensor_parallel=r.setting("tensor_parallel_size") or r.gpus.get("count") or 1,
+        tensor_parallel=r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp,
+        pipeline_parallel=pp, stage_weights=stage_weight_split(
+            model, weights, pp_stage_layers(cfg.n_layers, pp)) if pp > 1 else None,
         engine=engine, chunked_prefill=chunked_prefill(r, engine),
         gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
         flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,
@@ -278,10 +289,15 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
            "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}
+    if m.stages:  # pipeline parallel: a worker's line is its stage's (device "PP<stage>")
+        out |= {f"weights{AT}PP{s.stage}": s.model_bytes for s in m.stages}
+        out |= {f"kv_cache_memory{AT}PP{s.stage}": s.pool.available_bytes for s in m.stages if s.pool}
     if m.pool is not None:
         out |= {"kv_cache_memory": m.pool.available_bytes, "memory_budget": m.pool.reserved_bytes,
                 "gpu_blocks": m.pool.num_blocks, "kv_tokens": m.pool.tokens,
                 "max_concurrency": m.pool.max_concurrency}
+    if m.stages:
+        out.pop("kv_cache_memory", None)
     available = r.first("kv_cache_memory")
     if available and available.bytes is not None and available.bytes > 0:
         # the block arithmetic alone, fed the memory the engine itself found (kv_cache_utils.get_num_blocks)
@@ -347,6 +363,14 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         out["output_buffer"] = m.output_bytes
     if len(r.all("kv_buffer")) == 1:
         out["kv_buffer"] = main.total_bytes
+    gpu_kv = [f for f in r.all("kv_buffer") if f.device and f.device not in HOST_DEVICES]
+    if len(gpu_kv) > 1 and len(gpu_kv) == r.gpus.get("count") and identical_gpus(r) and not split_swa:
+        # several identical GPUs: llama.cpp's default split is by free memory, equal shares here
+        # (runtimes/llamacpp.py layer_devices); each GPU's KV buffer holds its layers' cache
+        d = device_split(model, cfg, weights, m.kv, len(gpu_kv), r.setting("n_gpu_layers"), None,
+                         r.setting("split_mode") or "layer")
+        for i, f in enumerate(sorted(gpu_kv, key=lambda f: f.device or "")):
+            out[f"kv_buffer{AT}{f.device}"] = d.kv[i]
     if swa is not None:
         out |= {"swa_cells": m.params.swa_cells, "swa_kv_buffer": swa.total_bytes}
     offloaded = r.first("layers_offloaded")
@@ -375,6 +399,13 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     if r.model.get("weights"):
         out["model_buffer"] = m.tensor_bytes
     return out
+
+
+def identical_gpus(r: Record) -> bool:
+    """Whether the record names one kind of GPU for all of its count (not "A + B", not "two GPUs (...)")."""
+    name = (r.gpus.get("name") or "").lower()
+    return bool(name) and "+" not in name and "," not in name and not name.startswith(
+        ("two ", "three ", "four ", "five "))
 
 
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:

@@ -65,7 +65,8 @@ class FitResult:
 def plan_json(p: Plan) -> dict[str, Any]:
     off = p.offload
     return {"devices": p.devices, "weights": p.weights, "weights_label": p.weights_label,
-            "total_bytes_per_device": p.estimate.per_device[0].total_bytes, "context": p.estimate.context,
+            "total_bytes_per_device": max(d.total_bytes for d in p.estimate.per_device),
+            "context": p.estimate.context,
             "gpu_layers": None if off is None else off.gpu_layers,
             "cpu_moe_layers": None if off is None else off.cpu_moe_layers,
             "ram_bytes": None if off is None else off.ram_bytes,

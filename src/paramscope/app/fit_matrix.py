@@ -126,7 +126,8 @@ def _cell(model: Model, settings: FitMatrixRequest, device: Device, counts: tupl
         # the same rule as `fit`: one device when it fits, else the fewest the heads allow
         n, on_n = (1, one) if one.fits else devices_needed(model, req, counts)
         at = replace(req, n_devices=n or 1)
-        return Cell(*key, n, _max_batch(model, at), (on_n or one).per_device[0].total_bytes)
+        worst = max(d.total_bytes for d in (on_n or one).per_device)
+        return Cell(*key, n, _max_batch(model, at), worst)
     except ParamscopeError as e:  # e.g. a GGUF-only type under vLLM, or a re-pricing this model refuses
         return Cell(*key, None, 0, None, " ".join(str(e).splitlines()))
 

@@ -127,6 +127,7 @@ def size_json(est) -> dict[str, Any]:
         # by kind: "full"/"sliding" self-attention, "linear" state, "cross" (an encoder-decoder's
         # cross-attention K/V of the encoder output), "encoder_output"
         "kv_cache_parts": {kind.replace(" ", "_"): n for kind, n in est.kv_parts},
+        "per_device_split": est.split,  # "even split", "pipeline stages" (vLLM), "--split-mode …"
         "per_device": [{"index": d.index, "device": d.device.key if d.device else None,
                         "memory_bytes": d.device.usable_bytes if d.device else None,
                         "weights_bytes": d.weights_bytes, "kv_cache_bytes": d.kv_cache_bytes,

@@ -41,7 +41,7 @@ def render_size(est, console: Console, *, explain: bool = False, speed=None) -> 
             sizes = (u.weights_bytes, u.kv_cache_bytes, u.compute_bytes, u.overhead_bytes, u.total_bytes,
                      u.device.usable_bytes)
             rows.append([f"{u.index}: {u.device.key}", *map(bytes_label, sizes), FITS[u.fits]])
-        console.print(table(console, columns, rows, title="Per device (even split)"))
+        console.print(table(console, columns, rows, title=f"Per device ({est.split})"))
         if est.host_bytes:
             console.print(f"host memory (not on the devices): {bytes_label(est.host_bytes)}")
     if speed is not None:

@@ -192,22 +192,37 @@ def _fits(need: int, have: int | None) -> bool | None:
     return None if have is None else need <= have
 
 
+PIPELINE_OPTIONS = ("pipeline_parallel_size", "pp_layer_partition")
+
+
+def _pipeline(req: MemoryRequest) -> tuple[int, MemoryRequest]:
+    """The pipeline stages asked for (1 if none), and the request without them (for one GPU)."""
+    pp = int(req.options.get("pipeline_parallel_size", 1) or 1)
+    rest = {k: v for k, v in req.options.items() if k not in PIPELINE_OPTIONS}
+    return max(pp, 1), replace(req, options=rest)
+
+
 def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> FitReport:
     cfg = model.config
     device = req.device
     if cfg is None or device is None:
         raise UnsupportedError(f"{model.source}: fit needs an architecture and a device")
     cpu = device.kind == "cpu"
-    one = estimate(model, replace(req, n_devices=1))
+    # vLLM --pipeline-parallel-size P: the multi-GPU counts are P stages of the tensor-parallel sizes the
+    # heads allow (a stage holds whole layers); the one-GPU estimates and plans are without it
+    pp, single = _pipeline(req)
+    one = estimate(model, replace(single, n_devices=1))
     # a CPU's RAM is one memory: no tensor parallelism over copies of it, no offload from it
-    counts = (1,) if cpu else allowed_tp(cfg)
+    counts = (1,) if cpu else allowed_tp(cfg) if pp == 1 else tuple(
+        pp * t for t in allowed_tp(cfg, MAX_DEVICES // pp))
     n, on_n = (1, one) if one.fits else devices_needed(model, req, counts)
-    off = None if one.fits or cpu else offload(model, req, one, ram_bytes)
-    longest = max_context(model, replace(req, n_devices=n or 1))
-    quant = best_quant(model, req)
+    off = None if one.fits or cpu else offload(model, single, one, ram_bytes)
+    longest = max_context(model, replace(req if (n or 1) % pp == 0 and (n or 1) > 1 else single,
+                                         n_devices=n or 1))
+    quant = best_quant(model, single)
     as_asked = advice.tp_plan(model, one, device, 1)
     tp = advice.tp_plan(model, on_n, device, n) if n and n > 1 and on_n is not None else None
-    one_plan = None if one.fits else advice.one_device_plan(model, req, one, ram_bytes, offload)
+    one_plan = None if one.fits else advice.one_device_plan(model, single, one, ram_bytes, offload)
     plans = [as_asked] if one.fits else [p for p in (tp, one_plan) if p is not None]
     words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), max(counts), ram_bytes)
     explain = (

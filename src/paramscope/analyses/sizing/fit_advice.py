@@ -311,8 +311,27 @@ def _sglang(model: Model, req: MemoryRequest, plan: Plan) -> str:
             + ("" if fraction is None else f" --mem-fraction-static {fraction}"))
 
 
+def vllm_parallel(model: Model, req: MemoryRequest, devices: int) -> tuple[int, int]:
+    """(tensor parallel, pipeline parallel) for vLLM on ``devices`` GPUs: the stages asked for
+    (--pipeline-parallel-size, where they divide the GPUs); else tensor parallel over all of them where
+    the heads split that way; else the most tensor-parallel GPUs the heads allow that divide the count,
+    the rest as pipeline stages (PP needs no head split: each stage holds whole layers)."""
+    asked = option(req, "pipeline_parallel_size", "vllm") if req.runtime == "vllm" else 1
+    if asked > 1 and devices % asked == 0:
+        return devices // asked, asked
+    cfg = model.config
+    if cfg is None:
+        return devices, 1
+    from paramscope.analyses.sizing.runtimes.common import tensor_parallel_problem
+
+    tp = next(t for t in range(devices, 0, -1) if devices % t == 0 and not tensor_parallel_problem(cfg, t))
+    return tp, devices // tp
+
+
 def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
     vllm_kv = " --kv-cache-dtype fp8" if req.kv_type and req.kv_type.lower().startswith("fp8") else ""
-    return (f"vllm serve {engine_model(model)} --tensor-parallel-size {plan.devices} "
+    tp, pp = vllm_parallel(model, req, plan.devices)
+    return (f"vllm serve {engine_model(model)} --tensor-parallel-size {tp}"
+            f"{f' --pipeline-parallel-size {pp}' if pp > 1 else ''} "
             f"--max-model-len {plan.estimate.context} --max-num-seqs {req.batch} "
             f"--gpu-memory-utilization {option(req, 'gpu_memory_utilization', 'vllm')}{vllm_kv}")

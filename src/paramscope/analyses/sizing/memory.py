@@ -81,6 +81,7 @@ class SizeEstimate:
     host_bytes: int = 0  # weights and KV cache kept in host memory, outside per_device (llama.cpp -ngl)
     duplicate_bytes: int = 0  # weights held twice (llama.cpp: a tied embedding on the host and the GPU)
     kv_parts: tuple[tuple[str, int], ...] = ()  # KV cache bytes by kind (RuntimeParts.kv_parts)
+    split: str = "even split"  # how per_device divides the model: "even split" or the runtime's own
 
     @property
     def total_bytes(self) -> int:
@@ -144,6 +145,9 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         DeviceUse(i, req.device, _share(on_devices, n, i), _share(kv_on_devices, n, i),
                   parts.compute_bytes // n, parts.overhead_bytes // n, parts.verdict)
         for i in range(n))
+    if parts.device_shares:  # the runtime's own per-device figures (vLLM stages, llama.cpp's split)
+        per_device = tuple(DeviceUse(i, req.device, *share, parts.verdict)
+                           for i, share in enumerate(parts.device_shares))
     return SizeEstimate(
         source=model.source, runtime=req.runtime, context=ctx, context_note=ctx_note, batch=req.batch,
         weights_scheme=scheme, kv_type=parts.kv_type, weights_bytes=weights_bytes,
@@ -153,7 +157,8 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         notes=(*_encoder_decoder_note(cfg, req, ctx), *_kv_not_priced(cfg), *_unread_quantization(model, req),
                *parts.notes),
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes,
-        duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts)
+        duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts,
+        split=parts.split_label or "even split")
 
 
 def _unread_quantization(model: Model, req: MemoryRequest) -> tuple[str, ...]:

@@ -97,6 +97,12 @@ RUNTIMES: tuple[Runtime, ...] = (
                     choices=("auto", "on", "off")),
              Option("n_gpu_layers", int, None, "llama.cpp -ngl: layers on the GPU, the rest and their KV "
                                                "cache in host memory (default: all)", 0, 1 << 16),
+             Option("split_mode", str, "layer", "llama.cpp --split-mode with several GPUs: layer (each "
+                                                 "GPU its layers and their KV cache), row (matrices "
+                                                 "split by rows, KV on the main GPU), none (one GPU)",
+                    choices=("layer", "row", "none")),
+             Option("tensor_split", str, "", "llama.cpp --tensor-split: the GPUs' shares, e.g. 3,1 "
+                                             "(default: by free memory, equal for identical GPUs)"),
              Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
                                                   "memory"),
              Option("llamacpp_build", str, "current", "llama.cpp build family: legacy = mid-2025 and "
@@ -114,6 +120,13 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("max_num_batched_tokens", int, None, "vLLM --max-num-batched-tokens: tokens per step, "
                                                          "the profile run's batch (default: the engine's)",
                     1, 1 << 24),
+             Option("pipeline_parallel_size", int, 1, "vLLM --pipeline-parallel-size: stages of layers, "
+                                                     "each on GPUs / stages GPUs in tensor parallel "
+                                                     "(default 1: tensor parallel over all the GPUs)",
+                    1, 1 << 10),
+             Option("pp_layer_partition", str, "", "vLLM's VLLM_PP_LAYER_PARTITION: the layers of each "
+                                                   "pipeline stage, comma-separated (default: even, the "
+                                                   "remainder to the stages before the last)"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
                                                        "kernel (its log says 'Using FlashInfer for top-p & "

@@ -606,6 +606,112 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
     return Offload(ngl, start, output_on_gpu, round(host * scale), round(duplicate * scale), host_kv)
 
 
+# --- several GPUs (--split-mode, --tensor-split) -------------------------------------------------
+# llama-model.cpp load_tensors: the split points are the prefix sums of --tensor-split (by default each
+# device's free memory: identical GPUs, equal shares), normalised, in float; layer il (the output layer is
+# il = n_layer) of the offloaded ones goes to the device
+# ``upper_bound(splits, float(il − i_gpu_start) / act_gpu_layers)``. --split-mode layer (the default)
+# uses that; none and row put every offloaded layer on the main GPU (-mg, device 0 here), row splitting
+# each matrix's rows over the devices by the same fractions (the split buffer type), with the KV cache
+# and the intermediate results on the main GPU. Each layer's cache sits with its layer (llama-kv-cache.cpp:
+# buft = dev_layer(il)); each device that runs part of the graph has a compute buffer of its own.
+SPLIT_MODES = ("layer", "none", "row")
+
+
+def parse_tensor_split(text: str) -> tuple[float, ...] | None:
+    """--tensor-split as llama.cpp's common/arg.cpp reads it: proportions, comma- or slash-separated."""
+    if not text.strip():
+        return None
+    try:
+        values = tuple(float(x) for x in text.replace("/", ",").split(","))
+    except ValueError:
+        raise UnsupportedError(f"llama.cpp: invalid --tensor-split {text!r} (proportions, e.g. 3,1)"
+                               ) from None
+    if any(v < 0 for v in values) or not any(values):
+        raise UnsupportedError(f"llama.cpp: --tensor-split {text!r} needs non-negative proportions, "
+                               f"one > 0")
+    return values
+
+
+def layer_devices(n_layer: int, n_devices: int, n_gpu_layers: int | None = None,
+                  tensor_split: tuple[float, ...] | None = None, split_mode: str = "layer"
+                  ) -> tuple[int, ...]:
+    """The device of each layer 0..n_layer − 1 and of the output layer (the last entry); −1: the host."""
+    import numpy as np
+
+    if split_mode not in SPLIT_MODES:
+        raise UnsupportedError(f"llama.cpp: unknown --split-mode {split_mode!r} "
+                               f"(known: {', '.join(SPLIT_MODES)})")
+    if tensor_split is not None and len(tensor_split) > n_devices:
+        raise UnsupportedError(f"llama.cpp: --tensor-split gives {len(tensor_split)} proportions for "
+                               f"{n_devices} GPUs")
+    ngl = n_layer + 1 if n_gpu_layers is None else min(n_gpu_layers, n_layer + 1)
+    start = max(n_layer - ngl, 0)
+    shares = np.zeros(n_devices, np.float32)
+    given = tensor_split or (1.0,) * n_devices
+    shares[:len(given)] = given
+    splits = np.cumsum(shares, dtype=np.float32)
+    splits = (splits / splits[-1]).astype(np.float32)
+    out = []
+    for il in range(n_layer + 1):
+        if il < start or il - start >= ngl:
+            out.append(-1)
+        elif split_mode != "layer":
+            out.append(0)
+        else:
+            x = np.float32(il - start) / np.float32(ngl)
+            out.append(min(int(np.searchsorted(splits, x, side="right")), n_devices - 1))
+    return tuple(out)
+
+
+@record
+class DeviceSplit:
+    """Each device's share under a multi-GPU split: weights, KV cache, and whether it runs a graph part."""
+
+    layers: tuple[int, ...]  # layer_devices
+    weights: tuple[int, ...]
+    kv: tuple[int, ...]
+    computes: tuple[bool, ...]
+
+
+def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_devices: int,
+                 n_gpu_layers: int | None, tensor_split: tuple[float, ...] | None, split_mode: str
+                 ) -> DeviceSplit:
+    """The weights (as ``weights_bytes`` prices them) and KV cache on each device (``layer_devices``);
+    the host's share (input embedding, layers not offloaded) is ``offload``'s."""
+    cfg = as_llamacpp_loads(cfg)
+    n_layer = cfg.n_layers
+    where = layer_devices(n_layer, n_devices, n_gpu_layers, tensor_split, split_mode)
+    split = _layer_split(model)
+    scale = weights_bytes / (split.stored or 1)
+    raw = [0.0] * n_devices
+    for il, nbytes in split.by_layer.items():
+        if il < n_layer and where[il] >= 0:
+            raw[where[il]] += nbytes
+    if where[n_layer] >= 0:
+        output = split.outside
+        if not split.has_output and cfg.tied_embeddings:
+            output += split.embedding  # the GPU copy of a tied embedding (``offload``'s duplicate)
+        raw[where[n_layer]] += output
+    if split_mode == "row":  # the matrices' rows over the devices by the same fractions
+        shares = tensor_split or (1.0,) * n_devices
+        total = sum(shares)
+        on_gpu = sum(raw)
+        raw = [on_gpu * (shares[d] if d < len(shares) else 0) / total for d in range(n_devices)]
+    kinds = cfg.layer_types or ("full",) * n_layer
+    per_kind = {part.kind: part.layer_bytes for part in kv.parts if part.layers and not part.layer_ids}
+    kv_dev = [0] * n_devices
+    for part in kv.parts:
+        for il in part.layer_ids:
+            if where[il] >= 0:
+                kv_dev[where[il]] += part.layer_bytes
+    for il in range(min(n_layer, len(kinds))):
+        if where[il] >= 0:
+            kv_dev[where[il]] += per_kind.get(kinds[il], 0)
+    computes = tuple(d in where for d in range(n_devices))
+    return DeviceSplit(where, tuple(round(b * scale) for b in raw), tuple(kv_dev), computes)
+
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     t = kv_dtype(req.kv_type, DType.F16)
@@ -641,9 +747,37 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         if split.i_gpu_start or not split.output_on_gpu or option(req, "no_kv_offload"):
             notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
                       f"of weights and KV cache stay in host memory; the per-device figures leave them out",)
-    return RuntimeParts(m.kv_cache_bytes, m.compute_bytes + m.output_bytes, m.overhead_bytes,
+    shares: tuple[tuple[int, int, int, int], ...] = ()
+    mode, fractions = option(req, "split_mode"), parse_tensor_split(option(req, "tensor_split"))
+    # asked for by name only: the default view stays the even split of ``estimate`` (fit's device search
+    # builds on it; with llama.cpp's own default split the first GPU can hold a layer more than its
+    # share, which changes what fits: Mixtral 8x7B in bf16 on four RTX 4090 holds 9 of 33 slots on GPU 0)
+    asked = "split_mode" in req.options or "tensor_split" in req.options
+    if split is not None and req.n_devices > 1 and asked:
+        d = device_split(model, cfg, weights_bytes, m.kv, req.n_devices, option(req, "n_gpu_layers"),
+                         fractions, mode)
+        kv_dev = (0,) * req.n_devices if option(req, "no_kv_offload") else d.kv
+        n = req.n_devices
+        shares = tuple((d.weights[i], kv_dev[i],
+                        (m.compute_bytes if d.computes[i] else 0) + (m.output_bytes if i == 0 else 0),
+                        m.overhead_bytes // n + (1 if i < m.overhead_bytes % n else 0)) for i in range(n))
+        counts = [sum(1 for w in d.layers[:-1] if w == i) for i in range(n)]
+        explain = (*explain,
+                   f"--split-mode {mode}"
+                   f"{' --tensor-split ' + ','.join(f'{f:g}' for f in fractions) if fractions else ''}: "
+                   f"layers per GPU {'+'.join(map(str, counts))}, the output layer on "
+                   f"{'the host' if d.layers[-1] < 0 else 'GPU ' + str(d.layers[-1])} (llama-model.cpp "
+                   f"load_tensors: upper_bound of the split points); each GPU holding layers has a compute "
+                   f"buffer of its own ({m.compute_bytes:,} B, estimated as one GPU's)")
+        notes += (f"{n} GPUs, --split-mode {mode}: per GPU its own layers' weights and KV cache "
+                  f"({'+'.join(map(str, counts))} layers"
+                  f"{'' if fractions else ', equal shares: identical GPUs have the same free memory'}) and "
+                  f"a compute buffer each",)
+    compute_total = sum(x[2] for x in shares) if shares else m.compute_bytes + m.output_bytes
+    return RuntimeParts(m.kv_cache_bytes, compute_total, m.overhead_bytes,
                         t.value.lower(), explain, notes,
                         host_weights_bytes=split.host_weights_bytes if split else 0,
                         host_kv_bytes=split.host_kv_bytes if split else 0,
                         kv_parts=m.kv.by_kind(),
-                        duplicate_weights_bytes=split.duplicate_bytes if split else 0)
+                        duplicate_weights_bytes=split.duplicate_bytes if split else 0,
+                        device_shares=shares, split_label=f"--split-mode {mode}" if shares else "")

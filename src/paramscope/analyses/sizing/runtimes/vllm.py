@@ -177,6 +177,7 @@ class VllmParams:
     flashinfer_sampler: bool = False  # V1's sampler runs FlashInfer's top-k/top-p kernel
     gpu_name: str | None = None  # as the driver names the GPU
     awq_split_k: bool = False  # an AWQ checkpoint on a release before 0.3.0 (AWQ_SPLIT_K)
+    pipeline_parallel: int = 1  # --pipeline-parallel-size: stages, each on tensor_parallel GPUs
 
 
 @record
@@ -249,6 +250,12 @@ class VllmMemory:
     layout: KVLayout
     pool: KVPool | None  # None without a GPU size
     explain: tuple[str, ...]
+    # pipeline parallelism: which stage this is, its layers [start, end), and every stage (this one is
+    # the worst: the fewest KV blocks of its own on a given GPU, else the most memory needed)
+    stage: int = 0
+    layers: tuple[int, int] = (0, 0)
+    stages: tuple[VllmMemory, ...] = ()
+    own_blocks: int | None = None  # the blocks this stage's memory holds, before the engine's minimum
 
     @property
     def weights_bytes(self) -> int:
@@ -765,6 +772,9 @@ def vllm_memory(
     flashinfer_sampler: bool = False,
     awq_split_k: bool = False,
     mla: bool = True,
+    pipeline_parallel: int = 1,
+    pp_partition: tuple[int, ...] | None = None,
+    stage_weights: tuple[int, ...] | None = None,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -779,7 +789,11 @@ def vllm_memory(
     FlashInfer for top-p & top-k sampling");
     ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``);
     ``mla`` False for a release before MLA support, which cached an MLA model's K and V per head
-    (``pre_mla_attention``).
+    (``pre_mla_attention``). ``pipeline_parallel`` > 1: the layers in that many stages
+    (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
+    ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
+    (``stage_weight_split``; None: estimated from the config). The result is the worst stage's, with
+    every stage in ``stages`` (``pipeline_memory``).
     """
     kv_cfg = cfg if mla or not cfg.is_mla else pre_mla_attention(cfg)
     kv_cfg = vllm_layout_config(kv_cfg, engine)
@@ -792,6 +806,9 @@ def vllm_memory(
                 awq_split_k=awq_split_k)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
+    if pipeline_parallel != 1:
+        return pipeline_memory(cfg, kv_cfg, weights_bytes, replace(p, pipeline_parallel=pipeline_parallel),
+                               pp_partition, stage_weights)
     layout, kv, padding = kv_layout(kv_cfg, p)
     model = weights_per_gpu(cfg, weights_bytes, p)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
@@ -801,6 +818,159 @@ def vllm_memory(
                         outside_bytes(p), layout, pool, ())
     lines = _explain(cfg, memory, weights_bytes, forward, sampler)
     return replace(memory, explain=lines)
+
+
+# --- pipeline parallelism (--pipeline-parallel-size) ------------------------------------------------
+# vllm/distributed/utils.py get_pp_indices: the decoder layers in pp_size stages of n // pp_size layers;
+# the remainder goes one layer each to the stages before the last, from the second-to-last backwards
+# (the last holds the final norm and lm_head, the first the embedding), unless VLLM_PP_LAYER_PARTITION
+# lists the layers of each stage ("its length must be pp_size and its sum the layer count"). Models build
+# their layers with make_layers (model_executor/models/utils.py): a stage holds only its own layers, the
+# rest are PPMissingLayer. LlamaModel (and the models written like it): embed_tokens on the first stage,
+# and on the last too when the embeddings are tied (lm_head ties to it there); norm and lm_head on the
+# last. Each worker profiles its own stage and sizes its own KV cache (its layers only); V1's
+# kv_cache_utils.get_kv_cache_configs then gives every worker the smallest worker's num_blocks ("set
+# num_blocks of each worker to the smallest among workers"), and the engine logs that pool. The profile:
+# only the last stage computes logits and runs the sampler (gpu_model_runner.profile_run,
+# ``if get_pp_group().is_last_rank``); the other stages receive the previous stage's hidden states and
+# residual in buffers of max_num_tokens rows (gpu_model_runner._dummy_run, make_empty_intermediate_tensors),
+# which stay allocated through the profile.
+INTERMEDIATE_TENSORS = 2  # hidden_states and residual, each max_num_batched_tokens × hidden
+
+
+def pp_stage_layers(n_layers: int, pp: int, partition: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """The layers of each stage, as get_pp_indices divides them (see above)."""
+    if pp < 1:
+        raise UnsupportedError(f"vLLM: pipeline_parallel_size must be at least 1 (found {pp})")
+    if partition:
+        if len(partition) != pp or sum(partition) != n_layers or min(partition) < 1:
+            raise UnsupportedError(f"vLLM: VLLM_PP_LAYER_PARTITION {','.join(map(str, partition))} must list "
+                                   f"{pp} stages of at least one layer adding up to {n_layers} layers")
+        return tuple(partition)
+    if pp > n_layers:
+        raise UnsupportedError(f"vLLM: {n_layers} layers cannot fill {pp} pipeline stages")
+    parts = [n_layers // pp] * pp
+    for i in range(2, n_layers % pp + 2):
+        parts[-i] += 1
+    return tuple(parts)
+
+
+def parse_partition(text: str) -> tuple[int, ...] | None:
+    """VLLM_PP_LAYER_PARTITION as the engine reads it: layers per stage, comma-separated ("" = none)."""
+    if not text.strip():
+        return None
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise UnsupportedError(f"vLLM: invalid VLLM_PP_LAYER_PARTITION {text!r} (layers per stage, "
+                               f"comma-separated)") from None
+
+
+def stage_config(cfg: ArchConfig, start: int, end: int) -> ArchConfig:
+    """The model as one stage holds it: layers [start, end), with their kinds, per-layer head counts,
+    recurrent layers and leading dense (MoE) layers."""
+    n = cfg.n_layers
+    types = cfg.layer_types[start:end] if cfg.layer_types else ()
+    extra = {k: (tuple(v)[start:end] if isinstance(v, (list, tuple)) and len(v) == n else v)
+             for k, v in cfg.extra.items()}
+    linear_all = layer_kinds(cfg).get("linear", 0)
+    recurrent = cfg.recurrent_layers
+    if recurrent and recurrent == linear_all:
+        recurrent = types.count("linear")
+    elif recurrent == n:  # a parallel hybrid: every layer keeps a state
+        recurrent = end - start
+    dense = max(0, min(end, cfg.n_dense_layers) - start)
+    return replace(cfg, n_layers=end - start, layer_types=types, extra=extra, recurrent_layers=recurrent,
+                   n_dense_layers=dense)
+
+
+LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|h|blocks|blk|layer)\.(\d+)\.")
+ENCODER_NAMES = ("visual", "vision", "mm_projector", "multi_modal", "audio")  # the first stage's
+LAST_STAGE_NAMES = ("lm_head", "output.", "output_norm", "norm.", "ln_f", "final_layernorm", "norm_f")
+
+
+def stage_weight_split(model: Model, weights_bytes: int, stage_layers: tuple[int, ...]) -> tuple[int, ...]:
+    """Each stage's weights (before the tensor-parallel split), from the tensors' names: a layer's
+    tensors go to the stage holding that layer (a layer past the last, as an MTP module, to the last);
+    the final norm and lm_head to the last; the embedding and the rest (vision towers, projectors) to
+    the first, and the embedding to the last as well when the embeddings are tied. The bytes are scaled
+    to ``weights_bytes`` (the weights as the engine holds them, re-priced or re-laid out)."""
+    bounds = [sum(stage_layers[:i + 1]) for i in range(len(stage_layers))]
+    raw = [0] * len(stage_layers)
+    tied = model.config is not None and model.config.tied_embeddings
+    for t in model.tensors:
+        found = None if any(k in t.name for k in ENCODER_NAMES) else LAYER_INDEX.search(t.name)
+        if found:
+            layer = int(found.group(1))
+            stage = next((i for i, b in enumerate(bounds) if layer < b), len(bounds) - 1)
+        elif any(t.name.startswith(k) or f".{k}" in t.name for k in LAST_STAGE_NAMES):
+            stage = len(bounds) - 1
+        else:
+            stage = 0
+            if tied and ("embed" in t.name or t.name.startswith("token_embd")):
+                raw[-1] += t.nbytes
+        raw[stage] += t.nbytes
+    total = model.tensor_bytes or 1
+    return tuple(weights_bytes * r // total for r in raw)
+
+
+def _estimated_stage_weights(cfg: ArchConfig, weights_bytes: int, p: VllmParams,
+                             stage_layers: tuple[int, ...]) -> tuple[int, ...]:
+    """Without the tensors: the embedding and lm_head at vocab × hidden in the model dtype, the rest
+    evenly over the layers."""
+    embed = cfg.vocab_size * cfg.hidden_size * p.dtype.type_size
+    head = 0 if cfg.tied_embeddings else embed
+    per_layer = max(weights_bytes - embed - head, 0) / cfg.n_layers
+    last = len(stage_layers) - 1
+    return tuple(int(n * per_layer) + (embed if i == 0 else 0) + (head if i == last else 0)
+                 + (embed if i == last and cfg.tied_embeddings else 0)
+                 for i, n in enumerate(stage_layers))
+
+
+def pipeline_memory(cfg: ArchConfig, kv_cfg: ArchConfig, weights_bytes: int, p: VllmParams,
+                    partition: tuple[int, ...] | None, stage_weights: tuple[int, ...] | None) -> VllmMemory:
+    """Every stage's memory (see the notes above); the engine's pool is the smallest stage's."""
+    if cfg.is_encoder_decoder:
+        raise UnsupportedError(f"vLLM: pipeline parallelism of an encoder-decoder ({cfg.architecture}) is "
+                               f"not modelled")
+    layers = pp_stage_layers(cfg.n_layers, p.pipeline_parallel, partition)
+    weights = stage_weights or _estimated_stage_weights(cfg, weights_bytes, p, layers)
+    stages = []
+    for i, n in enumerate(layers):
+        start = sum(layers[:i])
+        s_cfg, s_kv = stage_config(cfg, start, start + n), stage_config(kv_cfg, start, start + n)
+        first, last = i == 0, i == len(layers) - 1
+        layout, kv, padding = kv_layout(s_kv, p)
+        model = weights_per_gpu(s_cfg, weights[i], p)
+        received = 0 if first else (INTERMEDIATE_TENSORS * p.max_num_batched_tokens * cfg.hidden_size
+                                    * p.dtype.type_size)
+        forward = forward_peak(cfg, p) + received
+        sampler = sampler_peak(cfg, p) if last else 0
+        graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
+        pool = kv_pool(p, layout, model + max(forward, sampler) + non_torch + graphs)
+        m = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch, outside_bytes(p),
+                       layout, pool, (), i, (start, start + n), (), pool.num_blocks if pool else None)
+        lines = _explain(s_cfg, m, weights[i], forward, sampler)
+        stages.append(replace(m, explain=(f"stage {i} (layers {start}–{start + n - 1}"
+                                          f"{', embedding' if first else ''}"
+                                          f"{', norm + lm_head, sampler' if last else ''}"
+                                          f"{', received hidden + residual' if received else ''}):",
+                                          *lines)))
+    if all(m.pool is not None for m in stages):
+        blocks = min(m.own_blocks or 0 for m in stages)
+        stages = [replace(m, pool=replace(m.pool, num_blocks=blocks)) for m in stages]
+        worst = min(stages, key=lambda m: (m.own_blocks or 0, m.stage))
+    else:
+        worst = max(stages, key=lambda m: (m.needed_bytes, -m.stage))
+    head = (f"pipeline parallel: {len(layers)} stages of {'+'.join(map(str, layers))} layers "
+            f"(vllm/distributed/utils.py get_pp_indices{', VLLM_PP_LAYER_PARTITION' if partition else ''}),"
+            f" each on {p.tensor_parallel} GPU(s); the figures are stage {worst.stage}'s, the worst")
+    if worst.pool is not None:
+        own = ", ".join(f"stage {m.stage} {m.own_blocks:,}" for m in stages)
+        head += (f"; KV blocks each stage's memory holds: {own}; every worker takes the smallest, "
+                 f"{worst.pool.num_blocks:,} (kv_cache_utils.get_kv_cache_configs)")
+    explain = (head, *(line for m in stages for line in m.explain))
+    return replace(worst, stages=tuple(stages), explain=explain)
 
 
 def _gib(n: int | float) -> str:
@@ -923,9 +1093,22 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     t = kv_dtype(req.kv_type, dtype)
     on_gpu = req.device is not None and req.device.kind != "cpu"
     gpu = req.device.usable_bytes if req.device and on_gpu else None
+    pp = option(req, "pipeline_parallel_size")
+    if req.n_devices % pp:
+        raise UnsupportedError(f"vLLM: {req.n_devices} GPUs cannot be split into {pp} pipeline stages of "
+                               f"equal tensor-parallel size (the GPU count must be a multiple of "
+                               f"--pipeline-parallel-size)")
+    partition = parse_partition(option(req, "pp_layer_partition"))
+    if partition and pp == 1:
+        raise UnsupportedError("vLLM: --pp-layer-partition (VLLM_PP_LAYER_PARTITION) needs "
+                               "--pipeline-parallel-size above 1")
+    stage_layers = pp_stage_layers(cfg.n_layers, pp, partition) if pp > 1 else None
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
-                    tensor_parallel=req.n_devices, max_num_seqs=option(req, "max_num_seqs"),
+                    pipeline_parallel=pp, pp_partition=partition,
+                    stage_weights=stage_weight_split(model, weights_bytes, stage_layers) if stage_layers
+                    else None,
+                    tensor_parallel=req.n_devices // pp, max_num_seqs=option(req, "max_num_seqs"),
                     max_num_batched_tokens=option(req, "max_num_batched_tokens"),
                     cuda_graphs=not option(req, "enforce_eager"), engine=option(req, "engine"),
                     chunked_prefill=TRI_STATE[option(req, "enable_chunked_prefill")],
@@ -947,5 +1130,17 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                      else f"{pool.num_blocks:,} blocks hold fewer than the {needed:,} the requests need")
             notes += (f"does not fit: {where}; each GPU's reservation is {m.shortfall_bytes:,} B "
                       f"({_gib(m.shortfall_bytes)}) short",)
+    verdict = m.fits if m.pool is not None else None
+    if m.stages:  # pipeline parallel: each stage's figures on each of its tensor-parallel GPUs
+        tp = n // pp
+        devices = tuple((s.model_bytes, s.kv_needed_bytes, s.compute_bytes, s.overhead_bytes)
+                        for s in m.stages for _ in range(tp))
+        notes = (f"pipeline parallel: {pp} stages × {tp} GPU(s); per GPU the stage's own weights (the "
+                 f"embedding on the first{' and the last' if cfg.tied_embeddings else ''}, lm_head on the "
+                 f"last), KV cache of its layers and activations; the stage with the fewest KV blocks "
+                 f"(stage {m.stage}) decides", *notes)
+        return RuntimeParts(sum(d[1] for d in devices), sum(d[2] for d in devices),
+                            sum(d[3] for d in devices), t.value.lower(), m.explain, notes, verdict,
+                            device_shares=devices, split_label="pipeline stages")
     return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
-                        t.value.lower(), m.explain, notes, m.fits if m.pool is not None else None)
+                        t.value.lower(), m.explain, notes, verdict)
