@@ -3,7 +3,7 @@ globals its pickles name, never from running them (docs/security.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +104,14 @@ def scan_file(path: Path) -> Verdict:
         if other is not None:
             found = pickle_scan.scan_path(path, lenient=True)
             if not (found.references or found.unverified):
+                # "safe: a GGUF file" is a claim about the whole file: that format's own reader must
+                # read it (a GGUF cut after its magic is no GGUF file). Where it cannot, the verdict is
+                # the reader's error (exit 1): not pickle-based, and not what it claims to be either
+                from paramscope.analyses.safety.pickle_safety import templates_in
+
+                metadata = whole_file(other.name, path)
                 return judge(str(path), (), not_pickle=other.name,
-                             not_judged=chat_templates(path) if other.name == "gguf" else ())
+                             not_judged=templates_in(metadata) if other.name == "gguf" else ())
     except ParamscopeError as e:
         return judge(str(path), (), error=str(e))
     if found.code_free:
@@ -120,21 +126,14 @@ def _rows(refs: Iterable[GlobalUse]) -> Iterator[tuple[str, str, int, int]]:
 
 
 
-def chat_templates(path: Path) -> tuple[str, ...]:
-    """What a GGUF file holds that chat front ends run and the scan does not judge: its chat templates.
+def whole_file(format_name: str, path: Path) -> Mapping[str, Any]:
+    """The metadata of ``path`` read by the reader of the code-free format that claims it, as far as
+    ``inspect`` reads it (headers, never tensor data); raises that reader's one-line error when the
+    file is not a whole file of that format."""
+    from paramscope.formats.registry import reader
 
-    A template is a Jinja program rendered when a prompt is formatted, after loading; front ends that
-    rendered it outside Jinja's sandbox ran code of the file's choosing (llama-cpp-python < 0.2.72,
-    CVE-2024-34359; SGLang, CVE-2026-5760). The scan reads no Jinja, so it says so rather than call the
-    file code-free."""
-    from paramscope.errors import ParamscopeError
-    from paramscope.formats import gguf
-
-    try:
-        metadata = gguf.read_file(path).metadata
-    except ParamscopeError as e:
-        return (f"any chat template (its metadata cannot be read: {e})",)
-    from paramscope.analyses.safety.pickle_safety import templates_in
-
-    return templates_in(metadata)
-
+    module = reader(format_name)
+    read = {"gguf": lambda: module.read_file(path).metadata,
+            "safetensors": lambda: (module.read_index(path) if path.name.lower().endswith(module.INDEX_SUFFIX)
+                                    else module.read_header(path)).metadata}.get(format_name)
+    return read() if read else module.read(path).metadata

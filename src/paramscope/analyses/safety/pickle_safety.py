@@ -242,7 +242,10 @@ CHAT_TEMPLATE = "tokenizer.chat_template"
 
 
 def templates_in(metadata: Mapping[str, object]) -> tuple[str, ...]:
-    """The chat templates of a GGUF's metadata, each named as the scan leaves it (chat_templates)."""
+    """The chat templates of a GGUF's metadata, each named as the scan leaves it: a template is a Jinja
+    program rendered when a prompt is formatted, after loading; front ends that rendered it outside
+    Jinja's sandbox ran code of the file's choosing (llama-cpp-python < 0.2.72, CVE-2024-34359;
+    SGLang, CVE-2026-5760). The scan reads no Jinja, so it says so rather than call the file code-free."""
     keys = [k for k in metadata if k == CHAT_TEMPLATE or k.startswith(CHAT_TEMPLATE + ".")]
     return tuple(f"{k} (a Jinja program chat front ends run; the scan does not read Jinja)"
                  for k in sorted(keys))
