@@ -153,3 +153,33 @@ def test_a_truncated_file_of_a_code_free_format_is_unreadable(name: str, data: b
     (verdict,) = scan([str(path)]).verdicts
     assert verdict.status == UNREADABLE and verdict.exit_code == 1, verdict.summary
     assert verdict.error and str(path) in verdict.error and says in verdict.error, verdict.error
+
+
+# --- folders: a file found by its first bytes that holds no pickle is skipped, not an error -----------
+
+def test_folder_skips_a_zip_with_no_pickle(tmp_path: Path) -> None:
+    """Before: an unrelated data.zip in a model folder made `scan FOLDER` exit 1 ("unreadable": a zip
+    archive with no pickle inside). The search took it for its first bytes (torch.save's format), every
+    member was read as pickle.loads would read it and none is a pickle: it is listed as skipped (exit
+    0), as picklescan and modelscan skip such files. Given by name, it is still exit 1."""
+    from builders.scan_corpus import exec_pickle
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "data.zip").write_bytes(zipfile_bytes({"readme.txt": b"hello\n", "rows.csv": b"a,b\n1,2\n"}))
+    (folder / "model.pkl").write_bytes(BENIGN)
+    result = scan([str(folder)])
+    by_name = {Path(v.source).name: v for v in result.verdicts}
+    assert by_name["data.zip"].status == "skipped" and result.exit_code == 0, by_name["data.zip"].summary
+    assert scan([str(folder / "data.zip")]).exit_code == 1
+    (folder / "other.zip").write_bytes(zipfile_bytes({"notes": exec_pickle(tmp_path / "MARKER")}))
+    assert scan([str(folder)]).exit_code == 2  # a zip holding a pickle is judged as before
+
+
+def test_folder_does_not_skip_a_file_named_like_a_pickle(tmp_path: Path) -> None:
+    """A model.pt that holds no pickle is not what its name says: still exit 1."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "model.pt").write_bytes(zipfile_bytes({"readme.txt": b"hello\n"}))
+    (verdict,) = scan([str(folder)]).verdicts
+    assert verdict.status == UNREADABLE and verdict.exit_code == 1, verdict.summary

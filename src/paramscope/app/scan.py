@@ -38,6 +38,7 @@ def verdict_json(v: Verdict) -> dict[str, Any]:
     return {
         "file": v.source, "status": v.status, "could_run_code": v.could_run_code, "summary": v.summary,
         "error": v.error, "unverified": list(v.unverified), "not_judged": list(v.not_judged),
+        "skipped": v.skipped,
         "exit_status": v.exit_code,
         "globals": [{"global": g.qualname, "module": g.module, "name": g.name, "status": g.status,
                      "reason": g.reason, "count": g.count, "calls": g.calls} for g in v.globals],
@@ -51,12 +52,16 @@ def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
     else:
         req = ScanRequest((paths,) if isinstance(paths, str) else tuple(str(p) for p in paths))
     given = [Path(p).expanduser() for p in req.paths]
+    by_head: set[Path] = set()
     if any(p.is_dir() for p in given):  # folder search needs discover (and the readers it imports)
-        from paramscope.formats.discover import pickle_files
+        from paramscope.formats.discover import pickle_files, pickle_named
 
-        given = pickle_files(given)
-    found = given
-    return ScanResult(req, tuple(_unsearched(path) if path.is_dir() else scan_file(path) for path in found))
+        found = pickle_files(given)
+        by_head = {p for p in set(found) - set(given) if not p.is_dir() and not pickle_named(p.name)}
+    else:
+        found = given
+    return ScanResult(req, tuple(_unsearched(path) if path.is_dir() else scan_file(path, path in by_head)
+                                 for path in found))
 
 
 def _unsearched(folder: Path) -> Verdict:
@@ -70,9 +75,11 @@ def _unsearched(folder: Path) -> Verdict:
     return judge(str(folder), (), unverified=(f"{what}: the files under it were not searched",))
 
 
-def scan_file(path: Path) -> Verdict:
+def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
     """One file's verdict: every pickle it holds (formats/pickle_scan.py); a file that cannot be opened,
-    or holds no pickle at all, is a verdict too (exit 1)."""
+    or holds no pickle at all, is a verdict too (exit 1). ``found_by_head``: a folder search took the
+    file for its first bytes, not its name (a zip, a .npy, PROTO): holding no pickle, it is skipped
+    (exit 0; picklescan and modelscan skip such files too), not an error the user asked about."""
     from paramscope.analyses.safety.pickle_safety import judge
     from paramscope.errors import ParamscopeError
     from paramscope.formats import SNIFF_BYTES, pickle_scan
@@ -116,6 +123,8 @@ def scan_file(path: Path) -> Verdict:
         return judge(str(path), (), error=str(e))
     if found.code_free:
         return judge(str(path), (), not_pickle=found.code_free)
+    if found_by_head and found.not_pickle and not (found.references or found.unverified):
+        return judge(str(path), (), skipped=f"{found.not_pickle} (found by its first bytes, not its name)")
     return judge(str(path), _rows(found.references), error=found.not_pickle and f"{path}: {found.not_pickle}",
                  unverified=found.unverified)
 
