@@ -6,9 +6,9 @@ claims, zip members no reader here can inflate).
 For each technique a control loads the file in a child process the way the technique aims at, and the
 payload's marker file appears: the attack is live. ``scan`` must exit 2 and never create the marker.
 
-Blind (main at 72bcbe7, before the fixes): 10 techniques, **5 exit 0** (all five end-record tricks:
-"safe", or "safe: a numpy (plain numbers) file"), 5 exit 2 (three of them only as "cannot be
-verified", naming no global). After: all 10 exit 2, each naming the payload's global.
+Blind (main at 72bcbe7, before the fixes): 11 techniques, **6 exit 0** (all six end-record tricks:
+"safe", "safe: a numpy (plain numbers) file", "safe: a gguf file"), 5 exit 2 (three of them only as
+"cannot be verified", naming no global). After: all 11 exit 2, each naming the payload's global.
 """
 
 from __future__ import annotations

