@@ -326,7 +326,7 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
     directory an end record names (``directories``): readers differ in which one they take."""
     problems: list[str] = []
     try:
-        views = directories(f)
+        views = directories(f, problems)
     except (FormatError, UnsupportedError) as e:
         problems.append(f"central directory unreadable: {_short(e, f.name)}")
         views = []
@@ -341,7 +341,7 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
     return Survey(tuple(members.values()), tuple(dict.fromkeys(problems)))
 
 
-def directories(f: LocalFile) -> list[tuple[str, int, int, int, int]]:
+def directories(f: LocalFile, problems: list[str] | None = None) -> list[tuple[str, int, int, int, int]]:
     """Every central directory a reader takes from the end records: (who takes it, member count, its
     size, its offset, where the directory ends when no data is prepended).
 
@@ -352,7 +352,11 @@ def directories(f: LocalFile) -> list[tuple[str, int, int, int, int]]:
     - miniz (``mz_zip_reader_read_central_dir``, torch's reader): a locator makes the archive zip64;
       the copy torch carries reads the zip64 record where the locator points, newer miniz tries right
       before the locator first and falls back to the locator's offset.
+
+    Disk numbers and the count of members "on this disk" are not checked by zipfile (miniz refuses a
+    spanned archive): they are ``problems``, not a reason to read no directory.
     """
+    problems = [] if problems is None else problems
     tail, at = _last_end_record(f)
     if at < 0:
         raise HeaderError(f.name, "no zip end of central directory record",
@@ -360,18 +364,20 @@ def directories(f: LocalFile) -> list[tuple[str, int, int, int, int]]:
     _, disk, cd_disk, here, entries, cd_size, cd_offset, _comment = EOCD.unpack_from(tail, at)
     eocd_at = f.size - len(tail) + at
     if disk or cd_disk or here != entries:
-        raise UnsupportedError(f"{f.name}: multi-disk (spanned) zip archives are not read "
-                               f"(found disk {disk}, central directory on disk {cd_disk})")
+        problems.append(f"the end record describes a spanned archive (disk {disk}, directory on disk "
+                        f"{cd_disk}, {here} of {entries} members here): zipfile reads it, miniz does not")
     saturated = 0xFFFF in (here, entries) or 0xFFFFFFFF in (cd_size, cd_offset)
     views = [] if saturated else [("the end record", entries, cd_size, cd_offset, eocd_at)]
     locator = f.read(eocd_at - ZIP64_LOCATOR.size, ZIP64_LOCATOR.size, "the zip64 locator") \
         if eocd_at >= ZIP64_LOCATOR.size else b""
     if locator[:4] == ZIP64_LOCATOR_SIG:
         end = eocd_at - ZIP64_LOCATOR.size - ZIP64_EOCD.size
-        by_offset = ZIP64_LOCATOR.unpack(locator)[2]
+        _, on_disk, by_offset, disks = ZIP64_LOCATOR.unpack(locator)
+        if on_disk or disks > 1:  # zipfile raises, miniz refuses any count but 1
+            problems.append(f"the zip64 locator describes a spanned archive ({disks} disks)")
         for who, z64_at in (("the zip64 record before the locator (zipfile)", end),
                             ("the zip64 record the locator points to (miniz)", by_offset)):
-            record_ = _zip64_record(f, z64_at, end)
+            record_ = _zip64_record(f, z64_at, end, problems)
             if record_ is not None:
                 views.append((who, *record_, end))
     if not views:
@@ -379,9 +385,9 @@ def directories(f: LocalFile) -> list[tuple[str, int, int, int, int]]:
     return views
 
 
-def _zip64_record(f: LocalFile, at: int, end: int) -> tuple[int, int, int] | None:
+def _zip64_record(f: LocalFile, at: int, end: int, problems: list[str]) -> tuple[int, int, int] | None:
     """(member count, directory size, directory offset) of a zip64 end record at ``at`` (at most
-    ``end``), or None where there is none."""
+    ``end``), or None where there is none; zipfile takes its total count and checks no disk number."""
     if not 0 <= at <= end:
         return None
     fields = ZIP64_EOCD.unpack(f.read(at, ZIP64_EOCD.size, "the zip64 end record"))
@@ -389,7 +395,8 @@ def _zip64_record(f: LocalFile, at: int, end: int) -> tuple[int, int, int] | Non
     if sig != ZIP64_EOCD_SIG:
         return None
     if disk or cd_disk or here != entries:
-        raise UnsupportedError(f"{f.name}: multi-disk (spanned) zip archives are not read")
+        problems.append(f"a zip64 end record describes a spanned archive (disk {disk}, directory on disk "
+                        f"{cd_disk}, {here} of {entries} members here): zipfile reads it, miniz does not")
     return entries, cd_size, cd_offset
 
 
