@@ -334,11 +334,12 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
         problems.append("the end records name different central directories ("
                         + "; ".join(f"{who}: {n} members at offset {at}" for who, n, _, at, _ in views)
                         + "): readers differ in which one they read")
-    members: dict[tuple[str, int, int, str], SurveyMember] = {}
-    for view in dict.fromkeys(v[1:] for v in views) or [None]:
-        for m in _survey_directory(f, view, max_members, problems):
-            members.setdefault((m.name, m.data_offset, m.compressed_size, m.view), m)
-    return Survey(tuple(members.values()), tuple(dict.fromkeys(problems)))
+    # a directory two records name alike is read once (torch's zip64 record repeats the 32-bit one)
+    placed = list(dict.fromkeys(_placed(f, v[1:], problems) for v in views)) or [None]
+    found = [m for view in placed for m in _survey_directory(f, view, max_members, problems)]
+    if len(placed) > 1:  # a member two directories list alike is read once
+        found = list(dict.fromkeys(found))
+    return Survey(tuple(found), tuple(dict.fromkeys(problems)))
 
 
 def directories(f: LocalFile, problems: list[str] | None = None) -> list[tuple[str, int, int, int, int]]:
@@ -400,26 +401,34 @@ def _zip64_record(f: LocalFile, at: int, end: int, problems: list[str]) -> tuple
     return entries, cd_size, cd_offset
 
 
+def _placed(f: LocalFile, view: tuple[int, int, int, int],
+            problems: list[str]) -> tuple[int, int, int, int] | None:
+    """(member count, directory size, directory offset, shift) of a directory an end record names
+    (member count, size, offset, where it ends), or None when it cannot lie there. zipfile's
+    _EndRecData: an archive appended to other data is read shifted by the bytes before it."""
+    entries, cd_size, cd_offset, dir_end = view
+    if cd_offset + cd_size > dir_end:
+        problems.append("central directory unreadable: it overlaps the end record")
+        return None
+    shift = dir_end - cd_size - cd_offset
+    if shift > 0 and f.read(cd_offset + shift, 4, "the central directory") == CENTRAL_SIG:
+        problems.append(f"the archive starts {shift} bytes into the file, after other data "
+                        "(zipfile reads it shifted)")
+        return entries, cd_size, cd_offset, shift
+    return entries, cd_size, cd_offset, 0
+
+
 def _survey_directory(f: LocalFile, view: tuple[int, int, int, int] | None, max_members: int,
                       problems: list[str]) -> list[SurveyMember]:
     """The members one central directory lists, each located through its local header, and those a
-    walk over the local headers before it finds besides (``view``: member count, size, offset, where
-    the directory ends; None: no directory could be read)."""
+    walk over the local headers before it finds besides (``view``: member count, size, offset, shift;
+    None: no directory could be read)."""
     members: list[SurveyMember] = []
     cd_offset = f.size
     try:
         if view is None:
             raise HeaderError(f.name, "no central directory")
-        entries, cd_size, cd_offset, dir_end = view
-        if cd_offset + cd_size > dir_end:
-            raise OffsetError(f.name, "central directory overlaps the end record")
-        shift = dir_end - cd_size - cd_offset
-        if shift > 0 and f.read(cd_offset + shift, 4, "the central directory") == CENTRAL_SIG:
-            # zipfile's _EndRecData: the archive was appended to other data; every offset moves
-            problems.append(f"the archive starts {shift} bytes into the file, after other data "
-                            "(zipfile reads it shifted)")
-        else:
-            shift = 0
+        entries, cd_size, cd_offset, shift = view
         cd_offset += shift
         raw = f.read(cd_offset, cd_size, "the central directory")
         central = _lenient_central(f.name, raw, entries, problems, max_members)
