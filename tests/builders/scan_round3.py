@@ -198,6 +198,13 @@ def nested_pickle(path: Path, marker: Path) -> None:
     path.write_bytes(b"\x80\x04c_pickle\nloads\n(" + sb(system_p0(marker)) + b"tR.")
 
 
+@technique("first-opcode-past-the-line-limit", "CPython Lib/pickle.py load_unicode: readline() takes a "
+           "line of any length; the scan reads 1 MiB")
+def long_first_line(path: Path, marker: Path) -> None:
+    # UNICODE with a 2 MiB line, POP, then the payload: pickle.load reads the line whole and runs on
+    path.write_bytes(b"V" + b"a" * (2 << 20) + b"\n0" + system_p0(marker))
+
+
 @technique("npy-structured-object-field", "numpy.lib.format descr_to_dtype: a list descr with an 'O' "
            "field has dtype.hasobject", NUMPY_LOAD, ".npy")
 def npy_structured(path: Path, marker: Path) -> None:

@@ -165,7 +165,10 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
             s.add(e.references)
             for a in e.anomalies:
                 s.doubt(where, a)
-            if at == start and e.ops <= 1 and not e.references:
+            # a first opcode that breaks is "not a pickle" only where CPython breaks too: never at a
+            # limit of the scan's own (a protocol 0 line longer than it reads, which pickle.load reads
+            # whole before running what follows)
+            if at == start and e.ops <= 1 and not e.references and not isinstance(e, vm.PickleLimit):
                 s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
             elif at == start:
                 s.doubt(where, f"the pickle cannot be read to its end ({_short(e, s.file)})")
