@@ -272,3 +272,25 @@ def test_spanned_archive_fields_do_not_hide_an_appended_zip(tmp_path: Path) -> N
     (verdict,) = scan([str(path)]).verdicts
     assert verdict.exit_code == 2, verdict.summary
     assert "builtins.exec" in {g.qualname for g in verdict.flagged}, verdict.summary
+
+
+# --- names as written: look-alikes import nothing and are never "safe" -------------------------------
+
+@pytest.mark.parametrize(("module", "name"), [
+    ("collections ", "OrderedDict"),  # a trailing space
+    ("collections", "OrderedDict\r"),  # a text line ending \r\n
+    ("collections", "OrderedD\u0456ct"),  # CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I
+    ("builtins", " set"),  # a leading space in the name
+])
+def test_look_alike_names_are_unknown_and_import_nothing(module: str, name: str, tmp_path: Path) -> None:
+    import pickle
+
+    from builders.pickle_opcodes import glob
+
+    data = b"\x80\x04" + glob(module, name) + b")R."
+    path = tmp_path / "model.pkl"
+    path.write_bytes(data)
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code == 2 and [g.status for g in verdict.globals] == ["unknown"], verdict.summary
+    with pytest.raises((ImportError, AttributeError)):  # CPython's find_class takes the name as written
+        pickle.loads(data)
