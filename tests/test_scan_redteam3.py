@@ -149,11 +149,14 @@ def zipfile_bytes(members: dict[str, bytes]) -> bytes:
     ("cut.gguf", b"GGUF\x03\x00\x00\x00", "GGUF preamble"),  # before: "safe to load", exit 0
     ("cut.safetensors", b"\x08\x00\x00\x00\x00\x00\x00\x00{}", "header"),  # before: "safe", exit 0
     ("cut.onnx", b"hello", "ONNX"),  # before: "safe", exit 0
+    ("cut.npy", numeric_npy()[:-1], "cut short"),  # before: "safe: a numpy (plain numbers) file"
+    ("cut.npz", zipfile_bytes({"w.npy": numeric_npy()[:-3]}), "cut short"),  # before: the same
 ])
 def test_a_truncated_file_of_a_code_free_format_is_unreadable(name: str, data: bytes, says: str,
                                                                tmp_path: Path) -> None:
-    """GGUF, safetensors and ONNX carry no code, but "safe: a gguf file" is a claim about a file the
-    scan could not read as one: the verdict is the reader's one-line error naming the file (exit 1)."""
+    """GGUF, safetensors, ONNX and numeric .npy/.npz carry no code, but "safe: a gguf file" is a claim
+    about a file the scan could not read as one: the verdict names the file and what is wrong (exit 1).
+    numpy.load reads shape x itemsize bytes after a .npy header and raises on fewer."""
     if name.endswith(".onnx"):
         pytest.importorskip("onnx")
     path = tmp_path / name

@@ -87,6 +87,7 @@ class _Scan:
     pickles: int = 0
     not_pickle: str | None = None
     code_free: str | None = None
+    cut: list[str] = field(default_factory=list)  # plain arrays shorter than their header says
 
     def add(self, refs: tuple[vm.GlobalUse, ...]) -> None:
         _merge(self.refs, refs)
@@ -97,9 +98,12 @@ class _Scan:
     def result(self) -> PickleScan:
         unverified = tuple(dict.fromkeys(self.unverified))
         empty = not (self.refs or unverified or self.pickles)
+        # an array cut short is no whole numpy file: not "safe: plain numbers", but what is wrong (exit 1)
+        code_free = None if self.cut else self.code_free
+        not_pickle = self.cut[0] if self.cut else self.not_pickle
         return PickleScan(tuple(self.refs.values()), unverified, self.pickles,
-                          self.not_pickle if empty and not self.code_free else None,
-                          tuple(dict.fromkeys(self.notes)), self.code_free if empty else None)
+                          not_pickle if empty and not code_free else None,
+                          tuple(dict.fromkeys(self.notes)), code_free if empty else None)
 
 
 # --- streams of pickles ---------------------------------------------------------------------------
@@ -635,6 +639,15 @@ def _npy(s: _Scan, data: bytes, where: str, f: LocalFile | None = None) -> None:
         s.doubt(where, f"{label}'s header is not the dict numpy writes")
         return
     if not _has_objects(descr):
+        # "safe: plain numbers" is a claim about a whole array: numpy.load reads shape x itemsize bytes
+        # after the header and raises on fewer (numpy/lib/format.py read_array), so the scan counts them
+        size = f.size if f is not None else len(data)
+        need = _plain_bytes(descr, header.get("shape"))
+        if need is None or size - (at + n) < need:
+            found = size - (at + n)
+            s.cut.append(f"{label}: the array data is cut short (found {found} bytes, expected "
+                         f"{need if need is not None else 'a shape and dtype numpy reads'})")
+            return
         s.code_free = s.code_free or "numpy (plain numbers)"
         s.notes.append(f"{label}: plain numbers")
         return
@@ -645,6 +658,21 @@ def _npy(s: _Scan, data: bytes, where: str, f: LocalFile | None = None) -> None:
             return
         data = f.read(0, f.size, "the array")
     _stream(s, data, where, start=at + n)
+
+
+def _plain_bytes(descr: Any, shape: Any) -> int | None:
+    """The bytes numpy.load reads for a plain array (its dtype's itemsize times the element count), or
+    None when numpy would refuse the shape or dtype."""
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    if not (isinstance(shape, tuple) and all(type(k) is int and k >= 0 for k in shape)):
+        return None
+    try:
+        itemsize = npy_format.descr_to_dtype(descr).itemsize  # plain numbers only: _has_objects said so
+    except (TypeError, ValueError, KeyError, IndexError, RecursionError):
+        return None
+    return int(np.prod(shape, dtype=object)) * itemsize
 
 
 def _has_objects(descr: Any, depth: int = 0) -> bool:
@@ -798,3 +826,4 @@ def _nested_zip(s: _Scan, data: bytes, where: str, depth: int, budget: _Budget |
     s.unverified += [u if u.startswith(where) else f"{where}: {u}" for u in sub.unverified]
     s.pickles += sub.pickles
     s.code_free = s.code_free or sub.code_free
+    s.cut += sub.cut
