@@ -6,11 +6,12 @@ claims, zip members no reader here can inflate).
 For each technique a control loads the file in a child process the way the technique aims at, and the
 payload's marker file appears: the attack is live. ``scan`` must exit 2 and never create the marker.
 
-Blind (main at 72bcbe7, before the fixes): 13 techniques, **7 exit 0** (the six end-record tricks:
+Blind (main at 72bcbe7, before the fixes): 14 techniques, **7 exit 0** (the six end-record tricks:
 "safe", "safe: a numpy (plain numbers) file", "safe: a gguf file"; a zip member named like a folder
-that holds a pickle), **1 exit 1** (a protocol 0 pickle whose first line is longer than the scan
-reads: "not a pickle"), 5 exit 2 (three of them only as "cannot be verified", naming no global).
-After: all 13 exit 2, all but the long line naming the payload's global.
+that holds a pickle), **2 exit 1** (a protocol 0 pickle whose first line is longer than the scan
+reads: "not a pickle"; a zip of a joblib-compressed pickle: "a zip archive with no pickle inside"),
+5 exit 2 (three of them only as "cannot be verified", naming no global). After: all 14 exit 2, all
+but the long line naming the payload's global.
 """
 
 from __future__ import annotations
@@ -297,3 +298,15 @@ def test_look_alike_names_are_unknown_and_import_nothing(module: str, name: str,
     assert verdict.exit_code == 2 and [g.status for g in verdict.globals] == ["unknown"], verdict.summary
     with pytest.raises((ImportError, AttributeError)):  # CPython's find_class takes the name as written
         pickle.loads(data)
+
+
+def test_compressed_members_that_hold_plain_pickles_stay_safe(tmp_path: Path) -> None:
+    import gzip
+    import pickle
+    import zlib
+
+    path = tmp_path / "models.zip"
+    data = pickle.dumps({"w": [1.0, 2.0]}, protocol=2)
+    path.write_bytes(zipfile_bytes({"a.pkl.gz": gzip.compress(data), "b.pkl.z": zlib.compress(data)}))
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.status == SAFE and not verdict.unverified, verdict.summary

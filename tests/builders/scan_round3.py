@@ -179,6 +179,14 @@ def zip_directory_member(path: Path, marker: Path) -> None:
         z.writestr("extra/", exec_pickle(marker))
 
 
+@technique("zip-of-a-joblib-compressed-pickle", "joblib.load on a file object detects its compressor by "
+           "prefix (joblib/numpy_pickle.py, compressor.py)",
+           "import joblib, sys, zipfile; joblib.load(zipfile.ZipFile(sys.argv[1]).open('clf.pkl.z'))", ".zip")
+def zip_joblib_member(path: Path, marker: Path) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("clf.pkl.z", zlib.compress(exec_pickle(marker)))
+
+
 # --- zip members zipfile inflates and torch's miniz does not ----------------------------------------
 
 @technique("npz-bzip2-member", "CPython zipfile ZIP_BZIP2 (numpy NpzFile)", NUMPY_LOAD, ".npz")

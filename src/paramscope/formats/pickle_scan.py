@@ -469,17 +469,23 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> N
     if isinstance(inflated, str):
         s.doubt("", inflated)
         return
+    if f.size > MAX_BYTES:
+        s.doubt(f"({kind}-compressed)", f"compressed data of {f.size} bytes, more than the scan reads "
+                f"({MAX_BYTES})")
+    _inflated(s, kind, inflated, f"({kind}-compressed)", 0)
+
+
+def _inflated(s: _Scan, kind: str | None, inflated: tuple[bytes, str | None], where: str, depth: int,
+              budget: _Budget | None = None) -> None:
+    """What compressed bytes inflate to, read as what they are: an archive, a .npy array, pickles."""
     data, broke = inflated
     s.notes.append(f"{kind}-compressed")
-    where = f"({kind}-compressed)"
     if broke:
         s.doubt(where, broke)
-    if f.size > MAX_BYTES:
-        s.doubt(where, f"compressed data of {f.size} bytes, more than the scan reads ({MAX_BYTES})")
     if _other_archive(data[:512]):
         s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
     elif zipfile_safe.is_zip(data[:4]):
-        _nested_zip(s, data, where, 0)
+        _nested_zip(s, data, where, depth, budget)
     elif data.startswith(NPY_MAGIC):
         _npy(s, data, where)
     else:
@@ -766,6 +772,17 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, bu
     if zipfile_safe.is_zip(data[:4]):
         s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
         return
+    kind = _compression(data[:512])
+    if kind is not None:
+        # a compressed pickle in the archive (a zip of joblib.dump(compress=...) files): joblib.load on
+        # the member, or gzip.open on it extracted, reads what it inflates to; the member is also read
+        # as it is below (where its first byte is an opcode, as lzma's and bz2's are)
+        inflated = _decompress(kind, data)
+        if isinstance(inflated, str):
+            s.doubt(where, inflated)
+        elif inflated is not None:
+            budget.left -= len(inflated[0])
+            _inflated(s, kind, inflated, f"{where} ({kind}-compressed)", depth + 1, budget)
     looks = len(data) >= 2 and data[0] == 0x80 and data[1] <= vm.HIGHEST_PROTOCOL
     inner = _Scan(s.file)
     # a member neither named nor shaped like a pickle (a protocol 0 or 1 pickle is plain text):
