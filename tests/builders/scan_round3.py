@@ -221,6 +221,13 @@ def long_first_line(path: Path, marker: Path) -> None:
     path.write_bytes(b"V" + b"a" * (2 << 20) + b"\n0" + system_p0(marker))
 
 
+@technique("first-opcode-past-the-integer-limit", "CPython Lib/pickle.py load_long: int() of up to 4,300 "
+           "digits (sys.int_info.default_max_str_digits); the scan reads 1 KiB of an integer")
+def long_first_integer(path: Path, marker: Path) -> None:
+    # LONG with 3,000 digits, POP, then the payload: pickle.load reads the integer and runs on
+    path.write_bytes(b"L" + b"7" * 3000 + b"L\n0" + system_p0(marker))
+
+
 @technique("npy-structured-object-field", "numpy.lib.format descr_to_dtype: a list descr with an 'O' "
            "field has dtype.hasobject", NUMPY_LOAD, ".npy")
 def npy_structured(path: Path, marker: Path) -> None:

@@ -38,7 +38,9 @@ MAX_DEPTH = 4  # containers inside containers
 # small file inflate to MAX_BYTES per member; past this, members are left unread (a doubt)
 ZIP_BUDGET = 4 * MAX_BYTES
 MAX_NPY_HEADER = 1 << 20  # numpy.load(allow_pickle=True) takes any header size
-LIMITS = vm.Limits()
+# a protocol 0 line is read whole, as pickle.py and _pickle read it (a 2 MiB UNICODE line, then the
+# payload, was "not a pickle"): the bytes are in memory already and the search for its end is linear
+LIMITS = vm.Limits(max_line=MAX_BYTES)
 # bytes read leniently (another format's file, raw storages) may hold one long line before breaking,
 # as a zero run after an opcode that reads a line does: CPython reads it whole, so the scan does too
 LENIENT_LIMITS = vm.Limits(max_line=MAX_BYTES)
