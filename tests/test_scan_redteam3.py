@@ -305,3 +305,19 @@ def test_compressed_members_that_hold_plain_pickles_stay_safe(tmp_path: Path) ->
     path.write_bytes(zipfile_bytes({"a.pkl.gz": gzip.compress(data), "b.pkl.z": zlib.compress(data)}))
     (verdict,) = scan([str(path)]).verdicts
     assert verdict.status == SAFE and not verdict.unverified, verdict.summary
+
+
+def test_zips_nested_through_compressed_members_are_bounded(tmp_path: Path) -> None:
+    """A zip whose member is a gzip of a zip whose member is a gzip of a zip…: read 4 deep, then a
+    doubt (the compressed members' path had no depth bound: enough levels overflow the stack)."""
+    import gzip
+
+    from builders.scan_corpus import exec_pickle
+
+    data = zipfile_bytes({"w.pkl": exec_pickle(tmp_path / "MARKER")})
+    for _ in range(50):
+        data = zipfile_bytes({"inner.zip.gz": gzip.compress(data, compresslevel=1)})
+    path = tmp_path / "nested.zip"
+    path.write_bytes(data)
+    (verdict,) = scan([str(path)]).verdicts
+    assert verdict.exit_code == 2 and any("nested deeper" in u for u in verdict.unverified), verdict.summary

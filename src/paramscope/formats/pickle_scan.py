@@ -486,8 +486,10 @@ def _inflated(s: _Scan, kind: str | None, inflated: tuple[bytes, str | None], wh
         s.doubt(where, broke)
     if _other_archive(data[:512]):
         s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
-    elif zipfile_safe.is_zip(data[:4]):
+    elif zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
         _nested_zip(s, data, where, depth, budget)
+    elif zipfile_safe.is_zip(data[:4]):
+        s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
     elif data.startswith(NPY_MAGIC):
         _npy(s, data, where)
     else:
