@@ -3,7 +3,7 @@ globals its pickles name, never from running them (docs/security.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ def verdict_json(v: Verdict) -> dict[str, Any]:
     return {
         "file": v.source, "status": v.status, "could_run_code": v.could_run_code, "summary": v.summary,
         "error": v.error, "unverified": list(v.unverified), "not_judged": list(v.not_judged),
+        "skipped": v.skipped,
         "exit_status": v.exit_code,
         "globals": [{"global": g.qualname, "module": g.module, "name": g.name, "status": g.status,
                      "reason": g.reason, "count": g.count, "calls": g.calls} for g in v.globals],
@@ -51,12 +52,16 @@ def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
     else:
         req = ScanRequest((paths,) if isinstance(paths, str) else tuple(str(p) for p in paths))
     given = [Path(p).expanduser() for p in req.paths]
+    by_head: set[Path] = set()
     if any(p.is_dir() for p in given):  # folder search needs discover (and the readers it imports)
-        from paramscope.formats.discover import pickle_files
+        from paramscope.formats.discover import pickle_files, pickle_named
 
-        given = pickle_files(given)
-    found = given
-    return ScanResult(req, tuple(_unsearched(path) if path.is_dir() else scan_file(path) for path in found))
+        found = pickle_files(given)
+        by_head = {p for p in set(found) - set(given) if not p.is_dir() and not pickle_named(p.name)}
+    else:
+        found = given
+    return ScanResult(req, tuple(_unsearched(path) if path.is_dir() else scan_file(path, path in by_head)
+                                 for path in found))
 
 
 def _unsearched(folder: Path) -> Verdict:
@@ -70,9 +75,11 @@ def _unsearched(folder: Path) -> Verdict:
     return judge(str(folder), (), unverified=(f"{what}: the files under it were not searched",))
 
 
-def scan_file(path: Path) -> Verdict:
+def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
     """One file's verdict: every pickle it holds (formats/pickle_scan.py); a file that cannot be opened,
-    or holds no pickle at all, is a verdict too (exit 1)."""
+    or holds no pickle at all, is a verdict too (exit 1). ``found_by_head``: a folder search took the
+    file for its first bytes, not its name (a zip, a .npy, PROTO): holding no pickle, it is skipped
+    (exit 0; picklescan and modelscan skip such files too), not an error the user asked about."""
     from paramscope.analyses.safety.pickle_safety import judge
     from paramscope.errors import ParamscopeError
     from paramscope.formats import SNIFF_BYTES, pickle_scan
@@ -104,12 +111,20 @@ def scan_file(path: Path) -> Verdict:
         if other is not None:
             found = pickle_scan.scan_path(path, lenient=True)
             if not (found.references or found.unverified):
+                # "safe: a GGUF file" is a claim about the whole file: that format's own reader must
+                # read it (a GGUF cut after its magic is no GGUF file). Where it cannot, the verdict is
+                # the reader's error (exit 1): not pickle-based, and not what it claims to be either
+                from paramscope.analyses.safety.pickle_safety import templates_in
+
+                metadata = whole_file(other.name, path)
                 return judge(str(path), (), not_pickle=other.name,
-                             not_judged=chat_templates(path) if other.name == "gguf" else ())
+                             not_judged=templates_in(metadata) if other.name == "gguf" else ())
     except ParamscopeError as e:
         return judge(str(path), (), error=str(e))
     if found.code_free:
         return judge(str(path), (), not_pickle=found.code_free)
+    if found_by_head and found.not_pickle and not (found.references or found.unverified):
+        return judge(str(path), (), skipped=f"{found.not_pickle} (found by its first bytes, not its name)")
     return judge(str(path), _rows(found.references), error=found.not_pickle and f"{path}: {found.not_pickle}",
                  unverified=found.unverified)
 
@@ -120,21 +135,14 @@ def _rows(refs: Iterable[GlobalUse]) -> Iterator[tuple[str, str, int, int]]:
 
 
 
-def chat_templates(path: Path) -> tuple[str, ...]:
-    """What a GGUF file holds that chat front ends run and the scan does not judge: its chat templates.
+def whole_file(format_name: str, path: Path) -> Mapping[str, Any]:
+    """The metadata of ``path`` read by the reader of the code-free format that claims it, as far as
+    ``inspect`` reads it (headers, never tensor data); raises that reader's one-line error when the
+    file is not a whole file of that format."""
+    from paramscope.formats.registry import reader
 
-    A template is a Jinja program rendered when a prompt is formatted, after loading; front ends that
-    rendered it outside Jinja's sandbox ran code of the file's choosing (llama-cpp-python < 0.2.72,
-    CVE-2024-34359; SGLang, CVE-2026-5760). The scan reads no Jinja, so it says so rather than call the
-    file code-free."""
-    from paramscope.errors import ParamscopeError
-    from paramscope.formats import gguf
-
-    try:
-        metadata = gguf.read_file(path).metadata
-    except ParamscopeError as e:
-        return (f"any chat template (its metadata cannot be read: {e})",)
-    from paramscope.analyses.safety.pickle_safety import templates_in
-
-    return templates_in(metadata)
-
+    module = reader(format_name)
+    read = {"gguf": lambda: module.read_file(path).metadata,
+            "safetensors": lambda: (module.read_index(path) if path.name.lower().endswith(module.INDEX_SUFFIX)
+                                    else module.read_header(path)).metadata}.get(format_name)
+    return read() if read else module.read(path).metadata

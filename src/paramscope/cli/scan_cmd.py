@@ -24,8 +24,10 @@ examples:
   paramscope scan ~/.cache/huggingface/hub --json"""
 EXIT_STATUS = ("exit status: 0 every file was read completely and loading it cannot run code (safe, "
                "harmless, or a format that carries no code); 2 some file could run code, or holds "
-               "pickle data that cannot be verified; 1 some file is not pickle-based or cannot be "
-               "opened (or a PATH does not exist). 2 wins over 1. See docs/security.md.")
+               "pickle data that cannot be verified; 1 some file is not pickle-based, cannot be "
+               "opened, or is not a whole file of the format it claims (or a PATH does not exist). "
+               "2 wins over 1. A folder's files found by their first bytes that hold no pickle are "
+               "skipped. See docs/security.md.")
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -149,14 +149,15 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
             out.append(path)
             continue
         for folder, files, depth in _walk(path):
-            out.extend(f for f in files if _pickle_named(f.name) or _pickle_head(f))
+            out.extend(f for f in files if pickle_named(f.name) or _pickle_head(f))
             # folders the walk does not enter: those past its depth, and symlinked ones (never followed)
             out.extend(p for p in sorted(_list(folder))
                        if p.is_dir() and (p.is_symlink() or depth >= MAX_WALK_DEPTH))
     return out
 
 
-def _pickle_named(name: str) -> bool:
+def pickle_named(name: str) -> bool:
+    """Named like a pickle-based file, compressed or not (``clf.pkl.z``)."""
     lower = name.lower()
     stem = next((lower[: -len(s)] for s in COMPRESSED_SUFFIXES if lower.endswith(s)), lower)
     return lower.endswith(SCAN_SUFFIXES) or stem.endswith(SCAN_SUFFIXES)

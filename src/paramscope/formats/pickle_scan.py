@@ -38,7 +38,9 @@ MAX_DEPTH = 4  # containers inside containers
 # small file inflate to MAX_BYTES per member; past this, members are left unread (a doubt)
 ZIP_BUDGET = 4 * MAX_BYTES
 MAX_NPY_HEADER = 1 << 20  # numpy.load(allow_pickle=True) takes any header size
-LIMITS = vm.Limits()
+# a protocol 0 line is read whole, as pickle.py and _pickle read it (a 2 MiB UNICODE line, then the
+# payload, was "not a pickle"): the bytes are in memory already and the search for its end is linear
+LIMITS = vm.Limits(max_line=MAX_BYTES)
 # bytes read leniently (another format's file, raw storages) may hold one long line before breaking,
 # as a zero run after an opcode that reads a line does: CPython reads it whole, so the scan does too
 LENIENT_LIMITS = vm.Limits(max_line=MAX_BYTES)
@@ -87,6 +89,7 @@ class _Scan:
     pickles: int = 0
     not_pickle: str | None = None
     code_free: str | None = None
+    cut: list[str] = field(default_factory=list)  # plain arrays shorter than their header says
 
     def add(self, refs: tuple[vm.GlobalUse, ...]) -> None:
         _merge(self.refs, refs)
@@ -97,9 +100,12 @@ class _Scan:
     def result(self) -> PickleScan:
         unverified = tuple(dict.fromkeys(self.unverified))
         empty = not (self.refs or unverified or self.pickles)
+        # an array cut short is no whole numpy file: not "safe: plain numbers", but what is wrong (exit 1)
+        code_free = None if self.cut else self.code_free
+        not_pickle = self.cut[0] if self.cut else self.not_pickle
         return PickleScan(tuple(self.refs.values()), unverified, self.pickles,
-                          self.not_pickle if empty and not self.code_free else None,
-                          tuple(dict.fromkeys(self.notes)), self.code_free if empty else None)
+                          not_pickle if empty and not code_free else None,
+                          tuple(dict.fromkeys(self.notes)), code_free if empty else None)
 
 
 # --- streams of pickles ---------------------------------------------------------------------------
@@ -165,7 +171,10 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
             s.add(e.references)
             for a in e.anomalies:
                 s.doubt(where, a)
-            if at == start and e.ops <= 1 and not e.references:
+            # a first opcode that breaks is "not a pickle" only where CPython breaks too: never at a
+            # limit of the scan's own (a protocol 0 line longer than it reads, which pickle.load reads
+            # whole before running what follows)
+            if at == start and e.ops <= 1 and not e.references and not isinstance(e, vm.PickleLimit):
                 s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
             elif at == start:
                 s.doubt(where, f"the pickle cannot be read to its end ({_short(e, s.file)})")
@@ -462,17 +471,25 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> N
     if isinstance(inflated, str):
         s.doubt("", inflated)
         return
+    if f.size > MAX_BYTES:
+        s.doubt(f"({kind}-compressed)", f"compressed data of {f.size} bytes, more than the scan reads "
+                f"({MAX_BYTES})")
+    _inflated(s, kind, inflated, f"({kind}-compressed)", 0)
+
+
+def _inflated(s: _Scan, kind: str | None, inflated: tuple[bytes, str | None], where: str, depth: int,
+              budget: _Budget | None = None) -> None:
+    """What compressed bytes inflate to, read as what they are: an archive, a .npy array, pickles."""
     data, broke = inflated
     s.notes.append(f"{kind}-compressed")
-    where = f"({kind}-compressed)"
     if broke:
         s.doubt(where, broke)
-    if f.size > MAX_BYTES:
-        s.doubt(where, f"compressed data of {f.size} bytes, more than the scan reads ({MAX_BYTES})")
     if _other_archive(data[:512]):
         s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
+    elif zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
+        _nested_zip(s, data, where, depth, budget)
     elif zipfile_safe.is_zip(data[:4]):
-        _nested_zip(s, data, where, 0)
+        s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
     elif data.startswith(NPY_MAGIC):
         _npy(s, data, where)
     else:
@@ -632,6 +649,15 @@ def _npy(s: _Scan, data: bytes, where: str, f: LocalFile | None = None) -> None:
         s.doubt(where, f"{label}'s header is not the dict numpy writes")
         return
     if not _has_objects(descr):
+        # "safe: plain numbers" is a claim about a whole array: numpy.load reads shape x itemsize bytes
+        # after the header and raises on fewer (numpy/lib/format.py read_array), so the scan counts them
+        size = f.size if f is not None else len(data)
+        need = _plain_bytes(descr, header.get("shape"))
+        if need is None or size - (at + n) < need:
+            found = size - (at + n)
+            s.cut.append(f"{label}: the array data is cut short (found {found} bytes, expected "
+                         f"{need if need is not None else 'a shape and dtype numpy reads'})")
+            return
         s.code_free = s.code_free or "numpy (plain numbers)"
         s.notes.append(f"{label}: plain numbers")
         return
@@ -642,6 +668,21 @@ def _npy(s: _Scan, data: bytes, where: str, f: LocalFile | None = None) -> None:
             return
         data = f.read(0, f.size, "the array")
     _stream(s, data, where, start=at + n)
+
+
+def _plain_bytes(descr: Any, shape: Any) -> int | None:
+    """The bytes numpy.load reads for a plain array (its dtype's itemsize times the element count), or
+    None when numpy would refuse the shape or dtype."""
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    if not (isinstance(shape, tuple) and all(type(k) is int and k >= 0 for k in shape)):
+        return None
+    try:
+        itemsize = npy_format.descr_to_dtype(descr).itemsize  # plain numbers only: _has_objects said so
+    except (TypeError, ValueError, KeyError, IndexError, RecursionError):
+        return None
+    return int(np.prod(shape, dtype=object)) * itemsize
 
 
 def _has_objects(descr: Any, depth: int = 0) -> bool:
@@ -688,8 +729,10 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int, budget: _Budget | 
         _member(s, f, m, depth, budget, storages=storages, torch_data_pkl=True)
     raw_storages = {f"{p}data/{k}" for p in torch_prefixes for k in storages}
     for m in members:
-        if m in data_pkls or m.name.endswith("/"):
+        if m in data_pkls:
             continue
+        # an empty member holds nothing; a name ending "/" is no reason to skip one with data: zipfile
+        # reads a "directory" member's bytes like any other's (ZipFile.read, numpy's NpzFile)
         if m.compressed_size == 0 and m.size == 0:
             continue
         if _spent(s, budget, where):
@@ -733,6 +776,17 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, bu
     if zipfile_safe.is_zip(data[:4]):
         s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
         return
+    kind = _compression(data[:512])
+    if kind is not None:
+        # a compressed pickle in the archive (a zip of joblib.dump(compress=...) files): joblib.load on
+        # the member, or gzip.open on it extracted, reads what it inflates to; the member is also read
+        # as it is below (where its first byte is an opcode, as lzma's and bz2's are)
+        inflated = _decompress(kind, data)
+        if isinstance(inflated, str):
+            s.doubt(where, inflated)
+        elif inflated is not None:
+            budget.left -= len(inflated[0])
+            _inflated(s, kind, inflated, f"{where} ({kind}-compressed)", depth + 1, budget)
     looks = len(data) >= 2 and data[0] == 0x80 and data[1] <= vm.HIGHEST_PROTOCOL
     inner = _Scan(s.file)
     # a member neither named nor shaped like a pickle (a protocol 0 or 1 pickle is plain text):
@@ -793,3 +847,4 @@ def _nested_zip(s: _Scan, data: bytes, where: str, depth: int, budget: _Budget |
     s.unverified += [u if u.startswith(where) else f"{where}: {u}" for u in sub.unverified]
     s.pickles += sub.pickles
     s.code_free = s.code_free or sub.code_free
+    s.cut += sub.cut

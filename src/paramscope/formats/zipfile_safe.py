@@ -41,6 +41,10 @@ MAX_COMMENT = 0xFFFF
 MAX_MEMBERS = 1_000_000  # a checkpoint holds one member per storage; the largest have a few thousand
 FLAG_ENCRYPTED, FLAG_UTF8 = 0x0001, 0x0800  # §4.4.4 bits 0 and 11
 STORED, DEFLATED = 0, 8
+# methods CPython's zipfile also inflates (numpy.load and zipfile + pickle.loads read such members;
+# torch's miniz refuses them): the scan reads them as zipfile does (Lib/zipfile.py _get_decompressor)
+BZIP2, LZMA = 12, 14
+READABLE_METHODS = (STORED, DEFLATED, BZIP2, LZMA)
 METHOD_NAMES = {1: "shrunk", 6: "imploded", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd", 99: "AES"}
 
 
@@ -79,28 +83,20 @@ def is_zip(head: bytes) -> bool:
 
 
 def zip_at_end(f: LocalFile) -> bool:
-    """Whether Python's ``zipfile`` opens the file as an archive with members, whatever it starts
-    with: it takes the last end record in the file's last 64 KiB and reads the central directory
-    right before that record (an archive appended to other data is shifted, not refused). It reads
-    records while they fit in the directory's size, whatever count the end record gives."""
-    tail, at = _last_end_record(f)
-    if at < 0:
+    """Whether a reader opens the file as an archive with members, whatever it starts with: zipfile
+    takes the last end record in the file's last 64 KiB and reads the central directory right before
+    that record (an archive appended to other data is shifted, not refused); it reads records while
+    they fit in the directory's size, whatever count the end record gives. Every directory an end
+    record names counts (``directories``)."""
+    try:
+        views = directories(f)
+    except (FormatError, UnsupportedError):
         return False
-    _, _, _, _, entries, cd_size, _, _ = EOCD.unpack_from(tail, at)
-    if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
-        return True  # zip64: the sizes are elsewhere; assume members
-    cd_at = _directory_end(f, f.size - len(tail) + at) - cd_size
-    return cd_size > 0 and cd_at >= 0 and f.read(cd_at, 4, "the central directory") == CENTRAL_SIG
-
-
-def _directory_end(f: LocalFile, eocd_at: int) -> int:
-    """Where the central directory ends, as zipfile reckons it: right before the end record, or
-    before the zip64 end record and locator when a locator precedes the end record (torch writes
-    them into every archive)."""
-    if eocd_at >= ZIP64_LOCATOR.size + ZIP64_EOCD.size and f.read(
-            eocd_at - ZIP64_LOCATOR.size, 4, "the zip64 locator") == ZIP64_LOCATOR_SIG:
-        return eocd_at - ZIP64_LOCATOR.size - ZIP64_EOCD.size
-    return eocd_at
+    for _, _, cd_size, cd_offset, end in views:
+        for at in (end - cd_size, cd_offset):
+            if cd_size > 0 and 0 <= at <= f.size - 4 and f.read(at, 4, "the directory") == CENTRAL_SIG:
+                return True
+    return False
 
 
 def first_member_name(head: bytes) -> str:
@@ -326,28 +322,121 @@ class Survey:
 
 
 def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
-    """Every member either view of the archive shows, and every way the views disagree."""
+    """Every member either view of the archive shows, and every way the views disagree; every central
+    directory an end record names (``directories``): readers differ in which one they take."""
     problems: list[str] = []
+    try:
+        views = directories(f, problems)
+    except (FormatError, UnsupportedError) as e:
+        problems.append(f"central directory unreadable: {_short(e, f.name)}")
+        views = []
+    if len({v[1:4] for v in views}) > 1:
+        problems.append("the end records name different central directories ("
+                        + "; ".join(f"{who}: {n} members at offset {at}" for who, n, _, at, _ in views)
+                        + "): readers differ in which one they read")
+    # a directory two records name alike is read once (torch's zip64 record repeats the 32-bit one)
+    placed = list(dict.fromkeys(_placed(f, v[1:], problems) for v in views)) or [None]
+    found = [m for view in placed for m in _survey_directory(f, view, max_members, problems)]
+    if len(placed) > 1:  # a member two directories list alike is read once
+        found = list(dict.fromkeys(found))
+    return Survey(tuple(found), tuple(dict.fromkeys(problems)))
+
+
+def directories(f: LocalFile, problems: list[str] | None = None) -> list[tuple[str, int, int, int, int]]:
+    """Every central directory a reader takes from the end records: (who takes it, member count, its
+    size, its offset, where the directory ends when no data is prepended).
+
+    - the 32-bit end record (a reader without zip64 support, or zipfile and old miniz when no zip64
+      record is found);
+    - CPython's zipfile (``_EndRecData64``): when a locator precedes the end record, the zip64 record
+      right before the locator, whatever the 32-bit fields say and wherever the locator points;
+    - miniz (``mz_zip_reader_read_central_dir``, torch's reader): a locator makes the archive zip64;
+      the copy torch carries reads the zip64 record where the locator points, newer miniz tries right
+      before the locator first and falls back to the locator's offset.
+
+    Disk numbers and the count of members "on this disk" are not checked by zipfile (miniz refuses a
+    spanned archive): they are ``problems``, not a reason to read no directory.
+    """
+    problems = [] if problems is None else problems
+    tail, at = _last_end_record(f)
+    if at < 0:
+        raise HeaderError(f.name, "no zip end of central directory record",
+                          f"none in the last {len(tail)} bytes", "PK\\x05\\x06")
+    _, disk, cd_disk, here, entries, cd_size, cd_offset, _comment = EOCD.unpack_from(tail, at)
+    eocd_at = f.size - len(tail) + at
+    if disk or cd_disk or here != entries:
+        problems.append(f"the end record describes a spanned archive (disk {disk}, directory on disk "
+                        f"{cd_disk}, {here} of {entries} members here): zipfile reads it, miniz does not")
+    saturated = 0xFFFF in (here, entries) or 0xFFFFFFFF in (cd_size, cd_offset)
+    views = [] if saturated else [("the end record", entries, cd_size, cd_offset, eocd_at)]
+    locator = f.read(eocd_at - ZIP64_LOCATOR.size, ZIP64_LOCATOR.size, "the zip64 locator") \
+        if eocd_at >= ZIP64_LOCATOR.size else b""
+    if locator[:4] == ZIP64_LOCATOR_SIG:
+        end = eocd_at - ZIP64_LOCATOR.size - ZIP64_EOCD.size
+        _, on_disk, by_offset, disks = ZIP64_LOCATOR.unpack(locator)
+        if on_disk or disks > 1:  # zipfile raises, miniz refuses any count but 1
+            problems.append(f"the zip64 locator describes a spanned archive ({disks} disks)")
+        for who, z64_at in (("the zip64 record before the locator (zipfile)", end),
+                            ("the zip64 record the locator points to (miniz)", by_offset)):
+            record_ = _zip64_record(f, z64_at, end, problems)
+            if record_ is not None:
+                views.append((who, *record_, end))
+    if not views:
+        raise HeaderError(f.name, "zip64 fields but no zip64 end record a reader finds")
+    return views
+
+
+def _zip64_record(f: LocalFile, at: int, end: int, problems: list[str]) -> tuple[int, int, int] | None:
+    """(member count, directory size, directory offset) of a zip64 end record at ``at`` (at most
+    ``end``), or None where there is none; zipfile takes its total count and checks no disk number."""
+    if not 0 <= at <= end:
+        return None
+    fields = ZIP64_EOCD.unpack(f.read(at, ZIP64_EOCD.size, "the zip64 end record"))
+    sig, _, _, _, disk, cd_disk, here, entries, cd_size, cd_offset = fields
+    if sig != ZIP64_EOCD_SIG:
+        return None
+    if disk or cd_disk or here != entries:
+        problems.append(f"a zip64 end record describes a spanned archive (disk {disk}, directory on disk "
+                        f"{cd_disk}, {here} of {entries} members here): zipfile reads it, miniz does not")
+    return entries, cd_size, cd_offset
+
+
+def _placed(f: LocalFile, view: tuple[int, int, int, int],
+            problems: list[str]) -> tuple[int, int, int, int] | None:
+    """(member count, directory size, directory offset, shift) of a directory an end record names
+    (member count, size, offset, where it ends), or None when it cannot lie there. zipfile's
+    _EndRecData: an archive appended to other data is read shifted by the bytes before it."""
+    entries, cd_size, cd_offset, dir_end = view
+    if cd_offset + cd_size > dir_end:
+        problems.append("central directory unreadable: it overlaps the end record")
+        return None
+    shift = dir_end - cd_size - cd_offset
+    if shift > 0 and f.read(cd_offset + shift, 4, "the central directory") == CENTRAL_SIG:
+        problems.append(f"the archive starts {shift} bytes into the file, after other data "
+                        "(zipfile reads it shifted)")
+        return entries, cd_size, cd_offset, shift
+    return entries, cd_size, cd_offset, 0
+
+
+def _survey_directory(f: LocalFile, view: tuple[int, int, int, int] | None, max_members: int,
+                      problems: list[str]) -> list[SurveyMember]:
+    """The members one central directory lists, each located through its local header, and those a
+    walk over the local headers before it finds besides (``view``: member count, size, offset, shift;
+    None: no directory could be read)."""
     members: list[SurveyMember] = []
     cd_offset = f.size
     try:
-        eocd_at, entries, cd_size, cd_offset = _end_record(f)
-        if cd_offset + cd_size > eocd_at:
-            raise OffsetError(f.name, "central directory overlaps the end record")
-        shift = _directory_end(f, eocd_at) - cd_size - cd_offset
-        if shift > 0 and f.read(cd_offset + shift, 4, "the central directory") == CENTRAL_SIG:
-            # zipfile's _EndRecData: the archive was appended to other data; every offset moves
-            problems.append(f"the archive starts {shift} bytes into the file, after other data "
-                            "(zipfile reads it shifted)")
-        else:
-            shift = 0
+        if view is None:
+            raise HeaderError(f.name, "no central directory")
+        entries, cd_size, cd_offset, shift = view
         cd_offset += shift
         raw = f.read(cd_offset, cd_size, "the central directory")
         central = _lenient_central(f.name, raw, entries, problems, max_members)
         central = [SurveyMember(m.name, m.method, m.data_offset + shift, m.compressed_size, m.size, m.crc,
                                 m.view, m.encrypted) for m in central]
     except (FormatError, UnsupportedError) as e:
-        problems.append(f"central directory unreadable: {_short(e, f.name)}")
+        if view is not None:
+            problems.append(f"central directory unreadable: {_short(e, f.name)}")
         central, cd_offset = [], f.size
     names: set[str] = set()
     for m in central:
@@ -369,7 +458,7 @@ def survey(f: LocalFile, max_members: int = MAX_MEMBERS) -> Survey:
     for a, b in itertools.pairwise(ordered):
         if a.data_offset + a.compressed_size > b.data_offset:
             problems.append(f"members {a.name!r} and {b.name!r} overlap")
-    return Survey(tuple(members), tuple(dict.fromkeys(problems)))
+    return members
 
 
 DESCRIPTOR_MAX = 24  # §4.3.9: a data descriptor (signature, CRC, two 8-byte sizes) after a member
@@ -396,14 +485,43 @@ def read_surveyed(f: LocalFile, m: SurveyMember, max_bytes: int, prefix: int | N
         return f.read(m.data_offset, prefix, f"member {m.name}")
     if m.encrypted:
         raise UnsupportedError(f"{f.name}: member {m.name} is encrypted")
-    if m.method not in (STORED, DEFLATED):
+    if m.method not in READABLE_METHODS:
         raise UnsupportedError(f"{f.name}: member {m.name} uses compression method "
                                f"{METHOD_NAMES.get(m.method, m.method)}")
     if m.size > max_bytes or m.compressed_size > max_bytes:
         raise HeaderError(f.name, f"member {m.name} is larger than the scan reads", m.size,
                           f"at most {max_bytes}")
     raw = f.read(m.data_offset, m.compressed_size, f"member {m.name}")
-    return raw if m.method == STORED else _inflate(f.name, m.name, raw, m.size)
+    if m.method == STORED:
+        return raw
+    if m.method == DEFLATED:
+        return _inflate(f.name, m.name, raw, m.size)
+    return _unpack(f.name, m, raw)
+
+
+def _unpack(path: str, m: SurveyMember, raw: bytes) -> bytes:
+    """A bzip2 or lzma member into at most its declared size, as zipfile reads it: bz2 as is; lzma
+    (APPNOTE §5.8.8) after a 2-byte version, a 2-byte properties size and the LZMA1 properties."""
+    import bz2
+    import lzma
+
+    d: bz2.BZ2Decompressor | lzma.LZMADecompressor
+    try:
+        if m.method == BZIP2:
+            d = bz2.BZ2Decompressor()
+        else:
+            n = int.from_bytes(raw[2:4], "little")
+            if len(raw) < 4 + n:
+                raise ValueError("the lzma properties are cut")
+            filt = lzma._decode_filter_properties(lzma.FILTER_LZMA1, raw[4:4 + n])  # type: ignore[attr-defined]
+            d = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[filt])
+            raw = raw[4 + n:]
+        out = d.decompress(raw, m.size + 1)
+    except (OSError, lzma.LZMAError, EOFError, ValueError) as e:
+        raise FormatError(path, f"member {m.name} does not inflate", str(e)) from None
+    if len(out) != m.size:
+        raise FormatError(path, f"member {m.name} inflates to other than its declared size", len(out), m.size)
+    return out
 
 
 def _short(e: Exception, path: str) -> str:
@@ -456,7 +574,7 @@ def _lenient_name(raw: bytes, flags: int, problems: list[str]) -> str:
 def _member_problems(name: str, flags: int, method: int, problems: list[str]) -> None:
     if flags & FLAG_ENCRYPTED or method == 99:
         problems.append(f"member {name!r} is encrypted")
-    elif method not in (STORED, DEFLATED):
+    elif method not in READABLE_METHODS:
         problems.append(f"member {name!r} uses compression method {METHOD_NAMES.get(method, method)}")
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from paramscope.analyses.safety.pickle_safety import HARMLESS, SAFE, SAFE_TO_LOAD, UNSAFE, Verdict
+from paramscope.analyses.safety.pickle_safety import HARMLESS, SAFE, SAFE_TO_LOAD, SKIPPED, UNSAFE, Verdict
 from paramscope.render.table import Cell, Column, table
 from paramscope.render.text import plain
 
-STATUS_STYLE = {SAFE: "green", HARMLESS: "yellow", SAFE_TO_LOAD: "yellow", UNSAFE: "bold red"}
+STATUS_STYLE = {SAFE: "green", HARMLESS: "yellow", SAFE_TO_LOAD: "yellow", SKIPPED: "dim", UNSAFE: "bold red"}
 GLOBAL_STYLE = {"allowed": "green", "harmless": "yellow", "dangerous": "bold red", "unknown": "red"}
 
 
@@ -21,7 +21,7 @@ def render_scan(verdicts: list[Verdict], console: Console, *, show_globals: bool
     rows = []
     for v in verdicts:
         flagged = ", ".join(g.qualname for g in v.flagged) or (
-            f"cannot be verified: {v.unverified[0]}" if v.unverified else "") or v.error or (
+            f"cannot be verified: {v.unverified[0]}" if v.unverified else "") or v.skipped or v.error or (
             f"({v.not_pickle}: not a pickle" + ("; chat template not judged)" if v.not_judged else ")")
             if v.not_pickle else "")
         status = Text(v.status, style=STATUS_STYLE.get(v.status, "red"))

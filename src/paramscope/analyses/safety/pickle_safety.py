@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 SAFE, HARMLESS, UNSAFE, UNREADABLE = "safe", "harmless", "could run code", "unreadable"
 # loading runs no code, but the file holds code that runs later and that the scan does not judge
 SAFE_TO_LOAD = "safe to load"
+# a folder search found the file by its first bytes (a zip, a .npy, a pickle's PROTO) but it holds no
+# pickle: no loader unpickles anything from it, and the scan judges only pickle-based files (exit 0)
+SKIPPED = "skipped"
 ALLOWED_STATUS, HARMLESS_STATUS = "allowed", "harmless"
 DANGEROUS_STATUS, UNKNOWN_STATUS = "dangerous", "unknown"
 
@@ -147,6 +150,7 @@ class Verdict:
     # code the file holds that runs after loading, not on it, and that the scan does not judge (a GGUF
     # chat template: a Jinja program chat front ends render; CVE-2024-34359, CVE-2026-5760)
     not_judged: tuple[str, ...] = ()
+    skipped: str | None = None  # found by a folder search by its first bytes, it holds no pickle: why
 
     @property
     def flagged(self) -> tuple[GlobalVerdict, ...]:
@@ -158,6 +162,8 @@ class Verdict:
     def status(self) -> str:
         if self.flagged or self.unverified:
             return UNSAFE
+        if self.skipped:
+            return SKIPPED
         if self.error:
             return UNREADABLE
         if self.not_judged:
@@ -184,6 +190,8 @@ class Verdict:
         if self.could_run_code:
             more = f" (and {len(self.unverified) - 1} more)" if len(self.unverified) > 1 else ""
             return f"could run code: cannot be verified: {self.unverified[0]}{more}"
+        if self.skipped:
+            return f"skipped: {self.skipped}"
         if self.error:
             return f"unreadable: {self.error}"
         if self.not_pickle and self.not_judged:
@@ -218,10 +226,10 @@ def classify(module: str, name: str) -> tuple[str, str]:
 
 def judge(source: str, references: Iterable[tuple[str, str, int, int]], error: str | None = None,
           not_pickle: str | None = None, unverified: Iterable[str] = (),
-          not_judged: Iterable[str] = ()) -> Verdict:
+          not_judged: Iterable[str] = (), skipped: str | None = None) -> Verdict:
     """The verdict for (module, name, times named, times called) references."""
     rows = tuple(GlobalVerdict(m, n, *classify(m, n), count, calls) for m, n, count, calls in references)
-    return Verdict(source, rows, error, not_pickle, tuple(unverified), tuple(not_judged))
+    return Verdict(source, rows, error, not_pickle, tuple(unverified), tuple(not_judged), skipped)
 
 
 def assess(model: Model) -> Verdict | None:
@@ -242,7 +250,10 @@ CHAT_TEMPLATE = "tokenizer.chat_template"
 
 
 def templates_in(metadata: Mapping[str, object]) -> tuple[str, ...]:
-    """The chat templates of a GGUF's metadata, each named as the scan leaves it (chat_templates)."""
+    """The chat templates of a GGUF's metadata, each named as the scan leaves it: a template is a Jinja
+    program rendered when a prompt is formatted, after loading; front ends that rendered it outside
+    Jinja's sandbox ran code of the file's choosing (llama-cpp-python < 0.2.72, CVE-2024-34359;
+    SGLang, CVE-2026-5760). The scan reads no Jinja, so it says so rather than call the file code-free."""
     keys = [k for k in metadata if k == CHAT_TEMPLATE or k.startswith(CHAT_TEMPLATE + ".")]
     return tuple(f"{k} (a Jinja program chat front ends run; the scan does not read Jinja)"
                  for k in sorted(keys))
