@@ -123,7 +123,7 @@ def size_json(est) -> dict[str, Any]:
         "kv_type": est.kv_type, "weights_bytes": est.weights_bytes, "kv_cache_bytes": est.kv_cache_bytes,
         "compute_bytes": est.compute_bytes, "overhead_bytes": est.overhead_bytes,
         "total_bytes": est.total_bytes, "fits": est.fits, "host_bytes": est.host_bytes,
-        "duplicate_bytes": est.duplicate_bytes,
+        "duplicate_bytes": est.duplicate_bytes, "disk_bytes": est.disk_bytes, "split": est.split,
         # by kind: "full"/"sliding" self-attention, "linear" state, "cross" (an encoder-decoder's
         # cross-attention K/V of the encoder output), "encoder_output"
         "kv_cache_parts": {kind.replace(" ", "_"): n for kind, n in est.kv_parts},

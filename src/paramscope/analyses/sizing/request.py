@@ -56,6 +56,11 @@ class RuntimeParts:
     # the KV cache by kind ("full", "sliding", "linear", "cross" = an encoder-decoder's cross-attention,
     # "encoder output"), where the runtime reports it
     kv_parts: tuple[tuple[str, int], ...] = ()
+    # an uneven split the runtime places itself (transformers device_map): per GPU (weights, KV cache,
+    # buffers, overhead), used instead of the even split; weights left on disk (offload_folder)
+    device_split: tuple[tuple[int, int, int, int], ...] = ()
+    disk_bytes: int = 0
+    split_label: str = ""  # how the split was made, for the per-device table ("device_map=auto")
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:
