@@ -1,4 +1,6 @@
-"""Hugging Face transformers: eager ``model.generate()`` with its default cache, on one GPU.
+"""Hugging Face transformers: eager ``model.generate()`` with its default cache, on one GPU, or spread
+over GPUs, CPU RAM and disk by ``from_pretrained(device_map=…, max_memory=…)`` (``split``: the placement
+is analyses/sizing/device_map.py, transformers' own rule).
 
 Describes transformers ≥ 4.56 (and 5.x), where ``generate`` builds ``DynamicCache(config=...)``
 (generation/utils.py ``_prepare_cache_for_generation``): one ``DynamicLayer`` per full-attention layer
@@ -352,4 +354,15 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     return RuntimeParts(m.kv_cache_bytes, compute, sum(g[3] for g in s.gpus), t.value.lower(),
                         (*m.explain, *s.explain), kv_parts=kv_parts,
                         host_weights_bytes=s.host_weights_bytes, host_kv_bytes=s.host_kv_bytes,
-                        device_split=s.gpus, disk_bytes=s.disk_bytes, split_label=f"device_map={mode}")
+                        device_split=s.gpus, disk_bytes=s.disk_bytes, split_label=f"device_map={mode}",
+                        notes=_split_note(s, mode))
+
+
+def _split_note(s: Split, mode: str) -> tuple[str, ...]:
+    if not s.host_weights_bytes and not s.disk_bytes:
+        return ()
+    main = s.placement.main_device
+    where = (f"they run on {_device_name(main)}, their weights copied in for each call (every decoded token "
+             f"reads them over PCIe, or from disk)" if main != CPU else "the model runs on the CPU")
+    return (f"device_map={mode}: {s.host_weights_bytes:,} B of weights in CPU RAM, {s.disk_bytes:,} B on "
+            f"disk (offload_folder); {where}",)
