@@ -217,3 +217,30 @@ def test_cli_shows_the_split(capsys):
     assert "disk (offload_folder)" in out
     code, _, err = run("size", LLAMA_8B, "--runtime", "llama.cpp", "--device-map", "auto")
     assert code == 1 and "does not apply to runtime llama.cpp" in err
+
+
+def test_python_api_takes_from_pretrained_s_dict():
+    import paramscope
+
+    est = paramscope.size("llama-3.1-8b", runtime="transformers", device_map="auto",
+                          max_memory={0: "10GiB", "cpu": "4GiB"}).estimate
+    # transformers 5.24's _get_device_map on the meta model: GPU 0 9,338,929,152 B, CPU 3,053,568,000 B
+    # (docs/runtimes.md 2.4)
+    assert [d.weights_bytes for d in est.per_device] == [9_338_929_152]
+    assert est.host_bytes == 3_053_568_000
+    assert est.disk_bytes == est.weights_bytes - 9_338_929_152 - 3_053_568_000
+
+
+def test_web_api_takes_the_same_options(tmp_path):
+    pytest.importorskip("fastapi", reason="the web API needs the web extra")
+    from fastapi.testclient import TestClient
+
+    import paramscope
+    from paramscope.web.app import create_app
+
+    client = TestClient(create_app([tmp_path], defaults=False), base_url="http://127.0.0.1:8765")
+    params = {"runtime": "transformers", "device_map": "sequential", "max_memory": "0=12GiB,1=4GiB,cpu=2GiB"}
+    r = client.get("/api/size", params={"source": "llama-3.1-8b", **params})
+    assert r.status_code == 200, r.text
+    assert r.json() == paramscope.size("llama-3.1-8b", **params).to_json()
+    assert r.json()["split"] == "device_map=sequential" and len(r.json()["per_device"]) == 2
