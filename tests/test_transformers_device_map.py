@@ -231,6 +231,7 @@ def test_python_api_takes_from_pretrained_s_dict():
     assert est.disk_bytes == est.weights_bytes - 9_338_929_152 - 3_053_568_000
 
 
+@pytest.mark.slow  # the web app's first import
 def test_web_api_takes_the_same_options(tmp_path):
     pytest.importorskip("fastapi", reason="the web API needs the web extra")
     from fastapi.testclient import TestClient
