@@ -4,6 +4,7 @@ transformers' own rule is tests/test_transformers_device_map_oracle.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -245,3 +246,18 @@ def test_web_api_takes_the_same_options(tmp_path):
     assert r.status_code == 200, r.text
     assert r.json() == paramscope.size("llama-3.1-8b", **params).to_json()
     assert r.json()["split"] == "device_map=sequential" and len(r.json()["per_device"]) == 2
+
+
+def test_fit_shows_transformers_own_split_not_llamacpps(capsys):
+    import paramscope
+    from paramscope.cli.app import main
+
+    r = paramscope.fit("llama-3.1-8b", gpu="rtx-4070", ram="32GiB", runtime="transformers", device_map="auto")
+    one = r.report.one_device
+    assert r.report.offload is None and one.split == "device_map=auto"  # not llama.cpp's -ngl split
+    assert one.per_device[0].weights_bytes + one.host_bytes == one.weights_bytes
+    with contextlib.suppress(SystemExit):
+        main(["fit", "llama-3.1-8b", "--gpu", "rtx-4070", "--ram", "32GiB", "--runtime", "transformers",
+              "--device-map", "auto"])
+    out = capsys.readouterr().out
+    assert "placed as asked" in out and "device_map=auto: weights on GPU 0" in out

@@ -54,6 +54,8 @@ Device = int | str  # a GPU index, "cpu" or "disk"
 # LlamaModel embed_tokens, layers, norm; LlamaForCausalLM model, then lm_head. Unlisted components: 3.
 ORDER = {"vision": 0, "audio": 0, "projector": 1, "embedding": 2, "embedding/position": 2,
          "embedding/token_type": 2, "norm": 4, "output": 5}
+# (a norm outside the layers is taken as the final one: LFM2's embedding_norm and BART's
+# layernorm_embedding are defined after the layers; Bloom's word_embeddings_layernorm, before them, is not)
 # Modules kept whole besides the layers: the ``*Embeddings`` modules many _no_split_modules list
 # (BertPreTrainedModel: "BertEmbeddings"; CLIP: "CLIPVisionEmbeddings"; Idefics3, SigLIP, ViT alike)
 NO_SPLIT_NAMES = frozenset({"embeddings"})
@@ -163,7 +165,7 @@ def module_tree(tensors: Iterable[tuple[str, int]], tied: Sequence[Sequence[str]
     rank: dict[str, tuple[int, int, int, int]] = {}
     for i, (name, size) in enumerate(tensors):
         parts = name.split(".")
-        order = ORDER["embedding"] if name in embeddings else _order(name, parts)
+        order = ORDER["embedding"] if name in embeddings else ORDER.get(place(name).component, 3)
         node = root
         for depth, part in enumerate(parts):
             prefix = ".".join(parts[:depth + 1])
@@ -177,13 +179,6 @@ def module_tree(tensors: Iterable[tuple[str, int]], tied: Sequence[Sequence[str]
                 node = node.setdefault(part, {})
         node[parts[-1]] = (size,)  # a tensor: a 1-tuple among the dicts of child modules
     return _node("", root, rank, no_split)
-
-
-def _order(name: str, parts: list[str]) -> int:
-    component = place(name).component
-    if component == "norm" and "emb" in parts[-2 if len(parts) > 1 else -1]:
-        return ORDER["embedding"]  # the embedding's own norm (Bloom's word_embeddings_layernorm)
-    return ORDER.get(component, 3)
 
 
 def _node(name: str, body: dict[str, Any], rank: Mapping[str, tuple[int, int, int, int]],

@@ -193,7 +193,9 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     # a CPU's RAM is one memory: no tensor parallelism over copies of it, no offload from it
     counts = (1,) if cpu else allowed_tp(cfg)
     n, on_n = (1, one) if one.fits else devices_needed(model, req, counts)
-    off = None if one.fits or cpu else offload(model, req, one, ram_bytes)
+    # llama.cpp's layer split, unless the runtime placed the model itself (transformers --device-map: the
+    # estimate holds its GPU / CPU / disk split)
+    off = None if one.fits or cpu or one.split != "even split" else offload(model, req, one, ram_bytes)
     longest = max_context(model, replace(req, n_devices=n or 1))
     quant = best_quant(model, req)
     as_asked = advice.tp_plan(model, one, device, 1)
