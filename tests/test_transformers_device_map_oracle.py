@@ -29,7 +29,7 @@ pytest.importorskip("transformers", reason="the device_map oracle needs transfor
 pytest.importorskip("accelerate", reason="the device_map oracle needs accelerate (make .venv/.torch "
                                          "installs it beside torch)")
 
-from paramscope.analyses.sizing.device_map import device_map
+from paramscope.analyses.sizing.device_map import device_map, tied_copies
 from paramscope.analyses.sizing.request import model_dtype
 from paramscope.app.common import open_source
 from paramscope.knowledge.families import oracle
@@ -48,6 +48,7 @@ CONFIGS = {
     "t5-v1_1-base.json": "encoder-decoder, one embedding tied three ways",
     "openai__whisper-small.json": "encoder-decoder, tied output projection",
     "FacebookAI__roberta-base.json": "encoder, RobertaEmbeddings kept whole",
+    "facebook__bart-large-mnli.json": "encoder-decoder, shared embedding the checkpoint stores once",
 }
 # max_memory as fractions of the model's bytes, per mode: offload to CPU, to CPU and disk, none, two and
 # three GPUs
@@ -153,7 +154,10 @@ def test_the_neutral_model_lands_layer_by_layer_where_transformers_puts_it(name)
     for mode, fractions in GRID:
         max_memory = budgets(meta, fractions)
         where, params = transformers_map(meta, mode, max_memory)
-        ours = device_map([(t.name, t.nbytes) for t in model.tensors], mode, max_memory)
+        tied = tied_copies(t.name for t in model.tensors)
+        copies = [(c, 0) for group in tied for c in group[1:]]
+        tensors = [(t.name, t.nbytes) for t in model.tensors]
+        ours = device_map([*tensors, *copies], mode, max_memory, tied=tied)
         if stored == meta_bytes:  # T5 v1.1: transformers 5 ties the head the checkpoint stores apart
             assert {d: b for d, b in ours.bytes_by_device if b} == {d: b for d, b in params.items() if b}, \
                 f"{name} {mode} {fractions}"

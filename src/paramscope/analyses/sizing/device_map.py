@@ -148,6 +148,29 @@ def parse_max_memory(text: str | Mapping[Any, Any]) -> dict[Device, int]:
     return out
 
 
+# Tied copies a checkpoint does not store, by the tensor they copy: the encoder's and decoder's token
+# embeddings of T5 and BART (modeling_t5.py / modeling_bart.py ``_tied_weights_keys``: both stacks'
+# ``embed_tokens.weight`` are ``shared.weight``). They weigh nothing, but they hold the stacks to the
+# embedding's device when those fit (infer_auto_device_map's tied groups).
+TIED_COPIES = {"shared.weight": ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")}
+
+
+def tied_copies(names: Iterable[str]) -> list[list[str]]:
+    """Tie groups (the tensor stored first, then its copies) for the stored ``names``: the copies of
+    ``TIED_COPIES`` whose stack is there and whose own tensor is not."""
+    stored = set(names)
+    groups = []
+    for name in stored:
+        for source, copies in TIED_COPIES.items():
+            if name == source or name.endswith("." + source):
+                prefix = name[: len(name) - len(source)]
+                found = [prefix + c for c in copies if prefix + c not in stored
+                         and any(n.startswith(prefix + c.partition(".")[0] + ".") for n in stored)]
+                if found:
+                    groups.append([name, *found])
+    return groups
+
+
 def device_order(max_memory: Mapping[Device, int | None]) -> list[Device]:
     """accelerate ``get_max_memory``: GPUs by index, then cpu, then disk (always there)."""
     gpus = sorted(d for d in max_memory if isinstance(d, int))

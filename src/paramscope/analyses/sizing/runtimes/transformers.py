@@ -21,7 +21,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from paramscope.analyses.sizing.device_map import CPU, DISK, DeviceMap, device_map, parse_max_memory
+from paramscope.analyses.sizing.device_map import (
+    CPU,
+    DISK,
+    DeviceMap,
+    device_map,
+    parse_max_memory,
+    tied_copies,
+)
 from paramscope.analyses.sizing.kv_cache import (
     CROSS,
     KVCache,
@@ -255,7 +262,9 @@ def split(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     stored = sum(t.nbytes for t in model.tensors) or 1
     scale = weights_bytes / stored  # re-priced weights: each tensor in proportion
     tensors = [(t.name, round(t.nbytes * scale)) for t in model.tensors]
-    placement = device_map(tensors, mode, asked, user_set=max_memory is not None)
+    tied = tied_copies(name for name, _ in tensors)
+    copies = [(c, 0) for group in tied for c in group[1:]]
+    placement = device_map([*tensors, *copies], mode, asked, user_set=max_memory is not None, tied=tied)
     main = placement.main_device
     where = placement.devices_of(name for name, _ in tensors)
     offloaded: dict[str, int] = {}  # module placed on the CPU or disk → its bytes
