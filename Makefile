@@ -34,9 +34,11 @@ $(VENV)/.test: $(BIN)/paramscope
 	touch $@
 
 # torch (CPU build, 2.13.0 pinned) only lets the PyTorch reader's tests compare with torch.load; paramscope
-# never imports it, and those tests skip where it cannot be installed.
+# never imports it, and those tests skip where it cannot be installed. accelerate (transformers' device_map
+# oracle, tests/test_transformers_device_map_oracle.py) needs torch, so it comes here, in the same pip
+# call: in the [test] extra it would pull the newest torch from PyPI, a CUDA build, before this pin.
 $(VENV)/.torch: $(VENV)/.test
-	$(BIN)/python -m pip --disable-pip-version-check install -q torch==2.13.0 \
+	$(BIN)/python -m pip --disable-pip-version-check install -q torch==2.13.0 'accelerate>=1.1' \
 		|| echo "torch 2.13.0 not installable here: the torch comparison tests will skip"
 	touch $@
 

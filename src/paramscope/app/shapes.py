@@ -123,11 +123,12 @@ def size_json(est) -> dict[str, Any]:
         "kv_type": est.kv_type, "weights_bytes": est.weights_bytes, "kv_cache_bytes": est.kv_cache_bytes,
         "compute_bytes": est.compute_bytes, "overhead_bytes": est.overhead_bytes,
         "total_bytes": est.total_bytes, "fits": est.fits, "host_bytes": est.host_bytes,
-        "duplicate_bytes": est.duplicate_bytes,
+        "duplicate_bytes": est.duplicate_bytes, "disk_bytes": est.disk_bytes,
         # by kind: "full"/"sliding" self-attention, "linear" state, "cross" (an encoder-decoder's
         # cross-attention K/V of the encoder output), "encoder_output"
         "kv_cache_parts": {kind.replace(" ", "_"): n for kind, n in est.kv_parts},
-        "per_device_split": est.split,  # "even split", "pipeline stages" (vLLM), "--split-mode …"
+        # "even split", "pipeline stages" (vLLM), "--split-mode …", "device_map=auto" (transformers)
+        "per_device_split": est.split,
         "per_device": [{"index": d.index, "device": d.device.key if d.device else None,
                         "memory_bytes": d.device.usable_bytes if d.device else None,
                         "weights_bytes": d.weights_bytes, "kv_cache_bytes": d.kv_cache_bytes,

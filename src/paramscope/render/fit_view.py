@@ -29,7 +29,10 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
                           + (f", {one.batch} sequences" if one.batch > 1 else ""))),
     ]
     verdict = Text("fits", style="green") if one.fits else Text("does not fit", style="red")
-    rows.append((f"on {on_one}", Text(f"needs {bytes_label(one.total_bytes)} of "
+    need = one.total_bytes
+    if one.split != "even split" and one.per_device:  # GPU 0's share of the runtime's own placement
+        need = one.per_device[0].total_bytes
+    rows.append((f"on {on_one}", Text(f"needs {bytes_label(need)} of "
                                        f"{bytes_label(r.device.usable_bytes)}: ") + verdict))
     if not one.fits and not r.cpu_only:
         rows.append(("devices needed", f"{r.devices_needed} × {key} at {asked} (tensor parallel)"
@@ -44,6 +47,11 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
     rows.append(("best quantization", best))
     if r.offload and not one.fits:
         rows.append(("offload as asked", plain(_offload(r.offload, asked, ram_bytes))))
+    if one.split != "even split":  # the runtime's own placement (transformers device_map)
+        parts = [f"GPU {u.index} {bytes_label(u.weights_bytes)}" for u in one.per_device]
+        parts += [f"{where} {bytes_label(n)}" for where, n in (("CPU RAM", one.host_bytes),
+                                                               ("disk", one.disk_bytes)) if n]
+        rows.append(("placed as asked", plain(f"{one.split}: weights on {', '.join(parts)}")))
     if not r.cpu_only:
         rows.extend(speed_rows(speed, f"{where} at {asked}"))
     console.print(Text(r.verdict, style="bold"))

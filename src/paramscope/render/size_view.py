@@ -31,19 +31,24 @@ def render_size(est, console: Console, *, explain: bool = False, speed=None) -> 
     n = est.total_bytes
     rows.append([Text(c, style="bold") for c in ("total", f"{n:,}", bytes_label(n), decimal_label(n))])
     console.print(table(console, columns, rows, title="Memory"))
-    if est.per_device and est.per_device[0].device is not None:
+    placed = est.split != "even split"  # the runtime placed the model itself (transformers device_map)
+    if est.per_device and (est.per_device[0].device is not None or placed):
         columns = (Column("device"), Column("weights", numeric=True, drop=1),
                    Column("KV cache", numeric=True, drop=1), Column("buffers", numeric=True, drop=2),
                    Column("overhead", numeric=True, drop=2), Column("total", numeric=True),
                    Column("memory", numeric=True), Column("verdict", no_wrap=True))
         rows = []
         for u in est.per_device:
-            sizes = (u.weights_bytes, u.kv_cache_bytes, u.compute_bytes, u.overhead_bytes, u.total_bytes,
-                     u.device.usable_bytes)
-            rows.append([f"{u.index}: {u.device.key}", *map(bytes_label, sizes), FITS[u.fits]])
+            sizes = (u.weights_bytes, u.kv_cache_bytes, u.compute_bytes, u.overhead_bytes, u.total_bytes)
+            name, memory = (f"{u.index}: {u.device.key}", bytes_label(u.device.usable_bytes)) if u.device \
+                else (f"GPU {u.index}", "")
+            rows.append([name, *map(bytes_label, sizes), memory, FITS[u.fits]])
         console.print(table(console, columns, rows, title=f"Per device ({est.split})"))
         if est.host_bytes:
-            console.print(f"host memory (not on the devices): {bytes_label(est.host_bytes)}")
+            where = "CPU RAM (offloaded)" if placed else "host memory (not on the devices)"
+            console.print(f"{where}: {bytes_label(est.host_bytes)}")
+        if est.disk_bytes:
+            console.print(f"disk (offload_folder): {bytes_label(est.disk_bytes)}")
     if speed is not None:
         n = len(est.per_device)
         where = f"{n} × {est.per_device[0].device.key}" if n > 1 else f"one {est.per_device[0].device.key}"

@@ -216,7 +216,9 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     counts = (1,) if cpu else allowed_tp(cfg) if pp == 1 else tuple(
         pp * t for t in allowed_tp(cfg, MAX_DEVICES // pp))
     n, on_n = (1, one) if one.fits else devices_needed(model, req, counts)
-    off = None if one.fits or cpu else offload(model, single, one, ram_bytes)
+    # llama.cpp's layer split, unless the runtime placed the model itself (transformers --device-map: the
+    # estimate holds its GPU / CPU / disk split)
+    off = None if one.fits or cpu or one.split != "even split" else offload(model, single, one, ram_bytes)
     longest = max_context(model, replace(req if (n or 1) % pp == 0 and (n or 1) > 1 else single,
                                          n_devices=n or 1))
     quant = best_quant(model, single)

@@ -6,7 +6,9 @@ Weights are the file's own bytes, or the model re-priced at another type (``anal
 
 Several devices: llama.cpp splits the layers between GPUs (``--split-mode layer``) and vLLM shards every
 matrix (tensor parallelism); either way each device holds about 1/N of the weights and of the KV cache
-and a full set of runtime buffers of its own. That is what ``per_device`` shows (ideal even split).
+and a full set of runtime buffers of its own. That is what ``per_device`` shows (ideal even split),
+unless the runtime places the model itself (vLLM pipeline stages, llama.cpp ``--split-mode``,
+transformers ``device_map``: ``RuntimeParts.device_shares``).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class SizeEstimate:
     host_bytes: int = 0  # weights and KV cache kept in host memory, outside per_device (llama.cpp -ngl)
     duplicate_bytes: int = 0  # weights held twice (llama.cpp: a tied embedding on the host and the GPU)
     kv_parts: tuple[tuple[str, int], ...] = ()  # KV cache bytes by kind (RuntimeParts.kv_parts)
+    disk_bytes: int = 0  # weights offloaded to disk (transformers device_map), in weights_bytes too
     split: str = "even split"  # how per_device divides the model: "even split" or the runtime's own
 
     @property
@@ -145,7 +148,8 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         DeviceUse(i, req.device, _share(on_devices, n, i), _share(kv_on_devices, n, i),
                   parts.compute_bytes // n, parts.overhead_bytes // n, parts.verdict)
         for i in range(n))
-    if parts.device_shares:  # the runtime's own per-device figures (vLLM stages, llama.cpp's split)
+    if parts.split_label:  # the runtime's own per-device figures (vLLM stages, llama.cpp's split,
+        # transformers device_map: none when everything is offloaded to the CPU)
         per_device = tuple(DeviceUse(i, req.device, *share, parts.verdict)
                            for i, share in enumerate(parts.device_shares))
     return SizeEstimate(
@@ -157,7 +161,7 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         notes=(*_encoder_decoder_note(cfg, req, ctx), *_kv_not_priced(cfg), *_unread_quantization(model, req),
                *parts.notes),
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes,
-        duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts,
+        duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts, disk_bytes=parts.disk_bytes,
         split=parts.split_label or "even split")
 
 

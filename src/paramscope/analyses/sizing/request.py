@@ -56,10 +56,12 @@ class RuntimeParts:
     # the KV cache by kind ("full", "sliding", "linear", "cross" = an encoder-decoder's cross-attention,
     # "encoder output"), where the runtime reports it
     kv_parts: tuple[tuple[str, int], ...] = ()
-    # each device's (weights, KV cache, compute, overhead) where they differ (vLLM pipeline stages);
-    # empty: the even split of ``estimate``
+    # each device's (weights, KV cache, compute, overhead) where the runtime places the model unevenly
+    # itself (vLLM pipeline stages, llama.cpp --split-mode, transformers device_map); empty: the even
+    # split of ``estimate``
     device_shares: tuple[tuple[int, int, int, int], ...] = ()
-    split_label: str = ""  # how device_shares divide the model ("pipeline stages", "--split-mode layer")
+    disk_bytes: int = 0  # weights left on disk (transformers offload_folder)
+    split_label: str = ""  # how device_shares divide the model ("pipeline stages", "device_map=auto")
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:

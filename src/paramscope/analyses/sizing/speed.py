@@ -188,7 +188,7 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     # layers or KV kept in host memory (llama.cpp -ngl below all layers, --no-kv-offload; the input
     # embedding alone stays there anyway): the runs measured had everything on the device
     # (the repriced embedding is the whole's ratio, a few % off the embedding's own type: hence the slack)
-    offloaded = est.host_bytes > 1.1 * repriced("embedding") + (1 << 20)
+    offloaded = est.host_bytes + est.disk_bytes > 1.1 * repriced("embedding") + (1 << 20)
     flops = device.half_flops if device else None
     bandwidth = device.bandwidth if device else None
     calibration: tuple[Calibration | None, Calibration | None] = (None, None)

@@ -151,6 +151,13 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                        "(default: SGLang's by TP size, 0.88 to 0.79)",
                     0.01, 0.99),)),
     Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
+            (Option("device_map", str, "none", "from_pretrained device_map: none = the whole model on one "
+                                               "GPU; auto, balanced, balanced_low_0, sequential = placed "
+                                               "by transformers' rule over the GPUs, CPU RAM and disk",
+                    choices=("none", "auto", "balanced", "balanced_low_0", "sequential")),
+             Option("max_memory", str, None, "from_pretrained max_memory with --device-map, as DEVICE=SIZE "
+                                             "pairs: 0=20GiB,1=20GiB,cpu=64GiB (default: each --gpu "
+                                             "device whole, CPU RAM not limited)")),
             aliases=("hf",)),
 )
 

@@ -1,4 +1,6 @@
-"""Hugging Face transformers: eager ``model.generate()`` with its default cache, on one GPU.
+"""Hugging Face transformers: eager ``model.generate()`` with its default cache, on one GPU, or spread
+over GPUs, CPU RAM and disk by ``from_pretrained(device_map=…, max_memory=…)`` (``split``: the placement
+is analyses/sizing/device_map.py, transformers' own rule).
 
 Describes transformers ≥ 4.56 (and 5.x), where ``generate`` builds ``DynamicCache(config=...)``
 (generation/utils.py ``_prepare_cache_for_generation``): one ``DynamicLayer`` per full-attention layer
@@ -17,6 +19,16 @@ fragmentation are not modelled) and the CUDA context. docs/runtimes.md has the s
 
 from __future__ import annotations
 
+from typing import Any
+
+from paramscope.analyses.sizing.device_map import (
+    CPU,
+    DISK,
+    DeviceMap,
+    device_map,
+    parse_max_memory,
+    tied_copies,
+)
 from paramscope.analyses.sizing.kv_cache import (
     CROSS,
     KVCache,
@@ -27,8 +39,10 @@ from paramscope.analyses.sizing.kv_cache import (
     with_encoder_output,
 )
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
+from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, routed_ffn_width
-from paramscope.errors import UnsupportedError
+from paramscope.errors import UnsupportedError, UsageError
+from paramscope.knowledge.roles import place
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 from paramscope.records import record, replace
@@ -209,6 +223,124 @@ def _explain(cfg: ArchConfig, m: TransformersMemory) -> tuple[str, ...]:
     return tuple(lines)
 
 
+# --- device_map: the model spread over GPUs, CPU RAM and disk ------------------------------------------
+@record
+class Split:
+    """``from_pretrained(device_map=…)``: the placement and each GPU's share of the run."""
+
+    placement: DeviceMap
+    gpus: tuple[tuple[int, int, int, int], ...]  # per GPU: weights, KV, compute, overhead
+    host_weights_bytes: int
+    host_kv_bytes: int  # KV and activations in RAM when no GPU holds anything (the model runs on the CPU)
+    disk_bytes: int
+    streamed_bytes: int  # the largest offloaded module, copied to the main GPU while it runs
+    explain: tuple[str, ...]
+
+
+def split(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, m: TransformersMemory,
+          mode: str, max_memory: str | None) -> Split:
+    """Where each module lands and what each GPU then holds at the peak of ``generate``.
+
+    Placement: analyses/sizing/device_map.py (transformers' own rule). At run time accelerate's hooks
+    (big_modeling.py ``dispatch_model``) run a CPU- or disk-offloaded module on the *main* device, the
+    first GPU holding a module, copying its weights there for the call (``AlignDevicesHook``): that GPU
+    also holds the largest offloaded module, the room the rule kept free. DynamicCache puts each layer's
+    K and V where that layer's key states are computed (cache_utils.py ``DynamicLayer.lazy_initialization``:
+    ``self.device = key_states.device``), so an offloaded layer's cache sits on the main GPU too. Every GPU
+    running layers holds one layer's activations at a time and a CUDA context.
+    """
+    n = req.n_devices
+    if max_memory is not None:
+        asked: dict[Any, int | None] = dict(parse_max_memory(max_memory))
+        if req.device is not None:  # transformers get_max_memory: min(what was asked, what the GPU has)
+            asked = {d: min(v, req.device.usable_bytes) if isinstance(d, int) and v is not None else v
+                     for d, v in asked.items()}
+    elif req.device is not None:  # from_pretrained without max_memory: each GPU's free memory, the CPU's
+        asked = {**{i: req.device.usable_bytes for i in range(n)}, CPU: None}
+    else:
+        raise UsageError(f"--device-map {mode} needs --max-memory (e.g. 0=20GiB,cpu=64GiB) or --gpu NAME")
+    stored = sum(t.nbytes for t in model.tensors) or 1
+    scale = weights_bytes / stored  # re-priced weights: each tensor in proportion
+    tensors = [(t.name, round(t.nbytes * scale)) for t in model.tensors]
+    tied = tied_copies(name for name, _ in tensors)
+    copies = [(c, 0) for group in tied for c in group[1:]]
+    placement = device_map([*tensors, *copies], mode, asked, user_set=max_memory is not None, tied=tied)
+    main = placement.main_device
+    where = placement.devices_of(name for name, _ in tensors)
+    offloaded: dict[str, int] = {}  # module placed on the CPU or disk → its bytes
+    for (name, size), top in zip(tensors, _placed_module(placement, where), strict=True):
+        if where[name] in (CPU, DISK):
+            offloaded[top] = offloaded.get(top, 0) + size
+    streamed = max(offloaded.values(), default=0)
+    # each text layer's KV where it runs: its own GPU, or the main device when offloaded
+    runs_on: dict[int, Any] = {}
+    for name, _ in tensors:
+        layer = place(name).layer
+        if layer is not None and layer not in runs_on:
+            runs_on[layer] = main if where[name] in (CPU, DISK) else where[name]
+    layers = len(runs_on) or 1
+    kv = m.kv_cache_bytes
+    kv_on = {d: kv * sum(1 for v in runs_on.values() if v == d) // layers for d in (*placement.gpus, CPU)}
+    kv_on[main] += kv - sum(kv_on.values())  # rounding, and a model without numbered layers
+    gpus = []
+    for g in placement.gpus:
+        runs = g == main or g in runs_on.values()
+        compute = m.compute_bytes + (streamed if g == main else 0) if runs else 0
+        context = m.cuda_context_bytes if runs or placement.on(g) else 0
+        gpus.append((placement.on(g), kv_on[g], compute, context))
+    limits = ", ".join(f"{_device_name(d)} " + ("not limited" if v is None else f"{v:,} B")
+                       for d, v in placement.max_memory)
+    balanced = ", ".join(f"{_device_name(d)} {v:,} B" for d, v in placement.budgets if isinstance(d, int))
+    explain = (
+        f"device_map={mode}: "
+        + ", ".join(f"{_device_name(d)} {b:,} B" for d, b in placement.bytes_by_device)
+        + " (transformers' rule, integrations/accelerate.py _get_device_map: exact for the parameters)",
+        f"max_memory: {limits}" + ("" if mode == "sequential" else f"; balanced to {balanced}"),
+        *_ranges(placement),
+        f"main device {_device_name(main)}"
+        + (f": runs the offloaded modules (largest {streamed:,} B, copied in for its call) and holds their "
+           "layers' KV cache" if offloaded else ""),
+        "KV by device: in proportion to the layers each runs (exact when every layer caches alike)",
+        "not counted: non-persistent buffers (rotary inv_freq: a few KB, on the layer's device)",
+        *(("no GPU holds a module: the model runs on the CPU, its KV cache and activations in RAM",)
+          if main == CPU else ()),
+    )
+    return Split(placement, tuple(gpus), placement.on(CPU), kv if main == CPU else 0, placement.on(DISK),
+                 streamed, explain)
+
+
+def _placed_module(placement: DeviceMap, where: dict[str, Any]) -> list[str]:
+    """For each tensor (in ``where``'s order), the placed module holding it: what accelerate moves as one."""
+    placed = {name for name, _ in placement.placed}
+    out = []
+    for full in where:
+        name = full
+        while name and name not in placed:
+            name = name.rpartition(".")[0]
+        out.append(name)
+    return out
+
+
+def _device_name(d: Any) -> str:
+    return f"GPU {d}" if isinstance(d, int) else "CPU RAM" if d == CPU else str(d)
+
+
+def _ranges(placement: DeviceMap) -> tuple[str, ...]:
+    """The placement in a few lines: runs of modules on one device (``model.layers.0-11 → GPU 0``)."""
+    runs: list[list[Any]] = []
+    for name, d in placement.placed:
+        stem, _, last = name.rpartition(".")
+        if runs and runs[-1][2] == d and last.isdigit() and runs[-1][0] == stem and runs[-1][3] is not None:
+            runs[-1][3] = last
+            continue
+        runs.append([stem if last.isdigit() else name, last if last.isdigit() else None, d,
+                     last if last.isdigit() else None])
+    lines = [(f"{stem}.{a}" + (f"-{b}" if b != a else "") if a is not None else stem)
+             + f" → {_device_name(d)}" for stem, a, d, b in runs]
+    return tuple(f"placed: {'; '.join(lines[i:i + 3])}" for i in range(0, min(len(lines), 12), 3)) + (
+        (f"placed: … and {len(lines) - 12} more runs",) if len(lines) > 12 else ())
+
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                   ctx: int) -> RuntimeParts:
@@ -217,5 +349,29 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     t = kv_dtype(req.kv_type, dtype)
     m = transformers_memory(cfg, weights_bytes, context=ctx, batch=req.batch, dtype=dtype, kv_type=t,
                             encoder_length=req.encoder_length)
-    return RuntimeParts(m.kv_cache_bytes, m.compute_bytes, m.overhead_bytes, t.value.lower(), m.explain,
-                        kv_parts=m.kv.by_kind())
+    kv_parts = m.kv.by_kind()
+    mode = option(req, "device_map")
+    if mode == "none":
+        max_memory = option(req, "max_memory")
+        if max_memory is not None:
+            raise UsageError("--max-memory applies with --device-map auto, balanced, balanced_low_0 or "
+                             "sequential")
+        return RuntimeParts(m.kv_cache_bytes, m.compute_bytes, m.overhead_bytes, t.value.lower(), m.explain,
+                            kv_parts=kv_parts)
+    s = split(model, cfg, weights_bytes, req, m, mode, option(req, "max_memory"))
+    compute = sum(g[2] for g in s.gpus) or (m.compute_bytes if s.host_kv_bytes else 0)
+    return RuntimeParts(m.kv_cache_bytes, compute, sum(g[3] for g in s.gpus), t.value.lower(),
+                        (*m.explain, *s.explain), kv_parts=kv_parts,
+                        host_weights_bytes=s.host_weights_bytes, host_kv_bytes=s.host_kv_bytes,
+                        device_shares=s.gpus, disk_bytes=s.disk_bytes, split_label=f"device_map={mode}",
+                        notes=_split_note(s, mode))
+
+
+def _split_note(s: Split, mode: str) -> tuple[str, ...]:
+    if not s.host_weights_bytes and not s.disk_bytes:
+        return ()
+    main = s.placement.main_device
+    where = (f"they run on {_device_name(main)}, their weights copied in for each call (every decoded token "
+             f"reads them over PCIe, or from disk)" if main != CPU else "the model runs on the CPU")
+    return (f"device_map={mode}: {s.host_weights_bytes:,} B of weights in CPU RAM, {s.disk_bytes:,} B on "
+            f"disk (offload_folder); {where}",)
