@@ -170,10 +170,47 @@ def test_verdict_quotes_the_calibrated_typical_decode_where_it_applies(llama70b)
     h100 = find_device("h100")
     r = fit(llama70b, MemoryRequest(device=h100), ram_bytes=256 << 30)
     tp, one = r.plans
-    assert tp.decode_typical is None and "tensor parallel, decode ≤" in r.verdict
+    assert tp.decode_typical is None and "layers split over the GPUs, decode ≤" in r.verdict
     s = speed_for(llama70b, one.estimate, h100, 1)
     assert s.decode_range is not None and one.decode_label == s.decode_label != "bound"
     assert one.decode_typical == pytest.approx(s.decode_range[1])
     assert one.decode_typical < one.decode_tokens_per_s
     shown = f"{one.decode_typical:,.0f}"
     assert f"decode ~{shown} tokens/s, {s.decode_label}" in r.verdict
+
+
+def test_device_counts_follow_how_the_runtime_splits(llama70b):
+    """llama.cpp hands each GPU whole layers (any count will do: 6 × RTX 4090 for Llama 3.1 70B in
+    BF16); vLLM shards every matrix, so only counts the 64 query / 8 KV heads divide (8)."""
+    from paramscope.analyses.sizing.fit import allowed_tp
+
+    gpu = find_device("rtx-4090")
+    cpp = fit(llama70b, MemoryRequest(device=gpu))
+    vllm = fit(llama70b, MemoryRequest(device=gpu, runtime="vllm"))
+    assert cpp.allowed_device_counts == tuple(range(1, 65)) and not cpp.counts_limited_by_heads
+    assert vllm.allowed_device_counts == allowed_tp(llama70b.config) and vllm.counts_limited_by_heads
+    assert vllm.devices_needed in vllm.allowed_device_counts and vllm.devices_needed % 2 == 0
+    n = cpp.devices_needed
+    assert n is not None and estimate(llama70b, MemoryRequest(device=gpu, n_devices=n)).fits
+    assert not estimate(llama70b, MemoryRequest(device=gpu, n_devices=n - 1)).fits  # the fewest
+    assert "layers split over the GPUs" in cpp.verdict and "tensor parallel" in vllm.verdict
+
+
+def test_a_layer_split_decodes_at_one_gpus_bandwidth(llama70b):
+    """A token passes through llama.cpp's GPUs in turn (--split-mode layer): one decode step reads the
+    weights at one GPU's bandwidth however many hold them; a row split and vLLM's tensor parallelism
+    read on all of them at once."""
+    from paramscope.analyses.sizing.speed import speed_for
+
+    h100 = find_device("h100")
+
+    def bandwidth(n: int, **kw) -> float | None:
+        est = estimate(llama70b, MemoryRequest(device=h100, n_devices=n, **kw))
+        return speed_for(llama70b, est, h100, n).bandwidth
+
+    one = bandwidth(1)
+    assert one == h100.bandwidth
+    assert bandwidth(4) == one  # the default layer split
+    assert bandwidth(4, options={"split_mode": "row"}) == 4 * one
+    assert bandwidth(4, runtime="vllm") == 4 * one
+    assert bandwidth(4, runtime="vllm", options={"pipeline_parallel_size": 2}) == 2 * one

@@ -2,8 +2,9 @@
 GPUs of one kind the model needs and the largest batch that still fits on them.
 
 Each cell asks the same functions `fit` asks (``analyses.sizing.fit.devices_needed`` over the device
-counts the attention heads allow, ``analyses.sizing.memory.estimate``), so a cell's ``devices`` is
-`fit --json`'s ``devices_needed`` at that context and weight type, and no memory formula lives here.
+counts its runtime can use, ``fit.device_counts``, and ``analyses.sizing.memory.estimate``), so a
+cell's ``devices`` is `fit --json`'s ``devices_needed`` at that context and weight type, and no memory
+formula lives here.
 The slower parts of `fit` (offload split, longest context, quantization ladder, speed) are left out:
 a matrix asks dozens of cells at once.
 """
@@ -87,7 +88,7 @@ def default_contexts(model: Model) -> tuple[int, ...]:
 
 def fit_matrix(source: Source | FitMatrixRequest, **options: Any) -> FitMatrixResult:
     """``fit_matrix("llama-3.1-8b", gpu="rtx-4090").cell(32768, "q4_k_m").devices``."""
-    from paramscope.analyses.sizing.fit import QUANT_LADDER, allowed_tp
+    from paramscope.analyses.sizing.fit import QUANT_LADDER
     from paramscope.knowledge.hardware import parse_gpu_spec
 
     for key in ("contexts", "weight_types", "runtimes"):
@@ -108,14 +109,23 @@ def fit_matrix(source: Source | FitMatrixRequest, **options: Any) -> FitMatrixRe
         raise UsageError(f"the fit matrix is limited to {MAX_CELLS} cells "
                          f"({len(contexts)} contexts × {len(weight_types)} weight types × "
                          f"{len(runtimes)} runtimes)")
-    counts = (1,) if device.kind == "cpu" else allowed_tp(model.config)
-    cells = tuple(_cell(model, replace(req, runtime=r, context=c, weights=w or None), device, counts)
+    counts = _counts(model, req.memory_request(device), device)
+    cells = tuple(_cell(model, replace(req, runtime=r, context=c, weights=w or None), device)
                   for r in runtimes for c in contexts for w in weight_types)
     return FitMatrixResult(req, model, device, tuple(contexts), tuple(weight_types), tuple(runtimes), counts,
                            cells)
 
 
-def _cell(model: Model, settings: FitMatrixRequest, device: Device, counts: tuple[int, ...]) -> Cell:
+def _counts(model: Model, req: MemoryRequest, device: Device) -> tuple[int, ...]:
+    """The GPU counts `fit` tries for this runtime (fit.device_counts: what the heads allow for vLLM and
+    SGLang, any count for llama.cpp's and transformers' layer splits); one on a CPU."""
+    from paramscope.analyses.sizing.fit import _pipeline, device_counts
+
+    assert model.config is not None
+    return (1,) if device.kind == "cpu" else device_counts(model.config, req, _pipeline(req)[0])[0]
+
+
+def _cell(model: Model, settings: FitMatrixRequest, device: Device) -> Cell:
     from paramscope.analyses.sizing.fit import devices_needed
     from paramscope.analyses.sizing.memory import estimate
 
@@ -123,7 +133,8 @@ def _cell(model: Model, settings: FitMatrixRequest, device: Device, counts: tupl
     try:
         req = settings.memory_request(device)  # inside: another runtime's options are this cell's error
         one = estimate(model, replace(req, n_devices=1))
-        # the same rule as `fit`: one device when it fits, else the fewest the heads allow
+        counts = _counts(model, req, device)
+        # the same rule as `fit`: one device when it fits, else the fewest its runtime can use
         n, on_n = (1, one) if one.fits else devices_needed(model, req, counts)
         at = replace(req, n_devices=n or 1)
         worst = max(d.total_bytes for d in (on_n or one).per_device)

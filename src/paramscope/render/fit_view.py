@@ -35,8 +35,9 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
     rows.append((f"on {on_one}", Text(f"needs {bytes_label(need)} of "
                                        f"{bytes_label(r.device.usable_bytes)}: ") + verdict))
     if not one.fits and not r.cpu_only:
-        rows.append(("devices needed", f"{r.devices_needed} × {key} at {asked} (tensor parallel)"
-                     if r.devices_needed else "more devices than the heads allow splitting over"))
+        rows.append(("devices needed", f"{r.devices_needed} × {key} at {asked} ({r.split_words})"
+                     if r.devices_needed else "more devices than the heads allow splitting over"
+                     if r.counts_limited_by_heads else f"more than {max(r.allowed_device_counts)}"))
     where = f"{r.max_context_devices} × {key}" if r.max_context_devices > 1 else on_one
     rows.append(("longest context", f"{r.max_context:,} tokens on {where} at {asked}" if r.max_context
                  else f"none fits on {where} at {asked}"))

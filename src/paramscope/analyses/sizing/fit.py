@@ -64,6 +64,8 @@ class FitReport:
     verdict: str  # the answer in words, naming each configuration
     weights_label: str  # the weights as asked: "BF16 as stored", "Q4_K_M"
     cpu_only: bool  # the device is CPU RAM: no GPU to offload to or split over
+    split_words: str = "tensor parallel"  # how the runtime spreads the model over several GPUs
+    counts_limited_by_heads: bool = True  # allowed_device_counts: what the heads allow, or 1..MAX_DEVICES
 
     @property
     def max_context_devices(self) -> int:
@@ -78,6 +80,23 @@ def allowed_tp(cfg: ArchConfig, limit: int = MAX_DEVICES) -> tuple[int, ...]:
     """The device counts the attention heads split over, every layer's where layers differ
     (runtimes/common.py ``tensor_parallel_problem``: vLLM's rule, layer by layer)."""
     return tuple(n for n in range(1, limit + 1) if tensor_parallel_problem(cfg, n) is None)
+
+
+# Runtimes that hand each GPU whole layers (llama.cpp --split-mode layer, its row split over matrix rows,
+# transformers' device_map) take any number of GPUs; vLLM and SGLang shard every matrix (tensor
+# parallel), so the heads must divide among the GPUs.
+ANY_COUNT_RUNTIMES = ("llama.cpp", "transformers")
+
+
+def device_counts(cfg: ArchConfig, req: MemoryRequest, pp: int) -> tuple[tuple[int, ...], bool]:
+    """The GPU counts ``fit`` tries, and whether the attention heads limited them."""
+    from paramscope.analyses.sizing.runtimes import find
+
+    if find(req.runtime).name in ANY_COUNT_RUNTIMES:
+        return tuple(range(1, MAX_DEVICES + 1)), False
+    if pp == 1:
+        return allowed_tp(cfg), True
+    return tuple(pp * t for t in allowed_tp(cfg, MAX_DEVICES // pp)), True
 
 
 def _heads_words(cfg: ArchConfig) -> str:
@@ -213,8 +232,7 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     pp, single = _pipeline(req)
     one = estimate(model, replace(single, n_devices=1))
     # a CPU's RAM is one memory: no tensor parallelism over copies of it, no offload from it
-    counts = (1,) if cpu else allowed_tp(cfg) if pp == 1 else tuple(
-        pp * t for t in allowed_tp(cfg, MAX_DEVICES // pp))
+    counts, by_heads = ((1,), False) if cpu else device_counts(cfg, req, pp)
     n, on_n = (1, one) if one.fits else devices_needed(model, req, counts)
     # llama.cpp's layer split, unless the runtime placed the model itself (transformers --device-map: the
     # estimate holds its GPU / CPU / disk split)
@@ -226,11 +244,14 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     tp = advice.tp_plan(model, on_n, device, n) if n and n > 1 and on_n is not None else None
     one_plan = None if one.fits else advice.one_device_plan(model, single, one, ram_bytes, offload)
     plans = [as_asked] if one.fits else [p for p in (tp, one_plan) if p is not None]
-    words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), max(counts), ram_bytes)
+    how = advice.split_words(model, req, n or max(counts))
+    words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), max(counts), ram_bytes,
+                           how=how, by_heads=by_heads)
+    tried = f"{', '.join(map(str, counts[:12]))}{' …' if len(counts) > 12 else ''}"
     explain = (
         f"one {device.key}: needs {one.total_bytes:,} B of {device.usable_bytes:,} B",
-        f"device counts the heads allow ({_heads_words(cfg)}): "
-        f"{', '.join(map(str, counts[:12]))}{' …' if len(counts) > 12 else ''}",
+        f"device counts the heads allow ({_heads_words(cfg)}): {tried}" if by_heads else
+        f"device counts tried: {tried} ({req.runtime} gives each GPU whole layers: no head split)",
         f"longest context on {n or 1} device(s): {longest:,} tokens (binary search on the same estimate)",
         *(f"plan: {p.devices} × {device.key} at {p.weights_label}: {p.estimate.total_bytes:,} B per device"
           + (f", RAM {p.offload.ram_bytes:,} B" if p.offload else "")
@@ -240,4 +261,4 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     label = None if quant is None else advice.stored_label(model, None if quant == AS_STORED else quant)
     return FitReport(device, req, one, on_n or one, n, counts, off, longest, quant, label, ladder(model),
                      explain, tuple(plans), advice.commands(model, req, plans), words,
-                     as_asked.weights_label, cpu)
+                     as_asked.weights_label, cpu, how, by_heads)

@@ -174,9 +174,10 @@ def tp_plan(model: Model, est: SizeEstimate, device: Device, n: int) -> Plan:
 
 # --- words ---------------------------------------------------------------------------------------------
 def verdict(device: Device, one: Plan, tp: Plan | None, one_plan: Plan | None, fits_one: bool,
-            max_devices: int, ram_bytes: int | None) -> str:
-    """``max_devices``: the most devices the heads allow splitting over (and paramscope tries)."""
-    """The whole answer in one or two sentences, naming each configuration."""
+            max_devices: int, ram_bytes: int | None, *, how: str = "tensor parallel",
+            by_heads: bool = True) -> str:
+    """The whole answer in one or two sentences, naming each configuration. ``max_devices``: the most
+    devices paramscope tries (the heads' limit when ``by_heads``); ``how``: split_words."""
     key = device.key
     if device.kind == "cpu":
         head = f"CPU-only answer ({device.name}, no GPU): "
@@ -192,10 +193,11 @@ def verdict(device: Device, one: Plan, tp: Plan | None, one_plan: Plan | None, f
     if fits_one:
         return f"Fits on one {key} at {one.weights_label}{_need(one, device)}{_speed(one)}."
     if tp is not None:
-        first = f"Needs {tp.devices} × {key} at {one.weights_label} (tensor parallel{_speed(tp, ', ')})."
+        first = f"Needs {tp.devices} × {key} at {one.weights_label} ({how}{_speed(tp, ', ')})."
     else:
-        first = (f"Does not fit {max_devices} × {key} at {one.weights_label}, the most its attention heads "
-                 "allow splitting over.")
+        first = (f"Does not fit {max_devices} × {key} at {one.weights_label}, "
+                 + ("the most its attention heads allow splitting over." if by_heads
+                    else "the most paramscope tries."))
     if one_plan is None:
         have = f" ({bytes_label(ram_bytes)} of RAM free)" if ram_bytes is not None else ""
         return first + (f" On one {key} it does not fit at any type down to {QUANT_LADDER[-1].upper()}, "
@@ -309,6 +311,24 @@ def _sglang(model: Model, req: MemoryRequest, plan: Plan) -> str:
     return (f"python -m sglang.launch_server --model-path {engine_model(model)} --tp {plan.devices} "
             f"--context-length {plan.estimate.context} --max-running-requests {req.batch}"
             + ("" if fraction is None else f" --mem-fraction-static {fraction}"))
+
+
+def split_words(model: Model, req: MemoryRequest, devices: int) -> str:
+    """How the runtime spreads the model over ``devices`` GPUs, in its own terms."""
+    from paramscope.analyses.sizing.runtimes import find
+
+    name = find(req.runtime).name
+    if name == "llama.cpp":
+        mode = option(req, "split_mode")
+        return {"layer": "layers split over the GPUs", "row": "matrix rows split over the GPUs"}.get(
+            mode, f"--split-mode {mode}")
+    if name == "transformers":
+        return f"device_map={option(req, 'device_map')}"
+    if name == "vllm":
+        tp, pp = vllm_parallel(model, req, devices)
+        return ("tensor parallel" if pp == 1 else "pipeline parallel" if tp == 1
+                else f"tensor parallel {tp} × pipeline parallel {pp}")
+    return "tensor parallel"
 
 
 def vllm_parallel(model: Model, req: MemoryRequest, devices: int) -> tuple[int, int]:

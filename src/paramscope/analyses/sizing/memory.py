@@ -84,6 +84,7 @@ class SizeEstimate:
     duplicate_bytes: int = 0  # weights held twice (llama.cpp: a tied embedding on the host and the GPU)
     kv_parts: tuple[tuple[str, int], ...] = ()  # KV cache bytes by kind (RuntimeParts.kv_parts)
     disk_bytes: int = 0  # weights offloaded to disk (transformers device_map), in weights_bytes too
+    devices_at_once: int = 0  # RuntimeParts.devices_at_once: devices reading weights together (0 = all)
     split: str = "even split"  # how per_device divides the model: "even split" or the runtime's own
 
     @property
@@ -162,6 +163,7 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
                *parts.notes),
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes,
         duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts, disk_bytes=parts.disk_bytes,
+        devices_at_once=parts.devices_at_once,
         split=parts.split_label or "even split")
 
 

@@ -61,6 +61,10 @@ class RuntimeParts:
     # split of ``estimate``
     device_shares: tuple[tuple[int, int, int, int], ...] = ()
     disk_bytes: int = 0  # weights left on disk (transformers offload_folder)
+    # how many devices read their weights at the same time for one token: all of them with tensor
+    # parallelism or a row split (0 = all); one where each holds whole layers and a token passes through
+    # them in turn (llama.cpp --split-mode layer, transformers device_map); vLLM: the tensor-parallel size
+    devices_at_once: int = 0
     split_label: str = ""  # how device_shares divide the model ("pipeline stages", "device_map=auto")
 
 

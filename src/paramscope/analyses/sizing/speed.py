@@ -41,7 +41,7 @@ class SpeedEstimate:
     kv_bytes: int  # KV cache read per decode step, all sequences
     batch: int
     n_devices: int
-    bandwidth: float | None  # bytes/s, all devices together
+    bandwidth: float | None  # bytes/s of the devices that read weights at once (speed: devices_at_once)
     peak_flops: float | None  # FLOP/s, all devices together
     prefill_tokens: int
     prefill_flops: float
@@ -124,10 +124,16 @@ def attention_flops(cfg: ArchConfig, tokens: int) -> float:
 def speed(cfg: ArchConfig | None, *, active_params: int, active_bytes: int, kv_bytes: int, batch: int,
           prefill_tokens: int, bandwidth: float | None, peak_flops: float | None,
           n_devices: int = 1, lookup_params: int = 0, head_params: int = 0,
-          calibration: tuple[Calibration | None, Calibration | None] = (None, None)) -> SpeedEstimate:
+          calibration: tuple[Calibration | None, Calibration | None] = (None, None),
+          devices_at_once: int = 0) -> SpeedEstimate:
     """The bounds; ``lookup_params``: an embedding table only looked up (no FLOPs); ``head_params``: the
-    output head, run for the last token of a prefill only; ``calibration``: (decode, prefill) rows."""
-    bw = bandwidth * n_devices if bandwidth else None
+    output head, run for the last token of a prefill only; ``calibration``: (decode, prefill) rows;
+    ``devices_at_once``: the devices that read their weights together for a token (0: all of them).
+    A layer split passes each token through the devices in turn, so one decode step reads the weights
+    at one device's bandwidth however many hold them; a prefill can overlap its micro-batches over the
+    devices (llama.cpp's pipeline parallelism), so its FLOP bound counts them all."""
+    reading = min(devices_at_once or n_devices, n_devices)
+    bw = bandwidth * reading if bandwidth else None
     fl = peak_flops * n_devices if peak_flops else None
     dense = active_params - lookup_params - head_params
     matmul = 2.0 * dense * prefill_tokens + 2.0 * head_params
@@ -136,8 +142,10 @@ def speed(cfg: ArchConfig | None, *, active_params: int, active_bytes: int, kv_b
              f"= {active_bytes + kv_bytes:,} B"]
     if bw and active_bytes + kv_bytes:  # a model that reads no bytes per token has no bandwidth bound
         tps = bw / (active_bytes + kv_bytes)
-        lines.append(f"decode ≤ {bw / 1e9:,.0f} GB/s / {active_bytes + kv_bytes:,} B = {tps:,.1f} tokens/s "
-                     f"per sequence; × {batch} sequences = {tps * batch:,.1f} tokens/s")
+        turn = (f" ({reading} of the {n_devices} devices at a time: each holds whole layers and a token "
+                f"passes through them in turn)" if reading < n_devices else "")
+        lines.append(f"decode ≤ {bw / 1e9:,.0f} GB/s{turn} / {active_bytes + kv_bytes:,} B = {tps:,.1f} "
+                     f"tokens/s per sequence; × {batch} sequences = {tps * batch:,.1f} tokens/s")
     head = f" + 2 × {head_params:,} output-head params × 1 token" if head_params else ""
     lines.append(f"prefill FLOPs = 2 × {dense:,} params × {prefill_tokens:,} tokens{head} + attention "
                  f"{attn:.3e} = {matmul + attn:.3e}")
@@ -198,4 +206,4 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     return speed(model.config, active_params=inv.active_params, active_bytes=active,
                  kv_bytes=est.kv_cache_bytes, batch=est.batch, prefill_tokens=est.context,
                  bandwidth=bandwidth, peak_flops=flops, n_devices=n_devices, lookup_params=lookup_params,
-                 head_params=head_params, calibration=calibration)
+                 head_params=head_params, calibration=calibration, devices_at_once=est.devices_at_once)

@@ -780,4 +780,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         host_kv_bytes=split.host_kv_bytes if split else 0,
                         kv_parts=m.kv.by_kind(),
                         duplicate_weights_bytes=split.duplicate_bytes if split else 0,
-                        device_shares=shares, split_label=f"--split-mode {mode}" if shares else "")
+                        device_shares=shares, split_label=f"--split-mode {mode}" if shares else "",
+                        # a row split runs every matrix on all GPUs at once; a layer split (the default)
+                        # runs each GPU's layers in turn, one token after the other
+                        devices_at_once=0 if mode == "row" else 1)

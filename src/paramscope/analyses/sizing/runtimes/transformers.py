@@ -357,13 +357,14 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             raise UsageError("--max-memory applies with --device-map auto, balanced, balanced_low_0 or "
                              "sequential")
         return RuntimeParts(m.kv_cache_bytes, m.compute_bytes, m.overhead_bytes, t.value.lower(), m.explain,
-                            kv_parts=kv_parts)
+                            kv_parts=kv_parts, devices_at_once=1)
     s = split(model, cfg, weights_bytes, req, m, mode, option(req, "max_memory"))
     compute = sum(g[2] for g in s.gpus) or (m.compute_bytes if s.host_kv_bytes else 0)
     return RuntimeParts(m.kv_cache_bytes, compute, sum(g[3] for g in s.gpus), t.value.lower(),
                         (*m.explain, *s.explain), kv_parts=kv_parts,
                         host_weights_bytes=s.host_weights_bytes, host_kv_bytes=s.host_kv_bytes,
                         device_shares=s.gpus, disk_bytes=s.disk_bytes, split_label=f"device_map={mode}",
+                        devices_at_once=1,  # accelerate's hooks run the layers device after device
                         notes=_split_note(s, mode))
 
 

@@ -1141,6 +1141,6 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                  f"(stage {m.stage}) decides", *notes)
         return RuntimeParts(sum(d[1] for d in devices), sum(d[2] for d in devices),
                             sum(d[3] for d in devices), t.value.lower(), m.explain, notes, verdict,
-                            device_shares=devices, split_label="pipeline stages")
+                            device_shares=devices, split_label="pipeline stages", devices_at_once=tp)
     return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
                         t.value.lower(), m.explain, notes, verdict)
