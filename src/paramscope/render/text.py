@@ -17,7 +17,8 @@ def plain(s: object) -> Text:
     Never markup: a tensor named ``[red]x`` or carrying ANSI escapes prints as the characters it has.
     """
     text = str(s)
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    # printable ASCII (nearly every tensor name) has none: skip the look at each character
+    if not (text.isascii() and text.isprintable()) and any(ord(c) < 32 or ord(c) == 127 for c in text):
         text = text.encode("unicode_escape").decode("ascii")
     return Text(text)
 
