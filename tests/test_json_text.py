@@ -1,4 +1,4 @@
-"""cli.json_text.dumps writes what json.dumps(indent=2, ensure_ascii=False) writes, and refuses what it refuses."""
+"""cli.json_text.dumps writes what json.dumps(indent=2, ensure_ascii=False) writes; refuses alike."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class Colour(enum.IntEnum):
     RED = 1
 
 
-class Name(str, enum.Enum):
+class Name(enum.StrEnum):
     A = "a\u00e9\n\"x\""
 
 

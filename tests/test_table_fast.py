@@ -11,6 +11,7 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -93,3 +94,63 @@ def test_long_table_matches_rich_at_80_and_160_columns() -> None:
             for row in fast.renderables[1].rows:  # type: ignore[attr-defined]
                 reference.add_row(*row)
             assert printed(fast.renderables[1], width, colour) == printed(reference, width, colour)
+
+
+# --- render.table.table against the straightforward version: rich measures every cell ------------
+
+def reference_table(console: Console, columns: list[Column], rows: list[list[str | Text]]) -> Table:
+    """render.table.table as it was before FastTable (columns left out a drop level at a time until
+    a probe of every cell's longest unbreakable piece fits), drawn by rich's own Table."""
+    def unbreakable(cell: str | Text, whole: bool) -> str:
+        text = cell.plain if isinstance(cell, Text) else str(cell)
+        lines = text.splitlines() or [""]
+        if whole:
+            return max(lines, key=len)
+        return max((w for ln in lines for w in ln.split()), key=len, default="")
+
+    def narrowest(shown: list[int]) -> int:
+        probe = Table(padding=(0, 1))
+        for i in shown:
+            probe.add_column(columns[i].header, min_width=columns[i].min_width)
+        for row in [[Text(c.header) for c in columns], *rows]:
+            probe.add_row(*(Text(unbreakable(row[i], columns[i].numeric or columns[i].no_wrap))
+                            for i in shown))
+        return Measurement.get(console, console.options.update(width=1 << 16), probe).maximum
+
+    shown = list(range(len(columns)))
+    for level in [None, *sorted({c.drop for c in columns if c.drop}, reverse=True)]:
+        if level is not None:
+            shown = [i for i in shown if columns[i].drop < level]
+        if narrowest(shown) <= console.width:
+            break
+    t = Table(padding=(0, 1))
+    for i in shown:
+        c = columns[i]
+        t.add_column(c.header, justify="right" if c.numeric else "left", no_wrap=c.numeric or c.no_wrap,
+                     overflow="fold", style=c.style, min_width=c.min_width)
+    for row in rows:
+        t.add_row(*(row[i] for i in shown))
+    return t
+
+
+@st.composite
+def column_specs(draw: st.DrawFn) -> tuple[list[Column], list[list[str | Text]]]:
+    n = draw(st.integers(1, 6))
+    columns = [Column(draw(st.text(alphabet="abc xyz", max_size=10)), numeric=draw(st.booleans()),
+                      drop=draw(st.integers(0, 3)), no_wrap=draw(st.booleans()),
+                      style=draw(st.sampled_from([None, "cyan"])), min_width=draw(st.sampled_from([None, 4])))
+               for _ in range(n)]
+    rows = draw(st.lists(st.lists(cells(), min_size=n, max_size=n), max_size=10))
+    return columns, rows
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(column_specs(), st.integers(20, 160), st.booleans())
+def test_table_shows_the_columns_and_draws_what_the_straightforward_table_does(
+        spec: tuple[list[Column], list[list[str | Text]]], width: int, colour: bool) -> None:
+    columns, rows = spec
+    out = io.StringIO()
+    console = Console(file=out, width=width, highlight=False, color_system="truecolor" if colour else None,
+                      force_terminal=colour)
+    ours = table(console, columns, rows).renderables[0]  # type: ignore[attr-defined]
+    assert printed(ours, width, colour) == printed(reference_table(console, columns, rows), width, colour)

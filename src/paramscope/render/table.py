@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from paramscope.records import record
-from paramscope.render.table_fast import FastTable, width
+from paramscope.render.table_fast import Cells, FastTable, width
 
 Cell = str | Text
 # Sub-components in the order model code and papers name them (q, k, v, o; gate, up, down); others
@@ -43,7 +43,8 @@ def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[C
     caption are lines of their own, as wide as the console (a table's own would wrap at its width)."""
     shown = list(range(len(columns)))
     levels = sorted({c.drop for c in columns if c.drop}, reverse=True)
-    widest = _widest(columns, rows, shown)
+    cells = Cells(rows)
+    widest = _widest(columns, rows, shown, cells)
     for level in [None, *levels]:
         if level is not None:
             shown = [i for i in shown if columns[i].drop < level]
@@ -54,7 +55,7 @@ def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[C
         note = Text(f"(not shown at {console.width} columns: {', '.join(left_out)}; --json has them)",
                     style="dim")
         caption = note if caption is None else Text.assemble(caption, "\n", note)
-    t = _build(columns, shown, rows, box=box, padding=padding)
+    t = FastTable(_template(columns, shown, box=box, padding=padding), rows, cells, shown)
     parts: list[RenderableType] = [Text(title, style="italic")] if title else []
     parts.append(t)
     if caption is not None:
@@ -102,12 +103,6 @@ def _template(columns: Sequence[Column], shown: Sequence[int], *, box: bool,
     return t
 
 
-def _build(columns: Sequence[Column], shown: Sequence[int], rows: Sequence[Sequence[Cell]], *, box: bool,
-           padding: tuple[int, int]) -> FastTable:
-    return FastTable(_template(columns, shown, box=box, padding=padding),
-                     [[row[i] for i in shown] for row in rows])
-
-
 def _narrowest(console: Console, columns: Sequence[Column], shown: Sequence[int],
                rows: Sequence[Sequence[Cell]], box: bool, padding: tuple[int, int],
                widest: dict[int, str] | None = None) -> int:
@@ -122,20 +117,34 @@ def _narrowest(console: Console, columns: Sequence[Column], shown: Sequence[int]
     return Measurement.get(console, console.options.update(width=1 << 16), probe).maximum
 
 
-def _widest(columns: Sequence[Column], rows: Sequence[Sequence[Cell]],
-            indexes: Iterable[int]) -> dict[int, str]:
-    """Each column's widest unbreakable piece (its header included), as rich measures it."""
+def _widest(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], indexes: Iterable[int],
+            cells: Cells | None = None) -> dict[int, str]:
+    """Each column's widest unbreakable piece (its header included), as rich measures it: the longest
+    line of a column shown whole, the longest word of one that wraps. ``cells`` has the lengths of the
+    cells the fast path draws (one cell wide a character); the others are measured here."""
     out = {}
     for i in indexes:
-        cells = (row[i] for row in rows)
-        texts = [columns[i].header, *(c.plain if isinstance(c, Text) else str(c) for c in cells)]
-        if columns[i].numeric or columns[i].no_wrap:  # shown whole: the longest line
-            pieces = [max(t.splitlines() or [""], key=len) for t in texts]
-        else:  # wrapped at spaces: the longest word
-            pieces = [max(t.split(), key=len, default="") for t in texts]
-        joined = "".join(pieces)
-        out[i] = max(pieces, key=len if joined.isascii() and joined.isprintable() else width)
+        whole = columns[i].numeric or columns[i].no_wrap
+        candidates = [_unbreakable(Text(columns[i].header), whole)]
+        if cells is not None and rows:
+            lengths = cells.lines[i] if whole else cells.words[i]
+            best = max(range(len(rows)), key=lengths.__getitem__)
+            text = cells.texts[best][i]
+            if text is not None:
+                candidates.append(_unbreakable(text, whole))
+            candidates += [_unbreakable(row[i], whole) for row, texts in zip(rows, cells.texts, strict=True)
+                           if texts[i] is None]
+        else:
+            candidates += [_unbreakable(row[i], whole) for row in rows]
+        out[i] = max(candidates, key=width)
     return out
+
+
+def _unbreakable(cell: Cell, whole: bool) -> str:
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    if whole:
+        return max(text.splitlines() or [""], key=len)
+    return max(text.split(), key=len, default="")
 
 
 def in_order(by_component: Collection[str]) -> list[str]:

@@ -69,28 +69,51 @@ def _simple(cell: Cell, single: dict[str, bool]) -> str | None:
     return s if ok else None
 
 
-class FastTable:
-    """``Table(columns…)`` with ``rows`` added, drawn as rich would draw it (padding without top or
-    bottom, no footer, no row styles or section lines: the tables ``render.table`` builds)."""
+class Cells:
+    """What the fast path knows of every cell of a table's rows (all columns), computed once: its text
+    where the fast path draws it (else None), and per column each such text's length and the length
+    of its longest word (0 for none, or for a cell the fast path leaves to rich)."""
 
-    def __init__(self, template: Table, rows: Sequence[Sequence[Cell]]):
-        self.template, self.rows = template, rows
+    def __init__(self, rows: Sequence[Sequence[Cell]]):
         single: dict[str, bool] = {}
-        if all(c.justify in ("left", "right") for c in template.columns):
-            self.texts = [[_simple(c, single) for c in row] for row in rows]
-        else:  # centred or full justification: rich draws every row
-            self.texts = [[None] * len(row) for row in rows]
-        self.probe = self._probe()
-
-    def _probe(self) -> Table:
-        """The header, each column's widest line and widest word, and the rows the fast path leaves."""
-        keep: set[int] = {i for i, texts in enumerate(self.texts) if None in texts}
+        self.texts = [[_simple(c, single) for c in row] for row in rows]
+        self.lines: list[list[int]] = []
+        self.words: list[list[int]] = []
         for column in zip(*self.texts, strict=True):
             texts = ["" if s is None else s for s in column]
-            lines = list(map(len, texts))
-            words = [max(map(len, s.split()), default=n) if " " in s else n
-                     for s, n in zip(texts, lines, strict=True)]
-            keep.update(max(range(len(texts)), key=n.__getitem__) for n in (lines, words))
+            self.lines.append(list(map(len, texts)))
+            self.words.append([len(max(s.split(), key=len, default="")) if " " in s else len(s)
+                               for s in texts])
+
+
+class FastTable:
+    """``Table(columns…)`` with ``rows`` added, drawn as rich would draw it (padding without top or
+    bottom, no footer, no row styles or section lines: the tables ``render.table`` builds). ``cells``
+    of the rows with ``shown`` the indexes of the template's columns among theirs, when the rows have
+    more columns than the table shows."""
+
+    def __init__(self, template: Table, rows: Sequence[Sequence[Cell]], cells: Cells | None = None,
+                 shown: Sequence[int] | None = None):
+        self.template = template
+        cells = cells if cells is not None else Cells(rows)
+        shown = list(shown) if shown is not None else list(range(len(template.columns)))
+        if shown == list(range(len(rows[0]) if rows else 0)):
+            self.rows, self.texts = rows, cells.texts
+        else:
+            pick = operator.itemgetter(*shown) if len(shown) > 1 else lambda r: [r[i] for i in shown]
+            self.rows, self.texts = list(map(pick, rows)), list(map(pick, cells.texts))
+        if not all(c.justify in ("left", "right") for c in template.columns):  # rich draws every row
+            self.texts = [[None] * len(row) for row in self.rows]
+        self.probe = self._probe([cells.lines[i] for i in shown] if cells.lines else [],
+                                 [cells.words[i] for i in shown] if cells.words else [])
+
+    def _probe(self, lines: list[list[int]], words: list[list[int]]) -> Table:
+        """The header, each column's widest line and widest word (rich's minimum: a cell of blanks
+        measures its length), and the rows the fast path leaves."""
+        keep: set[int] = {i for i, texts in enumerate(self.texts) if None in texts}
+        for column_lines, column_words in zip(lines, words, strict=True):
+            minimum = [w or n for w, n in zip(column_words, column_lines, strict=True)]
+            keep.update(max(range(len(n)), key=n.__getitem__) for n in (column_lines, minimum))
         probe = _copy(self.template)
         for i in sorted(keep):
             probe.add_row(*self.rows[i])
@@ -100,6 +123,9 @@ class FastTable:
         return self.probe.__rich_measure__(console, options)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if not self.template.columns:  # as Table draws a table without columns
+            yield Segment("\n")
+            return
         probe = self.probe
         extra = probe._extra_width
         widths = probe._calculate_column_widths(console, options.update_width(options.max_width - extra))
@@ -121,7 +147,9 @@ class FastTable:
               box: Box | None) -> Iterable[Segment]:
         t = self.template
         border = console.get_style(t.style or "") + console.get_style(t.border_style or "")
-        plain = console.color_system is None and not console.record  # styles cannot show
+        # styles cannot show (no colours, no recording), or there are none: a line is its text
+        plain = console.color_system is None and not console.record
+        unstyled = plain or not (border or any(c.style for c in t.columns))
         top, right_pad, bottom, left_pad = Padding.unpack(t.padding)
         assert top == bottom == 0, "FastTable draws rows without blank lines above or below"
         styles = [console.get_style(c.style or "") for c in t.columns]
@@ -134,23 +162,34 @@ class FastTable:
         pad_l, pad_r = " " * left_pad, " " * right_pad
         blanks = [" " * w for w in widths]
         draw = _Draw(console, styles, border, pad_l, pad_r, box is not None and t.show_edge, box is not None)
-        n = len(self.rows)
+        mid = (box.mid_left, box.mid_right, box.mid_vertical) if box else ("", "", "")
+        foot = (box.foot_left, box.foot_right, box.foot_vertical) if box else ("", "", "")
+        left_edge, right_edge = (mid[0], mid[1]) if draw.outer else ("", "")
+        joint = pad_r + mid[2] + pad_l
+        newline = Segment.line()
+        last = len(self.rows) - 1
+        le, ljust, rjust, rstrip = operator.le, str.ljust, str.rjust, str.rstrip
         for index, (row, texts) in enumerate(zip(self.rows, self.texts, strict=True)):
-            last = index == n - 1
-            edges = (box.foot_left, box.foot_right, box.foot_vertical) if box and last else \
-                (box.mid_left, box.mid_right, box.mid_vertical) if box else ("", "", "")
+            edges = foot if index == last else mid
             if narrow or None in texts:
                 yield from _rich_row(console, options, t, widths, row, edges, border, box is not None)
                 continue
-            full = cast("list[str]", texts)
-            if all(map(operator.le, map(len, full), inner)):
-                cells = [s.rstrip().rjust(w) if rj else s.ljust(w)
+            full: list[str] = texts  # type: ignore[assignment]  # no None in it
+            flat = unstyled and (plain or not any(isinstance(c, Text) and c.style for c in row))
+            if all(map(le, map(len, full), inner)):
+                cells = [rjust(rstrip(s), w) if rj else ljust(s, w)
                          for s, w, rj in zip(full, inner, right_justified, strict=True)]
-                if plain:
+                if flat and index != last:  # the hot path: one line of text
+                    line = left_edge + pad_l + joint.join(cells) + pad_r + right_edge
+                    if _single_cells(line):
+                        yield Segment(line)
+                        yield newline
+                        continue
+                if flat:
                     line = draw.plain_line(cells, edges)
                     if _single_cells(line):
                         yield Segment(line)
-                        yield Segment.line()
+                        yield newline
                     else:
                         yield from _plain_segments(cells, edges, draw)
                 else:
@@ -168,7 +207,7 @@ class FastTable:
                 cells_or_blank = [(p[line_no].rstrip().rjust(w) if rj else p[line_no].ljust(w))
                                   if line_no < len(p) else None
                                   for p, w, rj in zip(pieces, inner, right_justified, strict=True)]
-                if plain:
+                if flat:
                     padded = [c is not None for c in cells_or_blank]
                     cells = [b if c is None else c for c, b in zip(cells_or_blank, blanks, strict=True)]
                     yield Segment(draw.plain_line(cells, edges, padded))

@@ -23,6 +23,12 @@ def plain(s: object) -> Text:
     return Text(text)
 
 
+def literal(s: str) -> str | Text:
+    """``plain(s)``, as the str itself where rich prints that unchanged (printable, no markup "[" or
+    emoji ":"): a cell rich turns into the same Text, without making one (a tensor table has 92k)."""
+    return s if s.isprintable() and "[" not in s and ":" not in s else plain(s)
+
+
 class PathText:
     """A path or URL shown literally (as ``plain``) that wraps after a "/" where it is too long for its
     column, a whole folder name per line, rather than in the middle of a name: rich breaks lines only at
