@@ -57,11 +57,16 @@ def tables(draw: st.DrawFn) -> tuple[Table, list[list[str | Text]]]:
 
 
 def printed(renderable: object, width: int, colour: bool) -> str:
-    out = io.StringIO()
-    console = Console(file=out, width=width, highlight=False, color_system="truecolor" if colour else None,
-                      force_terminal=colour)
-    console.print(renderable)
-    return out.getvalue()
+    """The text a console writes, with colours or without; and what a recording console exports as
+    HTML (zoo_view's page), where segments and their styles become spans."""
+    texts = []
+    for record in (False, True):
+        out = io.StringIO()
+        console = Console(file=out, width=width, highlight=False, force_terminal=colour, record=record,
+                          color_system="truecolor" if colour else None)
+        console.print(renderable)
+        texts.append(out.getvalue() + (console.export_html(inline_styles=True) if record else ""))
+    return "".join(texts)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
