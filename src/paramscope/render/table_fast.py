@@ -164,8 +164,9 @@ class FastTable:
         draw = _Draw(console, styles, border, pad_l, pad_r, box is not None and t.show_edge, box is not None)
         mid = (box.mid_left, box.mid_right, box.mid_vertical) if box else ("", "", "")
         foot = (box.foot_left, box.foot_right, box.foot_vertical) if box else ("", "", "")
-        left_edge, right_edge = (mid[0], mid[1]) if draw.outer else ("", "")
-        joint = pad_r + mid[2] + pad_l
+        # the text around and between the cells of a one-line row, in the middle and at the foot
+        frames = {id(e): ((e[0] if draw.outer else "") + pad_l, pad_r + e[2] + pad_l,
+                          pad_r + (e[1] if draw.outer else "")) for e in (mid, foot)}
         newline = Segment.line()
         last = len(self.rows) - 1
         le, ljust, rjust, rstrip = operator.le, str.ljust, str.rjust, str.rstrip
@@ -179,14 +180,9 @@ class FastTable:
             if all(map(le, map(len, full), inner)):
                 cells = [rjust(rstrip(s), w) if rj else ljust(s, w)
                          for s, w, rj in zip(full, inner, right_justified, strict=True)]
-                if flat and index != last:  # the hot path: one line of text
-                    line = left_edge + pad_l + joint.join(cells) + pad_r + right_edge
-                    if _single_cells(line):
-                        yield Segment(line)
-                        yield newline
-                        continue
-                if flat:
-                    line = draw.plain_line(cells, edges)
+                if flat:  # the hot path: one line of text
+                    start, joint, end = frames[id(edges)]
+                    line = start + joint.join(cells) + end
                     if _single_cells(line):
                         yield Segment(line)
                         yield newline
