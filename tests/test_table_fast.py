@@ -44,7 +44,7 @@ def cells(draw: st.DrawFn) -> str | Text:
 def tables(draw: st.DrawFn) -> tuple[Table, list[list[str | Text]]]:
     n = draw(st.integers(1, 5))
     kw = {} if draw(st.booleans()) else {"box": None}
-    t = Table(padding=draw(st.sampled_from([(0, 1), (0, 2), (0, 0), (0, 1, 0, 3)])),
+    t = Table(padding=draw(st.sampled_from([(0, 1), (0, 2), (0, 0), (0, 1, 0, 3), (1, 1)])),
               show_edge=draw(st.booleans()), **kw)
     for _ in range(n):
         t.add_column(draw(st.text(alphabet="abc xyz", max_size=12)),

@@ -1,8 +1,8 @@
 """A rich table that lays out and draws thousands of rows in linear time, drawing what rich draws.
 
 rich measures every cell of a table to size its columns and renders every cell through Padding, Text
-wrapping and line cropping: about 1 ms a row, so `inspect --tensors` on DeepSeek-V3's 91,991 tensors
-took a minute. ``FastTable`` gives the same characters and styles:
+wrapping and line cropping: over half a millisecond a row, so `inspect --tensors` on DeepSeek-V3's
+91,991 tensors took a minute. ``FastTable`` gives the same characters and styles:
 
 - Layout: a column's width depends only on the widest "longest word" and the widest line among its
   cells (``Text.__rich_measure__``, wrapped in ``Padding``: both monotone), so rich lays out a small
@@ -15,7 +15,10 @@ took a minute. ``FastTable`` gives the same characters and styles:
   ``Table._render`` does. Borders come from the box, as there. With no colours and no recording the
   styles cannot show, and a row is one segment.
 
-tests/test_table_fast.py compares the output with rich's own Table, with and without colours.
+It leans on three of Table's own members: ``_calculate_column_widths`` and ``_extra_width`` (the
+layout) and ``_render`` (the header), which rich 13 to 15 have alike. tests/test_table_fast.py
+compares the output with rich's own Table's, plain, in colour and exported as HTML, so a rich that
+draws differently fails there.
 """
 
 from __future__ import annotations
@@ -151,14 +154,14 @@ class FastTable:
         plain = console.color_system is None and not console.record
         unstyled = plain or not (border or any(c.style for c in t.columns))
         top, right_pad, bottom, left_pad = Padding.unpack(t.padding)
-        assert top == bottom == 0, "FastTable draws rows without blank lines above or below"
         styles = [console.get_style(c.style or "") for c in t.columns]
         inner = [w - left_pad - right_pad for w in widths]
         right_justified = [c.justify == "right" for c in t.columns]
         # a word longer than its column is cut into lines of the column's width (Text.wrap with
         # overflow "fold": divide_line → chop_cells); a no_wrap column would crop it instead
         folds = [not c.no_wrap and c.overflow == "fold" for c in t.columns]
-        narrow = min(inner, default=1) < 1  # a column no wider than its padding: rich draws every row
+        # a column no wider than its padding, or blank lines above and below cells: rich draws every row
+        narrow = min(inner, default=1) < 1 or top > 0 or bottom > 0
         pad_l, pad_r = " " * left_pad, " " * right_pad
         blanks = [" " * w for w in widths]
         draw = _Draw(console, styles, border, pad_l, pad_r, box is not None and t.show_edge, box is not None)
