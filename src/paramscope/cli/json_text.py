@@ -46,12 +46,22 @@ def dumps(value: Any) -> str:
 class _Encoder:
     def __init__(self) -> None:
         self.active: set[int] = set()  # ids of the containers being encoded: a cycle is an error
+        self.keys: dict[str, str] = {}  # str key → its JSON and ": " (92k tensors share 12 keys)
+
+    def _key(self, k: str) -> str:
+        out = self.keys[k] = _encode_str(k) + ": "
+        return out
 
     def encode(self, o: Any, newline: str) -> str:
         """``o`` whose line starts at ``newline`` (a newline and the indent of its level)."""
-        scalar = _SCALARS.get(type(o))
+        kind = type(o)
+        scalar = _SCALARS.get(kind)
         if scalar is not None:
             return scalar(o)
+        if kind is dict:
+            return self._dict(o, newline)
+        if kind is list:
+            return self._list(o, newline)
         if isinstance(o, str):
             return _encode_str(o)
         if o is None:
@@ -81,10 +91,7 @@ class _Encoder:
         self._enter(o)
         inner = newline + INDENT
         encode, scalars = self.encode, _SCALARS
-        parts = []
-        for v in o:
-            scalar = scalars.get(type(v))
-            parts.append(scalar(v) if scalar is not None else encode(v, inner))
+        parts = [scalar(v) if (scalar := scalars.get(type(v))) is not None else encode(v, inner) for v in o]
         self.active.discard(id(o))
         return "[" + inner + ("," + inner).join(parts) + newline + "]"
 
@@ -93,12 +100,10 @@ class _Encoder:
             return "{}"
         self._enter(o)
         inner = newline + INDENT
-        encode, scalars = self.encode, _SCALARS
-        parts = []
-        for k, v in o.items():
-            key = k if type(k) is str else _key(k)
-            scalar = scalars.get(type(v))
-            parts.append(_encode_str(key) + ": " + (scalar(v) if scalar is not None else encode(v, inner)))
+        encode, scalars, keys = self.encode, _SCALARS, self.keys
+        parts = [(keys.get(k) or self._key(k) if type(k) is str else _encode_str(_key(k)) + ": ")
+                 + (scalar(v) if (scalar := scalars.get(type(v))) is not None else encode(v, inner))
+                 for k, v in o.items()]
         self.active.discard(id(o))
         return "{" + inner + ("," + inner).join(parts) + newline + "}"
 
