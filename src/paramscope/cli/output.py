@@ -7,7 +7,6 @@ noise (diffs, `grep $`, copy and paste), so the console writes through ``Trimmed
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import sys
@@ -24,8 +23,10 @@ _SGR = r"\x1b\[[0-9;]*m"
 
 
 def dump(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    """``data`` as ``json.dump(data, indent=2, ensure_ascii=False)`` writes it, built in one piece."""
+    from paramscope.cli.json_text import dumps
+
+    sys.stdout.write(dumps(data) + "\n")
 
 
 def dump_error(line: str) -> None:
@@ -66,6 +67,8 @@ class TrimmedLines:
 
 
 def trim(line: str) -> str:
+    if not line.endswith((" ", "\t", "m")):  # nothing to trim (a table row ends "│"): no search
+        return line
     m = re.search(_TRAILING, line)
     return line if m is None else line[:m.start()] + "".join(re.findall(_SGR, m.group()))
 

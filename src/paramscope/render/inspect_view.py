@@ -1,6 +1,7 @@
 """``paramscope inspect`` for people: rich tables of what the inventory analysis computed.
 
-Every string that came from a file (tensor names, metadata) goes through ``render.text.plain``.
+Every string that came from a file (tensor names, metadata) goes through ``render.text.plain`` (or
+``literal``, which gives the str itself where rich would print it unchanged).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from rich.text import Text
 from paramscope.analyses.contents.inventory import Inventory
 from paramscope.app.shapes import hyperparameters
 from paramscope.render.table import Cell, Column, grid, in_order, table
-from paramscope.render.text import PathText, plain
+from paramscope.render.text import PathText, literal, plain
 from paramscope.units import bytes_label
 
 BAR_WIDTH = 24
@@ -112,8 +113,8 @@ def tensor_table(inv: Inventory, console: Console) -> Group:
     rows: list[list[Cell]] = []
     for r in inv.rows:
         tensor = r.tensor
-        params = f"{tensor.params:,}" if tensor.is_parameter and r.counted else "—"
-        rows.append([plain(tensor.name), "×".join(map(str, tensor.shape)) or "scalar", tensor.dtype.value,
+        params = f"{r.params:,}" if tensor.is_parameter and r.counted else "—"
+        rows.append([literal(tensor.name), "×".join(map(str, tensor.shape)) or "scalar", tensor.dtype.value,
                      params, f"{tensor.nbytes:,}", f"{r.placement.component} ({r.placement.role})"])
     return Group(table(console, columns, rows, title="Tensors"))
 

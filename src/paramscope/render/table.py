@@ -9,7 +9,7 @@ shrink every column and end names and numbers with "…".
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from paramscope.records import record
+from paramscope.render.table_fast import Cells, FastTable, width
 
 Cell = str | Text
 # Sub-components in the order model code and papers name them (q, k, v, o; gate, up, down); others
@@ -42,17 +43,19 @@ def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[C
     caption are lines of their own, as wide as the console (a table's own would wrap at its width)."""
     shown = list(range(len(columns)))
     levels = sorted({c.drop for c in columns if c.drop}, reverse=True)
+    cells = Cells(rows)
+    widest = _widest(columns, rows, shown, cells)
     for level in [None, *levels]:
         if level is not None:
             shown = [i for i in shown if columns[i].drop < level]
-        if _narrowest(console, columns, shown, rows, box, padding) <= console.width:
+        if _narrowest(console, columns, shown, rows, box, padding, widest) <= console.width:
             break
     left_out = [columns[i].header for i in range(len(columns)) if i not in shown and columns[i].header]
     if left_out:
         note = Text(f"(not shown at {console.width} columns: {', '.join(left_out)}; --json has them)",
                     style="dim")
         caption = note if caption is None else Text.assemble(caption, "\n", note)
-    t = _build(columns, shown, rows, title=None, caption=None, box=box, padding=padding)
+    t = FastTable(_template(columns, shown, box=box, padding=padding), rows, cells, shown)
     parts: list[RenderableType] = [Text(title, style="italic")] if title else []
     parts.append(t)
     if caption is not None:
@@ -89,50 +92,59 @@ def grid(rows: Sequence[tuple[str, RenderableType]], padding: int = 2) -> Table:
     return t
 
 
-def _build(columns: Sequence[Column], shown: Sequence[int], rows: Sequence[Sequence[Cell]], *,
-           title: str | None, caption: str | Text | None, box: bool, padding: tuple[int, int]) -> Table:
+def _template(columns: Sequence[Column], shown: Sequence[int], *, box: bool,
+              padding: tuple[int, int]) -> Table:
     kw: dict = {} if box else {"box": None}
-    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left",
-              padding=padding, **kw)
+    t = Table(padding=padding, **kw)
     for i in shown:
         c = columns[i]
         t.add_column(c.header, justify="right" if c.numeric else "left", no_wrap=c.numeric or c.no_wrap,
                      overflow="fold", style=c.style, min_width=c.min_width)
-    for row in rows:
-        t.add_row(*(row[i] for i in shown))
     return t
 
 
 def _narrowest(console: Console, columns: Sequence[Column], shown: Sequence[int],
-               rows: Sequence[Sequence[Cell]], box: bool, padding: tuple[int, int]) -> int:
+               rows: Sequence[Sequence[Cell]], box: bool, padding: tuple[int, int],
+               widest: dict[int, str] | None = None) -> int:
     """The width of the table when every wrapping column is as narrow as its longest word: a probe
-    table whose cells are those words (numbers and no-wrap cells whole), measured by rich itself."""
-    probe_rows = []
-    for row in [[Text(c.header) for c in columns], *rows]:
-        probe_rows.append([_unbreakable(row[i], columns[i].numeric or columns[i].no_wrap) for i in shown])
-    probe = _build([Column(columns[i].header, min_width=columns[i].min_width) for i in range(len(columns))],
-                   shown, [[*r] for r in _spread(probe_rows, shown, len(columns))], title=None, caption=None,
-                   box=box, padding=padding)
+    table whose cells are those words (numbers and no-wrap cells whole), measured by rich itself. A
+    column's measure is that of its widest cell, so the probe holds one row of each column's widest
+    (``widest``, computed once for the table)."""
+    widest = widest if widest is not None else _widest(columns, rows, shown)
+    probe = _template([Column(c.header, min_width=c.min_width) for c in columns],
+                      shown, box=box, padding=padding)
+    probe.add_row(*(Text(widest[i]) for i in shown))
     return Measurement.get(console, console.options.update(width=1 << 16), probe).maximum
+
+
+def _widest(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], indexes: Iterable[int],
+            cells: Cells | None = None) -> dict[int, str]:
+    """Each column's widest unbreakable piece (its header included), as rich measures it: the longest
+    line of a column shown whole, the longest word of one that wraps. ``cells`` has the lengths of the
+    cells the fast path draws (one cell wide a character); the others are measured here."""
+    out = {}
+    for i in indexes:
+        whole = columns[i].numeric or columns[i].no_wrap
+        candidates = [_unbreakable(Text(columns[i].header), whole)]
+        if cells is not None and rows:
+            lengths = cells.lines[i] if whole else cells.words[i]
+            best = max(range(len(rows)), key=lengths.__getitem__)
+            text = cells.texts[best][i]
+            if text is not None:
+                candidates.append(_unbreakable(text, whole))
+            candidates += [_unbreakable(row[i], whole) for row, texts in zip(rows, cells.texts, strict=True)
+                           if texts[i] is None]
+        else:
+            candidates += [_unbreakable(row[i], whole) for row in rows]
+        out[i] = max(candidates, key=width)
+    return out
 
 
 def _unbreakable(cell: Cell, whole: bool) -> str:
     text = cell.plain if isinstance(cell, Text) else str(cell)
-    lines = text.splitlines() or [""]
     if whole:
-        return max(lines, key=len)
-    return max((w for line in lines for w in line.split()), key=len, default="")
-
-
-def _spread(rows: list[list[str]], shown: Sequence[int], n: int) -> list[list[Cell]]:
-    """Rows of the shown columns back at their column indexes (the others empty), for ``_build``."""
-    out = []
-    for r in rows:
-        full: list[Cell] = [""] * n
-        for value, i in zip(r, shown, strict=True):
-            full[i] = Text(value)
-        out.append(full)
-    return out
+        return max(text.splitlines() or [""], key=len)
+    return max(text.split(), key=len, default="")
 
 
 def in_order(by_component: Collection[str]) -> list[str]:

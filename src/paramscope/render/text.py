@@ -17,9 +17,16 @@ def plain(s: object) -> Text:
     Never markup: a tensor named ``[red]x`` or carrying ANSI escapes prints as the characters it has.
     """
     text = str(s)
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    # printable ASCII (nearly every tensor name) has none: skip the look at each character
+    if not (text.isascii() and text.isprintable()) and any(ord(c) < 32 or ord(c) == 127 for c in text):
         text = text.encode("unicode_escape").decode("ascii")
     return Text(text)
+
+
+def literal(s: str) -> str | Text:
+    """``plain(s)``, as the str itself where rich prints that unchanged (printable, no markup "[" or
+    emoji ":"): a cell rich turns into the same Text, without making one (a tensor table has 92k)."""
+    return s if s.isprintable() and "[" not in s and ":" not in s else plain(s)
 
 
 class PathText:
