@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import itertools
 import os
 import pickle
 import re
@@ -40,7 +41,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,11 +108,10 @@ def _evil(d: Path) -> Path:
 
 
 def _model_pt(d: Path) -> Path:
-    """docs/pytorch-onnx.md: a torch.save'd state dict (needs torch)."""
-    import torch
-    p = d / "model.pt"
-    torch.save(OrderedDict(weight=torch.zeros(2, 2)), p)
-    return p
+    """docs/pytorch-onnx.md: a torch.save'd state dict (written in torch.save's layout without torch,
+    by tests/builders/pickle_files.py)."""
+    from builders.pickle_files import one_tensor_checkpoint
+    return one_tensor_checkpoint(d / "model.pt")
 
 
 def _weights_pkl(d: Path) -> Path:
@@ -304,7 +303,7 @@ def needs(cmd: Command) -> tuple[set[str], str | None]:
         return set(), "needs the network (hf: / ollama: sources)"
     if any(ELISION in t for t in toks):
         return set(), "a synopsis, not a command"
-    positional = [t for a, t in zip(toks[1:], toks[2:], strict=False)
+    positional = [t for a, t in itertools.pairwise(toks[1:])
                   if not t.startswith("-") and a not in OUTPUT_OPTIONS]
     sub = toks[1] if len(toks) > 1 else ""
     n = len(positional) if sub in ALL_SOURCES else 0 if sub in NO_SOURCE else 2 if sub == "diff" else 1
@@ -460,7 +459,7 @@ class Runner:
         body = body.replace(str(self.dir) + "/", "")
         lines = body.rstrip("\n").split("\n") if body.strip() else []
         echo = [ln for ln in cmd.expected if ln.startswith("$ echo $?")]
-        return lines + echo + [status] if echo else lines + [status]
+        return [*lines, *echo, status]
 
 
 def is_cheap(cmd: Command) -> bool:
@@ -522,7 +521,8 @@ def write(page: Path, results: list[Result]) -> int:
     n = 0
     for r in sorted(results, key=lambda r: -r.command.out_start):
         c = r.command
-        if r.status != "differs" or c.excerpt or any(x.strip() == ELISION for x in c.expected) or "\n" in c.text:
+        elided = any(x.strip() == ELISION for x in c.expected)
+        if r.status != "differs" or c.excerpt or elided or "\n" in c.text:
             continue
         new = [a.rstrip() for a in r.actual]
         while new and not new[-1]:
@@ -533,7 +533,8 @@ def write(page: Path, results: list[Result]) -> int:
             rule = _machine_rule(c.text, a)
             if rule is None:
                 continue
-            k = next((k for k, e in enumerate(old) if k not in used and _machine_rule(c.text, e) == rule), None)
+            k = next((k for k, e in enumerate(old)
+                      if k not in used and _machine_rule(c.text, e) == rule), None)
             if k is not None:
                 used.add(k)
                 new[i] = old[k]
@@ -550,6 +551,21 @@ def pages(args: list[str]) -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
+def check(todo: list[Path], runner: Runner, only: str | None = None, jobs: int = 1) -> list[Result]:
+    """Every command of the pages (only the cheap ones with only="cheap"), in page order; up to
+    ``jobs`` commands run at once (each is a subprocess: threads are enough)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo_cmds = [(b, c) for p in todo for b in blocks(p) for c in b.commands
+                 if only != "cheap" or is_cheap(c)]
+    for _, c in todo_cmds:          # the fixtures first, one at a time
+        names, why = needs(c)
+        for n in sorted(names) if why is None else ():
+            runner.fixture(n)
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        return list(pool.map(lambda bc: runner.run(*bc), todo_cmds))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("pages", nargs="*", help="pages to check (default: README.md and docs/*.md)")
@@ -557,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=["cheap"], help="cheap: no real model file, network or benchmark")
     ap.add_argument("--write", action="store_true", help="paste today's output into stale blocks")
     ap.add_argument("--links", action="store_true", help="check links only")
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="commands run at once")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--python", default=sys.executable)
     a = ap.parse_args(argv)
@@ -568,25 +585,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if bad else 0
     runner = Runner(a.python, a.timeout)
     counts: dict[str, int] = {}
-    for p in todo:
-        results = []
-        for block in blocks(p):
-            for cmd in block.commands:
-                if a.only == "cheap" and not is_cheap(cmd):
-                    continue
-                r = runner.run(block, cmd)
-                results.append(r)
-                counts[r.status] = counts.get(r.status, 0) + 1
-                shown = cmd.shown.split("\n")[0]
-                why = f": {r.why}" if r.why else ""
-                print(f"{p.relative_to(ROOT)}:{cmd.line}: {r.status}{why}  (COLUMNS={r.width or '-'}) $ {shown}")
-                if a.verbose and r.diff:
-                    for d in r.diff[:24]:
-                        print(f"    {d}")
-                    if len(r.diff) > 24:
-                        print(f"    … {len(r.diff) - 24} more diff lines")
-        if a.write and results:
-            n = write(p, results)
+    results = check(todo, runner, a.only, a.jobs)
+    for r in results:
+        cmd, p = r.command, r.block.page
+        counts[r.status] = counts.get(r.status, 0) + 1
+        shown = cmd.shown.split("\n")[0]
+        why = f": {r.why}" if r.why else ""
+        print(f"{p.relative_to(ROOT)}:{cmd.line}: {r.status}{why}  (COLUMNS={r.width or '-'}) $ {shown}")
+        if a.verbose and r.diff:
+            for d in r.diff[:24]:
+                print(f"    {d}")
+            if len(r.diff) > 24:
+                print(f"    … {len(r.diff) - 24} more diff lines")
+    if a.write:
+        for p in todo:
+            n = write(p, [r for r in results if r.block.page == p])
             if n:
                 print(f"{p.relative_to(ROOT)}: {n} outputs written")
     print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f", {len(bad)} broken links")
