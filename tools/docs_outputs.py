@@ -144,6 +144,26 @@ def _notes(d: Path) -> Path:
     return p
 
 
+def _minilm_lora(d: Path) -> Path:
+    """docs/diff.md: MiniLM with a rank-8 change in four matrices (tests/builders/diff_files.py)."""
+    from builders.diff_files import minilm_lora
+    return minilm_lora(_minilm(d), d / "minilm-lora")
+
+
+def _minilm_q8(d: Path) -> Path:
+    """docs/diff.md: MiniLM's weights as GGUF Q8_0, written by gguf-py (tests/builders/diff_files.py)."""
+    from builders.diff_files import minilm_q8_gguf
+    return minilm_q8_gguf(_minilm(d), d / "minilm-q8_0.gguf")
+
+
+def _gemma_requant(d: Path) -> Path:
+    """docs/diff.md: the Gemma GGUF, six tensors re-quantized by gguf-py (tests/builders/diff_files.py)."""
+    import gguf
+
+    from builders.diff_files import gemma_requantized
+    return gemma_requantized(gguf.GGUFReader(_gemma(d)), d / "gemma-requant.gguf")
+
+
 FIXTURES: dict[str, Callable[[Path], Path]] = {
     "gemma-3-270m-q4_k_m.gguf": _gemma,
     "all-MiniLM-L6-v2": _minilm,
@@ -156,9 +176,13 @@ FIXTURES: dict[str, Callable[[Path], Path]] = {
     "two-pickles.pkl": _two_pickles,
     "frame.pkl": _frame,
     "notes.pkl": _notes,
+    "minilm-lora": _minilm_lora,
+    "minilm-q8_0.gguf": _minilm_q8,
+    "gemma-requant.gguf": _gemma_requant,
 }
 # the real model files: a block that names one is not cheap (--only cheap leaves it out)
-REAL_FILES = {"gemma-3-270m-q4_k_m.gguf", "all-MiniLM-L6-v2"}
+REAL_FILES = {"gemma-3-270m-q4_k_m.gguf", "all-MiniLM-L6-v2", "minilm-lora", "minilm-q8_0.gguf",
+              "gemma-requant.gguf"}
 # arguments that name a file or folder (by their look), so a name outside FIXTURES cannot run
 FILE_LIKE = re.compile(r"\.(gguf|safetensors|pkl|pt|pth|bin|onnx|json|txt|parquet)$|^\.?/|^~")
 # options whose value is a file the command writes
@@ -333,10 +357,26 @@ def _same(cmd: str, expected: str, actual: str) -> bool:
     return rule is not None and rule == _machine_rule(cmd, actual)
 
 
+def _unwrap(cmd: str, lines: list[str]) -> list[str]:
+    """A machine-dependent line joined with the lines its open parenthesis wraps onto: how a timing
+    wraps depends on its digits ("read in 2.36 s, 0.08 GB/s (numba, hashes" / "xxh3-128)")."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if _machine_rule(cmd, line):
+            while line.count("(") > line.count(")") and i < len(lines) and lines[i].strip() != ELISION:
+                line = f"{line} {lines[i].strip()}"
+                i += 1
+        out.append(line)
+    return out
+
+
 def compare(cmd: Command, actual: list[str]) -> list[str]:
     """[] when the page's lines match the actual ones, else a short unified diff."""
-    exp = [x.rstrip() for x in cmd.expected]
-    act = [x.rstrip() for x in actual]
+    exp = _unwrap(cmd.text, [x.rstrip() for x in cmd.expected])
+    act = _unwrap(cmd.text, [x.rstrip() for x in actual])
     while exp and not exp[-1]:
         exp.pop()
     while act and not act[-1]:
