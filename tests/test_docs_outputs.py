@@ -37,28 +37,47 @@ def test_every_relative_link_and_anchor_resolves():
     assert [b for p in d.pages([]) for b in d.broken_links(p)] == []
 
 
-@pytest.mark.slow  # about 9 CPU-s: 31 commands, `catalogue` alone 4.6 s
-def test_cheap_blocks_show_todays_output(runner):
-    results = d.check(d.pages([]), runner, only="cheap", jobs=2)
-    assert len(results) >= MIN_CHEAP
-    stale = [r for r in results if r.status != "equal"]
-    assert not stale, "stale documentation (python tools/docs_outputs.py --write PAGE):\n" + _report(stale)
-
-
-@pytest.mark.slow
-def test_real_file_blocks_show_todays_output(runner):
-    """The blocks of Gemma 3 270M and all-MiniLM-L6-v2 (tools/fetch_models.py)."""
-    todo = []
+def _commands(real: bool) -> dict[str, list[tuple[d.Block, d.Command]]]:
+    """The commands that can run here, by page: those of the real model files, or the cheap ones."""
+    out: dict[str, list[tuple[d.Block, d.Command]]] = {}
     for p in d.pages([]):
         for b in d.blocks(p):
             for c in b.commands:
                 names, why = d.needs(c)
-                if why is None and names & d.REAL_FILES:
-                    todo.append((b, c))
-    assert len(todo) >= 10
-    results = [runner.run(b, c) for b, c in todo]
-    stale = [r for r in results if r.status != "equal"]
+                if why is None and bool(names & d.REAL_FILES) == real:
+                    out.setdefault(str(p.relative_to(ROOT)), []).append((b, c))
+    return out
+
+
+CHEAP, REAL = _commands(real=False), _commands(real=True)
+
+
+def test_the_pages_show_commands_to_check():
+    assert sum(map(len, CHEAP.values())) >= MIN_CHEAP
+    assert sum(map(len, REAL.values())) >= 20
+
+
+def _check(runner: d.Runner, todo: list[tuple[d.Block, d.Command]]) -> None:
+    for _, c in todo:
+        for n in sorted(d.needs(c)[0]):
+            assert runner.fixture(n) is None
+    stale = [r for r in (runner.run(b, c) for b, c in todo) if r.status != "equal"]
     assert not stale, "stale documentation (python tools/docs_outputs.py --write PAGE):\n" + _report(stale)
+
+
+@pytest.mark.slow  # 31 commands in all, about 9 CPU-s (`catalogue` 1.5 s)
+@pytest.mark.parametrize("page", sorted(CHEAP))
+def test_cheap_blocks_show_todays_output(runner, page):
+    """Catalogue names, config files and generated fixtures."""
+    _check(runner, CHEAP[page])
+
+
+@pytest.mark.slow  # about 60 CPU-s in all: the Gemma re-quantized copy and the zoo are built once a worker
+@pytest.mark.parametrize("page", sorted(REAL))
+def test_real_file_blocks_show_todays_output(runner, page):
+    """The blocks of Gemma 3 270M and all-MiniLM-L6-v2 (tools/fetch_models.py) and the files built
+    from them."""
+    _check(runner, REAL[page])
 
 
 # --- the tool itself: it can tell a stale block, and reads the pages' conventions -------------------
@@ -146,7 +165,8 @@ def test_what_cannot_run_says_why():
     def why(text: str) -> str | None:
         return d.needs(_cmd([], text))[1]
     assert "network" in (why("paramscope inspect hf:org/name") or "")
-    assert "no builder" in (why("paramscope diff all-MiniLM-L6-v2 minilm-lora") or "")
+    assert "no builder" in (why("paramscope diff all-MiniLM-L6-v2 cut.gguf") or "")
+    assert "no builder" in (why("paramscope inspect no-such-model") or "")
     assert "benchmark" in (why("python bench/bench_x.py") or "")
     assert why("paramscope size llama-3.1-8b --context 8192") is None
     assert why("paramscope fit gemma-3-270m-q4_k_m.gguf --gpu rtx-4090") is None

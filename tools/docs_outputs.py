@@ -57,6 +57,7 @@ ELISION = "…"
 MACHINE_DEPENDENT: list[tuple[str, str, str]] = [
     (r"\b(gpus|fit)\b", r"^This machine: |^  no NVIDIA GPU found|^  GPU \d+: ",
      "this machine's RAM and GPUs (and whether psutil / nvidia-ml-py are installed)"),
+    (r".", r'^\s*"(seconds|bytes_per_second)": [0-9.e+-]+,?$', "timings in --json"),
     (r".", r"(hashed|took|elapsed|wall|in) \d+(\.\d+)? ?(s|ms|min)\b|\d+(\.\d+)? ?[KMG]i?B/s|"
            r", \d+(\.\d+)? s\)",
      "timings and throughput"),
@@ -164,6 +165,29 @@ def _gemma_requant(d: Path) -> Path:
     return gemma_requantized(gguf.GGUFReader(_gemma(d)), d / "gemma-requant.gguf")
 
 
+def _link_or_copy(src: Path, dst: Path) -> None:
+    import shutil
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _zoo(d: Path) -> Path:
+    """docs/zoo.md: tests/builders/zoo_files.py's zoo in two folders, plus the real Gemma 3 270M GGUF
+    with a copy of it in the second folder and all-MiniLM-L6-v2."""
+    import shutil
+
+    from builders.zoo_files import build_zoo
+    root = d / "zoo"
+    build_zoo(root, repeat=2)
+    gemma = _gemma(d)
+    _link_or_copy(gemma, root / "gemma-3-270m-q4_k_m.gguf")
+    _link_or_copy(gemma, root / "set0001" / "gemma-copy.gguf")
+    shutil.copytree(_minilm(d), root / "all-MiniLM-L6-v2", copy_function=_link_or_copy)
+    return root
+
+
 FIXTURES: dict[str, Callable[[Path], Path]] = {
     "gemma-3-270m-q4_k_m.gguf": _gemma,
     "all-MiniLM-L6-v2": _minilm,
@@ -179,10 +203,11 @@ FIXTURES: dict[str, Callable[[Path], Path]] = {
     "minilm-lora": _minilm_lora,
     "minilm-q8_0.gguf": _minilm_q8,
     "gemma-requant.gguf": _gemma_requant,
+    "zoo": _zoo,
 }
 # the real model files: a block that names one is not cheap (--only cheap leaves it out)
 REAL_FILES = {"gemma-3-270m-q4_k_m.gguf", "all-MiniLM-L6-v2", "minilm-lora", "minilm-q8_0.gguf",
-              "gemma-requant.gguf"}
+              "gemma-requant.gguf", "zoo"}
 # arguments that name a file or folder (by their look), so a name outside FIXTURES cannot run
 FILE_LIKE = re.compile(r"\.(gguf|safetensors|pkl|pt|pth|bin|onnx|json|txt|parquet)$|^\.?/|^~")
 # options whose value is a file the command writes
@@ -303,7 +328,6 @@ def _tokens(cmd: str) -> list[str]:
 ENVIRONMENT: list[tuple[str, str]] = [
     (r"#.*without the \w+ extra", "shows an environment without an optional extra"),
     (r"^paramscope ls$", "lists this machine's model caches"),
-    (r"^paramscope zoo ", "the zoo of tests/builders/zoo_files.py plus real files, with timings"),
 ]
 # commands whose arguments after the command are all sources; others take one (diff: two)
 ALL_SOURCES = {"scan"}
@@ -592,18 +616,24 @@ def pages(args: list[str]) -> list[Path]:
 
 
 def check(todo: list[Path], runner: Runner, only: str | None = None, jobs: int = 1) -> list[Result]:
-    """Every command of the pages (only the cheap ones with only="cheap"), in page order; up to
-    ``jobs`` commands run at once (each is a subprocess: threads are enough)."""
+    """Every command of the pages (only the cheap ones with only="cheap"), in page order. The pages
+    run up to ``jobs`` at once (each command is a subprocess: threads are enough); the commands of one
+    page one after the other, as the page shows them (zoo.md's second run resumes the first)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    todo_cmds = [(b, c) for p in todo for b in blocks(p) for c in b.commands
-                 if only != "cheap" or is_cheap(c)]
-    for _, c in todo_cmds:          # the fixtures first, one at a time
-        names, why = needs(c)
-        for n in sorted(names) if why is None else ():
-            runner.fixture(n)
+    per_page = [[(b, c) for b in blocks(p) for c in b.commands if only != "cheap" or is_cheap(c)]
+                for p in todo]
+    for page in per_page:           # the fixtures first, one at a time
+        for _, c in page:
+            names, why = needs(c)
+            for n in sorted(names) if why is None else ():
+                runner.fixture(n)
+
+    def run_page(page: list[tuple[Block, Command]]) -> list[Result]:
+        return [runner.run(b, c) for b, c in page]
+
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return list(pool.map(lambda bc: runner.run(*bc), todo_cmds))
+        return [r for rs in pool.map(run_page, per_page) for r in rs]
 
 
 def main(argv: list[str] | None = None) -> int:
