@@ -161,6 +161,19 @@ def test_echo_status_belongs_to_the_command_before_it(tmp_path):
     assert cmd.text == "paramscope scan a.pkl\necho $?" and cmd.expected == ["out", "$ echo $?", "2"]
 
 
+def test_a_python_session_is_replayed(tmp_path, runner):
+    page = tmp_path / "page.md"
+    page.write_text("```python\n>>> x = 40 + 2\n"
+                    ">>> x, paramscope.size('llama-3.1-8b').estimate.total_bytes > 0\n"
+                    "(42, True)\n>>> int('a')\n"
+                    "builtins.ValueError: invalid literal for int() with base 10: 'a'\n```\n")
+    [result] = [runner.run(b, c) for b in d.blocks(page) for c in b.commands]
+    assert result.status == "equal", result.diff
+    page.write_text(page.read_text().replace("(42, True)", "(43, True)"))
+    [result] = [runner.run(b, c) for b in d.blocks(page) for c in b.commands]
+    assert result.status == "differs" and "+(42, True)" in result.diff
+
+
 def test_what_cannot_run_says_why():
     def why(text: str) -> str | None:
         return d.needs(_cmd([], text))[1]

@@ -7,7 +7,9 @@
     python tools/docs_outputs.py --links              # relative links and #anchors only
 
 A block is a fenced block holding lines that start with ``$ paramscope`` (or ``$ echo $?``, which
-belongs to the command before it); what follows each command, up to the next ``$``, is its output.
+belongs to the command before it); what follows each command, up to the next ``$``, is its output. A
+```python block of ``>>>`` lines is a session replayed in one fresh interpreter (``paramscope``
+imported, as the page's first block does): each value's repr, or an exception as ``module.Name: msg``.
 Each command runs through bash in a scratch folder in which the short names the pages use (the table
 FIXTURES: the real files of tools/fetch_models.py, configs of tests/fixtures/, files generated the way
 the page describes them) are links to the real files; the real paths are printed back as the short
@@ -225,6 +227,7 @@ class Command:
     excerpt: bool = False          # only its lines in order
     out_start: int = 0             # 0-based line range of the output in the page
     out_end: int = 0
+    python: bool = False           # a ```python block of `>>>` lines: the whole block is the session
 
 
 @dataclass
@@ -265,6 +268,15 @@ def blocks(page: Path) -> Iterator[Block]:
             j += 1
         body = range(start + 1, j)
         cmds: list[Command] = []
+        if lines[start].strip() == "```python" and any(lines[k].startswith(">>> ") for k in body):
+            session = [lines[k] for k in body]
+            first = next(x for x in session if x.startswith(">>> "))
+            cmds.append(Command(start + 2, "\n".join(session), first[4:], expected=session,
+                                out_start=start + 1, out_end=j, python=True))
+            yield Block(page, start + 1, _declared_width(lines[prose_start:start]), cmds)
+            i = j + 1
+            prose_start = i
+            continue
         for k in body:
             ln = lines[k]
             if ln.startswith("$ paramscope ") or ln.startswith("$ python ") or (
@@ -306,6 +318,33 @@ class Result:
     width: int | None = None
 
 
+# A ```python block of `>>>` lines, replayed the way the page writes it: each `>>> ` line echoed, then
+# the repr of its value (an expression) or nothing (a statement), or the exception's one line as the
+# page shows it (module.Name: message); blank lines kept, the page's result lines replaced.
+SESSION = """
+import sys
+import paramscope
+ns = {"paramscope": paramscope}   # the page imports it once, in its first block
+for line in sys.argv[1].split("\\n"):
+    if not line.startswith(">>> "):
+        if not line.strip():
+            print()
+        continue
+    print(line)
+    code = line[4:]
+    try:
+        try:
+            compiled = compile(code, "<doc>", "eval")
+        except SyntaxError:
+            exec(compile(code, "<doc>", "exec"), ns)
+        else:
+            value = eval(compiled, ns)
+            if value is not None:
+                print(repr(value))
+    except Exception as e:
+        print(f"{type(e).__module__}.{type(e).__qualname__}: {e}")
+"""
+
 WIDTHS = (80, 100, 120, 160, 200)
 
 
@@ -341,6 +380,8 @@ def _known_name(name: str) -> bool:
 
 def needs(cmd: Command) -> tuple[set[str], str | None]:
     """The FIXTURES the command names, or why it cannot run here."""
+    if cmd.python:
+        return {n for n in FIXTURES if f'"{n}"' in cmd.text or f"'{n}'" in cmd.text}, None
     if cmd.text.startswith("python "):
         return set(), "a benchmark or script, not a paramscope command (its figures are timings)"
     for pattern, why in ENVIRONMENT:
@@ -461,6 +502,7 @@ class Runner:
                         NO_COLOR="1", TERM="dumb")
         self.env.pop("FORCE_COLOR", None)
         self.timeout = timeout
+        self.python = python
         self.made: dict[str, Path | str] = {}   # short name -> real path, or why it could not be made
 
     def fixture(self, name: str) -> str | None:
@@ -496,8 +538,9 @@ class Runner:
 
     def _run(self, block: Block, cmd: Command, width: int) -> Result:
         env = dict(self.env, COLUMNS=str(width))
+        argv = [self.python, "-c", SESSION, cmd.text] if cmd.python else ["bash", "-c", cmd.text]
         try:
-            r = subprocess.run(["bash", "-c", cmd.text], cwd=self.dir, env=env, capture_output=True,
+            r = subprocess.run(argv, cwd=self.dir, env=env, capture_output=True,
                                text=True, timeout=self.timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return Result(block, cmd, "cannot run", f"ran past {self.timeout:.0f} s")
@@ -507,7 +550,7 @@ class Runner:
                 out = out.replace(str(real), name)
         out = out.replace(str(self.dir) + "/", "")
         actual = out.split("\n")
-        if "\n" in cmd.text:   # the `$ echo $?` the page shows between the outputs
+        if "\n" in cmd.text and not cmd.python:   # the `$ echo $?` the page shows between the outputs
             actual = self._interleave(cmd, r.stdout, r.stderr)
         diff = compare(cmd, actual)
         return Result(block, cmd, "differs" if diff else "equal", actual=actual, diff=diff, width=width)
@@ -586,7 +629,7 @@ def write(page: Path, results: list[Result]) -> int:
     for r in sorted(results, key=lambda r: -r.command.out_start):
         c = r.command
         elided = any(x.strip() == ELISION for x in c.expected)
-        if r.status != "differs" or c.excerpt or elided or "\n" in c.text:
+        if r.status != "differs" or c.excerpt or elided or ("\n" in c.text and not c.python):
             continue
         new = [a.rstrip() for a in r.actual]
         while new and not new[-1]:
