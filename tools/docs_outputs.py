@@ -277,8 +277,14 @@ def blocks(page: Path) -> Iterator[Block]:
             i = j + 1
             prose_start = i
             continue
+        continued = False
         for k in body:
             ln = lines[k]
+            if continued:              # `\` at the end of a command: the next line is more of it
+                cmds[-1].text = cmds[-1].text.removesuffix("\\").rstrip() + " " + ln.strip()
+                cmds[-1].out_start = k + 1
+                continued = ln.endswith("\\")
+                continue
             if ln.startswith("$ paramscope ") or ln.startswith("$ python ") or (
                     ln.startswith("$ echo $?") and cmds):
                 shown = ln[2:]
@@ -295,6 +301,7 @@ def blocks(page: Path) -> Iterator[Block]:
                     prev.expected.append(ln)   # the page's own `$ echo $?` line stays in the comparison
                     continue
                 cmds.append(Command(k + 1, text, shown, excerpt=excerpt, out_start=k + 1))
+                continued = ln.endswith("\\")
             elif cmds:
                 cmds[-1].expected.append(ln)
         for c in cmds:
