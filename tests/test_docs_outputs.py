@@ -183,3 +183,12 @@ def test_what_cannot_run_says_why():
     assert "benchmark" in (why("python bench/bench_x.py") or "")
     assert why("paramscope size llama-3.1-8b --context 8192") is None
     assert why("paramscope fit gemma-3-270m-q4_k_m.gguf --gpu rtx-4090") is None
+
+
+def test_a_command_continued_with_a_backslash_is_one_command(tmp_path, runner):
+    page = tmp_path / "page.md"
+    page.write_text("```\n$ paramscope size llama-3.1-8b \\\n    --context 8k\n"
+                    "Error: paramscope size: --context takes a whole number ≥ 1 (found '8k')\n```\n")
+    [cmd] = [c for b in d.blocks(page) for c in b.commands]
+    assert cmd.text == "paramscope size llama-3.1-8b --context 8k"
+    assert runner.run(next(d.blocks(page)), cmd).status == "equal"
