@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,14 +17,19 @@ import pytest
 
 import paramscope
 from builders.cli import cli_run
+from builders.diff_files import (
+    LORA_RANK,
+    LORA_TENSORS,
+    REQUANTIZED,
+    REQUANTIZED_LAYERS,
+)
+from builders.diff_files import gemma_requantized as write_gemma_requantized
+from builders.diff_files import minilm_lora as write_minilm_lora
+from builders.diff_files import minilm_q8_gguf as write_minilm_q8_gguf
 from paramscope.analyses.diff.names import QK_PERMUTED
 
-LORA_RANK = 8
-LORA_TENSORS = tuple(f"encoder.layer.{i}.attention.self.{w}.weight"
-                     for i in (1, 4) for w in ("query", "value"))
 
-
-# --- files ---------------------------------------------------------------------------------------------
+# --- files (built in builders/diff_files.py, which tools/docs_outputs.py shares) ------------------------
 @pytest.fixture(scope="module")
 def minilm_arrays(minilm_dir: Path) -> dict[str, np.ndarray]:
     from safetensors.numpy import load_file
@@ -36,96 +40,20 @@ def minilm_arrays(minilm_dir: Path) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def minilm_lora(tmp_path_factory, minilm_dir: Path, minilm_arrays) -> Path:
     """A copy of MiniLM whose query and value matrices of layers 1 and 4 got W += U·V, U 384×8, V 8×384."""
-    from safetensors.numpy import save_file
-
-    out = tmp_path_factory.mktemp("lora") / "minilm-lora"
-    shutil.copytree(minilm_dir, out, ignore=shutil.ignore_patterns("model.safetensors"))
-    rng = np.random.default_rng(8)
-    arrays = dict(minilm_arrays)
-    for name in LORA_TENSORS:
-        w = arrays[name]
-        u = rng.standard_normal((w.shape[0], LORA_RANK)).astype(np.float32)
-        v = rng.standard_normal((LORA_RANK, w.shape[1])).astype(np.float32)
-        arrays[name] = (w + 1e-3 * (u @ v)).astype(np.float32)
-    save_file(arrays, out / "model.safetensors", metadata={"format": "pt"})
-    return out
-
-
-def converter_type(gguf_name: str, array: np.ndarray):
-    """llama.cpp convert_hf_to_gguf.py's choice at --outtype q8_0 (ModelBase.prepare_tensors): 1-D
-    tensors and norms stay F32, and so do position and token-type embeddings; the rest is Q8_0."""
-    from gguf import GGMLQuantizationType as T
-
-    if array.ndim <= 1 or gguf_name.endswith("_norm.weight"):
-        return T.F32
-    if gguf_name.startswith(("position_embd.", "token_types.")):
-        return T.F32
-    return T.Q8_0
+    return write_minilm_lora(minilm_dir, tmp_path_factory.mktemp("lora") / "minilm-lora", minilm_arrays)
 
 
 @pytest.fixture(scope="module")
-def minilm_q8_gguf(tmp_path_factory, minilm_arrays) -> Path:
+def minilm_q8_gguf(tmp_path_factory, minilm_dir: Path, minilm_arrays) -> Path:
     """MiniLM's weights as a GGUF Q8_0 file, written by gguf-py with gguf-py's BERT name map."""
-    import gguf
-
-    path = tmp_path_factory.mktemp("q8") / "minilm-q8_0.gguf"
-    w = gguf.GGUFWriter(path, "bert")
-    w.add_block_count(6)
-    w.add_context_length(512)
-    w.add_embedding_length(384)
-    w.add_feed_forward_length(1536)
-    w.add_head_count(12)
-    w.add_vocab_size(30522)
-    w.add_layer_norm_eps(1e-12)
-    table = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, 6)
-    for name, array in minilm_arrays.items():
-        target = table.get_name(name, try_suffixes=(".weight", ".bias"))
-        if target is None:  # position_ids, pooler: the converter writes no such tensor
-            continue
-        qtype = converter_type(target, array)
-        data = gguf.quants.quantize(array, qtype) if qtype != gguf.GGMLQuantizationType.F32 else array
-        w.add_tensor(target, data, raw_dtype=qtype)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
-
-
-REQUANTIZED = {"attn_q": "Q8_0", "ffn_up": "Q4_0"}  # GGUF tensor kind → the type the copy stores it at
-REQUANTIZED_LAYERS = (0, 1, 2)
+    return write_minilm_q8_gguf(minilm_dir, tmp_path_factory.mktemp("q8") / "minilm-q8_0.gguf", minilm_arrays)
 
 
 @pytest.fixture(scope="module")
 def gemma_requantized(tmp_path_factory, gemma_gguf_reference) -> Path:
-    """The Gemma GGUF copied by gguf-py (every key, every tensor as stored) except the attn_q and ffn_up
-    of layers 0-2, dequantized and quantized again at another type by gguf.quants."""
-    import gguf
-    from gguf import GGMLQuantizationType as T
-
-    reader = gemma_gguf_reference
-    path = tmp_path_factory.mktemp("requant") / "gemma-requant.gguf"
-    w = gguf.GGUFWriter(path, "gemma3")
-    for field in reader.fields.values():
-        if field.name.startswith("GGUF.") or field.name == "general.architecture":
-            continue
-        vtype = field.types[0]
-        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
-        w.add_key_value(field.name, field.contents(), vtype, sub_type=sub)
-    for t in reader.tensors:
-        kind = t.name.split(".")[-2] if t.name.startswith("blk.") else ""
-        layer = int(t.name.split(".")[1]) if t.name.startswith("blk.") else -1
-        if kind in REQUANTIZED and layer in REQUANTIZED_LAYERS:
-            values = gguf.quants.dequantize(t.data, t.tensor_type)
-            qtype = T[REQUANTIZED[kind]]
-            w.add_tensor(t.name, gguf.quants.quantize(values, qtype), raw_dtype=qtype)
-        else:
-            w.add_tensor(t.name, t.data, raw_dtype=t.tensor_type)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+    """The Gemma GGUF copied by gguf-py except the attn_q and ffn_up of layers 0-2, re-quantized."""
+    out = tmp_path_factory.mktemp("requant") / "gemma-requant.gguf"
+    return write_gemma_requantized(gemma_gguf_reference, out)
 
 
 # --- MiniLM with a merged rank-8 change -----------------------------------------------------------------
