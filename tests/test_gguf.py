@@ -440,3 +440,19 @@ def test_same_strings_is_equality_of_the_decoded_strings(a: list[bytes], b: list
     x, y = _string_array(a, lead), _string_array(b)
     assert x.same_strings(y) == (x.tolist() == y.tolist()) == y.same_strings(x)
     assert x.same_strings(_string_array(a, 1))
+
+
+@pytest.mark.parametrize("arch", ["bert", "nomic-bert", "jina-bert-v2", "modern-bert", "gemma-embedding",
+                                  "llada"])
+def test_archs_llama_cpp_runs_without_memory_cache_nothing(arch: str) -> None:
+    """llama_model::create_memory returns nullptr for the encoders and diffusion models: no layer holds
+    a KV cache (found by the docs check: a MiniLM GGUF was priced 4.5 MiB of cache its safetensors
+    twin is not)."""
+    from paramscope.analyses.sizing.memory import MemoryRequest, estimate
+    from paramscope.model import Model
+
+    cfg = config(arch, **BASE)
+    assert cfg is not None and set(cfg.layer_types) == {"none"}
+    assert estimate(Model("gguf", "f.gguf", (), cfg), MemoryRequest()).kv_cache_bytes == 0
+    decoder = config("llama", **BASE)
+    assert decoder is not None and set(decoder.layer_types) == {"full"}

@@ -70,6 +70,10 @@ ENCODER_DECODER = {"t5"}
 # llama.cpp's deci graph (Nemotron-NAS, src/models/deci.cpp) skips attention where n_head(il) == 0 and
 # applies wo alone where n_head_kv(il) == 0 ("linear attention"); neither keeps K, V or a state.
 NO_KV_MEANS_NO_CACHE = {"deci"}
+# Architectures llama.cpp runs with no memory at all (llama_model::create_memory returns nullptr: the
+# encoders and the diffusion models attend over the batch alone): every layer "none", no KV cache.
+NO_MEMORY = {"bert", "jina-bert-v2", "jina-bert-v3", "nomic-bert", "nomic-bert-moe", "neo-bert",
+             "wavtokenizer-dec", "modern-bert", "gemma-embedding", "dream", "llada", "llada-moe", "rnd1"}
 MAX_LAYERS = 10_000  # far above any real model (DeepSeek V3: 61); more means a corrupt block_count
 
 # ArchConfig field → key suffix after "{arch}." (counts; a per-layer array gives its maximum).
@@ -188,6 +192,8 @@ def _layers(metadata: Mapping[str, Any], arch: str, n_layers: int, extra: dict[s
     elif arch in CHUNKED_ATTENTION:
         extra["attention_chunked"] = True
     linear = _linear_layers(metadata, arch, n_layers)
+    if arch in NO_MEMORY:
+        return window, ("none",) * n_layers
     recurrent = "none" if arch in NO_KV_MEANS_NO_CACHE else "linear"
     kinds = tuple(recurrent if lin else "sliding" if sl else "full"
                   for sl, lin in zip(sliding, linear, strict=True))
