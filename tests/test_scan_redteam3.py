@@ -368,3 +368,41 @@ def test_mutated_end_records_never_hide_what_torch_load_reads(tmp_path: Path) ->
         (verdict,) = scan([str(path)]).verdicts
         assert verdict.exit_code == 2, (bytes(data).hex(), verdict.summary)
     assert live > 30
+
+
+# --- decoder memory a compressed header claims ----------------------------------------------------------
+
+def _payload() -> bytes:
+    import pickle
+
+    return pickle.dumps(__import__("os").system, protocol=2)  # names os.system: could run code
+
+
+def test_lzma_headers_claiming_a_huge_dictionary_are_doubts_not_allocations(tmp_path) -> None:
+    """An .lzma header's 4-byte dictionary size (and a zip member's lzma properties) make liblzma
+    allocate up to 4 GiB before it decodes a byte. Found by the fuzz test: a mutant whose first 13 bytes
+    read as such a header (1.25 GiB) made `scan` fail with MemoryError in a memory-capped child. Now
+    the claim is checked first: the file is "could run code" (lzma.open would allocate it and run the
+    pickle), in the same capped child, with nothing allocated."""
+    import lzma
+    import zipfile
+
+    from builders.fuzz_run import problems, run
+
+    alone = bytearray(lzma.compress(_payload(), format=lzma.FORMAT_ALONE))
+    alone[1:5] = (0x50000000).to_bytes(4, "little")
+    assert lzma.LZMADecompressor(lzma.FORMAT_ALONE, memlimit=2 << 30).decompress(bytes(alone)) == _payload()
+    (tmp_path / "big-dict.pkl.lzma").write_bytes(bytes(alone))
+
+    zpath = tmp_path / "big-dict.zip"
+    with zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_LZMA) as z:
+        z.writestr("archive/data.pkl", _payload())
+    data = bytearray(zpath.read_bytes())
+    at = data.index(b"archive/data.pkl") + len("archive/data.pkl")  # the local header's name, then data
+    assert data[at + 2:at + 4] == (5).to_bytes(2, "little")  # APPNOTE 5.8.8: version, props size 5
+    data[at + 5:at + 9] = (0xF0000000).to_bytes(4, "little")  # the dictionary size of the properties
+    zpath.write_bytes(bytes(data))
+
+    for path in (tmp_path / "big-dict.pkl.lzma", zpath):
+        o = run(["scan", str(path), "--json"])
+        assert problems(o, (path.name,)) == [] and o.code == 2, (path.name, o.code, o.err, o.out[-500:])

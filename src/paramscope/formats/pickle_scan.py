@@ -497,6 +497,16 @@ def _inflated(s: _Scan, kind: str | None, inflated: tuple[bytes, str | None], wh
 
 
 MAX_STREAMS = 4096  # compressed streams one after another in one file
+# liblzma allocates the dictionary an .lzma/.xz header asks for before it decodes a byte (up to 4 GiB in
+# a 13-byte .lzma header): decoders run under this limit, and a header asking more is a doubt, not a
+# MemoryError (lzma.open and joblib would allocate it and read on, so the stream is not "not lzma")
+LZMA_MEMLIMIT = MAX_BYTES + (64 << 20)
+
+
+class _DecoderMemory(Exception):
+    """An lzma/xz header asks for more decoder memory than LZMA_MEMLIMIT."""
+
+
 CHUNK = 1 << 16  # compressed bytes handed to a decompressor at most at a time: no copy of the rest per stream
 FINE_CHUNK = 512  # a stream that breaks is inflated again this finely, to keep what came before it
 _NONZERO = re.compile(rb"[^\x00]")
@@ -527,7 +537,11 @@ def _decompress(kind: str | None, raw: bytes) -> tuple[bytes, str | None] | str 
             pos = nonzero.start() if nonzero else len(raw)
         if pos >= len(raw):
             break
-        piece, used, eof, broke = _inflate_stream(kind, view, pos, CHUNK, MAX_BYTES + 1 - len(out))
+        try:
+            piece, used, eof, broke = _inflate_stream(kind, view, pos, CHUNK, MAX_BYTES + 1 - len(out))
+        except _DecoderMemory:
+            return (f"{kind}-compressed data whose header asks for more than {LZMA_MEMLIMIT} bytes of "
+                    f"decoder memory (its dictionary): not decompressed, so not verified")
         if broke:  # again finely: what the readers hand over before they raise
             piece = _inflate_stream(kind, view, pos, FINE_CHUNK, MAX_BYTES + 1 - len(out))[0]
         if broke and not piece and n == 0:
@@ -564,7 +578,8 @@ def _inflate_stream(kind: str | None, view: memoryview, pos: int, chunk: int,
     elif kind == "bz2":
         d = bz2.BZ2Decompressor()
     else:
-        d = lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
+        d = lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE,
+                                  memlimit=LZMA_MEMLIMIT)
     out = bytearray()
     at = pos
     size = min(chunk, FINE_CHUNK)  # doubling up to ``chunk``: a short stream is handed little past its end
@@ -573,7 +588,11 @@ def _inflate_stream(kind: str | None, view: memoryview, pos: int, chunk: int,
         size = min(chunk, 2 * size)
         try:
             out += d.decompress(part, budget - len(out))
-        except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError):
+        except lzma.LZMAError as e:
+            if "memory usage limit" in str(e).lower():
+                raise _DecoderMemory from None
+            return bytes(out), at - pos, False, True
+        except (zlib.error, OSError, EOFError, ValueError):
             return bytes(out), at - pos, False, True
         if d.eof:
             return bytes(out), at + len(part) - len(d.unused_data) - pos, True, False

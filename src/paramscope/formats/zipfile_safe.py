@@ -499,6 +499,9 @@ def read_surveyed(f: LocalFile, m: SurveyMember, max_bytes: int, prefix: int | N
     return _unpack(f.name, m, raw)
 
 
+MAX_LZMA_DICT = 320 << 20  # xz -9 uses 64 MiB; pickle_scan.LZMA_MEMLIMIT is the same bound
+
+
 def _unpack(path: str, m: SurveyMember, raw: bytes) -> bytes:
     """A bzip2 or lzma member into at most its declared size, as zipfile reads it: bz2 as is; lzma
     (APPNOTE §5.8.8) after a 2-byte version, a 2-byte properties size and the LZMA1 properties."""
@@ -514,6 +517,11 @@ def _unpack(path: str, m: SurveyMember, raw: bytes) -> bytes:
             if len(raw) < 4 + n:
                 raise ValueError("the lzma properties are cut")
             filt = lzma._decode_filter_properties(lzma.FILTER_LZMA1, raw[4:4 + n])  # type: ignore[attr-defined]
+            # liblzma allocates the dictionary the properties ask for (up to 4 GiB) before it decodes a
+            # byte, and a raw decoder takes no memlimit: a larger claim is refused, not allocated
+            if filt.get("dict_size", 0) > MAX_LZMA_DICT:
+                raise ValueError(f"its lzma properties ask for a {filt['dict_size']}-byte dictionary, more "
+                                 f"than the scan allocates ({MAX_LZMA_DICT})")
             d = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[filt])
             raw = raw[4 + n:]
         out = d.decompress(raw, m.size + 1)
