@@ -67,7 +67,7 @@ test: $(VENV)/.test $(VENV)/.torch
 
 # The quick loop while working: everything but the tests marked slow (those reading the real model
 # files, and those that run for seconds: full-size transformers builds, subprocesses, DeepSeek's 90k
-# tensors), about a minute on 2 cores (pytest 65 s for 2,961 tests, README.md).
+# tensors), about a minute on 2 cores (pytest 73 s for 3,580 tests, README.md).
 test-fast: $(VENV)/.test
 	$(BIN)/ruff check src tests bench tools
 	$(PYTEST) -rs $(PARALLEL) -m "not slow"
