@@ -214,3 +214,12 @@ def test_a_layer_split_decodes_at_one_gpus_bandwidth(llama70b):
     assert bandwidth(4, options={"split_mode": "row"}) == 4 * one
     assert bandwidth(4, runtime="vllm") == 4 * one
     assert bandwidth(4, runtime="vllm", options={"pipeline_parallel_size": 2}) == 2 * one
+
+
+def test_size_says_a_layer_split_reads_one_gpu_at_a_time() -> None:
+    import paramscope
+
+    layer = paramscope.size("llama-3.1-70b", gpu="h100x2").to_json()["speed"]
+    vllm = paramscope.size("llama-3.1-70b", gpu="h100x2", runtime="vllm").to_json()["speed"]
+    assert (layer["bandwidth_devices"], vllm["bandwidth_devices"]) == (1, 2)
+    assert vllm["bandwidth_bytes_per_s"] == 2 * layer["bandwidth_bytes_per_s"]

@@ -142,6 +142,8 @@ def speed_json(s) -> dict[str, Any]:
     """``analyses.sizing.speed.SpeedEstimate`` as data."""
     return {"active_weight_bytes": s.active_weight_bytes, "kv_bytes": s.kv_bytes,
             "bytes_per_step": s.bytes_per_step, "bandwidth_bytes_per_s": s.bandwidth,
+            # the devices whose bandwidth a decode step has: all with tensor parallelism, 1 with a layer split
+            "bandwidth_devices": s.devices_at_once or s.n_devices,
             "peak_flops": s.peak_flops, "decode_tokens_per_s": s.decode_tokens_per_s,
             "decode_tokens_per_s_total": s.decode_tokens_per_s_total, "prefill_tokens": s.prefill_tokens,
             "prefill_flops": s.prefill_flops, "prefill_seconds": s.prefill_seconds,

@@ -15,8 +15,10 @@ def speed_rows(speed, where: str) -> list[tuple[str, Text | str]]:
         rows.append(("decode", f"~{typical:,.1f} tokens/s per sequence ({low:,.1f}–{high:,.1f}): "
                                f"{speed.decode_label}"))
     if speed.decode_tokens_per_s:
+        # a layer split: the GPUs read their layers in turn, so N GPUs decode no faster than one
+        turn = ", one GPU at a time" if 0 < speed.devices_at_once < speed.n_devices else ""
         rows.append(("decode bound", f"≤ {speed.decode_tokens_per_s:,.1f} tokens/s per sequence on {where} "
-                                     f"({bytes_label(speed.bytes_per_step)} read per token)"))
+                                     f"({bytes_label(speed.bytes_per_step)} read per token{turn})"))
     if speed.prefill_range:
         fast, typical, slow = speed.prefill_range
         rows.append(("prefill", f"~{typical:.3f} s for {speed.prefill_tokens:,} tokens "

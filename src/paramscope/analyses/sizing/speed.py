@@ -48,6 +48,7 @@ class SpeedEstimate:
     explain: tuple[str, ...]
     decode_calibration: Calibration | None = None  # measured bandwidth utilisation of this backend
     prefill_calibration: Calibration | None = None  # measured FLOP utilisation of this backend
+    devices_at_once: int = 0  # devices reading weights together for a token (0: all n_devices)
 
     @property
     def bytes_per_step(self) -> int:
@@ -153,7 +154,7 @@ def speed(cfg: ArchConfig | None, *, active_params: int, active_bytes: int, kv_b
         lines.append(f"prefill ≥ {matmul + attn:.3e} FLOP / {fl:.3e} FLOP/s = {(matmul + attn) / fl:.3f} s "
                      "(at 100 % of the dense 16-bit peak)")
     est = SpeedEstimate(active_bytes, kv_bytes, batch, n_devices, bw, fl, prefill_tokens, matmul + attn,
-                        tuple(lines), *calibration)
+                        tuple(lines), *calibration, devices_at_once=reading)
     for name, c, r in (("decode tokens/s", est.decode_calibration, est.decode_range),
                        ("prefill seconds", est.prefill_calibration, est.prefill_range)):
         if c is not None and r is not None:
