@@ -80,7 +80,8 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
                    help="whose buffers to count (default llama.cpp)")
     for r in RUNTIMES:
         for o in r.options:
-            default = "" if o.default is None else f"default {o.default}; "  # None: the help says whose
+            # None or "": the help says what the default is
+            default = "" if o.default in (None, "") else f"default {o.default}; "
             kw: dict[str, Any] = {"dest": RUNTIME_OPTION_DEST + o.name, "default": None,
                                   "help": f"{o.help} ({default}{r.name} only)"}
             if o.kind is bool:
@@ -92,7 +93,7 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
                     kw["metavar"] = o.name.upper()  # the help names every choice
             else:
                 kw["type"] = o.kind
-                kw["metavar"] = o.kind.__name__.upper()
+                kw["metavar"] = o.metavar or o.kind.__name__.upper()
             p.add_argument(o.flag, **kw)
 
 

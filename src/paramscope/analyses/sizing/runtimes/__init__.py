@@ -36,6 +36,7 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()  # kind str: the values allowed
+    metavar: str = ""  # how --help writes the value (default: the kind, INT, FLOAT, STR)
 
     @property
     def flag(self) -> str:
@@ -102,7 +103,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                  "split by rows, KV on the main GPU), none (one GPU)",
                     choices=("layer", "row", "none")),
              Option("tensor_split", str, "", "llama.cpp --tensor-split: the GPUs' shares, e.g. 3,1 "
-                                             "(default: by free memory, equal for identical GPUs)"),
+                                             "(default: by free memory, equal for identical GPUs)",
+                    metavar="A,B,…"),
              Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
                                                   "memory"),
              Option("llamacpp_build", str, "current", "llama.cpp build family: legacy = mid-2025 and "
@@ -126,7 +128,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                     1, 1 << 10),
              Option("pp_layer_partition", str, "", "vLLM's VLLM_PP_LAYER_PARTITION: the layers of each "
                                                    "pipeline stage, comma-separated (default: even, the "
-                                                   "remainder to the stages before the last)"),
+                                                   "remainder to the stages before the last)",
+                    metavar="N,N,…"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
                                                        "kernel (its log says 'Using FlashInfer for top-p & "
@@ -157,7 +160,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                     choices=("none", "auto", "balanced", "balanced_low_0", "sequential")),
              Option("max_memory", str, None, "from_pretrained max_memory with --device-map, as DEVICE=SIZE "
                                              "pairs: 0=20GiB,1=20GiB,cpu=64GiB (default: each --gpu "
-                                             "device whole, CPU RAM not limited)")),
+                                             "device whole, CPU RAM not limited)",
+                    metavar="DEV=SIZE,…")),
             aliases=("hf",)),
 )
 
