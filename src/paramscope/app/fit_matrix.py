@@ -119,10 +119,10 @@ def fit_matrix(source: Source | FitMatrixRequest, **options: Any) -> FitMatrixRe
 def _counts(model: Model, req: MemoryRequest, device: Device) -> tuple[int, ...]:
     """The GPU counts `fit` tries for this runtime (fit.device_counts: what the heads allow for vLLM and
     SGLang, any count for llama.cpp's and transformers' layer splits); one on a CPU."""
-    from paramscope.analyses.sizing.fit import _pipeline, device_counts
+    from paramscope.analyses.sizing.fit import device_counts
 
     assert model.config is not None
-    return (1,) if device.kind == "cpu" else device_counts(model.config, req, _pipeline(req)[0])[0]
+    return (1,) if device.kind == "cpu" else device_counts(model.config, req)[0]
 
 
 def _cell(model: Model, settings: FitMatrixRequest, device: Device) -> Cell:

@@ -88,10 +88,12 @@ def allowed_tp(cfg: ArchConfig, limit: int = MAX_DEVICES) -> tuple[int, ...]:
 ANY_COUNT_RUNTIMES = ("llama.cpp", "transformers")
 
 
-def device_counts(cfg: ArchConfig, req: MemoryRequest, pp: int) -> tuple[tuple[int, ...], bool]:
-    """The GPU counts ``fit`` tries, and whether the attention heads limited them."""
+def device_counts(cfg: ArchConfig, req: MemoryRequest) -> tuple[tuple[int, ...], bool]:
+    """The GPU counts ``fit`` tries, and whether the attention heads limited them (vLLM
+    --pipeline-parallel-size P: P stages of the tensor-parallel sizes the heads allow)."""
     from paramscope.analyses.sizing.runtimes import find
 
+    pp = _pipeline(req)[0]
     if find(req.runtime).name in ANY_COUNT_RUNTIMES:
         return tuple(range(1, MAX_DEVICES + 1)), False
     if pp == 1:
@@ -232,7 +234,7 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     pp, single = _pipeline(req)
     one = estimate(model, replace(single, n_devices=1))
     # a CPU's RAM is one memory: no tensor parallelism over copies of it, no offload from it
-    counts, by_heads = ((1,), False) if cpu else device_counts(cfg, req, pp)
+    counts, by_heads = ((1,), False) if cpu else device_counts(cfg, req)
     n, on_n = (1, one) if one.fits else devices_needed(model, req, counts)
     # llama.cpp's layer split, unless the runtime placed the model itself (transformers --device-map: the
     # estimate holds its GPU / CPU / disk split)
