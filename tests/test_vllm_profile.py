@@ -20,6 +20,7 @@ from paramscope.analyses.sizing.runtimes.vllm import (
     NON_TORCH_BYTES,
     V0_NON_TORCH_BYTES,
     default_max_model_len,
+    fused_moe_width,
     group_size,
     kv_heads_per_rank,
     rope_cache_bytes,
@@ -280,6 +281,32 @@ def test_activation_forward_dominates_with_256_seqs():
     # sampler: 67,108,864 + 256 × 128256 × 22 = 789,446,656 < forward 905,969,664
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, max_num_seqs=256)
     assert m.activation_bytes == 905_969_664
+
+
+# Qwen3-235B-A22B: 94 MoE layers, 128 experts (8 per token) of ffn 1536, hidden 4096, no dense layer
+QWEN3_MOE = config(family="qwen3_moe", architecture="Qwen3MoeForCausalLM", n_layers=94, hidden_size=4096,
+                   n_heads=64, n_kv_heads=4, head_dim_k=128, head_dim_v=128, ffn_size=12288,
+                   vocab_size=151936, context_length=262144, n_experts=128, n_experts_per_token=8,
+                   expert_ffn_size=1536)
+
+
+def test_moe_forward_holds_the_fused_kernels_caches():
+    # TP 4: N = 2 × 1536 / 4 = 768 rows of w1 per rank, K = 4096; V1 (cache1 and cache3 share a buffer):
+    # 8 × (max(768, 4096) + 384) = 35,840 values a token beside 3 × 4096: 8192 × 48,128 × 2 B
+    m = vllm_memory(QWEN3_MOE, 10 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32,
+                    max_num_batched_tokens=8192)
+    assert m.activation_bytes == 788_529_152
+    # V0 before PR #13625 held the three caches apart: 8 × (768 + 384 + 4096) = 41,984 values a token
+    v0 = vllm_memory(QWEN3_MOE, 10 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32,
+                     max_num_batched_tokens=8192, engine="v0", chunked_prefill=True)
+    assert v0.activation_bytes == 8192 * (3 * 4096 + 41_984) * 2
+
+
+def test_moe_with_dense_layers_takes_the_wider_mlp():
+    # DeepSeek-V3 at TP 8: the dense layers' 3 × 18432 / 8 = 6,912 values a token against the experts'
+    # 8 × (max(512, 7168) + 256) = 59,392: the experts' caches are the peak's MLP part
+    params = vllm_memory(DEEPSEEK, 100 * GIB, context=8192, tensor_parallel=8).params
+    assert fused_moe_width(DEEPSEEK, params) == 59_392
 
 
 def test_cuda_graphs_off():

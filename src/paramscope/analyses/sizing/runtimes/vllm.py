@@ -38,7 +38,6 @@ from paramscope.analyses.sizing.runtimes.common import (
     NCCL_BYTES,
     NCCL_PCIE_BYTES,
     per_layer_heads,
-    routed_ffn_width,
     tensor_parallel_problem,
 )
 from paramscope.errors import UnsupportedError
@@ -499,17 +498,38 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
 
     Three hidden-sized tensors stay live through a layer (the residual, the normed input and the sum
     the fused add-norm writes); on top of them either the MLP's gate_up output (2 × ffn) and SiluAndMul's
-    output (ffn), or attention's qkv and output. Checked on the V0 profile of a whole Llama 3.1 8B
-    prompt (10517-*: 20000 tokens 2.07 GiB printed, 2.06 predicted; 29000 tokens 2.99, 2.99).
+    output (ffn), the fused MoE kernel's caches (``fused_moe_width``), or attention's qkv and output.
+    Checked on the V0 profile of a whole Llama 3.1 8B prompt (10517-*: 20000 tokens 2.07 GiB printed,
+    2.06 predicted; 29000 tokens 2.99, 2.99).
     """
     t, b, tp = p.max_num_batched_tokens, p.dtype.type_size, p.tensor_parallel
     # MLA prefill expands the latent into per-head K and V (kv_b_proj), split over the ranks like Q
     kv_heads = cfg.n_heads // tp if cfg.is_mla else kv_heads_per_rank(cfg, tp)
-    mlp = 3 * routed_ffn_width(cfg) // tp
+    dense = cfg.ffn_size if not cfg.is_moe or cfg.n_dense_layers else 0
+    mlp = max(3 * dense // tp, fused_moe_width(cfg, p))
     qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads * (cfg.head_dim_k + cfg.head_dim_v)
     attention = qkv + cfg.n_heads * cfg.head_dim_v // tp
     peak = t * (3 * cfg.hidden_size + max(mlp, attention)) * b
     return max(peak, awq_split_k_peak(cfg, p)) if p.awq_split_k else peak
+
+
+# The fused MoE kernel's caches per token (model_executor/layers/fused_moe/fused_moe.py fused_experts_impl,
+# and the modular kernels' workspaces since): with N = w1's rows on a rank (2 × expert ffn / tp) and
+# K = hidden, intermediate_cache1 (topk × N, the gate_up output), cache2 (topk × N/2, after SiluAndMul)
+# and cache3 (topk × K, the down output before the weighted sum). PR #13625 (February 2025, in 0.8)
+# made cache1 and cache3 share one buffer of topk × max(N, K) ("by the time we need cache3, we're done
+# with cache1"); before, V0 allocated all three. The chunk (VLLM_FUSED_MOE_CHUNK_SIZE, 32768 tokens or
+# more) is never smaller than a profile batch. Checked on vLLM 0.27.1's printed peak activation for
+# Qwen3-235B-A22B FP8 at TP 4 and 8192 tokens (kubesimplify-*-tp4-*): 0.76 GiB, 0.73 predicted (0.33
+# before, when the experts counted as a dense MLP of topk × expert ffn).
+def fused_moe_width(cfg: ArchConfig, p: VllmParams) -> int:
+    """Values per token the fused MoE kernel holds at its peak on one rank (0 for a dense model)."""
+    if not cfg.is_moe or not cfg.expert_ffn_size:
+        return 0
+    n, k, topk = 2 * cfg.expert_ffn_size // p.tensor_parallel, cfg.hidden_size, cfg.n_experts_per_token
+    if p.engine in V0_FAMILIES:
+        return topk * (n + n // 2 + k)
+    return topk * (max(n, k) + n // 2)
 
 
 # AWQ before PR #2566 (vLLM 0.3.0, January 2024): every AWQ matmul ran ``ops.awq_gemm`` with split_k_iters =
