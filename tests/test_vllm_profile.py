@@ -17,6 +17,7 @@ from paramscope.analyses.sizing.runtimes.vllm import (
     CUDA_GRAPH_BYTES,
     NCCL_BYTES,
     NCCL_PCIE_BYTES,
+    NCCL_PROFILE_BYTES,
     NON_TORCH_BYTES,
     V0_NON_TORCH_BYTES,
     default_max_model_len,
@@ -227,10 +228,11 @@ def test_v1_09_counts_nccl_inside_the_budget():
                         gpu_memory_bytes=gpu)
     old = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v1-0.9", tensor_parallel=2,
                       gpu_memory_bytes=gpu)
-    assert old.non_torch_bytes - early.non_torch_bytes == NCCL_BYTES
-    assert early.cuda_context_bytes - old.cuda_context_bytes == NCCL_BYTES
+    # (from 0.11 the profile run still allocates NCCL_PROFILE_BYTES of NCCL inside the budget)
+    assert old.non_torch_bytes - early.non_torch_bytes == NCCL_BYTES - NCCL_PROFILE_BYTES
+    assert early.cuda_context_bytes - old.cuda_context_bytes == NCCL_BYTES - NCCL_PROFILE_BYTES
     assert early.pool is not None and old.pool is not None
-    assert early.pool.available_bytes - old.pool.available_bytes == NCCL_BYTES
+    assert early.pool.available_bytes - old.pool.available_bytes == NCCL_BYTES - NCCL_PROFILE_BYTES
     # one GPU: no NCCL, the two families agree
     one = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine=e, gpu_memory_bytes=gpu)
            for e in ("v1-early", "v1-0.9")]
@@ -459,8 +461,13 @@ def test_a100_keeps_the_small_defaults():
 def test_nccl_outside_the_budget_with_tensor_parallelism():
     one = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB)
     two = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, tensor_parallel=2)
-    assert two.cuda_context_bytes - one.cuda_context_bytes == NCCL_BYTES
-    assert two.total_bytes - one.total_bytes == NCCL_BYTES  # the reservation itself is the same
+    # NCCL's set-up precedes the memory snapshot (outside the reservation); the buffers the profile run's
+    # first collectives allocate (NCCL connects lazily) are non-torch memory inside it
+    assert two.non_torch_bytes - one.non_torch_bytes == NCCL_PROFILE_BYTES
+    assert two.cuda_context_bytes - one.cuda_context_bytes == NCCL_BYTES - NCCL_PROFILE_BYTES
+    assert two.total_bytes - one.total_bytes == NCCL_BYTES - NCCL_PROFILE_BYTES  # the same reservation
+    # vLLM 0.11.0 on H100s (tests/fixtures/engine_logs/vllm/llmd-*): 0.14 GiB at TP 1, 0.54-0.55 at TP 2
+    assert 0.53 * GIB < two.non_torch_bytes < 0.57 * GIB
 
 
 def test_one_request_does_not_fit():

@@ -709,13 +709,14 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     """Memory outside torch that the engine counts inside its budget (see the constants above): in
     "v1-0.9", "v1-0.8", "v0-early" and "v0-2023" the NCCL buffers too, created after its memory snapshot;
     in "v1-0.8" also the CUDA context (the whole device's non-torch memory); in "v0-2023" the all-reduce
-    inputs the allocator could not reuse (``held_allreduce_bytes``)."""
+    inputs the allocator could not reuse (``held_allreduce_bytes``); in the families whose snapshot
+    follows NCCL's set-up, the part of NCCL that the profile run itself allocates (``nccl_profile_bytes``)."""
     if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
         return 0
     if p.engine in V0_FAMILIES:
         return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
     context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
-    return NON_TORCH_BYTES + context + (nccl_bytes(p) if nccl_inside(p) else 0)
+    return NON_TORCH_BYTES + context + (nccl_bytes(p) if nccl_inside(p) else nccl_profile_bytes(p))
 
 
 def context_inside(p: VllmParams) -> bool:
@@ -737,6 +738,25 @@ def held_allreduce_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     return 2 * cfg.n_layers * p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size
 
 
+# Since PR #25359 (0.11) the V1 worker snapshots free memory after NCCL's set-up, yet with tensor
+# parallelism the profile run still adds memory outside torch: NCCL connects lazily (NCCL_RUNTIME_CONNECT,
+# the default since NCCL 2.22), so the buffers of the collectives first used there (the logits' all-gather,
+# torch.distributed's own communicator) are allocated inside the measured window. vLLM 0.11.0 on H100s at
+# TP 2 (tests/fixtures/engine_logs/vllm/llmd-*): non-torch 0.55 GiB for Llama-3.3-70B FP8 and 0.54 for
+# Qwen3-32B, against 0.14 for both at TP 1: 0.40 GiB more. Taken from those two and used at every TP size and
+# interconnect (a 0.24 log on four PCIe-only L40S and a 0.27.1 one on four PCIe RTX PRO 6000 leave 0.53
+# and 1.5 GiB more: documented misses in docs/runtimes.md); the rest of NCCL stays outside the budget.
+NCCL_PROFILE_BYTES = 410 * MiB
+
+
+def nccl_profile_bytes(p: VllmParams) -> int:
+    """The NCCL buffers the profile run allocates inside the budget (NCCL_PROFILE_BYTES), with tensor
+    parallelism in the families that take their snapshot after NCCL's set-up; 0 otherwise."""
+    if p.tensor_parallel == 1 or nccl_inside(p) or p.engine in V0_FAMILIES:
+        return 0
+    return min(NCCL_PROFILE_BYTES, nccl_bytes(p))
+
+
 def nccl_bytes(p: VllmParams) -> int:
     """NCCL and custom all-reduce buffers per GPU (tensor parallelism only): as measured over NVLink, or
     the smaller PCIe-only estimate (runtimes/common.py)."""
@@ -754,7 +774,7 @@ def cuda_graph_bytes(p: VllmParams) -> int:
 def outside_bytes(p: VllmParams) -> int:
     """Per GPU, outside the reservation: the CUDA context (unless counted inside), NCCL with tensor
     parallelism, and the graphs of the engines that capture them after sizing the cache."""
-    nccl = 0 if nccl_inside(p) else nccl_bytes(p)
+    nccl = 0 if nccl_inside(p) else nccl_bytes(p) - nccl_profile_bytes(p)
     graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine != "v1" else 0
     return (0 if context_inside(p) else CUDA_CONTEXT_BYTES) + nccl + graphs
 
