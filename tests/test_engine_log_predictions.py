@@ -12,6 +12,8 @@ import engine_log_compare
 import engine_logs
 import pytest
 
+from paramscope.analyses.sizing.runtimes import vllm
+
 # Tolerances per figure, |predicted / printed − 1| (the printed value's own rounding is always allowed).
 # 0: exact. llama.cpp's KV cache is a product of integers; vLLM's block arithmetic given the KV memory the
 # engine printed is exact but for that input's rounding (0.01 GiB of 2.89: 0.35 %).
@@ -336,3 +338,23 @@ def test_engine_family_and_backend_read_from_each_log():
         "23278-gpt-oss-120b-h100", "27508-gpt-oss-120b-h100", "33155-gpt-oss-120b-h100-v0141")}
     assert backends == {"23278-gpt-oss-120b-h100": "marlin", "27508-gpt-oss-120b-h100": "marlin",
                         "33155-gpt-oss-120b-h100-v0141": "triton"}
+
+
+def test_a_context_the_pool_cannot_hold_does_not_fit():
+    # llm-d-benchmark's Qwen3-32B on one H100 (vLLM 0.11.0): at max-model-len 16000 it started with 4.45 GiB
+    # of cache (llmd-qwen3-32b-tp1-*); the same run at 32000 is a FAILED row, as one request of 32000 tokens
+    # needs 7.81 GiB (64 layers x 8 KV heads x 128 x 2 x 2 B = 256 KiB a token). The profile says the same.
+    record = RECORDS["llmd-qwen3-32b-tp1-h100-v0110"]
+    model = engine_log_compare.open_record_model(record)
+    assert model is not None and model.config is not None
+    weights = engine_log_compare.weights_bytes(model, record)
+
+    def profile(context: int) -> vllm.VllmMemory:
+        return vllm.vllm_memory(model.config, weights, context=context, gpu_memory_bytes=engine_log_compare
+                                .gpu_bytes(record), gpu_memory_utilization=0.9, block_size=128,
+                                engine="v1-early", gpu_name=record.gpus["name"])
+
+    assert profile(16000).fits
+    failed = profile(32000)
+    assert not failed.fits
+    assert failed.pool is not None and failed.pool.tokens < 32000 <= failed.pool.tokens * 2
