@@ -33,6 +33,7 @@ from paramscope.analyses.sizing.kv_cache import (
 )
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
+from paramscope.analyses.sizing.runtimes.allocator import linear_value_bytes, weight_tails
 from paramscope.analyses.sizing.runtimes.common import (
     CUDA_CONTEXT_BYTES,
     NCCL_BYTES,
@@ -177,6 +178,7 @@ class VllmParams:
     gpu_name: str | None = None  # as the driver names the GPU
     awq_split_k: bool = False  # an AWQ checkpoint on a release before 0.3.0 (AWQ_SPLIT_K)
     pipeline_parallel: int = 1  # --pipeline-parallel-size: stages, each on tensor_parallel GPUs
+    linear_bytes: int = 0  # bytes per value of the projections as loaded (0: packed, no allocator tails)
 
 
 @record
@@ -476,10 +478,21 @@ def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
 
 def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
     """The weights split evenly over the ranks, except the MoE routers, which every rank holds whole
-    (``replicated_bytes``), plus the RoPE cache. Norms and the biases of row-parallel layers are
+    (``replicated_bytes``), plus the RoPE cache and the caching allocator's unsplit segment tails that
+    "Model loading took" counts (``allocator_tails``). Norms and the biases of row-parallel layers are
     replicated too; their few MiB are ignored."""
     shared = replicated_bytes(cfg, p)
-    return cdiv(weights_bytes - shared, p.tensor_parallel) + shared + rope_cache_bytes(cfg, p.dtype)
+    return (cdiv(weights_bytes - shared, p.tensor_parallel) + shared + rope_cache_bytes(cfg, p.dtype)
+            + allocator_tails(cfg, p))
+
+
+def allocator_tails(cfg: ArchConfig, p: VllmParams) -> int:
+    """The segment tails of one rank's weights that torch.cuda.memory_allocated counts (runtimes/
+    allocator.py): vLLM measures the load with it. Not modelled for pipeline stages or packed formats."""
+    if p.pipeline_parallel != 1:
+        return 0
+    return weight_tails(cfg, p.tensor_parallel, p.linear_bytes, p.dtype.type_size,
+                        kv_heads_per_rank(cfg, p.tensor_parallel), device_level=False)
 
 
 def replicated_bytes(cfg: ArchConfig, p: VllmParams) -> int:
@@ -815,6 +828,7 @@ def vllm_memory(
     pipeline_parallel: int = 1,
     pp_partition: tuple[int, ...] | None = None,
     stage_weights: tuple[int, ...] | None = None,
+    linear_value_bytes: int | None = None,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -829,7 +843,9 @@ def vllm_memory(
     FlashInfer for top-p & top-k sampling");
     ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``);
     ``mla`` False for a release before MLA support, which cached an MLA model's K and V per head
-    (``pre_mla_attention``). ``pipeline_parallel`` > 1: the layers in that many stages
+    (``pre_mla_attention``). ``linear_value_bytes``: bytes per value of the projections as loaded
+    (runtimes/allocator.py ``linear_value_bytes``), for the allocator's segment tails; None: not
+    modelled. ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
     (``stage_weight_split``; None: estimated from the config). The result is the worst stage's, with
@@ -843,7 +859,7 @@ def vllm_memory(
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
-                awq_split_k=awq_split_k)
+                awq_split_k=awq_split_k, linear_bytes=linear_value_bytes or 0)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:
@@ -1030,7 +1046,9 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"weights: {weights_bytes:,} B / {p.tensor_parallel}"
         f"{f' (routers {shared:,} B whole on every rank)' if shared else ''} + RoPE cache "
         f"{cfg.context_length} × {cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × "
-        f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B = {m.model_bytes:,} B",
+        f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B"
+        f"{f' + allocator segment tails {tails:,} B' if (tails := allocator_tails(cfg, p)) else ''}"
+        f" = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens"
         f"{' (AWQ split-k partials)' if p.awq_split_k else ''} {forward:,} B, sampler "
         f"{rows} rows × {cfg.vocab_size} × ({b} + {sampler_bytes_per_logit(p)}) B"
@@ -1156,7 +1174,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     chunked_prefill=TRI_STATE[option(req, "enable_chunked_prefill")],
                     gpu_name=req.device.name if req.device and on_gpu else None,
                     nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
-                    flashinfer_sampler=option(req, "flashinfer_sampler"))
+                    flashinfer_sampler=option(req, "flashinfer_sampler"),
+                    linear_value_bytes=linear_value_bytes(model, dtype))
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if m.pool is not None:
