@@ -21,6 +21,7 @@ from paramscope.analyses.sizing.runtimes.vllm import (
     NON_TORCH_BYTES,
     V0_NON_TORCH_BYTES,
     default_max_model_len,
+    forward_peak,
     fused_moe_width,
     group_size,
     kv_heads_per_rank,
@@ -325,6 +326,29 @@ def test_serve_defaults_by_gpu_size(gpu, tokens, seqs):
     # EngineArgs.get_batch_defaults: ≥ 70 GiB → 8192 / 1024 for `vllm serve`, else 2048 / 256
     p = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=gpu).params
     assert (p.max_num_batched_tokens, p.max_num_seqs) == (tokens, seqs)
+
+
+@pytest.mark.parametrize(("gpu", "tokens", "seqs"), [
+    (None, 16384, 1024), (80 * GIB, 16384, 1024), (48 * GIB, 8192, 256),
+])
+def test_offline_llm_class_defaults_by_gpu_size(gpu, tokens, seqs):
+    # UsageContext.LLM_CLASS: 16384 / 1024 on ≥ 70 GiB, else 8192 / 256 (an LLM() script on an H100 logs
+    # "Chunked prefill is enabled with max_num_batched_tokens=16384")
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=gpu, entrypoint="llm")
+    assert (m.params.max_num_batched_tokens, m.params.max_num_seqs) == (tokens, seqs)
+    assert m.explain[0].startswith("LLM() (offline)")
+    # the profile's forward holds twice the tokens: 16384 × (3 × 4096 + 3 × 14336) × 2 B on the large GPUs
+    if gpu != 48 * GIB:
+        assert forward_peak(LLAMA, m.params) == 16384 * (3 * 4096 + 3 * 14336) * 2
+    # the V0 engine's defaults do not depend on the entrypoint
+    v0 = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=gpu, engine="v0", entrypoint=e)
+          .params.max_num_batched_tokens for e in ("serve", "llm")]
+    assert v0[0] == v0[1]
+
+
+def test_unknown_entrypoint_is_refused():
+    with pytest.raises(UnsupportedError, match="entrypoint"):
+        vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, entrypoint="grpc")
 
 
 def test_total_without_gpu_is_the_sum():

@@ -130,6 +130,10 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                    "pipeline stage, comma-separated (default: even, the "
                                                    "remainder to the stages before the last)",
                     metavar="N,N,…"),
+             Option("entrypoint", str, "serve", "how vLLM is started: serve (`vllm serve`) or llm (the "
+                                                "offline LLM class, whose V1 defaults batch more tokens "
+                                                "per step: 16384 on GPUs of 70 GiB and more, else 8192)",
+                    choices=("serve", "llm")),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
                                                        "kernel (its log says 'Using FlashInfer for top-p & "

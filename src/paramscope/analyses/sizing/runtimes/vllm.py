@@ -55,6 +55,12 @@ F32, I64 = 4, 8
 # (tests/fixtures/engine_logs/vllm/myoceane-gpt-oss-20b-a100-v0190) leaves 36.56 GiB only with 256 rows.
 BIG_GPU_BYTES = 70 * GiB
 SERVE_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
+# The offline ``LLM`` class (UsageContext.LLM_CLASS) batches more tokens per step by the same rule: 16384
+# and 1024 on the large GPUs, 8192 and 256 elsewhere. Checked: an ``LLM(model=...)`` script on an H100
+# logs "Chunked prefill is enabled with max_num_batched_tokens=16384" (vLLM 0.10.2, llava-v1.6-mistral-7b,
+# code index file id 34680831065).
+LLM_CLASS_DEFAULTS = {True: (16384, 1024), False: (8192, 256)}
+DEFAULTS_BY_ENTRYPOINT = {"serve": SERVE_DEFAULTS, "llm": LLM_CLASS_DEFAULTS}
 # V0 engine (vllm/engine/arg_utils.py before V1): max_num_seqs 256; without chunked prefill one batch
 # holds a whole prompt, max_num_batched_tokens = max(max_model_len, 2048) (config.py SchedulerConfig);
 # chunked prefill switches itself on above 32K tokens of max_model_len, with 2048-token chunks for
@@ -179,6 +185,7 @@ class VllmParams:
     awq_split_k: bool = False  # an AWQ checkpoint on a release before 0.3.0 (AWQ_SPLIT_K)
     pipeline_parallel: int = 1  # --pipeline-parallel-size: stages, each on tensor_parallel GPUs
     linear_bytes: int = 0  # bytes per value of the projections as loaded (0: packed, no allocator tails)
+    entrypoint: str = "serve"  # "serve" (vllm serve) or "llm" (the offline LLM class): V1's batch defaults
 
 
 @record
@@ -342,8 +349,10 @@ def resolve_params(
     gpu_memory_bytes: int | None, gpu_memory_utilization: float, block_size: int | None,
     max_num_batched_tokens: int | None, max_num_seqs: int | None, cuda_graphs: bool, tensor_parallel: int,
     engine: str = "v1", chunked_prefill: bool | None = None, gpu_name: str | None = None,
+    entrypoint: str = "serve",
 ) -> VllmParams:
-    """Fill vLLM's defaults the way `vllm serve` of that engine family does, and refuse what it refuses."""
+    """Fill vLLM's defaults the way `vllm serve` (or the offline ``LLM`` class, ``entrypoint`` "llm") of
+    that engine family does, and refuse what it refuses."""
     if engine not in ENGINES:
         raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
     if engine in V0_FAMILIES:
@@ -357,11 +366,13 @@ def resolve_params(
         chunked = True
         a100 = gpu_name is not None and "a100" in gpu_name.lower()
         big = gpu_memory_bytes is None or (gpu_memory_bytes >= BIG_GPU_BYTES and not a100)
-        default_tokens, default_seqs = SERVE_DEFAULTS[big]
+        if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
+            raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm)")
+        default_tokens, default_seqs = DEFAULTS_BY_ENTRYPOINT[entrypoint][big]
     p = VllmParams(context, batch, tensor_parallel, _or(block_size, BLOCK_SIZE[cfg.is_mla]),
                    _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
                    kv_type or dtype, dtype, gpu_memory_bytes, gpu_memory_utilization, cuda_graphs, engine,
-                   chunked)
+                   chunked, entrypoint=entrypoint)
     _check(p)
     return p
 
@@ -829,6 +840,7 @@ def vllm_memory(
     pp_partition: tuple[int, ...] | None = None,
     stage_weights: tuple[int, ...] | None = None,
     linear_value_bytes: int | None = None,
+    entrypoint: str = "serve",
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -845,7 +857,8 @@ def vllm_memory(
     ``mla`` False for a release before MLA support, which cached an MLA model's K and V per head
     (``pre_mla_attention``). ``linear_value_bytes``: bytes per value of the projections as loaded
     (runtimes/allocator.py ``linear_value_bytes``), for the allocator's segment tails; None: not
-    modelled. ``pipeline_parallel`` > 1: the layers in that many stages
+    modelled. ``entrypoint`` "llm": the offline ``LLM`` class's batch defaults (V1), not `vllm serve`'s.
+    ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
     (``stage_weight_split``; None: estimated from the config). The result is the worst stage's, with
@@ -857,7 +870,8 @@ def vllm_memory(
                        gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
-                       engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name)
+                       engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
+                       entrypoint=entrypoint)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k, linear_bytes=linear_value_bytes or 0)
     if "linear" in layer_kinds(cfg):
@@ -1039,7 +1053,8 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
     rows, b = min(p.max_num_seqs, p.max_num_batched_tokens), p.dtype.type_size
     shared = replicated_bytes(cfg, p)
     lines = [
-        f"vllm serve ({p.engine.upper()} engine{', chunked prefill' if p.chunked_prefill else ''}): "
+        f"{'vllm serve' if p.entrypoint == 'serve' else 'LLM() (offline)'} ({p.engine.upper()} engine"
+        f"{', chunked prefill' if p.chunked_prefill else ''}): "
         f"max_model_len {p.context}, {p.batch} seqs, block_size {p.block_size}, "
         f"max_num_batched_tokens {p.max_num_batched_tokens}, max_num_seqs {p.max_num_seqs}, "
         f"tensor_parallel {p.tensor_parallel}, KV {p.kv_type.value.lower()}; figures per GPU",
@@ -1175,7 +1190,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     gpu_name=req.device.name if req.device and on_gpu else None,
                     nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
                     flashinfer_sampler=option(req, "flashinfer_sampler"),
-                    linear_value_bytes=linear_value_bytes(model, dtype))
+                    linear_value_bytes=linear_value_bytes(model, dtype),
+                    entrypoint=option(req, "entrypoint"))
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if m.pool is not None:
