@@ -109,6 +109,13 @@ KNOWN_MISSES = {
     ("llmd-llama33-70b-fp8-tp1-h100-v0110", "kv_cache_memory"): (
         0.07, "-1.44 GiB printed (vLLM stops), -1.34 predicted: 0.1 GiB of a 71.26 GiB budget, mostly the "
               "sampler's 0.07 GiB more than predicted (4.84 printed, 4.77 predicted)"),
+    # vLLM 0.10.2, LLaVA-NeXT Mistral 7B with the offline LLM class (16384 tokens a step)
+    ("llava-next-mistral-7b-llm-class-v0102", "activation_peak"): (
+        0.15, "1.97 GiB printed, 1.69 predicted (the language model's forward of 16384 tokens): the profile "
+              "also runs the vision encoder on 5 images of the largest feature size and keeps their outputs "
+              "in the encoder cache through the dummy run; multimodal profiles are not modelled"),
+    ("llava-next-mistral-7b-llm-class-v0102", "non_torch_memory"): (
+        1.25, "0.07 GiB printed, the constant 0.16 predicted"),
     ("27508-gpt-oss-120b-h100", "kv_cache_memory"): (
         0.105, "1.71 GiB left of a 75.26 GiB budget: 0.17 GiB (0.23 % of the budget) more predicted, with "
               "Marlin's padded MXFP4 weights taken from the log's date (before 0.11.1)"),

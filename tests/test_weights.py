@@ -481,3 +481,23 @@ def test_vllm_gptq_keeps_g_idx_with_act_order_and_everything_when_asymmetric(tmp
         gone = sum(t.nbytes for t in m.tensors if t.name.endswith((".qzeros", ".g_idx"))
                    and not t.name.endswith(kept))
         assert loaded_weights(m, "vllm").bytes == m.tensor_bytes - gone
+
+
+def test_vllm_builds_a_llava_tower_only_up_to_its_feature_layer(tmp_path):
+    # llava-v1.6-mistral-7b: CLIP-L's 24 layers, vision_feature_layer -2 → vLLM builds 24 − 2 + 1 = 23
+    # (models/llava.py _get_num_hidden_layers) and no post-norm: one layer of 1024 wide (4 × 1024² + 2 ×
+    # 1024 × 4096 weights, their biases, two layer norms) and the post-norm's 2 × 1024, in fp16
+    source = Path(__file__).parent / "fixtures" / "configs" / "llava-hf__llava-v1.6-mistral-7b-hf.json"
+    m = paramscope.open_model(str(source))
+    layer = 4 * 1024 * 1024 + 4 * 1024 + 2 * 1024 * 4096 + 4096 + 1024 + 2 * 2 * 1024
+    freed = (layer + 2 * 1024) * 2
+    assert m.tensor_bytes - loaded_weights(m, "vllm").bytes == freed == 25_196_544
+    # other runtimes build the whole tower
+    assert loaded_weights(m, "sglang").bytes == m.tensor_bytes
+    # a feature layer given as a list: the deepest one counts; -1 builds every layer (the post-norm still not)
+    raw = json.loads(source.read_text())
+    for wanted, dropped in (([-2, -5], freed), (-1, 2 * 1024 * 2)):
+        path = tmp_path / f"llava-{abs(wanted if isinstance(wanted, int) else wanted[0])}.json"
+        path.write_text(json.dumps({**raw, "vision_feature_layer": wanted}))
+        other = paramscope.open_model(str(path))
+        assert other.tensor_bytes - loaded_weights(other, "vllm").bytes == dropped

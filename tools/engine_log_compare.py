@@ -292,7 +292,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
         flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,
         awq_split_k=r.setting("quantization") == "awq" and before_awq_dequantize(r, engine),
-        mla=vllm_mla(r, engine), linear_value_bytes=record_linear_bytes(model, r))
+        mla=vllm_mla(r, engine), linear_value_bytes=record_linear_bytes(model, r),
+        entrypoint=r.setting("entrypoint") or "serve")
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
            "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}

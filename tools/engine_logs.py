@@ -35,7 +35,7 @@ SETTINGS: dict[str, dict[str, type]] = {
     "vllm": {"max_model_len": int, "gpu_memory_utilization": float, "max_num_seqs": int,
              "max_num_batched_tokens": int, "tensor_parallel_size": int, "pipeline_parallel_size": int,
              "enforce_eager": bool, "kv_cache_dtype": str, "quantization": str, "dtype": str,
-             "enable_chunked_prefill": bool, "block_size": int},
+             "enable_chunked_prefill": bool, "block_size": int, "entrypoint": str},
     "llamacpp": {"n_ctx": int, "n_batch": int, "n_ubatch": int, "flash_attn": bool, "n_gpu_layers": int,
                  "type_k": str, "type_v": str, "n_seq_max": int, "swa_full": bool, "split_mode": str,
                  "kv_unified": bool, "use_mmap": bool, "embeddings": bool},

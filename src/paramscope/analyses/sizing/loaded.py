@@ -8,14 +8,15 @@ scheme tables nor the tensor roles, and starts without them.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from paramscope.errors import UnsupportedError
-from paramscope.records import record
+from paramscope.records import record, replace
 
 if TYPE_CHECKING:
     from paramscope.knowledge.hardware import Device
-    from paramscope.model import Model
+    from paramscope.model import Model, Tensor
 
 
 @record
@@ -34,7 +35,55 @@ def loaded_weights(model: Model, runtime: str, device: Device | None = None, bac
     """The stored tensors (quantized weights with their side data, unquantized modules at their stored
     type), with the re-layouts of knowledge/quant_layouts.ENGINE_LAYOUTS applied: vLLM pads MXFP4 experts
     per backend (``backend`` None: the one vLLM picks for ``device``, Triton when the device is unknown)
-    and per tensor-parallel rank."""
+    and per tensor-parallel rank; and without the vision layers vLLM does not build (``unbuilt_vision``)."""
+    loaded = _relaid(model, runtime, device, backend, tensor_parallel)
+    unbuilt = unbuilt_vision(model) if runtime == "vllm" else ()
+    if not unbuilt:
+        return loaded
+    freed = sum(t.nbytes for t in unbuilt)
+    note = (f"vLLM builds the vision tower only up to the layer whose features it uses "
+            f"(vision_feature_layer; models/llava.py _get_num_hidden_layers, no post-norm): "
+            f"{len(unbuilt)} tensors, {-freed:+,} B")
+    return replace(loaded, bytes=loaded.bytes - freed, notes=(*loaded.notes, note))
+
+
+# vLLM's LLaVA-like models (models/llava.py init_vision_tower_for_llava, which llava_next, llava_onevision,
+# mistral3 and aya_vision call too) build their CLIP / SigLIP / Pixtral tower with
+# ``num_hidden_layers_override`` = the layer vision_feature_layer names (a negative index counts from the
+# end: 24 + (−2) + 1 = 23 of CLIP-L's 24 layers) and ``require_post_norm=False``. Checked: llava-v1.6-mistral-
+# 7b's 14.0786 GiB in a vLLM 0.10.2 log (code index file id 34680831065), where the whole checkpoint is
+# 0.023 GiB more: one CLIP-L layer.
+LLAVA_LIKE = ("LlavaForConditionalGeneration", "LlavaNextForConditionalGeneration",
+              "LlavaNextVideoForConditionalGeneration", "LlavaOnevisionForConditionalGeneration",
+              "Mistral3ForConditionalGeneration", "AyaVisionForConditionalGeneration")
+_VISION_LAYER = re.compile(r"^(?:model\.)?vision_tower\..*?\blayers\.(\d+)\.")
+_VISION_POST_NORM = re.compile(r"^(?:model\.)?vision_tower\.vision_model\.post_layernorm\.")
+
+
+def unbuilt_vision(model: Model) -> tuple[Tensor, ...]:
+    """The vision-tower tensors vLLM does not build for a LLaVA-like model (see LLAVA_LIKE): the layers
+    after the deepest one vision_feature_layer names, and the tower's post-norm. () for other models."""
+    raw = model.metadata.get("config") if model.metadata else None
+    if not isinstance(raw, dict) or not set(raw.get("architectures") or ()) & set(LLAVA_LIKE):
+        return ()
+    vision = raw.get("vision_config")
+    total = vision.get("num_hidden_layers") if isinstance(vision, dict) else None
+    wanted = raw.get("vision_feature_layer", -1)
+    layers = wanted if isinstance(wanted, list | tuple) else [wanted]
+    if not isinstance(total, int) or not layers or not all(isinstance(x, int) for x in layers):
+        return ()
+    keep = max(total + x + 1 if x < 0 else x for x in layers)
+    out = []
+    for t in model.tensors:
+        found = _VISION_LAYER.match(t.name)
+        if (found and int(found.group(1)) >= keep) or _VISION_POST_NORM.match(t.name):
+            out.append(t)
+    return tuple(out)
+
+
+def _relaid(model: Model, runtime: str, device: Device | None, backend: str | None,
+            tensor_parallel: int) -> Loaded:
+    """The checkpoint with the engine's re-layouts of quantized tensors (see ``loaded_weights``)."""
     stored = model.tensor_bytes
     method = model.quantization.method if model.quantization else None
     if runtime == "vllm" and method == "gptq":
