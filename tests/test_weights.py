@@ -501,3 +501,14 @@ def test_vllm_builds_a_llava_tower_only_up_to_its_feature_layer(tmp_path):
         path.write_text(json.dumps({**raw, "vision_feature_layer": wanted}))
         other = paramscope.open_model(str(path))
         assert other.tensor_bytes - loaded_weights(other, "vllm").bytes == dropped
+
+
+def test_a_llava_config_without_its_feature_layer_takes_the_architectures_default(tmp_path):
+    # transformers' LlavaNextConfig defaults vision_feature_layer to −2: the same 23 layers are built
+    source = Path(__file__).parent / "fixtures" / "configs" / "llava-hf__llava-v1.6-mistral-7b-hf.json"
+    raw = json.loads(source.read_text())
+    raw.pop("vision_feature_layer")
+    path = tmp_path / "llava-next-default.json"
+    path.write_text(json.dumps(raw))
+    m = paramscope.open_model(str(path))
+    assert m.tensor_bytes - loaded_weights(m, "vllm").bytes == 25_196_544

@@ -19,8 +19,8 @@ import engine_logs
 from engine_logs import FIXTURES, Record
 
 import paramscope
-from paramscope.analyses.sizing.loaded import loaded_weights
-from paramscope.analyses.sizing.runtimes.allocator import linear_value_bytes
+from paramscope.analyses.sizing.loaded import loaded_weights, unbuilt_vision
+from paramscope.analyses.sizing.runtimes.allocator import weight_tails
 from paramscope.analyses.sizing.runtimes.llamacpp import device_split, llamacpp_memory, offload
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
 from paramscope.analyses.sizing.runtimes.vllm import (
@@ -267,10 +267,14 @@ def kv_cache_dtype(r: Record) -> DType | None:
     return DTYPES.get(kv) if kv and kv != "auto" else None
 
 
-def record_linear_bytes(model: Model, r: Record) -> int | None:
-    """Bytes per value of the projections as the engine loads them (runtimes/allocator.py), None where the
-    record re-prices the model to another scheme (its tensors are not the model's)."""
-    return None if r.model.get("weights") else linear_value_bytes(model, model_dtype(model, r))
+def record_tails(model: Model, r: Record, tp: int) -> int:
+    """One rank's caching-allocator segment tails as the engine's weights figure counts them
+    (runtimes/allocator.py): vLLM's memory_allocated keeps the unsplit ones, SGLang's free-memory measure
+    all; 0 where the record re-prices the model to another scheme (its tensors are not the model's)."""
+    if r.model.get("weights"):
+        return 0
+    skip = frozenset(t.name for t in unbuilt_vision(model)) if r.engine == "vllm" else frozenset()
+    return weight_tails(model, tp, device_level=r.engine == "sglang", skip=skip)
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
@@ -292,7 +296,9 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
         flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,
         awq_split_k=r.setting("quantization") == "awq" and before_awq_dequantize(r, engine),
-        mla=vllm_mla(r, engine), linear_value_bytes=record_linear_bytes(model, r),
+        mla=vllm_mla(r, engine),
+        allocator_tail_bytes=record_tails(model, r, r.setting("tensor_parallel_size") or
+                                          (r.gpus.get("count") or 1) // pp),
         entrypoint=r.setting("entrypoint") or "serve")
     out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
@@ -424,7 +430,7 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), mem_fraction_static=r.setting("mem_fraction_static"),
         tensor_parallel=r.setting("tp_size") or r.gpus.get("count") or 1, nvlink=nvlink(r),
-        linear_value_bytes=record_linear_bytes(model, r))
+        allocator_tail_bytes=record_tails(model, r, r.setting("tp_size") or r.gpus.get("count") or 1))
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:
         out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}

@@ -47,15 +47,20 @@ def loaded_weights(model: Model, runtime: str, device: Device | None = None, bac
     return replace(loaded, bytes=loaded.bytes - freed, notes=(*loaded.notes, note))
 
 
-# vLLM's LLaVA-like models (models/llava.py init_vision_tower_for_llava, which llava_next, llava_onevision,
-# mistral3 and aya_vision call too) build their CLIP / SigLIP / Pixtral tower with
-# ``num_hidden_layers_override`` = the layer vision_feature_layer names (a negative index counts from the
-# end: 24 + (−2) + 1 = 23 of CLIP-L's 24 layers) and ``require_post_norm=False``. Checked: llava-v1.6-mistral-
-# 7b's 14.0786 GiB in a vLLM 0.10.2 log (code index file id 34680831065), where the whole checkpoint is
-# 0.023 GiB more: one CLIP-L layer.
-LLAVA_LIKE = ("LlavaForConditionalGeneration", "LlavaNextForConditionalGeneration",
-              "LlavaNextVideoForConditionalGeneration", "LlavaOnevisionForConditionalGeneration",
-              "Mistral3ForConditionalGeneration", "AyaVisionForConditionalGeneration")
+# vLLM's LLaVA-like models (models/llava.py init_vision_tower_for_llava, which llava_next, llava_onevision
+# and mistral3 call too; aya_vision builds its SigLIP tower the same way, post-norm kept) build the tower
+# with ``num_hidden_layers_override`` = the layer vision_feature_layer names (a negative index counts from
+# the end: 24 + (−2) + 1 = 23 of CLIP-L's 24 layers; a list: its deepest) and, in llava.py, with
+# ``require_post_norm=False``. Checked: llava-v1.6-mistral-7b's 14.0786 GiB in a vLLM 0.10.2 log (code index
+# file id 34680831065), where the whole checkpoint is 0.023 GiB more: one CLIP-L layer. Per architecture:
+# the config's default vision_feature_layer (transformers' LlavaConfig and LlavaNextConfig −2, the others
+# −1) and whether the post-norm is dropped.
+LLAVA_LIKE: dict[str, tuple[int, bool]] = {
+    "LlavaForConditionalGeneration": (-2, True), "LlavaNextForConditionalGeneration": (-2, True),
+    "LlavaNextVideoForConditionalGeneration": (-2, True),
+    "LlavaOnevisionForConditionalGeneration": (-1, True), "Mistral3ForConditionalGeneration": (-1, True),
+    "AyaVisionForConditionalGeneration": (-1, False),
+}
 _VISION_LAYER = re.compile(r"^(?:model\.)?vision_tower\..*?\blayers\.(\d+)\.")
 _VISION_POST_NORM = re.compile(r"^(?:model\.)?vision_tower\.vision_model\.post_layernorm\.")
 
@@ -64,19 +69,23 @@ def unbuilt_vision(model: Model) -> tuple[Tensor, ...]:
     """The vision-tower tensors vLLM does not build for a LLaVA-like model (see LLAVA_LIKE): the layers
     after the deepest one vision_feature_layer names, and the tower's post-norm. () for other models."""
     raw = model.metadata.get("config") if model.metadata else None
-    if not isinstance(raw, dict) or not set(raw.get("architectures") or ()) & set(LLAVA_LIKE):
+    if not isinstance(raw, dict):
         return ()
+    arch = next((a for a in raw.get("architectures") or () if a in LLAVA_LIKE), None)
     vision = raw.get("vision_config")
     total = vision.get("num_hidden_layers") if isinstance(vision, dict) else None
-    wanted = raw.get("vision_feature_layer", -1)
+    if arch is None or not isinstance(total, int):
+        return ()
+    default, drops_post_norm = LLAVA_LIKE[arch]
+    wanted = raw.get("vision_feature_layer", default)
     layers = wanted if isinstance(wanted, list | tuple) else [wanted]
-    if not isinstance(total, int) or not layers or not all(isinstance(x, int) for x in layers):
+    if not layers or not all(isinstance(x, int) for x in layers):
         return ()
     keep = max(total + x + 1 if x < 0 else x for x in layers)
     out = []
     for t in model.tensors:
         found = _VISION_LAYER.match(t.name)
-        if (found and int(found.group(1)) >= keep) or _VISION_POST_NORM.match(t.name):
+        if (found and int(found.group(1)) >= keep) or (drops_post_norm and _VISION_POST_NORM.match(t.name)):
             out.append(t)
     return tuple(out)
 

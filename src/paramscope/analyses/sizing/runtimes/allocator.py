@@ -17,22 +17,21 @@ come to 0.164), Qwen2-7B at TP 1 and 2 on vLLM 0.10.1.1 (dennislee-*: 57 and 22 
 of tails), QwQ-32B at TP 4 on SGLang (llmsinclouds-*: 0.25 GiB more; 0.22 of tails). Shapes that are
 multiples of 2 MiB (Llama 3.1 8B at TP 1 and 2) leave none, as their exact weights show.
 
-The layout is the one both engines build for a standard decoder: per layer a fused QKV projection
-(QKVParallelLinear), the output projection, a fused gate-up projection (MergedColumnParallelLinear) and
-the down projection, or for an MoE layer the fused experts (w13: experts × 2 × ffn/tp × hidden, w2:
-experts × hidden × ffn/tp); the embedding and the LM head split by vocabulary (padded to 64). Models of
-another layout (MLA, linear attention, per-layer widths, encoder-decoder) get no tail modelled.
+The tensors are the checkpoint's, as the engines fuse and split them: q/k/v projections into one
+QKVParallelLinear, gate/up into one MergedColumnParallelLinear, every expert's gate/up and down into the
+fused MoE's w13 and w2; each matrix split over the tensor-parallel ranks (k/v replicated when there are
+fewer KV heads than ranks), the embedding and LM head by vocabulary padded to 64. Not modelled: packed
+formats (GPTQ, AWQ, MXFP4, GGUF: the engines re-lay them), re-priced weights, and layouts the engines
+build otherwise (MLA, linear attention, encoder-decoder).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from paramscope.analyses.sizing.runtimes.common import per_layer_heads
-
 if TYPE_CHECKING:
-    from paramscope.model import ArchConfig, Model
-    from paramscope.model.dtypes import DType
+    from paramscope.model import Model
 
 MiB = 1 << 20
 MIN_BLOCK = 512  # kMinBlockSize: every request is rounded up to it
@@ -53,50 +52,56 @@ def tail_bytes(size: int, *, device_level: bool) -> int:
     return tail if device_level or tail <= SMALL_SIZE else 0
 
 
-def rank_weight_sizes(cfg: ArchConfig, tp: int, linear_bytes: int, embed_bytes: int,
-                      kv_heads: int) -> list[tuple[int, int]]:
-    """(count, bytes) of the large tensors one of ``tp`` ranks holds, for the standard decoder layout
-    (see above); [] for a model laid out otherwise. ``linear_bytes`` per value of the projections as
-    loaded, ``embed_bytes`` per value of the embedding and LM head, ``kv_heads`` the KV heads a rank
-    keeps (replicated when fewer than ``tp``)."""
-    if (cfg.is_mla or cfg.recurrent_layers or cfg.is_encoder_decoder
-            or per_layer_heads(cfg, "n_heads_per_layer") or per_layer_heads(cfg, "n_kv_heads_per_layer")
-            or cfg.n_heads % tp):
+# Checkpoint names the engines fuse into one parameter (vLLM / SGLang packed_modules_mapping, the fused
+# MoE's stacked experts): the name's fused group, with the prefix kept
+FUSED = (
+    (re.compile(r"^(.*\.experts\.)\d+\.(?:gate_proj|up_proj|w1|w3)\.weight$"), "w13"),
+    (re.compile(r"^(.*\.experts\.)\d+\.(?:down_proj|w2)\.weight$"), "w2"),
+    (re.compile(r"^(.*\.)(?:q_proj|k_proj|v_proj)\.weight$"), "qkv_proj"),
+    (re.compile(r"^(.*\.)(?:gate_proj|up_proj)\.weight$"), "gate_up_proj"),
+)
+_KV = re.compile(r"\.(?:k_proj|v_proj)\.weight$")
+
+
+def rank_weight_sizes(model: Model, tp: int, skip: frozenset[str] = frozenset()) -> list[int]:
+    """The bytes of each parameter one of ``tp`` ranks allocates, fused as the engines fuse them (see
+    above), for the matrices of a model laid out as the engines build it; [] otherwise. ``skip``: names
+    of tensors the engine does not build."""
+    cfg = model.config
+    if (cfg is None or cfg.is_mla or cfg.recurrent_layers or cfg.is_encoder_decoder
+            or cfg.n_heads % tp or (cfg.n_kv_heads and cfg.n_kv_heads % tp and tp % cfg.n_kv_heads)):
         return []
-    h, heads = cfg.hidden_size, cfg.n_heads // tp
-    attention = [(cfg.n_layers, (heads * cfg.head_dim_k + kv_heads * (cfg.head_dim_k + cfg.head_dim_v)) * h),
-                 (cfg.n_layers, h * heads * cfg.head_dim_v)]
-    moe_layers = cfg.n_layers - cfg.n_dense_layers if cfg.is_moe else 0
-    dense_layers = cfg.n_layers - moe_layers
-    mlp: list[tuple[int, int]] = []
-    if dense_layers and cfg.ffn_size % tp == 0:
-        mlp += [(dense_layers, 2 * cfg.ffn_size // tp * h), (dense_layers, h * cfg.ffn_size // tp)]
-    if moe_layers and cfg.expert_ffn_size % tp == 0:
-        ffn = cfg.expert_ffn_size // tp
-        mlp += [(moe_layers, cfg.n_experts * 2 * ffn * h), (moe_layers, cfg.n_experts * h * ffn)]
-    sizes = [(n, values * linear_bytes) for n, values in attention + mlp]
     vocab = -(-cfg.vocab_size // VOCAB_PADDING) * VOCAB_PADDING
-    if vocab % tp == 0:
-        sizes.append((1 if cfg.tied_embeddings else 2, vocab // tp * h * embed_bytes))
-    return sizes
+    kv_share = max(1, cfg.n_kv_heads // tp) / cfg.n_kv_heads if cfg.n_kv_heads else 1 / tp
+    groups: dict[str, int] = {}
+    for t in model.tensors:
+        if len(t.shape) < 2 or t.name in skip:
+            continue
+        if t.shape[0] == cfg.vocab_size:  # embedding or LM head: split by the padded vocabulary
+            groups[t.name] = vocab // tp * (t.nbytes // cfg.vocab_size)
+            continue
+        key = t.name
+        for pattern, fused in FUSED:
+            found = pattern.match(t.name)
+            if found:
+                key = found.group(1) + fused
+                break
+        share = kv_share if _KV.search(t.name) else 1 / tp
+        groups[key] = groups.get(key, 0) + int(t.nbytes * share)
+    return list(groups.values())
 
 
-def weight_tails(cfg: ArchConfig, tp: int, linear_bytes: int | None, embed_bytes: int, kv_heads: int, *,
-                 device_level: bool) -> int:
+def weight_tails(model: Model, tp: int, *, device_level: bool, skip: frozenset[str] = frozenset()) -> int:
     """What the allocator holds beyond one rank's weights (``tail_bytes`` over ``rank_weight_sizes``);
-    0 where the projections' bytes per value are not known (``linear_bytes`` None: packed formats)."""
-    if not linear_bytes:
+    0 for a checkpoint the engine re-lays (packed formats: GPTQ, AWQ, MXFP4, GGUF …)."""
+    if not loaded_as_stored(model):
         return 0
-    return sum(n * tail_bytes(size, device_level=device_level)
-               for n, size in rank_weight_sizes(cfg, tp, linear_bytes, embed_bytes, kv_heads))
+    return sum(tail_bytes(size, device_level=device_level) for size in rank_weight_sizes(model, tp, skip))
 
 
-def linear_value_bytes(model: Model, dtype: DType) -> int | None:
-    """Bytes per value of the projections as an engine loads them: the model dtype for an unquantized
-    checkpoint, 1 for 8-bit float ones (FP8), None for packed formats (GPTQ, AWQ, MXFP4, GGUF …)."""
+def loaded_as_stored(model: Model) -> bool:
+    """Whether the engines hold the checkpoint's matrices as stored: unquantized, or 8-bit float (FP8)."""
     q = model.quantization
     if q is None:
-        return dtype.type_size
-    if q.bits == 8 and (q.method == "fp8" or (q.quant_type or "").lower() in ("float", "e4m3", "fp8")):
-        return 1
-    return None
+        return model.format != "gguf"
+    return q.bits == 8 and (q.method == "fp8" or (q.quant_type or "").lower() in ("float", "e4m3", "fp8"))

@@ -26,9 +26,9 @@ from __future__ import annotations
 from paramscope.analyses.sizing.kv_cache import KVCache, LayerCache, kv_cache, layer_caches, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
-from paramscope.analyses.sizing.runtimes.allocator import linear_value_bytes, weight_tails
+from paramscope.analyses.sizing.runtimes.allocator import weight_tails
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
-from paramscope.analyses.sizing.runtimes.vllm import kv_heads_per_rank, rank_config, rope_cache_bytes
+from paramscope.analyses.sizing.runtimes.vllm import rank_config, rope_cache_bytes
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
@@ -57,13 +57,14 @@ class SglangMemory:
     tensor_parallel: int
     mem_fraction_static: float
     kv_type: DType
-    model_bytes: int  # weights shard + RoPE cache
+    model_bytes: int  # weights shard + RoPE cache + the allocator's segment tails
     cell_bytes: int  # one token's K and V over this rank's layers
     kv: KVCache  # what ``batch`` requests of ``context`` tokens need
     cuda_context_bytes: int
     nccl_bytes: int
     free_bytes: int | None  # free memory after the context and NCCL ("total_gpu_memory"); None: no GPU
     explain: tuple[str, ...] = ()
+    weight_tail_bytes: int = 0  # the caching allocator's segment tails of this rank's weights
 
     @property
     def pool_bytes_available(self) -> int | None:
@@ -145,7 +146,7 @@ def sglang_memory(
     mem_fraction_static: float | None = None,
     tensor_parallel: int = 1,
     nvlink: bool = True,
-    linear_value_bytes: int | None = None,
+    allocator_tail_bytes: int = 0,
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
 
@@ -154,9 +155,9 @@ def sglang_memory(
     what the requests need only. ``mem_fraction_static`` None takes SGLang's default for the TP size.
     ``nvlink`` False: the GPUs talk over PCIe only, NCCL's smaller footprint (runtimes/common.py); SGLang
     runs vLLM's custom all-reduce and prints the same reason when it is off ("not supported on more than
-    two PCIe-only GPUs"). ``linear_value_bytes``: bytes per value of the projections as loaded, for
-    the caching allocator's segment tails, which SGLang's free-memory measure of the load counts
-    (runtimes/allocator.py); None: not modelled.
+    two PCIe-only GPUs"). ``allocator_tail_bytes``: one rank's caching-allocator segment tails, which
+    SGLang's free-memory measure of the load counts (runtimes/allocator.py ``weight_tails``,
+    ``device_level`` True).
     """
     kinds = layer_kinds(cfg)
     if set(kinds) - {"full"}:
@@ -176,12 +177,11 @@ def sglang_memory(
     kv = kv_cache(rank, {"full": context}, streams=batch, type_k=t, type_v=t, mla="compressed",
                   layers=pool_layers(rank))
     cell = sum(part.layers * (part.k_row_bytes + part.v_row_bytes) for part in kv.parts)
-    tails = weight_tails(cfg, tp, linear_value_bytes, dtype.type_size, kv_heads_per_rank(cfg, tp, "SGLang"),
-                         device_level=True)
-    model = -(-weights_bytes // tp) + rope_cache_bytes(cfg, dtype) + tails
+    model = -(-weights_bytes // tp) + rope_cache_bytes(cfg, dtype) + allocator_tail_bytes
     nccl = (NCCL_BYTES if nvlink else NCCL_PCIE_BYTES) if tp > 1 else 0
     free = None if gpu_memory_bytes is None else gpu_memory_bytes - CUDA_CONTEXT_BYTES - nccl
-    m = SglangMemory(context, batch, tp, fraction, t, model, cell, kv, CUDA_CONTEXT_BYTES, nccl, free)
+    m = SglangMemory(context, batch, tp, fraction, t, model, cell, kv, CUDA_CONTEXT_BYTES, nccl, free,
+                     weight_tail_bytes=allocator_tail_bytes)
     return _explained(m, weights_bytes, gpu_memory_bytes)
 
 
@@ -189,8 +189,9 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
     lines = [
         f"sglang.launch_server: context {m.context}, {m.batch} seqs, tp {m.tensor_parallel}, "
         f"mem_fraction_static {m.mem_fraction_static}, KV {m.kv_type.value.lower()}; figures per GPU",
-        f"weights: {weights_bytes:,} B / {m.tensor_parallel} + RoPE cache + the allocator's segment tails "
-        f"(SGLang measures the load by free memory) = {m.model_bytes:,} B",
+        f"weights: {weights_bytes:,} B / {m.tensor_parallel} + RoPE cache"
+        f"{f' + allocator segment tails {tails:,} B' if (tails := m.weight_tail_bytes) else ''}"
+        f" = {m.model_bytes:,} B",
         f"cell: {m.cell_bytes:,} B per token (K and V of every layer of this rank)",
     ]
     lines += [f"KV needed {line}" for line in m.kv.explain]
@@ -231,7 +232,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       gpu_memory_bytes=gpu, mem_fraction_static=option(req, "mem_fraction_static"),
                       tensor_parallel=req.n_devices,
                       nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
-                      linear_value_bytes=linear_value_bytes(model, dtype))
+                      allocator_tail_bytes=0 if req.weights else weight_tails(model, req.n_devices,
+                                                                              device_level=True))
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

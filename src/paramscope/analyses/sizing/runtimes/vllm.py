@@ -31,9 +31,10 @@ from paramscope.analyses.sizing.kv_cache import (
     kv_cache,
     layer_kinds,
 )
+from paramscope.analyses.sizing.loaded import unbuilt_vision
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
-from paramscope.analyses.sizing.runtimes.allocator import linear_value_bytes, weight_tails
+from paramscope.analyses.sizing.runtimes.allocator import weight_tails
 from paramscope.analyses.sizing.runtimes.common import (
     CUDA_CONTEXT_BYTES,
     NCCL_BYTES,
@@ -184,7 +185,7 @@ class VllmParams:
     gpu_name: str | None = None  # as the driver names the GPU
     awq_split_k: bool = False  # an AWQ checkpoint on a release before 0.3.0 (AWQ_SPLIT_K)
     pipeline_parallel: int = 1  # --pipeline-parallel-size: stages, each on tensor_parallel GPUs
-    linear_bytes: int = 0  # bytes per value of the projections as loaded (0: packed, no allocator tails)
+    weight_tails: int = 0  # one rank's caching-allocator segment tails that memory_allocated counts
     entrypoint: str = "serve"  # "serve" (vllm serve) or "llm" (the offline LLM class): V1's batch defaults
 
 
@@ -355,6 +356,8 @@ def resolve_params(
     that engine family does, and refuse what it refuses."""
     if engine not in ENGINES:
         raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
+    if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
+        raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm)")
     if engine in V0_FAMILIES:
         chunked = context > V0_LONG_CONTEXT if chunked_prefill is None else chunked_prefill
         default_tokens = V0_CHUNK if chunked else max(context, V0_MIN_BATCHED_TOKENS)
@@ -366,8 +369,6 @@ def resolve_params(
         chunked = True
         a100 = gpu_name is not None and "a100" in gpu_name.lower()
         big = gpu_memory_bytes is None or (gpu_memory_bytes >= BIG_GPU_BYTES and not a100)
-        if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
-            raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm)")
         default_tokens, default_seqs = DEFAULTS_BY_ENTRYPOINT[entrypoint][big]
     p = VllmParams(context, batch, tensor_parallel, _or(block_size, BLOCK_SIZE[cfg.is_mla]),
                    _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
@@ -499,11 +500,9 @@ def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
 
 def allocator_tails(cfg: ArchConfig, p: VllmParams) -> int:
     """The segment tails of one rank's weights that torch.cuda.memory_allocated counts (runtimes/
-    allocator.py): vLLM measures the load with it. Not modelled for pipeline stages or packed formats."""
-    if p.pipeline_parallel != 1:
-        return 0
-    return weight_tails(cfg, p.tensor_parallel, p.linear_bytes, p.dtype.type_size,
-                        kv_heads_per_rank(cfg, p.tensor_parallel), device_level=False)
+    allocator.py ``weight_tails``, given as ``p.weight_tails``): vLLM measures the load with it. Not
+    modelled for pipeline stages."""
+    return p.weight_tails if p.pipeline_parallel == 1 else 0
 
 
 def replicated_bytes(cfg: ArchConfig, p: VllmParams) -> int:
@@ -530,10 +529,10 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
     # MLA prefill expands the latent into per-head K and V (kv_b_proj), split over the ranks like Q
     kv_heads = cfg.n_heads // tp if cfg.is_mla else kv_heads_per_rank(cfg, tp)
     dense = cfg.ffn_size if not cfg.is_moe or cfg.n_dense_layers else 0
-    mlp = max(3 * dense // tp, fused_moe_width(cfg, p))
     qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads * (cfg.head_dim_k + cfg.head_dim_v)
     attention = qkv + cfg.n_heads * cfg.head_dim_v // tp
-    peak = t * (3 * cfg.hidden_size + max(mlp, attention)) * b
+    widest = max(t * max(3 * dense // tp, attention), fused_moe_tokens(p) * fused_moe_width(cfg, p))
+    peak = (t * 3 * cfg.hidden_size + widest) * b
     return max(peak, awq_split_k_peak(cfg, p)) if p.awq_split_k else peak
 
 
@@ -543,17 +542,30 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
 # and cache3 (topk × K, the down output before the weighted sum). PR #13625 (February 2025, in 0.8)
 # made cache1 and cache3 share one buffer of topk × max(N, K) ("by the time we need cache3, we're done
 # with cache1"); before, V0 allocated all three. The chunk (VLLM_FUSED_MOE_CHUNK_SIZE, 32768 tokens or
-# more) is never smaller than a profile batch. Checked on vLLM 0.27.1's printed peak activation for
+# more) is never smaller than a profile batch; a larger --max-num-batched-tokens is cut into chunks of
+# VLLM_FUSED_MOE_CHUNK_SIZE tokens (envs.py: 32768 through 0.10, 16 × 1024 in the 0.11 series and later),
+# and the caches are sized for one. Checked on vLLM 0.27.1's printed peak activation for
 # Qwen3-235B-A22B FP8 at TP 4 and 8192 tokens (kubesimplify-*-tp4-*): 0.76 GiB, 0.73 predicted (0.33
 # before, when the experts counted as a dense MLP of topk × expert ffn).
+FUSED_MOE_CHUNK = {False: 32768, True: 16 * 1024}  # keyed by "a family of 0.11 or later"
+
+
 def fused_moe_width(cfg: ArchConfig, p: VllmParams) -> int:
-    """Values per token the fused MoE kernel holds at its peak on one rank (0 for a dense model)."""
-    if not cfg.is_moe or not cfg.expert_ffn_size:
+    """Values per token the fused MoE kernel holds at its peak on one rank (0 for a dense model); an MoE
+    config without an expert width (a Mixtral GGUF) takes the FFN width."""
+    if not cfg.is_moe:
         return 0
-    n, k, topk = 2 * cfg.expert_ffn_size // p.tensor_parallel, cfg.hidden_size, cfg.n_experts_per_token
+    ffn = cfg.expert_ffn_size or cfg.ffn_size
+    n, k, topk = 2 * ffn // p.tensor_parallel, cfg.hidden_size, cfg.n_experts_per_token
     if p.engine in V0_FAMILIES:
         return topk * (n + n // 2 + k)
     return topk * (max(n, k) + n // 2)
+
+
+def fused_moe_tokens(p: VllmParams) -> int:
+    """The tokens the fused MoE kernel sizes its caches for: the batch, at most one chunk
+    (VLLM_FUSED_MOE_CHUNK_SIZE, FUSED_MOE_CHUNK)."""
+    return min(p.max_num_batched_tokens, FUSED_MOE_CHUNK[p.engine in ("v1", "v1-0.16", "v1-early")])
 
 
 # AWQ before PR #2566 (vLLM 0.3.0, January 2024): every AWQ matmul ran ``ops.awq_gemm`` with split_k_iters =
@@ -767,9 +779,10 @@ def held_allreduce_bytes(cfg: ArchConfig, p: VllmParams) -> int:
 # the default since NCCL 2.22), so the buffers of the collectives first used there (the logits' all-gather,
 # torch.distributed's own communicator) are allocated inside the measured window. vLLM 0.11.0 on H100s at
 # TP 2 (tests/fixtures/engine_logs/vllm/llmd-*): non-torch 0.55 GiB for Llama-3.3-70B FP8 and 0.54 for
-# Qwen3-32B, against 0.14 for both at TP 1: 0.40 GiB more. Taken from those two and used at every TP size and
-# interconnect (a 0.24 log on four PCIe-only L40S and a 0.27.1 one on four PCIe RTX PRO 6000 leave 0.53
-# and 1.5 GiB more: documented misses in docs/runtimes.md); the rest of NCCL stays outside the budget.
+# Qwen3-32B, against 0.14 for both at TP 1: 0.40 GiB more. Taken from those two and used at every TP size,
+# capped at NCCL's whole PCIe-only estimate between PCIe-only GPUs (a 0.24 log on four PCIe-only L40S and a
+# 0.27.1 one on four PCIe RTX PRO 6000 leave 0.53 and 1.5 GiB more: documented misses in docs/runtimes.md);
+# the rest of NCCL stays outside the budget.
 NCCL_PROFILE_BYTES = 410 * MiB
 
 
@@ -839,7 +852,7 @@ def vllm_memory(
     pipeline_parallel: int = 1,
     pp_partition: tuple[int, ...] | None = None,
     stage_weights: tuple[int, ...] | None = None,
-    linear_value_bytes: int | None = None,
+    allocator_tail_bytes: int = 0,
     entrypoint: str = "serve",
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
@@ -855,9 +868,9 @@ def vllm_memory(
     FlashInfer for top-p & top-k sampling");
     ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``);
     ``mla`` False for a release before MLA support, which cached an MLA model's K and V per head
-    (``pre_mla_attention``). ``linear_value_bytes``: bytes per value of the projections as loaded
-    (runtimes/allocator.py ``linear_value_bytes``), for the allocator's segment tails; None: not
-    modelled. ``entrypoint`` "llm": the offline ``LLM`` class's batch defaults (V1), not `vllm serve`'s.
+    (``pre_mla_attention``). ``allocator_tail_bytes``: one rank's caching-allocator segment tails that
+    "Model loading took" counts (runtimes/allocator.py ``weight_tails``, ``device_level`` False).
+    ``entrypoint`` "llm": the offline ``LLM`` class's batch defaults (V1), not `vllm serve`'s.
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
@@ -873,7 +886,7 @@ def vllm_memory(
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
                        entrypoint=entrypoint)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
-                awq_split_k=awq_split_k, linear_bytes=linear_value_bytes or 0)
+                awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:
@@ -1190,7 +1203,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     gpu_name=req.device.name if req.device and on_gpu else None,
                     nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
                     flashinfer_sampler=option(req, "flashinfer_sampler"),
-                    linear_value_bytes=linear_value_bytes(model, dtype),
+                    allocator_tail_bytes=0 if req.weights else weight_tails(
+                        model, req.n_devices // pp, device_level=False,
+                        skip=frozenset(t.name for t in unbuilt_vision(model))),
                     entrypoint=option(req, "entrypoint"))
     n = req.n_devices
     notes: tuple[str, ...] = ()
