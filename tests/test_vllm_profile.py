@@ -305,6 +305,25 @@ def test_moe_forward_holds_the_fused_kernels_caches():
     assert v0.activation_bytes == 8192 * (3 * 4096 + 41_984) * 2
 
 
+def test_moe_caches_are_sized_for_one_chunk():
+    # 65536 batched tokens: the fused MoE kernel works in chunks of VLLM_FUSED_MOE_CHUNK_SIZE (16384 from
+    # 0.11, 32768 before) and sizes its caches for one. TP 4: 3 × 4096 hidden values for every token, and
+    # the caches of 16384 tokens × 35,840 (V1) or 32768 × 41,984 (V0), larger than attention's 4,352 a token
+    v1 = vllm_memory(QWEN3_MOE, 10 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32,
+                     max_num_batched_tokens=65536)
+    assert forward_peak(QWEN3_MOE, v1.params) == (65536 * 3 * 4096 + 16384 * 35_840) * 2
+    v0 = vllm_memory(QWEN3_MOE, 10 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32,
+                     max_num_batched_tokens=65536, engine="v0", chunked_prefill=True)
+    assert forward_peak(QWEN3_MOE, v0.params) == (65536 * 3 * 4096 + 32768 * 41_984) * 2
+
+
+def test_moe_without_an_expert_width_takes_the_ffn_width():
+    # a Mixtral-style GGUF names experts but no expert width: the FFN width stands for it
+    plain = replace(QWEN3_MOE, expert_ffn_size=0, ffn_size=1536)
+    params = vllm_memory(QWEN3_MOE, 10 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32).params
+    assert fused_moe_width(plain, params) == fused_moe_width(QWEN3_MOE, params) == 8 * (4096 + 384)
+
+
 def test_moe_with_dense_layers_takes_the_wider_mlp():
     # DeepSeek-V3 at TP 8: the dense layers' 3 × 18432 / 8 = 6,912 values a token against the experts'
     # 8 × (max(512, 7168) + 256) = 59,392: the experts' caches are the peak's MLP part
