@@ -267,6 +267,9 @@ def kv_cache_dtype(r: Record) -> DType | None:
     return DTYPES.get(kv) if kv and kv != "auto" else None
 
 
+CONSUMED_FORMAT = "for consumed memory (weights + non-torch)"
+
+
 def record_tails(model: Model, r: Record, tp: int) -> int:
     """One rank's caching-allocator segment tails as the engine's weights figure counts them
     (runtimes/allocator.py): vLLM's memory_allocated keeps the unsplit ones, SGLang's free-memory measure
@@ -300,7 +303,12 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         allocator_tail_bytes=record_tails(model, r, r.setting("tensor_parallel_size") or
                                           (r.gpus.get("count") or 1) // pp),
         entrypoint=r.setting("entrypoint") or "serve")
-    out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes,
+    # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
+    # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
+    # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_
+    # applied``), so KV = requested − consumed − peak activation; the prediction compared is the same sum
+    graphs_in_peak = m.cuda_graph_bytes if CONSUMED_FORMAT in r.log else 0
+    out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes + graphs_in_peak,
            "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
            "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}
     if m.stages:  # pipeline parallel: a worker's line is its stage's (device "PP<stage>")

@@ -544,9 +544,10 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
 # with cache1"); before, V0 allocated all three. The chunk (VLLM_FUSED_MOE_CHUNK_SIZE, 32768 tokens or
 # more) is never smaller than a profile batch; a larger --max-num-batched-tokens is cut into chunks of
 # VLLM_FUSED_MOE_CHUNK_SIZE tokens (envs.py: 32768 through 0.10, 16 × 1024 in the 0.11 series and later),
-# and the caches are sized for one. Checked on vLLM 0.27.1's printed peak activation for
-# Qwen3-235B-A22B FP8 at TP 4 and 8192 tokens (kubesimplify-*-tp4-*): 0.76 GiB, 0.73 predicted (0.33
-# before, when the experts counted as a dense MLP of topk × expert ffn).
+# and the caches are sized for one. Qwen3-235B-A22B FP8 at TP 4 and 8192 tokens: 0.73 GiB (0.33 when the
+# experts counted as a dense MLP of topk × expert ffn); vLLM 0.27.1's KV memory for it (kubesimplify-*-tp4-*)
+# went from +5.4 % to +3.9 %. Its printed "peak activation" (0.76) is another sum, transient headroom
+# plus the CUDA graph estimate (tools/engine_log_compare.py CONSUMED_FORMAT), so it checks nothing alone.
 FUSED_MOE_CHUNK = {False: 32768, True: 16 * 1024}  # keyed by "a family of 0.11 or later"
 
 
