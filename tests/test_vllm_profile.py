@@ -21,6 +21,7 @@ from paramscope.analyses.sizing.runtimes.vllm import (
     NON_TORCH_BYTES,
     V0_NON_TORCH_BYTES,
     default_max_model_len,
+    expert_fraction,
     forward_peak,
     fused_moe_width,
     group_size,
@@ -322,6 +323,34 @@ def test_moe_without_an_expert_width_takes_the_ffn_width():
     plain = replace(QWEN3_MOE, expert_ffn_size=0, ffn_size=1536)
     params = vllm_memory(QWEN3_MOE, 10 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32).params
     assert fused_moe_width(plain, params) == fused_moe_width(QWEN3_MOE, params) == 8 * (4096 + 384)
+
+
+def test_expert_parallel_holds_whole_experts():
+    # --enable-expert-parallel at TP 4: 32 whole experts of Qwen3-235B's 128 per GPU, so the weights per
+    # GPU are the same; the fused kernel's caches span whole experts (N = 2 × 1536) for every token's
+    # top-8 slots: 8 × (max(3072, 4096) + 1536) = 45,056 values a token
+    split = vllm_memory(QWEN3_MOE, 100 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32)
+    ep = vllm_memory(QWEN3_MOE, 100 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32,
+                     expert_parallel=True)
+    assert ep.model_bytes == split.model_bytes
+    assert ep.activation_bytes == 8192 * (3 * 4096 + 45_056) * 2
+    assert "expert parallel" in ep.explain[0]
+    # a dense model has no experts to place: the flag changes nothing
+    dense = [vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, tensor_parallel=2, expert_parallel=e)
+             for e in (False, True)]
+    assert dense[0].activation_bytes == dense[1].activation_bytes and not dense[1].params.expert_parallel
+
+
+def test_experts_that_do_not_divide_put_one_more_on_the_first_ranks():
+    # 10 experts over 4 ranks: 3, 3, 2, 2 (determine_expert_map); the first rank holds half an expert more
+    # than an even split
+    ten = replace(QWEN3_MOE, n_experts=10)
+    m = vllm_memory(ten, 100 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32, expert_parallel=True)
+    even = vllm_memory(ten, 100 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32)
+    extra = m.model_bytes - even.model_bytes
+    shared = 94 * 4096 * 10 * 2  # the routers, whole on every rank
+    assert extra == int((100 * GIB - shared) * expert_fraction(ten) / 10 * (3 - 2.5))
+    assert 0 < extra < (100 * GIB) / 10
 
 
 def test_moe_with_dense_layers_takes_the_wider_mlp():

@@ -302,7 +302,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         mla=vllm_mla(r, engine),
         allocator_tail_bytes=record_tails(model, r, r.setting("tensor_parallel_size") or
                                           (r.gpus.get("count") or 1) // pp),
-        entrypoint=r.setting("entrypoint") or "serve")
+        entrypoint=r.setting("entrypoint") or "serve",
+        expert_parallel="'enable_expert_parallel': True" in r.log or "Expert parallelism is enabled" in r.log)
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_

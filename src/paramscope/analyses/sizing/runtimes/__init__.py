@@ -134,6 +134,9 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                 "offline LLM class, whose V1 defaults batch more tokens "
                                                 "per step: 16384 on GPUs of 70 GiB and more, else 8192)",
                     choices=("serve", "llm")),
+             Option("enable_expert_parallel", bool, False, "vLLM --enable-expert-parallel: an MoE "
+                                                         "model's experts whole on each GPU (E / N of "
+                                                         "them), not each expert split over the GPUs"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
                                                        "kernel (its log says 'Using FlashInfer for top-p & "

@@ -187,6 +187,7 @@ class VllmParams:
     pipeline_parallel: int = 1  # --pipeline-parallel-size: stages, each on tensor_parallel GPUs
     weight_tails: int = 0  # one rank's caching-allocator segment tails that memory_allocated counts
     entrypoint: str = "serve"  # "serve" (vllm serve) or "llm" (the offline LLM class): V1's batch defaults
+    expert_parallel: bool = False  # --enable-expert-parallel: whole experts per GPU, not split matrices
 
 
 @record
@@ -495,7 +496,33 @@ def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
     replicated too; their few MiB are ignored."""
     shared = replicated_bytes(cfg, p)
     return (cdiv(weights_bytes - shared, p.tensor_parallel) + shared + rope_cache_bytes(cfg, p.dtype)
-            + allocator_tails(cfg, p))
+            + allocator_tails(cfg, p) + uneven_experts_bytes(cfg, weights_bytes - shared, p))
+
+
+# --enable-expert-parallel (model_executor/layers/fused_moe/layer.py determine_expert_map): each of the
+# tensor-parallel × data-parallel ranks holds whole experts, E // ranks of them and one more on the first
+# E % ranks ranks; the rest of the model stays split by tensor parallelism. The worst rank's weights are
+# what the even split gives plus its extra experts' share.
+def uneven_experts_bytes(cfg: ArchConfig, split_bytes: int, p: VllmParams) -> int:
+    """With expert parallelism, the bytes the first rank holds beyond an even split when the experts do
+    not divide over the ranks: its one extra expert less its share, estimated from the experts' share
+    of the parameters (``expert_fraction``)."""
+    ranks = p.tensor_parallel
+    if not p.expert_parallel or not cfg.is_moe or cfg.n_experts % ranks == 0:
+        return 0
+    per_expert = split_bytes * expert_fraction(cfg) / cfg.n_experts
+    return int(per_expert * (cdiv(cfg.n_experts, ranks) - cfg.n_experts / ranks))
+
+
+def expert_fraction(cfg: ArchConfig) -> float:
+    """The routed experts' share of a model's parameters, from its shapes: 3 × hidden × expert ffn per
+    expert per MoE layer, against the attention, dense MLP and embedding matrices."""
+    h, moe_layers = cfg.hidden_size, cfg.n_layers - cfg.n_dense_layers
+    experts = moe_layers * cfg.n_experts * 3 * h * (cfg.expert_ffn_size or cfg.ffn_size)
+    attention = cfg.n_layers * h * (cfg.n_heads + cfg.n_kv_heads) * (cfg.head_dim_k + cfg.head_dim_v)
+    dense = cfg.n_dense_layers * 3 * h * cfg.ffn_size
+    embeddings = (1 if cfg.tied_embeddings else 2) * cfg.vocab_size * h
+    return experts / (experts + attention + dense + embeddings)
 
 
 def allocator_tails(cfg: ArchConfig, p: VllmParams) -> int:
@@ -557,7 +584,10 @@ def fused_moe_width(cfg: ArchConfig, p: VllmParams) -> int:
     if not cfg.is_moe:
         return 0
     ffn = cfg.expert_ffn_size or cfg.ffn_size
-    n, k, topk = 2 * ffn // p.tensor_parallel, cfg.hidden_size, cfg.n_experts_per_token
+    # expert parallelism: a rank's experts are whole (N = 2 × ffn), and its kernel still takes every
+    # token's top-k slots (the non-local ones masked by the expert map), so the caches span whole experts
+    n = 2 * ffn if p.expert_parallel else 2 * ffn // p.tensor_parallel
+    k, topk = cfg.hidden_size, cfg.n_experts_per_token
     if p.engine in V0_FAMILIES:
         return topk * (n + n // 2 + k)
     return topk * (max(n, k) + n // 2)
@@ -855,6 +885,7 @@ def vllm_memory(
     stage_weights: tuple[int, ...] | None = None,
     allocator_tail_bytes: int = 0,
     entrypoint: str = "serve",
+    expert_parallel: bool = False,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -872,6 +903,7 @@ def vllm_memory(
     (``pre_mla_attention``). ``allocator_tail_bytes``: one rank's caching-allocator segment tails that
     "Model loading took" counts (runtimes/allocator.py ``weight_tails``, ``device_level`` False).
     ``entrypoint`` "llm": the offline ``LLM`` class's batch defaults (V1), not `vllm serve`'s.
+    ``expert_parallel``: --enable-expert-parallel (whole experts per GPU; ``uneven_experts_bytes``).
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
@@ -887,7 +919,8 @@ def vllm_memory(
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
                        entrypoint=entrypoint)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
-                awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes)
+                awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes,
+                expert_parallel=expert_parallel and cfg.is_moe)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:
@@ -1066,17 +1099,20 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
     p, layout = m.params, m.layout
     rows, b = min(p.max_num_seqs, p.max_num_batched_tokens), p.dtype.type_size
     shared = replicated_bytes(cfg, p)
+    uneven = uneven_experts_bytes(cfg, weights_bytes - shared, p)
     lines = [
         f"{'vllm serve' if p.entrypoint == 'serve' else 'LLM() (offline)'} ({p.engine.upper()} engine"
         f"{', chunked prefill' if p.chunked_prefill else ''}): "
         f"max_model_len {p.context}, {p.batch} seqs, block_size {p.block_size}, "
         f"max_num_batched_tokens {p.max_num_batched_tokens}, max_num_seqs {p.max_num_seqs}, "
-        f"tensor_parallel {p.tensor_parallel}, KV {p.kv_type.value.lower()}; figures per GPU",
+        f"tensor_parallel {p.tensor_parallel}{', expert parallel' if p.expert_parallel else ''}, "
+        f"KV {p.kv_type.value.lower()}; figures per GPU",
         f"weights: {weights_bytes:,} B / {p.tensor_parallel}"
         f"{f' (routers {shared:,} B whole on every rank)' if shared else ''} + RoPE cache "
         f"{cfg.context_length} × {cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × "
         f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B"
         f"{f' + allocator segment tails {tails:,} B' if (tails := allocator_tails(cfg, p)) else ''}"
+        f"{f' + the first rank extra expert {extra:,} B' if (extra := uneven) else ''}"
         f" = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens"
         f"{' (AWQ split-k partials)' if p.awq_split_k else ''} {forward:,} B, sampler "
@@ -1207,7 +1243,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     allocator_tail_bytes=0 if req.weights else weight_tails(
                         model, req.n_devices // pp, device_level=False,
                         skip=frozenset(t.name for t in unbuilt_vision(model))),
-                    entrypoint=option(req, "entrypoint"))
+                    entrypoint=option(req, "entrypoint"),
+                    expert_parallel=option(req, "enable_expert_parallel"))
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if m.pool is not None:
