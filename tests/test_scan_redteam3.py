@@ -132,10 +132,12 @@ def test_members_the_scan_cannot_inflate_are_never_safe(method: int, flags: int,
 
 
 def zipfile_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip of ``members`` with a fixed date: built while pytest collects, its bytes name the test, and
+    each pytest-xdist worker collects on its own (a clock tick between two would differ the names)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for name, data in members.items():
-            z.writestr(name, data)
+            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)
     return buf.getvalue()
 
 
@@ -147,7 +149,7 @@ def zipfile_bytes(members: dict[str, bytes]) -> bytes:
     ("cut.onnx", b"hello", "ONNX"),  # before: "safe", exit 0
     ("cut.npy", numeric_npy()[:-1], "cut short"),  # before: "safe: a numpy (plain numbers) file"
     ("cut.npz", zipfile_bytes({"w.npy": numeric_npy()[:-3]}), "cut short"),  # before: the same
-])
+], ids=["gguf", "safetensors", "onnx", "npy", "npz"])
 def test_a_truncated_file_of_a_code_free_format_is_unreadable(name: str, data: bytes, says: str,
                                                                tmp_path: Path) -> None:
     """GGUF, safetensors, ONNX and numeric .npy/.npz carry no code, but "safe: a gguf file" is a claim
