@@ -19,9 +19,9 @@ import engine_logs
 from engine_logs import FIXTURES, Record
 
 import paramscope
-from paramscope.analyses.sizing.loaded import loaded_weights, unbuilt_vision
-from paramscope.analyses.sizing.runtimes.allocator import weight_tails
+from paramscope.analyses.sizing.loaded import loaded_weights
 from paramscope.analyses.sizing.runtimes.llamacpp import device_split, llamacpp_memory, offload
+from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
 from paramscope.analyses.sizing.runtimes.vllm import (
     V0_FAMILIES,
@@ -30,6 +30,7 @@ from paramscope.analyses.sizing.runtimes.vllm import (
     stage_weight_split,
     vllm_memory,
 )
+from paramscope.analyses.sizing.runtimes.vllm import loaded_tails as vllm_loaded_tails
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
@@ -271,13 +272,12 @@ CONSUMED_FORMAT = "for consumed memory (weights + non-torch)"
 
 
 def record_tails(model: Model, r: Record, tp: int) -> int:
-    """One rank's caching-allocator segment tails as the engine's weights figure counts them
-    (runtimes/allocator.py): vLLM's memory_allocated keeps the unsplit ones, SGLang's free-memory measure
-    all; 0 where the record re-prices the model to another scheme (its tensors are not the model's)."""
+    """One rank's caching-allocator segment tails as the engine's weights figure counts them (each
+    runtime's ``loaded_tails``); 0 where the record re-prices the model to another scheme (its tensors
+    are not the model's)."""
     if r.model.get("weights"):
         return 0
-    skip = frozenset(t.name for t in unbuilt_vision(model)) if r.engine == "vllm" else frozenset()
-    return weight_tails(model, tp, device_level=r.engine == "sglang", skip=skip)
+    return (vllm_loaded_tails if r.engine == "vllm" else sglang_loaded_tails)(model, tp)
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
@@ -286,22 +286,21 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     engine = vllm_engine(r)
     pp = r.setting("pipeline_parallel_size") or 1
     weights = weights_bytes(model, r)
+    tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
     m = vllm_memory(
         cfg, weights, context=r.setting("max_model_len") or default_max_model_len(cfg),
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization") or 0.9,
         block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
-        tensor_parallel=r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp,
-        pipeline_parallel=pp, stage_weights=stage_weight_split(
+        tensor_parallel=tp, pipeline_parallel=pp, stage_weights=stage_weight_split(
             model, weights, pp_stage_layers(cfg.n_layers, pp)) if pp > 1 else None,
         engine=engine, chunked_prefill=chunked_prefill(r, engine),
         gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
         flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,
         awq_split_k=r.setting("quantization") == "awq" and before_awq_dequantize(r, engine),
         mla=vllm_mla(r, engine),
-        allocator_tail_bytes=record_tails(model, r, r.setting("tensor_parallel_size") or
-                                          (r.gpus.get("count") or 1) // pp),
+        allocator_tail_bytes=record_tails(model, r, tp),
         entrypoint=r.setting("entrypoint") or "serve",
         expert_parallel="'enable_expert_parallel': True" in r.log or "Expert parallelism is enabled" in r.log)
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
@@ -434,12 +433,12 @@ def identical_gpus(r: Record) -> bool:
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
+    tp = r.setting("tp_size") or r.gpus.get("count") or 1
     m = sglang_memory(
         cfg, weights_bytes(model, r), context=r.setting("context_length") or cfg.context_length,
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), mem_fraction_static=r.setting("mem_fraction_static"),
-        tensor_parallel=r.setting("tp_size") or r.gpus.get("count") or 1, nvlink=nvlink(r),
-        allocator_tail_bytes=record_tails(model, r, r.setting("tp_size") or r.gpus.get("count") or 1))
+        tensor_parallel=tp, nvlink=nvlink(r), allocator_tail_bytes=record_tails(model, r, tp))
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:
         out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}

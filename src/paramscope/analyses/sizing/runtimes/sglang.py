@@ -185,6 +185,12 @@ def sglang_memory(
     return _explained(m, weights_bytes, gpu_memory_bytes)
 
 
+def loaded_tails(model: Model, tensor_parallel: int) -> int:
+    """One rank's caching-allocator segment tails as SGLang's "mem usage" of loading counts them: all of
+    them, split off or not, as it measures free memory (runtimes/allocator.py)."""
+    return weight_tails(model, tensor_parallel, device_level=True)
+
+
 def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMemory:
     lines = [
         f"sglang.launch_server: context {m.context}, {m.batch} seqs, tp {m.tensor_parallel}, "
@@ -232,8 +238,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       gpu_memory_bytes=gpu, mem_fraction_static=option(req, "mem_fraction_static"),
                       tensor_parallel=req.n_devices,
                       nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
-                      allocator_tail_bytes=0 if req.weights else weight_tails(model, req.n_devices,
-                                                                              device_level=True))
+                      allocator_tail_bytes=0 if req.weights else loaded_tails(model, req.n_devices))
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

@@ -525,6 +525,13 @@ def expert_fraction(cfg: ArchConfig) -> float:
     return experts / (experts + attention + dense + embeddings)
 
 
+def loaded_tails(model: Model, tensor_parallel: int) -> int:
+    """One rank's caching-allocator segment tails as "Model loading took" counts them: the unsplit ones
+    (torch.cuda.memory_allocated), over the tensors vLLM builds (runtimes/allocator.py)."""
+    return weight_tails(model, tensor_parallel, device_level=False,
+                        skip=frozenset(t.name for t in unbuilt_vision(model)))
+
+
 def allocator_tails(cfg: ArchConfig, p: VllmParams) -> int:
     """The segment tails of one rank's weights that torch.cuda.memory_allocated counts (runtimes/
     allocator.py ``weight_tails``, given as ``p.weight_tails``): vLLM measures the load with it. Not
@@ -568,9 +575,8 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
 # K = hidden, intermediate_cache1 (topk × N, the gate_up output), cache2 (topk × N/2, after SiluAndMul)
 # and cache3 (topk × K, the down output before the weighted sum). PR #13625 (February 2025, in 0.8)
 # made cache1 and cache3 share one buffer of topk × max(N, K) ("by the time we need cache3, we're done
-# with cache1"); before, V0 allocated all three. The chunk (VLLM_FUSED_MOE_CHUNK_SIZE, 32768 tokens or
-# more) is never smaller than a profile batch; a larger --max-num-batched-tokens is cut into chunks of
-# VLLM_FUSED_MOE_CHUNK_SIZE tokens (envs.py: 32768 through 0.10, 16 × 1024 in the 0.11 series and later),
+# with cache1"); before, V0 allocated all three. A batch longer than VLLM_FUSED_MOE_CHUNK_SIZE tokens
+# (envs.py: 32768 through 0.10, 16 × 1024 in the 0.11 series and later) is cut into chunks of that many,
 # and the caches are sized for one. Qwen3-235B-A22B FP8 at TP 4 and 8192 tokens: 0.73 GiB (0.33 when the
 # experts counted as a dense MLP of topk × expert ffn); vLLM 0.27.1's KV memory for it (kubesimplify-*-tp4-*)
 # went from +5.4 % to +3.9 %. Its printed "peak activation" (0.76) is another sum, transient headroom
@@ -1112,7 +1118,7 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{cfg.context_length} × {cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × "
         f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B"
         f"{f' + allocator segment tails {tails:,} B' if (tails := allocator_tails(cfg, p)) else ''}"
-        f"{f' + the first rank extra expert {extra:,} B' if (extra := uneven) else ''}"
+        f"{f' + the first rank extra expert {uneven:,} B' if uneven else ''}"
         f" = {m.model_bytes:,} B",
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens"
         f"{' (AWQ split-k partials)' if p.awq_split_k else ''} {forward:,} B, sampler "
@@ -1240,9 +1246,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     gpu_name=req.device.name if req.device and on_gpu else None,
                     nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
                     flashinfer_sampler=option(req, "flashinfer_sampler"),
-                    allocator_tail_bytes=0 if req.weights else weight_tails(
-                        model, req.n_devices // pp, device_level=False,
-                        skip=frozenset(t.name for t in unbuilt_vision(model))),
+                    allocator_tail_bytes=0 if req.weights else loaded_tails(model, req.n_devices // pp),
                     entrypoint=option(req, "entrypoint"),
                     expert_parallel=option(req, "enable_expert_parallel"))
     n = req.n_devices
