@@ -27,6 +27,7 @@ from paramscope.analyses.sizing.runtimes.vllm import (
     V0_FAMILIES,
     default_max_model_len,
     pp_stage_layers,
+    stage_offload,
     stage_weight_split,
     vllm_memory,
 )
@@ -287,6 +288,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     pp = r.setting("pipeline_parallel_size") or 1
     weights = weights_bytes(model, r)
     tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
+    offload = stage_offload(model, weights, tp, int((r.setting("cpu_offload_gb") or 0) * 2**30),
+                            pp_stage_layers(cfg.n_layers, pp))
     m = vllm_memory(
         cfg, weights, context=r.setting("max_model_len") or default_max_model_len(cfg),
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
@@ -302,7 +305,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         mla=vllm_mla(r, engine),
         allocator_tail_bytes=record_tails(model, r, tp),
         entrypoint=r.setting("entrypoint") or "serve",
-        expert_parallel="'enable_expert_parallel': True" in r.log or "Expert parallelism is enabled" in r.log)
+        expert_parallel="'enable_expert_parallel': True" in r.log or "Expert parallelism is enabled" in r.log,
+        offload=offload, kv_cache_memory_bytes=r.setting("kv_cache_memory_bytes"))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_

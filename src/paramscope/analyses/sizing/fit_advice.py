@@ -351,7 +351,11 @@ def vllm_parallel(model: Model, req: MemoryRequest, devices: int) -> tuple[int, 
 def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
     vllm_kv = " --kv-cache-dtype fp8" if req.kv_type and req.kv_type.lower().startswith("fp8") else ""
     tp, pp = vllm_parallel(model, req, plan.devices)
+    offload = option(req, "cpu_offload_gb", "vllm")
+    kv_bytes = option(req, "kv_cache_memory_bytes", "vllm")
+    budget = (f"--kv-cache-memory-bytes {kv_bytes}" if kv_bytes else
+              f"--gpu-memory-utilization {option(req, 'gpu_memory_utilization', 'vllm')}")
     return (f"vllm serve {engine_model(model)} --tensor-parallel-size {tp}"
             f"{f' --pipeline-parallel-size {pp}' if pp > 1 else ''} "
             f"--max-model-len {plan.estimate.context} --max-num-seqs {req.batch} "
-            f"--gpu-memory-utilization {option(req, 'gpu_memory_utilization', 'vllm')}{vllm_kv}")
+            f"{budget}{vllm_kv}{f' --cpu-offload-gb {offload:g}' if offload else ''}")

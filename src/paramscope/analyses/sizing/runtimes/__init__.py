@@ -137,6 +137,13 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("enable_expert_parallel", bool, False, "vLLM --enable-expert-parallel: an MoE "
                                                          "model's experts whole on each GPU (E / N of "
                                                          "them), not each expert split over the GPUs"),
+             Option("cpu_offload_gb", float, 0.0, "vLLM --cpu-offload-gb: GiB of each GPU's weights "
+                                                  "moved to host memory, decoder layers first to last, "
+                                                  "parameter by parameter", 0.0, 1 << 20),
+             Option("kv_cache_memory_bytes", str, "", "vLLM --kv-cache-memory-bytes: the KV cache's size per "
+                                                      "GPU, as 30000000000, 30g or 28Gi "
+                                                      "(gpu_memory_utilization then ignored)",
+                    metavar="BYTES"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
                                                        "kernel (its log says 'Using FlashInfer for top-p & "

@@ -60,7 +60,7 @@ FUSED = (
     (re.compile(r"^(.*\.)(?:q_proj|k_proj|v_proj)\.weight$"), "qkv_proj"),
     (re.compile(r"^(.*\.)(?:gate_proj|up_proj)\.weight$"), "gate_up_proj"),
 )
-_KV = re.compile(r"\.(?:k_proj|v_proj)\.weight$")
+KV_PROJ = re.compile(r"\.(?:k_proj|v_proj)\.weight$")  # replicated when fewer KV heads than ranks
 
 
 def rank_weight_sizes(model: Model, tp: int, skip: frozenset[str] = frozenset()) -> list[int]:
@@ -80,15 +80,19 @@ def rank_weight_sizes(model: Model, tp: int, skip: frozenset[str] = frozenset())
         if t.shape[0] == cfg.vocab_size:  # embedding or LM head: split by the padded vocabulary
             groups[t.name] = vocab // tp * (t.nbytes // cfg.vocab_size)
             continue
-        key = t.name
-        for pattern, fused in FUSED:
-            found = pattern.match(t.name)
-            if found:
-                key = found.group(1) + fused
-                break
-        share = kv_share if _KV.search(t.name) else 1 / tp
+        key = fused_name(t.name)
+        share = kv_share if KV_PROJ.search(t.name) else 1 / tp
         groups[key] = groups.get(key, 0) + int(t.nbytes * share)
     return list(groups.values())
+
+
+def fused_name(name: str) -> str:
+    """The engine parameter a checkpoint tensor goes into (``FUSED``; the tensor's own name otherwise)."""
+    for pattern, fused in FUSED:
+        found = pattern.match(name)
+        if found:
+            return found.group(1) + fused
+    return name
 
 
 def weight_tails(model: Model, tp: int, *, device_level: bool, skip: frozenset[str] = frozenset()) -> int:

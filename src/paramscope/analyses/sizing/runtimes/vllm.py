@@ -42,6 +42,12 @@ from paramscope.analyses.sizing.runtimes.common import (
     per_layer_heads,
     tensor_parallel_problem,
 )
+from paramscope.analyses.sizing.runtimes.weight_offload import (
+    ENCODER_NAMES,
+    LAYER_INDEX,
+    CpuOffload,
+    cpu_offload,
+)
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
@@ -188,6 +194,7 @@ class VllmParams:
     weight_tails: int = 0  # one rank's caching-allocator segment tails that memory_allocated counts
     entrypoint: str = "serve"  # "serve" (vllm serve) or "llm" (the offline LLM class): V1's batch defaults
     expert_parallel: bool = False  # --enable-expert-parallel: whole experts per GPU, not split matrices
+    kv_cache_memory_bytes: int | None = None  # --kv-cache-memory-bytes: the cache's size given outright
 
 
 @record
@@ -266,6 +273,7 @@ class VllmMemory:
     layers: tuple[int, int] = (0, 0)
     stages: tuple[VllmMemory, ...] = ()
     own_blocks: int | None = None  # the blocks this stage's memory holds, before the engine's minimum
+    offload: CpuOffload | None = None  # --cpu-offload-gb: the parameters moved to host memory
 
     @property
     def weights_bytes(self) -> int:
@@ -297,7 +305,15 @@ class VllmMemory:
             return 0
         need = self.params.batch * self.layout.blocks_per_request * self.layout.block_bytes
         have = max(self.pool.available_bytes, 0) // self.layout.block_bytes * self.layout.block_bytes
-        return max(need - have, 0) + max(-self.pool.available_bytes, 0)
+        return max(need - have, 0) + max(-self.pool.available_bytes, 0) + self.over_gpu_bytes
+
+    @property
+    def over_gpu_bytes(self) -> int:
+        """With --kv-cache-memory-bytes: how far the worker's memory passes the GPU's (0 otherwise)."""
+        gpu = self.params.gpu_memory_bytes
+        if self.pool is None or self.params.kv_cache_memory_bytes is None or gpu is None:
+            return 0
+        return max(self.total_bytes - gpu, 0)
 
     @property
     def needed_bytes(self) -> int:
@@ -316,6 +332,8 @@ class VllmMemory:
         """Whether vLLM starts and serves ``batch`` requests of ``context`` tokens at once."""
         if self.pool is None:
             return True
+        if self.over_gpu_bytes:
+            return False  # the cache asked for does not fit beside the rest: its allocation fails
         return self.pool.num_blocks >= self.params.batch * self.layout.blocks_per_request
 
 
@@ -853,11 +871,23 @@ def outside_bytes(p: VllmParams) -> int:
     return (0 if context_inside(p) else CUDA_CONTEXT_BYTES) + nccl + graphs
 
 
+def offloaded_bytes(moved: CpuOffload | None) -> int:
+    """What --cpu-offload-gb takes off one rank's weights: the parameters moved and the allocator tails
+    they would have held ("Model loading took" counts neither)."""
+    return moved.moved_bytes + moved.moved_tails if moved else 0
+
+
 def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
-    if p.gpu_memory_bytes is None:
+    """The pool on a GPU of ``p.gpu_memory_bytes``: the budget's rest, or with --kv-cache-memory-bytes
+    the size given (gpu_worker.determine_available_memory returns it after the profile run, whatever the
+    budget; the reservation is then what the worker takes: the non-KV memory and that cache)."""
+    if p.gpu_memory_bytes is None and p.kv_cache_memory_bytes is None:
         return None
-    reserved = int(p.gpu_memory_bytes * p.gpu_memory_utilization)
-    available = reserved - non_kv
+    if p.kv_cache_memory_bytes is not None:
+        reserved, available = non_kv + p.kv_cache_memory_bytes, p.kv_cache_memory_bytes
+    else:
+        reserved = int((p.gpu_memory_bytes or 0) * p.gpu_memory_utilization)
+        available = reserved - non_kv
     # kv_cache_utils.get_num_blocks: available // page_size // num_layers (the group's layers), which is
     # available // (page × layers); a UniformTypeKVCacheSpecs group: available // its summed page size
     blocks = max(available // layout.block_bytes, 0)
@@ -892,6 +922,8 @@ def vllm_memory(
     allocator_tail_bytes: int = 0,
     entrypoint: str = "serve",
     expert_parallel: bool = False,
+    offload: tuple[CpuOffload, ...] = (),
+    kv_cache_memory_bytes: int | None = None,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -910,6 +942,9 @@ def vllm_memory(
     "Model loading took" counts (runtimes/allocator.py ``weight_tails``, ``device_level`` False).
     ``entrypoint`` "llm": the offline ``LLM`` class's batch defaults (V1), not `vllm serve`'s.
     ``expert_parallel``: --enable-expert-parallel (whole experts per GPU; ``uneven_experts_bytes``).
+    ``offload``: --cpu-offload-gb, what one rank of each stage moves to host memory (runtimes/
+    weight_offload.py ``cpu_offload``; one entry without pipeline parallelism). ``kv_cache_memory_bytes``:
+    --kv-cache-memory-bytes, the KV cache's size given outright (gpu_memory_utilization then ignored).
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
@@ -926,19 +961,20 @@ def vllm_memory(
                        entrypoint=entrypoint)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes,
-                expert_parallel=expert_parallel and cfg.is_moe)
+                expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:
         return pipeline_memory(cfg, kv_cfg, weights_bytes, replace(p, pipeline_parallel=pipeline_parallel),
-                               pp_partition, stage_weights)
+                               pp_partition, stage_weights, offload)
     layout, kv, padding = kv_layout(kv_cfg, p)
-    model = weights_per_gpu(cfg, weights_bytes, p)
+    moved = offload[0] if offload else None
+    model = weights_per_gpu(cfg, weights_bytes, p) - offloaded_bytes(moved)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
     graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
     pool = kv_pool(p, layout, model + max(forward, sampler) + non_torch + graphs)
     memory = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch,
-                        outside_bytes(p), layout, pool, ())
+                        outside_bytes(p), layout, pool, (), offload=moved)
     lines = _explain(cfg, memory, weights_bytes, forward, sampler)
     return replace(memory, explain=lines)
 
@@ -1007,8 +1043,6 @@ def stage_config(cfg: ArchConfig, start: int, end: int) -> ArchConfig:
                    n_dense_layers=dense)
 
 
-LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|h|blocks|blk|layer)\.(\d+)\.")
-ENCODER_NAMES = ("visual", "vision", "mm_projector", "multi_modal", "audio")  # the first stage's
 LAST_STAGE_NAMES = ("lm_head", "output.", "output_norm", "norm.", "ln_f", "final_layernorm", "norm_f")
 
 
@@ -1051,7 +1085,8 @@ def _estimated_stage_weights(cfg: ArchConfig, weights_bytes: int, p: VllmParams,
 
 
 def pipeline_memory(cfg: ArchConfig, kv_cfg: ArchConfig, weights_bytes: int, p: VllmParams,
-                    partition: tuple[int, ...] | None, stage_weights: tuple[int, ...] | None) -> VllmMemory:
+                    partition: tuple[int, ...] | None, stage_weights: tuple[int, ...] | None,
+                    offload: tuple[CpuOffload, ...] = ()) -> VllmMemory:
     """Every stage's memory (see the notes above); the engine's pool is the smallest stage's."""
     if cfg.is_encoder_decoder:
         raise UnsupportedError(f"vLLM: pipeline parallelism of an encoder-decoder ({cfg.architecture}) is "
@@ -1064,7 +1099,8 @@ def pipeline_memory(cfg: ArchConfig, kv_cfg: ArchConfig, weights_bytes: int, p: 
         s_cfg, s_kv = stage_config(cfg, start, start + n), stage_config(kv_cfg, start, start + n)
         first, last = i == 0, i == len(layers) - 1
         layout, kv, padding = kv_layout(s_kv, p)
-        model = weights_per_gpu(s_cfg, weights[i], p)
+        moved = offload[i] if offload else None
+        model = weights_per_gpu(s_cfg, weights[i], p) - offloaded_bytes(moved)
         received = 0 if first else (INTERMEDIATE_TENSORS * p.max_num_batched_tokens * cfg.hidden_size
                                     * p.dtype.type_size)
         forward = forward_peak(cfg, p) + received
@@ -1072,7 +1108,8 @@ def pipeline_memory(cfg: ArchConfig, kv_cfg: ArchConfig, weights_bytes: int, p: 
         graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
         pool = kv_pool(p, layout, model + max(forward, sampler) + non_torch + graphs)
         m = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch, outside_bytes(p),
-                       layout, pool, (), i, (start, start + n), (), pool.num_blocks if pool else None)
+                       layout, pool, (), i, (start, start + n), (), pool.num_blocks if pool else None,
+                       moved)
         lines = _explain(s_cfg, m, weights[i], forward, sampler)
         stages.append(replace(m, explain=(f"stage {i} (layers {start}–{start + n - 1}"
                                           f"{', embedding' if first else ''}"
@@ -1119,7 +1156,9 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B"
         f"{f' + allocator segment tails {tails:,} B' if (tails := allocator_tails(cfg, p)) else ''}"
         f"{f' + the first rank extra expert {uneven:,} B' if uneven else ''}"
+        f"{f' − moved to host memory {offloaded_bytes(m.offload):,} B' if m.offload else ''}"
         f" = {m.model_bytes:,} B",
+        *_offload_lines(m.offload),
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens"
         f"{' (AWQ split-k partials)' if p.awq_split_k else ''} {forward:,} B, sampler "
         f"{rows} rows × {cfg.vocab_size} × ({b} + {sampler_bytes_per_logit(p)}) B"
@@ -1152,6 +1191,16 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
     return tuple(lines)
 
 
+def _offload_lines(moved: CpuOffload | None) -> list[str]:
+    if moved is None:
+        return []
+    return [f"--cpu-offload-gb {moved.limit_bytes / GiB:g}: {moved.parameters} parameters of the decoder "
+            f"layers, first to last ({moved.whole_layers} layers whole), moved to pinned host memory until "
+            f"{moved.limit_bytes:,} B are reached = {moved.moved_bytes:,} B"
+            f"{f' (+ their allocator tails {moved.moved_tails:,} B)' if moved.moved_tails else ''}; "
+            f"the GPU reads them over the host link at every step (runtimes/weight_offload.py)"]
+
+
 def _page_sizes(pages: tuple[int, ...]) -> str:
     counts: dict[int, int] = {}
     for page in pages:
@@ -1167,6 +1216,12 @@ def _pool_lines(m: VllmMemory) -> list[str]:
         f"vLLM takes all of it whatever the requests need",
         f"available KV = reservation − weights − activation − CUDA graphs − non-torch = "
         f"{pool.available_bytes:,} B ({_gib(pool.available_bytes)})",
+    ] if p.kv_cache_memory_bytes is None else [
+        f"--kv-cache-memory-bytes {p.kv_cache_memory_bytes:,}: the KV cache is that size whatever the GPU "
+        f"(gpu_memory_utilization ignored); the worker takes weights + activation + CUDA graphs + "
+        f"non-torch + it = {pool.reserved_bytes:,} B",
+    ]
+    lines += [
         (f"num_blocks = {pool.available_bytes:,} // {m.layout.page_bytes:,} // {m.layout.group_size} = "
          if not m.layout.layer_pages else
          f"num_blocks = {pool.available_bytes:,} // {m.layout.block_bytes:,} = ")
@@ -1177,7 +1232,10 @@ def _pool_lines(m: VllmMemory) -> list[str]:
     if m.shortfall_bytes:
         lines.append(f"does not fit: the reservation is {m.shortfall_bytes:,} B "
                      f"({_gib(m.shortfall_bytes)}) short of {p.batch} request(s) of {p.context:,} tokens")
-    if pool.available_bytes <= 0:
+    if m.over_gpu_bytes:
+        lines.append(f"warning: vLLM would stop: the worker's {m.total_bytes:,} B pass the GPU's "
+                     f"{p.gpu_memory_bytes:,} B (the cache's allocation runs out of memory)")
+    elif pool.available_bytes <= 0:
         lines.append("warning: vLLM would stop: no available memory for the cache blocks")
     elif pool.num_blocks < m.layout.blocks_per_request:
         lines.append(f"warning: vLLM would stop: one request of {p.context} tokens needs "
@@ -1211,6 +1269,47 @@ def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
     return [line for bad, line in checks if bad]
 
 
+def stage_offload(model: Model, weights_bytes: int, tensor_parallel: int, limit_bytes: int,
+                  stage_layers: tuple[int, ...]) -> tuple[CpuOffload, ...]:
+    """--cpu-offload-gb for each stage's worker (one stage without pipeline parallelism): each moves its
+    own layers' parameters up to the limit (runtimes/weight_offload.py), the checkpoint's bytes scaled to
+    the weights as held (re-priced with --weights). () without the option."""
+    if limit_bytes <= 0:
+        return ()
+    scale = weights_bytes / (model.tensor_bytes or weights_bytes or 1)
+    bounds = [sum(stage_layers[:i]) for i in range(len(stage_layers) + 1)]
+    return tuple(cpu_offload(model, tensor_parallel, limit_bytes, (bounds[i], bounds[i + 1]), scale)
+                 for i in range(len(stage_layers)))
+
+
+# vllm/engine/arg_utils.py human_readable_int: lower-case suffixes are decimal in every release; the
+# releases differ on upper-case ones (K, M, G binary until late 2025, then SI: M = 10**6 and Ki, Mi, Gi
+# binary), which are refused here rather than guessed
+_DECIMAL = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_BYTE_COUNT = re.compile(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|[kmgtKMGT]?)")
+
+
+def parse_byte_count(text: str | None, flag: str) -> int | None:
+    """A byte count as vLLM reads it (None: not given)."""
+    if text is None or not str(text).strip():
+        return None
+    found = _BYTE_COUNT.fullmatch(str(text).strip())
+    if found is None:
+        raise UnsupportedError(f"{flag} takes bytes, as 30000000000, 30g (10**9) or 28Gi (2**30) "
+                               f"(found {text!r})")
+    number, suffix = found.groups()
+    if suffix in _DECIMAL:
+        return int(float(number) * _DECIMAL[suffix])
+    if suffix in _BINARY and "." not in number:
+        return int(number) * _BINARY[suffix]
+    if suffix in _BINARY:
+        raise UnsupportedError(f"{flag}: decimals are not allowed with {suffix} (found {text!r})")
+    raise UnsupportedError(f"{flag} {text}: vLLM releases read the suffix {suffix} differently (2**n in "
+                           f"older ones, 10**n since); write {number}{suffix.lower()} (10**n) or "
+                           f"{number}{suffix}i (2**n)")
+
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     """vLLM's figures are per GPU (each of the tensor-parallel ranks holds the same); totals are × N.
@@ -1234,36 +1333,51 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         raise UnsupportedError("vLLM: --pp-layer-partition (VLLM_PP_LAYER_PARTITION) needs "
                                "--pipeline-parallel-size above 1")
     stage_layers = pp_stage_layers(cfg.n_layers, pp, partition) if pp > 1 else None
+    tp = req.n_devices // pp
+    offload = stage_offload(model, weights_bytes, tp, int(option(req, "cpu_offload_gb") * GiB),
+                            stage_layers or (cfg.n_layers,))
+    kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes")
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
                     pipeline_parallel=pp, pp_partition=partition,
                     stage_weights=stage_weight_split(model, weights_bytes, stage_layers) if stage_layers
                     else None,
-                    tensor_parallel=req.n_devices // pp, max_num_seqs=option(req, "max_num_seqs"),
+                    tensor_parallel=tp, max_num_seqs=option(req, "max_num_seqs"),
                     max_num_batched_tokens=option(req, "max_num_batched_tokens"),
                     cuda_graphs=not option(req, "enforce_eager"), engine=option(req, "engine"),
                     chunked_prefill=TRI_STATE[option(req, "enable_chunked_prefill")],
                     gpu_name=req.device.name if req.device and on_gpu else None,
                     nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
                     flashinfer_sampler=option(req, "flashinfer_sampler"),
-                    allocator_tail_bytes=0 if req.weights else loaded_tails(model, req.n_devices // pp),
+                    allocator_tail_bytes=0 if req.weights else loaded_tails(model, tp),
                     entrypoint=option(req, "entrypoint"),
-                    expert_parallel=option(req, "enable_expert_parallel"))
+                    expert_parallel=option(req, "enable_expert_parallel"), offload=offload,
+                    kv_cache_memory_bytes=kv_bytes)
+    host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = ()
+    if host:
+        notes += (f"--cpu-offload-gb: {host:,} B of weights ({_gib(host)}) in pinned host memory, read by "
+                  f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
     if m.pool is not None:
         pool = m.pool
         util = option(req, "gpu_memory_utilization")
-        notes = (f"vLLM reserves {pool.reserved_bytes:,} B per GPU (gpu_memory_utilization {util}) and "
-                 f"fills what is left with {max(pool.num_blocks, 0):,} KV blocks = {pool.tokens:,} tokens: "
+        how = (f"gpu_memory_utilization {util}" if kv_bytes is None else
+               f"--kv-cache-memory-bytes {kv_bytes:,} beside the rest")
+        notes += (f"vLLM reserves {pool.reserved_bytes:,} B per GPU ({how}) and "
+                 f"{'fills what is left with' if kv_bytes is None else 'holds'} "
+                 f"{max(pool.num_blocks, 0):,} KV blocks = {pool.tokens:,} tokens: "
                  f"{int(pool.max_concurrency):,} requests of {ctx:,} tokens at once (vLLM's maximum "
                  f"concurrency {pool.max_concurrency:.2f}x, rounded down to whole requests)",)
         if m.shortfall_bytes:
             needed = req.batch * m.layout.blocks_per_request
-            where = ("nothing is left for the KV cache (vLLM stops at start-up)" if pool.available_bytes <= 0
+            where = ("the cache asked for does not fit beside the weights and buffers (vLLM stops at "
+                     "start-up)" if m.over_gpu_bytes else
+                     "nothing is left for the KV cache (vLLM stops at start-up)" if pool.available_bytes <= 0
                      else f"{pool.num_blocks:,} blocks hold fewer than the {needed:,} the requests need")
-            notes += (f"does not fit: {where}; each GPU's reservation is {m.shortfall_bytes:,} B "
-                      f"({_gib(m.shortfall_bytes)}) short",)
+            short = ("each GPU is" if m.over_gpu_bytes else "each GPU's reservation is")
+            notes += (f"does not fit: {where}; {short} {m.shortfall_bytes:,} B ({_gib(m.shortfall_bytes)}) "
+                      f"short",)
     verdict = m.fits if m.pool is not None else None
     if m.stages:  # pipeline parallel: each stage's figures on each of its tensor-parallel GPUs
         tp = n // pp
@@ -1275,6 +1389,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                  f"(stage {m.stage}) decides", *notes)
         return RuntimeParts(sum(d[1] for d in devices), sum(d[2] for d in devices),
                             sum(d[3] for d in devices), t.value.lower(), m.explain, notes, verdict,
-                            device_shares=devices, split_label="pipeline stages", devices_at_once=tp)
+                            host_weights_bytes=host, device_shares=devices, split_label="pipeline stages",
+                            devices_at_once=tp)
     return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
-                        t.value.lower(), m.explain, notes, verdict)
+                        t.value.lower(), m.explain, notes, verdict, host_weights_bytes=host)
