@@ -242,6 +242,52 @@ KNOWN_MISSES = {
                "activation - 0.06 non-torch = 8.0) leaves the CUDA graphs (0.48 GiB) out of the budget, "
                "where the 'v1' family (>= 0.21) puts its 0.5 GiB estimate in; one log, so not modelled")
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    # round 5, out of sample (docs/runtimes.md 4.0e): what the logs' own figures do not explain
+    ("rocm-gemma3-27b-it-v0110rc2", "weights"): (
+        0.008, "51.79 GiB printed, 51.44 predicted with both RoPE caches: on ROCm vLLM takes 'Model loading "
+               "took' from the device's used memory, not torch's allocations, so the allocator's slack and "
+               "what HIP allocates while loading count (0.35 GiB here); one log, not modelled"),
+    ("hfcookbook-llama32-3b-t4-v082-v0", "activation_peak"): (
+        0.075, "0.90 GiB printed, 0.96 predicted: the sampler's 192 rows x 128256 logits at 39.2 B a logit "
+               "in this fp16 log (13061-*: 39.0), where the V0 constant is 41.2 from bf16 logs (10511-*)"),
+    ("hfcookbook-llama32-3b-t4-v082-v0", "non_torch_memory"): (
+        2.2, "0.05 GiB printed at TP 1; V0 of 0.7 to 0.10 prints 0.01 to 0.20 (NON_TORCH_BYTES, 0.16 GiB, "
+             "assumed): 0.1 GiB of a 13.18 GiB budget"),
+    **{(f"gfx906-gemma3-27b-awq-2xmi50-{n}", "weights"): (
+        0.27, "a vLLM fork for gfx906 (nlzy/vllm-gfx906) with an AWQ checkpoint whose quantization config "
+              "is not in the thread: the record re-prices the catalogue's Gemma 3 27B at int4 (8.18 GiB a "
+              "GPU), where the checkpoint keeps more at 16 bits; with ROCm's device-level measure") for n in
+       ("4k", "8k")},
+    **{(f"gfx906-gemma3-27b-awq-2xmi50-{n}", "activation_peak"): (
+        bound, "the fork's ROCm backend on gfx906 has no flash-attention kernel: the V0 profile's one "
+               "sequence of max_model_len tokens materialises the attention scores (2.87 and 10.32 GiB at "
+               "4096 and 8192 tokens: 0.39 + 2.48 x (n / 4096)^2), where a flash kernel is assumed")
+       for n, bound in (("4k", 0.9), ("8k", 0.95))},
+    **{(f"gfx906-gemma3-27b-awq-2xmi50-{n}", "non_torch_memory"): (
+        0.8, "0.72-0.73 GiB printed on MI50s at TP 2 (RCCL, hipBLAS): not explained") for n in ("4k", "8k")},
+    # SGLang: the residual of its 'mem usage' of loading above the tensors (0.01-0.13 GiB in 7 of the 8
+    # logs that print it, not growing with the model: not explained) passes 0.5 % on small models
+    ("mineru-blackwell-sglang-qwen3-0.6b-rtx5080", "weights"): (
+        0.11, "1.25 GiB printed, 1.12 GiB of tensors: 0.13 GiB above them (see above)"),
+    ("wsl-sglang-qwen3-0.6b-v046post2", "weights"): (
+        0.07, "1.20 GiB printed, 1.12 GiB of tensors: 0.08 GiB above them (see above)"),
+    ("pr4760-sglang-llama31-8b-fa3", "weights"): (
+        0.009, "15.11 GiB printed, 14.99 predicted: 0.12 GiB above the tensors (see above)"),
+    **{("mineru-blackwell-sglang-qwen3-0.6b-rtx5080", figure): (
+        0.035, "the free memory at loading: 15.16 GiB printed ('avail mem') on a desktop RTX 5080 (16303 MiB "
+               "as nvidia-smi reports it), where the CUDA context estimate leaves 15.42; and the 0.13 GiB "
+               "loading residual above") for figure in ("kv_tokens", "k_size", "v_size")},
+    **{("jerryzsj-sglang-r1-distill-qwen-7b-3090-wsl", figure): (
+        0.075, "under WSL2 Windows holds part of the card: 22.76 GiB free at loading against 23.08 "
+               "predicted (+5 %), and the weights 0.10 GiB under the log's own figure (+1.8 %)")
+       for figure in ("kv_tokens", "k_size", "v_size")},
+    ("qwen3-32b-sglang-4x5090-tp4-v0513", "kv_tokens"): (
+        0.04, "four RTX 5090s over PCIe at TP 4: start-up took 1.25 GiB of each card where 0.79 are "
+              "assumed (the CUDA context and PCIe NCCL estimates): 30.59 GiB free against 31.05"),
+    ("b200guide-sglang-deepseek-r1-0528-fp8-8xb200-tep8", "kv_tokens"): (
+        0.045, "DeepSeek-R1 FP8 at TP 8 with expert parallelism on B200s: the guide shows no load or pool "
+               "lines, only the token count; the per-GPU weights with expert parallelism and the B200's "
+               "free memory are the candidates, neither checkable from the excerpt"),
 }
 
 
@@ -316,12 +362,13 @@ def test_engine_family_and_backend_read_from_each_log():
         "5248-deepseek-coder-6.7b-2xt4", "10511-llama3-8b-80g-tp1", "6746-llama31-405b-fp8-8xh100",
         "10517-llama31-8b-3090-20k", "2031-main-llama2-70b-4xa100-80g", "17469-qwen3-30b-a3b-4xa10-v085",
         "lmcache3430-qwen3-8b-a5000-v021", "kagaho-llama31-8b-jetson-thor-v0102",
-        "tokenkaki-qwen3-8b-a100-40g-v092", "tokenkaki-qwen3-8b-a100-40g-v0191")}
+        "tokenkaki-qwen3-8b-a100-40g-v092", "tokenkaki-qwen3-8b-a100-40g-v0191",
+        "hfcookbook-llama32-3b-t4-v082-v0")}
     assert families == {
-        "11230-qwen25-72b-gptq-a40-v064": "v0", "2382-mixtral-awq-2xa100-80g": "v0-early",
+        "11230-qwen25-72b-gptq-a40-v064": "v0-0.6", "2382-mixtral-awq-2xa100-80g": "v0-early",
         "2031-llama2-70b-4xa100-80g": "v0-2023", "5248-deepseek-coder-6.7b-2xt4": "v0-early",
-        "10511-llama3-8b-80g-tp1": "v0", "6746-llama31-405b-fp8-8xh100": "v0-early",
-        "10517-llama31-8b-3090-20k": "v0",
+        "10511-llama3-8b-80g-tp1": "v0-0.6", "6746-llama31-405b-fp8-8xh100": "v0-early",
+        "10517-llama31-8b-3090-20k": "v0-0.6", "hfcookbook-llama32-3b-t4-v082-v0": "v0",
         "13061-r1-distill-qwen14b-2x4090": "v0", "21348-qwen3-235b-a22b-fp8-4xh100": "v1-0.9",
         "23278-gpt-oss-120b-h100": "v1-0.9", "27508-gpt-oss-120b-h100": "v1-early",
         "33155-gpt-oss-120b-h100-v0141": "v1-early", "myoceane-gpt-oss-20b-a100-v0190": "v1-0.16",

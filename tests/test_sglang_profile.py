@@ -31,6 +31,42 @@ def test_default_fraction_by_tp():
                                                                             0.79, 0.79]
 
 
+@pytest.mark.parametrize(("build", "tp", "gpu_mib", "expected"), [
+    # mid-2025 (server_args.py __post_init__): round((gpu_mem − reserved) / gpu_mem, 3), what the round-5
+    # logs apply: an RTX 5080 (16303 MiB): reserved (2.8 + 0.1) × 1024 → 0.818 (mineru-*); a 24 GB card
+    # (24564 MiB) → 0.879 (maxuhl-*); a B200 (183359 MiB) at TP 8: 32 GiB → 0.821 (b200guide-*)
+    ("mid-2025", 1, 16303, 0.818), ("mid-2025", 1, 24564, 0.879), ("mid-2025", 8, 183359, 0.821),
+    # an H100 (81559 MiB) at TP 2: (9.5 + 1) × 1024
+    ("mid-2025", 2, 81559, round((81559 - 10.5 * 1024) / 81559, 3)),
+    # current (_handle_gpu_memory_settings): 512 + max(chunk, 2048) × 1.5 + cuda_graph_max_bs × 2 + TP/8 GiB.
+    # An H100 at TP 1: chunk 8192, 256 graphs: 512 + 12288 + 512 + 128 = 13440 MiB → 0.835, the value
+    # recent SGLang server_args lines print with chunked_prefill_size=8192 (the code index holds many)
+    ("current", 1, 81559, 0.835),
+    # an RTX 4090 at TP 4: chunk 2048, 80 graphs: 512 + 3072 + 160 + 512 = 4256 → 0.827
+    ("current", 4, 24564, round((24564 - 4256) / 24564, 3)),
+    # a B200 at TP 8: 16384 × 1.5 + 1024 + 512 + 1024 = 27136 → 0.852; above 60 GiB at least 10 GiB
+    ("current", 8, 183359, round((183359 - 27136) / 183359, 3)),
+    ("current", 1, 46068, round((46068 - (512 + 4096 * 1.5 + 64 + 128)) / 46068, 3)),  # an L40S: 4k, 32
+    ("early-2025", 4, 81559, 0.85),
+])
+def test_default_fraction_by_build(build, tp, gpu_mib, expected):
+    assert default_mem_fraction(tp, gpu_mib, build) == expected
+
+
+def test_the_default_follows_the_gpu_and_the_build():
+    from paramscope.analyses.sizing.memory import MemoryRequest, estimate
+    from paramscope.knowledge.hardware import find_device
+
+    model = paramscope.open_model("llama-3.1-8b")
+    h100 = find_device("h100-sxm")
+    current = estimate(model, MemoryRequest(runtime="sglang", context=8192, device=h100))
+    early = estimate(model, MemoryRequest(runtime="sglang", context=8192, device=h100,
+                                          options={"sglang_build": "early-2025"}))
+    assert any("mem_fraction_static 0.835 (the build default)" in line for line in current.explain)
+    assert any("mem_fraction_static 0.88 (the build default)" in line for line in early.explain)
+    assert current.kv_cache_bytes < early.kv_cache_bytes
+
+
 @settings(max_examples=40)
 @given(tp=st.sampled_from([1, 2, 4, 8]), fraction=st.floats(0.5, 0.95), kv=st.sampled_from([DType.BF16,
                                                                                            DType.F8_E4M3]))

@@ -20,7 +20,12 @@ from engine_logs import FIXTURES, Record
 
 import paramscope
 from paramscope.analyses.sizing.loaded import loaded_weights
-from paramscope.analyses.sizing.runtimes.llamacpp import device_split, llamacpp_memory, offload
+from paramscope.analyses.sizing.runtimes.llamacpp import (
+    as_pre_mla_gguf,
+    device_split,
+    llamacpp_memory,
+    offload,
+)
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
 from paramscope.analyses.sizing.runtimes.vllm import (
@@ -35,7 +40,7 @@ from paramscope.analyses.sizing.runtimes.vllm import loaded_tails as vllm_loaded
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
-from paramscope.model import Model
+from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 
 # vLLM --dtype / --kv-cache-dtype and llama.cpp cache type names → paramscope's dtypes
@@ -180,7 +185,10 @@ def vllm_engine(r: Record) -> str:
     if (known and version < (0, 6, 4)) or (_note_date(note) or (9999, 0)) < V0_PEAK_CHANGE:
         return "v0-early"
     if "V0 engine" in note or (known and version < (0, 8)):
-        return "v0"
+        # the baseline snapshot with torch's reserved bytes (PR #11809) came with 0.7 (January 2025)
+        before = ((known and version < (0, 7)) or (_note_date(note) or (9999, 0)) < V0_SNAPSHOT_CHANGE
+                  or re.search(r"\bv0\.6\.\d", note) is not None)
+        return "v0-0.6" if before else "v0"
     # 0.19–0.20 print the estimate too but keep it out of the budget unless asked ("In v0.19, CUDA graph
     # memory profiling will be enabled by default ... To try it now, set ..."); from 0.21 the log says
     # "CUDA graph memory profiling is enabled"
@@ -193,6 +201,10 @@ def vllm_engine(r: Record) -> str:
     if known and version >= (0, 16):
         return "v1-0.16"
     return "v1-early"
+
+
+# vLLM 0.7.0 (January 2025): V0's non-torch memory measured as the increase over a baseline snapshot
+V0_SNAPSHOT_CHANGE = (2025, 1)
 
 
 # PR #6666 (merged 2024-07-23, "Enable chunked prefill by default for long context models") made the V0
@@ -361,13 +373,26 @@ def llamacpp_backend(r: Record) -> str:
     """'gpu' where a GPU backend takes part in the graph (llamacpp.compute_buffer), else 'cpu'."""
     devices = [f.device for f in (*r.all("compute_buffer"), *r.all("breakdown_compute"),
                                   *r.all("kv_buffer")) if f.device]
-    on_gpu = any(d not in HOST_DEVICES for d in devices)
+    on_gpu = any(not is_host(d) for d in devices)
     return "gpu" if on_gpu or any(marker in r.log for marker in GPU_BACKEND_MARKERS) else "cpu"
 
 
-def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
+# llama.cpp's print_info of a DeepSeek-V2/V3 GGUF converted before PR 12801 (no attention.key_length_mla):
+# the model then runs as multi-head attention and caches every head's K and V (runtimes/llamacpp.py
+# caches_mla_latent). A record whose model is a config or catalogue name (converted today: MLA) takes the
+# GGUF's shape from this line
+PRE_MLA_GGUF = re.compile(r"n_embd_head_k_mla\s*=\s*0\b")
+
+
+def llamacpp_config(model: Model, r: Record) -> ArchConfig:
+    """The model's architecture as the record's GGUF describes it: a pre-MLA GGUF where the log says so."""
     cfg = model.config
     assert cfg is not None
+    return as_pre_mla_gguf(cfg) if PRE_MLA_GGUF.search(r.log) else cfg
+
+
+def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
+    cfg = llamacpp_config(model, r)
     type_k = DTYPES.get(r.setting("type_k") or "f16", DType.F16)
     type_v = DTYPES.get(r.setting("type_v") or "f16", DType.F16)
     n_seq = r.setting("n_seq_max") or 1
@@ -389,7 +414,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         out["output_buffer"] = m.output_bytes
     if len(r.all("kv_buffer")) == 1:
         out["kv_buffer"] = main.total_bytes
-    gpu_kv = [f for f in r.all("kv_buffer") if f.device and f.device not in HOST_DEVICES]
+    gpu_kv = [f for f in r.all("kv_buffer") if f.device and not is_host(f.device)]
     if len(gpu_kv) > 1 and len(gpu_kv) == r.gpus.get("count") and identical_gpus(r) and not split_swa:
         # several identical GPUs: llama.cpp's default split is by free memory, equal shares here
         # (runtimes/llamacpp.py layer_devices); each GPU's KV buffer holds its layers' cache
@@ -404,15 +429,15 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     if whole and len(r.all("compute_buffer")) == 1:
         out["compute_buffer"] = m.compute_bytes
     elif whole:  # a GPU's buffer beside the host's (the host one holds the inputs and copies; not modelled)
-        gpus = [f.device for f in r.all("compute_buffer") if f.device not in HOST_DEVICES]
+        gpus = [f.device for f in r.all("compute_buffer") if not is_host(f.device)]
         if len(gpus) == 1:
             out[f"compute_buffer{AT}{gpus[0]}"] = m.compute_bytes
     if not whole and r.setting("n_gpu_layers") is not None:
         split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"))
-        host = next((f.device for f in r.all("kv_buffer") if f.device in HOST_DEVICES), None)
+        host = next((f.device for f in r.all("kv_buffer") if f.device and is_host(f.device)), None)
         if host:
             out[f"kv_buffer{AT}{host}"] = split.host_kv_bytes
-        gpu = next((f.device for f in r.all("compute_buffer") if f.device not in HOST_DEVICES), None)
+        gpu = next((f.device for f in r.all("compute_buffer") if not is_host(f.device)), None)
         if gpu and not split.output_on_gpu:
             # the output layer stays on the host: the GPUs' graphs stop before the logits
             out[f"compute_buffer{AT}{gpu}"] = m.compute.attention_phase
@@ -451,7 +476,14 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
 
 GIVEN_KV = " (given the printed KV memory)"
 AT = "@"  # figure@device: the figure printed for that device
-HOST_DEVICES = ("CPU", "CUDA_Host", "ROCm_Host", "Vulkan_Host", "Metal_Host")
+# llama.cpp's host buffers: the CPU's, a GPU backend's pinned host memory ("<backend>_Host": CUDA_Host,
+# ROCm_Host, Vulkan_Host, Metal_Host, SYCL_Host, ...) and the memory breakdown's "Host" row
+HOST_DEVICES = ("CPU", "Host", "CUDA_Host", "ROCm_Host", "Vulkan_Host", "Metal_Host", "SYCL_Host")
+
+
+def is_host(device: str | None) -> bool:
+    """Whether llama.cpp's buffer of that device name is in host memory (HOST_DEVICES, any "*_Host")."""
+    return device is not None and (device in HOST_DEVICES or device.endswith("_Host"))
 PREDICTORS: dict[str, Callable[[Model, Record], dict[str, float]]] = {
     "vllm": predict_vllm, "llamacpp": predict_llamacpp, "sglang": predict_sglang}
 

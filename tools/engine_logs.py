@@ -304,9 +304,12 @@ def _vllm_blocks(r: Record) -> list[str]:
         want = blocks.number * block_size / max_len
         if not _close(want, conc.number, conc.precision):
             out.append(f"concurrency {conc.value} != {blocks.value} x {block_size} / {max_len} = {want:.3f}")
-    if tokens and conc and max_len and tokens.number / max_len > conc.number + conc.precision:
-        # the cache never serves fewer requests than tokens / max_model_len (hybrid models serve more)
-        out.append(f"concurrency {conc.value} is below {tokens.value} tokens / {max_len}")
+    bound = max_len + (block_size or 0) if max_len else None
+    if tokens and conc and bound and tokens.number / bound > conc.number + conc.precision:
+        # the cache never serves fewer requests than tokens / (max_model_len + one block): a full-attention
+        # group needs max_model_len / block_size blocks a request, a sliding-window group at most one more
+        # (kv_cache_interface.py SlidingWindowSpec: cdiv(window − 1, block_size) + 1); hybrids serve more
+        out.append(f"concurrency {conc.value} is below {tokens.value} tokens / ({max_len} + {block_size})")
     return out
 
 

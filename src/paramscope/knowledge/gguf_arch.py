@@ -133,6 +133,14 @@ def arch_config(metadata: Mapping[str, Any], tensor_names: set[str], embedding_r
     window, layer_types = _layers(metadata, arch, n_layers, extra, file)
     # MLA (DeepSeek V2/V3): rope.dimension_count is the decoupled RoPE key width (qk_rope_head_dim, 64)
     rope_dim = _count(metadata.get(f"{arch}.rope.dimension_count")) or 0
+    if counts["kv_lora_rank"]:
+        # llama.cpp caches the compressed latent only with both per-head MLA widths in the file
+        # (llama_hparams::is_mla: n_embd_head_k_mla != 0 && n_embd_head_v_mla != 0; convert_hf_to_gguf
+        # writes them since PR 12801, April 2025). Without them (older DeepSeek-V2/V3 GGUFs, MiniCPM3)
+        # it runs multi-head attention over head_count_kv heads of key_length / value_length
+        # (runtimes/llamacpp.py caches_mla_latent)
+        extra["mla_latent_cache"] = bool(_count(metadata.get(f"{arch}.attention.key_length_mla"))
+                                         and _count(metadata.get(f"{arch}.attention.value_length_mla")))
     return ArchConfig(
         family=_family(metadata, arch), architecture=arch, **counts,
         head_dim_k=head_k, head_dim_v=head_v, vocab_size=_vocab(metadata, arch, embedding_rows),

@@ -257,8 +257,10 @@ DEVICES: tuple[Device, ...] = (
     Device("rtx-5080", "NVIDIA GeForce RTX 5080", "NVIDIA", "gpu", 16 * GiB, 960 * GB,
            _tensor_rate(84, 2617, _GEFORCE_16), _tensor_rate(84, 2617, _GEFORCE_16),
            _tensor_rate(84, 2617, _GEFORCE_FP8),
-           "NVIDIA RTX 5080 specifications (84 SMs, 2617 MHz, 256-bit 30 Gbps GDDR7); rate per " + _RTX_BW,
-           nvml_names=("NVIDIA GeForce RTX 5080",)),
+           "NVIDIA RTX 5080 specifications (84 SMs, 2617 MHz, 256-bit 30 Gbps GDDR7); rate per " + _RTX_BW
+           + "; nvidia-smi total 16303MiB in an SGLang set-up guide (tests/fixtures/engine_logs/sglang/"
+           "mineru-blackwell-sglang-qwen3-0.6b-rtx5080)",
+           reported_bytes=16303 * MiB, nvml_names=("NVIDIA GeForce RTX 5080",)),
     Device("rtx-5090", "NVIDIA GeForce RTX 5090", "NVIDIA", "gpu", 32 * GiB, 1792 * GB,
            _tensor_rate(170, 2407, _GEFORCE_16), _tensor_rate(170, 2407, _GEFORCE_16),
            _tensor_rate(170, 2407, _GEFORCE_FP8),

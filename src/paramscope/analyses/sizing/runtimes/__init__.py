@@ -156,17 +156,24 @@ RUNTIMES: tuple[Runtime, ...] = (
                                          "the budget), v1-early (V1 0.11 to 0.15: the same with the "
                                          "sort-based sampler), v1-0.9 (V1 0.9.2 to 0.10: NCCL inside "
                                          "the budget too), v1-0.8 (V1 0.8 to 0.9.1: the CUDA context "
-                                         "too), v0 (the V0 engine), v0-early (V0 before 0.6.4: the "
-                                         "whole used memory, NCCL included), v0-2023 (before 0.2.6: "
-                                         "all-reduce inputs held too), v0-2023-main (before PR #2031: "
-                                         "torch's peak only)",
-                    choices=("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-early",
+                                         "too), v0 (the V0 engine, 0.7 to 0.10), v0-0.6 (V0 0.6.4 "
+                                         "to 0.6.x: the device's non-torch memory), v0-early (V0 "
+                                         "before 0.6.4: the whole used memory, NCCL included), v0-2023 "
+                                         "(before 0.2.6: all-reduce inputs held too), v0-2023-main "
+                                         "(before PR #2031: torch's peak only)",
+                    choices=("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-0.6", "v0-early",
                              "v0-2023", "v0-2023-main")))),
     Runtime("sglang", "sglang", "SGLang (sglang.launch_server)",
             (Option("mem_fraction_static", float, None, "SGLang --mem-fraction-static: share of each GPU's "
                                                        "free memory for the weights and the KV pool "
-                                                       "(default: SGLang's by TP size, 0.88 to 0.79)",
-                    0.01, 0.99),)),
+                                                       "(default: the build's rule from the GPU's memory "
+                                                       "and TP size)",
+                    0.01, 0.99),
+             Option("sglang_build", str, "current", "SGLang build whose default --mem-fraction-static to "
+                                                    "follow: current (late 2025 on), mid-2025 (0.4.9 to "
+                                                    "0.5), early-2025 (0.4 to 0.4.6: by TP size, 0.88 to "
+                                                    "0.79)",
+                    choices=("current", "mid-2025", "early-2025")))),
     Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
             (Option("device_map", str, "none", "from_pretrained device_map: none = the whole model on one "
                                                "GPU; auto, balanced, balanced_low_0, sequential = placed "

@@ -65,6 +65,35 @@ BUILDS = ("current", "legacy", "legacy-no-swa")
 # the GGUF states is dropped and every layer caches the whole context (Phi-3-mini-4k at 4096 tokens: 4096
 # cells per layer, not the 2304 of a 2047-token window)
 SWA_DISABLED = frozenset({"phi3"})
+# llama.cpp architectures whose load_hparams (llama-model.cpp) sets hparams.swa_type, so that their
+# sliding-window layers get the window's cells (llama_kv_cache_iswa): Gemma 2 (n_swa 4096 by default,
+# every other layer), Gemma 3 / 3n / 4 / EmbeddingGemma, Cohere2 (and its MoE), gpt-oss (OPENAI_MOE),
+# Llama 4 (chunked), EXAONE 4 and EXAONE MoE, OLMo 2 when the GGUF has a sliding_window (OLMo 3), AFMoE,
+# SmallThinker, PLaMo 3, MiMo-V2, Step-3.5. Every other architecture attends over the whole cache whatever
+# the config says: Mistral 7B v0.1 (sliding_window 4096) converts to "llama" and prints n_swa = 0, so it
+# caches n_ctx cells per layer (tests/fixtures/engine_logs/llamacpp/ipexllm-mistral-7b-v01-*); so do
+# Mixtral, Starcoder2, Qwen2 and Phi-3 (SWA_DISABLED).
+SWA_ARCHS = frozenset({"gemma2", "gemma3", "gemma3n", "gemma4", "gemma-embedding", "cohere2", "cohere2moe",
+                       "gpt-oss", "llama4", "exaone4", "exaone-moe", "olmo2", "afmoe", "smallthinker",
+                       "plamo3", "mimo2", "step35"})
+# Hugging Face families convert_hf_to_gguf writes as one of those architectures (the GGUF reader's family
+# names are knowledge/gguf_arch.py FAMILIES', the same for these); a family not listed runs without SWA
+SWA_FAMILY_ARCHS = {
+    "gemma2": "gemma2", "gemma3_text": "gemma3", "gemma3": "gemma3", "gemma3n_text": "gemma3n",
+    "gemma3n": "gemma3n", "gemma4_text": "gemma4", "gemma4": "gemma4", "cohere2": "cohere2",
+    "cohere2_moe": "cohere2moe", "gpt_oss": "gpt-oss", "llama4_text": "llama4", "llama4": "llama4",
+    "exaone4": "exaone4", "exaone_moe": "exaone-moe", "olmo3": "olmo2", "olmo2": "olmo2", "afmoe": "afmoe",
+    "smallthinker": "smallthinker", "plamo3": "plamo3"}
+# MLA (DeepSeek V2/V3, kv_lora_rank > 0): llama.cpp caches the compressed latent only where
+# hparams.is_mla() holds, i.e. the GGUF has attention.key_length_mla and value_length_mla (written by
+# convert_hf_to_gguf since PR 12801, April 2025; llm_build_deepseek2: ``is_mla = (n_embd_head_k_mla != 0 &&
+# n_embd_head_v_mla != 0)``). A GGUF converted before then (the log prints ``n_embd_head_k_mla = 0``) runs
+# as multi-head attention and caches every head's K (qk_nope + qk_rope) and V (v_head_dim): 16 x 192 and
+# 16 x 128 per layer for DeepSeek-V2-Lite, 9x the latent. The GGUF reader says which (ArchConfig.extra
+# "mla_latent_cache", knowledge/gguf_arch.py); a config is converted as today: the latent, but for the
+# families convert_hf_to_gguf writes without those keys: MiniCPM3 (llm_build_minicpm3 expands
+# kv_lora_rank into per-head K and V and caches them through build_attn, as any MHA model)
+MLA_AS_MHA_FAMILIES = frozenset({"minicpm3"})
 TENSOR_ALIGNMENT = 32  # ggml/src/ggml-impl.h: every tensor in a CPU buffer starts on 32 B
 F32, F16, I32, I64 = 4, 2, 4, 8  # bytes of the graph's element types
 MIB = 1024 * 1024
@@ -206,11 +235,41 @@ def resolve_params(
                           kv_unified, fa, tokens, legacy)
 
 
+def has_swa(cfg: ArchConfig) -> bool:
+    """Whether llama.cpp runs this model's sliding-window layers with a window (SWA_ARCHS): a GGUF's
+    architecture, else the one convert_hf_to_gguf writes for the config's family; never for the
+    SWA_DISABLED families."""
+    if cfg.family in SWA_DISABLED:
+        return False
+    return cfg.architecture in SWA_ARCHS or SWA_FAMILY_ARCHS.get(cfg.family) in SWA_ARCHS
+
+
+def caches_mla_latent(cfg: ArchConfig) -> bool:
+    """Whether llama.cpp caches this MLA model's compressed latent rather than every head's K and V (see
+    MLA_AS_MHA_FAMILIES): as the GGUF says, else as today's conversion of the config's family."""
+    if not cfg.is_mla:
+        return False
+    stated = cfg.extra.get("mla_latent_cache")
+    if stated is not None:
+        return bool(stated)
+    return cfg.family not in MLA_AS_MHA_FAMILIES and cfg.architecture not in MLA_AS_MHA_FAMILIES
+
+
+def as_pre_mla_gguf(cfg: ArchConfig) -> ArchConfig:
+    """The model as a GGUF converted without the MLA keys describes it (llama.cpp then runs it as MHA)."""
+    return replace(cfg, extra={**cfg.extra, "mla_latent_cache": False}) if cfg.is_mla else cfg
+
+
 def as_llamacpp_loads(cfg: ArchConfig) -> ArchConfig:
-    """The architecture as llama.cpp builds it: without the sliding window of the SWA_DISABLED families."""
-    if cfg.family in SWA_DISABLED and (cfg.sliding_window or "sliding" in cfg.layer_types):
-        return replace(cfg, sliding_window=0, layer_types=tuple("full" if kind == "sliding" else kind
-                                                                for kind in cfg.layer_types))
+    """The architecture as llama.cpp builds it: sliding-window layers attend over the whole cache where
+    llama.cpp's architecture has no SWA (``has_swa``), and an MLA model whose GGUF lacks the MLA keys is
+    plain multi-head attention (``caches_mla_latent``: n_head K heads of qk_nope + qk_rope and V heads of
+    v_head_dim, as the converter wrote head_count_kv = num_key_value_heads = n_head)."""
+    if (cfg.sliding_window or "sliding" in cfg.layer_types) and not has_swa(cfg):
+        cfg = replace(cfg, sliding_window=0, layer_types=tuple("full" if kind == "sliding" else kind
+                                                               for kind in cfg.layer_types))
+    if cfg.is_mla and not caches_mla_latent(cfg):
+        cfg = replace(cfg, kv_lora_rank=0, n_kv_heads=cfg.n_heads)
     return cfg
 
 

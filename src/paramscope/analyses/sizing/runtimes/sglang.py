@@ -36,16 +36,49 @@ from paramscope.records import record, replace
 
 GiB = 1 << 30
 
-# server_args.py ServerArgs.__post_init__ (SGLang 0.4, 2025): "Set mem fraction static, which depends on
-# the tensor parallelism size": (smallest TP size, fraction), the first that applies. Later releases
-# derive it from the GPU's memory instead; pass --mem-fraction-static to follow one.
+# The default --mem-fraction-static, by SGLang build (python/sglang/srt/server_args.py). Each rule's
+# gpu_mem is get_device_memory_capacity(): the driver's total in MiB (NVML, as nvidia-smi prints it).
+# "early-2025" (0.4 to 0.4.6, ServerArgs.__post_init__): "depends on the tensor parallelism size":
+# (smallest TP size, fraction), the first that applies.
 MEM_FRACTION_BY_TP = ((16, 0.79), (8, 0.81), (4, 0.85), (2, 0.87), (1, 0.88))
+# "mid-2025" (0.4.9 to 0.5, ServerArgs.__post_init__): reserved_mem in MiB by gpu_mem, parallel = TP × PP:
+# (below this many MiB, reserved = a + b × parallel), the first that applies; 32 GiB above 160 GiB
+RESERVED_MID_2025 = ((20 * 1024, 2.8 * 1024, 1024 / 10), (35 * 1024, 2.8 * 1024, 1024 / 10),
+                     (90 * 1024, 9.5 * 1024, 1024 / 2), (100 * 1024, 12 * 1024, 1024 / 2),
+                     (160 * 1024, 12 * 1024, 1024 / 2))
+# "current" (late 2025 on, _handle_gpu_memory_settings): chunked_prefill_size and cuda_graph_max_bs by
+# gpu_mem (below this many MiB: chunk, max batch for TP < 4, for TP ≥ 4), then reserved_mem = 512 +
+# max(chunk, 2048) × 1.5 + cuda_graph_max_bs × 2 + TP × PP / 8 × 1024, at least 10 GiB above 60 GiB
+GPU_TIERS_CURRENT = ((20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1024, 4096, 32, 160),
+                     (90 * 1024, 8192, 256, 512), (160 * 1024, 8192, 256, 512))
+GPU_TIER_LARGEST = (16384, 512, 512)  # B200, MI300
+SGLANG_BUILDS = ("current", "mid-2025", "early-2025")
 # --kv-cache-dtype: auto (the model dtype), fp8_e5m2, fp8_e4m3
 CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 
 
-def default_mem_fraction(tensor_parallel: int) -> float:
-    return next(f for tp, f in MEM_FRACTION_BY_TP if tensor_parallel >= tp)
+def default_mem_fraction(tensor_parallel: int, gpu_mib: float | None = None, build: str = "early-2025"
+                         ) -> float:
+    """SGLang's --mem-fraction-static when none is given, as ``build``'s server_args.py derives it (see
+    above) for a GPU of ``gpu_mib`` MiB as the driver reports it (None: no GPU known, 0.88 in the later
+    builds)."""
+    if build == "early-2025":
+        return next(f for tp, f in MEM_FRACTION_BY_TP if tensor_parallel >= tp)
+    if build not in SGLANG_BUILDS:
+        raise UnsupportedError(f"SGLang build {build!r} unknown (known: {', '.join(SGLANG_BUILDS)})")
+    if gpu_mib is None:
+        return 0.88
+    if build == "mid-2025":
+        reserved = next((a + b * tensor_parallel for below, a, b in RESERVED_MID_2025 if gpu_mib < below),
+                        32 * 1024)
+    else:
+        chunk, small_tp, large_tp = next(((c, s, g) for below, c, s, g in GPU_TIERS_CURRENT
+                                          if gpu_mib < below), GPU_TIER_LARGEST)
+        graphs = small_tp if tensor_parallel < 4 else large_tp
+        reserved = 512 + max(chunk, 2048) * 1.5 + graphs * 2 + tensor_parallel / 8 * 1024
+        if gpu_mib > 60 * 1024:
+            reserved = max(reserved, 10 * 1024)
+    return round((gpu_mib - reserved) / gpu_mib, 3)
 
 
 @record
@@ -65,6 +98,7 @@ class SglangMemory:
     free_bytes: int | None  # free memory after the context and NCCL ("total_gpu_memory"); None: no GPU
     explain: tuple[str, ...] = ()
     weight_tail_bytes: int = 0  # the caching allocator's segment tails of this rank's weights
+    fraction_given: bool = True  # mem_fraction_static was given (False: the build's default rule)
 
     @property
     def pool_bytes_available(self) -> int | None:
@@ -147,6 +181,8 @@ def sglang_memory(
     tensor_parallel: int = 1,
     nvlink: bool = True,
     allocator_tail_bytes: int = 0,
+    gpu_reported_bytes: int | None = None,
+    build: str = "current",
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
 
@@ -157,7 +193,8 @@ def sglang_memory(
     runs vLLM's custom all-reduce and prints the same reason when it is off ("not supported on more than
     two PCIe-only GPUs"). ``allocator_tail_bytes``: one rank's caching-allocator segment tails, which
     SGLang's free-memory measure of the load counts (runtimes/allocator.py ``weight_tails``,
-    ``device_level`` True).
+    ``device_level`` True). ``gpu_reported_bytes``: the total the driver reports (NVML), which the default
+    ``mem_fraction_static`` of the ``build`` (SGLANG_BUILDS) is derived from (None: ``gpu_memory_bytes``).
     """
     kinds = layer_kinds(cfg)
     if set(kinds) - {"full"}:
@@ -166,7 +203,9 @@ def sglang_memory(
     tp = tensor_parallel
     if tp < 1 or context < 1 or batch < 1:
         raise UnsupportedError(f"SGLang needs positive sizes (context {context}, batch {batch}, TP {tp})")
-    fraction = default_mem_fraction(tp) if mem_fraction_static is None else mem_fraction_static
+    reported = gpu_reported_bytes or gpu_memory_bytes
+    fraction = (default_mem_fraction(tp, None if reported is None else reported / (1 << 20), build)
+                if mem_fraction_static is None else mem_fraction_static)
     if not 0 < fraction < 1:
         raise UnsupportedError(f"SGLang's mem_fraction_static must lie in (0, 1) (found {fraction})")
     t = kv_type or dtype
@@ -181,7 +220,7 @@ def sglang_memory(
     nccl = (NCCL_BYTES if nvlink else NCCL_PCIE_BYTES) if tp > 1 else 0
     free = None if gpu_memory_bytes is None else gpu_memory_bytes - CUDA_CONTEXT_BYTES - nccl
     m = SglangMemory(context, batch, tp, fraction, t, model, cell, kv, CUDA_CONTEXT_BYTES, nccl, free,
-                     weight_tail_bytes=allocator_tail_bytes)
+                     weight_tail_bytes=allocator_tail_bytes, fraction_given=mem_fraction_static is not None)
     return _explained(m, weights_bytes, gpu_memory_bytes)
 
 
@@ -194,7 +233,8 @@ def loaded_tails(model: Model, tensor_parallel: int) -> int:
 def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMemory:
     lines = [
         f"sglang.launch_server: context {m.context}, {m.batch} seqs, tp {m.tensor_parallel}, "
-        f"mem_fraction_static {m.mem_fraction_static}, KV {m.kv_type.value.lower()}; figures per GPU",
+        f"mem_fraction_static {m.mem_fraction_static}{'' if m.fraction_given else ' (the build default)'}, "
+        f"KV {m.kv_type.value.lower()}; figures per GPU",
         f"weights: {weights_bytes:,} B / {m.tensor_parallel} + RoPE cache"
         f"{f' + allocator segment tails {tails:,} B' if (tails := m.weight_tail_bytes) else ''}"
         f" = {m.model_bytes:,} B",
@@ -238,7 +278,10 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       gpu_memory_bytes=gpu, mem_fraction_static=option(req, "mem_fraction_static"),
                       tensor_parallel=req.n_devices,
                       nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
-                      allocator_tail_bytes=0 if req.weights else loaded_tails(model, req.n_devices))
+                      allocator_tail_bytes=0 if req.weights else loaded_tails(model, req.n_devices),
+                      gpu_reported_bytes=(req.device.reported_bytes or req.device.memory_bytes
+                                          if req.device and on_gpu else None),
+                      build=option(req, "sglang_build"))
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

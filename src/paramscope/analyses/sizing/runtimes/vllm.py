@@ -110,7 +110,12 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # determine_available_memory took ``non_torch_allocations = (total − free) − torch allocated`` after the
 # profile run, the whole device's memory outside torch: the CUDA context and NCCL too are inside the
 # budget (and any other process's memory on the GPU, which no profile can know).
-# "v0": the V0 engine (≤ 0.10), as in 0.6.x and 0.7.x logs.
+# "v0": the V0 engine of 0.7 to 0.10: its worker measures the non-torch memory as the increase over a
+# baseline snapshot taken before the profile (vllm/utils.py memory_profiling, PR #10511 with PR #11809's fix
+# counting torch's reserved bytes, January 2025), as V1 does: the 0.01–0.20 GiB that 0.7–0.10 V0 logs print
+# at TP 1 (hfcookbook-*: 0.05). "v0-0.6": the V0 engine of 0.6.4 to 0.6.x, whose worker took the whole
+# device's memory outside torch after the profile, the CUDA context's growth included: 0.35 GiB on an
+# RTX 3090 (10517-*).
 # "v0-early": the V0 engine before 0.6.4 (PR #9352 moved it to torch's peak): worker.py
 # determine_num_available_blocks took ``peak_memory = init_gpu_memory − free_gpu_memory`` after the profile
 # run (0.6.3; PR #2031, December 2023: ``total − free``), the device's whole used memory, where
@@ -129,8 +134,9 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # "v1-0.16": "v1-early" from 0.16 (the first release after PR #33538, "Triton-based Top-k and Top-p sampler
 # kernels", merged 2026-02-02; 0.16.0 was out by 2026-03-04): the profile's sampler no longer sorts the whole
 # vocabulary, and takes what the "v1" family's does (SAMPLER_BYTES_PER_LOGIT).
-ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-early", "v0-2023", "v0-2023-main")
-V0_FAMILIES = ("v0", "v0-early", "v0-2023", "v0-2023-main")
+ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-0.6", "v0-early", "v0-2023",
+           "v0-2023-main")
+V0_FAMILIES = ("v0", "v0-0.6", "v0-early", "v0-2023", "v0-2023-main")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 
 # Estimated constants (docs/runtimes.md lists the log lines they come from):
@@ -138,7 +144,8 @@ TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtim
 # vLLM V1 logs 0.07–0.20 GiB ("non_torch_memory takes 0.16GiB", vLLM PR #12126)
 NON_TORCH_BYTES = 160 * MiB
 # V0 worker.py (0.6.4): "non_torch_memory=0.35GiB" for Llama 3.1 8B on an RTX 3090, both logs of
-# tests/fixtures/engine_logs/vllm/10517-* (the increase over the profile run, CUDA context excluded)
+# tests/fixtures/engine_logs/vllm/10517-* (the whole device's memory outside torch after the profile run):
+# the "v0-0.6", "v0-early" and "v0-2023" families; "v0" (0.7 to 0.10) measures the increase, NON_TORCH_BYTES
 V0_NON_TORCH_BYTES = 350 * MiB
 # NCCL and custom all-reduce buffers per GPU with tensor parallelism (runtimes/common.py NCCL_BYTES),
 # created in init_device before the memory snapshot: outside V1's budget, like the CUDA context.
@@ -492,11 +499,12 @@ def vllm_layout_config(cfg: ArchConfig, engine: str) -> ArchConfig:
 
 
 def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
-    """model_executor/layers/rotary_embedding: cos_sin_cache of max_position × rotary_dim, model dtype.
-
-    One per distinct RoPE config (shared across layers). Llama 3.1 8B: 131072 × 128 × 2 B = 32 MiB, which
-    is why vLLM reports 14.9888 GiB of weights for its 14.9576 GiB of tensors. GLM-4-32B-0414 (partial
-    rotary factor 0.5): 32768 × 64 × 2 B = 4 MiB.
+    """model_executor/layers/rotary_embedding: a cos_sin_cache of positions × rotary_dim, model dtype,
+    for each distinct RoPE config (get_rope keeps one instance per (head size, rotary dim, max position,
+    base, scaling): layers share it). Llama 3.1 8B: 131072 × 128 × 2 B = 32 MiB, which is why vLLM reports
+    14.9888 GiB of weights for its 14.9576 GiB of tensors. GLM-4-32B-0414 (partial rotary factor 0.5):
+    32768 × 64 × 2 B = 4 MiB. Gemma 3 27B: its global layers' cache is linear-scaled × 8 (131072 × 8
+    positions) and its sliding layers have their own (rope_local_base_freq): 256 + 32 MiB (``rope_caches``).
     """
     rotary_dim = cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k
     # get_rope narrows rotary_dim to int(head_size × partial_rotary_factor) (GLM-4 0.5, Phi-2 0.4,
@@ -504,7 +512,40 @@ def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
     factor = cfg.extra.get("partial_rotary_factor")
     if not cfg.is_mla and isinstance(factor, int | float) and 0 < factor < 1:
         rotary_dim = int(rotary_dim * factor)
-    return cfg.context_length * rotary_dim * ROPE_CACHE_DTYPE.get(cfg.architecture, dtype).type_size
+    size = ROPE_CACHE_DTYPE.get(cfg.architecture, dtype).type_size
+    return sum(positions * rotary_dim * size for positions, _ in rope_caches(cfg))
+
+
+def rope_positions(cfg: ArchConfig, scaling: object) -> int:
+    """The rows of one cache, as each rotary class sizes it (rotary_embedding get_rope): linear and
+    dynamic-NTK scaling max_position × factor; YaRN (and DeepSeek's) original_max_position × factor;
+    LongRoPE (Phi-3 "su"/"longrope") a short cache of original_max_position and a long one of max_position,
+    concatenated; the rest (none, llama3, mrope) max_position."""
+    positions = cfg.context_length
+    if not isinstance(scaling, dict):
+        return positions
+    kind = scaling.get("rope_type", scaling.get("type"))
+    factor = scaling.get("factor")
+    original = scaling.get("original_max_position_embeddings", positions)
+    if not isinstance(original, int):
+        original = positions
+    if kind in ("linear", "dynamic") and isinstance(factor, int | float) and factor > 1:
+        return int(positions * factor)
+    if kind in ("yarn", "deepseek_yarn") and isinstance(factor, int | float) and factor > 1:
+        return int(original * factor)
+    if kind in ("su", "longrope"):
+        return original + positions
+    return positions
+
+
+def rope_caches(cfg: ArchConfig) -> tuple[tuple[int, object], ...]:
+    """The distinct caches (positions, base): the model's, and for models whose sliding-window layers
+    rotate with their own unscaled base (Gemma 3's rope_local_base_freq) theirs."""
+    caches = [(rope_positions(cfg, cfg.extra.get("rope_scaling")), cfg.extra.get("rope_theta"))]
+    local = cfg.extra.get("rope_local_base_freq")
+    if local is not None and "sliding" in layer_kinds(cfg):
+        caches.append((cfg.context_length, local))
+    return tuple(dict.fromkeys(caches))
 
 
 def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
@@ -805,7 +846,8 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
         return 0
     if p.engine in V0_FAMILIES:
-        return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
+        base = NON_TORCH_BYTES if p.engine == "v0" else V0_NON_TORCH_BYTES
+        return base + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
     context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
     return NON_TORCH_BYTES + context + (nccl_bytes(p) if nccl_inside(p) else nccl_profile_bytes(p))
 
