@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import paramscope
 from builders.real_configs import FIXTURES
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import (
@@ -175,6 +176,45 @@ def test_rope_cache_holds_only_the_rotated_part_of_a_head(name, rotary):
     path = Path(__file__).parent / "fixtures/configs" / name
     cfg = arch_config_from_hf(json.loads(path.read_text()))
     assert rope_cache_bytes(cfg, DType.BF16) == cfg.context_length * rotary * 2
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    # Gemma 3 1B: the global layers' cache (θ 1e6, no scaling) and the sliding layers' own (θ 10000):
+    # 2 × 32768 × 256 × 2 B (vllm/eole-gemma3-1b-*: 1.9148 GiB printed, 16 MiB more than one cache gives)
+    ("gemma-3-1b", 2 * 32768 * 256 * 2),
+    # Gemma 3 4B: global linear-scaled × 8 (LinearScalingRotaryEmbedding: 131072 × 8 positions), local not
+    ("gemma-3-4b-text", (131072 * 8 + 131072) * 256 * 2),
+    # deepseek-coder-6.7b: linear × 4 over 16384 positions
+    ("deepseek-coder-6.7b-instruct", 16384 * 4 * 128 * 2),
+])
+def test_rope_caches_one_per_distinct_config_at_their_scaled_length(config, expected):
+    from pathlib import Path
+
+    path = Path(__file__).parent / "fixtures/engine_logs/configs" / f"{config}.config.json"
+    cfg = paramscope.open_model(str(path)).config
+    assert rope_cache_bytes(cfg, DType.BF16) == expected
+
+
+def test_rope_positions_by_scaling_type():
+    from paramscope.analyses.sizing.runtimes.vllm import rope_positions
+
+    cfg = replace(LLAMA, context_length=40960)
+    assert rope_positions(cfg, None) == 40960
+    assert rope_positions(cfg, {"rope_type": "llama3", "factor": 8.0}) == 40960
+    assert rope_positions(cfg, {"type": "dynamic", "factor": 2.0}) == 81920
+    # YaRN caches original_max_position × factor (Qwen3's recipe: 32768 × 4)
+    assert rope_positions(cfg, {"rope_type": "yarn", "factor": 4.0,
+                                "original_max_position_embeddings": 32768}) == 131072
+    # LongRoPE: the short cache (original) and the long one, concatenated
+    assert rope_positions(cfg, {"type": "longrope", "original_max_position_embeddings": 4096}) == 45056
+
+
+def test_v0_non_torch_by_release():
+    # 0.7 to 0.10 measure the increase over a baseline snapshot (as V1); 0.6.4 to 0.6.x the device's
+    # whole non-torch memory (10517-*: 0.35 GiB)
+    seven = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v0")
+    six = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, engine="v0-0.6")
+    assert seven.non_torch_bytes == NON_TORCH_BYTES and six.non_torch_bytes == V0_NON_TORCH_BYTES
 
 
 # --- tensor parallelism ----------------------------------------------------------------------------
@@ -506,7 +546,7 @@ def test_v0_sampler_only_on_rank_0():
 def test_v0_forward_of_a_whole_prompt():
     # 20000 × (3 × 4096 + 3 × 14336) × 2 B = 2,211,840,000 B = 2.06 GiB (vLLM printed a peak of 17.06 GiB
     # over 14.99 GiB of weights: 2.07 GiB)
-    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=20000, engine="v0")
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=20000, engine="v0-0.6")
     assert m.activation_bytes == 2_211_840_000
     # V0 captures CUDA graphs after sizing the cache: outside the budget, with the CUDA context
     assert m.cuda_graph_bytes == 0 and m.cuda_context_bytes == CUDA_CONTEXT_BYTES + CUDA_GRAPH_BYTES
@@ -663,8 +703,8 @@ def test_v0_early_counts_nccl_and_v0_2023_the_held_allreduce_inputs():
         assert m.pool is not None
         return m.pool.available_bytes
 
-    assert available("v0", 1) == available("v0-early", 1) == available("v0-2023", 1)
-    assert available("v0", 2) - available("v0-early", 2) == NCCL_BYTES
+    assert available("v0-0.6", 1) == available("v0-early", 1) == available("v0-2023", 1)
+    assert available("v0-0.6", 2) - available("v0-early", 2) == NCCL_BYTES
     # max_num_batched_tokens = max(max_model_len, 2048) = 4096 without chunked prefill
     assert available("v0-early", 2) - available("v0-2023", 2) == 2 * 32 * 4096 * 4096 * 2
 
