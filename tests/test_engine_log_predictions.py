@@ -36,6 +36,9 @@ TOLERANCES = {
     # ROCm (HIP shares ggml-cuda's graph and allocator): the out-of-sample logs of round 2 (docs/runtimes.md
     # 4.0) came within 0.4 % (RX 7900 XTX, flash attention; MI50, without)
     ("llamacpp", "compute_buffer@ROCm0"): 0.015,
+    ("llamacpp", "kv_buffer@CPU"): EXACT,
+    # OpenCL and SYCL run ggml's graph and allocator with their own buffer types: 1.5 % as for CUDA
+    ("llamacpp", "compute_buffer@OpenCL"): 0.015, ("llamacpp", "compute_buffer@SYCL0"): 0.015,
     # vLLM weights: the tensors of one rank plus the RoPE cache
     ("vllm", "weights"): 0.005,
     ("vllm", "memory_budget"): 0.001,
@@ -243,6 +246,28 @@ KNOWN_MISSES = {
                "where the 'v1' family (>= 0.21) puts its 0.5 GiB estimate in; one log, so not modelled")
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     # round 5, out of sample (docs/runtimes.md 4.0e): what the logs' own figures do not explain
+    ("deepseek-v2-lite-chat-q4-0-opencl-adreno840-b7057", "compute_buffer@OpenCL"): (
+        0.025, "207.9 MiB printed, 4 MiB more than predicted: one n_ubatch x n_embd f32 tensor the OpenCL "
+               "backend appears to keep where CUDA and Metal do not; not checked in its source"),
+    ("granite-3.0-8b-q4km-sycl-igpu", "compute_buffer@SYCL0"): (
+        0.03, "296 MiB printed, +2.7 % predicted: one hidden-sized f32 row per token fewer than the "
+              "estimate counts; SYCL's graph not replayed, not explained"),
+    ("ipexllm-mistral-7b-v01-q4km-sycl-arc", "compute_buffer@SYCL0"): (
+        0.105, "81 MiB printed, -9.9 % predicted: IPEX-LLM's fork of llama.cpp fuses ops (902 graph nodes "
+               "against about 1030 upstream), its own graph is not replayed"),
+    ("lfm25-audio-1.5b-q4-0-android-cpu", "output_buffer"): (
+        0.045, "Liquid's audio runner asks for embeddings (n_embd floats a row beside the logits), which the "
+               "log does not state, so the record leaves it unset"),
+    ("lfm25-audio-1.5b-q4-0-android-cpu", "compute_buffer"): (
+        0.035, "+3.0 %: the CPU rule's extra n_ubatch x n_embd input-sized tensor is seen on Gemma, not here "
+               "on LFM2 (a hybrid), and on DeepSeek over OpenCL: one log each way, not settled"),
+    ("mixtral-8x7b-q5km-metal-m3max-b2688", "compute_buffer@Metal"): (
+        0.035, "115.5 MiB printed, 112 predicted: the FFN phase (gate and up outputs, n_ubatch x 2 x 14336 x "
+               "4 B) of a build of April 2024 without flash attention is a lower bound; 3.5 MiB not "
+               "explained"),
+    ("textgenwebui-phi3-mini-4k-q4km-3070-ub256", "compute_buffer@CUDA0"): (
+        0.045, "-4.0 %: the build predates ggml_set_rows (1414 graph nodes printed, 1094 in the current "
+               "graph replayed), but no line of the log marks it legacy; the legacy graph gives -2.0 %"),
     ("rocm-gemma3-27b-it-v0110rc2", "weights"): (
         0.008, "51.79 GiB printed, 51.44 predicted with both RoPE caches: on ROCm vLLM takes 'Model loading "
                "took' from the device's used memory, not torch's allocations, so the allocator's slack and "

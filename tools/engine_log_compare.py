@@ -19,6 +19,7 @@ import engine_logs
 from engine_logs import FIXTURES, Record
 
 import paramscope
+from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache
 from paramscope.analyses.sizing.loaded import loaded_weights
 from paramscope.analyses.sizing.runtimes.llamacpp import (
     as_pre_mla_gguf,
@@ -324,9 +325,10 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_
     # applied``), so KV = requested − consumed − peak activation; the prediction compared is the same sum
     graphs_in_peak = m.cuda_graph_bytes if CONSUMED_FORMAT in r.log else 0
-    out = {"weights": m.model_bytes, "activation_peak": m.activation_bytes + graphs_in_peak,
-           "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
-           "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}
+    out: dict[str, float] = {
+        "weights": m.model_bytes, "activation_peak": m.activation_bytes + graphs_in_peak,
+        "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
+        "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}
     if m.stages:  # pipeline parallel: a worker's line is its stage's (device "PP<stage>")
         out |= {f"weights{AT}PP{s.stage}": s.model_bytes for s in m.stages}
         out |= {f"kv_cache_memory{AT}PP{s.stage}": s.pool.available_bytes for s in m.stages if s.pool}
@@ -406,7 +408,11 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         backend=llamacpp_backend(r))
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
-    main = full if split_swa and full else m.kv
+    # a hybrid's recurrent state (LFM2's short convolutions, Mamba layers) is llama_memory_recurrent's own
+    # buffer and size line ("RS buffer size", "R (f32) ... S (f32)"), beside the attention layers'
+    # llama_kv_cache, whose lines the KV figures are (llama_memory_hybrid holds one of each)
+    attention = KVCache(tuple(p for p in m.kv.parts if p.kind in ATTENTION_KINDS), m.kv.explain)
+    main = full if split_swa and full else attention
     out: dict[str, float] = {
         "kv_size": main.total_bytes, "k_size": main.k_bytes, "v_size": main.v_bytes,
         "kv_cells": m.params.n_ctx_seq, "n_ctx_seq": m.params.n_ctx_seq}
@@ -440,7 +446,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         gpu = next((f.device for f in r.all("compute_buffer") if not is_host(f.device)), None)
         if gpu and not split.output_on_gpu:
             # the output layer stays on the host: the GPUs' graphs stop before the logits
-            out[f"compute_buffer{AT}{gpu}"] = m.compute.attention_phase
+            out[f"compute_buffer{AT}{gpu}"] = max(m.compute.attention_phase, m.compute.ffn_phase)
     if whole:
         # llama-server's memory breakdown (MiB) of the first device: context = the KV cache only
         # (llama-context.cpp, llama_context::memory_breakdown: ret[buft].context sums

@@ -144,12 +144,13 @@ class ComputeBuffer:
     attention_phase: int
     explain: tuple[str, ...]
     graph_bytes: int | None = None
+    ffn_phase: int = 0  # the FFN's gate and up, held together (``compute_buffer``)
 
     @property
     def total_bytes(self) -> int:
         if self.graph_bytes is not None:
             return self.graph_bytes
-        return max(self.logits_phase, self.attention_phase)
+        return max(self.logits_phase, self.attention_phase, self.ffn_phase)
 
 
 @record
@@ -409,7 +410,13 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
       the masks (f32, or f16 with flash attention: n_kv × n_ubatch per cache), the Hadamard matrices of
       a quantized cache, and activations per token. Those per-token activations are fitted on
       Gemma 3 270M (exact there from n_ubatch 64 to 2048 and n_ctx 768 to 1M) and named after the graph
-      tensors they match; other architectures: an estimate.
+      tensors they match; other architectures: an estimate;
+    - inside the FFN: its gate and up outputs, f32, both held until the GLU multiplies them (llama.cpp's
+      build_ffn / build_moe_ffn: ``ggml_mul(silu(gate), up)`` or one swiglu of the two; for a mixture of
+      experts each is [n_ff_exp, n_expert_used, n_tokens], the experts a token is routed to): n_tokens ×
+      2 × the widest MLP × 4 B, a lower bound of that moment (with flash attention the attention phase
+      above already counts them). Mixtral 8x7B at n_ubatch 512: 2 × 14336 × 2 × 512 × 4 B = 112 MiB,
+      where the attention and logits phases give 73; build 2688 on Metal printed 115.5.
     """
     out, t = p.n_ubatch, p.n_tokens or p.n_ubatch
     on_gpu = backend == "gpu"
@@ -426,17 +433,20 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     rot = len(caches) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
     per_token = _attention_token_bytes(cfg, p, len(caches))
     attention = kq + masks + rot + t * per_token
+    ffn_width = routed_ffn_width(cfg)
+    ffn = t * 2 * ffn_width * F32
     hidden_rows = f"{out}" if on_gpu else f"({t} + {out})"
     explain = (
         f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + {hidden_rows} × {cfg.hidden_size} × 4 B "
         f"+ {out} × 4 B = {logits + logits_rest:,} B",
         f"attention phase: KQ {kq:,} B + masks {masks:,} B + rotations {rot:,} B "
         f"+ {t} × {per_token:,} B activations = {attention:,} B",
+        f"FFN phase: gate and up, {t} × 2 × {ffn_width} × 4 B = {ffn:,} B",
     )
     if backend not in ("cpu", "gpu"):
         raise UnsupportedError(f"unknown llama.cpp backend kind {backend!r} (known: cpu, gpu)")
     if p.legacy or not replay or not has_graph(cfg):
-        return ComputeBuffer(logits + logits_rest, attention, explain)
+        return ComputeBuffer(logits + logits_rest, attention, explain, ffn_phase=ffn)
     graph_bytes, n_nodes = compute_buffer_bytes(
         cfg, n_ubatch=p.n_ubatch, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
@@ -444,7 +454,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     where = ", a GPU backend's buffer: no inp_embd" if on_gpu else ""
     graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
                   f"{out} outputs{where}): {graph_bytes:,} B; the per-phase estimate, for comparison:")
-    return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes)
+    return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes, ffn)
 
 
 def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) -> int:
