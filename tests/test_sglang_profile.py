@@ -128,3 +128,18 @@ def test_nccl_by_interconnect():
     assert pcie.free_bytes - nv.free_bytes == NCCL_BYTES - NCCL_PCIE_BYTES
     alone = sglang_memory(LLAMA, WEIGHTS, context=8192, gpu_memory_bytes=GPU, nvlink=False)
     assert alone.nccl_bytes == 0  # one GPU: no NCCL at all
+
+
+def test_a_decode_step_reads_the_requests_kv_not_the_whole_pool():
+    # the KV line under SGLang is the pool it allocates (12 requests of 32K here); one decode step of one
+    # request reads that request's cache only
+    from paramscope.analyses.sizing.memory import MemoryRequest, estimate
+    from paramscope.analyses.sizing.speed import speed_for
+    from paramscope.knowledge.hardware import find_device
+
+    model = paramscope.open_model("llama-3.1-70b")
+    h100 = find_device("h100-sxm")
+    est = estimate(model, MemoryRequest(runtime="sglang", context=32768, device=h100, n_devices=4))
+    one_request = 80 * 32768 * 2 * 8 * 128 * 2
+    assert est.kv_cache_bytes > 10 * one_request and est.kv_read_bytes == one_request
+    assert speed_for(model, est, h100, 4).kv_bytes == one_request

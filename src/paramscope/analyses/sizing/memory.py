@@ -86,6 +86,12 @@ class SizeEstimate:
     disk_bytes: int = 0  # weights offloaded to disk (transformers device_map), in weights_bytes too
     devices_at_once: int = 0  # RuntimeParts.devices_at_once: devices reading weights together (0 = all)
     split: str = "even split"  # how per_device divides the model: "even split" or the runtime's own
+    kv_requests_bytes: int | None = None  # RuntimeParts.kv_requests_bytes: the KV a decode step reads
+
+    @property
+    def kv_read_bytes(self) -> int:
+        """The KV cache the requests hold (a decode step reads it), where the KV line is a whole pool."""
+        return self.kv_cache_bytes if self.kv_requests_bytes is None else self.kv_requests_bytes
 
     @property
     def total_bytes(self) -> int:
@@ -164,7 +170,7 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes,
         duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts, disk_bytes=parts.disk_bytes,
         devices_at_once=parts.devices_at_once,
-        split=parts.split_label or "even split")
+        split=parts.split_label or "even split", kv_requests_bytes=parts.kv_requests_bytes)
 
 
 def _unread_quantization(model: Model, req: MemoryRequest) -> tuple[str, ...]:

@@ -66,6 +66,9 @@ class RuntimeParts:
     # them in turn (llama.cpp --split-mode layer, transformers device_map); vLLM: the tensor-parallel size
     devices_at_once: int = 0
     split_label: str = ""  # how device_shares divide the model ("pipeline stages", "device_map=auto")
+    # the KV cache the requests hold, where the KV line is a pool allocated whole (SGLang's): what one
+    # decode step reads; None: the KV line itself
+    kv_requests_bytes: int | None = None
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:

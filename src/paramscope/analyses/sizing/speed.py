@@ -205,6 +205,6 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
         calibration = (lookup(est.runtime, device.vendor, device.kind, "decode"),
                        lookup(est.runtime, device.vendor, device.kind, "prefill"))
     return speed(model.config, active_params=inv.active_params, active_bytes=active,
-                 kv_bytes=est.kv_cache_bytes, batch=est.batch, prefill_tokens=est.context,
+                 kv_bytes=est.kv_read_bytes, batch=est.batch, prefill_tokens=est.context,
                  bandwidth=bandwidth, peak_flops=flops, n_devices=n_devices, lookup_params=lookup_params,
                  head_params=head_params, calibration=calibration, devices_at_once=est.devices_at_once)

@@ -294,6 +294,6 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             notes += (f"does not fit: the pool holds {tokens:,} tokens, the requests need "
                       f"{req.batch * ctx:,}",)
         return RuntimeParts(pool * n, m.reserve_bytes * n, (m.cuda_context_bytes + m.nccl_bytes) * n,
-                            t.value.lower(), m.explain, notes, m.fits)
+                            t.value.lower(), m.explain, notes, m.fits, kv_requests_bytes=m.kv.total_bytes * n)
     return RuntimeParts(m.kv.total_bytes * n, 0, (m.cuda_context_bytes + m.nccl_bytes) * n,
                         t.value.lower(), m.explain, notes, None)
