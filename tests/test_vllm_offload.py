@@ -131,3 +131,16 @@ def test_byte_counts_as_vllm_reads_them(text, expected):
 def test_ambiguous_or_bad_byte_counts_are_refused(text):
     with pytest.raises(ParamscopeError):
         parse_byte_count(text, "--kv-cache-memory-bytes")
+
+
+def test_fit_keeps_offloaded_weights_off_the_device_and_checks_them_against_ram(llama70b):
+    from paramscope.analyses.sizing.fit import fit
+
+    dev = find_device("rtx-4090")
+    req = MemoryRequest(runtime="vllm", context=8192, device=dev, options={"cpu_offload_gb": 120})
+    (moved,) = stage_offload(llama70b, llama70b.tensor_bytes, 1, 120 * GiB, (80,))
+    small = fit(llama70b, req, ram_bytes=64 * GiB)
+    assert small.one_device.host_bytes == moved.moved_bytes
+    assert small.host_fits_ram is False and "host memory" in small.verdict
+    assert f"needs {small.one_device.total_bytes - moved.moved_bytes:,} B" in small.explain[0]
+    assert fit(llama70b, req, ram_bytes=256 * GiB).host_fits_ram is True

@@ -29,11 +29,16 @@ def render_fit(r, speed, ram_bytes: int | None, console: Console, *, explain: bo
                           + (f", {one.batch} sequences" if one.batch > 1 else ""))),
     ]
     verdict = Text("fits", style="green") if one.fits else Text("does not fit", style="red")
-    need = one.total_bytes
+    need = one.total_bytes - one.host_bytes  # what stays in host memory is not on the device
     if one.split != "even split" and one.per_device:  # GPU 0's share of the runtime's own placement
         need = one.per_device[0].total_bytes
     rows.append((f"on {on_one}", Text(f"needs {bytes_label(need)} of "
                                        f"{bytes_label(r.device.usable_bytes)}: ") + verdict))
+    if one.host_bytes and not r.cpu_only:
+        # said only when it does not fit: the RAM is this machine's unless --ram gives it
+        ram = f" (more than the {bytes_label(ram_bytes or 0)} of RAM)" if r.host_fits_ram is False else ""
+        rows.append(("host memory", Text(f"{bytes_label(one.host_bytes)}{ram}",
+                                         style="red" if r.host_fits_ram is False else "")))
     if not one.fits and not r.cpu_only:
         rows.append(("devices needed", f"{r.devices_needed} × {key} at {asked} ({r.split_words})"
                      if r.devices_needed else "more devices than the heads allow splitting over"

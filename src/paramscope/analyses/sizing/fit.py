@@ -66,6 +66,9 @@ class FitReport:
     cpu_only: bool  # the device is CPU RAM: no GPU to offload to or split over
     split_words: str = "tensor parallel"  # how the runtime spreads the model over several GPUs
     counts_limited_by_heads: bool = True  # allowed_device_counts: what the heads allow, or 1..MAX_DEVICES
+    # weights and KV the runtime keeps in host memory on one device (vLLM --cpu-offload-gb, llama.cpp -ngl,
+    # --no-kv-offload) against the RAM given: None when there are none or no RAM was given
+    host_fits_ram: bool | None = None
 
     @property
     def max_context_devices(self) -> int:
@@ -249,9 +252,14 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     how = advice.split_words(model, req, n or max(counts))
     words = advice.verdict(device, as_asked, tp, one_plan, bool(one.fits), max(counts), ram_bytes,
                            how=how, by_heads=by_heads)
+    host_fits = None if ram_bytes is None or not one.host_bytes else one.host_bytes <= ram_bytes
+    if host_fits is False and ram_bytes is not None:
+        words += (f" But {one.host_bytes / 2**30:.2f} GiB stay in host memory on one device, more than the "
+                  f"{ram_bytes / 2**30:.2f} GiB of RAM.")
     tried = f"{', '.join(map(str, counts[:12]))}{' …' if len(counts) > 12 else ''}"
     explain = (
-        f"one {device.key}: needs {one.total_bytes:,} B of {device.usable_bytes:,} B",
+        f"one {device.key}: needs {one.total_bytes - one.host_bytes:,} B of {device.usable_bytes:,} B"
+        + (f" (and {one.host_bytes:,} B in host memory)" if one.host_bytes else ""),
         f"device counts the heads allow ({_heads_words(cfg)}): {tried}" if by_heads else
         f"device counts tried: {tried} ({req.runtime} gives each GPU whole layers: no head split)",
         f"longest context on {n or 1} device(s): {longest:,} tokens (binary search on the same estimate)",
@@ -263,4 +271,4 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
     label = None if quant is None else advice.stored_label(model, None if quant == AS_STORED else quant)
     return FitReport(device, req, one, on_n or one, n, counts, off, longest, quant, label, ladder(model),
                      explain, tuple(plans), advice.commands(model, req, plans), words,
-                     as_asked.weights_label, cpu, how, by_heads)
+                     as_asked.weights_label, cpu, how, by_heads, host_fits)

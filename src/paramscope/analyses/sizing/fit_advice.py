@@ -206,8 +206,10 @@ def verdict(device: Device, one: Plan, tp: Plan | None, one_plan: Plan | None, f
 
 
 def _need(plan: Plan, device: Device) -> str:
-    return (f" ({bytes_label(plan.estimate.total_bytes)} of {bytes_label(device.usable_bytes)} with "
-            f"{plan.estimate.context:,} tokens of context)")
+    host = plan.estimate.host_bytes if device.kind != "cpu" else 0  # not on the device (--cpu-offload-gb)
+    return (f" ({bytes_label(plan.estimate.total_bytes - host)} of {bytes_label(device.usable_bytes)} with "
+            f"{plan.estimate.context:,} tokens of context"
+            f"{f', {bytes_label(host)} in host memory' if host else ''})")
 
 
 def _how(plan: Plan, device: Device) -> str:
