@@ -93,10 +93,13 @@ def test_too_little_memory_does_not_fit():
     assert any("would stop" in line for line in m.explain)
 
 
-def test_refuses_sliding_window_layers_and_bad_fractions():
+def test_sliding_layers_of_a_non_hybrid_architecture_share_one_pool_and_bad_fractions_are_refused():
+    # an architecture SGLang does not build as hybrid-SWA (is_hybrid_swa_model: not a Llama) gets one pool
+    # over every layer, the sliding ones holding the whole context (tests/test_sglang_pools.py: the rest)
     gemma_like = replace(LLAMA, sliding_window=4096, layer_types=("sliding", "full") * 16)
-    with pytest.raises(UnsupportedError):
-        sglang_memory(gemma_like, WEIGHTS, context=8192, gpu_memory_bytes=GPU)
+    plain = sglang_memory(LLAMA, WEIGHTS, context=8192, gpu_memory_bytes=GPU, mem_fraction_static=0.85)
+    slid = sglang_memory(gemma_like, WEIGHTS, context=8192, gpu_memory_bytes=GPU, mem_fraction_static=0.85)
+    assert slid.tokens == plain.tokens
     with pytest.raises(UnsupportedError):
         sglang_memory(LLAMA, WEIGHTS, context=8192, gpu_memory_bytes=GPU, mem_fraction_static=1.0)
 

@@ -209,6 +209,14 @@ def test_rope_positions_by_scaling_type():
     assert rope_positions(cfg, {"type": "longrope", "original_max_position_embeddings": 4096}) == 45056
 
 
+def test_default_utilization_by_family():
+    # current releases reserve 0.92 of the GPU when none is given, the earlier families 0.9
+    for engine, util in (("v1", 0.92), ("v1-0.16", 0.9), ("v1-early", 0.9), ("v0", 0.9)):
+        m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, engine=engine)
+        assert m.params.gpu_memory_utilization == util
+        assert m.pool is not None and m.pool.reserved_bytes == int(80 * GIB * util)
+
+
 def test_v0_non_torch_by_release():
     # 0.7 to 0.10 measure the increase over a baseline snapshot (as V1); 0.6.4 to 0.6.x the device's
     # whole non-torch memory (10517-*: 0.35 GiB)
@@ -452,7 +460,7 @@ def test_total_without_gpu_is_the_sum():
 # --- the pool on a given GPU -----------------------------------------------------------------------
 
 def test_reservation_and_pool_on_80_gib():
-    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB)
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, gpu_memory_utilization=0.9)
     pool = m.pool
     # 85,899,345,920 × 0.9 = 77,309,411,328 reserved
     assert pool.reserved_bytes == 77_309_411_328
@@ -481,7 +489,8 @@ def test_utilization_scales_the_reservation():
 def test_small_gpu_uses_small_defaults_and_limits_concurrency():
     # 24 GiB: max_num_batched_tokens 2048, max_num_seqs 256; activation = sampler
     # 2048 × 4096 × 2 + 256 × 128256 × 22 = 739,115,008 (forward: 226,492,416)
-    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, gpu_memory_bytes=24 * GIB)
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, gpu_memory_bytes=24 * GIB,
+                    gpu_memory_utilization=0.9)
     assert m.activation_bytes == 739_115_008
     # int(25,769,803,776 × 0.9) = 23,192,823,398; − 17,537,835,008 = 5,654,988,390 → 2696 blocks
     assert m.pool.available_bytes == 5_654_988_390
@@ -527,7 +536,8 @@ def test_v0_profiles_a_whole_prompt_unless_chunked(context, chunked, tokens):
 def test_v1_early_keeps_the_graphs_outside_the_budget():
     # before 0.21 vLLM captured CUDA graphs after sizing the cache: they are not taken from the budget
     # (one sequence: the forward is the activation peak of both, whatever their samplers take)
-    now = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1)
+    now = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1,
+                      gpu_memory_utilization=0.9)
     early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1,
                         engine="v1-early")
     assert early.pool.available_bytes - now.pool.available_bytes == CUDA_GRAPH_BYTES
@@ -648,7 +658,8 @@ def test_hybrid_block_size_keeps_a_larger_one_asked_for():
 
 
 def test_explain_lists_every_part():
-    text = "\n".join(vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB).explain)
+    text = "\n".join(vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
+                                  gpu_memory_utilization=0.9).explain)
     for word in ("weights:", "RoPE cache", "activation (estimate)", "CUDA graphs in the budget (estimate)",
                  "KV needed full: 32 layers × 8192 cells", "reservation:", "GPU KV cache size: 439,088"):
         assert word in text

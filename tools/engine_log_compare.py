@@ -27,8 +27,8 @@ from paramscope.analyses.sizing.runtimes.llamacpp import (
     llamacpp_memory,
     offload,
 )
+from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
-from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
 from paramscope.analyses.sizing.runtimes.vllm import (
     V0_FAMILIES,
     default_max_model_len,
@@ -306,7 +306,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     m = vllm_memory(
         cfg, weights, context=r.setting("max_model_len") or default_max_model_len(cfg),
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
-        gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization") or 0.9,
+        gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization"),
         block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
         tensor_parallel=tp, pipeline_parallel=pp, stage_weights=stage_weight_split(
@@ -465,18 +465,66 @@ def identical_gpus(r: Record) -> bool:
         ("two ", "three ", "four ", "five "))
 
 
+# SGLang's "Load weight end" line (model_runner.py load_model): the free memory after loading and what the
+# load took, GiB printed as GB ("avail mem=7.37 GB, mem usage=15.02 GB"); the first rank's line is taken
+SGLANG_LOAD_END = re.compile(r"Load weight end\..*?avail mem=([\d.]+) GB, mem usage=([\d.]+) GB")
+
+
+def sglang_loaded_free(r: Record) -> tuple[int, int] | None:
+    """(free before loading, free after) as the record's log prints them, in bytes: after = avail mem,
+    before = avail mem + mem usage (the free memory SGLang sizes the pool by, ``total_gpu_memory``)."""
+    found = SGLANG_LOAD_END.search(r.log)
+    if found is None:
+        return None
+    after, usage = (float(x) for x in found.groups())
+    return round((after + usage) * 2**30), round(after * 2**30)
+
+
+def sglang_option(r: Record, name: str) -> object:
+    """A hybrid-pool setting as the record gives it, else as the log's server_args line prints it
+    (``swa_full_tokens_ratio=0.8, disable_hybrid_swa_memory=False``), else None (SGLang's default)."""
+    stated = r.setting(name)
+    if stated is not None:
+        return stated
+    found = re.search(rf"\b{name}=([\w.]+)", r.log)
+    if found is None or found.group(1) == "None":
+        return None
+    value = found.group(1)
+    if value in ("True", "False"):
+        return value == "True"
+    try:
+        return float(value) if "." in value else int(value)
+    except ValueError:
+        return value
+
+
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
     tp = r.setting("tp_size") or r.gpus.get("count") or 1
+    ratio, disable = sglang_option(r, "swa_full_tokens_ratio"), sglang_option(r, "disable_hybrid_swa_memory")
+    mamba_ratio = sglang_option(r, "mamba_full_memory_ratio")
+    mamba_size = sglang_option(r, "max_mamba_cache_size")
     m = sglang_memory(
         cfg, weights_bytes(model, r), context=r.setting("context_length") or cfg.context_length,
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), mem_fraction_static=r.setting("mem_fraction_static"),
-        tensor_parallel=tp, nvlink=nvlink(r), allocator_tail_bytes=record_tails(model, r, tp))
+        tensor_parallel=tp, nvlink=nvlink(r), allocator_tail_bytes=record_tails(model, r, tp),
+        swa_full_tokens_ratio=float(ratio) if isinstance(ratio, int | float) else None,
+        disable_hybrid_swa_memory=disable if isinstance(disable, bool) else None,
+        mamba_full_memory_ratio=float(mamba_ratio) if isinstance(mamba_ratio, int | float) else None,
+        max_mamba_cache_size=mamba_size if isinstance(mamba_size, int) else None)
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:
         out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}
+    loaded = sglang_loaded_free(r)
+    if loaded is not None and r.setting("mem_fraction_static") is not None:
+        # the pool rule alone, fed the free memory the engine printed (profile_max_num_token: rest =
+        # after − (after + usage) × (1 − mem_fraction_static), tokens = rest // cell, then the hybrid split)
+        given = given_free_memory(m, *loaded)
+        if given.tokens is not None:
+            out |= {f"kv_tokens{GIVEN_KV}": given.tokens, f"k_size{GIVEN_KV}": given.k_bytes or 0,
+                    f"v_size{GIVEN_KV}": given.v_bytes or 0}
     return out
 
 

@@ -356,8 +356,16 @@ def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
     offload = option(req, "cpu_offload_gb", "vllm")
     kv_bytes = option(req, "kv_cache_memory_bytes", "vllm")
     budget = (f"--kv-cache-memory-bytes {kv_bytes}" if kv_bytes else
-              f"--gpu-memory-utilization {option(req, 'gpu_memory_utilization', 'vllm')}")
+              f"--gpu-memory-utilization {_utilization(req)}")
     return (f"vllm serve {engine_model(model)} --tensor-parallel-size {tp}"
             f"{f' --pipeline-parallel-size {pp}' if pp > 1 else ''} "
             f"--max-model-len {plan.estimate.context} --max-num-seqs {req.batch} "
             f"{budget}{vllm_kv}{f' --cpu-offload-gb {offload:g}' if offload else ''}")
+
+
+def _utilization(req: MemoryRequest) -> float:
+    """--gpu-memory-utilization as given, else the engine family's default (runtimes/vllm.py)."""
+    from paramscope.analyses.sizing.runtimes.vllm import default_utilization
+
+    given = option(req, "gpu_memory_utilization", "vllm")
+    return default_utilization(option(req, "engine", "vllm")) if given is None else given

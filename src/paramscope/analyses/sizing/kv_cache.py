@@ -366,3 +366,8 @@ def _explain(p: KVPart, decoder: bool = False) -> str:
         row = f"({p.k_width} × {element_cost(p.type_k)} + {p.v_width} × {element_cost(p.type_v)})"
     cells = "encoder cells (cross-attention)" if p.kind == CROSS else "cells"
     return f"{head} × {p.cells} {cells} × {row} = {p.total_bytes:,} B"
+
+
+def kv_part_explain(part: KVPart, decoder: bool = False) -> str:
+    """The explain line of one part, as ``kv_cache`` writes it."""
+    return _explain(part, decoder)

@@ -115,8 +115,9 @@ RUNTIMES: tuple[Runtime, ...] = (
                     choices=("current", "legacy", "legacy-no-swa"))),
         ),
     Runtime("vllm", "vllm", "vLLM (V1 engine; V0 with --engine v0)",
-            (Option("gpu_memory_utilization", float, 0.9, "vLLM --gpu-memory-utilization: share of each "
-                                                           "GPU it reserves", 0.01, 1.0),
+            (Option("gpu_memory_utilization", float, None, "vLLM --gpu-memory-utilization: share of each "
+                                                            "GPU it reserves (default: the engine's, 0.92 "
+                                                            "in current releases, 0.9 before)", 0.01, 1.0),
              Option("max_num_seqs", int, None, "vLLM --max-num-seqs: requests per step, the sampler's "
                                                "rows (default: the engine's, 256 or 1024)", 1, 1 << 20),
              Option("max_num_batched_tokens", int, None, "vLLM --max-num-batched-tokens: tokens per step, "
@@ -173,7 +174,27 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                     "follow: current (late 2025 on), mid-2025 (0.4.9 to "
                                                     "0.5), early-2025 (0.4 to 0.4.6: by TP size, 0.88 to "
                                                     "0.79)",
-                    choices=("current", "mid-2025", "early-2025")))),
+                    choices=("current", "mid-2025", "early-2025")),
+             Option("swa_full_tokens_ratio", float, None, "SGLang --swa-full-tokens-ratio: the "
+                                                         "sliding-window layers' pool as a share of the "
+                                                         "full layers' tokens (hybrid-SWA models: "
+                                                         "gpt-oss, Llama 4, Gemma 4; SGLang's default "
+                                                         "0.8)",
+                    0.01, 1.0),
+             Option("disable_hybrid_swa_memory", bool, None, "SGLang --disable-hybrid-swa-memory: one pool "
+                                                             "for every layer, sliding ones holding the "
+                                                             "whole context (default: the build's rule; "
+                                                             "gpt-oss before the current build: on)"),
+             Option("mamba_full_memory_ratio", float, None, "SGLang --mamba-full-memory-ratio: recurrent "
+                                                           "states' memory over the KV pool's (Mamba / "
+                                                           "linear-attention hybrids: Qwen3-Next, "
+                                                           "Nemotron-H; SGLang's default 0.9)",
+                    0.01, 100.0),
+             Option("max_mamba_cache_size", int, None, "SGLang --max-mamba-cache-size: recurrent states "
+                                                       "to allocate (default: by the memory ratio)",
+                    1, 1 << 20),
+             Option("mamba_ssm_dtype", str, "float32", "SGLang --mamba-ssm-dtype: the SSM state's type",
+                    choices=("float32", "bfloat16")))),
     Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
             (Option("device_map", str, "none", "from_pretrained device_map: none = the whole model on one "
                                                "GPU; auto, balanced, balanced_low_0, sequential = placed "

@@ -35,6 +35,7 @@ from paramscope.analyses.sizing.kv_cache import (
     encoder_cells,
     encoder_width,
     kv_cache,
+    kv_part_explain,
     layer_caches,
     layer_kinds,
 )
@@ -347,9 +348,19 @@ def v_padded(cfg: ArchConfig, p: LlamaCppParams) -> int:
 
 
 def llamacpp_kv_cache(cfg: ArchConfig, p: LlamaCppParams, type_k: DType, type_v: DType) -> KVCache:
+    """The attention cache in n_streams streams; a recurrent (SSM, linear-attention) state in one cell per
+    sequence whatever the streams: llama_memory_recurrent is built with ``mem_size = max(1, n_seq_max)``
+    cells (llama-model.cpp create_memory), unified KV or not (Qwen3.5-2B at 4 sequences: 4 × 19.27 MiB,
+    llamacpp/qwen35-2b-*)."""
     cells = {"full": p.n_ctx_seq, "sliding": p.swa_cells}
-    return kv_cache(cfg, cells, streams=p.n_streams, type_k=type_k, type_v=type_v,
-                    layers=llamacpp_layers(cfg, p))
+    kv = kv_cache(cfg, cells, streams=p.n_streams, type_k=type_k, type_v=type_v,
+                  layers=llamacpp_layers(cfg, p))
+    if p.n_seq == p.n_streams or not any(part.kind == "linear" for part in kv.parts):
+        return kv
+    parts = tuple(replace(part, streams=p.n_seq) if part.kind == "linear" else part for part in kv.parts)
+    explain = tuple(kv_part_explain(part) if part.kind == "linear" else line
+                    for part, line in zip(parts, kv.explain, strict=True))
+    return KVCache(parts, explain)
 
 
 def encoder_output_bytes(cfg: ArchConfig, p: LlamaCppParams, encoder_length: int | None) -> int:
@@ -420,7 +431,10 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     """
     out, t = p.n_ubatch, p.n_tokens or p.n_ubatch
     on_gpu = backend == "gpu"
-    logits = out * cfg.vocab_size * F32
+    # an encoder-only embedding model (BERT: every layer "none", no cache) has no LM head: its graph ends
+    # in the pooled or per-token embeddings, no logits (llm_build_bert: no build_lora_mm(model.output, …))
+    encoder_only = set(layer_kinds(cfg)) <= {"none"}
+    logits = 0 if encoder_only else out * cfg.vocab_size * F32
     # the CPU graph also holds inp_embd (t x n_embd), the GPU's does not (see above)
     logits_rest = ((0 if on_gpu else t) + out) * cfg.hidden_size * F32 + out * I32
     # one mask, one set of index and rotation inputs per cache (full, sliding), however many head counts
@@ -428,7 +442,9 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     caches = {part.kind: part.cells for part in kv.parts if part.kind in ATTENTION_KINDS}
     mask_elt = F16 if p.flash_attn else F32
     masks = sum(cells * t * mask_elt for cells in caches.values())
-    kq = 0 if p.flash_attn else max(caches.values(), default=0) * t * cfg.n_heads * F32
+    # without flash attention the scores: over the cache's cells, or an encoder's over its own tokens
+    kv_len = t if encoder_only else max(caches.values(), default=0)
+    kq = 0 if p.flash_attn else kv_len * t * cfg.n_heads * F32
     head_k, head_v = cache_head_dims(cfg)
     rot = len(caches) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
     per_token = _attention_token_bytes(cfg, p, len(caches))

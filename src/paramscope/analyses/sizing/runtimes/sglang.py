@@ -19,6 +19,42 @@ Every tensor-parallel rank's ModelRunner (python/sglang/srt/model_executor/model
 So the pool is ``free × mem_fraction_static − weights``: the ``1 − mem_fraction_static`` share of the free
 memory is left for activations and CUDA graphs, which SGLang does not profile. Exact: the cell and the
 rule; estimated: the CUDA context and NCCL (runtimes/common.py), as for vLLM.
+
+Models whose layers differ take one of three pools (``pool_kind``):
+
+- "mha": one token pool for every layer, a sliding-window layer holding the whole context like a full one
+  (MHATokenToKVPool, ``layer_num = num_hidden_layers``): Gemma 2 and 3, Mistral's windows, and the
+  hybrid-SWA architectures below under ``--disable-hybrid-swa-memory``. SGLang applies the window in the
+  attention kernels only.
+- "hybrid-swa" (``ModelConfig.is_hybrid_swa``: configs/model_config.py ``is_hybrid_swa_model``, gpt-oss,
+  Llama 4, Gemma 4, MiMo-V2-Flash, Step-3.5; not ``--disable-hybrid-swa-memory``): two pools
+  (mem_cache/swa_memory_pool.py SWAKVPool: ``swa_kv_pool`` of ``size_swa`` tokens over the sliding layers,
+  then ``full_kv_pool`` of ``size`` tokens over the full ones, each logging its own "KV Cache is
+  allocated" line, the sliding one first). ``profile_max_num_token`` sizes ``max_total_num_tokens`` with the
+  cell of every layer as above; model_runner_kv_cache_mixin.py ``set_num_tokens_hybrid_swa`` (SGLang 0.5.x;
+  model_runner.py ``set_num_token_hybrid`` in 0.4.10–0.5.0) then spreads those layer-tokens over the two::
+
+      total_tokens = max_total_num_tokens × num_hidden_layers
+      full_max_total_num_tokens = int(total_tokens / (swa_full_tokens_ratio × swa_layers + full_layers))
+      swa_max_total_num_tokens = int(full_max_total_num_tokens × swa_full_tokens_ratio)
+
+  (each rounded down to the page size, 1 by default), ``--swa-full-tokens-ratio`` 0.8 by default; the
+  full pool's size is the ``max_total_num_tokens`` the scheduler then reports. PR #18039 (January 2026)
+  weighs each kind by its own bytes a token, ``int(tokens × (full_cell + swa_cell) / (full_cell +
+  ratio × swa_cell))``, the same where every layer has the same widths (gpt-oss); later builds
+  (model_executor/pool_configurator.py HybridSWAPoolConfigurator) size the full pool directly as
+  ``rest // (full_cell + ratio × swa_cell)``, the same up to the rounding of one token.
+- "mamba" (``ModelRunner.mambaish_config``: Qwen3-Next, Nemotron-H, Falcon-H1, LFM2, Kimi-Linear): the
+  token pool holds the full-attention layers only (``profile_max_num_token``: ``num_layers =
+  len(mambaish.full_attention_layer_ids)``), and ``handle_max_mamba_cache`` first takes the recurrent
+  states' share of ``rest_memory``: with ``--max-mamba-cache-size`` unset (and the radix cache on)
+  ``max_mamba_cache_size = int(rest × r / (1 + r) // mamba_cache_per_req)``, ``r =
+  --mamba-full-memory-ratio`` (0.9), and the token pool gets ``rest − max_mamba_cache_size ×
+  mamba_cache_per_req``. ``mamba_cache_per_req`` (configs/mamba_utils.py Mamba2CacheParams) is, over the
+  recurrent layers, the conv state (``conv_dim / tp × (kernel − 1)``, bf16: CONV_DTYPE) plus the SSM
+  state (``heads / tp × head_dim × state_size``, ``--mamba-ssm-dtype``, float32 by default). The
+  scheduler then runs at most ``max_mamba_cache_size // 3`` requests at once
+  (MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO).
 """
 
 from __future__ import annotations
@@ -56,6 +92,28 @@ SGLANG_BUILDS = ("current", "mid-2025", "early-2025")
 # --kv-cache-dtype: auto (the model dtype), fp8_e5m2, fp8_e4m3
 CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 
+# configs/model_config.py is_hybrid_swa_model (sgl-project/sglang main, 2025-08 on: gpt-oss from 0.5.0rc0,
+# Llama 4 from 0.4.10, Gemma 4, MiMo-V2-Flash and Step-3.5 added later): the architectures whose sliding
+# layers get a pool of their own. Gemma 2 and 3 are not among them.
+SGLANG_HYBRID_SWA_ARCHS = frozenset({
+    "GptOssForCausalLM", "Llama4ForConditionalGeneration", "Gemma4ForCausalLM",
+    "Gemma4ForConditionalGeneration", "MiMoV2FlashForCausalLM", "Step3p5ForCausalLM"})
+# server_args.py _handle_model_specific_adjustments of the builds from gpt-oss's arrival (0.5.0rc0, August
+# 2025) into late 2025 set ``self.disable_hybrid_swa_memory = True`` for GptOssForCausalLM whatever the
+# flags (and for Gemma 2/3, which are not hybrid anyway); later builds keep the hybrid pool for gpt-oss
+# except with the trtllm_mha attention backend (the default on SM100, B200/GB200: "Disable hybrid SWA
+# memory for GPT-OSS model with trtllm_mha attention backend") or speculative decoding (PR #17517)
+HYBRID_SWA_OFF_BEFORE_CURRENT = frozenset({"GptOssForCausalLM"})
+SWA_FULL_TOKENS_RATIO = 0.8  # server_args.py ServerArgs.swa_full_tokens_ratio
+MAMBA_FULL_MEMORY_RATIO = 0.9  # server_args.py ServerArgs.mamba_full_memory_ratio
+# configs/mamba_utils.py: the conv state is bf16 (CONV_DTYPE); the SSM state --mamba-ssm-dtype
+MAMBA_CONV_BYTES = 2
+MAMBA_SSM_BYTES = {"float32": 4, "bfloat16": 2}
+# model_runner_kv_cache_mixin.py MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO: max_running_requests is
+# capped at max_mamba_cache_size // 3 (with the radix cache on, no speculative decoding)
+MAMBA_SLOTS_PER_REQUEST = 3
+POOL_KINDS = ("mha", "hybrid-swa", "mamba")
+
 
 def default_mem_fraction(tensor_parallel: int, gpu_mib: float | None = None, build: str = "early-2025"
                          ) -> float:
@@ -91,7 +149,7 @@ class SglangMemory:
     mem_fraction_static: float
     kv_type: DType
     model_bytes: int  # weights shard + RoPE cache + the allocator's segment tails
-    cell_bytes: int  # one token's K and V over this rank's layers
+    cell_bytes: int  # profile_max_num_token's cell: one token's K and V over this rank's pooled layers
     kv: KVCache  # what ``batch`` requests of ``context`` tokens need
     cuda_context_bytes: int
     nccl_bytes: int
@@ -99,6 +157,17 @@ class SglangMemory:
     explain: tuple[str, ...] = ()
     weight_tail_bytes: int = 0  # the caching allocator's segment tails of this rank's weights
     fraction_given: bool = True  # mem_fraction_static was given (False: the build's default rule)
+    pool: str = "mha"  # POOL_KINDS (module docstring)
+    # hybrid-swa: the layers of each kind and one token's K and V over them (this rank)
+    full_layers: int = 0
+    swa_layers: int = 0
+    full_cell_bytes: int = 0
+    swa_cell_bytes: int = 0
+    swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO
+    # mamba: one request's recurrent state over this rank's recurrent layers (mamba_cache_per_req)
+    mamba_state_bytes: int = 0
+    mamba_full_memory_ratio: float = MAMBA_FULL_MEMORY_RATIO
+    max_mamba_cache_size: int | None = None  # --max-mamba-cache-size (None: by the ratio)
 
     @property
     def pool_bytes_available(self) -> int | None:
@@ -108,21 +177,109 @@ class SglangMemory:
         return int(self.free_bytes * self.mem_fraction_static) - self.model_bytes
 
     @property
-    def tokens(self) -> int | None:
-        """max_total_num_tokens ("#tokens" in the log)."""
+    def mamba_slots(self) -> int | None:
+        """max_mamba_cache_size: the recurrent states SGLang allocates (mamba pool only; else None)."""
         rest = self.pool_bytes_available
+        if self.pool != "mamba" or rest is None:
+            return None
+        if self.max_mamba_cache_size is not None:
+            return self.max_mamba_cache_size
+        # handle_max_mamba_cache: mamba_state_memory_raw = rest × r / (1 + r);
+        # max_mamba_cache_size = int(raw // mamba_cache_per_req)
+        r = self.mamba_full_memory_ratio
+        return max(int(rest * r / (1 + r) // self.mamba_state_bytes), 0) if self.mamba_state_bytes else 0
+
+    @property
+    def kv_rest_bytes(self) -> int | None:
+        """What the token pool(s) get: rest_memory less the recurrent states (mamba pool)."""
+        rest = self.pool_bytes_available
+        if rest is None:
+            return None
+        return rest - (self.mamba_slots or 0) * self.mamba_state_bytes
+
+    @property
+    def pooled_tokens(self) -> int | None:
+        """profile_max_num_token's max_total_num_tokens: rest // cell, before any hybrid split."""
+        rest = self.kv_rest_bytes
         return None if rest is None else max(rest // self.cell_bytes, 0)
 
     @property
-    def k_bytes(self) -> int | None:
-        """The K buffers of the pool ("K size", GiB printed as GB); V is the same size (MHA)."""
+    def tokens(self) -> int | None:
+        """max_total_num_tokens ("#tokens" in the log; a hybrid-SWA model's full pool)."""
+        tokens = self.pooled_tokens
+        if tokens is None or self.pool != "hybrid-swa":
+            return tokens
+        r = self.swa_full_tokens_ratio
+        if self.full_cell_bytes * self.swa_layers == self.swa_cell_bytes * self.full_layers:
+            # every layer the same widths: set_num_tokens_hybrid_swa (SGLang 0.5.x), in its own float steps
+            layers = self.full_layers + self.swa_layers
+            return int(tokens * layers / (r * self.swa_layers + self.full_layers))
+        # widths differ by kind (Gemma 4, MiMo-V2-Flash): PR #18039, each kind weighed by its bytes
+        return int(tokens * (self.full_cell_bytes + self.swa_cell_bytes)
+                   / (self.full_cell_bytes + r * self.swa_cell_bytes))
+
+    @property
+    def swa_tokens(self) -> int | None:
+        """swa_max_total_num_tokens: the sliding layers' pool (hybrid-swa only; else None)."""
         tokens = self.tokens
-        return None if tokens is None else tokens * sum(p.layers * p.k_row_bytes for p in self.kv.parts)
+        if tokens is None or self.pool != "hybrid-swa":
+            return None
+        return int(tokens * self.swa_full_tokens_ratio)
+
+    def _rows(self, kind: str, which: str) -> int:
+        rows = 0
+        for p in self.kv.parts:
+            if p.kind == "linear" or (self.pool == "hybrid-swa" and p.kind != kind):
+                continue
+            rows += p.layers * (p.k_row_bytes if which == "k" else p.v_row_bytes)
+        return rows
+
+    @property
+    def k_bytes(self) -> int | None:
+        """The K buffers of the (full) pool ("K size", GiB printed as GB); V is the same size (MHA)."""
+        tokens = self.tokens
+        return None if tokens is None else tokens * self._rows("full", "k")
 
     @property
     def v_bytes(self) -> int | None:
         tokens = self.tokens
-        return None if tokens is None else tokens * sum(p.layers * p.v_row_bytes for p in self.kv.parts)
+        return None if tokens is None else tokens * self._rows("full", "v")
+
+    @property
+    def swa_k_bytes(self) -> int | None:
+        """The sliding pool's K buffers (its own "KV Cache is allocated" line); hybrid-swa only."""
+        tokens = self.swa_tokens
+        return None if tokens is None else tokens * self._rows("sliding", "k")
+
+    @property
+    def swa_v_bytes(self) -> int | None:
+        tokens = self.swa_tokens
+        return None if tokens is None else tokens * self._rows("sliding", "v")
+
+    @property
+    def mamba_bytes(self) -> int:
+        """The recurrent states SGLang allocates (MambaPool: max_mamba_cache_size states)."""
+        return (self.mamba_slots or 0) * self.mamba_state_bytes
+
+    @property
+    def allocated_bytes(self) -> int | None:
+        """All the pools hold: the token pool(s) and the recurrent states."""
+        tokens = self.tokens
+        if tokens is None:
+            return None
+        if self.pool == "hybrid-swa":
+            return tokens * self.full_cell_bytes + (self.swa_tokens or 0) * self.swa_cell_bytes
+        return tokens * self.cell_bytes + self.mamba_bytes
+
+    @property
+    def max_requests(self) -> int | None:
+        """Requests of ``context`` tokens served at once: the full pool's, and a mamba model's state cap."""
+        tokens = self.tokens
+        if tokens is None:
+            return None
+        n = tokens // self.context
+        slots = self.mamba_slots
+        return n if slots is None else min(n, slots // MAMBA_SLOTS_PER_REQUEST)
 
     @property
     def reserve_bytes(self) -> int:
@@ -133,8 +290,8 @@ class SglangMemory:
 
     @property
     def fits(self) -> bool:
-        tokens = self.tokens
-        return tokens is None or tokens >= self.batch * self.context
+        n = self.max_requests
+        return n is None or n >= self.batch
 
 
 # Families whose every hidden layer has a slot in SGLang's token pool, attending or not:
@@ -145,11 +302,32 @@ class SglangMemory:
 SGLANG_POOL_ALL_LAYERS = frozenset({"nemotron-nas"})
 
 
-def pool_layers(cfg: ArchConfig) -> tuple[LayerCache | None, ...]:
+def pool_kind(cfg: ArchConfig, disable_hybrid_swa_memory: bool = False) -> str:
+    """Which of SGLang's pools the model gets (POOL_KINDS, module docstring): recurrent layers → "mamba";
+    sliding and full layers in an architecture of SGLANG_HYBRID_SWA_ARCHS → "hybrid-swa" unless
+    ``--disable-hybrid-swa-memory``; else "mha", sliding layers holding the whole context."""
+    kinds = layer_kinds(cfg)
+    if "linear" in kinds:
+        if "sliding" in kinds:
+            raise UnsupportedError(f"SGLang: {cfg.architecture} mixes sliding-window and recurrent layers; "
+                                   f"no SGLang pool holds both")
+        if not (cfg.recurrent_layers and cfg.conv_state_size + cfg.ssm_state_size):
+            raise UnsupportedError(f"SGLang: {cfg.architecture} has {kinds['linear']} linear/recurrent "
+                                   f"layers but no conv/SSM state sizes to size SGLang's Mamba pool with")
+        return "mamba"
+    if ("sliding" in kinds and "full" in kinds and cfg.architecture in SGLANG_HYBRID_SWA_ARCHS
+            and not disable_hybrid_swa_memory):
+        return "hybrid-swa"
+    return "mha"
+
+
+def pool_layers(cfg: ArchConfig, pool: str = "mha") -> tuple[LayerCache | None, ...]:
     """Each layer's widths in SGLang's pool, which holds one KV head count for every layer
     (MHATokenToKVPool's ``head_num``: ``get_num_kv_heads``): a model whose attending layers differ is
     refused as SGLang refuses it (model_config.py get_total_num_kv_heads: "Variable GQA (VGQA) is not
-    yet supported for nemotron-nas in sglang"; no other model of varying KV heads has a path there)."""
+    yet supported for nemotron-nas in sglang"; no other model of varying KV heads has a path there).
+    In the "mha" pool a sliding layer is held as a full one; in the "hybrid-swa" pool each kind has its
+    own widths (SWAKVPool: ``head_num``/``head_dim`` and ``swa_head_num``/``swa_head_dim``)."""
     linear = (cfg.extra.get("heterogeneous") or {}).get("linear_attention_layers", 0)
     if cfg.family in SGLANG_POOL_ALL_LAYERS and linear:
         # models/nemotron_nas.py and get_total_num_kv_heads divide by n_heads_in_group for every block
@@ -157,15 +335,34 @@ def pool_layers(cfg: ArchConfig) -> tuple[LayerCache | None, ...]:
         raise UnsupportedError(f"SGLang: {cfg.architecture} has {linear} attention blocks replaced by a "
                                f"linear layer, which SGLang's nemotron_nas.py cannot build")
     layers = layer_caches(cfg)
-    widths = {(layer.k_width, layer.v_width) for layer in layers if layer is not None}
-    if len(widths) > 1:
-        raise UnsupportedError(f"SGLang: {cfg.architecture} has layers of different KV head counts; "
-                               f"SGLang's KV pool holds one head count for every layer (Variable GQA is "
-                               f"not supported)")
-    if cfg.family in SGLANG_POOL_ALL_LAYERS and widths:
-        k, v = widths.pop()
-        return tuple(layer or LayerCache("full", k, v) for layer in layers)
+    if pool != "hybrid-swa":
+        layers = tuple(None if layer is None else LayerCache("full", layer.k_width, layer.v_width)
+                       for layer in layers)
+    for kind in ("full", "sliding"):
+        widths = {(layer.k_width, layer.v_width) for layer in layers
+                  if layer is not None and layer.kind == kind}
+        if len(widths) > 1:
+            raise UnsupportedError(f"SGLang: {cfg.architecture} has layers of different KV head counts; "
+                                   f"SGLang's KV pool holds one head count for every layer (Variable GQA "
+                                   f"is not supported)")
+    if cfg.family in SGLANG_POOL_ALL_LAYERS:
+        widths = {(layer.k_width, layer.v_width) for layer in layers if layer is not None}
+        if widths:
+            k, v = widths.pop()
+            return tuple(layer or LayerCache("full", k, v) for layer in layers)
     return layers
+
+
+def mamba_state_bytes(rank: ArchConfig, ssm_dtype: str = "float32") -> int:
+    """mamba_cache_per_req of one rank (configs/mamba_utils.py Mamba2CacheParams): over the recurrent
+    layers, the conv state (conv channels / tp × (kernel − 1) values, bf16) and the SSM state (heads / tp ×
+    head_dim × state_size values, ``--mamba-ssm-dtype``). ``rank``: the rank's config (state sizes split
+    by TP, vllm.rank_config), whose ``conv_state_size`` / ``ssm_state_size`` are those value counts."""
+    if ssm_dtype not in MAMBA_SSM_BYTES:
+        raise UnsupportedError(f"SGLang's --mamba-ssm-dtype takes {', '.join(MAMBA_SSM_BYTES)} "
+                               f"(found {ssm_dtype!r})")
+    return rank.recurrent_layers * (rank.conv_state_size * MAMBA_CONV_BYTES
+                                    + rank.ssm_state_size * MAMBA_SSM_BYTES[ssm_dtype])
 
 
 def sglang_memory(
@@ -183,6 +380,11 @@ def sglang_memory(
     allocator_tail_bytes: int = 0,
     gpu_reported_bytes: int | None = None,
     build: str = "current",
+    swa_full_tokens_ratio: float | None = None,
+    disable_hybrid_swa_memory: bool | None = None,
+    mamba_full_memory_ratio: float | None = None,
+    max_mamba_cache_size: int | None = None,
+    mamba_ssm_dtype: str = "float32",
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
 
@@ -195,11 +397,10 @@ def sglang_memory(
     SGLang's free-memory measure of the load counts (runtimes/allocator.py ``weight_tails``,
     ``device_level`` True). ``gpu_reported_bytes``: the total the driver reports (NVML), which the default
     ``mem_fraction_static`` of the ``build`` (SGLANG_BUILDS) is derived from (None: ``gpu_memory_bytes``).
+    The hybrid pools' settings are SGLang's flags of the same names (module docstring; None: SGLang's
+    defaults, 0.8 and 0.9; ``disable_hybrid_swa_memory`` None: the build's rule,
+    HYBRID_SWA_OFF_BEFORE_CURRENT).
     """
-    kinds = layer_kinds(cfg)
-    if set(kinds) - {"full"}:
-        raise UnsupportedError(f"{cfg.architecture}: SGLang profile has full attention only, not "
-                               f"{'/'.join(sorted(set(kinds) - {'full'}))} layers")
     tp = tensor_parallel
     if tp < 1 or context < 1 or batch < 1:
         raise UnsupportedError(f"SGLang needs positive sizes (context {context}, batch {batch}, TP {tp})")
@@ -208,20 +409,51 @@ def sglang_memory(
                 if mem_fraction_static is None else mem_fraction_static)
     if not 0 < fraction < 1:
         raise UnsupportedError(f"SGLang's mem_fraction_static must lie in (0, 1) (found {fraction})")
+    ratio = SWA_FULL_TOKENS_RATIO if swa_full_tokens_ratio is None else swa_full_tokens_ratio
+    if not 0 < ratio <= 1:  # server_args.py: "--swa-full-tokens-ratio should be in range (0, 1.0]"
+        raise UnsupportedError(f"SGLang's swa_full_tokens_ratio must lie in (0, 1] (found {ratio})")
+    mamba_ratio = MAMBA_FULL_MEMORY_RATIO if mamba_full_memory_ratio is None else mamba_full_memory_ratio
+    if mamba_ratio <= 0:
+        raise UnsupportedError(f"SGLang's mamba_full_memory_ratio must be positive (found {mamba_ratio})")
     t = kv_type or dtype
     if t not in CACHE_TYPES:
         raise UnsupportedError(f"SGLang cannot hold its KV cache as {t.value.lower()} (it knows "
                                f"{', '.join(c.value.lower() for c in CACHE_TYPES)})")
+    if disable_hybrid_swa_memory is None:  # the build's own rule (HYBRID_SWA_OFF_BEFORE_CURRENT)
+        disable_hybrid_swa_memory = build != "current" and cfg.architecture in HYBRID_SWA_OFF_BEFORE_CURRENT
+    pool = pool_kind(cfg, disable_hybrid_swa_memory)
     rank = rank_config(cfg, tp, "SGLang")
-    kv = kv_cache(rank, {"full": context}, streams=batch, type_k=t, type_v=t, mla="compressed",
-                  layers=pool_layers(rank))
-    cell = sum(part.layers * (part.k_row_bytes + part.v_row_bytes) for part in kv.parts)
+    # what the requests need: the context in every pooled layer; the sliding pool of a hybrid-SWA model
+    # keeps at most the window of each request (the radix cache frees what slid out)
+    window = min(context, cfg.sliding_window) if cfg.sliding_window else context
+    cells = {"full": context, "sliding": window if pool == "hybrid-swa" else context}
+    kv = kv_cache(rank, cells, streams=batch, type_k=t, type_v=t, mla="compressed",
+                  layers=pool_layers(rank, pool), type_state=DType.F32)
+    attending = [part for part in kv.parts if part.kind in ("full", "sliding")]
+    cell = sum(part.layers * (part.k_row_bytes + part.v_row_bytes) for part in attending)
+    full_cell = sum(p.layers * (p.k_row_bytes + p.v_row_bytes) for p in attending if p.kind == "full")
+    swa_cell = cell - full_cell
+    if not cell:
+        raise UnsupportedError(f"SGLang: {cfg.architecture} has no attention layer to size a token pool by")
     model = -(-weights_bytes // tp) + rope_cache_bytes(cfg, dtype) + allocator_tail_bytes
     nccl = (NCCL_BYTES if nvlink else NCCL_PCIE_BYTES) if tp > 1 else 0
     free = None if gpu_memory_bytes is None else gpu_memory_bytes - CUDA_CONTEXT_BYTES - nccl
     m = SglangMemory(context, batch, tp, fraction, t, model, cell, kv, CUDA_CONTEXT_BYTES, nccl, free,
-                     weight_tail_bytes=allocator_tail_bytes, fraction_given=mem_fraction_static is not None)
+                     weight_tail_bytes=allocator_tail_bytes, fraction_given=mem_fraction_static is not None,
+                     pool=pool, full_layers=sum(p.layers for p in attending if p.kind == "full"),
+                     swa_layers=sum(p.layers for p in attending if p.kind == "sliding"),
+                     full_cell_bytes=full_cell, swa_cell_bytes=swa_cell, swa_full_tokens_ratio=ratio,
+                     mamba_state_bytes=mamba_state_bytes(rank, mamba_ssm_dtype) if pool == "mamba" else 0,
+                     mamba_full_memory_ratio=mamba_ratio, max_mamba_cache_size=max_mamba_cache_size)
     return _explained(m, weights_bytes, gpu_memory_bytes)
+
+
+def given_free_memory(m: SglangMemory, free_before_load: int, free_after_load: int) -> SglangMemory:
+    """``m`` with the free memory SGLang itself measured: before loading (``total_gpu_memory``, the "Load
+    weight end" line's avail mem + mem usage) and after (its avail mem), so that the pool follows from
+    ``rest = after − before × (1 − mem_fraction_static)`` alone (no context, NCCL or weight estimate)."""
+    return replace(m, free_bytes=free_before_load, model_bytes=free_before_load - free_after_load,
+                   explain=())
 
 
 def loaded_tails(model: Model, tensor_parallel: int) -> int:
@@ -238,8 +470,16 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
         f"weights: {weights_bytes:,} B / {m.tensor_parallel} + RoPE cache"
         f"{f' + allocator segment tails {tails:,} B' if (tails := m.weight_tail_bytes) else ''}"
         f" = {m.model_bytes:,} B",
-        f"cell: {m.cell_bytes:,} B per token (K and V of every layer of this rank)",
+        f"cell: {m.cell_bytes:,} B per token (K and V of "
+        f"{'the full-attention layers' if m.pool == 'mamba' else 'every layer'} of this rank)",
     ]
+    if m.pool == "hybrid-swa":
+        lines.append(f"hybrid SWA pool: {m.full_layers} full layers ({m.full_cell_bytes:,} B a token), "
+                     f"{m.swa_layers} sliding layers ({m.swa_cell_bytes:,} B a token), "
+                     f"swa_full_tokens_ratio {m.swa_full_tokens_ratio}")
+    elif m.pool == "mamba":
+        lines.append(f"Mamba pool: {m.mamba_state_bytes:,} B of recurrent state a request (conv bf16 + SSM), "
+                     f"mamba_full_memory_ratio {m.mamba_full_memory_ratio}")
     lines += [f"KV needed {line}" for line in m.kv.explain]
     if gpu is None or m.free_bytes is None:
         lines.append("no GPU given: the pool SGLang would allocate is not sized")
@@ -250,14 +490,32 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
         f"free after the CUDA context (estimate {m.cuda_context_bytes:,} B)"
         f"{f' and NCCL (estimate {m.nccl_bytes:,} B)' if m.nccl_bytes else ''}: {m.free_bytes:,} B",
         f"rest = free × {m.mem_fraction_static} − weights = {rest:,} B ({rest / GiB:.2f} GiB)",
-        f"#tokens = rest // cell = {m.tokens:,}; K size {(m.k_bytes or 0) / GiB:.2f} GiB, "
-        f"V size {(m.v_bytes or 0) / GiB:.2f} GiB",
-        f"left for activations and CUDA graphs: free × (1 − {m.mem_fraction_static}) = {m.reserve_bytes:,} B",
     ]
+    if m.pool == "mamba":
+        r = m.mamba_full_memory_ratio
+        how = "given" if m.max_mamba_cache_size is not None else f"rest × {r} / (1 + {r}) // state"
+        lines.append(f"max_mamba_cache_size = {how} = {m.mamba_slots:,} states "
+                     f"({m.mamba_bytes / GiB:.2f} GiB); the token pool gets {m.kv_rest_bytes:,} B")
+    if m.pool == "hybrid-swa":
+        r = m.swa_full_tokens_ratio
+        lines += [f"max_total_num_tokens = rest // cell = {m.pooled_tokens:,}",
+                  f"full pool = int({m.pooled_tokens:,} × {m.full_layers + m.swa_layers} / ({r} × "
+                  f"{m.swa_layers} + {m.full_layers})) = {m.tokens:,} tokens, K size "
+                  f"{(m.k_bytes or 0) / GiB:.2f} GiB, V size {(m.v_bytes or 0) / GiB:.2f} GiB",
+                  f"sliding pool = int(full × {r}) = {m.swa_tokens:,} tokens, K size "
+                  f"{(m.swa_k_bytes or 0) / GiB:.2f} GiB, V size {(m.swa_v_bytes or 0) / GiB:.2f} GiB"]
+    else:
+        rest_name = "(rest − states)" if m.pool == "mamba" else "rest"
+        lines.append(f"#tokens = {rest_name} // cell = {m.tokens:,}; "
+                     f"K size {(m.k_bytes or 0) / GiB:.2f} GiB, V size {(m.v_bytes or 0) / GiB:.2f} GiB")
+    lines.append(f"left for activations and CUDA graphs: free × (1 − {m.mem_fraction_static}) = "
+                 f"{m.reserve_bytes:,} B")
     if rest <= 0:
         lines.append("warning: SGLang would stop: not enough memory for the KV cache pool")
     elif not m.fits:
-        lines.append(f"warning: the pool holds {m.tokens:,} tokens, fewer than {m.batch} × {m.context:,}")
+        states = f", {m.mamba_slots:,} recurrent states" if m.pool == "mamba" else ""
+        lines.append(f"warning: the pool serves {m.max_requests:,} requests of {m.context:,} tokens at once "
+                     f"({m.tokens:,} tokens{states}), fewer than {m.batch}")
     return _with(m, lines)
 
 
@@ -281,18 +539,30 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       allocator_tail_bytes=0 if req.weights else loaded_tails(model, req.n_devices),
                       gpu_reported_bytes=(req.device.reported_bytes or req.device.memory_bytes
                                           if req.device and on_gpu else None),
-                      build=option(req, "sglang_build"))
+                      build=option(req, "sglang_build"),
+                      swa_full_tokens_ratio=option(req, "swa_full_tokens_ratio"),
+                      disable_hybrid_swa_memory=option(req, "disable_hybrid_swa_memory"),
+                      mamba_full_memory_ratio=option(req, "mamba_full_memory_ratio"),
+                      max_mamba_cache_size=option(req, "max_mamba_cache_size"),
+                      mamba_ssm_dtype=option(req, "mamba_ssm_dtype"))
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()
     if tokens is not None:
-        pool = tokens * m.cell_bytes
-        notes = (f"SGLang takes {m.mem_fraction_static} of each GPU's free memory for the weights and a "
-                 f"KV pool of {tokens:,} tokens ({pool / GiB:.2f} GiB per GPU): {tokens // ctx:,} "
-                 f"requests of {ctx:,} tokens at once",)
+        pool = m.allocated_bytes or 0
+        if m.pool == "hybrid-swa":
+            held = (f"KV pools of {tokens:,} tokens in the full-attention layers and {m.swa_tokens:,} in the "
+                    f"sliding-window layers")
+        elif m.pool == "mamba":
+            held = f"a KV pool of {tokens:,} tokens and {m.mamba_slots:,} recurrent states"
+        else:
+            held = f"a KV pool of {tokens:,} tokens"
+        notes = (f"SGLang takes {m.mem_fraction_static} of each GPU's free memory for the weights and "
+                 f"{held} ({pool / GiB:.2f} GiB per GPU): {m.max_requests:,} requests of {ctx:,} tokens at "
+                 f"once",)
         if not m.fits:
-            notes += (f"does not fit: the pool holds {tokens:,} tokens, the requests need "
-                      f"{req.batch * ctx:,}",)
+            notes += (f"does not fit: the pool serves {m.max_requests:,} requests of {ctx:,} tokens at once, "
+                      f"{req.batch} asked",)
         return RuntimeParts(pool * n, m.reserve_bytes * n, (m.cuda_context_bytes + m.nccl_bytes) * n,
                             t.value.lower(), m.explain, notes, m.fits, kv_requests_bytes=m.kv.total_bytes * n)
     return RuntimeParts(m.kv.total_bytes * n, 0, (m.cuda_context_bytes + m.nccl_bytes) * n,

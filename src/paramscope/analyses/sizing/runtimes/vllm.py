@@ -371,9 +371,22 @@ def default_max_model_len(cfg: ArchConfig) -> int:
     return int(base * factor)
 
 
+# --gpu-memory-utilization when none is given: 0.9 from 2023 (PR #2162 documents it), 0.92 in the current
+# releases ("If unspecified, will use the default value of 0.92", docs.vllm.ai/en/stable/cli/serve; the
+# LLM class's gpu_memory_utilization: float = 0.92; a 0.31.0 log started with --model alone prints
+# "Desired GPU memory utilization is (0.92, 72.91 GiB)", vllm/a100-llama31-8b-default-v0310). The release
+# that changed it is not pinned down: the current family ("v1") takes 0.92, the earlier ones 0.9.
+DEFAULT_UTILIZATION = {"v1": 0.92}
+OLDER_DEFAULT_UTILIZATION = 0.9
+
+
+def default_utilization(engine: str) -> float:
+    return DEFAULT_UTILIZATION.get(engine, OLDER_DEFAULT_UTILIZATION)
+
+
 def resolve_params(
     cfg: ArchConfig, *, context: int, batch: int, kv_type: DType | None, dtype: DType,
-    gpu_memory_bytes: int | None, gpu_memory_utilization: float, block_size: int | None,
+    gpu_memory_bytes: int | None, gpu_memory_utilization: float | None, block_size: int | None,
     max_num_batched_tokens: int | None, max_num_seqs: int | None, cuda_graphs: bool, tensor_parallel: int,
     engine: str = "v1", chunked_prefill: bool | None = None, gpu_name: str | None = None,
     entrypoint: str = "serve",
@@ -396,9 +409,10 @@ def resolve_params(
         a100 = gpu_name is not None and "a100" in gpu_name.lower()
         big = gpu_memory_bytes is None or (gpu_memory_bytes >= BIG_GPU_BYTES and not a100)
         default_tokens, default_seqs = DEFAULTS_BY_ENTRYPOINT[entrypoint][big]
+    utilization = default_utilization(engine) if gpu_memory_utilization is None else gpu_memory_utilization
     p = VllmParams(context, batch, tensor_parallel, _or(block_size, BLOCK_SIZE[cfg.is_mla]),
                    _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
-                   kv_type or dtype, dtype, gpu_memory_bytes, gpu_memory_utilization, cuda_graphs, engine,
+                   kv_type or dtype, dtype, gpu_memory_bytes, utilization, cuda_graphs, engine,
                    chunked, entrypoint=entrypoint)
     _check(p)
     return p
@@ -945,7 +959,7 @@ def vllm_memory(
     kv_type: DType | None = None,
     dtype: DType = DType.BF16,
     gpu_memory_bytes: int | None = None,
-    gpu_memory_utilization: float = 0.9,
+    gpu_memory_utilization: float | None = None,
     block_size: int | None = None,
     max_num_batched_tokens: int | None = None,
     max_num_seqs: int | None = None,
@@ -1291,6 +1305,10 @@ def _pool_lines(m: VllmMemory) -> list[str]:
 # NVIDIA vGPU profiles as the guest's driver names them: the board, then the framebuffer in GB and the
 # profile series (Q, C, B, A), "NVIDIA A40-48Q", "GRID A100D-40C"
 VGPU_NAME = re.compile(r"-\d+[QCBA]\b")
+# GPUs sharing one memory with the host (compute capability 8.7, 11.0, 12.1: Jetson Orin and Thor, GB10):
+# vLLM reads their free memory as the host's available RAM (vllm/utils/mem_utils.py MemorySnapshot.measure),
+# so whatever the host allocates during the profile counts as non-torch memory
+UNIFIED_MEMORY_NAME = re.compile(r"\b(GB10|Thor|Orin|DGX Spark|Jetson)\b", re.I)
 
 
 def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
@@ -1302,6 +1320,11 @@ def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
          f"other processes') shows up as non-torch memory in engines that measure the whole device "
          f"(0.6.4.post1: 4.09 GiB on an A40-48Q, issue 11230); it is not predicted, so the KV figures "
          f"here are an upper bound"),
+        (p.gpu_name is not None and UNIFIED_MEMORY_NAME.search(p.gpu_name) is not None,
+         f"warning: {p.gpu_name} shares its memory with the host: vLLM reads the host's available RAM as "
+         f"free GPU memory, so what the host allocates during the profile (the worker, torch.compile) "
+         f"counts as non-torch memory (1.4-2.8 GiB more than predicted on a DGX Spark, vllm/spark-*); it is "
+         f"not predicted, so the KV figures here are an upper bound"),
         (p.context > limit,
          f"warning: context {p.context} exceeds the model's {limit} (vLLM refuses such a "
          f"max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)"),
@@ -1403,7 +1426,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                   f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
     if m.pool is not None:
         pool = m.pool
-        util = option(req, "gpu_memory_utilization")
+        util = m.params.gpu_memory_utilization
         how = (f"gpu_memory_utilization {util}" if kv_bytes is None else
                f"--kv-cache-memory-bytes {kv_bytes:,} beside the rest")
         notes += (f"vLLM reserves {pool.reserved_bytes:,} B per GPU ({how}) and "

@@ -1,0 +1,186 @@
+"""SGLang's hybrid pools (analyses/sizing/runtimes/sglang.py pool_kind) against its source's arithmetic.
+
+Every case feeds the free memory SGLang itself measures (``given_free_memory``: 70 GiB before loading,
+56 GiB after, the "Load weight end" line's avail mem + mem usage and avail mem) at
+``--mem-fraction-static 0.85``, so that the expected numbers follow from the source alone:
+
+    profile_max_num_token: rest = after − before × (1 − 0.85) = 56 − 10.5 = 45.5 GiB = 48,855,252,992 B
+
+(int(70 GiB × 0.85) − 14 GiB, as the code computes it: 59.5 GiB − 14 GiB).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import paramscope
+from paramscope.analyses.sizing.runtimes.sglang import (
+    SGLANG_HYBRID_SWA_ARCHS,
+    given_free_memory,
+    mamba_state_bytes,
+    pool_kind,
+    sglang_memory,
+)
+from paramscope.analyses.sizing.runtimes.vllm import rank_config
+from paramscope.errors import UnsupportedError
+from paramscope.records import replace
+
+GiB = 1 << 30
+REST = 48_855_252_992  # 45.5 GiB (module docstring)
+QWEN3_NEXT = "tests/fixtures/engine_logs/configs/qwen3-next-80b-a3b-instruct.config.json"
+
+
+@pytest.fixture(scope="module")
+def gpt_oss():
+    # gpt-oss-20b: 24 layers alternating sliding (window 128) and full, 8 KV heads × 64
+    return paramscope.open_model("gpt-oss-20b").config
+
+
+@pytest.fixture(scope="module")
+def qwen3_next():
+    # 48 layers: every 4th full attention (2 KV heads × 256), 36 gated-DeltaNet layers
+    return paramscope.open_model(QWEN3_NEXT).config
+
+
+def pooled(cfg, *, tp=1, **kw):
+    m = sglang_memory(cfg, 10 * GiB, context=8192, gpu_memory_bytes=80 * GiB, mem_fraction_static=0.85,
+                      tensor_parallel=tp, **kw)
+    return given_free_memory(m, 70 * GiB, 56 * GiB)
+
+
+def test_gpt_oss_gets_the_hybrid_swa_pool(gpt_oss):
+    m = pooled(gpt_oss)
+    assert m.pool == "hybrid-swa" and (m.full_layers, m.swa_layers) == (12, 12)
+    assert m.pool_bytes_available == REST
+    # profile_max_num_token: the cell of every layer, 24 × 8 heads × 64 × (K, V) × 2 B = 49,152 B
+    assert m.cell_bytes == 49_152
+    assert m.pooled_tokens == REST // 49_152 == 993_962
+    # set_num_tokens_hybrid_swa: int(993,962 × 24 / (0.8 × 12 + 12)) = int(23,855,088 / 21.6) = 1,104,402
+    assert m.tokens == 1_104_402
+    # swa_max_total_num_tokens = int(1,104,402 × 0.8) = 883,521
+    assert m.swa_tokens == 883_521
+    # each pool's "KV Cache is allocated" line: tokens × its 12 layers × 8 × 64 × 2 B, K and V alike
+    assert m.k_bytes == m.v_bytes == 1_104_402 * 12 * 8 * 64 * 2 == 13_570_891_776
+    assert m.swa_k_bytes == m.swa_v_bytes == 883_521 * 12 * 8 * 64 * 2 == 10_856_706_048
+    # both pools together stay within rest, short of it by the roundings (rest // cell, two int())
+    assert m.allocated_bytes is not None and REST - 2 * 49_152 < m.allocated_bytes <= REST
+
+
+def test_the_ratio_moves_tokens_between_the_pools(gpt_oss):
+    # --swa-full-tokens-ratio 1.0: int(993,962 × 24 / 24), both pools the same size
+    same = pooled(gpt_oss, swa_full_tokens_ratio=1.0)
+    assert same.tokens == same.swa_tokens == 993_962
+    # 0.25: int(993,962 × 24 / (0.25 × 12 + 12)) = int(23,855,088 / 15) = 1,590,339; swa int(× 0.25)
+    small = pooled(gpt_oss, swa_full_tokens_ratio=0.25)
+    assert (small.tokens, small.swa_tokens) == (1_590_339, 397_584)
+    with pytest.raises(UnsupportedError):
+        pooled(gpt_oss, swa_full_tokens_ratio=1.5)  # server_args.py: "should be in range (0, 1.0]"
+
+
+def test_disable_hybrid_swa_memory_pools_every_layer_as_full(gpt_oss):
+    m = pooled(gpt_oss, disable_hybrid_swa_memory=True)
+    assert m.pool == "mha" and m.swa_tokens is None
+    assert m.tokens == 993_962 and m.k_bytes == 993_962 * 24 * 8 * 64 * 2
+
+
+def test_gemma_sliding_layers_share_the_one_pool(gpt_oss):
+    # Gemma 2 and 3 are not in is_hybrid_swa_model: MHATokenToKVPool over num_hidden_layers, the window
+    # applied by the attention kernels only; the same shapes as gpt-oss-20b give its undivided tokens
+    gemma_like = replace(gpt_oss, architecture="Gemma3ForCausalLM", family="gemma3_text")
+    assert gemma_like.architecture not in SGLANG_HYBRID_SWA_ARCHS
+    m = pooled(gemma_like)
+    assert m.pool == "mha" and m.cell_bytes == 49_152 and m.tokens == 993_962
+    # what one request needs is the whole context in every layer, sliding ones included
+    assert m.kv.total_bytes == 8192 * 49_152
+
+
+def test_gemma3_catalogue_model_is_sized(gpt_oss):
+    cfg = paramscope.open_model("gemma-3-27b").config
+    assert pool_kind(cfg) == "mha"
+    m = sglang_memory(cfg, 54 * GiB, context=8192, gpu_memory_bytes=80 * GiB, mem_fraction_static=0.9)
+    # 62 layers × 16 KV heads × 128 × (K, V) × 2 B
+    assert m.cell_bytes == 62 * 16 * 128 * 2 * 2
+
+
+def test_qwen3_next_mamba_pool(qwen3_next):
+    rank = rank_config(qwen3_next, 4, "SGLang")
+    # mamba_cache_per_req at TP 4: 36 layers × (conv (16 × 128 × 2 + 32 × 128) / 4 × (4 − 1) values × 2 B
+    # + SSM 32 / 4 heads × 128 × 128 values × 4 B) = 36 × (12,288 + 524,288) = 19,316,736 B
+    assert mamba_state_bytes(rank) == 19_316_736
+    m = pooled(qwen3_next, tp=4)
+    assert m.pool == "mamba"
+    # the token pool holds the 12 full-attention layers: max(1, 2 // 4) head × 256 × (K, V) × 2 B × 12
+    assert m.cell_bytes == 12_288
+    # handle_max_mamba_cache: int(REST × 0.9 / 1.9 // 19,316,736) = 1,198 states
+    assert m.mamba_slots == 1_198
+    # tokens = (REST − 1,198 × 19,316,736) // 12,288 = 25,713,803,264 // 12,288 = 2,092,594
+    assert m.kv_rest_bytes == 25_713_803_264 and m.tokens == 2_092_594
+    # the scheduler serves at most 1,198 // 3 = 399 requests at once (MAMBA_CACHE_SIZE_MAX_RUNNING_...)
+    assert m.max_requests == min(2_092_594 // 8192, 399) == 255
+
+
+def test_qwen3_next_given_cache_size_and_ssm_dtype(qwen3_next):
+    # --max-mamba-cache-size 64: (REST − 64 × 19,316,736) // 12,288 = 3,875,242
+    fixed = pooled(qwen3_next, tp=4, max_mamba_cache_size=64)
+    assert (fixed.mamba_slots, fixed.tokens) == (64, 3_875_242)
+    # --mamba-ssm-dtype bfloat16: 36 × (12,288 + 262,144) = 9,879,552 B a request; int(REST × 0.9 / 1.9 //
+    # 9,879,552) = 2,342 states; (REST − 2,342 × 9,879,552) // 12,288 = 2,092,882 tokens
+    half = pooled(qwen3_next, tp=4, mamba_ssm_dtype="bfloat16")
+    assert (half.mamba_state_bytes, half.mamba_slots, half.tokens) == (9_879_552, 2_342, 2_092_882)
+    with pytest.raises(UnsupportedError):
+        pooled(qwen3_next, tp=4, mamba_ssm_dtype="float16")
+
+
+def test_refusals(gpt_oss, qwen3_next):
+    # sliding and recurrent layers together: no SGLang pool holds both
+    mixed = replace(qwen3_next, layer_types=tuple("sliding" if t == "full" else t
+                                                  for t in qwen3_next.layer_types), sliding_window=4096)
+    with pytest.raises(UnsupportedError, match="sliding-window and recurrent"):
+        pool_kind(mixed)
+    # recurrent layers whose state sizes are unknown
+    with pytest.raises(UnsupportedError, match="no conv/SSM state sizes"):
+        pool_kind(replace(qwen3_next, recurrent_layers=0, conv_state_size=0, ssm_state_size=0))
+
+
+def test_the_runtime_options_reach_the_pools():
+    base = paramscope.size("gpt-oss-20b", runtime="sglang", gpu="h100", context=8192,
+                           mem_fraction_static=0.85).to_json()
+    assert any("sliding-window layers" in note for note in base["notes"])
+    one = paramscope.size("gpt-oss-20b", runtime="sglang", gpu="h100", context=8192,
+                          mem_fraction_static=0.85, disable_hybrid_swa_memory=True).to_json()
+    assert not any("sliding-window layers" in note for note in one["notes"])
+    nxt = paramscope.size(QWEN3_NEXT, runtime="sglang", gpu="h200x4", context=8192,
+                          mem_fraction_static=0.85, max_mamba_cache_size=64).to_json()
+    assert any("64 recurrent states" in note for note in nxt["notes"])
+
+
+def test_gpt_oss_hybrid_pool_by_build(gpt_oss):
+    # server_args.py _handle_model_specific_adjustments of the builds of August to late 2025 set
+    # disable_hybrid_swa_memory = True for GptOssForCausalLM: one pool over the 24 layers
+    for build in ("mid-2025", "early-2025"):
+        m = pooled(gpt_oss, build=build)
+        assert m.pool == "mha" and m.tokens == 993_962
+    assert pooled(gpt_oss, build="current").pool == "hybrid-swa"
+    # a flag given wins over the build's rule
+    assert pooled(gpt_oss, build="mid-2025", disable_hybrid_swa_memory=False).pool == "hybrid-swa"
+
+
+def test_qwen3_5_9b_log_arithmetic():
+    # sglang/exp001-sglang-qwen3.5-9b-2x4090-tp2: Qwen3.5-9B at TP 2, --mem-fraction-static 0.8
+    cfg = paramscope.open_model("tests/fixtures/engine_logs/configs/qwen3.5-9b.config.json").config
+    rank = rank_config(cfg, 2, "SGLang")
+    # 24 gated-DeltaNet layers × (conv 8192 / 2 × 3 × 2 B + SSM 32 / 2 × 128 × 128 × 4 B)
+    assert mamba_state_bytes(rank) == 24 * (24_576 + 1_048_576) == 25_755_648
+    # MambaPool holds max_mamba_cache_size + 1 states: the log's "ssm_state size: 4.38GB" for 186
+    assert round(187 * 24 * 1_048_576 / GiB, 2) == 4.38
+    m = given_free_memory(
+        sglang_memory(cfg, 17 * GiB, context=262144, gpu_memory_bytes=24 * GiB, mem_fraction_static=0.8,
+                      tensor_parallel=2, nvlink=False),
+        round(22.93 * GiB), round(14.08 * GiB))
+    # cell: 8 full layers × 2 heads × 256 × (K, V) × 2 B; 327,310 printed tokens are 2.50 GiB of K
+    assert m.cell_bytes == 16_384 and round(327_310 * 8 * 2 * 256 * 2 / GiB, 2) == 2.50
+    # rest = 14.08 − 22.93 × 0.2 GiB: int(rest × 0.9 / 1.9 // 25,755,648) = 187 states (the log: 186,
+    # SGLang's own free-memory reads being some 30 MiB below the printed ones), then 328,234 tokens
+    assert (m.mamba_slots, m.tokens) == (187, 328_234)
+    # max_running_requests=62 in the log: 186 // MAMBA_SLOTS_PER_REQUEST
+    assert 186 // 3 == 62
