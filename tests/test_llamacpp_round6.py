@@ -42,3 +42,14 @@ def test_an_encoder_only_model_has_no_logits_phase():
     assert m.compute.logits_phase < 512 * cfg.vocab_size * 4
     assert m.compute.attention_phase >= 512 * 512 * cfg.n_heads * 4
     assert m.kv.total_bytes == 0
+
+
+def test_legacy_builds_gave_an_encoder_a_kv_cache():
+    # builds of mid-2025 and earlier created a unified KV cache for every model: bge-small at n_ctx 512,
+    # 12 layers × 512 cells × 384 × 2 (K, V) × 2 B = 9 MiB (ggml-ci, build 4410); current builds none
+    cfg = paramscope.open_model(str(CONFIGS / "bge-small-en-v1.5.config.json")).config
+    assert cfg is not None
+    legacy = llamacpp_memory(cfg, 0, n_ctx=512, n_ubatch=512, embeddings=True, build="legacy-no-swa")
+    current = llamacpp_memory(cfg, 0, n_ctx=512, n_ubatch=512, embeddings=True)
+    assert legacy.kv.total_bytes == 12 * 512 * 384 * 2 * 2 == 9 * 2**20
+    assert current.kv.total_bytes == 0

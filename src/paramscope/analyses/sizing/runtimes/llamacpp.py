@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
     KVCache,
+    KVPart,
     LayerCache,
     cache_widths,
     encoder_cells,
@@ -353,6 +354,14 @@ def llamacpp_kv_cache(cfg: ArchConfig, p: LlamaCppParams, type_k: DType, type_v:
     cells (llama-model.cpp create_memory), unified KV or not (Qwen3.5-2B at 4 sequences: 4 × 19.27 MiB,
     llamacpp/qwen35-2b-*)."""
     cells = {"full": p.n_ctx_seq, "sliding": p.swa_cells}
+    if p.legacy and set(layer_kinds(cfg)) <= {"none"} and cfg.n_layers:
+        # builds of mid-2025 and earlier gave every model a unified KV cache, an encoder-only one (BERT)
+        # too: n_ctx cells in every layer, never read (ggml-ci's bge-small on build 4410: 12 layers × 512
+        # cells × 384 × 2 × 2 B = 9 MiB printed; later builds create none, llama-model.cpp create_memory)
+        k, v = cfg.n_kv_heads * cfg.head_dim_k, cfg.n_kv_heads * cfg.head_dim_v
+        part = KVPart("full", cfg.n_layers, p.n_streams, p.n_ctx_seq, k, v, type_k, type_v,
+                      layer_ids=tuple(range(cfg.n_layers)))
+        return KVCache((part,), (kv_part_explain(part),))
     kv = kv_cache(cfg, cells, streams=p.n_streams, type_k=type_k, type_v=type_v,
                   layers=llamacpp_layers(cfg, p))
     if p.n_seq == p.n_streams or not any(part.kind == "linear" for part in kv.parts):
