@@ -295,7 +295,9 @@ KNOWN_MISSES = {
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     ("spark-qwen25-14b-fp8dyn-fp8kv-v0130", "weights"): (
         0.012, "15.22 GiB printed: the tensors and the RoPE cache; the 170 MiB of allocator tails predicted "
-               "for this FP8 compressed-tensors checkpoint are not there (on a GB10; not explained)"),
+               "for this FP8 compressed-tensors checkpoint are not there (on a GB10, in NVIDIA's container; "
+               "a candidate: PYTORCH_CUDA_ALLOC_CONF expandable_segments, which maps 2 MiB pages and leaves "
+               "no unsplit tails, not confirmed)"),
     # 0.26+ breakdown lines: peak activation includes the measured CUDA graph estimate, which paramscope
     # takes as a constant 0.5 GiB (0.0, 0.23 and 0.32 GiB printed in three logs)
     ("a100-llama31-8b-default-v0310", "activation_peak"): (
