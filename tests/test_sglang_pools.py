@@ -184,3 +184,17 @@ def test_qwen3_5_9b_log_arithmetic():
     assert (m.mamba_slots, m.tokens) == (187, 328_234)
     # max_running_requests=62 in the log: 186 // MAMBA_SLOTS_PER_REQUEST
     assert 186 // 3 == 62
+
+
+def test_a_parallel_hybrid_takes_the_mamba_pool():
+    # Falcon-H1: attention and Mamba in every layer; SGLang treats it as mambaish (recurrent states in the
+    # Mamba pool), not as a plain KV model
+    from pathlib import Path
+
+    import paramscope
+    from paramscope.analyses.sizing.runtimes.sglang import pool_kind
+
+    path = Path(__file__).parent / "fixtures" / "configs" / "tiiuae__Falcon-H1-0.5B-Instruct.json"
+    cfg = paramscope.open_model(str(path)).config
+    assert cfg is not None and cfg.recurrent_layers
+    assert pool_kind(cfg) == "mamba"

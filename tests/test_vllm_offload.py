@@ -144,3 +144,27 @@ def test_fit_keeps_offloaded_weights_off_the_device_and_checks_them_against_ram(
     assert small.host_fits_ram is False and "host memory" in small.verdict
     assert f"needs {small.one_device.total_bytes - moved.moved_bytes:,} B" in small.explain[0]
     assert fit(llama70b, req, ram_bytes=256 * GiB).host_fits_ram is True
+
+
+def test_kv_cache_memory_bytes_is_the_kv_line_and_zero_means_unset(llama70b):
+    dev = find_device("h100-sxm")
+    base = {"runtime": "vllm", "context": 8192, "device": dev, "n_devices": 2}
+    asked = estimate(llama70b, MemoryRequest(**base, options={"kv_cache_memory_bytes": "4Gi"}))
+    # the cache asked for is allocated whole: 4 GiB of 32 KiB-a-layer blocks on each GPU
+    page = 16 * 2 * 4 * 128 * 2 * 80
+    assert asked.kv_cache_bytes == 2 * (4 * GiB // page) * page
+    assert asked.kv_read_bytes == 2 * 80 * 8192 * 2 * 4 * 128 * 2  # one request's cache
+    zero = estimate(llama70b, MemoryRequest(**base, options={"kv_cache_memory_bytes": "0"}))
+    plain = estimate(llama70b, MemoryRequest(**base))
+    assert zero.notes == plain.notes  # vLLM: `if kv_cache_memory_bytes := ...`, 0 is not set
+
+
+def test_mtp_modules_are_not_decoder_layers():
+    from paramscope.model import Tensor
+    from paramscope.model.dtypes import DType
+    from paramscope.records import replace
+
+    model = paramscope.open_model("llama-3.1-8b")
+    extra = Tensor("mtp.layers.0.mlp.down_proj.weight", DType.BF16, (4096, 14336), 0)
+    with_mtp = replace(model, tensors=(*model.tensors, extra))
+    assert layer_parameters(with_mtp, 1) == layer_parameters(model, 1)

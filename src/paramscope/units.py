@@ -120,3 +120,8 @@ def sig3(x: float) -> str:
     if x < 1:
         return f"{x:.3g}" if x else "0"
     return f"{x:.{2 if x < 10 else 1}f}".rstrip("0").rstrip(".")
+
+
+def counted(n: int, noun: str) -> str:
+    """"1 request", "3 requests": the count with the noun in the number it takes (English plural -s)."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

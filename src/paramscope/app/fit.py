@@ -48,6 +48,7 @@ class FitResult:
         return {
             "device": device_json(r.device), "device_origin": self.device_origin, "ram_bytes": self.ram_bytes,
             "fits_one_device": r.one_device.fits, "one_device": size_json(r.one_device),
+            "host_bytes": r.one_device.host_bytes, "host_fits_ram": r.host_fits_ram,
             "devices_needed": r.devices_needed, "allowed_device_counts": list(r.allowed_device_counts),
             "offload": None if off is None else {
                 "gpu_layers": off.gpu_layers, "n_layers": off.n_layers, "cpu_moe_layers": off.cpu_moe_layers,

@@ -36,6 +36,7 @@ from paramscope.knowledge.quant_schemes import FILE_TYPES
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import parse_dtype
 from paramscope.records import record, replace
+from paramscope.units import bytes_label
 
 __all__ = ["AS_STORED", "MAX_DEVICES", "QUANT_LADDER", "Command", "FitReport", "Offload", "Plan",
            "allowed_tp", "best_quant", "devices_needed", "fit", "fits", "ladder", "max_context",
@@ -254,8 +255,8 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
                            how=how, by_heads=by_heads)
     host_fits = None if ram_bytes is None or not one.host_bytes else one.host_bytes <= ram_bytes
     if host_fits is False and ram_bytes is not None:
-        words += (f" But {one.host_bytes / 2**30:.2f} GiB stay in host memory on one device, more than the "
-                  f"{ram_bytes / 2**30:.2f} GiB of RAM.")
+        words += (f" But {bytes_label(one.host_bytes)} stay in host memory on one device, more than the "
+                  f"{bytes_label(ram_bytes)} of RAM.")
     tried = f"{', '.join(map(str, counts[:12]))}{' …' if len(counts) > 12 else ''}"
     explain = (
         f"one {device.key}: needs {one.total_bytes - one.host_bytes:,} B of {device.usable_bytes:,} B"
@@ -263,7 +264,8 @@ def fit(model: Model, req: MemoryRequest, *, ram_bytes: int | None = None) -> Fi
         f"device counts the heads allow ({_heads_words(cfg)}): {tried}" if by_heads else
         f"device counts tried: {tried} ({req.runtime} gives each GPU whole layers: no head split)",
         f"longest context on {n or 1} device(s): {longest:,} tokens (binary search on the same estimate)",
-        *(f"plan: {p.devices} × {device.key} at {p.weights_label}: {p.estimate.total_bytes:,} B per device"
+        *(f"plan: {p.devices} × {device.key} at {p.weights_label}: "
+          f"{p.estimate.total_bytes - p.estimate.host_bytes:,} B per device"
           + (f", RAM {p.offload.ram_bytes:,} B" if p.offload else "")
           + (f", decode ≤ {p.decode_tokens_per_s:,.1f} tokens/s" if p.decode_tokens_per_s else "")
           for p in plans),

@@ -69,6 +69,7 @@ from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 from paramscope.records import record, replace
+from paramscope.units import counted
 
 GiB = 1 << 30
 
@@ -315,6 +316,10 @@ def pool_kind(cfg: ArchConfig, disable_hybrid_swa_memory: bool = False) -> str:
             raise UnsupportedError(f"SGLang: {cfg.architecture} has {kinds['linear']} linear/recurrent "
                                    f"layers but no conv/SSM state sizes to size SGLang's Mamba pool with")
         return "mamba"
+    if cfg.recurrent_layers and cfg.conv_state_size + cfg.ssm_state_size:
+        # a parallel hybrid (Falcon-H1: attention and Mamba in every layer) is mambaish too: its
+        # attention layers take the KV pool, its recurrent states the Mamba pool
+        return "mamba"
     if ("sliding" in kinds and "full" in kinds and cfg.architecture in SGLANG_HYBRID_SWA_ARCHS
             and not disable_hybrid_swa_memory):
         return "hybrid-swa"
@@ -514,8 +519,8 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
         lines.append("warning: SGLang would stop: not enough memory for the KV cache pool")
     elif not m.fits:
         states = f", {m.mamba_slots:,} recurrent states" if m.pool == "mamba" else ""
-        lines.append(f"warning: the pool serves {m.max_requests:,} requests of {m.context:,} tokens at once "
-                     f"({m.tokens:,} tokens{states}), fewer than {m.batch}")
+        lines.append(f"warning: the pool serves {counted(m.max_requests or 0, 'request')} of {m.context:,} "
+                     f"tokens at once ({m.tokens:,} tokens{states}), fewer than {m.batch}")
     return _with(m, lines)
 
 
@@ -558,11 +563,11 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         else:
             held = f"a KV pool of {tokens:,} tokens"
         notes = (f"SGLang takes {m.mem_fraction_static} of each GPU's free memory for the weights and "
-                 f"{held} ({pool / GiB:.2f} GiB per GPU): {m.max_requests:,} requests of {ctx:,} tokens at "
-                 f"once",)
+                 f"{held} ({pool / GiB:.2f} GiB per GPU): {counted(m.max_requests or 0, 'request')} of "
+                 f"{ctx:,} tokens at once",)
         if not m.fits:
-            notes += (f"does not fit: the pool serves {m.max_requests:,} requests of {ctx:,} tokens at once, "
-                      f"{req.batch} asked",)
+            notes += (f"does not fit: the pool serves {counted(m.max_requests or 0, 'request')} of {ctx:,} "
+                      f"tokens at once, {req.batch} asked",)
         return RuntimeParts(pool * n, m.reserve_bytes * n, (m.cuda_context_bytes + m.nccl_bytes) * n,
                             t.value.lower(), m.explain, notes, m.fits, kv_requests_bytes=m.kv.total_bytes * n)
     return RuntimeParts(m.kv.total_bytes * n, 0, (m.cuda_context_bytes + m.nccl_bytes) * n,

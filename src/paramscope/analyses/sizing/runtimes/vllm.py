@@ -52,6 +52,7 @@ from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 from paramscope.records import record, replace
+from paramscope.units import counted
 
 MiB, GiB = 1 << 20, 1 << 30
 F32, I64 = 4, 8
@@ -1285,7 +1286,10 @@ def _pool_lines(m: VllmMemory) -> list[str]:
         f"Maximum concurrency for {p.context:,} tokens per request: {pool.max_concurrency:.2f}x",
         f"total = reservation + outside it = {m.total_bytes:,} B ({_gib(m.total_bytes)})",
     ]
-    if m.shortfall_bytes:
+    if m.over_gpu_bytes:
+        lines.append(f"does not fit: the GPU is {m.shortfall_bytes:,} B ({_gib(m.shortfall_bytes)}) short of "
+                     f"the worker's weights, buffers and the KV cache asked for")
+    elif m.shortfall_bytes:
         lines.append(f"does not fit: the reservation is {m.shortfall_bytes:,} B "
                      f"({_gib(m.shortfall_bytes)}) short of {p.batch} request(s) of {p.context:,} tokens")
     if m.over_gpu_bytes:
@@ -1401,7 +1405,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     tp = req.n_devices // pp
     offload = stage_offload(model, weights_bytes, tp, int(option(req, "cpu_offload_gb") * GiB),
                             stage_layers or (cfg.n_layers,))
-    kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes")
+    # vLLM tests ``if kv_cache_memory_bytes := ...``: 0 is "not set", the budget's rule applies
+    kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes") or None
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
                     pipeline_parallel=pp, pp_partition=partition,
@@ -1432,7 +1437,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         notes += (f"vLLM reserves {pool.reserved_bytes:,} B per GPU ({how}) and "
                  f"{'fills what is left with' if kv_bytes is None else 'holds'} "
                  f"{max(pool.num_blocks, 0):,} KV blocks = {pool.tokens:,} tokens: "
-                 f"{int(pool.max_concurrency):,} requests of {ctx:,} tokens at once (vLLM's maximum "
+                 f"{counted(int(pool.max_concurrency), 'request')} of {ctx:,} tokens at once (vLLM's maximum "
                  f"concurrency {pool.max_concurrency:.2f}x, rounded down to whole requests)",)
         if m.shortfall_bytes:
             needed = req.batch * m.layout.blocks_per_request
@@ -1456,5 +1461,11 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                             sum(d[3] for d in devices), t.value.lower(), m.explain, notes, verdict,
                             host_weights_bytes=host, device_shares=devices, split_label="pipeline stages",
                             devices_at_once=tp)
+    if kv_bytes is not None and m.pool is not None:
+        # the cache asked for is allocated whole: the KV line is its blocks, a decode step reads the
+        # requests' own cache
+        return RuntimeParts(m.pool.pool_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
+                            t.value.lower(), m.explain, notes, verdict, host_weights_bytes=host,
+                            kv_requests_bytes=m.kv_needed_bytes * n)
     return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
                         t.value.lower(), m.explain, notes, verdict, host_weights_bytes=host)

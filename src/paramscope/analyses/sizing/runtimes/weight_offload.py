@@ -71,7 +71,9 @@ def layer_parameters(model: Model, tensor_parallel: int) -> dict[int, list[tuple
     kv_share = max(1, kv_heads // tensor_parallel) / kv_heads if kv_heads else 1 / tensor_parallel
     groups: dict[str, tuple[int, float]] = {}
     for t in model.tensors:
-        found = None if any(k in t.name for k in ENCODER_NAMES) else LAYER_INDEX.search(t.name)
+        # towers and MTP modules are not among the decoder layers make_layers builds
+        skip = any(k in t.name for k in ENCODER_NAMES) or t.name.startswith("mtp.") or ".mtp." in t.name
+        found = None if skip else LAYER_INDEX.search(t.name)
         if found is None:
             continue
         key = fused_name(t.name)
