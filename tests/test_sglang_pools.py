@@ -198,3 +198,15 @@ def test_a_parallel_hybrid_takes_the_mamba_pool():
     cfg = paramscope.open_model(str(path)).config
     assert cfg is not None and cfg.recurrent_layers
     assert pool_kind(cfg) == "mamba"
+
+
+def test_fit_prints_the_pool_flags_given():
+    import paramscope
+    from paramscope.analyses.sizing.fit import fit
+    from paramscope.analyses.sizing.memory import MemoryRequest
+    from paramscope.knowledge.hardware import find_device
+
+    req = MemoryRequest(runtime="sglang", context=8192, device=find_device("h100-sxm"),
+                        options={"swa_full_tokens_ratio": 0.5})
+    lines = [c.text for c in fit(paramscope.open_model("gpt-oss-120b"), req).command_lines]
+    assert any("--swa-full-tokens-ratio 0.5" in line and "--mamba" not in line for line in lines)

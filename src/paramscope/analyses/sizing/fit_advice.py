@@ -309,10 +309,20 @@ def engine_model(model: Model) -> str:
 
 
 def _sglang(model: Model, req: MemoryRequest, plan: Plan) -> str:
+    from paramscope.analyses.sizing.runtimes import find
+
     fraction = option(req, "mem_fraction_static", "sglang")
+    # the pool flags given, as SGLang spells them (booleans as bare flags)
+    pools = ""
+    for name in ("swa_full_tokens_ratio", "disable_hybrid_swa_memory", "mamba_full_memory_ratio",
+                 "max_mamba_cache_size", "mamba_ssm_dtype"):
+        value = option(req, name, "sglang")
+        if value is None or value is False or value == find("sglang").default(name):
+            continue
+        pools += f" --{name.replace('_', '-')}" + ("" if value is True else f" {value}")
     return (f"python -m sglang.launch_server --model-path {engine_model(model)} --tp {plan.devices} "
             f"--context-length {plan.estimate.context} --max-running-requests {req.batch}"
-            + ("" if fraction is None else f" --mem-fraction-static {fraction}"))
+            + ("" if fraction is None else f" --mem-fraction-static {fraction}") + pools)
 
 
 def split_words(model: Model, req: MemoryRequest, devices: int) -> str:

@@ -103,8 +103,11 @@ SGLANG_HYBRID_SWA_ARCHS = frozenset({
 # 2025) into late 2025 set ``self.disable_hybrid_swa_memory = True`` for GptOssForCausalLM whatever the
 # flags (and for Gemma 2/3, which are not hybrid anyway); later builds keep the hybrid pool for gpt-oss
 # except with the trtllm_mha attention backend (the default on SM100, B200/GB200: "Disable hybrid SWA
-# memory for GPT-OSS model with trtllm_mha attention backend") or speculative decoding (PR #17517)
-HYBRID_SWA_OFF_BEFORE_CURRENT = frozenset({"GptOssForCausalLM"})
+# memory for GPT-OSS model with trtllm_mha attention backend") or speculative decoding (PR #17517).
+# Llama 4's split in the mid-2025 builds was its own (set_num_token_hybrid's Llama 4 branch, by
+# --hybrid-kvcache-ratio and attention_chunk_size), not modelled: before the current build paramscope gives
+# it one pool over every layer, as the early builds did
+HYBRID_SWA_OFF_BEFORE_CURRENT = frozenset({"GptOssForCausalLM", "Llama4ForConditionalGeneration"})
 SWA_FULL_TOKENS_RATIO = 0.8  # server_args.py ServerArgs.swa_full_tokens_ratio
 MAMBA_FULL_MEMORY_RATIO = 0.9  # server_args.py ServerArgs.mamba_full_memory_ratio
 # configs/mamba_utils.py: the conv state is bf16 (CONV_DTYPE); the SSM state --mamba-ssm-dtype
@@ -503,9 +506,13 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
                      f"({m.mamba_bytes / GiB:.2f} GiB); the token pool gets {m.kv_rest_bytes:,} B")
     if m.pool == "hybrid-swa":
         r = m.swa_full_tokens_ratio
+        same = m.full_cell_bytes * m.swa_layers == m.swa_cell_bytes * m.full_layers
+        split = (f"int({m.pooled_tokens:,} × {m.full_layers + m.swa_layers} / ({r} × {m.swa_layers} + "
+                 f"{m.full_layers}))" if same else
+                 f"int({m.pooled_tokens:,} × ({m.full_cell_bytes:,} + {m.swa_cell_bytes:,}) / "
+                 f"({m.full_cell_bytes:,} + {r} × {m.swa_cell_bytes:,})) (widths differ: PR #18039)")
         lines += [f"max_total_num_tokens = rest // cell = {m.pooled_tokens:,}",
-                  f"full pool = int({m.pooled_tokens:,} × {m.full_layers + m.swa_layers} / ({r} × "
-                  f"{m.swa_layers} + {m.full_layers})) = {m.tokens:,} tokens, K size "
+                  f"full pool = {split} = {m.tokens:,} tokens, K size "
                   f"{(m.k_bytes or 0) / GiB:.2f} GiB, V size {(m.v_bytes or 0) / GiB:.2f} GiB",
                   f"sliding pool = int(full × {r}) = {m.swa_tokens:,} tokens, K size "
                   f"{(m.swa_k_bytes or 0) / GiB:.2f} GiB, V size {(m.swa_v_bytes or 0) / GiB:.2f} GiB"]
