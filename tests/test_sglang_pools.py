@@ -210,3 +210,18 @@ def test_fit_prints_the_pool_flags_given():
                         options={"swa_full_tokens_ratio": 0.5})
     lines = [c.text for c in fit(paramscope.open_model("gpt-oss-120b"), req).command_lines]
     assert any("--swa-full-tokens-ratio 0.5" in line and "--mamba" not in line for line in lines)
+
+
+def test_gpt_oss_on_sm100_takes_one_pool_in_the_current_build():
+    # current builds disable the hybrid pool for gpt-oss under trtllm_mha, the default on B200/GB200
+    import paramscope
+    from paramscope.analyses.sizing.memory import MemoryRequest, estimate
+    from paramscope.knowledge.hardware import find_device
+
+    model = paramscope.open_model("gpt-oss-120b")
+
+    def notes(gpu: str) -> str:
+        est = estimate(model, MemoryRequest(runtime="sglang", context=8192, device=find_device(gpu)))
+        return " ".join(est.notes)
+
+    assert "KV pools of" in notes("h100-sxm") and "a KV pool of" in notes("b200")

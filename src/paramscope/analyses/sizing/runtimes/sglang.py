@@ -59,6 +59,8 @@ Models whose layers differ take one of three pools (``pool_kind``):
 
 from __future__ import annotations
 
+import re
+
 from paramscope.analyses.sizing.kv_cache import KVCache, LayerCache, kv_cache, layer_caches, layer_kinds
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
@@ -535,6 +537,24 @@ def _with(m: SglangMemory, lines: list[str]) -> SglangMemory:
     return replace(m, explain=tuple(lines))
 
 
+# GPUs of compute capability 10.x (SM100), where SGLang's default attention backend is trtllm_mha, under
+# which current builds turn the hybrid pool off for gpt-oss (HYBRID_SWA_OFF_BEFORE_CURRENT's comment)
+SM100_NAMES = re.compile(r"\b(G?B200|G?B300)\b", re.I)
+
+
+def disable_hybrid_swa(cfg: ArchConfig, req: MemoryRequest) -> bool | None:
+    """--disable-hybrid-swa-memory as given, else True for gpt-oss on an SM100 GPU in the current build
+    (trtllm_mha), else None: the build's rule (``sglang_memory``)."""
+    given = option(req, "disable_hybrid_swa_memory")
+    if given is not None:
+        return bool(given)
+    names = f"{req.device.key} {req.device.name}" if req.device is not None else ""
+    on_sm100 = SM100_NAMES.search(names) is not None
+    if on_sm100 and cfg.architecture == "GptOssForCausalLM" and option(req, "sglang_build") == "current":
+        return True
+    return None
+
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     """SGLang's figures are per GPU; totals are × N. On a given GPU the KV line is the pool SGLang
@@ -553,7 +573,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                                           if req.device and on_gpu else None),
                       build=option(req, "sglang_build"),
                       swa_full_tokens_ratio=option(req, "swa_full_tokens_ratio"),
-                      disable_hybrid_swa_memory=option(req, "disable_hybrid_swa_memory"),
+                      disable_hybrid_swa_memory=disable_hybrid_swa(cfg, req),
                       mamba_full_memory_ratio=option(req, "mamba_full_memory_ratio"),
                       max_mamba_cache_size=option(req, "max_mamba_cache_size"),
                       mamba_ssm_dtype=option(req, "mamba_ssm_dtype"))
