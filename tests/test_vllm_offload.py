@@ -168,3 +168,14 @@ def test_mtp_modules_are_not_decoder_layers():
     extra = Tensor("mtp.layers.0.mlp.down_proj.weight", DType.BF16, (4096, 14336), 0)
     with_mtp = replace(model, tensors=(*model.tensors, extra))
     assert layer_parameters(with_mtp, 1) == layer_parameters(model, 1)
+
+
+def test_repriced_weights_move_each_tensor_at_its_repriced_size(llama70b):
+    # --weights int4: a layer's matrices at 4 bits with group-128 scales, its norms in bf16 (reprice):
+    # qkv 43,581,440 + o 34,865,152 + gate_up 244,056,064 + down 122,028,032 + 2 × 16,384 = 444,563,456 B
+    (moved,) = stage_offload(llama70b, 0, 1, 10 * GiB, (80,), "int4")
+    layer = 43_581_440 + 34_865_152 + 244_056_064 + 122_028_032 + 2 * 16_384
+    # 24 layers, then layer 24's qkv_proj and o_proj, which passes the limit
+    assert moved.whole_layers == 24 and moved.moved_bytes >= 10 * GiB > moved.moved_bytes - 34_865_152
+    assert moved.moved_bytes == 24 * layer + 43_581_440 + 34_865_152 and moved.parameters == 24 * 6 + 2
+    assert moved.moved_tails == 0  # re-priced weights: "Model loading took" counts no tails

@@ -302,7 +302,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     weights = weights_bytes(model, r)
     tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
     offload = stage_offload(model, weights, tp, int((r.setting("cpu_offload_gb") or 0) * 2**30),
-                            pp_stage_layers(cfg.n_layers, pp))
+                            pp_stage_layers(cfg.n_layers, pp), r.model.get("weights"))
     m = vllm_memory(
         cfg, weights, context=r.setting("max_model_len") or default_max_model_len(cfg),
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),

@@ -34,7 +34,7 @@ from paramscope.analyses.sizing.kv_cache import (
 from paramscope.analyses.sizing.loaded import unbuilt_vision
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
-from paramscope.analyses.sizing.runtimes.allocator import weight_tails
+from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, weight_tails
 from paramscope.analyses.sizing.runtimes.common import (
     CUDA_CONTEXT_BYTES,
     NCCL_BYTES,
@@ -1339,15 +1339,25 @@ def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
 
 
 def stage_offload(model: Model, weights_bytes: int, tensor_parallel: int, limit_bytes: int,
-                  stage_layers: tuple[int, ...]) -> tuple[CpuOffload, ...]:
+                  stage_layers: tuple[int, ...], scheme: str | None = None) -> tuple[CpuOffload, ...]:
     """--cpu-offload-gb for each stage's worker (one stage without pipeline parallelism): each moves its
-    own layers' parameters up to the limit (runtimes/weight_offload.py), the checkpoint's bytes scaled to
-    the weights as held (re-priced with --weights). () without the option."""
+    own layers' parameters up to the limit (runtimes/weight_offload.py). Re-priced at ``scheme``
+    (--weights): each tensor at its re-priced size; else the checkpoint's bytes scaled to the weights as
+    held (the engine's re-laid layouts). () without the option."""
     if limit_bytes <= 0:
         return ()
+    sizes = None
+    if scheme is not None:
+        from paramscope.analyses.sizing.weights import reprice
+
+        sizes = {row.name: row.bytes for row in reprice(model, scheme).rows}
     scale = weights_bytes / (model.tensor_bytes or weights_bytes or 1)
     bounds = [sum(stage_layers[:i]) for i in range(len(stage_layers) + 1)]
-    return tuple(cpu_offload(model, tensor_parallel, limit_bytes, (bounds[i], bounds[i + 1]), scale)
+    # the tails moved are those "Model loading took" would have counted (``loaded_tails``): none for
+    # re-priced weights or the packed formats the engine re-lays
+    tails = scheme is None and loaded_as_stored(model)
+    return tuple(cpu_offload(model, tensor_parallel, limit_bytes, (bounds[i], bounds[i + 1]),
+                             1.0 if sizes else scale, sizes, tails)
                  for i in range(len(stage_layers)))
 
 
@@ -1404,7 +1414,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     stage_layers = pp_stage_layers(cfg.n_layers, pp, partition) if pp > 1 else None
     tp = req.n_devices // pp
     offload = stage_offload(model, weights_bytes, tp, int(option(req, "cpu_offload_gb") * GiB),
-                            stage_layers or (cfg.n_layers,))
+                            stage_layers or (cfg.n_layers,), req.weights)
     # vLLM tests ``if kv_cache_memory_bytes := ...``: 0 is "not set", the budget's rule applies
     kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes") or None
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,

@@ -27,6 +27,7 @@ the one parameter that passes the limit differs.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from paramscope.analyses.sizing.runtimes.allocator import KV_PROJ, fused_name, tail_bytes
@@ -64,8 +65,10 @@ class CpuOffload:
     parameters: int  # parameters moved in all
 
 
-def layer_parameters(model: Model, tensor_parallel: int) -> dict[int, list[tuple[str, int]]]:
-    """One rank's parameters of each decoder layer, fused as vLLM fuses them, in registration order."""
+def layer_parameters(model: Model, tensor_parallel: int, sizes: Mapping[str, int] | None = None
+                     ) -> dict[int, list[tuple[str, int]]]:
+    """One rank's parameters of each decoder layer, fused as vLLM fuses them, in registration order;
+    ``sizes``: each tensor's bytes as held where they differ from the checkpoint's (re-priced)."""
     cfg = model.config
     kv_heads = cfg.n_kv_heads if cfg is not None else 0
     kv_share = max(1, kv_heads // tensor_parallel) / kv_heads if kv_heads else 1 / tensor_parallel
@@ -79,7 +82,8 @@ def layer_parameters(model: Model, tensor_parallel: int) -> dict[int, list[tuple
         key = fused_name(t.name)
         share = 1.0 if len(t.shape) < 2 else kv_share if KV_PROJ.search(t.name) else 1 / tensor_parallel
         layer, size = groups.get(key, (int(found.group(1)), 0.0))
-        groups[key] = (layer, size + t.nbytes * share)
+        nbytes = t.nbytes if sizes is None else sizes.get(t.name, t.nbytes)
+        groups[key] = (layer, size + nbytes * share)
     layers: dict[int, list[tuple[str, int]]] = {}
     for key, (layer, size) in groups.items():
         layers.setdefault(layer, []).append((key, int(size)))
@@ -93,13 +97,16 @@ def _rank(name: str) -> int:
 
 
 def cpu_offload(model: Model, tensor_parallel: int, limit_bytes: int, layers: tuple[int, int] | None = None,
-                scale: float = 1.0) -> CpuOffload:
+                scale: float = 1.0, sizes: Mapping[str, int] | None = None, tails: bool = True
+                ) -> CpuOffload:
     """What one rank holding decoder layers [start, end) (all: None) moves for a limit of
-    ``limit_bytes``; ``scale`` re-prices the checkpoint's bytes (weights as the engine holds them)."""
-    moved = tails = whole = count = 0
+    ``limit_bytes``; ``sizes`` each tensor's bytes as re-priced, else ``scale`` times the checkpoint's
+    (weights as the engine holds them); ``tails`` False where the weights figure counts no allocator tails
+    (re-priced or packed weights: runtimes/allocator.py)."""
+    moved = held = whole = count = 0
     if limit_bytes <= 0:
         return CpuOffload(limit_bytes, 0, 0, 0, 0)
-    for index, params in layer_parameters(model, tensor_parallel).items():
+    for index, params in layer_parameters(model, tensor_parallel, sizes).items():
         if layers is not None and not layers[0] <= index < layers[1]:
             continue
         done = 0
@@ -107,9 +114,9 @@ def cpu_offload(model: Model, tensor_parallel: int, limit_bytes: int, layers: tu
             if moved >= limit_bytes:
                 break
             size = int(size * scale)
-            moved, tails = moved + size, tails + tail_bytes(size, device_level=False)
+            moved, held = moved + size, held + (tail_bytes(size, device_level=False) if tails else 0)
             count, done = count + 1, done + 1
         whole += done == len(params)
         if moved >= limit_bytes:
             break
-    return CpuOffload(limit_bytes, moved, tails, whole, count)
+    return CpuOffload(limit_bytes, moved, held, whole, count)
