@@ -225,3 +225,20 @@ def test_gpt_oss_on_sm100_takes_one_pool_in_the_current_build():
         return " ".join(est.notes)
 
     assert "KV pools of" in notes("h100-sxm") and "a KV pool of" in notes("b200")
+
+
+def test_the_requests_recurrent_state_is_the_mamba_pools():
+    # what one request holds (the KV-needed line, the decode bound's reads) is the Mamba pool's state: conv
+    # bf16 + SSM at --mamba-ssm-dtype (Qwen3-Next at TP 4: 19,316,736 B float32, 9,879,552 B bfloat16)
+    from pathlib import Path
+
+    import paramscope
+    from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
+
+    path = Path(__file__).parent / "fixtures" / "configs" / "Qwen__Qwen3-Next-80B-A3B-Instruct.json"
+    model = paramscope.open_model(str(path))
+    assert model.config is not None
+    for dtype, state in (("float32", 19_316_736), ("bfloat16", 9_879_552)):
+        m = sglang_memory(model.config, model.tensor_bytes, context=8192, tensor_parallel=4,
+                          mamba_ssm_dtype=dtype)
+        assert sum(p.total_bytes for p in m.kv.parts if p.kind == "linear") == state

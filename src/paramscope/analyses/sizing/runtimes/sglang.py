@@ -61,7 +61,14 @@ from __future__ import annotations
 
 import re
 
-from paramscope.analyses.sizing.kv_cache import KVCache, LayerCache, kv_cache, layer_caches, layer_kinds
+from paramscope.analyses.sizing.kv_cache import (
+    KVCache,
+    LayerCache,
+    kv_cache,
+    kv_part_explain,
+    layer_caches,
+    layer_kinds,
+)
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import weight_tails
@@ -439,6 +446,12 @@ def sglang_memory(
     cells = {"full": context, "sliding": window if pool == "hybrid-swa" else context}
     kv = kv_cache(rank, cells, streams=batch, type_k=t, type_v=t, mla="compressed",
                   layers=pool_layers(rank, pool), type_state=DType.F32)
+    if pool == "mamba" and rank.recurrent_layers:
+        # the requests' recurrent state as the Mamba pool holds it: conv bf16, SSM --mamba-ssm-dtype
+        state = mamba_state_bytes(rank, mamba_ssm_dtype) // rank.recurrent_layers
+        parts = tuple(replace(p, state_bytes=state) if p.kind == "linear" else p for p in kv.parts)
+        kv = KVCache(parts, tuple(kv_part_explain(p) if p.kind == "linear" else line
+                                  for p, line in zip(parts, kv.explain, strict=True)))
     attending = [part for part in kv.parts if part.kind in ("full", "sliding")]
     cell = sum(part.layers * (part.k_row_bytes + part.v_row_bytes) for part in attending)
     full_cell = sum(p.layers * (p.k_row_bytes + p.v_row_bytes) for p in attending if p.kind == "full")
