@@ -69,7 +69,7 @@ from typing import Literal
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import record, replace
 
 LAYER_KINDS = ("full", "sliding", "linear")
 CROSS = "cross"  # an encoder-decoder's cross-attention K/V of the encoder output
@@ -371,3 +371,12 @@ def _explain(p: KVPart, decoder: bool = False) -> str:
 def kv_part_explain(part: KVPart, decoder: bool = False) -> str:
     """The explain line of one part, as ``kv_cache`` writes it."""
     return _explain(part, decoder)
+
+
+def with_changed_parts(kv: KVCache, kind: str, **changes: int) -> KVCache:
+    """``kv`` with every part of ``kind`` changed (KVPart fields: streams, state_bytes…), its explain lines
+    written again; the other parts and lines as they were."""
+    parts = tuple(replace(p, **changes) if p.kind == kind else p for p in kv.parts)
+    explain = tuple(_explain(p) if p.kind == kind else line
+                    for p, line in zip(parts, kv.explain, strict=True))
+    return KVCache(parts, explain)

@@ -39,6 +39,7 @@ from paramscope.analyses.sizing.kv_cache import (
     kv_part_explain,
     layer_caches,
     layer_kinds,
+    with_changed_parts,
 )
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.analyses.sizing.runtimes import option
@@ -354,7 +355,7 @@ def llamacpp_kv_cache(cfg: ArchConfig, p: LlamaCppParams, type_k: DType, type_v:
     cells (llama-model.cpp create_memory), unified KV or not (Qwen3.5-2B at 4 sequences: 4 × 19.27 MiB,
     llamacpp/qwen35-2b-*)."""
     cells = {"full": p.n_ctx_seq, "sliding": p.swa_cells}
-    if p.legacy and set(layer_kinds(cfg)) <= {"none"} and cfg.n_layers:
+    if p.legacy and encoder_only(cfg) and cfg.n_layers:
         # builds of mid-2025 and earlier gave every model a unified KV cache, an encoder-only one (BERT)
         # too: n_ctx cells in every layer, never read (ggml-ci's bge-small on build 4410: 12 layers × 512
         # cells × 384 × 2 × 2 B = 9 MiB printed; later builds create none, llama-model.cpp create_memory)
@@ -364,12 +365,12 @@ def llamacpp_kv_cache(cfg: ArchConfig, p: LlamaCppParams, type_k: DType, type_v:
         return KVCache((part,), (kv_part_explain(part),))
     kv = kv_cache(cfg, cells, streams=p.n_streams, type_k=type_k, type_v=type_v,
                   layers=llamacpp_layers(cfg, p))
-    if p.n_seq == p.n_streams or not any(part.kind == "linear" for part in kv.parts):
-        return kv
-    parts = tuple(replace(part, streams=p.n_seq) if part.kind == "linear" else part for part in kv.parts)
-    explain = tuple(kv_part_explain(part) if part.kind == "linear" else line
-                    for part, line in zip(parts, kv.explain, strict=True))
-    return KVCache(parts, explain)
+    return kv if p.n_seq == p.n_streams else with_changed_parts(kv, "linear", streams=p.n_seq)
+
+
+def encoder_only(cfg: ArchConfig) -> bool:
+    """An encoder-only model (BERT and its kind): every layer "none", no cache of its own, no LM head."""
+    return set(layer_kinds(cfg)) <= {"none"}
 
 
 def encoder_output_bytes(cfg: ArchConfig, p: LlamaCppParams, encoder_length: int | None) -> int:
@@ -442,8 +443,8 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     on_gpu = backend == "gpu"
     # an encoder-only embedding model (BERT: every layer "none", no cache) has no LM head: its graph ends
     # in the pooled or per-token embeddings, no logits (llm_build_bert: no build_lora_mm(model.output, …))
-    encoder_only = set(layer_kinds(cfg)) <= {"none"}
-    logits = 0 if encoder_only else out * cfg.vocab_size * F32
+    encoder = encoder_only(cfg)
+    logits = 0 if encoder else out * cfg.vocab_size * F32
     # the CPU graph also holds inp_embd (t x n_embd), the GPU's does not (see above)
     logits_rest = ((0 if on_gpu else t) + out) * cfg.hidden_size * F32 + out * I32
     # one mask, one set of index and rotation inputs per cache (full, sliding), however many head counts
@@ -452,7 +453,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     mask_elt = F16 if p.flash_attn else F32
     masks = sum(cells * t * mask_elt for cells in caches.values())
     # without flash attention the scores: over the cache's cells, or an encoder's over its own tokens
-    kv_len = t if encoder_only else max(caches.values(), default=0)
+    kv_len = t if encoder else max(caches.values(), default=0)
     kq = 0 if p.flash_attn else kv_len * t * cfg.n_heads * F32
     head_k, head_v = cache_head_dims(cfg)
     rot = len(caches) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))

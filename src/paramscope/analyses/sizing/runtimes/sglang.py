@@ -65,9 +65,9 @@ from paramscope.analyses.sizing.kv_cache import (
     KVCache,
     LayerCache,
     kv_cache,
-    kv_part_explain,
     layer_caches,
     layer_kinds,
+    with_changed_parts,
 )
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
@@ -449,9 +449,7 @@ def sglang_memory(
     if pool == "mamba" and rank.recurrent_layers:
         # the requests' recurrent state as the Mamba pool holds it: conv bf16, SSM --mamba-ssm-dtype
         state = mamba_state_bytes(rank, mamba_ssm_dtype) // rank.recurrent_layers
-        parts = tuple(replace(p, state_bytes=state) if p.kind == "linear" else p for p in kv.parts)
-        kv = KVCache(parts, tuple(kv_part_explain(p) if p.kind == "linear" else line
-                                  for p, line in zip(parts, kv.explain, strict=True)))
+        kv = with_changed_parts(kv, "linear", state_bytes=state)
     attending = [part for part in kv.parts if part.kind in ("full", "sliding")]
     cell = sum(part.layers * (part.k_row_bytes + part.v_row_bytes) for part in attending)
     full_cell = sum(p.layers * (p.k_row_bytes + p.v_row_bytes) for p in attending if p.kind == "full")
