@@ -110,12 +110,20 @@ def test_dense_figures_are_half_the_sparse_datasheet_figures():
     ("rtx-5090", 209.5, 419),  # RTX Blackwell whitepaper
     ("rtx-a6000", 309.7 / 2, None),  # RTX A6000 datasheet, sparse figure halved
     ("rtx-6000-ada", 1457 / 4, 1457 / 2),  # RTX 6000 Ada datasheet: FP8 with sparsity
+    ("rtx-a5000", 222.2 / 2, None),  # RTX A5000 datasheet, sparse figure halved
+    ("rtx-a4000", 153.4 / 2, None),  # RTX A4000 datasheet, sparse figure halved
 ])
 def test_derived_geforce_rates_match_the_published_figures(key, bf16_tflops, fp8_tflops):
     device = find_device(key)
     assert device.bf16_flops == pytest.approx(bf16_tflops * TFLOP, rel=3e-3)
     if fp8_tflops is not None:
         assert device.fp8_flops == pytest.approx(fp8_tflops * TFLOP, rel=3e-3)
+
+
+def test_turing_geforce_rate_matches_the_whitepaper():
+    # Turing whitepaper, RTX 2080 Ti reference board: 53.8 TFLOPS FP16 with FP32 accumulate; no BF16
+    device = find_device("rtx-2080-ti")
+    assert device.bf16_flops is None and device.fp16_flops == pytest.approx(53.8 * TFLOP, rel=3e-3)
 
 
 def test_bandwidth_arithmetic():
@@ -147,10 +155,33 @@ def test_aliases_point_at_rows_and_never_shadow_a_key():
 def test_no_two_rows_share_a_spelling():
     seen: dict[str, str] = {}
     spellings = [(d.key, d.key) for d in DEVICES] + list(ALIASES.items())
-    spellings += [(hardware._norm(n), d.key) for d in DEVICES for n in d.nvml_names]
     for spelling, key in spellings:
         for form in (spelling, spelling.replace("-", "")):
             assert seen.setdefault(form, key) == key, form
+
+
+def test_rows_that_share_a_full_name_differ_in_memory_and_the_name_is_ambiguous():
+    # a card sold in two memory sizes under one NVML name: detection tells them apart by the total
+    # (match_nvml_name); find_device refuses the bare name rather than pick one
+    by_name: dict[str, list] = {}
+    for d in DEVICES:
+        for n in d.nvml_names:
+            by_name.setdefault(hardware._norm(n), []).append(d)
+    shared = {n: ds for n, ds in by_name.items() if len(ds) > 1}
+    assert set(shared) == {"nvidia-geforce-rtx-4060-ti"}
+    for ds in shared.values():
+        assert len({d.memory_bytes for d in ds}) == len(ds)
+    with pytest.raises(UnsupportedError, match=r"ambiguous device 'NVIDIA GeForce RTX 4060 Ti': "
+                                               r"'rtx-4060-ti-16g' or 'rtx-4060-ti-8g'"):
+        find_device("NVIDIA GeForce RTX 4060 Ti")
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=lambda d: d.key)
+def test_every_row_is_found_by_its_display_and_nvml_names(device):
+    shared = {"NVIDIA GeForce RTX 4060 Ti"}
+    for name in (device.key, device.name, *device.nvml_names):
+        if name not in shared:
+            assert find_device(name) is device, name
 
 
 @pytest.mark.parametrize(("name", "key"), [
@@ -158,6 +189,13 @@ def test_no_two_rows_share_a_spelling():
     ("4090", "rtx-4090"), ("RTX 4090", "rtx-4090"), ("rtx4090", "rtx-4090"), ("rtx_4090", "rtx-4090"),
     ("a100", "a100-80g"), ("MI300X", "mi300x"), ("ddr5-dual-channel", "ddr5-5600-2ch"),
     ("NVIDIA GeForce RTX 4090", "rtx-4090"), ("Tesla T4", "t4"), ("gb10", "dgx-spark"),
+    # names as logs print them: vendor words and a memory size in GB
+    ("AMD Instinct MI300X", "mi300x"), ("AMD Radeon Instinct MI50", "mi50"),
+    ("AMD Instinct MI50 32GB", "mi50"),
+    ("Radeon RX 7900 XTX", "rx-7900-xtx"), ("NVIDIA A100 80GB", "a100-80g"), ("NVIDIA A100-80GB", "a100-80g"),
+    ("NVIDIA Tesla T4", "t4"), ("Intel(R) Arc(TM) A770 Graphics", "arc-a770"), ("Apple M5", "m5"),
+    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "rtx-pro-6000"), ("rtx pro 6000", "rtx-pro-6000"),
+    ("NVIDIA GeForce RTX 4070 Ti SUPER", "rtx-4070-ti-super"), ("Tesla P100-PCIE-16GB", "p100"),
 ])
 def test_find_device_is_forgiving_about_spelling(name, key):
     assert find_device(name).key == key
@@ -225,7 +263,8 @@ def test_match_nvml_name_uses_name_and_memory():
     assert match_nvml_name("NVIDIA H100 80GB HBM3", 81559 * MiB).key == "h100-sxm"
     assert match_nvml_name("A100-SXM-80GB", 81252 * MiB).key == "a100-80g"  # older driver, no prefix
     assert match_nvml_name("NVIDIA GeForce RTX 4060 Ti", 16380 * MiB).key == "rtx-4060-ti-16g"
-    assert match_nvml_name("NVIDIA GeForce RTX 4060 Ti", 8188 * MiB) is None  # the 8 GB card: no row
+    assert match_nvml_name("NVIDIA GeForce RTX 4060 Ti", 8188 * MiB).key == "rtx-4060-ti-8g"
+    assert match_nvml_name("NVIDIA GeForce RTX 4060 Ti", None) is None  # which of the two: not known
     assert match_nvml_name("NVIDIA GB10", None).key == "dgx-spark"  # NVML has no total on GB10
     assert match_nvml_name("NVIDIA Quantum 9000", 80 * GiB) is None
 
@@ -376,7 +415,8 @@ def test_nvidia_gpus_say_whether_they_talk_over_nvlink():
     nvidia = [d for d in DEVICES if d.vendor == "NVIDIA" and d.kind == "gpu"]
     assert all(d.nvlink is not None for d in nvidia)
     assert {d.key for d in nvidia if d.nvlink} == {"h100-sxm", "h200", "b200", "a100-80g", "a100-40g",
-                                                     "v100-32g", "v100-16g"}
+                                                     "v100-32g", "v100-16g", "h800", "h20", "a800-80g",
+                                                     "gb200"}
     assert find_device("a10").nvlink is False and find_device("rtx-4090").nvlink is False
     device = custom_device("80GiB")
     assert device is not None and device.nvlink is None

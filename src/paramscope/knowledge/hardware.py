@@ -148,6 +148,25 @@ DEVICES: tuple[Device, ...] = (
            "github.com/NVIDIA/TensorRT-LLM/issues/10278",
            reported_bytes=183359 * MiB, nvml_names=("NVIDIA B200",),
            note="early material said 192 GB and 8 TB/s; the driver reports a 7680-bit bus", nvlink=True),
+    Device("h800", "NVIDIA H800 SXM5 80GB", "NVIDIA", "gpu", 80 * GiB, 3350 * GB,
+           1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2,
+           "NVIDIA H800 SXM5 specifications (the H100 SXM5's memory and tensor rates, sparse figures halved; "
+           "NVLink at 400 GB/s)", nvml_names=("NVIDIA H800",), nvlink=True),
+    Device("h800-pcie", "NVIDIA H800 PCIe 80GB", "NVIDIA", "gpu", 80 * GiB, 2000 * GB,
+           1513 * TFLOP / 2, 1513 * TFLOP / 2, 3026 * TFLOP / 2,
+           "NVIDIA H800 PCIe specifications (the H100 PCIe's memory and tensor rates, sparse figures halved)",
+           nvml_names=("NVIDIA H800 PCIe",)),
+    Device("h20", "NVIDIA H20 96GB", "NVIDIA", "gpu", 96 * GiB, 4000 * GB,
+           148 * TFLOP, 148 * TFLOP, 296 * TFLOP,
+           "NVIDIA H20 specifications (96 GB HBM3, 4.0 TB/s; BF16 148, FP8 296 TFLOPS dense)",
+           nvml_names=("NVIDIA H20",), nvlink=True,
+           note="a later H20 with 141 GB of HBM3e exists: name its memory (141GiB) for it"),
+    Device("gb200", "NVIDIA GB200 (one Blackwell GPU)", "NVIDIA", "gpu", 186 * GiB, 8000 * GB,
+           5e15 / 2, 5e15 / 2, 10e15 / 2,
+           "NVIDIA GB200 NVL72 specifications (per Grace Blackwell superchip: two GPUs, 372 GB HBM3e, "
+           "16 TB/s, FP8 20 PF and FP16/BF16 10 PF with sparsity; one GPU is half)",
+           nvml_names=("NVIDIA GB200",), nvlink=True,
+           note="GPU memory only; the Grace CPU's LPDDR5X is reachable over NVLink-C2C but not counted"),
     Device("a100-80g", "NVIDIA A100 SXM4 80GB", "NVIDIA", "gpu", 80 * GiB, 2039 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI + "; CUDA total per PyTorch's "
            "out-of-memory message '79.25 GiB total capacity' on an A100 in "
@@ -164,6 +183,14 @@ DEVICES: tuple[Device, ...] = (
            nvlink=True),
     Device("a100-40g-pcie", "NVIDIA A100 PCIe 40GB", "NVIDIA", "gpu", 40 * GiB, 1555 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100, nvml_names=("NVIDIA A100-PCIE-40GB", "A100-PCIE-40GB")),
+    Device("a800-80g", "NVIDIA A800 SXM4 80GB", "NVIDIA", "gpu", 80 * GiB, 2039 * GB,
+           312 * TFLOP, 312 * TFLOP, None,
+           "NVIDIA A800 SXM4 specifications (the A100 SXM4 80GB's memory and tensor rates; NVLink 400 GB/s)",
+           nvml_names=("NVIDIA A800-SXM4-80GB",), nvlink=True),
+    Device("a800-80g-pcie", "NVIDIA A800 PCIe 80GB", "NVIDIA", "gpu", 80 * GiB, 1935 * GB,
+           312 * TFLOP, 312 * TFLOP, None,
+           "NVIDIA A800 PCIe specifications (the A100 PCIe 80GB's memory and tensor rates)",
+           nvml_names=("NVIDIA A800 80GB PCIe",)),
     Device("l40s", "NVIDIA L40S", "NVIDIA", "gpu", 48 * GiB, 864 * GB,
            362.05 * TFLOP, 362.05 * TFLOP, 733 * TFLOP, "NVIDIA L40S datasheet (dense column); " + _NV_SMI
            + "; CUDA total per vLLM 0.10.2's 'Free memory on device (43.93/44.42 GiB)' on eight L40S "
@@ -176,6 +203,13 @@ DEVICES: tuple[Device, ...] = (
            242 * TFLOP / 2, 242 * TFLOP / 2, 485 * TFLOP / 2,
            "NVIDIA L4 datasheet (sparse figures halved); " + _NV_SMI,
            reported_bytes=23034 * MiB, nvml_names=("NVIDIA L4",)),
+    Device("l20", "NVIDIA L20", "NVIDIA", "gpu", 48 * GiB, 864 * GB,
+           119.5 * TFLOP, 119.5 * TFLOP, 239 * TFLOP,
+           "NVIDIA L20 specifications (48 GB GDDR6, 864 GB/s; FP16 119.5 and FP8 239 TFLOPS dense)",
+           nvml_names=("NVIDIA L20",)),
+    Device("a2", "NVIDIA A2", "NVIDIA", "gpu", 16 * GiB, 200 * GB,
+           18 * TFLOP, 18 * TFLOP, None, "NVIDIA A2 datasheet (dense column: BF16 and FP16 18 TFLOPS)",
+           nvml_names=("NVIDIA A2",)),
     Device("t4", "NVIDIA T4", "NVIDIA", "gpu", 16 * GiB, 320 * GB,
            None, 65 * TFLOP, None, "NVIDIA T4 datasheet (FP16 mixed precision); " + _NV_SMI + "; CUDA total "
            "per PyTorch's out-of-memory message 'GPU 0 has a total capacty of 14.58 GiB' on a Tesla T4 in "
@@ -188,6 +222,23 @@ DEVICES: tuple[Device, ...] = (
     Device("v100-16g", "NVIDIA V100 SXM2 16GB", "NVIDIA", "gpu", 16 * GiB, 900 * GB,
            None, 125 * TFLOP, None, "NVIDIA V100 datasheet (SXM2 tensor performance)",
            nvml_names=("Tesla V100-SXM2-16GB",), note="Volta: no BF16, no FP8", nvlink=True),
+    Device("v100-32g-pcie", "NVIDIA V100 PCIe 32GB", "NVIDIA", "gpu", 32 * GiB, 900 * GB,
+           None, 112 * TFLOP, None, "NVIDIA V100 datasheet (PCIe tensor performance)",
+           nvml_names=("Tesla V100-PCIE-32GB",), note="Volta: no BF16, no FP8"),
+    Device("v100-16g-pcie", "NVIDIA V100 PCIe 16GB", "NVIDIA", "gpu", 16 * GiB, 900 * GB,
+           None, 112 * TFLOP, None, "NVIDIA V100 datasheet (PCIe tensor performance)",
+           nvml_names=("Tesla V100-PCIE-16GB",), note="Volta: no BF16, no FP8"),
+    Device("v100s", "NVIDIA V100S PCIe 32GB", "NVIDIA", "gpu", 32 * GiB, 1134 * GB,
+           None, 130 * TFLOP, None, "NVIDIA V100S datasheet (tensor performance 130 TFLOPS)",
+           nvml_names=("Tesla V100S-PCIE-32GB",), note="Volta: no BF16, no FP8"),
+    Device("p100", "NVIDIA Tesla P100 16GB", "NVIDIA", "gpu", 16 * GiB, 732 * GB,
+           None, None, None, "NVIDIA Tesla P100 datasheet (16 GB HBM2, 732 GB/s)",
+           nvml_names=("Tesla P100-PCIE-16GB", "Tesla P100-SXM2-16GB"),
+           note="Pascal: no tensor cores (half precision 18.7-21.2 TFLOPS on the shader cores, not stored)"),
+    Device("p40", "NVIDIA Tesla P40", "NVIDIA", "gpu", 24 * GiB, 346 * GB,
+           None, None, None, "NVIDIA Tesla P40 datasheet (24 GB GDDR5, 346 GB/s)",
+           nvml_names=("Tesla P40",),
+           note="Pascal: no tensor cores and a 1/64-rate FP16; llama.cpp runs it on FP32 kernels"),
     Device("a10", "NVIDIA A10", "NVIDIA", "gpu", 24 * GiB, 600 * GB,
            125 * TFLOP, 125 * TFLOP, None, "NVIDIA A10 datasheet (dense column); " + _NV_SMI + "; CUDA "
            "total per PyTorch's out-of-memory message 'GPU 1 has a total capacity of 21.99 GiB' on one of "
@@ -207,13 +258,38 @@ DEVICES: tuple[Device, ...] = (
     # --- NVIDIA workstation ------------------------------------------------------------------------
     Device("rtx-a6000", "NVIDIA RTX A6000", "NVIDIA", "gpu", 48 * GiB, 768 * GB,
            _tensor_rate(84, 1800, _PRO_16), _tensor_rate(84, 1800, _PRO_16), None,
-           "NVIDIA RTX A6000 datasheet (tensor 309.7 TFLOPS with sparsity = 84 SMs × 1800 MHz × 1024 × 2)",
-           nvml_names=("NVIDIA RTX A6000",)),
+           "NVIDIA RTX A6000 datasheet (tensor 309.7 TFLOPS with sparsity = 84 SMs × 1800 MHz × 1024 × 2); "
+           "nvidia-smi total 49140 MiB in public outputs (the code index holds several)",
+           reported_bytes=49140 * MiB, nvml_names=("NVIDIA RTX A6000",)),
     Device("rtx-6000-ada", "NVIDIA RTX 6000 Ada Generation", "NVIDIA", "gpu", 48 * GiB, 960 * GB,
            _tensor_rate(142, 2505, _PRO_16), _tensor_rate(142, 2505, _PRO_16),
            _tensor_rate(142, 2505, _PRO_FP8),
            "NVIDIA RTX 6000 Ada datasheet (FP8 1457 TFLOPS with sparsity = 142 SMs × 2505 MHz × 2048 × 2)",
            nvml_names=("NVIDIA RTX 6000 Ada Generation",)),
+    Device("rtx-pro-6000", "NVIDIA RTX PRO 6000 Blackwell", "NVIDIA", "gpu", 96 * GiB, 1792 * GB,
+           _tensor_rate(188, 2617, _PRO_16), _tensor_rate(188, 2617, _PRO_16),
+           _tensor_rate(188, 2617, _PRO_FP8),
+           "NVIDIA RTX PRO 6000 Blackwell datasheet (96 GB GDDR7, 1792 GB/s, 188 SMs, 2617 MHz; 4000 AI "
+           "TOPS = FP4 with sparsity, so FP8 dense 1000 ≈ 188 × 2617 MHz × 2048); CUDA total per vLLM "
+           "0.27.1's '95.01 GiB' on the Server Edition (tests/fixtures/engine_logs/vllm/"
+           "kubesimplify-qwen3-32b-tp1-rtxpro6000-v0271); nvidia-smi total 97887 MiB in public reports "
+           "of both editions (the code index holds several)",
+           nvml_names=("NVIDIA RTX PRO 6000 Blackwell Workstation Edition",
+                       "NVIDIA RTX PRO 6000 Blackwell Server Edition"),
+           reported_bytes=97887 * MiB, cuda_bytes=round(95.01 * GiB),
+           note="the 300 W Max-Q Workstation Edition runs slower clocks: its FLOP/s are lower"),
+    Device("rtx-a5000", "NVIDIA RTX A5000", "NVIDIA", "gpu", 24 * GiB, 768 * GB,
+           _tensor_rate(64, 1695, _PRO_16), _tensor_rate(64, 1695, _PRO_16), None,
+           "NVIDIA RTX A5000 datasheet (tensor 222.2 TFLOPS with sparsity = 64 SMs × 1695 MHz × 1024 × 2); "
+           "nvidia-smi total 24564 MiB in public outputs (the code index holds a dozen)",
+           reported_bytes=24564 * MiB, nvml_names=("NVIDIA RTX A5000",)),
+    Device("rtx-a4000", "NVIDIA RTX A4000", "NVIDIA", "gpu", 16 * GiB, 448 * GB,
+           _tensor_rate(48, 1560, _PRO_16), _tensor_rate(48, 1560, _PRO_16), None,
+           "NVIDIA RTX A4000 datasheet (tensor 153.4 TFLOPS with sparsity = 48 SMs × 1560 MHz × 1024 × 2)",
+           nvml_names=("NVIDIA RTX A4000",)),
+    Device("quadro-rtx-8000", "NVIDIA Quadro RTX 8000", "NVIDIA", "gpu", 48 * GiB, 672 * GB,
+           None, 130.5 * TFLOP, None, "NVIDIA Quadro RTX 8000 datasheet (tensor performance 130.5 TFLOPS)",
+           nvml_names=("Quadro RTX 8000",), note="Turing: no BF16, no FP8"),
     # --- NVIDIA GeForce (rates derived from SMs × boost clock, see the module docstring) -------------
     Device("rtx-3060-12g", "NVIDIA GeForce RTX 3060 12GB", "NVIDIA", "gpu", 12 * GiB, 360 * GB,
            _tensor_rate(28, 1777, _GEFORCE_16), _tensor_rate(28, 1777, _GEFORCE_16), None,
@@ -267,6 +343,77 @@ DEVICES: tuple[Device, ...] = (
            _RTX_BW + " (209.5 TFLOPS BF16, 419 FP8, FP32 accumulate); nvidia-smi total per "
            "github.com/noonghunna/club-3090/issues/1261",
            reported_bytes=32607 * MiB, nvml_names=("NVIDIA GeForce RTX 5090",)),
+    Device("rtx-2080-ti", "NVIDIA GeForce RTX 2080 Ti", "NVIDIA", "gpu", 11 * GiB, 616 * GB,
+           None, _tensor_rate(68, 1545, _GEFORCE_16), None,
+           "NVIDIA Turing GPU architecture whitepaper (RTX 2080 Ti: 68 SMs, 1545 MHz, 616 GB/s; 53.8 "
+           "TFLOPS FP16 with FP32 accumulate)",
+           nvml_names=("NVIDIA GeForce RTX 2080 Ti",),
+           note="Turing: no BF16, no FP8"),
+    Device("rtx-3060-ti", "NVIDIA GeForce RTX 3060 Ti", "NVIDIA", "gpu", 8 * GiB, 448 * GB,
+           _tensor_rate(38, 1665, _GEFORCE_16), _tensor_rate(38, 1665, _GEFORCE_16), None,
+           "NVIDIA RTX 3060 Ti specifications (38 SMs, 1665 MHz, 256-bit 14 Gbps); rate per " + _GA102,
+           nvml_names=("NVIDIA GeForce RTX 3060 Ti",)),
+    Device("rtx-3070", "NVIDIA GeForce RTX 3070", "NVIDIA", "gpu", 8 * GiB, 448 * GB,
+           _tensor_rate(46, 1725, _GEFORCE_16), _tensor_rate(46, 1725, _GEFORCE_16), None,
+           "NVIDIA RTX 3070 specifications (46 SMs, 1725 MHz, 256-bit 14 Gbps); rate per " + _GA102,
+           nvml_names=("NVIDIA GeForce RTX 3070",)),
+    Device("rtx-3080-ti", "NVIDIA GeForce RTX 3080 Ti", "NVIDIA", "gpu", 12 * GiB, 912 * GB,
+           _tensor_rate(80, 1665, _GEFORCE_16), _tensor_rate(80, 1665, _GEFORCE_16), None,
+           "NVIDIA RTX 3080 Ti specifications (80 SMs, 1665 MHz, 384-bit 19 Gbps); rate per " + _GA102,
+           nvml_names=("NVIDIA GeForce RTX 3080 Ti",)),
+    Device("rtx-3090-ti", "NVIDIA GeForce RTX 3090 Ti", "NVIDIA", "gpu", 24 * GiB, 1008 * GB,
+           _tensor_rate(84, 1860, _GEFORCE_16), _tensor_rate(84, 1860, _GEFORCE_16), None,
+           "NVIDIA RTX 3090 Ti specifications (84 SMs, 1860 MHz, 384-bit 21 Gbps); rate per " + _GA102,
+           nvml_names=("NVIDIA GeForce RTX 3090 Ti",)),
+    Device("rtx-4060", "NVIDIA GeForce RTX 4060", "NVIDIA", "gpu", 8 * GiB, 272 * GB,
+           _tensor_rate(24, 2460, _GEFORCE_16), _tensor_rate(24, 2460, _GEFORCE_16),
+           _tensor_rate(24, 2460, _GEFORCE_FP8),
+           "NVIDIA RTX 4060 specifications (24 SMs, 2460 MHz, 128-bit 17 Gbps); rate per " + _ADA,
+           nvml_names=("NVIDIA GeForce RTX 4060",)),
+    Device("rtx-4060-ti-8g", "NVIDIA GeForce RTX 4060 Ti 8GB", "NVIDIA", "gpu", 8 * GiB, 288 * GB,
+           _tensor_rate(34, 2535, _GEFORCE_16), _tensor_rate(34, 2535, _GEFORCE_16),
+           _tensor_rate(34, 2535, _GEFORCE_FP8),
+           "NVIDIA RTX 4060 Ti specifications (34 SMs, 2535 MHz, 128-bit 18 Gbps); rate per " + _ADA,
+           nvml_names=("NVIDIA GeForce RTX 4060 Ti",)),
+    Device("rtx-4070-super", "NVIDIA GeForce RTX 4070 SUPER", "NVIDIA", "gpu", 12 * GiB, 504 * GB,
+           _tensor_rate(56, 2475, _GEFORCE_16), _tensor_rate(56, 2475, _GEFORCE_16),
+           _tensor_rate(56, 2475, _GEFORCE_FP8),
+           "NVIDIA RTX 4070 SUPER specifications (56 SMs, 2475 MHz, 192-bit 21 Gbps); rate per " + _ADA,
+           nvml_names=("NVIDIA GeForce RTX 4070 SUPER",)),
+    Device("rtx-4070-ti", "NVIDIA GeForce RTX 4070 Ti", "NVIDIA", "gpu", 12 * GiB, 504 * GB,
+           _tensor_rate(60, 2610, _GEFORCE_16), _tensor_rate(60, 2610, _GEFORCE_16),
+           _tensor_rate(60, 2610, _GEFORCE_FP8),
+           "NVIDIA RTX 4070 Ti specifications (60 SMs, 2610 MHz, 192-bit 21 Gbps); rate per " + _ADA,
+           nvml_names=("NVIDIA GeForce RTX 4070 Ti",)),
+    Device("rtx-4070-ti-super", "NVIDIA GeForce RTX 4070 Ti SUPER", "NVIDIA", "gpu", 16 * GiB, 672 * GB,
+           _tensor_rate(66, 2610, _GEFORCE_16), _tensor_rate(66, 2610, _GEFORCE_16),
+           _tensor_rate(66, 2610, _GEFORCE_FP8),
+           "NVIDIA RTX 4070 Ti SUPER specifications (66 SMs, 2610 MHz, 256-bit 21 Gbps); rate per " + _ADA,
+           nvml_names=("NVIDIA GeForce RTX 4070 Ti SUPER",)),
+    Device("rtx-4080-super", "NVIDIA GeForce RTX 4080 SUPER", "NVIDIA", "gpu", 16 * GiB, 736 * GB,
+           _tensor_rate(80, 2550, _GEFORCE_16), _tensor_rate(80, 2550, _GEFORCE_16),
+           _tensor_rate(80, 2550, _GEFORCE_FP8),
+           "NVIDIA RTX 4080 SUPER specifications (80 SMs, 2550 MHz, 256-bit 23 Gbps); rate per " + _ADA,
+           nvml_names=("NVIDIA GeForce RTX 4080 SUPER",)),
+    Device("rtx-5060-ti-16g", "NVIDIA GeForce RTX 5060 Ti 16GB", "NVIDIA", "gpu", 16 * GiB, 448 * GB,
+           _tensor_rate(36, 2572, _GEFORCE_16), _tensor_rate(36, 2572, _GEFORCE_16),
+           _tensor_rate(36, 2572, _GEFORCE_FP8),
+           "NVIDIA RTX 5060 Ti specifications (36 SMs, 2572 MHz, 128-bit 28 Gbps GDDR7); rate per " + _RTX_BW,
+           nvml_names=("NVIDIA GeForce RTX 5060 Ti",)),
+    Device("rtx-5070", "NVIDIA GeForce RTX 5070", "NVIDIA", "gpu", 12 * GiB, 672 * GB,
+           _tensor_rate(48, 2512, _GEFORCE_16), _tensor_rate(48, 2512, _GEFORCE_16),
+           _tensor_rate(48, 2512, _GEFORCE_FP8),
+           "NVIDIA RTX 5070 specifications (48 SMs, 2512 MHz, 192-bit 28 Gbps GDDR7); rate per " + _RTX_BW,
+           nvml_names=("NVIDIA GeForce RTX 5070",)),
+    Device("rtx-5070-ti", "NVIDIA GeForce RTX 5070 Ti", "NVIDIA", "gpu", 16 * GiB, 896 * GB,
+           _tensor_rate(70, 2452, _GEFORCE_16), _tensor_rate(70, 2452, _GEFORCE_16),
+           _tensor_rate(70, 2452, _GEFORCE_FP8),
+           "NVIDIA RTX 5070 Ti specifications (70 SMs, 2452 MHz, 256-bit 28 Gbps GDDR7); rate per " + _RTX_BW,
+           nvml_names=("NVIDIA GeForce RTX 5070 Ti",)),
+    Device("gtx-1080-ti", "NVIDIA GeForce GTX 1080 Ti", "NVIDIA", "gpu", 11 * GiB, 484 * GB,
+           None, None, None, "NVIDIA GTX 1080 Ti specifications (11 GB GDDR5X, 352-bit 11 Gbps, 484 GB/s)",
+           nvml_names=("NVIDIA GeForce GTX 1080 Ti",),
+           note="Pascal: no tensor cores and a 1/64-rate FP16"),
     Device("dgx-spark", "NVIDIA DGX Spark (GB10)", "NVIDIA", "unified", 128 * GiB, 273 * GB,
            None, None, None, "NVIDIA DGX Spark product page (128 GB LPDDR5x, 273 GB/s); CUDA total per "
            "vLLM's 'Free memory on device (115.95/121.69 GiB) on startup' on a DGX Spark "
@@ -274,11 +421,24 @@ DEVICES: tuple[Device, ...] = (
            "fixture says 121.70)",
            nvml_names=("NVIDIA GB10",), note="NVIDIA quotes only FP4 with sparsity (1 PFLOP)",
            cuda_bytes=round(121.69 * GiB)),
+    Device("jetson-agx-thor", "NVIDIA Jetson AGX Thor", "NVIDIA", "unified", 128 * GiB, 273 * GB,
+           None, None, None, "NVIDIA Jetson AGX Thor developer kit specifications (128 GB LPDDR5X, 273 GB/s)",
+           note="NVIDIA quotes only FP4 rates; the OS keeps part of the memory"),
+    Device("jetson-agx-orin", "NVIDIA Jetson AGX Orin 64GB", "NVIDIA", "unified", 64 * GiB, 204_800 * 10**6,
+           None, None, None, "NVIDIA Jetson AGX Orin 64GB specifications (64 GB LPDDR5, 204.8 GB/s)",
+           note="NVIDIA quotes only INT8 sparse TOPS; the OS keeps part of the memory"),
     # --- AMD ------------------------------------------------------------------------------------------
     Device("mi300x", "AMD Instinct MI300X", "AMD", "gpu", 192 * GiB, 5300 * GB,
            1307.4 * TFLOP, 1307.4 * TFLOP, 2614.9 * TFLOP, "AMD Instinct MI300X data sheet (dense)"),
     Device("mi325x", "AMD Instinct MI325X", "AMD", "gpu", 256 * GiB, 6000 * GB,
            1307.4 * TFLOP, 1307.4 * TFLOP, 2614.9 * TFLOP, "AMD Instinct MI325X data sheet (dense)"),
+    Device("mi355x", "AMD Instinct MI355X", "AMD", "gpu", 288 * GiB, 8000 * GB,
+           2516.6 * TFLOP, 2516.6 * TFLOP, 5033.2 * TFLOP, "AMD Instinct MI355X data sheet (dense)"),
+    Device("mi350x", "AMD Instinct MI350X", "AMD", "gpu", 288 * GiB, 8000 * GB,
+           2306.9 * TFLOP, 2306.9 * TFLOP, 4613.7 * TFLOP, "AMD Instinct MI350X data sheet (dense)"),
+    Device("mi300a", "AMD Instinct MI300A", "AMD", "unified", 128 * GiB, 5300 * GB,
+           980.6 * TFLOP, 980.6 * TFLOP, 1961.2 * TFLOP, "AMD Instinct MI300A data sheet (dense)",
+           note="an APU: the CPU cores share the 128 GB of HBM3"),
     Device("mi250x", "AMD Instinct MI250X", "AMD", "gpu", 128 * GiB, _bus(8192, 3.2),
            383 * TFLOP, 383 * TFLOP, None, "AMD Instinct MI250X specifications (8192-bit HBM2e, 3.2 Gbps)",
            note="two dies: the OS sees two 64 GB GPUs with half the bandwidth each"),
@@ -289,14 +449,41 @@ DEVICES: tuple[Device, ...] = (
            181 * TFLOP, 181 * TFLOP, None, "AMD Instinct MI210 specifications (4096-bit HBM2e, 3.2 Gbps)"),
     Device("mi100", "AMD Instinct MI100", "AMD", "gpu", 32 * GiB, _bus(4096, 2.4),
            92.3 * TFLOP, 184.6 * TFLOP, None, "AMD Instinct MI100 specifications (4096-bit HBM2, 2.4 Gbps)"),
+    Device("mi60", "AMD Radeon Instinct MI60", "AMD", "gpu", 32 * GiB, 1024 * GB,
+           None, None, None, "AMD Radeon Instinct MI60 specifications (32 GB HBM2, 1 TB/s)",
+           note="Vega 20 (gfx906): no matrix cores (FP16 29.5 TFLOPS on the vector units, not stored)"),
+    Device("mi50", "AMD Radeon Instinct MI50 32GB", "AMD", "gpu", 32 * GiB, 1024 * GB,
+           None, None, None, "AMD Radeon Instinct MI50 specifications (32 GB HBM2, 1 TB/s)",
+           note="Vega 20 (gfx906): no matrix cores (FP16 26.5 TFLOPS on the vector units, not stored); a "
+                "16 GB MI50 also exists: name its memory (16GiB) for it"),
     Device("rx-7900-xtx", "AMD Radeon RX 7900 XTX", "AMD", "gpu", 24 * GiB, 960 * GB,
            None, 122.8 * TFLOP, None, "AMD Radeon RX 7900 XTX specifications (peak half precision)",
            note="AMD quotes no BF16 or matrix-unit rate"),
+    Device("rx-7900-xt", "AMD Radeon RX 7900 XT", "AMD", "gpu", 20 * GiB, 800 * GB,
+           None, 103 * TFLOP, None, "AMD Radeon RX 7900 XT specifications (peak half precision)",
+           note="AMD quotes no BF16 or matrix-unit rate"),
+    Device("radeon-pro-w7900", "AMD Radeon PRO W7900", "AMD", "gpu", 48 * GiB, 864 * GB,
+           None, 122.6 * TFLOP, None, "AMD Radeon PRO W7900 specifications (peak half precision)",
+           note="AMD quotes no BF16 or matrix-unit rate"),
+    Device("rx-9070-xt", "AMD Radeon RX 9070 XT", "AMD", "gpu", 16 * GiB, 640 * GB,
+           None, None, None, "AMD Radeon RX 9070 XT specifications (16 GB GDDR6, 256-bit 20 Gbps)",
+           note="AMD quotes AI TOPS with sparsity only"),
+    # --- Intel -----------------------------------------------------------------------------------------
+    Device("arc-a770", "Intel Arc A770 16GB", "Intel", "gpu", 16 * GiB, 560 * GB,
+           None, None, None, "Intel Arc A770 specifications (16 GB GDDR6, 256-bit 17.5 Gbps)",
+           note="Intel quotes INT8 TOPS only"),
+    Device("arc-b580", "Intel Arc B580", "Intel", "gpu", 12 * GiB, 456 * GB,
+           None, None, None, "Intel Arc B580 specifications (12 GB GDDR6, 192-bit 19 Gbps)",
+           note="Intel quotes INT8 TOPS only"),
     Device("ryzen-ai-max-395", "AMD Ryzen AI Max+ 395 (Strix Halo)", "AMD", "unified", 128 * GiB,
            _dram(4, 8000), None, None, None,
            "AMD Ryzen AI Max+ 395 specifications (256-bit LPDDR5X-8000, up to 128 GB)",
            note="256-bit bus = four 64-bit channels; the GPU gets up to 96 GB by default"),
     # --- Apple (largest configuration of each chip) ---------------------------------------------------
+    Device("m1", "Apple M1", "Apple", "unified", 16 * GiB, 68_250 * 10**6, None, None, None, _MAC),
+    Device("m1-pro", "Apple M1 Pro", "Apple", "unified", 32 * GiB, 200 * GB, None, None, None, _MAC),
+    Device("m2", "Apple M2", "Apple", "unified", 24 * GiB, 100 * GB, None, None, None, _MAC),
+    Device("m3", "Apple M3", "Apple", "unified", 24 * GiB, 100 * GB, None, None, None, _MAC),
     Device("m1-max", "Apple M1 Max", "Apple", "unified", 64 * GiB, 400 * GB, None, None, None, _MAC),
     Device("m1-ultra", "Apple M1 Ultra", "Apple", "unified", 128 * GiB, 800 * GB, None, None, None, _MAC),
     Device("m2-pro", "Apple M2 Pro", "Apple", "unified", 32 * GiB, 200 * GB, None, None, None, _MAC),
@@ -310,6 +497,7 @@ DEVICES: tuple[Device, ...] = (
     Device("m4-pro", "Apple M4 Pro", "Apple", "unified", 64 * GiB, 273 * GB, None, None, None, _MAC),
     Device("m4-max", "Apple M4 Max (16-core CPU)", "Apple", "unified", 128 * GiB, 546 * GB,
            None, None, None, _MAC, note="the 14-core-CPU M4 Max has 410 GB/s and at most 36 GB"),
+    Device("m5", "Apple M5", "Apple", "unified", 32 * GiB, 153 * GB, None, None, None, _MAC),
     # --- CPUs: a memory configuration each (bandwidth = channels × 8 bytes × MT/s) -------------------
     Device("ddr4-3200-2ch", "Desktop DDR4-3200, 2 channels (2 × 32 GB)", "JEDEC", "cpu", 64 * GiB,
            _dram(2, 3200), None, None, None, "JEDEC DDR4-3200; two 64-bit channels"),
@@ -349,6 +537,18 @@ ALIASES: dict[str, str] = {
     "4060-ti-16g": "rtx-4060-ti-16g", "4070": "rtx-4070", "4080": "rtx-4080", "4090": "rtx-4090",
     "5080": "rtx-5080", "5090": "rtx-5090",
     "spark": "dgx-spark", "gb10": "dgx-spark",
+    "h800-sxm": "h800", "a800": "a800-80g", "a800-sxm": "a800-80g", "h20-96g": "h20",
+    "rtx-pro-6000-blackwell": "rtx-pro-6000", "pro-6000": "rtx-pro-6000", "a5000": "rtx-a5000",
+    "a4000": "rtx-a4000", "rtx-8000": "quadro-rtx-8000", "v100": "v100-32g", "v100s-pcie": "v100s",
+    "2080-ti": "rtx-2080-ti", "3060-ti": "rtx-3060-ti", "3070": "rtx-3070", "3080-ti": "rtx-3080-ti",
+    "3090-ti": "rtx-3090-ti", "4060": "rtx-4060", "4060-ti-8g": "rtx-4060-ti-8g",
+    "4070-super": "rtx-4070-super", "4070-ti": "rtx-4070-ti", "4070-ti-super": "rtx-4070-ti-super",
+    "4080-super": "rtx-4080-super", "5060-ti": "rtx-5060-ti-16g", "rtx-5060-ti": "rtx-5060-ti-16g",
+    "5070": "rtx-5070", "5070-ti": "rtx-5070-ti", "1080-ti": "gtx-1080-ti",
+    "thor": "jetson-agx-thor", "agx-thor": "jetson-agx-thor", "orin": "jetson-agx-orin",
+    "agx-orin": "jetson-agx-orin", "mi50-32g": "mi50", "w7900": "radeon-pro-w7900",
+    "pro-w7900": "radeon-pro-w7900", "7900-xt": "rx-7900-xt", "9070-xt": "rx-9070-xt", "a770": "arc-a770",
+    "b580": "arc-b580",
     "mi300": "mi300x", "7900-xtx": "rx-7900-xtx", "7900xtx": "rx-7900-xtx",
     "strix-halo": "ryzen-ai-max-395", "ai-max-395": "ryzen-ai-max-395",
     "ddr4-dual-channel": "ddr4-3200-2ch", "ddr5-dual-channel": "ddr5-5600-2ch",
@@ -364,31 +564,68 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s_]+", "-", text.strip().lower())
 
 
-def _build_index() -> dict[str, Device]:
-    """Every spelling find_device accepts: keys, aliases, NVML names, each also without dashes."""
+# Words a GPU's full name carries that no key spells ('AMD Instinct MI300X' is mi300x, 'NVIDIA GeForce
+# RTX 4090' rtx-4090, 'Intel(R) Arc(TM) A770 Graphics' arc-a770), and the '80GB' of a name that keys
+# spell '80g'
+_VENDOR_WORDS = re.compile(r"\b(nvidia|geforce|tesla|amd|radeon|instinct|apple|intel|graphics)\b|\((r|tm)\)")
+_GB_SUFFIX = re.compile(r"(\d)gb\b")
+
+
+def _plain(name: str) -> str:
+    """A name without vendor words: 'AMD Radeon Instinct MI50 32GB' → 'mi50-32g'."""
+    text = _GB_SUFFIX.sub(r"\1g", _VENDOR_WORDS.sub(" ", name.lower()))
+    return re.sub(r"-{2,}", "-", _norm(re.sub(r"[^\w.]+", " ", text))).strip("-")
+
+
+def _spellings(name: str) -> tuple[str, ...]:
+    forms = (name, name.replace("-", ""))
+    return forms
+
+
+def _build_index() -> tuple[dict[str, Device], dict[str, tuple[Device, ...]]]:
+    """Every spelling find_device accepts (keys, aliases, display and NVML names, each also without dashes
+    and without vendor words), and the spellings several rows share: cards sold under one name in two
+    memory sizes (RTX 4060 Ti 8 GB and 16 GB), which only the memory tells apart."""
     names: list[tuple[str, Device]] = [(d.key, d) for d in DEVICES]
     names += [(alias, BY_KEY[key]) for alias, key in ALIASES.items()]
-    names += [(_norm(n), d) for d in DEVICES for n in d.nvml_names]
-    index: dict[str, Device] = {}
+    full = [(n, d) for d in DEVICES for n in (d.name, *d.nvml_names)]
+    names += [(_norm(n), d) for n, d in full] + [(_plain(n), d) for n, d in full]
+    owners: dict[str, list[Device]] = {}
     for name, device in names:
-        for spelling in (name, name.replace("-", "")):
-            index.setdefault(spelling, device)
-    return index
+        for spelling in _spellings(name):
+            found = owners.setdefault(spelling, [])
+            if device not in found:
+                found.append(device)
+    # a key or alias always wins; a full name shared by rows names none of them
+    exact = {s for name, _ in names[: len(DEVICES) + len(ALIASES)] for s in _spellings(name)}
+    index = {s: found[0] for s, found in owners.items() if len(found) == 1 or s in exact}
+    shared = {s: tuple(found) for s, found in owners.items() if len(found) > 1 and s not in exact}
+    return index, shared
 
 
-_INDEX = _build_index()
+_INDEX, _SHARED = _build_index()
 
 
 def _lookup(name: str) -> Device | None:
-    spelled = _norm(name)
-    return _INDEX.get(spelled) or _INDEX.get(spelled.replace("-", ""))
+    for spelled in (_norm(name), _plain(name)):
+        for form in _spellings(spelled):
+            if form in _INDEX:
+                return _INDEX[form]
+    return None
 
 
 def find_device(name: str) -> Device:
-    """The catalogue row for a key, alias or NVML name, in any case ('H100', 'rtx4090', 'RTX 4090')."""
+    """The catalogue row for a key, alias, display or NVML name, in any case ('H100', 'rtx4090', 'RTX 4090',
+    'AMD Instinct MI300X')."""
     device = _lookup(name)
     if device is not None:
         return device
+    shared = next((_SHARED[f] for s in (_norm(name), _plain(name)) for f in _spellings(s) if f in _SHARED),
+                  None)
+    if shared is not None:
+        keys = " or ".join(repr(d.key) for d in shared)
+        raise UnsupportedError(f"ambiguous device {name!r}: {keys} (the name is sold in several memory "
+                               "sizes; name the row)")
     import difflib  # only on the error path: keeps startup lean
 
     close = difflib.get_close_matches(_norm(name), [*BY_KEY, *ALIASES], n=3, cutoff=0.6)
