@@ -24,10 +24,11 @@ from paramscope.analyses.sizing.loaded import loaded_weights
 from paramscope.analyses.sizing.runtimes.llamacpp import (
     as_pre_mla_gguf,
     device_split,
+    gpu_compute_with_host_output,
     llamacpp_memory,
     offload,
 )
-from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory
+from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
 from paramscope.analyses.sizing.runtimes.vllm import (
     V0_FAMILIES,
@@ -367,6 +368,10 @@ def llamacpp_build(r: Record) -> str:
     return "legacy" if any(marker in r.log for marker in LEGACY_MARKERS) else "current"
 
 
+# llama.cpp's backends whose offload_op asks for no host-weight op (their device names' prefixes)
+NO_OP_OFFLOAD = ("Metal", "MTL", "OpenCL", "GPUOpenCL")
+
+
 # A GPU backend initialised (it takes the graph's big batches even where the weights stay on the CPU)
 GPU_BACKEND_MARKERS = ("ggml_cuda_init", "ggml_metal_init", "ggml_vulkan", "ggml_metal_device_init")
 
@@ -439,14 +444,18 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         if len(gpus) == 1:
             out[f"compute_buffer{AT}{gpus[0]}"] = m.compute_bytes
     if not whole and r.setting("n_gpu_layers") is not None:
-        split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"))
+        split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"), r.model.get("weights"))
         host = next((f.device for f in r.all("kv_buffer") if f.device and is_host(f.device)), None)
         if host:
             out[f"kv_buffer{AT}{host}"] = split.host_kv_bytes
         gpu = next((f.device for f in r.all("compute_buffer") if not is_host(f.device)), None)
         if gpu and not split.output_on_gpu:
-            # the output layer stays on the host: the GPUs' graphs stop before the logits
-            out[f"compute_buffer{AT}{gpu}"] = max(m.compute.attention_phase, m.compute.ffn_phase)
+            # the output layer stays on the host: the GPU runs its product anyway where its backend
+            # offloads ops (runtimes/llamacpp.py gpu_compute_with_host_output), else its graph stops
+            # before the logits
+            out[f"compute_buffer{AT}{gpu}"] = gpu_compute_with_host_output(
+                m.compute, split, r.setting("n_ubatch") or 512, offloads_ops=not gpu.startswith(
+                    NO_OP_OFFLOAD))[0]
     if whole:
         # llama-server's memory breakdown (MiB) of the first device: context = the KV cache only
         # (llama-context.cpp, llama_context::memory_breakdown: ret[buft].context sums
@@ -513,7 +522,8 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         swa_full_tokens_ratio=float(ratio) if isinstance(ratio, int | float) else None,
         disable_hybrid_swa_memory=disable if isinstance(disable, bool) else None,
         mamba_full_memory_ratio=float(mamba_ratio) if isinstance(mamba_ratio, int | float) else None,
-        max_mamba_cache_size=mamba_size if isinstance(mamba_size, int) else None)
+        max_mamba_cache_size=mamba_size if isinstance(mamba_size, int) else None,
+        build=r.setting("build") or "current", vision=vision_tower(model))
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:
         out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}

@@ -194,9 +194,13 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
     try:
         plan = _plan(cfg, source)
     except NoFamilyRow as e:
-        if not fallback:
+        wrapped = _wrapped_text_plan(cfg, source)
+        if wrapped is not None:
+            plan = wrapped
+        elif not fallback:
             raise
-        return _oracle().arch_config(cfg, source, e)
+        else:
+            return _oracle().arch_config(cfg, source, e)
     d, fam = plan.dims, plan.dims.family
     mla = fam.attention == "mla"
     archs = cfg.get("architectures")
@@ -217,6 +221,20 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
         layer_types=("none",) * d.n_layers if fam.layout in ENCODERS | UNCACHED.keys() else d.layer_types,
         extra=_extra(plan), **_recurrent(d), **_encoder_decoder(d),
     )
+
+
+def _wrapped_text_plan(cfg: Mapping[str, Any], source: str) -> _Plan | None:
+    """A multimodal wrapper we have no row for (Kimi-K2.5's kimi_k25 around a deepseek_v3 text model)
+    whose ``text_config`` names a model type we have: that text model, which is what the caches and the
+    engines' language-model arithmetic follow (its MLA, its experts); None otherwise. The tensor listing
+    stays the wrapper's own (transformers' on the meta device, or refused)."""
+    text = cfg.get("text_config")
+    if not isinstance(text, Mapping) or not isinstance(text.get("model_type"), str):
+        return None
+    try:
+        return _plan(text, source)
+    except NoFamilyRow:
+        return None
 
 
 def _encoder_decoder(d: Dims) -> dict[str, int]:

@@ -136,6 +136,9 @@ class LlamaCppParams:
     flash_attn: bool
     n_tokens: int = 0  # tokens of the reserved graph: n_ubatch rounded up to a multiple of n_seq
     legacy: bool = False  # a build of mid-2025 or earlier (BUILDS)
+    # the graph allocates an embeddings input beside the token ids whatever the batch holds (see
+    # compute_buffer); builds before PR 13194 (May 2025) made one of the two
+    embd_input: bool = True
 
 
 @record
@@ -236,7 +239,7 @@ def resolve_params(
     # sequences: 513), unified cache or not; n_outputs stays n_ubatch
     tokens = pad(ubatch, n_seq)
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
-                          kv_unified, fa, tokens, legacy)
+                          kv_unified, fa, tokens, legacy, embd_input=build != "legacy-no-swa")
 
 
 def has_swa(cfg: ArchConfig) -> bool:
@@ -445,8 +448,12 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     # in the pooled or per-token embeddings, no logits (llm_build_bert: no build_lora_mm(model.output, …))
     encoder = encoder_only(cfg)
     logits = 0 if encoder else out * cfg.vocab_size * F32
-    # the CPU graph also holds inp_embd (t x n_embd), the GPU's does not (see above)
-    logits_rest = ((0 if on_gpu else t) + out) * cfg.hidden_size * F32 + out * I32
+    # the CPU graph also holds inp_embd (t x n_embd), the GPU's does not (see above); builds before May
+    # 2025 made it only for a batch of embeddings (llm_build_inp_embd: the token ids, or the embeddings):
+    # Pythia 1.4B on an arm64 CPU, build 4775, printed 102.25 MiB, the logits and the last hidden state,
+    # as its Metal run of the same command (ggml-org/ci)
+    embd = t if p.embd_input and not on_gpu else 0
+    logits_rest = (embd + out) * cfg.hidden_size * F32 + out * I32
     # one mask, one set of index and rotation inputs per cache (full, sliding), however many head counts
     # its layers have (llama-kv-cache.cpp build_input_*: one input of the cache for all its layers)
     caches = {part.kind: part.cells for part in kv.parts if part.kind in ATTENTION_KINDS}
@@ -461,7 +468,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     attention = kq + masks + rot + t * per_token
     ffn_width = routed_ffn_width(cfg)
     ffn = t * 2 * ffn_width * F32
-    hidden_rows = f"{out}" if on_gpu else f"({t} + {out})"
+    hidden_rows = f"({t} + {out})" if embd else f"{out}"
     explain = (
         f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + {hidden_rows} × {cfg.hidden_size} × 4 B "
         f"+ {out} × 4 B = {logits + logits_rest:,} B",
@@ -621,6 +628,36 @@ class Offload:
     host_weights_bytes: int
     duplicate_bytes: int
     host_kv_bytes: int
+    output_matrix_bytes: int = 0  # the output matmul's weight (the token embedding when tied), as priced
+
+
+# ggml_backend_sched hands an op whose weight sits in host memory to a GPU backend that asks for it
+# (ggml-backend.cpp ggml_backend_sched_backend_id_from_cur, cause "1.off"; the backend's offload_op): CUDA
+# and HIP (ggml_backend_cuda_device_offload_op), Vulkan and SYCL take matrix products of at least 32 rows
+# and copy the weight into their compute buffer for it. With the output layer in host memory (-ngl ≤
+# n_layer) the GPU's graph so still ends in the logits, the output matrix copied beside them: Pythia 2.8B
+# at -ngl 10 on a V100 (ggml-org/ci, build 4775) printed 203.99 MiB = the q6_K output matrix 105,638,400
+# + the logits 512 × 50304 × 4 + the last hidden state 512 × 2560 × 4 B, with and without flash attention.
+# Metal and OpenCL ask for none (their offload_op is false).
+OP_OFFLOAD_MIN_BATCH = 32
+
+
+def gpu_compute_with_host_output(compute: ComputeBuffer, split: Offload, n_ubatch: int,
+                                 offloads_ops: bool = True) -> tuple[int, str]:
+    """The GPU's compute buffer with the output layer left in host memory, and a line saying why.
+
+    Ops offloaded (``offloads_ops``, n_ubatch ≥ 32): the whole graph's peak or the output matmul with its
+    weight copied in, whichever is larger. Otherwise the GPU's graph stops before the logits: the larger
+    of the attention and FFN phases (an estimate of the layers' peak where the graph is replayed)."""
+    if offloads_ops and n_ubatch >= OP_OFFLOAD_MIN_BATCH:
+        output = compute.logits_phase + split.output_matrix_bytes
+        return max(compute.total_bytes, output), (
+            f"the output layer stays in host memory, but the GPU backend runs its {n_ubatch}-row product "
+            f"(op offload, at least {OP_OFFLOAD_MIN_BATCH} rows) with the matrix copied in: logits phase "
+            f"{compute.logits_phase:,} + {split.output_matrix_bytes:,} B = {output:,} B")
+    layers = max(compute.attention_phase, compute.ffn_phase)
+    return layers, (f"the output layer stays in host memory and the GPU's graph stops before the logits: "
+                    f"the larger of the attention and FFN phases, {layers:,} B")
 
 
 @record
@@ -675,9 +712,21 @@ def _split(model: Model) -> _LayerSplit:
     return _LayerSplit(stored, embedding, by_layer, outside, has_output)
 
 
-def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None
-            ) -> Offload:
-    """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache."""
+def output_matrix_bytes(model: Model, scheme: str) -> int:
+    """The output matmul's weight at a re-pricing scheme, which gives it a type of its own (llama.cpp's
+    quantize keeps output.weight at Q6_K for most file types, Q5_K for the IQ2/IQ1 ones): the output
+    component's rows, or the token embedding's where the two are tied."""
+    from paramscope.analyses.sizing.weights import reprice  # only for a partial offload at a scheme
+
+    rows = reprice(model, scheme).rows
+    output = sum(r.bytes for r in rows if r.component == "output")
+    return output or sum(r.bytes for r in rows if r.component == "embedding" and r.layer is None)
+
+
+def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None,
+            scheme: str | None = None) -> Offload:
+    """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache; ``scheme``, the
+    re-pricing ``weights_bytes`` follows, prices the output matrix at its own type."""
     cfg = as_llamacpp_loads(cfg)
     n_layer = cfg.n_layers
     ngl = n_layer + 1 if n_gpu_layers is None else min(n_gpu_layers, n_layer + 1)
@@ -691,6 +740,9 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
     if not output_on_gpu:
         host += split.outside  # output matrix and final norm
     duplicate = embedding if output_on_gpu and not has_output and cfg.tied_embeddings else 0
+    # the output matmul's weight: the output matrix (with the final norm, a rounding error) or, tied, the
+    # token embedding
+    output_matrix = split.outside if has_output else embedding
     scale = weights_bytes / stored  # re-priced weights: the same split
     # each layer's cache sits with its layer (llama-kv-cache.cpp: buft = dev_layer(il)): the parts name
     # their layers, each at its own width; parts that do not (a recurrent state) go by layer kind
@@ -698,7 +750,10 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
     host_kv = sum(part.layer_bytes * sum(il < start for il in part.layer_ids) for part in kv.parts)
     per_kind = {part.kind: part.layer_bytes for part in kv.parts if part.layers and not part.layer_ids}
     host_kv += sum(per_kind.get(kinds[il], 0) for il in range(min(start, len(kinds))))
-    return Offload(ngl, start, output_on_gpu, round(host * scale), round(duplicate * scale), host_kv)
+    output_bytes = (output_matrix_bytes(model, scheme) if scheme is not None and not output_on_gpu
+                    else round(output_matrix * scale))
+    return Offload(ngl, start, output_on_gpu, round(host * scale), round(duplicate * scale), host_kv,
+                   output_bytes)
 
 
 # --- several GPUs (--split-mode, --tensor-split) -------------------------------------------------
@@ -827,8 +882,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                  "matrices into a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on "
                  "top of the mapped weights above; with --no-mmap the model buffer shrinks by as much",)
     split = None
+    compute_single = m.compute_bytes + m.output_bytes
     if req.device is not None and req.device.kind == "gpu":
-        split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"))
+        split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights)
         if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
             split = replace(split, host_kv_bytes=m.kv_cache_bytes)
         explain = (*explain,
@@ -839,6 +895,10 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                    f"{'' if split.output_on_gpu else ', output'}) + {split.host_kv_bytes:,} B of KV cache"
                    + (f"; the tied embedding is held twice (+{split.duplicate_bytes:,} B on the GPU)"
                       if split.duplicate_bytes else ""))
+        if not split.output_on_gpu:
+            gpu_compute, why = gpu_compute_with_host_output(m.compute, split, option(req, "ubatch"))
+            compute_single = gpu_compute + m.output_bytes
+            explain = (*explain, f"GPU compute: {why}")
         if split.i_gpu_start or not split.output_on_gpu or option(req, "no_kv_offload"):
             notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
                       f"of weights and KV cache stay in host memory; the per-device figures leave them out",)
@@ -868,7 +928,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                   f"({'+'.join(map(str, counts))} layers"
                   f"{'' if fractions else ', equal shares: identical GPUs have the same free memory'}) and "
                   f"a compute buffer each",)
-    compute_total = sum(x[2] for x in shares) if shares else m.compute_bytes + m.output_bytes
+    compute_total = sum(x[2] for x in shares) if shares else compute_single
     return RuntimeParts(m.kv_cache_bytes, compute_total, m.overhead_bytes,
                         t.value.lower(), explain, notes,
                         host_weights_bytes=split.host_weights_bytes if split else 0,

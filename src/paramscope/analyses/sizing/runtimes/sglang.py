@@ -73,7 +73,11 @@ from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_d
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import weight_tails
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
-from paramscope.analyses.sizing.runtimes.vllm import rank_config, rope_cache_bytes
+from paramscope.analyses.sizing.runtimes.vllm import (
+    rank_config,
+    replicated_weight_bytes,
+    rope_cache_bytes,
+)
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
@@ -99,6 +103,54 @@ GPU_TIERS_CURRENT = ((20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1
                      (90 * 1024, 8192, 256, 512), (160 * 1024, 8192, 256, 512))
 GPU_TIER_LARGEST = (16384, 512, 512)  # B200, MI300
 SGLANG_BUILDS = ("current", "mid-2025", "early-2025")
+# A multimodal model (a config with a vision_config) gets less of the GPU, for its vision encoder:
+# - "early-2025" (model_runner.py ModelRunner.__init__): × 0.95 after the server arguments are printed,
+#   given or not ("Automatically reduce --mem-fraction-static to ... because this is a multimodal model").
+#   PR #4826's Gemma 3 4B log (0.88 given, 0.836 taken): 834,616 tokens from the printed free memory, 834,615
+#   printed. Builds of late spring 2025 took × 0.90 there (no log: not modelled);
+# - later builds (server_args.py adjust_mem_fraction_for_vlm), the default fraction only: × 0.95 × clamp(1 −
+#   0.1 × (L × H² / (24 × 1024²) − 1), 0.8, 1.05) for a vision tower of L layers of width H (24 and 1024,
+#   ViT-L/14's, where the config states none). Kimi-K2.5's MoonViT (27 × 1152): 0.908 × 0.95 × 0.9576171875
+#   = 0.8260405859375, as an SGLang 0.5.8 log on MI35x GPUs printed
+VLM_FRACTION_FACTOR = 0.95
+VIT_BASELINE = (24, 1024)  # layers, width
+
+
+# SGLang's Gemma 3 (models/gemma3_causal.py Gemma3Attention, from its arrival to today) rotates both kinds
+# of layers with rope_scaling "default" over max_position_embeddings: two unscaled caches (the global base
+# and rope_local_base_freq), where vLLM scales the global one × 8. PR #4826's Gemma 3 4B log: 8,600,158,944 B
+# of tensors + 2 × 131072 × 256 × 2 B = 8.1345 GiB, 8.13 printed (vLLM's rule: 8.574)
+SGLANG_UNSCALED_ROPE_FAMILIES = frozenset({"gemma3", "gemma3_text"})
+
+
+def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
+    """The RoPE caches SGLang builds beside the weights (vLLM's rule, runtimes/vllm.py rope_cache_bytes,
+    except for the families whose model code drops the config's scaling)."""
+    if cfg.family in SGLANG_UNSCALED_ROPE_FAMILIES:
+        cfg = replace(cfg, extra={**cfg.extra, "rope_scaling": None})
+    return rope_cache_bytes(cfg, dtype)
+
+
+def vlm_fraction_factor(vision: tuple[int, int], build: str) -> float:
+    """What SGLang multiplies mem_fraction_static by for a model with this vision tower (layers, width)."""
+    if build == "early-2025":
+        return VLM_FRACTION_FACTOR
+    layers, width = vision
+    ratio = layers * width**2 / (VIT_BASELINE[0] * VIT_BASELINE[1] ** 2)
+    return VLM_FRACTION_FACTOR * max(0.8, min(1.05, 1.0 - 0.1 * (ratio - 1.0)))
+
+
+def vision_tower(model: Model) -> tuple[int, int] | None:
+    """The vision tower's (layers, width) as SGLang reads them from config.json's vision_config (its
+    defaults where one is missing); None for a model without a vision_config."""
+    raw = model.metadata.get("config") if model.metadata else None
+    vision = raw.get("vision_config") if isinstance(raw, dict) else None
+    if not isinstance(vision, dict):
+        return None
+    layers = vision.get("num_hidden_layers", VIT_BASELINE[0])
+    width = vision.get("hidden_size", VIT_BASELINE[1])
+    return (layers, width) if isinstance(layers, int) and isinstance(width, int) else VIT_BASELINE
+
 # --kv-cache-dtype: auto (the model dtype), fp8_e5m2, fp8_e4m3
 CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 
@@ -181,6 +233,7 @@ class SglangMemory:
     mamba_state_bytes: int = 0
     mamba_full_memory_ratio: float = MAMBA_FULL_MEMORY_RATIO
     max_mamba_cache_size: int | None = None  # --max-mamba-cache-size (None: by the ratio)
+    vlm_factor: float = 1.0  # what a multimodal model's fraction was multiplied by (vlm_fraction_factor)
 
     @property
     def pool_bytes_available(self) -> int | None:
@@ -402,6 +455,7 @@ def sglang_memory(
     mamba_full_memory_ratio: float | None = None,
     max_mamba_cache_size: int | None = None,
     mamba_ssm_dtype: str = "float32",
+    vision: tuple[int, int] | None = None,
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
 
@@ -416,7 +470,8 @@ def sglang_memory(
     ``mem_fraction_static`` of the ``build`` (SGLANG_BUILDS) is derived from (None: ``gpu_memory_bytes``).
     The hybrid pools' settings are SGLang's flags of the same names (module docstring; None: SGLang's
     defaults, 0.8 and 0.9; ``disable_hybrid_swa_memory`` None: the build's rule,
-    HYBRID_SWA_OFF_BEFORE_CURRENT).
+    HYBRID_SWA_OFF_BEFORE_CURRENT). ``vision``: a multimodal model's vision tower, (layers, width)
+    (``vision_tower``), for which the build lowers the fraction (``vlm_fraction_factor``).
     """
     tp = tensor_parallel
     if tp < 1 or context < 1 or batch < 1:
@@ -426,6 +481,10 @@ def sglang_memory(
                 if mem_fraction_static is None else mem_fraction_static)
     if not 0 < fraction < 1:
         raise UnsupportedError(f"SGLang's mem_fraction_static must lie in (0, 1) (found {fraction})")
+    vlm_factor = 1.0
+    if vision is not None and (build == "early-2025" or mem_fraction_static is None):
+        vlm_factor = vlm_fraction_factor(vision, build)
+        fraction *= vlm_factor
     ratio = SWA_FULL_TOKENS_RATIO if swa_full_tokens_ratio is None else swa_full_tokens_ratio
     if not 0 < ratio <= 1:  # server_args.py: "--swa-full-tokens-ratio should be in range (0, 1.0]"
         raise UnsupportedError(f"SGLang's swa_full_tokens_ratio must lie in (0, 1] (found {ratio})")
@@ -456,11 +515,15 @@ def sglang_memory(
     swa_cell = cell - full_cell
     if not cell:
         raise UnsupportedError(f"SGLang: {cfg.architecture} has no attention layer to size a token pool by")
-    model = -(-weights_bytes // tp) + rope_cache_bytes(cfg, dtype) + allocator_tail_bytes
+    # the MoE routers and MLA's down-projections are whole on every rank, as in vLLM's model code
+    shared = replicated_weight_bytes(cfg, tp, dtype)
+    model = (-(-(weights_bytes - shared) // tp) + shared + sglang_rope_cache_bytes(cfg, dtype)
+             + allocator_tail_bytes)
     nccl = (NCCL_BYTES if nvlink else NCCL_PCIE_BYTES) if tp > 1 else 0
     free = None if gpu_memory_bytes is None else gpu_memory_bytes - CUDA_CONTEXT_BYTES - nccl
     m = SglangMemory(context, batch, tp, fraction, t, model, cell, kv, CUDA_CONTEXT_BYTES, nccl, free,
                      weight_tail_bytes=allocator_tail_bytes, fraction_given=mem_fraction_static is not None,
+                     vlm_factor=vlm_factor,
                      pool=pool, full_layers=sum(p.layers for p in attending if p.kind == "full"),
                      swa_layers=sum(p.layers for p in attending if p.kind == "sliding"),
                      full_cell_bytes=full_cell, swa_cell_bytes=swa_cell, swa_full_tokens_ratio=ratio,
@@ -486,7 +549,8 @@ def loaded_tails(model: Model, tensor_parallel: int) -> int:
 def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMemory:
     lines = [
         f"sglang.launch_server: context {m.context}, {m.batch} seqs, tp {m.tensor_parallel}, "
-        f"mem_fraction_static {m.mem_fraction_static}{'' if m.fraction_given else ' (the build default)'}, "
+        f"mem_fraction_static {m.mem_fraction_static:.6g}{'' if m.fraction_given else ' (the build default)'}"
+        f"{f' (× {m.vlm_factor:.6g} for the vision encoder)' if m.vlm_factor != 1 else ''}, "
         f"KV {m.kv_type.value.lower()}; figures per GPU",
         f"weights: {weights_bytes:,} B / {m.tensor_parallel} + RoPE cache"
         f"{f' + allocator segment tails {tails:,} B' if (tails := m.weight_tail_bytes) else ''}"
@@ -587,7 +651,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       disable_hybrid_swa_memory=disable_hybrid_swa(cfg, req),
                       mamba_full_memory_ratio=option(req, "mamba_full_memory_ratio"),
                       max_mamba_cache_size=option(req, "max_mamba_cache_size"),
-                      mamba_ssm_dtype=option(req, "mamba_ssm_dtype"))
+                      mamba_ssm_dtype=option(req, "mamba_ssm_dtype"), vision=vision_tower(model))
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

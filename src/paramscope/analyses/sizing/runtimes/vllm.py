@@ -87,6 +87,21 @@ BLOCK_SIZE = {False: 16, True: 64}  # keyed by cfg.is_mla
 PRE_MLA_HEAD_DIM = 256
 
 
+# V0's CacheEngine pads an MLA cache entry to a multiple of 256 bytes on CUDA (vllm/worker/cache_engine.py
+# _align_cache, VLLM_CUDA_MEM_ALIGN_KV_CACHE on by default; PR #12676, in 0.7.2): "640 elements per cache
+# entry instead of 576 (1280 bytes instead of 1152)". PR #13109's DeepSeek-Coder-V2-Lite log: 59.75 GiB /
+# (116,023 blocks × 16) = 34,560 B a token = 27 layers × 1280 B. V1's MLA backends keep 576
+V0_MLA_ENTRY_ALIGN = 256
+
+
+def v0_mla_aligned(cfg: ArchConfig, kv_type: DType) -> ArchConfig:
+    """An MLA model's cache as V0 lays it out: the latent and rope part padded to 256 bytes a token."""
+    width = cfg.kv_lora_rank + cfg.rope_head_dim
+    size = kv_type.type_size  # one byte or two: the cache types are not block-quantized
+    padded = cdiv(width * size, V0_MLA_ENTRY_ALIGN) * V0_MLA_ENTRY_ALIGN // size
+    return replace(cfg, kv_lora_rank=cfg.kv_lora_rank + padded - width)
+
+
 def pre_mla_attention(cfg: ArchConfig) -> ArchConfig:
     """An MLA model's attention as a vLLM without MLA cached it: every head's K and V, padded to 256."""
     return replace(cfg, kv_lora_rank=0, n_kv_heads=cfg.n_heads, head_dim_k=PRE_MLA_HEAD_DIM,
@@ -614,14 +629,32 @@ def allocator_tails(cfg: ArchConfig, p: VllmParams) -> int:
 
 
 def replicated_bytes(cfg: ArchConfig, p: VllmParams) -> int:
-    """The MoE routers with tensor parallelism: vLLM builds them as ``ReplicatedLinear`` (models/
+    """What every rank holds whole with tensor parallelism: MLA's down-projections
+    (``mla_down_projection_params``) and the MoE routers: vLLM builds them as ``ReplicatedLinear`` (models/
     qwen3_moe.py, qwen2_moe.py, mixtral.py, deepseek_v2.py ``self.gate``) or a plain ``nn.Linear``
     (gpt_oss.py ``MLPBlock.router``), so each rank holds all of them (hidden × experts per MoE layer, in
     the model dtype: quantization configs leave the gate unquantized). Qwen3-235B-A22B: 94 × 4096 × 128
     × 2 B = 94 MiB per rank instead of a quarter of it at TP 4."""
-    if not cfg.is_moe or p.tensor_parallel == 1:
+    return replicated_weight_bytes(cfg, p.tensor_parallel, p.dtype)
+
+
+def replicated_weight_bytes(cfg: ArchConfig, tensor_parallel: int, dtype: DType) -> int:
+    """``replicated_bytes`` for a tensor-parallel size and model dtype (SGLang's model code shares it)."""
+    if tensor_parallel == 1:
         return 0
-    return (cfg.n_layers - cfg.n_dense_layers) * cfg.hidden_size * cfg.n_experts * p.dtype.type_size
+    routers = (cfg.n_layers - cfg.n_dense_layers) * cfg.hidden_size * cfg.n_experts if cfg.is_moe else 0
+    return (routers + mla_down_projection_params(cfg)) * dtype.type_size
+
+
+def mla_down_projection_params(cfg: ArchConfig) -> int:
+    """MLA's down-projections, which every rank holds whole: vLLM's and SGLang's deepseek_v2.py build
+    q_a_proj (hidden → q_lora_rank) and kv_a_proj_with_mqa (hidden → kv_lora_rank + qk_rope_head_dim) as
+    ``ReplicatedLinear`` (later fused into one ``fused_qkv_a_proj`` with ``disable_tp``), beside the
+    column-parallel up-projections; quantization configs keep attention in 16 bits where they skip it.
+    Kimi-K2.5 at TP 8: 61 × 7168 × (1536 + 576) × 2 B = 1.72 GiB per rank instead of an eighth."""
+    if not cfg.is_mla:
+        return 0
+    return cfg.n_layers * cfg.hidden_size * (cfg.q_lora_rank + cfg.kv_lora_rank + cfg.rope_head_dim)
 
 
 def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
@@ -1016,6 +1049,8 @@ def vllm_memory(
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
                        entrypoint=entrypoint)
+    if engine == "v0" and mla and kv_cfg.is_mla:
+        kv_cfg = v0_mla_aligned(kv_cfg, p.kv_type)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes,
                 expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes)
