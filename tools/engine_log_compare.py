@@ -21,6 +21,7 @@ from engine_logs import FIXTURES, Record
 import paramscope
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache
 from paramscope.analyses.sizing.loaded import loaded_weights
+from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
 from paramscope.analyses.sizing.runtimes.llamacpp import (
     as_pre_mla_gguf,
     device_split,
@@ -83,12 +84,28 @@ def open_record_model(r: Record) -> Model | None:
 def weights_bytes(model: Model, r: Record) -> int:
     """The record's re-pricing where it names one, else the checkpoint as stored, as the engine holds it
     (vLLM pads MXFP4 experts per kernel backend; the backend is read from the log where it says)."""
-    scheme = r.model.get("weights")
+    scheme = r.model.get("weights") or cast_scheme(model, r)
     if scheme:
         return reprice(model, scheme).total_bytes
     pp = r.setting("pipeline_parallel_size") or 1
     tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
     return loaded_weights(model, r.engine, gpu_device(r), log_backend(r), tensor_parallel=tp).bytes
+
+
+# --dtype casts an unquantized checkpoint's weights as they load (vLLM: model_config.dtype, every parameter
+# created in it): what `paramscope size --weights f32` prices. Seed-OSS-36B (bf16) at --dtype float32 on
+# two A100s: 67.59 GiB a GPU printed, twice the stored bytes
+CAST_SCHEMES = {DType.F32: "f32", DType.F16: "f16", DType.BF16: "bf16"}
+
+
+def cast_scheme(model: Model, r: Record) -> str | None:
+    """The plain scheme of a --dtype the record states, where it differs from the unquantized checkpoint's
+    own type; else None (as stored)."""
+    stated = DTYPES.get(r.settings.get("dtype") or "")
+    if stated not in CAST_SCHEMES or model.quantization is not None or not model.tensors:
+        return None
+    stored = request_model_dtype(model.tensors)
+    return CAST_SCHEMES[stated] if stated != stored else None
 
 
 def log_backend(r: Record) -> str | None:
@@ -339,11 +356,15 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
                 "max_concurrency": m.pool.max_concurrency}
     if m.stages:
         out.pop("kv_cache_memory", None)
-    available = r.first("kv_cache_memory")
-    if available and available.bytes is not None and available.bytes > 0:
-        # the block arithmetic alone, fed the memory the engine itself found (kv_cache_utils.get_num_blocks)
-        layout = m.layout
-        blocks = available.bytes // layout.page_bytes // layout.group_size
+    # the block arithmetic alone, fed the memory the engine itself found (kv_cache_utils.get_num_blocks);
+    # with pipeline stages, each stage's blocks from its own line and layers, the fewest taken
+    # (unify_kv_cache_configs gives every stage that block count)
+    layout = m.layout
+    stage_layouts = {f"PP{st.stage}": st.layout for st in m.stages}
+    printed = [(f.bytes, stage_layouts.get(f.device or "", layout)) for f in r.all("kv_cache_memory")
+               if f.bytes is not None]
+    if printed and all(b > 0 for b, _ in printed):
+        blocks = min(b // lay.page_bytes // lay.group_size for b, lay in printed)
         out |= {f"gpu_blocks{GIVEN_KV}": blocks,
                 f"kv_tokens{GIVEN_KV}": blocks // layout.n_groups * m.params.block_size,
                 f"max_concurrency{GIVEN_KV}": blocks / layout.blocks_per_request}

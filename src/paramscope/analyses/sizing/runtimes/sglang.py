@@ -127,7 +127,7 @@ def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
     """The RoPE caches SGLang builds beside the weights (vLLM's rule, runtimes/vllm.py rope_cache_bytes,
     except for the families whose model code drops the config's scaling)."""
     if cfg.family in SGLANG_UNSCALED_ROPE_FAMILIES:
-        cfg = replace(cfg, extra={**cfg.extra, "rope_scaling": None})
+        cfg = replace(cfg, extra={**cfg.extra, "rope_scaling": None, "rope_parameters": None})
     return rope_cache_bytes(cfg, dtype)
 
 

@@ -372,9 +372,19 @@ def cdiv(a: int, b: int) -> int:
 ROPE_TYPES_NOT_SCALED = ("su", "longrope", "llama3")
 
 
+def rope_settings(cfg: ArchConfig) -> dict | None:
+    """The config's RoPE scaling: ``rope_scaling``, or transformers 5's ``rope_parameters`` (which holds
+    the scaling, rope_theta and partial_rotary_factor in one dict)."""
+    for key in ("rope_scaling", "rope_parameters"):
+        value = cfg.extra.get(key)
+        if isinstance(value, dict):
+            return value
+    return None
+
+
 def default_max_model_len(cfg: ArchConfig) -> int:
     """vLLM's max_model_len when none is given (see ROPE_TYPES_NOT_SCALED)."""
-    rope = cfg.extra.get("rope_scaling")
+    rope = rope_settings(cfg)
     if not isinstance(rope, dict) or "gemma3" in cfg.family:
         return cfg.context_length
     kind = rope.get("rope_type", rope.get("type"))
@@ -539,11 +549,14 @@ def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
     rotary_dim = cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k
     # get_rope narrows rotary_dim to int(head_size × partial_rotary_factor) (GLM-4 0.5, Phi-2 0.4,
     # StableLM 0.25): the cache holds only the rotated part of each head
-    factor = cfg.extra.get("partial_rotary_factor")
+    factor = cfg.extra.get("partial_rotary_factor", (rope_settings(cfg) or {}).get("partial_rotary_factor"))
     if not cfg.is_mla and isinstance(factor, int | float) and 0 < factor < 1:
         rotary_dim = int(rotary_dim * factor)
     size = ROPE_CACHE_DTYPE.get(cfg.architecture, dtype).type_size
     return sum(positions * rotary_dim * size for positions, _ in rope_caches(cfg))
+
+
+MROPE_CACHE_FACTOR = 4
 
 
 def rope_positions(cfg: ArchConfig, scaling: object) -> int:
@@ -565,13 +578,17 @@ def rope_positions(cfg: ArchConfig, scaling: object) -> int:
         return int(original * factor)
     if kind in ("su", "longrope"):
         return original + positions
+    if "mrope_section" in scaling:
+        # MRotaryEmbedding (rotary_embedding/mrope.py): cache_max_position_num = max_position × 4, "In
+        # Qwen2.5-VL, the maximum index value is related to the duration of the input video"
+        return positions * MROPE_CACHE_FACTOR
     return positions
 
 
 def rope_caches(cfg: ArchConfig) -> tuple[tuple[int, object], ...]:
     """The distinct caches (positions, base): the model's, and for models whose sliding-window layers
     rotate with their own unscaled base (Gemma 3's rope_local_base_freq) theirs."""
-    caches = [(rope_positions(cfg, cfg.extra.get("rope_scaling")), cfg.extra.get("rope_theta"))]
+    caches = [(rope_positions(cfg, rope_settings(cfg)), cfg.extra.get("rope_theta"))]
     local = cfg.extra.get("rope_local_base_freq")
     if local is not None and "sliding" in layer_kinds(cfg):
         caches.append((cfg.context_length, local))
@@ -777,7 +794,8 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
         counts["linear"] = all_kinds["linear"]
     size = group_size(counts)
     groups = {kind: cdiv(n, size) for kind, n in counts.items()}
-    blocks = {kind: 1 if kind == "linear" else request_blocks(kind, cfg, p) for kind in counts}
+    blocks = {kind: MAMBA_BLOCKS_PER_REQUEST.get(p.engine, 1) if kind == "linear"
+              else request_blocks(kind, cfg, p) for kind in counts}
     cells = {kind: blocks[kind] * p.block_size for kind in attention}
     kv = kv_cache(rank_config(cfg, p.tensor_parallel), cells, streams=p.batch, type_k=p.kv_type,
                   type_v=p.kv_type, mla="compressed", type_state=p.dtype)
@@ -832,7 +850,20 @@ def hybrid_state_bytes(cfg: ArchConfig, p: VllmParams) -> int:
         raise UnsupportedError(f"{cfg.architecture}: {cfg.state_groups} state groups do not split over "
                                f"tensor_parallel {p.tensor_parallel}; the vLLM profile does not model the "
                                f"replicated groups")
-    return p.dtype.nbytes((cfg.conv_state_size + cfg.ssm_state_size) // p.tensor_parallel)
+    tp = p.tensor_parallel
+    ssm = ssm_state_dtype(cfg, p)
+    return p.dtype.nbytes(cfg.conv_state_size // tp) + ssm.nbytes(cfg.ssm_state_size // tp)
+
+
+# The recurrent (SSM / delta-rule) state's type: the config's mamba_ssm_dtype where it names one (Qwen3.5's
+# text_config says "float32"), as vLLM's --mamba-ssm-cache-dtype "auto" takes it; else the model dtype.
+# Qwen3.5-9B on an L40S (0.18.0, fp8 KV): "Setting attention block size to 1056 tokens" = 16 × cdiv(32 ×
+# 128 × 128 × 4 + 8192 × 3 × 2 B, 16 × 2048 B), where a bf16 state gives 544
+SSM_DTYPES = {"float32": DType.F32, "bfloat16": DType.BF16, "float16": DType.F16}
+
+
+def ssm_state_dtype(cfg: ArchConfig, p: VllmParams) -> DType:
+    return SSM_DTYPES.get(str(cfg.extra.get("mamba_ssm_dtype")), p.dtype)
 
 
 def _no_attention(cfg: ArchConfig) -> UnsupportedError:
@@ -843,6 +874,14 @@ def _no_attention(cfg: ArchConfig) -> UnsupportedError:
 # sizes are multiples of 16 ("some attention backends (e.g. FA) only support setting block size to multiple
 # of 16")
 HYBRID_BLOCK_ALIGN = 16
+
+
+# With prefix caching (V1's default) a hybrid model's state runs in mamba_cache_mode "align" in the 0.16
+# and later families (the 0.18 log: "Mamba cache mode is set to 'align' ... when prefix caching is
+# enabled"): v1/kv_cache_interface.py MambaSpec.max_memory_usage_bytes = page × (2 + speculative blocks), two
+# state blocks of each Mamba group a request, where "none" takes one (0.10.2's Qwen3-Next log). Qwen3.5-9B:
+# 63 attention blocks + 3 groups × 2 = 69 a request of 65536 tokens; 1258 / 69 = 18.23x, as printed
+MAMBA_BLOCKS_PER_REQUEST = {"v1": 2, "v1-0.16": 2}
 
 
 def hybrid_block_size(cfg: ArchConfig, p: VllmParams, given: int | None) -> int:
