@@ -22,6 +22,10 @@ Sources (each technique names its own):
   ``elsize`` of a pickled dtype's BUILD state counts only for flexible types: ``V``, ``S``, ``U``);
   the padding byte is read only when ``numpy_array_alignment_bytes`` is not None
   (``safe_get_numpy_array_alignment_bytes``);
+- ``torch/package/package_importer.py`` ``PackageImporter._load_module``: every module a packaged
+  pickle names is looked up in the archive's own Python sources first (only ``.data/extern_modules``
+  and a short implicit list come from the installed environment), so ``collections.OrderedDict`` runs
+  the archive's ``collections/__init__.py`` (``PackageImporter(path).load_pickle(package, resource)``);
 - the Hugging Face cache layout (``snapshots/REV/NAME`` symlinks into ``blobs/``);
 - protocol 5 ``NEXT_BUFFER`` after the payload (``pickle.load`` has no buffers and raises after
   running what came before).
@@ -34,6 +38,7 @@ import json
 import os
 import pickle
 import tarfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +57,8 @@ SHARDS_LOAD = ("import json, os, sys, torch\n"
                "for f in sorted(set(idx['weight_map'].values())):\n"
                "    torch.load(os.path.join(sys.argv[1], f), weights_only=False)")
 TORCH_LOAD_IN = ("import os, sys, torch; torch.load(os.path.join(sys.argv[1], {name!r}), weights_only=False)")
+PACKAGE_LOAD = ("import sys\nfrom torch.package import PackageImporter\n"
+                "PackageImporter(sys.argv[1]).load_pickle('res', 'weights.pkl')")
 HUB_LOAD = ("import glob, sys, torch\n"
             "for f in glob.glob(sys.argv[1] + '/models--*/snapshots/*/pytorch_model.bin'):\n"
             "    torch.load(f, weights_only=False)")
@@ -218,6 +225,24 @@ def folder_bin(root: Path, marker: Path) -> Path:
     (root / "model").mkdir()
     (root / "model" / "pytorch_model.bin").write_bytes(system_p0(marker))
     return root / "model"
+
+
+@technique("torch.package-shadows-an-allowed-module", "torch/package/package_importer.py _load_module: "
+           "the archive's collections/__init__.py serves collections.OrderedDict", PACKAGE_LOAD, slow=True,
+           names_payload=False, passes="pickle_scan._zip_file judges only the archive's pickles "
+           "(collections.OrderedDict: allowed) and reads its .py members as data; it knows TorchScript's "
+           "constants.pkl but not torch.package's .data/extern_modules: 'safe', exit 0")
+def torch_package(root: Path, marker: Path) -> Path:
+    from collections import OrderedDict
+
+    path = root / "model.pt"
+    source = f"open({str(marker)!r}, 'w').close()\nfrom builtins import dict as OrderedDict\n"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("model/.data/version", "6\n")
+        z.writestr("model/.data/extern_modules", "")
+        z.writestr("model/collections/__init__.py", source)
+        z.writestr("model/res/weights.pkl", pickle.dumps(OrderedDict(w=1), protocol=3))
+    return path
 
 
 def target_file(t: Technique, root: Path) -> Path:
