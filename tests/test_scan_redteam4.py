@@ -75,7 +75,12 @@ def test_the_corpus_is_complete() -> None:
     assert all(t.source for t in T4)
 
 
-@pytest.mark.parametrize("t", [pytest.param(t, id=t.id) for t in T4 if t.folder])
+# the file alone is all a by-name scan sees: the module it shadows lies beside it
+BESIDE = ("folder-decimal.py-shadows-a-harmless-global", "folder-torch.py-shadows-an-allowed-global")
+
+
+@pytest.mark.parametrize("t", [pytest.param(t, id=t.id, marks=[pytest.mark.xfail(strict=True, reason=t.passes)]
+                                            if t.id in BESIDE else []) for t in T4 if t.folder])
 def test_folder_targets_given_by_name(t: Technique, tmp_path: Path) -> None:
     """The file each folder technique's loader reads, given by name, is 'could run code' already: what
     the folder search misses is finding it."""

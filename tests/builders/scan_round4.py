@@ -26,6 +26,11 @@ Sources (each technique names its own):
   pickle names is looked up in the archive's own Python sources first (only ``.data/extern_modules``
   and a short implicit list come from the installed environment), so ``collections.OrderedDict`` runs
   the archive's ``collections/__init__.py`` (``PackageImporter(path).load_pickle(package, resource)``);
+- CPython's ``sys.path[0]``: ``python -c``, ``python -m``, the REPL and Jupyter put the working
+  directory first on ``sys.path``, so a global whose module the process has not imported yet
+  (``decimal`` after ``import torch``; ``argparse``, ``pathlib``, ``torch`` itself after ``import
+  pickle``) is imported from a ``decimal.py`` beside the checkpoint when it is loaded from its folder
+  (the classic module-shadowing trick; the pickle names only a "harmless" or "allowed" global);
 - the Hugging Face cache layout (``snapshots/REV/NAME`` symlinks into ``blobs/``);
 - protocol 5 ``NEXT_BUFFER`` after the payload (``pickle.load`` has no buffers and raises after
   running what came before).
@@ -245,9 +250,40 @@ def torch_package(root: Path, marker: Path) -> Path:
     return path
 
 
+def _shadowing(root: Path, marker: Path, module: str, name: str, data: bytes, file: str) -> Path:
+    model = root / "model"
+    model.mkdir()
+    (model / f"{module}.py").write_text(f"open({str(marker)!r}, 'w').close()\n{name} = dict\n")
+    (model / file).write_bytes(data)
+    return model
+
+
+@technique("folder-decimal.py-shadows-a-harmless-global", "CPython sys.path[0] (the working directory for "
+           "python -c, the REPL, Jupyter): decimal is not imported by torch", TORCH_LOAD_IN.format(name="model.pt"),
+           slow=True, folder=True, names_payload=False,
+           passes="the verdict judges the global decimal.Decimal as named (harmless), never where its module "
+           "resolves: decimal.py beside the checkpoint is no pickle; 'harmless', exit 0")
+def shadow_decimal(root: Path, marker: Path) -> Path:
+    # torch.save({"lr": Decimal("0.1")}) as pickle protocol 2 writes it (data.pkl of a zip would do the same)
+    data = b"\x80\x02}q\x00X\x02\x00\x00\x00lrq\x01cdecimal\nDecimal\nq\x02X\x03\x00\x00\x000.1q\x03\x85q\x04Rq\x05s."
+    return _shadowing(root, marker, "decimal", "Decimal", data, "model.pt")
+
+
+@technique("folder-torch.py-shadows-an-allowed-global", "CPython sys.path[0]: pickle.load imports torch "
+           "for torch._utils._rebuild_tensor_v2 from the working directory", LOAD.replace(
+               "open(sys.argv[1], 'rb')", "open(sys.argv[1] + '/model.pkl', 'rb')"), folder=True,
+           names_payload=False, passes="an allowed global (torch.Size, module torch) is 'safe' "
+           "whatever module the loading process imports for it: torch.py beside model.pkl; 'safe', exit 0")
+def shadow_torch(root: Path, marker: Path) -> Path:
+    data = b"\x80\x02ctorch\nSize\nq\x00]q\x01K\x03a\x85q\x02Rq\x03."  # torch.Size([3])
+    return _shadowing(root, marker, "torch", "Size", data, "model.pkl")
+
+
 def target_file(t: Technique, root: Path) -> Path:
     """The file a folder technique's loader reads (for the by-name scans of the report)."""
     return {"folder-legacy-torch-tar-checkpoint.tar": root / "ckpt" / "checkpoint.tar",
             "folder-dcp-.metadata-protocol-0": root / "ckpt" / ".metadata",
             "folder-index-json-names-an-unlisted-shard": root / "model" / "pytorch_model-00001-of-00001.shard",
+            "folder-decimal.py-shadows-a-harmless-global": root / "model" / "model.pt",
+            "folder-torch.py-shadows-an-allowed-global": root / "model" / "model.pkl",
             }.get(t.id, root)
