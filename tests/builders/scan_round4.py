@@ -112,7 +112,8 @@ def legacy_tar(marker: Path) -> bytes:
 # --- scan FOLDER: files a loader reads that the folder search does not pick -------------------------
 
 @technique("folder-legacy-torch-tar-checkpoint.tar", "torch/serialization.py _legacy_load (tar format) "
-           "under the name PyTorch's ImageNet example saves to", TORCH_LOAD_IN.format(name="checkpoint.tar"), slow=True, folder=True,
+           "under the name PyTorch's ImageNet example saves to", TORCH_LOAD_IN.format(name="checkpoint.tar"),
+           slow=True, folder=True,
            names_payload=False, passes="discover.pickle_files: .tar is no pickle name and a tar is no "
            "pickle/zip/.npy head: 'no pickle files found', exit 0")
 def folder_tar(root: Path, marker: Path) -> Path:
@@ -155,7 +156,8 @@ def folder_hub(root: Path, marker: Path) -> Path:
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abcd")
     (repo / "blobs" / "9f86d081884c7d659a2feaa0c55ad015").write_bytes(system_p0(marker))
-    os.symlink("../../blobs/9f86d081884c7d659a2feaa0c55ad015", repo / "snapshots" / "0123abcd" / "pytorch_model.bin")
+    os.symlink("../../blobs/9f86d081884c7d659a2feaa0c55ad015",
+               repo / "snapshots" / "0123abcd" / "pytorch_model.bin")
     return root / "hub"
 
 
@@ -225,7 +227,8 @@ def next_buffer(root: Path, marker: Path) -> Path:
 
 
 @technique("folder-pytorch_model.bin-protocol-0", "torch/serialization.py _legacy_load: the first "
-           "pickle.load (the magic number) runs a protocol 0 pickle", TORCH_LOAD_IN.format(name="pytorch_model.bin"), slow=True, folder=True)
+           "pickle.load (the magic number) runs a protocol 0 pickle",
+           TORCH_LOAD_IN.format(name="pytorch_model.bin"), slow=True, folder=True)
 def folder_bin(root: Path, marker: Path) -> Path:
     (root / "model").mkdir()
     (root / "model" / "pytorch_model.bin").write_bytes(system_p0(marker))
@@ -259,13 +262,15 @@ def _shadowing(root: Path, marker: Path, module: str, name: str, data: bytes, fi
 
 
 @technique("folder-decimal.py-shadows-a-harmless-global", "CPython sys.path[0] (the working directory for "
-           "python -c, the REPL, Jupyter): decimal is not imported by torch", TORCH_LOAD_IN.format(name="model.pt"),
+           "python -c, the REPL, Jupyter): decimal is not imported by torch",
+           TORCH_LOAD_IN.format(name="model.pt"),
            slow=True, folder=True, names_payload=False,
            passes="the verdict judges the global decimal.Decimal as named (harmless), never where its module "
            "resolves: decimal.py beside the checkpoint is no pickle; 'harmless', exit 0")
 def shadow_decimal(root: Path, marker: Path) -> Path:
     # torch.save({"lr": Decimal("0.1")}) as pickle protocol 2 writes it (data.pkl of a zip would do the same)
-    data = b"\x80\x02}q\x00X\x02\x00\x00\x00lrq\x01cdecimal\nDecimal\nq\x02X\x03\x00\x00\x000.1q\x03\x85q\x04Rq\x05s."
+    data = (b"\x80\x02}q\x00X\x02\x00\x00\x00lrq\x01cdecimal\nDecimal\nq\x02"
+            b"X\x03\x00\x00\x000.1q\x03\x85q\x04Rq\x05s.")
     return _shadowing(root, marker, "decimal", "Decimal", data, "model.pt")
 
 
@@ -281,9 +286,10 @@ def shadow_torch(root: Path, marker: Path) -> Path:
 
 def target_file(t: Technique, root: Path) -> Path:
     """The file a folder technique's loader reads (for the by-name scans of the report)."""
+    shard = root / "model" / "pytorch_model-00001-of-00001.shard"
     return {"folder-legacy-torch-tar-checkpoint.tar": root / "ckpt" / "checkpoint.tar",
             "folder-dcp-.metadata-protocol-0": root / "ckpt" / ".metadata",
-            "folder-index-json-names-an-unlisted-shard": root / "model" / "pytorch_model-00001-of-00001.shard",
+            "folder-index-json-names-an-unlisted-shard": shard,
             "folder-decimal.py-shadows-a-harmless-global": root / "model" / "model.pt",
             "folder-torch.py-shadows-an-allowed-global": root / "model" / "model.pkl",
             }.get(t.id, root)
