@@ -78,8 +78,8 @@ class Technique:
     slow: bool = False  # the control imports torch
     folder: bool = False  # aimed at ``scan FOLDER``
     names_payload: bool = True  # the scan can name the payload's global (not only "unverified")
-    # the technique passes the scan blind (main at 5f4c420): why, for the xfail
-    passes: str | None = None
+    # what the scan answered blind (main at 5f4c420) where it passed the technique, and why
+    blind: str | None = None
 
 
 T4: list[Technique] = []
@@ -114,7 +114,7 @@ def legacy_tar(marker: Path) -> bytes:
 @technique("folder-legacy-torch-tar-checkpoint.tar", "torch/serialization.py _legacy_load (tar format) "
            "under the name PyTorch's ImageNet example saves to", TORCH_LOAD_IN.format(name="checkpoint.tar"),
            slow=True, folder=True,
-           names_payload=False, passes="discover.pickle_files: .tar is no pickle name and a tar is no "
+           names_payload=False, blind="discover.pickle_files: .tar is no pickle name and a tar is no "
            "pickle/zip/.npy head: 'no pickle files found', exit 0")
 def folder_tar(root: Path, marker: Path) -> Path:
     (root / "ckpt").mkdir()
@@ -124,7 +124,7 @@ def folder_tar(root: Path, marker: Path) -> Path:
 
 @technique("folder-dcp-.metadata-protocol-0", "torch/distributed/checkpoint/filesystem.py "
            "FileSystemReader.read_metadata: pickle.load(.metadata)", DCP_LOAD, slow=True, folder=True,
-           passes="discover.pickle_files: '.metadata' has no pickle suffix and a protocol 0 pickle no "
+           blind="discover.pickle_files: '.metadata' has no pickle suffix and a protocol 0 pickle no "
            "protocol 2+ head: 'no pickle files found', exit 0")
 def folder_dcp(root: Path, marker: Path) -> Path:
     (root / "ckpt").mkdir()
@@ -134,7 +134,7 @@ def folder_dcp(root: Path, marker: Path) -> Path:
 
 @technique("folder-index-json-names-an-unlisted-shard", "pytorch_model.bin.index.json weight_map: shards "
            "torch.load-ed whatever their names", SHARDS_LOAD, slow=True, folder=True,
-           passes="discover.pickle_files ignores the index's weight_map; '.shard' is no pickle name and a "
+           blind="discover.pickle_files ignores the index's weight_map; '.shard' is no pickle name and a "
            "protocol 0 pickle no protocol 2+ head: 'no pickle files found', exit 0")
 def folder_shard(root: Path, marker: Path) -> Path:
     model = root / "model"
@@ -180,7 +180,7 @@ def _joblib_f8(path: Path, count: int) -> bytes:
 
 @technique("joblib-dtype-elsize-of-a-builtin-type", "joblib NumpyArrayWrapper.read_array: count * "
            "dtype.itemsize, numpy ignoring a pickled elsize for float64", JOBLIB_LOAD,
-           passes="pickle_scan._joblib_dtype takes the BUILD state's elsize (state[5]) for any dtype; numpy "
+           blind="pickle_scan._joblib_dtype takes the BUILD state's elsize (state[5]) for any dtype; numpy "
            "keeps 8 for 'f8': joblib reads the payload the scan took for array data (exit 2 only because "
            "NumpyArrayWrapper is unknown; posix.system is never named)")
 def joblib_elsize(root: Path, marker: Path) -> Path:
@@ -199,7 +199,7 @@ def joblib_elsize(root: Path, marker: Path) -> Path:
 
 @technique("joblib-alignment-bytes-None", "joblib NumpyArrayWrapper.safe_get_numpy_array_alignment_bytes: "
            "a None value reads no padding byte", JOBLIB_LOAD,
-           passes="pickle_scan._joblib_array reads a padding byte whenever the state has the key, joblib "
+           blind="pickle_scan._joblib_array reads a padding byte whenever the state has the key, joblib "
            "only when its value is not None: the scan skips past the payload (exit 2 only because "
            "NumpyArrayWrapper is unknown; posix.system is never named)")
 def joblib_alignment_none(root: Path, marker: Path) -> Path:
@@ -237,7 +237,7 @@ def folder_bin(root: Path, marker: Path) -> Path:
 
 @technique("torch.package-shadows-an-allowed-module", "torch/package/package_importer.py _load_module: "
            "the archive's collections/__init__.py serves collections.OrderedDict", PACKAGE_LOAD, slow=True,
-           names_payload=False, passes="pickle_scan._zip_file judges only the archive's pickles "
+           names_payload=False, blind="pickle_scan._zip_file judges only the archive's pickles "
            "(collections.OrderedDict: allowed) and reads its .py members as data; it knows TorchScript's "
            "constants.pkl but not torch.package's .data/extern_modules: 'safe', exit 0")
 def torch_package(root: Path, marker: Path) -> Path:
@@ -265,7 +265,7 @@ def _shadowing(root: Path, marker: Path, module: str, name: str, data: bytes, fi
            "python -c, the REPL, Jupyter): decimal is not imported by torch",
            TORCH_LOAD_IN.format(name="model.pt"),
            slow=True, folder=True, names_payload=False,
-           passes="the verdict judges the global decimal.Decimal as named (harmless), never where its module "
+           blind="the verdict judges the global decimal.Decimal as named (harmless), never where its module "
            "resolves: decimal.py beside the checkpoint is no pickle; 'harmless', exit 0")
 def shadow_decimal(root: Path, marker: Path) -> Path:
     # torch.save({"lr": Decimal("0.1")}) as pickle protocol 2 writes it (data.pkl of a zip would do the same)
@@ -277,7 +277,7 @@ def shadow_decimal(root: Path, marker: Path) -> Path:
 @technique("folder-torch.py-shadows-an-allowed-global", "CPython sys.path[0]: pickle.load imports torch "
            "for torch._utils._rebuild_tensor_v2 from the working directory", LOAD.replace(
                "open(sys.argv[1], 'rb')", "open(sys.argv[1] + '/model.pkl', 'rb')"), folder=True,
-           names_payload=False, passes="an allowed global (torch.Size, module torch) is 'safe' "
+           names_payload=False, blind="an allowed global (torch.Size, module torch) is 'safe' "
            "whatever module the loading process imports for it: torch.py beside model.pkl; 'safe', exit 0")
 def shadow_torch(root: Path, marker: Path) -> Path:
     data = b"\x80\x02ctorch\nSize\nq\x00]q\x01K\x03a\x85q\x02Rq\x03."  # torch.Size([3])

@@ -126,7 +126,29 @@ def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
     if found_by_head and found.not_pickle and not (found.references or found.unverified):
         return judge(str(path), (), skipped=f"{found.not_pickle} (found by its first bytes, not its name)")
     return judge(str(path), _rows(found.references), error=found.not_pickle and f"{path}: {found.not_pickle}",
-                 unverified=found.unverified)
+                 unverified=(*found.unverified, *shadowed_modules(path, found.references)))
+
+
+def shadowed_modules(path: Path, refs: Iterable[GlobalUse]) -> tuple[str, ...]:
+    """The modules named by the file's globals that Python code beside it would stand in for: ``python
+    -c``, ``-m``, the REPL and notebooks put the working directory first on sys.path, a script its own
+    folder, so a ``decimal.py`` or ``torch/__init__.py`` in the model's folder is what a loading process
+    started there imports for decimal.Decimal or torch.Size, allowed global or not (built-in modules
+    excepted: the interpreter never looks for them on disk)."""
+    import sys
+
+    folder = path.parent
+    tops = sorted({u.module.split(".")[0] for u in refs} - set(sys.builtin_module_names))
+    found = []
+    for top in tops:
+        beside = [folder / f"{top}.py", folder / f"{top}.pyc", folder / top / "__init__.py"]
+        beside += sorted(folder.glob(f"{top}.*.so")) + sorted(folder.glob(f"{top}.*.pyd"))
+        beside += [folder / f"{top}.so", folder / f"{top}.pyd"]
+        hit = next((b for b in beside if b.is_file()), None)
+        if hit is not None:
+            found.append(f"{hit.name} beside it: a Python started in {folder} imports it for the module "
+                         f"{top} that the pickle names, so loading can run that file")
+    return tuple(found)
 
 
 def _rows(refs: Iterable[GlobalUse]) -> Iterator[tuple[str, str, int, int]]:

@@ -149,7 +149,8 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
             out.append(path)
             continue
         for folder, files, depth in _walk(path):
-            out.extend(f for f in files if pickle_named(f.name) or _pickle_head(f))
+            indexed = _index_named(files)
+            out.extend(f for f in files if pickle_named(f.name) or f.name in indexed or _pickle_head(f))
             # folders the walk does not enter: those past its depth, and symlinked ones (never followed)
             out.extend(p for p in sorted(_list(folder))
                        if p.is_dir() and (p.is_symlink() or depth >= MAX_WALK_DEPTH))
@@ -164,17 +165,43 @@ def pickle_named(name: str) -> bool:
 
 
 def _pickle_head(path: Path) -> bool:
-    """A regular file that starts as a protocol 2-5 pickle, a zip (torch.save's format: torch.load reads
-    it whatever its name) or a .npy array (six bytes read; a special file is not opened)."""
+    """A regular file whose first 512 bytes a loader could take code from, whatever its name (a special
+    file is not opened): a pickle of any protocol (a distributed checkpoint's ``.metadata`` is one), a zip
+    (torch.save's format: torch.load reads it whatever its name), a .npy array, a tar (torch.save before
+    0.4), a compressed stream (formats/pickle_scan.py ``may_hold_pickle``)."""
     if not _is_regular(path):
         return False
     try:
         with open(path, "rb") as f:
-            head = f.read(6)
+            head = f.read(512)
     except OSError:
         return False
-    return ((len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5) or head.startswith(b"PK\x03\x04")
-            or head == b"\x93NUMPY")
+    from paramscope.formats.pickle_scan import may_hold_pickle  # scan's folder search only
+
+    return may_hold_pickle(head)
+
+
+# an index's own name (transformers' sharded checkpoints: pytorch_model.bin.index.json and the like)
+INDEX_SUFFIX = ".index.json"
+MAX_INDEX_BYTES = 64 << 20
+
+
+def _index_named(files: Sequence[Path]) -> set[str]:
+    """The file names the ``*.index.json`` files among ``files`` map weights to: transformers'
+    load_sharded_checkpoint loads each with torch.load (or safetensors) whatever it is called."""
+    names: set[str] = set()
+    for index in files:
+        if not index.name.lower().endswith(INDEX_SUFFIX) or not _is_regular(index):
+            continue
+        try:
+            if index.stat().st_size > MAX_INDEX_BYTES:
+                continue
+            weight_map = json.loads(index.read_bytes()).get("weight_map")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(weight_map, dict):
+            names.update(v for v in weight_map.values() if isinstance(v, str))
+    return names
 
 
 def _kind_of(folder: Path) -> str:

@@ -258,7 +258,9 @@ def _joblib_array(m: vm.Machine, obj: Any) -> None:
         m.anomalies.extend(r.anomalies)
         m.pos = r.end
         return
-    if "numpy_array_alignment_bytes" in state:
+    # joblib's read_array reads the padding byte only when the key's value is not None
+    # (numpy_pickle.py: ``if self.numpy_array_alignment_bytes is not None``)
+    if state.get("numpy_array_alignment_bytes") is not None:
         m.take(m.take(1, "joblib padding length")[0], "joblib padding")
     count = 1
     for n in shape:
@@ -275,12 +277,14 @@ def _joblib_dtype(dtype: Any) -> tuple[int | None, bool]:
     state = dtype.state if isinstance(dtype.state, tuple) else ()
     if len(state) >= 8 and type(state[7]) is int and state[7] & 1:  # NPY_ITEM_REFCOUNT: objects inside
         return 0, True
-    if len(state) >= 8 and type(state[5]) is int and state[5] > 0:  # structured / void: elsize given
-        return state[5], False
     match = _DTYPE_CODE.fullmatch(dtype.args[0])
     if match is None:
         return None, False
     kind, digits = match.groups()
+    # numpy's arraydescr_setstate takes the pickled elsize only for the flexible kinds (strings, unicode,
+    # void / structured): a float keeps its own size whatever the state says
+    if kind in "SUVa" and len(state) >= 8 and type(state[5]) is int and state[5] > 0:
+        return state[5], False
     if kind == "O":
         return 0, True
     size = int(digits) if digits else {"b": 1, "?": 1}.get(kind)
@@ -418,6 +422,37 @@ def certainly_scanned(head: bytes) -> bool:
     """A head no code-free format starts with: a zip, a protocol-2+ pickle, a .npy array."""
     return (zipfile_safe.is_zip(head) or head.startswith(NPY_MAGIC)
             or (len(head) >= 2 and head[0] == 0x80 and head[1] <= vm.HIGHEST_PROTOCOL))
+
+
+# what a module and a class name read by GLOBAL / INST must be for pickle.load to import anything: dotted
+# identifiers (a text file whose first line is prose names no module that exists)
+_IDENTIFIER_PATH = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
+
+
+def may_hold_pickle(head: bytes) -> bool:
+    """Whether a file whose first bytes are ``head`` (512 of them) is one pickle.load, torch.load or
+    joblib.load could take code from, whatever its name: a head ``certainly_scanned`` reads, an archive
+    the scan does not open (torch.save's legacy tar), a compressed stream (joblib), or a protocol 0/1
+    pickle: the head read as a pickle reaches its STOP or runs to the head's end, or names a global before
+    it breaks; and where it names globals, the first is a dotted identifier's (GLOBAL, INST and
+    STACK_GLOBAL import at once: a first line of prose, as a YAML file's, fails the load before anything
+    else is imported). A text file breaks at its first byte, or names prose."""
+    if not head:
+        return False
+    if certainly_scanned(head) or _other_archive(head) or _compression(head):
+        return True
+    try:
+        refs = vm.run(head, "", limits=vm.Limits(max_ops=10_000, max_seconds=0.1)).references
+    except vm.PickleTruncated as e:
+        refs = e.references
+    except vm.PickleError as e:
+        if not e.references:
+            return False
+        refs = e.references
+    if not refs:
+        return True
+    first = min(refs, key=lambda u: u.offset)
+    return bool(_IDENTIFIER_PATH.fullmatch(first.module) and _IDENTIFIER_PATH.fullmatch(first.name))
 
 
 def _other_archive(head: bytes) -> str | None:
@@ -718,6 +753,7 @@ def _has_objects(descr: Any, depth: int = 0) -> bool:
 
 
 # --- zip archives ---------------------------------------------------------------------------------
+PACKAGE_MARKER = ".data/extern_modules"  # torch.package's record of the modules left to the environment
 
 @dataclass
 class _Budget:
@@ -738,6 +774,14 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int, budget: _Budget | 
             s.doubt(where, f"member {m.name}: a TorchScript archive; torch.load runs its code/ through "
                     "torch.jit.load, which the scan does not judge")
             break
+    packaged = next((m for m in members if m.name.endswith(PACKAGE_MARKER)), None)
+    if packaged is not None:
+        # torch.package (package/package_importer.py): PackageImporter imports every module a pickle of
+        # the archive names from the archive's own sources first (only those .data/extern_modules lists
+        # and a few implicit ones come from the environment), so an allowed global runs packaged code.
+        # (torch.load reads a plain torch.save zip's data.pkl only: Python files beside it run nowhere)
+        s.doubt(where, f"member {packaged.name}: a torch.package archive; PackageImporter imports the "
+                "modules its pickles name from the archive's own code, which the scan does not judge")
     # torch's reader (miniz) finds ARCHIVE/data.pkl whatever the case of its letters
     data_pkls = [m for m in members if m.name.lower() == "data.pkl" or m.name.lower().endswith("/data.pkl")]
     storages: set[str] = set()

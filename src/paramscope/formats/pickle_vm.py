@@ -598,6 +598,10 @@ def _build(m: Machine) -> None:
     elif isinstance(obj, Global):
         m.use_of(obj).calls += 1  # BUILD on a class sets attributes on it
     if m.after_build is not None:
+        # the hook reads raw bytes after the opcode (joblib's array data, which joblib reads from the file
+        # once the frame holding BUILD has ended): the frame is closed by the opcode's own bytes first
+        if m.frame_end is not None and m.pos >= m.frame_end:
+            m._frame_ended()
         m.after_build(m, obj)
 
 
