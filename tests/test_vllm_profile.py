@@ -149,8 +149,10 @@ def test_mla_is_not_split_by_tensor_parallel():
     one = vllm_memory(DEEPSEEK, 8 * GIB, context=4096)
     eight = vllm_memory(DEEPSEEK, 8 * GIB, context=4096, tensor_parallel=8)
     assert eight.kv_needed_bytes == one.kv_needed_bytes
-    # the 58 MoE layers' routers (7168 × 256, bf16) stay whole on every rank (ReplicatedLinear gate)
-    routers = 58 * 7168 * 256 * 2
+    # the 58 MoE layers' routers (7168 × 256, bf16) and the 61 layers' MLA down-projections (here only
+    # kv_a_proj_with_mqa, to 512 + 64: this config has no q_lora_rank) stay whole on every rank
+    # (ReplicatedLinear)
+    routers = 58 * 7168 * 256 * 2 + 61 * 7168 * (DEEPSEEK.q_lora_rank + 512 + 64) * 2
     assert eight.weights_bytes == (8 * GIB - routers) // 8 + routers + rope_cache_bytes(DEEPSEEK, DType.BF16)
     assert one.weights_bytes == 8 * GIB + rope_cache_bytes(DEEPSEEK, DType.BF16)
 
@@ -842,7 +844,9 @@ def test_before_mla_the_cache_holds_every_head_padded_to_256():
     assert before.params.block_size == 16 and after.params.block_size == 64
     assert before.layout.page_bytes == 16 * 2 * 16 * 256 * 2  # one layer's block: 16 tokens, K and V
     assert before.layout.page_bytes * before.layout.group_size // 16 == 442_368
-    assert after.layout.page_bytes == 64 * (512 + 64) * 2  # MLA: the latent and the RoPE key
+    # MLA: the latent and the RoPE key, which V0 pads to 256 bytes a token (576 → 640 values: PR #12676)
+    assert after.layout.page_bytes == 64 * 640 * 2
+    assert vllm_memory(cfg, 31_461_709_185, **{**kw, "engine": "v1"}).layout.page_bytes == 64 * 576 * 2
     assert before.model_bytes == after.model_bytes  # the weights and RoPE cache do not change
 
 
