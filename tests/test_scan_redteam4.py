@@ -119,3 +119,16 @@ def test_a_model_folder_of_text_files_stays_safe(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(data)
     result = scan([str(tmp_path)])
     assert result.exit_code == 0 and not result.verdicts, [v.summary for v in result.verdicts]
+
+
+def test_a_remote_code_folder_is_could_run_code(tmp_path: Path) -> None:
+    """A config.json whose auto_map names the repository's own modules: loading the model needs
+    trust_remote_code=True, which imports them; the scan judges no Python, so it says so (exit 2)."""
+    (tmp_path / "config.json").write_text(
+        '{"model_type": "x", "auto_map": {"AutoConfig": "configuration_x.XConfig", '
+        '"AutoModelForCausalLM": ["modeling_x.XForCausalLM", null]}}')
+    (tmp_path / "modeling_x.py").write_text("import os\n")
+    (verdict,) = scan([str(tmp_path)]).verdicts
+    assert verdict.exit_code == 2 and "configuration_x.py, modeling_x.py" in verdict.summary
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    assert not scan([str(tmp_path)]).verdicts

@@ -53,15 +53,28 @@ def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
         req = ScanRequest((paths,) if isinstance(paths, str) else tuple(str(p) for p in paths))
     given = [Path(p).expanduser() for p in req.paths]
     by_head: set[Path] = set()
+    code: list[Verdict] = []
     if any(p.is_dir() for p in given):  # folder search needs discover (and the readers it imports)
-        from paramscope.formats.discover import pickle_files, pickle_named
+        from paramscope.formats.discover import pickle_files, pickle_named, remote_code
 
         found = pickle_files(given)
         by_head = {p for p in set(found) - set(given) if not p.is_dir() and not pickle_named(p.name)}
+        code = [_repository_code(config, modules) for config, modules in remote_code(given)]
     else:
         found = given
-    return ScanResult(req, tuple(_unsearched(path) if path.is_dir() else scan_file(path, path in by_head)
-                                 for path in found))
+    return ScanResult(req, (*(_unsearched(path) if path.is_dir() else scan_file(path, path in by_head)
+                              for path in found), *code))
+
+
+def _repository_code(config: Path, modules: tuple[str, ...]) -> Verdict:
+    """A config whose auto_map names the repository's own modules: transformers loads such a model only
+    with trust_remote_code=True, which imports them, and the scan judges no Python code."""
+    from paramscope.analyses.safety.pickle_safety import judge
+
+    listed = ", ".join(f"{m}.py" for m in modules)
+    return judge(str(config), (), unverified=(
+        f"auto_map names repository code ({listed}): transformers loads this model only with "
+        "trust_remote_code=True, which imports it; the scan does not judge Python code",))
 
 
 def _unsearched(folder: Path) -> Verdict:

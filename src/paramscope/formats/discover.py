@@ -157,6 +157,36 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
+# config files transformers reads an ``auto_map`` from (AutoConfig, AutoTokenizer, AutoProcessor,
+# AutoImageProcessor, AutoFeatureExtractor): each names classes of the repository's own Python modules
+AUTO_MAP_FILES = ("config.json", "tokenizer_config.json", "processor_config.json",
+                  "preprocessor_config.json", "feature_extractor_config.json", "image_processor_config.json")
+
+
+def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...]]]:
+    """Under each folder, the config files whose ``auto_map`` names repository code (``modeling_x.Class``),
+    with the modules named: a model transformers loads only with trust_remote_code=True, which imports
+    them."""
+    out: list[tuple[Path, tuple[str, ...]]] = []
+    for path in paths:
+        if not path.is_dir():
+            continue
+        for _folder, files, _depth in _walk(path):
+            for f in files:
+                if f.name not in AUTO_MAP_FILES or not _is_regular(f):
+                    continue
+                try:
+                    auto_map = json.loads(f.read_bytes()[:MAX_MANIFEST_BYTES]).get("auto_map")
+                except (OSError, ValueError, AttributeError):
+                    continue
+                refs = auto_map.values() if isinstance(auto_map, dict) else ()
+                names = [r for v in refs for r in (v if isinstance(v, list) else [v]) if isinstance(r, str)]
+                modules = sorted({n.split("--")[-1].rsplit(".", 1)[0] for n in names if "." in n})
+                if modules:
+                    out.append((f, tuple(modules)))
+    return out
+
+
 def pickle_named(name: str) -> bool:
     """Named like a pickle-based file, compressed or not (``clf.pkl.z``)."""
     lower = name.lower()
