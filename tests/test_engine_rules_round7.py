@@ -123,10 +123,13 @@ def test_the_ssm_state_takes_the_configs_type_and_align_mode_two_blocks():
     assert hybrid_state_bytes(cfg, p) == 32 * 128 * 128 * 4 + 8192 * 3 * 2
     assert MAMBA_BLOCKS_PER_REQUEST["v1-0.16"] == MAMBA_BLOCKS_PER_REQUEST["v1"] == 2
     assert "v1-early" not in MAMBA_BLOCKS_PER_REQUEST  # 0.10.2's Qwen3-Next log: one
-    m = vllm_memory(cfg, 17 * 2**30, context=65536, kv_type=DType.F8_E4M3, engine="v1-0.16",
-                    gpu_memory_bytes=round(44.42 * 2**30), gpu_memory_utilization=0.9)
+    kw = dict(context=65536, kv_type=DType.F8_E4M3, engine="v1-0.16", gpu_memory_bytes=round(44.42 * 2**30),
+              gpu_memory_utilization=0.9)
+    m = vllm_memory(cfg, 17 * 2**30, prefix_caching=True, **kw)
     assert m.params.block_size == 1056
     assert m.layout.blocks_per_request == 63 + 3 * 2
+    # without prefix caching (a hybrid model's default), one state block a group: 0.19's 1258 / 500
+    assert vllm_memory(cfg, 17 * 2**30, **kw).layout.blocks_per_request == 63 + 3
 
 
 def test_mrope_caches_four_times_the_positions_and_rope_parameters_are_read():

@@ -65,7 +65,11 @@ def test_blind_measurement_is_recorded():
     assert len(ENTRIES) >= 26
     blind_equal = sum(1 for e in ENTRIES if e["blind"].get("difference") == 0)
     refused = sum(1 for e in ENTRIES if "error" in e["blind"])
-    assert (blind_equal, refused, sum(map(_open, ENTRIES))) == (16, 6, 4)
+    # blind: 16 equal, 6 refused, 4 open; after the fixes (transformers before 4.32 saved inv_freq; a flat
+    # text config under a wrapper's model_type) 17 equal, 6 refused, 3 pinned differences no config can state
+    assert (blind_equal, refused) == (16, 6)
+    now_equal = sum(1 for e in ENTRIES if e["expected"] == "equal")
+    assert (now_equal, sum(map(_open, ENTRIES))) == (17, 3)
     for e in ENTRIES:
         assert ("ours" in e["blind"]) != ("error" in e["blind"])
         assert e["source"]["repo"].startswith("github.com/") and len(e["source"]["index_commit"]) == 40
@@ -73,4 +77,4 @@ def test_blind_measurement_is_recorded():
         if "ours" in e["blind"]:
             assert e["blind"]["ours"] - e["total_size"] == e["blind"]["difference"]
         if _open(e) and "difference" in e["expected"]:
-            assert e["expected"]["difference"] == e["blind"]["difference"] != 0
+            assert e["expected"]["difference"] != 0

@@ -337,7 +337,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         allocator_tail_bytes=record_tails(model, r, tp),
         entrypoint=r.setting("entrypoint") or "serve",
         expert_parallel="'enable_expert_parallel': True" in r.log or "Expert parallelism is enabled" in r.log,
-        offload=offload, kv_cache_memory_bytes=r.setting("kv_cache_memory_bytes"))
+        offload=offload, kv_cache_memory_bytes=r.setting("kv_cache_memory_bytes"),
+        prefix_caching=bool(r.setting("enable_prefix_caching")))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_
@@ -439,9 +440,12 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     # llama_kv_cache, whose lines the KV figures are (llama_memory_hybrid holds one of each)
     attention = KVCache(tuple(p for p in m.kv.parts if p.kind in ATTENTION_KINDS), m.kv.explain)
     main = full if split_swa and full else attention
+    # the printed n_ctx_per_seq: builds of mid-2025 and earlier printed n_ctx / n_seq_max whatever the one
+    # unified cache held (llama-context.cpp, then), later ones the cells of a sequence's stream
+    per_seq = m.params.n_ctx // m.params.n_seq if m.params.legacy else m.params.n_ctx_seq
     out: dict[str, float] = {
         "kv_size": main.total_bytes, "k_size": main.k_bytes, "v_size": main.v_bytes,
-        "kv_cells": m.params.n_ctx_seq, "n_ctx_seq": m.params.n_ctx_seq}
+        "kv_cells": m.params.n_ctx_seq, "n_ctx_seq": per_seq}
     if r.setting("n_seq_max") is not None:  # one row of logits per sequence: not comparable unless shown
         out["output_buffer"] = m.output_bytes
     if len(r.all("kv_buffer")) == 1:
@@ -495,6 +499,10 @@ def identical_gpus(r: Record) -> bool:
         ("two ", "three ", "four ", "five "))
 
 
+# the attention backend SGLang's server_args print names
+SGLANG_BACKEND = re.compile(r"\battention_backend='(\w+)'|Use (\w+) backend by default")
+
+
 # SGLang's "Load weight end" line (model_runner.py load_model): the free memory after loading and what the
 # load took, GiB printed as GB ("avail mem=7.37 GB, mem usage=15.02 GB"); the first rank's line is taken
 SGLANG_LOAD_END = re.compile(r"Load weight end\..*?avail mem=([\d.]+) GB, mem usage=([\d.]+) GB")
@@ -544,7 +552,9 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         disable_hybrid_swa_memory=disable if isinstance(disable, bool) else None,
         mamba_full_memory_ratio=float(mamba_ratio) if isinstance(mamba_ratio, int | float) else None,
         max_mamba_cache_size=mamba_size if isinstance(mamba_size, int) else None,
-        build=r.setting("build") or "current", vision=vision_tower(model))
+        build=r.setting("build") or "current", vision=vision_tower(model),
+        attention_backend=(found.group(1) or found.group(2) if (found := SGLANG_BACKEND.search(r.log))
+                           else None))
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:
         out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}

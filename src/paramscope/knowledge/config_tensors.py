@@ -42,7 +42,7 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
     with_buffers = _rotary_buffers(tensors, config)
     buffers = len(with_buffers) - len(tensors)
     half = sum(t.nbytes for t in with_buffers if t.name.endswith("rotary_emb.inv_freq")) // 2
-    rotary = (f"{buffers} rotary_emb.inv_freq buffers listed in float32, as transformers before 4.31 saved "
+    rotary = (f"{buffers} rotary_emb.inv_freq buffers listed in float32, as transformers before 4.32 saved "
               f"them (config.json: {config.get('transformers_version')}); a model cast to 16-bit before "
               f"saving holds them so, {half:,} bytes fewer",) if buffers else ()
     tensors = _saved_names(with_buffers, config)
@@ -91,8 +91,10 @@ def _text_model_type(config: Mapping[str, Any]) -> str:
 
 
 def _rotary_buffers(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> tuple[Tensor, ...]:
-    """Llama files saved by transformers before 4.31 hold each layer's ``self_attn.rotary_emb.inv_freq``
-    (a persistent buffer until transformers commit 95f96b45 made it ``persistent=False``): head_dim / 2
+    """Llama files saved by transformers before 4.32 hold each layer's ``self_attn.rotary_emb.inv_freq``
+    (a persistent buffer until transformers PR #24998, commit 95f96b45 of 2023-07-21, made it
+    ``persistent=False``, three days after 4.31.0 was released: RUTERGPT-13B, saved by 4.31.0, holds its 40
+    layers' 10,240 bytes of them, tests/fixtures/quantized_totals/out_of_sample_r4.json): head_dim / 2
     float32 values (``1 / base ** (arange(0, dim, 2).float() / dim)``), not parameters. TheBloke's 2023
     GPTQ files (tests/fixtures/quantized_totals/single_files.json) and a Pygmalion-7B merge written by
     4.28.0.dev0 (out_of_sample.json: 8,192 bytes) hold them so. config.json's ``transformers_version`` is
@@ -100,7 +102,7 @@ def _rotary_buffers(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> t
     from paramscope.model import Tensor
     from paramscope.model.dtypes import DType
 
-    if config.get("model_type") != "llama" or _version(config.get("transformers_version")) >= (4, 31):
+    if config.get("model_type") != "llama" or _version(config.get("transformers_version")) >= (4, 32):
         return tensors
     heads = config.get("num_attention_heads")
     head_dim = config.get("head_dim") or (config.get("hidden_size", 0) // heads if heads else 0)

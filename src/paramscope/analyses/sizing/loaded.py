@@ -103,7 +103,9 @@ def _relaid(model: Model, runtime: str, device: Device | None, backend: str | No
         return Loaded(runtime, stored, stored)
     from paramscope.knowledge import quant_layouts as ql
 
-    chosen = backend or _vllm_mxfp4_backend(device)
+    # on ROCm the padding is the platform's whatever kernel runs (the log may say "Triton backend")
+    amd = device is not None and device.vendor == "AMD"
+    chosen = _vllm_mxfp4_backend(device) if amd or not backend else backend
     lay = ql.ENGINE_LAYOUTS.get(("vllm", "mxfp4", chosen))
     if lay is None:
         known = sorted(b for e, m, b in ql.ENGINE_LAYOUTS if (e, m) == ("vllm", "mxfp4"))
@@ -157,9 +159,14 @@ def _vllm_gptq_marlin(model: Model, runtime: str, stored: int) -> Loaded:
 
 
 def _vllm_mxfp4_backend(device: Device | None) -> str:
-    """vLLM's choice (mxfp4.py get_mxfp4_backend): Marlin below CUDA capability 9.0, else Triton. The
-    device table has no capability; a GPU without FP8 rates is pre-Ada, hence Marlin. Ada (L40S, RTX 40xx)
-    also gets Marlin in vLLM but reads as Triton here."""
+    """vLLM's choice (mxfp4.py get_mxfp4_backend): ROCm's layout on AMD GPUs, Marlin below CUDA capability
+    9.0, else Triton. The device table has no capability; a GPU without FP8 rates is pre-Ada, hence Marlin.
+    Ada (L40S, RTX 40xx) also gets Marlin in vLLM but reads as Triton here."""
+    if device is not None and device.vendor == "AMD":
+        return "rocm-gfx950" if device.key in GFX950 else "rocm"
     if device is not None and device.kind == "gpu" and device.fp8_flops is None:
         return "marlin"
     return "triton"
+
+
+GFX950 = frozenset({"mi350x", "mi355x"})  # CDNA 4: vLLM's ROCm MXFP4 alignment is 256 there

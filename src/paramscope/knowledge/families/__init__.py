@@ -276,6 +276,13 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
     from paramscope.knowledge.families.multimodal import VISION_ALIASES, VISION_TOWERS
 
     text = _section(cfg, "text_config", source)
+    archs = cfg.get("architectures")
+    if (not text and not composite.text_inline and "hidden_size" in cfg and "vision_config" not in cfg
+            and isinstance(archs, list) and archs and str(archs[0]).endswith("ForCausalLM")):
+        # a text-only export under the wrapper's model_type (a converter that flattened the config, the
+        # text keys at the top, a *ForCausalLM class): the text model alone, not the wrapper's default
+        # text model and tower (a Qwen3.5-2B MLX export: x4.5 priced so, 206,848 B off read as its text)
+        return _plan({**cfg, "model_type": composite.text_family}, source)
     if not text and composite.text_inline and "hidden_size" in cfg:
         text = {k: v for k, v in cfg.items() if k not in ("model_type", "vision_config")}
     fam = _family(str(text.get("model_type") or composite.text_family), source)

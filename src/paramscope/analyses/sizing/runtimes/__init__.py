@@ -146,6 +146,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                       "(gpu_memory_utilization then ignored)",
                     metavar="BYTES"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
+             Option("enable_prefix_caching", bool, False, "vLLM --enable-prefix-caching for a hybrid "
+                    "(Mamba / linear-attention) model: its state in 'align' mode, two blocks a request"),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
                                                        "kernel (its log says 'Using FlashInfer for top-p & "
                                                        "top-k sampling'): a smaller profile peak"),

@@ -113,6 +113,10 @@ SGLANG_BUILDS = ("current", "mid-2025", "early-2025")
 #   ViT-L/14's, where the config states none). Kimi-K2.5's MoonViT (27 × 1152): 0.908 × 0.95 × 0.9576171875
 #   = 0.8260405859375, as an SGLang 0.5.8 log on MI35x GPUs printed
 VLM_FRACTION_FACTOR = 0.95
+# ROCm's aiter attention backend (server_args.py / model_runner.py: ``if attention_backend == "aiter": if
+# context_len > 8192: mem_fraction_static *= 0.85``), given or not: Qwen3-0.6B on an MI355X (0.5.17), 0.6
+# given, 0.51 taken, 1,360,270 tokens from the printed free memory against 1,360,288 printed
+AITER_FRACTION_FACTOR, AITER_LONG_CONTEXT = 0.85, 8192
 VIT_BASELINE = (24, 1024)  # layers, width
 
 
@@ -456,6 +460,7 @@ def sglang_memory(
     max_mamba_cache_size: int | None = None,
     mamba_ssm_dtype: str = "float32",
     vision: tuple[int, int] | None = None,
+    attention_backend: str | None = None,
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
 
@@ -472,6 +477,8 @@ def sglang_memory(
     defaults, 0.8 and 0.9; ``disable_hybrid_swa_memory`` None: the build's rule,
     HYBRID_SWA_OFF_BEFORE_CURRENT). ``vision``: a multimodal model's vision tower, (layers, width)
     (``vision_tower``), for which the build lowers the fraction (``vlm_fraction_factor``).
+    ``attention_backend`` "aiter" (ROCm's default for attention without MLA): × 0.85 beyond 8192 tokens
+    (AITER_FRACTION_FACTOR).
     """
     tp = tensor_parallel
     if tp < 1 or context < 1 or batch < 1:
@@ -484,7 +491,9 @@ def sglang_memory(
     vlm_factor = 1.0
     if vision is not None and (build == "early-2025" or mem_fraction_static is None):
         vlm_factor = vlm_fraction_factor(vision, build)
-        fraction *= vlm_factor
+    if attention_backend == "aiter" and context > AITER_LONG_CONTEXT:
+        vlm_factor *= AITER_FRACTION_FACTOR
+    fraction *= vlm_factor
     ratio = SWA_FULL_TOKENS_RATIO if swa_full_tokens_ratio is None else swa_full_tokens_ratio
     if not 0 < ratio <= 1:  # server_args.py: "--swa-full-tokens-ratio should be in range (0, 1.0]"
         raise UnsupportedError(f"SGLang's swa_full_tokens_ratio must lie in (0, 1] (found {ratio})")
@@ -550,7 +559,7 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
     lines = [
         f"sglang.launch_server: context {m.context}, {m.batch} seqs, tp {m.tensor_parallel}, "
         f"mem_fraction_static {m.mem_fraction_static:.6g}{'' if m.fraction_given else ' (the build default)'}"
-        f"{f' (× {m.vlm_factor:.6g} for the vision encoder)' if m.vlm_factor != 1 else ''}, "
+        f"{f' (× {m.vlm_factor:.6g}: vision encoder, aiter)' if m.vlm_factor != 1 else ''}, "
         f"KV {m.kv_type.value.lower()}; figures per GPU",
         f"weights: {weights_bytes:,} B / {m.tensor_parallel} + RoPE cache"
         f"{f' + allocator segment tails {tails:,} B' if (tails := m.weight_tail_bytes) else ''}"
@@ -651,7 +660,10 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       disable_hybrid_swa_memory=disable_hybrid_swa(cfg, req),
                       mamba_full_memory_ratio=option(req, "mamba_full_memory_ratio"),
                       max_mamba_cache_size=option(req, "max_mamba_cache_size"),
-                      mamba_ssm_dtype=option(req, "mamba_ssm_dtype"), vision=vision_tower(model))
+                      mamba_ssm_dtype=option(req, "mamba_ssm_dtype"), vision=vision_tower(model),
+                      # SGLang's ROCm images run attention without MLA on aiter (SGLANG_USE_AITER=1)
+                      attention_backend="aiter" if (req.device is not None and req.device.vendor == "AMD"
+                                                    and not cfg.is_mla) else None)
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

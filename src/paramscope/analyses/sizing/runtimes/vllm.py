@@ -181,11 +181,13 @@ CUDA_GRAPH_BYTES = 512 * MiB
 #   their inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine
 #   on the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
 #   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
-#   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B; V1 36.2 B (23278-*: −2.14 GiB left of
-#   an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
+#   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B for the 0.6 and earlier V0 families;
+#   the V0 of 0.7 to 0.10 ("v0") 37 B, from four logs whose peak is the sampler's (cs336-* 36.6, pr13109-*
+#   36.5, hfcookbook-* 37.2, davidshare-phi4-* 37.3; 13061-*'s 39.0 is the exception, +1.2 % on its
+#   tokens); V1 36.2 B (23278-*: −2.14 GiB left of an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
 SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + I64 + F32, "v1-early": 36,
                            "v1-0.9": 36, "v1-0.8": 36,
-                           **dict.fromkeys(V0_FAMILIES, 40)}
+                           **dict.fromkeys(V0_FAMILIES, 40), "v0": 37}
 # The V1 sampler with FlashInfer's top-k/top-p kernel instead (v1/sample/ops/topk_topp_sampler.py, 0.8.x:
 # "Using FlashInfer for top-p & top-k sampling." where FlashInfer is installed, as in vLLM's Docker image;
 # V0 never used it by default): the fp32 copy of the logits (sampler.py ``logits.to(torch.float32)``;
@@ -218,6 +220,7 @@ class VllmParams:
     entrypoint: str = "serve"  # "serve" (vllm serve) or "llm" (the offline LLM class): V1's batch defaults
     expert_parallel: bool = False  # --enable-expert-parallel: whole experts per GPU, not split matrices
     kv_cache_memory_bytes: int | None = None  # --kv-cache-memory-bytes: the cache's size given outright
+    prefix_caching: bool = False  # --enable-prefix-caching (a hybrid model's state in "align" mode)
 
 
 @record
@@ -794,7 +797,7 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
         counts["linear"] = all_kinds["linear"]
     size = group_size(counts)
     groups = {kind: cdiv(n, size) for kind, n in counts.items()}
-    blocks = {kind: MAMBA_BLOCKS_PER_REQUEST.get(p.engine, 1) if kind == "linear"
+    blocks = {kind: (MAMBA_BLOCKS_PER_REQUEST.get(p.engine, 1) if p.prefix_caching else 1) if kind == "linear"
               else request_blocks(kind, cfg, p) for kind in counts}
     cells = {kind: blocks[kind] * p.block_size for kind in attention}
     kv = kv_cache(rank_config(cfg, p.tensor_parallel), cells, streams=p.batch, type_k=p.kv_type,
@@ -876,11 +879,13 @@ def _no_attention(cfg: ArchConfig) -> UnsupportedError:
 HYBRID_BLOCK_ALIGN = 16
 
 
-# With prefix caching (V1's default) a hybrid model's state runs in mamba_cache_mode "align" in the 0.16
-# and later families (the 0.18 log: "Mamba cache mode is set to 'align' ... when prefix caching is
+# With prefix caching asked for (--enable-prefix-caching; a hybrid model has it off by default: 0.19's
+# LLM class with every default prints it off) a hybrid model's state runs in mamba_cache_mode "align" in
+# the 0.16 and later families (a 0.18 log: "Mamba cache mode is set to 'align' ... when prefix caching is
 # enabled"): v1/kv_cache_interface.py MambaSpec.max_memory_usage_bytes = page × (2 + speculative blocks), two
-# state blocks of each Mamba group a request, where "none" takes one (0.10.2's Qwen3-Next log). Qwen3.5-9B:
-# 63 attention blocks + 3 groups × 2 = 69 a request of 65536 tokens; 1258 / 69 = 18.23x, as printed
+# state blocks of each Mamba group a request, where "none" takes one (0.10.2's Qwen3-Next log, 0.19's
+# defaults: 1258 / (497 + 3) = 2.52x). Qwen3.5-9B with it: 63 attention blocks + 3 groups × 2 = 69 a
+# request of 65536 tokens; 1258 / 69 = 18.23x, as printed
 MAMBA_BLOCKS_PER_REQUEST = {"v1": 2, "v1-0.16": 2}
 
 
@@ -1053,6 +1058,7 @@ def vllm_memory(
     expert_parallel: bool = False,
     offload: tuple[CpuOffload, ...] = (),
     kv_cache_memory_bytes: int | None = None,
+    prefix_caching: bool = False,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -1074,6 +1080,8 @@ def vllm_memory(
     ``offload``: --cpu-offload-gb, what one rank of each stage moves to host memory (runtimes/
     weight_offload.py ``cpu_offload``; one entry without pipeline parallelism). ``kv_cache_memory_bytes``:
     --kv-cache-memory-bytes, the KV cache's size given outright (gpu_memory_utilization then ignored).
+    ``prefix_caching``: --enable-prefix-caching, which puts a hybrid model's state in "align" mode
+    (MAMBA_BLOCKS_PER_REQUEST).
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
@@ -1092,7 +1100,8 @@ def vllm_memory(
         kv_cfg = v0_mla_aligned(kv_cfg, p.kv_type)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes,
-                expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes)
+                expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
+                prefix_caching=prefix_caching)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:
@@ -1506,7 +1515,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     allocator_tail_bytes=0 if req.weights else loaded_tails(model, tp),
                     entrypoint=option(req, "entrypoint"),
                     expert_parallel=option(req, "enable_expert_parallel"), offload=offload,
-                    kv_cache_memory_bytes=kv_bytes)
+                    kv_cache_memory_bytes=kv_bytes, prefix_caching=option(req, "enable_prefix_caching"))
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = ()
