@@ -176,7 +176,11 @@ def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...]]]:
                 if f.name not in AUTO_MAP_FILES or not _is_regular(f):
                     continue
                 try:
-                    auto_map = json.loads(f.read_bytes()[:MAX_MANIFEST_BYTES]).get("auto_map")
+                    with open(f, "rb") as handle:  # bounded: a config is small, a file so named may not be
+                        data = handle.read(MAX_MANIFEST_BYTES + 1)
+                    if len(data) > MAX_MANIFEST_BYTES:
+                        continue
+                    auto_map = json.loads(data).get("auto_map")
                 except (OSError, ValueError, AttributeError):
                     continue
                 refs = auto_map.values() if isinstance(auto_map, dict) else ()
