@@ -129,6 +129,45 @@ def test_a_remote_code_folder_is_could_run_code(tmp_path: Path) -> None:
         '"AutoModelForCausalLM": ["modeling_x.XForCausalLM", null]}}')
     (tmp_path / "modeling_x.py").write_text("import os\n")
     (verdict,) = scan([str(tmp_path)]).verdicts
-    assert verdict.exit_code == 2 and "configuration_x.py, modeling_x.py" in verdict.summary
-    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    # the module beside it is named; configuration_x was not uploaded, so nothing of it can load
+    assert verdict.exit_code == 2 and "(modeling_x)" in verdict.summary
+    (tmp_path / "modeling_x.py").unlink()  # an auto_map whose code is not there (a quantized re-upload)
     assert not scan([str(tmp_path)]).verdicts
+    # code of another repository ("org/repo--module.Class"), and an auto_map given as a list
+    (tmp_path / "tokenizer_config.json").write_text('{"auto_map": ["org/repo--tokenization_x.XTok", null]}')
+    (verdict,) = scan([str(tmp_path)]).verdicts
+    assert verdict.exit_code == 2 and "tokenization_x" in verdict.summary
+    (tmp_path / "tokenizer_config.json").write_bytes(b'{"pad": "' + b"x" * (1 << 20) + b'"}')
+    (verdict,) = scan([str(tmp_path)]).verdicts  # too large to read: not known, so could run code
+    assert verdict.exit_code == 2 and "larger than" in verdict.summary
+
+
+def test_review_findings_of_round_4(tmp_path: Path) -> None:
+    """What a review of the round-4 fixes found: a SentencePiece model's first bytes pass the loose .lzma
+    header test (no verdict for it now); a pickle whose first global's name is not an identifier still
+    imports its module first, and a module name that is no identifier imports a file so named beside it
+    (both could run code); the loaders' own modules beside a checkpoint are named (pickle.py); a module name
+    the pickle gives is only looked up, never globbed."""
+    spm = tmp_path / "spm"
+    spm.mkdir()
+    (spm / "tokenizer.model").write_bytes(b"\n\x0e\n\x05<unk>\x15\x00\x00\x00\x00\x18\x02" + b"\x00" * 64)
+    assert not scan([str(spm)]).verdicts
+    for name, head in (("f1", b"chelpers\nnot an identifier\n."), ("f2", b"cx-y\nz\n.")):
+        folder = tmp_path / name
+        folder.mkdir()
+        module = "helpers" if name == "f1" else "x-y"
+        (folder / f"{module}.py").write_text("import os\n")
+        (folder / "state.raw").write_bytes(head)
+        verdicts = scan([str(folder)]).verdicts
+        assert [v.exit_code for v in verdicts] == [2], [v.summary for v in verdicts]
+    loader = tmp_path / "loader"
+    loader.mkdir()
+    (loader / "pickle.py").write_text("import os\n")
+    (loader / "model.pkl").write_bytes(b"\x80\x04]\x94.")  # an empty list: no global at all
+    (verdict,) = scan([str(loader / "model.pkl")]).verdicts
+    assert verdict.exit_code == 2 and "pickle" in verdict.summary
+    weird = tmp_path / "weird"
+    weird.mkdir()
+    (weird / "model.pkl").write_bytes(b"c/etc/passwd\nx\n.")
+    (verdict,) = scan([str(weird / "model.pkl")]).verdicts
+    assert verdict.exit_code == 2  # an unknown global, named; no internal error

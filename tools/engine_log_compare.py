@@ -34,6 +34,7 @@ from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_lo
 from paramscope.analyses.sizing.runtimes.vllm import (
     V0_FAMILIES,
     default_max_model_len,
+    mla_stored,
     pp_stage_layers,
     stage_offload,
     stage_weight_split,
@@ -338,7 +339,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         entrypoint=r.setting("entrypoint") or "serve",
         expert_parallel="'enable_expert_parallel': True" in r.log or "Expert parallelism is enabled" in r.log,
         offload=offload, kv_cache_memory_bytes=r.setting("kv_cache_memory_bytes"),
-        prefix_caching=bool(r.setting("enable_prefix_caching")))
+        prefix_caching=bool(r.setting("enable_prefix_caching")),
+        mla_stored_bytes=None if r.model.get("weights") else mla_stored(model))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_
@@ -554,7 +556,8 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         max_mamba_cache_size=mamba_size if isinstance(mamba_size, int) else None,
         build=r.setting("build") or "current", vision=vision_tower(model),
         attention_backend=(found.group(1) or found.group(2) if (found := SGLANG_BACKEND.search(r.log))
-                           else None))
+                           else None),
+        mla_stored_bytes=None if r.model.get("weights") else mla_stored(model))
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:
         out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}

@@ -3,6 +3,7 @@ globals its pickles name, never from running them (docs/security.md)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,14 +68,19 @@ def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
 
 
 def _repository_code(config: Path, modules: tuple[str, ...]) -> Verdict:
-    """A config whose auto_map names the repository's own modules: transformers loads such a model only
-    with trust_remote_code=True, which imports them, and the scan judges no Python code."""
+    """A config whose auto_map names code beside it or in another repository: transformers imports it
+    when the model is loaded with trust_remote_code=True (which a model_type it does not define needs),
+    and the scan judges no Python code."""
     from paramscope.analyses.safety.pickle_safety import judge
+    from paramscope.formats.discover import OVERSIZED
 
-    listed = ", ".join(f"{m}.py" for m in modules)
+    if modules == (OVERSIZED,):
+        return judge(str(config), (), unverified=(f"{OVERSIZED}: whether its auto_map names code is not "
+                                                  "known",))
+    listed = ", ".join(modules)
     return judge(str(config), (), unverified=(
-        f"auto_map names repository code ({listed}): transformers loads this model only with "
-        "trust_remote_code=True, which imports it; the scan does not judge Python code",))
+        f"auto_map names repository code ({listed}): transformers imports it when the model is loaded "
+        "with trust_remote_code=True; the scan does not judge Python code",))
 
 
 def _unsearched(folder: Path) -> Verdict:
@@ -142,26 +148,51 @@ def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
                  unverified=(*found.unverified, *shadowed_modules(path, found.references)))
 
 
+# the modules a process loading a model file imports whatever the file names: the loaders themselves
+LOADER_MODULES = frozenset({"pickle", "torch", "numpy", "joblib", "dill", "pandas", "safetensors",
+                            "transformers", "copyreg", "collections"})
+
+
 def shadowed_modules(path: Path, refs: Iterable[GlobalUse]) -> tuple[str, ...]:
-    """The modules named by the file's globals that Python code beside it would stand in for: ``python
-    -c``, ``-m``, the REPL and notebooks put the working directory first on sys.path, a script its own
-    folder, so a ``decimal.py`` or ``torch/__init__.py`` in the model's folder is what a loading process
-    started there imports for decimal.Decimal or torch.Size, allowed global or not (built-in modules
-    excepted: the interpreter never looks for them on disk)."""
+    """The modules Python code beside the file would stand in for: those its globals name and the loaders'
+    own (LOADER_MODULES). ``python -c``, ``-m``, the REPL and notebooks put the working directory first on
+    sys.path, a script its own folder, so a ``decimal.py`` or ``torch/__init__.py`` in the model's folder is
+    what a loading process started there imports for decimal.Decimal or torch.Size, allowed global or not
+    (built-in modules excepted: the interpreter never looks for them on disk). The folder is listed once;
+    names come from the pickle, so they are only looked up, never used as patterns."""
     import sys
 
     folder = path.parent
-    tops = sorted({u.module.split(".")[0] for u in refs} - set(sys.builtin_module_names))
+    present = _modules_in(folder)
+    tops = sorted(({u.module.split(".")[0] for u in refs} | LOADER_MODULES) - set(sys.builtin_module_names))
     found = []
     for top in tops:
-        beside = [folder / f"{top}.py", folder / f"{top}.pyc", folder / top / "__init__.py"]
-        beside += sorted(folder.glob(f"{top}.*.so")) + sorted(folder.glob(f"{top}.*.pyd"))
-        beside += [folder / f"{top}.so", folder / f"{top}.pyd"]
-        hit = next((b for b in beside if b.is_file()), None)
-        if hit is not None:
-            found.append(f"{hit.name} beside it: a Python started in {folder} imports it for the module "
-                         f"{top} that the pickle names, so loading can run that file")
+        if top in present:
+            found.append(f"Python code named {top} beside it: a Python started in {folder} imports that for "
+                         f"the module {top} loading needs, so loading can run it")
     return tuple(found)
+
+
+def _modules_in(folder: Path) -> frozenset[str]:
+    """The modules the folder answers ``import`` for (formats/discover.py ``importable``), found once per
+    folder state (a scan of 4,000 files in one folder lists it once, not 4,000 times)."""
+    try:
+        state = folder.stat().st_mtime_ns
+    except OSError:
+        return frozenset()
+    return _listing(str(folder), state)
+
+
+@functools.lru_cache(maxsize=64)
+def _listing(folder: str, state: int) -> frozenset[str]:
+    import os
+
+    from paramscope.formats.discover import importable
+
+    try:
+        return importable(set(os.listdir(folder)), Path(folder))
+    except OSError:
+        return frozenset()
 
 
 def _rows(refs: Iterable[GlobalUse]) -> Iterator[tuple[str, str, int, int]]:

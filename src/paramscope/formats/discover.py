@@ -25,7 +25,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -150,13 +150,16 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
             continue
         for folder, files, depth in _walk(path):
             indexed = _index_named(files)
-            out.extend(f for f in files if pickle_named(f.name) or f.name in indexed or _pickle_head(f))
+            modules = importable({f.name for f in _list(folder)}, folder)
+            out.extend(f for f in files
+                       if pickle_named(f.name) or f.name in indexed or _pickle_head(f, modules))
             # folders the walk does not enter: those past its depth, and symlinked ones (never followed)
             out.extend(p for p in sorted(_list(folder))
                        if p.is_dir() and (p.is_symlink() or depth >= MAX_WALK_DEPTH))
     return out
 
 
+OVERSIZED = "(a config larger than the 1 MiB the scan reads)"
 # config files transformers reads an ``auto_map`` from (AutoConfig, AutoTokenizer, AutoProcessor,
 # AutoImageProcessor, AutoFeatureExtractor): each names classes of the repository's own Python modules
 AUTO_MAP_FILES = ("config.json", "tokenizer_config.json", "processor_config.json",
@@ -178,14 +181,24 @@ def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...]]]:
                 try:
                     with open(f, "rb") as handle:  # bounded: a config is small, a file so named may not be
                         data = handle.read(MAX_MANIFEST_BYTES + 1)
-                    if len(data) > MAX_MANIFEST_BYTES:
-                        continue
-                    auto_map = json.loads(data).get("auto_map")
-                except (OSError, ValueError, AttributeError):
+                except OSError:
                     continue
-                refs = auto_map.values() if isinstance(auto_map, dict) else ()
+                if len(data) > MAX_MANIFEST_BYTES:
+                    out.append((f, (OVERSIZED,)))  # not read: whether it names code is not known
+                    continue
+                try:
+                    auto_map = json.loads(data).get("auto_map")
+                except (ValueError, AttributeError):
+                    continue
+                refs = auto_map.values() if isinstance(auto_map, dict) else auto_map
+                refs = refs if isinstance(refs, list | tuple) or isinstance(auto_map, dict) else ()
                 names = [r for v in refs for r in (v if isinstance(v, list) else [v]) if isinstance(r, str)]
-                modules = sorted({n.split("--")[-1].rsplit(".", 1)[0] for n in names if "." in n})
+                present = importable({p.name for p in _list(f.parent)}, f.parent)
+                # code transformers can import: a module beside the config, or one of another repository
+                # ("org/repo--module.Class"); an auto_map whose files were not uploaded loads nothing
+                wanted = {n.split("--")[-1].rsplit(".", 1)[0]: "--" in n for n in names if "." in n}
+                modules = sorted(m for m, other_repo in wanted.items()
+                                 if other_repo or m in present)
                 if modules:
                     out.append((f, tuple(modules)))
     return out
@@ -198,7 +211,23 @@ def pickle_named(name: str) -> bool:
     return lower.endswith(SCAN_SUFFIXES) or stem.endswith(SCAN_SUFFIXES)
 
 
-def _pickle_head(path: Path) -> bool:
+def importable(present: Set[str], folder: Path | None = None) -> frozenset[str]:
+    """The top-level modules a folder holding the names ``present`` answers ``import`` for from it: source
+    and bytecode files (``x-y.py`` answers "x-y": import does not ask for an identifier), extension modules
+    (``torch.cpython-311-x86_64-linux-gnu.so``), and packages with an ``__init__.py`` in ``folder`` (a folder
+    without one is a namespace portion, which an installed module wins over). Computed once per folder."""
+    out: set[str] = set()
+    for name in present:
+        if name.endswith((".py", ".pyc")):
+            out.add(name.rsplit(".", 1)[0])
+        elif name.endswith((".so", ".pyd")):
+            out.add(name.split(".", 1)[0])
+        elif folder is not None and "." not in name and (folder / name / "__init__.py").is_file():
+            out.add(name)
+    return frozenset(out)
+
+
+def _pickle_head(path: Path, modules: Set[str] = frozenset()) -> bool:
     """A regular file whose first 512 bytes a loader could take code from, whatever its name (a special
     file is not opened): a pickle of any protocol (a distributed checkpoint's ``.metadata`` is one), a zip
     (torch.save's format: torch.load reads it whatever its name), a .npy array, a tar (torch.save before
@@ -212,7 +241,7 @@ def _pickle_head(path: Path) -> bool:
         return False
     from paramscope.formats.pickle_scan import may_hold_pickle  # scan's folder search only
 
-    return may_hold_pickle(head)
+    return may_hold_pickle(head, modules.__contains__)
 
 
 # an index's own name (transformers' sharded checkpoints: pytorch_model.bin.index.json and the like)

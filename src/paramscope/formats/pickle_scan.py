@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -429,21 +430,24 @@ def certainly_scanned(head: bytes) -> bool:
 _IDENTIFIER_PATH = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 
 
-def may_hold_pickle(head: bytes) -> bool:
+def may_hold_pickle(head: bytes, beside: Callable[[str], bool] = lambda module: False) -> bool:
     """Whether a file whose first bytes are ``head`` (512 of them) is one pickle.load, torch.load or
     joblib.load could take code from, whatever its name: a head ``certainly_scanned`` reads, an archive
-    the scan does not open (torch.save's legacy tar), a compressed stream (joblib), or a protocol 0/1
-    pickle: the head read as a pickle reaches its STOP or runs to the head's end, or names a global before
-    it breaks; and where it names globals, the first is a dotted identifier's (GLOBAL, INST and
-    STACK_GLOBAL import at once: a first line of prose, as a YAML file's, fails the load before anything
-    else is imported). A text file breaks at its first byte, or names prose."""
+    the scan does not open (torch.save's legacy tar), a compressed stream by its magic (the loose .lzma
+    header test only after joblib's "]" properties byte: a SentencePiece model passes the loose one), or a
+    protocol 0/1 pickle: the head read as a pickle reaches its STOP, runs to the head's end or past a limit,
+    or names a global before it breaks; and where it names globals, the first one's module is importable:
+    a dotted identifier, or a name a file beside it answers to (``beside``: import finds ``x-y.py`` for
+    "x-y"). GLOBAL, INST and STACK_GLOBAL import the module at once, so a first module of prose (a YAML
+    line) fails the load before anything runs; the name looked up after it does not matter."""
     if not head:
         return False
-    if certainly_scanned(head) or _other_archive(head) or _compression(head):
+    named = next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
+    if certainly_scanned(head) or _other_archive(head) or named or (head[0] == 0x5D and _lzma_alone(head)):
         return True
     try:
         refs = vm.run(head, "", limits=vm.Limits(max_ops=10_000, max_seconds=0.1)).references
-    except vm.PickleTruncated as e:
+    except (vm.PickleTruncated, vm.PickleLimit) as e:  # read to the head's end, or past a limit: a pickle
         refs = e.references
     except vm.PickleError as e:
         if not e.references:
@@ -451,8 +455,8 @@ def may_hold_pickle(head: bytes) -> bool:
         refs = e.references
     if not refs:
         return True
-    first = min(refs, key=lambda u: u.offset)
-    return bool(_IDENTIFIER_PATH.fullmatch(first.module) and _IDENTIFIER_PATH.fullmatch(first.name))
+    module = min(refs, key=lambda u: u.offset).module
+    return bool(_IDENTIFIER_PATH.fullmatch(module)) or beside(module.split(".")[0])
 
 
 def _other_archive(head: bytes) -> str | None:

@@ -74,6 +74,7 @@ from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import weight_tails
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import (
+    mla_stored,
     rank_config,
     replicated_weight_bytes,
     rope_cache_bytes,
@@ -113,10 +114,13 @@ SGLANG_BUILDS = ("current", "mid-2025", "early-2025")
 #   ViT-L/14's, where the config states none). Kimi-K2.5's MoonViT (27 × 1152): 0.908 × 0.95 × 0.9576171875
 #   = 0.8260405859375, as an SGLang 0.5.8 log on MI35x GPUs printed
 VLM_FRACTION_FACTOR = 0.95
+LOWERED = "the build lowers it for a vision encoder or aiter"
 # ROCm's aiter attention backend (server_args.py / model_runner.py: ``if attention_backend == "aiter": if
 # context_len > 8192: mem_fraction_static *= 0.85``), given or not: Qwen3-0.6B on an MI355X (0.5.17), 0.6
 # given, 0.51 taken, 1,360,270 tokens from the printed free memory against 1,360,288 printed
 AITER_FRACTION_FACTOR, AITER_LONG_CONTEXT = 0.85, 8192
+# the GPUs SGLang runs aiter on by default (CDNA 3 and 4 Instinct; Radeon cards run Triton)
+AITER_GPUS = frozenset({"mi300x", "mi325x", "mi300a", "mi350x", "mi355x"})
 VIT_BASELINE = (24, 1024)  # layers, width
 
 
@@ -461,6 +465,7 @@ def sglang_memory(
     mamba_ssm_dtype: str = "float32",
     vision: tuple[int, int] | None = None,
     attention_backend: str | None = None,
+    mla_stored_bytes: int | None = None,
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
 
@@ -525,7 +530,7 @@ def sglang_memory(
     if not cell:
         raise UnsupportedError(f"SGLang: {cfg.architecture} has no attention layer to size a token pool by")
     # the MoE routers and MLA's down-projections are whole on every rank, as in vLLM's model code
-    shared = replicated_weight_bytes(cfg, tp, dtype)
+    shared = replicated_weight_bytes(cfg, tp, dtype, mla_stored_bytes)
     model = (-(-(weights_bytes - shared) // tp) + shared + sglang_rope_cache_bytes(cfg, dtype)
              + allocator_tail_bytes)
     nccl = (NCCL_BYTES if nvlink else NCCL_PCIE_BYTES) if tp > 1 else 0
@@ -559,7 +564,7 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
     lines = [
         f"sglang.launch_server: context {m.context}, {m.batch} seqs, tp {m.tensor_parallel}, "
         f"mem_fraction_static {m.mem_fraction_static:.6g}{'' if m.fraction_given else ' (the build default)'}"
-        f"{f' (× {m.vlm_factor:.6g}: vision encoder, aiter)' if m.vlm_factor != 1 else ''}, "
+        f"{f' (× {m.vlm_factor:.6g}: {LOWERED})' if m.vlm_factor != 1 else ''}, "
         f"KV {m.kv_type.value.lower()}; figures per GPU",
         f"weights: {weights_bytes:,} B / {m.tensor_parallel} + RoPE cache"
         f"{f' + allocator segment tails {tails:,} B' if (tails := m.weight_tail_bytes) else ''}"
@@ -662,8 +667,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       max_mamba_cache_size=option(req, "max_mamba_cache_size"),
                       mamba_ssm_dtype=option(req, "mamba_ssm_dtype"), vision=vision_tower(model),
                       # SGLang's ROCm images run attention without MLA on aiter (SGLANG_USE_AITER=1)
-                      attention_backend="aiter" if (req.device is not None and req.device.vendor == "AMD"
-                                                    and not cfg.is_mla) else None)
+                      attention_backend="aiter" if (req.device is not None and req.device.key in AITER_GPUS
+                                                    and not cfg.is_mla) else None,
+                      mla_stored_bytes=None if req.weights else mla_stored(model))
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

@@ -221,6 +221,7 @@ class VllmParams:
     expert_parallel: bool = False  # --enable-expert-parallel: whole experts per GPU, not split matrices
     kv_cache_memory_bytes: int | None = None  # --kv-cache-memory-bytes: the cache's size given outright
     prefix_caching: bool = False  # --enable-prefix-caching (a hybrid model's state in "align" mode)
+    mla_stored_bytes: int | None = None  # MLA's down-projections as stored (``mla_stored``)
 
 
 @record
@@ -655,15 +656,29 @@ def replicated_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     (gpt_oss.py ``MLPBlock.router``), so each rank holds all of them (hidden × experts per MoE layer, in
     the model dtype: quantization configs leave the gate unquantized). Qwen3-235B-A22B: 94 × 4096 × 128
     × 2 B = 94 MiB per rank instead of a quarter of it at TP 4."""
-    return replicated_weight_bytes(cfg, p.tensor_parallel, p.dtype)
+    return replicated_weight_bytes(cfg, p.tensor_parallel, p.dtype, p.mla_stored_bytes)
 
 
-def replicated_weight_bytes(cfg: ArchConfig, tensor_parallel: int, dtype: DType) -> int:
-    """``replicated_bytes`` for a tensor-parallel size and model dtype (SGLang's model code shares it)."""
+def replicated_weight_bytes(cfg: ArchConfig, tensor_parallel: int, dtype: DType,
+                            mla_stored_bytes: int | None = None) -> int:
+    """``replicated_bytes`` for a tensor-parallel size and model dtype (SGLang's model code shares it);
+    ``mla_stored_bytes``: the down-projections as the checkpoint stores them (``mla_stored``: an FP8
+    DeepSeek keeps them in FP8 with their scales), else priced from the config in the model dtype."""
     if tensor_parallel == 1:
         return 0
     routers = (cfg.n_layers - cfg.n_dense_layers) * cfg.hidden_size * cfg.n_experts if cfg.is_moe else 0
-    return (routers + mla_down_projection_params(cfg)) * dtype.type_size
+    mla = mla_down_projection_params(cfg) * dtype.type_size if mla_stored_bytes is None else mla_stored_bytes
+    return routers * dtype.type_size + mla
+
+
+_MLA_DOWN = re.compile(r"\.(?:q_a_proj|kv_a_proj_with_mqa|fused_qkv_a_proj)\.")
+
+
+def mla_stored(model: Model) -> int | None:
+    """The bytes of an MLA model's down-projections as its tensors store them (weights, scales, zeros), or
+    None when the model lists none (not MLA, or tensors not named so)."""
+    found = [t.nbytes for t in model.tensors if _MLA_DOWN.search(t.name)]
+    return sum(found) if found else None
 
 
 def mla_down_projection_params(cfg: ArchConfig) -> int:
@@ -1059,6 +1074,7 @@ def vllm_memory(
     offload: tuple[CpuOffload, ...] = (),
     kv_cache_memory_bytes: int | None = None,
     prefix_caching: bool = False,
+    mla_stored_bytes: int | None = None,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -1081,7 +1097,8 @@ def vllm_memory(
     weight_offload.py ``cpu_offload``; one entry without pipeline parallelism). ``kv_cache_memory_bytes``:
     --kv-cache-memory-bytes, the KV cache's size given outright (gpu_memory_utilization then ignored).
     ``prefix_caching``: --enable-prefix-caching, which puts a hybrid model's state in "align" mode
-    (MAMBA_BLOCKS_PER_REQUEST).
+    (MAMBA_BLOCKS_PER_REQUEST). ``mla_stored_bytes``: MLA's down-projections as the checkpoint stores them,
+    which every rank holds whole (``mla_stored``; None: priced from the config in the model dtype).
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
@@ -1101,7 +1118,7 @@ def vllm_memory(
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes,
                 expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
-                prefix_caching=prefix_caching)
+                prefix_caching=prefix_caching, mla_stored_bytes=mla_stored_bytes)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:
@@ -1515,7 +1532,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     allocator_tail_bytes=0 if req.weights else loaded_tails(model, tp),
                     entrypoint=option(req, "entrypoint"),
                     expert_parallel=option(req, "enable_expert_parallel"), offload=offload,
-                    kv_cache_memory_bytes=kv_bytes, prefix_caching=option(req, "enable_prefix_caching"))
+                    kv_cache_memory_bytes=kv_bytes, prefix_caching=option(req, "enable_prefix_caching"),
+                    mla_stored_bytes=None if req.weights else mla_stored(model))
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = ()
