@@ -148,17 +148,13 @@ def gpu_bytes(r: Record) -> int | None:
 
 
 def gpu_device(r: Record) -> Device | None:
-    """The catalogue's device for the GPU the record names, if it names one paramscope knows."""
+    """The catalogue's device for the GPU the record names, found as the CLI finds a name given to --gpu
+    (``find_device``: vendor words and a size in GB as logs print them); None where it knows none."""
     given = (r.gpus.get("name") or "").split(" (")[0]
-    name = given
-    for word in ("NVIDIA ", "GeForce ", "Tesla "):
-        name = name.replace(word, "")
-    for candidate in (given, name, name.replace("GB", "g").replace(" ", "-"), name.split("-")[0]):
-        try:
-            return find_device(candidate) if candidate else None
-        except ParamscopeError:
-            continue
-    return None
+    try:
+        return find_device(given) if given else None
+    except ParamscopeError:
+        return None
 
 
 # vLLM 0.6.4 (released November 2024; PR #9352) replaced the whole-device peak of the V0 profile by torch's

@@ -542,7 +542,7 @@ ALIASES: dict[str, str] = {
     "spark": "dgx-spark", "gb10": "dgx-spark",
     "h800-sxm": "h800", "a800": "a800-80g", "a800-sxm": "a800-80g", "h20-96g": "h20",
     "rtx-pro-6000-blackwell": "rtx-pro-6000", "pro-6000": "rtx-pro-6000", "a5000": "rtx-a5000",
-    "a4000": "rtx-a4000", "rtx-8000": "quadro-rtx-8000", "v100": "v100-32g", "v100s-pcie": "v100s",
+    "a4000": "rtx-a4000", "rtx-8000": "quadro-rtx-8000", "v100s-pcie": "v100s",
     "2080-ti": "rtx-2080-ti", "3060-ti": "rtx-3060-ti", "3070": "rtx-3070", "3080-ti": "rtx-3080-ti",
     "3090-ti": "rtx-3090-ti", "4060": "rtx-4060", "4060-ti-8g": "rtx-4060-ti-8g",
     "4070-super": "rtx-4070-super", "4070-ti": "rtx-4070-ti", "4070-ti-super": "rtx-4070-ti-super",
