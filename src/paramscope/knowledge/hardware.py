@@ -158,14 +158,16 @@ DEVICES: tuple[Device, ...] = (
            nvml_names=("NVIDIA H800 PCIe",)),
     Device("h20", "NVIDIA H20 96GB", "NVIDIA", "gpu", 96 * GiB, 4000 * GB,
            148 * TFLOP, 148 * TFLOP, 296 * TFLOP,
-           "NVIDIA H20 specifications (96 GB HBM3, 4.0 TB/s; BF16 148, FP8 296 TFLOPS dense)",
-           nvml_names=("NVIDIA H20",), nvlink=True,
+           "NVIDIA H20 specifications (96 GB HBM3, 4.0 TB/s; BF16 148, FP8 296 TFLOPS dense); nvidia-smi "
+           "total 97871 MiB in public outputs (the code index holds several)",
+           reported_bytes=97871 * MiB, nvml_names=("NVIDIA H20",), nvlink=True,
            note="a later H20 with 141 GB of HBM3e exists: name its memory (141GiB) for it"),
     Device("gb200", "NVIDIA GB200 (one Blackwell GPU)", "NVIDIA", "gpu", 186 * GiB, 8000 * GB,
            5e15 / 2, 5e15 / 2, 10e15 / 2,
            "NVIDIA GB200 NVL72 specifications (per Grace Blackwell superchip: two GPUs, 372 GB HBM3e, "
-           "16 TB/s, FP8 20 PF and FP16/BF16 10 PF with sparsity; one GPU is half)",
-           nvml_names=("NVIDIA GB200",), nvlink=True,
+           "16 TB/s, FP8 20 PF and FP16/BF16 10 PF with sparsity; one GPU is half); nvidia-smi total "
+           "189471 MiB in public outputs (the code index holds several)",
+           reported_bytes=189471 * MiB, nvml_names=("NVIDIA GB200",), nvlink=True,
            note="GPU memory only; the Grace CPU's LPDDR5X is reachable over NVLink-C2C but not counted"),
     Device("a100-80g", "NVIDIA A100 SXM4 80GB", "NVIDIA", "gpu", 80 * GiB, 2039 * GB,
            312 * TFLOP, 312 * TFLOP, None, _A100 + "; " + _NV_SMI + "; CUDA total per PyTorch's "
