@@ -41,3 +41,8 @@ def refused_as_expected(entry: dict) -> bool:
     assert type(raised.value).__name__ == expected["refused"]
     assert "\n" not in str(raised.value)
     return True
+
+
+def first_names_listed(entry: dict) -> bool:
+    """Whether the first weight_map keys the entry copied are among the names its config's listing gives."""
+    return set(entry["names"]) <= {t.name for t in listed(entry["config"])[0]}

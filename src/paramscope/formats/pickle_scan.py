@@ -425,8 +425,8 @@ def certainly_scanned(head: bytes) -> bool:
             or (len(head) >= 2 and head[0] == 0x80 and head[1] <= vm.HIGHEST_PROTOCOL))
 
 
-# what a module and a class name read by GLOBAL / INST must be for pickle.load to import anything: dotted
-# identifiers (a text file whose first line is prose names no module that exists)
+# what a module read by GLOBAL / INST is when an installed module answers it: a dotted identifier (a text
+# file whose first line is prose names none; a file beside it may still answer a name that is not one)
 _IDENTIFIER_PATH = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 
 
@@ -442,8 +442,7 @@ def may_hold_pickle(head: bytes, beside: Callable[[str], bool] = lambda module: 
     line) fails the load before anything runs; the name looked up after it does not matter."""
     if not head:
         return False
-    named = next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
-    if certainly_scanned(head) or _other_archive(head) or named or (head[0] == 0x5D and _lzma_alone(head)):
+    if certainly_scanned(head) or _other_archive(head) or _compression(head, strict_lzma=True):
         return True
     try:
         refs = vm.run(head, "", limits=vm.Limits(max_ops=10_000, max_seconds=0.1)).references
@@ -482,9 +481,13 @@ def _tar_header(head: bytes) -> bool:
     return True
 
 
-def _compression(head: bytes) -> str | None:
+def _compression(head: bytes, strict_lzma: bool = False) -> str | None:
+    """The compression ``head`` starts with, by its magic; a .lzma stream has none, only a header liblzma
+    takes (``_lzma_alone``), which a SentencePiece model also passes: ``strict_lzma`` asks for joblib's
+    "]" properties byte as well, for files taken by their first bytes alone."""
     named = next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
-    return named or ("lzma" if _lzma_alone(head) else None)
+    lzma = _lzma_alone(head) and (head[0] == 0x5D or not strict_lzma)
+    return named or ("lzma" if lzma else None)
 
 
 def _lzma_alone(head: bytes) -> bool:

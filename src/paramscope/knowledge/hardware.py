@@ -30,6 +30,7 @@ Conventions, so that every number means one thing:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
@@ -583,8 +584,13 @@ def _plain(name: str) -> str:
 
 
 def _spellings(name: str) -> tuple[str, ...]:
-    forms = (name, name.replace("-", ""))
-    return forms
+    return name, name.replace("-", "")
+
+
+def _forms(name: str) -> Iterator[str]:
+    """The spellings a name given to find_device is looked up under, most literal first."""
+    for spelled in (_norm(name), _plain(name)):
+        yield from _spellings(spelled)
 
 
 def _build_index() -> tuple[dict[str, Device], dict[str, tuple[Device, ...]]]:
@@ -612,11 +618,7 @@ _INDEX, _SHARED = _build_index()
 
 
 def _lookup(name: str) -> Device | None:
-    for spelled in (_norm(name), _plain(name)):
-        for form in _spellings(spelled):
-            if form in _INDEX:
-                return _INDEX[form]
-    return None
+    return next((_INDEX[form] for form in _forms(name) if form in _INDEX), None)
 
 
 def find_device(name: str) -> Device:
@@ -625,8 +627,7 @@ def find_device(name: str) -> Device:
     device = _lookup(name)
     if device is not None:
         return device
-    shared = next((_SHARED[f] for s in (_norm(name), _plain(name)) for f in _spellings(s) if f in _SHARED),
-                  None)
+    shared = next((_SHARED[form] for form in _forms(name) if form in _SHARED), None)
     if shared is not None:
         keys = " or ".join(repr(d.key) for d in shared)
         raise UnsupportedError(f"ambiguous device {name!r}: {keys} (the name is sold in several memory "
