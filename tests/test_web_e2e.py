@@ -47,6 +47,9 @@ def root(tmp_path_factory) -> Path:
     return root
 
 
+APPS: dict[str, object] = {}  # each server's app, by its address: a test may change its lanes' limits
+
+
 @pytest.fixture(scope="module")
 def server(gemma_gguf, root):
     import uvicorn
@@ -64,6 +67,7 @@ def server(gemma_gguf, root):
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert srv.started, "server did not start"
+    APPS[f"http://127.0.0.1:{port}"] = app
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(5)
@@ -439,7 +443,13 @@ def test_tour_equals_explain_cli(server, page, gemma_gguf, shots):
         # the tour (a full read of the weights on the server) is asked for only when it comes into sight
         assert page.eval_on_selector("#tour-out", "el => el.children.length") == 0
         page.eval_on_selector("#tour-view", "el => el.scrollIntoView()")
-        page.wait_for_selector(f'#tour-out[data-source="{want["source"]}"] article.tour-section')
+        # the tour, or the page's own words for why not (a refusal, an error) as the failure
+        page.wait_for_function("""source => {
+            const out = document.getElementById('tour-out');
+            return (out.dataset.source === source && out.querySelector('article.tour-section'))
+                || document.getElementById('tour-status').classList.contains('error'); }""",
+                               arg=want["source"])
+        assert page.query_selector("#tour-status.error") is None, page.text_content("#tour-status")
         got = page.eval_on_selector_all("#tour-out article.tour-section", """els => els.map(a => ({
             key: a.dataset.key, title: a.querySelector('h3').textContent,
             text: [...a.querySelectorAll('.tour-text > p')].map(p => p.textContent),
@@ -456,3 +466,26 @@ def test_tour_equals_explain_cli(server, page, gemma_gguf, shots):
         assert bars == (values["figures"]["histogram_counts"] if values else [])
         if values:
             page.screenshot(path=str(shots / "tour.png"), full_page=True)
+
+
+def test_busy_server_is_asked_again_after_retry_after(server, page, gemma_gguf):
+    """A refusal with Retry-After (the bulk lane's share for this client taken: 429) is not the page's
+    answer: it waits what the server says and asks again, and the histograms come."""
+    lane = APPS[server].state.jobs.lanes["bulk"]
+    config = lane.config
+    refused: list[int] = []
+    page.on("response", lambda r: refused.append(r.status) if "/api/stats" in r.url and r.status == 429
+            else None)
+    page.goto(f"{server}/?source={gemma_gguf.resolve()}")
+    treemap_total(page)
+    lane.configure(per_client=0, retry_after=1, tarpit=0.0)
+    try:
+        page.click("#stats-run")
+        deadline = time.monotonic() + 60
+        while not refused and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert refused, "the lane did not refuse"
+    finally:
+        lane.configure(per_client=config.per_client, retry_after=config.retry_after, tarpit=config.tarpit)
+    page.wait_for_selector("#stats-out figure.hist")
+    assert "of your requests are already running" not in page.text_content("#stats-status")

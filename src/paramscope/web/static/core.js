@@ -57,6 +57,8 @@ const PS = (() => {
     "/api/picker": () => ({ models: [], roots: [], gpus: OFFLINE.gpus || [] }),
   };
 
+  const BUSY_RETRIES = 5; // each after the server's Retry-After
+
   async function api(path, params = {}, body) {
     if (OFFLINE) {
       const answer = OFFLINE_ANSWERS[path];
@@ -70,10 +72,19 @@ const PS = (() => {
     }
     const init = body === undefined ? {} : { method: "POST", body: JSON.stringify(body),
       headers: { "content-type": "application/json" } };
-    const r = await fetch(path + "?" + q.toString(), init);
-    const data = await r.json();
-    if (!r.ok) throw new Error(data.error || JSON.stringify(data.detail || data));
-    return data;
+    // A busy server (a full lane: 503, or this client's share taken: 429) says when to ask again in
+    // Retry-After; the page waits that long and asks again, a few times, before showing the refusal.
+    for (let attempt = 0; ; attempt++) {
+      const r = await fetch(path + "?" + q.toString(), init);
+      const data = await r.json();
+      if (r.ok) return data;
+      const wait = Number(r.headers.get("retry-after"));
+      if ((r.status === 503 || r.status === 429) && wait > 0 && attempt < BUSY_RETRIES) {
+        await new Promise((done) => setTimeout(done, wait * 1000));
+        continue;
+      }
+      throw new Error(data.error || JSON.stringify(data.detail || data));
+    }
   }
 
   // Answers can arrive out of order while a slider moves: each channel keeps only its latest request.
