@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 import paramscope
+from paramscope.analyses.sizing.kv_cache import layer_kinds
 from paramscope.analyses.sizing.runtimes.sglang import (
     SGLANG_HYBRID_SWA_ARCHS,
     given_free_memory,
@@ -92,6 +93,21 @@ def test_gemma_sliding_layers_share_the_one_pool(gpt_oss):
     assert m.pool == "mha" and m.cell_bytes == 49_152 and m.tokens == 993_962
     # what one request needs is the whole context in every layer, sliding ones included
     assert m.kv.total_bytes == 8192 * 49_152
+
+
+@pytest.mark.parametrize("source", ["mistral-7b-v0.1",
+                                    "tests/fixtures/configs/microsoft__Phi-3.5-MoE-instruct.json",
+                                    "tests/fixtures/configs/intfloat__e5-mistral-7b-instruct.json"])
+def test_a_model_whose_every_layer_slides_is_pooled_as_full(source):
+    # Mistral 7B v0.1, Phi-3.5-MoE: a sliding_window on every layer and no full one. Not hybrid-SWA, so
+    # MHATokenToKVPool holds every layer for the whole context: the same pool as without the window
+    cfg = paramscope.open_model(source).config
+    assert set(layer_kinds(cfg)) == {"sliding"} and pool_kind(cfg) == "mha"
+    plain = replace(cfg, sliding_window=0, layer_types=())
+    m, want = pooled(cfg), pooled(plain)
+    assert m.cell_bytes == want.cell_bytes == cfg.n_layers * 2 * cfg.n_kv_heads * cfg.head_dim_k * 2
+    assert (m.tokens, m.kv.total_bytes) == (want.tokens, want.kv.total_bytes)
+    assert m.kv.total_bytes == 8192 * m.cell_bytes
 
 
 def test_gemma3_catalogue_model_is_sized(gpt_oss):

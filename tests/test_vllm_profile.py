@@ -810,8 +810,19 @@ def _vllm(name: str, tp: int = 1):
                                   "state-spaces__mamba-2.8b-hf.json"])
 def test_a_pure_ssm_is_refused_not_divided_by_zero(name):
     """No attention layer: no page to hold a state in (it was a ZeroDivisionError in hybrid_block_size)."""
-    with pytest.raises(UnsupportedError, match="no attention layers"):
+    with pytest.raises(UnsupportedError, match="has no attention layer, so no KV cache"):
         _vllm(name)
+
+
+@pytest.mark.parametrize("runtime", ["vllm", "sglang"])
+def test_an_encoder_is_named_as_one_not_as_attention_free(runtime):
+    """BERT-style embedding models attend (both ways) and cache nothing: the engines serve them in their
+    pooling runner, which is not modelled; the refusal says so and names the runtimes that size them."""
+    from paramscope.app.size import size
+
+    with pytest.raises(UnsupportedError, match=r"is an encoder .* --runtime transformers or llama.cpp"):
+        size(str(FIXTURES / "mlc-llm-preset__snowflake-arctic-embed-m.json"), runtime=runtime)
+    assert size(str(FIXTURES / "mlc-llm-preset__snowflake-arctic-embed-m.json"), runtime="llama.cpp")
 
 
 def test_a_parallel_hybrid_is_refused():

@@ -174,6 +174,18 @@ def layer_kinds(cfg: ArchConfig) -> dict[str, int]:
     return {kind: types.count(kind) for kind in LAYER_KINDS if kind in types}
 
 
+def no_pool_error(cfg: ArchConfig, engine: str) -> UnsupportedError:
+    """Why a serving engine's pool cannot be sized for ``cfg``: an encoder (BERT, an embedding model:
+    every layer attends both ways and caches nothing) runs in the engine's pooling runner, which keeps no
+    KV cache and which paramscope does not model; any other model here has no attention layer."""
+    if cfg.layer_types and set(cfg.layer_types) == {NO_CACHE} and not cfg.recurrent_layers:
+        return UnsupportedError(f"{engine}: {cfg.architecture} is an encoder (its attention looks both "
+                                f"ways and caches nothing): {engine} serves it in its pooling runner, "
+                                f"with no KV cache, which paramscope does not size; --runtime "
+                                f"transformers or llama.cpp sizes its memory")
+    return UnsupportedError(f"{engine}: {cfg.architecture} has no attention layer, so no KV cache to size")
+
+
 def cache_widths(cfg: ArchConfig, mla: MLALayout = "compressed") -> tuple[int, int]:
     """(K width, V width) of one cached token in one attention layer, in values."""
     if not cfg.is_mla:
@@ -287,7 +299,10 @@ def kv_cache(
     k_width, v_width = cache_widths(cfg, mla)
     per_layer = layer_caches(cfg, mla) if layers is None else tuple(layers)
     parts = []
-    for kind, n_layers in counts.items():
+    # the kinds the layers are held as: a runtime may hold a kind as another (SGLang's one-kind pool
+    # holds a sliding layer as a full one; a model whose every layer slides then has only "full" ones)
+    held = {layer.kind: 0 for layer in per_layer if layer is not None and layer.kind not in counts}
+    for kind, n_layers in {**counts, **held}.items():
         if kind == "linear":
             if not _has_state_sizes(cfg):
                 parts.append(_linear_part(cfg, n_layers, streams, type_k, type_v))

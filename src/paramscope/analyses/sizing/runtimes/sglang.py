@@ -67,6 +67,7 @@ from paramscope.analyses.sizing.kv_cache import (
     kv_cache,
     layer_caches,
     layer_kinds,
+    no_pool_error,
     with_changed_parts,
 )
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
@@ -528,7 +529,7 @@ def sglang_memory(
     full_cell = sum(p.layers * (p.k_row_bytes + p.v_row_bytes) for p in attending if p.kind == "full")
     swa_cell = cell - full_cell
     if not cell:
-        raise UnsupportedError(f"SGLang: {cfg.architecture} has no attention layer to size a token pool by")
+        raise no_pool_error(cfg, "SGLang")
     # the MoE routers and MLA's down-projections are whole on every rank, as in vLLM's model code
     shared = replicated_weight_bytes(cfg, tp, dtype, mla_stored_bytes)
     model = (-(-(weights_bytes - shared) // tp) + shared + sglang_rope_cache_bytes(cfg, dtype)

@@ -30,6 +30,7 @@ from paramscope.analyses.sizing.kv_cache import (
     KVCache,
     kv_cache,
     layer_kinds,
+    no_pool_error,
 )
 from paramscope.analyses.sizing.loaded import unbuilt_vision
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
@@ -885,7 +886,7 @@ def ssm_state_dtype(cfg: ArchConfig, p: VllmParams) -> DType:
 
 
 def _no_attention(cfg: ArchConfig) -> UnsupportedError:
-    return UnsupportedError(f"{cfg.architecture}: no attention layers, so no KV cache to size")
+    return no_pool_error(cfg, "vLLM")
 
 
 # vllm/model_executor/models/config.py HybridAttentionMambaModelConfig (0.10.2 and on): attention block
