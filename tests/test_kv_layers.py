@@ -127,16 +127,17 @@ def test_llamacpp_padding_is_explained() -> None:
     (SUPER, super_heads(), 128, 40, True), (SUPER, super_heads(), 128, 40, False)])
 def test_offload_prices_each_host_layer_at_its_width(path: Path, heads: list[int], head_dim: int, ngl: int,
                                                      fa: bool) -> None:
-    """-ngl N: layers below n_layer − N stay on the host with their cache (llama-kv-cache.cpp: the
-    layer's device); each at its own K, and V padded without flash attention."""
+    """-ngl N: layers below n_layer + 1 − N stay on the host with their cache (llama-kv-cache.cpp: the
+    layer's device; the output layer takes one of the N first), below n_layer − N in builds that
+    offloaded it last; each at its own K, and V padded without flash attention."""
     model = open_model(str(path))
     cfg = model.config
     assert cfg is not None
     m = _llamacpp(cfg, fa)
-    host = range(len(heads) - ngl)
     v = [max(heads)] * len(heads) if not fa else heads
-    expected = sum((heads[il] + v[il]) * head_dim * F16 * 8192 for il in host)
-    assert offload(model, cfg, model.tensor_bytes, m.kv, ngl).host_kv_bytes == expected
+    for build, host in (("current", range(len(heads) + 1 - ngl)), ("late-2025", range(len(heads) - ngl))):
+        expected = sum((heads[il] + v[il]) * head_dim * F16 * 8192 for il in host)
+        assert offload(model, cfg, model.tensor_bytes, m.kv, ngl, build=build).host_kv_bytes == expected
 
 
 def test_compute_buffer_counts_one_mask_per_cache_not_per_head_count() -> None:

@@ -21,9 +21,13 @@ from hypothesis import strategies as st
 import paramscope
 from paramscope.analyses.sizing.memory import MemoryRequest, estimate
 from paramscope.analyses.sizing.runtimes.llamacpp import (
+    BUILDS,
+    OUTPUT_LAST_BUILDS,
     device_split,
+    gpu_layer_start,
     layer_devices,
     llamacpp_memory,
+    offload,
     parse_tensor_split,
 )
 from paramscope.errors import ParamscopeError, UnsupportedError
@@ -106,8 +110,54 @@ def test_equal_shares_differ_by_one_layer_at_most(n_layer, n_devices):
 
 
 def test_partial_offload_keeps_the_first_layers_on_the_host():
-    where = layer_devices(80, 2, 78)  # -ngl 78 of 81: layers 0-1 and the output on the host
+    # -ngl 78 of 81: the output layer first (PR 18148), so layers 0-2 on the host
+    where = layer_devices(80, 2, 78)
+    assert where[:3] == (-1, -1, -1) and where[-1] >= 0 and min(where[3:80]) >= 0
+    # builds that offloaded the output layer last: layers 0-1 and the output on the host
+    where = layer_devices(80, 2, 78, build="late-2025")
     assert where[:2] == (-1, -1) and where[-1] == -1 and min(where[2:80]) >= 0
+
+
+@pytest.mark.parametrize("build", BUILDS)
+@given(n_layer=st.integers(1, 120), ngl=st.integers(0, 130))
+@settings(max_examples=60, deadline=None)
+def test_gpu_layer_start_is_load_tensors(build, n_layer, ngl):
+    """llama-model.cpp load_tensors, both rules: layer il (the output layer is il = n_layer) is on the GPU
+    when il ≥ i_gpu_start and il − i_gpu_start < min(ngl, n_layer + 1); -ngl N offloads N layers."""
+    capped, start, output = gpu_layer_start(n_layer, ngl, build)
+    old = build in OUTPUT_LAST_BUILDS
+    i_gpu_start = max(n_layer - ngl, 0) if old else max(n_layer + 1 - ngl, 0)
+    on_gpu = [il >= i_gpu_start and il - i_gpu_start < capped for il in range(n_layer + 1)]
+    assert (start, output, sum(on_gpu)) == (i_gpu_start, on_gpu[-1], capped)
+    assert output == (ngl > n_layer if old else ngl >= 1)
+
+
+def test_hermes_fit_to_15_layers_as_ollamas_llama_server_placed_them():
+    """Llama 3.1 8B Q4_0, -ngl 15 of 33, a 2026 build: "offloading output layer to GPU", "offloading 14
+    repeating layers to GPU", and 18 host layers' cache, 2304 MiB at 32768 cells (the record
+    ollama-llamaserver-hermes3-8b-q4-0-rtx2060-fit15)."""
+    model = paramscope.open_model("llama-3.1-8b")
+    cfg = model.config
+    m = llamacpp_memory(cfg, model.tensor_bytes, n_ctx=32768)
+    split = offload(model, cfg, model.tensor_bytes, m.kv, 15)
+    assert (split.i_gpu_start, split.output_on_gpu) == (18, True)
+    assert split.host_kv_bytes == 2304 * 2**20 and split.host_state_bytes == 0
+    old = offload(model, cfg, model.tensor_bytes, m.kv, 15, build="late-2025")
+    assert (old.i_gpu_start, old.output_on_gpu, old.host_kv_bytes) == (17, False, 2176 * 2**20)
+
+
+def test_a_hybrids_host_state_is_its_own_buffer():
+    """Qwen3.5-27B, -ngl 26 of 65 (b8586): the host's attention layers' KV buffer (4608 MiB) and, apart,
+    the recurrent state of its 30 gated-DeltaNet layers (llama_memory_recurrent's "RS buffer size",
+    93.52 MiB = 30 × 3.117 MiB)."""
+    model = paramscope.open_model(str(LOGS / "configs" / "qwen3.5-27b.config.json"))
+    cfg = model.config
+    m = llamacpp_memory(cfg, model.tensor_bytes, n_ctx=131072, n_ubatch=1024, n_batch=1024)
+    split = offload(model, cfg, model.tensor_bytes, m.kv, 26)
+    assert split.host_kv_bytes - split.host_state_bytes == 4608 * 2**20
+    state = m.kv.part("linear")
+    assert split.host_state_bytes == 30 * state.layer_bytes
+    assert round(split.host_state_bytes / 2**20, 2) == 93.52
 
 
 def test_none_and_row_put_layers_and_cache_on_the_main_gpu():

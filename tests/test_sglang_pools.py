@@ -18,6 +18,7 @@ from paramscope.analyses.sizing.kv_cache import layer_kinds
 from paramscope.analyses.sizing.runtimes.sglang import (
     SGLANG_HYBRID_SWA_ARCHS,
     given_free_memory,
+    indexer_key_bytes,
     mamba_state_bytes,
     pool_kind,
     sglang_memory,
@@ -258,3 +259,23 @@ def test_the_requests_recurrent_state_is_the_mamba_pools():
         m = sglang_memory(model.config, model.tensor_bytes, context=8192, tensor_parallel=4,
                           mamba_ssm_dtype=dtype)
         assert sum(p.total_bytes for p in m.kv.parts if p.kind == "linear") == state
+
+
+def test_a_sparse_attention_models_cell_holds_its_indexer_keys():
+    """GLM-5 / DeepSeek-V3.2 (MLA with a DSA indexer): SGLang's NSA pool keeps each token's indexer key
+    in every layer, 128 FP8 values and one fp32 scale per 128 (132 B), whatever the KV type; GLM-5-FP8 at
+    TP 8 with fp8 KV: (576 + 132) B × 78 layers (the record rocm-sglang-glm5-fp8-8xmi35x-fp8kv-v058post1)."""
+    from paramscope.model.dtypes import DType
+
+    cfg = paramscope.open_model("tests/fixtures/engine_logs/configs/glm-5.1.config.json").config
+    assert indexer_key_bytes(cfg) == 132
+    for kv, latent in ((DType.F8_E4M3, 576), (DType.BF16, 1152)):
+        m = sglang_memory(cfg, 90 * GiB, context=8192, gpu_memory_bytes=288 * GiB, mem_fraction_static=0.9,
+                          tensor_parallel=8, kv_type=kv)
+        assert (m.cell_bytes, m.indexer_bytes) == (78 * (latent + 132), 78 * 132)
+        assert any("indexer keys" in line for line in m.explain)
+    # without an indexer, plain MLA
+    plain = replace(cfg, extra={k: v for k, v in cfg.extra.items() if k != "index_head_dim"})
+    assert indexer_key_bytes(plain) == 0
+    assert sglang_memory(plain, 90 * GiB, context=8192, tensor_parallel=8,
+                         kv_type=DType.F8_E4M3).cell_bytes == 78 * 576

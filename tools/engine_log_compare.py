@@ -44,6 +44,7 @@ from paramscope.analyses.sizing.runtimes.vllm import loaded_tails as vllm_loaded
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
+from paramscope.knowledge.quant_schemes import MMPROJ_COMPONENTS
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 
@@ -86,6 +87,10 @@ def weights_bytes(model: Model, r: Record) -> int:
     """The record's re-pricing where it names one, else the checkpoint as stored, as the engine holds it
     (vLLM pads MXFP4 experts per kernel backend; the backend is read from the log where it says)."""
     scheme = r.model.get("weights") or cast_scheme(model, r)
+    if scheme and r.engine == "llamacpp":
+        # the text GGUF's tensors: convert_hf_to_gguf writes a vision or audio tower and its projector to
+        # a separate mmproj file (Qwen3.5-27B's 27-block vision tower: 879.55 MiB not in the model buffer)
+        return sum(row.bytes for row in reprice(model, scheme).rows if row.component not in MMPROJ_COMPONENTS)
     if scheme:
         return reprice(model, scheme).total_bytes
     pp = r.setting("pipeline_parallel_size") or 1
@@ -381,11 +386,23 @@ LEGACY_MARKERS = ("LLAMA_SET_ROWS=0", "llama_new_context_with_model:", "llama_kv
 PRE_SWA_MARKERS = ("KV self size", "llama_kv_cache_init:")
 
 
+OUTPUT_LINE = re.compile(r"offloading output layer to GPU")
+REPEATING_LINE = re.compile(r"offloading \d+ repeating layers to GPU")
+
+
 def llamacpp_build(r: Record) -> str:
-    """The build family the log comes from (analyses/sizing/runtimes/llamacpp.py BUILDS)."""
+    """The build family the log comes from (analyses/sizing/runtimes/llamacpp.py BUILDS): the legacy
+    markers; else "late-2025" where load_tensors names the repeating layers before the output layer, or
+    offloads some without it (builds before PR 18148 offloaded the output layer last), else "current"."""
     if any(marker in r.log for marker in PRE_SWA_MARKERS):
         return "legacy-no-swa"
-    return "legacy" if any(marker in r.log for marker in LEGACY_MARKERS) else "current"
+    if any(marker in r.log for marker in LEGACY_MARKERS):
+        return "legacy"
+    repeating, output = REPEATING_LINE.search(r.log), OUTPUT_LINE.search(r.log)
+    if repeating and (output is None or repeating.start() < output.start()) and not repeating.group(
+            0).startswith("offloading 0 "):
+        return "late-2025"
+    return "current"
 
 
 # llama.cpp's backends whose offload_op asks for no host-weight op (their device names' prefixes)
@@ -429,7 +446,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         n_ubatch=r.setting("n_ubatch") or 512, n_batch=r.setting("n_batch") or 2048,
         swa_full=bool(r.setting("swa_full")), kv_unified=bool(r.setting("kv_unified")), type_k=type_k,
         type_v=type_v, flash_attn=r.setting("flash_attn"), embeddings=bool(r.setting("embeddings")),
-        build=llamacpp_build(r),
+        build=(build := llamacpp_build(r)),
         backend=llamacpp_backend(r))
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
@@ -453,7 +470,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         # several identical GPUs: llama.cpp's default split is by free memory, equal shares here
         # (runtimes/llamacpp.py layer_devices); each GPU's KV buffer holds its layers' cache
         d = device_split(model, cfg, weights, m.kv, len(gpu_kv), r.setting("n_gpu_layers"), None,
-                         r.setting("split_mode") or "layer")
+                         r.setting("split_mode") or "layer", build)
         for i, f in enumerate(sorted(gpu_kv, key=lambda f: f.device or "")):
             out[f"kv_buffer{AT}{f.device}"] = d.kv[i]
     if swa is not None:
@@ -467,10 +484,10 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         if len(gpus) == 1:
             out[f"compute_buffer{AT}{gpus[0]}"] = m.compute_bytes
     if not whole and r.setting("n_gpu_layers") is not None:
-        split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"), r.model.get("weights"))
+        split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"), r.model.get("weights"), build)
         host = next((f.device for f in r.all("kv_buffer") if f.device and is_host(f.device)), None)
-        if host:
-            out[f"kv_buffer{AT}{host}"] = split.host_kv_bytes
+        if host:  # the attention layers' buffer: a recurrent state has its own line (see above)
+            out[f"kv_buffer{AT}{host}"] = split.host_kv_bytes - split.host_state_bytes
         gpu = next((f.device for f in r.all("compute_buffer") if not is_host(f.device)), None)
         if gpu and not split.output_on_gpu:
             # the output layer stays on the host: the GPU runs its product anyway where its backend

@@ -107,12 +107,14 @@ RUNTIMES: tuple[Runtime, ...] = (
                     metavar="A,B,…"),
              Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
                                                   "memory"),
-             Option("llamacpp_build", str, "current", "llama.cpp build family: legacy = mid-2025 and "
-                                                      "earlier (KV padded to 32 without flash attention, "
-                                                      "which was off by default); legacy-no-swa = before "
-                                                      "May 2025 (sliding-window layers cache the whole "
-                                                      "context)",
-                    choices=("current", "legacy", "legacy-no-swa"))),
+             Option("llamacpp_build", str, "current", "llama.cpp build family: late-2025 = mid-2025 "
+                                                      "to mid-December 2025 (-ngl offloads the output "
+                                                      "layer last, not first); legacy = mid-2025 and "
+                                                      "earlier (also KV padded to 32 without flash "
+                                                      "attention, which was off by default); "
+                                                      "legacy-no-swa = before May 2025 (also "
+                                                      "sliding-window layers cache the whole context)",
+                    choices=("current", "late-2025", "legacy", "legacy-no-swa"))),
         ),
     Runtime("vllm", "vllm", "vLLM (V1 engine; V0 with --engine v0)",
             (Option("gpu_memory_utilization", float, None, "vLLM --gpu-memory-utilization: share of each "

@@ -63,7 +63,16 @@ LEGACY_KV_PAD_NO_FA = 32
 # a Gemma 3 or gpt-oss sliding-window layer took n_ctx cells like the others ("legacy-no-swa": the legacy
 # rules plus that). Checked on Gemma 3 1B, build 5050, n_ctx 4096: 26 layers x 4096 cells = 104 MiB
 # printed (tests/fixtures/engine_logs/llamacpp/tqm-*), where the SWA cache would give 38 MiB.
-BUILDS = ("current", "legacy", "legacy-no-swa")
+# llama.cpp PR 18148 ("offload output layer to GPU first", December 2025): -ngl N puts the output layer on
+# the GPU first, then the last N − 1 repeating layers (load_tensors: i_gpu_start = max(n_layer + 1 − N, 0));
+# builds before it put the last N repeating layers there and the output layer only with N > n_layer
+# ("late-2025" and the legacy families). Their logs tell them apart: "offloading output layer to GPU"
+# before "offloading N repeating layers" (b8169, b8193, b8586; Ollama's llama-server of 2026), after it or
+# not at all (b7057, b7217, b7342, b7445). Qwen3.5-27B, b8586, -ngl 26 of 65: 30 recurrent layers'
+# state on the host (93.52 MiB = 30 × 3.117), where the older rule leaves 29.
+BUILDS = ("current", "late-2025", "legacy", "legacy-no-swa")
+LEGACY_BUILDS = frozenset({"legacy", "legacy-no-swa"})
+OUTPUT_LAST_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # llama-model.cpp, LLM_ARCH_PHI3: "Phi SWA is currently disabled" (llama.cpp PR 13676): the sliding window
 # the GGUF states is dropped and every layer caches the whole context (Phi-3-mini-4k at 4096 tokens: 4096
 # cells per layer, not the 2304 of a 2047-token window)
@@ -213,7 +222,7 @@ def resolve_params(
     """
     if build not in BUILDS:
         raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
-    legacy = build != "current"
+    legacy = build in LEGACY_BUILDS
     # Legacy builds keep one cache of n_ctx cells for all sequences: per-sequence streams came with
     # llama.cpp PR 14363 (July 2025, "llama : add high-throughput mode") and need ggml_set_rows, which
     # those builds did not use (llama-context.cpp then: "non-unified KV cache requires ggml_set_rows() -
@@ -617,18 +626,29 @@ def _explain(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: in
 
 @record
 class Offload:
-    """Where llama.cpp puts each layer with ``-ngl`` (llama-model.cpp, load_tensors): layers il ≥
-    i_gpu_start = max(n_layer − n_gpu_layers, 0) on the GPU, the output layer too when n_gpu_layers >
-    n_layer, the input layer (token embedding) always in host memory. Tied embeddings offloaded: the
-    output matrix is a GPU copy of the embedding the host keeps for the lookup."""
+    """Where llama.cpp puts each layer with ``-ngl`` (llama-model.cpp, load_tensors; ``gpu_layer_start``):
+    layers il ≥ i_gpu_start on the GPU, the output layer first (current builds) or only when n_gpu_layers >
+    n_layer (OUTPUT_LAST_BUILDS), the input layer (token embedding) always in host memory. Tied embeddings
+    offloaded: the output matrix is a GPU copy of the embedding the host keeps for the lookup."""
 
     n_gpu_layers: int  # as given, capped at n_layer + 1 ("offloaded N/n_layer+1 layers to GPU")
     i_gpu_start: int
     output_on_gpu: bool
     host_weights_bytes: int
     duplicate_bytes: int
-    host_kv_bytes: int
+    host_kv_bytes: int  # the host layers' cache, a hybrid's recurrent state included
     output_matrix_bytes: int = 0  # the output matmul's weight (the token embedding when tied), as priced
+    # the recurrent state in host_kv_bytes: llama_memory_recurrent's own buffer ("RS buffer size"), beside
+    # the attention layers' "KV buffer size"
+    host_state_bytes: int = 0
+
+
+def gpu_layer_start(n_layer: int, n_gpu_layers: int | None, build: str = "current") -> tuple[int, int, bool]:
+    """(-ngl capped at n_layer + 1, i_gpu_start, whether the output layer is on the GPU): BUILDS notes."""
+    ngl = n_layer + 1 if n_gpu_layers is None else min(max(n_gpu_layers, 0), n_layer + 1)
+    if build in OUTPUT_LAST_BUILDS:
+        return ngl, max(n_layer - ngl, 0), ngl > n_layer
+    return ngl, max(n_layer + 1 - ngl, 0), ngl >= 1
 
 
 # ggml_backend_sched hands an op whose weight sits in host memory to a GPU backend that asks for it
@@ -724,14 +744,12 @@ def output_matrix_bytes(model: Model, scheme: str) -> int:
 
 
 def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None,
-            scheme: str | None = None) -> Offload:
+            scheme: str | None = None, build: str = "current") -> Offload:
     """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache; ``scheme``, the
     re-pricing ``weights_bytes`` follows, prices the output matrix at its own type."""
     cfg = as_llamacpp_loads(cfg)
     n_layer = cfg.n_layers
-    ngl = n_layer + 1 if n_gpu_layers is None else min(n_gpu_layers, n_layer + 1)
-    start = max(n_layer - ngl, 0)
-    output_on_gpu = ngl > n_layer
+    ngl, start, output_on_gpu = gpu_layer_start(n_layer, n_gpu_layers, build)
     split = _layer_split(model)
     stored = split.stored or 1
     embedding = split.embedding
@@ -749,11 +767,11 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
     kinds = cfg.layer_types or ("full",) * n_layer
     host_kv = sum(part.layer_bytes * sum(il < start for il in part.layer_ids) for part in kv.parts)
     per_kind = {part.kind: part.layer_bytes for part in kv.parts if part.layers and not part.layer_ids}
-    host_kv += sum(per_kind.get(kinds[il], 0) for il in range(min(start, len(kinds))))
+    state = sum(per_kind.get(kinds[il], 0) for il in range(min(start, len(kinds))))
     output_bytes = (output_matrix_bytes(model, scheme) if scheme is not None and not output_on_gpu
                     else round(output_matrix * scale))
-    return Offload(ngl, start, output_on_gpu, round(host * scale), round(duplicate * scale), host_kv,
-                   output_bytes)
+    return Offload(ngl, start, output_on_gpu, round(host * scale), round(duplicate * scale), host_kv + state,
+                   output_bytes, host_state_bytes=state)
 
 
 # --- several GPUs (--split-mode, --tensor-split) -------------------------------------------------
@@ -784,8 +802,8 @@ def parse_tensor_split(text: str) -> tuple[float, ...] | None:
 
 
 def layer_devices(n_layer: int, n_devices: int, n_gpu_layers: int | None = None,
-                  tensor_split: tuple[float, ...] | None = None, split_mode: str = "layer"
-                  ) -> tuple[int, ...]:
+                  tensor_split: tuple[float, ...] | None = None, split_mode: str = "layer",
+                  build: str = "current") -> tuple[int, ...]:
     """The device of each layer 0..n_layer − 1 and of the output layer (the last entry); −1: the host."""
     import numpy as np
 
@@ -795,8 +813,7 @@ def layer_devices(n_layer: int, n_devices: int, n_gpu_layers: int | None = None,
     if tensor_split is not None and len(tensor_split) > n_devices:
         raise UnsupportedError(f"llama.cpp: --tensor-split gives {len(tensor_split)} proportions for "
                                f"{n_devices} GPUs")
-    ngl = n_layer + 1 if n_gpu_layers is None else min(n_gpu_layers, n_layer + 1)
-    start = max(n_layer - ngl, 0)
+    ngl, start, _ = gpu_layer_start(n_layer, n_gpu_layers, build)
     shares = np.zeros(n_devices, np.float32)
     given = tensor_split or (1.0,) * n_devices
     shares[:len(given)] = given
@@ -825,13 +842,13 @@ class DeviceSplit:
 
 
 def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_devices: int,
-                 n_gpu_layers: int | None, tensor_split: tuple[float, ...] | None, split_mode: str
-                 ) -> DeviceSplit:
+                 n_gpu_layers: int | None, tensor_split: tuple[float, ...] | None, split_mode: str,
+                 build: str = "current") -> DeviceSplit:
     """The weights (as ``weights_bytes`` prices them) and KV cache on each device (``layer_devices``);
     the host's share (input embedding, layers not offloaded) is ``offload``'s."""
     cfg = as_llamacpp_loads(cfg)
     n_layer = cfg.n_layers
-    where = layer_devices(n_layer, n_devices, n_gpu_layers, tensor_split, split_mode)
+    where = layer_devices(n_layer, n_devices, n_gpu_layers, tensor_split, split_mode, build)
     split = _layer_split(model)
     scale = weights_bytes / (split.stored or 1)
     raw = [0.0] * n_devices
@@ -884,7 +901,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     split = None
     compute_single = m.compute_bytes + m.output_bytes
     if req.device is not None and req.device.kind == "gpu":
-        split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights)
+        split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights,
+                        option(req, "llamacpp_build"))
         if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
             split = replace(split, host_kv_bytes=m.kv_cache_bytes)
         explain = (*explain,
@@ -910,7 +928,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     asked = "split_mode" in req.options or "tensor_split" in req.options
     if split is not None and req.n_devices > 1 and asked:
         d = device_split(model, cfg, weights_bytes, m.kv, req.n_devices, option(req, "n_gpu_layers"),
-                         fractions, mode)
+                         fractions, mode, option(req, "llamacpp_build"))
         kv_dev = (0,) * req.n_devices if option(req, "no_kv_offload") else d.kv
         n = req.n_devices
         shares = tuple((d.weights[i], kv_dev[i],

@@ -237,6 +237,7 @@ class SglangMemory:
     swa_layers: int = 0
     full_cell_bytes: int = 0
     swa_cell_bytes: int = 0
+    indexer_bytes: int = 0  # in cell_bytes: a token's sparse-attention indexer keys (indexer_key_bytes)
     swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO
     # mamba: one request's recurrent state over this rank's recurrent layers (mamba_cache_per_req)
     mamba_state_bytes: int = 0
@@ -375,6 +376,22 @@ class SglangMemory:
 # (MHATokenToKVPool, ``layer_num``) alike, while models/nemotron_nas.py builds attention only in the
 # blocks that are not no_op: Nemotron-NAS's no-op layers hold pool rows they never write.
 SGLANG_POOL_ALL_LAYERS = frozenset({"nemotron-nas"})
+
+
+# DeepSeek sparse attention (DeepSeek-V3.2, GLM-5: MLA with an "indexer"): SGLang's NSA pool keeps each
+# token's indexer key beside the latent in every layer, FP8 with an fp32 scale per 128 values, whatever
+# --kv-cache-dtype (model_runner_kv_cache_mixin.get_cell_size_per_token: index_head_dim + index_head_dim //
+# NSATokenToKVPool.quant_block_size × 4). GLM-5-FP8 on 8 MI35x, 0.5.8.post1, fp8 KV: (576 + 132) B × 78
+# layers a token gives 3,262,987 tokens for the 3,262,823 printed (plain MLA: 4,013,792).
+NSA_QUANT_BLOCK = 128
+
+
+def indexer_key_bytes(cfg: ArchConfig) -> int:
+    """One layer's indexer key of one token in SGLang's NSA pool; 0 for a model without an indexer."""
+    dim = cfg.extra.get("index_head_dim")
+    if not cfg.is_mla or not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0:
+        return 0
+    return dim + dim // NSA_QUANT_BLOCK * 4
 
 
 def pool_kind(cfg: ArchConfig, disable_hybrid_swa_memory: bool = False) -> str:
@@ -530,6 +547,9 @@ def sglang_memory(
     swa_cell = cell - full_cell
     if not cell:
         raise no_pool_error(cfg, "SGLang")
+    indexer = indexer_key_bytes(rank) * sum(p.layers for p in attending)
+    cell += indexer
+    full_cell += indexer
     # the MoE routers and MLA's down-projections are whole on every rank, as in vLLM's model code
     shared = replicated_weight_bytes(cfg, tp, dtype, mla_stored_bytes)
     model = (-(-(weights_bytes - shared) // tp) + shared + sglang_rope_cache_bytes(cfg, dtype)
@@ -542,6 +562,7 @@ def sglang_memory(
                      pool=pool, full_layers=sum(p.layers for p in attending if p.kind == "full"),
                      swa_layers=sum(p.layers for p in attending if p.kind == "sliding"),
                      full_cell_bytes=full_cell, swa_cell_bytes=swa_cell, swa_full_tokens_ratio=ratio,
+                     indexer_bytes=indexer,
                      mamba_state_bytes=mamba_state_bytes(rank, mamba_ssm_dtype) if pool == "mamba" else 0,
                      mamba_full_memory_ratio=mamba_ratio, max_mamba_cache_size=max_mamba_cache_size)
     return _explained(m, weights_bytes, gpu_memory_bytes)
@@ -571,7 +592,8 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
         f"{f' + allocator segment tails {tails:,} B' if (tails := m.weight_tail_bytes) else ''}"
         f" = {m.model_bytes:,} B",
         f"cell: {m.cell_bytes:,} B per token (K and V of "
-        f"{'the full-attention layers' if m.pool == 'mamba' else 'every layer'} of this rank)",
+        f"{'the full-attention layers' if m.pool == 'mamba' else 'every layer'} of this rank"
+        f"{f', with {m.indexer_bytes:,} B of sparse-attention indexer keys' if m.indexer_bytes else ''})",
     ]
     if m.pool == "hybrid-swa":
         lines.append(f"hybrid SWA pool: {m.full_layers} full layers ({m.full_cell_bytes:,} B a token), "
