@@ -71,6 +71,43 @@ TOLERANCES = {
 
 # (record, figure): (bound on |error|, why it misses)
 KNOWN_MISSES = {
+    # round 9 (blind): vLLM 0.28.0 on an L40S with every default, Qwen3-14B bf16: 0.89 GiB beside the weights
+    # and the cache where 1.47 are predicted (the sampler's 256 rows x 151,936 logits at 22 B, 0.80 GiB, the
+    # larger peak); the same post's AWQ checkpoint (-1.4 %) and two L4s at TP 2 (-3.9 %) point the same way.
+    # The new model runner's profile (vllm/v1/worker/gpu) holding ~6 B a logit would explain these three but
+    # not the A100 0.31 record's 1.44 GiB of printed peak activation nor TP 1 of kubesimplify-* (as
+    # predicted at 22 B): not explained
+    **{("l40s-qwen3-14b-defaults-v0280", figure): (
+        0.055, "0.89 GiB taken beside the weights where 1.47 are predicted; a cheaper sampler profile in the "
+               "0.27+ model runner is the candidate (not confirmed: the A100 0.31 record argues against it)")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    **{("l4-qwen3-14b-awq-tp2-pcie-v0280", figure): (
+        0.043, "as l40s-qwen3-14b-defaults-v0280 (the same post, the same release): the sampler's profile at "
+               "TP 2 over PCIe; not explained")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    ("l40s-qwen3-14b-awq-defaults-v0280", "weights"): (
+        0.017, "AWQ loads 80-150 MB more than its tensors (qweight, fp16 scales, packed zeros, the bf16 "
+               "embedding and lm_head: 9.29 GiB by hand, as predicted); dali-qwen25-14b-awq-* shows the same "
+               "sign; the config is transcribed: not explained"),
+    # the same checkpoint and release on an RTX 5090 at utilization 0.70: 12.68 GiB beside the cache against
+    # the L40S's 10.35 (its breakdown line: 11.22 consumed, 1.46 peak activation); sm120 kernels, other
+    # processes on the shared box, or another runner in the image: not separable from the post
+    **{(rec, figure): (
+        0.215, "2.3 GiB more non-KV memory than the same checkpoint and release on an L40S (1.76 of it in "
+               "'consumed', weights + non-torch): not explained")
+       for rec in ("rtx5090-qwen3-14b-awq-u070-16k-v0280", "rtx5090-qwen3-14b-awq-u070-32k-v0280")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    ("rtx5090-qwen3-14b-awq-u070-32k-v0280", "activation_peak"): (
+        0.105, "1.46 GiB of peak activation (transient + the CUDA graph estimate) where 1.32 are predicted; "
+               "see the kv_cache_memory entry"),
+    ("kvcached198-sglang-gpt-oss-20b-b200class", "weights"): (
+        0.12, "on SM100 SGLang turns on FlashInfer's MXFP4 MoE kernel, whose Mxfp4MoEMethod.create_weights "
+              "pads the experts' widths to multiples of 256 (2880 -> 3072) with fp32 biases: +1.32 GiB, not "
+              "modelled for SGLang (the GPU is not named: 'B200 class'); 0.37 GiB more not explained"),
+    ("ollama-llamaserver-hermes3-8b-q4-0-rtx2060-fit15", "model_buffer"): (
+        0.065, "with mmap the CPU_Mapped buffer spans the file from the first to the last host tensor: the "
+               "output matrix, now on the GPU, sits inside that span in Ollama's GGUF (about 288 MiB counted "
+               "twice); the file's tensor order is not known from the config; a comparison matter"),
     # vLLM 0.27.1, Qwen3-32B on 95.01 GiB cards at utilization 0.426 (a 40.47 GiB budget): beside the
     # weights the profile took 3.86 GiB at TP 1 (3.92 predicted: the sampler's 1024 rows x 151,936 logits,
     # non-torch, the CUDA graph estimate), but 1.66 at TP 2 and 3.03 on the first PP stage (2.06

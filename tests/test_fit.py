@@ -223,3 +223,14 @@ def test_size_says_a_layer_split_reads_one_gpu_at_a_time() -> None:
     vllm = paramscope.size("llama-3.1-70b", gpu="h100x2", runtime="vllm").to_json()["speed"]
     assert (layer["bandwidth_devices"], vllm["bandwidth_devices"]) == (1, 2)
     assert vllm["bandwidth_bytes_per_s"] == 2 * layer["bandwidth_bytes_per_s"]
+
+
+def test_an_offload_plans_ngl_counts_the_output_layer():
+    """The plan budgets the output head on the GPU beside its repeating layers; llama.cpp's -ngl N puts the
+    output layer there first and then N − 1 repeating layers (PR 18148), so the command asks one more."""
+    from paramscope.app.fit import fit as fit_app
+
+    j = fit_app("llama-3.1-70b", gpu="rtx-4090", ram="256GiB", runtime="llama.cpp").to_json()
+    plan = next(p for p in j["plans"] if p["gpu_layers"])
+    assert 0 < plan["gpu_layers"] < 80
+    assert any(c.endswith(f"-ngl {plan['gpu_layers'] + 1}") for c in j["commands"])

@@ -89,22 +89,31 @@ def test_mla_kv_cache_is_compressed():
 
 
 def test_partial_offload_keeps_layers_and_their_cache_on_the_host(llama8b):
-    # -ngl 16 of 32 layers: layers 0–15 and the output layer stay on the host (llama-model.cpp
-    # load_tensors: i_gpu_start = n_layer − n_gpu_layers; the output layer needs n_gpu_layers > n_layer)
+    # -ngl 16 of 32 layers: the output layer first, then layers 17–31, so layers 0–16 stay on the host
+    # (llama-model.cpp load_tensors: i_gpu_start = n_layer + 1 − n_gpu_layers, PR 18148); in builds before
+    # it layers 0–15 and the output layer (i_gpu_start = n_layer − n_gpu_layers; the output layer needed
+    # n_gpu_layers > n_layer)
     gpu = parse_gpu_spec("rtx-4090")[0]
     full = estimate(llama8b, MemoryRequest(device=gpu, options={"n_gpu_layers": 33}))
     half = estimate(llama8b, MemoryRequest(device=gpu, options={"n_gpu_layers": 16}))
+    old = estimate(llama8b, MemoryRequest(device=gpu, options={"n_gpu_layers": 16,
+                                                               "llamacpp_build": "late-2025"}))
     layer = 2 * (4096 * 4096 + 2 * 4096 * 1024 + 4096 * 4096 + 3 * 4096 * 14336 + 2 * 4096)  # bf16
     embedding = 128256 * 4096 * 2
+    layer_kv = 8192 * 2 * 1024 * 2
     assert full.host_bytes == embedding  # the input layer is always on the host
-    assert half.host_bytes == embedding + 16 * layer + (embedding + 4096 * 2) + 16 * 8192 * 2 * 1024 * 2
-    assert half.per_device[0].weights_bytes == half.weights_bytes - embedding - 16 * layer - embedding - 8192
-    assert half.per_device[0].kv_cache_bytes == half.kv_cache_bytes // 2
-    # the same bytes, placed differently, but for the compute buffer: the GPU still runs the output product
-    # of a 512-row batch (op offload) with the host's output matrix copied in (llamacpp.py
-    # gpu_compute_with_host_output)
-    assert half.total_bytes - half.compute_bytes == full.total_bytes - full.compute_bytes
-    assert half.compute_bytes - full.compute_bytes == pytest.approx(embedding + 4096 * 2, abs=4096)
+    assert half.host_bytes == embedding + 17 * layer + 17 * layer_kv
+    assert old.host_bytes == embedding + 16 * layer + (embedding + 4096 * 2) + 16 * layer_kv
+    assert half.per_device[0].weights_bytes == half.weights_bytes - embedding - 17 * layer
+    assert half.per_device[0].kv_cache_bytes == half.kv_cache_bytes * 15 // 32
+    assert old.per_device[0].weights_bytes == old.weights_bytes - embedding - 16 * layer - embedding - 8192
+    assert old.per_device[0].kv_cache_bytes == old.kv_cache_bytes // 2
+    # the same bytes, placed differently; with the output layer on the GPU its compute buffer is the full
+    # offload's, with it on the host (the older builds) the GPU still runs the output product of a 512-row
+    # batch (op offload) with the host's output matrix copied in (llamacpp.py gpu_compute_with_host_output)
+    assert half.total_bytes == full.total_bytes
+    assert old.total_bytes - old.compute_bytes == full.total_bytes - full.compute_bytes
+    assert old.compute_bytes - full.compute_bytes == pytest.approx(embedding + 4096 * 2, abs=4096)
 
 
 def test_no_kv_offload_keeps_the_cache_on_the_host(llama8b):

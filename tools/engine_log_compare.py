@@ -32,7 +32,9 @@ from paramscope.analyses.sizing.runtimes.llamacpp import (
 from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
 from paramscope.analyses.sizing.runtimes.vllm import (
+    TOKENS_REPORTED,
     V0_FAMILIES,
+    KVPool,
     default_max_model_len,
     mla_stored,
     pp_stage_layers,
@@ -296,6 +298,19 @@ def vllm_mla(r: Record, engine: str) -> bool:
     return dated is None or dated >= MLA_DATE
 
 
+# the first release whose hybrid models cache prefixes unasked (runtimes/vllm.py PREFIX_CACHING_BY_DEFAULT)
+PREFIX_CACHING_DEFAULT_RELEASE = (0, 29)
+
+
+def prefix_caching(r: Record) -> bool | None:
+    """The record's --enable-prefix-caching; unstated: the engine's default from 0.29 (None), else off."""
+    stated = r.setting("enable_prefix_caching")
+    if stated is not None:
+        return bool(stated)
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
+    return None if len(version) == 2 and version >= PREFIX_CACHING_DEFAULT_RELEASE else False
+
+
 def kv_cache_dtype(r: Record) -> DType | None:
     """The engine's --kv-cache-dtype as a DType; None for "auto" or unset (the model's dtype)."""
     kv = r.setting("kv_cache_dtype")
@@ -340,13 +355,13 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         entrypoint=r.setting("entrypoint") or "serve",
         expert_parallel="'enable_expert_parallel': True" in r.log or "Expert parallelism is enabled" in r.log,
         offload=offload, kv_cache_memory_bytes=r.setting("kv_cache_memory_bytes"),
-        prefix_caching=bool(r.setting("enable_prefix_caching")),
+        prefix_caching=prefix_caching(r),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_
     # applied``), so KV = requested − consumed − peak activation; the prediction compared is the same sum
-    graphs_in_peak = m.cuda_graph_bytes if CONSUMED_FORMAT in r.log else 0
+    graphs_in_peak = m.cuda_graph_bytes if CONSUMED_FORMAT in re.sub(r"\s+", " ", r.log) else 0
     out: dict[str, float] = {
         "weights": m.model_bytes, "activation_peak": m.activation_bytes + graphs_in_peak,
         "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
@@ -370,7 +385,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     if printed and all(b > 0 for b, _ in printed):
         blocks = min(b // lay.page_bytes // lay.group_size for b, lay in printed)
         out |= {f"gpu_blocks{GIVEN_KV}": blocks,
-                f"kv_tokens{GIVEN_KV}": blocks // layout.n_groups * m.params.block_size,
+                f"kv_tokens{GIVEN_KV}": KVPool(0, 0, blocks, layout, m.params.block_size, m.params.context
+                                               if engine in TOKENS_REPORTED else 0).tokens,
                 f"max_concurrency{GIVEN_KV}": blocks / layout.blocks_per_request}
     return out
 

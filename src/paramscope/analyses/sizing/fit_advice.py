@@ -281,7 +281,9 @@ def _llama(model: Model, req: MemoryRequest, plan: Plan) -> str:
     elif off.cpu_moe_layers:
         layers = f"-ngl 999 --n-cpu-moe {off.cpu_moe_layers}"
     else:
-        layers = f"-ngl {off.gpu_layers}"
+        # -ngl counts the output layer, which llama.cpp offloads first (PR 18148): the head the offload
+        # budgeted on the GPU, then the last gpu_layers repeating layers
+        layers = f"-ngl {off.gpu_layers + 1}"
     model_file = gguf_name(model, plan)
     return f"llama-server -m {model_file} -c {ctx * req.batch} -np {req.batch} {layers}{kv}"
 

@@ -149,7 +149,10 @@ RUNTIMES: tuple[Runtime, ...] = (
                     metavar="BYTES"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
              Option("enable_prefix_caching", bool, False, "vLLM --enable-prefix-caching for a hybrid "
-                    "(Mamba / linear-attention) model: its state in 'align' mode, two blocks a request"),
+                    "(Mamba / linear-attention) model: its state in 'align' mode, two blocks a request "
+                    "(the default of the v1 engine family)"),
+             Option("no_enable_prefix_caching", bool, False, "vLLM --no-enable-prefix-caching: a hybrid "
+                    "model's state in 'none' mode, one block a request (the default before 0.21)"),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
                                                        "kernel (its log says 'Using FlashInfer for top-p & "
                                                        "top-k sampling'): a smaller profile peak"),

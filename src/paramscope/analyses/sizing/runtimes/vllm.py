@@ -264,6 +264,9 @@ class KVPool:
     num_blocks: int
     layout: KVLayout
     block_size: int
+    # max_model_len where the engine reports its tokens as concurrency × max_model_len (TOKENS_REPORTED);
+    # 0: as blocks
+    reported_len: int = 0
 
     @property
     def pool_bytes(self) -> int:
@@ -271,7 +274,9 @@ class KVPool:
 
     @property
     def tokens(self) -> int:
-        """'GPU KV cache size: N tokens' (kv_cache_utils._report_kv_cache_config)."""
+        """'GPU KV cache size: N tokens' (kv_cache_utils._report_kv_cache_config; TOKENS_REPORTED)."""
+        if self.reported_len:
+            return int(self.reported_len * self.max_concurrency)
         return self.num_blocks // self.layout.n_groups * self.block_size
 
     @property
@@ -903,6 +908,18 @@ HYBRID_BLOCK_ALIGN = 16
 # defaults: 1258 / (497 + 3) = 2.52x). Qwen3.5-9B with it: 63 attention blocks + 3 groups × 2 = 69 a
 # request of 65536 tokens; 1258 / 69 = 18.23x, as printed
 MAMBA_BLOCKS_PER_REQUEST = {"v1": 2, "v1-0.16": 2}
+# Unasked, prefix caching is on for a hybrid model in current releases (`vllm serve` 0.29: "The engine now
+# selects a Mamba cache mode that is compatible with prefix caching"; the models that declare it, e.g.
+# Qwen3.5: "Mamba cache mode is set to 'align' for Qwen3_5ForConditionalGeneration by default when prefix
+# caching is enabled"): Granite 4.0-H-Micro on an RTX 5090, 0.29.0, printed 65.41x / 19.84x at 32K / 128K
+# where one state block a request gives 74.82x / 20.88x and two 66.5x / 20.2x. Off in 0.19 and before;
+# which release between turned it on is not pinned, so the "v1" family (0.21 on) takes the current default
+PREFIX_CACHING_BY_DEFAULT = frozenset({"v1"})
+
+
+def prefix_caching_on(asked: bool | None, engine: str) -> bool:
+    """--enable-prefix-caching (True), --no-enable-prefix-caching (False), else the engine's default."""
+    return engine in PREFIX_CACHING_BY_DEFAULT if asked is None else asked
 
 
 def hybrid_block_size(cfg: ArchConfig, p: VllmParams, given: int | None) -> int:
@@ -1041,7 +1058,16 @@ def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
     # kv_cache_utils.get_num_blocks: available // page_size // num_layers (the group's layers), which is
     # available // (page × layers); a UniformTypeKVCacheSpecs group: available // its summed page size
     blocks = max(available // layout.block_bytes, 0)
-    return KVPool(reserved, available, blocks, layout, p.block_size)
+    return KVPool(reserved, available, blocks, layout, p.block_size,
+                  p.context if p.engine in TOKENS_REPORTED else 0)
+
+
+# The "GPU KV cache size: N tokens" line: num_blocks // kv_cache_groups × block_size until 0.20; from 0.21
+# int(max_model_len × max_concurrency) (kv_cache_utils._report_kv_cache_config, after vLLM issue #40691:
+# the old formula undercounts a model whose groups share one pool, a hybrid or sliding-window one). Granite
+# 4.0-H-Micro, 0.29.0, 32K: 2,143,269 tokens printed, where its attention blocks hold 284,064; a Gemma 3
+# log of 0.23 prints 1,217,591, no multiple of its blocks; Qwen3.5 at 0.19 still printed the blocks.
+TOKENS_REPORTED = frozenset({"v1"})
 
 
 def vllm_memory(
@@ -1074,7 +1100,7 @@ def vllm_memory(
     expert_parallel: bool = False,
     offload: tuple[CpuOffload, ...] = (),
     kv_cache_memory_bytes: int | None = None,
-    prefix_caching: bool = False,
+    prefix_caching: bool | None = None,
     mla_stored_bytes: int | None = None,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
@@ -1097,7 +1123,8 @@ def vllm_memory(
     ``offload``: --cpu-offload-gb, what one rank of each stage moves to host memory (runtimes/
     weight_offload.py ``cpu_offload``; one entry without pipeline parallelism). ``kv_cache_memory_bytes``:
     --kv-cache-memory-bytes, the KV cache's size given outright (gpu_memory_utilization then ignored).
-    ``prefix_caching``: --enable-prefix-caching, which puts a hybrid model's state in "align" mode
+    ``prefix_caching``: --enable-prefix-caching (None: the engine's default, ``prefix_caching_on``), which
+    puts a hybrid model's state in "align" mode
     (MAMBA_BLOCKS_PER_REQUEST). ``mla_stored_bytes``: MLA's down-projections as the checkpoint stores them,
     which every rank holds whole (``mla_stored``; None: priced from the config in the model dtype).
     ``pipeline_parallel`` > 1: the layers in that many stages
@@ -1119,7 +1146,7 @@ def vllm_memory(
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes,
                 expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
-                prefix_caching=prefix_caching, mla_stored_bytes=mla_stored_bytes)
+                prefix_caching=prefix_caching_on(prefix_caching, engine), mla_stored_bytes=mla_stored_bytes)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:
@@ -1533,7 +1560,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     allocator_tail_bytes=0 if req.weights else loaded_tails(model, tp),
                     entrypoint=option(req, "entrypoint"),
                     expert_parallel=option(req, "enable_expert_parallel"), offload=offload,
-                    kv_cache_memory_bytes=kv_bytes, prefix_caching=option(req, "enable_prefix_caching"),
+                    kv_cache_memory_bytes=kv_bytes, prefix_caching=(
+                        True if option(req, "enable_prefix_caching")
+                        else False if option(req, "no_enable_prefix_caching") else None),
                     mla_stored_bytes=None if req.weights else mla_stored(model))
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices

@@ -1,0 +1,99 @@
+"""Engine rules found by the round-9 logs (docs/runtimes.md 4.0i), each pinned on its own beside the
+engine-log test that measures it: llama.cpp's output layer offloaded first and how a log tells its build
+family; vLLM's token count reported from the concurrency and its hybrid models' prefix caching by default;
+SGLang's one pool for a model whose every layer slides."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import paramscope
+from paramscope.analyses.sizing.runtimes.vllm import (
+    PREFIX_CACHING_BY_DEFAULT,
+    TOKENS_REPORTED,
+    prefix_caching_on,
+    vllm_memory,
+)
+from paramscope.model.dtypes import DType
+
+LOGS = Path(__file__).parent / "fixtures" / "engine_logs"
+sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
+
+import engine_log_compare  # noqa: E402
+import engine_logs  # noqa: E402
+
+GiB = 1 << 30
+GRANITE = LOGS / "configs" / "granite-4.0-h-micro.config.json"
+
+
+def _record(name: str) -> engine_logs.Record:
+    return engine_logs.load(next(LOGS.rglob(f"{name}.json")))
+
+
+@pytest.mark.parametrize("record,build", [
+    ("ollama-llamaserver-hermes3-8b-q4-0-rtx2060-fit15", "current"),  # output line, then 14 repeating
+    ("qwen35-27b-q4ks-4070-ngl26-ub1024-b8586", "current"),
+    ("qwen3-coder-30b-a3b-q8-a100-40g-b7342-np4", "late-2025"),  # 48 repeating, then the output
+    ("gemma2-2b-it-q4km-cpu-win-b7445-np4", "late-2025"),
+    ("ollama-qwq-32b-q4km-3060-ngl29-q8kv-fa", "late-2025"),  # partial: repeating layers, no output line
+    ("ggmlci-pythia-2.8b-q4-0-cuda-v100-b4775-ngl10", "legacy-no-swa"),  # its own markers, output last too
+])
+def test_the_log_says_where_the_output_layer_went(record, build):
+    assert engine_log_compare.llamacpp_build(_record(record)) == build
+
+
+def _granite(engine: str, context: int, prefix_caching: bool | None = None):
+    cfg = paramscope.open_model(str(GRANITE)).config
+    return vllm_memory(cfg, 6 * GiB, context=context, dtype=DType.BF16, engine=engine,
+                       gpu_memory_bytes=round(31.36 * GiB), gpu_memory_utilization=0.9,
+                       prefix_caching=prefix_caching)
+
+
+@pytest.mark.parametrize("context", [32768, 131072])
+def test_tokens_are_reported_as_concurrency_times_the_context_from_0_21(context):
+    """Granite 4.0-H-Micro (hybrid Mamba-2), 0.29.0: "GPU KV cache size" = int(max_model_len x max
+    concurrency) (2,143,269 at 32K), not the attention blocks' tokens; 0.20 and before: the blocks."""
+    assert set(TOKENS_REPORTED) == {"v1"}
+    new = _granite("v1", context).pool
+    assert new.tokens == int(context * new.max_concurrency)
+    assert new.tokens > new.num_blocks // new.layout.n_groups * new.block_size * 5
+    old = _granite("v1-0.16", context).pool
+    assert old.tokens == old.num_blocks // old.layout.n_groups * old.block_size
+
+
+@pytest.mark.parametrize("context", [32768, 32000, 8191])
+def test_a_plain_models_tokens_are_its_blocks_tokens_when_the_context_fills_whole_blocks(context):
+    cfg = paramscope.open_model("llama-3.1-8b").config
+    pool = vllm_memory(cfg, 16 * GiB, engine="v1", context=context, gpu_memory_bytes=80 * GiB,
+                       gpu_memory_utilization=0.9).pool
+    blocks = pool.num_blocks * pool.block_size
+    # a context of whole blocks: the same count; else concurrency x context, below the blocks' tokens
+    assert pool.tokens == blocks if context % 16 == 0 else blocks > pool.tokens == int(
+        context * (pool.num_blocks / -(-context // 16)))
+
+
+def test_a_hybrid_caches_prefixes_by_default_in_current_releases():
+    """Unasked, the v1 family (current `vllm serve`, 0.29) puts the Mamba state in "align" mode: two state
+    blocks of each Mamba group a request; 0.19 and before: one. --no-enable-prefix-caching: one."""
+    assert set(PREFIX_CACHING_BY_DEFAULT) == {"v1"}
+    assert prefix_caching_on(None, "v1") and not prefix_caching_on(None, "v1-0.16")
+    assert not prefix_caching_on(False, "v1") and prefix_caching_on(True, "v1-0.16")
+    default, off = _granite("v1", 32768), _granite("v1", 32768, prefix_caching=False)
+    mamba_groups = default.layout.groups["linear"]
+    assert default.layout.blocks_per_request == off.layout.blocks_per_request + mamba_groups
+    # the record: 65.41x printed; one state block a request gives 74.82x, two 66.51x (+1.7 %)
+    r = _record("rtx5090-granite4-h-micro-32k-v0290")
+    assert engine_log_compare.prefix_caching(r) is None
+    got = engine_log_compare.predict_vllm(engine_log_compare.open_record_model(r), r)["max_concurrency"]
+    assert got == pytest.approx(65.41, rel=0.02)
+
+
+def test_the_cli_turns_it_off():
+    from paramscope.app.size import size
+
+    on = size(str(GRANITE), runtime="vllm", gpu="rtx-5090", context=32768)
+    off = size(str(GRANITE), runtime="vllm", gpu="rtx-5090", context=32768, no_enable_prefix_caching=True)
+    assert on.to_json() != off.to_json()
