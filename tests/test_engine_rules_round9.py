@@ -97,3 +97,33 @@ def test_the_cli_turns_it_off():
     on = size(str(GRANITE), runtime="vllm", gpu="rtx-5090", context=32768)
     off = size(str(GRANITE), runtime="vllm", gpu="rtx-5090", context=32768, no_enable_prefix_caching=True)
     assert on.to_json() != off.to_json()
+
+
+def test_llama_server_reserves_one_row_of_logits_per_sequence():
+    """llama.cpp PR 23861 (June 2026): the prompt graph holds min(n_ubatch, n_outputs_max) rows of logits
+    and llama-server sets n_outputs_max to -np. Llama 3.1 8B, 32768 cells, -ub 512, one sequence, on a GPU:
+    the server's fit dry run printed 140 MiB of CUDA compute buffer (the Hermes 3 record's log), 258.5
+    with 512 rows."""
+    from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
+
+    model = paramscope.open_model("llama-3.1-8b")
+    kw = dict(n_ctx=32768, n_ubatch=512, n_batch=512, backend="gpu")
+    server = llamacpp_memory(model.config, model.tensor_bytes, n_outputs_max=1, **kw)
+    library = llamacpp_memory(model.config, model.tensor_bytes, **kw)
+    assert round(server.compute_bytes / 2**20) == 140 and library.compute_bytes / 2**20 == 258.5
+    assert server.params.n_outputs == 1 and library.params.n_outputs == 512
+    # never fewer rows than sequences, never more than the ubatch
+    four = llamacpp_memory(model.config, model.tensor_bytes, n_seq=4, n_outputs_max=1, **kw)
+    assert four.params.n_outputs == 4
+    r = _record("ollama-llamaserver-hermes3-8b-q4-0-rtx2060-fit15")
+    assert engine_log_compare.n_outputs_max(r) == 1
+
+
+def test_the_size_option_reaches_the_compute_buffer():
+    from paramscope.app.size import size
+
+    plain = size("llama-3.1-8b", runtime="llama.cpp", gpu="rtx-4090", context=32768).to_json()
+    server = size("llama-3.1-8b", runtime="llama.cpp", gpu="rtx-4090", context=32768,
+                  llama_server_outputs=True).to_json()
+    assert server["compute_bytes"] < plain["compute_bytes"]
+    assert server["kv_cache_bytes"] == plain["kv_cache_bytes"]

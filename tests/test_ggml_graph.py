@@ -83,6 +83,6 @@ def test_kept_buffers_equal_a_fresh_replay(asks):
         kw = dict(n_ubatch=ubatch, n_tokens=-(-ubatch // seqs) * seqs, n_seqs=seqs, n_streams=1,
                   kv_unified=False, flash_attn=flash, cells={"full": cells}, type_k=DType.F16,
                   type_v=DType.F16)
-        want = lg._replay(_SMALL, on_gpu=False, **kw)
+        want = lg._replay(_SMALL, on_gpu=False, n_outputs=ubatch, **kw)
         assert lg.compute_buffer_bytes(_SMALL, **kw) == want
         assert lg.compute_buffer_bytes(replace(_SMALL), **kw) == want

@@ -451,6 +451,15 @@ def llamacpp_config(model: Model, r: Record) -> ArchConfig:
     return as_pre_mla_gguf(cfg) if PRE_MLA_GGUF.search(r.log) else cfg
 
 
+N_OUTPUTS_MAX_LINE = re.compile(r"n_outputs_max\s*=\s*(\d+)")
+
+
+def n_outputs_max(r: Record) -> int:
+    """The context's cap on reserved rows of logits where its log prints it (llama.cpp PR 23861), else 0."""
+    found = N_OUTPUTS_MAX_LINE.search(r.log)
+    return int(found.group(1)) if found else 0
+
+
 def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     cfg = llamacpp_config(model, r)
     type_k = DTYPES.get(r.setting("type_k") or "f16", DType.F16)
@@ -463,7 +472,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         swa_full=bool(r.setting("swa_full")), kv_unified=bool(r.setting("kv_unified")), type_k=type_k,
         type_v=type_v, flash_attn=r.setting("flash_attn"), embeddings=bool(r.setting("embeddings")),
         build=(build := llamacpp_build(r)),
-        backend=llamacpp_backend(r))
+        backend=llamacpp_backend(r), n_outputs_max=n_outputs_max(r))
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
     # a hybrid's recurrent state (LFM2's short convolutions, Mamba layers) is llama_memory_recurrent's own

@@ -71,6 +71,11 @@ LEGACY_KV_PAD_NO_FA = 32
 # not at all (b7057, b7217, b7342, b7445). Qwen3.5-27B, b8586, -ngl 26 of 65: 30 recurrent layers'
 # state on the host (93.52 MiB = 30 × 3.117), where the older rule leaves 29.
 BUILDS = ("current", "late-2025", "legacy", "legacy-no-swa")
+# llama.cpp PR 23861 ("llama: limit max outputs of llama_context", June 2026): the context reserves its
+# prompt graph with min(n_ubatch, n_outputs_max) rows of logits, and llama-server sets n_outputs_max to its
+# -np (its log: "n_outputs_max = 1"); a library caller that leaves it unset keeps n_ubatch rows. Llama 3.1
+# 8B Q4_0 at 32768 cells, -ub 512, one sequence: the server's fit dry run printed 140 MiB of CUDA compute
+# buffer, the graph replayed with one output row 140.01 (with 512: 258.5)
 LEGACY_BUILDS = frozenset({"legacy", "legacy-no-swa"})
 OUTPUT_LAST_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # llama-model.cpp, LLM_ARCH_PHI3: "Phi SWA is currently disabled" (llama.cpp PR 13676): the sliding window
@@ -148,6 +153,9 @@ class LlamaCppParams:
     # the graph allocates an embeddings input beside the token ids whatever the batch holds (see
     # compute_buffer); builds before PR 13194 (May 2025) made one of the two
     embd_input: bool = True
+    # rows of logits in the reserved prompt graph: n_ubatch, or fewer where the context's n_outputs_max says
+    # so (``resolve_params``); 0: n_ubatch
+    n_outputs: int = 0
 
 
 @record
@@ -213,12 +221,13 @@ def pad(x: int, n: int) -> int:
 
 def resolve_params(
     cfg: ArchConfig, *, n_ctx: int, n_seq: int, n_ubatch: int, n_batch: int, swa_full: bool,
-    kv_unified: bool, flash_attn: bool | None, build: str = "current",
+    kv_unified: bool, flash_attn: bool | None, build: str = "current", n_outputs_max: int = 0,
 ) -> LlamaCppParams:
     """llama_context::llama_context and llama_kv_cache_iswa's constructor, in their order.
 
     ``flash_attn`` None is "auto": on for the current build (the CPU, CUDA, Metal and Vulkan backends
-    support it), off for a legacy one, which had no "auto".
+    support it), off for a legacy one, which had no "auto". ``n_outputs_max`` (0: unset) caps the rows of
+    logits the reserved prompt graph holds (PR 23861, noted at BUILDS).
     """
     if build not in BUILDS:
         raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
@@ -247,8 +256,12 @@ def resolve_params(
     # tokens, so the worst-case graph rounds n_ubatch up to a multiple of n_seq (512 tokens over 3
     # sequences: 513), unified cache or not; n_outputs stays n_ubatch
     tokens = pad(ubatch, n_seq)
+    if n_outputs_max < 0:
+        raise UnsupportedError(f"llama.cpp n_outputs_max must be ≥ 0 (found {n_outputs_max})")
+    outputs = min(ubatch, max(n_outputs_max, n_seq)) if n_outputs_max else ubatch
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
-                          kv_unified, fa, tokens, legacy, embd_input=build != "legacy-no-swa")
+                          kv_unified, fa, tokens, legacy, embd_input=build != "legacy-no-swa",
+                          n_outputs=outputs)
 
 
 def has_swa(cfg: ArchConfig) -> bool:
@@ -451,7 +464,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
       above already counts them). Mixtral 8x7B at n_ubatch 512: 2 × 14336 × 2 × 512 × 4 B = 112 MiB,
       where the attention and logits phases give 73; build 2688 on Metal printed 115.5.
     """
-    out, t = p.n_ubatch, p.n_tokens or p.n_ubatch
+    out, t = p.n_outputs or p.n_ubatch, p.n_tokens or p.n_ubatch
     on_gpu = backend == "gpu"
     # an encoder-only embedding model (BERT: every layer "none", no cache) has no LM head: its graph ends
     # in the pooled or per-token embeddings, no logits (llm_build_bert: no build_lora_mm(model.output, …))
@@ -490,7 +503,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     if p.legacy or not replay or not has_graph(cfg):
         return ComputeBuffer(logits + logits_rest, attention, explain, ffn_phase=ffn)
     graph_bytes, n_nodes = compute_buffer_bytes(
-        cfg, n_ubatch=p.n_ubatch, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
+        cfg, n_ubatch=p.n_ubatch, n_outputs=out, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
         cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v, on_gpu=on_gpu)
     where = ", a GPU backend's buffer: no inp_embd" if on_gpu else ""
@@ -568,17 +581,20 @@ def llamacpp_memory(
     build: str = "current",
     backend: str = "cpu",
     encoder_length: int | None = None,
+    n_outputs_max: int = 0,
 ) -> LlamaCppMemory:
     """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
 
     ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA, Metal and Vulkan backends resolve to
     on (a "legacy" ``build``: off). ``n_outputs`` rows of logits (default: one per sequence, what the
     context reserves up front). ``backend`` "cpu" or "gpu": whether a GPU backend takes part in the
-    graph (``compute_buffer``).
+    graph (``compute_buffer``). ``n_outputs_max``: the context's cap on the rows of logits its prompt graph
+    reserves (PR 23861, noted at BUILDS; llama-server sets its -np; 0: unset, n_ubatch rows).
     """
     cfg = as_llamacpp_loads(cfg)
     p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
-                       swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build)
+                       swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build,
+                       n_outputs_max=n_outputs_max)
     check_cache_types(cfg, type_k, type_v, p.flash_attn)
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
     compute = compute_buffer(cfg, p, kv, type_k, type_v, backend)
@@ -889,6 +905,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         n_seq=req.batch, n_ubatch=option(req, "ubatch"),
                         swa_full=option(req, "swa_full"), type_k=t, type_v=t, flash_attn=flash,
                         build=option(req, "llamacpp_build"), encoder_length=req.encoder_length,
+                        n_outputs_max=req.batch if option(req, "llama_server_outputs") else 0,
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
                         backend="cpu" if on_cpu else "gpu")
     notes: tuple[str, ...] = ()

@@ -380,17 +380,18 @@ def build_graph(cfg: ArchConfig, gp: GraphParams) -> Graph:
 
 def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seqs: int, n_streams: int,
                          kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType,
-                         type_v: DType, on_gpu: bool = False) -> tuple[int, int]:
+                         type_v: DType, on_gpu: bool = False, n_outputs: int = 0) -> tuple[int, int]:
     """The CPU compute buffer sched_reserve allocates: (bytes, the prompt graph's node count).
 
     The prompt graph (``n_tokens`` tokens: n_ubatch rounded up to a multiple of the sequences, n_ubatch
-    outputs) and the generation graph (one token and one output per sequence) are both reserved; the
-    buffer keeps the larger size.
+    outputs, or ``n_outputs`` where the context caps them) and the generation graph (one token and one
+    output per sequence) are both reserved; the buffer keeps the larger size.
     """
-    key = (n_ubatch, n_tokens, n_seqs, n_streams, kv_unified, flash_attn, tuple(sorted(cells.items())),
-           type_k, type_v, on_gpu)
-    return _BUFFERS.get(cfg, key, lambda: _replay(cfg, n_ubatch, n_tokens, n_seqs, n_streams, kv_unified,
-                                                  flash_attn, cells, type_k, type_v, on_gpu))
+    outputs = n_outputs or n_ubatch
+    key = (n_ubatch, outputs, n_tokens, n_seqs, n_streams, kv_unified, flash_attn,
+           tuple(sorted(cells.items())), type_k, type_v, on_gpu)
+    return _BUFFERS.get(cfg, key, lambda: _replay(cfg, n_ubatch, outputs, n_tokens, n_seqs, n_streams,
+                                                  kv_unified, flash_attn, cells, type_k, type_v, on_gpu))
 
 
 # Searches (the largest batch, the longest context, the fit matrix's cells) ask for the same buffer of one
@@ -399,12 +400,12 @@ def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seq
 _BUFFERS: ModelMemo[tuple[int, int]] = ModelMemo(512)
 
 
-def _replay(cfg: ArchConfig, n_ubatch: int, n_tokens: int, n_seqs: int, n_streams: int, kv_unified: bool,
-            flash_attn: bool, cells: dict[str, int], type_k: DType, type_v: DType,
+def _replay(cfg: ArchConfig, n_ubatch: int, n_outputs: int, n_tokens: int, n_seqs: int, n_streams: int,
+            kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType, type_v: DType,
             on_gpu: bool) -> tuple[int, int]:
     sizes = []
     n_nodes = 0
-    graphs = [(n_tokens, n_ubatch)]
+    graphs = [(n_tokens, n_outputs)]
     if n_ubatch < n_seqs:  # otherwise every tensor of the prompt graph is at least as large
         graphs.append((n_seqs, n_seqs))
     for tokens, outputs in graphs:
