@@ -1410,7 +1410,9 @@ def _pool_lines(m: VllmMemory) -> list[str]:
         (f"num_blocks = {pool.available_bytes:,} // {m.layout.page_bytes:,} // {m.layout.group_size} = "
          if not m.layout.layer_pages else
          f"num_blocks = {pool.available_bytes:,} // {m.layout.block_bytes:,} = ")
-        + f"{pool.num_blocks:,}; GPU KV cache size: {pool.tokens:,} tokens",
+        + f"{pool.num_blocks:,}; GPU KV cache size: {pool.tokens:,} tokens"
+        + (f" (int({pool.reported_len:,} × max concurrency), as 0.21 and later log it)" if pool.reported_len
+           else f" (blocks // {pool.layout.n_groups} groups × {pool.block_size})"),
         f"Maximum concurrency for {p.context:,} tokens per request: {pool.max_concurrency:.2f}x",
         f"total = reservation + outside it = {m.total_bytes:,} B ({_gib(m.total_bytes)})",
     ]
@@ -1577,7 +1579,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                f"--kv-cache-memory-bytes {kv_bytes:,} beside the rest")
         notes += (f"vLLM reserves {pool.reserved_bytes:,} B per GPU ({how}) and "
                  f"{'fills what is left with' if kv_bytes is None else 'holds'} "
-                 f"{max(pool.num_blocks, 0):,} KV blocks = {pool.tokens:,} tokens: "
+                 f"{max(pool.num_blocks, 0):,} KV blocks ({'logged as ' if pool.reported_len else ''}"
+                 f"{pool.tokens:,} tokens): "
                  f"{counted(int(pool.max_concurrency), 'request')} of {ctx:,} tokens at once (vLLM's maximum "
                  f"concurrency {pool.max_concurrency:.2f}x, rounded down to whole requests)",)
         if m.shortfall_bytes:
