@@ -454,10 +454,28 @@ def llamacpp_config(model: Model, r: Record) -> ArchConfig:
 N_OUTPUTS_MAX_LINE = re.compile(r"n_outputs_max\s*=\s*(\d+)")
 
 
+SLOTS_LINE = re.compile(r"n_slots\s*=\s*(\d+)")
+BUILD_NUMBER = re.compile(r"\b(?:build[:= ]*|b)(\d{4,5})\b")
+# the first llama.cpp build whose llama-server is seen capping the reserved logits (PR 23861 came in June
+# 2026; b9140 of May still reserves n_ubatch rows, b9849's Vulkan logs one per slot)
+OUTPUTS_CAP_BUILD, OUTPUTS_CAP_DATE = 9849, (2026, 6)
+
+
 def n_outputs_max(r: Record) -> int:
-    """The context's cap on reserved rows of logits where its log prints it (llama.cpp PR 23861), else 0."""
+    """The context's cap on reserved rows of logits (llama.cpp PR 23861): as its log prints it; else, for a
+    llama-server log of a build that caps them (OUTPUTS_CAP_BUILD, or a note dated from June 2026) whose
+    excerpt leaves the line out, its slots (llama-server sets n_outputs_max = n_parallel); else 0."""
     found = N_OUTPUTS_MAX_LINE.search(r.log)
-    return int(found.group(1)) if found else 0
+    if found:
+        return int(found.group(1))
+    if "llama-server" not in r.log and "srv " not in r.log:
+        return 0
+    builds = [int(b) for b in BUILD_NUMBER.findall(r.log + " " + r.engine_version)]
+    dated = _note_date(r.version_note or "")
+    if not ((builds and max(builds) >= OUTPUTS_CAP_BUILD) or (not builds and dated and dated >= OUTPUTS_CAP_DATE)):
+        return 0
+    slots = SLOTS_LINE.search(r.log)
+    return int(slots.group(1)) if slots else (r.setting("n_seq_max") or 1)
 
 
 def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
