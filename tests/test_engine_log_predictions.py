@@ -71,6 +71,64 @@ TOLERANCES = {
 
 # (record, figure): (bound on |error|, why it misses)
 KNOWN_MISSES = {
+    # round 10 (blind). llama.cpp: an encoder's compute buffer (BERT's graph is not rebuilt; its per-phase
+    # estimate takes the Gemma-fitted attention activations, where the printed 64 MiB is the FFN term)
+    **{("ollama0332-bge-m3-f16-cpu-embedding-ub2048", figure): (
+        0.76, "BERT's graph is not rebuilt: the attention-phase estimate fitted on Gemma 3 (2048 x 57,356 B) "
+              "where the printed buffer is the FFN's gate-free GELU term, 2 x 2048 x 4096 x 4 B, plus inputs")
+       for figure in ("compute_buffer", "breakdown_compute")},
+    ("ollama0332-bge-m3-f16-cpu-embedding-ub2048", "model_buffer"): (
+        0.014, "convert_hf_to_gguf keeps an encoder's position embeddings (XLM-R: n_pos − 2 rows), token "
+               "types, biases and norms in F32 and drops the pooler: not in the F16 re-pricing"),
+    ("qwen3-4b-q4km-cuda-np4-2026-10", "compute_buffer@CUDA0"): (
+        0.025, "the excerpt leaves llama-server's n_outputs_max out (its 4 slots taken): 2.00 MiB "
+               "short, with non-unified streams and a host-style embeddings input ruled out; the build "
+               "is not printed"),
+    **{("qwen35-9b-q4ks-metal-m4pro-b8999-262k-q8kv", figure): (
+        0.41, "Qwen3.5's hybrid graph at 262,144 cells on Metal: 832.6 MiB printed, 493 estimated "
+              "(no rebuilt graph; the f32 mask sits in the CPU buffer, the rotation is per token): not "
+              "explained")
+       for figure in ("compute_buffer@MTL0", "breakdown_compute")},
+    ("qwen35-9b-q4ks-metal-m4pro-b8999-262k-q8kv", "model_buffer"): (
+        0.11, "the Metal mapped buffer spans the whole file, token embeddings included, which the CPU_Mapped "
+              "buffer holds too: the printed sum counts 545.62 MiB twice; a comparison matter"),
+    # vLLM: 0.20.1.dev1's default utilization already 0.92 (the 0.19 base of the same bisect, 0.9, leaves
+    # the same 4.37 GiB for the profile: 0.02 x 139.8 GiB is the 2.80 GiB between the two pools); the
+    # "v1-0.16" family (0.16 to 0.20) applies 0.9
+    **{("bisect-glm51-fp8-8xh200-tp8-eager-v0201dev", figure): (
+        0.065, "the 0.20 base's default gpu_memory_utilization is 0.92 where the v1-0.16 family applies 0.9 "
+               "(2.80 GiB, inferred from the two bisect runs, not stated)")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    ("orca3notes-qwen25-05b-async-16g-v0260", "non_torch_memory"): (
+        1.3, "0.07 GiB printed, the 0.16 GiB constant predicted (0.07-0.40 seen on 0.26+ logs)"),
+    ("orca3notes-qwen25-05b-async-16g-v0260", "cuda_graph_memory"): (
+        1.0, "0.4 GiB of graphs captured outside the budget by model runner V2 of 0.26 (no estimate in its "
+             "profile: 0 predicted in the budget)"),
+    ("orca3notes-qwen25-05b-async-16g-v0260", "weights"): (
+        0.007, "0.93 GiB printed, 0.924 predicted: the 6 MiB of Qwen2.5-0.5B also seen in wsl4090-*"),
+    **{("fastapi-qwen35-4b-async-u05-v0220", "cuda_graph_memory"): (
+        0.26, "0.40 GiB estimated where the constant is 0.5 (hybrid models' FULL graphs 0.24-3.9 GiB seen)")},
+    # Qwen3.5-4B (a vision-language checkpoint) on an L4, 0.29.0: 0.62 GiB more beside the cache than
+    # predicted; the vision encoder's profile with one largest image (16,384 tokens: 65,536 patches
+    # through 24 blocks, ~1.5-2 GiB) above the language model's 1.31 is the candidate, not replayed
+    **{("runpod-qwen35-4b-l4-v0290", figure): (
+        bound, "vLLM profiles the vision encoder with one largest image; its peak is not modelled (the "
+               "language model's is), and non-torch ~0.40 GiB against the 0.16 constant")
+       for figure, bound in (("activation_peak", 0.17), ("cuda_graph_memory", 1.1),
+                             ("kv_cache_memory", 0.075), ("kv_tokens", 0.075), ("max_concurrency", 0.075))},
+    # Gemma 4 E2B on an MI300X VF, the 0.29.1rc1 ROCm nightly: the pool is a whole-context one (15 layers
+    # that own a cache, 18,432 B a token at 32,768 tokens: 0.5625 GiB a request, 0.5629 printed): the hybrid
+    # KV cache manager was off, for a reason the log does not give (its KV-sharing layers, the two head
+    # sizes, or the nightly); with --disable-hybrid-kv-cache-manager the prediction is within 0.1 %
+    **{("amdgputools-gemma4-e2b-mi300x-rocm-v0291dev", figure): (
+        0.48, "the hybrid KV cache manager was off (every cache-owning layer at the whole context) for a "
+              "reason the log does not say")
+       for figure in ("kv_tokens", "max_concurrency", "kv_tokens (given the printed KV memory)",
+                      "max_concurrency (given the printed KV memory)")},
+    ("amdgputools-gemma4-e2b-mi300x-rocm-v0291dev", "activation_peak"): (
+        0.08, "5.59 GiB (transient + graph estimate) printed, 6.02 predicted: not examined"),
+    ("amdgputools-gemma4-e2b-mi300x-rocm-v0291dev", "cuda_graph_memory"): (
+        0.88, "3.9 GiB of CUDA graph estimate where the constant is 0.5 (hybrid FULL graphs on ROCm)"),
     # round 9 (blind): vLLM 0.28.0 on an L40S with every default, Qwen3-14B bf16: 0.89 GiB beside the weights
     # and the cache where 1.47 are predicted (the sampler's 256 rows x 151,936 logits at 22 B, 0.80 GiB, the
     # larger peak); the same post's AWQ checkpoint (-1.4 %) and two L4s at TP 2 (-3.9 %) point the same way.
@@ -113,7 +171,7 @@ KNOWN_MISSES = {
     # non-torch, the CUDA graph estimate), but 1.66 at TP 2 and 3.03 on the first PP stage (2.06
     # predicted: the first stage runs no sampler); the build's own breakdown line is not in the post
     **{("kubesimplify-qwen3-32b-tp2-rtxpro6000-v0271", figure): (
-        0.33, "TP 2 took 1.66 GiB beside the weights where 4.33 are predicted (the sampler's peak on every "
+        0.26, "TP 2 took 1.66 GiB beside the weights where 4.33 are predicted (the sampler's peak on every "
               "rank, as V1 gathers the logits to all of them, and the 0.40 GiB of NCCL buffers that vLLM "
               "0.11's TP 2 runs on H100s show, llmd-*); at TP 1 the same build took 3.86, as predicted: "
               "not explained")
@@ -139,10 +197,11 @@ KNOWN_MISSES = {
               "here")
        for figure in ("kv_tokens", "max_concurrency")},
     ("kubesimplify-qwen3-32b-pp2-rtxpro6000-v0271", "kv_cache_memory@PP0"): (
-        0.15, "the first stage took 3.03 GiB beside its weights, 2.06 predicted (its forward at full "
-              "width, non-torch, the CUDA graph estimate; no sampler): 0.97 GiB not explained"),
+        0.22, "the first stage took 3.03 GiB beside its weights, 1.56 predicted (its forward at full "
+              "width, non-torch; model runner V2 of 0.27 takes no CUDA graph estimate; no sampler): 1.47 GiB "
+              "not explained"),
     **{("kubesimplify-qwen3-32b-pp2-rtxpro6000-v0271", figure): (
-        0.14, "the pool (3540 blocks) is the smaller stage's; the last stage is predicted the smaller with "
+        0.06, "the pool (3540 blocks) is the smaller stage's; the last stage is predicted the smaller with "
               "the sampler's 3.27 GiB peak (3087 blocks), but the engine's pool is within 3 blocks of "
               "the first stage's printed memory: the last stage's profile peak is smaller than predicted, "
               "as at TP 2 (above)")
@@ -343,14 +402,10 @@ KNOWN_MISSES = {
     ("a100-llama31-8b-default-v0310", "cuda_graph_memory"): (
         1.2, "0.23 GiB estimated by this build (A100: capture sizes up to 128), the constant 0.5 predicted"),
     ("wsl4090-qwen25-05b-llm-class-v0271", "activation_peak"): (
-        3.3, "0.31 GiB printed for Qwen2.5-0.5B in an LLM() script whose arguments are cut from the excerpt "
+        1.7, "0.31 GiB printed for Qwen2.5-0.5B in an LLM() script whose arguments are cut from the excerpt "
              "(defaults assumed: the sampler's 256 x 151,936 logits, 0.80 GiB; a smaller max_num_seqs would "
-             "explain it) and no CUDA graph estimate under WSL2"),
-    ("wsl4090-qwen25-05b-llm-class-v0271", "cuda_graph_memory"): (
-        math.inf, "0.0 printed under WSL2 (no estimate), the constant 0.5 GiB predicted: a ratio to zero"),
-    **{("wsl4090-qwen25-05b-llm-class-v0271", figure): (
-        0.045, "the activation and graph terms above: 0.84 GiB of a 22.07 GiB budget")
-       for figure in ("kv_cache_memory", "kv_tokens")},
+             "explain it); the 0.0 GiB of CUDA graph estimate is model runner V2's before 0.28, as "
+             "predicted"),
     ("wsl4090-qwen25-05b-llm-class-v0271", "weights"): (
         0.007, "0.93 GiB printed, 0.924 predicted: 6 MiB not explained"),
     ("deepseek-v2-lite-chat-q4-0-opencl-adreno840-b7057", "compute_buffer@OpenCL"): (

@@ -127,3 +127,72 @@ def test_the_size_option_reaches_the_compute_buffer():
                   llama_server_outputs=True).to_json()
     assert server["compute_bytes"] < plain["compute_bytes"]
     assert server["kv_cache_bytes"] == plain["kv_cache_bytes"]
+
+
+# --- round 10 -------------------------------------------------------------------------------------------
+
+def test_a_dsa_models_indexer_keys_join_its_vllm_pages():
+    """vLLM's DeepseekV32IndexerCache (MLAAttentionSpec, head_size 132, uint8) beside each MLA layer with an
+    indexer of its own: GLM-5.1 at TP 8, 78 × (1152 + 132) B a token as two bisect builds print it; the
+    GLM-5.2 test config's IndexShare keeps them on its 5 "full" layers of 11 (13,332 B a token)."""
+    from paramscope.analyses.sizing.kv_cache import indexer_key_bytes, indexer_layers
+
+    for name, layers, indexers in (("glm-5.1.config.json", 78, 78),
+                                   ("glm-5.2-pocketinfer-dummy.config.json", 11, 5)):
+        cfg = paramscope.open_model(str(LOGS / "configs" / name)).config
+        assert (cfg.n_layers, indexer_layers(cfg), indexer_key_bytes(cfg)) == (layers, indexers, 132)
+        m = vllm_memory(cfg, 10 * GiB, context=8192, dtype=DType.BF16, tensor_parallel=8)
+        assert m.layout.block_bytes == m.params.block_size * (layers * 1152 + indexers * 132)
+    plain = paramscope.open_model("deepseek-v3").config
+    assert indexer_key_bytes(plain) == 0
+
+
+def test_without_the_hybrid_manager_every_sliding_layer_holds_the_context():
+    """--disable-hybrid-kv-cache-manager (or a KV connector without SupportsHMA): gpt-oss-120b at TP 8 on
+    H200s, 0.22.1: 13,724,416 tokens printed, one group of 36 full layers (25,798,626 with the manager)."""
+    from paramscope.analyses.sizing.runtimes.vllm import without_hybrid_manager
+    from paramscope.errors import UnsupportedError
+
+    cfg = paramscope.open_model("gpt-oss-120b").config
+    flat = without_hybrid_manager(cfg)
+    assert set(flat.layer_types) == {"full"} and len(flat.layer_types) == cfg.n_layers == 36
+    kw = dict(context=131072, tensor_parallel=8, gpu_memory_bytes=140 * GiB, gpu_memory_utilization=0.9)
+    on = vllm_memory(cfg, 65 * GiB, **kw)
+    off = vllm_memory(cfg, 65 * GiB, disable_hybrid_kv_cache_manager=True, **kw)
+    # a request's bytes: every layer's whole context, against the sliding layers' window with the manager
+    assert off.layout.n_groups == 1 and off.layout.group_size == 36
+    assert (off.layout.blocks_per_request * off.layout.block_bytes
+            > 1.8 * on.layout.blocks_per_request * on.layout.block_bytes)
+    with pytest.raises(UnsupportedError, match="recurrent"):
+        without_hybrid_manager(paramscope.open_model(str(GRANITE)).config)
+    r = _record("vastrepro-gpt-oss-120b-8xh200-tp8-nohma-v0221")
+    got = engine_log_compare.predict_vllm(engine_log_compare.open_record_model(r), r)["kv_tokens"]
+    assert got == pytest.approx(13_724_416, rel=0.001)
+
+
+def test_model_runner_v2_before_0_28_takes_no_graph_estimate():
+    """0.26.0's breakdown: 13.99 − 0.93 − 1.06 − 0.07 = 11.93 GiB of KV for the 11.94 printed, no graph term;
+    the estimate came to V2 with 0.28 (0.52 GiB printed there)."""
+    cfg = paramscope.open_model("llama-3.1-8b").config
+    kw = dict(context=8192, gpu_memory_bytes=80 * GiB, gpu_memory_utilization=0.9)
+    with_it = vllm_memory(cfg, 16 * GiB, **kw)
+    without = vllm_memory(cfg, 16 * GiB, graph_estimate=False, **kw)
+    assert with_it.cuda_graph_bytes > 0 == without.cuda_graph_bytes
+    assert without.pool.available_bytes - with_it.pool.available_bytes == with_it.cuda_graph_bytes
+    assert not engine_log_compare.graph_estimate(_record("orca3notes-qwen25-05b-async-16g-v0260"))
+    assert engine_log_compare.graph_estimate(_record("a100-llama31-8b-default-v0310"))  # 0.31: V2 with it
+    assert engine_log_compare.graph_estimate(_record("llmd-llama31-8b-h100-v0110"))  # the V1 runner
+
+
+def test_llama_servers_outputs_cap_is_its_slots_where_the_excerpt_omits_it():
+    assert engine_log_compare.n_outputs_max(_record("qwen35-9b-udq4kxl-vulkan-3080ti-b9849-np1-ub2048")) == 1
+    assert engine_log_compare.n_outputs_max(_record("qwen35-9b-udq4kxl-vulkan-3080ti-b9849-np4-ub2048")) == 4
+    # b8999 (Metal) came before the cap: n_ubatch rows
+    assert engine_log_compare.n_outputs_max(_record("qwen35-9b-q4ks-metal-m4pro-b8999-262k-q8kv")) == 0
+
+
+def test_ministral_3_is_replayed_on_the_llama_graph():
+    from paramscope.analyses.sizing.runtimes.llamacpp_graph import graph_arch
+
+    cfg = paramscope.open_model(str(LOGS / "configs" / "ministral-3-3b.config.json")).config
+    assert graph_arch(cfg) == "mistral3"

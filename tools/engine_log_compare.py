@@ -298,6 +298,21 @@ def vllm_mla(r: Record, engine: str) -> bool:
     return dated is None or dated >= MLA_DATE
 
 
+# vLLM's model runner V2 (vllm/v1/worker/gpu/model_runner.py: "Using V2 Model Runner", its lines from
+# model_runner.py) took no CUDA graph estimate into the profile until 0.28 (profile_cudagraph_memory: "return
+# 0", "TBD whether we keep this API or not"): 0.26.0's breakdown sums 13.99 − 0.93 − 1.06 − 0.07 = 11.93
+# GiB for the 11.94 printed, no graph term; 0.27.1 prints 0.0 GiB of it, 0.28.0 0.52
+V2_GRAPH_ESTIMATE = (0, 28)
+
+
+def graph_estimate(r: Record) -> bool:
+    """Whether the record's profile took the CUDA graph estimate into the budget (runtimes/vllm.py
+    ``graph_estimate``): not for model runner V2 before V2_GRAPH_ESTIMATE."""
+    v2 = "V2 Model Runner" in r.log or "[model_runner.py:" in r.log
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
+    return not (v2 and len(version) == 2 and version < V2_GRAPH_ESTIMATE)
+
+
 # the first release whose hybrid models cache prefixes unasked (runtimes/vllm.py PREFIX_CACHING_BY_DEFAULT)
 PREFIX_CACHING_DEFAULT_RELEASE = (0, 29)
 
@@ -356,7 +371,9 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         expert_parallel="'enable_expert_parallel': True" in r.log or "Expert parallelism is enabled" in r.log,
         offload=offload, kv_cache_memory_bytes=r.setting("kv_cache_memory_bytes"),
         prefix_caching=prefix_caching(r),
-        mla_stored_bytes=None if r.model.get("weights") else mla_stored(model))
+        mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
+        graph_estimate=graph_estimate(r),
+        disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_
@@ -383,7 +400,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     printed = [(f.bytes, stage_layouts.get(f.device or "", layout)) for f in r.all("kv_cache_memory")
                if f.bytes is not None]
     if printed and all(b > 0 for b, _ in printed):
-        blocks = min(b // lay.page_bytes // lay.group_size for b, lay in printed)
+        blocks = min(b // lay.block_bytes for b, lay in printed)
         out |= {f"gpu_blocks{GIVEN_KV}": blocks,
                 f"kv_tokens{GIVEN_KV}": KVPool(0, 0, blocks, layout, m.params.block_size, m.params.context
                                                if engine in TOKENS_REPORTED else 0).tokens,
@@ -472,7 +489,8 @@ def n_outputs_max(r: Record) -> int:
         return 0
     builds = [int(b) for b in BUILD_NUMBER.findall(r.log + " " + r.engine_version)]
     dated = _note_date(r.version_note or "")
-    if not ((builds and max(builds) >= OUTPUTS_CAP_BUILD) or (not builds and dated and dated >= OUTPUTS_CAP_DATE)):
+    capped = max(builds) >= OUTPUTS_CAP_BUILD if builds else dated is not None and dated >= OUTPUTS_CAP_DATE
+    if not capped:
         return 0
     slots = SLOTS_LINE.search(r.log)
     return int(slots.group(1)) if slots else (r.setting("n_seq_max") or 1)

@@ -174,6 +174,35 @@ def layer_kinds(cfg: ArchConfig) -> dict[str, int]:
     return {kind: types.count(kind) for kind in LAYER_KINDS if kind in types}
 
 
+# DeepSeek sparse attention (DeepSeek-V3.2, GLM-5: MLA with an "indexer"): the engines keep each token's
+# indexer key beside the latent, 128 FP8 values and one fp32 scale per 128 (index_head_dim + index_head_dim
+# // 128 × 4 = 132 B, uint8 whatever the KV type): vLLM's DeepseekV32IndexerCache (MLAAttentionSpec,
+# head_size 132, uint8) and SGLang's NSATokenToKVPool (get_cell_size_per_token). A layer whose indexer is
+# another's ("shared" in GLM-5.2's indexer_types, IndexShare) keeps none.
+INDEXER_QUANT_BLOCK = 128
+
+
+def indexer_key_bytes(cfg: ArchConfig) -> int:
+    """One layer's indexer key of one token; 0 for a model without an indexer."""
+    dim = cfg.extra.get("index_head_dim")
+    if not cfg.is_mla or not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0:
+        return 0
+    return dim + dim // INDEXER_QUANT_BLOCK * 4
+
+
+def indexer_layers(cfg: ArchConfig) -> int:
+    """The layers with an indexer key cache of their own: indexer_types' "full" ones (or
+    index_topk_pattern's "F"), else every layer."""
+    kinds = cfg.extra.get("indexer_types")
+    if not isinstance(kinds, list | tuple):
+        pattern = cfg.extra.get("index_topk_pattern")
+        kinds = (tuple("full" if c == "F" else "shared" for c in pattern) if isinstance(pattern, str)
+                 else pattern if isinstance(pattern, list | tuple) else None)
+    if kinds is None:
+        return cfg.n_layers
+    return sum(1 for k in list(kinds)[:cfg.n_layers] if k in ("full", "F"))
+
+
 def no_pool_error(cfg: ArchConfig, engine: str) -> UnsupportedError:
     """Why a serving engine's pool cannot be sized for ``cfg``: an encoder (BERT, an embedding model:
     every layer attends both ways and caches nothing) runs in the engine's pooling runner, which keeps no

@@ -152,6 +152,9 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                       "(gpu_memory_utilization then ignored)",
                     metavar="BYTES"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
+             Option("disable_hybrid_kv_cache_manager", bool, False, "vLLM "
+                    "--disable-hybrid-kv-cache-manager (also what a KV connector without hybrid support "
+                    "does): every sliding-window layer caches the whole context"),
              Option("enable_prefix_caching", bool, False, "vLLM --enable-prefix-caching for a hybrid "
                     "(Mamba / linear-attention) model: its state in 'align' mode, two blocks a request "
                     "(the default of the v1 engine family)"),

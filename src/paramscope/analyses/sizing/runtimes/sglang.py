@@ -64,6 +64,8 @@ import re
 from paramscope.analyses.sizing.kv_cache import (
     KVCache,
     LayerCache,
+    indexer_key_bytes,
+    indexer_layers,
     kv_cache,
     layer_caches,
     layer_kinds,
@@ -378,20 +380,9 @@ class SglangMemory:
 SGLANG_POOL_ALL_LAYERS = frozenset({"nemotron-nas"})
 
 
-# DeepSeek sparse attention (DeepSeek-V3.2, GLM-5: MLA with an "indexer"): SGLang's NSA pool keeps each
-# token's indexer key beside the latent in every layer, FP8 with an fp32 scale per 128 values, whatever
-# --kv-cache-dtype (model_runner_kv_cache_mixin.get_cell_size_per_token: index_head_dim + index_head_dim //
-# NSATokenToKVPool.quant_block_size × 4). GLM-5-FP8 on 8 MI35x, 0.5.8.post1, fp8 KV: (576 + 132) B × 78
-# layers a token gives 3,262,987 tokens for the 3,262,823 printed (plain MLA: 4,013,792).
-NSA_QUANT_BLOCK = 128
-
-
-def indexer_key_bytes(cfg: ArchConfig) -> int:
-    """One layer's indexer key of one token in SGLang's NSA pool; 0 for a model without an indexer."""
-    dim = cfg.extra.get("index_head_dim")
-    if not cfg.is_mla or not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0:
-        return 0
-    return dim + dim // NSA_QUANT_BLOCK * 4
+# DSA models (kv_cache.py indexer_key_bytes): SGLang's NSA pool budgets each token's indexer key beside
+# the latent. GLM-5-FP8 on 8 MI35x, 0.5.8.post1, fp8 KV: (576 + 132) B × 78 layers a token gives 3,262,987
+# tokens for the 3,262,823 printed (plain MLA: 4,013,792).
 
 
 def pool_kind(cfg: ArchConfig, disable_hybrid_swa_memory: bool = False) -> str:
@@ -547,7 +538,7 @@ def sglang_memory(
     swa_cell = cell - full_cell
     if not cell:
         raise no_pool_error(cfg, "SGLang")
-    indexer = indexer_key_bytes(rank) * sum(p.layers for p in attending)
+    indexer = indexer_key_bytes(rank) * indexer_layers(rank)
     cell += indexer
     full_cell += indexer
     # the MoE routers and MLA's down-projections are whole on every rank, as in vLLM's model code

@@ -28,6 +28,8 @@ from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
     KV_HEADS_PER_LAYER,
     KVCache,
+    indexer_key_bytes,
+    indexer_layers,
     kv_cache,
     layer_kinds,
     no_pool_error,
@@ -223,6 +225,9 @@ class VllmParams:
     kv_cache_memory_bytes: int | None = None  # --kv-cache-memory-bytes: the cache's size given outright
     prefix_caching: bool = False  # --enable-prefix-caching (a hybrid model's state in "align" mode)
     mla_stored_bytes: int | None = None  # MLA's down-projections as stored (``mla_stored``)
+    # the v1 family's profile takes the CUDA graph estimate out of the budget; model runner V2 before 0.28
+    # did not (its profile_cudagraph_memory returned 0), capturing the graphs outside it
+    graph_estimate: bool = True
 
 
 @record
@@ -824,8 +829,10 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
     kv = kv_cache(rank_config(cfg, p.tensor_parallel), cells, streams=p.batch, type_k=p.kv_type,
                   type_v=p.kv_type, mla="compressed", type_state=p.dtype)
     attention_parts = [part for part in kv.parts if part.kind in ATTENTION_KINDS]
-    if len(attention_parts) > len(attention):
-        return _uniform_type_layout(kv, attention_parts, attention, blocks, p)
+    indexers = indexer_layers(cfg) if indexer_key_bytes(cfg) and p.engine not in V0_FAMILIES else 0
+    if len(attention_parts) > len(attention) or indexers:
+        return _uniform_type_layout(kv, attention_parts, attention, blocks, p, indexers * (
+            p.block_size * indexer_key_bytes(cfg),))
     row = kv.parts[0].k_row_bytes + kv.parts[0].v_row_bytes
     page = p.block_size * row
     padding = sum((groups[kind] * size - n) * p.batch * cells[kind] * row for kind, n in attention.items())
@@ -836,7 +843,7 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
 
 
 def _uniform_type_layout(kv: KVCache, parts: list, attention: dict[str, int], blocks: dict[str, int],
-                         p: VllmParams) -> tuple[KVLayout, KVCache, int]:
+                         p: VllmParams, extra_pages: tuple[int, ...] = ()) -> tuple[KVLayout, KVCache, int]:
     """Layers of one kind whose K/V widths differ (per-layer KV heads): vllm/v1/kv_cache_interface.py
     UniformTypeKVCacheSpecs ("multiple layers with the same type of attention ... different hidden
     sizes"), which kv_cache_utils.get_kv_cache_groups builds when every layer needs the same number of
@@ -845,14 +852,16 @@ def _uniform_type_layout(kv: KVCache, parts: list, attention: dict[str, int], bl
     each layer holds as many blocks, at its own width (get_kv_cache_config_from_groups). Older V1
     releases, before that class, unified the page sizes by raising the narrower layers' block sizes
     (unify_kv_cache_spec_page_size) into groups of their own: not modelled. Kinds that differ as well
-    (sliding beside full layers, linear states) take those paths too: refused."""
+    (sliding beside full layers, linear states) take those paths too: refused. ``extra_pages``: full-attention
+    caches beside the layers' own, a DSA model's indexer keys (kv_cache.py indexer_key_bytes: GLM-5.1-FP8
+    at TP 8, 78 × (1152 + 132) B a token as two bisect builds print it)."""
     if len(attention) > 1 or len(kv.parts) != len(parts):
         raise UnsupportedError("vLLM: layers of different KV widths beside sliding-window or linear "
                                "layers are grouped by unify_kv_cache_spec_page_size, which paramscope "
                                "does not model")
     kind = next(iter(attention))
     pages = tuple(p.block_size * (part.k_row_bytes + part.v_row_bytes)
-                  for part in parts for _ in range(part.layers))
+                  for part in parts for _ in range(part.layers)) + extra_pages
     layout = KVLayout(attention[kind], {kind: 1}, blocks, max(pages), pages)
     return layout, kv, 0
 
@@ -1027,14 +1036,14 @@ def nccl_bytes(p: VllmParams) -> int:
 def cuda_graph_bytes(p: VllmParams) -> int:
     """The CUDA graph pool inside the budget: V1 since 0.21 only (before, graphs are captured after the
     cache is sized, outside the budget)."""
-    return CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine == "v1" else 0
+    return CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine == "v1" and p.graph_estimate else 0
 
 
 def outside_bytes(p: VllmParams) -> int:
     """Per GPU, outside the reservation: the CUDA context (unless counted inside), NCCL with tensor
     parallelism, and the graphs of the engines that capture them after sizing the cache."""
     nccl = 0 if nccl_inside(p) else nccl_bytes(p) - nccl_profile_bytes(p)
-    graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine != "v1" else 0
+    graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and not cuda_graph_bytes(p) else 0
     return (0 if context_inside(p) else CUDA_CONTEXT_BYTES) + nccl + graphs
 
 
@@ -1070,6 +1079,21 @@ def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
 TOKENS_REPORTED = frozenset({"v1"})
 
 
+def without_hybrid_manager(cfg: ArchConfig) -> ArchConfig:
+    """The layers as vLLM caches them with --disable-hybrid-kv-cache-manager (or a KV connector without
+    SupportsHMA, which turns the manager off): kv_cache_utils.unify_hybrid_kv_cache_specs makes every
+    sliding-window layer a full-attention one, one group at the whole context. gpt-oss-120b at TP 8 on
+    H200s, 0.22.1: 13,724,416 tokens printed (9,216 B a token a rank), 25,798,626 with the manager. A
+    recurrent state cannot be unified: vLLM refuses."""
+    kinds = layer_kinds(cfg)
+    if "linear" in kinds or cfg.recurrent_layers:
+        raise UnsupportedError(f"vLLM: {cfg.architecture} has recurrent layers, whose state cannot be held "
+                               f"without the hybrid KV cache manager (vLLM refuses to start)")
+    if "sliding" not in kinds:
+        return cfg
+    return replace(cfg, layer_types=tuple("full" if k == "sliding" else k for k in cfg.layer_types))
+
+
 def vllm_memory(
     cfg: ArchConfig,
     weights_bytes: int,
@@ -1102,6 +1126,8 @@ def vllm_memory(
     kv_cache_memory_bytes: int | None = None,
     prefix_caching: bool | None = None,
     mla_stored_bytes: int | None = None,
+    graph_estimate: bool = True,
+    disable_hybrid_kv_cache_manager: bool = False,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -1127,6 +1153,9 @@ def vllm_memory(
     puts a hybrid model's state in "align" mode
     (MAMBA_BLOCKS_PER_REQUEST). ``mla_stored_bytes``: MLA's down-projections as the checkpoint stores them,
     which every rank holds whole (``mla_stored``; None: priced from the config in the model dtype).
+    ``disable_hybrid_kv_cache_manager``: --disable-hybrid-kv-cache-manager (``without_hybrid_manager``).
+    ``graph_estimate`` False: a v1-family profile that takes no CUDA graph estimate into the budget (model
+    runner V2 before 0.28), the graphs captured outside it.
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
@@ -1135,6 +1164,8 @@ def vllm_memory(
     """
     kv_cfg = cfg if mla or not cfg.is_mla else pre_mla_attention(cfg)
     kv_cfg = vllm_layout_config(kv_cfg, engine)
+    if disable_hybrid_kv_cache_manager:
+        kv_cfg = without_hybrid_manager(kv_cfg)
     p = resolve_params(kv_cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
                        gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
@@ -1146,7 +1177,8 @@ def vllm_memory(
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes,
                 expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
-                prefix_caching=prefix_caching_on(prefix_caching, engine), mla_stored_bytes=mla_stored_bytes)
+                prefix_caching=prefix_caching_on(prefix_caching, engine), mla_stored_bytes=mla_stored_bytes,
+                graph_estimate=graph_estimate)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:
@@ -1565,7 +1597,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     kv_cache_memory_bytes=kv_bytes, prefix_caching=(
                         True if option(req, "enable_prefix_caching")
                         else False if option(req, "no_enable_prefix_caching") else None),
-                    mla_stored_bytes=None if req.weights else mla_stored(model))
+                    mla_stored_bytes=None if req.weights else mla_stored(model),
+                    disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"))
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = ()
