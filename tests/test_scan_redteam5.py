@@ -15,10 +15,11 @@ sentence-transformers (not in the project's environment) run with the interprete
 ``PARAMSCOPE_REDTEAM_PYTHON`` names (a venv that has them; default: this one) and are skipped where it
 cannot import them.
 
-Blind (main at 5b5ec15): 10 techniques, every control live (diffusers 0.42.1 and sentence-transformers
-6.3.0 in a separate venv). **7 exit 0**: five shadowing techniques ("safe" / "harmless") and the two
-repository-code folders ("no pickle files found"). The techniques with ``blind`` set are marked
-``xfail(strict=True)``: the lead's fix turns them into passes.
+Blind (main at 5b5ec15): 11 techniques, every control live (diffusers 0.42.1 and
+sentence-transformers 6.3.0 in a separate venv). **8 exit 0**: six shadowing techniques (one beside
+a safetensors file: "safe" / "harmless") and the two repository-code folders ("no pickle files
+found"). The techniques with ``blind`` set are marked ``xfail(strict=True)``: the lead's fix turns
+them into passes.
 """
 
 from __future__ import annotations

@@ -162,6 +162,23 @@ def typing_extensions_shadow(root: Path, marker: Path) -> Path:
     return model / "model.pt"
 
 
+@technique("textwrap.py-beside-a-safetensors-file", "CPython FileFinder on sys.path[0]: "
+           "safetensors.numpy imports numpy, which imports textwrap (ast, inspect, platform…) after start-up",
+           "from safetensors.numpy import load_file; import sys; load_file(sys.argv[1])",
+           blind="'safe: a safetensors file, not a pickle': app/scan.py scan_file returns a code-free "
+           "format's verdict before shadowed_modules is asked, which only pickle verdicts get")
+def textwrap_shadow_safetensors(root: Path, marker: Path) -> Path:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    model = _model(root)
+    (model / "textwrap.py").write_text(
+        _touch(marker) + "import sys\ndel sys.modules['textwrap']\nsys.path.pop(0)\nimport textwrap\n"
+        "sys.modules['textwrap'] = textwrap\nfrom textwrap import *\n")
+    save_file({"w": np.zeros(2, dtype=np.float32)}, str(model / "model.safetensors"))
+    return model / "model.safetensors"
+
+
 # --- repository code a from_pretrained imports (with trust_remote_code=True) ------------------------
 
 @technique("diffusers-model_index-custom-component", "diffusers 0.42 pipeline_loading_utils."
