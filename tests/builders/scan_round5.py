@@ -26,6 +26,8 @@ name. Sources (each technique names its own):
   ``type`` is outside ``sentence_transformers.*`` is imported from the model folder
   (``SentenceTransformer(dir, trust_remote_code=True)``; before 6.0 a *local* folder was trusted without
   the flag, as the function's ``versionchanged:: 6.0`` note says);
+- torch 2.13 ``hub.py`` ``load(dir, model, source="local")``: imports the folder's ``hubconf.py``
+  (``trust_repo`` is asked only for GitHub repositories);
 - torch 2.13 ``export/pt2_archive/_package.py`` ``_load_state_dict``: a weight whose
   ``model_weights_config.json`` entry says ``use_pickle`` is ``torch.load(..., weights_only=False)``-ed
   from ``data/weights/<name>`` (``torch.export.load``), a member no pickle name marks;
@@ -213,6 +215,19 @@ def st_custom_module(root: Path, marker: Path) -> Path:
     (model / "custom_mod.py").write_text(
         _touch(marker) + "import torch\nclass MyModule(torch.nn.Module):\n    @classmethod\n"
         "    def load(cls, *a, **k):\n        return cls()\n")
+    return model
+
+
+@technique("torch.hub-hubconf.py", "torch 2.13 hub.py load(repo_or_dir, model, source='local'): "
+           "_import_module(MODULE_HUBCONF, hubconf.py) with no trust_repo check for a local folder",
+           "import sys, torch; torch.hub.load(sys.argv[1], 'tiny', source='local')", needs=("torch",),
+           slow=True, folder=True,
+           blind="'no pickle files found', exit 0: the folder's entry point for torch.hub is no config "
+           "remote_code reads")
+def torch_hub_local(root: Path, marker: Path) -> Path:
+    model = _model(root)
+    (model / "hubconf.py").write_text(_touch(marker) + "dependencies = []\n\ndef tiny():\n    return None\n")
+    (model / "weights.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
     return model
 
 
