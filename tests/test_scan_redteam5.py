@@ -1,25 +1,25 @@
 """Red team round 5, blind (tests/builders/scan_round5.py names each source): what a loading process
-imports or runs that the file does not name. Modules imported *in turn* by the loader and by the
-modules a pickle names (``struct`` for ``import pickle``, ``_decimal`` for ``decimal``, ``gettext`` for
+imports or runs that the file does not name. Modules imported *in turn* by the loader and by the modules
+a pickle names (``struct`` for ``import pickle``, ``_decimal`` for ``decimal``, ``gettext`` for
 ``argparse``, ``typing_extensions`` for ``import torch``, ``textwrap`` for numpy beside a safetensors
 file) and a sourceless package (``decimal/__init__.pyc``), each found first in the working directory;
 repository code that diffusers' ``model_index.json`` and sentence-transformers' ``modules.json`` name,
 imported by ``from_pretrained`` with ``trust_remote_code=True`` (transformers' ``auto_map`` is judged
-since round 4), and the ``hubconf.py`` that ``torch.hub.load(dir, source="local")`` imports. And kept,
-as the scan answers them right: a ``.pt2`` whose weight ``torch.export.load`` unpickles, a structured
-``.npy`` with an object field, a symlink out of the model folder.
+since round 4; ``config.json``'s ``custom_pipelines`` is not), and the ``hubconf.py`` that
+``torch.hub.load(dir, source="local")`` imports. And kept, as the scan answers them right: a ``.pt2``
+whose weight ``torch.export.load`` unpickles, a structured ``.npy`` with an object field, a symlink out
+of the model folder.
 
-For each technique a control loads the target in a child process (its folder the working directory)
-and the payload's marker file appears: the attack is live. ``scan`` must exit 2 and never create the
-marker; where it can, it names the payload's global. The controls that need diffusers or
-sentence-transformers (not in the project's environment) run with the interpreter
-``PARAMSCOPE_REDTEAM_PYTHON`` names (a venv that has them; default: this one) and are skipped where it
-cannot import them.
+For each technique a control loads the target in a child process (its folder the working directory) and
+the payload's marker file appears: the attack is live. ``scan`` must exit 2 and never create the marker;
+where it can, it names the payload's global. The controls that need diffusers or sentence-transformers
+(not in the project's environment) run with the interpreter ``PARAMSCOPE_REDTEAM_PYTHON`` names (a venv
+that has them; default: this one) and are skipped where it cannot import them.
 
-Blind (main at 5b5ec15): 12 techniques, every control live (diffusers 0.42.1 and
-sentence-transformers 6.3.0 in a separate venv). **9 exit 0**: six shadowing techniques ("safe" /
-"harmless" / "safe: a safetensors file") and three repository-code folders (diffusers,
-sentence-transformers, torch.hub's ``hubconf.py``: "no pickle files found"). The techniques with
+Blind (main at 5b5ec15): 13 techniques, every control live (diffusers 0.42.1 and sentence-transformers
+6.3.0 in a separate venv). **10 exit 0**: six shadowing techniques ("safe" / "harmless" / "safe: a
+safetensors file") and four repository-code folders (diffusers, sentence-transformers, transformers'
+``custom_pipelines``, torch.hub's ``hubconf.py``: "no pickle files found"). The techniques with
 ``blind`` set are marked ``xfail(strict=True)``: the lead's fix turns them into passes.
 """
 

@@ -26,6 +26,9 @@ name. Sources (each technique names its own):
   ``type`` is outside ``sentence_transformers.*`` is imported from the model folder
   (``SentenceTransformer(dir, trust_remote_code=True)``; before 6.0 a *local* folder was trusted without
   the flag, as the function's ``versionchanged:: 6.0`` note says);
+- transformers 5.24 ``pipelines/__init__.py`` ``pipeline()``: ``config.json``'s
+  ``custom_pipelines[task]["impl"]`` is imported from the folder (``trust_remote_code=True``), a key
+  beside ``auto_map``;
 - torch 2.13 ``hub.py`` ``load(dir, model, source="local")``: imports the folder's ``hubconf.py``
   (``trust_repo`` is asked only for GitHub repositories);
 - torch 2.13 ``export/pt2_archive/_package.py`` ``_load_state_dict``: a weight whose
@@ -215,6 +218,25 @@ def st_custom_module(root: Path, marker: Path) -> Path:
     (model / "custom_mod.py").write_text(
         _touch(marker) + "import torch\nclass MyModule(torch.nn.Module):\n    @classmethod\n"
         "    def load(cls, *a, **k):\n        return cls()\n")
+    return model
+
+
+@technique("transformers-custom_pipelines-in-config.json", "transformers 5.24 pipelines/__init__.py "
+           "pipeline(): config.custom_pipelines[task]['impl'] ('module.Class') is imported with "
+           "get_class_from_dynamic_module (trust_remote_code=True)",
+           "import sys\nfrom transformers import pipeline\n"
+           "pipeline('my-task', model=sys.argv[1], trust_remote_code=True)", needs=("transformers",),
+           slow=True, folder=True,
+           blind="'no pickle files found', exit 0: formats/discover.py remote_code reads config.json's "
+           "auto_map only, not its custom_pipelines")
+def transformers_custom_pipeline(root: Path, marker: Path) -> Path:
+    model = _model(root)
+    (model / "config.json").write_text(json.dumps(
+        {"model_type": "bert", "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
+         "intermediate_size": 8, "vocab_size": 10,
+         "custom_pipelines": {"my-task": {"impl": "my_pipe.MyPipeline", "pt": ["AutoModel"], "tf": []}}}))
+    (model / "my_pipe.py").write_text(
+        _touch(marker) + "from transformers import Pipeline\n\nclass MyPipeline(Pipeline):\n    pass\n")
     return model
 
 
