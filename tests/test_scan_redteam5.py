@@ -1,0 +1,155 @@
+"""Red team round 5, blind (tests/builders/scan_round5.py names each source): what a loading process
+imports or runs that the file does not name. Modules imported *in turn* by the loader and by the modules
+a pickle names (``struct`` for ``import pickle``, ``_decimal`` for ``decimal``, ``gettext`` for
+``argparse``, ``typing_extensions`` for ``import torch``, ``textwrap`` for numpy beside a safetensors
+file) and a sourceless package (``decimal/__init__.pyc``), each found first in the working directory;
+repository code that diffusers' ``model_index.json`` and sentence-transformers' ``modules.json`` name,
+imported by ``from_pretrained`` with ``trust_remote_code=True`` (transformers' ``auto_map`` is judged
+since round 4; ``config.json``'s ``custom_pipelines`` is not), and the ``hubconf.py`` that
+``torch.hub.load(dir, source="local")`` imports. And kept, as the scan answers them right: a ``.pt2``
+whose weight ``torch.export.load`` unpickles, a structured ``.npy`` with an object field, a symlink out
+of the model folder.
+
+For each technique a control loads the target in a child process (its folder the working directory) and
+the payload's marker file appears: the attack is live. ``scan`` must exit 2 and never create the marker;
+where it can, it names the payload's global. The controls that need diffusers or sentence-transformers
+(not in the project's environment) run with the interpreter ``PARAMSCOPE_REDTEAM_PYTHON`` names (a venv
+that has them; default: this one) and are skipped where it cannot import them.
+
+Blind (main at 5b5ec15): 13 techniques, every control live (diffusers 0.42.1 and sentence-transformers
+6.3.0 in a separate venv). **10 exit 0**: six shadowing techniques ("safe" / "harmless" / "safe: a
+safetensors file") and four repository-code folders (diffusers, sentence-transformers, transformers'
+``custom_pipelines``, torch.hub's ``hubconf.py``: "no pickle files found"). The techniques with
+``blind`` set are marked ``xfail(strict=True)``: the lead's fix turns them into passes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builders.scan_round5 import T5, Technique, target_file
+from paramscope.app.scan import scan
+
+PAYLOAD_GLOBALS = {"posix.system", "os.system"}
+CONTROL_PYTHON = os.environ.get("PARAMSCOPE_REDTEAM_PYTHON", sys.executable)
+# builders that write a real file with torch (torch.save, torch.export.save)
+BUILT_WITH_TORCH = {"typing_extensions.py-beside-a-torch-checkpoint", "pt2-use_pickle-weight"}
+
+
+def _marks(t: Technique, finding: bool = True) -> list[pytest.MarkDecorator]:
+    marks = [pytest.mark.slow] if t.slow else []
+    if finding and t.blind:
+        marks.append(pytest.mark.xfail(strict=True, reason=f"round 5 finding: {t.blind}"))
+    return marks
+
+
+EXIT_CASES = [pytest.param(t, id=t.id, marks=_marks(t)) for t in T5]
+NAME_CASES = [pytest.param(t, id=t.id, marks=_marks(t)) for t in T5 if t.names_payload]
+CONTROL_CASES = [pytest.param(t, id=t.id, marks=_marks(t, finding=False)) for t in T5]
+
+
+def build(t: Technique, tmp_path: Path) -> tuple[Path, Path]:
+    if t.id in BUILT_WITH_TORCH:
+        pytest.importorskip("torch")
+    root, marker = tmp_path / "case", tmp_path / "case" / "MARKER"
+    root.mkdir()
+    return t.build(root, marker), marker
+
+
+@pytest.mark.parametrize("t", EXIT_CASES)
+def test_scan_says_could_run_code(t: Technique, tmp_path: Path) -> None:
+    target, marker = build(t, tmp_path)
+    result = scan([str(target)])
+    assert result.exit_code == 2, (t.id, [v.summary for v in result.verdicts])
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("t", NAME_CASES)
+def test_scan_names_the_payload(t: Technique, tmp_path: Path) -> None:
+    target, marker = build(t, tmp_path)
+    flagged = {g.qualname for v in scan([str(target)]).verdicts for g in v.flagged}
+    assert PAYLOAD_GLOBALS & flagged, (t.id, flagged)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("t", [pytest.param(t, id=t.id, marks=_marks(t)) for t in T5 if t.folder])
+def test_folder_techniques_given_as_the_file_a_loader_reads(t: Technique, tmp_path: Path) -> None:
+    """The folder techniques scanned by the file their loader reads, where there is one."""
+    root = tmp_path / "case"
+    root.mkdir()
+    t.build(root, root / "MARKER")
+    file = target_file(t, root)
+    if file == root:
+        pytest.skip("a folder technique: the loader reads the folder")
+    assert scan([str(file)]).exit_code == 2
+
+
+def _importable(modules: tuple[str, ...]) -> bool:
+    if not modules:
+        return True
+    probe = subprocess.run([CONTROL_PYTHON, "-c", "import " + ", ".join(modules)], capture_output=True,
+                           timeout=300, stdin=subprocess.DEVNULL)
+    return probe.returncode == 0
+
+
+@pytest.mark.parametrize("t", CONTROL_CASES)
+def test_control_the_loader_runs_it(t: Technique, tmp_path: Path) -> None:
+    if not _importable(t.needs):
+        pytest.skip(f"{CONTROL_PYTHON} cannot import {', '.join(t.needs)}")
+    target, marker = build(t, tmp_path)
+    cwd = target if target.is_dir() else target.parent
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "hf_modules"), "HF_HUB_OFFLINE": "1",
+           "HF_HOME": str(tmp_path / "hf_home")}
+    subprocess.run([CONTROL_PYTHON, "-c", t.loader, str(target)], cwd=cwd, timeout=300, capture_output=True,
+                   stdin=subprocess.DEVNULL, env=env)
+    assert marker.exists(), t.id
+
+
+def test_the_corpus_is_complete() -> None:
+    assert len({t.id for t in T5}) == len(T5) >= 8
+    assert all(t.source for t in T5)
+
+
+def test_special_files_in_a_folder_do_not_hang(tmp_path: Path) -> None:
+    """A FIFO and symlinks to /dev/zero named like checkpoints: listed, never opened (exit 1)."""
+    os.mkfifo(tmp_path / "model.bin")
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero")
+    os.symlink("/dev/zero", tmp_path / "pytorch_model.bin")
+    os.symlink("/dev/zero", tmp_path / "other.pkl")
+    result = scan([str(tmp_path)])
+    assert [v.exit_code for v in result.verdicts] == [1, 1, 1], [v.summary for v in result.verdicts]
+
+
+@pytest.mark.slow
+def test_ordinary_files_stay_safe(tmp_path: Path) -> None:
+    """Files torch, numpy and transformers write for ordinary models: no false alarm (blind: all exit 0)."""
+    torch = pytest.importorskip("torch")
+    np = pytest.importorskip("numpy")
+    state = {"w": torch.randn(3, 4), "b": torch.zeros(4, dtype=torch.bfloat16), "i": torch.arange(5)}
+    torch.save(state, tmp_path / "zip.pt")
+    torch.save(state, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    torch.save({"model": state, "epoch": 3,
+                "opt": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]}}, tmp_path / "ckpt.pth")
+    torch.save(torch.randn(2, 2).to_sparse(), tmp_path / "sparse.pt")
+    torch.save({"q": torch.quantize_per_tensor(torch.randn(4), 0.1, 0, torch.qint8)}, tmp_path / "q.pt")
+    np.save(tmp_path / "a.npy", np.arange(10.0))
+    np.savez_compressed(tmp_path / "b.npz", x=np.ones((2, 3)), y=np.array(["ab", "c"]))
+
+    class M(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lin(x)
+
+    torch.export.save(torch.export.export(M(), (torch.randn(1, 3),)), str(tmp_path / "m.pt2"))
+    result = scan([str(tmp_path)])
+    seen = [(v.source, v.summary) for v in result.verdicts]
+    assert result.exit_code == 0 and len(result.verdicts) == 8, seen
