@@ -56,31 +56,39 @@ def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
     by_head: set[Path] = set()
     code: list[Verdict] = []
     if any(p.is_dir() for p in given):  # folder search needs discover (and the readers it imports)
-        from paramscope.formats.discover import pickle_files, pickle_named, remote_code
+        from paramscope.formats.discover import pickle_files, pickle_named, remote_code, walked_folders
 
         found = pickle_files(given)
         by_head = {p for p in set(found) - set(given) if not p.is_dir() and not pickle_named(p.name)}
-        code = [_repository_code(config, modules) for config, modules in remote_code(given)]
+        code = [_repository_code(f, modules, how) for f, modules, how in remote_code(given)]
+        # a folder whose Python code stands in for modules loading imports, whatever its files are
+        code += [_shadowing_folder(folder, names) for folder in walked_folders(given)
+                 if (names := shadowed_names(folder, ()))]
     else:
         found = given
     return ScanResult(req, (*(_unsearched(path) if path.is_dir() else scan_file(path, path in by_head)
                               for path in found), *code))
 
 
-def _repository_code(config: Path, modules: tuple[str, ...]) -> Verdict:
-    """A config whose auto_map names code beside it or in another repository: transformers imports it
-    when the model is loaded with trust_remote_code=True (which a model_type it does not define needs),
-    and the scan judges no Python code."""
+def _repository_code(config: Path, modules: tuple[str, ...], how: str) -> Verdict:
+    """A file that names repository code present beside it or in another repository (formats/discover.py
+    REMOTE_CODE: transformers' auto_map and custom_pipelines, diffusers' model_index.json,
+    sentence-transformers' modules.json; a hubconf.py): ``how`` says what imports it, and the scan judges
+    no Python code."""
     from paramscope.analyses.safety.pickle_safety import judge
     from paramscope.formats.discover import OVERSIZED
 
     if modules == (OVERSIZED,):
-        return judge(str(config), (), unverified=(f"{OVERSIZED}: whether its auto_map names code is not "
-                                                  "known",))
+        return judge(str(config), (), unverified=(f"{OVERSIZED}: whether it names code is not known",))
     listed = ", ".join(modules)
     return judge(str(config), (), unverified=(
-        f"auto_map names repository code ({listed}): transformers imports it when the model is loaded "
-        "with trust_remote_code=True; the scan does not judge Python code",))
+        f"names repository code ({listed}): {how}; the scan does not judge Python code",))
+
+
+def _shadowing_folder(folder: Path, names: tuple[str, ...]) -> Verdict:
+    from paramscope.analyses.safety.pickle_safety import judge
+
+    return judge(str(folder), (), unverified=tuple(_shadow_line(folder, n) for n in names))
 
 
 def _unsearched(folder: Path) -> Verdict:
@@ -137,11 +145,12 @@ def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
 
                 metadata = whole_file(other.name, path)
                 return judge(str(path), (), not_pickle=other.name,
-                             not_judged=templates_in(metadata) if other.name == "gguf" else ())
+                             not_judged=templates_in(metadata) if other.name == "gguf" else (),
+                             unverified=shadowed_modules(path, ()))
     except ParamscopeError as e:
         return judge(str(path), (), error=str(e))
     if found.code_free:
-        return judge(str(path), (), not_pickle=found.code_free)
+        return judge(str(path), (), not_pickle=found.code_free, unverified=shadowed_modules(path, ()))
     if found_by_head and found.not_pickle and not (found.references or found.unverified):
         return judge(str(path), (), skipped=f"{found.not_pickle} (found by its first bytes, not its name)")
     return judge(str(path), _rows(found.references), error=found.not_pickle and f"{path}: {found.not_pickle}",
@@ -151,26 +160,57 @@ def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
 # the modules a process loading a model file imports whatever the file names: the loaders themselves
 LOADER_MODULES = frozenset({"pickle", "torch", "numpy", "joblib", "dill", "pandas", "safetensors",
                             "transformers", "copyreg", "collections"})
+# ...and what those import in turn: ``import pickle`` loads 14 more top-level modules (struct, _compat_pickle
+# ...), numpy 39 (textwrap...), torch 123 (typing_extensions...), a pickled decimal.Decimal _decimal,
+# argparse.Namespace gettext. Any of the standard library or of the installed packages may be among them
+# (imported_in_turn), and each is looked for first in the working directory. Left out: the standard
+# library's modules that no loading process imports (an example script named test.py is no threat).
+NEVER_IMPORTED = frozenset({"test", "idlelib", "turtledemo", "turtle", "tkinter", "this", "antigravity",
+                            "__phello__", "ensurepip", "venv", "pydoc_data", "lib2to3"})
+
+
+@functools.lru_cache(maxsize=1)
+def imported_in_turn() -> frozenset[str]:
+    """The top-level modules a loading process may import: LOADER_MODULES, the standard library's and every
+    installed distribution's top-level names, less NEVER_IMPORTED and the modules import never looks for on
+    disk (built into the interpreter, or frozen in it)."""
+    import _imp
+    import sys
+    from importlib.metadata import packages_distributions
+
+    try:
+        installed = set(packages_distributions())
+    except Exception:  # a broken distribution's metadata: the standard library still counts
+        installed = set()
+    names = (set(sys.stdlib_module_names) | installed | LOADER_MODULES) - NEVER_IMPORTED
+    return frozenset(n for n in names if n not in sys.builtin_module_names and not _imp.is_frozen(n))
+
+
+def shadowed_names(folder: Path, refs: Iterable[GlobalUse]) -> tuple[str, ...]:
+    """The modules Python code in ``folder`` would stand in for: those the globals ``refs`` name and any a
+    loading process may import (``imported_in_turn``). ``python -c``, ``-m``, the REPL and notebooks put
+    the working directory first on sys.path, a script its own folder, so a ``decimal.py`` or
+    ``torch/__init__.py`` in the model's folder is what a loading process started there imports for
+    decimal.Decimal or torch.Size, allowed global or not, or for what ``import pickle`` or numpy imports
+    in turn (``struct``, ``textwrap``). The folder is listed once; names come from the pickle, so they are
+    only looked up, never used as patterns."""
+    import sys
+
+    present = _modules_in(folder)
+    if not present:
+        return ()
+    named = {u.module.split(".")[0] for u in refs} - set(sys.builtin_module_names)
+    return tuple(sorted(present & (named | imported_in_turn())))
+
+
+def _shadow_line(folder: Path, top: str) -> str:
+    return (f"Python code named {top} in {folder}: a Python started there imports that for the module {top} "
+            f"that loading (or what it imports in turn) needs, so loading can run it")
 
 
 def shadowed_modules(path: Path, refs: Iterable[GlobalUse]) -> tuple[str, ...]:
-    """The modules Python code beside the file would stand in for: those its globals name and the loaders'
-    own (LOADER_MODULES). ``python -c``, ``-m``, the REPL and notebooks put the working directory first on
-    sys.path, a script its own folder, so a ``decimal.py`` or ``torch/__init__.py`` in the model's folder is
-    what a loading process started there imports for decimal.Decimal or torch.Size, allowed global or not
-    (built-in modules excepted: the interpreter never looks for them on disk). The folder is listed once;
-    names come from the pickle, so they are only looked up, never used as patterns."""
-    import sys
-
-    folder = path.parent
-    present = _modules_in(folder)
-    tops = sorted(({u.module.split(".")[0] for u in refs} | LOADER_MODULES) - set(sys.builtin_module_names))
-    found = []
-    for top in tops:
-        if top in present:
-            found.append(f"Python code named {top} beside it: a Python started in {folder} imports that for "
-                         f"the module {top} loading needs, so loading can run it")
-    return tuple(found)
+    """``shadowed_names`` of the file's folder, as the verdict's lines."""
+    return tuple(_shadow_line(path.parent, top) for top in shadowed_names(path.parent, refs))
 
 
 def _modules_in(folder: Path) -> frozenset[str]:

@@ -161,22 +161,87 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
 
 OVERSIZED = "(a config larger than the 1 MiB the scan reads)"
 # config files transformers reads an ``auto_map`` from (AutoConfig, AutoTokenizer, AutoProcessor,
-# AutoImageProcessor, AutoFeatureExtractor): each names classes of the repository's own Python modules
+# AutoImageProcessor, AutoFeatureExtractor, AutoVideoProcessor): each names classes of the repository's
+# own Python modules
 AUTO_MAP_FILES = ("config.json", "tokenizer_config.json", "processor_config.json",
-                  "preprocessor_config.json", "feature_extractor_config.json", "image_processor_config.json")
+                  "preprocessor_config.json", "feature_extractor_config.json", "image_processor_config.json",
+                  "video_preprocessor_config.json", "audio_tokenizer_config.json")
+TRUST_REMOTE_CODE = "imports it when the model is loaded with trust_remote_code=True"
 
 
-def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...]]]:
-    """Under each folder, the config files whose ``auto_map`` names repository code (``modeling_x.Class``),
-    with the modules named: a model transformers loads only with trust_remote_code=True, which imports
-    them."""
-    out: list[tuple[Path, tuple[str, ...]]] = []
+def _auto_map(data: object) -> list[str]:
+    """transformers: ``auto_map`` ("modeling_x.Class", or "org/repo--modeling_x.Class" of another
+    repository; a list for a tokenizer's slow and fast classes) and config.json's ``custom_pipelines``
+    (``{task: {"impl": "my_pipe.MyPipeline"}}``, which pipeline() imports)."""
+    if not isinstance(data, dict):
+        return []
+    auto_map = data.get("auto_map")
+    refs: list = (list(auto_map.values()) if isinstance(auto_map, dict)
+                  else list(auto_map) if isinstance(auto_map, list | tuple) else [])
+    names = [r for v in refs for r in (v if isinstance(v, list) else [v]) if isinstance(r, str)]
+    pipelines = data.get("custom_pipelines")
+    if isinstance(pipelines, dict):
+        names += [t["impl"] for t in pipelines.values()
+                  if isinstance(t, dict) and isinstance(t.get("impl"), str)]
+    # "org/repo--module.Class": another repository's module, marked "--" (never present to check)
+    return [("--" if "--" in n else "") + n.split("--")[-1].rsplit(".", 1)[0] for n in names if "." in n]
+
+
+def _model_index(data: object) -> list[str]:
+    """diffusers ``model_index.json``: a component ``"unet": ["my_unet", "MyUNet"]`` whose library is a
+    module of the repository (``unet/my_unet.py``), or a pipeline class of its own (``"_class_name":
+    ["pipeline", "MyPipeline"]``): DiffusionPipeline.from_pretrained imports it."""
+    if not isinstance(data, dict):
+        return []
+    out = []
+    for key, value in data.items():
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and value[0]:
+            out += [f"{key}/{value[0]}", value[0]]
+    return out
+
+
+def _sentence_modules(data: object) -> list[str]:
+    """sentence-transformers ``modules.json``: a module ``type`` outside sentence_transformers (its
+    ``path`` folder or the repository's root holds its file): SentenceTransformer() imports it."""
+    if not isinstance(data, list):
+        return []
+    out = []
+    for entry in data:
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if isinstance(kind, str) and "." in kind and not kind.startswith("sentence_transformers."):
+            module = kind.rsplit(".", 1)[0].replace(".", "/")
+            where = entry.get("path") if isinstance(entry.get("path"), str) else ""
+            out += [f"{where}/{module}" if where else module, module]
+    return out
+
+
+# The files that name repository code a loader imports (module names relative to the file's folder; a
+# name starting "--" is another repository's, which is never present to check), and what imports it
+REMOTE_CODE: dict[str, tuple[Callable[[object], list[str]], str]] = {
+    **{name: (_auto_map, f"transformers {TRUST_REMOTE_CODE}") for name in AUTO_MAP_FILES},
+    "model_index.json": (_model_index, f"diffusers' DiffusionPipeline {TRUST_REMOTE_CODE}"),
+    "modules.json": (_sentence_modules, f"sentence-transformers {TRUST_REMOTE_CODE}"),
+}
+# torch.hub.load(folder, source="local") imports the folder's hubconf.py: no trust flag guards it
+HUBCONF = "hubconf.py"
+
+
+def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...], str]]:
+    """Under each folder, the files that name repository code (REMOTE_CODE; a ``hubconf.py``), with the
+    modules named and what imports them: only code that is there (beside the file, or in the named
+    sub-folder) or of another repository counts; a manifest whose files were not uploaded loads nothing."""
+    out: list[tuple[Path, tuple[str, ...], str]] = []
     for path in paths:
         if not path.is_dir():
             continue
         for _folder, files, _depth in _walk(path):
             for f in files:
-                if f.name not in AUTO_MAP_FILES or not _is_regular(f):
+                if f.name == HUBCONF and _is_regular(f):
+                    out.append((f, ("hubconf",), "torch.hub.load(folder, source='local') imports it, with no "
+                                                 "trust flag"))
+                    continue
+                row = REMOTE_CODE.get(f.name)
+                if row is None or not _is_regular(f):
                     continue
                 try:
                     with open(f, "rb") as handle:  # bounded: a config is small, a file so named may not be
@@ -184,24 +249,34 @@ def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...]]]:
                 except OSError:
                     continue
                 if len(data) > MAX_MANIFEST_BYTES:
-                    out.append((f, (OVERSIZED,)))  # not read: whether it names code is not known
+                    out.append((f, (OVERSIZED,), row[1]))  # not read: whether it names code is not known
                     continue
                 try:
-                    auto_map = json.loads(data).get("auto_map")
-                except (ValueError, AttributeError):
+                    named = row[0](json.loads(data))
+                except ValueError:
                     continue
-                refs = auto_map.values() if isinstance(auto_map, dict) else auto_map
-                refs = refs if isinstance(refs, list | tuple) or isinstance(auto_map, dict) else ()
-                names = [r for v in refs for r in (v if isinstance(v, list) else [v]) if isinstance(r, str)]
-                present = importable({p.name for p in _list(f.parent)}, f.parent)
-                # code transformers can import: a module beside the config, or one of another repository
-                # ("org/repo--module.Class"); an auto_map whose files were not uploaded loads nothing
-                wanted = {n.split("--")[-1].rsplit(".", 1)[0]: "--" in n for n in names if "." in n}
-                modules = sorted(m for m, other_repo in wanted.items()
-                                 if other_repo or m in present)
+                modules = sorted({m.lstrip("-") for m in named
+                                  if m.startswith("--") or _present(f.parent, m)})
                 if modules:
-                    out.append((f, tuple(modules)))
+                    out.append((f, tuple(modules), row[1]))
     return out
+
+
+def _present(folder: Path, module: str) -> bool:
+    """Whether ``module`` ("x", or "sub/x") is importable from ``folder`` (``importable``)."""
+    where, _, name = module.rpartition("/")
+    place = folder / where if where else folder
+    if ".." in where.split("/") or not place.is_dir():
+        return False
+    return name in importable({p.name for p in _list(place)}, place)
+
+
+def walked_folders(paths: Sequence[Path]) -> Iterator[Path]:
+    """Every folder a folder search enters (``_walk``), the given ones first."""
+    for path in paths:
+        if path.is_dir():
+            for folder, _files, _depth in _walk(path):
+                yield folder
 
 
 def pickle_named(name: str) -> bool:
@@ -214,17 +289,26 @@ def pickle_named(name: str) -> bool:
 def importable(present: Set[str], folder: Path | None = None) -> frozenset[str]:
     """The top-level modules a folder holding the names ``present`` answers ``import`` for from it: source
     and bytecode files (``x-y.py`` answers "x-y": import does not ask for an identifier), extension modules
-    (``torch.cpython-311-x86_64-linux-gnu.so``), and packages with an ``__init__.py`` in ``folder`` (a folder
-    without one is a namespace portion, which an installed module wins over). Computed once per folder."""
+    (``torch.cpython-311-x86_64-linux-gnu.so``), and packages with an ``__init__`` in ``folder``
+    (``_is_package``; a folder without one is a namespace portion, which an installed module wins over).
+    Computed once per folder."""
     out: set[str] = set()
     for name in present:
         if name.endswith((".py", ".pyc")):
             out.add(name.rsplit(".", 1)[0])
         elif name.endswith((".so", ".pyd")):
             out.add(name.split(".", 1)[0])
-        elif folder is not None and "." not in name and (folder / name / "__init__.py").is_file():
+        elif folder is not None and "." not in name and _is_package(folder / name):
             out.add(name)
     return frozenset(out)
+
+
+def _is_package(folder: Path) -> bool:
+    """A regular package: an ``__init__`` with any suffix import takes (source, bytecode, extension:
+    ``decimal/__init__.pyc`` alone is one)."""
+    from importlib.machinery import all_suffixes
+
+    return any((folder / f"__init__{suffix}").is_file() for suffix in all_suffixes())
 
 
 def _pickle_head(path: Path, modules: Set[str] = frozenset()) -> bool:
