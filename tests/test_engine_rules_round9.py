@@ -196,3 +196,35 @@ def test_ministral_3_is_replayed_on_the_llama_graph():
 
     cfg = paramscope.open_model(str(LOGS / "configs" / "ministral-3-3b.config.json")).config
     assert graph_arch(cfg) == "mistral3"
+
+
+def test_review_findings_of_rounds_9_and_10():
+    """What a review found: a DSA model's "KV needed" holds the indexer keys as its blocks do; a pipeline
+    stage cuts a string index_topk_pattern to its layers; fit's -ngl counts the output layer only for the
+    builds that offload it first; both prefix-caching flags together are refused."""
+    from paramscope.analyses.sizing.kv_cache import indexer_layers
+    from paramscope.analyses.sizing.memory import MemoryRequest
+    from paramscope.analyses.sizing.runtimes.vllm import prefix_caching_asked, stage_config
+    from paramscope.errors import UsageError
+    from paramscope.records import replace
+
+    cfg = paramscope.open_model(str(LOGS / "configs" / "glm-5.2-pocketinfer-dummy.config.json")).config
+    m = vllm_memory(cfg, 10 * GiB, context=8192, dtype=DType.BF16, tensor_parallel=8)
+    assert m.kv_needed_bytes == m.layout.blocks_per_request * m.layout.block_bytes
+    pattern = "".join("F" if k == "full" else "S" for k in cfg.extra["indexer_types"])
+    as_string = replace(cfg, extra={**{k: v for k, v in cfg.extra.items() if k != "indexer_types"},
+                                    "index_topk_pattern": pattern})
+    half = cfg.n_layers // 2
+    assert [indexer_layers(stage_config(as_string, a, b)) for a, b in ((0, half), (half, cfg.n_layers))] \
+        == [indexer_layers(stage_config(cfg, a, b)) for a, b in ((0, half), (half, cfg.n_layers))] == [3, 2]
+    with pytest.raises(UsageError, match="together"):
+        prefix_caching_asked(MemoryRequest(runtime="vllm", options={"enable_prefix_caching": True,
+                                                                    "no_enable_prefix_caching": True}))
+    from paramscope.app.fit import fit as fit_app
+
+    current = fit_app("llama-3.1-70b", gpu="rtx-4090", ram="256GiB", runtime="llama.cpp").to_json()
+    older = fit_app("llama-3.1-70b", gpu="rtx-4090", ram="256GiB", runtime="llama.cpp",
+                    llamacpp_build="late-2025").to_json()
+    layers = next(p["gpu_layers"] for p in older["plans"] if p["gpu_layers"])
+    assert any(c.endswith(f"-ngl {layers}") for c in older["commands"])
+    assert any(c.endswith(f"-ngl {layers + 1}") for c in current["commands"])

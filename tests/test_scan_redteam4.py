@@ -112,13 +112,17 @@ def test_a_model_folder_of_text_files_stays_safe(tmp_path: Path) -> None:
     'mport torch' (a Python file), JSON, a BPE merges file, a README are not pickles and stay out."""
     files = {"config.json": b'{"a": 1}', "merges.txt": b"#version: 0.2\n\xc4\xa0 t\n",
              "vocab.txt": b"[PAD]\n[UNK]\nthe\n", "README.md": b"---\nlicense: mit\n---\n# Model\n",
-             "modeling_x.py": b"import torch\nclass X:\n    pass\n",
              "accelerate.yaml": b"compute_environment: LOCAL_MACHINE\ndistributed_type: NO\n",
              "notes.txt": b"(see below)\n"}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     result = scan([str(tmp_path)])
     assert result.exit_code == 0 and not result.verdicts, [v.summary for v in result.verdicts]
+    # Python code beside them is read by no pickle search, but a Python started in the folder can import
+    # it for any module (round 5): the folder's own verdict, naming it
+    (tmp_path / "modeling_x.py").write_bytes(b"import torch\nclass X:\n    pass\n")
+    (verdict,) = scan([str(tmp_path)]).verdicts
+    assert verdict.exit_code == 2 and "modeling_x.py" in verdict.summary
 
 
 def test_a_remote_code_folder_is_could_run_code(tmp_path: Path) -> None:
@@ -128,9 +132,10 @@ def test_a_remote_code_folder_is_could_run_code(tmp_path: Path) -> None:
         '{"model_type": "x", "auto_map": {"AutoConfig": "configuration_x.XConfig", '
         '"AutoModelForCausalLM": ["modeling_x.XForCausalLM", null]}}')
     (tmp_path / "modeling_x.py").write_text("import os\n")
-    (verdict,) = scan([str(tmp_path)]).verdicts
+    verdict, folder = scan([str(tmp_path)]).verdicts  # the config's, and the folder's (its code, round 5)
     # the module beside it is named; configuration_x was not uploaded, so nothing of it can load
     assert verdict.exit_code == 2 and "(modeling_x)" in verdict.summary
+    assert folder.exit_code == 2 and "modeling_x.py" in folder.summary
     (tmp_path / "modeling_x.py").unlink()  # an auto_map whose code is not there (a quantized re-upload)
     assert not scan([str(tmp_path)]).verdicts
     # code of another repository ("org/repo--module.Class"), and an auto_map given as a list
@@ -158,8 +163,8 @@ def test_review_findings_of_round_4(tmp_path: Path) -> None:
         module = "helpers" if name == "f1" else "x-y"
         (folder / f"{module}.py").write_text("import os\n")
         (folder / "state.raw").write_bytes(head)
-        verdicts = scan([str(folder)]).verdicts
-        assert [v.exit_code for v in verdicts] == [2], [v.summary for v in verdicts]
+        verdicts = scan([str(folder)]).verdicts  # the pickle's, and the folder's for its code
+        assert [v.exit_code for v in verdicts] == [2, 2], [v.summary for v in verdicts]
     loader = tmp_path / "loader"
     loader.mkdir()
     (loader / "pickle.py").write_text("import os\n")

@@ -154,3 +154,49 @@ def test_ordinary_files_stay_safe(tmp_path: Path) -> None:
     result = scan([str(tmp_path)])
     seen = [(v.source, v.summary) for v in result.verdicts]
     assert result.exit_code == 0 and len(result.verdicts) == 8, seen
+
+
+def _exit(path: Path) -> int:
+    return scan([str(path)]).exit_code
+
+
+def test_review_findings_of_round_5(tmp_path: Path) -> None:
+    """What a review of the round-5 fixes found: a list of names to watch can never be whole (torch only
+    tries `import opt_einsum`; what is built in, frozen or installed is the loading Python's), so any code a
+    folder can give import is reported; distribution metadata (torch ≥ 2.5 loads every "torch.backends"
+    entry point on `import torch`); a namespace portion (`google/protobuf/` merges into an installed
+    `google`); a package whose `__init__` is another interpreter's extension; upper-case `.PY`; and
+    manifests that named other repositories, dotted modules, or paths no file system holds."""
+    cases = {
+        "optional": {"opt_einsum.py": "import os\n"},
+        "metadata": {"evil-1.0.dist-info/entry_points.txt": "[torch.backends]\nx = helper:run\n"},
+        "namespace": {"google/protobuf/__init__.py": "import os\n"},
+        "extension": {"decimal/__init__.cpython-312-x86_64-linux-gnu.so": "\x7fELF"},
+        "upper": {"STRUCT.PY": "import os\n"},
+    }
+    for name, files in cases.items():
+        folder = tmp_path / name
+        for rel, text in files.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(text)
+        (folder / "model.pkl").write_bytes(b"\x80\x04]\x94.")  # an empty list: no global at all
+        assert _exit(folder / "model.pkl") == 2, name
+        assert _exit(folder) == 2, name
+    odd = tmp_path / "manifests"
+    odd.mkdir()
+    (odd / "model_index.json").write_text('{"unet": ["' + "x" * 5000 + '", "X"], "vae": ["/etc/x", "Y"]}')
+    (odd / "modules.json").write_text("[" * 100_000 + "]" * 100_000)
+    (odd / "model.pkl").write_bytes(b"\x80\x04]\x94.")
+    result = scan([str(odd)])
+    assert result.exit_code == 0 and [v.status for v in result.verdicts] == ["safe"]
+    other = tmp_path / "other-repo"
+    other.mkdir()
+    (other / "modules.json").write_text('[{"idx": 0, "name": "0", "path": "", "type": "org/repo--mod.Cls"}]')
+    (verdict,) = scan([str(other)]).verdicts
+    assert verdict.exit_code == 2 and "mod" in verdict.summary
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for name in ("config.json", "tokenizer.json", "generation_config.json", "README.md", "merges.txt"):
+        (plain / name).write_text("{}\n")
+    (plain / "model.pkl").write_bytes(b"\x80\x04]\x94.")
+    assert _exit(plain) == 0

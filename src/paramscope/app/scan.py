@@ -63,7 +63,7 @@ def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
         code = [_repository_code(f, modules, how) for f, modules, how in remote_code(given)]
         # a folder whose Python code stands in for modules loading imports, whatever its files are
         code += [_shadowing_folder(folder, names) for folder in walked_folders(given)
-                 if (names := shadowed_names(folder, ()))]
+                 if (names := _own_code(folder))]
     else:
         found = given
     return ScanResult(req, (*(_unsearched(path) if path.is_dir() else scan_file(path, path in by_head)
@@ -85,10 +85,17 @@ def _repository_code(config: Path, modules: tuple[str, ...], how: str) -> Verdic
         f"names repository code ({listed}): {how}; the scan does not judge Python code",))
 
 
+def _own_code(folder: Path) -> tuple[str, ...]:
+    """``shadowed_names`` less the sub-folders that are no regular package (namespace portions only for
+    their code below, which the folder search reports in its own folder's verdict)."""
+    return tuple(n for n in shadowed_names(folder)
+                 if not n.endswith("/") or any((folder / n[:-1]).glob("__init__.*")))
+
+
 def _shadowing_folder(folder: Path, names: tuple[str, ...]) -> Verdict:
     from paramscope.analyses.safety.pickle_safety import judge
 
-    return judge(str(folder), (), unverified=tuple(_shadow_line(folder, n) for n in names))
+    return judge(str(folder), (), unverified=(_shadow_line(folder, names),))
 
 
 def _unsearched(folder: Path) -> Verdict:
@@ -157,60 +164,34 @@ def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
                  unverified=(*found.unverified, *shadowed_modules(path, found.references)))
 
 
-# the modules a process loading a model file imports whatever the file names: the loaders themselves
-LOADER_MODULES = frozenset({"pickle", "torch", "numpy", "joblib", "dill", "pandas", "safetensors",
-                            "transformers", "copyreg", "collections"})
-# ...and what those import in turn: ``import pickle`` loads 14 more top-level modules (struct, _compat_pickle
-# ...), numpy 39 (textwrap...), torch 123 (typing_extensions...), a pickled decimal.Decimal _decimal,
-# argparse.Namespace gettext. Any of the standard library or of the installed packages may be among them
-# (imported_in_turn), and each is looked for first in the working directory. Left out: the standard
-# library's modules that no loading process imports (an example script named test.py is no threat).
-NEVER_IMPORTED = frozenset({"test", "idlelib", "turtledemo", "turtle", "tkinter", "this", "antigravity",
-                            "__phello__", "ensurepip", "venv", "pydoc_data", "lib2to3"})
+# A Python started in a folder (``python -c``, ``-m``, the REPL, a notebook; a script: its own folder)
+# looks there first for every module it imports: the loader, what the file names (decimal.Decimal), what
+# those import in turn (``import pickle`` loads struct, numpy textwrap, torch typing_extensions) and what
+# any of them only tries (torch's optional ``import opt_einsum``). No list of names can be proved whole,
+# and which modules are built in, frozen or installed is the loading Python's, not the scan's: so any code
+# the folder can give import (formats/discover.py ``importable``: code files, sub-folders with code below
+# them, which a namespace package such as ``google`` merges, distribution metadata whose entry points
+# torch loads) is "could run code". Tested quiet on folders of weights, configs, tokenizers and text.
+MAX_NAMES_SHOWN = 5
 
 
-@functools.lru_cache(maxsize=1)
-def imported_in_turn() -> frozenset[str]:
-    """The top-level modules a loading process may import: LOADER_MODULES, the standard library's and every
-    installed distribution's top-level names, less NEVER_IMPORTED and the modules import never looks for on
-    disk (built into the interpreter, or frozen in it)."""
-    import _imp
-    import sys
-    from importlib.metadata import packages_distributions
-
-    try:
-        installed = set(packages_distributions())
-    except Exception:  # a broken distribution's metadata: the standard library still counts
-        installed = set()
-    names = (set(sys.stdlib_module_names) | installed | LOADER_MODULES) - NEVER_IMPORTED
-    return frozenset(n for n in names if n not in sys.builtin_module_names and not _imp.is_frozen(n))
+def shadowed_names(folder: Path, refs: Iterable[GlobalUse] = ()) -> tuple[str, ...]:
+    """What in ``folder`` a Python started there can import (``importable``), in name order; ``refs`` (the
+    file's globals) is kept for the callers' sake: every module counts, named or not."""
+    return tuple(sorted(_modules_in(folder)))
 
 
-def shadowed_names(folder: Path, refs: Iterable[GlobalUse]) -> tuple[str, ...]:
-    """The modules Python code in ``folder`` would stand in for: those the globals ``refs`` name and any a
-    loading process may import (``imported_in_turn``). ``python -c``, ``-m``, the REPL and notebooks put
-    the working directory first on sys.path, a script its own folder, so a ``decimal.py`` or
-    ``torch/__init__.py`` in the model's folder is what a loading process started there imports for
-    decimal.Decimal or torch.Size, allowed global or not, or for what ``import pickle`` or numpy imports
-    in turn (``struct``, ``textwrap``). The folder is listed once; names come from the pickle, so they are
-    only looked up, never used as patterns."""
-    import sys
-
-    present = _modules_in(folder)
-    if not present:
-        return ()
-    named = {u.module.split(".")[0] for u in refs} - set(sys.builtin_module_names)
-    return tuple(sorted(present & (named | imported_in_turn())))
-
-
-def _shadow_line(folder: Path, top: str) -> str:
-    return (f"Python code named {top} in {folder}: a Python started there imports that for the module {top} "
-            f"that loading (or what it imports in turn) needs, so loading can run it")
+def _shadow_line(folder: Path, names: tuple[str, ...]) -> str:
+    shown = ", ".join(names[:MAX_NAMES_SHOWN]) + (f" and {len(names) - MAX_NAMES_SHOWN} more"
+                                                   if len(names) > MAX_NAMES_SHOWN else "")
+    return (f"Python code in {folder} ({shown}): a Python started there imports from it first, so any "
+            f"module loading imports or only tries to may be this code")
 
 
 def shadowed_modules(path: Path, refs: Iterable[GlobalUse]) -> tuple[str, ...]:
-    """``shadowed_names`` of the file's folder, as the verdict's lines."""
-    return tuple(_shadow_line(path.parent, top) for top in shadowed_names(path.parent, refs))
+    """``shadowed_names`` of the file's folder, as the verdict's line."""
+    names = shadowed_names(path.parent, refs)
+    return (_shadow_line(path.parent, names),) if names else ()
 
 
 def _modules_in(folder: Path) -> frozenset[str]:

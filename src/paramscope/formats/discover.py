@@ -150,7 +150,7 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
             continue
         for folder, files, depth in _walk(path):
             indexed = _index_named(files)
-            modules = importable({f.name for f in _list(folder)}, folder)
+            modules = import_names(importable({f.name for f in _list(folder)}, folder))
             out.extend(f for f in files
                        if pickle_named(f.name) or f.name in indexed or _pickle_head(f, modules))
             # folders the walk does not enter: those past its depth, and symlinked ones (never followed)
@@ -209,7 +209,10 @@ def _sentence_modules(data: object) -> list[str]:
     for entry in data:
         kind = entry.get("type") if isinstance(entry, dict) else None
         if isinstance(kind, str) and "." in kind and not kind.startswith("sentence_transformers."):
-            module = kind.rsplit(".", 1)[0].replace(".", "/")
+            if "--" in kind:  # "org/repo--module.Class": fetched from another repository
+                out.append("--" + kind.split("--")[-1].rsplit(".", 1)[0])
+                continue
+            module = kind.rsplit(".", 1)[0]
             where = entry.get("path") if isinstance(entry.get("path"), str) else ""
             out += [f"{where}/{module}" if where else module, module]
     return out
@@ -253,7 +256,7 @@ def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...], str]
                     continue
                 try:
                     named = row[0](json.loads(data))
-                except ValueError:
+                except (ValueError, RecursionError):  # a loader's json.loads fails on it as well
                     continue
                 modules = sorted({m.lstrip("-") for m in named
                                   if m.startswith("--") or _present(f.parent, m)})
@@ -263,12 +266,20 @@ def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...], str]
 
 
 def _present(folder: Path, module: str) -> bool:
-    """Whether ``module`` ("x", or "sub/x") is importable from ``folder`` (``importable``)."""
-    where, _, name = module.rpartition("/")
-    place = folder / where if where else folder
-    if ".." in where.split("/") or not place.is_dir():
+    """Whether ``module`` ("x", "x.y" or "sub/x", as a manifest names it) has code in ``folder`` (or in
+    the sub-folder named): its file, or a folder with code below it. Names that leave the folder (absolute,
+    ``..``) or that no file system holds are not looked up."""
+    parts = [p for p in module.replace(".", "/").split("/")]
+    if not parts or any(p in ("", "..") or len(p) > 255 for p in parts) or module.startswith("/"):
         return False
-    return name in importable({p.name for p in _list(place)}, place)
+    try:
+        place = folder.joinpath(*parts[:-1]) if len(parts) > 1 else folder
+        listed = {p.name for p in _list(place)} if place.is_dir() else set()
+    except (OSError, ValueError):
+        return False
+    name = parts[-1]
+    return (name in import_names(importable(listed, place))
+            or (len(parts) > 1 and _present(folder, parts[0])))
 
 
 def walked_folders(paths: Sequence[Path]) -> Iterator[Path]:
@@ -286,29 +297,68 @@ def pickle_named(name: str) -> bool:
     return lower.endswith(SCAN_SUFFIXES) or stem.endswith(SCAN_SUFFIXES)
 
 
+# File endings import takes code from, on any platform and any interpreter version (a scan on Linux with
+# Python 3.11 judges a folder a Windows Python 3.13 may load): source, bytecode, extension modules;
+# compared without case (Windows' import finds X.PY)
+CODE_SUFFIXES = (".py", ".pyw", ".pyc", ".pyo", ".so", ".pyd")
+# a distribution's metadata in a folder on sys.path: importlib.metadata finds it, and loaders load its
+# entry points (torch ≥ 2.5: every "torch.backends" entry point on `import torch`)
+METADATA_SUFFIXES = (".dist-info", ".egg-info")
+MAX_CODE_DEPTH = 8  # how deep under a folder code still makes it a package or a namespace portion
+
+
 def importable(present: Set[str], folder: Path | None = None) -> frozenset[str]:
-    """The top-level modules a folder holding the names ``present`` answers ``import`` for from it: source
-    and bytecode files (``x-y.py`` answers "x-y": import does not ask for an identifier), extension modules
-    (``torch.cpython-311-x86_64-linux-gnu.so``), and packages with an ``__init__`` in ``folder``
-    (``_is_package``; a folder without one is a namespace portion, which an installed module wins over).
-    Computed once per folder."""
+    """What a folder holding the names ``present`` can give ``import`` from it, whatever the importing
+    Python is and whatever it imports (an optional ``import opt_einsum`` included): its code files
+    (``x-y.py`` answers "x-y": import does not ask for an identifier; ``torch.cpython-311-….so``), every
+    sub-folder with code anywhere below it (a package, or a namespace portion: ``google/protobuf/`` merges
+    into the installed ``google`` namespace and is searched first), and distribution metadata
+    (``x.dist-info``: its entry points). Names as listed."""
     out: set[str] = set()
     for name in present:
-        if name.endswith((".py", ".pyc")):
-            out.add(name.rsplit(".", 1)[0])
-        elif name.endswith((".so", ".pyd")):
-            out.add(name.split(".", 1)[0])
-        elif folder is not None and "." not in name and _is_package(folder / name):
+        lower = name.lower()
+        if lower.endswith(CODE_SUFFIXES) or lower.endswith(METADATA_SUFFIXES):
             out.add(name)
+        elif folder is not None and _holds_code(folder / name):
+            out.add(name + "/")
     return frozenset(out)
 
 
-def _is_package(folder: Path) -> bool:
-    """A regular package: an ``__init__`` with any suffix import takes (source, bytecode, extension:
-    ``decimal/__init__.pyc`` alone is one)."""
-    from importlib.machinery import all_suffixes
+def import_names(found: Set[str]) -> frozenset[str]:
+    """The module names ``importable``'s entries answer: ``x.py`` and ``x.pyc`` "x", an extension module
+    ``x.cpython-311-….so`` "x", a folder ``x/`` "x" (metadata answers none)."""
+    out = set()
+    for name in found:
+        lower = name.lower()
+        if name.endswith("/"):
+            out.add(name[:-1])
+        elif lower.endswith((".so", ".pyd")):
+            out.add(name.split(".", 1)[0])
+        elif lower.endswith(CODE_SUFFIXES):
+            out.add(name.rsplit(".", 1)[0])
+    return frozenset(out)
 
-    return any((folder / f"__init__{suffix}").is_file() for suffix in all_suffixes())
+
+def _holds_code(folder: Path, depth: int = 0) -> bool:
+    """A real (not symlinked) sub-folder with a code file or distribution metadata anywhere below it."""
+    if depth > MAX_CODE_DEPTH:
+        return True  # deeper than the search goes: not known to hold none
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return False
+        entries = list(os.scandir(folder))
+    except OSError:
+        return False
+    for entry in entries:
+        lower = entry.name.lower()
+        if lower.endswith(CODE_SUFFIXES) or lower.endswith(METADATA_SUFFIXES):
+            return True
+        try:
+            if entry.is_dir(follow_symlinks=False) and _holds_code(Path(entry.path), depth + 1):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _pickle_head(path: Path, modules: Set[str] = frozenset()) -> bool:

@@ -57,7 +57,8 @@ const PS = (() => {
     "/api/picker": () => ({ models: [], roots: [], gpus: OFFLINE.gpus || [] }),
   };
 
-  const BUSY_RETRIES = 5; // each after the server's Retry-After
+  const BUSY_RETRIES = 5; // each after the server's Retry-After (at most MAX_RETRY_WAIT_S)
+  const MAX_RETRY_WAIT_S = 30;
 
   async function api(path, params = {}, body) {
     if (OFFLINE) {
@@ -76,13 +77,13 @@ const PS = (() => {
     // Retry-After; the page waits that long and asks again, a few times, before showing the refusal.
     for (let attempt = 0; ; attempt++) {
       const r = await fetch(path + "?" + q.toString(), init);
-      const data = await r.json();
-      if (r.ok) return data;
       const wait = Number(r.headers.get("retry-after"));
       if ((r.status === 503 || r.status === 429) && wait > 0 && attempt < BUSY_RETRIES) {
-        await new Promise((done) => setTimeout(done, wait * 1000));
+        await new Promise((done) => setTimeout(done, Math.min(wait, MAX_RETRY_WAIT_S) * 1000));
         continue;
       }
+      const data = await r.json().catch(() => ({ error: `${r.status} ${r.statusText}` }));
+      if (r.ok) return data;
       throw new Error(data.error || JSON.stringify(data.detail || data));
     }
   }

@@ -921,7 +921,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights,
                         option(req, "llamacpp_build"))
         if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
-            split = replace(split, host_kv_bytes=m.kv_cache_bytes)
+            split = replace(split, host_kv_bytes=m.kv_cache_bytes, host_state_bytes=sum(
+                part.total_bytes for part in m.kv.parts if part.kind == "linear"))
         explain = (*explain,
                    f"offload: {split.n_gpu_layers}/{cfg.n_layers + 1} layers on the GPU (layers "
                    f"{split.i_gpu_start}–{cfg.n_layers - 1}{', output' if split.output_on_gpu else ''}); "

@@ -28,6 +28,7 @@ from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
     KV_HEADS_PER_LAYER,
     KVCache,
+    KVPart,
     indexer_key_bytes,
     indexer_layers,
     kv_cache,
@@ -51,7 +52,7 @@ from paramscope.analyses.sizing.runtimes.weight_offload import (
     CpuOffload,
     cpu_offload,
 )
-from paramscope.errors import UnsupportedError
+from paramscope.errors import UnsupportedError, UsageError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 from paramscope.records import record, replace
@@ -831,8 +832,15 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
     attention_parts = [part for part in kv.parts if part.kind in ATTENTION_KINDS]
     indexers = indexer_layers(cfg) if indexer_key_bytes(cfg) and p.engine not in V0_FAMILIES else 0
     if len(attention_parts) > len(attention) or indexers:
-        return _uniform_type_layout(kv, attention_parts, attention, blocks, p, indexers * (
+        layout, kv, padding = _uniform_type_layout(kv, attention_parts, attention, blocks, p, indexers * (
             p.block_size * indexer_key_bytes(cfg),))
+        if indexers:  # what the requests hold of them too ("KV needed")
+            part = KVPart(INDEXER, indexers, p.batch, cells["full"], indexer_key_bytes(cfg), 0, DType.U8,
+                          DType.U8)
+            line = (f"{INDEXER}: {indexers} layers × {p.batch} seqs × {part.cells:,} cells × "
+                    f"{part.k_width} B = {part.total_bytes:,} B")
+            kv = KVCache((*kv.parts, part), (*kv.explain, line))
+        return layout, kv, padding
     row = kv.parts[0].k_row_bytes + kv.parts[0].v_row_bytes
     page = p.block_size * row
     padding = sum((groups[kind] * size - n) * p.batch * cells[kind] * row for kind, n in attention.items())
@@ -840,6 +848,9 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
         linear = counts["linear"]
         padding += p.batch * ((page - state) * linear + (groups["linear"] * size - linear) * page)
     return KVLayout(size, groups, blocks, page), kv, padding
+
+
+INDEXER = "indexer keys"  # a DSA model's kind beside its MLA layers (kv_cache.py indexer_key_bytes)
 
 
 def _uniform_type_layout(kv: KVCache, parts: list, attention: dict[str, int], blocks: dict[str, int],
@@ -924,6 +935,14 @@ MAMBA_BLOCKS_PER_REQUEST = {"v1": 2, "v1-0.16": 2}
 # where one state block a request gives 74.82x / 20.88x and two 66.5x / 20.2x. Off in 0.19 and before;
 # which release between turned it on is not pinned, so the "v1" family (0.21 on) takes the current default
 PREFIX_CACHING_BY_DEFAULT = frozenset({"v1"})
+
+
+def prefix_caching_asked(req: MemoryRequest) -> bool | None:
+    """--enable-prefix-caching True, --no-enable-prefix-caching False, neither None; both: refused."""
+    on, off = option(req, "enable_prefix_caching"), option(req, "no_enable_prefix_caching")
+    if on and off:
+        raise UsageError("vLLM: --enable-prefix-caching and --no-enable-prefix-caching together")
+    return True if on else False if off else None
 
 
 def prefix_caching_on(asked: bool | None, engine: str) -> bool:
@@ -1242,12 +1261,17 @@ def parse_partition(text: str) -> tuple[int, ...] | None:
                                f"comma-separated)") from None
 
 
+PER_LAYER_STRINGS = frozenset({"index_topk_pattern"})
+
+
 def stage_config(cfg: ArchConfig, start: int, end: int) -> ArchConfig:
     """The model as one stage holds it: layers [start, end), with their kinds, per-layer head counts,
     recurrent layers and leading dense (MoE) layers."""
     n = cfg.n_layers
     types = cfg.layer_types[start:end] if cfg.layer_types else ()
-    extra = {k: (tuple(v)[start:end] if isinstance(v, (list, tuple)) and len(v) == n else v)
+    # per-layer lists (and per-layer strings: index_topk_pattern's "FSSS…") cut to the stage's layers
+    extra = {k: (tuple(v)[start:end] if isinstance(v, (list, tuple)) and len(v) == n
+                 else v[start:end] if k in PER_LAYER_STRINGS and isinstance(v, str) and len(v) == n else v)
              for k, v in cfg.extra.items()}
     linear_all = layer_kinds(cfg).get("linear", 0)
     recurrent = cfg.recurrent_layers
@@ -1594,9 +1618,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     allocator_tail_bytes=0 if req.weights else loaded_tails(model, tp),
                     entrypoint=option(req, "entrypoint"),
                     expert_parallel=option(req, "enable_expert_parallel"), offload=offload,
-                    kv_cache_memory_bytes=kv_bytes, prefix_caching=(
-                        True if option(req, "enable_prefix_caching")
-                        else False if option(req, "no_enable_prefix_caching") else None),
+                    kv_cache_memory_bytes=kv_bytes, prefix_caching=prefix_caching_asked(req),
                     mla_stored_bytes=None if req.weights else mla_stored(model),
                     disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"))
     host = sum(s.moved_bytes for s in offload) * tp
