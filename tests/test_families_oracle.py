@@ -88,7 +88,7 @@ REMOTE_ROWS = sorted(set(supported_model_types()) - set(NATIVE_ROWS))
 # -- every row, on transformers' own default config ------------------------------------------------
 def test_at_least_100_rows_and_which_are_remote_only() -> None:
     assert len(NATIVE_ROWS) >= 100
-    assert REMOTE_ROWS == ["RefinedWeb", "RefinedWebModel", "chatglm", "internlm2"]
+    assert REMOTE_ROWS == ["RefinedWeb", "RefinedWebModel", "chatglm", "internlm2", "qwen"]
 
 
 DEFAULT_COMPLETIONS = oracle.DEFAULT_COMPLETIONS  # what transformers needs to build a few defaults

@@ -78,7 +78,7 @@ def test_names_spelled_otherwise_are_not_ours(item):
     ("r3", 25, (19, 7, 3), (19, 3)),
     ("r4", 25, (16, 6, 4), (17, 3)),
     # round 5 found only 9 unused public checkpoints with both files through the search tool
-    ("r5", 9, (2, 7, 0), (2, 0)),
+    ("r5", 9, (2, 7, 0), (4, 1)),
 ])
 def test_blind_measurement_is_recorded(name, least, blind, now):
     """Every entry keeps what the code answered blind (the byte total and difference, or the error)."""

@@ -346,6 +346,8 @@ FFN_RULES: dict[str, Callable[[HfConfig, int], int]] = {
     "n_inner": lambda hf, hidden: hf.int("n_inner", 4 * hidden),
     "ffn_hidden_size": lambda hf, hidden: hf.int("ffn_hidden_size", 4 * hidden),  # FalconConfig
     "ffn_dim": lambda hf, hidden: hf.int("ffn_dim", 4 * hidden),  # OPTConfig, XGLMConfig
+    # Qwen (1): QWenMLP's w1 and w2 are each intermediate_size // 2 wide (22016 → 11008 for 7B)
+    "half_intermediate": lambda hf, hidden: hf.int("intermediate_size", minimum=2) // 2,
     "intermediate_size_mlp": lambda hf, hidden: hf.int("intermediate_size_mlp"),  # Llama 4's dense layers
     "lfm2": lambda hf, hidden: _lfm2_ffn(hf),
     # Gemma3nTextConfig: one width or a list of one per layer (MatFormer); the widest stands for the model
@@ -396,6 +398,10 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         # sections also carry PretrainedConfig noise ("tie_word_embeddings": true in dbrx-instruct's)
         nested = [raw.get(k) for k in fam.flatten]
         raw = {**{k: v for n in nested if isinstance(n, Mapping) for k, v in n.items()}, **raw}
+    extra_parts = [k for k in fam.refuse_with if raw.get(k)]
+    if extra_parts:
+        raise UnsupportedError(f"{source}: a {fam.model_type} config with {extra_parts[0]!r} (a part the "
+                               f"{fam.model_type} row does not describe) is not supported")
     hf = HfConfig(raw, fam.defaults, fam.attribute_map, source)
     hidden = hf.int("hidden_size", minimum=1)
     heads = hf.int("num_attention_heads", minimum=1)

@@ -59,5 +59,8 @@ class Family:
     flatten: tuple[str, ...] = ()  # nested config sections read as top-level fields (DBRX's attn_config)
     describes: tuple[str, ...] = ()  # the transformers class whose checkpoint a config without
     # ``architectures`` describes (default: the first of ``architectures``)
+    # config keys that say the checkpoint holds more than the row describes (Qwen-VL's "visual" beside
+    # the Qwen (1) text model): refused in one line rather than priced short
+    refuse_with: tuple[str, ...] = ()
     unlisted: str = ""  # tensors the family's published checkpoints also store that transformers does
     # not build, so neither do we (Qwen3-Next's mtp.* layer): said in ArchConfig.extra["not_listed"]

@@ -519,6 +519,21 @@ TEXT_ROWS: tuple[Family, ...] = (
            attention="fused_qkv", kv_rule="chatglm", ffn="fused_gated", ffn_rule="ffn_hidden_size",
            norm_bias="!rmsnorm", qkv_bias="add_qkv_bias", o_bias="add_bias_linear",
            mlp_bias="add_bias_linear"),
+    # Qwen (1) (Qwen/Qwen-7B modeling_qwen.py, model_type "qwen"): transformer.wte / h.N / ln_f, a fused
+    # c_attn with a bias and c_proj without (no_bias), RMSNorms ln_1 and ln_2, a gated MLP of w1 and w2 each
+    # intermediate_size // 2 wide and c_proj; the rotary inv_freq is not persistent. Qwen-7B-Chat (fp16):
+    # 15,442,649,088 B; Qwen-72B (bf16, vocab 152,064): 144,575,840,256 B, as their indexes say
+    Family("qwen", "Qwen/Qwen-7B modeling_qwen.py (repository code)", architectures=("QWenLMHeadModel",),
+           bare=False,
+           defaults={"vocab_size": 151936, "hidden_size": 4096, "num_hidden_layers": 32,
+                     "num_attention_heads": 32, "intermediate_size": 22016, "kv_channels": 128,
+                     "seq_length": 8192, "tie_word_embeddings": False},
+           attribute_map={"max_position_embeddings": "seq_length", "head_dim": "kv_channels"},
+           names={"base": "transformer.", "embed": "wte", "layers": "h", "final_norm": "ln_f",
+                  "attn": "attn.", "qkv": "c_attn", "o": "c_proj", "gate": "w2", "up": "w1",
+                  "down": "c_proj"},
+           norms=("ln_1", "ln_2"), attention="fused_qkv", qkv_bias=True, ffn="gated",
+           ffn_rule="half_intermediate", refuse_with=("visual",)),  # Qwen-VL: a ViT the row lacks
     # Falcon as first published (tiiuae modelling_RW.py, model_type RefinedWebModel for 7B, RefinedWeb for
     # 40B/180B): FalconForCausalLM's names; RefinedWeb is the "new decoder architecture" (ln_attn and
     # ln_mlp, n_head_kv KV heads) without saying so, RefinedWebModel the multi-query parallel one.
