@@ -228,3 +228,33 @@ def test_review_findings_of_rounds_9_and_10():
     layers = next(p["gpu_layers"] for p in older["plans"] if p["gpu_layers"])
     assert any(c.endswith(f"-ngl {layers}") for c in older["commands"])
     assert any(c.endswith(f"-ngl {layers + 1}") for c in current["commands"])
+
+
+def test_modelopt_checkpoints_are_priced_as_stored(tmp_path):
+    """NVIDIA Model Optimizer's exports (quant_method "modelopt", SGLang's modelopt_fp4 / vLLM's modelopt):
+    NVFP4 stores E2M1 pairs in uint8, an FP8 E4M3 scale per 16 values and two float32 scalars a Linear; FP8
+    an FP8 weight and two float32 scalars; the head and exclude_modules stay in the model dtype. Round 11's
+    GLM-5 NVFP4 log was priced at bf16 (+207 %) for want of the method."""
+    import json
+
+    plain = paramscope.open_model("llama-3.1-8b")
+    sizes = {}
+    for algo in ("NVFP4", "FP8"):
+        qc = {"quant_method": "modelopt", "quant_algo": algo, "group_size": 16,
+              "exclude_modules": ["lm_head"]}
+        path = tmp_path / algo / "config.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps({**plain.metadata["config"], "quantization_config": qc}))
+        m = paramscope.open_model(str(path))
+        ts = {t.name: t for t in m.tensors}
+        q = "model.layers.0.self_attn.q_proj"
+        if algo == "NVFP4":
+            assert (ts[q + ".weight"].dtype, ts[q + ".weight"].shape) == (DType.U8, (4096, 2048))
+            scale = ts[q + ".weight_scale"]
+            assert (scale.dtype, scale.shape) == (DType.F8_E4M3, (4096, 256))
+            assert ts[q + ".weight_scale_2"].shape == ts[q + ".input_scale"].shape == ()
+        else:
+            assert ts[q + ".weight"].dtype == DType.F8_E4M3 and ts[q + ".weight_scale"].shape == ()
+        assert ts["lm_head.weight"].dtype == DType.BF16
+        sizes[algo] = m.tensor_bytes
+    assert sizes["NVFP4"] < sizes["FP8"] < plain.tensor_bytes

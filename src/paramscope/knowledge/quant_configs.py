@@ -52,6 +52,11 @@ METHODS: dict[str, Fields] = {
     "hqq": Fields(bits=("nbits",), group=("group_size",), excluded=("skip_modules",)),
     "quanto": Fields(bits=(), group=(), excluded=("modules_to_not_convert",)),
     "eetq": Fields(bits=(), group=(), default_bits=8, quant_type="int8"),
+    # NVIDIA Model Optimizer (hf_quant_config.json, or config.json's quantization_config with quant_method
+    # "modelopt"): quant_algo NVFP4 (E2M1 in groups of 16, an FP8 E4M3 scale each, two float32 scalars) or
+    # FP8 (per-tensor float32 scales); exclude_modules names what stays unquantized (lm_head…)
+    "modelopt": Fields(bits=(), group=("group_size",), excluded=("exclude_modules", "ignore"),
+                       quant_type=None, scales="FP8 scale per 16 (NVFP4) or a float32 scalar (FP8)"),
 }
 
 

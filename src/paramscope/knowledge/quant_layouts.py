@@ -328,6 +328,20 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".input_global_scale", DType.F32, lambda m: (1,), when=lambda m: bool(m.opts.get("has_input"))),
     ), "compressed-tensors compressors/quantized_compressors/fp4_quantized.py (NVFP4: E2M1 pairs, "
        "FP8 scale per 16, float32 global scale)"),
+    Layout("modelopt:nvfp4", (
+        Piece(".weight", DType.U8, lambda m: (m.out, m.inn // 2), packed=True),
+        Piece(".weight_scale", DType.F8_E4M3, lambda m: (m.out, m.inn // MODELOPT_NVFP4_GROUP)),
+        Piece(".weight_scale_2", DType.F32, lambda m: ()),
+        Piece(".input_scale", DType.F32, lambda m: ()),
+    ), "NVIDIA Model Optimizer's unified HF export (modelopt torch/export/quant_utils.py) as vLLM "
+       "layers/quantization/modelopt.py ModelOptNvFp4LinearMethod.create_weights reads it: E2M1 pairs in "
+       "uint8, an FP8 E4M3 weight_scale per 16 values, float32 scalars weight_scale_2 and input_scale"),
+    Layout("modelopt:fp8", (
+        Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", DType.F32, lambda m: ()),
+        Piece(".input_scale", DType.F32, lambda m: ()),
+    ), "vLLM layers/quantization/modelopt.py ModelOptFp8LinearMethod.create_weights (per-tensor float32 "
+       "weight_scale and input_scale)"),
     Layout("mlx", (
         Piece(".weight", DType.U32, lambda m: _lead(m, m.out, m.inn * m.bits // 32), packed=True),
         Piece(".scales", _mlx_scale_dtype, lambda m: _lead(m, m.out, m.groups)),
@@ -923,9 +937,35 @@ def _dtype_named(name: Any) -> DType | None:
     return names.get(str(name).removeprefix("torch.")) if name else None
 
 
+MODELOPT_NVFP4_GROUP = 16
+
+
+def _modelopt_algo(q: Quantization) -> str:
+    """quant_algo, at the top (config.json's quantization_config) or under "quantization"
+    (hf_quant_config.json)."""
+    nested = q.config.get("quantization")
+    algo = q.config.get("quant_algo") or (nested.get("quant_algo") if isinstance(nested, Mapping) else None)
+    return str(algo or "").upper()
+
+
+def _modelopt(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
+    """Every nn.Linear but the output head and exclude_modules (checked by as_stored), as quant_algo says:
+    NVFP4 (its rows a whole number of 16-value groups) or FP8; any other algorithm is left unpriced."""
+    if not _linear(t, p, ctx.routers_linear) or p.component == "output":
+        return NONE
+    algo = _modelopt_algo(q)
+    module = _module(t)
+    if algo == "NVFP4" and t.shape[-1] % MODELOPT_NVFP4_GROUP == 0:
+        return _matrix(t, module, 4, MODELOPT_NVFP4_GROUP), LAYOUTS["modelopt:nvfp4"]
+    if algo == "FP8":
+        return _matrix(t, module, 8, 0), LAYOUTS["modelopt:fp8"]
+    return NONE
+
+
 RULES: dict[str, Rule] = {
     "bitsandbytes_4bit": _bnb4, "bitsandbytes_8bit": _bnb8, "gptq": _gptq, "awq": _awq, "fp8": _fp8,
     "fbgemm_fp8": _fp8, "mxfp4": _mxfp4, "mlx": _mlx, "compressed-tensors": _compressed,
+    "modelopt": _modelopt,
 }
 EXCLUDING = frozenset(RULES) - {"mlx"}  # the methods whose q.excluded as_stored tests (see the rules above)
 
