@@ -71,6 +71,52 @@ TOLERANCES = {
 
 # (record, figure): (bound on |error|, why it misses)
 KNOWN_MISSES = {
+    # round 11 (blind). vLLM: the CUDA graph estimate is a constant 0.5 GiB where 0.21+ estimates it per
+    # model ("Estimated CUDA graph memory: 0.37 GiB")
+    ("abortdemo-qwen25-7b-async-u095-v0220", "cuda_graph_memory"): (
+        0.36, "0.37 GiB estimated by the engine (PIECEWISE=35, FULL=19 graphs), the 0.5 GiB constant "
+              "predicted"),
+    ("gb10bench-gpt-oss-20b-u055-v0300", "weights"): (
+        0.008, "Marlin's MXFP4 padding on the GB10 (capability 12.1) gives 13.70 GiB of the 13.8 printed: "
+               "0.1 GiB not explained"),
+    **{("gb10bench-gpt-oss-20b-u055-v0300", figure): (
+        0.075, "unified memory: the host's own growth during the profile counts as non-torch memory "
+               "(round 6); the report shows no max_num_batched_tokens, which moves a sliding-window model's "
+               "tokens by 8 %")
+       for figure in ("kv_tokens", "max_concurrency")},
+    **{(rec, figure): (
+        0.05, "0.9 GiB more beside the weights than predicted with Qwen3-4B-2507 on vLLM 0.29 and an RTX "
+              "5090, in bf16 and FP8 alike (the raw launch log is not published): not explained")
+       for rec in ("rtx5090lab-qwen3-4b-2507-128k-v0290", "rtx5090lab-qwen3-4b-2507-fp8-32k-v0290")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    # the records re-price at llama.cpp's NVFP4 file type (quantized embeddings, a Q6_K head); vLLM's
+    # compressed-tensors NVFP4 (RedHat's checkpoints) quantizes the Linear weights only, 0.5625 B a value
+    # (5.958 GiB for Qwen3-8B against the 5.98 printed): its config is not kept, so not re-priced here
+    **{("rtx5070ti-qwen3-8b-nvfp4-wsl-v0230", figure): (
+        bound, "compressed-tensors NVFP4 keeps embeddings and lm_head in bf16; the record re-prices at "
+               "llama.cpp's NVFP4 file type (the checkpoint's config is not kept)")
+       for figure, bound in (("weights", 0.26), ("kv_cache_memory", 0.285), ("kv_tokens", 0.285),
+                             ("max_concurrency", 0.285))},
+    **{("rtx5070ti-qwen3-14b-nvfp4-wsl-v0230", figure): (
+        bound, "as rtx5070ti-qwen3-8b-nvfp4-*: the NVFP4 rule gives 9.82 GiB of the 9.97 printed")
+       for figure, bound in (("weights", 0.21), ("kv_cache_memory", 1.06), ("max_concurrency", 1.06))},
+    **{("rtx5070ti-qwen3-8b-fp8dyn-wsl-v0230", figure): (
+        0.065, "the RTX 5070 Ti's CUDA total under WSL2 is about 15.7 GiB by these figures, 16.0 in the "
+               "table (no public log prints it)")
+       for figure in ("kv_cache_memory", "max_concurrency")},
+    # SGLang
+    **{("glm5guide-sglang-glm5-nvfp4-8xrtxpro6000-bf16kv", figure): (
+        bound, "the record keeps GLM-5.1's bf16 config (the NVFP4 checkpoint's own is not kept): its "
+               "modelopt NVFP4 weights are priced at bf16 and leave no room for the pool")
+       for figure, bound in (("weights", 2.08), ("kv_tokens", 1.0))},
+    ("glm5guide-sglang-glm5-nvfp4-8xrtxpro6000-bf16kv", "kv_tokens (given the printed KV memory)"): (
+        0.004, "one free-memory value given for 8 ranks (SGLang takes their minimum) and pages of 64 not "
+               "rounded"),
+    ("rerankh100-sglang-qwen3-reranker-0.6b-h100-v0518", "weights"): (
+        0.055, "SGLang's loading residual, 0.06 GiB above the tensors on small models (five logs)"),
+    ("rerankh100-sglang-qwen3-reranker-0.6b-h100-v0518", "kv_tokens (given the printed KV memory)"): (
+        0.004, "0.075 GiB short at mem_fraction_static 0.3 (which magnifies it): the starting free memory "
+               "0.11 GiB above avail + usage is the candidate, unverified"),
     # round 10 (blind). llama.cpp: an encoder's compute buffer (BERT's graph is not rebuilt; its per-phase
     # estimate takes the Gemma-fitted attention activations, where the printed 64 MiB is the FFN term)
     **{("ollama0332-bge-m3-f16-cpu-embedding-ub2048", figure): (
@@ -569,9 +615,6 @@ KNOWN_MISSES = {
         0.075, "under WSL2 Windows holds part of the card: 22.76 GiB free at loading against 23.08 "
                "predicted (+5 %), and the weights 0.10 GiB under the log's own figure (+1.8 %)")
        for figure in ("kv_tokens", "k_size", "v_size")},
-    ("qwen3-32b-sglang-4x5090-tp4-v0513", "kv_tokens"): (
-        0.04, "four RTX 5090s over PCIe at TP 4: start-up took 1.25 GiB of each card where 0.79 are "
-              "assumed (the CUDA context and PCIe NCCL estimates): 30.59 GiB free against 31.05"),
 }
 
 

@@ -258,3 +258,28 @@ def test_modelopt_checkpoints_are_priced_as_stored(tmp_path):
         assert ts["lm_head.weight"].dtype == DType.BF16
         sizes[algo] = m.tensor_bytes
     assert sizes["NVFP4"] < sizes["FP8"] < plain.tensor_bytes
+
+
+# --- round 11 -------------------------------------------------------------------------------------------
+
+def test_mxfp4_on_capability_12_is_marlin():
+    """vLLM's get_mxfp4_backend: Triton for capability 9.0 to 11.0, FlashInfer on the 10.x family, Marlin
+    for the rest, so for the 12.x Blackwell GPUs (GeForce RTX 50, RTX PRO, GB10): gpt-oss-20b on a GB10
+    printed 13.8 GiB, 13.70 with Marlin's padding, 13.44 with Triton's."""
+    from paramscope.analyses.sizing.loaded import SM12X, _vllm_mxfp4_backend
+    from paramscope.knowledge.hardware import find_device
+
+    assert {"rtx-5090", "rtx-pro-6000", "dgx-spark"} <= SM12X
+    assert [_vllm_mxfp4_backend(find_device(k)) for k in ("dgx-spark", "rtx-5090", "h100", "a100")] == [
+        "marlin", "marlin", "triton", "marlin"]
+
+
+def test_a_config_of_another_model_under_a_transformers_model_type_is_refused():
+    """Grok-2's config says model_type "git" (transformers' GIT captioning model) and Grok1ForCausalLM: no
+    class transformers builds for "git", so no count (it came to 54.9B of 269.6B as GIT). Kimi-K2.5's
+    KimiK25ForConditionalGeneration is transformers' Kimi_K25ForConditionalGeneration spelled otherwise."""
+    from paramscope.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match="no class transformers builds"):
+        paramscope.open_model(str(LOGS / "configs" / "grok-2.config.json"))
+    assert paramscope.open_model(str(LOGS / "configs" / "kimi-k2.5.config.json")).config is not None

@@ -1,4 +1,5 @@
-"""The third, fourth and fifth blind out-of-sample rounds of config-only pricing, against real checkpoint indexes.
+"""The third, fourth and fifth blind out-of-sample rounds of config-only pricing, against real checkpoint
+indexes.
 
 tests/fixtures/quantized_totals/out_of_sample_r3.json (29 checkpoints), out_of_sample_r4.json (26) and
 out_of_sample_r5.json (9) hold

@@ -665,7 +665,10 @@ def compare(r: Record) -> tuple[list[Row], str | None]:
     predictor = PREDICTORS.get(r.engine)
     if predictor is None:
         return [], f"paramscope has no {r.engine} profile"
-    model = open_record_model(r)
+    try:
+        model = open_record_model(r)
+    except ParamscopeError as e:
+        return [], f"paramscope refuses: {e}"
     if model is None:
         return [], "model config not available offline"
     if r.engine == "vllm" and not (r.setting("tensor_parallel_size") or r.gpus.get("count")):

@@ -344,8 +344,11 @@ DEVICES: tuple[Device, ...] = (
            _tensor_rate(170, 2407, _GEFORCE_16), _tensor_rate(170, 2407, _GEFORCE_16),
            _tensor_rate(170, 2407, _GEFORCE_FP8),
            _RTX_BW + " (209.5 TFLOPS BF16, 419 FP8, FP32 accumulate); nvidia-smi total per "
-           "github.com/noonghunna/club-3090/issues/1261",
-           reported_bytes=32607 * MiB, nvml_names=("NVIDIA GeForce RTX 5090",)),
+           "github.com/noonghunna/club-3090/issues/1261; CUDA's total 31.36 GiB as vLLM 0.28 prints it "
+           "('Free memory on device (30.86/31.36 GiB)', tests/fixtures/engine_logs/vllm/"
+           "rtx5090-qwen3-14b-awq-u070-32k-v0280)",
+           reported_bytes=32607 * MiB, nvml_names=("NVIDIA GeForce RTX 5090",),
+           cuda_bytes=round(31.36 * GiB)),
     Device("rtx-2080-ti", "NVIDIA GeForce RTX 2080 Ti", "NVIDIA", "gpu", 11 * GiB, 616 * GB,
            None, _tensor_rate(68, 1545, _GEFORCE_16), None,
            "NVIDIA Turing GPU architecture whitepaper (RTX 2080 Ti: 68 SMs, 1545 MHz, 616 GB/s; 53.8 "

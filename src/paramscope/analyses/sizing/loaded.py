@@ -159,14 +159,20 @@ def _vllm_gptq_marlin(model: Model, runtime: str, stored: int) -> Loaded:
 
 
 def _vllm_mxfp4_backend(device: Device | None) -> str:
-    """vLLM's choice (mxfp4.py get_mxfp4_backend): ROCm's layout on AMD GPUs, Marlin below CUDA capability
-    9.0, else Triton. The device table has no capability; a GPU without FP8 rates is pre-Ada, hence Marlin.
-    Ada (L40S, RTX 40xx) also gets Marlin in vLLM but reads as Triton here."""
+    """vLLM's choice (mxfp4.py get_mxfp4_backend): ROCm's layout on AMD GPUs; Triton for CUDA capability
+    9.0 up to 11.0; FlashInfer's only on the capability-10 family; the rest Marlin: below 9.0, and the 12.x
+    Blackwell GPUs (SM12X). The device table has no capability; a GPU without FP8 rates is pre-Ada, hence
+    Marlin. Ada (L40S, RTX 40xx) also gets Marlin in vLLM but reads as Triton here."""
     if device is not None and device.vendor == "AMD":
         return "rocm-gfx950" if device.key in GFX950 else "rocm"
-    if device is not None and device.kind == "gpu" and device.fp8_flops is None:
+    if device is not None and (device.key in SM12X or (device.kind == "gpu" and device.fp8_flops is None)):
         return "marlin"
     return "triton"
 
 
 GFX950 = frozenset({"mi350x", "mi355x"})  # CDNA 4: vLLM's ROCm MXFP4 alignment is 256 there
+# CUDA capability 12.0 / 12.1 (GeForce RTX 50, RTX PRO Blackwell, GB10): neither Triton's range nor
+# FlashInfer's family in get_mxfp4_backend, so Marlin ("Using Marlin backend" on SM121; gpt-oss-20b on a
+# GB10, vLLM 0.30: 13.8 GiB printed, 13.70 with Marlin's padding, 13.44 with Triton's)
+SM12X = frozenset({"rtx-5060-ti-16g", "rtx-5070", "rtx-5070-ti", "rtx-5080", "rtx-5090", "rtx-pro-6000",
+                   "dgx-spark"})

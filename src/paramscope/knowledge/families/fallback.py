@@ -28,6 +28,9 @@ def _require(cfg: Mapping[str, Any], source: str, why: Exception) -> None:
     reason = oracle.not_native(cfg)
     if reason is not None:
         raise UnsupportedError(f"{why}, and {reason}")
+    foreign = oracle.foreign_architecture(cfg)
+    if foreign is not None:
+        raise UnsupportedError(f"{why}, and {foreign}")
 
 
 def saved_tensors(cfg: Mapping[str, Any], source: str, why: Exception) -> tuple[Tensor, ...]:
