@@ -20,11 +20,12 @@ Blind (main at 5b5ec15): 13 techniques, every control live (diffusers 0.42.1 and
 6.3.0 in a separate venv). **10 exit 0**: six shadowing techniques ("safe" / "harmless" / "safe: a
 safetensors file") and four repository-code folders (diffusers, sentence-transformers, transformers'
 ``custom_pipelines``, torch.hub's ``hubconf.py``: "no pickle files found"). Each technique's ``blind``
-keeps what the scan said then. Fixed (all 13 exit 2): the modules a loading process may import in turn
-(the standard library's and the installed packages', app/scan.py ``imported_in_turn``) are looked for
-beside every file, code-free formats included, and in every folder a folder scan enters; a package is
-any ``__init__`` import takes; the repository code diffusers, sentence-transformers, transformers'
-``custom_pipelines`` and torch.hub import is read from their own files (formats/discover.py REMOTE_CODE).
+keeps what the scan said then (the builders' "LOADER_MODULES" was the fixed list the scan watched). Fixed
+(all 13 exit 2): any code a folder can give import (formats/discover.py ``importable``: code files of any
+platform, sub-folders with code, distribution metadata) is "could run code" beside every file, code-free
+formats included, and in every folder a folder scan enters; the repository code diffusers,
+sentence-transformers, transformers' ``custom_pipelines`` and torch.hub import is read from their own files
+(formats/discover.py REMOTE_CODE). The review of that fix: ``test_review_findings_of_round_5``.
 """
 
 from __future__ import annotations
