@@ -389,6 +389,16 @@ def _nf4(m: int, r: int, c: int) -> int:
     return ceil(n / 2) + blocks + 4 * ceil(blocks / NF4_NESTED_BLOCK) + 4
 
 
+NVFP4_GROUP = 16
+
+
+def _nvfp4(m: int, r: int, c: int) -> int:
+    # E2M1 pairs (two weights a byte), an FP8 E4M3 scale per 16 inputs of a row, two float32 scalars a
+    # matrix (compressed-tensors weight_global_scale + input_global_scale; ModelOpt weight_scale_2 +
+    # input_scale)
+    return m * (r * ceil(c / 2) + r * ceil(c / NVFP4_GROUP) + 8)
+
+
 PLAIN_SCHEMES: dict[str, PlainScheme] = {s.name: s for s in (
     PlainScheme("fp32", "F32", "every parameter in float32", cast=DType.F32, aliases=("f32", "float32")),
     PlainScheme("bf16", "BF16", "every parameter in bfloat16", cast=DType.BF16, aliases=("bfloat16",)),
@@ -409,6 +419,11 @@ PLAIN_SCHEMES: dict[str, PlainScheme] = {s.name: s for s in (
     PlainScheme("nf4", "NF4/dq", "linear weights in bitsandbytes nf4: 4 bits, an 8-bit absmax per 64 "
                 "weights, a float32 absmax per 256 blocks (double quantization)", matrix_bytes=_nf4,
                 aliases=("bnb4", "bnb_nf4")),
+    # not "nvfp4": that name is llama.cpp's NVFP4 file type, which quantizes the embeddings too
+    PlainScheme("nvfp4_linear", "NVFP4/g16", "linear weights in NVFP4 as vLLM and SGLang load them "
+                "(compressed-tensors or ModelOpt: E2M1, an FP8 E4M3 scale per 16 inputs, two float32 "
+                "scalars a matrix); embeddings and head kept", matrix_bytes=_nvfp4,
+                aliases=("w4a4_nvfp4", "modelopt_fp4", "nvfp4_ct")),
 )}
 # Components whose weight matrices the quantized plain schemes quantize: the Linear layers of the decoder
 # blocks. Embeddings, the output head (llm_int8_skip_modules, DeepSeek-V3 and vLLM keep it), routers,
