@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from builders.scan_round5 import T5, Technique, target_file
+from builders.scan_round5 import T5, Technique, export_linear, target_file
 from paramscope.app.scan import scan
 
 PAYLOAD_GLOBALS = {"posix.system", "os.system"}
@@ -142,16 +142,7 @@ def test_ordinary_files_stay_safe(tmp_path: Path) -> None:
     torch.save({"q": torch.quantize_per_tensor(torch.randn(4), 0.1, 0, torch.qint8)}, tmp_path / "q.pt")
     np.save(tmp_path / "a.npy", np.arange(10.0))
     np.savez_compressed(tmp_path / "b.npz", x=np.ones((2, 3)), y=np.array(["ab", "c"]))
-
-    class M(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = torch.nn.Linear(3, 2)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.lin(x)
-
-    torch.export.save(torch.export.export(M(), (torch.randn(1, 3),)), str(tmp_path / "m.pt2"))
+    export_linear(tmp_path / "m.pt2")
     result = scan([str(tmp_path)])
     seen = [(v.source, v.summary) for v in result.verdicts]
     assert result.exit_code == 0 and len(result.verdicts) == 8, seen

@@ -85,12 +85,21 @@ class Technique:
 T4: list[Technique] = []
 
 
-def technique(id: str, source: str, loader: str, **kw: object) -> Callable[[Callable[[Path, Path], Path]],
-                                                                         Callable[[Path, Path], Path]]:
-    def register(build: Callable[[Path, Path], Path]) -> Callable[[Path, Path], Path]:
-        T4.append(Technique(id, source, build, loader, **kw))  # type: ignore[arg-type]
-        return build
-    return register
+Builder = Callable[[Path, Path], Path]
+
+
+def registrar(into: list, make: Callable[..., object]) -> Callable[..., Callable[[Builder], Builder]]:
+    """A ``@technique(id, source, loader, **fields)`` decorator that appends ``make(id, source, build,
+    loader, **fields)`` to ``into`` (each round's own list and Technique record)."""
+    def technique(id: str, source: str, loader: str, **kw: object) -> Callable[[Builder], Builder]:
+        def register(build: Builder) -> Builder:
+            into.append(make(id, source, build, loader, **kw))
+            return build
+        return register
+    return technique
+
+
+technique = registrar(T4, Technique)
 
 
 def _tar(members: list[tuple[str, bytes]]) -> bytes:

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builders.pickle_opcodes import system_p0
+from builders.scan_round4 import registrar
 
 LOAD = "import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))"
 TORCH_LOAD = "import sys, torch; torch.load(sys.argv[1], weights_only=False)"
@@ -73,20 +74,15 @@ class Technique:
     slow: bool = False  # the control imports torch (or diffusers, sentence-transformers)
     folder: bool = False  # aimed at ``scan FOLDER``
     names_payload: bool = False  # the scan can name the payload's global (posix.system)
-    # what the scan answered blind (main at 5b5ec15) where it passed the technique (exit 0), and why; a
-    # technique with ``blind`` set is a finding the tests mark xfail(strict=True)
+    # what the scan answered blind (main at 5b5ec15) where it passed the technique (exit 0), and why (all
+    # exit 2 since the fix)
     blind: str | None = None
 
 
 T5: list[Technique] = []
 
 
-def technique(id: str, source: str, loader: str, **kw: object) -> Callable[[Callable[[Path, Path], Path]],
-                                                                         Callable[[Path, Path], Path]]:
-    def register(build: Callable[[Path, Path], Path]) -> Callable[[Path, Path], Path]:
-        T5.append(Technique(id, source, build, loader, **kw))  # type: ignore[arg-type]
-        return build
-    return register
+technique = registrar(T5, Technique)
 
 
 def _touch(marker: Path) -> str:
@@ -260,18 +256,8 @@ def torch_hub_local(root: Path, marker: Path) -> Path:
            slow=True, names_payload=True)
 def pt2_pickled_weight(root: Path, marker: Path) -> Path:
     """Needs torch to write the ExportedProgram (the builder itself imports torch)."""
-    import torch
-
-    class M(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = torch.nn.Linear(3, 2)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.lin(x)
-
     plain = root / "plain.pt2"
-    torch.export.save(torch.export.export(M(), (torch.randn(1, 3),)), str(plain))
+    export_linear(plain)
     path = root / "m.pt2"
     with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w") as out:
         for info in src.infolist():
@@ -319,3 +305,19 @@ def symlink_out(root: Path, marker: Path) -> Path:
 def target_file(t: Technique, root: Path) -> Path:
     """The file a folder technique's loader reads, or the folder itself."""
     return {"symlink-to-a-pickle-outside-the-folder": root / "model" / "pytorch_model.bin"}.get(t.id, root)
+
+
+def export_linear(path: Path) -> Path:
+    """A real torch.export.save of one Linear(3, 2): an ordinary .pt2 (needs torch)."""
+    import torch
+
+    class M(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lin(x)
+
+    torch.export.save(torch.export.export(M(), (torch.randn(1, 3),)), str(path))
+    return path
