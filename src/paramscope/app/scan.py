@@ -153,15 +153,15 @@ def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
                 metadata = whole_file(other.name, path)
                 return judge(str(path), (), not_pickle=other.name,
                              not_judged=templates_in(metadata) if other.name == "gguf" else (),
-                             unverified=shadowed_modules(path, ()))
+                             unverified=shadowed_modules(path))
     except ParamscopeError as e:
         return judge(str(path), (), error=str(e))
     if found.code_free:
-        return judge(str(path), (), not_pickle=found.code_free, unverified=shadowed_modules(path, ()))
+        return judge(str(path), (), not_pickle=found.code_free, unverified=shadowed_modules(path))
     if found_by_head and found.not_pickle and not (found.references or found.unverified):
         return judge(str(path), (), skipped=f"{found.not_pickle} (found by its first bytes, not its name)")
     return judge(str(path), _rows(found.references), error=found.not_pickle and f"{path}: {found.not_pickle}",
-                 unverified=(*found.unverified, *shadowed_modules(path, found.references)))
+                 unverified=(*found.unverified, *shadowed_modules(path)))
 
 
 # A Python started in a folder (``python -c``, ``-m``, the REPL, a notebook; a script: its own folder)
@@ -175,9 +175,9 @@ def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
 MAX_NAMES_SHOWN = 5
 
 
-def shadowed_names(folder: Path, refs: Iterable[GlobalUse] = ()) -> tuple[str, ...]:
-    """What in ``folder`` a Python started there can import (``importable``), in name order; ``refs`` (the
-    file's globals) is kept for the callers' sake: every module counts, named or not."""
+def shadowed_names(folder: Path) -> tuple[str, ...]:
+    """What in ``folder`` a Python started there can import (``importable``), in name order: every module
+    counts, whether the file's globals name it or not."""
     return tuple(sorted(_modules_in(folder)))
 
 
@@ -188,9 +188,9 @@ def _shadow_line(folder: Path, names: tuple[str, ...]) -> str:
             f"module loading imports or only tries to may be this code")
 
 
-def shadowed_modules(path: Path, refs: Iterable[GlobalUse]) -> tuple[str, ...]:
+def shadowed_modules(path: Path) -> tuple[str, ...]:
     """``shadowed_names`` of the file's folder, as the verdict's line."""
-    names = shadowed_names(path.parent, refs)
+    names = shadowed_names(path.parent)
     return (_shadow_line(path.parent, names),) if names else ()
 
 
