@@ -147,6 +147,31 @@ def test_a_remote_code_folder_is_could_run_code(tmp_path: Path) -> None:
     assert verdict.exit_code == 2 and "larger than" in verdict.summary
 
 
+
+def test_a_hub_cache_snapshot_fetches_the_code_it_names(tmp_path: Path) -> None:
+    """In a Hugging Face cache snapshot (models--ORG--NAME/snapshots/REVISION, files symlinked into
+    blobs/), a download that left the repository's code out (allow_patterns) still loads it: a load by
+    repository id with trust_remote_code=True fetches the modules auto_map names. So the config could run
+    code there, while the same config in a plain folder names nothing that can load (the test above).
+    diffusers' model_index.json names installed libraries too ("diffusers"), so only its files count."""
+    repo = tmp_path / "hub" / "models--org--m"
+    snapshot = repo / "snapshots" / "0123abc"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    (repo / "blobs" / "c0").write_text('{"model_type": "x", "auto_map": {"AutoModel": "modeling_x.XModel"}}')
+    (snapshot / "config.json").symlink_to(Path("..", "..", "blobs", "c0"))
+    (repo / "blobs" / "i0").write_text('{"_class_name": "StableDiffusionPipeline", '
+                                       '"unet": ["diffusers", "UNet2DConditionModel"]}')
+    (snapshot / "model_index.json").symlink_to(Path("..", "..", "blobs", "i0"))
+    for given in (snapshot, tmp_path / "hub"):  # the snapshot, or the whole cache
+        (verdict,) = scan([str(given)]).verdicts
+        assert verdict.exit_code == 2 and verdict.source.endswith("config.json")
+        assert "modeling_x [not downloaded yet" in verdict.summary, verdict.summary
+    plain = tmp_path / "plain"  # the same files copied out of the cache: nothing to fetch from
+    plain.mkdir()
+    for name in ("config.json", "model_index.json"):
+        (plain / name).write_bytes((snapshot / name).read_bytes())
+    assert not scan([str(plain)]).verdicts
 def test_review_findings_of_round_4(tmp_path: Path) -> None:
     """What a review of the round-4 fixes found: a SentencePiece model's first bytes pass the loose .lzma
     header test (no verdict for it now); a pickle whose first global's name is not an identifier still

@@ -219,12 +219,17 @@ def _sentence_modules(data: object) -> list[str]:
 
 
 # The files that name repository code a loader imports (module names relative to the file's folder; a
-# name starting "--" is another repository's, which is never present to check), and what imports it
-REMOTE_CODE: dict[str, tuple[Callable[[object], list[str]], str]] = {
-    **{name: (_auto_map, f"transformers {TRUST_REMOTE_CODE}") for name in AUTO_MAP_FILES},
-    "model_index.json": (_model_index, f"diffusers' DiffusionPipeline {TRUST_REMOTE_CODE}"),
-    "modules.json": (_sentence_modules, f"sentence-transformers {TRUST_REMOTE_CODE}"),
+# name starting "--" is another repository's, which is never present to check), what imports it, and
+# whether every name is the repository's own module: transformers' auto_map names nothing else, so in a
+# Hugging Face cache snapshot a module not downloaded yet is one a load by repository id fetches
+# (dynamic_module_utils.get_cached_module_file); diffusers' and sentence-transformers' names may be
+# installed libraries ("diffusers", "transformers"), code only where the repository holds the file
+REMOTE_CODE: dict[str, tuple[Callable[[object], list[str]], str, bool]] = {
+    **{name: (_auto_map, f"transformers {TRUST_REMOTE_CODE}", True) for name in AUTO_MAP_FILES},
+    "model_index.json": (_model_index, f"diffusers' DiffusionPipeline {TRUST_REMOTE_CODE}", False),
+    "modules.json": (_sentence_modules, f"sentence-transformers {TRUST_REMOTE_CODE}", False),
 }
+NOT_DOWNLOADED = "not downloaded yet: a load by repository id fetches it"
 # torch.hub.load(folder, source="local") imports the folder's hubconf.py: no trust flag guards it
 HUBCONF = "hubconf.py"
 
@@ -232,7 +237,8 @@ HUBCONF = "hubconf.py"
 def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...], str]]:
     """Under each folder, the files that name repository code (REMOTE_CODE; a ``hubconf.py``), with the
     modules named and what imports them: only code that is there (beside the file, or in the named
-    sub-folder) or of another repository counts; a manifest whose files were not uploaded loads nothing."""
+    sub-folder), of another repository, or, in a Hugging Face cache snapshot, an auto_map module not
+    downloaded yet counts; elsewhere a manifest whose files were not uploaded loads nothing."""
     out: list[tuple[Path, tuple[str, ...], str]] = []
     for path in paths:
         if not path.is_dir():
@@ -258,11 +264,25 @@ def remote_code(paths: Sequence[Path]) -> list[tuple[Path, tuple[str, ...], str]
                     named = row[0](json.loads(data))
                 except (ValueError, RecursionError):  # a loader's json.loads fails on it as well
                     continue
-                modules = sorted({m.lstrip("-") for m in named
-                                  if m.startswith("--") or _present(f.parent, m)})
+                fetched = row[2] and in_hub_snapshot(f.parent)
+                modules = sorted({m.lstrip("-") if m.startswith("--") or _present(f.parent, m)
+                                  else f"{m} [{NOT_DOWNLOADED}]" for m in named
+                                  if m.startswith("--") or fetched or _present(f.parent, m)})
                 if modules:
                     out.append((f, tuple(modules), row[1]))
     return out
+
+
+def in_hub_snapshot(folder: Path) -> bool:
+    """Whether ``folder`` is (in) a revision of a Hugging Face cache: ``…/models--ORG--NAME/snapshots/
+    REVISION/…`` (datasets and spaces alike), a partial copy of a repository whose other files a load by
+    repository id downloads."""
+    parts = folder.absolute().parts
+    return any(part == "snapshots" and i > 0 and parts[i - 1].startswith(HUB_REPO_PREFIXES)
+               and i + 1 < len(parts) for i, part in enumerate(parts))
+
+
+HUB_REPO_PREFIXES = ("models--", "datasets--", "spaces--")
 
 
 def _present(folder: Path, module: str) -> bool:
