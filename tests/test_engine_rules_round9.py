@@ -127,6 +127,13 @@ def test_the_size_option_reaches_the_compute_buffer():
                   llama_server_outputs=True).to_json()
     assert server["compute_bytes"] < plain["compute_bytes"]
     assert server["kv_cache_bytes"] == plain["kv_cache_bytes"]
+    # builds of 2025 and earlier had no such cap: asking for it with them is refused, not ignored
+    from paramscope.errors import UnsupportedError
+
+    for build in ("late-2025", "legacy", "legacy-no-swa"):
+        with pytest.raises(UnsupportedError, match="predates it"):
+            size("llama-3.1-8b", runtime="llama.cpp", gpu="rtx-4090", context=32768,
+                 llama_server_outputs=True, llamacpp_build=build)
 
 
 # --- round 10 -------------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("llama_server_outputs", bool, False, "llama-server of June 2026 or later (PR 23861): "
                     "the context reserves one row of logits per sequence (n_outputs_max = -np), not "
                     "one per ubatch token, a smaller compute buffer; library callers "
-                    "(llama-cpp-python) keep n_ubatch rows"),
+                    "(llama-cpp-python) keep n_ubatch rows; refused with an older build family"),
              Option("llamacpp_build", str, "current", "llama.cpp build family: late-2025 = mid-2025 "
                                                       "to mid-December 2025 (-ngl offloads the output "
                                                       "layer last, not first); legacy = mid-2025 and "
