@@ -233,8 +233,9 @@ def resolve_params(
         raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
     if n_outputs_max and build != BUILDS[0]:
         raise UnsupportedError(
-            f"n_outputs_max (llama-server's cap on rows of logits, --llama-server-outputs) came with llama.cpp "
-            f"PR 23861 in June 2026, in the {BUILDS[0]!r} build family; the {build!r} family predates it")
+            f"n_outputs_max (llama-server's cap on rows of logits, --llama-server-outputs) came with "
+            f"llama.cpp PR 23861 in June 2026, in the {BUILDS[0]!r} build family; the {build!r} family "
+            f"predates it")
     legacy = build in LEGACY_BUILDS
     # Legacy builds keep one cache of n_ctx cells for all sequences: per-sequence streams came with
     # llama.cpp PR 14363 (July 2025, "llama : add high-throughput mode") and need ggml_set_rows, which
