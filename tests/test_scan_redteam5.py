@@ -21,7 +21,7 @@ Blind (main at 5b5ec15): 13 techniques, every control live (diffusers 0.42.1 and
 safetensors file") and four repository-code folders (diffusers, sentence-transformers, transformers'
 ``custom_pipelines``, torch.hub's ``hubconf.py``: "no pickle files found"). Each technique's ``blind``
 keeps what the scan said then (the builders' "LOADER_MODULES" was the fixed list the scan watched). Fixed
-(all 13 exit 2): any code a folder can give import (formats/discover.py ``importable``: code files of any
+(all 13 exit 2): any code a folder can give import (formats/code_files.py ``importable``: code files of any
 platform, sub-folders with code, distribution metadata) is "could run code" beside every file, code-free
 formats included, and in every folder a folder scan enters; the repository code diffusers,
 sentence-transformers, transformers' ``custom_pipelines`` and torch.hub import is read from their own files

@@ -134,7 +134,7 @@ def gettext_shadow(root: Path, marker: Path) -> Path:
 
 @technique("decimal-__init__.pyc-package", "CPython FileFinder: a folder is a package when its __init__ "
            "has any loader suffix (SourcelessFileLoader takes __init__.pyc without a source)", LOAD,
-           blind="'harmless' (decimal.Decimal): formats/discover.py importable counts a folder as a "
+           blind="'harmless' (decimal.Decimal): formats/code_files.py importable counts a folder as a "
            "package only for __init__.py")
 def decimal_pyc_package(root: Path, marker: Path) -> Path:
     model = _model(root)

@@ -169,7 +169,7 @@ def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
 # those import in turn (``import pickle`` loads struct, numpy textwrap, torch typing_extensions) and what
 # any of them only tries (torch's optional ``import opt_einsum``). No list of names can be proved whole,
 # and which modules are built in, frozen or installed is the loading Python's, not the scan's: so any code
-# the folder can give import (formats/discover.py ``importable``: code files, sub-folders with code below
+# the folder can give import (formats/code_files.py ``importable``: code files, sub-folders with code below
 # them, which a namespace package such as ``google`` merges, distribution metadata whose entry points
 # torch loads) is "could run code". Tested quiet on folders of weights, configs, tokenizers and text.
 MAX_NAMES_SHOWN = 5
@@ -195,7 +195,7 @@ def shadowed_modules(path: Path) -> tuple[str, ...]:
 
 
 def _modules_in(folder: Path) -> frozenset[str]:
-    """The modules the folder answers ``import`` for (formats/discover.py ``importable``), found once per
+    """The modules the folder answers ``import`` for (formats/code_files.py ``importable``), found once per
     folder state (a scan of 4,000 files in one folder lists it once, not 4,000 times)."""
     try:
         state = folder.stat().st_mtime_ns
@@ -208,7 +208,7 @@ def _modules_in(folder: Path) -> frozenset[str]:
 def _listing(folder: str, state: int) -> frozenset[str]:
     import os
 
-    from paramscope.formats.discover import importable
+    from paramscope.formats.code_files import importable
 
     try:
         return importable(set(os.listdir(folder)), Path(folder))

@@ -32,6 +32,7 @@ from typing import TypeVar
 
 from paramscope.errors import ParamscopeError
 from paramscope.formats import registry
+from paramscope.formats.code_files import entry_is_dir, import_names, importable
 from paramscope.formats.gguf import SPLIT_NAME
 from paramscope.records import field, record
 
@@ -150,12 +151,16 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
             continue
         for folder, files, depth in _walk(path):
             indexed = _index_named(files)
-            modules = import_names(importable({f.name for f in _list(folder)}, folder))
+            try:
+                listing = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                listing = []
+            modules = import_names(importable({e.name for e in listing}, folder))
             out.extend(f for f in files
                        if pickle_named(f.name) or f.name in indexed or _pickle_head(f, modules))
             # folders the walk does not enter: those past its depth, and symlinked ones (never followed)
-            out.extend(p for p in sorted(_list(folder))
-                       if p.is_dir() and (p.is_symlink() or depth >= MAX_WALK_DEPTH))
+            out.extend(Path(e.path) for e in listing
+                       if entry_is_dir(e, follow=True) and (e.is_symlink() or depth >= MAX_WALK_DEPTH))
     return out
 
 
@@ -315,70 +320,6 @@ def pickle_named(name: str) -> bool:
     lower = name.lower()
     stem = next((lower[: -len(s)] for s in COMPRESSED_SUFFIXES if lower.endswith(s)), lower)
     return lower.endswith(SCAN_SUFFIXES) or stem.endswith(SCAN_SUFFIXES)
-
-
-# File endings import takes code from, on any platform and any interpreter version (a scan on Linux with
-# Python 3.11 judges a folder a Windows Python 3.13 may load): source, bytecode, extension modules;
-# compared without case (Windows' import finds X.PY)
-CODE_SUFFIXES = (".py", ".pyw", ".pyc", ".pyo", ".so", ".pyd")
-# a distribution's metadata in a folder on sys.path: importlib.metadata finds it, and loaders load its
-# entry points (torch ≥ 2.5: every "torch.backends" entry point on `import torch`)
-METADATA_SUFFIXES = (".dist-info", ".egg-info")
-MAX_CODE_DEPTH = 8  # how deep under a folder code still makes it a package or a namespace portion
-
-
-def importable(present: Set[str], folder: Path | None = None) -> frozenset[str]:
-    """What a folder holding the names ``present`` can give ``import`` from it, whatever the importing
-    Python is and whatever it imports (an optional ``import opt_einsum`` included): its code files
-    (``x-y.py`` answers "x-y": import does not ask for an identifier; ``torch.cpython-311-….so``), every
-    sub-folder with code anywhere below it (a package, or a namespace portion: ``google/protobuf/`` merges
-    into the installed ``google`` namespace and is searched first), and distribution metadata
-    (``x.dist-info``: its entry points). Names as listed."""
-    out: set[str] = set()
-    for name in present:
-        lower = name.lower()
-        if lower.endswith(CODE_SUFFIXES) or lower.endswith(METADATA_SUFFIXES):
-            out.add(name)
-        elif folder is not None and _holds_code(folder / name):
-            out.add(name + "/")
-    return frozenset(out)
-
-
-def import_names(found: Set[str]) -> frozenset[str]:
-    """The module names ``importable``'s entries answer: ``x.py`` and ``x.pyc`` "x", an extension module
-    ``x.cpython-311-….so`` "x", a folder ``x/`` "x" (metadata answers none)."""
-    out = set()
-    for name in found:
-        lower = name.lower()
-        if name.endswith("/"):
-            out.add(name[:-1])
-        elif lower.endswith((".so", ".pyd")):
-            out.add(name.split(".", 1)[0])
-        elif lower.endswith(CODE_SUFFIXES):
-            out.add(name.rsplit(".", 1)[0])
-    return frozenset(out)
-
-
-def _holds_code(folder: Path, depth: int = 0) -> bool:
-    """A real (not symlinked) sub-folder with a code file or distribution metadata anywhere below it."""
-    if depth > MAX_CODE_DEPTH:
-        return True  # deeper than the search goes: not known to hold none
-    try:
-        if folder.is_symlink() or not folder.is_dir():
-            return False
-        entries = list(os.scandir(folder))
-    except OSError:
-        return False
-    for entry in entries:
-        lower = entry.name.lower()
-        if lower.endswith(CODE_SUFFIXES) or lower.endswith(METADATA_SUFFIXES):
-            return True
-        try:
-            if entry.is_dir(follow_symlinks=False) and _holds_code(Path(entry.path), depth + 1):
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def _pickle_head(path: Path, modules: Set[str] = frozenset()) -> bool:
@@ -557,14 +498,25 @@ def _list(folder: Path) -> list[Path]:
 
 
 def _walk(root: Path, max_depth: int = MAX_WALK_DEPTH) -> Iterator[tuple[Path, list[Path], int]]:
-    """(folder, its non-folder entries, depth) top-down; symlinked folders are not entered."""
+    """(folder, its non-folder entries, depth) top-down, in name order; symlinked folders are not entered.
+    The directory entries' own types answer (no stat per file, except for a symlink's target)."""
     todo = [(root, 0)]
     while todo:
         folder, depth = todo.pop()
-        entries = sorted(_list(folder))
-        yield folder, [p for p in entries if not p.is_dir()], depth
-        if depth < max_depth:
-            todo.extend((p, depth + 1) for p in reversed(entries) if p.is_dir() and not p.is_symlink())
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            entries = []
+        files, folders = [], []
+        for e in entries:
+            if entry_is_dir(e, follow=True):
+                if depth < max_depth and not e.is_symlink():
+                    folders.append(Path(e.path))
+            else:
+                files.append(Path(e.path))
+        yield folder, files, depth
+        todo.extend((p, depth + 1) for p in reversed(folders))
+
 
 
 def _files(root: Path, max_depth: int) -> Iterator[Path]:
