@@ -70,7 +70,26 @@ TOLERANCES = {
 }
 
 # (record, figure): (bound on |error|, why it misses)
+# SGLang on small models (0.5B-0.6B): tensors under 10 MiB share the caching allocator's 20 MiB segments,
+# and the holes the next tensor does not fit stay reserved (empty_cache frees only whole segments), which
+# the free-memory measure of loading counts; runtimes/allocator.py models the tails of large tensors only.
+# A best-fit simulation in SGLang's construction order (round 12's report) gives 0.9785 GiB for
+# Qwen2.5-0.5B (0.98 printed twice) and 1.1855 for Qwen3-0.6B (1.18 printed on an H100): not modelled
+SMALL_SEGMENTS = "the 20 MiB segments small tensors share leave holes empty_cache cannot free (not modelled)"
+
 KNOWN_MISSES = {
+    # round 12 (blind). vLLM 0.27.1's model runner V2 on an RTX 4090, Qwen3-8B at 8192 tokens, a cold
+    # compile cache: the same worker with a warm cache printed 0.19 GiB of peak activation and 43,040
+    # tokens (5.91 GiB of KV), this cold start 1.18 and 35,792: the compile's own memory inside the profile
+    # run (torch.compile is logged before "Initial profiling/warmup run took"); the 0.81 GiB predicted sits
+    # between the two (V2's profile sampler may skip top-k/top-p, PR #48601: not modelled)
+    **{("r12v-runpod-qwen3-8b-4090-v2runner-v0271", figure): (bound, "a cold torch.compile cache: the "
+       "warm start of the same worker left 0.99 GiB more for the KV cache (-8 % from this prediction)")
+       for figure, bound in (("activation_peak", 0.32), ("kv_cache_memory", 0.105), ("kv_tokens", 0.105),
+                             ("max_concurrency", 0.105))},
+    ("r12v-runpod-qwen3-8b-4090-v2runner-v0271", "memory_budget"): (
+        0.0015, "0.92 x the RTX 4090's CUDA total: 23.52 GiB by this log, 23.53 by lzreview-*, 23.55 in "
+                "the table (drivers differ by tens of MiB)"),
     # round 11 (blind). vLLM: the CUDA graph estimate is a constant 0.5 GiB where 0.21+ estimates it per
     # model ("Estimated CUDA graph memory: 0.37 GiB")
     ("abortdemo-qwen25-7b-async-u095-v0220", "cuda_graph_memory"): (
@@ -114,8 +133,12 @@ KNOWN_MISSES = {
     ("glm5guide-sglang-glm5-nvfp4-8xrtxpro6000-bf16kv", "kv_tokens (given the printed KV memory)"): (
         0.004, "one free-memory value given for 8 ranks (SGLang takes their minimum) and pages of 64 not "
                "rounded"),
+    ("exp001-sglang-qwen3.5-9b-2x4090-tp2", "weights"): (
+        0.02, "8.85 GiB printed at TP 2, 8.93 predicted with the float32 RoPE cache that the other CUDA logs "
+              "show (8.89 with a bf16 one): Qwen3.5's vision tower and its split across ranks are not "
+              "checked: not explained"),
     ("rerankh100-sglang-qwen3-reranker-0.6b-h100-v0518", "weights"): (
-        0.055, "SGLang's loading residual, 0.06 GiB above the tensors on small models (five logs)"),
+        0.045, SMALL_SEGMENTS),
     ("rerankh100-sglang-qwen3-reranker-0.6b-h100-v0518", "kv_tokens (given the printed KV memory)"): (
         0.004, "0.075 GiB short at mem_fraction_static 0.3 (which magnifies it): the starting free memory "
                "0.11 GiB above avail + usage is the candidate, unverified"),
@@ -387,12 +410,6 @@ KNOWN_MISSES = {
                "above add is 5 % of so small a KV cache; the block arithmetic given the printed memory is "
                "exact")
        for figure in ("kv_cache_memory", "gpu_blocks", "max_concurrency")},
-    **{("llmsinclouds-sglang-qwq-32b-4xl4", figure): (
-        0.035, "the pool is free x 0.85 - what loading used: the log's own figures give 0.85 x 21.63 - "
-               "15.54 = 2.85 GiB (46,6xx tokens); predicted 0.85 x 21.70 (the L4's NVML total less the CUDA "
-               "context and PCIe NCCL estimates) - 15.51 (the tensors, RoPE cache and the allocator's "
-               "segment tails, 0.22 GiB) = 2.93 GiB: the L4's CUDA total is not known")
-       for figure in ("kv_tokens", "k_size", "v_size")},
     **{("wsl-qwen25-7b-awq-4080-v0260", figure): (
         0.035, "vLLM 0.26.0 under WSL2: the notes' own arithmetic (15.99 x 0.9 - 5.29 weights - 1.04 "
                "activation - 0.06 non-torch = 8.0) leaves the CUDA graphs (0.48 GiB) out of the budget, "
@@ -594,19 +611,24 @@ KNOWN_MISSES = {
     **{("granite4hmicro-sglang-bench-one-batch-16g-main2602", f"{kv} (given the printed KV memory)"): (
         0.01, "see kv_tokens above") for kv in ("k_size", "v_size")},
     ("rocm-sglang-qwen3-0.6b-mi355x-aiter-v0517", "weights"): (
-        0.08, "1.21 GiB printed, 1.12 GiB of tensors: SGLang's loading residual (see above), 0.09 GiB"),
-    ("sglangplay-sglang-qwen25-05b-h100nvl-v0510post1", "weights"): (
-        0.025, "0.98 GiB printed, 0.96 GiB of tensors: SGLang's loading residual, 0.06 GiB"),
+        0.08, "1.21 GiB printed, 1.12 GiB of tensors (a bf16 RoPE cache on ROCm): " + SMALL_SEGMENTS
+              + "; a simulation of them gives 1.174, so 35 MiB more on ROCm, not explained"),
+    **{(rec, "weights"): (0.021, SMALL_SEGMENTS)
+       for rec in ("sglangplay-sglang-qwen25-05b-h100nvl-v0510post1",
+                   "r12s-docsci-sglang-qwen25-05b-h100class-main2602")},
     **{("sglangplay-sglang-qwen25-05b-h100nvl-v0510post1", figure): (
         1.7, "a shared H100 NVL: 36.54 GiB free at start of ~93.6, other processes held the rest; the pool "
              "rule given that printed free memory is within 0.11 %") for figure in ("kv_tokens", "k_size",
                                                                                   "v_size")},
-    # SGLang: the residual of its 'mem usage' of loading above the tensors (0.01-0.13 GiB in 7 of the 8
-    # logs that print it, not growing with the model: not explained) passes 0.5 % on small models
+    # SGLang: its 'mem usage' of loading is the device's free memory before minus after, so what other
+    # processes allocate meanwhile counts too (its own docs CI prints 15.02 to 17.93 GB for one Llama 3.1
+    # 8B): a desktop GPU and WSL2 share the card with the display
     ("mineru-blackwell-sglang-qwen3-0.6b-rtx5080", "weights"): (
-        0.11, "1.25 GiB printed, 1.12 GiB of tensors: 0.13 GiB above them (see above)"),
+        0.1, "1.25 GiB printed, 1.14 GiB predicted on a desktop RTX 5080: " + SMALL_SEGMENTS
+             + " (1.19 simulated) and the display's own allocations"),
     ("wsl-sglang-qwen3-0.6b-v046post2", "weights"): (
-        0.07, "1.20 GiB printed, 1.12 GiB of tensors: 0.08 GiB above them (see above)"),
+        0.06, "1.20 GiB printed, 1.14 GiB predicted under WSL2: " + SMALL_SEGMENTS
+              + " (1.19 simulated) and the host's own allocations"),
     ("pr4760-sglang-llama31-8b-fa3", "weights"): (
         0.009, "15.11 GiB printed, 14.99 predicted: 0.12 GiB above the tensors (see above)"),
     **{("mineru-blackwell-sglang-qwen3-0.6b-rtx5080", figure): (

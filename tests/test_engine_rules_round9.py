@@ -307,3 +307,44 @@ def test_nvfp4_as_engines_load_it_keeps_embeddings_and_head():
     total = reprice(model, "nvfp4_linear").total_bytes
     assert abs(total / 2**30 - 5.96) < 0.01
     assert reprice(model, "nvfp4").total_bytes < total  # llama.cpp's file type quantizes the embeddings
+
+
+# --- round 12 -------------------------------------------------------------------------------------------
+
+def test_sglang_caps_its_pool_at_max_total_tokens():
+    """SGLang's --max-total-tokens (model_runner.py init_memory_pool: min(profiled, cap)): Qwen3-30B-A3B at
+    --mem-fraction-static 0.90 on an RTX PRO 6000 with a cap of 4096 printed #tokens 4096 and K size 0.19 GB
+    (4096 x 48 layers x 4 heads x 128 x 2 B), where the memory alone gives about 305,000 tokens. The
+    compare tool reads the cap from a record's settings or the log's server_args line."""
+    from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
+
+    model = paramscope.open_model("qwen3-30b-a3b")
+    kw = dict(context=40960, gpu_memory_bytes=95 * 2**30, mem_fraction_static=0.9)
+    free = sglang_memory(model.config, model.tensor_bytes, **kw)
+    capped = sglang_memory(model.config, model.tensor_bytes, max_total_tokens=4096, **kw)
+    assert free.tokens > 300_000 and capped.tokens == 4096 and capped.k_bytes == 4096 * 48 * 4 * 128 * 2
+    assert any("at most --max-total-tokens 4,096" in line for line in capped.explain)
+    for rid in ("r12s-slime-sglang-qwen3-30b-a3b-rtxpro6000ws-v0513",
+                "r12s-docsci-sglang-qwen25-05b-h100class-main2602"):
+        rows = {row.figure: row for row in engine_log_compare.compare(_record(rid))[0]}
+        assert rows["kv_tokens" + engine_log_compare.GIVEN_KV].error == 0
+    from paramscope.app.size import size
+
+    out = size("qwen3-30b-a3b", runtime="sglang", gpu="h100", max_total_tokens=4096).to_json()
+    assert "4,096 tokens" in " ".join(out["notes"])
+
+
+def test_sglang_keeps_its_rope_cache_in_float32_on_cuda():
+    """SGLang's RotaryEmbedding casts the cos/sin cache to the model's dtype only off CUDA (and its
+    early-2025 builds used vLLM's, which always casts): Llama 3.1 8B's 131072 x 128 cache is 64 MiB on
+    CUDA, 32 on ROCm; 15.02 GB printed (maxuhl-*), 15.020 GiB predicted."""
+    from paramscope.analyses.sizing.runtimes.sglang import sglang_rope_cache_bytes
+
+    cfg = paramscope.open_model("llama-3.1-8b").config
+    assert sglang_rope_cache_bytes(cfg, DType.BF16) == 131072 * 128 * 4
+    assert sglang_rope_cache_bytes(cfg, DType.BF16, cuda=False) == 131072 * 128 * 2
+    assert sglang_rope_cache_bytes(cfg, DType.BF16, build="early-2025") == 131072 * 128 * 2
+    row = {r.figure: r for r in engine_log_compare.compare(_record("maxuhl-sglang-llama31-8b-24g"))[0]}
+    assert abs(row["weights"].error) < 0.0005
+    assert engine_log_compare.sglang_on_rocm(_record("rocm-sglang-qwen3-0.6b-mi355x-aiter-v0517"))
+    assert not engine_log_compare.sglang_on_rocm(_record("maxuhl-sglang-llama31-8b-24g"))

@@ -612,6 +612,14 @@ def sglang_option(r: Record, name: str) -> object:
         return value
 
 
+# an SGLang log of ROCm: its attention backend, the GPUs' name, or the platform named
+ROCM_MARKERS = re.compile(r"\baiter\b|\bROCm\b|\bHIP\b|AMD Instinct|\bMI3\d\dX?\b", re.I)
+
+
+def sglang_on_rocm(r: Record) -> bool:
+    return bool(ROCM_MARKERS.search(f"{r.gpus.get('name') or ''} {r.log}"))
+
+
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
@@ -619,6 +627,7 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
     ratio, disable = sglang_option(r, "swa_full_tokens_ratio"), sglang_option(r, "disable_hybrid_swa_memory")
     mamba_ratio = sglang_option(r, "mamba_full_memory_ratio")
     mamba_size = sglang_option(r, "max_mamba_cache_size")
+    cap = sglang_option(r, "max_total_tokens")
     m = sglang_memory(
         cfg, weights_bytes(model, r), context=r.setting("context_length") or cfg.context_length,
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
@@ -631,7 +640,8 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         build=r.setting("build") or "current", vision=vision_tower(model),
         attention_backend=(found.group(1) or found.group(2) if (found := SGLANG_BACKEND.search(r.log))
                            else None),
-        mla_stored_bytes=None if r.model.get("weights") else mla_stored(model))
+        mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
+        max_total_tokens=cap if isinstance(cap, int) else None, cuda=not sglang_on_rocm(r))
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:
         out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}

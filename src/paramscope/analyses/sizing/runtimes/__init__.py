@@ -208,7 +208,10 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                        "to allocate (default: by the memory ratio)",
                     1, 1 << 20),
              Option("mamba_ssm_dtype", str, "float32", "SGLang --mamba-ssm-dtype: the SSM state's type",
-                    choices=("float32", "bfloat16")))),
+                    choices=("float32", "bfloat16")),
+             Option("max_total_tokens", int, None, "SGLang --max-total-tokens: the KV pool's tokens at "
+                                                   "most (default: as many as the memory gives)",
+                    1, 1 << 40))),
     Runtime("transformers", "transformers", "Hugging Face transformers (generate with a dynamic cache)",
             (Option("device_map", str, "none", "from_pretrained device_map: none = the whole model on one "
                                                "GPU; auto, balanced, balanced_low_0, sequential = placed "

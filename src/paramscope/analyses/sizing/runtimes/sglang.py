@@ -134,12 +134,25 @@ VIT_BASELINE = (24, 1024)  # layers, width
 SGLANG_UNSCALED_ROPE_FAMILIES = frozenset({"gemma3", "gemma3_text"})
 
 
-def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
+# SGLang's own rotary_embedding.py (RotaryEmbedding.__init__: "cache needs to be in FP32 for numerical
+# stability"; ``if not _is_cuda: cache = cache.to(dtype)``) keeps the cos/sin cache in float32 on CUDA and
+# casts it to the model's dtype on ROCm and other backends; the early-2025 builds still built vLLM's
+# RotaryEmbedding, which casts it everywhere (PR #4826's Gemma 3 log above). Checked on the CUDA logs whose
+# "mem usage" prints a model of 4B or more (tests/fixtures/engine_logs/sglang/): Llama 3.1 8B 15.02 GB
+# printed, 14.989 GiB with a bf16 cache and 15.020 with a float32 one (131072 × 128 × 2 B more: maxuhl-*);
+# QwQ-32B at TP 4 -0.20 % -> -0.00 %, Qwen3-8B -0.08 % -> -0.01 %, Qwen3-4B FP8 -0.22 % -> +0.02 %
+ROPE_CAST_BUILDS = frozenset({"early-2025"})
+NOT_CUDA_VENDORS = frozenset({"AMD", "Intel"})  # hardware.py vendors whose GPUs SGLang runs without CUDA
+
+
+def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType, *, cuda: bool = True, build: str = "current"
+                            ) -> int:
     """The RoPE caches SGLang builds beside the weights (vLLM's rule, runtimes/vllm.py rope_cache_bytes,
-    except for the families whose model code drops the config's scaling)."""
+    except for the families whose model code drops the config's scaling), in float32 on CUDA from the
+    builds of mid-2025 on (ROPE_CAST_BUILDS)."""
     if cfg.family in SGLANG_UNSCALED_ROPE_FAMILIES:
         cfg = replace(cfg, extra={**cfg.extra, "rope_scaling": None, "rope_parameters": None})
-    return rope_cache_bytes(cfg, dtype)
+    return rope_cache_bytes(cfg, DType.F32 if cuda and build not in ROPE_CAST_BUILDS else dtype)
 
 
 def vlm_fraction_factor(vision: tuple[int, int], build: str) -> float:
@@ -246,6 +259,7 @@ class SglangMemory:
     mamba_full_memory_ratio: float = MAMBA_FULL_MEMORY_RATIO
     max_mamba_cache_size: int | None = None  # --max-mamba-cache-size (None: by the ratio)
     vlm_factor: float = 1.0  # what a multimodal model's fraction was multiplied by (vlm_fraction_factor)
+    max_total_tokens: int | None = None  # --max-total-tokens: caps pooled_tokens (None: memory decides)
 
     @property
     def pool_bytes_available(self) -> int | None:
@@ -279,7 +293,10 @@ class SglangMemory:
     def pooled_tokens(self) -> int | None:
         """profile_max_num_token's max_total_num_tokens: rest // cell, before any hybrid split."""
         rest = self.kv_rest_bytes
-        return None if rest is None else max(rest // self.cell_bytes, 0)
+        if rest is None:
+            return None
+        tokens = max(rest // self.cell_bytes, 0)
+        return tokens if self.max_total_tokens is None else min(tokens, self.max_total_tokens)
 
     @property
     def tokens(self) -> int | None:
@@ -475,6 +492,8 @@ def sglang_memory(
     vision: tuple[int, int] | None = None,
     attention_backend: str | None = None,
     mla_stored_bytes: int | None = None,
+    max_total_tokens: int | None = None,
+    cuda: bool = True,
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
 
@@ -492,7 +511,9 @@ def sglang_memory(
     HYBRID_SWA_OFF_BEFORE_CURRENT). ``vision``: a multimodal model's vision tower, (layers, width)
     (``vision_tower``), for which the build lowers the fraction (``vlm_fraction_factor``).
     ``attention_backend`` "aiter" (ROCm's default for attention without MLA): × 0.85 beyond 8192 tokens
-    (AITER_FRACTION_FACTOR).
+    (AITER_FRACTION_FACTOR). ``max_total_tokens``: SGLang's --max-total-tokens, a cap on the pool's
+    tokens (init_memory_pool: min(profiled, cap), before any hybrid split). ``cuda`` False: ROCm or another
+    backend, where the RoPE cache takes the model's dtype (sglang_rope_cache_bytes).
     """
     tp = tensor_parallel
     if tp < 1 or context < 1 or batch < 1:
@@ -543,8 +564,10 @@ def sglang_memory(
     full_cell += indexer
     # the MoE routers and MLA's down-projections are whole on every rank, as in vLLM's model code
     shared = replicated_weight_bytes(cfg, tp, dtype, mla_stored_bytes)
-    model = (-(-(weights_bytes - shared) // tp) + shared + sglang_rope_cache_bytes(cfg, dtype)
-             + allocator_tail_bytes)
+    model = (-(-(weights_bytes - shared) // tp) + shared
+             + sglang_rope_cache_bytes(cfg, dtype, cuda=cuda, build=build) + allocator_tail_bytes)
+    if max_total_tokens is not None and max_total_tokens < 1:
+        raise UnsupportedError(f"SGLang's max_total_tokens must be positive (found {max_total_tokens})")
     nccl = (NCCL_BYTES if nvlink else NCCL_PCIE_BYTES) if tp > 1 else 0
     free = None if gpu_memory_bytes is None else gpu_memory_bytes - CUDA_CONTEXT_BYTES - nccl
     m = SglangMemory(context, batch, tp, fraction, t, model, cell, kv, CUDA_CONTEXT_BYTES, nccl, free,
@@ -555,7 +578,8 @@ def sglang_memory(
                      full_cell_bytes=full_cell, swa_cell_bytes=swa_cell, swa_full_tokens_ratio=ratio,
                      indexer_bytes=indexer,
                      mamba_state_bytes=mamba_state_bytes(rank, mamba_ssm_dtype) if pool == "mamba" else 0,
-                     mamba_full_memory_ratio=mamba_ratio, max_mamba_cache_size=max_mamba_cache_size)
+                     mamba_full_memory_ratio=mamba_ratio, max_mamba_cache_size=max_mamba_cache_size,
+                     max_total_tokens=max_total_tokens)
     return _explained(m, weights_bytes, gpu_memory_bytes)
 
 
@@ -604,6 +628,7 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
         f"{f' and NCCL (estimate {m.nccl_bytes:,} B)' if m.nccl_bytes else ''}: {m.free_bytes:,} B",
         f"rest = free × {m.mem_fraction_static} − weights = {rest:,} B ({rest / GiB:.2f} GiB)",
     ]
+    cap = f", at most --max-total-tokens {m.max_total_tokens:,}" if m.max_total_tokens is not None else ""
     if m.pool == "mamba":
         r = m.mamba_full_memory_ratio
         how = "given" if m.max_mamba_cache_size is not None else f"rest × {r} / (1 + {r}) // state"
@@ -616,14 +641,14 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
                  f"{m.full_layers}))" if same else
                  f"int({m.pooled_tokens:,} × ({m.full_cell_bytes:,} + {m.swa_cell_bytes:,}) / "
                  f"({m.full_cell_bytes:,} + {r} × {m.swa_cell_bytes:,})) (widths differ: PR #18039)")
-        lines += [f"max_total_num_tokens = rest // cell = {m.pooled_tokens:,}",
+        lines += [f"max_total_num_tokens = rest // cell{cap} = {m.pooled_tokens:,}",
                   f"full pool = {split} = {m.tokens:,} tokens, K size "
                   f"{(m.k_bytes or 0) / GiB:.2f} GiB, V size {(m.v_bytes or 0) / GiB:.2f} GiB",
                   f"sliding pool = int(full × {r}) = {m.swa_tokens:,} tokens, K size "
                   f"{(m.swa_k_bytes or 0) / GiB:.2f} GiB, V size {(m.swa_v_bytes or 0) / GiB:.2f} GiB"]
     else:
         rest_name = "(rest − states)" if m.pool == "mamba" else "rest"
-        lines.append(f"#tokens = {rest_name} // cell = {m.tokens:,}; "
+        lines.append(f"#tokens = {rest_name} // cell{cap} = {m.tokens:,}; "
                      f"K size {(m.k_bytes or 0) / GiB:.2f} GiB, V size {(m.v_bytes or 0) / GiB:.2f} GiB")
     lines.append(f"left for activations and CUDA graphs: free × (1 − {m.mem_fraction_static}) = "
                  f"{m.reserve_bytes:,} B")
@@ -683,7 +708,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       # SGLang's ROCm images run attention without MLA on aiter (SGLANG_USE_AITER=1)
                       attention_backend="aiter" if (req.device is not None and req.device.key in AITER_GPUS
                                                     and not cfg.is_mla) else None,
-                      mla_stored_bytes=None if req.weights else mla_stored(model))
+                      mla_stored_bytes=None if req.weights else mla_stored(model),
+                      max_total_tokens=option(req, "max_total_tokens"),
+                      cuda=req.device is None or req.device.vendor not in NOT_CUDA_VENDORS)
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()
