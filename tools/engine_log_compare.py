@@ -564,7 +564,14 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         # 1B on Metal: 150 MiB printed, the KV cache's 150, where KV + the 1 MiB output buffer gave 151
         out |= {"breakdown_context": m.kv_cache_bytes, "breakdown_compute": m.compute_bytes}
     if r.model.get("weights"):
-        out["model_buffer"] = m.tensor_bytes
+        # tied embeddings with the output layer offloaded: the GPU holds a copy of the embedding the host
+        # keeps for the lookup (runtimes/llamacpp.py Offload.duplicate_bytes), in a buffer of its own; a
+        # mapped GPU buffer (Metal's) spans the file instead, the embedding included
+        copied = [f for f in r.all("model_buffer") if f.device and not f.device.startswith("CPU")
+                  and not is_host(f.device) and "Mapped" not in f.device]
+        duplicate = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"), r.model.get("weights"),
+                            build).duplicate_bytes if copied else 0
+        out["model_buffer"] = m.tensor_bytes + duplicate
     return out
 
 
