@@ -348,3 +348,20 @@ def test_sglang_keeps_its_rope_cache_in_float32_on_cuda():
     assert abs(row["weights"].error) < 0.0005
     assert engine_log_compare.sglang_on_rocm(_record("rocm-sglang-qwen3-0.6b-mi355x-aiter-v0517"))
     assert not engine_log_compare.sglang_on_rocm(_record("maxuhl-sglang-llama31-8b-24g"))
+
+
+def test_a_linear_attention_block_is_quantized_whole_or_not_at_all():
+    """Gated DeltaNet's projections (in_proj_qkv, in_proj_z, in_proj_a/b, out_proj) go together: out_proj
+    was priced as attention output (quantized) while the in-projections stayed 16-bit, which no recipe
+    does. NVFP4 recipes keep the block in bf16 (RedHatAI's Qwen3.6-35B-A3B-NVFP4: 21.86 GiB printed on
+    vLLM 0.20, 21.52 -> 21.86 priced); AWQ / GPTQ quantize every Linear (cyankiwi's Qwen3.5-9B AWQ:
+    +16.4 % -> -3.5 %, the rest its groups of 32)."""
+    from paramscope.analyses.sizing.weights import reprice
+
+    model = paramscope.open_model(str(LOGS / "configs" / "qwen3.5-9b.config.json"))
+    for scheme, quantized in (("nvfp4_linear", False), ("int4", True), ("fp8", True)):
+        rows = [r for r in reprice(model, scheme).rows if ".linear_attn." in r.name and "proj" in r.name]
+        assert rows and {r.type not in ("BF16", "F16") for r in rows} == {quantized}, scheme
+    for rid in ("r12q-qwen36-35b-a3b-nvfp4-gb10-v0200", "r12q-qwen35-9b-awq-ct-w4a16-fp8kv-eager-v0171rc1"):
+        row = {r.figure: r for r in engine_log_compare.compare(_record(rid))[0]}["weights"]
+        assert abs(row.error) < (0.005 if "nvfp4" in rid else 0.04), (rid, row.error)

@@ -20,6 +20,8 @@ llama.cpp source read: ggml-org/llama.cpp ``src/llama-quant.cpp`` at commit
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from math import ceil
 
@@ -350,6 +352,9 @@ class PlainScheme:
     cast: DType | None = None  # every parameter in this dtype; None: quantize linear weights only
     matrix_bytes: MatrixBytes | None = None  # a quantized weight, side data included
     aliases: tuple[str, ...] = ()
+    # whether a linear-attention block's projections (LINEAR_ATTENTION_PROJECTION: in and out alike) are
+    # quantized; no published recipe quantizes one and not the others
+    linear_attention: bool = True
 
 
 def _fp8_block(m: int, r: int, c: int) -> int:
@@ -422,13 +427,21 @@ PLAIN_SCHEMES: dict[str, PlainScheme] = {s.name: s for s in (
     # not "nvfp4": that name is llama.cpp's NVFP4 file type, which quantizes the embeddings too
     PlainScheme("nvfp4_linear", "NVFP4/g16", "linear weights in NVFP4 as vLLM and SGLang load them "
                 "(compressed-tensors or ModelOpt: E2M1, an FP8 E4M3 scale per 16 inputs, two float32 "
-                "scalars a matrix); embeddings and head kept", matrix_bytes=_nvfp4,
-                aliases=("w4a4_nvfp4", "modelopt_fp4", "nvfp4_ct")),
+                "scalars a matrix); embeddings, head and linear-attention blocks kept",
+                matrix_bytes=_nvfp4, aliases=("w4a4_nvfp4", "modelopt_fp4", "nvfp4_ct"),
+                linear_attention=False),
 )}
 # Components whose weight matrices the quantized plain schemes quantize: the Linear layers of the decoder
 # blocks. Embeddings, the output head (llm_int8_skip_modules, DeepSeek-V3 and vLLM keep it), routers,
 # norms, biases and vision towers stay as stored.
 PLAIN_QUANTIZED_TOPS = frozenset({"attention", "ffn", "experts", "shared_experts"})
+# A linear-attention block's projection matrices (Qwen3-Next / Qwen3.5 Gated DeltaNet ``linear_attn.
+# in_proj_qkvz``, ``in_proj_qkv``, ``in_proj_z``, ``in_proj_ba``, ``out_proj``; Mamba's ``mixer.in_proj``,
+# ``mixer.out_proj``): quantized together or not at all (PlainScheme.linear_attention). The NVFP4 recipes
+# for these models leave them in bf16 (llm-compressor's Qwen3.5 example ignores ``re:.*linear_attn.*``):
+# RedHatAI's Qwen3.6-35B-A3B-NVFP4 loaded 21.86 GiB on vLLM 0.20, 21.52 priced with out_proj quantized,
+# 21.86 with none; cyankiwi's Qwen3.5-9B AWQ quantizes them all (tests/fixtures/engine_logs/vllm/r12q-*)
+LINEAR_ATTENTION_PROJECTION = re.compile(r"(^|\.)(linear_attn|mixer)\.(in_proj\w*|out_proj)\.weight$")
 PLAIN_UNQUANTIZED_COMPONENTS = frozenset({"attention/sinks"})
 # The dtypes whose parameter counts decide a model's 16-bit dtype (8-bit weights of an fp8 checkpoint
 # do not: its embeddings and norms are BF16).

@@ -275,7 +275,7 @@ def _plain(u: _Unit, s: qs.PlainScheme, half: DType) -> _Cell:
         return _NAMES[t.dtype], t.nbytes, "buffer: kept as stored"
     if s.cast is not None:
         return _NAMES[s.cast], s.cast.nbytes(u.params), ""
-    if s.matrix_bytes is not None and _plain_quantized(u):
+    if s.matrix_bytes is not None and _plain_quantized(u, s):
         m = math.prod(u.shape[:-2])
         return s.label, s.matrix_bytes(m, u.shape[-2], u.shape[-1]), ""
     return _NAMES[half], half.nbytes(u.params), f"not quantized by {s.name}"
@@ -293,9 +293,13 @@ def _half_dtype(model: Model) -> DType:
     return DType.BF16 if top == DType.BF16 else DType.F16
 
 
-def _plain_quantized(u: _Unit) -> bool:
+def _plain_quantized(u: _Unit, s: qs.PlainScheme) -> bool:
     p = u.placement
-    return (p.role == "weight" and len(u.shape) >= 2 and p.component.split("/")[0] in qs.PLAIN_QUANTIZED_TOPS
+    if p.role != "weight" or len(u.shape) < 2:
+        return False
+    if qs.LINEAR_ATTENTION_PROJECTION.search(u.tensor.name):
+        return s.linear_attention
+    return (p.component.split("/")[0] in qs.PLAIN_QUANTIZED_TOPS
             and p.component not in qs.PLAIN_UNQUANTIZED_COMPONENTS)
 
 
