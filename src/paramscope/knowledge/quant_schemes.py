@@ -21,7 +21,6 @@ llama.cpp source read: ggml-org/llama.cpp ``src/llama-quant.cpp`` at commit
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 from math import ceil
 
