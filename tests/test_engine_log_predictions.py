@@ -176,6 +176,11 @@ KNOWN_MISSES = {
               "live together where the first layer casts it (llama-graph.cpp self_kq_mask_cnv): the "
               "per-phase estimate holds the f16 one only; counting both everywhere overshoots logs it now "
               "meets, so not modelled"),
+    ("r12l-deepseek-v3-q3km-4090-ngl5-q5kcache-b4568", "compute_buffer@CUDA0"): (
+        0.69, "-ngl 5 of 61 layers: CUDA runs the host layers' matrix products too at 512 rows (op offload; "
+              "1053 graph splits at batch 512, 3 at batch 1), each host expert tensor copied into its "
+              "compute buffer (1540 MiB a q3_K one, 2016 a q4_K one): paramscope offloads the output "
+              "matrix's product only"),
     ("r12l-lmstudio-gpt-oss-120b-metal-m4max-nofa-swafull", "compute_buffer@Metal"): (
         0.32, "gpt-oss without flash attention on Metal, the whole context in sliding layers: 259 MiB more "
               "than the replay; not explained"),

@@ -365,3 +365,15 @@ def test_a_linear_attention_block_is_quantized_whole_or_not_at_all():
     for rid in ("r12q-qwen36-35b-a3b-nvfp4-gb10-v0200", "r12q-qwen35-9b-awq-ct-w4a16-fp8kv-eager-v0171rc1"):
         row = {r.figure: r for r in engine_log_compare.compare(_record(rid))[0]}["weights"]
         assert abs(row.error) < (0.005 if "nvfp4" in rid else 0.04), (rid, row.error)
+
+
+def test_a_pre_mla_gguf_is_told_by_its_printed_heads():
+    """Builds before llama.cpp PR 12801 print no n_embd_head_k_mla line; a DeepSeek GGUF converted before
+    it shows every query head as a KV head (n_head_kv = n_head = 128), an MLA one a single latent head.
+    DeepSeek V3 Q3_K_M on b4568 with a q5_0 K cache and an f16 V cache: refused as MLA ("the same K and V
+    cache types"), now read as multi-head attention, its KV exact."""
+    r = _record("r12l-deepseek-v3-q3km-4090-ngl5-q5kcache-b4568")
+    cfg = engine_log_compare.llamacpp_config(paramscope.open_model("deepseek-v3"), r)
+    assert not cfg.is_mla
+    rows, why = engine_log_compare.compare(r)
+    assert why is None and {x.figure: x.error for x in rows}["kv_size"] == 0
