@@ -374,6 +374,6 @@ def test_a_pre_mla_gguf_is_told_by_its_printed_heads():
     cache types"), now read as multi-head attention, its KV exact."""
     r = _record("r12l-deepseek-v3-q3km-4090-ngl5-q5kcache-b4568")
     cfg = engine_log_compare.llamacpp_config(paramscope.open_model("deepseek-v3"), r)
-    assert not cfg.is_mla
+    assert cfg.extra["mla_latent_cache"] is False
     rows, why = engine_log_compare.compare(r)
     assert why is None and {x.figure: x.error for x in rows}["kv_size"] == 0
