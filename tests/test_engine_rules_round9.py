@@ -377,3 +377,25 @@ def test_a_pre_mla_gguf_is_told_by_its_printed_heads():
     assert cfg.extra["mla_latent_cache"] is False
     rows, why = engine_log_compare.compare(r)
     assert why is None and {x.figure: x.error for x in rows}["kv_size"] == 0
+
+
+def test_the_awq_kernel_dequantizes_its_widest_weight_in_the_profile():
+    """vLLM's AWQ kernel (not Marlin: a T4, or --quantization awq forced) from 0.3.0 dequantizes each
+    weight to fp16 for batches of 256 tokens or more: Qwen2.5-7B's gate_up at 2048 tokens holds 0.253 GiB
+    of weight and 0.145 of output beside 0.041 of hidden states (0.438 GiB, where the plain peak is
+    0.258). Two logs: a T4 on 0.22.1 (KV +2.6 % -> +0.2 %) and an RTX 3090 forced to awq on 0.15.1
+    (+1.9 % -> +0.0 %)."""
+    from paramscope.analyses.sizing.runtimes.vllm import awq_dequantize_peak, forward_peak, resolve_params
+    from paramscope.records import replace
+
+    cfg = paramscope.open_model("qwen2.5-7b").config
+    p = resolve_params(cfg, context=4096, batch=1, kv_type=None, dtype=DType.F16, gpu_memory_bytes=None,
+                       gpu_memory_utilization=None, block_size=None, max_num_batched_tokens=2048,
+                       max_num_seqs=8, cuda_graphs=False, tensor_parallel=1, engine="v1",
+                       chunked_prefill=None, gpu_name=None, entrypoint="serve")
+    assert round(awq_dequantize_peak(cfg, p) / 2**30, 3) == 0.438
+    assert round(forward_peak(cfg, p) / 2**30, 3) == 0.258
+    assert forward_peak(cfg, replace(p, awq_dequantize=True)) == awq_dequantize_peak(cfg, p)
+    for rid in ("r12v-aks-qwen25-7b-awq-t4-eager-v0221", "dali-qwen25-14b-awq-3090-v0151"):
+        rows = {r.figure: r for r in engine_log_compare.compare(_record(rid))[0]}
+        assert abs(rows["kv_cache_memory"].error) < 0.005, rid

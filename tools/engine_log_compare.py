@@ -365,6 +365,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         gpu_name=r.gpus.get("name"), nvlink=nvlink(r),
         flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,
         awq_split_k=r.setting("quantization") == "awq" and before_awq_dequantize(r, engine),
+        awq_dequantize=r.setting("quantization") == "awq" and not before_awq_dequantize(r, engine),
         mla=vllm_mla(r, engine),
         allocator_tail_bytes=record_tails(model, r, tp),
         entrypoint=r.setting("entrypoint") or "serve",

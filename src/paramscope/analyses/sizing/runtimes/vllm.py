@@ -219,6 +219,7 @@ class VllmParams:
     flashinfer_sampler: bool = False  # V1's sampler runs FlashInfer's top-k/top-p kernel
     gpu_name: str | None = None  # as the driver names the GPU
     awq_split_k: bool = False  # an AWQ checkpoint on a release before 0.3.0 (AWQ_SPLIT_K)
+    awq_dequantize: bool = False  # the AWQ kernel (not Marlin) from 0.3.0 on: awq_dequantize_peak
     pipeline_parallel: int = 1  # --pipeline-parallel-size: stages, each on tensor_parallel GPUs
     weight_tails: int = 0  # one rank's caching-allocator segment tails that memory_allocated counts
     entrypoint: str = "serve"  # "serve" (vllm serve) or "llm" (the offline LLM class): V1's batch defaults
@@ -721,7 +722,9 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
     attention = qkv + cfg.n_heads * cfg.head_dim_v // tp
     widest = max(t * max(3 * dense // tp, attention), fused_moe_tokens(p) * fused_moe_width(cfg, p))
     peak = (t * 3 * cfg.hidden_size + widest) * b
-    return max(peak, awq_split_k_peak(cfg, p)) if p.awq_split_k else peak
+    if p.awq_split_k:
+        return max(peak, awq_split_k_peak(cfg, p))
+    return max(peak, awq_dequantize_peak(cfg, p)) if p.awq_dequantize else peak
 
 
 # The fused MoE kernel's caches per token (model_executor/layers/fused_moe/fused_moe.py fused_experts_impl,
@@ -781,6 +784,25 @@ def awq_split_k_peak(cfg: ArchConfig, p: VllmParams) -> int:
     mlp = (1 + parts) * cfg.expert_ffn_size if cfg.is_moe else parts * 2 * cfg.ffn_size // tp
     qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads_per_rank(cfg, tp) * (cfg.head_dim_k + cfg.head_dim_v)
     return t * (3 * cfg.hidden_size + max(mlp, parts * qkv)) * b
+
+
+# From 0.3.0 the AWQ kernel (quantization/awq.py AWQLinearMethod.apply, kept where Marlin cannot run: a
+# GPU below capability 8.0, or --quantization awq given, which "forces awq") dequantizes the whole weight
+# to fp16 and calls torch.matmul for 256 tokens or more (FP16_MATMUL_HEURISTIC_CONDITION), which the
+# profile run always is: at the widest projection its fp16 weight and output are live beside the three
+# hidden-sized tensors. Qwen2.5-7B-AWQ on a T4 (0.22.1, 2048 tokens): 0.438 GiB, KV 7.51 -> 7.33 GiB
+# predicted, 7.32 printed; Qwen2.5-14B-AWQ on an RTX 3090 forced to awq (0.15.1): 11.55 -> 11.33, 11.33
+# printed (tests/fixtures/engine_logs/vllm/r12v-aks-*, dali-*)
+def awq_dequantize_peak(cfg: ArchConfig, p: VllmParams) -> int:
+    """The forward peak with the AWQ kernel of 0.3.0 and later: the widest AWQ projection of a rank (a
+    dense MLP's merged gate_up, 2 × ffn / tp, or attention's qkv) as an fp16 hidden × width weight plus
+    its output, beside the three hidden-sized tensors of ``forward_peak``. A mixture of experts' experts
+    run their own MoE kernels: only attention counts there."""
+    t, b, tp = p.max_num_batched_tokens, p.dtype.type_size, p.tensor_parallel
+    dense = cfg.ffn_size if not cfg.is_moe or cfg.n_dense_layers else 0
+    qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads_per_rank(cfg, tp) * (cfg.head_dim_k + cfg.head_dim_v)
+    width = max(2 * dense // tp, qkv)
+    return (t * 3 * cfg.hidden_size + (cfg.hidden_size + t) * width) * b
 
 
 def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
@@ -1134,6 +1156,7 @@ def vllm_memory(
     nvlink: bool = True,
     flashinfer_sampler: bool = False,
     awq_split_k: bool = False,
+    awq_dequantize: bool = False,
     mla: bool = True,
     pipeline_parallel: int = 1,
     pp_partition: tuple[int, ...] | None = None,
@@ -1159,7 +1182,8 @@ def vllm_memory(
     for GPUs that talk over PCIe only (NCCL's smaller footprint; not stated: NVLink, the measured case);
     ``flashinfer_sampler`` for a V1 engine that samples with FlashInfer's kernel (its log says "Using
     FlashInfer for top-p & top-k sampling");
-    ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``);
+    ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``),
+    ``awq_dequantize`` for one on the AWQ kernel of a later release (``awq_dequantize_peak``);
     ``mla`` False for a release before MLA support, which cached an MLA model's K and V per head
     (``pre_mla_attention``). ``allocator_tail_bytes``: one rank's caching-allocator segment tails that
     "Model loading took" counts (runtimes/allocator.py ``weight_tails``, ``device_level`` False).
@@ -1194,7 +1218,7 @@ def vllm_memory(
     if engine == "v0" and mla and kv_cfg.is_mla:
         kv_cfg = v0_mla_aligned(kv_cfg, p.kv_type)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
-                awq_split_k=awq_split_k, weight_tails=allocator_tail_bytes,
+                awq_split_k=awq_split_k, awq_dequantize=awq_dequantize, weight_tails=allocator_tail_bytes,
                 expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
                 prefix_caching=prefix_caching_on(prefix_caching, engine), mla_stored_bytes=mla_stored_bytes,
                 graph_estimate=graph_estimate)
@@ -1401,7 +1425,8 @@ def _explain(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, s
         f" = {m.model_bytes:,} B",
         *_offload_lines(m.offload),
         f"activation (estimate): max(forward {p.max_num_batched_tokens} tokens"
-        f"{' (AWQ split-k partials)' if p.awq_split_k else ''} {forward:,} B, sampler "
+        f"{' (AWQ split-k partials)' if p.awq_split_k else ''}"
+        f"{' (AWQ dequantized weight)' if p.awq_dequantize else ''} {forward:,} B, sampler "
         f"{rows} rows × {cfg.vocab_size} × ({b} + {sampler_bytes_per_logit(p)}) B"
         f"{', FlashInfer' if sampler_bytes_per_logit(p) == FLASHINFER_SAMPLER_BYTES_PER_LOGIT else ''}"
         f"{'' if p.engine in V0_FAMILIES else ' + hidden'} = {sampler:,} B) "
