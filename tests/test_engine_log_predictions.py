@@ -70,12 +70,6 @@ TOLERANCES = {
 }
 
 # (record, figure): (bound on |error|, why it misses)
-# SGLang on small models (0.5B-0.6B): tensors under 10 MiB share the caching allocator's 20 MiB segments,
-# and the holes the next tensor does not fit stay reserved (empty_cache frees only whole segments), which
-# the free-memory measure of loading counts; runtimes/allocator.py models the tails of large tensors only.
-# A best-fit simulation in SGLang's construction order (round 12's report) gives 0.9785 GiB for
-# Qwen2.5-0.5B (0.98 printed twice) and 1.1855 for Qwen3-0.6B (1.18 printed on an H100): not modelled
-SMALL_SEGMENTS = "the 20 MiB segments small tensors share leave holes empty_cache cannot free (not modelled)"
 
 KNOWN_MISSES = {
     # round 12 (blind), quantized checkpoints under vLLM. Gemma 4 26B-A4B NVFP4 (RedHatAI, vision tower)
@@ -187,8 +181,6 @@ KNOWN_MISSES = {
     ("r12l-lmstudio-gpt-oss-120b-metal-m4max-nofa-swafull", "model_buffer"): (
         0.01, "the Metal mapped buffers span the whole file, the token embedding included, which the "
               "CPU_Mapped buffer holds too (586.82 MiB counted twice)"),
-    ("rerankh100-sglang-qwen3-reranker-0.6b-h100-v0518", "weights"): (
-        0.045, SMALL_SEGMENTS),
     ("rerankh100-sglang-qwen3-reranker-0.6b-h100-v0518", "kv_tokens (given the printed KV memory)"): (
         0.004, "0.075 GiB short at mem_fraction_static 0.3 (which magnifies it): the starting free memory "
                "0.11 GiB above avail + usage is the candidate, unverified"),
@@ -661,9 +653,11 @@ KNOWN_MISSES = {
     **{("granite4hmicro-sglang-bench-one-batch-16g-main2602", f"{kv} (given the printed KV memory)"): (
         0.01, "see kv_tokens above") for kv in ("k_size", "v_size")},
     ("rocm-sglang-qwen3-0.6b-mi355x-aiter-v0517", "weights"): (
-        0.08, "1.21 GiB printed, 1.12 GiB of tensors (a bf16 RoPE cache on ROCm): " + SMALL_SEGMENTS
-              + "; a simulation of them gives 1.174, so 35 MiB more on ROCm, not explained"),
-    **{(rec, "weights"): (0.021, SMALL_SEGMENTS)
+        0.035, "1.21 GiB printed, 1.17 replayed (a bf16 RoPE cache on ROCm, cast from the float32 one): "
+               "35 MiB more on ROCm, not explained"),
+    **{(rec, "weights"): (0.015, "0.98 GiB printed twice, 0.992 replayed (the allocator's holes of "
+                                 "Qwen2.5-0.5B's 20 MiB segments: 68 MiB where the logs leave about 53): "
+                                 "12 MiB too many, not explained")
        for rec in ("sglangplay-sglang-qwen25-05b-h100nvl-v0510post1",
                    "r12s-docsci-sglang-qwen25-05b-h100class-main2602")},
     **{("sglangplay-sglang-qwen25-05b-h100nvl-v0510post1", figure): (
@@ -674,17 +668,11 @@ KNOWN_MISSES = {
     # processes allocate meanwhile counts too (its own docs CI prints 15.02 to 17.93 GB for one Llama 3.1
     # 8B): a desktop GPU and WSL2 share the card with the display
     ("mineru-blackwell-sglang-qwen3-0.6b-rtx5080", "weights"): (
-        0.1, "1.25 GiB printed, 1.14 GiB predicted on a desktop RTX 5080: " + SMALL_SEGMENTS
-             + " (1.19 simulated) and the display's own allocations"),
+        0.055, "1.25 GiB printed, 1.19 replayed on a desktop RTX 5080: the display's own allocations"),
     ("wsl-sglang-qwen3-0.6b-v046post2", "weights"): (
-        0.06, "1.20 GiB printed, 1.14 GiB predicted under WSL2: " + SMALL_SEGMENTS
-              + " (1.19 simulated) and the host's own allocations"),
+        0.015, "1.20 GiB printed, 1.19 replayed under WSL2: the host's own allocations"),
     ("pr4760-sglang-llama31-8b-fa3", "weights"): (
         0.009, "15.11 GiB printed, 14.99 predicted: 0.12 GiB above the tensors (see above)"),
-    **{("mineru-blackwell-sglang-qwen3-0.6b-rtx5080", figure): (
-        0.035, "the free memory at loading: 15.16 GiB printed ('avail mem') on a desktop RTX 5080 (16303 MiB "
-               "as nvidia-smi reports it), where the CUDA context estimate leaves 15.42; and the 0.13 GiB "
-               "loading residual above") for figure in ("kv_tokens", "k_size", "v_size")},
     **{("jerryzsj-sglang-r1-distill-qwen-7b-3090-wsl", figure): (
         0.075, "under WSL2 Windows holds part of the card: 22.76 GiB free at loading against 23.08 "
                "predicted (+5 %), and the weights 0.10 GiB under the log's own figure (+1.8 %)")

@@ -165,8 +165,10 @@ def test_a_multimodal_fraction_by_build():
 def test_sglang_keeps_gemma3_rope_caches_unscaled():
     cfg = _open("gemma-3-4b-text.config.json").config
     assert cfg is not None
-    # two caches of 131072 x 256 x 2 B (global and local bases), where vLLM scales the global one x 8
-    assert sglang_rope_cache_bytes(cfg, DType.BF16) == 2 * 131072 * 256 * 2
+    # two caches of 131072 x 256 (global and local bases), where vLLM scales the global one x 8; in the
+    # early-2025 builds of PR #4826's log in bf16, float32 on CUDA since (round 12)
+    assert sglang_rope_cache_bytes(cfg, DType.BF16, build="early-2025") == 2 * 131072 * 256 * 2
+    assert sglang_rope_cache_bytes(cfg, DType.BF16) == 2 * 131072 * 256 * 4
     assert rope_cache_bytes(cfg, DType.BF16) == (8 + 1) * 131072 * 256 * 2
 
 

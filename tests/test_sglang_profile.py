@@ -74,7 +74,7 @@ def test_pool_is_the_sources_rule(tp, fraction, kv):
     m = sglang_memory(LLAMA, WEIGHTS, context=8192, gpu_memory_bytes=GPU, mem_fraction_static=fraction,
                       tensor_parallel=tp, kv_type=kv)
     free = GPU - CUDA_CONTEXT_BYTES - (NCCL_BYTES if tp > 1 else 0)  # after init_torch_distributed
-    weights = -(-WEIGHTS // tp) + 131072 * 128 * 2  # the shard and the RoPE cache
+    weights = -(-WEIGHTS // tp) + 131072 * 128 * 4  # the shard and the RoPE cache (float32 on CUDA)
     cell = 32 * 2 * (8 // tp) * 128 * kv.type_size  # heads of this rank × head_dim × layers × (K, V)
     assert m.cell_bytes == cell
     assert m.tokens == max((int(free * fraction) - weights) // cell, 0)

@@ -341,7 +341,9 @@ def record_tails(model: Model, r: Record, tp: int) -> int:
     are not the model's)."""
     if r.model.get("weights"):
         return 0
-    return (vllm_loaded_tails if r.engine == "vllm" else sglang_loaded_tails)(model, tp)
+    if r.engine == "vllm":
+        return vllm_loaded_tails(model, tp)
+    return sglang_loaded_tails(model, tp, cuda=not sglang_on_rocm(r), build=r.setting("build") or "current")
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:

@@ -11,11 +11,13 @@ block, so ``torch.cuda.memory_allocated`` counts it.
 vLLM prints "Model loading took X GiB" from ``memory_allocated`` around the load: a 2-D weight whose
 bytes are not a multiple of 2 MiB adds its unsplit tail (at most 1 MiB). SGLang's "mem usage" of
 loading is the device's free memory before minus after: every tail, split or not, as no later weight
-reuses it. Checked on the logs whose shapes leave tails (tests/fixtures/engine_logs/): DeepSeek-R1-
-Distill-Qwen-14B at TP 2 on vLLM (13061-*: 13.948 GiB printed, 0.16 GiB more than the tensors; the tails
-come to 0.164), Qwen2-7B at TP 1 and 2 on vLLM 0.10.1.1 (dennislee-*: 57 and 22 MiB more; 43 and 22 MiB
-of tails), QwQ-32B at TP 4 on SGLang (llmsinclouds-*: 0.25 GiB more; 0.22 of tails). Shapes that are
-multiples of 2 MiB (Llama 3.1 8B at TP 1 and 2) leave none, as their exact weights show.
+reuses it, and the holes of the 20 MiB segments smaller tensors share (``Allocator``,
+``reserved_holes``: the whole allocator replayed in construction order). Checked on the logs whose
+shapes leave tails (tests/fixtures/engine_logs/): DeepSeek-R1-Distill-Qwen-14B at TP 2 on vLLM
+(13061-*: 13.948 GiB printed, 0.16 GiB more than the tensors; the tails come to 0.164), Qwen2-7B at TP 1
+and 2 on vLLM 0.10.1.1 (dennislee-*: 57 and 22 MiB more; 43 and 22 MiB of tails), QwQ-32B at TP 4 on
+SGLang (llmsinclouds-*: 0.25 GiB more; 0.22 of tails). Shapes that are multiples of 2 MiB (Llama 3.1
+8B at TP 1 and 2) leave none, as their exact weights show.
 
 The tensors are the checkpoint's, as the engines fuse and split them: q/k/v projections into one
 QKVParallelLinear, gate/up into one MergedColumnParallelLinear, every expert's gate/up and down into the
@@ -109,3 +111,166 @@ def loaded_as_stored(model: Model) -> bool:
     if q is None:
         return model.format != "gguf"
     return q.bits == 8 and (q.method == "fp8" or (q.quant_type or "").lower() in ("float", "e4m3", "fp8"))
+
+
+# --- the whole allocator, for a measure of reserved memory ---------------------------------------------
+# SGLang's "mem usage" of loading is reserved memory (free memory after torch.cuda.empty_cache): besides
+# the large tensors' tails (``tail_bytes``), the 20 MiB segments that tensors under 10 MiB share keep the
+# holes the next tensor does not fit, and empty_cache releases only whole segments. Where a model's
+# matrices are that small (Qwen2.5-0.5B, Qwen3-0.6B; the shards of a 14B-32B model at TP 4) the holes come
+# to tens of MiB. ``Allocator`` replays the allocator's rules (c10/cuda/CUDACachingAllocator.cpp:
+# round_size, get_allocation_size, best fit in the request's pool, should_split, free-block merging,
+# release_cached_blocks) over the allocations in the engine's construction order.
+class Allocator:
+    """The caching allocator's two pools: blocks per segment as [size, used] in address order."""
+
+    __slots__ = ("live", "segments")
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[bool, list[list[int]]]] = []  # (small pool, blocks)
+        self.live: dict[int, tuple[list[list[int]], list[int]]] = {}
+
+    def malloc(self, size: int) -> int:
+        size = max(MIN_BLOCK, -(-size // MIN_BLOCK) * MIN_BLOCK)
+        small = size <= SMALL_SIZE
+        best: tuple[list[list[int]], list[int]] | None = None
+        for pool, blocks in self.segments:  # get_free_block: the smallest free block that fits
+            if pool == small:
+                for b in blocks:
+                    if not b[1] and b[0] >= size and (best is None or b[0] < best[1][0]):
+                        best = (blocks, b)
+        if best is None:  # alloc_block: a new segment
+            segment = (2 * MiB if small else 20 * MiB if size < MIN_LARGE_ALLOC
+                       else -(-size // ROUND_LARGE) * ROUND_LARGE)
+            blocks = [[segment, 0]]
+            self.segments.append((small, blocks))
+            best = (blocks, blocks[0])
+        blocks, block = best
+        rest = block[0] - size
+        if rest >= MIN_BLOCK if small else rest > SMALL_SIZE:  # should_split
+            block[0] = size
+            blocks.insert(blocks.index(block) + 1, [rest, 0])
+        block[1] = 1
+        handle = len(self.live) + 1 + max(self.live, default=0)
+        self.live[handle] = (blocks, block)
+        return handle
+
+    def free(self, handle: int) -> None:
+        blocks, block = self.live.pop(handle)
+        block[1] = 0
+        i = blocks.index(block)
+        if i + 1 < len(blocks) and not blocks[i + 1][1]:
+            block[0] += blocks.pop(i + 1)[0]
+        if i > 0 and not blocks[i - 1][1]:
+            blocks[i - 1][0] += blocks.pop(i)[0]
+
+    def empty_cache(self) -> None:
+        self.segments = [(pool, blocks) for pool, blocks in self.segments if any(b[1] for b in blocks)]
+
+    @property
+    def reserved(self) -> int:
+        return sum(b[0] for _, blocks in self.segments for b in blocks)
+
+
+LAYER_INDEX = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")
+# the order a decoder layer builds its parameters in (its __init__: the attention's qkv then output
+# projection, the MLP's gate/up then down projection, then the two norms)
+IN_LAYER_ORDER = tuple(re.compile(p) for p in (
+    r"attn\.(qkv_proj|q_proj|k_proj|v_proj|query_key_value|c_attn)", r"attn\.",
+    r"(mlp|feed_forward|block_sparse_moe)\.(gate_up_proj|gate_proj|up_proj|w1|w3|experts\.w13|gate\.)",
+    r"(mlp|feed_forward|block_sparse_moe)\."))
+SCALE_SUFFIXES = ("_scale_inv", "_scale")  # an FP8 weight's scales, fused like the weight they scale
+
+
+def construction_order(name: str, is_vocab: bool) -> tuple[int, int, int]:
+    """Where a parameter comes in the model's construction: the embedding, the layers in order (attention,
+    MLP, norms), the final norm, the LM head last."""
+    found = LAYER_INDEX.search(name)
+    if found is None:
+        return (0, 0, 0) if is_vocab and "embed" in name else (2, 1 if is_vocab else 0, 0)
+    rest = name[found.end():]
+    part = next((i for i, p in enumerate(IN_LAYER_ORDER) if p.search(rest)), len(IN_LAYER_ORDER))
+    return (1, int(found.group(1)), part)
+
+
+def _fused_key(name: str) -> str:
+    """``fused_name``, for an FP8 weight's scales too (fused as the weight they scale)."""
+    for suffix in SCALE_SUFFIXES:
+        if name.endswith(".weight" + suffix):
+            return fused_name(name[: -len(suffix)]) + suffix
+    return fused_name(name)
+
+
+# a multimodal model's towers, which each engine builds its own way (fused or not, before or after the
+# language model): replayed by their tails alone (``tail_bytes``)
+TOWER = re.compile(r"(^|\.)(vision_tower|visual|vision_model|vision_encoder|audio_tower|audio_model|"
+                   r"multi_modal_projector|mm_projector)\.")
+
+
+def rank_weights(model: Model, tp: int) -> list[tuple[str, int]]:
+    """``rank_weight_sizes`` with each parameter's name (the fused one), 1-D tensors included, in the
+    order the model builds them (``construction_order``); [] where the engines lay the model out
+    otherwise. A tower's tensors (``TOWER``) come first, in their order."""
+    cfg = model.config
+    if not rank_weight_sizes(model, tp) or cfg is None:
+        return []
+    vocab = -(-cfg.vocab_size // VOCAB_PADDING) * VOCAB_PADDING
+    kv_share = max(1, cfg.n_kv_heads // tp) / cfg.n_kv_heads if cfg.n_kv_heads else 1 / tp
+    sizes: dict[str, int] = {}
+    order: dict[str, tuple[int, int, int]] = {}
+    for t in model.tensors:
+        if not t.is_parameter:
+            continue
+        is_vocab = len(t.shape) >= 2 and t.shape[0] == cfg.vocab_size
+        if is_vocab:
+            key, size = t.name, vocab // tp * (t.nbytes // cfg.vocab_size)
+        elif len(t.shape) < 2:
+            key, size = t.name, t.nbytes
+        else:
+            key = _fused_key(t.name)
+            size = int(t.nbytes * (kv_share if KV_PROJ.search(t.name) else 1 / tp))
+        sizes[key] = sizes.get(key, 0) + size
+        order.setdefault(key, construction_order(t.name, is_vocab))
+    return sorted(sizes.items(), key=lambda kv: (not TOWER.search(kv[0]), order[kv[0]]))
+
+
+def reserved_holes(weights: list[tuple[str, int]], rope: list[tuple[int, int]], *, cast_to: int = 0) -> int:
+    """What the allocator reserves beyond the tensors once ``weights`` (name, bytes, in construction
+    order) are built and empty_cache has run: segment tails and holes. ``rope``: each RoPE cache's
+    (positions, rotary dim), computed in float32 on the GPU while the first layer's attention is built
+    (RotaryEmbedding._compute_cos_sin_cache: t, freqs, cos and sin freed, the cos/sin cache kept);
+    ``cast_to`` > 0: the cache is then cast to that many bytes a value (the model's dtype off CUDA)."""
+    alloc = Allocator()
+    held = tower = 0
+    rope_done = False
+    for name, size in weights:
+        if TOWER.search(name):
+            tower += tail_bytes(size, device_level=True)
+            continue
+        if not rope_done and LAYER_INDEX.search(name) and not name.split(".")[-2].endswith("norm") and (
+                "mlp" in name or "moe" in name or "feed_forward" in name):
+            rope_done = True
+            held += _rope_on_gpu(alloc, rope, cast_to)
+        alloc.malloc(size)
+        held += -(-size // MIN_BLOCK) * MIN_BLOCK
+    if not rope_done:
+        held += _rope_on_gpu(alloc, rope, cast_to)
+    alloc.empty_cache()
+    return alloc.reserved - held + tower
+
+
+def _rope_on_gpu(alloc: Allocator, rope: list[tuple[int, int]], cast_to: int) -> int:
+    held = 0
+    for positions, rotary in rope:
+        temps = [alloc.malloc(rotary // 2 * 4), alloc.malloc(positions * 4)]  # inv_freq, t
+        temps += [alloc.malloc(positions * rotary // 2 * 4) for _ in range(3)]  # freqs, cos, sin
+        cache = alloc.malloc(positions * rotary * 4)
+        for h in (temps[3], temps[4], temps[2], temps[1], temps[0]):
+            alloc.free(h)
+        if cast_to:
+            alloc.malloc(positions * rotary * cast_to)
+            alloc.free(cache)
+            held += -(-positions * rotary * cast_to // MIN_BLOCK) * MIN_BLOCK
+        else:
+            held += -(-positions * rotary * 4 // MIN_BLOCK) * MIN_BLOCK
+    return held

@@ -74,13 +74,19 @@ from paramscope.analyses.sizing.kv_cache import (
 )
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
-from paramscope.analyses.sizing.runtimes.allocator import weight_tails
+from paramscope.analyses.sizing.runtimes.allocator import (
+    loaded_as_stored,
+    rank_weights,
+    reserved_holes,
+    weight_tails,
+)
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
 from paramscope.analyses.sizing.runtimes.vllm import (
     mla_stored,
     rank_config,
     replicated_weight_bytes,
     rope_cache_bytes,
+    rope_shapes,
 )
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
@@ -591,10 +597,20 @@ def given_free_memory(m: SglangMemory, free_before_load: int, free_after_load: i
                    explain=())
 
 
-def loaded_tails(model: Model, tensor_parallel: int) -> int:
-    """One rank's caching-allocator segment tails as SGLang's "mem usage" of loading counts them: all of
-    them, split off or not, as it measures free memory (runtimes/allocator.py)."""
-    return weight_tails(model, tensor_parallel, device_level=True)
+def loaded_tails(model: Model, tensor_parallel: int, *, cuda: bool = True, build: str = "current") -> int:
+    """What one rank's caching allocator reserves beyond the tensors and RoPE cache once SGLang has built
+    and loaded them, as its "mem usage" of loading (free memory after empty_cache) counts it: the segment
+    tails and the holes of the 20 MiB segments small tensors share, replayed in construction order with
+    the RoPE cache computed on the GPU (runtimes/allocator.py ``reserved_holes``); for a model laid out
+    otherwise, the large tensors' tails alone (``weight_tails``)."""
+    weights = rank_weights(model, tensor_parallel) if loaded_as_stored(model) else []
+    cfg = model.config
+    if not weights or cfg is None:
+        return weight_tails(model, tensor_parallel, device_level=True)
+    if cfg.family in SGLANG_UNSCALED_ROPE_FAMILIES:
+        cfg = replace(cfg, extra={**cfg.extra, "rope_scaling": None, "rope_parameters": None})
+    cast = 0 if cuda and build not in ROPE_CAST_BUILDS else model_dtype(model.tensors).type_size
+    return reserved_holes(weights, rope_shapes(cfg), cast_to=cast)
 
 
 def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMemory:
@@ -604,7 +620,7 @@ def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMe
         f"{f' (× {m.vlm_factor:.6g}: {LOWERED})' if m.vlm_factor != 1 else ''}, "
         f"KV {m.kv_type.value.lower()}; figures per GPU",
         f"weights: {weights_bytes:,} B / {m.tensor_parallel} + RoPE cache"
-        f"{f' + allocator segment tails {tails:,} B' if (tails := m.weight_tail_bytes) else ''}"
+        f"{f' + allocator segment tails and holes {tails:,} B' if (tails := m.weight_tail_bytes) else ''}"
         f" = {m.model_bytes:,} B",
         f"cell: {m.cell_bytes:,} B per token (K and V of "
         f"{'the full-attention layers' if m.pool == 'mamba' else 'every layer'} of this rank"
@@ -692,11 +708,13 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     t = kv_dtype(req.kv_type, dtype)
     on_gpu = req.device is not None and req.device.kind != "cpu"
     gpu = req.device.usable_bytes if req.device and on_gpu else None
+    cuda = req.device is None or req.device.vendor not in NOT_CUDA_VENDORS
     m = sglang_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                       gpu_memory_bytes=gpu, mem_fraction_static=option(req, "mem_fraction_static"),
                       tensor_parallel=req.n_devices,
                       nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
-                      allocator_tail_bytes=0 if req.weights else loaded_tails(model, req.n_devices),
+                      allocator_tail_bytes=0 if req.weights else loaded_tails(
+                          model, req.n_devices, cuda=cuda, build=option(req, "sglang_build")),
                       gpu_reported_bytes=(req.device.reported_bytes or req.device.memory_bytes
                                           if req.device and on_gpu else None),
                       build=option(req, "sglang_build"),
@@ -710,7 +728,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                                                     and not cfg.is_mla) else None,
                       mla_stored_bytes=None if req.weights else mla_stored(model),
                       max_total_tokens=option(req, "max_total_tokens"),
-                      cuda=req.device is None or req.device.vendor not in NOT_CUDA_VENDORS)
+                      cuda=cuda)
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

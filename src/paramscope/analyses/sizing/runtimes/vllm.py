@@ -563,14 +563,19 @@ def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
     32768 × 64 × 2 B = 4 MiB. Gemma 3 27B: its global layers' cache is linear-scaled × 8 (131072 × 8
     positions) and its sliding layers have their own (rope_local_base_freq): 256 + 32 MiB (``rope_caches``).
     """
+    size = ROPE_CACHE_DTYPE.get(cfg.architecture, dtype).type_size
+    return sum(positions * rotary_dim * size for positions, rotary_dim in rope_shapes(cfg))
+
+
+def rope_shapes(cfg: ArchConfig) -> list[tuple[int, int]]:
+    """Each RoPE cache's (positions, rotary dim) (``rope_caches``; ``rope_cache_bytes``)."""
     rotary_dim = cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k
     # get_rope narrows rotary_dim to int(head_size × partial_rotary_factor) (GLM-4 0.5, Phi-2 0.4,
     # StableLM 0.25): the cache holds only the rotated part of each head
     factor = cfg.extra.get("partial_rotary_factor", (rope_settings(cfg) or {}).get("partial_rotary_factor"))
     if not cfg.is_mla and isinstance(factor, int | float) and 0 < factor < 1:
         rotary_dim = int(rotary_dim * factor)
-    size = ROPE_CACHE_DTYPE.get(cfg.architecture, dtype).type_size
-    return sum(positions * rotary_dim * size for positions, _ in rope_caches(cfg))
+    return [(positions, rotary_dim) for positions, _ in rope_caches(cfg)]
 
 
 MROPE_CACHE_FACTOR = 4
