@@ -51,7 +51,8 @@ def markdown(rows: list[Row], skipped: list[tuple[str, str]]) -> str:
         lines.append(f"| {row.engine} | `{row.record}` | {row.figure} | {_fmt(row.printed, row.unit)} | "
                      f"{_fmt(row.predicted, row.unit)} | {row.error:+.1%} |")
     lines += ["", "Without a prediction:", ""]
-    lines += [f"- `{rid}`: {reason}" for rid, reason in skipped]
+    # a reason naming a file names it from the checkout's root, never this machine's path
+    lines += [f"- `{rid}`: {reason.replace(str(ROOT) + '/', '')}" for rid, reason in skipped]
     return "\n".join(lines)
 
 
