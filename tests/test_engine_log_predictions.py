@@ -655,11 +655,6 @@ KNOWN_MISSES = {
     ("rocm-sglang-qwen3-0.6b-mi355x-aiter-v0517", "weights"): (
         0.035, "1.21 GiB printed, 1.17 replayed (a bf16 RoPE cache on ROCm, cast from the float32 one): "
                "35 MiB more on ROCm, not explained"),
-    **{(rec, "weights"): (0.015, "0.98 GiB printed twice, 0.992 replayed (the allocator's holes of "
-                                 "Qwen2.5-0.5B's 20 MiB segments: 68 MiB where the logs leave about 53): "
-                                 "12 MiB too many, not explained")
-       for rec in ("sglangplay-sglang-qwen25-05b-h100nvl-v0510post1",
-                   "r12s-docsci-sglang-qwen25-05b-h100class-main2602")},
     **{("sglangplay-sglang-qwen25-05b-h100nvl-v0510post1", figure): (
         1.7, "a shared H100 NVL: 36.54 GiB free at start of ~93.6, other processes held the rest; the pool "
              "rule given that printed free memory is within 0.11 %") for figure in ("kv_tokens", "k_size",

@@ -430,3 +430,29 @@ def test_the_caching_allocator_replay_keeps_the_holes_of_shared_segments():
         row = {r.figure: r for r in engine_log_compare.compare(_record(rid))[0]}["weights"]
         assert abs(row.error) < bound, (rid, row.error)
     del small
+
+
+def test_review_findings_of_round_12(tmp_path):
+    """A review of round 12's changes: the allocator found a block by value, so freeing one of two equal
+    free blocks merged the wrong one; a CPU "device" took the GPU allocator's holes; a Mamba block named
+    ``mamba.`` (Jamba, Falcon-H1) was still quantized by halves; --max-total-tokens without a GPU was
+    silent."""
+    from paramscope.analyses.sizing.runtimes.allocator import Allocator, MiB
+    from paramscope.app.size import size
+
+    a = Allocator()
+    h1, h2, h3 = (a.malloc(4 * MiB) for _ in range(3))
+    a.free(h1)
+    a.free(h3)
+    a.malloc(9 * MiB)  # fits the 12 MiB the freed third block and the segment's rest merged into
+    assert a.reserved == 20 * MiB and a.malloc(0) == 0
+    del h2
+    cpu = size("llama-3.1-8b", runtime="sglang", gpu="ddr5-5600-2ch").to_json()
+    assert not any("holes" in line for line in cpu["explain"])
+    out = size("qwen3-8b", runtime="sglang", max_total_tokens=1000).to_json()
+    assert any("--max-total-tokens 1,000" in n for n in out["notes"])
+    from paramscope.knowledge.quant_schemes import LINEAR_ATTENTION_PROJECTION as lin
+
+    assert lin.search("model.layers.1.mamba.in_proj.weight")
+    assert lin.search("model.layers.1.mamba.out_proj.weight")
+    assert not lin.search("model.layers.1.self_attn.out_proj.weight")

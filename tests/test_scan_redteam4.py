@@ -163,7 +163,8 @@ def test_a_hub_cache_snapshot_fetches_the_code_it_names(tmp_path: Path) -> None:
     (repo / "blobs" / "i0").write_text('{"_class_name": "StableDiffusionPipeline", '
                                        '"unet": ["diffusers", "UNet2DConditionModel"]}')
     (snapshot / "model_index.json").symlink_to(Path("..", "..", "blobs", "i0"))
-    for given in (snapshot, tmp_path / "hub"):  # the snapshot, or the whole cache
+    (tmp_path / "link").symlink_to(snapshot)  # the snapshot through a symlink (a review finding)
+    for given in (snapshot, tmp_path / "hub", tmp_path / "link"):  # the snapshot, or the whole cache
         (verdict,) = scan([str(given)]).verdicts
         assert verdict.exit_code == 2 and verdict.source.endswith("config.json")
         assert "modeling_x [not downloaded yet" in verdict.summary, verdict.summary

@@ -21,6 +21,7 @@ parallel, through ``survey``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -160,7 +161,7 @@ def pickle_files(paths: Sequence[Path]) -> list[Path]:
                        if pickle_named(f.name) or f.name in indexed or _pickle_head(f, modules))
             # folders the walk does not enter: those past its depth, and symlinked ones (never followed)
             out.extend(Path(e.path) for e in listing
-                       if entry_is_dir(e, follow=True) and (e.is_symlink() or depth >= MAX_WALK_DEPTH))
+                       if entry_is_dir(e, follow=True) and (_entry_is_symlink(e) or depth >= MAX_WALK_DEPTH))
     return out
 
 
@@ -282,9 +283,11 @@ def in_hub_snapshot(folder: Path) -> bool:
     """Whether ``folder`` is (in) a revision of a Hugging Face cache: ``…/models--ORG--NAME/snapshots/
     REVISION/…`` (datasets and spaces alike), a partial copy of a repository whose other files a load by
     repository id downloads."""
-    parts = folder.absolute().parts
+    seen: list[tuple[str, ...]] = [folder.absolute().parts]
+    with contextlib.suppress(OSError, RuntimeError):
+        seen.append(folder.resolve().parts)  # through any symlink too
     return any(part == "snapshots" and i > 0 and parts[i - 1].startswith(HUB_REPO_PREFIXES)
-               and i + 1 < len(parts) for i, part in enumerate(parts))
+               and i + 1 < len(parts) for parts in seen for i, part in enumerate(parts))
 
 
 HUB_REPO_PREFIXES = ("models--", "datasets--", "spaces--")
@@ -510,13 +513,22 @@ def _walk(root: Path, max_depth: int = MAX_WALK_DEPTH) -> Iterator[tuple[Path, l
         files, folders = [], []
         for e in entries:
             if entry_is_dir(e, follow=True):
-                if depth < max_depth and not e.is_symlink():
+                if depth < max_depth and not _entry_is_symlink(e):
                     folders.append(Path(e.path))
             else:
                 files.append(Path(e.path))
         yield folder, files, depth
         todo.extend((p, depth + 1) for p in reversed(folders))
 
+
+
+def _entry_is_symlink(entry: os.DirEntry) -> bool:
+    """Whether a directory entry is a symlink; one that vanished or cannot be read counts as one (never
+    entered)."""
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return True
 
 
 def _files(root: Path, max_depth: int) -> Iterator[Path]:

@@ -440,7 +440,7 @@ PLAIN_QUANTIZED_TOPS = frozenset({"attention", "ffn", "experts", "shared_experts
 # for these models leave them in bf16 (llm-compressor's Qwen3.5 example ignores ``re:.*linear_attn.*``):
 # RedHatAI's Qwen3.6-35B-A3B-NVFP4 loaded 21.86 GiB on vLLM 0.20, 21.52 priced with out_proj quantized,
 # 21.86 with none; cyankiwi's Qwen3.5-9B AWQ quantizes them all (tests/fixtures/engine_logs/vllm/r12q-*)
-LINEAR_ATTENTION_PROJECTION = re.compile(r"(^|\.)(linear_attn|mixer)\.(in_proj\w*|out_proj)\.weight$")
+LINEAR_ATTENTION_PROJECTION = re.compile(r"(^|\.)(linear_attn|mixer|mamba)\.(in_proj\w*|out_proj)\.weight$")
 PLAIN_UNQUANTIZED_COMPONENTS = frozenset({"attention/sinks"})
 # The dtypes whose parameter counts decide a model's 16-bit dtype (8-bit weights of an fp8 checkpoint
 # do not: its embeddings and norms are BF16).

@@ -49,7 +49,8 @@ class Option:
         except (TypeError, ValueError):
             raise UsageError(f"{self.flag} takes {self.kind.__name__} (found {value!r})") from None
         if (self.minimum is not None and v < self.minimum) or (self.maximum is not None and v > self.maximum):
-            raise UsageError(f"{self.flag} must be between {self.minimum:g} and {self.maximum:g} (found {v})")
+            raise UsageError(f"{self.flag} must be between {_number(self.minimum)} and "
+                             f"{_number(self.maximum)} (found {v})")
         if self.choices and v not in self.choices:
             raise UsageError(f"{self.flag} takes one of {', '.join(self.choices)} (found {v!r})")
         return v
@@ -264,3 +265,10 @@ def option(req: MemoryRequest, name: str, runtime: str | None = None) -> Any:
     if name in req.options and (runtime is None or find(runtime).name == find(req.runtime).name):
         return req.options[name]
     return find(runtime or req.runtime).default(name)
+
+
+def _number(x: float | None) -> str:
+    """A bound as a person writes it: an integer whole (1,099,511,627,776), a fraction as %g."""
+    if x is None:
+        return "any"
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"

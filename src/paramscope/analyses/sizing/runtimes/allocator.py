@@ -131,6 +131,9 @@ class Allocator:
         self.live: dict[int, tuple[list[list[int]], list[int]]] = {}
 
     def malloc(self, size: int) -> int:
+        """A handle for ``size`` bytes (0: none, as PyTorch allocates nothing for an empty tensor)."""
+        if size <= 0:
+            return 0
         size = max(MIN_BLOCK, -(-size // MIN_BLOCK) * MIN_BLOCK)
         small = size <= SMALL_SIZE
         best: tuple[list[list[int]], list[int]] | None = None
@@ -149,27 +152,34 @@ class Allocator:
         rest = block[0] - size
         if rest >= MIN_BLOCK if small else rest > SMALL_SIZE:  # should_split
             block[0] = size
-            blocks.insert(blocks.index(block) + 1, [rest, 0])
+            blocks.insert(_index(blocks, block) + 1, [rest, 0])
         block[1] = 1
         handle = len(self.live) + 1 + max(self.live, default=0)
         self.live[handle] = (blocks, block)
         return handle
 
     def free(self, handle: int) -> None:
+        if not handle:
+            return
         blocks, block = self.live.pop(handle)
         block[1] = 0
-        i = blocks.index(block)
+        i = _index(blocks, block)
         if i + 1 < len(blocks) and not blocks[i + 1][1]:
             block[0] += blocks.pop(i + 1)[0]
         if i > 0 and not blocks[i - 1][1]:
             blocks[i - 1][0] += blocks.pop(i)[0]
 
-    def empty_cache(self) -> None:
+    def empty_cache(self) -> None:  # release_cached_blocks: whole free segments only
         self.segments = [(pool, blocks) for pool, blocks in self.segments if any(b[1] for b in blocks)]
 
     @property
     def reserved(self) -> int:
         return sum(b[0] for _, blocks in self.segments for b in blocks)
+
+
+def _index(blocks: list[list[int]], block: list[int]) -> int:
+    """A block's place in its segment, by identity (two free blocks of one size are different blocks)."""
+    return next(i for i, b in enumerate(blocks) if b is block)
 
 
 LAYER_INDEX = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")

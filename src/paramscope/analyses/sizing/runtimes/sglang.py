@@ -148,7 +148,9 @@ SGLANG_UNSCALED_ROPE_FAMILIES = frozenset({"gemma3", "gemma3_text"})
 # printed, 14.989 GiB with a bf16 cache and 15.020 with a float32 one (131072 × 128 × 2 B more: maxuhl-*);
 # QwQ-32B at TP 4 -0.20 % -> -0.00 %, Qwen3-8B -0.08 % -> -0.01 %, Qwen3-4B FP8 -0.22 % -> +0.02 %
 ROPE_CAST_BUILDS = frozenset({"early-2025"})
-NOT_CUDA_VENDORS = frozenset({"AMD", "Intel"})  # hardware.py vendors whose GPUs SGLang runs without CUDA
+# hardware.py vendors whose GPUs SGLang's RotaryEmbedding casts the cache on (``_is_cuda or _is_xpu`` keep
+# float32: NVIDIA's and Intel's; ROCm and the rest cast)
+ROPE_CAST_VENDORS = frozenset({"AMD", "Apple"})
 
 
 def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType, *, cuda: bool = True, build: str = "current"
@@ -708,12 +710,14 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     t = kv_dtype(req.kv_type, dtype)
     on_gpu = req.device is not None and req.device.kind != "cpu"
     gpu = req.device.usable_bytes if req.device and on_gpu else None
-    cuda = req.device is None or req.device.vendor not in NOT_CUDA_VENDORS
+    on_host = req.device is not None and (req.device.kind == "cpu" or req.device.vendor == "Apple")
+    cuda = req.device is None or (not on_host and req.device.vendor not in ROPE_CAST_VENDORS)
     m = sglang_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                       gpu_memory_bytes=gpu, mem_fraction_static=option(req, "mem_fraction_static"),
                       tensor_parallel=req.n_devices,
                       nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
-                      allocator_tail_bytes=0 if req.weights else loaded_tails(
+                      # PyTorch's caching allocator: a GPU's (CUDA or HIP), not the host's
+                      allocator_tail_bytes=0 if req.weights or on_host else loaded_tails(
                           model, req.n_devices, cuda=cuda, build=option(req, "sglang_build")),
                       gpu_reported_bytes=(req.device.reported_bytes or req.device.memory_bytes
                                           if req.device and on_gpu else None),
@@ -749,5 +753,11 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       f"tokens at once, {req.batch} asked",)
         return RuntimeParts(pool * n, m.reserve_bytes * n, (m.cuda_context_bytes + m.nccl_bytes) * n,
                             t.value.lower(), m.explain, notes, m.fits, kv_requests_bytes=m.kv.total_bytes * n)
+    fits = None
+    if m.max_total_tokens is not None and m.max_total_tokens < ctx * req.batch:
+        # no GPU to size the pool from, but the cap alone refuses what the requests need
+        fits = False
+        notes += (f"does not fit: --max-total-tokens {m.max_total_tokens:,} holds fewer tokens than "
+                  f"{counted(req.batch, 'request')} of {ctx:,} need",)
     return RuntimeParts(m.kv.total_bytes * n, 0, (m.cuda_context_bytes + m.nccl_bytes) * n,
-                        t.value.lower(), m.explain, notes, None)
+                        t.value.lower(), m.explain, notes, fits)
