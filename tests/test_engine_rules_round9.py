@@ -456,3 +456,16 @@ def test_review_findings_of_round_12(tmp_path):
     assert lin.search("model.layers.1.mamba.in_proj.weight")
     assert lin.search("model.layers.1.mamba.out_proj.weight")
     assert not lin.search("model.layers.1.self_attn.out_proj.weight")
+
+
+def test_size_takes_the_awq_dequantize_peak_on_a_gpu_without_marlin():
+    """Marlin needs capability 8.0: on a T4 or a V100 vLLM runs the AWQ kernel, which dequantizes its
+    widest weight in the profile run (a review finding: only the compare tool knew it)."""
+    from paramscope.app.size import size
+
+    def forward(gpu: str) -> str:
+        out = size("qwen2.5-7b", weights="awq", runtime="vllm", gpu=gpu, context=4096).to_json()
+        return next(line for line in out["explain"] if "activation" in line and "forward" in line)
+
+    assert "AWQ dequantized weight" in forward("t4") and "AWQ dequantized weight" in forward("v100-32g")
+    assert "AWQ dequantized weight" not in forward("a10")

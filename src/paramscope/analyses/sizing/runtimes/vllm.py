@@ -1605,6 +1605,22 @@ def parse_byte_count(text: str | None, flag: str) -> int | None:
                            f"{number}{suffix}i (2**n)")
 
 
+def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
+    """A 4-bit AWQ / GPTQ model (stored so, or re-priced with ``--weights int4``) on an NVIDIA GPU before
+    Ampere, where Marlin cannot run (capability 8.0 and later): vLLM's AWQ kernel (and GPTQ's exllama path)
+    dequantize the weight for a large batch (``awq_dequantize_peak``). The device table has no capability;
+    an NVIDIA GPU without a bf16 rate (V100, T4, Turing and Pascal cards) is pre-Ampere."""
+    device = req.device
+    if device is None or device.kind != "gpu" or device.vendor != "NVIDIA" or device.bf16_flops is not None:
+        return False
+    if req.weights is not None:
+        from paramscope.knowledge.quant_schemes import PLAIN_SCHEMES, lookup
+
+        return lookup(req.weights) is PLAIN_SCHEMES["int4"]
+    q = model.quantization
+    return q is not None and q.method in ("awq", "gptq") and q.bits == 4
+
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     """vLLM's figures are per GPU (each of the tensor-parallel ranks holds the same); totals are × N.
@@ -1650,7 +1666,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     expert_parallel=option(req, "enable_expert_parallel"), offload=offload,
                     kv_cache_memory_bytes=kv_bytes, prefix_caching=prefix_caching_asked(req),
                     mla_stored_bytes=None if req.weights else mla_stored(model),
-                    disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"))
+                    disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"),
+                    awq_dequantize=int4_without_marlin(model, req))
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = ()
