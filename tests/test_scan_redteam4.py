@@ -153,7 +153,8 @@ def test_a_hub_cache_snapshot_fetches_the_code_it_names(tmp_path: Path) -> None:
     blobs/), a download that left the repository's code out (allow_patterns) still loads it: a load by
     repository id with trust_remote_code=True fetches the modules auto_map names. So the config could run
     code there, while the same config in a plain folder names nothing that can load (the test above).
-    diffusers' model_index.json names installed libraries too ("diffusers"), so only its files count."""
+    diffusers' model_index.json names its own modules as bare names too ("diffusers", "stable_diffusion"),
+    so only its files count; sentence-transformers' custom module types are fetched like auto_map's."""
     repo = tmp_path / "hub" / "models--org--m"
     snapshot = repo / "snapshots" / "0123abc"
     (repo / "blobs").mkdir(parents=True)
@@ -161,16 +162,21 @@ def test_a_hub_cache_snapshot_fetches_the_code_it_names(tmp_path: Path) -> None:
     (repo / "blobs" / "c0").write_text('{"model_type": "x", "auto_map": {"AutoModel": "modeling_x.XModel"}}')
     (snapshot / "config.json").symlink_to(Path("..", "..", "blobs", "c0"))
     (repo / "blobs" / "i0").write_text('{"_class_name": "StableDiffusionPipeline", '
-                                       '"unet": ["diffusers", "UNet2DConditionModel"]}')
+                                       '"unet": ["diffusers", "UNet2DConditionModel"], '
+                                       '"safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"]}')
     (snapshot / "model_index.json").symlink_to(Path("..", "..", "blobs", "i0"))
+    # sentence-transformers' custom module type, fetched alike (a review finding)
+    (repo / "blobs" / "m0").write_text('[{"idx": 0, "name": "0", "path": "", "type": "custom_st.Pool"}]')
+    (snapshot / "modules.json").symlink_to(Path("..", "..", "blobs", "m0"))
     (tmp_path / "link").symlink_to(snapshot)  # the snapshot through a symlink (a review finding)
     for given in (snapshot, tmp_path / "hub", tmp_path / "link"):  # the snapshot, or the whole cache
-        (verdict,) = scan([str(given)]).verdicts
-        assert verdict.exit_code == 2 and verdict.source.endswith("config.json")
-        assert "modeling_x [not downloaded yet" in verdict.summary, verdict.summary
+        config, modules = sorted(scan([str(given)]).verdicts, key=lambda v: v.source)
+        assert config.exit_code == 2 and config.source.endswith("config.json")
+        assert "modeling_x [not downloaded yet" in config.summary, config.summary
+        assert modules.exit_code == 2 and "custom_st [not downloaded yet" in modules.summary
     plain = tmp_path / "plain"  # the same files copied out of the cache: nothing to fetch from
     plain.mkdir()
-    for name in ("config.json", "model_index.json"):
+    for name in ("config.json", "model_index.json", "modules.json"):
         (plain / name).write_bytes((snapshot / name).read_bytes())
     assert not scan([str(plain)]).verdicts
 def test_review_findings_of_round_4(tmp_path: Path) -> None:

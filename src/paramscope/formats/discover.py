@@ -226,14 +226,16 @@ def _sentence_modules(data: object) -> list[str]:
 
 # The files that name repository code a loader imports (module names relative to the file's folder; a
 # name starting "--" is another repository's, which is never present to check), what imports it, and
-# whether every name is the repository's own module: transformers' auto_map names nothing else, so in a
-# Hugging Face cache snapshot a module not downloaded yet is one a load by repository id fetches
-# (dynamic_module_utils.get_cached_module_file); diffusers' and sentence-transformers' names may be
-# installed libraries ("diffusers", "transformers"), code only where the repository holds the file
+# whether in a Hugging Face cache snapshot a name not downloaded yet counts: a module a load by repository
+# id fetches (transformers' dynamic_module_utils.get_cached_module_file; sentence-transformers' custom
+# module types alike). transformers' auto_map names only repository modules, sentence-transformers' types
+# outside its own package are custom code or another installed library (unsure, so it counts); diffusers'
+# model_index.json names its own pipeline modules ("stable_diffusion" for a safety checker) as bare
+# names too, which the scan cannot list, so there only the files that are present count
 REMOTE_CODE: dict[str, tuple[Callable[[object], list[str]], str, bool]] = {
     **{name: (_auto_map, f"transformers {TRUST_REMOTE_CODE}", True) for name in AUTO_MAP_FILES},
     "model_index.json": (_model_index, f"diffusers' DiffusionPipeline {TRUST_REMOTE_CODE}", False),
-    "modules.json": (_sentence_modules, f"sentence-transformers {TRUST_REMOTE_CODE}", False),
+    "modules.json": (_sentence_modules, f"sentence-transformers {TRUST_REMOTE_CODE}", True),
 }
 NOT_DOWNLOADED = "not downloaded yet: a load by repository id fetches it"
 # torch.hub.load(folder, source="local") imports the folder's hubconf.py: no trust flag guards it
