@@ -163,7 +163,8 @@ def test_a_hub_cache_snapshot_fetches_the_code_it_names(tmp_path: Path) -> None:
     (snapshot / "config.json").symlink_to(Path("..", "..", "blobs", "c0"))
     (repo / "blobs" / "i0").write_text('{"_class_name": "StableDiffusionPipeline", '
                                        '"unet": ["diffusers", "UNet2DConditionModel"], '
-                                       '"safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"]}')
+                                       '"safety_checker": ["stable_diffusion", '
+                                       '"StableDiffusionSafetyChecker"]}')
     (snapshot / "model_index.json").symlink_to(Path("..", "..", "blobs", "i0"))
     # sentence-transformers' custom module type, fetched alike (a review finding)
     (repo / "blobs" / "m0").write_text('[{"idx": 0, "name": "0", "path": "", "type": "custom_st.Pool"}]')
