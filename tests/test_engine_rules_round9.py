@@ -469,3 +469,10 @@ def test_size_takes_the_awq_dequantize_peak_on_a_gpu_without_marlin():
 
     assert "AWQ dequantized weight" in forward("t4") and "AWQ dequantized weight" in forward("v100-32g")
     assert "AWQ dequantized weight" not in forward("a10")
+
+
+def test_a_logs_build_is_its_stated_version_or_its_build_line():
+    """The compare tool took the largest "bNNNN" of a log, so a number quoted in passing could pass for the
+    build (a review finding of round 11): one Vulkan log names b26200 beside its own "build: 9849"."""
+    r = _record("qwen35-9b-udq4kxl-vulkan-1070ti-b9849-fit31-np4")
+    assert "26200" in r.log and engine_log_compare.llamacpp_build_number(r) == 9849

@@ -489,6 +489,20 @@ BUILD_NUMBER = re.compile(r"\b(?:build[:= ]*|b)(\d{4,5})\b")
 OUTPUTS_CAP_BUILD, OUTPUTS_CAP_DATE = 9849, (2026, 6)
 
 
+# llama.cpp's own line at start-up: "build: 6527 (abc1234) with ..." (main, llama-cli, llama-server)
+BUILD_LINE = re.compile(r"^\W*build\s*[:=]\s*(\d{4,5})\b", re.M)
+
+
+def llamacpp_build_number(r: Record) -> int | None:
+    """The record's llama.cpp build: its stated engine version, else the log's own "build:" line, else the
+    largest "bNNNN" the excerpt names (a quoted unrelated build could mislead only this last step)."""
+    for text, pattern in ((r.engine_version, BUILD_NUMBER), (r.log, BUILD_LINE), (r.log, BUILD_NUMBER)):
+        found = [int(b) for b in pattern.findall(text)]
+        if found:
+            return found[0] if pattern is BUILD_LINE else max(found)
+    return None
+
+
 def n_outputs_max(r: Record) -> int:
     """The context's cap on reserved rows of logits (llama.cpp PR 23861): as its log prints it; else, for a
     llama-server log of a build that caps them (OUTPUTS_CAP_BUILD, or a note dated from June 2026) whose
@@ -498,9 +512,10 @@ def n_outputs_max(r: Record) -> int:
         return int(found.group(1))
     if "llama-server" not in r.log and "srv " not in r.log:
         return 0
-    builds = [int(b) for b in BUILD_NUMBER.findall(r.log + " " + r.engine_version)]
+    build = llamacpp_build_number(r)
     dated = _note_date(r.version_note or "")
-    capped = max(builds) >= OUTPUTS_CAP_BUILD if builds else dated is not None and dated >= OUTPUTS_CAP_DATE
+    capped = (build >= OUTPUTS_CAP_BUILD if build is not None
+              else dated is not None and dated >= OUTPUTS_CAP_DATE)
     if not capped:
         return 0
     slots = SLOTS_LINE.search(r.log)
