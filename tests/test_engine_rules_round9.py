@@ -476,3 +476,25 @@ def test_a_logs_build_is_its_stated_version_or_its_build_line():
     build (a review finding of round 11): one Vulkan log names b26200 beside its own "build: 9849"."""
     r = _record("qwen35-9b-udq4kxl-vulkan-1070ti-b9849-fit31-np4")
     assert "26200" in r.log and engine_log_compare.llamacpp_build_number(r) == 9849
+
+
+def test_vllm_raises_the_block_size_of_a_narrower_kind():
+    """kv_cache_utils.unify_kv_cache_spec_page_size: layer kinds whose pages differ (Gemma 4 26B-A4B: sliding
+    layers of 8 × 256, full ones of 2 × 512) share the widest page, the narrower kind taking blocks of
+    page / its own page × block_size tokens. vLLM 0.19 with an fp8 cache: 27,150 blocks of 64 KiB over
+    6 groups, 72,400 tokens and 6.73x printed, both exact given the printed memory (2x and -43 % before);
+    Gemma 4 E2B (the sliding kind narrower) comes to 31.73x with max_num_batched_tokens 4096 (31.72
+    printed)."""
+    from paramscope.analyses.sizing.runtimes.vllm import kv_layout, resolve_params
+
+    rows = {r.figure: r for r in engine_log_compare.compare(
+        _record("r12q-gemma4-26b-a4b-nvfp4-wsl-u080-v0192rc1"))[0]}
+    for figure in ("kv_tokens", "max_concurrency"):
+        assert abs(rows[figure + engine_log_compare.GIVEN_KV].error) < 0.001
+    cfg = paramscope.open_model(str(LOGS / "configs" / "gemma-4-26b-a4b.config.json")).config
+    p = resolve_params(cfg, context=98304, batch=1, kv_type=DType.F8_E4M3, dtype=DType.BF16,
+                       gpu_memory_bytes=None, gpu_memory_utilization=None, block_size=None,
+                       max_num_batched_tokens=2048, max_num_seqs=None, cuda_graphs=True, tensor_parallel=1,
+                       engine="v1-0.16", chunked_prefill=None, gpu_name=None, entrypoint="serve")
+    layout, _, _ = kv_layout(cfg, p)
+    assert layout.page_bytes == 65536 and layout.blocks["full"] == 98304 // 32

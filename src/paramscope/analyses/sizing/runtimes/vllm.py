@@ -868,9 +868,24 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
                     f"{part.k_width} B = {part.total_bytes:,} B")
             kv = KVCache((*kv.parts, part), (*kv.explain, line))
         return layout, kv, padding
-    row = kv.parts[0].k_row_bytes + kv.parts[0].v_row_bytes
+    # kinds of different widths (Gemma 4: sliding layers of 8 × 256, full ones of 2 × 512):
+    # kv_cache_utils.unify_kv_cache_spec_page_size raises the narrower kinds' block size until their pages
+    # match the widest one's, so they hold fewer, larger blocks. Gemma 4 26B-A4B with an fp8 cache on vLLM
+    # 0.19: 64 KiB pages, the full layers' blocks of 32 tokens; 27,150 blocks, 72,400 tokens printed
+    rows = {part.kind: part.k_row_bytes + part.v_row_bytes for part in attention_parts}
+    row = max(rows.values())
+    if any(row % r for r in rows.values()):
+        raise UnsupportedError(f"vLLM: {cfg.architecture}'s layer kinds have KV pages whose sizes do not "
+                               f"divide each other ({sorted(rows.values())} B a token), which vLLM refuses")
+    if len(set(rows.values())) > 1:
+        blocks |= {kind: request_blocks(kind, cfg, replace(p, block_size=p.block_size * (row // r)))
+                   for kind, r in rows.items()}
+        cells = {kind: blocks[kind] * p.block_size * (row // rows[kind]) for kind in attention}
+        kv = kv_cache(rank_config(cfg, p.tensor_parallel), cells, streams=p.batch, type_k=p.kv_type,
+                      type_v=p.kv_type, mla="compressed", type_state=p.dtype)
     page = p.block_size * row
-    padding = sum((groups[kind] * size - n) * p.batch * cells[kind] * row for kind, n in attention.items())
+    padding = sum((groups[kind] * size - n) * p.batch * cells[kind] * rows[kind]
+                  for kind, n in attention.items())
     if state:  # the padded state pages, and the padding layers of the last linear group
         linear = counts["linear"]
         padding += p.batch * ((page - state) * linear + (groups["linear"] * size - linear) * page)
