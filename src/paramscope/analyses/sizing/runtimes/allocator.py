@@ -30,6 +30,7 @@ build otherwise (MLA, linear attention, encoder-decoder).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -69,23 +70,40 @@ def rank_weight_sizes(model: Model, tp: int, skip: frozenset[str] = frozenset())
     """The bytes of each parameter one of ``tp`` ranks allocates, fused as the engines fuse them (see
     above), for the matrices of a model laid out as the engines build it; [] otherwise. ``skip``: names
     of tensors the engine does not build."""
+    found = _rank_parameters(model, tp, skip=skip)
+    return list(found[0].values()) if found else []
+
+
+def _rank_parameters(model: Model, tp: int, *, skip: frozenset[str] = frozenset(), vectors: bool = False,
+                     key: Callable[[str], str] | None = None
+                     ) -> tuple[dict[str, int], dict[str, tuple[int, int, int]]] | None:
+    """One rank's parameters as the engines build them: bytes by (fused) name, in first-seen order, and
+    each one's ``construction_order``; None for a model laid out otherwise. ``vectors``: the 1-D
+    parameters too (buffers left out); ``key``: how a matrix's name fuses (``fused_name``)."""
     cfg = model.config
     if (cfg is None or cfg.is_mla or cfg.recurrent_layers or cfg.is_encoder_decoder
             or cfg.n_heads % tp or (cfg.n_kv_heads and cfg.n_kv_heads % tp and tp % cfg.n_kv_heads)):
-        return []
+        return None
+    fuse = key or fused_name
     vocab = -(-cfg.vocab_size // VOCAB_PADDING) * VOCAB_PADDING
     kv_share = max(1, cfg.n_kv_heads // tp) / cfg.n_kv_heads if cfg.n_kv_heads else 1 / tp
-    groups: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    order: dict[str, tuple[int, int, int]] = {}
     for t in model.tensors:
-        if len(t.shape) < 2 or t.name in skip:
+        matrix = len(t.shape) >= 2
+        if t.name in skip or not (matrix or vectors) or (vectors and not t.is_parameter):
             continue
-        if t.shape[0] == cfg.vocab_size:  # embedding or LM head: split by the padded vocabulary
-            groups[t.name] = vocab // tp * (t.nbytes // cfg.vocab_size)
-            continue
-        key = fused_name(t.name)
-        share = kv_share if KV_PROJ.search(t.name) else 1 / tp
-        groups[key] = groups.get(key, 0) + int(t.nbytes * share)
-    return list(groups.values())
+        is_vocab = matrix and t.shape[0] == cfg.vocab_size
+        if is_vocab:  # embedding or LM head: split by the padded vocabulary
+            name, size = t.name, vocab // tp * (t.nbytes // cfg.vocab_size)
+        elif not matrix:
+            name, size = t.name, t.nbytes
+        else:
+            name = fuse(t.name)
+            size = int(t.nbytes * (kv_share if KV_PROJ.search(t.name) else 1 / tp))
+        sizes[name] = sizes.get(name, 0) + size
+        order.setdefault(name, construction_order(t.name, is_vocab))
+    return sizes, order
 
 
 def fused_name(name: str) -> str:
@@ -218,29 +236,13 @@ TOWER = re.compile(r"(^|\.)(vision_tower|visual|vision_model|vision_encoder|audi
 
 
 def rank_weights(model: Model, tp: int) -> list[tuple[str, int]]:
-    """``rank_weight_sizes`` with each parameter's name (the fused one), 1-D tensors included, in the
-    order the model builds them (``construction_order``); [] where the engines lay the model out
-    otherwise. A tower's tensors (``TOWER``) come first, in their order."""
-    cfg = model.config
-    if not rank_weight_sizes(model, tp) or cfg is None:
+    """``rank_weight_sizes`` with each parameter's name (the fused one; an FP8 weight's scales fused as
+    it is), 1-D tensors included, in the order the model builds them (``construction_order``); [] where
+    the engines lay the model out otherwise. A tower's tensors (``TOWER``) come first, in their order."""
+    found = _rank_parameters(model, tp, vectors=True, key=_fused_key)
+    if found is None:
         return []
-    vocab = -(-cfg.vocab_size // VOCAB_PADDING) * VOCAB_PADDING
-    kv_share = max(1, cfg.n_kv_heads // tp) / cfg.n_kv_heads if cfg.n_kv_heads else 1 / tp
-    sizes: dict[str, int] = {}
-    order: dict[str, tuple[int, int, int]] = {}
-    for t in model.tensors:
-        if not t.is_parameter:
-            continue
-        is_vocab = len(t.shape) >= 2 and t.shape[0] == cfg.vocab_size
-        if is_vocab:
-            key, size = t.name, vocab // tp * (t.nbytes // cfg.vocab_size)
-        elif len(t.shape) < 2:
-            key, size = t.name, t.nbytes
-        else:
-            key = _fused_key(t.name)
-            size = int(t.nbytes * (kv_share if KV_PROJ.search(t.name) else 1 / tp))
-        sizes[key] = sizes.get(key, 0) + size
-        order.setdefault(key, construction_order(t.name, is_vocab))
+    sizes, order = found
     return sorted(sizes.items(), key=lambda kv: (not TOWER.search(kv[0]), order[kv[0]]))
 
 
