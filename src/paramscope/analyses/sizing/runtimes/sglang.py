@@ -158,9 +158,19 @@ def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType, *, cuda: bool = True,
     """The RoPE caches SGLang builds beside the weights (vLLM's rule, runtimes/vllm.py rope_cache_bytes,
     except for the families whose model code drops the config's scaling), in float32 on CUDA from the
     builds of mid-2025 on (ROPE_CAST_BUILDS)."""
+    return rope_cache_bytes(_as_sglang_ropes(cfg), DType.F32 if rope_in_float32(cuda, build) else dtype)
+
+
+def rope_in_float32(cuda: bool, build: str) -> bool:
+    """Whether SGLang keeps the cos/sin cache in float32 (ROPE_CAST_BUILDS)."""
+    return cuda and build not in ROPE_CAST_BUILDS
+
+
+def _as_sglang_ropes(cfg: ArchConfig) -> ArchConfig:
+    """The config as SGLang's model code builds its RoPE caches (SGLANG_UNSCALED_ROPE_FAMILIES)."""
     if cfg.family in SGLANG_UNSCALED_ROPE_FAMILIES:
-        cfg = replace(cfg, extra={**cfg.extra, "rope_scaling": None, "rope_parameters": None})
-    return rope_cache_bytes(cfg, DType.F32 if cuda and build not in ROPE_CAST_BUILDS else dtype)
+        return replace(cfg, extra={**cfg.extra, "rope_scaling": None, "rope_parameters": None})
+    return cfg
 
 
 def vlm_fraction_factor(vision: tuple[int, int], build: str) -> float:
@@ -609,10 +619,8 @@ def loaded_tails(model: Model, tensor_parallel: int, *, cuda: bool = True, build
     cfg = model.config
     if not weights or cfg is None:
         return weight_tails(model, tensor_parallel, device_level=True)
-    if cfg.family in SGLANG_UNSCALED_ROPE_FAMILIES:
-        cfg = replace(cfg, extra={**cfg.extra, "rope_scaling": None, "rope_parameters": None})
-    cast = 0 if cuda and build not in ROPE_CAST_BUILDS else model_dtype(model.tensors).type_size
-    return reserved_holes(weights, rope_shapes(cfg), cast_to=cast)
+    cast = 0 if rope_in_float32(cuda, build) else model_dtype(model.tensors).type_size
+    return reserved_holes(weights, rope_shapes(_as_sglang_ropes(cfg)), cast_to=cast)
 
 
 def _explained(m: SglangMemory, weights_bytes: int, gpu: int | None) -> SglangMemory:
