@@ -269,8 +269,9 @@ KNOWN_MISSES = {
                "see the kv_cache_memory entry"),
     ("kvcached198-sglang-gpt-oss-20b-b200class", "weights"): (
         0.12, "on SM100 SGLang turns on FlashInfer's MXFP4 MoE kernel, whose Mxfp4MoEMethod.create_weights "
-              "pads the experts' widths to multiples of 256 (2880 -> 3072) with fp32 biases: +1.32 GiB, not "
-              "modelled for SGLang (the GPU is not named: 'B200 class'); 0.37 GiB more not explained"),
+              "pads the experts' widths to multiples of 256 (2880 -> 3072) with fp32 biases: +1.28 GiB, "
+              "modelled for a named B200 or GB200 (loaded.py SM100), but this log names no GPU ('B200 "
+              "class' by its free memory); 0.40 GiB more not explained"),
     ("ollama-llamaserver-hermes3-8b-q4-0-rtx2060-fit15", "model_buffer"): (
         0.065, "with mmap the CPU_Mapped buffer spans the file from the first to the last host tensor: the "
                "output matrix, now on the GPU, sits inside that span in Ollama's GGUF (about 288 MiB counted "

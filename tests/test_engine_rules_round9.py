@@ -498,3 +498,17 @@ def test_vllm_raises_the_block_size_of_a_narrower_kind():
                        engine="v1-0.16", chunked_prefill=None, gpu_name=None, entrypoint="serve")
     layout, _, _ = kv_layout(cfg, p)
     assert layout.page_bytes == 65536 and layout.blocks["full"] == 98304 // 32
+
+
+def test_sglang_pads_mxfp4_experts_for_flashinfer_on_sm100():
+    """SGLang's Mxfp4MoEMethod with FlashInfer's MXFP4 MoE (its choice on B200/GB200) rounds the experts'
+    sizes up to 256 (gpt-oss: 2880 -> 3072) with float32 biases: gpt-oss-20b +1.28 GiB on a B200, the
+    kvcached198-* log's +1.68 (its GPU unnamed, B200-class by its free memory); elsewhere as stored."""
+    from paramscope.analyses.sizing.loaded import loaded_weights
+    from paramscope.knowledge.hardware import find_device
+
+    model = paramscope.open_model("gpt-oss-20b")
+    b200 = loaded_weights(model, "sglang", find_device("b200"))
+    h100 = loaded_weights(model, "sglang", find_device("h100"))
+    assert h100.bytes == model.tensor_bytes and b200.backend == "flashinfer-sm100"
+    assert 1.2 < (b200.bytes - model.tensor_bytes) / 2**30 < 1.35

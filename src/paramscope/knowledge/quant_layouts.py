@@ -1016,6 +1016,12 @@ ENGINE_LAYOUTS: dict[tuple[str, str, str], EngineLayout] = {(e.engine, e.method,
                  "AMD Instinct MI350X / MI355X (gfx950, ROCm)",
                  "vllm mxfp4.py create_weights on ROCm: get_padding_alignment() is 256 on gfx950 (not "
                  "checked against a log)"),
+    EngineLayout("sglang", "mxfp4", "flashinfer-sm100", 256, 256, DType.F32, (),
+                 "B200/GB200 (CUDA capability 10.x), where SGLang runs FlashInfer's MXFP4 MoE kernel",
+                 "sglang quantization/mxfp4.py Mxfp4MoEMethod.create_weights: with FlashInfer's MXFP4 MoE "
+                 "both sizes rounded up to 256, float32 biases: gpt-oss-20b on a B200-class GPU "
+                 "(tests/fixtures/engine_logs/sglang/kvcached198-*) +1.32 GiB of the +1.68 its log shows; "
+                 "elsewhere SGLang keeps the experts as stored"),
 )}
 
 

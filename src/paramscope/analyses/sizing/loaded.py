@@ -99,14 +99,19 @@ def _relaid(model: Model, runtime: str, device: Device | None, backend: str | No
         if backend == "gptq":  # asked for by name: the plain GPTQ kernel keeps every stored tensor
             return Loaded(runtime, stored, stored, "gptq", (GPTQ_FORCED,))
         return _vllm_gptq_marlin(model, runtime, stored)
-    if runtime != "vllm" or method != "mxfp4":
+    if method != "mxfp4" or runtime not in ("vllm", "sglang"):
         return Loaded(runtime, stored, stored)
+    if runtime == "sglang" and (device is None or device.key not in SM100):
+        return Loaded(runtime, stored, stored)  # SGLang pads MXFP4 experts only for FlashInfer on SM100
     from paramscope.knowledge import quant_layouts as ql
 
     # on ROCm the padding is the platform's whatever kernel runs (the log may say "Triton backend")
     amd = device is not None and device.vendor == "AMD"
-    chosen = _vllm_mxfp4_backend(device) if amd or not backend else backend
-    lay = ql.ENGINE_LAYOUTS.get(("vllm", "mxfp4", chosen))
+    if runtime == "sglang":
+        chosen = "flashinfer-sm100"
+    else:
+        chosen = _vllm_mxfp4_backend(device) if amd or not backend else backend
+    lay = ql.ENGINE_LAYOUTS.get((runtime, "mxfp4", chosen))
     if lay is None:
         known = sorted(b for e, m, b in ql.ENGINE_LAYOUTS if (e, m) == ("vllm", "mxfp4"))
         raise UnsupportedError(f"unknown vLLM MXFP4 backend {chosen!r} (known: {', '.join(known)})")
@@ -122,7 +127,8 @@ def _relaid(model: Model, runtime: str, device: Device | None, backend: str | No
         total -= sum(p.nbytes for p in parts if p is not None)
         total += ql.mxfp4_loaded_bytes(kind, experts, out, blocks * ql.MXFP4_BLOCK, lay,
                                        with_bias=parts[2] is not None, tensor_parallel=tensor_parallel)
-    note = (f"vLLM {chosen} MXFP4 backend ({lay.when}): expert weights padded to intermediate × "
+    engine = "vLLM" if runtime == "vllm" else "SGLang"
+    note = (f"{engine} {chosen} MXFP4 backend ({lay.when}): expert weights padded to intermediate × "
             f"{lay.intermediate_align}, hidden × {lay.hidden_align}"
             + (", biases in float32 and a swizzled copy of the scales" if lay.scale_copy_align else "")
             + f" ({lay.source}); {total - stored:+,} B against the {stored:,} B stored")
@@ -171,6 +177,7 @@ def _vllm_mxfp4_backend(device: Device | None) -> str:
 
 
 GFX950 = frozenset({"mi350x", "mi355x"})  # CDNA 4: vLLM's ROCm MXFP4 alignment is 256 there
+SM100 = frozenset({"b200", "gb200"})  # CUDA capability 10.x in the device table (hardware.py)
 # CUDA capability 12.0 / 12.1 (GeForce RTX 50, RTX PRO Blackwell, GB10): neither Triton's range nor
 # FlashInfer's family in get_mxfp4_backend, so Marlin ("Using Marlin backend" on SM121; gpt-oss-20b on a
 # GB10, vLLM 0.30: 13.8 GiB printed, 13.70 with Marlin's padding, 13.44 with Triton's)
