@@ -14,7 +14,8 @@ import engine_log_compare
 import engine_logs
 import pytest
 
-from paramscope.analyses.sizing.runtimes import vllm
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm.result import VllmMemory
 
 # Tolerances per figure, |predicted / printed − 1| (the printed value's own rounding is always allowed).
 # 0: exact. llama.cpp's KV cache is a product of integers; vLLM's block arithmetic given the KV memory the
@@ -484,7 +485,7 @@ KNOWN_MISSES = {
         0.7, "the -fit dry run's compute figure on CPU + BLAS is twice the buffer reserved afterwards; not "
              "explained"),
     # round 6: unified memory (DGX Spark, GB10): vLLM reads the host's available RAM as free GPU memory,
-    # so the host's own allocations during the profile count as non-torch memory (runtimes/vllm.py
+    # so the host's own allocations during the profile count as non-torch memory (runtimes/vllm/explain.py
     # UNIFIED_MEMORY_NAME: the explain warns; not predicted)
     **{("spark-qwen3-30b-a3b-fp8-fp8kv-v0130", figure): (
         0.48, "activation + non-torch 3.43 GiB printed where 1.54 are predicted: the host's memory growth "
@@ -760,7 +761,7 @@ def test_engine_family_and_backend_read_from_each_log():
     chunked = {rid: engine_log_compare.chunked_prefill(records[rid], families.get(rid, "v0-early"))
                for rid in ("5248-deepseek-coder-6.7b-2xt4", "10517-llama31-8b-3090-20k")}
     assert chunked == {"5248-deepseek-coder-6.7b-2xt4": False, "10517-llama31-8b-3090-20k": None}
-    # MLA: a V0 log from before vLLM 0.7.1 cached K and V per head (runtimes/vllm.py pre_mla_attention)
+    # MLA: a V0 log from before vLLM 0.7.1 cached K and V per head (vllm/weights.py pre_mla_attention)
     assert not engine_log_compare.vllm_mla(records["pr10927-deepseek-v2-lite-chat-h100-v0"], "v0")
     assert engine_log_compare.vllm_mla(records["21348-qwen3-235b-a22b-fp8-4xh100"], "v1-0.9")
     # --quantization gptq named: the plain GPTQ kernel's layout
@@ -781,8 +782,8 @@ def test_a_context_the_pool_cannot_hold_does_not_fit():
     assert model is not None and model.config is not None
     weights = engine_log_compare.weights_bytes(model, record)
 
-    def profile(context: int) -> vllm.VllmMemory:
-        return vllm.vllm_memory(model.config, weights, context=context, gpu_memory_bytes=engine_log_compare
+    def profile(context: int) -> VllmMemory:
+        return vllm_memory(model.config, weights, context=context, gpu_memory_bytes=engine_log_compare
                                 .gpu_bytes(record), gpu_memory_utilization=0.9, block_size=128,
                                 engine="v1-early", gpu_name=record.gpus["name"])
 

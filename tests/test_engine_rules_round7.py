@@ -27,17 +27,14 @@ from paramscope.analyses.sizing.runtimes.sglang import (
     vision_tower,
     vlm_fraction_factor,
 )
-from paramscope.analyses.sizing.runtimes.vllm import (
-    MAMBA_BLOCKS_PER_REQUEST,
-    hybrid_state_bytes,
+from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params as vllm_params
+from paramscope.analyses.sizing.runtimes.vllm.kv import MAMBA_BLOCKS_PER_REQUEST, hybrid_state_bytes
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm.weights import (
     replicated_weight_bytes,
     rope_cache_bytes,
     rope_positions,
     v0_mla_aligned,
-    vllm_memory,
-)
-from paramscope.analyses.sizing.runtimes.vllm import (
-    resolve_params as vllm_params,
 )
 from paramscope.model.dtypes import DType
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 import paramscope
-from paramscope.analyses.sizing.runtimes.vllm import (
+from paramscope.analyses.sizing.runtimes.vllm.kv import (
     PREFIX_CACHING_BY_DEFAULT,
     TOKENS_REPORTED,
     prefix_caching_on,
-    vllm_memory,
 )
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.model.dtypes import DType
 
 LOGS = Path(__file__).parent / "fixtures" / "engine_logs"
@@ -157,7 +157,7 @@ def test_a_dsa_models_indexer_keys_join_its_vllm_pages():
 def test_without_the_hybrid_manager_every_sliding_layer_holds_the_context():
     """--disable-hybrid-kv-cache-manager (or a KV connector without SupportsHMA): gpt-oss-120b at TP 8 on
     H200s, 0.22.1: 13,724,416 tokens printed, one group of 36 full layers (25,798,626 with the manager)."""
-    from paramscope.analyses.sizing.runtimes.vllm import without_hybrid_manager
+    from paramscope.analyses.sizing.runtimes.vllm.kv import without_hybrid_manager
     from paramscope.errors import UnsupportedError
 
     cfg = paramscope.open_model("gpt-oss-120b").config
@@ -211,7 +211,8 @@ def test_review_findings_of_rounds_9_and_10():
     builds that offload it first; both prefix-caching flags together are refused."""
     from paramscope.analyses.sizing.kv_cache import indexer_layers
     from paramscope.analyses.sizing.memory import MemoryRequest
-    from paramscope.analyses.sizing.runtimes.vllm import prefix_caching_asked, stage_config
+    from paramscope.analyses.sizing.runtimes.vllm.kv import prefix_caching_asked
+    from paramscope.analyses.sizing.runtimes.vllm.pipeline import stage_config
     from paramscope.errors import UsageError
     from paramscope.records import replace
 
@@ -385,7 +386,8 @@ def test_the_awq_kernel_dequantizes_its_widest_weight_in_the_profile():
     of weight and 0.145 of output beside 0.041 of hidden states (0.438 GiB, where the plain peak is
     0.258). Two logs: a T4 on 0.22.1 (KV +2.6 % -> +0.2 %) and an RTX 3090 forced to awq on 0.15.1
     (+1.9 % -> +0.0 %)."""
-    from paramscope.analyses.sizing.runtimes.vllm import awq_dequantize_peak, forward_peak, resolve_params
+    from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params
+    from paramscope.analyses.sizing.runtimes.vllm.profile import awq_dequantize_peak, forward_peak
     from paramscope.records import replace
 
     cfg = paramscope.open_model("qwen2.5-7b").config
@@ -485,7 +487,8 @@ def test_vllm_raises_the_block_size_of_a_narrower_kind():
     6 groups, 72,400 tokens and 6.73x printed, both exact given the printed memory (2x and -43 % before);
     Gemma 4 E2B (the sliding kind narrower) comes to 31.73x with max_num_batched_tokens 4096 (31.72
     printed)."""
-    from paramscope.analyses.sizing.runtimes.vllm import kv_layout, resolve_params
+    from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params
+    from paramscope.analyses.sizing.runtimes.vllm.kv import kv_layout
 
     rows = {r.figure: r for r in engine_log_compare.compare(
         _record("r12q-gemma4-26b-a4b-nvfp4-wsl-u080-v0192rc1"))[0]}

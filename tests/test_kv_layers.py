@@ -36,7 +36,7 @@ from paramscope.analyses.sizing.fit import allowed_tp
 from paramscope.analyses.sizing.kv_cache import KV_HEADS_PER_LAYER, kv_cache_for_context
 from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
-from paramscope.analyses.sizing.runtimes.vllm import vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.families import arch_config_from_hf
 from paramscope.knowledge.gguf_arch import arch_config as gguf_arch_config

@@ -23,7 +23,7 @@ from paramscope.analyses.sizing.runtimes.sglang import (
     pool_kind,
     sglang_memory,
 )
-from paramscope.analyses.sizing.runtimes.vllm import rank_config
+from paramscope.analyses.sizing.runtimes.vllm.weights import rank_config
 from paramscope.errors import UnsupportedError
 from paramscope.records import replace
 

@@ -1,4 +1,4 @@
-"""vLLM --cpu-offload-gb and --kv-cache-memory-bytes (runtimes/weight_offload.py, runtimes/vllm.py).
+"""vLLM --cpu-offload-gb and --kv-cache-memory-bytes (runtimes/weight_offload.py, runtimes/vllm/).
 
 The offload rule is vLLM's maybe_offload_to_cpu / UVAOffloader._maybe_offload_to_cpu: the decoder layers
 first to last, each layer's parameters in registration order, each moved while the bytes moved so far are
@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import paramscope
 from paramscope.analyses.sizing.memory import MemoryRequest, estimate
-from paramscope.analyses.sizing.runtimes.vllm import parse_byte_count, stage_offload, vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm.adapter import parse_byte_count, stage_offload
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.weight_offload import cpu_offload, layer_parameters
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import find_device

@@ -1,5 +1,5 @@
 """vLLM pipeline parallelism (--pipeline-parallel-size): stages of layers, each with its own weights,
-KV cache and profile; the engine's pool is the smallest stage's (runtimes/vllm.py pipeline_memory).
+KV cache and profile; the engine's pool is the smallest stage's (runtimes/vllm/pipeline.py pipeline_memory).
 
 The expected figures are computed here from vLLM's rules: get_pp_indices (vllm/distributed/utils.py)
 for the layer split, make_layers / PPMissingLayer for what each stage holds, kv_cache_utils for the
@@ -15,15 +15,17 @@ from hypothesis import strategies as st
 import paramscope
 from paramscope.analyses.sizing.fit_advice import Plan, _vllm
 from paramscope.analyses.sizing.memory import MemoryRequest, estimate
-from paramscope.analyses.sizing.runtimes.vllm import (
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm.pipeline import (
+    parse_partition,
+    pp_stage_layers,
+    stage_weight_split,
+)
+from paramscope.analyses.sizing.runtimes.vllm.profile import (
     CUDA_GRAPH_BYTES,
     NON_TORCH_BYTES,
     forward_peak,
-    parse_partition,
-    pp_stage_layers,
     sampler_peak,
-    stage_weight_split,
-    vllm_memory,
 )
 from paramscope.errors import ParamscopeError, UnsupportedError
 from paramscope.knowledge.hardware import find_device

@@ -13,22 +13,22 @@ from hypothesis import strategies as st
 
 import paramscope
 from builders.real_configs import FIXTURES
-from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES
-from paramscope.analyses.sizing.runtimes.vllm import (
+from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
+from paramscope.analyses.sizing.runtimes.vllm.engine import default_max_model_len
+from paramscope.analyses.sizing.runtimes.vllm.kv import group_size
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm.profile import (
     CUDA_GRAPH_BYTES,
-    NCCL_BYTES,
-    NCCL_PCIE_BYTES,
     NCCL_PROFILE_BYTES,
     NON_TORCH_BYTES,
     V0_NON_TORCH_BYTES,
-    default_max_model_len,
-    expert_fraction,
     forward_peak,
     fused_moe_width,
-    group_size,
+)
+from paramscope.analyses.sizing.runtimes.vllm.weights import (
+    expert_fraction,
     kv_heads_per_rank,
     rope_cache_bytes,
-    vllm_memory,
 )
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
@@ -198,7 +198,7 @@ def test_rope_caches_one_per_distinct_config_at_their_scaled_length(config, expe
 
 
 def test_rope_positions_by_scaling_type():
-    from paramscope.analyses.sizing.runtimes.vllm import rope_positions
+    from paramscope.analyses.sizing.runtimes.vllm.weights import rope_positions
 
     cfg = replace(LLAMA, context_length=40960)
     assert rope_positions(cfg, None) == 40960

@@ -31,18 +31,13 @@ from paramscope.analyses.sizing.runtimes.llamacpp import (
 )
 from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
-from paramscope.analyses.sizing.runtimes.vllm import (
-    TOKENS_REPORTED,
-    V0_FAMILIES,
-    KVPool,
-    default_max_model_len,
-    mla_stored,
-    pp_stage_layers,
-    stage_offload,
-    stage_weight_split,
-    vllm_memory,
-)
-from paramscope.analyses.sizing.runtimes.vllm import loaded_tails as vllm_loaded_tails
+from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload
+from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, default_max_model_len
+from paramscope.analyses.sizing.runtimes.vllm.kv import TOKENS_REPORTED, KVPool
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm.pipeline import pp_stage_layers, stage_weight_split
+from paramscope.analyses.sizing.runtimes.vllm.weights import loaded_tails as vllm_loaded_tails
+from paramscope.analyses.sizing.runtimes.vllm.weights import mla_stored
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
@@ -190,7 +185,7 @@ V1_SNAPSHOT_CHANGE = (2025, 7)
 
 
 def vllm_engine(r: Record) -> str:
-    """The engine family the record's log comes from (analyses/sizing/runtimes/vllm.py ENGINES): V0 where
+    """The engine family the record's log comes from (runtimes/vllm/engine.py ENGINES): V0 where
     its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
     the default in 0.8); V1 since 0.21 where the log says the CUDA graph estimate is in the profile ("CUDA
     graph memory profiling is enabled") or the version says 0.21 or later; V1 of 0.8 to 0.9.1 where the
@@ -281,7 +276,7 @@ def before_awq_dequantize(r: Record, engine: str) -> bool:
     return engine in ("v0-2023", "v0-2023-main")
 
 
-# vLLM 0.7.1 (February 2025) brought MLA (runtimes/vllm.py pre_mla_attention): V0 logs from before it
+# vLLM 0.7.1 (February 2025) brought MLA (runtimes/vllm/weights.py pre_mla_attention): V0 logs from before it
 # cache an MLA model's K and V per head
 MLA_RELEASE, MLA_DATE = (0, 7, 1), (2025, 2)
 
@@ -306,14 +301,14 @@ V2_GRAPH_ESTIMATE = (0, 28)
 
 
 def graph_estimate(r: Record) -> bool:
-    """Whether the record's profile took the CUDA graph estimate into the budget (runtimes/vllm.py
+    """Whether the record's profile took the CUDA graph estimate into the budget (runtimes/vllm/engine.py
     ``graph_estimate``): not for model runner V2 before V2_GRAPH_ESTIMATE."""
     v2 = "V2 Model Runner" in r.log or "[model_runner.py:" in r.log
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
     return not (v2 and len(version) == 2 and version < V2_GRAPH_ESTIMATE)
 
 
-# the first release whose hybrid models cache prefixes unasked (runtimes/vllm.py PREFIX_CACHING_BY_DEFAULT)
+# the first release whose hybrid models cache prefixes unasked (runtimes/vllm/kv.py PREFIX_CACHING_BY_DEFAULT)
 PREFIX_CACHING_DEFAULT_RELEASE = (0, 29)
 
 

@@ -380,8 +380,8 @@ def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
 
 
 def _utilization(req: MemoryRequest) -> float:
-    """--gpu-memory-utilization as given, else the engine family's default (runtimes/vllm.py)."""
-    from paramscope.analyses.sizing.runtimes.vllm import default_utilization
+    """--gpu-memory-utilization as given, else the engine family's default (runtimes/vllm/engine.py)."""
+    from paramscope.analyses.sizing.runtimes.vllm.engine import default_utilization
 
     given = option(req, "gpu_memory_utilization", "vllm")
     return default_utilization(option(req, "engine", "vllm")) if given is None else given

@@ -61,7 +61,7 @@ class Runtime:
     """A runtime paramscope sizes: its name, module, summary and options."""
 
     name: str  # as users write it: "llama.cpp", "vllm", "transformers"
-    module: str  # module in this package holding ``parts``
+    module: str  # module in this package holding ``parts`` (dotted for an engine with a package of its own)
     summary: str
     options: tuple[Option, ...] = ()
     aliases: tuple[str, ...] = ()
@@ -121,7 +121,7 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                       "sliding-window layers cache the whole context)",
                     choices=("current", "late-2025", "legacy", "legacy-no-swa"))),
         ),
-    Runtime("vllm", "vllm", "vLLM (V1 engine; V0 with --engine v0)",
+    Runtime("vllm", "vllm.adapter", "vLLM (V1 engine; V0 with --engine v0)",
             (Option("gpu_memory_utilization", float, None, "vLLM --gpu-memory-utilization: share of each "
                                                             "GPU it reserves (default: the engine's, 0.92 "
                                                             "in current releases, 0.9 before)", 0.01, 1.0),

@@ -81,7 +81,7 @@ from paramscope.analyses.sizing.runtimes.allocator import (
     weight_tails,
 )
 from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
-from paramscope.analyses.sizing.runtimes.vllm import (
+from paramscope.analyses.sizing.runtimes.vllm.weights import (
     mla_stored,
     rank_config,
     replicated_weight_bytes,
@@ -155,7 +155,7 @@ ROPE_CAST_VENDORS = frozenset({"AMD", "Apple"})
 
 def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType, *, cuda: bool = True, build: str = "current"
                             ) -> int:
-    """The RoPE caches SGLang builds beside the weights (vLLM's rule, runtimes/vllm.py rope_cache_bytes,
+    """The RoPE caches SGLang builds beside the weights (vLLM's rule, vllm/weights.py rope_cache_bytes,
     except for the families whose model code drops the config's scaling), in float32 on CUDA from the
     builds of mid-2025 on (ROPE_CAST_BUILDS)."""
     return rope_cache_bytes(_as_sglang_ropes(cfg), DType.F32 if rope_in_float32(cuda, build) else dtype)

@@ -1,0 +1,192 @@
+"""The adapter ``memory.estimate`` calls (``runtimes.RUNTIMES``): a request's options become
+``VllmParams``; CPU offload, byte counts and a model's as-stored facts are read here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
+from paramscope.analyses.sizing.runtimes import option
+from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
+from paramscope.analyses.sizing.runtimes.vllm.engine import TRI_STATE
+from paramscope.analyses.sizing.runtimes.vllm.explain import gib
+from paramscope.analyses.sizing.runtimes.vllm.kv import prefix_caching_asked
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm.pipeline import (
+    parse_partition,
+    pp_stage_layers,
+    stage_weight_split,
+)
+from paramscope.analyses.sizing.runtimes.vllm.weights import loaded_tails, mla_stored
+from paramscope.analyses.sizing.runtimes.weight_offload import (
+    CpuOffload,
+    cpu_offload,
+)
+from paramscope.errors import UnsupportedError
+from paramscope.model import ArchConfig, Model
+from paramscope.units import counted
+
+MiB, GiB = 1 << 20, 1 << 30
+
+def stage_offload(model: Model, weights_bytes: int, tensor_parallel: int, limit_bytes: int,
+                  stage_layers: tuple[int, ...], scheme: str | None = None) -> tuple[CpuOffload, ...]:
+    """--cpu-offload-gb for each stage's worker (one stage without pipeline parallelism): each moves its
+    own layers' parameters up to the limit (runtimes/weight_offload.py). Re-priced at ``scheme``
+    (--weights): each tensor at its re-priced size; else the checkpoint's bytes scaled to the weights as
+    held (the engine's re-laid layouts). () without the option."""
+    if limit_bytes <= 0:
+        return ()
+    sizes = None
+    if scheme is not None:
+        from paramscope.analyses.sizing.weights import reprice
+
+        sizes = {row.name: row.bytes for row in reprice(model, scheme).rows}
+    scale = weights_bytes / (model.tensor_bytes or weights_bytes or 1)
+    bounds = [sum(stage_layers[:i]) for i in range(len(stage_layers) + 1)]
+    # the tails moved are those "Model loading took" would have counted (``loaded_tails``): none for
+    # re-priced weights or the packed formats the engine re-lays
+    tails = scheme is None and loaded_as_stored(model)
+    return tuple(cpu_offload(model, tensor_parallel, limit_bytes, (bounds[i], bounds[i + 1]),
+                             1.0 if sizes else scale, sizes, tails)
+                 for i in range(len(stage_layers)))
+
+
+# vllm/engine/arg_utils.py human_readable_int: lower-case suffixes are decimal in every release; the
+# releases differ on upper-case ones (K, M, G binary until late 2025, then SI: M = 10**6 and Ki, Mi, Gi
+# binary), which are refused here rather than guessed
+_DECIMAL = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_BYTE_COUNT = re.compile(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|[kmgtKMGT]?)")
+
+
+def parse_byte_count(text: str | None, flag: str) -> int | None:
+    """A byte count as vLLM reads it (None: not given)."""
+    if text is None or not str(text).strip():
+        return None
+    found = _BYTE_COUNT.fullmatch(str(text).strip())
+    if found is None:
+        raise UnsupportedError(f"{flag} takes bytes, as 30000000000, 30g (10**9) or 28Gi (2**30) "
+                               f"(found {text!r})")
+    number, suffix = found.groups()
+    if suffix in _DECIMAL:
+        return int(float(number) * _DECIMAL[suffix])
+    if suffix in _BINARY and "." not in number:
+        return int(number) * _BINARY[suffix]
+    if suffix in _BINARY:
+        raise UnsupportedError(f"{flag}: decimals are not allowed with {suffix} (found {text!r})")
+    raise UnsupportedError(f"{flag} {text}: vLLM releases read the suffix {suffix} differently (2**n in "
+                           f"older ones, 10**n since); write {number}{suffix.lower()} (10**n) or "
+                           f"{number}{suffix}i (2**n)")
+
+
+def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
+    """A 4-bit AWQ / GPTQ model (stored so, or re-priced with ``--weights int4``) on an NVIDIA GPU before
+    Ampere, where Marlin cannot run (capability 8.0 and later): vLLM's AWQ kernel (and GPTQ's exllama path)
+    dequantize the weight for a large batch (``awq_dequantize_peak``). The device table has no capability;
+    an NVIDIA GPU without a bf16 rate (V100, T4, Turing and Pascal cards) is pre-Ampere."""
+    device = req.device
+    if device is None or device.kind != "gpu" or device.vendor != "NVIDIA" or device.bf16_flops is not None:
+        return False
+    if req.weights is not None:
+        from paramscope.knowledge.quant_schemes import PLAIN_SCHEMES, lookup
+
+        return lookup(req.weights) is PLAIN_SCHEMES["int4"]
+    q = model.quantization
+    return q is not None and q.method in ("awq", "gptq") and q.bits == 4
+
+
+# --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
+def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
+    """vLLM's figures are per GPU (each of the tensor-parallel ranks holds the same); totals are × N.
+
+    The KV line is what the requests need; on a given GPU vLLM also pre-allocates the rest of its
+    reservation as KV blocks, which the notes report, and whether the blocks hold the requests decides
+    whether it fits.
+    """
+
+    dtype = model_dtype(model.tensors)
+    t = kv_dtype(req.kv_type, dtype)
+    on_gpu = req.device is not None and req.device.kind != "cpu"
+    gpu = req.device.usable_bytes if req.device and on_gpu else None
+    pp = option(req, "pipeline_parallel_size")
+    if req.n_devices % pp:
+        raise UnsupportedError(f"vLLM: {req.n_devices} GPUs cannot be split into {pp} pipeline stages of "
+                               f"equal tensor-parallel size (the GPU count must be a multiple of "
+                               f"--pipeline-parallel-size)")
+    partition = parse_partition(option(req, "pp_layer_partition"))
+    if partition and pp == 1:
+        raise UnsupportedError("vLLM: --pp-layer-partition (VLLM_PP_LAYER_PARTITION) needs "
+                               "--pipeline-parallel-size above 1")
+    stage_layers = pp_stage_layers(cfg.n_layers, pp, partition) if pp > 1 else None
+    tp = req.n_devices // pp
+    offload = stage_offload(model, weights_bytes, tp, int(option(req, "cpu_offload_gb") * GiB),
+                            stage_layers or (cfg.n_layers,), req.weights)
+    # vLLM tests ``if kv_cache_memory_bytes := ...``: 0 is "not set", the budget's rule applies
+    kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes") or None
+    m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
+                    gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
+                    pipeline_parallel=pp, pp_partition=partition,
+                    stage_weights=stage_weight_split(model, weights_bytes, stage_layers) if stage_layers
+                    else None,
+                    tensor_parallel=tp, max_num_seqs=option(req, "max_num_seqs"),
+                    max_num_batched_tokens=option(req, "max_num_batched_tokens"),
+                    cuda_graphs=not option(req, "enforce_eager"), engine=option(req, "engine"),
+                    chunked_prefill=TRI_STATE[option(req, "enable_chunked_prefill")],
+                    gpu_name=req.device.name if req.device and on_gpu else None,
+                    nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
+                    flashinfer_sampler=option(req, "flashinfer_sampler"),
+                    allocator_tail_bytes=0 if req.weights else loaded_tails(model, tp),
+                    entrypoint=option(req, "entrypoint"),
+                    expert_parallel=option(req, "enable_expert_parallel"), offload=offload,
+                    kv_cache_memory_bytes=kv_bytes, prefix_caching=prefix_caching_asked(req),
+                    mla_stored_bytes=None if req.weights else mla_stored(model),
+                    disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"),
+                    awq_dequantize=int4_without_marlin(model, req))
+    host = sum(s.moved_bytes for s in offload) * tp
+    n = req.n_devices
+    notes: tuple[str, ...] = ()
+    if host:
+        notes += (f"--cpu-offload-gb: {host:,} B of weights ({gib(host)}) in pinned host memory, read by "
+                  f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
+    if m.pool is not None:
+        pool = m.pool
+        util = m.params.gpu_memory_utilization
+        how = (f"gpu_memory_utilization {util}" if kv_bytes is None else
+               f"--kv-cache-memory-bytes {kv_bytes:,} beside the rest")
+        notes += (f"vLLM reserves {pool.reserved_bytes:,} B per GPU ({how}) and "
+                 f"{'fills what is left with' if kv_bytes is None else 'holds'} "
+                 f"{max(pool.num_blocks, 0):,} KV blocks ({'logged as ' if pool.reported_len else ''}"
+                 f"{pool.tokens:,} tokens): "
+                 f"{counted(int(pool.max_concurrency), 'request')} of {ctx:,} tokens at once (vLLM's maximum "
+                 f"concurrency {pool.max_concurrency:.2f}x, rounded down to whole requests)",)
+        if m.shortfall_bytes:
+            needed = req.batch * m.layout.blocks_per_request
+            where = ("the cache asked for does not fit beside the weights and buffers (vLLM stops at "
+                     "start-up)" if m.over_gpu_bytes else
+                     "nothing is left for the KV cache (vLLM stops at start-up)" if pool.available_bytes <= 0
+                     else f"{pool.num_blocks:,} blocks hold fewer than the {needed:,} the requests need")
+            short = ("each GPU is" if m.over_gpu_bytes else "each GPU's reservation is")
+            notes += (f"does not fit: {where}; {short} {m.shortfall_bytes:,} B ({gib(m.shortfall_bytes)}) "
+                      f"short",)
+    verdict = m.fits if m.pool is not None else None
+    if m.stages:  # pipeline parallel: each stage's figures on each of its tensor-parallel GPUs
+        tp = n // pp
+        devices = tuple((s.model_bytes, s.kv_needed_bytes, s.compute_bytes, s.overhead_bytes)
+                        for s in m.stages for _ in range(tp))
+        notes = (f"pipeline parallel: {pp} stages × {tp} GPU(s); per GPU the stage's own weights (the "
+                 f"embedding on the first{' and the last' if cfg.tied_embeddings else ''}, lm_head on the "
+                 f"last), KV cache of its layers and activations; the stage with the fewest KV blocks "
+                 f"(stage {m.stage}) decides", *notes)
+        return RuntimeParts(sum(d[1] for d in devices), sum(d[2] for d in devices),
+                            sum(d[3] for d in devices), t.value.lower(), m.explain, notes, verdict,
+                            host_weights_bytes=host, device_shares=devices, split_label="pipeline stages",
+                            devices_at_once=tp)
+    if kv_bytes is not None and m.pool is not None:
+        # the cache asked for is allocated whole: the KV line is its blocks, a decode step reads the
+        # requests' own cache
+        return RuntimeParts(m.pool.pool_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
+                            t.value.lower(), m.explain, notes, verdict, host_weights_bytes=host,
+                            kv_requests_bytes=m.kv_needed_bytes * n)
+    return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
+                        t.value.lower(), m.explain, notes, verdict, host_weights_bytes=host)

@@ -1,0 +1,221 @@
+"""vLLM's engine families and the parameters a start-up resolves: EngineArgs' batch defaults by release,
+entrypoint and GPU size, the KV block size, the default context and ``--gpu-memory-utilization``.
+"""
+
+from __future__ import annotations
+
+from paramscope.errors import UnsupportedError
+from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
+from paramscope.records import record
+
+MiB, GiB = 1 << 20, 1 << 30
+F32, I64 = 4, 8
+
+# vllm/engine/arg_utils.py, EngineArgs.get_batch_defaults, `vllm serve` (UsageContext.OPENAI_API_SERVER):
+# GPUs with ≥ 70 GiB (H100, H200, MI300X) get the larger pair, except A100s, which vLLM excludes by name
+# ("this setting doesn't apply to A100"). Checked: gpt-oss-20b on an A100 80GB at utilization 0.65
+# (tests/fixtures/engine_logs/vllm/myoceane-gpt-oss-20b-a100-v0190) leaves 36.56 GiB only with 256 rows.
+BIG_GPU_BYTES = 70 * GiB
+SERVE_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
+# The offline ``LLM`` class (UsageContext.LLM_CLASS) batches more tokens per step by the same rule: 16384
+# and 1024 on the large GPUs, 8192 and 256 elsewhere. Checked: an ``LLM(model=...)`` script on an H100
+# logs "Chunked prefill is enabled with max_num_batched_tokens=16384" (vLLM 0.10.2, llava-v1.6-mistral-7b,
+# code index file id 34680831065).
+LLM_CLASS_DEFAULTS = {True: (16384, 1024), False: (8192, 256)}
+DEFAULTS_BY_ENTRYPOINT = {"serve": SERVE_DEFAULTS, "llm": LLM_CLASS_DEFAULTS}
+# V0 engine (vllm/engine/arg_utils.py before V1): max_num_seqs 256; without chunked prefill one batch
+# holds a whole prompt, max_num_batched_tokens = max(max_model_len, 2048) (config.py SchedulerConfig);
+# chunked prefill switches itself on above 32K tokens of max_model_len, with 2048-token chunks for
+# `vllm serve` (arg_utils.py: use_long_context = max_model_len > 32K).
+V0_MAX_NUM_SEQS = 256
+V0_MIN_BATCHED_TOKENS = 2048
+V0_LONG_CONTEXT = 32 * 1024
+V0_CHUNK = 2048
+# CacheConfig.block_size 16 on CUDA; vllm/platforms/cuda.py forces 64 for FlashMLA, the Hopper MLA backend
+BLOCK_SIZE = {False: 16, True: 64}  # keyed by cfg.is_mla
+# --kv-cache-dtype: "auto" (the model dtype), "fp8" / "fp8_e4m3", "fp8_e5m2"
+CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
+
+# Engine families: how the start-up profile differs (docs/runtimes.md). "v1": the V1 engine since 0.21,
+# which estimates the CUDA graphs during profiling and takes them out of the budget
+# (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS, "default since v0.21.0" as its log line says). "v1-early": the
+# V1 engine before 0.21 (default since 0.8): graphs captured after the cache is sized, outside the budget.
+# "v1-0.9": the V1 engine of 0.9.2 to 0.10 (July to September 2025), like "v1-early" except that its worker
+# took the memory snapshot *before* initialising NCCL (vllm/v1/worker/gpu_worker.py init_device; PR #25359,
+# in 0.11, moved it after: "NCCL buffers ... allocated after the memory snapshot ... shows up as non-torch
+# memory increase"), so with tensor parallelism the NCCL and custom all-reduce buffers are non-torch memory
+# inside the budget. "v1-0.8": the V1 engine of 0.8.0 to 0.9.1, before PR #19312 ("V1's memory profiling
+# incorrectly counts memory used by other processes as non_torch_allocations"; merged June 2025, in 0.9.2):
+# determine_available_memory took ``non_torch_allocations = (total − free) − torch allocated`` after the
+# profile run, the whole device's memory outside torch: the CUDA context and NCCL too are inside the
+# budget (and any other process's memory on the GPU, which no profile can know).
+# "v0": the V0 engine of 0.7 to 0.10: its worker measures the non-torch memory as the increase over a
+# baseline snapshot taken before the profile (vllm/utils.py memory_profiling, PR #10511 with PR #11809's fix
+# counting torch's reserved bytes, January 2025), as V1 does: the 0.01–0.20 GiB that 0.7–0.10 V0 logs print
+# at TP 1 (hfcookbook-*: 0.05). "v0-0.6": the V0 engine of 0.6.4 to 0.6.x, whose worker took the whole
+# device's memory outside torch after the profile, the CUDA context's growth included: 0.35 GiB on an
+# RTX 3090 (10517-*).
+# "v0-early": the V0 engine before 0.6.4 (PR #9352 moved it to torch's peak): worker.py
+# determine_num_available_blocks took ``peak_memory = init_gpu_memory − free_gpu_memory`` after the profile
+# run (0.6.3; PR #2031, December 2023: ``total − free``), the device's whole used memory, where
+# init_gpu_memory is read in init_device *before* init_worker_distributed_environment: with tensor
+# parallelism the NCCL and custom all-reduce buffers are part of the peak, inside the budget.
+# "v0-2023": "v0-early" before PR #2151 (merged 2023-12-17, in 0.2.6; issue #2150): torch.distributed's
+# all_reduce recorded its input on the NCCL stream, so the caching allocator could not reuse it until the
+# step synchronised ("the activation memory for all reduce is not reused"): every layer's two all-reduce
+# inputs (attention and MLP outputs, tokens × hidden each) stay reserved through the profile run, and
+# ``total − free`` counts them.
+# "v0-2023-main": the main branch before PR #2031 (merged 2023-12-13), whose worker.py took
+# ``peak_memory = torch.cuda.max_memory_allocated()`` after the profile run (the PR's diff replaces it by
+# ``total − free``): torch's own peak only, so neither non-torch memory (CUDA context, NCCL) nor the
+# all-reduce inputs held on the NCCL stream count (the PR: "the peak memory usage ... is about 77.5GB,
+# although gpu_memory_utilization is set as 0.9 (72 GiB)").
+# "v1-0.16": "v1-early" from 0.16 (the first release after PR #33538, "Triton-based Top-k and Top-p sampler
+# kernels", merged 2026-02-02; 0.16.0 was out by 2026-03-04): the profile's sampler no longer sorts the whole
+# vocabulary, and takes what the "v1" family's does (SAMPLER_BYTES_PER_LOGIT).
+ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-0.6", "v0-early", "v0-2023",
+           "v0-2023-main")
+V0_FAMILIES = ("v0", "v0-0.6", "v0-early", "v0-2023", "v0-2023-main")
+TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
+
+
+@record
+class VllmParams:
+    context: int  # max_model_len
+    batch: int  # sequences served at once
+    tensor_parallel: int
+    block_size: int
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    kv_type: DType
+    dtype: DType  # model dtype: weights and activations
+    gpu_memory_bytes: int | None
+    gpu_memory_utilization: float
+    cuda_graphs: bool
+    engine: str = "v1"  # ENGINES
+    chunked_prefill: bool = True
+    nvlink: bool = True  # the GPUs talk over NVLink (else PCIe only): NCCL's footprint
+    flashinfer_sampler: bool = False  # V1's sampler runs FlashInfer's top-k/top-p kernel
+    gpu_name: str | None = None  # as the driver names the GPU
+    awq_split_k: bool = False  # an AWQ checkpoint on a release before 0.3.0 (AWQ_SPLIT_K)
+    awq_dequantize: bool = False  # the AWQ kernel (not Marlin) from 0.3.0 on: awq_dequantize_peak
+    pipeline_parallel: int = 1  # --pipeline-parallel-size: stages, each on tensor_parallel GPUs
+    weight_tails: int = 0  # one rank's caching-allocator segment tails that memory_allocated counts
+    entrypoint: str = "serve"  # "serve" (vllm serve) or "llm" (the offline LLM class): V1's batch defaults
+    expert_parallel: bool = False  # --enable-expert-parallel: whole experts per GPU, not split matrices
+    kv_cache_memory_bytes: int | None = None  # --kv-cache-memory-bytes: the cache's size given outright
+    prefix_caching: bool = False  # --enable-prefix-caching (a hybrid model's state in "align" mode)
+    mla_stored_bytes: int | None = None  # MLA's down-projections as stored (``mla_stored``)
+    # the v1 family's profile takes the CUDA graph estimate out of the budget; model runner V2 before 0.28
+    # did not (its profile_cudagraph_memory returned 0), capturing the graphs outside it
+    graph_estimate: bool = True
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# vllm/config.py _get_and_verify_max_len (the same rule from 2023 to today): with no --max-model-len the
+# engine takes max_position_embeddings, multiplied by the RoPE scaling factor unless the scaling type is
+# one that already describes the extended length ("su", "longrope", "llama3"; Gemma 3's 128K is already
+# scaled, so "gemma3" model types are skipped); "yarn" multiplies original_max_position_embeddings.
+# deepseek-coder-6.7b (16384 positions, linear × 4) thus gets max_model_len 65536.
+ROPE_TYPES_NOT_SCALED = ("su", "longrope", "llama3")
+
+
+def rope_settings(cfg: ArchConfig) -> dict | None:
+    """The config's RoPE scaling: ``rope_scaling``, or transformers 5's ``rope_parameters`` (which holds
+    the scaling, rope_theta and partial_rotary_factor in one dict)."""
+    for key in ("rope_scaling", "rope_parameters"):
+        value = cfg.extra.get(key)
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def default_max_model_len(cfg: ArchConfig) -> int:
+    """vLLM's max_model_len when none is given (see ROPE_TYPES_NOT_SCALED)."""
+    rope = rope_settings(cfg)
+    if not isinstance(rope, dict) or "gemma3" in cfg.family:
+        return cfg.context_length
+    kind = rope.get("rope_type", rope.get("type"))
+    factor = rope.get("factor", 1.0)
+    if kind in ROPE_TYPES_NOT_SCALED or not isinstance(factor, (int, float)):
+        return cfg.context_length
+    base = cfg.context_length
+    if kind == "yarn":
+        base = rope.get("original_max_position_embeddings", base)
+    return int(base * factor)
+
+
+# --gpu-memory-utilization when none is given: 0.9 from 2023 (PR #2162 documents it), 0.92 in the current
+# releases ("If unspecified, will use the default value of 0.92", docs.vllm.ai/en/stable/cli/serve; the
+# LLM class's gpu_memory_utilization: float = 0.92; a 0.31.0 log started with --model alone prints
+# "Desired GPU memory utilization is (0.92, 72.91 GiB)", vllm/a100-llama31-8b-default-v0310). The release
+# that changed it is not pinned down: the current family ("v1") takes 0.92, the earlier ones 0.9.
+DEFAULT_UTILIZATION = {"v1": 0.92}
+OLDER_DEFAULT_UTILIZATION = 0.9
+
+
+def default_utilization(engine: str) -> float:
+    return DEFAULT_UTILIZATION.get(engine, OLDER_DEFAULT_UTILIZATION)
+
+
+def resolve_params(
+    cfg: ArchConfig, *, context: int, batch: int, kv_type: DType | None, dtype: DType,
+    gpu_memory_bytes: int | None, gpu_memory_utilization: float | None, block_size: int | None,
+    max_num_batched_tokens: int | None, max_num_seqs: int | None, cuda_graphs: bool, tensor_parallel: int,
+    engine: str = "v1", chunked_prefill: bool | None = None, gpu_name: str | None = None,
+    entrypoint: str = "serve",
+) -> VllmParams:
+    """Fill vLLM's defaults the way `vllm serve` (or the offline ``LLM`` class, ``entrypoint`` "llm") of
+    that engine family does, and refuse what it refuses."""
+    if engine not in ENGINES:
+        raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
+    if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
+        raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm)")
+    if engine in V0_FAMILIES:
+        chunked = context > V0_LONG_CONTEXT if chunked_prefill is None else chunked_prefill
+        default_tokens = V0_CHUNK if chunked else max(context, V0_MIN_BATCHED_TOKENS)
+        default_seqs = V0_MAX_NUM_SEQS
+    else:
+        if chunked_prefill is False:
+            raise UnsupportedError("vLLM's V1 engine always chunks prefills; --enable-chunked-prefill off "
+                                   "is the V0 engine's (--engine v0)")
+        chunked = True
+        a100 = gpu_name is not None and "a100" in gpu_name.lower()
+        big = gpu_memory_bytes is None or (gpu_memory_bytes >= BIG_GPU_BYTES and not a100)
+        default_tokens, default_seqs = DEFAULTS_BY_ENTRYPOINT[entrypoint][big]
+    utilization = default_utilization(engine) if gpu_memory_utilization is None else gpu_memory_utilization
+    p = VllmParams(context, batch, tensor_parallel, _or(block_size, BLOCK_SIZE[cfg.is_mla]),
+                   _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
+                   kv_type or dtype, dtype, gpu_memory_bytes, utilization, cuda_graphs, engine,
+                   chunked, entrypoint=entrypoint)
+    _check(p)
+    return p
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _check(p: VllmParams) -> None:
+    positive = {"context": p.context, "batch": p.batch, "tensor_parallel": p.tensor_parallel,
+                "block_size": p.block_size, "max_num_batched_tokens": p.max_num_batched_tokens,
+                "max_num_seqs": p.max_num_seqs, "gpu_memory_bytes": _or(p.gpu_memory_bytes, 1)}
+    bad = [f"{name} {value}" for name, value in positive.items() if value < 1]
+    if not 0 < p.gpu_memory_utilization <= 1:  # vllm/config/cache.py: gpu_memory_utilization in (0, 1]
+        bad.append(f"gpu_memory_utilization {p.gpu_memory_utilization}")
+    if bad:
+        raise UnsupportedError(
+            f"vLLM needs positive sizes and a utilization in (0, 1] (found {', '.join(bad)})")
+    if p.kv_type not in CACHE_TYPES:
+        raise UnsupportedError(f"vLLM cannot hold its KV cache as {p.kv_type.value.lower()} (it knows "
+                               f"{', '.join(t.value.lower() for t in CACHE_TYPES)})")
+    if p.max_num_batched_tokens < p.max_num_seqs:  # vllm/config/scheduler.py, SchedulerConfig checks
+        raise UnsupportedError(f"vLLM: max_num_batched_tokens ({p.max_num_batched_tokens}) must be ≥ "
+                               f"max_num_seqs ({p.max_num_seqs})")
+    if not p.chunked_prefill and p.max_num_batched_tokens < p.context:  # SchedulerConfig._verify_args
+        raise UnsupportedError(f"vLLM: without chunked prefill max_num_batched_tokens "
+                               f"({p.max_num_batched_tokens}) must be ≥ max_model_len ({p.context})")

@@ -1,0 +1,141 @@
+"""``vllm_memory``: one GPU sized as the engine does it (load, profile run, KV pool), with tensor and
+pipeline parallelism, CPU offload and the engine family's rules.
+"""
+
+from __future__ import annotations
+
+from paramscope.analyses.sizing.kv_cache import layer_kinds
+from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params
+from paramscope.analyses.sizing.runtimes.vllm.explain import explanation
+from paramscope.analyses.sizing.runtimes.vllm.kv import (
+    hybrid_block_size,
+    kv_layout,
+    kv_pool,
+    prefix_caching_on,
+    without_hybrid_manager,
+)
+from paramscope.analyses.sizing.runtimes.vllm.pipeline import pipeline_memory
+from paramscope.analyses.sizing.runtimes.vllm.profile import (
+    cuda_graph_bytes,
+    forward_peak,
+    non_torch_bytes,
+    outside_bytes,
+    sampler_peak,
+)
+from paramscope.analyses.sizing.runtimes.vllm.result import VllmMemory
+from paramscope.analyses.sizing.runtimes.vllm.weights import (
+    offloaded_bytes,
+    pre_mla_attention,
+    v0_mla_aligned,
+    vllm_layout_config,
+    weights_per_gpu,
+)
+from paramscope.analyses.sizing.runtimes.weight_offload import CpuOffload
+from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
+from paramscope.records import replace
+
+MiB, GiB = 1 << 20, 1 << 30
+
+def vllm_memory(
+    cfg: ArchConfig,
+    weights_bytes: int,
+    *,
+    context: int,
+    batch: int = 1,
+    kv_type: DType | None = None,
+    dtype: DType = DType.BF16,
+    gpu_memory_bytes: int | None = None,
+    gpu_memory_utilization: float | None = None,
+    block_size: int | None = None,
+    max_num_batched_tokens: int | None = None,
+    max_num_seqs: int | None = None,
+    cuda_graphs: bool = True,
+    tensor_parallel: int = 1,
+    engine: str = "v1",
+    chunked_prefill: bool | None = None,
+    gpu_name: str | None = None,
+    nvlink: bool = True,
+    flashinfer_sampler: bool = False,
+    awq_split_k: bool = False,
+    awq_dequantize: bool = False,
+    mla: bool = True,
+    pipeline_parallel: int = 1,
+    pp_partition: tuple[int, ...] | None = None,
+    stage_weights: tuple[int, ...] | None = None,
+    allocator_tail_bytes: int = 0,
+    entrypoint: str = "serve",
+    expert_parallel: bool = False,
+    offload: tuple[CpuOffload, ...] = (),
+    kv_cache_memory_bytes: int | None = None,
+    prefix_caching: bool | None = None,
+    mla_stored_bytes: int | None = None,
+    graph_estimate: bool = True,
+    disable_hybrid_kv_cache_manager: bool = False,
+) -> VllmMemory:
+    """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
+
+    ``weights_bytes``: all weights (every rank holds 1/``tensor_parallel``). ``kv_type`` None is vLLM's
+    "auto", the model ``dtype``. ``block_size``, ``max_num_batched_tokens`` and ``max_num_seqs`` None take
+    vLLM's defaults (16, or 64 for MLA; V1: 8192 and 1024 on GPUs of ≥ 70 GiB other than A100s or with no
+    GPU given, else 2048 and 256; V0: see ``resolve_params``). ``cuda_graphs`` False is
+    ``--enforce-eager``. ``engine`` one of ENGINES; ``chunked_prefill`` None is the engine's
+    default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default); ``nvlink`` False
+    for GPUs that talk over PCIe only (NCCL's smaller footprint; not stated: NVLink, the measured case);
+    ``flashinfer_sampler`` for a V1 engine that samples with FlashInfer's kernel (its log says "Using
+    FlashInfer for top-p & top-k sampling");
+    ``awq_split_k`` for an AWQ checkpoint on a release before 0.3.0 (``awq_split_k_peak``),
+    ``awq_dequantize`` for one on the AWQ kernel of a later release (``awq_dequantize_peak``);
+    ``mla`` False for a release before MLA support, which cached an MLA model's K and V per head
+    (``pre_mla_attention``). ``allocator_tail_bytes``: one rank's caching-allocator segment tails that
+    "Model loading took" counts (runtimes/allocator.py ``weight_tails``, ``device_level`` False).
+    ``entrypoint`` "llm": the offline ``LLM`` class's batch defaults (V1), not `vllm serve`'s.
+    ``expert_parallel``: --enable-expert-parallel (whole experts per GPU; ``uneven_experts_bytes``).
+    ``offload``: --cpu-offload-gb, what one rank of each stage moves to host memory (runtimes/
+    weight_offload.py ``cpu_offload``; one entry without pipeline parallelism). ``kv_cache_memory_bytes``:
+    --kv-cache-memory-bytes, the KV cache's size given outright (gpu_memory_utilization then ignored).
+    ``prefix_caching``: --enable-prefix-caching (None: the engine's default, ``prefix_caching_on``), which
+    puts a hybrid model's state in "align" mode
+    (MAMBA_BLOCKS_PER_REQUEST). ``mla_stored_bytes``: MLA's down-projections as the checkpoint stores them,
+    which every rank holds whole (``mla_stored``; None: priced from the config in the model dtype).
+    ``disable_hybrid_kv_cache_manager``: --disable-hybrid-kv-cache-manager (``without_hybrid_manager``).
+    ``graph_estimate`` False: a v1-family profile that takes no CUDA graph estimate into the budget (model
+    runner V2 before 0.28), the graphs captured outside it.
+    ``pipeline_parallel`` > 1: the layers in that many stages
+    (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
+    ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
+    (``stage_weight_split``; None: estimated from the config). The result is the worst stage's, with
+    every stage in ``stages`` (``pipeline_memory``).
+    """
+    kv_cfg = cfg if mla or not cfg.is_mla else pre_mla_attention(cfg)
+    kv_cfg = vllm_layout_config(kv_cfg, engine)
+    if disable_hybrid_kv_cache_manager:
+        kv_cfg = without_hybrid_manager(kv_cfg)
+    p = resolve_params(kv_cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
+                       gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
+                       block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
+                       max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
+                       engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
+                       entrypoint=entrypoint)
+    if engine == "v0" and mla and kv_cfg.is_mla:
+        kv_cfg = v0_mla_aligned(kv_cfg, p.kv_type)
+    p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
+                awq_split_k=awq_split_k, awq_dequantize=awq_dequantize, weight_tails=allocator_tail_bytes,
+                expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
+                prefix_caching=prefix_caching_on(prefix_caching, engine), mla_stored_bytes=mla_stored_bytes,
+                graph_estimate=graph_estimate)
+    if "linear" in layer_kinds(cfg):
+        p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
+    if pipeline_parallel != 1:
+        return pipeline_memory(cfg, kv_cfg, weights_bytes, replace(p, pipeline_parallel=pipeline_parallel),
+                               pp_partition, stage_weights, offload)
+    layout, kv, padding = kv_layout(kv_cfg, p)
+    moved = offload[0] if offload else None
+    model = weights_per_gpu(cfg, weights_bytes, p) - offloaded_bytes(moved)
+    forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
+    graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
+    pool = kv_pool(p, layout, model + max(forward, sampler) + non_torch + graphs)
+    memory = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch,
+                        outside_bytes(p), layout, pool, (), offload=moved)
+    lines = explanation(cfg, memory, weights_bytes, forward, sampler)
+    return replace(memory, explain=lines)

@@ -1,0 +1,255 @@
+"""What the profile run measures beside the weights: the forward pass's activation peak (fused-MoE chunks,
+AWQ's transients), the sampler's, the memory outside torch (the non-torch increase, NCCL, the CUDA context)
+and the CUDA graph estimate.
+"""
+
+from __future__ import annotations
+
+from paramscope.analyses.sizing.runtimes.common import (
+    CUDA_CONTEXT_BYTES,
+    NCCL_BYTES,
+    NCCL_PCIE_BYTES,
+)
+from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, VllmParams
+from paramscope.analyses.sizing.runtimes.vllm.weights import kv_heads_per_rank
+from paramscope.model import ArchConfig
+
+MiB, GiB = 1 << 20, 1 << 30
+F32, I64 = 4, 8
+
+# Estimated constants (docs/runtimes.md lists the log lines they come from):
+# memory_profiling's non-torch increase during the profile run (attention workspaces, cuBLAS):
+# vLLM V1 logs 0.07–0.20 GiB ("non_torch_memory takes 0.16GiB", vLLM PR #12126)
+NON_TORCH_BYTES = 160 * MiB
+# V0 worker.py (0.6.4): "non_torch_memory=0.35GiB" for Llama 3.1 8B on an RTX 3090, both logs of
+# tests/fixtures/engine_logs/vllm/10517-* (the whole device's memory outside torch after the profile run):
+# the "v0-0.6", "v0-early" and "v0-2023" families; "v0" (0.7 to 0.10) measures the increase, NON_TORCH_BYTES
+V0_NON_TORCH_BYTES = 350 * MiB
+# NCCL and custom all-reduce buffers per GPU with tensor parallelism (runtimes/common.py NCCL_BYTES),
+# created in init_device before the memory snapshot: outside V1's budget, like the CUDA context.
+# the CUDA graph pool, captured for decode batch sizes up to 512: "Estimated CUDA graph memory:
+# 0.17 … 0.65 GiB" per GPU in vLLM ≥ 0.21 logs for small and mid-size models, ~1.4 GiB for Llama 4 Maverick
+CUDA_GRAPH_BYTES = 512 * MiB
+# The sampler on the profile run's logits (top-k and top-p on, as the dummy sampling parameters ask), per
+# logit beyond the model-dtype logits compute_logits returns, by engine family:
+# - v1 (0.21 on): the fp32 copy, the sorted values and their int64 indices, the softmax of the sorted
+#   values (topk_topp_sampler.py): 20 B; checked against "3.04 GiB" of torch peak for Qwen3-8B with 1024
+#   rows on an H100 (vLLM PR #48037, model runner V2): 3.25 GiB predicted.
+# - v1-0.16 (0.16 to 0.20, the Triton top-k/top-p kernels): the same 20 B; checked on two 0.19 logs of 256
+#   rows on A100s (tests/fixtures/engine_logs/vllm/): gpt-oss-20b (myoceane-*: 36.56 GiB left, 36.59
+#   predicted) and Qwen3-8B (tokenkaki-*-v0191: 19.36 GiB left, 19.32 predicted), where 36 B left 0.77 and
+#   0.62 GiB too little.
+# - v1-early, v1-0.9, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and
+#   their inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine
+#   on the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
+#   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
+#   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B for the 0.6 and earlier V0 families;
+#   the V0 of 0.7 to 0.10 ("v0") 37 B, from four logs whose peak is the sampler's (cs336-* 36.6, pr13109-*
+#   36.5, hfcookbook-* 37.2, davidshare-phi4-* 37.3; 13061-*'s 39.0 is the exception, +1.2 % on its
+#   tokens); V1 36.2 B (23278-*: −2.14 GiB left of an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + I64 + F32, "v1-early": 36,
+                           "v1-0.9": 36, "v1-0.8": 36,
+                           **dict.fromkeys(V0_FAMILIES, 40), "v0": 37}
+# The V1 sampler with FlashInfer's top-k/top-p kernel instead (v1/sample/ops/topk_topp_sampler.py, 0.8.x:
+# "Using FlashInfer for top-p & top-k sampling." where FlashInfer is installed, as in vLLM's Docker image;
+# V0 never used it by default): the fp32 copy of the logits (sampler.py ``logits.to(torch.float32)``;
+# temperature divides it in place) and the softmax probabilities ``forward_cuda`` hands the kernel, which
+# samples without sorting: 8 B per logit. Checked on vLLM 0.8.5 on four A10s (17469-*, whose log says so).
+FLASHINFER_SAMPLER_BYTES_PER_LOGIT = F32 + F32
+
+
+def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
+    """Activation peak of the dummy forward of max_num_batched_tokens tokens (one rank).
+
+    Three hidden-sized tensors stay live through a layer (the residual, the normed input and the sum
+    the fused add-norm writes); on top of them either the MLP's gate_up output (2 × ffn) and SiluAndMul's
+    output (ffn), the fused MoE kernel's caches (``fused_moe_width``), or attention's qkv and output.
+    Checked on the V0 profile of a whole Llama 3.1 8B prompt (10517-*: 20000 tokens 2.07 GiB printed,
+    2.06 predicted; 29000 tokens 2.99, 2.99).
+    """
+    t, b, tp = p.max_num_batched_tokens, p.dtype.type_size, p.tensor_parallel
+    # MLA prefill expands the latent into per-head K and V (kv_b_proj), split over the ranks like Q
+    kv_heads = cfg.n_heads // tp if cfg.is_mla else kv_heads_per_rank(cfg, tp)
+    dense = cfg.ffn_size if not cfg.is_moe or cfg.n_dense_layers else 0
+    qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads * (cfg.head_dim_k + cfg.head_dim_v)
+    attention = qkv + cfg.n_heads * cfg.head_dim_v // tp
+    widest = max(t * max(3 * dense // tp, attention), fused_moe_tokens(p) * fused_moe_width(cfg, p))
+    peak = (t * 3 * cfg.hidden_size + widest) * b
+    if p.awq_split_k:
+        return max(peak, awq_split_k_peak(cfg, p))
+    return max(peak, awq_dequantize_peak(cfg, p)) if p.awq_dequantize else peak
+
+
+# The fused MoE kernel's caches per token (model_executor/layers/fused_moe/fused_moe.py fused_experts_impl,
+# and the modular kernels' workspaces since): with N = w1's rows on a rank (2 × expert ffn / tp) and
+# K = hidden, intermediate_cache1 (topk × N, the gate_up output), cache2 (topk × N/2, after SiluAndMul)
+# and cache3 (topk × K, the down output before the weighted sum). PR #13625 (February 2025, in 0.8)
+# made cache1 and cache3 share one buffer of topk × max(N, K) ("by the time we need cache3, we're done
+# with cache1"); before, V0 allocated all three. A batch longer than VLLM_FUSED_MOE_CHUNK_SIZE tokens
+# (envs.py: 32768 through 0.10, 16 × 1024 in the 0.11 series and later) is cut into chunks of that many,
+# and the caches are sized for one. Qwen3-235B-A22B FP8 at TP 4 and 8192 tokens: 0.73 GiB (0.33 when the
+# experts counted as a dense MLP of topk × expert ffn); vLLM 0.27.1's KV memory for it (kubesimplify-*-tp4-*)
+# went from +5.4 % to +3.9 %. Its printed "peak activation" (0.76) is another sum, transient headroom
+# plus the CUDA graph estimate (tools/engine_log_compare.py CONSUMED_FORMAT), so it checks nothing alone.
+FUSED_MOE_CHUNK = {False: 32768, True: 16 * 1024}  # keyed by "a family of 0.11 or later"
+
+
+def fused_moe_width(cfg: ArchConfig, p: VllmParams) -> int:
+    """Values per token the fused MoE kernel holds at its peak on one rank (0 for a dense model); an MoE
+    config without an expert width (a Mixtral GGUF) takes the FFN width."""
+    if not cfg.is_moe:
+        return 0
+    ffn = cfg.expert_ffn_size or cfg.ffn_size
+    # expert parallelism: a rank's experts are whole (N = 2 × ffn), and its kernel still takes every
+    # token's top-k slots (the non-local ones masked by the expert map), so the caches span whole experts
+    n = 2 * ffn if p.expert_parallel else 2 * ffn // p.tensor_parallel
+    k, topk = cfg.hidden_size, cfg.n_experts_per_token
+    if p.engine in V0_FAMILIES:
+        return topk * (n + n // 2 + k)
+    return topk * (max(n, k) + n // 2)
+
+
+def fused_moe_tokens(p: VllmParams) -> int:
+    """The tokens the fused MoE kernel sizes its caches for: the batch, at most one chunk
+    (VLLM_FUSED_MOE_CHUNK_SIZE, FUSED_MOE_CHUNK)."""
+    return min(p.max_num_batched_tokens, FUSED_MOE_CHUNK[p.engine in ("v1", "v1-0.16", "v1-early")])
+
+
+# AWQ before PR #2566 (vLLM 0.3.0, January 2024): every AWQ matmul ran ``ops.awq_gemm`` with split_k_iters =
+# pack_factor = 8 (quantization/awq.py AWQLinearMethod.apply_weights), and the kernel
+# (csrc/quantization/awq/gemm_kernels.cu) allocates the 8 partial outputs, ``torch::empty({split_k_iters,
+# num_in_feats, out_features})``, then returns their ``sum(0)``: at that matmul 8 + 1 outputs are live.
+# PR #2566 dequantizes the weight and calls torch.matmul for batches of 256 tokens or more, which the
+# profile run always is.
+AWQ_SPLIT_K = 8
+
+
+def awq_split_k_peak(cfg: ArchConfig, p: VllmParams) -> int:
+    """The forward peak of an AWQ checkpoint before 0.3.0: the widest AWQ matmul with its split-k partials,
+    beside the three hidden-sized tensors of ``forward_peak``. Dense models: the merged gate_up projection
+    (2 × ffn per rank). MoE (Mixtral, the only one then): quantized Mixtral ran models/mixtral_quant.py,
+    which gives each rank whole experts (np.array_split of the experts over the ranks, ReplicatedLinear
+    w1 / w2 / w3) and runs each one over every token; w3 runs while w1's activated output (ffn) is live.
+    Attention's qkv projection, split over the ranks, is the other candidate."""
+    t, b, tp = p.max_num_batched_tokens, p.dtype.type_size, p.tensor_parallel
+    parts = AWQ_SPLIT_K + 1
+    # MoE: w1's activated output, then w3's partials and sum; dense: gate_up's partials and sum
+    mlp = (1 + parts) * cfg.expert_ffn_size if cfg.is_moe else parts * 2 * cfg.ffn_size // tp
+    qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads_per_rank(cfg, tp) * (cfg.head_dim_k + cfg.head_dim_v)
+    return t * (3 * cfg.hidden_size + max(mlp, parts * qkv)) * b
+
+
+# From 0.3.0 the AWQ kernel (quantization/awq.py AWQLinearMethod.apply, kept where Marlin cannot run: a
+# GPU below capability 8.0, or --quantization awq given, which "forces awq") dequantizes the whole weight
+# to fp16 and calls torch.matmul for 256 tokens or more (FP16_MATMUL_HEURISTIC_CONDITION), which the
+# profile run always is: at the widest projection its fp16 weight and output are live beside the three
+# hidden-sized tensors. Qwen2.5-7B-AWQ on a T4 (0.22.1, 2048 tokens): 0.438 GiB, KV 7.51 -> 7.33 GiB
+# predicted, 7.32 printed; Qwen2.5-14B-AWQ on an RTX 3090 forced to awq (0.15.1): 11.55 -> 11.33, 11.33
+# printed (tests/fixtures/engine_logs/vllm/r12v-aks-*, dali-*)
+def awq_dequantize_peak(cfg: ArchConfig, p: VllmParams) -> int:
+    """The forward peak with the AWQ kernel of 0.3.0 and later: the widest AWQ projection of a rank (a
+    dense MLP's merged gate_up, 2 × ffn / tp, or attention's qkv) as an fp16 hidden × width weight plus
+    its output, beside the three hidden-sized tensors of ``forward_peak``. A mixture of experts' experts
+    run their own MoE kernels: only attention counts there."""
+    t, b, tp = p.max_num_batched_tokens, p.dtype.type_size, p.tensor_parallel
+    dense = cfg.ffn_size if not cfg.is_moe or cfg.n_dense_layers else 0
+    qkv = cfg.n_heads * cfg.head_dim_k // tp + kv_heads_per_rank(cfg, tp) * (cfg.head_dim_k + cfg.head_dim_v)
+    width = max(2 * dense // tp, qkv)
+    return (t * 3 * cfg.hidden_size + (cfg.hidden_size + t) * width) * b
+
+
+def sampler_peak(cfg: ArchConfig, p: VllmParams) -> int:
+    """profile_run's _dummy_sampler_run: one row of logits per request (at most max_num_seqs).
+
+    V1: the forward's last hidden states stay live; the logits are gathered to full vocab on every rank.
+    V0: the logits are gathered to rank 0 only, which alone samples: its peak is the larger, and its pool
+    the smaller, which is the one vLLM uses (the minimum over the workers). Figures here are rank 0's.
+    """
+    rows = min(p.max_num_seqs, p.max_num_batched_tokens)
+    logits = rows * cfg.vocab_size * (p.dtype.type_size + sampler_bytes_per_logit(p))
+    if p.engine in V0_FAMILIES:
+        return logits
+    return p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size + logits
+
+
+def sampler_bytes_per_logit(p: VllmParams) -> int:
+    """What the profile's sampler holds per logit beyond the model-dtype logits (see the tables above)."""
+    if p.flashinfer_sampler and p.engine not in V0_FAMILIES:
+        return FLASHINFER_SAMPLER_BYTES_PER_LOGIT
+    return SAMPLER_BYTES_PER_LOGIT[p.engine]
+
+
+def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """Memory outside torch that the engine counts inside its budget (see the constants above): in
+    "v1-0.9", "v1-0.8", "v0-early" and "v0-2023" the NCCL buffers too, created after its memory snapshot;
+    in "v1-0.8" also the CUDA context (the whole device's non-torch memory); in "v0-2023" the all-reduce
+    inputs the allocator could not reuse (``held_allreduce_bytes``); in the families whose snapshot
+    follows NCCL's set-up, the part of NCCL that the profile run itself allocates (``nccl_profile_bytes``)."""
+    if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
+        return 0
+    if p.engine in V0_FAMILIES:
+        base = NON_TORCH_BYTES if p.engine == "v0" else V0_NON_TORCH_BYTES
+        return base + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
+    context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
+    return NON_TORCH_BYTES + context + (nccl_bytes(p) if nccl_inside(p) else nccl_profile_bytes(p))
+
+
+def context_inside(p: VllmParams) -> bool:
+    """Whether the engine counts its own CUDA context in the budget: "v1-0.8" (whole-device non-torch)."""
+    return p.engine == "v1-0.8"
+
+
+def nccl_inside(p: VllmParams) -> bool:
+    """Whether the engine's memory snapshot preceded NCCL's initialisation, so its buffers are in the peak."""
+    return p.engine in ("v1-0.9", "v1-0.8", "v0-early", "v0-2023")
+
+
+def held_allreduce_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """"v0-2023" with tensor parallelism: two all-reduce inputs per layer of max_num_batched_tokens ×
+    hidden, reserved until the profile step synchronises (issue #2150, fixed by PR #2151 with
+    TORCH_NCCL_AVOID_RECORD_STREAMS=1)."""
+    if p.engine != "v0-2023" or p.tensor_parallel == 1:
+        return 0
+    return 2 * cfg.n_layers * p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size
+
+
+# Since PR #25359 (0.11) the V1 worker snapshots free memory after NCCL's set-up, yet with tensor
+# parallelism the profile run still adds memory outside torch: NCCL connects lazily (NCCL_RUNTIME_CONNECT,
+# the default since NCCL 2.22), so the buffers of the collectives first used there (the logits' all-gather,
+# torch.distributed's own communicator) are allocated inside the measured window. vLLM 0.11.0 on H100s at
+# TP 2 (tests/fixtures/engine_logs/vllm/llmd-*): non-torch 0.55 GiB for Llama-3.3-70B FP8 and 0.54 for
+# Qwen3-32B, against 0.14 for both at TP 1: 0.40 GiB more. Taken from those two and used at every TP size,
+# capped at NCCL's whole PCIe-only estimate between PCIe-only GPUs (a 0.24 log on four PCIe-only L40S and a
+# 0.27.1 one on four PCIe RTX PRO 6000 leave 0.53 and 1.5 GiB more: documented misses in docs/runtimes.md);
+# the rest of NCCL stays outside the budget.
+NCCL_PROFILE_BYTES = 410 * MiB
+
+
+def nccl_profile_bytes(p: VllmParams) -> int:
+    """The NCCL buffers the profile run allocates inside the budget (NCCL_PROFILE_BYTES), with tensor
+    parallelism in the families that take their snapshot after NCCL's set-up; 0 otherwise."""
+    if p.tensor_parallel == 1 or nccl_inside(p) or p.engine in V0_FAMILIES:
+        return 0
+    return min(NCCL_PROFILE_BYTES, nccl_bytes(p))
+
+
+def nccl_bytes(p: VllmParams) -> int:
+    """NCCL and custom all-reduce buffers per GPU (tensor parallelism only): as measured over NVLink, or
+    the smaller PCIe-only estimate (runtimes/common.py)."""
+    if p.tensor_parallel == 1:
+        return 0
+    return NCCL_BYTES if p.nvlink else NCCL_PCIE_BYTES
+
+
+def cuda_graph_bytes(p: VllmParams) -> int:
+    """The CUDA graph pool inside the budget: V1 since 0.21 only (before, graphs are captured after the
+    cache is sized, outside the budget)."""
+    return CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine == "v1" and p.graph_estimate else 0
+
+
+def outside_bytes(p: VllmParams) -> int:
+    """Per GPU, outside the reservation: the CUDA context (unless counted inside), NCCL with tensor
+    parallelism, and the graphs of the engines that capture them after sizing the cache."""
+    nccl = 0 if nccl_inside(p) else nccl_bytes(p) - nccl_profile_bytes(p)
+    graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and not cuda_graph_bytes(p) else 0
+    return (0 if context_inside(p) else CUDA_CONTEXT_BYTES) + nccl + graphs
