@@ -182,7 +182,7 @@ def cpu_isa() -> str:
 
 
 def predict(cfg, tensor_bytes: int, kwargs: dict, repacked: int, n_outputs: int | None = None):
-    from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
+    from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
     from paramscope.model.dtypes import DType
 
     return llamacpp_memory(
@@ -222,7 +222,7 @@ def compare(name: str, cfg, tensor_bytes: int, repacked: int, kwargs: dict, got:
 
 
 def model_buffers(cfg, tensors, got: dict, isa: str) -> None:
-    from paramscope.analyses.sizing.runtimes.llamacpp import cpu_repack_bytes
+    from paramscope.analyses.sizing.runtimes.llamacpp.memory import cpu_repack_bytes
 
     total = sum(t.nbytes for t in tensors)
     repack = cpu_repack_bytes(tensors, "x86-avx2")
@@ -233,7 +233,7 @@ def model_buffers(cfg, tensors, got: dict, isa: str) -> None:
 
 
 def rss_check(python: str, model: str, cfg, tensor_bytes: int) -> None:
-    from paramscope.analyses.sizing.runtimes.llamacpp import LLAMA_CPP_PYTHON_BASE_BYTES
+    from paramscope.analyses.sizing.runtimes.llamacpp.memory import LLAMA_CPP_PYTHON_BASE_BYTES
 
     name, kwargs = RSS_CONFIG
     got = run_child(python, model, dict(kwargs), decode=True, extra_bufts=False)

@@ -178,7 +178,7 @@ def predict(recipe: dict, settings: dict) -> dict:
     """What paramscope predicts for the recipe's model with these settings, as llama.cpp prints it."""
     sys.path.insert(0, str(HERE))
     import llamacpp_ggufs
-    from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
+    from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
     from paramscope.model.dtypes import DType
 
     cfg = llamacpp_ggufs.arch_config(recipe)

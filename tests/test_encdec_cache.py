@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paramscope.analyses.sizing.kv_cache import CROSS, ENCODER_OUTPUT, kv_cache_for_context
-from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.analyses.sizing.runtimes.transformers import transformers_memory
 from paramscope.knowledge.families import arch_config_from_hf
 from paramscope.model.dtypes import DType

@@ -24,14 +24,14 @@ EXACT = 0.0
 TOLERANCES = {
     ("llamacpp", "kv_size"): EXACT, ("llamacpp", "k_size"): EXACT, ("llamacpp", "v_size"): EXACT,
     ("llamacpp", "kv_buffer"): EXACT, ("llamacpp", "kv_buffer@CUDA_Host"): EXACT,
-    # several identical GPUs, the layers split by load_tensors' rule (runtimes/llamacpp.py layer_devices)
+    # several identical GPUs, the layers split by load_tensors' rule (llamacpp/devices.py layer_devices)
     **{("llamacpp", f"kv_buffer@{gpu}{i}"): EXACT for gpu in ("CUDA", "ROCm", "Vulkan") for i in range(8)},
     ("llamacpp", "kv_cells"): EXACT, ("llamacpp", "n_ctx_seq"): EXACT, ("llamacpp", "swa_cells"): EXACT,
     ("llamacpp", "swa_kv_buffer"): EXACT, ("llamacpp", "output_buffer"): EXACT,
     # llama-server's memory breakdown, in whole MiB: context = the KV cache (exact but for the rounding);
     # compute = the compute buffer (as compute_buffer)
     ("llamacpp", "breakdown_context"): EXACT, ("llamacpp", "breakdown_compute"): 0.005,
-    # the compute buffer: per-phase formula (analyses/sizing/runtimes/llamacpp.py compute_buffer) whose
+    # the compute buffer: per-phase formula (runtimes/llamacpp/compute.py compute_buffer) whose
     # per-token activations are fitted on Gemma 3; other architectures 0.1 % (Qwen3 MoE, Vulkan) and 1.0 %
     # (Llama 3 70B, CUDA, partial offload)
     ("llamacpp", "compute_buffer"): 0.005, ("llamacpp", "compute_buffer@CUDA0"): 0.015,
@@ -573,7 +573,7 @@ KNOWN_MISSES = {
               "of its 128 GiB): 3.2 GiB of KV more predicted at 0.85 = 3.8 GiB of total")
        for figure in ("kv_cache_memory", "gpu_blocks", "kv_tokens", "max_concurrency")},
     # llama.cpp with the output layer in host memory: the GPU runs the output product with the matrix
-    # copied in (runtimes/llamacpp.py gpu_compute_with_host_output); this log's GGUF is not named and its
+    # copied in (llamacpp/offload.py gpu_compute_with_host_output); this log's GGUF is not named and its
     # quantization not shown, so the record prices the catalogue's bf16 tensors
     ("8035-llama3-70b-4060ti-3060-partial", "compute_buffer@CUDA0"): (
         1.25, "the bf16 output matrix (1.96 GiB) stands in for the GGUF's: its GPU buffers hold 2.68 bits a "

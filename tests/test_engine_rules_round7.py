@@ -11,16 +11,15 @@ from pathlib import Path
 import pytest
 
 import paramscope
-from paramscope.analyses.sizing.runtimes.llamacpp import (
+from paramscope.analyses.sizing.runtimes.llamacpp.compute import ComputeBuffer, compute_buffer
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
     OP_OFFLOAD_MIN_BATCH,
-    ComputeBuffer,
     Offload,
-    compute_buffer,
     gpu_compute_with_host_output,
-    llamacpp_memory,
     output_matrix_bytes,
-    resolve_params,
 )
+from paramscope.analyses.sizing.runtimes.llamacpp.params import resolve_params
 from paramscope.analyses.sizing.runtimes.sglang import (
     sglang_memory,
     sglang_rope_cache_bytes,

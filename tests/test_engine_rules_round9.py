@@ -104,7 +104,7 @@ def test_llama_server_reserves_one_row_of_logits_per_sequence():
     and llama-server sets n_outputs_max to -np. Llama 3.1 8B, 32768 cells, -ub 512, one sequence, on a GPU:
     the server's fit dry run printed 140 MiB of CUDA compute buffer (the Hermes 3 record's log), 258.5
     with 512 rows."""
-    from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
+    from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 
     model = paramscope.open_model("llama-3.1-8b")
     kw = dict(n_ctx=32768, n_ubatch=512, n_batch=512, backend="gpu")
@@ -199,7 +199,7 @@ def test_llama_servers_outputs_cap_is_its_slots_where_the_excerpt_omits_it():
 
 
 def test_ministral_3_is_replayed_on_the_llama_graph():
-    from paramscope.analyses.sizing.runtimes.llamacpp_graph import graph_arch
+    from paramscope.analyses.sizing.runtimes.llamacpp.graph import graph_arch
 
     cfg = paramscope.open_model(str(LOGS / "configs" / "ministral-3-3b.config.json")).config
     assert graph_arch(cfg) == "mistral3"

@@ -7,8 +7,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paramscope.analyses.sizing.runtimes import ggml_graph as gg
-from paramscope.analyses.sizing.runtimes import llamacpp_graph as lg
+from paramscope.analyses.sizing.runtimes.llamacpp import ggml_graph as gg
+from paramscope.analyses.sizing.runtimes.llamacpp import graph as lg
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
@@ -67,7 +67,7 @@ def test_best_fit_merges_adjacent_free_blocks():
 
 
 
-# --- the compute buffers kept per config (llamacpp_graph._BUFFERS) ---------------------------------------
+# --- the compute buffers kept per config (llamacpp/graph.py _BUFFERS) ---------------------------------------
 _SMALL = ArchConfig(family="llama", architecture="llama", n_layers=2, hidden_size=64, n_heads=4, n_kv_heads=2,
                     head_dim_k=16, head_dim_v=16, ffn_size=128, vocab_size=256, context_length=4096)
 

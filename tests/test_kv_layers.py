@@ -1,4 +1,4 @@
-"""KV caches of models whose layers differ, as each engine lays them out (runtimes/llamacpp.py,
+"""KV caches of models whose layers differ, as each engine lays them out (runtimes/llamacpp/,
 vllm.py, sglang.py; fit's tensor-parallel check).
 
 References, each computed here from the config alone (sum over layers), never from the code under test:
@@ -34,7 +34,8 @@ from hypothesis import strategies as st
 from paramscope import open_model
 from paramscope.analyses.sizing.fit import allowed_tp
 from paramscope.analyses.sizing.kv_cache import KV_HEADS_PER_LAYER, kv_cache_for_context
-from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory, offload
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import offload
 from paramscope.analyses.sizing.runtimes.sglang import sglang_memory
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.errors import UnsupportedError
@@ -294,8 +295,8 @@ def test_attention_flops_per_layer_query_heads() -> None:
 
 
 def test_runtime_tables_match_the_gguf_reader() -> None:
-    from paramscope.analyses.sizing.runtimes.llamacpp import ZERO_KV_ARCHS
-    from paramscope.analyses.sizing.runtimes.llamacpp_graph import PER_LAYER_KEYS
+    from paramscope.analyses.sizing.runtimes.llamacpp.graph import PER_LAYER_KEYS
+    from paramscope.analyses.sizing.runtimes.llamacpp.kv import ZERO_KV_ARCHS
     from paramscope.knowledge.gguf_arch import NO_KV_MEANS_NO_CACHE, PER_LAYER
 
     assert ZERO_KV_ARCHS == NO_KV_MEANS_NO_CACHE

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 

@@ -12,15 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paramscope.analyses.sizing.runtimes.llamacpp import (
-    compute_buffer,
-    cpu_repack_bytes,
-    llamacpp_kv_cache,
-    llamacpp_memory,
-    pad,
-    resolve_params,
-    rotation_bytes,
-)
+from paramscope.analyses.sizing.runtimes.llamacpp.compute import compute_buffer, rotation_bytes
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import llamacpp_kv_cache
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import cpu_repack_bytes, llamacpp_memory
+from paramscope.analyses.sizing.runtimes.llamacpp.params import pad, resolve_params
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Tensor
 from paramscope.model.dtypes import DType

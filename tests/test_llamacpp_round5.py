@@ -12,13 +12,13 @@ import pytest
 
 import paramscope
 from builders.gguf_files import V, write_gguf
-from paramscope.analyses.sizing.runtimes.llamacpp import (
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import (
     as_llamacpp_loads,
     as_pre_mla_gguf,
     caches_mla_latent,
     has_swa,
-    llamacpp_memory,
 )
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.knowledge.families import arch_config_from_hf
 from paramscope.model import ArchConfig
 

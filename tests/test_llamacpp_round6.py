@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import paramscope
-from paramscope.analyses.sizing.runtimes.llamacpp import llamacpp_memory
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.model.dtypes import DType
 
 CONFIGS = Path(__file__).parent / "fixtures" / "engine_logs" / "configs"

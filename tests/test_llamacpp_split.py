@@ -1,5 +1,5 @@
 """llama.cpp on several GPUs (--split-mode, --tensor-split): which layers, and so which KV cache and
-weights, each GPU holds (runtimes/llamacpp.py layer_devices, device_split).
+weights, each GPU holds (runtimes/llamacpp/devices.py layer_devices, device_split).
 
 The rule is llama-model.cpp load_tensors': split points = prefix sums of the shares (free memory by
 default), normalised, in float; layer il of the offloaded ones (the output layer is il = n_layer) goes to
@@ -20,16 +20,14 @@ from hypothesis import strategies as st
 
 import paramscope
 from paramscope.analyses.sizing.memory import MemoryRequest, estimate
-from paramscope.analyses.sizing.runtimes.llamacpp import (
-    BUILDS,
-    OUTPUT_LAST_BUILDS,
+from paramscope.analyses.sizing.runtimes.llamacpp.devices import (
     device_split,
-    gpu_layer_start,
     layer_devices,
-    llamacpp_memory,
-    offload,
     parse_tensor_split,
 )
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_layer_start, offload
+from paramscope.analyses.sizing.runtimes.llamacpp.params import BUILDS, OUTPUT_LAST_BUILDS
 from paramscope.errors import ParamscopeError, UnsupportedError
 from paramscope.knowledge.gguf_arch import arch_config as gguf_arch_config
 from paramscope.knowledge.hardware import find_device

@@ -22,13 +22,10 @@ import paramscope
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache
 from paramscope.analyses.sizing.loaded import loaded_weights
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
-from paramscope.analyses.sizing.runtimes.llamacpp import (
-    as_pre_mla_gguf,
-    device_split,
-    gpu_compute_with_host_output,
-    llamacpp_memory,
-    offload,
-)
+from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_pre_mla_gguf
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
 from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
 from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload
@@ -422,7 +419,7 @@ REPEATING_LINE = re.compile(r"offloading \d+ repeating layers to GPU")
 
 
 def llamacpp_build(r: Record) -> str:
-    """The build family the log comes from (analyses/sizing/runtimes/llamacpp.py BUILDS): the legacy
+    """The build family the log comes from (analyses/sizing/runtimes/llamacpp/params.py BUILDS): the legacy
     markers; else "late-2025" where load_tensors names the repeating layers before the output layer, or
     offloads some without it (builds before PR 18148 offloaded the output layer last), else "current"."""
     if any(marker in r.log for marker in PRE_SWA_MARKERS):
@@ -453,7 +450,7 @@ def llamacpp_backend(r: Record) -> str:
 
 
 # llama.cpp's print_info of a DeepSeek-V2/V3 GGUF converted before PR 12801 (no attention.key_length_mla):
-# the model then runs as multi-head attention and caches every head's K and V (runtimes/llamacpp.py
+# the model then runs as multi-head attention and caches every head's K and V (runtimes/llamacpp/
 # caches_mla_latent). A record whose model is a config or catalogue name (converted today: MLA) takes the
 # GGUF's shape from this line
 PRE_MLA_GGUF = re.compile(r"n_embd_head_k_mla\s*=\s*0\b")
@@ -550,7 +547,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     gpu_kv = [f for f in r.all("kv_buffer") if f.device and not is_host(f.device)]
     if len(gpu_kv) > 1 and len(gpu_kv) == r.gpus.get("count") and identical_gpus(r) and not split_swa:
         # several identical GPUs: llama.cpp's default split is by free memory, equal shares here
-        # (runtimes/llamacpp.py layer_devices); each GPU's KV buffer holds its layers' cache
+        # (runtimes/llamacpp/devices.py layer_devices); each GPU's KV buffer holds its layers' cache
         d = device_split(model, cfg, weights, m.kv, len(gpu_kv), r.setting("n_gpu_layers"), None,
                          r.setting("split_mode") or "layer", build)
         for i, f in enumerate(sorted(gpu_kv, key=lambda f: f.device or "")):
@@ -573,7 +570,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         gpu = next((f.device for f in r.all("compute_buffer") if not is_host(f.device)), None)
         if gpu and not split.output_on_gpu:
             # the output layer stays on the host: the GPU runs its product anyway where its backend
-            # offloads ops (runtimes/llamacpp.py gpu_compute_with_host_output), else its graph stops
+            # offloads ops (runtimes/llamacpp/offload.py gpu_compute_with_host_output), else its graph stops
             # before the logits
             out[f"compute_buffer{AT}{gpu}"] = gpu_compute_with_host_output(
                 m.compute, split, r.setting("n_ubatch") or 512, offloads_ops=not gpu.startswith(
@@ -586,7 +583,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         out |= {"breakdown_context": m.kv_cache_bytes, "breakdown_compute": m.compute_bytes}
     if r.model.get("weights"):
         # tied embeddings with the output layer offloaded: the GPU holds a copy of the embedding the host
-        # keeps for the lookup (runtimes/llamacpp.py Offload.duplicate_bytes), in a buffer of its own; a
+        # keeps for the lookup (llamacpp/offload.py Offload.duplicate_bytes), in a buffer of its own; a
         # mapped GPU buffer (Metal's) spans the file instead, the embedding included
         copied = [f for f in r.all("model_buffer") if f.device and not f.device.startswith("CPU")
                   and not is_host(f.device) and "Mapped" not in f.device]

@@ -138,7 +138,7 @@ def arch_config(metadata: Mapping[str, Any], tensor_names: set[str], embedding_r
         # (llama_hparams::is_mla: n_embd_head_k_mla != 0 && n_embd_head_v_mla != 0; convert_hf_to_gguf
         # writes them since PR 12801, April 2025). Without them (older DeepSeek-V2/V3 GGUFs, MiniCPM3)
         # it runs multi-head attention over head_count_kv heads of key_length / value_length
-        # (runtimes/llamacpp.py caches_mla_latent)
+        # (runtimes/llamacpp/kv.py caches_mla_latent)
         extra["mla_latent_cache"] = bool(_count(metadata.get(f"{arch}.attention.key_length_mla"))
                                          and _count(metadata.get(f"{arch}.attention.value_length_mla")))
     return ArchConfig(

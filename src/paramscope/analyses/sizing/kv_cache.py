@@ -23,7 +23,7 @@ Layers come in kinds, from ``ArchConfig.layer_types`` (empty means every layer i
 
 - "full": holds every cell of the context;
 - "sliding": holds a window; how many cells exactly is the runtime's business (llama.cpp keeps
-  window + ubatch, padded; see runtimes/llamacpp.py), so callers pass cells per kind;
+  window + ubatch, padded; see runtimes/llamacpp/), so callers pass cells per kind;
 - "linear" (linear attention / SSM): a fixed state per sequence, independent of the context. When
   the ArchConfig gives the state sizes (``recurrent_layers``, ``conv_state_size``, ``ssm_state_size``,
   in values: conv = (d_conv − 1) × conv channels, llama.cpp ``n_embd_r()``; ssm = heads × head dim ×
@@ -43,7 +43,7 @@ decoder layers only, the encoder's attending once over the input. Each decoder l
   output, one row per encoder position: ``encoder_length × decoder_layers × 2 × (heads × d_kv) × bytes``
   per sequence. transformers' EncoderDecoderCache keeps them in ``cross_attention_cache``, computed at
   the first decoding step and reused; llama.cpp keeps none (its T5 decoder recomputes them from the
-  stored encoder output, llama_cross::v_embd, at every step: runtimes/llamacpp.py). The encoder length
+  stored encoder output, llama_cross::v_embd, at every step: runtimes/llamacpp/). The encoder length
   is the model's when it fixes one (Whisper: max_source_positions = 1500 frames), else the prompt's.
 
 MLA (DeepSeek V2/V3, ``kv_lora_rank > 0``) has two layouts:

@@ -90,7 +90,8 @@ class Runtime:
 
 
 RUNTIMES: tuple[Runtime, ...] = (
-    Runtime("llama.cpp", "llamacpp", "llama.cpp (llama-server, llama-cli, llama-cpp-python, LM Studio)",
+    Runtime("llama.cpp", "llamacpp.adapter",
+            "llama.cpp (llama-server, llama-cli, llama-cpp-python, LM Studio)",
             (Option("ubatch", int, 512, "llama.cpp -ub: tokens per compute step", 1, 1 << 16),
              Option("swa_full", bool, False, "llama.cpp --swa-full: sliding-window layers hold the whole "
                                              "context"),

@@ -12,8 +12,8 @@ where they call it, so that nodes and leafs come out in llama.cpp's order.
 
 from __future__ import annotations
 
-from paramscope.analyses.sizing.runtimes import ggml_graph as gg
-from paramscope.analyses.sizing.runtimes.ggml_graph import OUTPUT, Graph, Tensor
+from paramscope.analyses.sizing.runtimes.llamacpp import ggml_graph as gg
+from paramscope.analyses.sizing.runtimes.llamacpp.ggml_graph import OUTPUT, Graph, Tensor
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType

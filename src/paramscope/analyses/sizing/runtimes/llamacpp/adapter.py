@@ -1,0 +1,100 @@
+"""The adapter ``memory.estimate`` calls (``runtimes.RUNTIMES``): a request's options become
+``LlamaCppParams``, offload and device splits, and the buffers' parts.
+"""
+
+from __future__ import annotations
+
+from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
+from paramscope.analyses.sizing.runtimes import option
+from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
+    LLAMA_CPP_PYTHON_BASE_BYTES,
+    cpu_repack_bytes,
+    llamacpp_memory,
+)
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
+from paramscope.model import ArchConfig, Model
+from paramscope.model.dtypes import DType
+from paramscope.records import replace
+
+
+# --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
+def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
+    t = kv_dtype(req.kv_type, DType.F16)
+    flash = {"auto": None, "on": True, "off": False}[option(req, "flash_attn")]
+    # llama.cpp's n_ctx is shared by all sequences: n_seq sequences of ctx tokens need n_ctx = n_seq × ctx
+    on_cpu = req.device is None or req.device.kind == "cpu"
+    m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
+                        n_seq=req.batch, n_ubatch=option(req, "ubatch"),
+                        swa_full=option(req, "swa_full"), type_k=t, type_v=t, flash_attn=flash,
+                        build=option(req, "llamacpp_build"), encoder_length=req.encoder_length,
+                        n_outputs_max=req.batch if option(req, "llama_server_outputs") else 0,
+                        runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
+                        backend="cpu" if on_cpu else "gpu")
+    notes: tuple[str, ...] = ()
+    explain = m.explain
+    repack = cpu_repack_bytes(model.tensors) if on_cpu and req.weights is None and model.has_weights else 0
+    if repack:
+        notes = (f"on an x86 CPU with AVX2, llama.cpp copies {repack:,} B of Q4_0/Q4_K/IQ4_NL/MXFP4 "
+                 "matrices into a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on "
+                 "top of the mapped weights above; with --no-mmap the model buffer shrinks by as much",)
+    split = None
+    compute_single = m.compute_bytes + m.output_bytes
+    if req.device is not None and req.device.kind == "gpu":
+        split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights,
+                        option(req, "llamacpp_build"))
+        if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
+            split = replace(split, host_kv_bytes=m.kv_cache_bytes, host_state_bytes=sum(
+                part.total_bytes for part in m.kv.parts if part.kind == "linear"))
+        explain = (*explain,
+                   f"offload: {split.n_gpu_layers}/{cfg.n_layers + 1} layers on the GPU (layers "
+                   f"{split.i_gpu_start}–{cfg.n_layers - 1}{', output' if split.output_on_gpu else ''}); "
+                   f"host memory: {split.host_weights_bytes:,} B of weights (input embedding"
+                   f"{', layers below ' + str(split.i_gpu_start) if split.i_gpu_start else ''}"
+                   f"{'' if split.output_on_gpu else ', output'}) + {split.host_kv_bytes:,} B of KV cache"
+                   + (f"; the tied embedding is held twice (+{split.duplicate_bytes:,} B on the GPU)"
+                      if split.duplicate_bytes else ""))
+        if not split.output_on_gpu:
+            gpu_compute, why = gpu_compute_with_host_output(m.compute, split, option(req, "ubatch"))
+            compute_single = gpu_compute + m.output_bytes
+            explain = (*explain, f"GPU compute: {why}")
+        if split.i_gpu_start or not split.output_on_gpu or option(req, "no_kv_offload"):
+            notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
+                      f"of weights and KV cache stay in host memory; the per-device figures leave them out",)
+    shares: tuple[tuple[int, int, int, int], ...] = ()
+    mode, fractions = option(req, "split_mode"), parse_tensor_split(option(req, "tensor_split"))
+    # asked for by name only: the default view stays the even split of ``estimate`` (fit's device search
+    # builds on it; with llama.cpp's own default split the first GPU can hold a layer more than its
+    # share, which changes what fits: Mixtral 8x7B in bf16 on four RTX 4090 holds 9 of 33 slots on GPU 0)
+    asked = "split_mode" in req.options or "tensor_split" in req.options
+    if split is not None and req.n_devices > 1 and asked:
+        d = device_split(model, cfg, weights_bytes, m.kv, req.n_devices, option(req, "n_gpu_layers"),
+                         fractions, mode, option(req, "llamacpp_build"))
+        kv_dev = (0,) * req.n_devices if option(req, "no_kv_offload") else d.kv
+        n = req.n_devices
+        shares = tuple((d.weights[i], kv_dev[i],
+                        (m.compute_bytes if d.computes[i] else 0) + (m.output_bytes if i == 0 else 0),
+                        m.overhead_bytes // n + (1 if i < m.overhead_bytes % n else 0)) for i in range(n))
+        counts = [sum(1 for w in d.layers[:-1] if w == i) for i in range(n)]
+        explain = (*explain,
+                   f"--split-mode {mode}"
+                   f"{' --tensor-split ' + ','.join(f'{f:g}' for f in fractions) if fractions else ''}: "
+                   f"layers per GPU {'+'.join(map(str, counts))}, the output layer on "
+                   f"{'the host' if d.layers[-1] < 0 else 'GPU ' + str(d.layers[-1])} (llama-model.cpp "
+                   f"load_tensors: upper_bound of the split points); each GPU holding layers has a compute "
+                   f"buffer of its own ({m.compute_bytes:,} B, estimated as one GPU's)")
+        notes += (f"{n} GPUs, --split-mode {mode}: per GPU its own layers' weights and KV cache "
+                  f"({'+'.join(map(str, counts))} layers"
+                  f"{'' if fractions else ', equal shares: identical GPUs have the same free memory'}) and "
+                  f"a compute buffer each",)
+    compute_total = sum(x[2] for x in shares) if shares else compute_single
+    return RuntimeParts(m.kv_cache_bytes, compute_total, m.overhead_bytes,
+                        t.value.lower(), explain, notes,
+                        host_weights_bytes=split.host_weights_bytes if split else 0,
+                        host_kv_bytes=split.host_kv_bytes if split else 0,
+                        kv_parts=m.kv.by_kind(),
+                        duplicate_weights_bytes=split.duplicate_bytes if split else 0,
+                        device_shares=shares, split_label=f"--split-mode {mode}" if shares else "",
+                        # a row split runs every matrix on all GPUs at once; a layer split (the default)
+                        # runs each GPU's layers in turn, one token after the other
+                        devices_at_once=0 if mode == "row" else 1)

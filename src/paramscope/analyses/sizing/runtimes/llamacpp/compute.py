@@ -1,0 +1,165 @@
+"""The compute buffer (llama_context::sched_reserve's worst-case ubatch): ggml-alloc replayed on the
+rebuilt graph where paramscope has one (graph.py), else a per-phase estimate; the output buffer.
+"""
+
+from __future__ import annotations
+
+from paramscope.analyses.sizing.kv_cache import (
+    ATTENTION_KINDS,
+    KVCache,
+    cache_widths,
+)
+from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
+from paramscope.analyses.sizing.runtimes.llamacpp.graph import compute_buffer_bytes, graph_arch, has_graph
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import cache_head_dims, encoder_only
+from paramscope.analyses.sizing.runtimes.llamacpp.params import LlamaCppParams
+from paramscope.errors import UnsupportedError
+from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
+from paramscope.records import record
+
+F32, F16, I32, I64 = 4, 2, 4, 8  # bytes of the graph's element types
+
+
+@record
+class ComputeBuffer:
+    """The worst-case graph's buffer (see ``compute_buffer``): ggml-alloc replayed on llama.cpp's graph
+    (``graph_bytes``) where paramscope builds that graph, else the larger of the two per-phase peaks."""
+
+    logits_phase: int
+    attention_phase: int
+    explain: tuple[str, ...]
+    graph_bytes: int | None = None
+    ffn_phase: int = 0  # the FFN's gate and up, held together (``compute_buffer``)
+
+    @property
+    def total_bytes(self) -> int:
+        if self.graph_bytes is not None:
+            return self.graph_bytes
+        return max(self.logits_phase, self.attention_phase, self.ffn_phase)
+
+
+def rotation_bytes(dtype: DType, head_dim: int, largest: bool) -> int:
+    """Hadamard matrix fed to the graph for a quantized cache (llama-kv-cache.cpp, build_input_k_rot).
+
+    K: the largest power of two ≥ 64 dividing the head dim (256 for Gemma 3); V: 64. f32, n × n.
+    """
+    if not dtype.info.quantized or head_dim == 0 or head_dim % 64:
+        return 0
+    n = 64
+    while largest and head_dim % (n * 2) == 0:
+        n *= 2
+    return n * n * F32
+
+
+def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DType = DType.F16,
+                   type_v: DType = DType.F16, backend: str = "cpu", replay: bool = True) -> ComputeBuffer:
+    """The graph buffer of the worst-case ubatch (sched_reserve: n_ubatch tokens, every token an output).
+
+    For a current build of the architectures graph.py rebuilds (llama, qwen2, qwen3, qwen3moe,
+    gemma3, phi3, gpt-oss): ggml-alloc replayed on that graph (ggml_graph.reserve), which is the byte
+    count llama.cpp prints. Otherwise (other architectures, legacy builds, or ``replay`` False) the
+    per-phase estimate below, whose two phases are also reported.
+
+    ``backend`` "gpu": a GPU backend takes part in the graph (all layers offloaded, or CPU weights with
+    the GPU running the big batches), and the buffer llama.cpp prints lacks the ``inp_embd`` input, the
+    n_embd x n_tokens x 4 B that the graph holds for embeddings given instead of tokens and that nothing
+    consumes otherwise: ggml_backend_sched places graph inputs on the CPU backend and a GPU only receives
+    copies of those its ops read. Exact on a CUDA log (Qwen3-4B, DGX Spark, 2026), on Gemma 3 1B and 4B on
+    Metal (build 8185) and on a CPU buffer with Metal offload (Llama 3.2 1B, iPhone): each printed one
+    such tensor less than the CPU replay, which is exact on the CPU alone (llama-cpp-python 0.3.36).
+
+    The estimate: ggml-alloc's high-water mark is the larger of two moments:
+
+    - the output matmul: the logits (n_outputs × n_vocab × 4 B), the last layer's hidden state for every
+      token of the graph, the rows inp_out_ids selects from it (n_outputs × n_embd × 4 B each) and
+      inp_out_ids itself (n_outputs × 4 B); n_outputs is n_ubatch, the graph's tokens n_ubatch rounded up
+      to a multiple of n_seq (``resolve_params``);
+    - inside an attention layer, while the masks (inputs live until the last layer uses them) are
+      held: KQ without flash attention (n_kv × n_ubatch × n_head × 4 B; the softmax runs in place),
+      the masks (f32, or f16 with flash attention: n_kv × n_ubatch per cache), the Hadamard matrices of
+      a quantized cache, and activations per token. Those per-token activations are fitted on
+      Gemma 3 270M (exact there from n_ubatch 64 to 2048 and n_ctx 768 to 1M) and named after the graph
+      tensors they match; other architectures: an estimate;
+    - inside the FFN: its gate and up outputs, f32, both held until the GLU multiplies them (llama.cpp's
+      build_ffn / build_moe_ffn: ``ggml_mul(silu(gate), up)`` or one swiglu of the two; for a mixture of
+      experts each is [n_ff_exp, n_expert_used, n_tokens], the experts a token is routed to): n_tokens ×
+      2 × the widest MLP × 4 B, a lower bound of that moment (with flash attention the attention phase
+      above already counts them). Mixtral 8x7B at n_ubatch 512: 2 × 14336 × 2 × 512 × 4 B = 112 MiB,
+      where the attention and logits phases give 73; build 2688 on Metal printed 115.5.
+    """
+    out, t = p.n_outputs or p.n_ubatch, p.n_tokens or p.n_ubatch
+    on_gpu = backend == "gpu"
+    # an encoder-only embedding model (BERT: every layer "none", no cache) has no LM head: its graph ends
+    # in the pooled or per-token embeddings, no logits (llm_build_bert: no build_lora_mm(model.output, …))
+    encoder = encoder_only(cfg)
+    logits = 0 if encoder else out * cfg.vocab_size * F32
+    # the CPU graph also holds inp_embd (t x n_embd), the GPU's does not (see above); builds before May
+    # 2025 made it only for a batch of embeddings (llm_build_inp_embd: the token ids, or the embeddings):
+    # Pythia 1.4B on an arm64 CPU, build 4775, printed 102.25 MiB, the logits and the last hidden state,
+    # as its Metal run of the same command (ggml-org/ci)
+    embd = t if p.embd_input and not on_gpu else 0
+    logits_rest = (embd + out) * cfg.hidden_size * F32 + out * I32
+    # one mask, one set of index and rotation inputs per cache (full, sliding), however many head counts
+    # its layers have (llama-kv-cache.cpp build_input_*: one input of the cache for all its layers)
+    caches = {part.kind: part.cells for part in kv.parts if part.kind in ATTENTION_KINDS}
+    mask_elt = F16 if p.flash_attn else F32
+    masks = sum(cells * t * mask_elt for cells in caches.values())
+    # without flash attention the scores: over the cache's cells, or an encoder's over its own tokens
+    kv_len = t if encoder else max(caches.values(), default=0)
+    kq = 0 if p.flash_attn else kv_len * t * cfg.n_heads * F32
+    head_k, head_v = cache_head_dims(cfg)
+    rot = len(caches) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
+    per_token = _attention_token_bytes(cfg, p, len(caches))
+    attention = kq + masks + rot + t * per_token
+    ffn_width = routed_ffn_width(cfg)
+    ffn = t * 2 * ffn_width * F32
+    hidden_rows = f"({t} + {out})" if embd else f"{out}"
+    explain = (
+        f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + {hidden_rows} × {cfg.hidden_size} × 4 B "
+        f"+ {out} × 4 B = {logits + logits_rest:,} B",
+        f"attention phase: KQ {kq:,} B + masks {masks:,} B + rotations {rot:,} B "
+        f"+ {t} × {per_token:,} B activations = {attention:,} B",
+        f"FFN phase: gate and up, {t} × 2 × {ffn_width} × 4 B = {ffn:,} B",
+    )
+    if backend not in ("cpu", "gpu"):
+        raise UnsupportedError(f"unknown llama.cpp backend kind {backend!r} (known: cpu, gpu)")
+    if p.legacy or not replay or not has_graph(cfg):
+        return ComputeBuffer(logits + logits_rest, attention, explain, ffn_phase=ffn)
+    graph_bytes, n_nodes = compute_buffer_bytes(
+        cfg, n_ubatch=p.n_ubatch, n_outputs=out, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
+        kv_unified=p.kv_unified, flash_attn=p.flash_attn,
+        cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v, on_gpu=on_gpu)
+    where = ", a GPU backend's buffer: no inp_embd" if on_gpu else ""
+    graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
+                  f"{out} outputs{where}): {graph_bytes:,} B; the per-phase estimate, for comparison:")
+    return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes, ffn)
+
+
+def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) -> int:
+    """Per-token bytes live beside the masks (fitted, see ``compute_buffer``)."""
+    q = cfg.n_heads * cfg.head_dim_k * F32  # one query-sized f32 tensor per token
+    kqv = cfg.n_heads * cfg.head_dim_v * F32  # attention output
+    hidden = 3 * cfg.hidden_size * F32  # residual stream, normed input, attention output projected
+    inputs = 3 * I32  # inp_tokens, inp_pos, inp_out_ids
+    _, v_width = cache_widths(cfg)
+    # legacy builds copy K and V into the cache with ggml_cpy: no index inputs
+    k_idxs, v_idxs = (0, 0) if p.legacy else (I64, (I64 if p.flash_attn else v_width * I64))
+    if p.flash_attn:
+        # Q twice (rope output and the contiguous copy flash attention reads), k_idxs and v_idxs
+        # (one i64 per token each, per cache), and the FFN's gate and up, live at the same time
+        # (for a mixture of experts: the gate and up of the k experts a token is routed to, ffn_moe_gate/up
+        # [n_ff_exp, n_expert_used, n_tokens])
+        ffn = routed_ffn_width(cfg)
+        return 2 * q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs) + 2 * ffn * F32
+    # without flash attention V is stored transposed: v_idxs holds one i64 per value written
+    return q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs)
+
+
+def output_buffer(cfg: ArchConfig, n_seq: int, n_outputs: int, embeddings: bool) -> int:
+    """llama_context::output_reserve: n_vocab floats (+ n_embd with embeddings) per output row.
+
+    The context reserves n_seq rows; a decode asking for more outputs grows it (at most n_batch rows).
+    """
+    row = cfg.vocab_size + (cfg.hidden_size if embeddings else 0)
+    return max(n_outputs, n_seq) * row * F32

@@ -1,0 +1,192 @@
+"""``llamacpp_memory``: one context's buffers as llama.cpp prints them (model, CPU_REPACK, KV, output,
+compute) and the lines ``size --explain`` prints for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from paramscope.analyses.sizing.kv_cache import (
+    KVCache,
+    encoder_cells,
+    encoder_width,
+    layer_kinds,
+)
+from paramscope.analyses.sizing.runtimes.llamacpp.compute import ComputeBuffer, compute_buffer, output_buffer
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import (
+    as_llamacpp_loads,
+    check_cache_types,
+    encoder_output_bytes,
+    llamacpp_kv_cache,
+    v_padded,
+)
+from paramscope.analyses.sizing.runtimes.llamacpp.params import (
+    KV_PAD,
+    LEGACY_KV_PAD_NO_FA,
+    TENSOR_ALIGNMENT,
+    LlamaCppParams,
+    pad,
+    resolve_params,
+)
+from paramscope.errors import UnsupportedError
+from paramscope.model import ArchConfig, Tensor
+from paramscope.model.dtypes import DType
+from paramscope.records import record
+
+F32, F16, I32, I64 = 4, 2, 4, 8  # bytes of the graph's element types
+
+MIB = 1024 * 1024
+# What a Python process running llama-cpp-python holds besides llama.cpp's buffers, measured by
+# bench/bench_llamacpp.py (RSS after `import llama_cpp`: interpreter, numpy, libllama/libggml).
+LLAMA_CPP_PYTHON_BASE_BYTES = 40 * MIB
+# Heap llama.cpp keeps per vocabulary entry once a model is loaded: the GGUF tokenizer arrays plus
+# llama_vocab's token_data and token_to_id map (llama-vocab.cpp). Measured: +42.0 MiB anonymous memory
+# loading Gemma 3 270M (262,144 tokens) = 168 B per token.
+VOCAB_BYTES_PER_TOKEN = 168
+
+# ggml-cpu/repack.cpp, ggml_repack_get_optimal_repack_type: the types each instruction set repacks, and
+# the row count (ggml ne[1]) they must divide. AMX (ggml-cpu/amx) has its own layout and is not modelled.
+CPU_REPACK_RULES: dict[str, dict[DType, int]] = {
+    "none": {},
+    "x86-avx2": {DType.Q4_0: 8, DType.Q4_K: 8, DType.IQ4_NL: 8, DType.MXFP4: 8},
+    "x86-avx512": {DType.Q4_0: 8, DType.Q4_K: 8, DType.IQ4_NL: 8, DType.MXFP4: 8, DType.Q2_K: 8},
+    "arm-i8mm": {DType.Q4_0: 4, DType.Q4_K: 8, DType.Q5_K: 8, DType.Q6_K: 8, DType.IQ4_NL: 4,
+                 DType.MXFP4: 4, DType.Q8_0: 4, DType.Q1_0: 4},
+}
+
+
+@record
+class LlamaCppMemory:
+    """llama.cpp's buffers as it prints them: model, KV cache, output and compute."""
+
+    params: LlamaCppParams
+    tensor_bytes: int  # all weights
+    repacked_bytes: int  # weights copied into CPU_REPACK
+    use_mmap: bool
+    kv: KVCache
+    compute: ComputeBuffer
+    output_bytes: int
+    overhead_bytes: int  # process and vocabulary, outside llama.cpp's buffers
+    explain: tuple[str, ...]
+
+    @property
+    def model_buffer_bytes(self) -> int:
+        """What llama.cpp prints as the CPU / CPU_Mapped model buffer (mapped: the whole span)."""
+        return self.tensor_bytes if self.use_mmap else self.tensor_bytes - self.repacked_bytes
+
+    @property
+    def weights_bytes(self) -> int:
+        """Resident weights: the model buffer plus the repacked copies."""
+        return self.model_buffer_bytes + self.repacked_bytes
+
+    @property
+    def kv_cache_bytes(self) -> int:
+        return self.kv.total_bytes
+
+    @property
+    def compute_bytes(self) -> int:
+        return self.compute.total_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return (self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.output_bytes
+                + self.overhead_bytes)
+
+
+def cpu_repack_bytes(tensors: Iterable[Tensor], isa: str = "x86-avx2") -> int:
+    """Bytes llama.cpp's CPU backend copies into CPU_REPACK: matrices multiplied by activations
+    (2-D weights, 3-D expert stacks; not the token embedding, which is only gathered from)."""
+    try:
+        rules = CPU_REPACK_RULES[isa]
+    except KeyError:
+        raise UnsupportedError(f"unknown CPU instruction set {isa!r} (known: "
+                               f"{', '.join(CPU_REPACK_RULES)})") from None
+    from paramscope.knowledge.roles import place  # see _split
+
+    def repacked(t: Tensor) -> bool:
+        rows = rules.get(t.dtype)
+        if rows is None or len(t.shape) not in (2, 3):
+            return False
+        return place(t.name).component != "embedding" and t.shape[-2] % rows == 0
+
+    return sum(pad(t.nbytes, TENSOR_ALIGNMENT) for t in tensors if repacked(t))
+
+
+def llamacpp_memory(
+    cfg: ArchConfig,
+    tensor_bytes: int,
+    *,
+    n_ctx: int,
+    n_seq: int = 1,
+    n_ubatch: int = 512,
+    n_batch: int = 2048,
+    swa_full: bool = False,
+    kv_unified: bool = False,
+    type_k: DType = DType.F16,
+    type_v: DType = DType.F16,
+    flash_attn: bool | None = None,
+    repacked_bytes: int = 0,
+    use_mmap: bool = True,
+    n_outputs: int | None = None,
+    embeddings: bool = False,
+    runtime_base_bytes: int = LLAMA_CPP_PYTHON_BASE_BYTES,
+    build: str = "current",
+    backend: str = "cpu",
+    encoder_length: int | None = None,
+    n_outputs_max: int = 0,
+) -> LlamaCppMemory:
+    """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
+
+    ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA, Metal and Vulkan backends resolve to
+    on (a "legacy" ``build``: off). ``n_outputs`` rows of logits (default: one per sequence, what the
+    context reserves up front). ``backend`` "cpu" or "gpu": whether a GPU backend takes part in the
+    graph (``compute_buffer``). ``n_outputs_max``: the context's cap on the rows of logits its prompt graph
+    reserves (PR 23861, noted at BUILDS; llama-server sets its -np; 0: unset, n_ubatch rows).
+    """
+    cfg = as_llamacpp_loads(cfg)
+    p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
+                       swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build,
+                       n_outputs_max=n_outputs_max)
+    check_cache_types(cfg, type_k, type_v, p.flash_attn)
+    kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
+    compute = compute_buffer(cfg, p, kv, type_k, type_v, backend)
+    rows = max(n_outputs or n_seq, n_seq)
+    output = output_buffer(cfg, n_seq, rows, embeddings)
+    overhead = runtime_base_bytes + VOCAB_BYTES_PER_TOKEN * cfg.vocab_size
+    encoder = encoder_output_bytes(cfg, p, encoder_length)
+    explain = explanation(cfg, p, tensor_bytes, repacked_bytes, kv, compute, (rows, output), overhead)
+    if encoder:
+        overhead += encoder
+        n_enc = encoder_cells(cfg, p.n_ctx_seq, encoder_length)
+        explain += (f"encoder output (host, in the overhead): {n_seq} seqs × {n_enc} positions × "
+                    f"{encoder_width(cfg)} × 4 B = {encoder:,} B",
+                    "cross-attention K/V: not cached (recomputed from the encoder output each step)")
+    return LlamaCppMemory(p, tensor_bytes, repacked_bytes, use_mmap, kv, compute, output, overhead,
+                          explain)
+
+
+def explanation(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: int, kv: KVCache,
+             compute: ComputeBuffer, output: tuple[int, int], overhead: int) -> tuple[str, ...]:
+    kinds = layer_kinds(cfg)
+    seqs = f" × {p.n_seq}" if p.kv_unified else ""
+    window = (f"{p.n_ctx_seq} (swa_full)" if p.swa_full else
+              f"GGML_PAD(min({p.n_ctx_seq}, {cfg.sliding_window}{seqs} + {p.n_ubatch}), 256) = {p.swa_cells}")
+    lines = [
+        f"n_ctx = GGML_PAD(n_ctx, {LEGACY_KV_PAD_NO_FA if p.legacy and not p.flash_attn else KV_PAD}) = "
+        f"{p.n_ctx}; {p.n_streams} stream(s) of {p.n_ctx_seq} cells; "
+        f"n_batch {p.n_batch}, n_ubatch {p.n_ubatch}, flash attention {'on' if p.flash_attn else 'off'}",
+        f"weights: {tensor_bytes:,} B" + (f" + {repacked:,} B repacked copies" if repacked else ""),
+    ]
+    if "sliding" in kinds:
+        lines.append(f"sliding-window cells per stream: {window}")
+    padded = v_padded(cfg, p)
+    if padded:
+        lines.append(f"KV: layers differ in width and flash attention is off: every layer's V is padded "
+                     f"to the widest, {padded} values (llama-kv-cache.cpp, TAG_V_CACHE_VARIABLE)")
+    lines += [f"KV {line}" for line in kv.explain]
+    lines += [f"compute {line}" for line in compute.explain]
+    rows, output_bytes = output
+    lines.append(f"output: {rows} rows × {output_bytes // rows // F32} × 4 B = {output_bytes:,} B")
+    lines.append(f"overhead: runtime base + {VOCAB_BYTES_PER_TOKEN} B × {cfg.vocab_size} vocab = "
+                 f"{overhead:,} B")
+    return tuple(lines)

@@ -1,0 +1,163 @@
+"""``-ngl``: which layers, and which of their buffers, run on the GPU; the output layer's place by build
+family; tied embeddings held twice; ops offloaded to the GPU for large batches.
+"""
+
+from __future__ import annotations
+
+from paramscope.analyses.sizing.kv_cache import KVCache
+from paramscope.analyses.sizing.runtimes.llamacpp.compute import ComputeBuffer
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_llamacpp_loads
+from paramscope.analyses.sizing.runtimes.llamacpp.params import OUTPUT_LAST_BUILDS
+from paramscope.model import ArchConfig, Model
+from paramscope.model.memo import ModelMemo
+from paramscope.records import record
+
+
+@record
+class Offload:
+    """Where llama.cpp puts each layer with ``-ngl`` (llama-model.cpp, load_tensors; ``gpu_layer_start``):
+    layers il ≥ i_gpu_start on the GPU, the output layer first (current builds) or only when n_gpu_layers >
+    n_layer (OUTPUT_LAST_BUILDS), the input layer (token embedding) always in host memory. Tied embeddings
+    offloaded: the output matrix is a GPU copy of the embedding the host keeps for the lookup."""
+
+    n_gpu_layers: int  # as given, capped at n_layer + 1 ("offloaded N/n_layer+1 layers to GPU")
+    i_gpu_start: int
+    output_on_gpu: bool
+    host_weights_bytes: int
+    duplicate_bytes: int
+    host_kv_bytes: int  # the host layers' cache, a hybrid's recurrent state included
+    output_matrix_bytes: int = 0  # the output matmul's weight (the token embedding when tied), as priced
+    # the recurrent state in host_kv_bytes: llama_memory_recurrent's own buffer ("RS buffer size"), beside
+    # the attention layers' "KV buffer size"
+    host_state_bytes: int = 0
+
+
+def gpu_layer_start(n_layer: int, n_gpu_layers: int | None, build: str = "current") -> tuple[int, int, bool]:
+    """(-ngl capped at n_layer + 1, i_gpu_start, whether the output layer is on the GPU): BUILDS notes."""
+    ngl = n_layer + 1 if n_gpu_layers is None else min(max(n_gpu_layers, 0), n_layer + 1)
+    if build in OUTPUT_LAST_BUILDS:
+        return ngl, max(n_layer - ngl, 0), ngl > n_layer
+    return ngl, max(n_layer + 1 - ngl, 0), ngl >= 1
+
+
+# ggml_backend_sched hands an op whose weight sits in host memory to a GPU backend that asks for it
+# (ggml-backend.cpp ggml_backend_sched_backend_id_from_cur, cause "1.off"; the backend's offload_op): CUDA
+# and HIP (ggml_backend_cuda_device_offload_op), Vulkan and SYCL take matrix products of at least 32 rows
+# and copy the weight into their compute buffer for it. With the output layer in host memory (-ngl ≤
+# n_layer) the GPU's graph so still ends in the logits, the output matrix copied beside them: Pythia 2.8B
+# at -ngl 10 on a V100 (ggml-org/ci, build 4775) printed 203.99 MiB = the q6_K output matrix 105,638,400
+# + the logits 512 × 50304 × 4 + the last hidden state 512 × 2560 × 4 B, with and without flash attention.
+# Metal and OpenCL ask for none (their offload_op is false).
+OP_OFFLOAD_MIN_BATCH = 32
+
+
+def gpu_compute_with_host_output(compute: ComputeBuffer, split: Offload, n_ubatch: int,
+                                 offloads_ops: bool = True) -> tuple[int, str]:
+    """The GPU's compute buffer with the output layer left in host memory, and a line saying why.
+
+    Ops offloaded (``offloads_ops``, n_ubatch ≥ 32): the whole graph's peak or the output matmul with its
+    weight copied in, whichever is larger. Otherwise the GPU's graph stops before the logits: the larger
+    of the attention and FFN phases (an estimate of the layers' peak where the graph is replayed)."""
+    if offloads_ops and n_ubatch >= OP_OFFLOAD_MIN_BATCH:
+        output = compute.logits_phase + split.output_matrix_bytes
+        return max(compute.total_bytes, output), (
+            f"the output layer stays in host memory, but the GPU backend runs its {n_ubatch}-row product "
+            f"(op offload, at least {OP_OFFLOAD_MIN_BATCH} rows) with the matrix copied in: logits phase "
+            f"{compute.logits_phase:,} + {split.output_matrix_bytes:,} B = {output:,} B")
+    layers = max(compute.attention_phase, compute.ffn_phase)
+    return layers, (f"the output layer stays in host memory and the GPU's graph stops before the logits: "
+                    f"the larger of the attention and FFN phases, {layers:,} B")
+
+
+@record
+class LayerSplit:
+    """A model's stored bytes by where llama.cpp's loader puts them: the token embedding, each layer, and
+    the rest outside the layers (output matrix, final norm)."""
+
+    stored: int
+    embedding: int
+    by_layer: dict[int, int]
+    outside: int
+    has_output: bool
+
+
+# offload() is asked dozens of times for one model while only -ngl, context or batch change; placing
+# DeepSeek-V3's 90k tensors takes ~0.1 s a time.
+_SPLIT_MEMO: ModelMemo[LayerSplit] = ModelMemo(8)
+
+
+def layer_split(model: Model) -> LayerSplit:
+    return _SPLIT_MEMO.get(model, None, lambda: _split(model))
+
+
+def _split(model: Model) -> LayerSplit:
+    # imported here: only a model with weights, or one offloaded to a GPU, needs its tensors placed, and
+    # the roles table (with its dataclass) would otherwise load on every `size` of a catalogue name
+    from paramscope.knowledge.roles import place
+
+    # bytes by placement first: place() shares one record per (component, role, layer), so DeepSeek-V3's
+    # 90k tensors sum into ~1.5k placements (keyed by identity: a record hashes its fields in Python),
+    # and only those are read
+    by_place: dict[int, list] = {}
+    for t in model.tensors:
+        where = place(t.name)
+        acc = by_place.get(id(where))
+        if acc is None:
+            by_place[id(where)] = [where, t.nbytes]
+        else:
+            acc[1] += t.nbytes
+    embedding = outside = stored = 0
+    by_layer: dict[int, int] = {}
+    has_output = False
+    for where, nbytes in by_place.values():
+        stored += nbytes
+        has_output |= where.component == "output"
+        if where.component == "embedding" and where.layer is None:
+            embedding += nbytes
+        elif where.layer is not None:
+            by_layer[where.layer] = by_layer.get(where.layer, 0) + nbytes
+        else:
+            outside += nbytes
+    return LayerSplit(stored, embedding, by_layer, outside, has_output)
+
+
+def output_matrix_bytes(model: Model, scheme: str) -> int:
+    """The output matmul's weight at a re-pricing scheme, which gives it a type of its own (llama.cpp's
+    quantize keeps output.weight at Q6_K for most file types, Q5_K for the IQ2/IQ1 ones): the output
+    component's rows, or the token embedding's where the two are tied."""
+    from paramscope.analyses.sizing.weights import reprice  # only for a partial offload at a scheme
+
+    rows = reprice(model, scheme).rows
+    output = sum(r.bytes for r in rows if r.component == "output")
+    return output or sum(r.bytes for r in rows if r.component == "embedding" and r.layer is None)
+
+
+def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None,
+            scheme: str | None = None, build: str = "current") -> Offload:
+    """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache; ``scheme``, the
+    re-pricing ``weights_bytes`` follows, prices the output matrix at its own type."""
+    cfg = as_llamacpp_loads(cfg)
+    n_layer = cfg.n_layers
+    ngl, start, output_on_gpu = gpu_layer_start(n_layer, n_gpu_layers, build)
+    split = layer_split(model)
+    stored = split.stored or 1
+    embedding = split.embedding
+    has_output = split.has_output
+    host = embedding + sum(b for il, b in split.by_layer.items() if il < start)
+    if not output_on_gpu:
+        host += split.outside  # output matrix and final norm
+    duplicate = embedding if output_on_gpu and not has_output and cfg.tied_embeddings else 0
+    # the output matmul's weight: the output matrix (with the final norm, a rounding error) or, tied, the
+    # token embedding
+    output_matrix = split.outside if has_output else embedding
+    scale = weights_bytes / stored  # re-priced weights: the same split
+    # each layer's cache sits with its layer (llama-kv-cache.cpp: buft = dev_layer(il)): the parts name
+    # their layers, each at its own width; parts that do not (a recurrent state) go by layer kind
+    kinds = cfg.layer_types or ("full",) * n_layer
+    host_kv = sum(part.layer_bytes * sum(il < start for il in part.layer_ids) for part in kv.parts)
+    per_kind = {part.kind: part.layer_bytes for part in kv.parts if part.layers and not part.layer_ids}
+    state = sum(per_kind.get(kinds[il], 0) for il in range(min(start, len(kinds))))
+    output_bytes = (output_matrix_bytes(model, scheme) if scheme is not None and not output_on_gpu
+                    else round(output_matrix * scale))
+    return Offload(ngl, start, output_on_gpu, round(host * scale), round(duplicate * scale), host_kv + state,
+                   output_bytes, host_state_bytes=state)

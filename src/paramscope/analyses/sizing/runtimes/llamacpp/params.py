@@ -1,0 +1,117 @@
+"""llama.cpp's context parameters as its command line resolves them (common/common.h defaults, the build
+families whose rules differ, the context padded to 256).
+"""
+
+from __future__ import annotations
+
+from paramscope.errors import UnsupportedError
+from paramscope.model import ArchConfig
+from paramscope.records import record
+
+KV_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(n_ctx, 256); llama-kv-cache-iswa.cpp: SWA too
+# Builds of mid-2025 and earlier ("legacy"): llama_kv_cache_unified::get_padding = flash attention ? 256 :
+# 32; flash attention off unless asked for; the cache written with ggml_cpy into views (LLAMA_SET_ROWS=0,
+# the default until August 2025), so no k_idxs / v_idxs inputs in the graph. Checked on two logs of such
+# builds: 70000 → 70016 cells (tests/fixtures/engine_logs/llamacpp/15009-*), 72000 cells kept (11598-*).
+LEGACY_KV_PAD_NO_FA = 32
+# Builds before llama.cpp PR 13194 ("kv-cache : add SWA support", May 2025), which gave sliding-window
+# layers their own cache of the window plus a batch (llama_kv_cache_unified_iswa); until then "the
+# llama_kv_cache_unified ... always caching all layers" at the full context (the PR's description), so
+# a Gemma 3 or gpt-oss sliding-window layer took n_ctx cells like the others ("legacy-no-swa": the legacy
+# rules plus that). Checked on Gemma 3 1B, build 5050, n_ctx 4096: 26 layers x 4096 cells = 104 MiB
+# printed (tests/fixtures/engine_logs/llamacpp/tqm-*), where the SWA cache would give 38 MiB.
+# llama.cpp PR 18148 ("offload output layer to GPU first", December 2025): -ngl N puts the output layer on
+# the GPU first, then the last N − 1 repeating layers (load_tensors: i_gpu_start = max(n_layer + 1 − N, 0));
+# builds before it put the last N repeating layers there and the output layer only with N > n_layer
+# ("late-2025" and the legacy families). Their logs tell them apart: "offloading output layer to GPU"
+# before "offloading N repeating layers" (b8169, b8193, b8586; Ollama's llama-server of 2026), after it or
+# not at all (b7057, b7217, b7342, b7445). Qwen3.5-27B, b8586, -ngl 26 of 65: 30 recurrent layers'
+# state on the host (93.52 MiB = 30 × 3.117), where the older rule leaves 29.
+BUILDS = ("current", "late-2025", "legacy", "legacy-no-swa")
+# llama.cpp PR 23861 ("llama: limit max outputs of llama_context", June 2026): the context reserves its
+# prompt graph with min(n_ubatch, n_outputs_max) rows of logits, and llama-server sets n_outputs_max to its
+# -np (its log: "n_outputs_max = 1"); a library caller that leaves it unset keeps n_ubatch rows. Llama 3.1
+# 8B Q4_0 at 32768 cells, -ub 512, one sequence: the server's fit dry run printed 140 MiB of CUDA compute
+# buffer, the graph replayed with one output row 140.01 (with 512: 258.5)
+LEGACY_BUILDS = frozenset({"legacy", "legacy-no-swa"})
+OUTPUT_LAST_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
+TENSOR_ALIGNMENT = 32  # ggml/src/ggml-impl.h: every tensor in a CPU buffer starts on 32 B
+
+
+@record
+class LlamaCppParams:
+    """Context parameters after llama_context's constructor has resolved and padded them."""
+
+    n_ctx: int  # padded to 256, and to a multiple of n_seq when each sequence has its own stream
+    n_ctx_seq: int  # cells per stream in full-attention layers
+    n_seq: int
+    n_streams: int  # 1 with a unified cache, else n_seq
+    n_batch: int
+    n_ubatch: int
+    swa_cells: int  # cells per stream in sliding-window layers
+    swa_full: bool
+    kv_unified: bool
+    flash_attn: bool
+    n_tokens: int = 0  # tokens of the reserved graph: n_ubatch rounded up to a multiple of n_seq
+    legacy: bool = False  # a build of mid-2025 or earlier (BUILDS)
+    # the graph allocates an embeddings input beside the token ids whatever the batch holds (see
+    # compute_buffer); builds before PR 13194 (May 2025) made one of the two
+    embd_input: bool = True
+    # rows of logits in the reserved prompt graph: n_ubatch, or fewer where the context's n_outputs_max says
+    # so (``resolve_params``); 0: n_ubatch
+    n_outputs: int = 0
+
+
+def pad(x: int, n: int) -> int:
+    """GGML_PAD: round ``x`` up to a multiple of ``n``."""
+    return (x + n - 1) // n * n
+
+
+def resolve_params(
+    cfg: ArchConfig, *, n_ctx: int, n_seq: int, n_ubatch: int, n_batch: int, swa_full: bool,
+    kv_unified: bool, flash_attn: bool | None, build: str = "current", n_outputs_max: int = 0,
+) -> LlamaCppParams:
+    """llama_context::llama_context and llama_kv_cache_iswa's constructor, in their order.
+
+    ``flash_attn`` None is "auto": on for the current build (the CPU, CUDA, Metal and Vulkan backends
+    support it), off for a legacy one, which had no "auto". ``n_outputs_max`` (0: unset) caps the rows of
+    logits the reserved prompt graph holds (PR 23861, noted at BUILDS).
+    """
+    if build not in BUILDS:
+        raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
+    if n_outputs_max and build != BUILDS[0]:
+        raise UnsupportedError(
+            f"n_outputs_max (llama-server's cap on rows of logits, --llama-server-outputs) came with "
+            f"llama.cpp PR 23861 in June 2026, in the {BUILDS[0]!r} build family; the {build!r} family "
+            f"predates it")
+    legacy = build in LEGACY_BUILDS
+    # Legacy builds keep one cache of n_ctx cells for all sequences: per-sequence streams came with
+    # llama.cpp PR 14363 (July 2025, "llama : add high-throughput mode") and need ggml_set_rows, which
+    # those builds did not use (llama-context.cpp then: "non-unified KV cache requires ggml_set_rows() -
+    # forcing unified KV cache"). Ollama's Feb 2025 runner, 4 sequences in n_ctx 8192: kv_size = 8192
+    kv_unified = kv_unified or legacy
+    fa = (not legacy) if flash_attn is None else flash_attn
+    kv_pad = LEGACY_KV_PAD_NO_FA if legacy and not fa else KV_PAD
+    if n_seq < 1 or n_ubatch < 1 or n_batch < 1 or n_ctx < 0:
+        raise UnsupportedError(
+            f"llama.cpp needs n_seq, n_batch, n_ubatch ≥ 1 and n_ctx ≥ 0 "
+            f"(found n_seq {n_seq}, n_batch {n_batch}, n_ubatch {n_ubatch}, n_ctx {n_ctx})")
+    ctx = n_ctx or cfg.context_length  # n_ctx 0 = the training context
+    batch = min(ctx, n_batch)  # causal attention: a batch never exceeds the (unpadded) context
+    ubatch = min(batch, n_ubatch)
+    ctx = pad(ctx, kv_pad)
+    ctx_seq = ctx if kv_unified else pad(ctx // n_seq, kv_pad)
+    streams = 1 if kv_unified else n_seq
+    # llama-kv-cache-iswa.cpp: the window of every sequence sharing the stream, plus one ubatch
+    window = cfg.sliding_window * (n_seq if kv_unified else 1) + ubatch
+    swa = ctx_seq if swa_full or build == "legacy-no-swa" else pad(min(ctx_seq, window), kv_pad)
+    # llama_context::graph_reserve: the reserve ubatch gives every one of the n_seq_max sequences as many
+    # tokens, so the worst-case graph rounds n_ubatch up to a multiple of n_seq (512 tokens over 3
+    # sequences: 513), unified cache or not; n_outputs stays n_ubatch
+    tokens = pad(ubatch, n_seq)
+    if n_outputs_max < 0:
+        raise UnsupportedError(f"llama.cpp n_outputs_max must be ≥ 0 (found {n_outputs_max})")
+    outputs = min(ubatch, max(n_outputs_max, n_seq)) if n_outputs_max else ubatch
+    return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
+                          kv_unified, fa, tokens, legacy, embd_input=build != "legacy-no-swa",
+                          n_outputs=outputs)
