@@ -306,7 +306,8 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
     outer = cfg
     if composite.tie_either and text.get("tie_word_embeddings") is True:
         outer = {**cfg, "tie_word_embeddings": True}
-    elif composite.tie_default is not None and not isinstance(cfg.get("tie_word_embeddings"), bool):
+    elif (composite.tie_default is not None and not isinstance(cfg.get("tie_word_embeddings"), bool)
+          and not saved_by_v4(cfg)):
         outer = {**cfg, "tie_word_embeddings": composite.tie_default}
     audio = None
     if composite.audio is not None and not (composite.optional_towers
@@ -314,6 +315,17 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
         audio = HfConfig(_section(cfg, composite.audio_section, source), composite.audio.defaults,
                          composite.audio.attribute_map, source)
     return _Plan(resolve(fam, text, source, outer=outer), cfg, composite, vision_hf, vision_type, audio)
+
+
+def saved_by_v4(cfg: Mapping[str, Any]) -> bool:
+    """Whether transformers 4.x wrote the config, and so the checkpoint beside it: 4.x tied a wrapper's head
+    by its text config (``PreTrainedModel.tie_weights``: ``self.config.get_text_config(decoder=True)
+    .tie_word_embeddings``), 5.x by the wrapper's own field, whose default (``tie_default``) differs for
+    some (Mistral3Config: True, its MistralConfig False). Mistral-Small-3.1-24B's config, saved by 4.57.1
+    with neither field, holds an untied lm_head as vLLM 0.19 loads it (tests/fixtures/engine_logs/vllm/
+    r13q-llmdplanner-mistral-small-31-*: 24.07 GiB, the head's 1.25 GiB included)."""
+    major = str(cfg.get("transformers_version") or "").split(".")[0]
+    return major.isdigit() and int(major) < 5
 
 
 def _build(plan: _Plan) -> TensorList:

@@ -249,6 +249,7 @@ def reference(cfg: Mapping[str, Any], source: str = "config.json", preferred: tu
 def _reference(cfg: Mapping[str, Any], source: str, preferred: tuple[str, ...], dtype: DType | None,
                fast: bool) -> Reference:
     config = hf_config(cfg, source, fast=fast)
+    _tie_as_saved(config, cfg)
     dtype = dtype or torch_dtype_of(cfg) or DType.F32
     failures = []
     for cls in model_classes(config, cfg, preferred):
@@ -266,6 +267,18 @@ def _reference(cfg: Mapping[str, Any], source: str, preferred: tuple[str, ...], 
 def _failure(cls: Any, e: Exception) -> str:
     """One class's failure to build or save, in the one line a refusal quotes."""
     return f"{cls.__name__}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}"
+
+
+def _tie_as_saved(config: Any, cfg: Mapping[str, Any]) -> None:
+    """A wrapper's config that transformers 4.x saved naming no tie_word_embeddings: its head tied as 4.x
+    tied it, by the text config (families.saved_by_v4), not by transformers 5's wrapper default."""
+    from paramscope.knowledge.families import saved_by_v4
+
+    if not saved_by_v4(cfg) or isinstance(cfg.get("tie_word_embeddings"), bool):
+        return
+    text = config.get_text_config(decoder=True)
+    if text is not config:
+        config.tie_word_embeddings = bool(getattr(text, "tie_word_embeddings", True))
 
 
 def _build(cls: Any, config: Any, dtype: DType) -> Any:

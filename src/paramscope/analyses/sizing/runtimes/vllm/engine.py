@@ -73,7 +73,7 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # although gpu_memory_utilization is set as 0.9 (72 GiB)").
 # "v1-0.16": "v1-early" from 0.16 (the first release after PR #33538, "Triton-based Top-k and Top-p sampler
 # kernels", merged 2026-02-02; 0.16.0 was out by 2026-03-04): the profile's sampler no longer sorts the whole
-# vocabulary, and takes what the "v1" family's does (SAMPLER_BYTES_PER_LOGIT).
+# vocabulary: it filters the logits in place (SAMPLER_BYTES_PER_LOGIT, profile.py).
 ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-0.6", "v0-early", "v0-2023",
            "v0-2023-main")
 V0_FAMILIES = ("v0", "v0-0.6", "v0-early", "v0-2023", "v0-2023-main")

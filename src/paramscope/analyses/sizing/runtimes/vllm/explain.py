@@ -9,6 +9,7 @@ import re
 from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, default_max_model_len
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
     FLASHINFER_SAMPLER_BYTES_PER_LOGIT,
+    allreduce_fusion_bytes,
     context_inside,
     held_allreduce_bytes,
     nccl_bytes,
@@ -67,6 +68,7 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"{f', NCCL {nccl_bytes(p):,} B included' if nccl_bytes(p) and nccl_inside(p) else ''}"
         f"{', all-reduce inputs held' if held_allreduce_bytes(cfg, p) else ''}"
         f"{f', NCCL of the profile run {lazy:,} B included' if (lazy := nccl_profile_bytes(p)) else ''}"
+        f"{f', all-reduce fusion workspace {fused:,} B' if (fused := allreduce_fusion_bytes(p)) else ''}"
         "): "
         f"{m.non_torch_bytes:,} B; outside the reservation (estimate:"
         f"{'' if context_inside(p) else ' CUDA context'}"

@@ -5,6 +5,8 @@ and the CUDA graph estimate.
 
 from __future__ import annotations
 
+import re
+
 from paramscope.analyses.sizing.runtimes.common import (
     CUDA_CONTEXT_BYTES,
     NCCL_BYTES,
@@ -35,10 +37,13 @@ CUDA_GRAPH_BYTES = 512 * MiB
 # - v1 (0.21 on): the fp32 copy, the sorted values and their int64 indices, the softmax of the sorted
 #   values (topk_topp_sampler.py): 20 B; checked against "3.04 GiB" of torch peak for Qwen3-8B with 1024
 #   rows on an H100 (vLLM PR #48037, model runner V2): 3.25 GiB predicted.
-# - v1-0.16 (0.16 to 0.20, the Triton top-k/top-p kernels): the same 20 B; checked on two 0.19 logs of 256
-#   rows on A100s (tests/fixtures/engine_logs/vllm/): gpt-oss-20b (myoceane-*: 36.56 GiB left, 36.59
-#   predicted) and Qwen3-8B (tokenkaki-*-v0191: 19.36 GiB left, 19.32 predicted), where 36 B left 0.77 and
-#   0.62 GiB too little.
+# - v1-0.16 (0.16 to 0.20, the Triton top-k/top-p kernels of PR #33538): the kernel filters the logits in
+#   place (topk_topp_triton.py, for batches of 8 rows or more); what stays is the fp32 copy, the softmax
+#   probabilities and random_sample's exponential noise (``q = torch.empty_like(probs)``): 12 B, 13 with
+#   what four vLLM 0.19.0 logs of 1024 rows on H100s add (tests/fixtures/engine_logs/vllm/r13q-*: torch
+#   peaks of 1.89 to 2.87 GiB fitted at 12.8 to 12.9 B; the failed run's "Tried to allocate 786.00 MiB" is
+#   the noise, 1024 × 201088 × 4 B). 20 B, the sort's figure, had been checked on two 0.19 logs of 256 rows
+#   only, where the forward's peak hides the difference (myoceane-*, tokenkaki-*: within 1.3 % with 13).
 # - v1-early, v1-0.9, v1-0.8 and v0: the sort-based path (the fp32 copy, sorted values, int64 indices and
 #   their inverse, the scattered-back logits, probabilities, masks, the sampler's noise), measured per engine
 #   on the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
@@ -47,7 +52,7 @@ CUDA_GRAPH_BYTES = 512 * MiB
 #   the V0 of 0.7 to 0.10 ("v0") 37 B, from four logs whose peak is the sampler's (cs336-* 36.6, pr13109-*
 #   36.5, hfcookbook-* 37.2, davidshare-phi4-* 37.3; 13061-*'s 39.0 is the exception, +1.2 % on its
 #   tokens); V1 36.2 B (23278-*: −2.14 GiB left of an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
-SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + I64 + F32, "v1-early": 36,
+SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + F32 + 1, "v1-early": 36,
                            "v1-0.9": 36, "v1-0.8": 36,
                            **dict.fromkeys(V0_FAMILIES, 40), "v0": 37}
 # The V1 sampler with FlashInfer's top-k/top-p kernel instead (v1/sample/ops/topk_topp_sampler.py, 0.8.x:
@@ -184,14 +189,16 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     "v1-0.9", "v1-0.8", "v0-early" and "v0-2023" the NCCL buffers too, created after its memory snapshot;
     in "v1-0.8" also the CUDA context (the whole device's non-torch memory); in "v0-2023" the all-reduce
     inputs the allocator could not reuse (``held_allreduce_bytes``); in the families whose snapshot
-    follows NCCL's set-up, the part of NCCL that the profile run itself allocates (``nccl_profile_bytes``)."""
+    follows NCCL's set-up, the part of NCCL that the profile run itself allocates (``nccl_profile_bytes``);
+    FlashInfer's all-reduce fusion workspace where the engine fuses (``allreduce_fusion_bytes``)."""
     if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
         return 0
     if p.engine in V0_FAMILIES:
         base = NON_TORCH_BYTES if p.engine == "v0" else V0_NON_TORCH_BYTES
         return base + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
     context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
-    return NON_TORCH_BYTES + context + (nccl_bytes(p) if nccl_inside(p) else nccl_profile_bytes(p))
+    nccl = nccl_bytes(p) if nccl_inside(p) else nccl_profile_bytes(p)
+    return NON_TORCH_BYTES + context + nccl + allreduce_fusion_bytes(p)
 
 
 def context_inside(p: VllmParams) -> bool:
@@ -239,6 +246,41 @@ def nccl_bytes(p: VllmParams) -> int:
     if p.tensor_parallel == 1:
         return 0
     return NCCL_BYTES if p.nvlink else NCCL_PCIE_BYTES
+
+
+# vLLM's AllReduce + RMSNorm fusion (PassConfig.fuse_allreduce_rms; docs.vllm.ai design/fusions, 0.18 on:
+# "Default at O2 (Hopper/Blackwell + TP > 1)", and O2 is the default level, so on unless --enforce-eager):
+# FlashInfer's all-reduce workspace ("Initialized FlashInfer All Reduce workspace: backend=trtllm") is
+# allocated outside torch while the profile run compiles. Measured on vLLM 0.19.0 at TP 2 on H100s
+# (tests/fixtures/engine_logs/vllm/r13q-llmdplanner-*-tp2-*, one of which prints "Enabled custom fusions:
+# allreduce_rms"): non-torch 2.07 and 2.10 GiB where the same TP 2 on 0.11 took 0.55 (llmd-*), 1.52 and
+# 1.54 GiB more for hidden sizes of 2880 and 8192 alike: the workspace follows the fusion's size limit
+# (allreduce_rms_fusion.py FI_ALLREDUCE_FUSION_MAX_SIZE_MB, 64 MB at TP 2), not the model. Other TP sizes
+# are scaled by that table (an assumption, no log yet; TP sizes it lacks get no fusion).
+FUSION_MAX_MB = {90: {2: 64, 4: 2, 8: 0.5}, 100: {2: 64, 4: 32, 8: 1}}
+FUSION_WORKSPACE_AT_64MB = 1570 * MiB
+FUSION_FAMILIES = frozenset({"v1-0.16", "v1"})
+# CUDA capability by the driver's name of the GPU (SM 9.0 Hopper, SM 10.x Blackwell datacenter parts)
+CAPABILITY_BY_NAME = ((90, re.compile(r"\bG?H(?:100|200|800|20)\b", re.I)),
+                      (100, re.compile(r"\bG?B(?:200|300)\b", re.I)))
+
+
+def capability(gpu_name: str | None) -> int | None:
+    """The GPU's CUDA capability family (90, 100) where its name says so (CAPABILITY_BY_NAME), else None."""
+    for cc, pattern in CAPABILITY_BY_NAME:
+        if gpu_name is not None and pattern.search(gpu_name):
+            return cc
+    return None
+
+
+def allreduce_fusion_bytes(p: VllmParams) -> int:
+    """FlashInfer's AllReduce + RMSNorm workspace, outside torch inside the profile (see above): with
+    tensor parallelism on Hopper or Blackwell in the families that fuse by default, unless eager."""
+    cc = capability(p.gpu_name)
+    if p.engine not in FUSION_FAMILIES or not p.cuda_graphs or cc is None:
+        return 0
+    size_mb = FUSION_MAX_MB[cc].get(p.tensor_parallel)
+    return 0 if size_mb is None else round(FUSION_WORKSPACE_AT_64MB * size_mb / 64)
 
 
 def cuda_graph_bytes(p: VllmParams) -> int:
