@@ -50,6 +50,8 @@ OPEN = {
     "keras-cve-2025-1550-by-name",
     "keras-cve-2025-1550-in-a-folder",
     "keras-h5-lambda-in-a-folder",
+    "skops-posix.system-by-name",
+    "skops-posix.system-in-a-folder",
 }
 
 

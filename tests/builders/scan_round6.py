@@ -260,6 +260,68 @@ def nemo_tgz(root: Path, marker: Path) -> Path:
     return model
 
 
+# --- skops -------------------------------------------------------------------------------------------
+
+SKOPS_LOAD = ("import sys, skops.io as sio; p = sys.argv[1]; "
+              "sio.load(p, trusted=sio.get_untrusted_types(file=p))")
+SKOPS = ("skops 0.16 io/_general.py ConstructorFromReduceNode: gettype(module, class)(*content) (written "
+         "for ZoneInfo); skops' documented way to load, load(p, trusted=get_untrusted_types(file=p)), "
+         "trusts what the file lists (posix.system)")
+
+
+def skops_file(marker: Path) -> bytes:
+    """A ``.skops`` archive whose ``schema.json`` is ``posix.system("touch MARKER")``."""
+    arg = {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode",
+           "content": json.dumps(f"touch {marker}"), "is_json": True, "__id__": 2}
+    schema = {"__class__": "system", "__module__": "posix", "__loader__": "ConstructorFromReduceNode",
+              "content": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode",
+                          "content": [arg], "__id__": 3},
+              "__id__": 1, "protocol": 2, "_skops_version": "0.16.0"}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("schema.json", json.dumps(schema))
+    return buf.getvalue()
+
+
+@technique("skops-posix.system-by-name", SKOPS, SKOPS_LOAD, needs=("skops",), slow=True,
+           blind="exit 1 'a zip archive with no pickle inside': skops' schema.json, which names the "
+           "callables loading calls, is not read")
+def skops_by_name(root: Path, marker: Path) -> Path:
+    (root / "model.skops").write_bytes(skops_file(marker))
+    return root / "model.skops"
+
+
+@technique("skops-posix.system-in-a-folder", SKOPS, SKOPS_LOAD, needs=("skops",), slow=True, folder=True,
+           file="model.skops", blind="exit 0 'skipped: a zip archive with no pickle inside (found by its "
+           "first bytes, not its name)'")
+def skops_folder(root: Path, marker: Path) -> Path:
+    model = root / "model"
+    model.mkdir()
+    skops_by_name(model, marker)
+    return model
+
+
+# --- cloudpickle -------------------------------------------------------------------------------------
+
+@technique("cloudpickle-function-called-on-load",
+           "cloudpickle 3 (MLflow's python_model.pkl, Ray, Dask): a lambda pickled by value and called by a "
+           "REDUCE; its globals are cloudpickle.cloudpickle._make_function and friends", LOAD,
+           names_payload=False)
+def cloudpickle_call(root: Path, marker: Path) -> Path:
+    try:
+        import cloudpickle
+    except ImportError as e:
+        raise BuildUnavailable(str(e)) from e
+    touch = eval(f"lambda: open({str(marker)!r}, 'w').close()")  # a function object; not called here
+
+    class Call:
+        def __reduce__(self) -> tuple:
+            return touch, ()
+
+    (root / "python_model.pkl").write_bytes(cloudpickle.dumps(Call()))
+    return root / "python_model.pkl"
+
+
 # --- benign binaries given by name ---------------------------------------------------------------------
 
 def png() -> bytes:
