@@ -148,3 +148,27 @@ def test_a_folder_of_pictures_and_plain_text_stays_quiet(tmp_path: Path) -> None
     (tmp_path / "model.pkl").write_bytes(b"\x80\x04]\x94.")
     result = scan([str(tmp_path)])
     assert result.exit_code == 0, [v.summary for v in result.verdicts]
+
+
+@pytest.mark.xfail(strict=True, reason="round 6 finding: app/scan.py _modules_in caches a folder's code by "
+                   "the folder's own mtime; code added inside an existing sub-folder leaves it unchanged, so "
+                   "a second scan() in the same process still says 'harmless'")
+def test_a_second_scan_sees_code_added_to_a_sub_folder(tmp_path: Path) -> None:
+    """``paramscope.scan`` called twice in one process (a service, a notebook, the web front end): between
+    the calls ``decimal/__init__.py`` appears in a ``decimal/`` sub-folder that held only a text file. The
+    folder's mtime does not change (only the sub-folder's), so the cached listing says no code; the control
+    shows the pickle's ``decimal.Decimal`` then imports it."""
+    model = tmp_path / "model"
+    (model / "decimal").mkdir(parents=True)
+    (model / "decimal" / "README.txt").write_text("notes\n")
+    (model / "lr.pkl").write_bytes(b"cdecimal\nDecimal\n(V0.1\ntR.")
+    assert scan([str(model / "lr.pkl")]).exit_code == 0  # harmless: decimal.Decimal, no code beside it
+    marker = tmp_path / "MARKER"
+    (model / "decimal" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    subprocess.run([sys.executable, "-c", "import pickle; pickle.load(open('lr.pkl', 'rb'))"], cwd=model,
+                   timeout=60, capture_output=True, stdin=subprocess.DEVNULL)
+    assert marker.exists()  # the control: live
+    marker.unlink()
+    result = scan([str(model / "lr.pkl")])
+    assert result.exit_code == 2, [v.summary for v in result.verdicts]
+    assert not marker.exists()
