@@ -10,23 +10,31 @@ not see, and loaders other than pickle's that run code from a model file.
   ignored). By name the scan says "unreadable" (1) or, for the ``.h5``, "could run code" for a wrong
   reason (its first byte is NEWFALSE and the "pickle" breaks); in a folder the ``.keras`` is ``skipped``
   and the ``.h5`` never found: exit 0.
-- NeMo ``.nemo`` tarballs (tar and tar.gz) holding a pickle: exit 2 already (a tar is not read: "its
-  members are not read").
+- skops: a ``.skops`` archive whose ``schema.json`` has ``ConstructorFromReduceNode`` call ``posix.system``,
+  loaded the way skops documents (``load(p, trusted=get_untrusted_types(file=p))``): like the ``.keras``,
+  exit 1 by name, ``skipped`` (0) in a folder.
+- NeMo ``.nemo`` tarballs (tar and tar.gz) holding a pickle, and a cloudpickle lambda called on load:
+  exit 2 already (a tar is not read: "its members are not read"; ``cloudpickle.*`` is dangerous).
 - Ordinary binaries given by name (a PNG, a plain HDF5 array file) are "could run code: the pickle
   cannot be read to its end": a false alarm whose reason is wrong (CPython's unpicklers break at the same
   unknown opcode, having imported nothing).
+- ``scan()`` called twice in one process misses ``decimal/__init__.py`` added to an existing ``decimal/``
+  sub-folder between the calls (the listing cache is keyed by the folder's own mtime).
 
 For each technique a control loads the target in a child process (its folder the working directory) and
 the payload's marker file appears: the attack is live. ``scan`` must exit 2 and never create the marker.
-The controls and builders that need keras 3.8 and h5py (not in the project's environment) run with the
-interpreter ``PARAMSCOPE_REDTEAM_PYTHON`` names (a venv with ``keras==3.8.0 h5py``; default: this one)
-and are skipped where it cannot import them.
+The controls and builders that need keras 3.8, h5py or skops (not in the project's environment) run with
+the interpreter ``PARAMSCOPE_REDTEAM_PYTHON`` names (a venv with ``keras==3.8.0 h5py skops``, torch from
+the project's environment, ``KERAS_BACKEND=torch``; default: this one) and are skipped where it cannot
+import them.
 
-Blind (main at fac5d6a): 10 techniques, every control live (keras 3.8.0, torch backend). **Exit 0: 4**
-(the symlinked ``struct`` package and the symlinked ``google/protobuf`` scanned by file, the ``.keras`` and
-the ``.h5`` in a folder); **exit 1: 1** (the ``.keras`` by name); exit 2: 5 (the symlinked folder scanned
-as a folder, the ``.h5`` by name — for the wrong reason —, both ``.nemo`` files). The techniques still
-open are marked ``xfail(strict=True)`` (``OPEN``): remove an id from ``OPEN`` when its fix lands.
+Blind (main at fac5d6a): 12 techniques, every control live (keras 3.8.0, skops 0.16.0). **Exit 0: 5**
+(the symlinked ``struct`` package and the symlinked ``google/protobuf`` scanned by file; the ``.keras``,
+the ``.h5`` and the ``.skops`` in a folder); **exit 1: 2** (the ``.keras`` and the ``.skops`` by name);
+exit 2: 5 (the symlinked folder scanned as a folder, the ``.h5`` by name — for the wrong reason —, both
+``.nemo`` files, the cloudpickle lambda). Besides: two false alarms (PNG, HDF5 by name) and the stale
+cache (exit 0). The techniques still open are marked ``xfail(strict=True)`` (``OPEN`` and the three
+tests so marked): remove an id from ``OPEN`` when its fix lands.
 """
 
 from __future__ import annotations

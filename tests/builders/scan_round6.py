@@ -26,6 +26,9 @@ other than pickle whose loaders run code. Sources (each technique names its own)
   ``Lambda`` layer's marshalled bytecode (``python_utils.func_load``) runs when the model is rebuilt;
 - NeMo ``SaveRestoreConnector``: a ``.nemo`` file is a tar (plain or gzip) that is extracted and whose
   ``model_weights.ckpt`` is ``torch.load``-ed (a pickle);
+- skops 0.16 ``io/_general.py``: ``ConstructorFromReduceNode`` calls ``gettype(module, class)(*args)``;
+  ``load(p, trusted=get_untrusted_types(file=p))`` is the load skops' documentation shows;
+- cloudpickle 3 (MLflow's ``python_model.pkl``): a function pickled by value, called by a REDUCE;
 - ordinary non-pickle binaries a user may hand to ``scan`` by name: PNG (``\\x89PNG``), HDF5
   (``\\x89HDF``); their first byte is the opcode NEWFALSE.
 """
