@@ -10,6 +10,9 @@ not see, and loaders other than pickle's that run code from a model file.
   ignored). By name the scan says "unreadable" (1) or, for the ``.h5``, "could run code" for a wrong
   reason (its first byte is NEWFALSE and the "pickle" breaks); in a folder the ``.keras`` is ``skipped``
   and the ``.h5`` never found: exit 0.
+- pandas HDF5: ``to_hdf(format="fixed")`` pickles an object column (PyTables ``ObjectAtom``) and
+  ``read_hdf`` unpickles it: by name exit 2 for the same wrong reason as the ``.h5``, in a folder never
+  found (exit 0).
 - skops: a ``.skops`` archive whose ``schema.json`` has ``ConstructorFromReduceNode`` call ``posix.system``,
   loaded the way skops documents (``load(p, trusted=get_untrusted_types(file=p))``): like the ``.keras``,
   exit 1 by name, ``skipped`` (0) in a folder.
@@ -21,20 +24,21 @@ not see, and loaders other than pickle's that run code from a model file.
 - ``scan()`` called twice in one process misses ``decimal/__init__.py`` added to an existing ``decimal/``
   sub-folder between the calls (the listing cache is keyed by the folder's own mtime).
 
-For each technique a control loads the target in a child process (its folder the working directory) and
-the payload's marker file appears: the attack is live. ``scan`` must exit 2 and never create the marker.
-The controls and builders that need keras 3.8, h5py or skops (not in the project's environment) run with
-the interpreter ``PARAMSCOPE_REDTEAM_PYTHON`` names (a venv with ``keras==3.8.0 h5py skops``, torch from
-the project's environment, ``KERAS_BACKEND=torch``; default: this one) and are skipped where it cannot
-import them.
+For each technique a control loads the target in a child process (its folder the working directory) and the
+payload's marker file appears: the attack is live. ``scan`` must exit 2 and never create the marker. The
+controls and builders that need keras 3.8, h5py, skops, pandas or tables (not in the project's environment)
+run with the interpreter ``PARAMSCOPE_REDTEAM_PYTHON`` names (a venv with ``keras==3.8.0 h5py skops pandas
+tables``, torch from the project's environment, ``KERAS_BACKEND=torch``; default: this one) and are skipped
+where it cannot import them.
 
-Blind (main at fac5d6a): 12 techniques, every control live (keras 3.8.0, skops 0.16.0). **Exit 0: 5**
-(the symlinked ``struct`` package and the symlinked ``google/protobuf`` scanned by file; the ``.keras``,
-the ``.h5`` and the ``.skops`` in a folder); **exit 1: 2** (the ``.keras`` and the ``.skops`` by name);
-exit 2: 5 (the symlinked folder scanned as a folder, the ``.h5`` by name — for the wrong reason —, both
-``.nemo`` files, the cloudpickle lambda). Besides: two false alarms (PNG, HDF5 by name) and the stale
-cache (exit 0). The techniques still open are marked ``xfail(strict=True)`` (``OPEN`` and the three
-tests so marked): remove an id from ``OPEN`` when its fix lands.
+Blind (main at fac5d6a): 14 techniques, every control live (keras 3.8.0, skops 0.16.0, pandas + tables).
+**Exit 0: 6** (the symlinked ``struct`` package and the symlinked ``google/protobuf`` scanned by file; the
+``.keras``, the Keras ``.h5``, the pandas ``.h5`` and the ``.skops`` in a folder); **exit 1: 2** (the
+``.keras`` and the ``.skops`` by name); exit 2: 6 (the symlinked folder scanned as a folder, both ``.h5`` by
+name — for the wrong reason —, both ``.nemo`` files, the cloudpickle lambda). Besides: two false alarms
+(PNG, HDF5 by name) and the stale cache (exit 0). The techniques still open are marked
+``xfail(strict=True)`` (``OPEN`` and the three tests so marked): remove an id from ``OPEN`` when its fix
+lands.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ OPEN = {
     "keras-h5-lambda-in-a-folder",
     "skops-posix.system-by-name",
     "skops-posix.system-in-a-folder",
+    "pandas-hdf5-object-column-in-a-folder",
 }
 
 

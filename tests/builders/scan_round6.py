@@ -24,6 +24,8 @@ other than pickle whose loaders run code. Sources (each technique names its own)
   "config": "system"}`` is ``posix.system(args)``;
 - Keras 3 before 3.11.3, CVE-2025-9905: ``load_model("m.h5")`` (legacy HDF5) ignores ``safe_mode``, so a
   ``Lambda`` layer's marshalled bytecode (``python_utils.func_load``) runs when the model is rebuilt;
+- pandas ``HDFStore`` (PyTables ``ObjectAtom``): an object column of ``to_hdf(format="fixed")`` is
+  pickled into the HDF5 file and ``read_hdf`` unpickles it;
 - NeMo ``SaveRestoreConnector``: a ``.nemo`` file is a tar (plain or gzip) that is extracted and whose
   ``model_weights.ckpt`` is ``torch.load``-ed (a pickle);
 - skops 0.16 ``io/_general.py``: ``ConstructorFromReduceNode`` calls ``gettype(module, class)(*args)``;
@@ -228,6 +230,45 @@ def h5_lambda_folder(root: Path, marker: Path) -> Path:
     model = root / "model"
     model.mkdir()
     _h5_lambda(model, marker)
+    return model
+
+
+# --- pandas HDF5 ---------------------------------------------------------------------------------------
+
+HDF_LOAD = "import pandas, sys; pandas.read_hdf(sys.argv[1])"
+HDF_OBJECT = """
+import sys, pandas
+marker, out = sys.argv[1], sys.argv[2]
+class Touch:
+    def __reduce__(self):
+        import os
+        return os.system, ("touch " + marker,)
+frame = pandas.DataFrame({"a": [1, 2], "b": [Touch(), "x"]})
+frame.to_hdf(out, key="df", format="fixed")  # an object block: PyTables pickles it (ObjectAtom)
+"""
+HDF = ("pandas HDFStore (PyTables): an object column of a format='fixed' frame is stored as a VLArray of "
+       "ObjectAtom, i.e. pickled; pandas.read_hdf unpickles it (pickle.loads) on reading")
+
+
+def _hdf_object(folder: Path, marker: Path) -> Path:
+    out = folder / "data.h5"
+    _run_with_control_python(HDF_OBJECT, str(marker), str(out))
+    return out
+
+
+@technique("pandas-hdf5-object-column-by-name", HDF, HDF_LOAD, needs=("pandas", "tables"), slow=True)
+def hdf_object_file(root: Path, marker: Path) -> Path:
+    return _hdf_object(root, marker)
+
+
+@technique("pandas-hdf5-object-column-in-a-folder", HDF, HDF_LOAD, needs=("pandas", "tables"), slow=True,
+           folder=True, file="data.h5", blind="exit 0 'no pickle files found': formats/discover.py "
+           "pickle_files takes an HDF5 file neither by name nor by its first bytes; its pickles are never "
+           "read")
+def hdf_object_folder(root: Path, marker: Path) -> Path:
+    model = root / "model"
+    model.mkdir()
+    _hdf_object(model, marker)
     return model
 
 
