@@ -257,7 +257,7 @@ def nccl_bytes(p: VllmParams) -> int:
 # 1.54 GiB more for hidden sizes of 2880 and 8192 alike: the workspace follows the fusion's size limit
 # (allreduce_rms_fusion.py FI_ALLREDUCE_FUSION_MAX_SIZE_MB, 64 MB at TP 2), not the model. Other TP sizes
 # are scaled by that table (an assumption, no log yet; TP sizes it lacks get no fusion).
-FUSION_MAX_MB = {90: {2: 64, 4: 2, 8: 0.5}, 100: {2: 64, 4: 32, 8: 1}}
+FUSION_MAX_MB: dict[int, dict[int, float]] = {90: {2: 64, 4: 2, 8: 0.5}, 100: {2: 64, 4: 32, 8: 1}}
 FUSION_WORKSPACE_AT_64MB = 1570 * MiB
 FUSION_FAMILIES = frozenset({"v1-0.16", "v1"})
 # CUDA capability by the driver's name of the GPU (SM 9.0 Hopper, SM 10.x Blackwell datacenter parts)
