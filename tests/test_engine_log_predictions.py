@@ -73,6 +73,89 @@ TOLERANCES = {
 # (record, figure): (bound on |error|, why it misses)
 
 KNOWN_MISSES = {
+    # round 13 (blind), vLLM. Vision-language models: the profile run feeds the vision encoder one dummy
+    # batch of its largest items first (runtimes/vllm/adapter.py VISION_PROFILE_NOTE: not modelled, said in
+    # the output). Qwen2.5-VL-7B at 2,048 tokens on an L4 and at 8,192 on an RTX 4090 (WSL2), Qwen3-VL-30B-A3B
+    # at TP 4 on RTX 3090s, Gemma 4 E4B on an RTX 3090 Ti; Qwen3.5-9B (a VLM) on L40S
+    **{(rec, figure): (bound, "the vision encoder's profile peak (its largest dummy image or video) is not "
+                              "modelled: " + why)
+       for rec, why, figures in (
+           ("r13v-qwen25-vl-7b-l4-2k-v0901", "1.78 GiB more taken than the text's 1.03 (one image of 16,384 "
+            "tokens: 65,536 patches through a 1280-wide ViT with a 3420-wide gated MLP, about 2.0 GiB)",
+            (("kv_cache_memory", 0.99), ("gpu_blocks", 0.99), ("kv_tokens", 0.99),
+             ("max_concurrency", 0.99))),
+           ("r13v-qwen25-vl-7b-4090-wsl-8k-v0271", "2.1 GiB more than Qwen3-8B left beside its weights on "
+            "the same GPU (r13v-qwen3-8b-4090-*)", (("kv_tokens", 0.23), ("max_concurrency", 0.23))),
+           ("r13v-qwen3-vl-30b-a3b-tp4-4x3090-v0110", "2.31 GiB more taken per GPU at TP 4 (a video of "
+            "153,600 tokens)", (("kv_cache_memory", 1.02), ("gpu_blocks", 1.02), ("kv_tokens", 1.02),
+                                ("max_concurrency", 1.02))),
+           ("r13v-gemma4-e4b-it-3090ti-v0221", "with the RTX 3090 Ti's CUDA total (23.7 GiB by its log, 24.0 "
+            "in the table), the 0.79 GiB graph estimate and 0.31 GiB more weights (below) 0.47 GiB remain",
+            (("kv_cache_memory", 0.33), ("kv_tokens", 0.33), ("max_concurrency", 0.33))),
+           ("fancai-qwen35-9b-fp8kv-l40s-llm-v0180", "Qwen3.5-9B is a vision-language model; 0.95 GiB more "
+            "taken", (("kv_cache_memory", 0.05), ("kv_tokens", 0.05), ("max_concurrency", 0.05))),
+           ("l40s-nb-qwen35-9b-llm-defaults-v0190", "Qwen3.5-9B is a vision-language model; 0.95 GiB more "
+            "taken", (("kv_cache_memory", 0.05), ("kv_tokens", 0.05), ("max_concurrency", 0.05))))
+       for figure, bound in figures},
+    ("r13v-gemma4-e4b-it-3090ti-v0221", "weights"): (
+        0.025, "15.18 GiB loaded where the checkpoint holds 14.89 and 14.87 is priced: 0.31 GiB not "
+               "explained (the RoPE caches of Gemma 4's two attention kinds, about 0.19 GiB in float32, "
+               "a candidate)"),
+    ("r13v-gemma4-e4b-it-3090ti-v0221", "cuda_graph_memory"): (
+        0.4, "0.79 GiB estimated by the engine, the 0.5 GiB constant predicted"),
+    # the same Korean lab's RTX 4090 under WSL2 (r13v-*-4090-wsl-*): CUDA reports 23.99 GiB there, not the
+    # native 23.55, and the graphs took 0.0 GiB; neither applies unless the log prints its free memory
+    **{("r13v-qwen3-8b-4090-wsl-4k-v0271", figure): (
+        0.25, "WSL2: CUDA's total is 23.99 GiB on this 4090 (23.55 native, the table's) and the graphs take "
+              "nothing; with both, -9 %; the rest, a lower measured peak under WSL2, not explained")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    # round 13 (blind), quantized checkpoints under vLLM 0.19.0 on H100s (llm-d planner's sweep): the captured
+    # CUDA graphs are printed but kept out of the budget (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS False)
+    **{(rec, "cuda_graph_memory"): (1.0, "graphs captured outside the budget by 0.19 (its estimate off), "
+                                         "which paramscope budgets 0 for")
+       for rec in ("r13q-llmdplanner-gpt-oss-20b-mxfp4-tp1-h100-v0190-sampler-oom",
+                   "r13q-llmdplanner-gpt-oss-20b-mxfp4-tp2-h100-v0190",
+                   "r13q-llmdplanner-llama31-8b-runtime-fp8-h100-v0190",
+                   "r13q-llmdplanner-llama33-70b-fp8dyn-tp2-h100-v0190",
+                   "r13q-llmdplanner-mistral-small-31-24b-w8a8-vlm-h100-v0190",
+                   "r13q-llmdplanner-qwen25-7b-fp8dyn-h100-v0190",
+                   "r13q-llmdplanner-qwen25-7b-w8a8-int8-h100-v0190")},
+    **{(rec, "non_torch_memory"): (0.41, "0.24-0.26 GiB at TP 1 on 0.19 against the 0.16 GiB constant (0.14 "
+                                         "on 0.11's H100 logs, llmd-*): not explained")
+       for rec in ("r13q-llmdplanner-gpt-oss-20b-mxfp4-tp1-h100-v0190-sampler-oom",
+                   "r13q-llmdplanner-llama31-8b-runtime-fp8-h100-v0190",
+                   "r13q-llmdplanner-mistral-small-31-24b-w8a8-vlm-h100-v0190",
+                   "r13q-llmdplanner-qwen25-7b-fp8dyn-h100-v0190",
+                   "r13q-llmdplanner-qwen25-7b-w8a8-int8-h100-v0190")},
+    ("r13q-llmdplanner-mistral-small-31-24b-w8a8-vlm-h100-v0190", "activation_peak"): (
+        0.11, "the vision encoder's profile peak (Pixtral's, one image) is not modelled"),
+    **{(rec, "weights"): (bound, "gpt-oss-20b on 0.19's Triton MXFP4 backend holds 0.17 GiB more at TP 1 and "
+                                 "0.15 a rank at TP 2 than 0.11's layout (which matched, −0.25 %); the logs "
+                                 "show the post-load processing adding it: not explained")
+       for rec, bound in (("r13q-llmdplanner-gpt-oss-20b-mxfp4-tp1-h100-v0190-sampler-oom", 0.016),
+                          ("r13q-llmdplanner-gpt-oss-20b-mxfp4-tp2-h100-v0190", 0.023))},
+    # round 13 (blind), llama.cpp. GGUFs whose tensor types are not llama.cpp's own recipe: Unsloth's "UD"
+    # mixes and older conversions keep more tensors at higher precision (gemma:2b's token embedding in q8_0
+    # where the recipe gives Q6_K: the whole 121 MiB); priced by the recipe when the GGUF is not at hand
+    **{(rec, "model_buffer"): (bound, "a GGUF typed unlike llama.cpp's own recipe (" + mix + "): the recipe "
+                                      "prices it")
+       for rec, bound, mix in (
+           ("r13l-llama4-scout-udq2kxl-vulkan-2xd700-ngl11-nkvo-256k", 0.072, "Unsloth's UD-Q2_K_XL"),
+           ("r13l-ollama0163-gemma-2b-q4-0-cpu-docker", 0.077, "its token embedding in q8_0"),
+           ("r13l-qwen25-vl-7b-q6kxl-rocm-radeonpro7-fit21-np4-q8kv-b7972", 0.102, "Unsloth's UD-Q6_K_XL"),
+           ("r13l-qwen25-vl-7b-q6kxl-rocm-radeonpro7-np4-q8kv-b7972", 0.102, "Unsloth's UD-Q6_K_XL"))},
+    ("r13l-qwen25-vl-7b-q6kxl-rocm-radeonpro7-np4-q8kv-b7972", "compute_buffer@ROCm0"): (
+        0.29, "with flash attention the f32 KQ mask and its f16 copy sit on the device running layer 0: "
+              "exact (304.00 MiB) when layer 0 is on the CPU (the -fit start), 118 MiB more here; the f32 "
+              "copy is not modelled (it overshoots gpt-oss on Metal, round 12)"),
+    ("r13l-ollama0163-phi3-mini-128k-q4-0-cpu-docker", "compute_buffer"): (
+        0.26, "the Phi-3 graph replay keeps the fused QKV output alive (about 18 MiB): the per-phase "
+              "estimate is exact on this CPU log, the replay 26 % over "
+              "(Metal and CUDA logs miss the other way)"),
+    ("r13l-phi4-mini-q4km-vulkan-rx580-rx560-np4-dmr", "compute_buffer"): (
+        0.036, "a layer split over two unlike GPUs: the whole graph's replay, where each device holds its "
+               "layers' part (the last one the logits and the last hidden rows, 2 KiB off by the per-phase "
+               "estimate): per-device buffers not modelled"),
     # round 12 (blind), quantized checkpoints under vLLM. Gemma 4 26B-A4B NVFP4 (RedHatAI, vision tower)
     # on 0.19.2rc1: the checkpoint is 15.30 GiB on disk and priced so, vLLM held 15.77
     ("r12q-gemma4-26b-a4b-nvfp4-wsl-u080-v0192rc1", "weights"): (
@@ -201,13 +284,19 @@ KNOWN_MISSES = {
     ("qwen35-9b-q4ks-metal-m4pro-b8999-262k-q8kv", "model_buffer"): (
         0.11, "the Metal mapped buffer spans the whole file, token embeddings included, which the CPU_Mapped "
               "buffer holds too: the printed sum counts 545.62 MiB twice; a comparison matter"),
-    # vLLM: 0.20.1.dev1's default utilization already 0.92 (the 0.19 base of the same bisect, 0.9, leaves
-    # the same 4.37 GiB for the profile: 0.02 x 139.8 GiB is the 2.80 GiB between the two pools); the
-    # "v1-0.16" family (0.16 to 0.20) applies 0.9
-    **{("bisect-glm51-fp8-8xh200-tp8-eager-v0201dev", figure): (
-        0.065, "the 0.20 base's default gpu_memory_utilization is 0.92 where the v1-0.16 family applies 0.9 "
-               "(2.80 GiB, inferred from the two bisect runs, not stated)")
+    # vLLM: GLM-5.1 at TP 8, eager, on the two builds of one bisect: 0.20.1.dev1's default utilization is
+    # already 0.92 (2.80 GiB more pool than the 0.19 base's 0.9, as predicted). The 0.19 base leaves 5 %
+    # less than predicted with the v1-0.16 sampler's 13 B a logit (measured on four logs that print the torch
+    # peak, r13q-*); this log prints none: GLM-5.1's sparse-attention indexer (its top-k over the context
+    # inside the profile's forward) is not modelled, the candidate
+    **{("bisect-glm51-fp8-8xh200-tp8-eager-v0191dev", figure): (
+        0.055, "1.7 GiB more taken by the profile than predicted (GLM-5.1's DSA indexer in the forward is "
+               "not modelled; the log prints no torch peak)")
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    **{("bisect-glm51-fp8-8xh200-tp8-eager-v0201dev", figure): (
+        0.035, "the 0.20 base's default gpu_memory_utilization is 0.92 where the v1-0.16 family applies 0.9 "
+               "(2.80 GiB more pool, inferred from the two bisect runs, not stated), less the 1.7 GiB above")
+       for figure in ("kv_cache_memory", "kv_tokens")},
     ("orca3notes-qwen25-05b-async-16g-v0260", "non_torch_memory"): (
         1.3, "0.07 GiB printed, the 0.16 GiB constant predicted (0.07-0.40 seen on 0.26+ logs)"),
     ("orca3notes-qwen25-05b-async-16g-v0260", "cuda_graph_memory"): (

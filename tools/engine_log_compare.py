@@ -41,6 +41,7 @@ from paramscope.knowledge.hardware import Device, find_device
 from paramscope.knowledge.quant_schemes import MMPROJ_COMPONENTS
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
+from paramscope.records import replace
 
 # vLLM --dtype / --kv-cache-dtype and llama.cpp cache type names → paramscope's dtypes
 DTYPES = {"float16": DType.F16, "half": DType.F16, "bfloat16": DType.BF16, "float32": DType.F32,
@@ -565,10 +566,14 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     if not whole and r.setting("n_gpu_layers") is not None:
         split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"), r.model.get("weights"), build)
         host = next((f.device for f in r.all("kv_buffer") if f.device and is_host(f.device)), None)
+        if r.setting("no_kv_offload"):  # -nkvo (offload_kqv = false): every layer's cache on the host
+            split = replace(split, host_kv_bytes=m.kv_cache_bytes, host_state_bytes=sum(
+                part.total_bytes for part in m.kv.parts if part.kind == "linear"))
         if host:  # the attention layers' buffer: a recurrent state has its own line (see above)
             out[f"kv_buffer{AT}{host}"] = split.host_kv_bytes - split.host_state_bytes
         gpu = next((f.device for f in r.all("compute_buffer") if not is_host(f.device)), None)
-        if gpu and not split.output_on_gpu:
+        # with -nkvo the attention runs on the host backend, and the GPU's graph holds the rest: not modelled
+        if gpu and not split.output_on_gpu and not r.setting("no_kv_offload"):
             # the output layer stays on the host: the GPU runs its product anyway where its backend
             # offloads ops (runtimes/llamacpp/offload.py gpu_compute_with_host_output), else its graph stops
             # before the logits

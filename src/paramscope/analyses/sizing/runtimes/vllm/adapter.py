@@ -80,6 +80,25 @@ def parse_byte_count(text: str | None, flag: str) -> int | None:
                            f"{number}{suffix}i (2**n)")
 
 
+# vLLM's profile run first feeds the multimodal encoder one dummy batch of its largest items
+# (gpu_model_runner.py profile_run: "Encoder cache will be initialized with a budget of N tokens, and
+# profiled with K image/video items of the maximum feature size"), and keeps the embeddings during the text
+# run: the torch peak is the larger of the encoder's own and the embeddings + the text's. Not modelled yet
+# (the largest item is the processor's maximum image, or a video sized to max_model_len): measured 1.8 and
+# 2.1 GiB more than the text's on Qwen2.5-VL-7B (an L4 at 2,048 tokens, an RTX 4090 at 8,192), 2.3 GiB at
+# TP 4 on Qwen3-VL-30B-A3B (tests/fixtures/engine_logs/vllm/r13v-*), so the figures are an upper bound.
+VISION_PROFILE_NOTE = (
+    "vLLM also profiles the vision encoder with its largest dummy image or video, a peak paramscope does not "
+    "model: 1.8-2.3 GiB more than predicted on Qwen2.5-VL-7B and Qwen3-VL-30B-A3B, so the KV figures here "
+    "are an upper bound (--limit-mm-per-prompt with 0 for a modality leaves it out of the profile)")
+
+
+def has_vision_encoder(model: Model) -> bool:
+    """Whether config.json describes a vision tower (``vision_config``), which vLLM's profile run feeds."""
+    raw = model.metadata.get("config") if model.metadata else None
+    return isinstance(raw, dict) and isinstance(raw.get("vision_config"), dict)
+
+
 def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
     """A 4-bit AWQ / GPTQ model (stored so, or re-priced with ``--weights int4``) on an NVIDIA GPU before
     Ampere, where Marlin cannot run (capability 8.0 and later): vLLM's AWQ kernel (and GPTQ's exllama path)
@@ -149,6 +168,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     if host:
         notes += (f"--cpu-offload-gb: {host:,} B of weights ({gib(host)}) in pinned host memory, read by "
                   f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
+    if has_vision_encoder(model) and kv_bytes is None:
+        notes += (VISION_PROFILE_NOTE,)
     if m.pool is not None:
         pool = m.pool
         util = m.params.gpu_memory_utilization
