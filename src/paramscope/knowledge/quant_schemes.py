@@ -414,8 +414,8 @@ PLAIN_SCHEMES: dict[str, PlainScheme] = {s.name: s for s in (
     PlainScheme("fp8_tensor", "F8_E4M3/t", "linear weights in fp8 e4m3 with one float32 scale per "
                 "matrix (vLLM --quantization fp8, dynamic)", matrix_bytes=_fp8_tensor,
                 aliases=("fp8_per_tensor",)),
-    PlainScheme("fp8_channel", "F8_E4M3/row", "linear weights in fp8 e4m3 with a float32 scale per output row "
-                "(compressed-tensors' channel strategy: the *-FP8-dynamic checkpoints; vLLM's "
+    PlainScheme("fp8_channel", "F8_E4M3/row", "linear weights in fp8 e4m3 with a float32 scale per output "
+                "row (compressed-tensors' channel strategy: the *-FP8-dynamic checkpoints; vLLM's "
                 "CompressedTensorsW8A8Fp8 weight_scale [rows, 1])", matrix_bytes=_int8,
                 aliases=("fp8_dynamic", "fp8_per_channel")),
     PlainScheme("int8", "I8/row", "linear weights in int8 with a float32 scale per output row "
