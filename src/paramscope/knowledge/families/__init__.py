@@ -36,9 +36,17 @@ from paramscope.knowledge.families.encoders import (
 from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
 from paramscope.knowledge.families.gemma4 import gemma4_text_tensors, kv_per_layer
 from paramscope.knowledge.families.hfconfig import HfConfig
-from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
+from paramscope.knowledge.families.table import (
+    ALIASES,
+    BY_ARCHITECTURE,
+    FAMILIES,
+    KEEP_IN_FP32,
+    KEEP_IN_FP32_SINCE,
+    Family,
+)
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model import ArchConfig, Tensor
+from paramscope.model.dtypes import DType
 from paramscope.records import fields, record, replace
 
 if TYPE_CHECKING:
@@ -340,8 +348,10 @@ def _build(plan: _Plan) -> TensorList:
         text(d, t, c.text_prefix, c.head_prefix)
     elif layout is not None:
         layout(d, t)
+        _keep_in_fp32(d, t)
     else:
         decoder_tensors(d, t)
+        _keep_in_fp32(d, t)
     if c is not None and plan.vision is not None:
         from paramscope.knowledge.families.multimodal import VISION_TOWERS
 
@@ -355,6 +365,25 @@ def _build(plan: _Plan) -> TensorList:
         elif plan.vision is None:  # an audio-only wrapper: its projector reads the audio side
             c.projector(plan.audio, d.hidden, t, c.projector_prefix, plan.outer)
     return t
+
+
+def _keep_in_fp32(d: Dims, t: TensorList) -> None:
+    """A float16 model of a row in table.KEEP_IN_FP32: those tensors in float32, as transformers loads and
+    saves them (since KEEP_IN_FP32_SINCE; a config that names no version counts as new)."""
+    keep = KEEP_IN_FP32.get(d.family.model_type)
+    if not keep or d.dtype is not DType.F16 or _saved_by(d.hf.raw) < KEEP_IN_FP32_SINCE:
+        return
+    t.items = [replace(x, dtype=DType.F32, nbytes=DType.F32.nbytes(x.n_elements))
+               if x.dtype is DType.F16 and any(m in x.name for m in keep) else x for x in t.items]
+
+
+def _saved_by(cfg: Mapping[str, Any]) -> tuple[int, int]:
+    """(major, minor) of the config's ``transformers_version``; (99, 0) when it names none readable."""
+    parts = str(cfg.get("transformers_version") or "").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        return (99, 0)
 
 
 def _model_type(cfg: Mapping[str, Any], source: str) -> str:
