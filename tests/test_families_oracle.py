@@ -729,7 +729,8 @@ def test_keep_in_fp32_table_is_transformers_own() -> None:
     found = {}
     for model_type in NATIVE_ROWS:
         fam = FAMILIES.get(model_type)
-        classes = [getattr(transformers, a, None) for a in (*fam.architectures, *fam.describes)] if fam else []
+        names = (*fam.architectures, *fam.describes) if fam else ()
+        classes = [getattr(transformers, a, None) for a in names]
         keep = next((c._keep_in_fp32_modules for c in classes if c is not None), None)
         if keep:
             found[model_type] = tuple(keep)
