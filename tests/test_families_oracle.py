@@ -88,7 +88,7 @@ REMOTE_ROWS = sorted(set(supported_model_types()) - set(NATIVE_ROWS))
 # -- every row, on transformers' own default config ------------------------------------------------
 def test_at_least_100_rows_and_which_are_remote_only() -> None:
     assert len(NATIVE_ROWS) >= 100
-    assert REMOTE_ROWS == ["RefinedWeb", "RefinedWebModel", "chatglm", "internlm2", "qwen"]
+    assert REMOTE_ROWS == ["RefinedWeb", "RefinedWebModel", "chatglm", "internlm", "internlm2", "qwen"]
 
 
 DEFAULT_COMPLETIONS = oracle.DEFAULT_COMPLETIONS  # what transformers needs to build a few defaults
@@ -764,3 +764,17 @@ def test_t5_saved_in_16_bits_as_transformers_saves_it(tmp_path: Path, model_type
     ours = {t.name: t.dtype.value for t in expected_tensors(saved, fallback=False)}
     assert ours == {name: v["dtype"] for name, v in header.items()}
     assert any(v == "F32" for v in ours.values()) is (dtype == "float16")
+
+
+# -- InternLM (1), repository code: LlamaForCausalLM on the same numbers, q/k/v/o biases as ``bias`` says ----
+@pytest.mark.parametrize("bias", [True, False])
+def test_internlm_equals_llama_with_its_biases(bias: bool) -> None:
+    numbers = {"hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4,
+               "vocab_size": 1000, "max_position_embeddings": 512}
+    ours = expected_tensors({"model_type": "internlm", "architectures": ["InternLMForCausalLM"],
+                             "auto_map": {"AutoModelForCausalLM": "modeling_internlm.InternLMForCausalLM"},
+                             "bias": bias, **numbers}, fallback=False)
+    llama = {"model_type": "llama", "attention_bias": bias, "mlp_bias": False, "tie_word_embeddings": False,
+             **numbers}
+    c = compare(ours, oracle.reference(llama, preferred=("LlamaForCausalLM",)))
+    assert c.equal, c.summary()
