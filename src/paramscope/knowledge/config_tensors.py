@@ -59,9 +59,24 @@ def _no_dtype_note(tensors: Sequence[Tensor], config: Mapping[str, Any]) -> tupl
     named = (c.get(k) for c in sections for k in ("torch_dtype", "dtype"))
     if any(isinstance(v, str) and v != "auto" for v in named):
         return ()
-    types = sorted({t.dtype.value for t in tensors if t.is_parameter and t.dtype.info.is_float})
-    return (f"config.json names no dtype (torch_dtype): its tensors are listed in the family's default "
-            f"type ({', '.join(types)}); the checkpoint may store another",) if types else ()
+    from paramscope.model.dtypes import DType
+
+    floats = [t for t in tensors if t.is_parameter and t.dtype.info.is_float]
+    types = sorted({t.dtype.value for t in floats})
+    if not types or types == ["F32"]:
+        return (f"{NO_DTYPE}: its tensors are listed in the family's default type (F32); the checkpoint "
+                "may store another",) if types else ()
+    # transformers builds and saves a model in float32 when no dtype is given: a Llama-3-8B file whose
+    # config names none is float32 (out_of_sample_r6.json), while TeleChat's and MiniMax's are 2-byte
+    f32 = sum(DType.F32.nbytes(t.n_elements) for t in floats) + sum(
+        t.nbytes for t in tensors if not (t.is_parameter and t.dtype.info.is_float))
+    return (f"{NO_DTYPE}: its tensors are listed in the family's default type ({', '.join(types)}); the "
+            f"checkpoint may store another: float32, which transformers builds and saves without a dtype, "
+            f"would be {f32:,} bytes",)
+
+
+# The start of the note above: `size` and `fit` repeat it (their weights are these bytes)
+NO_DTYPE = "config.json names no dtype (torch_dtype)"
 
 
 def _unknown_quantization_note(q: Quantization | None, config: Mapping[str, Any]) -> tuple[str, ...]:
