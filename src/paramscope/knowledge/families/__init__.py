@@ -26,6 +26,7 @@ from paramscope.knowledge.families.encoders import (
     bert_tensors,
     distilbert_tensors,
     gpt2_tensors,
+    is_encoder_class,
     modernbert_tensors,
     mpnet_tensors,
     t5_tensors,
@@ -227,7 +228,8 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
         n_dense_layers=sum(not m for m in d.moe_layers) if d.n_experts else 0,
         expert_ffn_size=d.expert_ffn, kv_lora_rank=d.kv_lora_rank, q_lora_rank=d.q_lora_rank,
         rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window,
-        layer_types=("none",) * d.n_layers if fam.layout in ENCODERS | UNCACHED.keys() else d.layer_types,
+        layer_types=("none",) * d.n_layers if fam.layout in ENCODERS | UNCACHED.keys() or is_encoder_class(d)
+        else d.layer_types,
         extra=_extra(plan), **_recurrent(d), **_encoder_decoder(d),
     )
 
@@ -250,7 +252,7 @@ def _encoder_decoder(d: Dims) -> dict[str, int]:
     """ArchConfig's encoder-decoder fields: decoder layers (T5Config: num_decoder_layers, else
     num_layers) and the encoder's fixed length, where the row names them."""
     fam = d.family
-    if not fam.decoder_layers:
+    if not fam.decoder_layers or is_encoder_class(d):  # T5EncoderModel: no decoder
         return {}
     fixed = d.hf.int(fam.encoder_length, minimum=1) if fam.encoder_length else 0
     out = {"decoder_layers": d.hf.int(fam.decoder_layers, d.n_layers, minimum=1), "encoder_length": fixed}

@@ -210,7 +210,7 @@ def t5_tensors(d: Dims, t: TensorList, relative_every_block: bool = False) -> No
         t.linear(p + "DenseReluDense.wo", h, d.ffn)
         t.norm(p + "layer_norm", h)
 
-    encoder_only = _arch(d).endswith("EncoderModel")
+    encoder_only = is_encoder_class(d)
     decoder_layers = 0 if encoder_only else hf.int("num_decoder_layers", d.n_layers)
     for stack, layers in (("encoder", d.n_layers), ("decoder", decoder_layers)):
         if not layers:
@@ -232,6 +232,12 @@ def umt5_tensors(d: Dims, t: TensorList) -> None:
     """UMT5ForConditionalGeneration (models/umt5/modeling_umt5.py): T5's tensors, but every
     self-attention block (UMT5LayerSelfAttention) learns its own relative_attention_bias."""
     t5_tensors(d, t, relative_every_block=True)
+
+
+def is_encoder_class(d: Dims) -> bool:
+    """An encoder-decoder family's encoder class (T5EncoderModel, MT5EncoderModel, UMT5EncoderModel):
+    the encoder stack alone, which keeps no KV cache."""
+    return bool(d.family.decoder_layers) and _arch(d).endswith("EncoderModel")
 
 
 def _arch(d: Dims) -> str:
