@@ -67,3 +67,24 @@ def test_internlm_inv_freq_follows_its_code_generation(keys: dict, saved: bool) 
 def test_internlm_classes_the_row_does_not_list_are_refused(arch: str) -> None:
     with pytest.raises(UnsupportedError, match=f"architectures {arch}: the internlm row lists"):
         listed({**INTERNLM, "architectures": [arch]})
+
+
+@pytest.mark.parametrize(("runtime", "weights"), [("vllm", None), ("llama.cpp", None), ("llama.cpp", "q4_0"),
+                                                  ("transformers", None)])
+def test_sizing_leaves_out_the_buffers_no_engine_loads(tmp_path, runtime: str, weights: str | None) -> None:
+    """The listing holds the old writer's masks and inv_freq (the file does); the weights an engine holds
+    do not (llama.cpp's converter and vLLM skip them; transformers builds none persistent now)."""
+    import json
+
+    import paramscope
+
+    old, new = tmp_path / "old" / "config.json", tmp_path / "new" / "config.json"
+    for path, version in ((old, "4.26.1"), (new, "4.40.0")):
+        path.parent.mkdir()
+        path.write_text(json.dumps({**NEOX, "transformers_version": version}))
+    assert paramscope.open_model(str(old)).tensor_bytes > paramscope.open_model(str(new)).tensor_bytes
+
+    def priced(path) -> int:
+        return paramscope.size(str(path), runtime=runtime, weights=weights).estimate.weights_bytes
+
+    assert priced(old) == priced(new)

@@ -238,6 +238,17 @@ def _gpt_neox_buffers(config: Mapping[str, Any]) -> tuple[tuple[Buffer, ...], st
 # model_type → the per-layer buffers the writer of a config of it saved (none for a newer writer), and why
 SAVED_BUFFERS = {"llama": _llama_buffers, "internlm": _internlm_buffers, "gpt_neox": _gpt_neox_buffers}
 
+# The buffers above are in the file but in no engine's memory: llama.cpp's convert_hf_to_gguf skips names
+# ending so ("we don't need these", ModelBase.prepare_tensors), vLLM's load_weights skips them (models/
+# gpt_neox.py, llama.py) and current transformers builds none of them persistent (unexpected keys on load).
+# Sizing leaves them out of the weights (analyses/sizing/loaded.py, weights.py); the listing keeps them.
+UNLOADED_BUFFERS = (".attention.masked_bias", ".attention.bias", ".rotary_emb.inv_freq")
+
+
+def unloaded_buffers(tensors: Sequence[Tensor]) -> list[Tensor]:
+    """The non-parameter tensors of ``tensors`` that no engine loads (``UNLOADED_BUFFERS``)."""
+    return [t for t in tensors if not t.is_parameter and t.name.endswith(UNLOADED_BUFFERS)]
+
 
 # transformers 5's conversion_mapping.py: these text-only model types load checkpoints written in their
 # multimodal parent's spelling, ``PrefixChange(prefix_to_remove="language_model", model_prefix="model")``, and
