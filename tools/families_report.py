@@ -258,14 +258,16 @@ ROUND_6 = (
     "4.27-4.30), `masked_bias` (to 4.30) and `inv_freq` (to 4.34), each bound read in that release's "
     "`modeling_gpt_neox.py`: OASST's Pythia-12B (4.26.1) equal; RedPajama-7B (4.28.1) and Merlyn's "
     'Pythia-12B (4.30) are now pinned at what their indexes miscount, a bool element at 1/8 byte '
-    "(117,444,608 and 132,120,576 B, stated by the listing's note). A config without `torch_dtype` stays "
-    "priced in its family's default (TeleChat's and MiniMax's 2-byte files have none either), but the "
-    'note, which `size` and `fit` now repeat, gives the float32 total transformers would have written '
-    '(the dtype-less Llama-3-8B file: 32,121,044,992 B plus its inv_freq). After: 21 equal, 3 refused '
-    "(Flames' own classifier heads, TeleChat-52B, InternLM-XComposer2), 6 open and pinned (LayoutLM's "
-    "float16 file under a float32 config, the two GPT-NeoX bool masks, Falcon's tied head counted twice "
-    "by transformers 4.30, LISA-7B's SAM under a flat llava config, the dtype-less Llama-3 file); rounds "
-    '1-5 unchanged.'
+    "(117,444,608 and 132,120,576 B, stated by the listing's note); `size` and `fit` leave these buffers "
+    "out of the weights, since no engine loads them (llama.cpp's `convert_hf_to_gguf` and vLLM skip "
+    '`.attention.bias`, `.attention.masked_bias`, `.rotary_emb.inv_freq`: '
+    "`config_tensors.UNLOADED_BUFFERS`). A config without `torch_dtype` stays priced in its family's "
+    "default (TeleChat's and MiniMax's 2-byte files have none either), but the note, which `size` and "
+    '`fit` now repeat, gives the float32 total transformers would have written (the dtype-less Llama-3-8B '
+    "file: 32,121,044,992 B plus its inv_freq). After: 21 equal, 3 refused (Flames' own classifier heads, "
+    "TeleChat-52B, InternLM-XComposer2), 6 open and pinned (LayoutLM's float16 file under a float32 "
+    "config, the two GPT-NeoX bool masks, Falcon's tied head counted twice by transformers 4.30, "
+    "LISA-7B's SAM under a flat llava config, the dtype-less Llama-3 file); rounds 1-5 unchanged."
 )
 
 
