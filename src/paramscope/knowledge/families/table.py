@@ -254,6 +254,7 @@ KEEP_IN_FP32: dict[str, tuple[str, ...]] = {
               "q_norm", "k_norm", "norm"),
     "deepseek_v32": ("indexer.weights_proj",), "glm_moe_dsa": ("indexer.weights_proj",),
 }
-# the first transformers to keep them (4.26.0 added _keep_in_fp32_modules, with T5's ["wo"]): a float16
-# file an older version wrote holds every tensor in float16
+# the first transformers to keep them (4.26.0 added _keep_in_fp32_modules, with T5's ["wo"]; 4.25.1 has
+# neither): a float16 file an older version wrote holds every tensor in float16. (4.26's from_pretrained
+# kept them only with accelerate installed: a file it wrote without accelerate holds wo in float16.)
 KEEP_IN_FP32_SINCE = (4, 26)
