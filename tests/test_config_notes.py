@@ -40,3 +40,17 @@ def test_a_config_without_a_dtype_says_which_type_it_was_priced_in(tmp_path: Pat
     if said:  # the types named are the ones listed
         listed = set(paramscope.inspect(str(tmp_path / "config.json")).to_json()["by_dtype"])
         assert all(t in notes[0] for t in listed), (notes, listed)
+
+
+def test_size_repeats_the_no_dtype_note_with_the_float32_total(tmp_path: Path) -> None:
+    """`size` prices the weights as listed, so it says the type was assumed too, with the float32 bytes a
+    file transformers wrote without a dtype holds (a Llama-3-8B .bin whose config names none is float32:
+    tests/fixtures/quantized_totals/out_of_sample_r6.json)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(LLAMA))
+    params = sum(t.params for t in paramscope.open_model(str(path)).tensors)
+    notes = paramscope.size(str(path)).estimate.notes
+    said = [n for n in notes if n.startswith("weights: config.json names no dtype")]
+    assert len(said) == 1 and f"would be {4 * params:,} bytes" in said[0], notes
+    path.write_text(json.dumps({**LLAMA, "torch_dtype": "bfloat16"}))
+    assert not any("names no dtype" in n for n in paramscope.size(str(path)).estimate.notes)

@@ -161,3 +161,17 @@ def test_gguf_t5_caches_in_its_decoder_layers(decoder_keys, expected):
     kv = kv_cache_for_context(cfg, 100, encoder_length=50)
     assert kv.part("full").layers == expected  # type: ignore[union-attr]
     assert kv.part(CROSS).cells == 50  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("model_type", ["t5", "mt5", "umt5"])
+def test_an_encoder_class_keeps_no_cache(model_type: str) -> None:
+    """T5EncoderModel (a diffusion pipeline's text encoder) has no decoder: no decoder layers, no KV cache,
+    where T5ForConditionalGeneration of the same config caches in its decoder."""
+    prefix = {"t5": "T5", "mt5": "MT5", "umt5": "UMT5"}[model_type]
+    cfg = {"model_type": model_type, "num_layers": 2, "num_decoder_layers": 2, "d_model": 64, "d_ff": 128,
+           "num_heads": 4, "d_kv": 16, "vocab_size": 100}
+    encoder = arch_config_from_hf({**cfg, "architectures": [f"{prefix}EncoderModel"]})
+    assert not encoder.is_encoder_decoder and set(encoder.layer_types) == {"none"}
+    assert kv_cache_for_context(encoder, 512).total_bytes == 0
+    whole = arch_config_from_hf({**cfg, "architectures": [f"{prefix}ForConditionalGeneration"]})
+    assert whole.is_encoder_decoder and kv_cache_for_context(whole, 512).total_bytes > 0

@@ -88,7 +88,7 @@ REMOTE_ROWS = sorted(set(supported_model_types()) - set(NATIVE_ROWS))
 # -- every row, on transformers' own default config ------------------------------------------------
 def test_at_least_100_rows_and_which_are_remote_only() -> None:
     assert len(NATIVE_ROWS) >= 100
-    assert REMOTE_ROWS == ["RefinedWeb", "RefinedWebModel", "chatglm", "internlm2", "qwen"]
+    assert REMOTE_ROWS == ["RefinedWeb", "RefinedWebModel", "chatglm", "internlm", "internlm2", "qwen"]
 
 
 DEFAULT_COMPLETIONS = oracle.DEFAULT_COMPLETIONS  # what transformers needs to build a few defaults
@@ -716,3 +716,65 @@ def test_a_config_whose_heads_vary_by_layer_is_refused_in_one_line() -> None:
     with pytest.raises(UnsupportedError) as e:
         arch_config_from_hf({"model_type": "dots3_note"})
     assert "num_attention_heads layer by layer" in str(e.value) and "\n" not in str(e.value)
+
+
+# -- transformers' _keep_in_fp32_modules (table.KEEP_IN_FP32) ------------------------------------------
+def test_keep_in_fp32_table_is_transformers_own() -> None:
+    """One entry for every row whose transformers class keeps modules in float32 when loaded in float16,
+    and the same module names."""
+    import transformers
+
+    from paramscope.knowledge.families.table import FAMILIES, KEEP_IN_FP32
+
+    found = {}
+    for model_type in NATIVE_ROWS:
+        fam = FAMILIES.get(model_type)
+        names = (*fam.architectures, *fam.describes) if fam else ()
+        classes = [getattr(transformers, a, None) for a in names]
+        keep = next((c._keep_in_fp32_modules for c in classes if c is not None), None)
+        if keep:
+            found[model_type] = tuple(keep)
+    assert found == KEEP_IN_FP32
+
+
+_TINY_T5 = {"d_model": 64, "d_ff": 128, "d_kv": 16, "num_heads": 4, "num_layers": 2, "num_decoder_layers": 2,
+            "vocab_size": 100, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False}
+
+
+@pytest.mark.parametrize(("model_type", "arch"), [
+    ("t5", "T5EncoderModel"), ("mt5", "MT5EncoderModel"), ("umt5", "UMT5EncoderModel"),
+    ("t5", "T5ForConditionalGeneration")])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_t5_saved_in_16_bits_as_transformers_saves_it(tmp_path: Path, model_type: str, arch: str,
+                                                      dtype: str) -> None:
+    """A tiny T5 loaded with from_pretrained in 16 bits and saved again: the file's names and dtypes are
+    ours (the encoder alone for …EncoderModel; float16 keeps DenseReluDense.wo in float32, bfloat16 does
+    not)."""
+    import torch
+    import transformers
+
+    config = transformers.AutoConfig.for_model(model_type, **_TINY_T5)
+    getattr(transformers, arch)(config).save_pretrained(tmp_path / "fp32")
+    loaded = getattr(transformers, arch).from_pretrained(tmp_path / "fp32", dtype=getattr(torch, dtype))
+    loaded.save_pretrained(tmp_path / "saved")
+    raw = (tmp_path / "saved" / "model.safetensors").read_bytes()
+    header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+    header.pop("__metadata__", None)
+    saved = json.loads((tmp_path / "saved" / "config.json").read_text())
+    ours = {t.name: t.dtype.value for t in expected_tensors(saved, fallback=False)}
+    assert ours == {name: v["dtype"] for name, v in header.items()}
+    assert any(v == "F32" for v in ours.values()) is (dtype == "float16")
+
+
+# -- InternLM (1), repository code: LlamaForCausalLM on the same numbers, q/k/v/o biases as ``bias`` says ----
+@pytest.mark.parametrize("bias", [True, False])
+def test_internlm_equals_llama_with_its_biases(bias: bool) -> None:
+    numbers = {"hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4,
+               "vocab_size": 1000, "max_position_embeddings": 512}
+    ours = expected_tensors({"model_type": "internlm", "architectures": ["InternLMForCausalLM"],
+                             "auto_map": {"AutoModelForCausalLM": "modeling_internlm.InternLMForCausalLM"},
+                             "bias": bias, **numbers}, fallback=False)
+    llama = {"model_type": "llama", "attention_bias": bias, "mlp_bias": False, "tie_word_embeddings": False,
+             **numbers}
+    c = compare(ours, oracle.reference(llama, preferred=("LlamaForCausalLM",)))
+    assert c.equal, c.summary()

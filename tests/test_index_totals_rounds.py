@@ -21,12 +21,17 @@ Round 5, blind: 2 equal, 7 refused (remote code: Qwen 1 three times, one of them
 a MiniCPM-V derivative; InternVideo2.5), none open. Each refusal's reason says what a row would take (the
 three Qwen-1 files and MiniMax-M1, with its float32 routers, are worked out byte for byte by hand).
 
-Round 6 (out_of_sample_r6.json), blind: 17 equal, 5 refused (remote code: InternLM 1 three times, TeleChat-52B,
-InternLM-XComposer2; all but the last worked out by hand), 8 open, every one closed to the byte in its reason: a
-float16 file under a float32 config (LayoutLM); gpt_neox buffers from old writers in three files (attention.bias
-masks counted at 1/8 or 1 byte, masked_bias, inv_freq); a tied Falcon head counted twice by transformers 4.30;
-LISA-7B's SAM, projector and text_hidden_fcs under a flat llava config; a T5EncoderModel priced as the whole
-encoder-decoder (and its float32 wo); a float32 Llama-3 file whose config names no torch_dtype.
+Round 6 (out_of_sample_r6.json), blind: 17 equal, 5 refused (remote code: InternLM 1 three times,
+TeleChat-52B, InternLM-XComposer2; all but the last worked out by hand), 8 open, every one closed to the
+byte in its reason: a float16 file under a float32 config (LayoutLM); gpt_neox buffers from old writers in
+three files (attention.bias masks counted at 1/8 or 1 byte, masked_bias, inv_freq); a tied Falcon head
+counted twice by transformers 4.30; LISA-7B's SAM, projector and text_hidden_fcs under a flat llava config; a
+T5EncoderModel priced as the whole encoder-decoder (and its float32 wo); a float32 Llama-3 file whose config
+names no torch_dtype. Fixed: T5EncoderModel lists the encoder alone and a float16 T5 keeps wo in float32
+(BRIA-3.2); an internlm row (InternLM-20B, an InternLM-Chat-7B fine-tune with its inv_freq buffers; Flames'
+own classifier heads stay refused); gpt_neox buffers by transformers version (OASST Pythia-12B, 4.26: equal;
+RedPajama and Merlyn, 4.28/4.30: what remains is the index's 1/8-byte count of bool masks, which the listing's
+note states).
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ def test_total_size_from_config(item):
         assert any(expected["unpriced"] in n for n in notes), notes
     else:
         assert ours - entry["total_size"] == expected["difference"] != 0
+        if expected.get("note"):  # a difference the listing's notes state
+            assert any(expected["note"] in n for n in notes), notes
 
 
 PLAIN = [i for i in ALL if i[1]["expected"] == "equal" and "names_differ" not in i[1]]
@@ -88,7 +95,7 @@ def test_names_spelled_otherwise_are_not_ours(item):
     # round 5 found only 9 unused public checkpoints with both files through the search tool
     ("r5", 9, (2, 7, 0), (4, 1)),
     # round 6: mostly pytorch_model.bin.index.json files (the safetensors indexes the tool reaches are spent)
-    ("r6", 30, (17, 5, 8), (17, 8)),
+    ("r6", 30, (17, 5, 8), (21, 6)),
 ])
 def test_blind_measurement_is_recorded(name, least, blind, now):
     """Every entry keeps what the code answered blind (the byte total and difference, or the error)."""

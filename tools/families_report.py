@@ -238,6 +238,39 @@ REACH_I = (
 )
 
 
+# Round 6 of config-only pricing against real checkpoint indexes (tests/test_index_totals_rounds.py)
+ROUND_6 = (
+    '## Round 6 (checkpoint totals)\n\n'
+    'The sixth blind out-of-sample round of config-only pricing '
+    '(`tests/fixtures/quantized_totals/out_of_sample_r6.json`, 30 public checkpoints, mostly '
+    '`pytorch_model.bin.index.json` files; `tests/test_index_totals_rounds.py`) was 17 equal, 5 refused '
+    'and 8 open before any change. Fixes, each a table entry checked against its source: T5EncoderModel, '
+    'MT5EncoderModel and UMT5EncoderModel list `shared` and the encoder alone and keep no KV cache, and a '
+    "float16 model keeps transformers' `_keep_in_fp32_modules` in float32 (`table.KEEP_IN_FP32`, one "
+    "entry per row whose class sets it, held equal to transformers; T5's `wo`; a tiny T5 loaded in "
+    "float16 and saved again by transformers 5.24 holds exactly the listed dtypes): BRIA-3.2's text "
+    "encoder, 11,537,887,232 B, equal. An `internlm` row (InternLM 1, repository code: Llama's layout "
+    'with q/k/v/o biases by `bias`; any other class, InternLMForSequenceClassification or an InternLM2 '
+    'class, refused in one line): InternLM-20B and an InternLM-Chat-7B fine-tune equal. The per-layer '
+    "buffers old writers saved are one table (`config_tensors.SAVED_BUFFERS`): Llama's `inv_freq` before "
+    "transformers 4.32 as before; InternLM's first repository code's `inv_freq` (its config names none of "
+    "`rotary`, `rope_theta`, `rope_scaling`); GPT-NeoX's `attention.bias` mask (uint8 to 4.26, bool "
+    "4.27-4.30), `masked_bias` (to 4.30) and `inv_freq` (to 4.34), each bound read in that release's "
+    "`modeling_gpt_neox.py`: OASST's Pythia-12B (4.26.1) equal; RedPajama-7B (4.28.1) and Merlyn's "
+    'Pythia-12B (4.30) are now pinned at what their indexes miscount, a bool element at 1/8 byte '
+    "(117,444,608 and 132,120,576 B, stated by the listing's note); `size` and `fit` leave these buffers "
+    "out of the weights, since no engine loads them (llama.cpp's `convert_hf_to_gguf` and vLLM skip "
+    '`.attention.bias`, `.attention.masked_bias`, `.rotary_emb.inv_freq`: '
+    "`config_tensors.UNLOADED_BUFFERS`). A config without `torch_dtype` stays priced in its family's "
+    "default (TeleChat's and MiniMax's 2-byte files have none either), but the note, which `size` and "
+    '`fit` now repeat, gives the float32 total transformers would have written (the dtype-less Llama-3-8B '
+    "file: 32,121,044,992 B plus its inv_freq). After: 21 equal, 3 refused (Flames' own classifier heads, "
+    "TeleChat-52B, InternLM-XComposer2), 6 open and pinned (LayoutLM's float16 file under a float32 "
+    "config, the two GPT-NeoX bool masks, Falcon's tied head counted twice by transformers 4.30, "
+    "LISA-7B's SAM under a flat llava config, the dtype-less Llama-3 file); rounds 1-5 unchanged."
+)
+
+
 def render(defaults: list[tuple[str, str, str, str]], real: list[tuple[str, str, str, str, str]],
            seconds: float) -> str:
     counts = {k: sum(1 for r in defaults if r[1] == k) for k in
@@ -294,7 +327,7 @@ def render(defaults: list[tuple[str, str, str, str]], real: list[tuple[str, str,
     ]
     lines += [f"| `{t}` | {s} | {c} | {_cell(d)} |" for t, s, c, d in defaults]
     lines += ["", *OUT_OF_SAMPLE.splitlines(), "", *HETEROGENEOUS.splitlines(), "",
-              *OUT_OF_SAMPLE_H.splitlines(), "", *REACH_I.splitlines()]
+              *OUT_OF_SAMPLE_H.splitlines(), "", *REACH_I.splitlines(), "", *ROUND_6.splitlines()]
     lines += [
         "",
         "## Real config.json files",

@@ -8,11 +8,13 @@ tables (``paramscope size llama-3.1-8b`` starts without them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from paramscope.model import Tensor
+    from paramscope.model.dtypes import DType
     from paramscope.model.quantization import Quantization
 
 # Said of every tensor list built from a config alone (inventory notes), since real files may differ so.
@@ -22,7 +24,7 @@ CONFIG_ONLY_NOTE = ("listed from config.json: a checkpoint file of it may also h
                     "and, with tied embeddings, a second copy of the output head; read the file itself to "
                     "see them listed as buffers and the head counted once")
 CONFIG_ONLY_NOTE_BUFFERS_LISTED = (
-    "listed from config.json, with the rotary buffers its transformers version saved: a checkpoint file of "
+    "listed from config.json, with the per-layer buffers its writer saved: a checkpoint file of "
     "it may also hold, with tied embeddings, a second copy of the output head; read the file itself to see "
     "the head counted once")
 
@@ -39,18 +41,14 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
 
         stored = as_stored(logical, q, str(config.get("model_type") or ""), _text_model_type(config))
         tensors, notes = stored.tensors, stored.notes
-    with_buffers = _rotary_buffers(tensors, config)
+    with_buffers, buffer_notes = _saved_buffers(tensors, config)
     buffers = len(with_buffers) - len(tensors)
-    half = sum(t.nbytes for t in with_buffers if t.name.endswith("rotary_emb.inv_freq")) // 2
-    rotary = (f"{buffers} rotary_emb.inv_freq buffers listed in float32, as transformers before 4.32 saved "
-              f"them (config.json: {config.get('transformers_version')}); a model cast to 16-bit before "
-              f"saving holds them so, {half:,} bytes fewer",) if buffers else ()
     tensors = _saved_names(with_buffers, config)
     # the general note's buffers clause is moot once they are listed (the rotary note says so)
     general = CONFIG_ONLY_NOTE if not buffers else CONFIG_ONLY_NOTE_BUFFERS_LISTED
     return tensors, (*notes, *_unknown_quantization_note(q, config), *_no_dtype_note(tensors, config), *mtp,
                      *_default_tower_note(tensors, config), *_tied_head_note(tensors),
-                     *_fp32_state_note(tensors, q), *rotary, general)
+                     *_fp32_state_note(tensors, q), *buffer_notes, general)
 
 
 def _no_dtype_note(tensors: Sequence[Tensor], config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -61,9 +59,24 @@ def _no_dtype_note(tensors: Sequence[Tensor], config: Mapping[str, Any]) -> tupl
     named = (c.get(k) for c in sections for k in ("torch_dtype", "dtype"))
     if any(isinstance(v, str) and v != "auto" for v in named):
         return ()
-    types = sorted({t.dtype.value for t in tensors if t.is_parameter and t.dtype.info.is_float})
-    return (f"config.json names no dtype (torch_dtype): its tensors are listed in the family's default "
-            f"type ({', '.join(types)}); the checkpoint may store another",) if types else ()
+    from paramscope.model.dtypes import DType
+
+    floats = [t for t in tensors if t.is_parameter and t.dtype.info.is_float]
+    types = sorted({t.dtype.value for t in floats})
+    if not types or types == ["F32"]:
+        return (f"{NO_DTYPE}: its tensors are listed in the family's default type (F32); the checkpoint "
+                "may store another",) if types else ()
+    # transformers builds and saves a model in float32 when no dtype is given: a Llama-3-8B file whose
+    # config names none is float32 (out_of_sample_r6.json), while TeleChat's and MiniMax's are 2-byte
+    f32 = sum(DType.F32.nbytes(t.n_elements) for t in floats) + sum(
+        t.nbytes for t in tensors if not (t.is_parameter and t.dtype.info.is_float))
+    return (f"{NO_DTYPE}: its tensors are listed in the family's default type ({', '.join(types)}); the "
+            f"checkpoint may store another: float32, which transformers builds and saves without a dtype, "
+            f"would be {f32:,} bytes",)
+
+
+# The start of the note above: `size` and `fit` repeat it (their weights are these bytes)
+NO_DTYPE = "config.json names no dtype (torch_dtype)"
 
 
 def _unknown_quantization_note(q: Quantization | None, config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -90,34 +103,151 @@ def _text_model_type(config: Mapping[str, Any]) -> str:
     return str(text.get("model_type") or "") if isinstance(text, Mapping) else ""
 
 
-def _rotary_buffers(tensors: tuple[Tensor, ...], config: Mapping[str, Any]) -> tuple[Tensor, ...]:
+# A buffer an old writer saved in each layer: (name after the layer's prefix, shape, dtype; None: the
+# layer's own floating type)
+Buffer = tuple[str, tuple[int, ...], "DType | None"]
+
+
+def _saved_buffers(tensors: tuple[Tensor, ...],
+                   config: Mapping[str, Any]) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
+    """The listing with the per-layer buffers the config's writer saved (``SAVED_BUFFERS``), and the notes
+    that say so; the listing as it was for any other config."""
+    rule = SAVED_BUFFERS.get(str(config.get("model_type")))
+    buffers, why = rule(config) if rule is not None else ((), "")
+    if not buffers:
+        return tensors, ()
+    out = _after_each_layer(tensors, buffers)
+    suffixes = tuple("." + b[0] for b in buffers)
+    added = [t for t in out if not t.is_parameter and t.name.endswith(suffixes)]
+    return out, _buffer_notes(added, why, config)
+
+
+def _after_each_layer(tensors: tuple[Tensor, ...], buffers: tuple[Buffer, ...]) -> tuple[Tensor, ...]:
+    """``buffers`` after each decoder layer's last tensor (``….layers.N.…``, the first ``layers`` then a
+    number in a name), in the layer's floating type where a buffer names none."""
+    from paramscope.model import Tensor
+
+    def layer(name: str) -> str:
+        parts = name.split(".")
+        at = next((i for i in range(len(parts) - 1) if parts[i] == "layers" and parts[i + 1].isdigit()), -1)
+        return ".".join(parts[:at + 2]) if at >= 0 else ""
+
+    out: list[Tensor] = []
+    for i, t in enumerate(tensors):
+        out.append(t)
+        prefix = layer(t.name)
+        if prefix and (i + 1 == len(tensors) or layer(tensors[i + 1].name) != prefix):
+            own = next((u.dtype for u in reversed(out) if u.dtype.info.is_float), t.dtype)
+            for suffix, shape, dtype in buffers:
+                dt = dtype or own
+                out.append(Tensor(f"{prefix}.{suffix}", shape, dt, dt.nbytes(math.prod(shape)),
+                                  is_parameter=False))
+    return tuple(out)
+
+
+def _buffer_notes(added: Sequence[Tensor], why: str, config: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the listed buffers are and what a file may hold instead."""
+    from paramscope.model.dtypes import DType
+
+    version = config.get("transformers_version")
+    rotary = [t for t in added if t.name.endswith("rotary_emb.inv_freq")]
+    half = sum(t.nbytes for t in rotary) // 2
+    notes = [f"{len(rotary)} rotary_emb.inv_freq buffers listed in float32, {why} (config.json: "
+             f"{version}); a model cast to 16-bit before saving holds them so, {half:,} bytes fewer"]
+    masks = [t for t in added if t.name.endswith("attention.bias")]
+    if masks:
+        kind = masks[0].dtype.value
+        note = (f"{len(masks)} attention.bias causal masks ({kind} {list(masks[0].shape)}, 1 byte an "
+                f"element) and masked_bias scalars listed, as transformers before 4.31 saved them "
+                f"(config.json: {version})")
+        if masks[0].dtype is DType.BOOL:  # modeling_utils.dtype_byte_size: torch.bool is 1/8 byte
+            over = sum(t.nbytes - t.n_elements // 8 for t in masks)
+            note += (f"; the index transformers wrote beside such a file counts a bool element as 1/8 byte,"
+                     f" so its total_size is {over:,} bytes below the listing's")
+        notes.append(note)
+    return tuple(notes) if rotary else tuple(notes[1:])
+
+
+def _rotary(module: str, dim: int) -> Buffer:
+    """``{module}rotary_emb.inv_freq``: ``1 / base ** (arange(0, dim, 2).float() / dim)``, float32 as
+    built."""
+    from paramscope.model.dtypes import DType
+
+    return (f"{module}rotary_emb.inv_freq", ((dim + 1) // 2,), DType.F32)
+
+
+def _head_dim(config: Mapping[str, Any]) -> int:
+    heads = config.get("num_attention_heads")
+    dim = config.get("head_dim") or (config.get("hidden_size", 0) // heads if isinstance(heads, int) and heads
+                                     else 0)
+    return dim if isinstance(dim, int) and dim >= 2 else 0
+
+
+def _llama_buffers(config: Mapping[str, Any]) -> tuple[tuple[Buffer, ...], str]:
     """Llama files saved by transformers before 4.32 hold each layer's ``self_attn.rotary_emb.inv_freq``
     (a persistent buffer until transformers PR #24998, commit 95f96b45 of 2023-07-21, made it
     ``persistent=False``, three days after 4.31.0 was released: RUTERGPT-13B, saved by 4.31.0, holds its 40
     layers' 10,240 bytes of them, tests/fixtures/quantized_totals/out_of_sample_r4.json): head_dim / 2
-    float32 values (``1 / base ** (arange(0, dim, 2).float() / dim)``), not parameters. TheBloke's 2023
-    GPTQ files (tests/fixtures/quantized_totals/single_files.json) and a Pygmalion-7B merge written by
-    4.28.0.dev0 (out_of_sample.json: 8,192 bytes) hold them so. config.json's ``transformers_version`` is
-    the version that saved the weights beside it."""
-    from paramscope.model import Tensor
+    float32 values, not parameters. TheBloke's 2023 GPTQ files (tests/fixtures/quantized_totals/
+    single_files.json) and a Pygmalion-7B merge written by 4.28.0.dev0 (out_of_sample.json: 8,192 bytes)
+    hold them so. config.json's ``transformers_version`` is the version that saved the weights beside it."""
+    dim = _head_dim(config)
+    if _version(config.get("transformers_version")) >= (4, 32) or not dim:
+        return (), ""
+    return (_rotary("self_attn.", dim),), "as transformers before 4.32 saved them"
+
+
+def _internlm_buffers(config: Mapping[str, Any]) -> tuple[tuple[Buffer, ...], str]:
+    """InternLM (1)'s first repository code (internlm-7b modeling_internlm.py, July 2023) registers
+    ``rotary_emb.inv_freq`` as a persistent buffer, whatever transformers runs it; its later code
+    (internlm-20b's, and internlm-7b's own from the ``rotary`` config on) registers it
+    ``persistent=False``. The configs tell the two apart: the first InternLMConfig writes none of
+    ``rotary``, ``rope_theta``, ``rope_scaling``. An InternLM-Chat-7B fine-tune (transformers 4.34.0) holds
+    32 of them in float32, InternLM-20B none (tests/fixtures/quantized_totals/out_of_sample_r6.json)."""
+    dim = _head_dim(config)
+    if any(k in config for k in ("rotary", "rope_theta", "rope_scaling")) or not dim:
+        return (), ""
+    return (_rotary("self_attn.", dim),), "as InternLM's first repository code saved them"
+
+
+def _gpt_neox_buffers(config: Mapping[str, Any]) -> tuple[tuple[Buffer, ...], str]:
+    """GPT-NeoX files saved by older transformers (models/gpt_neox/modeling_gpt_neox.py of each release)
+    hold per layer, under ``attention.``: ``bias``, the causal mask [1, 1, max_positions, max_positions]
+    (uint8 up to 4.26, bool from 4.27, non-persistent from 4.31), ``masked_bias`` (a scalar built in the
+    default dtype, so in the model's type when from_pretrained loads it in 16 bits; non-persistent from 4.31)
+    and ``rotary_emb.inv_freq`` ([rotary_ndims / 2] float32, rotary_ndims = head_size × rotary_pct;
+    non-persistent from 4.35). OpenAssistant's Pythia-12B SFT (4.26.1) holds exactly these
+    (tests/fixtures/quantized_totals/out_of_sample_r6.json)."""
     from paramscope.model.dtypes import DType
 
-    if config.get("model_type") != "llama" or _version(config.get("transformers_version")) >= (4, 32):
-        return tensors
-    heads = config.get("num_attention_heads")
-    head_dim = config.get("head_dim") or (config.get("hidden_size", 0) // heads if heads else 0)
-    if not isinstance(head_dim, int) or head_dim < 2:
-        return tensors
-    half = head_dim // 2
-    out: list[Tensor] = []
-    for i, t in enumerate(tensors):
-        out.append(t)
-        parts = t.name.split(".")
-        nxt = tensors[i + 1].name.split(".") if i + 1 < len(tensors) else []
-        if parts[:2] == ["model", "layers"] and nxt[:3] != parts[:3]:  # the layer's last tensor
-            out.append(Tensor(f"model.layers.{parts[2]}.self_attn.rotary_emb.inv_freq", (half,), DType.F32,
-                              DType.F32.nbytes(half), is_parameter=False))
-    return tuple(out)
+    version = _version(config.get("transformers_version"))
+    dim = int(_head_dim(config) * float(config.get("rotary_pct", 0.25)))
+    if version >= (4, 35) or not dim:
+        return (), ""
+    rotary = _rotary("attention.", dim)
+    if version >= (4, 31):
+        return (rotary,), "as transformers before 4.35 saved them"
+    positions = config.get("max_position_embeddings", 2048)
+    if not isinstance(positions, int) or positions < 1:
+        return (), ""
+    mask: Buffer = ("attention.bias", (1, 1, positions, positions),
+                    DType.U8 if version < (4, 27) else DType.BOOL)
+    return (mask, ("attention.masked_bias", (), None), rotary), "as transformers before 4.35 saved them"
+
+
+# model_type → the per-layer buffers the writer of a config of it saved (none for a newer writer), and why
+SAVED_BUFFERS = {"llama": _llama_buffers, "internlm": _internlm_buffers, "gpt_neox": _gpt_neox_buffers}
+
+# The buffers above are in the file but in no engine's memory: llama.cpp's convert_hf_to_gguf skips names
+# ending so ("we don't need these", ModelBase.prepare_tensors), vLLM's load_weights skips them (models/
+# gpt_neox.py, llama.py) and current transformers builds none of them persistent (unexpected keys on load).
+# Sizing leaves them out of the weights (analyses/sizing/loaded.py, weights.py); the listing keeps them.
+UNLOADED_BUFFERS = (".attention.masked_bias", ".attention.bias", ".rotary_emb.inv_freq")
+
+
+def unloaded_buffers(tensors: Sequence[Tensor]) -> list[Tensor]:
+    """The non-parameter tensors of ``tensors`` that no engine loads (``UNLOADED_BUFFERS``)."""
+    return [t for t in tensors if not t.is_parameter and t.name.endswith(UNLOADED_BUFFERS)]
 
 
 # transformers 5's conversion_mapping.py: these text-only model types load checkpoints written in their

@@ -36,7 +36,7 @@ def loaded_weights(model: Model, runtime: str, device: Device | None = None, bac
     type), with the re-layouts of knowledge/quant_layouts.ENGINE_LAYOUTS applied: vLLM pads MXFP4 experts
     per backend (``backend`` None: the one vLLM picks for ``device``, Triton when the device is unknown)
     and per tensor-parallel rank; and without the vision layers vLLM does not build (``unbuilt_vision``)."""
-    loaded = _relaid(model, runtime, device, backend, tensor_parallel)
+    loaded = _without_unloaded_buffers(model, _relaid(model, runtime, device, backend, tensor_parallel))
     unbuilt = unbuilt_vision(model) if runtime == "vllm" else ()
     if not unbuilt:
         return loaded
@@ -44,6 +44,20 @@ def loaded_weights(model: Model, runtime: str, device: Device | None = None, bac
     note = (f"vLLM builds the vision tower only up to the layer whose features it uses "
             f"(vision_feature_layer; models/llava.py _get_num_hidden_layers, no post-norm): "
             f"{len(unbuilt)} tensors, {-freed:+,} B")
+    return replace(loaded, bytes=loaded.bytes - freed, notes=(*loaded.notes, note))
+
+
+def _without_unloaded_buffers(model: Model, loaded: Loaded) -> Loaded:
+    """Less the buffers old writers saved that no engine loads (knowledge/config_tensors.UNLOADED_BUFFERS:
+    GPT-NeoX's causal masks, 4 MiB a layer at 2,048 positions, and rotary inv_freq)."""
+    from paramscope.knowledge.config_tensors import unloaded_buffers
+
+    unloaded = unloaded_buffers(model.tensors)
+    if not unloaded:
+        return loaded
+    freed = sum(t.nbytes for t in unloaded)
+    note = (f"{len(unloaded)} buffers the checkpoint holds and no engine loads (attention masks, "
+            f"masked_bias, rotary inv_freq: llama.cpp's converter and vLLM skip them): {-freed:+,} B")
     return replace(loaded, bytes=loaded.bytes - freed, notes=(*loaded.notes, note))
 
 

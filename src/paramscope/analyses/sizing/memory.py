@@ -175,13 +175,14 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
 
 def _unread_quantization(model: Model, req: MemoryRequest) -> tuple[str, ...]:
     """Weights as stored from a config whose quantization paramscope does not read are priced unquantized,
-    which the checkpoint is not (knowledge/config_tensors.py): said here too, not only by inspect."""
-    from paramscope.knowledge.config_tensors import UNREAD_QUANTIZATION
+    which the checkpoint is not, and a config that names no dtype is priced in its family's default type,
+    which the checkpoint need not use (knowledge/config_tensors.py): said here too, not only by inspect."""
+    from paramscope.knowledge.config_tensors import NO_DTYPE, UNREAD_QUANTIZATION
 
     if req.weights is not None:  # re-priced at a scheme: the stored bytes do not enter
         return ()
     return tuple(f"weights: {n}" for n in model.metadata.get("warnings", ())
-                 if isinstance(n, str) and n.startswith(UNREAD_QUANTIZATION))
+                 if isinstance(n, str) and n.startswith((UNREAD_QUANTIZATION, NO_DTYPE)))
 
 
 def _kv_not_priced(cfg: ArchConfig) -> tuple[str, ...]:

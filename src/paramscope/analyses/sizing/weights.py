@@ -32,6 +32,7 @@ from paramscope.errors import UnsupportedError, and_more
 from paramscope.gcpause import gc_paused
 from paramscope.knowledge import packing
 from paramscope.knowledge import quant_schemes as qs
+from paramscope.knowledge.config_tensors import unloaded_buffers
 from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import DType
@@ -209,9 +210,12 @@ def _derive_units(model: Model) -> tuple[list[_Unit], list[str]]:
     embed_shapes = {t.shape for t, p in zip(model.tensors, placements, strict=True)
                     if p.component == "embedding"}
     method = _quant_method(model)
-    units, side, twins = [], [], []
+    unloaded = {t.name for t in unloaded_buffers(model.tensors)}
+    units, side, twins, dropped = [], [], [], []
     for t, p in zip(model.tensors, placements, strict=True):
-        if _is_side_data(t):
+        if t.name in unloaded:
+            dropped.append(t.name)
+        elif _is_side_data(t):
             side.append(t.name)
         elif tied and p.component == "output" and t.shape in embed_shapes:
             twins.append(t.name)
@@ -220,6 +224,9 @@ def _derive_units(model: Model) -> tuple[list[_Unit], list[str]]:
     notes = []
     if twins:
         notes.append(f"{', '.join(twins)} is tied to the embedding: priced once, as the embedding")
+    if dropped:  # knowledge/config_tensors.UNLOADED_BUFFERS
+        notes.append(f"left out {len(dropped)} buffers the source holds and no engine loads "
+                     f"({and_more(dropped)})")
     if side:
         notes.append(f"dropped the source's quantization side data ({len(side)} tensors: "
                      f"{and_more(side)}); the new scheme's own is priced per tensor")

@@ -26,6 +26,7 @@ from paramscope.knowledge.families.encoders import (
     bert_tensors,
     distilbert_tensors,
     gpt2_tensors,
+    is_encoder_class,
     modernbert_tensors,
     mpnet_tensors,
     t5_tensors,
@@ -36,9 +37,17 @@ from paramscope.knowledge.families.encoders import (
 from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
 from paramscope.knowledge.families.gemma4 import gemma4_text_tensors, kv_per_layer
 from paramscope.knowledge.families.hfconfig import HfConfig
-from paramscope.knowledge.families.table import ALIASES, BY_ARCHITECTURE, FAMILIES, Family
+from paramscope.knowledge.families.table import (
+    ALIASES,
+    BY_ARCHITECTURE,
+    FAMILIES,
+    KEEP_IN_FP32,
+    KEEP_IN_FP32_SINCE,
+    Family,
+)
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model import ArchConfig, Tensor
+from paramscope.model.dtypes import DType
 from paramscope.records import fields, record, replace
 
 if TYPE_CHECKING:
@@ -219,7 +228,8 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
         n_dense_layers=sum(not m for m in d.moe_layers) if d.n_experts else 0,
         expert_ffn_size=d.expert_ffn, kv_lora_rank=d.kv_lora_rank, q_lora_rank=d.q_lora_rank,
         rope_head_dim=d.qk_rope_head_dim, sliding_window=d.sliding_window,
-        layer_types=("none",) * d.n_layers if fam.layout in ENCODERS | UNCACHED.keys() else d.layer_types,
+        layer_types=("none",) * d.n_layers if fam.layout in ENCODERS | UNCACHED.keys() or is_encoder_class(d)
+        else d.layer_types,
         extra=_extra(plan), **_recurrent(d), **_encoder_decoder(d),
     )
 
@@ -242,7 +252,7 @@ def _encoder_decoder(d: Dims) -> dict[str, int]:
     """ArchConfig's encoder-decoder fields: decoder layers (T5Config: num_decoder_layers, else
     num_layers) and the encoder's fixed length, where the row names them."""
     fam = d.family
-    if not fam.decoder_layers:
+    if not fam.decoder_layers or is_encoder_class(d):  # T5EncoderModel: no decoder
         return {}
     fixed = d.hf.int(fam.encoder_length, minimum=1) if fam.encoder_length else 0
     out = {"decoder_layers": d.hf.int(fam.decoder_layers, d.n_layers, minimum=1), "encoder_length": fixed}
@@ -340,8 +350,10 @@ def _build(plan: _Plan) -> TensorList:
         text(d, t, c.text_prefix, c.head_prefix)
     elif layout is not None:
         layout(d, t)
+        _keep_in_fp32(d, t)
     else:
         decoder_tensors(d, t)
+        _keep_in_fp32(d, t)
     if c is not None and plan.vision is not None:
         from paramscope.knowledge.families.multimodal import VISION_TOWERS
 
@@ -355,6 +367,25 @@ def _build(plan: _Plan) -> TensorList:
         elif plan.vision is None:  # an audio-only wrapper: its projector reads the audio side
             c.projector(plan.audio, d.hidden, t, c.projector_prefix, plan.outer)
     return t
+
+
+def _keep_in_fp32(d: Dims, t: TensorList) -> None:
+    """A float16 model of a row in table.KEEP_IN_FP32: those tensors in float32, as transformers loads and
+    saves them (since KEEP_IN_FP32_SINCE; a config that names no version counts as new)."""
+    keep = KEEP_IN_FP32.get(d.family.model_type)
+    if not keep or d.dtype is not DType.F16 or _saved_by(d.hf.raw) < KEEP_IN_FP32_SINCE:
+        return
+    t.items = [replace(x, dtype=DType.F32, nbytes=DType.F32.nbytes(x.n_elements))
+               if x.dtype is DType.F16 and any(m in x.name for m in keep) else x for x in t.items]
+
+
+def _saved_by(cfg: Mapping[str, Any]) -> tuple[int, int]:
+    """(major, minor) of the config's ``transformers_version``; (99, 0) when it names none readable."""
+    parts = str(cfg.get("transformers_version") or "").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        return (99, 0)
 
 
 def _model_type(cfg: Mapping[str, Any], source: str) -> str:

@@ -402,6 +402,11 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
     if extra_parts:
         raise UnsupportedError(f"{source}: a {fam.model_type} config with {extra_parts[0]!r} (a part the "
                                f"{fam.model_type} row does not describe) is not supported")
+    archs = raw.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
+    if fam.architectures_only and arch is not None and arch not in fam.architectures:
+        raise UnsupportedError(f"{source}: architectures {arch}: the {fam.model_type} row lists "
+                               f"{', '.join(fam.architectures)} of that repository code, not this class")
     hf = HfConfig(raw, fam.defaults, fam.attribute_map, source)
     hidden = hf.int("hidden_size", minimum=1)
     heads = hf.int("num_attention_heads", minimum=1)

@@ -186,6 +186,10 @@ def t5_tensors(d: Dims, t: TensorList, relative_every_block: bool = False) -> No
     (Flan-T5-base: 247,577,856 parameters with it). transformers 5 forces tie_word_embeddings = True
     in T5Config/MT5Config ("we tie weights always"), so for those configs its meta-device model lists
     one tensor fewer than the published checkpoints; we follow the checkpoints.
+
+    T5EncoderModel (and MT5EncoderModel, UMT5EncoderModel: ``architectures[0]`` ending ``EncoderModel``)
+    is ``shared`` and the encoder stack alone, no decoder and no head: the text encoder of every FLUX,
+    SD3, PixArt and BRIA pipeline (BRIA-3.2's, tests/fixtures/quantized_totals/out_of_sample_r6.json).
     """
     h, hf = d.hidden, d.hf
     inner = d.n_heads * d.head_dim
@@ -206,8 +210,11 @@ def t5_tensors(d: Dims, t: TensorList, relative_every_block: bool = False) -> No
         t.linear(p + "DenseReluDense.wo", h, d.ffn)
         t.norm(p + "layer_norm", h)
 
-    decoder_layers = hf.int("num_decoder_layers", d.n_layers)
+    encoder_only = is_encoder_class(d)
+    decoder_layers = 0 if encoder_only else hf.int("num_decoder_layers", d.n_layers)
     for stack, layers in (("encoder", d.n_layers), ("decoder", decoder_layers)):
+        if not layers:
+            continue
         for i in range(layers):
             p = f"{stack}.block.{i}.layer."
             attention(p + "0.SelfAttention.", relative=i == 0 or relative_every_block)
@@ -217,7 +224,7 @@ def t5_tensors(d: Dims, t: TensorList, relative_every_block: bool = False) -> No
                 t.norm(p + "1.layer_norm", h)
             feed_forward(p + ("2." if stack == "decoder" else "1."))
         t.norm(f"{stack}.final_layer_norm", h)
-    if not d.tied:
+    if not d.tied and not encoder_only:
         t.linear("lm_head", d.vocab, h)
 
 
@@ -225,6 +232,12 @@ def umt5_tensors(d: Dims, t: TensorList) -> None:
     """UMT5ForConditionalGeneration (models/umt5/modeling_umt5.py): T5's tensors, but every
     self-attention block (UMT5LayerSelfAttention) learns its own relative_attention_bias."""
     t5_tensors(d, t, relative_every_block=True)
+
+
+def is_encoder_class(d: Dims) -> bool:
+    """An encoder-decoder family's encoder class (T5EncoderModel, MT5EncoderModel, UMT5EncoderModel):
+    the encoder stack alone, which keeps no KV cache."""
+    return bool(d.family.decoder_layers) and _arch(d).endswith("EncoderModel")
 
 
 def _arch(d: Dims) -> str:

@@ -62,5 +62,9 @@ class Family:
     # config keys that say the checkpoint holds more than the row describes (Qwen-VL's "visual" beside
     # the Qwen (1) text model): refused in one line rather than priced short
     refuse_with: tuple[str, ...] = ()
+    # repository code whose other classes are its own (InternLMForSequenceClassification's five
+    # ``classifiers``, widths the config does not give): a config whose architectures[0] is none of
+    # ``architectures`` is refused in one line rather than priced with transformers' generic heads
+    architectures_only: bool = False
     unlisted: str = ""  # tensors the family's published checkpoints also store that transformers does
     # not build, so neither do we (Qwen3-Next's mtp.* layer): said in ArchConfig.extra["not_listed"]

@@ -534,6 +534,18 @@ TEXT_ROWS: tuple[Family, ...] = (
                   "down": "c_proj"},
            norms=("ln_1", "ln_2"), attention="fused_qkv", qkv_bias=True, ffn="gated",
            ffn_rule="half_intermediate", refuse_with=("visual",)),  # Qwen-VL: a ViT the row lacks
+    # InternLM (1) (internlm/internlm-7b and internlm-20b modeling_internlm.py, model_type "internlm"):
+    # Llama's layout and names, q/k/v/o biases when the config's ``bias`` is true (InternLM-7B: true,
+    # InternLM-20B: false), bias-free MLP, untied head. Its other classes (InternLMForSequenceClassification:
+    # Flames-scorer's five ``classifiers``) are refused; so is an InternLM2 class under this model_type.
+    # The rotary inv_freq buffers the first (7B) code saved are listed by config_tensors.SAVED_BUFFERS.
+    # InternLM-20B (bf16): 40,177,428,480 B, as its index says (out_of_sample_r6.json)
+    Family("internlm", "internlm/internlm-7b modeling_internlm.py (repository code)",
+           architectures=("InternLMForCausalLM",), architectures_only=True,
+           defaults={"vocab_size": 103168, "hidden_size": 4096, "intermediate_size": 11008,
+                     "num_hidden_layers": 32, "num_attention_heads": 32, "max_position_embeddings": 2048,
+                     "bias": True, "tie_word_embeddings": False},
+           qkv_bias="bias", o_bias="bias"),
     # Falcon as first published (tiiuae modelling_RW.py, model_type RefinedWebModel for 7B, RefinedWeb for
     # 40B/180B): FalconForCausalLM's names; RefinedWeb is the "new decoder architecture" (ln_attn and
     # ln_mlp, n_head_kv KV heads) without saying so, RefinedWebModel the multi-query parallel one.

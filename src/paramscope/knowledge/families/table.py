@@ -238,3 +238,23 @@ BY_ARCHITECTURE: dict[str, str] = {a: f.model_type for f in FAMILY_ROWS for a in
 
 # model_type spellings of older configs that name a family by another word
 ALIASES: dict[str, str] = {}
+
+# transformers' ``_keep_in_fp32_modules``, one entry per row whose class sets it: a model loaded in float16
+# keeps the tensors whose names hold one of these strings in float32 (modeling_utils.py
+# PreTrainedModel._get_dtype_plan: "only if the requested dtype is fp16"; core_model_loading.py matches
+# the names by regex search), and save_pretrained writes them so. BRIA-3.2's float16 T5 text encoder holds
+# its 24 DenseReluDense.wo in float32 (tests/fixtures/quantized_totals/out_of_sample_r6.json). bfloat16
+# models keep every tensor in bfloat16 (FLUX's T5). tests/test_families_oracle.py holds this table equal
+# to transformers' classes. (``_keep_in_fp32_modules_strict``, float32 in bfloat16 too, is written into the
+# rows themselves: decoder.py's router biases.)
+KEEP_IN_FP32: dict[str, tuple[str, ...]] = {
+    "t5": ("wo",), "mt5": ("wo",), "umt5": ("wo",),  # T5PreTrainedModel and its copies
+    "gpt_oss": ("post_attention_layernorm", "input_layernorm", "norm"),
+    "afmoe": ("input_layernorm", "post_attention_layernorm", "pre_mlp_layernorm", "post_mlp_layernorm",
+              "q_norm", "k_norm", "norm"),
+    "deepseek_v32": ("indexer.weights_proj",), "glm_moe_dsa": ("indexer.weights_proj",),
+}
+# the first transformers to keep them (4.26.0 added _keep_in_fp32_modules, with T5's ["wo"]; 4.25.1 has
+# neither): a float16 file an older version wrote holds every tensor in float16. (4.26's from_pretrained
+# kept them only with accelerate installed: a file it wrote without accelerate holds wo in float16.)
+KEEP_IN_FP32_SINCE = (4, 26)
