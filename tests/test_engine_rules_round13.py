@@ -14,7 +14,8 @@ from paramscope.analyses.sizing.runtimes.vllm.profile import (
     allreduce_fusion_bytes,
     capability,
 )
-from paramscope.knowledge.families import expected_tensors, saved_by_v4
+from paramscope.knowledge.families import expected_tensors
+from paramscope.knowledge.families.hfconfig import saved_by_v4
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.records import replace

@@ -63,7 +63,7 @@ def _params(ts: tuple[Any, ...]) -> int:
     ("tencent__Hunyuan-7B-Instruct-GPTQ-Int4.json", 354, 7_504_568_320),
     (AYA, 701, 8_631_842_032),
     # saved by transformers 4.52 with no tie field: 4.x tied by the text config (Qwen2's default, untied),
-    # so the head is its own tensor (families.saved_by_v4); transformers 5 alone would tie it (732 tensors)
+    # so the head is its own tensor (hfconfig.saved_by_v4); transformers 5 alone would tie it (732 tensors)
     (INTERNVL, 733, 802_293_120 + 151_674 * 896),
     (GLM4V, 704, 10_292_777_472),
 ])

@@ -271,6 +271,25 @@ ROUND_6 = (
 )
 
 
+# transformers 4.x and 5.x tie a wrapper's head differently (knowledge/families/hfconfig.py saved_by_v4)
+WRAPPER_HEAD = (
+    "## A wrapper's head: tied as the transformers that saved it tied it\n\n"
+    'A vision-language wrapper (Mistral 3, InternVL, Aya Vision…) whose config.json names no '
+    '`tie_word_embeddings`, neither at the top nor in `text_config`, is tied differently by the two '
+    'major versions of transformers: 4.x by the text config (`PreTrainedModel.tie_weights`: '
+    "`self.config.get_text_config(decoder=True).tie_word_embeddings`, the text class's default when "
+    "absent), 5.x by the wrapper's own field, whose default can differ (`Mistral3Config`: true; its "
+    '`MistralConfig`: false). The checkpoint beside a config is what the version in its '
+    '`transformers_version` wrote, so paramscope counts the head as that version built it '
+    '(`families/hfconfig.py` `saved_by_v4`), and the transformers oracle is given the same choice. '
+    'Checked on Mistral-Small-3.1-24B (saved by 4.57.1): vLLM 0.19 loads a separate `lm_head.weight '
+    '[131072, 5120]` and prints 24.07 GiB, which the untied count matches within 0.2 % '
+    '(tests/fixtures/engine_logs/vllm/r13q-llmdplanner-mistral-small-31-*); tied, 5.2 % short. '
+    'InternVL3-1B-hf (saved by 4.52) counts 938,193,024 parameters, the published "0.9B", not '
+    '802,293,120.'
+)
+
+
 def render(defaults: list[tuple[str, str, str, str]], real: list[tuple[str, str, str, str, str]],
            seconds: float) -> str:
     counts = {k: sum(1 for r in defaults if r[1] == k) for k in
@@ -327,7 +346,8 @@ def render(defaults: list[tuple[str, str, str, str]], real: list[tuple[str, str,
     ]
     lines += [f"| `{t}` | {s} | {c} | {_cell(d)} |" for t, s, c, d in defaults]
     lines += ["", *OUT_OF_SAMPLE.splitlines(), "", *HETEROGENEOUS.splitlines(), "",
-              *OUT_OF_SAMPLE_H.splitlines(), "", *REACH_I.splitlines(), "", *ROUND_6.splitlines()]
+              *OUT_OF_SAMPLE_H.splitlines(), "", *REACH_I.splitlines(), "", *ROUND_6.splitlines(), "",
+              *WRAPPER_HEAD.splitlines()]
     lines += [
         "",
         "## Real config.json files",

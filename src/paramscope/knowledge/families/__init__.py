@@ -36,7 +36,7 @@ from paramscope.knowledge.families.encoders import (
 )
 from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
 from paramscope.knowledge.families.gemma4 import gemma4_text_tensors, kv_per_layer
-from paramscope.knowledge.families.hfconfig import HfConfig
+from paramscope.knowledge.families.hfconfig import HfConfig, saved_by_v4
 from paramscope.knowledge.families.table import (
     ALIASES,
     BY_ARCHITECTURE,
@@ -325,17 +325,6 @@ def _plan(cfg: Mapping[str, Any], source: str) -> _Plan:
         audio = HfConfig(_section(cfg, composite.audio_section, source), composite.audio.defaults,
                          composite.audio.attribute_map, source)
     return _Plan(resolve(fam, text, source, outer=outer), cfg, composite, vision_hf, vision_type, audio)
-
-
-def saved_by_v4(cfg: Mapping[str, Any]) -> bool:
-    """Whether transformers 4.x wrote the config, and so the checkpoint beside it: 4.x tied a wrapper's head
-    by its text config (``PreTrainedModel.tie_weights``: ``self.config.get_text_config(decoder=True)
-    .tie_word_embeddings``), 5.x by the wrapper's own field, whose default (``tie_default``) differs for
-    some (Mistral3Config: True, its MistralConfig False). Mistral-Small-3.1-24B's config, saved by 4.57.1
-    with neither field, holds an untied lm_head as vLLM 0.19 loads it (tests/fixtures/engine_logs/vllm/
-    r13q-llmdplanner-mistral-small-31-*: 24.07 GiB, the head's 1.25 GiB included)."""
-    major = str(cfg.get("transformers_version") or "").split(".")[0]
-    return major.isdigit() and int(major) < 5
 
 
 def _build(plan: _Plan) -> TensorList:

@@ -37,6 +37,7 @@ from typing import Any
 
 from paramscope.errors import UnsupportedError
 from paramscope.gcpause import gc_paused
+from paramscope.knowledge.families.hfconfig import saved_by_v4
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType, parse_dtype
 from paramscope.records import record
@@ -271,9 +272,7 @@ def _failure(cls: Any, e: Exception) -> str:
 
 def _tie_as_saved(config: Any, cfg: Mapping[str, Any]) -> None:
     """A wrapper's config that transformers 4.x saved naming no tie_word_embeddings: its head tied as 4.x
-    tied it, by the text config (families.saved_by_v4), not by transformers 5's wrapper default."""
-    from paramscope.knowledge.families import saved_by_v4
-
+    tied it, by the text config (hfconfig.saved_by_v4), not by transformers 5's wrapper default."""
     if not saved_by_v4(cfg) or isinstance(cfg.get("tie_word_embeddings"), bool):
         return
     text = config.get_text_config(decoder=True)
