@@ -21,14 +21,14 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from paramscope.errors import FormatError, ParamscopeError, UnsupportedError
+from paramscope.formats import code_loaders, zipfile_safe
 from paramscope.formats import pickle_vm as vm
-from paramscope.formats import zipfile_safe
 from paramscope.records import record
 from paramscope.sources.local import LocalFile
 
@@ -172,10 +172,12 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
             s.add(e.references)
             for a in e.anomalies:
                 s.doubt(where, a)
-            # a first opcode that breaks is "not a pickle" only where CPython breaks too: never at a
-            # limit of the scan's own (a protocol 0 line longer than it reads, which pickle.load reads
-            # whole before running what follows)
-            if at == start and e.ops <= 1 and not e.references and not isinstance(e, vm.PickleLimit):
+            # a first pickle that breaks having named nothing is "not a pickle" only where CPython breaks
+            # too, at a byte no unpickler reads on from (a PNG's "\x89PNG\r\n" runs four opcodes, then
+            # 0x1a is none: red team round 6): never at a limit of the scan's own (a protocol 0 line
+            # longer than it reads, which pickle.load reads whole before running what follows), never
+            # where a FRAME disagreement was met, never at the end of the data (a pickle cut short)
+            if at == start and not e.references and _not_a_pickle(e, whole):
                 s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
             elif at == start:
                 s.doubt(where, f"the pickle cannot be read to its end ({_short(e, s.file)})")
@@ -215,6 +217,15 @@ def _serious(anomalies: tuple[str, ...]) -> tuple[str, ...]:
     inside a frame, an opcode past its frame's end: one unpickler reads on where the other stops, and
     a new Unpickler starts at a frame's end): all but a frame longer than the data."""
     return tuple(a for a in anomalies if vm.FRAME_TOO_LONG not in a)
+
+
+def _not_a_pickle(e: vm.PickleError, whole: bool) -> bool:
+    """A strict read's first pickle broke where CPython's unpicklers break too, at a byte that is no
+    pickle (the read named no global; the caller checks): no limit of the scan's, no FRAME anomaly at
+    all, not the end of the data (a pickle cut short is still one: what followed is not known)."""
+    if e.ops <= 1:
+        return not isinstance(e, vm.PickleLimit)
+    return not e.anomalies and not isinstance(e, vm.PickleTruncated) and _stops_cpython(e, whole)
 
 
 def _stops_cpython(e: vm.PickleError, whole: bool) -> bool:
@@ -322,6 +333,12 @@ def scan_path(path: Path, *, lenient: bool = False) -> PickleScan:
     with LocalFile(Path(path)) as f:
         s = _Scan(f.name)
         head = f.head(512)
+        hdf5 = code_loaders.hdf5_offset(f) if head else None
+        if hdf5 is not None:
+            _hdf5(s, f, hdf5)
+        if hdf5 == 0:
+            # "\x89HDF" reads as NEWFALSE, then "H", no opcode: every unpickler stops at byte 1
+            return s.result()
         if not head:
             s.not_pickle = "an empty file"
         elif zipfile_safe.is_zip(head):
@@ -339,6 +356,22 @@ def scan_path(path: Path, *, lenient: bool = False) -> PickleScan:
             # zipfile opens an archive appended to any file (it looks for the end record from the end)
             _zip_file(s, f, "zip archive after other data", 0)
         return s.result()
+
+
+def _hdf5(s: _Scan, f: LocalFile, offset: int) -> None:
+    """An HDF5 file: h5py reads arrays from it and runs no code, but Keras (a legacy .h5 model) and
+    pandas / PyTables run code or unpickle what it holds (formats/code_loaders.py): a bounded byte search
+    for the attribute names they read. Past the bytes searched, no such name is known to be absent."""
+    where = f"an HDF5 file (superblock at offset {offset})" if offset else ""
+    lines, whole = code_loaders.hdf5_loaders(f)
+    for line in lines:
+        s.doubt(where, line)
+    if not whole and not lines:
+        s.doubt(where, f"an HDF5 file of {f.size} bytes, more than the {code_loaders.HDF5_BUDGET} bytes the "
+                "scan searches for the attributes Keras, pandas and PyTables load code by")
+    if not s.unverified:
+        s.not_pickle = ("an HDF5 file with none of the attributes Keras, pandas or PyTables load code by "
+                        "(h5py reads its arrays and runs no code)")
 
 
 def _plain(s: _Scan, f: LocalFile, lenient: bool = False) -> None:
@@ -442,7 +475,8 @@ def may_hold_pickle(head: bytes, beside: Callable[[str], bool] = lambda module: 
     line) fails the load before anything runs; the name looked up after it does not matter."""
     if not head:
         return False
-    if certainly_scanned(head) or _other_archive(head) or _compression(head, strict_lzma=True):
+    if certainly_scanned(head) or _other_archive(head) or _compression(head, strict_lzma=True) \
+            or head.startswith(code_loaders.HDF5_MAGIC):  # Keras, pandas, PyTables (code_loaders)
         return True
     try:
         refs = vm.run(head, "", limits=vm.Limits(max_ops=10_000, max_seconds=0.1)).references
@@ -808,8 +842,25 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int, budget: _Budget | 
         if _spent(s, budget, where):
             return
         _member(s, f, m, depth, budget, storage=m.name in raw_storages)
+    _loader_archive(s, f, members, where, budget)
     if not (s.refs or s.pickles or s.unverified or s.code_free):
         s.not_pickle = "a zip archive with no pickle inside"
+
+
+def _loader_archive(s: _Scan, f: LocalFile, members: Sequence[zipfile_safe.SurveyMember], where: str,
+                    budget: _Budget) -> None:
+    """A zip that a loader other than pickle's takes code from (formats/code_loaders.py: Keras v3,
+    skops, TorchServe): "no pickle inside" says nothing about what that loader imports and calls."""
+    loader = code_loaders.zip_loader({m.name for m in members}, s.file)
+    manifest = next((m for m in members if loader is not None and m.name == loader.manifest), None)
+    if loader is None or manifest is None:
+        return
+    data = _read_member(s, f, manifest, f"member {manifest.name}", budget)
+    if data is None:
+        return
+    line = code_loaders.manifest_line(loader, data)
+    if line is not None:
+        s.doubt(where, line)
 
 
 def _spent(s: _Scan, budget: _Budget, where: str) -> bool:
