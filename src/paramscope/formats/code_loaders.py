@@ -12,6 +12,8 @@ loader meant for it imports what the file names or runs code the file carries:
   user to trust are those names;
 - TorchServe ``.mar`` (a zip: ``MAR-INF/MANIFEST.json``): the server imports the archive's handler and
   model files (Python code);
+- NeMo ``.nemo`` (a tar: ``model_config.yaml``, ``model_weights.ckpt``): ``restore_from`` imports and
+  instantiates the classes the config's ``_target_`` / ``target`` keys name (CVE-2025-23304);
 - HDF5 files (``\\x89HDF\\r\\n\\x1a\\n``): a legacy Keras model (root attributes ``model_config`` /
   ``keras_version``; a ``Lambda`` layer is marshalled bytecode ``load_model`` runs, ``safe_mode`` ignored
   for .h5: CVE-2025-9905), and pandas / PyTables stores (``pandas_type``, ``PYTABLES_FORMAT_VERSION``, the
@@ -24,6 +26,7 @@ Only names are known here; analyses/safety decides what they mean. Standard libr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +37,16 @@ MAX_NAMES_SHOWN = 5
 MAX_JSON_DEPTH = 200  # a manifest nested deeper is walked no further (its names past it are not listed)
 
 
+def _json(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def _text(data: bytes) -> Any:
+    return data.decode("utf-8", "replace")
+
+
 @dataclass(frozen=True)
-class ZipLoader:
+class ArchiveLoader:
     what: str  # "a Keras v3 archive"
     manifest: str  # the member the loader reads first, at the archive's root
     with_any: tuple[str, ...]  # members one of which must be there too (none: the manifest alone)
@@ -43,6 +54,7 @@ class ZipLoader:
     how: str  # why loading it runs code, with the source
     names: Callable[[Any], Iterator[str]]  # what the parsed manifest names
     is_one: Callable[[Any], bool]  # the parsed manifest is this loader's (else the loader refuses it)
+    parse: Callable[[bytes], Any] = _json  # raises ValueError where the loader cannot read it either
 
 
 def _walk(doc: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
@@ -86,36 +98,53 @@ def _mar_names(doc: Any) -> Iterator[str]:
                 yield model[key]
 
 
-ZIP_LOADERS: tuple[ZipLoader, ...] = (
-    ZipLoader("a Keras v3 archive", "config.json", ("metadata.json", "model.weights.h5", "model.weights.npz"),
-              (".keras",),
-              "keras.saving.load_model imports the module each layer names and calls its class or function, "
-              "safe_mode=True included (CVE-2025-1550)", _keras_names, lambda doc: isinstance(doc, dict)),
-    ZipLoader("a skops archive", "schema.json", (), (".skops",),
-              "skops.io.load imports and calls the __module__.__class__ each node names (a "
-              "ConstructorFromReduceNode reduces like pickle)", _skops_names,
-              lambda doc: isinstance(doc, dict) and "__loader__" in doc),
-    ZipLoader("a TorchServe model archive", "MAR-INF/MANIFEST.json", (), (".mar",),
-              "TorchServe imports its handler and model files (Python code the scan does not judge)",
-              _mar_names, lambda doc: True),
+# a hydra/OmegaConf key naming a class to import and instantiate: "_target_: pkg.Class", "target: …"
+_TARGET = re.compile(r"^\s*[\"']?_?target_?[\"']?\s*:\s*[\"']?([^\s\"'#]+)", re.MULTILINE)
+
+
+def _yaml_targets(text: Any) -> Iterator[str]:
+    """The ``_target_`` / ``target`` values of a YAML config, by a line search (the scan reads no YAML:
+    what it lists is a sample, and the doubt stands whatever it finds)."""
+    yield from _TARGET.findall(text)
+
+
+ARCHIVE_LOADERS: tuple[ArchiveLoader, ...] = (
+    ArchiveLoader("a Keras v3 archive", "config.json",
+                  ("metadata.json", "model.weights.h5", "model.weights.npz"), (".keras",),
+                  "keras.saving.load_model imports the module each layer names and calls its class or "
+                  "function, safe_mode=True included (CVE-2025-1550)", _keras_names,
+                  lambda doc: isinstance(doc, dict)),
+    ArchiveLoader("a skops archive", "schema.json", (), (".skops",),
+                  "skops.io.load imports and calls the __module__.__class__ each node names (a "
+                  "ConstructorFromReduceNode reduces like pickle)", _skops_names,
+                  lambda doc: isinstance(doc, dict) and "__loader__" in doc),
+    ArchiveLoader("a TorchServe model archive", "MAR-INF/MANIFEST.json", (), (".mar",),
+                  "TorchServe imports its handler and model files (Python code the scan does not judge)",
+                  _mar_names, lambda doc: True),
+    # NeMo SaveRestoreConnector.restore_from extracts the tar, then imports and instantiates the class its
+    # model_config.yaml names (hydra.utils.instantiate / import_class_by_path; CVE-2025-23304)
+    ArchiveLoader("a NeMo archive", "model_config.yaml", ("model_weights.ckpt",), (".nemo",),
+                  "NeMo's restore_from imports and instantiates the classes its model_config.yaml names "
+                  "(_target_, target: CVE-2025-23304)", _yaml_targets, lambda doc: True, _text),
 )
 
 
-def zip_loader(members: Collection[str], archive_name: str) -> ZipLoader | None:
-    """The code-running loader whose archive this is, by its members' names (and the archive's name)."""
+def archive_loader(members: Collection[str], archive_name: str) -> ArchiveLoader | None:
+    """The code-running loader whose archive (zip or tar) this is, by its members' names (as extracted:
+    no leading "./") and the archive's name."""
     lower = archive_name.lower()
-    for loader in ZIP_LOADERS:
+    for loader in ARCHIVE_LOADERS:
         if loader.manifest in members and (not loader.with_any or lower.endswith(loader.suffixes)
                                            or any(m in members for m in loader.with_any)):
             return loader
     return None
 
 
-def manifest_line(loader: ZipLoader, data: bytes) -> str | None:
+def manifest_line(loader: ArchiveLoader, data: bytes) -> str | None:
     """The doubt for ``loader``'s archive with manifest ``data``; None when the loader would refuse the
     manifest before running anything (not JSON, not its shape)."""
     try:
-        doc = json.loads(data)
+        doc = loader.parse(data)
     except (ValueError, RecursionError):
         return None
     if not loader.is_one(doc):
@@ -127,7 +156,8 @@ def _named(names: list[str]) -> str:
     """The names, those outside the loader's own package first (keras.layers.Dense is keras's)."""
     if not names:
         return ""
-    names.sort(key=lambda n: n.split(".")[0] in ("keras", "tf_keras", "sklearn", "builtins", "numpy"))
+    names.sort(key=lambda n: n.split(".")[0] in ("keras", "tf_keras", "sklearn", "builtins", "numpy",
+                                                     "nemo"))
     more = f" and {len(names) - MAX_NAMES_SHOWN} more" if len(names) > MAX_NAMES_SHOWN else ""
     return f"; it names {', '.join(names[:MAX_NAMES_SHOWN])}{more}"
 

@@ -333,6 +333,7 @@ def scan_path(path: Path, *, lenient: bool = False) -> PickleScan:
     with LocalFile(Path(path)) as f:
         s = _Scan(f.name)
         head = f.head(512)
+        tail_read = False  # the zip zipfile would find at the file's end is one the scan read already
         hdf5 = code_loaders.hdf5_offset(f) if head else None
         if hdf5 is not None:
             _hdf5(s, f, hdf5)
@@ -346,13 +347,18 @@ def scan_path(path: Path, *, lenient: bool = False) -> PickleScan:
             return s.result()
         elif head.startswith(NPY_MAGIC):
             _npy(s, f.read(0, min(f.size, MAX_NPY_HEADER + 16), "the .npy header"), "", f)
+        elif _is_tar(head):
+            # the file is also what pickle.load reads from its first byte (a tar header can be a pickle:
+            # tests/test_scan_redteam.py tar-v7-pickle-polyglot)
+            _plain(s, f, lenient=True)
+            tail_read = _tar_file(s, f)
         elif _other_archive(head):
             s.doubt("", f"{_other_archive(head)}: its members are not read")
         elif _compression(head):
             _compressed(s, f, head, lenient)
         else:
             _plain(s, f, lenient)
-        if head and zipfile_safe.zip_at_end(f):
+        if head and not tail_read and zipfile_safe.zip_at_end(f):
             # zipfile opens an archive appended to any file (it looks for the end record from the end)
             _zip_file(s, f, "zip archive after other data", 0)
         return s.result()
@@ -494,13 +500,17 @@ def may_hold_pickle(head: bytes, beside: Callable[[str], bool] = lambda module: 
 
 def _other_archive(head: bytes) -> str | None:
     """Archives that may hold pickles but that the scan does not open."""
-    if head[257:262] == b"ustar" or _tar_header(head):
+    if _is_tar(head):
         return "a tar archive (torch.save before 0.4 wrote one)"
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):
         return "a 7z archive"
     if head.startswith(b"Rar!\x1a\x07"):
         return "a RAR archive"
     return None
+
+
+def _is_tar(head: bytes) -> bool:
+    return head[257:262] == b"ustar" or _tar_header(head)
 
 
 def _tar_header(head: bytes) -> bool:
@@ -560,7 +570,10 @@ def _inflated(s: _Scan, kind: str | None, inflated: tuple[bytes, str | None], wh
     s.notes.append(f"{kind}-compressed")
     if broke:
         s.doubt(where, broke)
-    if _other_archive(data[:512]):
+    if _is_tar(data[:512]):
+        _tar(s, data, where, depth + 1, budget or _Budget(ZIP_BUDGET))
+        _stream(s, data, where, lenient=True)  # what pickle.load on the inflated stream reads
+    elif _other_archive(data[:512]):
         s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
     elif zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
         _nested_zip(s, data, where, depth, budget)
@@ -793,6 +806,98 @@ def _has_objects(descr: Any, depth: int = 0) -> bool:
     return True
 
 
+# --- tar archives ---------------------------------------------------------------------------------
+# torch.save before 0.4 wrote a tar whose "storages" and "tensors" members interleave small pickles with
+# raw bytes (torch/serialization.py _legacy_load): a member read as one stream stops at the first raw
+# bytes, so the pickles after them are not read
+LEGACY_TAR_MEMBERS = ("storages", "tensors")
+
+
+def _tar_file(s: _Scan, f: LocalFile) -> bool:
+    """A tar file, read whole up to MAX_BYTES; True when the zip ``zipfile`` finds at the file's end is
+    one of its members, read already (``_member_zip_at_end``)."""
+    if f.size > MAX_BYTES:
+        s.doubt("", f"a tar archive of {f.size} bytes, larger than the scan reads ({MAX_BYTES}): its "
+                "members are not read")
+        return False
+    return _tar(s, f.read(0, f.size, "the tar archive"), "", 1, _Budget(ZIP_BUDGET))
+
+
+def _member_zip_at_end(data: bytes, files: list[Any]) -> bool:
+    """The end record ``zipfile`` finds on the whole tar (the last signature in its final 64 KiB + 22
+    bytes: zipfile.py ``_EndRecData``) ends a member's bytes, with no comment: zipfile then reads that
+    member's archive, shifted to where it starts, which the scan read as the member."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - (0xFFFF + 22)))
+    return at >= 0 and data[at + 20:at + 22] == b"\x00\x00" and any(
+        m.offset_data + m.size == at + 22 for m in files)
+
+
+def _tar(s: _Scan, data: bytes, where: str, depth: int, budget: _Budget) -> bool:
+    """Every regular member of a tar (NeMo's .nemo, torch.save before 0.4), as ``tarfile`` lists it
+    (NeMo and torch read tars with it), judged as a zip member is. What extracting it could do beyond
+    its bytes is a doubt: a link or special member, a name that leaves the folder (``extractall``
+    without a filter writes there), a sparse member; so are bytes after the archive's end (a reader
+    that ignores zero blocks reads on) and a legacy torch tar's interleaved members."""
+    import io
+    import tarfile
+
+    at = f"{where}: " if where else ""
+    if depth > MAX_DEPTH:
+        s.doubt(where, f"archives nested deeper than {MAX_DEPTH} are not read")
+        return False
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            members = tar.getmembers()
+            end = tar.offset
+    except (tarfile.TarError, ValueError, OverflowError, UnicodeError, EOFError) as e:
+        s.doubt(where, f"a tar archive tarfile cannot list ({type(e).__name__}: {e})")
+        return False
+    names = [_tar_name(m.name) for m in members]
+    if any(n in LEGACY_TAR_MEMBERS for n in names):
+        s.doubt(where, "a torch.save tar (before 0.4): its storages and tensors members interleave pickles "
+                "with raw bytes, which the scan does not read")
+    if any(data[end:]):
+        s.doubt(where, f"{len(data) - end} bytes after the tar archive's end hold data (a reader that "
+                "ignores zero blocks reads on)")
+    def read(name: str) -> bytes | None:  # the last such member: extractall leaves that one
+        found = [m for m, n in zip(members, names, strict=True) if n == name and m.isfile()]
+        return data[found[-1].offset_data:found[-1].offset_data + found[-1].size] if found else None
+
+    _loader_manifest(s, names, where, budget, read)
+    for m, name in zip(members, names, strict=True):
+        mwhere = f"{at}tar member {m.name}"
+        if m.isdir():
+            continue
+        if not m.isfile() or m.issparse():
+            s.doubt(mwhere, "a link, special or sparse member: extracting it writes what the scan did "
+                    "not read")
+            continue
+        if m.name.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", m.name):
+            s.doubt(mwhere, "extracts outside the folder (tarfile.extractall without a filter writes "
+                    "it there)")
+        if m.offset_data + m.size > len(data):
+            s.doubt(mwhere, "the archive ends inside it")
+            continue
+        if m.size == 0:
+            continue
+        if budget.left <= 0:
+            s.doubt(where, f"tar archive: not all members read (more than {ZIP_BUDGET} bytes together)")
+            return False
+        budget.left -= m.size
+        inner = data[m.offset_data:m.offset_data + m.size]
+        _contents(s, inner, name, mwhere, depth, budget, named=name.lower().endswith(PICKLE_SUFFIXES))
+    if not (s.refs or s.pickles or s.unverified or s.code_free):
+        s.not_pickle = "a tar archive with no pickle inside"
+    return _member_zip_at_end(data, [m for m in members if m.isfile()])
+
+
+def _tar_name(name: str) -> str:
+    """A member's name as the folder it extracts to holds it ("./model_config.yaml": model_config.yaml)."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
 # --- zip archives ---------------------------------------------------------------------------------
 PACKAGE_MARKER = ".data/extern_modules"  # torch.package's record of the modules left to the environment
 
@@ -851,11 +956,21 @@ def _loader_archive(s: _Scan, f: LocalFile, members: Sequence[zipfile_safe.Surve
                     budget: _Budget) -> None:
     """A zip that a loader other than pickle's takes code from (formats/code_loaders.py: Keras v3,
     skops, TorchServe): "no pickle inside" says nothing about what that loader imports and calls."""
-    loader = code_loaders.zip_loader({m.name for m in members}, s.file)
-    manifest = next((m for m in members if loader is not None and m.name == loader.manifest), None)
-    if loader is None or manifest is None:
+    def read(name: str) -> bytes | None:
+        m = next(m for m in members if m.name == name)
+        return _read_member(s, f, m, f"member {m.name}", budget)
+
+    _loader_manifest(s, [m.name for m in members], where, budget, read)
+
+
+def _loader_manifest(s: _Scan, names: Sequence[str], where: str, budget: _Budget,
+                     read: Callable[[str], bytes | None]) -> None:
+    """The doubt for an archive (zip or tar) a code-running loader reads (formats/code_loaders.py), naming
+    what its manifest names; nothing where the loader would refuse the manifest."""
+    loader = code_loaders.archive_loader(set(names), s.file)
+    if loader is None:
         return
-    data = _read_member(s, f, manifest, f"member {manifest.name}", budget)
+    data = read(loader.manifest)
     if data is None:
         return
     line = code_loaders.manifest_line(loader, data)
@@ -887,7 +1002,16 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, bu
         s.doubt(where, "fails its CRC check (readers differ in whether they check it)")
     if m.method != zipfile_safe.STORED and torch_data_pkl:
         s.notes.append(f"{where}: compressed (torch.save never compresses)")
-    if m.name.lower().endswith(".npy") or data.startswith(NPY_MAGIC):
+    _contents(s, data, m.name, where, depth, budget, named=named, storages=storages,
+              torch_data_pkl=torch_data_pkl)
+
+
+def _contents(s: _Scan, data: bytes, name: str, where: str, depth: int, budget: _Budget, *, named: bool,
+              storages: set[str] | None = None, torch_data_pkl: bool = False) -> None:
+    """An archive member's bytes (zip or tar), read as what they are: an array, an archive, compressed
+    data, pickles (``named``: a pickle by its name, read strictly; otherwise as ``pickle.loads`` on
+    every member would read it)."""
+    if name.lower().endswith(".npy") or data.startswith(NPY_MAGIC):
         _npy(s, data, where)
         return
     if zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
@@ -897,6 +1021,8 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, bu
     if zipfile_safe.is_zip(data[:4]):
         s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
         return
+    if _is_tar(data[:512]):
+        _tar(s, data, where, depth + 1, budget)  # then read as pickle.loads reads it, below
     kind = _compression(data[:512])
     if kind is not None:
         # a compressed pickle in the archive (a zip of joblib.dump(compress=...) files): joblib.load on
