@@ -39,6 +39,10 @@ name — for the wrong reason —, both ``.nemo`` files, the cloudpickle lambda)
 (PNG, HDF5 by name) and the stale cache (exit 0). The techniques still open are marked
 ``xfail(strict=True)`` (``OPEN`` and the three tests so marked): remove an id from ``OPEN`` when its fix
 lands.
+
+After the fixes (docs/security.md "Red team, round 6"): all 14 exit 2, ``OPEN`` is empty, the PNG and the
+plain HDF5 file are exit 1 ("not a pickle") and a second ``scan()`` sees the new code. The ``.nemo`` files
+are now read member by member (the payload is named) and are "could run code" for NeMo's own reason too.
 """
 
 from __future__ import annotations
