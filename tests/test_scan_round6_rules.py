@@ -213,3 +213,24 @@ def test_data_after_a_tars_end_could_run_code(tmp_path: Path) -> None:
     path = _tar(tmp_path / "m.tar", {"README.md": b"# notes\n"})
     path.write_bytes(path.read_bytes() + b"\x80\x02cposix\nsystem\n.")
     assert _exit(path) == 2
+
+
+def test_a_pax_header_tarfile_would_backtrack_on_is_not_parsed(tmp_path: Path) -> None:
+    """tarfile before Python 3.11.10 reads a malformed PAX header in time quadratic in its size
+    (CVE-2024-6232): the scan checks PAX records first, in linear time, and leaves such a tar unread."""
+    import io
+    import tarfile
+    import time
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        payload = b"1" * 300_000 + b" "
+        info = tarfile.TarInfo("x")
+        info.type, info.size = tarfile.XHDTYPE, len(payload)
+        t.addfile(info, io.BytesIO(payload))
+        t.addfile(tarfile.TarInfo("y"))
+    (tmp_path / "pax.tar").write_bytes(buf.getvalue())
+    start = time.monotonic()
+    result = scan([str(tmp_path / "pax.tar")])
+    assert result.exit_code == 2 and "PAX header" in result.verdicts[0].summary
+    assert time.monotonic() - start < 10

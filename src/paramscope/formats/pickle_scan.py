@@ -337,11 +337,10 @@ def scan_path(path: Path, *, lenient: bool = False) -> PickleScan:
         hdf5 = code_loaders.hdf5_offset(f) if head else None
         if hdf5 is not None:
             _hdf5(s, f, hdf5)
-        if hdf5 == 0:
-            # "\x89HDF" reads as NEWFALSE, then "H", no opcode: every unpickler stops at byte 1
-            return s.result()
         if not head:
             s.not_pickle = "an empty file"
+        elif hdf5 == 0:
+            pass  # "\x89HDF" reads as NEWFALSE, then "H", no opcode: every unpickler stops at byte 1
         elif zipfile_safe.is_zip(head):
             _zip_file(s, f, "", 0)
             return s.result()
@@ -571,8 +570,8 @@ def _inflated(s: _Scan, kind: str | None, inflated: tuple[bytes, str | None], wh
     if broke:
         s.doubt(where, broke)
     if _is_tar(data[:512]):
-        _tar(s, data, where, depth + 1, budget or _Budget(ZIP_BUDGET))
         _stream(s, data, where, lenient=True)  # what pickle.load on the inflated stream reads
+        _tar(s, data, where, depth + 1, budget or _Budget(ZIP_BUDGET))
     elif _other_archive(data[:512]):
         s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
     elif zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
@@ -845,6 +844,11 @@ def _tar(s: _Scan, data: bytes, where: str, depth: int, budget: _Budget) -> bool
     if depth > MAX_DEPTH:
         s.doubt(where, f"archives nested deeper than {MAX_DEPTH} are not read")
         return False
+    odd = _odd_pax_header(data)
+    if odd is not None:
+        s.doubt(where, f"a tar archive with a PAX header at offset {odd} the scan does not parse (tarfile "
+                "before Python 3.11.10 takes time quadratic in its size to read it: CVE-2024-6232)")
+        return False
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             members = tar.getmembers()
@@ -889,6 +893,41 @@ def _tar(s: _Scan, data: bytes, where: str, depth: int, budget: _Budget) -> bool
     if not (s.refs or s.pickles or s.unverified or s.code_free):
         s.not_pickle = "a tar archive with no pickle inside"
     return _member_zip_at_end(data, [m for m in members if m.isfile()])
+
+
+_PAX_RECORD = re.compile(rb"([0-9]{1,20}) ")
+
+
+def _odd_pax_header(data: bytes) -> int | None:
+    """The offset of a PAX extended header (any 512-aligned block with a valid header checksum and type
+    x, g or X, a superset of those tarfile reads) whose records are not all ``LEN key=value\n`` with LEN
+    their exact length: tarfile's regular expressions backtrack on such data (CVE-2024-6232), so the scan
+    parses them first, in linear time, and leaves the archive unread where they are odd."""
+    for at in range(0, len(data) - 511, 512):
+        if data[at + 156:at + 157] not in (b"x", b"g", b"X") or not _header_checksum_ok(data[at:at + 512]):
+            continue
+        try:
+            size = int(data[at + 124:at + 136].rstrip(b"\x00 ").strip() or b"0", 8)
+        except ValueError:
+            return at
+        body, pos = data[at + 512:at + 512 + size], 0
+        while pos < len(body) and body[pos:pos + 1] != b"\x00":
+            m = _PAX_RECORD.match(body, pos)
+            n = int(m.group(1)) if m else 0
+            record = body[pos:pos + n]
+            if not m or n <= m.end() - pos or not record.endswith(b"\n") or b"=" not in record:
+                return at
+            pos += n
+    return None
+
+
+def _header_checksum_ok(block: bytes) -> bool:
+    try:
+        want = int(block[148:156].rstrip(b"\x00 ").strip() or b"-1", 8)
+    except ValueError:
+        return False
+    total = sum(block[:148]) + 8 * 0x20 + sum(block[156:])
+    return want == total
 
 
 def _tar_name(name: str) -> str:
