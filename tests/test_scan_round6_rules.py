@@ -234,3 +234,11 @@ def test_a_pax_header_tarfile_would_backtrack_on_is_not_parsed(tmp_path: Path) -
     result = scan([str(tmp_path / "pax.tar")])
     assert result.exit_code == 2 and "PAX header" in result.verdicts[0].summary
     assert time.monotonic() - start < 10
+
+
+def test_an_hdf5_member_a_code_running_loader_reads_could_run_code(tmp_path: Path) -> None:
+    """A zip or tar is extracted, then its store read with pandas (as a .nemo's checkpoint is)."""
+    path = _zip(tmp_path / "bundle.zip", {"store.h5": _hdf5(b"pandas_type")})
+    assert _exit(path) == 2
+    plain = _zip(tmp_path / "arrays.zip", {"arrays.h5": _hdf5(b"NAME")})
+    assert _exit(plain) == 1

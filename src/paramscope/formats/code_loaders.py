@@ -208,8 +208,18 @@ def hdf5_loaders(f: LocalFile) -> tuple[list[str], bool]:
         chunk = f.read(at, n, "the HDF5 file")
         found.update(w for w in wanted - found if w in chunk)
         at += HDF5_CHUNK
+    return _lines(found), end == f.size
+
+
+def hdf5_loaders_in(data: bytes) -> list[str]:
+    """``hdf5_loaders`` for bytes in memory (an archive's member)."""
+    wanted = {name + b"\x00" for _, names, _ in HDF5_LOADERS for name in names}
+    return _lines({w for w in wanted if w in data})
+
+
+def _lines(found: set[bytes]) -> list[str]:
     lines: dict[str, str] = {}  # one line per loader: the first attribute set that marks it
     for what, names, how in HDF5_LOADERS:
         if what not in lines and all(n + b"\x00" in found for n in names):
             lines[what] = f"{what} (attribute {', '.join(n.decode() for n in names)}): {how}"
-    return list(lines.values()), end == f.size
+    return list(lines.values())

@@ -1060,6 +1060,9 @@ def _contents(s: _Scan, data: bytes, name: str, where: str, depth: int, budget: 
     if zipfile_safe.is_zip(data[:4]):
         s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
         return
+    if data.startswith(code_loaders.HDF5_MAGIC):  # extracted, then read with keras or pandas
+        for line in code_loaders.hdf5_loaders_in(data):
+            s.doubt(where, line)
     if _is_tar(data[:512]):
         _tar(s, data, where, depth + 1, budget)  # then read as pickle.loads reads it, below
     kind = _compression(data[:512])
