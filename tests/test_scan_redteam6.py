@@ -39,6 +39,10 @@ name — for the wrong reason —, both ``.nemo`` files, the cloudpickle lambda)
 (PNG, HDF5 by name) and the stale cache (exit 0). The techniques still open are marked
 ``xfail(strict=True)`` (``OPEN`` and the three tests so marked): remove an id from ``OPEN`` when its fix
 lands.
+
+After the fixes (docs/security.md "Red team, round 6"): all 14 exit 2, ``OPEN`` is empty, the PNG and the
+plain HDF5 file are exit 1 ("not a pickle") and a second ``scan()`` sees the new code. The ``.nemo`` files
+are now read member by member (the payload is named) and are "could run code" for NeMo's own reason too.
 """
 
 from __future__ import annotations
@@ -56,16 +60,7 @@ from paramscope.app.scan import scan
 CONTROL_PYTHON = os.environ.get("PARAMSCOPE_REDTEAM_PYTHON", sys.executable)
 
 # exit 0 or 1 blind, and still so: each a finding for the lead (see each technique's ``blind``)
-OPEN = {
-    "symlinked-struct-package-beside-a-safe-pickle",
-    "symlinked-namespace-portion-beside-an-onnx",
-    "keras-cve-2025-1550-by-name",
-    "keras-cve-2025-1550-in-a-folder",
-    "keras-h5-lambda-in-a-folder",
-    "skops-posix.system-by-name",
-    "skops-posix.system-in-a-folder",
-    "pandas-hdf5-object-column-in-a-folder",
-}
+OPEN: set[str] = set()
 
 
 def _marks(t: Technique, finding: bool = True) -> list[pytest.MarkDecorator]:
@@ -130,8 +125,6 @@ def test_the_corpus_is_complete() -> None:
     assert all(t.file for t in T6 if t.folder)
 
 
-@pytest.mark.xfail(strict=True, reason="round 6 finding: a PNG given by name is 'could run code: the pickle "
-                   "cannot be read to its end (unknown pickle opcode 0x1a at offset 6)'")
 def test_a_png_given_by_name_is_not_a_pickle(tmp_path: Path) -> None:
     """``\\x89PNG\\r\\n`` reads as NEWFALSE, BINPERSID, NONE, BINFLOAT: both CPython unpicklers stop at the
     0x1a after it, having imported nothing, as they would at a first byte that is no opcode (exit 1)."""
@@ -141,8 +134,6 @@ def test_a_png_given_by_name_is_not_a_pickle(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="round 6 finding: a plain HDF5 file given by name is 'could run code: "
-                   "the pickle cannot be read to its end (unknown pickle opcode 0x48 at offset 1)'")
 def test_a_plain_hdf5_file_given_by_name_is_not_a_pickle(tmp_path: Path) -> None:
     """``\\x89HDF``: NEWFALSE, then 'H', no opcode: nothing imported (an HDF5 file with a Keras
     ``model_config`` can carry code, and "could run code" would be right for it, for that reason)."""
@@ -163,9 +154,6 @@ def test_a_folder_of_pictures_and_plain_text_stays_quiet(tmp_path: Path) -> None
     assert result.exit_code == 0, [v.summary for v in result.verdicts]
 
 
-@pytest.mark.xfail(strict=True, reason="round 6 finding: app/scan.py _modules_in caches a folder's code by "
-                   "the folder's own mtime; code added inside an existing sub-folder leaves it unchanged, so "
-                   "a second scan() in the same process still says 'harmless'")
 def test_a_second_scan_sees_code_added_to_a_sub_folder(tmp_path: Path) -> None:
     """``paramscope.scan`` called twice in one process (a service, a notebook, the web front end): between
     the calls ``decimal/__init__.py`` appears in a ``decimal/`` sub-folder that held only a text file. The

@@ -52,6 +52,9 @@ def scan(paths: str | Sequence[str] | ScanRequest) -> ScanResult:
         req = paths
     else:
         req = ScanRequest((paths,) if isinstance(paths, str) else tuple(str(p) for p in paths))
+    # a folder's listing is cached for one call only: a second call in the same process (the API, the web
+    # front end) must see code added since, even inside a sub-folder whose parent's mtime did not change
+    _listing.cache_clear()
     given = [Path(p).expanduser() for p in req.paths]
     by_head: set[Path] = set()
     code: list[Verdict] = []
@@ -136,7 +139,7 @@ def scan_file(path: Path, found_by_head: bool = False) -> Verdict:
         other = None
         if pickle_scan.certainly_scanned(head):
             found = pickle_scan.scan_path(path)
-            if found.unverified and not (found.references or found.pickles):
+            if (found.unverified or found.not_pickle) and not (found.references or found.pickles):
                 other = claimed()
         else:
             other = claimed()
@@ -196,7 +199,8 @@ def shadowed_modules(path: Path) -> tuple[str, ...]:
 
 def _modules_in(folder: Path) -> frozenset[str]:
     """The modules the folder answers ``import`` for (formats/code_files.py ``importable``), found once per
-    folder state (a scan of 4,000 files in one folder lists it once, not 4,000 times)."""
+    folder state within one ``scan()`` call (a scan of 4,000 files in one folder lists it once, not 4,000
+    times); ``scan()`` clears the cache, since the key (the folder's own mtime) misses changes below it."""
     try:
         state = folder.stat().st_mtime_ns
     except OSError:

@@ -32,14 +32,30 @@ def importable(present: Set[str], folder: Path | None = None) -> frozenset[str]:
         lower = name.lower()
         if lower.endswith(CODE_SUFFIXES) or lower.endswith(METADATA_SUFFIXES):
             out.add(name)
-    if folder is not None:  # the real sub-folders, from one listing (not a stat per name)
+    if folder is not None:  # the sub-folders, from one listing (not a stat per name)
         try:
-            folders = [e.name for e in os.scandir(folder)
-                       if e.name in present and entry_is_dir(e, follow=False)]
+            entries = [e for e in os.scandir(folder) if e.name in present and e.name not in out]
         except OSError:
-            folders = []
-        out.update(name + "/" for name in folders if name not in out and _holds_code(folder / name))
+            entries = []
+        out.update(e.name + "/" for e in entries
+                   if _linked_folder(e) or (entry_is_dir(e, follow=False) and _holds_code(Path(e.path))))
     return frozenset(out)
+
+
+def _linked_folder(entry: os.DirEntry) -> bool:
+    """A symlink that is, or may be, a folder: possible code, never walked. CPython's FileFinder stats
+    through links, so ``struct -> ../lib/structpkg`` answers ``import struct`` (red team round 6); what
+    lies behind a link is outside the folder the scan was given. A link whose target cannot be stat'ed
+    is not known to be a file. Hugging Face cache snapshots link files only (to ../../blobs/…): quiet."""
+    try:
+        if not entry.is_symlink():
+            return False
+    except OSError:
+        return True
+    try:
+        return entry.is_dir(follow_symlinks=True)
+    except OSError:
+        return True
 
 
 def import_names(found: Set[str]) -> frozenset[str]:
@@ -58,7 +74,8 @@ def import_names(found: Set[str]) -> frozenset[str]:
 
 
 def _holds_code(folder: Path, depth: int = 0) -> bool:
-    """A real (not symlinked) sub-folder with a code file or distribution metadata anywhere below it."""
+    """A real (not symlinked) sub-folder with a code file, distribution metadata or a symlinked folder
+    (``_linked_folder``: a namespace portion ``google/protobuf -> …``) anywhere below it."""
     if depth > MAX_CODE_DEPTH:
         return True  # deeper than the search goes: not known to hold none
     try:
@@ -70,6 +87,8 @@ def _holds_code(folder: Path, depth: int = 0) -> bool:
     for entry in entries:
         lower = entry.name.lower()
         if lower.endswith(CODE_SUFFIXES) or lower.endswith(METADATA_SUFFIXES):
+            return True
+        if _linked_folder(entry):
             return True
         try:
             if entry.is_dir(follow_symlinks=False) and _holds_code(Path(entry.path), depth + 1):

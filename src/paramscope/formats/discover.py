@@ -331,17 +331,20 @@ def _pickle_head(path: Path, modules: Set[str] = frozenset()) -> bool:
     """A regular file whose first 512 bytes a loader could take code from, whatever its name (a special
     file is not opened): a pickle of any protocol (a distributed checkpoint's ``.metadata`` is one), a zip
     (torch.save's format: torch.load reads it whatever its name), a .npy array, a tar (torch.save before
-    0.4), a compressed stream (formats/pickle_scan.py ``may_hold_pickle``)."""
+    0.4), a compressed stream (formats/pickle_scan.py ``may_hold_pickle``), an HDF5 file, whose
+    superblock may follow a user block (Keras and pandas load code from some: formats/code_loaders.py)."""
     if not _is_regular(path):
         return False
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError:
-        return False
+    from paramscope.formats.code_loaders import hdf5_offset
     from paramscope.formats.pickle_scan import may_hold_pickle  # scan's folder search only
+    from paramscope.sources.local import LocalFile
 
-    return may_hold_pickle(head, modules.__contains__)
+    try:
+        with LocalFile(path) as f:
+            head = f.head(512)
+            return may_hold_pickle(head, modules.__contains__) or hdf5_offset(f) is not None
+    except (OSError, ParamscopeError):
+        return False
 
 
 # an index's own name (transformers' sharded checkpoints: pytorch_model.bin.index.json and the like)

@@ -21,14 +21,14 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from paramscope.errors import FormatError, ParamscopeError, UnsupportedError
+from paramscope.formats import code_loaders, zipfile_safe
 from paramscope.formats import pickle_vm as vm
-from paramscope.formats import zipfile_safe
 from paramscope.records import record
 from paramscope.sources.local import LocalFile
 
@@ -172,10 +172,12 @@ def _stream(s: _Scan, data: bytes, where: str, *, single: bool = False, storages
             s.add(e.references)
             for a in e.anomalies:
                 s.doubt(where, a)
-            # a first opcode that breaks is "not a pickle" only where CPython breaks too: never at a
-            # limit of the scan's own (a protocol 0 line longer than it reads, which pickle.load reads
-            # whole before running what follows)
-            if at == start and e.ops <= 1 and not e.references and not isinstance(e, vm.PickleLimit):
+            # a first pickle that breaks having named nothing is "not a pickle" only where CPython breaks
+            # too, at a byte no unpickler reads on from (a PNG's "\x89PNG\r\n" runs four opcodes, then
+            # 0x1a is none: red team round 6): never at a limit of the scan's own (a protocol 0 line
+            # longer than it reads, which pickle.load reads whole before running what follows), never
+            # where a FRAME disagreement was met, never at the end of the data (a pickle cut short)
+            if at == start and not e.references and _not_a_pickle(e, whole):
                 s.not_pickle = f"{label}not a pickle ({_short(e, s.file)})".strip()
             elif at == start:
                 s.doubt(where, f"the pickle cannot be read to its end ({_short(e, s.file)})")
@@ -215,6 +217,15 @@ def _serious(anomalies: tuple[str, ...]) -> tuple[str, ...]:
     inside a frame, an opcode past its frame's end: one unpickler reads on where the other stops, and
     a new Unpickler starts at a frame's end): all but a frame longer than the data."""
     return tuple(a for a in anomalies if vm.FRAME_TOO_LONG not in a)
+
+
+def _not_a_pickle(e: vm.PickleError, whole: bool) -> bool:
+    """A strict read's first pickle broke where CPython's unpicklers break too, at a byte that is no
+    pickle (the read named no global; the caller checks): no limit of the scan's, no FRAME anomaly at
+    all, not the end of the data (a pickle cut short is still one: what followed is not known)."""
+    if e.ops <= 1:
+        return not isinstance(e, vm.PickleLimit)
+    return not e.anomalies and not isinstance(e, vm.PickleTruncated) and _stops_cpython(e, whole)
 
 
 def _stops_cpython(e: vm.PickleError, whole: bool) -> bool:
@@ -322,23 +333,50 @@ def scan_path(path: Path, *, lenient: bool = False) -> PickleScan:
     with LocalFile(Path(path)) as f:
         s = _Scan(f.name)
         head = f.head(512)
+        tail_read = False  # the zip zipfile would find at the file's end is one the scan read already
+        hdf5 = code_loaders.hdf5_offset(f) if head else None
+        if hdf5 is not None:
+            _hdf5(s, f, hdf5)
         if not head:
             s.not_pickle = "an empty file"
+        elif hdf5 == 0:
+            pass  # "\x89HDF" reads as NEWFALSE, then "H", no opcode: every unpickler stops at byte 1
         elif zipfile_safe.is_zip(head):
             _zip_file(s, f, "", 0)
             return s.result()
         elif head.startswith(NPY_MAGIC):
             _npy(s, f.read(0, min(f.size, MAX_NPY_HEADER + 16), "the .npy header"), "", f)
+        elif _is_tar(head):
+            # the file is also what pickle.load reads from its first byte (a tar header can be a pickle:
+            # tests/test_scan_redteam.py tar-v7-pickle-polyglot)
+            _plain(s, f, lenient=True)
+            tail_read = _tar_file(s, f)
         elif _other_archive(head):
             s.doubt("", f"{_other_archive(head)}: its members are not read")
         elif _compression(head):
             _compressed(s, f, head, lenient)
         else:
             _plain(s, f, lenient)
-        if head and zipfile_safe.zip_at_end(f):
+        if head and not tail_read and zipfile_safe.zip_at_end(f):
             # zipfile opens an archive appended to any file (it looks for the end record from the end)
             _zip_file(s, f, "zip archive after other data", 0)
         return s.result()
+
+
+def _hdf5(s: _Scan, f: LocalFile, offset: int) -> None:
+    """An HDF5 file: h5py reads arrays from it and runs no code, but Keras (a legacy .h5 model) and
+    pandas / PyTables run code or unpickle what it holds (formats/code_loaders.py): a bounded byte search
+    for the attribute names they read. Past the bytes searched, no such name is known to be absent."""
+    where = f"an HDF5 file (superblock at offset {offset})" if offset else ""
+    lines, whole = code_loaders.hdf5_loaders(f)
+    for line in lines:
+        s.doubt(where, line)
+    if not whole and not lines:
+        s.doubt(where, f"an HDF5 file of {f.size} bytes, more than the {code_loaders.HDF5_BUDGET} bytes the "
+                "scan searches for the attributes Keras, pandas and PyTables load code by")
+    if not s.unverified:
+        s.not_pickle = ("an HDF5 file with none of the attributes Keras, pandas or PyTables load code by "
+                        "(h5py reads its arrays and runs no code)")
 
 
 def _plain(s: _Scan, f: LocalFile, lenient: bool = False) -> None:
@@ -442,7 +480,8 @@ def may_hold_pickle(head: bytes, beside: Callable[[str], bool] = lambda module: 
     line) fails the load before anything runs; the name looked up after it does not matter."""
     if not head:
         return False
-    if certainly_scanned(head) or _other_archive(head) or _compression(head, strict_lzma=True):
+    if certainly_scanned(head) or _other_archive(head) or _compression(head, strict_lzma=True) \
+            or head.startswith(code_loaders.HDF5_MAGIC):  # Keras, pandas, PyTables (code_loaders)
         return True
     try:
         refs = vm.run(head, "", limits=vm.Limits(max_ops=10_000, max_seconds=0.1)).references
@@ -460,13 +499,17 @@ def may_hold_pickle(head: bytes, beside: Callable[[str], bool] = lambda module: 
 
 def _other_archive(head: bytes) -> str | None:
     """Archives that may hold pickles but that the scan does not open."""
-    if head[257:262] == b"ustar" or _tar_header(head):
+    if _is_tar(head):
         return "a tar archive (torch.save before 0.4 wrote one)"
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):
         return "a 7z archive"
     if head.startswith(b"Rar!\x1a\x07"):
         return "a RAR archive"
     return None
+
+
+def _is_tar(head: bytes) -> bool:
+    return head[257:262] == b"ustar" or _tar_header(head)
 
 
 def _tar_header(head: bytes) -> bool:
@@ -526,7 +569,10 @@ def _inflated(s: _Scan, kind: str | None, inflated: tuple[bytes, str | None], wh
     s.notes.append(f"{kind}-compressed")
     if broke:
         s.doubt(where, broke)
-    if _other_archive(data[:512]):
+    if _is_tar(data[:512]):
+        _stream(s, data, where, lenient=True)  # what pickle.load on the inflated stream reads
+        _tar(s, data, where, depth + 1, budget or _Budget(ZIP_BUDGET))
+    elif _other_archive(data[:512]):
         s.doubt(where, f"{_other_archive(data[:512])}: its members are not read")
     elif zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
         _nested_zip(s, data, where, depth, budget)
@@ -759,6 +805,138 @@ def _has_objects(descr: Any, depth: int = 0) -> bool:
     return True
 
 
+# --- tar archives ---------------------------------------------------------------------------------
+# torch.save before 0.4 wrote a tar whose "storages" and "tensors" members interleave small pickles with
+# raw bytes (torch/serialization.py _legacy_load): a member read as one stream stops at the first raw
+# bytes, so the pickles after them are not read
+LEGACY_TAR_MEMBERS = ("storages", "tensors")
+
+
+def _tar_file(s: _Scan, f: LocalFile) -> bool:
+    """A tar file, read whole up to MAX_BYTES; True when the zip ``zipfile`` finds at the file's end is
+    one of its members, read already (``_member_zip_at_end``)."""
+    if f.size > MAX_BYTES:
+        s.doubt("", f"a tar archive of {f.size} bytes, larger than the scan reads ({MAX_BYTES}): its "
+                "members are not read")
+        return False
+    return _tar(s, f.read(0, f.size, "the tar archive"), "", 1, _Budget(ZIP_BUDGET))
+
+
+def _member_zip_at_end(data: bytes, files: list[Any]) -> bool:
+    """The end record ``zipfile`` finds on the whole tar (the last signature in its final 64 KiB + 22
+    bytes: zipfile.py ``_EndRecData``) ends a member's bytes, with no comment: zipfile then reads that
+    member's archive, shifted to where it starts, which the scan read as the member."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - (0xFFFF + 22)))
+    return at >= 0 and data[at + 20:at + 22] == b"\x00\x00" and any(
+        m.offset_data + m.size == at + 22 for m in files)
+
+
+def _tar(s: _Scan, data: bytes, where: str, depth: int, budget: _Budget) -> bool:
+    """Every regular member of a tar (NeMo's .nemo, torch.save before 0.4), as ``tarfile`` lists it
+    (NeMo and torch read tars with it), judged as a zip member is. What extracting it could do beyond
+    its bytes is a doubt: a link or special member, a name that leaves the folder (``extractall``
+    without a filter writes there), a sparse member; so are bytes after the archive's end (a reader
+    that ignores zero blocks reads on) and a legacy torch tar's interleaved members."""
+    import io
+    import tarfile
+
+    at = f"{where}: " if where else ""
+    if depth > MAX_DEPTH:
+        s.doubt(where, f"archives nested deeper than {MAX_DEPTH} are not read")
+        return False
+    odd = _odd_pax_header(data)
+    if odd is not None:
+        s.doubt(where, f"a tar archive with a PAX header at offset {odd} the scan does not parse (tarfile "
+                "before Python 3.11.10 takes time quadratic in its size to read it: CVE-2024-6232)")
+        return False
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            members = tar.getmembers()
+            end = tar.offset
+    except (tarfile.TarError, ValueError, OverflowError, UnicodeError, EOFError) as e:
+        s.doubt(where, f"a tar archive tarfile cannot list ({type(e).__name__}: {e})")
+        return False
+    names = [_tar_name(m.name) for m in members]
+    if any(n in LEGACY_TAR_MEMBERS for n in names):
+        s.doubt(where, "a torch.save tar (before 0.4): its storages and tensors members interleave pickles "
+                "with raw bytes, which the scan does not read")
+    if any(data[end:]):
+        s.doubt(where, f"{len(data) - end} bytes after the tar archive's end hold data (a reader that "
+                "ignores zero blocks reads on)")
+    def read(name: str) -> bytes | None:  # the last such member: extractall leaves that one
+        found = [m for m, n in zip(members, names, strict=True) if n == name and m.isfile()]
+        return data[found[-1].offset_data:found[-1].offset_data + found[-1].size] if found else None
+
+    _loader_manifest(s, names, where, budget, read)
+    for m, name in zip(members, names, strict=True):
+        mwhere = f"{at}tar member {m.name}"
+        if m.isdir():
+            continue
+        if not m.isfile() or m.issparse():
+            s.doubt(mwhere, "a link, special or sparse member: extracting it writes what the scan did "
+                    "not read")
+            continue
+        if m.name.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", m.name):
+            s.doubt(mwhere, "extracts outside the folder (tarfile.extractall without a filter writes "
+                    "it there)")
+        if m.offset_data + m.size > len(data):
+            s.doubt(mwhere, "the archive ends inside it")
+            continue
+        if m.size == 0:
+            continue
+        if budget.left <= 0:
+            s.doubt(where, f"tar archive: not all members read (more than {ZIP_BUDGET} bytes together)")
+            return False
+        budget.left -= m.size
+        inner = data[m.offset_data:m.offset_data + m.size]
+        _contents(s, inner, name, mwhere, depth, budget, named=name.lower().endswith(PICKLE_SUFFIXES))
+    if not (s.refs or s.pickles or s.unverified or s.code_free):
+        s.not_pickle = "a tar archive with no pickle inside"
+    return _member_zip_at_end(data, [m for m in members if m.isfile()])
+
+
+_PAX_RECORD = re.compile(rb"([0-9]{1,20}) ")
+
+
+def _odd_pax_header(data: bytes) -> int | None:
+    """The offset of a PAX extended header (any 512-aligned block with a valid header checksum and type
+    x, g or X, a superset of those tarfile reads) whose records are not all ``LEN key=value\n`` with LEN
+    their exact length: tarfile's regular expressions backtrack on such data (CVE-2024-6232), so the scan
+    parses them first, in linear time, and leaves the archive unread where they are odd."""
+    for at in range(0, len(data) - 511, 512):
+        if data[at + 156:at + 157] not in (b"x", b"g", b"X") or not _header_checksum_ok(data[at:at + 512]):
+            continue
+        try:
+            size = int(data[at + 124:at + 136].rstrip(b"\x00 ").strip() or b"0", 8)
+        except ValueError:
+            return at
+        body, pos = data[at + 512:at + 512 + size], 0
+        while pos < len(body) and body[pos:pos + 1] != b"\x00":
+            m = _PAX_RECORD.match(body, pos)
+            n = int(m.group(1)) if m else 0
+            record = body[pos:pos + n]
+            if not m or n <= m.end() - pos or not record.endswith(b"\n") or b"=" not in record:
+                return at
+            pos += n
+    return None
+
+
+def _header_checksum_ok(block: bytes) -> bool:
+    try:
+        want = int(block[148:156].rstrip(b"\x00 ").strip() or b"-1", 8)
+    except ValueError:
+        return False
+    total = sum(block[:148]) + 8 * 0x20 + sum(block[156:])
+    return want == total
+
+
+def _tar_name(name: str) -> str:
+    """A member's name as the folder it extracts to holds it ("./model_config.yaml": model_config.yaml)."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
 # --- zip archives ---------------------------------------------------------------------------------
 PACKAGE_MARKER = ".data/extern_modules"  # torch.package's record of the modules left to the environment
 
@@ -808,8 +986,35 @@ def _zip_file(s: _Scan, f: LocalFile, where: str, depth: int, budget: _Budget | 
         if _spent(s, budget, where):
             return
         _member(s, f, m, depth, budget, storage=m.name in raw_storages)
+    _loader_archive(s, f, members, where, budget)
     if not (s.refs or s.pickles or s.unverified or s.code_free):
         s.not_pickle = "a zip archive with no pickle inside"
+
+
+def _loader_archive(s: _Scan, f: LocalFile, members: Sequence[zipfile_safe.SurveyMember], where: str,
+                    budget: _Budget) -> None:
+    """A zip that a loader other than pickle's takes code from (formats/code_loaders.py: Keras v3,
+    skops, TorchServe): "no pickle inside" says nothing about what that loader imports and calls."""
+    def read(name: str) -> bytes | None:
+        m = next(m for m in members if m.name == name)
+        return _read_member(s, f, m, f"member {m.name}", budget)
+
+    _loader_manifest(s, [m.name for m in members], where, budget, read)
+
+
+def _loader_manifest(s: _Scan, names: Sequence[str], where: str, budget: _Budget,
+                     read: Callable[[str], bytes | None]) -> None:
+    """The doubt for an archive (zip or tar) a code-running loader reads (formats/code_loaders.py), naming
+    what its manifest names; nothing where the loader would refuse the manifest."""
+    loader = code_loaders.archive_loader(set(names), s.file)
+    if loader is None:
+        return
+    data = read(loader.manifest)
+    if data is None:
+        return
+    line = code_loaders.manifest_line(loader, data)
+    if line is not None:
+        s.doubt(where, line)
 
 
 def _spent(s: _Scan, budget: _Budget, where: str) -> bool:
@@ -836,7 +1041,16 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, bu
         s.doubt(where, "fails its CRC check (readers differ in whether they check it)")
     if m.method != zipfile_safe.STORED and torch_data_pkl:
         s.notes.append(f"{where}: compressed (torch.save never compresses)")
-    if m.name.lower().endswith(".npy") or data.startswith(NPY_MAGIC):
+    _contents(s, data, m.name, where, depth, budget, named=named, storages=storages,
+              torch_data_pkl=torch_data_pkl)
+
+
+def _contents(s: _Scan, data: bytes, name: str, where: str, depth: int, budget: _Budget, *, named: bool,
+              storages: set[str] | None = None, torch_data_pkl: bool = False) -> None:
+    """An archive member's bytes (zip or tar), read as what they are: an array, an archive, compressed
+    data, pickles (``named``: a pickle by its name, read strictly; otherwise as ``pickle.loads`` on
+    every member would read it)."""
+    if name.lower().endswith(".npy") or data.startswith(NPY_MAGIC):
         _npy(s, data, where)
         return
     if zipfile_safe.is_zip(data[:4]) and depth < MAX_DEPTH:
@@ -846,6 +1060,11 @@ def _member(s: _Scan, f: LocalFile, m: zipfile_safe.SurveyMember, depth: int, bu
     if zipfile_safe.is_zip(data[:4]):
         s.doubt(where, f"zip archives nested deeper than {MAX_DEPTH} are not read")
         return
+    if data.startswith(code_loaders.HDF5_MAGIC):  # extracted, then read with keras or pandas
+        for line in code_loaders.hdf5_loaders_in(data):
+            s.doubt(where, line)
+    if _is_tar(data[:512]):
+        _tar(s, data, where, depth + 1, budget)  # then read as pickle.loads reads it, below
     kind = _compression(data[:512])
     if kind is not None:
         # a compressed pickle in the archive (a zip of joblib.dump(compress=...) files): joblib.load on

@@ -162,10 +162,12 @@ class Verdict:
     def status(self) -> str:
         if self.flagged or self.unverified:
             return UNSAFE
-        if self.skipped:
-            return SKIPPED
+        # an error is never hidden by "skipped" (exit 1, not 0): only a file read whole and shown to hold
+        # nothing any loader takes code from is skipped (red team round 6: a .keras zip "with no pickle")
         if self.error:
             return UNREADABLE
+        if self.skipped:
+            return SKIPPED
         if self.not_judged:
             return SAFE_TO_LOAD
         return HARMLESS if any(g.status == HARMLESS_STATUS for g in self.globals) else SAFE
@@ -190,10 +192,10 @@ class Verdict:
         if self.could_run_code:
             more = f" (and {len(self.unverified) - 1} more)" if len(self.unverified) > 1 else ""
             return f"could run code: cannot be verified: {self.unverified[0]}{more}"
-        if self.skipped:
-            return f"skipped: {self.skipped}"
         if self.error:
             return f"unreadable: {self.error}"
+        if self.skipped:
+            return f"skipped: {self.skipped}"
         if self.not_pickle and self.not_judged:
             return (f"{SAFE_TO_LOAD}: a {self.not_pickle} file, not a pickle; not judged: "
                     + "; ".join(self.not_judged))
