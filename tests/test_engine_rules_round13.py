@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from paramscope.analyses.sizing.runtimes.vllm.encoder import encoder_profile, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
     FUSION_WORKSPACE_AT_64MB,
@@ -67,3 +68,47 @@ def test_a_wrapper_saved_by_transformers_4_ties_its_head_by_the_text_config():
     # a config that names the tie keeps it, whatever wrote it
     assert sum(t.params for t in expected_tensors({**cfg, "tie_word_embeddings": True}, fallback=False)) == \
         sum(t.params for t in tied)
+
+
+# -- the multimodal encoder's profile run (runtimes/vllm/encoder.py) ------------------------------------
+QWEN25_VL = json.loads((FIXTURES / "engine_logs/configs/qwen2.5-vl-7b-instruct.config.json").read_text())
+QWEN25_VL_TEXT = ArchConfig(family="qwen2", architecture="Qwen2_5_VLForConditionalGeneration", n_layers=28,
+                            hidden_size=3584, n_heads=28, n_kv_heads=4, head_dim_k=128, head_dim_v=128,
+                            ffn_size=18944, vocab_size=152064, context_length=128000)
+
+
+def _vl_params(context: int, engine: str = "v1", tp: int = 1):
+    return resolve_params(QWEN25_VL_TEXT, context=context, batch=1, kv_type=DType.BF16, dtype=DType.BF16,
+                          gpu_memory_bytes=24 * 2**30, gpu_memory_utilization=None, block_size=None,
+                          max_num_batched_tokens=2048, max_num_seqs=None, tensor_parallel=tp,
+                          cuda_graphs=True, engine=engine)
+
+
+def test_the_qwen25_vl_tower_as_the_profile_feeds_it():
+    tower = vision_tower(QWEN25_VL)
+    assert tower is not None
+    assert (tower.width, tower.mlp_width, tower.pixel_values) == (1280, 3420, 3 * 2 * 14 * 14)
+    mm = encoder_profile(tower, QWEN25_VL_TEXT, _vl_params(2048))
+    assert mm is not None and (mm.modality, mm.items, mm.patches) == ("image", 1, 65536)
+    # 65,536 patches × (fp32 + bf16 pixels 7,056 B + the attention phase's 22.5 × 1280 B, above the gated
+    # MLP's 4 × 1280 + 6 × 3420 = 25,640): 2.19 GiB, the L4 log's 2.81 GiB with the text's and non-torch's
+    assert mm.tower_bytes == 65536 * (1176 * 6 + 28800)
+    assert mm.cached_bytes == 16384 * 3584 * 2 + 65536 * 1176 * 4
+
+
+def test_a_long_context_makes_qwen2_vl_profile_a_video():
+    # as many frame pairs as max_model_len holds at 16,384 tokens each (at most 16 frames): 128,000 → 7 pairs,
+    # the 114,688-token budget the wcs-qwen25-vl-7b-* log prints; 8,192 → one pair, a tie, so the image
+    mm = encoder_profile(vision_tower(QWEN25_VL), QWEN25_VL_TEXT, _vl_params(128000))
+    assert mm is not None and (mm.modality, mm.patches) == ("video", 114688 * 4)
+    short = encoder_profile(vision_tower(QWEN25_VL), QWEN25_VL_TEXT, _vl_params(8192))
+    assert short is not None and short.modality == "image"
+
+
+def test_no_profile_without_a_known_tower_or_outside_v1():
+    assert vision_tower({"model_type": "llama", "hidden_size": 4096}) is None
+    assert vision_tower({**QWEN25_VL, "model_type": "llava_next"}) is None  # not in the table: a note says so
+    assert encoder_profile(vision_tower(QWEN25_VL), QWEN25_VL_TEXT, _vl_params(2048, engine="v0")) is None
+    # with tensor parallelism the MLP is sharded, the attention's qkv all-gathered (12h more a patch)
+    tp2 = encoder_profile(vision_tower(QWEN25_VL), QWEN25_VL_TEXT, _vl_params(2048, tp=2))
+    assert tp2 is not None and tp2.tower_bytes == 65536 * (1176 * 6 + 28800 + 12 * 1280)

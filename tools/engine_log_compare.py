@@ -29,6 +29,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_wit
 from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
 from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload
+from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower as vllm_vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, default_max_model_len
 from paramscope.analyses.sizing.runtimes.vllm.kv import TOKENS_REPORTED, KVPool
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
@@ -298,6 +299,10 @@ def vllm_mla(r: Record, engine: str) -> bool:
 V2_GRAPH_ESTIMATE = (0, 28)
 
 
+# --skip-mm-profiling (gpu_model_runner.py profile_run): the multimodal encoder is left out of the profile
+MM_PROFILING_SKIPPED = "Skipping memory profiling for multimodal encoder"
+
+
 def graph_estimate(r: Record) -> bool:
     """Whether the record's profile took the CUDA graph estimate into the budget (runtimes/vllm/engine.py
     ``graph_estimate``): not for model runner V2 before V2_GRAPH_ESTIMATE."""
@@ -369,7 +374,9 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         prefix_caching=prefix_caching(r),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
         graph_estimate=graph_estimate(r),
-        disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")))
+        disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")),
+        vision=None if MM_PROFILING_SKIPPED in r.log else vllm_vision_tower(
+            model.metadata.get("config") if model.metadata else None))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_

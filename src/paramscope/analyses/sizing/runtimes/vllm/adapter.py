@@ -9,6 +9,7 @@ import re
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
+from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import TRI_STATE
 from paramscope.analyses.sizing.runtimes.vllm.explain import gib
 from paramscope.analyses.sizing.runtimes.vllm.kv import prefix_caching_asked
@@ -83,14 +84,14 @@ def parse_byte_count(text: str | None, flag: str) -> int | None:
 # vLLM's profile run first feeds the multimodal encoder one dummy batch of its largest items
 # (gpu_model_runner.py profile_run: "Encoder cache will be initialized with a budget of N tokens, and
 # profiled with K image/video items of the maximum feature size"), and keeps the embeddings during the text
-# run: the torch peak is the larger of the encoder's own and the embeddings + the text's. Not modelled yet
-# (the largest item is the processor's maximum image, or a video sized to max_model_len): measured 1.8 and
-# 2.1 GiB more than the text's on Qwen2.5-VL-7B (an L4 at 2,048 tokens, an RTX 4090 at 8,192), 2.3 GiB at
-# TP 4 on Qwen3-VL-30B-A3B (tests/fixtures/engine_logs/vllm/r13v-*), so the figures are an upper bound.
+# run: the torch peak is the larger of the encoder's own and the embeddings + the text's. Modelled
+# (encoder.py, for the towers of its table): for other towers the output says the figures are an upper
+# bound (Qwen2.5-VL-7B's run is 1.8-2.3 GiB above the text's: tests/fixtures/engine_logs/vllm/r13v-*).
 VISION_PROFILE_NOTE = (
-    "vLLM also profiles the vision encoder with its largest dummy image or video, a peak paramscope does not "
-    "model: 1.8-2.3 GiB more than predicted on Qwen2.5-VL-7B and Qwen3-VL-30B-A3B, so the KV figures here "
-    "are an upper bound (--limit-mm-per-prompt with 0 for a modality leaves it out of the profile)")
+    "vLLM also profiles the vision encoder with its largest dummy image or video, a peak paramscope models "
+    "for the Qwen-VL, Qwen3.5, Gemma 3 and Mistral 3 towers only (not this one, nor with pipeline "
+    "parallelism): 1.8-2.3 GiB on Qwen2.5-VL-7B, so the KV figures here are an upper bound "
+    "(--limit-mm-per-prompt with 0 for a modality leaves it out of the profile)")
 
 
 def has_vision_encoder(model: Model) -> bool:
@@ -161,14 +162,16 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     kv_cache_memory_bytes=kv_bytes, prefix_caching=prefix_caching_asked(req),
                     mla_stored_bytes=None if req.weights else mla_stored(model),
                     disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"),
-                    awq_dequantize=int4_without_marlin(model, req))
+                    awq_dequantize=int4_without_marlin(model, req),
+                    vision=vision_tower(model.metadata.get("config") if model.metadata else None))
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if host:
         notes += (f"--cpu-offload-gb: {host:,} B of weights ({gib(host)}) in pinned host memory, read by "
                   f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
-    if has_vision_encoder(model) and kv_bytes is None:
+    if has_vision_encoder(model) and kv_bytes is None and (
+            vision_tower(model.metadata.get("config")) is None or pp > 1):
         notes += (VISION_PROFILE_NOTE,)
     if m.pool is not None:
         pool = m.pool

@@ -61,8 +61,9 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"{' (AWQ dequantized weight)' if p.awq_dequantize else ''} {forward:,} B, sampler "
         f"{rows} rows × {cfg.vocab_size} × ({b} + {sampler_bytes_per_logit(p)}) B"
         f"{', FlashInfer' if sampler_bytes_per_logit(p) == FLASHINFER_SAMPLER_BYTES_PER_LOGIT else ''}"
-        f"{'' if p.engine in V0_FAMILIES else ' + hidden'} = {sampler:,} B) "
-        f"= {m.activation_bytes:,} B",
+        f"{'' if p.engine in V0_FAMILIES else ' + hidden'} = {sampler:,} B)"
+        f"{' with the multimodal profile (below)' if m.activation_bytes > max(forward, sampler) else ''}"
+        f" = {m.activation_bytes:,} B",
         f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate"
         f"{', CUDA context included' if context_inside(p) else ''}"
         f"{f', NCCL {nccl_bytes(p):,} B included' if nccl_bytes(p) and nccl_inside(p) else ''}"

@@ -5,6 +5,7 @@ pipeline parallelism, CPU offload and the engine family's rules.
 from __future__ import annotations
 
 from paramscope.analyses.sizing.kv_cache import layer_kinds
+from paramscope.analyses.sizing.runtimes.vllm.encoder import VisionTower, encoder_profile
 from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params
 from paramscope.analyses.sizing.runtimes.vllm.explain import explanation
 from paramscope.analyses.sizing.runtimes.vllm.kv import (
@@ -72,6 +73,7 @@ def vllm_memory(
     mla_stored_bytes: int | None = None,
     graph_estimate: bool = True,
     disable_hybrid_kv_cache_manager: bool = False,
+    vision: VisionTower | None = None,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -99,6 +101,8 @@ def vllm_memory(
     (MAMBA_BLOCKS_PER_REQUEST). ``mla_stored_bytes``: MLA's down-projections as the checkpoint stores them,
     which every rank holds whole (``mla_stored``; None: priced from the config in the model dtype).
     ``disable_hybrid_kv_cache_manager``: --disable-hybrid-kv-cache-manager (``without_hybrid_manager``).
+    ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
+    a pipeline's stages are sized without it).
     ``graph_estimate`` False: a v1-family profile that takes no CUDA graph estimate into the budget (model
     runner V2 before 0.28), the graphs captured outside it.
     ``pipeline_parallel`` > 1: the layers in that many stages
@@ -133,9 +137,16 @@ def vllm_memory(
     moved = offload[0] if offload else None
     model = weights_per_gpu(cfg, weights_bytes, p) - offloaded_bytes(moved)
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
+    activation = max(forward, sampler)
+    # a model that takes images: the encoder's own run, or the text's beside what it leaves (encoder.py)
+    mm = encoder_profile(vision, cfg, p)
+    if mm is not None:
+        activation = max(mm.tower_bytes, activation + mm.cached_bytes)
     graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
-    pool = kv_pool(p, layout, model + max(forward, sampler) + non_torch + graphs)
-    memory = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch,
+    pool = kv_pool(p, layout, model + activation + non_torch + graphs)
+    memory = VllmMemory(p, model, kv, padding, activation, graphs, non_torch,
                         outside_bytes(p), layout, pool, (), offload=moved)
     lines = explanation(cfg, memory, weights_bytes, forward, sampler)
+    if mm is not None:
+        lines = (*lines, mm.explain)
     return replace(memory, explain=lines)
