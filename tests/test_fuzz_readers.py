@@ -390,8 +390,15 @@ def test_every_command_fits_80_columns_on_a_long_path(tmp_path: Path, gemma_gguf
     d = tmp_path / LONG_DIR
     (d / "minilm").mkdir(parents=True)
     (d / gemma_gguf.name).symlink_to(gemma_gguf)
+    # files linked, folders real (as a Hugging Face cache snapshot lays them out): a linked folder
+    # beside a scanned file may answer an import (red team round 6), which `scan` would rightly flag
     for f in minilm_dir.iterdir():
-        (d / "minilm" / f.name).symlink_to(f)
+        if f.is_dir():
+            (d / "minilm" / f.name).mkdir()
+            for g in f.iterdir():
+                (d / "minilm" / f.name / g.name).symlink_to(g)
+        else:
+            (d / "minilm" / f.name).symlink_to(f)
     args = [a.format(g=d / gemma_gguf.name, m=d / "minilm", d=d) for a in cmd]
     o = run(args, columns=80)
     assert o.code == 0 and problems(o) == [], (args, o.err)

@@ -46,7 +46,8 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
     tensors = _saved_names(with_buffers, config)
     # the general note's buffers clause is moot once they are listed (the rotary note says so)
     general = CONFIG_ONLY_NOTE if not buffers else CONFIG_ONLY_NOTE_BUFFERS_LISTED
-    return tensors, (*notes, *_unknown_quantization_note(q, config), *_no_dtype_note(tensors, config), *mtp,
+    return tensors, (*notes, *_unknown_quantization_note(q, config),
+                     *(_no_dtype_note(tensors, config) if q is None else ()), *mtp,
                      *_default_tower_note(tensors, config), *_tied_head_note(tensors),
                      *_fp32_state_note(tensors, q), *buffer_notes, general)
 
@@ -54,7 +55,8 @@ def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
 def _no_dtype_note(tensors: Sequence[Tensor], config: Mapping[str, Any]) -> tuple[str, ...]:
     """A config that names no dtype (``torch_dtype``/``dtype``, at the top or in a sub-config): its
     tensors are priced in the family's default type (families/hfconfig.py config_dtype), which the
-    checkpoint need not use (BLT's hash embeddings are float32 beside bfloat16 layers)."""
+    checkpoint need not use (BLT's hash embeddings are float32 beside bfloat16 layers). Not for a quantized
+    checkpoint: its quantization config says how it is stored (gpt-oss's MXFP4 experts beside bf16)."""
     sections = [config, *(v for v in config.values() if isinstance(v, Mapping))]
     named = (c.get(k) for c in sections for k in ("torch_dtype", "dtype"))
     if any(isinstance(v, str) and v != "auto" for v in named):

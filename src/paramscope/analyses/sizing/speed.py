@@ -178,9 +178,11 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     whole).
     """
     from paramscope.analyses.contents.inventory import inventory
+    from paramscope.knowledge.config_tensors import unloaded_buffers
 
     inv = inventory(model)
-    stored = inv.weights_bytes
+    # on the weights' own basis: less the buffers no engine loads, which sizing leaves out of them too
+    stored = inv.weights_bytes - sum(t.nbytes for t in unloaded_buffers(model.tensors))
 
     def repriced(component: str) -> int:
         found = inv.by_component.get(component)
