@@ -30,7 +30,8 @@ LLAMA = ArchConfig(family="llama", architecture="LlamaForCausalLM", n_layers=32,
 
 @pytest.mark.parametrize(("name", "cc"), [
     ("NVIDIA H100 80GB HBM3", 90), ("NVIDIA H200", 90), ("NVIDIA GH200 480GB", 90), ("NVIDIA H20", 90),
-    ("NVIDIA B200", 100), ("NVIDIA GB200", 100), ("NVIDIA A100-SXM4-80GB", None),
+    ("NVIDIA B200", 100), ("NVIDIA GB200", 100), ("NVIDIA B100", 100), ("NVIDIA B300", None),
+    ("NVIDIA A100-SXM4-80GB", None),
     ("NVIDIA L40S", None), ("NVIDIA GeForce RTX 5090", None), (None, None)])
 def test_capability_by_the_drivers_name(name, cc):
     assert capability(name) == cc
@@ -53,7 +54,8 @@ def test_the_allreduce_fusion_workspace_follows_vllms_size_table():
     assert allreduce_fusion_bytes(_params("v1", 4, h100)) == round(FUSION_WORKSPACE_AT_64MB * 2 / 64)
     assert allreduce_fusion_bytes(_params("v1", 4, "NVIDIA B200")) == FUSION_WORKSPACE_AT_64MB // 2
     for p in (_params("v1", 1, h100), _params("v1", 2, h100, eager=True), _params("v1-early", 2, h100),
-              _params("v1", 2, "NVIDIA A100-SXM4-80GB"), _params("v1", 6, h100)):
+              _params("v1", 2, "NVIDIA A100-SXM4-80GB"), _params("v1", 6, h100),
+              replace(_params("v1", 2, "NVIDIA H100 PCIe"), nvlink=False)):
         assert allreduce_fusion_bytes(p) == 0
 
 
@@ -112,3 +114,24 @@ def test_no_profile_without_a_known_tower_or_outside_v1():
     # with tensor parallelism the MLP is sharded, the attention's qkv all-gathered (12h more a patch)
     tp2 = encoder_profile(vision_tower(QWEN25_VL), QWEN25_VL_TEXT, _vl_params(2048, tp=2))
     assert tp2 is not None and tp2.tower_bytes == 65536 * (1176 * 6 + 28800 + 12 * 1280)
+
+
+def test_the_largest_item_follows_the_config():
+    # Gemma 3 at 448² (a smaller SigLIP): 1,024 patches of 14 px, still 256 embeddings; Pixtral at 1024²
+    # with patches of 16: 64 × 64 patches merged 2 × 2
+    gemma = {"model_type": "gemma3", "mm_tokens_per_image": 256,
+             "vision_config": {"image_size": 448, "patch_size": 14, "hidden_size": 1152,
+                               "intermediate_size": 4304}}
+    tower = vision_tower(gemma)
+    assert tower is not None and (tower.image_patches, tower.image_tokens) == (1024, 256)
+    pixtral = {"model_type": "mistral3", "vision_config": {"image_size": 1024, "patch_size": 16}}
+    tower = vision_tower(pixtral)
+    assert tower is not None and (tower.image_patches, tower.image_tokens) == (64 * 64, 32 * 32)
+    # a number that is not a whole number leaves the tower unknown (the output then says so)
+    assert vision_tower({**gemma, "vision_config": {**gemma["vision_config"], "patch_size": True}}) is None
+
+
+@pytest.mark.parametrize(("version", "v4"), [("4.57.1", True), (" 4.52.0.dev0", True), ("v4.46.0", True),
+                                              ("5.0.0rc1", False), ("", False), (None, False)])
+def test_which_transformers_wrote_the_config(version, v4):
+    assert saved_by_v4({"transformers_version": version}) is v4

@@ -29,8 +29,9 @@ def _exit(path: Path) -> int:
 
 # --- HDF5 ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("attributes", [(b"model_config",), (b"keras_version",), (b"pandas_type",),
-                                        (b"PYTABLES_FORMAT_VERSION",), (b"CLASS", b"TITLE", b"VERSION")])
+@pytest.mark.parametrize("attributes", [(b"model_config",), (b"model_config", b"keras_version"),
+                                        (b"pandas_type",), (b"PYTABLES_FORMAT_VERSION",),
+                                        (b"CLASS", b"TITLE", b"VERSION")])
 def test_an_hdf5_file_a_code_running_loader_reads_could_run_code(tmp_path: Path,
                                                                   attributes: tuple[bytes, ...]) -> None:
     (tmp_path / "model").mkdir()
@@ -38,6 +39,16 @@ def test_an_hdf5_file_a_code_running_loader_reads_could_run_code(tmp_path: Path,
     path.write_bytes(_hdf5(*attributes))
     assert _exit(path) == 2
     assert _exit(tmp_path / "model") == 2
+
+
+def test_a_keras_weights_file_runs_nothing(tmp_path: Path) -> None:
+    """A weights-only Keras HDF5 (``save_weights``; transformers' ``tf_model.h5``): ``keras_version`` and
+    ``backend`` but no ``model_config``; load_model refuses it, load_weights rebuilds nothing."""
+    (tmp_path / "snapshot").mkdir()
+    path = tmp_path / "snapshot" / "tf_model.h5"
+    path.write_bytes(_hdf5(b"keras_version", b"backend", b"layer_names"))
+    assert _exit(path) == 1
+    assert _exit(tmp_path / "snapshot") == 0
 
 
 def test_a_plain_hdf5_file_is_not_a_pickle(tmp_path: Path) -> None:

@@ -169,10 +169,11 @@ HDF5_FIRST_BLOCK = 512
 # Attribute names (null-terminated in an attribute message) that make an HDF5 file a code-running
 # loader's, each with every name it needs: a byte search of the file, bounded by ``HDF5_BUDGET``
 HDF5_LOADERS: tuple[tuple[str, tuple[bytes, ...], str], ...] = (
+    # keras_version alone is a weights-only file (save_weights; transformers' tf_model.h5): load_model
+    # refuses it ("No model config found"), load_weights rebuilds nothing
     ("a Keras HDF5 model", (b"model_config",),
      "keras load_model rebuilds its model_config: a Lambda layer's function is marshalled bytecode it runs, "
      "safe_mode ignored for .h5 (CVE-2025-9905)"),
-    ("a Keras HDF5 model", (b"keras_version",), "keras load_model reads it as a model (CVE-2025-9905)"),
     ("a pandas HDF5 store", (b"pandas_type",),
      "pandas.read_hdf (PyTables) unpickles object columns and pickled attributes"),
     ("a pandas HDF5 store", (b"pandas_version",),

@@ -128,5 +128,5 @@ def saved_by_v4(cfg: Mapping[str, Any]) -> bool:
     some (Mistral3Config: True, its MistralConfig False). Mistral-Small-3.1-24B's config, saved by 4.57.1
     with neither field, holds an untied lm_head as vLLM 0.19 loads it (tests/fixtures/engine_logs/vllm/
     r13q-llmdplanner-mistral-small-31-*: 24.07 GiB, the head's 1.25 GiB included)."""
-    major = str(cfg.get("transformers_version") or "").split(".")[0]
+    major = str(cfg.get("transformers_version") or "").strip().lstrip("vV").split(".")[0]
     return major.isdigit() and int(major) < 5

@@ -276,8 +276,9 @@ def _tie_as_saved(config: Any, cfg: Mapping[str, Any]) -> None:
     if not saved_by_v4(cfg) or isinstance(cfg.get("tie_word_embeddings"), bool):
         return
     text = config.get_text_config(decoder=True)
-    if text is not config:
-        config.tie_word_embeddings = bool(getattr(text, "tie_word_embeddings", True))
+    tied = getattr(text, "tie_word_embeddings", None)  # a 5.x text config may not define it (Qwen3-VL's)
+    if text is not config and isinstance(tied, bool):
+        config.tie_word_embeddings = tied
 
 
 def _build(cls: Any, config: Any, dtype: DType) -> Any:

@@ -9,7 +9,7 @@ import re
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
-from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower
+from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import TRI_STATE
 from paramscope.analyses.sizing.runtimes.vllm.explain import gib
 from paramscope.analyses.sizing.runtimes.vllm.kv import prefix_caching_asked
@@ -89,8 +89,8 @@ def parse_byte_count(text: str | None, flag: str) -> int | None:
 # bound (Qwen2.5-VL-7B's run is 1.8-2.3 GiB above the text's: tests/fixtures/engine_logs/vllm/r13v-*).
 VISION_PROFILE_NOTE = (
     "vLLM also profiles the vision encoder with its largest dummy image or video, a peak paramscope models "
-    "for the Qwen-VL, Qwen3.5, Gemma 3 and Mistral 3 towers only (not this one, nor with pipeline "
-    "parallelism): 1.8-2.3 GiB on Qwen2.5-VL-7B, so the KV figures here are an upper bound "
+    "only for the Qwen-VL, Qwen3.5, Gemma 3 and Mistral 3 towers in the V1 engine without pipeline "
+    "parallelism (1.8-2.3 GiB on Qwen2.5-VL-7B): not here, so the KV figures are an upper bound "
     "(--limit-mm-per-prompt with 0 for a modality leaves it out of the profile)")
 
 
@@ -144,6 +144,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                             stage_layers or (cfg.n_layers,), req.weights)
     # vLLM tests ``if kv_cache_memory_bytes := ...``: 0 is "not set", the budget's rule applies
     kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes") or None
+    vision = vision_tower(model.metadata.get("config") if model.metadata else None)
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
                     pipeline_parallel=pp, pp_partition=partition,
@@ -163,15 +164,15 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     mla_stored_bytes=None if req.weights else mla_stored(model),
                     disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"),
                     awq_dequantize=int4_without_marlin(model, req),
-                    vision=vision_tower(model.metadata.get("config") if model.metadata else None))
+                    vision=vision)
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if host:
         notes += (f"--cpu-offload-gb: {host:,} B of weights ({gib(host)}) in pinned host memory, read by "
                   f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
-    if has_vision_encoder(model) and kv_bytes is None and (
-            vision_tower(model.metadata.get("config")) is None or pp > 1):
+    modelled = vision is not None and pp == 1 and m.params.engine in V1_FAMILIES
+    if has_vision_encoder(model) and kv_bytes is None and not modelled:
         notes += (VISION_PROFILE_NOTE,)
     if m.pool is not None:
         pool = m.pool

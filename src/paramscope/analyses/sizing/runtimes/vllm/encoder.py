@@ -40,7 +40,8 @@ from paramscope.model import ArchConfig
 from paramscope.records import record
 
 F32 = 4
-# the families vLLM 0.8 and 0.9 belong to: ``cdiv`` for the encoder's item count, floor from 0.10
+# the families of vLLM 0.8 to 0.10.1 (budget.py's ancestor took ``cdiv`` for the encoder's item count;
+# floor by 0.10.2, which prints 5 items for 16,384 // 2,928)
 ROUNDED_UP_ITEMS = frozenset({"v1-0.8", "v1-0.9"})
 V1_FAMILIES = frozenset({"v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8"})
 
@@ -49,51 +50,82 @@ V1_FAMILIES = frozenset({"v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8"})
 class TowerRule:
     """How vLLM sizes one family's dummy item and what its tower holds (section above)."""
 
-    image_tokens: int  # embeddings of the largest image (the processor's maximum size)
-    patches_per_token: int  # patches behind one embedding (the spatial merge, squared)
-    pixels_per_patch: tuple[str, ...]  # vision_config keys multiplied (channels, temporal patch, patch²)
+    item: str  # how the largest image's patches and embeddings follow from the config (ITEM_SIZES)
     width: str  # vision_config key of the tower's width
     mlp: str  # vision_config key of the MLP's width, or "ratio" (embed_dim × mlp_ratio)
     gated: bool  # gate and up (SiluAndMul) rather than fc1 → act
     attention: float  # live bytes per patch per unit of width in the attention phase (calibrated)
     bf16_pixels: bool  # the caller holds a bf16 copy of the pixels during the tower (Qwen)
+    defaults: tuple[tuple[str, Any], ...]  # the vision_config defaults of transformers' config class
     position: int = 0  # Qwen3's interpolated position embeddings, bytes per patch per unit of width
     video_frames: int = 0  # frames of the largest video vLLM builds (Qwen2-VL's rule), 0: no video dummy
-    defaults: tuple[tuple[str, int], ...] = ()  # vision_config defaults (transformers' config classes)
     deepstack: bool = False  # Qwen3-VL: one more LM-wide output per deepstack layer
+    max_pixels: int = 0  # the processor's largest image in pixels (Qwen: not in config.json)
+    temporal: bool = False  # patches span temporal_patch_size frames (Qwen)
 
 
-QWEN2_VISION = (("in_chans", 3), ("temporal_patch_size", 2), ("patch_size", 14), ("spatial_merge_size", 2))
-QWEN3_VISION = (("in_channels", 3), ("temporal_patch_size", 2), ("patch_size", 16), ("spatial_merge_size", 2),
-                ("hidden_size", 1152), ("intermediate_size", 4304))
-# Qwen2-VL / Qwen2.5-VL: max_pixels 12,845,056 → 3584² → 256 × 256 patches of 14 px → 16,384 embeddings
-# (qwen2_vl.py Qwen2VLProcessingInfo.get_image_size_with_most_features). Their video: as many frames as
-# max_model_len holds at 16,384 tokens a pair (temporal patch 2), at most _MAX_FRAMES_PER_VIDEO (16).
-# Qwen3-VL / Qwen3.5: longest_edge 16,777,216 → 4096² → 256 × 256 patches of 16 px → 16,384; their video
-# is bounded in total pixels (≤ 12,288 embeddings) and loses to the image.
+def _num(section: Mapping[str, Any], key: str, default: int = 0) -> int:
+    value = section.get(key, default)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _qwen_item(rule: TowerRule, v: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[int, int]:
+    """Qwen-VL: the processor's max_pixels cut in patches, spatial_merge_size² patches an embedding
+    (qwen2_vl.py ``get_image_size_with_most_features``; qwen3_vl.py ``_get_vision_info``)."""
+    patch, merge = _num(v, "patch_size"), _num(v, "spatial_merge_size")
+    patches = rule.max_pixels // (patch * patch) if patch else 0
+    return patches, patches // (merge * merge) if merge else 0
+
+
+def _pooled_item(rule: TowerRule, v: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[int, int]:
+    """Gemma 3: one image_size² image (pan-and-scan off), its patches pooled to mm_tokens_per_image."""
+    patch = _num(v, "patch_size")
+    side = _num(v, "image_size") // patch if patch else 0
+    return side * side, _num(config, "mm_tokens_per_image", 256)
+
+
+def _merged_item(rule: TowerRule, v: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[int, int]:
+    """Mistral 3 (Pixtral): an image_size² image (its longest edge), spatial_merge_size² patches (the
+    wrapper's field) an embedding; the [IMG_BREAK] tokens beside them are no embeddings."""
+    patch, merge = _num(v, "patch_size"), _num(config, "spatial_merge_size", 2)
+    side = _num(v, "image_size") // patch if patch else 0
+    return side * side, (side // merge) ** 2 if merge else 0
+
+
+# (patches, embeddings) of the largest image, by TowerRule.item
+ITEM_SIZES = {"qwen": _qwen_item, "pooled": _pooled_item, "merged": _merged_item}
+
+QWEN2_VISION = (("in_channels", 3), ("temporal_patch_size", 2), ("patch_size", 14), ("spatial_merge_size", 2))
 TOWERS: dict[str, TowerRule] = {
-    "qwen2_vl": TowerRule(16384, 4, ("in_chans", "temporal_patch_size", "patch_size", "patch_size"),
-                          "embed_dim", "ratio", gated=False, attention=22.5, bf16_pixels=True,
-                          video_frames=16, defaults=(*QWEN2_VISION, ("embed_dim", 1280), ("mlp_ratio", 4))),
-    "qwen2_5_vl": TowerRule(16384, 4, ("in_chans", "temporal_patch_size", "patch_size", "patch_size"),
-                            "hidden_size", "intermediate_size", gated=True, attention=22.5, bf16_pixels=True,
-                            video_frames=16, defaults=(*QWEN2_VISION, ("hidden_size", 1280),
-                                                       ("intermediate_size", 3420))),
-    **{t: TowerRule(16384, 4, ("in_channels", "temporal_patch_size", "patch_size", "patch_size"),
-                    "hidden_size", "intermediate_size", gated=False, attention=20, bf16_pixels=True,
-                    position=14, defaults=QWEN3_VISION, deepstack=t.startswith("qwen3_vl"))
+    # Qwen2-VL / Qwen2.5-VL: max_pixels 12,845,056 (3584²): 65,536 patches of 14 px, 16,384 embeddings;
+    # their video: as many frame pairs as max_model_len holds, at most _MAX_FRAMES_PER_VIDEO (16)
+    "qwen2_vl": TowerRule("qwen", "embed_dim", "ratio", gated=False, attention=22.5, bf16_pixels=True,
+                          defaults=(*QWEN2_VISION, ("embed_dim", 1280), ("mlp_ratio", 4)), video_frames=16,
+                          max_pixels=12845056, temporal=True),
+    "qwen2_5_vl": TowerRule("qwen", "hidden_size", "intermediate_size", gated=True, attention=22.5,
+                            bf16_pixels=True, defaults=(*QWEN2_VISION, ("hidden_size", 3584),
+                                                        ("intermediate_size", 3420)),
+                            video_frames=16, max_pixels=12845056, temporal=True),
+    # Qwen3-VL / Qwen3.5: longest_edge 16,777,216 (4096²): 65,536 patches of 16 px, 16,384 embeddings; the
+    # video is bounded in total pixels (≤ 12,288 embeddings) and loses to the image, except where vLLM
+    # 0.11-0.12 counted its placeholders (12.5 ×; not modelled: docs/runtimes.md 4.0m)
+    **{t: TowerRule("qwen", "hidden_size", "intermediate_size", gated=False, attention=20, bf16_pixels=True,
+                    defaults=(("in_channels", 3), ("temporal_patch_size", 2), ("patch_size", 16),
+                              ("spatial_merge_size", 2), ("hidden_size", 1152), ("intermediate_size", 4304),
+                              ("deepstack_visual_indexes", [8, 16, 24] if t.startswith("qwen3_vl") else [])),
+                    position=14, deepstack=True, max_pixels=16777216, temporal=True)
        for t in ("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe")},
-    # Gemma 3: SigLIP at 896², 4096 patches of 14 px pooled to 256 embeddings (pan-and-scan off)
-    "gemma3": TowerRule(256, 16, ("num_channels", "patch_size", "patch_size"), "hidden_size",
-                        "intermediate_size", gated=False, attention=18, bf16_pixels=False,
-                        defaults=(("num_channels", 3), ("patch_size", 14), ("hidden_size", 1152),
-                                  ("intermediate_size", 4304))),
-    # Mistral 3 (Pixtral): longest edge 1540 → 110 × 110 patches of 14 px, merged 2 × 2 into 55 × 55
-    # embeddings (+ 55 [IMG_BREAK] tokens: 3,080 placeholders); a gated MLP
-    "mistral3": TowerRule(3025, 4, ("num_channels", "patch_size", "patch_size"), "hidden_size",
-                          "intermediate_size", gated=True, attention=18, bf16_pixels=False,
-                          defaults=(("num_channels", 3), ("patch_size", 14), ("hidden_size", 1024),
-                                    ("intermediate_size", 4096))),
+    # Gemma 3: SigLIP (896² and 14 px in the published configs: 4,096 patches pooled to 256 embeddings;
+    # pan-and-scan off); transformers' defaults are SiglipVisionConfig's
+    "gemma3": TowerRule("pooled", "hidden_size", "intermediate_size", gated=False, attention=18,
+                        bf16_pixels=False, defaults=(("num_channels", 3), ("patch_size", 16),
+                                                     ("image_size", 224), ("hidden_size", 768),
+                                                     ("intermediate_size", 3072))),
+    # Mistral 3 (Pixtral): 1540² and 14 px: 110 × 110 patches merged 2 × 2 into 55 × 55 embeddings; gated
+    "mistral3": TowerRule("merged", "hidden_size", "intermediate_size", gated=True, attention=18,
+                          bf16_pixels=False, defaults=(("num_channels", 3), ("patch_size", 14),
+                                                       ("image_size", 1540), ("hidden_size", 1024),
+                                                       ("intermediate_size", 4096))),
 }
 
 
@@ -106,6 +138,8 @@ class VisionTower:
     width: int
     mlp_width: int
     pixel_values: int  # values per patch (channels × temporal patch × patch²)
+    image_patches: int  # patches of the largest image
+    image_tokens: int  # its embeddings
     deepstack_layers: int = 0
 
 
@@ -122,7 +156,8 @@ class EncoderProfile:
 
 
 def vision_tower(config: Mapping[str, Any] | None) -> VisionTower | None:
-    """The tower vLLM's profile run feeds, for the families in TOWERS; None without one (or unknown)."""
+    """The tower vLLM's profile run feeds, for the families in TOWERS; None without one, for another
+    family, or where the config's numbers are missing or not whole numbers."""
     if not isinstance(config, Mapping) or not isinstance(config.get("vision_config"), Mapping):
         return None
     model_type = str(config.get("model_type") or "")
@@ -130,20 +165,18 @@ def vision_tower(config: Mapping[str, Any] | None) -> VisionTower | None:
     if rule is None:
         return None
     v = {**dict(rule.defaults), **config["vision_config"]}
-
-    def num(key: str) -> int:
-        value = v.get(key)
-        return value if isinstance(value, int) and value > 0 else 0
-
-    width = num(rule.width)
-    mlp = width * num("mlp_ratio") if rule.mlp == "ratio" else num(rule.mlp)
-    pixels = 1
-    for key in rule.pixels_per_patch:
-        pixels *= num(key)
-    if not (width and mlp and pixels):
+    width = _num(v, rule.width)
+    mlp = width * _num(v, "mlp_ratio") if rule.mlp == "ratio" else _num(v, rule.mlp)
+    # Qwen2-VL configs written before transformers 5 name the channels in_chans
+    channels = _num(v, "in_chans") or _num(v, "in_channels") or _num(v, "num_channels")
+    patch = _num(v, "patch_size")
+    pixels = channels * patch * patch * (_num(v, "temporal_patch_size") if rule.temporal else 1)
+    patches, tokens = ITEM_SIZES[rule.item](rule, v, config)
+    if not (width and mlp and pixels and patches and tokens):
         return None
     deep = v.get("deepstack_visual_indexes") if rule.deepstack else None
-    return VisionTower(model_type, rule, width, mlp, pixels, len(deep) if isinstance(deep, list) else 0)
+    return VisionTower(model_type, rule, width, mlp, pixels, patches, tokens,
+                       len(deep) if isinstance(deep, list | tuple) else 0)
 
 
 def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams) -> EncoderProfile | None:
@@ -151,15 +184,15 @@ def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams) -
     if tower is None or p.engine not in V1_FAMILIES:
         return None
     rule, b = tower.rule, p.dtype.type_size
-    modality, tokens = "image", rule.image_tokens
-    if rule.video_frames:
-        pairs = max(1, min(rule.video_frames // 2, p.context // rule.image_tokens))
-        if pairs * rule.image_tokens > tokens:
-            modality, tokens = "video", pairs * rule.image_tokens
+    modality, tokens, per_token = "image", tower.image_tokens, tower.image_patches // tower.image_tokens
+    if rule.video_frames:  # frame pairs of the largest image's size, as many as max_model_len holds
+        pairs = max(1, min(rule.video_frames // 2, p.context // tower.image_tokens))
+        if pairs * tower.image_tokens > tokens:  # a tie goes to the image
+            modality, tokens = "video", pairs * tower.image_tokens
     budget = max(p.max_num_batched_tokens, tokens)
     items = max(1, -(-budget // tokens) if p.engine in ROUNDED_UP_ITEMS else budget // tokens)
     items = min(items, p.max_num_seqs)
-    n = items * tokens * rule.patches_per_token
+    n = items * tokens * per_token
     h, tp = tower.width, p.tensor_parallel
     mlp = 4 * h + 2 * tower.mlp_width * (3 if rule.gated else 2) / tp
     attention = rule.attention * h + (12 * h if tp > 1 else 0)

@@ -262,7 +262,7 @@ FUSION_WORKSPACE_AT_64MB = 1570 * MiB
 FUSION_FAMILIES = frozenset({"v1-0.16", "v1"})
 # CUDA capability by the driver's name of the GPU (SM 9.0 Hopper, SM 10.x Blackwell datacenter parts)
 CAPABILITY_BY_NAME = ((90, re.compile(r"\bG?H(?:100|200|800|20)\b", re.I)),
-                      (100, re.compile(r"\bG?B(?:200|300)\b", re.I)))
+                      (100, re.compile(r"\bG?B(?:100|200)\b", re.I)))  # B300 is SM 10.3: not in the table
 
 
 def capability(gpu_name: str | None) -> int | None:
@@ -275,9 +275,12 @@ def capability(gpu_name: str | None) -> int | None:
 
 def allreduce_fusion_bytes(p: VllmParams) -> int:
     """FlashInfer's AllReduce + RMSNorm workspace, outside torch inside the profile (see above): with
-    tensor parallelism on Hopper or Blackwell in the families that fuse by default, unless eager."""
+    tensor parallelism on Hopper or Blackwell over NVLink in the families that fuse by default, unless
+    eager."""
     cc = capability(p.gpu_name)
-    if p.engine not in FUSION_FAMILIES or not p.cuda_graphs or cc is None:
+    # the workspace needs the GPUs' NVLink (vLLM warns it "is expected to fail" without NVSwitch, and then
+    # runs unfused): PCIe-only boards take none
+    if p.engine not in FUSION_FAMILIES or not p.cuda_graphs or cc is None or not p.nvlink:
         return 0
     size_mb = FUSION_MAX_MB[cc].get(p.tensor_parallel)
     return 0 if size_mb is None else round(FUSION_WORKSPACE_AT_64MB * size_mb / 64)
