@@ -15,9 +15,10 @@ loader meant for it imports what the file names or runs code the file carries:
 - NeMo ``.nemo`` (a tar: ``model_config.yaml``, ``model_weights.ckpt``): ``restore_from`` imports and
   instantiates the classes the config's ``_target_`` / ``target`` keys name (CVE-2025-23304);
 - HDF5 files (``\\x89HDF\\r\\n\\x1a\\n``): a legacy Keras model (a ``model_config`` root attribute; a
-  weights-only file's ``keras_version`` alone runs nothing; a ``Lambda`` layer is marshalled bytecode ``load_model`` runs, ``safe_mode`` ignored
-  for .h5: CVE-2025-9905), and pandas / PyTables stores (``pandas_type``, ``PYTABLES_FORMAT_VERSION``, the
-  ``CLASS``/``TITLE``/``VERSION`` attributes PyTables writes on every node): PyTables unpickles
+  weights-only file's ``keras_version`` alone runs nothing; a ``Lambda`` layer is marshalled bytecode
+  ``load_model`` runs, ``safe_mode`` ignored for .h5: CVE-2025-9905), and pandas / PyTables stores
+  (``pandas_type``, ``PYTABLES_FORMAT_VERSION``, the ``CLASS``/``TITLE``/``VERSION`` attributes PyTables
+  writes on every node): PyTables unpickles
   ``ObjectAtom`` arrays (pandas' object columns) and attribute values stored as pickles.
 
 Only names are known here; analyses/safety decides what they mean. Standard library only.
