@@ -132,6 +132,14 @@ def output_matrix_bytes(model: Model, scheme: str) -> int:
     return output or sum(r.bytes for r in rows if r.component == "embedding" and r.layer is None)
 
 
+def embedding_bytes(model: Model, scheme: str) -> int:
+    """The token embedding at a re-pricing scheme, at its own type (llama-quant.cpp types token_embd by its
+    own rule: Q6_K where it doubles as the output, the scheme's embedding type otherwise)."""
+    from paramscope.analyses.sizing.weights import reprice  # only for a partial offload at a scheme
+
+    return sum(r.bytes for r in reprice(model, scheme).rows if r.component == "embedding" and r.layer is None)
+
+
 def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None,
             scheme: str | None = None, build: str = "current") -> Offload:
     """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache; ``scheme``, the
@@ -164,5 +172,8 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
     # average: Phi-4-mini Q4_K_M on two Vulkan GPUs, model buffer −3.5 % → +0.1 % (r13l-phi4-mini-*)
     duplicate_bytes = (output_matrix_bytes(model, scheme) if duplicate and scheme is not None
                        else round(duplicate * scale))
-    return Offload(ngl, start, output_on_gpu, round(host * scale), duplicate_bytes, host_kv + state,
+    # the host's copy priced as the GPU's: the embedding at its own type, the rest at the file's average
+    host_bytes = (embedding_bytes(model, scheme) + round((host - embedding) * scale) if scheme is not None
+                  else round(host * scale))
+    return Offload(ngl, start, output_on_gpu, host_bytes, duplicate_bytes, host_kv + state,
                    output_bytes, host_state_bytes=state)
