@@ -40,9 +40,9 @@ from paramscope.model import ArchConfig
 from paramscope.records import record
 
 F32 = 4
-# the families of vLLM 0.8 to 0.10.1 (budget.py's ancestor took ``cdiv`` for the encoder's item count;
-# floor by 0.10.2, which prints 5 items for 16,384 // 2,928)
-ROUNDED_UP_ITEMS = frozenset({"v1-0.8", "v1-0.9"})
+# the family of vLLM 0.8 to 0.9.1, whose gpu_model_runner took ``cdiv`` for the encoder's item count;
+# floor by 0.10.2 (it prints 5 items for 16,384 // 2,928), taken for the whole "v1-0.9" family
+ROUNDED_UP_ITEMS = frozenset({"v1-0.8"})
 V1_FAMILIES = frozenset({"v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8"})
 
 
