@@ -73,6 +73,14 @@ TOLERANCES = {
 # (record, figure): (bound on |error|, why it misses)
 
 KNOWN_MISSES = {
+    # round 14 (blind, vision-language models): Qwen3.5-35B-A3B FP8 on a DGX Spark (GB10, unified memory) at
+    # 262,144 tokens with a cold compile: the encoder's item and budget as printed (one image of 16,384),
+    # but 7.41 GiB taken beside the weights where 2.13 are predicted: the host's growth during the profile
+    # counts as GPU memory there (spark-*: 1.4-1.9 GiB on text-only logs), larger with a multimodal hybrid
+    **{("r14m-qwen35-35b-a3b-fp8-gb10-256k-v0181dev", figure): (
+        0.1, "unified memory (GB10): the host's growth during the profile counts as non-torch memory, 5.3 "
+             "GiB more than predicted here (a cold compile of the hybrid and FP8 MoE kernels besides)")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     # round 13 (blind), vLLM. Vision-language models: the profile run feeds the vision encoder one dummy
     # batch of its largest items first (runtimes/vllm/encoder.py, since this round): Qwen2.5-VL-7B on an L4
     # +98 % → −1.9 %, Qwen3.5-9B on two L40S logs +4.7 % → −0.3 %, a 128k-context video −14.28 GiB printed,

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from paramscope.analyses.sizing.runtimes.vllm.encoder import encoder_profile, vision_tower
+from paramscope.analyses.sizing.runtimes.vllm.encoder import (
+    deepstack_buffer_bytes,
+    encoder_profile,
+    vision_tower,
+)
 from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
     FUSION_WORKSPACE_AT_64MB,
@@ -135,3 +139,26 @@ def test_the_largest_item_follows_the_config():
                                               ("5.0.0rc1", False), ("", False), (None, False)])
 def test_which_transformers_wrote_the_config(version, v4):
     assert saved_by_v4({"transformers_version": version}) is v4
+
+
+def test_qwen3_vl_builds_its_deepstack_buffers_with_the_model():
+    # one max_num_batched_tokens × hidden buffer per deepstack level (transformers' default [8, 16, 24])
+    cfg = {"model_type": "qwen3_vl", "vision_config": {}}
+    tower = vision_tower(cfg)
+    assert tower is not None and tower.deepstack_layers == 3
+    p = _vl_params(4096)
+    assert deepstack_buffer_bytes(tower, QWEN25_VL_TEXT, p) == 3 * 2048 * 3584 * 2
+    assert deepstack_buffer_bytes(vision_tower(QWEN25_VL), QWEN25_VL_TEXT, p) == 0  # no deepstack
+
+
+def test_the_decoder_caps_the_items():
+    # Gemma 3's 256-embedding images: 8,192 batched tokens would take 32, but 2 sequences of a 1,024-token
+    # context hold 2 × 4 (budget.py _get_max_items)
+    gemma = {"model_type": "gemma3", "vision_config": {"image_size": 896, "patch_size": 14,
+                                                       "hidden_size": 1152, "intermediate_size": 4304}}
+    p = resolve_params(QWEN25_VL_TEXT, context=1024, batch=1, kv_type=DType.BF16, dtype=DType.BF16,
+                       gpu_memory_bytes=80 * 2**30, gpu_memory_utilization=None, block_size=None,
+                       max_num_batched_tokens=8192, max_num_seqs=2, tensor_parallel=1, cuda_graphs=True,
+                       engine="v1")
+    mm = encoder_profile(vision_tower(gemma), QWEN25_VL_TEXT, p)
+    assert mm is not None and mm.items == 8

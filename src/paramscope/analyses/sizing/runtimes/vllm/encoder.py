@@ -191,7 +191,9 @@ def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams) -
             modality, tokens = "video", pairs * tower.image_tokens
     budget = max(p.max_num_batched_tokens, tokens)
     items = max(1, -(-budget // tokens) if p.engine in ROUNDED_UP_ITEMS else budget // tokens)
-    items = min(items, p.max_num_seqs)
+    # the decoder's cap: max_num_seqs prompts of as many items as max_model_len holds (budget.py
+    # ``_get_max_items``; --limit-mm-per-prompt would lower it: not an option here)
+    items = max(1, min(items, p.max_num_seqs * max(1, p.context // tokens)))
     n = items * tokens * per_token
     h, tp = tower.width, p.tensor_parallel
     mlp = 4 * h + 2 * tower.mlp_width * (3 if rule.gated else 2) / tp
@@ -205,3 +207,13 @@ def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams) -
                f"{pixels} + max(MLP {mlp:g}, attention {attention:g})) B = {tower_bytes:,} B, the text's "
                f"+ {round(cached):,} B kept beside it: embeddings × {width} × {b} B + the fp32 pixels)")
     return EncoderProfile(modality, items, n, tower_bytes, round(cached), explain)
+
+
+def deepstack_buffer_bytes(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams) -> int:
+    """Qwen3-VL's deepstack inputs: vLLM's model (qwen3_vl.py, qwen3_vl_moe.py) allocates one
+    ``torch.zeros(max_num_batched_tokens, hidden_size)`` per deepstack level when it is built, full size on
+    every rank, so "Model loading took" counts them (Qwen3-VL-8B at 8,192 tokens: 3 × 8192 × 4096 × 2 B,
+    0.19 GiB; tests/fixtures/engine_logs/vllm/r14m-*: −1.2 % → −0.1 %)."""
+    if tower is None or not tower.deepstack_layers or p.engine not in V1_FAMILIES:
+        return 0
+    return tower.deepstack_layers * p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size

@@ -5,7 +5,11 @@ pipeline parallelism, CPU offload and the engine family's rules.
 from __future__ import annotations
 
 from paramscope.analyses.sizing.kv_cache import layer_kinds
-from paramscope.analyses.sizing.runtimes.vllm.encoder import VisionTower, encoder_profile
+from paramscope.analyses.sizing.runtimes.vllm.encoder import (
+    VisionTower,
+    deepstack_buffer_bytes,
+    encoder_profile,
+)
 from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params
 from paramscope.analyses.sizing.runtimes.vllm.explain import explanation
 from paramscope.analyses.sizing.runtimes.vllm.kv import (
@@ -135,7 +139,9 @@ def vllm_memory(
                                pp_partition, stage_weights, offload)
     layout, kv, padding = kv_layout(kv_cfg, p)
     moved = offload[0] if offload else None
-    model = weights_per_gpu(cfg, weights_bytes, p) - offloaded_bytes(moved)
+    # Qwen3-VL's deepstack buffers are built with the model (encoder.py): in "Model loading took"
+    model = (weights_per_gpu(cfg, weights_bytes, p) - offloaded_bytes(moved)
+             + deepstack_buffer_bytes(vision, cfg, p))
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
     activation = max(forward, sampler)
     # a model that takes images: the encoder's own run, or the text's beside what it leaves (encoder.py)
