@@ -127,8 +127,9 @@ DEVICES: tuple[Device, ...] = (
     Device("h100-nvl", "NVIDIA H100 NVL 94GB", "NVIDIA", "gpu", 94 * GiB, 3900 * GB,
            1671 * TFLOP / 2, 1671 * TFLOP / 2, 3341 * TFLOP / 2, _H100 + "; CUDA total: torch's 'GPU 0 has a "
            "total capacity of 93.09 GiB' on H100 NVLs (github.com/search?q=%22total+capacity+of+93.09+GiB%22"
-           "&type=code; tests/fixtures/engine_logs/vllm/r14m-qwen3-vl-30b-a3b-h100nvl-*)",
-           nvml_names=("NVIDIA H100 NVL",), cuda_bytes=round(93.09 * GiB),
+           "&type=code; tests/fixtures/engine_logs/vllm/r14m-qwen3-vl-30b-a3b-h100nvl-*); nvidia-smi: "
+           "'95830MiB' (github.com/search?q=%22NVIDIA+H100+NVL%22+%2295830MiB%22&type=code)",
+           reported_bytes=95830 * MiB, nvml_names=("NVIDIA H100 NVL",), cuda_bytes=round(93.09 * GiB),
            note="figures of the 2024 datasheet (350-400 W board); the 2023 brief quoted a pair of boards"),
     Device("h200", "NVIDIA H200 SXM 141GB", "NVIDIA", "gpu", 141 * GiB, 4800 * GB,
            1979 * TFLOP / 2, 1979 * TFLOP / 2, 3958 * TFLOP / 2, _H200 + "; CUDA total per vLLM 0.10.2's "
