@@ -162,3 +162,17 @@ def test_the_decoder_caps_the_items():
                        engine="v1")
     mm = encoder_profile(vision_tower(gemma), QWEN25_VL_TEXT, p)
     assert mm is not None and mm.items == 8
+
+
+def test_skip_mm_profiling_leaves_the_encoder_out():
+    import paramscope
+
+    path = str(FIXTURES / "engine_logs/configs/qwen2.5-vl-7b-instruct.config.json")
+    kw = dict(runtime="vllm", gpu="l4", context=2048)
+    full = paramscope.size(path, **kw)
+    skipped = paramscope.size(path, skip_mm_profiling=True, **kw)
+    assert any("multimodal profile" in line for line in full.estimate.explain)
+    assert not any("multimodal profile" in line for line in skipped.estimate.explain)
+    # the activation is the text run's alone: less taken beside the weights, more blocks for the cache
+    assert skipped.estimate.compute_bytes < full.estimate.compute_bytes
+    assert not any("vision encoder" in note for note in skipped.estimate.notes)

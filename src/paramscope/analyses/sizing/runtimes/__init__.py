@@ -154,6 +154,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                       "(gpu_memory_utilization then ignored)",
                     metavar="BYTES"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
+             Option("skip_mm_profiling", bool, False, "vLLM --skip-mm-profiling: the profile run leaves "
+                    "the multimodal encoder out (its peak is then yours to leave room for)"),
              Option("disable_hybrid_kv_cache_manager", bool, False, "vLLM "
                     "--disable-hybrid-kv-cache-manager (also what a KV connector without hybrid support "
                     "does): every sliding-window layer caches the whole context"),

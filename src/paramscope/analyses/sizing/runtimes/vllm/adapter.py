@@ -144,7 +144,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                             stage_layers or (cfg.n_layers,), req.weights)
     # vLLM tests ``if kv_cache_memory_bytes := ...``: 0 is "not set", the budget's rule applies
     kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes") or None
-    vision = vision_tower(model.metadata.get("config") if model.metadata else None)
+    vision = None if option(req, "skip_mm_profiling") else vision_tower(
+        model.metadata.get("config") if model.metadata else None)
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
                     pipeline_parallel=pp, pp_partition=partition,
@@ -171,8 +172,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     if host:
         notes += (f"--cpu-offload-gb: {host:,} B of weights ({gib(host)}) in pinned host memory, read by "
                   f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
+    skipped = option(req, "skip_mm_profiling")
     modelled = vision is not None and pp == 1 and m.params.engine in V1_FAMILIES
-    if has_vision_encoder(model) and kv_bytes is None and not modelled:
+    if has_vision_encoder(model) and kv_bytes is None and not modelled and not skipped:
         notes += (VISION_PROFILE_NOTE,)
     if m.pool is not None:
         pool = m.pool
