@@ -176,3 +176,28 @@ def test_skip_mm_profiling_leaves_the_encoder_out():
     # the activation is the text run's alone: less taken beside the weights, more blocks for the cache
     assert skipped.estimate.compute_bytes < full.estimate.compute_bytes
     assert not any("vision encoder" in note for note in skipped.estimate.notes)
+
+
+def test_limit_mm_per_prompt_chooses_the_modality_and_caps_the_items():
+    from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
+    from paramscope.errors import UsageError
+
+    assert parse_mm_limits("image=1, video=0") == parse_mm_limits('{"image": 1, "video": 0}') == {
+        "image": 1, "video": 0}
+    assert parse_mm_limits("") is None
+    with pytest.raises(UsageError, match="limit-mm-per-prompt"):
+        parse_mm_limits("image=x")
+    tower = vision_tower(QWEN25_VL)
+    long = _vl_params(128000)
+    # at 128k the video wins (4.0m); with video=0 the image is profiled, with both 0 nothing
+    assert encoder_profile(tower, QWEN25_VL_TEXT, long, {"video": 0}).modality == "image"
+    assert encoder_profile(tower, QWEN25_VL_TEXT, long, {"image": 0, "video": 0}) is None
+    # Gemma 3: 32 images at 8,192 batched tokens; one prompt of image=2 per sequence caps them at 2 × seqs
+    gemma = {"model_type": "gemma3", "vision_config": {"image_size": 896, "patch_size": 14,
+                                                       "hidden_size": 1152, "intermediate_size": 4304}}
+    p = resolve_params(QWEN25_VL_TEXT, context=8192, batch=1, kv_type=DType.BF16, dtype=DType.BF16,
+                       gpu_memory_bytes=80 * 2**30, gpu_memory_utilization=None, block_size=None,
+                       max_num_batched_tokens=8192, max_num_seqs=4, tensor_parallel=1, cuda_graphs=True,
+                       engine="v1")
+    assert encoder_profile(vision_tower(gemma), QWEN25_VL_TEXT, p).items == 32
+    assert encoder_profile(vision_tower(gemma), QWEN25_VL_TEXT, p, {"image": 2}).items == 4 * 2

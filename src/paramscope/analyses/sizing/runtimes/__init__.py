@@ -156,6 +156,9 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
              Option("skip_mm_profiling", bool, False, "vLLM --skip-mm-profiling: the profile run leaves "
                     "the multimodal encoder out (its peak is then yours to leave room for)"),
+             Option("limit_mm_per_prompt", str, "", "vLLM --limit-mm-per-prompt: items per prompt by "
+                    "modality, as image=1,video=0 or vLLM's JSON (0 leaves a modality out of the "
+                    "profile)", metavar="M=N,…"),
              Option("disable_hybrid_kv_cache_manager", bool, False, "vLLM "
                     "--disable-hybrid-kv-cache-manager (also what a KV connector without hybrid support "
                     "does): every sliding-window layer caches the whole context"),

@@ -9,7 +9,7 @@ import re
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
-from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, vision_tower
+from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_mm_limits, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import TRI_STATE
 from paramscope.analyses.sizing.runtimes.vllm.explain import gib
 from paramscope.analyses.sizing.runtimes.vllm.kv import prefix_caching_asked
@@ -146,6 +146,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes") or None
     vision = None if option(req, "skip_mm_profiling") else vision_tower(
         model.metadata.get("config") if model.metadata else None)
+    mm_limits = parse_mm_limits(option(req, "limit_mm_per_prompt"))
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
                     pipeline_parallel=pp, pp_partition=partition,
@@ -165,14 +166,14 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     mla_stored_bytes=None if req.weights else mla_stored(model),
                     disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"),
                     awq_dequantize=int4_without_marlin(model, req),
-                    vision=vision)
+                    vision=vision, mm_limits=mm_limits)
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = ()
     if host:
         notes += (f"--cpu-offload-gb: {host:,} B of weights ({gib(host)}) in pinned host memory, read by "
                   f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
-    skipped = option(req, "skip_mm_profiling")
+    skipped = option(req, "skip_mm_profiling") or (mm_limits is not None and not any(mm_limits.values()))
     modelled = vision is not None and pp == 1 and m.params.engine in V1_FAMILIES
     if has_vision_encoder(model) and kv_bytes is None and not modelled and not skipped:
         notes += (VISION_PROFILE_NOTE,)

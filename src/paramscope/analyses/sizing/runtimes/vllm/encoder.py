@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from paramscope.analyses.sizing.runtimes.vllm.engine import VllmParams
+from paramscope.errors import UsageError
 from paramscope.model import ArchConfig
 from paramscope.records import record
 
@@ -179,21 +180,33 @@ def vision_tower(config: Mapping[str, Any] | None) -> VisionTower | None:
                        len(deep) if isinstance(deep, list | tuple) else 0)
 
 
-def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams) -> EncoderProfile | None:
-    """The profile's encoder run and what it leaves during the text run (V1 families; see above)."""
+def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams,
+                    limits: Mapping[str, int] | None = None) -> EncoderProfile | None:
+    """The profile's encoder run and what it leaves during the text run (V1 families; see above).
+    ``limits``: --limit-mm-per-prompt, items per prompt by modality (0 leaves a modality out; a
+    modality not named keeps vLLM's default, never binding here)."""
+    limits = limits or {}
     if tower is None or p.engine not in V1_FAMILIES:
         return None
     rule, b = tower.rule, p.dtype.type_size
-    modality, tokens, per_token = "image", tower.image_tokens, tower.image_patches // tower.image_tokens
-    if rule.video_frames:  # frame pairs of the largest image's size, as many as max_model_len holds
+    per_token = tower.image_patches // tower.image_tokens
+    candidates = []  # (modality, embeddings of its largest item), image first: a tie goes to it
+    if limits.get("image") != 0:
+        candidates.append(("image", tower.image_tokens))
+    if rule.video_frames and limits.get("video") != 0:  # frame pairs of the largest image's size
         pairs = max(1, min(rule.video_frames // 2, p.context // tower.image_tokens))
-        if pairs * tower.image_tokens > tokens:  # a tie goes to the image
-            modality, tokens = "video", pairs * tower.image_tokens
+        candidates.append(("video", pairs * tower.image_tokens))
+    if not candidates:
+        return None
+    modality, tokens = max(candidates, key=lambda c: c[1])
     budget = max(p.max_num_batched_tokens, tokens)
     items = max(1, -(-budget // tokens) if p.engine in ROUNDED_UP_ITEMS else budget // tokens)
-    # the decoder's cap: max_num_seqs prompts of as many items as max_model_len holds (budget.py
-    # ``_get_max_items``; --limit-mm-per-prompt would lower it: not an option here)
-    items = max(1, min(items, p.max_num_seqs * max(1, p.context // tokens)))
+    # the decoder's cap: max_num_seqs prompts of as many items as max_model_len holds, at most the
+    # per-prompt limit (budget.py ``_get_max_items``)
+    per_prompt = max(1, p.context // tokens)
+    if limits.get(modality):
+        per_prompt = max(1, min(limits[modality], per_prompt))
+    items = max(1, min(items, p.max_num_seqs * per_prompt))
     n = items * tokens * per_token
     h, tp = tower.width, p.tensor_parallel
     mlp = 4 * h + 2 * tower.mlp_width * (3 if rule.gated else 2) / tp
@@ -217,3 +230,21 @@ def deepstack_buffer_bytes(tower: VisionTower | None, cfg: ArchConfig, p: VllmPa
     if tower is None or not tower.deepstack_layers or p.engine not in V1_FAMILIES:
         return 0
     return tower.deepstack_layers * p.max_num_batched_tokens * cfg.hidden_size * p.dtype.type_size
+
+
+def parse_mm_limits(text: str | None) -> dict[str, int] | None:
+    """--limit-mm-per-prompt as vLLM takes it (JSON, ``{"image": 1, "video": 0}``) or as ``image=1,video=0``;
+    None when not given; a malformed value is a usage error naming it."""
+    if not text:
+        return None
+    import json
+
+    try:
+        raw = json.loads(text) if text.lstrip().startswith("{") else dict(
+            (k.strip(), int(v)) for k, v in (part.split("=", 1) for part in text.split(",") if part.strip()))
+    except ValueError as e:
+        raise UsageError(f"--limit-mm-per-prompt takes image=N,video=N or JSON (found {text!r})") from e
+    if not isinstance(raw, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                            for v in raw.values()):
+        raise UsageError(f"--limit-mm-per-prompt takes whole numbers of items (found {text!r})")
+    return {str(k): v for k, v in raw.items()}

@@ -4,6 +4,8 @@ pipeline parallelism, CPU offload and the engine family's rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from paramscope.analyses.sizing.kv_cache import layer_kinds
 from paramscope.analyses.sizing.runtimes.vllm.encoder import (
     VisionTower,
@@ -78,6 +80,7 @@ def vllm_memory(
     graph_estimate: bool = True,
     disable_hybrid_kv_cache_manager: bool = False,
     vision: VisionTower | None = None,
+    mm_limits: Mapping[str, int] | None = None,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -106,7 +109,7 @@ def vllm_memory(
     which every rank holds whole (``mla_stored``; None: priced from the config in the model dtype).
     ``disable_hybrid_kv_cache_manager``: --disable-hybrid-kv-cache-manager (``without_hybrid_manager``).
     ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
-    a pipeline's stages are sized without it).
+    a pipeline's stages are sized without it); ``mm_limits`` --limit-mm-per-prompt (``parse_mm_limits``).
     ``graph_estimate`` False: a v1-family profile that takes no CUDA graph estimate into the budget (model
     runner V2 before 0.28), the graphs captured outside it.
     ``pipeline_parallel`` > 1: the layers in that many stages
@@ -145,7 +148,7 @@ def vllm_memory(
     forward, sampler = forward_peak(cfg, p), sampler_peak(cfg, p)
     activation = max(forward, sampler)
     # a model that takes images: the encoder's own run, or the text's beside what it leaves (encoder.py)
-    mm = encoder_profile(vision, cfg, p)
+    mm = encoder_profile(vision, cfg, p, mm_limits)
     if mm is not None:
         activation = max(mm.tower_bytes, activation + mm.cached_bytes)
     graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
