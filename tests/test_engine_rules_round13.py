@@ -83,10 +83,16 @@ QWEN25_VL_TEXT = ArchConfig(family="qwen2", architecture="Qwen2_5_VLForCondition
                             ffn_size=18944, vocab_size=152064, context_length=128000)
 
 
-def _vl_params(context: int, engine: str = "v1", tp: int = 1):
+# Gemma 3's published SigLIP: 896² in patches of 14, pooled to 256 embeddings an image
+GEMMA3 = {"model_type": "gemma3", "vision_config": {"image_size": 896, "patch_size": 14, "hidden_size": 1152,
+                                                    "intermediate_size": 4304}}
+
+
+def _vl_params(context: int, engine: str = "v1", tp: int = 1, batched: int = 2048, seqs: int | None = None,
+               gpu: int = 24 * 2**30):
     return resolve_params(QWEN25_VL_TEXT, context=context, batch=1, kv_type=DType.BF16, dtype=DType.BF16,
-                          gpu_memory_bytes=24 * 2**30, gpu_memory_utilization=None, block_size=None,
-                          max_num_batched_tokens=2048, max_num_seqs=None, tensor_parallel=tp,
+                          gpu_memory_bytes=gpu, gpu_memory_utilization=None, block_size=None,
+                          max_num_batched_tokens=batched, max_num_seqs=seqs, tensor_parallel=tp,
                           cuda_graphs=True, engine=engine)
 
 
@@ -154,13 +160,8 @@ def test_qwen3_vl_builds_its_deepstack_buffers_with_the_model():
 def test_the_decoder_caps_the_items():
     # Gemma 3's 256-embedding images: 8,192 batched tokens would take 32, but 2 sequences of a 1,024-token
     # context hold 2 × 4 (budget.py _get_max_items)
-    gemma = {"model_type": "gemma3", "vision_config": {"image_size": 896, "patch_size": 14,
-                                                       "hidden_size": 1152, "intermediate_size": 4304}}
-    p = resolve_params(QWEN25_VL_TEXT, context=1024, batch=1, kv_type=DType.BF16, dtype=DType.BF16,
-                       gpu_memory_bytes=80 * 2**30, gpu_memory_utilization=None, block_size=None,
-                       max_num_batched_tokens=8192, max_num_seqs=2, tensor_parallel=1, cuda_graphs=True,
-                       engine="v1")
-    mm = encoder_profile(vision_tower(gemma), QWEN25_VL_TEXT, p)
+    p = _vl_params(1024, batched=8192, seqs=2, gpu=80 * 2**30)
+    mm = encoder_profile(vision_tower(GEMMA3), QWEN25_VL_TEXT, p)
     assert mm is not None and mm.items == 8
 
 
@@ -193,11 +194,6 @@ def test_limit_mm_per_prompt_chooses_the_modality_and_caps_the_items():
     assert encoder_profile(tower, QWEN25_VL_TEXT, long, {"video": 0}).modality == "image"
     assert encoder_profile(tower, QWEN25_VL_TEXT, long, {"image": 0, "video": 0}) is None
     # Gemma 3: 32 images at 8,192 batched tokens; one prompt of image=2 per sequence caps them at 2 × seqs
-    gemma = {"model_type": "gemma3", "vision_config": {"image_size": 896, "patch_size": 14,
-                                                       "hidden_size": 1152, "intermediate_size": 4304}}
-    p = resolve_params(QWEN25_VL_TEXT, context=8192, batch=1, kv_type=DType.BF16, dtype=DType.BF16,
-                       gpu_memory_bytes=80 * 2**30, gpu_memory_utilization=None, block_size=None,
-                       max_num_batched_tokens=8192, max_num_seqs=4, tensor_parallel=1, cuda_graphs=True,
-                       engine="v1")
-    assert encoder_profile(vision_tower(gemma), QWEN25_VL_TEXT, p).items == 32
-    assert encoder_profile(vision_tower(gemma), QWEN25_VL_TEXT, p, {"image": 2}).items == 4 * 2
+    p = _vl_params(8192, batched=8192, seqs=4, gpu=80 * 2**30)
+    assert encoder_profile(vision_tower(GEMMA3), QWEN25_VL_TEXT, p).items == 32
+    assert encoder_profile(vision_tower(GEMMA3), QWEN25_VL_TEXT, p, {"image": 2}).items == 4 * 2
