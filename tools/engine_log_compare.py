@@ -189,9 +189,9 @@ def vllm_engine(r: Record) -> str:
     the default in 0.8); V1 since 0.21 where the log says the CUDA graph estimate is in the profile ("CUDA
     graph memory profiling is enabled") or the version says 0.21 or later; V1 of 0.8 to 0.9.1 where the
     version says so or the note dates the log before July 2025; V1 of 0.9.2 to 0.10 where the version says
-    so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20 where the version
-    says so; else V1 of 0.11 to 0.15. The main branch
-    before PR #2031 ("before PR #2031" in the note) is "v0-2023-main"."""
+    so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20, of 0.12 and of
+    0.11 where the version says so; else V1 of 0.13 to 0.15 (or a 0.11-0.12 log that does not say). The
+    main branch before PR #2031 ("before PR #2031" in the note) is "v0-2023-main"."""
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
     known = len(version) >= 2
     note = r.version_note or ""
@@ -217,6 +217,8 @@ def vllm_engine(r: Record) -> str:
         return "v1-0.9"
     if known and version >= (0, 16):
         return "v1-0.16"
+    if known and version[:2] in ((0, 11), (0, 12)):
+        return f"v1-0.{version[1]}"
     return "v1-early"
 
 

@@ -173,18 +173,19 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("enable_chunked_prefill", str, "auto", "vLLM --enable-chunked-prefill (V0 engine; auto: "
                                                            "on above 32K tokens; V1 always chunks)",
                     choices=("auto", "on", "off")),
-             Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow: v1 "
-                                         "(0.21 and later), v1-0.16 (V1 0.16 to 0.20: CUDA graphs outside "
-                                         "the budget), v1-early (V1 0.11 to 0.15: the same with the "
-                                         "sort-based sampler), v1-0.9 (V1 0.9.2 to 0.10: NCCL inside "
-                                         "the budget too), v1-0.8 (V1 0.8 to 0.9.1: the CUDA context "
-                                         "too), v0 (the V0 engine, 0.7 to 0.10), v0-0.6 (V0 0.6.4 "
-                                         "to 0.6.x: the device's non-torch memory), v0-early (V0 "
-                                         "before 0.6.4: the whole used memory, NCCL included), v0-2023 "
-                                         "(before 0.2.6: all-reduce inputs held too), v0-2023-main "
-                                         "(before PR #2031: torch's peak only)",
-                    choices=("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-0.6", "v0-early",
-                             "v0-2023", "v0-2023-main")))),
+             Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow: v1 (0.21 and "
+                                         "later), v1-0.16 (V1 0.16 to 0.20: CUDA graphs outside the budget),"
+                                         " v1-early (V1 0.13 to 0.15: the same with the sort-based sampler),"
+                                         " v1-0.12 (V1 0.12.0: the same, multimodal embeddings padded to "
+                                         "their placeholders), v1-0.11 (V1 0.11.x: padded to the encoder "
+                                         "budget), v1-0.9 (V1 0.9.2 to 0.10: NCCL inside the budget too), "
+                                         "v1-0.8 (V1 0.8 to 0.9.1: the CUDA context too), v0 (the V0 engine,"
+                                         " 0.7 to 0.10), v0-0.6 (V0 0.6.4 to 0.6.x: the device's non-torch "
+                                         "memory), v0-early (V0 before 0.6.4: the whole used memory, NCCL "
+                                         "included), v0-2023 (before 0.2.6: all-reduce inputs held too), "
+                                         "v0-2023-main (before PR #2031: torch's peak only)",
+                    choices=("v1", "v1-0.16", "v1-early", "v1-0.12", "v1-0.11", "v1-0.9", "v1-0.8", "v0",
+                             "v0-0.6", "v0-early", "v0-2023", "v0-2023-main")))),
     Runtime("sglang", "sglang", "SGLang (sglang.launch_server)",
             (Option("mem_fraction_static", float, None, "SGLang --mem-fraction-static: share of each GPU's "
                                                        "free memory for the weights and the KV pool "

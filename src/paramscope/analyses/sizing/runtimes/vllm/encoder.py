@@ -44,7 +44,17 @@ F32 = 4
 # the family of vLLM 0.8 to 0.9.1, whose gpu_model_runner took ``cdiv`` for the encoder's item count;
 # floor by 0.10.2 (it prints 5 items for 16,384 // 2,928), taken for the whole "v1-0.9" family
 ROUNDED_UP_ITEMS = frozenset({"v1-0.8"})
-V1_FAMILIES = frozenset({"v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8"})
+V1_FAMILIES = frozenset({"v1", "v1-0.16", "v1-early", "v1-0.12", "v1-0.11", "v1-0.9", "v1-0.8"})
+# Before 0.13 (PR #30475, "operating with embeddings only") the encoder budget and the choice of modality
+# count an item's placeholder tokens, the embeddings and the tokens around them (Gemma 3: "\n\n",
+# <start_of_image>, <end_of_image>, "\n\n"; Qwen3-VL's video in 0.11-0.12: 12.5 × its embeddings, room for
+# the timestamps, qwen3_vl.py get_max_video_tokens).
+PLACEHOLDER_BUDGET = frozenset({"v1-0.12", "v1-0.11", "v1-0.9", "v1-0.8"})
+# 0.11.0 to 0.12.0 (PR #25810): profile_run copies each dummy item's embeddings into zeros of more rows
+# (``output.new_zeros((encoder_budget, width))``; 0.12.0: the item's placeholder count), kept in
+# encoder_cache through the text run while the unpadded batch output they were cut from stays referenced
+PADDED_TO = {"v1-0.11": "budget", "v1-0.12": "placeholders"}
+PADDED_VIDEO_FAMILIES = frozenset(PADDED_TO)
 
 
 @record
@@ -63,6 +73,11 @@ class TowerRule:
     deepstack: bool = False  # Qwen3-VL: one more LM-wide output per deepstack layer
     max_pixels: int = 0  # the processor's largest image in pixels (Qwen: not in config.json)
     temporal: bool = False  # patches span temporal_patch_size frames (Qwen)
+    image_extra: int = 0  # placeholder tokens around an image's embeddings (PLACEHOLDER_BUDGET families)
+    # Qwen3-VL in PADDED_VIDEO_FAMILIES: the dummy video's total pixels (frames × height × width, the video
+    # processor's size.longest_edge) and its placeholder tokens per embedding
+    video_pixels: int = 0
+    video_placeholders: float = 1.0
 
 
 def _num(section: Mapping[str, Any], key: str, default: int = 0) -> int:
@@ -108,20 +123,21 @@ TOWERS: dict[str, TowerRule] = {
                                                         ("intermediate_size", 3420)),
                             video_frames=16, max_pixels=12845056, temporal=True),
     # Qwen3-VL / Qwen3.5: longest_edge 16,777,216 (4096²): 65,536 patches of 16 px, 16,384 embeddings; the
-    # video is bounded in total pixels (≤ 12,288 embeddings) and loses to the image, except where vLLM
-    # 0.11-0.12 counted its placeholders (12.5 ×; not modelled: docs/runtimes.md 4.0m)
+    # video is bounded in total pixels (25,165,824: 12,288 embeddings) and loses to the image, except
+    # where vLLM 0.11-0.12 counted its placeholders, 12.5 × (PADDED_VIDEO_FAMILIES)
     **{t: TowerRule("qwen", "hidden_size", "intermediate_size", gated=False, attention=20, bf16_pixels=True,
                     defaults=(("in_channels", 3), ("temporal_patch_size", 2), ("patch_size", 16),
                               ("spatial_merge_size", 2), ("hidden_size", 1152), ("intermediate_size", 4304),
                               ("deepstack_visual_indexes", [8, 16, 24] if t.startswith("qwen3_vl") else [])),
-                    position=14, deepstack=True, max_pixels=16777216, temporal=True)
+                    position=14, deepstack=True, max_pixels=16777216, temporal=True,
+                    video_pixels=25165824, video_placeholders=12.5)
        for t in ("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe")},
     # Gemma 3: SigLIP (896² and 14 px in the published configs: 4,096 patches pooled to 256 embeddings;
     # pan-and-scan off); transformers' defaults are SiglipVisionConfig's
     "gemma3": TowerRule("pooled", "hidden_size", "intermediate_size", gated=False, attention=18,
                         bf16_pixels=False, defaults=(("num_channels", 3), ("patch_size", 16),
                                                      ("image_size", 224), ("hidden_size", 768),
-                                                     ("intermediate_size", 3072))),
+                                                     ("intermediate_size", 3072)), image_extra=4),
     # Mistral 3 (Pixtral): 1540² and 14 px: 110 × 110 patches merged 2 × 2 into 55 × 55 embeddings; gated
     "mistral3": TowerRule("merged", "hidden_size", "intermediate_size", gated=True, attention=18,
                           bf16_pixels=False, defaults=(("num_channels", 3), ("patch_size", 14),
@@ -142,6 +158,7 @@ class VisionTower:
     image_patches: int  # patches of the largest image
     image_tokens: int  # its embeddings
     deepstack_layers: int = 0
+    padded_video_tokens: int = 0  # embeddings of TowerRule.video_pixels' video (0: none)
 
 
 @record
@@ -176,8 +193,9 @@ def vision_tower(config: Mapping[str, Any] | None) -> VisionTower | None:
     if not (width and mlp and pixels and patches and tokens):
         return None
     deep = v.get("deepstack_visual_indexes") if rule.deepstack else None
+    video = rule.video_pixels * channels // pixels // (patches // tokens)  # pixels per embedding
     return VisionTower(model_type, rule, width, mlp, pixels, patches, tokens,
-                       len(deep) if isinstance(deep, list | tuple) else 0)
+                       len(deep) if isinstance(deep, list | tuple) else 0, video)
 
 
 def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams,
@@ -190,20 +208,27 @@ def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams,
         return None
     rule, b = tower.rule, p.dtype.type_size
     per_token = tower.image_patches // tower.image_tokens
-    candidates = []  # (modality, embeddings of its largest item), image first: a tie goes to it
+    counted = p.engine in PLACEHOLDER_BUDGET
+    # (modality, embeddings of its largest item, its placeholder tokens), image first: a tie goes to it
+    candidates: list[tuple[str, int, int]] = []
     if limits.get("image") != 0:
-        candidates.append(("image", tower.image_tokens))
-    if rule.video_frames and limits.get("video") != 0:  # frame pairs of the largest image's size
-        pairs = max(1, min(rule.video_frames // 2, p.context // tower.image_tokens))
-        candidates.append(("video", pairs * tower.image_tokens))
+        extra = rule.image_extra if counted else 0
+        candidates.append(("image", tower.image_tokens, tower.image_tokens + extra))
+    if limits.get("video") != 0:
+        if rule.video_frames:  # frame pairs of the largest image's size
+            pairs = max(1, min(rule.video_frames // 2, p.context // tower.image_tokens))
+            candidates.append(("video", pairs * tower.image_tokens, pairs * tower.image_tokens))
+        elif tower.padded_video_tokens and p.engine in PADDED_VIDEO_FAMILIES:
+            video = tower.padded_video_tokens
+            candidates.append(("video", video, round(video * rule.video_placeholders)))
     if not candidates:
         return None
-    modality, tokens = max(candidates, key=lambda c: c[1])
-    budget = max(p.max_num_batched_tokens, tokens)
-    items = max(1, -(-budget // tokens) if p.engine in ROUNDED_UP_ITEMS else budget // tokens)
+    modality, tokens, placeholders = max(candidates, key=lambda c: c[2])
+    budget = max(p.max_num_batched_tokens, placeholders)
+    items = max(1, -(-budget // placeholders) if p.engine in ROUNDED_UP_ITEMS else budget // placeholders)
     # the decoder's cap: max_num_seqs prompts of as many items as max_model_len holds, at most the
     # per-prompt limit (budget.py ``_get_max_items``)
-    per_prompt = max(1, p.context // tokens)
+    per_prompt = max(1, p.context // placeholders)
     if limits.get(modality):
         per_prompt = max(1, min(limits[modality], per_prompt))
     items = max(1, min(items, p.max_num_seqs * per_prompt))
@@ -214,11 +239,16 @@ def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams,
     pixels = tower.pixel_values * (F32 + (b if rule.bf16_pixels else 0))
     tower_bytes = round(n * (pixels + max(mlp, attention, rule.position * h)))
     width = cfg.hidden_size * (1 + tower.deepstack_layers)
-    cached = items * tokens * width * b + n * tower.pixel_values * F32
+    # 0.11-0.12: each item's copy padded to more rows, beside the batch output it was cut from (PADDED_TO)
+    padded = {"budget": budget, "placeholders": placeholders}.get(PADDED_TO.get(p.engine, ""), 0)
+    rows = items * (padded + tokens if tokens < padded else tokens)
+    cached = rows * width * b + n * tower.pixel_values * F32
+    pad_note = f", each padded to {padded:,} rows beside the unpadded output" if tokens < padded else ""
     explain = (f"multimodal profile (vLLM runs the vision tower first): {items} {modality} item(s) of "
-               f"{tokens:,} embeddings, {n:,} patches; activation = max(the tower: {n:,} × (pixels "
+               f"{tokens:,} embeddings{pad_note}, {n:,} patches; activation = max(the tower: {n:,} × (pixels "
                f"{pixels} + max(MLP {mlp:g}, attention {attention:g})) B = {tower_bytes:,} B, the text's "
-               f"+ {round(cached):,} B kept beside it: embeddings × {width} × {b} B + the fp32 pixels)")
+               f"+ {round(cached):,} B kept beside it: {rows:,} embedding rows × {width} × {b} B + the fp32 "
+               f"pixels)")
     return EncoderProfile(modality, items, n, tower_bytes, round(cached), explain)
 
 

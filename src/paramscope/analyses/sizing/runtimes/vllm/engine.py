@@ -74,8 +74,12 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # "v1-0.16": "v1-early" from 0.16 (the first release after PR #33538, "Triton-based Top-k and Top-p sampler
 # kernels", merged 2026-02-02; 0.16.0 was out by 2026-03-04): the profile's sampler no longer sorts the whole
 # vocabulary: it filters the logits in place (SAMPLER_BYTES_PER_LOGIT, profile.py).
-ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.9", "v1-0.8", "v0", "v0-0.6", "v0-early", "v0-2023",
-           "v0-2023-main")
+# "v1-0.12" and "v1-0.11": "v1-early" of 0.12.0 and of 0.11.0 to 0.11.2, whose multimodal profile keeps each
+# dummy item's embeddings padded (PR #25810, in 0.11.0; 0.12.0 narrowed the padding from the whole encoder
+# budget to the item's placeholder count; PR #30475, in 0.13.0, removed it): encoder.py PADDED_TO. Before
+# 0.13 the encoder budget also counts placeholder tokens rather than embeddings (Qwen3-VL's video: 12.5 ×).
+ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.12", "v1-0.11", "v1-0.9", "v1-0.8", "v0", "v0-0.6", "v0-early",
+           "v0-2023", "v0-2023-main")
 V0_FAMILIES = ("v0", "v0-0.6", "v0-early", "v0-2023", "v0-2023-main")
 TRI_STATE = {"auto": None, "on": True, "off": False}  # the values of the runtime table's on/off/auto options
 

@@ -53,7 +53,7 @@ CUDA_GRAPH_BYTES = 512 * MiB
 #   36.5, hfcookbook-* 37.2, davidshare-phi4-* 37.3; 13061-*'s 39.0 is the exception, +1.2 % on its
 #   tokens); V1 36.2 B (23278-*: −2.14 GiB left of an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
 SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + F32 + 1, "v1-early": 36,
-                           "v1-0.9": 36, "v1-0.8": 36,
+                           "v1-0.12": 36, "v1-0.11": 36, "v1-0.9": 36, "v1-0.8": 36,
                            **dict.fromkeys(V0_FAMILIES, 40), "v0": 37}
 # The V1 sampler with FlashInfer's top-k/top-p kernel instead (v1/sample/ops/topk_topp_sampler.py, 0.8.x:
 # "Using FlashInfer for top-p & top-k sampling." where FlashInfer is installed, as in vLLM's Docker image;
@@ -97,6 +97,7 @@ def forward_peak(cfg: ArchConfig, p: VllmParams) -> int:
 # went from +5.4 % to +3.9 %. Its printed "peak activation" (0.76) is another sum, transient headroom
 # plus the CUDA graph estimate (tools/engine_log_compare.py CONSUMED_FORMAT), so it checks nothing alone.
 FUSED_MOE_CHUNK = {False: 32768, True: 16 * 1024}  # keyed by "a family of 0.11 or later"
+FAMILIES_SINCE_0_11 = frozenset({"v1", "v1-0.16", "v1-early", "v1-0.12", "v1-0.11"})
 
 
 def fused_moe_width(cfg: ArchConfig, p: VllmParams) -> int:
@@ -117,7 +118,7 @@ def fused_moe_width(cfg: ArchConfig, p: VllmParams) -> int:
 def fused_moe_tokens(p: VllmParams) -> int:
     """The tokens the fused MoE kernel sizes its caches for: the batch, at most one chunk
     (VLLM_FUSED_MOE_CHUNK_SIZE, FUSED_MOE_CHUNK)."""
-    return min(p.max_num_batched_tokens, FUSED_MOE_CHUNK[p.engine in ("v1", "v1-0.16", "v1-early")])
+    return min(p.max_num_batched_tokens, FUSED_MOE_CHUNK[p.engine in FAMILIES_SINCE_0_11])
 
 
 # AWQ before PR #2566 (vLLM 0.3.0, January 2024): every AWQ matmul ran ``ops.awq_gemm`` with split_k_iters =

@@ -1,0 +1,81 @@
+"""Round 17's rules: vLLM 0.11-0.12's padded multimodal profile (the "v1-0.11" and "v1-0.12" families,
+runtimes/vllm/encoder.py PADDED_TO) and the placeholder-counted encoder budget before 0.13."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from paramscope.analyses.sizing.runtimes.vllm.encoder import encoder_profile, vision_tower
+from paramscope.analyses.sizing.runtimes.vllm.engine import ENGINES, resolve_params
+from paramscope.model import ArchConfig
+from paramscope.model.dtypes import DType
+
+ROOT = Path(__file__).parents[1]
+CONFIGS = ROOT / "tests/fixtures/engine_logs/configs"
+QWEN3_VL = json.loads((CONFIGS / "qwen3-vl-30b-a3b-instruct.config.json").read_text())
+# the text decoder's width is all the encoder's rows need here (2048: Qwen3-VL-30B-A3B, 5376: Gemma 3 27B)
+TEXT = {w: ArchConfig(family="qwen3_moe", architecture="x", n_layers=48, hidden_size=w, n_heads=32,
+                      n_kv_heads=4, head_dim_k=128, head_dim_v=128, ffn_size=768, vocab_size=151936,
+                      context_length=262144)
+        for w in (2048, 5376)}
+GEMMA3_27B = {"model_type": "gemma3", "vision_config": {"image_size": 896, "patch_size": 14,
+                                                        "hidden_size": 1152, "intermediate_size": 4304}}
+
+
+def _profile(config, engine: str, width: int, context: int = 65536, batched: int = 2048):
+    p = resolve_params(TEXT[width], context=context, batch=1, kv_type=DType.BF16, dtype=DType.BF16,
+                       gpu_memory_bytes=24 * 2**30, gpu_memory_utilization=None, block_size=None,
+                       max_num_batched_tokens=batched, max_num_seqs=None, tensor_parallel=1, cuda_graphs=True,
+                       engine=engine)
+    mm = encoder_profile(vision_tower(config), TEXT[width], p)
+    assert mm is not None
+    return mm
+
+
+def test_the_families_are_engines():
+    assert {"v1-0.11", "v1-0.12"} <= set(ENGINES)
+
+
+def test_qwen3_vl_video_padded_to_the_budget_in_0_11():
+    # r13v-qwen3-vl-30b-a3b-tp4-4x3090-v0110 prints "a budget of 153600 tokens, and profiled with 1 video
+    # items": 12,288 embeddings counted 12.5 × each, padded to the whole budget beside the unpadded output,
+    # 8192 wide (2048 × the main output and 3 deepstack levels)
+    mm = _profile(QWEN3_VL, "v1-0.11", 2048)
+    assert (mm.modality, mm.items, mm.patches) == ("video", 1, 12288 * 4)
+    pixels = 12288 * 4 * 3 * 2 * 16 * 16 * 4
+    assert mm.cached_bytes == (153600 + 12288) * 8192 * 2 + pixels
+    # 0.12.0 pads to the item's placeholders, here the same 153,600 rows
+    assert _profile(QWEN3_VL, "v1-0.12", 2048).cached_bytes == mm.cached_bytes
+    # from 0.13 the video's 12,288 embeddings lose to the image's 16,384, and nothing is padded
+    later = _profile(QWEN3_VL, "v1-early", 2048)
+    assert (later.modality, later.items) == ("image", 1)
+    assert later.cached_bytes == 16384 * 8192 * 2 + 16384 * 4 * 1536 * 4
+
+
+@pytest.mark.parametrize(("engine", "items", "rows"), [
+    ("v1-0.11", 31, 8192 + 256),  # 8,192 // 260 placeholders; each copy 8,192 rows beside its 256
+    ("v1-0.12", 31, 260 + 256),  # each copy 260 rows
+    ("v1-0.9", 31, 256),  # the budget counted placeholders, no padding
+    ("v1-early", 32, 256),  # embeddings only (PR #30475)
+])
+def test_gemma3_images_by_family(engine, items, rows):
+    mm = _profile(GEMMA3_27B, engine, 5376, batched=8192)
+    assert mm.items == items
+    assert mm.cached_bytes == items * rows * 5376 * 2 + items * 4096 * 3 * 14 * 14 * 4
+
+
+@pytest.mark.parametrize(("version", "family"), [
+    ("0.11.0", "v1-0.11"), ("0.11.2", "v1-0.11"), ("0.12.0", "v1-0.12"), ("0.13.0", "v1-early"),
+    ("0.15.1", "v1-early"), ("0.16.0", "v1-0.16"), ("0.10.2", "v1-0.9")])
+def test_the_log_compare_tool_maps_versions_to_families(version, family):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from engine_log_compare import vllm_engine
+
+    class Record:
+        engine_version, version_note, log = version, "", ""
+
+    assert vllm_engine(Record()) == family  # type: ignore[arg-type]
