@@ -13,6 +13,7 @@ from paramscope.analyses.sizing.runtimes.vllm.encoder import encoder_profile, vi
 from paramscope.analyses.sizing.runtimes.vllm.engine import ENGINES, resolve_params
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
+from paramscope.records import replace
 
 ROOT = Path(__file__).parents[1]
 CONFIGS = ROOT / "tests/fixtures/engine_logs/configs"
@@ -79,3 +80,49 @@ def test_the_log_compare_tool_maps_versions_to_families(version, family):
         engine_version, version_note, log = version, "", ""
 
     assert vllm_engine(Record()) == family  # type: ignore[arg-type]
+
+
+def _mla(config: str, tp: int, absorption: str | None) -> int:
+    import paramscope
+    from paramscope.analyses.sizing.runtimes.vllm.weights import mla_absorbed_bytes
+
+    cfg = paramscope.open_model(config).config
+    assert cfg is not None
+    p = resolve_params(cfg, context=4096, batch=1, kv_type=None, dtype=DType.BF16, gpu_memory_bytes=None,
+                       gpu_memory_utilization=None, block_size=None, max_num_batched_tokens=None,
+                       max_num_seqs=None, tensor_parallel=tp, cuda_graphs=True, engine="v0")
+    return mla_absorbed_bytes(cfg, replace(p, mla_absorption=absorption))
+
+
+def test_v0_0_7_absorbed_mla_matrices():
+    lite = str(CONFIGS / "deepseek-coder-v2-lite-instruct-awq.config.json")
+    # per layer: W_QR 2048 × 16 × 64, W_Q_UK 2048 × 16 × 512, W_UV_O 16 × 512 × 2048, kv_b 512 × 16 × 256
+    assert _mla(lite, 1, "int") == 27 * 37_748_736 * 2
+    assert _mla(lite, 1, "16-bit") == 27 * (37_748_736 - 2_097_152) * 2  # kv_b's views cost nothing
+    assert _mla(lite, 1, None) == 0
+    # DeepSeek-R1 FP8 at TP 8: 16 heads a rank, W_Q_UK and W_UV_O in fp8, kv_b in bf16 (0.7.3) or fp32
+    per_layer = 2 * 1536 * 16 * 64 + 16 * 512 * (1536 + 7168) + 2 * 512 * 16 * 256
+    assert _mla("DeepSeek-R1", 8, "fp8") == 61 * per_layer  # 4.47 GiB
+    assert _mla("DeepSeek-R1", 8, "fp8-0.7.2") == 61 * (per_layer + 2 * 512 * 16 * 256)
+
+
+@pytest.mark.parametrize(("version", "note", "quantization", "expected"), [
+    ("0.7.3", "", "fp8", "fp8"), ("0.7.2", "", "fp8", "fp8-0.7.2"), ("0.7.3", "", None, "16-bit"),
+    ("0.7.0", "", None, None), ("0.8.0", "", None, None),
+    ("unknown", "V0 engine, log dated 03-15 (2025)", "fp8", "fp8"),
+    ("unknown", "V0 engine, a development build of December 2024", None, None)])
+def test_the_log_compare_tool_dates_the_absorption(version, note, quantization, expected):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from engine_log_compare import mla_absorption
+
+    import paramscope
+
+    class Record:
+        engine_version, version_note, log = version, note, ""
+
+        def setting(self, name):
+            return quantization if name == "quantization" else None
+
+    model = paramscope.open_model("DeepSeek-V2-Lite")
+    assert mla_absorption(model, Record(), "v0") == expected  # type: ignore[arg-type]
+    assert mla_absorption(model, Record(), "v1-early") is None

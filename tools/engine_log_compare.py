@@ -282,6 +282,34 @@ def before_awq_dequantize(r: Record, engine: str) -> bool:
 MLA_RELEASE, MLA_DATE = (0, 7, 1), (2025, 2)
 
 
+# V0's absorbed MLA matrices (runtimes/vllm/weights.py MLA_ABSORPTION): from 0.7.1 (PR #12528, 2025-01-28)
+# until 0.8.0 (PR #14770; 2025-03-18); 0.7.3 (2025-02-20) and the PR branches before it that MLA-enable
+# quantized checkpoints dequantize kv_b_proj to bf16, 0.7.1-0.7.2 to float32 for FP8
+ABSORPTION_RELEASES = ((0, 7, 1), (0, 8))
+ABSORPTION_DATES = ((2025, 2), (2025, 3))  # logs of February and March 2025 (before 0.8.0, March 18)
+FP8_BF16_COPY = (0, 7, 3)
+
+
+def mla_absorption(model: Model, r: Record, engine: str) -> str | None:
+    """How the record's release stores MLA's absorbed matrices: a V0 log of 0.7.1 to 0.7.3, by its version or
+    its date, with MLA on; None otherwise."""
+    if engine not in V0_FAMILIES or not vllm_mla(r, engine):
+        return None
+    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    dated = _note_date(r.version_note or "")
+    if len(version) >= 2:
+        if not ABSORPTION_RELEASES[0] <= version < ABSORPTION_RELEASES[1]:
+            return None
+    elif dated is None or not ABSORPTION_DATES[0] <= dated <= ABSORPTION_DATES[1]:
+        return None
+    method = r.setting("quantization") or (model.quantization.method if model.quantization else None)
+    if method is None:
+        return "16-bit"
+    if method == "fp8":
+        return "fp8" if (version if len(version) >= 2 else FP8_BF16_COPY) >= FP8_BF16_COPY else "fp8-0.7.2"
+    return "int"
+
+
 def vllm_mla(r: Record, engine: str) -> bool:
     """Whether the record's vLLM cached MLA's latent: not for a V0 log whose version or date is older than
     MLA support (MLA_RELEASE); V1 came after it."""
@@ -375,6 +403,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         offload=offload, kv_cache_memory_bytes=r.setting("kv_cache_memory_bytes"),
         prefix_caching=prefix_caching(r),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
+        mla_absorption=mla_absorption(model, r, engine),
         graph_estimate=graph_estimate(r),
         disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")),
         vision=None if MM_PROFILING_SKIPPED in r.log else vllm_vision_tower(

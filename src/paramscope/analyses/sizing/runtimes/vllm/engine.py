@@ -111,6 +111,8 @@ class VllmParams:
     kv_cache_memory_bytes: int | None = None  # --kv-cache-memory-bytes: the cache's size given outright
     prefix_caching: bool = False  # --enable-prefix-caching (a hybrid model's state in "align" mode)
     mla_stored_bytes: int | None = None  # MLA's down-projections as stored (``mla_stored``)
+    # V0 of 0.7.1 to 0.7.3: MLA's absorbed matrices beside the checkpoint's (weights.py MLA_ABSORPTION key)
+    mla_absorption: str | None = None
     # the v1 family's profile takes the CUDA graph estimate out of the budget; model runner V2 before 0.28
     # did not (its profile_cudagraph_memory returned 0), capturing the graphs outside it
     graph_estimate: bool = True

@@ -12,7 +12,7 @@ from paramscope.analyses.sizing.runtimes.vllm.encoder import (
     deepstack_buffer_bytes,
     encoder_profile,
 )
-from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params
+from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, resolve_params
 from paramscope.analyses.sizing.runtimes.vllm.explain import explanation
 from paramscope.analyses.sizing.runtimes.vllm.kv import (
     hybrid_block_size,
@@ -77,6 +77,7 @@ def vllm_memory(
     kv_cache_memory_bytes: int | None = None,
     prefix_caching: bool | None = None,
     mla_stored_bytes: int | None = None,
+    mla_absorption: str | None = None,
     graph_estimate: bool = True,
     disable_hybrid_kv_cache_manager: bool = False,
     vision: VisionTower | None = None,
@@ -107,6 +108,8 @@ def vllm_memory(
     puts a hybrid model's state in "align" mode
     (MAMBA_BLOCKS_PER_REQUEST). ``mla_stored_bytes``: MLA's down-projections as the checkpoint stores them,
     which every rank holds whole (``mla_stored``; None: priced from the config in the model dtype).
+    ``mla_absorption``: how a V0 release of 0.7.1 to 0.7.3 stores MLA's absorbed matrices (a key of
+    weights.py MLA_ABSORPTION; None: a release without them).
     ``disable_hybrid_kv_cache_manager``: --disable-hybrid-kv-cache-manager (``without_hybrid_manager``).
     ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
     a pipeline's stages are sized without it); ``mm_limits`` --limit-mm-per-prompt (``parse_mm_limits``).
@@ -134,6 +137,7 @@ def vllm_memory(
                 awq_split_k=awq_split_k, awq_dequantize=awq_dequantize, weight_tails=allocator_tail_bytes,
                 expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
                 prefix_caching=prefix_caching_on(prefix_caching, engine), mla_stored_bytes=mla_stored_bytes,
+                mla_absorption=mla_absorption if engine in V0_FAMILIES and mla else None,
                 graph_estimate=graph_estimate)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))

@@ -198,7 +198,37 @@ def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
     replicated too; their few MiB are ignored."""
     shared = replicated_bytes(cfg, p)
     return (cdiv(weights_bytes - shared, p.tensor_parallel) + shared + rope_cache_bytes(cfg, p.dtype)
-            + allocator_tails(cfg, p) + uneven_experts_bytes(cfg, weights_bytes - shared, p))
+            + allocator_tails(cfg, p) + uneven_experts_bytes(cfg, weights_bytes - shared, p)
+            + mla_absorbed_bytes(cfg, p))
+
+
+# vLLM 0.7.1 to 0.7.3, V0 with MLA: MLACommonImpl.process_weights_after_loading (attention/backends/mla/
+# utils.py; VLLM_MLA_PERFORM_MATRIX_ABSORPTION, on by default; PRs #12528 and #12601, removed by PR #14770
+# in 0.8.0) keeps, beside q_proj (or q_b_proj), kv_b_proj and o_proj, which prefill still calls, per layer
+# and rank (n heads of the rank, Lq = q_lora_rank or hidden, L = kv_lora_rank, R the RoPE width, P the
+# no-RoPE key width): W_QR (Lq × n·R, 16-bit), W_Q_UK (Lq × n·L) and W_UV_O (n·L × hidden), and for a
+# quantized checkpoint the dequantized kv_b_proj (L × n·(P + V)) that W_UK and W_UV view. The loader's
+# "model weights take" counts them. Bytes a value (W_Q_UK and W_UV_O, the kv_b_proj copy) by checkpoint:
+MLA_ABSORPTION: dict[str, tuple[int | None, int]] = {
+    "16-bit": (None, 0),  # the model dtype; W_UK and W_UV are views of kv_b_proj's own weight
+    "fp8": (1, 2),  # 0.7.3: requantized to fp8 (VLLM_MLA_DISABLE_REQUANTIZATION unset), kv_b_proj in bf16
+    "fp8-0.7.2": (1, 4),  # 0.7.1 and 0.7.2: kv_b_proj dequantized by scaled_dequantize, float32
+    "int": (2, 2),  # AWQ / GPTQ (0.7.3, PR #13181): dequantized through quant_method.apply on an identity
+}
+
+
+def mla_absorbed_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """One rank's absorbed MLA matrices of V0 0.7.1 to 0.7.3 (MLA_ABSORPTION): DeepSeek-Coder-V2-Lite's AWQ
+    checkpoint 27 × 37,748,736 values × 2 B = 1.90 GiB; DeepSeek-R1's FP8 one at TP 8 on 0.7.3, 4.47 GiB."""
+    if p.mla_absorption is None or not cfg.is_mla:
+        return 0
+    absorbed, kv_b = MLA_ABSORPTION[p.mla_absorption]
+    b = p.dtype.type_size if absorbed is None else absorbed
+    n, lq, latent = cfg.n_heads // p.tensor_parallel, cfg.q_lora_rank or cfg.hidden_size, cfg.kv_lora_rank
+    rope = cfg.rope_head_dim
+    per_layer = (2 * lq * n * rope + b * n * latent * (lq + cfg.hidden_size)
+                 + kv_b * latent * n * (cfg.head_dim_k - rope + cfg.head_dim_v))
+    return cfg.n_layers * per_layer
 
 
 # --enable-expert-parallel (model_executor/layers/fused_moe/layer.py determine_expert_map): each of the
