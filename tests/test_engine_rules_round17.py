@@ -126,3 +126,22 @@ def test_the_log_compare_tool_dates_the_absorption(version, note, quantization, 
     model = paramscope.open_model("DeepSeek-V2-Lite")
     assert mla_absorption(model, Record(), "v0") == expected  # type: ignore[arg-type]
     assert mla_absorption(model, Record(), "v1-early") is None
+
+
+@pytest.mark.parametrize(("engine", "seqs", "batched", "family", "graphs"), [
+    ("v1-0.16", 256, 2048, "llama", 51 + 35),  # "PIECEWISE=51 … FULL=35" in 0.19-0.23 logs
+    ("v1-0.16", 128, 2048, "llama", 35 + 19),  # AsyncEngineArgs' 128 sequences (abortdemo-*, fastapi-*)
+    ("v1-0.16", 1024, 8192, "gpt_oss", 83 + 83),  # gpt-oss raises the largest size to 1024 (r13q-*)
+    ("v1-0.11", 256, 2048, "llama", 67 + 35),  # 0.11.0: the 8-step grid to 512, FULL up to 256 (r13v-*)
+    ("v1-0.9", 256, 2048, "llama", 67),  # piecewise only before 0.11
+    ("v0", 256, 4096, "llama", 35),  # V0: 1, 2, 4, 8 … 256
+    ("v0", 192, 4096, "llama", 27),
+])
+def test_the_cuda_graphs_vllm_captures(engine, seqs, batched, family, graphs):
+    from paramscope.analyses.sizing.runtimes.vllm.profile import captured_graphs
+
+    cfg = replace(TEXT[2048], family=family)
+    p = resolve_params(cfg, context=4096, batch=1, kv_type=None, dtype=DType.BF16, gpu_memory_bytes=None,
+                       gpu_memory_utilization=None, block_size=None, max_num_batched_tokens=batched,
+                       max_num_seqs=seqs, tensor_parallel=1, cuda_graphs=True, engine=engine)
+    assert captured_graphs(cfg, p) == graphs

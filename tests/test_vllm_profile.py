@@ -19,6 +19,7 @@ from paramscope.analyses.sizing.runtimes.vllm.kv import group_size
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
     CUDA_GRAPH_BYTES,
+    GRAPH_BYTES_PER_LAYER_SIZE,
     NCCL_PROFILE_BYTES,
     NON_TORCH_BYTES,
     V0_NON_TORCH_BYTES,
@@ -282,7 +283,9 @@ def test_v1_09_counts_nccl_inside_the_budget():
                       gpu_memory_bytes=gpu)
     # (from 0.11 the profile run still allocates NCCL_PROFILE_BYTES of NCCL inside the budget)
     assert old.non_torch_bytes - early.non_torch_bytes == NCCL_BYTES - NCCL_PROFILE_BYTES
-    assert early.cuda_context_bytes - old.cuda_context_bytes == NCCL_BYTES - NCCL_PROFILE_BYTES
+    # (the graphs outside the budget differ too: 0.11 and later add FULL graphs, captured_graphs)
+    assert (early.cuda_context_bytes - early.captured_graph_bytes
+            - (old.cuda_context_bytes - old.captured_graph_bytes)) == NCCL_BYTES - NCCL_PROFILE_BYTES
     assert early.pool is not None and old.pool is not None
     assert early.pool.available_bytes - old.pool.available_bytes == NCCL_BYTES - NCCL_PROFILE_BYTES
     # one GPU: no NCCL, the two families agree
@@ -543,8 +546,11 @@ def test_v1_early_keeps_the_graphs_outside_the_budget():
     early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1,
                         engine="v1-early")
     assert early.pool.available_bytes - now.pool.available_bytes == CUDA_GRAPH_BYTES
-    assert early.cuda_context_bytes - now.cuda_context_bytes == CUDA_GRAPH_BYTES
-    assert early.total_bytes - now.total_bytes == CUDA_GRAPH_BYTES
+    # captured afterwards, outside the reservation: one sequence captures batch sizes 1 and 2 piecewise and
+    # 1 whole (FULL), 3 graphs of 32 layers (captured_graph_bytes)
+    assert early.captured_graph_bytes == 3 * 32 * GRAPH_BYTES_PER_LAYER_SIZE[False]
+    assert early.cuda_context_bytes - now.cuda_context_bytes == early.captured_graph_bytes
+    assert early.total_bytes - now.total_bytes == early.captured_graph_bytes
 
 
 def test_v0_sampler_only_on_rank_0():
@@ -563,7 +569,9 @@ def test_v0_forward_of_a_whole_prompt():
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=20000, engine="v0-0.6")
     assert m.activation_bytes == 2_211_840_000
     # V0 captures CUDA graphs after sizing the cache: outside the budget, with the CUDA context
-    assert m.cuda_graph_bytes == 0 and m.cuda_context_bytes == CUDA_CONTEXT_BYTES + CUDA_GRAPH_BYTES
+    # (35 whole-model graphs, batch sizes 1 to 256, for the default 256 sequences)
+    assert m.cuda_graph_bytes == 0 and m.captured_graph_bytes == 35 * 32 * GRAPH_BYTES_PER_LAYER_SIZE[False]
+    assert m.cuda_context_bytes == CUDA_CONTEXT_BYTES + m.captured_graph_bytes
     assert m.non_torch_bytes == V0_NON_TORCH_BYTES
 
 

@@ -416,7 +416,9 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     out: dict[str, float] = {
         "weights": m.model_bytes, "activation_peak": m.activation_bytes + graphs_in_peak,
         "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
-        "non_torch_memory": m.non_torch_bytes, "cuda_graph_memory": m.cuda_graph_bytes}
+        "non_torch_memory": m.non_torch_bytes,
+        # the estimate the budget takes (the v1 family), else the graphs captured after the cache is sized
+        "cuda_graph_memory": m.cuda_graph_bytes or m.captured_graph_bytes}
     if m.stages:  # pipeline parallel: a worker's line is its stage's (device "PP<stage>")
         out |= {f"weights{AT}PP{s.stage}": s.model_bytes for s in m.stages}
         out |= {f"kv_cache_memory{AT}PP{s.stage}": s.pool.available_bytes for s in m.stages if s.pool}

@@ -23,6 +23,7 @@ from paramscope.analyses.sizing.runtimes.vllm.kv import (
 )
 from paramscope.analyses.sizing.runtimes.vllm.pipeline import pipeline_memory
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
+    captured_graph_bytes,
     cuda_graph_bytes,
     forward_peak,
     non_torch_bytes,
@@ -158,7 +159,8 @@ def vllm_memory(
     graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
     pool = kv_pool(p, layout, model + activation + non_torch + graphs)
     memory = VllmMemory(p, model, kv, padding, activation, graphs, non_torch,
-                        outside_bytes(p), layout, pool, (), offload=moved)
+                        outside_bytes(cfg, p), layout, pool, (), offload=moved,
+                        captured_graph_bytes=captured_graph_bytes(cfg, p))
     lines = explanation(cfg, memory, weights_bytes, forward, sampler)
     if mm is not None:
         lines = (*lines, mm.explain)

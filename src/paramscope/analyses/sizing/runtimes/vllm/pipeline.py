@@ -9,6 +9,7 @@ from paramscope.analyses.sizing.runtimes.vllm.engine import VllmParams
 from paramscope.analyses.sizing.runtimes.vllm.explain import explanation
 from paramscope.analyses.sizing.runtimes.vllm.kv import kv_layout, kv_pool
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
+    captured_graph_bytes,
     cuda_graph_bytes,
     forward_peak,
     non_torch_bytes,
@@ -159,9 +160,9 @@ def pipeline_memory(cfg: ArchConfig, kv_cfg: ArchConfig, weights_bytes: int, p: 
         sampler = sampler_peak(cfg, p) if last else 0
         graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
         pool = kv_pool(p, layout, model + max(forward, sampler) + non_torch + graphs)
-        m = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch, outside_bytes(p),
-                       layout, pool, (), i, (start, start + n), (), pool.num_blocks if pool else None,
-                       moved)
+        m = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch,
+                       outside_bytes(s_cfg, p), layout, pool, (), i, (start, start + n), (),
+                       pool.num_blocks if pool else None, moved, captured_graph_bytes(s_cfg, p))
         lines = explanation(s_cfg, m, weights[i], forward, sampler)
         stages.append(replace(m, explain=(f"stage {i} (layers {start}–{start + n - 1}"
                                           f"{', embedding' if first else ''}"

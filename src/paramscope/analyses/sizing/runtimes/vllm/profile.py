@@ -293,9 +293,50 @@ def cuda_graph_bytes(p: VllmParams) -> int:
     return CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine == "v1" and p.graph_estimate else 0
 
 
-def outside_bytes(p: VllmParams) -> int:
+# The graphs the engines before 0.21 capture after sizing the cache, outside the budget: one per captured
+# batch size (V0: the whole model; V1: the pieces between attention calls, PIECEWISE, and from 0.11 FULL
+# graphs too), largest first into one shared pool (``capture_model``, compilation/cuda_graph.py: outputs held
+# as weak references), so the pool holds one largest-batch forward's activations (under 0.1 GiB at these
+# sizes) and the rest is each graph's own overhead, which grows with the kernels it holds: with the layers.
+# Fitted on 39 logs' "Graph capturing finished in N secs, took X GiB" (tests/fixtures/engine_logs/vllm/;
+# median error 0.10 GiB, the 0.5 GiB constant's 0.29): per layer per captured size, dense and MoE layers.
+GRAPH_BYTES_PER_LAYER_SIZE = {False: round(0.23 * MiB), True: round(0.40 * MiB)}  # keyed by cfg.is_moe
+# the batch sizes captured (vllm/config.py _set_cudagraph_sizes): V0 [1, 2, 4] + 8..256 by 8 up to
+# max_num_seqs padded up; V1 until 0.11.0 [1, 2, 4] + 8..512 by 8 up to max_num_batched_tokens; from 0.11.x
+# [1, 2, 4] + 8..248 by 8 + 256.. by 16 up to min(2 × max_num_seqs, 512, max_num_batched_tokens), FULL
+# graphs for the sizes up to max_num_seqs (from 0.11.0); gpt-oss raises the 512 to 1024
+# (models/config.py "Overriding max cuda graph capture size to 1024")
+V0_CAPTURE_SIZES = (1, 2, 4, *range(8, 257, 8))
+V1_EARLY_CAPTURE_SIZES = (1, 2, 4, *range(8, 513, 8))
+PIECEWISE_ONLY = frozenset({"v1-0.9", "v1-0.8"})
+MAX_CAPTURE_SIZE = {"gpt_oss": 1024}  # by family; 512 otherwise
+
+
+def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
+    """How many CUDA graphs the engine captures (PIECEWISE + FULL; V0's whole-model ones)."""
+    if p.engine in V0_FAMILIES:
+        top = next((s for s in V0_CAPTURE_SIZES if s >= p.max_num_seqs), V0_CAPTURE_SIZES[-1])
+        return sum(s <= top for s in V0_CAPTURE_SIZES)
+    if p.engine in PIECEWISE_ONLY or p.engine == "v1-0.11":
+        piecewise = [s for s in V1_EARLY_CAPTURE_SIZES if s <= p.max_num_batched_tokens]
+    else:
+        top = min(2 * p.max_num_seqs, MAX_CAPTURE_SIZE.get(cfg.family, 512), p.max_num_batched_tokens)
+        piecewise = [*(s for s in (1, 2, 4) if s <= top), *range(8, min(top + 1, 256), 8),
+                     *range(256, top + 1, 16)]
+    full = 0 if p.engine in PIECEWISE_ONLY else sum(s <= p.max_num_seqs for s in piecewise)
+    return len(piecewise) + full
+
+
+def captured_graph_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """The graphs captured after the cache is sized, outside the budget (see above): every family but the
+    one whose profile takes the estimate in (``cuda_graph_bytes``); 0 with --enforce-eager."""
+    if not p.cuda_graphs or cuda_graph_bytes(p):
+        return 0
+    return GRAPH_BYTES_PER_LAYER_SIZE[cfg.is_moe] * cfg.n_layers * captured_graphs(cfg, p)
+
+
+def outside_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     """Per GPU, outside the reservation: the CUDA context (unless counted inside), NCCL with tensor
     parallelism, and the graphs of the engines that capture them after sizing the cache."""
     nccl = 0 if nccl_inside(p) else nccl_bytes(p) - nccl_profile_bytes(p)
-    graphs = CUDA_GRAPH_BYTES if p.cuda_graphs and not cuda_graph_bytes(p) else 0
-    return (0 if context_inside(p) else CUDA_CONTEXT_BYTES) + nccl + graphs
+    return (0 if context_inside(p) else CUDA_CONTEXT_BYTES) + nccl + captured_graph_bytes(cfg, p)

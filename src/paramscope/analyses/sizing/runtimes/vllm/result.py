@@ -31,6 +31,7 @@ class VllmMemory:
     stages: tuple[VllmMemory, ...] = ()
     own_blocks: int | None = None  # the blocks this stage's memory holds, before the engine's minimum
     offload: CpuOffload | None = None  # --cpu-offload-gb: the parameters moved to host memory
+    captured_graph_bytes: int = 0  # the CUDA graphs captured after the cache is sized (in cuda_context_bytes)
 
     @property
     def weights_bytes(self) -> int:
