@@ -10,6 +10,7 @@ from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, default
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
     FLASHINFER_SAMPLER_BYTES_PER_LOGIT,
     allreduce_fusion_bytes,
+    captured_graphs,
     context_inside,
     held_allreduce_bytes,
     nccl_bytes,
@@ -74,7 +75,7 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"{m.non_torch_bytes:,} B; outside the reservation (estimate:"
         f"{'' if context_inside(p) else ' CUDA context'}"
         f"{', NCCL' if p.tensor_parallel > 1 and not nccl_inside(p) else ''}"
-        f"{', CUDA graphs' if p.engine != 'v1' and p.cuda_graphs else ''}"
+        f"{f', {captured_graphs(cfg, p)} CUDA graphs {g:,} B' if (g := m.captured_graph_bytes) else ''}"
         f"): {m.cuda_context_bytes:,} B",
         f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "
         f"blocks per request {layout.blocks_per_request} ({layout.blocks})"
