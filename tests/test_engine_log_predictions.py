@@ -758,12 +758,12 @@ KNOWN_MISSES = {
               "FFN width), the same gap as the gpt-oss Metal log at n_ubatch 512 (ontouchstart-*-b8169): "
               "Metal's graph optimisation (it reorders nodes before allocation) is the candidate, not "
               "verified"),
-    **{("pawsey-ollama-deepseek-r1-671b-q4km-8xmi250x-np4", figure): (
-        1.0, "Ollama's DeepSeek-R1 GGUF of January 2025 predates llama.cpp's MLA conversion (PR 12801), so "
-             "its build caches every head's K and V (8192 x 61 x 128 x 192 x 2 B of K, as printed); the "
-             "excerpt prints no n_embd_head_k_mla line that says so, and the per-GPU split is Ollama's own "
-             "(--tensor-split 8,8,8,8,8,8,7,6), not llama.cpp's equal shares")
-       for figure in ("kv_size", "k_size", "v_size", *(f"kv_buffer@ROCm{i}" for i in range(8)))},
+    # Ollama's vendored llama.cpp predates MLA (PR 12801; the record's version note says so, and
+    # engine_log_compare then caches every head's K and V: the KV sizes exact since round 17)
+    **{("pawsey-ollama-deepseek-r1-671b-q4km-8xmi250x-np4", f"kv_buffer@ROCm{i}"): (
+        0.15, "layers split 8,8,8,8,8,8,7,6 over the eight GCDs by their free memory (llama.cpp's default, "
+              "which the log does not print), where equal shares give 8,8,8,7,8,8,8,6")
+       for i in (3, 6)},
     ("granite4hmicro-sglang-bench-one-batch-16g-main2602", "kv_tokens (given the printed KV memory)"): (
         0.007, "the Mamba pool's arithmetic matches SGLang's handle_max_mamba_cache and the printed sizes; "
                "the log needs a fraction of 0.7700 where the default rule gives 0.771-0.772 for the unnamed "

@@ -498,18 +498,23 @@ PRE_MLA_GGUF = re.compile(r"n_embd_head_k_mla\s*=\s*0\b")
 # builds before PR 12801 print no n_embd_head_k_mla line at all; their print_info shows the GGUF's KV heads,
 # every query head's for a pre-MLA GGUF (DeepSeek V3: n_head_kv = 128), one latent head for an MLA one
 PRINTED_HEADS = re.compile(r"\bn_head\s*=\s*(\d+)")
+# a build the record's version note dates before PR 12801 (April 2025) caches every head's K and V whatever
+# the GGUF holds: it has no MLA cache at all (an excerpt may print neither line above)
+PRE_MLA_BUILD_NOTE = "before the MLA cache of PR 12801"
 PRINTED_KV_HEADS = re.compile(r"\bn_head_kv\s*=\s*(\d+)")
 
 
 def llamacpp_config(model: Model, r: Record) -> ArchConfig:
     """The model's architecture as the record's GGUF describes it: a pre-MLA GGUF where the log says so
-    (PRE_MLA_GGUF, or an MLA model whose printed KV heads are its query heads)."""
+    (PRE_MLA_GGUF, or an MLA model whose printed KV heads are its query heads) or the build predates MLA
+    (PRE_MLA_BUILD_NOTE)."""
     cfg = model.config
     assert cfg is not None
     heads, kv_heads = PRINTED_HEADS.search(r.log), PRINTED_KV_HEADS.search(r.log)
     per_head = (cfg.is_mla and heads is not None and kv_heads is not None
                 and int(heads.group(1)) == int(kv_heads.group(1)) > 1)
-    return as_pre_mla_gguf(cfg) if PRE_MLA_GGUF.search(r.log) or per_head else cfg
+    old_build = PRE_MLA_BUILD_NOTE in (r.version_note or "")
+    return as_pre_mla_gguf(cfg) if PRE_MLA_GGUF.search(r.log) or per_head or old_build else cfg
 
 
 N_OUTPUTS_MAX_LINE = re.compile(r"n_outputs_max\s*=\s*(\d+)")
