@@ -175,9 +175,6 @@ KNOWN_MISSES = {
     ("r12q-gemma4-26b-a4b-nvfp4-wsl-u080-v0192rc1", "cuda_graph_memory"): (
         0.45, "0.19.2's estimate (0.83 GiB, printed, not in its budget) where the captured-graph rule gives "
               "1.20 for 30 MoE layers × 86 sizes"),
-    ("r12q-qwen25-7b-awq-windows-native-v0190", "cuda_graph_memory"): (
-        12.0, "captured for batch sizes 1, 2, 4 and 8 only (max_cudagraph_capture_size 8 in the log's "
-              "compilation config, on native Windows), an option paramscope does not take: 0.05 GiB"),
     ("r12q-qwen36-35b-a3b-nvfp4-gb10-v0200", "cuda_graph_memory"): (
         0.71, "0.47 GiB for 9 graphs (max_num_seqs 8) on a GB10, unified memory: 0.14 predicted"),
     ("r12q-qwen25-7b-awq-windows-native-v0190", "kv_tokens (given the printed KV memory)"): (

@@ -145,3 +145,33 @@ def test_the_cuda_graphs_vllm_captures(engine, seqs, batched, family, graphs):
                        gpu_memory_utilization=None, block_size=None, max_num_batched_tokens=batched,
                        max_num_seqs=seqs, tensor_parallel=1, cuda_graphs=True, engine=engine)
     assert captured_graphs(cfg, p) == graphs
+
+
+def test_max_cudagraph_capture_size_caps_the_graphs():
+    # the native-Windows 0.19 log (r12q-qwen25-7b-awq-windows-native-*) captured batch sizes 1, 2, 4 and 8,
+    # piecewise and whole: 8 graphs of 28 layers, 0.05 GiB as printed
+    from paramscope.analyses.sizing.runtimes.vllm.profile import captured_graph_bytes, captured_graphs
+
+    cfg = replace(TEXT[2048], n_layers=28, family="qwen2")
+    p = resolve_params(cfg, context=4096, batch=1, kv_type=None, dtype=DType.BF16, gpu_memory_bytes=None,
+                       gpu_memory_utilization=None, block_size=None, max_num_batched_tokens=2048,
+                       max_num_seqs=None, tensor_parallel=1, cuda_graphs=True, engine="v1-0.16")
+    capped = replace(p, max_capture_size=8)
+    assert captured_graphs(cfg, capped) == 8
+    assert round(captured_graph_bytes(cfg, capped) / 2**30, 2) == 0.05
+
+
+def test_the_capture_size_option_reaches_the_cli():
+    import subprocess
+
+    run = [sys.executable, "-m", "paramscope", "size", "llama-3.1-8b", "--runtime", "vllm", "--gpu", "h100",
+           "--engine", "v1-0.16", "--json"]
+    totals = []
+    for extra in ([], ["--max-cudagraph-capture-size", "8"]):
+        out = subprocess.run(run + extra, capture_output=True, text=True, check=True).stdout
+        totals.append(json.loads(out)["total_bytes"])
+    # 102 graphs of 32 layers by default on an H100 (1024 sequences: 51 piecewise, 51 whole), 8 with the
+    # cap: 94 × 32 × 0.23 MiB less outside the reservation
+    from paramscope.analyses.sizing.runtimes.vllm.profile import GRAPH_BYTES_PER_LAYER_SIZE
+
+    assert totals[0] - totals[1] == 94 * 32 * GRAPH_BYTES_PER_LAYER_SIZE[False]

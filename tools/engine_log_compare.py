@@ -404,6 +404,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         prefix_caching=prefix_caching(r),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
         mla_absorption=mla_absorption(model, r, engine),
+        max_cudagraph_capture_size=r.setting("max_cudagraph_capture_size"),
         graph_estimate=graph_estimate(r),
         disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")),
         vision=None if MM_PROFILING_SKIPPED in r.log else vllm_vision_tower(

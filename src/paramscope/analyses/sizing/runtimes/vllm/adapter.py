@@ -166,6 +166,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     mla_stored_bytes=None if req.weights else mla_stored(model),
                     disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"),
                     awq_dequantize=int4_without_marlin(model, req),
+                    max_cudagraph_capture_size=option(req, "max_cudagraph_capture_size"),
                     vision=vision, mm_limits=mm_limits)
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices

@@ -113,6 +113,7 @@ class VllmParams:
     mla_stored_bytes: int | None = None  # MLA's down-projections as stored (``mla_stored``)
     # V0 of 0.7.1 to 0.7.3: MLA's absorbed matrices beside the checkpoint's (weights.py MLA_ABSORPTION key)
     mla_absorption: str | None = None
+    max_capture_size: int | None = None  # --max-cudagraph-capture-size (None: the engine's rule)
     # the v1 family's profile takes the CUDA graph estimate out of the budget; model runner V2 before 0.28
     # did not (its profile_cudagraph_memory returned 0), capturing the graphs outside it
     graph_estimate: bool = True

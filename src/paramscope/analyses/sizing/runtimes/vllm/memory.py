@@ -79,6 +79,7 @@ def vllm_memory(
     prefix_caching: bool | None = None,
     mla_stored_bytes: int | None = None,
     mla_absorption: str | None = None,
+    max_cudagraph_capture_size: int | None = None,
     graph_estimate: bool = True,
     disable_hybrid_kv_cache_manager: bool = False,
     vision: VisionTower | None = None,
@@ -110,7 +111,9 @@ def vllm_memory(
     (MAMBA_BLOCKS_PER_REQUEST). ``mla_stored_bytes``: MLA's down-projections as the checkpoint stores them,
     which every rank holds whole (``mla_stored``; None: priced from the config in the model dtype).
     ``mla_absorption``: how a V0 release of 0.7.1 to 0.7.3 stores MLA's absorbed matrices (a key of
-    weights.py MLA_ABSORPTION; None: a release without them).
+    weights.py MLA_ABSORPTION; None: a release without them). ``max_cudagraph_capture_size``:
+    --max-cudagraph-capture-size, the largest batch captured as a CUDA graph (V1; profile.py
+    ``captured_graphs``).
     ``disable_hybrid_kv_cache_manager``: --disable-hybrid-kv-cache-manager (``without_hybrid_manager``).
     ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
     a pipeline's stages are sized without it); ``mm_limits`` --limit-mm-per-prompt (``parse_mm_limits``).
@@ -139,6 +142,7 @@ def vllm_memory(
                 expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
                 prefix_caching=prefix_caching_on(prefix_caching, engine), mla_stored_bytes=mla_stored_bytes,
                 mla_absorption=mla_absorption if engine in V0_FAMILIES and mla else None,
+                max_capture_size=max_cudagraph_capture_size,
                 graph_estimate=graph_estimate)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))

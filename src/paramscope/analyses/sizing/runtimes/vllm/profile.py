@@ -305,7 +305,7 @@ GRAPH_BYTES_PER_LAYER_SIZE = {False: round(0.23 * MiB), True: round(0.40 * MiB)}
 # max_num_seqs padded up; V1 until 0.11.0 [1, 2, 4] + 8..512 by 8 up to max_num_batched_tokens; from 0.11.x
 # [1, 2, 4] + 8..248 by 8 + 256.. by 16 up to min(2 × max_num_seqs, 512, max_num_batched_tokens), FULL
 # graphs for the sizes up to max_num_seqs (from 0.11.0); gpt-oss raises the 512 to 1024
-# (models/config.py "Overriding max cuda graph capture size to 1024")
+# (models/config.py "Overriding max cuda graph capture size to 1024"); --max-cudagraph-capture-size sets it
 V0_CAPTURE_SIZES = (1, 2, 4, *range(8, 257, 8))
 V1_EARLY_CAPTURE_SIZES = (1, 2, 4, *range(8, 513, 8))
 PIECEWISE_ONLY = frozenset({"v1-0.9", "v1-0.8"})
@@ -318,9 +318,11 @@ def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
         top = next((s for s in V0_CAPTURE_SIZES if s >= p.max_num_seqs), V0_CAPTURE_SIZES[-1])
         return sum(s <= top for s in V0_CAPTURE_SIZES)
     if p.engine in PIECEWISE_ONLY or p.engine == "v1-0.11":
-        piecewise = [s for s in V1_EARLY_CAPTURE_SIZES if s <= p.max_num_batched_tokens]
+        top = min(p.max_num_batched_tokens, p.max_capture_size or p.max_num_batched_tokens)
+        piecewise = [s for s in V1_EARLY_CAPTURE_SIZES if s <= top]
     else:
-        top = min(2 * p.max_num_seqs, MAX_CAPTURE_SIZE.get(cfg.family, 512), p.max_num_batched_tokens)
+        largest = p.max_capture_size or min(2 * p.max_num_seqs, MAX_CAPTURE_SIZE.get(cfg.family, 512))
+        top = min(largest, p.max_num_batched_tokens)
         piecewise = [*(s for s in (1, 2, 4) if s <= top), *range(8, min(top + 1, 256), 8),
                      *range(256, top + 1, 16)]
     full = 0 if p.engine in PIECEWISE_ONLY else sum(s <= p.max_num_seqs for s in piecewise)
