@@ -59,11 +59,17 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     # mixture of experts: router, shared experts, routed experts
     ("router", [r"(^|\.)(block_sparse_moe|mlp|feed_forward)\.(gate|router)$",
                 r"(^|\.)mlp\.gate\.e_score_correction$", r"(^|\.)shared_expert_gate$",
-                r"(^|\.)router$",
+                r"(^|\.)router$", r"\.block_sparse_moe\.router\.layer$",  # Granite MoE
                 # Gemma 4's router: proj (experts × hidden), scale and per_expert_scale ("_scale" is cut
                 # off as a suffix, leaving router.per_expert)
                 r"(^|\.)router\.(proj|per_expert)$",
                 r"^(ffn_gate_inp|ffn_gate_inp_shexp|exp_probs_b)$"]),
+    # Granite MoE / Granite 4.0 (modeling_granitemoehybrid.py): the shared MLP's input_linear is gate and
+    # up stacked, output_linear the down projection; the routed experts' are block_sparse_moe's
+    ("shared_experts/gate_up", [r"\.shared_mlp\.input_linear$"]),
+    ("shared_experts/down", [r"\.shared_mlp\.output_linear$"]),
+    ("experts/gate_up", [r"\.block_sparse_moe\.input_linear$"]),
+    ("experts/down", [r"\.block_sparse_moe\.output_linear$"]),
     ("shared_experts/gate", [r"\.shared_experts?\.gate_proj$", r"^ffn_gate_shexp$"]),
     ("shared_experts/up", [r"\.shared_experts?\.up_proj$", r"^ffn_up_shexp$"]),
     ("shared_experts/down", [r"\.shared_experts?\.down_proj$", r"^ffn_down_shexp$"]),
