@@ -73,6 +73,41 @@ TOLERANCES = {
 # (record, figure): (bound on |error|, why it misses)
 
 KNOWN_MISSES = {
+    # round 17 (blind; tests/fixtures/engine_logs/*/r17*-*). Fixed by general rules found on them: Granite
+    # 4.0's shared_mlp was "other" to the roles table, so --weights left it unquantized (weights +68 % →
+    # −0.0 %); the A40's CUDA total (KV +32.9 % → +11.2 %); a 0.20 log with the graph estimate asked for
+    # keeps 0.20's token count (+231 % → exact). What remains:
+    ("r17l-gemma11-7b-q4km-vulkan-rx6900xt-ngl0-b4589", "compute_buffer@Vulkan0"): (
+        62.0, "-ngl 0 on a Vulkan build of January 2025 (MoltenVK): 18 MiB on the GPU, exactly 3 × n_embd × "
+              "n_ubatch × 4 B, where the whole graph's peak is predicted (op offload); not examined in "
+              "the source"),
+    ("r17l-llama31-8b-q4-0-vulkan-rx6900xt-ngl0-aarch64repack-b4589", "compute_buffer@Vulkan0"): (
+        27.0, "as the Gemma log on the same machine: 24 MiB = 3 × 4096 × 512 × 4 B on the GPU at -ngl 0"),
+    ("r17l-llama31-8b-q4-0-vulkan-rx6900xt-ngl0-aarch64repack-b4589", "model_buffer"): (
+        0.54, "the printed buffers hold the mapped file (5749 MiB) and a CPU_AARCH64 copy of its Q4_0 "
+              "matrices repacked for the CPU kernels (3744 MiB), and this GGUF keeps its embedding and "
+              "output in f16 where the Q4_0 recipe prices them: neither modelled"),
+    **{("r17v-qwen25-72b-awq-tp2-2xa40-v072", figure): (bound, reason) for figure, bound, reason in (
+        ("activation_peak", 0.26, "5.66 GiB printed for one V0 batch of 32,768 tokens through AWQ-Marlin "
+                                  "at TP 2, 4.22 predicted: not explained"),
+        ("non_torch_memory", 0.52, "0.32 GiB at TP 2 over PCIe on V0 0.7.2, the 0.16 GiB constant "
+                                   "predicted"),
+        ("kv_cache_memory", 0.12, "the activation's and non-torch's 1.6 GiB (above)"))},
+    **{(rec, figure): (bound, "Qwen3-8B on one L4 under 0.27.1 (model runner V2): 0.26-0.37 GiB less left "
+                              "than predicted, as cold starts leave (a cold torch.compile cache inside "
+                              "the profile run: r12v-runpod-* 0.99 GiB between its cold and warm starts); "
+                              "not confirmed by the post")
+       for rec, bound in (("r17v-qwen3-8b-bf16-l4-8k-v0271", 0.12),
+                          ("r17v-qwen3-8b-fp8online-l4-8k-v0271", 0.08),
+                          ("r17v-qwen3-8b-fp8online-fp8kv-l4-8k-v0271", 0.08))
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    **{(rec, "weights"): (0.03, "9.06 GiB after online FP8 quantization (Fp8OnlineLinearMethod) where the "
+                                "fp8 matrices, the bf16 embedding and head and the RoPE cache take 8.80: "
+                                "0.26 GiB not explained")
+       for rec in ("r17v-qwen3-8b-fp8online-l4-8k-v0271", "r17v-qwen3-8b-fp8online-fp8kv-l4-8k-v0271")},
+    ("r17v-qwen36-35b-a3b-nvfp4-wsl-64k-seq1-v0200", "cuda_graph_memory"): (
+        0.3, "0.39 GiB estimated for 4 graphs (--max-cudagraph-capture-size 4), the 0.5 GiB constant "
+             "predicted for the estimate a budget takes in"),
     # round 14 (blind, vision-language models): Qwen3.5-35B-A3B FP8 on a DGX Spark (GB10, unified memory) at
     # 262,144 tokens with a cold compile: the encoder's item and budget as printed (one image of 16,384),
     # but 7.41 GiB taken beside the weights where 2.13 are predicted: the host's growth during the profile

@@ -190,3 +190,36 @@ def test_granite_moe_and_granite_4_tensors_have_their_components(name, component
     from paramscope.knowledge.roles import place
 
     assert place(name).component.split("/")[0] == component
+
+
+@pytest.mark.parametrize(("version", "log", "family", "estimate"), [
+    # 0.20 asked for the estimate (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1): 0.20's family, graphs inside
+    ("0.20.0", "CUDA graph memory profiling is enabled (default since v0.21.0)", "v1-0.16", True),
+    ("0.20.0", "", "v1-0.16", None),
+    ("0.22.0", "CUDA graph memory profiling is enabled", "v1", None),
+    ("unknown", "CUDA graph memory profiling is enabled", "v1", None),
+    ("0.27.1", "Using V2 Model Runner", "v1", False),  # V2's estimate was a stub then
+])
+def test_where_the_graph_estimate_goes(version, log, family, estimate):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from engine_log_compare import graph_estimate, vllm_engine
+
+    class Record:
+        engine_version, version_note = version, ""
+
+    Record.log = log
+    assert vllm_engine(Record()) == family  # type: ignore[arg-type]
+    assert graph_estimate(Record()) is estimate  # type: ignore[arg-type]
+
+
+def test_a_profile_asked_for_the_estimate_takes_it_in():
+    from paramscope.analyses.sizing.runtimes.vllm.profile import CUDA_GRAPH_BYTES, cuda_graph_bytes
+
+    p = resolve_params(TEXT[2048], context=4096, batch=1, kv_type=None, dtype=DType.BF16,
+                       gpu_memory_bytes=None, gpu_memory_utilization=None, block_size=None,
+                       max_num_batched_tokens=2048, max_num_seqs=None, tensor_parallel=1, cuda_graphs=True,
+                       engine="v1-0.16")
+    assert cuda_graph_bytes(p) == 0 and cuda_graph_bytes(replace(p, graph_estimate=True)) == CUDA_GRAPH_BYTES
+    v1 = replace(p, engine="v1")
+    assert cuda_graph_bytes(v1) == CUDA_GRAPH_BYTES
+    assert cuda_graph_bytes(replace(v1, graph_estimate=False)) == 0

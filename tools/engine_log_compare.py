@@ -183,11 +183,17 @@ def _note_date(note: str) -> tuple[int, int] | None:
 V1_SNAPSHOT_CHANGE = (2025, 7)
 
 
+# the line of a profile that took the CUDA graph estimate in: by default from 0.21, asked for on 0.19-0.20
+GRAPH_PROFILING_ON = "CUDA graph memory profiling is enabled"
+GRAPH_PROFILING_DEFAULT = (0, 21)
+
+
 def vllm_engine(r: Record) -> str:
     """The engine family the record's log comes from (runtimes/vllm/engine.py ENGINES): V0 where
     its version note says so (V0's worker.py and executor lines) or the version is before 0.8 (V1 became
-    the default in 0.8); V1 since 0.21 where the log says the CUDA graph estimate is in the profile ("CUDA
-    graph memory profiling is enabled") or the version says 0.21 or later; V1 of 0.8 to 0.9.1 where the
+    the default in 0.8); V1 since 0.21 where the version says 0.21 or later, or, the version not known,
+    the log says the CUDA graph estimate is in the profile ("CUDA graph memory profiling is enabled";
+    0.19-0.20 say so when asked, ``graph_estimate``); V1 of 0.8 to 0.9.1 where the
     version says so or the note dates the log before July 2025; V1 of 0.9.2 to 0.10 where the version says
     so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20, of 0.12 and of
     0.11 where the version says so; else V1 of 0.13 to 0.15 (or a 0.11-0.12 log that does not say). The
@@ -209,7 +215,7 @@ def vllm_engine(r: Record) -> str:
     # 0.19–0.20 print the estimate too but keep it out of the budget unless asked ("In v0.19, CUDA graph
     # memory profiling will be enabled by default ... To try it now, set ..."); from 0.21 the log says
     # "CUDA graph memory profiling is enabled"
-    if "CUDA graph memory profiling is enabled" in r.log or (known and version >= (0, 21)):
+    if (GRAPH_PROFILING_ON in r.log and not known) or (known and version >= GRAPH_PROFILING_DEFAULT):
         return "v1"
     if (known and version < (0, 9, 2)) or (_note_date(note) or (9999, 0)) < V1_SNAPSHOT_CHANGE:
         return "v1-0.8"
@@ -333,12 +339,17 @@ V2_GRAPH_ESTIMATE = (0, 28)
 MM_PROFILING_SKIPPED = "Skipping memory profiling for multimodal encoder"
 
 
-def graph_estimate(r: Record) -> bool:
+def graph_estimate(r: Record) -> bool | None:
     """Whether the record's profile took the CUDA graph estimate into the budget (runtimes/vllm/engine.py
-    ``graph_estimate``): not for model runner V2 before V2_GRAPH_ESTIMATE."""
+    ``graph_estimate``): not for model runner V2 before V2_GRAPH_ESTIMATE; yes for a release before 0.21
+    whose log says it did (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1); else the family's way (None)."""
     v2 = "V2 Model Runner" in r.log or "[model_runner.py:" in r.log
     version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
-    return not (v2 and len(version) == 2 and version < V2_GRAPH_ESTIMATE)
+    if v2 and len(version) == 2 and version < V2_GRAPH_ESTIMATE:
+        return False
+    if GRAPH_PROFILING_ON in r.log and len(version) == 2 and version < GRAPH_PROFILING_DEFAULT:
+        return True
+    return None
 
 
 # the first release whose hybrid models cache prefixes unasked (runtimes/vllm/kv.py PREFIX_CACHING_BY_DEFAULT)

@@ -257,8 +257,10 @@ DEVICES: tuple[Device, ...] = (
            reported_bytes=23028 * MiB, nvml_names=("NVIDIA A10G",),
            note="AWS publishes no tensor rate; bandwidth as GDDR6 12.5 Gbps × 384 bit, not vendor-stated"),
     Device("a40", "NVIDIA A40", "NVIDIA", "gpu", 48 * GiB, 696 * GB,
-           149.7 * TFLOP, 149.7 * TFLOP, None, "NVIDIA A40 datasheet (dense column)",
-           nvml_names=("NVIDIA A40",)),
+           149.7 * TFLOP, 149.7 * TFLOP, None, "NVIDIA A40 datasheet (dense column); nvidia-smi 46068 MiB"
+           + "; CUDA total from vLLM 0.7.2's budget line on two A40s, whose four terms (19.40 + 0.32 + "
+           "5.66 + 14.63 GiB) are 0.9 × 44.46 GiB (tests/fixtures/engine_logs/vllm/r17v-qwen25-72b-awq-*)",
+           reported_bytes=46068 * MiB, nvml_names=("NVIDIA A40",), cuda_bytes=round(44.46 * GiB)),
     Device("a30", "NVIDIA A30", "NVIDIA", "gpu", 24 * GiB, 933 * GB,
            165 * TFLOP, 165 * TFLOP, None, "NVIDIA A30 datasheet (dense column)",
            nvml_names=("NVIDIA A30",)),

@@ -114,9 +114,11 @@ class VllmParams:
     # V0 of 0.7.1 to 0.7.3: MLA's absorbed matrices beside the checkpoint's (weights.py MLA_ABSORPTION key)
     mla_absorption: str | None = None
     max_capture_size: int | None = None  # --max-cudagraph-capture-size (None: the engine's rule)
-    # the v1 family's profile takes the CUDA graph estimate out of the budget; model runner V2 before 0.28
-    # did not (its profile_cudagraph_memory returned 0), capturing the graphs outside it
-    graph_estimate: bool = True
+    # whether the profile takes the CUDA graph estimate out of the budget. None: the family's own way (the
+    # v1 family does, the others capture the graphs afterwards, outside it); False: a v1 profile that took
+    # none (model runner V2 before 0.28: its profile_cudagraph_memory returned 0); True: 0.19-0.20 with
+    # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1 ("CUDA graph memory profiling is enabled")
+    graph_estimate: bool | None = None
 
 
 def cdiv(a: int, b: int) -> int:

@@ -80,7 +80,7 @@ def vllm_memory(
     mla_stored_bytes: int | None = None,
     mla_absorption: str | None = None,
     max_cudagraph_capture_size: int | None = None,
-    graph_estimate: bool = True,
+    graph_estimate: bool | None = None,
     disable_hybrid_kv_cache_manager: bool = False,
     vision: VisionTower | None = None,
     mm_limits: Mapping[str, int] | None = None,
@@ -117,8 +117,9 @@ def vllm_memory(
     ``disable_hybrid_kv_cache_manager``: --disable-hybrid-kv-cache-manager (``without_hybrid_manager``).
     ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
     a pipeline's stages are sized without it); ``mm_limits`` --limit-mm-per-prompt (``parse_mm_limits``).
-    ``graph_estimate`` False: a v1-family profile that takes no CUDA graph estimate into the budget (model
-    runner V2 before 0.28), the graphs captured outside it.
+    ``graph_estimate``: whether the profile takes the CUDA graph estimate into the budget (None: the
+    family's way, the v1 family only; False: model runner V2 before 0.28, the graphs captured outside it;
+    True: 0.19-0.20 with VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1).
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split

@@ -290,7 +290,8 @@ def allreduce_fusion_bytes(p: VllmParams) -> int:
 def cuda_graph_bytes(p: VllmParams) -> int:
     """The CUDA graph pool inside the budget: V1 since 0.21 only (before, graphs are captured after the
     cache is sized, outside the budget)."""
-    return CUDA_GRAPH_BYTES if p.cuda_graphs and p.engine == "v1" and p.graph_estimate else 0
+    inside = p.engine == "v1" if p.graph_estimate is None else p.graph_estimate
+    return CUDA_GRAPH_BYTES if p.cuda_graphs and inside else 0
 
 
 # The graphs the engines before 0.21 capture after sizing the cache, outside the budget: one per captured
