@@ -175,11 +175,9 @@ KNOWN_MISSES = {
     ("r13q-llmdplanner-mistral-small-31-24b-w8a8-vlm-h100-v0190", "activation_peak"): (
         0.07, "2.18 GiB printed, 2.06 predicted: the text run beside two images' embeddings and pixels "
               "stays the peak (Pixtral's tower, 0.7 GiB, below it); 0.12 GiB not explained"),
-    **{(rec, "weights"): (bound, "gpt-oss-20b on 0.19's Triton MXFP4 backend holds 0.17 GiB more at TP 1 and "
-                                 "0.15 a rank at TP 2 than 0.11's layout (which matched, −0.25 %); the logs "
-                                 "show the post-load processing adding it: not explained")
-       for rec, bound in (("r13q-llmdplanner-gpt-oss-20b-mxfp4-tp1-h100-v0190-sampler-oom", 0.016),
-                          ("r13q-llmdplanner-gpt-oss-20b-mxfp4-tp2-h100-v0190", 0.023))},
+    # gpt-oss-20b on 0.19's Triton MXFP4 backend: the bundled triton_kernels' 64-padding of the swizzled
+    # values (knowledge/quant_layouts.py "triton-0.17", round 17): weights −1.5 % and −2.2 % → −0.0 % and
+    # −0.3 %
     # round 13 (blind), llama.cpp. GGUFs whose tensor types are not llama.cpp's own recipe: Unsloth's "UD"
     # mixes and older conversions keep more tensors at higher precision (gemma:2b's token embedding in q8_0
     # where the recipe gives Q6_K: the whole 121 MiB); priced by the recipe when the GGUF is not at hand

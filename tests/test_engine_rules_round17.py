@@ -223,3 +223,16 @@ def test_a_profile_asked_for_the_estimate_takes_it_in():
     v1 = replace(p, engine="v1")
     assert cuda_graph_bytes(v1) == CUDA_GRAPH_BYTES
     assert cuda_graph_bytes(replace(v1, graph_estimate=False)) == 0
+
+
+@pytest.mark.parametrize(("tp", "extra"), [(1, 8_847_360), (2, 5_963_776)])
+def test_the_triton_kernels_of_0_17_to_0_22_pad_mxfp4_values_to_64(tp, extra):
+    # gpt-oss-20b's 32 experts, hidden 2880 and intermediate 2880: the packed in / 2 bytes 1440 → 1472 (and
+    # at TP 2 the down projection's 736 → 768), per layer on one rank (vllm 0.19 hopper_value.py)
+    from paramscope.knowledge.quant_layouts import ENGINE_LAYOUTS, mxfp4_loaded_bytes
+
+    padded, plain = (ENGINE_LAYOUTS[("vllm", "mxfp4", b)] for b in ("triton-0.17", "triton"))
+    per_rank = [sum(mxfp4_loaded_bytes(kind, 32, out, inn, lay, tensor_parallel=tp) // tp
+                    for kind, out, inn in (("gate_up", 5760, 2880), ("down", 2880, 2880)))
+                for lay in (padded, plain)]
+    assert per_rank[0] - per_rank[1] == extra

@@ -110,17 +110,24 @@ def cast_scheme(model: Model, r: Record) -> str | None:
     return CAST_SCHEMES[stated] if stated != stored else None
 
 
+# the releases whose bundled triton_kernels pads MXFP4 values to 64 (knowledge/quant_layouts.py "triton-0.17")
+BUNDLED_PADDING = ((0, 17), (0, 23))
+
+
 def log_backend(r: Record) -> str | None:
     """The kernel backend vLLM used: "gptq" where the record names --quantization gptq (a GPTQ checkpoint
     then keeps its plain layout); for MXFP4, as the log says (mxfp4.py "Using Triton backend";
     marlin_utils_fp4.py's warning), else Marlin for logs dated before vLLM 0.11.1 (version note "before
     0.11"): the Triton path needs the triton_kernels package, a vLLM dependency only since PR #27370
     (October 2025, in 0.11.1; issue #26582: 0.11.0 users installed it by hand), so on Hopper mxfp4.py fell
-    back to Marlin; else None to let paramscope pick vLLM's current default."""
+    back to Marlin; else None to let paramscope pick vLLM's current default. Triton of 0.17 to 0.22 is
+    "triton-0.17" (BUNDLED_PADDING; 0.19 says "Using 'TRITON' Mxfp4 MoE backend")."""
     if r.setting("quantization") == "gptq":
         return "gptq"  # named explicitly: vLLM keeps the plain GPTQ kernel (loaded.GPTQ_FORCED)
-    if "Using Triton backend" in r.log:
-        return "triton"
+    if "Using Triton backend" in r.log or "Using 'TRITON' Mxfp4 MoE backend" in r.log:
+        version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
+        padded = len(version) == 2 and BUNDLED_PADDING[0] <= version < BUNDLED_PADDING[1]
+        return "triton-0.17" if padded else "triton"
     if "Marlin" in r.log or "marlin" in r.log:
         return "marlin"
     if "before 0.11" in (r.version_note or ""):

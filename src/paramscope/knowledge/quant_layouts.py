@@ -990,6 +990,7 @@ class EngineLayout:
     scale_copy_align: tuple[int, int] | tuple[()] = ()  # (rows, blocks) padding of a swizzled scale copy
     when: str = ""  # when the engine picks this backend
     source: str = ""
+    value_align: int = 0  # the swizzled values' rows and packed columns padded to this multiple (0: none)
 
 
 ENGINE_LAYOUTS: dict[tuple[str, str, str], EngineLayout] = {(e.engine, e.method, e.backend): e for e in (
@@ -997,6 +998,15 @@ ENGINE_LAYOUTS: dict[tuple[str, str, str], EngineLayout] = {(e.engine, e.method,
                  "CUDA capability ≥ 9.0 with triton_kernels, FlashInfer MXFP4 off (default on H100/H200)",
                  "vllm mxfp4.py get_mxfp4_backend, create_weights (round_up(intermediate, 64)), "
                  "process_weights_after_loading TRITON branch"),
+    # the triton_kernels vLLM 0.17 to 0.22 bundle (vllm/third_party/triton_kernels; absent from 0.12-0.15
+    # and again from 0.23) pre-pads the swizzled values: HopperMXValueLayout.swizzle_data "Pre-pad both
+    # matrix dims to multiples of 64" (the out rows and the packed in / 2 bytes). gpt-oss-20b on 0.19.0
+    # (H100, tests/fixtures/engine_logs/vllm/r13q-*-gpt-oss-20b-*): 13.64 and 7.01 GiB printed at TP 1 and
+    # 2, 13.44 and 6.86 without it, 13.63 and 6.99 with it
+    EngineLayout("vllm", "mxfp4", "triton-0.17", 64, 1, DType.F32, (256, 2),
+                 "the Triton backend of vLLM 0.17 to 0.22 (its bundled triton_kernels)",
+                 "vllm mxfp4.py as 'triton', then third_party/triton_kernels hopper_value.py swizzle_data's "
+                 "64-padding of both value dims", value_align=64),
     EngineLayout("vllm", "mxfp4", "marlin", 128, 256, DType.BF16, (),
                  "CUDA capability < 9.0 (A100, L40S, RTX), or VLLM_MXFP4_USE_MARLIN=1",
                  "vllm mxfp4.py create_weights MARLIN branch: 'n % 256 == 0 and k % 128 == 0'"),
@@ -1041,7 +1051,9 @@ def mxfp4_loaded_bytes(kind: str, experts: int, out: int, inn: int, lay: EngineL
     else:
         rows, cols = _round_up(out, lay.hidden_align), _round_up(inn // tp, lay.intermediate_align)
     blocks = cols // MXFP4_BLOCK
-    rank = experts * rows * (cols // 2 + blocks)
+    values = (_round_up(rows, lay.value_align) * _round_up(cols // 2, lay.value_align) if lay.value_align
+              else rows * cols // 2)
+    rank = experts * (values + rows * blocks)
     if with_bias:
         rank += experts * rows * lay.bias_dtype.type_size
     if lay.scale_copy_align:
