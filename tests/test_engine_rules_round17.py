@@ -236,3 +236,18 @@ def test_the_triton_kernels_of_0_17_to_0_22_pad_mxfp4_values_to_64(tp, extra):
                     for kind, out, inn in (("gate_up", 5760, 2880), ("down", 2880, 2880)))
                 for lay in (padded, plain)]
     assert per_rank[0] - per_rank[1] == extra
+
+
+def test_vllm_counts_the_allocator_tails_of_packed_awq_tensors():
+    # AWQ-Marlin keeps qweight, qzeros and scales at their stored sizes: their q/k/v and gate/up parts fuse
+    # as the weights do, and each fused tensor of 10 MiB or more leaves its unsplit 2 MiB tail
+    import paramscope
+    from paramscope.analyses.sizing.runtimes.allocator import packed_name, weight_tails
+
+    assert packed_name("layers.0.self_attn.k_proj.qweight") == "layers.0.self_attn.qkv_proj.qweight"
+    assert packed_name("model.layers.0.mlp.up_proj.scales") == "model.layers.0.mlp.gate_up_proj.scales"
+    model = paramscope.open_model(str(CONFIGS / "qwen2.5-14b-instruct-awq.config.json"))
+    assert weight_tails(model, 1, device_level=False) == 0  # SGLang's and the stored-layout rule: none
+    tails = weight_tails(model, 1, device_level=False, packed=True)
+    # Qwen2.5-14B: 48 layers; gate_up's qweight (5120 × 27648 / 2 B) is 2 MiB-aligned, the others not
+    assert 0 < tails <= 48 * 4 * 2**20

@@ -63,7 +63,8 @@ FUSED = (
     (re.compile(r"^(.*\.)(?:q_proj|k_proj|v_proj)\.weight$"), "qkv_proj"),
     (re.compile(r"^(.*\.)(?:gate_proj|up_proj)\.weight$"), "gate_up_proj"),
 )
-KV_PROJ = re.compile(r"\.(?:k_proj|v_proj)\.weight$")  # replicated when fewer KV heads than ranks
+# replicated when fewer KV heads than ranks (a packed checkpoint's parts too)
+KV_PROJ = re.compile(r"\.(?:k_proj|v_proj)\.(?:weight|qweight|qzeros|scales|weight_packed|weight_scale)$")
 
 
 def rank_weight_sizes(model: Model, tp: int, skip: frozenset[str] = frozenset()) -> list[int]:
@@ -115,12 +116,45 @@ def fused_name(name: str) -> str:
     return name
 
 
-def weight_tails(model: Model, tp: int, *, device_level: bool, skip: frozenset[str] = frozenset()) -> int:
+def weight_tails(model: Model, tp: int, *, device_level: bool, skip: frozenset[str] = frozenset(),
+                 packed: bool = False) -> int:
     """What the allocator holds beyond one rank's weights (``tail_bytes`` over ``rank_weight_sizes``);
-    0 for a checkpoint the engine re-lays (packed formats: GPTQ, AWQ, MXFP4, GGUF …)."""
-    if not loaded_as_stored(model):
+    0 for a checkpoint the engine re-lays (packed formats: GPTQ, AWQ, MXFP4, GGUF …), except, with
+    ``packed``, the ones vLLM re-lays at their stored sizes (``sizes_kept``)."""
+    if loaded_as_stored(model):
+        sizes = rank_weight_sizes(model, tp, skip)
+    elif packed and sizes_kept(model):
+        found = _rank_parameters(model, tp, skip=skip, key=packed_name)
+        sizes = list(found[0].values()) if found else []
+    else:
         return 0
-    return sum(tail_bytes(size, device_level=device_level) for size in rank_weight_sizes(model, tp, skip))
+    return sum(tail_bytes(size, device_level=device_level) for size in sizes)
+
+
+# Packed formats vLLM re-lays in tensors of their stored sizes: AWQ (AWQ-Marlin repacks qweight and permutes
+# qzeros and scales in place of the same bytes; model_executor/layers/quantization/awq_marlin.py, kernels/
+# mixed_precision/marlin.py) and compressed-tensors (pack-quantized int4 the same way; NVFP4 renames
+# weight_packed and swizzles its scales, padded to 128 × 4 tiles, a no-op at the usual shapes). Their
+# parts fuse as the weight they belong to (q/k/v, gate/up). Qwen2.5-14B-Instruct-AWQ on vLLM 0.15.1 and
+# Qwen3-8B NVFP4 on 0.23 load what their tensors and these tails come to (a replay of the allocator;
+# tests/fixtures/engine_logs/vllm/dali-*, rtx5070ti-*)
+PACKED_SUFFIXES = (".qweight", ".qzeros", ".scales", ".weight_packed", ".weight_scale", ".weight_zero_point",
+                   ".weight_global_scale", ".input_global_scale")
+SIZES_KEPT = frozenset({"awq", "compressed-tensors"})
+
+
+def sizes_kept(model: Model) -> bool:
+    """Whether vLLM holds a packed checkpoint's tensors at their stored sizes (SIZES_KEPT)."""
+    q = model.quantization
+    return q is not None and q.method in SIZES_KEPT
+
+
+def packed_name(name: str) -> str:
+    """``fused_name`` for a packed tensor: the fused weight's name with the part's suffix."""
+    for suffix in PACKED_SUFFIXES:
+        if name.endswith(suffix):
+            return fused_name(name[: -len(suffix)] + ".weight") + suffix
+    return fused_name(name)
 
 
 def loaded_as_stored(model: Model) -> bool:

@@ -8,7 +8,7 @@ import re
 
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
-from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
+from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
 from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_mm_limits, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import TRI_STATE
 from paramscope.analyses.sizing.runtimes.vllm.explain import gib
@@ -46,8 +46,8 @@ def stage_offload(model: Model, weights_bytes: int, tensor_parallel: int, limit_
     scale = weights_bytes / (model.tensor_bytes or weights_bytes or 1)
     bounds = [sum(stage_layers[:i]) for i in range(len(stage_layers) + 1)]
     # the tails moved are those "Model loading took" would have counted (``loaded_tails``): none for
-    # re-priced weights or the packed formats the engine re-lays
-    tails = scheme is None and loaded_as_stored(model)
+    # re-priced weights or the packed formats the engine re-lays at other sizes
+    tails = scheme is None and (loaded_as_stored(model) or sizes_kept(model))
     return tuple(cpu_offload(model, tensor_parallel, limit_bytes, (bounds[i], bounds[i + 1]),
                              1.0 if sizes else scale, sizes, tails)
                  for i in range(len(stage_layers)))

@@ -261,7 +261,7 @@ def loaded_tails(model: Model, tensor_parallel: int) -> int:
     """One rank's caching-allocator segment tails as "Model loading took" counts them: the unsplit ones
     (torch.cuda.memory_allocated), over the tensors vLLM builds (runtimes/allocator.py)."""
     return weight_tails(model, tensor_parallel, device_level=False,
-                        skip=frozenset(t.name for t in unbuilt_vision(model)))
+                        skip=frozenset(t.name for t in unbuilt_vision(model)), packed=True)
 
 
 def allocator_tails(cfg: ArchConfig, p: VllmParams) -> int:
