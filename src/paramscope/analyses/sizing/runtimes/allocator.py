@@ -22,9 +22,10 @@ SGLang (llmsinclouds-*: 0.25 GiB more; 0.22 of tails). Shapes that are multiples
 The tensors are the checkpoint's, as the engines fuse and split them: q/k/v projections into one
 QKVParallelLinear, gate/up into one MergedColumnParallelLinear, every expert's gate/up and down into the
 fused MoE's w13 and w2; each matrix split over the tensor-parallel ranks (k/v replicated when there are
-fewer KV heads than ranks), the embedding and LM head by vocabulary padded to 64. Not modelled: packed
-formats (GPTQ, AWQ, MXFP4, GGUF: the engines re-lay them), re-priced weights, and layouts the engines
-build otherwise (MLA, linear attention, encoder-decoder).
+fewer KV heads than ranks), the embedding and LM head by vocabulary padded to 64. Packed formats vLLM
+re-lays at their stored sizes (AWQ, compressed-tensors) are counted the same way for vLLM (``sizes_kept``).
+Not modelled: the other packed formats (GPTQ, MXFP4, GGUF: the engines re-lay them otherwise), re-priced
+weights, and layouts the engines build otherwise (MLA, linear attention, encoder-decoder).
 """
 
 from __future__ import annotations
