@@ -191,6 +191,11 @@ def place(name: str) -> Placement:
     return _placement(_local_class(name), None)
 
 
+# the last layer index of a name that holds more than one ("layers.0.layers.3.weight"): names alike but
+# for the innermost index key alike (``place`` takes the outermost as the layer)
+_LAST_LAYER = _LAYER.replace("(?P<prefix>.*?", "(?P<prefix>.*", 1)
+
+
 def without_layer(name: str) -> tuple[str, ...]:
     """The name less its layer index: ("model.layers", "mlp.up_proj.weight") for
     "model.layers.7.mlp.up_proj.weight", (name,) for a name without one (a tower's layers have one too,
@@ -198,7 +203,7 @@ def without_layer(name: str) -> tuple[str, ...]:
 
     Names alike but for that index are placed alike but for the layer (the index is a whole numeric
     segment, so the layer pattern matches them at the same place, and the rest is the same)."""
-    m = _rx(_LAYER).match(name)
+    m = _rx(_LAST_LAYER).match(name)
     return (m.group("prefix"), m.group("rest")) if m else (name,)
 
 
