@@ -109,6 +109,7 @@ def test_v0_0_7_absorbed_mla_matrices():
 @pytest.mark.parametrize(("version", "note", "quantization", "expected"), [
     ("0.7.3", "", "fp8", "fp8"), ("0.7.2", "", "fp8", "fp8-0.7.2"), ("0.7.3", "", None, "16-bit"),
     ("0.7.0", "", None, None), ("0.8.0", "", None, None),
+    ("0.7.3", "", "awq", "int"), ("0.7.2", "", "awq", None),  # AWQ ran without MLA before 0.7.3
     ("unknown", "V0 engine, log dated 03-15 (2025)", "fp8", "fp8"),
     ("unknown", "V0 engine, a development build of December 2024", None, None)])
 def test_the_log_compare_tool_dates_the_absorption(version, note, quantization, expected):
@@ -132,7 +133,10 @@ def test_the_log_compare_tool_dates_the_absorption(version, note, quantization, 
     ("v1-0.16", 256, 2048, "llama", 51 + 35),  # "PIECEWISE=51 … FULL=35" in 0.19-0.23 logs
     ("v1-0.16", 128, 2048, "llama", 35 + 19),  # AsyncEngineArgs' 128 sequences (abortdemo-*, fastapi-*)
     ("v1-0.16", 1024, 8192, "gpt_oss", 83 + 83),  # gpt-oss raises the largest size to 1024 (r13q-*)
+    ("v1-0.16", 16, 8192, "gpt_oss", 83 + 5),  # its 1024 whatever max_num_seqs says
     ("v1-0.11", 256, 2048, "llama", 67 + 35),  # 0.11.0: the 8-step grid to 512, FULL up to 256 (r13v-*)
+    ("v1-0.11", 16, 2048, "llama", 7 + 5),  # ... to 2 × max_num_seqs: 1, 2, 4, 8, 16, 24, 32
+    ("v0", 512, 4096, "llama", 67),  # V0's grid goes on to 8192
     ("v1-0.9", 256, 2048, "llama", 67),  # piecewise only before 0.11
     ("v0", 256, 4096, "llama", 35),  # V0: 1, 2, 4, 8 … 256
     ("v0", 192, 4096, "llama", 27),
@@ -251,3 +255,12 @@ def test_vllm_counts_the_allocator_tails_of_packed_awq_tensors():
     tails = weight_tails(model, 1, device_level=False, packed=True)
     # Qwen2.5-14B: 48 layers; gate_up's qweight (5120 × 27648 / 2 B) is 2 MiB-aligned, the others not
     assert 0 < tails <= 48 * 4 * 2**20
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("h.3.layers.7.v", "h.5.layers.7.v"), ("layers.0.layers.0.weight", "layers.0.layers.1.weight"),
+    ("encoder.block.0.layer.1.DenseReluDense.wi.weight", "encoder.block.4.layer.1.DenseReluDense.wi.weight")])
+def test_names_alike_but_for_any_layer_index_key_alike(a, b):
+    from paramscope.knowledge.roles import without_layer
+
+    assert without_layer(a) == without_layer(b)

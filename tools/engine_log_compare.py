@@ -22,6 +22,7 @@ import paramscope
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache
 from paramscope.analyses.sizing.loaded import loaded_weights
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
+from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_pre_mla_gguf
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
@@ -315,12 +316,15 @@ def mla_absorption(model: Model, r: Record, engine: str) -> str | None:
             return None
     elif dated is None or not ABSORPTION_DATES[0] <= dated <= ABSORPTION_DATES[1]:
         return None
-    method = r.setting("quantization") or (model.quantization.method if model.quantization else None)
+    q = model.quantization
+    method = r.setting("quantization") or (q.method if q else None)
     if method is None:
         return "16-bit"
-    if method == "fp8":
+    fp8 = method == "fp8" or (q is not None and loaded_as_stored(model))  # compressed-tensors FP8 too
+    if fp8:
         return "fp8" if (version if len(version) >= 2 else FP8_BF16_COPY) >= FP8_BF16_COPY else "fp8-0.7.2"
-    return "int"
+    # AWQ / GPTQ: MLA (and so the absorption) only from 0.7.3 (PR #13181); 0.7.1-0.7.2 ran them without MLA
+    return None if len(version) >= 2 and version < FP8_BF16_COPY else "int"
 
 
 def vllm_mla(r: Record, engine: str) -> bool:

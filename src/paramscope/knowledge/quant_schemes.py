@@ -43,7 +43,7 @@ CATEGORY_OF_COMPONENT: dict[str, str] = {
     "attention/qkv": ATTN_QKV, "attention/kv_b": ATTN_KV_B, "attention/o": ATTN_OUTPUT,
     "ffn/up": FFN_UP, "experts/up": FFN_UP, "shared_experts/up": FFN_UP,
     "ffn/gate": FFN_GATE, "ffn/gate_up": FFN_GATE, "experts/gate": FFN_GATE,
-    "experts/gate_up": FFN_GATE, "shared_experts/gate": FFN_GATE,
+    "experts/gate_up": FFN_GATE, "shared_experts/gate": FFN_GATE, "shared_experts/gate_up": FFN_GATE,
     "ffn/down": FFN_DOWN, "experts/down": FFN_DOWN, "shared_experts/down": FFN_DOWN,
 }
 # DeepSeek GGUFs split attn_kv_b into attn_k_b / attn_v_b, which no category substring matches.
@@ -56,6 +56,7 @@ GGUF_NAME_OF_COMPONENT: dict[str, str] = {
     "ffn/down": "ffn_down", "experts/down": "ffn_down_exps", "shared_experts/down": "ffn_down_shexp",
     "ffn/gate": "ffn_gate", "ffn/gate_up": "ffn_gate_up", "experts/gate": "ffn_gate_exps",
     "experts/gate_up": "ffn_gate_up_exps", "shared_experts/gate": "ffn_gate_shexp",
+    "shared_experts/gate_up": "ffn_gate_up_shexp",
     "ffn/up": "ffn_up", "experts/up": "ffn_up_exps", "shared_experts/up": "ffn_up_shexp",
 }
 

@@ -191,9 +191,9 @@ def place(name: str) -> Placement:
     return _placement(_local_class(name), None)
 
 
-# the last layer index of a name that holds more than one ("layers.0.layers.3.weight"): names alike but
-# for the innermost index key alike (``place`` takes the outermost as the layer)
-_LAST_LAYER = _LAYER.replace("(?P<prefix>.*?", "(?P<prefix>.*", 1)
+# a layer index inside what follows the (outermost) layer index: blanked in ``without_layer``'s key, so that
+# names alike but for any of their layer indices key alike ("h.3.layers.7.v", T5's "block.0.layer.1.…")
+_INNER_LAYER = r"((?:^|\.)(?:layers|layer|h|blk|blocks|block|decoder\.layers|encoder\.layer)\.)\d+(?=\.)"
 
 
 def without_layer(name: str) -> tuple[str, ...]:
@@ -202,9 +202,10 @@ def without_layer(name: str) -> tuple[str, ...]:
     though ``place`` counts them as the tower's).
 
     Names alike but for that index are placed alike but for the layer (the index is a whole numeric
-    segment, so the layer pattern matches them at the same place, and the rest is the same)."""
-    m = _rx(_LAST_LAYER).match(name)
-    return (m.group("prefix"), m.group("rest")) if m else (name,)
+    segment, so the layer pattern matches them at the same place, and the rest is the same); a layer
+    index further in (a nested block) is blanked ("#"), so names alike but for it key alike too."""
+    m = _rx(_LAYER).match(name)
+    return (m.group("prefix"), _rx(_INNER_LAYER).sub(r"\1#", m.group("rest"))) if m else (name,)
 
 
 # A model's names are few local names repeated in every layer (DeepSeek-V3's 90k stored names: 1.6k in

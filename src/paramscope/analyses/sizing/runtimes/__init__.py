@@ -156,7 +156,9 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
              Option("max_cudagraph_capture_size", int, None, "vLLM --max-cudagraph-capture-size: the "
                     "largest batch captured as a CUDA graph (default: min(2 × max_num_seqs, 512, "
-                    "max_num_batched_tokens)); fewer graphs, less memory", 1, 1 << 20),
+                    "max_num_batched_tokens)); fewer graphs, less memory outside the reservation of the "
+                    "V1 families before 0.21 (the v1 family's in-budget estimate is a constant here)",
+                    1, 1 << 20),
              Option("skip_mm_profiling", bool, False, "vLLM --skip-mm-profiling: the profile run leaves "
                     "the multimodal encoder out (its peak is then yours to leave room for)"),
              Option("limit_mm_per_prompt", str, "", "vLLM --limit-mm-per-prompt: items per prompt by "

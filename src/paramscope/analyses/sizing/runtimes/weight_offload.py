@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from paramscope.analyses.sizing.runtimes.allocator import KV_PROJ, fused_name, tail_bytes
+from paramscope.analyses.sizing.runtimes.allocator import KV_PROJ, packed_name, tail_bytes
 from paramscope.records import record
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def layer_parameters(model: Model, tensor_parallel: int, sizes: Mapping[str, int
         found = None if skip else LAYER_INDEX.search(t.name)
         if found is None:
             continue
-        key = fused_name(t.name)
+        key = packed_name(t.name)  # a packed part (AWQ qweight, scales …) fuses as its weight does
         share = 1.0 if len(t.shape) < 2 else kv_share if KV_PROJ.search(t.name) else 1 / tensor_parallel
         layer, size = groups.get(key, (int(found.group(1)), 0.0))
         nbytes = t.nbytes if sizes is None else sizes.get(t.name, t.nbytes)

@@ -35,6 +35,16 @@ def gib(n: int | float) -> str:
     return f"{n / GiB:.2f} GiB"
 
 
+def _outside_parts(cfg: ArchConfig, m: VllmMemory) -> str:
+    """What the share outside the reservation holds, in words."""
+    p = m.params
+    parts = [*([] if context_inside(p) else ["CUDA context"]),
+             *(["NCCL"] if p.tensor_parallel > 1 and not nccl_inside(p) else []),
+             *([f"{captured_graphs(cfg, p)} CUDA graphs {m.captured_graph_bytes:,} B"]
+               if m.captured_graph_bytes else [])]
+    return ", ".join(parts) or "nothing"
+
+
 def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int, sampler: int
              ) -> tuple[str, ...]:
     p, layout = m.params, m.layout
@@ -72,11 +82,8 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"{f', NCCL of the profile run {lazy:,} B included' if (lazy := nccl_profile_bytes(p)) else ''}"
         f"{f', all-reduce fusion workspace {fused:,} B' if (fused := allreduce_fusion_bytes(p)) else ''}"
         "): "
-        f"{m.non_torch_bytes:,} B; outside the reservation (estimate:"
-        f"{'' if context_inside(p) else ' CUDA context'}"
-        f"{', NCCL' if p.tensor_parallel > 1 and not nccl_inside(p) else ''}"
-        f"{f', {captured_graphs(cfg, p)} CUDA graphs {g:,} B' if (g := m.captured_graph_bytes) else ''}"
-        f"): {m.cuda_context_bytes:,} B",
+        f"{m.non_torch_bytes:,} B; outside the reservation (estimate: {_outside_parts(cfg, m)}): "
+        f"{m.cuda_context_bytes:,} B",
         f"KV groups: {layout.groups} of {layout.group_size} layers; page {layout.page_bytes:,} B; "
         f"blocks per request {layout.blocks_per_request} ({layout.blocks})"
         if not layout.layer_pages else

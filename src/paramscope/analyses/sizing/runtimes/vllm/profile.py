@@ -302,13 +302,13 @@ def cuda_graph_bytes(p: VllmParams) -> int:
 # Fitted on 39 logs' "Graph capturing finished in N secs, took X GiB" (tests/fixtures/engine_logs/vllm/;
 # median error 0.10 GiB, the 0.5 GiB constant's 0.29): per layer per captured size, dense and MoE layers.
 GRAPH_BYTES_PER_LAYER_SIZE = {False: round(0.23 * MiB), True: round(0.40 * MiB)}  # keyed by cfg.is_moe
-# the batch sizes captured (vllm/config.py _set_cudagraph_sizes): V0 [1, 2, 4] + 8..256 by 8 up to
-# max_num_seqs padded up; V1 until 0.11.0 [1, 2, 4] + 8..512 by 8 up to max_num_batched_tokens; from 0.11.x
-# [1, 2, 4] + 8..248 by 8 + 256.. by 16 up to min(2 × max_num_seqs, 512, max_num_batched_tokens), FULL
-# graphs for the sizes up to max_num_seqs (from 0.11.0); gpt-oss raises the 512 to 1024
-# (models/config.py "Overriding max cuda graph capture size to 1024"); --max-cudagraph-capture-size sets it
-V0_CAPTURE_SIZES = (1, 2, 4, *range(8, 257, 8))
-V1_EARLY_CAPTURE_SIZES = (1, 2, 4, *range(8, 513, 8))
+# the batch sizes captured (vllm/config.py _set_cudagraph_sizes): V0 [1, 2, 4] + 8..8192 by 8 up to
+# max_num_seqs padded up; V1 of 0.10 to 0.11.0 [1, 2, 4] + 8.. by 8 up to min(2 × max_num_seqs, 512,
+# max_num_batched_tokens) (cuda_graph_sizes; 0.8-0.9: up to 512); from 0.11.x [1, 2, 4] + 8..248 by 8 +
+# 256.. by 16 up to the same bound, FULL graphs for the sizes up to max_num_seqs (from 0.11.0).
+# --max-cudagraph-capture-size sets the bound, and from 0.11.x so does gpt-oss's model config outright
+# (models/config.py "Overriding max cuda graph capture size to 1024")
+V0_CAPTURE_SIZES = (1, 2, 4, *range(8, 8193, 8))
 PIECEWISE_ONLY = frozenset({"v1-0.9", "v1-0.8"})
 MAX_CAPTURE_SIZE = {"gpt_oss": 1024}  # by family; 512 otherwise
 
@@ -318,12 +318,14 @@ def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
     if p.engine in V0_FAMILIES:
         top = next((s for s in V0_CAPTURE_SIZES if s >= p.max_num_seqs), V0_CAPTURE_SIZES[-1])
         return sum(s <= top for s in V0_CAPTURE_SIZES)
-    if p.engine in PIECEWISE_ONLY or p.engine == "v1-0.11":
-        top = min(p.max_num_batched_tokens, p.max_capture_size or p.max_num_batched_tokens)
-        piecewise = [s for s in V1_EARLY_CAPTURE_SIZES if s <= top]
+    early = p.engine in PIECEWISE_ONLY or p.engine == "v1-0.11"
+    default = 512 if p.engine == "v1-0.8" else min(2 * p.max_num_seqs, 512)
+    # the model's own bound (gpt-oss) came with max_cudagraph_capture_size, after 0.11.0
+    model_bound = None if early else MAX_CAPTURE_SIZE.get(cfg.family)
+    top = min(p.max_capture_size or model_bound or default, p.max_num_batched_tokens)
+    if early:
+        piecewise = [s for s in (1, 2, 4, *range(8, top + 1, 8)) if s <= top]
     else:
-        largest = p.max_capture_size or min(2 * p.max_num_seqs, MAX_CAPTURE_SIZE.get(cfg.family, 512))
-        top = min(largest, p.max_num_batched_tokens)
         piecewise = [*(s for s in (1, 2, 4) if s <= top), *range(8, min(top + 1, 256), 8),
                      *range(256, top + 1, 16)]
     full = 0 if p.engine in PIECEWISE_ONLY else sum(s <= p.max_num_seqs for s in piecewise)
