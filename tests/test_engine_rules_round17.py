@@ -264,3 +264,13 @@ def test_names_alike_but_for_any_layer_index_key_alike(a, b):
     from paramscope.knowledge.roles import without_layer
 
     assert without_layer(a) == without_layer(b)
+
+
+def test_size_prices_gpt_oss_as_the_v1_0_16_family_holds_it():
+    # the family's Triton MXFP4 backend pads the values to 64 (its bundled triton_kernels): 24 layers ×
+    # 8,847,360 B more on one H100 than the current family's layout
+    import paramscope
+
+    got = {e: paramscope.size("gpt-oss-20b", runtime="vllm", gpu="h100", engine=e).estimate.weights_bytes
+           for e in ("v1", "v1-0.16")}
+    assert got["v1-0.16"] - got["v1"] == 24 * 8_847_360

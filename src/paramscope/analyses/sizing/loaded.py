@@ -31,12 +31,14 @@ class Loaded:
 
 
 def loaded_weights(model: Model, runtime: str, device: Device | None = None, backend: str | None = None,
-                   tensor_parallel: int = 1) -> Loaded:
+                   tensor_parallel: int = 1, family: str | None = None) -> Loaded:
     """The stored tensors (quantized weights with their side data, unquantized modules at their stored
     type), with the re-layouts of knowledge/quant_layouts.ENGINE_LAYOUTS applied: vLLM pads MXFP4 experts
     per backend (``backend`` None: the one vLLM picks for ``device``, Triton when the device is unknown)
-    and per tensor-parallel rank; and without the vision layers vLLM does not build (``unbuilt_vision``)."""
-    loaded = _without_unloaded_buffers(model, _relaid(model, runtime, device, backend, tensor_parallel))
+    and per tensor-parallel rank (``family``: the vLLM release family, PADDED_TRITON_FAMILIES); and without
+    the vision layers vLLM does not build (``unbuilt_vision``)."""
+    loaded = _without_unloaded_buffers(model, _relaid(model, runtime, device, backend, tensor_parallel,
+                                                      family))
     unbuilt = unbuilt_vision(model) if runtime == "vllm" else ()
     if not unbuilt:
         return loaded
@@ -104,8 +106,13 @@ def unbuilt_vision(model: Model) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
+# vLLM families whose Triton MXFP4 backend pads its values (knowledge/quant_layouts.py "triton-0.17": the
+# triton_kernels 0.17 to 0.22 bundle; the v1-0.16 family is 0.16 to 0.20)
+PADDED_TRITON_FAMILIES = frozenset({"v1-0.16"})
+
+
 def _relaid(model: Model, runtime: str, device: Device | None, backend: str | None,
-            tensor_parallel: int) -> Loaded:
+            tensor_parallel: int, family: str | None = None) -> Loaded:
     """The checkpoint with the engine's re-layouts of quantized tensors (see ``loaded_weights``)."""
     stored = model.tensor_bytes
     method = model.quantization.method if model.quantization else None
@@ -125,6 +132,8 @@ def _relaid(model: Model, runtime: str, device: Device | None, backend: str | No
         chosen = "flashinfer-sm100"
     else:
         chosen = _vllm_mxfp4_backend(device) if amd or not backend else backend
+        if chosen == "triton" and not backend and family in PADDED_TRITON_FAMILIES:
+            chosen = "triton-0.17"
     lay = ql.ENGINE_LAYOUTS.get((runtime, "mxfp4", chosen))
     if lay is None:
         known = sorted(b for e, m, b in ql.ENGINE_LAYOUTS if (e, m) == ("vllm", "mxfp4"))

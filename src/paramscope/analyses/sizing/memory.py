@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from paramscope.analyses.sizing.kv_cache import encoder_cells
 from paramscope.analyses.sizing.request import DEFAULT_CONTEXT, MemoryRequest, RuntimeParts, resolve_context
-from paramscope.analyses.sizing.runtimes import find
+from paramscope.analyses.sizing.runtimes import find, option
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
@@ -109,20 +109,22 @@ _WEIGHTS_MEMO: ModelMemo[tuple[int, str, tuple[str, ...]]] = ModelMemo(32)
 
 
 def weights_for(model: Model, scheme: str | None, runtime: str = "", device: Device | None = None,
-                n_devices: int = 1) -> tuple[int, str, tuple[str, ...]]:
-    """Weight bytes as stored (as ``runtime`` holds them, where it re-lays them), or re-priced at
-    ``scheme``; with the explain lines."""
+                n_devices: int = 1, family: str | None = None) -> tuple[int, str, tuple[str, ...]]:
+    """Weight bytes as stored (as ``runtime`` holds them, where it re-lays them; ``family`` the engine
+    release family where the layout differs by release), or re-priced at ``scheme``; with the explain
+    lines."""
     # a re-pricing depends on the model and the scheme alone; weights as stored, on how the runtime lays them
-    key = (scheme,) if scheme is not None else (None, runtime, device, n_devices)
-    return _WEIGHTS_MEMO.get(model, key, lambda: _weights_for(model, scheme, runtime, device, n_devices))
+    key = (scheme,) if scheme is not None else (None, runtime, device, n_devices, family)
+    return _WEIGHTS_MEMO.get(model, key,
+                             lambda: _weights_for(model, scheme, runtime, device, n_devices, family))
 
 
 def _weights_for(model: Model, scheme: str | None, runtime: str, device: Device | None,
-                 n_devices: int) -> tuple[int, str, tuple[str, ...]]:
+                 n_devices: int, family: str | None = None) -> tuple[int, str, tuple[str, ...]]:
     if scheme is None:
         from paramscope.analyses.sizing.loaded import loaded_weights
 
-        loaded = loaded_weights(model, runtime, device, tensor_parallel=n_devices)
+        loaded = loaded_weights(model, runtime, device, tensor_parallel=n_devices, family=family)
         return loaded.bytes, "as stored", tuple(f"weights: {n}" for n in loaded.notes)
     from paramscope.analyses.sizing.weights import reprice_totals
 
@@ -144,8 +146,9 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
                                f"{req.n_devices})")
     ctx, ctx_note = resolve_context(cfg, req.context)
     runtime = find(req.runtime)
+    family = option(req, "engine") if runtime.name == "vllm" else None
     weights_bytes, scheme, weights_explain = weights_for(model, req.weights, runtime.name, req.device,
-                                                         req.n_devices)
+                                                         req.n_devices, family)
     req = replace(req, runtime=runtime.name, options=runtime.check(req.options))
     parts = runtime.parts()(model, cfg, weights_bytes, req, ctx)
     on_devices = weights_bytes + parts.duplicate_weights_bytes - parts.host_weights_bytes
