@@ -111,6 +111,11 @@ def cast_scheme(model: Model, r: Record) -> str | None:
     return CAST_SCHEMES[stated] if stated != stored else None
 
 
+def release(r: Record, parts: int) -> tuple[int, ...]:
+    """The first ``parts`` numbers of the record's engine version ((0, 19) of "0.19.0"; () when unknown)."""
+    return tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:parts])
+
+
 # the releases whose bundled triton_kernels pads MXFP4 values to 64 (knowledge/quant_layouts.py "triton-0.17")
 BUNDLED_PADDING = ((0, 17), (0, 23))
 
@@ -126,7 +131,7 @@ def log_backend(r: Record) -> str | None:
     if r.setting("quantization") == "gptq":
         return "gptq"  # named explicitly: vLLM keeps the plain GPTQ kernel (loaded.GPTQ_FORCED)
     if "Using Triton backend" in r.log or "Using 'TRITON' Mxfp4 MoE backend" in r.log:
-        version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
+        version = release(r, 2)
         padded = len(version) == 2 and BUNDLED_PADDING[0] <= version < BUNDLED_PADDING[1]
         return "triton-0.17" if padded else "triton"
     if "Marlin" in r.log or "marlin" in r.log:
@@ -206,7 +211,7 @@ def vllm_engine(r: Record) -> str:
     so or the note dates the log before 0.11 ("before 0.11 ("); V1 of 0.16 to 0.20, of 0.12 and of
     0.11 where the version says so; else V1 of 0.13 to 0.15 (or a 0.11-0.12 log that does not say). The
     main branch before PR #2031 ("before PR #2031" in the note) is "v0-2023-main"."""
-    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    version = release(r, 3)
     known = len(version) >= 2
     note = r.version_note or ""
     if "before PR #2031" in note:
@@ -251,7 +256,7 @@ def chunked_prefill(r: Record, engine: str) -> bool | None:
     stated = r.setting("enable_chunked_prefill")
     if stated is not None or engine not in V0_FAMILIES:
         return stated
-    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    version = release(r, 3)
     dated = _note_date(r.version_note or "")
     old = (len(version) >= 2 and version < (0, 5, 4)) or (dated is not None and dated < LONG_CONTEXT_CHUNKING)
     return False if old else None
@@ -285,7 +290,7 @@ AWQ_DEQUANTIZE = (0, 3, 0)
 
 def before_awq_dequantize(r: Record, engine: str) -> bool:
     """Whether the record's release predates 0.3.0: its version, or a family that does (before 0.2.6)."""
-    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    version = release(r, 3)
     if len(version) >= 2:
         return version < AWQ_DEQUANTIZE
     return engine in ("v0-2023", "v0-2023-main")
@@ -309,7 +314,7 @@ def mla_absorption(model: Model, r: Record, engine: str) -> str | None:
     its date, with MLA on; None otherwise."""
     if engine not in V0_FAMILIES or not vllm_mla(r, engine):
         return None
-    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    version = release(r, 3)
     dated = _note_date(r.version_note or "")
     if len(version) >= 2:
         if not ABSORPTION_RELEASES[0] <= version < ABSORPTION_RELEASES[1]:
@@ -332,7 +337,7 @@ def vllm_mla(r: Record, engine: str) -> bool:
     MLA support (MLA_RELEASE); V1 came after it."""
     if engine not in V0_FAMILIES:
         return True
-    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:3])
+    version = release(r, 3)
     if len(version) >= 2:
         return version >= MLA_RELEASE
     dated = _note_date(r.version_note or "")
@@ -355,7 +360,7 @@ def graph_estimate(r: Record) -> bool | None:
     ``graph_estimate``): not for model runner V2 before V2_GRAPH_ESTIMATE; yes for a release before 0.21
     whose log says it did (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1); else the family's way (None)."""
     v2 = "V2 Model Runner" in r.log or "[model_runner.py:" in r.log
-    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
+    version = release(r, 2)
     if v2 and len(version) == 2 and version < V2_GRAPH_ESTIMATE:
         return False
     if GRAPH_PROFILING_ON in r.log and len(version) == 2 and version < GRAPH_PROFILING_DEFAULT:
@@ -372,7 +377,7 @@ def prefix_caching(r: Record) -> bool | None:
     stated = r.setting("enable_prefix_caching")
     if stated is not None:
         return bool(stated)
-    version = tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:2])
+    version = release(r, 2)
     return None if len(version) == 2 and version >= PREFIX_CACHING_DEFAULT_RELEASE else False
 
 

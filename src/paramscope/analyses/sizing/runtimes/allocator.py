@@ -68,11 +68,12 @@ FUSED = (
 KV_PROJ = re.compile(r"\.(?:k_proj|v_proj)\.(?:weight|qweight|qzeros|scales|weight_packed|weight_scale)$")
 
 
-def rank_weight_sizes(model: Model, tp: int, skip: frozenset[str] = frozenset()) -> list[int]:
+def rank_weight_sizes(model: Model, tp: int, skip: frozenset[str] = frozenset(),
+                      key: Callable[[str], str] | None = None) -> list[int]:
     """The bytes of each parameter one of ``tp`` ranks allocates, fused as the engines fuse them (see
     above), for the matrices of a model laid out as the engines build it; [] otherwise. ``skip``: names
-    of tensors the engine does not build."""
-    found = _rank_parameters(model, tp, skip=skip)
+    of tensors the engine does not build; ``key``: how a name fuses (``fused_name``, ``packed_name``)."""
+    found = _rank_parameters(model, tp, skip=skip, key=key)
     return list(found[0].values()) if found else []
 
 
@@ -125,8 +126,7 @@ def weight_tails(model: Model, tp: int, *, device_level: bool, skip: frozenset[s
     if loaded_as_stored(model):
         sizes = rank_weight_sizes(model, tp, skip)
     elif packed and sizes_kept(model):
-        found = _rank_parameters(model, tp, skip=skip, key=packed_name)
-        sizes = list(found[0].values()) if found else []
+        sizes = rank_weight_sizes(model, tp, skip, key=packed_name)
     else:
         return 0
     return sum(tail_bytes(size, device_level=device_level) for size in sizes)

@@ -193,7 +193,8 @@ def vision_tower(config: Mapping[str, Any] | None) -> VisionTower | None:
     if not (width and mlp and pixels and patches and tokens):
         return None
     deep = v.get("deepstack_visual_indexes") if rule.deepstack else None
-    video = rule.video_pixels * channels // pixels // (patches // tokens)  # pixels per embedding
+    # the dummy video's embeddings: its patches (pixels over a patch's) over the patches an embedding merges
+    video = rule.video_pixels * channels // pixels // (patches // tokens)
     return VisionTower(model_type, rule, width, mlp, pixels, patches, tokens,
                        len(deep) if isinstance(deep, list | tuple) else 0, video)
 
