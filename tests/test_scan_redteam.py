@@ -829,8 +829,8 @@ def test_many_compressed_streams_are_read_in_linear_work(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(zlib, "decompressobj", Counting)
     raw = gzip.compress(b"N.") * 500 + gzip.compress(os.urandom(1 << 20), compresslevel=0)
-    data, broke = pickle_scan._decompress("gzip", raw)  # type: ignore[misc]
-    assert broke is None and len(data) == 2 * 500 + (1 << 20)
+    data, broke, ended = pickle_scan._decompress("gzip", raw)  # type: ignore[misc]
+    assert broke is None and ended and len(data) == 2 * 500 + (1 << 20)
     assert fed[0] <= 3 * len(raw), (fed[0], len(raw))
 
 

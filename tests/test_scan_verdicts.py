@@ -125,3 +125,35 @@ def test_archives_the_scan_does_not_open_are_not_safe(tmp_path: Path) -> None:
     (tmp_path / "model.7z").write_bytes(b"7z\xbc\xaf\x27\x1c" + bytes(32))
     result = scan([str(tmp_path / n) for n in ("model.tar", "model.tar.gz", "model.7z")])
     assert [v.exit_code for v in result.verdicts] == [2, 2, 2], [v.summary for v in result.verdicts]
+
+
+COMPRESSORS = {"gzip": "gzip", "bz2": "bz2", "xz": "lzma"}
+
+
+@pytest.mark.parametrize("compressor", sorted(COMPRESSORS))
+def test_every_prefix_of_a_compressed_payload_is_never_safe(compressor: str, tmp_path: Path) -> None:
+    """A compressed tar or pickle cut anywhere: the loaders hand over what inflates before the cut, then
+    raise. Whatever is left is "could run code" or "unreadable", never "safe" (a gzip cut inside its
+    first block inflated to nothing and read "safe" for want of any reason it was not)."""
+    import importlib
+    import io
+    import tarfile
+
+    module = importlib.import_module(COMPRESSORS[compressor])
+    evil = payload(tmp_path / "MARKER")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as t:
+        member = tarfile.TarInfo("config.pkl")
+        member.size = len(evil)
+        t.addfile(member, io.BytesIO(evil))
+    for kind, raw in (("tar", archive.getvalue()), ("pkl", evil)):
+        whole = module.compress(raw)
+        cuts = sorted({*range(0, min(len(whole), 96)), *range(96, len(whole), max(1, len(whole) // 48))})
+        paths = []
+        for n in cuts:
+            paths.append(tmp_path / f"{kind}-{n}.{compressor}")
+            paths[-1].write_bytes(whole[:n])
+        verdicts = scan([str(p) for p in paths]).verdicts
+        safe = [(p.name, v.summary) for p, v in zip(paths, verdicts, strict=True) if v.exit_code == 0]
+        assert not safe, safe
+    assert not (tmp_path / "MARKER").exists()

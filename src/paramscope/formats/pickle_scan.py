@@ -103,7 +103,8 @@ class _Scan:
         empty = not (self.refs or unverified or self.pickles)
         # an array cut short is no whole numpy file: not "safe: plain numbers", but what is wrong (exit 1)
         code_free = None if self.cut else self.code_free
-        not_pickle = self.cut[0] if self.cut else self.not_pickle
+        # nothing read and no reason why: never "safe" by default (a verdict of safe names what was read)
+        not_pickle = self.cut[0] if self.cut else self.not_pickle or "nothing in it reads as a pickle"
         return PickleScan(tuple(self.refs.values()), unverified, self.pickles,
                           not_pickle if empty and not code_free else None,
                           tuple(dict.fromkeys(self.notes)), code_free if empty else None)
@@ -562,13 +563,22 @@ def _compressed(s: _Scan, f: LocalFile, head: bytes, lenient: bool = False) -> N
     _inflated(s, kind, inflated, f"({kind}-compressed)", 0)
 
 
-def _inflated(s: _Scan, kind: str | None, inflated: tuple[bytes, str | None], where: str, depth: int,
+def _inflated(s: _Scan, kind: str | None, inflated: tuple[bytes, str | None, bool], where: str, depth: int,
               budget: _Budget | None = None) -> None:
     """What compressed bytes inflate to, read as what they are: an archive, a .npy array, pickles."""
-    data, broke = inflated
+    data, broke, ended = inflated
     s.notes.append(f"{kind}-compressed")
     if broke:
         s.doubt(where, broke)
+    if not ended:  # what the readers hand over before they raise EOFError is all any loader gets
+        s.notes.append(f"{where}: the compressed data stops before its end marker, after {len(data)} "
+                       f"inflated bytes")
+    if not data:
+        # pickle.load and tarfile both raise on nothing at once: no code, but no "safe" either
+        s.not_pickle = s.not_pickle or (
+            f"{where}: compressed data that inflates to no bytes" if ended else
+            f"{where}: compressed data that stops before its first inflated byte")
+        return
     if _is_tar(data[:512]):
         _stream(s, data, where, lenient=True)  # what pickle.load on the inflated stream reads
         _tar(s, data, where, depth + 1, budget or _Budget(ZIP_BUDGET))
@@ -600,9 +610,9 @@ FINE_CHUNK = 512  # a stream that breaks is inflated again this finely, to keep 
 _NONZERO = re.compile(rb"[^\x00]")
 
 
-def _decompress(kind: str | None, raw: bytes) -> tuple[bytes, str | None] | str | None:
-    """(the inflated bytes, why reading stopped early or None), a reason they cannot be verified (str),
-    or None: not that compression.
+def _decompress(kind: str | None, raw: bytes) -> tuple[bytes, str | None, bool] | str | None:
+    """(the inflated bytes, why reading stopped early or None, whether the last stream reached its end
+    marker), a reason they cannot be verified (str), or None: not that compression.
 
     Every stream, one after another: ``gzip.open``, ``bz2.open``, ``lzma.open`` and joblib's readers
     go on into the next member when one ends, so a second ``pickle.load`` reads what the second
@@ -619,6 +629,7 @@ def _decompress(kind: str | None, raw: bytes) -> tuple[bytes, str | None] | str 
     view = memoryview(raw)
     out = bytearray()
     pos = 0
+    ended = True  # a stream cut short: the readers raise EOFError once they have handed its bytes over
     for n in range(MAX_STREAMS):
         if kind == "gzip" and n:
             nonzero = _NONZERO.search(raw, pos)
@@ -640,13 +651,14 @@ def _decompress(kind: str | None, raw: bytes) -> tuple[bytes, str | None] | str 
         if broke:
             if not piece:
                 break  # no stream starts here: the readers raise, having handed over what came before
-            return bytes(out), f"{kind}-compressed data corrupt after {len(out)} bytes"
+            return bytes(out), f"{kind}-compressed data corrupt after {len(out)} bytes", False
         pos += used
+        ended = eof
         if not eof or _NONZERO.search(raw, pos) is None:
             break
     else:
         return f"more than {MAX_STREAMS} {kind} streams one after another (not all read)"
-    return bytes(out), None
+    return bytes(out), None, ended
 
 
 def _inflate_stream(kind: str | None, view: memoryview, pos: int, chunk: int,
