@@ -28,9 +28,11 @@ ordered as the modeling code defines them, not as a checkpoint sorts them (``lm_
 multimodal towers, projector, embeddings, the rest (layers), final norms, output head (``ORDER``); Mllama,
 which defines its projector after the language model, is the exception seen.
 
-Exact: the map and the bytes per device, for parameters (what the checkpoint holds, at the type asked).
-Not counted: non-persistent buffers (rotary ``inv_freq``, CLIP's ``position_ids``: bytes to a few KB that
-transformers also places, so a budget within that of a boundary may fall the other way); quantizers'
+Exact: the map and the bytes per device, for parameters (what the checkpoint holds, at the type asked),
+and for the non-persistent buffers where the tensors given include them (the oracle test's meta models:
+a rotary embedding after the final norm). A Model read from a checkpoint or config holds no such buffers
+(rotary ``inv_freq``, CLIP's ``position_ids``: bytes to a few KB that transformers also places, so a
+budget within that of a boundary may fall the other way); quantizers'
 own adjustments (bitsandbytes keeps 10 % of each budget free: ``adjust_max_memory``).
 """
 
@@ -51,9 +53,13 @@ Device = int | str  # a GPU index, "cpu" or "disk"
 
 # Sibling modules in the order the modeling code defines them, by the component (knowledge/roles.py) of
 # their earliest-defined part: LlavaModel defines vision_tower, multi_modal_projector, language_model;
-# LlamaModel embed_tokens, layers, norm; LlamaForCausalLM model, then lm_head. Unlisted components: 3.
+# LlamaModel embed_tokens, layers, norm, rotary_emb; LlamaForCausalLM model, then lm_head. Unlisted
+# components: 3. "rotary": a rotary embedding module of the text model (its non-persistent inv_freq
+# buffers), which the Llama template and its copies (Qwen, Mistral, Gemma, Phi, GPT-NeoX) define after the
+# final norm
 ORDER = {"vision": 0, "audio": 0, "projector": 1, "embedding": 2, "embedding/position": 2,
-         "embedding/token_type": 2, "norm": 4, "output": 5}
+         "embedding/token_type": 2, "norm": 4, "rotary": 5, "output": 6}
+_ROTARY = re.compile(r"(?:^|\.)rotary_emb\w*\.")
 # (a norm outside the layers is taken as the final one: LFM2's embedding_norm and BART's
 # layernorm_embedding are defined after the layers; Bloom's word_embeddings_layernorm, before them, is not)
 # Modules kept whole besides the layers: the ``*Embeddings`` modules many _no_split_modules list
@@ -188,7 +194,10 @@ def module_tree(tensors: Iterable[tuple[str, int]], tied: Sequence[Sequence[str]
     rank: dict[str, tuple[int, int, int, int]] = {}
     for i, (name, size) in enumerate(tensors):
         parts = name.split(".")
-        order = ORDER["embedding"] if name in embeddings else ORDER.get(place(name).component, 3)
+        component = "embedding" if name in embeddings else place(name).component
+        if component == "other" and _ROTARY.search(name):
+            component = "rotary"
+        order = ORDER.get(component, 3)
         node = root
         for depth, part in enumerate(parts):
             prefix = ".".join(parts[:depth + 1])
