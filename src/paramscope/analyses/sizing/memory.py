@@ -146,7 +146,7 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
                                f"{req.n_devices})")
     ctx, ctx_note = resolve_context(cfg, req.context)
     runtime = find(req.runtime)
-    family = option(req, "engine") if runtime.name == "vllm" else None
+    family = option(req, runtime.layout_option) if runtime.layout_option else None
     weights_bytes, scheme, weights_explain = weights_for(model, req.weights, runtime.name, req.device,
                                                          req.n_devices, family)
     req = replace(req, runtime=runtime.name, options=runtime.check(req.options))

@@ -65,6 +65,9 @@ class Runtime:
     summary: str
     options: tuple[Option, ...] = ()
     aliases: tuple[str, ...] = ()
+    # the option naming the release whose weight layout the runtime follows (loaded.py: vLLM's MXFP4
+    # padding differs by release), or None: its layout is the same in every release
+    layout_option: str | None = None
 
     def parts(self) -> Adapter:
         return importlib.import_module(f"{__name__}.{self.module}").parts
@@ -190,7 +193,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                                          "included), v0-2023 (before 0.2.6: all-reduce inputs held too), "
                                          "v0-2023-main (before PR #2031: torch's peak only)",
                     choices=("v1", "v1-0.16", "v1-early", "v1-0.12", "v1-0.11", "v1-0.9", "v1-0.8", "v0",
-                             "v0-0.6", "v0-early", "v0-2023", "v0-2023-main")))),
+                             "v0-0.6", "v0-early", "v0-2023", "v0-2023-main"))),
+            layout_option="engine"),
     Runtime("sglang", "sglang", "SGLang (sglang.launch_server)",
             (Option("mem_fraction_static", float, None, "SGLang --mem-fraction-static: share of each GPU's "
                                                        "free memory for the weights and the KV pool "
