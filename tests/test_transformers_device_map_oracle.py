@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("torch", reason="the device_map oracle needs torch (make .venv/.torch)")
@@ -203,14 +203,17 @@ def max_memories(draw: st.DrawFn) -> dict[Any, float]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(["mlc-llm-preset__smollm2_135m.json", "t5-v1_1-base.json",
-                        "mlc-llm-preset__llava.json"]),
+@given(st.sampled_from(sorted(CONFIGS)),
        st.sampled_from(["auto", "balanced", "balanced_low_0", "sequential"]), max_memories())
 def test_any_max_memory_places_as_transformers_does(name, mode, fractions):
     _, meta = built(name)
     max_memory = budgets(meta, fractions)
     if mode == "balanced_low_0" and 0 not in max_memory:
         return  # get_balanced_memory reads max_memory[0] then: a KeyError in transformers itself
-    expected, _ = transformers_map(meta, mode, max_memory)
+    try:
+        expected, _ = transformers_map(meta, mode, max_memory)
+    except IndexError:  # RAISES_IN_TRANSFORMERS: no placement to compare with
+        assert name in RAISES_IN_TRANSFORMERS
+        reject()
     ours = ours_on_meta(meta, mode, max_memory)
     assert {n: ours.device_of(n) for n in expected} == expected

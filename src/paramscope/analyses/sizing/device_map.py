@@ -59,14 +59,17 @@ Device = int | str  # a GPU index, "cpu" or "disk"
 # final norm
 ORDER = {"vision": 0, "audio": 0, "projector": 1, "embedding": 2, "embedding/position": 2,
          "embedding/token_type": 2, "norm": 4, "rotary": 5, "output": 6}
+TOWERS = frozenset({"vision", "audio", "projector"})  # a tower's rotary embedding stays in its tower
 _ROTARY = re.compile(r"(?:^|\.)rotary_emb\w*\.")
 # (a norm outside the layers is taken as the final one: LFM2's embedding_norm and BART's
 # layernorm_embedding are defined after the layers; Bloom's word_embeddings_layernorm, before them, is not)
 # Modules kept whole besides the layers: the ``*Embeddings`` modules many _no_split_modules list
 # (BertPreTrainedModel: "BertEmbeddings"; CLIP: "CLIPVisionEmbeddings"; Idefics3, SigLIP, ViT alike)
 NO_SPLIT_NAMES = frozenset({"embeddings"})
-# encoder-decoders define the encoder first (WhisperModel, T5Model, BartModel), whatever the names sort as
-NAME_ORDER = {"encoder": 0, "decoder": 2}  # others: 1
+# encoder-decoders define the encoder before the decoder (WhisperModel, T5Model, BartModel), whatever the
+# names sort as; an encoder is no earlier than its other siblings (CLIPVisionTransformer defines
+# embeddings and pre_layrnorm before its encoder)
+NAME_ORDER = {"decoder": 2}  # others: 1
 _NUMBERED = re.compile(r"\d+")
 
 
@@ -189,13 +192,15 @@ def module_tree(tensors: Iterable[tuple[str, int]], tied: Sequence[Sequence[str]
     """The root module of ``(name, bytes)`` pairs, modules in definition order (``ORDER``); a tensor
     others are tied to is an embedding whatever its name (T5's and BART's ``shared``). ``no_split``: the
     modules kept whole, where the model class is known (None: numbered ones and ``NO_SPLIT_NAMES``)."""
-    embeddings = {group[0] for group in tied if group}  # the tensor stored, its copies after it
+    # the tensor stored, its copies after it; a tied bias is a head's own (RobertaLMHead's decoder.bias is
+    # lm_head.bias), not an embedding
+    embeddings = {group[0] for group in tied if group and not group[0].endswith(".bias")}
     root: dict[str, Any] = {}
     rank: dict[str, tuple[int, int, int, int]] = {}
     for i, (name, size) in enumerate(tensors):
         parts = name.split(".")
         component = "embedding" if name in embeddings else place(name).component
-        if component == "other" and _ROTARY.search(name):
+        if component not in TOWERS and _ROTARY.search(name):  # GPT-J's is "embed_positions" inside
             component = "rotary"
         order = ORDER.get(component, 3)
         node = root
