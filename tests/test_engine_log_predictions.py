@@ -73,6 +73,55 @@ TOLERANCES = {
 # (record, figure): (bound on |error|, why it misses)
 
 KNOWN_MISSES = {
+    # round 18 (blind; tests/fixtures/engine_logs/*/r18*-*): every vLLM KV figure within 2.6 %, every
+    # llama.cpp KV figure exact. Fixed by a general rule found on them: SGLang's pool gives Gemma 4's
+    # KV-sharing layers rows of their own (kv_tokens +92.8 % → +10.2 %, +0.5 % given the printed free
+    # memory). What remains:
+    **{(rec, "compute_buffer@CUDA0"): (
+        0.09, "LM Studio, 131,072 cells without flash attention, 19 or 11 of 37 layers on an 8 GB RTX 3060 "
+              "Ti: 9240 MiB printed, 8488 predicted (the scores 8192 and the mask 256 as predicted); the "
+              "host layers' attention and matrices run on CUDA0 too (op offload), with copies of their K, V "
+              "and weights that the graph replay of one backend does not hold")
+       for rec in ("r18l-ds-r1-0528-qwen3-8b-q8-lmstudio-3060ti-ngl19-131k",
+                   "r18l-ds-r1-0528-qwen3-8b-q8-lmstudio-3060ti-ngl11-131k")},
+    ("r18l-gemma4-26b-a4b-qat-q4-0-vulkan-3090-b9849-np1-ub2048", "compute_buffer@Vulkan0"): (
+        0.33, "Gemma 4 has no rebuilt graph (llamacpp/graph.py): the per-phase estimate, 294 MiB against "
+              "428 printed at n_ubatch 2048"),
+    ("r18l-gemma4-26b-a4b-qat-q4-0-vulkan-3090-b9849-np1-ub2048", "model_buffer"): (
+        0.045, "Google's QAT Q4_0 file priced from the config at the Q4_0 recipe: its own tensor types are "
+               "not in the record (4 % more printed)"),
+    ("r18s-gemma4-e4b-it-gb10-dgx-spark-32k-dev", "weights"): (
+        0.045, "15.56 GiB printed on a GB10, whose 'mem usage' is a difference of free unified memory that "
+               "the host's page cache moves; 14.94 predicted"),
+    ("r18s-gemma4-e4b-it-gb10-dgx-spark-32k-dev", "kv_tokens"): (
+        0.11, "the GB10's free memory (97.30 GiB after loading) is the host's, 8 GiB below what its total "
+              "less the model leaves"),
+    ("r18s-gemma4-e4b-it-gb10-dgx-spark-32k-dev", "kv_tokens" + engine_log_compare.GIVEN_KV): (
+        0.006, "the pool rule on the printed free memory leaves 80.37 GiB, the pool is 79.94: 0.43 GiB that "
+               "this development build takes otherwise, not examined"),
+    **{(rec, "peak_torch_memory"): (bound, "V0 0.6.4.post1 on a GTX 1080 (fp16): the sampler's profile "
+                                           "takes 36-37 B per logit beyond the logits, 40 predicted "
+                                           "(fitted on later GPUs)")
+       for rec, bound in (("r18v-llama32-1b-fp16-gtx1080-105k-v064post1", 0.035),
+                          ("r18v-phi-1.5-fp16-gtx1080-llm-2k-v064post1", 0.013))},
+    **{(rec, "non_torch_memory"): (bound, reason) for rec, bound, reason in (
+        ("r18v-llama32-1b-fp16-gtx1080-105k-v064post1", 0.24,
+         "0.44 GiB outside torch on a GTX 1080 (Pascal) at TP 1, 0.34 predicted"),
+        ("r18v-phi-1.5-fp16-gtx1080-llm-2k-v064post1", 0.29,
+         "0.47 GiB outside torch on the same GTX 1080, 0.34 predicted"),
+        ("r18v-qwen25-1.5b-instruct-fp16-t4-colab-grpo-llm-32k-v072", 15.0,
+         "0.01 GiB printed: the GRPO trainer had started CUDA and loaded its own copy of the model before "
+         "vLLM's baseline, 0.16 predicted"),
+        ("r18v-qwen25-32b-instruct-bf16-tp2-2xl40s-10k-v071", 0.5,
+         "0.30 GiB at TP 2 over PCIe on V0 0.7.1 (0.32 on r17v's A40 pair), the 0.16 GiB constant predicted"),
+        ("r18v-qwen3-30b-a3b-fp16-tp4-4x22g-turing-32k-v085", 0.23,
+         "0.20 GiB at TP 4 on modded Turing cards, the 0.16 GiB constant predicted"))},
+    ("r18v-qwen25-1.5b-instruct-fp16-t4-colab-grpo-llm-32k-v072", "activation_peak"): (
+        0.055, "2.02 GiB printed for the sampler of 256 rows of 151,936 logits on a T4 (fp16, V0 0.7.2), "
+               "1.92 predicted"),
+    ("r18v-qwen25-32b-instruct-bf16-tp2-2xl40s-10k-v071", "activation_peak"): (
+        0.13, "1.26 GiB printed at TP 2 on V0 0.7.1, where the sampler of 256 rows of 152,064 logits "
+              "predicts 1.41"),
     # round 17 (blind; tests/fixtures/engine_logs/*/r17*-*). Fixed by general rules found on them: Granite
     # 4.0's shared_mlp was "other" to the roles table, so --weights left it unquantized (weights +68 % →
     # −0.0 %); the A40's CUDA total (KV +32.9 % → +11.2 %); a 0.20 log with the graph estimate asked for

@@ -279,3 +279,17 @@ def test_a_sparse_attention_models_cell_holds_its_indexer_keys():
     assert indexer_key_bytes(plain) == 0
     assert sglang_memory(plain, 90 * GiB, context=8192, tensor_parallel=8,
                          kv_type=DType.F8_E4M3).cell_bytes == 78 * 576
+
+
+def test_gemma4_kv_sharing_layers_keep_pool_rows_of_their_own():
+    # Gemma 4 E4B: 42 layers, the last 18 share an earlier layer's K and V (num_kv_shared_layers), so
+    # transformers and vLLM cache 24 of them (20 sliding, 4 full); SGLang's SWAKVPool sizes every one of
+    # the 42 (35 sliding × 2 heads × 256, 7 full × 2 heads × 512): the GB10 log's "SWAKVPool mem usage:
+    # 79.94 GB, swa size: 798276, full size: 997846" is exactly those bytes
+    cfg = paramscope.open_model("tests/fixtures/engine_logs/configs/gemma-4-e4b.config.json").config
+    assert layer_kinds(cfg) == {"sliding": 20, "full": 4}
+    m = pooled(cfg)
+    assert m.pool == "hybrid-swa"
+    assert (m.full_layers, m.swa_layers) == (7, 35)
+    assert (m.full_cell_bytes, m.swa_cell_bytes) == (7 * 2 * 2 * 512 * 2, 35 * 2 * 2 * 256 * 2)
+    assert 997_846 * m.full_cell_bytes + 798_276 * m.swa_cell_bytes == 85_830_664_192  # 79.94 GiB

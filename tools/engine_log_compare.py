@@ -683,8 +683,10 @@ SGLANG_BACKEND = re.compile(r"\battention_backend='(\w+)'|Use (\w+) backend by d
 
 
 # SGLang's "Load weight end" line (model_runner.py load_model): the free memory after loading and what the
-# load took, GiB printed as GB ("avail mem=7.37 GB, mem usage=15.02 GB"); the first rank's line is taken
-SGLANG_LOAD_END = re.compile(r"Load weight end\..*?avail mem=([\d.]+) GB, mem usage=([\d.]+) GB")
+# load took, GiB printed as GB ("avail mem=7.37 GB, mem usage=15.02 GB"); the first rank's line is taken,
+# also where a page quoting it wraps it once (r18s-gemma4-e4b-it-gb10-dgx-spark-32k-dev)
+SGLANG_LOAD_END = re.compile(r"Load weight end\.[^\n]*?\n?[^\n]*?"
+                             r"avail mem=([\d.]+) GB, mem usage=([\d.]+) GB")
 
 
 def sglang_loaded_free(r: Record) -> tuple[int, int] | None:

@@ -78,6 +78,8 @@ ATTENTION_KINDS = ("full", "sliding")
 NO_CACHE = "none"
 LINEAR_STATE_KEY = "linear_state_bytes_per_layer"  # bytes of recurrent state per layer per sequence
 KV_HEADS_PER_LAYER = "n_kv_heads_per_layer"  # KV heads of each layer, where layers differ
+# the layer kinds of a KV-sharing model (Gemma 3n, Gemma 4) before its sharing layers became "none"
+UNSHARED_LAYER_TYPES = "unshared_layer_types"
 HEAD_DIM_PER_LAYER = "head_dim_per_layer"  # K and V head width of each layer, where layers differ
 
 MLALayout = Literal["compressed", "expanded"]

@@ -456,6 +456,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
     elif d.family.unlisted:
         extra["not_listed"] = d.family.unlisted
     shared = d.hf.int(d.family.kv_shared, 0) if d.family.kv_shared else 0
+    if d.unshared_layer_types:  # analyses/sizing/kv_cache.py UNSHARED_LAYER_TYPES
+        extra["unshared_layer_types"] = d.unshared_layer_types
     if shared:  # Gemma 3n: transformers builds no k/v for these layers and skips them on load
         kv = d.n_kv_heads * d.head_dim
         unused = shared * (2 * kv * (d.hidden + d.qkv_bias) + d.head_dim)

@@ -66,6 +66,9 @@ class Dims:
     # models; …ForTokenClassification): (name, outputs, bias) of its Linear, else None
     score: tuple[str, int, bool] | None = None
     blocks: tuple[str, ...] = ()  # per layer: key of decoder.LAYER_BLOCKS; () = all "attention"
+    # the layer kinds before the KV-sharing layers were blanked to "none" (() where none share): what an
+    # engine that gives every layer a cache slot of its own sizes (SGLang's pool for Gemma 4)
+    unshared_layer_types: tuple[str, ...] = ()
     mixer: Mixer | None = None  # the recurrent mixer of hybrid / state-space families
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -449,6 +452,8 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         # keys and values and hold no cache of their own ("none")
         shared = hf.int(fam.kv_shared, 0, maximum=n_layers)
         kinds = tuple("none" if i >= n_layers - shared else k for i, k in enumerate(dims["layer_types"]))
+        if shared:
+            dims.update(unshared_layer_types=tuple(dims["layer_types"]))
         dims.update(layer_types=kinds, sliding_window=window if "sliding" in kinds else 0)
     if fam.indexer == "indexer_types":  # GlmMoeDsaConfig.indexer_types, else its freq/offset schedule
         shared_index = _shared_index_layers(hf, n_layers)

@@ -62,6 +62,7 @@ from __future__ import annotations
 import re
 
 from paramscope.analyses.sizing.kv_cache import (
+    UNSHARED_LAYER_TYPES,
     KVCache,
     LayerCache,
     indexer_key_bytes,
@@ -413,6 +414,12 @@ class SglangMemory:
 # (MHATokenToKVPool, ``layer_num``) alike, while models/nemotron_nas.py builds attention only in the
 # blocks that are not no_op: Nemotron-NAS's no-op layers hold pool rows they never write.
 SGLANG_POOL_ALL_LAYERS = frozenset({"nemotron-nas"})
+# Architectures whose KV-sharing layers (num_kv_shared_layers) still get pool rows of their own kind:
+# SGLang sizes the pool over every hidden layer. Gemma 4 E4B on a GB10 (SGLang 0.0.0.dev1+g5f55db35e,
+# record r18s-gemma4-e4b-it-gb10-dgx-spark-32k-dev): "SWAKVPool mem usage: 79.94 GB, swa size: 798276,
+# full size: 997846" is 997,846 × 7 full layers × 28,672 / 7 + 798,276 × 35 sliding layers' 71,680 B, to
+# the byte, where the 24 layers that cache would give twice the tokens
+SGLANG_POOL_SHARED_KV_ARCHS = frozenset({"Gemma4ForCausalLM", "Gemma4ForConditionalGeneration"})
 
 
 # DSA models (kv_cache.py indexer_key_bytes): SGLang's NSA pool budgets each token's indexer key beside
@@ -456,6 +463,9 @@ def pool_layers(cfg: ArchConfig, pool: str = "mha") -> tuple[LayerCache | None, 
         # that is not no_op; a block replaced by a linear layer has none
         raise UnsupportedError(f"SGLang: {cfg.architecture} has {linear} attention blocks replaced by a "
                                f"linear layer, which SGLang's nemotron_nas.py cannot build")
+    unshared = cfg.extra.get(UNSHARED_LAYER_TYPES)
+    if cfg.architecture in SGLANG_POOL_SHARED_KV_ARCHS and unshared:
+        cfg = replace(cfg, layer_types=tuple(unshared))
     layers = layer_caches(cfg)
     if pool != "hybrid-swa":
         layers = tuple(None if layer is None else LayerCache("full", layer.k_width, layer.v_width)
