@@ -582,6 +582,33 @@ def test_fallback_counts_a_model_type_without_a_row() -> None:
     assert "transformers" in a.extra["counted_by"]
 
 
+@pytest.mark.parametrize("model_type", ["mistral4", "longcat_flash", "axk1"])
+def test_fallback_caches_the_latent_of_an_mla_model_without_a_row(model_type: str) -> None:
+    # transformers' own default config of an MLA family the table has no row for: the cache holds the
+    # latent and the RoPE key, as wide as transformers' kv_a_proj_with_mqa writes them, not per-head K/V
+    cfg = {"model_type": model_type}
+    if oracle.not_native(cfg) is not None:
+        pytest.skip(f"the installed transformers does not define {model_type}")
+    with pytest.raises(UnsupportedError, match="has no row"):
+        expected_tensors(cfg, fallback=False)
+    a = arch_config_from_hf(cfg)
+    assert a.is_mla and a.rope_head_dim > 0
+    (width, _), = {t.shape for t in oracle.saved_tensors(cfg) if t.name.endswith("kv_a_proj_with_mqa.weight")}
+    assert a.kv_lora_rank + a.rope_head_dim == width
+    assert a.is_moe and a.expert_ffn_size > 0
+
+
+def test_fallback_names_the_layer_kinds_it_cannot_price() -> None:
+    cfg = {"model_type": "deepseek_v4"}
+    if oracle.not_native(cfg) is not None:
+        pytest.skip("the installed transformers does not define deepseek_v4")
+    from paramscope.analyses.sizing.kv_cache import kv_cache_for_context
+
+    a = arch_config_from_hf(cfg)
+    with pytest.raises(UnsupportedError, match="transformers calls them compressed_sparse_attention"):
+        kv_cache_for_context(a, 4096)
+
+
 def test_fallback_never_runs_repository_code(monkeypatch: pytest.MonkeyPatch) -> None:
     remote = {"model_type": "baichuan", "architectures": ["BaichuanForCausalLM"],
               "auto_map": {"AutoModelForCausalLM": "modeling_baichuan.BaichuanForCausalLM"}}

@@ -306,7 +306,9 @@ def render(defaults: list[tuple[str, str, str, str]], real: list[tuple[str, str,
         "the `meta` device (`paramscope.knowledge.families.oracle`). A model type without a row is "
         "counted by transformers itself when the `oracle` extra is installed "
         "(`pip install 'paramscope[oracle]'`); repository code (`auto_map`, `trust_remote_code`) is "
-        "never run.",
+        "never run. Its cache is read from transformers' config object: multi-head latent attention "
+        "(`kv_lora_rank`: Mistral 4, LongCat-Flash) caches the latent and the RoPE key, and a layer kind "
+        "paramscope cannot price (DeepSeek-V4's compressed attention) is named where sizing stops.",
         "",
         "## Examples (real output)",
         "",

@@ -383,9 +383,12 @@ def kv_cache_for_context(cfg: ArchConfig, context: int, n_seq: int = 1, *,
 def _linear_part(cfg: ArchConfig, layers: int, streams: int, type_k: DType, type_v: DType) -> KVPart:
     state = cfg.extra.get(LINEAR_STATE_KEY)
     if not isinstance(state, int) or state < 0:
+        unknown = cfg.extra.get("unpriced_layer_types")
+        kinds = (f" (transformers calls them {', '.join(map(str, unknown))}, a kind paramscope does not "
+                 f"price)") if isinstance(unknown, tuple | list) and unknown else ""
         raise UnsupportedError(
-            f"{cfg.architecture}: {layers} linear-attention/SSM layers but no state size "
-            f"(ArchConfig.extra[{LINEAR_STATE_KEY!r}], bytes per layer per sequence)")
+            f"{cfg.architecture}: {layers} layers keep a recurrent or compressed state{kinds}, whose size "
+            f"per sequence paramscope does not know, so its cache cannot be sized")
     return KVPart("linear", layers, streams, 1, 0, 0, type_k, type_v, state_bytes=state)
 
 

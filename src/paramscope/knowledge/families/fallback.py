@@ -19,7 +19,13 @@ from paramscope.model import ArchConfig, Tensor
 
 # transformers' layer_types spellings → ours (kv_cache.LAYER_KINDS)
 LAYER_KINDS = {"full_attention": "full", "attention": "full", "sliding_attention": "sliding",
-               "chunked_attention": "sliding"}
+               "chunked_attention": "sliding",
+               # DeepSeek-V3.2's sparse attention in later configs (Mistral Large 4, GLM-5 Next): an MLA
+               # layer that attends over the whole cache, its indexer keys beside (index_head_dim)
+               "indexed_attention": "full"}
+# transformers' spellings of a recurrent layer, whose state the config's own fields would size: kept as
+# "linear" without a size (the cache analysis says it cannot price them)
+RECURRENT_KINDS = frozenset({"linear_attention", "mamba", "mamba2", "conv", "recurrent", "ssm"})
 
 
 def _require(cfg: Mapping[str, Any], source: str, why: Exception) -> None:
@@ -57,8 +63,25 @@ def arch_config(cfg: Mapping[str, Any], source: str, why: Exception) -> ArchConf
     window = num("sliding_window")
     types = getattr(text, "layer_types", None)
     kinds: tuple[str, ...] = ()
+    unknown: list[str] = []
     if isinstance(types, list | tuple) and len(types) == layers:
         kinds = tuple(LAYER_KINDS.get(str(t), "linear") for t in types)
+        unknown = sorted({str(t) for t in types} - LAYER_KINDS.keys() - RECURRENT_KINDS)
+    # multi-head latent attention (DeepSeek-V2/V3's kv_lora_rank, as Mistral 4, LongCat-Flash, Kimi Linear
+    # and GLM-5 Next spell it): the cache holds the latent and the decoupled RoPE key, not heads
+    latent, rope = num("kv_lora_rank"), num("qk_rope_head_dim")
+    nope, v_dim = num("qk_nope_head_dim"), num("v_head_dim")
+    extra: dict[str, Any] = {
+        "counted_by": f"transformers {oracle.version()} on the meta device (no table row)",
+        "max_position_embeddings": num("max_position_embeddings")}
+    if unknown:  # kv_cache.py names them where it cannot price their state
+        extra["unpriced_layer_types"] = tuple(unknown)
+    if latent and num("index_head_dim"):
+        extra["index_head_dim"] = num("index_head_dim")
+    moe = num("num_local_experts") or num("num_experts") or num("n_routed_experts")
+    mlp_types = getattr(text, "mlp_layer_types", None)
+    dense = (sum(str(t) == "dense" for t in mlp_types) if isinstance(mlp_types, list | tuple)
+             else num("first_k_dense_replace"))
     archs = cfg.get("architectures")
     # an encoder-decoder (PretrainedConfig.is_encoder_decoder: Marian, Pegasus, M2M100, …): the decoder's
     # layers cache (BART's spelling decoder_layers, T5's num_decoder_layers); the encoder's length is the
@@ -71,13 +94,16 @@ def arch_config(cfg: Mapping[str, Any], source: str, why: Exception) -> ArchConf
         architecture=archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str)
         else str(cfg.get("model_type")),
         n_layers=layers, hidden_size=hidden, n_heads=heads,
-        n_kv_heads=num("num_key_value_heads", heads), head_dim_k=head_dim, head_dim_v=head_dim,
+        n_kv_heads=heads if latent else num("num_key_value_heads", heads),
+        head_dim_k=nope + rope if latent and nope + rope else head_dim,
+        head_dim_v=v_dim if latent and v_dim else head_dim,
         ffn_size=num("intermediate_size"), vocab_size=num("vocab_size"),
         context_length=num("max_position_embeddings"),
         tied_embeddings=bool(getattr(text, "tie_word_embeddings", False)),
-        n_experts=num("num_local_experts") or num("num_experts") or num("n_routed_experts"),
-        n_experts_per_token=num("num_experts_per_tok"),
+        n_experts=moe, n_experts_per_token=num("num_experts_per_tok"),
+        n_shared_experts=(num("n_shared_experts") or num("num_shared_experts")) if moe else 0,
+        n_dense_layers=dense if moe else 0, expert_ffn_size=num("moe_intermediate_size") if moe else 0,
+        kv_lora_rank=latent, q_lora_rank=num("q_lora_rank") if latent else 0,
+        rope_head_dim=rope if latent else 0,
         sliding_window=window if "sliding" in kinds else 0, layer_types=kinds,
-        extra={"counted_by": f"transformers {oracle.version()} on the meta device (no table row)",
-               "max_position_embeddings": num("max_position_embeddings")},
-        decoder_layers=decoder)
+        extra=extra, decoder_layers=decoder)
