@@ -127,7 +127,7 @@ def test_linear_layers_hold_a_fixed_state():
 
 def test_linear_layers_need_their_state_size():
     cfg = config(n_layers=2, layer_types=("linear", "full"))
-    with pytest.raises(UnsupportedError, match=r"1 linear-attention/SSM layers but no state size"):
+    with pytest.raises(UnsupportedError, match=r"1 layer keeps a recurrent or compressed state, whose size"):
         kv_cache_for_context(cfg, 128)
 
 

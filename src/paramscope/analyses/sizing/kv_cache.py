@@ -387,7 +387,8 @@ def _linear_part(cfg: ArchConfig, layers: int, streams: int, type_k: DType, type
         kinds = (f" (transformers calls them {', '.join(map(str, unknown))}, a kind paramscope does not "
                  f"price)") if isinstance(unknown, tuple | list) and unknown else ""
         raise UnsupportedError(
-            f"{cfg.architecture}: {layers} layers keep a recurrent or compressed state{kinds}, whose size "
+            f"{cfg.architecture}: {layers} {'layer keeps' if layers == 1 else 'layers keep'} a recurrent or "
+            f"compressed state{kinds}, whose size "
             f"per sequence paramscope does not know, so its cache cannot be sized")
     return KVPart("linear", layers, streams, 1, 0, 0, type_k, type_v, state_bytes=state)
 
