@@ -61,11 +61,13 @@ def test_gpt_oss_gets_the_hybrid_swa_pool(gpt_oss):
     assert m.tokens == 1_104_402
     # swa_max_total_num_tokens = int(1,104,402 × 0.8) = 883,521
     assert m.swa_tokens == 883_521
-    # each pool's "KV Cache is allocated" line: tokens × its 12 layers × 8 × 64 × 2 B, K and V alike
-    assert m.k_bytes == m.v_bytes == 1_104_402 * 12 * 8 * 64 * 2 == 13_570_891_776
-    assert m.swa_k_bytes == m.swa_v_bytes == 883_521 * 12 * 8 * 64 * 2 == 10_856_706_048
-    # both pools together stay within rest, short of it by the roundings (rest // cell, two int())
-    assert m.allocated_bytes is not None and REST - 2 * 49_152 < m.allocated_bytes <= REST
+    # each pool's "KV Cache is allocated" line: (tokens + the padded slot 0's page) × its 12 layers × 8 ×
+    # 64 × 2 B, K and V alike (MHATokenToKVPool: size + page_size rows, page_size 1 by default)
+    assert m.k_bytes == m.v_bytes == (1_104_402 + 1) * 12 * 8 * 64 * 2 == 13_570_904_064
+    assert m.swa_k_bytes == m.swa_v_bytes == (883_521 + 1) * 12 * 8 * 64 * 2 == 10_856_718_336
+    # both pools together are rest, short of it by the roundings (rest // cell, two int()) and over it by
+    # the two padded slots
+    assert m.allocated_bytes is not None and REST - 2 * 49_152 < m.allocated_bytes <= REST + 2 * 24_576
 
 
 def test_the_ratio_moves_tokens_between_the_pools(gpt_oss):
@@ -82,7 +84,7 @@ def test_the_ratio_moves_tokens_between_the_pools(gpt_oss):
 def test_disable_hybrid_swa_memory_pools_every_layer_as_full(gpt_oss):
     m = pooled(gpt_oss, disable_hybrid_swa_memory=True)
     assert m.pool == "mha" and m.swa_tokens is None
-    assert m.tokens == 993_962 and m.k_bytes == 993_962 * 24 * 8 * 64 * 2
+    assert m.tokens == 993_962 and m.k_bytes == (993_962 + 1) * 24 * 8 * 64 * 2
 
 
 def test_gemma_sliding_layers_share_the_one_pool(gpt_oss):
@@ -293,3 +295,15 @@ def test_gemma4_kv_sharing_layers_keep_pool_rows_of_their_own():
     assert (m.full_layers, m.swa_layers) == (7, 35)
     assert (m.full_cell_bytes, m.swa_cell_bytes) == (7 * 2 * 2 * 512 * 2, 35 * 2 * 2 * 256 * 2)
     assert 997_846 * m.full_cell_bytes + 798_276 * m.swa_cell_bytes == 85_830_664_192  # 79.94 GiB
+
+
+def test_each_buffer_holds_the_padded_slot_s_page():
+    # MHATokenToKVPool allocates size + page_size rows per layer (slot 0 takes padded tokens' dummy
+    # writes): Qwen3-8B on a 288 GB SM100 GPU, where the trtllm_mha backend raised the page to 64, printed
+    # "#tokens: 1707904, K size: 117.28 GB": (1,707,904 + 64) × 36 × 8 × 128 × 2 B = 117.2786 GiB, where
+    # the tokens alone would print 117.27
+    cfg = paramscope.open_model("qwen3-8b").config
+    m = replace(pooled(cfg), page_size=64)
+    assert m.k_bytes_for(1_707_904) == m.v_bytes_for(1_707_904) == (1_707_904 + 64) * 36 * 8 * 128 * 2
+    assert round(m.k_bytes_for(1_707_904) / GiB, 2) == 117.28
+

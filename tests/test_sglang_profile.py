@@ -78,7 +78,7 @@ def test_pool_is_the_sources_rule(tp, fraction, kv):
     cell = 32 * 2 * (8 // tp) * 128 * kv.type_size  # heads of this rank × head_dim × layers × (K, V)
     assert m.cell_bytes == cell
     assert m.tokens == max((int(free * fraction) - weights) // cell, 0)
-    assert m.k_bytes == m.v_bytes == m.tokens * cell // 2
+    assert m.k_bytes == m.v_bytes == (m.tokens + 1) * cell // 2  # and the padded slot 0 (page_size 1)
 
 
 def test_no_gpu_sizes_what_the_requests_need():

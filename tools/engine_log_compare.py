@@ -717,6 +717,20 @@ def sglang_option(r: Record, name: str) -> object:
         return value
 
 
+# server_args.py raising the page size for a backend that needs one ("TensorRT-LLM MHA only supports
+# page_size of 16, 32 or 64, changing page_size from None to 64")
+PAGE_SIZE_CHANGED = re.compile(r"changing page_size from \w+ to (\d+)")
+
+
+def sglang_page_size(r: Record) -> int:
+    """The pool's page size: as a backend changed it, else as server_args prints it, else 1."""
+    changed = PAGE_SIZE_CHANGED.search(r.log)
+    if changed:
+        return int(changed.group(1))
+    given = sglang_option(r, "page_size")
+    return given if isinstance(given, int) and given > 0 else 1
+
+
 # an SGLang log of ROCm: its attention backend, the GPUs' name, or the platform named
 ROCM_MARKERS = re.compile(r"\baiter\b|\bROCm\b|\bHIP\b|AMD Instinct|\bMI3\d\dX?\b", re.I)
 
@@ -747,9 +761,16 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
                            else None),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
         max_total_tokens=cap if isinstance(cap, int) else None, cuda=not sglang_on_rocm(r))
+    m = replace(m, page_size=sglang_page_size(r))
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:
         out |= {"kv_tokens": m.tokens, "k_size": m.k_bytes or 0, "v_size": m.v_bytes or 0}
+    printed_tokens = [f.number for f in r.all("kv_tokens") if f.number]
+    if printed_tokens:
+        # the cell arithmetic alone, fed the pool's size as printed: K and V bytes a token over the layers
+        # (whatever the GPU, which a log may not name)
+        n = int(printed_tokens[0])
+        out |= {f"k_size{GIVEN_TOKENS}": m.k_bytes_for(n), f"v_size{GIVEN_TOKENS}": m.v_bytes_for(n)}
     loaded = sglang_loaded_free(r)
     if loaded is not None and r.setting("mem_fraction_static") is not None:
         # the pool rule alone, fed the free memory the engine printed (profile_max_num_token: rest =
@@ -762,6 +783,7 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
 
 
 GIVEN_KV = " (given the printed KV memory)"
+GIVEN_TOKENS = " (given the printed tokens)"
 AT = "@"  # figure@device: the figure printed for that device
 # llama.cpp's host buffers: the CPU's, a GPU backend's pinned host memory ("<backend>_Host": CUDA_Host,
 # ROCm_Host, Vulkan_Host, Metal_Host, SYCL_Host, ...) and the memory breakdown's "Host" row
@@ -796,7 +818,7 @@ def compare(r: Record) -> tuple[list[Row], str | None]:
         return [], f"paramscope refuses: {e}"
     rows = []
     for key in predicted:
-        name, _, device = key.removesuffix(GIVEN_KV).partition(AT)
+        name, _, device = key.removesuffix(GIVEN_KV).removesuffix(GIVEN_TOKENS).partition(AT)
         figures = [f for f in r.all(name) if not device or f.device == device]
         if not figures:
             continue

@@ -279,6 +279,10 @@ class SglangMemory:
     max_mamba_cache_size: int | None = None  # --max-mamba-cache-size (None: by the ratio)
     vlm_factor: float = 1.0  # what a multimodal model's fraction was multiplied by (vlm_fraction_factor)
     max_total_tokens: int | None = None  # --max-total-tokens: caps pooled_tokens (None: memory decides)
+    # --page-size (1 by default; 64 where the trtllm_mha backend raises it on SM100): every K and V buffer
+    # holds size + page_size rows (MHATokenToKVPool: the padded slot 0 and its page), which the "K size"
+    # line counts: Qwen3-8B's 1,707,904 tokens at page 64 print 117.28 GB, (1,707,904 + 64) × 73,728 B
+    page_size: int = 1
 
     @property
     def pool_bytes_available(self) -> int | None:
@@ -352,23 +356,30 @@ class SglangMemory:
     def k_bytes(self) -> int | None:
         """The K buffers of the (full) pool ("K size", GiB printed as GB); V is the same size (MHA)."""
         tokens = self.tokens
-        return None if tokens is None else tokens * self._rows("full", "k")
+        return None if tokens is None else self.k_bytes_for(tokens)
 
     @property
     def v_bytes(self) -> int | None:
         tokens = self.tokens
-        return None if tokens is None else tokens * self._rows("full", "v")
+        return None if tokens is None else self.v_bytes_for(tokens)
+
+    def k_bytes_for(self, tokens: int) -> int:
+        """The (full) pool's K buffers for a pool of ``tokens`` tokens: the cell arithmetic alone."""
+        return (tokens + self.page_size) * self._rows("full", "k")
+
+    def v_bytes_for(self, tokens: int) -> int:
+        return (tokens + self.page_size) * self._rows("full", "v")
 
     @property
     def swa_k_bytes(self) -> int | None:
         """The sliding pool's K buffers (its own "KV Cache is allocated" line); hybrid-swa only."""
         tokens = self.swa_tokens
-        return None if tokens is None else tokens * self._rows("sliding", "k")
+        return None if tokens is None else (tokens + self.page_size) * self._rows("sliding", "k")
 
     @property
     def swa_v_bytes(self) -> int | None:
         tokens = self.swa_tokens
-        return None if tokens is None else tokens * self._rows("sliding", "v")
+        return None if tokens is None else (tokens + self.page_size) * self._rows("sliding", "v")
 
     @property
     def mamba_bytes(self) -> int:
