@@ -77,6 +77,64 @@ TOLERANCES = {
 # (record, figure): (bound on |error|, why it misses)
 
 KNOWN_MISSES = {
+    # round 19 (blind; r19*-*: 7 vLLM logs of unquantized models, 4 of quantized checkpoints). At once:
+    # every unquantized KV figure within 3 % but Llama 4 Scout's at TP 4 (+10.7 %), the weights of the
+    # bitsandbytes NF4 and FP8-dynamic checkpoints within 0.25 %. What the misses became: FlashInfer's
+    # all-reduce fusion workspace is whole at TP 4 too (Scout +10.7 % → +1.8 %); 0.20.2 already reports a
+    # hybrid model's tokens as max_model_len × concurrency (Gemma 4 given its KV memory −86 % → −0.1 %);
+    # V0's non-torch increase at TP 1 is 0.06 GiB, not V1's 0.16 (an NF4 T4 log −3.8 % → −0.2 %).
+    **{("r19q-gemma4-26b-a4b-nvfp4-modelopt-5090-wsl-256k-v0202", figure): (bound, reason)
+       for figure, bound, reason in (
+           ("weights", 0.15, "nvidia/Gemma-4-26B-A4B-NVFP4 (ModelOpt) priced with every Linear in NVFP4: "
+                             "its exclude list (hf_quant_config.json) is not public here, 17.89 GiB printed "
+                             "against 15.36"),
+           *((f, 1.1, "the weights' 2.5 GiB (above), Gemma 4's tower missing from encoder.py's table "
+                      "(6 video items profiled) and WSL2's CUDA total") for f in (
+               "kv_cache_memory", "kv_tokens", "max_concurrency")),
+           ("cuda_graph_memory", 0.95, "0.26 GiB estimated for 5 graphs (capture size 4), the 0.5 GiB "
+                                       "constant predicted"))},
+    **{("r19q-qwen36-27b-nvfp4-modelopt-gb10-262k-fp8kv-v0231dev", figure): (bound, reason)
+       for figure, bound, reason in (
+           ("weights", 0.32, "nvidia/Qwen3.6-27B-NVFP4's mixed groups (FP8, NVFP4, W4A16) priced as NVFP4 "
+                             "linears over a bf16 rest: its per-layer list is not public here (19.78 GiB "
+                             "printed, 25.9 predicted); the KV figures land within 1 % all the same on the "
+                             "GB10's unified memory"),
+           ("cuda_graph_memory", 0.2, "0.61 GiB estimated by the engine, the 0.5 GiB constant predicted"))},
+    ("r19q-llama31-8b-bnb-nf4-unsloth-t4-fp16-512-v072", "non_torch_memory"): (
+        0.26, "0.05 GiB printed (two decimals: 0.045-0.055), V0's 0.0625 predicted"),
+    ("r19v-qwen25-math-1.5b-bf16-a10-llm-4k-v072", "non_torch_memory"): (
+        0.26, "0.05 GiB printed (two decimals: 0.045-0.055), V0's 0.0625 predicted"),
+    ("r19v-qwen25-7b-instruct-fp16-v100-32g-llm-v085", "non_torch_memory"): (
+        0.31, "0.09 GiB printed on a V100 (0.8.5), V0's 0.0625 predicted"),
+    ("r19v-qwen25-7b-instruct-fp16-v100-32g-llm-v085", "activation_peak"): (
+        0.055, "4.35 GiB printed for V0 0.8.5's profile of 32,768 tokens through the offline LLM class in "
+               "float16 on a V100, 4.12 predicted"),
+    ("r19v-qwen25-05b-fp16-t4-colab-llm-32k-v066post1", "non_torch_memory"): (
+        2.2, "0.11 GiB outside torch on a Colab T4 (0.6.6.post1), where 0.6.4's whole-device 0.35 is taken"),
+    ("r19v-qwen25-05b-fp16-t4-colab-llm-32k-v066post1", "activation_peak"): (
+        0.06, "1.44 GiB printed for the sampler of 256 rows of 151,936 logits on 0.6.6.post1, 1.52 "
+              "predicted (0.6.4's 40 B a logit)"),
+    **{(rec, "non_torch_memory"): (0.41, "0.25-0.26 GiB at TP 1 on 0.19 (the llm-d-planner sweep, as "
+                                         "r13q-llmdplanner-*) against the 0.16 GiB constant: not explained")
+       for rec in ("r19v-gemma3-27b-it-bf16-h100-8k-v0190", "r19v-llama31-8b-it-fp32-h100-8k-v0190",
+                   "r19v-qwen15-moe-a27b-bf16-h100-8k-v0190")},
+    ("r19v-llama4-scout-17b-16e-it-bf16-tp4-4xh100-8k-v0190", "non_torch_memory"): (
+        0.04, "2.17 GiB at TP 4, 2.09 predicted (the TP 2 logs' workspace and NCCL share)"),
+    **{(rec, "cuda_graph_memory"): (bound, "the engine's own estimate of this sweep's CUDA graphs (0.19.0, "
+                                           "in the profile when asked), against the per-layer rule of the "
+                                           "graphs captured after the cache")
+       for rec, bound in (("r19v-gemma3-27b-it-bf16-h100-8k-v0190", 0.25),
+                          ("r19v-llama31-8b-it-fp32-h100-8k-v0190", 0.075),
+                          ("r19v-llama4-scout-17b-16e-it-bf16-tp4-4xh100-8k-v0190", 0.7),
+                          ("r19v-qwen15-moe-a27b-bf16-h100-8k-v0190", 0.135))},
+    **{(rec, "activation_peak"): (bound, "0.19.0's torch peak of the profile (a sweep whose KV figures land "
+                                         "within 1 %): 5-11 % from the sampler and forward estimate")
+       for rec, bound in (("r19v-gemma3-27b-it-bf16-h100-8k-v0190", 0.055),
+                          ("r19v-llama4-scout-17b-16e-it-bf16-tp4-4xh100-8k-v0190", 0.072),
+                          ("r19v-qwen15-moe-a27b-bf16-h100-8k-v0190", 0.11))},
+    ("pr13109-deepseek-coder-v2-lite-awq-mla-v0", "non_torch_memory"): (
+        0.62, "0.16 GiB on PR #13109's development build (MLA with AWQ), where the six V0 logs of 0.7-0.8 "
+              "print 0.05-0.09 at TP 1"),
     # round 18 (blind; tests/fixtures/engine_logs/*/r18*-*): every vLLM KV figure within 2.6 %, every
     # llama.cpp KV figure exact. Fixed by a general rule found on them: SGLang's pool gives Gemma 4's
     # KV-sharing layers rows of their own (kv_tokens +92.8 % → +10.2 %, +0.5 % given the printed free

@@ -27,6 +27,12 @@ NON_TORCH_BYTES = 160 * MiB
 # tests/fixtures/engine_logs/vllm/10517-* (the whole device's memory outside torch after the profile run):
 # the "v0-0.6", "v0-early" and "v0-2023" families; "v0" (0.7 to 0.10) measures the increase, NON_TORCH_BYTES
 V0_NON_TORCH_BYTES = 350 * MiB
+# the "v0" family's increase at TP 1 (worker.py determine_num_available_blocks, 0.7 to 0.10): 0.05 GiB on
+# a T4 (0.7.2, two logs), an A10 (0.7.2) and a T4 (0.8.2), 0.08 on an L40 (0.7.2), 0.09 on a V100 (0.8.5)
+# where V1's 0.16 had been taken. With TP the profile's collectives add NCCL's lazily connected buffers:
+# 0.30 and 0.32 GiB at TP 2 on PCIe-only L40S and A40 pairs, 0.20 at TP 4 on modded Turing cards, 0.72 on
+# MI50s: V1's 0.16 is kept there (NCCL's own profile share, 0.40 over NVLink, overshoots the PCIe logs)
+V0_INCREASE_BYTES = 64 * MiB
 # NCCL and custom all-reduce buffers per GPU with tensor parallelism (runtimes/common.py NCCL_BYTES),
 # created in init_device before the memory snapshot: outside V1's budget, like the CUDA context.
 # the CUDA graph pool, captured for decode batch sizes up to 512: "Estimated CUDA graph memory:
@@ -195,8 +201,9 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
         return 0
     if p.engine in V0_FAMILIES:
-        base = NON_TORCH_BYTES if p.engine == "v0" else V0_NON_TORCH_BYTES
-        return base + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
+        if p.engine == "v0":  # the increase over the snapshot (with TP, NCCL's share: V0_INCREASE_BYTES)
+            return V0_INCREASE_BYTES if p.tensor_parallel == 1 else NON_TORCH_BYTES
+        return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
     context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
     nccl = nccl_bytes(p) if nccl_inside(p) else nccl_profile_bytes(p)
     return NON_TORCH_BYTES + context + nccl + allreduce_fusion_bytes(p)
@@ -255,11 +262,15 @@ def nccl_bytes(p: VllmParams) -> int:
 # allocated outside torch while the profile run compiles. Measured on vLLM 0.19.0 at TP 2 on H100s
 # (tests/fixtures/engine_logs/vllm/r13q-llmdplanner-*-tp2-*, one of which prints "Enabled custom fusions:
 # allreduce_rms"): non-torch 2.07 and 2.10 GiB where the same TP 2 on 0.11 took 0.55 (llmd-*), 1.52 and
-# 1.54 GiB more for hidden sizes of 2880 and 8192 alike: the workspace follows the fusion's size limit
-# (allreduce_rms_fusion.py FI_ALLREDUCE_FUSION_MAX_SIZE_MB, 64 MB at TP 2), not the model. Other TP sizes
-# are scaled by that table (an assumption, no log yet; TP sizes it lacks get no fusion).
+# 1.54 GiB more for hidden sizes of 2880 and 8192 alike. At TP 4 on the same H100s (Llama 4 Scout, hidden
+# 5120; r19v-llama4-scout-*-tp4-*) non-torch is 2.17 GiB: the same workspace, although the fusion's size
+# limit there is 2 MB where TP 2's is 64 (allreduce_rms_fusion.py FI_ALLREDUCE_FUSION_MAX_SIZE_MB). At TP 8
+# the one log (gpt-oss-120b on H200s, 0.22.1, vastrepro-*: tokens only) fits the workspace scaled down by
+# that table (0.1 %; the whole workspace would give −1.3 %): whole up to TP 4, scaled by the table beyond
+# (TP sizes it lacks get no fusion).
 FUSION_MAX_MB: dict[int, dict[int, float]] = {90: {2: 64, 4: 2, 8: 0.5}, 100: {2: 64, 4: 32, 8: 1}}
-FUSION_WORKSPACE_AT_64MB = 1570 * MiB
+FUSION_WORKSPACE = 1570 * MiB
+FUSION_WHOLE_UP_TO_TP = 4
 FUSION_FAMILIES = frozenset({"v1-0.16", "v1"})
 # CUDA capability by the driver's name of the GPU (SM 9.0 Hopper, SM 10.x Blackwell datacenter parts)
 CAPABILITY_BY_NAME = ((90, re.compile(r"\bG?H(?:100|200|800|20)\b", re.I)),
@@ -284,7 +295,11 @@ def allreduce_fusion_bytes(p: VllmParams) -> int:
     if p.engine not in FUSION_FAMILIES or not p.cuda_graphs or cc is None or not p.nvlink:
         return 0
     size_mb = FUSION_MAX_MB[cc].get(p.tensor_parallel)
-    return 0 if size_mb is None else round(FUSION_WORKSPACE_AT_64MB * size_mb / 64)
+    if size_mb is None:
+        return 0
+    if p.tensor_parallel <= FUSION_WHOLE_UP_TO_TP:
+        return FUSION_WORKSPACE
+    return round(FUSION_WORKSPACE * size_mb / 64)
 
 
 def cuda_graph_bytes(p: VllmParams) -> int:
