@@ -805,3 +805,17 @@ def test_internlm_equals_llama_with_its_biases(bias: bool) -> None:
              **numbers}
     c = compare(ours, oracle.reference(llama, preferred=("LlamaForCausalLM",)))
     assert c.equal, c.summary()
+
+
+def test_fallback_keeps_the_indexer_layers_transformers_names() -> None:
+    # a DSA model without a row whose indexer_types give only some layers an indexer of their own (the
+    # rest "shared"): the cache prices indexer keys on those layers only, as a table row would
+    cfg = {"model_type": "hy_v4"}
+    if oracle.not_native(cfg) is not None:
+        pytest.skip("the installed transformers does not define hy_v4")
+    from paramscope.analyses.sizing.kv_cache import indexer_layers
+
+    a = arch_config_from_hf(cfg)
+    kinds = a.extra.get("indexer_types")
+    assert a.is_mla and isinstance(kinds, tuple) and len(kinds) == a.n_layers
+    assert 0 < indexer_layers(a) == sum(k == "full" for k in kinds) < a.n_layers

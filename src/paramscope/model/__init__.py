@@ -53,6 +53,14 @@ class Tensor:
         return self.n_elements * self.dtype.type_size * 8 // self.weight_bits  # containers: one per block
 
 
+# ArchConfig.extra keys that the family table (knowledge/) writes and the cache analyses read
+# the layer kinds of a KV-sharing model (Gemma 3n, Gemma 4) before its sharing layers became "none": what an
+# engine that gives every layer a cache slot of its own sizes (SGLang's pool for Gemma 4)
+UNSHARED_LAYER_TYPES = "unshared_layer_types"
+# transformers' names of layer kinds paramscope cannot price (a model counted by the fallback)
+UNPRICED_LAYER_TYPES = "unpriced_layer_types"
+
+
 @record
 class ArchConfig:
     """Architecture hyperparameters, whatever file they came from.

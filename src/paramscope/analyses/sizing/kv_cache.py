@@ -67,7 +67,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
-from paramscope.model import ArchConfig
+from paramscope.model import UNPRICED_LAYER_TYPES, ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.records import record, replace
 
@@ -78,8 +78,6 @@ ATTENTION_KINDS = ("full", "sliding")
 NO_CACHE = "none"
 LINEAR_STATE_KEY = "linear_state_bytes_per_layer"  # bytes of recurrent state per layer per sequence
 KV_HEADS_PER_LAYER = "n_kv_heads_per_layer"  # KV heads of each layer, where layers differ
-# the layer kinds of a KV-sharing model (Gemma 3n, Gemma 4) before its sharing layers became "none"
-UNSHARED_LAYER_TYPES = "unshared_layer_types"
 HEAD_DIM_PER_LAYER = "head_dim_per_layer"  # K and V head width of each layer, where layers differ
 
 MLALayout = Literal["compressed", "expanded"]
@@ -383,7 +381,7 @@ def kv_cache_for_context(cfg: ArchConfig, context: int, n_seq: int = 1, *,
 def _linear_part(cfg: ArchConfig, layers: int, streams: int, type_k: DType, type_v: DType) -> KVPart:
     state = cfg.extra.get(LINEAR_STATE_KEY)
     if not isinstance(state, int) or state < 0:
-        unknown = cfg.extra.get("unpriced_layer_types")
+        unknown = cfg.extra.get(UNPRICED_LAYER_TYPES)
         kinds = (f" (transformers calls them {', '.join(map(str, unknown))}, a kind paramscope does not "
                  f"price)") if isinstance(unknown, tuple | list) and unknown else ""
         raise UnsupportedError(

@@ -46,7 +46,7 @@ from paramscope.knowledge.families.table import (
     Family,
 )
 from paramscope.knowledge.families.tensors import TensorList
-from paramscope.model import ArchConfig, Tensor
+from paramscope.model import UNSHARED_LAYER_TYPES, ArchConfig, Tensor
 from paramscope.model.dtypes import DType
 from paramscope.records import fields, record, replace
 
@@ -456,8 +456,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
     elif d.family.unlisted:
         extra["not_listed"] = d.family.unlisted
     shared = d.hf.int(d.family.kv_shared, 0) if d.family.kv_shared else 0
-    if d.unshared_layer_types:  # analyses/sizing/kv_cache.py UNSHARED_LAYER_TYPES
-        extra["unshared_layer_types"] = d.unshared_layer_types
+    if d.unshared_layer_types:
+        extra[UNSHARED_LAYER_TYPES] = d.unshared_layer_types
     if shared:  # Gemma 3n: transformers builds no k/v for these layers and skips them on load
         kv = d.n_kv_heads * d.head_dim
         unused = shared * (2 * kv * (d.hidden + d.qkv_bias) + d.head_dim)

@@ -11,11 +11,12 @@ says what it cannot price instead of guessing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import takewhile
 from typing import Any
 
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.families import oracle
-from paramscope.model import ArchConfig, Tensor
+from paramscope.model import UNPRICED_LAYER_TYPES, ArchConfig, Tensor
 
 # transformers' layer_types spellings → ours (kv_cache.LAYER_KINDS)
 LAYER_KINDS = {"full_attention": "full", "attention": "full", "sliding_attention": "sliding",
@@ -75,13 +76,17 @@ def arch_config(cfg: Mapping[str, Any], source: str, why: Exception) -> ArchConf
         "counted_by": f"transformers {oracle.version()} on the meta device (no table row)",
         "max_position_embeddings": num("max_position_embeddings")}
     if unknown:  # kv_cache.py names them where it cannot price their state
-        extra["unpriced_layer_types"] = tuple(unknown)
+        extra[UNPRICED_LAYER_TYPES] = tuple(unknown)
     if latent and num("index_head_dim"):
         extra["index_head_dim"] = num("index_head_dim")
+        indexers = getattr(text, "indexer_types", None)  # the layers with an indexer of their own
+        if isinstance(indexers, list | tuple) and len(indexers) == layers:
+            extra["indexer_types"] = tuple(str(t) for t in indexers)
     moe = num("num_local_experts") or num("num_experts") or num("n_routed_experts")
     mlp_types = getattr(text, "mlp_layer_types", None)
-    dense = (sum(str(t) == "dense" for t in mlp_types) if isinstance(mlp_types, list | tuple)
-             else num("first_k_dense_replace"))
+    # the leading dense layers (DeepSeek's first_k_dense_replace), as n_dense_layers means them
+    dense = (len(list(takewhile(lambda t: str(t) == "dense", mlp_types)))
+             if isinstance(mlp_types, list | tuple) else num("first_k_dense_replace"))
     archs = cfg.get("architectures")
     # an encoder-decoder (PretrainedConfig.is_encoder_decoder: Marian, Pegasus, M2M100, …): the decoder's
     # layers cache (BART's spelling decoder_layers, T5's num_decoder_layers); the encoder's length is the

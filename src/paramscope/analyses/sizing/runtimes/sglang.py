@@ -62,7 +62,6 @@ from __future__ import annotations
 import re
 
 from paramscope.analyses.sizing.kv_cache import (
-    UNSHARED_LAYER_TYPES,
     KVCache,
     LayerCache,
     indexer_key_bytes,
@@ -90,7 +89,7 @@ from paramscope.analyses.sizing.runtimes.vllm.weights import (
     rope_shapes,
 )
 from paramscope.errors import UnsupportedError
-from paramscope.model import ArchConfig, Model
+from paramscope.model import UNSHARED_LAYER_TYPES, ArchConfig, Model
 from paramscope.model.dtypes import DType
 from paramscope.records import record, replace
 from paramscope.units import counted
@@ -319,7 +318,13 @@ class SglangMemory:
         if rest is None:
             return None
         tokens = max(rest // self.cell_bytes, 0)
-        return tokens if self.max_total_tokens is None else min(tokens, self.max_total_tokens)
+        tokens = tokens if self.max_total_tokens is None else min(tokens, self.max_total_tokens)
+        return self._paged(tokens)
+
+    def _paged(self, tokens: int) -> int:
+        """Rounded down to whole pages (model_runner.py: ``max_total_num_tokens // page_size * page_size``,
+        each pool of a hybrid split alike)."""
+        return tokens // self.page_size * self.page_size
 
     @property
     def tokens(self) -> int | None:
@@ -331,10 +336,10 @@ class SglangMemory:
         if self.full_cell_bytes * self.swa_layers == self.swa_cell_bytes * self.full_layers:
             # every layer the same widths: set_num_tokens_hybrid_swa (SGLang 0.5.x), in its own float steps
             layers = self.full_layers + self.swa_layers
-            return int(tokens * layers / (r * self.swa_layers + self.full_layers))
+            return self._paged(int(tokens * layers / (r * self.swa_layers + self.full_layers)))
         # widths differ by kind (Gemma 4, MiMo-V2-Flash): PR #18039, each kind weighed by its bytes
-        return int(tokens * (self.full_cell_bytes + self.swa_cell_bytes)
-                   / (self.full_cell_bytes + r * self.swa_cell_bytes))
+        return self._paged(int(tokens * (self.full_cell_bytes + self.swa_cell_bytes)
+                               / (self.full_cell_bytes + r * self.swa_cell_bytes)))
 
     @property
     def swa_tokens(self) -> int | None:
@@ -342,7 +347,7 @@ class SglangMemory:
         tokens = self.tokens
         if tokens is None or self.pool != "hybrid-swa":
             return None
-        return int(tokens * self.swa_full_tokens_ratio)
+        return self._paged(int(tokens * self.swa_full_tokens_ratio))
 
     def _rows(self, kind: str, which: str) -> int:
         rows = 0
@@ -363,23 +368,24 @@ class SglangMemory:
         tokens = self.tokens
         return None if tokens is None else self.v_bytes_for(tokens)
 
-    def k_bytes_for(self, tokens: int) -> int:
-        """The (full) pool's K buffers for a pool of ``tokens`` tokens: the cell arithmetic alone."""
-        return (tokens + self.page_size) * self._rows("full", "k")
+    def k_bytes_for(self, tokens: int, kind: str = "full") -> int:
+        """One pool's K buffers for a pool of ``tokens`` tokens: the cell arithmetic alone (``kind``
+        "sliding": a hybrid-SWA model's sliding pool)."""
+        return (tokens + self.page_size) * self._rows(kind, "k")
 
-    def v_bytes_for(self, tokens: int) -> int:
-        return (tokens + self.page_size) * self._rows("full", "v")
+    def v_bytes_for(self, tokens: int, kind: str = "full") -> int:
+        return (tokens + self.page_size) * self._rows(kind, "v")
 
     @property
     def swa_k_bytes(self) -> int | None:
         """The sliding pool's K buffers (its own "KV Cache is allocated" line); hybrid-swa only."""
         tokens = self.swa_tokens
-        return None if tokens is None else (tokens + self.page_size) * self._rows("sliding", "k")
+        return None if tokens is None else self.k_bytes_for(tokens, "sliding")
 
     @property
     def swa_v_bytes(self) -> int | None:
         tokens = self.swa_tokens
-        return None if tokens is None else (tokens + self.page_size) * self._rows("sliding", "v")
+        return None if tokens is None else self.v_bytes_for(tokens, "sliding")
 
     @property
     def mamba_bytes(self) -> int:
@@ -388,13 +394,14 @@ class SglangMemory:
 
     @property
     def allocated_bytes(self) -> int | None:
-        """All the pools hold: the token pool(s) and the recurrent states."""
+        """All the pools hold: the token pool(s), each with its padded page, and the recurrent states."""
         tokens = self.tokens
         if tokens is None:
             return None
         if self.pool == "hybrid-swa":
-            return tokens * self.full_cell_bytes + (self.swa_tokens or 0) * self.swa_cell_bytes
-        return tokens * self.cell_bytes + self.mamba_bytes
+            return ((tokens + self.page_size) * self.full_cell_bytes
+                    + ((self.swa_tokens or 0) + self.page_size) * self.swa_cell_bytes)
+        return (tokens + self.page_size) * self.cell_bytes + self.mamba_bytes
 
     @property
     def max_requests(self) -> int | None:

@@ -304,11 +304,13 @@ def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
                   p.context if p.engine in TOKENS_REPORTED else 0)
 
 
-# The "GPU KV cache size: N tokens" line: num_blocks // kv_cache_groups × block_size until 0.20; from 0.21
-# int(max_model_len × max_concurrency) (kv_cache_utils._report_kv_cache_config, after vLLM issue #40691:
-# the old formula undercounts a model whose groups share one pool, a hybrid or sliding-window one). Granite
-# 4.0-H-Micro, 0.29.0, 32K: 2,143,269 tokens printed, where its attention blocks hold 284,064; a Gemma 3
-# log of 0.23 prints 1,217,591, no multiple of its blocks; Qwen3.5 at 0.19 still printed the blocks.
+# The "GPU KV cache size: N tokens" line: num_blocks // kv_cache_groups × block_size until 0.20.0; from
+# 0.20.2 (round 19's Gemma 4 log; 0.20.1 not known) int(max_model_len × max_concurrency), here for the "v1"
+# family (0.21 on), which "v1-0.16" (0.16 to 0.20) does not split (kv_cache_utils._report_kv_cache_config,
+# after vLLM issue #40691: the old formula undercounts a model whose groups share one pool, a hybrid or
+# sliding-window one). Granite 4.0-H-Micro, 0.29.0, 32K: 2,143,269 tokens printed, where its attention
+# blocks hold 284,064; a Gemma 3 log of 0.23 prints 1,217,591, no multiple of its blocks; Qwen3.5 at 0.19
+# still printed the blocks.
 TOKENS_REPORTED = frozenset({"v1"})
 
 

@@ -25,7 +25,8 @@ F32, I64 = 4, 8
 NON_TORCH_BYTES = 160 * MiB
 # V0 worker.py (0.6.4): "non_torch_memory=0.35GiB" for Llama 3.1 8B on an RTX 3090, both logs of
 # tests/fixtures/engine_logs/vllm/10517-* (the whole device's memory outside torch after the profile run):
-# the "v0-0.6", "v0-early" and "v0-2023" families; "v0" (0.7 to 0.10) measures the increase, NON_TORCH_BYTES
+# the "v0-0.6", "v0-early" and "v0-2023" families; "v0" (0.7 to 0.10) measures the increase
+# (V0_INCREASE_BYTES at TP 1, NON_TORCH_BYTES with TP)
 V0_NON_TORCH_BYTES = 350 * MiB
 # the "v0" family's increase at TP 1 (worker.py determine_num_available_blocks, 0.7 to 0.10): 0.05 GiB on
 # a T4 (0.7.2, two logs), an A10 (0.7.2) and a T4 (0.8.2), 0.08 on an L40 (0.7.2), 0.09 on a V100 (0.8.5)
@@ -197,11 +198,13 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     in "v1-0.8" also the CUDA context (the whole device's non-torch memory); in "v0-2023" the all-reduce
     inputs the allocator could not reuse (``held_allreduce_bytes``); in the families whose snapshot
     follows NCCL's set-up, the part of NCCL that the profile run itself allocates (``nccl_profile_bytes``);
-    FlashInfer's all-reduce fusion workspace where the engine fuses (``allreduce_fusion_bytes``)."""
+    FlashInfer's all-reduce fusion workspace where the engine fuses (``allreduce_fusion_bytes``). "v0"
+    (0.7 to 0.10) counts its increase over the snapshot: V0_INCREASE_BYTES at TP 1, NON_TORCH_BYTES with
+    TP."""
     if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
         return 0
     if p.engine in V0_FAMILIES:
-        if p.engine == "v0":  # the increase over the snapshot (with TP, NCCL's share: V0_INCREASE_BYTES)
+        if p.engine == "v0":  # the increase over the snapshot: V0_INCREASE_BYTES at TP 1, V1's with TP
             return V0_INCREASE_BYTES if p.tensor_parallel == 1 else NON_TORCH_BYTES
         return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
     context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
@@ -267,7 +270,8 @@ def nccl_bytes(p: VllmParams) -> int:
 # limit there is 2 MB where TP 2's is 64 (allreduce_rms_fusion.py FI_ALLREDUCE_FUSION_MAX_SIZE_MB). At TP 8
 # the one log (gpt-oss-120b on H200s, 0.22.1, vastrepro-*: tokens only) fits the workspace scaled down by
 # that table (0.1 %; the whole workspace would give −1.3 %): whole up to TP 4, scaled by the table beyond
-# (TP sizes it lacks get no fusion).
+# (TP sizes it lacks get no fusion). Every log behind this is a Hopper's; Blackwell's TP 4 (32 MB in the
+# table) is taken whole as Hopper's is.
 FUSION_MAX_MB: dict[int, dict[int, float]] = {90: {2: 64, 4: 2, 8: 0.5}, 100: {2: 64, 4: 32, 8: 1}}
 FUSION_WORKSPACE = 1570 * MiB
 FUSION_WHOLE_UP_TO_TP = 4
