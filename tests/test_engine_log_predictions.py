@@ -77,6 +77,38 @@ TOLERANCES = {
 # (record, figure): (bound on |error|, why it misses)
 
 KNOWN_MISSES = {
+    # round 20 (blind; r20*-*: 5 llama.cpp, 4 vLLM). At once: llama.cpp KV exact on four of five logs, the
+    # vLLM KV figures of Llama 3.1 8B on an A40 (0.26.0), Qwen2.5-14B on an MI300X (0.17.1) within 1 %. The
+    # miss that became a rule: llama.cpp builds of PR #12801 to PR #19067 keep a V cache of kv_lora_rank
+    # beside an MLA model's latent (DeepSeek-V3-0324 on b5331: KV −47 % → exact). What remains:
+    ("r20l-bartowski-qwen3-14b-q8-3090-q8kv-fa-b5505", "compute_buffer@CUDA0"): (
+        0.035, "b5505 with flash attention and a q8_0 cache: 306.8 MiB printed, 316.8 replayed on today's "
+               "graph (its Hadamard rotation inputs, absent in May 2025, are 0.1 MiB): not examined"),
+    ("r20l-ik344-glm-z1-32b-iq4xs-3090ti-fa-b5192", "compute_buffer@CUDA0"): (
+        0.13, "GLM-4 has no rebuilt graph (llamacpp/graph.py): the per-phase estimate"),
+    ("r20l-ik344-glm-z1-32b-iq4xs-3090ti-fa-b5192", "model_buffer"): (
+        0.01, "bartowski's IQ4_XS mix priced from GLM-4-32B's config at the IQ4_XS recipe (+0.9 %)"),
+    ("r20l-ik357-qwen3-235b-a22b-q8-a6000-ot-fa-b5192", "compute_buffer@CUDA0"): (
+        0.71, "-ot keeps layers 13-93's experts on the host: 1024 MiB printed, 305 replayed; the host "
+              "experts' matrices run on CUDA0 at n_ubatch 512 (op offload) with copies the one-backend "
+              "replay does not hold"),
+    ("r20l-ik562-llama31-8b-q4-0-vulkan-4080-ub1024-fa-b5781", "compute_buffer@Vulkan0"): (
+        0.16, "Vulkan with flash attention at n_ubatch 1024 (b5781): 613 MiB printed, 517 replayed on "
+              "today's graph: not examined"),
+    **{("r20v-gemma4-31b-it-bf16-b300-16k-v0260", figure): (bound, reason)
+       for figure, bound, reason in (
+           *((f, 0.67, "13.25x printed is every layer holding the whole context (13.7 GiB a 16K request), as "
+                       "though the hybrid manager were off, which the log does not say (amdgputools-* "
+                       "alike); with it, 8.3 GiB and 21.9x") for f in (
+               "kv_tokens", "max_concurrency", "kv_tokens (given the printed KV memory)",
+               "max_concurrency (given the printed KV memory)")),
+           ("weights", 0.011, "58.99 GiB printed, 58.39 priced from a transcribed config (no copy of "
+                              "Gemma 4 31B's own was found)"),
+           ("activation_peak", 0.44, "3.90 GiB printed, 5.58 predicted: Gemma 4's profile on 0.26 (its "
+                                     "tower not in encoder.py) not examined"),
+           ("cuda_graph_memory", 0.35, "0.76 GiB estimated by the engine, the 0.5 GiB constant predicted"))},
+    ("r20v-llama31-8b-it-fp16-40g-class-128k-v01011", "cuda_graph_memory"): (
+        0.08, "0.52 GiB printed, the 0.5 GiB constant predicted"),
     # round 19 (blind; r19*-*: 7 vLLM logs of unquantized models, 4 of quantized checkpoints). At once:
     # every unquantized KV figure within 3 % but Llama 4 Scout's at TP 4 (+10.7 %), the weights of the
     # bitsandbytes NF4 and FP8-dynamic checkpoints within 0.25 %. What the misses became: FlashInfer's

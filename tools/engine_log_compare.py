@@ -24,7 +24,7 @@ from paramscope.analyses.sizing.loaded import loaded_weights
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split
-from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_pre_mla_gguf
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_pre_mla_gguf, with_mla_v_cache
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
 from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
@@ -550,7 +550,15 @@ def llamacpp_config(model: Model, r: Record) -> ArchConfig:
     per_head = (cfg.is_mla and heads is not None and kv_heads is not None
                 and int(heads.group(1)) == int(kv_heads.group(1)) > 1)
     old_build = PRE_MLA_BUILD_NOTE in (r.version_note or "")
-    return as_pre_mla_gguf(cfg) if PRE_MLA_GGUF.search(r.log) or per_head or old_build else cfg
+    if PRE_MLA_GGUF.search(r.log) or per_head or old_build:
+        return as_pre_mla_gguf(cfg)
+    build = llamacpp_build_number(r)
+    return with_mla_v_cache(cfg) if build is not None and build < V_LESS_MLA_BUILD else cfg
+
+
+# llama.cpp's V-less MLA cache (PR #19067, merged 2026-01-24): its first build is not known here; b7800 is
+# taken from the dated builds (b7217 on 2025-12-01, b7445 in December 2025: some ten a day)
+V_LESS_MLA_BUILD = 7800
 
 
 N_OUTPUTS_MAX_LINE = re.compile(r"n_outputs_max\s*=\s*(\d+)")

@@ -59,6 +59,9 @@ class Tensor:
 UNSHARED_LAYER_TYPES = "unshared_layer_types"
 # transformers' names of layer kinds paramscope cannot price (a model counted by the fallback)
 UNPRICED_LAYER_TYPES = "unpriced_layer_types"
+# llama.cpp builds from PR #12801 (April 2025) to PR #19067 (January 2026) keep a V cache of kv_lora_rank
+# values beside an MLA model's latent (runtimes/llamacpp/kv.py with_mla_v_cache)
+MLA_V_CACHE = "mla_v_cache"
 
 
 @record

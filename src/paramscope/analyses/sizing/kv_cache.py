@@ -54,8 +54,10 @@ MLA (DeepSeek V2/V3, ``kv_lora_rank > 0``) has two layouts:
   a view of the first kv_lora_rank values of that K row, allocates no V tensor
   (llama-kv-cache.cpp, llama_kv_cache::llama_kv_cache: ``has_v = !is_mla``; "V-less cache",
   llama.cpp PR #19067, January 2026). From PR #12801 (April 2025) until then llama.cpp also allocated a
-  V cache of kv_lora_rank (512) per token; we follow the current code, which is also what vLLM's MLA
-  backends hold (one ``kv_lora_rank + qk_rope_head_dim`` entry per token).
+  V cache of kv_lora_rank (512) per token (``MLA_V_CACHE``, set by runtimes/llamacpp/kv.py
+  ``with_mla_v_cache`` for such a build: DeepSeek-V3-0324 on b5331); the default follows the current
+  code, which is also what vLLM's MLA backends hold (one ``kv_lora_rank + qk_rope_head_dim`` entry per
+  token).
 - "expanded" (transformers' eager DynamicCache, and llama.cpp before PR #12801): K = n_heads ×
   head_dim_k (qk_nope + qk_rope = 192 for DeepSeek-V3, the reader stores that sum in head_dim_k),
   V = n_heads × head_dim_v.
@@ -67,7 +69,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from paramscope.errors import UnsupportedError
-from paramscope.model import UNPRICED_LAYER_TYPES, ArchConfig
+from paramscope.model import MLA_V_CACHE, UNPRICED_LAYER_TYPES, ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.records import record, replace
 
@@ -220,8 +222,10 @@ def cache_widths(cfg: ArchConfig, mla: MLALayout = "compressed") -> tuple[int, i
     if not cfg.is_mla:
         return cfg.n_kv_heads * cfg.head_dim_k, cfg.n_kv_heads * cfg.head_dim_v
     layouts = {
-        # llama-kv-cache.cpp: K row = n_embd_head_k (kv_lora_rank + n_rot) × 1 head, no V tensor
-        "compressed": (cfg.kv_lora_rank + cfg.rope_head_dim, 0),
+        # llama-kv-cache.cpp: K row = n_embd_head_k (kv_lora_rank + n_rot) × 1 head, no V tensor (a V of
+        # kv_lora_rank in the llama.cpp builds of MLA_V_CACHE)
+        "compressed": (cfg.kv_lora_rank + cfg.rope_head_dim,
+                       cfg.kv_lora_rank if cfg.extra.get(MLA_V_CACHE) else 0),
         # transformers: key_states (heads, qk_nope + qk_rope), value_states (heads, v_head_dim)
         "expanded": (cfg.n_heads * cfg.head_dim_k, cfg.n_heads * cfg.head_dim_v),
     }

@@ -18,7 +18,7 @@ from paramscope.analyses.sizing.kv_cache import (
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.params import LlamaCppParams
 from paramscope.errors import UnsupportedError
-from paramscope.model import ArchConfig
+from paramscope.model import MLA_V_CACHE, ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
 
@@ -77,6 +77,14 @@ def caches_mla_latent(cfg: ArchConfig) -> bool:
     if stated is not None:
         return bool(stated)
     return cfg.family not in MLA_AS_MHA_FAMILIES and cfg.architecture not in MLA_AS_MHA_FAMILIES
+
+
+def with_mla_v_cache(cfg: ArchConfig) -> ArchConfig:
+    """The model as a llama.cpp build of PR #12801 (April 2025) to PR #19067 ("kv-cache : support V-less
+    cache", merged 2026-01-24) caches it: beside the latent K row, a V row of kv_lora_rank values (the
+    V-less cache since). DeepSeek-V3-0324 at 16,384 cells on b5331 printed "K (f16): 1098.00 MiB, V
+    (f16): 976.00 MiB", 61 layers × 576 and × 512 values."""
+    return replace(cfg, extra={**cfg.extra, MLA_V_CACHE: True}) if cfg.is_mla else cfg
 
 
 def as_pre_mla_gguf(cfg: ArchConfig) -> ArchConfig:
