@@ -77,6 +77,41 @@ TOLERANCES = {
 # (record, figure): (bound on |error|, why it misses)
 
 KNOWN_MISSES = {
+    # round 21 (blind, targeted: r21v-*, four vLLM logs of Gemma 4). How Gemma 4's sliding layers are charged
+    # a request: their window plus a chunk on 0.20.2, 0.22.1, 0.23.0 and 0.29.0 (given the KV memory, the
+    # printed concurrency within 0.4 %), the whole context on 0.26.0 (a B300), 0.29.1rc1 and 0.31.1rc1 (ROCm,
+    # MI300X): as --disable-hybrid-kv-cache-manager prices them there (within 0.1 % on all four), though
+    # no log turns it off nor says why. The vLLM source of those releases was not read for it.
+    **{(rec, figure): (bound, "the sliding layers charged the whole context, as though the hybrid manager "
+                              "were off (see above)")
+       for rec, bound in (("r21v-gemma4-26b-a4b-it-bf16-mi300x-rocm-32k-v0311rc1", 0.78),
+                          ("r21v-gemma4-31b-it-bf16-mi300x-rocm-32k-v0311rc1", 0.85),
+                          ("r21v-gemma4-e4b-it-bf16-mi300x-rocm-32k-v0311rc1", 0.56))
+       for figure in ("kv_tokens", "max_concurrency", "kv_tokens (given the printed KV memory)",
+                      "max_concurrency (given the printed KV memory)")},
+    **{(rec, "cuda_graph_memory"): (bound, "the engine's CUDA graph estimate on ROCm (hybrid FULL graphs, "
+                                           "3.4-6.5 GiB; amdgputools-* alike), the 0.5 GiB constant "
+                                           "predicted")
+       for rec, bound in (("r21v-gemma4-26b-a4b-it-bf16-mi300x-rocm-32k-v0311rc1", 0.86),
+                          ("r21v-gemma4-31b-it-bf16-mi300x-rocm-32k-v0311rc1", 0.93),
+                          ("r21v-gemma4-e4b-it-bf16-mi300x-rocm-32k-v0311rc1", 0.9))},
+    ("r21v-gemma4-31b-it-bf16-kaggle-32k-v0230", "cuda_graph_memory"): (
+        2.9, "0.13 GiB estimated by the engine (max_num_seqs 20), the 0.5 GiB constant predicted"),
+    **{(rec, "weights"): (0.011, "58.99 GiB printed, 58.39 priced from a transcribed config (no copy of "
+                                 "Gemma 4 31B's own was found)")
+       for rec in ("r21v-gemma4-31b-it-bf16-kaggle-32k-v0230",
+                   "r21v-gemma4-31b-it-bf16-mi300x-rocm-32k-v0311rc1")},
+    ("r21v-gemma4-26b-a4b-it-bf16-mi300x-rocm-32k-v0311rc1", "weights"): (
+        0.009, "48.54 GiB printed on ROCm, 48.16 priced (the MoE's TRITON backend's layout not examined)"),
+    ("r21v-gemma4-e4b-it-bf16-mi300x-rocm-32k-v0311rc1", "weights"): (
+        0.007, "14.79 GiB printed on ROCm, 14.87 priced"),
+    **{(rec, "activation_peak"): (bound, "Gemma 4's profile on 0.31.1rc1 (ROCm, the V2 model runner; its "
+                                         "tower not in encoder.py): not examined")
+       for rec, bound in (("r21v-gemma4-26b-a4b-it-bf16-mi300x-rocm-32k-v0311rc1", 0.34),
+                          ("r21v-gemma4-31b-it-bf16-mi300x-rocm-32k-v0311rc1", 0.36),
+                          ("r21v-gemma4-e4b-it-bf16-mi300x-rocm-32k-v0311rc1", 0.04))},
+    ("r21v-gemma4-31b-it-bf16-mi300x-rocm-32k-v0311rc1", "kv_cache_memory"): (
+        0.06, "its activation peak (10.16 GiB printed, 6.62 predicted) beside the weights"),
     # round 20 (blind; r20*-*: 5 llama.cpp, 4 vLLM). At once: llama.cpp KV exact on four of five logs, the
     # vLLM KV figures of Llama 3.1 8B on an A40 (0.26.0), Qwen2.5-14B on an MI300X (0.17.1) within 1 %. The
     # miss that became a rule: llama.cpp builds of PR #12801 to PR #19067 keep a V cache of kv_lora_rank
