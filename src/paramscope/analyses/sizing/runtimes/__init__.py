@@ -118,7 +118,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "(llama-cpp-python) keep n_ubatch rows; refused with an older build family"),
              Option("llamacpp_build", str, "current", "llama.cpp build family: late-2025 = mid-2025 "
                                                       "to mid-December 2025 (-ngl offloads the output "
-                                                      "layer last, not first); legacy = mid-2025 and "
+                                                      "layer last, not first; an MLA cache keeps a V "
+                                                      "row too); legacy = mid-2025 and "
                                                       "earlier (also KV padded to 32 without flash "
                                                       "attention, which was off by default); "
                                                       "legacy-no-swa = before May 2025 (also "

@@ -83,7 +83,7 @@ def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache,
                  build: str = "current") -> DeviceSplit:
     """The weights (as ``weights_bytes`` prices them) and KV cache on each device (``layer_devices``);
     the host's share (input embedding, layers not offloaded) is ``offload``'s."""
-    cfg = as_llamacpp_loads(cfg)
+    cfg = as_llamacpp_loads(cfg, build)
     n_layer = cfg.n_layers
     where = layer_devices(n_layer, n_devices, n_gpu_layers, tensor_split, split_mode, build)
     split = layer_split(model)

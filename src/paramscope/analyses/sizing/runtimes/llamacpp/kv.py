@@ -16,7 +16,7 @@ from paramscope.analyses.sizing.kv_cache import (
     layer_kinds,
     with_changed_parts,
 )
-from paramscope.analyses.sizing.runtimes.llamacpp.params import LlamaCppParams
+from paramscope.analyses.sizing.runtimes.llamacpp.params import MLA_V_CACHE_BUILDS, LlamaCppParams
 from paramscope.errors import UnsupportedError
 from paramscope.model import MLA_V_CACHE, ArchConfig
 from paramscope.model.dtypes import DType
@@ -92,17 +92,18 @@ def as_pre_mla_gguf(cfg: ArchConfig) -> ArchConfig:
     return replace(cfg, extra={**cfg.extra, "mla_latent_cache": False}) if cfg.is_mla else cfg
 
 
-def as_llamacpp_loads(cfg: ArchConfig) -> ArchConfig:
+def as_llamacpp_loads(cfg: ArchConfig, build: str = "current") -> ArchConfig:
     """The architecture as llama.cpp builds it: sliding-window layers attend over the whole cache where
     llama.cpp's architecture has no SWA (``has_swa``), and an MLA model whose GGUF lacks the MLA keys is
     plain multi-head attention (``caches_mla_latent``: n_head K heads of qk_nope + qk_rope and V heads of
-    v_head_dim, as the converter wrote head_count_kv = num_key_value_heads = n_head)."""
+    v_head_dim, as the converter wrote head_count_kv = num_key_value_heads = n_head); in the ``build``
+    families of MLA_V_CACHE_BUILDS an MLA latent keeps its V row too (``with_mla_v_cache``)."""
     if (cfg.sliding_window or "sliding" in cfg.layer_types) and not has_swa(cfg):
         cfg = replace(cfg, sliding_window=0, layer_types=tuple("full" if kind == "sliding" else kind
                                                                for kind in cfg.layer_types))
     if cfg.is_mla and not caches_mla_latent(cfg):
         cfg = replace(cfg, kv_lora_rank=0, n_kv_heads=cfg.n_heads)
-    return cfg
+    return with_mla_v_cache(cfg) if build in MLA_V_CACHE_BUILDS else cfg
 
 
 def check_cache_types(cfg: ArchConfig, type_k: DType, type_v: DType, flash_attn: bool) -> None:

@@ -143,7 +143,7 @@ def llamacpp_memory(
     graph (``compute_buffer``). ``n_outputs_max``: the context's cap on the rows of logits its prompt graph
     reserves (PR 23861, noted at BUILDS; llama-server sets its -np; 0: unset, n_ubatch rows).
     """
-    cfg = as_llamacpp_loads(cfg)
+    cfg = as_llamacpp_loads(cfg, build)
     p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
                        swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build,
                        n_outputs_max=n_outputs_max)

@@ -144,7 +144,7 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
             scheme: str | None = None, build: str = "current") -> Offload:
     """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache; ``scheme``, the
     re-pricing ``weights_bytes`` follows, prices the output matrix at its own type."""
-    cfg = as_llamacpp_loads(cfg)
+    cfg = as_llamacpp_loads(cfg, build)
     n_layer = cfg.n_layers
     ngl, start, output_on_gpu = gpu_layer_start(n_layer, n_gpu_layers, build)
     split = layer_split(model)

@@ -35,6 +35,9 @@ BUILDS = ("current", "late-2025", "legacy", "legacy-no-swa")
 # buffer, the graph replayed with one output row 140.01 (with 512: 258.5)
 LEGACY_BUILDS = frozenset({"legacy", "legacy-no-swa"})
 OUTPUT_LAST_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
+# the families within PR #12801 (April 2025) to PR #19067 (January 2026), whose MLA cache keeps a V row of
+# kv_lora_rank beside the latent (kv.py with_mla_v_cache); "legacy-no-swa" reaches before the MLA rewrite
+MLA_V_CACHE_BUILDS = frozenset({"late-2025", "legacy"})
 TENSOR_ALIGNMENT = 32  # ggml/src/ggml-impl.h: every tensor in a CPU buffer starts on 32 B
 
 

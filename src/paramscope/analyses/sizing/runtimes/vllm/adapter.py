@@ -116,6 +116,15 @@ def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
     return q is not None and q.method in ("awq", "gptq") and q.bits == 4
 
 
+# Architectures whose sliding layers vLLM logs have charged both ways with the hybrid manager on
+# (docs/runtimes.md 4.0s): Gemma 4's window and a chunk on 0.20.2 to 0.29.0, the whole context on 0.26.0
+# (B300) and on 0.29.1rc1 and 0.31.1rc1 (ROCm), as --disable-hybrid-kv-cache-manager prices them
+SLIDING_CHARGED_BOTH_WAYS = frozenset({"Gemma4ForConditionalGeneration", "Gemma4ForCausalLM"})
+SLIDING_BOTH_WAYS_NOTE = (
+    "{arch}: vLLM logs charge its sliding-window layers a request's window plus a chunk on 0.20.2 to "
+    "0.29.0, but the whole context on 0.26.0 (B300) and 0.29.1-0.31.1 (ROCm), which the log does not "
+    "explain; --disable-hybrid-kv-cache-manager prices that case (fewer requests at once)")
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     """vLLM's figures are per GPU (each of the tensor-parallel ranks holds the same); totals are × N.
@@ -178,6 +187,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     modelled = vision is not None and pp == 1 and m.params.engine in V1_FAMILIES
     if has_vision_encoder(model) and kv_bytes is None and not modelled and not skipped:
         notes += (VISION_PROFILE_NOTE,)
+    if (cfg.architecture in SLIDING_CHARGED_BOTH_WAYS and "sliding" in cfg.layer_types
+            and not option(req, "disable_hybrid_kv_cache_manager") and m.params.engine in V1_FAMILIES):
+        notes += (SLIDING_BOTH_WAYS_NOTE.format(arch=cfg.architecture),)
     if m.pool is not None:
         pool = m.pool
         util = m.params.gpu_memory_utilization
