@@ -8,8 +8,6 @@ exceed; a known miss that comes within tolerance fails too, so that the list onl
 
 from __future__ import annotations
 
-import math
-
 import engine_log_compare
 import engine_logs
 import pytest
@@ -77,6 +75,26 @@ TOLERANCES = {
 # (record, figure): (bound on |error|, why it misses)
 
 KNOWN_MISSES = {
+    # round 22 (blind; r22*-*: 3 vLLM 0.8.4 logs on RTX 3090s, 1 llama.cpp). The miss that became a rule:
+    # an older llama.cpp reserves no output buffer for pooled embeddings (Qwen3-Embedding-8B with --pooling
+    # mean on b5618, as BGE-small on b4410, a known miss until then: both exact now). What remains:
+    ("r22l-rocm4903-qwen3-embedding-8b-q8-7900xt-fa-ub2048-b5618", "compute_buffer@ROCm0"): (
+        0.22, "an embedding run at n_ubatch 2048 with pooling (the graph ends in the pooled rows, not the "
+              "logits): 1552.9 MiB printed, 1219 replayed on the decoder's graph"),
+    **{(rec, "cuda_graph_memory"): (bound, "V1 0.8.4's piecewise graphs for 67 batch sizes on an RTX "
+                                           "3090: 1.44 GiB at TP 1, 2.13 at TP 2, against 0.42 by the "
+                                           "per-layer rule fitted on later releases")
+       for rec, bound in (("r22v-qwen25-7b-bf16-3090-llm-4k-v084", 0.72),
+                          ("r22v-qwen25-7b-bf16-tp2-2x3090-llm-4k-u08-v084", 0.81),
+                          ("r22v-r1-distill-qwen-7b-bf16-tp2-2x3090-llm-4k-u08-v084", 0.81))},
+    **{(rec, figure): (bound, reason) for rec, bound, reason in (
+        ("r22v-qwen25-7b-bf16-3090-llm-4k-v084", 0.075,
+         "0.36 GiB less KV than predicted on a desktop RTX 3090: 0.8.4 (v1-0.8) counts the whole device's "
+         "memory outside torch, other processes' included"),
+        ("r22v-r1-distill-qwen-7b-bf16-tp2-2x3090-llm-4k-u08-v084", 0.055,
+         "the same shapes and settings as the Qwen2.5-7B run beside it, whose tokens fit: 2.4 % apart "
+         "between the two runs on one machine"))
+       for figure in ("kv_tokens", "max_concurrency")},
     # round 21 (blind, targeted: r21v-*, four vLLM logs of Gemma 4). How Gemma 4's sliding layers are charged
     # a request: their window plus a chunk on 0.20.2, 0.22.1, 0.23.0 and 0.29.0 (given the KV memory, the
     # printed concurrency within 0.4 %), the whole context on 0.26.0 (a B300), 0.29.1rc1 and 0.31.1rc1 (ROCm,
@@ -774,10 +792,6 @@ KNOWN_MISSES = {
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     # round 5, out of sample (docs/runtimes.md 4.0e): what the logs' own figures do not explain
     # llama.cpp round 6 (docs/runtimes.md 4.0e)
-    ("ggmlci-bge-small-f16-embedding-vulkan-t4-b4410", "output_buffer"): (
-        math.inf, "build 4410's llama_output_reserve had has_logits = !embeddings and embeddings only for "
-                  "pooling none: 0 B for a pooled embedding model; later builds reserve the logits rows, "
-                  "as paramscope does (0 printed: a ratio to zero)"),
     ("ggmlci-bge-small-f16-embedding-vulkan-t4-b4410", "compute_buffer@Vulkan0"): (
         0.05, "16 MiB printed, 16.75 predicted for BERT's graph of build 4410 without flash attention (the "
               "scores over its own 512 tokens, no logits phase, the mask over the KV cells that build "

@@ -66,3 +66,18 @@ def test_the_late_2025_llamacpp_build_prices_the_mla_v_row():
     kv = {b: size("deepseek-v3", weights="q4_k_m", context=16384, llamacpp_build=b).estimate.kv_cache_bytes
           for b in ("current", "late-2025", "legacy")}
     assert kv == {"current": 1098 * MiB, "late-2025": 2074 * MiB, "legacy": 2074 * MiB}
+
+
+def test_an_older_llamacpp_reserves_no_output_for_pooled_embeddings():
+    """b4410 and b5618 printed "output buffer size = 0.00 MiB" for pooled embedding runs (BGE-small's CLS,
+    Qwen3-Embedding-8B with --pooling mean); unpooled embeddings (Ollama's runners) keep logits and
+    embeddings, as current builds do for all."""
+    from paramscope.analyses.sizing.runtimes.llamacpp.compute import output_buffer
+
+    cfg = paramscope.open_model("qwen3-8b").config
+    both = (cfg.vocab_size + cfg.hidden_size) * 4
+    assert output_buffer(cfg, 1, 1, embeddings=True, legacy=True, pooled=True) == 0
+    assert output_buffer(cfg, 1, 1, embeddings=True, legacy=True, pooled=False) == both
+    assert output_buffer(cfg, 1, 1, embeddings=True, legacy=False, pooled=True) == both
+    r = _record("r22l-rocm4903-qwen3-embedding-8b-q8-7900xt-fa-ub2048-b5618")
+    assert engine_log_compare.llamacpp_pooled(r) is True

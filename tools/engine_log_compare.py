@@ -604,6 +604,16 @@ def n_outputs_max(r: Record) -> int:
     return int(slots.group(1)) if slots else (r.setting("n_seq_max") or 1)
 
 
+POOLING_FLAG = re.compile(r"--pooling\s+(\w+)")
+
+
+def llamacpp_pooled(r: Record) -> bool | None:
+    """Whether the command line asks for pooled embeddings (--pooling mean, cls, last, rank; "none": not);
+    None where it does not say (the model's own pooling decides)."""
+    found = POOLING_FLAG.search(r.log)
+    return None if found is None else found.group(1) != "none"
+
+
 def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     cfg = llamacpp_config(model, r)
     type_k = DTYPES.get(r.setting("type_k") or "f16", DType.F16)
@@ -615,7 +625,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         n_ubatch=r.setting("n_ubatch") or 512, n_batch=r.setting("n_batch") or 2048,
         swa_full=bool(r.setting("swa_full")), kv_unified=bool(r.setting("kv_unified")), type_k=type_k,
         type_v=type_v, flash_attn=r.setting("flash_attn"), embeddings=bool(r.setting("embeddings")),
-        build=(build := llamacpp_build(r)),
+        pooled=llamacpp_pooled(r), build=(build := llamacpp_build(r)),
         backend=llamacpp_backend(r), n_outputs_max=n_outputs_max(r))
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))

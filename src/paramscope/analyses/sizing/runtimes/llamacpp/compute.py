@@ -156,10 +156,16 @@ def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) ->
     return q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs)
 
 
-def output_buffer(cfg: ArchConfig, n_seq: int, n_outputs: int, embeddings: bool) -> int:
+def output_buffer(cfg: ArchConfig, n_seq: int, n_outputs: int, embeddings: bool, legacy: bool = False,
+                  pooled: bool = False) -> int:
     """llama_context::output_reserve: n_vocab floats (+ n_embd with embeddings) per output row.
 
     The context reserves n_seq rows; a decode asking for more outputs grows it (at most n_batch rows).
+    ``legacy`` builds (params.py EMBEDDINGS_ONLY_BUILDS) reserved nothing for pooled embeddings (they go
+    to a map of their own): "output buffer size = 0.00 MiB" for BGE-small with CLS pooling (b4410) and for
+    Qwen3-Embedding-8B with --pooling mean (b5618); with embeddings unpooled, the logits and the
+    embeddings as today (Ollama's runners, which turn embeddings on for every model).
     """
-    row = cfg.vocab_size + (cfg.hidden_size if embeddings else 0)
-    return max(n_outputs, n_seq) * row * F32
+    if legacy and embeddings and pooled:
+        return 0
+    return max(n_outputs, n_seq) * (cfg.vocab_size + (cfg.hidden_size if embeddings else 0)) * F32

@@ -16,11 +16,13 @@ from paramscope.analyses.sizing.runtimes.llamacpp.compute import ComputeBuffer, 
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import (
     as_llamacpp_loads,
     check_cache_types,
+    encoder_only,
     encoder_output_bytes,
     llamacpp_kv_cache,
     v_padded,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.params import (
+    EMBEDDINGS_ONLY_BUILDS,
     KV_PAD,
     LEGACY_KV_PAD_NO_FA,
     TENSOR_ALIGNMENT,
@@ -129,6 +131,7 @@ def llamacpp_memory(
     use_mmap: bool = True,
     n_outputs: int | None = None,
     embeddings: bool = False,
+    pooled: bool | None = None,
     runtime_base_bytes: int = LLAMA_CPP_PYTHON_BASE_BYTES,
     build: str = "current",
     backend: str = "cpu",
@@ -141,8 +144,12 @@ def llamacpp_memory(
     on (a "legacy" ``build``: off). ``n_outputs`` rows of logits (default: one per sequence, what the
     context reserves up front). ``backend`` "cpu" or "gpu": whether a GPU backend takes part in the
     graph (``compute_buffer``). ``n_outputs_max``: the context's cap on the rows of logits its prompt graph
-    reserves (PR 23861, noted at BUILDS; llama-server sets its -np; 0: unset, n_ubatch rows).
+    reserves (PR 23861, noted at BUILDS; llama-server sets its -np; 0: unset, n_ubatch rows). ``pooled``:
+    with ``embeddings``, whether they are pooled (--pooling mean, cls, last, rank; None: an encoder's GGUF
+    pools, a decoder's does not), which a legacy build's output buffer follows (``output_buffer``).
     """
+    if pooled is None:  # an encoder's GGUF names its pooling (CLS, mean); a decoder's is none
+        pooled = encoder_only(cfg)
     cfg = as_llamacpp_loads(cfg, build)
     p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
                        swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build,
@@ -151,7 +158,7 @@ def llamacpp_memory(
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
     compute = compute_buffer(cfg, p, kv, type_k, type_v, backend)
     rows = max(n_outputs or n_seq, n_seq)
-    output = output_buffer(cfg, n_seq, rows, embeddings)
+    output = output_buffer(cfg, n_seq, rows, embeddings, build in EMBEDDINGS_ONLY_BUILDS, pooled)
     overhead = runtime_base_bytes + VOCAB_BYTES_PER_TOKEN * cfg.vocab_size
     encoder = encoder_output_bytes(cfg, p, encoder_length)
     explain = explanation(cfg, p, tensor_bytes, repacked_bytes, kv, compute, (rows, output), overhead)
