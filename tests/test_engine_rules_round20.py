@@ -59,19 +59,21 @@ def test_gemma4_under_vllm_says_its_sliding_layers_are_charged_both_ways():
 
 
 def test_the_late_2025_llamacpp_build_prices_the_mla_v_row():
-    """`--llamacpp-build late-2025` (and legacy): DeepSeek-V3 at 16,384 cells takes 1098 + 976 MiB, as b5331
-    printed; the current build 1098 only."""
+    """`--llamacpp-build late-2025` (and the legacy families: b5331 is "legacy-no-swa"): DeepSeek-V3 at
+    16,384 cells takes 1098 + 976 MiB, as b5331 printed; the current build 1098 only."""
     from paramscope.app.size import size
 
     kv = {b: size("deepseek-v3", weights="q4_k_m", context=16384, llamacpp_build=b).estimate.kv_cache_bytes
           for b in ("current", "late-2025", "legacy")}
     assert kv == {"current": 1098 * MiB, "late-2025": 2074 * MiB, "legacy": 2074 * MiB}
+    assert size("deepseek-v3", weights="q4_k_m", context=16384,
+                llamacpp_build="legacy-no-swa").estimate.kv_cache_bytes == 2074 * MiB
 
 
 def test_an_older_llamacpp_reserves_no_output_for_pooled_embeddings():
     """b4410 and b5618 printed "output buffer size = 0.00 MiB" for pooled embedding runs (BGE-small's CLS,
-    Qwen3-Embedding-8B with --pooling mean); unpooled embeddings (Ollama's runners) keep logits and
-    embeddings, as current builds do for all."""
+    Qwen3-Embedding-8B with --pooling mean); unpooled embeddings keep logits and embeddings, as current
+    builds and Ollama's runners do (mainline builds of then kept the embeddings only: not modelled)."""
     from paramscope.analyses.sizing.runtimes.llamacpp.compute import output_buffer
 
     cfg = paramscope.open_model("qwen3-8b").config

@@ -552,8 +552,8 @@ def llamacpp_config(model: Model, r: Record) -> ArchConfig:
     old_build = PRE_MLA_BUILD_NOTE in (r.version_note or "")
     if PRE_MLA_GGUF.search(r.log) or per_head or old_build:
         return as_pre_mla_gguf(cfg)
-    build = llamacpp_build_number(r)
-    return with_mla_v_cache(cfg) if build is not None and build < V_LESS_MLA_BUILD else cfg
+    build = llamacpp_build_number(r)  # "build: 0 (unknown)" is no build number
+    return with_mla_v_cache(cfg) if build and build < V_LESS_MLA_BUILD else cfg
 
 
 # llama.cpp's V-less MLA cache (PR #19067, merged 2026-01-24): its first build is not known here; b7800 is
@@ -604,7 +604,7 @@ def n_outputs_max(r: Record) -> int:
     return int(slots.group(1)) if slots else (r.setting("n_seq_max") or 1)
 
 
-POOLING_FLAG = re.compile(r"--pooling\s+(\w+)")
+POOLING_FLAG = re.compile(r"--pooling[=\s]+(\w+)")
 
 
 def llamacpp_pooled(r: Record) -> bool | None:

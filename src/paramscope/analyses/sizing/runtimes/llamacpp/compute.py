@@ -164,7 +164,9 @@ def output_buffer(cfg: ArchConfig, n_seq: int, n_outputs: int, embeddings: bool,
     ``legacy`` builds (params.py EMBEDDINGS_ONLY_BUILDS) reserved nothing for pooled embeddings (they go
     to a map of their own): "output buffer size = 0.00 MiB" for BGE-small with CLS pooling (b4410) and for
     Qwen3-Embedding-8B with --pooling mean (b5618); with embeddings unpooled, the logits and the
-    embeddings as today (Ollama's runners, which turn embeddings on for every model).
+    embeddings as today, which is what Ollama's runners hold (they turn embeddings on for every model and
+    patch the reserve to keep the logits); mainline builds of then reserved the embeddings only there
+    (``has_logits = !embeddings``): not modelled, no log of it.
     """
     if legacy and embeddings and pooled:
         return 0

@@ -213,7 +213,8 @@ def encoder_output_bytes(cfg: ArchConfig, p: LlamaCppParams, encoder_length: int
 
 
 def cache_head_dims(cfg: ArchConfig) -> tuple[int, int]:
-    """Head dims as llama.cpp's cache sees them: MLA caches one head of kv_lora_rank + n_rot, no V."""
+    """Head dims as llama.cpp's cache sees them: MLA caches one head of kv_lora_rank + n_rot, no V (a V of
+    kv_lora_rank in the builds of MLA_V_CACHE)."""
     if cfg.is_mla:
-        return cfg.kv_lora_rank + cfg.rope_head_dim, 0
+        return cfg.kv_lora_rank + cfg.rope_head_dim, cfg.kv_lora_rank if cfg.extra.get(MLA_V_CACHE) else 0
     return cfg.head_dim_k, cfg.head_dim_v

@@ -36,8 +36,11 @@ BUILDS = ("current", "late-2025", "legacy", "legacy-no-swa")
 LEGACY_BUILDS = frozenset({"legacy", "legacy-no-swa"})
 OUTPUT_LAST_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # the families within PR #12801 (April 2025) to PR #19067 (January 2026), whose MLA cache keeps a V row of
-# kv_lora_rank beside the latent (kv.py with_mla_v_cache); "legacy-no-swa" reaches before the MLA rewrite
-MLA_V_CACHE_BUILDS = frozenset({"late-2025", "legacy"})
+# kv_lora_rank beside the latent (kv.py with_mla_v_cache): "legacy-no-swa" too, which reaches May 2025
+# (b5331's DeepSeek-V3 log is one); a build before the MLA rewrite runs an MLA GGUF it cannot read as MLA
+# at all. The "current" family's first weeks (mid-December 2025 to January 24, 2026) had the row as well:
+# not told apart here (the engine-log comparison does it by build number)
+MLA_V_CACHE_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # the families whose output buffer holds nothing for pooled embeddings (compute.py output_buffer): seen on
 # b4410 and b5618 (June 2025); an Ollama runner of 2026 holds logits and embeddings for BGE-M3 (250,002 +
 # 1,024 floats a row); which build of the second half of 2025 changed it is not known
