@@ -161,7 +161,7 @@ def output_buffer(cfg: ArchConfig, n_seq: int, n_outputs: int, embeddings: bool,
     """llama_context::output_reserve: n_vocab floats (+ n_embd with embeddings) per output row.
 
     The context reserves n_seq rows; a decode asking for more outputs grows it (at most n_batch rows).
-    ``legacy`` builds (params.py EMBEDDINGS_ONLY_BUILDS) reserved nothing for pooled embeddings (they go
+    ``legacy`` builds (params.py NO_POOLED_OUTPUT_BUILDS) reserved nothing for pooled embeddings (they go
     to a map of their own): "output buffer size = 0.00 MiB" for BGE-small with CLS pooling (b4410) and for
     Qwen3-Embedding-8B with --pooling mean (b5618); with embeddings unpooled, the logits and the
     embeddings as today, which is what Ollama's runners hold (they turn embeddings on for every model and

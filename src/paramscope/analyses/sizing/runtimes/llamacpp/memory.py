@@ -22,9 +22,9 @@ from paramscope.analyses.sizing.runtimes.llamacpp.kv import (
     v_padded,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.params import (
-    EMBEDDINGS_ONLY_BUILDS,
     KV_PAD,
     LEGACY_KV_PAD_NO_FA,
+    NO_POOLED_OUTPUT_BUILDS,
     TENSOR_ALIGNMENT,
     LlamaCppParams,
     pad,
@@ -158,7 +158,7 @@ def llamacpp_memory(
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
     compute = compute_buffer(cfg, p, kv, type_k, type_v, backend)
     rows = max(n_outputs or n_seq, n_seq)
-    output = output_buffer(cfg, n_seq, rows, embeddings, build in EMBEDDINGS_ONLY_BUILDS, pooled)
+    output = output_buffer(cfg, n_seq, rows, embeddings, build in NO_POOLED_OUTPUT_BUILDS, pooled)
     overhead = runtime_base_bytes + VOCAB_BYTES_PER_TOKEN * cfg.vocab_size
     encoder = encoder_output_bytes(cfg, p, encoder_length)
     explain = explanation(cfg, p, tensor_bytes, repacked_bytes, kv, compute, (rows, output), overhead)

@@ -44,7 +44,7 @@ MLA_V_CACHE_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # the families whose output buffer holds nothing for pooled embeddings (compute.py output_buffer): seen on
 # b4410 and b5618 (June 2025); an Ollama runner of 2026 holds logits and embeddings for BGE-M3 (250,002 +
 # 1,024 floats a row); which build of the second half of 2025 changed it is not known
-EMBEDDINGS_ONLY_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
+NO_POOLED_OUTPUT_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 TENSOR_ALIGNMENT = 32  # ggml/src/ggml-impl.h: every tensor in a CPU buffer starts on 32 B
 
 
