@@ -8,6 +8,7 @@ from paramscope.analyses.sizing.kv_cache import (
     KVCache,
     KVPart,
     LayerCache,
+    cache_widths,
     encoder_cells,
     encoder_width,
     kv_cache,
@@ -213,8 +214,8 @@ def encoder_output_bytes(cfg: ArchConfig, p: LlamaCppParams, encoder_length: int
 
 
 def cache_head_dims(cfg: ArchConfig) -> tuple[int, int]:
-    """Head dims as llama.cpp's cache sees them: MLA caches one head of kv_lora_rank + n_rot, no V (a V of
-    kv_lora_rank in the builds of MLA_V_CACHE)."""
+    """Head dims as llama.cpp's cache sees them: MLA caches one head, as wide as kv_cache.py's
+    "compressed" row (kv_lora_rank + n_rot, no V but in the builds of MLA_V_CACHE)."""
     if cfg.is_mla:
-        return cfg.kv_lora_rank + cfg.rope_head_dim, cfg.kv_lora_rank if cfg.extra.get(MLA_V_CACHE) else 0
+        return cache_widths(cfg, "compressed")
     return cfg.head_dim_k, cfg.head_dim_v
