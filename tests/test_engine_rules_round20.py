@@ -45,19 +45,6 @@ def test_vllm_0_20_2_reports_tokens_by_concurrency(rid, by_concurrency):
     assert (engine_log_compare.release(r, 3) >= engine_log_compare.TOKENS_REPORTED_SINCE) is by_concurrency
 
 
-def test_gemma4_under_vllm_says_its_sliding_layers_are_charged_both_ways():
-    """Round 21: logs of 0.26.0 (B300) and 0.29.1-0.31.1 (ROCm) charge Gemma 4's sliding layers the whole
-    context, those of 0.20.2-0.29.0 a window and a chunk: the output says so rather than pick one."""
-    from paramscope.app.size import size
-
-    cfg = "tests/fixtures/engine_logs/configs/gemma-4-e4b.config.json"
-    hybrid = size(cfg, runtime="vllm", gpu="h100", context=32768)
-    flat = size(cfg, runtime="vllm", gpu="h100", context=32768,
-                disable_hybrid_kv_cache_manager=True)
-    assert any("the whole context on 0.26.0" in n for n in hybrid.estimate.notes)
-    assert not any("the whole context on 0.26.0" in n for n in flat.estimate.notes)
-
-
 def test_the_late_2025_llamacpp_build_prices_the_mla_v_row():
     """`--llamacpp-build late-2025` (and the legacy families: b5331 is "legacy-no-swa"): DeepSeek-V3 at
     16,384 cells takes 1098 + 976 MiB, as b5331 printed; the current build 1098 only."""

@@ -98,9 +98,11 @@ def test_fp8_cache_halves_the_page():
 
 
 def test_sliding_window_blocks():
-    # SlidingWindowSpec: cdiv(min(512 − 1 + 8192, 32768), 16) + 1 = cdiv(8703, 16) + 1 = 545 blocks;
-    # full layers: 32768 / 16 = 2048 blocks
-    m = vllm_memory(GEMMA, 536_223_744, context=32768)
+    # SlidingWindowSpec with one chunk in flight (async scheduling off, or a release before 0.26):
+    # cdiv(min(512 − 1 + 8192, 32768), 16) + 1 = cdiv(8703, 16) + 1 = 545 blocks; full layers: 32768 / 16
+    # = 2048 blocks. With async scheduling (0.26's default) two chunks: cdiv(16895, 16) + 1 = 1057
+    assert vllm_memory(GEMMA, 536_223_744, context=32768).layout.blocks == {"sliding": 1057, "full": 2048}
+    m = vllm_memory(GEMMA, 536_223_744, context=32768, async_scheduling=False)
     assert m.layout.blocks == {"sliding": 545, "full": 2048}
     # groups of 3 layers (the 3 full ones): 1 full group, 5 sliding groups, no padding
     assert m.layout.group_size == 3
@@ -117,9 +119,11 @@ def test_sliding_window_capped_by_context():
 
 
 def test_sliding_window_follows_max_num_batched_tokens():
-    # a chunk of 512 new tokens behind a 511-token window: cdiv(1023, 16) + 1 = 65 blocks
-    m = vllm_memory(GEMMA, 536_223_744, context=32768, max_num_batched_tokens=512, max_num_seqs=256)
-    assert m.layout.blocks["sliding"] == 65
+    # a chunk of 512 new tokens behind a 511-token window: cdiv(1023, 16) + 1 = 65 blocks; two in flight
+    # (async scheduling): cdiv(1535, 16) + 1 = 97
+    kw = dict(context=32768, max_num_batched_tokens=512, max_num_seqs=256)
+    assert vllm_memory(GEMMA, 536_223_744, async_scheduling=False, **kw).layout.blocks["sliding"] == 65
+    assert vllm_memory(GEMMA, 536_223_744, **kw).layout.blocks["sliding"] == 97
 
 
 def test_group_size_rules():
@@ -132,7 +136,7 @@ def test_group_size_rules():
 def test_hybrid_padding_layers():
     # 4 full + 10 sliding: groups of 4 → 3 sliding groups = 12 slots, 2 of them padding
     cfg = replace(GEMMA, n_layers=14, layer_types=("full",) * 4 + ("sliding",) * 10)
-    m = vllm_memory(cfg, 1, context=32768, batch=2)
+    m = vllm_memory(cfg, 1, context=32768, batch=2, async_scheduling=False)
     assert m.layout.groups == {"full": 1, "sliding": 3}
     # padding: 2 layers × 2 seqs × 545·16 cells × 1024 B
     assert m.kv_padding_bytes == 2 * 2 * 8720 * 1024

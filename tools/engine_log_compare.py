@@ -31,7 +31,13 @@ from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
 from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload
 from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower as vllm_vision_tower
-from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, default_max_model_len
+from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    HUGE_GPU_BYTES,
+    HUGE_GPU_FAMILIES,
+    V0_FAMILIES,
+    batch_defaults,
+    default_max_model_len,
+)
 from paramscope.analyses.sizing.runtimes.vllm.kv import TOKENS_REPORTED, KVPool
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.vllm.pipeline import pp_stage_layers, stage_weight_split
@@ -374,6 +380,44 @@ def graph_estimate(r: Record) -> bool | None:
     return None
 
 
+# the first release whose sliding-window admission counts every batch in flight (runtimes/vllm/engine.py
+# IN_FLIGHT_FAMILIES); the "v1" family's logs before it took one chunk, as without async scheduling
+IN_FLIGHT_RELEASE = (0, 26)
+# the engine's own line, or the non-default args a launch prints ("'async_scheduling': True")
+ASYNC_LINES = (re.compile(r"Asynchronous scheduling is (enabled|disabled)"),
+               re.compile(r"'async_scheduling': (True|False)"))
+
+
+def async_scheduling(r: Record) -> bool | None:
+    """Off for a release before 0.26, whose admission took one chunk whatever its scheduling (with
+    pipeline parallelism those releases still took one, which no log here tests); else as the log prints
+    it; else the engine's default (None)."""
+    version = release(r, 2)
+    if len(version) == 2 and version < IN_FLIGHT_RELEASE:
+        return False
+    for line in ASYNC_LINES:
+        said = line.search(r.log)
+        if said:
+            return said.group(1) in ("enabled", "True")
+    return None
+
+
+# the first release whose `vllm serve` batches 16384 tokens on GPUs of 160 GiB and more
+# (runtimes/vllm/engine.py HUGE_GPU_DEFAULTS); the "v1" family's logs before it had the older table
+HUGE_GPU_DEFAULTS_RELEASE = (0, 28)
+
+
+def batch_settings(r: Record, engine: str, gpu: int | None) -> tuple[int | None, int | None]:
+    """The record's max_num_batched_tokens and max_num_seqs; a "v1" log before 0.28 that sets neither
+    on a GPU of ≥ 160 GiB gets the defaults of its release (the 70 GiB tier)."""
+    tokens, seqs = r.setting("max_num_batched_tokens"), r.setting("max_num_seqs")
+    version = release(r, 2)
+    if (tokens is None and seqs is None and engine in HUGE_GPU_FAMILIES and gpu is not None
+            and gpu >= HUGE_GPU_BYTES and len(version) == 2 and version < HUGE_GPU_DEFAULTS_RELEASE):
+        return batch_defaults(r.setting("entrypoint") or "serve", gpu, r.gpus.get("name"), huge_tier=False)
+    return tokens, seqs
+
+
 # the first release whose hybrid models cache prefixes unasked (runtimes/vllm/kv.py PREFIX_CACHING_BY_DEFAULT)
 PREFIX_CACHING_DEFAULT_RELEASE = (0, 29)
 
@@ -416,12 +460,13 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
     offload = stage_offload(model, weights, tp, int((r.setting("cpu_offload_gb") or 0) * 2**30),
                             pp_stage_layers(cfg.n_layers, pp), r.model.get("weights"))
+    batch = batch_settings(r, engine, gpu_bytes(r))
     m = vllm_memory(
         cfg, weights, context=r.setting("max_model_len") or default_max_model_len(cfg),
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization"),
-        block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
-        max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
+        block_size=r.setting("block_size"), max_num_batched_tokens=batch[0], max_num_seqs=batch[1],
+        cuda_graphs=not r.setting("enforce_eager"),
         tensor_parallel=tp, pipeline_parallel=pp, stage_weights=stage_weight_split(
             model, weights, pp_stage_layers(cfg.n_layers, pp)) if pp > 1 else None,
         engine=engine, chunked_prefill=chunked_prefill(r, engine),
@@ -440,6 +485,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         max_cudagraph_capture_size=r.setting("max_cudagraph_capture_size"),
         graph_estimate=graph_estimate(r),
         disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")),
+        async_scheduling=async_scheduling(r),
         vision=None if MM_PROFILING_SKIPPED in r.log else vllm_vision_tower(
             model.metadata.get("config") if model.metadata else None))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,

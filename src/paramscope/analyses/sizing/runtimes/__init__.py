@@ -171,6 +171,9 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("disable_hybrid_kv_cache_manager", bool, False, "vLLM "
                     "--disable-hybrid-kv-cache-manager (also what a KV connector without hybrid support "
                     "does): every sliding-window layer caches the whole context"),
+             Option("async_scheduling", str, "auto", "vLLM --async-scheduling / --no-async-scheduling "
+                    "(auto: on, the default from 0.26): a sliding-window layer holds its window and two "
+                    "steps of max_num_batched_tokens, not one (v1 family)", choices=("auto", "on", "off")),
              Option("enable_prefix_caching", bool, False, "vLLM --enable-prefix-caching for a hybrid "
                     "(Mamba / linear-attention) model: its state in 'align' mode, two blocks a request "
                     "(the default of the v1 engine family)"),

@@ -116,15 +116,6 @@ def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
     return q is not None and q.method in ("awq", "gptq") and q.bits == 4
 
 
-# Architectures whose sliding layers vLLM logs have charged both ways with the hybrid manager on
-# (docs/runtimes.md 4.0s): Gemma 4's window and a chunk on 0.20.2 to 0.29.0, the whole context on 0.26.0
-# (B300) and on 0.29.1rc1 and 0.31.1rc1 (ROCm), as --disable-hybrid-kv-cache-manager prices them
-SLIDING_CHARGED_BOTH_WAYS = frozenset({"Gemma4ForConditionalGeneration", "Gemma4ForCausalLM"})
-SLIDING_BOTH_WAYS_NOTE = (
-    "{arch}: vLLM logs charge its sliding-window layers a request's window plus a chunk on 0.20.2 to "
-    "0.29.0, but the whole context on 0.26.0 (B300) and 0.29.1-0.31.1 (ROCm), which the log does not "
-    "explain; --disable-hybrid-kv-cache-manager prices that case (fewer requests at once)")
-
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     """vLLM's figures are per GPU (each of the tensor-parallel ranks holds the same); totals are × N.
@@ -174,6 +165,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     kv_cache_memory_bytes=kv_bytes, prefix_caching=prefix_caching_asked(req),
                     mla_stored_bytes=None if req.weights else mla_stored(model),
                     disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"),
+                    async_scheduling=TRI_STATE[option(req, "async_scheduling")],
                     awq_dequantize=int4_without_marlin(model, req),
                     max_cudagraph_capture_size=option(req, "max_cudagraph_capture_size"),
                     vision=vision, mm_limits=mm_limits)
@@ -187,9 +179,6 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     modelled = vision is not None and pp == 1 and m.params.engine in V1_FAMILIES
     if has_vision_encoder(model) and kv_bytes is None and not modelled and not skipped:
         notes += (VISION_PROFILE_NOTE,)
-    if (cfg.architecture in SLIDING_CHARGED_BOTH_WAYS and "sliding" in cfg.layer_types
-            and not option(req, "disable_hybrid_kv_cache_manager") and m.params.engine in V1_FAMILIES):
-        notes += (SLIDING_BOTH_WAYS_NOTE.format(arch=cfg.architecture),)
     if m.pool is not None:
         pool = m.pool
         util = m.params.gpu_memory_utilization

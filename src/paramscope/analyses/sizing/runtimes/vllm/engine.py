@@ -13,9 +13,10 @@ MiB, GiB = 1 << 20, 1 << 30
 F32, I64 = 4, 8
 
 # vllm/engine/arg_utils.py, EngineArgs.get_batch_defaults, `vllm serve` (UsageContext.OPENAI_API_SERVER):
-# GPUs with ≥ 70 GiB (H100, H200, MI300X) get the larger pair, except A100s, which vLLM excludes by name
-# ("this setting doesn't apply to A100"). Checked: gpt-oss-20b on an A100 80GB at utilization 0.65
-# (tests/fixtures/engine_logs/vllm/myoceane-gpt-oss-20b-a100-v0190) leaves 36.56 GiB only with 256 rows.
+# GPUs with ≥ 70 GiB (H100, H200; MI300X and B200 before 0.28) get the larger pair, except A100s, which
+# vLLM excludes by name ("this setting doesn't apply to A100"). Checked: gpt-oss-20b on an A100 80GB at
+# utilization 0.65 (tests/fixtures/engine_logs/vllm/myoceane-gpt-oss-20b-a100-v0190) leaves 36.56 GiB
+# only with 256 rows.
 BIG_GPU_BYTES = 70 * GiB
 SERVE_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
 # The offline ``LLM`` class (UsageContext.LLM_CLASS) batches more tokens per step by the same rule: 16384
@@ -24,6 +25,14 @@ SERVE_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_to
 # code index file id 34680831065).
 LLM_CLASS_DEFAULTS = {True: (16384, 1024), False: (8192, 256)}
 DEFAULTS_BY_ENTRYPOINT = {"serve": SERVE_DEFAULTS, "llm": LLM_CLASS_DEFAULTS}
+# From 0.28.0 a third tier: GPUs with ≥ 160 GiB as torch reports them (B200, B300, MI300X, MI325X, MI355X)
+# get 16384 tokens and 1024 sequences for `vllm serve` too ("for GPUs like B200/B300 with >= 160GB memory,
+# use the largest defaults"; not in 0.27.0's arg_utils.py). Checked: Gemma 4 on an MI300X under 0.31.1
+# prints "max_num_batched_tokens=16384" with none given (vllm/r21v-*-mi300x-*). The current family ("v1")
+# follows it; tools/engine_log_compare.py gives the family's logs before 0.28 the older table.
+HUGE_GPU_BYTES = 160 * GiB
+HUGE_GPU_DEFAULTS = (16384, 1024)
+HUGE_GPU_FAMILIES = frozenset({"v1"})
 # V0 engine (vllm/engine/arg_utils.py before V1): max_num_seqs 256; without chunked prefill one batch
 # holds a whole prompt, max_num_batched_tokens = max(max_model_len, 2048) (config.py SchedulerConfig);
 # chunked prefill switches itself on above 32K tokens of max_model_len, with 2048-token chunks for
@@ -119,6 +128,31 @@ class VllmParams:
     # none (model runner V2 before 0.28: its profile_cudagraph_memory returned 0); True: 0.19-0.20 with
     # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1 ("CUDA graph memory profiling is enabled")
     graph_estimate: bool | None = None
+    # batches scheduled but not yet settled (``concurrent_batches``): a sliding-window layer keeps that many
+    # chunks of max_num_batched_tokens beyond its window
+    in_flight_batches: int = 1
+
+
+# A sliding-window layer admits a request with blocks for window − 1 tokens and the tokens in flight
+# (kv_cache_interface.py SlidingWindowSpec.max_admission_blocks_per_request). Until 0.25 those were one
+# chunk, max_num_batched_tokens; from 0.26.0 (VllmConfig.max_in_flight_tokens) they are
+# max_concurrent_batches × max_num_batched_tokens, since out-of-window blocks are freed only once a step
+# settles: 2 with async scheduling (on by default from 0.26: "Asynchronous scheduling is enabled", unless a
+# pooling model, a non-EAGLE drafter or an executor without it turns it off), the pipeline's stages with
+# pipeline parallelism (the V1 model runner; model runner V2 and 0.34 take stages + 1 with async).
+# Gemma 4 31B at 32K with 16,384-token chunks on 0.31.1: 1,023 + 2 × 16,384 ≥ 32,768, so its sliding
+# layers hold the whole context (121,290 tokens printed; window + one chunk would be 223,687).
+IN_FLIGHT_FAMILIES = frozenset({"v1"})
+
+
+def concurrent_batches(engine: str, async_scheduling: bool | None, pipeline_parallel: int) -> int:
+    """vLLM's VllmConfig.max_concurrent_batches as the sliding-window admission counts it (1 in the
+    families before 0.26, whose formula took one chunk). ``async_scheduling`` None: on."""
+    if engine not in IN_FLIGHT_FAMILIES:
+        return 1
+    if async_scheduling is False:
+        return pipeline_parallel
+    return max(2, pipeline_parallel)
 
 
 def cdiv(a: int, b: int) -> int:
@@ -193,9 +227,8 @@ def resolve_params(
             raise UnsupportedError("vLLM's V1 engine always chunks prefills; --enable-chunked-prefill off "
                                    "is the V0 engine's (--engine v0)")
         chunked = True
-        a100 = gpu_name is not None and "a100" in gpu_name.lower()
-        big = gpu_memory_bytes is None or (gpu_memory_bytes >= BIG_GPU_BYTES and not a100)
-        default_tokens, default_seqs = DEFAULTS_BY_ENTRYPOINT[entrypoint][big]
+        default_tokens, default_seqs = batch_defaults(entrypoint, gpu_memory_bytes, gpu_name,
+                                                     huge_tier=engine in HUGE_GPU_FAMILIES)
     utilization = default_utilization(engine) if gpu_memory_utilization is None else gpu_memory_utilization
     p = VllmParams(context, batch, tensor_parallel, _or(block_size, BLOCK_SIZE[cfg.is_mla]),
                    _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
@@ -203,6 +236,18 @@ def resolve_params(
                    chunked, entrypoint=entrypoint)
     _check(p)
     return p
+
+
+def batch_defaults(entrypoint: str, gpu_memory_bytes: int | None, gpu_name: str | None, *,
+                   huge_tier: bool = True) -> tuple[int, int]:
+    """A V1 engine's (max_num_batched_tokens, max_num_seqs) when neither is given (EngineArgs.
+    get_batch_defaults): by entrypoint and GPU size (``huge_tier`` False: a release before 0.28, without
+    the 160 GiB tier); no GPU given: a large one's."""
+    if huge_tier and gpu_memory_bytes is not None and gpu_memory_bytes >= HUGE_GPU_BYTES:
+        return HUGE_GPU_DEFAULTS
+    a100 = gpu_name is not None and "a100" in gpu_name.lower()
+    big = gpu_memory_bytes is None or (gpu_memory_bytes >= BIG_GPU_BYTES and not a100)
+    return DEFAULTS_BY_ENTRYPOINT[entrypoint][big]
 
 
 def _or(value: int | None, default: int) -> int:

@@ -91,6 +91,13 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"(UniformTypeKVCacheSpecs): pages of {_page_sizes(layout.layer_pages)}, block "
         f"{layout.block_bytes:,} B over all layers; blocks per request {layout.blocks_per_request}",
     ]
+    if "sliding" in layout.blocks and cfg.sliding_window > 0:
+        p = m.params
+        held = min(cfg.sliding_window - 1 + p.in_flight_batches * p.max_num_batched_tokens, p.context)
+        lines.append(f"KV sliding window: a request holds min(window {cfg.sliding_window:,} − 1 + "
+                     f"{p.in_flight_batches} step(s) in flight × max_num_batched_tokens "
+                     f"{p.max_num_batched_tokens:,}, context {p.context:,}) = {held:,} tokens a sliding "
+                     f"layer, + 1 block")
     lines += [f"KV needed {line}" for line in m.kv.explain]
     if m.kv_padding_bytes:
         lines.append(f"KV needed: + {m.kv_padding_bytes:,} B for the padding layers of hybrid groups")

@@ -276,13 +276,15 @@ def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
     """Blocks one request of ``context`` tokens holds per layer (kv_cache_interface.py).
 
     FullAttentionSpec: cdiv(max_model_len, block_size). SlidingWindowSpec: the window − 1 tokens behind
-    a chunk of max_num_batched_tokens new ones, capped at max_model_len, + 1 block because the window
-    need not start on a block boundary.
+    the tokens in flight (``p.in_flight_batches`` chunks of max_num_batched_tokens, engine.py
+    IN_FLIGHT_FAMILIES), capped at max_model_len, + 1 block because the window need not start on a block
+    boundary.
     """
     full = cdiv(p.context, p.block_size)
     if kind == "full":
         return full
-    window_tokens = min(cfg.sliding_window - 1 + p.max_num_batched_tokens, p.context)
+    in_flight = p.in_flight_batches * p.max_num_batched_tokens
+    window_tokens = min(cfg.sliding_window - 1 + in_flight, p.context)
     return cdiv(window_tokens, p.block_size) + 1
 
 

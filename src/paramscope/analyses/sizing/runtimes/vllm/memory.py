@@ -12,7 +12,7 @@ from paramscope.analyses.sizing.runtimes.vllm.encoder import (
     deepstack_buffer_bytes,
     encoder_profile,
 )
-from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, resolve_params
+from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, concurrent_batches, resolve_params
 from paramscope.analyses.sizing.runtimes.vllm.explain import explanation
 from paramscope.analyses.sizing.runtimes.vllm.kv import (
     hybrid_block_size,
@@ -82,6 +82,7 @@ def vllm_memory(
     max_cudagraph_capture_size: int | None = None,
     graph_estimate: bool | None = None,
     disable_hybrid_kv_cache_manager: bool = False,
+    async_scheduling: bool | None = None,
     vision: VisionTower | None = None,
     mm_limits: Mapping[str, int] | None = None,
 ) -> VllmMemory:
@@ -115,6 +116,9 @@ def vllm_memory(
     --max-cudagraph-capture-size, the largest batch captured as a CUDA graph (V1; profile.py
     ``captured_graphs``).
     ``disable_hybrid_kv_cache_manager``: --disable-hybrid-kv-cache-manager (``without_hybrid_manager``).
+    ``async_scheduling``: --async-scheduling / --no-async-scheduling (None: the engine's default, on), which
+    decides how many chunks a sliding-window layer holds beyond its window (engine.py
+    ``concurrent_batches``).
     ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
     a pipeline's stages are sized without it); ``mm_limits`` --limit-mm-per-prompt (``parse_mm_limits``).
     ``graph_estimate``: whether the profile takes the CUDA graph estimate into the budget (None: the
@@ -144,7 +148,8 @@ def vllm_memory(
                 prefix_caching=prefix_caching_on(prefix_caching, engine), mla_stored_bytes=mla_stored_bytes,
                 mla_absorption=mla_absorption if engine in V0_FAMILIES and mla else None,
                 max_capture_size=max_cudagraph_capture_size,
-                graph_estimate=graph_estimate)
+                graph_estimate=graph_estimate,
+                in_flight_batches=concurrent_batches(engine, async_scheduling, pipeline_parallel))
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:
