@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, default_max_model_len
+from paramscope.analyses.sizing.runtimes.vllm.kv import sliding_tokens
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
     FLASHINFER_SAMPLER_BYTES_PER_LOGIT,
     allreduce_fusion_bytes,
@@ -93,7 +94,7 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
     ]
     if "sliding" in layout.blocks and cfg.sliding_window > 0:
         p = m.params
-        held = min(cfg.sliding_window - 1 + p.in_flight_batches * p.max_num_batched_tokens, p.context)
+        held = sliding_tokens(cfg, p)
         lines.append(f"KV sliding window: a request holds min(window {cfg.sliding_window:,} − 1 + "
                      f"{p.in_flight_batches} step(s) in flight × max_num_batched_tokens "
                      f"{p.max_num_batched_tokens:,}, context {p.context:,}) = {held:,} tokens a sliding "

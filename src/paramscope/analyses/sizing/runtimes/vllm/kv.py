@@ -283,9 +283,13 @@ def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
     full = cdiv(p.context, p.block_size)
     if kind == "full":
         return full
-    in_flight = p.in_flight_batches * p.max_num_batched_tokens
-    window_tokens = min(cfg.sliding_window - 1 + in_flight, p.context)
-    return cdiv(window_tokens, p.block_size) + 1
+    return cdiv(sliding_tokens(cfg, p), p.block_size) + 1
+
+
+def sliding_tokens(cfg: ArchConfig, p: VllmParams) -> int:
+    """The tokens a request holds in a sliding-window layer: window − 1 behind the tokens in flight,
+    capped at the context."""
+    return min(cfg.sliding_window - 1 + p.in_flight_batches * p.max_num_batched_tokens, p.context)
 
 
 def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
