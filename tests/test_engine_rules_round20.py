@@ -70,3 +70,24 @@ def test_an_older_llamacpp_reserves_no_output_for_pooled_embeddings():
     assert output_buffer(cfg, 1, 1, embeddings=True, legacy=False, pooled=True) == both
     r = _record("r22l-rocm4903-qwen3-embedding-8b-q8-7900xt-fa-ub2048-b5618")
     assert engine_log_compare.llamacpp_pooled(r) is True
+
+
+def test_size_takes_llamacpp_embeddings_and_pooling():
+    """`size --embeddings [--pooling P]` for llama.cpp: an output row holds n_embd floats beside the logits;
+    a pooled run on a legacy build reserves none (b5618's "output buffer size = 0.00 MiB"); --pooling alone
+    is refused rather than ignored."""
+    from paramscope.app.size import size
+    from paramscope.errors import UnsupportedError
+
+    cfg = paramscope.open_model("qwen3-8b").config
+
+    def compute(**kw):
+        return size("qwen3-8b", weights="q8_0", context=4096, **kw).estimate.compute_bytes
+
+    plain, embd = compute(), compute(embeddings=True)
+    assert embd - plain == cfg.hidden_size * 4
+    legacy = dict(embeddings=True, llamacpp_build="legacy")
+    assert compute(pooling="mean", **legacy) == compute(pooling="none", **legacy) - (
+        cfg.vocab_size + cfg.hidden_size) * 4
+    with pytest.raises(UnsupportedError, match="--embeddings"):
+        compute(pooling="mean")

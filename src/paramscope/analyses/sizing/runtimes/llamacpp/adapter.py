@@ -13,6 +13,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
     llamacpp_memory,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
+from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
@@ -24,13 +25,17 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     flash = {"auto": None, "on": True, "off": False}[option(req, "flash_attn")]
     # llama.cpp's n_ctx is shared by all sequences: n_seq sequences of ctx tokens need n_ctx = n_seq × ctx
     on_cpu = req.device is None or req.device.kind == "cpu"
+    embeddings, pooling = option(req, "embeddings"), option(req, "pooling")
+    if pooling != "auto" and not embeddings:
+        raise UnsupportedError("llama.cpp: --pooling applies to embeddings; add --embeddings")
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
                         n_seq=req.batch, n_ubatch=option(req, "ubatch"),
                         swa_full=option(req, "swa_full"), type_k=t, type_v=t, flash_attn=flash,
                         build=option(req, "llamacpp_build"), encoder_length=req.encoder_length,
                         n_outputs_max=req.batch if option(req, "llama_server_outputs") else 0,
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
-                        backend="cpu" if on_cpu else "gpu")
+                        backend="cpu" if on_cpu else "gpu", embeddings=embeddings,
+                        pooled=None if pooling == "auto" else pooling != "none")
     notes: tuple[str, ...] = ()
     explain = m.explain
     repack = cpu_repack_bytes(model.tensors) if on_cpu and req.weights is None and model.has_weights else 0

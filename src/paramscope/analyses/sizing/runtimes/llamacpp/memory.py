@@ -193,7 +193,9 @@ def explanation(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked:
     lines += [f"KV {line}" for line in kv.explain]
     lines += [f"compute {line}" for line in compute.explain]
     rows, output_bytes = output
-    lines.append(f"output: {rows} rows × {output_bytes // rows // F32} × 4 B = {output_bytes:,} B")
+    lines.append(f"output: {rows} rows × {output_bytes // rows // F32} × 4 B = {output_bytes:,} B"
+                 if output_bytes else "output: none reserved (this build family keeps pooled embeddings in a "
+                 "map of their own)")
     lines.append(f"overhead: runtime base + {VOCAB_BYTES_PER_TOKEN} B × {cfg.vocab_size} vocab = "
                  f"{overhead:,} B")
     return tuple(lines)
