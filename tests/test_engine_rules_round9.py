@@ -12,7 +12,7 @@ import pytest
 
 import paramscope
 from paramscope.analyses.sizing.runtimes.vllm.kv import (
-    PREFIX_CACHING_BY_DEFAULT,
+    PREFIX_CACHING_RELEASE,
     TOKENS_REPORTED,
     prefix_caching_on,
 )
@@ -45,11 +45,11 @@ def test_the_log_says_where_the_output_layer_went(record, build):
     assert engine_log_compare.llamacpp_build(_record(record)) == build
 
 
-def _granite(engine: str, context: int, prefix_caching: bool | None = None):
+def _granite(engine: str, context: int, prefix_caching: bool | None = None, release=None):
     cfg = paramscope.open_model(str(GRANITE)).config
     return vllm_memory(cfg, 6 * GiB, context=context, dtype=DType.BF16, engine=engine,
                        gpu_memory_bytes=round(31.36 * GiB), gpu_memory_utilization=0.9,
-                       prefix_caching=prefix_caching)
+                       prefix_caching=prefix_caching, release=release)
 
 
 @pytest.mark.parametrize("context", [32768, 131072])
@@ -78,12 +78,15 @@ def test_a_plain_models_tokens_are_its_blocks_tokens_when_the_context_fills_whol
 def test_a_hybrid_caches_prefixes_by_default_in_current_releases():
     """Unasked, the v1 family (current `vllm serve`, 0.29) puts the Mamba state in "align" mode: two state
     blocks of each Mamba group a request; 0.19 and before: one. --no-enable-prefix-caching: one."""
-    assert set(PREFIX_CACHING_BY_DEFAULT) == {"v1"}
-    assert prefix_caching_on(None, "v1") and not prefix_caching_on(None, "v1-0.16")
-    assert not prefix_caching_on(False, "v1") and prefix_caching_on(True, "v1-0.16")
+    assert PREFIX_CACHING_RELEASE == (0, 26, 0)  # 0.25.0: "Hybrid models do not support prefix caching"
+    assert prefix_caching_on(None, (0, 26, 0)) and not prefix_caching_on(None, (0, 25, 1))
+    assert not prefix_caching_on(False, (0, 33, 0)) and prefix_caching_on(True, (0, 20, 2))
     default, off = _granite("v1", 32768), _granite("v1", 32768, prefix_caching=False)
+    at_029 = _granite("v1", 32768, release=(0, 29, 0))
     mamba_groups = default.layout.groups["linear"]
-    assert default.layout.blocks_per_request == off.layout.blocks_per_request + mamba_groups
+    assert at_029.layout.blocks_per_request == off.layout.blocks_per_request + mamba_groups
+    # from 0.32 a Mamba-2 layer keeps a third block, the prefill's checkpoint (MAMBA2_CHECKPOINT_RELEASE)
+    assert default.layout.blocks_per_request == off.layout.blocks_per_request + 2 * mamba_groups
     # the record: 65.41x printed; one state block a request gives 74.82x, two 66.51x (+1.7 %)
     r = _record("rtx5090-granite4-h-micro-32k-v0290")
     assert engine_log_compare.prefix_caching(r) is None
@@ -180,16 +183,17 @@ def test_without_the_hybrid_manager_every_sliding_layer_holds_the_context():
     assert got == pytest.approx(13_724_416, rel=0.001)
 
 
-def test_model_runner_v2_before_0_28_takes_no_graph_estimate():
+def test_model_runner_v2_before_0_29_takes_no_graph_estimate():
     """0.26.0's breakdown: 13.99 − 0.93 − 1.06 − 0.07 = 11.93 GiB of KV for the 11.94 printed, no graph term;
-    the estimate came to V2 with 0.28 (0.52 GiB printed there)."""
+    the estimate came to V2 with 0.29 (the 0.26.0 to 0.28.0 sdists' profile_cudagraph_memory returns 0)."""
     cfg = paramscope.open_model("llama-3.1-8b").config
     kw = dict(context=8192, gpu_memory_bytes=80 * GiB, gpu_memory_utilization=0.9)
     with_it = vllm_memory(cfg, 16 * GiB, **kw)
     without = vllm_memory(cfg, 16 * GiB, graph_estimate=False, **kw)
     assert with_it.cuda_graph_bytes > 0 == without.cuda_graph_bytes
     assert without.pool.available_bytes - with_it.pool.available_bytes == with_it.cuda_graph_bytes
-    # False: V2 before 0.28 takes none; None: the family's way (the v1 family takes it in)
+    # False: V2 before 0.29 takes none; None: the family's way (the v1 family takes it in)
+    assert engine_log_compare.graph_estimate(_record("r24v-gemma4-e2b-it-fp16-t4-g4dn-16k-v0280")) is False
     assert engine_log_compare.graph_estimate(_record("orca3notes-qwen25-05b-async-16g-v0260")) is False
     assert engine_log_compare.graph_estimate(_record("a100-llama31-8b-default-v0310")) is None  # 0.31: V2
     assert engine_log_compare.graph_estimate(_record("llmd-llama31-8b-h100-v0110")) is None  # the V1 runner

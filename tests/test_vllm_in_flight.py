@@ -52,21 +52,24 @@ def vllm_admission_blocks(window: int, chunk: int, context: int, block: int, asy
 def test_sliding_admission_follows_the_release(window, chunk, context, block, async_on, pp, old):
     cfg = paramscope.open_model("gpt-oss-20b").config
     cfg = replace(cfg, sliding_window=window)
-    engine = "v1-0.16" if old else "v1"
+    release = (0, 25, 0) if old else (0, 30, 0)
     p = vllm_memory(cfg, 13 * GiB, context=context, max_num_batched_tokens=chunk, max_num_seqs=256,
-                    block_size=block, async_scheduling=async_on, dtype=DType.BF16).params
-    p = replace(p, engine=engine, in_flight_batches=concurrent_batches(engine, async_on, pp))
-    release = (0, 20) if old else (0, 30)
-    expected = vllm_admission_blocks(window, chunk, context, block, async_on, pp, release)
+                    block_size=block, async_scheduling=async_on, dtype=DType.BF16, release=release).params
+    p = replace(p, in_flight_batches=concurrent_batches(release, async_on, pp))
+    expected = vllm_admission_blocks(window, chunk, context, block, async_on, pp, release[:2])
     assert request_blocks("sliding", cfg, p) == expected
     assert request_blocks("full", cfg, p) == _cdiv(context, block)
 
 
 def test_async_scheduling_is_on_unless_asked_off():
-    assert concurrent_batches("v1", None, 1) == concurrent_batches("v1", True, 1) == 2
-    assert concurrent_batches("v1", False, 1) == 1
-    assert concurrent_batches("v1", None, 4) == 4
-    assert concurrent_batches("v1-0.16", True, 1) == concurrent_batches("v0", None, 2) == 1
+    now, before = (0, 26, 0), (0, 25, 1)
+    assert concurrent_batches(now, None, 1) == concurrent_batches(now, True, 1) == 2
+    assert concurrent_batches(now, False, 1) == 1
+    assert concurrent_batches(now, None, 4) == 4
+    assert concurrent_batches(before, True, 1) == concurrent_batches((0, 8, 0), None, 2) == 1
+    # a family chosen by name takes its newest release: "v1-0.16" is 0.20.2, one chunk
+    cfg = paramscope.open_model("gpt-oss-20b").config
+    assert vllm_memory(cfg, 13 * GiB, context=32768, engine="v1-0.16").params.in_flight_batches == 1
 
 
 @pytest.mark.parametrize("rid", [
@@ -88,10 +91,12 @@ def test_gemma4_logs_tokens_given_their_memory(rid):
     assert out["kv_tokens" + engine_log_compare.GIVEN_KV] == pytest.approx(printed, rel=0.001)
 
 
-def test_the_compare_tool_reads_async_scheduling_by_release():
-    assert engine_log_compare.async_scheduling(_record("r13v-gemma4-e4b-it-3090ti-v0221")) is False
+def test_the_compare_tool_reads_async_scheduling_and_the_release():
+    r13v = _record("r13v-gemma4-e4b-it-3090ti-v0221")  # 0.22.1 prints async on: still one chunk
+    assert engine_log_compare.async_scheduling(r13v) is True
+    assert engine_log_compare.record_release(r13v) == (0, 22, 1)
     assert engine_log_compare.async_scheduling(
-        _record("r21v-gemma4-31b-it-bf16-mi300x-rocm-32k-v0311rc1")) is True
+        _record("r21v-gemma4-31b-it-bf16-mi300x-rocm-32k-v0311rc1")) is True  # 'async_scheduling': True
     assert engine_log_compare.async_scheduling(_record("r20v-gemma4-31b-it-bf16-b300-16k-v0260")) is None
 
 
@@ -101,7 +106,10 @@ def test_gpus_of_160_gib_batch_16384_tokens_from_0_28():
     mi300x = int(191.69 * GiB)
     assert batch_defaults("serve", mi300x, "AMD Instinct MI300X") == HUGE_GPU_DEFAULTS == (16384, 1024)
     assert batch_defaults("llm", 268 * GiB, "NVIDIA B300") == (16384, 1024)
-    assert batch_defaults("serve", mi300x, "AMD Instinct MI300X", huge_tier=False) == (8192, 1024)
+    assert batch_defaults("serve", mi300x, "AMD Instinct MI300X", (0, 27, 1)) == (8192, 1024)
+    # a GB10 (DGX Spark, 119.7 GiB) keeps the small tier from 0.33
+    assert batch_defaults("serve", int(119.7 * GiB), "NVIDIA GB10", (0, 32, 0)) == (8192, 1024)
+    assert batch_defaults("serve", int(119.7 * GiB), "NVIDIA GB10", (0, 33, 0)) == (2048, 256)
     assert batch_defaults("serve", int(139.8 * GiB), "NVIDIA H200") == (8192, 1024)
     assert batch_defaults("serve", int(79.3 * GiB), "NVIDIA A100-SXM4-80GB") == (2048, 256)
     assert batch_defaults("serve", None, None) == (8192, 1024)

@@ -19,6 +19,7 @@ from paramscope.analyses.sizing.runtimes.vllm.kv import group_size
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
     CUDA_GRAPH_BYTES,
+    DEVICE_LEVEL_NON_TORCH_BYTES,
     GRAPH_BYTES_PER_LAYER_SIZE,
     NCCL_PROFILE_BYTES,
     NON_TORCH_BYTES,
@@ -38,6 +39,7 @@ from paramscope.model.dtypes import DType
 from paramscope.records import replace
 
 GIB = 1 << 30
+MIB = 1 << 20
 
 
 def config(**kw) -> ArchConfig:
@@ -459,8 +461,13 @@ def test_unknown_entrypoint_is_refused():
         vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, entrypoint="grpc")
 
 
+# the worked example of docs/runtimes.md 1.5 follows the v1 family before the device-level measure (0.21 to
+# 0.26: non-torch NON_TORCH_BYTES); test_device_level_measure_from_0_27 checks what 0.27 changed
+V026 = (0, 26, 0)
+
+
 def test_total_without_gpu_is_the_sum():
-    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, release=V026)
     assert m.pool is None and m.fits
     # 16,094,076,928 + 1,073,741,824 + 2,956,460,032 + CUDA graphs + non-torch + CUDA context
     expected = (16_094_076_928 + 1_073_741_824 + 2_956_460_032 + CUDA_GRAPH_BYTES + NON_TORCH_BYTES
@@ -472,7 +479,8 @@ def test_total_without_gpu_is_the_sum():
 # --- the pool on a given GPU -----------------------------------------------------------------------
 
 def test_reservation_and_pool_on_80_gib():
-    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, gpu_memory_utilization=0.9)
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, gpu_memory_utilization=0.9,
+                    release=V026)
     pool = m.pool
     # 85,899,345,920 × 0.9 = 77,309,411,328 reserved
     assert pool.reserved_bytes == 77_309_411_328
@@ -493,7 +501,7 @@ def test_reservation_and_pool_on_80_gib():
 
 def test_utilization_scales_the_reservation():
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
-                    gpu_memory_utilization=0.5)
+                    gpu_memory_utilization=0.5, release=V026)
     assert m.pool.reserved_bytes == 40 * GIB
     assert m.pool.available_bytes == 40 * GIB - 19_755_180_032
 
@@ -502,7 +510,7 @@ def test_small_gpu_uses_small_defaults_and_limits_concurrency():
     # 24 GiB: max_num_batched_tokens 2048, max_num_seqs 256; activation = sampler
     # 2048 × 4096 × 2 + 256 × 128256 × 22 = 739,115,008 (forward: 226,492,416)
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, gpu_memory_bytes=24 * GIB,
-                    gpu_memory_utilization=0.9)
+                    gpu_memory_utilization=0.9, release=V026)
     assert m.activation_bytes == 739_115_008
     # int(25,769,803,776 × 0.9) = 23,192,823,398; − 17,537,835,008 = 5,654,988,390 → 2696 blocks
     assert m.pool.available_bytes == 5_654_988_390
@@ -552,7 +560,8 @@ def test_v1_early_keeps_the_graphs_outside_the_budget():
                       gpu_memory_utilization=0.9)
     early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1,
                         engine="v1-early")
-    assert early.pool.available_bytes - now.pool.available_bytes == CUDA_GRAPH_BYTES
+    assert early.pool.available_bytes - now.pool.available_bytes == CUDA_GRAPH_BYTES + (
+        DEVICE_LEVEL_NON_TORCH_BYTES - NON_TORCH_BYTES)  # and 0.27's device-level measure
     # captured afterwards, outside the reservation: one sequence captures batch sizes 1 and 2 piecewise and
     # 1 whole (FULL), 3 graphs of 32 layers (captured_graph_bytes)
     assert early.captured_graph_bytes == 3 * 32 * GRAPH_BYTES_PER_LAYER_SIZE[False]
@@ -600,8 +609,9 @@ def test_a100_keeps_the_small_defaults():
 
 
 def test_nccl_outside_the_budget_with_tensor_parallelism():
-    one = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB)
-    two = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, tensor_parallel=2)
+    one = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, release=V026)
+    two = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, tensor_parallel=2,
+                      release=V026)
     # NCCL's set-up precedes the memory snapshot (outside the reservation); the buffers the profile run's
     # first collectives allocate (NCCL connects lazily) are non-torch memory inside it
     assert two.non_torch_bytes - one.non_torch_bytes == NCCL_PROFILE_BYTES
@@ -678,7 +688,7 @@ def test_hybrid_block_size_keeps_a_larger_one_asked_for():
 
 def test_explain_lists_every_part():
     text = "\n".join(vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
-                                  gpu_memory_utilization=0.9).explain)
+                                  gpu_memory_utilization=0.9, release=V026).explain)
     for word in ("weights:", "RoPE cache", "activation (estimate)", "CUDA graphs in the budget (estimate)",
                  "KV needed full: 32 layers × 8192 cells", "reservation:", "GPU KV cache size: 439,088"):
         assert word in text
@@ -893,3 +903,26 @@ def test_named_gptq_keeps_the_zero_points():
     marlin = loaded_weights(model, "vllm")
     zeros = sum(t.nbytes for t in model.tensors if t.name.endswith(".qzeros"))
     assert plain.bytes == plain.stored_bytes == marlin.bytes + zeros and zeros > 0
+
+
+def test_device_level_measure_from_0_27():
+    """From 0.27.0 the non-KV memory is the device's free memory before minus after (memory_profiling's
+    total_consumed) plus the transient: DEVICE_LEVEL_NON_TORCH_BYTES outside torch, and what the allocator
+    keeps beyond the weights (device_hole_bytes). Consumed − weights printed at TP 1: 0.26 GiB for Llama
+    3.1 8B on an A100 (0.31.0), 0.30 for Qwen2.5-0.5B on an RTX 4090 (0.27.1, 0.05 GiB of holes)."""
+    import engine_log_compare
+    import engine_logs
+
+    from paramscope.analyses.sizing.runtimes.vllm.weights import device_holes
+
+    kw = dict(context=8192, gpu_memory_bytes=80 * GIB, gpu_memory_utilization=0.9)
+    before = vllm_memory(LLAMA, LLAMA_WEIGHTS, release=(0, 26, 0), **kw)
+    after = vllm_memory(LLAMA, LLAMA_WEIGHTS, release=(0, 27, 0), device_hole_bytes=5 * MIB, **kw)
+    extra = DEVICE_LEVEL_NON_TORCH_BYTES - NON_TORCH_BYTES + 5 * MIB
+    assert after.non_torch_bytes - before.non_torch_bytes == extra
+    records = {r.id: r for r in engine_logs.load_all()}
+    for rid, printed in (("a100-llama31-8b-default-v0310", 0.26),
+                         ("wsl4090-qwen25-05b-llm-class-v0271", 0.30)):
+        r = records[rid]
+        holes = device_holes(engine_log_compare.open_record_model(r), 1)
+        assert abs((DEVICE_LEVEL_NON_TORCH_BYTES + holes) / GIB - printed) < 0.015

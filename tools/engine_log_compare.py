@@ -32,15 +32,15 @@ from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_lo
 from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload
 from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower as vllm_vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
-    HUGE_GPU_BYTES,
-    HUGE_GPU_FAMILIES,
+    FAMILY_LAST,
     V0_FAMILIES,
-    batch_defaults,
+    Release,
     default_max_model_len,
 )
 from paramscope.analyses.sizing.runtimes.vllm.kv import TOKENS_REPORTED, KVPool
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.vllm.pipeline import pp_stage_layers, stage_weight_split
+from paramscope.analyses.sizing.runtimes.vllm.weights import device_holes as vllm_device_holes
 from paramscope.analyses.sizing.runtimes.vllm.weights import loaded_tails as vllm_loaded_tails
 from paramscope.analyses.sizing.runtimes.vllm.weights import mla_stored
 from paramscope.analyses.sizing.weights import reprice
@@ -357,10 +357,12 @@ def vllm_mla(r: Record, engine: str) -> bool:
 
 
 # vLLM's model runner V2 (vllm/v1/worker/gpu/model_runner.py: "Using V2 Model Runner", its lines from
-# model_runner.py) took no CUDA graph estimate into the profile until 0.28 (profile_cudagraph_memory: "return
-# 0", "TBD whether we keep this API or not"): 0.26.0's breakdown sums 13.99 − 0.93 − 1.06 − 0.07 = 11.93
-# GiB for the 11.94 printed, no graph term; 0.27.1 prints 0.0 GiB of it, 0.28.0 0.52
-V2_GRAPH_ESTIMATE = (0, 28)
+# model_runner.py) took no CUDA graph estimate into the profile until 0.29 (profile_cudagraph_memory: "return
+# 0", "TBD whether we keep this API or not", in the 0.26.0 to 0.28.0 sdists; 0.29.0 returns
+# _profile_cudagraph_memory(self)): 0.26.0's breakdown sums 13.99 − 0.93 − 1.06 − 0.07 = 11.93 GiB for the
+# 11.94 printed, no graph term; 0.27.1 prints 0.0 GiB of it (the 0.52 GiB of a 0.28.0 summary is the
+# capture, printed after the cache is sized)
+V2_GRAPH_ESTIMATE = (0, 29)
 
 
 # --skip-mm-profiling (gpu_model_runner.py profile_run): the multimodal encoder is left out of the profile
@@ -380,21 +382,14 @@ def graph_estimate(r: Record) -> bool | None:
     return None
 
 
-# the first release whose sliding-window admission counts every batch in flight (runtimes/vllm/engine.py
-# IN_FLIGHT_FAMILIES); the "v1" family's logs before it took one chunk, as without async scheduling
-IN_FLIGHT_RELEASE = (0, 26)
 # the engine's own line, or the non-default args a launch prints ("'async_scheduling': True")
 ASYNC_LINES = (re.compile(r"Asynchronous scheduling is (enabled|disabled)"),
                re.compile(r"'async_scheduling': (True|False)"))
 
 
 def async_scheduling(r: Record) -> bool | None:
-    """Off for a release before 0.26, whose admission took one chunk whatever its scheduling (with
-    pipeline parallelism those releases still took one, which no log here tests); else as the log prints
-    it; else the engine's default (None)."""
-    version = release(r, 2)
-    if len(version) == 2 and version < IN_FLIGHT_RELEASE:
-        return False
+    """The record's async scheduling as its log prints it, else the engine's default (None). Releases
+    before 0.26 take one chunk in flight whatever it is (runtimes/vllm/engine.py IN_FLIGHT_RELEASE)."""
     for line in ASYNC_LINES:
         said = line.search(r.log)
         if said:
@@ -402,33 +397,20 @@ def async_scheduling(r: Record) -> bool | None:
     return None
 
 
-# the first release whose `vllm serve` batches 16384 tokens on GPUs of 160 GiB and more
-# (runtimes/vllm/engine.py HUGE_GPU_DEFAULTS); the "v1" family's logs before it had the older table
-HUGE_GPU_DEFAULTS_RELEASE = (0, 28)
-
-
-def batch_settings(r: Record, engine: str, gpu: int | None) -> tuple[int | None, int | None]:
-    """The record's max_num_batched_tokens and max_num_seqs; a "v1" log before 0.28 that sets neither
-    on a GPU of ≥ 160 GiB gets the defaults of its release (the 70 GiB tier)."""
-    tokens, seqs = r.setting("max_num_batched_tokens"), r.setting("max_num_seqs")
-    version = release(r, 2)
-    if (tokens is None and seqs is None and engine in HUGE_GPU_FAMILIES and gpu is not None
-            and gpu >= HUGE_GPU_BYTES and len(version) == 2 and version < HUGE_GPU_DEFAULTS_RELEASE):
-        return batch_defaults(r.setting("entrypoint") or "serve", gpu, r.gpus.get("name"), huge_tier=False)
-    return tokens, seqs
-
-
-# the first release whose hybrid models cache prefixes unasked (runtimes/vllm/kv.py PREFIX_CACHING_BY_DEFAULT)
-PREFIX_CACHING_DEFAULT_RELEASE = (0, 29)
+def record_release(r: Record) -> Release | None:
+    """The record's vLLM release (runtimes/vllm/engine.py ``Release``), None where its version is not
+    known (the family's newest is then taken)."""
+    version = release(r, 3)
+    return (*version, 0)[:3] if len(version) >= 2 else None  # type: ignore[return-value]
 
 
 def prefix_caching(r: Record) -> bool | None:
-    """The record's --enable-prefix-caching; unstated: the engine's default from 0.29 (None), else off."""
+    """The record's --enable-prefix-caching; unstated: its release's default (None), or off where the
+    version is not known."""
     stated = r.setting("enable_prefix_caching")
     if stated is not None:
         return bool(stated)
-    version = release(r, 2)
-    return None if len(version) == 2 and version >= PREFIX_CACHING_DEFAULT_RELEASE else False
+    return None if record_release(r) is not None else False
 
 
 def kv_cache_dtype(r: Record) -> DType | None:
@@ -460,13 +442,13 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
     offload = stage_offload(model, weights, tp, int((r.setting("cpu_offload_gb") or 0) * 2**30),
                             pp_stage_layers(cfg.n_layers, pp), r.model.get("weights"))
-    batch = batch_settings(r, engine, gpu_bytes(r))
     m = vllm_memory(
-        cfg, weights, context=r.setting("max_model_len") or default_max_model_len(cfg),
+        cfg, weights, context=r.setting("max_model_len") or default_max_model_len(
+            cfg, record_release(r) or FAMILY_LAST[engine]),
         kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization"),
-        block_size=r.setting("block_size"), max_num_batched_tokens=batch[0], max_num_seqs=batch[1],
-        cuda_graphs=not r.setting("enforce_eager"),
+        block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
+        max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
         tensor_parallel=tp, pipeline_parallel=pp, stage_weights=stage_weight_split(
             model, weights, pp_stage_layers(cfg.n_layers, pp)) if pp > 1 else None,
         engine=engine, chunked_prefill=chunked_prefill(r, engine),
@@ -485,7 +467,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         max_cudagraph_capture_size=r.setting("max_cudagraph_capture_size"),
         graph_estimate=graph_estimate(r),
         disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")),
-        async_scheduling=async_scheduling(r),
+        async_scheduling=async_scheduling(r), release=record_release(r),
+        device_hole_bytes=0 if r.model.get("weights") else vllm_device_holes(model, tp),
         vision=None if MM_PROFILING_SKIPPED in r.log else vllm_vision_tower(
             model.metadata.get("config") if model.metadata else None))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,

@@ -112,6 +112,12 @@ RUNTIMES: tuple[Runtime, ...] = (
                     metavar="A,B,…"),
              Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
                                                   "memory"),
+             Option("embeddings", bool, False, "llama.cpp --embeddings (llama-server; embedding=True in "
+                    "llama-cpp-python): each output row also holds an embedding, n_embd floats"),
+             Option("pooling", str, "auto", "llama.cpp --pooling with --embeddings: none, mean, cls, last or "
+                    "rank (auto: the GGUF's, an encoder pools and a decoder does not); builds of the "
+                    "late-2025 and legacy families reserve no output rows for pooled embeddings",
+                    choices=("auto", "none", "mean", "cls", "last", "rank")),
              Option("llama_server_outputs", bool, False, "llama-server of June 2026 or later (PR 23861): "
                     "the context reserves one row of logits per sequence (n_outputs_max = -np), not "
                     "one per ubatch token, a smaller compute buffer; library callers "
@@ -185,6 +191,9 @@ RUNTIMES: tuple[Runtime, ...] = (
              Option("enable_chunked_prefill", str, "auto", "vLLM --enable-chunked-prefill (V0 engine; auto: "
                                                            "on above 32K tokens; V1 always chunks)",
                     choices=("auto", "on", "off")),
+             Option("vllm_release", str, "", "vLLM release, as 0.27 or 0.27.1: the engine family it runs "
+                    "(unless --engine names one) and the rules that changed within it (default: the v1 "
+                    "family as of 0.33; 0.34's sizing after warmup is not modelled)", metavar="X.Y[.Z]"),
              Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow: v1 (0.21 and "
                                          "later), v1-0.16 (V1 0.16 to 0.20: CUDA graphs outside the budget),"
                                          " v1-early (V1 0.13 to 0.15: the same with the sort-based sampler),"

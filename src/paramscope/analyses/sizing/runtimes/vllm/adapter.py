@@ -10,7 +10,15 @@ from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_d
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
 from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_mm_limits, vision_tower
-from paramscope.analyses.sizing.runtimes.vllm.engine import TRI_STATE
+from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    LATEST_RELEASE,
+    TRI_STATE,
+    Release,
+    family_for_release,
+    family_range,
+    parse_release,
+    release_text,
+)
 from paramscope.analyses.sizing.runtimes.vllm.explain import gib
 from paramscope.analyses.sizing.runtimes.vllm.kv import prefix_caching_asked
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
@@ -19,7 +27,7 @@ from paramscope.analyses.sizing.runtimes.vllm.pipeline import (
     pp_stage_layers,
     stage_weight_split,
 )
-from paramscope.analyses.sizing.runtimes.vllm.weights import loaded_tails, mla_stored
+from paramscope.analyses.sizing.runtimes.vllm.weights import device_holes, loaded_tails, mla_stored
 from paramscope.analyses.sizing.runtimes.weight_offload import (
     CpuOffload,
     cpu_offload,
@@ -94,6 +102,16 @@ VISION_PROFILE_NOTE = (
     "(--limit-mm-per-prompt with 0 for a modality leaves it out of the profile)")
 
 
+# vLLM 0.34.0 sizes the KV cache after warmup and CUDA graph capture, from memory measured at the device,
+# with --gpu-memory-utilization 1.0 by default on CUDA and ROCm (the "extensible KV cache": config/cache.py
+# resolved_gpu_memory_utilization, v1/worker/extensible_kv_cache.py measure_kv_cache_bytes); no log of it is
+# in the reference set, so the figures stay 0.33's and say so
+AFTER_WARMUP_NOTE = (
+    "vLLM {release}: from 0.34 the KV cache is sized after warmup at --gpu-memory-utilization 1.0 by "
+    "default (the extensible KV cache), which paramscope does not model yet: these figures follow 0.33's "
+    "profile")
+
+
 def has_vision_encoder(model: Model) -> bool:
     """Whether config.json describes a vision tower (``vision_config``), which vLLM's profile run feeds."""
     raw = model.metadata.get("config") if model.metadata else None
@@ -114,6 +132,24 @@ def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
         return lookup(req.weights) is PLAIN_SCHEMES["int4"]
     q = model.quantization
     return q is not None and q.method in ("awq", "gptq") and q.bits == 4
+
+
+def engine_and_release(req: MemoryRequest) -> tuple[str, Release | None]:
+    """--engine and --vllm-release: the family a release runs unless --engine names one, which must then
+    cover the release."""
+    text = option(req, "vllm_release")
+    release = parse_release(text) if text else None
+    engine = option(req, "engine")
+    if release is None:
+        return engine, None
+    if "engine" not in req.options:
+        return family_for_release(release), release
+    first, last = family_range(engine)
+    if not first <= release <= last:
+        raise UnsupportedError(f"vLLM {release_text(release)} is not of the {engine} family "
+                               f"({release_text(first)} to {release_text(last)}); it runs "
+                               f"{family_for_release(release)} (leave --engine out to follow it)")
+    return engine, release
 
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
@@ -147,6 +183,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     vision = None if option(req, "skip_mm_profiling") else vision_tower(
         model.metadata.get("config") if model.metadata else None)
     mm_limits = parse_mm_limits(option(req, "limit_mm_per_prompt"))
+    engine, release = engine_and_release(req)
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
                     pipeline_parallel=pp, pp_partition=partition,
@@ -154,7 +191,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     else None,
                     tensor_parallel=tp, max_num_seqs=option(req, "max_num_seqs"),
                     max_num_batched_tokens=option(req, "max_num_batched_tokens"),
-                    cuda_graphs=not option(req, "enforce_eager"), engine=option(req, "engine"),
+                    cuda_graphs=not option(req, "enforce_eager"), engine=engine, release=release,
+                    device_hole_bytes=0 if req.weights else device_holes(model, tp),
                     chunked_prefill=TRI_STATE[option(req, "enable_chunked_prefill")],
                     gpu_name=req.device.name if req.device and on_gpu else None,
                     nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
@@ -179,6 +217,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     modelled = vision is not None and pp == 1 and m.params.engine in V1_FAMILIES
     if has_vision_encoder(model) and kv_bytes is None and not modelled and not skipped:
         notes += (VISION_PROFILE_NOTE,)
+    if release is not None and release > LATEST_RELEASE:
+        notes += (AFTER_WARMUP_NOTE.format(release=release_text(release)),)
     if m.pool is not None:
         pool = m.pool
         util = m.params.gpu_memory_utilization

@@ -4,6 +4,8 @@ entrypoint and GPU size, the KV block size, the default context and ``--gpu-memo
 
 from __future__ import annotations
 
+import re
+
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
@@ -28,11 +30,14 @@ DEFAULTS_BY_ENTRYPOINT = {"serve": SERVE_DEFAULTS, "llm": LLM_CLASS_DEFAULTS}
 # From 0.28.0 a third tier: GPUs with ≥ 160 GiB as torch reports them (B200, B300, MI300X, MI325X, MI355X)
 # get 16384 tokens and 1024 sequences for `vllm serve` too ("for GPUs like B200/B300 with >= 160GB memory,
 # use the largest defaults"; not in 0.27.0's arg_utils.py). Checked: Gemma 4 on an MI300X under 0.31.1
-# prints "max_num_batched_tokens=16384" with none given (vllm/r21v-*-mi300x-*). The current family ("v1")
-# follows it; tools/engine_log_compare.py gives the family's logs before 0.28 the older table.
+# prints "max_num_batched_tokens=16384" with none given (vllm/r21v-*-mi300x-*). From 0.33.0 a GB10 (DGX
+# Spark, compute capability 12.1) stays on the small tier whatever its memory ("has the memory but not the
+# compute of a large discrete GPU").
 HUGE_GPU_BYTES = 160 * GiB
 HUGE_GPU_DEFAULTS = (16384, 1024)
-HUGE_GPU_FAMILIES = frozenset({"v1"})
+HUGE_GPU_RELEASE = (0, 28, 0)
+GB10_SMALL_TIER_RELEASE = (0, 33, 0)
+GB10_NAME = re.compile(r"\bGB10\b", re.I)
 # V0 engine (vllm/engine/arg_utils.py before V1): max_num_seqs 256; without chunked prefill one batch
 # holds a whole prompt, max_num_batched_tokens = max(max_model_len, 2048) (config.py SchedulerConfig);
 # chunked prefill switches itself on above 32K tokens of max_model_len, with 2048-token chunks for
@@ -87,6 +92,53 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # dummy item's embeddings padded (PR #25810, in 0.11.0; 0.12.0 narrowed the padding from the whole encoder
 # budget to the item's placeholder count; PR #30475, in 0.13.0, removed it): encoder.py PADDED_TO. Before
 # 0.13 the encoder budget also counts placeholder tokens rather than embeddings (Qwen3-VL's video: 12.5 ×).
+# vLLM releases as (major, minor, patch). Within a family a few rules changed from one release to the next
+# (each constant *_RELEASE names the first release it holds for); VllmParams.release is the release a
+# prediction follows: --vllm-release, else the newest release of its family that paramscope models
+# (LATEST_RELEASE for "v1": 0.34.0's sizing after warmup, the "extensible KV cache", is not modelled).
+Release = tuple[int, int, int]
+LATEST_RELEASE: Release = (0, 33, 0)
+# each family's first release, newest first (V1 became the default in 0.8; V0 of 0.8 to 0.10 is "v0")
+FAMILY_FIRST: tuple[tuple[str, Release], ...] = (
+    ("v1", (0, 21, 0)), ("v1-0.16", (0, 16, 0)), ("v1-early", (0, 13, 0)), ("v1-0.12", (0, 12, 0)),
+    ("v1-0.11", (0, 11, 0)), ("v1-0.9", (0, 9, 2)), ("v1-0.8", (0, 8, 0)), ("v0", (0, 7, 0)),
+    ("v0-0.6", (0, 6, 4)), ("v0-early", (0, 2, 6)), ("v0-2023", (0, 0, 0)))
+# the newest release of each family (the default release of a family chosen by name)
+FAMILY_LAST: dict[str, Release] = {
+    "v1": LATEST_RELEASE, "v1-0.16": (0, 20, 2), "v1-early": (0, 15, 1), "v1-0.12": (0, 12, 0),
+    "v1-0.11": (0, 11, 2), "v1-0.9": (0, 10, 2), "v1-0.8": (0, 9, 1), "v0": (0, 10, 2), "v0-0.6": (0, 6, 6),
+    "v0-early": (0, 6, 3), "v0-2023": (0, 2, 5), "v0-2023-main": (0, 2, 5)}
+RELEASE_TEXT = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def parse_release(text: str) -> Release:
+    """A vLLM release as people write it ("0.27", "0.27.1", "v0.19.1rc2"): its first three numbers."""
+    found = RELEASE_TEXT.search(str(text))
+    if found is None:
+        raise UnsupportedError(f"a vLLM release is written as 0.27 or 0.27.1 (found {text!r})")
+    major, minor, patch = found.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def family_for_release(release: Release) -> str:
+    """The engine family a release runs by default (its V1 engine from 0.8 on)."""
+    return next(family for family, first in FAMILY_FIRST if release >= first)
+
+
+def family_range(engine: str) -> tuple[Release, Release]:
+    """The first and last release of an engine family (V0 of 0.8 to 0.10 is "v0"; "v0-2023-main" is the
+    main branch of "v0-2023"'s releases)."""
+    firsts = dict(FAMILY_FIRST)
+    first = firsts.get(engine, firsts["v0-2023"])
+    if engine == "v1":  # the current family: releases after LATEST_RELEASE run it too
+        return first, (9999, 0, 0)
+    return first, FAMILY_LAST[engine]
+
+
+def release_text(release: Release) -> str:
+    return ".".join(map(str, release))
+
+
 ENGINES = ("v1", "v1-0.16", "v1-early", "v1-0.12", "v1-0.11", "v1-0.9", "v1-0.8", "v0", "v0-0.6", "v0-early",
            "v0-2023", "v0-2023-main")
 V0_FAMILIES = ("v0", "v0-0.6", "v0-early", "v0-2023", "v0-2023-main")
@@ -131,6 +183,9 @@ class VllmParams:
     # batches scheduled but not yet settled (``concurrent_batches``): a sliding-window layer keeps that many
     # chunks of max_num_batched_tokens beyond its window
     in_flight_batches: int = 1
+    release: Release = LATEST_RELEASE  # the vLLM release whose rules the prediction follows (see Release)
+    # what the allocator reserves beyond the weights' allocated bytes (memory.py ``device_hole_bytes``)
+    device_holes: int = 0
 
 
 # A sliding-window layer admits a request with blocks for window − 1 tokens and the tokens in flight
@@ -142,13 +197,13 @@ class VllmParams:
 # pipeline parallelism (the V1 model runner; model runner V2 and 0.34 take stages + 1 with async).
 # Gemma 4 31B at 32K with 16,384-token chunks on 0.31.1: 1,023 + 2 × 16,384 ≥ 32,768, so its sliding
 # layers hold the whole context (121,290 tokens printed; window + one chunk would be 223,687).
-IN_FLIGHT_FAMILIES = frozenset({"v1"})
+IN_FLIGHT_RELEASE = (0, 26, 0)
 
 
-def concurrent_batches(engine: str, async_scheduling: bool | None, pipeline_parallel: int) -> int:
-    """vLLM's VllmConfig.max_concurrent_batches as the sliding-window admission counts it (1 in the
-    families before 0.26, whose formula took one chunk). ``async_scheduling`` None: on."""
-    if engine not in IN_FLIGHT_FAMILIES:
+def concurrent_batches(release: Release, async_scheduling: bool | None, pipeline_parallel: int) -> int:
+    """vLLM's VllmConfig.max_concurrent_batches as the sliding-window admission counts it (1 before
+    0.26, whose formula took one chunk). ``async_scheduling`` None: on."""
+    if release < IN_FLIGHT_RELEASE:
         return 1
     if async_scheduling is False:
         return pipeline_parallel
@@ -159,12 +214,20 @@ def cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-# vllm/config.py _get_and_verify_max_len (the same rule from 2023 to today): with no --max-model-len the
-# engine takes max_position_embeddings, multiplied by the RoPE scaling factor unless the scaling type is
-# one that already describes the extended length ("su", "longrope", "llama3"; Gemma 3's 128K is already
-# scaled, so "gemma3" model types are skipped); "yarn" multiplies original_max_position_embeddings.
-# deepseek-coder-6.7b (16384 positions, linear × 4) thus gets max_model_len 65536.
+# vllm/config.py _get_and_verify_max_len: the longest max_model_len the engine accepts is
+# max_position_embeddings, multiplied by the RoPE scaling factor unless the scaling type is one that already
+# describes the extended length ("su", "longrope", "llama3"; Gemma 3's 128K is already scaled, so "gemma3"
+# model types are skipped); before 0.30 "yarn" multiplies original_max_position_embeddings, from 0.30.0
+# YaRN's max_position_embeddings counts as scaled already ("YaRN variants leave max_position_embeddings
+# already scaled, as Transformers' _compute_yarn_parameters assumes"). deepseek-coder-6.7b (16384
+# positions, linear × 4) thus gets 65536.
 ROPE_TYPES_NOT_SCALED = ("su", "longrope", "llama3")
+YARN_TYPES = ("yarn", "deepseek_yarn", "deepseek_llama_scaling")
+YARN_UNSCALED_RELEASE = (0, 30, 0)
+# With no --max-model-len, a LongRoPE model (Phi-3 and Phi-3.5 128K, Phi-4-mini) is served at its
+# original_max_position_embeddings from 0.11.1 ("For LongRoPE, default to original_max_position_embeddings
+# to avoid performance degradation for shorter sequences"): Phi-3-mini-128k at 4096, not 131072
+LONGROPE_ORIGINAL_RELEASE = (0, 11, 1)
 
 
 def rope_settings(cfg: ArchConfig) -> dict | None:
@@ -177,19 +240,34 @@ def rope_settings(cfg: ArchConfig) -> dict | None:
     return None
 
 
-def default_max_model_len(cfg: ArchConfig) -> int:
-    """vLLM's max_model_len when none is given (see ROPE_TYPES_NOT_SCALED)."""
+def derived_max_model_len(cfg: ArchConfig, release: Release = LATEST_RELEASE) -> int:
+    """The longest max_model_len vLLM accepts without VLLM_ALLOW_LONG_MAX_MODEL_LEN (see
+    ROPE_TYPES_NOT_SCALED)."""
     rope = rope_settings(cfg)
     if not isinstance(rope, dict) or "gemma3" in cfg.family:
         return cfg.context_length
     kind = rope.get("rope_type", rope.get("type"))
     factor = rope.get("factor", 1.0)
-    if kind in ROPE_TYPES_NOT_SCALED or not isinstance(factor, (int, float)):
+    unscaled = ROPE_TYPES_NOT_SCALED + (YARN_TYPES if release >= YARN_UNSCALED_RELEASE else ())
+    if kind in unscaled or not isinstance(factor, (int, float)):
         return cfg.context_length
     base = cfg.context_length
     if kind == "yarn":
         base = rope.get("original_max_position_embeddings", base)
     return int(base * factor)
+
+
+def default_max_model_len(cfg: ArchConfig, release: Release = LATEST_RELEASE) -> int:
+    """vLLM's max_model_len when none is given: the derived length, or a LongRoPE model's original one
+    (LONGROPE_ORIGINAL_RELEASE)."""
+    rope = rope_settings(cfg)
+    if isinstance(rope, dict) and rope.get("rope_type", rope.get("type")) == "longrope" \
+            and release >= LONGROPE_ORIGINAL_RELEASE:
+        original = cfg.extra.get("original_max_position_embeddings",
+                                 rope.get("original_max_position_embeddings"))
+        if isinstance(original, int) and original > 0:
+            return original
+    return derived_max_model_len(cfg, release)
 
 
 # --gpu-memory-utilization when none is given: 0.9 from 2023 (PR #2162 documents it), 0.92 in the current
@@ -210,7 +288,7 @@ def resolve_params(
     gpu_memory_bytes: int | None, gpu_memory_utilization: float | None, block_size: int | None,
     max_num_batched_tokens: int | None, max_num_seqs: int | None, cuda_graphs: bool, tensor_parallel: int,
     engine: str = "v1", chunked_prefill: bool | None = None, gpu_name: str | None = None,
-    entrypoint: str = "serve",
+    entrypoint: str = "serve", release: Release | None = None,
 ) -> VllmParams:
     """Fill vLLM's defaults the way `vllm serve` (or the offline ``LLM`` class, ``entrypoint`` "llm") of
     that engine family does, and refuse what it refuses."""
@@ -218,6 +296,7 @@ def resolve_params(
         raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
     if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
         raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm)")
+    release = FAMILY_LAST[engine] if release is None else release
     if engine in V0_FAMILIES:
         chunked = context > V0_LONG_CONTEXT if chunked_prefill is None else chunked_prefill
         default_tokens = V0_CHUNK if chunked else max(context, V0_MIN_BATCHED_TOKENS)
@@ -227,26 +306,28 @@ def resolve_params(
             raise UnsupportedError("vLLM's V1 engine always chunks prefills; --enable-chunked-prefill off "
                                    "is the V0 engine's (--engine v0)")
         chunked = True
-        default_tokens, default_seqs = batch_defaults(entrypoint, gpu_memory_bytes, gpu_name,
-                                                     huge_tier=engine in HUGE_GPU_FAMILIES)
+        default_tokens, default_seqs = batch_defaults(entrypoint, gpu_memory_bytes, gpu_name, release)
     utilization = default_utilization(engine) if gpu_memory_utilization is None else gpu_memory_utilization
     p = VllmParams(context, batch, tensor_parallel, _or(block_size, BLOCK_SIZE[cfg.is_mla]),
                    _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
                    kv_type or dtype, dtype, gpu_memory_bytes, utilization, cuda_graphs, engine,
-                   chunked, entrypoint=entrypoint)
+                   chunked, entrypoint=entrypoint, release=release)
     _check(p)
     return p
 
 
-def batch_defaults(entrypoint: str, gpu_memory_bytes: int | None, gpu_name: str | None, *,
-                   huge_tier: bool = True) -> tuple[int, int]:
+def batch_defaults(entrypoint: str, gpu_memory_bytes: int | None, gpu_name: str | None,
+                   release: Release = LATEST_RELEASE) -> tuple[int, int]:
     """A V1 engine's (max_num_batched_tokens, max_num_seqs) when neither is given (EngineArgs.
-    get_batch_defaults): by entrypoint and GPU size (``huge_tier`` False: a release before 0.28, without
-    the 160 GiB tier); no GPU given: a large one's."""
-    if huge_tier and gpu_memory_bytes is not None and gpu_memory_bytes >= HUGE_GPU_BYTES:
+    get_batch_defaults): by entrypoint, GPU size and ``release`` (HUGE_GPU_RELEASE, GB10_SMALL_TIER_RELEASE);
+    no GPU given: a large one's."""
+    gb10 = (gpu_name is not None and GB10_NAME.search(gpu_name) is not None
+            and release >= GB10_SMALL_TIER_RELEASE)
+    huge = gpu_memory_bytes is not None and gpu_memory_bytes >= HUGE_GPU_BYTES
+    if release >= HUGE_GPU_RELEASE and huge and not gb10:
         return HUGE_GPU_DEFAULTS
     a100 = gpu_name is not None and "a100" in gpu_name.lower()
-    big = gpu_memory_bytes is None or (gpu_memory_bytes >= BIG_GPU_BYTES and not a100)
+    big = gpu_memory_bytes is None or (gpu_memory_bytes >= BIG_GPU_BYTES and not a100 and not gb10)
     return DEFAULTS_BY_ENTRYPOINT[entrypoint][big]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, default_max_model_len
+from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, derived_max_model_len, release_text
 from paramscope.analyses.sizing.runtimes.vllm.kv import sliding_tokens
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
     FLASHINFER_SAMPLER_BYTES_PER_LOGIT,
@@ -53,8 +53,8 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
     shared = replicated_bytes(cfg, p)
     uneven = uneven_experts_bytes(cfg, weights_bytes - shared, p)
     lines = [
-        f"{'vllm serve' if p.entrypoint == 'serve' else 'LLM() (offline)'} ({p.engine.upper()} engine"
-        f"{', chunked prefill' if p.chunked_prefill else ''}): "
+        f"{'vllm serve' if p.entrypoint == 'serve' else 'LLM() (offline)'} ({p.engine.upper()} engine, "
+        f"the rules of {release_text(p.release)}{', chunked prefill' if p.chunked_prefill else ''}): "
         f"max_model_len {p.context}, {p.batch} seqs, block_size {p.block_size}, "
         f"max_num_batched_tokens {p.max_num_batched_tokens}, max_num_seqs {p.max_num_seqs}, "
         f"tensor_parallel {p.tensor_parallel}{', expert parallel' if p.expert_parallel else ''}, "
@@ -178,7 +178,7 @@ UNIFIED_MEMORY_NAME = re.compile(r"\b(GB10|Thor|Orin|DGX Spark|Jetson)\b", re.I)
 
 def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
     p = m.params
-    limit = default_max_model_len(cfg)
+    limit = derived_max_model_len(cfg, p.release)
     checks = (
         (p.gpu_name is not None and VGPU_NAME.search(p.gpu_name) is not None,
          f"warning: {p.gpu_name} is a vGPU profile: memory its guest cannot account for (the hypervisor's, "

@@ -16,7 +16,7 @@ from paramscope.analyses.sizing.kv_cache import (
 )
 from paramscope.analyses.sizing.request import MemoryRequest
 from paramscope.analyses.sizing.runtimes import option
-from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, VllmParams, cdiv
+from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, Release, VllmParams, cdiv
 from paramscope.analyses.sizing.runtimes.vllm.weights import rank_config
 from paramscope.errors import UnsupportedError, UsageError
 from paramscope.model import ArchConfig
@@ -105,8 +105,8 @@ def kv_layout(cfg: ArchConfig, p: VllmParams) -> tuple[KVLayout, KVCache, int]:
         counts["linear"] = all_kinds["linear"]
     size = group_size(counts)
     groups = {kind: cdiv(n, size) for kind, n in counts.items()}
-    blocks = {kind: (MAMBA_BLOCKS_PER_REQUEST.get(p.engine, 1) if p.prefix_caching else 1) if kind == "linear"
-              else request_blocks(kind, cfg, p) for kind in counts}
+    blocks = {kind: mamba_blocks(cfg, p) if kind == "linear" else request_blocks(kind, cfg, p)
+              for kind in counts}
     cells = {kind: blocks[kind] * p.block_size for kind in attention}
     kv = kv_cache(rank_config(cfg, p.tensor_parallel), cells, streams=p.batch, type_k=p.kv_type,
                   type_v=p.kv_type, mla="compressed", type_state=p.dtype)
@@ -224,13 +224,26 @@ HYBRID_BLOCK_ALIGN = 16
 # defaults: 1258 / (497 + 3) = 2.52x). Qwen3.5-9B with it: 63 attention blocks + 3 groups × 2 = 69 a
 # request of 65536 tokens; 1258 / 69 = 18.23x, as printed
 MAMBA_BLOCKS_PER_REQUEST = {"v1": 2, "v1-0.16": 2}
-# Unasked, prefix caching is on for a hybrid model in current releases (`vllm serve` 0.29: "The engine now
-# selects a Mamba cache mode that is compatible with prefix caching"; the models that declare it, e.g.
-# Qwen3.5: "Mamba cache mode is set to 'align' for Qwen3_5ForConditionalGeneration by default when prefix
-# caching is enabled"): Granite 4.0-H-Micro on an RTX 5090, 0.29.0, printed 65.41x / 19.84x at 32K / 128K
-# where one state block a request gives 74.82x / 20.88x and two 66.5x / 20.2x. Off in 0.19 and before;
-# which release between turned it on is not pinned, so the "v1" family (0.21 on) takes the current default
-PREFIX_CACHING_BY_DEFAULT = frozenset({"v1"})
+# From 0.32.0 a Mamba-2 layer (MambaMixer2: Granite 4.0-H, Nemotron-H, Bamba, Falcon-H1, Zamba2) keeps one
+# block more in align mode, a checkpoint of the prefill's block-boundary state (mamba_mixer2.py
+# get_kv_cache_spec: num_prefill_checkpoint_blocks=1; MambaSpec.max_memory_usage_bytes = page × (2 +
+# speculative + checkpoint blocks)); the gated-DeltaNet layers of Qwen3-Next and Qwen3.5 keep two
+MAMBA2_CHECKPOINT_RELEASE = (0, 32, 0)
+MAMBA2_FAMILIES = frozenset({"granitemoehybrid", "nemotron_h", "bamba", "falcon_h1", "zamba2", "mamba2"})
+# Unasked, prefix caching is on for a hybrid model from 0.26.0 (config/model.py: "Generative hybrid models
+# support prefix caching", where 0.25.0 says they "do not support prefix caching"; `vllm serve` 0.29: "The
+# engine now selects a Mamba cache mode that is compatible with prefix caching"): Granite 4.0-H-Micro on an
+# RTX 5090, 0.29.0, printed 65.41x / 19.84x at 32K / 128K where one state block a request gives 74.82x /
+# 20.88x and two 66.5x / 20.2x
+PREFIX_CACHING_RELEASE = (0, 26, 0)
+
+
+def mamba_blocks(cfg: ArchConfig, p: VllmParams) -> int:
+    """The state blocks one request holds in a linear-attention / SSM group (MambaSpec)."""
+    if not p.prefix_caching:
+        return 1
+    checkpoint = p.release >= MAMBA2_CHECKPOINT_RELEASE and cfg.family in MAMBA2_FAMILIES
+    return MAMBA_BLOCKS_PER_REQUEST.get(p.engine, 1) + checkpoint
 
 
 def prefix_caching_asked(req: MemoryRequest) -> bool | None:
@@ -241,9 +254,9 @@ def prefix_caching_asked(req: MemoryRequest) -> bool | None:
     return True if on else False if off else None
 
 
-def prefix_caching_on(asked: bool | None, engine: str) -> bool:
-    """--enable-prefix-caching (True), --no-enable-prefix-caching (False), else the engine's default."""
-    return engine in PREFIX_CACHING_BY_DEFAULT if asked is None else asked
+def prefix_caching_on(asked: bool | None, release: Release) -> bool:
+    """--enable-prefix-caching (True), --no-enable-prefix-caching (False), else the release's default."""
+    return release >= PREFIX_CACHING_RELEASE if asked is None else asked
 
 
 def hybrid_block_size(cfg: ArchConfig, p: VllmParams, given: int | None) -> int:
@@ -277,7 +290,7 @@ def request_blocks(kind: str, cfg: ArchConfig, p: VllmParams) -> int:
 
     FullAttentionSpec: cdiv(max_model_len, block_size). SlidingWindowSpec: the window − 1 tokens behind
     the tokens in flight (``p.in_flight_batches`` chunks of max_num_batched_tokens, engine.py
-    IN_FLIGHT_FAMILIES), capped at max_model_len, + 1 block because the window need not start on a block
+    IN_FLIGHT_RELEASE), capped at max_model_len, + 1 block because the window need not start on a block
     boundary.
     """
     full = cdiv(p.context, p.block_size)

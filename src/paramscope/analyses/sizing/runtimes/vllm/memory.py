@@ -12,7 +12,12 @@ from paramscope.analyses.sizing.runtimes.vllm.encoder import (
     deepstack_buffer_bytes,
     encoder_profile,
 )
-from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, concurrent_batches, resolve_params
+from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    V0_FAMILIES,
+    Release,
+    concurrent_batches,
+    resolve_params,
+)
 from paramscope.analyses.sizing.runtimes.vllm.explain import explanation
 from paramscope.analyses.sizing.runtimes.vllm.kv import (
     hybrid_block_size,
@@ -83,6 +88,8 @@ def vllm_memory(
     graph_estimate: bool | None = None,
     disable_hybrid_kv_cache_manager: bool = False,
     async_scheduling: bool | None = None,
+    release: Release | None = None,
+    device_hole_bytes: int = 0,
     vision: VisionTower | None = None,
     mm_limits: Mapping[str, int] | None = None,
 ) -> VllmMemory:
@@ -118,7 +125,11 @@ def vllm_memory(
     ``disable_hybrid_kv_cache_manager``: --disable-hybrid-kv-cache-manager (``without_hybrid_manager``).
     ``async_scheduling``: --async-scheduling / --no-async-scheduling (None: the engine's default, on), which
     decides how many chunks a sliding-window layer holds beyond its window (engine.py
-    ``concurrent_batches``).
+    ``concurrent_batches``). ``release``: the vLLM release whose rules to follow (engine.py ``Release``;
+    None: the family's newest). ``device_hole_bytes``: what one rank's caching allocator reserves beyond
+    the weights' allocated bytes once they are loaded (segment tails split off, holes: runtimes/allocator.py
+    ``reserved_holes``), which releases that measure at the device level count (profile.py
+    DEVICE_LEVEL_RELEASE).
     ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
     a pipeline's stages are sized without it); ``mm_limits`` --limit-mm-per-prompt (``parse_mm_limits``).
     ``graph_estimate``: whether the profile takes the CUDA graph estimate into the budget (None: the
@@ -139,17 +150,19 @@ def vllm_memory(
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
-                       entrypoint=entrypoint)
+                       entrypoint=entrypoint, release=release)
     if engine == "v0" and mla and kv_cfg.is_mla:
         kv_cfg = v0_mla_aligned(kv_cfg, p.kv_type)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k, awq_dequantize=awq_dequantize, weight_tails=allocator_tail_bytes,
                 expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
-                prefix_caching=prefix_caching_on(prefix_caching, engine), mla_stored_bytes=mla_stored_bytes,
+                prefix_caching=prefix_caching_on(prefix_caching, p.release),
+                mla_stored_bytes=mla_stored_bytes,
                 mla_absorption=mla_absorption if engine in V0_FAMILIES and mla else None,
                 max_capture_size=max_cudagraph_capture_size,
                 graph_estimate=graph_estimate,
-                in_flight_batches=concurrent_batches(engine, async_scheduling, pipeline_parallel))
+                in_flight_batches=concurrent_batches(p.release, async_scheduling, pipeline_parallel),
+                device_holes=device_hole_bytes)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:

@@ -23,6 +23,15 @@ F32, I64 = 4, 8
 # memory_profiling's non-torch increase during the profile run (attention workspaces, cuBLAS):
 # vLLM V1 logs 0.07–0.20 GiB ("non_torch_memory takes 0.16GiB", vLLM PR #12126)
 NON_TORCH_BYTES = 160 * MiB
+# From 0.27.0 the non-KV memory is measured at the device: free memory before the engine minus free memory
+# after the profile, plus the profile's transient (utils/mem_utils.py memory_profiling: total_consumed +
+# transient_peak_headroom; 0.26 added torch's peak increase, the weights and the non-torch increase). That
+# adds what the caching allocator keeps reserved beyond live tensors: the weights' segment tails split off
+# and holes (``VllmParams.device_holes``, runtimes/allocator.py ``reserved_holes``) and the profile's own
+# leftovers. Consumed − weights at TP 1: 0.26 GiB for Llama 3.1 8B on an A100 (0.31.0, no holes), 0.30 for
+# Qwen2.5-0.5B on an RTX 4090 (0.27.1, 0.05 GiB of holes): 0.25 GiB beside the holes
+DEVICE_LEVEL_RELEASE = (0, 27, 0)
+DEVICE_LEVEL_NON_TORCH_BYTES = 256 * MiB
 # V0 worker.py (0.6.4): "non_torch_memory=0.35GiB" for Llama 3.1 8B on an RTX 3090, both logs of
 # tests/fixtures/engine_logs/vllm/10517-* (the whole device's memory outside torch after the profile run):
 # the "v0-0.6", "v0-early" and "v0-2023" families; "v0" (0.7 to 0.10) measures the increase
@@ -200,7 +209,7 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     follows NCCL's set-up, the part of NCCL that the profile run itself allocates (``nccl_profile_bytes``);
     FlashInfer's all-reduce fusion workspace where the engine fuses (``allreduce_fusion_bytes``). "v0"
     (0.7 to 0.10) counts its increase over the snapshot: V0_INCREASE_BYTES at TP 1, NON_TORCH_BYTES with
-    TP."""
+    TP. From 0.27 the device-level measure (DEVICE_LEVEL_RELEASE)."""
     if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
         return 0
     if p.engine in V0_FAMILIES:
@@ -209,7 +218,9 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
         return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
     context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
     nccl = nccl_bytes(p) if nccl_inside(p) else nccl_profile_bytes(p)
-    return NON_TORCH_BYTES + context + nccl + allreduce_fusion_bytes(p)
+    base = (DEVICE_LEVEL_NON_TORCH_BYTES + p.device_holes if p.release >= DEVICE_LEVEL_RELEASE
+            else NON_TORCH_BYTES)
+    return base + context + nccl + allreduce_fusion_bytes(p)
 
 
 def context_inside(p: VllmParams) -> bool:

@@ -12,7 +12,13 @@ from paramscope.analyses.sizing.kv_cache import (
     layer_kinds,
 )
 from paramscope.analyses.sizing.loaded import unbuilt_vision
-from paramscope.analyses.sizing.runtimes.allocator import weight_tails
+from paramscope.analyses.sizing.request import model_dtype
+from paramscope.analyses.sizing.runtimes.allocator import (
+    loaded_as_stored,
+    rank_weights,
+    reserved_holes,
+    weight_tails,
+)
 from paramscope.analyses.sizing.runtimes.common import (
     per_layer_heads,
     tensor_parallel_problem,
@@ -262,6 +268,22 @@ def loaded_tails(model: Model, tensor_parallel: int) -> int:
     (torch.cuda.memory_allocated), over the tensors vLLM builds (runtimes/allocator.py)."""
     return weight_tails(model, tensor_parallel, device_level=False,
                         skip=frozenset(t.name for t in unbuilt_vision(model)), packed=True)
+
+
+def device_holes(model: Model, tensor_parallel: int) -> int:
+    """What one rank's caching allocator reserves beyond the bytes "Model loading took" counts, once the
+    weights are built and loaded: the segment tails split off and the holes of the segments small tensors
+    share (runtimes/allocator.py ``reserved_holes``, replayed in construction order with the RoPE cache
+    computed in float32 and cast to its type), which a device-level measure counts (profile.py
+    DEVICE_LEVEL_RELEASE); for a checkpoint laid out otherwise, the large tensors' split tails alone."""
+    cfg = model.config
+    weights = rank_weights(model, tensor_parallel) if loaded_as_stored(model) and cfg is not None else []
+    if not weights or cfg is None:
+        return max(weight_tails(model, tensor_parallel, device_level=True)
+                   - weight_tails(model, tensor_parallel, device_level=False), 0)
+    rope = ROPE_CACHE_DTYPE.get(cfg.architecture, model_dtype(model.tensors)).type_size
+    held = reserved_holes(weights, rope_shapes(cfg), cast_to=0 if rope == DType.F32.type_size else rope)
+    return max(held - loaded_tails(model, tensor_parallel), 0)
 
 
 def allocator_tails(cfg: ArchConfig, p: VllmParams) -> int:
