@@ -223,10 +223,12 @@ def test_a_profile_asked_for_the_estimate_takes_it_in():
                        gpu_memory_bytes=None, gpu_memory_utilization=None, block_size=None,
                        max_num_batched_tokens=2048, max_num_seqs=None, tensor_parallel=1, cuda_graphs=True,
                        engine="v1-0.16")
-    assert cuda_graph_bytes(p) == 0 and cuda_graph_bytes(replace(p, graph_estimate=True)) == CUDA_GRAPH_BYTES
+    cfg = TEXT[2048]
+    assert cuda_graph_bytes(cfg, p) == 0
+    assert cuda_graph_bytes(cfg, replace(p, graph_estimate=True)) == CUDA_GRAPH_BYTES
     v1 = replace(p, engine="v1")
-    assert cuda_graph_bytes(v1) == CUDA_GRAPH_BYTES
-    assert cuda_graph_bytes(replace(v1, graph_estimate=False)) == 0
+    assert cuda_graph_bytes(cfg, v1) == CUDA_GRAPH_BYTES
+    assert cuda_graph_bytes(cfg, replace(v1, graph_estimate=False)) == 0
 
 
 @pytest.mark.parametrize(("tp", "extra"), [(1, 8_847_360), (2, 5_963_776)])

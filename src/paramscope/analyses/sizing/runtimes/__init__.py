@@ -193,7 +193,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                     choices=("auto", "on", "off")),
              Option("vllm_release", str, "", "vLLM release, as 0.27 or 0.27.1: the engine family it runs "
                     "(unless --engine names one) and the rules that changed within it (default: the v1 "
-                    "family as of 0.33; 0.34's sizing after warmup is not modelled)", metavar="X.Y[.Z]"),
+                    "family as of 0.33; 0.34 sizes the cache after warmup, from its source)",
+                    metavar="X.Y[.Z]"),
              Option("engine", str, "v1", "vLLM engine family whose start-up profile to follow: v1 (0.21 and "
                                          "later), v1-0.16 (V1 0.16 to 0.20: CUDA graphs outside the budget),"
                                          " v1-early (V1 0.13 to 0.15: the same with the sort-based sampler),"

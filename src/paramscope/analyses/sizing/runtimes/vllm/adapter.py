@@ -11,7 +11,6 @@ from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
 from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_mm_limits, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
-    LATEST_RELEASE,
     TRI_STATE,
     Release,
     family_for_release,
@@ -104,12 +103,12 @@ VISION_PROFILE_NOTE = (
 
 # vLLM 0.34.0 sizes the KV cache after warmup and CUDA graph capture, from memory measured at the device,
 # with --gpu-memory-utilization 1.0 by default on CUDA and ROCm (the "extensible KV cache": config/cache.py
-# resolved_gpu_memory_utilization, v1/worker/extensible_kv_cache.py measure_kv_cache_bytes); no log of it is
-# in the reference set, so the figures stay 0.33's and say so
+# resolved_gpu_memory_utilization, v1/worker/extensible_kv_cache.py measure_kv_cache_bytes); modelled from the
+# source, but no log of it is in the reference set, which the output says
 AFTER_WARMUP_NOTE = (
-    "vLLM {release}: from 0.34 the KV cache is sized after warmup at --gpu-memory-utilization 1.0 by "
-    "default (the extensible KV cache), which paramscope does not model yet: these figures follow 0.33's "
-    "profile")
+    "vLLM {release}: from 0.34 the KV cache is sized after warmup from measured memory, at "
+    "--gpu-memory-utilization 1.0 by default (the extensible KV cache); these figures follow 0.34's source "
+    "(engine.py EXTENSIBLE_RELEASE), which no start-up log in paramscope's reference set checks yet")
 
 
 def has_vision_encoder(model: Model) -> bool:
@@ -217,8 +216,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     modelled = vision is not None and pp == 1 and m.params.engine in V1_FAMILIES
     if has_vision_encoder(model) and kv_bytes is None and not modelled and not skipped:
         notes += (VISION_PROFILE_NOTE,)
-    if release is not None and release > LATEST_RELEASE:
-        notes += (AFTER_WARMUP_NOTE.format(release=release_text(release)),)
+    if m.params.extensible:
+        notes += (AFTER_WARMUP_NOTE.format(release=release_text(m.params.release)),)
     if m.pool is not None:
         pool = m.pool
         util = m.params.gpu_memory_utilization

@@ -95,7 +95,8 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # vLLM releases as (major, minor, patch). Within a family a few rules changed from one release to the next
 # (each constant *_RELEASE names the first release it holds for); VllmParams.release is the release a
 # prediction follows: --vllm-release, else the newest release of its family that paramscope models
-# (LATEST_RELEASE for "v1": 0.34.0's sizing after warmup, the "extensible KV cache", is not modelled).
+# (LATEST_RELEASE for "v1": 0.33; 0.34.0's sizing after warmup, EXTENSIBLE_RELEASE, follows its source with
+# --vllm-release 0.34 and becomes the default once a log of it checks it).
 Release = tuple[int, int, int]
 LATEST_RELEASE: Release = (0, 33, 0)
 # each family's first release, newest first (V1 became the default in 0.8; V0 of 0.8 to 0.10 is "v0")
@@ -123,6 +124,30 @@ def parse_release(text: str) -> Release:
 def family_for_release(release: Release) -> str:
     """The engine family a release runs by default (its V1 engine from 0.8 on)."""
     return next(family for family, first in FAMILY_FIRST if release >= first)
+
+
+# From 0.34.0 the "extensible KV cache" is on by default on CUDA and ROCm unless --kv-cache-memory-bytes is
+# given (config/cache.py enable_extensible_kv_cache; config/vllm.py turns it off for other platforms, a
+# block-count override, elastic EP and some KV connectors): the cache is sized after warmup and CUDA graph
+# capture from the device's free memory (v1/worker/extensible_kv_cache.py measure_kv_cache_bytes):
+#   available = min(requested − non_kv_used, headroom − margin) − max(T, torch's reservation growth)
+# where requested = ceil(total × gpu_memory_utilization), 1.0 unless given (resolved_gpu_memory_utilization),
+# non_kv_used everything resident but the cache (the graphs as captured, no estimate), headroom the free
+# memory after warmup plus the committed cache, T the transient peak of the profile and warmup steps, and
+# margin = max(KV_CACHE_MARGIN_FLOOR_BYTES: 1 GiB, 3 GiB on ROCm; 0.75 × T). The blocks default to 64 tokens
+# (CacheConfig.DEFAULT_BLOCK_SIZE). Read in the 0.34.0 sdist; no log of it is in the reference set.
+EXTENSIBLE_RELEASE = (0, 34, 0)
+EXTENSIBLE_UTILIZATION = 1.0
+EXTENSIBLE_MARGIN_FLOOR = {False: 1 * GiB, True: 3 * GiB}  # keyed by ROCm
+EXTENSIBLE_MARGIN_FRACTION = 0.75
+EXTENSIBLE_BLOCK_SIZE = 64
+ROCM_NAME = re.compile(r"\b(AMD|Instinct|Radeon|MI\d{2,3}X?)\b", re.I)
+
+
+def extensible_margin(p: VllmParams, transient: int) -> int:
+    """The headroom the extensible KV cache keeps beyond the transient peak (see EXTENSIBLE_RELEASE)."""
+    rocm = p.gpu_name is not None and ROCM_NAME.search(p.gpu_name) is not None
+    return max(EXTENSIBLE_MARGIN_FLOOR[rocm], int(transient * EXTENSIBLE_MARGIN_FRACTION))
 
 
 def family_range(engine: str) -> tuple[Release, Release]:
@@ -186,6 +211,9 @@ class VllmParams:
     release: Release = LATEST_RELEASE  # the vLLM release whose rules the prediction follows (see Release)
     # what the allocator reserves beyond the weights' allocated bytes (memory.py ``device_hole_bytes``)
     device_holes: int = 0
+    # the KV cache sized after warmup from measured memory (EXTENSIBLE_RELEASE), not from the profile's
+    # estimate
+    extensible: bool = False
 
 
 # A sliding-window layer admits a request with blocks for window − 1 tokens and the tokens in flight
@@ -297,6 +325,7 @@ def resolve_params(
     if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
         raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm)")
     release = FAMILY_LAST[engine] if release is None else release
+    extensible = release >= EXTENSIBLE_RELEASE
     if engine in V0_FAMILIES:
         chunked = context > V0_LONG_CONTEXT if chunked_prefill is None else chunked_prefill
         default_tokens = V0_CHUNK if chunked else max(context, V0_MIN_BATCHED_TOKENS)
@@ -307,11 +336,13 @@ def resolve_params(
                                    "is the V0 engine's (--engine v0)")
         chunked = True
         default_tokens, default_seqs = batch_defaults(entrypoint, gpu_memory_bytes, gpu_name, release)
-    utilization = default_utilization(engine) if gpu_memory_utilization is None else gpu_memory_utilization
-    p = VllmParams(context, batch, tensor_parallel, _or(block_size, BLOCK_SIZE[cfg.is_mla]),
+    utilization = ((EXTENSIBLE_UTILIZATION if extensible else default_utilization(engine))
+                   if gpu_memory_utilization is None else gpu_memory_utilization)
+    default_block = EXTENSIBLE_BLOCK_SIZE if extensible else BLOCK_SIZE[cfg.is_mla]
+    p = VllmParams(context, batch, tensor_parallel, _or(block_size, default_block),
                    _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
                    kv_type or dtype, dtype, gpu_memory_bytes, utilization, cuda_graphs, engine,
-                   chunked, entrypoint=entrypoint, release=release)
+                   chunked, entrypoint=entrypoint, release=release, extensible=extensible)
     _check(p)
     return p
 

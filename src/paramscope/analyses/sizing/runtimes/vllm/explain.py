@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import re
 
-from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, derived_max_model_len, release_text
+from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    V0_FAMILIES,
+    derived_max_model_len,
+    extensible_margin,
+    release_text,
+)
 from paramscope.analyses.sizing.runtimes.vllm.kv import sliding_tokens
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
     FLASHINFER_SAMPLER_BYTES_PER_LOGIT,
@@ -127,9 +132,15 @@ def _page_sizes(pages: tuple[int, ...]) -> str:
 def _pool_lines(m: VllmMemory) -> list[str]:
     pool, p = m.pool, m.params
     assert pool is not None
-    lines = [
+    reservation = (
         f"reservation: {p.gpu_memory_bytes:,} B × {p.gpu_memory_utilization} = {pool.reserved_bytes:,} B; "
-        f"vLLM takes all of it whatever the requests need",
+        f"vLLM takes all of it whatever the requests need" if not p.extensible else
+        f"reservation (0.34's extensible KV cache, sized after warmup): min(ceil({p.gpu_memory_bytes:,} B × "
+        f"{p.gpu_memory_utilization}), {p.gpu_memory_bytes:,} − outside {m.cuda_context_bytes:,} − margin "
+        f"{extensible_margin(p, m.activation_bytes):,} (max(1 GiB, 3 on ROCm; 0.75 × the transient peak))) = "
+        f"{pool.reserved_bytes:,} B; from vLLM's source, no log checks it yet")
+    lines = [
+        reservation,
         f"available KV = reservation − weights − activation − CUDA graphs − non-torch = "
         f"{pool.available_bytes:,} B ({gib(pool.available_bytes)})",
     ] if p.kv_cache_memory_bytes is None else [

@@ -4,6 +4,8 @@ and their groups, shared page sizes, hybrid models' state pages, the blocks one 
 
 from __future__ import annotations
 
+import math
+
 from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
     KVCache,
@@ -16,7 +18,13 @@ from paramscope.analyses.sizing.kv_cache import (
 )
 from paramscope.analyses.sizing.request import MemoryRequest
 from paramscope.analyses.sizing.runtimes import option
-from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, Release, VllmParams, cdiv
+from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    V0_FAMILIES,
+    Release,
+    VllmParams,
+    cdiv,
+    extensible_margin,
+)
 from paramscope.analyses.sizing.runtimes.vllm.weights import rank_config
 from paramscope.errors import UnsupportedError, UsageError
 from paramscope.model import ArchConfig
@@ -305,14 +313,22 @@ def sliding_tokens(cfg: ArchConfig, p: VllmParams) -> int:
     return min(cfg.sliding_window - 1 + p.in_flight_batches * p.max_num_batched_tokens, p.context)
 
 
-def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int) -> KVPool | None:
+def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int, outside: int = 0, transient: int = 0
+            ) -> KVPool | None:
     """The pool on a GPU of ``p.gpu_memory_bytes``: the budget's rest, or with --kv-cache-memory-bytes
     the size given (gpu_worker.determine_available_memory returns it after the profile run, whatever the
-    budget; the reservation is then what the worker takes: the non-KV memory and that cache)."""
+    budget; the reservation is then what the worker takes: the non-KV memory and that cache). From 0.34
+    (``p.extensible``, engine.py EXTENSIBLE_RELEASE) the budget is also capped by the device's memory
+    beyond what is ``outside`` the engine's measure less a margin over the ``transient`` peak."""
     if p.gpu_memory_bytes is None and p.kv_cache_memory_bytes is None:
         return None
     if p.kv_cache_memory_bytes is not None:
         reserved, available = non_kv + p.kv_cache_memory_bytes, p.kv_cache_memory_bytes
+    elif p.extensible:
+        total = p.gpu_memory_bytes or 0
+        reserved = min(math.ceil(total * p.gpu_memory_utilization),
+                       total - outside - extensible_margin(p, transient))
+        available = reserved - non_kv
     else:
         reserved = int((p.gpu_memory_bytes or 0) * p.gpu_memory_utilization)
         available = reserved - non_kv

@@ -160,6 +160,8 @@ def vllm_memory(
                 mla_stored_bytes=mla_stored_bytes,
                 mla_absorption=mla_absorption if engine in V0_FAMILIES and mla else None,
                 max_capture_size=max_cudagraph_capture_size,
+                # --kv-cache-memory-bytes turns 0.34's extensible KV cache off (config/cache.py)
+                extensible=p.extensible and kv_cache_memory_bytes is None,
                 graph_estimate=graph_estimate,
                 in_flight_batches=concurrent_batches(p.release, async_scheduling, pipeline_parallel),
                 device_holes=device_hole_bytes)
@@ -179,8 +181,8 @@ def vllm_memory(
     mm = encoder_profile(vision, cfg, p, mm_limits)
     if mm is not None:
         activation = max(mm.tower_bytes, activation + mm.cached_bytes)
-    graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
-    pool = kv_pool(p, layout, model + activation + non_torch + graphs)
+    graphs, non_torch = cuda_graph_bytes(cfg, p), non_torch_bytes(cfg, p)
+    pool = kv_pool(p, layout, model + activation + non_torch + graphs, outside_bytes(cfg, p), activation)
     memory = VllmMemory(p, model, kv, padding, activation, graphs, non_torch,
                         outside_bytes(cfg, p), layout, pool, (), offload=moved,
                         captured_graph_bytes=captured_graph_bytes(cfg, p))

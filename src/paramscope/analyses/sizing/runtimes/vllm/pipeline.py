@@ -158,8 +158,9 @@ def pipeline_memory(cfg: ArchConfig, kv_cfg: ArchConfig, weights_bytes: int, p: 
                                     * p.dtype.type_size)
         forward = forward_peak(cfg, p) + received
         sampler = sampler_peak(cfg, p) if last else 0
-        graphs, non_torch = cuda_graph_bytes(p), non_torch_bytes(cfg, p)
-        pool = kv_pool(p, layout, model + max(forward, sampler) + non_torch + graphs)
+        graphs, non_torch = cuda_graph_bytes(s_cfg, p), non_torch_bytes(cfg, p)
+        transient = max(forward, sampler)
+        pool = kv_pool(p, layout, model + transient + non_torch + graphs, outside_bytes(s_cfg, p), transient)
         m = VllmMemory(p, model, kv, padding, max(forward, sampler), graphs, non_torch,
                        outside_bytes(s_cfg, p), layout, pool, (), i, (start, start + n), (),
                        pool.num_blocks if pool else None, moved, captured_graph_bytes(s_cfg, p))

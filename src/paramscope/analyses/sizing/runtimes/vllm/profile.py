@@ -317,9 +317,12 @@ def allreduce_fusion_bytes(p: VllmParams) -> int:
     return round(FUSION_WORKSPACE * size_mb / 64)
 
 
-def cuda_graph_bytes(p: VllmParams) -> int:
-    """The CUDA graph pool inside the budget: V1 since 0.21 only (before, graphs are captured after the
-    cache is sized, outside the budget)."""
+def cuda_graph_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """The CUDA graph pool inside the budget: V1 since 0.21 only, its estimate (before, graphs are captured
+    after the cache is sized, outside the budget); from 0.34 (``p.extensible``) the graphs as captured,
+    before the cache is sized."""
+    if p.cuda_graphs and p.extensible:
+        return GRAPH_BYTES_PER_LAYER_SIZE[cfg.is_moe] * cfg.n_layers * captured_graphs(cfg, p)
     inside = p.engine == "v1" if p.graph_estimate is None else p.graph_estimate
     return CUDA_GRAPH_BYTES if p.cuda_graphs and inside else 0
 
@@ -365,7 +368,7 @@ def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
 def captured_graph_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     """The graphs captured after the cache is sized, outside the budget (see above): every family but the
     one whose profile takes the estimate in (``cuda_graph_bytes``); 0 with --enforce-eager."""
-    if not p.cuda_graphs or cuda_graph_bytes(p):
+    if not p.cuda_graphs or cuda_graph_bytes(cfg, p):
         return 0
     return GRAPH_BYTES_PER_LAYER_SIZE[cfg.is_moe] * cfg.n_layers * captured_graphs(cfg, p)
 
