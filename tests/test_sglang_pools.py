@@ -307,3 +307,36 @@ def test_each_buffer_holds_the_padded_slot_s_page():
     assert m.k_bytes_for(1_707_904) == m.v_bytes_for(1_707_904) == (1_707_904 + 64) * 36 * 8 * 128 * 2
     assert round(m.k_bytes_for(1_707_904) / GiB, 2) == 117.28
 
+
+
+def test_the_current_build_reserves_for_piecewise_cuda_graphs():
+    """SGLang 0.5.10 captures piecewise CUDA graphs by default and reserves 8 MiB per captured token count
+    (42 at 2048 tokens, 58 at 8192, 74 at 16384; 1.5 GiB for MLA) before the 10 GiB floor. The default
+    fractions as logs print them: 0.83 on an H100 (a 2026-08 main), 0.854 on a B200 (a 2026-04 main), and
+    0.86 on an H100 NVL with --disable-piecewise-cuda-graph (0.5.10.post1)."""
+    from paramscope.analyses.sizing.runtimes.sglang import default_mem_fraction, piecewise_token_counts
+    from paramscope.knowledge.hardware import find_device
+
+    assert [piecewise_token_counts(n) for n in (2048, 4096, 8192, 16384)] == [42, 50, 58, 74]
+    mib = {name: find_device(name).reported_bytes / (1 << 20) for name in ("h100", "h100-nvl", "b200")}
+    assert default_mem_fraction(1, mib["h100"], "current", piecewise=True) == 0.83
+    assert default_mem_fraction(1, mib["h100"], "late-2025", piecewise=True) == 0.835  # 0.5.3 to 0.5.9
+    assert default_mem_fraction(1, mib["b200"], "current", piecewise=True) == 0.854
+    assert default_mem_fraction(1, mib["h100-nvl"], "current") == 0.86
+    # MLA: a flat 1.5 GiB (8 × H200: 0.886 where the term-free rule gives 0.897)
+    h200 = find_device("h200").reported_bytes / (1 << 20)
+    assert default_mem_fraction(8, h200, "current", piecewise=True, mla=True) == 0.886
+    assert default_mem_fraction(8, h200, "current") == 0.897
+
+
+def test_size_turns_the_piecewise_reserve_off_where_sglang_does():
+    from paramscope.app.size import size
+
+    def fraction(source, **kw):
+        notes = " ".join(size(source, runtime="sglang", gpu="rtx-4090", **kw).estimate.explain)
+        return float(notes.split("mem_fraction_static ")[1].split()[0].rstrip(","))
+
+    assert fraction("qwen3-8b", context=4096) < fraction("qwen3-8b", context=4096,
+                                                          disable_piecewise_cuda_graph=True)
+    assert fraction("qwen3-8b", context=4096, sglang_build="late-2025") == fraction(
+        "qwen3-8b", context=4096, disable_piecewise_cuda_graph=True)

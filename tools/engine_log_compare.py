@@ -430,7 +430,7 @@ def record_tails(model: Model, r: Record, tp: int) -> int:
         return 0
     if r.engine == "vllm":
         return vllm_loaded_tails(model, tp)
-    return sglang_loaded_tails(model, tp, cuda=not sglang_on_rocm(r), build=r.setting("build") or "current")
+    return sglang_loaded_tails(model, tp, cuda=not sglang_on_rocm(r), build=sglang_build(r))
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
@@ -777,6 +777,24 @@ def sglang_option(r: Record, name: str) -> object:
 PAGE_SIZE_CHANGED = re.compile(r"changing page_size from \w+ to (\d+)")
 
 
+# SGLang releases where a build family begins (runtimes/sglang.py SGLANG_BUILDS): 0.5.10 the piecewise CUDA
+# graph reserve, 0.5.3 _handle_gpu_memory_settings. Older records state their build where it matters (the
+# earlier families' boundaries, 0.4.7.post1 for mid-2025, are not applied by version: an audit of the
+# sdists found their RoPE and fraction rules split further than the families do, docs/runtimes.md 5)
+SGLANG_BUILD_SINCE = (((0, 5, 10), "current"), ((0, 5, 3), "late-2025"))
+
+
+def sglang_build(r: Record) -> str:
+    """The record's SGLang build family: stated, else by its version from 0.5.3 (SGLANG_BUILD_SINCE), else
+    the current one."""
+    stated = r.setting("build")
+    if stated:
+        return str(stated)
+    version = release(r, 3)
+    found = [build for since, build in SGLANG_BUILD_SINCE if len(version) == 3 and version >= since]
+    return found[0] if found else "current"
+
+
 def sglang_page_size(r: Record) -> int:
     """The pool's page size: as a backend changed it, else as server_args prints it, else 1."""
     changed = PAGE_SIZE_CHANGED.search(r.log)
@@ -811,11 +829,12 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         disable_hybrid_swa_memory=disable if isinstance(disable, bool) else None,
         mamba_full_memory_ratio=float(mamba_ratio) if isinstance(mamba_ratio, int | float) else None,
         max_mamba_cache_size=mamba_size if isinstance(mamba_size, int) else None,
-        build=r.setting("build") or "current", vision=vision_tower(model),
+        build=sglang_build(r), vision=vision_tower(model),
         attention_backend=(found.group(1) or found.group(2) if (found := SGLANG_BACKEND.search(r.log))
                            else None),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
-        max_total_tokens=cap if isinstance(cap, int) else None, cuda=not sglang_on_rocm(r))
+        max_total_tokens=cap if isinstance(cap, int) else None, cuda=not sglang_on_rocm(r),
+        piecewise_cuda_graph=False if sglang_option(r, "disable_piecewise_cuda_graph") else None)
     m = replace(m, page_size=sglang_page_size(r))
     out: dict[str, float] = {"weights": m.model_bytes}
     if m.tokens is not None:

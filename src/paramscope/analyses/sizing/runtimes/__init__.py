@@ -215,11 +215,15 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                        "(default: the build's rule from the GPU's memory "
                                                        "and TP size)",
                     0.01, 0.99),
+             Option("disable_piecewise_cuda_graph", bool, False, "SGLang --disable-piecewise-cuda-graph: "
+                    "no reserve for the piecewise CUDA graphs the current build (0.5.10 on) captures by "
+                    "default (8 MiB per captured token count, 1.5 GiB for MLA)"),
              Option("sglang_build", str, "current", "SGLang build whose default --mem-fraction-static to "
-                                                    "follow: current (late 2025 on), mid-2025 (0.4.9 to "
-                                                    "0.5), early-2025 (0.4 to 0.4.6: by TP size, 0.88 to "
-                                                    "0.79)",
-                    choices=("current", "mid-2025", "early-2025")),
+                                                    "follow: current (0.5.10 on: a reserve for piecewise "
+                                                    "CUDA graphs), late-2025 (0.5.3 to 0.5.9), mid-2025 "
+                                                    "(0.4.9 to 0.5), early-2025 (0.4 to 0.4.6: by TP size, "
+                                                    "0.88 to 0.79)",
+                    choices=("current", "late-2025", "mid-2025", "early-2025")),
              Option("swa_full_tokens_ratio", float, None, "SGLang --swa-full-tokens-ratio: the "
                                                          "sliding-window layers' pool as a share of the "
                                                          "full layers' tokens (hybrid-SWA models: "

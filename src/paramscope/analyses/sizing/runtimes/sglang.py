@@ -112,7 +112,30 @@ RESERVED_MID_2025 = ((20 * 1024, 2.8 * 1024, 1024 / 10), (35 * 1024, 2.8 * 1024,
 GPU_TIERS_CURRENT = ((20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1024, 4096, 32, 160),
                      (90 * 1024, 8192, 256, 512), (160 * 1024, 8192, 256, 512))
 GPU_TIER_LARGEST = (16384, 512, 512)  # B200, MI300
-SGLANG_BUILDS = ("current", "mid-2025", "early-2025")
+# "current" (0.5.10 on) adds, before the 10 GiB floor, the piecewise CUDA graphs its default now captures
+# (server_args.py: disable_piecewise_cuda_graph False, 0.5.4-0.5.9 opt-in): 8 MiB per captured token count
+# (``piecewise_token_counts``, up to chunked_prefill_size; MLA: 2048), a flat 1.5 GiB for MLA. Off
+# (_handle_piecewise_cuda_graph) for multimodal models, off CUDA, with pipeline parallelism and for the
+# architectures in PIECEWISE_OFF_ARCHS (and speculative decoding, DP attention, LoRA, GGUF, offload, which
+# paramscope does not model); --disable-piecewise-cuda-graph. Read in the 0.5.10.post1 sdist; the H100 log
+# of a 2026-08 main prints 0.83 (0.835 without the term), an H100 NVL run of 0.5.10.post1 with the flag 0.86
+# (its rule without it). "late-2025" (0.5.3 to 0.5.9): the same tiers without the term.
+PIECEWISE_MIB_PER_SIZE = 8
+PIECEWISE_MLA_MIB = 1536
+PIECEWISE_MLA_MAX_TOKENS = 2048
+PIECEWISE_OFF_ARCHS = frozenset({"DeepseekV32ForCausalLM", "Qwen3NextForCausalLM", "GlmMoeDsaForCausalLM",
+                                 "BailingMoeV2_5ForCausalLM", "LLaDAModelLM"})
+PIECEWISE_BUILDS = frozenset({"current"})
+SGLANG_BUILDS = ("current", "late-2025", "mid-2025", "early-2025")
+
+
+def piecewise_token_counts(max_tokens: int) -> int:
+    """How many token counts SGLang captures piecewise up to ``max_tokens`` (server_args.py
+    _generate_piecewise_cuda_graph_tokens: 4..32 by 4, 48..256 by 16, 288..512 by 32, 576..1024 by 64,
+    1280..4096 by 256, then by 512): 42 at 2048, 58 at 8192, 74 at 16384."""
+    steps = ((4, 32, 4), (48, 256, 16), (288, 512, 32), (576, 1024, 64), (1280, 4096, 256),
+             (4608, max(max_tokens, 4608), 512))
+    return sum(1 for lo, hi, step in steps for n in range(lo, hi + 1, step) if n <= max_tokens)
 # A multimodal model (a config with a vision_config) gets less of the GPU, for its vision encoder:
 # - "early-2025" (model_runner.py ModelRunner.__init__): × 0.95 after the server arguments are printed,
 #   given or not ("Automatically reduce --mem-fraction-static to ... because this is a multimodal model").
@@ -222,11 +245,12 @@ MAMBA_SLOTS_PER_REQUEST = 3
 POOL_KINDS = ("mha", "hybrid-swa", "mamba")
 
 
-def default_mem_fraction(tensor_parallel: int, gpu_mib: float | None = None, build: str = "early-2025"
-                         ) -> float:
+def default_mem_fraction(tensor_parallel: int, gpu_mib: float | None = None, build: str = "early-2025",
+                         *, piecewise: bool = False, mla: bool = False) -> float:
     """SGLang's --mem-fraction-static when none is given, as ``build``'s server_args.py derives it (see
     above) for a GPU of ``gpu_mib`` MiB as the driver reports it (None: no GPU known, 0.88 in the later
-    builds)."""
+    builds); ``piecewise``: the piecewise CUDA graphs' reserve of the builds that capture them
+    (PIECEWISE_BUILDS), ``mla`` for an MLA model's."""
     if build == "early-2025":
         return next(f for tp, f in MEM_FRACTION_BY_TP if tensor_parallel >= tp)
     if build not in SGLANG_BUILDS:
@@ -241,6 +265,9 @@ def default_mem_fraction(tensor_parallel: int, gpu_mib: float | None = None, bui
                                           if gpu_mib < below), GPU_TIER_LARGEST)
         graphs = small_tp if tensor_parallel < 4 else large_tp
         reserved = 512 + max(chunk, 2048) * 1.5 + graphs * 2 + tensor_parallel / 8 * 1024
+        if piecewise and build in PIECEWISE_BUILDS:
+            reserved += (PIECEWISE_MLA_MIB if mla else
+                         PIECEWISE_MIB_PER_SIZE * piecewise_token_counts(chunk))
         if gpu_mib > 60 * 1024:
             reserved = max(reserved, 10 * 1024)
     return round((gpu_mib - reserved) / gpu_mib, 3)
@@ -540,6 +567,7 @@ def sglang_memory(
     mla_stored_bytes: int | None = None,
     max_total_tokens: int | None = None,
     cuda: bool = True,
+    piecewise_cuda_graph: bool | None = None,
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
 
@@ -560,12 +588,17 @@ def sglang_memory(
     (AITER_FRACTION_FACTOR). ``max_total_tokens``: SGLang's --max-total-tokens, a cap on the pool's
     tokens (init_memory_pool: min(profiled, cap), before any hybrid split). ``cuda`` False: ROCm or another
     backend, where the RoPE cache takes the model's dtype (sglang_rope_cache_bytes).
+    ``piecewise_cuda_graph``: False is --disable-piecewise-cuda-graph; None: the build's default, off where
+    SGLang turns it off (PIECEWISE_BUILDS: a multimodal model, off CUDA, PIECEWISE_OFF_ARCHS).
     """
     tp = tensor_parallel
     if tp < 1 or context < 1 or batch < 1:
         raise UnsupportedError(f"SGLang needs positive sizes (context {context}, batch {batch}, TP {tp})")
     reported = gpu_reported_bytes or gpu_memory_bytes
-    fraction = (default_mem_fraction(tp, None if reported is None else reported / (1 << 20), build)
+    piecewise = (vision is None and cuda and cfg.architecture not in PIECEWISE_OFF_ARCHS
+                 and piecewise_cuda_graph is not False)
+    fraction = (default_mem_fraction(tp, None if reported is None else reported / (1 << 20), build,
+                                     piecewise=piecewise, mla=cfg.is_mla)
                 if mem_fraction_static is None else mem_fraction_static)
     if not 0 < fraction < 1:
         raise UnsupportedError(f"SGLang's mem_fraction_static must lie in (0, 1) (found {fraction})")
@@ -768,7 +801,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                                                     and not cfg.is_mla) else None,
                       mla_stored_bytes=None if req.weights else mla_stored(model),
                       max_total_tokens=option(req, "max_total_tokens"),
-                      cuda=cuda)
+                      cuda=cuda, piecewise_cuda_graph=False if option(req, "disable_piecewise_cuda_graph")
+                      else None)
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()
