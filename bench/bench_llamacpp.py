@@ -190,7 +190,13 @@ def predict(cfg, tensor_bytes: int, kwargs: dict, repacked: int, n_outputs: int 
         n_seq=kwargs.get("n_seq_max", 1), kv_unified=kwargs.get("kv_unified", False),
         n_ubatch=kwargs.get("n_ubatch", 512), swa_full=kwargs.get("swa_full", True),
         type_k=DType[kwargs.get("type_k", "F16")], type_v=DType[kwargs.get("type_v", "F16")],
-        flash_attn=kwargs.get("flash_attn", False), repacked_bytes=repacked, n_outputs=n_outputs)
+        flash_attn=kwargs.get("flash_attn", False), repacked_bytes=repacked, n_outputs=n_outputs,
+        build=LLAMA_CPP_PYTHON_FAMILY)
+
+
+# llama-cpp-python 0.3.36 (October 2026) vendors a llama.cpp of b11311 to b11349: the "mid-2026" family
+# (runtimes/llamacpp/params.py BUILDS); a release vendoring b11401 or later follows "current"
+LLAMA_CPP_PYTHON_FAMILY = "mid-2026"
 
 
 def mib(n: int, digits: int = 2) -> str:

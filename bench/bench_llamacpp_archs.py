@@ -187,7 +187,8 @@ def predict(recipe: dict, settings: dict) -> dict:
         cfg, 0, n_ctx=settings["n_ctx"], n_seq=settings.get("n_seq_max", 1), n_ubatch=n_ubatch,
         n_batch=max(2048, n_ubatch), swa_full=settings.get("swa_full", False),
         kv_unified=settings.get("kv_unified", False), type_k=DType[settings.get("type_k", "F16")],
-        type_v=DType[settings.get("type_v", "F16")], flash_attn=bool(settings.get("flash_attn")))
+        type_v=DType[settings.get("type_v", "F16")], flash_attn=bool(settings.get("flash_attn")),
+        build="mid-2026")  # llama-cpp-python 0.3.36's llama.cpp (bench_llamacpp.py LLAMA_CPP_PYTHON_FAMILY)
     kv = [{"mib": f"{part.total_bytes / MIB:.2f}", "cells": part.cells, "layers": part.layers,
            "seqs": part.streams} for part in m.kv.parts]
     return {"kv": kv, "compute_mib": f"{m.compute_bytes / MIB:.4f}",

@@ -35,7 +35,8 @@ def predicted(fields: dict, settings: dict):
         cfg, 0, n_ctx=settings["n_ctx"], n_seq=settings.get("n_seq_max", 1), n_ubatch=n_ubatch,
         n_batch=max(2048, n_ubatch), swa_full=settings.get("swa_full", False),
         kv_unified=settings.get("kv_unified", False), type_k=DType[settings.get("type_k", "F16")],
-        type_v=DType[settings.get("type_v", "F16")], flash_attn=bool(settings.get("flash_attn")))
+        type_v=DType[settings.get("type_v", "F16")], flash_attn=bool(settings.get("flash_attn")),
+        build="mid-2026")  # llama-cpp-python 0.3.36's build (test_llamacpp_b11549.py: the current family)
 
 
 def test_coverage():

@@ -29,8 +29,9 @@ GEMMA = ArchConfig(
     tied_embeddings=True, sliding_window=512,
     layer_types=tuple("full" if (il + 1) % 6 == 0 else "sliding" for il in range(18)))
 GEMMA_TENSOR_BYTES = 246_587_904  # sum of the GGUF's 236 tensors
-# llama-cpp-python's Llama() defaults: n_batch 512, flash attention off
-PY = dict(n_batch=512, flash_attn=False)
+# llama-cpp-python's Llama() defaults: n_batch 512, flash attention off; its 0.3.36 vendors a build of the
+# "mid-2026" family (test_llamacpp_b11549.py: the current one's larger CPU compute buffer)
+PY = dict(n_batch=512, flash_attn=False, build="mid-2026")
 Q8, Q4 = dict(type_k=DType.Q8_0, type_v=DType.Q8_0), dict(type_k=DType.Q4_0, type_v=DType.Q4_0)
 
 
@@ -184,7 +185,7 @@ def test_rotation_matrices_of_quantized_caches():
     assert rotation_bytes(DType.Q4_0, 80, True) == 0  # head dim not a multiple of 64
     assert rotation_bytes(DType.F16, 256, True) == 0
     p = resolve_params(GEMMA, n_ctx=1048576, n_seq=1, n_ubatch=64, n_batch=2048, swa_full=False,
-                       kv_unified=False, flash_attn=True)
+                       kv_unified=False, flash_attn=True, build="mid-2026")
     with_rot = compute_buffer(GEMMA, p, llamacpp_kv_cache(GEMMA, p, DType.Q4_0, DType.Q4_0), **Q4)
     no_rot = compute_buffer(GEMMA, p, llamacpp_kv_cache(GEMMA, p, DType.F16, DType.F16))
     assert with_rot.attention_phase - no_rot.attention_phase == 2 * (256 * 256 + 64 * 64) * 4

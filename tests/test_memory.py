@@ -26,8 +26,9 @@ def llama8b():
 
 def test_gemma_llamacpp_matches_llamacpp_log(gemma):
     # llama-cpp-python 0.3.36 printed, n_ctx 8192, swa_full off: KV 24.00 MiB + 15.00 MiB,
-    # compute buffer 514.50 MiB, output buffer 1.00 MiB (bench/bench_llamacpp.py, docs/kv-cache.md)
-    est = estimate(gemma, MemoryRequest(context=8192))
+    # compute buffer 514.50 MiB, output buffer 1.00 MiB (bench/bench_llamacpp.py, docs/kv-cache.md): the
+    # mid-2026 build family it vendors (the current one, b11401 on, holds a larger CPU compute buffer)
+    est = estimate(gemma, MemoryRequest(context=8192, options={"llamacpp_build": "mid-2026"}))
     assert est.kv_cache_bytes == (24 + 15) * MiB
     assert est.compute_bytes == 539_494_400 + MiB
     assert est.weights_bytes == 246_587_904
@@ -132,10 +133,15 @@ def test_tied_embeddings_are_held_twice_when_the_output_is_offloaded():
     assert on_gpu.weights_bytes == on_cpu.weights_bytes  # the model's weights
     assert on_gpu.duplicate_bytes == embedding and on_gpu.host_bytes == embedding
     assert on_gpu.per_device[0].weights_bytes == on_cpu.weights_bytes
-    # the same parts but for the duplicate and the compute buffer (a GPU's lacks the inp_embd input)
+    # the same parts but for the duplicate and the compute buffer (a GPU's lacks the inp_embd input; in
+    # current builds also the mixed-batch path's host inputs, which move the CPU arena's layout more)
     assert (on_gpu.total_bytes - on_gpu.compute_bytes
             == on_cpu.total_bytes - on_cpu.compute_bytes + embedding)
-    assert 0 < on_cpu.compute_bytes - on_gpu.compute_bytes <= 512 * 640 * 4 + 4096
+    assert on_gpu.compute_bytes < on_cpu.compute_bytes
+    mid = {"llamacpp_build": "mid-2026"}
+    cpu_mid = estimate(gemma, MemoryRequest(options=mid))
+    gpu_mid = estimate(gemma, MemoryRequest(device=gpu, options=mid))
+    assert 0 < cpu_mid.compute_bytes - gpu_mid.compute_bytes <= 512 * 640 * 4 + 4096
 
 
 def test_flash_attention_off_adds_the_scores(llama8b):

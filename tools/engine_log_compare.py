@@ -524,6 +524,9 @@ OUTPUT_LINE = re.compile(r"offloading output layer to GPU")
 REPEATING_LINE = re.compile(r"offloading \d+ repeating layers to GPU")
 
 
+MIXED_BATCH_BUILD = 11401  # runtimes/llamacpp/params.py MIXED_BATCH_BUILDS
+
+
 def llamacpp_build(r: Record) -> str:
     """The build family the log comes from (analyses/sizing/runtimes/llamacpp/params.py BUILDS): the legacy
     markers; else "late-2025" where load_tensors names the repeating layers before the output layer, or
@@ -536,7 +539,10 @@ def llamacpp_build(r: Record) -> str:
     if repeating and (output is None or repeating.start() < output.start()) and not repeating.group(
             0).startswith("offloading 0 "):
         return "late-2025"
-    return "current"
+    # the mixed-batch input path came with b11401 (October 2026); a log without a build number is taken
+    # to predate it, as every log of the reference set does
+    build = llamacpp_build_number(r)
+    return "current" if build is not None and build >= MIXED_BATCH_BUILD else "mid-2026"
 
 
 # llama.cpp's backends whose offload_op asks for no host-weight op (their device names' prefixes)

@@ -98,7 +98,8 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     # 2025 made it only for a batch of embeddings (llm_build_inp_embd: the token ids, or the embeddings):
     # Pythia 1.4B on an arm64 CPU, build 4775, printed 102.25 MiB, the logits and the last hidden state,
     # as its Metal run of the same command (ggml-org/ci)
-    embd = t if p.embd_input and not on_gpu else 0
+    # builds from b11401 hold one more n_tokens × n_embd input beside it, the mixed path's dup
+    embd = (t if p.embd_input and not on_gpu else 0) + (t if p.mixed_batch and not on_gpu else 0)
     logits_rest = (embd + out) * cfg.hidden_size * F32 + out * I32
     # one mask, one set of index and rotation inputs per cache (full, sliding), however many head counts
     # its layers have (llama-kv-cache.cpp build_input_*: one input of the cache for all its layers)
@@ -129,7 +130,8 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     graph_bytes, n_nodes = compute_buffer_bytes(
         cfg, n_ubatch=p.n_ubatch, n_outputs=out, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
-        cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v, on_gpu=on_gpu)
+        cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v, on_gpu=on_gpu,
+        mixed_batch=p.mixed_batch)
     where = ", a GPU backend's buffer: no inp_embd" if on_gpu else ""
     graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
                   f"{out} outputs{where}): {graph_bytes:,} B; the per-phase estimate, for comparison:")

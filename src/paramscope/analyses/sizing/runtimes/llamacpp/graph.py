@@ -88,6 +88,9 @@ class GraphParams:
     # the GPU's buffer holds only the copies its ops consume, and inp_embd, which nothing consumes when
     # tokens are given, is in no GPU buffer
     on_gpu: bool = False
+    # the third, "mixed batch", input path of builds from b11401 (params.py MIXED_BATCH_BUILDS); on the CPU
+    # backend only, where its host inputs live
+    mixed_batch: bool = False
 
 
 def _w(name: str, *ne: int) -> Tensor:
@@ -319,8 +322,16 @@ class _Builder:
         inp_embd = gg.leaf("f32", (n_embd, t), "inp_embd")
         inp_l = gg.get_rows(tok_embd, tokens)
         g.expand(inp_l)  # ggml_build_forward_select: both inputs enter the graph
+        mixed = gp.mixed_batch and not gp.on_gpu
+        if mixed:  # build_inp_embd's mixed path: ggml_build_forward_order(gf, embd2) after the first
+            embd2 = gg.get_rows(tok_embd, gg.leaf("i32", (t,), "inp_mixed_tokens"))
+            g.expand(embd2)
         if not gp.on_gpu:
             g.expand(inp_embd)
+        if mixed:  # ggml_set_rows(ggml_dup(mixed_embd), embd2, mixed_slots): nothing reads it
+            slots = gg.leaf("i64", (t,), "inp_mixed_slots")
+            copied = gg.unary_like("DUP", gg.leaf("f32", (n_embd, t), "inp_mixed_embd"))
+            g.expand(gg.set_rows(copied, embd2, slots))
         if self.gemma:
             inp_l = gg.unary_like("SCALE", inp_l)
         self.inputs()
@@ -384,7 +395,8 @@ def build_graph(cfg: ArchConfig, gp: GraphParams) -> Graph:
 
 def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seqs: int, n_streams: int,
                          kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType,
-                         type_v: DType, on_gpu: bool = False, n_outputs: int = 0) -> tuple[int, int]:
+                         type_v: DType, on_gpu: bool = False, n_outputs: int = 0,
+                         mixed_batch: bool = False) -> tuple[int, int]:
     """The CPU compute buffer sched_reserve allocates: (bytes, the prompt graph's node count).
 
     The prompt graph (``n_tokens`` tokens: n_ubatch rounded up to a multiple of the sequences, n_ubatch
@@ -393,9 +405,10 @@ def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seq
     """
     outputs = n_outputs or n_ubatch
     key = (n_ubatch, outputs, n_tokens, n_seqs, n_streams, kv_unified, flash_attn,
-           tuple(sorted(cells.items())), type_k, type_v, on_gpu)
+           tuple(sorted(cells.items())), type_k, type_v, on_gpu, mixed_batch)
     return _BUFFERS.get(cfg, key, lambda: _replay(cfg, n_ubatch, outputs, n_tokens, n_seqs, n_streams,
-                                                  kv_unified, flash_attn, cells, type_k, type_v, on_gpu))
+                                                  kv_unified, flash_attn, cells, type_k, type_v, on_gpu,
+                                                  mixed_batch))
 
 
 # Searches (the largest batch, the longest context, the fit matrix's cells) ask for the same buffer of one
@@ -406,7 +419,7 @@ _BUFFERS: ModelMemo[tuple[int, int]] = ModelMemo(512)
 
 def _replay(cfg: ArchConfig, n_ubatch: int, n_outputs: int, n_tokens: int, n_seqs: int, n_streams: int,
             kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType, type_v: DType,
-            on_gpu: bool) -> tuple[int, int]:
+            on_gpu: bool, mixed_batch: bool = False) -> tuple[int, int]:
     sizes = []
     n_nodes = 0
     graphs = [(n_tokens, n_outputs)]
@@ -414,7 +427,7 @@ def _replay(cfg: ArchConfig, n_ubatch: int, n_outputs: int, n_tokens: int, n_seq
         graphs.append((n_seqs, n_seqs))
     for tokens, outputs in graphs:
         gp = GraphParams(tokens, outputs, n_seqs, n_streams, kv_unified, flash_attn, cells, type_k, type_v,
-                         on_gpu)
+                         on_gpu, mixed_batch)
         graph = build_graph(cfg, gp)
         n_nodes = n_nodes or len(graph.nodes)
         sizes.append(gg.reserve(graph))

@@ -27,7 +27,19 @@ LEGACY_KV_PAD_NO_FA = 32
 # before "offloading N repeating layers" (b8169, b8193, b8586; Ollama's llama-server of 2026), after it or
 # not at all (b7057, b7217, b7342, b7445). Qwen3.5-27B, b8586, -ngl 26 of 65: 30 recurrent layers'
 # state on the host (93.52 MiB = 30 × 3.117), where the older rule leaves 29.
-BUILDS = ("current", "late-2025", "legacy", "legacy-no-swa")
+# llama.cpp b11401 (October 5, 2026; absent from b11393, present in b11434 and b11549): build_inp_embd adds
+# a third, "mixed batch", input path for every architecture but six (llm_arch_supports_mixed_batch):
+# inp_mixed_tokens and a get_rows of the token embedding, inp_mixed_slots, inp_mixed_embd and a ggml_dup of
+# it that a set_rows writes into; ggml_build_forward_select allocates the unselected branches, and the dup,
+# which nothing reads, stays allocated. On the CPU backend that enlarges the compute buffer (Llama 3.1 8B
+# widths at 8192 cells with flash attention: 266.50 MiB in llama-cpp-python 0.3.36, 298.52 in b11549, as a
+# build of it here printed and the replay gives, tests/test_llamacpp_b11549.py); a GPU's buffer keeps
+# none of it (host inputs: not measured on a GPU). "current" is b11401 on, "mid-2026" the builds of 2026
+# before it (llama-cpp-python 0.3.36 vendors one of them, b11311 to b11349).
+BUILDS = ("current", "mid-2026", "late-2025", "legacy", "legacy-no-swa")
+MIXED_BATCH_BUILDS = frozenset({"current"})
+# the families with llama-server's n_outputs_max (PR 23861, June 2026)
+OUTPUTS_MAX_BUILDS = frozenset({"current", "mid-2026"})
 # llama.cpp PR 23861 ("llama: limit max outputs of llama_context", June 2026): the context reserves its
 # prompt graph with min(n_ubatch, n_outputs_max) rows of logits, and llama-server sets n_outputs_max to its
 # -np (its log: "n_outputs_max = 1"); a library caller that leaves it unset keeps n_ubatch rows. Llama 3.1
@@ -64,6 +76,7 @@ class LlamaCppParams:
     flash_attn: bool
     n_tokens: int = 0  # tokens of the reserved graph: n_ubatch rounded up to a multiple of n_seq
     legacy: bool = False  # a build of mid-2025 or earlier (BUILDS)
+    mixed_batch: bool = False  # the graph's third input path (MIXED_BATCH_BUILDS)
     # the graph allocates an embeddings input beside the token ids whatever the batch holds (see
     # compute_buffer); builds before PR 13194 (May 2025) made one of the two
     embd_input: bool = True
@@ -89,11 +102,11 @@ def resolve_params(
     """
     if build not in BUILDS:
         raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
-    if n_outputs_max and build != BUILDS[0]:
+    if n_outputs_max and build not in OUTPUTS_MAX_BUILDS:
         raise UnsupportedError(
             f"n_outputs_max (llama-server's cap on rows of logits, --llama-server-outputs) came with "
-            f"llama.cpp PR 23861 in June 2026, in the {BUILDS[0]!r} build family; the {build!r} family "
-            f"predates it")
+            f"llama.cpp PR 23861 in June 2026, in the builds of the current and mid-2026 families; the "
+            f"{build!r} family predates it")
     legacy = build in LEGACY_BUILDS
     # Legacy builds keep one cache of n_ctx cells for all sequences: per-sequence streams came with
     # llama.cpp PR 14363 (July 2025, "llama : add high-throughput mode") and need ggml_set_rows, which
@@ -123,5 +136,5 @@ def resolve_params(
         raise UnsupportedError(f"llama.cpp n_outputs_max must be ≥ 0 (found {n_outputs_max})")
     outputs = min(ubatch, max(n_outputs_max, n_seq)) if n_outputs_max else ubatch
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
-                          kv_unified, fa, tokens, legacy, embd_input=build != "legacy-no-swa",
-                          n_outputs=outputs)
+                          kv_unified, fa, tokens, legacy, mixed_batch=build in MIXED_BATCH_BUILDS,
+                          embd_input=build != "legacy-no-swa", n_outputs=outputs)
