@@ -49,3 +49,20 @@ def test_the_fixture_covers_every_rebuilt_graph():
     assert set(FIXTURE["archs"]) >= {"llama", "qwen2", "gemma3", "qwen3", "mixtral", "qwen3moe", "phi3",
                                      "gpt-oss"}
     assert len(CASES) >= 39
+
+
+def test_dsa_models_keep_an_indexer_cache():
+    """llama-kv-cache-dsa.cpp (b11549 and llama-cpp-python 0.3.36): GLM-5.x and DeepSeek-V3.2 keep the
+    lightning indexer's keys beside the latent, one head of index_head_dim at the K cache's type on the
+    indexer layers, no V; they sit with their layers under -ngl."""
+    import paramscope
+
+    cfg = paramscope.open_model("tests/fixtures/engine_logs/configs/glm-5.1.config.json").config
+    m = llamacpp_memory(cfg, 0, n_ctx=32768)
+    parts = {part.kind: part for part in m.kv.parts}
+    assert parts["indexer"].total_bytes == 78 * 32768 * 128 * 2
+    assert parts["full"].total_bytes == 78 * 32768 * 576 * 2
+    q8 = llamacpp_memory(cfg, 0, n_ctx=32768, type_k=DType.Q8_0, type_v=DType.Q8_0, flash_attn=True)
+    assert {p.kind: p for p in q8.kv.parts}["indexer"].total_bytes == 78 * 32768 * 136
+    plain = paramscope.open_model("deepseek-v3").config  # MLA without an indexer
+    assert "indexer" not in {p.kind for p in llamacpp_memory(plain, 0, n_ctx=4096).kv.parts}

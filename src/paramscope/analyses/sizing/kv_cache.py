@@ -195,14 +195,19 @@ def indexer_key_bytes(cfg: ArchConfig) -> int:
 def indexer_layers(cfg: ArchConfig) -> int:
     """The layers with an indexer key cache of their own: indexer_types' "full" ones (or
     index_topk_pattern's "F"), else every layer."""
+    return len(indexer_layer_ids(cfg))
+
+
+def indexer_layer_ids(cfg: ArchConfig) -> tuple[int, ...]:
+    """The decoder layers ``indexer_layers`` counts."""
     kinds = cfg.extra.get("indexer_types")
     if not isinstance(kinds, list | tuple):
         pattern = cfg.extra.get("index_topk_pattern")
         kinds = (tuple("full" if c == "F" else "shared" for c in pattern) if isinstance(pattern, str)
                  else pattern if isinstance(pattern, list | tuple) else None)
     if kinds is None:
-        return cfg.n_layers
-    return sum(1 for k in list(kinds)[:cfg.n_layers] if k in ("full", "F"))
+        return tuple(range(cfg.n_layers))
+    return tuple(il for il, k in enumerate(list(kinds)[:cfg.n_layers]) if k in ("full", "F"))
 
 
 def no_pool_error(cfg: ArchConfig, engine: str) -> UnsupportedError:

@@ -11,6 +11,8 @@ from paramscope.analyses.sizing.kv_cache import (
     cache_widths,
     encoder_cells,
     encoder_width,
+    indexer_key_bytes,
+    indexer_layer_ids,
     kv_cache,
     kv_part_explain,
     layer_caches,
@@ -195,7 +197,26 @@ def llamacpp_kv_cache(cfg: ArchConfig, p: LlamaCppParams, type_k: DType, type_v:
         return KVCache((part,), (kv_part_explain(part),))
     kv = kv_cache(cfg, cells, streams=p.n_streams, type_k=type_k, type_v=type_v,
                   layers=llamacpp_layers(cfg, p))
+    kv = with_indexer_cache(kv, cfg, p, type_k)
     return kv if p.n_seq == p.n_streams else with_changed_parts(kv, "linear", streams=p.n_seq)
+
+
+# DeepSeek sparse attention (DeepSeek-V3.2, GLM-5.x: an MLA config with index_head_dim): llama.cpp keeps the
+# lightning indexer's keys in a cache of their own beside the latent (llama-kv-cache-dsa.cpp: "DSA lightning
+# indexer uses MQA with single key head", n_embd_head_k = indexer_head_size, no V, at the K cache's type, the
+# latent cache's cells), on the layers indexer_types names, else every layer (models/glm-dsa.cpp). GLM-5.1
+# at 32,768 cells in f16: 78 × 32768 × 128 × 2 B = 624 MiB beside 2.74 GiB of latent. Read in b11549 and in
+# llama-cpp-python 0.3.36 (a helper's audit); no log of it in the reference set
+INDEXER = "indexer"
+
+
+def with_indexer_cache(kv: KVCache, cfg: ArchConfig, p: LlamaCppParams, type_k: DType) -> KVCache:
+    width = cfg.extra.get("index_head_dim")
+    if not cfg.is_mla or not indexer_key_bytes(cfg) or not isinstance(width, int):
+        return kv
+    ids = indexer_layer_ids(cfg)
+    part = KVPart(INDEXER, len(ids), p.n_streams, p.n_ctx_seq, width, 0, type_k, type_k, layer_ids=ids)
+    return KVCache((*kv.parts, part), (*kv.explain, kv_part_explain(part)))
 
 
 def encoder_only(cfg: ArchConfig) -> bool:
