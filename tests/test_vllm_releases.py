@@ -10,6 +10,7 @@ import pytest
 
 import paramscope
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    covers,
     family_for_release,
     family_range,
     parse_release,
@@ -35,8 +36,9 @@ GiB = 1 << 30
 def test_a_release_picks_its_family(text, release, family):
     assert parse_release(text) == release
     assert family_for_release(release) == family
-    first, last = family_range(family)
-    assert first <= release <= last
+    assert covers(family, release)
+    first, until = family_range(family)
+    assert first <= release and (until is None or release < until)
 
 
 def test_size_takes_the_release_and_refuses_a_family_that_does_not_run_it():
@@ -86,3 +88,16 @@ def test_0_34_is_said_to_be_unchecked():
     assert any("no start-up log" in n for n in notes)
     default = size("qwen3-8b", runtime="vllm", gpu="h100").estimate.notes
     assert not any("no start-up log" in n for n in default)
+
+
+def test_a_family_named_beside_a_release_must_run_it():
+    """A release between two families' listed releases belongs to the earlier family (0.20.5: v1-0.16);
+    V0 ran to 0.10 beside V1; the current family is open-ended."""
+    assert covers("v1-0.16", (0, 20, 5)) and not covers("v1", (0, 20, 5))
+    assert covers("v0", (0, 8, 5)) and covers("v1-0.8", (0, 8, 5)) and not covers("v0", (0, 11, 0))
+    assert covers("v1", (0, 99, 0))
+    assert parse_release("0.10.1.1") == (0, 10, 1)
+    assert parse_release("v0.31.1rc1.dev23+g43b4aaea3") == (0, 31, 1)
+    for bad in ("abc0.27x", "latest", "0.27x"):
+        with pytest.raises(UnsupportedError):
+            parse_release(bad)

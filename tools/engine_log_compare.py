@@ -530,7 +530,8 @@ MIXED_BATCH_BUILD = 11401  # runtimes/llamacpp/params.py MIXED_BATCH_BUILDS
 def llamacpp_build(r: Record) -> str:
     """The build family the log comes from (analyses/sizing/runtimes/llamacpp/params.py BUILDS): the legacy
     markers; else "late-2025" where load_tensors names the repeating layers before the output layer, or
-    offloads some without it (builds before PR 18148 offloaded the output layer last), else "current"."""
+    offloads some without it (builds before PR 18148 offloaded the output layer last), else "current" from
+    b11401 (MIXED_BATCH_BUILD) and "mid-2026" before it or where the build is not known."""
     if any(marker in r.log for marker in PRE_SWA_MARKERS):
         return "legacy-no-swa"
     if any(marker in r.log for marker in LEGACY_MARKERS):

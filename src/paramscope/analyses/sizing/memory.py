@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from paramscope.analyses.sizing.kv_cache import encoder_cells
 from paramscope.analyses.sizing.request import DEFAULT_CONTEXT, MemoryRequest, RuntimeParts, resolve_context
-from paramscope.analyses.sizing.runtimes import find, option
+from paramscope.analyses.sizing.runtimes import find
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
@@ -146,7 +146,7 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
                                f"{req.n_devices})")
     ctx, ctx_note = resolve_context(cfg, req.context)
     runtime = find(req.runtime)
-    family = option(req, runtime.layout_option) if runtime.layout_option else None
+    family = runtime.layout(req)
     weights_bytes, scheme, weights_explain = weights_for(model, req.weights, runtime.name, req.device,
                                                          req.n_devices, family)
     req = replace(req, runtime=runtime.name, options=runtime.check(req.options))

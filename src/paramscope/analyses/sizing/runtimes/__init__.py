@@ -66,11 +66,19 @@ class Runtime:
     options: tuple[Option, ...] = ()
     aliases: tuple[str, ...] = ()
     # the option naming the release whose weight layout the runtime follows (loaded.py: vLLM's MXFP4
-    # padding differs by release), or None: its layout is the same in every release
+    # padding differs by release), or None: its layout is the same in every release; an adapter module
+    # with a ``layout_family(req)`` resolves it from the request (vLLM: --vllm-release picks the family)
     layout_option: str | None = None
 
     def parts(self) -> Adapter:
         return importlib.import_module(f"{__name__}.{self.module}").parts
+
+    def layout(self, req: Any) -> str | None:
+        """The family whose weight layout a request follows (``layout_option``)."""
+        if self.layout_option is None:
+            return None
+        resolve = getattr(importlib.import_module(f"{__name__}.{self.module}"), "layout_family", None)
+        return resolve(req) if resolve is not None else option(req, self.layout_option)
 
     def default(self, name: str) -> Any:
         for o in self.options:
@@ -178,10 +186,11 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "does): every sliding-window layer caches the whole context"),
              Option("async_scheduling", str, "auto", "vLLM --async-scheduling / --no-async-scheduling "
                     "(auto: on, the default from 0.26): a sliding-window layer holds its window and two "
-                    "steps of max_num_batched_tokens, not one (v1 family)", choices=("auto", "on", "off")),
+                    "steps of max_num_batched_tokens, not one (releases from 0.26)",
+                    choices=("auto", "on", "off")),
              Option("enable_prefix_caching", bool, False, "vLLM --enable-prefix-caching for a hybrid "
-                    "(Mamba / linear-attention) model: its state in 'align' mode, two blocks a request "
-                    "(the default of the v1 engine family)"),
+                    "(Mamba / linear-attention) model: its state in 'align' mode, two blocks a request, "
+                    "three for Mamba-2 layers from 0.32 (the default from 0.26)"),
              Option("no_enable_prefix_caching", bool, False, "vLLM --no-enable-prefix-caching: a hybrid "
                     "model's state in 'none' mode, one block a request (the default before 0.21)"),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "

@@ -106,7 +106,8 @@ MEM_FRACTION_BY_TP = ((16, 0.79), (8, 0.81), (4, 0.85), (2, 0.87), (1, 0.88))
 RESERVED_MID_2025 = ((20 * 1024, 2.8 * 1024, 1024 / 10), (35 * 1024, 2.8 * 1024, 1024 / 10),
                      (90 * 1024, 9.5 * 1024, 1024 / 2), (100 * 1024, 12 * 1024, 1024 / 2),
                      (160 * 1024, 12 * 1024, 1024 / 2))
-# "current" (late 2025 on, _handle_gpu_memory_settings): chunked_prefill_size and cuda_graph_max_bs by
+# "late-2025" (0.5.3 to 0.5.9) and "current" (0.5.10 on; _handle_gpu_memory_settings): chunked_prefill_size
+# and cuda_graph_max_bs by
 # gpu_mem (below this many MiB: chunk, max batch for TP < 4, for TP ≥ 4), then reserved_mem = 512 +
 # max(chunk, 2048) × 1.5 + cuda_graph_max_bs × 2 + TP × PP / 8 × 1024, at least 10 GiB above 60 GiB
 GPU_TIERS_CURRENT = ((20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1024, 4096, 32, 160),
@@ -122,11 +123,14 @@ GPU_TIER_LARGEST = (16384, 512, 512)  # B200, MI300
 # (its rule without it). "late-2025" (0.5.3 to 0.5.9): the same tiers without the term.
 PIECEWISE_MIB_PER_SIZE = 8
 PIECEWISE_MLA_MIB = 1536
-PIECEWISE_MLA_MAX_TOKENS = 2048
 PIECEWISE_OFF_ARCHS = frozenset({"DeepseekV32ForCausalLM", "Qwen3NextForCausalLM", "GlmMoeDsaForCausalLM",
                                  "BailingMoeV2_5ForCausalLM", "LLaDAModelLM"})
 PIECEWISE_BUILDS = frozenset({"current"})
 SGLANG_BUILDS = ("current", "late-2025", "mid-2025", "early-2025")
+# the builds that split a sliding-window model's pool in two (HYBRID_SWA_OFF_BEFORE_CURRENT): those of the
+# current rule and the late-2025 ones, which share _handle_gpu_memory_settings (an audit of the sdists dates
+# the split of gpt-oss and Llama 4 to 0.5.8, docs/runtimes.md 5: not applied)
+HYBRID_SWA_BUILDS = frozenset({"current", "late-2025"})
 
 
 def piecewise_token_counts(max_tokens: int) -> int:
@@ -619,7 +623,8 @@ def sglang_memory(
         raise UnsupportedError(f"SGLang cannot hold its KV cache as {t.value.lower()} (it knows "
                                f"{', '.join(c.value.lower() for c in CACHE_TYPES)})")
     if disable_hybrid_swa_memory is None:  # the build's own rule (HYBRID_SWA_OFF_BEFORE_CURRENT)
-        disable_hybrid_swa_memory = build != "current" and cfg.architecture in HYBRID_SWA_OFF_BEFORE_CURRENT
+        disable_hybrid_swa_memory = (build not in HYBRID_SWA_BUILDS
+                                     and cfg.architecture in HYBRID_SWA_OFF_BEFORE_CURRENT)
     pool = pool_kind(cfg, disable_hybrid_swa_memory)
     rank = rank_config(cfg, tp, "SGLang")
     # what the requests need: the context in every pooled layer; the sliding pool of a hybrid-SWA model
@@ -765,7 +770,8 @@ def disable_hybrid_swa(cfg: ArchConfig, req: MemoryRequest) -> bool | None:
         return bool(given)
     names = f"{req.device.key} {req.device.name}" if req.device is not None else ""
     on_sm100 = SM100_NAMES.search(names) is not None
-    if on_sm100 and cfg.architecture == "GptOssForCausalLM" and option(req, "sglang_build") == "current":
+    if (on_sm100 and cfg.architecture == "GptOssForCausalLM"
+            and option(req, "sglang_build") in HYBRID_SWA_BUILDS):
         return True
     return None
 

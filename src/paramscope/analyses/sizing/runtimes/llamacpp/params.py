@@ -50,7 +50,7 @@ OUTPUT_LAST_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # the families within PR #12801 (April 2025) to PR #19067 (January 2026), whose MLA cache keeps a V row of
 # kv_lora_rank beside the latent (kv.py with_mla_v_cache): "legacy-no-swa" too, which reaches May 2025
 # (b5331's DeepSeek-V3 log is one); a build before the MLA rewrite runs an MLA GGUF it cannot read as MLA
-# at all. The "current" family's first weeks (mid-December 2025 to January 24, 2026) had the row as well:
+# at all. The "mid-2026" family's first weeks (mid-December 2025 to January 24, 2026) had the row as well:
 # not told apart here (the engine-log comparison does it by build number)
 MLA_V_CACHE_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # the families whose output buffer holds nothing for pooled embeddings (compute.py output_buffer): seen on

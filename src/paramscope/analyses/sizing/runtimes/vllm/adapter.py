@@ -13,6 +13,7 @@ from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
     TRI_STATE,
     Release,
+    covers,
     family_for_release,
     family_range,
     parse_release,
@@ -143,12 +144,18 @@ def engine_and_release(req: MemoryRequest) -> tuple[str, Release | None]:
         return engine, None
     if "engine" not in req.options:
         return family_for_release(release), release
-    first, last = family_range(engine)
-    if not first <= release <= last:
-        raise UnsupportedError(f"vLLM {release_text(release)} is not of the {engine} family "
-                               f"({release_text(first)} to {release_text(last)}); it runs "
-                               f"{family_for_release(release)} (leave --engine out to follow it)")
+    if not covers(engine, release):
+        first, until = family_range(engine)
+        span = (f"{release_text(first)} and later" if until is None else
+                f"{release_text(first)} up to {release_text(until)}, not included")
+        raise UnsupportedError(f"vLLM {release_text(release)} is not of the {engine} family ({span}); it "
+                               f"runs {family_for_release(release)} (leave --engine out to follow it)")
     return engine, release
+
+
+def layout_family(req: MemoryRequest) -> str:
+    """The engine family whose weight layout the request follows (runtimes.Runtime.layout)."""
+    return engine_and_release(req)[0]
 
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------

@@ -109,12 +109,13 @@ FAMILY_LAST: dict[str, Release] = {
     "v1": LATEST_RELEASE, "v1-0.16": (0, 20, 2), "v1-early": (0, 15, 1), "v1-0.12": (0, 12, 0),
     "v1-0.11": (0, 11, 2), "v1-0.9": (0, 10, 2), "v1-0.8": (0, 9, 1), "v0": (0, 10, 2), "v0-0.6": (0, 6, 6),
     "v0-early": (0, 6, 3), "v0-2023": (0, 2, 5), "v0-2023-main": (0, 2, 5)}
-RELEASE_TEXT = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+RELEASE_TEXT = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:(?:\.\d+)?(?:\.?(?:rc|post|dev)\d*|\+\S*)*)")
 
 
 def parse_release(text: str) -> Release:
-    """A vLLM release as people write it ("0.27", "0.27.1", "v0.19.1rc2"): its first three numbers."""
-    found = RELEASE_TEXT.search(str(text))
+    """A vLLM release as people write it ("0.27", "0.27.1", "v0.19.1rc2", "0.10.1.1"): its first three
+    numbers."""
+    found = RELEASE_TEXT.fullmatch(str(text).strip())
     if found is None:
         raise UnsupportedError(f"a vLLM release is written as 0.27 or 0.27.1 (found {text!r})")
     major, minor, patch = found.groups()
@@ -150,14 +151,22 @@ def extensible_margin(p: VllmParams, transient: int) -> int:
     return max(EXTENSIBLE_MARGIN_FLOOR[rocm], int(transient * EXTENSIBLE_MARGIN_FRACTION))
 
 
-def family_range(engine: str) -> tuple[Release, Release]:
-    """The first and last release of an engine family (V0 of 0.8 to 0.10 is "v0"; "v0-2023-main" is the
-    main branch of "v0-2023"'s releases)."""
+def family_range(engine: str) -> tuple[Release, Release | None]:
+    """The releases an engine family covers: its first, and the next family's first (None: open, the
+    current family). V0 ran to 0.10, beside V1 from 0.8; "v0-2023-main" is the main branch of "v0-2023"'s
+    releases."""
     firsts = dict(FAMILY_FIRST)
     first = firsts.get(engine, firsts["v0-2023"])
-    if engine == "v1":  # the current family: releases after LATEST_RELEASE run it too
-        return first, (9999, 0, 0)
-    return first, FAMILY_LAST[engine]
+    if engine == "v0":
+        return first, (0, 11, 0)
+    later = [f for _, f in FAMILY_FIRST if f > first]
+    return first, min(later) if later else None
+
+
+def covers(engine: str, release: Release) -> bool:
+    """Whether ``release`` runs the ``engine`` family (``family_range``)."""
+    first, until = family_range(engine)
+    return first <= release and (until is None or release < until)
 
 
 def release_text(release: Release) -> str:
@@ -202,7 +211,7 @@ class VllmParams:
     max_capture_size: int | None = None  # --max-cudagraph-capture-size (None: the engine's rule)
     # whether the profile takes the CUDA graph estimate out of the budget. None: the family's own way (the
     # v1 family does, the others capture the graphs afterwards, outside it); False: a v1 profile that took
-    # none (model runner V2 before 0.28: its profile_cudagraph_memory returned 0); True: 0.19-0.20 with
+    # none (model runner V2 before 0.29: its profile_cudagraph_memory returned 0); True: 0.19-0.20 with
     # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1 ("CUDA graph memory profiling is enabled")
     graph_estimate: bool | None = None
     # batches scheduled but not yet settled (``concurrent_batches``): a sliding-window layer keeps that many
@@ -222,7 +231,8 @@ class VllmParams:
 # max_concurrent_batches × max_num_batched_tokens, since out-of-window blocks are freed only once a step
 # settles: 2 with async scheduling (on by default from 0.26: "Asynchronous scheduling is enabled", unless a
 # pooling model, a non-EAGLE drafter or an executor without it turns it off), the pipeline's stages with
-# pipeline parallelism (the V1 model runner; model runner V2 and 0.34 take stages + 1 with async).
+# pipeline parallelism (the V1 model runner; model runner V2 and 0.34 take stages + 1 with async, not
+# modelled: with PP > 1 and sliding-window layers they hold one chunk more).
 # Gemma 4 31B at 32K with 16,384-token chunks on 0.31.1: 1,023 + 2 × 16,384 ≥ 32,768, so its sliding
 # layers hold the whole context (121,290 tokens printed; window + one chunk would be 223,687).
 IN_FLIGHT_RELEASE = (0, 26, 0)

@@ -133,7 +133,7 @@ def vllm_memory(
     ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
     a pipeline's stages are sized without it); ``mm_limits`` --limit-mm-per-prompt (``parse_mm_limits``).
     ``graph_estimate``: whether the profile takes the CUDA graph estimate into the budget (None: the
-    family's way, the v1 family only; False: model runner V2 before 0.28, the graphs captured outside it;
+    family's way, the v1 family only; False: model runner V2 before 0.29, the graphs captured outside it;
     True: 0.19-0.20 with VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1).
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
