@@ -212,7 +212,8 @@ INDEXER = "indexer"
 
 def with_indexer_cache(kv: KVCache, cfg: ArchConfig, p: LlamaCppParams, type_k: DType) -> KVCache:
     width = cfg.extra.get("index_head_dim")
-    if not cfg.is_mla or not indexer_key_bytes(cfg) or not isinstance(width, int):
+    # the legacy builds (mid-2025 and earlier) predate the DSA cache (PR 21149, 2026) and these models
+    if p.legacy or not cfg.is_mla or not indexer_key_bytes(cfg) or not isinstance(width, int):
         return kv
     ids = indexer_layer_ids(cfg)
     part = KVPart(INDEXER, len(ids), p.n_streams, p.n_ctx_seq, width, 0, type_k, type_k, layer_ids=ids)
