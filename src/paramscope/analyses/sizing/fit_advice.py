@@ -382,24 +382,19 @@ def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
 def _utilization(req: MemoryRequest) -> float:
     """--gpu-memory-utilization as given, else the default of the engine family and release the request
     follows (runtimes/vllm/engine.py; 0.34's extensible KV cache: 1.0)."""
+    from paramscope.analyses.sizing.runtimes.vllm.adapter import engine_and_release
     from paramscope.analyses.sizing.runtimes.vllm.engine import (
         EXTENSIBLE_RELEASE,
         EXTENSIBLE_UTILIZATION,
         FAMILY_LAST,
         default_utilization,
-        family_for_release,
-        parse_release,
     )
 
     given = option(req, "gpu_memory_utilization", "vllm")
     if given is not None:
         return given
     # the request may be another runtime's (the advice names vLLM's flags): its options read as vLLM's
-    text = option(req, "vllm_release", "vllm")
-    release = parse_release(text) if text else None
-    engine = option(req, "engine", "vllm")
-    if release is not None and "engine" not in req.options:
-        engine = family_for_release(release)
+    engine, release = engine_and_release(req, "vllm")
     if (release or FAMILY_LAST[engine]) >= EXTENSIBLE_RELEASE:
         return EXTENSIBLE_UTILIZATION
     return default_utilization(engine)

@@ -134,12 +134,13 @@ def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
     return q is not None and q.method in ("awq", "gptq") and q.bits == 4
 
 
-def engine_and_release(req: MemoryRequest) -> tuple[str, Release | None]:
+def engine_and_release(req: MemoryRequest, runtime: str | None = None) -> tuple[str, Release | None]:
     """--engine and --vllm-release: the family a release runs unless --engine names one, which must then
-    cover the release."""
-    text = option(req, "vllm_release")
+    cover the release. ``runtime`` "vllm": read them as vLLM's whatever runtime the request names (the fit
+    advice's vLLM command)."""
+    text = option(req, "vllm_release", runtime)
     release = parse_release(text) if text else None
-    engine = option(req, "engine")
+    engine = option(req, "engine", runtime)
     if release is None:
         return engine, None
     if "engine" not in req.options:
