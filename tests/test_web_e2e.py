@@ -442,7 +442,14 @@ def test_tour_equals_explain_cli(server, page, gemma_gguf, shots):
         treemap_total(page)
         # the tour (a full read of the weights on the server) is asked for only when it comes into sight
         assert page.eval_on_selector("#tour-out", "el => el.children.length") == 0
-        page.eval_on_selector("#tour-view", "el => el.scrollIntoView()")
+        # Scrolled to as a reader does: again while it has not been asked for, because the views above it
+        # may still be growing as their answers arrive (on a loaded machine, enough to push it back out
+        # of sight before the page drew a frame with it in view).
+        page.wait_for_function("""() => {
+            if (document.getElementById('tour-status').textContent
+                || document.getElementById('tour-out').children.length) return true;
+            document.getElementById('tour-view').scrollIntoView();
+            return false; }""", polling=250)
         # the tour, or the page's own words for why not (a refusal, an error) as the failure
         page.wait_for_function("""source => {
             const out = document.getElementById('tour-out');
