@@ -340,3 +340,19 @@ def test_size_turns_the_piecewise_reserve_off_where_sglang_does():
                                                           disable_piecewise_cuda_graph=True)
     assert fraction("qwen3-8b", context=4096, sglang_build="late-2025") == fraction(
         "qwen3-8b", context=4096, disable_piecewise_cuda_graph=True)
+
+
+@pytest.mark.parametrize(("gpu", "reserved"), [("arc-a770", False), ("rx-7900-xtx", False), ("a6000", True)])
+def test_the_piecewise_reserve_is_cuda_only(gpu, reserved):
+    """server_args.py _handle_piecewise_cuda_graph: off on HIP, NPU, CPU, MPS and XPU; Intel's GPUs keep
+    the RoPE cache in float32 as CUDA does (``_is_cuda or _is_xpu``), ROCm casts it."""
+    from paramscope.analyses.sizing.runtimes.sglang import default_mem_fraction
+    from paramscope.app.size import size
+    from paramscope.knowledge.hardware import find_device
+
+    words = " ".join(size("qwen3-8b", runtime="sglang", gpu=gpu, context=4096).estimate.explain)
+    mib = find_device(gpu).usable_bytes / (1 << 20)
+    piecewise = default_mem_fraction(1, mib, "current", piecewise=True)
+    plain = default_mem_fraction(1, mib, "current", piecewise=False)
+    assert piecewise != plain
+    assert f"mem_fraction_static {piecewise if reserved else plain}" in words

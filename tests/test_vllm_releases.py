@@ -75,10 +75,42 @@ def test_0_34_sizes_the_cache_after_warmup():
     given = vllm_memory(cfg, 16 * GiB, context=32768, gpu_memory_bytes=total, release=(0, 34, 0),
                         kv_cache_memory_bytes=20 * GiB)
     assert not given.params.extensible and given.pool.available_bytes == 20 * GiB
+    assert given.params.block_size == 64  # 0.34's default block, extensible or not (DEFAULT_BLOCK_SIZE)
     # 0.33 had none of it
     before = vllm_memory(cfg, 16 * GiB, context=32768, gpu_memory_bytes=total, release=(0, 33, 0))
     assert not before.params.extensible and before.params.gpu_memory_utilization == 0.92
     assert before.params.block_size == 16
+
+
+@pytest.mark.parametrize(("gpu", "platform", "extensible"), [
+    ("h100", "cuda", True), ("mi300x", "rocm", True), ("arc-b580", "xpu", False), ("m4-max", "metal", False),
+    ("24GiB", "cuda", True),  # a size alone: taken as an NVIDIA GPU
+])
+def test_0_34_extensible_cache_only_on_cuda_and_rocm(gpu, platform, extensible):
+    """config/vllm.py _resolve_extensible_kv_cache: "it is only supported on CUDA and ROCm" (not
+    current_platform.is_cuda_alike()); elsewhere 0.92 stays the default utilization, and ROCm keeps a
+    3 GiB margin (KV_CACHE_MARGIN_FLOOR_BYTES)."""
+    from paramscope.app.size import size
+
+    est = size("qwen3-8b", runtime="vllm", gpu=gpu, vllm_release="0.34").estimate
+    assert any("no start-up log" in n for n in est.notes) is extensible
+    cfg = paramscope.open_model("qwen3-8b").config
+    m = vllm_memory(cfg, 16 * GiB, context=4096, gpu_memory_bytes=64 * GiB, release=(0, 34, 0),
+                    platform=platform)
+    assert m.params.extensible is extensible and m.params.platform == platform
+    assert m.params.gpu_memory_utilization == (1.0 if extensible else 0.92)
+    if extensible:
+        floor = 3 * GiB if platform == "rocm" else 1 * GiB
+        assert m.pool.reserved_bytes == 64 * GiB - CUDA_CONTEXT_BYTES - max(floor,
+                                                                           int(0.75 * m.activation_bytes))
+
+
+def test_a_gpu_named_in_a_log_gives_its_platform():
+    from paramscope.analyses.sizing.runtimes.vllm.engine import platform_from_name
+
+    assert platform_from_name("AMD Instinct MI300X") == "rocm"
+    assert platform_from_name("NVIDIA H100 80GB HBM3") == "cuda"
+    assert platform_from_name(None) == "cuda"
 
 
 def test_0_34_is_said_to_be_unchecked():

@@ -381,13 +381,13 @@ def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
 
 def _utilization(req: MemoryRequest) -> float:
     """--gpu-memory-utilization as given, else the default of the engine family and release the request
-    follows (runtimes/vllm/engine.py; 0.34's extensible KV cache: 1.0)."""
+    follows on its device (runtimes/vllm/engine.py; 0.34's extensible KV cache: 1.0)."""
+    from paramscope.analyses.sizing.runtimes.common import gpu_platform
     from paramscope.analyses.sizing.runtimes.vllm.adapter import engine_and_release
     from paramscope.analyses.sizing.runtimes.vllm.engine import (
-        EXTENSIBLE_RELEASE,
-        EXTENSIBLE_UTILIZATION,
         FAMILY_LAST,
         default_utilization,
+        extensible_on,
     )
 
     given = option(req, "gpu_memory_utilization", "vllm")
@@ -395,6 +395,5 @@ def _utilization(req: MemoryRequest) -> float:
         return given
     # the request may be another runtime's (the advice names vLLM's flags): its options read as vLLM's
     engine, release = engine_and_release(req, "vllm")
-    if (release or FAMILY_LAST[engine]) >= EXTENSIBLE_RELEASE:
-        return EXTENSIBLE_UTILIZATION
-    return default_utilization(engine)
+    platform = gpu_platform(req.device) or "cuda"
+    return default_utilization(engine, extensible_on(release or FAMILY_LAST[engine], platform, None))

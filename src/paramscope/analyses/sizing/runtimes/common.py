@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paramscope.knowledge.hardware import Device
 from paramscope.model import ArchConfig
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -23,6 +24,23 @@ NCCL_BYTES = 1833 * MiB
 # did, before PR #19312), and 0.5.x on two T4s (5248-*) needs at least 0.21 GiB besides its modelled terms
 # (its whole-device peak also holds the caching allocator's slack, not modelled).
 NCCL_PCIE_BYTES = 300 * MiB
+
+
+# The software stack an engine runs on a device, from its vendor: what the engines' own platform checks
+# decide (vLLM's current_platform.is_cuda_alike(): CUDA and ROCm; SGLang's is_cuda(): CUDA alone). A device
+# given only by its size (vendor unknown) is taken as an NVIDIA GPU, the common case.
+PLATFORM_BY_VENDOR = {"NVIDIA": "cuda", "": "cuda", "AMD": "rocm", "Intel": "xpu", "Apple": "metal"}
+CUDA_ALIKE = frozenset({"cuda", "rocm"})
+
+
+def gpu_platform(device: Device | None) -> str | None:
+    """"cuda", "rocm", "xpu", "metal", "cpu" (host memory only) or "other" (a vendor not above); None
+    without a device."""
+    if device is None:
+        return None
+    if device.kind == "cpu":
+        return "cpu"
+    return PLATFORM_BY_VENDOR.get(device.vendor, "other")
 
 
 def routed_ffn_width(cfg: ArchConfig) -> int:

@@ -80,7 +80,12 @@ from paramscope.analyses.sizing.runtimes.allocator import (
     reserved_holes,
     weight_tails,
 )
-from paramscope.analyses.sizing.runtimes.common import CUDA_CONTEXT_BYTES, NCCL_BYTES, NCCL_PCIE_BYTES
+from paramscope.analyses.sizing.runtimes.common import (
+    CUDA_CONTEXT_BYTES,
+    NCCL_BYTES,
+    NCCL_PCIE_BYTES,
+    gpu_platform,
+)
 from paramscope.analyses.sizing.runtimes.vllm.weights import (
     mla_stored,
     rank_config,
@@ -175,9 +180,9 @@ SGLANG_UNSCALED_ROPE_FAMILIES = frozenset({"gemma3", "gemma3_text"})
 # printed, 14.989 GiB with a bf16 cache and 15.020 with a float32 one (131072 × 128 × 2 B more: maxuhl-*);
 # QwQ-32B at TP 4 -0.20 % -> -0.00 %, Qwen3-8B -0.08 % -> -0.01 %, Qwen3-4B FP8 -0.22 % -> +0.02 %
 ROPE_CAST_BUILDS = frozenset({"early-2025"})
-# hardware.py vendors whose GPUs SGLang's RotaryEmbedding casts the cache on (``_is_cuda or _is_xpu`` keep
-# float32: NVIDIA's and Intel's; ROCm and the rest cast)
-ROPE_CAST_VENDORS = frozenset({"AMD", "Apple"})
+# the platforms (runtimes/common.py gpu_platform) on which SGLang's RotaryEmbedding keeps the cache in float32
+# (``_is_cuda or _is_xpu``: NVIDIA's and Intel's GPUs; ROCm and the rest cast)
+ROPE_FLOAT32_PLATFORMS = frozenset({"cuda", "xpu"})
 
 
 def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType, *, cuda: bool = True, build: str = "current"
@@ -591,7 +596,8 @@ def sglang_memory(
     ``attention_backend`` "aiter" (ROCm's default for attention without MLA): × 0.85 beyond 8192 tokens
     (AITER_FRACTION_FACTOR). ``max_total_tokens``: SGLang's --max-total-tokens, a cap on the pool's
     tokens (init_memory_pool: min(profiled, cap), before any hybrid split). ``cuda`` False: ROCm or another
-    backend, where the RoPE cache takes the model's dtype (sglang_rope_cache_bytes).
+    backend where the RoPE cache takes the model's dtype (sglang_rope_cache_bytes; Intel's XPU keeps
+    float32 as CUDA does, ROPE_FLOAT32_PLATFORMS).
     ``piecewise_cuda_graph``: False is --disable-piecewise-cuda-graph; None: the build's default, off where
     SGLang turns it off (PIECEWISE_BUILDS: a multimodal model, off CUDA, PIECEWISE_OFF_ARCHS).
     """
@@ -785,8 +791,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     t = kv_dtype(req.kv_type, dtype)
     on_gpu = req.device is not None and req.device.kind != "cpu"
     gpu = req.device.usable_bytes if req.device and on_gpu else None
-    on_host = req.device is not None and (req.device.kind == "cpu" or req.device.vendor == "Apple")
-    cuda = req.device is None or (not on_host and req.device.vendor not in ROPE_CAST_VENDORS)
+    platform = gpu_platform(req.device) or "cuda"
+    on_host = platform in ("cpu", "metal")
+    cuda = platform in ROPE_FLOAT32_PLATFORMS
     m = sglang_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                       gpu_memory_bytes=gpu, mem_fraction_static=option(req, "mem_fraction_static"),
                       tensor_parallel=req.n_devices,
@@ -807,8 +814,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                                                     and not cfg.is_mla) else None,
                       mla_stored_bytes=None if req.weights else mla_stored(model),
                       max_total_tokens=option(req, "max_total_tokens"),
+                      # piecewise graphs: CUDA only (_handle_piecewise_cuda_graph: off on HIP, XPU, MPS…)
                       cuda=cuda, piecewise_cuda_graph=False if option(req, "disable_piecewise_cuda_graph")
-                      else None)
+                      or platform != "cuda" else None)
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

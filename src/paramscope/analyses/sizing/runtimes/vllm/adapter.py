@@ -9,6 +9,7 @@ import re
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
+from paramscope.analyses.sizing.runtimes.common import gpu_platform
 from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_mm_limits, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
     TRI_STATE,
@@ -202,6 +203,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     device_hole_bytes=0 if req.weights else device_holes(model, tp),
                     chunked_prefill=TRI_STATE[option(req, "enable_chunked_prefill")],
                     gpu_name=req.device.name if req.device and on_gpu else None,
+                    platform=gpu_platform(req.device),
                     nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
                     flashinfer_sampler=option(req, "flashinfer_sampler"),
                     allocator_tail_bytes=0 if req.weights else loaded_tails(model, tp),

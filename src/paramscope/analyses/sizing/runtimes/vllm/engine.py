@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from paramscope.analyses.sizing.runtimes.common import CUDA_ALIKE
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
@@ -128,27 +129,46 @@ def family_for_release(release: Release) -> str:
 
 
 # From 0.34.0 the "extensible KV cache" is on by default on CUDA and ROCm unless --kv-cache-memory-bytes is
-# given (config/cache.py enable_extensible_kv_cache; config/vllm.py turns it off for other platforms, a
-# block-count override, elastic EP and some KV connectors): the cache is sized after warmup and CUDA graph
+# given (config/cache.py enable_extensible_kv_cache; config/vllm.py _resolve_extensible_kv_cache turns it off
+# for other platforms, --kv-cache-memory-bytes, a block-count override, elastic EP and some KV connectors;
+# paramscope: ``extensible_on``): the cache is sized after warmup and CUDA graph
 # capture from the device's free memory (v1/worker/extensible_kv_cache.py measure_kv_cache_bytes):
 #   available = min(requested − non_kv_used, headroom − margin) − max(T, torch's reservation growth)
 # where requested = ceil(total × gpu_memory_utilization), 1.0 unless given (resolved_gpu_memory_utilization),
 # non_kv_used everything resident but the cache (the graphs as captured, no estimate), headroom the free
 # memory after warmup plus the committed cache, T the transient peak of the profile and warmup steps, and
 # margin = max(KV_CACHE_MARGIN_FLOOR_BYTES: 1 GiB, 3 GiB on ROCm; 0.75 × T). The blocks default to 64 tokens
-# (CacheConfig.DEFAULT_BLOCK_SIZE). Read in the 0.34.0 sdist; no log of it is in the reference set.
+# Read in the 0.34.0 sdist; no log of it is in the reference set.
 EXTENSIBLE_RELEASE = (0, 34, 0)
 EXTENSIBLE_UTILIZATION = 1.0
 EXTENSIBLE_MARGIN_FLOOR = {False: 1 * GiB, True: 3 * GiB}  # keyed by ROCm
 EXTENSIBLE_MARGIN_FRACTION = 0.75
-EXTENSIBLE_BLOCK_SIZE = 64
+# The same release made 64 tokens the default block size (CacheConfig.DEFAULT_BLOCK_SIZE; 16 up to 0.33,
+# 64 for MLA), with the extensible KV cache or without it.
+BLOCK_64_RELEASE = (0, 34, 0)
+# A GPU known only by the name its log prints: ROCm where the name is AMD's
 ROCM_NAME = re.compile(r"\b(AMD|Instinct|Radeon|MI\d{2,3}X?)\b", re.I)
+
+
+def platform_from_name(gpu_name: str | None) -> str:
+    """"rocm" for an AMD GPU's name, else "cuda" (runtimes/common.py gpu_platform where the device is
+    known)."""
+    return "rocm" if gpu_name is not None and ROCM_NAME.search(gpu_name) is not None else "cuda"
 
 
 def extensible_margin(p: VllmParams, transient: int) -> int:
     """The headroom the extensible KV cache keeps beyond the transient peak (see EXTENSIBLE_RELEASE)."""
-    rocm = p.gpu_name is not None and ROCM_NAME.search(p.gpu_name) is not None
-    return max(EXTENSIBLE_MARGIN_FLOOR[rocm], int(transient * EXTENSIBLE_MARGIN_FRACTION))
+    return max(EXTENSIBLE_MARGIN_FLOOR[p.platform == "rocm"], int(transient * EXTENSIBLE_MARGIN_FRACTION))
+
+
+def extensible_on(release: Release, platform: str, kv_cache_memory_bytes: int | None) -> bool:
+    """Whether the KV cache is the extensible one (EXTENSIBLE_RELEASE): 0.34 and later, on CUDA or ROCm,
+    without --kv-cache-memory-bytes."""
+    return release >= EXTENSIBLE_RELEASE and platform in CUDA_ALIKE and kv_cache_memory_bytes is None
+
+
+def default_block_size(release: Release, mla: bool) -> int:
+    return 64 if release >= BLOCK_64_RELEASE else BLOCK_SIZE[mla]
 
 
 def family_range(engine: str) -> tuple[Release, Release | None]:
@@ -223,6 +243,7 @@ class VllmParams:
     # the KV cache sized after warmup from measured memory (EXTENSIBLE_RELEASE), not from the profile's
     # estimate
     extensible: bool = False
+    platform: str = "cuda"  # runtimes/common.py gpu_platform: "cuda", "rocm", "xpu", "metal", "cpu"…
 
 
 # A sliding-window layer admits a request with blocks for window − 1 tokens and the tokens in flight
@@ -317,7 +338,10 @@ DEFAULT_UTILIZATION = {"v1": 0.92}
 OLDER_DEFAULT_UTILIZATION = 0.9
 
 
-def default_utilization(engine: str) -> float:
+def default_utilization(engine: str, extensible: bool = False) -> float:
+    """--gpu-memory-utilization when none is given (``extensible``: ``extensible_on``)."""
+    if extensible:
+        return EXTENSIBLE_UTILIZATION
     return DEFAULT_UTILIZATION.get(engine, OLDER_DEFAULT_UTILIZATION)
 
 
@@ -326,16 +350,19 @@ def resolve_params(
     gpu_memory_bytes: int | None, gpu_memory_utilization: float | None, block_size: int | None,
     max_num_batched_tokens: int | None, max_num_seqs: int | None, cuda_graphs: bool, tensor_parallel: int,
     engine: str = "v1", chunked_prefill: bool | None = None, gpu_name: str | None = None,
-    entrypoint: str = "serve", release: Release | None = None,
+    entrypoint: str = "serve", release: Release | None = None, platform: str | None = None,
+    kv_cache_memory_bytes: int | None = None,
 ) -> VllmParams:
     """Fill vLLM's defaults the way `vllm serve` (or the offline ``LLM`` class, ``entrypoint`` "llm") of
-    that engine family does, and refuse what it refuses."""
+    that engine family does, and refuse what it refuses. ``platform``: runtimes/common.py gpu_platform
+    (None: from ``gpu_name``, ``platform_from_name``)."""
     if engine not in ENGINES:
         raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
     if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
         raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm)")
     release = FAMILY_LAST[engine] if release is None else release
-    extensible = release >= EXTENSIBLE_RELEASE
+    platform = platform or platform_from_name(gpu_name)
+    extensible = extensible_on(release, platform, kv_cache_memory_bytes)
     if engine in V0_FAMILIES:
         chunked = context > V0_LONG_CONTEXT if chunked_prefill is None else chunked_prefill
         default_tokens = V0_CHUNK if chunked else max(context, V0_MIN_BATCHED_TOKENS)
@@ -346,13 +373,14 @@ def resolve_params(
                                    "is the V0 engine's (--engine v0)")
         chunked = True
         default_tokens, default_seqs = batch_defaults(entrypoint, gpu_memory_bytes, gpu_name, release)
-    utilization = ((EXTENSIBLE_UTILIZATION if extensible else default_utilization(engine))
-                   if gpu_memory_utilization is None else gpu_memory_utilization)
-    default_block = EXTENSIBLE_BLOCK_SIZE if extensible else BLOCK_SIZE[cfg.is_mla]
-    p = VllmParams(context, batch, tensor_parallel, _or(block_size, default_block),
+    utilization = (default_utilization(engine, extensible) if gpu_memory_utilization is None
+                   else gpu_memory_utilization)
+    p = VllmParams(context, batch, tensor_parallel, _or(block_size, default_block_size(release, cfg.is_mla)),
                    _or(max_num_batched_tokens, default_tokens), _or(max_num_seqs, default_seqs),
                    kv_type or dtype, dtype, gpu_memory_bytes, utilization, cuda_graphs, engine,
-                   chunked, entrypoint=entrypoint, release=release, extensible=extensible)
+                   chunked, gpu_name=gpu_name, entrypoint=entrypoint,
+                   kv_cache_memory_bytes=kv_cache_memory_bytes, release=release, extensible=extensible,
+                   platform=platform)
     _check(p)
     return p
 

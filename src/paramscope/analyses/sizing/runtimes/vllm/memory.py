@@ -68,6 +68,7 @@ def vllm_memory(
     engine: str = "v1",
     chunked_prefill: bool | None = None,
     gpu_name: str | None = None,
+    platform: str | None = None,
     nvlink: bool = True,
     flashinfer_sampler: bool = False,
     awq_split_k: bool = False,
@@ -100,7 +101,8 @@ def vllm_memory(
     vLLM's defaults (16, or 64 for MLA; V1: 8192 and 1024 on GPUs of ≥ 70 GiB other than A100s or with no
     GPU given, else 2048 and 256; V0: see ``resolve_params``). ``cuda_graphs`` False is
     ``--enforce-eager``. ``engine`` one of ENGINES; ``chunked_prefill`` None is the engine's
-    default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default); ``nvlink`` False
+    default; ``gpu_name`` as the driver names the GPU (only "A100" changes a default); ``platform`` the
+    device's software stack (runtimes/common.py gpu_platform; None: read from ``gpu_name``); ``nvlink`` False
     for GPUs that talk over PCIe only (NCCL's smaller footprint; not stated: NVLink, the measured case);
     ``flashinfer_sampler`` for a V1 engine that samples with FlashInfer's kernel (its log says "Using
     FlashInfer for top-p & top-k sampling");
@@ -150,18 +152,17 @@ def vllm_memory(
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
-                       entrypoint=entrypoint, release=release)
+                       entrypoint=entrypoint, release=release, platform=platform,
+                       kv_cache_memory_bytes=kv_cache_memory_bytes)
     if engine == "v0" and mla and kv_cfg.is_mla:
         kv_cfg = v0_mla_aligned(kv_cfg, p.kv_type)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
                 awq_split_k=awq_split_k, awq_dequantize=awq_dequantize, weight_tails=allocator_tail_bytes,
-                expert_parallel=expert_parallel and cfg.is_moe, kv_cache_memory_bytes=kv_cache_memory_bytes,
+                expert_parallel=expert_parallel and cfg.is_moe,
                 prefix_caching=prefix_caching_on(prefix_caching, p.release),
                 mla_stored_bytes=mla_stored_bytes,
                 mla_absorption=mla_absorption if engine in V0_FAMILIES and mla else None,
                 max_capture_size=max_cudagraph_capture_size,
-                # --kv-cache-memory-bytes turns 0.34's extensible KV cache off (config/cache.py)
-                extensible=p.extensible and kv_cache_memory_bytes is None,
                 graph_estimate=graph_estimate,
                 in_flight_batches=concurrent_batches(p.release, async_scheduling, pipeline_parallel),
                 device_holes=device_hole_bytes)
