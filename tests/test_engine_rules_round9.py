@@ -11,11 +11,8 @@ from pathlib import Path
 import pytest
 
 import paramscope
-from paramscope.analyses.sizing.runtimes.vllm.kv import (
-    PREFIX_CACHING_RELEASE,
-    TOKENS_REPORTED,
-    prefix_caching_on,
-)
+from paramscope.analyses.sizing.runtimes.vllm.engine import TOKENS_REPORTED_RELEASE
+from paramscope.analyses.sizing.runtimes.vllm.kv import PREFIX_CACHING_RELEASE, prefix_caching_on
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.model.dtypes import DType
 
@@ -56,13 +53,16 @@ def _granite(engine: str, context: int, prefix_caching: bool | None = None, rele
 @pytest.mark.parametrize("context", [32768, 131072])
 def test_tokens_are_reported_as_concurrency_times_the_context_from_0_21(context):
     """Granite 4.0-H-Micro (hybrid Mamba-2), 0.29.0: "GPU KV cache size" = int(max_model_len x max
-    concurrency) (2,143,269 at 32K), not the attention blocks' tokens; 0.20 and before: the blocks."""
-    assert set(TOKENS_REPORTED) == {"v1"}
+    concurrency) (2,143,269 at 32K), not the attention blocks' tokens; 0.20.0 and before: the blocks; from
+    0.20.2 (TOKENS_REPORTED_RELEASE), the newest of the v1-0.16 family, the new way."""
+    assert TOKENS_REPORTED_RELEASE == (0, 20, 2)
     new = _granite("v1", context).pool
     assert new.tokens == int(context * new.max_concurrency)
     assert new.tokens > new.num_blocks // new.layout.n_groups * new.block_size * 5
-    old = _granite("v1-0.16", context).pool
+    old = _granite("v1-0.16", context, release=(0, 20, 0)).pool
     assert old.tokens == old.num_blocks // old.layout.n_groups * old.block_size
+    newest_of_its_family = _granite("v1-0.16", context).pool
+    assert newest_of_its_family.tokens == int(context * newest_of_its_family.max_concurrency)
 
 
 @pytest.mark.parametrize("context", [32768, 32000, 8191])

@@ -33,11 +33,12 @@ from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload
 from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower as vllm_vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
     FAMILY_LAST,
+    TOKENS_REPORTED_RELEASE,
     V0_FAMILIES,
     Release,
     default_max_model_len,
 )
-from paramscope.analyses.sizing.runtimes.vllm.kv import TOKENS_REPORTED, KVPool
+from paramscope.analyses.sizing.runtimes.vllm.kv import KVPool
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.vllm.pipeline import pp_stage_layers, stage_weight_split
 from paramscope.analyses.sizing.runtimes.vllm.weights import device_holes as vllm_device_holes
@@ -121,12 +122,6 @@ def release(r: Record, parts: int) -> tuple[int, ...]:
     """The first ``parts`` numbers of the record's engine version ((0, 19) of "0.19.0"; () when unknown)."""
     return tuple(int(x) for x in re.findall(r"\d+", r.engine_version)[:parts])
 
-
-# the first release known to print "GPU KV cache size" as int(max_model_len × max_concurrency) (kv.py
-# TOKENS_REPORTED names the family, 0.21 on): 0.20.2 already does (Gemma 4 26B-A4B NVFP4, record
-# r19q-gemma4-*-v0202: 286,007 tokens = 256,000 × 1.117), 0.20.0 still prints the blocks (r12q-qwen36-*,
-# r17v-qwen36-*, hybrid models where the two differ); 0.20.1 is not known
-TOKENS_REPORTED_SINCE = (0, 20, 2)
 
 # the releases whose bundled triton_kernels pads MXFP4 values to 64 (knowledge/quant_layouts.py "triton-0.17")
 BUNDLED_PADDING = ((0, 17), (0, 23))
@@ -485,11 +480,9 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     if m.stages:  # pipeline parallel: a worker's line is its stage's (device "PP<stage>")
         out |= {f"weights{AT}PP{s.stage}": s.model_bytes for s in m.stages}
         out |= {f"kv_cache_memory{AT}PP{s.stage}": s.pool.available_bytes for s in m.stages if s.pool}
-    reported = engine in TOKENS_REPORTED or release(r, 3) >= TOKENS_REPORTED_SINCE
     if m.pool is not None:
         out |= {"kv_cache_memory": m.pool.available_bytes, "memory_budget": m.pool.reserved_bytes,
-                "gpu_blocks": m.pool.num_blocks, "kv_tokens": replace(
-                    m.pool, reported_len=m.params.context if reported else 0).tokens,
+                "gpu_blocks": m.pool.num_blocks, "kv_tokens": m.pool.tokens,
                 "max_concurrency": m.pool.max_concurrency}
     if m.stages:
         out.pop("kv_cache_memory", None)
@@ -504,7 +497,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         blocks = min(b // lay.block_bytes for b, lay in printed)
         out |= {f"gpu_blocks{GIVEN_KV}": blocks,
                 f"kv_tokens{GIVEN_KV}": KVPool(0, 0, blocks, layout, m.params.block_size, m.params.context
-                                               if reported else 0).tokens,
+                                               if m.params.release >= TOKENS_REPORTED_RELEASE else 0).tokens,
                 f"max_concurrency{GIVEN_KV}": blocks / layout.blocks_per_request}
     return out
 

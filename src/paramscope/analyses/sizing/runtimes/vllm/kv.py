@@ -19,6 +19,7 @@ from paramscope.analyses.sizing.kv_cache import (
 from paramscope.analyses.sizing.request import MemoryRequest
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    TOKENS_REPORTED_RELEASE,
     V0_FAMILIES,
     Release,
     VllmParams,
@@ -72,7 +73,8 @@ class KVPool:
     num_blocks: int
     layout: KVLayout
     block_size: int
-    # max_model_len where the engine reports its tokens as concurrency × max_model_len (TOKENS_REPORTED);
+    # max_model_len where the engine reports its tokens as concurrency × max_model_len (engine.py
+    # TOKENS_REPORTED_RELEASE);
     # 0: as blocks
     reported_len: int = 0
 
@@ -82,7 +84,8 @@ class KVPool:
 
     @property
     def tokens(self) -> int:
-        """'GPU KV cache size: N tokens' (kv_cache_utils._report_kv_cache_config; TOKENS_REPORTED)."""
+        """'GPU KV cache size: N tokens' (kv_cache_utils._report_kv_cache_config; engine.py
+        TOKENS_REPORTED_RELEASE)."""
         if self.reported_len:
             return int(self.reported_len * self.max_concurrency)
         return self.num_blocks // self.layout.n_groups * self.block_size
@@ -336,17 +339,9 @@ def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int, outside: int = 0, tran
     # available // (page × layers); a UniformTypeKVCacheSpecs group: available // its summed page size
     blocks = max(available // layout.block_bytes, 0)
     return KVPool(reserved, available, blocks, layout, p.block_size,
-                  p.context if p.engine in TOKENS_REPORTED else 0)
+                  p.context if p.release >= TOKENS_REPORTED_RELEASE else 0)
 
 
-# The "GPU KV cache size: N tokens" line: num_blocks // kv_cache_groups × block_size until 0.20.0; from
-# 0.20.2 (round 19's Gemma 4 log; 0.20.1 not known) int(max_model_len × max_concurrency), here for the "v1"
-# family (0.21 on), which "v1-0.16" (0.16 to 0.20) does not split (kv_cache_utils._report_kv_cache_config,
-# after vLLM issue #40691: the old formula undercounts a model whose groups share one pool, a hybrid or
-# sliding-window one). Granite 4.0-H-Micro, 0.29.0, 32K: 2,143,269 tokens printed, where its attention
-# blocks hold 284,064; a Gemma 3 log of 0.23 prints 1,217,591, no multiple of its blocks; Qwen3.5 at 0.19
-# still printed the blocks.
-TOKENS_REPORTED = frozenset({"v1"})
 
 
 def without_hybrid_manager(cfg: ArchConfig) -> ArchConfig:
