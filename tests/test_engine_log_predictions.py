@@ -191,9 +191,6 @@ KNOWN_MISSES = {
     # vLLM KV figures of Llama 3.1 8B on an A40 (0.26.0), Qwen2.5-14B on an MI300X (0.17.1) within 1 %. The
     # miss that became a rule: llama.cpp builds of PR #12801 to PR #19067 keep a V cache of kv_lora_rank
     # beside an MLA model's latent (DeepSeek-V3-0324 on b5331: KV −47 % → exact). What remains:
-    ("r20l-bartowski-qwen3-14b-q8-3090-q8kv-fa-b5505", "compute_buffer@CUDA0"): (
-        0.035, "b5505 with flash attention and a q8_0 cache: 306.8 MiB printed, 316.8 replayed on today's "
-               "graph (its Hadamard rotation inputs, absent in May 2025, are 0.1 MiB): not examined"),
     ("r20l-ik344-glm-z1-32b-iq4xs-3090ti-fa-b5192", "compute_buffer@CUDA0"): (
         0.13, "GLM-4 has no rebuilt graph (llamacpp/graph.py): the per-phase estimate"),
     ("r20l-ik344-glm-z1-32b-iq4xs-3090ti-fa-b5192", "model_buffer"): (
@@ -441,9 +438,9 @@ KNOWN_MISSES = {
               "exact (304.00 MiB) when layer 0 is on the CPU (the -fit start), 118 MiB more here; the f32 "
               "copy is not modelled (it overshoots gpt-oss on Metal, round 12)"),
     ("r13l-ollama0163-phi3-mini-128k-q4-0-cpu-docker", "compute_buffer"): (
-        0.26, "the Phi-3 graph replay keeps the fused QKV output alive (about 18 MiB): the per-phase "
-              "estimate is exact on this CPU log, the replay 26 % over "
-              "(Metal and CUDA logs miss the other way)"),
+        0.09, "72.01 MiB printed, 78.01 replayed with the f32 mask and its cast this early-2026 build holds "
+              "(params.py F32_MASK_BUILDS; without them 90.6, the fused QKV output kept alive): 6 MiB "
+              "over on the CPU, where Metal and CUDA logs of Phi-3 are exact: not explained"),
     ("r13l-phi4-mini-q4km-vulkan-rx580-rx560-np4-dmr", "compute_buffer"): (
         0.036, "a layer split over two unlike GPUs: the whole graph's replay, where each device holds its "
                "layers' part (the last one the logits and the last hidden rows, 2 KiB off by the per-phase "
@@ -535,10 +532,9 @@ KNOWN_MISSES = {
     # round 12 (blind), llama.cpp: GLM-4.5-Air at -ub 4096 with flash attention (b6168) and gpt-oss-120b on
     # Metal without it (LM Studio 1.44): the compute buffer's per-phase estimate and the replay miss
     ("r12l-glm45-air-mixq-rtxpro6000-ub4096-fa-b6168", "compute_buffer@CUDA0"): (
-        0.33, "the f32 mask (n_kv x n_ubatch x 4 B = 2048 MiB, its host copy in CUDA_Host) and its f16 cast "
-              "live together where the first layer casts it (llama-graph.cpp self_kq_mask_cnv): the "
-              "per-phase estimate holds the f16 one only; counting both everywhere overshoots logs it now "
-              "meets, so not modelled"),
+        0.08, "GLM-4.5-Air has no rebuilt graph: the per-phase estimate with the f32 mask beside its f16 "
+              "cast (2048 + 1024 MiB at n_ubatch 4096, params.py F32_MASK_BUILDS) gives 3840 MiB, 3584 "
+              "printed; without the f32 mask it was 2432: what else lives at the cast is estimated"),
     ("r12l-deepseek-v3-q3km-4090-ngl5-q5kcache-b4568", "compute_buffer@CUDA0"): (
         0.69, "-ngl 5 of 61 layers: CUDA runs the host layers' matrix products too at 512 rows (op offload; "
               "1053 graph splits at batch 512, 3 at batch 1), each host expert tensor copied into its "
@@ -567,9 +563,9 @@ KNOWN_MISSES = {
                "short, with non-unified streams and a host-style embeddings input ruled out; the build "
                "is not printed"),
     **{("qwen35-9b-q4ks-metal-m4pro-b8999-262k-q8kv", figure): (
-        0.41, "Qwen3.5's hybrid graph at 262,144 cells on Metal: 832.6 MiB printed, 493 estimated "
-              "(no rebuilt graph; the f32 mask sits in the CPU buffer, the rotation is per token): not "
-              "explained")
+        0.025, "Qwen3.5's hybrid graph at 262,144 cells on Metal: 832.6 MiB printed, 816.3 estimated with "
+               "the f32 mask beside its f16 cast (b8999 predates PR 23764; 493 without it); no rebuilt "
+               "graph for the hybrid")
        for figure in ("compute_buffer@MTL0", "breakdown_compute")},
     ("qwen35-9b-q4ks-metal-m4pro-b8999-262k-q8kv", "model_buffer"): (
         0.11, "the Metal mapped buffer spans the whole file, token embeddings included, which the CPU_Mapped "
@@ -763,11 +759,8 @@ KNOWN_MISSES = {
     # _extra_tmp and _extra_tpe / _extra_ids scratch, about 1 MiB here), which ggml-alloc plans for;
     # paramscope sizes nodes as the CPU backend does (ggml_nbytes). The rest is not explained
     ("ontouchstart-gpt-oss-20b-metal-m5-b8169", "compute_buffer@MTL0"): (
-        0.04, "420.08 MiB printed, 404.0 predicted (-3.8 %): Metal's per-op scratch (~1 MiB) and 15 MiB not "
-              "explained (the backend's node reordering before allocation is a candidate)"),
-    ("ontouchstart-gpt-oss-20b-metal-m5-b7217-ub2048", "compute_buffer@Metal"): (
-        0.035, "1672.08 MiB printed, 1616.0 predicted (-3.4 %) at n_ubatch 2048: as b8169 (Metal's own "
-               "sizing and node order), 56 MiB short against 16 at n_ubatch 512; not modelled"),
+        0.02, "420.08 MiB printed, 413.5 replayed with the f32 mask and its cast (-1.6 %; b7217's log at "
+              "n_ubatch 2048 is exact): 6.6 MiB not explained"),
     ("ontouchstart-gpt-oss-20b-metal-m5-server-np4", "compute_buffer@MTL0"): (
         0.02, "398.38 MiB printed, 404.0 predicted (+1.4 %): with --n-cpu-moe 12 the expert matmuls of 12 "
               "layers run on the CPU (26 graph splits), so the Metal graph is not the whole graph; not "
@@ -834,8 +827,9 @@ KNOWN_MISSES = {
               "scores over its own 512 tokens, no logits phase, the mask over the KV cells that build "
               "allocated): the phase estimate is 0.75 MiB high on this encoder; not replayed"),
     ("ik822-gpt-oss-20b-ncpumoe-3070-b6699", "compute_buffer@CUDA0"): (
-        0.125, "--n-cpu-moe 99: the GPU graph is 53 MiB above the full-offload rule; the copies of the MoE "
-               "inputs and outputs to and from the CPU are the candidate, not modelled"),
+        0.1, "--n-cpu-moe 99: the GPU graph is 43 MiB above the full-offload rule (457.0 MiB printed, 413.5 "
+             "replayed); the copies of the MoE inputs and outputs to and from the CPU are the candidate, "
+             "not modelled"),
     ("ik822-gpt-oss-20b-ncpumoe-3070-b6699", "model_buffer"): (
         0.06, "with mmap the CPU_Mapped buffer spans the file from the first to the last CPU tensor, the GPU "
               "layers' tensors stored between the experts included: the printed sum counts 655 MiB twice "
@@ -845,10 +839,6 @@ KNOWN_MISSES = {
     ("ik866-qwen3-235b-2507-q4kxl-5090-q8kv-ot", "compute_buffer@CUDA0"): (
         0.03, "8 MiB short, one hidden-sized f32 row per token, in ik_llama.cpp's graph with experts on the "
               "CPU; not explained"),
-    ("qwen35-2b-q8-cpu-macos-b9140-ub1024-np4", "compute_buffer"): (
-        0.39, "on the CPU the flash-attention mask of 262144 cells x 1024 tokens (512 MiB) stays allocated "
-              "through the logits phase (ggml-alloc frees an input after its last consumer, the last "
-              "layer attends); 86 MiB more not explained"),
     ("qwen35-2b-q8-cpu-macos-b9140-ub1024-np4", "breakdown_compute"): (
         0.7, "the -fit dry run's compute figure on CPU + BLAS is twice the buffer reserved afterwards; not "
              "explained"),
@@ -1011,11 +1001,6 @@ KNOWN_MISSES = {
                "(llama_model_loader::get_mapping_range), so GPU tensors stored between the experts count "
                "twice: 784.42 MiB of GPU buffers less the output matrix outside the span (243.43) = 540.99 "
                "MiB, the whole miss (ik822-* the same); the sum of tensors is what paramscope prices"),
-    ("ollama0170-phi3-mini-128k-q4-0-metal-m4-fa", "compute_buffer@Metal"): (
-        0.16, "108.01 MiB printed on an M4, 92.01 predicted: 16 MiB, one 512 x 8192 f32 tensor (Phi-3's "
-              "FFN width), the same gap as the gpt-oss Metal log at n_ubatch 512 (ontouchstart-*-b8169): "
-              "Metal's graph optimisation (it reorders nodes before allocation) is the candidate, not "
-              "verified"),
     # Ollama's vendored llama.cpp predates MLA (PR 12801; the record's version note says so, and
     # engine_log_compare then caches every head's K and V: the KV sizes exact since round 17)
     **{("pawsey-ollama-deepseek-r1-671b-q4km-8xmi250x-np4", f"kv_buffer@ROCm{i}"): (

@@ -9,6 +9,7 @@ import pytest
 import paramscope
 from paramscope.analyses.sizing.kv_cache import kv_cache_for_context
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import with_mla_v_cache
+from paramscope.analyses.sizing.runtimes.vllm.engine import TOKENS_REPORTED_RELEASE
 
 MiB = 1 << 20
 
@@ -42,7 +43,7 @@ def test_vllm_0_20_2_reports_tokens_by_concurrency(rid, by_concurrency):
     tokens = out["kv_tokens" + engine_log_compare.GIVEN_KV]
     printed = r.all("kv_tokens")[0].number
     assert abs(tokens / printed - 1) < 0.002
-    assert (engine_log_compare.release(r, 3) >= engine_log_compare.TOKENS_REPORTED_SINCE) is by_concurrency
+    assert (engine_log_compare.release(r, 3) >= TOKENS_REPORTED_RELEASE) is by_concurrency
 
 
 def test_the_late_2025_llamacpp_build_prices_the_mla_v_row():

@@ -33,7 +33,7 @@ def _record(name: str) -> engine_logs.Record:
 @pytest.mark.parametrize("record,build", [
     # output line, then 14 repeating: a 2026 build before the mixed-batch input (b11401)
     ("ollama-llamaserver-hermes3-8b-q4-0-rtx2060-fit15", "mid-2026"),
-    ("qwen35-27b-q4ks-4070-ngl26-ub1024-b8586", "mid-2026"),
+    ("qwen35-27b-q4ks-4070-ngl26-ub1024-b8586", "early-2026"),  # before b9410's f16 mask
     ("qwen3-coder-30b-a3b-q8-a100-40g-b7342-np4", "late-2025"),  # 48 repeating, then the output
     ("gemma2-2b-it-q4km-cpu-win-b7445-np4", "late-2025"),
     ("ollama-qwq-32b-q4km-3060-ngl29-q8kv-fa", "late-2025"),  # partial: repeating layers, no output line

@@ -524,7 +524,8 @@ def llamacpp_build(r: Record) -> str:
     """The build family the log comes from (analyses/sizing/runtimes/llamacpp/params.py BUILDS): the legacy
     markers; else "late-2025" where load_tensors names the repeating layers before the output layer, or
     offloads some without it (builds before PR 18148 offloaded the output layer last), else "current" from
-    b11401 (MIXED_BATCH_BUILD) and "mid-2026" before it or where the build is not known."""
+    b11401 (MIXED_BATCH_BUILD), "mid-2026" from b9410 (F16_MASK_BUILD) and "early-2026" before it; a log
+    without a build number by the date its note gives (before May 2026: "early-2026"), else "mid-2026"."""
     if any(marker in r.log for marker in PRE_SWA_MARKERS):
         return "legacy-no-swa"
     if any(marker in r.log for marker in LEGACY_MARKERS):
@@ -536,7 +537,12 @@ def llamacpp_build(r: Record) -> str:
     # the mixed-batch input path came with b11401 (October 2026); a log without a build number is taken
     # to predate it, as every log of the reference set does
     build = llamacpp_build_number(r)
-    return "current" if build is not None and build >= MIXED_BATCH_BUILD else "mid-2026"
+    if build is None:
+        dated = _note_date(r.version_note or "")
+        return "early-2026" if dated is not None and dated < F16_MASK_DATE else "mid-2026"
+    if build >= MIXED_BATCH_BUILD:
+        return "current"
+    return "mid-2026" if build >= F16_MASK_BUILD else "early-2026"
 
 
 # llama.cpp's backends whose offload_op asks for no host-weight op (their device names' prefixes)
@@ -595,6 +601,11 @@ N_OUTPUTS_MAX_LINE = re.compile(r"n_outputs_max\s*=\s*(\d+)")
 
 SLOTS_LINE = re.compile(r"n_slots\s*=\s*(\d+)")
 BUILD_NUMBER = re.compile(r"\b(?:build[:= ]*|b)(\d{4,5})\b")
+# llama.cpp PR 23764, the f16 mask under flash attention (params.py F32_MASK_BUILDS): b9410, commit 031ddb2e0
+# of May 29, 2026 (Homebrew's llama.cpp formula pins that tag to that commit). A log known only by its month:
+# from May 2026 "mid-2026" (the one such log of May, a fork's MTP build of the month's end, b484 by its own
+# numbering, holds the f16 mask alone: 495.0 MiB printed and replayed, 518.3 with the f32 one)
+F16_MASK_BUILD, F16_MASK_DATE = 9410, (2026, 5)
 # the first llama.cpp build whose llama-server is seen capping the reserved logits (PR 23861 came in June
 # 2026; b9140 of May still reserves n_ubatch rows, b9849's Vulkan logs one per slot)
 OUTPUTS_CAP_BUILD, OUTPUTS_CAP_DATE = 9849, (2026, 6)

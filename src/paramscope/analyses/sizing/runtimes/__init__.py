@@ -132,12 +132,14 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "(llama-cpp-python) keep n_ubatch rows; refused with a build family before mid-2026"),
              Option("llamacpp_build", str, "current", "llama.cpp build family: current = b11401 (October "
                     "2026) on, whose graph holds a third, mixed-batch input path (a larger CPU compute "
-                    "buffer); mid-2026 = the builds of 2026 before it (llama-cpp-python 0.3.36's); "
-                    "late-2025 = mid-2025 to mid-December 2025 (-ngl offloads the output layer last, "
-                    "not first; an MLA cache keeps a V row too); legacy = mid-2025 and earlier (also KV "
-                    "padded to 32 without flash attention, which was off by default); legacy-no-swa = "
+                    "buffer); mid-2026 = b9410 (May 29, 2026) to it (llama-cpp-python 0.3.36's); "
+                    "early-2026 = mid-December 2025 to b9409 (also the attention mask held in f32 beside "
+                    "its f16 cast); late-2025 = mid-2025 to mid-December 2025 (-ngl offloads the output "
+                    "layer last, not first; an MLA cache keeps a V row too); legacy = mid-2025 and "
+                    "earlier (also KV padded to 32 without flash attention, which was off by default); "
+                    "legacy-no-swa = "
                     "before May 2025 (also sliding-window layers cache the whole context)",
-                    choices=("current", "mid-2026", "late-2025", "legacy", "legacy-no-swa"))),
+                    choices=("current", "mid-2026", "early-2026", "late-2025", "legacy", "legacy-no-swa"))),
         ),
     Runtime("vllm", "vllm.adapter", "vLLM (V1 engine; V0 with --engine v0)",
             (Option("gpu_memory_utilization", float, None, "vLLM --gpu-memory-utilization: share of each "

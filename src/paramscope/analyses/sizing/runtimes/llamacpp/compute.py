@@ -106,21 +106,28 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     caches = {part.kind: part.cells for part in kv.parts if part.kind in ATTENTION_KINDS}
     mask_elt = F16 if p.flash_attn else F32
     masks = sum(cells * t * mask_elt for cells in caches.values())
+    # builds before PR 23764 (params.py F32_MASK_BUILDS): the f32 mask beside its f16 cast while the cast
+    # runs, before the first attention layer's FFN
+    cast = sum(cells * t * F32 for cells in caches.values()) if p.flash_attn and p.f32_mask else 0
     # without flash attention the scores: over the cache's cells, or an encoder's over its own tokens
     kv_len = t if encoder else max(caches.values(), default=0)
     kq = 0 if p.flash_attn else kv_len * t * cfg.n_heads * F32
     head_k, head_v = cache_head_dims(cfg)
     rot = len(caches) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
     per_token = _attention_token_bytes(cfg, p, len(caches))
-    attention = kq + masks + rot + t * per_token
     ffn_width = routed_ffn_width(cfg)
+    attention = kq + masks + rot + t * per_token
+    if cast:
+        attention = max(attention, masks + cast + rot + t * (per_token - 2 * ffn_width * F32))
     ffn = t * 2 * ffn_width * F32
     hidden_rows = f"({t} + {out})" if embd else f"{out}"
+    while_cast = f", or the f32 masks {cast:,} B beside them while they are cast" if cast else ""
     explain = (
         f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + {hidden_rows} × {cfg.hidden_size} × 4 B "
         f"+ {out} × 4 B = {logits + logits_rest:,} B",
         f"attention phase: KQ {kq:,} B + masks {masks:,} B + rotations {rot:,} B "
-        f"+ {t} × {per_token:,} B activations = {attention:,} B",
+        f"+ {t} × {per_token:,} B activations"
+        f"{while_cast} = {attention:,} B",
         f"FFN phase: gate and up, {t} × 2 × {ffn_width} × 4 B = {ffn:,} B",
     )
     if backend not in ("cpu", "gpu"):
@@ -131,7 +138,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         cfg, n_ubatch=p.n_ubatch, n_outputs=out, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
         cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v, on_gpu=on_gpu,
-        mixed_batch=p.mixed_batch)
+        mixed_batch=p.mixed_batch, f32_mask=p.f32_mask)
     where = ", a GPU backend's buffer: no inp_embd" if on_gpu else ""
     graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
                   f"{out} outputs{where}): {graph_bytes:,} B; the per-phase estimate, for comparison:")

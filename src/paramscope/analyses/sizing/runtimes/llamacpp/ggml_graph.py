@@ -195,6 +195,12 @@ def flash_attn_ext(q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
     return new("f32", (v.ne[0], q.ne[2], q.ne[1], q.ne[3]), "FLASH_ATTN_EXT", (q, k, v, mask))
 
 
+def cast(a: Tensor, t: str | DType) -> Tensor:
+    """ggml_cast: a CPY into a new tensor of type ``t`` (ggml also makes the result its own src[1], which
+    changes no allocation)."""
+    return new(t, a.ne, "CPY", (a,))
+
+
 def set_rows(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
     return view_tensor(a, "SET_ROWS", (a, b, c))
 

@@ -91,6 +91,9 @@ class GraphParams:
     # the third, "mixed batch", input path of builds from b11401 (params.py MIXED_BATCH_BUILDS); on the CPU
     # backend only, where its host inputs live
     mixed_batch: bool = False
+    # builds before PR 23764 (params.py F32_MASK_BUILDS) reserve the KQ mask in f32 and, with flash
+    # attention, cast it to f16 in the graph: both in the compute buffer while the cast runs (``mask``)
+    f32_mask: bool = False
 
 
 def _w(name: str, *ne: int) -> Tensor:
@@ -142,11 +145,29 @@ class _Builder:
             self.attn_inp[kind] = {
                 "k_idxs": gg.leaf("i64", (t,), "attn_inp_k_idxs"),
                 "v_idxs": gg.leaf("i64", (v_rows,), "attn_inp_v_idxs"),
-                "mask": gg.leaf("f16" if gp.flash_attn else "f32",
-                                (n_kv, t // mask_streams, 1, mask_streams), "attn_inp_kq_mask"),
+                "mask": self.mask(n_kv, t // mask_streams, mask_streams),
                 "k_rot": k_rot, "v_rot": v_rot,
             }
         self.out_ids = gg.leaf("i32", (gp.n_outputs,), "out_ids")
+
+    def mask(self, n_kv: int, rows: int, streams: int) -> Tensor:
+        """build_attn_inp_kq_mask: f16 under flash attention, else f32. The builds before PR 23764 (b9410)
+        made it f32 always and cast it for flash attention (``self_kq_mask_cnv``), so the buffer held the
+        f32 mask and its f16 cast at once. On a GPU the f32 mask comes as the copy the cast reads, made
+        when the cast runs and freed after it, not with the graph's other inputs: so the logs say, five of
+        them to within 6 KiB (gpt-oss-20b at 131,072 cells and -ub 2048 on Metal, b7217: 1,672.08 MiB
+        printed, 1,672.09 replayed; where the copy is made with the other inputs the freed gigabyte leaves a
+        hole the logits cannot use, 2,635 MiB)."""
+        gp = self.gp
+        shape = (n_kv, rows, 1, streams)
+        if gp.flash_attn and not gp.f32_mask:
+            return gg.leaf("f16", shape, "attn_inp_kq_mask")
+        if not gp.flash_attn:
+            return gg.leaf("f32", shape, "attn_inp_kq_mask")
+        if gp.on_gpu:
+            host = gg.leaf("f32", shape, "attn_inp_kq_mask", external=True)  # in the CPU's buffer
+            return gg.cast(gg.new("f32", shape, "CPY", (host,)), "f16")
+        return gg.cast(gg.leaf("f32", shape, "attn_inp_kq_mask"), "f16")
 
     # --- llama_kv_cache ----------------------------------------------------------------------------
     def cache(self, il: int) -> tuple[Tensor, Tensor, int]:
@@ -396,7 +417,7 @@ def build_graph(cfg: ArchConfig, gp: GraphParams) -> Graph:
 def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seqs: int, n_streams: int,
                          kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType,
                          type_v: DType, on_gpu: bool = False, n_outputs: int = 0,
-                         mixed_batch: bool = False) -> tuple[int, int]:
+                         mixed_batch: bool = False, f32_mask: bool = False) -> tuple[int, int]:
     """The CPU compute buffer sched_reserve allocates: (bytes, the prompt graph's node count).
 
     The prompt graph (``n_tokens`` tokens: n_ubatch rounded up to a multiple of the sequences, n_ubatch
@@ -405,10 +426,10 @@ def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seq
     """
     outputs = n_outputs or n_ubatch
     key = (n_ubatch, outputs, n_tokens, n_seqs, n_streams, kv_unified, flash_attn,
-           tuple(sorted(cells.items())), type_k, type_v, on_gpu, mixed_batch)
+           tuple(sorted(cells.items())), type_k, type_v, on_gpu, mixed_batch, f32_mask)
     return _BUFFERS.get(cfg, key, lambda: _replay(cfg, n_ubatch, outputs, n_tokens, n_seqs, n_streams,
                                                   kv_unified, flash_attn, cells, type_k, type_v, on_gpu,
-                                                  mixed_batch))
+                                                  mixed_batch, f32_mask))
 
 
 # Searches (the largest batch, the longest context, the fit matrix's cells) ask for the same buffer of one
@@ -419,7 +440,7 @@ _BUFFERS: ModelMemo[tuple[int, int]] = ModelMemo(512)
 
 def _replay(cfg: ArchConfig, n_ubatch: int, n_outputs: int, n_tokens: int, n_seqs: int, n_streams: int,
             kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType, type_v: DType,
-            on_gpu: bool, mixed_batch: bool = False) -> tuple[int, int]:
+            on_gpu: bool, mixed_batch: bool = False, f32_mask: bool = False) -> tuple[int, int]:
     sizes = []
     n_nodes = 0
     graphs = [(n_tokens, n_outputs)]
@@ -427,7 +448,7 @@ def _replay(cfg: ArchConfig, n_ubatch: int, n_outputs: int, n_tokens: int, n_seq
         graphs.append((n_seqs, n_seqs))
     for tokens, outputs in graphs:
         gp = GraphParams(tokens, outputs, n_seqs, n_streams, kv_unified, flash_attn, cells, type_k, type_v,
-                         on_gpu, mixed_batch)
+                         on_gpu, mixed_batch, f32_mask)
         graph = build_graph(cfg, gp)
         n_nodes = n_nodes or len(graph.nodes)
         sizes.append(gg.reserve(graph))

@@ -34,9 +34,17 @@ LEGACY_KV_PAD_NO_FA = 32
 # which nothing reads, stays allocated. On the CPU backend that enlarges the compute buffer (Llama 3.1 8B
 # widths at 8192 cells with flash attention: 266.50 MiB in llama-cpp-python 0.3.36, 298.52 in b11549, as a
 # build of it here printed and the replay gives, tests/test_llamacpp_b11549.py); a GPU's buffer keeps
-# none of it (host inputs: not measured on a GPU). "current" is b11401 on, "mid-2026" the builds of 2026
-# before it (llama-cpp-python 0.3.36 vendors one of them, b11311 to b11349).
-BUILDS = ("current", "mid-2026", "late-2025", "legacy", "legacy-no-swa")
+# none of it (host inputs: not measured on a GPU). "current" is b11401 on, "mid-2026" the builds from
+# b9410 (below) before it (llama-cpp-python 0.3.36 vendors one of them, b11311 to b11349), "early-2026"
+# those from PR 18148 (December 2025) to b9409.
+# llama.cpp PR 23764 (b9410, May 29, 2026: "use f16 mask for FA to save VRAM") reserves the KQ mask in f16
+# under flash attention; the builds before it reserved it in f32 and cast it to f16 in the graph, both in
+# the compute buffer (graph.py ``mask``, compute.py). Ollama's llama.cpp runner of 2026 (0.17.0) printed
+# 108.01 MiB of Metal compute buffer for Phi-3-mini at 32,768 cells (replayed: 108.01, 92.01 with an f16
+# mask alone), a Llama 3.2 3B one 408.01 MiB of ROCm buffer at 131,072 (408.01, 256.5); b9849 logs keep
+# the f16 mask alone (Qwen3.5-9B on Vulkan: 416.16 MiB printed, 416.06 replayed).
+BUILDS = ("current", "mid-2026", "early-2026", "late-2025", "legacy", "legacy-no-swa")
+F32_MASK_BUILDS = frozenset({"early-2026", "late-2025", "legacy", "legacy-no-swa"})
 MIXED_BATCH_BUILDS = frozenset({"current"})
 # the families with llama-server's n_outputs_max (PR 23861, June 2026)
 OUTPUTS_MAX_BUILDS = frozenset({"current", "mid-2026"})
@@ -50,7 +58,7 @@ OUTPUT_LAST_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # the families within PR #12801 (April 2025) to PR #19067 (January 2026), whose MLA cache keeps a V row of
 # kv_lora_rank beside the latent (kv.py with_mla_v_cache): "legacy-no-swa" too, which reaches May 2025
 # (b5331's DeepSeek-V3 log is one); a build before the MLA rewrite runs an MLA GGUF it cannot read as MLA
-# at all. The "mid-2026" family's first weeks (mid-December 2025 to January 24, 2026) had the row as well:
+# at all. The "early-2026" family's first weeks (mid-December 2025 to January 24, 2026) had the row as well:
 # not told apart here (the engine-log comparison does it by build number)
 MLA_V_CACHE_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # the families whose output buffer holds nothing for pooled embeddings (compute.py output_buffer): seen on
@@ -83,6 +91,7 @@ class LlamaCppParams:
     # rows of logits in the reserved prompt graph: n_ubatch, or fewer where the context's n_outputs_max says
     # so (``resolve_params``); 0: n_ubatch
     n_outputs: int = 0
+    f32_mask: bool = False  # the KQ mask reserved in f32 and cast for flash attention (F32_MASK_BUILDS)
 
 
 def pad(x: int, n: int) -> int:
@@ -137,4 +146,5 @@ def resolve_params(
     outputs = min(ubatch, max(n_outputs_max, n_seq)) if n_outputs_max else ubatch
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
                           kv_unified, fa, tokens, legacy, mixed_batch=build in MIXED_BATCH_BUILDS,
-                          embd_input=build != "legacy-no-swa", n_outputs=outputs)
+                          embd_input=build != "legacy-no-swa", n_outputs=outputs,
+                          f32_mask=build in F32_MASK_BUILDS)
