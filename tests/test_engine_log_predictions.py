@@ -95,6 +95,35 @@ KNOWN_MISSES = {
          "the same shapes and settings as the Qwen2.5-7B run beside it, whose tokens fit: 2.4 % apart "
          "between the two runs on one machine"))
        for figure in ("kv_tokens", "max_concurrency")},
+    # round 25 (blind, r25v-* and r25l-*: three vLLM 0.30 logs, seven llama.cpp ones)
+    ("r25v-hermes4-14b-fp8-gb10-32k-v0300", "weights"): (
+        0.01, "Hermes-4-14B-FP8 priced on Qwen3-14B's shapes with FP8 linears (its own config.json and "
+              "list of bf16 modules not kept): 15.34 GiB printed, 15.22 priced"),
+    ("r25v-qwen25-15b-it-4070laptop-4k-v0300", "weights"): (
+        0.035, "Qwen2.5-1.5B-Instruct in bf16 (1,543,714,304 parameters, 2.88 GiB) on an RTX 4070 Laptop "
+               "GPU: 2.98 GiB printed; the log is kept in a test file, its platform not stated: 0.1 GiB "
+               "not explained"),
+    ("r25v-qwen36-35b-a3b-fp8-gb10-32k-v0300", "weights"): (
+        0.03, "33.38 GiB printed, 0.84 GiB below the Qwen3.5 FP8 checkpoint of the same shapes on 0.18 "
+              "(r14m-*, 34.22): about the vision tower, so probably started text-only (the args are not "
+              "shown)"),
+    **{("r25v-qwen36-35b-a3b-fp8-gb10-32k-v0300", figure): (
+        0.25, "GB10's unified memory (vLLM reads the host's available memory, as the gb10bench-* records "
+              "of the same report), the attention block size not printed (2096 taken from 0.20) and the "
+              "KV memory line not kept: not explained")
+       for figure in ("kv_tokens", "max_concurrency")},
+    ("r25l-qwen25-05b-q4km-metal-m4-512-bunknown", "model_buffer"): (
+        0.33, "the file is mostly q5_0 and q8_0 (896 is no multiple of 256, so Q4_K_M falls back) with an "
+              "output matrix beside the tied embeddings, where the q4_k_m scheme prices K-quants and one "
+              "shared matrix; the Metal buffer maps the whole file: 552.2 MiB printed, 373.7 priced"),
+    ("r25l-qwen25-05b-q4km-metal-m4-512-bunknown", "compute_buffer@MTL0"): (
+        0.01, "300.25 MiB printed, 298.5 replayed: Metal's per-op scratch, as the gpt-oss Metal logs"),
+    **{(f"r25l-qwen3-coder-next-udiq3xxs-rtx5090-{ctx}-bunknown", "breakdown_compute"): (
+        bound, "Qwen3-Next's hybrid graph is not rebuilt: the per-phase estimate, with the f32 mask beside "
+               "its cast (an early-2026 build by the note's February 2026), misses what else lives at the "
+               "cast; at 100,096 and 262,144 cells llama-server's fit also moved experts to the host, "
+               "whose inputs and outputs the GPU graph copies: not modelled")
+       for ctx, bound in (("4096", 0.17), ("100096", 0.46), ("262144", 0.26))},
     # round 24 (blind, r24v-*: seven more Gemma 4 logs of xbill9/gemma4-dev's rigs, 0.28.0 to 0.31.1rc1 on a
     # T4, an L4 and the MI300X). Tokens given the printed KV memory within 0.1 % on all; the KV memory within
     # 2.2 % on the three MI300X arms. What remains (one rig each):
