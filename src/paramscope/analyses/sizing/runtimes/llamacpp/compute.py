@@ -140,6 +140,8 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v, on_gpu=on_gpu,
         mixed_batch=p.mixed_batch, f32_mask=p.f32_mask)
     where = ", a GPU backend's buffer: no inp_embd" if on_gpu else ""
+    if cast:
+        where += ", the f32 mask beside its f16 cast (a build before b9410)"
     graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
                   f"{out} outputs{where}): {graph_bytes:,} B; the per-phase estimate, for comparison:")
     return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes, ffn)
