@@ -69,14 +69,17 @@ class Row:
     predicted: float
     unit: str
     resolution: float = 0.0  # half the last printed digit, relative to the printed value
-
+    # the engine prints the value rounded down to this many bytes (engine_logs.FLOORED_FIGURES): the error is
+    # measured from the middle of [printed, printed + floor_step), which the resolution spans
+    floor_step: float = 0.0
 
     @property
     def error(self) -> float:
         """Relative error of the prediction, signed (+ = paramscope says more)."""
-        if self.printed == 0:
+        centre = self.printed + self.floor_step / 2
+        if centre == 0:
             return 0.0 if self.predicted == 0 else float("inf")
-        return (self.predicted - self.printed) / abs(self.printed)
+        return (self.predicted - centre) / abs(centre)
 
 
 def open_record_model(r: Record) -> Model | None:
@@ -914,6 +917,10 @@ def compare(r: Record) -> tuple[list[Row], str | None]:
         # half the last printed digit, plus the byte Figure.bytes rounds the printed value to (2.375 MiB,
         # printed 2.38, is 2.38 MiB less 5,243 B, and half a digit is 5,242.88 B)
         slack = f.precision * scale + (1 if scale > 1 else 0)
-        resolution = slack / abs(printed) if printed and name != "model_buffer" else 0.0
-        rows.append(Row(r.id, r.engine, key, f.device, printed, predicted[key], f.unit, resolution))
+        floor_step = scale if name in engine_logs.FLOORED_FIGURES else 0.0
+        centre = printed + floor_step / 2
+        resolution = (floor_step / 2 + 1 if floor_step else slack) / abs(centre) \
+            if centre and name != "model_buffer" else 0.0
+        rows.append(Row(r.id, r.engine, key, f.device, printed, predicted[key], f.unit, resolution,
+                        floor_step))
     return rows, None if rows else "no printed figure paramscope predicts"

@@ -92,6 +92,9 @@ FIGURES: dict[str, tuple[tuple[str, ...], str]] = {
 # `self.model_memory_usage / float(2**30)` as "Loading model weights took %.4f GB"; SGLang's "GB" is GiB
 # too (the 'K size' of sglang/21348-qwen3-235b-a22b-fp8-4xh100 is 367404 tokens x 94 layers x 128 x 2 B
 # = 8.23 x 2**30 B).
+# figures the engine prints rounded down, not to the nearest: llama.cpp's memory breakdown divides by MiB
+# in integers (common/fit.cpp common_memory_breakdown_print: std::to_string(mb.context / MiB))
+FLOORED_FIGURES = frozenset({"breakdown_model", "breakdown_context", "breakdown_compute"})
 UNIT_BYTES = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "GB": 1 << 30}
 COUNT_UNITS = ("blocks", "tokens", "cells", "layers")
 RATIO_UNITS = ("x",)
