@@ -51,7 +51,7 @@ def _granite(engine: str, context: int, prefix_caching: bool | None = None, rele
 
 
 @pytest.mark.parametrize("context", [32768, 131072])
-def test_tokens_are_reported_as_concurrency_times_the_context_from_0_21(context):
+def test_tokens_are_reported_as_concurrency_times_the_context_from_0_20_2(context):
     """Granite 4.0-H-Micro (hybrid Mamba-2), 0.29.0: "GPU KV cache size" = int(max_model_len x max
     concurrency) (2,143,269 at 32K), not the attention blocks' tokens; 0.20.0 and before: the blocks; from
     0.20.2 (TOKENS_REPORTED_RELEASE), the newest of the v1-0.16 family, the new way."""

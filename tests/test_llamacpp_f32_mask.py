@@ -56,3 +56,26 @@ def test_size_prices_the_f32_mask_for_early_2026(source):
         return est.compute_bytes
 
     assert compute("early-2026") > compute("mid-2026")
+
+
+def _record(engine_version: str, version_note: str = "", log: str = "llama_context: n_ctx = 4096\n"):
+    from pathlib import Path
+
+    import engine_logs
+
+    return engine_logs.Record("synthetic", "llamacpp", engine_version, version_note, "", "", {}, {}, {}, {},
+                              (), "", log, Path("synthetic.json"))
+
+
+@pytest.mark.parametrize(("version", "note", "family"), [
+    ("b9409", "", "early-2026"), ("b9410", "", "mid-2026"), ("b11400", "", "mid-2026"),
+    ("b11401", "", "current"), ("b8586", "", "early-2026"),
+    ("unknown", "a log of May 2026", "early-2026"), ("unknown", "a log of June 2026", "mid-2026"),
+    ("unknown", "", "mid-2026"),  # no build and no date: taken as before b11401, after b9410
+])
+def test_the_compare_tool_reads_the_family_from_the_build_or_the_date(version, note, family):
+    """tools/engine_log_compare.py llamacpp_build: b9410 (PR 23764) and b11401 (the mixed-batch path) by
+    number; a log known only by its month, from June 2026 as mid-2026 (b9410 came on May 29)."""
+    import engine_log_compare
+
+    assert engine_log_compare.llamacpp_build(_record(version, note)) == family

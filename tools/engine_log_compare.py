@@ -33,12 +33,11 @@ from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload
 from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower as vllm_vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
     FAMILY_LAST,
-    TOKENS_REPORTED_RELEASE,
     V0_FAMILIES,
     Release,
     default_max_model_len,
 )
-from paramscope.analyses.sizing.runtimes.vllm.kv import KVPool
+from paramscope.analyses.sizing.runtimes.vllm.kv import KVPool, reported_len
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.vllm.pipeline import pp_stage_layers, stage_weight_split
 from paramscope.analyses.sizing.runtimes.vllm.weights import device_holes as vllm_device_holes
@@ -499,8 +498,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     if printed and all(b > 0 for b, _ in printed):
         blocks = min(b // lay.block_bytes for b, lay in printed)
         out |= {f"gpu_blocks{GIVEN_KV}": blocks,
-                f"kv_tokens{GIVEN_KV}": KVPool(0, 0, blocks, layout, m.params.block_size, m.params.context
-                                               if m.params.release >= TOKENS_REPORTED_RELEASE else 0).tokens,
+                f"kv_tokens{GIVEN_KV}": KVPool(0, 0, blocks, layout, m.params.block_size,
+                                               reported_len(m.params)).tokens,
                 f"max_concurrency{GIVEN_KV}": blocks / layout.blocks_per_request}
     return out
 
@@ -528,7 +527,7 @@ def llamacpp_build(r: Record) -> str:
     markers; else "late-2025" where load_tensors names the repeating layers before the output layer, or
     offloads some without it (builds before PR 18148 offloaded the output layer last), else "current" from
     b11401 (MIXED_BATCH_BUILD), "mid-2026" from b9410 (F16_MASK_BUILD) and "early-2026" before it; a log
-    without a build number by the date its note gives (before May 2026: "early-2026"), else "mid-2026"."""
+    without a build number by the date its note gives (before June 2026: "early-2026"), else "mid-2026"."""
     if any(marker in r.log for marker in PRE_SWA_MARKERS):
         return "legacy-no-swa"
     if any(marker in r.log for marker in LEGACY_MARKERS):
@@ -606,9 +605,8 @@ SLOTS_LINE = re.compile(r"n_slots\s*=\s*(\d+)")
 BUILD_NUMBER = re.compile(r"\b(?:build[:= ]*|b)(\d{4,5})\b")
 # llama.cpp PR 23764, the f16 mask under flash attention (params.py F32_MASK_BUILDS): b9410, commit 031ddb2e0
 # of May 29, 2026 (Homebrew's llama.cpp formula pins that tag to that commit). A log known only by its month:
-# from May 2026 "mid-2026" (the one such log of May, a fork's MTP build of the month's end, b484 by its own
-# numbering, holds the f16 mask alone: 495.0 MiB printed and replayed, 518.3 with the f32 one)
-F16_MASK_BUILD, F16_MASK_DATE = 9410, (2026, 5)
+# from June 2026 "mid-2026", since nearly all of May predates the PR (b9026 and b9140 hold the f32 mask)
+F16_MASK_BUILD, F16_MASK_DATE = 9410, (2026, 6)
 # the first llama.cpp build whose llama-server is seen capping the reserved logits (PR 23861 came in June
 # 2026; b9140 of May still reserves n_ubatch rows, b9849's Vulkan logs one per slot)
 OUTPUTS_CAP_BUILD, OUTPUTS_CAP_DATE = 9849, (2026, 6)
@@ -847,7 +845,8 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         attention_backend=(found.group(1) or found.group(2) if (found := SGLANG_BACKEND.search(r.log))
                            else None),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
-        max_total_tokens=cap if isinstance(cap, int) else None, cuda=not sglang_on_rocm(r),
+        max_total_tokens=cap if isinstance(cap, int) else None,
+        platform="rocm" if sglang_on_rocm(r) else "cuda",
         piecewise_cuda_graph=False if sglang_option(r, "disable_piecewise_cuda_graph") else None)
     m = replace(m, page_size=sglang_page_size(r))
     out: dict[str, float] = {"weights": m.model_bytes}

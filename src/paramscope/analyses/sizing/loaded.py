@@ -124,10 +124,11 @@ def _relaid(model: Model, runtime: str, device: Device | None, backend: str | No
         return Loaded(runtime, stored, stored)
     if runtime == "sglang" and (device is None or device.key not in SM100):
         return Loaded(runtime, stored, stored)  # SGLang pads MXFP4 experts only for FlashInfer on SM100
+    from paramscope.analyses.sizing.runtimes.common import gpu_platform
     from paramscope.knowledge import quant_layouts as ql
 
     # on ROCm the padding is the platform's whatever kernel runs (the log may say "Triton backend")
-    amd = device is not None and device.vendor == "AMD"
+    amd = gpu_platform(device) == "rocm"
     if runtime == "sglang":
         chosen = "flashinfer-sm100"
     else:
@@ -192,8 +193,10 @@ def _vllm_mxfp4_backend(device: Device | None) -> str:
     9.0 up to 11.0; FlashInfer's only on the capability-10 family; the rest Marlin: below 9.0, and the 12.x
     Blackwell GPUs (SM12X). The device table has no capability; a GPU without FP8 rates is pre-Ada, hence
     Marlin. Ada (L40S, RTX 40xx) also gets Marlin in vLLM but reads as Triton here."""
-    if device is not None and device.vendor == "AMD":
-        return "rocm-gfx950" if device.key in GFX950 else "rocm"
+    from paramscope.analyses.sizing.runtimes.common import gpu_platform
+
+    if gpu_platform(device) == "rocm":
+        return "rocm-gfx950" if device is not None and device.key in GFX950 else "rocm"
     if device is not None and (device.key in SM12X or (device.kind == "gpu" and device.fp8_flops is None)):
         return "marlin"
     return "triton"

@@ -575,7 +575,7 @@ def sglang_memory(
     attention_backend: str | None = None,
     mla_stored_bytes: int | None = None,
     max_total_tokens: int | None = None,
-    cuda: bool = True,
+    platform: str = "cuda",
     piecewise_cuda_graph: bool | None = None,
 ) -> SglangMemory:
     """One GPU's memory under SGLang for ``batch`` requests of ``context`` tokens.
@@ -595,9 +595,9 @@ def sglang_memory(
     (``vision_tower``), for which the build lowers the fraction (``vlm_fraction_factor``).
     ``attention_backend`` "aiter" (ROCm's default for attention without MLA): × 0.85 beyond 8192 tokens
     (AITER_FRACTION_FACTOR). ``max_total_tokens``: SGLang's --max-total-tokens, a cap on the pool's
-    tokens (init_memory_pool: min(profiled, cap), before any hybrid split). ``cuda`` False: ROCm or another
-    backend where the RoPE cache takes the model's dtype (sglang_rope_cache_bytes; Intel's XPU keeps
-    float32 as CUDA does, ROPE_FLOAT32_PLATFORMS).
+    tokens (init_memory_pool: min(profiled, cap), before any hybrid split). ``platform``: runtimes/common.py
+    gpu_platform; off "cuda" no piecewise reserve, and the RoPE cache takes the model's dtype but on Intel's
+    XPU (sglang_rope_cache_bytes, ROPE_FLOAT32_PLATFORMS).
     ``piecewise_cuda_graph``: False is --disable-piecewise-cuda-graph; None: the build's default, off where
     SGLang turns it off (PIECEWISE_BUILDS: a multimodal model, off CUDA, PIECEWISE_OFF_ARCHS).
     """
@@ -605,8 +605,10 @@ def sglang_memory(
     if tp < 1 or context < 1 or batch < 1:
         raise UnsupportedError(f"SGLang needs positive sizes (context {context}, batch {batch}, TP {tp})")
     reported = gpu_reported_bytes or gpu_memory_bytes
-    piecewise = (vision is None and cuda and cfg.architecture not in PIECEWISE_OFF_ARCHS
+    # the piecewise graphs: CUDA only (_handle_piecewise_cuda_graph: off on HIP, XPU, MPS, NPU, CPU)
+    piecewise = (vision is None and platform == "cuda" and cfg.architecture not in PIECEWISE_OFF_ARCHS
                  and piecewise_cuda_graph is not False)
+    cuda = platform in ROPE_FLOAT32_PLATFORMS
     fraction = (default_mem_fraction(tp, None if reported is None else reported / (1 << 20), build,
                                      piecewise=piecewise, mla=cfg.is_mla)
                 if mem_fraction_static is None else mem_fraction_static)
@@ -814,9 +816,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                                                     and not cfg.is_mla) else None,
                       mla_stored_bytes=None if req.weights else mla_stored(model),
                       max_total_tokens=option(req, "max_total_tokens"),
-                      # piecewise graphs: CUDA only (_handle_piecewise_cuda_graph: off on HIP, XPU, MPS…)
-                      cuda=cuda, piecewise_cuda_graph=False if option(req, "disable_piecewise_cuda_graph")
-                      or platform != "cuda" else None)
+                      platform=platform, piecewise_cuda_graph=False
+                      if option(req, "disable_piecewise_cuda_graph") else None)
     n = req.n_devices
     tokens = m.tokens
     notes: tuple[str, ...] = ()

@@ -106,9 +106,10 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     caches = {part.kind: part.cells for part in kv.parts if part.kind in ATTENTION_KINDS}
     mask_elt = F16 if p.flash_attn else F32
     masks = sum(cells * t * mask_elt for cells in caches.values())
-    # builds before PR 23764 (params.py F32_MASK_BUILDS): the f32 mask beside its f16 cast while the cast
-    # runs, before the first attention layer's FFN
-    cast = sum(cells * t * F32 for cells in caches.values()) if p.flash_attn and p.f32_mask else 0
+    # builds before PR 23764 (params.py F32_MASK_BUILDS): an f32 mask beside its f16 cast while the cast
+    # runs, before the first attention layer's FFN; each cache's mask is cast (and its f32 copy freed) on
+    # its own, so the largest one
+    cast = max(caches.values(), default=0) * t * F32 if p.flash_attn and p.f32_mask else 0
     # without flash attention the scores: over the cache's cells, or an encoder's over its own tokens
     kv_len = t if encoder else max(caches.values(), default=0)
     kq = 0 if p.flash_attn else kv_len * t * cfg.n_heads * F32

@@ -12,6 +12,7 @@ from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, size
 from paramscope.analyses.sizing.runtimes.common import gpu_platform
 from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_mm_limits, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    LATEST_RELEASE,
     TRI_STATE,
     Release,
     covers,
@@ -108,9 +109,10 @@ VISION_PROFILE_NOTE = (
 # resolved_gpu_memory_utilization, v1/worker/extensible_kv_cache.py measure_kv_cache_bytes); modelled from the
 # source, but no log of it is in the reference set, which the output says
 AFTER_WARMUP_NOTE = (
-    "vLLM {release}: from 0.34 the KV cache is sized after warmup from measured memory, at "
-    "--gpu-memory-utilization 1.0 by default (the extensible KV cache); these figures follow 0.34's source "
-    "(engine.py EXTENSIBLE_RELEASE), which no start-up log in paramscope's reference set checks yet")
+    "vLLM {release}: a release newer than any start-up log in paramscope's reference set; from 0.34 the KV "
+    "cache is sized after warmup from measured memory on CUDA and ROCm, at --gpu-memory-utilization 1.0 by "
+    "default (the extensible KV cache), and blocks hold 64 tokens: these figures follow 0.34's source "
+    "(engine.py EXTENSIBLE_RELEASE), which no log checks yet")
 
 
 def has_vision_encoder(model: Model) -> bool:
@@ -226,7 +228,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     modelled = vision is not None and pp == 1 and m.params.engine in V1_FAMILIES
     if has_vision_encoder(model) and kv_bytes is None and not modelled and not skipped:
         notes += (VISION_PROFILE_NOTE,)
-    if m.params.extensible:
+    if m.params.release > LATEST_RELEASE:
         notes += (AFTER_WARMUP_NOTE.format(release=release_text(m.params.release)),)
     if m.pool is not None:
         pool = m.pool

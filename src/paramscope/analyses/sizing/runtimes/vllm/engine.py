@@ -137,8 +137,9 @@ def family_for_release(release: Release) -> str:
 # where requested = ceil(total × gpu_memory_utilization), 1.0 unless given (resolved_gpu_memory_utilization),
 # non_kv_used everything resident but the cache (the graphs as captured, no estimate), headroom the free
 # memory after warmup plus the committed cache, T the transient peak of the profile and warmup steps, and
-# margin = max(KV_CACHE_MARGIN_FLOOR_BYTES: 1 GiB, 3 GiB on ROCm; 0.75 × T). The blocks default to 64 tokens
-# Read in the 0.34.0 sdist; no log of it is in the reference set.
+# margin = max(KV_CACHE_MARGIN_FLOOR_BYTES: 1 GiB, 3 GiB on ROCm; 0.75 × T). 0.34 has one GPU model runner
+# (v1/worker/gpu/, V2), which supports it for every model. Read in the 0.34.0 sdist; no log of it is in the
+# reference set.
 EXTENSIBLE_RELEASE = (0, 34, 0)
 EXTENSIBLE_UTILIZATION = 1.0
 EXTENSIBLE_MARGIN_FLOOR = {False: 1 * GiB, True: 3 * GiB}  # keyed by ROCm

@@ -153,7 +153,7 @@ def _pool_lines(m: VllmMemory) -> list[str]:
          if not m.layout.layer_pages else
          f"num_blocks = {pool.available_bytes:,} // {m.layout.block_bytes:,} = ")
         + f"{pool.num_blocks:,}; GPU KV cache size: {pool.tokens:,} tokens"
-        + (f" (int({pool.reported_len:,} × max concurrency), as 0.21 and later log it)" if pool.reported_len
+        + (f" (int({pool.reported_len:,} × max concurrency), as 0.20.2 and later log it)" if pool.reported_len
            else f" (blocks // {pool.layout.n_groups} groups × {pool.block_size})"),
         f"Maximum concurrency for {p.context:,} tokens per request: {pool.max_concurrency:.2f}x",
         f"total = reservation + outside it = {m.total_bytes:,} B ({gib(m.total_bytes)})",

@@ -338,10 +338,13 @@ def kv_pool(p: VllmParams, layout: KVLayout, non_kv: int, outside: int = 0, tran
     # kv_cache_utils.get_num_blocks: available // page_size // num_layers (the group's layers), which is
     # available // (page × layers); a UniformTypeKVCacheSpecs group: available // its summed page size
     blocks = max(available // layout.block_bytes, 0)
-    return KVPool(reserved, available, blocks, layout, p.block_size,
-                  p.context if p.release >= TOKENS_REPORTED_RELEASE else 0)
+    return KVPool(reserved, available, blocks, layout, p.block_size, reported_len(p))
 
 
+def reported_len(p: VllmParams) -> int:
+    """KVPool.reported_len: max_model_len where the release logs its tokens as concurrency × max_model_len
+    (engine.py TOKENS_REPORTED_RELEASE), else 0 (as blocks)."""
+    return p.context if p.release >= TOKENS_REPORTED_RELEASE else 0
 
 
 def without_hybrid_manager(cfg: ArchConfig) -> ArchConfig:

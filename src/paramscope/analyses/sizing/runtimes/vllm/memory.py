@@ -156,7 +156,7 @@ def vllm_memory(
                        kv_cache_memory_bytes=kv_cache_memory_bytes)
     if engine == "v0" and mla and kv_cfg.is_mla:
         kv_cfg = v0_mla_aligned(kv_cfg, p.kv_type)
-    p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler, gpu_name=gpu_name,
+    p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler,
                 awq_split_k=awq_split_k, awq_dequantize=awq_dequantize, weight_tails=allocator_tail_bytes,
                 expert_parallel=expert_parallel and cfg.is_moe,
                 prefix_caching=prefix_caching_on(prefix_caching, p.release),
