@@ -174,10 +174,10 @@ SGLANG_UNSCALED_ROPE_FAMILIES = frozenset({"gemma3", "gemma3_text"})
 
 # SGLang's own rotary_embedding.py (RotaryEmbedding.__init__: "cache needs to be in FP32 for numerical
 # stability"; ``if not _is_cuda: cache = cache.to(dtype)``, below for 0.5.16 on) keeps the cos/sin cache in
-# float32 on CUDA and casts it to the model's dtype on ROCm and other backends; the early-2025 builds still built vLLM's
-# RotaryEmbedding, which casts it everywhere (PR #4826's Gemma 3 log above). Checked on the CUDA logs whose
-# "mem usage" prints a model of 4B or more (tests/fixtures/engine_logs/sglang/): Llama 3.1 8B 15.02 GB
-# printed, 14.989 GiB with a bf16 cache and 15.020 with a float32 one (131072 × 128 × 2 B more: maxuhl-*);
+# float32 on CUDA and casts it to the model's dtype on ROCm and other backends; the early-2025 builds still
+# built vLLM's RotaryEmbedding, which casts it everywhere (PR #4826's Gemma 3 log above). Checked on the CUDA
+# logs whose "mem usage" prints a model of 4B or more (tests/fixtures/engine_logs/sglang/): Llama 3.1 8B 15.02
+# GB printed, 14.989 GiB with a bf16 cache and 15.020 with a float32 one (131072 × 128 × 2 B more: maxuhl-*);
 # QwQ-32B at TP 4 -0.20 % -> -0.00 %, Qwen3-8B -0.08 % -> -0.01 %, Qwen3-4B FP8 -0.22 % -> +0.02 %
 ROPE_CAST_BUILDS = frozenset({"early-2025"})
 # the platforms (runtimes/common.py gpu_platform) where SGLang's RotaryEmbedding keeps the cache in float32:
