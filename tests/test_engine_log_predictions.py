@@ -484,10 +484,6 @@ KNOWN_MISSES = {
         0.09, "72.01 MiB printed, 78.01 replayed with the f32 mask and its cast this early-2026 build holds "
               "(params.py F32_MASK_BUILDS; without them 90.6, the fused QKV output kept alive): 6 MiB "
               "over on the CPU, where Metal and CUDA logs of Phi-3 are exact: not explained"),
-    ("r13l-phi4-mini-q4km-vulkan-rx580-rx560-np4-dmr", "compute_buffer"): (
-        0.036, "a layer split over two unlike GPUs: the whole graph's replay, where each device holds its "
-               "layers' part (the last one the logits and the last hidden rows, 2 KiB off by the per-phase "
-               "estimate): per-device buffers not modelled"),
     # round 12 (blind), quantized checkpoints under vLLM. Gemma 4 26B-A4B NVFP4 (RedHatAI, vision tower)
     # on 0.19.2rc1: the checkpoint is 15.30 GiB on disk and priced so, vLLM held 15.77
     ("r12q-gemma4-26b-a4b-nvfp4-wsl-u080-v0192rc1", "weights"): (
