@@ -77,7 +77,8 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
       to a multiple of n_seq (``resolve_params``);
     - inside an attention layer, while the masks (inputs live until the last layer uses them) are
       held: KQ without flash attention (n_kv × n_ubatch × n_head × 4 B; the softmax runs in place),
-      the masks (f32, or f16 with flash attention: n_kv × n_ubatch per cache), the Hadamard matrices of
+      the masks (f32, or f16 with flash attention: n_kv × n_ubatch per cache; the builds before b9410 also
+      hold an f32 mask while it is cast, params.py F32_MASK_BUILDS), the Hadamard matrices of
       a quantized cache, and activations per token. Those per-token activations are fitted on
       Gemma 3 270M (exact there from n_ubatch 64 to 2048 and n_ctx 768 to 1M) and named after the graph
       tensors they match; other architectures: an estimate;
@@ -122,7 +123,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         attention = max(attention, masks + cast + rot + t * (per_token - 2 * ffn_width * F32))
     ffn = t * 2 * ffn_width * F32
     hidden_rows = f"({t} + {out})" if embd else f"{out}"
-    while_cast = f", or the f32 masks {cast:,} B beside them while they are cast" if cast else ""
+    while_cast = f", or the largest f32 mask {cast:,} B beside them while it is cast" if cast else ""
     explain = (
         f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + {hidden_rows} × {cfg.hidden_size} × 4 B "
         f"+ {out} × 4 B = {logits + logits_rest:,} B",
