@@ -95,6 +95,12 @@ KNOWN_MISSES = {
          "the same shapes and settings as the Qwen2.5-7B run beside it, whose tokens fit: 2.4 % apart "
          "between the two runs on one machine"))
        for figure in ("kv_tokens", "max_concurrency")},
+    # round 28 (blind, r28l-*: llama.cpp b10016 from an issue thread)
+    ("r28l-qwen36-35b-a3b-mxfp4moe-rtx5060ti-262144-b10016", "compute_buffer"): (
+        0.5, "a 35B MoE on a 16 GB card: 80 graph splits at -ub 1024 say that many layers' experts sit in "
+             "host memory, copied into the CUDA compute buffer for a prompt batch (one layer's, ~430 MiB), "
+             "where the excerpt shows neither the placement nor the flags: 1250 MiB printed, 649 predicted "
+             "for a whole offload; MoE experts on the CPU are not modelled"),
     # round 27 (blind, r27v-*: three vLLM 0.31.0 logs; none of 0.32 to 0.34 in the stored material)
     ("r27v-qwen25-7b-awq-h200-4k-v0310", "weights"): (
         0.04, "AWQ on Marlin at 0.31: 5.38 GiB printed, 5.20 priced, as a 0.19 log of the same checkpoint "
