@@ -218,8 +218,14 @@ def _how(plan: Plan, device: Device) -> str:
         return f"{plan.weights_label}, whole{_need(plan, device)}"
     ram = f"{bytes_label(off.ram_bytes)} of RAM"
     if off.cpu_moe_layers:
+        # llama.cpp's op offload (ggml_backend_sched, backends whose offload_op takes batches of 32 rows or
+        # more) may run a prompt batch's expert products on the GPU with the host experts copied into its
+        # compute buffer: a Qwen3.6-35B-A3B log on a 16 GB card printed 1250 MiB of CUDA compute buffer
+        # where the whole-offload rule gives 649 (tests/fixtures/engine_logs/llamacpp/r28l-*), two others
+        # 43 and 77 MiB more; not modelled, so said
         return (f"{plan.weights_label} with the routed experts of {off.cpu_moe_layers} of {off.n_layers} "
-                f"layers in RAM ({ram})")
+                f"layers in RAM ({ram}; prompt batches may copy experts into the GPU's compute buffer, not "
+                f"counted: leave headroom)")
     return (f"{plan.weights_label} with {off.gpu_layers} of {off.n_layers} layers on the GPU, the rest in "
             f"RAM ({ram})")
 
