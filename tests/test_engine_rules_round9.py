@@ -353,7 +353,8 @@ def test_sglang_keeps_its_rope_cache_in_float32_on_cuda():
 
     cfg = paramscope.open_model("llama-3.1-8b").config
     assert sglang_rope_cache_bytes(cfg, DType.BF16) == 131072 * 128 * 4
-    assert sglang_rope_cache_bytes(cfg, DType.BF16, cuda=False) == 131072 * 128 * 2
+    assert sglang_rope_cache_bytes(cfg, DType.BF16, platform="rocm") == 131072 * 128 * 2
+    assert sglang_rope_cache_bytes(cfg, DType.BF16, platform="xpu") == 131072 * 128 * 4
     assert sglang_rope_cache_bytes(cfg, DType.BF16, build="early-2025") == 131072 * 128 * 2
     row = {r.figure: r for r in engine_log_compare.compare(_record("maxuhl-sglang-llama31-8b-24g"))[0]}
     assert abs(row["weights"].error) < 0.0005

@@ -427,7 +427,8 @@ def record_tails(model: Model, r: Record, tp: int) -> int:
         return 0
     if r.engine == "vllm":
         return vllm_loaded_tails(model, tp)
-    return sglang_loaded_tails(model, tp, cuda=not sglang_on_rocm(r), build=sglang_build(r))
+    return sglang_loaded_tails(model, tp, platform="rocm" if sglang_on_rocm(r) else "cuda",
+                               build=sglang_build(r))
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:

@@ -188,17 +188,18 @@ ROPE_CAST_BUILDS = frozenset({"early-2025"})
 ROPE_FLOAT32_PLATFORMS = frozenset({"cuda", "xpu"})
 
 
-def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType, *, cuda: bool = True, build: str = "current"
-                            ) -> int:
+def sglang_rope_cache_bytes(cfg: ArchConfig, dtype: DType, *, platform: str = "cuda",
+                            build: str = "current") -> int:
     """The RoPE caches SGLang builds beside the weights (vLLM's rule, vllm/weights.py rope_cache_bytes,
     except for the families whose model code drops the config's scaling), in float32 on CUDA from the
-    builds of mid-2025 on (ROPE_CAST_BUILDS)."""
-    return rope_cache_bytes(_as_sglang_ropes(cfg), DType.F32 if rope_in_float32(cuda, build) else dtype)
+    builds of mid-2025 on (ROPE_CAST_BUILDS, ROPE_FLOAT32_PLATFORMS)."""
+    return rope_cache_bytes(_as_sglang_ropes(cfg), DType.F32 if rope_in_float32(platform, build) else dtype)
 
 
-def rope_in_float32(cuda: bool, build: str) -> bool:
-    """Whether SGLang keeps the cos/sin cache in float32 (ROPE_CAST_BUILDS)."""
-    return cuda and build not in ROPE_CAST_BUILDS
+def rope_in_float32(platform: str, build: str) -> bool:
+    """Whether SGLang keeps the cos/sin cache in float32 on ``platform`` (runtimes/common.py gpu_platform;
+    ROPE_FLOAT32_PLATFORMS, ROPE_CAST_BUILDS)."""
+    return platform in ROPE_FLOAT32_PLATFORMS and build not in ROPE_CAST_BUILDS
 
 
 def _as_sglang_ropes(cfg: ArchConfig) -> ArchConfig:
@@ -611,7 +612,6 @@ def sglang_memory(
     # the piecewise graphs: CUDA only (_handle_piecewise_cuda_graph: off on HIP, XPU, MPS, NPU, CPU)
     piecewise = (vision is None and platform == "cuda" and cfg.architecture not in PIECEWISE_OFF_ARCHS
                  and piecewise_cuda_graph is not False)
-    cuda = platform in ROPE_FLOAT32_PLATFORMS
     fraction = (default_mem_fraction(tp, None if reported is None else reported / (1 << 20), build,
                                      piecewise=piecewise, mla=cfg.is_mla)
                 if mem_fraction_static is None else mem_fraction_static)
@@ -660,7 +660,7 @@ def sglang_memory(
     # the MoE routers and MLA's down-projections are whole on every rank, as in vLLM's model code
     shared = replicated_weight_bytes(cfg, tp, dtype, mla_stored_bytes)
     model = (-(-(weights_bytes - shared) // tp) + shared
-             + sglang_rope_cache_bytes(cfg, dtype, cuda=cuda, build=build) + allocator_tail_bytes)
+             + sglang_rope_cache_bytes(cfg, dtype, platform=platform, build=build) + allocator_tail_bytes)
     if max_total_tokens is not None and max_total_tokens < 1:
         raise UnsupportedError(f"SGLang's max_total_tokens must be positive (found {max_total_tokens})")
     nccl = (NCCL_BYTES if nvlink else NCCL_PCIE_BYTES) if tp > 1 else 0
@@ -686,7 +686,8 @@ def given_free_memory(m: SglangMemory, free_before_load: int, free_after_load: i
                    explain=())
 
 
-def loaded_tails(model: Model, tensor_parallel: int, *, cuda: bool = True, build: str = "current") -> int:
+def loaded_tails(model: Model, tensor_parallel: int, *, platform: str = "cuda", build: str = "current"
+                 ) -> int:
     """What one rank's caching allocator reserves beyond the tensors and RoPE cache once SGLang has built
     and loaded them, as its "mem usage" of loading (free memory after empty_cache) counts it: the segment
     tails and the holes of the 20 MiB segments small tensors share, replayed in construction order with
@@ -696,7 +697,7 @@ def loaded_tails(model: Model, tensor_parallel: int, *, cuda: bool = True, build
     cfg = model.config
     if not weights or cfg is None:
         return weight_tails(model, tensor_parallel, device_level=True)
-    cast = 0 if rope_in_float32(cuda, build) else model_dtype(model.tensors).type_size
+    cast = 0 if rope_in_float32(platform, build) else model_dtype(model.tensors).type_size
     return reserved_holes(weights, rope_shapes(_as_sglang_ropes(cfg)), cast_to=cast)
 
 
@@ -798,14 +799,13 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     gpu = req.device.usable_bytes if req.device and on_gpu else None
     platform = gpu_platform(req.device) or "cuda"
     on_host = platform in ("cpu", "metal")
-    cuda = platform in ROPE_FLOAT32_PLATFORMS
     m = sglang_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                       gpu_memory_bytes=gpu, mem_fraction_static=option(req, "mem_fraction_static"),
                       tensor_parallel=req.n_devices,
                       nvlink=req.device.nvlink is not False if req.device and on_gpu else True,
                       # PyTorch's caching allocator: a GPU's (CUDA or HIP), not the host's
                       allocator_tail_bytes=0 if req.weights or on_host else loaded_tails(
-                          model, req.n_devices, cuda=cuda, build=option(req, "sglang_build")),
+                          model, req.n_devices, platform=platform, build=option(req, "sglang_build")),
                       gpu_reported_bytes=(req.device.reported_bytes or req.device.memory_bytes
                                           if req.device and on_gpu else None),
                       build=option(req, "sglang_build"),
