@@ -427,8 +427,7 @@ def record_tails(model: Model, r: Record, tp: int) -> int:
         return 0
     if r.engine == "vllm":
         return vllm_loaded_tails(model, tp)
-    return sglang_loaded_tails(model, tp, platform="rocm" if sglang_on_rocm(r) else "cuda",
-                               build=sglang_build(r))
+    return sglang_loaded_tails(model, tp, platform=sglang_platform(r), build=sglang_build(r))
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
@@ -825,6 +824,11 @@ def sglang_on_rocm(r: Record) -> bool:
     return bool(ROCM_MARKERS.search(f"{r.gpus.get('name') or ''} {r.log}"))
 
 
+def sglang_platform(r: Record) -> str:
+    """The platform (runtimes/common.py gpu_platform) an SGLang log ran on: ROCm by its markers, else CUDA."""
+    return "rocm" if sglang_on_rocm(r) else "cuda"
+
+
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
@@ -847,7 +851,7 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
                            else None),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
         max_total_tokens=cap if isinstance(cap, int) else None,
-        platform="rocm" if sglang_on_rocm(r) else "cuda",
+        platform=sglang_platform(r),
         piecewise_cuda_graph=False if sglang_option(r, "disable_piecewise_cuda_graph") else None)
     m = replace(m, page_size=sglang_page_size(r))
     out: dict[str, float] = {"weights": m.model_bytes}
