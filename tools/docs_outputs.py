@@ -194,6 +194,7 @@ FIXTURES: dict[str, Callable[[Path], Path]] = {
     "gemma-3-270m-q4_k_m.gguf": _gemma,
     "all-MiniLM-L6-v2": _minilm,
     "mt5-small.json": _config("mt5-small.json"),
+    "google__gemma-4-E2B.json": _config("google__gemma-4-E2B.json"),
     "truncated.gguf": _truncated,
     "bomb.gguf": _bomb,
     "evil.pkl": _evil,

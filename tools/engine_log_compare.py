@@ -20,7 +20,7 @@ from engine_logs import FIXTURES, Record
 
 import paramscope
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache
-from paramscope.analyses.sizing.loaded import loaded_weights
+from paramscope.analyses.sizing.loaded import TOWER_MODALITIES, loaded_weights, without_towers
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split
@@ -29,7 +29,8 @@ from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
 from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
-from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload
+from paramscope.analyses.sizing.runtimes.vllm.adapter import TOWER_SKIP_RELEASE, stage_offload
+from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
 from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower as vllm_vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
     FAMILY_LAST,
@@ -430,9 +431,33 @@ def record_tails(model: Model, r: Record, tp: int) -> int:
     return sglang_loaded_tails(model, tp, platform=sglang_platform(r), build=sglang_build(r))
 
 
+# A text-only checkpoint (model "text_only": its architecture the text model's, Gemma4ForCausalLM) priced
+# from its multimodal model's config: the towers are not in it, as with every modality at 0
+ALL_MODALITIES_OFF = {modality: 0 for tower in TOWER_MODALITIES.values() for modality in tower}
+
+
+def record_mm_limits(r: Record) -> dict[str, int] | None:
+    """The record's per-prompt limits: every modality 0 for a text-only checkpoint or
+    --language-model-only, else --limit-mm-per-prompt as its command line gives it."""
+    if r.model.get("text_only") or r.setting("language_model_only"):
+        return dict(ALL_MODALITIES_OFF)
+    return parse_mm_limits(r.setting("limit_mm_per_prompt"))
+
+
+def vllm_built_model(model: Model, r: Record) -> Model:
+    """The model as the record's vLLM built it: a text-only checkpoint without its towers; from 0.16 on
+    (adapter.TOWER_SKIP_RELEASE) without each tower whose modalities the limits all set to 0."""
+    limits = record_mm_limits(r)
+    if not limits or (not r.model.get("text_only")
+                      and (record_release(r) or FAMILY_LAST[vllm_engine(r)]) < TOWER_SKIP_RELEASE):
+        return model
+    return without_towers(model, limits)[0]
+
+
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
+    model = vllm_built_model(model, r)
     engine = vllm_engine(r)
     pp = r.setting("pipeline_parallel_size") or 1
     weights = weights_bytes(model, r)
@@ -466,8 +491,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")),
         async_scheduling=async_scheduling(r), release=record_release(r),
         device_hole_bytes=0 if r.model.get("weights") else vllm_device_holes(model, tp),
-        vision=None if MM_PROFILING_SKIPPED in r.log else vllm_vision_tower(
-            model.metadata.get("config") if model.metadata else None))
+        vision=None if MM_PROFILING_SKIPPED in r.log or r.model.get("text_only") else vllm_vision_tower(
+            model.metadata.get("config") if model.metadata else None), mm_limits=record_mm_limits(r))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_

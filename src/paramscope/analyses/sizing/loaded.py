@@ -106,6 +106,53 @@ def unbuilt_vision(model: Model) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
+# vLLM 0.16 and later build each multimodal tower inside ``_mark_tower_model(vllm_config, modalities)``
+# (model_executor/models/interfaces.py): when --limit-mm-per-prompt gives 0 for every modality the tower
+# serves (--language-model-only, from 0.17: for all of them) the tower is a StageMissingLayer, built and
+# loaded without weights. Its projector into the text model is built with it (llava's and qwen2_audio's
+# multi_modal_projector, gemma3n's and gemma4's embed_vision / embed_audio). The modalities a vision tower
+# serves differ by model (LLaVA's: image; Qwen2.5-VL's and Gemma 4's: image and video, video 999 unless
+# given, even where the model takes none): it is left out here only when image and video are both 0.
+TOWER_MODALITIES: dict[str, tuple[str, ...]] = {"vision": ("image", "video"), "audio": ("audio",)}
+
+
+def tower_of(name: str, has_vision: bool) -> str | None:
+    """The tower (TOWER_MODALITIES) a tensor belongs to: its own, or for a projector the tower its name
+    names (embed_audio), else the vision tower where the model has one; None for the text model."""
+    from paramscope.knowledge.roles import place
+
+    component = place(name).component
+    if component in TOWER_MODALITIES:
+        return component
+    if component != "projector":
+        return None
+    return "audio" if "audio" in name or not has_vision else "vision"
+
+
+def unbuilt_towers(model: Model, limits: dict[str, int]) -> tuple[tuple[str, ...], tuple[Tensor, ...]]:
+    """The towers vLLM leaves out for these per-prompt limits (every modality of the tower at 0) and their
+    tensors (the projector included)."""
+    from paramscope.knowledge.roles import place
+
+    off = tuple(tower for tower, modalities in TOWER_MODALITIES.items()
+                if all(limits.get(m, 999) == 0 for m in modalities))
+    if not off:
+        return (), ()
+    has_vision = any(place(t.name).component == "vision" for t in model.tensors)
+    left = tuple(t for t in model.tensors if tower_of(t.name, has_vision) in off)
+    return tuple(tower for tower in off if any(tower_of(t.name, has_vision) == tower for t in left)), left
+
+
+def without_towers(model: Model, limits: dict[str, int]) -> tuple[Model, tuple[str, ...], tuple[Tensor, ...]]:
+    """The model without the towers these limits turn off (``unbuilt_towers``), the towers and their
+    tensors; the model itself when none is."""
+    towers, tensors = unbuilt_towers(model, limits)
+    if not tensors:
+        return model, (), ()
+    gone = {id(t) for t in tensors}
+    return replace(model, tensors=tuple(t for t in model.tensors if id(t) not in gone)), towers, tensors
+
+
 # vLLM families whose Triton MXFP4 backend pads its values (knowledge/quant_layouts.py "triton-0.17": the
 # triton_kernels 0.17 to 0.22 bundle; the v1-0.16 family is 0.16 to 0.20)
 PADDED_TRITON_FAMILIES = frozenset({"v1-0.16"})

@@ -146,10 +146,12 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
                                f"{req.n_devices})")
     ctx, ctx_note = resolve_context(cfg, req.context)
     runtime = find(req.runtime)
+    req = replace(req, runtime=runtime.name, options=runtime.check(req.options))
     family = runtime.layout(req)
+    model, unbuilt = runtime.built(model, req)
     weights_bytes, scheme, weights_explain = weights_for(model, req.weights, runtime.name, req.device,
                                                          req.n_devices, family)
-    req = replace(req, runtime=runtime.name, options=runtime.check(req.options))
+    weights_explain = (*weights_explain, *(f"weights: {n}" for n in unbuilt))
     parts = runtime.parts()(model, cfg, weights_bytes, req, ctx)
     on_devices = weights_bytes + parts.duplicate_weights_bytes - parts.host_weights_bytes
     kv_on_devices = parts.kv_cache_bytes - parts.host_kv_bytes

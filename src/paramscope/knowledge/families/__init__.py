@@ -35,6 +35,7 @@ from paramscope.knowledge.families.encoders import (
     whisper_tensors,
 )
 from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
+from paramscope.knowledge.families.gemma4 import default_extra as gemma4_default_extra
 from paramscope.knowledge.families.gemma4 import gemma4_text_tensors, kv_per_layer
 from paramscope.knowledge.families.hfconfig import HfConfig, saved_by_v4
 from paramscope.knowledge.families.table import (
@@ -70,6 +71,8 @@ TEXT_LAYOUTS = {"decoder": decoder_tensors, "gemma3n_text": gemma3n_text_tensors
 # layouts whose layers cache KV rows of different widths: ArchConfig.extra's per-layer KV heads and
 # head widths (analyses/sizing/kv_cache.py)
 PER_LAYER_KV = {"gemma4_text": kv_per_layer}
+# layouts whose config class fills in ArchConfig.extra entries config.json may leave out
+DEFAULT_EXTRA = {"gemma4_text": gemma4_default_extra}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
 ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 # layouts whose ArchConfig numbers describe a stack that keeps no KV cache while others not priced here
@@ -448,6 +451,9 @@ def _extra(plan: _Plan) -> dict[str, Any]:
     per_layer_kv = PER_LAYER_KV.get(d.family.layout)
     if per_layer_kv is not None:
         extra.update(per_layer_kv(d))
+    defaults = DEFAULT_EXTRA.get(d.family.layout)
+    if defaults is not None:
+        extra.update({k: v for k, v in defaults(d).items() if extra.get(k) is None})
     if d.mixer is not None:
         extra["ssm"] = {f.name: getattr(d.mixer, f.name) for f in fields(d.mixer)}
     if d.family.attention == "mla":

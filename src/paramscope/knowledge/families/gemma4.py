@@ -33,6 +33,11 @@ from paramscope.knowledge.families.tensors import TensorList
 
 # Gemma4TextConfig.__post_init__: global_head_dim defaults to 512 (a kwarg, not a field)
 GLOBAL_HEAD_DIM = 512
+# Gemma4TextConfig's rope_parameters where config.json gives none (transformers 5.24): each layer type's
+# RoPE, which vLLM builds a cache for (analyses/sizing/runtimes/vllm/weights.py per_type_rope_shapes)
+DEFAULT_ROPE_PARAMETERS = {
+    "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+    "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1000000.0}}
 
 
 def _kv_shared(hf: HfConfig, n: int) -> int:
@@ -69,6 +74,11 @@ def kv_per_layer(d: Dims) -> dict[str, tuple[int, ...]]:
     shapes = _attention_shapes(d)
     return {"n_kv_heads_per_layer": tuple(h for h, _ in shapes),
             "head_dim_per_layer": tuple(w for _, w in shapes)}
+
+
+def default_extra(d: Dims) -> dict[str, Any]:
+    """ArchConfig.extra's entries Gemma4TextConfig fills in where config.json gives none."""
+    return {"rope_parameters": DEFAULT_ROPE_PARAMETERS}
 
 
 def gemma4_text_tensors(d: Dims, t: TensorList, base: str | None = None, head: str = "") -> None:

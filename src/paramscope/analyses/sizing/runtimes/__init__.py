@@ -80,6 +80,13 @@ class Runtime:
         resolve = getattr(importlib.import_module(f"{__name__}.{self.module}"), "layout_family", None)
         return resolve(req) if resolve is not None else option(req, self.layout_option)
 
+    def built(self, model: Model, req: Any) -> tuple[Model, tuple[str, ...]]:
+        """The model as the engine builds it for ``req``, with a note for each part it leaves out (vLLM:
+        a multimodal tower whose modalities are all limited to 0); the model itself for an engine whose
+        module has no ``built_model(model, req)``."""
+        build = getattr(importlib.import_module(f"{__name__}.{self.module}"), "built_model", None)
+        return build(model, req) if build is not None else (model, ())
+
     def default(self, name: str) -> Any:
         for o in self.options:
             if o.name == name:
@@ -182,7 +189,11 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "the multimodal encoder out (its peak is then yours to leave room for)"),
              Option("limit_mm_per_prompt", str, "", "vLLM --limit-mm-per-prompt: items per prompt by "
                     "modality, as image=1,video=0 or vLLM's JSON (0 leaves a modality out of the "
-                    "profile)", metavar="M=N,…"),
+                    "profile; from 0.16 a tower all of whose modalities are 0 is not built: the vision "
+                    "tower with image=0,video=0, the audio tower with audio=0)", metavar="M=N,…"),
+             Option("language_model_only", bool, False, "vLLM --language-model-only (0.17 on): every "
+                    "modality limited to 0, so a multimodal model runs as its text model alone, without "
+                    "its vision and audio towers' weights or their profile"),
              Option("disable_hybrid_kv_cache_manager", bool, False, "vLLM "
                     "--disable-hybrid-kv-cache-manager (also what a KV connector without hybrid support "
                     "does): every sliding-window layer caches the whole context"),

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 
+from paramscope.analyses.sizing.loaded import TOWER_MODALITIES, without_towers
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
 from paramscope.analyses.sizing.runtimes.common import gpu_platform
 from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_mm_limits, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    FAMILY_LAST,
     LATEST_RELEASE,
     TRI_STATE,
+    V0_FAMILIES,
     Release,
     covers,
     family_for_release,
@@ -36,6 +39,7 @@ from paramscope.analyses.sizing.runtimes.weight_offload import (
 )
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
+from paramscope.model.memo import ModelMemo
 from paramscope.units import counted
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -115,6 +119,55 @@ AFTER_WARMUP_NOTE = (
     "(engine.py EXTENSIBLE_RELEASE), which no log checks yet")
 
 
+# vLLM 0.16 and later leave out a multimodal tower whose modalities are all limited to 0 (loaded.py
+# TOWER_MODALITIES: ``_mark_tower_model``, in 0.16.0's model code, not in 0.14.0's); --language-model-only,
+# which limits every modality to 0, came in 0.17.0 (engine/arg_utils.py; not in 0.16.0's)
+TOWER_SKIP_RELEASE: Release = (0, 16, 0)
+LANGUAGE_MODEL_ONLY_RELEASE: Release = (0, 17, 0)
+_BUILT: ModelMemo[tuple[Model, tuple[str, ...]]] = ModelMemo(8)
+
+
+def asked_mm_limits(req: MemoryRequest) -> dict[str, int] | None:
+    """Items per prompt by modality: --limit-mm-per-prompt, or 0 for every one with --language-model-only
+    (None: neither given)."""
+    if option(req, "language_model_only"):
+        return {modality: 0 for tower in TOWER_MODALITIES.values() for modality in tower}
+    return parse_mm_limits(option(req, "limit_mm_per_prompt"))
+
+
+def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...]]:
+    """The model as vLLM builds it for the request: without the towers the per-prompt limits turn off
+    (TOWER_SKIP_RELEASE), with a note saying so (the runtime table's ``Runtime.built``)."""
+    limits = asked_mm_limits(req)
+    engine, release = engine_and_release(req)
+    effective = release or FAMILY_LAST.get(engine, LATEST_RELEASE)
+    if option(req, "language_model_only") and (engine in V0_FAMILIES
+                                                or effective < LANGUAGE_MODEL_ONLY_RELEASE):
+        raise UnsupportedError(f"vLLM {release_text(effective)} ({engine}) has no --language-model-only "
+                               f"(from {release_text(LANGUAGE_MODEL_ONLY_RELEASE)}); --limit-mm-per-prompt "
+                               "with 0 for each modality leaves the encoders out of the profile")
+    if not limits or 0 not in limits.values():
+        return model, ()
+    key = (tuple(sorted(limits.items())), engine in V0_FAMILIES or effective < TOWER_SKIP_RELEASE)
+    return _BUILT.get(model, key, lambda: _without_towers(model, limits, key[1], effective))
+
+
+def _without_towers(model: Model, limits: dict[str, int], kept: bool,
+                    release: Release) -> tuple[Model, tuple[str, ...]]:
+    built, towers, tensors = without_towers(model, limits)
+    if not towers:
+        return model, ()
+    what = " and ".join(f"the {t} tower" for t in towers)
+    if kept:
+        return model, (f"vLLM {release_text(release)} builds {what} whatever --limit-mm-per-prompt says "
+                       f"(from {release_text(TOWER_SKIP_RELEASE)} a tower whose modalities are all 0 is not "
+                       "built); counted",)
+    freed = sum(t.nbytes for t in tensors)
+    return built, (f"vLLM does not build {what} (every modality {'of each' if len(towers) > 1 else 'of it'} "
+                   f"limited to 0; models/interfaces.py _mark_tower_model): {len(tensors):,} tensors, "
+                   f"{-freed:+,} B, its projector included",)
+
+
 def has_vision_encoder(model: Model) -> bool:
     """Whether config.json describes a vision tower (``vision_config``), which vLLM's profile run feeds."""
     raw = model.metadata.get("config") if model.metadata else None
@@ -192,7 +245,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes") or None
     vision = None if option(req, "skip_mm_profiling") else vision_tower(
         model.metadata.get("config") if model.metadata else None)
-    mm_limits = parse_mm_limits(option(req, "limit_mm_per_prompt"))
+    mm_limits = asked_mm_limits(req)
     engine, release = engine_and_release(req)
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),

@@ -30,6 +30,7 @@ from paramscope.analyses.sizing.runtimes.vllm.weights import (
     allocator_tails,
     offloaded_bytes,
     replicated_bytes,
+    rope_shapes,
     uneven_experts_bytes,
 )
 from paramscope.analyses.sizing.runtimes.weight_offload import CpuOffload
@@ -65,9 +66,10 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"tensor_parallel {p.tensor_parallel}{', expert parallel' if p.expert_parallel else ''}, "
         f"KV {p.kv_type.value.lower()}; figures per GPU",
         f"weights: {weights_bytes:,} B / {p.tensor_parallel}"
-        f"{f' (routers {shared:,} B whole on every rank)' if shared else ''} + RoPE cache "
-        f"{cfg.context_length} × {cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k} × "
-        f"{ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B"
+        f"{f' (routers {shared:,} B whole on every rank)' if shared else ''} + "
+        f"{'RoPE cache' if len(ropes := rope_shapes(cfg)) == 1 else 'RoPE caches'} " + " + ".join(
+            f"{positions} × {rotary_dim} × {ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B"
+            for positions, rotary_dim in ropes) +
         f"{f' + allocator segment tails {tails:,} B' if (tails := allocator_tails(cfg, p)) else ''}"
         f"{f' + the first rank extra expert {uneven:,} B' if uneven else ''}"
         f"{f' − moved to host memory {offloaded_bytes(m.offload):,} B' if m.offload else ''}"

@@ -9,6 +9,7 @@ import re
 
 from paramscope.analyses.sizing.kv_cache import (
     KV_HEADS_PER_LAYER,
+    head_dims_per_layer,
     layer_kinds,
 )
 from paramscope.analyses.sizing.loaded import unbuilt_vision
@@ -148,7 +149,11 @@ def rope_cache_bytes(cfg: ArchConfig, dtype: DType) -> int:
 
 
 def rope_shapes(cfg: ArchConfig) -> list[tuple[int, int]]:
-    """Each RoPE cache's (positions, rotary dim) (``rope_caches``; ``rope_cache_bytes``)."""
+    """Each RoPE cache's (positions, rotary dim) (``rope_caches``; ``rope_cache_bytes``); a config whose
+    RoPE is given per layer type, each type's own (``per_type_rope_shapes``)."""
+    by_type = per_type_rope_shapes(cfg)
+    if by_type is not None:
+        return by_type
     rotary_dim = cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k
     # get_rope narrows rotary_dim to int(head_size × partial_rotary_factor) (GLM-4 0.5, Phi-2 0.4,
     # StableLM 0.25): the cache holds only the rotated part of each head
@@ -185,6 +190,42 @@ def rope_positions(cfg: ArchConfig, scaling: object) -> int:
         # Qwen2.5-VL, the maximum index value is related to the duration of the input video"
         return positions * MROPE_CACHE_FACTOR
     return positions
+
+
+# transformers 5 writes the RoPE of a model whose layer types rotate differently as one rope_parameters
+# entry per layer type (Gemma 3, Gemma 3n, Gemma 4, ModernBERT: {"full_attention": {...},
+# "sliding_attention": {...}}), and vLLM's model code builds each layer's rotary embedding from its type's
+# entry (models/gemma3.py, gemma4.py: ``if layer_type in config.rope_parameters``), with the layer's own
+# head size (Gemma 4's full layers: global_head_dim 512). get_rope keeps one cache per distinct setting.
+ROPE_LAYER_TYPES = {"full": "full_attention", "sliding": "sliding_attention"}
+# Gemma 4's "proportional" RoPE (rotary_embedding/gemma4_rope.py Gemma4RotaryEmbedding) rotates only
+# partial_rotary_factor of each head but builds its cache over the whole head ("rotary_dim = head_size
+# (full application)", the other angles zero-padded): 131072 × 512 × 2 B = 128 MiB on Gemma 4 E2B
+WHOLE_HEAD_ROPE_TYPES = frozenset({"proportional"})
+
+
+def per_type_rope_shapes(cfg: ArchConfig) -> list[tuple[int, int]] | None:
+    """The (positions, rotary dim) of each distinct cache of a config whose rope_parameters are keyed by
+    layer type (ROPE_LAYER_TYPES); None for any other config."""
+    rope = cfg.extra.get("rope_parameters")
+    if not isinstance(rope, dict) or not any(isinstance(rope.get(k), dict)
+                                             for k in ROPE_LAYER_TYPES.values()):
+        return None
+    types = cfg.layer_types or ("full",) * cfg.n_layers
+    widths = head_dims_per_layer(cfg)
+    caches: dict[tuple[int, int, str], None] = {}
+    for kind, key in ROPE_LAYER_TYPES.items():
+        params = rope.get(key)
+        if kind not in types or not isinstance(params, dict):
+            continue
+        head = widths[types.index(kind)] if widths is not None else cfg.head_dim_k
+        factor = params.get("partial_rotary_factor")
+        rotary_dim = head
+        if params.get("rope_type") not in WHOLE_HEAD_ROPE_TYPES and isinstance(factor, int | float) \
+                and 0 < factor < 1:
+            rotary_dim = int(head * factor)
+        caches[(rope_positions(cfg, params), rotary_dim, repr(sorted(params.items())))] = None
+    return [(positions, rotary_dim) for positions, rotary_dim, _ in caches]
 
 
 def rope_caches(cfg: ArchConfig) -> tuple[tuple[int, object], ...]:
