@@ -527,6 +527,22 @@ class Runner:
         made = self.made[name]
         return made if isinstance(made, str) else None
 
+    def folder(self, page: Path) -> Path:
+        """The page's own folder, where its commands run: the fixtures it names are linked there, so what
+        one page's commands see (``scan`` judges a file's folder: a linked model folder there is possible
+        code) does not depend on which other pages ran before it."""
+        where = self.dir / "pages" / page.stem
+        if not where.is_dir():
+            (where / "docs").mkdir(parents=True)  # --plot docs/x.png writes here
+        return where
+
+    def _link(self, name: str, where: Path) -> None:
+        real = self.made[name]
+        link = where / name
+        if isinstance(real, Path) and not link.exists() and not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(real)
+
     def run(self, block: Block, cmd: Command) -> Result:
         names, why = needs(cmd)
         if why is None:
@@ -534,6 +550,7 @@ class Runner:
                 why = self.fixture(n)
                 if why:
                     break
+                self._link(n, self.folder(block.page))
         if why:
             return Result(block, cmd, "cannot run", why)
         tried = []
@@ -547,8 +564,9 @@ class Runner:
     def _run(self, block: Block, cmd: Command, width: int) -> Result:
         env = dict(self.env, COLUMNS=str(width))
         argv = [self.python, "-c", SESSION, cmd.text] if cmd.python else ["bash", "-c", cmd.text]
+        where = self.folder(block.page)
         try:
-            r = subprocess.run(argv, cwd=self.dir, env=env, capture_output=True,
+            r = subprocess.run(argv, cwd=where, env=env, capture_output=True,
                                text=True, timeout=self.timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return Result(block, cmd, "cannot run", f"ran past {self.timeout:.0f} s")
@@ -556,14 +574,14 @@ class Runner:
         for name, real in self.made.items():
             if isinstance(real, Path):
                 out = out.replace(str(real), name)
-        out = out.replace(str(self.dir) + "/", "")
+        out = out.replace(str(where) + "/", "").replace(str(self.dir) + "/", "")
         actual = out.split("\n")
         if "\n" in cmd.text and not cmd.python:   # the `$ echo $?` the page shows between the outputs
-            actual = self._interleave(cmd, r.stdout, r.stderr)
+            actual = self._interleave(cmd, r.stdout, r.stderr, where)
         diff = compare(cmd, actual)
         return Result(block, cmd, "differs" if diff else "equal", actual=actual, diff=diff, width=width)
 
-    def _interleave(self, cmd: Command, stdout: str, stderr: str) -> list[str]:
+    def _interleave(self, cmd: Command, stdout: str, stderr: str, where: Path) -> list[str]:
         # `paramscope …` then `echo $?`: the status is the last line of stdout
         out = stdout.rstrip("\n").split("\n")
         status = out.pop()
@@ -571,7 +589,7 @@ class Runner:
         for name, real in self.made.items():
             if isinstance(real, Path):
                 body = body.replace(str(real), name)
-        body = body.replace(str(self.dir) + "/", "")
+        body = body.replace(str(where) + "/", "").replace(str(self.dir) + "/", "")
         lines = body.rstrip("\n").split("\n") if body.strip() else []
         echo = [ln for ln in cmd.expected if ln.startswith("$ echo $?")]
         return [*lines, *echo, status]
