@@ -141,8 +141,9 @@ KNOWN_MISSES = {
                "not explained"),
     ("r25v-qwen36-35b-a3b-fp8-gb10-32k-v0300", "weights"): (
         0.03, "33.38 GiB printed, 0.84 GiB below the Qwen3.5 FP8 checkpoint of the same shapes on 0.18 "
-              "(r14m-*, 34.22): about the vision tower, so probably started text-only (the args are not "
-              "shown)"),
+              "(r14m-*, 34.22): with --language-model-only paramscope prices exactly 33.38 (the vision "
+              "tower left out), so probably started text-only; the args are not shown, so the record does "
+              "not say so"),
     **{("r25v-qwen36-35b-a3b-fp8-gb10-32k-v0300", figure): (
         0.25, "GB10's unified memory (vLLM reads the host's available memory, as the gb10bench-* records "
               "of the same report), the attention block size not printed (2096 taken from 0.20) and the "
