@@ -160,3 +160,47 @@ def test_a_partial_rotary_layer_type_caches_its_rotated_part():
 
     changed = replace(cfg, extra={**cfg.extra, "rope_parameters": rope})
     assert sorted(rope_shapes(changed)) == [(131072, 128), (131072, 256)]
+
+
+# --- K copied into the fused QKV's V slot -----------------------------------------------------------
+def _k_eq_v_layers(raw: dict) -> set[int]:
+    """vLLM 0.31 models/gemma4.py _gemma4_layer_weights_mapper's k_eq_v_layers: the full-attention layers
+    before the KV-sharing ones, where attention_k_eq_v is set."""
+    text = raw["text_config"]
+    first_shared = text["num_hidden_layers"] - (text.get("num_kv_shared_layers") or 0)
+    if not text.get("attention_k_eq_v"):
+        return set()
+    return {i for i, kind in enumerate(text["layer_types"][:first_shared]) if kind == "full_attention"}
+
+
+@pytest.mark.parametrize("name", ["gemma-4-31b.config.json", "gemma-4-26b-a4b.config.json",
+                                  "gemma-4-e2b.config.json", "gemma-4-e4b.config.json"])
+def test_the_v_slots_are_the_layers_vllm_copies_k_into(name):
+    from paramscope.analyses.sizing.loaded import fused_v_slots, with_fused_v_slots
+
+    raw = json.loads((LOG_CONFIGS / name).read_text())
+    model = paramscope.open_model(str(LOG_CONFIGS / name))
+    slots = fused_v_slots(model)
+    layers = {int(t.name.split(".layers.")[1].split(".")[0]) for t in slots}
+    assert layers == _k_eq_v_layers(raw)
+    by_name = {t.name: t for t in model.tensors}
+    for t in slots:
+        k = by_name[t.name.replace(".v_proj.", ".k_proj.")]
+        assert (t.shape, t.dtype) == (k.shape, k.dtype)
+        assert t.name not in by_name
+    built, notes = with_fused_v_slots(model)
+    assert built.tensor_bytes == model.tensor_bytes + sum(t.nbytes for t in slots)
+    assert bool(notes) == bool(slots)
+
+
+def test_vllm_and_sglang_hold_k_twice_and_llama_cpp_does_not():
+    source = LOG_CONFIGS / "gemma-4-31b.config.json"
+    model = paramscope.open_model(str(source))
+    from paramscope.analyses.sizing.loaded import fused_v_slots
+
+    twice = sum(t.nbytes for t in fused_v_slots(model))
+    assert twice == 10 * 4 * 512 * 5376 * 2  # 10 full layers, 4 KV heads of 512, hidden 5376, bf16
+    weights = {rt: paramscope.size(str(source), runtime=rt, gpu="h200", context=4096).estimate.weights_bytes
+               for rt in ("vllm", "sglang", "llama.cpp")}
+    assert weights["vllm"] == weights["sglang"] == model.tensor_bytes + twice
+    assert weights["llama.cpp"] == model.tensor_bytes

@@ -20,7 +20,12 @@ from engine_logs import FIXTURES, Record
 
 import paramscope
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache
-from paramscope.analyses.sizing.loaded import TOWER_MODALITIES, loaded_weights, without_towers
+from paramscope.analyses.sizing.loaded import (
+    TOWER_MODALITIES,
+    loaded_weights,
+    with_fused_v_slots,
+    without_towers,
+)
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split
@@ -445,8 +450,10 @@ def record_mm_limits(r: Record) -> dict[str, int] | None:
 
 
 def vllm_built_model(model: Model, r: Record) -> Model:
-    """The model as the record's vLLM built it: a text-only checkpoint without its towers; from 0.16 on
+    """The model as the record's vLLM built it: K copied into the fused QKV's V slot where the values are
+    the keys (loaded.py ``with_fused_v_slots``); a text-only checkpoint without its towers; from 0.16 on
     (adapter.TOWER_SKIP_RELEASE) without each tower whose modalities the limits all set to 0."""
+    model = with_fused_v_slots(model)[0]
     limits = record_mm_limits(r)
     if not limits or (not r.model.get("text_only")
                       and (record_release(r) or FAMILY_LAST[vllm_engine(r)]) < TOWER_SKIP_RELEASE):
@@ -855,6 +862,7 @@ def sglang_platform(r: Record) -> str:
 
 
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:
+    model = with_fused_v_slots(model)[0]  # SGLang's fused QKV, as vLLM's (vllm_built_model)
     cfg = model.config
     assert cfg is not None
     tp = r.setting("tp_size") or r.gpus.get("count") or 1

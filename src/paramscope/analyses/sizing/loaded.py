@@ -153,6 +153,56 @@ def without_towers(model: Model, limits: dict[str, int]) -> tuple[Model, tuple[s
     return replace(model, tensors=tuple(t for t in model.tensors if id(t) not in gone)), towers, tensors
 
 
+# vLLM and SGLang build every attention layer's q, k and v as one fused QKV projection, with a V slot even
+# where the checkpoint has no v_proj because the values are the keys (Gemma 4's attention_k_eq_v full
+# layers): the loader copies K into both slots (vLLM models/gemma4.py _gemma4_layer_weights_mapper
+# "k_eq_v_shards"; SGLang models/gemma4_causal.py "should_dup_k_to_v"), so the engine holds K twice. 31B: 10
+# layers × 4 heads × 512 × 5376 × 2 B = 0.21 GiB. (llama.cpp and transformers read K for V, no copy.)
+FUSED_QKV_ENGINES = frozenset({"vllm", "sglang"})
+_ATTENTION_PROJ = re.compile(r"^(?P<block>.*\.self_attn)\.(?P<which>[qkv])_proj\.")
+
+
+def fused_v_slots(model: Model) -> tuple[Tensor, ...]:
+    """The V slots an engine with fused QKV projections fills with K (FUSED_QKV_ENGINES): a copy of each
+    k_proj tensor (its weight, scales and zero points) of an attention block with q_proj and k_proj and no
+    v_proj, named v_proj; () for a model whose every such block has its own v_proj. Towers are not fused."""
+    from paramscope.knowledge.roles import place
+
+    found: dict[str, set[str]] = {}
+    for t in model.tensors:
+        m = _ATTENTION_PROJ.match(t.name) if ".self_attn." in t.name else None
+        if m is not None:
+            found.setdefault(m["block"], set()).add(m["which"])
+    k_is_v = {block for block, which in found.items() if which == {"q", "k"}}
+    if not k_is_v:
+        return ()
+    out = []
+    for t in model.tensors:
+        m = _ATTENTION_PROJ.match(t.name) if ".self_attn.k_proj." in t.name else None
+        if m is not None and m["which"] == "k" and m["block"] in k_is_v \
+                and place(t.name).component not in TOWER_MODALITIES:
+            out.append(replace(t, name=t.name.replace(".self_attn.k_proj.", ".self_attn.v_proj.", 1)))
+    return tuple(out)
+
+
+def with_fused_v_slots(model: Model) -> tuple[Model, tuple[str, ...]]:
+    """The model as a fused-QKV engine holds it (``fused_v_slots`` added after their K), with a note."""
+    slots = fused_v_slots(model)
+    if not slots:
+        return model, ()
+    after = {s.name.replace(".self_attn.v_proj.", ".self_attn.k_proj.", 1): s for s in slots}
+    tensors: list[Tensor] = []
+    for t in model.tensors:
+        tensors.append(t)
+        if t.name in after:
+            tensors.append(after[t.name])
+    added = sum(t.nbytes for t in slots)
+    return replace(model, tensors=tuple(tensors)), (
+        f"the fused QKV projection holds K twice where the values are the keys (no v_proj: Gemma 4's "
+        f"attention_k_eq_v layers; the loader copies K into the V slot): {len(slots):,} tensors, "
+        f"{added:+,} B",)
+
+
 # vLLM families whose Triton MXFP4 backend pads its values (knowledge/quant_layouts.py "triton-0.17": the
 # triton_kernels 0.17 to 0.22 bundle; the v1-0.16 family is 0.16 to 0.20)
 PADDED_TRITON_FAMILIES = frozenset({"v1-0.16"})

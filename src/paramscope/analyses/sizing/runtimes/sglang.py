@@ -96,6 +96,7 @@ from paramscope.analyses.sizing.runtimes.vllm.weights import (
 from paramscope.errors import UnsupportedError
 from paramscope.model import UNSHARED_LAYER_TYPES, ArchConfig, Model
 from paramscope.model.dtypes import DType
+from paramscope.model.memo import ModelMemo
 from paramscope.records import record, replace
 from paramscope.units import counted
 
@@ -789,6 +790,17 @@ def disable_hybrid_swa(cfg: ArchConfig, req: MemoryRequest) -> bool | None:
 
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
+def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...]]:
+    """The model as SGLang builds it (the runtime table's ``Runtime.built``): K copied into the fused QKV's
+    V slot where the values are the keys (loaded.py ``with_fused_v_slots``)."""
+    from paramscope.analyses.sizing.loaded import with_fused_v_slots
+
+    return _BUILT.get(model, (), lambda: with_fused_v_slots(model))
+
+
+_BUILT: ModelMemo[tuple[Model, tuple[str, ...]]] = ModelMemo(8)
+
+
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     """SGLang's figures are per GPU; totals are × N. On a given GPU the KV line is the pool SGLang
     allocates (it takes ``free × mem_fraction_static`` whatever the requests need) and the buffers line

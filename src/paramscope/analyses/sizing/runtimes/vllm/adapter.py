@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from paramscope.analyses.sizing.loaded import TOWER_MODALITIES, without_towers
+from paramscope.analyses.sizing.loaded import TOWER_MODALITIES, with_fused_v_slots, without_towers
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
@@ -136,8 +136,10 @@ def asked_mm_limits(req: MemoryRequest) -> dict[str, int] | None:
 
 
 def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...]]:
-    """The model as vLLM builds it for the request: without the towers the per-prompt limits turn off
-    (TOWER_SKIP_RELEASE), with a note saying so (the runtime table's ``Runtime.built``)."""
+    """The model as vLLM builds it for the request, with a note for each change (the runtime table's
+    ``Runtime.built``): K copied into the fused QKV's V slot where the values are the keys
+    (``with_fused_v_slots``), and without the towers the per-prompt limits turn off
+    (TOWER_SKIP_RELEASE)."""
     limits = asked_mm_limits(req)
     engine, release = engine_and_release(req)
     effective = release or FAMILY_LAST.get(engine, LATEST_RELEASE)
@@ -146,10 +148,18 @@ def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...
         raise UnsupportedError(f"vLLM {release_text(effective)} ({engine}) has no --language-model-only "
                                f"(from {release_text(LANGUAGE_MODEL_ONLY_RELEASE)}); --limit-mm-per-prompt "
                                "with 0 for each modality leaves the encoders out of the profile")
-    if not limits or 0 not in limits.values():
-        return model, ()
-    key = (tuple(sorted(limits.items())), engine in V0_FAMILIES or effective < TOWER_SKIP_RELEASE)
-    return _BUILT.get(model, key, lambda: _without_towers(model, limits, key[1], effective))
+    off = limits if limits and 0 in limits.values() else {}
+    key = (tuple(sorted(off.items())), engine in V0_FAMILIES or effective < TOWER_SKIP_RELEASE)
+    return _BUILT.get(model, key, lambda: _built(model, off, key[1], effective))
+
+
+def _built(model: Model, limits: dict[str, int], kept: bool,
+           release: Release) -> tuple[Model, tuple[str, ...]]:
+    model, notes = with_fused_v_slots(model)
+    if limits:
+        model, more = _without_towers(model, limits, kept, release)
+        notes += more
+    return model, notes
 
 
 def _without_towers(model: Model, limits: dict[str, int], kept: bool,
