@@ -234,3 +234,34 @@ def test_an_offload_plans_ngl_counts_the_output_layer():
     plan = next(p for p in j["plans"] if p["gpu_layers"])
     assert 0 < plan["gpu_layers"] < 80
     assert any(c.endswith(f"-ngl {plan['gpu_layers'] + 1}") for c in j["commands"])
+
+
+def test_the_vllm_command_carries_the_vllm_flags_the_estimate_used():
+    """The suggested `vllm serve` line starts the engine the estimate describes: the request's own vLLM
+    flags (fit_advice.VLLM_FLAGS, VLLM_ON_OFF) are in it, paramscope's own options (the release) are not."""
+    import shlex
+
+    from paramscope.analyses.sizing.fit_advice import VLLM_FLAGS, VLLM_ON_OFF
+
+    model = open_model("qwen3-8b")
+    options = {"enforce_eager": True, "max_num_batched_tokens": 4096,
+               "limit_mm_per_prompt": '{"image": 0, "video": 0}', "async_scheduling": "off",
+               "enable_chunked_prefill": "on", "vllm_release": "0.30"}
+    req = MemoryRequest(device=find_device("h100"), runtime="vllm", options=options)
+    line = next(c for c in fit(model, req, ram_bytes=64 << 30).commands if c.startswith("vllm serve"))
+    words = shlex.split(line)
+    assert "--enforce-eager" in words and "--no-async-scheduling" in words
+    assert "--enable-chunked-prefill" in words and "--vllm-release" not in words
+    assert words[words.index("--max-num-batched-tokens") + 1] == "4096"
+    assert words[words.index("--limit-mm-per-prompt") + 1] == '{"image": 0, "video": 0}'
+    assert set(VLLM_FLAGS) | set(VLLM_ON_OFF) <= {o.name for o in find_runtime("vllm").options}
+    # another runtime's request keeps the command to the plan's own flags
+    plain = next(c for c in fit(model, MemoryRequest(device=find_device("h100")), ram_bytes=64 << 30).commands
+                 if c.startswith("vllm serve"))
+    assert "--enforce-eager" not in plain
+
+
+def find_runtime(name: str):
+    from paramscope.analyses.sizing.runtimes import find
+
+    return find(name)

@@ -372,6 +372,38 @@ def vllm_parallel(model: Model, req: MemoryRequest, devices: int) -> tuple[int, 
     return tp, devices // tp
 
 
+# The runtime options that are vLLM's own `vllm serve` flags, carried into the command as given so that it
+# starts the engine the estimate describes (the others are paramscope's: the release and family whose
+# rules to follow, the entrypoint, the sampler kernel seen in a log, VLLM_PP_LAYER_PARTITION's variable);
+# on/off options as vLLM spells each side
+VLLM_FLAGS = ("max_num_batched_tokens", "enforce_eager", "max_cudagraph_capture_size", "skip_mm_profiling",
+              "limit_mm_per_prompt", "language_model_only", "enable_expert_parallel",
+              "disable_hybrid_kv_cache_manager", "enable_prefix_caching", "no_enable_prefix_caching")
+VLLM_ON_OFF = {"async_scheduling": ("--async-scheduling", "--no-async-scheduling"),
+               "enable_chunked_prefill": ("--enable-chunked-prefill", "--no-enable-chunked-prefill")}
+
+
+def _vllm_flags(req: MemoryRequest) -> str:
+    """The vLLM flags the request gives (VLLM_FLAGS, VLLM_ON_OFF), as `vllm serve` takes them."""
+    import shlex
+
+    if req.runtime != "vllm":
+        return ""
+    out = []
+    for name in VLLM_FLAGS:
+        value = req.options.get(name)
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            out.append(flag)
+        elif value not in (None, False, ""):
+            out.append(f"{flag} {shlex.quote(str(value))}")
+    for name, (on, off) in VLLM_ON_OFF.items():
+        value = req.options.get(name)
+        if value in ("on", "off"):
+            out.append(on if value == "on" else off)
+    return "".join(f" {f}" for f in out)
+
+
 def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
     vllm_kv = " --kv-cache-dtype fp8" if req.kv_type and req.kv_type.lower().startswith("fp8") else ""
     tp, pp = vllm_parallel(model, req, plan.devices)
@@ -382,7 +414,7 @@ def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
     return (f"vllm serve {engine_model(model)} --tensor-parallel-size {tp}"
             f"{f' --pipeline-parallel-size {pp}' if pp > 1 else ''} "
             f"--max-model-len {plan.estimate.context} --max-num-seqs {req.batch} "
-            f"{budget}{vllm_kv}{f' --cpu-offload-gb {offload:g}' if offload else ''}")
+            f"{budget}{vllm_kv}{f' --cpu-offload-gb {offload:g}' if offload else ''}{_vllm_flags(req)}")
 
 
 def _utilization(req: MemoryRequest) -> float:
