@@ -245,7 +245,7 @@ def test_the_vllm_command_carries_the_vllm_flags_the_estimate_used():
 
     model = open_model("qwen3-8b")
     options = {"enforce_eager": True, "max_num_batched_tokens": 4096,
-               "limit_mm_per_prompt": '{"image": 0, "video": 0}', "async_scheduling": "off",
+               "limit_mm_per_prompt": "image=0,video=0", "async_scheduling": "off",
                "enable_chunked_prefill": "on", "vllm_release": "0.30"}
     req = MemoryRequest(device=find_device("h100"), runtime="vllm", options=options)
     line = next(c for c in fit(model, req, ram_bytes=64 << 30).commands if c.startswith("vllm serve"))
@@ -253,7 +253,7 @@ def test_the_vllm_command_carries_the_vllm_flags_the_estimate_used():
     assert "--enforce-eager" in words and "--no-async-scheduling" in words
     assert "--enable-chunked-prefill" in words and "--vllm-release" not in words
     assert words[words.index("--max-num-batched-tokens") + 1] == "4096"
-    assert words[words.index("--limit-mm-per-prompt") + 1] == '{"image": 0, "video": 0}'
+    assert words[words.index("--limit-mm-per-prompt") + 1] == '{"image":0,"video":0}'
     assert set(VLLM_FLAGS) | set(VLLM_ON_OFF) <= {o.name for o in find_runtime("vllm").options}
     # another runtime's request keeps the command to the plan's own flags
     plain = next(c for c in fit(model, MemoryRequest(device=find_device("h100")), ram_bytes=64 << 30).commands

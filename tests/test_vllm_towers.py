@@ -18,6 +18,7 @@ import pytest
 
 import paramscope
 from paramscope.analyses.sizing.loaded import without_towers
+from paramscope.analyses.sizing.runtimes.vllm.towers import tower_modalities
 from paramscope.analyses.sizing.runtimes.vllm.weights import rope_cache_bytes, rope_shapes
 from paramscope.errors import UnsupportedError
 from paramscope.model.dtypes import DType
@@ -56,18 +57,23 @@ def test_the_tensors_left_out_are_the_towers_vllm_marks(name, towers):
 
 
 def test_a_vision_tower_is_kept_while_video_is_not_limited():
-    """Gemma 4 and Qwen2.5-VL mark their vision tower with image and video, and an unlimited modality is
-    999 even where the model takes none: image=0 alone keeps the tower (LLaVA's, marked with image alone,
-    would go: paramscope then counts it, the larger figure)."""
+    """Gemma 4 and Qwen2.5-VL build their vision tower for image and video, and an unlimited modality is
+    999 even where the model takes none: image=0 alone keeps the tower."""
     for name in ("google__gemma-4-E2B.json", "qwen2.5-vl-7b-instruct.json"):
         model = paramscope.open_model(str(CONFIGS / name))
-        built, towers, _ = without_towers(model, {"image": 0})
+        table = tower_modalities(model.config.architecture, (0, 31, 0))
+        assert table is not None and table["vision"] == ("image", "video")
+        built, towers, _ = without_towers(model, {"image": 0}, table)
         assert towers == () and built is model
 
 
 def _weights(source: Path, **options) -> tuple[int, tuple[str, ...]]:
     e = paramscope.size(str(source), runtime="vllm", gpu="h100", context=8192, **options).estimate
     return e.weights_bytes, e.explain + e.notes
+
+
+def _said(lines: tuple[str, ...], text: str) -> bool:
+    return any(text in " ".join(line.split()) for line in lines)
 
 
 def test_language_model_only_prices_the_text_model_alone():
@@ -80,21 +86,79 @@ def test_language_model_only_prices_the_text_model_alone():
     assert towers > 0
     assert full - text == towers
     assert limited == text
-    assert any("does not build the vision tower and the audio tower" in line for line in lines)
+    assert _said(lines, "does not build the vision tower and the audio tower")
     # the audio tower alone: image and audio given, video not
     audio_off, lines = _weights(source, limit_mm_per_prompt='{"image": 0, "audio": 0}')
     assert 0 < full - audio_off < towers
-    assert any("does not build the audio tower" in line for line in lines)
+    assert _said(lines, "does not build the audio tower (audio limited to 0")
 
 
-def test_towers_are_built_whatever_the_limits_before_0_16():
-    source = CONFIGS / "google__gemma-4-E2B.json"
-    full, _ = _weights(source, vllm_release="0.15")
-    kept, lines = _weights(source, vllm_release="0.15", limit_mm_per_prompt="image=0,video=0,audio=0")
+def test_an_image_only_tower_goes_with_image_0():
+    """Gemma 3's vision tower is built for images alone (gemma3_mm.py: _mark_tower_model(vllm_config,
+    "image")): image=0 leaves it and its projector out."""
+    source = LOG_CONFIGS / "gemma-3-4b-text.config.json"
+    model = paramscope.open_model(str(source))
+    full, _ = _weights(source)
+    text, lines = _weights(source, limit_mm_per_prompt="image=0")
+    gone = [t for t in model.tensors if t.name.startswith(("vision_tower.", "multi_modal_projector."))]
+    assert gone and full - text == sum(t.nbytes for t in gone)
+    assert _said(lines, "does not build the vision tower (image limited to 0")
+    assert _said(lines, "with the projector")
+
+
+def test_towers_follow_the_limits_from_0_15_and_some_models_before():
+    """0.15.0 has _mark_tower_model; 0.11 to 0.14 only the models that tested the limits themselves
+    (towers.HAND_GATED: Qwen2.5-VL, not Gemma 4); before 0.11 none is left out."""
+    gemma4 = CONFIGS / "google__gemma-4-E2B.json"
+    full, _ = _weights(gemma4, vllm_release="0.14")
+    kept, lines = _weights(gemma4, vllm_release="0.14", limit_mm_per_prompt="image=0,video=0,audio=0")
     assert kept == full
-    assert any("builds the vision tower and the audio tower whatever" in line for line in lines)
-    later, _ = _weights(source, vllm_release="0.16", limit_mm_per_prompt="image=0,video=0,audio=0")
-    assert later < full
+    assert _said(lines, "the vision tower and the audio tower counted: vLLM 0.14.0 builds it whatever")
+    assert _weights(gemma4, vllm_release="0.15", limit_mm_per_prompt="image=0,video=0,audio=0")[0] < full
+    qwen = CONFIGS / "qwen2.5-vl-7b-instruct.json"
+    for release, left_out in (("0.10", False), ("0.11", True), ("0.14", True), ("0.15", True)):
+        whole = _weights(qwen, vllm_release=release)[0]
+        limited = _weights(qwen, vllm_release=release, limit_mm_per_prompt="image=0,video=0")[0]
+        assert (limited < whole) is left_out, release
+
+
+def test_a_note_names_the_release_it_is_about():
+    """The model as built is kept per release: asking about 0.13 after 0.10 names 0.13 (a model is reused
+    across requests by fit and the web page)."""
+    model = paramscope.open_model(str(CONFIGS / "google__gemma-4-E2B.json"))
+    for release in ("0.10", "0.13"):
+        e = paramscope.size(model, runtime="vllm", gpu="h100", vllm_release=release,
+                            limit_mm_per_prompt="audio=0").estimate
+        assert _said(e.explain, f"vLLM {release}.0 builds it whatever")
+
+
+def test_an_architecture_not_in_the_table_keeps_its_towers(tmp_path):
+    raw = json.loads((CONFIGS / "google__gemma-4-E2B.json").read_text())
+    raw["architectures"] = ["SomeNewGemma4ForConditionalGeneration"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    full, _ = _weights(path)
+    kept, lines = _weights(path, limit_mm_per_prompt="image=0,video=0,audio=0")
+    assert kept == full and _said(lines, "is not in paramscope's table")
+    assert _weights(path, language_model_only=True)[0] < full  # every modality 0: no table needed
+
+
+def test_an_audio_model_loses_its_projector_with_its_tower():
+    """Granite Speech's projector goes with its audio tower (granite_speech.py builds both inside
+    _mark_tower_model(vllm_config, "audio"))."""
+    model = paramscope.open_model(str(CONFIGS / "ibm-granite__granite-speech-3.3-2b.json"))
+    table = tower_modalities(model.config.architecture, (0, 31, 0))
+    assert table == {"audio": ("audio",)}
+    _, towers, tensors = without_towers(model, {"audio": 0}, table)
+    names = {t.name for t in tensors}
+    assert towers == ("audio",) and any(n.startswith("projector.") for n in names)
+    assert all(n.startswith(("encoder.", "projector.")) for n in names)
+
+
+def test_vllm_object_form_of_the_limits():
+    from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
+
+    assert parse_mm_limits('{"image": {"count": 0, "width": 512}, "video": 1}') == {"image": 0, "video": 1}
 
 
 @pytest.mark.parametrize("options", [{"vllm_release": "0.16"}, {"engine": "v1-early"}, {"engine": "v0"}])
@@ -103,9 +167,14 @@ def test_language_model_only_is_refused_before_0_17(options):
         _weights(CONFIGS / "google__gemma-4-E2B.json", language_model_only=True, **options)
 
 
-def test_a_text_model_is_untouched():
-    source = CONFIGS / "google__gemma-3-1b-it.json"
-    assert _weights(source, language_model_only=True)[0] == _weights(source)[0]
+def test_a_text_model_is_built_as_it_is():
+    from paramscope.analyses.sizing.memory import MemoryRequest
+    from paramscope.analyses.sizing.runtimes.vllm.adapter import built_model
+
+    model = paramscope.open_model(str(CONFIGS / "google__gemma-3-1b-it.json"))
+    req = MemoryRequest(runtime="vllm", options={"language_model_only": True,
+                                                 "limit_mm_per_prompt": "image=0"})
+    assert built_model(model, req) == (model, ())
 
 
 def test_language_model_only_appears_on_the_command_line():
@@ -204,3 +273,32 @@ def test_vllm_and_sglang_hold_k_twice_and_llama_cpp_does_not():
                for rt in ("vllm", "sglang", "llama.cpp")}
     assert weights["vllm"] == weights["sglang"] == model.tensor_bytes + twice
     assert weights["llama.cpp"] == model.tensor_bytes
+
+
+def test_an_encoder_s_per_type_ropes_each_get_a_cache(tmp_path):
+    """ModernBERT saved by transformers 5 (layer_types and rope_parameters per type): vLLM's modernbert.py
+    builds each layer's RoPE from its type's entry, two caches of 8192 × head_dim where the thetas differ;
+    paramscope knows no layer kinds for an encoder, so it prices every entry at head_dim."""
+    raw = json.loads((CONFIGS / "MoritzLaurer__ModernBERT-large-zeroshot-v2.0.json").read_text())
+    n, every = raw["num_hidden_layers"], raw.get("global_attn_every_n_layers", 3)
+    raw["layer_types"] = ["full_attention" if i % every == 0 else "sliding_attention" for i in range(n)]
+    raw["rope_parameters"] = {
+        "full_attention": {"rope_type": "default", "rope_theta": raw.pop("global_rope_theta")},
+        "sliding_attention": {"rope_type": "default", "rope_theta": raw.pop("local_rope_theta")}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    cfg = paramscope.open_model(str(path)).config
+    head = raw["hidden_size"] // raw["num_attention_heads"]
+    assert rope_shapes(cfg) == [(raw["max_position_embeddings"], head)] * 2
+
+
+def test_a_rope_dim_and_a_chunked_layer_type():
+    """get_rope takes rope_parameters' rope_dim before the partial factor; a "chunked_attention" entry
+    (rnj1) rotates paramscope's chunked layers, which it counts as sliding."""
+    cfg = paramscope.open_model(str(LOG_CONFIGS / "gemma-4-e2b.config.json")).config
+    from paramscope.records import replace
+
+    rope = {"full_attention": {"rope_type": "default", "rope_theta": 1e6, "rope_dim": 64},
+            "chunked_attention": {"rope_type": "default", "rope_theta": 1e4}}
+    changed = replace(cfg, extra={**cfg.extra, "rope_parameters": rope})
+    assert sorted(rope_shapes(changed)) == [(131072, 64), (131072, 256)]

@@ -24,7 +24,6 @@ from paramscope.analyses.sizing.loaded import (
     TOWER_MODALITIES,
     loaded_weights,
     with_fused_v_slots,
-    without_towers,
 )
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
@@ -34,7 +33,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
 from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
-from paramscope.analyses.sizing.runtimes.vllm.adapter import TOWER_SKIP_RELEASE, stage_offload
+from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload, towers_left_out
 from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
 from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower as vllm_vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
@@ -450,15 +449,13 @@ def record_mm_limits(r: Record) -> dict[str, int] | None:
 
 
 def vllm_built_model(model: Model, r: Record) -> Model:
-    """The model as the record's vLLM built it: K copied into the fused QKV's V slot where the values are
-    the keys (loaded.py ``with_fused_v_slots``); a text-only checkpoint without its towers; from 0.16 on
-    (adapter.TOWER_SKIP_RELEASE) without each tower whose modalities the limits all set to 0."""
+    """The model as the record's vLLM built it (adapter.py ``built_model``): K copied into the fused QKV's V
+    slot where the values are the keys, and without the towers its limits leave unbuilt (a text-only
+    checkpoint: every one)."""
     model = with_fused_v_slots(model)[0]
-    limits = record_mm_limits(r)
-    if not limits or (not r.model.get("text_only")
-                      and (record_release(r) or FAMILY_LAST[vllm_engine(r)]) < TOWER_SKIP_RELEASE):
-        return model
-    return without_towers(model, limits)[0]
+    everything_off = bool(r.model.get("text_only") or r.setting("language_model_only"))
+    limits = parse_mm_limits(r.setting("limit_mm_per_prompt")) or {}
+    return towers_left_out(model, limits, everything_off, record_release(r) or FAMILY_LAST[vllm_engine(r)])[0]
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:

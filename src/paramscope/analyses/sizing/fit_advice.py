@@ -385,6 +385,7 @@ VLLM_ON_OFF = {"async_scheduling": ("--async-scheduling", "--no-async-scheduling
 
 def _vllm_flags(req: MemoryRequest) -> str:
     """The vLLM flags the request gives (VLLM_FLAGS, VLLM_ON_OFF), as `vllm serve` takes them."""
+    import json
     import shlex
 
     if req.runtime != "vllm":
@@ -392,6 +393,10 @@ def _vllm_flags(req: MemoryRequest) -> str:
     out = []
     for name in VLLM_FLAGS:
         value = req.options.get(name)
+        if name == "limit_mm_per_prompt" and value:  # vLLM reads JSON only
+            from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
+
+            value = json.dumps(parse_mm_limits(value), separators=(",", ":"))
         flag = "--" + name.replace("_", "-")
         if value is True:
             out.append(flag)

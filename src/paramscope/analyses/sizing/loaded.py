@@ -9,6 +9,7 @@ scheme tables nor the tensor roles, and starts without them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from paramscope.errors import UnsupportedError
@@ -106,19 +107,19 @@ def unbuilt_vision(model: Model) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
-# vLLM 0.16 and later build each multimodal tower inside ``_mark_tower_model(vllm_config, modalities)``
-# (model_executor/models/interfaces.py): when --limit-mm-per-prompt gives 0 for every modality the tower
-# serves (--language-model-only, from 0.17: for all of them) the tower is a StageMissingLayer, built and
-# loaded without weights. Its projector into the text model is built with it (llava's and qwen2_audio's
-# multi_modal_projector, gemma3n's and gemma4's embed_vision / embed_audio). The modalities a vision tower
-# serves differ by model (LLaVA's: image; Qwen2.5-VL's and Gemma 4's: image and video, video 999 unless
-# given, even where the model takes none): it is left out here only when image and video are both 0.
+# A multimodal model's towers, as an engine leaves them out when a request limits their modalities to 0
+# (vLLM: runtimes/vllm/towers.py says which modalities each architecture's towers are built for). A tower's
+# projector into the text model is built with it (llava's and qwen2_audio's multi_modal_projector, gemma3n's
+# and gemma4's embed_vision / embed_audio). Where an architecture's own modalities are not known, a vision
+# tower counts as built for image and video, an audio tower for audio (``TOWER_MODALITIES``).
 TOWER_MODALITIES: dict[str, tuple[str, ...]] = {"vision": ("image", "video"), "audio": ("audio",)}
+UNLIMITED = 999  # vLLM's limit for a modality the request does not name (config/multimodal.py)
 
 
-def tower_of(name: str, has_vision: bool) -> str | None:
-    """The tower (TOWER_MODALITIES) a tensor belongs to: its own, or for a projector the tower its name
-    names (embed_audio), else the vision tower where the model has one; None for the text model."""
+def tower_of(name: str, present: frozenset[str]) -> str | None:
+    """The tower (a key of TOWER_MODALITIES) a tensor belongs to: its own, or for a projector the tower its
+    name names (embed_audio), else the one tower of ``present`` (the towers the model has) there is; None
+    for the text model, and for a projector whose tower cannot be told."""
     from paramscope.knowledge.roles import place
 
     component = place(name).component
@@ -126,31 +127,52 @@ def tower_of(name: str, has_vision: bool) -> str | None:
         return component
     if component != "projector":
         return None
-    return "audio" if "audio" in name or not has_vision else "vision"
+    if "audio" in name and "audio" in present:
+        return "audio"
+    if "vision" in present:
+        return "vision"
+    return "audio" if "audio" in present else None
 
 
-def unbuilt_towers(model: Model, limits: dict[str, int]) -> tuple[tuple[str, ...], tuple[Tensor, ...]]:
-    """The towers vLLM leaves out for these per-prompt limits (every modality of the tower at 0) and their
-    tensors (the projector included)."""
+def unbuilt_towers(model: Model, limits: Mapping[str, int],
+                   modalities: Mapping[str, tuple[str, ...]] = TOWER_MODALITIES,
+                   default: int = UNLIMITED) -> tuple[tuple[str, ...], tuple[Tensor, ...]]:
+    """The towers left out for these per-prompt limits (``default`` for a modality they do not name: 0 when
+    every modality is) given the modalities each tower is built for, and their tensors (with the
+    projectors that go with them)."""
     from paramscope.knowledge.roles import place
 
-    off = tuple(tower for tower, modalities in TOWER_MODALITIES.items()
-                if all(limits.get(m, 999) == 0 for m in modalities))
+    off = frozenset(tower for tower, mods in modalities.items()
+                    if mods and all(limits.get(m, default) == 0 for m in mods))
     if not off:
         return (), ()
-    has_vision = any(place(t.name).component == "vision" for t in model.tensors)
-    left = tuple(t for t in model.tensors if tower_of(t.name, has_vision) in off)
-    return tuple(tower for tower in off if any(tower_of(t.name, has_vision) == tower for t in left)), left
+    present = frozenset(c for t in model.tensors if (c := place(t.name).component) in TOWER_MODALITIES)
+    left = tuple(t for t in model.tensors if tower_of(t.name, present) in off)
+    found = {tower_of(t.name, present) for t in left}
+    return tuple(tower for tower in TOWER_MODALITIES if tower in found), left
 
 
-def without_towers(model: Model, limits: dict[str, int]) -> tuple[Model, tuple[str, ...], tuple[Tensor, ...]]:
+def without_towers(model: Model, limits: Mapping[str, int],
+                   modalities: Mapping[str, tuple[str, ...]] = TOWER_MODALITIES,
+                   default: int = UNLIMITED) -> tuple[Model, tuple[str, ...], tuple[Tensor, ...]]:
     """The model without the towers these limits turn off (``unbuilt_towers``), the towers and their
     tensors; the model itself when none is."""
-    towers, tensors = unbuilt_towers(model, limits)
+    towers, tensors = unbuilt_towers(model, limits, modalities, default)
     if not tensors:
         return model, (), ()
     gone = {id(t) for t in tensors}
     return replace(model, tensors=tuple(t for t in model.tensors if id(t) not in gone)), towers, tensors
+
+
+def towers_note(engine: str, towers: tuple[str, ...], tensors: tuple[Tensor, ...], why: str) -> str:
+    """The explain line for towers left out."""
+    from paramscope.knowledge.roles import place
+
+    what = " and ".join(f"the {t} tower" for t in towers)
+    projectors = sum(1 for t in tensors if place(t.name).component == "projector")
+    return (f"{engine} does not build {what} ({why}): {len(tensors):,} tensors"
+            f"{' with the projector' + ('s' if len(towers) > 1 else '') if projectors else ''}, "
+            f"{-sum(t.nbytes for t in tensors):+,} B")
 
 
 # vLLM and SGLang build every attention layer's q, k and v as one fused QKV projection, with a V slot even

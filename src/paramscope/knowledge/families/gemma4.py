@@ -78,7 +78,7 @@ def kv_per_layer(d: Dims) -> dict[str, tuple[int, ...]]:
 
 def default_extra(d: Dims) -> dict[str, Any]:
     """ArchConfig.extra's entries Gemma4TextConfig fills in where config.json gives none."""
-    return {"rope_parameters": DEFAULT_ROPE_PARAMETERS}
+    return {"rope_parameters": {kind: dict(params) for kind, params in DEFAULT_ROPE_PARAMETERS.items()}}
 
 
 def gemma4_text_tensors(d: Dims, t: TensorList, base: str | None = None, head: str = "") -> None:

@@ -5,8 +5,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from paramscope.analyses.sizing.loaded import TOWER_MODALITIES, with_fused_v_slots, without_towers
+from paramscope.analyses.sizing.loaded import (
+    TOWER_MODALITIES,
+    towers_note,
+    unbuilt_towers,
+    with_fused_v_slots,
+    without_towers,
+)
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
@@ -31,6 +38,11 @@ from paramscope.analyses.sizing.runtimes.vllm.pipeline import (
     parse_partition,
     pp_stage_layers,
     stage_weight_split,
+)
+from paramscope.analyses.sizing.runtimes.vllm.towers import (
+    LANGUAGE_MODEL_ONLY_RELEASE,
+    TOWER_SKIP_RELEASE,
+    tower_modalities,
 )
 from paramscope.analyses.sizing.runtimes.vllm.weights import device_holes, loaded_tails, mla_stored
 from paramscope.analyses.sizing.runtimes.weight_offload import (
@@ -119,11 +131,6 @@ AFTER_WARMUP_NOTE = (
     "(engine.py EXTENSIBLE_RELEASE), which no log checks yet")
 
 
-# vLLM 0.16 and later leave out a multimodal tower whose modalities are all limited to 0 (loaded.py
-# TOWER_MODALITIES: ``_mark_tower_model``, in 0.16.0's model code, not in 0.14.0's); --language-model-only,
-# which limits every modality to 0, came in 0.17.0 (engine/arg_utils.py; not in 0.16.0's)
-TOWER_SKIP_RELEASE: Release = (0, 16, 0)
-LANGUAGE_MODEL_ONLY_RELEASE: Release = (0, 17, 0)
 _BUILT: ModelMemo[tuple[Model, tuple[str, ...]]] = ModelMemo(8)
 
 
@@ -138,44 +145,55 @@ def asked_mm_limits(req: MemoryRequest) -> dict[str, int] | None:
 def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...]]:
     """The model as vLLM builds it for the request, with a note for each change (the runtime table's
     ``Runtime.built``): K copied into the fused QKV's V slot where the values are the keys
-    (``with_fused_v_slots``), and without the towers the per-prompt limits turn off
-    (TOWER_SKIP_RELEASE)."""
-    limits = asked_mm_limits(req)
+    (``with_fused_v_slots``), and without the towers the per-prompt limits turn off (``towers_left_out``)."""
     engine, release = engine_and_release(req)
     effective = release or FAMILY_LAST.get(engine, LATEST_RELEASE)
-    if option(req, "language_model_only") and (engine in V0_FAMILIES
-                                                or effective < LANGUAGE_MODEL_ONLY_RELEASE):
+    everything_off = bool(option(req, "language_model_only"))
+    if everything_off and (engine in V0_FAMILIES or effective < LANGUAGE_MODEL_ONLY_RELEASE):
         raise UnsupportedError(f"vLLM {release_text(effective)} ({engine}) has no --language-model-only "
                                f"(from {release_text(LANGUAGE_MODEL_ONLY_RELEASE)}); --limit-mm-per-prompt "
-                               "with 0 for each modality leaves the encoders out of the profile")
-    off = limits if limits and 0 in limits.values() else {}
-    key = (tuple(sorted(off.items())), engine in V0_FAMILIES or effective < TOWER_SKIP_RELEASE)
-    return _BUILT.get(model, key, lambda: _built(model, off, key[1], effective))
+                               "with 0 for each modality does the same from "
+                               f"{release_text(TOWER_SKIP_RELEASE)}")
+    limits = parse_mm_limits(option(req, "limit_mm_per_prompt")) or {}
+    key = (tuple(sorted(limits.items())), everything_off, effective)
+    return _BUILT.get(model, key, lambda: _built(model, limits, everything_off, effective))
 
 
-def _built(model: Model, limits: dict[str, int], kept: bool,
+def _built(model: Model, limits: dict[str, int], everything_off: bool,
            release: Release) -> tuple[Model, tuple[str, ...]]:
     model, notes = with_fused_v_slots(model)
-    if limits:
-        model, more = _without_towers(model, limits, kept, release)
-        notes += more
-    return model, notes
+    model, more = towers_left_out(model, limits, everything_off, release)
+    return model, notes + more
 
 
-def _without_towers(model: Model, limits: dict[str, int], kept: bool,
+def towers_left_out(model: Model, limits: Mapping[str, int], everything_off: bool,
                     release: Release) -> tuple[Model, tuple[str, ...]]:
-    built, towers, tensors = without_towers(model, limits)
-    if not towers:
+    """The model without the towers vLLM ``release`` does not build for these per-prompt limits
+    (``everything_off``: every modality 0, as --language-model-only or a text-only checkpoint), with a
+    note (towers.py: the modalities each architecture's towers are built for)."""
+    if everything_off:
+        built, towers, tensors = without_towers(model, {}, default=0)
+        return built, ((towers_note("vLLM", towers, tensors, "every modality limited to 0"),) if towers
+                       else ())
+    if 0 not in limits.values():
         return model, ()
-    what = " and ".join(f"the {t} tower" for t in towers)
-    if kept:
-        return model, (f"vLLM {release_text(release)} builds {what} whatever --limit-mm-per-prompt says "
-                       f"(from {release_text(TOWER_SKIP_RELEASE)} a tower whose modalities are all 0 is not "
-                       "built); counted",)
-    freed = sum(t.nbytes for t in tensors)
-    return built, (f"vLLM does not build {what} (every modality {'of each' if len(towers) > 1 else 'of it'} "
-                   f"limited to 0; models/interfaces.py _mark_tower_model): {len(tensors):,} tensors, "
-                   f"{-freed:+,} B, its projector included",)
+    architecture = model.config.architecture if model.config else None
+    table = tower_modalities(architecture, release)
+    if not table:  # none of its towers known to follow the limits: counted, and said where one might not
+        towers, _ = unbuilt_towers(model, limits)
+        if not towers:
+            return model, ()
+        what = " and ".join(f"the {t} tower" for t in towers)
+        why = (f"vLLM {release_text(release)} builds it whatever --limit-mm-per-prompt says (from "
+               f"{release_text(TOWER_SKIP_RELEASE)} a tower whose modalities are all 0 is not built)"
+               if table is not None else
+               f"which modalities vLLM builds {architecture}'s towers for is not in paramscope's table "
+               "(runtimes/vllm/towers.py)")
+        return model, (f"{what} counted: {why}",)
+    built, towers, tensors = without_towers(model, limits, table)
+    modalities = ", ".join(sorted({m for t in towers for m in table[t]}))
+    return built, ((towers_note("vLLM", towers, tensors, f"{modalities} limited to 0; "
+                                "models/interfaces.py _mark_tower_model"),) if towers else ())
 
 
 def has_vision_encoder(model: Model) -> bool:

@@ -264,8 +264,10 @@ def deepstack_buffer_bytes(tower: VisionTower | None, cfg: ArchConfig, p: VllmPa
 
 
 def parse_mm_limits(text: str | None) -> dict[str, int] | None:
-    """--limit-mm-per-prompt as vLLM takes it (JSON, ``{"image": 1, "video": 0}``) or as ``image=1,video=0``;
-    None when not given; a malformed value is a usage error naming it."""
+    """--limit-mm-per-prompt as vLLM takes it (JSON: ``{"image": 1, "video": 0}``, or an item's options,
+    ``{"image": {"count": 1, "width": 512}}``, whose count is the limit: config/multimodal.py
+    MultiModalDummyOptions) or as ``image=1,video=0``; None when not given; a malformed value is a usage
+    error naming it."""
     if not text:
         return None
     import json
@@ -275,7 +277,10 @@ def parse_mm_limits(text: str | None) -> dict[str, int] | None:
             (k.strip(), int(v)) for k, v in (part.split("=", 1) for part in text.split(",") if part.strip()))
     except ValueError as e:
         raise UsageError(f"--limit-mm-per-prompt takes image=N,video=N or JSON (found {text!r})") from e
-    if not isinstance(raw, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                                            for v in raw.values()):
+    if not isinstance(raw, dict):
+        raise UsageError(f"--limit-mm-per-prompt takes image=N,video=N or JSON (found {text!r})")
+    counts = {str(k): v.get("count") if isinstance(v, dict) else v for k, v in raw.items()}
+    out = {k: v for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
+    if len(out) != len(counts):
         raise UsageError(f"--limit-mm-per-prompt takes whole numbers of items (found {text!r})")
-    return {str(k): v for k, v in raw.items()}
+    return out

@@ -194,38 +194,50 @@ def rope_positions(cfg: ArchConfig, scaling: object) -> int:
 
 # transformers 5 writes the RoPE of a model whose layer types rotate differently as one rope_parameters
 # entry per layer type (Gemma 3, Gemma 3n, Gemma 4, ModernBERT: {"full_attention": {...},
-# "sliding_attention": {...}}), and vLLM's model code builds each layer's rotary embedding from its type's
-# entry (models/gemma3.py, gemma4.py: ``if layer_type in config.rope_parameters``), with the layer's own
-# head size (Gemma 4's full layers: global_head_dim 512). get_rope keeps one cache per distinct setting.
-ROPE_LAYER_TYPES = {"full": "full_attention", "sliding": "sliding_attention"}
+# "sliding_attention": {...}}; rnj1's "chunked_attention"), and vLLM's model code builds each layer's rotary
+# embedding from its type's entry (models/gemma3.py, gemma4.py, modernbert.py: ``if layer_type in
+# config.rope_parameters``), with the layer's own head size (Gemma 4's full layers: global_head_dim 512).
+# get_rope keeps one cache per distinct setting. paramscope's layer kinds and the entries they read:
+ROPE_LAYER_TYPES = {"full": ("full_attention",), "sliding": ("sliding_attention", "chunked_attention")}
 # Gemma 4's "proportional" RoPE (rotary_embedding/gemma4_rope.py Gemma4RotaryEmbedding) rotates only
 # partial_rotary_factor of each head but builds its cache over the whole head ("rotary_dim = head_size
 # (full application)", the other angles zero-padded): 131072 × 512 × 2 B = 128 MiB on Gemma 4 E2B
 WHOLE_HEAD_ROPE_TYPES = frozenset({"proportional"})
+_PER_TYPE_KEYS = frozenset(k for keys in ROPE_LAYER_TYPES.values() for k in keys)
 
 
 def per_type_rope_shapes(cfg: ArchConfig) -> list[tuple[int, int]] | None:
     """The (positions, rotary dim) of each distinct cache of a config whose rope_parameters are keyed by
-    layer type (ROPE_LAYER_TYPES); None for any other config."""
+    layer type (ROPE_LAYER_TYPES), each at the head size of its layers; a model whose layers' kinds are not
+    known here (an encoder's) gets one cache per entry at head_dim. None for any other config."""
     rope = cfg.extra.get("rope_parameters")
-    if not isinstance(rope, dict) or not any(isinstance(rope.get(k), dict)
-                                             for k in ROPE_LAYER_TYPES.values()):
+    if not isinstance(rope, dict) or not any(isinstance(v, dict) for k, v in rope.items()
+                                             if k in _PER_TYPE_KEYS):
         return None
     types = cfg.layer_types or ("full",) * cfg.n_layers
     widths = head_dims_per_layer(cfg)
+    entries = [(params, widths[types.index(kind)] if widths is not None else cfg.head_dim_k)
+               for kind, keys in ROPE_LAYER_TYPES.items() if kind in types
+               for params in [next((rope[k] for k in keys if isinstance(rope.get(k), dict)), None)]
+               if params is not None]
+    if not entries:  # no layer of a kind named here (an encoder's are "none"): every entry, at head_dim
+        entries = [(params, cfg.head_dim_k) for k, params in rope.items()
+                   if k in _PER_TYPE_KEYS and isinstance(params, dict)]
     caches: dict[tuple[int, int, str], None] = {}
-    for kind, key in ROPE_LAYER_TYPES.items():
-        params = rope.get(key)
-        if kind not in types or not isinstance(params, dict):
-            continue
-        head = widths[types.index(kind)] if widths is not None else cfg.head_dim_k
-        factor = params.get("partial_rotary_factor")
-        rotary_dim = head
-        if params.get("rope_type") not in WHOLE_HEAD_ROPE_TYPES and isinstance(factor, int | float) \
-                and 0 < factor < 1:
-            rotary_dim = int(head * factor)
-        caches[(rope_positions(cfg, params), rotary_dim, repr(sorted(params.items())))] = None
+    for params, head in entries:
+        caches[(rope_positions(cfg, params), _rotary_dim(params, head), repr(sorted(params.items())))] = None
     return [(positions, rotary_dim) for positions, rotary_dim, _ in caches]
+
+
+def _rotary_dim(params: dict, head: int) -> int:
+    """The cache's width: the whole head for WHOLE_HEAD_ROPE_TYPES, else get_rope's rotary_dim, rope_dim
+    where given, else head × partial_rotary_factor (rotary_embedding/__init__.py get_rope)."""
+    if params.get("rope_type") in WHOLE_HEAD_ROPE_TYPES:
+        return head
+    if isinstance(params.get("rope_dim"), int) and params["rope_dim"] > 0:
+        return int(params["rope_dim"])
+    factor = params.get("partial_rotary_factor")
+    return int(head * factor) if isinstance(factor, int | float) and 0 < factor < 1 else head
 
 
 def rope_caches(cfg: ArchConfig) -> tuple[tuple[int, object], ...]:
