@@ -302,3 +302,19 @@ def test_a_rope_dim_and_a_chunked_layer_type():
             "chunked_attention": {"rope_type": "default", "rope_theta": 1e4}}
     changed = replace(cfg, extra={**cfg.extra, "rope_parameters": rope})
     assert sorted(rope_shapes(changed)) == [(131072, 64), (131072, 256)]
+
+
+def test_every_pipeline_stage_builds_the_towers():
+    """vLLM's multimodal wrappers build the towers on every pipeline rank (no rank test around them): each
+    stage's weights hold them, and with --language-model-only none does."""
+    from paramscope.analyses.sizing.runtimes.vllm.pipeline import stage_weight_split
+    from paramscope.knowledge.roles import TOWERS, place
+
+    model = paramscope.open_model(str(LOG_CONFIGS / "gemma-4-31b.config.json"))
+    towers = sum(t.nbytes for t in model.tensors if place(t.name).component in TOWERS)
+    text, _, _ = without_towers(model, {}, default=0)
+    assert towers > 0 and text.tensor_bytes == model.tensor_bytes - towers
+    stages = (30, 30)
+    with_towers = stage_weight_split(model, model.tensor_bytes, stages)
+    without = stage_weight_split(text, text.tensor_bytes, stages)
+    assert [a - b for a, b in zip(with_towers, without, strict=True)] == [towers, towers]

@@ -102,13 +102,21 @@ LAST_STAGE_NAMES = ("lm_head", "output.", "output_norm", "norm.", "ln_f", "final
 def stage_weight_split(model: Model, weights_bytes: int, stage_layers: tuple[int, ...]) -> tuple[int, ...]:
     """Each stage's weights (before the tensor-parallel split), from the tensors' names: a layer's
     tensors go to the stage holding that layer (a layer past the last, as an MTP module, to the last);
-    the final norm and lm_head to the last; the embedding and the rest (vision towers, projectors) to
-    the first, and the embedding to the last as well when the embeddings are tied. The bytes are scaled
-    to ``weights_bytes`` (the weights as the engine holds them, re-priced or re-laid out)."""
+    the final norm and lm_head to the last; the multimodal towers and their projectors to every stage
+    (the wrappers build them with no pipeline rank test: models/qwen2_5_vl.py, llava.py, gemma3_mm.py,
+    gemma4_mm.py; qwen3_vl.py tests the rank for the text model alone); the embedding and the rest to the
+    first, and the embedding to the last as well when the embeddings are tied. The bytes are scaled to
+    ``weights_bytes`` (the weights as the engine holds them, re-priced or re-laid out)."""
+    from paramscope.knowledge.roles import TOWERS, place
+
     bounds = [sum(stage_layers[:i + 1]) for i in range(len(stage_layers))]
     raw = [0] * len(stage_layers)
     tied = model.config is not None and model.config.tied_embeddings
     for t in model.tensors:
+        component = place(t.name).component
+        if component in TOWERS:
+            raw = [r + t.nbytes for r in raw]
+            continue
         found = None if any(k in t.name for k in ENCODER_NAMES) else LAYER_INDEX.search(t.name)
         if found:
             layer = int(found.group(1))
@@ -117,7 +125,7 @@ def stage_weight_split(model: Model, weights_bytes: int, stage_layers: tuple[int
             stage = len(bounds) - 1
         else:
             stage = 0
-            if tied and ("embed" in t.name or t.name.startswith("token_embd")):
+            if tied and component == "embedding":
                 raw[-1] += t.nbytes
         raw[stage] += t.nbytes
     total = model.tensor_bytes or 1
