@@ -51,18 +51,20 @@ def _granite(engine: str, context: int, prefix_caching: bool | None = None, rele
 
 
 @pytest.mark.parametrize("context", [32768, 131072])
-def test_tokens_are_reported_as_concurrency_times_the_context_from_0_20_2(context):
+def test_tokens_are_reported_as_concurrency_times_the_context_from_0_20_1(context):
     """Granite 4.0-H-Micro (hybrid Mamba-2), 0.29.0: "GPU KV cache size" = int(max_model_len x max
     concurrency) (2,143,269 at 32K), not the attention blocks' tokens; 0.20.0 and before: the blocks; from
-    0.20.2 (TOKENS_REPORTED_RELEASE), the newest of the v1-0.16 family, the new way."""
-    assert TOKENS_REPORTED_RELEASE == (0, 20, 2)
+    0.20.1 (TOKENS_REPORTED_RELEASE: a 0.20.1 log prints 262,872 = int(361 / 45 x 32,768), r30v-*) the
+    new way, the newest of the v1-0.16 family (0.20.2) too."""
+    assert TOKENS_REPORTED_RELEASE == (0, 20, 1)
     new = _granite("v1", context).pool
     assert new.tokens == int(context * new.max_concurrency)
     assert new.tokens > new.num_blocks // new.layout.n_groups * new.block_size * 5
     old = _granite("v1-0.16", context, release=(0, 20, 0)).pool
     assert old.tokens == old.num_blocks // old.layout.n_groups * old.block_size
-    newest_of_its_family = _granite("v1-0.16", context).pool
-    assert newest_of_its_family.tokens == int(context * newest_of_its_family.max_concurrency)
+    for release in ((0, 20, 1), None):
+        reported = _granite("v1-0.16", context, release=release).pool
+        assert reported.tokens == int(context * reported.max_concurrency)
 
 
 @pytest.mark.parametrize("context", [32768, 32000, 8191])

@@ -331,13 +331,14 @@ def default_max_model_len(cfg: ArchConfig, release: Release = LATEST_RELEASE) ->
 
 
 # The "GPU KV cache size: N tokens" line: num_blocks // kv_cache_groups × block_size until 0.20.0;
-# int(max_model_len × max_concurrency) from 0.20.2 (kv_cache_utils._report_kv_cache_config, after vLLM issue
+# int(max_model_len × max_concurrency) from 0.20.1 (kv_cache_utils._report_kv_cache_config, after vLLM issue
 # #40691: the old formula undercounts a model whose groups share one pool, a hybrid or sliding-window one).
-# 0.20.2 already prints it (Gemma 4 26B-A4B NVFP4, record r19q-gemma4-*-v0202: 286,007 tokens = 256,000 ×
-# 1.117), 0.20.0 still prints the blocks (r12q-qwen36-*, r17v-qwen36-*, hybrid models where the two
-# differ); 0.20.1 is not known. Granite 4.0-H-Micro, 0.29.0, 32K: 2,143,269 tokens printed, where its
-# attention blocks hold 284,064; a Gemma 3 log of 0.23 prints 1,217,591, no multiple of its blocks.
-TOKENS_REPORTED_RELEASE = (0, 20, 2)
+# 0.20.1 already prints it (Qwen3.6-27B on an A100, record r30v-*-v0201: 262,872 tokens = int(361 / 45 ×
+# 32,768), no multiple of 16; 0.20.2's r19q-gemma4-*-v0202: 286,007 = 256,000 × 1.117), 0.20.0 still prints
+# the blocks (r12q-qwen36-*, r17v-qwen36-*, r29v-*: hybrid models where the two differ). Granite
+# 4.0-H-Micro, 0.29.0, 32K: 2,143,269 tokens printed, where its attention blocks hold 284,064; a Gemma 3
+# log of 0.23 prints 1,217,591, no multiple of its blocks.
+TOKENS_REPORTED_RELEASE = (0, 20, 1)
 
 
 # --gpu-memory-utilization when none is given: 0.9 from 2023 (PR #2162 documents it), 0.92 in the current
