@@ -241,7 +241,8 @@ def test_the_vllm_command_carries_the_vllm_flags_the_estimate_used():
     flags (fit_advice.VLLM_FLAGS, VLLM_ON_OFF) are in it, paramscope's own options (the release) are not."""
     import shlex
 
-    from paramscope.analyses.sizing.fit_advice import VLLM_FLAGS, VLLM_ON_OFF
+    from paramscope.analyses.sizing.fit_advice import VLLM_FLAGS, VLLM_ON_OFF, _vllm_flags
+    from paramscope.analyses.sizing.runtimes import find
 
     model = open_model("qwen3-8b")
     options = {"enforce_eager": True, "max_num_batched_tokens": 4096,
@@ -254,14 +255,6 @@ def test_the_vllm_command_carries_the_vllm_flags_the_estimate_used():
     assert "--enable-chunked-prefill" in words and "--vllm-release" not in words
     assert words[words.index("--max-num-batched-tokens") + 1] == "4096"
     assert words[words.index("--limit-mm-per-prompt") + 1] == '{"image":0,"video":0}'
-    assert set(VLLM_FLAGS) | set(VLLM_ON_OFF) <= {o.name for o in find_runtime("vllm").options}
-    # another runtime's request keeps the command to the plan's own flags
-    plain = next(c for c in fit(model, MemoryRequest(device=find_device("h100")), ram_bytes=64 << 30).commands
-                 if c.startswith("vllm serve"))
-    assert "--enforce-eager" not in plain
-
-
-def find_runtime(name: str):
-    from paramscope.analyses.sizing.runtimes import find
-
-    return find(name)
+    assert set(VLLM_FLAGS) | set(VLLM_ON_OFF) <= {o.name for o in find("vllm").options}
+    # another runtime's options are not vLLM's flags: the command keeps to the plan's own
+    assert _vllm_flags(MemoryRequest(runtime="llama.cpp", options={"enforce_eager": True})) == ""

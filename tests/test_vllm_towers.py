@@ -1,10 +1,11 @@
 """vLLM's multimodal towers and RoPE caches as its model code builds them.
 
-- Towers (analyses/sizing/loaded.py ``unbuilt_towers``, vllm/adapter.py ``built_model``): from 0.16 vLLM
-  builds each tower inside ``_mark_tower_model(vllm_config, modalities)`` and leaves it out when every one
-  of its modalities is limited to 0 (``--limit-mm-per-prompt``; ``--language-model-only`` from 0.17). The
-  modules each model builds there are transcribed below from vLLM 0.31.0's model code, and the tensors
-  paramscope leaves out must be exactly theirs, on real configs.
+- Towers (analyses/sizing/loaded.py ``unbuilt_towers``, vllm/towers.py, vllm/adapter.py
+  ``towers_left_out``): from 0.15 vLLM builds each tower inside ``_mark_tower_model(vllm_config,
+  modalities)`` and leaves it out when every one of its modalities is limited to 0
+  (``--limit-mm-per-prompt``; ``--language-model-only`` from 0.17). The modules each model builds there are
+  transcribed below from vLLM 0.31.0's model code, and the tensors paramscope leaves out must be exactly
+  theirs, on real configs.
 - RoPE caches (vllm/weights.py ``rope_shapes``): a transformers 5 config gives its RoPE per layer type, and
   vLLM builds each layer type's cache from its own entry and head size.
 """
@@ -18,7 +19,7 @@ import pytest
 
 import paramscope
 from paramscope.analyses.sizing.loaded import without_towers
-from paramscope.analyses.sizing.runtimes.vllm.towers import tower_modalities
+from paramscope.analyses.sizing.runtimes.vllm.towers import MARKED, tower_modalities
 from paramscope.analyses.sizing.runtimes.vllm.weights import rope_cache_bytes, rope_shapes
 from paramscope.errors import UnsupportedError
 from paramscope.model.dtypes import DType
@@ -107,29 +108,35 @@ def test_an_image_only_tower_goes_with_image_0():
 
 
 def test_towers_follow_the_limits_from_0_15_and_some_models_before():
-    """0.15.0 has _mark_tower_model; 0.11 to 0.14 only the models that tested the limits themselves
-    (towers.HAND_GATED: Qwen2.5-VL, not Gemma 4); before 0.11 none is left out."""
+    """0.15.0 has _mark_tower_model; 0.10.1 to 0.14 only the models that tested the limits themselves
+    (towers.HAND_GATED: Qwen2.5-VL, not Gemma 4); 0.10.0 none (read in its source)."""
     gemma4 = CONFIGS / "google__gemma-4-E2B.json"
     full, _ = _weights(gemma4, vllm_release="0.14")
     kept, lines = _weights(gemma4, vllm_release="0.14", limit_mm_per_prompt="image=0,video=0,audio=0")
     assert kept == full
-    assert _said(lines, "the vision tower and the audio tower counted: vLLM 0.14.0 builds it whatever")
-    assert _weights(gemma4, vllm_release="0.15", limit_mm_per_prompt="image=0,video=0,audio=0")[0] < full
+    assert _said(lines, "the vision tower and the audio tower counted: vLLM 0.14.0 builds them whatever")
+    assert _weights(gemma4, vllm_release="0.19", limit_mm_per_prompt="image=0,video=0,audio=0")[0] < full
     qwen = CONFIGS / "qwen2.5-vl-7b-instruct.json"
-    for release, left_out in (("0.10", False), ("0.11", True), ("0.14", True), ("0.15", True)):
+    for release, left_out in (("0.10.0", False), ("0.10.1", True), ("0.14", True), ("0.15", True)):
         whole = _weights(qwen, vllm_release=release)[0]
         limited = _weights(qwen, vllm_release=release, limit_mm_per_prompt="image=0,video=0")[0]
         assert (limited < whole) is left_out, release
 
 
-def test_a_note_names_the_release_it_is_about():
-    """The model as built is kept per release: asking about 0.13 after 0.10 names 0.13 (a model is reused
-    across requests by fit and the web page)."""
-    model = paramscope.open_model(str(CONFIGS / "google__gemma-4-E2B.json"))
-    for release in ("0.10", "0.13"):
-        e = paramscope.size(model, runtime="vllm", gpu="h100", vllm_release=release,
-                            limit_mm_per_prompt="audio=0").estimate
-        assert _said(e.explain, f"vLLM {release}.0 builds it whatever")
+def test_a_model_marked_after_0_15_keeps_its_tower_until_then():
+    """towers.MARKED gives each architecture the first release read that marks its towers: LightOnOCR
+    built its tower whatever the limits until 0.19 (lightonocr.py calls nn.Module.__init__, not Mistral 3's
+    marked __init__)."""
+    first, towers = MARKED["LightOnOCRForConditionalGeneration"]
+    assert first == (0, 19, 0) and towers == {"vision": ("image",)}
+    assert tower_modalities("LightOnOCRForConditionalGeneration", (0, 17, 0)) == {}
+    assert tower_modalities("LightOnOCRForConditionalGeneration", (0, 19, 0)) == towers
+    # keys are the architectures config.json names, as vLLM's registry maps them to their classes
+    assert tower_modalities("Lfm2VlForConditionalGeneration", (0, 31, 0)) == {"vision": ("image",)}
+    assert tower_modalities("Glm4vMoeForConditionalGeneration", (0, 31, 0)) == {"vision": ("image", "video")}
+    assert tower_modalities("MiniCPMO", (0, 31, 0)) == {"vision": ("image", "video"), "audio": ("audio",)}
+    assert tower_modalities("SomethingNew", (0, 31, 0)) is None
+    assert tower_modalities("SomethingNew", (0, 14, 0)) == {}
 
 
 def test_an_architecture_not_in_the_table_keeps_its_towers(tmp_path):
@@ -140,7 +147,8 @@ def test_an_architecture_not_in_the_table_keeps_its_towers(tmp_path):
     full, _ = _weights(path)
     kept, lines = _weights(path, limit_mm_per_prompt="image=0,video=0,audio=0")
     assert kept == full and _said(lines, "is not in paramscope's table")
-    assert _weights(path, language_model_only=True)[0] < full  # every modality 0: no table needed
+    kept, lines = _weights(path, language_model_only=True)  # its marks are not known either
+    assert kept == full and _said(lines, "the vision tower and the audio tower counted")
 
 
 def test_an_audio_model_loses_its_projector_with_its_tower():
@@ -318,3 +326,20 @@ def test_every_pipeline_stage_builds_the_towers():
     with_towers = stage_weight_split(model, model.tensor_bytes, stages)
     without = stage_weight_split(text, text.tensor_bytes, stages)
     assert [a - b for a, b in zip(with_towers, without, strict=True)] == [towers, towers]
+
+
+def test_re_priced_weights_leave_the_towers_on_each_stage_as_stored():
+    """--weights re-prices the text model and keeps the towers as stored (weights.py): each stage holds
+    the towers' own bytes, and the text model's re-priced bytes are split as before."""
+    from paramscope.analyses.sizing.runtimes.vllm.pipeline import stage_weight_split
+    from paramscope.analyses.sizing.weights import reprice
+    from paramscope.knowledge.roles import TOWERS, place
+
+    model = paramscope.open_model(str(CONFIGS / "qwen2.5-vl-7b-instruct.json"))
+    rows = reprice(model, "int4").rows
+    towers = sum(r.bytes for r in rows if r.component in TOWERS)
+    assert towers == sum(t.nbytes for t in model.tensors if place(t.name).component in TOWERS)
+    held = sum(r.bytes for r in rows)
+    stages = stage_weight_split(model, held, (14, 14))
+    text, _, _ = without_towers(model, {}, default=0)
+    assert [s - towers for s in stages] == list(stage_weight_split(text, held - towers, (14, 14)))

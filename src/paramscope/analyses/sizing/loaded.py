@@ -134,19 +134,26 @@ def tower_of(name: str, present: frozenset[str]) -> str | None:
     return "audio" if "audio" in present else None
 
 
+def towers_present(model: Model) -> tuple[str, ...]:
+    """The towers (keys of TOWER_MODALITIES) the model has tensors of, in that order."""
+    from paramscope.knowledge.roles import place
+
+    found = {c for t in model.tensors if (c := place(t.name).component) in TOWER_MODALITIES}
+    return tuple(t for t in TOWER_MODALITIES if t in found)
+
+
 def unbuilt_towers(model: Model, limits: Mapping[str, int],
                    modalities: Mapping[str, tuple[str, ...]] = TOWER_MODALITIES,
                    default: int = UNLIMITED) -> tuple[tuple[str, ...], tuple[Tensor, ...]]:
     """The towers left out for these per-prompt limits (``default`` for a modality they do not name: 0 when
     every modality is) given the modalities each tower is built for, and their tensors (with the
     projectors that go with them)."""
-    from paramscope.knowledge.roles import place
 
     off = frozenset(tower for tower, mods in modalities.items()
                     if mods and all(limits.get(m, default) == 0 for m in mods))
     if not off:
         return (), ()
-    present = frozenset(c for t in model.tensors if (c := place(t.name).component) in TOWER_MODALITIES)
+    present = frozenset(towers_present(model))
     left = tuple(t for t in model.tensors if tower_of(t.name, present) in off)
     found = {tower_of(t.name, present) for t in left}
     return tuple(tower for tower in TOWER_MODALITIES if tower in found), left
@@ -169,9 +176,11 @@ def towers_note(engine: str, towers: tuple[str, ...], tensors: tuple[Tensor, ...
     from paramscope.knowledge.roles import place
 
     what = " and ".join(f"the {t} tower" for t in towers)
-    projectors = sum(1 for t in tensors if place(t.name).component == "projector")
-    return (f"{engine} does not build {what} ({why}): {len(tensors):,} tensors"
-            f"{' with the projector' + ('s' if len(towers) > 1 else '') if projectors else ''}, "
+    present = frozenset(towers)
+    with_projector = {tower_of(t.name, present) for t in tensors if place(t.name).component == "projector"}
+    projectors = " with the projectors" if len(with_projector) > 1 else " with the projector" \
+        if with_projector else ""
+    return (f"{engine} does not build {what} ({why}): {len(tensors):,} tensors{projectors}, "
             f"{-sum(t.nbytes for t in tensors):+,} B")
 
 

@@ -189,9 +189,10 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "the multimodal encoder out (its peak is then yours to leave room for)"),
              Option("limit_mm_per_prompt", str, "", "vLLM --limit-mm-per-prompt: items per prompt by "
                     "modality, as image=1,video=0 or vLLM's JSON (0 leaves a modality out of the "
-                    "profile; from 0.15 a tower all of whose modalities are 0 is not built, by "
-                    "architecture: Gemma 3's vision tower with image=0, Qwen2.5-VL's and Gemma 4's with "
-                    "image=0,video=0, an audio tower with audio=0)", metavar="M=N,…"),
+                    "profile; from 0.15, and for a few models from 0.10.1, a tower all of whose "
+                    "modalities are 0 is not built, by architecture: Gemma 3's vision tower with image=0, "
+                    "Qwen2.5-VL's and Gemma 4's with image=0,video=0, Gemma 4's audio tower with "
+                    "audio=0)", metavar="M=N,…"),
              Option("language_model_only", bool, False, "vLLM --language-model-only (0.17 on): every "
                     "modality limited to 0, so a multimodal model runs as its text model alone, without "
                     "its vision and audio towers' weights or their profile"),

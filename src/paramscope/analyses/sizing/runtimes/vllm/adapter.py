@@ -9,8 +9,9 @@ from collections.abc import Mapping
 
 from paramscope.analyses.sizing.loaded import (
     TOWER_MODALITIES,
+    UNLIMITED,
     towers_note,
-    unbuilt_towers,
+    towers_present,
     with_fused_v_slots,
     without_towers,
 )
@@ -152,8 +153,8 @@ def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...
     if everything_off and (engine in V0_FAMILIES or effective < LANGUAGE_MODEL_ONLY_RELEASE):
         raise UnsupportedError(f"vLLM {release_text(effective)} ({engine}) has no --language-model-only "
                                f"(from {release_text(LANGUAGE_MODEL_ONLY_RELEASE)}); --limit-mm-per-prompt "
-                               "with 0 for each modality does the same from "
-                               f"{release_text(TOWER_SKIP_RELEASE)}")
+                               "with 0 for each modality does the same for the models whose towers follow "
+                               "the limits (runtimes/vllm/towers.py)")
     limits = parse_mm_limits(option(req, "limit_mm_per_prompt")) or {}
     key = (tuple(sorted(limits.items())), everything_off, effective)
     return _BUILT.get(model, key, lambda: _built(model, limits, everything_off, effective))
@@ -169,31 +170,33 @@ def _built(model: Model, limits: dict[str, int], everything_off: bool,
 def towers_left_out(model: Model, limits: Mapping[str, int], everything_off: bool,
                     release: Release) -> tuple[Model, tuple[str, ...]]:
     """The model without the towers vLLM ``release`` does not build for these per-prompt limits
-    (``everything_off``: every modality 0, as --language-model-only or a text-only checkpoint), with a
-    note (towers.py: the modalities each architecture's towers are built for)."""
-    if everything_off:
-        built, towers, tensors = without_towers(model, {}, default=0)
-        return built, ((towers_note("vLLM", towers, tensors, "every modality limited to 0"),) if towers
-                       else ())
-    if 0 not in limits.values():
+    (``everything_off``: every modality 0, as --language-model-only), with a note; towers.py says which
+    modalities each architecture's towers are built for, and from which release."""
+    default = 0 if everything_off else UNLIMITED
+    limited = {m for t in TOWER_MODALITIES.values() for m in t if limits.get(m, default) == 0} | {
+        m for m, n in limits.items() if n == 0}
+    present = towers_present(model)
+    touched = tuple(t for t in present if everything_off or set(TOWER_MODALITIES[t]) & limited)
+    if not touched:
         return model, ()
     architecture = model.config.architecture if model.config else None
     table = tower_modalities(architecture, release)
-    if not table:  # none of its towers known to follow the limits: counted, and said where one might not
-        towers, _ = unbuilt_towers(model, limits)
-        if not towers:
-            return model, ()
-        what = " and ".join(f"the {t} tower" for t in towers)
-        why = (f"vLLM {release_text(release)} builds it whatever --limit-mm-per-prompt says (from "
-               f"{release_text(TOWER_SKIP_RELEASE)} a tower whose modalities are all 0 is not built)"
-               if table is not None else
+    if not table:  # its towers are built whatever the limits, or not known to follow them: counted
+        what = " and ".join(f"the {t} tower" for t in touched)
+        it = "them" if len(touched) > 1 else "it"
+        why = (f"vLLM {release_text(release)} builds {it} whatever the limits (towers.py: from "
+               f"{release_text(TOWER_SKIP_RELEASE)}, or earlier for a few models, a tower whose modalities "
+               "are all 0 is not built)" if table is not None else
                f"which modalities vLLM builds {architecture}'s towers for is not in paramscope's table "
                "(runtimes/vllm/towers.py)")
         return model, (f"{what} counted: {why}",)
-    built, towers, tensors = without_towers(model, limits, table)
-    modalities = ", ".join(sorted({m for t in towers for m in table[t]}))
-    return built, ((towers_note("vLLM", towers, tensors, f"{modalities} limited to 0; "
-                                "models/interfaces.py _mark_tower_model"),) if towers else ())
+    built, towers, tensors = without_towers(model, limits, table, default)
+    if not towers:
+        return model, ()
+    why = ("every modality limited to 0" if everything_off else
+           ", ".join(sorted({m for t in towers for m in table[t]})) + " limited to 0")
+    return built, (towers_note("vLLM", towers, tensors, f"{why}; models/interfaces.py "
+                               "_mark_tower_model"),)
 
 
 def has_vision_encoder(model: Model) -> bool:
@@ -338,8 +341,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         for s in m.stages for _ in range(tp))
         notes = (f"pipeline parallel: {pp} stages × {tp} GPU(s); per GPU the stage's own weights (the "
                  f"embedding on the first{' and the last' if cfg.tied_embeddings else ''}, lm_head on the "
-                 f"last), KV cache of its layers and activations; the stage with the fewest KV blocks "
-                 f"(stage {m.stage}) decides", *notes)
+                 f"last{', the multimodal towers on every one' if towers_present(model) else ''}), KV cache "
+                 f"of its layers and activations; the stage with the fewest KV blocks (stage {m.stage}) "
+                 f"decides", *notes)
         return RuntimeParts(sum(d[1] for d in devices), sum(d[2] for d in devices),
                             sum(d[3] for d in devices), t.value.lower(), m.explain, notes, verdict,
                             host_weights_bytes=host, device_shares=devices, split_label="pipeline stages",

@@ -105,17 +105,19 @@ def stage_weight_split(model: Model, weights_bytes: int, stage_layers: tuple[int
     the final norm and lm_head to the last; the multimodal towers and their projectors to every stage
     (the wrappers build them with no pipeline rank test: models/qwen2_5_vl.py, llava.py, gemma3_mm.py,
     gemma4_mm.py; qwen3_vl.py tests the rank for the text model alone); the embedding and the rest to the
-    first, and the embedding to the last as well when the embeddings are tied. The bytes are scaled to
-    ``weights_bytes`` (the weights as the engine holds them, re-priced or re-laid out)."""
+    first, and the embedding to the last as well when the embeddings are tied. The text model's bytes are
+    scaled to ``weights_bytes`` less the towers (the weights as the engine holds them, re-priced or re-laid
+    out); the towers, which re-pricing keeps as stored, are not."""
     from paramscope.knowledge.roles import TOWERS, place
 
     bounds = [sum(stage_layers[:i + 1]) for i in range(len(stage_layers))]
     raw = [0] * len(stage_layers)
+    towers = 0
     tied = model.config is not None and model.config.tied_embeddings
     for t in model.tensors:
         component = place(t.name).component
         if component in TOWERS:
-            raw = [r + t.nbytes for r in raw]
+            towers += t.nbytes
             continue
         found = None if any(k in t.name for k in ENCODER_NAMES) else LAYER_INDEX.search(t.name)
         if found:
@@ -128,8 +130,8 @@ def stage_weight_split(model: Model, weights_bytes: int, stage_layers: tuple[int
             if tied and component == "embedding":
                 raw[-1] += t.nbytes
         raw[stage] += t.nbytes
-    total = model.tensor_bytes or 1
-    return tuple(weights_bytes * r // total for r in raw)
+    text = max(model.tensor_bytes - towers, 1)
+    return tuple((weights_bytes - towers) * r // text + towers for r in raw)
 
 
 def _estimated_stage_weights(cfg: ArchConfig, weights_bytes: int, p: VllmParams,
