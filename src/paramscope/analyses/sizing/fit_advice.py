@@ -416,7 +416,10 @@ def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
     kv_bytes = option(req, "kv_cache_memory_bytes", "vllm")
     budget = (f"--kv-cache-memory-bytes {kv_bytes}" if kv_bytes else
               f"--gpu-memory-utilization {_utilization(req)}")
-    return (f"vllm serve {engine_model(model)} --tensor-parallel-size {tp}"
+    # the stages' layers as asked: vLLM reads them from the environment (VLLM_PP_LAYER_PARTITION)
+    partition = option(req, "pp_layer_partition", "vllm") if req.runtime == "vllm" and pp > 1 else ""
+    env = f"VLLM_PP_LAYER_PARTITION={partition} " if partition else ""
+    return (f"{env}vllm serve {engine_model(model)} --tensor-parallel-size {tp}"
             f"{f' --pipeline-parallel-size {pp}' if pp > 1 else ''} "
             f"--max-model-len {plan.estimate.context} --max-num-seqs {req.batch} "
             f"{budget}{vllm_kv}{f' --cpu-offload-gb {offload:g}' if offload else ''}{_vllm_flags(req)}")
