@@ -261,6 +261,7 @@ def test_the_vllm_command_carries_the_vllm_flags_the_estimate_used():
                            options={"pipeline_parallel_size": 2, "pp_layer_partition": "44,36"})
     line = next(c for c in fit(open_model("llama-3.1-70b"), staged, ram_bytes=256 << 30).commands
                 if "vllm serve" in c)
-    assert line.startswith("VLLM_PP_LAYER_PARTITION=44,36 vllm serve") and "--pipeline-parallel-size 2" in line
+    assert line.startswith("VLLM_PP_LAYER_PARTITION=44,36 vllm serve")
+    assert "--pipeline-parallel-size 2" in line
     # another runtime's options are not vLLM's flags: the command keeps to the plan's own
     assert _vllm_flags(MemoryRequest(runtime="llama.cpp", options={"enforce_eager": True})) == ""

@@ -24,6 +24,7 @@ from paramscope.analyses.sizing.loaded import (
     TOWER_MODALITIES,
     loaded_weights,
     with_fused_v_slots,
+    without_towers,
 )
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
@@ -453,9 +454,11 @@ def vllm_built_model(model: Model, r: Record) -> Model:
     slot where the values are the keys, and without the towers its limits leave unbuilt (a text-only
     checkpoint: every one)."""
     model = with_fused_v_slots(model)[0]
-    everything_off = bool(r.model.get("text_only") or r.setting("language_model_only"))
+    if r.model.get("text_only"):  # the checkpoint holds no tower, whatever the release
+        return without_towers(model, {}, default=0)[0]
     limits = parse_mm_limits(r.setting("limit_mm_per_prompt")) or {}
-    return towers_left_out(model, limits, everything_off, record_release(r) or FAMILY_LAST[vllm_engine(r)])[0]
+    return towers_left_out(model, limits, bool(r.setting("language_model_only")),
+                           record_release(r) or FAMILY_LAST[vllm_engine(r)])[0]
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
