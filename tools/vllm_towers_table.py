@@ -62,8 +62,15 @@ def _marks(cls: ast.ClassDef) -> list[tuple[str, ...]]:
         if not isinstance(node, ast.Call):
             continue
         name = getattr(node.func, "attr", "")
-        if name == "_mark_tower_model" and (mods := _literal(node.args[1] if len(node.args) > 1 else None)):
-            sets.append(mods)
+        if name == "_mark_tower_model":
+            arg = node.args[1] if len(node.args) > 1 else next(
+                (k.value for k in node.keywords if k.arg == "modalities"), None)
+            mods = _literal(arg)
+            if mods:
+                sets.append(mods)
+            else:
+                print(f"warning: {cls.name}: a _mark_tower_model call whose modalities are not a literal "
+                      f"({ast.unparse(arg) if arg is not None else 'none'}): not read", file=sys.stderr)
         elif name == "_mark_composite_model":
             targets = next((k.value for k in node.keywords if k.arg == "tower_targets"), None)
             if isinstance(targets, ast.Dict):

@@ -216,17 +216,18 @@ def per_type_rope_shapes(cfg: ArchConfig) -> list[tuple[int, int]] | None:
         return None
     types = cfg.layer_types or ("full",) * cfg.n_layers
     widths = head_dims_per_layer(cfg)
-    entries = [(params, widths[types.index(kind)] if widths is not None else cfg.head_dim_k)
+    entries = [(rope[key], widths[types.index(kind)] if widths is not None else cfg.head_dim_k)
                for kind, keys in ROPE_LAYER_TYPES.items() if kind in types
-               for params in [next((rope[k] for k in keys if isinstance(rope.get(k), dict)), None)]
-               if params is not None]
+               for key in keys if isinstance(rope.get(key), dict)]
     if not entries:  # no layer of a kind named here (an encoder's are "none"): every entry, at head_dim
         entries = [(params, cfg.head_dim_k) for k, params in rope.items()
                    if k in _PER_TYPE_KEYS and isinstance(params, dict)]
-    caches: dict[tuple[int, int, str], None] = {}
+    # get_rope's key holds the head size too: two types alike but for it keep two caches
+    caches: dict[tuple[int, int, int, str], None] = {}
     for params, head in entries:
-        caches[(rope_positions(cfg, params), _rotary_dim(params, head), repr(sorted(params.items())))] = None
-    return [(positions, rotary_dim) for positions, rotary_dim, _ in caches]
+        caches[(rope_positions(cfg, params), _rotary_dim(params, head), head,
+                repr(sorted(params.items())))] = None
+    return [(positions, rotary_dim) for positions, rotary_dim, _, _ in caches]
 
 
 def _rotary_dim(params: dict, head: int) -> int:
