@@ -28,7 +28,7 @@ from paramscope.analyses.sizing.loaded import (
 )
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
-from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split
+from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_pre_mla_gguf, with_mla_v_cache
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
@@ -721,7 +721,8 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     if len(gpu_kv) > 1 and len(gpu_kv) == r.gpus.get("count") and identical_gpus(r) and not split_swa:
         # several identical GPUs: llama.cpp's default split is by free memory, equal shares here
         # (runtimes/llamacpp/devices.py layer_devices); each GPU's KV buffer holds its layers' cache
-        d = device_split(model, cfg, weights, m.kv, len(gpu_kv), r.setting("n_gpu_layers"), None,
+        shares = parse_tensor_split(r.setting("tensor_split") or "")
+        d = device_split(model, cfg, weights, m.kv, len(gpu_kv), r.setting("n_gpu_layers"), shares,
                          r.setting("split_mode") or "layer", build)
         for i, f in enumerate(sorted(gpu_kv, key=lambda f: f.device or "")):
             out[f"kv_buffer{AT}{f.device}"] = d.kv[i]

@@ -53,7 +53,8 @@ OPTIONAL_SETTINGS: dict[str, dict[str, type]] = {
     # the build family whose server_args.py and model_runner.py rules the log follows (runtimes/sglang.py
     # SGLANG_BUILDS): where a rule differs by build (a multimodal model's fraction), the record says which
     "sglang": {"build": str, "max_total_tokens": int},  # --max-total-tokens: a cap on the pool's tokens
-    "llamacpp": {"no_kv_offload": bool},  # -nkvo: every layer's cache (and attention) on the host
+    # -nkvo: every layer's cache (and attention) on the host; --tensor-split as the command gives it
+    "llamacpp": {"no_kv_offload": bool, "tensor_split": str},
 }
 
 # Every figure name a record may use: (engines, what the engine printed).

@@ -118,14 +118,23 @@ def arch_config(metadata: Mapping[str, Any], tensor_names: set[str], embedding_r
     if not isinstance(arch, str) or _count(metadata.get(f"{arch}.block_count")) is None:
         return None
     counts = {f: _count(metadata.get(f"{arch}.{k}")) or 0 for f, k in COUNT_KEYS.items()}
-    n_layers = counts["n_layers"]
-    if n_layers > MAX_LAYERS:
-        raise HeaderError(file, f"{arch}.block_count is implausible", n_layers, f"at most {MAX_LAYERS}")
+    blocks = counts["n_layers"]
+    if blocks > MAX_LAYERS:
+        raise HeaderError(file, f"{arch}.block_count is implausible", blocks, f"at most {MAX_LAYERS}")
     extra = _extra(metadata, arch)
+    # GLM-4.5's, GLM-5's and DeepSeek-V3.2's GGUFs append their multi-token-prediction layers as blocks
+    # after the trunk (nextn_predict_layers of them): llama.cpp caches the trunk alone (llama_hparams::
+    # n_layer() = n_layer_all − n_layer_nextn) and places layers over every block (runtimes/llamacpp/kv.py
+    # block_count), so n_layers is the trunk and extra["nextn_layers"] the rest
+    nextn = _count(metadata.get(f"{arch}.nextn_predict_layers")) or 0
+    n_layers = blocks - nextn if 0 < nextn < blocks else blocks
+    counts["n_layers"] = n_layers
+    if n_layers < blocks:
+        extra["nextn_layers"] = blocks - n_layers
     for f, name in PER_LAYER.items():
         per_layer = _per_layer(metadata.get(f"{arch}.{COUNT_KEYS[f]}"))
         if per_layer is not None:
-            extra[name] = per_layer
+            extra[name] = per_layer[:n_layers]
     n_heads = counts["n_heads"]
     if metadata.get(f"{arch}.attention.head_count_kv") is None:
         counts["n_kv_heads"] = n_heads  # llama.cpp: n_head_kv defaults to n_head
@@ -209,14 +218,15 @@ def _layers(metadata: Mapping[str, Any], arch: str, n_layers: int, extra: dict[s
 
 
 def _sliding_layers(metadata: Mapping[str, Any], arch: str, n_layers: int, file: str) -> list[bool] | None:
-    """Which layers slide: the file's sliding_window_pattern (a period, or one flag per layer), else
-    the period llama.cpp hard-codes for the arch; None when neither exists."""
+    """Which layers slide: the file's sliding_window_pattern (a period, or one flag per layer, the MTP
+    blocks after the trunk left out), else the period llama.cpp hard-codes for the arch; None when neither
+    exists."""
     pattern = metadata.get(f"{arch}.attention.sliding_window_pattern")
     if isinstance(pattern, np.ndarray) and pattern.dtype.kind in "biu":
-        if len(pattern) != n_layers:
+        if len(pattern) not in (n_layers, _block_count(metadata, arch)):
             raise HeaderError(file, f"{arch}.attention.sliding_window_pattern needs one entry per layer",
                               f"{len(pattern)} entries", f"{n_layers}")
-        return [bool(x) for x in pattern.tolist()]
+        return [bool(x) for x in pattern.tolist()[:n_layers]]
     period = _count(pattern)
     if period is None and arch in SWA_PATTERNS:
         period = SWA_PATTERNS[arch][0]
@@ -229,6 +239,11 @@ def _sliding_layers(metadata: Mapping[str, Any], arch: str, n_layers: int, file:
     return [period == 0 or il % period < period - 1 for il in range(n_layers)]
 
 
+def _block_count(metadata: Mapping[str, Any], arch: str) -> int:
+    """The file's block_count: the trunk's layers and any MTP blocks after them."""
+    return _count(metadata.get(f"{arch}.block_count")) or 0
+
+
 def _linear_layers(metadata: Mapping[str, Any], arch: str, n_layers: int) -> list[bool]:
     """Layers with a recurrent state instead of attention: every layer of a recurrent arch; layers
     whose per-layer KV head count is 0 (Jamba, Falcon-H1 style hybrids); or all but every Nth layer
@@ -237,8 +252,9 @@ def _linear_layers(metadata: Mapping[str, Any], arch: str, n_layers: int) -> lis
     if arch in RECURRENT:
         return [True] * n_layers
     kv = metadata.get(f"{arch}.attention.head_count_kv")
-    if isinstance(kv, np.ndarray) and kv.dtype.kind in "iu" and len(kv) == n_layers:
-        return [x == 0 for x in kv.tolist()]
+    if isinstance(kv, np.ndarray) and kv.dtype.kind in "iu" and len(kv) in (n_layers,
+                                                                             _block_count(metadata, arch)):
+        return [x == 0 for x in kv.tolist()[:n_layers]]
     interval = _count(metadata.get(f"{arch}.full_attention_interval"))
     if interval:
         return [(il + 1) % interval != 0 for il in range(n_layers)]

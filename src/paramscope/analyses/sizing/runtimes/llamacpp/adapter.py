@@ -7,6 +7,7 @@ from __future__ import annotations
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import block_count
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
     LLAMA_CPP_PYTHON_BASE_BYTES,
     cpu_repack_bytes,
@@ -52,8 +53,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             split = replace(split, host_kv_bytes=m.kv_cache_bytes, host_state_bytes=sum(
                 part.total_bytes for part in m.kv.parts if part.kind == "linear"))
         explain = (*explain,
-                   f"offload: {split.n_gpu_layers}/{cfg.n_layers + 1} layers on the GPU (layers "
-                   f"{split.i_gpu_start}–{cfg.n_layers - 1}{', output' if split.output_on_gpu else ''}); "
+                   f"offload: {split.n_gpu_layers}/{block_count(cfg) + 1} layers on the GPU (layers "
+                   f"{split.i_gpu_start}–{block_count(cfg) - 1}{', output' if split.output_on_gpu else ''}"
+                   f"{', the MTP layers among them' if block_count(cfg) > cfg.n_layers else ''}); "
                    f"host memory: {split.host_weights_bytes:,} B of weights (input embedding"
                    f"{', layers below ' + str(split.i_gpu_start) if split.i_gpu_start else ''}"
                    f"{'' if split.output_on_gpu else ', output'}) + {split.host_kv_bytes:,} B of KV cache"

@@ -5,7 +5,7 @@ llama_model::load_tensors' rule, and what each holds.
 from __future__ import annotations
 
 from paramscope.analyses.sizing.kv_cache import KVCache
-from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_llamacpp_loads
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_llamacpp_loads, block_count
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_layer_start, layer_split
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
@@ -85,18 +85,19 @@ def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache,
     the host's share (input embedding, layers not offloaded) is ``offload``'s."""
     cfg = as_llamacpp_loads(cfg, build)
     n_layer = cfg.n_layers
-    where = layer_devices(n_layer, n_devices, n_gpu_layers, tensor_split, split_mode, build)
+    blocks = block_count(cfg)  # the trunk and the MTP layers the GGUF holds, placed alike (kv.py)
+    where = layer_devices(blocks, n_devices, n_gpu_layers, tensor_split, split_mode, build)
     split = layer_split(model)
     scale = weights_bytes / (split.stored or 1)
     raw = [0.0] * n_devices
     for il, nbytes in split.by_layer.items():
-        if il < n_layer and where[il] >= 0:
+        if il < blocks and where[il] >= 0:
             raw[where[il]] += nbytes
-    if where[n_layer] >= 0:
+    if where[blocks] >= 0:
         output = split.outside
         if not split.has_output and cfg.tied_embeddings:
             output += split.embedding  # the GPU copy of a tied embedding (``offload``'s duplicate)
-        raw[where[n_layer]] += output
+        raw[where[blocks]] += output
     if split_mode == "row":  # the matrices' rows over the devices by the same fractions
         shares = tensor_split or (1.0,) * n_devices
         total = sum(shares)

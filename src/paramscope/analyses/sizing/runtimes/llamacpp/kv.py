@@ -95,6 +95,27 @@ def as_pre_mla_gguf(cfg: ArchConfig) -> ArchConfig:
     return replace(cfg, extra={**cfg.extra, "mla_latent_cache": False}) if cfg.is_mla else cfg
 
 
+# llama.cpp's converter appends these families' multi-token-prediction layers to the trunk as blocks of their
+# own (conversion/glm.py Glm4MoeModel and GlmMoeDsaModel, conversion/deepseek.py DeepseekV32Model:
+# block_count = num_hidden_layers + num_nextn_predict_layers; DeepSeek-V3's converter skips them), and
+# llama.cpp places layers over all the blocks (llama-model.cpp n_layer_all: -ngl, the tensor split, the
+# output layer after them: GLM-4.5-Air "offloaded 48/48 layers", 46 + 1 + output) while its main context
+# caches the trunk alone (n_layer() = n_layer_all − n_layer_nextn). A GGUF says so itself
+# (``{arch}.nextn_predict_layers``: knowledge/gguf_arch.py keeps the trunk as n_layers and the rest as
+# extra["nextn_layers"]).
+NEXTN_BLOCK_FAMILIES = frozenset({"glm4_moe", "glm_moe_dsa", "deepseek_v32"})
+
+
+def block_count(cfg: ArchConfig) -> int:
+    """The blocks llama.cpp places over the devices: the trunk's layers and the MTP layers its GGUF holds
+    (``NEXTN_BLOCK_FAMILIES``)."""
+    nextn = cfg.extra.get("nextn_layers")
+    if nextn is None and cfg.family in NEXTN_BLOCK_FAMILIES:
+        nextn = cfg.extra.get("num_nextn_predict_layers")
+    return cfg.n_layers + (nextn if isinstance(nextn, int) and not isinstance(nextn, bool) and nextn > 0
+                           else 0)
+
+
 def as_llamacpp_loads(cfg: ArchConfig, build: str = "current") -> ArchConfig:
     """The architecture as llama.cpp builds it: sliding-window layers attend over the whole cache where
     llama.cpp's architecture has no SWA (``has_swa``), and an MLA model whose GGUF lacks the MLA keys is

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from paramscope.analyses.sizing.kv_cache import KVCache
 from paramscope.analyses.sizing.runtimes.llamacpp.compute import ComputeBuffer
-from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_llamacpp_loads
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_llamacpp_loads, block_count
 from paramscope.analyses.sizing.runtimes.llamacpp.params import OUTPUT_LAST_BUILDS
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
@@ -146,7 +146,8 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
     re-pricing ``weights_bytes`` follows, prices the output matrix at its own type."""
     cfg = as_llamacpp_loads(cfg, build)
     n_layer = cfg.n_layers
-    ngl, start, output_on_gpu = gpu_layer_start(n_layer, n_gpu_layers, build)
+    # placed over every block, MTP layers included (kv.py block_count); the cache is the trunk's
+    ngl, start, output_on_gpu = gpu_layer_start(block_count(cfg), n_gpu_layers, build)
     split = layer_split(model)
     stored = split.stored or 1
     embedding = split.embedding

@@ -1,0 +1,83 @@
+"""Multi-token-prediction layers as llama.cpp holds them: GLM-4.5's, GLM-5's and DeepSeek-V3.2's GGUFs
+append them as blocks after the trunk (convert_hf_to_gguf: block_count = num_hidden_layers +
+num_nextn_predict_layers), llama.cpp caches the trunk alone (llama_hparams::n_layer() = n_layer_all −
+n_layer_nextn) and places layers over every block (llama-model.cpp: i_gpu_start = max(n_layer_all + 1 −
+n_gpu_layers, 0), the tensor split over n_layer_all), as GLM-4.5-Air's log says ("n_layer = 47",
+"offloaded 48/48 layers") and GLM-5.2's over four cards (the trunk's 78 layers 55/9/8/6 with
+--tensor-split 54,9,8,8: tests/fixtures/engine_logs/llamacpp/r31l-glm52-*)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from gguf import GGUFValueType as V
+
+import paramscope
+from builders.gguf_files import write_gguf
+from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, layer_devices
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import block_count
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_layer_start, offload
+
+LOG_CONFIGS = Path(__file__).resolve().parent / "fixtures" / "engine_logs" / "configs"
+
+
+def _glm_gguf(path: Path, trunk: int, nextn: int, kv_per_layer: bool = False) -> Path:
+    arch, hidden = "glm4moe", 32
+    blocks = trunk + nextn
+    kv = {f"{arch}.block_count": (blocks, V.UINT32, None),
+          f"{arch}.embedding_length": (hidden, V.UINT32, None),
+          f"{arch}.feed_forward_length": (64, V.UINT32, None),
+          f"{arch}.attention.head_count": (4, V.UINT32, None),
+          f"{arch}.context_length": (4096, V.UINT32, None),
+          f"{arch}.nextn_predict_layers": (nextn, V.UINT32, None)}
+    kv[f"{arch}.attention.head_count_kv"] = ([2] * blocks, V.ARRAY, V.UINT32) if kv_per_layer else (
+        2, V.UINT32, None)
+    tensors = [("token_embd.weight", np.zeros((100, hidden), np.float16), None),
+               ("output.weight", np.zeros((100, hidden), np.float16), None)]
+    for il in range(blocks):
+        tensors += [(f"blk.{il}.attn_q.weight", np.zeros((hidden, hidden), np.float16), None),
+                    (f"blk.{il}.attn_k.weight", np.zeros((16, hidden), np.float16), None),
+                    (f"blk.{il}.attn_v.weight", np.zeros((16, hidden), np.float16), None)]
+    return write_gguf(path, tensors, kv, arch=arch)
+
+
+def test_a_gguf_s_trunk_caches_and_its_mtp_blocks_are_placed(tmp_path):
+    for per_layer in (False, True):
+        model = paramscope.open_model(str(_glm_gguf(tmp_path / f"glm{per_layer}.gguf", 3, 1, per_layer)))
+        cfg = model.config
+        assert (cfg.n_layers, cfg.extra["nextn_layers"], block_count(cfg)) == (3, 1, 4)
+        e = paramscope.size(str(tmp_path / f"glm{per_layer}.gguf"), context=1024).estimate
+        # the trunk's 3 layers: K and V, 2 heads of 8, f16
+        assert e.kv_cache_bytes == 3 * 1024 * 2 * 2 * 8 * 2
+
+
+def test_the_mtp_blocks_shift_the_gpu_layers():
+    """GLM-4.5-Air from its config (46 layers and 1 MTP layer): -ngl 10 puts blocks 38-46 and the output on
+    the GPU, so the trunk's layers 38-45 keep their cache there (8 layers, not 9)."""
+    model = paramscope.open_model(str(LOG_CONFIGS / "glm-4.5-air.config.json"))
+    cfg = model.config
+    assert block_count(cfg) == cfg.n_layers + 1 == 47
+    ngl, start, output = gpu_layer_start(block_count(cfg), 10)
+    assert (ngl, start, output) == (10, 47 + 1 - 10, True)
+    from paramscope.analyses.sizing.kv_cache import kv_cache_for_context
+
+    kv = kv_cache_for_context(cfg, 4096)
+    split = offload(model, cfg, model.tensor_bytes, kv, 10)
+    per_layer = kv.total_bytes // cfg.n_layers
+    assert split.host_kv_bytes == 38 * per_layer
+
+
+def test_the_tensor_split_counts_the_mtp_blocks():
+    """GLM-5.1's shape (78 layers, 1 MTP layer) over four cards at 54,9,8,8, as r31l-glm52-* printed: the
+    trunk's layers 55/9/8/6 (the MTP block is the fourth card's seventh)."""
+    model = paramscope.open_model(str(LOG_CONFIGS / "glm-5.1.config.json"))
+    cfg = model.config
+    where = layer_devices(block_count(cfg), 4, 999, (54.0, 9.0, 8.0, 8.0))
+    assert [sum(1 for il in range(cfg.n_layers) if where[il] == d) for d in range(4)] == [55, 9, 8, 6]
+    assert where[cfg.n_layers] == 3  # the MTP block
+    from paramscope.analyses.sizing.kv_cache import kv_cache_for_context
+
+    kv = kv_cache_for_context(cfg, 4096)
+    split = device_split(model, cfg, model.tensor_bytes, kv, 4, 999, (54.0, 9.0, 8.0, 8.0), "layer")
+    assert split.kv[0] * 6 == split.kv[3] * 55
