@@ -157,14 +157,8 @@ KNOWN_MISSES = {
        for figure in ("kv_tokens", "max_concurrency")},
     # round 31 (blind, r31l-*: three llama.cpp logs; their KV and cell figures exact, Gemma 4 E4B on b8639's
     # Vulkan compute buffer too). GLM-5.2 over four cards with --tensor-split 54,9,8,8 placed its 78 trunk
-    # layers 55/9/8/6 because its GGUF appends the MTP layer as block 78 (kv.py block_count; before, the
-    # split missed by −56 to +267 %). What remains:
-    **{("r31l-glm52-udq5kxl-4xrtxpro6000maxq-768000-b10505", f"kv_buffer@CUDA{i}"): (
-        0.23, "each card's KV line is the latent alone (843.75 MiB a layer, its layers exact); llama.cpp "
-              "prints the indexer keys' buffer apart (3,937.50 MiB: 21 layers x 768,000 x 256 B), where the "
-              "split adds an indexer key to every layer: GLM-5.1's config stands in (no GLM-5.2 config is "
-              "stored), without GLM-5.2's IndexShare")
-       for i in range(4)},
+    # layers 55/9/8/6 because its GGUF appends the MTP layer as block 78 (kv.py block_count; before, each
+    # card's KV missed by −56 to +267 %; now exact, the indexer keys' own per-card lines apart). What remains:
     ("r31l-gemma4-e4b-q4km-vulkan-rtx4050laptop-65536-bunknown", "compute_buffer@Vulkan0"): (
         1.8, "an app's fork of a 2026-09 llama-server (kalsa-server v1.1.2) that likely caps the reserved "
              "logits at its one slot (PR 23861); the excerpt names neither llama-server nor a srv line, so "

@@ -29,7 +29,7 @@ from paramscope.analyses.sizing.loaded import (
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
-from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_pre_mla_gguf, with_mla_v_cache
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import INDEXER, as_pre_mla_gguf, with_mla_v_cache
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
 from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
@@ -722,7 +722,10 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         # several identical GPUs: llama.cpp's default split is by free memory, equal shares here
         # (runtimes/llamacpp/devices.py layer_devices); each GPU's KV buffer holds its layers' cache
         shares = parse_tensor_split(r.setting("tensor_split") or "")
-        d = device_split(model, cfg, weights, m.kv, len(gpu_kv), r.setting("n_gpu_layers"), shares,
+        # a DSA model's indexer keys are a cache of their own, whose per-device lines come after the
+        # main cache's (llama_kv_cache_dsa "creating indexer KV cache"): the figures are the main cache's
+        main = replace(m.kv, parts=tuple(part for part in m.kv.parts if part.kind != INDEXER))
+        d = device_split(model, cfg, weights, main, len(gpu_kv), r.setting("n_gpu_layers"), shares,
                          r.setting("split_mode") or "layer", build)
         for i, f in enumerate(sorted(gpu_kv, key=lambda f: f.device or "")):
             out[f"kv_buffer{AT}{f.device}"] = d.kv[i]
