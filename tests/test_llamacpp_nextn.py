@@ -22,8 +22,8 @@ from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_layer_start
 LOG_CONFIGS = Path(__file__).resolve().parent / "fixtures" / "engine_logs" / "configs"
 
 
-def _glm_gguf(path: Path, trunk: int, nextn: int, kv_per_layer: bool = False) -> Path:
-    arch, hidden = "glm4moe", 32
+def _glm_gguf(path: Path, trunk: int, nextn: int, kv_per_layer: bool = False, arch: str = "glm4moe") -> Path:
+    hidden = 32
     blocks = trunk + nextn
     kv = {f"{arch}.block_count": (blocks, V.UINT32, None),
           f"{arch}.embedding_length": (hidden, V.UINT32, None),
@@ -50,6 +50,13 @@ def test_a_gguf_s_trunk_caches_and_its_mtp_blocks_are_placed(tmp_path):
         e = paramscope.size(str(tmp_path / f"glm{per_layer}.gguf"), context=1024).estimate
         # the trunk's 3 layers: K and V, 2 heads of 8, f16
         assert e.kv_cache_bytes == 3 * 1024 * 2 * 2 * 8 * 2
+
+
+def test_a_router_layer_is_no_mtp_block(tmp_path):
+    """Granite Switch repurposes n_layer_nextn for a router layer it adds at load (models/granite-switch.cpp):
+    a re-saved file's nextn_predict_layers takes nothing off its block_count."""
+    model = paramscope.open_model(str(_glm_gguf(tmp_path / "switch.gguf", 3, 1, arch="graniteswitch")))
+    assert model.config.n_layers == 4 and "nextn_layers" not in model.config.extra
 
 
 def test_the_mtp_blocks_shift_the_gpu_layers():

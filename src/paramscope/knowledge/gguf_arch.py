@@ -75,6 +75,10 @@ NO_KV_MEANS_NO_CACHE = {"deci"}
 NO_MEMORY = {"bert", "jina-bert-v2", "jina-bert-v3", "nomic-bert", "nomic-bert-moe", "neo-bert",
              "wavtokenizer-dec", "modern-bert", "gemma-embedding", "dream", "llada", "llada-moe", "rnd1"}
 MAX_LAYERS = 10_000  # far above any real model (DeepSeek V3: 61); more means a corrupt block_count
+# archs whose nextn_predict_layers is no MTP block after the trunk: Granite Switch adds its router layer at
+# load and sets n_layer_nextn to 1 for it ("no MTP: it leaks ... into a re-saved nextn_predict_layers",
+# models/granite-switch.cpp), the file's block_count being the trunk already
+NEXTN_NOT_MTP = frozenset({"graniteswitch"})
 
 # ArchConfig field → key suffix after "{arch}." (counts; a per-layer array gives its maximum).
 COUNT_KEYS: dict[str, str] = {
@@ -126,7 +130,7 @@ def arch_config(metadata: Mapping[str, Any], tensor_names: set[str], embedding_r
     # after the trunk (nextn_predict_layers of them): llama.cpp caches the trunk alone (llama_hparams::
     # n_layer() = n_layer_all − n_layer_nextn) and places layers over every block (runtimes/llamacpp/kv.py
     # block_count), so n_layers is the trunk and extra["nextn_layers"] the rest
-    nextn = _count(metadata.get(f"{arch}.nextn_predict_layers")) or 0
+    nextn = _count(metadata.get(f"{arch}.nextn_predict_layers")) or 0 if arch not in NEXTN_NOT_MTP else 0
     n_layers = blocks - nextn if 0 < nextn < blocks else blocks
     counts["n_layers"] = n_layers
     if n_layers < blocks:
