@@ -13,9 +13,9 @@ An architecture in neither table keeps its towers (the larger figure), and the o
 
 The tables are transcribed by tools/vllm_towers_table.py from vLLM's model code and registry (keys: the
 architectures config.json names), the first release being the first of the trees read that has the rule:
-MARKED from 0.15.0, 0.16.0, 0.17.0, 0.19.0 and 0.21.0 to 0.34.0; HAND_GATED from 0.10.0 (none), 0.10.1,
-0.10.2, 0.11.0, 0.13.0 and 0.14.0. Not read: the Transformers backend's marks (models/transformers/, from
-0.28), whose modalities come from the model at run time.
+MARKED from 0.15.0, 0.16.0, 0.17.0, 0.19.0, 0.21.0 and 0.25.0 to 0.34.0; HAND_GATED from 0.10.0 (none),
+0.10.1, 0.10.2, 0.11.0, 0.13.0 and 0.14.0. Not read: the Transformers backend's marks (models/transformers/,
+from 0.28), whose modalities come from the model at run time.
 """
 
 from __future__ import annotations
