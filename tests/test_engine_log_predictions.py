@@ -182,8 +182,8 @@ KNOWN_MISSES = {
     ("r32l-glm45-air-iq4kss-3060-16384-fa-ikb3829", "kv_buffer"): (
         0.022, "ik_llama.cpp caches the NextN block too (47 layers, one GPU)"),
     ("r32l-glm45-air-iq4kss-2x4090-128000-ikb3871", "kv_buffer@CUDA1"): (
-        0.00001, "3093.76 MiB printed for 22 layers of 140.625 MiB (3093.75): ik_llama.cpp's per-device lines "
-                 "run 0.01-0.02 MiB above the layers' bytes (its buffer's padding, not examined)"),
+        0.00001, "3093.76 MiB printed for 22 layers of 140.625 MiB (3093.75): ik_llama.cpp's per-device "
+                 "lines run 0.01-0.02 MiB above the layers' bytes (its buffer's padding, not examined)"),
     ("r32l-glm45-air-iq4kss-2x4090-128000-ikb3871", "kv_buffer@CUDA0"): (
         0.045, "25 cached layers printed against 24 predicted: ik_llama.cpp splits the 48 slots by free "
                "memory (CUDA1 had less free, not printed) and caches the NextN block; CUDA1's 22 agree"),
