@@ -164,10 +164,6 @@ KNOWN_MISSES = {
              "logits at its one slot (PR 23861); the excerpt names neither llama-server nor a srv line, so "
              "512 rows of the 262,144-token vocabulary are reserved (512 MiB of the 517 predicted; the "
              "same model on b8639, before the cap, printed 517.00)"),
-    ("r31l-gemma4-e4b-q4km-vulkan-rtx4050laptop-65536-bunknown", "model_buffer"): (
-        0.14, "5,091.51 MiB printed (2,208.00 CPU_Mapped + 2,883.51 Vulkan0) against a 4,746.6 MiB file: "
-              "the per-layer embedding table is of a larger type in this file than q4_k_m prices it, and "
-              "the file's types are not in the excerpt"),
     # round 32 (blind, r32l-*: four ik_llama.cpp GLM-4.5-Air logs, one mainline GLM-5.2 log, exact on every
     # KV figure). ik_llama.cpp caches every GGUF block, the NextN/MTP block 46 included (47 layers where
     # mainline caches the 46-layer trunk, r12l), and places layers over all of them. What remains:

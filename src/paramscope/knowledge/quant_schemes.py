@@ -48,6 +48,11 @@ CATEGORY_OF_COMPONENT: dict[str, str] = {
 }
 # DeepSeek GGUFs split attn_kv_b into attn_k_b / attn_v_b, which no category substring matches.
 OTHER_GGUF_NAMES = ("attn_k_b.", "attn_v_b.")
+# Gemma 3n's and Gemma 4's per-layer embedding table (embed_tokens_per_layer, per_layer_token_embd in a
+# GGUF) is quantized as the token embedding (llama-quant.cpp tensor_name_match_token_embd: "token_embd.weight"
+# or "per_layer_token_embd.weight"), so in these tied models as the output: Q6_K in Q4_K_M (Gemma 4 E4B's
+# Q4_K_M file keeps 2,208 MiB of it on the host, 6.56 bits a weight)
+TOKEN_EMBD_NAMES = ("embed_tokens_per_layer.weight", "per_layer_token_embd.weight")
 
 # GGUF spelling of a component, for llama.cpp's iteration order inside a layer (weight_name_comparer in
 # llama-model-loader.h sorts by block number, then by name): the running counters below depend on it.

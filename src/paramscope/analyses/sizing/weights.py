@@ -480,6 +480,8 @@ _NO_BRANCH = qs.Branch("default", lambda s: True, ())
 
 
 def _category(u: _Unit) -> str:
+    if u.tensor.name.endswith(qs.TOKEN_EMBD_NAMES):
+        return qs.TOKEN_EMBD
     if u.placement.role != "weight":
         return qs.OTHER
     if _OTHER_NAMES.search(u.tensor.name):
