@@ -21,7 +21,7 @@ from engine_logs import FIXTURES, Record
 import paramscope
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache
 from paramscope.analyses.sizing.loaded import (
-    TOWER_MODALITIES,
+    ALL_MODALITIES_OFF,
     loaded_weights,
     with_fused_v_slots,
     without_towers,
@@ -438,9 +438,6 @@ def record_tails(model: Model, r: Record, tp: int) -> int:
 
 # A text-only checkpoint (model "text_only": its architecture the text model's, Gemma4ForCausalLM) priced
 # from its multimodal model's config: the towers are not in it, as with every modality at 0
-ALL_MODALITIES_OFF = {modality: 0 for tower in TOWER_MODALITIES.values() for modality in tower}
-
-
 def record_mm_limits(r: Record) -> dict[str, int] | None:
     """The record's per-prompt limits: every modality 0 for a text-only checkpoint or
     --language-model-only, else --limit-mm-per-prompt as its command line gives it."""

@@ -374,8 +374,8 @@ def vllm_parallel(model: Model, req: MemoryRequest, devices: int) -> tuple[int, 
 
 # The runtime options that are vLLM's own `vllm serve` flags, carried into the command as given so that it
 # starts the engine the estimate describes (the others are paramscope's: the release and family whose
-# rules to follow, the entrypoint, the sampler kernel seen in a log, VLLM_PP_LAYER_PARTITION's variable);
-# on/off options as vLLM spells each side
+# rules to follow, the entrypoint, the sampler kernel seen in a log; the stage partition goes in the
+# environment, ``_vllm``); on/off options as vLLM spells each side
 VLLM_FLAGS = ("max_num_batched_tokens", "enforce_eager", "max_cudagraph_capture_size", "skip_mm_profiling",
               "limit_mm_per_prompt", "language_model_only", "enable_expert_parallel",
               "disable_hybrid_kv_cache_manager", "enable_prefix_caching", "no_enable_prefix_caching")

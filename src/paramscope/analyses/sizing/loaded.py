@@ -113,6 +113,7 @@ def unbuilt_vision(model: Model) -> tuple[Tensor, ...]:
 # and gemma4's embed_vision / embed_audio). Where an architecture's own modalities are not known, a vision
 # tower counts as built for image and video, an audio tower for audio (``TOWER_MODALITIES``).
 TOWER_MODALITIES: dict[str, tuple[str, ...]] = {"vision": ("image", "video"), "audio": ("audio",)}
+ALL_MODALITIES_OFF = {modality: 0 for tower in TOWER_MODALITIES.values() for modality in tower}
 UNLIMITED = 999  # vLLM's limit for a modality the request does not name (config/multimodal.py)
 
 
@@ -154,8 +155,9 @@ def unbuilt_towers(model: Model, limits: Mapping[str, int],
     if not off:
         return (), ()
     present = frozenset(towers_present(model))
-    left = tuple(t for t in model.tensors if tower_of(t.name, present) in off)
-    found = {tower_of(t.name, present) for t in left}
+    placed = [(t, tower_of(t.name, present)) for t in model.tensors]
+    left = tuple(t for t, tower in placed if tower in off)
+    found = {tower for _, tower in placed if tower in off}
     return tuple(tower for tower in TOWER_MODALITIES if tower in found), left
 
 
@@ -189,12 +191,12 @@ def towers_note(engine: str, towers: tuple[str, ...], tensors: tuple[Tensor, ...
 # layers): the loader copies K into both slots (vLLM models/gemma4.py _gemma4_layer_weights_mapper
 # "k_eq_v_shards"; SGLang models/gemma4_causal.py "should_dup_k_to_v"), so the engine holds K twice. 31B: 10
 # layers × 4 heads × 512 × 5376 × 2 B = 0.21 GiB. (llama.cpp and transformers read K for V, no copy.)
-FUSED_QKV_ENGINES = frozenset({"vllm", "sglang"})
 _ATTENTION_PROJ = re.compile(r"^(?P<block>.*\.self_attn)\.(?P<which>[qkv])_proj\.")
 
 
 def fused_v_slots(model: Model) -> tuple[Tensor, ...]:
-    """The V slots an engine with fused QKV projections fills with K (FUSED_QKV_ENGINES): a copy of each
+    """The V slots an engine with fused QKV projections fills with K (vLLM's and SGLang's ``built_model``):
+    a copy of each
     k_proj tensor (its weight, scales and zero points) of an attention block with q_proj and k_proj and no
     v_proj, named v_proj; () for a model whose every such block has its own v_proj. Towers are not fused."""
     from paramscope.knowledge.roles import place

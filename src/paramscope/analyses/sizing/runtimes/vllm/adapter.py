@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 
 from paramscope.analyses.sizing.loaded import (
+    ALL_MODALITIES_OFF,
     TOWER_MODALITIES,
     UNLIMITED,
     towers_note,
@@ -139,7 +140,7 @@ def asked_mm_limits(req: MemoryRequest) -> dict[str, int] | None:
     """Items per prompt by modality: --limit-mm-per-prompt, or 0 for every one with --language-model-only
     (None: neither given)."""
     if option(req, "language_model_only"):
-        return {modality: 0 for tower in TOWER_MODALITIES.values() for modality in tower}
+        return dict(ALL_MODALITIES_OFF)
     return parse_mm_limits(option(req, "limit_mm_per_prompt"))
 
 

@@ -154,12 +154,11 @@ def rope_shapes(cfg: ArchConfig) -> list[tuple[int, int]]:
     by_type = per_type_rope_shapes(cfg)
     if by_type is not None:
         return by_type
-    rotary_dim = cfg.rope_head_dim if cfg.is_mla else cfg.head_dim_k
     # get_rope narrows rotary_dim to int(head_size × partial_rotary_factor) (GLM-4 0.5, Phi-2 0.4,
     # StableLM 0.25): the cache holds only the rotated part of each head
     factor = cfg.extra.get("partial_rotary_factor", (rope_settings(cfg) or {}).get("partial_rotary_factor"))
-    if not cfg.is_mla and isinstance(factor, int | float) and 0 < factor < 1:
-        rotary_dim = int(rotary_dim * factor)
+    rotary_dim = cfg.rope_head_dim if cfg.is_mla else _rotary_dim({"partial_rotary_factor": factor},
+                                                                    cfg.head_dim_k)
     return [(positions, rotary_dim) for positions, _ in rope_caches(cfg)]
 
 
