@@ -78,8 +78,8 @@ def _minilm(d: Path) -> Path:
     return fetch_models.minilm_dir()
 
 
-def _config(name: str) -> Callable[[Path], Path]:
-    return lambda d: ROOT / "tests" / "fixtures" / "configs" / name
+def _config(name: str, folder: str = "configs") -> Callable[[Path], Path]:
+    return lambda d: ROOT / "tests" / "fixtures" / folder / name
 
 
 def _truncated(d: Path) -> Path:
@@ -195,6 +195,8 @@ FIXTURES: dict[str, Callable[[Path], Path]] = {
     "all-MiniLM-L6-v2": _minilm,
     "mt5-small.json": _config("mt5-small.json"),
     "google__gemma-4-E2B.json": _config("google__gemma-4-E2B.json"),
+    "qwen2.5-7b-instruct-awq.config.json": _config("qwen2.5-7b-instruct-awq.config.json",
+                                                   "engine_logs/configs"),
     "truncated.gguf": _truncated,
     "bomb.gguf": _bomb,
     "evil.pkl": _evil,

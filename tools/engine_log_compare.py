@@ -22,6 +22,7 @@ import paramscope
 from paramscope.analyses.sizing.kv_cache import ATTENTION_KINDS, KVCache
 from paramscope.analyses.sizing.loaded import (
     ALL_MODALITIES_OFF,
+    EngineBuild,
     loaded_weights,
     with_fused_v_slots,
     without_towers,
@@ -32,9 +33,18 @@ from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, p
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import INDEXER, as_pre_mla_gguf, with_mla_v_cache
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
-from paramscope.analyses.sizing.runtimes.sglang import given_free_memory, sglang_memory, vision_tower
+from paramscope.analyses.sizing.runtimes.sglang import (
+    default_attention_backend,
+    given_free_memory,
+    sglang_memory,
+    vision_tower,
+)
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
-from paramscope.analyses.sizing.runtimes.vllm.adapter import stage_offload, towers_left_out
+from paramscope.analyses.sizing.runtimes.vllm.adapter import (
+    checkpoint_kv_type,
+    stage_offload,
+    towers_left_out,
+)
 from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
 from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower as vllm_vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
@@ -97,7 +107,8 @@ def open_record_model(r: Record) -> Model | None:
 
 def weights_bytes(model: Model, r: Record) -> int:
     """The record's re-pricing where it names one, else the checkpoint as stored, as the engine holds it
-    (vLLM pads MXFP4 experts per kernel backend; the backend is read from the log where it says)."""
+    (vLLM pads MXFP4 experts per kernel backend, the backend read from the log where it says; its GPTQ and
+    AWQ kernels per GPU and release)."""
     scheme = r.model.get("weights") or cast_scheme(model, r)
     if scheme and r.engine == "llamacpp":
         # the text GGUF's tensors: convert_hf_to_gguf writes a vision or audio tower and its projector to
@@ -107,7 +118,12 @@ def weights_bytes(model: Model, r: Record) -> int:
         return reprice(model, scheme).total_bytes
     pp = r.setting("pipeline_parallel_size") or 1
     tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
-    return loaded_weights(model, r.engine, gpu_device(r), log_backend(r), tensor_parallel=tp).bytes
+    build = None
+    if r.engine == "vllm":
+        engine = vllm_engine(r)
+        build = EngineBuild(engine, record_release(r) or FAMILY_LAST[engine])
+    return loaded_weights(model, r.engine, gpu_device(r), log_backend(r), tensor_parallel=tp,
+                          build=build).bytes
 
 
 # --dtype casts an unquantized checkpoint's weights as they load (vLLM: model_config.dtype, every parameter
@@ -142,9 +158,13 @@ def log_backend(r: Record) -> str | None:
     0.11"): the Triton path needs the triton_kernels package, a vLLM dependency only since PR #27370
     (October 2025, in 0.11.1; issue #26582: 0.11.0 users installed it by hand), so on Hopper mxfp4.py fell
     back to Marlin; else None to let paramscope pick vLLM's current default. Triton of 0.17 to 0.22 is
-    "triton-0.17" (BUNDLED_PADDING; 0.19 says "Using 'TRITON' Mxfp4 MoE backend")."""
+    "triton-0.17" (BUNDLED_PADDING; 0.19 says "Using 'TRITON' Mxfp4 MoE backend"). "machete" where the log
+    says GPTQ's or AWQ's layers run Machete ("Using MacheteLinearKernel for AWQMarlinLinearMethod": a vendor
+    build of 0.18 with 0.19's awq_marlin.py, where upstream 0.18 runs Marlin)."""
     if r.setting("quantization") == "gptq":
         return "gptq"  # named explicitly: vLLM keeps the plain GPTQ kernel (loaded.GPTQ_FORCED)
+    if "Using MacheteLinearKernel for" in r.log:
+        return "machete"
     if "Using Triton backend" in r.log or "Using 'TRITON' Mxfp4 MoE backend" in r.log:
         version = release(r, 2)
         padded = len(version) == 2 and BUNDLED_PADDING[0] <= version < BUNDLED_PADDING[1]
@@ -422,6 +442,14 @@ def kv_cache_dtype(r: Record) -> DType | None:
     return DTYPES.get(kv) if kv and kv != "auto" else None
 
 
+def vllm_kv_type(model: Model, r: Record) -> DType | None:
+    """vLLM's KV cache type: --kv-cache-dtype, or FP8 where the checkpoint's quantization config declares
+    it (adapter.checkpoint_kv_type; the log's config line still says "auto")."""
+    asked = r.setting("kv_cache_dtype")
+    kv = checkpoint_kv_type(model, record_release(r) or FAMILY_LAST[vllm_engine(r)], asked)[0]
+    return DTYPES.get(kv) if kv and kv != "auto" else None
+
+
 CONSUMED_FORMAT = "for consumed memory (weights + non-torch)"
 
 
@@ -471,7 +499,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     m = vllm_memory(
         cfg, weights, context=r.setting("max_model_len") or default_max_model_len(
             cfg, record_release(r) or FAMILY_LAST[engine]),
-        kv_type=kv_cache_dtype(r), dtype=model_dtype(model, r),
+        kv_type=vllm_kv_type(model, r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization"),
         block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),
         max_num_seqs=r.setting("max_num_seqs"), cuda_graphs=not r.setting("enforce_eager"),
@@ -604,17 +632,23 @@ PRINTED_HEADS = re.compile(r"\bn_head\s*=\s*(\d+)")
 # the GGUF holds: it has no MLA cache at all (an excerpt may print neither line above)
 PRE_MLA_BUILD_NOTE = "before the MLA cache of PR 12801"
 PRINTED_KV_HEADS = re.compile(r"\bn_head_kv\s*=\s*(\d+)")
+# a pre-MLA GGUF's K head is the query's (DeepSeek-V2-Lite: 192 = 128 + 64), an MLA GGUF's the latent with
+# its RoPE part (512 + 64 = 576); current builds print n_embd_head_k_mla as n_embd_head_k where the GGUF has
+# no key_length_mla (llama-hparams.cpp n_embd_head_k_mla's fallback), so that line says nothing alone
+PRINTED_HEAD_K = re.compile(r"\bn_embd_head_k\s*=\s*(\d+)")
 
 
 def llamacpp_config(model: Model, r: Record) -> ArchConfig:
     """The model's architecture as the record's GGUF describes it: a pre-MLA GGUF where the log says so
-    (PRE_MLA_GGUF, or an MLA model whose printed KV heads are its query heads) or the build predates MLA
-    (PRE_MLA_BUILD_NOTE)."""
+    (PRE_MLA_GGUF, or an MLA model whose printed KV heads are its query heads, or whose printed K head is
+    not the latent's width) or the build predates MLA (PRE_MLA_BUILD_NOTE)."""
     cfg = model.config
     assert cfg is not None
     heads, kv_heads = PRINTED_HEADS.search(r.log), PRINTED_KV_HEADS.search(r.log)
-    per_head = (cfg.is_mla and heads is not None and kv_heads is not None
-                and int(heads.group(1)) == int(kv_heads.group(1)) > 1)
+    head_k = PRINTED_HEAD_K.search(r.log)
+    per_head = cfg.is_mla and (
+        (heads is not None and kv_heads is not None and int(heads.group(1)) == int(kv_heads.group(1)) > 1)
+        or (head_k is not None and int(head_k.group(1)) != cfg.kv_lora_rank + cfg.rope_head_dim))
     old_build = PRE_MLA_BUILD_NOTE in (r.version_note or "")
     if PRE_MLA_GGUF.search(r.log) or per_head or old_build:
         return as_pre_mla_gguf(cfg)
@@ -882,7 +916,7 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         max_mamba_cache_size=mamba_size if isinstance(mamba_size, int) else None,
         build=sglang_build(r), vision=vision_tower(model),
         attention_backend=(found.group(1) or found.group(2) if (found := SGLANG_BACKEND.search(r.log))
-                           else None),
+                           else default_attention_backend(gpu_device(r), cfg)),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
         max_total_tokens=cap if isinstance(cap, int) else None,
         platform=sglang_platform(r),

@@ -1,6 +1,6 @@
 """The weights an engine holds after loading a checkpoint: the tensors as stored, re-laid where the engine
 pads them (knowledge/quant_layouts.ENGINE_LAYOUTS: vLLM's MXFP4 experts) or drops what its kernel does not
-need (vLLM's GPTQ-Marlin: zero points and g_idx).
+need (vLLM's GPTQ and AWQ kernels: wna16.py).
 
 Kept apart from re-pricing (``weights.py``): sizing a model as stored, the common case, needs neither the
 scheme tables nor the tensor roles, and starts without them.
@@ -31,15 +31,25 @@ class Loaded:
     notes: tuple[str, ...] = ()
 
 
+@record
+class EngineBuild:
+    """The engine build whose weight layouts a request follows (runtimes.Runtime.layout): the vLLM
+    family, and the release within it (None: the newest paramscope models)."""
+
+    family: str
+    release: tuple[int, int, int] | None = None
+
+
 def loaded_weights(model: Model, runtime: str, device: Device | None = None, backend: str | None = None,
-                   tensor_parallel: int = 1, family: str | None = None) -> Loaded:
+                   tensor_parallel: int = 1, build: EngineBuild | None = None) -> Loaded:
     """The stored tensors (quantized weights with their side data, unquantized modules at their stored
     type), with the re-layouts of knowledge/quant_layouts.ENGINE_LAYOUTS applied: vLLM pads MXFP4 experts
     per backend (``backend`` None: the one vLLM picks for ``device``, Triton when the device is unknown)
-    and per tensor-parallel rank (``family``: the vLLM release family, PADDED_TRITON_FAMILIES); and without
-    the vision layers vLLM does not build (``unbuilt_vision``)."""
+    and per tensor-parallel rank (``build``: the vLLM family and release, PADDED_TRITON_FAMILIES), and
+    GPTQ and AWQ per kernel (wna16.py); and without the vision layers vLLM does not build
+    (``unbuilt_vision``)."""
     loaded = _without_unloaded_buffers(model, _relaid(model, runtime, device, backend, tensor_parallel,
-                                                      family))
+                                                      build))
     unbuilt = unbuilt_vision(model) if runtime == "vllm" else ()
     if not unbuilt:
         return loaded
@@ -242,14 +252,15 @@ PADDED_TRITON_FAMILIES = frozenset({"v1-0.16"})
 
 
 def _relaid(model: Model, runtime: str, device: Device | None, backend: str | None,
-            tensor_parallel: int, family: str | None = None) -> Loaded:
+            tensor_parallel: int, build: EngineBuild | None = None) -> Loaded:
     """The checkpoint with the engine's re-layouts of quantized tensors (see ``loaded_weights``)."""
     stored = model.tensor_bytes
     method = model.quantization.method if model.quantization else None
-    if runtime == "vllm" and method == "gptq":
-        if backend == "gptq":  # asked for by name: the plain GPTQ kernel keeps every stored tensor
+    if runtime == "vllm" and method in ("gptq", "awq"):
+        if backend == "gptq" and method == "gptq":  # asked for by name: the plain GPTQ kernel keeps it all
             return Loaded(runtime, stored, stored, "gptq", (GPTQ_FORCED,))
-        return _vllm_gptq_marlin(model, runtime, stored)
+        return _vllm_int_kernels(model, runtime, stored, method, device, build, tensor_parallel,
+                                 forced_machete=backend == "machete")
     if method != "mxfp4" or runtime not in ("vllm", "sglang"):
         return Loaded(runtime, stored, stored)
     if runtime == "sglang" and (device is None or device.key not in SM100):
@@ -263,7 +274,8 @@ def _relaid(model: Model, runtime: str, device: Device | None, backend: str | No
         chosen = "flashinfer-sm100"
     else:
         chosen = _vllm_mxfp4_backend(device) if amd or not backend else backend
-        if chosen == "triton" and not backend and family in PADDED_TRITON_FAMILIES:
+        padded = build is not None and build.family in PADDED_TRITON_FAMILIES
+        if chosen == "triton" and not backend and padded:
             chosen = "triton-0.17"
     lay = ql.ENGINE_LAYOUTS.get((runtime, "mxfp4", chosen))
     if lay is None:
@@ -297,25 +309,32 @@ GPTQ_FORCED = ("vLLM's plain GPTQ kernel (--quantization gptq named explicitly):
                "zero points and g_idx included")
 
 
-def _vllm_gptq_marlin(model: Model, runtime: str, stored: int) -> Loaded:
-    """vLLM loads a GPTQ checkpoint with the Marlin kernel wherever it can (gptq_marlin.py
-    override_quantization_method; CUDA capability 8.0 and up, 4 or 8 bits), and Marlin's
-    process_weights_after_loading (kernels/mixed_precision/marlin.py) repacks ``qweight`` and permutes
-    ``scales`` at the same size, replaces the zero points of a symmetric checkpoint (``qzeros``) by an
-    empty tensor (marlin_make_empty_zp) and, without act-order (``desc_act`` false), ``g_idx`` too
-    (marlin_make_empty_g_idx). Pre-Ampere GPUs use the plain GPTQ kernel, which keeps them: not modelled."""
+def _vllm_int_kernels(model: Model, runtime: str, stored: int, method: str, device: Device | None,
+                      build: EngineBuild | None, tensor_parallel: int,
+                      forced_machete: bool = False) -> Loaded:
+    """vLLM's GPTQ and AWQ kernels (wna16.py): Marlin drops a symmetric GPTQ checkpoint's zero points
+    (and g_idx without act-order), Machete on Hopper keeps them and holds AWQ's zero points in 16 bits
+    (``forced_machete``: wherever it can, whatever the GPU and release: a build whose log says it runs it).
+    Asymmetric GPTQ, and bit widths Marlin does not take, keep every stored tensor. Pre-Ampere GPUs use the
+    plain kernels, which keep them too: not modelled."""
+    from paramscope.analyses.sizing import wna16
+
     q = model.quantization
     assert q is not None
-    desc_act = bool(q.config.get("desc_act", False))
-    if q.symmetric is False or q.bits not in (4, 8):
+    if method == "gptq" and (q.symmetric is False or q.bits not in (4, 8)):
         return Loaded(runtime, stored, stored)
-    dropped = [t for t in model.tensors
-               if t.name.endswith(".qzeros") or (t.name.endswith(".g_idx") and not desc_act)]
-    freed = sum(t.nbytes for t in dropped)
-    note = (f"vLLM's GPTQ-Marlin layout: {len(dropped)} zero-point"
-            f"{'' if desc_act else ' and g_idx'} tensors replaced by empty ones (symmetric"
-            f"{'' if desc_act else ', no act-order'}): {-freed:+,} B against the {stored:,} B stored")
-    return Loaded(runtime, stored, stored - freed, "marlin", (note,))
+    if method == "awq" and q.bits != 4:
+        return Loaded(runtime, stored, stored)
+    r = wna16.relaid(model, method, device, _release(build), tensor_parallel, forced_machete)
+    return Loaded(runtime, stored, r.bytes, r.backend, r.notes)
+
+
+def _release(build: EngineBuild | None) -> tuple[int, int, int]:
+    if build is not None and build.release is not None:
+        return build.release
+    from paramscope.analyses.sizing.runtimes.vllm.engine import FAMILY_LAST, LATEST_RELEASE
+
+    return FAMILY_LAST.get(build.family, LATEST_RELEASE) if build is not None else LATEST_RELEASE
 
 
 def _vllm_mxfp4_backend(device: Device | None) -> str:

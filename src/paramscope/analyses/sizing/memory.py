@@ -24,6 +24,7 @@ from paramscope.model.memo import ModelMemo
 from paramscope.records import field, record, replace
 
 if TYPE_CHECKING:  # annotations only: `size` without --gpu never loads the GPU table
+    from paramscope.analyses.sizing.loaded import EngineBuild
     from paramscope.knowledge.hardware import Device
 
 __all__ = [
@@ -109,22 +110,22 @@ _WEIGHTS_MEMO: ModelMemo[tuple[int, str, tuple[str, ...]]] = ModelMemo(32)
 
 
 def weights_for(model: Model, scheme: str | None, runtime: str = "", device: Device | None = None,
-                n_devices: int = 1, family: str | None = None) -> tuple[int, str, tuple[str, ...]]:
-    """Weight bytes as stored (as ``runtime`` holds them, where it re-lays them; ``family`` the engine
-    release family where the layout differs by release), or re-priced at ``scheme``; with the explain
+                n_devices: int = 1, build: EngineBuild | None = None) -> tuple[int, str, tuple[str, ...]]:
+    """Weight bytes as stored (as ``runtime`` holds them, where it re-lays them; ``build`` the engine
+    family and release where the layout differs by release), or re-priced at ``scheme``; with the explain
     lines."""
     # a re-pricing depends on the model and the scheme alone; weights as stored, on how the runtime lays them
-    key = (scheme,) if scheme is not None else (None, runtime, device, n_devices, family)
+    key = (scheme,) if scheme is not None else (None, runtime, device, n_devices, build)
     return _WEIGHTS_MEMO.get(model, key,
-                             lambda: _weights_for(model, scheme, runtime, device, n_devices, family))
+                             lambda: _weights_for(model, scheme, runtime, device, n_devices, build))
 
 
 def _weights_for(model: Model, scheme: str | None, runtime: str, device: Device | None,
-                 n_devices: int, family: str | None = None) -> tuple[int, str, tuple[str, ...]]:
+                 n_devices: int, build: EngineBuild | None = None) -> tuple[int, str, tuple[str, ...]]:
     if scheme is None:
         from paramscope.analyses.sizing.loaded import loaded_weights
 
-        loaded = loaded_weights(model, runtime, device, tensor_parallel=n_devices, family=family)
+        loaded = loaded_weights(model, runtime, device, tensor_parallel=n_devices, build=build)
         return loaded.bytes, "as stored", tuple(f"weights: {n}" for n in loaded.notes)
     from paramscope.analyses.sizing.weights import reprice_totals
 
@@ -147,10 +148,10 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
     ctx, ctx_note = resolve_context(cfg, req.context)
     runtime = find(req.runtime)
     req = replace(req, runtime=runtime.name, options=runtime.check(req.options))
-    family = runtime.layout(req)
+    build = runtime.layout(req)
     model, unbuilt = runtime.built(model, req)
     weights_bytes, scheme, weights_explain = weights_for(model, req.weights, runtime.name, req.device,
-                                                         req.n_devices, family)
+                                                         req.n_devices, build)
     weights_explain = (*weights_explain, *(f"weights: {n}" for n in unbuilt))
     parts = runtime.parts()(model, cfg, weights_bytes, req, ctx)
     on_devices = weights_bytes + parts.duplicate_weights_bytes - parts.host_weights_bytes

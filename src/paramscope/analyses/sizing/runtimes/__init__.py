@@ -19,6 +19,7 @@ from paramscope.errors import UsageError
 from paramscope.records import record
 
 if TYPE_CHECKING:
+    from paramscope.analyses.sizing.loaded import EngineBuild
     from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts
     from paramscope.model import ArchConfig, Model
 
@@ -66,19 +67,22 @@ class Runtime:
     options: tuple[Option, ...] = ()
     aliases: tuple[str, ...] = ()
     # the option naming the release whose weight layout the runtime follows (loaded.py: vLLM's MXFP4
-    # padding differs by release), or None: its layout is the same in every release; an adapter module
-    # with a ``layout_family(req)`` resolves it from the request (vLLM: --vllm-release picks the family)
+    # padding and its GPTQ / AWQ kernels differ by release), or None: its layout is the same in every
+    # release; an adapter module with a ``layout_family(req)`` resolves it from the request (vLLM: the
+    # family and release --engine and --vllm-release name)
     layout_option: str | None = None
 
     def parts(self) -> Adapter:
         return importlib.import_module(f"{__name__}.{self.module}").parts
 
-    def layout(self, req: Any) -> str | None:
-        """The family whose weight layout a request follows (``layout_option``)."""
+    def layout(self, req: Any) -> EngineBuild | None:
+        """The build whose weight layout a request follows (``layout_option``)."""
+        from paramscope.analyses.sizing.loaded import EngineBuild
+
         if self.layout_option is None:
             return None
         resolve = getattr(importlib.import_module(f"{__name__}.{self.module}"), "layout_family", None)
-        return resolve(req) if resolve is not None else option(req, self.layout_option)
+        return resolve(req) if resolve is not None else EngineBuild(option(req, self.layout_option))
 
     def built(self, model: Model, req: Any) -> tuple[Model, tuple[str, ...]]:
         """The model as the engine builds it for ``req``, with a note for each part it leaves out (vLLM:

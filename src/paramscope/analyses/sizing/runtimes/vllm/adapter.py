@@ -11,6 +11,7 @@ from paramscope.analyses.sizing.loaded import (
     ALL_MODALITIES_OFF,
     TOWER_MODALITIES,
     UNLIMITED,
+    EngineBuild,
     towers_note,
     towers_present,
     with_fused_v_slots,
@@ -242,9 +243,52 @@ def engine_and_release(req: MemoryRequest, runtime: str | None = None) -> tuple[
     return engine, release
 
 
-def layout_family(req: MemoryRequest) -> str:
-    """The engine family whose weight layout the request follows (runtimes.Runtime.layout)."""
-    return engine_and_release(req)[0]
+def layout_family(req: MemoryRequest) -> EngineBuild:
+    """The engine family and release whose weight layout the request follows (runtimes.Runtime.layout):
+    --vllm-release, else the family's newest release paramscope models."""
+    engine, release = engine_and_release(req)
+    return EngineBuild(engine, release or FAMILY_LAST.get(engine, LATEST_RELEASE))
+
+
+# A checkpoint whose quantization config declares its KV cache quantized gets an FP8 cache: ModelOpt's
+# kv_cache_quant_algo / kv_cache_scheme where --kv-cache-dtype is auto (utils/torch_utils.py
+# resolve_kv_cache_dtype_string with get_kv_cache_quant_algo_string, from 0.14: "FP8", or a scheme of 8-bit
+# static floats), compressed-tensors' kv_cache_scheme (attention.py "llm-compressor mdls need to set
+# cache_dtype to fp8 manually": from 0.15 whatever --kv-cache-dtype says, from 0.22 only where it is auto).
+# The engine's start-up line still prints kv_cache_dtype=auto. Read in the 0.13 to 0.34 sources.
+MODELOPT_KV_RELEASE: Release = (0, 14, 0)
+CT_KV_SCHEME_RELEASE: Release = (0, 15, 0)
+CT_KV_SCHEME_AUTO_ONLY_RELEASE: Release = (0, 22, 0)
+
+
+def checkpoint_kv_type(model: Model, release: Release, asked: str | None) -> tuple[str | None, str]:
+    """The KV cache type vLLM takes for ``asked`` (None or "auto": the model's type) and this checkpoint,
+    and a note where the checkpoint's quantization config changes it (see above)."""
+    q = model.quantization
+    auto = asked in (None, "auto")
+    if q is None:
+        return asked, ""
+    method = str(q.config.get("quant_method", q.method))
+    if method.startswith("modelopt") and auto and release >= MODELOPT_KV_RELEASE:
+        inner = q.config.get("quantization", q.config)
+        inner = inner if isinstance(inner, Mapping) else q.config
+        algo = (inner.get("kv_cache_scheme") or q.config.get("kv_cache_scheme")
+                or inner.get("kv_cache_quant_algo") or q.config.get("kv_cache_quant_algo"))
+        fp8 = (algo.get("dynamic") is False and algo.get("num_bits") == 8 and algo.get("type") == "float"
+               if isinstance(algo, Mapping) else isinstance(algo, str) and algo.lower() == "fp8")
+        if fp8:
+            return "fp8", (f"KV cache in FP8: the checkpoint's ModelOpt config declares it "
+                           f"(kv_cache_quant_algo {algo if isinstance(algo, str) else 'scheme'}), which vLLM "
+                           f"follows from 0.14 where --kv-cache-dtype is auto")
+        if algo:
+            return asked, (f"the checkpoint's ModelOpt config declares a KV cache of {algo!r}, which "
+                           f"paramscope does not price: the cache is priced in the model's type")
+    if method == "compressed-tensors" and isinstance(q.config.get("kv_cache_scheme"), Mapping) \
+            and release >= CT_KV_SCHEME_RELEASE and (auto or release < CT_KV_SCHEME_AUTO_ONLY_RELEASE):
+        return "fp8", ("KV cache in FP8: the checkpoint's compressed-tensors config declares a "
+                       "kv_cache_scheme, which vLLM follows from 0.15 (from 0.22 only where --kv-cache-dtype "
+                       "is auto); its start-up line still prints kv_cache_dtype=auto")
+    return asked, ""
 
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
@@ -257,7 +301,10 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     """
 
     dtype = model_dtype(model.tensors)
-    t = kv_dtype(req.kv_type, dtype)
+    engine, release = engine_and_release(req)
+    kv_name, kv_note = checkpoint_kv_type(model, release or FAMILY_LAST.get(engine, LATEST_RELEASE),
+                                          req.kv_type)
+    t = kv_dtype(kv_name, dtype)
     on_gpu = req.device is not None and req.device.kind != "cpu"
     gpu = req.device.usable_bytes if req.device and on_gpu else None
     pp = option(req, "pipeline_parallel_size")
@@ -278,7 +325,6 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     vision = None if option(req, "skip_mm_profiling") else vision_tower(
         model.metadata.get("config") if model.metadata else None)
     mm_limits = asked_mm_limits(req)
-    engine, release = engine_and_release(req)
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
                     pipeline_parallel=pp, pp_partition=partition,
@@ -305,7 +351,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     vision=vision, mm_limits=mm_limits)
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = (kv_note,) if kv_note else ()
     if host:
         notes += (f"--cpu-offload-gb: {host:,} B of weights ({gib(host)}) in pinned host memory, read by "
                   f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
