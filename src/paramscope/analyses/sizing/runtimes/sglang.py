@@ -60,6 +60,7 @@ Models whose layers differ take one of three pools (``pool_kind``):
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from paramscope.analyses.sizing.kv_cache import (
     KVCache,
@@ -99,6 +100,9 @@ from paramscope.model.dtypes import DType
 from paramscope.model.memo import ModelMemo
 from paramscope.records import record, replace
 from paramscope.units import counted
+
+if TYPE_CHECKING:
+    from paramscope.knowledge.hardware import Device
 
 GiB = 1 << 30
 
@@ -163,6 +167,13 @@ LOWERED = "the build lowers it for a vision encoder or aiter"
 AITER_FRACTION_FACTOR, AITER_LONG_CONTEXT = 0.85, 8192
 # the GPUs SGLang runs aiter on by default (CDNA 3 and 4 Instinct; Radeon cards run Triton)
 AITER_GPUS = frozenset({"mi300x", "mi325x", "mi300a", "mi350x", "mi355x"})
+
+
+def default_attention_backend(device: Device | None, cfg: ArchConfig) -> str | None:
+    """The attention backend SGLang takes where none is named: its ROCm images run attention without MLA
+    on aiter (SGLANG_USE_AITER=1; the log: "Attention backend not specified. Use aiter backend by
+    default.") on the Instinct GPUs of AITER_GPUS; None elsewhere (the platform's default, priced alike)."""
+    return "aiter" if device is not None and device.key in AITER_GPUS and not cfg.is_mla else None
 VIT_BASELINE = (24, 1024)  # layers, width
 
 
@@ -826,9 +837,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       mamba_full_memory_ratio=option(req, "mamba_full_memory_ratio"),
                       max_mamba_cache_size=option(req, "max_mamba_cache_size"),
                       mamba_ssm_dtype=option(req, "mamba_ssm_dtype"), vision=vision_tower(model),
-                      # SGLang's ROCm images run attention without MLA on aiter (SGLANG_USE_AITER=1)
-                      attention_backend="aiter" if (req.device is not None and req.device.key in AITER_GPUS
-                                                    and not cfg.is_mla) else None,
+                      attention_backend=default_attention_backend(req.device, cfg),
                       mla_stored_bytes=None if req.weights else mla_stored(model),
                       max_total_tokens=option(req, "max_total_tokens"),
                       platform=platform, piecewise_cuda_graph=False
