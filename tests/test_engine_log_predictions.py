@@ -209,8 +209,9 @@ KNOWN_MISSES = {
                              ("r33l-ollama-deepseek-coder-v2-lite-q5km-5080-4096-nofa", 0.13),
                              ("r33l-ollama-deepseek-coder-v2-lite-q5km-5080-8192-nofa", 0.125))
        for figure in ("compute_buffer@CUDA0", "breakdown_compute")},
-    # SGLang: Qwen3.8-27B-FP8 on an H100 and on MI355X (the ROCm runs exact once aiter is taken as the
-    # CDNA default, as the CLI does: kv_tokens +20.8 % → +0.3 %)
+    # SGLang: Qwen3.8-27B-FP8 on an H100 and on MI355X (the ROCm runs' kv_tokens +20.8 % → +0.3 % with the
+    # log's "Use aiter backend by default" line, which the helper first left out of the excerpt; the compare
+    # tool now also takes aiter on CDNA where a log does not say, as the CLI does)
     ("r33s-qwen38-27b-fp8-mi355x-tp2-mrr32-v0517dev", "weights"): (
         0.02, "14.49 GiB a rank at TP 2, 0.245 GiB above half of TP 1's 28.49 (paramscope: 0.063 above half "
               "its TP 1); 0.5.23's source shards the vision tower too: not explained (0.5.17.dev's source "

@@ -901,7 +901,9 @@ def test_named_gptq_keeps_the_zero_points():
                                       / "mistral-7b-instruct-v0.2-gptq.config.json"))
     from paramscope.analyses.sizing.loaded import EngineBuild
 
-    plain = loaded_weights(model, "vllm", backend="gptq")
+    plain = loaded_weights(model, "vllm", backend="gptq", build=EngineBuild("v1-0.16", (0, 19, 0)))
+    # from 0.22 "gptq" names AutoGPTQConfig, whose kernels are chosen as if unnamed
+    assert loaded_weights(model, "vllm", backend="gptq").bytes < plain.bytes
     # act-order (desc_act): Marlin keeps g_idx, sorted, and adds its sort indices (an int32 per input row,
     # as g_idx) in the releases that take such checkpoints (before 0.30)
     marlin = loaded_weights(model, "vllm", build=EngineBuild("v1", (0, 29, 0)))

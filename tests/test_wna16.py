@@ -12,6 +12,9 @@ import paramscope
 from paramscope.analyses.sizing import wna16
 from paramscope.analyses.sizing.loaded import EngineBuild, loaded_weights
 from paramscope.knowledge.hardware import DEVICES, find_device
+from paramscope.model import Model, Tensor
+from paramscope.model.dtypes import DType
+from paramscope.model.quantization import Quantization
 
 CONFIGS = Path(__file__).parent / "fixtures" / "engine_logs" / "configs"
 AWQ_7B = CONFIGS / "qwen2.5-7b-instruct-awq.config.json"
@@ -95,9 +98,12 @@ def test_gptq_act_order_keeps_g_idx_and_its_permutation(tmp_path):
     assert loaded_weights(m, "vllm", A100, build=build).bytes == m.tensor_bytes - zeros + rows
     assert loaded_weights(m, "vllm", H200, build=build).bytes == m.tensor_bytes + rows
     tp2 = loaded_weights(m, "vllm", H200, build=build, tensor_parallel=2)
-    row_parallel = [t for t in side(m, ".qzeros") if t.name.split(".")[-2] in ("o_proj", "down_proj")]
+    row_zeros = [t for t in side(m, ".qzeros") if t.name.split(".")[-2] in ("o_proj", "down_proj")]
+    # and with act-order the row-split modules' scales are whole on both ranks (one more copy in all)
+    row_scales = [t for t in side(m, ".scales") if t.name.split(".")[-2] in ("o_proj", "down_proj")]
     assert tp2.backend == "machete+marlin"
-    assert tp2.bytes == m.tensor_bytes + rows - sum(t.nbytes for t in row_parallel)
+    assert tp2.bytes == (m.tensor_bytes + rows - sum(t.nbytes for t in row_zeros)
+                         + sum(t.nbytes for t in row_scales))
     # 0.30 and later refuse such a checkpoint: said, and priced without g_idx
     new = loaded_weights(m, "vllm", H200, build=NEW)
     assert "refuse this checkpoint" in new.notes[0]
@@ -105,8 +111,41 @@ def test_gptq_act_order_keeps_g_idx_and_its_permutation(tmp_path):
 
 @pytest.mark.parametrize(("k", "n", "takes"), [(8192, 8192, True), (8192, 8256, False), (8224, 8192, False)])
 def test_machete_takes_only_shapes_of_its_prepacked_blocks(k, n, takes):
-    layer = wna16.Layer("model.layers.0.mlp.gate_proj", {}, k, n)
-    assert wna16.machete_takes(layer, "gptq", (0, 31, 0), 1, 128, False) is takes
+    layer = wna16.Layer("model.layers.0.mlp.down_proj", {}, k, n)
+    assert wna16.machete_takes([layer], "gptq", (0, 31, 0), 1, 128, False) is takes
+
+
+def test_machete_decides_once_for_a_fused_module():
+    """vLLM checks q, k and v as one qkv_proj on a rank's summed widths, with at least one whole KV head
+    a rank: Llama-3.2-1B's 2048 + 512 + 512 at TP 8 is 256 + 64 + 64 = 384 a rank, a multiple of 128,
+    where k and v alone (64) are not."""
+    q, k, v = (wna16.Layer(f"model.layers.0.self_attn.{p}_proj", {}, 2048, n)
+               for p, n in (("q", 2048), ("k", 512), ("v", 512)))
+    (module,) = wna16.fused_modules([q, k, v])
+    assert wna16.machete_takes(module, "gptq", (0, 31, 0), 8, 128, False, kv_heads=8)
+    assert not wna16.machete_takes([k], "gptq", (0, 31, 0), 8, 128, False, kv_heads=8)
+    # 4 KV heads of 128 over 8 ranks: one whole head (128) a rank, not 64
+    k4 = wna16.Layer("model.layers.0.self_attn.k_proj", {}, 4096, 512)
+    assert k4.rank_shape(8, 4) == (4096, 128)
+    # MLA's down-projections are whole on every rank
+    assert wna16.Layer("model.layers.0.self_attn.q_a_proj", {}, 7168, 1536).rank_shape(8, 128) == (7168, 1536)
+
+
+def test_gptq_experts_keep_their_zero_points():
+    """Marlin's MoE keeps the experts' qzeros (in the 16-bit parameter type before 0.27: half their int32
+    bytes) and drops their g_idx without act-order."""
+    tensors = [Tensor(f"model.layers.0.mlp.experts.{e}.{p}.{part}", shape, dtype, nbytes)
+               for e in range(2) for p in ("gate_proj", "down_proj")
+               for part, shape, dtype, nbytes in (("qweight", (256, 1024), DType.I32, 1 << 20),
+                                                  ("qzeros", (16, 128), DType.I32, 8192),
+                                                  ("scales", (16, 1024), DType.F16, 32768),
+                                                  ("g_idx", (2048,), DType.I32, 8192))]
+    m = Model(format="config", source="experts", tensors=tuple(tensors), quantization=Quantization(
+        method="gptq", bits=4, group_size=128, symmetric=True, config={"desc_act": False}))
+    zeros = g_idx = 4 * 8192
+    assert loaded_weights(m, "vllm", A100, build=NEW).bytes == m.tensor_bytes - g_idx
+    assert loaded_weights(m, "vllm", A100, build=EngineBuild("v1", (0, 26, 0))).bytes == (
+        m.tensor_bytes - g_idx - zeros // 2)
 
 
 def test_size_on_an_h200_says_which_kernel():
@@ -156,3 +195,62 @@ def test_size_prices_the_declared_fp8_cache(tmp_path):
     plain = paramscope.size(str(AWQ_7B), runtime="vllm", gpu="h200", context=32768).estimate
     assert est.kv_cache_bytes * 2 == plain.kv_cache_bytes
     assert any("KV cache in FP8" in line for line in (*est.notes, *est.explain))
+
+
+def test_compressed_tensors_asymmetric_int4_on_hopper(tmp_path):
+    """compressed-tensors W4A16 with zero points (weight_zero_point, N / 8 × groups int32): Machete holds them
+    in 16 bits from 0.9.2; Marlin, and symmetric checkpoints anywhere, keep every stored tensor."""
+    asym = {**CT_FP8_KV, "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
+        "num_bits": 4, "type": "int", "symmetric": False, "strategy": "group", "group_size": 128}}}}
+    asym.pop("kv_cache_scheme")
+    asym["ignore"] = ["lm_head"]
+    m = _with_quantization(tmp_path, asym)
+    zeros = side(m, ".weight_zero_point")
+    assert len(zeros) == 28 * 7
+    grown = sum(z.shape[0] * 8 * z.shape[1] * 2 - z.nbytes for z in zeros)
+    hopper = loaded_weights(m, "vllm", H200, build=NEW)
+    assert hopper.bytes == m.tensor_bytes + grown and hopper.backend == "machete"
+    assert loaded_weights(m, "vllm", H200, build=EngineBuild("v1-0.9", (0, 9, 1))).bytes == m.tensor_bytes
+    assert loaded_weights(m, "vllm", A100, build=NEW).bytes == m.tensor_bytes
+    sym = _with_quantization(tmp_path / "..", {**CT_FP8_KV, "kv_cache_scheme": None})
+    assert loaded_weights(sym, "vllm", H200, build=NEW).bytes == sym.tensor_bytes
+
+
+def test_kernels_named_with_quantization_and_older_gpus_keep_every_tensor(tmp_path):
+    """--quantization gptq before 0.22 and awq before 0.24 name the plain kernels (GPTQConfig, AWQConfig);
+    from then they name the Auto configs, whose kernels are chosen as unnamed. A GPU before Ampere (a T4)
+    runs the plain kernels too. From 0.34 Marlin retires GPTQ's unused qzeros but keeps their data."""
+    awq = paramscope.open_model(str(AWQ_7B))
+    named = loaded_weights(awq, "vllm", H200, backend="awq", build=EngineBuild("v1", (0, 23, 0)))
+    assert named.bytes == awq.tensor_bytes and "plain AWQ kernel" in named.notes[0]
+    assert loaded_weights(awq, "vllm", H200, backend="awq", build=NEW).bytes > awq.tensor_bytes
+    gptq = _gptq(tmp_path)
+    assert loaded_weights(gptq, "vllm", find_device("t4"), build=NEW).bytes == gptq.tensor_bytes
+    g_idx = sum(t.nbytes for t in side(gptq, ".g_idx"))
+    assert loaded_weights(gptq, "vllm", A100, build=EngineBuild("v1", (0, 34, 0))).bytes == (
+        gptq.tensor_bytes - g_idx)
+
+
+def test_a_compressed_tensors_kv_scheme_leaves_an_mla_cache_alone(tmp_path):
+    """Only vLLM's Attention layer reads a compressed-tensors kv_cache_scheme; MLAAttention keeps the
+    latent cache in the model's type."""
+    from paramscope.analyses.sizing.runtimes.vllm.adapter import checkpoint_kv_type
+
+    cfg = json.loads((Path(__file__).parent.parent / "src" / "paramscope" / "knowledge" / "catalogue"
+                      / "DeepSeek-V2-Lite.json").read_text())
+    cfg["quantization_config"] = CT_FP8_KV
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    assert checkpoint_kv_type(paramscope.open_model(str(path)), (0, 31, 0), None) == (None, "")
+
+
+def test_sglang_runs_mla_on_aiter_at_16_or_128_heads_a_gpu():
+    from paramscope.analyses.sizing.runtimes.sglang import default_attention_backend
+
+    v3 = paramscope.open_model("deepseek-v3").config
+    mi300x = find_device("mi300x")
+    assert default_attention_backend(mi300x, v3, 8) == "aiter"  # 128 / 8 = 16 heads a GPU
+    assert default_attention_backend(mi300x, v3, 4) is None  # 32: Triton
+    assert default_attention_backend(H200, v3, 8) is None
+    dense = paramscope.open_model("qwen3-8b").config
+    assert default_attention_backend(mi300x, dense, 1) == "aiter"

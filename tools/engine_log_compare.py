@@ -444,7 +444,8 @@ def kv_cache_dtype(r: Record) -> DType | None:
 
 def vllm_kv_type(model: Model, r: Record) -> DType | None:
     """vLLM's KV cache type: --kv-cache-dtype, or FP8 where the checkpoint's quantization config declares
-    it (adapter.checkpoint_kv_type; the log's config line still says "auto")."""
+    it (adapter.checkpoint_kv_type; for a compressed-tensors scheme the log's config line still says
+    "auto")."""
     asked = r.setting("kv_cache_dtype")
     kv = checkpoint_kv_type(model, record_release(r) or FAMILY_LAST[vllm_engine(r)], asked)[0]
     return DTYPES.get(kv) if kv and kv != "auto" else None
@@ -634,21 +635,24 @@ PRE_MLA_BUILD_NOTE = "before the MLA cache of PR 12801"
 PRINTED_KV_HEADS = re.compile(r"\bn_head_kv\s*=\s*(\d+)")
 # a pre-MLA GGUF's K head is the query's (DeepSeek-V2-Lite: 192 = 128 + 64), an MLA GGUF's the latent with
 # its RoPE part (512 + 64 = 576); current builds print n_embd_head_k_mla as n_embd_head_k where the GGUF has
-# no key_length_mla (llama-hparams.cpp n_embd_head_k_mla's fallback), so that line says nothing alone
+# no key_length_mla (llama-hparams.cpp n_embd_head_k_mla's fallback), so that line says nothing alone. The
+# test is positive (the query's width, not the latent's), so that an MLA variant with another cached width
+# is not read as pre-MLA
 PRINTED_HEAD_K = re.compile(r"\bn_embd_head_k\s*=\s*(\d+)")
 
 
 def llamacpp_config(model: Model, r: Record) -> ArchConfig:
     """The model's architecture as the record's GGUF describes it: a pre-MLA GGUF where the log says so
     (PRE_MLA_GGUF, or an MLA model whose printed KV heads are its query heads, or whose printed K head is
-    not the latent's width) or the build predates MLA (PRE_MLA_BUILD_NOTE)."""
+    the query's width) or the build predates MLA (PRE_MLA_BUILD_NOTE)."""
     cfg = model.config
     assert cfg is not None
     heads, kv_heads = PRINTED_HEADS.search(r.log), PRINTED_KV_HEADS.search(r.log)
     head_k = PRINTED_HEAD_K.search(r.log)
     per_head = cfg.is_mla and (
         (heads is not None and kv_heads is not None and int(heads.group(1)) == int(kv_heads.group(1)) > 1)
-        or (head_k is not None and int(head_k.group(1)) != cfg.kv_lora_rank + cfg.rope_head_dim))
+        or (head_k is not None and int(head_k.group(1)) == cfg.head_dim_k
+            != cfg.kv_lora_rank + cfg.rope_head_dim))
     old_build = PRE_MLA_BUILD_NOTE in (r.version_note or "")
     if PRE_MLA_GGUF.search(r.log) or per_head or old_build:
         return as_pre_mla_gguf(cfg)
@@ -916,7 +920,7 @@ def predict_sglang(model: Model, r: Record) -> dict[str, float]:
         max_mamba_cache_size=mamba_size if isinstance(mamba_size, int) else None,
         build=sglang_build(r), vision=vision_tower(model),
         attention_backend=(found.group(1) or found.group(2) if (found := SGLANG_BACKEND.search(r.log))
-                           else default_attention_backend(gpu_device(r), cfg)),
+                           else default_attention_backend(gpu_device(r), cfg, tp)),
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
         max_total_tokens=cap if isinstance(cap, int) else None,
         platform=sglang_platform(r),

@@ -31,6 +31,14 @@ class Loaded:
     notes: tuple[str, ...] = ()
 
 
+def _int_with_zero_points(model: Model) -> bool:
+    """A compressed-tensors integer checkpoint with zero points (W4A16 / W8A16 asymmetric), the one kind of
+    that format whose layout vLLM's kernels change (wna16.py)."""
+    q = model.quantization
+    return (q is not None and q.quant_type == "int" and q.symmetric is False and q.bits in (4, 8)
+            and any(t.name.endswith(".weight_zero_point") for t in model.tensors))
+
+
 @record
 class EngineBuild:
     """The engine build whose weight layouts a request follows (runtimes.Runtime.layout): the vLLM
@@ -256,11 +264,9 @@ def _relaid(model: Model, runtime: str, device: Device | None, backend: str | No
     """The checkpoint with the engine's re-layouts of quantized tensors (see ``loaded_weights``)."""
     stored = model.tensor_bytes
     method = model.quantization.method if model.quantization else None
-    if runtime == "vllm" and method in ("gptq", "awq"):
-        if backend == "gptq" and method == "gptq":  # asked for by name: the plain GPTQ kernel keeps it all
-            return Loaded(runtime, stored, stored, "gptq", (GPTQ_FORCED,))
-        return _vllm_int_kernels(model, runtime, stored, method, device, build, tensor_parallel,
-                                 forced_machete=backend == "machete")
+    if runtime == "vllm" and (method in ("gptq", "awq") or (method == "compressed-tensors"
+                                                           and _int_with_zero_points(model))):
+        return _vllm_int_kernels(model, runtime, stored, method, device, build, tensor_parallel, backend)
     if method != "mxfp4" or runtime not in ("vllm", "sglang"):
         return Loaded(runtime, stored, stored)
     if runtime == "sglang" and (device is None or device.key not in SM100):
@@ -301,31 +307,49 @@ def _relaid(model: Model, runtime: str, device: Device | None, backend: str | No
     return Loaded(runtime, stored, total, chosen, (note,))
 
 
-# vLLM gptq_marlin.py GPTQMarlinConfig.override_quantization_method leaves a checkpoint to the plain GPTQ
-# kernel when the user names it (``--quantization gptq``: is_user_specified_gptq), and logs "Detected that the
-# model can run with gptq_marlin, however you specified quantization=gptq explicitly, so forcing gptq";
-# GPTQLinearMethod keeps qweight, qzeros, scales and g_idx as stored (its exllama shuffle is in place)
-GPTQ_FORCED = ("vLLM's plain GPTQ kernel (--quantization gptq named explicitly): every stored tensor kept, "
-               "zero points and g_idx included")
+# Kernels named with --quantization: before 0.22 "gptq" maps to GPTQConfig, the plain kernel
+# (gptq_marlin.py override_quantization_method: "Detected that the model can run with gptq_marlin, however
+# you specified quantization=gptq explicitly, so forcing gptq"), and before 0.24 "awq" to AWQConfig (the
+# plain AWQ kernel; awq_marlin.py "forcing awq"): both keep every stored tensor (GPTQ's exllama shuffle is in
+# place). From then both names map to AutoGPTQConfig / AutoAWQConfig, whose kernels are chosen as unnamed
+# (quantization/__init__.py, read in 0.21, 0.22, 0.23, 0.24 and 0.25)
+PLAIN_KERNEL_UNTIL = {"gptq": (0, 22, 0), "awq": (0, 24, 0)}
+GPTQ_FORCED = ("vLLM's plain GPTQ kernel (--quantization gptq named explicitly, before 0.22): every stored "
+               "tensor kept, zero points and g_idx included")
+PLAIN_KERNELS = {
+    "gptq": GPTQ_FORCED,
+    "awq": "vLLM's plain AWQ kernel (--quantization awq named explicitly, before 0.24): every stored "
+           "tensor kept",
+    "pre-ampere": "vLLM's plain GPTQ / AWQ kernels on a GPU before Ampere (Marlin needs capability 8.0): "
+                  "every stored tensor kept"}
 
 
 def _vllm_int_kernels(model: Model, runtime: str, stored: int, method: str, device: Device | None,
-                      build: EngineBuild | None, tensor_parallel: int,
-                      forced_machete: bool = False) -> Loaded:
-    """vLLM's GPTQ and AWQ kernels (wna16.py): Marlin drops a symmetric GPTQ checkpoint's zero points
-    (and g_idx without act-order), Machete on Hopper keeps them and holds AWQ's zero points in 16 bits
-    (``forced_machete``: wherever it can, whatever the GPU and release: a build whose log says it runs it).
-    Asymmetric GPTQ, and bit widths Marlin does not take, keep every stored tensor. Pre-Ampere GPUs use the
-    plain kernels, which keep them too: not modelled."""
+                      build: EngineBuild | None, tensor_parallel: int, backend: str | None) -> Loaded:
+    """vLLM's GPTQ, AWQ and compressed-tensors integer kernels (wna16.py): Marlin drops a symmetric GPTQ
+    checkpoint's zero points (and g_idx without act-order), Machete on Hopper keeps them and holds AWQ's
+    zero points in 16 bits (``backend`` "machete": wherever it can, whatever the GPU and release, a build
+    whose log says it runs it; "gptq" or "awq": the kernel named with --quantization, PLAIN_KERNEL_UNTIL).
+    Asymmetric GPTQ, and bit widths Marlin does not take, keep every stored tensor, as the plain kernels on
+    GPUs before Ampere do."""
     from paramscope.analyses.sizing import wna16
 
     q = model.quantization
     assert q is not None
+    release = _release(build)
+    if method == backend and release < PLAIN_KERNEL_UNTIL.get(method, (0, 0, 0)):
+        return Loaded(runtime, stored, stored, method, (PLAIN_KERNELS[method],))
+    if (device is not None and device.vendor == "NVIDIA" and device.kind == "gpu"
+            and device.bf16_flops is None):  # before Ampere: the table gives such GPUs no bf16 rate
+        return Loaded(runtime, stored, stored, method, (PLAIN_KERNELS["pre-ampere"],))
     if method == "gptq" and (q.symmetric is False or q.bits not in (4, 8)):
         return Loaded(runtime, stored, stored)
     if method == "awq" and q.bits != 4:
         return Loaded(runtime, stored, stored)
-    r = wna16.relaid(model, method, device, _release(build), tensor_parallel, forced_machete)
+    machete = backend == "machete" or (device is not None and device.key in wna16.SM90)
+    if backend == "machete":
+        release = max(release, wna16.FIRST_MACHETE_RELEASE.get(method, wna16.MACHETE_ZERO_POINTS_RELEASE))
+    r = wna16.relaid(model, method, machete, release, tensor_parallel)
     return Loaded(runtime, stored, r.bytes, r.backend, r.notes)
 
 

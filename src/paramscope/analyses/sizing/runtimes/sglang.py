@@ -169,11 +169,24 @@ AITER_FRACTION_FACTOR, AITER_LONG_CONTEXT = 0.85, 8192
 AITER_GPUS = frozenset({"mi300x", "mi325x", "mi300a", "mi350x", "mi355x"})
 
 
-def default_attention_backend(device: Device | None, cfg: ArchConfig) -> str | None:
-    """The attention backend SGLang takes where none is named: its ROCm images run attention without MLA
-    on aiter (SGLANG_USE_AITER=1; the log: "Attention backend not specified. Use aiter backend by
-    default.") on the Instinct GPUs of AITER_GPUS; None elsewhere (the platform's default, priced alike)."""
-    return "aiter" if device is not None and device.key in AITER_GPUS and not cfg.is_mla else None
+# SGLang on ROCm runs MLA on aiter where a GPU holds 16 or 128 of the config's KV heads
+# (server_args.py, 0.5.3 to 0.5.23: get_num_kv_heads(tp) = max(1, num_key_value_heads // tp); DeepSeek-V3's
+# 128 heads at TP 8), else on Triton
+AITER_MLA_HEADS = frozenset({16, 128})
+
+
+def default_attention_backend(device: Device | None, cfg: ArchConfig, tensor_parallel: int = 1) -> str | None:
+    """The attention backend SGLang takes where none is named: its ROCm images run attention on aiter
+    (SGLANG_USE_AITER=1; the log: "Attention backend not specified. Use aiter backend by default.") on the
+    Instinct GPUs of AITER_GPUS, MLA only at AITER_MLA_HEADS heads a GPU; None elsewhere (the platform's
+    default, priced alike)."""
+    if device is None or device.key not in AITER_GPUS:
+        return None
+    if cfg.is_mla and max(1, cfg.n_kv_heads // tensor_parallel) not in AITER_MLA_HEADS:
+        return None
+    return "aiter"
+
+
 VIT_BASELINE = (24, 1024)  # layers, width
 
 
@@ -837,7 +850,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                       mamba_full_memory_ratio=option(req, "mamba_full_memory_ratio"),
                       max_mamba_cache_size=option(req, "max_mamba_cache_size"),
                       mamba_ssm_dtype=option(req, "mamba_ssm_dtype"), vision=vision_tower(model),
-                      attention_backend=default_attention_backend(req.device, cfg),
+                      attention_backend=default_attention_backend(req.device, cfg, req.n_devices),
                       mla_stored_bytes=None if req.weights else mla_stored(model),
                       max_total_tokens=option(req, "max_total_tokens"),
                       platform=platform, piecewise_cuda_graph=False

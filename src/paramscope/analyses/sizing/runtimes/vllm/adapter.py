@@ -253,12 +253,16 @@ def layout_family(req: MemoryRequest) -> EngineBuild:
 # A checkpoint whose quantization config declares its KV cache quantized gets an FP8 cache: ModelOpt's
 # kv_cache_quant_algo / kv_cache_scheme where --kv-cache-dtype is auto (utils/torch_utils.py
 # resolve_kv_cache_dtype_string with get_kv_cache_quant_algo_string, from 0.14: "FP8", or a scheme of 8-bit
-# static floats), compressed-tensors' kv_cache_scheme (attention.py "llm-compressor mdls need to set
-# cache_dtype to fp8 manually": from 0.15 whatever --kv-cache-dtype says, from 0.22 only where it is auto).
-# The engine's start-up line still prints kv_cache_dtype=auto. Read in the 0.13 to 0.34 sources.
+# static floats; resolved before the engine's config line, which prints fp8_e4m3), compressed-tensors'
+# kv_cache_scheme (attention.py "llm-compressor mdls need to set cache_dtype to fp8 manually": from 0.15
+# whatever --kv-cache-dtype says, from 0.22 only where it is auto; set while the model is built, so the
+# config line still prints kv_cache_dtype=auto; only the Attention layer reads it, so an MLA model keeps its
+# latent cache in the model's type). vLLM lower-cases the method and reads "compressed_tensors" as
+# "compressed-tensors". Read in the 0.13 to 0.34 sources.
 MODELOPT_KV_RELEASE: Release = (0, 14, 0)
 CT_KV_SCHEME_RELEASE: Release = (0, 15, 0)
 CT_KV_SCHEME_AUTO_ONLY_RELEASE: Release = (0, 22, 0)
+NVFP4_KV_RELEASE: Release = (0, 21, 0)  # MODELOPT_TO_VLLM_KV_CACHE_DTYPE_MAP's "nvfp4"
 
 
 def checkpoint_kv_type(model: Model, release: Release, asked: str | None) -> tuple[str | None, str]:
@@ -268,7 +272,8 @@ def checkpoint_kv_type(model: Model, release: Release, asked: str | None) -> tup
     auto = asked in (None, "auto")
     if q is None:
         return asked, ""
-    method = str(q.config.get("quant_method", q.method))
+    method = str(q.config.get("quant_method") or q.method).lower().replace("compressed_tensors",
+                                                                            "compressed-tensors")
     if method.startswith("modelopt") and auto and release >= MODELOPT_KV_RELEASE:
         inner = q.config.get("quantization", q.config)
         inner = inner if isinstance(inner, Mapping) else q.config
@@ -280,11 +285,16 @@ def checkpoint_kv_type(model: Model, release: Release, asked: str | None) -> tup
             return "fp8", (f"KV cache in FP8: the checkpoint's ModelOpt config declares it "
                            f"(kv_cache_quant_algo {algo if isinstance(algo, str) else 'scheme'}), which vLLM "
                            f"follows from 0.14 where --kv-cache-dtype is auto")
-        if algo:
-            return asked, (f"the checkpoint's ModelOpt config declares a KV cache of {algo!r}, which "
-                           f"paramscope does not price: the cache is priced in the model's type")
+        nvfp4 = (isinstance(algo, str) and algo.lower() == "nvfp4") or (
+            isinstance(algo, Mapping) and algo.get("num_bits") == 4 and algo.get("type") == "float")
+        if nvfp4 and release >= NVFP4_KV_RELEASE:
+            return asked, ("the checkpoint's ModelOpt config declares an NVFP4 KV cache, which vLLM uses "
+                           "from 0.21 and paramscope does not price: the cache is priced in the model's "
+                           "type, about 3.5 times the NVFP4 one")
+    is_mla = model.config is not None and model.config.is_mla
     if method == "compressed-tensors" and isinstance(q.config.get("kv_cache_scheme"), Mapping) \
-            and release >= CT_KV_SCHEME_RELEASE and (auto or release < CT_KV_SCHEME_AUTO_ONLY_RELEASE):
+            and not is_mla and release >= CT_KV_SCHEME_RELEASE \
+            and (auto or release < CT_KV_SCHEME_AUTO_ONLY_RELEASE):
         return "fp8", ("KV cache in FP8: the checkpoint's compressed-tensors config declares a "
                        "kv_cache_scheme, which vLLM follows from 0.15 (from 0.22 only where --kv-cache-dtype "
                        "is auto); its start-up line still prints kv_cache_dtype=auto")
