@@ -31,7 +31,7 @@ from paramscope.analyses.sizing.request import model_dtype as request_model_dtyp
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import INDEXER, as_pre_mla_gguf, with_mla_v_cache
-from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
+from paramscope.analyses.sizing.runtimes.llamacpp.memory import cpu_repack_bytes, llamacpp_memory
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
 from paramscope.analyses.sizing.runtimes.sglang import (
     default_attention_backend,
@@ -63,7 +63,7 @@ from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
 from paramscope.knowledge.quant_schemes import MMPROJ_COMPONENTS
-from paramscope.model import ArchConfig, Model
+from paramscope.model import ArchConfig, Model, Tensor
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
 
@@ -805,8 +805,26 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
                   and not is_host(f.device) and "Mapped" not in f.device]
         duplicate = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"), r.model.get("weights"),
                             build).duplicate_bytes if copied else 0
-        out["model_buffer"] = m.tensor_bytes + duplicate
+        out["model_buffer"] = m.tensor_bytes + duplicate + record_repack(model, r)
     return out
+
+
+# the CPU features llama.cpp's system_info line prints: the instruction set whose repack rules apply
+ISA_MARKERS = (("MATMUL_INT8 = 1", "arm-i8mm"), ("NEON = 1", "arm-i8mm"), ("AVX512 = 1", "x86-avx512"))
+
+
+def record_repack(model: Model, r: Record) -> int:
+    """The CPU_REPACK copy a CPU-run record prints beside its mapped model buffer (memory.cpu_repack_bytes):
+    the re-priced tensors, the instruction set its system_info names (x86 AVX2 else), the types its build
+    repacks. Without mmap the CPU buffer holds the rest of the tensors, so the two add up to them: 0."""
+    devices = {f.device for f in r.all("model_buffer")}
+    if not {"CPU_REPACK", "CPU_Mapped"} <= devices:
+        return 0
+    isa = next((name for marker, name in ISA_MARKERS if marker in r.log), "x86-avx2")
+    kinds = {d.value: d for d in DType}
+    priced = reprice(model, r.model["weights"]).rows
+    tensors = [Tensor(p.name, p.shape, kinds[p.type], p.bytes) for p in priced if p.type in kinds]
+    return cpu_repack_bytes(tensors, isa, llamacpp_build_number(r))
 
 
 def identical_gpus(r: Record) -> bool:

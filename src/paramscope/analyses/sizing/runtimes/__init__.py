@@ -131,6 +131,10 @@ RUNTIMES: tuple[Runtime, ...] = (
                     metavar="A,B,…"),
              Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
                                                   "memory"),
+             Option("cpu_isa", str, "x86-avx2", "the CPU llama.cpp runs on without a GPU: which quantized "
+                    "matrices it copies into a CPU_REPACK buffer (x86-avx2: Q4_0, Q4_K, IQ4_NL, MXFP4; "
+                    "x86-avx512 adds Q2_K; arm-i8mm: also Q5_K, Q6_K, Q8_0, Q1_0; none)",
+                    choices=("x86-avx2", "x86-avx512", "arm-i8mm", "none")),
              Option("embeddings", bool, False, "llama.cpp --embeddings (llama-server; embedding=True in "
                     "llama-cpp-python): each output row also holds an embedding, n_embd floats"),
              Option("pooling", str, "auto", "llama.cpp --pooling with --embeddings: none, mean, cls, last or "

@@ -12,12 +12,16 @@ from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
     LLAMA_CPP_PYTHON_BASE_BYTES,
     cpu_repack_bytes,
     llamacpp_memory,
+    repack_types,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
+
+ISA_WORDS = {"x86-avx2": "an x86 CPU with AVX2", "x86-avx512": "an x86 CPU with AVX-512",
+             "arm-i8mm": "an ARM CPU with i8mm", "none": "a CPU without repacking kernels"}
 
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
@@ -39,11 +43,14 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         pooled=None if pooling == "auto" else pooling != "none")
     notes: tuple[str, ...] = ()
     explain = m.explain
-    repack = cpu_repack_bytes(model.tensors) if on_cpu and req.weights is None and model.has_weights else 0
+    isa = option(req, "cpu_isa")
+    repack = (cpu_repack_bytes(model.tensors, isa) if on_cpu and req.weights is None and model.has_weights
+              else 0)
     if repack:
-        notes = (f"on an x86 CPU with AVX2, llama.cpp copies {repack:,} B of Q4_0/Q4_K/IQ4_NL/MXFP4 "
-                 "matrices into a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on "
-                 "top of the mapped weights above; with --no-mmap the model buffer shrinks by as much",)
+        kinds = "/".join(t.value for t in repack_types(isa))
+        notes = (f"on {ISA_WORDS[isa]}, llama.cpp copies {repack:,} B of {kinds} matrices into "
+                 "a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on top of the "
+                 "mapped weights above; with --no-mmap the model buffer shrinks by as much",)
     split = None
     compute_single = m.compute_bytes + m.output_bytes
     if req.device is not None and req.device.kind == "gpu":

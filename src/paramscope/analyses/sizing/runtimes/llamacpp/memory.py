@@ -55,6 +55,13 @@ CPU_REPACK_RULES: dict[str, dict[DType, int]] = {
     "arm-i8mm": {DType.Q4_0: 4, DType.Q4_K: 8, DType.Q5_K: 8, DType.Q6_K: 8, DType.IQ4_NL: 4,
                  DType.MXFP4: 4, DType.Q8_0: 4, DType.Q1_0: 4},
 }
+# The first llama.cpp builds that repack a type on ARM (the rest of each instruction set's types were
+# there by early 2025): Q4_K with i8mm, PR 16739 (its benchmark build b7070, October 2025); Q8_0, PR 18096
+# (merged December 2025, after its benchmark build b7365: taken as b7400); Q5_K and Q6_K, PRs 18860 and
+# 18888 (b7845's release notes, January 2026); Q1_0, PR 23492 (May 2026: taken as b9300). A phone's build
+# b7343 repacked its Q4_K matrices alone (tests/fixtures/engine_logs/llamacpp/r34l-qvac-*)
+ARM_REPACK_FIRST_BUILD: dict[DType, int] = {DType.Q4_K: 7070, DType.Q8_0: 7400, DType.Q5_K: 7845,
+                                            DType.Q6_K: 7845, DType.Q1_0: 9300}
 
 
 @record
@@ -95,14 +102,23 @@ class LlamaCppMemory:
                 + self.overhead_bytes)
 
 
-def cpu_repack_bytes(tensors: Iterable[Tensor], isa: str = "x86-avx2") -> int:
-    """Bytes llama.cpp's CPU backend copies into CPU_REPACK: matrices multiplied by activations
-    (2-D weights, 3-D expert stacks; not the token embedding, which is only gathered from)."""
+def repack_types(isa: str, build: int | None = None) -> dict[DType, int]:
+    """The types ``isa`` repacks, with the rows they must divide, in ``build`` (None: the current one)."""
     try:
         rules = CPU_REPACK_RULES[isa]
     except KeyError:
         raise UnsupportedError(f"unknown CPU instruction set {isa!r} (known: "
                                f"{', '.join(CPU_REPACK_RULES)})") from None
+    if build is None or not isa.startswith("arm"):
+        return rules
+    return {t: rows for t, rows in rules.items() if ARM_REPACK_FIRST_BUILD.get(t, 0) <= build}
+
+
+def cpu_repack_bytes(tensors: Iterable[Tensor], isa: str = "x86-avx2", build: int | None = None) -> int:
+    """Bytes llama.cpp's CPU backend copies into CPU_REPACK: matrices multiplied by activations
+    (2-D weights, 3-D expert stacks; not the token embedding, which is only gathered from), of the types
+    ``isa`` repacks in ``build`` (``repack_types``)."""
+    rules = repack_types(isa, build)
     from paramscope.knowledge.roles import place  # see _split
 
     def repacked(t: Tensor) -> bool:
