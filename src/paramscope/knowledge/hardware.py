@@ -339,6 +339,12 @@ DEVICES: tuple[Device, ...] = (
            "(a vLLM budget of 23.08 GiB at gpu_memory_utilization 0.98: 23.55 GiB)",
            reported_bytes=24564 * MiB, nvml_names=("NVIDIA GeForce RTX 4090",),
            cuda_bytes=round(23.55 * GiB)),
+    Device("rtx-4090-d", "NVIDIA GeForce RTX 4090 D", "NVIDIA", "gpu", 24 * GiB, 1008 * GB,
+           _tensor_rate(114, 2520, _GEFORCE_16), _tensor_rate(114, 2520, _GEFORCE_16),
+           _tensor_rate(114, 2520, _GEFORCE_FP8),
+           "NVIDIA GeForce RTX 4090 D specifications (14,592 CUDA cores: 114 SMs, 2.52 GHz boost, 24 GB "
+           "GDDR6X on a 384-bit bus, 21 Gbps), the RTX 4090's memory with fewer SMs; " + _ADA,
+           reported_bytes=24564 * MiB, nvml_names=("NVIDIA GeForce RTX 4090 D",)),
     Device("rtx-5080", "NVIDIA GeForce RTX 5080", "NVIDIA", "gpu", 16 * GiB, 960 * GB,
            _tensor_rate(84, 2617, _GEFORCE_16), _tensor_rate(84, 2617, _GEFORCE_16),
            _tensor_rate(84, 2617, _GEFORCE_FP8),
