@@ -286,8 +286,15 @@ def test_cpu_repack_rules():
          Tensor("token_embd.weight", (1024, 640), DType.Q4_0, 368_640),  # gathered, not multiplied
          Tensor("blk.0.ffn_up_exps.weight", (8, 2048, 640), DType.Q4_K, 8 * 737_280),  # experts: yes
          Tensor("blk.0.ffn_gate.weight", (2048, 640), DType.Q5_0, 901_120),  # type not repacked
-         Tensor("blk.0.attn_q.bias", (1004,), DType.Q4_0, 500)]
+         Tensor("blk.0.attn_q.bias", (1004,), DType.Q4_0, 500),
+         Tensor("output.weight", (1000, 640), DType.Q6_K, 525_000)]  # untied: its own output layer
     assert cpu_repack_bytes(t, "x86-avx2") == 368_640 + 8 * 737_280
+    # tied (no output layer): llama.cpp loads the token embedding again as the output, a multiplied matrix
+    assert cpu_repack_bytes(t[:-1], "x86-avx2") == 2 * 368_640 + 8 * 737_280
+    # lookup tables and MLA's 3-D products are never repacked
+    assert cpu_repack_bytes([Tensor("per_layer_token_embd.weight", (1024, 640), DType.Q4_0, 368_640),
+                             Tensor("blk.0.attn_k_b.weight", (16, 512, 128), DType.Q4_0, 589_824),
+                             *t[-1:]], "x86-avx2") == 0
     assert cpu_repack_bytes(t, "none") == 0
     assert cpu_repack_bytes([Tensor("blk.0.ffn_gate.weight", (2048, 640), DType.Q6_K, 1_075_200)],
                             "arm-i8mm") == 1_075_200

@@ -218,15 +218,23 @@ def test_compressed_tensors_asymmetric_int4_on_hopper(tmp_path):
 
 def test_kernels_named_with_quantization_and_older_gpus_keep_every_tensor(tmp_path):
     """--quantization gptq before 0.22 and awq before 0.24 name the plain kernels (GPTQConfig, AWQConfig);
-    from then they name the Auto configs, whose kernels are chosen as unnamed. A GPU before Ampere (a T4)
-    runs the plain kernels too. From 0.34 Marlin retires GPTQ's unused qzeros but keeps their data."""
+    from then they name the Auto configs, whose kernels are chosen as unnamed. A GPU Marlin cannot run on
+    keeps every tensor too. From 0.34 Marlin retires GPTQ's unused qzeros but keeps their data."""
     awq = paramscope.open_model(str(AWQ_7B))
     named = loaded_weights(awq, "vllm", H200, backend="awq", build=EngineBuild("v1", (0, 23, 0)))
     assert named.bytes == awq.tensor_bytes and "plain AWQ kernel" in named.notes[0]
     assert loaded_weights(awq, "vllm", H200, backend="awq", build=NEW).bytes > awq.tensor_bytes
     gptq = _gptq(tmp_path)
-    assert loaded_weights(gptq, "vllm", find_device("t4"), build=NEW).bytes == gptq.tensor_bytes
     g_idx = sum(t.nbytes for t in side(gptq, ".g_idx"))
+    t4, v100, mi300x = find_device("t4"), find_device("v100-32g"), find_device("mi300x")
+    # Marlin runs from capability 8.0, 7.5 (a T4) from 0.14; never on AMD GPUs
+    old = EngineBuild("v1-early", (0, 13, 0))
+    assert loaded_weights(gptq, "vllm", t4, build=old).bytes == gptq.tensor_bytes
+    assert loaded_weights(gptq, "vllm", t4, build=NEW).backend == "marlin"
+    for device in (v100, mi300x):  # from 0.30 no g_idx is registered
+        assert loaded_weights(gptq, "vllm", device, build=NEW).bytes == gptq.tensor_bytes - g_idx
+        assert loaded_weights(gptq, "vllm", device, build=EngineBuild("v1", (0, 29, 0))).bytes == (
+            gptq.tensor_bytes)
     assert loaded_weights(gptq, "vllm", A100, build=EngineBuild("v1", (0, 34, 0))).bytes == (
         gptq.tensor_bytes - g_idx)
 
@@ -254,3 +262,18 @@ def test_sglang_runs_mla_on_aiter_at_16_or_128_heads_a_gpu():
     assert default_attention_backend(H200, v3, 8) is None
     dense = paramscope.open_model("qwen3-8b").config
     assert default_attention_backend(mi300x, dense, 1) == "aiter"
+
+
+def test_compressed_tensors_act_order_adds_its_sort_indices(tmp_path):
+    """compressed-tensors weights with actorder "group": Marlin keeps weight_g_idx and its sort indices
+    (an int32 per input row of each layer); Machete cannot reorder split input features, so at TP 2 the
+    row-split modules go to Marlin."""
+    weights = {"num_bits": 4, "type": "int", "symmetric": False, "strategy": "group", "group_size": 128,
+               "actorder": "group"}
+    ordered = {**CT_FP8_KV, "ignore": ["lm_head"],
+               "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights}}}
+    ordered.pop("kv_cache_scheme")
+    m = _with_quantization(tmp_path, ordered)
+    rows = sum(t.shape[0] * 4 for t in side(m, ".weight_g_idx"))
+    assert rows and loaded_weights(m, "vllm", A100, build=NEW).bytes == m.tensor_bytes + rows
+    assert loaded_weights(m, "vllm", H200, build=NEW, tensor_parallel=2).backend == "machete+marlin"

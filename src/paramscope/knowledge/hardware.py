@@ -343,8 +343,10 @@ DEVICES: tuple[Device, ...] = (
            _tensor_rate(114, 2520, _GEFORCE_16), _tensor_rate(114, 2520, _GEFORCE_16),
            _tensor_rate(114, 2520, _GEFORCE_FP8),
            "NVIDIA GeForce RTX 4090 D specifications (14,592 CUDA cores: 114 SMs, 2.52 GHz boost, 24 GB "
-           "GDDR6X on a 384-bit bus, 21 Gbps), the RTX 4090's memory with fewer SMs; " + _ADA,
-           reported_bytes=24564 * MiB, nvml_names=("NVIDIA GeForce RTX 4090 D",)),
+           "GDDR6X on a 384-bit bus, 21 Gbps), the RTX 4090's memory with fewer SMs, so its CUDA total "
+           "taken as the 4090's; " + _ADA,
+           reported_bytes=24564 * MiB, nvml_names=("NVIDIA GeForce RTX 4090 D",),
+           cuda_bytes=round(23.55 * GiB)),
     Device("rtx-5080", "NVIDIA GeForce RTX 5080", "NVIDIA", "gpu", 16 * GiB, 960 * GB,
            _tensor_rate(84, 2617, _GEFORCE_16), _tensor_rate(84, 2617, _GEFORCE_16),
            _tensor_rate(84, 2617, _GEFORCE_FP8),
@@ -548,6 +550,35 @@ DEVICES: tuple[Device, ...] = (
 DEVICES = tuple(replace(d, nvlink=False) if d.vendor == "NVIDIA" and d.kind == "gpu" and d.nvlink is None
                 else d for d in DEVICES)
 
+# CUDA compute capability (major × 10 + minor) of each NVIDIA device, from NVIDIA's CUDA GPUs table
+# (developer.nvidia.com/cuda-gpus): the kernels an engine can run depend on it (vLLM's Machete needs 9.0,
+# Marlin 8.0, 7.5 from 0.14; Hopper 90, data-centre Blackwell 100, GeForce / RTX PRO Blackwell 120, GB10
+# 121, Jetson Thor 110, Ada 89, Orin 87, GA10x 86, GA100 80, Turing 75, Volta 70, GP100 60, GP10x 61)
+CUDA_CAPABILITY: dict[str, int] = {
+    **dict.fromkeys(("h100-sxm", "h100-pcie", "h100-nvl", "h200", "h200-nvl", "gh200", "gh200-144g", "h800",
+                     "h800-pcie", "h20"), 90),
+    **dict.fromkeys(("b200", "gb200"), 100),
+    **dict.fromkeys(("rtx-pro-6000", "rtx-5060-ti-16g", "rtx-5070", "rtx-5070-ti", "rtx-5080", "rtx-5090"),
+                    120),
+    "dgx-spark": 121, "jetson-agx-thor": 110, "jetson-agx-orin": 87,
+    **dict.fromkeys(("l40s", "l40", "l4", "l20", "rtx-6000-ada", "rtx-4060", "rtx-4060-ti-8g",
+                     "rtx-4060-ti-16g", "rtx-4070", "rtx-4070-super", "rtx-4070-ti", "rtx-4070-ti-super",
+                     "rtx-4080", "rtx-4080-super", "rtx-4090", "rtx-4090-d"), 89),
+    **dict.fromkeys(("a100-80g", "a100-80g-pcie", "a100-40g", "a100-40g-pcie", "a800-80g", "a800-80g-pcie",
+                     "a30"), 80),
+    **dict.fromkeys(("a10", "a10g", "a40", "a2", "rtx-a6000", "rtx-a5000", "rtx-a4000", "rtx-3060-12g",
+                     "rtx-3060-ti", "rtx-3070", "rtx-3080", "rtx-3080-ti", "rtx-3090", "rtx-3090-ti"), 86),
+    **dict.fromkeys(("t4", "quadro-rtx-8000", "rtx-2080-ti"), 75),
+    **dict.fromkeys(("v100-32g", "v100-16g", "v100-32g-pcie", "v100-16g-pcie", "v100s"), 70),
+    "p100": 60, "p40": 61, "gtx-1080-ti": 61,
+}
+
+
+def cuda_capability(device: Device | None) -> int | None:
+    """The device's CUDA compute capability (CUDA_CAPABILITY), None for other vendors and unknown GPUs."""
+    return CUDA_CAPABILITY.get(device.key) if device is not None and device.vendor == "NVIDIA" else None
+
+
 # Other spellings people type, each pointing at one key.
 ALIASES: dict[str, str] = {
     "h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-80g": "h100-sxm",
@@ -556,6 +587,7 @@ ALIASES: dict[str, str] = {
     "a6000": "rtx-a6000", "6000-ada": "rtx-6000-ada", "rtx6000-ada": "rtx-6000-ada",
     "3060": "rtx-3060-12g", "rtx-3060": "rtx-3060-12g", "3080": "rtx-3080", "3090": "rtx-3090",
     "4060-ti-16g": "rtx-4060-ti-16g", "4070": "rtx-4070", "4080": "rtx-4080", "4090": "rtx-4090",
+    "4090d": "rtx-4090-d", "4090-d": "rtx-4090-d", "rtx-4090d": "rtx-4090-d",
     "5080": "rtx-5080", "5090": "rtx-5090",
     "spark": "dgx-spark", "gb10": "dgx-spark",
     "h800-sxm": "h800", "a800": "a800-80g", "a800-sxm": "a800-80g", "h20-96g": "h20",

@@ -320,8 +320,9 @@ PLAIN_KERNELS = {
     "gptq": GPTQ_FORCED,
     "awq": "vLLM's plain AWQ kernel (--quantization awq named explicitly, before 0.24): every stored "
            "tensor kept",
-    "pre-ampere": "vLLM's plain GPTQ / AWQ kernels on a GPU before Ampere (Marlin needs capability 8.0): "
-                  "every stored tensor kept"}
+    "no-marlin": "vLLM's other GPTQ / AWQ kernels where Marlin cannot run (an NVIDIA GPU below capability "
+                 "8.0, 7.5 from 0.14; AMD GPUs: the plain, Triton, Conch or Exllama kernels): every stored "
+                 "tensor kept"}
 
 
 def _vllm_int_kernels(model: Model, runtime: str, stored: int, method: str, device: Device | None,
@@ -339,9 +340,11 @@ def _vllm_int_kernels(model: Model, runtime: str, stored: int, method: str, devi
     release = _release(build)
     if method == backend and release < PLAIN_KERNEL_UNTIL.get(method, (0, 0, 0)):
         return Loaded(runtime, stored, stored, method, (PLAIN_KERNELS[method],))
-    if (device is not None and device.vendor == "NVIDIA" and device.kind == "gpu"
-            and device.bf16_flops is None):  # before Ampere: the table gives such GPUs no bf16 rate
-        return Loaded(runtime, stored, stored, method, (PLAIN_KERNELS["pre-ampere"],))
+    if _no_marlin(device, release):
+        # the plain kernels keep every stored tensor (GPTQ's g_idx from 0.30 not registered)
+        g_idx = sum(t.nbytes for t in model.tensors if t.name.endswith(".g_idx")) if (
+            method == "gptq" and release >= wna16.GPTQ_NO_G_IDX_RELEASE) else 0
+        return Loaded(runtime, stored, stored - g_idx, method, (PLAIN_KERNELS["no-marlin"],))
     if method == "gptq" and (q.symmetric is False or q.bits not in (4, 8)):
         return Loaded(runtime, stored, stored)
     if method == "awq" and q.bits != 4:
@@ -351,6 +354,21 @@ def _vllm_int_kernels(model: Model, runtime: str, stored: int, method: str, devi
         release = max(release, wna16.FIRST_MACHETE_RELEASE.get(method, wna16.MACHETE_ZERO_POINTS_RELEASE))
     r = wna16.relaid(model, method, machete, release, tensor_parallel)
     return Loaded(runtime, stored, r.bytes, r.backend, r.notes)
+
+
+def _no_marlin(device: Device | None, release: tuple[int, int, int]) -> bool:
+    """A GPU vLLM's Marlin kernels do not run on: another vendor's (ROCm runs the plain, Triton, Conch or
+    Exllama kernels), or an NVIDIA GPU below Marlin's capability (wna16.marlin_min_capability). A device
+    of unknown capability, or none, is taken to run Marlin."""
+    from paramscope.analyses.sizing import wna16
+    from paramscope.knowledge.hardware import cuda_capability
+
+    if device is None or device.kind != "gpu":
+        return False
+    if device.vendor != "NVIDIA":
+        return True
+    cc = cuda_capability(device)
+    return cc is not None and cc < wna16.marlin_min_capability(release)
 
 
 def _release(build: EngineBuild | None) -> tuple[int, int, int]:

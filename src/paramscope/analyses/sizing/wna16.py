@@ -46,8 +46,10 @@ sources.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from paramscope.knowledge.hardware import CUDA_CAPABILITY
 from paramscope.records import record
 
 if TYPE_CHECKING:
@@ -55,9 +57,14 @@ if TYPE_CHECKING:
 
 Release = tuple[int, int, int]
 
-# CUDA capability 9.0 in the device table (knowledge/hardware.py): Machete's GPUs
-SM90 = frozenset({"h100-sxm", "h100-pcie", "h100-nvl", "h200", "h200-nvl", "gh200", "gh200-144g", "h800",
-                  "h800-pcie", "h20"})
+MACHETE_CAPABILITY = 90  # is_device_capability(90): Hopper alone
+SM90 = frozenset(key for key, cc in CUDA_CAPABILITY.items() if cc == MACHETE_CAPABILITY)  # the table's
+MARLIN_TURING_RELEASE: Release = (0, 14, 0)  # marlin.py get_min_capability 80 → 75
+
+
+def marlin_min_capability(release: Release) -> int:
+    """The lowest CUDA capability vLLM's Marlin kernels run on in ``release``."""
+    return 75 if release >= MARLIN_TURING_RELEASE else 80
 MACHETE_GPTQ_RELEASE: Release = (0, 6, 2)  # MPLinearKernel with Machete (gptq_marlin.py)
 MACHETE_AWQ_RELEASE: Release = (0, 19, 0)  # awq_marlin.py through choose_mp_linear_kernel
 MACHETE_ZERO_POINTS_RELEASE: Release = (0, 9, 2)  # machete.py transform_w_zp; group size 64
@@ -186,7 +193,7 @@ def relaid(model: Model, method: str, machete: bool, release: Release, tensor_pa
     cfg: ArchConfig | None = model.config
     kv_heads = cfg.n_kv_heads if cfg is not None else 0
     group = q.group_size or -1
-    desc_act = method == "gptq" and bool(q.config.get("desc_act", False)) and group != -1
+    desc_act = _act_order(q.config, method) and group != -1
     rules = _Rules(method, desc_act, release < GPTQ_NO_G_IDX_RELEASE, release >= MARLIN_RETAINS_ZP_RELEASE)
     total = model.tensor_bytes
     counts = {"machete": 0, "marlin": 0}
@@ -197,9 +204,12 @@ def relaid(model: Model, method: str, machete: bool, release: Release, tensor_pa
         for layer in module:
             kept = rules.machete(layer) if on_machete else rules.marlin(layer)
             total += kept - layer.part_bytes(*layer.parts)
-            # with act-order or per-channel scales a row-split module's scales are whole on every rank
-            if tensor_parallel > 1 and layer.row_parallel and (group == -1 or (desc_act and rules.g_idx)):
-                zeros = layer.part_bytes("qzeros") if on_machete or rules.retains_zp else 0
+            # GPTQ and compressed-tensors: with act-order or per-channel scales a row-split module's
+            # scales (and zero points) are whole on every rank (AWQ's are split)
+            if tensor_parallel > 1 and layer.row_parallel and method != "awq" and (
+                    group == -1 or (desc_act and rules.g_idx)):
+                zeros = (kept_zeros(layer, method, on_machete) if method != "gptq" else
+                         layer.part_bytes("qzeros") if on_machete or rules.retains_zp else 0)
                 total += (tensor_parallel - 1) * (layer.part_bytes("scales") + zeros)
     if method == "gptq":
         total += _expert_side_data_change(model, desc_act, release)
@@ -226,7 +236,7 @@ class _Rules:
 
     def marlin(self, layer: Layer) -> int:
         if self.method != "gptq":  # AWQ's and compressed-tensors' zero points stay packed
-            return layer.part_bytes(*layer.parts)
+            return layer.part_bytes(*layer.parts) + (4 * layer.in_features if self.desc_act else 0)
         kept = layer.part_bytes("qweight", "scales", *(("qzeros",) if self.retains_zp else ()))
         if self.desc_act and self.g_idx:  # g_idx sorted, and its sort indices (int32 per input row)
             kept += layer.part_bytes("g_idx") + 4 * layer.in_features
@@ -234,10 +244,9 @@ class _Rules:
 
     def machete(self, layer: Layer) -> int:
         if self.method != "gptq":  # the zero points (where the checkpoint has them) in the activation type
-            zeros = layer.parts.get("qzeros")
-            groups = 0 if zeros is None else zeros.shape[0] if self.method == "awq" else zeros.shape[1]
             rest = [part for part in layer.parts if part != "qzeros"]
-            return layer.part_bytes(*rest) + groups * layer.out_features * ACT_BYTES
+            return (layer.part_bytes(*rest) + kept_zeros(layer, self.method, True)
+                    + (4 * layer.in_features if self.desc_act else 0))
         kept = layer.part_bytes("qweight", "scales", "qzeros")
         if self.g_idx:
             kept += layer.part_bytes("g_idx") + (4 * layer.in_features if self.desc_act else 0)
@@ -257,6 +266,30 @@ class _Rules:
         if counts["marlin"] and self.method != "gptq":
             said.append("Marlin keeps the packed zero points")
         return "; ".join(said)
+
+
+def _act_order(config: Mapping[str, Any], method: str) -> bool:
+    """GPTQ's desc_act; compressed-tensors' weights with actorder "group" (weight_g_idx registered)."""
+    if method == "gptq":
+        return bool(config.get("desc_act", False))
+    if method == "compressed-tensors":
+        groups = config.get("config_groups") or {}
+        return any(isinstance(g, Mapping) and isinstance(g.get("weights"), Mapping)
+                   and g["weights"].get("actorder") == "group" for g in groups.values())
+    return False
+
+
+def kept_zeros(layer: Layer, method: str, on_machete: bool) -> int:
+    """The bytes of an AWQ or compressed-tensors layer's zero points as a kernel holds them: packed on
+    Marlin, 16-bit on Machete (groups × output features)."""
+    zeros = layer.parts.get("qzeros")
+    if zeros is None:
+        return 0
+    if not on_machete:
+        return zeros.nbytes
+    # AWQ stores (groups, N / pack), compressed-tensors (N / pack, groups)
+    groups = zeros.shape[0] if method == "awq" or len(zeros.shape) < 2 else zeros.shape[1]
+    return groups * layer.out_features * ACT_BYTES
 
 
 def _expert_side_data_change(model: Model, desc_act: bool, release: Release) -> int:

@@ -58,10 +58,15 @@ CPU_REPACK_RULES: dict[str, dict[DType, int]] = {
 # The first llama.cpp builds that repack a type on ARM (the rest of each instruction set's types were
 # there by early 2025): Q4_K with i8mm, PR 16739 (its benchmark build b7070, October 2025); Q8_0, PR 18096
 # (merged December 2025, after its benchmark build b7365: taken as b7400); Q5_K and Q6_K, PRs 18860 and
-# 18888 (b7845's release notes, January 2026); Q1_0, PR 23492 (May 2026: taken as b9300). A phone's build
-# b7343 repacked its Q4_K matrices alone (tests/fixtures/engine_logs/llamacpp/r34l-qvac-*)
+# 18888 (b7845's release notes, January 2026); Q1_0, PR 23492 (opened May 2026, still in review against
+# b10907 in September 2026, in b11549: taken as b11000). The dotprod-only CPUs got Q4_K, Q5_K and Q6_K later
+# (PRs 17494, 19356, 19360) and are read as i8mm here. A phone's build b7343 repacked its Q4_K matrices
+# alone (tests/fixtures/engine_logs/llamacpp/r34l-qvac-*)
 ARM_REPACK_FIRST_BUILD: dict[DType, int] = {DType.Q4_K: 7070, DType.Q8_0: 7400, DType.Q5_K: 7845,
-                                            DType.Q6_K: 7845, DType.Q1_0: 9300}
+                                            DType.Q6_K: 7845, DType.Q1_0: 11000}
+# the lookup tables among 2-D tensors (gathered from, never multiplied): Gemma 3n's and Gemma 4's per-layer
+# embedding table, besides the token and position embeddings the roles name
+LOOKUP_TABLES = ("per_layer_token_embd",)
 
 
 @record
@@ -121,13 +126,32 @@ def cpu_repack_bytes(tensors: Iterable[Tensor], isa: str = "x86-avx2", build: in
     rules = repack_types(isa, build)
     from paramscope.knowledge.roles import place  # see _split
 
+    def multiplied(t: Tensor) -> bool:
+        """A matrix the graph multiplies: 2-D weights but the lookup tables (token, position and per-layer
+        embeddings), and the experts' 3-D stacks (MUL_MAT_ID); MLA's 3-D k_b / v_b are batched products
+        the repacked kernels do not take."""
+        component = place(t.name).component
+        if len(t.shape) == 3:
+            return component.startswith("experts")
+        return len(t.shape) == 2 and not component.startswith("embedding") and not any(
+            table in t.name for table in LOOKUP_TABLES)
+
     def repacked(t: Tensor) -> bool:
         rows = rules.get(t.dtype)
-        if rows is None or len(t.shape) not in (2, 3):
-            return False
-        return place(t.name).component != "embedding" and t.shape[-2] % rows == 0
+        return rows is not None and multiplied(t) and t.shape[-2] % rows == 0
 
-    return sum(pad(t.nbytes, TENSOR_ALIGNMENT) for t in tensors if repacked(t))
+    tensors = list(tensors)
+    total = sum(pad(t.nbytes, TENSOR_ALIGNMENT) for t in tensors if repacked(t))
+    # a tied model's output layer is the token embedding loaded a second time (llama-model.cpp: output =
+    # token_embd, TENSOR_DUPLICATED), a multiplied matrix in the output's buffer: repacked where its type is
+    components = [place(t.name).component for t in tensors]
+    if "output" not in components:
+        embedding = next((t for t, c in zip(tensors, components, strict=True)
+                          if c == "embedding" and len(t.shape) == 2), None)
+        rows = rules.get(embedding.dtype) if embedding is not None else None
+        if embedding is not None and rows is not None and embedding.shape[-2] % rows == 0:
+            total += pad(embedding.nbytes, TENSOR_ALIGNMENT)
+    return total
 
 
 def llamacpp_memory(
