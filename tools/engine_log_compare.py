@@ -809,22 +809,36 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     return out
 
 
-# the CPU features llama.cpp's system_info line prints: the instruction set whose repack rules apply
-ISA_MARKERS = (("MATMUL_INT8 = 1", "arm-i8mm"), ("NEON = 1", "arm-i8mm"), ("AVX512 = 1", "x86-avx512"))
+# the CPU features llama.cpp's system_info line prints, first match: the instruction set whose repack rules
+# apply (an ARM CPU with dotprod but no i8mm is read as i8mm; NEON alone, a Raspberry Pi 4, repacks
+# nothing; an x86 CPU without AVX2 neither)
+ISA_MARKERS = (("MATMUL_INT8 = 1", "arm-i8mm"), ("DOTPROD = 1", "arm-i8mm"), ("NEON = 1", "none"),
+               ("AVX512 = 1", "x86-avx512"), ("AVX2 = 1", "x86-avx2"), ("system_info:", "none"))
+
+
+# the repacked copy's buffer: CPU_REPACK, named CPU_AARCH64 by builds before the repack rename (2025: b4589
+# and b4963's logs, r17l-*-aarch64repack-*, r36l-*-graviton4-*)
+REPACK_BUFFERS = frozenset({"CPU_REPACK", "CPU_AARCH64"})
+AARCH64_NAME_UNTIL = 6200  # b6209's log (r18l-*) names CPU_REPACK
 
 
 def record_repack(model: Model, r: Record) -> int:
     """The CPU_REPACK copy a CPU-run record prints beside its mapped model buffer (memory.cpu_repack_bytes):
-    the re-priced tensors, the instruction set its system_info names (x86 AVX2 else), the types its build
-    repacks. Without mmap the CPU buffer holds the rest of the tensors, so the two add up to them: 0."""
+    the re-priced tensors, the instruction set its system_info names (ISA_MARKERS; x86 AVX2 without the
+    line), the types its build repacks. Without mmap the CPU buffer holds the rest of the tensors, so the
+    two add up to them: 0."""
     devices = {f.device for f in r.all("model_buffer")}
-    if not {"CPU_REPACK", "CPU_Mapped"} <= devices:
-        return 0
+    repacked = devices & REPACK_BUFFERS
+    if not repacked or "CPU_Mapped" not in devices or any(not d.startswith("CPU") for d in devices if d):
+        return 0  # without mmap, or with layers on a GPU (the host's share is not priced): not compared
     isa = next((name for marker, name in ISA_MARKERS if marker in r.log), "x86-avx2")
+    build = llamacpp_build_number(r)
+    if "CPU_AARCH64" in repacked:  # a build before the rename, long before ARM repacked K-quants
+        build = min(build or AARCH64_NAME_UNTIL, AARCH64_NAME_UNTIL)
     kinds = {d.value: d for d in DType}
     priced = reprice(model, r.model["weights"]).rows
     tensors = [Tensor(p.name, p.shape, kinds[p.type], p.bytes) for p in priced if p.type in kinds]
-    return cpu_repack_bytes(tensors, isa, llamacpp_build_number(r))
+    return cpu_repack_bytes(tensors, isa, build)
 
 
 def identical_gpus(r: Record) -> bool:
