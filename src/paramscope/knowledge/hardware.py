@@ -254,8 +254,10 @@ DEVICES: tuple[Device, ...] = (
     Device("a10g", "NVIDIA A10G (AWS)", "NVIDIA", "gpu", 24 * GiB, 600 * GB,
            None, None, None, "AWS EC2 G5 instance specifications (24 GB per GPU); nvidia-smi total per "
            "github.com/NVIDIA/DCGM/issues/232",
-           reported_bytes=23028 * MiB, nvml_names=("NVIDIA A10G",),
-           note="AWS publishes no tensor rate; bandwidth as GDDR6 12.5 Gbps × 384 bit, not vendor-stated"),
+           reported_bytes=23028 * MiB, nvml_names=("NVIDIA A10G",), cuda_bytes=round(22.06 * GiB),
+           note="AWS publishes no tensor rate; bandwidth as GDDR6 12.5 Gbps × 384 bit, not vendor-stated; "
+                "CUDA total 22.06 GiB as vLLM 0.30 printed it on a g5.xlarge (tests/fixtures/engine_logs/"
+                "vllm/r37v-qwen3-8b-bf16-a10g-g5-8k-v0300)"),
     Device("a40", "NVIDIA A40", "NVIDIA", "gpu", 48 * GiB, 696 * GB,
            149.7 * TFLOP, 149.7 * TFLOP, None, "NVIDIA A40 datasheet (dense column); nvidia-smi 46068 MiB"
            + "; CUDA total from vLLM 0.7.2's budget line on two A40s, whose four terms (19.40 + 0.32 + "
