@@ -32,7 +32,11 @@ from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import INDEXER, as_pre_mla_gguf, with_mla_v_cache
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import cpu_repack_bytes, llamacpp_memory
-from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
+    gpu_compute_with_host_experts,
+    gpu_compute_with_host_output,
+    offload,
+)
 from paramscope.analyses.sizing.runtimes.sglang import (
     default_attention_backend,
     given_free_memory,
@@ -605,6 +609,37 @@ def llamacpp_build(r: Record) -> str:
     return "mid-2026" if build >= F16_MASK_BUILD else "early-2026"
 
 
+# the MoE experts a record keeps in host memory: --n-cpu-moe N (the first N layers') and -ot patterns that
+# send a layer's experts to the CPU ("blk\.1[4-9]\.ffn.*=CPU"), matched as llama.cpp matches them, against
+# the layer's expert tensor names
+OT_TO_CPU = re.compile(r"""(?:-ot|--override-tensor)[ =]["']?([^"'\s=]+)=CPU\b""")
+N_CPU_MOE = re.compile(r"--n-cpu-moe[ =](\d+)|-ncmoe[ =](\d+)")
+# the backends seen copying a host expert stack in to run its product (CUDA; ROCm runs the same code)
+EXPERT_OP_OFFLOAD = ("CUDA", "ROCm")
+
+
+def ik_llama(r: Record) -> bool:
+    """A log of ik_llama.cpp, the fork (its version as the record states it, or its build line)."""
+    return "ik_llama" in (r.engine_version or "") or "ik_llama" in (r.version_note or "") or bool(
+        IK_BUILD_LINE.search(r.log))
+
+
+IK_BUILD_LINE = re.compile(r"build=\d+ commit=")
+
+
+def record_cpu_expert_layers(r: Record, n_layers: int) -> frozenset[int]:
+    found = N_CPU_MOE.search(r.log)
+    layers = set(range(int(found.group(1) or found.group(2)))) if found else set()
+    for pattern in OT_TO_CPU.findall(r.log):
+        try:
+            rx = re.compile(pattern)
+        except re.error:
+            continue
+        layers |= {il for il in range(n_layers) if any(rx.search(f"blk.{il}.ffn_{p}_exps.weight")
+                                                        for p in ("gate", "up", "down"))}
+    return frozenset(layers)
+
+
 # llama.cpp's backends whose offload_op asks for no host-weight op (their device names' prefixes)
 NO_OP_OFFLOAD = ("Metal", "MTL", "OpenCL", "GPUOpenCL")
 
@@ -774,6 +809,16 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         gpus = [f.device for f in r.all("compute_buffer") if not is_host(f.device)]
         if len(gpus) == 1:
             out[f"compute_buffer{AT}{gpus[0]}"] = m.compute_bytes
+            experts = record_cpu_expert_layers(r, cfg.n_layers)
+            # experts in host memory: mainline's CUDA and ROCm copy one stack in for a batch's product
+            # (ik_llama.cpp runs them on the CPU: its CUDA0 prints 144 MiB where mainline's prints 774 for
+            # the same -ot split, r37l-*-2x3090-*)
+            if experts and not ik_llama(r):
+                split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"), r.model.get("weights"),
+                                build, experts)
+                out[f"compute_buffer{AT}{gpus[0]}"] = gpu_compute_with_host_experts(
+                    m.compute, split, r.setting("n_ubatch") or 512,
+                    offloads_ops=gpus[0].startswith(EXPERT_OP_OFFLOAD))[0]
     if not whole and r.setting("n_gpu_layers") is not None:
         split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"), r.model.get("weights"), build)
         host = next((f.device for f in r.all("kv_buffer") if f.device and is_host(f.device)), None)

@@ -14,7 +14,11 @@ from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
     llamacpp_memory,
     repack_types,
 )
-from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_compute_with_host_output, offload
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
+    gpu_compute_with_host_experts,
+    gpu_compute_with_host_output,
+    offload,
+)
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
@@ -55,7 +59,10 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     compute_single = m.compute_bytes + m.output_bytes
     if req.device is not None and req.device.kind == "gpu":
         split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights,
-                        option(req, "llamacpp_build"))
+                        option(req, "llamacpp_build"), frozenset(range(option(req, "n_cpu_moe"))))
+        if option(req, "n_cpu_moe") and not split.host_expert_bytes and not cfg.is_moe:
+            raise UnsupportedError("llama.cpp: --n-cpu-moe keeps MoE experts in host memory; this model has "
+                                   "no experts")
         if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
             split = replace(split, host_kv_bytes=m.kv_cache_bytes, host_state_bytes=sum(
                 part.total_bytes for part in m.kv.parts if part.kind == "linear"))
@@ -72,6 +79,16 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             gpu_compute, why = gpu_compute_with_host_output(m.compute, split, option(req, "ubatch"))
             compute_single = gpu_compute + m.output_bytes
             explain = (*explain, f"GPU compute: {why}")
+        if split.host_expert_bytes:
+            # CUDA and ROCm run a host expert's large-batch product on the GPU; Vulkan, Metal not seen to
+            offloads = req.device.vendor in ("NVIDIA", "AMD")
+            with_experts, why = gpu_compute_with_host_experts(m.compute, split, option(req, "ubatch"),
+                                                              offloads)
+            if with_experts > compute_single - m.output_bytes:
+                compute_single = with_experts + m.output_bytes
+                explain = (*explain, f"GPU compute: {why}")
+            notes += (f"--n-cpu-moe {option(req, 'n_cpu_moe')}: {split.host_expert_bytes:,} B of MoE experts "
+                      f"stay in host memory (in the host memory line)",)
         if split.i_gpu_start or not split.output_on_gpu or option(req, "no_kv_offload"):
             notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
                       f"of weights and KV cache stay in host memory; the per-device figures leave them out",)

@@ -10,7 +10,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_llamacpp_loads, b
 from paramscope.analyses.sizing.runtimes.llamacpp.params import OUTPUT_LAST_BUILDS
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
-from paramscope.records import record
+from paramscope.records import field, record
 
 
 @record
@@ -30,6 +30,11 @@ class Offload:
     # the recurrent state in host_kv_bytes: llama_memory_recurrent's own buffer ("RS buffer size"), beside
     # the attention layers' "KV buffer size"
     host_state_bytes: int = 0
+    # MoE experts kept in host memory (--n-cpu-moe, -ot ...exps=CPU) of layers otherwise on the GPU: their
+    # bytes (in host_weights_bytes) and the largest one stack of them (one projection of one layer), which a
+    # GPU backend that offloads ops copies into its compute buffer to run the product
+    host_expert_bytes: int = 0
+    host_expert_stack_bytes: int = 0
 
 
 def gpu_layer_start(n_layer: int, n_gpu_layers: int | None, build: str = "current") -> tuple[int, int, bool]:
@@ -79,6 +84,9 @@ class LayerSplit:
     by_layer: dict[int, int]
     outside: int
     has_output: bool
+    experts_by_layer: dict[int, int] = field(default_factory=dict)  # the MoE experts of each layer
+    # each layer's largest expert stack: one projection of all its experts (a GGUF's ffn_*_exps tensor)
+    stack_by_layer: dict[int, int] = field(default_factory=dict)
 
 
 # offload() is asked dozens of times for one model while only -ngl, context or batch change; placing
@@ -108,6 +116,8 @@ def _split(model: Model) -> LayerSplit:
             acc[1] += t.nbytes
     embedding = outside = stored = 0
     by_layer: dict[int, int] = {}
+    experts: dict[int, int] = {}
+    stacks: dict[tuple[int, str], int] = {}
     has_output = False
     for where, nbytes in by_place.values():
         stored += nbytes
@@ -116,9 +126,18 @@ def _split(model: Model) -> LayerSplit:
             embedding += nbytes
         elif where.layer is not None:
             by_layer[where.layer] = by_layer.get(where.layer, 0) + nbytes
+            if where.component.startswith("experts"):  # routed experts ("experts/down" …), not shared ones
+                experts[where.layer] = experts.get(where.layer, 0) + nbytes
+                key = (where.layer, where.component)
+                stacks[key] = stacks.get(key, 0) + nbytes
         else:
             outside += nbytes
-    return LayerSplit(stored, embedding, by_layer, outside, has_output)
+    stack_by_layer: dict[int, int] = {}
+    for (layer, component), nbytes in stacks.items():
+        # a fused gate and up ("experts/gate_up", gpt-oss) is two GGUF stacks
+        one = nbytes // 2 if "gate_up" in component else nbytes
+        stack_by_layer[layer] = max(stack_by_layer.get(layer, 0), one)
+    return LayerSplit(stored, embedding, by_layer, outside, has_output, experts, stack_by_layer)
 
 
 def output_matrix_bytes(model: Model, scheme: str) -> int:
@@ -141,9 +160,11 @@ def embedding_bytes(model: Model, scheme: str) -> int:
 
 
 def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None,
-            scheme: str | None = None, build: str = "current") -> Offload:
+            scheme: str | None = None, build: str = "current",
+            cpu_expert_layers: frozenset[int] = frozenset()) -> Offload:
     """The split of the weights (as ``weights_bytes`` prices them) and of the KV cache; ``scheme``, the
-    re-pricing ``weights_bytes`` follows, prices the output matrix at its own type."""
+    re-pricing ``weights_bytes`` follows, prices the output matrix at its own type; ``cpu_expert_layers``:
+    the layers whose MoE experts stay in host memory (--n-cpu-moe N: the first N; -ot)."""
     cfg = as_llamacpp_loads(cfg, build)
     n_layer = cfg.n_layers
     # placed over every block, MTP layers included (kv.py block_count); the cache is the trunk's
@@ -176,5 +197,26 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
     # the host's copy priced as the GPU's: the embedding at its own type, the rest at the file's average
     host_bytes = (embedding_bytes(model, scheme) + round((host - embedding) * scale) if scheme is not None
                   else round(host * scale))
-    return Offload(ngl, start, output_on_gpu, host_bytes, duplicate_bytes, host_kv + state,
-                   output_bytes, host_state_bytes=state)
+    # experts kept in host memory from layers that are otherwise on the GPU (host layers hold theirs anyway)
+    kept = [il for il in cpu_expert_layers if il >= start and il in split.experts_by_layer]
+    expert_bytes = round(sum(split.experts_by_layer[il] for il in kept) * scale)
+    stack_bytes = round(max((split.stack_by_layer.get(il, 0) for il in kept), default=0) * scale)
+    return Offload(ngl, start, output_on_gpu, host_bytes + expert_bytes, duplicate_bytes, host_kv + state,
+                   output_bytes, host_state_bytes=state, host_expert_bytes=expert_bytes,
+                   host_expert_stack_bytes=stack_bytes)
+
+
+def gpu_compute_with_host_experts(compute: ComputeBuffer, split: Offload, n_ubatch: int,
+                                  offloads_ops: bool = True) -> tuple[int, str]:
+    """The GPU's compute buffer with MoE experts in host memory: a backend that offloads ops (CUDA, at
+    least OP_OFFLOAD_MIN_BATCH rows: ggml-backend.cpp op_offload) runs each host expert product itself,
+    one split a weight, with the stack copied in beside that layer's activations (the larger of the
+    attention and FFN phases): Qwen3-235B-A22B Q8_0 with layers 14 on kept in host memory on an RTX A6000,
+    1024.00 MiB printed = 816 MiB of one Q8_0 stack + 208 (r37l-*-a6000-*). Otherwise the graph's own."""
+    if not split.host_expert_stack_bytes or not offloads_ops or n_ubatch < OP_OFFLOAD_MIN_BATCH:
+        return compute.total_bytes, ""
+    layers = max(compute.attention_phase, compute.ffn_phase)
+    copied = layers + split.host_expert_stack_bytes
+    return max(compute.total_bytes, copied), (
+        f"MoE experts stay in host memory, but the GPU backend runs their {n_ubatch}-row products (op "
+        f"offload) with one stack copied in: {layers:,} + {split.host_expert_stack_bytes:,} B = {copied:,} B")

@@ -1,0 +1,53 @@
+"""llama.cpp --n-cpu-moe (runtimes/llamacpp/offload.py): the first N layers' MoE experts stay in host
+memory, and a CUDA GPU copies one expert stack in to run a large batch's product (op offload); checked on
+Qwen3-235B-A22B Q8_0 on an RTX A6000 (1024 MiB printed: one 812 MiB stack beside the layer phase)."""
+
+from __future__ import annotations
+
+import pytest
+
+import paramscope
+from paramscope.analyses.sizing.runtimes.llamacpp.compute import ComputeBuffer
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
+    OP_OFFLOAD_MIN_BATCH,
+    Offload,
+    gpu_compute_with_host_experts,
+    layer_split,
+)
+from paramscope.errors import UnsupportedError
+
+MIB = 2**20
+
+
+def test_the_experts_of_the_first_layers_stay_in_host_memory():
+    model = paramscope.open_model("qwen3-30b-a3b")
+    split = layer_split(model)
+    assert len(split.experts_by_layer) == 48
+    # one projection of 128 experts: 768 × 2048 × 2 B each, bf16
+    assert split.stack_by_layer[0] == 128 * 768 * 2048 * 2
+    assert split.experts_by_layer[0] == 3 * split.stack_by_layer[0]
+    base = paramscope.size("qwen3-30b-a3b", runtime="llama.cpp", gpu="rtx-4090", context=8192).estimate
+    moe = paramscope.size("qwen3-30b-a3b", runtime="llama.cpp", gpu="rtx-4090", context=8192,
+                          n_cpu_moe=24).estimate
+    held = sum(split.experts_by_layer[il] for il in range(24))
+    assert moe.weights_bytes == base.weights_bytes
+    assert moe.per_device[0].weights_bytes == base.per_device[0].weights_bytes - held
+    assert any(f"--n-cpu-moe 24: {held:,} B of MoE experts" in n for n in moe.notes)
+    # the KV cache stays with its layers, on the GPU
+    assert moe.per_device[0].kv_cache_bytes == base.per_device[0].kv_cache_bytes
+
+
+def test_a_dense_model_has_no_experts_to_keep():
+    with pytest.raises(UnsupportedError, match="no experts"):
+        paramscope.size("qwen3-8b", runtime="llama.cpp", gpu="rtx-4090", context=8192, n_cpu_moe=4)
+
+
+def test_the_gpu_copies_one_stack_in_for_a_batch():
+    compute = ComputeBuffer(logits_phase=round(304.8 * MIB), attention_phase=208 * MIB, explain=(),
+                            ffn_phase=48 * MIB)
+    split = Offload(99, 0, True, 0, 0, 0, host_expert_bytes=1, host_expert_stack_bytes=816 * MIB)
+    total, why = gpu_compute_with_host_experts(compute, split, 512)
+    assert total == 1024 * MIB and "op offload" in why
+    # below the op-offload batch, or a backend that runs them on the CPU: the graph's own
+    assert gpu_compute_with_host_experts(compute, split, OP_OFFLOAD_MIN_BATCH - 1)[0] == compute.total_bytes
+    assert gpu_compute_with_host_experts(compute, split, 512, offloads_ops=False)[0] == compute.total_bytes
