@@ -1,6 +1,7 @@
 """llama.cpp --n-cpu-moe (runtimes/llamacpp/offload.py): the first N layers' MoE experts stay in host
 memory, and a CUDA GPU copies one expert stack in to run a large batch's product (op offload); checked on
-Qwen3-235B-A22B Q8_0 on an RTX A6000 (1024 MiB printed: one 812 MiB stack beside the layer phase)."""
+Qwen3-235B-A22B Q8_0 on an RTX A6000 (1024 MiB printed: one 816 MiB stack beside what its split holds
+live)."""
 
 from __future__ import annotations
 
@@ -43,11 +44,25 @@ def test_a_dense_model_has_no_experts_to_keep():
 
 
 def test_the_gpu_copies_one_stack_in_for_a_batch():
-    compute = ComputeBuffer(logits_phase=round(304.8 * MIB), attention_phase=208 * MIB, explain=(),
-                            ffn_phase=48 * MIB)
+    compute = ComputeBuffer(logits_phase=round(304.8 * MIB), attention_phase=168 * MIB, explain=(),
+                            ffn_phase=48 * MIB, moe_split_bytes=208 * MIB)
     split = Offload(99, 0, True, 0, 0, 0, host_expert_bytes=1, host_expert_stack_bytes=816 * MIB)
     total, why = gpu_compute_with_host_experts(compute, split, 512)
     assert total == 1024 * MIB and "op offload" in why
     # below the op-offload batch, or a backend that runs them on the CPU: the graph's own
     assert gpu_compute_with_host_experts(compute, split, OP_OFFLOAD_MIN_BATCH - 1)[0] == compute.total_bytes
     assert gpu_compute_with_host_experts(compute, split, 512, offloads_ops=False)[0] == compute.total_bytes
+
+
+def test_the_split_holds_the_inputs_and_the_moe_activations():
+    """What one expert product's split holds live beside the copied stack: the masks and the layer's MoE
+    activations (input and residual, gate, up and their product, the experts' outputs)."""
+    from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
+
+    cfg = paramscope.open_model("qwen3-30b-a3b").config  # 2048 wide, 8 of 128 experts of 768
+    m = llamacpp_memory(cfg, 0, n_ctx=32768, n_ubatch=512, flash_attn=True)
+    masks = 32768 * 512 * 2  # f16 under flash attention
+    acts = 512 * (2 * 2048 + 3 * 8 * 768 + 8 * 2048) * 4
+    assert m.compute.moe_split_bytes == masks + acts
+    dense = llamacpp_memory(paramscope.open_model("qwen3-8b").config, 0, n_ctx=32768, n_ubatch=512)
+    assert dense.compute.moe_split_bytes == 0

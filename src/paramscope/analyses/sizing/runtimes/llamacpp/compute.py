@@ -31,6 +31,9 @@ class ComputeBuffer:
     explain: tuple[str, ...]
     graph_bytes: int | None = None
     ffn_phase: int = 0  # the FFN's gate and up, held together (``compute_buffer``)
+    # live in a split that runs one MoE expert product (offload.py gpu_compute_with_host_experts): the
+    # graph's inputs (masks, rotations) and the layer's MoE activations; 0 for a dense model
+    moe_split_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:
@@ -134,8 +137,15 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     )
     if backend not in ("cpu", "gpu"):
         raise UnsupportedError(f"unknown llama.cpp backend kind {backend!r} (known: cpu, gpu)")
+    # one expert product's split: the inputs stay (graph leaves), with the layer's MoE activations: its
+    # input and the residual, gate, up and their product (k × n_ff_exp each), and the experts' outputs
+    # before they are weighted and summed (k × n_embd)
+    k = cfg.n_experts_per_token
+    moe_split = (masks + rot + t * (2 * cfg.hidden_size + 3 * k * cfg.expert_ffn_size + k * cfg.hidden_size)
+                 * F32) if cfg.is_moe else 0
     if p.legacy or not replay or not has_graph(cfg):
-        return ComputeBuffer(logits + logits_rest, attention, explain, ffn_phase=ffn)
+        return ComputeBuffer(logits + logits_rest, attention, explain, ffn_phase=ffn,
+                             moe_split_bytes=moe_split)
     graph_bytes, n_nodes = compute_buffer_bytes(
         cfg, n_ubatch=p.n_ubatch, n_outputs=out, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
@@ -146,7 +156,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         where += ", the f32 mask beside its f16 cast (a build before b9410)"
     graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
                   f"{out} outputs{where}): {graph_bytes:,} B; the per-phase estimate, for comparison:")
-    return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes, ffn)
+    return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes, ffn, moe_split)
 
 
 def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) -> int:

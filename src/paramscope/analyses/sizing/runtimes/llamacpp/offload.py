@@ -151,6 +151,23 @@ def output_matrix_bytes(model: Model, scheme: str) -> int:
     return output or sum(r.bytes for r in rows if r.component == "embedding" and r.layer is None)
 
 
+def expert_bytes_at(model: Model, scheme: str) -> tuple[dict[int, int], dict[int, int]]:
+    """Each layer's routed experts and its largest expert stack at a re-pricing scheme (LayerSplit's
+    experts_by_layer and stack_by_layer, at the types the scheme gives them)."""
+    from paramscope.analyses.sizing.weights import reprice  # only for host experts at a scheme
+
+    experts: dict[int, int] = {}
+    stacks: dict[tuple[int, str], int] = {}
+    for r in reprice(model, scheme).rows:
+        if r.layer is not None and r.component.startswith("experts"):
+            experts[r.layer] = experts.get(r.layer, 0) + r.bytes
+            stacks[(r.layer, r.component)] = stacks.get((r.layer, r.component), 0) + r.bytes
+    largest: dict[int, int] = {}
+    for (layer, component), nbytes in stacks.items():
+        largest[layer] = max(largest.get(layer, 0), nbytes // 2 if "gate_up" in component else nbytes)
+    return experts, largest
+
+
 def embedding_bytes(model: Model, scheme: str) -> int:
     """The token embedding at a re-pricing scheme, at its own type (llama-quant.cpp types token_embd by its
     own rule: Q6_K where it doubles as the output, the scheme's embedding type otherwise)."""
@@ -197,10 +214,17 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
     # the host's copy priced as the GPU's: the embedding at its own type, the rest at the file's average
     host_bytes = (embedding_bytes(model, scheme) + round((host - embedding) * scale) if scheme is not None
                   else round(host * scale))
-    # experts kept in host memory from layers that are otherwise on the GPU (host layers hold theirs anyway)
+    # experts kept in host memory from layers that are otherwise on the GPU (host layers hold theirs anyway),
+    # at the experts' own re-priced type where a scheme prices them (gpt-oss's MXFP4 experts are not at the
+    # file's average, whose attention goes from bf16 to Q8_0)
     kept = [il for il in cpu_expert_layers if il >= start and il in split.experts_by_layer]
-    expert_bytes = round(sum(split.experts_by_layer[il] for il in kept) * scale)
-    stack_bytes = round(max((split.stack_by_layer.get(il, 0) for il in kept), default=0) * scale)
+    if kept and scheme is not None:
+        experts, stacks = expert_bytes_at(model, scheme)
+        expert_bytes = sum(experts.get(il, 0) for il in kept)
+        stack_bytes = max((stacks.get(il, 0) for il in kept), default=0)
+    else:
+        expert_bytes = round(sum(split.experts_by_layer[il] for il in kept) * scale)
+        stack_bytes = round(max((split.stack_by_layer.get(il, 0) for il in kept), default=0) * scale)
     return Offload(ngl, start, output_on_gpu, host_bytes + expert_bytes, duplicate_bytes, host_kv + state,
                    output_bytes, host_state_bytes=state, host_expert_bytes=expert_bytes,
                    host_expert_stack_bytes=stack_bytes)
@@ -210,13 +234,16 @@ def gpu_compute_with_host_experts(compute: ComputeBuffer, split: Offload, n_ubat
                                   offloads_ops: bool = True) -> tuple[int, str]:
     """The GPU's compute buffer with MoE experts in host memory: a backend that offloads ops (CUDA, at
     least OP_OFFLOAD_MIN_BATCH rows: ggml-backend.cpp op_offload) runs each host expert product itself,
-    one split a weight, with the stack copied in beside that layer's activations (the larger of the
-    attention and FFN phases): Qwen3-235B-A22B Q8_0 with layers 14 on kept in host memory on an RTX A6000,
-    1024.00 MiB printed = 816 MiB of one Q8_0 stack + 208 (r37l-*-a6000-*). Otherwise the graph's own."""
+    one split a weight, with the stack copied in beside what that split holds live (the graph's inputs
+    and the layer's MoE activations, ``ComputeBuffer.moe_split_bytes``); the graph's own peak where that is
+    larger. Qwen3-235B-A22B Q8_0 with layers 14 on kept in host memory on an RTX A6000: 1024.00 MiB printed
+    = 816 MiB of one Q8_0 stack + 208 live (r37l-*-a6000-*; 184 estimated); gpt-oss-20b at 131k cells with
+    every expert on the host (ik822-*): 457.0 printed, the graph's 413.5 (135 + 322 live; 230 estimated)."""
     if not split.host_expert_stack_bytes or not offloads_ops or n_ubatch < OP_OFFLOAD_MIN_BATCH:
         return compute.total_bytes, ""
-    layers = max(compute.attention_phase, compute.ffn_phase)
-    copied = layers + split.host_expert_stack_bytes
+    live = compute.moe_split_bytes
+    copied = live + split.host_expert_stack_bytes
     return max(compute.total_bytes, copied), (
         f"MoE experts stay in host memory, but the GPU backend runs their {n_ubatch}-row products (op "
-        f"offload) with one stack copied in: {layers:,} + {split.host_expert_stack_bytes:,} B = {copied:,} B")
+        f"offload) with one stack copied in: {live:,} B live in that split + "
+        f"{split.host_expert_stack_bytes:,} B = {copied:,} B")
