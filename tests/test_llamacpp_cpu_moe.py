@@ -66,3 +66,28 @@ def test_the_split_holds_the_inputs_and_the_moe_activations():
     assert m.compute.moe_split_bytes == masks + acts
     dense = llamacpp_memory(paramscope.open_model("qwen3-8b").config, 0, n_ctx=32768, n_ubatch=512)
     assert dense.compute.moe_split_bytes == 0
+
+
+def test_a_named_split_with_host_experts_is_refused():
+    with pytest.raises(UnsupportedError, match="not modelled"):
+        paramscope.size("qwen3-30b-a3b", runtime="llama.cpp", gpu="rtx-4090x2", context=8192, n_cpu_moe=24,
+                        split_mode="layer")
+
+
+def test_the_command_line_decides_which_experts_stay_on_the_host():
+    """-ot lists are read as llama.cpp reads them: comma-separated, the first matching pattern decides."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "tools"))
+    from engine_log_compare import record_cpu_expert_layers
+
+    class Log:
+        def __init__(self, log: str) -> None:
+            self.log = log
+
+    assert record_cpu_expert_layers(Log("llama-server --n-cpu-moe 3"), 8) == {0, 1, 2}
+    assert record_cpu_expert_layers(Log("llama-server --cpu-moe"), 4) == {0, 1, 2, 3}
+    first_wins = Log(r'llama-server -ot "blk\.(0|1)\.ffn.*=CUDA0,blk\.[0-9]\.ffn.*=CPU"')
+    assert record_cpu_expert_layers(first_wins, 4) == {2, 3}
+    assert record_cpu_expert_layers(Log("llama-server -ot exps=CPU"), 3) == {0, 1, 2}

@@ -612,10 +612,11 @@ def llamacpp_build(r: Record) -> str:
 # the MoE experts a record keeps in host memory: --n-cpu-moe N (the first N layers') and -ot patterns that
 # send a layer's experts to the CPU ("blk\.1[4-9]\.ffn.*=CPU"), matched as llama.cpp matches them, against
 # the layer's expert tensor names
-OT_TO_CPU = re.compile(r"""(?:-ot|--override-tensor)[ =]["']?([^"'\s=]+)=CPU\b""")
+OT_ARGUMENT = re.compile(r"""(?:-ot|--override-tensor)[ =]["']?([^"'\s]+)""")
 N_CPU_MOE = re.compile(r"--n-cpu-moe[ =](\d+)|-ncmoe[ =](\d+)")
-# the backends seen copying a host expert stack in to run its product (CUDA; ROCm runs the same code)
-EXPERT_OP_OFFLOAD = ("CUDA", "ROCm")
+ALL_CPU_MOE = re.compile(r"(?:--cpu-moe|-cmoe)\b")
+# the backends that copy a host expert stack in to run its product (offload.py OP_OFFLOAD_MIN_BATCH)
+EXPERT_OP_OFFLOAD = ("CUDA", "ROCm", "Vulkan", "SYCL")
 
 
 def ik_llama(r: Record) -> bool:
@@ -628,15 +629,26 @@ IK_BUILD_LINE = re.compile(r"build=\d+ commit=")
 
 
 def record_cpu_expert_layers(r: Record, n_layers: int) -> frozenset[int]:
+    """The layers whose experts the record's command keeps in host memory: --cpu-moe (all), --n-cpu-moe N
+    (the first N), and -ot lists of PATTERN=BUFFER read as llama.cpp reads them (comma-separated, in
+    order, the first pattern matching a tensor's name decides)."""
+    if ALL_CPU_MOE.search(r.log):
+        return frozenset(range(n_layers))
     found = N_CPU_MOE.search(r.log)
     layers = set(range(int(found.group(1) or found.group(2)))) if found else set()
-    for pattern in OT_TO_CPU.findall(r.log):
-        try:
-            rx = re.compile(pattern)
-        except re.error:
-            continue
-        layers |= {il for il in range(n_layers) if any(rx.search(f"blk.{il}.ffn_{p}_exps.weight")
-                                                        for p in ("gate", "up", "down"))}
+    rules: list[tuple[re.Pattern[str], str]] = []
+    for argument in OT_ARGUMENT.findall(r.log):
+        for item in argument.split(","):
+            pattern, _, buffer = item.rpartition("=")
+            try:
+                rules.append((re.compile(pattern), buffer))
+            except re.error:
+                continue
+    for il in range(n_layers):
+        for name in (f"blk.{il}.ffn_{p}_exps.weight" for p in ("gate", "up", "down")):
+            first = next((buffer for rx, buffer in rules if rx.search(name)), None)
+            if first is not None and first.upper().startswith("CPU"):
+                layers.add(il)
     return frozenset(layers)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
-from paramscope.analyses.sizing.runtimes.llamacpp.kv import block_count
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import block_count, encoder_only
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
     LLAMA_CPP_PYTHON_BASE_BYTES,
     cpu_repack_bytes,
@@ -48,8 +48,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     notes: tuple[str, ...] = ()
     explain = m.explain
     isa = option(req, "cpu_isa")
-    repack = (cpu_repack_bytes(model.tensors, isa) if on_cpu and req.weights is None and model.has_weights
-              else 0)
+    repack = (cpu_repack_bytes(model.tensors, isa, lm_head=not encoder_only(cfg))
+              if on_cpu and req.weights is None and model.has_weights else 0)
     if repack:
         kinds = "/".join(t.value for t in repack_types(isa))
         notes = (f"on {ISA_WORDS[isa]}, llama.cpp copies {repack:,} B of {kinds} matrices into "
@@ -63,15 +63,21 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         if option(req, "n_cpu_moe") and not split.host_expert_bytes and not cfg.is_moe:
             raise UnsupportedError("llama.cpp: --n-cpu-moe keeps MoE experts in host memory; this model has "
                                    "no experts")
+        if option(req, "n_cpu_moe") and ("split_mode" in req.options or "tensor_split" in req.options):
+            raise UnsupportedError("llama.cpp: --n-cpu-moe with a named --split-mode or --tensor-split is "
+                                   "not modelled (each GPU's share of the host experts); leave the split "
+                                   "out for the even split")
         if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
             split = replace(split, host_kv_bytes=m.kv_cache_bytes, host_state_bytes=sum(
                 part.total_bytes for part in m.kv.parts if part.kind == "linear"))
+        moe_words = f", MoE experts of the first {option(req, 'n_cpu_moe')} layers"
         explain = (*explain,
                    f"offload: {split.n_gpu_layers}/{block_count(cfg) + 1} layers on the GPU (layers "
                    f"{split.i_gpu_start}–{block_count(cfg) - 1}{', output' if split.output_on_gpu else ''}"
                    f"{', the MTP layers among them' if block_count(cfg) > cfg.n_layers else ''}); "
                    f"host memory: {split.host_weights_bytes:,} B of weights (input embedding"
                    f"{', layers below ' + str(split.i_gpu_start) if split.i_gpu_start else ''}"
+                   f"{moe_words if split.host_expert_bytes else ''}"
                    f"{'' if split.output_on_gpu else ', output'}) + {split.host_kv_bytes:,} B of KV cache"
                    + (f"; the tied embedding is held twice (+{split.duplicate_bytes:,} B on the GPU)"
                       if split.duplicate_bytes else ""))
@@ -80,8 +86,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             compute_single = gpu_compute + m.output_bytes
             explain = (*explain, f"GPU compute: {why}")
         if split.host_expert_bytes:
-            # CUDA and ROCm run a host expert's large-batch product on the GPU; Vulkan, Metal not seen to
-            offloads = req.device.vendor in ("NVIDIA", "AMD")
+            # CUDA, ROCm, Vulkan and SYCL run a host expert's large-batch product on the GPU (offload.py
+            # OP_OFFLOAD_MIN_BATCH); on Apple's GPUs the host experts sit in CPU_REPACK, no host buffer
+            offloads = req.device.vendor != "Apple"
             with_experts, why = gpu_compute_with_host_experts(m.compute, split, option(req, "ubatch"),
                                                               offloads)
             if with_experts > compute_single - m.output_bytes:

@@ -66,7 +66,7 @@ ARM_REPACK_FIRST_BUILD: dict[DType, int] = {DType.Q4_K: 7070, DType.Q8_0: 7400, 
                                             DType.Q6_K: 7845, DType.Q1_0: 11000}
 # the lookup tables among 2-D tensors (gathered from, never multiplied): Gemma 3n's and Gemma 4's per-layer
 # embedding table, besides the token and position embeddings the roles name
-LOOKUP_TABLES = ("per_layer_token_embd",)
+LOOKUP_TABLES = ("per_layer_token_embd", "embed_tokens_per_layer")
 
 
 @record
@@ -119,10 +119,12 @@ def repack_types(isa: str, build: int | None = None) -> dict[DType, int]:
     return {t: rows for t, rows in rules.items() if ARM_REPACK_FIRST_BUILD.get(t, 0) <= build}
 
 
-def cpu_repack_bytes(tensors: Iterable[Tensor], isa: str = "x86-avx2", build: int | None = None) -> int:
+def cpu_repack_bytes(tensors: Iterable[Tensor], isa: str = "x86-avx2", build: int | None = None,
+                     lm_head: bool = True) -> int:
     """Bytes llama.cpp's CPU backend copies into CPU_REPACK: matrices multiplied by activations
     (2-D weights, 3-D expert stacks; not the token embedding, which is only gathered from), of the types
-    ``isa`` repacks in ``build`` (``repack_types``)."""
+    ``isa`` repacks in ``build`` (``repack_types``); with ``lm_head`` (a decoder) a tied model's output
+    layer too."""
     rules = repack_types(isa, build)
     from paramscope.knowledge.roles import place  # see _split
 
@@ -145,7 +147,7 @@ def cpu_repack_bytes(tensors: Iterable[Tensor], isa: str = "x86-avx2", build: in
     # a tied model's output layer is the token embedding loaded a second time (llama-model.cpp: output =
     # token_embd, TENSOR_DUPLICATED), a multiplied matrix in the output's buffer: repacked where its type is
     components = [place(t.name).component for t in tensors]
-    if "output" not in components:
+    if lm_head and "output" not in components:
         embedding = next((t for t, c in zip(tensors, components, strict=True)
                           if c == "embedding" and len(t.shape) == 2), None)
         rows = rules.get(embedding.dtype) if embedding is not None else None
