@@ -562,7 +562,8 @@ CUDA_CAPABILITY: dict[str, int] = {
     **dict.fromkeys(("b200", "gb200"), 100),
     **dict.fromkeys(("rtx-pro-6000", "rtx-5060-ti-16g", "rtx-5070", "rtx-5070-ti", "rtx-5080", "rtx-5090"),
                     120),
-    "dgx-spark": 121, "jetson-agx-thor": 110, "jetson-agx-orin": 87,
+    "dgx-spark": 121, "jetson-agx-orin": 87,
+    "jetson-agx-thor": 110,  # 11.0 under CUDA 13; CUDA 12.x called it 10.1
     **dict.fromkeys(("l40s", "l40", "l4", "l20", "rtx-6000-ada", "rtx-4060", "rtx-4060-ti-8g",
                      "rtx-4060-ti-16g", "rtx-4070", "rtx-4070-super", "rtx-4070-ti", "rtx-4070-ti-super",
                      "rtx-4080", "rtx-4080-super", "rtx-4090", "rtx-4090-d"), 89),
