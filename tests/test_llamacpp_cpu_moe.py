@@ -91,3 +91,16 @@ def test_the_command_line_decides_which_experts_stay_on_the_host():
     first_wins = Log(r'llama-server -ot "blk\.(0|1)\.ffn.*=CUDA0,blk\.[0-9]\.ffn.*=CPU"')
     assert record_cpu_expert_layers(first_wins, 4) == {2, 3}
     assert record_cpu_expert_layers(Log("llama-server -ot exps=CPU"), 3) == {0, 1, 2}
+
+
+def test_fit_finds_the_host_experts_itself():
+    with pytest.raises(paramscope.errors.UsageError, match="leave --n-cpu-moe out"):
+        paramscope.fit("qwen3-30b-a3b", gpu="rtx-4090", ram="64GiB", n_cpu_moe=20)
+
+
+def test_without_a_gpu_or_with_dense_leading_layers_nothing_moves():
+    cpu = paramscope.size("qwen3-30b-a3b", runtime="llama.cpp", context=8192, n_cpu_moe=8).estimate
+    assert any("--n-cpu-moe changes nothing here" in n for n in cpu.notes)
+    v3 = paramscope.size("deepseek-v3", runtime="llama.cpp", gpu="h100x8", context=4096, n_cpu_moe=3,
+                         weights="q4_k_m").estimate
+    assert any("hold no routed experts on the GPU" in n for n in v3.notes)

@@ -277,3 +277,31 @@ def test_compressed_tensors_act_order_adds_its_sort_indices(tmp_path):
     rows = sum(t.shape[0] * 4 for t in side(m, ".weight_g_idx"))
     assert rows and loaded_weights(m, "vllm", A100, build=NEW).bytes == m.tensor_bytes + rows
     assert loaded_weights(m, "vllm", H200, build=NEW, tensor_parallel=2).backend == "machete+marlin"
+
+
+def test_vllm_030_refusing_act_order_is_a_note_on_every_gpu(tmp_path):
+    m = _gptq(tmp_path, desc_act=True)
+    for gpu in ("h100", "a100", "mi300x"):
+        est = paramscope.size(m.source, runtime="vllm", gpu=gpu, context=4096).estimate
+        assert any("vLLM 0.30 and later refuse this checkpoint" in n for n in est.notes), gpu
+    old = paramscope.size(m.source, runtime="vllm", gpu="h100", context=4096, vllm_release="0.29").estimate
+    assert not any("refuse" in n for n in old.notes)
+
+
+def test_amd_apus_run_no_marlin(tmp_path):
+    m = _gptq(tmp_path)
+    g_idx = sum(t.nbytes for t in side(m, ".g_idx"))
+    apu = find_device("mi300a")
+    assert loaded_weights(m, "vllm", apu, build=NEW).bytes == m.tensor_bytes - g_idx
+
+
+def test_compressed_tensors_symmetric_act_order_gets_its_sort_indices(tmp_path):
+    weights = {"num_bits": 4, "type": "int", "symmetric": True, "strategy": "group", "group_size": 128,
+               "actorder": "group"}
+    sym = {**CT_FP8_KV, "ignore": ["lm_head"],
+           "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights}}}
+    sym.pop("kv_cache_scheme")
+    m = _with_quantization(tmp_path, sym)
+    rows = sum(t.shape[0] * 4 for t in side(m, ".weight_g_idx"))
+    loaded = loaded_weights(m, "vllm", A100, build=NEW)
+    assert rows and loaded.bytes == m.tensor_bytes + rows and "refuse" not in loaded.notes[0]

@@ -83,6 +83,9 @@ def fit(source: Source | FitRequest, **options: Any) -> FitResult:
     from paramscope.units import parse_bytes
 
     req = source if isinstance(source, FitRequest) else FitRequest.build(source, options)
+    if req.runtime_options.get("n_cpu_moe"):
+        raise UsageError("fit finds how many layers' experts to keep in host memory itself (its plans' "
+                         "--n-cpu-moe); leave --n-cpu-moe out, or size the layout you have with `size`")
     device, origin = _device(req.gpu)
     ram = parse_bytes(req.ram, "RAM size") if req.ram is not None else host_ram()[1]
     model = open_source(req.source)

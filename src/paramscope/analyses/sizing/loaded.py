@@ -32,11 +32,12 @@ class Loaded:
 
 
 def _int_with_zero_points(model: Model) -> bool:
-    """A compressed-tensors integer checkpoint with zero points (W4A16 / W8A16 asymmetric), the one kind of
-    that format whose layout vLLM's kernels change (wna16.py)."""
+    """A compressed-tensors integer checkpoint (W4A16 / W8A16) whose layout vLLM's kernels change
+    (wna16.py): with zero points (asymmetric: 16 bits on Machete) or with act-order's g_idx (sort indices
+    or a permutation beside it)."""
     q = model.quantization
-    return (q is not None and q.quant_type == "int" and q.symmetric is False and q.bits in (4, 8)
-            and any(t.name.endswith(".weight_zero_point") for t in model.tensors))
+    return (q is not None and q.quant_type == "int" and q.bits in (4, 8) and any(
+        t.name.endswith((".weight_zero_point", ".weight_g_idx")) for t in model.tensors))
 
 
 @record
@@ -322,7 +323,7 @@ PLAIN_KERNELS = {
            "tensor kept",
     "no-marlin": "vLLM's other GPTQ / AWQ kernels where Marlin cannot run (an NVIDIA GPU below capability "
                  "8.0, 7.5 from 0.14; AMD GPUs: the plain, Triton, Conch or Exllama kernels): every stored "
-                 "tensor kept"}
+                 "tensor kept (from 0.30 GPTQ's g_idx is not loaded)"}
 
 
 def _vllm_int_kernels(model: Model, runtime: str, stored: int, method: str, device: Device | None,
@@ -363,9 +364,9 @@ def _no_marlin(device: Device | None, release: tuple[int, int, int]) -> bool:
     from paramscope.analyses.sizing import wna16
     from paramscope.knowledge.hardware import cuda_capability
 
-    if device is None or device.kind != "gpu":
+    if device is None or device.kind == "cpu":
         return False
-    if device.vendor != "NVIDIA":
+    if device.vendor != "NVIDIA":  # AMD's GPUs and APUs (ROCm), Intel's, Apple's
         return True
     cc = cuda_capability(device)
     return cc is not None and cc < wna16.marlin_min_capability(release)
@@ -382,12 +383,16 @@ def _release(build: EngineBuild | None) -> tuple[int, int, int]:
 def _vllm_mxfp4_backend(device: Device | None) -> str:
     """vLLM's choice (mxfp4.py get_mxfp4_backend): ROCm's layout on AMD GPUs; Triton for CUDA capability
     9.0 up to 11.0; FlashInfer's only on the capability-10 family; the rest Marlin: below 9.0, and the 12.x
-    Blackwell GPUs (SM12X). The device table has no capability; a GPU without FP8 rates is pre-Ada, hence
-    Marlin. Ada (L40S, RTX 40xx) also gets Marlin in vLLM but reads as Triton here."""
+    Blackwell GPUs (SM12X), by the device table's CUDA capability (Ada, 8.9, gets Marlin); a device of
+    unknown capability: Marlin without FP8 rates (pre-Ada), else Triton."""
     from paramscope.analyses.sizing.runtimes.common import gpu_platform
+    from paramscope.knowledge.hardware import cuda_capability
 
     if gpu_platform(device) == "rocm":
         return "rocm-gfx950" if device is not None and device.key in GFX950 else "rocm"
+    cc = cuda_capability(device)
+    if cc is not None:  # Triton from capability 9.0 up to 11.0; Marlin below it and on the 12.x family
+        return "triton" if 90 <= cc < 110 else "marlin"
     if device is not None and (device.key in SM12X or (device.kind == "gpu" and device.fp8_flops is None)):
         return "marlin"
     return "triton"

@@ -194,7 +194,9 @@ def relaid(model: Model, method: str, machete: bool, release: Release, tensor_pa
     kv_heads = cfg.n_kv_heads if cfg is not None else 0
     group = q.group_size or -1
     desc_act = _act_order(q.config, method) and group != -1
-    rules = _Rules(method, desc_act, release < GPTQ_NO_G_IDX_RELEASE, release >= MARLIN_RETAINS_ZP_RELEASE)
+    # GPTQ registers no g_idx from 0.30; compressed-tensors keeps its weight_g_idx
+    g_idx = release < GPTQ_NO_G_IDX_RELEASE or method != "gptq"
+    rules = _Rules(method, desc_act, g_idx, release >= MARLIN_RETAINS_ZP_RELEASE)
     total = model.tensor_bytes
     counts = {"machete": 0, "marlin": 0}
     for module in fused_modules(layers_of(model, method)):
@@ -219,7 +221,7 @@ def relaid(model: Model, method: str, machete: bool, release: Release, tensor_pa
                                                    for k, v in counts.items() if v)
             + f" ({rules.what_changes(counts)}): "
             f"{total - model.tensor_bytes:+,} B against the {model.tensor_bytes:,} B stored")
-    if desc_act and not rules.g_idx:
+    if method == "gptq" and desc_act and not rules.g_idx:
         note += ("; vLLM 0.30 and later refuse this checkpoint (act-order with groups: "
                  "gptq_utils.normalize_and_validate_gptq_desc_act), so it is priced without g_idx")
     return Relaid(total, backend, (note,))

@@ -130,8 +130,9 @@ RUNTIMES: tuple[Runtime, ...] = (
                                              "(default: by free memory, equal for identical GPUs)",
                     metavar="A,B,…"),
              Option("n_cpu_moe", int, 0, "llama.cpp --n-cpu-moe N (with a GPU): the MoE experts of the "
-                    "first N layers stay in host memory, the rest of those layers on the GPU; a CUDA GPU "
-                    "copies one expert stack in to run a large batch's product", 0, 1 << 16),
+                    "first N layers stay in host memory, the rest of those layers on the GPU; the GPU "
+                    "(CUDA, ROCm, Vulkan, SYCL) copies one expert stack in to run a large batch's product",
+                    0, 1 << 16),
              Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
                                                   "memory"),
              Option("cpu_isa", str, "x86-avx2", "the CPU llama.cpp runs on without a GPU: which quantized "

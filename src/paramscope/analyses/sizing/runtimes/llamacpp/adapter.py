@@ -57,12 +57,18 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                  "mapped weights above; with --no-mmap the model buffer shrinks by as much",)
     split = None
     compute_single = m.compute_bytes + m.output_bytes
+    if option(req, "n_cpu_moe") and (req.device is None or req.device.kind != "gpu"):
+        notes += ("--n-cpu-moe changes nothing here: without a GPU of its own memory every weight is in "
+                  "host memory already",)
     if req.device is not None and req.device.kind == "gpu":
         split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights,
                         option(req, "llamacpp_build"), frozenset(range(option(req, "n_cpu_moe"))))
         if option(req, "n_cpu_moe") and not split.host_expert_bytes and not cfg.is_moe:
             raise UnsupportedError("llama.cpp: --n-cpu-moe keeps MoE experts in host memory; this model has "
                                    "no experts")
+        if option(req, "n_cpu_moe") and not split.host_expert_bytes:
+            notes += (f"--n-cpu-moe {option(req, 'n_cpu_moe')}: those layers hold no routed experts on the "
+                      f"GPU (dense leading layers, or already in host memory with -ngl), so nothing moves",)
         if option(req, "n_cpu_moe") and ("split_mode" in req.options or "tensor_split" in req.options):
             raise UnsupportedError("llama.cpp: --n-cpu-moe with a named --split-mode or --tensor-split is "
                                    "not modelled (each GPU's share of the host experts); leave the split "
@@ -95,7 +101,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                 compute_single = with_experts + m.output_bytes
                 explain = (*explain, f"GPU compute: {why}")
             notes += (f"--n-cpu-moe {option(req, 'n_cpu_moe')}: {split.host_expert_bytes:,} B of MoE experts "
-                      f"stay in host memory (in the host memory line)",)
+                      f"stay in host memory (counted there, not on the GPU)",)
         if split.i_gpu_start or not split.output_on_gpu or option(req, "no_kv_offload"):
             notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
                       f"of weights and KV cache stay in host memory; the per-device figures leave them out",)

@@ -301,6 +301,20 @@ def checkpoint_kv_type(model: Model, release: Release, asked: str | None) -> tup
     return asked, ""
 
 
+def act_order_refused(model: Model, release: Release) -> str:
+    """What vLLM says of a GPTQ checkpoint with act-order and groups from 0.30, which refuses to load it
+    (gptq_utils.normalize_and_validate_gptq_desc_act), or ""."""
+    from paramscope.analyses.sizing.wna16 import GPTQ_NO_G_IDX_RELEASE
+
+    q = model.quantization
+    if q is None or q.method != "gptq" or not q.config.get("desc_act") or (q.group_size or -1) == -1:
+        return ""
+    if release < GPTQ_NO_G_IDX_RELEASE:
+        return ""
+    return ("vLLM 0.30 and later refuse this checkpoint: GPTQ act-order (desc_act) with groups is no longer "
+            "supported (--vllm-release 0.29 prices it as that release loads it)")
+
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     """vLLM's figures are per GPU (each of the tensor-parallel ranks holds the same); totals are × N.
@@ -362,6 +376,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = (kv_note,) if kv_note else ()
+    refused = act_order_refused(model, release or FAMILY_LAST.get(engine, LATEST_RELEASE))
+    if refused:
+        notes += (refused,)
     if host:
         notes += (f"--cpu-offload-gb: {host:,} B of weights ({gib(host)}) in pinned host memory, read by "
                   f"the GPUs over the host link at every step (slow); the per-GPU figures leave them out",)
