@@ -171,6 +171,16 @@ CT_FP8_KV = {"quant_method": "compressed-tensors", "format": "pack-quantized",
 MODELOPT_FP8_KV = {"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}
 
 
+def _ct_int4(tmp_path: Path, **weights: object) -> paramscope.Model:
+    """The AWQ config's shapes as a compressed-tensors W4A16 checkpoint (groups of 128, lm_head left out),
+    its weights' scheme updated with ``weights`` (symmetric, actorder)."""
+    scheme = {"num_bits": 4, "type": "int", "symmetric": True, "strategy": "group", "group_size": 128,
+              **weights}
+    ct = {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
+          "config_groups": {"group_0": {"targets": ["Linear"], "weights": scheme}}}
+    return _with_quantization(tmp_path, ct)
+
+
 @pytest.mark.parametrize(("quantization", "release", "asked", "expected"), [
     (CT_FP8_KV, (0, 24, 0), None, "fp8"),        # the checkpoint's scheme where the cache type is auto
     (CT_FP8_KV, (0, 24, 0), "bfloat16", "bfloat16"),  # from 0.22 an explicit type wins
@@ -200,11 +210,7 @@ def test_size_prices_the_declared_fp8_cache(tmp_path):
 def test_compressed_tensors_asymmetric_int4_on_hopper(tmp_path):
     """compressed-tensors W4A16 with zero points (weight_zero_point, N / 8 × groups int32): Machete holds them
     in 16 bits from 0.9.2; Marlin, and symmetric checkpoints anywhere, keep every stored tensor."""
-    asym = {**CT_FP8_KV, "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
-        "num_bits": 4, "type": "int", "symmetric": False, "strategy": "group", "group_size": 128}}}}
-    asym.pop("kv_cache_scheme")
-    asym["ignore"] = ["lm_head"]
-    m = _with_quantization(tmp_path, asym)
+    m = _ct_int4(tmp_path, symmetric=False)
     zeros = side(m, ".weight_zero_point")
     assert len(zeros) == 28 * 7
     grown = sum(z.shape[0] * 8 * z.shape[1] * 2 - z.nbytes for z in zeros)
@@ -268,12 +274,7 @@ def test_compressed_tensors_act_order_adds_its_sort_indices(tmp_path):
     """compressed-tensors weights with actorder "group": Marlin keeps weight_g_idx and its sort indices
     (an int32 per input row of each layer); Machete cannot reorder split input features, so at TP 2 the
     row-split modules go to Marlin."""
-    weights = {"num_bits": 4, "type": "int", "symmetric": False, "strategy": "group", "group_size": 128,
-               "actorder": "group"}
-    ordered = {**CT_FP8_KV, "ignore": ["lm_head"],
-               "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights}}}
-    ordered.pop("kv_cache_scheme")
-    m = _with_quantization(tmp_path, ordered)
+    m = _ct_int4(tmp_path, symmetric=False, actorder="group")
     rows = sum(t.shape[0] * 4 for t in side(m, ".weight_g_idx"))
     assert rows and loaded_weights(m, "vllm", A100, build=NEW).bytes == m.tensor_bytes + rows
     assert loaded_weights(m, "vllm", H200, build=NEW, tensor_parallel=2).backend == "machete+marlin"
@@ -296,12 +297,7 @@ def test_amd_apus_run_no_marlin(tmp_path):
 
 
 def test_compressed_tensors_symmetric_act_order_gets_its_sort_indices(tmp_path):
-    weights = {"num_bits": 4, "type": "int", "symmetric": True, "strategy": "group", "group_size": 128,
-               "actorder": "group"}
-    sym = {**CT_FP8_KV, "ignore": ["lm_head"],
-           "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights}}}
-    sym.pop("kv_cache_scheme")
-    m = _with_quantization(tmp_path, sym)
+    m = _ct_int4(tmp_path, symmetric=True, actorder="group")
     rows = sum(t.shape[0] * 4 for t in side(m, ".weight_g_idx"))
     loaded = loaded_weights(m, "vllm", A100, build=NEW)
     assert rows and loaded.bytes == m.tensor_bytes + rows and "refuse" not in loaded.notes[0]
