@@ -122,10 +122,7 @@ def weights_bytes(model: Model, r: Record) -> int:
         return reprice(model, scheme).total_bytes
     pp = r.setting("pipeline_parallel_size") or 1
     tp = r.setting("tensor_parallel_size") or (r.gpus.get("count") or 1) // pp
-    build = None
-    if r.engine == "vllm":
-        engine = vllm_engine(r)
-        build = EngineBuild(engine, record_release(r) or FAMILY_LAST[engine])
+    build = EngineBuild(vllm_engine(r), effective_record_release(r)) if r.engine == "vllm" else None
     return loaded_weights(model, r.engine, gpu_device(r), log_backend(r), tensor_parallel=tp,
                           build=build).bytes
 
@@ -431,6 +428,11 @@ def record_release(r: Record) -> Release | None:
     return (*version, 0)[:3] if len(version) >= 2 else None  # type: ignore[return-value]
 
 
+def effective_record_release(r: Record) -> Release:
+    """The release a vLLM record follows: its own, else its engine family's newest."""
+    return record_release(r) or FAMILY_LAST[vllm_engine(r)]
+
+
 def prefix_caching(r: Record) -> bool | None:
     """The record's --enable-prefix-caching; unstated: its release's default (None), or off where the
     version is not known."""
@@ -451,7 +453,7 @@ def vllm_kv_type(model: Model, r: Record) -> DType | None:
     it (adapter.checkpoint_kv_type; for a compressed-tensors scheme the log's config line still says
     "auto")."""
     asked = r.setting("kv_cache_dtype")
-    kv = checkpoint_kv_type(model, record_release(r) or FAMILY_LAST[vllm_engine(r)], asked)[0]
+    kv = checkpoint_kv_type(model, effective_record_release(r), asked)[0]
     return DTYPES.get(kv) if kv and kv != "auto" else None
 
 
@@ -488,7 +490,7 @@ def vllm_built_model(model: Model, r: Record) -> Model:
         return without_towers(model, {}, default=0)[0]
     limits = parse_mm_limits(r.setting("limit_mm_per_prompt")) or {}
     return towers_left_out(model, limits, bool(r.setting("language_model_only")),
-                           record_release(r) or FAMILY_LAST[vllm_engine(r)])[0]
+                           effective_record_release(r))[0]
 
 
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
@@ -503,7 +505,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
                             pp_stage_layers(cfg.n_layers, pp), r.model.get("weights"))
     m = vllm_memory(
         cfg, weights, context=r.setting("max_model_len") or default_max_model_len(
-            cfg, record_release(r) or FAMILY_LAST[engine]),
+            cfg, effective_record_release(r)),
         kv_type=vllm_kv_type(model, r), dtype=model_dtype(model, r),
         gpu_memory_bytes=gpu_bytes(r), gpu_memory_utilization=r.setting("gpu_memory_utilization"),
         block_size=r.setting("block_size"), max_num_batched_tokens=r.setting("max_num_batched_tokens"),

@@ -150,7 +150,7 @@ def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...
     ``Runtime.built``): K copied into the fused QKV's V slot where the values are the keys
     (``with_fused_v_slots``), and without the towers the per-prompt limits turn off (``towers_left_out``)."""
     engine, release = engine_and_release(req)
-    effective = release or FAMILY_LAST.get(engine, LATEST_RELEASE)
+    effective = effective_release(engine, release)
     everything_off = bool(option(req, "language_model_only"))
     if everything_off and (engine in V0_FAMILIES or effective < LANGUAGE_MODEL_ONLY_RELEASE):
         raise UnsupportedError(f"vLLM {release_text(effective)} ({engine}) has no --language-model-only "
@@ -247,7 +247,12 @@ def layout_family(req: MemoryRequest) -> EngineBuild:
     """The engine family and release whose weight layout the request follows (runtimes.Runtime.layout):
     --vllm-release, else the family's newest release paramscope models."""
     engine, release = engine_and_release(req)
-    return EngineBuild(engine, release or FAMILY_LAST.get(engine, LATEST_RELEASE))
+    return EngineBuild(engine, effective_release(engine, release))
+
+
+def effective_release(engine: str, release: Release | None) -> Release:
+    """The release a request follows: --vllm-release, else its family's newest that paramscope models."""
+    return release or FAMILY_LAST.get(engine, LATEST_RELEASE)
 
 
 # A checkpoint whose quantization config declares its KV cache quantized gets an FP8 cache: ModelOpt's
@@ -326,8 +331,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
 
     dtype = model_dtype(model.tensors)
     engine, release = engine_and_release(req)
-    kv_name, kv_note = checkpoint_kv_type(model, release or FAMILY_LAST.get(engine, LATEST_RELEASE),
-                                          req.kv_type)
+    effective = effective_release(engine, release)
+    kv_name, kv_note = checkpoint_kv_type(model, effective, req.kv_type)
     t = kv_dtype(kv_name, dtype)
     on_gpu = req.device is not None and req.device.kind != "cpu"
     gpu = req.device.usable_bytes if req.device and on_gpu else None
@@ -376,7 +381,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = (kv_note,) if kv_note else ()
-    refused = act_order_refused(model, release or FAMILY_LAST.get(engine, LATEST_RELEASE))
+    refused = act_order_refused(model, effective)
     if refused:
         notes += (refused,)
     if host:
