@@ -132,12 +132,17 @@ def _split(model: Model) -> LayerSplit:
                 stacks[key] = stacks.get(key, 0) + nbytes
         else:
             outside += nbytes
-    stack_by_layer: dict[int, int] = {}
+    return LayerSplit(stored, embedding, by_layer, outside, has_output, experts, largest_stacks(stacks))
+
+
+def largest_stacks(stacks: dict[tuple[int, str], int]) -> dict[int, int]:
+    """Each layer's largest expert stack from the bytes of its (layer, expert component) groups: one GGUF
+    ffn_*_exps tensor; a fused gate and up ("experts/gate_up", gpt-oss) is two such stacks."""
+    largest: dict[int, int] = {}
     for (layer, component), nbytes in stacks.items():
-        # a fused gate and up ("experts/gate_up", gpt-oss) is two GGUF stacks
         one = nbytes // 2 if "gate_up" in component else nbytes
-        stack_by_layer[layer] = max(stack_by_layer.get(layer, 0), one)
-    return LayerSplit(stored, embedding, by_layer, outside, has_output, experts, stack_by_layer)
+        largest[layer] = max(largest.get(layer, 0), one)
+    return largest
 
 
 def output_matrix_bytes(model: Model, scheme: str) -> int:
@@ -162,10 +167,7 @@ def expert_bytes_at(model: Model, scheme: str) -> tuple[dict[int, int], dict[int
         if r.layer is not None and r.component.startswith("experts"):
             experts[r.layer] = experts.get(r.layer, 0) + r.bytes
             stacks[(r.layer, r.component)] = stacks.get((r.layer, r.component), 0) + r.bytes
-    largest: dict[int, int] = {}
-    for (layer, component), nbytes in stacks.items():
-        largest[layer] = max(largest.get(layer, 0), nbytes // 2 if "gate_up" in component else nbytes)
-    return experts, largest
+    return experts, largest_stacks(stacks)
 
 
 def embedding_bytes(model: Model, scheme: str) -> int:
