@@ -373,11 +373,9 @@ def _no_marlin(device: Device | None, release: tuple[int, int, int]) -> bool:
 
 
 def _release(build: EngineBuild | None) -> tuple[int, int, int]:
-    if build is not None and build.release is not None:
-        return build.release
-    from paramscope.analyses.sizing.runtimes.vllm.engine import FAMILY_LAST, LATEST_RELEASE
+    from paramscope.analyses.sizing.runtimes.vllm.engine import LATEST_RELEASE, effective_release
 
-    return FAMILY_LAST.get(build.family, LATEST_RELEASE) if build is not None else LATEST_RELEASE
+    return effective_release(build.family, build.release) if build is not None else LATEST_RELEASE
 
 
 def _vllm_mxfp4_backend(device: Device | None) -> str:

@@ -23,12 +23,12 @@ from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, size
 from paramscope.analyses.sizing.runtimes.common import gpu_platform
 from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_mm_limits, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
-    FAMILY_LAST,
     LATEST_RELEASE,
     TRI_STATE,
     V0_FAMILIES,
     Release,
     covers,
+    effective_release,
     family_for_release,
     family_range,
     parse_release,
@@ -248,11 +248,6 @@ def layout_family(req: MemoryRequest) -> EngineBuild:
     --vllm-release, else the family's newest release paramscope models."""
     engine, release = engine_and_release(req)
     return EngineBuild(engine, effective_release(engine, release))
-
-
-def effective_release(engine: str, release: Release | None) -> Release:
-    """The release a request follows: --vllm-release, else its family's newest that paramscope models."""
-    return release or FAMILY_LAST.get(engine, LATEST_RELEASE)
 
 
 # A checkpoint whose quantization config declares its KV cache quantized gets an FP8 cache: ModelOpt's

@@ -113,6 +113,11 @@ FAMILY_LAST: dict[str, Release] = {
 RELEASE_TEXT = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:(?:\.\d+)?(?:\.?(?:rc|post|dev)\d*|\+\S*)*)")
 
 
+def effective_release(engine: str, release: Release | None) -> Release:
+    """The release a request follows: --vllm-release, else its family's newest that paramscope models."""
+    return release or FAMILY_LAST.get(engine, LATEST_RELEASE)
+
+
 def parse_release(text: str) -> Release:
     """A vLLM release as people write it ("0.27", "0.27.1", "v0.19.1rc2", "0.10.1.1"): its first three
     numbers."""
