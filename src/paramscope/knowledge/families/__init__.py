@@ -91,7 +91,7 @@ EXTRA_KEYS = (
     "type_vocab_size", "position_embedding_type", "transformers_version", "num_kv_shared_layers",
     "hidden_size_per_layer_input", "vocab_size_per_layer_input", "altup_num_inputs", "laurel_rank",
     "mamba_ssm_dtype", "rope_parameters", "index_head_dim", "indexer_types", "index_topk_pattern",
-    "original_max_position_embeddings",
+    "original_max_position_embeddings", "use_double_wide_mlp",
 )
 
 

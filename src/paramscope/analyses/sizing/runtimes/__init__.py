@@ -117,9 +117,13 @@ RUNTIMES: tuple[Runtime, ...] = (
             (Option("ubatch", int, 512, "llama.cpp -ub: tokens per compute step", 1, 1 << 16),
              Option("swa_full", bool, False, "llama.cpp --swa-full: sliding-window layers hold the whole "
                                              "context"),
-             Option("flash_attn", str, "auto", "llama.cpp --flash-attn (auto: on; off adds the attention "
-                                               "scores, n_ctx × n_ubatch × heads × 4 B)",
+             Option("flash_attn", str, "auto", "llama.cpp --flash-attn (auto: on where the backend has "
+                                               "kernels for the model's heads, else off; off adds the "
+                                               "attention scores, n_ctx × n_ubatch × heads × 4 B)",
                     choices=("auto", "on", "off")),
+             Option("llamacpp_backend", str, "auto", "llama.cpp's GPU backend, which decides what "
+                    "--flash-attn auto resolves to (auto: CUDA on NVIDIA, ROCm on AMD, Metal on Apple, "
+                    "SYCL on Intel)", choices=("auto", "cuda", "rocm", "vulkan", "metal", "sycl")),
              Option("n_gpu_layers", int, None, "llama.cpp -ngl: layers on the GPU, the rest and their KV "
                                                "cache in host memory (default: all)", 0, 1 << 16),
              Option("split_mode", str, "layer", "llama.cpp --split-mode with several GPUs: layer (each "
@@ -237,7 +241,7 @@ RUNTIMES: tuple[Runtime, ...] = (
                                          "their placeholders), v1-0.11 (V1 0.11.x: padded to the encoder "
                                          "budget), v1-0.9 (V1 0.9.2 to 0.10: NCCL inside the budget too), "
                                          "v1-0.8 (V1 0.8 to 0.9.1: the CUDA context too), v0 (the V0 engine,"
-                                         " 0.7 to 0.10), v0-0.6 (V0 0.6.4 to 0.6.x: the device's non-torch "
+                                         " 0.6.5 to 0.10), v0-0.6 (V0 0.6.4: the device's non-torch "
                                          "memory), v0-early (V0 before 0.6.4: the whole used memory, NCCL "
                                          "included), v0-2023 (before 0.2.6: all-reduce inputs held too), "
                                          "v0-2023-main (before PR #2031: torch's peak only)",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
+from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import VENDOR_BACKENDS
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import block_count, encoder_only
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
     LLAMA_CPP_PYTHON_BASE_BYTES,
@@ -28,6 +29,16 @@ ISA_WORDS = {"x86-avx2": "an x86 CPU with AVX2", "x86-avx512": "an x86 CPU with 
              "arm-i8mm": "an ARM CPU with i8mm", "none": "a CPU without repacking kernels"}
 
 
+def attention_backend(req: MemoryRequest) -> str:
+    """The backend that runs the attention (flash_attention.py BACKENDS): the CPU without a GPU or with
+    no layer on it, else --llamacpp-backend, by default the one llama.cpp's usual build runs on the
+    GPU's vendor."""
+    if req.device is None or req.device.kind != "gpu" or option(req, "n_gpu_layers") == 0:
+        return "cpu"
+    named = option(req, "llamacpp_backend")
+    return named if named != "auto" else VENDOR_BACKENDS.get(req.device.vendor, "cuda")
+
+
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, ctx: int) -> RuntimeParts:
     t = kv_dtype(req.kv_type, DType.F16)
@@ -37,6 +48,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     embeddings, pooling = option(req, "embeddings"), option(req, "pooling")
     if pooling != "auto" and not embeddings:
         raise UnsupportedError("llama.cpp: --pooling applies to embeddings; add --embeddings")
+    fa_backend = attention_backend(req)
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
                         n_seq=req.batch, n_ubatch=option(req, "ubatch"),
                         swa_full=option(req, "swa_full"), type_k=t, type_v=t, flash_attn=flash,
@@ -44,8 +56,21 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         n_outputs_max=req.batch if option(req, "llama_server_outputs") else 0,
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
                         backend="cpu" if on_cpu else "gpu", embeddings=embeddings,
-                        pooled=None if pooling == "auto" else pooling != "none")
+                        pooled=None if pooling == "auto" else pooling != "none", fa_backend=fa_backend)
     notes: tuple[str, ...] = ()
+    choice = m.flash_attn_choice
+    if choice is not None and not choice.on:
+        notes += (f"flash attention auto resolves to off: {choice.why}"
+                  + ("" if encoder_only(cfg) else "; the KV cache is made as for on, so each layer's V is "
+                     "also copied transposed in the compute buffer"),)
+    elif choice is not None and choice.since is not None:
+        notes += (f"flash attention auto stays on: builds of the {option(req, 'llamacpp_build')} family "
+                  f"before {choice.since.what} lack a kernel this model needs and resolve it to off, "
+                  f"a larger compute buffer",)
+    if fa_backend != "cpu" and option(req, "llamacpp_backend") == "auto" and req.device is not None \
+            and req.device.vendor not in VENDOR_BACKENDS:
+        notes += (f"llama.cpp's backend for a {req.device.vendor} GPU is not known here: flash attention "
+                  f"auto is resolved as CUDA would (--llamacpp-backend names another)",)
     explain = m.explain
     isa = option(req, "cpu_isa")
     repack = (cpu_repack_bytes(model.tensors, isa, lm_head=not encoder_only(cfg))

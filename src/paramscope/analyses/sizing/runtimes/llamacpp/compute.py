@@ -118,22 +118,41 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     kv_len = t if encoder else max(caches.values(), default=0)
     kq = 0 if p.flash_attn else kv_len * t * cfg.n_heads * F32
     head_k, head_v = cache_head_dims(cfg)
+    # flash attention "auto" resolved off (flash_attention.py): the cache was made with V untransposed,
+    # so each layer copies its V transposed beside the scores (build_attn_mha's v_cont), one layer's at a
+    # time: the cache's cells × the layer's V width in the cache's type. An encoder's V (no cache: the
+    # layer's own f32 projection, laid out untransposed) is copied so whenever flash attention is off,
+    # from the builds that dropped its cache (legacy builds wrote it into a cache, kv.py)
+    _, v_width = cache_widths(cfg)
+    if p.flash_attn or (p.v_transposed and not encoder) or (encoder and p.legacy):
+        v_copy = 0
+    elif encoder:
+        v_copy = t * cfg.n_kv_heads * cfg.head_dim_v * F32
+    else:
+        v_copy = kv_len * v_width * type_v.info.type_size // type_v.info.block_size
     rot = len(caches) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
     per_token = _attention_token_bytes(cfg, p, len(caches))
-    ffn_width = routed_ffn_width(cfg)
-    attention = kq + masks + rot + t * per_token
+    ffn_width = widest_ffn(cfg)
+    # Gemma 3n / 4's per-layer inputs (gemma4.cpp project_per_layer_inputs): every layer's slice, made
+    # before the first layer and held until the last reads its own, f32
+    per_layer = t * cfg.n_layers * per_layer_input_width(cfg) * F32
+    attention = kq + v_copy + masks + rot + t * per_token + per_layer
     if cast:
-        attention = max(attention, masks + cast + rot + t * (per_token - 2 * ffn_width * F32))
-    ffn = t * 2 * ffn_width * F32
+        attention = max(attention, masks + cast + rot + t * (per_token - 2 * ffn_width * F32) + per_layer)
+    ffn = t * 2 * ffn_width * F32 + per_layer
     hidden_rows = f"({t} + {out})" if embd else f"{out}"
     while_cast = f", or the largest f32 mask {cast:,} B beside them while it is cast" if cast else ""
     explain = (
         f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + {hidden_rows} × {cfg.hidden_size} × 4 B "
         f"+ {out} × 4 B = {logits + logits_rest:,} B",
-        f"attention phase: KQ {kq:,} B + masks {masks:,} B + rotations {rot:,} B "
+        f"attention phase: KQ {kq:,} B"
+        + (f" + V copied transposed {v_copy:,} B" if v_copy else "")
+        + f" + masks {masks:,} B + rotations {rot:,} B "
         f"+ {t} × {per_token:,} B activations"
         f"{while_cast} = {attention:,} B",
-        f"FFN phase: gate and up, {t} × 2 × {ffn_width} × 4 B = {ffn:,} B",
+        f"FFN phase: gate and up, {t} × 2 × {ffn_width} × 4 B"
+        + (f" + per-layer inputs {t} × {cfg.n_layers} × {per_layer_input_width(cfg)} × 4 B" if per_layer
+           else "") + f" = {ffn:,} B",
     )
     if backend not in ("cpu", "gpu"):
         raise UnsupportedError(f"unknown llama.cpp backend kind {backend!r} (known: cpu, gpu)")
@@ -150,13 +169,27 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         cfg, n_ubatch=p.n_ubatch, n_outputs=out, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
         cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v, on_gpu=on_gpu,
-        mixed_batch=p.mixed_batch, f32_mask=p.f32_mask)
+        mixed_batch=p.mixed_batch, f32_mask=p.f32_mask, v_trans=p.v_trans)
     where = ", a GPU backend's buffer: no inp_embd" if on_gpu else ""
     if cast:
         where += ", the f32 mask beside its f16 cast (a build before b9410)"
     graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
                   f"{out} outputs{where}): {graph_bytes:,} B; the per-phase estimate, for comparison:")
     return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes, ffn, moe_split)
+
+
+def widest_ffn(cfg: ArchConfig) -> int:
+    """The widest MLP's intermediate values per token: the routed experts', or the dense FFN's, twice as
+    wide in the KV-sharing layers of a Gemma 4 with ``use_double_wide_mlp`` (gemma4.cpp: hparams.n_ff(il)
+    per layer)."""
+    double = cfg.extra.get("use_double_wide_mlp") is True and bool(cfg.extra.get("num_kv_shared_layers"))
+    return max(routed_ffn_width(cfg), cfg.ffn_size * (2 if double else 1))
+
+
+def per_layer_input_width(cfg: ArchConfig) -> int:
+    """Gemma 3n / 4's ``hidden_size_per_layer_input`` (0 elsewhere)."""
+    value = cfg.extra.get("hidden_size_per_layer_input")
+    return value if isinstance(value, int) else 0
 
 
 def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) -> int:
@@ -167,13 +200,13 @@ def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) ->
     inputs = 3 * I32  # inp_tokens, inp_pos, inp_out_ids
     _, v_width = cache_widths(cfg)
     # legacy builds copy K and V into the cache with ggml_cpy: no index inputs
-    k_idxs, v_idxs = (0, 0) if p.legacy else (I64, (I64 if p.flash_attn else v_width * I64))
+    k_idxs, v_idxs = (0, 0) if p.legacy else (I64, (v_width * I64 if p.v_transposed else I64))
     if p.flash_attn:
         # Q twice (rope output and the contiguous copy flash attention reads), k_idxs and v_idxs
         # (one i64 per token each, per cache), and the FFN's gate and up, live at the same time
         # (for a mixture of experts: the gate and up of the k experts a token is routed to, ffn_moe_gate/up
         # [n_ff_exp, n_expert_used, n_tokens])
-        ffn = routed_ffn_width(cfg)
+        ffn = widest_ffn(cfg)
         return 2 * q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs) + 2 * ffn * F32
     # without flash attention V is stored transposed: v_idxs holds one i64 per value written
     return q + kqv + hidden + inputs + n_caches * (k_idxs + v_idxs)

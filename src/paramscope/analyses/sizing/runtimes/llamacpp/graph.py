@@ -94,6 +94,14 @@ class GraphParams:
     # builds before PR 23764 (params.py F32_MASK_BUILDS) reserve the KQ mask in f32 and, with flash
     # attention, cast it to f16 in the graph: both in the compute buffer while the cast runs (``mask``)
     f32_mask: bool = False
+    # V stored transposed (params.py LlamaCppParams.v_trans): without flash attention, unless "auto" made
+    # the cache with it on and then resolved it off, when each layer's V is copied transposed
+    # (build_attn_mha's ``v_cont``)
+    v_trans: bool | None = None
+
+    @property
+    def v_transposed(self) -> bool:
+        return not self.flash_attn if self.v_trans is None else self.v_trans
 
 
 def _w(name: str, *ne: int) -> Tensor:
@@ -133,7 +141,7 @@ class _Builder:
         self.attn_inp: dict[str, dict[str, Tensor | None]] = {}
         for kind in ("full", "sliding") if self.iswa else ("full",):
             n_kv = gp.cells[kind]
-            v_rows = t if gp.flash_attn else t * n_embd_v_gqa
+            v_rows = t * n_embd_v_gqa if gp.v_transposed else t
             k_rot = v_rot = None
             if gp.type_k.info.quantized and head_k % 64 == 0:
                 nrot = 64
@@ -200,7 +208,7 @@ class _Builder:
         g.expand(gg.set_rows(k_dst, k_view, inp["k_idxs"]))  # type: ignore[arg-type]
         # cpy_v
         n_embd_v = v_cur.ne[0] * v_cur.ne[1]
-        if gp.flash_attn:
+        if not gp.v_transposed:
             v_view = gg.view(v_cur, (n_embd_v, v_cur.ne[2]), (v_cur.nb[2],))
             v_dst = gg.reshape(v_cache, n_embd_v, kv_size * ns) if ns > 1 else v_cache
         else:
@@ -216,7 +224,7 @@ class _Builder:
         tk, tv = gp.type_k, gp.type_v
         k = gg.view(k_cache, (hk, nkv, kv_size, ns),
                     (gg.row_size(tk, hk), gg.row_size(tk, hk * nkv), gg.row_size(tk, hk * nkv * kv_size)))
-        if gp.flash_attn:
+        if not gp.v_transposed:
             v = gg.view(v_cache, (hv, nkv, kv_size, ns),
                         (gg.row_size(tv, hv), gg.row_size(tv, hv * nkv), gg.row_size(tv, hv * nkv * kv_size)))
         else:
@@ -243,6 +251,8 @@ class _Builder:
         else:
             kq = gg.mul_mat(k, q)
             kq = gg.unary_like("SOFT_MAX", kq, mask)
+            if not self.gp.v_transposed:  # build_attn_mha: "note: avoid this branch"
+                v = gg.cont(gg.transpose(v))
             kqv = gg.mul_mat(v, kq)
             cur = gg.permute(kqv, 0, 2, 1, 3)
             cur = gg.cont(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
@@ -417,7 +427,8 @@ def build_graph(cfg: ArchConfig, gp: GraphParams) -> Graph:
 def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seqs: int, n_streams: int,
                          kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType,
                          type_v: DType, on_gpu: bool = False, n_outputs: int = 0,
-                         mixed_batch: bool = False, f32_mask: bool = False) -> tuple[int, int]:
+                         mixed_batch: bool = False, f32_mask: bool = False,
+                         v_trans: bool | None = None) -> tuple[int, int]:
     """The CPU compute buffer sched_reserve allocates: (bytes, the prompt graph's node count).
 
     The prompt graph (``n_tokens`` tokens: n_ubatch rounded up to a multiple of the sequences, n_ubatch
@@ -426,10 +437,10 @@ def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seq
     """
     outputs = n_outputs or n_ubatch
     key = (n_ubatch, outputs, n_tokens, n_seqs, n_streams, kv_unified, flash_attn,
-           tuple(sorted(cells.items())), type_k, type_v, on_gpu, mixed_batch, f32_mask)
+           tuple(sorted(cells.items())), type_k, type_v, on_gpu, mixed_batch, f32_mask, v_trans)
     return _BUFFERS.get(cfg, key, lambda: _replay(cfg, n_ubatch, outputs, n_tokens, n_seqs, n_streams,
                                                   kv_unified, flash_attn, cells, type_k, type_v, on_gpu,
-                                                  mixed_batch, f32_mask))
+                                                  mixed_batch, f32_mask, v_trans))
 
 
 # Searches (the largest batch, the longest context, the fit matrix's cells) ask for the same buffer of one
@@ -440,7 +451,8 @@ _BUFFERS: ModelMemo[tuple[int, int]] = ModelMemo(512)
 
 def _replay(cfg: ArchConfig, n_ubatch: int, n_outputs: int, n_tokens: int, n_seqs: int, n_streams: int,
             kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType, type_v: DType,
-            on_gpu: bool, mixed_batch: bool = False, f32_mask: bool = False) -> tuple[int, int]:
+            on_gpu: bool, mixed_batch: bool = False, f32_mask: bool = False,
+            v_trans: bool | None = None) -> tuple[int, int]:
     sizes = []
     n_nodes = 0
     graphs = [(n_tokens, n_outputs)]
@@ -448,7 +460,7 @@ def _replay(cfg: ArchConfig, n_ubatch: int, n_outputs: int, n_tokens: int, n_seq
         graphs.append((n_seqs, n_seqs))
     for tokens, outputs in graphs:
         gp = GraphParams(tokens, outputs, n_seqs, n_streams, kv_unified, flash_attn, cells, type_k, type_v,
-                         on_gpu, mixed_batch, f32_mask)
+                         on_gpu, mixed_batch, f32_mask, v_trans)
         graph = build_graph(cfg, gp)
         n_nodes = n_nodes or len(graph.nodes)
         sizes.append(gg.reserve(graph))

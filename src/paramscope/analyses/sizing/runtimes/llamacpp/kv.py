@@ -184,7 +184,7 @@ def llamacpp_layers(cfg: ArchConfig, p: LlamaCppParams, pad: bool = True) -> tup
     """
     layers = list(layer_caches(cfg))
     allocated = [layer for layer in layers if layer is not None]
-    if not pad or p.legacy or p.flash_attn or not allocated:
+    if not pad or p.legacy or not p.v_transposed or not allocated:
         return tuple(layers)  # a KV-less layer's tensors hold 0 bytes: left out
     if allocates_zero_kv_layers(cfg):
         layers = [LayerCache("full", 0, 0) if layer is None else layer for layer in layers]
@@ -195,7 +195,7 @@ def llamacpp_layers(cfg: ArchConfig, p: LlamaCppParams, pad: bool = True) -> tup
 def v_padded(cfg: ArchConfig, p: LlamaCppParams) -> int:
     """The V width every layer takes where llama.cpp pads it (``llamacpp_layers``); 0 where that changes
     no layer."""
-    if p.legacy or p.flash_attn:
+    if p.legacy or not p.v_transposed:
         return 0
     plain = sorted(layer.v_width for layer in llamacpp_layers(cfg, p, pad=False) if layer is not None)
     padded = sorted(layer.v_width for layer in llamacpp_layers(cfg, p) if layer is not None)

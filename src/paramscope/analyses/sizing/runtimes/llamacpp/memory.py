@@ -13,6 +13,7 @@ from paramscope.analyses.sizing.kv_cache import (
     layer_kinds,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.compute import ComputeBuffer, compute_buffer, output_buffer
+from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import FlashAttnChoice, resolve_auto
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import (
     as_llamacpp_loads,
     check_cache_types,
@@ -23,6 +24,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.kv import (
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.params import (
     KV_PAD,
+    LEGACY_BUILDS,
     LEGACY_KV_PAD_NO_FA,
     NO_POOLED_OUTPUT_BUILDS,
     TENSOR_ALIGNMENT,
@@ -82,6 +84,9 @@ class LlamaCppMemory:
     output_bytes: int
     overhead_bytes: int  # process and vocabulary, outside llama.cpp's buffers
     explain: tuple[str, ...]
+    # what flash attention "auto" resolved to on the backend (flash_attention.py); None: asked for by name,
+    # forced on by a quantized V cache, or a legacy build without "auto"
+    flash_attn_choice: FlashAttnChoice | None = None
 
     @property
     def model_buffer_bytes(self) -> int:
@@ -179,23 +184,30 @@ def llamacpp_memory(
     backend: str = "cpu",
     encoder_length: int | None = None,
     n_outputs_max: int = 0,
+    fa_backend: str = "cpu",
 ) -> LlamaCppMemory:
     """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
 
-    ``flash_attn`` None is llama.cpp's "auto", which the CPU, CUDA, Metal and Vulkan backends resolve to
-    on (a "legacy" ``build``: off). ``n_outputs`` rows of logits (default: one per sequence, what the
-    context reserves up front). ``backend`` "cpu" or "gpu": whether a GPU backend takes part in the
-    graph (``compute_buffer``). ``n_outputs_max``: the context's cap on the rows of logits its prompt graph
-    reserves (PR 23861, noted at BUILDS; llama-server sets its -np; 0: unset, n_ubatch rows). ``pooled``:
-    with ``embeddings``, whether they are pooled (--pooling mean, cls, last, rank; None: an encoder's GGUF
-    pools, a decoder's does not), which a legacy build's output buffer follows (``output_buffer``).
+    ``flash_attn`` None is llama.cpp's "auto": on where ``fa_backend`` (flash_attention.py BACKENDS: the
+    backend that runs the attention, "cpu" without a GPU) has kernels for the model's heads and cache
+    types, else off with the cache made as for on (flash_attention.py); on with a quantized V cache,
+    which llama_init_from_model turns it on for; off in a "legacy" ``build``, which had no "auto".
+    ``n_outputs`` rows of logits (default: one per sequence, what the context reserves up front).
+    ``backend`` "cpu" or "gpu": whether a GPU backend takes part in the graph (``compute_buffer``).
+    ``n_outputs_max``: the context's cap on the rows of logits its prompt graph reserves (PR 23861, noted
+    at BUILDS; llama-server sets its -np; 0: unset, n_ubatch rows). ``pooled``: with ``embeddings``,
+    whether they are pooled (--pooling mean, cls, last, rank; None: an encoder's GGUF pools, a decoder's
+    does not), which a legacy build's output buffer follows (``output_buffer``).
     """
     if pooled is None:  # an encoder's GGUF names its pooling (CLS, mean); a decoder's is none
         pooled = encoder_only(cfg)
     cfg = as_llamacpp_loads(cfg, build)
+    choice = None
+    if flash_attn is None and build not in LEGACY_BUILDS and not type_v.info.quantized:
+        choice = resolve_auto(cfg, fa_backend, type_k, type_v, build)
     p = resolve_params(cfg, n_ctx=n_ctx, n_seq=n_seq, n_ubatch=n_ubatch, n_batch=n_batch,
                        swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build,
-                       n_outputs_max=n_outputs_max)
+                       n_outputs_max=n_outputs_max, auto_resolved_off=choice is not None and not choice.on)
     check_cache_types(cfg, type_k, type_v, p.flash_attn)
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
     compute = compute_buffer(cfg, p, kv, type_k, type_v, backend)
@@ -210,8 +222,11 @@ def llamacpp_memory(
         explain += (f"encoder output (host, in the overhead): {n_seq} seqs × {n_enc} positions × "
                     f"{encoder_width(cfg)} × 4 B = {encoder:,} B",
                     "cross-attention K/V: not cached (recomputed from the encoder output each step)")
+    if choice is not None and not choice.on:
+        explain = (*explain[:1], f"flash attention auto resolved off: {choice.why} (llama-context.cpp "
+                   f"resolve_fused_ops); the cache was made for it on, V untransposed", *explain[1:])
     return LlamaCppMemory(p, tensor_bytes, repacked_bytes, use_mmap, kv, compute, output, overhead,
-                          explain)
+                          explain, choice)
 
 
 def explanation(cfg: ArchConfig, p: LlamaCppParams, tensor_bytes: int, repacked: int, kv: KVCache,

@@ -92,6 +92,13 @@ class LlamaCppParams:
     # so (``resolve_params``); 0: n_ubatch
     n_outputs: int = 0
     f32_mask: bool = False  # the KQ mask reserved in f32 and cast for flash attention (F32_MASK_BUILDS)
+    # V stored transposed: without flash attention, unless "auto" made the cache with it on and then
+    # resolved it off (flash_attention.py); None: not flash_attn
+    v_trans: bool | None = None
+
+    @property
+    def v_transposed(self) -> bool:
+        return not self.flash_attn if self.v_trans is None else self.v_trans
 
 
 def pad(x: int, n: int) -> int:
@@ -102,12 +109,15 @@ def pad(x: int, n: int) -> int:
 def resolve_params(
     cfg: ArchConfig, *, n_ctx: int, n_seq: int, n_ubatch: int, n_batch: int, swa_full: bool,
     kv_unified: bool, flash_attn: bool | None, build: str = "current", n_outputs_max: int = 0,
+    auto_resolved_off: bool = False,
 ) -> LlamaCppParams:
     """llama_context::llama_context and llama_kv_cache_iswa's constructor, in their order.
 
     ``flash_attn`` None is "auto": on for the current build (the CPU, CUDA, Metal and Vulkan backends
     support it), off for a legacy one, which had no "auto". ``n_outputs_max`` (0: unset) caps the rows of
-    logits the reserved prompt graph holds (PR 23861, noted at BUILDS).
+    logits the reserved prompt graph holds (PR 23861, noted at BUILDS). ``auto_resolved_off``: "auto" was
+    asked for and the backend lacks a kernel (flash_attention.py resolve_auto): off, with the cache made
+    for it on (V untransposed).
     """
     if build not in BUILDS:
         raise UnsupportedError(f"unknown llama.cpp build family {build!r} (known: {', '.join(BUILDS)})")
@@ -122,7 +132,7 @@ def resolve_params(
     # those builds did not use (llama-context.cpp then: "non-unified KV cache requires ggml_set_rows() -
     # forcing unified KV cache"). Ollama's Feb 2025 runner, 4 sequences in n_ctx 8192: kv_size = 8192
     kv_unified = kv_unified or legacy
-    fa = (not legacy) if flash_attn is None else flash_attn
+    fa = (not legacy and not auto_resolved_off) if flash_attn is None else flash_attn
     kv_pad = LEGACY_KV_PAD_NO_FA if legacy and not fa else KV_PAD
     if n_seq < 1 or n_ubatch < 1 or n_batch < 1 or n_ctx < 0:
         raise UnsupportedError(
@@ -147,4 +157,5 @@ def resolve_params(
     return LlamaCppParams(ctx_seq * streams, ctx_seq, n_seq, streams, batch, ubatch, swa, swa_full,
                           kv_unified, fa, tokens, legacy, mixed_batch=build in MIXED_BATCH_BUILDS,
                           embd_input=build != "legacy-no-swa", n_outputs=outputs,
-                          f32_mask=build in F32_MASK_BUILDS)
+                          f32_mask=build in F32_MASK_BUILDS,
+                          v_trans=False if flash_attn is None and auto_resolved_off and not legacy else None)
