@@ -95,8 +95,15 @@ def test_v0_pads_an_mla_entry_to_256_bytes():
     fp8 = v0_mla_aligned(cfg, DType.F8_E4M3)
     assert fp8.kv_lora_rank + fp8.rope_head_dim == 768  # 576 B up to 3 x 256
     # PR #13109's log: 59.75 GiB / (116,023 blocks x 16) = 34,560 B a token = 27 layers x 1280 B
-    m = vllm_memory(cfg, 10 * 2**30, context=8192, gpu_memory_bytes=round(79.22 * 2**30), engine="v0")
+    m = vllm_memory(cfg, 10 * 2**30, context=8192, gpu_memory_bytes=round(79.22 * 2**30), engine="v0",
+                    release=(0, 7, 3))
     assert m.layout.page_bytes == 64 * 1280
+    # 0.8.0's cache_engine.py pads nothing (a DeepSeek-V2.5 log of 0.8.3: 552,960 B a CPU block of 30
+    # layers = 30 × 16 × 576 × 2 B); neither did 0.7.1, before PR #12676; the v0 family's default is 0.10.2
+    for release in ((0, 8, 0), (0, 7, 1), None):
+        m = vllm_memory(cfg, 10 * 2**30, context=8192, gpu_memory_bytes=round(79.22 * 2**30), engine="v0",
+                        release=release)
+        assert m.layout.page_bytes == 64 * 1152, release
 
 
 def test_mla_down_projections_are_whole_on_every_rank():

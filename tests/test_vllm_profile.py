@@ -879,7 +879,7 @@ def test_before_mla_the_cache_holds_every_head_padded_to_256():
     cfg = paramscope.open_model("deepseek-v2-lite").config
     assert cfg is not None and cfg.is_mla
     kw = dict(context=8192, gpu_memory_bytes=round(79.10 * 2**30), engine="v0", cuda_graphs=False,
-              dtype=DType.F16)
+              dtype=DType.F16, release=(0, 7, 3))
     before = vllm_memory(cfg, 31_461_709_185, mla=False, **kw)
     after = vllm_memory(cfg, 31_461_709_185, **kw)
     assert before.params.block_size == 16 and after.params.block_size == 64

@@ -257,9 +257,12 @@ def vllm_engine(r: Record) -> str:
     if (known and version < (0, 6, 4)) or (_note_date(note) or (9999, 0)) < V0_PEAK_CHANGE:
         return "v0-early"
     if "V0 engine" in note or (known and version < (0, 8)):
-        # the baseline snapshot with torch's reserved bytes (PR #11809) came with 0.7 (January 2025)
-        before = ((known and version < (0, 7)) or (_note_date(note) or (9999, 0)) < V0_SNAPSHOT_CHANGE
-                  or re.search(r"\bv0\.6\.\d", note) is not None)
+        # 0.6.5 (December 2024) measured the non-torch increase over a baseline (utils.memory_profiling,
+        # read in the 0.6.5 and 0.6.6 wheels), as 0.7 to 0.10 do; 0.6.4 the device's whole non-torch memory,
+        # and so did the development builds of PR #10511 before it was merged for 0.6.5 (1.79 GiB printed
+        # at TP 1, 10511-*), which the note calls "a development build of PR"
+        before = ((known and version < (0, 6, 5)) or (_note_date(note) or (9999, 0)) < V0_SNAPSHOT_CHANGE
+                  or re.search(r"\bv0\.6\.[0-4]|development build of PR", note) is not None)
         return "v0-0.6" if before else "v0"
     # 0.19–0.20 print the estimate too but keep it out of the budget unless asked ("In v0.19, CUDA graph
     # memory profiling will be enabled by default ... To try it now, set ..."); from 0.21 the log says
@@ -277,7 +280,8 @@ def vllm_engine(r: Record) -> str:
     return "v1-early"
 
 
-# vLLM 0.7.0 (January 2025): V0's non-torch memory measured as the increase over a baseline snapshot
+# vLLM 0.6.5 (December 17, 2024): V0's non-torch memory measured as the increase over a baseline snapshot;
+# a log dated only by its month counts from January 2025 (December's may be 0.6.4.post1's)
 V0_SNAPSHOT_CHANGE = (2025, 1)
 
 
@@ -422,10 +426,19 @@ def async_scheduling(r: Record) -> bool | None:
 
 
 def record_release(r: Record) -> Release | None:
-    """The record's vLLM release (runtimes/vllm/engine.py ``Release``), None where its version is not
-    known (the family's newest is then taken)."""
+    """The record's vLLM release (runtimes/vllm/engine.py ``Release``); where its version is not known, a
+    V0 log (0.7 on) that its note dates before April 2025 is 0.7.3's (V1 became the default with 0.8.0 on
+    March 18, 2025: V0_07_UNTIL); else None (the family's newest is then taken)."""
     version = release(r, 3)
-    return (*version, 0)[:3] if len(version) >= 2 else None  # type: ignore[return-value]
+    if len(version) >= 2:
+        return (*version, 0)[:3]  # type: ignore[return-value]
+    dated = _note_date(r.version_note or "")
+    if dated is not None and dated < V0_07_UNTIL and vllm_engine(r) == "v0":
+        return (0, 7, 3)
+    return None
+
+
+V0_07_UNTIL = (2025, 4)
 
 
 def effective_record_release(r: Record) -> Release:
@@ -670,6 +683,34 @@ def llamacpp_backend(r: Record) -> str:
     return "gpu" if on_gpu or any(marker in r.log for marker in GPU_BACKEND_MARKERS) else "cpu"
 
 
+# llama.cpp's context line for --flash-attn auto (the default since PR 15434): what it resolves to is the
+# rule of runtimes/llamacpp/flash_attention.py on the backend below, not the log's own verdict ("Flash
+# Attention was auto, set to enabled / disabled"), which tests/test_llamacpp_flash_attention.py checks the
+# rule against
+FLASH_ATTN_AUTO = re.compile(r"\bflash_attn\s*=\s*auto\b")
+# the backend that runs a layer's attention, by the device names of its buffers (HIP builds name ROCm)
+ATTENTION_BACKENDS = (("CUDA", "cuda"), ("ROCm", "rocm"), ("Vulkan", "vulkan"), ("MTL", "metal"),
+                      ("Metal", "metal"), ("SYCL", "sycl"))
+
+
+def attention_backend(r: Record) -> str | None:
+    """flash_attention.py's name for the backend running the attention layers: "cpu" with no layer on a
+    GPU, None for a GPU backend it has no table for (OpenCL)."""
+    if r.setting("n_gpu_layers") == 0 or llamacpp_backend(r) == "cpu":
+        return "cpu"
+    devices = {f.device for f in (*r.all("kv_buffer"), *r.all("compute_buffer"), *r.all("model_buffer"))
+               if f.device and not is_host(f.device)}
+    if not devices:  # figures recorded without their device: the buffer lines name it (SYCL0, CUDA0)
+        devices = set(GPU_DEVICE_NAME.findall(r.log))
+    for prefix, backend in ATTENTION_BACKENDS:
+        if any(d.startswith(prefix) for d in devices):
+            return backend
+    return None
+
+
+GPU_DEVICE_NAME = re.compile(r"\b((?:CUDA|ROCm|Vulkan|MTL|SYCL)\d+)\b")
+
+
 # llama.cpp's print_info of a DeepSeek-V2/V3 GGUF converted before PR 12801 (no attention.key_length_mla):
 # the model then runs as multi-head attention and caches every head's K and V (runtimes/llamacpp/
 # caches_mla_latent). A record whose model is a config or catalogue name (converted today: MLA) takes the
@@ -777,13 +818,16 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     type_v = DTYPES.get(r.setting("type_v") or "f16", DType.F16)
     n_seq = r.setting("n_seq_max") or 1
     weights = weights_bytes(model, r)
+    flash_attn, fa_backend = r.setting("flash_attn"), attention_backend(r)
+    if FLASH_ATTN_AUTO.search(r.log) and fa_backend is not None:
+        flash_attn = None  # "auto", resolved by the rule
     m = llamacpp_memory(
         cfg, weights, n_ctx=r.setting("n_ctx") or 0, n_seq=n_seq,
         n_ubatch=r.setting("n_ubatch") or 512, n_batch=r.setting("n_batch") or 2048,
         swa_full=bool(r.setting("swa_full")), kv_unified=bool(r.setting("kv_unified")), type_k=type_k,
-        type_v=type_v, flash_attn=r.setting("flash_attn"), embeddings=bool(r.setting("embeddings")),
+        type_v=type_v, flash_attn=flash_attn, embeddings=bool(r.setting("embeddings")),
         pooled=llamacpp_pooled(r), build=(build := llamacpp_build(r)),
-        backend=llamacpp_backend(r), n_outputs_max=n_outputs_max(r))
+        backend=llamacpp_backend(r), n_outputs_max=n_outputs_max(r), fa_backend=fa_backend or "cpu")
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
     # a hybrid's recurrent state (LFM2's short convolutions, Mamba layers) is llama_memory_recurrent's own

@@ -65,12 +65,13 @@ CACHE_TYPES = (DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2)
 # determine_available_memory took ``non_torch_allocations = (total − free) − torch allocated`` after the
 # profile run, the whole device's memory outside torch: the CUDA context and NCCL too are inside the
 # budget (and any other process's memory on the GPU, which no profile can know).
-# "v0": the V0 engine of 0.7 to 0.10: its worker measures the non-torch memory as the increase over a
-# baseline snapshot taken before the profile (vllm/utils.py memory_profiling, PR #10511 with PR #11809's fix
-# counting torch's reserved bytes, January 2025), as V1 does: the 0.01–0.20 GiB that 0.7–0.10 V0 logs print
-# at TP 1 (hfcookbook-*: 0.05). "v0-0.6": the V0 engine of 0.6.4 to 0.6.x, whose worker took the whole
-# device's memory outside torch after the profile, the CUDA context's growth included: 0.35 GiB on an
-# RTX 3090 (10517-*).
+# "v0": the V0 engine of 0.6.5 to 0.10: its worker measures the non-torch memory as the increase over a
+# baseline snapshot taken before the profile (vllm/utils.py memory_profiling, PR #10511, released in 0.6.5
+# as the 0.6.5 and 0.6.6 wheels' worker.py shows; PR #11809's fix counting torch's reserved bytes came in
+# 0.7), as V1 does: the 0.01–0.20 GiB that 0.6.6–0.10 V0 logs print at TP 1 (hfcookbook-*: 0.05; two
+# 0.6.6 logs, r19v-* and r40v-*: 0.10, 0.11). "v0-0.6": the V0 engine of 0.6.4, whose worker took the
+# whole device's memory outside torch after the profile, the CUDA context's growth included: 0.35 GiB on
+# an RTX 3090 (10517-*), and so did PR #10511's development builds (10511-*: 1.79 GiB on an H100).
 # "v0-early": the V0 engine before 0.6.4 (PR #9352 moved it to torch's peak): worker.py
 # determine_num_available_blocks took ``peak_memory = init_gpu_memory − free_gpu_memory`` after the profile
 # run (0.6.3; PR #2031, December 2023: ``total − free``), the device's whole used memory, where
@@ -103,12 +104,12 @@ LATEST_RELEASE: Release = (0, 33, 0)
 # each family's first release, newest first (V1 became the default in 0.8; V0 of 0.8 to 0.10 is "v0")
 FAMILY_FIRST: tuple[tuple[str, Release], ...] = (
     ("v1", (0, 21, 0)), ("v1-0.16", (0, 16, 0)), ("v1-early", (0, 13, 0)), ("v1-0.12", (0, 12, 0)),
-    ("v1-0.11", (0, 11, 0)), ("v1-0.9", (0, 9, 2)), ("v1-0.8", (0, 8, 0)), ("v0", (0, 7, 0)),
+    ("v1-0.11", (0, 11, 0)), ("v1-0.9", (0, 9, 2)), ("v1-0.8", (0, 8, 0)), ("v0", (0, 6, 5)),
     ("v0-0.6", (0, 6, 4)), ("v0-early", (0, 2, 6)), ("v0-2023", (0, 0, 0)))
 # the newest release of each family (the default release of a family chosen by name)
 FAMILY_LAST: dict[str, Release] = {
     "v1": LATEST_RELEASE, "v1-0.16": (0, 20, 2), "v1-early": (0, 15, 1), "v1-0.12": (0, 12, 0),
-    "v1-0.11": (0, 11, 2), "v1-0.9": (0, 10, 2), "v1-0.8": (0, 9, 1), "v0": (0, 10, 2), "v0-0.6": (0, 6, 6),
+    "v1-0.11": (0, 11, 2), "v1-0.9": (0, 10, 2), "v1-0.8": (0, 9, 1), "v0": (0, 10, 2), "v0-0.6": (0, 6, 4),
     "v0-early": (0, 6, 3), "v0-2023": (0, 2, 5), "v0-2023-main": (0, 2, 5)}
 RELEASE_TEXT = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:(?:\.\d+)?(?:\.?(?:rc|post|dev)\d*|\+\S*)*)")
 

@@ -37,6 +37,7 @@ from paramscope.analyses.sizing.runtimes.vllm.profile import (
 )
 from paramscope.analyses.sizing.runtimes.vllm.result import VllmMemory
 from paramscope.analyses.sizing.runtimes.vllm.weights import (
+    V0_MLA_ALIGN_RELEASES,
     offloaded_bytes,
     pre_mla_attention,
     v0_mla_aligned,
@@ -154,7 +155,8 @@ def vllm_memory(
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
                        entrypoint=entrypoint, release=release, platform=platform,
                        kv_cache_memory_bytes=kv_cache_memory_bytes)
-    if engine == "v0" and mla and kv_cfg.is_mla:
+    first, until = V0_MLA_ALIGN_RELEASES
+    if engine == "v0" and mla and kv_cfg.is_mla and first <= p.release < until:
         kv_cfg = v0_mla_aligned(kv_cfg, p.kv_type)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler,
                 awq_split_k=awq_split_k, awq_dequantize=awq_dequantize, weight_tails=allocator_tail_bytes,

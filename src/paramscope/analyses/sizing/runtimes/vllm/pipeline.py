@@ -163,7 +163,11 @@ def pipeline_memory(cfg: ArchConfig, kv_cfg: ArchConfig, weights_bytes: int, p: 
         first, last = i == 0, i == len(layers) - 1
         layout, kv, padding = kv_layout(s_kv, p)
         moved = offload[i] if offload else None
-        model = weights_per_gpu(s_cfg, weights[i], p) - offloaded_bytes(moved)
+        # the checkpoint's MLA down-projections (held whole on every rank) are the whole model's: a stage
+        # holds its own layers' share of them
+        stored = p.mla_stored_bytes
+        s_p = p if stored is None else replace(p, mla_stored_bytes=stored * n // max(cfg.n_layers, 1))
+        model = weights_per_gpu(s_cfg, weights[i], s_p) - offloaded_bytes(moved)
         received = 0 if first else (INTERMEDIATE_TENSORS * p.max_num_batched_tokens * cfg.hidden_size
                                     * p.dtype.type_size)
         forward = forward_peak(cfg, p) + received

@@ -34,7 +34,7 @@ DEVICE_LEVEL_RELEASE = (0, 27, 0)
 DEVICE_LEVEL_NON_TORCH_BYTES = 256 * MiB
 # V0 worker.py (0.6.4): "non_torch_memory=0.35GiB" for Llama 3.1 8B on an RTX 3090, both logs of
 # tests/fixtures/engine_logs/vllm/10517-* (the whole device's memory outside torch after the profile run):
-# the "v0-0.6", "v0-early" and "v0-2023" families; "v0" (0.7 to 0.10) measures the increase
+# the "v0-0.6", "v0-early" and "v0-2023" families; "v0" (0.6.5 to 0.10) measures the increase
 # (V0_INCREASE_BYTES at TP 1, NON_TORCH_BYTES with TP)
 V0_NON_TORCH_BYTES = 350 * MiB
 # the "v0" family's increase at TP 1 (worker.py determine_num_available_blocks, 0.7 to 0.10): 0.05 GiB on

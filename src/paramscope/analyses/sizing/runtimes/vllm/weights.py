@@ -45,8 +45,11 @@ PRE_MLA_HEAD_DIM = 256
 # V0's CacheEngine pads an MLA cache entry to a multiple of 256 bytes on CUDA (vllm/worker/cache_engine.py
 # _align_cache, VLLM_CUDA_MEM_ALIGN_KV_CACHE on by default; PR #12676, in 0.7.2): "640 elements per cache
 # entry instead of 576 (1280 bytes instead of 1152)". PR #13109's DeepSeek-Coder-V2-Lite log: 59.75 GiB /
-# (116,023 blocks × 16) = 34,560 B a token = 27 layers × 1280 B. V1's MLA backends keep 576
+# (116,023 blocks × 16) = 34,560 B a token = 27 layers × 1280 B. V1's MLA backends keep 576, and so does
+# V0 from 0.8.0, whose cache_engine.py has no _align_cache (read in the 0.7.3, 0.8.0 and 0.8.3 wheels; a
+# DeepSeek-V2.5 log of 0.8.3: 7,767 CPU blocks of 4 GiB = 552,960 B a block = 60 layers × 16 × 576 × 2 B)
 V0_MLA_ENTRY_ALIGN = 256
+V0_MLA_ALIGN_RELEASES = ((0, 7, 2), (0, 8, 0))  # first, and first without
 
 
 def v0_mla_aligned(cfg: ArchConfig, kv_type: DType) -> ArchConfig:
