@@ -10,6 +10,7 @@ import engine_log_compare
 import engine_logs
 import pytest
 
+import paramscope
 from paramscope.analyses.sizing.runtimes.llamacpp.compute import compute_buffer
 from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import (
     BACKENDS,
@@ -172,3 +173,49 @@ def test_rule_agrees_with_the_log(r: engine_logs.Record) -> None:
     type_v = engine_log_compare.DTYPES.get(r.setting("type_v") or "f16", F16)
     choice = resolve_auto(cfg, backend, type_k, type_v, build)
     assert choice.on is printed_on, f"{backend}: {choice.why}"
+
+
+def test_the_v_copy_spans_every_stream() -> None:
+    """Four sequences, each its own stream: llama.cpp copies every stream's V (the view spans them)."""
+    cfg = _cfg(192, 16, 16, 128)
+    kw = dict(n_ctx=4 * 4096, n_seq=4, n_ubatch=512, n_batch=512, swa_full=False, kv_unified=False)
+    auto_off = resolve_params(cfg, flash_attn=None, auto_resolved_off=True, **kw)  # type: ignore[arg-type]
+    off = resolve_params(cfg, flash_attn=False, **kw)  # type: ignore[arg-type]
+    assert auto_off.n_streams == 4
+    kv = llamacpp_kv_cache(cfg, auto_off, F16, F16)
+    copied = compute_buffer(cfg, auto_off, kv, backend="gpu")
+    plain = compute_buffer(cfg, off, llamacpp_kv_cache(cfg, off, F16, F16), backend="gpu")
+    v_copy = 4 * 4096 * 16 * 128 * 2
+    assert copied.attention_phase - plain.attention_phase == v_copy - 512 * (16 * 128 - 1) * 8
+
+
+def test_an_mla_latent_v_is_copied_whenever_flash_attention_is_off() -> None:
+    """MLA's V is a view of the latent K rows, never transposed (build_attn_mha's v_cont)."""
+    mla = _cfg(192, 16, 16, 128, kv_lora_rank=512, q_lora_rank=0, rope_head_dim=64)
+    off = llamacpp_memory(mla, 0, n_ctx=8192, flash_attn=False, backend="gpu")
+    on = llamacpp_memory(mla, 0, n_ctx=8192, flash_attn=True, backend="gpu")
+    assert any("V copied transposed 8,388,608 B" in line for line in off.compute.explain)  # 8192 × 512 × 2
+    assert not any("V copied" in line for line in on.compute.explain)
+
+
+def test_grok_is_forced_off() -> None:
+    """llama_init_from_model: "flash_attn is not compatible with Grok - forcing off"."""
+    grok = _cfg(128, 48, 8, architecture="grok", family="grok")
+    m = llamacpp_memory(grok, 0, n_ctx=8192, flash_attn=True, backend="gpu", fa_backend="cuda")
+    assert not m.params.flash_attn and m.params.v_transposed
+    with pytest.raises(UnsupportedError, match="quantized V cache"):
+        llamacpp_memory(grok, 0, n_ctx=8192, type_k=DType.Q8_0, type_v=DType.Q8_0, flash_attn=None)
+
+
+def test_the_cli_picks_the_backend_and_says_why() -> None:
+    from paramscope.analyses.sizing.memory import estimate
+    from paramscope.analyses.sizing.request import MemoryRequest
+    from paramscope.knowledge.hardware import find_device
+
+    model = paramscope.open_model("sentence-transformers/all-MiniLM-L6-v2")
+    for gpu, options, on in (("RTX 4090", {}, False), ("RTX 4090", {"llamacpp_backend": "vulkan"}, True),
+                             ("M2 Max", {}, True), ("RTX 4090", {"n_gpu_layers": 1}, True),
+                             ("RTX 4090", {"n_gpu_layers": 0}, True)):
+        req = MemoryRequest(context=512, device=find_device(gpu), runtime="llama.cpp", options=options)
+        notes = " ".join(estimate(model, req).notes)
+        assert ("flash attention auto resolves to off" in notes) is not on, (gpu, options)

@@ -108,6 +108,8 @@ EXTRA_KEYS: dict[str, str] = {
     "expert_shared_ffn_size": "{arch}.expert_shared_feed_forward_length",
     "key_length_mla": "{arch}.attention.key_length_mla",
     "value_length_mla": "{arch}.attention.value_length_mla",
+    # Gemma 3n / 4's per-layer inputs, as the HF config's name (runtimes/llamacpp/compute.py)
+    "hidden_size_per_layer_input": "{arch}.embedding_length_per_layer_input",
     "file_type": "general.file_type",
     "quantization_version": "general.quantization_version",
 }

@@ -123,13 +123,18 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     # time: the cache's cells × the layer's V width in the cache's type. An encoder's V (no cache: the
     # layer's own f32 projection, laid out untransposed) is copied so whenever flash attention is off,
     # from the builds that dropped its cache (legacy builds wrote it into a cache, kv.py)
+    # An MLA cache's V is a view of the latent K rows, never transposed: copied whenever flash attention
+    # is off. Every stream's cells are copied at once (the view spans the streams)
     _, v_width = cache_widths(cfg)
-    if p.flash_attn or (p.v_transposed and not encoder) or (encoder and p.legacy):
+    v_bytes = type_v.info.type_size / type_v.info.block_size
+    mla_view = cfg.is_mla and head_v == 0
+    if p.flash_attn or (encoder and p.legacy) or (p.v_transposed and not encoder and not mla_view):
         v_copy = 0
     elif encoder:
         v_copy = t * cfg.n_kv_heads * cfg.head_dim_v * F32
     else:
-        v_copy = kv_len * v_width * type_v.info.type_size // type_v.info.block_size
+        width = cfg.kv_lora_rank if mla_view else v_width
+        v_copy = round(kv_len * width * v_bytes) * p.n_streams
     rot = len(caches) * (rotation_bytes(type_k, head_k, True) + rotation_bytes(type_v, head_v, False))
     per_token = _attention_token_bytes(cfg, p, len(caches))
     ffn_width = widest_ffn(cfg)
@@ -183,7 +188,9 @@ def widest_ffn(cfg: ArchConfig) -> int:
     wide in the KV-sharing layers of a Gemma 4 with ``use_double_wide_mlp`` (gemma4.cpp: hparams.n_ff(il)
     per layer)."""
     double = cfg.extra.get("use_double_wide_mlp") is True and bool(cfg.extra.get("num_kv_shared_layers"))
-    return max(routed_ffn_width(cfg), cfg.ffn_size * (2 if double else 1))
+    per_layer = cfg.extra.get("ffn_size_per_layer")  # a GGUF's feed_forward_length array
+    widest = max(per_layer) if isinstance(per_layer, tuple | list) and per_layer else 0
+    return max(routed_ffn_width(cfg), cfg.ffn_size * (2 if double else 1), int(widest))
 
 
 def per_layer_input_width(cfg: ArchConfig) -> int:

@@ -115,6 +115,8 @@ _SYCL = FlashAttnKernels(
     F16_FAMILY | {DType.Q4_0, DType.Q8_0}, same_type=True,
     since=Since("PR 20190 (March 2026)", "early-2026"),
     source="ggml-sycl/fattn.cpp ggml_sycl_get_best_fattn_kernel")
+# llama_init_from_model: "flash_attn is not compatible with Grok - forcing off", whatever was asked for
+FORCED_OFF_ARCHS = frozenset({"grok"})
 KERNELS: Mapping[str, FlashAttnKernels] = {"cuda": _CUDA, "rocm": _CUDA, "metal": _METAL,
                                            "vulkan": _VULKAN, "sycl": _SYCL}
 BACKENDS = ("cpu", *KERNELS)

@@ -13,7 +13,11 @@ from paramscope.analyses.sizing.kv_cache import (
     layer_kinds,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.compute import ComputeBuffer, compute_buffer, output_buffer
-from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import FlashAttnChoice, resolve_auto
+from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import (
+    FORCED_OFF_ARCHS,
+    FlashAttnChoice,
+    resolve_auto,
+)
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import (
     as_llamacpp_loads,
     check_cache_types,
@@ -202,6 +206,8 @@ def llamacpp_memory(
     if pooled is None:  # an encoder's GGUF names its pooling (CLS, mean); a decoder's is none
         pooled = encoder_only(cfg)
     cfg = as_llamacpp_loads(cfg, build)
+    if cfg.architecture in FORCED_OFF_ARCHS or cfg.family in FORCED_OFF_ARCHS:
+        flash_attn = False  # llama_init_from_model forces it off before the context is made
     choice = None
     if flash_attn is None and build not in LEGACY_BUILDS and not type_v.info.quantized:
         choice = resolve_auto(cfg, fa_backend, type_k, type_v, build)
