@@ -39,6 +39,7 @@ TOLERANCES = {
     ("llamacpp", "compute_buffer@ROCm0"): 0.015,
     ("llamacpp", "kv_buffer@CPU"): EXACT, ("llamacpp", "compute_buffer@Vulkan0"): 0.015,
     ("llamacpp", "compute_buffer@Vulkan1"): 0.015,  # a laptop whose integrated GPU is Vulkan0
+    ("llamacpp", "compute_buffer@ROCm1"): 0.015,  # a desktop whose integrated GPU is ROCm0
     # the model's buffers summed over the devices the log lists: the tensors as stored
     ("llamacpp", "model_buffer"): 0.005,
     # OpenCL and SYCL run ggml's graph and allocator with their own buffer types: 1.5 % as for CUDA
@@ -97,6 +98,25 @@ KNOWN_MISSES = {
          "the same shapes and settings as the Qwen2.5-7B run beside it, whose tokens fit: 2.4 % apart "
          "between the two runs on one machine"))
        for figure in ("kv_tokens", "max_concurrency")},
+    # round 41 (blind, r41v-*, r41l-*): Qwen2.5-72B at TP 4 on PCIe L40S, Granite 4.1 8B on ROCm, SmolLM2 by
+    # llama-fit-params
+    ("r41v-qwen25-72b-instruct-bf16-tp4-4xl40s-g6e-8k-v0190", "cuda_graph_memory"): (
+        0.45, "2.62 GiB printed, 1.55 by the per-layer rule: four PCIe-only L40S run NCCL's all-reduce, not "
+              "the custom one (off beyond two PCIe GPUs), inside every captured graph (r22v's two RTX 3090s "
+              "alike, −80 %; custom all-reduce runs are over-predicted); NCCL's graph memory not modelled, "
+              "outside the budget at 0.19"),
+    ("r41l-granite41-8b-udq8kxl-rocm-rx9070xt-fit31488-np4-b9106", "model_buffer"): (
+        0.18, "unsloth's UD-Q8_K_XL keeps 102 tensors in f16 (the embedding, the untied output and 100 layer "
+              "matrices, 1.206 B parameters by the printed buffers), where the record prices Q8_0"),
+    **{("r41l-smollm2-135m-q2k-rocm-rx9070xt-fitparams-2000000-np2-b9867", figure): (bound, reason)
+       for figure, bound, reason in (
+           ("breakdown_compute", 0.52,
+            "llama-fit-params' projection at 2,000,000 cells (two slots): 1965 MiB printed, one f16 mask "
+            "a slot gives 989; both buffers hold ~1953 MiB the rule does not: not explained (the b9867 "
+            "build, maybe a ROCm fork's number, not read)"),
+           ("breakdown_context", 0.0002, "about 2,000,128 cells printed where each of the two streams "
+                                         "padded to 256 gives 2 × 1,000,192: llama-fit-params' projection "
+                                         "not read"))},
     # round 40 (blind, r40v-*, r40l-*, r40s-*). What became rules: V0's MLA padding only in 0.7.2-0.7.3
     # (0.8.3: 576 values), a pipeline stage's own share of the replicated MLA down-projections (weights
     # +1.8 % → −0.1 % on both stages), 0.6.5's non-torch increase (the v0 family from 0.6.5), Gemma 4's
@@ -118,7 +138,9 @@ KNOWN_MISSES = {
            ("max_concurrency" + engine_log_compare.GIVEN_KV, 0.32, "the same"))},
     **{("r40v-llama3-8b-bf16-a100-40g-8k-v066", figure): (bound, reason) for figure, bound, reason in (
         ("activation_peak", 0.9, "9.37 GiB printed where the same model and defaults print 1.26 elsewhere "
-                                 "(10511-*): the issue gives no command; not explained"),
+                                 "(10511-*): 2048 rows × 128,256 logits × 38.3 B, the sampler of a "
+                                 "--max-num-seqs 2048 that the issue, which gives no command, does not "
+                                 "show (with it the KV memory would be −1.2 %)"),
         ("non_torch_memory", 0.4, "0.10 GiB printed, the v0 family's 0.06 taken"),
         ("kv_cache_memory", 0.75, "the activation peak above"),
         ("gpu_blocks", 0.75, "the activation peak above"),

@@ -67,3 +67,65 @@ def test_gemma4_per_layer_inputs_and_double_wide_mlp() -> None:
     held = 2048 * 35 * 256 * 4
     assert m.compute.ffn_phase == 2048 * 2 * 12288 * 4 + held
     assert any("per-layer inputs" in line for line in m.compute.explain)
+
+
+def test_a_gemma4_gguf_carries_its_per_layer_input_width() -> None:
+    """gemma4.embedding_length_per_layer_input (llama-arch.cpp LLM_KV_EMBEDDING_LENGTH_PER_LAYER) and the
+    feed_forward_length array give a GGUF's Gemma 4 the same compute terms as its config.json."""
+    import numpy as np
+
+    from paramscope.knowledge.gguf_arch import arch_config
+
+    meta = {"general.architecture": "gemma4", "gemma4.block_count": 4, "gemma4.embedding_length": 1536,
+            "gemma4.attention.head_count": 8, "gemma4.attention.head_count_kv": 1,
+            "gemma4.feed_forward_length": np.array([6144, 6144, 12288, 12288], np.uint32),
+            "gemma4.context_length": 8192,
+            "gemma4.embedding_length_per_layer_input": 256}
+    cfg = arch_config(meta, {"token_embd.weight"}, 262144, "e2b.gguf")
+    assert cfg is not None
+    assert per_layer_input_width(cfg) == 256 and widest_ffn(cfg) == 12288
+
+
+def test_mla_by_release_and_quantization() -> None:
+    """0.7.1 brought the latent cache; 0.7.1-0.7.2 turned it off for a quantized checkpoint other than FP8
+    (config.py use_mla, read in their wheels); 0.7.0 cached every head at the query's 192 values, 0.6.x
+    at 256."""
+    from paramscope.analyses.sizing.runtimes.vllm.engine import mla_cached
+
+    assert not mla_cached((0, 7, 0), None) and mla_cached((0, 7, 1), None)
+    assert not mla_cached((0, 7, 2), "awq") and mla_cached((0, 7, 2), "fp8") and mla_cached((0, 7, 3), "awq")
+    cfg = paramscope.open_model("deepseek-v2-lite").config
+    assert cfg is not None
+    kw = dict(context=8192, gpu_memory_bytes=round(79.10 * 2**30), engine="v0", cuda_graphs=False,
+              dtype=DType.BF16, mla=False)
+    old = vllm_memory(cfg, 31 * 10**9, release=(0, 6, 4), **kw)  # type: ignore[arg-type]
+    new = vllm_memory(cfg, 31 * 10**9, release=(0, 7, 0), **kw)  # type: ignore[arg-type]
+    # one layer's block of 16 tokens, K and V of 16 heads
+    assert old.layout.page_bytes == 16 * 2 * 16 * 256 * 2 and new.layout.page_bytes == 16 * 2 * 16 * 192 * 2
+
+
+def test_v0_pads_the_mla_entry_on_cuda_only() -> None:
+    """CacheEngine._align_cache: ``model_config.use_mla and current_platform.is_cuda()``."""
+    cfg = paramscope.open_model("deepseek-v2-lite").config
+    assert cfg is not None
+    kw = dict(context=8192, gpu_memory_bytes=round(191.5 * 2**30), engine="v0", release=(0, 7, 3))
+    cuda = vllm_memory(cfg, 31 * 10**9, platform="cuda", **kw)  # type: ignore[arg-type]
+    rocm = vllm_memory(cfg, 31 * 10**9, platform="rocm", **kw)  # type: ignore[arg-type]
+    assert cuda.layout.page_bytes // cuda.params.block_size == 640 * 2  # one layer's token
+    assert rocm.layout.page_bytes // rocm.params.block_size == 576 * 2
+
+
+def test_the_cli_prices_the_release_s_mla() -> None:
+    from paramscope.analyses.sizing.memory import estimate
+    from paramscope.analyses.sizing.request import MemoryRequest
+    from paramscope.knowledge.hardware import find_device
+
+    model = paramscope.open_model("deepseek-v2-lite")
+    kv = {}
+    for rel in ("0.6.4", "0.7.0", "0.7.3"):
+        req = MemoryRequest(context=8192, device=find_device("H100"), runtime="vllm",
+                            options={"vllm_release": rel})
+        kv[rel] = estimate(model, req).kv_cache_bytes
+    # per token: 27 layers × 2 × 16 heads × 256 or 192 values × 2 B, or the padded latent (640 × 2 B)
+    assert kv["0.6.4"] == 8192 * 27 * 2 * 16 * 256 * 2 and kv["0.7.0"] == 8192 * 27 * 2 * 16 * 192 * 2
+    assert kv["0.7.3"] == 8192 * 27 * 640 * 2

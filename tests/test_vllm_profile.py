@@ -880,7 +880,7 @@ def test_before_mla_the_cache_holds_every_head_padded_to_256():
     assert cfg is not None and cfg.is_mla
     kw = dict(context=8192, gpu_memory_bytes=round(79.10 * 2**30), engine="v0", cuda_graphs=False,
               dtype=DType.F16, release=(0, 7, 3))
-    before = vllm_memory(cfg, 31_461_709_185, mla=False, **kw)
+    before = vllm_memory(cfg, 31_461_709_185, mla=False, **{**kw, "release": (0, 6, 4)})
     after = vllm_memory(cfg, 31_461_709_185, **kw)
     assert before.params.block_size == 16 and after.params.block_size == 64
     assert before.layout.page_bytes == 16 * 2 * 16 * 256 * 2  # one layer's block: 16 tokens, K and V

@@ -37,6 +37,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
     gpu_compute_with_host_output,
     offload,
 )
+from paramscope.analyses.sizing.runtimes.llamacpp.params import OUTPUT_LAST_BUILDS
 from paramscope.analyses.sizing.runtimes.sglang import (
     default_attention_backend,
     given_free_memory,
@@ -46,6 +47,7 @@ from paramscope.analyses.sizing.runtimes.sglang import (
 from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_loaded_tails
 from paramscope.analyses.sizing.runtimes.vllm.adapter import (
     checkpoint_kv_type,
+    checkpoint_method,
     stage_offload,
     towers_left_out,
 )
@@ -56,6 +58,7 @@ from paramscope.analyses.sizing.runtimes.vllm.engine import (
     V0_FAMILIES,
     Release,
     default_max_model_len,
+    mla_cached,
 )
 from paramscope.analyses.sizing.runtimes.vllm.kv import KVPool, reported_len
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
@@ -336,9 +339,9 @@ def before_awq_dequantize(r: Record, engine: str) -> bool:
     return engine in ("v0-2023", "v0-2023-main")
 
 
-# vLLM 0.7.1 (February 2025) brought MLA (runtimes/vllm/weights.py pre_mla_attention): V0 logs from before it
+# vLLM 0.7.1 (February 2025) brought MLA (runtimes/vllm/engine.py mla_cached): V0 logs dated before it
 # cache an MLA model's K and V per head
-MLA_RELEASE, MLA_DATE = (0, 7, 1), (2025, 2)
+MLA_DATE = (2025, 2)
 
 
 # V0's absorbed MLA matrices (runtimes/vllm/weights.py MLA_ABSORPTION): from 0.7.1 (PR #12528, 2025-01-28)
@@ -352,7 +355,7 @@ FP8_BF16_COPY = (0, 7, 3)
 def mla_absorption(model: Model, r: Record, engine: str) -> str | None:
     """How the record's release stores MLA's absorbed matrices: a V0 log of 0.7.1 to 0.7.3, by its version or
     its date, with MLA on; None otherwise."""
-    if engine not in V0_FAMILIES or not vllm_mla(r, engine):
+    if engine not in V0_FAMILIES or not vllm_mla(r, engine, model):
         return None
     version = release(r, 3)
     dated = _note_date(r.version_note or "")
@@ -372,14 +375,16 @@ def mla_absorption(model: Model, r: Record, engine: str) -> str | None:
     return None if len(version) >= 2 and version < FP8_BF16_COPY else "int"
 
 
-def vllm_mla(r: Record, engine: str) -> bool:
-    """Whether the record's vLLM cached MLA's latent: not for a V0 log whose version or date is older than
-    MLA support (MLA_RELEASE); V1 came after it."""
+def vllm_mla(r: Record, engine: str, model: Model | None = None) -> bool:
+    """Whether the record's vLLM cached MLA's latent (engine.py mla_cached: from 0.7.1, for a quantized
+    checkpoint other than FP8 from 0.7.3): not for a V0 log whose version or date is older than MLA
+    support; V1 came after it."""
     if engine not in V0_FAMILIES:
         return True
     version = release(r, 3)
     if len(version) >= 2:
-        return version >= MLA_RELEASE
+        method = r.setting("quantization") or (checkpoint_method(model) if model is not None else None)
+        return mla_cached((*version, 0)[:3], method)
     dated = _note_date(r.version_note or "")
     return dated is None or dated >= MLA_DATE
 
@@ -433,12 +438,13 @@ def record_release(r: Record) -> Release | None:
     if len(version) >= 2:
         return (*version, 0)[:3]  # type: ignore[return-value]
     dated = _note_date(r.version_note or "")
-    if dated is not None and dated < V0_07_UNTIL and vllm_engine(r) == "v0":
+    if dated is not None and V0_07_FROM <= dated < V0_07_UNTIL and vllm_engine(r) == "v0":
         return (0, 7, 3)
     return None
 
 
-V0_07_UNTIL = (2025, 4)
+# 0.7.0 came on January 27, 2025: a V0 log dated February or March 2025 is 0.7.x's
+V0_07_FROM, V0_07_UNTIL = (2025, 2), (2025, 4)
 
 
 def effective_record_release(r: Record) -> Release:
@@ -530,7 +536,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         flashinfer_sampler="Using FlashInfer for top-p & top-k sampling" in r.log,
         awq_split_k=r.setting("quantization") == "awq" and before_awq_dequantize(r, engine),
         awq_dequantize=r.setting("quantization") == "awq" and not before_awq_dequantize(r, engine),
-        mla=vllm_mla(r, engine),
+        mla=vllm_mla(r, engine, model),
         allocator_tail_bytes=record_tails(model, r, tp),
         entrypoint=r.setting("entrypoint") or "serve",
         expert_parallel="'enable_expert_parallel': True" in r.log or "Expert parallelism is enabled" in r.log,
@@ -696,7 +702,10 @@ ATTENTION_BACKENDS = (("CUDA", "cuda"), ("ROCm", "rocm"), ("Vulkan", "vulkan"), 
 def attention_backend(r: Record) -> str | None:
     """flash_attention.py's name for the backend running the attention layers: "cpu" with no layer on a
     GPU, None for a GPU backend it has no table for (OpenCL)."""
-    if r.setting("n_gpu_layers") == 0 or llamacpp_backend(r) == "cpu":
+    # -ngl 1 in a build that offloads the output layer first puts no attention layer on the GPU
+    ngl = r.setting("n_gpu_layers")
+    if llamacpp_backend(r) == "cpu" or (
+            ngl is not None and 0 <= ngl <= (0 if llamacpp_build(r) in OUTPUT_LAST_BUILDS else 1)):
         return "cpu"
     devices = {f.device for f in (*r.all("kv_buffer"), *r.all("compute_buffer"), *r.all("model_buffer"))
                if f.device and not is_host(f.device)}
@@ -819,8 +828,10 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
     n_seq = r.setting("n_seq_max") or 1
     weights = weights_bytes(model, r)
     flash_attn, fa_backend = r.setting("flash_attn"), attention_backend(r)
-    if FLASH_ATTN_AUTO.search(r.log) and fa_backend is not None:
+    if (FLASH_ATTN_AUTO.search(r.log) or flash_attn == "auto") and fa_backend is not None:
         flash_attn = None  # "auto", resolved by the rule
+    elif flash_attn == "auto":  # a backend without a table here (OpenCL): llama.cpp's common case, on
+        flash_attn = True
     m = llamacpp_memory(
         cfg, weights, n_ctx=r.setting("n_ctx") or 0, n_seq=n_seq,
         n_ubatch=r.setting("n_ubatch") or 512, n_batch=r.setting("n_batch") or 2048,

@@ -31,6 +31,7 @@ from paramscope.analyses.sizing.runtimes.vllm.engine import (
     effective_release,
     family_for_release,
     family_range,
+    mla_cached,
     parse_release,
     release_text,
 )
@@ -265,6 +266,15 @@ CT_KV_SCHEME_AUTO_ONLY_RELEASE: Release = (0, 22, 0)
 NVFP4_KV_RELEASE: Release = (0, 21, 0)  # MODELOPT_TO_VLLM_KV_CACHE_DTYPE_MAP's "nvfp4"
 
 
+def checkpoint_method(model: Model) -> str | None:
+    """The checkpoint's quantization method as vLLM names it (None: not quantized)."""
+    q = model.quantization
+    if q is None:
+        return None
+    return str(q.config.get("quant_method") or q.method).lower().replace("compressed_tensors",
+                                                                         "compressed-tensors")
+
+
 def checkpoint_kv_type(model: Model, release: Release, asked: str | None) -> tuple[str | None, str]:
     """The KV cache type vLLM takes for ``asked`` (None or "auto": the model's type) and this checkpoint,
     and a note where the checkpoint's quantization config changes it (see above)."""
@@ -272,8 +282,7 @@ def checkpoint_kv_type(model: Model, release: Release, asked: str | None) -> tup
     auto = asked in (None, "auto")
     if q is None:
         return asked, ""
-    method = str(q.config.get("quant_method") or q.method).lower().replace("compressed_tensors",
-                                                                            "compressed-tensors")
+    method = checkpoint_method(model) or ""
     if method.startswith("modelopt") and auto and release >= MODELOPT_KV_RELEASE:
         inner = q.config.get("quantization", q.config)
         inner = inner if isinstance(inner, Mapping) else q.config
@@ -368,6 +377,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     expert_parallel=option(req, "enable_expert_parallel"), offload=offload,
                     kv_cache_memory_bytes=kv_bytes, prefix_caching=prefix_caching_asked(req),
                     mla_stored_bytes=None if req.weights else mla_stored(model),
+                    mla=mla_cached(effective, checkpoint_method(model)),
                     disable_hybrid_kv_cache_manager=option(req, "disable_hybrid_kv_cache_manager"),
                     async_scheduling=TRI_STATE[option(req, "async_scheduling")],
                     awq_dequantize=int4_without_marlin(model, req),

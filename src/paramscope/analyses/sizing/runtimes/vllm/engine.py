@@ -114,6 +114,22 @@ FAMILY_LAST: dict[str, Release] = {
 RELEASE_TEXT = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:(?:\.\d+)?(?:\.?(?:rc|post|dev)\d*|\+\S*)*)")
 
 
+# vLLM 0.7.1 (February 2025) brought MLA's latent cache; before it an MLA model's K and V were cached per
+# head (weights.py pre_mla_attention). 0.7.1 and 0.7.2 turned it off for a quantized checkpoint other than
+# FP8 (config.py use_mla: "MLA is not supported with %s quantization. Disabling MLA.", fp8 and an FP8
+# compressed-tensors checkpoint excepted; read in their wheels), 0.7.3 for none
+MLA_RELEASE: Release = (0, 7, 1)
+MLA_ANY_QUANT_RELEASE: Release = (0, 7, 3)
+MLA_EARLY_QUANTS = frozenset({"fp8", "compressed-tensors"})
+
+
+def mla_cached(release: Release, quant_method: str | None) -> bool:
+    """Whether ``release`` caches an MLA model's latent for a checkpoint of this quantization method."""
+    if release < MLA_RELEASE:
+        return False
+    return release >= MLA_ANY_QUANT_RELEASE or quant_method in (None, *MLA_EARLY_QUANTS)
+
+
 def effective_release(engine: str, release: Release | None) -> Release:
     """The release a request follows: --vllm-release, else its family's newest that paramscope models."""
     return release or FAMILY_LAST.get(engine, LATEST_RELEASE)

@@ -16,6 +16,7 @@ from paramscope.analyses.sizing.runtimes.vllm.engine import (
     V0_FAMILIES,
     Release,
     concurrent_batches,
+    effective_release,
     resolve_params,
 )
 from paramscope.analyses.sizing.runtimes.vllm.explain import explanation
@@ -144,7 +145,7 @@ def vllm_memory(
     (``stage_weight_split``; None: estimated from the config). The result is the worst stage's, with
     every stage in ``stages`` (``pipeline_memory``).
     """
-    kv_cfg = cfg if mla or not cfg.is_mla else pre_mla_attention(cfg)
+    kv_cfg = cfg if mla or not cfg.is_mla else pre_mla_attention(cfg, effective_release(engine, release))
     kv_cfg = vllm_layout_config(kv_cfg, engine)
     if disable_hybrid_kv_cache_manager:
         kv_cfg = without_hybrid_manager(kv_cfg)
@@ -156,7 +157,8 @@ def vllm_memory(
                        entrypoint=entrypoint, release=release, platform=platform,
                        kv_cache_memory_bytes=kv_cache_memory_bytes)
     first, until = V0_MLA_ALIGN_RELEASES
-    if engine == "v0" and mla and kv_cfg.is_mla and first <= p.release < until:
+    # CacheEngine._align_cache: "and current_platform.is_cuda()"
+    if engine == "v0" and mla and kv_cfg.is_mla and first <= p.release < until and p.platform == "cuda":
         kv_cfg = v0_mla_aligned(kv_cfg, p.kv_type)
     p = replace(p, nvlink=nvlink, flashinfer_sampler=flashinfer_sampler,
                 awq_split_k=awq_split_k, awq_dequantize=awq_dequantize, weight_tails=allocator_tail_bytes,

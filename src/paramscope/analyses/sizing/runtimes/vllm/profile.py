@@ -37,7 +37,7 @@ DEVICE_LEVEL_NON_TORCH_BYTES = 256 * MiB
 # the "v0-0.6", "v0-early" and "v0-2023" families; "v0" (0.6.5 to 0.10) measures the increase
 # (V0_INCREASE_BYTES at TP 1, NON_TORCH_BYTES with TP)
 V0_NON_TORCH_BYTES = 350 * MiB
-# the "v0" family's increase at TP 1 (worker.py determine_num_available_blocks, 0.7 to 0.10): 0.05 GiB on
+# the "v0" family's increase at TP 1 (worker.py determine_num_available_blocks, 0.6.5 to 0.10): 0.05 GiB on
 # a T4 (0.7.2, two logs), an A10 (0.7.2) and a T4 (0.8.2), 0.08 on an L40 (0.7.2), 0.09 on a V100 (0.8.5)
 # where V1's 0.16 had been taken. With TP the profile's collectives add NCCL's lazily connected buffers:
 # 0.30 and 0.32 GiB at TP 2 on PCIe-only L40S and A40 pairs, 0.20 at TP 4 on modded Turing cards, 0.72 on
@@ -65,7 +65,7 @@ CUDA_GRAPH_BYTES = 512 * MiB
 #   on the logs whose peak is the sampler's (tests/fixtures/engine_logs/vllm/): V0 41.2 B per logit with the
 #   bf16 logits (10511-*: 1.26 GiB for 256 rows × 128256, the same at TP 1 and TP 2) and 39.0 B (13061-*:
 #   rank 0's pool is 1.23 GiB smaller than the other rank's): 40 B for the 0.6 and earlier V0 families;
-#   the V0 of 0.7 to 0.10 ("v0") 37 B, from four logs whose peak is the sampler's (cs336-* 36.6, pr13109-*
+#   the V0 of 0.6.5 to 0.10 ("v0") 37 B, from four logs whose peak is the sampler's (cs336-* 36.6, pr13109-*
 #   36.5, hfcookbook-* 37.2, davidshare-phi4-* 37.3; 13061-*'s 39.0 is the exception, +1.2 % on its
 #   tokens); V1 36.2 B (23278-*: −2.14 GiB left of an H100's 0.9 × 79.22 GiB with 1024 rows × 201088): 36 B.
 SAMPLER_BYTES_PER_LOGIT = {"v1": F32 + F32 + I64 + F32, "v1-0.16": F32 + F32 + F32 + 1, "v1-early": 36,
@@ -208,7 +208,7 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     inputs the allocator could not reuse (``held_allreduce_bytes``); in the families whose snapshot
     follows NCCL's set-up, the part of NCCL that the profile run itself allocates (``nccl_profile_bytes``);
     FlashInfer's all-reduce fusion workspace where the engine fuses (``allreduce_fusion_bytes``). "v0"
-    (0.7 to 0.10) counts its increase over the snapshot: V0_INCREASE_BYTES at TP 1, NON_TORCH_BYTES with
+    (0.6.5 to 0.10) counts its increase over the snapshot: V0_INCREASE_BYTES at TP 1, NON_TORCH_BYTES with
     TP. From 0.27 the device-level measure (DEVICE_LEVEL_RELEASE)."""
     if p.engine == "v0-2023-main":  # torch.cuda.max_memory_allocated(): nothing outside torch counts
         return 0

@@ -60,10 +60,17 @@ def v0_mla_aligned(cfg: ArchConfig, kv_type: DType) -> ArchConfig:
     return replace(cfg, kv_lora_rank=cfg.kv_lora_rank + padded - width)
 
 
-def pre_mla_attention(cfg: ArchConfig) -> ArchConfig:
-    """An MLA model's attention as a vLLM without MLA cached it: every head's K and V, padded to 256."""
-    return replace(cfg, kv_lora_rank=0, n_kv_heads=cfg.n_heads, head_dim_k=PRE_MLA_HEAD_DIM,
-                   head_dim_v=PRE_MLA_HEAD_DIM)
+# 0.7.0 (and 0.7.1-0.7.2 where MLA is off for a quantized checkpoint) gave Attention the query's head size,
+# qk_nope + qk_rope (192 for DeepSeek-V2), V padded to it (deepseek_v2.py of the 0.7.0 wheel: Attention(...,
+# self.qk_head_dim, ...)); 0.6.x still padded both to 256 ("# TODO, support head_size 192")
+QK_HEAD_RELEASE = (0, 7, 0)
+
+
+def pre_mla_attention(cfg: ArchConfig, release: tuple[int, int, int] = QK_HEAD_RELEASE) -> ArchConfig:
+    """An MLA model's attention as a vLLM without MLA cached it: every head's K and V, padded to 256
+    before 0.7.0 and to the query's head size from it."""
+    head = PRE_MLA_HEAD_DIM if release < QK_HEAD_RELEASE else cfg.head_dim_k
+    return replace(cfg, kv_lora_rank=0, n_kv_heads=cfg.n_heads, head_dim_k=head, head_dim_v=head)
 # The RoPE cos/sin cache's dtype where a model asks for one (get_rope(..., dtype=...)), else the model
 # dtype: gpt_oss.py OAIAttention builds its YaRN rotary embedding with dtype=torch.float32
 # (131072 positions × 64 × 4 B = 32 MiB).
