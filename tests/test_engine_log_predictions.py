@@ -657,10 +657,6 @@ KNOWN_MISSES = {
     ("r19v-qwen25-7b-instruct-fp16-v100-32g-llm-v085", "activation_peak"): (
         0.055, "4.35 GiB printed for V0 0.8.5's profile of 32,768 tokens through the offline LLM class in "
                "float16 on a V100, 4.12 predicted"),
-    ("r19v-qwen25-05b-fp16-t4-colab-llm-32k-v066post1", "non_torch_memory"): (
-        0.45, "0.11 GiB outside torch on a Colab T4 (0.6.6.post1), the increase over the baseline that 0.6.5 "
-              "measures as 0.7 does (the v0 family: 0.06 GiB, its TP-1 constant): not explained beyond it "
-              "(KV memory +0.7 % since 0.6.5 went to the v0 family, −3.0 % before)"),
     **{(rec, "non_torch_memory"): (0.41, "0.25-0.26 GiB at TP 1 on 0.19 (the llm-d-planner sweep, as "
                                          "r13q-llmdplanner-*) against the 0.16 GiB constant: not explained")
        for rec in ("r19v-gemma3-27b-it-bf16-h100-8k-v0190", "r19v-llama31-8b-it-fp32-h100-8k-v0190",

@@ -33,6 +33,12 @@ def test_v0_measures_the_increase_from_0_6_5() -> None:
     new = vllm_memory(cfg, 15 * 10**9, engine="v0", release=(0, 6, 6), **kw)  # type: ignore[arg-type]
     old = vllm_memory(cfg, 15 * 10**9, engine="v0-0.6", **kw)  # type: ignore[arg-type]
     assert new.non_torch_bytes == V0_INCREASE_BYTES and old.non_torch_bytes >= V0_NON_TORCH_BYTES
+    # 0.6.5-0.6.6 subtract torch's allocated bytes, so the allocator's holes count; 0.7 its reserved ones
+    holes = 55 * 2**20
+    for release, counted in (((0, 6, 6), holes), ((0, 7, 3), 0)):
+        m = vllm_memory(cfg, 15 * 10**9, engine="v0", release=release, device_hole_bytes=holes,
+                        **kw)  # type: ignore[arg-type]
+        assert m.non_torch_bytes == V0_INCREASE_BYTES + counted, release
 
 
 def test_a_pipeline_stage_holds_its_layers_share_of_the_mla_down_projections() -> None:

@@ -43,6 +43,7 @@ V0_NON_TORCH_BYTES = 350 * MiB
 # 0.30 and 0.32 GiB at TP 2 on PCIe-only L40S and A40 pairs, 0.20 at TP 4 on modded Turing cards, 0.72 on
 # MI50s: V1's 0.16 is kept there (NCCL's own profile share, 0.40 over NVLink, overshoots the PCIe logs)
 V0_INCREASE_BYTES = 64 * MiB
+V0_RESERVED_RELEASE = (0, 7, 0)  # memory_profiling's baseline in torch's reserved bytes (PR #11809)
 # NCCL and custom all-reduce buffers per GPU with tensor parallelism (runtimes/common.py NCCL_BYTES),
 # created in init_device before the memory snapshot: outside V1's budget, like the CUDA context.
 # the CUDA graph pool, captured for decode batch sizes up to 512: "Estimated CUDA graph memory:
@@ -214,7 +215,10 @@ def non_torch_bytes(cfg: ArchConfig, p: VllmParams) -> int:
         return 0
     if p.engine in V0_FAMILIES:
         if p.engine == "v0":  # the increase over the snapshot: V0_INCREASE_BYTES at TP 1, V1's with TP
-            return V0_INCREASE_BYTES if p.tensor_parallel == 1 else NON_TORCH_BYTES
+            # 0.6.5-0.6.6 subtracted torch's allocated bytes, not its reserved ones (PR #11809 came in
+            # 0.7): the allocator's holes beside the weights count as non-torch memory there
+            holes = p.device_holes if p.release < V0_RESERVED_RELEASE else 0
+            return (V0_INCREASE_BYTES if p.tensor_parallel == 1 else NON_TORCH_BYTES) + holes
         return V0_NON_TORCH_BYTES + (nccl_bytes(p) if nccl_inside(p) else 0) + held_allreduce_bytes(cfg, p)
     context = CUDA_CONTEXT_BYTES if context_inside(p) else 0
     nccl = nccl_bytes(p) if nccl_inside(p) else nccl_profile_bytes(p)
