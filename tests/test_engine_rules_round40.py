@@ -135,3 +135,23 @@ def test_the_cli_prices_the_release_s_mla() -> None:
     # per token: 27 layers × 2 × 16 heads × 256 or 192 values × 2 B, or the padded latent (640 × 2 B)
     assert kv["0.6.4"] == 8192 * 27 * 2 * 16 * 256 * 2 and kv["0.7.0"] == 8192 * 27 * 2 * 16 * 192 * 2
     assert kv["0.7.3"] == 8192 * 27 * 640 * 2
+
+
+def test_v0_from_0_8_shares_the_fused_moe_cache() -> None:
+    """PR #13625 (0.8): intermediate_cache1 and cache3 share one buffer of topk × max(N, K); V0 of 0.8 to
+    0.10 runs the same fused_experts_impl."""
+    from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params as vllm_params
+    from paramscope.analyses.sizing.runtimes.vllm.profile import fused_moe_width
+
+    cfg = paramscope.open_model("qwen3-30b-a3b").config
+    assert cfg is not None and cfg.is_moe
+    n, k, topk = 2 * cfg.expert_ffn_size // 4, cfg.hidden_size, cfg.n_experts_per_token
+    widths = {}
+    for release in ((0, 7, 3), (0, 8, 3)):
+        p = vllm_params(cfg, context=8192, batch=1, kv_type=None, dtype=DType.BF16, gpu_memory_bytes=None,
+                        gpu_memory_utilization=None, block_size=None, max_num_batched_tokens=None,
+                        max_num_seqs=None, cuda_graphs=False, tensor_parallel=4, engine="v0",
+                        release=release)
+        widths[release] = fused_moe_width(cfg, p)
+    assert widths[(0, 7, 3)] == topk * (n + n // 2 + k)
+    assert widths[(0, 8, 3)] == topk * (max(n, k) + n // 2)

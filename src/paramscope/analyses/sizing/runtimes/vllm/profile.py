@@ -127,9 +127,12 @@ def fused_moe_width(cfg: ArchConfig, p: VllmParams) -> int:
     # token's top-k slots (the non-local ones masked by the expert map), so the caches span whole experts
     n = 2 * ffn if p.expert_parallel else 2 * ffn // p.tensor_parallel
     k, topk = cfg.hidden_size, cfg.n_experts_per_token
-    if p.engine in V0_FAMILIES:
+    if p.engine in V0_FAMILIES and p.release < SHARED_MOE_CACHE_RELEASE:
         return topk * (n + n // 2 + k)
     return topk * (max(n, k) + n // 2)
+
+
+SHARED_MOE_CACHE_RELEASE = (0, 8, 0)  # PR #13625: V0 of 0.8 to 0.10 runs the same fused_experts_impl
 
 
 def fused_moe_tokens(p: VllmParams) -> int:
