@@ -155,3 +155,32 @@ def test_v0_from_0_8_shares_the_fused_moe_cache() -> None:
         widths[release] = fused_moe_width(cfg, p)
     assert widths[(0, 7, 3)] == topk * (n + n // 2 + k)
     assert widths[(0, 8, 3)] == topk * (max(n, k) + n // 2)
+
+
+def test_v0_chunked_prefill_by_default() -> None:
+    """arg_utils.py: on above 32K tokens on CUDA, not for multimodal or sliding-window models, ROCm from
+    0.6.5, MLA from 0.8."""
+    from paramscope.analyses.sizing.runtimes.vllm.engine import v0_chunks_by_default
+
+    llama = paramscope.open_model("qwen2.5-7b").config
+    mla = paramscope.open_model("deepseek-v2-lite").config
+    assert llama is not None and mla is not None and not llama.sliding_window
+    assert v0_chunks_by_default(llama, 65536, (0, 7, 3), "cuda", False)
+    assert not v0_chunks_by_default(llama, 32768, (0, 7, 3), "cuda", False)
+    assert not v0_chunks_by_default(llama, 65536, (0, 7, 3), "cuda", True)
+    assert v0_chunks_by_default(llama, 65536, (0, 6, 4), "rocm", False)
+    assert not v0_chunks_by_default(llama, 65536, (0, 6, 5), "rocm", False)
+    assert v0_chunks_by_default(mla, 65536, (0, 7, 3), "cuda", False)
+    assert not v0_chunks_by_default(mla, 65536, (0, 8, 3), "cuda", False)
+
+
+def test_the_cli_says_when_a_release_caches_heads_not_the_latent() -> None:
+    from paramscope.analyses.sizing.memory import estimate
+    from paramscope.analyses.sizing.request import MemoryRequest
+    from paramscope.knowledge.hardware import find_device
+
+    model = paramscope.open_model("deepseek-v2-lite")
+    for rel, said in (("0.6.4", True), ("0.7.3", False)):
+        req = MemoryRequest(context=8192, device=find_device("H100"), runtime="vllm",
+                            options={"vllm_release": rel})
+        assert ("caches every head's K and V" in " ".join(estimate(model, req).notes)) is said, rel

@@ -215,7 +215,12 @@ def test_the_cli_picks_the_backend_and_says_why() -> None:
     model = paramscope.open_model("sentence-transformers/all-MiniLM-L6-v2")
     for gpu, options, on in (("RTX 4090", {}, False), ("RTX 4090", {"llamacpp_backend": "vulkan"}, True),
                              ("M2 Max", {}, True), ("RTX 4090", {"n_gpu_layers": 1}, True),
-                             ("RTX 4090", {"n_gpu_layers": 0}, True)):
+                             ("RTX 4090", {"n_gpu_layers": 0}, True),
+                             # unified memory: the GPU's backend too (Metal on Apple, CUDA on a GB10)
+                             ("DGX Spark", {}, False), ("M2 Max", {"llamacpp_backend": "cuda"}, False)):
         req = MemoryRequest(context=512, device=find_device(gpu), runtime="llama.cpp", options=options)
         notes = " ".join(estimate(model, req).notes)
         assert ("flash attention auto resolves to off" in notes) is not on, (gpu, options)
+    req = MemoryRequest(context=512, device=find_device("RTX 4090"), runtime="llama.cpp",
+                        options={"flash_attn": "on"})
+    assert "runs those layers' attention on the CPU" in " ".join(estimate(model, req).notes)

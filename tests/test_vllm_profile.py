@@ -364,8 +364,12 @@ def test_moe_forward_holds_the_fused_kernels_caches():
     assert m.activation_bytes == 788_529_152
     # V0 before PR #13625 held the three caches apart: 8 × (768 + 384 + 4096) = 41,984 values a token
     v0 = vllm_memory(QWEN3_MOE, 10 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32,
-                     max_num_batched_tokens=8192, engine="v0", chunked_prefill=True)
+                     max_num_batched_tokens=8192, engine="v0", chunked_prefill=True, release=(0, 7, 3))
     assert v0.activation_bytes == 8192 * (3 * 4096 + 41_984) * 2
+    # V0 of 0.8 to 0.10 runs the same fused_experts_impl as V1: the shared buffer
+    v08 = vllm_memory(QWEN3_MOE, 10 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32,
+                      max_num_batched_tokens=8192, engine="v0", chunked_prefill=True, release=(0, 8, 5))
+    assert v08.activation_bytes == 788_529_152
 
 
 def test_moe_caches_are_sized_for_one_chunk():
@@ -376,7 +380,7 @@ def test_moe_caches_are_sized_for_one_chunk():
                      max_num_batched_tokens=65536)
     assert forward_peak(QWEN3_MOE, v1.params) == (65536 * 3 * 4096 + 16384 * 35_840) * 2
     v0 = vllm_memory(QWEN3_MOE, 10 * GIB, context=32768, tensor_parallel=4, max_num_seqs=32,
-                     max_num_batched_tokens=65536, engine="v0", chunked_prefill=True)
+                     max_num_batched_tokens=65536, engine="v0", chunked_prefill=True, release=(0, 7, 3))
     assert forward_peak(QWEN3_MOE, v0.params) == (65536 * 3 * 4096 + 32768 * 41_984) * 2
 
 

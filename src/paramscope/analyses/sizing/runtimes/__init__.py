@@ -121,9 +121,10 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                "kernels for the model's heads, else off; off adds the "
                                                "attention scores, n_ctx × n_ubatch × heads × 4 B)",
                     choices=("auto", "on", "off")),
-             Option("llamacpp_backend", str, "auto", "llama.cpp's GPU backend, which decides what "
-                    "--flash-attn auto resolves to (auto: CUDA on NVIDIA, ROCm on AMD, Metal on Apple, "
-                    "SYCL on Intel)", choices=("auto", "cuda", "rocm", "vulkan", "metal", "sycl")),
+             Option("llamacpp_backend", str, "auto", "llama.cpp's GPU backend, auto, cuda, rocm, vulkan, "
+                    "metal or sycl, whose kernels decide what --flash-attn auto resolves to (auto: CUDA on "
+                    "NVIDIA, ROCm on AMD, Metal on Apple, SYCL on Intel)",
+                    choices=("auto", "cuda", "rocm", "vulkan", "metal", "sycl")),
              Option("n_gpu_layers", int, None, "llama.cpp -ngl: layers on the GPU, the rest and their KV "
                                                "cache in host memory (default: all)", 0, 1 << 16),
              Option("split_mode", str, "layer", "llama.cpp --split-mode with several GPUs: layer (each "

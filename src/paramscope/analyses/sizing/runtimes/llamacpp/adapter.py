@@ -7,8 +7,12 @@ from __future__ import annotations
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
-from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import VENDOR_BACKENDS
-from paramscope.analyses.sizing.runtimes.llamacpp.kv import block_count, encoder_only
+from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import (
+    FORCED_OFF_ARCHS,
+    VENDOR_BACKENDS,
+    resolve_auto,
+)
+from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_llamacpp_loads, block_count, encoder_only
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
     LLAMA_CPP_PYTHON_BASE_BYTES,
     cpu_repack_bytes,
@@ -38,7 +42,7 @@ def attention_backend(req: MemoryRequest) -> str:
     # puts no attention layer on the GPU
     ngl = option(req, "n_gpu_layers")
     output_only = 0 if option(req, "llamacpp_build") in OUTPUT_LAST_BUILDS else 1
-    if req.device is None or req.device.kind != "gpu" or (ngl is not None and 0 <= ngl <= output_only):
+    if req.device is None or req.device.kind == "cpu" or (ngl is not None and 0 <= ngl <= output_only):
         return "cpu"
     named = option(req, "llamacpp_backend")
     return named if named != "auto" else VENDOR_BACKENDS.get(req.device.vendor, "cuda")
@@ -64,6 +68,15 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         pooled=None if pooling == "auto" else pooling != "none", fa_backend=fa_backend)
     notes: tuple[str, ...] = ()
     choice = m.flash_attn_choice
+    asked_on = option(req, "flash_attn") == "on" and fa_backend != "cpu" and not t.info.quantized
+    kernels = resolve_auto(as_llamacpp_loads(cfg, option(req, "llamacpp_build")), fa_backend, t, t,
+                           option(req, "llamacpp_build")) if asked_on else None
+    if kernels is not None and not kernels.on:
+        notes += (f"--flash-attn on: {kernels.why}, so llama.cpp runs those layers' attention on the CPU "
+                  f"(more graph splits, slow); the buffers are priced as asked",)
+    if not m.params.flash_attn and option(req, "flash_attn") != "off" and choice is None \
+            and cfg.architecture in FORCED_OFF_ARCHS | {"Grok1ForCausalLM"}:
+        notes += ("flash attention off: llama.cpp forces it off for Grok",)
     if choice is not None and not choice.on:
         notes += (f"flash attention auto resolves to off: {choice.why}"
                   + ("" if encoder_only(cfg) else "; the KV cache is made as for on, so each layer's V is "
@@ -71,11 +84,15 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     elif choice is not None and choice.since is not None:
         notes += (f"flash attention auto stays on: builds of the {option(req, 'llamacpp_build')} family "
                   f"before {choice.since.what} lack a kernel this model needs and resolve it to off, "
-                  f"a larger compute buffer",)
+                  f"which adds the attention scores to the compute buffer",)
     if fa_backend != "cpu" and option(req, "llamacpp_backend") == "auto" and req.device is not None \
             and req.device.vendor not in VENDOR_BACKENDS:
-        notes += (f"llama.cpp's backend for a {req.device.vendor} GPU is not known here: flash attention "
-                  f"auto is resolved as CUDA would (--llamacpp-backend names another)",)
+        who = f"a {req.device.vendor} GPU" if req.device.vendor else "an unnamed GPU"
+        notes += (f"llama.cpp's backend for {who} is not known here: flash attention auto is resolved as "
+                  f"CUDA would (--llamacpp-backend names another)",)
+    if fa_backend == "cpu" and option(req, "llamacpp_backend") != "auto":
+        notes += (f"--llamacpp-backend {option(req, 'llamacpp_backend')} changes nothing here: no attention "
+                  f"layer runs on a GPU",)
     explain = m.explain
     isa = option(req, "cpu_isa")
     repack = (cpu_repack_bytes(model.tensors, isa, lm_head=not encoder_only(cfg))

@@ -8,6 +8,7 @@ from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
     KVCache,
     cache_widths,
+    layer_caches,
 )
 from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
 from paramscope.analyses.sizing.runtimes.llamacpp.graph import compute_buffer_bytes, graph_arch, has_graph
@@ -125,7 +126,9 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     # from the builds that dropped its cache (legacy builds wrote it into a cache, kv.py)
     # An MLA cache's V is a view of the latent K rows, never transposed: copied whenever flash attention
     # is off. Every stream's cells are copied at once (the view spans the streams)
-    _, v_width = cache_widths(cfg)
+    # the widest layer's V (Gemma 4's full layers: 512-wide heads beside the sliding layers' 256)
+    v_width = max((layer.v_width for layer in layer_caches(cfg) if layer is not None),
+                  default=cache_widths(cfg)[1])
     v_bytes = type_v.info.type_size / type_v.info.block_size
     mla_view = cfg.is_mla and head_v == 0
     if p.flash_attn or (encoder and p.legacy) or (p.v_transposed and not encoder and not mla_view):

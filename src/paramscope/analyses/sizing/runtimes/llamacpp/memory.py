@@ -229,8 +229,9 @@ def llamacpp_memory(
                     f"{encoder_width(cfg)} × 4 B = {encoder:,} B",
                     "cross-attention K/V: not cached (recomputed from the encoder output each step)")
     if choice is not None and not choice.on:
+        made = "" if encoder_only(cfg) else "; the cache was made for it on, V untransposed"
         explain = (*explain[:1], f"flash attention auto resolved off: {choice.why} (llama-context.cpp "
-                   f"resolve_fused_ops); the cache was made for it on, V untransposed", *explain[1:])
+                   f"resolve_fused_ops){made}", *explain[1:])
     return LlamaCppMemory(p, tensor_bytes, repacked_bytes, use_mmap, kv, compute, output, overhead,
                           explain, choice)
 

@@ -24,6 +24,7 @@ from paramscope.analyses.sizing.runtimes.common import gpu_platform
 from paramscope.analyses.sizing.runtimes.vllm.encoder import V1_FAMILIES, parse_mm_limits, vision_tower
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
     LATEST_RELEASE,
+    MLA_RELEASE,
     TRI_STATE,
     V0_FAMILIES,
     Release,
@@ -386,6 +387,11 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = (kv_note,) if kv_note else ()
+    if cfg.is_mla and not mla_cached(effective, checkpoint_method(model)):
+        why = ("MLA's latent cache came with 0.7.1" if effective < MLA_RELEASE else
+               f"0.7.1 and 0.7.2 turn MLA off for a {checkpoint_method(model)} checkpoint (FP8 excepted)")
+        notes += (f"vLLM {release_text(effective)} caches every head's K and V for this MLA model, not the "
+                  f"latent: {why}",)
     refused = act_order_refused(model, effective)
     if refused:
         notes += (refused,)

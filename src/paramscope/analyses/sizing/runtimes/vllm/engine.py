@@ -385,11 +385,12 @@ def resolve_params(
     max_num_batched_tokens: int | None, max_num_seqs: int | None, cuda_graphs: bool, tensor_parallel: int,
     engine: str = "v1", chunked_prefill: bool | None = None, gpu_name: str | None = None,
     entrypoint: str = "serve", release: Release | None = None, platform: str | None = None,
-    kv_cache_memory_bytes: int | None = None,
+    kv_cache_memory_bytes: int | None = None, multimodal: bool = False,
 ) -> VllmParams:
     """Fill vLLM's defaults the way `vllm serve` (or the offline ``LLM`` class, ``entrypoint`` "llm") of
     that engine family does, and refuse what it refuses. ``platform``: runtimes/common.py gpu_platform
-    (None: from ``gpu_name``, ``platform_from_name``)."""
+    (None: from ``gpu_name``, ``platform_from_name``). ``multimodal``: the model has an encoder the
+    engine builds (V0 then leaves chunked prefill off, ``v0_chunks_by_default``)."""
     if engine not in ENGINES:
         raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
     if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
@@ -398,7 +399,8 @@ def resolve_params(
     platform = platform or platform_from_name(gpu_name)
     extensible = extensible_on(release, platform, kv_cache_memory_bytes)
     if engine in V0_FAMILIES:
-        chunked = context > V0_LONG_CONTEXT if chunked_prefill is None else chunked_prefill
+        chunked = (v0_chunks_by_default(cfg, context, release, platform, multimodal)
+                   if chunked_prefill is None else chunked_prefill)
         default_tokens = V0_CHUNK if chunked else max(context, V0_MIN_BATCHED_TOKENS)
         default_seqs = V0_MAX_NUM_SEQS
     else:
@@ -417,6 +419,24 @@ def resolve_params(
                    platform=platform)
     _check(p)
     return p
+
+
+def v0_chunks_by_default(cfg: ArchConfig, context: int, release: Release, platform: str,
+                         multimodal: bool) -> bool:
+    """V0's chunked prefill when none is asked for (arg_utils.py, read in the 0.6.4.post1, 0.6.5, 0.7.3 and
+    0.8.3 wheels): on above 32K tokens of context (PR #6666) on CUDA, but not for a multimodal model, a
+    model with a sliding window (``get_sliding_window()``), on ROCm from 0.6.5, nor for MLA from 0.8
+    ("Chunked prefill not supported for Multimodal or MLA in V0"). Off, the profile runs one batch of the
+    whole context."""
+    if context <= V0_LONG_CONTEXT or multimodal or cfg.sliding_window:
+        return False
+    if platform not in ("cuda", "rocm") or (platform == "rocm" and release >= V0_ROCM_UNCHUNKED_RELEASE):
+        return False
+    return not (cfg.is_mla and release >= V0_MLA_UNCHUNKED_RELEASE)
+
+
+V0_ROCM_UNCHUNKED_RELEASE: Release = (0, 6, 5)
+V0_MLA_UNCHUNKED_RELEASE: Release = (0, 8, 0)
 
 
 def batch_defaults(entrypoint: str, gpu_memory_bytes: int | None, gpu_name: str | None,

@@ -155,7 +155,7 @@ def vllm_memory(
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
                        entrypoint=entrypoint, release=release, platform=platform,
-                       kv_cache_memory_bytes=kv_cache_memory_bytes)
+                       kv_cache_memory_bytes=kv_cache_memory_bytes, multimodal=vision is not None)
     first, until = V0_MLA_ALIGN_RELEASES
     # CacheEngine._align_cache: "and current_platform.is_cuda()"
     if engine == "v0" and mla and kv_cfg.is_mla and first <= p.release < until and p.platform == "cuda":

@@ -47,7 +47,8 @@ PRE_MLA_HEAD_DIM = 256
 # entry instead of 576 (1280 bytes instead of 1152)". PR #13109's DeepSeek-Coder-V2-Lite log: 59.75 GiB /
 # (116,023 blocks × 16) = 34,560 B a token = 27 layers × 1280 B. V1's MLA backends keep 576, and so does
 # V0 from 0.8.0, whose cache_engine.py has no _align_cache (read in the 0.7.3, 0.8.0 and 0.8.3 wheels; a
-# DeepSeek-V2.5 log of 0.8.3: 7,767 CPU blocks of 4 GiB = 552,960 B a block = 60 layers × 16 × 576 × 2 B)
+# DeepSeek-V2.5 log of 0.8.3, a pipeline stage of 30 layers: 7,767 CPU blocks of 4 GiB = 552,960 B a block
+# = 30 layers × 16 × 576 × 2 B)
 V0_MLA_ENTRY_ALIGN = 256
 V0_MLA_ALIGN_RELEASES = ((0, 7, 2), (0, 8, 0))  # first, and first without
 
