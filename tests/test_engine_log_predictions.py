@@ -165,10 +165,10 @@ KNOWN_MISSES = {
         0.01, "mmap: the MTL0_Mapped range spans nearly the whole file, overlapping the CPU range"),
     # round 28 (blind, r28l-*: llama.cpp b10016 from an issue thread)
     ("r28l-qwen36-35b-a3b-mxfp4moe-rtx5060ti-262144-b10016", "compute_buffer"): (
-        0.5, "a 35B MoE on a 16 GB card: 80 graph splits at -ub 1024 say that many layers' experts sit in "
-             "host memory, copied into the CUDA compute buffer for a prompt batch (one layer's, ~430 MiB), "
-             "where the excerpt shows neither the placement nor the flags: 1250 MiB printed, 649 predicted "
-             "for a whole offload; MoE experts on the CPU are not modelled"),
+        0.09, "a 35B MoE on a 16 GB card at 262,144 cells of q4_0 cache: the flash attention result holds "
+              "f16 copies of the K and V (512 MiB, PR 23907, modelled: 649 → 1160 MiB of 1250 printed); 80 "
+              "graph splits at -ub 1024 say some layers' experts sit in host memory, where the excerpt shows "
+              "neither the placement nor the flags"),
     # round 27 (blind, r27v-*: three vLLM 0.31.0 logs; none of 0.32 to 0.34 in the stored material)
     ("r27v-qwen25-7b-awq-h200-4k-v0310", "weights"): (
         0.025, "AWQ on Machete at 0.31 (the H200): its zero points in 16 bits (wna16.py) take 5.20 GiB to "

@@ -224,3 +224,25 @@ def test_the_cli_picks_the_backend_and_says_why() -> None:
     req = MemoryRequest(context=512, device=find_device("RTX 4090"), runtime="llama.cpp",
                         options={"flash_attn": "on"})
     assert "runs those layers' attention on the CPU" in " ".join(estimate(model, req).notes)
+
+
+def test_cuda_keeps_f16_copies_of_a_quantized_cache_with_the_result() -> None:
+    """llama.cpp PR 23907 (mid-2026 on): ggml-cuda's get_alloc_size for FLASH_ATTN_EXT adds f16 copies of a
+    quantized K and V (the whole cache the view spans) to the result's allocation; Vulkan, f16 caches and
+    older builds have none. A Qwen3.6-35B-A3B log at 262,144 cells of q4_0 (r28l-*) needs the 512 MiB."""
+    cfg = _cfg(128, 32, 8, hidden_size=4096, ffn_size=14336, vocab_size=32000)
+    kw = dict(n_ctx=32768, flash_attn=True, backend="gpu")
+    q8 = dict(type_k=DType.Q8_0, type_v=DType.Q8_0)
+    cuda = llamacpp_memory(cfg, 0, fa_backend="cuda", **q8, **kw).compute.graph_bytes  # type: ignore[arg-type]
+    vulkan = llamacpp_memory(cfg, 0, fa_backend="vulkan", **q8, **kw).compute.graph_bytes  # type: ignore[arg-type]
+    older = llamacpp_memory(cfg, 0, fa_backend="cuda", build="early-2026", **q8,  # type: ignore[arg-type]
+                            **kw).compute.graph_bytes
+    f16 = llamacpp_memory(cfg, 0, fa_backend="cuda", **kw).compute.graph_bytes  # type: ignore[arg-type]
+    f16_vk = llamacpp_memory(cfg, 0, fa_backend="vulkan", **kw).compute.graph_bytes  # type: ignore[arg-type]
+    copies = 32768 * 1024 * 2 * 2  # K and V: 32,768 cells × 8 heads × 128 values × 2 B each
+    assert cuda is not None and vulkan is not None and older is not None
+    assert cuda >= copies + 512 * 4096 * 4 > vulkan  # the result and its copies alone exceed Vulkan's peak
+    assert f16 == f16_vk
+    est = llamacpp_memory(cfg, 0, fa_backend="cuda", **q8, **kw).compute
+    assert any("f16 copies of the quantized K/V 134,217,728 B" in line for line in est.explain)
+    assert older < cuda

@@ -57,7 +57,8 @@ def rotation_bytes(dtype: DType, head_dim: int, largest: bool) -> int:
 
 
 def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DType = DType.F16,
-                   type_v: DType = DType.F16, backend: str = "cpu", replay: bool = True) -> ComputeBuffer:
+                   type_v: DType = DType.F16, backend: str = "cpu", replay: bool = True,
+                   f16_kv_copies: bool = False) -> ComputeBuffer:
     """The graph buffer of the worst-case ubatch (sched_reserve: n_ubatch tokens, every token an output).
 
     For a current build of the architectures graph.py rebuilds (llama, qwen2, qwen3, qwen3moe,
@@ -144,7 +145,16 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     # Gemma 3n / 4's per-layer inputs (gemma4.cpp project_per_layer_inputs): every layer's slice, made
     # before the first layer and held until the last reads its own, f32
     per_layer = t * cfg.n_layers * per_layer_input_width(cfg) * F32
-    attention = kq + v_copy + masks + rot + t * per_token + per_layer
+    # CUDA / ROCm from PR 23907 (``f16_kv_copies``): the flash attention result of the layer with the most
+    # cells holds f16 copies of its quantized K and V (ggml_graph.py flash_attn_f16_extra)
+    k_width = max((layer.k_width for layer in layer_caches(cfg) if layer is not None),
+                  default=cache_widths(cfg)[0])
+    f16_copies = 0
+    if f16_kv_copies and p.flash_attn and caches:
+        cells = max(caches.values()) * p.n_streams
+        f16_copies = cells * ((k_width if type_k != DType.F16 else 0)
+                              + (v_width if type_v != DType.F16 and not mla_view else 0)) * F16
+    attention = kq + v_copy + masks + rot + t * per_token + per_layer + f16_copies
     if cast:
         attention = max(attention, masks + cast + rot + t * (per_token - 2 * ffn_width * F32) + per_layer)
     ffn = t * 2 * ffn_width * F32 + per_layer
@@ -155,6 +165,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         f"+ {out} × 4 B = {logits + logits_rest:,} B",
         f"attention phase: KQ {kq:,} B"
         + (f" + V copied transposed {v_copy:,} B" if v_copy else "")
+        + (f" + f16 copies of the quantized K/V {f16_copies:,} B (CUDA, PR 23907)" if f16_copies else "")
         + f" + masks {masks:,} B + rotations {rot:,} B "
         f"+ {t} × {per_token:,} B activations"
         f"{while_cast} = {attention:,} B",
@@ -177,7 +188,8 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         cfg, n_ubatch=p.n_ubatch, n_outputs=out, n_tokens=t, n_seqs=p.n_seq, n_streams=p.n_streams,
         kv_unified=p.kv_unified, flash_attn=p.flash_attn,
         cells={"full": p.n_ctx_seq, "sliding": p.swa_cells}, type_k=type_k, type_v=type_v, on_gpu=on_gpu,
-        mixed_batch=p.mixed_batch, f32_mask=p.f32_mask, v_trans=p.v_trans)
+        mixed_batch=p.mixed_batch, f32_mask=p.f32_mask, v_trans=p.v_trans,
+        f16_kv_copies=f16_kv_copies and p.flash_attn and (type_k != DType.F16 or type_v != DType.F16))
     where = ", a GPU backend's buffer: no inp_embd" if on_gpu else ""
     if cast:
         where += ", the f32 mask beside its f16 cast (a build before b9410)"

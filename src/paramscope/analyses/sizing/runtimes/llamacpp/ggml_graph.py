@@ -47,7 +47,7 @@ class Tensor:
     node (ggml_set_output sets flags after creation), and every `size` imports this module at start-up,
     where a dataclass costs ~0.5 ms to create."""
 
-    __slots__ = ("external", "flags", "name", "nb", "ne", "op", "src", "type", "view_src")
+    __slots__ = ("external", "extra", "flags", "name", "nb", "ne", "op", "src", "type", "view_src")
 
     def __init__(self, op: str, type: str | DType, ne: tuple[int, int, int, int],
                  nb: tuple[int, int, int, int], src: tuple[Tensor | None, ...] = (),
@@ -62,6 +62,9 @@ class Tensor:
         self.flags = flags
         self.external = external  # memory outside the graph's buffer: weights, KV cache
         self.name = name
+        # bytes the backend's get_alloc_size adds beyond ggml_nbytes (CUDA's flash attention: f16 copies of
+        # a quantized K and V, ``flash_attn_f16_extra``)
+        self.extra = 0
 
     @property
     def nbytes(self) -> int:
@@ -75,6 +78,11 @@ class Tensor:
         if blck == 1:
             return size + (ne0 - 1) * nb0 + rest
         return ne0 * nb0 // blck + rest
+
+    @property
+    def alloc_size(self) -> int:
+        """ggml_backend_buft_get_alloc_size: nbytes, plus what the backend keeps beside the data."""
+        return self.nbytes + self.extra
 
     @property
     def n_elements(self) -> int:
@@ -191,8 +199,31 @@ def sum_rows(a: Tensor) -> Tensor:
     return new(a.type, (1, a.ne[1], a.ne[2], a.ne[3]), "SUM_ROWS", (a,))
 
 
-def flash_attn_ext(q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
-    return new("f32", (v.ne[0], q.ne[2], q.ne[1], q.ne[3]), "FLASH_ATTN_EXT", (q, k, v, mask))
+def flash_attn_ext(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, f16_copies: bool = False) -> Tensor:
+    """``f16_copies``: the backend keeps f16 copies of a K and V of another type beside the result
+    (``flash_attn_f16_extra``)."""
+    out = new("f32", (v.ne[0], q.ne[2], q.ne[1], q.ne[3]), "FLASH_ATTN_EXT", (q, k, v, mask))
+    if f16_copies:
+        out.extra = flash_attn_f16_extra(out, k, v)
+    return out
+
+
+F16_COPY_ALIGN = 128  # fattn-common.cuh: GGML_PAD(data.end, 128) before each copy
+
+
+def flash_attn_f16_extra(out: Tensor, k: Tensor, v: Tensor) -> int:
+    """ggml-cuda's get_alloc_size for FLASH_ATTN_EXT (llama.cpp PR 23907, "cuda: reserve space for
+    quantize kv-cache at startup", June 2026; fattn-common.cuh ggml_cuda_flash_attn_ext_get_f16_extra_data):
+    the prompt batch's tile and MMA kernels read f16, so a K or V of another type gets an f16 copy of all
+    its elements (the whole cache the view spans) after the result, each aligned to 128 bytes; a V that is
+    a view of K (MLA) shares K's copy."""
+    end = out.nbytes
+    if k.type not in ("f16", DType.F16):
+        end = -(-end // F16_COPY_ALIGN) * F16_COPY_ALIGN + k.n_elements * 2
+    v_is_k = v.view_src is not None and v.view_src is k.view_src and v.nb == k.nb
+    if v.type not in ("f16", DType.F16) and not v_is_k:
+        end = -(-end // F16_COPY_ALIGN) * F16_COPY_ALIGN + v.n_elements * 2
+    return end - out.nbytes
 
 
 def cast(a: Tensor, t: str | DType) -> Tensor:
@@ -336,17 +367,17 @@ def reserve(graph: Graph, alignment: int = 32) -> int:
                 if p.n_children == 1 and p.n_views == 0:
                     h.addr = p.addr
                     p.allocated = False  # the node owns the memory now
-                    size = pad(t.nbytes)
-                    extra = pad(parent.nbytes) - size
+                    size = pad(t.alloc_size)
+                    extra = pad(parent.alloc_size) - size
                     if extra > 0:
                         alloc.free(p.addr + size, extra)
                     return
-        h.addr = alloc.alloc(t.nbytes)
+        h.addr = alloc.alloc(t.alloc_size)
 
     def free(t: Tensor, h: _HashNode) -> None:
         if t.flags & OUTPUT:
             return
-        alloc.free(h.addr, t.nbytes)
+        alloc.free(h.addr, t.alloc_size)
         h.allocated = False
 
     for t in graph.leafs:

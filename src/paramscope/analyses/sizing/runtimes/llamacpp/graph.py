@@ -98,6 +98,9 @@ class GraphParams:
     # the cache with it on and then resolved it off, when each layer's V is copied transposed
     # (build_attn_mha's ``v_cont``)
     v_trans: bool | None = None
+    # CUDA / ROCm from PR 23907 (params.py F16_KV_COPY_BUILDS): the flash attention result's allocation
+    # holds f16 copies of a K and V of another type
+    f16_kv_copies: bool = False
 
     @property
     def v_transposed(self) -> bool:
@@ -246,7 +249,7 @@ class _Builder:
         k = gg.permute(k, 0, 2, 1, 3)
         v = gg.permute(v, 0, 2, 1, 3)
         if self.gp.flash_attn:
-            cur = gg.flash_attn_ext(q, k, v, mask)
+            cur = gg.flash_attn_ext(q, k, v, mask, self.gp.f16_kv_copies)
             cur = gg.reshape(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
         else:
             kq = gg.mul_mat(k, q)
@@ -428,7 +431,7 @@ def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seq
                          kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType,
                          type_v: DType, on_gpu: bool = False, n_outputs: int = 0,
                          mixed_batch: bool = False, f32_mask: bool = False,
-                         v_trans: bool | None = None) -> tuple[int, int]:
+                         v_trans: bool | None = None, f16_kv_copies: bool = False) -> tuple[int, int]:
     """The CPU compute buffer sched_reserve allocates: (bytes, the prompt graph's node count).
 
     The prompt graph (``n_tokens`` tokens: n_ubatch rounded up to a multiple of the sequences, n_ubatch
@@ -437,10 +440,11 @@ def compute_buffer_bytes(cfg: ArchConfig, *, n_ubatch: int, n_tokens: int, n_seq
     """
     outputs = n_outputs or n_ubatch
     key = (n_ubatch, outputs, n_tokens, n_seqs, n_streams, kv_unified, flash_attn,
-           tuple(sorted(cells.items())), type_k, type_v, on_gpu, mixed_batch, f32_mask, v_trans)
+           tuple(sorted(cells.items())), type_k, type_v, on_gpu, mixed_batch, f32_mask, v_trans,
+           f16_kv_copies)
     return _BUFFERS.get(cfg, key, lambda: _replay(cfg, n_ubatch, outputs, n_tokens, n_seqs, n_streams,
                                                   kv_unified, flash_attn, cells, type_k, type_v, on_gpu,
-                                                  mixed_batch, f32_mask, v_trans))
+                                                  mixed_batch, f32_mask, v_trans, f16_kv_copies))
 
 
 # Searches (the largest batch, the longest context, the fit matrix's cells) ask for the same buffer of one
@@ -452,7 +456,7 @@ _BUFFERS: ModelMemo[tuple[int, int]] = ModelMemo(512)
 def _replay(cfg: ArchConfig, n_ubatch: int, n_outputs: int, n_tokens: int, n_seqs: int, n_streams: int,
             kv_unified: bool, flash_attn: bool, cells: dict[str, int], type_k: DType, type_v: DType,
             on_gpu: bool, mixed_batch: bool = False, f32_mask: bool = False,
-            v_trans: bool | None = None) -> tuple[int, int]:
+            v_trans: bool | None = None, f16_kv_copies: bool = False) -> tuple[int, int]:
     sizes = []
     n_nodes = 0
     graphs = [(n_tokens, n_outputs)]
@@ -460,7 +464,7 @@ def _replay(cfg: ArchConfig, n_ubatch: int, n_outputs: int, n_tokens: int, n_seq
         graphs.append((n_seqs, n_seqs))
     for tokens, outputs in graphs:
         gp = GraphParams(tokens, outputs, n_seqs, n_streams, kv_unified, flash_attn, cells, type_k, type_v,
-                         on_gpu, mixed_batch, f32_mask, v_trans)
+                         on_gpu, mixed_batch, f32_mask, v_trans, f16_kv_copies)
         graph = build_graph(cfg, gp)
         n_nodes = n_nodes or len(graph.nodes)
         sizes.append(gg.reserve(graph))

@@ -27,6 +27,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.kv import (
     v_padded,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.params import (
+    F16_KV_COPY_BUILDS,
     KV_PAD,
     LEGACY_BUILDS,
     LEGACY_KV_PAD_NO_FA,
@@ -216,7 +217,10 @@ def llamacpp_memory(
                        n_outputs_max=n_outputs_max, auto_resolved_off=choice is not None and not choice.on)
     check_cache_types(cfg, type_k, type_v, p.flash_attn)
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
-    compute = compute_buffer(cfg, p, kv, type_k, type_v, backend)
+    # CUDA and ROCm keep f16 copies of a quantized K and V with the flash attention result (params.py
+    # F16_KV_COPY_BUILDS)
+    f16_copies = fa_backend in ("cuda", "rocm") and build in F16_KV_COPY_BUILDS
+    compute = compute_buffer(cfg, p, kv, type_k, type_v, backend, f16_kv_copies=f16_copies)
     rows = max(n_outputs or n_seq, n_seq)
     output = output_buffer(cfg, n_seq, rows, embeddings, build in NO_POOLED_OUTPUT_BUILDS, pooled)
     overhead = runtime_base_bytes + VOCAB_BYTES_PER_TOKEN * cfg.vocab_size

@@ -53,6 +53,11 @@ OUTPUTS_MAX_BUILDS = frozenset({"current", "mid-2026"})
 # -np (its log: "n_outputs_max = 1"); a library caller that leaves it unset keeps n_ubatch rows. Llama 3.1
 # 8B Q4_0 at 32768 cells, -ub 512, one sequence: the server's fit dry run printed 140 MiB of CUDA compute
 # buffer, the graph replayed with one output row 140.01 (with 512: 258.5)
+# llama.cpp PR 23907 ("cuda: reserve space for quantize kv-cache at startup", merged 2026-05-30, a few
+# builds after b9410): CUDA's and ROCm's flash attention result is allocated with f16 copies of a quantized
+# K and V beside it (ggml_graph.py flash_attn_f16_extra), in the compute buffer; the families from mid-2026
+# (its first few builds predate it)
+F16_KV_COPY_BUILDS = frozenset({"current", "mid-2026"})
 LEGACY_BUILDS = frozenset({"legacy", "legacy-no-swa"})
 OUTPUT_LAST_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # the families within PR #12801 (April 2025) to PR #19067 (January 2026), whose MLA cache keeps a V row of
