@@ -246,3 +246,8 @@ def test_cuda_keeps_f16_copies_of_a_quantized_cache_with_the_result() -> None:
     est = llamacpp_memory(cfg, 0, fa_backend="cuda", **q8, **kw).compute
     assert any("f16 copies of the quantized K/V 134,217,728 B" in line for line in est.explain)
     assert older < cuda
+    # a build number known (the compare tool): b9410-b9488 of the mid-2026 family predate the copies
+    early_mid = llamacpp_memory(cfg, 0, fa_backend="cuda", build="mid-2026", f16_kv_copies=False,
+                                **q8, **kw).compute.graph_bytes  # type: ignore[arg-type]
+    assert early_mid == llamacpp_memory(cfg, 0, fa_backend="vulkan", build="mid-2026", **q8,
+                                        **kw).compute.graph_bytes  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
     gpu_compute_with_host_output,
     offload,
 )
-from paramscope.analyses.sizing.runtimes.llamacpp.params import OUTPUT_LAST_BUILDS
+from paramscope.analyses.sizing.runtimes.llamacpp.params import F16_KV_COPY_FIRST_BUILD, OUTPUT_LAST_BUILDS
 from paramscope.analyses.sizing.runtimes.sglang import (
     default_attention_backend,
     given_free_memory,
@@ -640,6 +640,16 @@ ALL_CPU_MOE = re.compile(r"(?:--cpu-moe|-cmoe)\b")
 EXPERT_OP_OFFLOAD = ("CUDA", "ROCm", "Vulkan", "SYCL")
 
 
+def f16_kv_copies(r: Record) -> bool | None:
+    """Whether the log's build keeps f16 copies of a quantized cache with CUDA's flash attention (PR 23907,
+    b9489 on: params.py F16_KV_COPY_FIRST_BUILD): by its build number; never in ik_llama.cpp, whose CUDA
+    flash attention is its own; None (by the build family) where the number is not printed."""
+    if ik_llama(r):
+        return False
+    number = llamacpp_build_number(r)
+    return None if number is None else number >= F16_KV_COPY_FIRST_BUILD
+
+
 def ik_llama(r: Record) -> bool:
     """A log of ik_llama.cpp, the fork (its version as the record states it, or its build line)."""
     return "ik_llama" in (r.engine_version or "") or "ik_llama" in (r.version_note or "") or bool(
@@ -838,7 +848,8 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         swa_full=bool(r.setting("swa_full")), kv_unified=bool(r.setting("kv_unified")), type_k=type_k,
         type_v=type_v, flash_attn=flash_attn, embeddings=bool(r.setting("embeddings")),
         pooled=llamacpp_pooled(r), build=(build := llamacpp_build(r)),
-        backend=llamacpp_backend(r), n_outputs_max=n_outputs_max(r), fa_backend=fa_backend or "cpu")
+        backend=llamacpp_backend(r), n_outputs_max=n_outputs_max(r), fa_backend=fa_backend or "cpu",
+        f16_kv_copies=f16_kv_copies(r))
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
     # a hybrid's recurrent state (LFM2's short convolutions, Mamba layers) is llama_memory_recurrent's own

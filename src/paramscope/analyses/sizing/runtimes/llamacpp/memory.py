@@ -190,6 +190,7 @@ def llamacpp_memory(
     encoder_length: int | None = None,
     n_outputs_max: int = 0,
     fa_backend: str = "cpu",
+    f16_kv_copies: bool | None = None,
 ) -> LlamaCppMemory:
     """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
 
@@ -202,7 +203,9 @@ def llamacpp_memory(
     ``n_outputs_max``: the context's cap on the rows of logits its prompt graph reserves (PR 23861, noted
     at BUILDS; llama-server sets its -np; 0: unset, n_ubatch rows). ``pooled``: with ``embeddings``,
     whether they are pooled (--pooling mean, cls, last, rank; None: an encoder's GGUF pools, a decoder's
-    does not), which a legacy build's output buffer follows (``output_buffer``).
+    does not), which a legacy build's output buffer follows (``output_buffer``). ``f16_kv_copies``: whether
+    the build keeps f16 copies of a quantized cache with CUDA's flash attention (None: by the build family,
+    params.py F16_KV_COPY_BUILDS).
     """
     if pooled is None:  # an encoder's GGUF names its pooling (CLS, mean); a decoder's is none
         pooled = encoder_only(cfg)
@@ -219,7 +222,9 @@ def llamacpp_memory(
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
     # CUDA and ROCm keep f16 copies of a quantized K and V with the flash attention result (params.py
     # F16_KV_COPY_BUILDS)
-    f16_copies = fa_backend in ("cuda", "rocm") and build in F16_KV_COPY_BUILDS
+    # F16_KV_COPY_BUILDS; ``f16_kv_copies`` decides it where the build number is known (b9489 on)
+    f16_copies = fa_backend in ("cuda", "rocm") and (
+        build in F16_KV_COPY_BUILDS if f16_kv_copies is None else f16_kv_copies)
     compute = compute_buffer(cfg, p, kv, type_k, type_v, backend, f16_kv_copies=f16_copies)
     rows = max(n_outputs or n_seq, n_seq)
     output = output_buffer(cfg, n_seq, rows, embeddings, build in NO_POOLED_OUTPUT_BUILDS, pooled)

@@ -53,11 +53,13 @@ OUTPUTS_MAX_BUILDS = frozenset({"current", "mid-2026"})
 # -np (its log: "n_outputs_max = 1"); a library caller that leaves it unset keeps n_ubatch rows. Llama 3.1
 # 8B Q4_0 at 32768 cells, -ub 512, one sequence: the server's fit dry run printed 140 MiB of CUDA compute
 # buffer, the graph replayed with one output row 140.01 (with 512: 258.5)
-# llama.cpp PR 23907 ("cuda: reserve space for quantize kv-cache at startup", merged 2026-05-30, a few
-# builds after b9410): CUDA's and ROCm's flash attention result is allocated with f16 copies of a quantized
-# K and V beside it (ggml_graph.py flash_attn_f16_extra), in the compute buffer; the families from mid-2026
-# (its first few builds predate it)
+# llama.cpp PR 23907 ("cuda: reserve space for quantize kv-cache at startup", b9489, June 3, 2026): CUDA's
+# and ROCm's flash attention result is allocated with f16 copies of a quantized K and V beside it
+# (ggml_graph.py flash_attn_f16_extra), in the compute buffer; the families from mid-2026 (whose first
+# builds, b9410 to b9488, predate it). A b10240 log on an RTX 5090 (Qwen2.5-7B, 16,384 cells of q8_0):
+# 148.09 MiB of CUDA0 compute buffer printed, 148.09 replayed with the copies, 141.09 without
 F16_KV_COPY_BUILDS = frozenset({"current", "mid-2026"})
+F16_KV_COPY_FIRST_BUILD = 9489
 LEGACY_BUILDS = frozenset({"legacy", "legacy-no-swa"})
 OUTPUT_LAST_BUILDS = frozenset({"late-2025", *LEGACY_BUILDS})
 # the families within PR #12801 (April 2025) to PR #19067 (January 2026), whose MLA cache keeps a V row of
