@@ -184,3 +184,17 @@ def test_the_cli_says_when_a_release_caches_heads_not_the_latent() -> None:
         req = MemoryRequest(context=8192, device=find_device("H100"), runtime="vllm",
                             options={"vllm_release": rel})
         assert ("caches every head's K and V" in " ".join(estimate(model, req).notes)) is said, rel
+
+
+def test_an_moe_layer_s_down_projection_phase() -> None:
+    """build_moe_ffn's down projection: n_embd for each of the k routed experts beside their GLU output,
+    with the residual and the experts' normed input live; Gemma 4 also holds its dense MLP's output
+    (gemma4.cpp cur_mlp + cur_moe). Gemma 4 26B-A4B at -ub 2048 on Vulkan (r18l-*): 294 → 390 MiB of
+    428 printed."""
+    cfg = paramscope.open_model(str(CONFIGS / "gemma-4-26b-a4b.config.json")).config
+    assert cfg is not None and cfg.is_moe
+    m = llamacpp_memory(cfg, 0, n_ctx=8192, n_ubatch=2048, n_batch=2048, n_outputs_max=1, backend="gpu",
+                        build="mid-2026")
+    k, n_ff, n_embd, t = cfg.n_experts_per_token, cfg.expert_ffn_size, cfg.hidden_size, 2048
+    masks = sum(part.cells for part in m.kv.parts if part.kind in ("full", "sliding")) * t * 2
+    assert m.compute.ffn_phase == t * (k * (n_ff + n_embd) + 3 * n_embd) * 4 + masks

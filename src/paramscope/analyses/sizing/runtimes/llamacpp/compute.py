@@ -8,6 +8,7 @@ from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
     KVCache,
     cache_widths,
+    head_dims_per_layer,
     layer_caches,
 )
 from paramscope.analyses.sizing.runtimes.common import routed_ffn_width
@@ -158,6 +159,15 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     if cast:
         attention = max(attention, masks + cast + rot + t * (per_token - 2 * ffn_width * F32) + per_layer)
     ffn = t * 2 * ffn_width * F32 + per_layer
+    # a mixture of experts' down projection (build_moe_ffn's mul_mat_id): its output, n_embd for each of
+    # the k experts a token is routed to, beside their GLU output it reads (k × n_ff)
+    # the residual and the normed input the experts read stay live; Gemma 4's dense MLP runs before the
+    # experts in the same layer and its output waits beside them (gemma4.cpp: cur_mlp + cur_moe)
+    k_used = cfg.n_experts_per_token if cfg.is_moe else 0
+    hidden_live = 2 + (1 if cfg.family in DENSE_BESIDE_EXPERTS else 0)
+    moe_down = (t * (k_used * (cfg.expert_ffn_size + cfg.hidden_size) + hidden_live * cfg.hidden_size) * F32
+                + masks + per_layer) if k_used else 0
+    ffn = max(ffn, moe_down)
     hidden_rows = f"({t} + {out})" if embd else f"{out}"
     while_cast = f", or the largest f32 mask {cast:,} B beside them while it is cast" if cast else ""
     explain = (
@@ -198,6 +208,10 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes, ffn, moe_split)
 
 
+# families whose MoE layers run a dense MLP beside the routed experts and add the two (llama.cpp gemma4.cpp)
+DENSE_BESIDE_EXPERTS = frozenset({"gemma4", "gemma4_text"})
+
+
 def widest_ffn(cfg: ArchConfig) -> int:
     """The widest MLP's intermediate values per token: the routed experts', or the dense FFN's, twice as
     wide in the KV-sharing layers of a Gemma 4 with ``use_double_wide_mlp`` (gemma4.cpp: hparams.n_ff(il)
@@ -216,8 +230,12 @@ def per_layer_input_width(cfg: ArchConfig) -> int:
 
 def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) -> int:
     """Per-token bytes live beside the masks (fitted, see ``compute_buffer``)."""
-    q = cfg.n_heads * cfg.head_dim_k * F32  # one query-sized f32 tensor per token
-    kqv = cfg.n_heads * cfg.head_dim_v * F32  # attention output
+    # the widest layer's heads (Gemma 4's full-attention layers: 512 values a head beside 256)
+    widths = head_dims_per_layer(cfg)
+    head_k = max(widths) if widths else cfg.head_dim_k
+    head_v = max(widths) if widths else cfg.head_dim_v
+    q = cfg.n_heads * head_k * F32  # one query-sized f32 tensor per token
+    kqv = cfg.n_heads * head_v * F32  # attention output
     hidden = 3 * cfg.hidden_size * F32  # residual stream, normed input, attention output projected
     inputs = 3 * I32  # inp_tokens, inp_pos, inp_out_ids
     _, v_width = cache_widths(cfg)
