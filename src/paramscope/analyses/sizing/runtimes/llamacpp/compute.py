@@ -160,12 +160,18 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
         attention = max(attention, masks + cast + rot + t * (per_token - 2 * ffn_width * F32) + per_layer)
     ffn = t * 2 * ffn_width * F32 + per_layer
     # a mixture of experts' down projection (build_moe_ffn's mul_mat_id): its output, n_embd for each of
-    # the k experts a token is routed to, beside their GLU output it reads (k × n_ff)
-    # the residual and the normed input the experts read stay live; Gemma 4's dense MLP runs before the
-    # experts in the same layer and its output waits beside them (gemma4.cpp: cur_mlp + cur_moe)
+    # the k experts a token is routed to, beside their GLU output it reads (k × n_ff); the gate and up
+    # outputs (k × n_ff each) are freed by then, and where the down output is the larger (fine-grained
+    # experts, n_embd > 2 × n_ff) it does not fit the hole they leave, so the buffer grows as if they were
+    # held (the replayed Qwen3-30B-A3B graph at -ub 2048 with one output row: 400 MiB, of which 256 live
+    # at the peak; this phase 352, without the hole 272; Mixtral's wide experts reuse it). The residual
+    # and the normed input the experts read stay live; Gemma 4's dense MLP runs before the experts in the
+    # same layer and its output waits beside them (gemma4.cpp: cur_mlp + cur_moe)
     k_used = cfg.n_experts_per_token if cfg.is_moe else 0
+    n_ff_exp = cfg.expert_ffn_size
+    hole = 2 * n_ff_exp if cfg.hidden_size > 2 * n_ff_exp else 0
     hidden_live = 2 + (1 if cfg.family in DENSE_BESIDE_EXPERTS else 0)
-    moe_down = (t * (k_used * (cfg.expert_ffn_size + cfg.hidden_size) + hidden_live * cfg.hidden_size) * F32
+    moe_down = (t * (k_used * (n_ff_exp + hole + cfg.hidden_size) + hidden_live * cfg.hidden_size) * F32
                 + masks + per_layer) if k_used else 0
     ffn = max(ffn, moe_down)
     hidden_rows = f"({t} + {out})" if embd else f"{out}"
