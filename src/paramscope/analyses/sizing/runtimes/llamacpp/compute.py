@@ -146,18 +146,29 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     # Gemma 3n / 4's per-layer inputs (gemma4.cpp project_per_layer_inputs): every layer's slice, made
     # before the first layer and held until the last reads its own, f32
     per_layer = t * cfg.n_layers * per_layer_input_width(cfg) * F32
-    # CUDA / ROCm from PR 23907 (``f16_kv_copies``): the flash attention result of the layer with the most
-    # cells holds f16 copies of its quantized K and V (ggml_graph.py flash_attn_f16_extra)
-    k_width = max((layer.k_width for layer in layer_caches(cfg) if layer is not None),
-                  default=cache_widths(cfg)[0])
+    # CUDA / ROCm from PR 23907 (``f16_kv_copies``): a flash attention result holds f16 copies of its
+    # layer's quantized K and V (ggml_graph.py flash_attn_f16_extra), the largest layer's (its cells ×
+    # its own widths: Gemma 4's full layers are not its widest); a moment of its own, beside the masks, the
+    # layer's query and output and the residual, not the FFN's activations the fitted phase holds
     f16_copies = 0
     if f16_kv_copies and p.flash_attn and caches:
-        cells = max(caches.values()) * p.n_streams
-        f16_copies = cells * ((k_width if type_k != DType.F16 else 0)
-                              + (v_width if type_v != DType.F16 and not mla_view else 0)) * F16
-    attention = kq + v_copy + masks + rot + t * per_token + per_layer + f16_copies
-    if cast:
-        attention = max(attention, masks + cast + rot + t * (per_token - 2 * ffn_width * F32) + per_layer)
+        f16_copies = max((caches.get(layer.kind, 0) * p.n_streams
+                          * ((layer.k_width if type_k != DType.F16 else 0)
+                             + (layer.v_width if type_v != DType.F16 and not mla_view else 0)) * F16
+                          for layer in layer_caches(cfg) if layer is not None), default=0)
+    attention = attention_sum = kq + v_copy + masks + rot + t * per_token + per_layer
+    fa_moment = 0
+    if f16_copies:
+        widths = head_dims_per_layer(cfg)
+        head_q = max(widths) if widths else cfg.head_dim_k
+        fa_moment = (masks + rot + per_layer + f16_copies
+                     + t * (2 * cfg.n_heads * head_q + cfg.hidden_size) * F32)
+        fa_line = (f"flash attention moment (CUDA, PR 23907): f16 copies of the quantized K/V "
+                   f"{f16_copies:,} B + masks {masks:,} B + {t} × (2 × {cfg.n_heads} × {head_q} + "
+                   f"{cfg.hidden_size}) × 4 B query, output and residual = {fa_moment:,} B")
+        attention = max(attention, fa_moment)
+    cast_phase = masks + cast + rot + t * (per_token - 2 * ffn_width * F32) + per_layer if cast else 0
+    attention = max(attention, cast_phase)
     ffn = t * 2 * ffn_width * F32 + per_layer
     # a mixture of experts' down projection (build_moe_ffn's mul_mat_id): its output, n_embd for each of
     # the k experts a token is routed to, beside their GLU output it reads (k × n_ff); the gate and up
@@ -165,26 +176,30 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     # experts, n_embd > 2 × n_ff) it does not fit the hole they leave, so the buffer grows as if they were
     # held (the replayed Qwen3-30B-A3B graph at -ub 2048 with one output row: 400 MiB, of which 256 live
     # at the peak; this phase 352, without the hole 272; Mixtral's wide experts reuse it). The residual
-    # and the normed input the experts read stay live; Gemma 4's dense MLP runs before the experts in the
-    # same layer and its output waits beside them (gemma4.cpp: cur_mlp + cur_moe)
+    # and the normed input the experts read stay live (build_moe_ffn expands the routed experts first: a
+    # shared expert or Gemma 4's dense MLP runs after them). Before it, the moment the GLU output is made
+    # beside the gate and up outputs it reads (3 × k × n_ff; the builds of mid-2025 and earlier ran their
+    # experts otherwise: Mixtral on b2688 printed 115.5 MiB where the gate and up alone give 112)
     k_used = cfg.n_experts_per_token if cfg.is_moe else 0
     n_ff_exp = cfg.expert_ffn_size
     hole = 2 * n_ff_exp if cfg.hidden_size > 2 * n_ff_exp else 0
-    hidden_live = 2 + (1 if cfg.family in DENSE_BESIDE_EXPERTS else 0)
-    moe_down = (t * (k_used * (n_ff_exp + hole + cfg.hidden_size) + hidden_live * cfg.hidden_size) * F32
+    moe_down = (t * (k_used * (n_ff_exp + hole + cfg.hidden_size) + 2 * cfg.hidden_size) * F32
                 + masks + per_layer) if k_used else 0
-    ffn = max(ffn, moe_down)
+    moe_glu = (t * (3 * k_used * n_ff_exp + 2 * cfg.hidden_size) * F32 + masks + per_layer
+               if k_used and not p.legacy else 0)
+    ffn = max(ffn, moe_down, moe_glu)
     hidden_rows = f"({t} + {out})" if embd else f"{out}"
-    while_cast = f", or the largest f32 mask {cast:,} B beside them while it is cast" if cast else ""
+    while_cast = (f"; or, while the largest f32 mask ({cast:,} B) is cast, {cast_phase:,} B"
+                  if cast else "")
     explain = (
         f"logits phase: {out} × {cfg.vocab_size} × 4 B logits + {hidden_rows} × {cfg.hidden_size} × 4 B "
         f"+ {out} × 4 B = {logits + logits_rest:,} B",
         f"attention phase: KQ {kq:,} B"
         + (f" + V copied transposed {v_copy:,} B" if v_copy else "")
-        + (f" + f16 copies of the quantized K/V {f16_copies:,} B (CUDA, PR 23907)" if f16_copies else "")
         + f" + masks {masks:,} B + rotations {rot:,} B "
         f"+ {t} × {per_token:,} B activations"
-        f"{while_cast} = {attention:,} B",
+        f" = {attention_sum:,} B{while_cast}",
+        *((fa_line,) if fa_moment else ()),
         f"FFN phase: gate and up, {t} × 2 × {ffn_width} × 4 B"
         + (f" + per-layer inputs {t} × {cfg.n_layers} × {per_layer_input_width(cfg)} × 4 B" if per_layer
            else "") + f" = {ffn:,} B",
@@ -212,10 +227,6 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     graph_line = (f"ggml-alloc on llama.cpp's {graph_arch(cfg)} graph ({n_nodes} nodes, {t} tokens, "
                   f"{out} outputs{where}): {graph_bytes:,} B; the per-phase estimate, for comparison:")
     return ComputeBuffer(logits + logits_rest, attention, (graph_line, *explain), graph_bytes, ffn, moe_split)
-
-
-# families whose MoE layers run a dense MLP beside the routed experts and add the two (llama.cpp gemma4.cpp)
-DENSE_BESIDE_EXPERTS = frozenset({"gemma4", "gemma4_text"})
 
 
 def widest_ffn(cfg: ArchConfig) -> int:
