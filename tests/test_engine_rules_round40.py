@@ -240,3 +240,18 @@ def test_the_f16_copies_of_the_largest_layer() -> None:
     largest = max(cells[layer.kind] * (layer.k_width + layer.v_width) * 2
                   for layer in layer_caches(cfg) if layer is not None)
     assert any(f"f16 copies of the quantized K/V {largest:,} B" in line for line in m.compute.explain)
+
+
+def test_a_shared_expert_runs_after_the_routed_ones() -> None:
+    """Qwen2-57B-A14B's shared expert (20,480 wide) runs after the routed experts, whose summed output
+    waits beside its gate, up and product (llama-graph.cpp build_moe_ffn, then the shared build_ffn)."""
+    from paramscope.model import ArchConfig
+
+    cfg = ArchConfig(family="qwen2_moe", architecture="Qwen2MoeForCausalLM", n_layers=4, hidden_size=3584,
+                     n_heads=28, n_kv_heads=4, head_dim_k=128, head_dim_v=128, ffn_size=18944,
+                     vocab_size=151936, context_length=32768, n_experts=64, n_experts_per_token=8,
+                     expert_ffn_size=2560, n_shared_experts=1, extra={"shared_expert_ffn_size": 20480})
+    m = llamacpp_memory(cfg, 0, n_ctx=8192, n_ubatch=2048, n_batch=2048, n_outputs_max=1, backend="gpu",
+                        build="current")
+    t, masks = 2048, 8192 * 2048 * 2
+    assert m.compute.ffn_phase == t * (3 * 20480 + 3 * 3584) * 4 + masks

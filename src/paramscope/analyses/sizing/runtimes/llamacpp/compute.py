@@ -187,7 +187,12 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
                 + masks + per_layer) if k_used else 0
     moe_glu = (t * (3 * k_used * n_ff_exp + 2 * cfg.hidden_size) * F32 + masks + per_layer
                if k_used and not p.legacy else 0)
-    ffn = max(ffn, moe_down, moe_glu)
+    # a shared expert (DeepSeek, GLM, Llama 4, Qwen2-MoE) runs after the routed ones, whose summed output
+    # waits beside its gate, up and product, with the residual and the normed input
+    shared = shared_expert_width(cfg)
+    moe_shared = (t * (3 * shared + 3 * cfg.hidden_size) * F32 + masks + per_layer
+                  if k_used and shared and not p.legacy else 0)
+    ffn = max(ffn, moe_down, moe_glu, moe_shared)
     hidden_rows = f"({t} + {out})" if embd else f"{out}"
     while_cast = (f"; or, while the largest f32 mask ({cast:,} B) is cast, {cast_phase:,} B"
                   if cast else "")
@@ -237,6 +242,16 @@ def widest_ffn(cfg: ArchConfig) -> int:
     per_layer = cfg.extra.get("ffn_size_per_layer")  # a GGUF's feed_forward_length array
     widest = max(per_layer) if isinstance(per_layer, tuple | list) and per_layer else 0
     return max(routed_ffn_width(cfg), cfg.ffn_size * (2 if double else 1), int(widest))
+
+
+def shared_expert_width(cfg: ArchConfig) -> int:
+    """The shared expert MLP's width (all shared experts as one: DeepSeek's n_shared × expert width,
+    Qwen2-MoE's shared_expert_intermediate_size; a GGUF's expert_shared_feed_forward_length); 0 without."""
+    for key in ("shared_expert_ffn_size", "expert_shared_ffn_size"):
+        value = cfg.extra.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return cfg.n_shared_experts * cfg.expert_ffn_size
 
 
 def per_layer_input_width(cfg: ArchConfig) -> int:
