@@ -251,3 +251,19 @@ def test_cuda_keeps_f16_copies_of_a_quantized_cache_with_the_result() -> None:
                                 **q8, **kw).compute.graph_bytes  # type: ignore[arg-type]
     assert early_mid == llamacpp_memory(cfg, 0, fa_backend="vulkan", build="mid-2026", **q8,
                                         **kw).compute.graph_bytes  # type: ignore[arg-type]
+
+
+def test_json_carries_the_resolved_flash_attention() -> None:
+    from paramscope.analyses.sizing.memory import estimate
+    from paramscope.analyses.sizing.request import MemoryRequest
+    from paramscope.app.shapes import size_json
+    from paramscope.knowledge.hardware import find_device
+
+    model = paramscope.open_model("sentence-transformers/all-MiniLM-L6-v2")
+    req = MemoryRequest(context=512, device=find_device("RTX 4090"), runtime="llama.cpp")
+    settings = size_json(estimate(model, req))["runtime_settings"]
+    assert settings["attention_backend"] == "cuda" and settings["flash_attn"] is False
+    assert "32" in settings["flash_attn_why"]
+    cpu = size_json(estimate(model, MemoryRequest(context=512, runtime="llama.cpp")))["runtime_settings"]
+    assert cpu == {"attention_backend": "cpu", "flash_attn": True,
+                   "flash_attn_why": "the CPU backend runs flash attention for every head size"}

@@ -134,6 +134,8 @@ def size_json(est) -> dict[str, Any]:
                         "weights_bytes": d.weights_bytes, "kv_cache_bytes": d.kv_cache_bytes,
                         "compute_bytes": d.compute_bytes, "overhead_bytes": d.overhead_bytes,
                         "total_bytes": d.total_bytes, "fits": d.fits} for d in est.per_device],
+        # what the runtime resolved itself (llama.cpp: "attention_backend", "flash_attn", "flash_attn_why")
+        "runtime_settings": dict(est.runtime_settings),
         "explain": list(est.explain), "notes": list(est.notes),
     }
 

@@ -88,6 +88,7 @@ class SizeEstimate:
     devices_at_once: int = 0  # RuntimeParts.devices_at_once: devices reading weights together (0 = all)
     split: str = "even split"  # how per_device divides the model: "even split" or the runtime's own
     kv_requests_bytes: int | None = None  # RuntimeParts.kv_requests_bytes: the KV a decode step reads
+    runtime_settings: tuple[tuple[str, str | bool | int], ...] = ()  # RuntimeParts.settings
 
     @property
     def kv_read_bytes(self) -> int:
@@ -176,7 +177,8 @@ def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes,
         duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts, disk_bytes=parts.disk_bytes,
         devices_at_once=parts.devices_at_once,
-        split=parts.split_label or "even split", kv_requests_bytes=parts.kv_requests_bytes)
+        split=parts.split_label or "even split", kv_requests_bytes=parts.kv_requests_bytes,
+        runtime_settings=parts.settings)
 
 
 def _unread_quantization(model: Model, req: MemoryRequest) -> tuple[str, ...]:

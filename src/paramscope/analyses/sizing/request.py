@@ -69,6 +69,9 @@ class RuntimeParts:
     # the KV cache the requests hold, where the KV line is a pool allocated whole (SGLang's): what one
     # decode step reads; None: the KV line itself
     kv_requests_bytes: int | None = None
+    # what the runtime resolved that the request left to it, as data (llama.cpp: the backend running the
+    # attention, flash attention on or off, and why): `size --json`'s "runtime_settings"
+    settings: tuple[tuple[str, str | bool | int], ...] = ()
 
 
 def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:

@@ -179,6 +179,12 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                   f"{'' if fractions else ', equal shares: identical GPUs have the same free memory'}) and "
                   f"a compute buffer each",)
     compute_total = sum(x[2] for x in shares) if shares else compute_single
+    settings: tuple[tuple[str, str | bool | int], ...] = (
+        ("attention_backend", fa_backend), ("flash_attn", m.params.flash_attn),
+        ("flash_attn_why", choice.why if choice is not None else
+         f"--flash-attn {option(req, 'flash_attn')}" if option(req, "flash_attn") != "auto" else
+         "auto: forced on by a quantized V cache" if m.params.flash_attn else
+         "auto: off (no auto in this build family, or Grok)"))
     return RuntimeParts(m.kv_cache_bytes, compute_total, m.overhead_bytes,
                         t.value.lower(), explain, notes,
                         host_weights_bytes=split.host_weights_bytes if split else 0,
@@ -188,4 +194,4 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         device_shares=shares, split_label=f"--split-mode {mode}" if shares else "",
                         # a row split runs every matrix on all GPUs at once; a layer split (the default)
                         # runs each GPU's layers in turn, one token after the other
-                        devices_at_once=0 if mode == "row" else 1)
+                        devices_at_once=0 if mode == "row" else 1, settings=settings)
