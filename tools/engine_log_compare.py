@@ -36,8 +36,9 @@ from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
     gpu_compute_with_host_experts,
     gpu_compute_with_host_output,
     offload,
+    repeating_layers_on_gpu,
 )
-from paramscope.analyses.sizing.runtimes.llamacpp.params import F16_KV_COPY_FIRST_BUILD, OUTPUT_LAST_BUILDS
+from paramscope.analyses.sizing.runtimes.llamacpp.params import F16_KV_COPY_FIRST_BUILD
 from paramscope.analyses.sizing.runtimes.sglang import (
     default_attention_backend,
     given_free_memory,
@@ -712,10 +713,8 @@ ATTENTION_BACKENDS = (("CUDA", "cuda"), ("ROCm", "rocm"), ("Vulkan", "vulkan"), 
 def attention_backend(r: Record) -> str | None:
     """flash_attention.py's name for the backend running the attention layers: "cpu" with no layer on a
     GPU, None for a GPU backend it has no table for (OpenCL)."""
-    # -ngl 1 in a build that offloads the output layer first puts no attention layer on the GPU
-    ngl = r.setting("n_gpu_layers")
-    if llamacpp_backend(r) == "cpu" or (
-            ngl is not None and 0 <= ngl <= (0 if llamacpp_build(r) in OUTPUT_LAST_BUILDS else 1)):
+    if llamacpp_backend(r) == "cpu" or not repeating_layers_on_gpu(r.setting("n_gpu_layers"),
+                                                                   llamacpp_build(r)):
         return "cpu"
     devices = {f.device for f in (*r.all("kv_buffer"), *r.all("compute_buffer"), *r.all("model_buffer"))
                if f.device and not is_host(f.device)}

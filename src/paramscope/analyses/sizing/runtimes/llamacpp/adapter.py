@@ -23,8 +23,8 @@ from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
     gpu_compute_with_host_experts,
     gpu_compute_with_host_output,
     offload,
+    repeating_layers_on_gpu,
 )
-from paramscope.analyses.sizing.runtimes.llamacpp.params import OUTPUT_LAST_BUILDS
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
@@ -38,11 +38,8 @@ def attention_backend(req: MemoryRequest) -> str:
     """The backend that runs the attention (flash_attention.py BACKENDS): the CPU without a GPU or with
     no layer on it, else --llamacpp-backend, by default the one llama.cpp's usual build runs on the
     GPU's vendor."""
-    # -ngl 1 in a build that offloads the output layer first (params.py OUTPUT_LAST_BUILDS: not those)
-    # puts no attention layer on the GPU
-    ngl = option(req, "n_gpu_layers")
-    output_only = 0 if option(req, "llamacpp_build") in OUTPUT_LAST_BUILDS else 1
-    if req.device is None or req.device.kind == "cpu" or (ngl is not None and 0 <= ngl <= output_only):
+    if req.device is None or req.device.kind == "cpu" or not repeating_layers_on_gpu(
+            option(req, "n_gpu_layers"), option(req, "llamacpp_build")):
         return "cpu"
     named = option(req, "llamacpp_backend")
     return named if named != "auto" else VENDOR_BACKENDS.get(req.device.vendor, "cuda")

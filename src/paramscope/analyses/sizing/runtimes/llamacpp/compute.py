@@ -159,8 +159,7 @@ def compute_buffer(cfg: ArchConfig, p: LlamaCppParams, kv: KVCache, type_k: DTyp
     attention = attention_sum = kq + v_copy + masks + rot + t * per_token + per_layer
     fa_moment = 0
     if f16_copies:
-        widths = head_dims_per_layer(cfg)
-        head_q = max(widths) if widths else cfg.head_dim_k
+        head_q = widest_heads(cfg)[0]
         fa_moment = (masks + rot + per_layer + f16_copies
                      + t * (2 * cfg.n_heads * head_q + cfg.hidden_size) * F32)
         fa_line = (f"flash attention moment (CUDA, PR 23907): f16 copies of the quantized K/V "
@@ -260,12 +259,15 @@ def per_layer_input_width(cfg: ArchConfig) -> int:
     return value if isinstance(value, int) else 0
 
 
+def widest_heads(cfg: ArchConfig) -> tuple[int, int]:
+    """The widest layer's K and V head (Gemma 4's full-attention layers: 512 values a head beside 256)."""
+    widths = head_dims_per_layer(cfg)
+    return (max(widths), max(widths)) if widths else (cfg.head_dim_k, cfg.head_dim_v)
+
+
 def _attention_token_bytes(cfg: ArchConfig, p: LlamaCppParams, n_caches: int) -> int:
     """Per-token bytes live beside the masks (fitted, see ``compute_buffer``)."""
-    # the widest layer's heads (Gemma 4's full-attention layers: 512 values a head beside 256)
-    widths = head_dims_per_layer(cfg)
-    head_k = max(widths) if widths else cfg.head_dim_k
-    head_v = max(widths) if widths else cfg.head_dim_v
+    head_k, head_v = widest_heads(cfg)
     q = cfg.n_heads * head_k * F32  # one query-sized f32 tensor per token
     kqv = cfg.n_heads * head_v * F32  # attention output
     hidden = 3 * cfg.hidden_size * F32  # residual stream, normed input, attention output projected

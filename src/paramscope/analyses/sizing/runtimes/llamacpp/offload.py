@@ -45,6 +45,15 @@ def gpu_layer_start(n_layer: int, n_gpu_layers: int | None, build: str = "curren
     return ngl, max(n_layer + 1 - ngl, 0), ngl >= 1
 
 
+def repeating_layers_on_gpu(n_gpu_layers: int | None, build: str = "current") -> bool:
+    """Whether -ngl puts any repeating layer (and so an attention) on the GPU: builds that offload the
+    output layer first (``gpu_layer_start``) give it the first of the N, so -ngl 1 there holds none; a
+    negative -ngl, as logs write it, is all of them."""
+    if n_gpu_layers is None or n_gpu_layers < 0:
+        return True
+    return n_gpu_layers > (0 if build in OUTPUT_LAST_BUILDS else 1)
+
+
 # ggml_backend_sched hands an op whose weight sits in host memory to a GPU backend that asks for it
 # (ggml-backend.cpp ggml_backend_sched_backend_id_from_cur, cause "1.off"; the backend's offload_op): CUDA
 # and HIP (ggml_backend_cuda_device_offload_op), Vulkan and SYCL take matrix products of at least 32 rows
