@@ -10,11 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from paramscope.errors import HeaderError
-from paramscope.formats.hf_json import check_config, parse_json
+from paramscope.formats.hf_json import (
+    CONFIG,
+    LEGACY_QUANT_FILES,
+    check_config,
+    parse_json,
+    quantization_config_of,
+)
 from paramscope.knowledge.config_tensors import config_tensors
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
-from paramscope.knowledge.quant_configs import from_config
-from paramscope.model import Model
+from paramscope.knowledge.quant_configs import from_config, from_hf_config
+from paramscope.model import Model, Quantization
 from paramscope.sources.folder import Folder, LocalFolder
 from paramscope.sources.local import read_small_file
 
@@ -40,11 +46,24 @@ def read_from(folder: Folder, name: str) -> Model:
     """File ``name`` of ``folder`` (a directory, a Hub repository), read whole and bounded."""
     source = folder.label(name)
     cfg = parse(folder.read_whole(name, MAX_CONFIG_BYTES, "config"), source)
-    quantization = from_config(cfg)  # quantized checkpoints are listed as stored (knowledge/quant_layouts.py)
+    # quantized checkpoints are listed as stored (knowledge/quant_layouts.py): as config.json declares, else
+    # as a quantizer's own file beside it does (hf_json.LEGACY_QUANT_FILES: ModelOpt's hf_quant_config.json)
+    quantization = from_config(cfg) or _legacy_quantization(folder, name, cfg)
     tensors, notes = config_tensors(expected_tensors(cfg, source), quantization, cfg)
     metadata: dict[str, Any] = {"config": cfg, **({"warnings": notes} if notes else {})}
     return Model(format=NAME, source=source, tensors=tensors, config=arch_config_from_hf(cfg, source),
                  metadata=metadata, files=(source,), has_weights=False, quantization=quantization)
+
+
+def _legacy_quantization(folder: Folder, name: str, cfg: dict[str, Any]) -> Quantization | None:
+    """The quantization a legacy quantizer file beside ``name`` declares, for a file named config.json
+    only (another JSON file opened as a config has no checkpoint folder to speak for)."""
+    if name.rsplit("/", 1)[-1] != CONFIG:
+        return None
+    qc = quantization_config_of(folder, cfg)
+    legacy = next((f for f, method in LEGACY_QUANT_FILES if qc.get("quant_method") == method
+                   and folder.has(f)), None)
+    return from_hf_config(qc, legacy) if legacy else None
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -19,8 +19,12 @@ from paramscope.sources.folder import Folder, as_folder
 CONFIG = "config.json"
 MAX_CONFIG_BYTES = 10_000_000
 # Quantizers that predate quantization_config in config.json wrote their own file:
-# AutoGPTQ quantize_config.json {"bits": 4, …}, AutoAWQ quant_config.json {"w_bit": 4, …}.
-LEGACY_QUANT_FILES = (("quantize_config.json", "gptq"), ("quant_config.json", "awq"))
+# AutoGPTQ quantize_config.json {"bits": 4, …}, AutoAWQ quant_config.json {"w_bit": 4, …}, NVIDIA Model
+# Optimizer hf_quant_config.json {"producer": …, "quantization": {"quant_algo": "NVFP4", …}} (ModelOpt
+# 0.29 and before; vLLM's transformers_utils/config.py reads it where config.json declares nothing). Its
+# nested "quantization" is lifted to the top, where config.json's quantization_config holds the same fields.
+LEGACY_QUANT_FILES = (("quantize_config.json", "gptq"), ("quant_config.json", "awq"),
+                      ("hf_quant_config.json", "modelopt"))
 
 
 def read_config(folder: Folder | str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -116,5 +120,6 @@ def quantization_config_of(folder: Folder | str | os.PathLike[str],
             except (HeaderError, SourceError):
                 continue
             if isinstance(legacy, dict):
-                return {"quant_method": method, **legacy}
+                nested = legacy.get("quantization")
+                return {"quant_method": method, **legacy, **(nested if isinstance(nested, dict) else {})}
     return {}

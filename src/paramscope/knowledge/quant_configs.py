@@ -35,6 +35,7 @@ class Fields:
     default_bits: int | None = None
     quant_type: str | None = None
     scales: str = ""
+    type_key: str = "fmt"  # the field naming the number format, where the method has one
 
 
 METHODS: dict[str, Fields] = {
@@ -55,8 +56,10 @@ METHODS: dict[str, Fields] = {
     # NVIDIA Model Optimizer (hf_quant_config.json, or config.json's quantization_config with quant_method
     # "modelopt"): quant_algo NVFP4 (E2M1 in groups of 16, an FP8 E4M3 scale each, two float32 scalars) or
     # FP8 (per-tensor float32 scales); exclude_modules names what stays unquantized (lm_head…)
+    # MIXED_PRECISION gives each Linear its own algorithm in quantized_layers (knowledge/quant_layouts.py)
     "modelopt": Fields(bits=(), group=("group_size",), excluded=("exclude_modules", "ignore"),
-                       quant_type=None, scales="FP8 scale per 16 (NVFP4) or a float32 scalar (FP8)"),
+                       quant_type=None, scales="FP8 scale per 16 (NVFP4) or a float32 scalar (FP8)",
+                       type_key="quant_algo"),
 }
 
 
@@ -80,7 +83,7 @@ def from_hf_config(qc: Mapping[str, Any] | None, declared_in: str = "config.json
     return Quantization(
         method=method, bits=_first(qc, f.bits, int) or f.default_bits, group_size=_group(qc, f.group),
         block_shape=tuple(int(x) for x in block) if _int_list(block) else (),
-        quant_type=str(qc.get("fmt") or f.quant_type or "") or None, scale_layout=f.scales,
+        quant_type=str(qc.get(f.type_key) or f.quant_type or "").lower() or None, scale_layout=f.scales,
         symmetric=_first(qc, f.symmetric, bool), excluded=_names(qc, f.excluded), declared_in=declared_in,
         config=dict(qc))
 

@@ -38,6 +38,8 @@ BNB4_BLOCK, BNB4_NESTED_BLOCK, BNB4_CODE = 64, 256, 16
 # is the best whole length: real files average 19.15 (Llama 2 13B index, 280 matrices), 18.83 and 19.16
 # (tests/fixtures/quantized_totals/single_files.json, 192 and 64 matrices).
 NESTED_OFFSET_CHARS = 19
+# ModelOpt's NVFP4 group (its default), FP8 block side and MXFP8 block (OCP MX: 32 values a scale)
+MODELOPT_NVFP4_GROUP, MODELOPT_FP8_BLOCK, MXFP8_BLOCK = 16, 128, 32
 # vLLM / transformers names for the model dtypes a quantizer writes into its own metadata
 TORCH_NAMES = {DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32"}
 # Families whose MoE router is a bare nn.Parameter, not an nn.Linear, so no Linear-replacing quantizer
@@ -330,7 +332,7 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
        "FP8 scale per 16, float32 global scale)"),
     Layout("modelopt:nvfp4", (
         Piece(".weight", DType.U8, lambda m: (m.out, m.inn // 2), packed=True),
-        Piece(".weight_scale", DType.F8_E4M3, lambda m: (m.out, m.inn // MODELOPT_NVFP4_GROUP)),
+        Piece(".weight_scale", DType.F8_E4M3, lambda m: (m.out, m.inn // m.group)),
         Piece(".weight_scale_2", DType.F32, lambda m: ()),
         Piece(".input_scale", DType.F32, lambda m: ()),
     ), "NVIDIA Model Optimizer's unified HF export (modelopt torch/export/quant_utils.py) as vLLM "
@@ -342,6 +344,24 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".input_scale", DType.F32, lambda m: ()),
     ), "vLLM layers/quantization/modelopt.py ModelOptFp8LinearMethod.create_weights (per-tensor float32 "
        "weight_scale and input_scale)"),
+    # the per-layer algorithms of ModelOpt's MIXED_PRECISION besides FP8 and NVFP4 (vLLM 0.34 modelopt.py
+    # LINEAR_ALGOS and their QuantKeySchemes' create_weights: KFp8StaticChannel, KFp8Block128, KMxfp8Static)
+    Layout("modelopt:fp8_channel", (
+        Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", DType.F32, lambda m: (m.out,)),
+    ), "vLLM modelopt.py KFp8StaticChannel (FP8_PER_CHANNEL_PER_TOKEN: a float32 scale per output row, the "
+       "activations scaled per token at run time)"),
+    Layout("modelopt:fp8_block", (
+        Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", DType.F32, lambda m: (math.ceil(m.out / MODELOPT_FP8_BLOCK),
+                                                     math.ceil(m.inn / MODELOPT_FP8_BLOCK))),
+    ), "vLLM modelopt.py KFp8Block128 (FP8_PB_WO: weight-only FP8 with a float32 scale per 128 × 128 "
+       "block)"),
+    Layout("modelopt:mxfp8", (
+        Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", DType.U8, lambda m: (m.out, m.inn // MXFP8_BLOCK)),
+    ), "vLLM modelopt.py KMxfp8Static (MXFP8: E4M3 weights with an E8M0 scale, stored as uint8, per 32 "
+       "values of a row)"),
     Layout("mlx", (
         Piece(".weight", DType.U32, lambda m: _lead(m, m.out, m.inn * m.bits // 32), packed=True),
         Piece(".scales", _mlx_scale_dtype, lambda m: _lead(m, m.out, m.groups)),
@@ -510,6 +530,8 @@ def _alike_in_every_layer(q: Quantization) -> bool:
         names = [str(k) for k in q.config]
     elif q.method == "compressed-tensors":
         names = [x for group in _config_groups(q) for x in _targets(group)]
+    elif q.method == "modelopt":
+        names = [str(k) for k in _modelopt_layers(q)]
     else:
         names = []
     return not any(n.startswith("re:") or any(c.isdigit() or c in "?[" for c in n) for n in names)
@@ -937,7 +959,15 @@ def _dtype_named(name: Any) -> DType | None:
     return names.get(str(name).removeprefix("torch.")) if name else None
 
 
-MODELOPT_NVFP4_GROUP = 16
+# ModelOpt's quant_algo → the stored layout of a Linear it quantizes, and the weight bits (vLLM 0.34
+# modelopt.py LINEAR_ALGOS). W4A16_NVFP4 stores NVFP4's tensors (its input_scale unused: vLLM drops it);
+# FP8_BLOCK_SCALES is the MoE spelling of the 128 × 128 blocks (_BLOCK_FP8_MOE_ALGOS)
+MODELOPT_ALGOS: dict[str, tuple[str, int]] = {
+    "NVFP4": ("modelopt:nvfp4", 4), "W4A16_NVFP4": ("modelopt:nvfp4", 4), "FP8": ("modelopt:fp8", 8),
+    "FP8_PER_CHANNEL_PER_TOKEN": ("modelopt:fp8_channel", 8), "FP8_PB_WO": ("modelopt:fp8_block", 8),
+    "FP8_BLOCK_SCALES": ("modelopt:fp8_block", 8), "MXFP8": ("modelopt:mxfp8", 8),
+}
+MODELOPT_MIXED = "MIXED_PRECISION"
 
 
 def _modelopt_algo(q: Quantization) -> str:
@@ -948,18 +978,62 @@ def _modelopt_algo(q: Quantization) -> str:
     return str(algo or "").upper()
 
 
+def _modelopt_layers(q: Quantization) -> Mapping[str, Any]:
+    """MIXED_PRECISION's per-layer recipes ({module: {"quant_algo": …, "group_size": …}}), at the top or
+    under "quantization", as vLLM's ModelOptMixedPrecisionConfig._from_config reads them."""
+    nested = q.config.get("quantization")
+    layers = q.config.get("quantized_layers")
+    if layers is None and isinstance(nested, Mapping):
+        layers = nested.get("quantized_layers")
+    return layers if isinstance(layers, Mapping) else {}
+
+
+def _modelopt_recipe(layers: Mapping[str, Any], module: str, p: Placement) -> Mapping[str, Any] | None:
+    """The recipe vLLM's _resolve_quant_algo finds for a module: its own name (the head also as
+    "lm_head"; "model.language_model." and "language_model.model." taken for each other), or for an
+    expert's matrix the routed-experts module above it ("…mlp.experts"). A module no key names stays
+    unquantized."""
+    names = [module]
+    if module.endswith("lm_head"):
+        names.append("lm_head")
+    for a, b in (("model.language_model.", "language_model.model."),
+                 ("language_model.model.", "model.language_model.")):
+        if module.startswith(a):
+            names.append(b + module[len(a):])
+    if p.component.startswith("experts/"):
+        names += [n[:n.rindex(".experts.") + len(".experts")] for n in list(names) if ".experts." in n]
+    for name in names:
+        recipe = layers.get(name)
+        if isinstance(recipe, Mapping):
+            return recipe
+    return None
+
+
 def _modelopt(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
-    """Every nn.Linear but the output head and exclude_modules (checked by as_stored), as quant_algo says:
-    NVFP4 (its rows a whole number of 16-value groups) or FP8; any other algorithm is left unpriced."""
-    if not _linear(t, p, ctx.routers_linear) or p.component == "output":
+    """As quant_algo says (MODELOPT_ALGOS; NVFP4 only where a row is a whole number of its groups), every
+    nn.Linear but the output head and exclude_modules (checked by as_stored); under MIXED_PRECISION each
+    Linear, the head included, as its own recipe in quantized_layers says, and the unlisted ones left as
+    they are. An algorithm with no row is left unpriced."""
+    if not _linear(t, p, ctx.routers_linear):
         return NONE
-    algo = _modelopt_algo(q)
+    algo, group = _modelopt_algo(q), q.group_size
     module = _module(t)
-    if algo == "NVFP4" and t.shape[-1] % MODELOPT_NVFP4_GROUP == 0:
-        return _matrix(t, module, 4, MODELOPT_NVFP4_GROUP), LAYOUTS["modelopt:nvfp4"]
-    if algo == "FP8":
-        return _matrix(t, module, 8, 0), LAYOUTS["modelopt:fp8"]
-    return NONE
+    if algo == MODELOPT_MIXED:
+        recipe = _modelopt_recipe(_modelopt_layers(q), module, p)
+        if recipe is None:
+            return NONE
+        algo, group = str(recipe.get("quant_algo") or "").upper(), recipe.get("group_size") or group
+    elif p.component == "output":
+        return NONE
+    layout, bits = MODELOPT_ALGOS.get(algo, ("", 0))
+    if not layout:
+        return NONE
+    if bits == 4:
+        group = int(group or MODELOPT_NVFP4_GROUP)
+        if t.shape[-1] % group:
+            return NONE
+        return _matrix(t, module, 4, group), LAYOUTS[layout]
+    return _matrix(t, module, 8, 0), LAYOUTS[layout]
 
 
 RULES: dict[str, Rule] = {
