@@ -335,3 +335,18 @@ def test_bare_org_name_is_a_hub_repository(hub, tmp_path, monkeypatch):
     (tmp_path / "org" / "tiny").mkdir(parents=True)
     write_safetensors(tmp_path / "org" / "tiny" / "model.safetensors", {"v": ("F32", [2])})
     assert paramscope.inspect("org/tiny").inventory.total_params == 2
+
+
+def test_a_config_read_alone_takes_modelopts_quant_file_beside_it(hub, capsys):
+    """hf:org/repo/config.json of a ModelOpt 0.29 export (hf_quant_config.json beside a config.json that
+    declares nothing): priced as stored in NVFP4, as a local folder is (tests/test_modelopt_mixed.py)."""
+    config = CATALOGUE / "Llama-3.1-8B.json"
+    quant = {"producer": {"name": "modelopt", "version": "0.29.0"},
+             "quantization": {"quant_algo": "NVFP4", "group_size": 16, "exclude_modules": ["lm_head"]}}
+    hub.repos["org/nvfp4"] = Repo({"config.json": config.read_bytes(),
+                                   "hf_quant_config.json": json.dumps(quant).encode()})
+    code, out, _ = cli(capsys, "size", "hf:org/nvfp4/config.json", "--json")
+    assert code == 0
+    nvfp4 = json.loads(out)["weights_bytes"]
+    assert nvfp4 < 16060522496 // 2
+    assert nvfp4 == paramscope.size(str(config), weights="nvfp4_linear").to_json()["weights_bytes"]
