@@ -137,3 +137,17 @@ def test_nvidias_qwen36_27b_map_gives_the_checkpoint_size_vllm_printed():
     mtp_layer = h * heads * d * 2 + 2 * h * kv * d + heads * d * h + 3 * h * ffn + 2 * h + 2 * d
     mtp = 2 * h * h + 3 * h + mtp_layer
     assert round((m.tensor_bytes + 2 * mtp) / GIB, 2) == 20.42
+
+
+@pytest.mark.parametrize("recipe", [{"quant_algo": "NVFP4", "group_size": "x"}, {"quant_algo": 7},
+                                    {"quant_algo": "NVFP4", "group_size": -16}, "NVFP4", None])
+def test_a_malformed_recipe_is_no_traceback(tmp_path, llama, recipe):
+    """A recipe of the wrong shape or type (from a stranger's config) prices the layer as vLLM's default
+    NVFP4 group, or leaves it unquantized; it never raises."""
+    qc = {"quant_algo": "MIXED_PRECISION", "quantized_layers": {"model.layers.0.mlp.up_proj": recipe}}
+    m = paramscope.open_model(str(_write(tmp_path, llama, qc)))
+    ts = {t.name: t for t in m.tensors}
+    up = ts["model.layers.0.mlp.up_proj.weight"]
+    assert up.dtype in (DType.U8, DType.BF16)
+    if up.dtype == DType.U8:
+        assert ts["model.layers.0.mlp.up_proj.weight_scale"].shape == (14336, 4096 // 16)

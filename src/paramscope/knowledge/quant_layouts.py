@@ -1025,11 +1025,12 @@ def _modelopt(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
         algo, group = str(recipe.get("quant_algo") or "").upper(), recipe.get("group_size") or group
     elif p.component == "output":
         return NONE
+    if not (isinstance(group, int) and group > 0):
+        group = MODELOPT_NVFP4_GROUP  # vLLM's default; what a malformed config gives is not guessed at
     layout, bits = MODELOPT_ALGOS.get(algo, ("", 0))
     if not layout:
         return NONE
     if bits == 4:
-        group = int(group or MODELOPT_NVFP4_GROUP)
         if t.shape[-1] % group:
             return NONE
         return _matrix(t, module, 4, group), LAYOUTS[layout]
