@@ -26,7 +26,8 @@ from paramscope.records import record, replace
 
 FROM_CONFIG = 0  # ``bits`` value: the weight width quantization_config states (GPTQ/AWQ ``bits``)
 ANY = frozenset[str]()  # ``methods`` value: every checkpoint, quantized or not
-GPTQ_AWQ = frozenset({"gptq", "awq"})
+# AutoRound packs its integers as GPTQ's or AWQ's buffers (knowledge/quant_layouts.py AUTOROUND_METHODS)
+GPTQ_AWQ = frozenset({"gptq", "awq", "auto-round", "intel/auto-round"})
 BNB4 = frozenset({"bitsandbytes_4bit"})
 BNB8 = frozenset({"bitsandbytes_8bit"})
 SCALED = frozenset({"fp8", "fbgemm_fp8", "compressed-tensors", "modelopt"})

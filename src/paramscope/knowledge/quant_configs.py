@@ -56,6 +56,13 @@ METHODS: dict[str, Fields] = {
     # NVIDIA Model Optimizer (hf_quant_config.json, or config.json's quantization_config with quant_method
     # "modelopt"): quant_algo NVFP4 (E2M1 in groups of 16, an FP8 E4M3 scale each, two float32 scalars) or
     # FP8 (per-tensor float32 scales); exclude_modules names what stays unquantized (lm_head…)
+    # Intel AutoRound ("intel/auto-round" up to auto-round 0.4.x): integers packed as GPTQ's or AWQ's
+    # buffers (packing_format), per-layer overrides in extra_config (knowledge/quant_layouts.py _autoround);
+    # defaults of auto_round/schemes.py QuantizationScheme
+    "auto-round": Fields(default_bits=4, quant_type="int", scales="fp16 scales and packed zeros per group",
+                         type_key="data_type"),
+    "intel/auto-round": Fields(default_bits=4, quant_type="int",
+                               scales="fp16 scales and packed zeros per group", type_key="data_type"),
     # MIXED_PRECISION gives each Linear its own algorithm in quantized_layers (knowledge/quant_layouts.py)
     "modelopt": Fields(bits=(), group=("group_size",), excluded=("exclude_modules", "ignore"),
                        quant_type=None, scales="FP8 scale per 16 (NVFP4) or a float32 scalar (FP8)",

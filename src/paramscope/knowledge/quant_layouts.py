@@ -264,7 +264,7 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".qweight", _pack_dtype, lambda m: (m.inn // _pack_bits(m) * m.bits, m.out), packed=True),
         Piece(".qzeros", _pack_dtype, lambda m: (m.groups, m.out // _pack_bits(m) * m.bits)),
         Piece(".scales", DType.F16, lambda m: (m.groups, m.out)),
-        Piece(".g_idx", DType.I32, lambda m: (m.inn,)),
+        Piece(".g_idx", DType.I32, lambda m: (m.inn,), when=lambda m: m.opts.get("g_idx", True)),
     ), "auto_gptq nn_modules/qlinear/qlinear_*.py QuantLinear.__init__; GPTQModel "
        "nn_modules/qlinear/__init__.py BaseQuantLinear (the same buffers, packed in pack_dtype)",
        bias=DType.F16),
@@ -391,7 +391,8 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
     if rule is None:
         return Stored(tuple(tensors), (f"{q.label}: no stored layout known for quant_method {q.method!r}; "
                                        "tensors listed and priced as unquantized",))
-    unlisted = _gptq_unlisted(q) if q.method == "gptq" else _awq_unlisted(q) if q.method == "awq" else None
+    unlisted = (_gptq_unlisted(q) if q.method == "gptq" else _awq_unlisted(q) if q.method == "awq"
+                else _autoround_unlisted(q) if q.method in AUTOROUND_METHODS else None)
     if unlisted:
         return Stored(tuple(tensors), (f"{q.label}: {unlisted}; tensors listed and priced as unquantized",))
     out: list[Tensor] = []
@@ -430,6 +431,8 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
                 float_scales.append(stored)
     bias_dtypes = {lay.bias for lay in LAYOUTS.values()
                    if lay.method.split(":")[0] == q.method and lay.bias is not None}
+    if q.method in AUTOROUND_METHODS:
+        bias_dtypes = {DType.F16}  # its packers keep a quantized layer's bias as linear.bias.half()
     if bias_dtypes:
         dtype = next(iter(bias_dtypes))
         out = [_retype(t, dtype) if t.name.endswith(".bias") and t.name[:-5] in quantized else t for t in out]
@@ -532,6 +535,9 @@ def _alike_in_every_layer(q: Quantization) -> bool:
         names = [x for group in _config_groups(q) for x in _targets(group)]
     elif q.method == "modelopt":
         names = [str(k) for k in _modelopt_layers(q)]
+    elif q.method in AUTOROUND_METHODS:
+        extra = q.config.get("extra_config")
+        names = [str(k) for k in extra] if isinstance(extra, Mapping) else []
     else:
         names = []
     return not any(n.startswith("re:") or any(c.isdigit() or c in "?[" for c in n) for n in names)
@@ -1037,10 +1043,124 @@ def _modelopt(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     return _matrix(t, module, 8, 0), LAYOUTS[layout]
 
 
+# Intel AutoRound (quant_method "auto-round" from auto-round 0.5, "intel/auto-round" up to 0.4.x): its
+# integer weights packed as GPTQ's or AWQ's buffers (auto-round 0.16.1 export/export_to_autoround/export.py
+# dynamic_import_quant_linear_for_packing; auto_round_extension/torch/qlinear_torch(_zp).py; export_to_awq/
+# utils.py WQLinear_GEMM): qzeros written even when symmetric, scales always float16, a quantized layer's bias
+# in float16. g_idx only in "auto_round:gptqmodel" exports from 0.10, in 3-bit exports of 0.5.x, in every
+# legacy intel/auto-round checkpoint, and in GPTQ exports relabelled auto-round without a packing_format
+# (INFERRED there: their weights were not seen). Checked: a Qwen3-0.6B W4A16 export of 0.12.3, 540,176,136 B
+# on disk (tests/test_autoround.py).
+AUTOROUND_METHODS = frozenset({"auto-round", "intel/auto-round"})
+AUTOROUND_GROUP = 128  # auto_round/schemes.py QuantizationScheme: bits 4, group_size 128, sym, "int"
+AUTOROUND_UNQUANTIZED_BITS = 16  # an extra_config entry of 16 bits or more: left in high precision
+# readers' spellings of the packing (auto_round loader convert_hf_model; vLLM INCConfig), as the layout's
+AUTOROUND_PACKINGS = {
+    "auto": "auto_gptq", "auto_round:gptq": "auto_gptq", "auto_round:auto_gptq": "auto_gptq",
+    "auto_round:awq": "auto_awq", "auto_round:auto_awq": "auto_awq", "auto_round:gptqmodel": "gptqmodel",
+    "auto_round": "native"}
+_REGEX_CHARS = frozenset("*+?^$()[]{}|\\")  # vLLM inc/config_parser.py: a key with one of these is a regex
+
+
+def autoround_packing(q: Quantization) -> str | None:
+    """The packing an AutoRound config declares (AUTOROUND_PACKINGS), "legacy" for intel/auto-round's
+    ``backend`` spelling, None for a format it does not pack as GPTQ or AWQ (fp8, mx_fp, llm_compressor)."""
+    if q.method == "intel/auto-round":
+        return "legacy"
+    declared = q.config.get("packing_format")
+    if declared is None:
+        return "relabelled"  # readers take auto_gptq; the weights are a GPTQ export's
+    return AUTOROUND_PACKINGS.get(str(declared).lower())
+
+
+def _autoround_version(q: Quantization) -> tuple[int, ...]:
+    found = re.findall(r"\d+", str(q.config.get("autoround_version") or ""))[:2]
+    return tuple(int(x) for x in found) or (0, 0)
+
+
+def _autoround_blocks(q: Quantization) -> list[str]:
+    """block_name_to_quantize (to_quant_block_names, quant_block_list): prefixes, a comma-separated string
+    or lists of them; [] where none is named (the decoder's blocks)."""
+    for key in ("block_name_to_quantize", "to_quant_block_names", "quant_block_list"):
+        v = q.config.get(key)
+        if isinstance(v, str) and v.strip():
+            return [x.strip() for x in v.split(",") if x.strip()]
+        if isinstance(v, list) and v:
+            flat = [x for item in v for x in (item if isinstance(item, list) else [item])]
+            return [str(x) for x in flat if isinstance(x, str) and x]
+    return []
+
+
+def _autoround_override(q: Quantization, module: str) -> Mapping[str, Any] | None:
+    """The extra_config entry for a module as vLLM's INC parser finds it: its own name, a name it ends with
+    (``lm_head``), or a key with regular-expression characters searched in it."""
+    extra = q.config.get("extra_config")
+    if not isinstance(extra, Mapping):
+        return None
+    for key, value in extra.items():
+        if not isinstance(value, Mapping):
+            continue
+        key = str(key)
+        if module == key or module.endswith("." + key):
+            return value
+        if _REGEX_CHARS & set(key):
+            try:
+                if re.search(key, module):
+                    return value
+            except re.error:
+                continue
+    return None
+
+
+def _autoround(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
+    """The Linears of the quantized blocks (block_name_to_quantize, else the decoder's: not the towers or
+    the head), each as extra_config re-sets its bits, group or symmetry (16 bits or more: left as is); the
+    head only where extra_config names it; a Linear whose rows or columns are not a multiple of 32 left in
+    high precision (layer_config_resolver.py), as in auto-round's own config."""
+    if not _linear(t, p, ctx.routers_linear):
+        return NONE
+    module = _module(t)
+    override = _autoround_override(q, module)
+    if override is None:
+        blocks = _autoround_blocks(q)
+        inside = any(module.startswith(b + ".") for b in blocks) if blocks else _in_blocks(p)
+        if not inside or p.component == "output":
+            return NONE
+    settings = {**q.config, **(override or {})}
+    try:
+        bits = int(settings.get("bits") or 4)
+        group = int(settings.get("group_size") or AUTOROUND_GROUP)
+    except (TypeError, ValueError):
+        return NONE
+    if bits >= AUTOROUND_UNQUANTIZED_BITS or bits < 2 or str(settings.get("data_type") or "int") != "int":
+        return NONE
+    m = _matrix(t, module, bits, t.shape[-1] if group == -1 else group)
+    if m.out % 32 or m.inn % 32 or m.group <= 0 or m.inn % m.group:
+        return NONE
+    packing = autoround_packing(q)
+    if packing == "auto_awq":
+        return (m, LAYOUTS["awq"]) if 32 % bits == 0 else NONE
+    version = _autoround_version(q)
+    g_idx = (packing in ("legacy", "relabelled") or (packing == "gptqmodel" and version >= (0, 10))
+             or (bits == 3 and (0, 5) <= version < (0, 6)))
+    return _matrix(t, module, bits, m.group, pack=DType.I32, g_idx=g_idx), LAYOUTS["gptq"]
+
+
+def _autoround_unlisted(q: Quantization) -> str | None:
+    """Why an AutoRound config's stored tensors cannot be listed, or None."""
+    if q.config.get("model_free"):
+        return ("auto-round's model-free export pads each matrix to whole groups (model_free_utils.py "
+                "quantize_weight_rtn), a layout not modelled")
+    if autoround_packing(q) is None or str(q.config.get("data_type") or "int") != "int":
+        return (f"auto-round packing {q.config.get('packing_format')!r} / data_type "
+                f"{q.config.get('data_type')!r}: only its integer GPTQ and AWQ packings are modelled")
+    return None
+
+
 RULES: dict[str, Rule] = {
     "bitsandbytes_4bit": _bnb4, "bitsandbytes_8bit": _bnb8, "gptq": _gptq, "awq": _awq, "fp8": _fp8,
     "fbgemm_fp8": _fp8, "mxfp4": _mxfp4, "mlx": _mlx, "compressed-tensors": _compressed,
-    "modelopt": _modelopt,
+    "modelopt": _modelopt, "auto-round": _autoround, "intel/auto-round": _autoround,
 }
 EXCLUDING = frozenset(RULES) - {"mlx"}  # the methods whose q.excluded as_stored tests (see the rules above)
 

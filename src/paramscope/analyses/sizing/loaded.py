@@ -255,6 +255,24 @@ def with_fused_v_slots(model: Model) -> tuple[Model, tuple[str, ...]]:
         f"{added:+,} B",)
 
 
+# vLLM loads an AutoRound checkpoint (quantization "inc") through the GPTQ or AWQ kernels of its packing:
+# inc/schemes/inc_wna16_linear.py builds AutoGPTQLinearMethod (desc_act off) or AutoAWQMarlinLinearMethod
+# (vLLM 0.34); a legacy intel/auto-round config and the native and gptqmodel packings it does not load
+AUTOROUND_KERNELS = {"auto_gptq": "gptq", "relabelled": "gptq", "auto_awq": "awq"}
+
+
+def _kernel_method(model: Model) -> str | None:
+    """The quantization method whose vLLM kernels hold the checkpoint (AutoRound's: its packing's)."""
+    q = model.quantization
+    if q is None:
+        return None
+    if q.method == "auto-round":
+        from paramscope.knowledge.quant_layouts import autoround_packing
+
+        return AUTOROUND_KERNELS.get(autoround_packing(q) or "", q.method)
+    return q.method
+
+
 # vLLM families whose Triton MXFP4 backend pads its values (knowledge/quant_layouts.py "triton-0.17": the
 # triton_kernels 0.17 to 0.22 bundle; the v1-0.16 family is 0.16 to 0.20)
 PADDED_TRITON_FAMILIES = frozenset({"v1-0.16"})
@@ -264,7 +282,7 @@ def _relaid(model: Model, runtime: str, device: Device | None, backend: str | No
             tensor_parallel: int, build: EngineBuild | None = None) -> Loaded:
     """The checkpoint with the engine's re-layouts of quantized tensors (see ``loaded_weights``)."""
     stored = model.tensor_bytes
-    method = model.quantization.method if model.quantization else None
+    method = _kernel_method(model)
     if runtime == "vllm" and (method in ("gptq", "awq") or (method == "compressed-tensors"
                                                            and _int_with_zero_points(model))):
         return _vllm_int_kernels(model, runtime, stored, method, device, build, tensor_parallel, backend)
