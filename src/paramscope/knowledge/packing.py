@@ -30,7 +30,7 @@ ANY = frozenset[str]()  # ``methods`` value: every checkpoint, quantized or not
 GPTQ_AWQ = frozenset({"gptq", "awq", "auto-round", "intel/auto-round"})
 BNB4 = frozenset({"bitsandbytes_4bit"})
 BNB8 = frozenset({"bitsandbytes_8bit"})
-SCALED = frozenset({"fp8", "fbgemm_fp8", "compressed-tensors", "modelopt"})
+SCALED = frozenset({"fp8", "fbgemm_fp8", "compressed-tensors", "modelopt", "quark"})
 INTEGER_CONTAINERS = frozenset({DType.I32, DType.U32, DType.I64, DType.U64, DType.I16, DType.U16,
                                 DType.I8, DType.U8})
 
@@ -97,6 +97,12 @@ CONVENTIONS: tuple[Convention, ...] = (
                source="compressed-tensors pack-quantized activation order (actorder: group)"),
     Convention(frozenset({"modelopt"}), (".weight",), True, bits=4, dtypes=frozenset({DType.U8}),
                source="ModelOpt NVFP4 weights two per byte (FP8 weights are stored as F8_E4M3)"),
+    Convention(frozenset({"quark"}), (".weight",), True, bits=FROM_CONFIG,
+               dtypes=frozenset({DType.U8, DType.I32}),
+               source="AMD Quark: MXFP4 / NVFP4 two a byte, MXFP6 four in three bytes (U8), INT4 eight an "
+                      "int32; the global weight spec's bits (layer_quant_config may re-set a layer's)"),
+    Convention(frozenset({"quark"}), (".output_scale", ".input_zero_point", ".input_scale_2"), False,
+               source="Quark KV-cache output scales, static INT input zero points, NVFP4's input scale"),
     # --- MLX (mlx_lm quantize_model): uint32 containers of `bits`-bit weights, per-group scales and biases
     Convention(frozenset({"mlx"}), (".weight",), True, bits=FROM_CONFIG, dtypes=frozenset({DType.U32}),
                source="mlx core quantize: (out, in × bits / 32) uint32; a module may override bits"),
@@ -129,10 +135,21 @@ def quant_method(quantization_config: Mapping[str, Any] | None) -> str | None:
     return method or None
 
 
+# AMD Quark's element types → bits per weight (quark/torch/quantization/config/type.py Dtype)
+QUARK_BITS = {"fp4": 4, "int4": 4, "uint4": 4, "fp6_e2m3": 6, "fp6_e3m2": 6, "fp8_e4m3": 8, "fp8_e5m2": 8,
+              "int8": 8, "uint8": 8}
+
+
 def weight_bits(quantization_config: Mapping[str, Any] | None) -> int | None:
-    """Bits per packed weight: GPTQ/AWQ ``bits`` (AutoAWQ ``w_bit``), compressed-tensors ``num_bits``."""
+    """Bits per packed weight: GPTQ/AWQ ``bits`` (AutoAWQ ``w_bit``), compressed-tensors ``num_bits``,
+    Quark's global weight ``dtype``."""
     if not isinstance(quantization_config, Mapping):
         return None
+    spec = quantization_config.get("global_quant_config")
+    if isinstance(spec, Mapping):
+        weight = spec.get("weight")
+        weight = weight[0] if isinstance(weight, list) and weight else weight
+        return QUARK_BITS.get(str(weight.get("dtype"))) if isinstance(weight, Mapping) else None
     for key in ("bits", "w_bit"):
         if isinstance(quantization_config.get(key), int):
             return quantization_config[key]

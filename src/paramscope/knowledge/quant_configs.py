@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 
+from paramscope.knowledge.packing import QUARK_BITS
 from paramscope.model.quantization import Quantization
 from paramscope.records import record
 
@@ -83,6 +84,8 @@ def from_hf_config(qc: Mapping[str, Any] | None, declared_in: str = "config.json
         return _bnb4(qc, declared_in)
     if method == "compressed-tensors":
         return _compressed_tensors(qc, declared_in)
+    if method == "quark":
+        return _quark(qc, declared_in)
     if method == "mlx":
         return from_mlx(qc, declared_in)
     f = METHODS.get(method, Fields())
@@ -158,6 +161,23 @@ def _bnb4(qc: Mapping[str, Any], declared_in: str) -> Quantization:
                         scale_layout=scales, double_quant=double,
                         excluded=_names(qc, ("llm_int8_skip_modules",)), declared_in=declared_in,
                         config=dict(qc))
+
+
+def _quark(qc: Mapping[str, Any], declared_in: str) -> Quantization:
+    """AMD Quark: global_quant_config's weight spec describes the checkpoint (layer_quant_config may re-set
+    layers: knowledge/quant_layouts.py _quark); ``exclude`` names what stays unquantized."""
+    spec = qc.get("global_quant_config")
+    weight = spec.get("weight") if isinstance(spec, Mapping) else None
+    if isinstance(weight, list):
+        weight = weight[0] if weight and isinstance(weight[0], Mapping) else None
+    weight = weight if isinstance(weight, Mapping) else {}
+    kind = str(weight.get("dtype") or "") or None
+    scheme = str(weight.get("qscheme") or "")
+    return Quantization(
+        method="quark", bits=QUARK_BITS.get(kind or ""), group_size=_group(weight, ("group_size",)),
+        quant_type=kind, scale_layout=f"{scheme} scales".strip(),
+        symmetric=_first(weight, ("symmetric",), bool), excluded=_names(qc, ("exclude",)),
+        declared_in=declared_in, config=dict(qc))
 
 
 def _compressed_tensors(qc: Mapping[str, Any], declared_in: str) -> Quantization:

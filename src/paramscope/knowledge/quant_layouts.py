@@ -197,6 +197,20 @@ def _group_order(m: Matrix) -> bool:
     return m.opts.get("actorder") == "group"
 
 
+def _kv_output(m: Matrix) -> bool:
+    return bool(m.opts.get("kv_output"))
+
+
+def _quark_scale_shape(m: Matrix) -> tuple[int, ...]:
+    """A Quark FP8 or INT8 weight scale by qscheme: one (), one per output row, or one per 128 × 128 block."""
+    scheme = m.opts.get("qscheme")
+    if scheme == "per_channel":
+        return (m.out,)
+    if scheme == "per_block":
+        return (math.ceil(m.out / MODELOPT_FP8_BLOCK), math.ceil(m.inn / MODELOPT_FP8_BLOCK))
+    return ()
+
+
 def _static_input(m: Matrix) -> bool:
     return bool(m.opts.get("static_input"))
 
@@ -344,6 +358,50 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".input_scale", DType.F32, lambda m: ()),
     ), "vLLM layers/quantization/modelopt.py ModelOptFp8LinearMethod.create_weights (per-tensor float32 "
        "weight_scale and input_scale)"),
+    # AMD Quark's real_quantized exports (quark/torch/export: a quantizer's scale and zero_point saved as
+    # <weight|input|output>_scale / _zero_point, a second quantizer's with "_2"), each as vLLM 0.34's
+    # quark/schemes register them: FP8 (per tensor, channel or 128 × 128 block), INT8 (a zero point even
+    # when symmetric), INT4/UINT4 per group (transposed, eight to an int32 along the outputs, the zero
+    # points packed alike), OCP MX (MXFP4, MXFP6, MXFP8: an E8M0 scale per 32) and NVFP4; 0-d scales for a
+    # static input and for the KV cache's k_proj / v_proj outputs (export.kv_cache_group)
+    Layout("quark:fp8", (
+        Piece(".weight", DType.F8_E4M3, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", lambda m: m.opts["scale_dtype"], lambda m: _quark_scale_shape(m)),
+        Piece(".input_scale", lambda m: m.opts["scale_dtype"], lambda m: (), when=_static_input),
+        Piece(".output_scale", lambda m: m.opts["scale_dtype"], lambda m: (), when=_kv_output),
+    ), "Quark export (export/utils.py _fix_state_dict_key_on_save) as vLLM quark/schemes/quark_w8a8_fp8.py "
+       "QuarkW8A8Fp8 / QuarkW8A8Fp8PerBlock register it"),
+    Layout("quark:int8", (
+        Piece(".weight", DType.I8, lambda m: (m.out, m.inn), packed=True),
+        Piece(".weight_scale", lambda m: m.opts["scale_dtype"], lambda m: _quark_scale_shape(m)),
+        Piece(".weight_zero_point", DType.I8, lambda m: _quark_scale_shape(m)),
+        Piece(".input_scale", lambda m: m.opts["scale_dtype"], lambda m: (), when=_static_input),
+        Piece(".input_zero_point", DType.I8, lambda m: (), when=_static_input),
+        Piece(".output_scale", lambda m: m.opts["scale_dtype"], lambda m: (), when=_kv_output),
+    ), "Quark Pack_8_bits (the zero point saved for every INT type) as vLLM quark_w8a8_int8.py registers it"),
+    Layout("quark:int4", (
+        Piece(".weight", DType.I32, lambda m: (m.inn, m.out // 8), packed=True),
+        Piece(".weight_scale", lambda m: m.opts["scale_dtype"], lambda m: (m.groups, m.out)),
+        Piece(".weight_zero_point", DType.I32, lambda m: (m.groups, m.out // 8)),
+        Piece(".output_scale", lambda m: m.opts["scale_dtype"], lambda m: (), when=_kv_output),
+    ), "Quark Pack_4_bits per group (transposed, eight 4-bit values an int32) as vLLM quark_w4a16_int4.py "
+       "QuarkW4A16Int4 registers it"),
+    Layout("quark:mx", (
+        Piece(".weight", lambda m: DType.F8_E4M3 if m.bits == 8 else DType.U8,
+              lambda m: (m.out, m.inn * m.bits // 8), packed=True),
+        Piece(".weight_scale", DType.U8, lambda m: (m.out, m.inn // MXFP8_BLOCK)),
+        Piece(".input_scale", lambda m: m.opts["scale_dtype"], lambda m: (), when=_static_input),
+        Piece(".output_scale", lambda m: m.opts["scale_dtype"], lambda m: (), when=_kv_output),
+    ), "Quark Pack_fp4 / Pack_fp6 and the E8M0 scales (realquantizer.py to_e8m0_uint8) as vLLM "
+       "quark_ocp_mx.py QuarkOCP_MX and quark_w4a8_mxfp4_fp8.py register them"),
+    Layout("quark:nvfp4", (
+        Piece(".weight", DType.U8, lambda m: (m.out, m.inn // 2), packed=True),
+        Piece(".weight_scale", DType.F8_E4M3, lambda m: (m.out, m.inn // m.group)),
+        Piece(".weight_scale_2", DType.F32, lambda m: ()),
+        Piece(".input_scale_2", DType.F32, lambda m: (), when=_static_input),
+        Piece(".output_scale", lambda m: m.opts["scale_dtype"], lambda m: (), when=_kv_output),
+    ), "Quark's two-level NVFP4 (an FP8 E4M3 scale per 16, a float32 global scale) as vLLM quark_nvfp4.py "
+       "QuarkNVFP4 registers it"),
     # the per-layer algorithms of ModelOpt's MIXED_PRECISION besides FP8 and NVFP4 (vLLM 0.34 modelopt.py
     # LINEAR_ALGOS and their QuantKeySchemes' create_weights: KFp8StaticChannel, KFp8Block128, KMxfp8Static)
     Layout("modelopt:fp8_channel", (
@@ -392,7 +450,8 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         return Stored(tuple(tensors), (f"{q.label}: no stored layout known for quant_method {q.method!r}; "
                                        "tensors listed and priced as unquantized",))
     unlisted = (_gptq_unlisted(q) if q.method == "gptq" else _awq_unlisted(q) if q.method == "awq"
-                else _autoround_unlisted(q) if q.method in AUTOROUND_METHODS else None)
+                else _autoround_unlisted(q) if q.method in AUTOROUND_METHODS
+                else _quark_unlisted(q) if q.method == "quark" else None)
     if unlisted:
         return Stored(tuple(tensors), (f"{q.label}: {unlisted}; tensors listed and priced as unquantized",))
     out: list[Tensor] = []
@@ -471,6 +530,9 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         notes = _fp8_scale_note(q, out)
     if float_scales:
         notes = _float_scale_note(q, float_scales)
+    if q.method == "quark" and any(t.name.endswith(("_scale", "_zero_point")) and t.dtype != DType.U8
+                                   and t.dtype != DType.F8_E4M3 and t.dtype != DType.F32 for t in out):
+        notes = _quark_scale_note(q)
     if q.method == "compressed-tensors" and isinstance(q.config.get("kv_cache_scheme"), Mapping):
         before = len(out)
         out = _with_kv_scales(out, tensors)
@@ -538,6 +600,9 @@ def _alike_in_every_layer(q: Quantization) -> bool:
     elif q.method in AUTOROUND_METHODS:
         extra = q.config.get("extra_config")
         names = [str(k) for k in extra] if isinstance(extra, Mapping) else []
+    elif q.method == "quark":
+        layers = q.config.get("layer_quant_config")
+        names = [*map(str, q.excluded), *(map(str, layers) if isinstance(layers, Mapping) else ())]
     else:
         names = []
     return not any(n.startswith("re:") or any(c.isdigit() or c in "?[" for c in n) for n in names)
@@ -1157,12 +1222,119 @@ def _autoround_unlisted(q: Quantization) -> str | None:
     return None
 
 
+# AMD Quark (quant_method "quark"): which spec a Linear takes, as the export decides what it writes
+# (quark/torch/quantization/config: exclude, then layer_quant_config's first fnmatch key, then
+# layer_type_quant_config["Linear"], then global_quant_config); embeddings never, the head and routers as any
+# Linear unless excluded. Scales of FP8 and INT types follow the model dtype unless scale_type names one
+# (observer.py: "When scale_type='float32', scale stays in float32; otherwise follows model dtype"); the
+# file-to-file exporter writes float32 for every one of them, which a config does not tell apart: noted.
+QUARK_MX_BITS = {"fp4": 4, "fp6_e2m3": 6, "fp6_e3m2": 6, "fp8_e4m3": 8}
+QUARK_SCALE_TYPES = {"float32": DType.F32, "float16": DType.F16, "bfloat16": DType.BF16,
+                     "float8_e8m0fnu": DType.U8}
+
+
+def _quark_excluded(patterns: Any, module: str) -> bool:
+    """Quark's exclude: a module's own name, a shell glob over it, or "re:" and a regular expression
+    matched from its start (AMD's configs write all three)."""
+    for pattern in patterns if isinstance(patterns, list) else ():
+        pattern = str(pattern)
+        if pattern.startswith("re:"):
+            try:
+                if re.match(pattern[3:], module):
+                    return True
+            except re.error:
+                continue
+        elif module == pattern or fnmatch.fnmatchcase(module, pattern):
+            return True
+    return False
+
+
+def _quark_spec(q: Quantization, module: str) -> Mapping[str, Any] | None:
+    """The quantization spec the export gave a Linear, or None (excluded or none)."""
+    if _quark_excluded(q.config.get("exclude"), module):
+        return None
+    layers = q.config.get("layer_quant_config")
+    for key, spec in (layers.items() if isinstance(layers, Mapping) else ()):
+        if isinstance(spec, Mapping) and fnmatch.fnmatchcase(module, str(key)):
+            return spec
+    by_type = q.config.get("layer_type_quant_config")
+    if isinstance(by_type, Mapping) and isinstance(by_type.get("Linear"), Mapping):
+        return by_type["Linear"]
+    spec = q.config.get("global_quant_config")
+    return spec if isinstance(spec, Mapping) else None
+
+
+def _quark_static(spec: Any) -> bool:
+    """A static (calibrated) activation spec, whose scale the export saves."""
+    return isinstance(spec, Mapping) and spec.get("dtype") is not None and spec.get("is_dynamic") is False
+
+
+def _quark(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
+    """Each Linear as its Quark spec's weight says (see above); a scheme vLLM does not load (bias or output
+    quantization beyond the KV cache's, W4A8 INT4+FP8 lists) is left as listed."""
+    if not _linear(t, p, ctx.routers_linear):
+        return NONE
+    module = _module(t)
+    spec = _quark_spec(q, module)
+    weight = spec.get("weight") if spec else None
+    if not weight:
+        return NONE
+    inputs = spec.get("input_tensors") if spec else None
+    export = q.config.get("export")
+    groups = export.get("kv_cache_group") if isinstance(export, Mapping) else None
+    kv = any(fnmatch.fnmatchcase(module, str(g)) for g in groups) if isinstance(groups, list) else False
+    nvfp4 = (isinstance(weight, list) and len(weight) == 2 and all(isinstance(w, Mapping) for w in weight)
+             and weight[0].get("dtype") == "fp4" and weight[1].get("dtype") == "fp8_e4m3")
+    if isinstance(weight, list):
+        if not nvfp4 and len(weight) != 1:
+            return NONE
+        weight = weight[0]
+    if not isinstance(weight, Mapping):
+        return NONE
+    dtype, scheme = str(weight.get("dtype") or ""), str(weight.get("qscheme") or "")
+    scale = QUARK_SCALE_TYPES.get(str(weight.get("scale_type") or ""), t.dtype)
+    static = _quark_static(inputs[-1] if isinstance(inputs, list) and inputs else inputs)
+    opts = {"scale_dtype": scale if scale != DType.U8 else t.dtype, "kv_output": kv, "static_input": static,
+            "qscheme": scheme}
+    group = weight.get("group_size")
+    if nvfp4:
+        g = group if isinstance(group, int) and group > 0 else MODELOPT_NVFP4_GROUP
+        return (_matrix(t, module, 4, g, **opts), LAYOUTS["quark:nvfp4"]) if t.shape[-1] % g == 0 else NONE
+    if scheme == "per_group" and dtype in QUARK_MX_BITS and group == MXFP8_BLOCK:
+        m = _matrix(t, module, QUARK_MX_BITS[dtype], MXFP8_BLOCK, **opts)
+        return (m, LAYOUTS["quark:mx"]) if m.inn % MXFP8_BLOCK == 0 else NONE
+    if dtype == "fp8_e4m3" and scheme in ("per_tensor", "per_channel", "per_block"):
+        if scheme == "per_block" and scale == DType.U8:
+            opts["scale_dtype"] = DType.U8  # float8_e8m0fnu block scales: one byte each
+        return _matrix(t, module, 8, 0, **opts), LAYOUTS["quark:fp8"]
+    if dtype in ("int8", "uint8") and scheme in ("per_tensor", "per_channel"):
+        return _matrix(t, module, 8, 0, **opts), LAYOUTS["quark:int8"]
+    if dtype in ("int4", "uint4") and scheme == "per_group" and isinstance(group, int) and group > 0:
+        m = _matrix(t, module, 4, group, **opts)
+        return (m, LAYOUTS["quark:int4"]) if m.out % 8 == 0 and m.inn % group == 0 else NONE
+    return NONE
+
+
+def _quark_unlisted(q: Quantization) -> str | None:
+    export = q.config.get("export")
+    fmt = export.get("weight_format") if isinstance(export, Mapping) else None
+    if fmt not in (None, "real_quantized"):
+        return f"Quark export weight_format {fmt!r}: only real_quantized checkpoints are modelled"
+    return None
+
+
+def _quark_scale_note(q: Quantization) -> tuple[str, ...]:
+    return (f"{q.label}: FP8 and INT scales listed in the model dtype (Quark's observer keeps them so unless "
+            "scale_type names one); a file-to-file export writes them in float32",)
+
+
 RULES: dict[str, Rule] = {
     "bitsandbytes_4bit": _bnb4, "bitsandbytes_8bit": _bnb8, "gptq": _gptq, "awq": _awq, "fp8": _fp8,
     "fbgemm_fp8": _fp8, "mxfp4": _mxfp4, "mlx": _mlx, "compressed-tensors": _compressed,
-    "modelopt": _modelopt, "auto-round": _autoround, "intel/auto-round": _autoround,
+    "modelopt": _modelopt, "auto-round": _autoround, "intel/auto-round": _autoround, "quark": _quark,
 }
-EXCLUDING = frozenset(RULES) - {"mlx"}  # the methods whose q.excluded as_stored tests (see the rules above)
+# the methods whose q.excluded as_stored tests (see the rules above); Quark's rule reads its own exclude
+EXCLUDING = frozenset(RULES) - {"mlx", "quark"}
 
 
 # --- what an engine holds after loading a stored checkpoint ------------------------------------------------
