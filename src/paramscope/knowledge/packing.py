@@ -30,7 +30,7 @@ ANY = frozenset[str]()  # ``methods`` value: every checkpoint, quantized or not
 GPTQ_AWQ = frozenset({"gptq", "awq", "auto-round", "intel/auto-round"})
 BNB4 = frozenset({"bitsandbytes_4bit"})
 BNB8 = frozenset({"bitsandbytes_8bit"})
-SCALED = frozenset({"fp8", "fbgemm_fp8", "compressed-tensors", "modelopt", "quark"})
+SCALED = frozenset({"fp8", "fbgemm_fp8", "compressed-tensors", "modelopt", "quark", "bitnet"})
 INTEGER_CONTAINERS = frozenset({DType.I32, DType.U32, DType.I64, DType.U64, DType.I16, DType.U16,
                                 DType.I8, DType.U8})
 
@@ -103,6 +103,8 @@ CONVENTIONS: tuple[Convention, ...] = (
                       "int32; the global weight spec's bits (layer_quant_config may re-set a layer's)"),
     Convention(frozenset({"quark"}), (".output_scale", ".input_zero_point", ".input_scale_2"), False,
                source="Quark KV-cache output scales, static INT input zero points, NVFP4's input scale"),
+    Convention(frozenset({"bitnet"}), (".weight",), True, bits=2, dtypes=frozenset({DType.U8}),
+               source="BitNet b1.58 BitLinear: four ternary weights a byte, (out / 4, in)"),
     # --- MLX (mlx_lm quantize_model): uint32 containers of `bits`-bit weights, per-group scales and biases
     Convention(frozenset({"mlx"}), (".weight",), True, bits=FROM_CONFIG, dtypes=frozenset({DType.U32}),
                source="mlx core quantize: (out, in × bits / 32) uint32; a module may override bits"),

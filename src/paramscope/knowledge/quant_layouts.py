@@ -38,6 +38,8 @@ BNB4_BLOCK, BNB4_NESTED_BLOCK, BNB4_CODE = 64, 256, 16
 # is the best whole length: real files average 19.15 (Llama 2 13B index, 280 matrices), 18.83 and 19.16
 # (tests/fixtures/quantized_totals/single_files.json, 192 and 64 matrices).
 NESTED_OFFSET_CHARS = 19
+# BitNet b1.58: four ternary weights (2 bits each) a byte, along the output rows (VALUES_PER_ITEM)
+BITNET_PER_BYTE = 4
 # ModelOpt's NVFP4 group (its default), FP8 block side and MXFP8 block (OCP MX: 32 values a scale)
 MODELOPT_NVFP4_GROUP, MODELOPT_FP8_BLOCK, MXFP8_BLOCK = 16, 128, 32
 # vLLM / transformers names for the model dtypes a quantizer writes into its own metadata
@@ -358,6 +360,11 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".input_scale", DType.F32, lambda m: ()),
     ), "vLLM layers/quantization/modelopt.py ModelOptFp8LinearMethod.create_weights (per-tensor float32 "
        "weight_scale and input_scale)"),
+    Layout("bitnet", (
+        Piece(".weight", DType.U8, lambda m: (m.out // BITNET_PER_BYTE, m.inn), packed=True),
+        Piece(".weight_scale", lambda m: m.dtype, lambda m: (1,)),
+    ), "transformers integrations/bitnet.py BitLinear (and AutoBitLinear offline, whose checkpoints "
+       "BitNetDeserialize unpacks): four ternary rows a uint8 row, one scale in the model dtype"),
     # AMD Quark's real_quantized exports (quark/torch/export: a quantizer's scale and zero_point saved as
     # <weight|input|output>_scale / _zero_point, a second quantizer's with "_2"), each as vLLM 0.34's
     # quark/schemes register them: FP8 (per tensor, channel or 128 × 128 block), INT8 (a zero point even
@@ -451,7 +458,9 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
                                        "tensors listed and priced as unquantized",))
     unlisted = (_gptq_unlisted(q) if q.method == "gptq" else _awq_unlisted(q) if q.method == "awq"
                 else _autoround_unlisted(q) if q.method in AUTOROUND_METHODS
-                else _quark_unlisted(q) if q.method == "quark" else None)
+                else _quark_unlisted(q) if q.method == "quark"
+                else "use_rms_norm adds a norm to every BitLinear, not modelled"
+                if q.method == "bitnet" and q.config.get("use_rms_norm") else None)
     if unlisted:
         return Stored(tuple(tensors), (f"{q.label}: {unlisted}; tensors listed and priced as unquantized",))
     out: list[Tensor] = []
@@ -1222,6 +1231,20 @@ def _autoround_unlisted(q: Quantization) -> str | None:
     return None
 
 
+def _bitnet(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
+    """Every nn.Linear but modules_to_not_convert, and the head unless that list is given (transformers'
+    get_modules_to_not_convert adds the output embedding only to a missing list); AutoBitLinear's online
+    mode stores plain weights and quantizes them as it runs."""
+    if not _linear(t, p, ctx.routers_linear):
+        return NONE
+    if p.component == "output" and q.config.get("modules_to_not_convert") is None:
+        return NONE
+    online = q.config.get("linear_class") == "autobitlinear" and q.config.get("quantization_mode") == "online"
+    if online or t.shape[0] % BITNET_PER_BYTE:
+        return NONE
+    return _matrix(t, _module(t), 2, 0), LAYOUTS["bitnet"]
+
+
 # AMD Quark (quant_method "quark"): which spec a Linear takes, as the export decides what it writes
 # (quark/torch/quantization/config: exclude, then layer_quant_config's first fnmatch key, then
 # layer_type_quant_config["Linear"], then global_quant_config); embeddings never, the head and routers as any
@@ -1332,6 +1355,7 @@ RULES: dict[str, Rule] = {
     "bitsandbytes_4bit": _bnb4, "bitsandbytes_8bit": _bnb8, "gptq": _gptq, "awq": _awq, "fp8": _fp8,
     "fbgemm_fp8": _fp8, "mxfp4": _mxfp4, "mlx": _mlx, "compressed-tensors": _compressed,
     "modelopt": _modelopt, "auto-round": _autoround, "intel/auto-round": _autoround, "quark": _quark,
+    "bitnet": _bitnet,
 }
 # the methods whose q.excluded as_stored tests (see the rules above); Quark's rule reads its own exclude
 EXCLUDING = frozenset(RULES) - {"mlx", "quark"}
