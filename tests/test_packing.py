@@ -37,6 +37,17 @@ CT_NVFP4 = {"quant_method": "compressed-tensors", "format": "nvfp4-pack-quantize
 MODELOPT = {"quant_method": "modelopt", "quant_algo": "NVFP4"}
 MLX4 = {"group_size": 32, "bits": 4, "model.layers.0.mlp.up_proj": {"group_size": 32, "bits": 8}}
 
+
+def _quark(dtype: str, group: int) -> dict:
+    return {"quant_method": "quark",
+            "global_quant_config": {"weight": {"dtype": dtype, "qscheme": "per_group", "group_size": group}}}
+
+
+QUARK_MXFP4, QUARK_MXFP6, QUARK_INT4 = _quark("fp4", 32), _quark("fp6_e2m3", 32), _quark("int4", 128)
+AUTOROUND = {"quant_method": "auto-round", "bits": 4, "group_size": 128,
+             "packing_format": "auto_round:auto_gptq"}
+BITNET = {"quant_method": "bitnet", "linear_class": "autobitlinear", "quantization_mode": "offline"}
+
 # (config, name, dtype, shape, expected logical params); each row of CONVENTIONS is hit first by one.
 EXAMPLES: list[tuple[dict | None, str, str, tuple[int, ...], int]] = [
     # buffers
@@ -91,6 +102,16 @@ EXAMPLES: list[tuple[dict | None, str, str, tuple[int, ...], int]] = [
     # ModelOpt NVFP4
     (MODELOPT, "model.layers.0.mlp.down_proj.weight", "U8", (OUT, IN // 2), LINEAR),
     (MODELOPT, "model.layers.0.mlp.down_proj.weight_scale_2", "F32", (), 0),
+    # AMD Quark: MXFP4 two a byte, MXFP6 four in three bytes, INT4 eight an int32 (transposed); side data
+    (QUARK_MXFP4, "model.layers.0.mlp.down_proj.weight", "U8", (OUT, IN // 2), LINEAR),
+    (QUARK_MXFP6, "model.layers.0.mlp.down_proj.weight", "U8", (OUT, IN * 3 // 4), LINEAR),
+    (QUARK_INT4, "model.layers.0.mlp.down_proj.weight", "I32", (IN, OUT // 8), LINEAR),
+    (QUARK_MXFP4, "model.layers.0.self_attn.k_proj.output_scale", "BF16", (), 0),
+    (QUARK_MXFP4, "model.layers.0.mlp.down_proj.weight_scale", "U8", (OUT, IN // 32), 0),
+    # AutoRound packs as GPTQ
+    (AUTOROUND, "model.layers.0.mlp.down_proj.qweight", "I32", (IN * 4 // 32, OUT), LINEAR),
+    # BitNet: four ternary weights a byte
+    (BITNET, "model.layers.0.mlp.down_proj.weight", "U8", (OUT // 4, IN), LINEAR),
     # MLX: uint32 (out, in × bits / 32), a module's own width where the config overrides it
     (MLX4, "model.layers.0.mlp.down_proj.weight", "U32", (OUT, IN * 4 // 32), LINEAR),
     (MLX4, "model.layers.0.mlp.up_proj.weight", "U32", (OUT, IN * 8 // 32), LINEAR),
