@@ -165,3 +165,54 @@ def test_vllm_holds_an_auto_gptq_export_as_its_gptq_twin(tmp_path):
         held = loaded_weights(ar, "vllm", find_device(gpu))
         assert held.bytes == loaded_weights(twin, "vllm", find_device(gpu)).bytes == ar.tensor_bytes - dropped
         assert "GPTQ" in " ".join(held.notes)
+
+
+def _llama(tmp_path, qc, sub):
+    (tmp_path / sub).mkdir()
+    cfg = dict(paramscope.open_model("llama-3.1-8b").metadata["config"])
+    return {t.name: t for t in _open(tmp_path / sub, cfg, qc).tensors}
+
+
+def test_extra_config_precedence_is_vllms(tmp_path):
+    """vLLM's INC parser: a name (its own, or one it ends with) before any expression, whatever the order of
+    the keys; an expression's missing fields default to 16 bits outside the blocks (the head), so a head an
+    expression re-groups stays unquantized; an expression with \\d reaches only the layers it names."""
+    ts = _llama(tmp_path, {**W4A16, "extra_config": {".*": {"bits": 8}, "lm_head": {"bits": 16}}}, "a")
+    assert ts["lm_head.weight"].dtype == DType.BF16
+    assert ts["model.layers.5.mlp.up_proj.qweight"].shape == (4096 * 8 // 32, 14336)
+    ts = _llama(tmp_path, {**W4A16, "extra_config": {".*head.*": {"group_size": 64}}}, "b")
+    assert ts["lm_head.weight"].dtype == DType.BF16
+    ts = _llama(tmp_path, {**W4A16, "extra_config": {r"model\.layers\.\d\.mlp\.down_proj": {"bits": 8}}}, "c")
+    assert ts["model.layers.3.mlp.down_proj.qweight"].shape == (14336 * 8 // 32, 4096)
+    assert ts["model.layers.13.mlp.down_proj.qweight"].shape == (14336 * 4 // 32, 4096)
+
+
+def test_blocks_named_by_prefix_and_awq_above_4_bits(tmp_path):
+    """block_name_to_quantize as vLLM reads it (a name starting with the prefix: "model.layers.1" holds
+    layers 1 and 10 to 19, not 2); auto_awq at 5 bits packs its columns along int32 words."""
+    ts = _llama(tmp_path, {**W4A16, "block_name_to_quantize": "model.layers.1"}, "a")
+    assert "model.layers.1.mlp.up_proj.qweight" in ts and "model.layers.12.mlp.up_proj.qweight" in ts
+    assert ts["model.layers.2.mlp.up_proj.weight"].dtype == DType.BF16
+    ts = _llama(tmp_path, {**W4A16, "bits": 5, "sym": False, "packing_format": "auto_round:auto_awq"}, "b")
+    assert ts["model.layers.0.mlp.down_proj.qweight"].shape == (14336, 4096 * 5 // 32)
+    assert ts["model.layers.0.mlp.down_proj.qzeros"].shape == (14336 // 128, 4096 * 5 // 32)
+
+
+def test_a_hostile_extra_config_is_neither_a_traceback_nor_a_hang(tmp_path):
+    """Infinity bits, an expression whose repeat count overflows, one that backtracks exponentially
+    (refused: untrusted_regex), thousands of names: priced, in a bounded time (a subprocess, so a hang
+    fails rather than stalls the suite)."""
+    import subprocess
+    import sys
+
+    cfg = dict(paramscope.open_model("llama-3.1-8b").metadata["config"])
+    extra = {"model.layers.0.mlp.up_proj": {"bits": float("inf")}, "a{99999999999}": {"bits": 8},
+             r"^((\w|\.)*)*Q$": {"bits": 8}, "model.layers.1.mlp.up_proj": {"bits": "x"},
+             **{f"model.layers.{i % 32}.mlp.experts.{i}.up_proj": {"bits": 8} for i in range(5000)}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**cfg, "quantization_config": {**W4A16, "extra_config": extra}}))
+    code = ("import sys, paramscope; m = paramscope.open_model(sys.argv[1]); "
+            "print(sum(t.name.endswith('.qweight') for t in m.tensors))")
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) == 32 * 7 - 2  # the two malformed layers left as they are

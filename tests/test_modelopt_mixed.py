@@ -151,3 +151,38 @@ def test_a_malformed_recipe_is_no_traceback(tmp_path, llama, recipe):
     assert up.dtype in (DType.U8, DType.BF16)
     if up.dtype == DType.U8:
         assert ts["model.layers.0.mlp.up_proj.weight_scale"].shape == (14336, 4096 // 16)
+
+
+def test_experts_take_the_first_key_under_their_module(tmp_path):
+    """vLLM asks for the routed-experts module ("…mlp.experts"): a key for a fused name under it
+    ("…experts.gate_up_proj") or for one expert's matrix quantizes every expert, as vLLM's FusedMoE takes
+    the first key under its prefix; with none, the first key under the MoE block (its ".experts" fallback)."""
+    cfg = json.loads((CONFIGS / "qwen3.5-35b-a3b.config.json").read_text())
+    p = "model.language_model.layers.0.mlp."
+    for sub, key in (("fused", p + "experts.gate_up_proj"), ("one", p + "experts.0.gate_proj"),
+                     ("parent", p + "shared_expert.gate_proj")):
+        qc = {"quant_algo": "MIXED_PRECISION", "quantized_layers": {key: {"quant_algo": "NVFP4"}}}
+        ts = {t.name: t.dtype for t in _open_at(tmp_path / sub, cfg, qc).tensors}
+        assert ts[p + "experts.255.down_proj.weight"] == DType.U8, sub
+        assert ts["model.language_model.layers.1.mlp.experts.0.down_proj.weight"] == DType.BF16, sub
+
+
+def _open_at(folder: Path, cfg: dict, qc: dict):
+    return paramscope.open_model(str(_write(folder, cfg, qc)))
+
+
+@pytest.mark.parametrize("name, method", [("quantize_config.json", "gptq"), ("quant_config.json", "awq"),
+                                          ("hf_quant_config.json", "modelopt")])
+def test_a_quantizers_own_file_beside_a_config_is_read(tmp_path, llama, name, method):
+    """A config.json read alone takes the quantizer file beside it, as a folder with weights does
+    (hf_json.LEGACY_QUANT_FILES): AutoGPTQ's quantize_config.json, AutoAWQ's quant_config.json,
+    ModelOpt's hf_quant_config.json."""
+    files = {"gptq": {"bits": 4, "group_size": 128, "desc_act": False, "sym": True},
+             "awq": {"w_bit": 4, "q_group_size": 128, "zero_point": True, "version": "GEMM"},
+             "modelopt": {"quantization": {"quant_algo": "FP8", "exclude_modules": ["lm_head"]}}}
+    (tmp_path / name).write_text(json.dumps(files[method]))
+    (tmp_path / "config.json").write_text(json.dumps(llama))
+    m = paramscope.open_model(str(tmp_path / "config.json"))
+    assert m.quantization is not None and m.quantization.method == method
+    assert m.quantization.declared_in == name
+    assert m.tensor_bytes < paramscope.open_model("llama-3.1-8b").tensor_bytes * 0.6

@@ -172,3 +172,81 @@ def test_a_written_checkpoint_reads_back_with_its_parameters(tmp_path):
         (plain / "config.json").write_text(json.dumps(cfg))
         expected = paramscope.inspect(str(plain / "config.json")).inventory.total_params
         assert paramscope.inspect(str(folder)).inventory.total_params == expected, name
+
+
+def test_mxfp8_blocks_kv_names_and_static_outputs(tmp_path):
+    """The 2-D MXFP8 spelling (per_block [32, 32], E8M0): a byte per 32 × 32 block; a kv_cache_group naming
+    one layer's k_proj adds that layer's output_scale only; a static output spec saves its scale."""
+    mxfp8 = {"dtype": "fp8_e4m3", "qscheme": "per_block", "block_size": [32, 32],
+             "scale_type": "float8_e8m0fnu"}
+    out = {"dtype": "fp8_e4m3", "qscheme": "per_tensor", "is_dynamic": False}
+    qc = quark(mxfp8, layer_quant_config={"*o_proj": {"weight": mxfp8, "output_tensors": out}})
+    qc["export"]["kv_cache_group"] = [K]
+    ts = _shapes(_open(tmp_path, qc))
+    assert ts[DOWN + ".weight"] == (DType.F8_E4M3, (4096, 14336))
+    assert ts[DOWN + ".weight_scale"] == (DType.U8, (4096 // 32, 14336 // 32))
+    assert K + ".output_scale" in ts and "model.layers.1.self_attn.k_proj.output_scale" not in ts
+    assert "model.layers.7.self_attn.o_proj.output_scale" in ts
+
+
+def test_an_unknown_spec_is_named_and_left_unquantized(tmp_path):
+    """W4A8's INT4+FP8 weight list has no layout here: its layers stay bf16 and a note names the spec."""
+    w4a8 = [{"dtype": "fp8_e4m3", "qscheme": "per_tensor"}, {"dtype": "int4", "qscheme": "per_channel"}]
+    m = _open(tmp_path, quark({"dtype": "fp4", "is_dynamic": False, **MX},
+                              layer_quant_config={"*mlp*": {"weight": w4a8}}))
+    ts = _shapes(m)
+    assert ts[DOWN + ".weight"][0] == DType.BF16 and ts[Q + ".weight"][0] == DType.U8
+    assert any("layer_quant_config['*mlp*']" in w for w in m.metadata.get("warnings", ()))
+
+
+def test_hostile_patterns_are_refused_not_run(tmp_path):
+    """An exclude expression that backtracks exponentially and a Linear-sized list of names: the pattern
+    matches nothing (untrusted_regex), the names are looked up, the run stays bounded (a subprocess)."""
+    import subprocess
+    import sys
+
+    qc = quark({"dtype": "fp4", "is_dynamic": False, **MX}, exclude=[
+        r"re:^((\w|\.)*)*Q$", "re:(", *(f"model.layers.{i}.mlp.down_proj" for i in range(32)),
+        *(f"no.such.module.{i}" for i in range(5000))])
+    qc["global_quant_config"]["weight"]["group_size"] = float("inf")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**LLAMA, "quantization_config": qc}))
+    code = "import sys, paramscope; m = paramscope.open_model(sys.argv[1]); print(len(m.tensors))"
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_file_read_takes_each_layers_own_spec(tmp_path):
+    """Reading a real file, a layer re-set by layer_quant_config counts its packed values by its own type
+    (MXFP4 MLPs under a global FP8), and a null global spec is no error."""
+    cfg = {**LLAMA, "num_hidden_layers": 2, "vocab_size": 1024}
+    fp8 = {"dtype": "fp8_e4m3", "qscheme": "per_tensor", "is_dynamic": False}
+    mx = {"dtype": "fp4", "is_dynamic": False, **MX}
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "config.json").write_text(json.dumps(cfg))
+    expected = paramscope.inspect(str(plain / "config.json")).inventory.total_params
+    for name, qc in (("fp8-mx", quark(fp8, layer_quant_config={"*mlp*": {"weight": mx}})),
+                     ("null-global", quark(None, layer_quant_config={"*mlp*": {"weight": mx}}))):
+        folder = tmp_path / name
+        folder.mkdir()
+        listed = _open(folder, qc, cfg)
+        types = {DType.U8: np.uint8, DType.BF16: np.uint16, DType.F8_E4M3: np.uint8}
+        arrays = {t.name: np.zeros(t.shape, types[t.dtype]) for t in listed.tensors}
+        save_file(arrays, str(folder / "model.safetensors"))
+        _retype_f8(folder / "model.safetensors", {t.name for t in listed.tensors if t.dtype == DType.F8_E4M3})
+        assert paramscope.inspect(str(folder)).inventory.total_params == expected, name
+
+
+def _retype_f8(path: Path, names: set[str]) -> None:
+    """numpy has no float8: write the bytes as U8, then rename the dtype in the header (same size)."""
+    import struct
+
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    for name in names:
+        header[name]["dtype"] = "F8_E4M3"
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the header padded to 8 bytes, as safetensors writes it
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])

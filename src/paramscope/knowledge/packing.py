@@ -193,7 +193,15 @@ def apply_packing(tensors: Sequence[Tensor], quantization_config: Mapping[str, A
 
 
 def _module_bits(quantization_config: Mapping[str, Any] | None, name: str, bits: int | None) -> int | None:
-    """MLX lets a module override the width: {"model.layers.0.mlp.down_proj": {"bits": 8, …}}."""
+    """MLX lets a module override the width: {"model.layers.0.mlp.down_proj": {"bits": 8, …}}; a Quark
+    module takes its own spec's type (layer_quant_config may re-set it)."""
+    if quantization_config and quant_method(quantization_config) == "quark" and name.endswith(".weight"):
+        from paramscope.knowledge.quant_selectors import quark_spec
+
+        spec = quark_spec(quantization_config, name.removesuffix(".weight"))
+        weight = spec.get("weight") if spec else None
+        weight = weight[0] if isinstance(weight, list) and weight else weight
+        return QUARK_BITS.get(str(weight.get("dtype"))) if isinstance(weight, Mapping) else None
     override = quantization_config.get(name.removesuffix(".weight")) if quantization_config else None
     if isinstance(override, Mapping) and isinstance(override.get("bits"), int):
         return override["bits"]

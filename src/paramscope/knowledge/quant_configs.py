@@ -93,9 +93,16 @@ def from_hf_config(qc: Mapping[str, Any] | None, declared_in: str = "config.json
     return Quantization(
         method=method, bits=_first(qc, f.bits, int) or f.default_bits, group_size=_group(qc, f.group),
         block_shape=tuple(int(x) for x in block) if _int_list(block) else (),
-        quant_type=str(qc.get(f.type_key) or f.quant_type or "").lower() or None, scale_layout=f.scales,
+        quant_type=_quant_type(qc, f), scale_layout=f.scales,
         symmetric=_first(qc, f.symmetric, bool), excluded=_names(qc, f.excluded), declared_in=declared_in,
         config=dict(qc))
+
+
+def _quant_type(qc: Mapping[str, Any], f: Fields) -> str | None:
+    """The number format as the config spells it (FP8's "fmt"); an algorithm name (ModelOpt's quant_algo
+    "NVFP4", AutoRound's data_type) in lower case, as the labels write formats."""
+    kind = str(qc.get(f.type_key) or f.quant_type or "")
+    return (kind if f.type_key == "fmt" else kind.lower()) or None
 
 
 def from_config(cfg: Mapping[str, Any] | None) -> Quantization | None:
@@ -208,7 +215,7 @@ def _first(qc: Mapping[str, Any], keys: tuple[str, ...], kind: type) -> Any:
         if v is not None and not isinstance(v, Mapping | list):
             try:
                 return kind(v)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 return None
     return None
 

@@ -23,6 +23,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from paramscope.gcpause import gc_paused
+from paramscope.knowledge.quant_selectors import (
+    INC_REGEX_CHARS,
+    autoround_override,
+    modelopt_recipe,
+    quark_kv_output,
+    quark_spec,
+    untrusted_regex,
+)
 from paramscope.knowledge.roles import Placement, place, without_layer
 from paramscope.model import Tensor
 from paramscope.model.dtypes import DType
@@ -209,7 +217,8 @@ def _quark_scale_shape(m: Matrix) -> tuple[int, ...]:
     if scheme == "per_channel":
         return (m.out,)
     if scheme == "per_block":
-        return (math.ceil(m.out / MODELOPT_FP8_BLOCK), math.ceil(m.inn / MODELOPT_FP8_BLOCK))
+        rows, cols = m.opts.get("block") or (MODELOPT_FP8_BLOCK, MODELOPT_FP8_BLOCK)
+        return (math.ceil(m.out / rows), math.ceil(m.inn / cols))
     return ()
 
 
@@ -289,6 +298,12 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
         Piece(".qzeros", DType.I32, lambda m: (m.groups, m.out // m.pack)),
         Piece(".scales", DType.F16, lambda m: (m.groups, m.out)),
     ), "AutoAWQ awq/modules/linear/gemm.py WQLinear_GEMM.__init__", bias=DType.F16),
+    Layout("auto-round:awq", (
+        Piece(".qweight", DType.I32, lambda m: (m.inn, m.out * m.bits // 32), packed=True),
+        Piece(".qzeros", DType.I32, lambda m: (m.groups, m.out * m.bits // 32)),
+        Piece(".scales", DType.F16, lambda m: (m.groups, m.out)),
+    ), "auto-round export_to_awq/utils.py WQLinear_GEMM (4 to 7 bits: SUPPORTED_AWQ_BITS, its output "
+       "columns packed along int32 words)"),
     Layout("awq:gemv", (
         Piece(".qweight", DType.I32, lambda m: (m.out, m.inn // m.pack), packed=True),
         Piece(".qzeros", DType.I32, lambda m: (m.out, _awq_zeros_width(m))),
@@ -539,9 +554,10 @@ def as_stored(tensors: Sequence[Tensor], q: Quantization | None, model_type: str
         notes = _fp8_scale_note(q, out)
     if float_scales:
         notes = _float_scale_note(q, float_scales)
-    if q.method == "quark" and any(t.name.endswith(("_scale", "_zero_point")) and t.dtype != DType.U8
-                                   and t.dtype != DType.F8_E4M3 and t.dtype != DType.F32 for t in out):
-        notes = _quark_scale_note(q)
+    if q.method == "quark":
+        in_model_dtype = any(t.name.endswith(("_scale", "_zero_point")) and t.dtype in MODEL_SCALE_DTYPES
+                             for t in out)
+        notes = _quark_unpriced(q) + (_quark_scale_note(q) if in_model_dtype else ())
     if q.method == "compressed-tensors" and isinstance(q.config.get("kv_cache_scheme"), Mapping):
         before = len(out)
         out = _with_kv_scales(out, tensors)
@@ -608,10 +624,15 @@ def _alike_in_every_layer(q: Quantization) -> bool:
         names = [str(k) for k in _modelopt_layers(q)]
     elif q.method in AUTOROUND_METHODS:
         extra = q.config.get("extra_config")
-        names = [str(k) for k in extra] if isinstance(extra, Mapping) else []
+        names = [*(str(k) for k in extra), *_autoround_blocks(q)] if isinstance(extra, Mapping) else [
+            *_autoround_blocks(q)]
+        if any(INC_REGEX_CHARS & set(n) for n in names):
+            return False
     elif q.method == "quark":
-        layers = q.config.get("layer_quant_config")
-        names = [*map(str, q.excluded), *(map(str, layers) if isinstance(layers, Mapping) else ())]
+        layers, export = q.config.get("layer_quant_config"), q.config.get("export")
+        groups = export.get("kv_cache_group") if isinstance(export, Mapping) else None
+        names = [*map(str, q.excluded), *(map(str, layers) if isinstance(layers, Mapping) else ()),
+                 *(map(str, groups) if isinstance(groups, list) else ())]
     else:
         names = []
     return not any(n.startswith("re:") or any(c.isdigit() or c in "?[" for c in n) for n in names)
@@ -785,7 +806,8 @@ def _exclusion(patterns: Sequence[str]) -> Callable[[str], bool]:
     # cannot grow into a pattern, so each start stops at its first miss (a few set lookups a name, not
     # the joins of all its 21-36 runs)
     heads = frozenset(".".join(ps[:k]) for ps in (p.split(".") for p in plain) for k in range(1, len(ps) + 1))
-    regexes = tuple(re.compile(p[3:]) for p in patterns if p.startswith("re:"))
+    compiled = (untrusted_regex(p[3:]) for p in patterns if p.startswith("re:"))
+    regexes = tuple(rx for rx in compiled if rx is not None)  # an unusable expression matches nothing
     globs = tuple(p for p in patterns if not p.startswith("re:") and "*" in p)
 
     def test(module: str) -> bool:
@@ -850,10 +872,13 @@ def _gptq(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
         return NONE
     bits, group = q.bits or 4, q.group_size
     for pattern, override in _dynamic(q.config.get("dynamic")):
+        rx = untrusted_regex(pattern[2:] if pattern.startswith("-:") else pattern.removeprefix("+:"))
+        if rx is None:
+            continue
         if pattern.startswith("-:"):
-            if re.match(pattern[2:], module):
+            if rx.match(module):
                 return NONE
-        elif re.match(pattern.removeprefix("+:"), module):
+        elif rx.match(module):
             bits = int(override.get("bits", bits))
             g = override.get("group_size", group)
             group = int(g) if g and int(g) > 0 else None
@@ -1068,27 +1093,6 @@ def _modelopt_layers(q: Quantization) -> Mapping[str, Any]:
     return layers if isinstance(layers, Mapping) else {}
 
 
-def _modelopt_recipe(layers: Mapping[str, Any], module: str, p: Placement) -> Mapping[str, Any] | None:
-    """The recipe vLLM's _resolve_quant_algo finds for a module: its own name (the head also as
-    "lm_head"; "model.language_model." and "language_model.model." taken for each other), or for an
-    expert's matrix the routed-experts module above it ("…mlp.experts"). A module no key names stays
-    unquantized."""
-    names = [module]
-    if module.endswith("lm_head"):
-        names.append("lm_head")
-    for a, b in (("model.language_model.", "language_model.model."),
-                 ("language_model.model.", "model.language_model.")):
-        if module.startswith(a):
-            names.append(b + module[len(a):])
-    if p.component.startswith("experts/"):
-        names += [n[:n.rindex(".experts.") + len(".experts")] for n in list(names) if ".experts." in n]
-    for name in names:
-        recipe = layers.get(name)
-        if isinstance(recipe, Mapping):
-            return recipe
-    return None
-
-
 def _modelopt(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     """As quant_algo says (MODELOPT_ALGOS; NVFP4 only where a row is a whole number of its groups), every
     nn.Linear but the output head and exclude_modules (checked by as_stored); under MIXED_PRECISION each
@@ -1099,7 +1103,7 @@ def _modelopt(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     algo, group = _modelopt_algo(q), q.group_size
     module = _module(t)
     if algo == MODELOPT_MIXED:
-        recipe = _modelopt_recipe(_modelopt_layers(q), module, p)
+        recipe = modelopt_recipe(_modelopt_layers(q), module, p.component.startswith("experts/"))
         if recipe is None:
             return NONE
         algo, group = str(recipe.get("quant_algo") or "").upper(), recipe.get("group_size") or group
@@ -1133,7 +1137,6 @@ AUTOROUND_PACKINGS = {
     "auto": "auto_gptq", "auto_round:gptq": "auto_gptq", "auto_round:auto_gptq": "auto_gptq",
     "auto_round:awq": "auto_awq", "auto_round:auto_awq": "auto_awq", "auto_round:gptqmodel": "gptqmodel",
     "auto_round": "native"}
-_REGEX_CHARS = frozenset("*+?^$()[]{}|\\")  # vLLM inc/config_parser.py: a key with one of these is a regex
 
 
 def autoround_packing(q: Quantization) -> str | None:
@@ -1165,27 +1168,6 @@ def _autoround_blocks(q: Quantization) -> list[str]:
     return []
 
 
-def _autoround_override(q: Quantization, module: str) -> Mapping[str, Any] | None:
-    """The extra_config entry for a module as vLLM's INC parser finds it: its own name, a name it ends with
-    (``lm_head``), or a key with regular-expression characters searched in it."""
-    extra = q.config.get("extra_config")
-    if not isinstance(extra, Mapping):
-        return None
-    for key, value in extra.items():
-        if not isinstance(value, Mapping):
-            continue
-        key = str(key)
-        if module == key or module.endswith("." + key):
-            return value
-        if _REGEX_CHARS & set(key):
-            try:
-                if re.search(key, module):
-                    return value
-            except re.error:
-                continue
-    return None
-
-
 def _autoround(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     """The Linears of the quantized blocks (block_name_to_quantize, else the decoder's: not the towers or
     the head), each as extra_config re-sets its bits, group or symmetry (16 bits or more: left as is); the
@@ -1194,17 +1176,23 @@ def _autoround(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     if not _linear(t, p, ctx.routers_linear):
         return NONE
     module = _module(t)
-    override = _autoround_override(q, module)
-    if override is None:
-        blocks = _autoround_blocks(q)
-        inside = any(module.startswith(b + ".") for b in blocks) if blocks else _in_blocks(p)
-        if not inside or p.component == "output":
-            return NONE
-    settings = {**q.config, **(override or {})}
+    blocks = _autoround_blocks(q)
+    # the layers the blocks hold (vLLM: a name starting with one of block_name_to_quantize; the export's own
+    # default is the decoder's blocks), never the head
+    quantized = (any(module.startswith(b) for b in blocks) if blocks else _in_blocks(p)) and (
+        p.component != "output")
+    found = autoround_override(q.config.get("extra_config"), module)
+    if found is None and not quantized:
+        return NONE
+    override, named = found or ({}, True)
+    # a named entry's missing fields are the global config's; a matched expression's are the layer's own
+    # defaults, 16 bits outside the quantized blocks (inc/config_parser.py get_config)
+    base = q.config if named or quantized else {"bits": AUTOROUND_UNQUANTIZED_BITS}
+    settings = {**q.config, **base, **override}
     try:
         bits = int(settings.get("bits") or 4)
         group = int(settings.get("group_size") or AUTOROUND_GROUP)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return NONE
     if bits >= AUTOROUND_UNQUANTIZED_BITS or bits < 2 or str(settings.get("data_type") or "int") != "int":
         return NONE
@@ -1213,7 +1201,7 @@ def _autoround(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
         return NONE
     packing = autoround_packing(q)
     if packing == "auto_awq":
-        return (m, LAYOUTS["awq"]) if 32 % bits == 0 else NONE
+        return (m, LAYOUTS["auto-round:awq"]) if (m.out * bits) % 32 == 0 else NONE
     version = _autoround_version(q)
     g_idx = (packing in ("legacy", "relabelled") or (packing == "gptqmodel" and version >= (0, 10))
              or (bits == 3 and (0, 5) <= version < (0, 6)))
@@ -1251,40 +1239,10 @@ def _bitnet(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
 # Linear unless excluded. Scales of FP8 and INT types follow the model dtype unless scale_type names one
 # (observer.py: "When scale_type='float32', scale stays in float32; otherwise follows model dtype"); the
 # file-to-file exporter writes float32 for every one of them, which a config does not tell apart: noted.
+MODEL_SCALE_DTYPES = frozenset({DType.BF16, DType.F16})  # scales kept in the model dtype (the note below)
 QUARK_MX_BITS = {"fp4": 4, "fp6_e2m3": 6, "fp6_e3m2": 6, "fp8_e4m3": 8}
 QUARK_SCALE_TYPES = {"float32": DType.F32, "float16": DType.F16, "bfloat16": DType.BF16,
                      "float8_e8m0fnu": DType.U8}
-
-
-def _quark_excluded(patterns: Any, module: str) -> bool:
-    """Quark's exclude: a module's own name, a shell glob over it, or "re:" and a regular expression
-    matched from its start (AMD's configs write all three)."""
-    for pattern in patterns if isinstance(patterns, list) else ():
-        pattern = str(pattern)
-        if pattern.startswith("re:"):
-            try:
-                if re.match(pattern[3:], module):
-                    return True
-            except re.error:
-                continue
-        elif module == pattern or fnmatch.fnmatchcase(module, pattern):
-            return True
-    return False
-
-
-def _quark_spec(q: Quantization, module: str) -> Mapping[str, Any] | None:
-    """The quantization spec the export gave a Linear, or None (excluded or none)."""
-    if _quark_excluded(q.config.get("exclude"), module):
-        return None
-    layers = q.config.get("layer_quant_config")
-    for key, spec in (layers.items() if isinstance(layers, Mapping) else ()):
-        if isinstance(spec, Mapping) and fnmatch.fnmatchcase(module, str(key)):
-            return spec
-    by_type = q.config.get("layer_type_quant_config")
-    if isinstance(by_type, Mapping) and isinstance(by_type.get("Linear"), Mapping):
-        return by_type["Linear"]
-    spec = q.config.get("global_quant_config")
-    return spec if isinstance(spec, Mapping) else None
 
 
 def _quark_static(spec: Any) -> bool:
@@ -1292,50 +1250,81 @@ def _quark_static(spec: Any) -> bool:
     return isinstance(spec, Mapping) and spec.get("dtype") is not None and spec.get("is_dynamic") is False
 
 
+def _quark_kind(weight: Any) -> str | None:
+    """The layout of a Quark weight spec (a LAYOUTS row "quark:<kind>"), or None where none is known here:
+    W4A8's INT4+FP8 list, the legacy "mx" type, INT4 per channel, INT8 per group."""
+    if isinstance(weight, list):
+        nvfp4 = (len(weight) == 2 and all(isinstance(w, Mapping) for w in weight)
+                 and weight[0].get("dtype") == "fp4" and weight[1].get("dtype") == "fp8_e4m3")
+        return "nvfp4" if nvfp4 else _quark_kind(weight[0]) if len(weight) == 1 else None
+    if not isinstance(weight, Mapping):
+        return None
+    dtype, scheme = str(weight.get("dtype") or ""), str(weight.get("qscheme") or "")
+    group = weight.get("group_size")
+    if scheme == "per_group" and dtype in QUARK_MX_BITS and group == MXFP8_BLOCK:
+        return "mx"
+    if dtype == "fp8_e4m3" and scheme in ("per_tensor", "per_channel", "per_block"):
+        return "fp8"
+    if dtype in ("int8", "uint8") and scheme in ("per_tensor", "per_channel"):
+        return "int8"
+    if dtype in ("int4", "uint4") and scheme == "per_group" and isinstance(group, int) and group > 0:
+        return "int4"
+    return None
+
+
 def _quark(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
-    """Each Linear as its Quark spec's weight says (see above); a scheme vLLM does not load (bias or output
-    quantization beyond the KV cache's, W4A8 INT4+FP8 lists) is left as listed."""
+    """Each Linear as its Quark spec's weight says (see above, _quark_kind), a static output spec (the KV
+    cache's) with its 0-d output_scale; a spec with no layout is left as listed, and as_stored's note
+    names it (_quark_unpriced)."""
     if not _linear(t, p, ctx.routers_linear):
         return NONE
     module = _module(t)
-    spec = _quark_spec(q, module)
-    weight = spec.get("weight") if spec else None
-    if not weight:
+    spec = quark_spec(q.config, module)
+    kind = _quark_kind(spec.get("weight")) if spec else None
+    if kind is None or spec is None:
         return NONE
-    inputs = spec.get("input_tensors") if spec else None
-    export = q.config.get("export")
-    groups = export.get("kv_cache_group") if isinstance(export, Mapping) else None
-    kv = any(fnmatch.fnmatchcase(module, str(g)) for g in groups) if isinstance(groups, list) else False
-    nvfp4 = (isinstance(weight, list) and len(weight) == 2 and all(isinstance(w, Mapping) for w in weight)
-             and weight[0].get("dtype") == "fp4" and weight[1].get("dtype") == "fp8_e4m3")
-    if isinstance(weight, list):
-        if not nvfp4 and len(weight) != 1:
-            return NONE
-        weight = weight[0]
-    if not isinstance(weight, Mapping):
-        return NONE
-    dtype, scheme = str(weight.get("dtype") or ""), str(weight.get("qscheme") or "")
+    weight = spec["weight"][0] if isinstance(spec["weight"], list) else spec["weight"]
+    inputs = spec.get("input_tensors")
+    scheme, group = str(weight.get("qscheme") or ""), weight.get("group_size")
     scale = QUARK_SCALE_TYPES.get(str(weight.get("scale_type") or ""), t.dtype)
-    static = _quark_static(inputs[-1] if isinstance(inputs, list) and inputs else inputs)
-    opts = {"scale_dtype": scale if scale != DType.U8 else t.dtype, "kv_output": kv, "static_input": static,
-            "qscheme": scheme}
-    group = weight.get("group_size")
-    if nvfp4:
+    opts: dict[str, Any] = {
+        "scale_dtype": scale if scale != DType.U8 else t.dtype, "qscheme": scheme,
+        # the KV cache's outputs, and any other static output spec, save their scale
+        "kv_output": quark_kv_output(q.config, module) or _quark_static(spec.get("output_tensors")),
+        "static_input": _quark_static(inputs[-1] if isinstance(inputs, list) and inputs else inputs)}
+    if kind == "nvfp4":
         g = group if isinstance(group, int) and group > 0 else MODELOPT_NVFP4_GROUP
         return (_matrix(t, module, 4, g, **opts), LAYOUTS["quark:nvfp4"]) if t.shape[-1] % g == 0 else NONE
-    if scheme == "per_group" and dtype in QUARK_MX_BITS and group == MXFP8_BLOCK:
-        m = _matrix(t, module, QUARK_MX_BITS[dtype], MXFP8_BLOCK, **opts)
+    if kind == "mx":
+        m = _matrix(t, module, QUARK_MX_BITS[str(weight["dtype"])], MXFP8_BLOCK, **opts)
         return (m, LAYOUTS["quark:mx"]) if m.inn % MXFP8_BLOCK == 0 else NONE
-    if dtype == "fp8_e4m3" and scheme in ("per_tensor", "per_channel", "per_block"):
-        if scheme == "per_block" and scale == DType.U8:
-            opts["scale_dtype"] = DType.U8  # float8_e8m0fnu block scales: one byte each
-        return _matrix(t, module, 8, 0, **opts), LAYOUTS["quark:fp8"]
-    if dtype in ("int8", "uint8") and scheme in ("per_tensor", "per_channel"):
-        return _matrix(t, module, 8, 0, **opts), LAYOUTS["quark:int8"]
-    if dtype in ("int4", "uint4") and scheme == "per_group" and isinstance(group, int) and group > 0:
+    if kind == "int4":
         m = _matrix(t, module, 4, group, **opts)
         return (m, LAYOUTS["quark:int4"]) if m.out % 8 == 0 and m.inn % group == 0 else NONE
-    return NONE
+    if scheme == "per_block":
+        block = weight.get("block_size")
+        whole = isinstance(block, list) and len(block) == 2 and all(
+            isinstance(b, int) and b > 0 for b in block)
+        opts["block"] = tuple(block) if whole and block else (MODELOPT_FP8_BLOCK, MODELOPT_FP8_BLOCK)
+        if scale == DType.U8:
+            opts["scale_dtype"] = DType.U8  # E8M0 block scales (the 2-D MXFP8 spelling): a byte each
+    return _matrix(t, module, 8, 0, **opts), LAYOUTS[f"quark:{kind}"]
+
+
+def _quark_unpriced(q: Quantization) -> tuple[str, ...]:
+    """A note naming the weight specs of the config that no layout here prices (their layers are listed
+    in the model dtype)."""
+    layers, by_type = q.config.get("layer_quant_config"), q.config.get("layer_type_quant_config")
+    specs = [("global_quant_config", q.config.get("global_quant_config"))]
+    for where, table in (("layer_quant_config", layers), ("layer_type_quant_config", by_type)):
+        specs += [(f"{where}[{k!r}]", v) for k, v in (table.items() if isinstance(table, Mapping) else ())]
+    unpriced = [name for name, spec in specs if isinstance(spec, Mapping) and spec.get("weight")
+                and _quark_kind(spec["weight"]) is None]
+    if not unpriced:
+        return ()
+    return (f"{q.label}: no stored layout known for the weight spec of {', '.join(unpriced[:3])}"
+            + (f" and {len(unpriced) - 3} more" if len(unpriced) > 3 else "")
+            + "; those layers listed and priced as unquantized",)
 
 
 def _quark_unlisted(q: Quantization) -> str | None:
