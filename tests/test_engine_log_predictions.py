@@ -182,6 +182,22 @@ KNOWN_MISSES = {
         0.02, "0.52 GiB printed to two decimals (the rounding alone ±1 %), 548,864,000 B predicted (the "
               "export as stored less the symmetric qzeros Marlin drops, with the RoPE cache): 4-15 MB not "
               "explained, as the other Marlin records' small shortfall"),
+    # nvidia/Qwen3.6-35B-A3B-NVFP4 with its MIXED_PRECISION map transcribed (configs/README.md): the listing
+    # and the bf16 MTP layer make the 21.82 GiB on disk (21.80); the run speculates with that layer
+    **{("r44q-qwen36-35b-a3b-nvfp4-modelopt-mixed-mtp2-gb10-262k-v0221dev", figure): (bound, reason)
+       for figure, bound, reason in (
+           ("weights", 0.08, "the MTP drafter (speculative_config mtp, 2 tokens) loads the checkpoint's "
+                             "bf16 MTP layer, 1.573 GiB, which paramscope does not model: with it 21.925 "
+                             "GiB against 21.93 printed"),
+           *((f, 0.28, "the MTP drafter's weights (above) and its attention layer's KV cache (11 layers "
+                       "hold KV, not 10; 'Add 3 padding layers'): speculative decoding is not modelled")
+             for f in ("kv_cache_memory", "kv_tokens", "max_concurrency")),
+           *((f, 0.16, "the drafter's attention layer holds KV too: 10 layers priced of 11")
+             for f in ("kv_tokens (given the printed KV memory)",
+                       "max_concurrency (given the printed KV memory)")),
+           ("cuda_graph_memory", 1.9, "0.18 GiB estimated for PIECEWISE graphs of at most 24 tokens (FULL "
+                                      "falls back with spec decode on FlashInfer), the 0.5 GiB constant "
+                                      "predicted"))},
     ("r44q-qwen3-32b-autoround-w4a16-24g-6k-v0191", "cuda_graph_memory"): (
         0.35, "0.93 GiB for 64 layers x 86 graphs: 0.171 MiB a layer per graph where the fitted 0.23 is "
               "taken (GRAPH_BYTES_PER_LAYER_SIZE); the 0.6B of the same run fits it"),

@@ -186,3 +186,19 @@ def test_a_quantizers_own_file_beside_a_config_is_read(tmp_path, llama, name, me
     assert m.quantization is not None and m.quantization.method == method
     assert m.quantization.declared_in == name
     assert m.tensor_bytes < paramscope.open_model("llama-3.1-8b").tensor_bytes * 0.6
+
+
+def test_nvidias_qwen36_35b_a3b_map_gives_the_checkpoint_size_vllm_printed():
+    """nvidia/Qwen3.6-35B-A3B-NVFP4's map as transcribed (configs/README.md): 161 W4A16_NVFP4 groups, as a
+    public run report counts them (40 layers × the experts and three shared-expert projections, and the
+    head); the listing and the bf16 MTP layer (fc, norms, one full-attention MoE layer) against the log's
+    'Checkpoint size: 21.82 GiB' (the safetensors headers and the rounding inside 0.025 GiB)."""
+    m = paramscope.open_model(str(CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4.config.json"))
+    assert m.quantization is not None
+    layers = m.quantization.config["quantized_layers"]
+    assert sum(r["quant_algo"] == "W4A16_NVFP4" for r in layers.values()) == 161
+    h, ffn, experts, heads, kv, d = 2048, 512, 256, 16, 2, 256
+    attention = h * heads * d * 2 + 2 * h * kv * d + heads * d * h + 2 * d
+    moe = experts * 3 * h * ffn + 3 * h * ffn + experts * h + h
+    mtp = 2 * h * h + 3 * h + attention + moe + 2 * h
+    assert abs((m.tensor_bytes + 2 * mtp) / GIB - 21.82) < 0.025
