@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 # an expression longer than this is no module pattern (AMD's and Intel's longest are ~60 characters)
@@ -22,37 +23,56 @@ MAX_PATTERN = 1000
 # characters that make an extra_config key a regular expression (vLLM 0.34 inc/config_parser.py)
 INC_REGEX_CHARS = frozenset("*+?^$()[]{}|\\")
 GLOB_CHARS = frozenset("*?[")
+# at most three unbounded repeats an expression (``.*a.*b.*``: n³ tries on an n-character name); a counted
+# repeat above 64 is as good as unbounded
+MAX_OPEN_REPEATS, MAX_COUNTED_REPEAT = 3, 64
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 
 
+@lru_cache(maxsize=4096)
 def untrusted_regex(pattern: str) -> re.Pattern[str] | None:
-    """``pattern`` compiled, or None where it is not a usable expression: too long, invalid, or with a
-    repeat inside a repeat (``(a*)*``, ``((\\w|\\.)*)*``), which can take exponential time on a name that
-    almost matches. None reads as "matches nothing"."""
+    """``pattern`` compiled, or None where it is not a usable expression: too long, invalid, or of a shape
+    that can backtrack badly on a name that almost matches (``_risky``). None reads as "matches nothing";
+    some harmless expressions (``(\\d+\\.)*x``) are refused with the rest."""
     if len(pattern) > MAX_PATTERN:
         return None
     try:
         import re._parser as sre_parse  # the parser re.compile itself runs
 
         tree = sre_parse.parse(pattern)
-        if _nested_repeat(tree, False):
+        if _risky(tree, False) or _open_repeats(tree) > MAX_OPEN_REPEATS:
             return None
         return re.compile(pattern)
     except (re.error, OverflowError, RecursionError, ValueError, TypeError):
         return None
 
 
-def _nested_repeat(items: Any, inside: bool) -> bool:
+def _risky(items: Any, inside: bool) -> bool:
+    """Inside a repeat of more than one: another repeat (``(a*)*``, ``(.?){40}``) or an alternation
+    (``(a|aa)+``, ``(.|\\w)*``; the parser factors ``(a|a)`` into a literal and an empty alternation): the
+    shapes whose ways to match a string grow exponentially."""
     for op, av in items:
         name = str(op)
         if name in _REPEATS:
             _low, hi, body = av
-            unbounded = hi is None or hi > 1
-            if (unbounded and inside) or _nested_repeat(body, inside or unbounded):
+            if inside or _risky(body, hi is None or hi > 1):
                 return True
-        elif name in _GROUPS and any(_nested_repeat(part, inside) for part in _GROUPS[name](av)):
+        elif (name == "BRANCH" and inside) or (
+                name in _GROUPS and any(_risky(part, inside) for part in _GROUPS[name](av))):
             return True
     return False
+
+
+def _open_repeats(items: Any) -> int:
+    """Unbounded repeats in a pattern: k of them (``.*.*.*Z``) try n^k splits of an n-character name."""
+    count = 0
+    for op, av in items:
+        name = str(op)
+        if name in _REPEATS:
+            count += (av[1] is None or av[1] > MAX_COUNTED_REPEAT) + _open_repeats(av[2])
+        elif name in _GROUPS:
+            count += sum(_open_repeats(part) for part in _GROUPS[name](av))
+    return count
 
 
 # the sub-patterns of a parsed group, alternation or look-around (re._parser's node arguments)

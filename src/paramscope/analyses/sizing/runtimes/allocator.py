@@ -127,7 +127,7 @@ def weight_tails(model: Model, tp: int, *, device_level: bool, skip: frozenset[s
     if loaded_as_stored(model):
         sizes = rank_weight_sizes(model, tp, skip)
     elif packed and sizes_kept(model):
-        sizes = rank_weight_sizes(model, tp, skip, key=packed_name)
+        sizes = rank_weight_sizes(model, tp, skip | freed_by_marlin(model), key=packed_name)
     else:
         return 0
     return sum(tail_bytes(size, device_level=device_level) for size in sizes)
@@ -146,6 +146,21 @@ def weight_tails(model: Model, tp: int, *, device_level: bool, skip: frozenset[s
 PACKED_SUFFIXES = (".qweight", ".qzeros", ".scales", ".weight_packed", ".weight_scale", ".weight_zero_point",
                    ".weight_global_scale", ".input_global_scale")
 SIZES_KEPT = frozenset({"awq", "compressed-tensors", "gptq", "auto-round"})
+
+
+GPTQ_PACKINGS = frozenset({"gptq", "auto-round"})
+
+
+def freed_by_marlin(model: Model) -> frozenset[str]:
+    """The stored tensors Marlin frees from a symmetric GPTQ checkpoint before the allocator's tails matter:
+    its constant zero points and, without act-order, g_idx (kernels/mixed_precision/marlin.py
+    process_weights_after_loading; analyses/sizing/wna16.py keeps the per-release rules of what stays)."""
+    q = model.quantization
+    if q is None or q.method not in GPTQ_PACKINGS or q.symmetric is False:
+        return frozenset()
+    act_order = bool(q.config.get("desc_act"))
+    return frozenset(t.name for t in model.tensors
+                     if t.name.endswith(".qzeros") or (t.name.endswith(".g_idx") and not act_order))
 
 
 def sizes_kept(model: Model) -> bool:
