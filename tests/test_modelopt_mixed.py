@@ -202,3 +202,25 @@ def test_nvidias_qwen36_35b_a3b_map_gives_the_checkpoint_size_vllm_printed():
     moe = experts * 3 * h * ffn + 3 * h * ffn + experts * h + h
     mtp = 2 * h * h + 3 * h + attention + moe + 2 * h
     assert abs((m.tensor_bytes + 2 * mtp) / GIB - 21.82) < 0.025
+
+
+def test_inspect_says_how_the_weights_are_quantized(tmp_path, llama, capsys):
+    """`inspect` shows the quantization a config declares (a summary row, and `quantization` in --json:
+    None for plain weights)."""
+    from paramscope.cli.app import main
+
+    def run(*args: str) -> str:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as e:
+            assert not e.code
+        return capsys.readouterr().out
+
+    qc = {"quant_algo": "MIXED_PRECISION", "quantized_layers": ALGOS, "exclude_modules": ["lm_head"]}
+    path = _write(tmp_path / "q", llama, qc)
+    assert "modelopt mixed_precision (config.json quantization_config)" in run("inspect", str(path))
+    got = json.loads(run("inspect", str(path), "--json"))["quantization"]
+    assert got["method"] == "modelopt" and got["excluded"] == ["lm_head"] and got["excluded_count"] == 1
+    plain = _write(tmp_path / "plain", llama)
+    assert json.loads(run("inspect", str(plain), "--json"))["quantization"] is None

@@ -31,6 +31,7 @@ def inventory_json(inv: Inventory, *, tensors: bool = False, layers: bool = Fals
         "label": inv.label,
         "tensor_count": inv.tensor_count,
         "weights_bytes": inv.weights_bytes,
+        "quantization": quantization_json(m),
         "by_dtype": {k: tally_json(v) for k, v in inv.by_dtype.items()},
         "by_component": {k: v.params for k, v in inv.by_component.items()},
         "by_component_detail": {k: tally_json(v) for k, v in inv.by_component.items()},
@@ -50,6 +51,17 @@ def inventory_json(inv: Inventory, *, tensors: bool = False, layers: bool = Fals
                                                   "counted": r.counted}
                           for r in inv.rows]
     return out
+
+
+def quantization_json(m: Model) -> dict[str, Any] | None:
+    """How the weights are quantized, as the file or config declares it (model.Quantization); None for
+    plain weights. The excluded module names are summarised past MAX_INLINE_ARRAY."""
+    q = m.quantization
+    if q is None:
+        return None
+    return {"method": q.method, "label": q.label, "file_type": q.file_type, "bits": q.bits,
+            "group_size": q.group_size, "quant_type": q.quant_type, "declared_in": q.declared_in,
+            "excluded": list(q.excluded[:MAX_INLINE_ARRAY]), "excluded_count": len(q.excluded)}
 
 
 def tensor_json(t: Tensor) -> dict[str, Any]:

@@ -50,6 +50,10 @@ def summary(inv: Inventory) -> Table:
         rows.append(("", Text(inv.active_convention, style="dim")))
     rows.append(("tensors", f"{inv.tensor_count:,}"))
     rows.append(("tensor bytes", f"{inv.weights_bytes:,} ({bytes_label(inv.weights_bytes)})"))
+    q = m.quantization
+    if q is not None:
+        declared = f" ({q.declared_in})" if q.declared_in else ""
+        rows.append(("quantization", plain(q.label + declared)))
     if cfg:
         hp = hyperparameters(cfg)
         parts = [f"{k}={_short(hp[k])}" for k in SUMMARY_FIELDS if hp.get(k) not in (0, None, False, [])]
