@@ -10,13 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from paramscope.errors import HeaderError
-from paramscope.formats.hf_json import (
-    CONFIG,
-    LEGACY_QUANT_FILES,
-    check_config,
-    parse_json,
-    quantization_config_of,
-)
+from paramscope.formats.hf_json import CONFIG, check_config, legacy_quantization_config, parse_json
 from paramscope.knowledge.config_tensors import config_tensors
 from paramscope.knowledge.families import arch_config_from_hf, expected_tensors
 from paramscope.knowledge.quant_configs import from_config, from_hf_config
@@ -58,12 +52,10 @@ def read_from(folder: Folder, name: str) -> Model:
 def _legacy_quantization(folder: Folder, name: str, cfg: dict[str, Any]) -> Quantization | None:
     """The quantization a legacy quantizer file beside ``name`` declares, for a file named config.json
     only (another JSON file opened as a config has no checkpoint folder to speak for)."""
-    if name.rsplit("/", 1)[-1] != CONFIG:
-        return None
-    qc = quantization_config_of(folder, cfg)
-    legacy = next((f for f, method in LEGACY_QUANT_FILES if qc.get("quant_method") == method
-                   and folder.has(f)), None)
-    return from_hf_config(qc, legacy) if legacy else None
+    if name.rsplit("/", 1)[-1] != CONFIG or isinstance(cfg.get("quantization_config"), dict):
+        return None  # a declaration in config.json, even one not read, is the one engines take
+    found = legacy_quantization_config(folder)
+    return from_hf_config(found[1], found[0]) if found else None
 
 
 def load(path: Path) -> dict[str, Any]:

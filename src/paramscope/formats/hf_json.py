@@ -113,6 +113,13 @@ def quantization_config_of(folder: Folder | str | os.PathLike[str],
     mlx = (config or {}).get("quantization")  # mlx_lm: {"group_size": 64, "bits": 4} at the top level
     if isinstance(mlx, dict) and "bits" in mlx:
         return {"quant_method": "mlx", **mlx}
+    found = legacy_quantization_config(folder)
+    return found[1] if found else {}
+
+
+def legacy_quantization_config(folder: Folder) -> tuple[str, dict[str, Any]] | None:
+    """The first readable quantizer file of LEGACY_QUANT_FILES in the folder and its declaration, with
+    ``quant_method`` set (ModelOpt's nested "quantization" lifted to the top); None when there is none."""
     for name, method in LEGACY_QUANT_FILES:
         if folder.has(name):
             try:
@@ -121,5 +128,6 @@ def quantization_config_of(folder: Folder | str | os.PathLike[str],
                 continue
             if isinstance(legacy, dict):
                 nested = legacy.get("quantization")
-                return {"quant_method": method, **legacy, **(nested if isinstance(nested, dict) else {})}
-    return {}
+                lifted = nested if isinstance(nested, dict) else {}
+                return name, {"quant_method": method, **legacy, **lifted}
+    return None

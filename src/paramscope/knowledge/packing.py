@@ -137,21 +137,11 @@ def quant_method(quantization_config: Mapping[str, Any] | None) -> str | None:
     return method or None
 
 
-# AMD Quark's element types → bits per weight (quark/torch/quantization/config/type.py Dtype)
-QUARK_BITS = {"fp4": 4, "int4": 4, "uint4": 4, "fp6_e2m3": 6, "fp6_e3m2": 6, "fp8_e4m3": 8, "fp8_e5m2": 8,
-              "int8": 8, "uint8": 8}
-
-
 def weight_bits(quantization_config: Mapping[str, Any] | None) -> int | None:
-    """Bits per packed weight: GPTQ/AWQ ``bits`` (AutoAWQ ``w_bit``), compressed-tensors ``num_bits``,
-    Quark's global weight ``dtype``."""
+    """Bits per packed weight: GPTQ/AWQ ``bits`` (AutoAWQ ``w_bit``), compressed-tensors ``num_bits``
+    (a Quark module's come from its own spec: ``_module_bits``)."""
     if not isinstance(quantization_config, Mapping):
         return None
-    spec = quantization_config.get("global_quant_config")
-    if isinstance(spec, Mapping):
-        weight = spec.get("weight")
-        weight = weight[0] if isinstance(weight, list) and weight else weight
-        return QUARK_BITS.get(str(weight.get("dtype"))) if isinstance(weight, Mapping) else None
     for key in ("bits", "w_bit"):
         if isinstance(quantization_config.get(key), int):
             return quantization_config[key]
@@ -196,12 +186,10 @@ def _module_bits(quantization_config: Mapping[str, Any] | None, name: str, bits:
     """MLX lets a module override the width: {"model.layers.0.mlp.down_proj": {"bits": 8, …}}; a Quark
     module takes its own spec's type (layer_quant_config may re-set it)."""
     if quantization_config and quant_method(quantization_config) == "quark" and name.endswith(".weight"):
-        from paramscope.knowledge.quant_selectors import quark_spec
+        # imported here: reading any other file need not load the name matchers
+        from paramscope.knowledge.quant_selectors import quark_bits, quark_spec
 
-        spec = quark_spec(quantization_config, name.removesuffix(".weight"))
-        weight = spec.get("weight") if spec else None
-        weight = weight[0] if isinstance(weight, list) and weight else weight
-        return QUARK_BITS.get(str(weight.get("dtype"))) if isinstance(weight, Mapping) else None
+        return quark_bits(quark_spec(quantization_config, name.removesuffix(".weight")))
     override = quantization_config.get(name.removesuffix(".weight")) if quantization_config else None
     if isinstance(override, Mapping) and isinstance(override.get("bits"), int):
         return override["bits"]

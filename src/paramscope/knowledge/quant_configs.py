@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 
-from paramscope.knowledge.packing import QUARK_BITS
+from paramscope.knowledge.quant_selectors import quark_bits, quark_weight
 from paramscope.model.quantization import Quantization
 from paramscope.records import record
 
@@ -174,14 +174,11 @@ def _quark(qc: Mapping[str, Any], declared_in: str) -> Quantization:
     """AMD Quark: global_quant_config's weight spec describes the checkpoint (layer_quant_config may re-set
     layers: knowledge/quant_layouts.py _quark); ``exclude`` names what stays unquantized."""
     spec = qc.get("global_quant_config")
-    weight = spec.get("weight") if isinstance(spec, Mapping) else None
-    if isinstance(weight, list):
-        weight = weight[0] if weight and isinstance(weight[0], Mapping) else None
-    weight = weight if isinstance(weight, Mapping) else {}
+    weight = quark_weight(spec) or {}
     kind = str(weight.get("dtype") or "") or None
     scheme = str(weight.get("qscheme") or "")
     return Quantization(
-        method="quark", bits=QUARK_BITS.get(kind or ""), group_size=_group(weight, ("group_size",)),
+        method="quark", bits=quark_bits(spec), group_size=_group(weight, ("group_size",)),
         quant_type=kind, scale_layout=f"{scheme} scales".strip(),
         symmetric=_first(weight, ("symmetric",), bool), excluded=_names(qc, ("exclude",)),
         declared_in=declared_in, config=dict(qc))

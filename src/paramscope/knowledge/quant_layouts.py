@@ -29,6 +29,7 @@ from paramscope.knowledge.quant_selectors import (
     modelopt_recipe,
     quark_kv_output,
     quark_spec,
+    quark_weight,
     untrusted_regex,
 )
 from paramscope.knowledge.roles import Placement, place, without_layer
@@ -1283,7 +1284,9 @@ def _quark(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
     kind = _quark_kind(spec.get("weight")) if spec else None
     if kind is None or spec is None:
         return NONE
-    weight = spec["weight"][0] if isinstance(spec["weight"], list) else spec["weight"]
+    weight = quark_weight(spec)
+    if weight is None:
+        return NONE
     inputs = spec.get("input_tensors")
     scheme, group = str(weight.get("qscheme") or ""), weight.get("group_size")
     scale = QUARK_SCALE_TYPES.get(str(weight.get("scale_type") or ""), t.dtype)
@@ -1300,7 +1303,7 @@ def _quark(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
         return (m, LAYOUTS["quark:mx"]) if m.inn % MXFP8_BLOCK == 0 else NONE
     if kind == "int4":
         m = _matrix(t, module, 4, group, **opts)
-        return (m, LAYOUTS["quark:int4"]) if m.out % 8 == 0 and m.inn % group == 0 else NONE
+        return (m, LAYOUTS["quark:int4"]) if m.out % 8 == 0 and m.inn % m.group == 0 else NONE
     if scheme == "per_block":
         block = weight.get("block_size")
         whole = isinstance(block, list) and len(block) == 2 and all(

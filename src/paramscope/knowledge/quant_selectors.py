@@ -164,6 +164,25 @@ def _autoround_index(extra: Mapping[str, Any]) -> tuple[dict[str, tuple[int, Any
 
 # --- AMD Quark (quark/torch/quantization/config: the export's order) ------------------------------------
 
+# Quark's element types → bits per weight (quark/torch/quantization/config/type.py Dtype)
+QUARK_BITS = {"fp4": 4, "int4": 4, "uint4": 4, "fp6_e2m3": 6, "fp6_e3m2": 6, "fp8_e4m3": 8, "fp8_e5m2": 8,
+              "int8": 8, "uint8": 8}
+
+
+def quark_weight(spec: Any) -> Mapping[str, Any] | None:
+    """A Quark spec's weight quantizer: the first of a list (NVFP4's two levels), or None."""
+    weight = spec.get("weight") if isinstance(spec, Mapping) else None
+    if isinstance(weight, list):
+        weight = weight[0] if weight else None
+    return weight if isinstance(weight, Mapping) else None
+
+
+def quark_bits(spec: Any) -> int | None:
+    """The bits per weight of a Quark spec's weight type (QUARK_BITS); None where unquantized or unknown."""
+    weight = quark_weight(spec)
+    return QUARK_BITS.get(str(weight.get("dtype"))) if weight else None
+
+
 def quark_spec(config: Mapping[str, Any], module: str) -> Mapping[str, Any] | None:
     """The spec a Quark export gave a Linear: None when ``exclude`` names it (its own name, a shell glob,
     or "re:" and an expression matched from its start), else layer_quant_config's first matching glob,
