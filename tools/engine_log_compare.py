@@ -49,8 +49,10 @@ from paramscope.analyses.sizing.runtimes.sglang import loaded_tails as sglang_lo
 from paramscope.analyses.sizing.runtimes.vllm.adapter import (
     checkpoint_kv_type,
     checkpoint_method,
+    draft_layers,
     stage_offload,
     towers_left_out,
+    with_speculation,
 )
 from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
 from paramscope.analyses.sizing.runtimes.vllm.encoder import vision_tower as vllm_vision_tower
@@ -64,6 +66,7 @@ from paramscope.analyses.sizing.runtimes.vllm.engine import (
 from paramscope.analyses.sizing.runtimes.vllm.kv import KVPool, reported_len
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.vllm.pipeline import pp_stage_layers, stage_weight_split
+from paramscope.analyses.sizing.runtimes.vllm.speculative import parse_speculative_config
 from paramscope.analyses.sizing.runtimes.vllm.weights import device_holes as vllm_device_holes
 from paramscope.analyses.sizing.runtimes.vllm.weights import loaded_tails as vllm_loaded_tails
 from paramscope.analyses.sizing.runtimes.vllm.weights import mla_stored
@@ -505,6 +508,8 @@ def vllm_built_model(model: Model, r: Record) -> Model:
     """The model as the record's vLLM built it (adapter.py ``built_model``): K copied into the fused QKV's V
     slot where the values are the keys, and without the towers its limits leave unbuilt (a text-only
     checkpoint: every one)."""
+    model = with_speculation(model, effective_record_release(r),
+                             parse_speculative_config(r.setting("speculative_config")))[0]
     model = with_fused_v_slots(model)[0]
     if r.model.get("text_only"):  # the checkpoint holds no tower, whatever the release
         return without_towers(model, {}, default=0)[0]
@@ -517,6 +522,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
     model = vllm_built_model(model, r)
+    spec = parse_speculative_config(r.setting("speculative_config"))
     engine = vllm_engine(r)
     pp = r.setting("pipeline_parallel_size") or 1
     weights = weights_bytes(model, r)
@@ -551,7 +557,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         async_scheduling=async_scheduling(r), release=record_release(r),
         device_hole_bytes=0 if r.model.get("weights") else vllm_device_holes(model, tp),
         vision=None if MM_PROFILING_SKIPPED in r.log or r.model.get("text_only") else vllm_vision_tower(
-            model.metadata.get("config") if model.metadata else None), mm_limits=record_mm_limits(r))
+            model.metadata.get("config") if model.metadata else None), mm_limits=record_mm_limits(r),
+        speculative_tokens=spec.tokens if spec else 0, draft_layers=draft_layers(model, spec))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_

@@ -49,7 +49,9 @@ OPTIONAL_SETTINGS: dict[str, dict[str, type]] = {
     "vllm": {"cpu_offload_gb": float, "kv_cache_memory_bytes": int, "enable_prefix_caching": bool,
              "disable_hybrid_kv_cache_manager": bool, "max_cudagraph_capture_size": int,
              # --limit-mm-per-prompt as the command line gives it (JSON), and --language-model-only
-             "limit_mm_per_prompt": str, "language_model_only": bool},
+             "limit_mm_per_prompt": str, "language_model_only": bool,
+             # --speculative-config as the command line gives it (JSON) or METHOD:TOKENS
+             "speculative_config": str},
     # the build family whose server_args.py and model_runner.py rules the log follows (runtimes/sglang.py
     # SGLANG_BUILDS): where a rule differs by build (a multimodal model's fraction), the record says which
     "sglang": {"build": str, "max_total_tokens": int},  # --max-total-tokens: a cap on the pool's tokens

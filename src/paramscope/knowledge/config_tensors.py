@@ -9,6 +9,7 @@ tables (``paramscope size llama-3.1-8b`` starts without them).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,9 @@ CONFIG_ONLY_NOTE_BUFFERS_LISTED = (
 def config_tensors(logical: Sequence[Tensor], q: Quantization | None,
                    config: Mapping[str, Any]) -> tuple[tuple[Tensor, ...], tuple[str, ...]]:
     """A config reader's tensor list (as stored, when the config declares a quantization) and its notes."""
-    mtp = _mtp_note(stored_mtp(logical, q, config)) if config.get("num_nextn_predict_layers") else ()
+    from paramscope.knowledge.families.mtp import mtp_layer_count
+
+    mtp = _mtp_note(stored_mtp(logical, q, config)) if mtp_layer_count(config) else ()
     notes: tuple[str, ...]
     if q is None:
         tensors, notes = tuple(logical), ()
@@ -362,18 +365,26 @@ def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,
     return (*decoder, *pieces)
 
 
+_MTP_LAYER = re.compile(r"^((?:model\.(?:language_model\.)?|mtp\.)layers\.)(\d+)\.")
+
+
 def _mtp_note(mtp: Sequence[Tensor]) -> tuple[str, ...]:
     if not mtp:
         return ()
-    layers = sorted({int(t.name.split(".")[2]) for t in mtp})
+    found = [_MTP_LAYER.match(t.name) for t in mtp]
+    layers = sorted({int(m.group(2)) for m in found if m})
     params = sum(t.params for t in mtp if t.is_parameter)
-    where = f"model.layers.{layers[0]}" + (f"–{layers[-1]}" if len(layers) > 1 else "")
-    stored = {t.name.split(".", 3)[-1] for t in mtp}
+    trunk = next(m.group(1) for m in found if m)
+    where = f"{trunk}{layers[0]}" + (f"–{layers[-1]}" if len(layers) > 1 else "")
+    stored = {t.name.split(".", 3)[-1] for t in mtp if t.name.startswith(trunk)}
+    stored |= {t.name.removeprefix("mtp.") for t in mtp if t.name.startswith("mtp.")}
     # the pieces beside the decoder layer (GLM-5's MTP layers share the model's embedding and head)
     head = "shared_head" if "shared_head.head.weight" in stored else "shared_head.norm"
     pieces = [label for key, label in (("eh_proj.weight", "eh_proj"), ("enorm.weight", "enorm"),
                                        ("hnorm.weight", "hnorm"), ("shared_head.norm.weight", head),
-                                       ("embed_tokens.weight", "its own embed_tokens")) if key in stored]
+                                       ("embed_tokens.weight", "its own embed_tokens"),
+                                       ("fc.weight", "fc"), ("pre_fc_norm_embedding.weight", "three norms"))
+              if key in stored]
     parts = ", ".join(["a decoder layer", *pieces[:-1]]) + (f" and {pieces[-1]}" if pieces else "")
     return (f"not listed: the checkpoint also stores {len(layers)} multi-token-prediction layer"
             f"{'s' if len(layers) > 1 else ''} ({where}: {parts}), "

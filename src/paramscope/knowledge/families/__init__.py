@@ -38,6 +38,7 @@ from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
 from paramscope.knowledge.families.gemma4 import default_extra as gemma4_default_extra
 from paramscope.knowledge.families.gemma4 import gemma4_text_tensors, kv_per_layer
 from paramscope.knowledge.families.hfconfig import HfConfig, saved_by_v4
+from paramscope.knowledge.families.mtp import mtp_tensors
 from paramscope.knowledge.families.table import (
     ALIASES,
     BY_ARCHITECTURE,
@@ -140,52 +141,6 @@ def expected_tensors(cfg: Mapping[str, Any], source: str = "config.json", *,
             raise
         return _oracle().saved_tensors(cfg, source, e)
     return tuple(_build(plan).items)
-
-
-# Model types whose checkpoints store multi-token-prediction layers after the decoder layers under
-# DeepSeek-V3's names (its README_WEIGHTS.md: a decoder layer like the main model's MoE layers, plus
-# embed_tokens, enorm, hnorm, eh_proj, shared_head.norm, shared_head.head); GLM-4.5 uses the same names.
-_MTP_PIECES: tuple[tuple[str, str], ...] = (
-    ("embed_tokens.weight", "vocab hidden"), ("enorm.weight", "hidden"), ("hnorm.weight", "hidden"),
-    ("eh_proj.weight", "hidden 2hidden"), ("shared_head.norm.weight", "hidden"),
-    ("shared_head.head.weight", "vocab hidden"))
-# model_type → the pieces its MTP layers store beside the decoder layer. GLM-5/5.1 (glm_moe_dsa) share the
-# model's embedding and output head instead of storing copies: the files of zai-org/GLM-5.1 and
-# GLM-5.1-FP8 hold model.layers.78.eh_proj / enorm / hnorm / shared_head.norm and no embed_tokens or
-# shared_head.head there (tests/fixtures/weight_tables/glm_5.1_fp8.json).
-MTP_PIECES: dict[str, tuple[tuple[str, str], ...]] = {
-    "deepseek_v3": _MTP_PIECES, "glm4_moe": _MTP_PIECES,
-    "glm_moe_dsa": tuple(p for p in _MTP_PIECES
-                         if p[0] not in ("embed_tokens.weight", "shared_head.head.weight")),
-}
-
-
-def mtp_tensors(cfg: Mapping[str, Any],
-                logical: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
-    """The multi-token-prediction layers a checkpoint of ``cfg`` stores after its decoder layers
-    (``num_nextn_predict_layers``), which transformers, vLLM without speculative decoding and llama.cpp do
-    not load, so ``expected_tensors`` (``logical``) leaves them out: (the decoder-layer part, a copy of the
-    last decoder layer renamed ``model.layers.{num_hidden_layers + i}``; the added pieces, in the model's
-    dtype). Empty for other model types, or when ``logical`` does not have the expected layout."""
-    n, layers = cfg.get("num_nextn_predict_layers"), cfg.get("num_hidden_layers")
-    kinds = MTP_PIECES.get(str(cfg.get("model_type")))
-    if (kinds is None or not isinstance(n, int) or isinstance(n, bool)
-            or n <= 0 or not isinstance(layers, int) or layers <= 0):
-        return (), ()
-    last = f"model.layers.{layers - 1}."
-    template = [t for t in logical if t.name.startswith(last)]
-    embed = next((t for t in logical if t.name == "model.embed_tokens.weight"), None)
-    if not template or embed is None or len(embed.shape) != 2:
-        return (), ()
-    vocab, hidden = embed.shape
-    sizes = {"hidden": hidden, "2hidden": 2 * hidden, "vocab": vocab}
-    decoder, pieces = [], TensorList(embed.dtype)
-    for i in range(layers, layers + n):
-        prefix = f"model.layers.{i}."
-        decoder += [replace(t, name=prefix + t.name.removeprefix(last)) for t in template]
-        for name, dims in kinds:
-            pieces.add(prefix + name, *(sizes[k] for k in dims.split()))
-    return tuple(decoder), tuple(pieces.items)
 
 
 def describes(cfg: Mapping[str, Any], source: str = "config.json") -> tuple[str, ...]:

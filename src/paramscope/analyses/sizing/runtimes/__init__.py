@@ -86,10 +86,15 @@ class Runtime:
 
     def built(self, model: Model, req: Any) -> tuple[Model, tuple[str, ...]]:
         """The model as the engine builds it for ``req``, with a note for each part it leaves out (vLLM:
-        a multimodal tower whose modalities are all limited to 0); the model itself for an engine whose
-        module has no ``built_model(model, req)``."""
+        a multimodal tower whose modalities are all limited to 0); for an engine whose module has no
+        ``built_model(model, req)``, the model without the multi-token-prediction layers its checkpoint
+        stores, which no engine loads with the model (sizing/mtp.py)."""
         build = getattr(importlib.import_module(f"{__name__}.{self.module}"), "built_model", None)
-        return build(model, req) if build is not None else (model, ())
+        if build is not None:
+            return build(model, req)
+        from paramscope.analyses.sizing.mtp import without_mtp
+
+        return without_mtp(model, self.summary.split(" (")[0])
 
     def default(self, name: str) -> Any:
         for o in self.options:
@@ -197,6 +202,12 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                       "(gpu_memory_utilization then ignored)",
                     metavar="BYTES"),
              Option("enforce_eager", bool, False, "vLLM --enforce-eager: no CUDA graphs"),
+             Option("speculative_config", str, "", "vLLM --speculative-config, as its JSON "
+                    "('{\"method\": \"mtp\", \"num_speculative_tokens\": 2}') or METHOD:TOKENS (mtp:2): "
+                    "mtp loads the checkpoint's multi-token-prediction layers as a drafter (weights, and a "
+                    "KV cache for each layer's attention); ngram and suffix need no weights; with any "
+                    "method a linear-attention layer keeps a state block per speculative token",
+                    metavar="CONFIG"),
              Option("max_cudagraph_capture_size", int, None, "vLLM --max-cudagraph-capture-size: the "
                     "largest batch captured as a CUDA graph (default: min(2 × max_num_seqs, 512, "
                     "max_num_batched_tokens)); fewer graphs, less memory outside the reservation of the "

@@ -815,11 +815,20 @@ def disable_hybrid_swa(cfg: ArchConfig, req: MemoryRequest) -> bool | None:
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...]]:
-    """The model as SGLang builds it (the runtime table's ``Runtime.built``): K copied into the fused QKV's
-    V slot where the values are the keys (loaded.py ``with_fused_v_slots``)."""
-    from paramscope.analyses.sizing.loaded import with_fused_v_slots
+    """The model as SGLang builds it (the runtime table's ``Runtime.built``): without the checkpoint's
+    multi-token-prediction layers (sizing/mtp.py; its EAGLE-style MTP drafter, a worker of its own, is not
+    modelled), and K copied into the fused QKV's V slot where the values are the keys (loaded.py
+    ``with_fused_v_slots``)."""
+    return _BUILT.get(model, (), lambda: _built(model))
 
-    return _BUILT.get(model, (), lambda: with_fused_v_slots(model))
+
+def _built(model: Model) -> tuple[Model, tuple[str, ...]]:
+    from paramscope.analyses.sizing.loaded import with_fused_v_slots
+    from paramscope.analyses.sizing.mtp import without_mtp
+
+    model, notes = without_mtp(model, "SGLang")
+    model, more = with_fused_v_slots(model)
+    return model, notes + more
 
 
 _BUILT: ModelMemo[tuple[Model, tuple[str, ...]]] = ModelMemo(8)

@@ -17,6 +17,7 @@ from paramscope.analyses.sizing.loaded import (
     with_fused_v_slots,
     without_towers,
 )
+from paramscope.analyses.sizing.mtp import drafter_note, mtp_drafter, without_mtp
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
@@ -44,6 +45,7 @@ from paramscope.analyses.sizing.runtimes.vllm.pipeline import (
     pp_stage_layers,
     stage_weight_split,
 )
+from paramscope.analyses.sizing.runtimes.vllm.speculative import Speculation, parse_speculative_config
 from paramscope.analyses.sizing.runtimes.vllm.towers import (
     LANGUAGE_MODEL_ONLY_RELEASE,
     TOWER_SKIP_RELEASE,
@@ -55,8 +57,10 @@ from paramscope.analyses.sizing.runtimes.weight_offload import (
     cpu_offload,
 )
 from paramscope.errors import UnsupportedError
+from paramscope.knowledge.families.mtp import mtp_layer_count
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
+from paramscope.records import replace
 from paramscope.units import counted
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -160,15 +164,48 @@ def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...
                                "with 0 for each modality does the same for the models whose towers follow "
                                "the limits (runtimes/vllm/towers.py)")
     limits = parse_mm_limits(option(req, "limit_mm_per_prompt")) or {}
-    key = (tuple(sorted(limits.items())), everything_off, effective)
-    return _BUILT.get(model, key, lambda: _built(model, limits, everything_off, effective))
+    spec = speculation(req, engine)
+    key = (tuple(sorted(limits.items())), everything_off, effective, spec)
+    return _BUILT.get(model, key, lambda: _built(model, limits, everything_off, effective, spec))
 
 
 def _built(model: Model, limits: dict[str, int], everything_off: bool,
-           release: Release) -> tuple[Model, tuple[str, ...]]:
-    model, notes = with_fused_v_slots(model)
+           release: Release, spec: Speculation | None) -> tuple[Model, tuple[str, ...]]:
+    model, notes = with_speculation(model, release, spec)
+    model, more = with_fused_v_slots(model)
+    notes += more
     model, more = towers_left_out(model, limits, everything_off, release)
     return model, notes + more
+
+
+def with_speculation(model: Model, release: Release,
+                     spec: Speculation | None) -> tuple[Model, tuple[str, ...]]:
+    """The model without the MTP layers its checkpoint stores (vLLM skips them when it loads the model),
+    or, with an MTP drafter (--speculative-config method mtp), with the drafter's tensors after the
+    model's (sizing/mtp.py ``mtp_drafter``); with a note."""
+    stripped, notes = without_mtp(model, "vLLM")
+    if spec is None or not spec.mtp:
+        return stripped, notes
+    drafter = mtp_drafter(model, release)
+    return (replace(stripped, tensors=(*stripped.tensors, *drafter.tensors)),
+            (drafter_note(drafter, spec.tokens),))
+
+
+def speculation(req: MemoryRequest, engine: str | None = None) -> Speculation | None:
+    """--speculative-config as the request gives it (speculative.py); refused on the V0 engine families,
+    whose speculative decoding is not modelled."""
+    spec = parse_speculative_config(option(req, "speculative_config"))
+    if spec is not None and (engine or engine_and_release(req)[0]) in V0_FAMILIES:
+        raise UnsupportedError("vLLM: --speculative-config is modelled for the V1 engine only")
+    return spec
+
+
+def draft_layers(model: Model, spec: Speculation | None) -> int:
+    """The attention layers an MTP drafter adds to the KV cache (0 without one)."""
+    if spec is None or not spec.mtp:
+        return 0
+    raw = model.metadata.get("config") if model.metadata else None
+    return mtp_layer_count(raw) if isinstance(raw, dict) else 0
 
 
 def towers_left_out(model: Model, limits: Mapping[str, int], everything_off: bool,
@@ -356,6 +393,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                             stage_layers or (cfg.n_layers,), req.weights)
     # vLLM tests ``if kv_cache_memory_bytes := ...``: 0 is "not set", the budget's rule applies
     kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes") or None
+    spec = speculation(req, engine)
     vision = None if option(req, "skip_mm_profiling") else vision_tower(
         model.metadata.get("config") if model.metadata else None)
     mm_limits = asked_mm_limits(req)
@@ -383,7 +421,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     async_scheduling=TRI_STATE[option(req, "async_scheduling")],
                     awq_dequantize=int4_without_marlin(model, req),
                     max_cudagraph_capture_size=option(req, "max_cudagraph_capture_size"),
-                    vision=vision, mm_limits=mm_limits)
+                    vision=vision, mm_limits=mm_limits, speculative_tokens=spec.tokens if spec else 0,
+                    draft_layers=draft_layers(model, spec))
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = (kv_note,) if kv_note else ()

@@ -267,6 +267,7 @@ class VllmParams:
     # estimate
     extensible: bool = False
     platform: str = "cuda"  # runtimes/common.py gpu_platform: "cuda", "rocm", "xpu", "metal", "cpu"…
+    speculative_tokens: int = 0  # --speculative-config's num_speculative_tokens (speculative.py)
 
 
 # A sliding-window layer admits a request with blocks for window − 1 tokens and the tokens in flight

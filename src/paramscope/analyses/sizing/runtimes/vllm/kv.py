@@ -8,8 +8,10 @@ import math
 
 from paramscope.analyses.sizing.kv_cache import (
     ATTENTION_KINDS,
+    KV_HEADS_PER_LAYER,
     KVCache,
     KVPart,
+    head_dims_per_layer,
     indexer_key_bytes,
     indexer_layers,
     kv_cache,
@@ -18,6 +20,7 @@ from paramscope.analyses.sizing.kv_cache import (
 )
 from paramscope.analyses.sizing.request import MemoryRequest
 from paramscope.analyses.sizing.runtimes import option
+from paramscope.analyses.sizing.runtimes.common import per_layer_heads
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
     TOKENS_REPORTED_RELEASE,
     V0_FAMILIES,
@@ -251,10 +254,12 @@ PREFIX_CACHING_RELEASE = (0, 26, 0)
 
 def mamba_blocks(cfg: ArchConfig, p: VllmParams) -> int:
     """The state blocks one request holds in a linear-attention / SSM group (MambaSpec)."""
+    # speculative decoding keeps a state block for each speculative token too (MambaSpec
+    # num_speculative_blocks = num_speculative_tokens, any method)
     if not p.prefix_caching:
-        return 1
+        return 1 + p.speculative_tokens
     checkpoint = p.release >= MAMBA2_CHECKPOINT_RELEASE and cfg.family in MAMBA2_FAMILIES
-    return MAMBA_BLOCKS_PER_REQUEST.get(p.engine, 1) + checkpoint
+    return MAMBA_BLOCKS_PER_REQUEST.get(p.engine, 1) + checkpoint + p.speculative_tokens
 
 
 def prefix_caching_asked(req: MemoryRequest) -> bool | None:
@@ -360,3 +365,17 @@ def without_hybrid_manager(cfg: ArchConfig) -> ArchConfig:
     if "sliding" not in kinds:
         return cfg
     return replace(cfg, layer_types=tuple("full" if k == "sliding" else k for k in cfg.layer_types))
+
+
+def with_draft_layers(cfg: ArchConfig, layers: int) -> ArchConfig:
+    """The layers the KV cache holds with an MTP drafter's ``layers`` attention layers after the model's
+    (speculative.py): full-attention layers as wide as the model's (vLLM builds each MTP layer with the
+    model's attention: qwen3_5_mtp.py ``layer_type="full_attention"``, deepseek_mtp.py a DeepSeek-V2 decoder
+    layer). Refused for a model whose layers differ in KV width."""
+    if not layers:
+        return cfg
+    if per_layer_heads(cfg, KV_HEADS_PER_LAYER) or head_dims_per_layer(cfg):
+        raise UnsupportedError(f"vLLM: {cfg.architecture}'s layers differ in KV width; an MTP drafter's "
+                               f"layers beside them are not modelled")
+    types = cfg.layer_types or ("full",) * cfg.n_layers
+    return replace(cfg, n_layers=cfg.n_layers + layers, layer_types=(*types, *("full",) * layers))

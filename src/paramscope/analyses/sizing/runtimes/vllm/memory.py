@@ -25,6 +25,7 @@ from paramscope.analyses.sizing.runtimes.vllm.kv import (
     kv_layout,
     kv_pool,
     prefix_caching_on,
+    with_draft_layers,
     without_hybrid_manager,
 )
 from paramscope.analyses.sizing.runtimes.vllm.pipeline import pipeline_memory
@@ -95,6 +96,8 @@ def vllm_memory(
     device_hole_bytes: int = 0,
     vision: VisionTower | None = None,
     mm_limits: Mapping[str, int] | None = None,
+    speculative_tokens: int = 0,
+    draft_layers: int = 0,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -136,6 +139,8 @@ def vllm_memory(
     DEVICE_LEVEL_RELEASE).
     ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
     a pipeline's stages are sized without it); ``mm_limits`` --limit-mm-per-prompt (``parse_mm_limits``).
+    ``speculative_tokens``: --speculative-config's num_speculative_tokens (speculative.py); ``draft_layers``:
+    the attention layers an MTP drafter adds to the KV cache (its weights are in ``weights_bytes``).
     ``graph_estimate``: whether the profile takes the CUDA graph estimate into the budget (None: the
     family's way, the v1 family only; False: model runner V2 before 0.29, the graphs captured outside it;
     True: 0.19-0.20 with VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1).
@@ -149,6 +154,7 @@ def vllm_memory(
     kv_cfg = vllm_layout_config(kv_cfg, engine)
     if disable_hybrid_kv_cache_manager:
         kv_cfg = without_hybrid_manager(kv_cfg)
+    kv_cfg = with_draft_layers(kv_cfg, draft_layers)
     p = resolve_params(kv_cfg, context=context, batch=batch, kv_type=kv_type, dtype=dtype,
                        gpu_memory_bytes=gpu_memory_bytes, gpu_memory_utilization=gpu_memory_utilization,
                        block_size=block_size, max_num_batched_tokens=max_num_batched_tokens,
@@ -169,7 +175,7 @@ def vllm_memory(
                 max_capture_size=max_cudagraph_capture_size,
                 graph_estimate=graph_estimate,
                 in_flight_batches=concurrent_batches(p.release, async_scheduling, pipeline_parallel),
-                device_holes=device_hole_bytes)
+                device_holes=device_hole_bytes, speculative_tokens=speculative_tokens)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1:

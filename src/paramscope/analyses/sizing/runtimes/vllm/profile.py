@@ -13,6 +13,7 @@ from paramscope.analyses.sizing.runtimes.common import (
     NCCL_PCIE_BYTES,
 )
 from paramscope.analyses.sizing.runtimes.vllm.engine import V0_FAMILIES, VllmParams
+from paramscope.analyses.sizing.runtimes.vllm.speculative import CAPTURE_BOUND_RELEASE
 from paramscope.analyses.sizing.runtimes.vllm.weights import kv_heads_per_rank
 from paramscope.model import ArchConfig
 
@@ -359,7 +360,10 @@ def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
         top = next((s for s in V0_CAPTURE_SIZES if s >= p.max_num_seqs), V0_CAPTURE_SIZES[-1])
         return sum(s <= top for s in V0_CAPTURE_SIZES)
     early = p.engine in PIECEWISE_ONLY or p.engine == "v1-0.11"
-    default = 512 if p.engine == "v1-0.8" else min(2 * p.max_num_seqs, 512)
+    # with speculative decoding a decode step of a request holds 1 + num_speculative_tokens tokens
+    # (speculative.py CAPTURE_BOUND_RELEASE)
+    query = 1 + (p.speculative_tokens if p.release >= CAPTURE_BOUND_RELEASE else 0)
+    default = 512 if p.engine == "v1-0.8" else min(2 * p.max_num_seqs * query, 512)
     # the model's own bound (gpt-oss) came with max_cudagraph_capture_size, after 0.11.0
     model_bound = None if early else MAX_CAPTURE_SIZE.get(cfg.family)
     top = min(p.max_capture_size or model_bound or default, p.max_num_batched_tokens)

@@ -1,0 +1,83 @@
+"""vLLM's --speculative-config, as far as it changes memory (config/speculative.py, v1/spec_decode/):
+
+- method "mtp" (and the per-family names older releases took, deepseek_mtp, qwen3_next_mtp …): the
+  checkpoint's multi-token-prediction layers are loaded as a drafter beside the model, in "Model loading
+  took" (the drafter is loaded inside the same memory profiler), sharing the model's embedding and head
+  (sizing/mtp.py ``mtp_drafter``); each MTP layer's attention keeps a KV cache of its own, a full-attention
+  layer in the KV groups (``get_kv_cache_spec`` walks the drafter's attention layers too: Qwen3.6-35B-A3B's
+  10 attention layers and its MTP layer make groups of 11, "Add 3 padding layers" for its 30 DeltaNet
+  layers);
+- any method: a Mamba / linear-attention layer keeps ``num_speculative_tokens`` state blocks more a request
+  (MambaSpec.num_speculative_blocks), and from 0.13 the default CUDA graph capture bound is
+  max_num_seqs × (1 + num_speculative_tokens) × 2 (config/vllm.py decode_query_len);
+- "ngram", "ngram_gpu" and "suffix" draft from the prompt: no weights;
+- a drafter that is another checkpoint (eagle, eagle3, draft_model, medusa …) is refused: paramscope
+  sizes one model at a time.
+"""
+
+from __future__ import annotations
+
+import json
+
+from paramscope.errors import UsageError
+from paramscope.records import record
+
+MTP_METHODS = frozenset({"mtp", "deepseek_mtp", "qwen3_next_mtp", "qwen3_5_mtp", "glm4_moe_mtp",
+                         "glm_moe_dsa_mtp"})
+PROMPT_METHODS = frozenset({"ngram", "ngram_gpu", "suffix"})
+OTHER_CHECKPOINT_METHODS = frozenset({"eagle", "eagle3", "draft_model", "medusa", "mlp_speculator",
+                                      "dflash", "extract_hidden_states"})
+# From this release the default capture bound counts the speculative tokens (config/vllm.py
+# decode_query_len, read in 0.13.0; 0.11.0 has min(2 × max_num_seqs, 512))
+CAPTURE_BOUND_RELEASE = (0, 13, 0)
+
+
+@record
+class Speculation:
+    """What --speculative-config asks for, as it bears on memory."""
+
+    method: str  # "mtp", or one of PROMPT_METHODS
+    tokens: int  # num_speculative_tokens
+
+    @property
+    def mtp(self) -> bool:
+        return self.method == "mtp"
+
+
+def parse_speculative_config(text: str | None) -> Speculation | None:
+    """--speculative-config as vLLM takes it (a JSON object with ``method`` and
+    ``num_speculative_tokens``), or the short form METHOD:TOKENS (mtp:2); None when not given."""
+    if text is None or not str(text).strip():
+        return None
+    raw = str(text).strip()
+    if raw.startswith("{"):
+        try:
+            given = json.loads(raw)
+        except ValueError:
+            raise UsageError(f"--speculative-config: not a JSON object ({raw[:60]!r})") from None
+        if not isinstance(given, dict):
+            raise UsageError("--speculative-config takes a JSON object")
+        method, tokens = given.get("method"), given.get("num_speculative_tokens", 1)
+        if method is None and given.get("model"):
+            method = "draft_model"
+    else:
+        method, _, count = raw.partition(":")
+        tokens = count or 1
+    method = str(method or "").strip().lower()
+    try:
+        tokens = int(tokens)
+    except (TypeError, ValueError):
+        raise UsageError(f"--speculative-config: num_speculative_tokens must be a whole number "
+                         f"(found {tokens!r})") from None
+    if tokens < 1 or tokens > 64:
+        raise UsageError(f"--speculative-config: num_speculative_tokens must be between 1 and 64 "
+                         f"(found {tokens})")
+    if method in MTP_METHODS:
+        return Speculation("mtp", tokens)
+    if method in PROMPT_METHODS:
+        return Speculation(method, tokens)
+    if method in OTHER_CHECKPOINT_METHODS:
+        raise UsageError(f"--speculative-config method {method}: the drafter is another checkpoint, which "
+                         f"paramscope does not size beside this one (mtp, ngram and suffix are modelled)")
+    raise UsageError(f"--speculative-config: unknown method {method!r} (modelled: mtp, ngram, ngram_gpu, "
+                     f"suffix)")

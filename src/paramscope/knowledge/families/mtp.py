@@ -1,0 +1,166 @@
+"""Multi-token-prediction (MTP) layers: the extra decoder layers some checkpoints store after the trunk,
+which transformers and llama.cpp's converter leave out and vLLM loads only as a speculative drafter
+(``--speculative-config '{"method": "mtp", ...}'``).
+
+One row per layout (``MTP_LAYOUTS``), keyed by the text model's ``model_type``:
+
+- DeepSeek-V3's (its README_WEIGHTS.md): layer ``num_hidden_layers + i`` under the trunk's own prefix, a
+  decoder layer like the trunk's MoE layers plus embed_tokens, enorm, hnorm, eh_proj, shared_head.norm and
+  shared_head.head; GLM-4.5 uses the same names, and GLM-5/5.1 (glm_moe_dsa) share the model's embedding
+  and head instead of storing copies (the files of zai-org/GLM-5.1 and GLM-5.1-FP8 hold
+  model.layers.78.eh_proj / enorm / hnorm / shared_head.norm and no embed_tokens or shared_head.head:
+  tests/fixtures/weight_tables/glm_5.1_fp8.json).
+- Qwen3-Next's and Qwen3.5's: ``mtp.layers.{i}`` (a full-attention decoder layer, MoE where the trunk's
+  are), ``mtp.fc`` (2 × hidden → hidden) and three norms, ``mtp.pre_fc_norm_embedding``,
+  ``mtp.pre_fc_norm_hidden`` and ``mtp.norm`` (vLLM's qwen3_next_mtp.py and qwen3_5_mtp.py; a Qwen3.5-9B
+  GPTQ export lists mtp.fc and mtp.layers.0.self_attn.q_proj … mlp.down_proj among its modules_to_not_convert:
+  tests/fixtures/quantized_totals/out_of_sample_r4.json). The layer count is ``mtp_num_hidden_layers``
+  (Qwen3.5's text_config) or ``num_nextn_predict_layers``; vLLM builds one where the key is absent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from paramscope.knowledge.families.tensors import TensorList
+from paramscope.model import Tensor
+from paramscope.records import record, replace
+
+
+@record
+class MtpLayout:
+    """Where a family's checkpoints store their MTP layers and what sits beside each."""
+
+    count_key: str  # the config key giving the number of MTP layers
+    default_count: int  # what vLLM builds where the key is absent (0: none)
+    # "trunk": layer num_hidden_layers + i under the trunk's prefix, its pieces inside it; "mtp": the
+    # module ``mtp.``, layers ``mtp.layers.{i}.``, its pieces at ``mtp.``
+    place: str
+    pieces: tuple[tuple[str, str], ...]  # (name, dims over "hidden", "2hidden", "vocab")
+    # the pieces that copy the model's embedding and its output head, which vLLM's drafter replaces by the
+    # model's own (v1/spec_decode: "Detected MTP model. Sharing target model embedding weights", and from
+    # 0.16 "Shared target model lm_head with MTP shared_head.head")
+    embedding_copy: str = ""
+    head_copy: str = ""
+
+
+_DEEPSEEK_PIECES: tuple[tuple[str, str], ...] = (
+    ("embed_tokens.weight", "vocab hidden"), ("enorm.weight", "hidden"), ("hnorm.weight", "hidden"),
+    ("eh_proj.weight", "hidden 2hidden"), ("shared_head.norm.weight", "hidden"),
+    ("shared_head.head.weight", "vocab hidden"))
+_DEEPSEEK_COPIES = ("embed_tokens.weight", "shared_head.head.weight")
+_DEEPSEEK = MtpLayout("num_nextn_predict_layers", 0, "trunk", _DEEPSEEK_PIECES, *_DEEPSEEK_COPIES)
+_QWEN_PIECES: tuple[tuple[str, str], ...] = (
+    ("fc.weight", "hidden 2hidden"), ("pre_fc_norm_embedding.weight", "hidden"),
+    ("pre_fc_norm_hidden.weight", "hidden"), ("norm.weight", "hidden"))
+
+MTP_LAYOUTS: dict[str, MtpLayout] = {
+    "deepseek_v3": _DEEPSEEK, "glm4_moe": _DEEPSEEK,
+    "glm_moe_dsa": replace(_DEEPSEEK, pieces=tuple(p for p in _DEEPSEEK_PIECES
+                                                 if p[0] not in _DEEPSEEK_COPIES),
+                           embedding_copy="", head_copy=""),
+    "qwen3_next": MtpLayout("num_nextn_predict_layers", 1, "mtp", _QWEN_PIECES),
+    "qwen3_5_text": MtpLayout("mtp_num_hidden_layers", 1, "mtp", _QWEN_PIECES),
+    "qwen3_5_moe_text": MtpLayout("mtp_num_hidden_layers", 1, "mtp", _QWEN_PIECES),
+}
+
+
+def _text(cfg: Mapping[str, Any]) -> tuple[Mapping[str, Any], MtpLayout | None]:
+    """The text model's config and its MTP layout (a multimodal wrapper's text_config)."""
+    layout = MTP_LAYOUTS.get(str(cfg.get("model_type")))
+    if layout is not None:
+        return cfg, layout
+    text = cfg.get("text_config")
+    if isinstance(text, Mapping):
+        return text, MTP_LAYOUTS.get(str(text.get("model_type")))
+    return cfg, None
+
+
+def mtp_layer_count(cfg: Mapping[str, Any]) -> int:
+    """The MTP layers a checkpoint of ``cfg`` stores and vLLM's MTP drafter builds (0: none, or a family
+    without a row in MTP_LAYOUTS)."""
+    text, layout = _text(cfg)
+    if layout is None:
+        return 0
+    n = text.get(layout.count_key, layout.default_count)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+
+
+def has_mtp_layout(cfg: Mapping[str, Any]) -> bool:
+    return _text(cfg)[1] is not None
+
+
+def mtp_tensors(cfg: Mapping[str, Any],
+                logical: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """The MTP layers a checkpoint of ``cfg`` stores (``mtp_layer_count``), which transformers, vLLM
+    without speculative decoding and llama.cpp do not load, so ``expected_tensors`` (``logical``) leaves
+    them out: (the decoder-layer part, a copy of the trunk's last full-attention layer under the MTP
+    layer's name; the pieces beside it, in the model's dtype). Empty for other model types, or when
+    ``logical`` does not have the expected layout."""
+    text, layout = _text(cfg)
+    n, layers = mtp_layer_count(cfg), text.get("num_hidden_layers")
+    if layout is None or not n or not isinstance(layers, int) or layers <= 0:
+        return (), ()
+    embed = next((t for t in logical if t.name.endswith("embed_tokens.weight") and len(t.shape) == 2
+                  and ".layers." not in t.name), None)
+    if embed is None:
+        return (), ()
+    trunk = embed.name.removesuffix("embed_tokens.weight")  # "model." or "model.language_model."
+    last = _last_attention_layer(logical, trunk, layers)
+    if last is None:
+        return (), ()
+    template = [t for t in logical if t.name.startswith(last)]
+    vocab, hidden = embed.shape
+    sizes = {"hidden": hidden, "2hidden": 2 * hidden, "vocab": vocab}
+    decoder, pieces = [], TensorList(embed.dtype)
+    for i in range(n):
+        prefix = f"{trunk}layers.{layers + i}." if layout.place == "trunk" else f"mtp.layers.{i}."
+        decoder += [replace(t, name=prefix + t.name.removeprefix(last)) for t in template]
+        if layout.place == "trunk":
+            for name, dims in layout.pieces:
+                pieces.add(prefix + name, *(sizes[k] for k in dims.split()))
+    if layout.place == "mtp":
+        for name, dims in layout.pieces:
+            pieces.add("mtp." + name, *(sizes[k] for k in dims.split()))
+    return tuple(decoder), tuple(pieces.items)
+
+
+def _last_attention_layer(logical: tuple[Tensor, ...], trunk: str, layers: int) -> str | None:
+    """The prefix of the trunk's last layer with softmax attention (an MTP layer is one: Qwen3.5's
+    linear-attention layers are not its template)."""
+    for i in range(layers - 1, -1, -1):
+        prefix = f"{trunk}layers.{i}."
+        if any(t.name.startswith(prefix + "self_attn.") for t in logical):
+            return prefix
+    return None
+
+
+_TRUNK_LAYER = re.compile(r"^(?:model\.(?:language_model\.)?)layers\.(\d+)\.")
+
+
+def is_mtp_tensor(name: str, cfg: Mapping[str, Any]) -> bool:
+    """Whether a checkpoint tensor called ``name`` belongs to an MTP layer of ``cfg``'s layout: under
+    ``mtp.``, or a trunk layer numbered past ``num_hidden_layers``."""
+    text, layout = _text(cfg)
+    if layout is None:
+        return False
+    if layout.place == "mtp":
+        return name.startswith("mtp.")
+    found = _TRUNK_LAYER.match(name)
+    layers = text.get("num_hidden_layers")
+    return found is not None and isinstance(layers, int) and int(found.group(1)) >= layers
+
+
+def shared_copy(name: str, cfg: Mapping[str, Any]) -> str:
+    """What an MTP tensor copies: "embedding" or "head" where it is a copy of the model's embedding or
+    output head (``MtpLayout.embedding_copy`` / ``head_copy``), else ""."""
+    layout = _text(cfg)[1]
+    if layout is None:
+        return ""
+    if layout.embedding_copy and name.endswith("." + layout.embedding_copy):
+        return "embedding"
+    if layout.head_copy and name.endswith("." + layout.head_copy):
+        return "head"
+    return ""

@@ -1,0 +1,217 @@
+"""Multi-token-prediction layers: where checkpoints store them (knowledge/families/mtp.py), that no engine
+loads them with the model, and vLLM's MTP drafter (--speculative-config), its weights and its KV layers
+(sizing/mtp.py, runtimes/vllm/speculative.py). The real references: Qwen3-Next-80B-A3B-Instruct's
+checkpoint (1,553 mtp.* tensors, 1,650,471,424 parameters), nvidia/Qwen3.6-35B-A3B-NVFP4's start-up log
+with an MTP drafter (tests/fixtures/engine_logs/vllm/r44q-*: 21.93 GiB loaded, 'Add 3 padding layers')."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import paramscope
+from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
+from paramscope.analyses.sizing.runtimes.vllm.speculative import Speculation, parse_speculative_config
+from paramscope.errors import UnsupportedError, UsageError
+from paramscope.knowledge.families import expected_tensors, mtp_tensors
+from paramscope.knowledge.families.mtp import is_mtp_tensor, mtp_layer_count, shared_copy
+
+CONFIGS = Path(__file__).parent / "fixtures" / "engine_logs" / "configs"
+GiB = 1 << 30
+
+
+def _config(name: str) -> dict:
+    return json.loads((CONFIGS / name).read_text())
+
+
+# --- where the layers are stored ---------------------------------------------------------------------
+def test_qwen3_next_mtp_layer_matches_the_real_checkpoint():
+    raw = json.loads((Path(__file__).parent / "fixtures" / "configs" /
+                      "Qwen__Qwen3-Next-80B-A3B-Instruct.json").read_text())
+    cfg = raw.get("config", raw)
+    decoder, pieces = mtp_tensors(cfg, expected_tensors(cfg))
+    # Qwen3-Next-80B-A3B-Instruct's safetensors index: 1,553 mtp.* tensors, 1,650,471,424 parameters
+    assert len(decoder) + len(pieces) == 1553
+    assert sum(t.params for t in (*decoder, *pieces)) == 1_650_471_424
+    assert {t.name for t in pieces} == {"mtp.fc.weight", "mtp.pre_fc_norm_embedding.weight",
+                                       "mtp.pre_fc_norm_hidden.weight", "mtp.norm.weight"}
+    assert all(t.name.startswith("mtp.layers.0.") for t in decoder)
+
+
+def test_qwen35_mtp_layer_copies_a_full_attention_layer():
+    cfg = _config("qwen3.6-27b.config.json")
+    decoder, _ = mtp_tensors(cfg, expected_tensors(cfg))
+    names = {t.name for t in decoder}
+    assert "mtp.layers.0.self_attn.q_proj.weight" in names
+    assert not any("linear_attn" in n for n in names)  # the template is the last full-attention layer
+    assert mtp_layer_count(cfg) == 1  # text_config's mtp_num_hidden_layers
+
+
+def test_modelopt_checkpoint_keeps_its_mtp_layer_in_bf16():
+    # nvidia/Qwen3.6-35B-A3B-NVFP4 excludes "mtp*": its MTP layer is bf16, 1.573 GiB (the checkpoint's
+    # 21.82 GiB on disk less the listing's 20.227)
+    inv = paramscope.inspect(CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4.config.json").inventory
+    note = next(n for n in inv.notes if "multi-token-prediction" in n)
+    assert "mtp.layers.0" in note and "1,689,281,536 bytes as stored" in note
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("mtp.layers.0.self_attn.q_proj.weight", True), ("mtp.fc.weight", True),
+    ("model.language_model.layers.3.self_attn.q_proj.weight", False), ("lm_head.weight", False)])
+def test_qwen_mtp_names(name, expected):
+    assert is_mtp_tensor(name, _config("qwen3.6-27b.config.json")) is expected
+
+
+def test_deepseek_mtp_names_and_copies():
+    cfg = {"model_type": "deepseek_v3", "num_hidden_layers": 61, "num_nextn_predict_layers": 1}
+    assert is_mtp_tensor("model.layers.61.eh_proj.weight", cfg)
+    assert not is_mtp_tensor("model.layers.60.self_attn.kv_a_proj_with_mqa.weight", cfg)
+    assert shared_copy("model.layers.61.embed_tokens.weight", cfg) == "embedding"
+    assert shared_copy("model.layers.61.shared_head.head.weight", cfg) == "head"
+    assert shared_copy("model.layers.61.shared_head.norm.weight", cfg) == ""
+    assert mtp_layer_count({"model_type": "llama", "num_nextn_predict_layers": 1}) == 0
+
+
+# --- --speculative-config -----------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ('{"method": "mtp", "num_speculative_tokens": 2}', Speculation("mtp", 2)),
+    ('{"method": "qwen3_next_mtp", "num_speculative_tokens": 3}', Speculation("mtp", 3)),
+    ("mtp:2", Speculation("mtp", 2)), ("mtp", Speculation("mtp", 1)),
+    ("ngram:4", Speculation("ngram", 4)), ("", None)])
+def test_parse_speculative_config(text, expected):
+    assert parse_speculative_config(text) == expected
+
+
+@pytest.mark.parametrize("text, says", [
+    ('{"method": "eagle3", "model": "x", "num_speculative_tokens": 3}', "another checkpoint"),
+    ('{"model": "some/draft", "num_speculative_tokens": 3}', "another checkpoint"),
+    ("mtp:0", "between 1 and 64"), ("mtp:two", "whole number"), ("{oops", "not a JSON object"),
+    ("lookahead:2", "unknown method")])
+def test_parse_speculative_config_refuses(text, says):
+    with pytest.raises(UsageError, match=says):
+        parse_speculative_config(text)
+
+
+# --- a checkpoint read from its files -----------------------------------------------------------------
+TINY_QWEN35 = {
+    "architectures": ["Qwen3_5ForCausalLM"], "model_type": "qwen3_5_text", "vocab_size": 512,
+    "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4, "num_attention_heads": 2,
+    "num_key_value_heads": 1, "head_dim": 32, "attn_output_gate": True, "full_attention_interval": 4,
+    "linear_conv_kernel_dim": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 16,
+    "linear_num_key_heads": 2, "linear_num_value_heads": 2, "max_position_embeddings": 4096,
+    "layer_types": ["linear_attention"] * 3 + ["full_attention"], "mtp_num_hidden_layers": 1,
+    "tie_word_embeddings": False, "torch_dtype": "bfloat16", "rms_norm_eps": 1e-6,
+}
+TINY_DEEPSEEK = {
+    "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3", "vocab_size": 512,
+    "hidden_size": 64, "intermediate_size": 128, "moe_intermediate_size": 32, "num_hidden_layers": 2,
+    "first_k_dense_replace": 1, "n_routed_experts": 4, "n_shared_experts": 1, "num_experts_per_tok": 2,
+    "num_attention_heads": 2, "num_key_value_heads": 2, "q_lora_rank": 32, "kv_lora_rank": 32,
+    "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16, "num_nextn_predict_layers": 1,
+    "max_position_embeddings": 4096, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+}
+
+
+def _write_checkpoint(folder: Path, config: dict, with_mtp: bool = True) -> tuple[int, int]:
+    """config.json and a model.safetensors of zeros holding the trunk and (``with_mtp``) the MTP layers;
+    returns (trunk bytes, MTP bytes)."""
+    trunk = expected_tensors(config)
+    decoder, pieces = mtp_tensors(config, trunk)
+    mtp = (*decoder, *pieces) if with_mtp else ()
+    header, offset = {}, 0
+    for t in (*trunk, *mtp):
+        header[t.name] = {"dtype": t.dtype.value, "shape": list(t.shape),
+                          "data_offsets": [offset, offset + t.nbytes]}
+        offset += t.nbytes
+    blob = json.dumps(header).encode()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    with open(folder / "model.safetensors", "wb") as f:
+        f.write(struct.pack("<Q", len(blob)) + blob)
+        f.truncate(8 + len(blob) + offset)
+    return sum(t.nbytes for t in trunk), sum(t.nbytes for t in mtp)
+
+
+def test_engines_leave_a_stored_mtp_layer_out(tmp_path):
+    trunk, mtp = _write_checkpoint(tmp_path / "m", TINY_QWEN35)
+    assert mtp > 0
+    assert paramscope.open_model(tmp_path / "m").tensor_bytes == trunk + mtp
+    for runtime in ("vllm", "transformers", "sglang"):
+        est = paramscope.size(tmp_path / "m", runtime=runtime, context=1024).estimate
+        assert est.weights_bytes < trunk + mtp, runtime
+        assert any("multi-token-prediction" in line for line in est.explain), runtime
+
+
+def test_vllm_mtp_drafter_loads_the_stored_layer(tmp_path):
+    _, mtp = _write_checkpoint(tmp_path / "m", TINY_QWEN35)
+    plain = paramscope.size(tmp_path / "m", runtime="vllm", context=1024).estimate
+    spec = paramscope.size(tmp_path / "m", runtime="vllm", context=1024,
+                           speculative_config="mtp:2").estimate
+    # the Qwen layout stores no embedding or head copy: the drafter is the whole mtp.* module
+    assert spec.weights_bytes - plain.weights_bytes == mtp
+    assert any("MTP drafter (1 layer, 2 speculative tokens)" in line for line in spec.explain)
+    # its attention layer caches K and V like the model's one full-attention layer: twice the KV
+    assert spec.kv_cache_bytes > plain.kv_cache_bytes
+
+
+def test_a_checkpoint_saved_without_its_mtp_layer_cannot_draft(tmp_path):
+    _write_checkpoint(tmp_path / "m", TINY_QWEN35, with_mtp=False)
+    with pytest.raises(UnsupportedError, match="stores no multi-token-prediction layer"):
+        paramscope.size(tmp_path / "m", runtime="vllm", speculative_config="mtp:1")
+
+
+@pytest.mark.parametrize("release, head_kept", [("0.15", True), ("0.16", False)])
+def test_deepseek_drafter_shares_embedding_and_from_016_the_head(tmp_path, release, head_kept):
+    _write_checkpoint(tmp_path / "m", TINY_DEEPSEEK)
+    model = paramscope.open_model(tmp_path / "m")
+    stored = [t for t in model.tensors if t.name.startswith("model.layers.2.")]
+    copy = {t.name.rsplit(".", 2)[-2] + "." + t.name.rsplit(".", 1)[-1]: t.nbytes for t in stored}
+    embed, head = copy["embed_tokens.weight"], copy["head.weight"]
+    plain = paramscope.size(tmp_path / "m", runtime="vllm", context=1024, vllm_release=release).estimate
+    spec = paramscope.size(tmp_path / "m", runtime="vllm", context=1024, vllm_release=release,
+                           speculative_config='{"method": "deepseek_mtp", "num_speculative_tokens": 1}')
+    added = spec.estimate.weights_bytes - plain.weights_bytes
+    assert added == sum(t.nbytes for t in stored) - embed - (0 if head_kept else head)
+
+
+def test_llama_has_no_mtp_layer():
+    with pytest.raises(UnsupportedError, match="no multi-token-prediction layers"):
+        paramscope.size("llama-3.1-8b", runtime="vllm", speculative_config="mtp:1")
+
+
+# --- from a config: the r44q run ---------------------------------------------------------------------
+def test_config_drafter_and_kv_groups_as_the_r44q_log():
+    source = CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4.config.json"
+    plain = paramscope.size(source, runtime="vllm", context=262144, vllm_release="0.22").estimate
+    spec = paramscope.size(source, runtime="vllm", context=262144, vllm_release="0.22",
+                           speculative_config="mtp:2").estimate
+    assert spec.weights_bytes - plain.weights_bytes == 1_689_281_536  # the bf16 MTP layer
+    model = paramscope.open_model(source)
+    cfg = model.config
+    assert cfg is not None
+    base = vllm_memory(cfg, 0, context=262144, kv_type=None, engine="v1", gpu_memory_bytes=None)
+    drafted = vllm_memory(cfg, 0, context=262144, engine="v1", speculative_tokens=2, draft_layers=1)
+    # 10 attention layers and the MTP layer: groups of 11 layers; the 30 DeltaNet layers in 3 groups of 11
+    # ("Add 3 padding layers")
+    assert (base.layout.group_size, drafted.layout.group_size) == (10, 11)
+    assert drafted.layout.groups == {"full": 1, "linear": 3}
+    # the 3 padding layers, beside the state pages' own padding
+    assert drafted.kv_padding_bytes > base.kv_padding_bytes
+
+
+def test_cli_takes_the_speculative_config():
+    exe = [sys.executable, "-m", "paramscope", "size"]
+    ok = subprocess.run([*exe, str(CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4.config.json"), "--runtime", "vllm",
+                         "--speculative-config", '{"method": "mtp", "num_speculative_tokens": 2}', "--json"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert any("MTP drafter" in line for line in json.loads(ok.stdout)["explain"])
+    bad = subprocess.run([*exe, "llama-3.1-8b", "--runtime", "vllm", "--speculative-config", "eagle3:3"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and bad.stderr.startswith("Error: ") and bad.stderr.count("\n") == 1
+    assert "another checkpoint" in bad.stderr
