@@ -215,3 +215,14 @@ def test_cli_takes_the_speculative_config():
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and bad.stderr.startswith("Error: ") and bad.stderr.count("\n") == 1
     assert "another checkpoint" in bad.stderr
+
+
+def test_inspect_counts_a_stored_mtp_module_apart_from_the_layers(tmp_path):
+    trunk, mtp = _write_checkpoint(tmp_path / "m", TINY_QWEN35)
+    inv = paramscope.inspect(tmp_path / "m").inventory
+    assert inv.by_component["mtp"].bytes == mtp
+    # mtp.layers.0 is not the model's layer 0: each layer holds what the config lists for it
+    plain = _write_checkpoint(tmp_path / "plain", TINY_QWEN35, with_mtp=False)[0]
+    assert plain == trunk
+    alone = paramscope.inspect(tmp_path / "plain").inventory
+    assert inv.by_layer[0]["total"].bytes == alone.by_layer[0]["total"].bytes

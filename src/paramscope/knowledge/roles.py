@@ -35,6 +35,9 @@ COMPONENTS: list[tuple[str, list[str]]] = [
                    r"^(model\.)?embed_(vision|audio)\.",
                    # Granite Speech's windowed Q-Former (gguf-py: A_QF_PROJ_*, A_QF_*)
                    r"^projector\.(query|linear|qformer\.)"]),
+    # a multi-token-prediction module stored apart from the layer stack (Qwen3-Next's and Qwen3.5's mtp.…:
+    # knowledge/families/mtp.py); its own layers are not the text model's layers of the same index
+    ("mtp", [r"^mtp\."]),
     # norms (scale and bias) before anything they share words with
     ("norm", [r"(^|[._])(ln|norm|layernorm|layer_norm|LayerNorm|rmsnorm)(_?\w*)?$",
               r"(^|\.)(input_layernorm|post_attention_layernorm|pre_feedforward_layernorm|"
@@ -272,4 +275,4 @@ def _component(stem: str) -> str:
 TOWERS = ("vision", "audio", "projector")  # components outside the text model
 _PATTERNS = dict(COMPONENTS)
 _TOWER_PREFIX = (r"(vision_tower|vision_model|visual|^v$|^v\.|vision_encoder|"
-                 r"audio_tower|audio_model|^a$|^a\.)")
+                 r"audio_tower|audio_model|^a$|^a\.|^mtp\.)")
