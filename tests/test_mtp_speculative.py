@@ -81,7 +81,8 @@ def test_deepseek_mtp_names_and_copies():
 @pytest.mark.parametrize("text, expected", [
     ('{"method": "mtp", "num_speculative_tokens": 2}', Speculation("mtp", 2)),
     ('{"method": "qwen3_next_mtp", "num_speculative_tokens": 3}', Speculation("mtp", 3)),
-    ("mtp:2", Speculation("mtp", 2)), ("mtp", Speculation("mtp", 1)),
+    ("mtp:2", Speculation("mtp", 2)), ("mtp", Speculation("mtp", 0)),  # 0: the MTP layer count
+    ("suffix", Speculation("suffix", 24)),  # vLLM's default for suffix decoding
     ("ngram:4", Speculation("ngram", 4)), ("", None)])
 def test_parse_speculative_config(text, expected):
     assert parse_speculative_config(text) == expected
@@ -91,6 +92,8 @@ def test_parse_speculative_config(text, expected):
     ('{"method": "eagle3", "model": "x", "num_speculative_tokens": 3}', "another checkpoint"),
     ('{"model": "some/draft", "num_speculative_tokens": 3}', "another checkpoint"),
     ("mtp:0", "between 1 and 64"), ("mtp:two", "whole number"), ("{oops", "not a JSON object"),
+    ('{"method": "mtp", "num_speculative_tokens": 2.7}', "whole number"),
+    ('{"method": "mtp", "num_speculative_tokens": true}', "whole number"), ("ngram", "needs num_spec"),
     ("lookahead:2", "unknown method")])
 def test_parse_speculative_config_refuses(text, says):
     with pytest.raises(UsageError, match=says):
@@ -226,3 +229,73 @@ def test_inspect_counts_a_stored_mtp_module_apart_from_the_layers(tmp_path):
     assert plain == trunk
     alone = paramscope.inspect(tmp_path / "plain").inventory
     assert inv.by_layer[0]["total"].bytes == alone.by_layer[0]["total"].bytes
+
+
+# --- what a reviewer read in vLLM's source (0.11-0.34) ---------------------------------------------------
+TINY_GLM = {**TINY_DEEPSEEK, "architectures": ["Glm4MoeForCausalLM"], "model_type": "glm4_moe",
+            "num_key_value_heads": 1, "head_dim": 32, "partial_rotary_factor": 0.5, "use_qk_norm": False}
+for _key in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
+    TINY_GLM.pop(_key)
+
+
+def test_llamacpp_keeps_the_nextn_block_it_loads(tmp_path):
+    # llama.cpp's converter writes GLM-4.5's nextn block to the GGUF and loads it (llamacpp/kv.py)
+    trunk, mtp = _write_checkpoint(tmp_path / "m", TINY_GLM)
+    est = paramscope.size(tmp_path / "m", runtime="llama.cpp", context=1024).estimate
+    assert est.weights_bytes == trunk + mtp
+
+
+def test_eh_proj_is_held_whole_on_every_rank(tmp_path):
+    from paramscope.analyses.sizing.runtimes.vllm.adapter import drafter_replicated, with_speculation
+
+    _write_checkpoint(tmp_path / "m", TINY_DEEPSEEK)
+    model = paramscope.open_model(tmp_path / "m")
+    spec = parse_speculative_config("mtp:1")
+    built = with_speculation(model, (0, 21, 0), spec)[0]
+    eh = drafter_replicated(built, spec)
+    assert eh == next(t.nbytes for t in model.tensors if t.name == "model.layers.2.eh_proj.weight")
+    cfg = model.config
+    assert cfg is not None
+    split = vllm_memory(cfg, 10**8, context=1024, tensor_parallel=2)
+    whole = vllm_memory(cfg, 10**8, context=1024, tensor_parallel=2, drafter_replicated_bytes=eh)
+    assert whole.model_bytes - split.model_bytes == eh - eh // 2  # its other half, on each rank
+
+
+def test_drafters_by_release():
+    qwen = CONFIGS / "qwen3.6-27b.config.json"
+    glm = CONFIGS / "glm-5.2-pocketinfer-dummy.config.json"
+    with pytest.raises(UnsupportedError, match="no MTP drafter for glm_moe_dsa"):
+        paramscope.size(glm, runtime="vllm", vllm_release="0.15", speculative_config="mtp:1")
+    assert paramscope.size(glm, runtime="vllm", vllm_release="0.16", speculative_config="mtp:1")
+    assert paramscope.size(qwen, runtime="vllm", vllm_release="0.17", speculative_config="mtp:1")
+    # before 0.17 only Qwen3-Next speculates among the hybrids
+    with pytest.raises(UnsupportedError, match="refuses speculative decoding"):
+        paramscope.size(qwen, runtime="vllm", vllm_release="0.16", speculative_config="ngram:3")
+    with pytest.raises(UnsupportedError, match="pipeline parallelism"):
+        paramscope.size(qwen, runtime="vllm", gpu="h100x2", pipeline_parallel_size=2,
+                        speculative_config="mtp:1")
+
+
+def test_state_blocks_count_the_speculative_tokens_from_016():
+    raw = json.loads((Path(__file__).parent / "fixtures" / "configs" /
+                      "Qwen__Qwen3-Next-80B-A3B-Instruct.json").read_text())
+    path = Path(__file__).parent / "fixtures" / "configs" / "Qwen__Qwen3-Next-80B-A3B-Instruct.json"
+    assert raw
+    cfg = paramscope.open_model(path).config
+    assert cfg is not None
+    for release, extra in (((0, 14, 0), 0), ((0, 16, 0), 3)):
+        plain = vllm_memory(cfg, 0, context=32768, engine="v1", release=release)
+        spec = vllm_memory(cfg, 0, context=32768, engine="v1", release=release, speculative_tokens=3)
+        assert spec.layout.blocks["linear"] - plain.layout.blocks["linear"] == extra
+
+
+def test_a_dsa_mtp_layer_keeps_an_indexer_cache():
+    from paramscope.analyses.sizing.kv_cache import indexer_layers
+    from paramscope.analyses.sizing.runtimes.vllm.kv import with_draft_layers
+    from paramscope.model import ArchConfig
+
+    cfg = ArchConfig("glm_moe_dsa", "GlmMoeDsaForCausalLM", 4, 64, 2, 2, 32, 32, 128, 512, 4096,
+                     kv_lora_rank=32, rope_head_dim=8,
+                     extra={"index_head_dim": 128, "indexer_types": ["full", "shared", "shared", "full"]})
+    assert indexer_layers(cfg) == 2
+    assert indexer_layers(with_draft_layers(cfg, 1)) == 3

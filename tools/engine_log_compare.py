@@ -50,6 +50,8 @@ from paramscope.analyses.sizing.runtimes.vllm.adapter import (
     checkpoint_kv_type,
     checkpoint_method,
     draft_layers,
+    drafter_replicated,
+    speculative_tokens,
     stage_offload,
     towers_left_out,
     with_speculation,
@@ -558,7 +560,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         device_hole_bytes=0 if r.model.get("weights") else vllm_device_holes(model, tp),
         vision=None if MM_PROFILING_SKIPPED in r.log or r.model.get("text_only") else vllm_vision_tower(
             model.metadata.get("config") if model.metadata else None), mm_limits=record_mm_limits(r),
-        speculative_tokens=spec.tokens if spec else 0, draft_layers=draft_layers(model, spec))
+        speculative_tokens=speculative_tokens(model, spec), draft_layers=draft_layers(model, spec),
+        drafter_replicated_bytes=drafter_replicated(model, spec))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,
     # gpu_worker.py): its peak activation is the profile's transient headroom plus the CUDA graph estimate
     # the budget takes (``peak_activation_memory = transient_peak_headroom + cudagraph_memory_estimate_

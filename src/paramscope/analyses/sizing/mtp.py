@@ -55,6 +55,7 @@ class Drafter:
     tensors: tuple[Tensor, ...]  # what it loads, the copies of the embedding and head left out
     shared: tuple[Tensor, ...]  # the stored copies it replaces by the model's own
     from_config: bool  # listed from the config (not read from the checkpoint's files)
+    head_shared: bool = True  # a DeepSeek-style layer's shared_head.head replaced by the model's (0.16 on)
 
     @property
     def nbytes(self) -> int:
@@ -93,15 +94,38 @@ def mtp_drafter(model: Model, release: tuple[int, int, int]) -> Drafter:
     shared_kinds = {"embedding"} | ({"head"} if release >= HEAD_SHARED_RELEASE else set())
     shared = tuple(t for t in stored if shared_copy(t.name, raw) in shared_kinds)
     gone = {id(t) for t in shared}
-    return Drafter(layers, tuple(t for t in stored if id(t) not in gone), shared, from_config)
+    kept = tuple(t for t in stored if id(t) not in gone)
+    if release < HEAD_SHARED_RELEASE:
+        kept = _heads_unquantized(model, kept, raw)
+    return Drafter(layers, kept, shared, from_config, head_shared=release >= HEAD_SHARED_RELEASE)
+
+
+def _heads_unquantized(model: Model, tensors: tuple[Tensor, ...], raw: dict) -> tuple[Tensor, ...]:
+    """Before 0.16 vLLM builds a DeepSeek-style MTP layer's shared_head.head as a ParallelLMHead without
+    the quantization config: the model's vocabulary × hidden in the model's type, whatever the checkpoint
+    stores (GLM-4.5-FP8's FP8 copy and its scales are held as bf16)."""
+    from paramscope.knowledge.families.mtp import shared_copy
+
+    heads = [t for t in tensors if shared_copy(t.name, raw) == "head"]
+    embed = next((t for t in model.tensors if t.name.endswith("embed_tokens.weight")
+                  and len(t.shape) == 2 and not shared_copy(t.name, raw)), None)
+    if not heads or embed is None:
+        return tensors
+    gone = {id(t) for t in heads}
+    prefixes = sorted({t.name.split("shared_head.head.")[0] for t in heads})
+    held = tuple(Tensor(f"{prefix}shared_head.head.weight", embed.shape, embed.dtype, embed.nbytes)
+                 for prefix in prefixes)
+    return (*(t for t in tensors if id(t) not in gone), *held)
 
 
 def drafter_note(drafter: Drafter, tokens: int) -> str:
     """The explain line for the drafter's weights."""
     where = "listed from the config" if drafter.from_config else "read from the checkpoint"
     copied = sum(t.nbytes for t in drafter.shared)
-    copies = (f"; its {len(drafter.shared)} stored copies of the embedding / head ({copied:,} B) are "
-              "replaced by the model's own") if drafter.shared else ""
+    copies = (f"; {len(drafter.shared)} stored tensors copying them ({copied:,} B) are replaced by the "
+              "model's own") if drafter.shared else ""
+    shares = "embedding and output head" if drafter.head_shared else (
+        "embedding (its shared_head.head held in the model's type: before 0.16)")
     return (f"vLLM's MTP drafter ({drafter.layers} layer{'s' if drafter.layers > 1 else ''}, {tokens} "
             f"speculative token{'s' if tokens > 1 else ''}): {len(drafter.tensors):,} tensors {where}, "
-            f"{drafter.nbytes:+,} B, sharing the model's embedding and output head{copies}")
+            f"{drafter.nbytes:+,} B, sharing the model's {shares}{copies}")

@@ -57,7 +57,7 @@ _QWEN_PIECES: tuple[tuple[str, str], ...] = (
     ("pre_fc_norm_hidden.weight", "hidden"), ("norm.weight", "hidden"))
 
 MTP_LAYOUTS: dict[str, MtpLayout] = {
-    "deepseek_v3": _DEEPSEEK, "glm4_moe": _DEEPSEEK,
+    "deepseek_v3": _DEEPSEEK, "deepseek_v32": _DEEPSEEK, "glm4_moe": _DEEPSEEK,
     "glm_moe_dsa": replace(_DEEPSEEK, pieces=tuple(p for p in _DEEPSEEK_PIECES
                                                  if p[0] not in _DEEPSEEK_COPIES),
                            embedding_copy="", head_copy=""),
@@ -137,7 +137,7 @@ def _last_attention_layer(logical: tuple[Tensor, ...], trunk: str, layers: int) 
     return None
 
 
-_TRUNK_LAYER = re.compile(r"^(?:model\.(?:language_model\.)?)layers\.(\d+)\.")
+_TRUNK_LAYER = re.compile(r"^(?:model\.(?:language_model\.)?|language_model\.model\.)?layers\.(\d+)\.")
 
 
 def is_mtp_tensor(name: str, cfg: Mapping[str, Any]) -> bool:
@@ -159,8 +159,15 @@ def shared_copy(name: str, cfg: Mapping[str, Any]) -> str:
     layout = _text(cfg)[1]
     if layout is None:
         return ""
-    if layout.embedding_copy and name.endswith("." + layout.embedding_copy):
+    # the module's every tensor: a quantized copy's scales (weight_scale, qweight …) go with it
+    if layout.embedding_copy and f".{layout.embedding_copy.removesuffix('weight')}" in name:
         return "embedding"
-    if layout.head_copy and name.endswith("." + layout.head_copy):
+    if layout.head_copy and f".{layout.head_copy.removesuffix('weight')}" in name:
         return "head"
     return ""
+
+
+def mtp_family(cfg: Mapping[str, Any]) -> str:
+    """The model_type whose MTP layout ``cfg`` follows (its text model's), "" for none."""
+    text, layout = _text(cfg)
+    return str(text.get("model_type")) if layout is not None else ""

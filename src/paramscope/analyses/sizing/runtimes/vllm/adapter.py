@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from paramscope.analyses.sizing.kv_cache import layer_kinds
 from paramscope.analyses.sizing.loaded import (
     ALL_MODALITIES_OFF,
     TOWER_MODALITIES,
@@ -45,7 +46,12 @@ from paramscope.analyses.sizing.runtimes.vllm.pipeline import (
     pp_stage_layers,
     stage_weight_split,
 )
-from paramscope.analyses.sizing.runtimes.vllm.speculative import Speculation, parse_speculative_config
+from paramscope.analyses.sizing.runtimes.vllm.speculative import (
+    MAMBA_SPECULATIVE_ANY_RELEASE,
+    MTP_DRAFTER_RELEASE,
+    Speculation,
+    parse_speculative_config,
+)
 from paramscope.analyses.sizing.runtimes.vllm.towers import (
     LANGUAGE_MODEL_ONLY_RELEASE,
     TOWER_SKIP_RELEASE,
@@ -57,7 +63,7 @@ from paramscope.analyses.sizing.runtimes.weight_offload import (
     cpu_offload,
 )
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.families.mtp import mtp_layer_count
+from paramscope.knowledge.families.mtp import is_mtp_tensor, mtp_family, mtp_layer_count
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
 from paramscope.records import replace
@@ -184,11 +190,45 @@ def with_speculation(model: Model, release: Release,
     or, with an MTP drafter (--speculative-config method mtp), with the drafter's tensors after the
     model's (sizing/mtp.py ``mtp_drafter``); with a note."""
     stripped, notes = without_mtp(model, "vLLM")
-    if spec is None or not spec.mtp:
+    if spec is None:
         return stripped, notes
+    raw = model.metadata.get("config") if model.metadata else None
+    raw = raw if isinstance(raw, dict) else {}
+    cfg = model.config
+    if (cfg is not None and "linear" in layer_kinds(cfg) and release < MAMBA_SPECULATIVE_ANY_RELEASE
+            and mtp_family(raw) != "qwen3_next"):
+        raise UnsupportedError(f"vLLM {release_text(release)} refuses speculative decoding on a Mamba / "
+                               f"linear-attention model other than Qwen3-Next (from "
+                               f"{release_text(MAMBA_SPECULATIVE_ANY_RELEASE)})")
+    if not spec.mtp:
+        return stripped, notes
+    first = MTP_DRAFTER_RELEASE.get(mtp_family(raw))
+    if first is not None and release < first:
+        raise UnsupportedError(f"vLLM {release_text(release)} has no MTP drafter for {mtp_family(raw)} "
+                               f"(from {release_text(first)})")
     drafter = mtp_drafter(model, release)
     return (replace(stripped, tensors=(*stripped.tensors, *drafter.tensors)),
-            (drafter_note(drafter, spec.tokens),))
+            (drafter_note(drafter, speculative_tokens(model, spec)),))
+
+
+def speculative_tokens(model: Model, spec: Speculation | None) -> int:
+    """num_speculative_tokens, or where --speculative-config leaves it out for mtp, the checkpoint's MTP
+    layer count (vLLM's n_predict)."""
+    if spec is None:
+        return 0
+    return spec.tokens or draft_layers(model, spec)
+
+
+def drafter_replicated(model: Model, spec: Speculation | None) -> int:
+    """The drafter's tensors every rank holds whole: a DeepSeek-style MTP layer's eh_proj is a plain
+    nn.Linear (deepseek_mtp.py, glm4_moe_mtp.py), not split over the tensor-parallel ranks."""
+    if spec is None or not spec.mtp:
+        return 0
+    raw = model.metadata.get("config") if model.metadata else None
+    if not isinstance(raw, dict):
+        return 0
+    return sum(t.nbytes for t in model.tensors if t.name.endswith(".eh_proj.weight")
+               and is_mtp_tensor(t.name, raw))
 
 
 def speculation(req: MemoryRequest, engine: str | None = None) -> Speculation | None:
@@ -421,8 +461,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     async_scheduling=TRI_STATE[option(req, "async_scheduling")],
                     awq_dequantize=int4_without_marlin(model, req),
                     max_cudagraph_capture_size=option(req, "max_cudagraph_capture_size"),
-                    vision=vision, mm_limits=mm_limits, speculative_tokens=spec.tokens if spec else 0,
-                    draft_layers=draft_layers(model, spec))
+                    vision=vision, mm_limits=mm_limits, speculative_tokens=speculative_tokens(model, spec),
+                    draft_layers=draft_layers(model, spec),
+                    drafter_replicated_bytes=drafter_replicated(model, spec))
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = (kv_note,) if kv_note else ()

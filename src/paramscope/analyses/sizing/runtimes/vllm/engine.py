@@ -268,6 +268,8 @@ class VllmParams:
     extensible: bool = False
     platform: str = "cuda"  # runtimes/common.py gpu_platform: "cuda", "rocm", "xpu", "metal", "cpu"…
     speculative_tokens: int = 0  # --speculative-config's num_speculative_tokens (speculative.py)
+    # an MTP drafter's tensors every rank holds whole (DeepSeek-style eh_proj, a plain nn.Linear)
+    drafter_replicated: int = 0
 
 
 # A sliding-window layer admits a request with blocks for window − 1 tokens and the tokens in flight

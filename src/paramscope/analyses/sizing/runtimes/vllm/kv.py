@@ -29,6 +29,7 @@ from paramscope.analyses.sizing.runtimes.vllm.engine import (
     cdiv,
     extensible_margin,
 )
+from paramscope.analyses.sizing.runtimes.vllm.speculative import MAMBA_SPECULATIVE_RELEASE
 from paramscope.analyses.sizing.runtimes.vllm.weights import rank_config
 from paramscope.errors import UnsupportedError, UsageError
 from paramscope.model import ArchConfig
@@ -255,11 +256,12 @@ PREFIX_CACHING_RELEASE = (0, 26, 0)
 def mamba_blocks(cfg: ArchConfig, p: VllmParams) -> int:
     """The state blocks one request holds in a linear-attention / SSM group (MambaSpec)."""
     # speculative decoding keeps a state block for each speculative token too (MambaSpec
-    # num_speculative_blocks = num_speculative_tokens, any method)
+    # num_speculative_blocks = num_speculative_tokens, any method), counted from 0.16
+    speculative = p.speculative_tokens if p.release >= MAMBA_SPECULATIVE_RELEASE else 0
     if not p.prefix_caching:
-        return 1 + p.speculative_tokens
+        return 1 + speculative
     checkpoint = p.release >= MAMBA2_CHECKPOINT_RELEASE and cfg.family in MAMBA2_FAMILIES
-    return MAMBA_BLOCKS_PER_REQUEST.get(p.engine, 1) + checkpoint + p.speculative_tokens
+    return MAMBA_BLOCKS_PER_REQUEST.get(p.engine, 1) + checkpoint + speculative
 
 
 def prefix_caching_asked(req: MemoryRequest) -> bool | None:
@@ -378,4 +380,14 @@ def with_draft_layers(cfg: ArchConfig, layers: int) -> ArchConfig:
         raise UnsupportedError(f"vLLM: {cfg.architecture}'s layers differ in KV width; an MTP drafter's "
                                f"layers beside them are not modelled")
     types = cfg.layer_types or ("full",) * cfg.n_layers
-    return replace(cfg, n_layers=cfg.n_layers + layers, layer_types=(*types, *("full",) * layers))
+    extra = dict(cfg.extra)
+    # a DSA model's MTP layer keeps an indexer cache of its own (GLM-5.2's indexer_types list ends with
+    # the trunk's layers)
+    kinds = extra.get("indexer_types")
+    if isinstance(kinds, list | tuple) and len(kinds) == cfg.n_layers:
+        extra["indexer_types"] = (*kinds, *("full",) * layers)
+    pattern = extra.get("index_topk_pattern")
+    if isinstance(pattern, str) and len(pattern) == cfg.n_layers:
+        extra["index_topk_pattern"] = pattern + "F" * layers
+    return replace(cfg, n_layers=cfg.n_layers + layers, layer_types=(*types, *("full",) * layers),
+                   extra=extra)

@@ -47,6 +47,7 @@ from paramscope.analyses.sizing.runtimes.vllm.weights import (
     weights_per_gpu,
 )
 from paramscope.analyses.sizing.runtimes.weight_offload import CpuOffload
+from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
@@ -98,6 +99,7 @@ def vllm_memory(
     mm_limits: Mapping[str, int] | None = None,
     speculative_tokens: int = 0,
     draft_layers: int = 0,
+    drafter_replicated_bytes: int = 0,
 ) -> VllmMemory:
     """One GPU's memory under `vllm serve` for ``batch`` requests of ``context`` tokens.
 
@@ -140,7 +142,8 @@ def vllm_memory(
     ``vision``: the vision tower the profile run feeds first (encoder.py ``vision_tower``; None: text only;
     a pipeline's stages are sized without it); ``mm_limits`` --limit-mm-per-prompt (``parse_mm_limits``).
     ``speculative_tokens``: --speculative-config's num_speculative_tokens (speculative.py); ``draft_layers``:
-    the attention layers an MTP drafter adds to the KV cache (its weights are in ``weights_bytes``).
+    the attention layers an MTP drafter adds to the KV cache (its weights are in ``weights_bytes``);
+    ``drafter_replicated_bytes``: the drafter's tensors every rank holds whole (``drafter_replicated``).
     ``graph_estimate``: whether the profile takes the CUDA graph estimate into the budget (None: the
     family's way, the v1 family only; False: model runner V2 before 0.29, the graphs captured outside it;
     True: 0.19-0.20 with VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1).
@@ -175,9 +178,13 @@ def vllm_memory(
                 max_capture_size=max_cudagraph_capture_size,
                 graph_estimate=graph_estimate,
                 in_flight_batches=concurrent_batches(p.release, async_scheduling, pipeline_parallel),
-                device_holes=device_hole_bytes, speculative_tokens=speculative_tokens)
+                device_holes=device_hole_bytes, speculative_tokens=speculative_tokens,
+                drafter_replicated=drafter_replicated_bytes)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
+    if pipeline_parallel != 1 and (speculative_tokens or draft_layers):
+        raise UnsupportedError("vLLM: speculative decoding with pipeline parallelism is not modelled (the "
+                               "drafter then keeps an embedding of its own)")
     if pipeline_parallel != 1:
         return pipeline_memory(cfg, kv_cfg, weights_bytes, replace(p, pipeline_parallel=pipeline_parallel),
                                pp_partition, stage_weights, offload)

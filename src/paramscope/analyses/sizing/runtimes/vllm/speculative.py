@@ -30,6 +30,19 @@ OTHER_CHECKPOINT_METHODS = frozenset({"eagle", "eagle3", "draft_model", "medusa"
 # From this release the default capture bound counts the speculative tokens (config/vllm.py
 # decode_query_len, read in 0.13.0; 0.11.0 has min(2 × max_num_seqs, 512))
 CAPTURE_BOUND_RELEASE = (0, 13, 0)
+# From this release a Mamba / linear-attention layer's state blocks count the speculative tokens in the
+# KV sizing (kv_cache_interface.py MambaSpec.max_memory_usage_bytes, 0.16 and on; 0.11-0.14 do not), and
+# before 0.17 vLLM refuses speculative decoding on a Mamba model other than Qwen3-Next (model_executor/
+# layers/mamba/abstract.py: "Mamba with speculative decoding is not supported yet")
+MAMBA_SPECULATIVE_RELEASE = (0, 16, 0)
+MAMBA_SPECULATIVE_ANY_RELEASE = (0, 17, 0)
+# The first release with each family's MTP drafter (config/speculative.py hf_config_override,
+# models/*_mtp.py); the families not named here had theirs by 0.11, the oldest V1 tree read
+MTP_DRAFTER_RELEASE = {"qwen3_next": (0, 10, 2), "glm_moe_dsa": (0, 16, 0), "qwen3_5_text": (0, 17, 0),
+                       "qwen3_5_moe_text": (0, 17, 0)}
+# num_speculative_tokens where --speculative-config leaves it out: suffix decoding's own default
+# (config/speculative.py); mtp takes the checkpoint's MTP layer count (n_predict), resolved with the model
+DEFAULT_TOKENS = {"suffix": 24}
 
 
 @record
@@ -37,7 +50,7 @@ class Speculation:
     """What --speculative-config asks for, as it bears on memory."""
 
     method: str  # "mtp", or one of PROMPT_METHODS
-    tokens: int  # num_speculative_tokens
+    tokens: int  # num_speculative_tokens (0: not given; an MTP drafter then takes its layer count)
 
     @property
     def mtp(self) -> bool:
@@ -57,19 +70,25 @@ def parse_speculative_config(text: str | None) -> Speculation | None:
             raise UsageError(f"--speculative-config: not a JSON object ({raw[:60]!r})") from None
         if not isinstance(given, dict):
             raise UsageError("--speculative-config takes a JSON object")
-        method, tokens = given.get("method"), given.get("num_speculative_tokens", 1)
+        method, tokens = given.get("method"), given.get("num_speculative_tokens")
         if method is None and given.get("model"):
             method = "draft_model"
     else:
         method, _, count = raw.partition(":")
-        tokens = count or 1
+        tokens = count or None
     method = str(method or "").strip().lower()
-    try:
+    given_tokens = tokens is not None
+    if tokens is None:
+        tokens = DEFAULT_TOKENS.get(method, 0)
+        if not tokens and method not in MTP_METHODS and method not in OTHER_CHECKPOINT_METHODS:
+            raise UsageError(f"--speculative-config method {method or '?'} needs num_speculative_tokens "
+                             f"(as {method or 'ngram'}:4)")
+    elif isinstance(tokens, str) and tokens.strip().isdigit():
         tokens = int(tokens)
-    except (TypeError, ValueError):
+    if isinstance(tokens, bool) or not isinstance(tokens, int):
         raise UsageError(f"--speculative-config: num_speculative_tokens must be a whole number "
-                         f"(found {tokens!r})") from None
-    if tokens < 1 or tokens > 64:
+                         f"(found {tokens!r})")
+    if given_tokens and (tokens < 1 or tokens > 64):
         raise UsageError(f"--speculative-config: num_speculative_tokens must be between 1 and 64 "
                          f"(found {tokens})")
     if method in MTP_METHODS:

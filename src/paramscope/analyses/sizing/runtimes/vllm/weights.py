@@ -266,7 +266,7 @@ def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
     (``replicated_bytes``), plus the RoPE cache and the caching allocator's unsplit segment tails that
     "Model loading took" counts (``allocator_tails``). Norms and the biases of row-parallel layers are
     replicated too; their few MiB are ignored."""
-    shared = replicated_bytes(cfg, p)
+    shared = replicated_bytes(cfg, p) + (p.drafter_replicated if p.tensor_parallel > 1 else 0)
     return (cdiv(weights_bytes - shared, p.tensor_parallel) + shared + rope_cache_bytes(cfg, p.dtype)
             + allocator_tails(cfg, p) + uneven_experts_bytes(cfg, weights_bytes - shared, p)
             + mla_absorbed_bytes(cfg, p))
