@@ -299,3 +299,22 @@ def test_a_dsa_mtp_layer_keeps_an_indexer_cache():
                      extra={"index_head_dim": 128, "indexer_types": ["full", "shared", "shared", "full"]})
     assert indexer_layers(cfg) == 2
     assert indexer_layers(with_draft_layers(cfg, 1)) == 3
+
+
+def test_capture_sizes_count_the_speculative_tokens():
+    from paramscope.analyses.sizing.runtimes.vllm.engine import resolve_params
+    from paramscope.analyses.sizing.runtimes.vllm.profile import captured_graphs
+    from paramscope.model.dtypes import DType
+    from paramscope.records import replace
+
+    cfg = paramscope.open_model("qwen3-8b").config
+    assert cfg is not None
+    p = resolve_params(cfg, context=4096, batch=1, kv_type=None, dtype=DType.BF16, gpu_memory_bytes=None,
+                       gpu_memory_utilization=None, block_size=None, max_num_batched_tokens=8192,
+                       max_num_seqs=64, cuda_graphs=True, tensor_parallel=1, engine="v1-0.16",
+                       release=(0, 16, 0))
+    # 64 sequences of 1 + 2 tokens: PIECEWISE sizes up to 64 × 3 × 2 = 384 and FULL ones up to 192; vLLM
+    # 0.13-0.28 captures 68 (it also rounds the sizes to multiples of 3, which paramscope does not)
+    assert (captured_graphs(cfg, p), captured_graphs(cfg, replace(p, speculative_tokens=2))) == (30, 70)
+    early = replace(p, release=(0, 11, 0), engine="v1-0.11", speculative_tokens=2)
+    assert captured_graphs(cfg, early) == captured_graphs(cfg, replace(early, speculative_tokens=0))
