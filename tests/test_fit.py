@@ -265,3 +265,7 @@ def test_the_vllm_command_carries_the_vllm_flags_the_estimate_used():
     assert "--pipeline-parallel-size 2" in line
     # another runtime's options are not vLLM's flags: the command keeps to the plan's own
     assert _vllm_flags(MemoryRequest(runtime="llama.cpp", options={"enforce_eager": True})) == ""
+    # the short form of --speculative-config is written as the JSON vLLM reads
+    drafted = MemoryRequest(runtime="vllm", options={"speculative_config": "mtp:2"})
+    assert shlex.split(_vllm_flags(drafted)) == ["--speculative-config",
+                                                 '{"method":"mtp","num_speculative_tokens":2}']

@@ -378,7 +378,8 @@ def vllm_parallel(model: Model, req: MemoryRequest, devices: int) -> tuple[int, 
 # environment, ``_vllm``); on/off options as vLLM spells each side
 VLLM_FLAGS = ("max_num_batched_tokens", "enforce_eager", "max_cudagraph_capture_size", "skip_mm_profiling",
               "limit_mm_per_prompt", "language_model_only", "enable_expert_parallel",
-              "disable_hybrid_kv_cache_manager", "enable_prefix_caching", "no_enable_prefix_caching")
+              "disable_hybrid_kv_cache_manager", "enable_prefix_caching", "no_enable_prefix_caching",
+              "speculative_config")
 VLLM_ON_OFF = {"async_scheduling": ("--async-scheduling", "--no-async-scheduling"),
                "enable_chunked_prefill": ("--enable-chunked-prefill", "--no-enable-chunked-prefill")}
 
@@ -397,6 +398,13 @@ def _vllm_flags(req: MemoryRequest) -> str:
             from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
 
             value = json.dumps(parse_mm_limits(value), separators=(",", ":"))
+        if name == "speculative_config" and value:  # vLLM reads JSON only
+            from paramscope.analyses.sizing.runtimes.vllm.speculative import parse_speculative_config
+
+            spec = parse_speculative_config(value)
+            if spec is not None:
+                value = json.dumps({"method": spec.method, **(
+                    {"num_speculative_tokens": spec.tokens} if spec.tokens else {})}, separators=(",", ":"))
         flag = "--" + name.replace("_", "-")
         if value is True:
             out.append(flag)
