@@ -420,8 +420,10 @@ DEVICES: tuple[Device, ...] = (
     Device("rtx-5060-ti-16g", "NVIDIA GeForce RTX 5060 Ti 16GB", "NVIDIA", "gpu", 16 * GiB, 448 * GB,
            _tensor_rate(36, 2572, _GEFORCE_16), _tensor_rate(36, 2572, _GEFORCE_16),
            _tensor_rate(36, 2572, _GEFORCE_FP8),
-           "NVIDIA RTX 5060 Ti specifications (36 SMs, 2572 MHz, 128-bit 28 Gbps GDDR7); rate per " + _RTX_BW,
-           nvml_names=("NVIDIA GeForce RTX 5060 Ti",)),
+           "NVIDIA RTX 5060 Ti specifications (36 SMs, 2572 MHz, 128-bit 28 Gbps GDDR7); rate per " + _RTX_BW
+           + "; driver total: nvidia-smi's '16311MiB' in public outputs (code index file ids 62717027887, "
+           "63576539860, 60869868658)",
+           reported_bytes=16311 * MiB, nvml_names=("NVIDIA GeForce RTX 5060 Ti",)),
     Device("rtx-5070", "NVIDIA GeForce RTX 5070", "NVIDIA", "gpu", 12 * GiB, 672 * GB,
            _tensor_rate(48, 2512, _GEFORCE_16), _tensor_rate(48, 2512, _GEFORCE_16),
            _tensor_rate(48, 2512, _GEFORCE_FP8),
