@@ -318,3 +318,17 @@ def test_capture_sizes_count_the_speculative_tokens():
     assert (captured_graphs(cfg, p), captured_graphs(cfg, replace(p, speculative_tokens=2))) == (30, 70)
     early = replace(p, release=(0, 11, 0), engine="v1-0.11", speculative_tokens=2)
     assert captured_graphs(cfg, early) == captured_graphs(cfg, replace(early, speculative_tokens=0))
+
+
+def test_glm47_flash_mtp_layer_as_its_checkpoint_stores_it():
+    # GLM-4.7-Flash's checkpoint (a public tensor table, code index file id 62624914535): model.layers.47
+    # holds eh_proj, embed_tokens, enorm, hnorm, shared_head.head [154880, 2048] and shared_head.norm
+    cfg = {"architectures": ["Glm4MoeLiteForCausalLM"], "model_type": "glm4_moe_lite",
+           "num_nextn_predict_layers": 1, "torch_dtype": "bfloat16"}
+    _, pieces = mtp_tensors(cfg, expected_tensors(cfg))
+    assert {t.name: t.shape for t in pieces} == {
+        "model.layers.47.embed_tokens.weight": (154880, 2048), "model.layers.47.enorm.weight": (2048,),
+        "model.layers.47.hnorm.weight": (2048,), "model.layers.47.eh_proj.weight": (2048, 4096),
+        "model.layers.47.shared_head.norm.weight": (2048,),
+        "model.layers.47.shared_head.head.weight": (154880, 2048)}
+    assert is_mtp_tensor("model.layers.47.mlp.experts.3.up_proj.weight", cfg)

@@ -6,8 +6,9 @@ One row per layout (``MTP_LAYOUTS``), keyed by the text model's ``model_type``:
 
 - DeepSeek-V3's (its README_WEIGHTS.md): layer ``num_hidden_layers + i`` under the trunk's own prefix, a
   decoder layer like the trunk's MoE layers plus embed_tokens, enorm, hnorm, eh_proj, shared_head.norm and
-  shared_head.head; GLM-4.5 uses the same names, and GLM-5/5.1 (glm_moe_dsa) share the model's embedding
-  and head instead of storing copies (the files of zai-org/GLM-5.1 and GLM-5.1-FP8 hold
+  shared_head.head; DeepSeek-V3.2, GLM-4.5 and GLM-4.7-Flash use the same names, and GLM-5/5.1
+  (glm_moe_dsa) share the model's embedding and head instead of storing copies (the files of
+  zai-org/GLM-5.1 and GLM-5.1-FP8 hold
   model.layers.78.eh_proj / enorm / hnorm / shared_head.norm and no embed_tokens or shared_head.head:
   tests/fixtures/weight_tables/glm_5.1_fp8.json).
 - Qwen3-Next's and Qwen3.5's: ``mtp.layers.{i}`` (a full-attention decoder layer, MoE where the trunk's
@@ -57,7 +58,10 @@ _QWEN_PIECES: tuple[tuple[str, str], ...] = (
     ("pre_fc_norm_hidden.weight", "hidden"), ("norm.weight", "hidden"))
 
 MTP_LAYOUTS: dict[str, MtpLayout] = {
-    "deepseek_v3": _DEEPSEEK, "deepseek_v32": _DEEPSEEK, "glm4_moe": _DEEPSEEK,
+    # GLM-4.7-Flash (glm4_moe_lite) stores the same six pieces at model.layers.47 (a public tensor table
+    # of its checkpoint: shared_head.head [154880, 2048] bf16, embed_tokens, eh_proj, enorm, hnorm,
+    # shared_head.norm; code index file id 62624914535)
+    "deepseek_v3": _DEEPSEEK, "deepseek_v32": _DEEPSEEK, "glm4_moe": _DEEPSEEK, "glm4_moe_lite": _DEEPSEEK,
     "glm_moe_dsa": replace(_DEEPSEEK, pieces=tuple(p for p in _DEEPSEEK_PIECES
                                                  if p[0] not in _DEEPSEEK_COPIES),
                            embedding_copy="", head_copy=""),
@@ -100,14 +104,18 @@ def mtp_tensors(cfg: Mapping[str, Any],
     layer's name; the pieces beside it, in the model's dtype). Empty for other model types, or when
     ``logical`` does not have the expected layout."""
     text, layout = _text(cfg)
-    n, layers = mtp_layer_count(cfg), text.get("num_hidden_layers")
-    if layout is None or not n or not isinstance(layers, int) or layers <= 0:
-        return (), ()
+    n = mtp_layer_count(cfg)
     embed = next((t for t in logical if t.name.endswith("embed_tokens.weight") and len(t.shape) == 2
                   and ".layers." not in t.name), None)
-    if embed is None:
+    if layout is None or not n or embed is None:
         return (), ()
     trunk = embed.name.removesuffix("embed_tokens.weight")  # "model." or "model.language_model."
+    layers = text.get("num_hidden_layers")
+    if not isinstance(layers, int) or isinstance(layers, bool) or layers <= 0:  # the family's default
+        found = [_TRUNK_LAYER.match(t.name) for t in logical if t.name.startswith(trunk + "layers.")]
+        layers = max((int(m.group(1)) for m in found if m), default=-1) + 1
+        if layers <= 0:
+            return (), ()
     last = _last_attention_layer(logical, trunk, layers)
     if last is None:
         return (), ()
@@ -149,8 +157,16 @@ def is_mtp_tensor(name: str, cfg: Mapping[str, Any]) -> bool:
     if layout.place == "mtp":
         return name.startswith("mtp.")
     found = _TRUNK_LAYER.match(name)
-    layers = text.get("num_hidden_layers")
+    layers = text.get("num_hidden_layers", _default_layers(text))
     return found is not None and isinstance(layers, int) and int(found.group(1)) >= layers
+
+
+def _default_layers(text: Mapping[str, Any]) -> Any:
+    """num_hidden_layers where the config leaves it out: its family's default (what transformers builds)."""
+    from paramscope.knowledge.families.table import FAMILIES
+
+    row = FAMILIES.get(str(text.get("model_type")))
+    return row.defaults.get("num_hidden_layers") if row is not None else None
 
 
 def shared_copy(name: str, cfg: Mapping[str, Any]) -> str:

@@ -38,8 +38,9 @@ MAMBA_SPECULATIVE_RELEASE = (0, 16, 0)
 MAMBA_SPECULATIVE_ANY_RELEASE = (0, 17, 0)
 # The first release with each family's MTP drafter (config/speculative.py hf_config_override,
 # models/*_mtp.py); the families not named here had theirs by 0.11, the oldest V1 tree read
+# (GLM-4.7-Flash's glm4_moe_lite: not in 0.14, in 0.16; the 0.15 tree read holds no model files)
 MTP_DRAFTER_RELEASE = {"qwen3_next": (0, 10, 2), "glm_moe_dsa": (0, 16, 0), "qwen3_5_text": (0, 17, 0),
-                       "qwen3_5_moe_text": (0, 17, 0)}
+                       "qwen3_5_moe_text": (0, 17, 0), "glm4_moe_lite": (0, 15, 0)}
 # num_speculative_tokens where --speculative-config leaves it out: suffix decoding's own default
 # (config/speculative.py); mtp takes the checkpoint's MTP layer count (n_predict), resolved with the model
 DEFAULT_TOKENS = {"suffix": 24}
