@@ -199,3 +199,11 @@ def test_unasked_keeps_the_even_split():
     assert two.split == "even split"
     assert two.per_device[0].kv_cache_bytes == two.per_device[1].kv_cache_bytes == 16 * 32 * MiB
 
+
+
+def test_a_negative_ngl_is_every_layer():
+    # llama.cpp's -ngl -1 (its "auto", the default of 2026 builds) offloads every layer, the output
+    # layer with them; it was read as 0 (nothing offloaded)
+    for build in ("current", "late-2025"):
+        assert gpu_layer_start(36, -1, build) == gpu_layer_start(36, None, build)
+        assert gpu_layer_start(36, -1, build)[2]

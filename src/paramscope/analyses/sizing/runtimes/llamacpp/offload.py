@@ -38,8 +38,9 @@ class Offload:
 
 
 def gpu_layer_start(n_layer: int, n_gpu_layers: int | None, build: str = "current") -> tuple[int, int, bool]:
-    """(-ngl capped at n_layer + 1, i_gpu_start, whether the output layer is on the GPU): BUILDS notes."""
-    ngl = n_layer + 1 if n_gpu_layers is None else min(max(n_gpu_layers, 0), n_layer + 1)
+    """(-ngl capped at n_layer + 1, i_gpu_start, whether the output layer is on the GPU): BUILDS notes. A
+    negative -ngl is every layer (llama.cpp's -1: "auto", all layers where they fit), as None is."""
+    ngl = n_layer + 1 if n_gpu_layers is None or n_gpu_layers < 0 else min(n_gpu_layers, n_layer + 1)
     if build in OUTPUT_LAST_BUILDS:
         return ngl, max(n_layer - ngl, 0), ngl > n_layer
     return ngl, max(n_layer + 1 - ngl, 0), ngl >= 1
