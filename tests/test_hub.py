@@ -350,3 +350,20 @@ def test_a_config_read_alone_takes_modelopts_quant_file_beside_it(hub, capsys):
     nvfp4 = json.loads(out)["weights_bytes"]
     assert nvfp4 < 16060522496 // 2
     assert nvfp4 == paramscope.size(str(config), weights="nvfp4_linear").to_json()["weights_bytes"]
+
+
+def test_deepseek_v3_mtp_layer_from_the_hub(hub):
+    """DeepSeek-V3's checkpoint stores its MTP layer as model.layers.61 (tests/test_mtp_speculative.py):
+    vLLM leaves it out of the model's weights, and its MTP drafter loads it less the embedding and head
+    copies it shares with the model."""
+    hub.repos["deepseek-ai/DeepSeek-V3"] = Repo(deepseek_v3_files())
+    model = paramscope.open_model("hf:deepseek-ai/DeepSeek-V3")
+    mtp = [t for t in model.tensors if t.name.startswith("model.layers.61.")]
+    copies = [t for t in mtp if t.name.endswith(("embed_tokens.weight", "shared_head.head.weight"))]
+    assert len(copies) == 2
+    kw = {"runtime": "vllm", "gpu": "h200x8", "context": 4096}
+    plain = paramscope.size("hf:deepseek-ai/DeepSeek-V3", **kw).estimate
+    spec = paramscope.size("hf:deepseek-ai/DeepSeek-V3", speculative_config="mtp:1", **kw).estimate
+    assert spec.weights_bytes - plain.weights_bytes == sum(t.nbytes for t in mtp) - sum(
+        t.nbytes for t in copies)
+    assert any("multi-token-prediction" in line for line in plain.explain)
