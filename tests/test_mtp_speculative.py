@@ -332,3 +332,14 @@ def test_glm47_flash_mtp_layer_as_its_checkpoint_stores_it():
         "model.layers.47.shared_head.norm.weight": (2048,),
         "model.layers.47.shared_head.head.weight": (154880, 2048)}
     assert is_mtp_tensor("model.layers.47.mlp.experts.3.up_proj.weight", cfg)
+
+
+def test_inspect_says_which_tensors_are_the_mtp_layer(tmp_path):
+    _, mtp = _write_checkpoint(tmp_path / "q", TINY_QWEN35)
+    _write_checkpoint(tmp_path / "d", TINY_DEEPSEEK)
+    qwen = paramscope.inspect(tmp_path / "q").inventory.notes
+    assert any(n.startswith("mtp.layers.0: the checkpoint's multi-token-prediction layer, 15 tensors")
+               and f"{mtp:,} bytes" in n for n in qwen)
+    deepseek = paramscope.inspect(tmp_path / "d").inventory.notes
+    assert any(n.startswith("model.layers.2: the checkpoint's multi-token-prediction layer")
+               for n in deepseek)

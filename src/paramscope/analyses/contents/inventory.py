@@ -11,6 +11,7 @@ Conventions (docs/formulas.md states each with its source):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import NamedTuple
@@ -128,12 +129,35 @@ def _rows(model: Model) -> tuple[list[TensorRow], list[str]]:
     counted_as = model.config.extra.get("counted_as") if model.config is not None else None
     if counted_as:  # the config's model_type names another family than its architectures[0] is
         notes.append(f"counted as {counted_as}")
+    notes.extend(_mtp_note(model))
     skipped = [r.tensor.name for r in rows if not r.tensor.is_parameter]
     if skipped:
         from paramscope.errors import and_more
 
         notes.append(f"not parameters (buffers, quantization scales): {and_more(skipped)}")
     return rows, notes
+
+
+_LAYER_PREFIX = re.compile(r"^((?:model\.(?:language_model\.)?|language_model\.model\.|mtp\.)?layers\.\d+)\.")
+
+
+def _mtp_note(model: Model) -> tuple[str, ...]:
+    """The checkpoint's multi-token-prediction layers, where its files hold them (knowledge/families/
+    mtp.py): counted, and said, since no engine loads them with the model."""
+    from paramscope.knowledge.families.mtp import has_mtp_layout, is_mtp_tensor
+
+    raw = model.metadata.get("config") if model.metadata else None
+    if not isinstance(raw, dict) or not has_mtp_layout(raw):
+        return ()
+    mtp = [t for t in model.tensors if is_mtp_tensor(t.name, raw)]
+    if not mtp:
+        return ()
+    where = sorted({m.group(1) for t in mtp if (m := _LAYER_PREFIX.match(t.name))})
+    return (f"{', '.join(where) or 'mtp'}: the checkpoint's multi-token-prediction layer"
+            f"{'s' if len(where) > 1 else ''}, {len(mtp):,} tensors, {sum(t.params for t in mtp):,} "
+            f"parameters, {sum(t.nbytes for t in mtp):,} bytes, counted here; vLLM, SGLang and transformers "
+            f"leave them out of the model (vLLM loads them as a drafter with --speculative-config method "
+            f"mtp)",)
 
 
 @lru_cache(maxsize=256)
