@@ -197,6 +197,8 @@ FIXTURES: dict[str, Callable[[Path], Path]] = {
     "google__gemma-4-E2B.json": _config("google__gemma-4-E2B.json"),
     "qwen2.5-7b-instruct-awq.config.json": _config("qwen2.5-7b-instruct-awq.config.json",
                                                    "engine_logs/configs"),
+    "nvidia-qwen3.6-35b-a3b-nvfp4.config.json": _config("nvidia-qwen3.6-35b-a3b-nvfp4.config.json",
+                                                        "engine_logs/configs"),
     "truncated.gguf": _truncated,
     "bomb.gguf": _bomb,
     "evil.pkl": _evil,
