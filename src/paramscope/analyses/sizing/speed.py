@@ -26,6 +26,7 @@ bound, labelled "bound".
 from __future__ import annotations
 
 from paramscope.analyses.sizing.runtimes.common import per_layer_heads
+from paramscope.errors import ParamscopeError
 from paramscope.knowledge.speed_calibration import Calibration, lookup
 from paramscope.model import ArchConfig, Model
 from paramscope.records import record
@@ -170,6 +171,20 @@ def _explained(est: SpeedEstimate, line: str) -> SpeedEstimate:
     return replace(est, explain=(*est.explain, line))
 
 
+def _mtp_left_out(model: Model, runtime: str) -> int:
+    """The bytes of the MTP layers the checkpoint stores where ``runtime`` does not load them with the
+    model (runtimes.Runtime.loads_mtp), 0 otherwise."""
+    from paramscope.analyses.sizing.mtp import stored_mtp_tensors
+    from paramscope.analyses.sizing.runtimes import find
+
+    try:
+        if find(runtime).loads_mtp:
+            return 0
+    except ParamscopeError:
+        return 0
+    return sum(t.nbytes for t in stored_mtp_tensors(model))
+
+
 def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     """The bounds for a ``memory.SizeEstimate`` of ``model`` on ``n_devices`` × ``device``, and the
     calibrated figures of ``est.runtime`` on that kind of device where measured (one device, batch 1).
@@ -181,8 +196,10 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     from paramscope.knowledge.config_tensors import unloaded_buffers
 
     inv = inventory(model)
-    # on the weights' own basis: less the buffers no engine loads, which sizing leaves out of them too
-    stored = inv.weights_bytes - sum(t.nbytes for t in unloaded_buffers(model.tensors))
+    # on the weights' own basis: less the buffers no engine loads, which sizing leaves out of them too, and
+    # the stored MTP layers of a runtime that leaves them out of the model (sizing/mtp.py)
+    stored = inv.weights_bytes - sum(t.nbytes for t in unloaded_buffers(model.tensors)) - _mtp_left_out(
+        model, est.runtime)
 
     def repriced(component: str) -> int:
         found = inv.by_component.get(component)
