@@ -193,7 +193,7 @@ def test_nvidias_qwen36_35b_a3b_map_gives_the_checkpoint_size_vllm_printed():
     public run report counts them (40 layers × the experts and three shared-expert projections, and the
     head); the listing and the bf16 MTP layer (fc, norms, one full-attention MoE layer) against the log's
     'Checkpoint size: 21.82 GiB' (the safetensors headers and the rounding inside 0.025 GiB)."""
-    m = paramscope.open_model(str(CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4.config.json"))
+    m = paramscope.open_model(str(CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4/config.json"))
     assert m.quantization is not None
     layers = m.quantization.config["quantized_layers"]
     assert sum(r["quant_algo"] == "W4A16_NVFP4" for r in layers.values()) == 161
@@ -224,3 +224,24 @@ def test_inspect_says_how_the_weights_are_quantized(tmp_path, llama, capsys):
     assert got["method"] == "modelopt" and got["excluded"] == ["lm_head"] and got["excluded_count"] == 1
     plain = _write(tmp_path / "plain", llama)
     assert json.loads(run("inspect", str(plain), "--json"))["quantization"] is None
+
+
+def test_vllm_resolves_an_auto_kv_cache_from_config_json_only(tmp_path):
+    """vLLM resolves --kv-cache-dtype auto from the declaration's own quant_method (utils/torch_utils.py
+    get_kv_cache_quant_algo_string), which ModelOpt's hf_quant_config.json does not carry: the same FP8
+    kv_cache_quant_algo caches FP8 from config.json's quantization_config and bf16 from the older file
+    (nvidia/Qwen3.6-35B-A3B-NVFP4 on 0.29 with auto: a bf16 cache's 207,842 tokens, vllm/r49v-*)."""
+    import json
+    import shutil
+
+    legacy = CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4"
+    folder = tmp_path / "modern"
+    folder.mkdir()
+    cfg = json.loads((legacy / "config.json").read_text())
+    declared = json.loads((legacy / "hf_quant_config.json").read_text())["quantization"]
+    cfg["quantization_config"] = {"quant_method": "modelopt", **declared}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    kw = {"runtime": "vllm", "gpu": "h100", "context": 8192, "vllm_release": "0.29"}
+    assert paramscope.size(legacy / "config.json", **kw).estimate.kv_type == "bf16"
+    assert paramscope.size(folder / "config.json", **kw).estimate.kv_type == "f8_e4m3"
+    shutil.rmtree(folder)

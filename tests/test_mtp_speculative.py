@@ -55,7 +55,7 @@ def test_qwen35_mtp_layer_copies_a_full_attention_layer():
 def test_modelopt_checkpoint_keeps_its_mtp_layer_in_bf16():
     # nvidia/Qwen3.6-35B-A3B-NVFP4 excludes "mtp*": its MTP layer is bf16, 1.573 GiB (the checkpoint's
     # 21.82 GiB on disk less the listing's 20.227)
-    inv = paramscope.inspect(CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4.config.json").inventory
+    inv = paramscope.inspect(CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4/config.json").inventory
     note = next(n for n in inv.notes if "multi-token-prediction" in n)
     assert "mtp.layers.0" in note and "1,689,281,536 bytes as stored" in note
 
@@ -189,7 +189,7 @@ def test_llama_has_no_mtp_layer():
 
 # --- from a config: the r44q run ---------------------------------------------------------------------
 def test_config_drafter_and_kv_groups_as_the_r44q_log():
-    source = CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4.config.json"
+    source = CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4/config.json"
     plain = paramscope.size(source, runtime="vllm", context=262144, vllm_release="0.22").estimate
     spec = paramscope.size(source, runtime="vllm", context=262144, vllm_release="0.22",
                            speculative_config="mtp:2").estimate
@@ -209,7 +209,8 @@ def test_config_drafter_and_kv_groups_as_the_r44q_log():
 
 def test_cli_takes_the_speculative_config():
     exe = [sys.executable, "-m", "paramscope", "size"]
-    ok = subprocess.run([*exe, str(CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4.config.json"), "--runtime", "vllm",
+    source = str(CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4" / "config.json")
+    ok = subprocess.run([*exe, source, "--runtime", "vllm",
                          "--speculative-config", '{"method": "mtp", "num_speculative_tokens": 2}', "--json"],
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr

@@ -339,6 +339,7 @@ def layout_family(req: MemoryRequest) -> EngineBuild:
 # latent cache in the model's type). vLLM lower-cases the method and reads "compressed_tensors" as
 # "compressed-tensors". Read in the 0.13 to 0.34 sources.
 MODELOPT_KV_RELEASE: Release = (0, 14, 0)
+LEGACY_MODELOPT_FILE = "hf_quant_config.json"
 CT_KV_SCHEME_RELEASE: Release = (0, 15, 0)
 CT_KV_SCHEME_AUTO_ONLY_RELEASE: Release = (0, 22, 0)
 NVFP4_KV_RELEASE: Release = (0, 21, 0)  # MODELOPT_TO_VLLM_KV_CACHE_DTYPE_MAP's "nvfp4"
@@ -361,7 +362,13 @@ def checkpoint_kv_type(model: Model, release: Release, asked: str | None) -> tup
     if q is None:
         return asked, ""
     method = checkpoint_method(model) or ""
-    if method.startswith("modelopt") and auto and release >= MODELOPT_KV_RELEASE:
+    # vLLM resolves "auto" from the declaration's own quant_method (get_kv_cache_quant_algo_string:
+    # quant_cfg.get("quant_method", "").startswith("modelopt")), which ModelOpt's older hf_quant_config.json
+    # does not carry ({"producer": …, "quantization": {…}}): such a checkpoint's cache stays in the model's
+    # type unless --kv-cache-dtype says. nvidia/Qwen3.6-35B-A3B-NVFP4 on 0.29 with auto: 207,842 tokens
+    # printed, a bf16 cache's count (vllm/r49v-*)
+    legacy = q.declared_in.endswith(LEGACY_MODELOPT_FILE)
+    if method.startswith("modelopt") and auto and release >= MODELOPT_KV_RELEASE and not legacy:
         inner = q.config.get("quantization", q.config)
         inner = inner if isinstance(inner, Mapping) else q.config
         algo = (inner.get("kv_cache_scheme") or q.config.get("kv_cache_scheme")
