@@ -269,3 +269,6 @@ def test_the_vllm_command_carries_the_vllm_flags_the_estimate_used():
     drafted = MemoryRequest(runtime="vllm", options={"speculative_config": "mtp:2"})
     assert shlex.split(_vllm_flags(drafted)) == ["--speculative-config",
                                                  '{"method":"mtp","num_speculative_tokens":2}']
+    given = '{"method": "qwen3_5_mtp", "num_speculative_tokens": 3, "draft_tensor_parallel_size": 1}'
+    assert shlex.split(_vllm_flags(MemoryRequest(runtime="vllm", options={"speculative_config": given}))) == [
+        "--speculative-config", given]

@@ -81,8 +81,9 @@ def test_deepseek_mtp_names_and_copies():
 @pytest.mark.parametrize("text, expected", [
     ('{"method": "mtp", "num_speculative_tokens": 2}', Speculation("mtp", 2)),
     ('{"method": "qwen3_next_mtp", "num_speculative_tokens": 3}', Speculation("mtp", 3)),
-    ("mtp:2", Speculation("mtp", 2)), ("mtp", Speculation("mtp", 0)),  # 0: the MTP layer count
-    ("suffix", Speculation("suffix", 24)),  # vLLM's default for suffix decoding
+    ("mtp:2", Speculation("mtp", 2)),
+    ("suffix", Speculation("suffix", 24)),  # vLLM's default for suffix decoding: its tree depth
+    ('{"method": "suffix", "suffix_decoding_max_tree_depth": 8}', Speculation("suffix", 8)),
     ("ngram:4", Speculation("ngram", 4)), ("", None)])
 def test_parse_speculative_config(text, expected):
     assert parse_speculative_config(text) == expected
@@ -94,6 +95,7 @@ def test_parse_speculative_config(text, expected):
     ("mtp:0", "between 1 and 64"), ("mtp:two", "whole number"), ("{oops", "not a JSON object"),
     ('{"method": "mtp", "num_speculative_tokens": 2.7}', "whole number"),
     ('{"method": "mtp", "num_speculative_tokens": true}', "whole number"), ("ngram", "needs num_spec"),
+    ("mtp", "needs num_spec"), ('{"method": "mtp"}', "needs num_spec"), ("eagle3", "another checkpoint"),
     ("lookahead:2", "unknown method")])
 def test_parse_speculative_config_refuses(text, says):
     with pytest.raises(UsageError, match=says):
@@ -239,11 +241,13 @@ for _key in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_di
     TINY_GLM.pop(_key)
 
 
-def test_llamacpp_keeps_the_nextn_block_it_loads(tmp_path):
-    # llama.cpp's converter writes GLM-4.5's nextn block to the GGUF and loads it (llamacpp/kv.py)
+def test_llamacpp_skips_the_nextn_block_too(tmp_path):
+    # llama.cpp's converter writes GLM-4.5's nextn block to the GGUF, but the loader skips it unless MTP
+    # speculation is asked for (b11549 llama-model.cpp: load_mtp false by default, TENSOR_SKIP)
     trunk, mtp = _write_checkpoint(tmp_path / "m", TINY_GLM)
+    assert mtp > 0
     est = paramscope.size(tmp_path / "m", runtime="llama.cpp", context=1024).estimate
-    assert est.weights_bytes == trunk + mtp
+    assert est.weights_bytes == trunk
 
 
 def test_eh_proj_is_held_whole_on_every_rank(tmp_path):
@@ -314,9 +318,9 @@ def test_capture_sizes_count_the_speculative_tokens():
                        gpu_memory_utilization=None, block_size=None, max_num_batched_tokens=8192,
                        max_num_seqs=64, cuda_graphs=True, tensor_parallel=1, engine="v1-0.16",
                        release=(0, 16, 0))
-    # 64 sequences of 1 + 2 tokens: PIECEWISE sizes up to 64 × 3 × 2 = 384 and FULL ones up to 192; vLLM
-    # 0.13-0.28 captures 68 (it also rounds the sizes to multiples of 3, which paramscope does not)
-    assert (captured_graphs(cfg, p), captured_graphs(cfg, replace(p, speculative_tokens=2))) == (30, 70)
+    # 64 sequences of 1 + 2 tokens: PIECEWISE sizes up to 64 × 3 × 2 = 384 and FULL ones from 3 to 192:
+    # 68, as vLLM 0.13-0.28 captures (v1/cudagraph_dispatcher.py)
+    assert (captured_graphs(cfg, p), captured_graphs(cfg, replace(p, speculative_tokens=2))) == (30, 68)
     early = replace(p, release=(0, 11, 0), engine="v1-0.11", speculative_tokens=2)
     assert captured_graphs(cfg, early) == captured_graphs(cfg, replace(early, speculative_tokens=0))
 
@@ -344,3 +348,11 @@ def test_inspect_says_which_tensors_are_the_mtp_layer(tmp_path):
     deepseek = paramscope.inspect(tmp_path / "d").inventory.notes
     assert any(n.startswith("model.layers.2: the checkpoint's multi-token-prediction layer")
                for n in deepseek)
+
+
+def test_a_stored_mtp_module_is_not_active(tmp_path):
+    # the model's forward never runs it: Qwen3.5-35B-A3B's MTP experts counted active would add about a
+    # quarter to its active parameters
+    _write_checkpoint(tmp_path / "q", TINY_QWEN35)
+    inv = paramscope.inspect(tmp_path / "q").inventory
+    assert inv.active_params == inv.total_params - inv.by_component["mtp"].params

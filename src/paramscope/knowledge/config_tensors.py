@@ -9,7 +9,6 @@ tables (``paramscope size llama-3.1-8b`` starts without them).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -365,16 +364,15 @@ def stored_mtp(logical: Sequence[Tensor], q: Quantization | None,
     return (*decoder, *pieces)
 
 
-_MTP_LAYER = re.compile(r"^((?:model\.(?:language_model\.)?|mtp\.)layers\.)(\d+)\.")
-
-
 def _mtp_note(mtp: Sequence[Tensor]) -> tuple[str, ...]:
     if not mtp:
         return ()
-    found = [_MTP_LAYER.match(t.name) for t in mtp]
-    layers = sorted({int(m.group(2)) for m in found if m})
+    from paramscope.knowledge.families.mtp import mtp_layer_name
+
+    found = [f for t in mtp if (f := mtp_layer_name(t.name))]
+    layers = sorted({index for _, index in found})
     params = sum(t.params for t in mtp if t.is_parameter)
-    trunk = next(m.group(1) for m in found if m)
+    trunk = found[0][0]
     where = f"{trunk}{layers[0]}" + (f"–{layers[-1]}" if len(layers) > 1 else "")
     stored = {t.name.split(".", 3)[-1] for t in mtp if t.name.startswith(trunk)}
     stored |= {t.name.removeprefix("mtp.") for t in mtp if t.name.startswith("mtp.")}
@@ -389,4 +387,5 @@ def _mtp_note(mtp: Sequence[Tensor]) -> tuple[str, ...]:
     return (f"not listed: the checkpoint also stores {len(layers)} multi-token-prediction layer"
             f"{'s' if len(layers) > 1 else ''} ({where}: {parts}), "
             f"{params:,} parameters, {sum(t.nbytes for t in mtp):,} bytes as "
-            "stored, which transformers, vLLM without speculative decoding and llama.cpp do not load",)
+            "stored, which vLLM, SGLang, transformers and llama.cpp leave out of the model (vLLM loads them "
+            "as a drafter with --speculative-config method mtp)",)

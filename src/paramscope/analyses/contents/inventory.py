@@ -11,7 +11,6 @@ Conventions (docs/formulas.md states each with its source):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import NamedTuple
@@ -27,7 +26,8 @@ from paramscope.units import size_label
 COMPONENT_ORDER = ("embedding", "attention", "ffn", "shared_experts", "router", "experts", "norm",
                    "output", "vision", "audio", "projector", "other")
 ACTIVE_CONVENTION = ("active = all parameters outside routed experts (embedding and output head "
-                     "included) + shared experts + routed experts × experts_per_token / experts")
+                     "included) + shared experts + routed experts × experts_per_token / experts, less a "
+                     "stored MTP module (mtp.*)")
 
 
 @record
@@ -138,26 +138,25 @@ def _rows(model: Model) -> tuple[list[TensorRow], list[str]]:
     return rows, notes
 
 
-_LAYER_PREFIX = re.compile(r"^((?:model\.(?:language_model\.)?|language_model\.model\.|mtp\.)?layers\.\d+)\.")
-
-
 def _mtp_note(model: Model) -> tuple[str, ...]:
     """The checkpoint's multi-token-prediction layers, where its files hold them (knowledge/families/
     mtp.py): counted, and said, since no engine loads them with the model."""
-    from paramscope.knowledge.families.mtp import has_mtp_layout, is_mtp_tensor
+    from paramscope.knowledge.families.mtp import has_mtp_layout, mtp_layer_name, mtp_matcher
 
     raw = model.metadata.get("config") if model.metadata else None
     if not isinstance(raw, dict) or not has_mtp_layout(raw):
         return ()
-    mtp = [t for t in model.tensors if is_mtp_tensor(t.name, raw)]
+    matches = mtp_matcher(raw)
+    mtp = [t for t in model.tensors if matches(t.name)]
     if not mtp:
         return ()
-    where = sorted({m.group(1) for t in mtp if (m := _LAYER_PREFIX.match(t.name))})
+    where = sorted({f"{prefix}{index}" for t in mtp if (found := mtp_layer_name(t.name))
+                    for prefix, index in (found,)})
     return (f"{', '.join(where) or 'mtp'}: the checkpoint's multi-token-prediction layer"
             f"{'s' if len(where) > 1 else ''}, {len(mtp):,} tensors, {sum(t.params for t in mtp):,} "
-            f"parameters, {sum(t.nbytes for t in mtp):,} bytes, counted here; vLLM, SGLang and transformers "
-            f"leave them out of the model (vLLM loads them as a drafter with --speculative-config method "
-            f"mtp)",)
+            f"parameters, {sum(t.nbytes for t in mtp):,} bytes, counted here (not as active); vLLM, SGLang, "
+            f"transformers and llama.cpp leave them out of the model (vLLM loads them as a drafter with "
+            f"--speculative-config method mtp)",)
 
 
 @lru_cache(maxsize=256)
@@ -227,6 +226,8 @@ def _layers(kinds: dict[_Kind, list[int]], total: int) -> dict[int, dict[str, Ta
 
 def _active(model: Model, by_component: dict[str, Tally], total: int) -> int:
     cfg = model.config
+    # the model's forward never runs a stored MTP module (roles: the "mtp" component)
+    total -= by_component.get("mtp", Tally()).params
     routed = by_component.get("experts", Tally()).params
     if cfg is None or not cfg.n_experts or not routed:
         return total

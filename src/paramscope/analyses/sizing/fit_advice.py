@@ -398,13 +398,14 @@ def _vllm_flags(req: MemoryRequest) -> str:
             from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
 
             value = json.dumps(parse_mm_limits(value), separators=(",", ":"))
-        if name == "speculative_config" and value:  # vLLM reads JSON only
+        if name == "speculative_config" and value and not str(value).lstrip().startswith("{"):
+            # the short form METHOD:TOKENS as the JSON vLLM reads (JSON given is passed on as it is)
             from paramscope.analyses.sizing.runtimes.vllm.speculative import parse_speculative_config
 
             spec = parse_speculative_config(value)
             if spec is not None:
-                value = json.dumps({"method": spec.method, **(
-                    {"num_speculative_tokens": spec.tokens} if spec.tokens else {})}, separators=(",", ":"))
+                value = json.dumps({"method": spec.method, "num_speculative_tokens": spec.tokens},
+                                   separators=(",", ":"))
         flag = "--" + name.replace("_", "-")
         if value is True:
             out.append(flag)

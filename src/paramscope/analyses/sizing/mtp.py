@@ -12,19 +12,28 @@ from paramscope.model.memo import ModelMemo
 from paramscope.records import record, replace
 
 
-def _raw_config(model: Model) -> dict | None:
+def raw_config(model: Model) -> dict | None:
+    """config.json as the reader found it (a dict), None without one (a GGUF)."""
     raw = model.metadata.get("config") if model.metadata else None
     return raw if isinstance(raw, dict) else None
 
 
+_STORED: ModelMemo[tuple[Tensor, ...]] = ModelMemo(8)
+
+
 def stored_mtp_tensors(model: Model) -> tuple[Tensor, ...]:
     """The tensors of ``model`` (a checkpoint read from its files) that belong to its MTP layers."""
-    from paramscope.knowledge.families.mtp import has_mtp_layout, is_mtp_tensor
+    return _STORED.get(model, None, lambda: _stored_mtp_tensors(model))
 
-    raw = _raw_config(model)
+
+def _stored_mtp_tensors(model: Model) -> tuple[Tensor, ...]:
+    from paramscope.knowledge.families.mtp import has_mtp_layout, mtp_matcher
+
+    raw = raw_config(model)
     if raw is None or not has_mtp_layout(raw):
         return ()
-    return tuple(t for t in model.tensors if is_mtp_tensor(t.name, raw))
+    matches = mtp_matcher(raw)
+    return tuple(t for t in model.tensors if matches(t.name))
 
 
 _STRIPPED: ModelMemo[tuple[Model, tuple[str, ...]]] = ModelMemo(8)
@@ -73,7 +82,7 @@ def mtp_drafter(model: Model, release: tuple[int, int, int]) -> Drafter:
     model read from its config the layers its family stores, priced as the quantization config says."""
     from paramscope.knowledge.families.mtp import mtp_layer_count, shared_copy
 
-    raw = _raw_config(model)
+    raw = raw_config(model)
     layers = mtp_layer_count(raw) if raw is not None else 0
     if not layers:
         arch = model.config.architecture if model.config else model.source

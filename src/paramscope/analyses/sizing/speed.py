@@ -26,7 +26,6 @@ bound, labelled "bound".
 from __future__ import annotations
 
 from paramscope.analyses.sizing.runtimes.common import per_layer_heads
-from paramscope.errors import ParamscopeError
 from paramscope.knowledge.speed_calibration import Calibration, lookup
 from paramscope.model import ArchConfig, Model
 from paramscope.records import record
@@ -171,17 +170,11 @@ def _explained(est: SpeedEstimate, line: str) -> SpeedEstimate:
     return replace(est, explain=(*est.explain, line))
 
 
-def _mtp_left_out(model: Model, runtime: str) -> int:
-    """The bytes of the MTP layers the checkpoint stores where ``runtime`` does not load them with the
-    model (runtimes.Runtime.loads_mtp), 0 otherwise."""
+def _mtp_left_out(model: Model) -> int:
+    """The bytes of the MTP layers the checkpoint stores, which no runtime loads with the model
+    (sizing/mtp.py)."""
     from paramscope.analyses.sizing.mtp import stored_mtp_tensors
-    from paramscope.analyses.sizing.runtimes import find
 
-    try:
-        if find(runtime).loads_mtp:
-            return 0
-    except ParamscopeError:
-        return 0
     return sum(t.nbytes for t in stored_mtp_tensors(model))
 
 
@@ -197,9 +190,9 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
 
     inv = inventory(model)
     # on the weights' own basis: less the buffers no engine loads, which sizing leaves out of them too, and
-    # the stored MTP layers of a runtime that leaves them out of the model (sizing/mtp.py)
+    # the stored MTP layers, which no runtime loads with the model (sizing/mtp.py)
     stored = inv.weights_bytes - sum(t.nbytes for t in unloaded_buffers(model.tensors)) - _mtp_left_out(
-        model, est.runtime)
+        model)
 
     def repriced(component: str) -> int:
         found = inv.by_component.get(component)

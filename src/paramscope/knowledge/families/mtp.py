@@ -22,7 +22,7 @@ One row per layout (``MTP_LAYOUTS``), keyed by the text model's ``model_type``:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from paramscope.knowledge.families.tensors import TensorList
@@ -112,8 +112,8 @@ def mtp_tensors(cfg: Mapping[str, Any],
     trunk = embed.name.removesuffix("embed_tokens.weight")  # "model." or "model.language_model."
     layers = text.get("num_hidden_layers")
     if not isinstance(layers, int) or isinstance(layers, bool) or layers <= 0:  # the family's default
-        found = [_TRUNK_LAYER.match(t.name) for t in logical if t.name.startswith(trunk + "layers.")]
-        layers = max((int(m.group(1)) for m in found if m), default=-1) + 1
+        found = [LAYER_PREFIX.match(t.name) for t in logical if t.name.startswith(trunk + "layers.")]
+        layers = max((int(m.group(2)) for m in found if m), default=-1) + 1
         if layers <= 0:
             return (), ()
     last = _last_attention_layer(logical, trunk, layers)
@@ -145,20 +145,43 @@ def _last_attention_layer(logical: tuple[Tensor, ...], trunk: str, layers: int) 
     return None
 
 
-_TRUNK_LAYER = re.compile(r"^(?:model\.(?:language_model\.)?|language_model\.model\.)?layers\.(\d+)\.")
+# a decoder layer's prefix and index, in the trunk's spellings or the mtp module's
+LAYER_PREFIX = re.compile(
+    r"^((?:model\.(?:language_model\.)?|language_model\.model\.|mtp\.)?layers\.)(\d+)\.")
+
+
+def mtp_layer_name(name: str) -> tuple[str, int] | None:
+    """(the layers' prefix, the index) of a tensor in a decoder layer, None outside the layers."""
+    found = LAYER_PREFIX.match(name)
+    return (found.group(1), int(found.group(2))) if found else None
+
+
+def mtp_matcher(cfg: Mapping[str, Any]) -> Callable[[str], bool]:
+    """A test of checkpoint tensor names for ``cfg``'s MTP layers, its layout resolved once: under
+    ``mtp.``, or a trunk layer numbered past ``num_hidden_layers`` (never true without a layout)."""
+    text, layout = _text(cfg)
+    if layout is None:
+        return lambda name: False
+    if layout.place == "mtp":
+        return lambda name: name.startswith("mtp.")
+    layers = text.get("num_hidden_layers")
+    if not isinstance(layers, int) or isinstance(layers, bool):
+        layers = _default_layers(text)
+    if not isinstance(layers, int):
+        return lambda name: False
+    first = layers
+
+    def matches(name: str) -> bool:
+        found = LAYER_PREFIX.match(name)
+        return found is not None and not name.startswith("mtp.") and int(found.group(2)) >= first
+
+    return matches
 
 
 def is_mtp_tensor(name: str, cfg: Mapping[str, Any]) -> bool:
-    """Whether a checkpoint tensor called ``name`` belongs to an MTP layer of ``cfg``'s layout: under
-    ``mtp.``, or a trunk layer numbered past ``num_hidden_layers``."""
-    text, layout = _text(cfg)
-    if layout is None:
-        return False
-    if layout.place == "mtp":
-        return name.startswith("mtp.")
-    found = _TRUNK_LAYER.match(name)
-    layers = text.get("num_hidden_layers", _default_layers(text))
-    return found is not None and isinstance(layers, int) and int(found.group(1)) >= layers
+    """Whether a checkpoint tensor called ``name`` belongs to an MTP layer of ``cfg``'s layout
+    (``mtp_matcher``; for many names, take the matcher once)."""
+    return mtp_matcher(cfg)(name)
 
 
 def _default_layers(text: Mapping[str, Any]) -> Any:
@@ -173,7 +196,7 @@ def shared_copy(name: str, cfg: Mapping[str, Any]) -> str:
     """What an MTP tensor copies: "embedding" or "head" where it is a copy of the model's embedding or
     output head (``MtpLayout.embedding_copy`` / ``head_copy``), else ""."""
     layout = _text(cfg)[1]
-    if layout is None:
+    if layout is None or not is_mtp_tensor(name, cfg):  # the model's own embedding and head are not copies
         return ""
     # the module's every tensor: a quantized copy's scales (weight_scale, qweight …) go with it
     if layout.embedding_copy and f".{layout.embedding_copy.removesuffix('weight')}" in name:

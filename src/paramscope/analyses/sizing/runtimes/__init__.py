@@ -71,10 +71,6 @@ class Runtime:
     # release; an adapter module with a ``layout_family(req)`` resolves it from the request (vLLM: the
     # family and release --engine and --vllm-release name)
     layout_option: str | None = None
-    # whether the engine loads the multi-token-prediction layers a checkpoint stores with the model
-    # (llama.cpp's converter keeps GLM's and DeepSeek-V3.2's nextn blocks, which it loads: llamacpp/kv.py
-    # NEXTN_BLOCK_FAMILIES); the others skip them (sizing/mtp.py)
-    loads_mtp: bool = False
 
     def parts(self) -> Adapter:
         return importlib.import_module(f"{__name__}.{self.module}").parts
@@ -92,12 +88,11 @@ class Runtime:
         """The model as the engine builds it for ``req``, with a note for each part it leaves out (vLLM:
         a multimodal tower whose modalities are all limited to 0); for an engine whose module has no
         ``built_model(model, req)``, the model without the multi-token-prediction layers its checkpoint
-        stores where the engine does not load them (``loads_mtp``; sizing/mtp.py)."""
+        stores, which no engine loads with the model (sizing/mtp.py; llama.cpp skips a GGUF's nextn
+        tensors unless MTP speculation is asked for: llama-model.cpp ``load_mtp`` false by default)."""
         build = getattr(importlib.import_module(f"{__name__}.{self.module}"), "built_model", None)
         if build is not None:
             return build(model, req)
-        if self.loads_mtp:
-            return model, ()
         from paramscope.analyses.sizing.mtp import without_mtp
 
         return without_mtp(model, self.summary.split(" (")[0])
@@ -175,7 +170,7 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "legacy-no-swa = "
                     "before May 2025 (also sliding-window layers cache the whole context)",
                     choices=("current", "mid-2026", "early-2026", "late-2025", "legacy", "legacy-no-swa"))),
-        loads_mtp=True),
+        ),
     Runtime("vllm", "vllm.adapter", "vLLM (V1 engine; V0 with --engine v0)",
             (Option("gpu_memory_utilization", float, None, "vLLM --gpu-memory-utilization: share of each "
                                                             "GPU it reserves (default: the engine's, 0.92 "

@@ -18,7 +18,7 @@ from paramscope.analyses.sizing.loaded import (
     with_fused_v_slots,
     without_towers,
 )
-from paramscope.analyses.sizing.mtp import drafter_note, mtp_drafter, without_mtp
+from paramscope.analyses.sizing.mtp import drafter_note, mtp_drafter, raw_config, without_mtp
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
@@ -63,7 +63,7 @@ from paramscope.analyses.sizing.runtimes.weight_offload import (
     cpu_offload,
 )
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.families.mtp import is_mtp_tensor, mtp_family, mtp_layer_count
+from paramscope.knowledge.families.mtp import mtp_family, mtp_layer_count, mtp_matcher
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
 from paramscope.records import replace
@@ -192,8 +192,7 @@ def with_speculation(model: Model, release: Release,
     stripped, notes = without_mtp(model, "vLLM")
     if spec is None:
         return stripped, notes
-    raw = model.metadata.get("config") if model.metadata else None
-    raw = raw if isinstance(raw, dict) else {}
+    raw = raw_config(model) or {}
     cfg = model.config
     if (cfg is not None and "linear" in layer_kinds(cfg) and release < MAMBA_SPECULATIVE_ANY_RELEASE
             and mtp_family(raw) != "qwen3_next"):
@@ -222,13 +221,11 @@ def speculative_tokens(model: Model, spec: Speculation | None) -> int:
 def drafter_replicated(model: Model, spec: Speculation | None) -> int:
     """The drafter's tensors every rank holds whole: a DeepSeek-style MTP layer's eh_proj is a plain
     nn.Linear (deepseek_mtp.py, glm4_moe_mtp.py), not split over the tensor-parallel ranks."""
-    if spec is None or not spec.mtp:
+    raw = raw_config(model)
+    if spec is None or not spec.mtp or raw is None:
         return 0
-    raw = model.metadata.get("config") if model.metadata else None
-    if not isinstance(raw, dict):
-        return 0
-    return sum(t.nbytes for t in model.tensors if t.name.endswith(".eh_proj.weight")
-               and is_mtp_tensor(t.name, raw))
+    matches = mtp_matcher(raw)
+    return sum(t.nbytes for t in model.tensors if t.name.endswith(".eh_proj.weight") and matches(t.name))
 
 
 def speculation(req: MemoryRequest, engine: str | None = None) -> Speculation | None:
@@ -244,8 +241,8 @@ def draft_layers(model: Model, spec: Speculation | None) -> int:
     """The attention layers an MTP drafter adds to the KV cache (0 without one)."""
     if spec is None or not spec.mtp:
         return 0
-    raw = model.metadata.get("config") if model.metadata else None
-    return mtp_layer_count(raw) if isinstance(raw, dict) else 0
+    raw = raw_config(model)
+    return mtp_layer_count(raw) if raw is not None else 0
 
 
 def towers_left_out(model: Model, limits: Mapping[str, int], everything_off: bool,

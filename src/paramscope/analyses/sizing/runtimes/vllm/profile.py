@@ -372,9 +372,9 @@ def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
     else:
         piecewise = [*(s for s in (1, 2, 4) if s <= top), *range(8, min(top + 1, 256), 8),
                      *range(256, top + 1, 16)]
-    # FULL graphs for the uniform decode batches: up to max_num_seqs requests of 1 + k tokens each
-    # (gpu_model_runner.py, 0.13 on; vLLM may also round the sizes to multiples of 1 + k: not modelled)
-    full = 0 if p.engine in PIECEWISE_ONLY else sum(s <= p.max_num_seqs * query for s in piecewise)
+    # FULL graphs for the uniform decode batches: from one request to max_num_seqs requests of 1 + k
+    # tokens each (v1/cudagraph_dispatcher.py: uniform_decode_query_len <= x <= that × max_num_seqs)
+    full = 0 if p.engine in PIECEWISE_ONLY else sum(query <= s <= p.max_num_seqs * query for s in piecewise)
     return len(piecewise) + full
 
 

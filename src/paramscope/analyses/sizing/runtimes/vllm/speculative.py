@@ -41,9 +41,11 @@ MAMBA_SPECULATIVE_ANY_RELEASE = (0, 17, 0)
 # (GLM-4.7-Flash's glm4_moe_lite: not in 0.14, in 0.16; the 0.15 tree read holds no model files)
 MTP_DRAFTER_RELEASE = {"qwen3_next": (0, 10, 2), "glm_moe_dsa": (0, 16, 0), "qwen3_5_text": (0, 17, 0),
                        "qwen3_5_moe_text": (0, 17, 0), "glm4_moe_lite": (0, 15, 0)}
-# num_speculative_tokens where --speculative-config leaves it out: suffix decoding's own default
-# (config/speculative.py); mtp takes the checkpoint's MTP layer count (n_predict), resolved with the model
-DEFAULT_TOKENS = {"suffix": 24}
+# num_speculative_tokens where --speculative-config leaves it out: suffix decoding takes its
+# suffix_decoding_max_tree_depth (config/speculative.py, 24 by default); every other method is refused
+# without it ("num_speculative_tokens must be provided", an MTP drafter included: its draft model is
+# set only when the count is given)
+SUFFIX_DEFAULT_DEPTH = 24
 
 
 @record
@@ -51,7 +53,7 @@ class Speculation:
     """What --speculative-config asks for, as it bears on memory."""
 
     method: str  # "mtp", or one of PROMPT_METHODS
-    tokens: int  # num_speculative_tokens (0: not given; an MTP drafter then takes its layer count)
+    tokens: int  # num_speculative_tokens
 
     @property
     def mtp(self) -> bool:
@@ -74,16 +76,24 @@ def parse_speculative_config(text: str | None) -> Speculation | None:
         method, tokens = given.get("method"), given.get("num_speculative_tokens")
         if method is None and given.get("model"):
             method = "draft_model"
+        depth = given.get("suffix_decoding_max_tree_depth", SUFFIX_DEFAULT_DEPTH)
     else:
         method, _, count = raw.partition(":")
-        tokens = count or None
+        tokens, depth = count or None, SUFFIX_DEFAULT_DEPTH
     method = str(method or "").strip().lower()
+    known = MTP_METHODS | PROMPT_METHODS | OTHER_CHECKPOINT_METHODS
+    if method not in known:
+        raise UsageError(f"--speculative-config: unknown method {method!r} (modelled: mtp, ngram, "
+                         f"ngram_gpu, suffix)")
+    if method in OTHER_CHECKPOINT_METHODS:
+        raise UsageError(f"--speculative-config method {method}: the drafter is another checkpoint, which "
+                         f"paramscope does not size beside this one (mtp, ngram and suffix are modelled)")
     given_tokens = tokens is not None
-    if tokens is None:
-        tokens = DEFAULT_TOKENS.get(method, 0)
-        if not tokens and method not in MTP_METHODS and method not in OTHER_CHECKPOINT_METHODS:
-            raise UsageError(f"--speculative-config method {method or '?'} needs num_speculative_tokens "
-                             f"(as {method or 'ngram'}:4)")
+    if tokens is None and method == "suffix":
+        tokens = depth
+    elif tokens is None:
+        raise UsageError(f"--speculative-config method {method} needs num_speculative_tokens (as "
+                         f"{method}:2), which vLLM requires")
     elif isinstance(tokens, str) and tokens.strip().isdigit():
         tokens = int(tokens)
     if isinstance(tokens, bool) or not isinstance(tokens, int):
@@ -92,12 +102,4 @@ def parse_speculative_config(text: str | None) -> Speculation | None:
     if given_tokens and (tokens < 1 or tokens > 64):
         raise UsageError(f"--speculative-config: num_speculative_tokens must be between 1 and 64 "
                          f"(found {tokens})")
-    if method in MTP_METHODS:
-        return Speculation("mtp", tokens)
-    if method in PROMPT_METHODS:
-        return Speculation(method, tokens)
-    if method in OTHER_CHECKPOINT_METHODS:
-        raise UsageError(f"--speculative-config method {method}: the drafter is another checkpoint, which "
-                         f"paramscope does not size beside this one (mtp, ngram and suffix are modelled)")
-    raise UsageError(f"--speculative-config: unknown method {method!r} (modelled: mtp, ngram, ngram_gpu, "
-                     f"suffix)")
+    return Speculation("mtp" if method in MTP_METHODS else method, tokens)
