@@ -92,7 +92,9 @@ def test_parse_speculative_config(text, expected):
 @pytest.mark.parametrize("text, says", [
     ('{"method": "eagle3", "model": "x", "num_speculative_tokens": 3}', "another checkpoint"),
     ('{"model": "some/draft", "num_speculative_tokens": 3}', "another checkpoint"),
-    ("mtp:0", "between 1 and 64"), ("mtp:two", "whole number"), ("{oops", "not a JSON object"),
+    ("mtp:0", "between 1 and 64"), ("mtp:two", "whole number"), ("{oops", "takes a JSON object"),
+    ('{"a":' + "[" * 4000, "takes a JSON object"),  # nested past the parser's recursion limit
+    ('{"method": "mtp", "x": "' + "y" * 5000 + '"}', "at most 4,096"),
     ('{"method": "mtp", "num_speculative_tokens": 2.7}', "whole number"),
     ('{"method": "mtp", "num_speculative_tokens": true}', "whole number"), ("ngram", "needs num_spec"),
     ("mtp", "needs num_spec"), ('{"method": "mtp"}', "needs num_spec"), ("eagle3", "another checkpoint"),
@@ -356,3 +358,12 @@ def test_a_stored_mtp_module_is_not_active(tmp_path):
     _write_checkpoint(tmp_path / "q", TINY_QWEN35)
     inv = paramscope.inspect(tmp_path / "q").inventory
     assert inv.active_params == inv.total_params - inv.by_component["mtp"].params
+
+
+def test_limit_mm_per_prompt_refuses_hostile_json():
+    from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
+
+    hostile = (('{"image":' + "[" * 4000, "takes image=N"), ("{" + " " * 5000 + "}", "at most 4,096"))
+    for text, says in hostile:
+        with pytest.raises(UsageError, match=says):
+            parse_mm_limits(text)

@@ -79,3 +79,24 @@ def tensor_parallel_problem(cfg: ArchConfig, tp: int) -> str | None:
         if (kv % tp if kv >= tp else tp % kv):
             return f"{kv} KV heads" + (" in a layer" if len(set(kv_layers) - {0}) > 1 else "")
     return None
+
+
+# An engine flag's JSON value (vLLM's --speculative-config, --limit-mm-per-prompt) comes from the command
+# line or a web request: bounded in length before it is parsed, and a value nested past the parser's
+# recursion limit is refused like any other malformed one
+MAX_OPTION_JSON = 4096
+
+
+def option_json(text: str, flag: str, what: str) -> object:
+    """``text`` parsed as JSON for ``flag``, or a one-line UsageError saying it takes ``what``."""
+    import json
+
+    from paramscope.errors import UsageError
+
+    if len(text) > MAX_OPTION_JSON:
+        raise UsageError(f"{flag}: a value of {len(text):,} characters; it takes {what} (at most "
+                         f"{MAX_OPTION_JSON:,})")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise UsageError(f"{flag} takes {what} (found {text[:60]!r})") from None

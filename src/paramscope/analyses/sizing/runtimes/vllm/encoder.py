@@ -270,13 +270,14 @@ def parse_mm_limits(text: str | None) -> dict[str, int] | None:
     error naming it."""
     if not text:
         return None
-    import json
+    from paramscope.analyses.sizing.runtimes.common import option_json
 
+    what = "image=N,video=N or JSON"
     try:
-        raw = json.loads(text) if text.lstrip().startswith("{") else dict(
+        raw = option_json(text, "--limit-mm-per-prompt", what) if text.lstrip().startswith("{") else dict(
             (k.strip(), int(v)) for k, v in (part.split("=", 1) for part in text.split(",") if part.strip()))
     except ValueError as e:
-        raise UsageError(f"--limit-mm-per-prompt takes image=N,video=N or JSON (found {text!r})") from e
+        raise UsageError(f"--limit-mm-per-prompt takes {what} (found {text[:60]!r})") from e
     if not isinstance(raw, dict):
         raise UsageError(f"--limit-mm-per-prompt takes image=N,video=N or JSON (found {text!r})")
     counts = {str(k): v.get("count") if isinstance(v, dict) else v for k, v in raw.items()}

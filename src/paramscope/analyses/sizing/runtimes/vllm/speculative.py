@@ -17,8 +17,7 @@
 
 from __future__ import annotations
 
-import json
-
+from paramscope.analyses.sizing.runtimes.common import option_json
 from paramscope.errors import UsageError
 from paramscope.records import record
 
@@ -67,10 +66,7 @@ def parse_speculative_config(text: str | None) -> Speculation | None:
         return None
     raw = str(text).strip()
     if raw.startswith("{"):
-        try:
-            given = json.loads(raw)
-        except ValueError:
-            raise UsageError(f"--speculative-config: not a JSON object ({raw[:60]!r})") from None
+        given = option_json(raw, "--speculative-config", "a JSON object or METHOD:TOKENS")
         if not isinstance(given, dict):
             raise UsageError("--speculative-config takes a JSON object")
         method, tokens = given.get("method"), given.get("num_speculative_tokens")
