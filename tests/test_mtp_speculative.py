@@ -367,3 +367,13 @@ def test_limit_mm_per_prompt_refuses_hostile_json():
     for text, says in hostile:
         with pytest.raises(UsageError, match=says):
             parse_mm_limits(text)
+
+
+def test_explain_says_what_the_drafter_adds():
+    source = CONFIGS / "nvidia-qwen3.6-35b-a3b-nvfp4" / "config.json"
+    est = paramscope.size(source, runtime="vllm", context=8192, speculative_config="mtp:2").estimate
+    explain = est.explain
+    line = next(x for x in explain if x.startswith("speculative decoding:"))
+    assert "1 attention layer caches K and V" in line and "2 state blocks more a request" in line
+    plain = paramscope.size("llama-3.1-8b", runtime="vllm", speculative_config="ngram:4").estimate.explain
+    assert "speculative decoding: no drafter weights or KV layers" in plain

@@ -270,6 +270,7 @@ class VllmParams:
     speculative_tokens: int = 0  # --speculative-config's num_speculative_tokens (speculative.py)
     # an MTP drafter's tensors every rank holds whole (DeepSeek-style eh_proj, a plain nn.Linear)
     drafter_replicated: int = 0
+    draft_layers: int = 0  # the MTP drafter's attention layers, in the KV cache beside the model's
 
 
 # A sliding-window layer admits a request with blocks for window − 1 tokens and the tokens in flight

@@ -25,6 +25,7 @@ from paramscope.analyses.sizing.runtimes.vllm.profile import (
     sampler_bytes_per_logit,
 )
 from paramscope.analyses.sizing.runtimes.vllm.result import VllmMemory
+from paramscope.analyses.sizing.runtimes.vllm.speculative import MAMBA_SPECULATIVE_RELEASE
 from paramscope.analyses.sizing.runtimes.vllm.weights import (
     ROPE_CACHE_DTYPE,
     allocator_tails,
@@ -99,6 +100,18 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"(UniformTypeKVCacheSpecs): pages of {_page_sizes(layout.layer_pages)}, block "
         f"{layout.block_bytes:,} B over all layers; blocks per request {layout.blocks_per_request}",
     ]
+    if m.params.draft_layers or m.params.speculative_tokens:
+        p = m.params
+        several = p.draft_layers > 1
+        drafted = (f"the MTP drafter's {p.draft_layers} attention layer{'s' if several else ''} "
+                   f"cache{'' if several else 's'} K and V as full-attention beside the model's "
+                   f"(speculative.py)" if p.draft_layers else "")
+        counted = p.release >= MAMBA_SPECULATIVE_RELEASE and "linear" in layout.blocks
+        states = (f"a linear layer keeps {p.speculative_tokens} state block"
+                  f"{'s' if p.speculative_tokens > 1 else ''} more a request, one per speculative token"
+                  if counted and p.speculative_tokens else "")
+        lines.append("speculative decoding: " + "; ".join(x for x in (drafted, states) if x)
+                     if drafted or states else "speculative decoding: no drafter weights or KV layers")
     if "sliding" in layout.blocks and cfg.sliding_window > 0:
         p = m.params
         held = sliding_tokens(cfg, p)

@@ -179,7 +179,7 @@ def vllm_memory(
                 graph_estimate=graph_estimate,
                 in_flight_batches=concurrent_batches(p.release, async_scheduling, pipeline_parallel),
                 device_holes=device_hole_bytes, speculative_tokens=speculative_tokens,
-                drafter_replicated=drafter_replicated_bytes)
+                drafter_replicated=drafter_replicated_bytes, draft_layers=draft_layers)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1 and (speculative_tokens or draft_layers):
