@@ -141,17 +141,14 @@ def _rows(model: Model) -> tuple[list[TensorRow], list[str]]:
 def _mtp_note(model: Model) -> tuple[str, ...]:
     """The checkpoint's multi-token-prediction layers, where its files hold them (knowledge/families/
     mtp.py): counted, and said, since no engine loads them with the model."""
-    from paramscope.knowledge.families.mtp import has_mtp_layout, mtp_layer_name, mtp_matcher
+    from paramscope.knowledge.families.mtp import mtp_layer_name, stored_mtp_tensors
 
     raw = model.metadata.get("config") if model.metadata else None
-    if not isinstance(raw, dict) or not has_mtp_layout(raw):
-        return ()
-    matches = mtp_matcher(raw)
-    mtp = [t for t in model.tensors if matches(t.name)]
+    mtp = stored_mtp_tensors(model.tensors, raw) if isinstance(raw, dict) else ()
     if not mtp:
         return ()
-    where = sorted({f"{prefix}{index}" for t in mtp if (found := mtp_layer_name(t.name))
-                    for prefix, index in (found,)})
+    layers = filter(None, (mtp_layer_name(t.name) for t in mtp))
+    where = sorted({f"{prefix}{index}" for prefix, index in layers})
     return (f"{', '.join(where) or 'mtp'}: the checkpoint's multi-token-prediction layer"
             f"{'s' if len(where) > 1 else ''}, {len(mtp):,} tensors, {sum(t.params for t in mtp):,} "
             f"parameters, {sum(t.nbytes for t in mtp):,} bytes, counted here (not as active); vLLM, SGLang, "

@@ -27,13 +27,10 @@ def stored_mtp_tensors(model: Model) -> tuple[Tensor, ...]:
 
 
 def _stored_mtp_tensors(model: Model) -> tuple[Tensor, ...]:
-    from paramscope.knowledge.families.mtp import has_mtp_layout, mtp_matcher
+    from paramscope.knowledge.families import mtp
 
     raw = raw_config(model)
-    if raw is None or not has_mtp_layout(raw):
-        return ()
-    matches = mtp_matcher(raw)
-    return tuple(t for t in model.tensors if matches(t.name))
+    return () if raw is None else mtp.stored_mtp_tensors(model.tensors, raw)
 
 
 _STRIPPED: ModelMemo[tuple[Model, tuple[str, ...]]] = ModelMemo(8)

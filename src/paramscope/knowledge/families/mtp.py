@@ -22,7 +22,7 @@ One row per layout (``MTP_LAYOUTS``), keyed by the text model's ``model_type``:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from paramscope.knowledge.families.tensors import TensorList
@@ -176,6 +176,14 @@ def mtp_matcher(cfg: Mapping[str, Any]) -> Callable[[str], bool]:
         return found is not None and not name.startswith("mtp.") and int(found.group(2)) >= first
 
     return matches
+
+
+def stored_mtp_tensors(tensors: Sequence[Tensor], cfg: Mapping[str, Any]) -> tuple[Tensor, ...]:
+    """The tensors of a checkpoint of ``cfg`` that belong to its MTP layers (``mtp_matcher``)."""
+    if not has_mtp_layout(cfg):
+        return ()
+    matches = mtp_matcher(cfg)
+    return tuple(t for t in tensors if matches(t.name))
 
 
 def is_mtp_tensor(name: str, cfg: Mapping[str, Any]) -> bool:

@@ -207,15 +207,12 @@ def with_speculation(model: Model, release: Release,
                                f"(from {release_text(first)})")
     drafter = mtp_drafter(model, release)
     return (replace(stripped, tensors=(*stripped.tensors, *drafter.tensors)),
-            (drafter_note(drafter, speculative_tokens(model, spec)),))
+            (drafter_note(drafter, speculative_tokens(spec)),))
 
 
-def speculative_tokens(model: Model, spec: Speculation | None) -> int:
-    """num_speculative_tokens, or where --speculative-config leaves it out for mtp, the checkpoint's MTP
-    layer count (vLLM's n_predict)."""
-    if spec is None:
-        return 0
-    return spec.tokens or draft_layers(model, spec)
+def speculative_tokens(spec: Speculation | None) -> int:
+    """num_speculative_tokens (0 without --speculative-config; the parser requires it, as vLLM does)."""
+    return spec.tokens if spec is not None else 0
 
 
 def drafter_replicated(model: Model, spec: Speculation | None) -> int:
@@ -465,7 +462,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     async_scheduling=TRI_STATE[option(req, "async_scheduling")],
                     awq_dequantize=int4_without_marlin(model, req),
                     max_cudagraph_capture_size=option(req, "max_cudagraph_capture_size"),
-                    vision=vision, mm_limits=mm_limits, speculative_tokens=speculative_tokens(model, spec),
+                    vision=vision, mm_limits=mm_limits, speculative_tokens=speculative_tokens(spec),
                     draft_layers=draft_layers(model, spec),
                     drafter_replicated_bytes=drafter_replicated(model, spec))
     host = sum(s.moved_bytes for s in offload) * tp
