@@ -268,6 +268,15 @@ def _static_asymmetric_input(m: Matrix) -> bool:
     return _static_input(m) and not m.opts.get("input_symmetric", True)
 
 
+# NVFP4 as ModelOpt's unified export writes it and Quark's exporter copies: E2M1 pairs a byte, an E4M3
+# scale per group of 16, one float32 second-level scale (the layouts differ in their side tensors)
+_NVFP4_WEIGHT = (
+    Piece(".weight", DType.U8, lambda m: (m.out, m.inn // 2), packed=True),
+    Piece(".weight_scale", DType.F8_E4M3, lambda m: (m.out, m.inn // m.group)),
+    Piece(".weight_scale_2", DType.F32, lambda m: ()),
+)
+
+
 LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
     Layout("bitsandbytes_4bit", (
         Piece(".weight", _storage, _bnb4_weight, packed=True),
@@ -363,9 +372,7 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
     ), "compressed-tensors compressors/quantized_compressors/fp4_quantized.py (NVFP4: E2M1 pairs, "
        "FP8 scale per 16, float32 global scale)"),
     Layout("modelopt:nvfp4", (
-        Piece(".weight", DType.U8, lambda m: (m.out, m.inn // 2), packed=True),
-        Piece(".weight_scale", DType.F8_E4M3, lambda m: (m.out, m.inn // m.group)),
-        Piece(".weight_scale_2", DType.F32, lambda m: ()),
+        *_NVFP4_WEIGHT,
         Piece(".input_scale", DType.F32, lambda m: ()),
     ), "NVIDIA Model Optimizer's unified HF export (modelopt torch/export/quant_utils.py) as vLLM "
        "layers/quantization/modelopt.py ModelOptNvFp4LinearMethod.create_weights reads it: E2M1 pairs in "
@@ -418,9 +425,7 @@ LAYOUTS: dict[str, Layout] = {lay.method: lay for lay in (
     ), "Quark Pack_fp4 / Pack_fp6 and the E8M0 scales (realquantizer.py to_e8m0_uint8) as vLLM "
        "quark_ocp_mx.py QuarkOCP_MX and quark_w4a8_mxfp4_fp8.py register them"),
     Layout("quark:nvfp4", (
-        Piece(".weight", DType.U8, lambda m: (m.out, m.inn // 2), packed=True),
-        Piece(".weight_scale", DType.F8_E4M3, lambda m: (m.out, m.inn // m.group)),
-        Piece(".weight_scale_2", DType.F32, lambda m: ()),
+        *_NVFP4_WEIGHT,
         Piece(".input_scale_2", DType.F32, lambda m: (), when=_static_input),
         Piece(".output_scale", lambda m: m.opts["scale_dtype"], lambda m: (), when=_kv_output),
     ), "Quark's two-level NVFP4 (an FP8 E4M3 scale per 16, a float32 global scale) as vLLM quark_nvfp4.py "
