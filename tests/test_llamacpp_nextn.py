@@ -88,3 +88,23 @@ def test_the_tensor_split_counts_the_mtp_blocks():
     kv = kv_cache_for_context(cfg, 4096)
     split = device_split(model, cfg, model.tensor_bytes, kv, 4, 999, (54.0, 9.0, 8.0, 8.0), "layer")
     assert split.kv[0] * 6 == split.kv[3] * 55
+
+
+def test_the_mtp_blocks_hold_no_weights_llama_cpp_loads(tmp_path):
+    """llama.cpp builds a GGUF's MTP blocks with TENSOR_SKIP unless asked to speculate with them (b11549
+    llama-model.cpp nextn_flags, load_mtp false by default; b6168 printed "model has unused tensor
+    blk.46.attn_norm.weight ... -- ignoring" for GLM-4.5-Air and left the block out of its model buffers):
+    the weights are the trunk's, on the GPU or not, and inspect names the block, counted but not active."""
+    path = _glm_gguf(tmp_path / "glm.gguf", 3, 1)
+    model = paramscope.open_model(str(path))
+    block = sum(t.nbytes for t in model.tensors if t.name.startswith("blk.3."))
+    assert block == (32 * 32 + 2 * 16 * 32) * 2
+    for ngl in (0, 2, 99):
+        est = paramscope.size(str(path), context=1024, n_gpu_layers=ngl).estimate
+        assert est.weights_bytes == model.tensor_bytes - block, ngl
+        assert any("multi-token-prediction" in line for line in est.explain)
+    inv = paramscope.inspect(str(path)).inventory
+    assert inv.total_params == model.params
+    assert inv.active_params == model.params - block // 2
+    assert any(n.startswith("blk.3: the checkpoint's multi-token-prediction layer, 3 tensors")
+               for n in inv.notes)

@@ -360,6 +360,17 @@ def test_a_stored_mtp_module_is_not_active(tmp_path):
     assert inv.active_params == inv.total_params - inv.by_component["mtp"].params
 
 
+def test_mtp_layers_numbered_after_the_trunk_are_not_active(tmp_path):
+    # DeepSeek-V3's model.layers.61 sits among the trunk's layers: the same checkpoint without it has the
+    # same active parameters (its routed experts are not active either)
+    _write_checkpoint(tmp_path / "d", TINY_DEEPSEEK)
+    _write_checkpoint(tmp_path / "plain", TINY_DEEPSEEK, with_mtp=False)
+    with_mtp = paramscope.inspect(tmp_path / "d").inventory
+    alone = paramscope.inspect(tmp_path / "plain").inventory
+    assert with_mtp.total_params > alone.total_params
+    assert with_mtp.active_params == alone.active_params
+
+
 def test_limit_mm_per_prompt_refuses_hostile_json():
     from paramscope.analyses.sizing.runtimes.vllm.encoder import parse_mm_limits
 

@@ -559,7 +559,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         async_scheduling=async_scheduling(r), release=record_release(r),
         device_hole_bytes=0 if r.model.get("weights") else vllm_device_holes(model, tp),
         vision=None if MM_PROFILING_SKIPPED in r.log or r.model.get("text_only") else vllm_vision_tower(
-            model.metadata.get("config") if model.metadata else None), mm_limits=record_mm_limits(r),
+            model.config_json), mm_limits=record_mm_limits(r),
         speculative_tokens=speculative_tokens(spec), draft_layers=draft_layers(model, spec),
         drafter_replicated_bytes=drafter_replicated(model, spec))
     # the breakdown line of the releases that print "consumed memory (weights + non-torch)" (0.26 and later,

@@ -143,6 +143,13 @@ class Model:
     has_weights: bool = True  # False when the tensor list was built from a config alone
     quantization: Quantization | None = None  # how the weights are quantized; None: plain dtypes
 
+    @property
+    def config_json(self) -> dict | None:
+        """config.json as the reader found it, None without one (a GGUF, a bare weights file): the keys
+        an engine reads that the neutral ``config`` does not keep (a vision tower's, the MTP layers')."""
+        raw = self.metadata.get("config") if self.metadata else None
+        return raw if isinstance(raw, dict) else None
+
     # summed in C (map, attrgetter): `fit` reads these a dozen times, DeepSeek-V3 has 90k tensors
     @property
     def tensor_bytes(self) -> int:

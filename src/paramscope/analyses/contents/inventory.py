@@ -26,8 +26,8 @@ from paramscope.units import size_label
 COMPONENT_ORDER = ("embedding", "attention", "ffn", "shared_experts", "router", "experts", "norm",
                    "output", "vision", "audio", "projector", "other")
 ACTIVE_CONVENTION = ("active = all parameters outside routed experts (embedding and output head "
-                     "included) + shared experts + routed experts × experts_per_token / experts, less a "
-                     "stored MTP module (mtp.*)")
+                     "included) + shared experts + routed experts × experts_per_token / experts, less the "
+                     "multi-token-prediction layers a checkpoint stores")
 
 
 @record
@@ -95,7 +95,7 @@ def _inventory(model: Model) -> Inventory:
     by_component = _group(kinds, lambda k: _ancestors(k.component), total)
     by_role = _group(kinds, lambda k: [k.role] if k.is_parameter else [], total)
     by_layer = _layers(kinds, total)
-    active = _active(model, by_component, total)
+    active = _active(model, rows, by_component, total)
     return Inventory(
         model=model,
         rows=tuple(rows),
@@ -141,10 +141,9 @@ def _rows(model: Model) -> tuple[list[TensorRow], list[str]]:
 def _mtp_note(model: Model) -> tuple[str, ...]:
     """The checkpoint's multi-token-prediction layers, where its files hold them (knowledge/families/
     mtp.py): counted, and said, since no engine loads them with the model."""
-    from paramscope.knowledge.families.mtp import mtp_layer_name, stored_mtp_tensors
+    from paramscope.knowledge.families.mtp import model_mtp_tensors, mtp_layer_name
 
-    raw = model.metadata.get("config") if model.metadata else None
-    mtp = stored_mtp_tensors(model.tensors, raw) if isinstance(raw, dict) else ()
+    mtp = model_mtp_tensors(model)
     if not mtp:
         return ()
     layers = filter(None, (mtp_layer_name(t.name) for t in mtp))
@@ -221,9 +220,18 @@ def _layers(kinds: dict[_Kind, list[int]], total: int) -> dict[int, dict[str, Ta
             for i in sorted(by_layer)}
 
 
-def _active(model: Model, by_component: dict[str, Tally], total: int) -> int:
+def _active(model: Model, rows: list[TensorRow], by_component: dict[str, Tally], total: int) -> int:
+    from paramscope.knowledge.families.mtp import model_mtp_tensors
+
     cfg = model.config
-    # the model's forward never runs a stored MTP module (roles: the "mtp" component)
+    # the model's forward never runs the MTP layers its checkpoint stores, wherever they sit: a module of
+    # their own, layers numbered after the trunk's (DeepSeek-V3's model.layers.61, a GGUF's last block),
+    # or, where no config says which, the roles' "mtp" component
+    mtp = {id(t) for t in model_mtp_tensors(model)}
+    if mtp:
+        kept = _kinds(r for r in rows if r.counted and id(r.tensor) not in mtp)
+        total = sum(acc[0] for acc in kept.values())
+        by_component = _group(kept, lambda k: _ancestors(k.component), total)
     total -= by_component.get("mtp", Tally()).params
     routed = by_component.get("experts", Tally()).params
     if cfg is None or not cfg.n_experts or not routed:

@@ -104,8 +104,8 @@ _VISION_POST_NORM = re.compile(r"^(?:model\.)?vision_tower\.vision_model\.post_l
 def unbuilt_vision(model: Model) -> tuple[Tensor, ...]:
     """The vision-tower tensors vLLM does not build for a LLaVA-like model (see LLAVA_LIKE): the layers
     after the deepest one vision_feature_layer names, and the tower's post-norm. () for other models."""
-    raw = model.metadata.get("config") if model.metadata else None
-    if not isinstance(raw, dict):
+    raw = model.config_json
+    if raw is None:
         return ()
     arch = next((a for a in raw.get("architectures") or () if a in LLAVA_LIKE), None)
     vision = raw.get("vision_config")

@@ -11,13 +11,6 @@ from paramscope.model import Model, Tensor
 from paramscope.model.memo import ModelMemo
 from paramscope.records import record, replace
 
-
-def raw_config(model: Model) -> dict | None:
-    """config.json as the reader found it (a dict), None without one (a GGUF)."""
-    raw = model.metadata.get("config") if model.metadata else None
-    return raw if isinstance(raw, dict) else None
-
-
 _STORED: ModelMemo[tuple[Tensor, ...]] = ModelMemo(8)
 
 
@@ -27,10 +20,9 @@ def stored_mtp_tensors(model: Model) -> tuple[Tensor, ...]:
 
 
 def _stored_mtp_tensors(model: Model) -> tuple[Tensor, ...]:
-    from paramscope.knowledge.families import mtp
+    from paramscope.knowledge.families.mtp import model_mtp_tensors
 
-    raw = raw_config(model)
-    return () if raw is None else mtp.stored_mtp_tensors(model.tensors, raw)
+    return model_mtp_tensors(model)
 
 
 _STRIPPED: ModelMemo[tuple[Model, tuple[str, ...]]] = ModelMemo(8)
@@ -79,7 +71,7 @@ def mtp_drafter(model: Model, release: tuple[int, int, int]) -> Drafter:
     model read from its config the layers its family stores, priced as the quantization config says."""
     from paramscope.knowledge.families.mtp import mtp_layer_count, shared_copy
 
-    raw = raw_config(model)
+    raw = model.config_json
     layers = mtp_layer_count(raw) if raw is not None else 0
     if not layers:
         arch = model.config.architecture if model.config else model.source

@@ -17,6 +17,10 @@ One row per layout (``MTP_LAYOUTS``), keyed by the text model's ``model_type``:
   GPTQ export lists mtp.fc and mtp.layers.0.self_attn.q_proj … mlp.down_proj among its modules_to_not_convert:
   tests/fixtures/quantized_totals/out_of_sample_r4.json). The layer count is ``mtp_num_hidden_layers``
   (Qwen3.5's text_config) or ``num_nextn_predict_layers``; vLLM builds one where the key is absent.
+
+A GGUF says where its MTP layers are itself: ``{arch}.nextn_predict_layers`` blocks after the trunk
+(knowledge/gguf_arch.py keeps the trunk as n_layers and the rest as extra["nextn_layers"];
+``gguf_nextn_tensors``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from paramscope.knowledge.families.tensors import TensorList
-from paramscope.model import Tensor
+from paramscope.model import Model, Tensor
 from paramscope.records import record, replace
 
 
@@ -145,9 +149,25 @@ def _last_attention_layer(logical: tuple[Tensor, ...], trunk: str, layers: int) 
     return None
 
 
-# a decoder layer's prefix and index, in the trunk's spellings or the mtp module's
+# a decoder layer's prefix and index, in the trunk's spellings, the mtp module's or a GGUF's blocks
 LAYER_PREFIX = re.compile(
-    r"^((?:model\.(?:language_model\.)?|language_model\.model\.|mtp\.)?layers\.)(\d+)\.")
+    r"^((?:model\.(?:language_model\.)?|language_model\.model\.|mtp\.)?layers\.|blk\.)(\d+)\.")
+GGUF_BLOCK = re.compile(r"^blk\.(\d+)\.")
+
+
+def gguf_nextn_tensors(tensors: Sequence[Tensor], trunk_layers: int) -> tuple[Tensor, ...]:
+    """The tensors of a GGUF's MTP blocks, those numbered from ``trunk_layers`` on (a file whose
+    ``{arch}.nextn_predict_layers`` counts them), which llama.cpp skips unless asked to speculate with
+    them: every architecture that has such blocks builds them with TENSOR_SKIP while ``load_mtp`` is false,
+    its default (b11549 llama-model.cpp ``nextn_flags``; GLM-4.5's loader did the same from its first build,
+    b6168 printing "model has unused tensor blk.46.attn_norm.weight ... -- ignoring" and leaving the
+    block out of its model buffers: llama-model-loader.cpp, ``size_data -= nbytes``)."""
+    out = []
+    for t in tensors:
+        found = GGUF_BLOCK.match(t.name)
+        if found is not None and int(found.group(1)) >= trunk_layers:
+            out.append(t)
+    return tuple(out)
 
 
 def mtp_layer_name(name: str) -> tuple[str, int] | None:
@@ -184,6 +204,19 @@ def stored_mtp_tensors(tensors: Sequence[Tensor], cfg: Mapping[str, Any]) -> tup
         return ()
     matches = mtp_matcher(cfg)
     return tuple(t for t in tensors if matches(t.name))
+
+
+def model_mtp_tensors(model: Model) -> tuple[Tensor, ...]:
+    """The tensors of ``model`` (read from its files) that belong to its MTP layers: where its config.json's
+    family stores them (``stored_mtp_tensors``), or a GGUF's blocks after the trunk (``gguf_nextn_tensors``).
+    """
+    raw = model.config_json
+    if raw is not None:
+        return stored_mtp_tensors(model.tensors, raw)
+    cfg = model.config
+    if model.format == "gguf" and cfg is not None and cfg.extra.get("nextn_layers"):
+        return gguf_nextn_tensors(model.tensors, cfg.n_layers)
+    return ()
 
 
 def is_mtp_tensor(name: str, cfg: Mapping[str, Any]) -> bool:

@@ -246,8 +246,8 @@ def vlm_fraction_factor(vision: tuple[int, int], build: str) -> float:
 def vision_tower(model: Model) -> tuple[int, int] | None:
     """The vision tower's (layers, width) as SGLang reads them from config.json's vision_config (its
     defaults where one is missing); None for a model without a vision_config."""
-    raw = model.metadata.get("config") if model.metadata else None
-    vision = raw.get("vision_config") if isinstance(raw, dict) else None
+    raw = model.config_json
+    vision = raw.get("vision_config") if raw is not None else None
     if not isinstance(vision, dict):
         return None
     layers = vision.get("num_hidden_layers", VIT_BASELINE[0])

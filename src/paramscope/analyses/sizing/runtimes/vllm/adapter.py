@@ -18,7 +18,7 @@ from paramscope.analyses.sizing.loaded import (
     with_fused_v_slots,
     without_towers,
 )
-from paramscope.analyses.sizing.mtp import drafter_note, mtp_drafter, raw_config, without_mtp
+from paramscope.analyses.sizing.mtp import drafter_note, mtp_drafter, without_mtp
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype, model_dtype
 from paramscope.analyses.sizing.runtimes import option
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored, sizes_kept
@@ -192,7 +192,7 @@ def with_speculation(model: Model, release: Release,
     stripped, notes = without_mtp(model, "vLLM")
     if spec is None:
         return stripped, notes
-    raw = raw_config(model) or {}
+    raw = model.config_json or {}
     cfg = model.config
     if (cfg is not None and "linear" in layer_kinds(cfg) and release < MAMBA_SPECULATIVE_ANY_RELEASE
             and mtp_family(raw) != "qwen3_next"):
@@ -218,7 +218,7 @@ def speculative_tokens(spec: Speculation | None) -> int:
 def drafter_replicated(model: Model, spec: Speculation | None) -> int:
     """The drafter's tensors every rank holds whole: a DeepSeek-style MTP layer's eh_proj is a plain
     nn.Linear (deepseek_mtp.py, glm4_moe_mtp.py), not split over the tensor-parallel ranks."""
-    raw = raw_config(model)
+    raw = model.config_json
     if spec is None or not spec.mtp or raw is None:
         return 0
     matches = mtp_matcher(raw)
@@ -238,7 +238,7 @@ def draft_layers(model: Model, spec: Speculation | None) -> int:
     """The attention layers an MTP drafter adds to the KV cache (0 without one)."""
     if spec is None or not spec.mtp:
         return 0
-    raw = raw_config(model)
+    raw = model.config_json
     return mtp_layer_count(raw) if raw is not None else 0
 
 
@@ -276,8 +276,8 @@ def towers_left_out(model: Model, limits: Mapping[str, int], everything_off: boo
 
 def has_vision_encoder(model: Model) -> bool:
     """Whether config.json describes a vision tower (``vision_config``), which vLLM's profile run feeds."""
-    raw = model.metadata.get("config") if model.metadata else None
-    return isinstance(raw, dict) and isinstance(raw.get("vision_config"), dict)
+    raw = model.config_json
+    return raw is not None and isinstance(raw.get("vision_config"), dict)
 
 
 def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
@@ -435,8 +435,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     # vLLM tests ``if kv_cache_memory_bytes := ...``: 0 is "not set", the budget's rule applies
     kv_bytes = parse_byte_count(option(req, "kv_cache_memory_bytes"), "--kv-cache-memory-bytes") or None
     spec = speculation(req, engine)
-    vision = None if option(req, "skip_mm_profiling") else vision_tower(
-        model.metadata.get("config") if model.metadata else None)
+    vision = None if option(req, "skip_mm_profiling") else vision_tower(model.config_json)
     mm_limits = asked_mm_limits(req)
     m = vllm_memory(cfg, weights_bytes, context=ctx, batch=req.batch, kv_type=t, dtype=dtype,
                     gpu_memory_bytes=gpu, gpu_memory_utilization=option(req, "gpu_memory_utilization"),
