@@ -272,6 +272,13 @@ KNOWN_MISSES = {
            ("activation_peak", 0.34, "0.26 GiB printed, 0.35 predicted at 1,024 batched tokens: LFM2's "
                                      "profile not examined"),
            ("cuda_graph_memory", 0.14, "0.58 GiB estimated, the 0.5 GiB constant predicted"))},
+    # round 52 (blind, r52v-*: one vLLM 0.11.0 log, the index's others of 0.11-0.34 being fixtures already):
+    # Qwen2.5-VL-3B's tower rotates q and k together in fp32 in 0.11 (encoder.py PAIRED_FP32_ROTARY), KV
+    # memory +16.1 % → +4.3 %; what remains:
+    **{("r52v-qwen25-vl-3b-it-bf16-l4-raydata-8k-mbt2048-v0110", figure): (
+        0.05, "the L4's CUDA total is not printed: nvidia-smi's 22.49 GiB taken, where 2026 logs print 22.03 "
+              "(hardware.py: older logs imply more), which would give −0.25 %")
+       for figure in ("kv_cache_memory", "gpu_blocks", "kv_tokens", "max_concurrency")},
     # round 48 (blind, r48s-*: three SGLang logs; the index's other start-up logs were fixtures already):
     # given the printed free memory the pools are right; what remains:
     ("r48s-gemma4-26b-a4b-it-gb10-dgx-spark-32k-dev", "weights"): (

@@ -276,3 +276,20 @@ def test_size_prices_gpt_oss_as_the_v1_0_16_family_holds_it():
     got = {e: paramscope.size("gpt-oss-20b", runtime="vllm", gpu="h100", engine=e).estimate.weights_bytes
            for e in ("v1", "v1-0.16")}
     assert got["v1-0.16"] - got["v1"] == 24 * 8_847_360
+
+
+def test_0_11_rotates_the_qwen_towers_q_and_k_together_in_fp32():
+    """vLLM 0.11.0's Qwen2.5-VL tower concatenates q and k and rotates them in fp32 (qwen2_vl.py
+    apply_rotary_pos_emb_vision: t.float()): 14 bytes per patch per unit of width more in the attention
+    phase than 0.10's one-at-a-time rotation or 0.12's in-dtype one (round 52: Qwen2.5-VL-3B on an L4 under
+    0.11.0, KV memory +16.1 % → +4.3 %). Gemma 3's SigLIP tower rotates nothing."""
+    qwen25 = json.loads((CONFIGS / "qwen2.5-vl-3b-instruct.config.json").read_text())
+    tower = vision_tower(qwen25)
+    assert tower is not None and tower.width == 1280
+    base = _profile(qwen25, "v1-0.9", 2048, context=8192)
+    paired = _profile(qwen25, "v1-0.11", 2048, context=8192)
+    assert (base.modality, base.patches) == (paired.modality, paired.patches) == ("image", 65536)
+    assert paired.tower_bytes - base.tower_bytes == 65536 * 14 * 1280
+    assert _profile(qwen25, "v1-0.12", 2048, context=8192).tower_bytes == base.tower_bytes
+    assert (_profile(GEMMA3_27B, "v1-0.11", 5376).tower_bytes
+            == _profile(GEMMA3_27B, "v1-0.9", 5376).tower_bytes)
