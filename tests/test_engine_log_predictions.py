@@ -519,8 +519,6 @@ KNOWN_MISSES = {
         0.05, "as its KV memory (the graph estimate)"),
     # llama.cpp: a two-T4 split of ik_llama.cpp, a partial offload under Ollama, two phones' CPUs (the qvac
     # fork, b7343), GLM-Z1 on a CPU, Gemma 4 E4B with the full SWA cache on Metal and CUDA: KV exact on all
-    ("r34l-ik398-qwen3-30b-a3b-udq4kxl-2xt4-fa-32768-ikb3673", "output_buffer"): (
-        0.51, "ik_llama.cpp reserves two rows of logits for one sequence (as its GLM records)"),
     ("r34l-ik398-qwen3-30b-a3b-udq4kxl-2xt4-fa-32768-ikb3673", "model_buffer"): (
         0.05, "Unsloth's UD-Q4_K_XL mix priced as Q4_K_M: the file has 11 Q6_K and 37 Q5_K tensors where "
               "Q4_K_M puts half the layers' expert down-projections at Q6_K (3780 MiB); no scheme prices the "
@@ -594,31 +592,13 @@ KNOWN_MISSES = {
               "its TP 1); 0.5.23's source shards the vision tower too: not explained (0.5.17.dev's source "
               "not read; the GPUs were shared at times)"),
     # round 32 (blind, r32l-*: four ik_llama.cpp GLM-4.5-Air logs, one mainline GLM-5.2 log, exact on every
-    # KV figure). ik_llama.cpp caches every GGUF block, the NextN/MTP block 46 included (47 layers where
-    # mainline caches the 46-layer trunk, r12l), and places layers over all of them. What remains:
-    **{(record, figure): (
-        0.022, "ik_llama.cpp allocates the KV cache for all 47 GGUF blocks, the unused NextN block included "
-               "(1/47 = 2.13 % above mainline's 46-layer trunk; GLM-4.5/4.6 logs of the same fork cache 93)")
-       for record in ("r32l-glm45-air-iq4ks-5090-3090-64000-ikb3874",
-                      "r32l-glm45-air-iq4kss-2x4090-128000-ikb3871",
-                      "r32l-glm45-air-iq4kss-3060-16384-fa-ikb3829",
-                      "r32l-glm45-air-iq4k-3090-1080-ngl22-ncmoe29-8192-ik")
-       for figure in ("kv_size", "k_size", "v_size")},
-    ("r32l-glm45-air-iq4kss-3060-16384-fa-ikb3829", "kv_buffer"): (
-        0.022, "ik_llama.cpp caches the NextN block too (47 layers, one GPU)"),
-    ("r32l-glm45-air-iq4kss-2x4090-128000-ikb3871", "kv_buffer@CUDA1"): (
-        0.00001, "3093.76 MiB printed for 22 layers of 140.625 MiB (3093.75): ik_llama.cpp's per-device "
-                 "lines run 0.01-0.02 MiB above the layers' bytes (its buffer's padding, not examined)"),
-    ("r32l-glm45-air-iq4kss-2x4090-128000-ikb3871", "kv_buffer@CUDA0"): (
-        0.045, "25 cached layers printed against 24 predicted: ik_llama.cpp splits the 48 slots by free "
-               "memory (CUDA1 had less free, not printed) and caches the NextN block; CUDA1's 22 agree"),
-    **{(record, "output_buffer"): (
-        0.51, "ik_llama.cpp reserves two rows of logits with --parallel 1 (as ik866); where in its source "
-              "not found")
-       for record in ("r32l-glm45-air-iq4ks-5090-3090-64000-ikb3874",
-                      "r32l-glm45-air-iq4kss-2x4090-128000-ikb3871",
-                      "r32l-glm45-air-iq4kss-3060-16384-fa-ikb3829",
-                      "r32l-glm45-air-iq4k-3090-1080-ngl22-ncmoe29-8192-ik")},
+    # KV figure). ik_llama.cpp of 2025 caches every GGUF block, the NextN/MTP block 46 included, and its
+    # llama-server reserves -np + 1 rows of logits: both the "ik-2025" fork's rules since round 51
+    # (runtimes/llamacpp/forks.py; KV −2.1 % → exact, output buffers −50 % → −0.3 %). What remains:
+    **{("r32l-glm45-air-iq4kss-2x4090-128000-ikb3871", f"kv_buffer@{device}"): (
+        bound, "25 and 22 cached layers printed against 24 and 23 predicted: ik_llama.cpp splits the 48 "
+               "slots by free memory (CUDA1 had less free, not printed)")
+       for device, bound in (("CUDA0", 0.045), ("CUDA1", 0.05))},
     ("r32l-glm45-air-iq4kss-3060-16384-fa-ikb3829", "compute_buffer@CUDA0"): (
         0.45, "538.00 MiB printed, 304 predicted: the -ot alternation puts whole layers' attention and most "
               "experts on the CPU (649 graph splits); ik_llama.cpp's graph with host weights copies them to "
@@ -1379,8 +1359,6 @@ KNOWN_MISSES = {
         0.06, "with mmap the CPU_Mapped buffer spans the file from the first to the last CPU tensor, the GPU "
               "layers' tensors stored between the experts included: the printed sum counts 655 MiB twice "
               "(10949.2 MiB reproduced against 10949.33 printed); a comparison matter"),
-    ("ik866-qwen3-235b-2507-q4kxl-5090-q8kv-ot", "output_buffer"): (
-        0.51, "ik_llama.cpp reserves two rows of logits with --parallel 1; where in its source not found"),
     ("ik866-qwen3-235b-2507-q4kxl-5090-q8kv-ot", "compute_buffer@CUDA0"): (
         0.03, "8 MiB short, one hidden-sized f32 row per token, in ik_llama.cpp's graph with experts on the "
               "CPU; not explained"),

@@ -30,6 +30,7 @@ from paramscope.analyses.sizing.loaded import (
 from paramscope.analyses.sizing.request import model_dtype as request_model_dtype
 from paramscope.analyses.sizing.runtimes.allocator import loaded_as_stored
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
+from paramscope.analyses.sizing.runtimes.llamacpp.forks import FORKS
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import INDEXER, as_pre_mla_gguf, with_mla_v_cache
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import cpu_repack_bytes, llamacpp_memory
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
@@ -653,10 +654,8 @@ EXPERT_OP_OFFLOAD = ("CUDA", "ROCm", "Vulkan", "SYCL")
 
 def f16_kv_copies(r: Record) -> bool | None:
     """Whether the log's build keeps f16 copies of a quantized cache with CUDA's flash attention (PR 23907,
-    b9489 on: params.py F16_KV_COPY_FIRST_BUILD): by its build number; never in ik_llama.cpp, whose CUDA
-    flash attention is its own; None (by the build family) where the number is not printed."""
-    if ik_llama(r):
-        return False
+    b9489 on: params.py F16_KV_COPY_FIRST_BUILD): by its build number (ik_llama.cpp's fork rules say never,
+    forks.py); None (by the build family) where the number is not printed."""
     number = llamacpp_build_number(r)
     return None if number is None else number >= F16_KV_COPY_FIRST_BUILD
 
@@ -668,6 +667,12 @@ def ik_llama(r: Record) -> bool:
 
 
 IK_BUILD_LINE = re.compile(r"build=\d+ commit=")
+
+
+def llamacpp_fork(r: Record) -> str:
+    """The fork whose rules the log follows (runtimes/llamacpp/forks.py FORKS): every ik_llama.cpp log of
+    the set is of a 2025 build (3671 to 3933), the fork's "ik-2025"."""
+    return "ik-2025" if ik_llama(r) else "mainline"
 
 
 def record_cpu_expert_layers(r: Record, n_layers: int) -> frozenset[int]:
@@ -858,7 +863,7 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
         type_v=type_v, flash_attn=flash_attn, embeddings=bool(r.setting("embeddings")),
         pooled=llamacpp_pooled(r), build=(build := llamacpp_build(r)),
         backend=llamacpp_backend(r), n_outputs_max=n_outputs_max(r), fa_backend=fa_backend or "cpu",
-        f16_kv_copies=f16_kv_copies(r))
+        f16_kv_copies=f16_kv_copies(r), fork=(fork := llamacpp_fork(r)), server="llama-server" in r.log)
     full, swa = m.kv.part("full"), m.kv.part("sliding")
     split_swa = bool(r.all("swa_kv_buffer") or r.all("swa_cells"))
     # a hybrid's recurrent state (LFM2's short convolutions, Mamba layers) is llama_memory_recurrent's own
@@ -900,9 +905,9 @@ def predict_llamacpp(model: Model, r: Record) -> dict[str, float]:
             out[f"compute_buffer{AT}{gpus[0]}"] = m.compute_bytes
             experts = record_cpu_expert_layers(r, cfg.n_layers)
             # experts in host memory: mainline's CUDA and ROCm copy one stack in for a batch's product
-            # (ik_llama.cpp runs them on the CPU: its CUDA0 prints 144 MiB where mainline's prints 774 for
-            # the same -ot split, r37l-*-2x3090-*)
-            if experts and not ik_llama(r):
+            # (ik_llama.cpp runs them on the CPU, forks.py: its figure not compared, the host's share of
+            # its graph not modelled)
+            if experts and FORKS[fork].expert_op_offload:
                 split = offload(model, cfg, weights, m.kv, r.setting("n_gpu_layers"), r.model.get("weights"),
                                 build, experts)
                 out[f"compute_buffer{AT}{gpus[0]}"] = gpu_compute_with_host_experts(

@@ -169,7 +169,12 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "earlier (also KV padded to 32 without flash attention, which was off by default); "
                     "legacy-no-swa = "
                     "before May 2025 (also sliding-window layers cache the whole context)",
-                    choices=("current", "mid-2026", "early-2026", "late-2025", "legacy", "legacy-no-swa"))),
+                    choices=("current", "mid-2026", "early-2026", "late-2025", "legacy", "legacy-no-swa")),
+             Option("llamacpp_fork", str, "mainline", "llama.cpp or a fork of it: mainline, or ik-2025 = "
+                    "ik_llama.cpp's llama-server of 2025 (before its PR 843, October 2025: a GGUF's MTP "
+                    "blocks keep a KV cache too, -np + 1 rows of logits, no f16 copies of a quantized "
+                    "cache, host experts run on the CPU); pair it with --llamacpp-build legacy",
+                    choices=("mainline", "ik-2025"))),
         ),
     Runtime("vllm", "vllm.adapter", "vLLM (V1 engine; V0 with --engine v0)",
             (Option("gpu_memory_utilization", float, None, "vLLM --gpu-memory-utilization: share of each "

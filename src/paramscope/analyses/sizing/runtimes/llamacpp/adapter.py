@@ -12,6 +12,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import (
     VENDOR_BACKENDS,
     resolve_auto,
 )
+from paramscope.analyses.sizing.runtimes.llamacpp.forks import fork
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_llamacpp_loads, block_count, encoder_only
 from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
     LLAMA_CPP_PYTHON_BASE_BYTES,
@@ -62,7 +63,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         n_outputs_max=req.batch if option(req, "llama_server_outputs") else 0,
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
                         backend="cpu" if on_cpu else "gpu", embeddings=embeddings,
-                        pooled=None if pooling == "auto" else pooling != "none", fa_backend=fa_backend)
+                        pooled=None if pooling == "auto" else pooling != "none", fa_backend=fa_backend,
+                        fork=option(req, "llamacpp_fork"))
     notes: tuple[str, ...] = ()
     choice = m.flash_attn_choice
     asked_on = option(req, "flash_attn") == "on" and fa_backend != "cpu" and not t.info.quantized
@@ -138,7 +140,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         if split.host_expert_bytes:
             # CUDA, ROCm, Vulkan and SYCL run a host expert's large-batch product on the GPU (offload.py
             # OP_OFFLOAD_MIN_BATCH); on Apple's GPUs the host experts sit in CPU_REPACK, no host buffer
-            offloads = req.device.vendor != "Apple"
+            offloads = req.device.vendor != "Apple" and fork(option(req, "llamacpp_fork")).expert_op_offload
             with_experts, why = gpu_compute_with_host_experts(m.compute, split, option(req, "ubatch"),
                                                               offloads)
             if with_experts > compute_single - m.output_bytes:

@@ -183,6 +183,9 @@ def llamacpp_layers(cfg: ArchConfig, p: LlamaCppParams, pad: bool = True) -> tup
       of June–August 2025 run without flash attention may pad where this does not.
     """
     layers = list(layer_caches(cfg))
+    if p.mtp_blocks_cached:  # after the trunk, each as its last full-attention layer (forks.py)
+        full = [layer for layer in layers if layer is not None and layer.kind == "full"]
+        layers += full[-1:] * p.mtp_blocks_cached
     allocated = [layer for layer in layers if layer is not None]
     if not pad or p.legacy or not p.v_transposed or not allocated:
         return tuple(layers)  # a KV-less layer's tensors hold 0 bytes: left out

@@ -18,8 +18,10 @@ from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import (
     FlashAttnChoice,
     resolve_auto,
 )
+from paramscope.analyses.sizing.runtimes.llamacpp.forks import fork as fork_rules
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import (
     as_llamacpp_loads,
+    block_count,
     check_cache_types,
     encoder_only,
     encoder_output_bytes,
@@ -40,7 +42,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.params import (
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Tensor
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import record, replace
 
 F32, F16, I32, I64 = 4, 2, 4, 8  # bytes of the graph's element types
 
@@ -191,6 +193,8 @@ def llamacpp_memory(
     n_outputs_max: int = 0,
     fa_backend: str = "cpu",
     f16_kv_copies: bool | None = None,
+    fork: str = "mainline",
+    server: bool = True,
 ) -> LlamaCppMemory:
     """Every buffer of a llama.cpp context on one device (CPU, or all layers on one GPU).
 
@@ -205,8 +209,11 @@ def llamacpp_memory(
     whether they are pooled (--pooling mean, cls, last, rank; None: an encoder's GGUF pools, a decoder's
     does not), which a legacy build's output buffer follows (``output_buffer``). ``f16_kv_copies``: whether
     the build keeps f16 copies of a quantized cache with CUDA's flash attention (None: by the build family,
-    params.py F16_KV_COPY_BUILDS).
+    params.py F16_KV_COPY_BUILDS). ``fork``: mainline or a fork whose rules differ (forks.py FORKS);
+    ``server``: the context is llama-server's, whose rows of logits a fork's server may add to (False: a
+    CLI or library caller's).
     """
+    variant = fork_rules(fork)
     if pooled is None:  # an encoder's GGUF names its pooling (CLS, mean); a decoder's is none
         pooled = encoder_only(cfg)
     cfg = as_llamacpp_loads(cfg, build)
@@ -219,18 +226,23 @@ def llamacpp_memory(
                        swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build,
                        n_outputs_max=n_outputs_max, auto_resolved_off=choice is not None and not choice.on)
     check_cache_types(cfg, type_k, type_v, p.flash_attn)
+    if variant.caches_mtp_blocks and block_count(cfg) > cfg.n_layers:
+        p = replace(p, mtp_blocks_cached=block_count(cfg) - cfg.n_layers)
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
     # CUDA and ROCm keep f16 copies of a quantized K and V with the flash attention result (params.py
     # F16_KV_COPY_BUILDS)
     # F16_KV_COPY_BUILDS; ``f16_kv_copies`` decides it where the build number is known (b9489 on)
-    f16_copies = fa_backend in ("cuda", "rocm") and (
+    f16_copies = fa_backend in ("cuda", "rocm") and variant.f16_kv_copies and (
         build in F16_KV_COPY_BUILDS if f16_kv_copies is None else f16_kv_copies)
     compute = compute_buffer(cfg, p, kv, type_k, type_v, backend, f16_kv_copies=f16_copies)
-    rows = max(n_outputs or n_seq, n_seq)
+    rows = max(n_outputs or n_seq, n_seq) + (variant.server_extra_rows if server else 0)
     output = output_buffer(cfg, n_seq, rows, embeddings, build in NO_POOLED_OUTPUT_BUILDS, pooled)
     overhead = runtime_base_bytes + VOCAB_BYTES_PER_TOKEN * cfg.vocab_size
     encoder = encoder_output_bytes(cfg, p, encoder_length)
     explain = explanation(cfg, p, tensor_bytes, repacked_bytes, kv, compute, (rows, output), overhead)
+    if p.mtp_blocks_cached:
+        explain += (f"KV cache: {variant.summary} caches the GGUF's {p.mtp_blocks_cached} MTP block(s) too, "
+                    f"as full-attention layers after the trunk's {cfg.n_layers} (forks.py)",)
     if encoder:
         overhead += encoder
         n_enc = encoder_cells(cfg, p.n_ctx_seq, encoder_length)

@@ -102,6 +102,9 @@ class LlamaCppParams:
     # V stored transposed: without flash attention, unless "auto" made the cache with it on and then
     # resolved it off (flash_attention.py); None: not flash_attn
     v_trans: bool | None = None
+    # a GGUF's MTP blocks cached beside the trunk's layers, as full-attention layers (forks.py: ik_llama.cpp
+    # of 2025); mainline caches the trunk alone
+    mtp_blocks_cached: int = 0
 
     @property
     def v_transposed(self) -> bool:
