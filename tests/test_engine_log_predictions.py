@@ -263,8 +263,9 @@ KNOWN_MISSES = {
                                     "part only (utils/mem_utils.py memory_profiling), what the run leaves "
                                     "allocated counted as consumed; 1.88 GiB predicted"),
            ("cuda_graph_memory", 0.36, "0.78 GiB estimated, the 0.5 GiB constant predicted"),
-           ("kv_cache_memory", 0.39, "the activation estimate above (1.19 GiB of it not explained), on an L4 "
-                                     "shared with another process"))},
+           ("kv_cache_memory", 0.42, "the activation estimate above (1.19 GiB of it not explained), on an L4 "
+                                     "shared with another process; the weights priced from Google's own "
+                                     "config (9.70 GiB, the author's table 9.81) where int4 gave 9.61"))},
     **{("r49v-lfm25-1.2b-online-int4-fp8kv-hopper-16g-mbt1024-v0260", figure): (bound, reason)
        for figure, bound, reason in (
            ("weights", 0.07, "online_int4 (quantized as the weights load): 0.88 GiB printed, 0.94 priced "

@@ -69,11 +69,11 @@ def test_reported_totals_are_whole_mib_a_little_under_the_capacity(device):
 @pytest.mark.parametrize("device", [d for d in DEVICES if d.cuda_bytes is not None], ids=lambda d: d.key)
 def test_cuda_totals_are_below_the_driver_totals(device):
     # cudaMemGetInfo's total leaves out what the driver keeps for itself: below NVML's total, within 5 %;
-    # unified memory (DGX Spark: nvidia-smi reports no memory total) below the capacity, within 10 %
-    if device.kind == "unified":
+    # unified memory (DGX Spark: nvidia-smi reports no memory total) and a card whose driver total is not
+    # in the table (the L40, ROCm's MI300X) below the capacity, within 10 %
+    if device.kind == "unified" or device.reported_bytes is None:
         assert 0.9 * device.memory_bytes <= device.cuda_bytes < device.memory_bytes
     else:
-        assert device.reported_bytes is not None
         assert 0.95 * device.reported_bytes <= device.cuda_bytes < device.reported_bytes
     assert device.usable_bytes == device.cuda_bytes
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import paramscope
+from builders.gguf_files import glm_gguf
 from paramscope.analyses.sizing.runtimes import RUNTIMES
 from paramscope.analyses.sizing.runtimes.llamacpp.forks import FORKS, fork
 from paramscope.errors import UnsupportedError
-from test_llamacpp_nextn import _glm_gguf
 
 LOG_CONFIGS = Path(__file__).resolve().parent / "fixtures" / "engine_logs" / "configs"
 
@@ -30,7 +30,7 @@ def test_the_option_offers_every_fork():
 
 
 def test_ik_2025_caches_the_mtp_block_too(tmp_path):
-    path = _glm_gguf(tmp_path / "glm.gguf", 3, 1)
+    path = glm_gguf(tmp_path / "glm.gguf", 3, 1)
     mainline = _size(path, llamacpp_build="legacy")
     ik = _size(path, llamacpp_build="legacy", llamacpp_fork="ik-2025")
     per_layer = 1024 * 2 * 2 * 8 * 2  # cells × (K + V) × 2 heads × 8 wide × f16
@@ -42,7 +42,7 @@ def test_ik_2025_caches_the_mtp_block_too(tmp_path):
 
 
 def test_a_model_without_mtp_blocks_caches_the_same(tmp_path):
-    path = _glm_gguf(tmp_path / "plain.gguf", 3, 0)
+    path = glm_gguf(tmp_path / "plain.gguf", 3, 0)
     assert (_size(path, llamacpp_build="legacy", llamacpp_fork="ik-2025").kv_cache_bytes
             == _size(path, llamacpp_build="legacy").kv_cache_bytes)
 

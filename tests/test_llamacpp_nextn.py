@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from gguf import GGUFValueType as V
-
 import paramscope
-from builders.gguf_files import write_gguf
+from builders.gguf_files import glm_gguf
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, layer_devices
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import block_count
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_layer_start, offload
@@ -22,29 +19,9 @@ from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_layer_start
 LOG_CONFIGS = Path(__file__).resolve().parent / "fixtures" / "engine_logs" / "configs"
 
 
-def _glm_gguf(path: Path, trunk: int, nextn: int, kv_per_layer: bool = False, arch: str = "glm4moe") -> Path:
-    hidden = 32
-    blocks = trunk + nextn
-    kv = {f"{arch}.block_count": (blocks, V.UINT32, None),
-          f"{arch}.embedding_length": (hidden, V.UINT32, None),
-          f"{arch}.feed_forward_length": (64, V.UINT32, None),
-          f"{arch}.attention.head_count": (4, V.UINT32, None),
-          f"{arch}.context_length": (4096, V.UINT32, None),
-          f"{arch}.nextn_predict_layers": (nextn, V.UINT32, None)}
-    kv[f"{arch}.attention.head_count_kv"] = ([2] * blocks, V.ARRAY, V.UINT32) if kv_per_layer else (
-        2, V.UINT32, None)
-    tensors = [("token_embd.weight", np.zeros((100, hidden), np.float16), None),
-               ("output.weight", np.zeros((100, hidden), np.float16), None)]
-    for il in range(blocks):
-        tensors += [(f"blk.{il}.attn_q.weight", np.zeros((hidden, hidden), np.float16), None),
-                    (f"blk.{il}.attn_k.weight", np.zeros((16, hidden), np.float16), None),
-                    (f"blk.{il}.attn_v.weight", np.zeros((16, hidden), np.float16), None)]
-    return write_gguf(path, tensors, kv, arch=arch)
-
-
 def test_a_gguf_s_trunk_caches_and_its_mtp_blocks_are_placed(tmp_path):
     for per_layer in (False, True):
-        model = paramscope.open_model(str(_glm_gguf(tmp_path / f"glm{per_layer}.gguf", 3, 1, per_layer)))
+        model = paramscope.open_model(str(glm_gguf(tmp_path / f"glm{per_layer}.gguf", 3, 1, per_layer)))
         cfg = model.config
         assert (cfg.n_layers, cfg.extra["nextn_layers"], block_count(cfg)) == (3, 1, 4)
         e = paramscope.size(str(tmp_path / f"glm{per_layer}.gguf"), context=1024).estimate
@@ -55,7 +32,7 @@ def test_a_gguf_s_trunk_caches_and_its_mtp_blocks_are_placed(tmp_path):
 def test_a_router_layer_is_no_mtp_block(tmp_path):
     """Granite Switch repurposes n_layer_nextn for a router layer it adds at load (models/granite-switch.cpp):
     a re-saved file's nextn_predict_layers takes nothing off its block_count."""
-    model = paramscope.open_model(str(_glm_gguf(tmp_path / "switch.gguf", 3, 1, arch="graniteswitch")))
+    model = paramscope.open_model(str(glm_gguf(tmp_path / "switch.gguf", 3, 1, arch="graniteswitch")))
     assert model.config.n_layers == 4 and "nextn_layers" not in model.config.extra
 
 
@@ -95,7 +72,7 @@ def test_the_mtp_blocks_hold_no_weights_llama_cpp_loads(tmp_path):
     llama-model.cpp nextn_flags, load_mtp false by default; b6168 printed "model has unused tensor
     blk.46.attn_norm.weight ... -- ignoring" for GLM-4.5-Air and left the block out of its model buffers):
     the weights are the trunk's, on the GPU or not, and inspect names the block, counted but not active."""
-    path = _glm_gguf(tmp_path / "glm.gguf", 3, 1)
+    path = glm_gguf(tmp_path / "glm.gguf", 3, 1)
     model = paramscope.open_model(str(path))
     block = sum(t.nbytes for t in model.tensors if t.name.startswith("blk.3."))
     assert block == (32 * 32 + 2 * 16 * 32) * 2

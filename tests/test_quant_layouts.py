@@ -779,3 +779,20 @@ def test_an_exclusion_naming_one_layers_expert_leaves_only_it(layer, expert, pro
     assert whole == listed_alone(cfg)
     bf16 = {t.name for t in whole if ".experts." in t.name and t.dtype == DType.BF16}
     assert bf16 == {module + ".weight"}
+
+
+def test_a_linear_scheme_leaves_the_per_layer_embedding_table():
+    """Google's gemma-4-E4B-it-qat-w4a16-ct (its own quantization_config, configs/README.md) quantizes every
+    decoder Linear, per_layer_model_projection included, to int4 in groups of 32; embed_tokens_per_layer is
+    an nn.Embedding, stored in bf16 ([262144, 10752] in its safetensors header), as embed_tokens is."""
+    configs = Path(__file__).parent / "fixtures/engine_logs/configs"
+    path = configs / "google-gemma-4-e4b-it-qat-w4a16-ct.config.json"
+    model = paramscope.open_model(str(path))
+    by_name = {t.name: t for t in model.tensors}
+    table = next(t for name, t in by_name.items() if name.endswith("embed_tokens_per_layer.weight"))
+    assert table.dtype.value == "BF16" and table.shape == (262144, 10752)
+    packed = [name for name, t in by_name.items() if name.endswith(".weight_packed")]
+    assert any("per_layer_model_projection" in name for name in packed)
+    assert not any("embed_tokens" in name for name in packed)
+    # the 343 Linears the checkpoint quantizes (42 layers, 18 of them sharing KV without k_proj and v_proj)
+    assert len(packed) == 343

@@ -69,3 +69,23 @@ def moe_kv(arch: str = "llama") -> dict[str, tuple[Any, GGUFValueType, GGUFValue
             f"{arch}.context_length": (4096, V.UINT32, None)}
 
 
+def glm_gguf(path: Path, trunk: int, nextn: int, kv_per_layer: bool = False, arch: str = "glm4moe") -> Path:
+    """A GLM-style GGUF of ``trunk`` layers and ``nextn`` MTP blocks after them (block_count = trunk +
+    nextn, ``{arch}.nextn_predict_layers``), f16 q/k/v in every block: 2 KV heads of 8."""
+    hidden = 32
+    blocks = trunk + nextn
+    kv = {f"{arch}.block_count": (blocks, V.UINT32, None),
+          f"{arch}.embedding_length": (hidden, V.UINT32, None),
+          f"{arch}.feed_forward_length": (64, V.UINT32, None),
+          f"{arch}.attention.head_count": (4, V.UINT32, None),
+          f"{arch}.context_length": (4096, V.UINT32, None),
+          f"{arch}.nextn_predict_layers": (nextn, V.UINT32, None)}
+    kv[f"{arch}.attention.head_count_kv"] = ([2] * blocks, V.ARRAY, V.UINT32) if kv_per_layer else (
+        2, V.UINT32, None)
+    tensors = [("token_embd.weight", np.zeros((100, hidden), np.float16), None),
+               ("output.weight", np.zeros((100, hidden), np.float16), None)]
+    for il in range(blocks):
+        tensors += [(f"blk.{il}.attn_q.weight", np.zeros((hidden, hidden), np.float16), None),
+                    (f"blk.{il}.attn_k.weight", np.zeros((16, hidden), np.float16), None),
+                    (f"blk.{il}.attn_v.weight", np.zeros((16, hidden), np.float16), None)]
+    return write_gguf(path, tensors, kv, arch=arch)

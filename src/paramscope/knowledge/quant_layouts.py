@@ -774,9 +774,18 @@ Rule = Callable[[Quantization, Tensor, Placement, Ctx], Picked]
 NONE: Picked = (None, None)
 
 
+# nn.Embedding tables the roles do not call "embedding" (it stays the token table a tied head shares):
+# Gemma 3n's and Gemma 4's per-layer table, which a Linear-targeting scheme leaves in the model's type
+# (Google's gemma-4-E4B-it-qat-w4a16-ct stores embed_tokens_per_layer [262144, 10752] in bf16 beside its
+# int4 Linears, per_layer_model_projection among them: tests/fixtures/engine_logs/configs/README.md)
+EMBEDDING_TABLES = (".embed_tokens_per_layer.weight",)
+
+
 def _linear(t: Tensor, p: Placement, routers_linear: bool) -> bool:
     """An nn.Linear weight: a 2-D ``.weight`` that is not an embedding, a norm, or a parameter router."""
     if not t.name.endswith(".weight") or len(t.shape) != 2 or p.role != "weight":
+        return False
+    if ("." + t.name).endswith(EMBEDDING_TABLES):
         return False
     top = p.component.split("/")[0]
     if top in ("embedding", "norm"):
