@@ -27,11 +27,11 @@ GEMMA3_27B = {"model_type": "gemma3", "vision_config": {"image_size": 896, "patc
                                                         "hidden_size": 1152, "intermediate_size": 4304}}
 
 
-def _profile(config, engine: str, width: int, context: int = 65536, batched: int = 2048):
+def _profile(config, engine: str, width: int, context: int = 65536, batched: int = 2048, release=None):
     p = resolve_params(TEXT[width], context=context, batch=1, kv_type=DType.BF16, dtype=DType.BF16,
                        gpu_memory_bytes=24 * 2**30, gpu_memory_utilization=None, block_size=None,
                        max_num_batched_tokens=batched, max_num_seqs=None, tensor_parallel=1, cuda_graphs=True,
-                       engine=engine)
+                       engine=engine, release=release)
     mm = encoder_profile(vision_tower(config), TEXT[width], p)
     assert mm is not None
     return mm
@@ -287,9 +287,22 @@ def test_0_11_rotates_the_qwen_towers_q_and_k_together_in_fp32():
     tower = vision_tower(qwen25)
     assert tower is not None and tower.width == 1280
     base = _profile(qwen25, "v1-0.9", 2048, context=8192)
-    paired = _profile(qwen25, "v1-0.11", 2048, context=8192)
+    paired = _profile(qwen25, "v1-0.11", 2048, context=8192, release=(0, 11, 0))
     assert (base.modality, base.patches) == (paired.modality, paired.patches) == ("image", 65536)
     assert paired.tower_bytes - base.tower_bytes == 65536 * 14 * 1280
     assert _profile(qwen25, "v1-0.12", 2048, context=8192).tower_bytes == base.tower_bytes
     assert (_profile(GEMMA3_27B, "v1-0.11", 5376).tower_bytes
             == _profile(GEMMA3_27B, "v1-0.9", 5376).tower_bytes)
+
+
+def test_0_11_1_copies_only_the_q_and_k_pair():
+    """0.11.1's Qwen2_5_VisionAttention rearranges qkv as a view and copies only the q, k pair before the
+    fp32 rotation: 8 bytes per patch per unit of width over 0.10, where Qwen2-VL's own attention keeps
+    0.11.0's 14."""
+    from paramscope.analyses.sizing.runtimes.vllm.encoder import TOWERS, paired_rotary
+
+    assert [paired_rotary(TOWERS["qwen2_5_vl"], r) for r in ((0, 10, 2), (0, 11, 0), (0, 11, 1), (0, 11, 2),
+                                                             (0, 12, 0))] == [0, 14, 8, 8, 0]
+    assert [paired_rotary(TOWERS["qwen2_vl"], r) for r in ((0, 11, 0), (0, 11, 2))] == [14, 14]
+    assert paired_rotary(TOWERS["qwen3_vl"], (0, 11, 0)) == 14
+    assert paired_rotary(TOWERS["gemma3"], (0, 11, 0)) == 0

@@ -68,3 +68,25 @@ def test_an_unknown_fork_is_one_line():
                            "nope"], capture_output=True, text=True)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) <= 3
+
+
+def test_the_fork_follows_mid_2025_s_rules_unless_a_build_is_named():
+    """ik_llama.cpp of 2025 is mainline of mid-2025 otherwise: one cache for all sequences, n_ctx padded to
+    32 without flash attention; --llamacpp-build still names another family."""
+    config = str(LOG_CONFIGS / "glm-4.5-air.config.json")
+    ik = paramscope.size(config, context=1000, batch=3, llamacpp_fork="ik-2025", flash_attn="off").estimate
+    legacy = paramscope.size(config, context=1000, batch=3, llamacpp_build="legacy",
+                             flash_attn="off").estimate
+    assert ik.kv_cache_bytes == legacy.kv_cache_bytes * 47 // 46
+    assert any("n_ctx = GGML_PAD(n_ctx, 32) = 3008" in line for line in ik.explain)
+    named = paramscope.size(config, context=1000, batch=3, llamacpp_fork="ik-2025", llamacpp_build="current",
+                            flash_attn="off").estimate
+    assert not any("GGML_PAD(n_ctx, 32)" in line for line in named.explain)
+
+
+def test_a_second_slot_gets_its_row_as_the_first(tmp_path):
+    """-np 2 on ik_llama.cpp's server: 3 rows of logits (r53l-ik809-*: 1.73 MiB for 151,552 tokens)."""
+    config = str(LOG_CONFIGS / "glm-4.5-air.config.json")
+    ik = paramscope.size(config, context=4096, batch=2, llamacpp_fork="ik-2025").estimate
+    rows = f"output: 3 rows × 151552 × 4 B = {3 * 151552 * 4:,} B"
+    assert any(line.startswith(rows) for line in ik.explain)

@@ -85,3 +85,20 @@ def test_the_mtp_blocks_hold_no_weights_llama_cpp_loads(tmp_path):
     assert inv.active_params == model.params - block // 2
     assert any(n.startswith("blk.3: the checkpoint's multi-token-prediction layer, 3 tensors")
                for n in inv.notes)
+
+
+def test_a_gguf_beside_its_config_json_still_leaves_the_block_out(tmp_path):
+    """A folder of a GGUF and the model's config.json (the hf-dir reader keeps the config): the GGUF's names
+    are blk.N, so its own nextn_predict_layers says which tensors are the MTP block."""
+    import shutil
+
+    folder = tmp_path / "glm"
+    folder.mkdir()
+    alone = glm_gguf(tmp_path / "alone.gguf", 3, 1)
+    shutil.copy(alone, folder / "model.gguf")
+    shutil.copy(LOG_CONFIGS / "glm-4.5-air.config.json", folder / "config.json")
+    single = paramscope.size(str(alone), context=1024).estimate
+    both = paramscope.size(str(folder), context=1024).estimate
+    assert both.weights_bytes == single.weights_bytes
+    inv = paramscope.inspect(str(folder)).inventory
+    assert inv.active_params == paramscope.inspect(str(alone)).inventory.active_params

@@ -774,18 +774,23 @@ Rule = Callable[[Quantization, Tensor, Placement, Ctx], Picked]
 NONE: Picked = (None, None)
 
 
-# nn.Embedding tables the roles do not call "embedding" (it stays the token table a tied head shares):
-# Gemma 3n's and Gemma 4's per-layer table, which a Linear-targeting scheme leaves in the model's type
-# (Google's gemma-4-E4B-it-qat-w4a16-ct stores embed_tokens_per_layer [262144, 10752] in bf16 beside its
-# int4 Linears, per_layer_model_projection among them: tests/fixtures/engine_logs/configs/README.md)
-EMBEDDING_TABLES = (".embed_tokens_per_layer.weight",)
+# nn.Embedding tables the roles do not call "embedding" (it stays the token table a tied head shares), by
+# the module's last name: Gemma 3n's and Gemma 4's per-layer table (Google's gemma-4-E4B-it-qat-w4a16-ct
+# keeps embed_tokens_per_layer [262144, 10752] in bf16 beside its int4 Linears, per_layer_model_projection
+# among them: tests/fixtures/engine_logs/configs/README.md), Mamba's backbone.embeddings, T5's and BART's
+# shared table and T5's relative_attention_bias, BLT's hash embeddings, the towers' position and tile
+# embeddings (SigLIP's position_embedding, Qwen3-VL's pos_embed, mllama's tile tables), MPNet's
+# rel_pos_emb. A Linear-targeting scheme leaves every one in the model's type
+EMBEDDING_MODULE = re.compile(
+    r"(^|\.)(shared|relative_attention_bias|rel_pos_emb|pos_embed|embed_positions|embed_tokens(_per_layer)?|"
+    r"[a-z_]*embeddings?)$")
 
 
 def _linear(t: Tensor, p: Placement, routers_linear: bool) -> bool:
     """An nn.Linear weight: a 2-D ``.weight`` that is not an embedding, a norm, or a parameter router."""
     if not t.name.endswith(".weight") or len(t.shape) != 2 or p.role != "weight":
         return False
-    if ("." + t.name).endswith(EMBEDDING_TABLES):
+    if EMBEDDING_MODULE.search(t.name[: -len(".weight")]):
         return False
     top = p.component.split("/")[0]
     if top in ("embedding", "norm"):

@@ -289,10 +289,10 @@ def _llama(model: Model, req: MemoryRequest, plan: Plan) -> str:
     else:
         # -ngl counts the output layer, which current builds offload first (PR 18148): the head the offload
         # budgeted on the GPU, then the last gpu_layers repeating layers; older builds put it there last
-        from paramscope.analyses.sizing.runtimes import option
+        from paramscope.analyses.sizing.runtimes.llamacpp.adapter import build_family
         from paramscope.analyses.sizing.runtimes.llamacpp.params import OUTPUT_LAST_BUILDS
 
-        first = option(req, "llamacpp_build", "llama.cpp") not in OUTPUT_LAST_BUILDS
+        first = build_family(req) not in OUTPUT_LAST_BUILDS
         layers = f"-ngl {off.gpu_layers + first}"
     model_file = gguf_name(model, plan)
     return f"llama-server -m {model_file} -c {ctx * req.batch} -np {req.batch} {layers}{kv}"

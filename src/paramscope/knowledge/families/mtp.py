@@ -210,13 +210,12 @@ def model_mtp_tensors(model: Model) -> tuple[Tensor, ...]:
     """The tensors of ``model`` (read from its files) that belong to its MTP layers: where its config.json's
     family stores them (``stored_mtp_tensors``), or a GGUF's blocks after the trunk (``gguf_nextn_tensors``).
     """
-    raw = model.config_json
-    if raw is not None:
-        return stored_mtp_tensors(model.tensors, raw)
     cfg = model.config
-    if model.format == "gguf" and cfg is not None and cfg.extra.get("nextn_layers"):
+    # a GGUF's own keys first: a GGUF in a folder beside its config.json keeps GGUF names (blk.N)
+    if cfg is not None and cfg.extra.get("nextn_layers"):  # set by knowledge/gguf_arch.py alone
         return gguf_nextn_tensors(model.tensors, cfg.n_layers)
-    return ()
+    raw = model.config_json
+    return stored_mtp_tensors(model.tensors, raw) if raw is not None else ()
 
 
 def is_mtp_tensor(name: str, cfg: Mapping[str, Any]) -> bool:

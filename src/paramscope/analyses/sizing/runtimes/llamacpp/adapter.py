@@ -35,12 +35,21 @@ ISA_WORDS = {"x86-avx2": "an x86 CPU with AVX2", "x86-avx512": "an x86 CPU with 
              "arm-i8mm": "an ARM CPU with i8mm", "none": "a CPU without repacking kernels"}
 
 
+def build_family(req: MemoryRequest) -> str:
+    """The build family whose rules apply (params.py BUILDS): --llamacpp-build where named, else the one
+    the fork follows (forks.py: ik-2025 is mainline of mid-2025, "legacy"), else the default."""
+    named = option(req, "llamacpp_build", "llama.cpp")
+    if "llamacpp_build" in req.options:
+        return named
+    return fork(option(req, "llamacpp_fork", "llama.cpp")).build or named
+
+
 def attention_backend(req: MemoryRequest) -> str:
     """The backend that runs the attention (flash_attention.py BACKENDS): the CPU without a GPU or with
     no layer on it, else --llamacpp-backend, by default the one llama.cpp's usual build runs on the
     GPU's vendor."""
     if req.device is None or req.device.kind == "cpu" or not repeating_layers_on_gpu(
-            option(req, "n_gpu_layers"), option(req, "llamacpp_build")):
+            option(req, "n_gpu_layers"), build_family(req)):
         return "cpu"
     named = option(req, "llamacpp_backend")
     return named if named != "auto" else VENDOR_BACKENDS.get(req.device.vendor, "cuda")
@@ -59,7 +68,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
                         n_seq=req.batch, n_ubatch=option(req, "ubatch"),
                         swa_full=option(req, "swa_full"), type_k=t, type_v=t, flash_attn=flash,
-                        build=option(req, "llamacpp_build"), encoder_length=req.encoder_length,
+                        build=build_family(req), encoder_length=req.encoder_length,
                         n_outputs_max=req.batch if option(req, "llama_server_outputs") else 0,
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
                         backend="cpu" if on_cpu else "gpu", embeddings=embeddings,
@@ -68,8 +77,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     notes: tuple[str, ...] = ()
     choice = m.flash_attn_choice
     asked_on = option(req, "flash_attn") == "on" and fa_backend != "cpu" and not t.info.quantized
-    kernels = resolve_auto(as_llamacpp_loads(cfg, option(req, "llamacpp_build")), fa_backend, t, t,
-                           option(req, "llamacpp_build")) if asked_on else None
+    kernels = resolve_auto(as_llamacpp_loads(cfg, build_family(req)), fa_backend, t, t,
+                           build_family(req)) if asked_on else None
     if kernels is not None and not kernels.on:
         notes += (f"--flash-attn on: {kernels.why}, so llama.cpp runs those layers' attention on the CPU "
                   f"(more graph splits, slow); the buffers are priced as asked",)
@@ -81,7 +90,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                   + ("" if encoder_only(cfg) else "; the KV cache is made as for on, so each layer's V is "
                      "also copied transposed in the compute buffer"),)
     elif choice is not None and choice.since is not None:
-        notes += (f"flash attention auto stays on: builds of the {option(req, 'llamacpp_build')} family "
+        notes += (f"flash attention auto stays on: builds of the {build_family(req)} family "
                   f"before {choice.since.what} lack a kernel this model needs and resolve it to off, "
                   f"which adds the attention scores to the compute buffer",)
     if fa_backend != "cpu" and option(req, "llamacpp_backend") == "auto" and req.device is not None \
@@ -108,7 +117,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                   "host memory already",)
     if req.device is not None and req.device.kind == "gpu":
         split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights,
-                        option(req, "llamacpp_build"), frozenset(range(option(req, "n_cpu_moe"))))
+                        build_family(req), frozenset(range(option(req, "n_cpu_moe"))))
         if option(req, "n_cpu_moe") and not split.host_expert_bytes and not cfg.is_moe:
             raise UnsupportedError("llama.cpp: --n-cpu-moe keeps MoE experts in host memory; this model has "
                                    "no experts")
@@ -159,7 +168,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     asked = "split_mode" in req.options or "tensor_split" in req.options
     if split is not None and req.n_devices > 1 and asked:
         d = device_split(model, cfg, weights_bytes, m.kv, req.n_devices, option(req, "n_gpu_layers"),
-                         fractions, mode, option(req, "llamacpp_build"))
+                         fractions, mode, build_family(req))
         kv_dev = (0,) * req.n_devices if option(req, "no_kv_offload") else d.kv
         n = req.n_devices
         shares = tuple((d.weights[i], kv_dev[i],

@@ -183,8 +183,10 @@ def llamacpp_layers(cfg: ArchConfig, p: LlamaCppParams, pad: bool = True) -> tup
       of June–August 2025 run without flash attention may pad where this does not.
     """
     layers = list(layer_caches(cfg))
-    if p.mtp_blocks_cached:  # after the trunk, each as its last full-attention layer (forks.py)
-        full = [layer for layer in layers if layer is not None and layer.kind == "full"]
+    if p.mtp_blocks_cached:  # after the trunk, each as its last full-attention layer (forks.py), else its
+        # last attention layer of any kind
+        cached = [layer for layer in layers if layer is not None]
+        full = [layer for layer in cached if layer.kind == "full"] or cached
         layers += full[-1:] * p.mtp_blocks_cached
     allocated = [layer for layer in layers if layer is not None]
     if not pad or p.legacy or not p.v_transposed or not allocated:

@@ -235,14 +235,15 @@ def llamacpp_memory(
     f16_copies = fa_backend in ("cuda", "rocm") and variant.f16_kv_copies and (
         build in F16_KV_COPY_BUILDS if f16_kv_copies is None else f16_kv_copies)
     compute = compute_buffer(cfg, p, kv, type_k, type_v, backend, f16_kv_copies=f16_copies)
-    rows = max(n_outputs or n_seq, n_seq) + (variant.server_extra_rows if server else 0)
+    # a fork's llama-server may run more sequences than asked (forks.py): its n_seq_max takes them too
+    rows = max(n_outputs or n_seq, n_seq + (variant.server_extra_rows if server else 0))
     output = output_buffer(cfg, n_seq, rows, embeddings, build in NO_POOLED_OUTPUT_BUILDS, pooled)
     overhead = runtime_base_bytes + VOCAB_BYTES_PER_TOKEN * cfg.vocab_size
     encoder = encoder_output_bytes(cfg, p, encoder_length)
     explain = explanation(cfg, p, tensor_bytes, repacked_bytes, kv, compute, (rows, output), overhead)
     if p.mtp_blocks_cached:
-        explain += (f"KV cache: {variant.summary} caches the GGUF's {p.mtp_blocks_cached} MTP block(s) too, "
-                    f"as full-attention layers after the trunk's {cfg.n_layers} (forks.py)",)
+        explain += (f"KV cache: {variant.summary} caches the model's {p.mtp_blocks_cached} MTP block(s) too, "
+                    f"each as the trunk's last full-attention layer, after its {cfg.n_layers} (forks.py)",)
     if encoder:
         overhead += encoder
         n_enc = encoder_cells(cfg, p.n_ctx_seq, encoder_length)

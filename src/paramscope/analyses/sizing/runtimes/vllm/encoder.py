@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from paramscope.analyses.sizing.runtimes.vllm.engine import VllmParams
+from paramscope.analyses.sizing.runtimes.vllm.engine import Release, VllmParams
 from paramscope.errors import UsageError
 from paramscope.model import ArchConfig
 from paramscope.records import record
@@ -55,14 +55,26 @@ PLACEHOLDER_BUDGET = frozenset({"v1-0.12", "v1-0.11", "v1-0.9", "v1-0.8"})
 # encoder_cache through the text run while the unpadded batch output they were cut from stays referenced
 PADDED_TO = {"v1-0.11": "budget", "v1-0.12": "placeholders"}
 PADDED_VIDEO_FAMILIES = frozenset(PADDED_TO)
-# The 0.11 family (read in 0.11.0; 0.10.2 rotates q and k one at a time, 0.12.0 the pair in the model's
-# dtype) rotates the Qwen towers' q and k together and in fp32: Qwen2_5_VisionAttention.forward (Qwen3-VL's
-# too) concatenates them (``torch.cat([q, k], dim=0)``: 4h B a patch) and qwen2_vl.py
-# ``apply_rotary_pos_emb_vision`` takes an fp32 copy (``t.float()``, 8h), an fp32 result (8h) and casts it
-# back (``.type_as(t)``, 4h) while the qkv output and the contiguous q, k, v live: 24h against the 10h of
-# 0.10's one-at-a-time rotation (4h + 4h + 2h), so 14h more per patch in the attention phase. Checked on
-# Qwen2.5-VL-3B on an L4 under 0.11.0 (vllm/r52v-*: KV memory +16.1 % → +4.3 %)
-PAIRED_FP32_ROTARY = {"v1-0.11": 14}
+# vLLM 0.11 rotates the Qwen towers' q and k together and in fp32 (0.10.2 rotates them one at a time, 0.12.0
+# the pair in the model's dtype, read in its wheel). In 0.11.0 both attention classes concatenate them
+# (``torch.cat([q, k], dim=0)``: 4h B a patch) and qwen2_vl.py ``apply_rotary_pos_emb_vision`` takes an fp32
+# copy (``t.float()``, 8h), an fp32 result (8h) and casts it back (``.type_as(t)``, 4h) while the qkv
+# output and the contiguous q, k, v live: 24h against the 10h of 0.10's one-at-a-time rotation (4h + 4h +
+# 2h), so 14h more per patch in the attention phase. 0.11.1's Qwen2_5_VisionAttention (Qwen2.5-VL's and
+# Qwen3-VL's) rearranges qkv as a view and copies only the q, k pair before the same fp32 rotation: 8h more
+# (0.11.2, a patch release, taken as 0.11.1); Qwen2VisionAttention keeps 0.11.0's path. Each rank rotates its
+# own heads (h / TP wide). Checked on Qwen2.5-VL-3B on an L4 under 0.11.0 (vllm/r52v-*: KV memory +16.1 %
+# → +4.3 %)
+PAIRED_FP32_ROTARY: dict[str, tuple[tuple[Release, Release, int], ...]] = {
+    "Qwen2VisionAttention": (((0, 11, 0), (0, 11, 2), 14),),
+    "Qwen2_5_VisionAttention": (((0, 11, 0), (0, 11, 0), 14), ((0, 11, 1), (0, 11, 2), 8)),
+}
+
+
+def paired_rotary(rule: TowerRule, release: Release) -> int:
+    """Bytes per patch per unit of width the release's paired fp32 rotation adds (PAIRED_FP32_ROTARY)."""
+    return next((extra for first, last, extra in PAIRED_FP32_ROTARY.get(rule.attention_class, ())
+                 if first <= release <= last), 0)
 
 
 @record
@@ -86,6 +98,7 @@ class TowerRule:
     # processor's size.longest_edge) and its placeholder tokens per embedding
     video_pixels: int = 0
     video_placeholders: float = 1.0
+    attention_class: str = ""  # vLLM's attention module of the tower, where a release's rule depends on it
 
 
 def _num(section: Mapping[str, Any], key: str, default: int = 0) -> int:
@@ -125,11 +138,12 @@ TOWERS: dict[str, TowerRule] = {
     # their video: as many frame pairs as max_model_len holds, at most _MAX_FRAMES_PER_VIDEO (16)
     "qwen2_vl": TowerRule("qwen", "embed_dim", "ratio", gated=False, attention=22.5, bf16_pixels=True,
                           defaults=(*QWEN2_VISION, ("embed_dim", 1280), ("mlp_ratio", 4)), video_frames=16,
-                          max_pixels=12845056, temporal=True),
+                          max_pixels=12845056, temporal=True, attention_class="Qwen2VisionAttention"),
     "qwen2_5_vl": TowerRule("qwen", "hidden_size", "intermediate_size", gated=True, attention=22.5,
                             bf16_pixels=True, defaults=(*QWEN2_VISION, ("hidden_size", 3584),
                                                         ("intermediate_size", 3420)),
-                            video_frames=16, max_pixels=12845056, temporal=True),
+                            video_frames=16, max_pixels=12845056, temporal=True,
+                            attention_class="Qwen2_5_VisionAttention"),
     # Qwen3-VL / Qwen3.5: longest_edge 16,777,216 (4096²): 65,536 patches of 16 px, 16,384 embeddings; the
     # video is bounded in total pixels (25,165,824: 12,288 embeddings) and loses to the image, except
     # where vLLM 0.11-0.12 counted its placeholders, 12.5 × (PADDED_VIDEO_FAMILIES)
@@ -138,7 +152,7 @@ TOWERS: dict[str, TowerRule] = {
                               ("spatial_merge_size", 2), ("hidden_size", 1152), ("intermediate_size", 4304),
                               ("deepstack_visual_indexes", [8, 16, 24] if t.startswith("qwen3_vl") else [])),
                     position=14, deepstack=True, max_pixels=16777216, temporal=True,
-                    video_pixels=25165824, video_placeholders=12.5)
+                    video_pixels=25165824, video_placeholders=12.5, attention_class="Qwen2_5_VisionAttention")
        for t in ("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe")},
     # Gemma 3: SigLIP (896² and 14 px in the published configs: 4,096 patches pooled to 256 embeddings;
     # pan-and-scan off); transformers' defaults are SiglipVisionConfig's
@@ -245,8 +259,7 @@ def encoder_profile(tower: VisionTower | None, cfg: ArchConfig, p: VllmParams,
     h, tp = tower.width, p.tensor_parallel
     mlp = 4 * h + 2 * tower.mlp_width * (3 if rule.gated else 2) / tp
     attention = rule.attention * h + (12 * h if tp > 1 else 0)
-    if rule.item == "qwen":
-        attention += PAIRED_FP32_ROTARY.get(p.engine, 0) * h
+    attention += paired_rotary(rule, p.release) * h / tp
     pixels = tower.pixel_values * (F32 + (b if rule.bf16_pixels else 0))
     tower_bytes = round(n * (pixels + max(mlp, attention, rule.position * h)))
     width = cfg.hidden_size * (1 + tower.deepstack_layers)
