@@ -796,3 +796,27 @@ def test_a_linear_scheme_leaves_the_per_layer_embedding_table():
     assert not any("embed_tokens" in name for name in packed)
     # the 343 Linears the checkpoint quantizes (42 layers, 18 of them sharing KV without k_proj and v_proj)
     assert len(packed) == 343
+
+
+@pytest.mark.parametrize(("config", "tables"), [
+    ("umt5-xxl.json", ("shared.weight", "relative_attention_bias.weight")),
+    ("state-spaces__mamba-2.8b-hf.json", ("backbone.embeddings.weight",)),
+    ("nvidia__Nemotron-H-47B-Reasoning-128K.json", ("backbone.embeddings.weight",)),
+])
+def test_a_linear_scheme_leaves_every_embedding_table(tmp_path, config, tables):
+    """An nn.Embedding is no Linear whatever the roles call it: T5's shared table and relative position
+    bias, Mamba's and Nemotron-H's backbone.embeddings stay in the model's type under FP8 for every
+    Linear (compressed-tensors float-quantized, the layout of the FP8-dynamic exports)."""
+    raw = json.loads((Path(__file__).parent / "fixtures/configs" / config).read_text())
+    raw["quantization_config"] = {
+        "quant_method": "compressed-tensors", "format": "float-quantized", "ignore": ["lm_head"],
+        "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
+            "num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True, "dynamic": False}}}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    model = paramscope.open_model(str(path))
+    found = [t for t in model.tensors if t.name.endswith(tables)]
+    assert found
+    for t in found:
+        assert t.dtype.value in ("BF16", "F16", "F32"), t.name
+    assert any(t.dtype.value == "F8_E4M3" for t in model.tensors)
