@@ -273,6 +273,17 @@ KNOWN_MISSES = {
            ("activation_peak", 0.34, "0.26 GiB printed, 0.35 predicted at 1,024 batched tokens: LFM2's "
                                      "profile not examined"),
            ("cuda_graph_memory", 0.14, "0.58 GiB estimated, the 0.5 GiB constant predicted"))},
+    **{("llmsinclouds-sglang-qwq-32b-4xl4", figure): (
+        0.12, "SGLang printed 21.63 GB free after 0.13 GB of torch.distributed init on each L4: a CUDA "
+              "context of 0.27 GiB by the L4's CUDA total (22.03 GiB), where the 512 MiB constant is taken "
+              "(common.py CUDA_CONTEXT_BYTES); given the printed free memory the pool is exact")
+       for figure in ("kv_tokens", "k_size", "v_size")},
+    **{("r13v-qwen25-vl-7b-l4-2k-v0901", figure): (
+        0.26, "0.45 GiB less activation than predicted once the L4's CUDA total (22.03 GiB) is taken: the "
+              "vision tower's attention term (22.5 h a patch, fitted at 0.23 on an A100) on 0.9.0.1's "
+              "xformers path, whose code (read in its wheel) rotates q and k as 0.10 does: not explained; "
+              "the match before session 26 was nvidia-smi's total compensating it")
+       for figure in ("kv_cache_memory", "gpu_blocks", "kv_tokens", "max_concurrency")},
     # round 53 (blind, r53l-*: the two ik_llama.cpp GLM-4.5 logs of the index and a mainline GLM-4.7 one):
     # every KV size figure exact, the fork's rules out of sample (93 blocks cached; -np 2 gives 3 rows of
     # logits); what remains:
@@ -288,13 +299,8 @@ KNOWN_MISSES = {
         0.07, "912.01 MiB printed, 972.01 predicted: 60 MiB = 1024 × 3 × 5120 × 4 B, three hidden-wide "
               "activations of the estimate (glm4moe's graph is not replayed) that ik's allocator reuses "
               "beside GLM's wide query tensors; not confirmed in its source"),
-    # round 52 (blind, r52v-*: one vLLM 0.11.0 log, the index's others of 0.11-0.34 being fixtures already):
-    # Qwen2.5-VL-3B's tower rotates q and k together in fp32 in 0.11 (encoder.py PAIRED_FP32_ROTARY), KV
-    # memory +16.1 % → +4.3 %; what remains:
-    **{("r52v-qwen25-vl-3b-it-bf16-l4-raydata-8k-mbt2048-v0110", figure): (
-        0.05, "the L4's CUDA total is not printed: nvidia-smi's 22.49 GiB taken, where 2026 logs print 22.03 "
-              "(hardware.py: older logs imply more), which would give −0.25 %")
-       for figure in ("kv_cache_memory", "gpu_blocks", "kv_tokens", "max_concurrency")},
+    # round 52 (blind, r52v-*: one vLLM 0.11.0 log): Qwen2.5-VL-3B's tower rotates q and k together in fp32
+    # (encoder.py PAIRED_FP32_ROTARY) and the L4's CUDA total is 22.03 GiB: KV memory +16.1 % → −0.2 %
     # round 48 (blind, r48s-*: three SGLang logs; the index's other start-up logs were fixtures already):
     # given the printed free memory the pools are right; what remains:
     ("r48s-gemma4-26b-a4b-it-gb10-dgx-spark-32k-dev", "weights"): (
@@ -886,13 +892,11 @@ KNOWN_MISSES = {
         ("non_torch_memory", 0.52, "0.32 GiB at TP 2 over PCIe on V0 0.7.2, the 0.16 GiB constant "
                                    "predicted"),
         ("kv_cache_memory", 0.12, "the activation's and non-torch's 1.6 GiB (above)"))},
-    **{(rec, figure): (bound, "Qwen3-8B on one L4 under 0.27.1 (model runner V2): 0.26-0.37 GiB less left "
-                              "than predicted, as cold starts leave (a cold torch.compile cache inside "
-                              "the profile run: r12v-runpod-* 0.99 GiB between its cold and warm starts); "
-                              "not confirmed by the post")
-       for rec, bound in (("r17v-qwen3-8b-bf16-l4-8k-v0271", 0.12),
-                          ("r17v-qwen3-8b-fp8online-l4-8k-v0271", 0.08),
-                          ("r17v-qwen3-8b-fp8online-fp8kv-l4-8k-v0271", 0.08))
+    # Qwen3-8B on one L4 under 0.27.1: +6.7 % to +8.7 % with nvidia-smi's total for the L4, which was most
+    # of it (read as a cold compile cache until session 26); with CUDA's 22.03 GiB the fp8 runs are within
+    # tolerance and the bf16 one errs the other way
+    **{("r17v-qwen3-8b-bf16-l4-8k-v0271", figure): (
+        0.05, "0.15 GiB more left than predicted on the L4's CUDA total (22.03 GiB): not explained")
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     **{(rec, "weights"): (0.03, "9.06 GiB after online FP8 quantization (Fp8OnlineLinearMethod) where the "
                                 "fp8 matrices, the bf16 embedding and head and the RoPE cache take 8.80: "
@@ -1161,9 +1165,13 @@ KNOWN_MISSES = {
                "0.27+ model runner is the candidate (not confirmed: the A100 0.31 record argues against it)")
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
     **{("l4-qwen3-14b-awq-tp2-pcie-v0280", figure): (
-        0.05, "as l40s-qwen3-14b-defaults-v0280 (the same post, the same release): the sampler's profile at "
-               "TP 2 over PCIe; not explained")
+        0.08, "as l40s-qwen3-14b-defaults-v0280 (the same post, the same release): the sampler's profile at "
+               "TP 2 over PCIe; not explained (−4.7 % on nvidia-smi's total for the L4, −7.6 % on CUDA's)")
        for figure in ("kv_cache_memory", "kv_tokens", "max_concurrency")},
+    **{("l4-qwen3-14b-awq-pp2-pcie-v0280", figure): (
+        0.035, "0.43 GiB a GPU less left than predicted at PP 2 over PCIe on the L4's CUDA total, as the "
+               "TP 2 run of the same post")
+       for figure in ("kv_tokens", "max_concurrency")},
     ("l40s-qwen3-14b-awq-defaults-v0280", "weights"): (
         0.009, "AWQ-Marlin keeps the stored sizes (0.28's code: nothing beyond the tensors but a 1 KiB "
                "workspace a linear); the allocator's tails of the packed tensors take −1.5 % to −0.8 %, and "

@@ -210,14 +210,11 @@ DEVICES: tuple[Device, ...] = (
            nvml_names=("NVIDIA L40",), cuda_bytes=round(44.39 * GiB)),
     Device("l4", "NVIDIA L4", "NVIDIA", "gpu", 24 * GiB, 300 * GB,
            242 * TFLOP / 2, 242 * TFLOP / 2, 485 * TFLOP / 2,
-           "NVIDIA L4 datasheet (sparse figures halved); " + _NV_SMI,
-           reported_bytes=23034 * MiB, nvml_names=("NVIDIA L4",),
-           # no cuda_bytes: four vLLM logs of 2026 print a CUDA total of 22.03-22.04 GiB (vllm/r24v-gemma4-
-           # 26b-a4b-it-qat-w4a16-l4-2k-v0300, runpod-qwen35-4b-l4-v0290), but older L4 logs imply more
-           # (SGLang's free memory of 21.63 GB after its context on llmsinclouds-sglang-qwq-32b-4xl4; two
-           # vLLM 0.28 PCIe pairs): taking 22.03 moves five logs out of tolerance and three in, so the
-           # driver's reservation may differ by release; left at nvidia-smi's total until a log settles it
-           note="CUDA total 22.03-22.04 GiB in vLLM logs of 2026 (older logs imply about 22.49)"),
+           "NVIDIA L4 datasheet (sparse figures halved); " + _NV_SMI + "; CUDA total per vLLM's 'Free "
+           "memory on device (21.84/22.03 GiB)' on L4s of three hosts, 0.28 to 0.30 (22.03 or 22.04: "
+           "tests/fixtures/engine_logs/vllm/r24v-gemma4-26b-a4b-it-qat-w4a16-l4-2k-v0300, "
+           "runpod-qwen35-4b-l4-v0290): 0.46 GiB below the driver's total, as every NVIDIA card's here",
+           reported_bytes=23034 * MiB, nvml_names=("NVIDIA L4",), cuda_bytes=round(22.03 * GiB)),
     Device("l20", "NVIDIA L20", "NVIDIA", "gpu", 48 * GiB, 864 * GB,
            119.5 * TFLOP, 119.5 * TFLOP, 239 * TFLOP,
            "NVIDIA L20 specifications (48 GB GDDR6, 864 GB/s; FP16 119.5 and FP8 239 TFLOPS dense)",
