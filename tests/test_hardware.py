@@ -90,7 +90,8 @@ def test_memory_convention_reads_gb_as_gib():
     assert f"{find_device('h100-sxm').usable_bytes / 2**30:.2f}" == "79.22"
     # the CUDA total vLLM 0.10.2 printed on an H200 (tests/fixtures/engine_logs/vllm/legalai-*)
     assert f"{find_device('h200').usable_bytes / 2**30:.2f}" == "139.81"
-    assert find_device("h200-nvl").usable_bytes == 141 * 2**30  # no published driver total: the capacity
+    # a card with no published CUDA or driver total: the capacity
+    assert find_device("rtx-5070").usable_bytes == find_device("rtx-5070").memory_bytes
 
 
 def test_dense_figures_are_half_the_sparse_datasheet_figures():

@@ -562,6 +562,59 @@ DEVICES: tuple[Device, ...] = (
 DEVICES = tuple(replace(d, nvlink=False) if d.vendor == "NVIDIA" and d.kind == "gpu" and d.nvlink is None
                 else d for d in DEVICES)
 
+# The totals CUDA reports (cudaMemGetInfo: what torch, vLLM and SGLang see), read in public logs that name
+# the GPU beside the figure (PyTorch's "GPU 0 has a total capacity of X GiB", _CudaDeviceProperties'
+# total_memory in MiB, vLLM's "Free memory on device (a/b GiB)"; the code index's file ids), and the
+# driver's totals (nvidia-smi) seen beside them, for the cards whose entry above has none. Native Linux
+# only: Windows and WSL2 report about nvidia-smi's total (an RTX 4090 23.99 GiB against 23.55); where
+# drivers differ (newer ones report up to 190 MiB less) the newer figure; ECC on a workstation card takes
+# about 6 % more, not counted. Cards whose figures conflict or were seen only on Windows are left out (the
+# RTX 3070, P40, 4070 SUPER, 5070 Ti, H800, A2, 4060 Ti 16GB, 5070)
+CUDA_TOTALS: dict[str, tuple[int, str]] = {
+    "h100-pcie": (81008 * MiB, "code index file 33356850601 (81008 MiB, as the H100 SXM's many 79.11 GiB)"),
+    "h200-nvl": (round(139.8 * GiB), "file 59156841990"),
+    "gh200": (round(94.50 * GiB), "file 53207416324 (cudaMemGetInfo, driver 570.148)"),
+    "b200": (182631 * MiB, "files 25224556183, 2097843420"),
+    "h20": (97285 * MiB, "file 16046885641; github.com/modelscope/DiffSynth-Studio/issues/1238"),
+    "gb200": (round(184.31 * GiB), "files 53295161045, 66768263030"),
+    "a100-80g-pcie": (81154 * MiB, "file 22764764738"),
+    "a100-40g-pcie": (40445 * MiB, "file 49094811676"),
+    "a800-80g": (81156 * MiB, "file 65931528301"),
+    "l20": (round(44.53 * GiB), "file 56252873675; github.com/Tencent-Hunyuan/HunyuanCustom/issues/36"),
+    "v100-32g": (32501 * MiB, "files 56482091819, 66447892585"),
+    "v100-16g": (16160 * MiB, "files 207808732, 1254196140"),
+    "p100": (16269 * MiB, "file 53069264577"),
+    "a30": (24164 * MiB, "file 52461638465"),
+    "rtx-a6000": (48676 * MiB, "file 35030005167 (ECC off)"),
+    "rtx-6000-ada": (48520 * MiB, "file 54150812406"),
+    "rtx-a5000": (24138 * MiB, "file 29664974753"),
+    "rtx-a4000": (round(15.61 * GiB), "github.com/DengKaiCQ/VGGT-Long/issues/6 (15.74 on older drivers)"),
+    "quadro-rtx-8000": (48380 * MiB, "files 60313152358, 3316311062"),
+    "rtx-3060-12g": (11900 * MiB, "files 47313141004, 34396878803 (11900-11938 MiB)"),
+    "rtx-3080": (10002 * MiB, "file 67342091660"),
+    "rtx-4070": (12002 * MiB, "file 31741465764"),
+    "rtx-4080": (16049 * MiB, "file 22567041692"),
+    "rtx-5080": (15840 * MiB, "file 56229221341"),
+    "rtx-5060-ti-16g": (15841 * MiB, "file 9995932201"),
+    "rtx-2080-ti": (10825 * MiB, "files 23646681945, 57589923636 (10.75 GiB on older drivers)"),
+    "rtx-3060-ti": (7833 * MiB, "file 63137960356"),
+    "rtx-3080-ti": (11910 * MiB, "file 53146072221"),
+    "rtx-3090-ti": (24114 * MiB, "file 62087262535"),
+    "rtx-4060": (7807 * MiB, "file 61661377491"),
+    "rtx-4070-ti": (12007 * MiB, "file 32436493432"),
+    "rtx-4070-ti-super": (15974 * MiB, "file 62007510912"),
+    "rtx-4080-super": (15944 * MiB, "file 56169284282"),
+    "gtx-1080-ti": (11172 * MiB, "file 40724275414"),
+}
+DRIVER_TOTALS: dict[str, int] = {  # nvidia-smi's, from the same sources
+    "h200-nvl": 143771 * MiB, "gh200": 97871 * MiB, "a100-40g-pcie": 40960 * MiB, "a800-80g": 81920 * MiB,
+    "l20": 46068 * MiB, "rtx-3090-ti": 24564 * MiB, "rtx-4070-ti-super": 16376 * MiB,
+}
+DEVICES = tuple(
+    replace(d, cuda_bytes=CUDA_TOTALS[d.key][0], reported_bytes=d.reported_bytes or DRIVER_TOTALS.get(d.key),
+            source=f"{d.source}; CUDA total per {CUDA_TOTALS[d.key][1]}")
+    if d.key in CUDA_TOTALS and d.cuda_bytes is None else d for d in DEVICES)
+
 # CUDA compute capability (major × 10 + minor) of each NVIDIA device, from NVIDIA's CUDA GPUs table
 # (developer.nvidia.com/cuda-gpus): the kernels an engine can run depend on it (vLLM's Machete needs 9.0,
 # Marlin 8.0, 7.5 from 0.14; Hopper 90, data-centre Blackwell 100, GeForce / RTX PRO Blackwell 120, GB10
