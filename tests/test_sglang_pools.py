@@ -351,7 +351,8 @@ def test_the_piecewise_reserve_is_cuda_only(gpu, reserved):
     from paramscope.knowledge.hardware import find_device
 
     words = " ".join(size("qwen3-8b", runtime="sglang", gpu=gpu, context=4096).estimate.explain)
-    mib = find_device(gpu).usable_bytes / (1 << 20)
+    device = find_device(gpu)  # SGLang's default reads the driver's total (NVML), not CUDA's
+    mib = (device.reported_bytes or device.memory_bytes) / (1 << 20)
     piecewise = default_mem_fraction(1, mib, "current", piecewise=True)
     plain = default_mem_fraction(1, mib, "current", piecewise=False)
     assert piecewise != plain
