@@ -572,14 +572,15 @@ DEVICES = tuple(replace(d, nvlink=False) if d.vendor == "NVIDIA" and d.kind == "
 # RTX 3070, P40, 4070 SUPER, 5070 Ti, H800, A2, 4060 Ti 16GB, 5070)
 CUDA_TOTALS: dict[str, tuple[int, str]] = {
     "h100-pcie": (81008 * MiB, "code index file 33356850601 (81008 MiB, as the H100 SXM's many 79.11 GiB)"),
-    "h200-nvl": (round(139.8 * GiB), "file 59156841990"),
+    "h200-nvl": (round(139.80 * GiB), "file 54844431486 ('143771 MiB (139.80 GB via torch) each')"),
     "gh200": (round(94.50 * GiB), "file 53207416324 (cudaMemGetInfo, driver 570.148)"),
     "b200": (182631 * MiB, "files 25224556183, 2097843420"),
     "h20": (97285 * MiB, "file 16046885641; github.com/modelscope/DiffSynth-Studio/issues/1238"),
     "gb200": (round(184.31 * GiB), "files 53295161045, 66768263030"),
     "a100-80g-pcie": (81154 * MiB, "file 22764764738"),
     "a100-40g-pcie": (40445 * MiB, "file 49094811676"),
-    "a800-80g": (81156 * MiB, "file 65931528301"),
+    "a800-80g": (81222 * MiB, "github.com/Tencent-Hunyuan/HunyuanImage-3.0/issues/39 (79.32 GiB, "
+                 "'/ 81222MiB'; 79.33 in hahnyuan/PB-LLM issue 3)"),
     "l20": (round(44.53 * GiB), "file 56252873675; github.com/Tencent-Hunyuan/HunyuanCustom/issues/36"),
     "v100-32g": (32501 * MiB, "files 56482091819, 66447892585"),
     "v100-16g": (16160 * MiB, "files 207808732, 1254196140"),
@@ -590,7 +591,7 @@ CUDA_TOTALS: dict[str, tuple[int, str]] = {
     "rtx-a5000": (24138 * MiB, "file 29664974753"),
     "rtx-a4000": (round(15.61 * GiB), "github.com/DengKaiCQ/VGGT-Long/issues/6 (15.74 on older drivers)"),
     "quadro-rtx-8000": (48380 * MiB, "files 60313152358, 3316311062"),
-    "rtx-3060-12g": (11900 * MiB, "files 47313141004, 34396878803 (11900-11938 MiB)"),
+    "rtx-3060-12g": (11931 * MiB, "file 47313141004 (Ubuntu; 11938 MiB in file 34396878803)"),
     "rtx-3080": (10002 * MiB, "file 67342091660"),
     "rtx-4070": (12002 * MiB, "file 31741465764"),
     "rtx-4080": (16049 * MiB, "file 22567041692"),
@@ -606,7 +607,7 @@ CUDA_TOTALS: dict[str, tuple[int, str]] = {
     "rtx-4080-super": (15944 * MiB, "file 56169284282"),
     "gtx-1080-ti": (11172 * MiB, "file 40724275414"),
 }
-DRIVER_TOTALS: dict[str, int] = {  # nvidia-smi's, from the same sources
+DRIVER_TOTALS: dict[str, int] = {  # nvidia-smi's, read beside them or in other logs of the same card
     "h200-nvl": 143771 * MiB, "gh200": 97871 * MiB, "a100-40g-pcie": 40960 * MiB, "a800-80g": 81920 * MiB,
     "l20": 46068 * MiB, "rtx-3090-ti": 24564 * MiB, "rtx-4070-ti-super": 16376 * MiB,
 }
