@@ -32,6 +32,10 @@ names no torch_dtype. Fixed: T5EncoderModel lists the encoder alone and a float1
 own classifier heads stay refused); gpt_neox buffers by transformers version (OASST Pythia-12B, 4.26: equal;
 RedPajama and Merlyn, 4.28/4.30: what remains is the index's 1/8-byte count of bool masks, which the listing's
 note states).
+
+Round 7 (out_of_sample_r7.json), sought for quantized checkpoints with embedding tables beside the token
+table (Gemma 3n/4, Mamba, T5, vision towers): the tool reached one unused pair, a float32 Qwen2.5-3B LoRA
+merge whose config names its dtype under ``dtype``: equal.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ import pytest
 from builders.index_totals import entries, entry_id, first_names_listed, listed, refused_as_expected
 
 ROUNDS = {"r3": entries("out_of_sample_r3.json"), "r4": entries("out_of_sample_r4.json"),
-          "r5": entries("out_of_sample_r5.json"), "r6": entries("out_of_sample_r6.json")}
+          "r5": entries("out_of_sample_r5.json"), "r6": entries("out_of_sample_r6.json"),
+          "r7": entries("out_of_sample_r7.json")}
 ALL = [(r, e) for r, es in ROUNDS.items() for e in es]
 
 
@@ -96,6 +101,8 @@ def test_names_spelled_otherwise_are_not_ours(item):
     ("r5", 9, (2, 7, 0), (4, 1)),
     # round 6: mostly pytorch_model.bin.index.json files (the safetensors indexes the tool reaches are spent)
     ("r6", 30, (17, 5, 8), (21, 6)),
+    # round 7 (quantized checkpoints with embedding tables sought): one unused pair left, a float32 merge
+    ("r7", 1, (1, 0, 0), (1, 0)),
 ])
 def test_blind_measurement_is_recorded(name, least, blind, now):
     """Every entry keeps what the code answered blind (the byte total and difference, or the error)."""

@@ -820,3 +820,24 @@ def test_a_linear_scheme_leaves_every_embedding_table(tmp_path, config, tables):
     for t in found:
         assert t.dtype.value in ("BF16", "F16", "F32"), t.name
     assert any(t.dtype.value == "F8_E4M3" for t in model.tensors)
+
+
+@pytest.mark.parametrize(("target", "packed"), [
+    ("re:.*embed_tokens_per_layer$", {"model.language_model.embed_tokens_per_layer"}),
+    ("Embedding", {"model.language_model.embed_tokens_per_layer", "model.language_model.embed_tokens"}),
+])
+def test_a_compressed_tensors_group_may_name_an_embedding_table(target, packed):
+    """compressed-tensors packs whatever module a group's targets name, an nn.Embedding too (by its name, a
+    re: pattern or the class name Embedding): a writer that packs Gemma's per-layer table says so there."""
+    configs = Path(__file__).parent / "fixtures/engine_logs/configs"
+    raw = json.loads((configs / "google-gemma-4-e4b-it-qat-w4a16-ct.config.json").read_text())
+    groups = raw["quantization_config"]["config_groups"]
+    groups["group_1"] = {**groups["group_0"], "targets": [target]}
+    from paramscope.knowledge.config_tensors import config_tensors
+    from paramscope.knowledge.families import expected_tensors
+    from paramscope.knowledge.quant_configs import from_config
+
+    tensors, _ = config_tensors(expected_tensors(raw), from_config(raw), raw)
+    tables = {t.name.removesuffix(".weight_packed") for t in tensors if t.name.endswith(".weight_packed")
+              and "embed" in t.name}
+    assert tables == packed

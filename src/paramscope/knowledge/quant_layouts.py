@@ -1042,14 +1042,26 @@ def _mlx_matrix(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Matrix | 
     return None if m.inn % group or (m.inn * bits) % 32 else m
 
 
+def _embedding_table(t: Tensor, p: Placement) -> bool:
+    """An nn.Embedding's table: the token table or another the module's name calls one (EMBEDDING_MODULE)."""
+    if not t.name.endswith(".weight") or len(t.shape) != 2 or p.role != "weight":
+        return False
+    return p.component.split("/")[0] == "embedding" or bool(EMBEDDING_MODULE.search(_module(t)))
+
+
 def _compressed(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
-    """config_groups: the first group whose ``targets`` match the module (class name ``Linear`` or a
-    ``re:`` pattern) quantizes it with its ``weights`` args, unless ``ignore`` names it."""
+    """config_groups: the first group whose ``targets`` match the module quantizes it with its ``weights``
+    args, unless ``ignore`` names it. A target is a class name (``Linear``; ``Embedding`` for the tables,
+    which compressed-tensors packs alike) or a module's name or ``re:`` pattern, which may name an
+    embedding table too (a writer that packs Gemma's embed_tokens_per_layer names it so)."""
     module = _module(t)
-    if not _linear(t, p, ctx.routers_linear):
+    linear = _linear(t, p, ctx.routers_linear)
+    if not linear and not _embedding_table(t, p):
         return NONE
+    by_class = "Linear" if linear else "Embedding"
     for group in _config_groups(q):
-        if not any(x == "Linear" or excluded(module, [x]) for x in _targets(group)):
+        if not any(x == by_class or (x not in ("Linear", "Embedding") and excluded(module, [x]))
+                   for x in _targets(group)):
             continue
         w = group["weights"]
         fmt = str(group.get("format") or q.config.get("format") or "")
