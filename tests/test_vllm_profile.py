@@ -937,3 +937,18 @@ def test_device_level_measure_from_0_27():
         r = records[rid]
         holes = device_holes(engine_log_compare.open_record_model(r), 1)
         assert abs((DEVICE_LEVEL_NON_TORCH_BYTES + holes) / GIB - printed) < 0.015
+
+
+def test_explain_says_what_vllm_prints_as_peak_activation_from_0_27():
+    """From 0.27 vLLM prints the profile's transient part as 'peak activation' (memory_profiling's
+    transient_peak_headroom) and counts what the run leaves allocated as consumed: the explain says so,
+    and the KV cache is the same either way."""
+    import paramscope
+
+    def lines(release):
+        return paramscope.size("qwen3-8b", runtime="vllm", gpu="h100", vllm_release=release).estimate.explain
+
+    said = "transient_peak_headroom"
+    assert any(said in line for line in lines("0.27"))
+    assert any(said in line for line in lines("0.33"))
+    assert not any(said in line for line in lines("0.26"))

@@ -39,6 +39,12 @@ from paramscope.model import ArchConfig
 
 MiB, GiB = 1 << 20, 1 << 30
 
+# From 0.27 the "peak activation" vLLM prints is the profile's transient part only (memory_profiling's
+# transient_peak_headroom = torch's peak − what stays allocated after the profile run); what stays is in
+# its "consumed memory (weights + non-torch)". Gemma 4 E4B under 0.28: 0.27 GiB printed where the whole
+# peak is about 1.9 GiB (vllm/r49v-gemma4-e4b-*). The budget's arithmetic is unchanged.
+TRANSIENT_PEAK_RELEASE = (0, 27, 0)
+
 def gib(n: int | float) -> str:
     return f"{n / GiB:.2f} GiB"
 
@@ -100,6 +106,10 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"(UniformTypeKVCacheSpecs): pages of {_page_sizes(layout.layer_pages)}, block "
         f"{layout.block_bytes:,} B over all layers; blocks per request {layout.blocks_per_request}",
     ]
+    if m.params.release >= TRANSIENT_PEAK_RELEASE and m.params.engine not in V0_FAMILIES:
+        lines.append("vLLM prints less as 'peak activation' (0.27 on: utils/mem_utils.py "
+                     "transient_peak_headroom, torch's peak less what the profile leaves allocated, which it "
+                     "counts in 'consumed memory' instead): the sum, and so the KV cache, is the same")
     if m.params.draft_layers or m.params.speculative_tokens:
         p = m.params
         several = p.draft_layers > 1
