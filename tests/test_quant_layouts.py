@@ -841,3 +841,28 @@ def test_a_compressed_tensors_group_may_name_an_embedding_table(target, packed):
     tables = {t.name.removesuffix(".weight_packed") for t in tensors if t.name.endswith(".weight_packed")
               and "embed" in t.name}
     assert tables == packed
+
+
+def test_compressed_tensors_targets_by_precedence_not_order():
+    """compressed-tensors picks a module's scheme by how its targets match: the exact name, then a re:
+    pattern, then the class name, whatever the groups' order (apply.py); a bare name matches only the
+    whole name. A Linear group listed first does not take a head a re: group names."""
+    from paramscope.knowledge.config_tensors import config_tensors
+    from paramscope.knowledge.families import expected_tensors
+    from paramscope.knowledge.quant_configs import from_config
+
+    raw = dict(paramscope.open_model("llama-3.1-8b").metadata["config"])
+    w4 = {"num_bits": 4, "type": "int", "symmetric": True, "strategy": "group", "group_size": 128}
+    w8 = {"num_bits": 8, "type": "int", "symmetric": True, "strategy": "channel"}
+    raw["quantization_config"] = {
+        "quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": [],
+        "config_groups": {"group_0": {"targets": ["Linear"], "weights": w4},
+                          "group_1": {"targets": ["re:.*lm_head$"], "weights": w8},
+                          "group_2": {"targets": ["embed_tokens"], "weights": w8}}}
+    tensors, _ = config_tensors(expected_tensors(raw), from_config(raw), raw)
+    shapes = {t.name: t.shape for t in tensors}
+    assert shapes["lm_head.weight_packed"] == (128256, 4096 * 8 // 32)  # 8 bits, not the Linear group's 4
+    assert shapes["lm_head.weight_scale"] == (128256, 1)
+    assert shapes["model.layers.0.mlp.down_proj.weight_packed"] == (4096, 14336 * 4 // 32)
+    # "embed_tokens" is not the module's whole name (model.embed_tokens): the table stays as it is
+    assert "model.embed_tokens.weight" in shapes

@@ -952,3 +952,7 @@ def test_explain_says_what_vllm_prints_as_peak_activation_from_0_27():
     assert any(said in line for line in lines("0.27"))
     assert any(said in line for line in lines("0.33"))
     assert not any(said in line for line in lines("0.26"))
+    # where vLLM prints no such line: a KV cache given outright (the message needs it unset)
+    given = paramscope.size("qwen3-8b", runtime="vllm", gpu="h100", vllm_release="0.30",
+                            kv_cache_memory_bytes="20g").estimate.explain
+    assert not any(said in line for line in given)

@@ -20,6 +20,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from paramscope.gcpause import gc_paused
@@ -782,8 +783,8 @@ NONE: Picked = (None, None)
 # embeddings (SigLIP's position_embedding, Qwen3-VL's pos_embed, mllama's tile tables), MPNet's
 # rel_pos_emb. A Linear-targeting scheme leaves every one in the model's type
 EMBEDDING_MODULE = re.compile(
-    r"(^|\.)(shared|relative_attention_bias|rel_pos_emb|pos_embed|embed_positions|embed_tokens(_per_layer)?|"
-    r"[a-z_]*embeddings?)$")
+    r"(^|\.)(?!patch_)(shared|relative_attention_bias|rel_pos_emb|pos_embed|embed_positions|"
+    r"embed_tokens(_per_layer)?|[a-z_]*embeddings?)$")  # not a patch_embedding: SigLIP2's is a Linear
 
 
 def _linear(t: Tensor, p: Placement, routers_linear: bool) -> bool:
@@ -1049,20 +1050,39 @@ def _embedding_table(t: Tensor, p: Placement) -> bool:
     return p.component.split("/")[0] == "embedding" or bool(EMBEDDING_MODULE.search(_module(t)))
 
 
+def _target_rank(module: str, target: str, cls: str) -> int | None:
+    """How a compressed-tensors target matches a module (compressed-tensors match.py): its exact name (0),
+    a ``re:`` pattern matched from the name's start (1), or its class name (2); None: no match."""
+    if target == module:
+        return 0
+    if target.startswith("re:"):
+        return 1 if _regex(target[3:]).match(module) else None
+    return 2 if target == cls else None
+
+
+@lru_cache(maxsize=512)
+def _regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return re.compile(r"(?!)")  # a pattern Python cannot read matches nothing
+
+
 def _compressed(q: Quantization, t: Tensor, p: Placement, ctx: Ctx) -> Picked:
-    """config_groups: the first group whose ``targets`` match the module quantizes it with its ``weights``
-    args, unless ``ignore`` names it. A target is a class name (``Linear``; ``Embedding`` for the tables,
-    which compressed-tensors packs alike) or a module's name or ``re:`` pattern, which may name an
-    embedding table too (a writer that packs Gemma's embed_tokens_per_layer names it so)."""
+    """config_groups: the group whose ``targets`` match the module best quantizes it with its ``weights``
+    args, unless ``ignore`` names it. A target is a module's exact name, a ``re:`` pattern or a class name
+    (``Linear``; ``Embedding`` for the tables, which compressed-tensors packs alike), in that order of
+    precedence whatever the groups' order (compressed-tensors apply.py: a ``re:.*lm_head$`` group beside a
+    ``Linear`` one takes the head); a name or pattern may name an embedding table (a writer that packs
+    Gemma's embed_tokens_per_layer names it so)."""
     module = _module(t)
     linear = _linear(t, p, ctx.routers_linear)
     if not linear and not _embedding_table(t, p):
         return NONE
-    by_class = "Linear" if linear else "Embedding"
-    for group in _config_groups(q):
-        if not any(x == by_class or (x not in ("Linear", "Embedding") and excluded(module, [x]))
-                   for x in _targets(group)):
-            continue
+    cls = "Linear" if linear else "Embedding"
+    ranked = [(min(ranks), i, group) for i, group in enumerate(_config_groups(q))
+              if (ranks := [r for x in _targets(group) if (r := _target_rank(module, x, cls)) is not None])]
+    for _, _, group in sorted(ranked, key=lambda r: r[:2])[:1]:
         w = group["weights"]
         fmt = str(group.get("format") or q.config.get("format") or "")
         layout = LAYOUTS.get(f"compressed-tensors:{fmt}")

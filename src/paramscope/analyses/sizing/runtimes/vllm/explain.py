@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from paramscope.analyses.sizing.runtimes.common import CUDA_ALIKE
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
     V0_FAMILIES,
     derived_max_model_len,
@@ -106,10 +107,13 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"(UniformTypeKVCacheSpecs): pages of {_page_sizes(layout.layer_pages)}, block "
         f"{layout.block_bytes:,} B over all layers; blocks per request {layout.blocks_per_request}",
     ]
-    if m.params.release >= TRANSIENT_PEAK_RELEASE and m.params.engine not in V0_FAMILIES:
-        lines.append("vLLM prints less as 'peak activation' (0.27 on: utils/mem_utils.py "
-                     "transient_peak_headroom, torch's peak less what the profile leaves allocated, which it "
-                     "counts in 'consumed memory' instead): the sum, and so the KV cache, is the same")
+    p = m.params
+    if (p.release >= TRANSIENT_PEAK_RELEASE and p.engine not in V0_FAMILIES and p.platform in CUDA_ALIKE
+            and p.kv_cache_memory_bytes is None):
+        lines.append("vLLM's 'peak activation' line (0.27 on) is another split of the same sum: the "
+                     "profile's transient part (utils/mem_utils.py transient_peak_headroom, torch's peak "
+                     "less what the run leaves allocated, which it counts in 'consumed memory') plus its "
+                     "CUDA graph estimate; the KV cache is the same")
     if m.params.draft_layers or m.params.speculative_tokens:
         p = m.params
         several = p.draft_layers > 1
