@@ -65,10 +65,11 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     if pooling != "auto" and not embeddings:
         raise UnsupportedError("llama.cpp: --pooling applies to embeddings; add --embeddings")
     fa_backend = attention_backend(req)
+    build, rules = build_family(req), fork(option(req, "llamacpp_fork"))
     m = llamacpp_memory(cfg, weights_bytes, n_ctx=ctx * req.batch,
                         n_seq=req.batch, n_ubatch=option(req, "ubatch"),
                         swa_full=option(req, "swa_full"), type_k=t, type_v=t, flash_attn=flash,
-                        build=build_family(req), encoder_length=req.encoder_length,
+                        build=build, encoder_length=req.encoder_length,
                         n_outputs_max=req.batch if option(req, "llama_server_outputs") else 0,
                         runtime_base_bytes=LLAMA_CPP_PYTHON_BASE_BYTES,
                         backend="cpu" if on_cpu else "gpu", embeddings=embeddings,
@@ -77,8 +78,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     notes: tuple[str, ...] = ()
     choice = m.flash_attn_choice
     asked_on = option(req, "flash_attn") == "on" and fa_backend != "cpu" and not t.info.quantized
-    kernels = resolve_auto(as_llamacpp_loads(cfg, build_family(req)), fa_backend, t, t,
-                           build_family(req)) if asked_on else None
+    kernels = resolve_auto(as_llamacpp_loads(cfg, build), fa_backend, t, t,
+                           build) if asked_on else None
     if kernels is not None and not kernels.on:
         notes += (f"--flash-attn on: {kernels.why}, so llama.cpp runs those layers' attention on the CPU "
                   f"(more graph splits, slow); the buffers are priced as asked",)
@@ -90,7 +91,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                   + ("" if encoder_only(cfg) else "; the KV cache is made as for on, so each layer's V is "
                      "also copied transposed in the compute buffer"),)
     elif choice is not None and choice.since is not None:
-        notes += (f"flash attention auto stays on: builds of the {build_family(req)} family "
+        notes += (f"flash attention auto stays on: builds of the {build} family "
                   f"before {choice.since.what} lack a kernel this model needs and resolve it to off, "
                   f"which adds the attention scores to the compute buffer",)
     if fa_backend != "cpu" and option(req, "llamacpp_backend") == "auto" and req.device is not None \
@@ -117,7 +118,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                   "host memory already",)
     if req.device is not None and req.device.kind == "gpu":
         split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights,
-                        build_family(req), frozenset(range(option(req, "n_cpu_moe"))))
+                        build, frozenset(range(option(req, "n_cpu_moe"))))
         if option(req, "n_cpu_moe") and not split.host_expert_bytes and not cfg.is_moe:
             raise UnsupportedError("llama.cpp: --n-cpu-moe keeps MoE experts in host memory; this model has "
                                    "no experts")
@@ -149,7 +150,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         if split.host_expert_bytes:
             # CUDA, ROCm, Vulkan and SYCL run a host expert's large-batch product on the GPU (offload.py
             # OP_OFFLOAD_MIN_BATCH); on Apple's GPUs the host experts sit in CPU_REPACK, no host buffer
-            offloads = req.device.vendor != "Apple" and fork(option(req, "llamacpp_fork")).expert_op_offload
+            offloads = req.device.vendor != "Apple" and rules.expert_op_offload
             with_experts, why = gpu_compute_with_host_experts(m.compute, split, option(req, "ubatch"),
                                                               offloads)
             if with_experts > compute_single - m.output_bytes:
@@ -168,7 +169,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     asked = "split_mode" in req.options or "tensor_split" in req.options
     if split is not None and req.n_devices > 1 and asked:
         d = device_split(model, cfg, weights_bytes, m.kv, req.n_devices, option(req, "n_gpu_layers"),
-                         fractions, mode, build_family(req))
+                         fractions, mode, build)
         kv_dev = (0,) * req.n_devices if option(req, "no_kv_offload") else d.kv
         n = req.n_devices
         shares = tuple((d.weights[i], kv_dev[i],

@@ -226,8 +226,8 @@ def llamacpp_memory(
                        swa_full=swa_full, kv_unified=kv_unified, flash_attn=flash_attn, build=build,
                        n_outputs_max=n_outputs_max, auto_resolved_off=choice is not None and not choice.on)
     check_cache_types(cfg, type_k, type_v, p.flash_attn)
-    if variant.caches_mtp_blocks and block_count(cfg) > cfg.n_layers:
-        p = replace(p, mtp_blocks_cached=block_count(cfg) - cfg.n_layers)
+    if variant.caches_mtp_blocks and (mtp_blocks := block_count(cfg) - cfg.n_layers) > 0:
+        p = replace(p, mtp_blocks_cached=mtp_blocks)
     kv = llamacpp_kv_cache(cfg, p, type_k, type_v)
     # CUDA and ROCm keep f16 copies of a quantized K and V with the flash attention result (params.py
     # F16_KV_COPY_BUILDS)

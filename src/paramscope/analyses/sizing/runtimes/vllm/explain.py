@@ -46,6 +46,7 @@ MiB, GiB = 1 << 20, 1 << 30
 # peak is about 1.9 GiB (vllm/r49v-gemma4-e4b-*). The budget's arithmetic is unchanged.
 TRANSIENT_PEAK_RELEASE = (0, 27, 0)
 
+
 def gib(n: int | float) -> str:
     return f"{n / GiB:.2f} GiB"
 
@@ -107,7 +108,6 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"(UniformTypeKVCacheSpecs): pages of {_page_sizes(layout.layer_pages)}, block "
         f"{layout.block_bytes:,} B over all layers; blocks per request {layout.blocks_per_request}",
     ]
-    p = m.params
     if (p.release >= TRANSIENT_PEAK_RELEASE and p.engine not in V0_FAMILIES and p.platform in CUDA_ALIKE
             and p.kv_cache_memory_bytes is None):
         lines.append("vLLM's 'peak activation' line (0.27 on) is another split of the same sum: the "
@@ -115,7 +115,6 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
                      "less what the run leaves allocated, which it counts in 'consumed memory') plus its "
                      "CUDA graph estimate; the KV cache is the same")
     if m.params.draft_layers or m.params.speculative_tokens:
-        p = m.params
         several = p.draft_layers > 1
         drafted = (f"the MTP drafter's {p.draft_layers} attention layer{'s' if several else ''} "
                    f"cache{'' if several else 's'} K and V as full-attention beside the model's "
@@ -127,7 +126,6 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         lines.append("speculative decoding: " + "; ".join(x for x in (drafted, states) if x)
                      if drafted or states else "speculative decoding: no drafter weights or KV layers")
     if "sliding" in layout.blocks and cfg.sliding_window > 0:
-        p = m.params
         held = sliding_tokens(cfg, p)
         lines.append(f"KV sliding window: a request holds min(window {cfg.sliding_window:,} − 1 + "
                      f"{p.in_flight_batches} step(s) in flight × max_num_batched_tokens "
