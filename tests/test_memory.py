@@ -206,3 +206,22 @@ def test_vllm_on_a_gpu_reports_its_reservation(llama8b):
     assert any("reserves" in n and "KV blocks" in n for n in est.notes)
     tiny = estimate(llama8b, MemoryRequest(runtime="vllm", device=find_device("rtx-3060-12g")))
     assert tiny.fits is False
+
+
+def test_a_state_of_unknown_size_names_the_file(tmp_path):
+    # a Mamba GGUF without its ssm keys: the state's size per sequence is unknown. The one-line error names
+    # the file (the fuzzer of test_fuzz_readers.py found it naming only the architecture)
+    import numpy as np
+    from gguf import GGUFValueType
+
+    from builders.cli import cli_run
+    from builders.gguf_files import write_gguf
+
+    kv = {"mamba.block_count": (1, GGUFValueType.UINT32, None),
+          "mamba.embedding_length": (4, GGUFValueType.UINT32, None)}
+    tensors = [("token_embd.weight", np.zeros((8, 4), np.float32), None)]
+    path = write_gguf(tmp_path / "mamba-min.gguf", tensors, kv=kv, arch="mamba")
+    with pytest.raises(UnsupportedError, match=r"mamba-min\.gguf: mamba: 1 layer keeps a recurrent"):
+        estimate(open_model(str(path)), MemoryRequest())
+    run = cli_run("size", str(path))
+    assert run.returncode == 1 and run.stderr.count("\n") == 1 and str(path) in run.stderr

@@ -139,6 +139,17 @@ def _weights_for(model: Model, scheme: str | None, runtime: str, device: Device 
 
 
 def estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
+    """The memory ``req`` asks of ``model``. What the model uses that paramscope cannot price (a layer
+    kind, a state of unknown size) is an UnsupportedError whose one line names the source."""
+    try:
+        return _estimate(model, req)
+    except UnsupportedError as e:
+        if type(e) is not UnsupportedError or model.source in str(e):
+            raise
+        raise UnsupportedError(f"{model.source}: {e}") from e
+
+
+def _estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
     cfg = model.config
     if cfg is None:
         raise UnsupportedError(f"{model.source}: no architecture found (no config.json or GGUF keys), "
