@@ -217,7 +217,7 @@ def test_where_the_graph_estimate_goes(version, log, family, estimate):
 
 
 def test_a_profile_asked_for_the_estimate_takes_it_in():
-    from paramscope.analyses.sizing.runtimes.vllm.profile import CUDA_GRAPH_BYTES, cuda_graph_bytes
+    from paramscope.analyses.sizing.runtimes.vllm.profile import cuda_graph_bytes, graph_estimate_bytes
 
     p = resolve_params(TEXT[2048], context=4096, batch=1, kv_type=None, dtype=DType.BF16,
                        gpu_memory_bytes=None, gpu_memory_utilization=None, block_size=None,
@@ -225,9 +225,10 @@ def test_a_profile_asked_for_the_estimate_takes_it_in():
                        engine="v1-0.16")
     cfg = TEXT[2048]
     assert cuda_graph_bytes(cfg, p) == 0
-    assert cuda_graph_bytes(cfg, replace(p, graph_estimate=True)) == CUDA_GRAPH_BYTES
+    estimate = graph_estimate_bytes(cfg, p)
+    assert cuda_graph_bytes(cfg, replace(p, graph_estimate=True)) == estimate > 0
     v1 = replace(p, engine="v1")
-    assert cuda_graph_bytes(cfg, v1) == CUDA_GRAPH_BYTES
+    assert cuda_graph_bytes(cfg, v1) == estimate
     assert cuda_graph_bytes(cfg, replace(v1, graph_estimate=False)) == 0
 
 

@@ -18,15 +18,16 @@ from paramscope.analyses.sizing.runtimes.vllm.engine import default_max_model_le
 from paramscope.analyses.sizing.runtimes.vllm.kv import group_size
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.vllm.profile import (
-    CUDA_GRAPH_BYTES,
     DEVICE_LEVEL_NON_TORCH_BYTES,
     GRAPH_BYTES_PER_LAYER_SIZE,
+    GRAPH_ESTIMATE,
     NCCL_PROFILE_BYTES,
     NON_TORCH_BYTES,
     V0_INCREASE_BYTES,
     V0_NON_TORCH_BYTES,
     forward_peak,
     fused_moe_width,
+    graph_estimate_bytes,
 )
 from paramscope.analyses.sizing.runtimes.vllm.weights import (
     expert_fraction,
@@ -429,8 +430,16 @@ def test_moe_with_dense_layers_takes_the_wider_mlp():
 def test_cuda_graphs_off():
     on = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192)
     off = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, cuda_graphs=False)
-    assert on.compute_bytes - off.compute_bytes == CUDA_GRAPH_BYTES
-    assert off.needed_bytes == on.needed_bytes - CUDA_GRAPH_BYTES
+    # the estimate: a base and a rate per layer per captured graph; 1024 sequences capture 51 PIECEWISE
+    # sizes (1, 2, 4, 8..248 by 8, 256..512 by 16) and as many FULL ones, over Llama 3.1 8B's 32 layers
+    base, rate = GRAPH_ESTIMATE["cuda"]
+    graphs = base + rate * 32 * 102
+    assert graph_estimate_bytes(LLAMA, on.params) == graphs == 623_710_748
+    assert on.compute_bytes - off.compute_bytes == graphs
+    assert off.needed_bytes == on.needed_bytes - graphs
+    # ROCm's graphs cost about seven times as much a kernel
+    rocm = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, platform="rocm")
+    assert rocm.cuda_graph_bytes == GRAPH_ESTIMATE["rocm"][0] + GRAPH_ESTIMATE["rocm"][1] * 32 * 102
 
 
 @pytest.mark.parametrize(("gpu", "tokens", "seqs"), [
@@ -473,10 +482,12 @@ V026 = (0, 26, 0)
 def test_total_without_gpu_is_the_sum():
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, release=V026)
     assert m.pool is None and m.fits
-    # 16,094,076,928 + 1,073,741,824 + 2,956,460,032 + CUDA graphs + non-torch + CUDA context
-    expected = (16_094_076_928 + 1_073_741_824 + 2_956_460_032 + CUDA_GRAPH_BYTES + NON_TORCH_BYTES
+    # 16,094,076,928 + 1,073,741,824 + 2,956,460,032 + CUDA graphs (102 captured: 623,710,748) + non-torch
+    # + CUDA context
+    expected = (16_094_076_928 + 1_073_741_824 + 2_956_460_032 + 623_710_748 + NON_TORCH_BYTES
                 + CUDA_CONTEXT_BYTES)
-    assert m.total_bytes == m.needed_bytes == expected == 21_365_792_768
+    assert m.cuda_graph_bytes == 623_710_748
+    assert m.total_bytes == m.needed_bytes == expected == 21_452_632_604
     assert m.kv_cache_bytes == m.kv_needed_bytes
 
 
@@ -488,15 +499,16 @@ def test_reservation_and_pool_on_80_gib():
     pool = m.pool
     # 85,899,345,920 × 0.9 = 77,309,411,328 reserved
     assert pool.reserved_bytes == 77_309_411_328
-    # − weights 16,094,076,928 − activation 2,956,460,032 − non-torch − CUDA graphs = 57,554,231,296
-    assert pool.available_bytes == 77_309_411_328 - 19_755_180_032 == 57_554_231_296
-    # 57,554,231,296 // 65,536 // 32 layers = 27,443 blocks → 439,088 tokens
-    assert pool.num_blocks == 27_443
-    assert pool.tokens == 439_088
-    assert pool.pool_bytes == 27_443 * 65_536 * 32
-    # 27,443 blocks / 512 per request
-    assert pool.max_concurrency == pytest.approx(53.5996, abs=1e-4)
-    assert "Maximum concurrency for 8,192 tokens per request: 53.60x" in m.explain
+    # − weights 16,094,076,928 − activation 2,956,460,032 − non-torch − CUDA graphs (623,710,748) =
+    # 57,467,391,460
+    assert pool.available_bytes == 77_309_411_328 - 19_842_019_868 == 57_467_391_460
+    # 57,467,391,460 // 65,536 // 32 layers = 27,402 blocks → 438,432 tokens
+    assert pool.num_blocks == 27_402
+    assert pool.tokens == 438_432
+    assert pool.pool_bytes == 27_402 * 65_536 * 32
+    # 27,402 blocks / 512 per request
+    assert pool.max_concurrency == pytest.approx(53.5195, abs=1e-4)
+    assert "Maximum concurrency for 8,192 tokens per request: 53.52x" in m.explain
     # budget: the whole reservation plus the CUDA context outside it
     assert m.total_bytes == 77_309_411_328 + CUDA_CONTEXT_BYTES
     assert m.kv_cache_bytes == pool.pool_bytes
@@ -507,7 +519,7 @@ def test_utilization_scales_the_reservation():
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
                     gpu_memory_utilization=0.5, release=V026)
     assert m.pool.reserved_bytes == 40 * GIB
-    assert m.pool.available_bytes == 40 * GIB - 19_755_180_032
+    assert m.pool.available_bytes == 40 * GIB - 19_842_019_868
 
 
 def test_small_gpu_uses_small_defaults_and_limits_concurrency():
@@ -516,11 +528,12 @@ def test_small_gpu_uses_small_defaults_and_limits_concurrency():
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, gpu_memory_bytes=24 * GIB,
                     gpu_memory_utilization=0.9, release=V026)
     assert m.activation_bytes == 739_115_008
-    # int(25,769,803,776 × 0.9) = 23,192,823,398; − 17,537,835,008 = 5,654,988,390 → 2696 blocks
-    assert m.pool.available_bytes == 5_654_988_390
-    assert m.pool.num_blocks == 2696
+    # int(25,769,803,776 × 0.9) = 23,192,823,398; − 17,541,996,572 (the graphs: 86 captured, 541,032,476)
+    # = 5,650,826,826 → 2694 blocks
+    assert m.pool.available_bytes == 5_650_826_826
+    assert m.pool.num_blocks == 2694
     # 32768 tokens = 2048 blocks per request: 1.32 at once
-    assert m.pool.max_concurrency == pytest.approx(2696 / 2048)
+    assert m.pool.max_concurrency == pytest.approx(2694 / 2048)
     assert m.fits
     two = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, batch=2, gpu_memory_bytes=24 * GIB)
     assert not two.fits
@@ -564,7 +577,10 @@ def test_v1_early_keeps_the_graphs_outside_the_budget():
                       gpu_memory_utilization=0.9)
     early = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, max_num_seqs=1,
                         engine="v1-early")
-    assert early.pool.available_bytes - now.pool.available_bytes == CUDA_GRAPH_BYTES + (
+    # the estimate of 3 graphs (below) of 32 layers
+    assert now.cuda_graph_bytes == graph_estimate_bytes(LLAMA, now.params) == (
+        GRAPH_ESTIMATE["cuda"][0] + GRAPH_ESTIMATE["cuda"][1] * 32 * 3)
+    assert early.pool.available_bytes - now.pool.available_bytes == now.cuda_graph_bytes + (
         DEVICE_LEVEL_NON_TORCH_BYTES - NON_TORCH_BYTES)  # and 0.27's device-level measure
     # captured afterwards, outside the reservation: one sequence captures batch sizes 1 and 2 piecewise and
     # 1 whole (FULL), 3 graphs of 32 layers (captured_graph_bytes)
@@ -693,8 +709,9 @@ def test_hybrid_block_size_keeps_a_larger_one_asked_for():
 def test_explain_lists_every_part():
     text = "\n".join(vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
                                   gpu_memory_utilization=0.9, release=V026).explain)
-    for word in ("weights:", "RoPE cache", "activation (estimate)", "CUDA graphs in the budget (estimate)",
-                 "KV needed full: 32 layers × 8192 cells", "reservation:", "GPU KV cache size: 439,088"):
+    for word in ("weights:", "RoPE cache", "activation (estimate)",
+                 "CUDA graphs in the budget (estimate, 102 graphs × 32 layers)",
+                 "KV needed full: 32 layers × 8192 cells", "reservation:", "GPU KV cache size: 438,432"):
         assert word in text
 
 

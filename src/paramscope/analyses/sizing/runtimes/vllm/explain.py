@@ -92,7 +92,9 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
         f"{'' if p.engine in V0_FAMILIES else ' + hidden'} = {sampler:,} B)"
         f"{' with the multimodal profile (below)' if m.activation_bytes > max(forward, sampler) else ''}"
         f" = {m.activation_bytes:,} B",
-        f"CUDA graphs in the budget (estimate): {m.cuda_graph_bytes:,} B; non-torch (estimate"
+        f"CUDA graphs in the budget (estimate"
+        f"{f', {captured_graphs(cfg, p)} graphs × {cfg.n_layers} layers' if m.cuda_graph_bytes else ''}"
+        f"): {m.cuda_graph_bytes:,} B; non-torch (estimate"
         f"{', CUDA context included' if context_inside(p) else ''}"
         f"{f', NCCL {nccl_bytes(p):,} B included' if nccl_bytes(p) and nccl_inside(p) else ''}"
         f"{', all-reduce inputs held' if held_allreduce_bytes(cfg, p) else ''}"

@@ -47,9 +47,20 @@ V0_INCREASE_BYTES = 64 * MiB
 V0_RESERVED_RELEASE = (0, 7, 0)  # memory_profiling's baseline in torch's reserved bytes (PR #11809)
 # NCCL and custom all-reduce buffers per GPU with tensor parallelism (runtimes/common.py NCCL_BYTES),
 # created in init_device before the memory snapshot: outside V1's budget, like the CUDA context.
-# the CUDA graph pool, captured for decode batch sizes up to 512: "Estimated CUDA graph memory:
-# 0.17 … 0.65 GiB" per GPU in vLLM ≥ 0.21 logs for small and mid-size models, ~1.4 GiB for Llama 4 Maverick
-CUDA_GRAPH_BYTES = 512 * MiB
+# The CUDA graph estimate the budget takes from 0.21 ("Estimated CUDA graph memory: X GiB total",
+# gpu_model_runner.py profile_cudagraph_memory): per capture mode (PIECEWISE, FULL) vLLM captures the largest
+# two graphs, each read as the device's free memory falls (cudaMemGetInfo), and takes the first capture
+# (the shared pool's activations and the graph) plus the second's × the mode's other graphs, the modes'
+# first captures overlaid. What a graph costs the driver grows with the kernels it holds, with the layers,
+# so the estimate is a base plus a rate per layer per captured graph (``captured_graphs``), per platform:
+# fitted on the 43 logs of tests/fixtures/engine_logs/vllm/ that print the estimate (0.20-0.31): CUDA
+# 0.09 GiB + 0.154 MiB (33 logs, 0.05 to 1.94 GiB printed: median error 0.11 GiB, the 512 MiB constant
+# taken until session 27 0.24); ROCm 0.28 GiB + 1.03 MiB (ten MI300X logs of four Gemma 4 models, 0.29-0.31:
+# 3.36 to 6.45 GiB printed, each within 0.06 GiB; HIP graphs cost about 7 times CUDA's per kernel).
+GRAPH_ESTIMATE = {  # platform → (base, bytes per layer per captured graph)
+    "cuda": (round(0.09 * GiB), round(0.154 * MiB)),
+    "rocm": (round(0.28 * GiB), round(1.03 * MiB)),
+}
 # The sampler on the profile run's logits (top-k and top-p on, as the dummy sampling parameters ask), per
 # logit beyond the model-dtype logits compute_logits returns, by engine family:
 # - v1 (0.21 on): the fp32 copy, the sorted values and their int64 indices, the softmax of the sorted
@@ -332,7 +343,13 @@ def cuda_graph_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     if p.cuda_graphs and p.extensible:
         return GRAPH_BYTES_PER_LAYER_SIZE[cfg.is_moe] * cfg.n_layers * captured_graphs(cfg, p)
     inside = p.engine == "v1" if p.graph_estimate is None else p.graph_estimate
-    return CUDA_GRAPH_BYTES if p.cuda_graphs and inside else 0
+    return graph_estimate_bytes(cfg, p) if p.cuda_graphs and inside else 0
+
+
+def graph_estimate_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """vLLM's CUDA graph estimate (GRAPH_ESTIMATE): a base plus a rate per layer per captured graph."""
+    base, per_layer_graph = GRAPH_ESTIMATE.get(p.platform, GRAPH_ESTIMATE["cuda"])
+    return base + per_layer_graph * cfg.n_layers * captured_graphs(cfg, p)
 
 
 # The graphs the engines before 0.21 capture after sizing the cache, outside the budget: one per captured
