@@ -225,3 +225,13 @@ def test_a_state_of_unknown_size_names_the_file(tmp_path):
         estimate(open_model(str(path)), MemoryRequest())
     run = cli_run("size", str(path))
     assert run.returncode == 1 and run.stderr.count("\n") == 1 and str(path) in run.stderr
+
+
+def test_vllm_on_unified_memory_says_the_kv_is_an_upper_bound(llama8b):
+    # DGX Spark logs leave less for the cache than predicted (the host's start-up counts against it):
+    # the note says so on an NVIDIA unified-memory device, and only there
+    from paramscope.analyses.sizing.runtimes.vllm.adapter import UNIFIED_MEMORY_NOTE
+
+    for gpu, noted in (("gb10", True), ("jetson-agx-thor", True), ("h100", False)):
+        est = estimate(llama8b, MemoryRequest(runtime="vllm", device=find_device(gpu), context=8192))
+        assert (UNIFIED_MEMORY_NOTE in est.notes) is noted, gpu

@@ -139,6 +139,17 @@ VISION_PROFILE_NOTE = (
 # with --gpu-memory-utilization 1.0 by default on CUDA and ROCm (the "extensible KV cache": config/cache.py
 # resolved_gpu_memory_utilization, v1/worker/extensible_kv_cache.py measure_kv_cache_bytes); modelled from the
 # source, but no log of it is in the reference set, which the output says
+# An NVIDIA unified-memory device (DGX Spark's GB10, Jetson): vLLM's budget is the difference of two
+# free-memory readings, from 0.13 the host's available memory (utils/mem_utils.py MemorySnapshot.measure:
+# psutil on an integrated GPU), before it cudaMemGetInfo, which leaves out the reclaimable page cache; what
+# the host side of start-up takes between them comes out of the KV cache. Of the 12 GB10 logs of
+# tests/fixtures/engine_logs/vllm/ with a KV figure, 10 left less than predicted (armlp-*, spark-*, r14m-*,
+# r19q-*, r34v-*, r44q-*, r45s-*: 1.3 to 6.9 GiB), two within 1 % (gb10bench-*).
+UNIFIED_MEMORY_NOTE = (
+    "a unified-memory device: what the host takes during vLLM's start-up counts against the KV cache (from "
+    "0.13 vLLM reads free memory as the host's available memory): 10 of 12 DGX Spark logs left 1.3 to 6.9 "
+    "GiB less for the cache than paramscope predicts, so the KV figures are an upper bound here")
+
 AFTER_WARMUP_NOTE = (
     "vLLM {release}: a release newer than any start-up log in paramscope's reference set; from 0.34 the KV "
     "cache is sized after warmup from measured memory on CUDA and ROCm, at --gpu-memory-utilization 1.0 by "
@@ -482,6 +493,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     modelled = vision is not None and pp == 1 and m.params.engine in V1_FAMILIES
     if has_vision_encoder(model) and kv_bytes is None and not modelled and not skipped:
         notes += (VISION_PROFILE_NOTE,)
+    if req.device is not None and req.device.kind == "unified" and gpu_platform(req.device) == "cuda":
+        notes += (UNIFIED_MEMORY_NOTE,)
     if m.params.release > LATEST_RELEASE:
         notes += (AFTER_WARMUP_NOTE.format(release=release_text(m.params.release)),)
     if m.pool is not None:
