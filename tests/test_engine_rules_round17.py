@@ -202,11 +202,12 @@ def test_granite_moe_and_granite_4_tensors_have_their_components(name, component
     ("0.20.0", "", "v1-0.16", None),
     ("0.22.0", "CUDA graph memory profiling is enabled", "v1", None),
     ("unknown", "CUDA graph memory profiling is enabled", "v1", None),
-    ("0.27.1", "Using V2 Model Runner", "v1", False),  # V2's estimate was a stub then
+    # V2's estimate was a stub then: the model runner decides (engine.py default_model_runner)
+    ("0.27.1", "Using V2 Model Runner", "v1", None),
 ])
 def test_where_the_graph_estimate_goes(version, log, family, estimate):
     sys.path.insert(0, str(ROOT / "tools"))
-    from engine_log_compare import graph_estimate, vllm_engine
+    from engine_log_compare import graph_estimate, model_runner, vllm_engine
 
     class Record:
         engine_version, version_note = version, ""
@@ -214,6 +215,7 @@ def test_where_the_graph_estimate_goes(version, log, family, estimate):
     Record.log = log
     assert vllm_engine(Record()) == family  # type: ignore[arg-type]
     assert graph_estimate(Record()) is estimate  # type: ignore[arg-type]
+    assert model_runner(Record()) == ("v2" if "V2" in log else None)  # type: ignore[arg-type]
 
 
 def test_a_profile_asked_for_the_estimate_takes_it_in():

@@ -197,10 +197,15 @@ def test_model_runner_v2_before_0_29_takes_no_graph_estimate():
     without = vllm_memory(cfg, 16 * GiB, graph_estimate=False, **kw)
     assert with_it.cuda_graph_bytes > 0 == without.cuda_graph_bytes
     assert without.pool.available_bytes - with_it.pool.available_bytes == with_it.cuda_graph_bytes
-    # False: V2 before 0.29 takes none; None: the family's way (the v1 family takes it in)
-    assert engine_log_compare.graph_estimate(_record("r24v-gemma4-e2b-it-fp16-t4-g4dn-16k-v0280")) is False
-    assert engine_log_compare.graph_estimate(_record("orca3notes-qwen25-05b-async-16g-v0260")) is False
-    assert engine_log_compare.graph_estimate(_record("a100-llama31-8b-default-v0310")) is None  # 0.31: V2
+    # the logs that show V2's lines (model_runner.py) run it; V2 before 0.29 takes none (memory.py)
+    for rid in ("r24v-gemma4-e2b-it-fp16-t4-g4dn-16k-v0280", "orca3notes-qwen25-05b-async-16g-v0260"):
+        assert engine_log_compare.model_runner(_record(rid)) == "v2"
+    v2 = vllm_memory(cfg, 16 * GiB, model_runner="v2", release=(0, 28, 0), **kw)
+    assert v2.cuda_graph_bytes == 0 < v2.captured_graph_bytes
+    # 0.31 (V2 for every model) takes the estimate in, V2's included
+    assert engine_log_compare.model_runner(_record("a100-llama31-8b-default-v0310")) == "v2"
+    later = vllm_memory(cfg, 16 * GiB, model_runner="v2", release=(0, 31, 0), **kw)
+    assert later.cuda_graph_bytes > 0 == later.captured_graph_bytes
     assert engine_log_compare.graph_estimate(_record("llmd-llama31-8b-h100-v0110")) is None  # the V1 runner
 
 

@@ -263,6 +263,14 @@ def test_the_vllm_command_carries_the_vllm_flags_the_estimate_used():
                 if "vllm serve" in c)
     assert line.startswith("VLLM_PP_LAYER_PARTITION=44,36 vllm serve")
     assert "--pipeline-parallel-size 2" in line
+    # so does the model runner, where one is asked for
+    for runner, env in (("v1", "VLLM_USE_V2_MODEL_RUNNER=0 "), ("v2", "VLLM_USE_V2_MODEL_RUNNER=1 "),
+                        ("auto", "")):
+        asked = MemoryRequest(device=find_device("h100"), runtime="vllm",
+                              options={"vllm_model_runner": runner})
+        line = next(c for c in fit(open_model("llama-3.1-8b"), asked, ram_bytes=256 << 30).commands
+                    if "vllm serve" in c)
+        assert line.startswith(f"{env}vllm serve"), line
     # another runtime's options are not vLLM's flags: the command keeps to the plan's own
     assert _vllm_flags(MemoryRequest(runtime="llama.cpp", options={"enforce_eager": True})) == ""
     # the short form of --speculative-config is written as the JSON vLLM reads

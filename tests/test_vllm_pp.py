@@ -111,7 +111,8 @@ def test_two_stages_on_24_gib():
     gpu, util = 24 * GiB, 0.9
     weights = stage_weight_split(model, model.tensor_bytes, (16, 16))
     m = vllm_memory(cfg, model.tensor_bytes, context=8192, gpu_memory_bytes=gpu, gpu_memory_utilization=util,
-                    pipeline_parallel=2, stage_weights=weights, release=(0, 26, 0))  # before 0.27's measure
+                    pipeline_parallel=2, stage_weights=weights, release=(0, 26, 0),  # before 0.27's measure
+                    model_runner="v1")  # whose profile takes the graph estimate in (V2 took none before 0.29)
     assert len(m.stages) == 2
     rope = 131072 * 128 * 2  # cos/sin cache, max positions × head dim, bf16, on every stage
     t, hidden = 2048, 4096  # V1 defaults below 70 GiB: 2048 batched tokens, 256 sequences

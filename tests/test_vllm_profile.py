@@ -475,12 +475,13 @@ def test_unknown_entrypoint_is_refused():
 
 
 # the worked example of docs/runtimes.md 1.5 follows the v1 family before the device-level measure (0.21 to
-# 0.26: non-torch NON_TORCH_BYTES); test_device_level_measure_from_0_27 checks what 0.27 changed
+# 0.26: non-torch NON_TORCH_BYTES) on model runner V1 (0.26 runs Llama on V2 by default, which takes no graph
+# estimate: test_vllm_model_runner.py); test_device_level_measure_from_0_27 checks what 0.27 changed
 V026 = (0, 26, 0)
 
 
 def test_total_without_gpu_is_the_sum():
-    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, release=V026)
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, release=V026, model_runner="v1")
     assert m.pool is None and m.fits
     # 16,094,076,928 + 1,073,741,824 + 2,956,460,032 + CUDA graphs (102 captured: 623,710,748) + non-torch
     # + CUDA context
@@ -495,7 +496,7 @@ def test_total_without_gpu_is_the_sum():
 
 def test_reservation_and_pool_on_80_gib():
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, gpu_memory_utilization=0.9,
-                    release=V026)
+                    release=V026, model_runner="v1")
     pool = m.pool
     # 85,899,345,920 × 0.9 = 77,309,411,328 reserved
     assert pool.reserved_bytes == 77_309_411_328
@@ -517,7 +518,7 @@ def test_reservation_and_pool_on_80_gib():
 
 def test_utilization_scales_the_reservation():
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
-                    gpu_memory_utilization=0.5, release=V026)
+                    gpu_memory_utilization=0.5, release=V026, model_runner="v1")
     assert m.pool.reserved_bytes == 40 * GIB
     assert m.pool.available_bytes == 40 * GIB - 19_842_019_868
 
@@ -526,7 +527,7 @@ def test_small_gpu_uses_small_defaults_and_limits_concurrency():
     # 24 GiB: max_num_batched_tokens 2048, max_num_seqs 256; activation = sampler
     # 2048 × 4096 × 2 + 256 × 128256 × 22 = 739,115,008 (forward: 226,492,416)
     m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=32768, gpu_memory_bytes=24 * GIB,
-                    gpu_memory_utilization=0.9, release=V026)
+                    gpu_memory_utilization=0.9, release=V026, model_runner="v1")
     assert m.activation_bytes == 739_115_008
     # int(25,769,803,776 × 0.9) = 23,192,823,398; − 17,541,996,572 (the graphs: 86 captured, 541,032,476)
     # = 5,650,826,826 → 2694 blocks
@@ -708,7 +709,7 @@ def test_hybrid_block_size_keeps_a_larger_one_asked_for():
 
 def test_explain_lists_every_part():
     text = "\n".join(vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB,
-                                  gpu_memory_utilization=0.9, release=V026).explain)
+                                  gpu_memory_utilization=0.9, release=V026, model_runner="v1").explain)
     for word in ("weights:", "RoPE cache", "activation (estimate)",
                  "CUDA graphs in the budget (estimate, 102 graphs × 32 layers)",
                  "KV needed full: 32 layers × 8192 cells", "reservation:", "GPU KV cache size: 438,432"):

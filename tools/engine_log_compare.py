@@ -397,26 +397,34 @@ def vllm_mla(r: Record, engine: str, model: Model | None = None) -> bool:
 
 
 # vLLM's model runner V2 (vllm/v1/worker/gpu/model_runner.py: "Using V2 Model Runner", its lines from
-# model_runner.py) took no CUDA graph estimate into the profile until 0.29 (profile_cudagraph_memory: "return
-# 0", "TBD whether we keep this API or not", in the 0.26.0 to 0.28.0 sdists; 0.29.0 returns
-# _profile_cudagraph_memory(self)): 0.26.0's breakdown sums 13.99 − 0.93 − 1.06 − 0.07 = 11.93 GiB for the
-# 11.94 printed, no graph term; 0.27.1 prints 0.0 GiB of it (the 0.52 GiB of a 0.28.0 summary is the
-# capture, printed after the cache is sized)
-V2_GRAPH_ESTIMATE = (0, 29)
+# model_runner.py; V1's from gpu_model_runner.py) took no CUDA graph estimate into the profile until 0.29
+# (profile_cudagraph_memory: "return 0", "TBD whether we keep this API or not", in the 0.26.0 to 0.28.0
+# sdists; 0.29.0 returns _profile_cudagraph_memory(self)): 0.26.0's breakdown sums 13.99 − 0.93 − 1.06 −
+# 0.07 = 11.93 GiB for the 11.94 printed, no graph term; 0.27.1 prints 0.0 GiB of it (the 0.52 GiB of a
+# 0.28.0 summary is the capture, printed after the cache is sized). A log that shows neither file follows
+# the release's default (runtimes/vllm/engine.py default_model_runner). V2 exists from 0.19; the V0
+# engine's worker has a model_runner.py of its own.
+V2_FIRST = (0, 19)
 
 
 # --skip-mm-profiling (gpu_model_runner.py profile_run): the multimodal encoder is left out of the profile
 MM_PROFILING_SKIPPED = "Skipping memory profiling for multimodal encoder"
 
 
+def model_runner(r: Record) -> str | None:
+    """The model runner the record's log shows ("v1", "v2"), else None: the release's default."""
+    version = release(r, 2)
+    if len(version) == 2 and version >= V2_FIRST and (
+            "V2 Model Runner" in r.log or "[model_runner.py:" in r.log):
+        return "v2"
+    return "v1" if "gpu_model_runner.py" in r.log else None
+
+
 def graph_estimate(r: Record) -> bool | None:
     """Whether the record's profile took the CUDA graph estimate into the budget (runtimes/vllm/engine.py
-    ``graph_estimate``): not for model runner V2 before V2_GRAPH_ESTIMATE; yes for a release before 0.21
-    whose log says it did (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1); else the family's way (None)."""
-    v2 = "V2 Model Runner" in r.log or "[model_runner.py:" in r.log
+    ``graph_estimate``): yes for a release before 0.21 whose log says it did
+    (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1); else the family's and the model runner's way (None)."""
     version = release(r, 2)
-    if v2 and len(version) == 2 and version < V2_GRAPH_ESTIMATE:
-        return False
     if GRAPH_PROFILING_ON in r.log and len(version) == 2 and version < GRAPH_PROFILING_DEFAULT:
         return True
     return None
@@ -555,7 +563,8 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         mla_stored_bytes=None if r.model.get("weights") else mla_stored(model),
         mla_absorption=mla_absorption(model, r, engine),
         max_cudagraph_capture_size=r.setting("max_cudagraph_capture_size"),
-        graph_estimate=graph_estimate(r),
+        graph_estimate=graph_estimate(r), model_runner=model_runner(r),
+        speculative_method=spec.method if spec else None,
         disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")),
         async_scheduling=async_scheduling(r), release=record_release(r),
         device_hole_bytes=0 if r.model.get("weights") else vllm_device_holes(model, tp),

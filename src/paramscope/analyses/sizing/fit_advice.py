@@ -428,6 +428,9 @@ def _vllm(model: Model, req: MemoryRequest, plan: Plan) -> str:
     # the stages' layers as asked: vLLM reads them from the environment (VLLM_PP_LAYER_PARTITION)
     partition = option(req, "pp_layer_partition", "vllm") if req.runtime == "vllm" and pp > 1 else ""
     env = f"VLLM_PP_LAYER_PARTITION={partition} " if partition else ""
+    # a model runner asked for: vLLM reads it from the environment too (VLLM_USE_V2_MODEL_RUNNER)
+    runner = option(req, "vllm_model_runner", "vllm") if req.runtime == "vllm" else "auto"
+    env += {"v1": "VLLM_USE_V2_MODEL_RUNNER=0 ", "v2": "VLLM_USE_V2_MODEL_RUNNER=1 "}.get(runner, "")
     return (f"{env}vllm serve {engine_model(model)} --tensor-parallel-size {tp}"
             f"{f' --pipeline-parallel-size {pp}' if pp > 1 else ''} "
             f"--max-model-len {plan.estimate.context} --max-num-seqs {req.batch} "

@@ -216,8 +216,8 @@ RUNTIMES: tuple[Runtime, ...] = (
                     metavar="CONFIG"),
              Option("max_cudagraph_capture_size", int, None, "vLLM --max-cudagraph-capture-size: the "
                     "largest batch captured as a CUDA graph (default: min(2 × max_num_seqs, 512, "
-                    "max_num_batched_tokens)); fewer graphs, less memory outside the reservation of the "
-                    "V1 families before 0.21 (the v1 family's in-budget estimate is a constant here)",
+                    "max_num_batched_tokens)); fewer graphs, less graph memory (outside the reservation "
+                    "before 0.21, in the v1 family's estimate from 0.21)",
                     1, 1 << 20),
              Option("skip_mm_profiling", bool, False, "vLLM --skip-mm-profiling: the profile run leaves "
                     "the multimodal encoder out (its peak is then yours to leave room for)"),
@@ -242,6 +242,10 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "three for Mamba-2 layers from 0.32 (the default from 0.26)"),
              Option("no_enable_prefix_caching", bool, False, "vLLM --no-enable-prefix-caching: a hybrid "
                     "model's state in 'none' mode, one block a request (the default before 0.21)"),
+             Option("vllm_model_runner", str, "auto", "vLLM's model runner (VLLM_USE_V2_MODEL_RUNNER; auto: "
+                    "the release's default, V2 for a dense text model from 0.25 and every model from 0.29): "
+                    "V2 before 0.29 takes no CUDA graph estimate into the budget",
+                    choices=("auto", "v1", "v2")),
              Option("flashinfer_sampler", bool, False, "vLLM V1 sampling with FlashInfer's top-k/top-p "
                                                        "kernel (its log says 'Using FlashInfer for top-p & "
                                                        "top-k sampling'): a smaller profile peak"),

@@ -474,7 +474,10 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     max_cudagraph_capture_size=option(req, "max_cudagraph_capture_size"),
                     vision=vision, mm_limits=mm_limits, speculative_tokens=speculative_tokens(spec),
                     draft_layers=draft_layers(model, spec),
-                    drafter_replicated_bytes=drafter_replicated(model, spec))
+                    drafter_replicated_bytes=drafter_replicated(model, spec),
+                    model_runner=None if option(req, "vllm_model_runner") == "auto"
+                    else option(req, "vllm_model_runner"),
+                    speculative_method=spec.method if spec else None)
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = (kv_note,) if kv_note else ()

@@ -179,6 +179,59 @@ def platform_from_name(gpu_name: str | None) -> str:
     return "rocm" if gpu_name is not None and ROCM_NAME.search(gpu_name) is not None else "cuda"
 
 
+# Which model runner vLLM picks (config/vllm.py ``use_v2_model_runner``, read in the 0.25.0 to 0.34.0
+# sources; 0.21 has V2 behind VLLM_USE_V2_MODEL_RUNNER=1 only, 0.22 to 0.24 are not read, V1 is taken
+# there). From 0.25 to 0.28 V2 (v1/worker/gpu/model_runner.py) is the default for a generative model that
+# is neither an MoE (but V2_MOE_ARCHITECTURES) nor attention-free nor a hybrid (a Mamba or linear-attention
+# layer; from 0.27 a hybrid in V2_MOE_ARCHITECTURES too); from 0.29 for every model, on ROCm but for
+# DeepSeek-V3.2/V4 and GLM-5 (ROCM_DEFAULT_MRV1_ARCHITECTURES). A speculative method V2 does not run
+# (ngram, suffix, a draft model: not eagle, eagle3, mtp, dflash or dspark) takes V1 (its
+# ``_get_v2_model_runner_unsupported_features``). What it changes here: V2's profile took no CUDA graph
+# estimate into the budget before 0.29 (its ``profile_cudagraph_memory`` returned 0), so its graphs are
+# captured after the cache is sized, outside the reservation. Logs: kubesimplify's Qwen3-32B runs of 0.27.1
+# and orca3notes' Qwen2.5-0.5B of 0.26.0 run V2; Qwen3.5-family, LFM2.5 and Qwen3-235B-A22B logs of
+# 0.23-0.28 print the estimate (V1).
+V2_DEFAULT_RELEASE: Release = (0, 25, 0)
+V2_EVERY_MODEL_RELEASE: Release = (0, 29, 0)
+V2_HYBRID_LISTED_RELEASE: Release = (0, 27, 0)
+V2_GRAPH_ESTIMATE_RELEASE: Release = (0, 29, 0)  # V2's profile_cudagraph_memory measures from 0.29
+# MoE architectures V2 takes by default (DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES): the first release that
+# lists each, and whether ROCm keeps it (0.27's ROCM_EXCLUDED_V2_MODEL_RUNNER_ARCHITECTURES, 0.28's
+# default_v2_model_runner_architectures)
+V2_MOE_ARCHITECTURES: dict[str, tuple[Release, bool]] = {
+    "DeepseekV2ForCausalLM": ((0, 25, 0), True),
+    "GraniteMoeForCausalLM": ((0, 25, 0), True),
+    "Qwen2MoeForCausalLM": ((0, 25, 0), True),
+    "InklingForCausalLM": ((0, 26, 0), True),
+    "InklingForConditionalGeneration": ((0, 26, 0), True),
+    "LongcatFlashNgramForCausalLM": ((0, 26, 0), True),
+    "KimiK3ForConditionalGeneration": ((0, 27, 0), False),
+    "DeepseekV4ForCausalLM": ((0, 28, 0), False),
+}
+ROCM_V1_ARCHITECTURES = frozenset({"DeepseekV32ForCausalLM", "DeepseekV4ForCausalLM", "GlmMoeDsaForCausalLM"})
+V2_SPECULATIVE_METHODS = frozenset({"eagle", "eagle3", "mtp", "dflash", "dspark"})
+MODEL_RUNNERS = ("v1", "v2")
+
+
+def default_model_runner(cfg: ArchConfig, release: Release, platform: str,
+                         speculative_method: str | None = None) -> str:
+    """The model runner vLLM ``release`` picks for ``cfg`` on ``platform`` when none is asked for (see
+    V2_DEFAULT_RELEASE): "v1" or "v2"."""
+    if release < V2_DEFAULT_RELEASE or (speculative_method and
+                                        speculative_method not in V2_SPECULATIVE_METHODS):
+        return "v1"
+    if release >= V2_EVERY_MODEL_RELEASE:
+        return "v1" if platform == "rocm" and cfg.architecture in ROCM_V1_ARCHITECTURES else "v2"
+    first, on_rocm = V2_MOE_ARCHITECTURES.get(cfg.architecture, (None, False))
+    listed = first is not None and release >= first and (on_rocm or platform != "rocm")
+    kinds = set(cfg.layer_types) or {"full"}
+    hybrid = "linear" in kinds  # a Mamba, linear-attention or short-conv layer beside attention
+    attention_free = not kinds & {"full", "sliding"}
+    if attention_free or (hybrid and not (listed and release >= V2_HYBRID_LISTED_RELEASE)):
+        return "v1"
+    return "v2" if listed or not cfg.is_moe else "v1"
+
+
 def extensible_margin(p: VllmParams, transient: int) -> int:
     """The headroom the extensible KV cache keeps beyond the transient peak (see EXTENSIBLE_RELEASE)."""
     return max(EXTENSIBLE_MARGIN_FLOOR[p.platform == "rocm"], int(transient * EXTENSIBLE_MARGIN_FRACTION))
@@ -271,6 +324,7 @@ class VllmParams:
     # an MTP drafter's tensors every rank holds whole (DeepSeek-style eh_proj, a plain nn.Linear)
     drafter_replicated: int = 0
     draft_layers: int = 0  # the MTP drafter's attention layers, in the KV cache beside the model's
+    model_runner: str = "v1"  # "v1" (gpu_model_runner.py) or "v2" (v1/worker/gpu/model_runner.py)
 
 
 # A sliding-window layer admits a request with blocks for window − 1 tokens and the tokens in flight

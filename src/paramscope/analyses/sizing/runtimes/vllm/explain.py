@@ -69,7 +69,8 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
     uneven = uneven_experts_bytes(cfg, weights_bytes - shared, p)
     lines = [
         f"{'vllm serve' if p.entrypoint == 'serve' else 'LLM() (offline)'} ({p.engine.upper()} engine, "
-        f"the rules of {release_text(p.release)}{', chunked prefill' if p.chunked_prefill else ''}): "
+        f"the rules of {release_text(p.release)}{', model runner V2' if p.model_runner == 'v2' else ''}"
+        f"{', chunked prefill' if p.chunked_prefill else ''}): "
         f"max_model_len {p.context}, {p.batch} seqs, block_size {p.block_size}, "
         f"max_num_batched_tokens {p.max_num_batched_tokens}, max_num_seqs {p.max_num_seqs}, "
         f"tensor_parallel {p.tensor_parallel}{', expert parallel' if p.expert_parallel else ''}, "

@@ -13,9 +13,12 @@ from paramscope.analyses.sizing.runtimes.vllm.encoder import (
     encoder_profile,
 )
 from paramscope.analyses.sizing.runtimes.vllm.engine import (
+    MODEL_RUNNERS,
     V0_FAMILIES,
+    V2_GRAPH_ESTIMATE_RELEASE,
     Release,
     concurrent_batches,
+    default_model_runner,
     effective_release,
     resolve_params,
 )
@@ -47,7 +50,7 @@ from paramscope.analyses.sizing.runtimes.vllm.weights import (
     weights_per_gpu,
 )
 from paramscope.analyses.sizing.runtimes.weight_offload import CpuOffload
-from paramscope.errors import UnsupportedError
+from paramscope.errors import UnsupportedError, UsageError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
@@ -91,6 +94,8 @@ def vllm_memory(
     mla_absorption: str | None = None,
     max_cudagraph_capture_size: int | None = None,
     graph_estimate: bool | None = None,
+    model_runner: str | None = None,
+    speculative_method: str | None = None,
     disable_hybrid_kv_cache_manager: bool = False,
     async_scheduling: bool | None = None,
     release: Release | None = None,
@@ -146,7 +151,9 @@ def vllm_memory(
     ``drafter_replicated_bytes``: the drafter's tensors every rank holds whole (``drafter_replicated``).
     ``graph_estimate``: whether the profile takes the CUDA graph estimate into the budget (None: the
     family's way, the v1 family only; False: model runner V2 before 0.29, the graphs captured outside it;
-    True: 0.19-0.20 with VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1).
+    True: 0.19-0.20 with VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1). ``model_runner``: "v1" or "v2"
+    (VLLM_USE_V2_MODEL_RUNNER; None: the release's default for the model, engine.py
+    ``default_model_runner``, which ``speculative_method`` enters); V2 before 0.29 takes no estimate.
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
@@ -165,6 +172,12 @@ def vllm_memory(
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
                        entrypoint=entrypoint, release=release, platform=platform,
                        kv_cache_memory_bytes=kv_cache_memory_bytes, multimodal=vision is not None)
+    if model_runner is not None and model_runner not in MODEL_RUNNERS:
+        raise UsageError(f"vLLM model runner {model_runner!r}: v1 or v2")
+    runner = "v1" if engine in V0_FAMILIES else (
+        model_runner or default_model_runner(cfg, p.release, p.platform, speculative_method))
+    if graph_estimate is None and runner == "v2" and p.release < V2_GRAPH_ESTIMATE_RELEASE:
+        graph_estimate = False  # its profile_cudagraph_memory returned 0: the graphs come after the cache
     first, until = V0_MLA_ALIGN_RELEASES
     # CacheEngine._align_cache: "and current_platform.is_cuda()"
     if engine == "v0" and mla and kv_cfg.is_mla and first <= p.release < until and p.platform == "cuda":
@@ -179,7 +192,7 @@ def vllm_memory(
                 graph_estimate=graph_estimate,
                 in_flight_batches=concurrent_batches(p.release, async_scheduling, pipeline_parallel),
                 device_holes=device_hole_bytes, speculative_tokens=speculative_tokens,
-                drafter_replicated=drafter_replicated_bytes, draft_layers=draft_layers)
+                drafter_replicated=drafter_replicated_bytes, draft_layers=draft_layers, model_runner=runner)
     if "linear" in layer_kinds(cfg):
         p = replace(p, block_size=hybrid_block_size(cfg, p, block_size))
     if pipeline_parallel != 1 and (speculative_tokens or draft_layers):
