@@ -235,3 +235,7 @@ def test_vllm_on_unified_memory_says_the_kv_is_an_upper_bound(llama8b):
     for gpu, noted in (("gb10", True), ("jetson-agx-thor", True), ("h100", False)):
         est = estimate(llama8b, MemoryRequest(runtime="vllm", device=find_device(gpu), context=8192))
         assert (UNIFIED_MEMORY_NOTE in est.notes) is noted, gpu
+    # a cache sized outright (--kv-cache-memory-bytes) is what it is there too (r34v-*-kvmem*: exact)
+    given = estimate(llama8b, MemoryRequest(runtime="vllm", device=find_device("gb10"), context=8192,
+                                            options={"kv_cache_memory_bytes": "30g"}))
+    assert UNIFIED_MEMORY_NOTE not in given.notes

@@ -974,3 +974,28 @@ def test_explain_says_what_vllm_prints_as_peak_activation_from_0_27():
     given = paramscope.size("qwen3-8b", runtime="vllm", gpu="h100", vllm_release="0.30",
                             kv_cache_memory_bytes="20g").estimate.explain
     assert not any(said in line for line in given)
+
+
+@pytest.mark.parametrize(("platform", "release", "taken"), [
+    ("cuda", (0, 21, 0), True), ("rocm", (0, 25, 0), False), ("rocm", (0, 26, 0), True),
+    ("xpu", (0, 30, 0), False), ("xpu", (0, 31, 0), True),
+])
+def test_the_estimate_where_the_profile_runs_it(platform, release, taken):
+    # gpu_worker.py: is_cuda() in 0.21-0.25, is_cuda_alike() from 0.26, or is_xpu() from 0.31; elsewhere the
+    # graphs are captured after the cache, outside the reservation (asked for model runner V1 here)
+    m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=80 * GIB, platform=platform,
+                    release=release, model_runner="v1")
+    assert (m.cuda_graph_bytes > 0) is taken and (m.captured_graph_bytes > 0) is not taken
+
+
+def test_datacentre_blackwell_captures_up_to_1024_from_0_28():
+    # config/vllm.py 0.28: 1024 if is_device_capability_family(100) else 512; 1024 sequences: 83 PIECEWISE
+    # sizes (1, 2, 4, 8..248 by 8, 256..1024 by 16) and as many FULL ones
+    from paramscope.analyses.sizing.runtimes.vllm.profile import captured_graphs
+
+    cases = (("NVIDIA B200", (0, 28, 0), 166), ("NVIDIA B300 SXM6 AC", (0, 30, 0), 166),
+             ("NVIDIA B200", (0, 27, 0), 102), ("NVIDIA H100 80GB HBM3", (0, 30, 0), 102))
+    for name, release, graphs in cases:
+        m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=180 * GIB, gpu_name=name,
+                        release=release, model_runner="v1")
+        assert captured_graphs(LLAMA, m.params) == graphs, (name, release)

@@ -69,6 +69,7 @@ from paramscope.analyses.sizing.runtimes.vllm.engine import (
 from paramscope.analyses.sizing.runtimes.vllm.kv import KVPool, reported_len
 from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
 from paramscope.analyses.sizing.runtimes.vllm.pipeline import pp_stage_layers, stage_weight_split
+from paramscope.analyses.sizing.runtimes.vllm.profile import graph_estimate_bytes
 from paramscope.analyses.sizing.runtimes.vllm.speculative import parse_speculative_config
 from paramscope.analyses.sizing.runtimes.vllm.weights import device_holes as vllm_device_holes
 from paramscope.analyses.sizing.runtimes.vllm.weights import loaded_tails as vllm_loaded_tails
@@ -582,7 +583,10 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         "torch_peak_increase": m.activation_bytes, "peak_torch_memory": m.model_bytes + m.activation_bytes,
         "non_torch_memory": m.non_torch_bytes,
         # the estimate the budget takes (the v1 family), else the graphs captured after the cache is sized
-        "cuda_graph_memory": m.cuda_graph_bytes or m.captured_graph_bytes}
+        "cuda_graph_memory": m.cuda_graph_bytes or m.captured_graph_bytes,
+        # the capture a release that budgets the estimate prints after the cache ("X GiB for CUDAGraph"),
+        # which the estimate stands for: the same rule (profile.py GRAPH_ESTIMATE)
+        "cuda_graph_captured": graph_estimate_bytes(cfg, m.params) if m.params.cuda_graphs else 0}
     if m.stages:  # pipeline parallel: a worker's line is its stage's (device "PP<stage>")
         out |= {f"weights{AT}PP{s.stage}": s.model_bytes for s in m.stages}
         out |= {f"kv_cache_memory{AT}PP{s.stage}": s.pool.available_bytes for s in m.stages if s.pool}

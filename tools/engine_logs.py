@@ -69,7 +69,10 @@ FIGURES: dict[str, tuple[tuple[str, ...], str]] = {
     "non_torch_memory": (("vllm",), "memory allocated outside torch (NCCL, cuBLAS, CUDA context growth)"),
     "activation_peak": (("vllm",), "PyTorch activation peak of the profile run, weights excluded"),
     "torch_peak_increase": (("vllm",), "torch peak memory increase of the profile run (V1)"),
-    "cuda_graph_memory": (("vllm",), "CUDA graph pool, measured or estimated"),
+    "cuda_graph_memory": (("vllm",), "CUDA graph pool: the estimate where the budget takes it (0.21 on), "
+                                     "else the capture after the cache is sized"),
+    "cuda_graph_captured": (("vllm",), "CUDA graph pool as captured, on a release whose budget takes the "
+                                       "estimate instead"),
     "memory_budget": (("vllm",), "total_gpu_memory x gpu_memory_utilization"),
     "kv_cache_memory": (("vllm",), "memory left for the KV cache ('Available KV cache memory')"),
     "gpu_blocks": (("vllm",), "KV blocks on each GPU ('# GPU blocks')"),

@@ -52,14 +52,17 @@ V0_RESERVED_RELEASE = (0, 7, 0)  # memory_profiling's baseline in torch's reserv
 # two graphs, each read as the device's free memory falls (cudaMemGetInfo), and takes the first capture
 # (the shared pool's activations and the graph) plus the second's × the mode's other graphs, the modes'
 # first captures overlaid. What a graph costs the driver grows with the kernels it holds, with the layers,
-# so the estimate is a base plus a rate per layer per captured graph (``captured_graphs``), per platform:
-# fitted on the 43 logs of tests/fixtures/engine_logs/vllm/ that print the estimate (0.20-0.31): CUDA
-# 0.09 GiB + 0.154 MiB (33 logs, 0.05 to 1.94 GiB printed: median error 0.11 GiB, the 512 MiB constant
-# taken until session 27 0.24); ROCm 0.28 GiB + 1.03 MiB (ten MI300X logs of four Gemma 4 models, 0.29-0.31:
-# 3.36 to 6.45 GiB printed, each within 0.06 GiB; HIP graphs cost about 7 times CUDA's per kernel).
+# so the estimate is a base plus a rate per layer per captured graph (``captured_graphs``), per platform,
+# fitted on the estimates the logs of tests/fixtures/engine_logs/vllm/ print where the budget takes them
+# ("Estimated CUDA graph memory", "… GiB (estimated)"; the capture printed after the cache is the
+# ``cuda_graph_captured`` figure): CUDA 0.09 GiB + 0.154 MiB (28 logs of 0.21-0.31, 0.08 to 1.94 GiB:
+# median error 0.09 GiB, 0.15 on the halves a two-fold least-squares fit held out, the 512 MiB constant
+# taken until session 27 0.24); ROCm 0.23 GiB + 1.05 MiB (eight MI300X logs of four Gemma 4 models on
+# 0.31, 3.40 to 6.54 GiB, each within 0.04 GiB; HIP graphs cost about 7 times CUDA's per kernel; no other
+# ROCm GPU or family checks it).
 GRAPH_ESTIMATE = {  # platform → (base, bytes per layer per captured graph)
     "cuda": (round(0.09 * GiB), round(0.154 * MiB)),
-    "rocm": (round(0.28 * GiB), round(1.03 * MiB)),
+    "rocm": (round(0.23 * GiB), round(1.05 * MiB)),
 }
 # The sampler on the profile run's logits (top-k and top-p on, as the dummy sampling parameters ask), per
 # logit beyond the model-dtype logits compute_logits returns, by engine family:
@@ -343,12 +346,25 @@ def cuda_graph_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     if p.cuda_graphs and p.extensible:
         return GRAPH_BYTES_PER_LAYER_SIZE[cfg.is_moe] * cfg.n_layers * captured_graphs(cfg, p)
     inside = p.engine == "v1" if p.graph_estimate is None else p.graph_estimate
-    return graph_estimate_bytes(cfg, p) if p.cuda_graphs and inside else 0
+    return graph_estimate_bytes(cfg, p) if p.cuda_graphs and inside and estimated_here(p) else 0
+
+
+# The platforms whose profile runs the estimate, from the release that added each (gpu_worker.py
+# determine_available_memory: ``current_platform.is_cuda()`` in 0.21 to 0.25, ``is_cuda_alike()`` from
+# 0.26, ``or current_platform.is_xpu()`` from 0.31); elsewhere the graphs are captured after the cache.
+GRAPH_ESTIMATE_PLATFORMS: dict[str, tuple[int, int, int]] = {"cuda": (0, 0, 0), "rocm": (0, 26, 0),
+                                                              "xpu": (0, 31, 0)}
+
+
+def estimated_here(p: VllmParams) -> bool:
+    """Whether vLLM's profile on ``p.platform`` runs the CUDA graph estimate (GRAPH_ESTIMATE_PLATFORMS)."""
+    first = GRAPH_ESTIMATE_PLATFORMS.get(p.platform)
+    return first is not None and p.release >= first
 
 
 def graph_estimate_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     """vLLM's CUDA graph estimate (GRAPH_ESTIMATE): a base plus a rate per layer per captured graph."""
-    base, per_layer_graph = GRAPH_ESTIMATE.get(p.platform, GRAPH_ESTIMATE["cuda"])
+    base, per_layer_graph = GRAPH_ESTIMATE["rocm" if p.platform == "rocm" else "cuda"]
     return base + per_layer_graph * cfg.n_layers * captured_graphs(cfg, p)
 
 
@@ -369,6 +385,10 @@ GRAPH_BYTES_PER_LAYER_SIZE = {False: round(0.23 * MiB), True: round(0.40 * MiB)}
 V0_CAPTURE_SIZES = (1, 2, 4, *range(8, 8193, 8))
 PIECEWISE_ONLY = frozenset({"v1-0.9", "v1-0.8"})
 MAX_CAPTURE_SIZE = {"gpt_oss": 1024}  # by family; 512 otherwise
+# From 0.28 a data-centre Blackwell GPU (capability family 10.x: B200, GB200, B300) captures up to 1024 by
+# default (config/vllm.py: ``1024 if current_platform.is_device_capability_family(100) else 512``)
+BLACKWELL_CAPTURE_RELEASE = (0, 28, 0)
+DATACENTER_BLACKWELL = re.compile(r"\bG?B(?:100|200|300)\b", re.I)
 
 
 def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
@@ -380,7 +400,9 @@ def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
     # with speculative decoding a decode step of a request holds 1 + num_speculative_tokens tokens
     # (speculative.py CAPTURE_BOUND_RELEASE)
     query = 1 + (p.speculative_tokens if p.release >= CAPTURE_BOUND_RELEASE else 0)
-    default = 512 if p.engine == "v1-0.8" else min(2 * p.max_num_seqs * query, 512)
+    blackwell = (p.release >= BLACKWELL_CAPTURE_RELEASE and p.gpu_name is not None
+                 and DATACENTER_BLACKWELL.search(p.gpu_name) is not None)
+    default = 512 if p.engine == "v1-0.8" else min(2 * p.max_num_seqs * query, 1024 if blackwell else 512)
     # the model's own bound (gpt-oss) came with max_cudagraph_capture_size, after 0.11.0
     model_bound = None if early else MAX_CAPTURE_SIZE.get(cfg.family)
     top = min(p.max_capture_size or model_bound or default, p.max_num_batched_tokens)
