@@ -999,3 +999,13 @@ def test_datacentre_blackwell_captures_up_to_1024_from_0_28():
         m = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=180 * GIB, gpu_name=name,
                         release=release, model_runner="v1")
         assert captured_graphs(LLAMA, m.params) == graphs, (name, release)
+
+
+@pytest.mark.parametrize("gpu", [None, 24 * GIB, 80 * GIB, 180 * GIB])
+def test_an_engine_built_in_a_script_takes_the_schedulers_defaults(gpu):
+    # AsyncLLMEngine.from_engine_args (UsageContext.ENGINE_CONTEXT): get_batch_defaults has no row for it,
+    # so SchedulerConfig's 2048 tokens and 128 sequences, whatever the GPU (vllm/abortdemo-*: FULL graphs up
+    # to 128 sequences)
+    p = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=gpu, entrypoint="engine",
+                    release=(0, 30, 0)).params
+    assert (p.max_num_batched_tokens, p.max_num_seqs) == (2048, 128)

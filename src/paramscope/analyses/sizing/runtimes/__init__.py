@@ -193,10 +193,12 @@ RUNTIMES: tuple[Runtime, ...] = (
                                                    "pipeline stage, comma-separated (default: even, the "
                                                    "remainder to the stages before the last)",
                     metavar="N,N,…"),
-             Option("entrypoint", str, "serve", "how vLLM is started: serve (`vllm serve`) or llm (the "
+             Option("entrypoint", str, "serve", "how vLLM is started: serve (`vllm serve`), llm (the "
                                                 "offline LLM class, whose V1 defaults batch more tokens "
-                                                "per step: 16384 on GPUs of 70 GiB and more, else 8192)",
-                    choices=("serve", "llm")),
+                                                "per step: 16384 on GPUs of 70 GiB and more, else 8192) "
+                                                "or engine (an AsyncLLMEngine built in a script: 2048 "
+                                                "tokens and 128 sequences on any GPU)",
+                    choices=("serve", "llm", "engine")),
              Option("enable_expert_parallel", bool, False, "vLLM --enable-expert-parallel: an MoE "
                                                          "model's experts whole on each GPU (E / N of "
                                                          "them), not each expert split over the GPUs"),

@@ -27,7 +27,14 @@ SERVE_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_to
 # logs "Chunked prefill is enabled with max_num_batched_tokens=16384" (vLLM 0.10.2, llava-v1.6-mistral-7b,
 # code index file id 34680831065).
 LLM_CLASS_DEFAULTS = {True: (16384, 1024), False: (8192, 256)}
-DEFAULTS_BY_ENTRYPOINT = {"serve": SERVE_DEFAULTS, "llm": LLM_CLASS_DEFAULTS}
+# An engine built in a script (AsyncLLMEngine.from_engine_args, UsageContext.ENGINE_CONTEXT), which
+# get_batch_defaults has no row for: SchedulerConfig's own defaults, 2048 tokens and 128 sequences
+# (config/scheduler.py DEFAULT_MAX_NUM_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, 0.21 to 0.34) on any GPU.
+# Checked: two AsyncLLMEngine logs of 0.22 print "PIECEWISE=35 (largest=256), FULL=19 (largest=128)"
+# (vllm/abortdemo-*, fastapi-*)
+ENGINE_CONTEXT_DEFAULTS = {True: (2048, 128), False: (2048, 128)}
+DEFAULTS_BY_ENTRYPOINT = {"serve": SERVE_DEFAULTS, "llm": LLM_CLASS_DEFAULTS,
+                          "engine": ENGINE_CONTEXT_DEFAULTS}
 # From 0.28.0 a third tier: GPUs with ≥ 160 GiB as torch reports them (B200, B300, MI300X, MI325X, MI355X)
 # get 16384 tokens and 1024 sequences for `vllm serve` too ("for GPUs like B200/B300 with >= 160GB memory,
 # use the largest defaults"; not in 0.27.0's arg_utils.py). Checked: Gemma 4 on an MI300X under 0.31.1
@@ -452,7 +459,7 @@ def resolve_params(
     if engine not in ENGINES:
         raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
     if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
-        raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm)")
+        raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm, engine)")
     release = FAMILY_LAST[engine] if release is None else release
     platform = platform or platform_from_name(gpu_name)
     extensible = extensible_on(release, platform, kv_cache_memory_bytes)
@@ -504,6 +511,8 @@ def batch_defaults(entrypoint: str, gpu_memory_bytes: int | None, gpu_name: str 
     no GPU given: a large one's."""
     gb10 = (gpu_name is not None and GB10_NAME.search(gpu_name) is not None
             and release >= GB10_SMALL_TIER_RELEASE)
+    if entrypoint == "engine":  # no row of get_batch_defaults: SchedulerConfig's defaults on any GPU
+        return ENGINE_CONTEXT_DEFAULTS[True]
     huge = gpu_memory_bytes is not None and gpu_memory_bytes >= HUGE_GPU_BYTES
     if release >= HUGE_GPU_RELEASE and huge and not gb10:
         return HUGE_GPU_DEFAULTS
