@@ -34,7 +34,7 @@ from paramscope.analyses.sizing.runtimes.vllm.weights import (
     kv_heads_per_rank,
     rope_cache_bytes,
 )
-from paramscope.errors import UnsupportedError
+from paramscope.errors import UnsupportedError, UsageError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
@@ -1009,3 +1009,23 @@ def test_an_engine_built_in_a_script_takes_the_schedulers_defaults(gpu):
     p = vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, gpu_memory_bytes=gpu, entrypoint="engine",
                     release=(0, 30, 0)).params
     assert (p.max_num_batched_tokens, p.max_num_seqs) == (2048, 128)
+
+
+def test_performance_mode():
+    # interactivity: every size from 1 to 32, then the usual steps (r49v-lfm25-*: "PIECEWISE=76
+    # (largest=512), FULL=60 (largest=256)" at 256 sequences); throughput: both batch defaults doubled
+    from paramscope.analyses.sizing.runtimes.vllm.profile import captured_graphs
+
+    kw = dict(context=8192, gpu_memory_bytes=24 * GIB, release=(0, 26, 0), model_runner="v1")
+    interactive = vllm_memory(LLAMA, LLAMA_WEIGHTS, performance_mode="interactivity", **kw).params
+    assert captured_graphs(LLAMA, interactive) == 76 + 60
+    balanced = vllm_memory(LLAMA, LLAMA_WEIGHTS, **kw).params
+    assert captured_graphs(LLAMA, balanced) == 51 + 35
+    throughput = vllm_memory(LLAMA, LLAMA_WEIGHTS, performance_mode="throughput", **kw).params
+    assert (throughput.max_num_batched_tokens, throughput.max_num_seqs) == (4096, 512)
+    given = vllm_memory(LLAMA, LLAMA_WEIGHTS, performance_mode="throughput", max_num_seqs=64, **kw).params
+    assert (given.max_num_batched_tokens, given.max_num_seqs) == (4096, 64)  # what is given stays
+    with pytest.raises(UsageError, match=r"came with 0\.17"):
+        vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, performance_mode="throughput", release=(0, 16, 0))
+    with pytest.raises(UsageError, match="performance-mode 'fast'"):
+        vllm_memory(LLAMA, LLAMA_WEIGHTS, context=8192, performance_mode="fast")

@@ -421,6 +421,17 @@ def model_runner(r: Record) -> str | None:
     return "v1" if "gpu_model_runner.py" in r.log else None
 
 
+PERFORMANCE_MODE_LINES = (re.compile(r"Performance mode set to '(\w+)'"),
+                          re.compile(r"'performance_mode': '(\w+)'"))
+
+
+def performance_mode(r: Record) -> str:
+    """--performance-mode as the log prints it ("Performance mode set to 'interactivity'", or the
+    non-default args), else vLLM's default."""
+    found = next((m.group(1) for pattern in PERFORMANCE_MODE_LINES if (m := pattern.search(r.log))), None)
+    return found or "balanced"
+
+
 def graph_estimate(r: Record) -> bool | None:
     """Whether the record's profile took the CUDA graph estimate into the budget (runtimes/vllm/engine.py
     ``graph_estimate``): yes for a release before 0.21 whose log says it did
@@ -565,7 +576,7 @@ def predict_vllm(model: Model, r: Record) -> dict[str, float]:
         mla_absorption=mla_absorption(model, r, engine),
         max_cudagraph_capture_size=r.setting("max_cudagraph_capture_size"),
         graph_estimate=graph_estimate(r), model_runner=model_runner(r),
-        speculative_method=spec.method if spec else None,
+        speculative_method=spec.method if spec else None, performance_mode=performance_mode(r),
         disable_hybrid_kv_cache_manager=bool(r.setting("disable_hybrid_kv_cache_manager")),
         async_scheduling=async_scheduling(r), release=record_release(r),
         device_hole_bytes=0 if r.model.get("weights") else vllm_device_holes(model, tp),

@@ -379,7 +379,7 @@ def vllm_parallel(model: Model, req: MemoryRequest, devices: int) -> tuple[int, 
 VLLM_FLAGS = ("max_num_batched_tokens", "enforce_eager", "max_cudagraph_capture_size", "skip_mm_profiling",
               "limit_mm_per_prompt", "language_model_only", "enable_expert_parallel",
               "disable_hybrid_kv_cache_manager", "enable_prefix_caching", "no_enable_prefix_caching",
-              "speculative_config")
+              "speculative_config", "performance_mode")
 VLLM_ON_OFF = {"async_scheduling": ("--async-scheduling", "--no-async-scheduling"),
                "enable_chunked_prefill": ("--enable-chunked-prefill", "--no-enable-chunked-prefill")}
 
@@ -406,6 +406,8 @@ def _vllm_flags(req: MemoryRequest) -> str:
             if spec is not None:
                 value = json.dumps({"method": spec.method, "num_speculative_tokens": spec.tokens},
                                    separators=(",", ":"))
+        if name == "performance_mode" and value == "balanced":  # vLLM's default: no flag
+            continue
         flag = "--" + name.replace("_", "-")
         if value is True:
             out.append(flag)

@@ -244,6 +244,10 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "three for Mamba-2 layers from 0.32 (the default from 0.26)"),
              Option("no_enable_prefix_caching", bool, False, "vLLM --no-enable-prefix-caching: a hybrid "
                     "model's state in 'none' mode, one block a request (the default before 0.21)"),
+             Option("performance_mode", str, "balanced", "vLLM --performance-mode (0.17 on): interactivity "
+                    "captures every CUDA graph size from 1 to 32; throughput doubles the default "
+                    "max_num_batched_tokens and max_num_seqs",
+                    choices=("balanced", "interactivity", "throughput")),
              Option("vllm_model_runner", str, "auto", "vLLM's model runner (VLLM_USE_V2_MODEL_RUNNER; auto: "
                     "the release's default, V2 for a dense text model from 0.25 and every model from 0.29): "
                     "V2 before 0.29 takes no CUDA graph estimate into the budget",

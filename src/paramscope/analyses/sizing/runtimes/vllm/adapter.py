@@ -480,7 +480,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     drafter_replicated_bytes=drafter_replicated(model, spec),
                     model_runner=None if option(req, "vllm_model_runner") == "auto"
                     else option(req, "vllm_model_runner"),
-                    speculative_method=spec.method if spec else None)
+                    speculative_method=spec.method if spec else None,
+                    performance_mode=option(req, "performance_mode"))
     host = sum(s.moved_bytes for s in offload) * tp
     n = req.n_devices
     notes: tuple[str, ...] = (kv_note,) if kv_note else ()

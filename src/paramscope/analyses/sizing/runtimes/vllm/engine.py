@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from paramscope.analyses.sizing.runtimes.common import CUDA_ALIKE
-from paramscope.errors import UnsupportedError
+from paramscope.errors import UnsupportedError, UsageError
 from paramscope.model import ArchConfig
 from paramscope.model.dtypes import DType
 from paramscope.records import record
@@ -218,6 +218,11 @@ V2_MOE_ARCHITECTURES: dict[str, tuple[Release, bool]] = {
 ROCM_V1_ARCHITECTURES = frozenset({"DeepseekV32ForCausalLM", "DeepseekV4ForCausalLM", "GlmMoeDsaForCausalLM"})
 V2_SPECULATIVE_METHODS = frozenset({"eagle", "eagle3", "mtp", "dflash", "dspark"})
 MODEL_RUNNERS = ("v1", "v2")
+# --performance-mode (config/vllm.py PerformanceMode, 0.17 on; not in 0.16): interactivity captures every
+# CUDA graph size from 1 to 32 (profile.py captured_graphs); throughput doubles the batch defaults
+# (engine/arg_utils.py: "If throughput mode is set, double max_num_batched_tokens and max_num_seqs")
+PERFORMANCE_MODES = ("balanced", "interactivity", "throughput")
+PERFORMANCE_MODE_RELEASE: Release = (0, 17, 0)
 
 
 def default_model_runner(cfg: ArchConfig, release: Release, platform: str,
@@ -332,6 +337,7 @@ class VllmParams:
     drafter_replicated: int = 0
     draft_layers: int = 0  # the MTP drafter's attention layers, in the KV cache beside the model's
     model_runner: str = "v1"  # "v1" (gpu_model_runner.py) or "v2" (v1/worker/gpu/model_runner.py)
+    performance_mode: str = "balanced"  # --performance-mode: balanced, interactivity or throughput (0.17 on)
 
 
 # A sliding-window layer admits a request with blocks for window − 1 tokens and the tokens in flight
@@ -450,7 +456,7 @@ def resolve_params(
     max_num_batched_tokens: int | None, max_num_seqs: int | None, cuda_graphs: bool, tensor_parallel: int,
     engine: str = "v1", chunked_prefill: bool | None = None, gpu_name: str | None = None,
     entrypoint: str = "serve", release: Release | None = None, platform: str | None = None,
-    kv_cache_memory_bytes: int | None = None, multimodal: bool = False,
+    kv_cache_memory_bytes: int | None = None, multimodal: bool = False, performance_mode: str = "balanced",
 ) -> VllmParams:
     """Fill vLLM's defaults the way `vllm serve` (or the offline ``LLM`` class, ``entrypoint`` "llm") of
     that engine family does, and refuse what it refuses. ``platform``: runtimes/common.py gpu_platform
@@ -458,9 +464,14 @@ def resolve_params(
     engine builds (V0 then leaves chunked prefill off, ``v0_chunks_by_default``)."""
     if engine not in ENGINES:
         raise UnsupportedError(f"unknown vLLM engine family {engine!r} (known: {', '.join(ENGINES)})")
+    if performance_mode not in PERFORMANCE_MODES:
+        raise UsageError(f"vLLM --performance-mode {performance_mode!r}: {', '.join(PERFORMANCE_MODES)}")
     if entrypoint not in DEFAULTS_BY_ENTRYPOINT:
         raise UnsupportedError(f"unknown vLLM entrypoint {entrypoint!r} (known: serve, llm, engine)")
     release = FAMILY_LAST[engine] if release is None else release
+    if performance_mode != "balanced" and release < PERFORMANCE_MODE_RELEASE:
+        raise UsageError(f"vLLM --performance-mode came with 0.17 (not in 0.16), "
+                         f"not {'.'.join(map(str, release))}")
     platform = platform or platform_from_name(gpu_name)
     extensible = extensible_on(release, platform, kv_cache_memory_bytes)
     if engine in V0_FAMILIES:
@@ -474,6 +485,8 @@ def resolve_params(
                                    "is the V0 engine's (--engine v0)")
         chunked = True
         default_tokens, default_seqs = batch_defaults(entrypoint, gpu_memory_bytes, gpu_name, release)
+        if performance_mode == "throughput":  # arg_utils.py: both defaults doubled (what is given stays)
+            default_tokens, default_seqs = 2 * default_tokens, 2 * default_seqs
     utilization = (default_utilization(engine, extensible) if gpu_memory_utilization is None
                    else gpu_memory_utilization)
     p = VllmParams(context, batch, tensor_parallel, _or(block_size, default_block_size(release, cfg.is_mla)),
@@ -481,7 +494,7 @@ def resolve_params(
                    kv_type or dtype, dtype, gpu_memory_bytes, utilization, cuda_graphs, engine,
                    chunked, gpu_name=gpu_name, entrypoint=entrypoint,
                    kv_cache_memory_bytes=kv_cache_memory_bytes, release=release, extensible=extensible,
-                   platform=platform)
+                   platform=platform, performance_mode=performance_mode)
     _check(p)
     return p
 

@@ -96,6 +96,7 @@ def vllm_memory(
     graph_estimate: bool | None = None,
     model_runner: str | None = None,
     speculative_method: str | None = None,
+    performance_mode: str = "balanced",
     disable_hybrid_kv_cache_manager: bool = False,
     async_scheduling: bool | None = None,
     release: Release | None = None,
@@ -154,6 +155,7 @@ def vllm_memory(
     True: 0.19-0.20 with VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1). ``model_runner``: "v1" or "v2"
     (VLLM_USE_V2_MODEL_RUNNER; None: the release's default for the model, engine.py
     ``default_model_runner``, which ``speculative_method`` enters); V2 before 0.29 takes no estimate.
+    ``performance_mode``: --performance-mode (engine.py PERFORMANCE_MODES).
     ``pipeline_parallel`` > 1: the layers in that many stages
     (``pp_stage_layers``; ``pp_partition`` is VLLM_PP_LAYER_PARTITION), each stage on
     ``tensor_parallel`` GPUs; ``stage_weights`` each stage's weights before the tensor-parallel split
@@ -171,7 +173,8 @@ def vllm_memory(
                        max_num_seqs=max_num_seqs, cuda_graphs=cuda_graphs, tensor_parallel=tensor_parallel,
                        engine=engine, chunked_prefill=chunked_prefill, gpu_name=gpu_name,
                        entrypoint=entrypoint, release=release, platform=platform,
-                       kv_cache_memory_bytes=kv_cache_memory_bytes, multimodal=vision is not None)
+                       kv_cache_memory_bytes=kv_cache_memory_bytes, multimodal=vision is not None,
+                       performance_mode=performance_mode)
     if model_runner is not None and model_runner not in MODEL_RUNNERS:
         raise UsageError(f"vLLM model runner {model_runner!r}: v1 or v2")
     runner = "v1" if engine in V0_FAMILIES else (

@@ -385,6 +385,7 @@ GRAPH_BYTES_PER_LAYER_SIZE = {False: round(0.23 * MiB), True: round(0.40 * MiB)}
 V0_CAPTURE_SIZES = (1, 2, 4, *range(8, 8193, 8))
 PIECEWISE_ONLY = frozenset({"v1-0.9", "v1-0.8"})
 MAX_CAPTURE_SIZE = {"gpt_oss": 1024}  # by family; 512 otherwise
+MAX_TOKENS_CAPTURED_RELEASE = (0, 21, 0)
 # From 0.28 a data-centre Blackwell GPU (capability family 10.x: B200, GB200, B300) captures up to 1024 by
 # default (config/vllm.py: ``1024 if current_platform.is_device_capability_family(100) else 512``)
 BLACKWELL_CAPTURE_RELEASE = (0, 28, 0)
@@ -409,8 +410,14 @@ def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
     if early:
         piecewise = [s for s in (1, 2, 4, *range(8, top + 1, 8)) if s <= top]
     else:
-        piecewise = [*(s for s in (1, 2, 4) if s <= top), *range(8, min(top + 1, 256), 8),
-                     *range(256, top + 1, 16)]
+        # --performance-mode interactivity captures every size from 1 to 32 (config/vllm.py, 0.17 on)
+        small = range(1, min(top, 32) + 1) if p.performance_mode == "interactivity" else (1, 2, 4)
+        sizes = {*(s for s in small if s <= top), *range(8, min(top + 1, 256), 8), *range(256, top + 1, 16)}
+        # from 0.21 max_num_batched_tokens itself where it is within the bound ("ensure max_num_tokens is
+        # captured")
+        if p.release >= MAX_TOKENS_CAPTURED_RELEASE and p.max_num_batched_tokens <= top:
+            sizes.add(p.max_num_batched_tokens)
+        piecewise = sorted(sizes)
     # FULL graphs for the uniform decode batches: from one request to max_num_seqs requests of 1 + k
     # tokens each (v1/cudagraph_dispatcher.py: uniform_decode_query_len <= x <= that × max_num_seqs)
     full = 0 if p.engine in PIECEWISE_ONLY else sum(query <= s <= p.max_num_seqs * query for s in piecewise)
