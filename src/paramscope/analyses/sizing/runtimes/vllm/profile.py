@@ -344,7 +344,7 @@ def cuda_graph_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     after the cache is sized, outside the budget); from 0.34 (``p.extensible``) the graphs as captured,
     before the cache is sized."""
     if p.cuda_graphs and p.extensible:
-        return GRAPH_BYTES_PER_LAYER_SIZE[cfg.is_moe] * cfg.n_layers * captured_graphs(cfg, p)
+        return capture_bytes(cfg, p)
     inside = p.engine == "v1" if p.graph_estimate is None else p.graph_estimate
     return graph_estimate_bytes(cfg, p) if p.cuda_graphs and inside and estimated_here(p) else 0
 
@@ -429,6 +429,16 @@ def captured_graph_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     one whose profile takes the estimate in (``cuda_graph_bytes``); 0 with --enforce-eager."""
     if not p.cuda_graphs or cuda_graph_bytes(cfg, p):
         return 0
+    return capture_bytes(cfg, p)
+
+
+def capture_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """The graph pool as captured after the cache is sized: GRAPH_BYTES_PER_LAYER_SIZE on CUDA; on ROCm the
+    estimate's own rule (GRAPH_ESTIMATE), which HIP's captures follow: the eight MI300X logs capture within
+    2 % of their estimates, and Gemma 3 4B under 0.23 (vllm/orbit-*, graphs after the cache) took 3.74 GiB
+    for 34 layers × 102 graphs, 3.79 by the rule, where CUDA's per-layer rule gives 0.78."""
+    if p.platform == "rocm":
+        return graph_estimate_bytes(cfg, p)
     return GRAPH_BYTES_PER_LAYER_SIZE[cfg.is_moe] * cfg.n_layers * captured_graphs(cfg, p)
 
 
