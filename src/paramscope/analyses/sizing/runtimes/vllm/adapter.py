@@ -478,8 +478,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     vision=vision, mm_limits=mm_limits, speculative_tokens=speculative_tokens(spec),
                     draft_layers=draft_layers(model, spec),
                     drafter_replicated_bytes=drafter_replicated(model, spec),
-                    model_runner=None if option(req, "vllm_model_runner") == "auto"
-                    else option(req, "vllm_model_runner"),
+                    model_runner=None if (runner := option(req, "vllm_model_runner")) == "auto" else runner,
                     speculative_method=spec.method if spec else None,
                     performance_mode=option(req, "performance_mode"))
     host = sum(s.moved_bytes for s in offload) * tp

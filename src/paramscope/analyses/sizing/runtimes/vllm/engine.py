@@ -32,9 +32,9 @@ LLM_CLASS_DEFAULTS = {True: (16384, 1024), False: (8192, 256)}
 # (config/scheduler.py DEFAULT_MAX_NUM_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, 0.21 to 0.34) on any GPU.
 # Checked: two AsyncLLMEngine logs of 0.22 print "PIECEWISE=35 (largest=256), FULL=19 (largest=128)"
 # (vllm/abortdemo-*, fastapi-*)
-ENGINE_CONTEXT_DEFAULTS = {True: (2048, 128), False: (2048, 128)}
+ENGINE_CONTEXT_DEFAULTS = (2048, 128)
 DEFAULTS_BY_ENTRYPOINT = {"serve": SERVE_DEFAULTS, "llm": LLM_CLASS_DEFAULTS,
-                          "engine": ENGINE_CONTEXT_DEFAULTS}
+                          "engine": dict.fromkeys((True, False), ENGINE_CONTEXT_DEFAULTS)}
 # From 0.28.0 a third tier: GPUs with ≥ 160 GiB as torch reports them (B200, B300, MI300X, MI325X, MI355X)
 # get 16384 tokens and 1024 sequences for `vllm serve` too ("for GPUs like B200/B300 with >= 160GB memory,
 # use the largest defaults"; not in 0.27.0's arg_utils.py). Checked: Gemma 4 on an MI300X under 0.31.1
@@ -525,7 +525,7 @@ def batch_defaults(entrypoint: str, gpu_memory_bytes: int | None, gpu_name: str 
     gb10 = (gpu_name is not None and GB10_NAME.search(gpu_name) is not None
             and release >= GB10_SMALL_TIER_RELEASE)
     if entrypoint == "engine":  # no row of get_batch_defaults: SchedulerConfig's defaults on any GPU
-        return ENGINE_CONTEXT_DEFAULTS[True]
+        return ENGINE_CONTEXT_DEFAULTS
     huge = gpu_memory_bytes is not None and gpu_memory_bytes >= HUGE_GPU_BYTES
     if release >= HUGE_GPU_RELEASE and huge and not gb10:
         return HUGE_GPU_DEFAULTS
