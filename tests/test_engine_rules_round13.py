@@ -34,7 +34,7 @@ LLAMA = ArchConfig(family="llama", architecture="LlamaForCausalLM", n_layers=32,
 
 @pytest.mark.parametrize(("name", "cc"), [
     ("NVIDIA H100 80GB HBM3", 90), ("NVIDIA H200", 90), ("NVIDIA GH200 480GB", 90), ("NVIDIA H20", 90),
-    ("NVIDIA B200", 100), ("NVIDIA GB200", 100), ("NVIDIA B100", 100), ("NVIDIA B300", None),
+    ("NVIDIA B200", 100), ("NVIDIA GB200", 100), ("NVIDIA B100", 100), ("NVIDIA B300", 103),
     ("NVIDIA A100-SXM4-80GB", None),
     ("NVIDIA L40S", None), ("NVIDIA GeForce RTX 5090", None), (None, None)])
 def test_capability_by_the_drivers_name(name, cc):
@@ -62,6 +62,7 @@ def test_the_allreduce_fusion_workspace_where_vllm_fuses():
     assert allreduce_fusion_bytes(_params("v1", 8, h100)) == round(FUSION_WORKSPACE * 0.5 / 64)
     for p in (_params("v1", 1, h100), _params("v1", 2, h100, eager=True), _params("v1-early", 2, h100),
               _params("v1", 2, "NVIDIA A100-SXM4-80GB"), _params("v1", 6, h100),
+              _params("v1", 2, "NVIDIA B300 SXM6 AC"),  # SM 10.3: the fusion table has no row for it
               replace(_params("v1", 2, "NVIDIA H100 PCIe"), nvlink=False)):
         assert allreduce_fusion_bytes(p) == 0
 

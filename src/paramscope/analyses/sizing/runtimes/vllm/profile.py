@@ -309,13 +309,14 @@ FUSION_MAX_MB: dict[int, dict[int, float]] = {90: {2: 64, 4: 2, 8: 0.5}, 100: {2
 FUSION_WORKSPACE = 1570 * MiB
 FUSION_WHOLE_UP_TO_TP = 4
 FUSION_FAMILIES = frozenset({"v1-0.16", "v1"})
-# CUDA capability by the driver's name of the GPU (SM 9.0 Hopper, SM 10.x Blackwell datacenter parts)
+# CUDA capability by the driver's name of the GPU (SM 9.0 Hopper; SM 10.0 and 10.3 the data-centre
+# Blackwells, B300 the latter, which FUSION_MAX_MB has no row for)
 CAPABILITY_BY_NAME = ((90, re.compile(r"\bG?H(?:100|200|800|20)\b", re.I)),
-                      (100, re.compile(r"\bG?B(?:100|200)\b", re.I)))  # B300 is SM 10.3: not in the table
+                      (100, re.compile(r"\bG?B(?:100|200)\b", re.I)), (103, re.compile(r"\bG?B300\b", re.I)))
 
 
 def capability(gpu_name: str | None) -> int | None:
-    """The GPU's CUDA capability family (90, 100) where its name says so (CAPABILITY_BY_NAME), else None."""
+    """The GPU's CUDA capability (90, 100, 103) where its name says so (CAPABILITY_BY_NAME), else None."""
     for cc, pattern in CAPABILITY_BY_NAME:
         if gpu_name is not None and pattern.search(gpu_name):
             return cc
@@ -331,7 +332,7 @@ def allreduce_fusion_bytes(p: VllmParams) -> int:
     # runs unfused): PCIe-only boards take none
     if p.engine not in FUSION_FAMILIES or not p.cuda_graphs or cc is None or not p.nvlink:
         return 0
-    size_mb = FUSION_MAX_MB[cc].get(p.tensor_parallel)
+    size_mb = FUSION_MAX_MB.get(cc, {}).get(p.tensor_parallel)
     if size_mb is None:
         return 0
     if p.tensor_parallel <= FUSION_WHOLE_UP_TO_TP:
@@ -389,7 +390,6 @@ MAX_TOKENS_CAPTURED_RELEASE = (0, 21, 0)
 # From 0.28 a data-centre Blackwell GPU (capability family 10.x: B200, GB200, B300) captures up to 1024 by
 # default (config/vllm.py: ``1024 if current_platform.is_device_capability_family(100) else 512``)
 BLACKWELL_CAPTURE_RELEASE = (0, 28, 0)
-DATACENTER_BLACKWELL = re.compile(r"\bG?B(?:100|200|300)\b", re.I)
 
 
 def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
@@ -401,8 +401,7 @@ def captured_graphs(cfg: ArchConfig, p: VllmParams) -> int:
     # with speculative decoding a decode step of a request holds 1 + num_speculative_tokens tokens
     # (speculative.py CAPTURE_BOUND_RELEASE)
     query = 1 + (p.speculative_tokens if p.release >= CAPTURE_BOUND_RELEASE else 0)
-    blackwell = (p.release >= BLACKWELL_CAPTURE_RELEASE and p.gpu_name is not None
-                 and DATACENTER_BLACKWELL.search(p.gpu_name) is not None)
+    blackwell = p.release >= BLACKWELL_CAPTURE_RELEASE and (capability(p.gpu_name) or 0) // 10 == 10
     default = 512 if p.engine == "v1-0.8" else min(2 * p.max_num_seqs * query, 1024 if blackwell else 512)
     # the model's own bound (gpt-oss) came with max_cudagraph_capture_size, after 0.11.0
     model_bound = None if early else MAX_CAPTURE_SIZE.get(cfg.family)
