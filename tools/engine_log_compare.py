@@ -74,6 +74,7 @@ from paramscope.analyses.sizing.runtimes.vllm.speculative import parse_speculati
 from paramscope.analyses.sizing.runtimes.vllm.weights import device_holes as vllm_device_holes
 from paramscope.analyses.sizing.runtimes.vllm.weights import loaded_tails as vllm_loaded_tails
 from paramscope.analyses.sizing.runtimes.vllm.weights import mla_stored
+from paramscope.analyses.sizing.serving_dtype import model_type, served_in, sglang_auto_dtype, vllm_auto_dtype
 from paramscope.analyses.sizing.weights import reprice
 from paramscope.errors import ParamscopeError
 from paramscope.knowledge.hardware import Device, find_device
@@ -528,9 +529,13 @@ def record_mm_limits(r: Record) -> dict[str, int] | None:
 
 
 def vllm_built_model(model: Model, r: Record) -> Model:
-    """The model as the record's vLLM built it (adapter.py ``built_model``): K copied into the fused QKV's V
-    slot where the values are the keys, and without the towers its limits leave unbuilt (a text-only
-    checkpoint: every one)."""
+    """The model as the record's vLLM built it (adapter.py ``built_model``): in the type --dtype auto
+    resolves to where the record states none, K copied into the fused QKV's V slot where the values are the
+    keys, and without the towers its limits leave unbuilt (a text-only checkpoint: every one)."""
+    if r.setting("dtype") in (None, "auto"):  # a stated --dtype re-prices the weights (cast_scheme)
+        auto = vllm_auto_dtype(request_model_dtype(model.tensors), model_type(model), gpu_device(r),
+                               effective_record_release(r))
+        model = served_in(model, "vLLM", auto)[0]
     model = with_speculation(model, effective_record_release(r),
                              parse_speculative_config(r.setting("speculative_config")))[0]
     model = with_fused_v_slots(model)[0]
@@ -1099,6 +1104,9 @@ def sglang_platform(r: Record) -> str:
 
 
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:
+    if r.setting("dtype") in (None, "auto"):  # as runtimes/sglang.py built_model
+        model = served_in(model, "SGLang", sglang_auto_dtype(request_model_dtype(model.tensors),
+                                                             model_type(model)))[0]
     model = with_fused_v_slots(model)[0]  # SGLang's fused QKV, as vLLM's (vllm_built_model)
     cfg = model.config
     assert cfg is not None

@@ -815,7 +815,8 @@ def disable_hybrid_swa(cfg: ArchConfig, req: MemoryRequest) -> bool | None:
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
 def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...]]:
-    """The model as SGLang builds it (the runtime table's ``Runtime.built``): without the checkpoint's
+    """The model as SGLang builds it (the runtime table's ``Runtime.built``): in the type --dtype auto
+    resolves to (serving_dtype.py: a float32 checkpoint in 16 bits), without the checkpoint's
     multi-token-prediction layers (sizing/mtp.py; its EAGLE-style MTP drafter, a worker of its own, is not
     modelled), and K copied into the fused QKV's V slot where the values are the keys (loaded.py
     ``with_fused_v_slots``)."""
@@ -825,8 +826,12 @@ def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...
 def _built(model: Model) -> tuple[Model, tuple[str, ...]]:
     from paramscope.analyses.sizing.loaded import with_fused_v_slots
     from paramscope.analyses.sizing.mtp import without_mtp
+    from paramscope.analyses.sizing.serving_dtype import model_type, served_in, sglang_auto_dtype
 
-    model, notes = without_mtp(model, "SGLang")
+    dtype = sglang_auto_dtype(model_dtype(model.tensors), model_type(model))
+    model, notes = served_in(model, "SGLang", dtype)
+    model, more = without_mtp(model, "SGLang")
+    notes += more
     model, more = with_fused_v_slots(model)
     return model, notes + more
 

@@ -62,9 +62,11 @@ from paramscope.analyses.sizing.runtimes.weight_offload import (
     CpuOffload,
     cpu_offload,
 )
+from paramscope.analyses.sizing.serving_dtype import model_type, served_in, vllm_auto_dtype
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge.families.mtp import mtp_family, mtp_layer_count, mtp_matcher
 from paramscope.model import ArchConfig, Model
+from paramscope.model.dtypes import DType
 from paramscope.model.memo import ModelMemo
 from paramscope.records import replace
 from paramscope.units import counted
@@ -173,8 +175,9 @@ def asked_mm_limits(req: MemoryRequest) -> dict[str, int] | None:
 
 def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...]]:
     """The model as vLLM builds it for the request, with a note for each change (the runtime table's
-    ``Runtime.built``): K copied into the fused QKV's V slot where the values are the keys
-    (``with_fused_v_slots``), and without the towers the per-prompt limits turn off (``towers_left_out``)."""
+    ``Runtime.built``): in the type --dtype auto resolves to (serving_dtype.py: a float32 checkpoint in 16
+    bits), K copied into the fused QKV's V slot where the values are the keys (``with_fused_v_slots``), and
+    without the towers the per-prompt limits turn off (``towers_left_out``)."""
     engine, release = engine_and_release(req)
     effective = effective_release(engine, release)
     everything_off = bool(option(req, "language_model_only"))
@@ -185,13 +188,16 @@ def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...
                                "the limits (runtimes/vllm/towers.py)")
     limits = parse_mm_limits(option(req, "limit_mm_per_prompt")) or {}
     spec = speculation(req, engine)
-    key = (tuple(sorted(limits.items())), everything_off, effective, spec)
-    return _BUILT.get(model, key, lambda: _built(model, limits, everything_off, effective, spec))
+    dtype = vllm_auto_dtype(model_dtype(model.tensors), model_type(model), req.device, effective)
+    key = (tuple(sorted(limits.items())), everything_off, effective, spec, dtype)
+    return _BUILT.get(model, key, lambda: _built(model, limits, everything_off, effective, spec, dtype))
 
 
 def _built(model: Model, limits: dict[str, int], everything_off: bool,
-           release: Release, spec: Speculation | None) -> tuple[Model, tuple[str, ...]]:
-    model, notes = with_speculation(model, release, spec)
+           release: Release, spec: Speculation | None, dtype: DType) -> tuple[Model, tuple[str, ...]]:
+    model, notes = served_in(model, "vLLM", dtype)
+    model, more = with_speculation(model, release, spec)
+    notes += more
     model, more = with_fused_v_slots(model)
     notes += more
     model, more = towers_left_out(model, limits, everything_off, release)
