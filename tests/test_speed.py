@@ -1,10 +1,15 @@
 """Roofline speed bounds, checked against arithmetic done by hand."""
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paramscope.analyses.sizing.speed import active_weight_bytes, attention_flops, speed
+import paramscope
+from paramscope.analyses.sizing.speed import active_weight_bytes, attention_flops, speed, unread_by_text
+from paramscope.formats import open_model
+from paramscope.knowledge.roles import place
 from paramscope.model import ArchConfig
 
 
@@ -61,3 +66,28 @@ def test_attention_monotonic_in_tokens(a, b):
     c = cfg(layer_types=("full", "sliding"), sliding_window=128)
     lo, hi = sorted((a, b))
     assert attention_flops(c, lo) <= attention_flops(c, hi)
+
+
+GEMMA4_E2B = str(Path(__file__).parent / "fixtures" / "configs" / "google__gemma-4-E2B.json")
+
+
+def test_a_text_token_reads_neither_the_towers_nor_the_per_layer_tables():
+    """Gemma 4 E2B: its per-layer embedding table (262,144 × 35 × 256) is looked up a row per layer per
+    token, its vision and audio towers run once per image or clip; a decode step reads the rest (the tied
+    embedding as the head) and a text prefill multiplies by the rest but the embedding."""
+    model = open_model(GEMMA4_E2B)
+    table = next(t for t in model.tensors if t.name.endswith("embed_tokens_per_layer.weight"))
+    assert table.shape == (262144, 35 * 256)
+    towers = [t for t in model.tensors if place(t.name).component in ("vision", "audio", "projector")]
+    unread = table.nbytes + sum(t.nbytes for t in towers)
+    assert unread_by_text(model) == (unread, table.params + sum(t.params for t in towers))
+    r = paramscope.size(GEMMA4_E2B, context=1024, runtime="vllm", gpu="h100-sxm")
+    assert r.estimate.unread_bytes == unread  # as stored: the held weights are the stored ones
+    assert r.speed.active_weight_bytes == r.estimate.weights_bytes - unread
+    # the towers left out by the engine are not taken off twice: only the table is left to take off
+    text = paramscope.size(GEMMA4_E2B, context=1024, runtime="vllm", gpu="h100-sxm", language_model_only=True)
+    assert text.estimate.unread_bytes == table.nbytes
+    assert text.speed.active_weight_bytes == r.speed.active_weight_bytes
+    # a text-only model is untouched
+    plain = paramscope.size("llama-3.1-8b", context=1024, gpu="h100-sxm")
+    assert plain.estimate.unread_bytes == 0

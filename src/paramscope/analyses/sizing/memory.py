@@ -89,6 +89,9 @@ class SizeEstimate:
     split: str = "even split"  # how per_device divides the model: "even split" or the runtime's own
     kv_requests_bytes: int | None = None  # RuntimeParts.kv_requests_bytes: the KV a decode step reads
     runtime_settings: tuple[tuple[str, str | bool | int], ...] = ()  # RuntimeParts.settings
+    # of weights_bytes, what no text token reads: the towers and per-layer lookup tables the runtime holds
+    # (speed.py unread_by_text, in the held weights' proportion to the stored ones)
+    unread_bytes: int = 0
 
     @property
     def kv_read_bytes(self) -> int:
@@ -189,7 +192,17 @@ def _estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts, disk_bytes=parts.disk_bytes,
         devices_at_once=parts.devices_at_once,
         split=parts.split_label or "even split", kv_requests_bytes=parts.kv_requests_bytes,
-        runtime_settings=parts.settings)
+        runtime_settings=parts.settings, unread_bytes=_unread_bytes(model, weights_bytes))
+
+
+def _unread_bytes(model: Model, weights_bytes: int) -> int:
+    """Of the weights as held, the towers' and per-layer lookup tables' share (speed.py
+    ``unread_by_text``), taken from the model as the runtime built it."""
+    from paramscope.analyses.sizing.speed import unread_by_text
+
+    unread, _ = unread_by_text(model)
+    stored = sum(t.nbytes for t in model.tensors)
+    return unread * weights_bytes // stored if unread and stored else 0
 
 
 def _unread_quantization(model: Model, req: MemoryRequest) -> tuple[str, ...]:
