@@ -1,8 +1,9 @@
 """The calibrated speed intervals: the shipped table is what its measurements give, held-out measurements
 fall inside the interval made from the others, and size / fit apply the table as documented.
 
-The measurements are public llama-bench runs (tests/fixtures/speed/llamacpp_bench.json, each with its
-page); tools/speed_calibration.py turns each into a utilisation of our own bound.
+The measurements are public runs at batch 1 on one device (tests/fixtures/speed/*_bench.json, one file per
+runtime, each run with its page): llama-bench for llama.cpp, one request at a time for vLLM and SGLang;
+tools/speed_calibration.py turns each into a utilisation of our own bound.
 """
 
 import statistics
@@ -39,8 +40,17 @@ def test_fixture_rows_are_complete():
         assert m["source"].startswith("https://")
         assert m["test"][:2] in ("pp", "tg") and int(m["test"][2:]) > 0
         assert m["tokens_per_s"] > 0
-        find_device(m["device"])  # every device is a row of the hardware table
-    assert {m["backend"] for m in rows} >= {"CUDA", "Metal", "Vulkan", "ROCm", "CPU"}
+        device = find_device(m["device"])  # every device is a row of the hardware table
+        if m["runtime"] != "llama.cpp":  # (llama.cpp runs other backends than its default: Vulkan on NVIDIA)
+            assert m["backend"] == backend_for(m["runtime"], device.vendor, device.kind)
+    by_runtime = {r: {m["backend"] for m in rows if m["runtime"] == r}
+                  for r in ("llama.cpp", "vllm", "sglang")}
+    assert by_runtime["llama.cpp"] >= {"CUDA", "Metal", "Vulkan", "ROCm", "CPU"}
+    assert by_runtime["vllm"] >= {"CUDA"} and by_runtime["sglang"] >= {"CUDA"}
+    # the serving engines' rows name what was served and where it was read
+    for m in rows:
+        if m["runtime"] != "llama.cpp":
+            assert m["source_note"] and "engine_version" in m and "checkpoint" in m
 
 
 def test_table_is_what_the_measurements_give(groups):
@@ -85,7 +95,10 @@ def test_backends():
     assert backend_for("llama.cpp", "NVIDIA", "gpu") == "CUDA"
     assert backend_for("llama.cpp", "AMD", "gpu") == "Vulkan"
     assert backend_for("llama.cpp", "JEDEC", "cpu") == "CPU"
-    assert backend_for("vllm", "NVIDIA", "gpu") is None
+    assert backend_for("vllm", "NVIDIA", "gpu") == "CUDA" and backend_for("sglang", "AMD", "gpu") == "ROCm"
+    assert backend_for("vllm", "Apple", "unified") is None  # the serving engines run no Apple GPU
+    assert backend_for("vllm", "JEDEC", "cpu") is None
+    assert backend_for("transformers", "NVIDIA", "gpu") is None
     assert lookup("llama.cpp", "JEDEC", "cpu", "decode").backend == "CPU"
     assert lookup("llama.cpp", "JEDEC", "cpu", "prefill") is None  # CPU rows have no FLOP/s to divide by
 
@@ -105,8 +118,22 @@ def test_calibrated_figures_are_the_bound_times_the_quantiles():
     assert data["calibration"]["decode"]["runs"] == c.n
 
 
+def test_the_serving_engines_are_calibrated_on_their_own_runs():
+    """vLLM and SGLang on an NVIDIA GPU take their own rows (one request at a time), not llama.cpp's."""
+    for runtime, name in (("vllm", "vLLM"), ("sglang", "SGLang")):
+        s = paramscope.size("llama-3.1-8b", context=1024, runtime=runtime, gpu="h100-sxm").speed
+        c = lookup(runtime, "NVIDIA", "gpu", "decode")
+        assert c.runtime == runtime and s.decode_label == f"calibrated ({c.n} runs, {name} CUDA)"
+        assert s.decode_range == pytest.approx(tuple(s.decode_tokens_per_s * q for q in (c.low, c.typical,
+                                                                                          c.high)))
+        assert s.prefill_label == BOUND  # too few prefill runs of either engine
+    rocm = paramscope.size("llama-3.1-8b", context=1024, runtime="vllm", gpu="mi300x").speed
+    assert rocm.decode_label == BOUND  # one ROCm run: fewer than MIN_RUNS
+
+
 @pytest.mark.parametrize("options", [
-    {"runtime": "vllm", "gpu": "rtx-4090"},  # no vLLM measurements
+    {"runtime": "transformers", "gpu": "rtx-4090"},  # no transformers measurements
+    {"runtime": "vllm", "gpu": "mi300x"},  # too few vLLM runs on ROCm
     {"gpu": "rtx-4090x2"},  # measured on one device only
     {"gpu": "rtx-4090", "batch": 4},  # measured at batch 1 only
     {"gpu": "rtx-4090", "n_gpu_layers": 20},  # part in host memory

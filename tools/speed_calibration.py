@@ -1,7 +1,11 @@
-"""Derive the speed calibration table from the llama-bench measurements in tests/fixtures/speed/.
+"""Derive the speed calibration table from the measurements in tests/fixtures/speed/*_bench.json.
 
-For each measurement, our own bound for that model, quantization, device and context (analyses/sizing/
-speed.py through ``paramscope.size``) is compared with what was measured:
+One file per runtime (its "runtime" key is paramscope's runtime name): llama-bench runs for llama.cpp,
+one-request-at-a-time runs of vLLM and SGLang (their serving benchmarks at --max-concurrency 1, or batch-1
+latency runs). A measurement's test is ``tgN`` (decode reading a context of N tokens: llama-bench's
+generated tokens; for the engines the mean input plus half the mean output, the context an average step
+reads) or ``ppN`` (a prefill of N tokens). For each, our own bound for that model, quantization, device and
+context (analyses/sizing/speed.py through ``paramscope.size``) is compared with what was measured:
 
 * decode (tgN): memory-bandwidth utilisation MBU = measured tokens/s / bound tokens/s, i.e.
   measured tokens/s × bytes read per token / the device's bandwidth (knowledge/hardware.py);
@@ -25,12 +29,16 @@ from pathlib import Path
 from paramscope.knowledge.speed_calibration import Metric
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "fixtures" / "speed" / "llamacpp_bench.json"
+FIXTURES = ROOT / "tests" / "fixtures" / "speed"
 
 
 def measurements() -> list[dict]:
-    doc = json.loads(FIXTURE.read_text())
-    return [dict(m, runtime=doc["runtime"]) for m in doc["measurements"]]
+    """Every runtime's measurements, each tagged with its file's runtime."""
+    rows: list[dict] = []
+    for path in sorted(FIXTURES.glob("*_bench.json")):
+        doc = json.loads(path.read_text())
+        rows += [dict(m, runtime=doc["runtime"]) for m in doc["measurements"]]
+    return rows
 
 
 def utilisation(m: dict) -> float | None:
@@ -89,8 +97,10 @@ def main() -> int:
         return 0
     for m in rows:
         u = utilisation(m)
-        print(f"{m['backend']:7} {m['device']:17} {m['model']:12} {m['weights']:9} {m['test']:7} "
-              f"{m['tokens_per_s']:>9,.2f} t/s  " + ("—" if u is None else f"{u:6.1%}"))
+        path = Path(m["model"])  # a catalogue name, or a config (NAME/config.json, NAME.config.json)
+        model = path.parent.name if path.name == "config.json" else path.name.removesuffix(".config.json")
+        print(f"{m['runtime']:9} {m['backend']:7} {m['device']:17} {model[:30]:30} {m['weights']:9} "
+              f"{m['test']:7} {m['tokens_per_s']:>9,.2f} t/s  " + ("—" if u is None else f"{u:6.1%}"))
     print()
     for c in table(rows):
         print(c.as_source())

@@ -1,16 +1,18 @@
 """How close real engines come to the speed bounds: one row per (runtime, backend, metric).
 
-Each row holds the 10th percentile, median and 90th percentile of the utilisation measured in public
-llama-bench runs (tests/fixtures/speed/llamacpp_bench.json, every run with its page):
+Each row holds the 10th percentile, median and 90th percentile of the utilisation measured in public runs
+at batch 1 on one device (tests/fixtures/speed/*_bench.json, one file per runtime, every run with its
+page): llama-bench for llama.cpp; for vLLM and SGLang their serving benchmarks with one request at a time
+(``--max-concurrency 1``) or batch-1 latency runs:
 
-* ``decode``: memory-bandwidth utilisation, measured tgN tokens/s ÷ our decode bound (bandwidth / bytes
-  read per token, analyses/sizing/speed.py) on the same model, quantization, context and device;
-* ``prefill``: FLOP utilisation, measured ppN tokens/s × FLOPs per token ÷ the device's dense 16-bit peak
-  (``Device.half_flops``), the same peak the prefill bound divides by.
+* ``decode``: memory-bandwidth utilisation, measured tokens/s per sequence ÷ our decode bound (bandwidth /
+  bytes read per token, analyses/sizing/speed.py) on the same model, quantization, context and device;
+* ``prefill``: FLOP utilisation, measured prefill tokens/s × FLOPs per token ÷ the device's dense 16-bit
+  peak (``Device.half_flops``), the same peak the prefill bound divides by.
 
 ``analyses/sizing/speed.py`` multiplies its bounds by these quantiles: decode low / typical / high =
 bound × (p10, p50, p90). The rows are derived, never edited by hand: ``python tools/speed_calibration.py
---write`` writes them from the fixture, and tests/test_speed_calibration.py fails when they drift from it.
+--write`` writes them from the fixtures, and tests/test_speed_calibration.py fails when they drift from them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Literal
 from paramscope.records import record
 
 Metric = Literal["decode", "prefill"]
+RUNTIME_NAMES = {"vllm": "vLLM", "sglang": "SGLang"}  # as the projects spell themselves, for labels
 QUANTILES = (0.1, 0.5, 0.9)  # low, typical, high
 MIN_RUNS = 3  # fewer measurements than this: no interval, the bound alone
 
@@ -29,7 +32,7 @@ MIN_RUNS = 3  # fewer measurements than this: no interval, the bound alone
 class Calibration:
     """Utilisation quantiles of one backend for one metric, with how many runs and where from."""
 
-    runtime: str  # "llama.cpp"
+    runtime: str  # paramscope's runtime name: "llama.cpp", "vllm", "sglang"
     backend: str  # "CUDA", "Metal", "Vulkan", "ROCm", "CPU"
     metric: Metric
     low: float  # 10th percentile of measured / bound
@@ -40,7 +43,7 @@ class Calibration:
 
     @property
     def label(self) -> str:
-        return f"calibrated ({self.n} runs, {self.runtime} {self.backend})"
+        return f"calibrated ({self.n} runs, {RUNTIME_NAMES.get(self.runtime, self.runtime)} {self.backend})"
 
     def as_source(self) -> str:
         """The row as Python source, for pasting into TABLE."""
@@ -97,17 +100,45 @@ TABLE: tuple[Calibration, ...] = (
     Calibration('llama.cpp', 'Vulkan', 'prefill', 0.4726, 0.6988, 0.8254, 4, (
         'https://github.com/ggml-org/llama.cpp/discussions/10879',
     )),
+    Calibration('sglang', 'CUDA', 'decode', 0.3184, 0.7146, 0.7741, 16, (
+        'https://github.com/FreedomIntelligence/AccelMark/blob/1b539cb7d03bdfcd0eabcfb023239cfa44639c57/results/community/nvidia_a100_sxm4_40gbx1_suite_D_nvidia_sglang_c43a8309_99c43b97/result.json',
+        'https://github.com/FreedomIntelligence/AccelMark/blob/5797fc42745be2494e6213938d9e5afa0c6c5bef/results/community/nvidia_a100_sxm4_40gbx1_suite_A_nvidia_sglang_c43a8309_958afbbd/result.json',
+        'https://github.com/sgl-project/sgl-cookbook/blob/267c5a403d73bed41b007698542bc6d9d7caf407/docs/autoregressive/Google/Gemma4.md',
+        'https://github.com/sgl-project/sglang/issues/2219',
+        'https://github.com/varad-more/inference-engine-benchmark-system/blob/445992d949d481defef3e906c2449bd57fd9bc3d/reports/tpot_analysis.md',
+        'https://github.com/varad-more/inference-engine-benchmark-system/blob/b0d4505bea9a3f360c11ccfca05276be9845d030/reports/tpot_analysis.md',
+    )),
+    Calibration('sglang', 'CUDA', 'prefill', 0.7905, 0.7905, 0.7905, 1, (
+        'https://github.com/FreedomIntelligence/AccelMark/blob/1b539cb7d03bdfcd0eabcfb023239cfa44639c57/results/community/nvidia_a100_sxm4_40gbx1_suite_D_nvidia_sglang_c43a8309_99c43b97/result.json',
+    )),
+    Calibration('sglang', 'ROCm', 'decode', 0.1848, 0.3193, 0.4539, 2, (
+        'https://github.com/sgl-project/sgl-cookbook/blob/267c5a403d73bed41b007698542bc6d9d7caf407/docs/autoregressive/Google/Gemma4.md',
+    )),
+    Calibration('vllm', 'CUDA', 'decode', 0.3679, 0.4875, 0.6401, 21, (
+        'https://github.com/QwenLM/Qwen2.5/blob/010c37c33b13a1ac59944b349620e13404efe97d/docs/source/benchmark/speed_benchmark.rst',
+        'https://github.com/gpustack/gpustack/blob/main/docs/performance-lab/qwen3-8b/h100-latency.md',
+        'https://github.com/noonghunna/club-3090/issues/697',
+        'https://hamel.dev/notes/llm/inference/03_inference.html',
+        'https://qwen.readthedocs.io/en/v2.0/_sources/benchmark/speed_benchmark.rst.txt',
+    )),
+    Calibration('vllm', 'ROCm', 'decode', 0.4239, 0.4239, 0.4239, 1, (
+        'https://github.com/search?q=%22Azure%20AMD%20GPU%20VM%E7%9B%B8%E5%85%B3%E6%B5%8B%E8%AF%95%22&type=code',
+    )),
 )
 
 
+# the backend a runtime runs on a vendor's GPUs: llama.cpp's Vulkan on AMD (the backend with AMD
+# measurements in the table); the serving engines' CUDA and ROCm builds (neither runs on Apple GPUs)
+GPU_BACKENDS = {"llama.cpp": {"Apple": "Metal", "NVIDIA": "CUDA", "AMD": "Vulkan"},
+                "vllm": {"NVIDIA": "CUDA", "AMD": "ROCm"}, "sglang": {"NVIDIA": "CUDA", "AMD": "ROCm"}}
+
+
 def backend_for(runtime: str, vendor: str, kind: str) -> str | None:
-    """The llama.cpp backend a device would run: Metal on Apple, CUDA on NVIDIA, Vulkan on AMD GPUs (the
-    backend with AMD measurements in the table), CPU on a CPU row; None for other runtimes."""
-    if runtime != "llama.cpp":
-        return None
+    """The backend a runtime would run on a device (GPU_BACKENDS; llama.cpp's CPU backend on a CPU row);
+    None where the table has no such backend (transformers, a serving engine on a CPU)."""
     if kind == "cpu":
-        return "CPU"
-    return {"Apple": "Metal", "NVIDIA": "CUDA", "AMD": "Vulkan"}.get(vendor)
+        return "CPU" if runtime == "llama.cpp" else None
+    return GPU_BACKENDS.get(runtime, {}).get(vendor)
 
 
 def lookup(runtime: str, vendor: str, kind: str, metric: Metric) -> Calibration | None:
