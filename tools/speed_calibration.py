@@ -8,7 +8,9 @@ reads) or ``ppN`` (a prefill of N tokens). For each, our own bound for that mode
 context (analyses/sizing/speed.py through ``paramscope.size``) is compared with what was measured:
 
 * decode (tgN): memory-bandwidth utilisation MBU = measured tokens/s / bound tokens/s, i.e.
-  measured tokens/s × bytes read per token / the device's bandwidth (knowledge/hardware.py);
+  measured tokens/s × bytes read per token / the device's bandwidth (knowledge/hardware.py), with the
+  bound itself, which the fit of an efficiency and a per-step overhead takes
+  (knowledge/speed_calibration.py ``fit_decode``);
 * prefill (ppN): FLOP utilisation MFU = measured tokens/s × FLOPs per token / the device's 16-bit
   peak (dense, FP32 accumulate: ``Device.half_flops``). llama.cpp's quantized prefill kernels run on int8
   or 16-bit matrix units; the 16-bit peak is the reference the predictions divide by, so the ratio is
@@ -41,8 +43,9 @@ def measurements() -> list[dict]:
     return rows
 
 
-def utilisation(m: dict) -> float | None:
-    """Measured / bound for one measurement; None where the device has no figure to divide by."""
+def against_bound(m: dict) -> tuple[float, float] | None:
+    """(measured / bound, the bound) for one measurement, the bound in tokens/s for a decode and in seconds
+    for a prefill; None where the device has no figure to divide by."""
     import paramscope
     from paramscope.analyses.sizing.speed import speed_for
     from paramscope.knowledge.hardware import find_device
@@ -50,32 +53,40 @@ def utilisation(m: dict) -> float | None:
     device = find_device(m["device"])
     tokens = int(m["test"][2:])
     options = {} if m["weights"] == "as stored" else {"weights": m["weights"]}
-    # a model the catalogue lacks is a config.json under tests/fixtures/speed/
+    # a model the catalogue lacks is a config.json (under tests/fixtures/speed/ or the engine logs' configs)
     model = str(ROOT / m["model"]) if m["model"].endswith(".json") else m["model"]
     r = paramscope.size(model, context=tokens, runtime=m["runtime"], **options)
     s = speed_for(r.model, r.estimate, device)
     if m["test"].startswith("tg"):
-        return m["tokens_per_s"] / s.decode_tokens_per_s if s.decode_tokens_per_s else None
+        bound = s.decode_tokens_per_s
+        return (m["tokens_per_s"] / bound, bound) if bound else None
     if s.prefill_seconds is None:
         return None
-    return m["tokens_per_s"] * s.prefill_seconds / s.prefill_tokens
+    return m["tokens_per_s"] * s.prefill_seconds / s.prefill_tokens, s.prefill_seconds
 
 
-def groups(rows: list[dict]) -> dict[tuple[str, str, Metric], list[tuple[float, str]]]:
-    """(runtime, backend, metric) → [(utilisation, source)] over the rows a figure exists for."""
-    out: dict[tuple[str, str, Metric], list[tuple[float, str]]] = defaultdict(list)
+def utilisation(m: dict) -> float | None:
+    """Measured / bound for one measurement (``against_bound``)."""
+    found = against_bound(m)
+    return found[0] if found else None
+
+
+def groups(rows: list[dict]) -> dict[tuple[str, str, Metric], list[tuple[float, str, float]]]:
+    """(runtime, backend, metric) → [(utilisation, source, bound)] over the rows a figure exists for."""
+    out: dict[tuple[str, str, Metric], list[tuple[float, str, float]]] = defaultdict(list)
     for m in rows:
-        u = utilisation(m)
-        if u is not None:
+        found = against_bound(m)
+        if found is not None:
             metric: Metric = "decode" if m["test"].startswith("tg") else "prefill"
-            out[(m["runtime"], m["backend"], metric)].append((u, m["source"]))
+            out[(m["runtime"], m["backend"], metric)].append((found[0], m["source"], found[1]))
     return out
 
 
 def table(rows: list[dict]):
     from paramscope.knowledge.speed_calibration import calibrate
 
-    return tuple(calibrate(runtime, backend, metric, [u for u, _ in found], [s for _, s in found])
+    return tuple(calibrate(runtime, backend, metric, [u for u, _, _ in found], [s for _, s, _ in found],
+                           [b for _, _, b in found] if metric == "decode" else ())
                  for (runtime, backend, metric), found in sorted(groups(rows).items()))
 
 

@@ -161,7 +161,8 @@ def speed_json(s) -> dict[str, Any]:
             "peak_flops": s.peak_flops, "decode_tokens_per_s": s.decode_tokens_per_s,
             "decode_tokens_per_s_total": s.decode_tokens_per_s_total, "prefill_tokens": s.prefill_tokens,
             "prefill_flops": s.prefill_flops, "prefill_seconds": s.prefill_seconds,
-            # calibrated figures (bound × measured utilisation quantiles) where measured, else None;
+            # calibrated figures (knowledge/speed_calibration.py: the fit × its quantiles) where measured,
+            # else None;
             # the labels say which: "calibrated (N runs, RUNTIME BACKEND)" or "bound"
             "decode_label": s.decode_label, "prefill_label": s.prefill_label,
             **_range("decode_tokens_per_s", ("low", "typical", "high"), s.decode_range),
@@ -177,9 +178,11 @@ def _range(name: str, ends: tuple[str, str, str],
 
 
 def _calibration_json(c) -> dict[str, Any] | None:
-    """A ``knowledge.speed_calibration.Calibration`` row: utilisation quantiles, runs, pages."""
+    """A ``knowledge.speed_calibration.Calibration`` row: the decode fit (efficiency, overhead per step;
+    1 and 0 where none), the quantiles of measured ÷ fitted (prefill, or without a fit: measured ÷ bound,
+    the utilisation), runs, pages."""
     if c is None:
         return None
-    return {"runtime": c.runtime, "backend": c.backend, "utilisation_low": c.low,
-            "utilisation_typical": c.typical, "utilisation_high": c.high, "runs": c.n,
+    return {"runtime": c.runtime, "backend": c.backend, "metric": c.metric, "efficiency": c.efficiency,
+            "overhead_ms": c.overhead_ms, "low": c.low, "typical": c.typical, "high": c.high, "runs": c.n,
             "sources": list(c.sources)}

@@ -1,18 +1,23 @@
 """How close real engines come to the speed bounds: one row per (runtime, backend, metric).
 
-Each row holds the 10th percentile, median and 90th percentile of the utilisation measured in public runs
-at batch 1 on one device (tests/fixtures/speed/*_bench.json, one file per runtime, every run with its
-page): llama-bench for llama.cpp; for vLLM and SGLang their serving benchmarks with one request at a time
-(``--max-concurrency 1``) or batch-1 latency runs:
+Fitted on public runs at batch 1 on one device (tests/fixtures/speed/*_bench.json, one file per runtime,
+every run with its page): llama-bench for llama.cpp; for vLLM and SGLang their serving benchmarks with one
+request at a time (``--max-concurrency 1``) or batch-1 latency runs.
 
-* ``decode``: memory-bandwidth utilisation, measured tokens/s per sequence ÷ our decode bound (bandwidth /
-  bytes read per token, analyses/sizing/speed.py) on the same model, quantization, context and device;
+* ``decode``: a step takes the time its bytes take at a share ``efficiency`` of the bandwidth, plus a
+  fixed ``overhead_ms`` (scheduling, sampling, kernel launches), both fitted by least squares on the time
+  per token of the runs: ``fitted tokens/s = 1 / (1 / (efficiency × bound) + overhead)``, the bound being
+  our decode bound (bandwidth / bytes read per token, analyses/sizing/speed.py) on the run's model,
+  quantization, context and device. Low / typical / high = the fitted figure × the 10th percentile,
+  median and 90th percentile of measured ÷ fitted. A backend with fewer than MIN_FIT_RUNS runs (or a fit
+  outside 0 < efficiency ≤ 1, overhead ≥ 0) keeps efficiency 1 and no overhead: its quantiles are then
+  plain memory-bandwidth utilisations, measured ÷ bound.
 * ``prefill``: FLOP utilisation, measured prefill tokens/s × FLOPs per token ÷ the device's dense 16-bit
-  peak (``Device.half_flops``), the same peak the prefill bound divides by.
+  peak (``Device.half_flops``), the same peak the prefill bound divides by; prefill seconds = bound ÷ its
+  quantiles.
 
-``analyses/sizing/speed.py`` multiplies its bounds by these quantiles: decode low / typical / high =
-bound × (p10, p50, p90). The rows are derived, never edited by hand: ``python tools/speed_calibration.py
---write`` writes them from the fixtures, and tests/test_speed_calibration.py fails when they drift from them.
+The rows are derived, never edited by hand: ``python tools/speed_calibration.py --write`` writes them from
+the fixtures, and tests/test_speed_calibration.py fails when they drift from them.
 """
 
 from __future__ import annotations
@@ -20,36 +25,45 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from paramscope.records import record
+from paramscope.records import record, replace
 
 Metric = Literal["decode", "prefill"]
 RUNTIME_NAMES = {"vllm": "vLLM", "sglang": "SGLang"}  # as the projects spell themselves, for labels
 QUANTILES = (0.1, 0.5, 0.9)  # low, typical, high
 MIN_RUNS = 3  # fewer measurements than this: no interval, the bound alone
+MIN_FIT_RUNS = 8  # decode runs needed to fit an efficiency and an overhead; fewer: utilisation alone
 
 
 @record
 class Calibration:
-    """Utilisation quantiles of one backend for one metric, with how many runs and where from."""
+    """One backend's fit for one metric (see above), with how many runs and where from."""
 
     runtime: str  # paramscope's runtime name: "llama.cpp", "vllm", "sglang"
     backend: str  # "CUDA", "Metal", "Vulkan", "ROCm", "CPU"
     metric: Metric
-    low: float  # 10th percentile of measured / bound
+    low: float  # 10th percentile of measured / fitted (prefill, or without a fit: measured / bound)
     typical: float  # median
     high: float  # 90th percentile
     n: int  # measurements
     sources: tuple[str, ...]  # the pages they were read on
+    efficiency: float = 1.0  # decode: the fitted share of the bandwidth a step's bytes take
+    overhead_ms: float = 0.0  # decode: the fitted fixed time of a step
 
     @property
     def label(self) -> str:
         return f"calibrated ({self.n} runs, {RUNTIME_NAMES.get(self.runtime, self.runtime)} {self.backend})"
 
+    def fitted(self, bound: float) -> float:
+        """Decode tokens/s the fit gives for a bound of ``bound`` tokens/s (without a fit: the bound)."""
+        return 1 / (1 / (self.efficiency * bound) + self.overhead_ms / 1000)
+
     def as_source(self) -> str:
         """The row as Python source, for pasting into TABLE."""
+        fitted = (self.efficiency, self.overhead_ms) != (1, 0)
+        fit = f", {self.efficiency!r}, {self.overhead_ms!r}" if fitted else ""
         head = (f"    Calibration({self.runtime!r}, {self.backend!r}, {self.metric!r}, {self.low!r}, "
                 f"{self.typical!r}, {self.high!r}, {self.n}, (")
-        return "\n".join([head, *(f"        {s!r}," for s in self.sources), "    )),"])
+        return "\n".join([head, *(f"        {s!r}," for s in self.sources), f"    ){fit}),"])
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -61,12 +75,37 @@ def quantile(values: Sequence[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def fit_decode(bounds: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
+    """(efficiency, overhead in ms) fitted by least squares on the time per token, measured = bound time /
+    efficiency + overhead (tokens/s in); (1.0, 0.0) with fewer than MIN_FIT_RUNS runs or a fit outside
+    0 < efficiency ≤ 1, overhead ≥ 0."""
+    if len(bounds) < MIN_FIT_RUNS:
+        return 1.0, 0.0
+    xs, ys = [1 / b for b in bounds], [1 / m for m in measured]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mx) ** 2 for x in xs)
+    if not spread:
+        return 1.0, 0.0
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / spread
+    overhead = my - slope * mx
+    if slope < 1 or overhead < 0:
+        return 1.0, 0.0
+    return round(1 / slope, 4), round(overhead * 1000, 3)
+
+
 def calibrate(runtime: str, backend: str, metric: Metric, utilisations: Sequence[float],
-              sources: Sequence[str]) -> Calibration:
-    """The row for a set of measured utilisations (rounded to 4 digits: the data is no finer)."""
-    low, typical, high = (round(quantile(utilisations, q), 4) for q in QUANTILES)
-    return Calibration(runtime, backend, metric, low, typical, high, len(utilisations),
-                       tuple(sorted(set(sources))))
+              sources: Sequence[str], bounds: Sequence[float] = ()) -> Calibration:
+    """The row for a set of measured utilisations (measured ÷ bound) and, for decode, the bounds in
+    tokens/s they were taken against, whose fit (``fit_decode``) the quantiles are then relative to;
+    rounded to 4 digits: the data is no finer."""
+    efficiency, overhead_ms = fit_decode(bounds, [u * b for u, b in zip(utilisations, bounds, strict=True)]) \
+        if metric == "decode" and bounds else (1.0, 0.0)
+    row = Calibration(runtime, backend, metric, 0, 0, 0, len(utilisations), tuple(sorted(set(sources))),
+                      efficiency, overhead_ms)
+    ratios = ([u * b / row.fitted(b) for u, b in zip(utilisations, bounds, strict=True)]
+              if (efficiency, overhead_ms) != (1.0, 0.0) else list(utilisations))
+    low, typical, high = (round(quantile(ratios, q), 4) for q in QUANTILES)
+    return replace(row, low=low, typical=typical, high=high)
 
 
 # generated by `python tools/speed_calibration.py --write`; do not edit by hand
@@ -75,21 +114,21 @@ TABLE: tuple[Calibration, ...] = (
         'https://ahelpme.com/?p=6685',
         'https://llm-tracker.info/AMD-Strix-Halo-(Ryzen-AI-Max+-395)-GPU-Performance',
     )),
-    Calibration('llama.cpp', 'CUDA', 'decode', 0.5908, 0.6995, 0.8296, 12, (
+    Calibration('llama.cpp', 'CUDA', 'decode', 0.9128, 1.0412, 1.1633, 12, (
         'https://github.com/dmatora/LLM-inference-speed-benchmarks/issues/12',
         'https://github.com/ggml-org/llama.cpp/discussions/15013',
         'https://github.com/ggml-org/llama.cpp/discussions/15396',
         'https://github.com/ggml-org/llama.cpp/discussions/16578',
-    )),
+    ), 0.9132, 1.462),
     Calibration('llama.cpp', 'CUDA', 'prefill', 0.2862, 0.6679, 0.953, 10, (
         'https://github.com/dmatora/LLM-inference-speed-benchmarks/issues/12',
         'https://github.com/ggml-org/llama.cpp/discussions/15013',
         'https://github.com/ggml-org/llama.cpp/discussions/15396',
     )),
-    Calibration('llama.cpp', 'Metal', 'decode', 0.5291, 0.722, 0.8369, 35, (
+    Calibration('llama.cpp', 'Metal', 'decode', 0.9118, 1.0218, 1.0508, 35, (
         'https://github.com/ggml-org/llama.cpp/discussions/15396',
         'https://github.com/ggml-org/llama.cpp/discussions/4167',
-    )),
+    ), 0.8909, 4.593),
     Calibration('llama.cpp', 'ROCm', 'decode', 0.7721, 0.7721, 0.7721, 1, (
         'https://llm-tracker.info/AMD-Strix-Halo-(Ryzen-AI-Max+-395)-GPU-Performance',
     )),
@@ -100,27 +139,27 @@ TABLE: tuple[Calibration, ...] = (
     Calibration('llama.cpp', 'Vulkan', 'prefill', 0.4726, 0.6988, 0.8254, 4, (
         'https://github.com/ggml-org/llama.cpp/discussions/10879',
     )),
-    Calibration('sglang', 'CUDA', 'decode', 0.3184, 0.7146, 0.7741, 16, (
+    Calibration('sglang', 'CUDA', 'decode', 0.8518, 1.0058, 1.1193, 16, (
         'https://github.com/FreedomIntelligence/AccelMark/blob/1b539cb7d03bdfcd0eabcfb023239cfa44639c57/results/community/nvidia_a100_sxm4_40gbx1_suite_D_nvidia_sglang_c43a8309_99c43b97/result.json',
         'https://github.com/FreedomIntelligence/AccelMark/blob/5797fc42745be2494e6213938d9e5afa0c6c5bef/results/community/nvidia_a100_sxm4_40gbx1_suite_A_nvidia_sglang_c43a8309_958afbbd/result.json',
         'https://github.com/sgl-project/sgl-cookbook/blob/267c5a403d73bed41b007698542bc6d9d7caf407/docs/autoregressive/Google/Gemma4.md',
         'https://github.com/sgl-project/sglang/issues/2219',
         'https://github.com/varad-more/inference-engine-benchmark-system/blob/445992d949d481defef3e906c2449bd57fd9bc3d/reports/tpot_analysis.md',
         'https://github.com/varad-more/inference-engine-benchmark-system/blob/b0d4505bea9a3f360c11ccfca05276be9845d030/reports/tpot_analysis.md',
-    )),
+    ), 0.7936, 2.327),
     Calibration('sglang', 'CUDA', 'prefill', 0.7905, 0.7905, 0.7905, 1, (
         'https://github.com/FreedomIntelligence/AccelMark/blob/1b539cb7d03bdfcd0eabcfb023239cfa44639c57/results/community/nvidia_a100_sxm4_40gbx1_suite_D_nvidia_sglang_c43a8309_99c43b97/result.json',
     )),
     Calibration('sglang', 'ROCm', 'decode', 0.1848, 0.3193, 0.4539, 2, (
         'https://github.com/sgl-project/sgl-cookbook/blob/267c5a403d73bed41b007698542bc6d9d7caf407/docs/autoregressive/Google/Gemma4.md',
     )),
-    Calibration('vllm', 'CUDA', 'decode', 0.3679, 0.4875, 0.6401, 21, (
+    Calibration('vllm', 'CUDA', 'decode', 0.9197, 1.0419, 1.3566, 21, (
         'https://github.com/QwenLM/Qwen2.5/blob/010c37c33b13a1ac59944b349620e13404efe97d/docs/source/benchmark/speed_benchmark.rst',
         'https://github.com/gpustack/gpustack/blob/main/docs/performance-lab/qwen3-8b/h100-latency.md',
         'https://github.com/noonghunna/club-3090/issues/697',
         'https://hamel.dev/notes/llm/inference/03_inference.html',
         'https://qwen.readthedocs.io/en/v2.0/_sources/benchmark/speed_benchmark.rst.txt',
-    )),
+    ), 0.623, 2.645),
     Calibration('vllm', 'ROCm', 'decode', 0.4239, 0.4239, 0.4239, 1, (
         'https://github.com/search?q=%22Azure%20AMD%20GPU%20VM%E7%9B%B8%E5%85%B3%E6%B5%8B%E8%AF%95%22&type=code',
     )),

@@ -20,7 +20,8 @@ ram_bytes / ram_bw)``, where for routed experts in RAM only k of E experts are r
 RAM's bandwidth is unknown (this machine's RAM) it is taken as dual-channel DDR5-5600 (89.6 GB/s, the
 ``ddr5-5600-2ch`` row), and the verdict says so. Where public measurements of the runtime on that kind
 of device apply (one device, batch 1, nothing in RAM: ``speed.speed_for``), the verdict quotes the
-calibrated typical figure (the bound × the median utilisation measured) with its label instead.
+calibrated typical figure (the fit of the runs measured, knowledge/speed_calibration.py) with its label
+instead.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """How fast it can go: decode is memory-bandwidth bound, prefill is compute bound.
 
 Two kinds of figure. The **bounds** (roofline), stated with their assumptions below; and, where public
-measurements of the runtime on that kind of device exist, **calibrated** low / typical / high figures: the
-bound × the 10th percentile / median / 90th percentile of the utilisation those runs reached
-(knowledge/speed_calibration.py, derived from tests/fixtures/speed/ by tools/speed_calibration.py). They
+measurements of the runtime on that kind of device exist, **calibrated** low / typical / high figures:
+for decode, a fit of those runs (a share of the bandwidth and a fixed overhead per step) times the 10th
+percentile / median / 90th percentile of measured ÷ fitted, at most the bound; for prefill, the bound ÷
+the FLOP utilisation those runs reached (knowledge/speed_calibration.py, derived from tests/fixtures/speed/
+by tools/speed_calibration.py). They
 are given for one device at batch 1 with everything on it, the setting measured; elsewhere only the
 bound, labelled "bound".
 
@@ -87,11 +89,15 @@ class SpeedEstimate:
 
     @property
     def decode_range(self) -> tuple[float, float, float] | None:
-        """Calibrated (low, typical, high) decode tokens/s per sequence: bound × utilisation quantiles."""
+        """Calibrated (low, typical, high) decode tokens/s per sequence: the fit for this bound (an
+        efficiency and a per-step overhead; without one, the bound) × the quantiles of measured ÷ fitted,
+        never above the bound."""
         c, bound = self.decode_calibration, self.decode_tokens_per_s
         if c is None or bound is None:
             return None
-        return bound * c.low, bound * c.typical, bound * c.high
+        fitted = c.fitted(bound)
+        low, typical, high = (min(fitted * q, bound) for q in (c.low, c.typical, c.high))
+        return low, typical, high
 
     @property
     def prefill_range(self) -> tuple[float, float, float] | None:
@@ -177,12 +183,19 @@ def speed(cfg: ArchConfig | None, *, active_params: int, active_bytes: int, kv_b
                      "(at 100 % of the dense 16-bit peak)")
     est = SpeedEstimate(active_bytes, kv_bytes, batch, n_devices, bw, fl, prefill_tokens, matmul + attn,
                         tuple(lines), *calibration, devices_at_once=reading)
-    for name, c, r in (("decode tokens/s", est.decode_calibration, est.decode_range),
-                       ("prefill seconds", est.prefill_calibration, est.prefill_range)):
-        if c is not None and r is not None:
-            est = _explained(est, f"{name} {c.label}: bound × measured utilisation p10 / median / p90 "
-                                  f"{c.low:.0%} / {c.typical:.0%} / {c.high:.0%} = "
-                                  + " / ".join(f"{x:,.3g}" for x in r))
+    c, r = est.decode_calibration, est.decode_range
+    if c is not None and r is not None and est.decode_tokens_per_s is not None:
+        fit = (f"1 / (1 / ({c.efficiency:.0%} × {est.decode_tokens_per_s:,.3g}) + {c.overhead_ms:.2f} ms) = "
+               f"{c.fitted(est.decode_tokens_per_s):,.3g} × measured ÷ fitted"
+               if (c.efficiency, c.overhead_ms) != (1, 0) else "bound × measured utilisation")
+        est = _explained(est, f"decode tokens/s {c.label}: {fit} p10 / median / p90 {c.low:.0%} / "
+                              f"{c.typical:.0%} / {c.high:.0%} (at most the bound) = "
+                              + " / ".join(f"{x:,.3g}" for x in r))
+    c, r = est.prefill_calibration, est.prefill_range
+    if c is not None and r is not None:
+        est = _explained(est, f"prefill seconds {c.label}: bound ÷ measured FLOP utilisation p90 / median / "
+                              f"p10 {c.high:.0%} / {c.typical:.0%} / {c.low:.0%} = "
+                              + " / ".join(f"{x:,.3g}" for x in r))
     return est
 
 
