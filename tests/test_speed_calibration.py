@@ -23,8 +23,10 @@ from paramscope.knowledge.speed_calibration import (
     TABLE,
     backend_for,
     calibrate,
+    era_of,
     fit_decode,
     lookup,
+    parse_version,
     quantile,
 )
 
@@ -70,7 +72,7 @@ def test_table_is_what_the_measurements_give(groups):
 def test_every_decode_utilisation_is_below_the_bound(groups):
     """The decode bound is an upper bound: no run beat it (gpt-oss-20b did before the untied embedding
     table was left out of the bytes read per token)."""
-    for (_, _, metric), found in groups.items():
+    for (_, _, metric, _), found in groups.items():
         if metric == "decode":
             assert all(0 < u < 1 for u, _, _ in found)
 
@@ -85,7 +87,7 @@ def test_held_out_measurements_fall_inside_the_interval(groups):
     """Leave one out: calibrate on the others (the decode fit too), check the left-out run lies in the
     [p10, p90] interval that gives it: decode tokens/s, prefill utilisation."""
     inside = total = 0
-    for (_, _, metric), found in groups.items():
+    for (_, _, metric, _), found in groups.items():
         if len(found) <= MIN_RUNS:
             continue
         for i, (u, _, b) in enumerate(found):
@@ -159,13 +161,34 @@ def test_the_serving_engines_are_calibrated_on_their_own_runs():
     for runtime, name in (("vllm", "vLLM"), ("sglang", "SGLang")):
         s = paramscope.size("llama-3.1-8b", context=1024, runtime=runtime, gpu="h100-sxm").speed
         c = lookup(runtime, "NVIDIA", "gpu", "decode")
-        assert c.runtime == runtime and s.decode_label == f"calibrated ({c.n} runs, {name} CUDA)"
+        assert c.runtime == runtime and s.decode_label == c.label
+        assert c.label.startswith(f"calibrated ({c.n} runs, {name} CUDA")
         fitted = c.fitted(s.decode_tokens_per_s)
         assert s.decode_range == pytest.approx(tuple(min(fitted * q, s.decode_tokens_per_s)
                                                      for q in (c.low, c.typical, c.high)))
-        assert s.prefill_label == BOUND  # too few prefill runs of either engine
+    vllm = paramscope.size("llama-3.1-8b", context=8192, runtime="vllm", gpu="h100-sxm").speed
+    assert vllm.prefill_label == lookup("vllm", "NVIDIA", "gpu", "prefill").label
+    sglang = paramscope.size("llama-3.1-8b", context=8192, runtime="sglang", gpu="h100-sxm").speed
+    assert sglang.prefill_label == BOUND  # one SGLang prefill run: fewer than MIN_RUNS
     rocm = paramscope.size("llama-3.1-8b", context=1024, runtime="vllm", gpu="mi300x").speed
     assert rocm.decode_label == BOUND  # one ROCm run: fewer than MIN_RUNS
+
+
+def test_vllm_is_calibrated_by_the_era_of_its_release():
+    """vLLM 0.11 removed the V0 engine: a release from 0.11 takes the runs since (the default, the newest),
+    an older one the runs before; the prefill runs are all of 0.30, so an older release has none."""
+    assert parse_version("0.7.4.dev388 (rocm/vllm-dev:main)") == (0, 7, 4) and parse_version(None) is None
+    assert era_of("vllm", (0, 6, 3)) == "" and era_of("vllm", (0, 30, 0)) == "0.11"
+    assert era_of("vllm", None) == "0.11" and era_of("sglang", (0, 4, 6)) == ""
+    new, old = lookup("vllm", "NVIDIA", "gpu", "decode"), lookup("vllm", "NVIDIA", "gpu", "decode", (0, 6, 3))
+    assert new.since == "0.11" and old.since == "" and new.n + old.n == 27
+    assert new.label.endswith(", from 0.11)") and old.label.endswith(", before 0.11)")
+    assert lookup("vllm", "NVIDIA", "gpu", "prefill", (0, 6, 3)) is None
+    on_h100 = {"context": 1024, "runtime": "vllm", "gpu": "h100-sxm"}
+    current = paramscope.size("qwen3-8b", **on_h100).speed
+    earlier = paramscope.size("qwen3-8b", vllm_release="0.6.3", **on_h100).speed
+    assert current.decode_calibration == new and earlier.decode_calibration == old
+    assert current.decode_range[1] > earlier.decode_range[1]  # the V1 engine runs faster at one request
 
 
 @pytest.mark.parametrize("options", [

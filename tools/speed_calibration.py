@@ -71,23 +71,31 @@ def utilisation(m: dict) -> float | None:
     return found[0] if found else None
 
 
-def groups(rows: list[dict]) -> dict[tuple[str, str, Metric], list[tuple[float, str, float]]]:
-    """(runtime, backend, metric) → [(utilisation, source, bound)] over the rows a figure exists for."""
-    out: dict[tuple[str, str, Metric], list[tuple[float, str, float]]] = defaultdict(list)
+def groups(rows: list[dict]) -> dict[tuple[str, str, Metric, str], list[tuple[float, str, float]]]:
+    """(runtime, backend, metric, era) → [(utilisation, source, bound)] over the rows a figure exists for;
+    the era is the first release of the one the run's engine version falls in (knowledge/
+    speed_calibration.py ERAS; a run that names no version: the first)."""
+    from paramscope.knowledge.speed_calibration import era_of, parse_version
+
+    out: dict[tuple[str, str, Metric, str], list[tuple[float, str, float]]] = defaultdict(list)
     for m in rows:
         found = against_bound(m)
         if found is not None:
             metric: Metric = "decode" if m["test"].startswith("tg") else "prefill"
-            out[(m["runtime"], m["backend"], metric)].append((found[0], m["source"], found[1]))
+            era = era_of(m["runtime"], parse_version(m.get("engine_version")) or (0,))
+            out[(m["runtime"], m["backend"], metric, era)].append((found[0], m["source"], found[1]))
     return out
 
 
 def table(rows: list[dict]):
-    from paramscope.knowledge.speed_calibration import calibrate
+    from paramscope.knowledge.speed_calibration import calibrate_eras
 
-    return tuple(calibrate(runtime, backend, metric, [u for u, _, _ in found], [s for _, s, _ in found],
-                           [b for _, _, b in found] if metric == "decode" else ())
-                 for (runtime, backend, metric), found in sorted(groups(rows).items()))
+    by_metric: dict[tuple[str, str, Metric], dict] = defaultdict(dict)
+    for (runtime, backend, metric, era), found in groups(rows).items():
+        by_metric[(runtime, backend, metric)][era] = ([u for u, _, _ in found], [s for _, s, _ in found],
+                                                      [b for _, _, b in found] if metric == "decode" else ())
+    return tuple(row for (runtime, backend, metric), eras in sorted(by_metric.items())
+                 for row in calibrate_eras(runtime, backend, metric, eras))
 
 
 def write(rows: list[dict]) -> None:

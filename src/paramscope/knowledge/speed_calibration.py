@@ -22,6 +22,7 @@ the fixtures, and tests/test_speed_calibration.py fails when they drift from the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -32,6 +33,25 @@ RUNTIME_NAMES = {"vllm": "vLLM", "sglang": "SGLang"}  # as the projects spell th
 QUANTILES = (0.1, 0.5, 0.9)  # low, typical, high
 MIN_RUNS = 3  # fewer measurements than this: no interval, the bound alone
 MIN_FIT_RUNS = 8  # decode runs needed to fit an efficiency and an overhead; fewer: utilisation alone
+Release = tuple[int, ...]
+# Releases from which a runtime's speed changed enough to be calibrated apart, its runs grouped by the era
+# their engine version falls in: vLLM 0.11 removed the V0 engine (V1, the default from 0.8, runs CUDA graphs
+# and schedules asynchronously): its runs since (0.11, 0.19, 0.30) are 1.25-1.34x the fit of the 0.4-0.6 ones
+ERAS: dict[str, tuple[Release, ...]] = {"vllm": ((0, 11, 0),)}
+
+
+def parse_version(version: str | None) -> Release | None:
+    """(0, 7, 4) of "0.7.4.dev388 (rocm/vllm-dev:main)"; None when it names none."""
+    found = re.match(r"\s*(\d+(?:\.\d+)*)", version or "")
+    return tuple(int(x) for x in found.group(1).split(".")[:3]) if found else None
+
+
+def era_of(runtime: str, release: Release | None) -> str:
+    """The first release of the era ``release`` falls in, as text ("0.11"), "" for a runtime's first era or
+    one without eras; an unknown release: the newest era (a run or request that names none is taken as
+    current, a run's unknown version as the first era by ``tools/speed_calibration.py``)."""
+    starts = [b for b in ERAS.get(runtime, ()) if release is None or release >= b]
+    return ".".join(map(str, starts[-1][:2])) if starts else ""
 
 
 @record
@@ -48,10 +68,16 @@ class Calibration:
     sources: tuple[str, ...]  # the pages they were read on
     efficiency: float = 1.0  # decode: the fitted share of the bandwidth a step's bytes take
     overhead_ms: float = 0.0  # decode: the fitted fixed time of a step
+    since: str = ""  # the first release of the runs' era (ERAS), "" for the first era or none
 
     @property
     def label(self) -> str:
-        return f"calibrated ({self.n} runs, {RUNTIME_NAMES.get(self.runtime, self.runtime)} {self.backend})"
+        eras = ERAS.get(self.runtime)
+        era = ""
+        if eras:  # which of the runtime's eras the runs are of
+            era = f", from {self.since}" if self.since else f", before {'.'.join(map(str, eras[0][:2]))}"
+        name = RUNTIME_NAMES.get(self.runtime, self.runtime)
+        return f"calibrated ({self.n} runs, {name} {self.backend}{era})"
 
     def fitted(self, bound: float) -> float:
         """Decode tokens/s the fit gives for a bound of ``bound`` tokens/s (without a fit: the bound)."""
@@ -59,8 +85,9 @@ class Calibration:
 
     def as_source(self) -> str:
         """The row as Python source, for pasting into TABLE."""
-        fitted = (self.efficiency, self.overhead_ms) != (1, 0)
+        fitted = (self.efficiency, self.overhead_ms) != (1, 0) or self.since
         fit = f", {self.efficiency!r}, {self.overhead_ms!r}" if fitted else ""
+        fit += f", {self.since!r}" if self.since else ""
         head = (f"    Calibration({self.runtime!r}, {self.backend!r}, {self.metric!r}, {self.low!r}, "
                 f"{self.typical!r}, {self.high!r}, {self.n}, (")
         return "\n".join([head, *(f"        {s!r}," for s in self.sources), f"    ){fit}),"])
@@ -94,18 +121,44 @@ def fit_decode(bounds: Sequence[float], measured: Sequence[float]) -> tuple[floa
 
 
 def calibrate(runtime: str, backend: str, metric: Metric, utilisations: Sequence[float],
-              sources: Sequence[str], bounds: Sequence[float] = ()) -> Calibration:
+              sources: Sequence[str], bounds: Sequence[float] = (), since: str = "") -> Calibration:
     """The row for a set of measured utilisations (measured ÷ bound) and, for decode, the bounds in
     tokens/s they were taken against, whose fit (``fit_decode``) the quantiles are then relative to;
     rounded to 4 digits: the data is no finer."""
     efficiency, overhead_ms = fit_decode(bounds, [u * b for u, b in zip(utilisations, bounds, strict=True)]) \
         if metric == "decode" and bounds else (1.0, 0.0)
     row = Calibration(runtime, backend, metric, 0, 0, 0, len(utilisations), tuple(sorted(set(sources))),
-                      efficiency, overhead_ms)
-    ratios = ([u * b / row.fitted(b) for u, b in zip(utilisations, bounds, strict=True)]
-              if (efficiency, overhead_ms) != (1.0, 0.0) else list(utilisations))
+                      efficiency, overhead_ms, since)
+    return _with_spread(row, _ratios(row, utilisations, bounds))
+
+
+def _ratios(row: Calibration, utilisations: Sequence[float], bounds: Sequence[float]) -> list[float]:
+    """Measured ÷ fitted of each run (without a fit: its utilisation)."""
+    if (row.efficiency, row.overhead_ms) == (1.0, 0.0):
+        return list(utilisations)
+    return [u * b / row.fitted(b) for u, b in zip(utilisations, bounds, strict=True)]
+
+
+def _with_spread(row: Calibration, ratios: Sequence[float]) -> Calibration:
     low, typical, high = (round(quantile(ratios, q), 4) for q in QUANTILES)
     return replace(row, low=low, typical=typical, high=high)
+
+
+Runs = tuple[Sequence[float], Sequence[str], Sequence[float]]  # utilisations, sources, bounds
+
+
+def calibrate_eras(runtime: str, backend: str, metric: Metric, eras: dict[str, Runs]) -> list[Calibration]:
+    """One row per era (``since`` → its runs' utilisations, sources and bounds), each fitted on its own runs;
+    where every era of a decode is fitted, the quantiles are those of all the runs' measured ÷ their own
+    era's fit: the era sets the centre, the spread of models and types is read on every run (vLLM's
+    runs since 0.11 are eight, of three models)."""
+    rows = {since: calibrate(runtime, backend, metric, us, sources, bounds, since)
+            for since, (us, sources, bounds) in eras.items()}
+    if metric != "decode" or len(rows) < 2 or any((r.efficiency, r.overhead_ms) == (1.0, 0.0)
+                                                    for r in rows.values()):
+        return [rows[since] for since in sorted(rows, key=_era_key)]
+    pooled = [x for since, (us, _, bounds) in eras.items() for x in _ratios(rows[since], us, bounds)]
+    return [_with_spread(rows[since], pooled) for since in sorted(rows, key=_era_key)]
 
 
 # generated by `python tools/speed_calibration.py --write`; do not edit by hand
@@ -153,13 +206,19 @@ TABLE: tuple[Calibration, ...] = (
     Calibration('sglang', 'ROCm', 'decode', 0.1848, 0.3193, 0.4539, 2, (
         'https://github.com/sgl-project/sgl-cookbook/blob/267c5a403d73bed41b007698542bc6d9d7caf407/docs/autoregressive/Google/Gemma4.md',
     )),
-    Calibration('vllm', 'CUDA', 'decode', 0.9197, 1.0419, 1.3566, 21, (
+    Calibration('vllm', 'CUDA', 'decode', 0.9485, 1.027, 1.1637, 19, (
         'https://github.com/QwenLM/Qwen2.5/blob/010c37c33b13a1ac59944b349620e13404efe97d/docs/source/benchmark/speed_benchmark.rst',
-        'https://github.com/gpustack/gpustack/blob/main/docs/performance-lab/qwen3-8b/h100-latency.md',
-        'https://github.com/noonghunna/club-3090/issues/697',
         'https://hamel.dev/notes/llm/inference/03_inference.html',
         'https://qwen.readthedocs.io/en/v2.0/_sources/benchmark/speed_benchmark.rst.txt',
-    ), 0.623, 2.645),
+    ), 0.6316, 3.114),
+    Calibration('vllm', 'CUDA', 'decode', 0.9485, 1.027, 1.1637, 8, (
+        'https://github.com/gpustack/gpustack/blob/main/docs/performance-lab/qwen3-8b/h100-latency.md',
+        'https://github.com/noonghunna/club-3090/issues/697',
+        'https://github.com/tgarg01/silybench-data/blob/93e4887353137e64bd5605fa3d1f4529da0a1dc5/derived/csv/perf_points.csv',
+    ), 0.8136, 1.446, '0.11'),
+    Calibration('vllm', 'CUDA', 'prefill', 0.5019, 0.5641, 0.6397, 4, (
+        'https://github.com/tgarg01/silybench-data/blob/93e4887353137e64bd5605fa3d1f4529da0a1dc5/derived/csv/perf_points.csv',
+    ), 1.0, 0.0, '0.11'),
     Calibration('vllm', 'ROCm', 'decode', 0.4239, 0.4239, 0.4239, 1, (
         'https://github.com/search?q=%22Azure%20AMD%20GPU%20VM%E7%9B%B8%E5%85%B3%E6%B5%8B%E8%AF%95%22&type=code',
     )),
@@ -180,10 +239,16 @@ def backend_for(runtime: str, vendor: str, kind: str) -> str | None:
     return GPU_BACKENDS.get(runtime, {}).get(vendor)
 
 
-def lookup(runtime: str, vendor: str, kind: str, metric: Metric) -> Calibration | None:
-    """The calibration for a runtime on a device, where the table has enough runs for its backend."""
+def lookup(runtime: str, vendor: str, kind: str, metric: Metric,
+           release: Release | None = None) -> Calibration | None:
+    """The calibration for a runtime on a device, where the table has enough runs for its backend: the
+    era ``release`` falls in (None: the newest), else the latest era before it that has them."""
     backend = backend_for(runtime, vendor, kind)
-    for c in TABLE:
-        if (c.runtime, c.backend, c.metric) == (runtime, backend, metric) and c.n >= MIN_RUNS:
-            return c
-    return None
+    wanted = era_of(runtime, release)
+    found = [c for c in TABLE if (c.runtime, c.backend, c.metric) == (runtime, backend, metric)
+             and c.n >= MIN_RUNS and _era_key(c.since) <= _era_key(wanted)]
+    return max(found, key=lambda c: _era_key(c.since), default=None)
+
+
+def _era_key(since: str) -> Release:
+    return parse_version(since) or ()

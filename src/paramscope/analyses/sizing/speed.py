@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 
 from paramscope.analyses.sizing.runtimes.common import per_layer_heads
-from paramscope.knowledge.speed_calibration import Calibration, lookup
+from paramscope.knowledge.speed_calibration import Calibration, lookup, parse_version
 from paramscope.model import ArchConfig, Model
 from paramscope.records import record
 
@@ -253,8 +253,10 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     bandwidth = device.bandwidth if device else None
     calibration: tuple[Calibration | None, Calibration | None] = (None, None)
     if device is not None and n_devices == 1 and est.batch == 1 and not offloaded:
-        calibration = (lookup(est.runtime, device.vendor, device.kind, "decode"),
-                       lookup(est.runtime, device.vendor, device.kind, "prefill"))
+        # the runs of the era the runtime's release falls in (vLLM: the release the figures follow)
+        release = parse_version(str(dict(est.runtime_settings).get("vllm_release") or ""))
+        calibration = (lookup(est.runtime, device.vendor, device.kind, "decode", release),
+                       lookup(est.runtime, device.vendor, device.kind, "prefill", release))
     return speed(model.config, active_params=inv.active_params, active_bytes=active,
                  kv_bytes=est.kv_read_bytes, batch=est.batch, prefill_tokens=est.context,
                  bandwidth=bandwidth, peak_flops=flops, n_devices=n_devices, lookup_params=lookup_params,

@@ -531,6 +531,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             notes += (f"does not fit: {where}; {short} {m.shortfall_bytes:,} B ({gib(m.shortfall_bytes)}) "
                       f"short",)
     verdict = m.fits if m.pool is not None else None
+    # the release and engine family the figures follow (speed calibration picks its era by it)
+    settings = (("vllm_release", release_text(effective)), ("vllm_engine", engine))
     if m.stages:  # pipeline parallel: each stage's figures on each of its tensor-parallel GPUs
         tp = n // pp
         devices = tuple((s.model_bytes, s.kv_needed_bytes, s.compute_bytes, s.overhead_bytes)
@@ -543,12 +545,13 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         return RuntimeParts(sum(d[1] for d in devices), sum(d[2] for d in devices),
                             sum(d[3] for d in devices), t.value.lower(), m.explain, notes, verdict,
                             host_weights_bytes=host, device_shares=devices, split_label="pipeline stages",
-                            devices_at_once=tp)
+                            devices_at_once=tp, settings=settings)
     if kv_bytes is not None and m.pool is not None:
         # the cache asked for is allocated whole: the KV line is its blocks, a decode step reads the
         # requests' own cache
         return RuntimeParts(m.pool.pool_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
                             t.value.lower(), m.explain, notes, verdict, host_weights_bytes=host,
-                            kv_requests_bytes=m.kv_needed_bytes * n)
+                            kv_requests_bytes=m.kv_needed_bytes * n, settings=settings)
     return RuntimeParts(m.kv_needed_bytes * n, m.compute_bytes * n, m.overhead_bytes * n,
-                        t.value.lower(), m.explain, notes, verdict, host_weights_bytes=host)
+                        t.value.lower(), m.explain, notes, verdict, host_weights_bytes=host,
+                        settings=settings)
