@@ -1,4 +1,4 @@
-"""How close real engines come to the speed bounds: one row per (runtime, backend, metric).
+"""How close real engines come to the speed bounds: one row per runtime, backend, metric and era (ERAS).
 
 Fitted on public runs at batch 1 on one device (tests/fixtures/speed/*_bench.json, one file per runtime,
 every run with its page): llama-bench for llama.cpp; for vLLM and SGLang their serving benchmarks with one
@@ -125,8 +125,10 @@ def calibrate(runtime: str, backend: str, metric: Metric, utilisations: Sequence
     """The row for a set of measured utilisations (measured ÷ bound) and, for decode, the bounds in
     tokens/s they were taken against, whose fit (``fit_decode``) the quantiles are then relative to;
     rounded to 4 digits: the data is no finer."""
-    efficiency, overhead_ms = fit_decode(bounds, [u * b for u, b in zip(utilisations, bounds, strict=True)]) \
-        if metric == "decode" and bounds else (1.0, 0.0)
+    efficiency, overhead_ms = 1.0, 0.0
+    if metric == "decode" and bounds:
+        measured = [u * b for u, b in zip(utilisations, bounds, strict=True)]
+        efficiency, overhead_ms = fit_decode(bounds, measured)
     row = Calibration(runtime, backend, metric, 0, 0, 0, len(utilisations), tuple(sorted(set(sources))),
                       efficiency, overhead_ms, since)
     return _with_spread(row, _ratios(row, utilisations, bounds))
