@@ -821,7 +821,7 @@ KNOWN_MISSES = {
                        "6 GiB): 16.95 GiB of the 0.7 reservation beside weights, KV and graphs where 10.53 "
                        "are predicted (the 65,536-token forward, 4 images through the tower, the CUDA "
                        "context); the GB10's unified memory counts the host's growth during the profile "
-                       "(1.3-6.9 GiB on 9 of 14 DGX Spark logs), the rest not explained") for f in (
+                       "(3.0-6.9 GiB on the nine V1 logs of 0.18-0.27), the rest not explained") for f in (
                "kv_cache_memory", "kv_tokens", "max_concurrency")),
            ("cuda_graph_memory", 0.78, "0.61 GiB estimated by the engine on the GB10's unified memory, "
                                        "0.18 GiB predicted by the per-layer estimate (GRAPH_ESTIMATE: 64 "

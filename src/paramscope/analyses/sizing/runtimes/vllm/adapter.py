@@ -144,16 +144,22 @@ VISION_PROFILE_NOTE = (
 # An NVIDIA unified-memory device (DGX Spark's GB10, Jetson): vLLM's budget is the difference of two
 # free-memory readings, from 0.13 the host's available memory (utils/mem_utils.py MemorySnapshot.measure:
 # psutil on an integrated GPU), before it cudaMemGetInfo, which leaves out the reclaimable page cache; what
-# the host side of start-up takes between them comes out of the KV cache. Of the 14 GB10 logs of
-# tests/fixtures/engine_logs/vllm/ with a KV figure sized from the budget, 9 left 4 % to 47 % less for the
-# cache than predicted (spark-*, r14m-*, r19q-*, r34v-*, r44q-*, r45s-*: 1.3 to 6.9 GiB), 4 came within 3 %
-# (armlp-* of 0.11, before psutil, gb10bench-*, r25v-hermes4-*) and one left 24 % more (r25v-qwen36-*).
-# Not said where --kv-cache-memory-bytes sizes the cache (r34v-*-kvmem*: exact).
+# the host side of start-up takes between them comes out of the KV cache (the heap and page cache of
+# torch.compile and of loading the checkpoint: eugr/spark-vllm-docker PR 286, NVIDIA/xr-ai PR 462). Of the
+# GB10 logs of tests/fixtures/engine_logs/vllm/ with a KV figure sized from the budget, the nine of 0.18 to
+# 0.27 (model runner V1, five sources) left 3.0 to 6.9 GiB less for the cache than predicted (median 5.5),
+# NVIDIA's 0.13 container 1.3 to 1.9; the four of 0.30 (model runner V2, one benchmark) came within 3 %
+# but one, whose server arguments are not shown (24 % more). Not said where --kv-cache-memory-bytes sizes
+# the cache (r34v-*-kvmem*: exact).
 UNIFIED_MEMORY_NOTE = (
-    "a unified-memory device: what the host takes during vLLM's start-up counts against the KV cache (from "
-    "0.13 vLLM reads free memory as the host's available memory): 9 of 14 DGX Spark logs left 4 % to 47 % "
-    "less for the cache than paramscope predicts (1.3 to 6.9 GiB), 4 came within 3 %, so the KV figures "
-    "are likely an upper bound here")
+    "a unified-memory device: what the host takes during vLLM's start-up (torch.compile, loading the "
+    "checkpoint) counts against the KV cache (from 0.13 vLLM reads free memory as the host's available "
+    "memory): the nine DGX Spark logs of 0.18 to 0.27, on model runner V1, left 3.0 to 6.9 GiB less for "
+    "the cache than paramscope predicts (median 5.5), so the KV figures are likely an upper bound here")
+UNIFIED_MEMORY_V2_NOTE = (
+    "a unified-memory device: what the host takes during vLLM's start-up counts against the KV cache (vLLM "
+    "reads free memory as the host's available memory); three of the four DGX Spark logs of model runner V2 "
+    "(0.30) came within 3 % of paramscope's KV figures, where V1's left 3.0 to 6.9 GiB less")
 
 AFTER_WARMUP_NOTE = (
     "vLLM {release}: a release newer than any start-up log in paramscope's reference set; from 0.34 the KV "
@@ -507,7 +513,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         notes += (VISION_PROFILE_NOTE,)
     if (req.device is not None and req.device.kind == "unified" and gpu_platform(req.device) == "cuda"
             and kv_bytes is None):
-        notes += (UNIFIED_MEMORY_NOTE,)
+        notes += (UNIFIED_MEMORY_V2_NOTE if m.params.model_runner == "v2" else UNIFIED_MEMORY_NOTE,)
     if m.params.release > LATEST_RELEASE:
         notes += (AFTER_WARMUP_NOTE.format(release=release_text(m.params.release)),)
     if m.pool is not None:

@@ -229,8 +229,10 @@ def _warnings(cfg: ArchConfig, m: VllmMemory) -> list[str]:
         (p.gpu_name is not None and UNIFIED_MEMORY_NAME.search(p.gpu_name) is not None,
          f"warning: {p.gpu_name} shares its memory with the host: vLLM reads the host's available RAM as "
          f"free GPU memory, so what the host allocates during the profile (the worker, torch.compile) "
-         f"counts as non-torch memory (1.3-6.9 GiB more than predicted on 9 of 14 DGX Spark start-up logs "
-         f"of the reference set); it is not predicted, so the KV figures here are an upper bound"),
+         f"counts as non-torch memory (3.0-6.9 GiB more than predicted on the nine DGX Spark start-up logs "
+         f"of 0.18-0.27, model runner V1; three of the four of V2, 0.30, within 3 %); it is not predicted, "
+         f"so with {p.model_runner.upper()} the KV figures here are "
+         f"{'likely within a few %' if p.model_runner == 'v2' else 'an upper bound'}"),
         (p.context > limit,
          f"warning: context {p.context} exceeds the model's {limit} (vLLM refuses such a "
          f"max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)"),
