@@ -154,6 +154,7 @@ def test_calibrated_figures_are_the_bound_times_the_quantiles():
     assert data["calibration"]["decode"]["runs"] == c.n
     assert data["calibration"]["decode"]["efficiency"] == c.efficiency
     assert data["calibration"]["decode"]["overhead_ms"] == c.overhead_ms
+    assert data["calibration"]["decode"]["since"] is None  # llama.cpp has no eras
 
 
 def test_the_serving_engines_are_calibrated_on_their_own_runs():

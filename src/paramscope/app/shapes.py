@@ -178,11 +178,12 @@ def _range(name: str, ends: tuple[str, str, str],
 
 
 def _calibration_json(c) -> dict[str, Any] | None:
-    """A ``knowledge.speed_calibration.Calibration`` row: the decode fit (efficiency, overhead per step;
+    """A ``knowledge.speed_calibration.Calibration`` row: the era of its runs (``since``: the first release,
+    None for a runtime's first era or one without eras), the decode fit (efficiency, overhead per step;
     1 and 0 where none), the quantiles of measured ÷ fitted (prefill, or without a fit: measured ÷ bound,
     the utilisation), runs, pages."""
     if c is None:
         return None
-    return {"runtime": c.runtime, "backend": c.backend, "metric": c.metric, "efficiency": c.efficiency,
-            "overhead_ms": c.overhead_ms, "low": c.low, "typical": c.typical, "high": c.high, "runs": c.n,
-            "sources": list(c.sources)}
+    return {"runtime": c.runtime, "backend": c.backend, "metric": c.metric, "since": c.since or None,
+            "efficiency": c.efficiency, "overhead_ms": c.overhead_ms, "low": c.low, "typical": c.typical,
+            "high": c.high, "runs": c.n, "sources": list(c.sources)}
