@@ -217,3 +217,13 @@ def test_untied_embedding_is_looked_up_not_read():
     assert r.speed.prefill_flops > 2 * dense * 256 + 2 * vocab * hidden
     tied = paramscope.size("gemma-3-270m", context=256, gpu="rtx-4090")
     assert tied.speed.active_weight_bytes == tied.estimate.weights_bytes
+
+
+def test_a_serving_engines_mixture_of_experts_is_said_to_run_below_the_fit():
+    """The serving engines' fits are of dense runs; a mixture of experts on them says so, llama.cpp's
+    (whose gpt-oss-20b runs fit) and a dense model's do not."""
+    cases = (("gpt-oss-120b", "vllm", True), ("gpt-oss-120b", "sglang", True),
+             ("gpt-oss-20b", "llama.cpp", False), ("llama-3.1-8b", "vllm", False))
+    for src, runtime, said in cases:
+        lines = paramscope.size(src, context=1024, runtime=runtime, gpu="h100-sxm").speed.explain
+        assert any("mixture of experts" in line for line in lines) is said, (src, runtime)
