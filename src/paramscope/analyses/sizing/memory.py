@@ -201,8 +201,10 @@ def _unread_bytes(model: Model, weights_bytes: int) -> int:
     from paramscope.analyses.sizing.speed import unread_by_text
 
     unread, _ = unread_by_text(model)
+    if not unread:  # a text model: nothing to take off, and no need to add up its tensors
+        return 0
     stored = sum(t.nbytes for t in model.tensors)
-    return unread * weights_bytes // stored if unread and stored else 0
+    return unread * weights_bytes // stored if stored else 0
 
 
 def _unread_quantization(model: Model, req: MemoryRequest) -> tuple[str, ...]:
