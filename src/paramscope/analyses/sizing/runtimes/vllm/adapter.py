@@ -169,6 +169,7 @@ AFTER_WARMUP_NOTE = (
 
 
 _BUILT: ModelMemo[tuple[Model, tuple[str, ...]]] = ModelMemo(8)
+_STORED_DTYPE: ModelMemo[DType] = ModelMemo(8)
 
 
 def asked_mm_limits(req: MemoryRequest) -> dict[str, int] | None:
@@ -194,7 +195,8 @@ def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...
                                "the limits (runtimes/vllm/towers.py)")
     limits = parse_mm_limits(option(req, "limit_mm_per_prompt")) or {}
     spec = speculation(req, engine)
-    dtype = vllm_auto_dtype(model_dtype(model.tensors), model_type(model), req.device, effective)
+    stored = _STORED_DTYPE.get(model, (), lambda: model_dtype(model.tensors))  # a walk of every tensor
+    dtype = vllm_auto_dtype(stored, model_type(model), req.device, effective)
     key = (tuple(sorted(limits.items())), everything_off, effective, spec, dtype)
     return _BUILT.get(model, key, lambda: _built(model, limits, everything_off, effective, spec, dtype))
 
