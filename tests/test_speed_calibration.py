@@ -173,6 +173,8 @@ def test_the_serving_engines_are_calibrated_on_their_own_runs():
     assert sglang.prefill_label == BOUND  # one SGLang prefill run: fewer than MIN_RUNS
     rocm = paramscope.size("llama-3.1-8b", context=1024, runtime="vllm", gpu="mi300x").speed
     assert rocm.decode_label == BOUND  # one ROCm run: fewer than MIN_RUNS
+    sglang_rocm = paramscope.size("llama-3.1-8b", context=1024, runtime="sglang", gpu="mi300x").speed
+    assert sglang_rocm.decode_label == "calibrated (3 runs, SGLang ROCm)"  # Gemma 4 on MI300Xs
 
 
 def test_vllm_is_calibrated_by_the_era_of_its_release():
