@@ -61,6 +61,6 @@ def test_a_float32_checkpoint_is_served_in_16_bits():
 
 def test_what_is_not_cast():
     model = open_model("gemma-2-9b")
-    assert served_in(model, "vLLM", F32) == (model, ())  # already its type
+    assert served_in(model, "vLLM", F32, F32) == (model, ())  # already its type
     gguf_like = open_model("qwen3-8b")  # bfloat16: to float16 is the same size, nothing to do
-    assert served_in(gguf_like, "vLLM", F16) == (gguf_like, ())
+    assert served_in(gguf_like, "vLLM", BF16, F16) == (gguf_like, ())

@@ -533,9 +533,9 @@ def vllm_built_model(model: Model, r: Record) -> Model:
     resolves to where the record states none, K copied into the fused QKV's V slot where the values are the
     keys, and without the towers its limits leave unbuilt (a text-only checkpoint: every one)."""
     if r.setting("dtype") in (None, "auto"):  # a stated --dtype re-prices the weights (cast_scheme)
-        auto = vllm_auto_dtype(request_model_dtype(model.tensors), model_type(model), gpu_device(r),
-                               effective_record_release(r))
-        model = served_in(model, "vLLM", auto)[0]
+        stored = request_model_dtype(model.tensors)
+        auto = vllm_auto_dtype(stored, model_type(model), gpu_device(r), effective_record_release(r))
+        model = served_in(model, "vLLM", stored, auto)[0]
     model = with_speculation(model, effective_record_release(r),
                              parse_speculative_config(r.setting("speculative_config")))[0]
     model = with_fused_v_slots(model)[0]
@@ -1105,8 +1105,8 @@ def sglang_platform(r: Record) -> str:
 
 def predict_sglang(model: Model, r: Record) -> dict[str, float]:
     if r.setting("dtype") in (None, "auto"):  # as runtimes/sglang.py built_model
-        model = served_in(model, "SGLang", sglang_auto_dtype(request_model_dtype(model.tensors),
-                                                             model_type(model)))[0]
+        stored = request_model_dtype(model.tensors)
+        model = served_in(model, "SGLang", stored, sglang_auto_dtype(stored, model_type(model)))[0]
     model = with_fused_v_slots(model)[0]  # SGLang's fused QKV, as vLLM's (vllm_built_model)
     cfg = model.config
     assert cfg is not None

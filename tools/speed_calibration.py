@@ -65,12 +65,6 @@ def against_bound(m: dict) -> tuple[float, float] | None:
     return m["tokens_per_s"] * s.prefill_seconds / s.prefill_tokens, s.prefill_seconds
 
 
-def utilisation(m: dict) -> float | None:
-    """Measured / bound for one measurement (``against_bound``)."""
-    found = against_bound(m)
-    return found[0] if found else None
-
-
 def groups(rows: list[dict]) -> dict[tuple[str, str, Metric, str], list[tuple[float, str, float]]]:
     """(runtime, backend, metric, era) → [(utilisation, source, bound)] over the rows a figure exists for;
     the era is the first release of the one the run's engine version falls in (knowledge/
@@ -115,7 +109,8 @@ def main() -> int:
         write(rows)
         return 0
     for m in rows:
-        u = utilisation(m)
+        found = against_bound(m)
+        u = found[0] if found else None
         path = Path(m["model"])  # a catalogue name, or a config (NAME/config.json, NAME.config.json)
         model = path.parent.name if path.name == "config.json" else path.name.removesuffix(".config.json")
         print(f"{m['runtime']:9} {m['backend']:7} {m['device']:17} {model[:30]:30} {m['weights']:9} "

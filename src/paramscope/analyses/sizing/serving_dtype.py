@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from paramscope.analyses.sizing.request import model_dtype
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
 
@@ -33,7 +32,6 @@ Release = tuple[int, int, int]
 FLOAT16_REFUSED = frozenset({"gemma2", "gemma3", "gemma3_text", "glm4", "plamo2"})
 RESOLVE_AUTO_RELEASE: Release = (0, 10, 0)  # _resolve_auto_dtype and its fallback to a supported type
 BF16_CAPABILITY = 80  # platforms/cuda.py supported_dtypes: bfloat16 from Ampere
-DTYPE_NAMES = {DType.F32: "float32", DType.BF16: "bfloat16", DType.F16: "float16"}
 
 
 def vllm_auto_dtype(stored: DType, model_type: str, device: Device | None, release: Release) -> DType:
@@ -60,20 +58,21 @@ def sglang_auto_dtype(stored: DType, model_type: str) -> DType:
     return DType.BF16 if model_type.startswith("gemma") else DType.F16
 
 
-def served_in(model: Model, engine: str, dtype: DType) -> tuple[Model, tuple[str, ...]]:
-    """The unquantized ``model`` with the tensors of its own type in ``dtype`` where the two differ in
-    size (a float32 checkpoint served in 16 bits, a bfloat16 one in float32), with a note; else unchanged.
-    A quantized checkpoint keeps its types (its scales and unquantized modules follow their own rules)."""
-    stored = model_dtype(model.tensors) if model.tensors else None
-    if (model.quantization is not None or stored is None or stored not in DTYPE_NAMES
-            or dtype.type_size == stored.type_size):
+def served_in(model: Model, engine: str, stored: DType, dtype: DType) -> tuple[Model, tuple[str, ...]]:
+    """The unquantized ``model``, whose weights are mostly ``stored`` (request.py ``model_dtype``), with
+    the tensors of that type in ``dtype`` where the two differ in size (a float32 checkpoint served in 16
+    bits, a bfloat16 one in float32), with a note; else unchanged. A quantized checkpoint keeps its types
+    (its scales and unquantized modules follow their own rules)."""
+    if model.quantization is not None or not model.tensors or dtype.type_size == stored.type_size:
         return model, ()
+    from paramscope.knowledge.quant_layouts import TORCH_NAMES  # the torch names of the three types
+
     tensors = tuple(replace(t, dtype=dtype, nbytes=t.n_elements * dtype.type_size) if t.dtype == stored else t
                     for t in model.tensors)
     cast = sum(t.dtype == stored for t in model.tensors)
     change = sum(t.nbytes for t in tensors) - sum(t.nbytes for t in model.tensors)
     return replace(model, tensors=tensors), (
-        f"{engine} --dtype auto serves this {DTYPE_NAMES[stored]} checkpoint in {DTYPE_NAMES[dtype]} "
+        f"{engine} --dtype auto serves this {TORCH_NAMES[stored]} checkpoint in {TORCH_NAMES[dtype]} "
         f"(serving_dtype.py): {cast:,} tensors, {change:+,} B",)
 
 

@@ -828,8 +828,8 @@ def _built(model: Model) -> tuple[Model, tuple[str, ...]]:
     from paramscope.analyses.sizing.mtp import without_mtp
     from paramscope.analyses.sizing.serving_dtype import model_type, served_in, sglang_auto_dtype
 
-    dtype = sglang_auto_dtype(model_dtype(model.tensors), model_type(model))
-    model, notes = served_in(model, "SGLang", dtype)
+    stored = model_dtype(model.tensors)
+    model, notes = served_in(model, "SGLang", stored, sglang_auto_dtype(stored, model_type(model)))
     model, more = without_mtp(model, "SGLang")
     notes += more
     model, more = with_fused_v_slots(model)

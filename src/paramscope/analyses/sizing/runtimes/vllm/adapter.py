@@ -198,12 +198,14 @@ def built_model(model: Model, req: MemoryRequest) -> tuple[Model, tuple[str, ...
     stored = _STORED_DTYPE.get(model, (), lambda: model_dtype(model.tensors))  # a walk of every tensor
     dtype = vllm_auto_dtype(stored, model_type(model), req.device, effective)
     key = (tuple(sorted(limits.items())), everything_off, effective, spec, dtype)
-    return _BUILT.get(model, key, lambda: _built(model, limits, everything_off, effective, spec, dtype))
+    return _BUILT.get(model, key,
+                      lambda: _built(model, limits, everything_off, effective, spec, stored, dtype))
 
 
 def _built(model: Model, limits: dict[str, int], everything_off: bool,
-           release: Release, spec: Speculation | None, dtype: DType) -> tuple[Model, tuple[str, ...]]:
-    model, notes = served_in(model, "vLLM", dtype)
+           release: Release, spec: Speculation | None, stored: DType,
+           dtype: DType) -> tuple[Model, tuple[str, ...]]:
+    model, notes = served_in(model, "vLLM", stored, dtype)
     model, more = with_speculation(model, release, spec)
     notes += more
     model, more = with_fused_v_slots(model)
