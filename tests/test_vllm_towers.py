@@ -343,3 +343,33 @@ def test_re_priced_weights_leave_the_towers_on_each_stage_as_stored():
     stages = stage_weight_split(model, held, (14, 14))
     text, _, _ = without_towers(model, {}, default=0)
     assert [s - towers for s in stages] == list(stage_weight_split(text, held - towers, (14, 14)))
+
+
+def _loaded(source: Path, tokens: int) -> tuple[int, str]:
+    """The weights line of --explain at max_num_batched_tokens ``tokens``: what "Model loading took"
+    stands for, and its total."""
+    line = next(x for x in _weights(source, max_num_batched_tokens=tokens)[1]
+                if x.startswith("weights:") and " = " in x)
+    return int(line.rsplit("= ", 1)[1].removesuffix(" B").replace(",", "")), line
+
+
+@pytest.mark.parametrize("name", ["google__gemma-4-E2B.json", "gemma-3n-E2B.json"])
+def test_the_multimodal_wrapper_holds_a_batch_of_per_layer_inputs(name, tmp_path):
+    """Gemma 3n's and Gemma 4's multimodal classes allocate max_num_batched_tokens × layers ×
+    hidden_size_per_layer_input values in the model dtype as they are built (gemma3n_mm.py, gemma4_mm.py
+    ``per_layer_embeddings``); the text class (a text-only checkpoint) allocates none."""
+    raw = json.loads((CONFIGS / name).read_text())
+    layers, width = raw["text_config"]["num_hidden_layers"], raw["text_config"]["hidden_size_per_layer_input"]
+    (small, _), (large, line) = _loaded(CONFIGS / name, 2048), _loaded(CONFIGS / name, 16384)
+    assert large - small == (16384 - 2048) * layers * width * 2
+    assert f"per-layer input buffer 16384 × {layers} × {width} × 2 B" in line
+    text_only = tmp_path / "config.json"
+    text_only.write_text(json.dumps(raw | {"architectures": [raw["architectures"][0].replace(
+        "ForConditionalGeneration", "ForCausalLM")]}))
+    (small, _), (large, line) = _loaded(text_only, 2048), _loaded(text_only, 16384)
+    assert large == small and "per-layer input" not in line
+
+
+def test_a_gemma4_without_per_layer_inputs_holds_no_buffer():
+    source = LOG_CONFIGS / "gemma-4-31b.config.json"
+    assert _loaded(source, 2048)[0] == _loaded(source, 16384)[0]

@@ -546,9 +546,16 @@ def vllm_built_model(model: Model, r: Record) -> Model:
                            effective_record_release(r))[0]
 
 
+# the class vLLM builds for a text-only checkpoint priced from its multimodal config (Gemma4ForCausalLM for
+# Gemma4ForConditionalGeneration): no wrapper, so none of the buffers a wrapper allocates
+TEXT_CLASS = ("ForConditionalGeneration", "ForCausalLM")
+
+
 def predict_vllm(model: Model, r: Record) -> dict[str, float]:
     cfg = model.config
     assert cfg is not None
+    if r.model.get("text_only"):
+        cfg = replace(cfg, architecture=cfg.architecture.replace(*TEXT_CLASS))
     model = vllm_built_model(model, r)
     spec = parse_speculative_config(r.setting("speculative_config"))
     engine = vllm_engine(r)

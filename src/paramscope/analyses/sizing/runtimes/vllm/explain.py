@@ -31,6 +31,7 @@ from paramscope.analyses.sizing.runtimes.vllm.weights import (
     ROPE_CACHE_DTYPE,
     allocator_tails,
     offloaded_bytes,
+    per_layer_input_buffer_bytes,
     replicated_bytes,
     rope_shapes,
     uneven_experts_bytes,
@@ -67,6 +68,9 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
     rows, b = min(p.max_num_seqs, p.max_num_batched_tokens), p.dtype.type_size
     shared = replicated_bytes(cfg, p)
     uneven = uneven_experts_bytes(cfg, weights_bytes - shared, p)
+    buffer, tokens = per_layer_input_buffer_bytes(cfg, p), p.max_num_batched_tokens
+    per_layer_inputs = (f" + per-layer input buffer {tokens} × {cfg.n_layers} × "
+                        f"{buffer // (tokens * cfg.n_layers * b)} × {b} B" if buffer else "")
     lines = [
         f"{'vllm serve' if p.entrypoint == 'serve' else 'LLM() (offline)'} ({p.engine.upper()} engine, "
         f"the rules of {release_text(p.release)}{', model runner V2' if p.model_runner == 'v2' else ''}"
@@ -81,6 +85,7 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
             f"{positions} × {rotary_dim} × {ROPE_CACHE_DTYPE.get(cfg.architecture, p.dtype).type_size} B"
             for positions, rotary_dim in ropes) +
         f"{f' + allocator segment tails {tails:,} B' if (tails := allocator_tails(cfg, p)) else ''}"
+        f"{per_layer_inputs}"
         f"{f' + the first rank extra expert {uneven:,} B' if uneven else ''}"
         f"{f' − moved to host memory {offloaded_bytes(m.offload):,} B' if m.offload else ''}"
         f" = {m.model_bytes:,} B",

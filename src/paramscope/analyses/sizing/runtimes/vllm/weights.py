@@ -1,6 +1,6 @@
 """What vLLM's ``load_model`` puts on each GPU: the weights' shard (tensors every rank holds whole, experts
-split unevenly, MLA's down-projections, the caching allocator's tails), the RoPE caches, and the per-rank
-config the layers are built from.
+split unevenly, MLA's down-projections, the caching allocator's tails), the RoPE caches, the buffers a
+model class allocates as it is built, and the per-rank config the layers are built from.
 """
 
 from __future__ import annotations
@@ -269,7 +269,25 @@ def weights_per_gpu(cfg: ArchConfig, weights_bytes: int, p: VllmParams) -> int:
     shared = replicated_bytes(cfg, p) + (p.drafter_replicated if p.tensor_parallel > 1 else 0)
     return (cdiv(weights_bytes - shared, p.tensor_parallel) + shared + rope_cache_bytes(cfg, p.dtype)
             + allocator_tails(cfg, p) + uneven_experts_bytes(cfg, weights_bytes - shared, p)
-            + mla_absorbed_bytes(cfg, p))
+            + mla_absorbed_bytes(cfg, p) + per_layer_input_buffer_bytes(cfg, p))
+
+
+# The multimodal wrappers of Gemma 3n and Gemma 4 pre-allocate, as they are built, the per-layer inputs of
+# a whole batch "for CUDA graph compatibility" (models/gemma3n_mm.py and gemma4_mm.py __init__:
+# ``self.per_layer_embeddings = torch.zeros(max_num_batched_tokens, num_hidden_layers,
+# hidden_size_per_layer_input)``, the model dtype), so "Model loading took" counts it on every rank. The
+# text classes (Gemma3nForCausalLM, Gemma4ForCausalLM: a text-only checkpoint) allocate none unless
+# kv_sharing_fast_prefill is on. Gemma 4 E2B at 16,384 batched tokens: 16384 × 35 × 256 × 2 B = 0.27 GiB.
+PER_LAYER_INPUT_BUFFER = frozenset({"Gemma3nForConditionalGeneration", "Gemma4ForConditionalGeneration"})
+
+
+def per_layer_input_buffer_bytes(cfg: ArchConfig, p: VllmParams) -> int:
+    """The per-layer input buffer a Gemma 3n or Gemma 4 multimodal model allocates at load
+    (``PER_LAYER_INPUT_BUFFER``); 0 for every other class."""
+    if cfg.architecture not in PER_LAYER_INPUT_BUFFER:
+        return 0
+    width = int(cfg.extra.get("hidden_size_per_layer_input") or 0)
+    return p.max_num_batched_tokens * cfg.n_layers * width * p.dtype.type_size
 
 
 # vLLM 0.7.1 to 0.7.3, V0 with MLA: MLACommonImpl.process_weights_after_loading (attention/backends/mla/
