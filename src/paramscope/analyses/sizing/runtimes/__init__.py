@@ -144,6 +144,14 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "first N layers stay in host memory, the rest of those layers on the GPU; the GPU "
                     "(CUDA, ROCm, Vulkan, SYCL) copies one expert stack in to run a large batch's product",
                     0, 1 << 16),
+             Option("fit", str, "off", "llama.cpp --fit (on by default in llama.cpp since December 2025): "
+                    "on prices the placement it chooses on one GPU when every layer there would leave less "
+                    "than --fit-target free (the routed experts of the last MoE layers in host memory, "
+                    "else the first layers); off, paramscope's default, prices every layer where -ngl puts "
+                    "it and says what --fit would choose. -ngl, --n-cpu-moe or --tensor-split stop it, as "
+                    "in llama.cpp", choices=("on", "off")),
+             Option("fit_target", int, 1024, "llama.cpp --fit-target: MiB --fit leaves free on the GPU",
+                    0, 1 << 20),
              Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
                                                   "memory"),
              Option("cpu_isa", str, "x86-avx2", "the CPU llama.cpp runs on without a GPU: which quantized "

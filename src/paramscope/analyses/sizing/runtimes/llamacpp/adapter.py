@@ -6,6 +6,13 @@ from __future__ import annotations
 
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
 from paramscope.analyses.sizing.runtimes import option
+from paramscope.analyses.sizing.runtimes.llamacpp.autofit import (
+    fit_applies,
+    fit_explanation,
+    fit_note,
+    fit_one_gpu,
+    layer_ranges,
+)
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
 from paramscope.analyses.sizing.runtimes.llamacpp.flash_attention import (
     FORCED_OFF_ARCHS,
@@ -21,8 +28,10 @@ from paramscope.analyses.sizing.runtimes.llamacpp.memory import (
     repack_types,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.offload import (
+    Offload,
     gpu_compute_with_host_experts,
     gpu_compute_with_host_output,
+    layer_split,
     offload,
     repeating_layers_on_gpu,
 )
@@ -31,6 +40,7 @@ from paramscope.model import ArchConfig, Model
 from paramscope.model.dtypes import DType
 from paramscope.records import replace
 
+MiB = 1 << 20
 ISA_WORDS = {"x86-avx2": "an x86 CPU with AVX2", "x86-avx512": "an x86 CPU with AVX-512",
              "arm-i8mm": "an ARM CPU with i8mm", "none": "a CPU without repacking kernels"}
 
@@ -117,8 +127,41 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         notes += ("--n-cpu-moe changes nothing here: without a GPU of its own memory every weight is in "
                   "host memory already",)
     if req.device is not None and req.device.kind == "gpu":
-        split = offload(model, cfg, weights_bytes, m.kv, option(req, "n_gpu_layers"), req.weights,
-                        build, frozenset(range(option(req, "n_cpu_moe"))))
+        # CUDA, ROCm, Vulkan and SYCL run a host expert's large-batch product on the GPU (offload.py
+        # OP_OFFLOAD_MIN_BATCH); on Apple's GPUs the host experts sit in CPU_REPACK, no host buffer
+        offloads = req.device.vendor != "Apple" and rules.expert_op_offload
+
+        def place(ngl: int | None, cpu_layers: frozenset[int]) -> tuple[Offload, int, tuple[str, ...]]:
+            """The split for -ngl ``ngl`` with ``cpu_layers``' experts in host memory, the GPU's compute
+            buffer and output rows, and the lines saying why the buffer is what it is."""
+            placed = offload(model, cfg, weights_bytes, m.kv, ngl, req.weights, build, cpu_layers)
+            if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
+                placed = replace(placed, host_kv_bytes=m.kv_cache_bytes, host_state_bytes=sum(
+                    part.total_bytes for part in m.kv.parts if part.kind == "linear"))
+            whys: tuple[str, ...] = ()
+            compute = m.compute_bytes + m.output_bytes
+            if not placed.output_on_gpu:
+                gpu_compute, why = gpu_compute_with_host_output(m.compute, placed, option(req, "ubatch"))
+                compute, whys = gpu_compute + m.output_bytes, (f"GPU compute: {why}",)
+            if placed.host_expert_bytes:
+                with_experts, why = gpu_compute_with_host_experts(m.compute, placed, option(req, "ubatch"),
+                                                                  offloads)
+                if with_experts > compute - m.output_bytes:
+                    compute, whys = with_experts + m.output_bytes, (*whys, f"GPU compute: {why}")
+            return placed, compute, whys
+
+        def gpu_bytes(ngl: int | None, cpu_layers: frozenset[int]) -> int:
+            placed, compute, _ = place(ngl, cpu_layers)
+            return (weights_bytes + placed.duplicate_bytes - placed.host_weights_bytes + m.kv_cache_bytes
+                    - placed.host_kv_bytes + compute + m.overhead_bytes)
+
+        ngl, cpu_layers = option(req, "n_gpu_layers"), frozenset(range(option(req, "n_cpu_moe")))
+        fitted = (fit_one_gpu(gpu_bytes, req.device.usable_bytes - option(req, "fit_target") * MiB,
+                              block_count(cfg) + 1, tuple(layer_split(model).experts_by_layer))
+                  if fit_applies(req, build) else None)
+        if fitted is not None and option(req, "fit") == "on":
+            ngl, cpu_layers = fitted.n_gpu_layers, fitted.cpu_expert_layers
+        split, compute_single, whys = place(ngl, cpu_layers)
         if option(req, "n_cpu_moe") and not split.host_expert_bytes and not cfg.is_moe:
             raise UnsupportedError("llama.cpp: --n-cpu-moe keeps MoE experts in host memory; this model has "
                                    "no experts")
@@ -129,10 +172,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             raise UnsupportedError("llama.cpp: --n-cpu-moe with a named --split-mode or --tensor-split is "
                                    "not modelled (each GPU's share of the host experts); leave the split "
                                    "out for the even split")
-        if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
-            split = replace(split, host_kv_bytes=m.kv_cache_bytes, host_state_bytes=sum(
-                part.total_bytes for part in m.kv.parts if part.kind == "linear"))
-        moe_words = f", MoE experts of the first {option(req, 'n_cpu_moe')} layers"
+        hosted = sorted(il for il in cpu_layers if il >= split.i_gpu_start)
+        moe_words = f", MoE experts of layers {layer_ranges(hosted)}"
         explain = (*explain,
                    f"offload: {split.n_gpu_layers}/{block_count(cfg) + 1} layers on the GPU (layers "
                    f"{split.i_gpu_start}–{block_count(cfg) - 1}{', output' if split.output_on_gpu else ''}"
@@ -142,22 +183,15 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                    f"{moe_words if split.host_expert_bytes else ''}"
                    f"{'' if split.output_on_gpu else ', output'}) + {split.host_kv_bytes:,} B of KV cache"
                    + (f"; the tied embedding is held twice (+{split.duplicate_bytes:,} B on the GPU)"
-                      if split.duplicate_bytes else ""))
-        if not split.output_on_gpu:
-            gpu_compute, why = gpu_compute_with_host_output(m.compute, split, option(req, "ubatch"))
-            compute_single = gpu_compute + m.output_bytes
-            explain = (*explain, f"GPU compute: {why}")
+                      if split.duplicate_bytes else ""), *whys)
+        if fitted is not None:
+            explain = (*explain, fit_explanation(fitted, block_count(cfg) + 1))
+            notes += (fit_note(fitted, option(req, "fit") == "on", option(req, "fit_target")),)
         if split.host_expert_bytes:
-            # CUDA, ROCm, Vulkan and SYCL run a host expert's large-batch product on the GPU (offload.py
-            # OP_OFFLOAD_MIN_BATCH); on Apple's GPUs the host experts sit in CPU_REPACK, no host buffer
-            offloads = req.device.vendor != "Apple" and rules.expert_op_offload
-            with_experts, why = gpu_compute_with_host_experts(m.compute, split, option(req, "ubatch"),
-                                                              offloads)
-            if with_experts > compute_single - m.output_bytes:
-                compute_single = with_experts + m.output_bytes
-                explain = (*explain, f"GPU compute: {why}")
-            notes += (f"--n-cpu-moe {option(req, 'n_cpu_moe')}: {split.host_expert_bytes:,} B of MoE experts "
-                      f"stay in host memory (counted there, not on the GPU)",)
+            who = "--fit" if fitted is not None and option(req, "fit") == "on" else \
+                f"--n-cpu-moe {option(req, 'n_cpu_moe')}"
+            notes += (f"{who}: {split.host_expert_bytes:,} B of MoE experts stay in host memory (counted "
+                      f"there, not on the GPU)",)
         if split.i_gpu_start or not split.output_on_gpu or option(req, "no_kv_offload"):
             notes += (f"-ngl {split.n_gpu_layers}: {split.host_weights_bytes + split.host_kv_bytes:,} B "
                       f"of weights and KV cache stay in host memory; the per-device figures leave them out",)

@@ -1,0 +1,149 @@
+"""llama.cpp's automatic fitting of the parameters a user left unset to the free memory of one GPU
+(``--fit``, on by default since PR 16653, mid-December 2025: ``llama_params_fit`` in src/llama.cpp, then
+``common_fit_params`` in common/fit.cpp from PR 22171, April 2026; ``llama-fit-params`` prints its
+choice).
+
+What it does on one GPU, in the order common_params_fit_impl does it:
+
+1. Project the memory of every layer on the GPU (a dry run: weights + KV cache + compute buffers). If the
+   GPU keeps ``--fit-target`` free (1024 MiB by default), nothing changes.
+2. The context is reduced only when ``-c`` was not given; paramscope always prices a stated context, so
+   this step never applies here.
+3. Any of ``-ngl``, ``--tensor-split``, ``-ot`` / ``--n-cpu-moe`` given by the user, or ``-sm row``, stops
+   it ("... already set by user, abort"): the placement is the user's.
+4. A mixture of experts whose every layer fits on the GPU with all its routed experts in host memory keeps
+   the experts of the *first* layers on the GPU, as many as fit ("converting dense-only layers to full
+   layers and filling them front-to-back"): the experts of the last layers stay in host memory, the
+   opposite end from ``--n-cpu-moe``. One boundary layer may keep part of its experts (``ffn_up``, or up
+   and gate) on the GPU, less than one layer's experts: not modelled.
+5. Otherwise (a dense model, or one whose non-expert part alone is too large) whole layers go to the GPU
+   from the back, the output layer first, as many as fit ("filling dense layers back-to-front"); of a
+   mixture of experts the GPU then holds the first of its layers whole and the rest without their experts.
+
+Each search keeps the largest count whose projection leaves the target free (llama.cpp's regula falsi
+stops at a gap of one layer with the lower bound). The projection is paramscope's own memory model, the
+one the size estimate prints, so the choice is as exact as those figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from paramscope.analyses.sizing.request import MemoryRequest
+from paramscope.analyses.sizing.runtimes import option
+from paramscope.records import record
+
+MiB = 1 << 20
+FIT_TARGET_BYTES = 1024 * MiB  # common.h fit_params_target: 1024 MiB free on each device
+# the build families whose llama-server / llama-cli run the fit by default (params.py BUILDS: early-2026
+# starts with PR 18148, the same weeks as PR 16653)
+FIT_BUILDS = frozenset({"current", "mid-2026", "early-2026"})
+
+# (n_gpu_layers or None for all, layers whose routed experts stay in host memory) → projected GPU bytes
+Probe = Callable[[int | None, frozenset[int]], int]
+
+
+@record
+class FitChoice:
+    """The placement llama.cpp's fit settles on for one GPU."""
+
+    n_gpu_layers: int | None  # None: every layer (the default -ngl)
+    cpu_expert_layers: frozenset[int]  # layers on the GPU whose routed experts stay in host memory
+    gpu_bytes: int  # the projection of that placement
+    target_bytes: int  # what the GPU may hold: its free memory less --fit-target
+    how: str  # the step that chose it, in llama.cpp's words
+
+
+def largest(ok: Callable[[int], bool], lo: int, hi: int) -> int:
+    """The largest k in [lo, hi] with ok(k), for a predicate true up to some point and false after it;
+    lo when none is."""
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
+    return lo
+
+
+def fit_one_gpu(probe: Probe, target: int, n_slots: int, expert_layers: tuple[int, ...]) -> FitChoice | None:
+    """llama.cpp's choice for one GPU (module docstring), None where every layer fits as asked.
+    ``n_slots``: the repeating layers and the output layer (-ngl's range); ``expert_layers``: the layers
+    holding routed experts."""
+    everything = probe(None, frozenset())
+    if everything <= target:
+        return None
+    experts = tuple(sorted(expert_layers))
+    if experts and probe(None, frozenset(experts)) <= target:
+        def hosted(n_full: int) -> frozenset[int]:
+            return frozenset(il for il in experts if il >= n_full)
+
+        n_full = largest(lambda n: probe(None, hosted(n)) <= target, 0, n_slots - 1)
+        return FitChoice(None, hosted(n_full), probe(None, hosted(n_full)), target,
+                         "converting dense-only layers to full layers front-to-back")
+
+    def dense_only(ngl: int) -> frozenset[int]:
+        # the GPU's slice starts at n_slots − ngl (the output layer is the last slot); its first layer
+        # stays whole, the others leave their experts in host memory
+        start = n_slots - ngl
+        return frozenset(il for il in experts if il > start)
+
+    ngl = largest(lambda n: probe(n, dense_only(n)) <= target, 0, n_slots)
+    return FitChoice(ngl, dense_only(ngl), probe(ngl, dense_only(ngl)), target,
+                     "filling dense-only layers back-to-front" if experts else
+                     "filling dense layers back-to-front")
+
+
+# the options whose presence makes common_params_fit_impl abort its layer step ("n_gpu_layers already set
+# by user", "tensor_split already set by user", "tensor_buft_overrides already set by user": --n-cpu-moe
+# is an override)
+USER_PLACEMENT = ("n_gpu_layers", "n_cpu_moe", "tensor_split")
+
+
+def fit_applies(req: MemoryRequest, build: str) -> bool:
+    """Whether llama.cpp would run its fit for this request: a build family that has it, mainline, one
+    GPU, no placement of the user's own, not a row split."""
+    return (build in FIT_BUILDS and option(req, "llamacpp_fork") == "mainline" and req.n_devices == 1
+            and not any(name in req.options and req.options[name] not in (None, 0, "")
+                        for name in USER_PLACEMENT)
+            and option(req, "split_mode") != "row")
+
+
+def layer_ranges(layers: Iterable[int]) -> str:
+    """Layer indices as runs: 0–3, 7, 9–12."""
+    runs: list[list[int]] = []
+    for il in sorted(layers):
+        if runs and il == runs[-1][1] + 1:
+            runs[-1][1] = il
+        else:
+            runs.append([il, il])
+    return ", ".join(f"{a}–{b}" if b > a else f"{a}" for a, b in runs) or "none"
+
+
+def placement_words(choice: FitChoice, n_slots: int) -> str:
+    ngl = n_slots if choice.n_gpu_layers is None else choice.n_gpu_layers
+    words = f"{ngl} of {n_slots} layers on the GPU"
+    if choice.cpu_expert_layers:
+        words += f", the routed experts of layers {layer_ranges(choice.cpu_expert_layers)} in host memory"
+    return words
+
+
+def fit_explanation(choice: FitChoice, n_slots: int) -> str:
+    return (f"--fit ({choice.how}): {placement_words(choice, n_slots)}; projected {choice.gpu_bytes:,} B "
+            f"of the {choice.target_bytes:,} B the GPU may hold (usable memory less --fit-target)")
+
+
+def fit_note(choice: FitChoice, priced: bool, target_mib: int) -> str:
+    """What the output says of the fit: the placement priced, or the one llama.cpp would choose."""
+    if priced:
+        return (f"--fit on: llama.cpp keeps {target_mib} MiB free on the GPU ({choice.how}): "
+                f"{_short(choice)}; the figures follow that placement")
+    return (f"llama.cpp's --fit (on by default since December 2025) would not load this as priced, which "
+            f"leaves less than {target_mib} MiB of the GPU free: it would put "
+            f"{_short(choice)}; --fit on prices that placement")
+
+
+def _short(choice: FitChoice) -> str:
+    parts = ["every layer on the GPU" if choice.n_gpu_layers is None else
+             f"-ngl {choice.n_gpu_layers} (the output layer and the last {max(choice.n_gpu_layers - 1, 0)} "
+             f"repeating layers on the GPU)"]
+    if choice.cpu_expert_layers:
+        parts.append(f"the routed experts of layers {layer_ranges(choice.cpu_expert_layers)} in host memory")
+    return " with ".join(parts)

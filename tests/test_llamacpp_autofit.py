@@ -1,0 +1,132 @@
+"""llama.cpp's --fit (runtimes/llamacpp/autofit.py): on one GPU, the largest placement whose projection
+leaves --fit-target free, MoE experts parked from the last layers, dense layers filled from the back.
+Checked against the projections llama.cpp printed while fitting (tests/fixtures/engine_logs/llamacpp/
+*-fit*: "id=0, n_layer=N, ..., mem=M MiB" and "- DEV: N layers, U MiB used, F MiB free"), and end to end
+on the Hermes 3 8B log, whose free memory (5141 MiB) the log prints."""
+
+from __future__ import annotations
+
+import pytest
+
+import paramscope
+from paramscope.analyses.sizing.runtimes.llamacpp.autofit import (
+    FIT_TARGET_BYTES,
+    fit_one_gpu,
+    largest,
+    layer_ranges,
+)
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import layer_split
+
+MIB = 2**20
+
+# (record, slots, {n_layer: projected MiB} as printed, free MiB (used + free of the final line), chosen)
+PRINTED = [
+    ("ollama-llamaserver-hermes3-8b-q4-0-rtx2060-fit15", 33, {33: 8392, 15: 4089}, 4089 + 1052, 15),
+    ("qwen35-9b-udq4kxl-vulkan-1070ti-b9849-fit31-np4", 33, {32: 5885, 31: 5742}, 5742 + 1155, 31),
+    ("qwen35-9b-udq4kxl-vulkan-3060laptop-b9849-fit20-np1", 33, {20: 4080, 21: 4217}, 4080 + 1092, 20),
+    ("r37l-qwen35-9b-udq4kxl-vulkan-3060laptop-b9849-fit18-np4", 33, {19: 4025, 18: 3882}, 3882 + 1140, 18),
+]
+
+
+def _printed_probe(points: dict[int, int], slots: int):
+    """The engine's own projections, a straight line through the two it printed (a dense model's layers
+    are alike), every layer at n_layer = slots."""
+    (a, ma), (b, mb) = sorted(points.items())
+    per_layer = (mb - ma) / (b - a)
+
+    def probe(ngl: int | None, cpu: frozenset[int]) -> int:
+        n = slots if ngl is None else ngl
+        return round((ma + per_layer * (n - a)) * MIB)
+    return probe
+
+
+@pytest.mark.parametrize(("record", "slots", "points", "free", "chosen"), PRINTED,
+                         ids=[p[0] for p in PRINTED])
+def test_the_largest_count_that_leaves_the_target_free(record, slots, points, free, chosen):
+    choice = fit_one_gpu(_printed_probe(points, slots), free * MIB - FIT_TARGET_BYTES, slots, ())
+    assert choice is not None and choice.n_gpu_layers == chosen and not choice.cpu_expert_layers
+    assert choice.how == "filling dense layers back-to-front"
+
+
+def test_the_hermes_log_end_to_end():
+    """paramscope's own projection with the free memory the log printed picks the 15 layers llama.cpp
+    did (the output layer and the last 14: 'set ngl_per_device[0].n_layer=15')."""
+    e = paramscope.size("llama-3.1-8b", runtime="llama.cpp", weights="q4_0", gpu="5141MiB", context=32768,
+                        fit="on").estimate
+    assert any("--fit (filling dense layers back-to-front): 15 of 33 layers on the GPU" in line
+               for line in e.explain)
+    assert e.per_device[0].total_bytes <= 5141 * MIB - FIT_TARGET_BYTES
+    assert e.host_bytes > 0 and e.fits
+
+
+def test_off_prices_every_layer_and_says_what_fit_would_do():
+    asked = dict(runtime="llama.cpp", weights="q4_0", gpu="5141MiB", context=32768)
+    off = paramscope.size("llama-3.1-8b", **asked).estimate
+    on = paramscope.size("llama-3.1-8b", **asked, fit="on").estimate
+    assert not off.fits and off.host_bytes < on.host_bytes
+    assert off.total_bytes == on.total_bytes  # the same bytes, placed elsewhere
+    assert any("--fit (on by default since December 2025) would not load this" in n and "-ngl 15" in n
+               for n in off.notes)
+
+
+def test_a_mixture_of_experts_parks_the_last_layers_experts():
+    e = paramscope.size("qwen3-30b-a3b", runtime="llama.cpp", weights="q4_k_m", gpu="rtx-3060",
+                        context=32768, fit="on").estimate
+    line = next(x for x in e.explain if x.startswith("--fit"))
+    assert "converting dense-only layers to full layers front-to-back" in line
+    hosted = line.split("routed experts of layers ")[1].split(" in host memory")[0]
+    first, last = hosted.split("–")
+    assert last == "47" and 0 < int(first) < 47  # a suffix of the 48 layers
+    device = e.per_device[0].device
+    assert e.per_device[0].total_bytes <= device.usable_bytes - FIT_TARGET_BYTES
+
+
+def test_the_front_to_back_search_keeps_the_most_experts_that_fit():
+    """A synthetic MoE: 10 layers, each 100 MiB of experts and 10 of the rest; the GPU takes 600 MiB."""
+    experts = tuple(range(10))
+
+    def probe(ngl: int | None, cpu: frozenset[int]) -> int:
+        assert ngl is None
+        return (10 * 110 - 100 * len(cpu)) * MIB
+
+    choice = fit_one_gpu(probe, 600 * MIB, 11, experts)
+    assert choice is not None and choice.n_gpu_layers is None
+    assert choice.cpu_expert_layers == frozenset(range(5, 10))  # 5 × 110 + 5 × 10 = 600
+
+
+def test_the_user_s_placement_stops_it():
+    asked = dict(runtime="llama.cpp", weights="q4_0", gpu="5141MiB", context=32768, fit="on")
+    for own in ({"n_gpu_layers": 10}, {"n_gpu_layers": 99}):
+        e = paramscope.size("llama-3.1-8b", **asked, **own).estimate
+        assert not any(x.startswith("--fit") for x in e.explain)
+    moe = paramscope.size("qwen3-30b-a3b", runtime="llama.cpp", weights="q4_k_m", gpu="rtx-3060",
+                          context=32768, fit="on", n_cpu_moe=4).estimate
+    assert not any(x.startswith("--fit") for x in moe.explain)
+
+
+def test_builds_before_it_and_models_that_fit_say_nothing():
+    late = paramscope.size("llama-3.1-8b", runtime="llama.cpp", weights="q4_0", gpu="5141MiB", context=32768,
+                           llamacpp_build="late-2025").estimate
+    assert not any("--fit" in n for n in late.notes)
+    roomy = paramscope.size("llama-3.1-8b", runtime="llama.cpp", weights="q4_0", gpu="rtx-4090",
+                            context=8192).estimate
+    assert roomy.fits and not any("--fit" in n for n in roomy.notes)
+
+
+def test_less_than_the_target_free_is_enough_to_move_layers():
+    """A model that fits with under 1 GiB to spare is moved all the same: llama.cpp keeps the target."""
+    asked = dict(runtime="llama.cpp", weights="q4_0", context=32768)
+    need = paramscope.size("llama-3.1-8b", gpu="rtx-4090", **asked).estimate.per_device[0].total_bytes
+    whole = paramscope.size("llama-3.1-8b", gpu=f"{need // MIB + 512}MiB", **asked).estimate
+    assert whole.fits and whole.per_device[0].total_bytes == need
+    assert any("would not load this" in n for n in whole.notes)
+
+
+def test_largest_and_ranges():
+    assert largest(lambda k: k <= 7, 0, 33) == 7
+    assert largest(lambda k: False, 0, 33) == 0
+    assert largest(lambda k: True, 0, 33) == 33
+    assert layer_ranges([5, 6, 7, 9, 11, 12]) == "5–7, 9, 11–12"
+    assert layer_ranges([]) == "none"
+    split = layer_split(paramscope.open_model("qwen3-30b-a3b"))
+    assert len(split.experts_by_layer) == 48
