@@ -130,3 +130,42 @@ def test_largest_and_ranges():
     assert layer_ranges([]) == "none"
     split = layer_split(paramscope.open_model("qwen3-30b-a3b"))
     assert len(split.experts_by_layer) == 48
+
+
+def _speed(**asked):
+    from paramscope.analyses.sizing.speed import speed_for
+
+    e = paramscope.size(**asked).estimate
+    device = e.per_device[0].device
+    return e, speed_for(paramscope.open_model(asked["source"]), e, device)
+
+
+def test_a_decode_step_reads_the_host_s_share_at_the_ram_s_bandwidth():
+    """k of E of the experts kept in host memory are read per token there, at the assumed dual-channel
+    DDR5-5600 (89.6 GB/s), after the GPU's share at the GPU's bandwidth."""
+    from paramscope.analyses.sizing.speed import host_ram_bandwidth
+
+    asked = dict(source="qwen3-30b-a3b", runtime="llama.cpp", weights="q4_k_m", gpu="rtx-3060",
+                 context=32768)
+    _, whole = _speed(**asked)
+    e, s = _speed(**asked, fit="on")
+    assert whole.host_read_bytes == 0 and s.bytes_per_step == whole.bytes_per_step
+    hosted = next(n for n in e.notes if n.startswith("--fit: "))
+    expert_bytes = int(hosted.split(": ")[1].split(" B")[0].replace(",", ""))
+    assert s.host_read_bytes == e.host_read_bytes == expert_bytes * 8 // 128  # 8 of 128 experts
+    ram = host_ram_bandwidth()
+    assert ram == 89.6e9
+    expected = 1 / ((s.bytes_per_step - s.host_read_bytes) / s.bandwidth + s.host_read_bytes / ram)
+    assert s.decode_tokens_per_s == pytest.approx(expected)
+    assert s.decode_tokens_per_s < whole.decode_tokens_per_s
+    assert s.decode_range is None  # the runs measured had everything on the GPU: no calibrated figure
+
+
+def test_host_layers_are_read_whole_but_the_embedding():
+    """-ngl below all: the host layers' weights and KV cache are read per token, the input embedding is
+    only looked up."""
+    asked = dict(source="llama-3.1-8b", runtime="llama.cpp", weights="q4_0", gpu="rtx-4090", context=8192)
+    e, s = _speed(**asked, n_gpu_layers=20)
+    embedding = 128256 * 4096 * 18 // 32  # token_embd in Q4_0: 18 B a block of 32
+    assert e.host_read_bytes == e.host_bytes - embedding
+    assert 0 < s.host_read_bytes < s.bytes_per_step

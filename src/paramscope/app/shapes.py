@@ -135,6 +135,7 @@ def size_json(est) -> dict[str, Any]:
         "kv_type": est.kv_type, "weights_bytes": est.weights_bytes, "kv_cache_bytes": est.kv_cache_bytes,
         "compute_bytes": est.compute_bytes, "overhead_bytes": est.overhead_bytes,
         "total_bytes": est.total_bytes, "fits": est.fits, "host_bytes": est.host_bytes,
+        "host_read_bytes": est.host_read_bytes,
         "duplicate_bytes": est.duplicate_bytes, "disk_bytes": est.disk_bytes,
         # by kind: "full"/"sliding" self-attention, "linear" state, "cross" (an encoder-decoder's
         # cross-attention K/V of the encoder output), "encoder_output"
@@ -158,6 +159,9 @@ def speed_json(s) -> dict[str, Any]:
             "bytes_per_step": s.bytes_per_step, "bandwidth_bytes_per_s": s.bandwidth,
             # the devices whose bandwidth a decode step has: all with tensor parallelism, 1 with a layer split
             "bandwidth_devices": s.devices_at_once or s.n_devices,
+            # of bytes_per_step, those read in host memory (layers kept there) and the RAM's assumed
+            # bandwidth they are read at (0 and None with everything on the devices)
+            "host_read_bytes": s.host_read_bytes, "host_bandwidth_bytes_per_s": s.host_bandwidth,
             "peak_flops": s.peak_flops, "decode_tokens_per_s": s.decode_tokens_per_s,
             "decode_tokens_per_s_total": s.decode_tokens_per_s_total, "prefill_tokens": s.prefill_tokens,
             "prefill_flops": s.prefill_flops, "prefill_seconds": s.prefill_seconds,

@@ -28,16 +28,15 @@ from __future__ import annotations
 
 from paramscope.analyses.sizing.memory import MemoryRequest, SizeEstimate, estimate
 from paramscope.analyses.sizing.runtimes import option
-from paramscope.analyses.sizing.speed import speed_for
+from paramscope.analyses.sizing.speed import host_ram_bandwidth, speed_for
 from paramscope.errors import UnsupportedError
-from paramscope.knowledge.hardware import BY_KEY, Device
+from paramscope.knowledge.hardware import Device
 from paramscope.model import Model
 from paramscope.records import record, replace
 from paramscope.units import bytes_label
 
 QUANT_LADDER = ("bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "iq2_xxs")
 QUALITY_FLOOR = "q4_k_m"  # the smallest "*recommended*" llama.cpp file type (module docstring)
-ASSUMED_RAM = "ddr5-5600-2ch"  # RAM bandwidth when the machine's own is unknown
 
 
 @record
@@ -62,7 +61,7 @@ class Plan:
     estimate: SizeEstimate  # on ``devices`` devices (``per_device`` has each one's share)
     offload: Offload | None  # layers or experts in RAM (one device only)
     decode_tokens_per_s: float | None  # memory-bandwidth bound, per sequence
-    ram_bandwidth_assumed: bool  # the decode bound took ASSUMED_RAM's bandwidth
+    ram_bandwidth_assumed: bool  # the decode bound took speed.HOST_RAM's bandwidth
     # the calibrated typical decode tokens/s per sequence and its label, where measurements of the
     # runtime on this kind of device apply (speed.py: one device, batch 1, nothing offloaded); else None
     decode_typical: float | None = None
@@ -86,13 +85,7 @@ def ram_bandwidth(device: Device) -> tuple[float, bool]:
     """The bandwidth of CPU RAM next to ``device``: the device's own for a CPU row, else assumed."""
     if device.kind == "cpu" and device.bandwidth:
         return device.bandwidth, False
-    return _assumed_bandwidth(), True
-
-
-def _assumed_bandwidth() -> float:
-    bw = BY_KEY[ASSUMED_RAM].bandwidth
-    assert bw is not None, f"{ASSUMED_RAM}: its row in knowledge/hardware.py states a bandwidth"
-    return bw
+    return host_ram_bandwidth(), True
 
 
 def decode_bound(model: Model, est: SizeEstimate, device: Device, n: int, off: Offload | None
@@ -104,6 +97,8 @@ def decode_bound(model: Model, est: SizeEstimate, device: Device, n: int, off: O
         step = speed_for(model, est, None, n).bytes_per_step
         return (bw / step if bw and step else None), assumed
     s = speed_for(model, est, device, n)
+    if s.host_read_bytes:  # the estimate placed part in host memory itself (-ngl, --n-cpu-moe): read there
+        return s.decode_tokens_per_s, True
     if off is None or not s.bandwidth:  # no bandwidth: no decode bound either
         return s.decode_tokens_per_s, False
     bw, assumed = ram_bandwidth(device)
@@ -240,7 +235,7 @@ def _speed(plan: Plan, sep: str = "; ") -> str:
     if tps is None:
         return ""
     shown = _tps(tps)
-    assumed = (f" if RAM reads {_assumed_bandwidth() / 1e9:.1f} GB/s (dual-channel DDR5-5600)"
+    assumed = (f" if RAM reads {host_ram_bandwidth() / 1e9:.1f} GB/s (dual-channel DDR5-5600)"
                if plan.ram_bandwidth_assumed else "")
     return f"{sep}decode ≤ {shown} tokens/s{assumed}"
 

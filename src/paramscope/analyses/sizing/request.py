@@ -50,6 +50,9 @@ class RuntimeParts:
     # what stays in host memory beside the devices (llama.cpp: layers not offloaded, the input embedding)
     host_weights_bytes: int = 0
     host_kv_bytes: int = 0
+    # of that, the bytes one decode step reads in host memory (llama.cpp: Offload.host_read_bytes), which
+    # the speed bound reads at the RAM's bandwidth
+    host_read_bytes: int = 0
     # weights held twice (llama.cpp, tied embeddings offloaded: on the host for the lookup, on the GPU as
     # the output matrix): on the devices beside the weights, and in the total
     duplicate_weights_bytes: int = 0

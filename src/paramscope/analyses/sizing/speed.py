@@ -59,6 +59,8 @@ class SpeedEstimate:
     decode_calibration: Calibration | None = None  # measured bandwidth utilisation of this backend
     prefill_calibration: Calibration | None = None  # measured FLOP utilisation of this backend
     devices_at_once: int = 0  # devices reading weights together for a token (0: all n_devices)
+    host_read_bytes: int = 0  # of bytes_per_step, those read in host memory (layers kept there)
+    host_bandwidth: float | None = None  # the host RAM's bytes/s (HOST_RAM where not known)
 
     @property
     def bytes_per_step(self) -> int:
@@ -66,8 +68,14 @@ class SpeedEstimate:
 
     @property
     def decode_tokens_per_s(self) -> float | None:
-        """Per sequence."""
-        return self.bandwidth / self.bytes_per_step if self.bandwidth and self.bytes_per_step else None
+        """Per sequence: the devices' share at their bandwidth, and what the host holds at the RAM's,
+        one after the other (llama.cpp runs a host layer on the CPU)."""
+        if not self.bandwidth or not self.bytes_per_step:
+            return None
+        if self.host_read_bytes and self.host_bandwidth:
+            on_devices = max(self.bytes_per_step - self.host_read_bytes, 0)
+            return 1 / (on_devices / self.bandwidth + self.host_read_bytes / self.host_bandwidth)
+        return self.bandwidth / self.bytes_per_step
 
     @property
     def decode_tokens_per_s_total(self) -> float | None:
@@ -272,7 +280,38 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
                    head_params=head_params, calibration=calibration, devices_at_once=est.devices_at_once)
     if result.decode_range and est.runtime in MOE_BELOW_FIT and model.config and model.config.is_moe:
         result = _explained(result, MOE_BELOW_FIT[est.runtime])
+    if device is not None and device.kind != "cpu" and est.host_read_bytes and result.decode_tokens_per_s:
+        result = with_host_reads(result, est.host_read_bytes)
     return result
+
+
+# The RAM beside a GPU, where the machine's own is not known: dual-channel DDR5-5600 (89.6 GB/s), a
+# desktop's (knowledge/hardware.py "ddr5-5600-2ch"); fit_advice.py takes the same
+HOST_RAM = "ddr5-5600-2ch"
+
+
+def host_ram_bandwidth() -> float:
+    from paramscope.knowledge.hardware import BY_KEY
+
+    bw = BY_KEY[HOST_RAM].bandwidth
+    assert bw is not None, f"{HOST_RAM}: its row in knowledge/hardware.py states a bandwidth"
+    return bw
+
+
+def with_host_reads(result: SpeedEstimate, host_read: int) -> SpeedEstimate:
+    """The decode bound with ``host_read`` of each step's bytes read in host memory at the assumed RAM's
+    bandwidth (llama.cpp -ngl below all, --n-cpu-moe, --fit on, --no-kv-offload): a step runs the devices'
+    layers and then the host's, so their times add."""
+    from paramscope.records import replace
+
+    ram = host_ram_bandwidth()
+    held = replace(result, host_read_bytes=min(host_read, result.bytes_per_step), host_bandwidth=ram)
+    on_devices = held.bytes_per_step - held.host_read_bytes
+    assert result.bandwidth is not None and held.decode_tokens_per_s is not None
+    return _explained(held, f"decode ≤ 1 / ({on_devices:,} B / {result.bandwidth / 1e9:,.0f} GB/s + "
+                            f"{held.host_read_bytes:,} B in host memory / {ram / 1e9:,.1f} GB/s, assumed "
+                            f"dual-channel DDR5-5600) = {held.decode_tokens_per_s:,.1f} tokens/s per "
+                            "sequence")
 
 
 # The serving engines' decode fits are of dense runs; their mixture-of-experts runs at one request came in

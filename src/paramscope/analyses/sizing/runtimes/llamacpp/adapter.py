@@ -137,7 +137,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             placed = offload(model, cfg, weights_bytes, m.kv, ngl, req.weights, build, cpu_layers)
             if option(req, "no_kv_offload"):  # llama_context_params.offload_kqv = false: every layer's cache
                 placed = replace(placed, host_kv_bytes=m.kv_cache_bytes, host_state_bytes=sum(
-                    part.total_bytes for part in m.kv.parts if part.kind == "linear"))
+                    part.total_bytes for part in m.kv.parts if part.kind == "linear"),
+                    host_read_bytes=placed.host_read_bytes - placed.host_kv_bytes + m.kv_cache_bytes)
             whys: tuple[str, ...] = ()
             compute = m.compute_bytes + m.output_bytes
             if not placed.output_on_gpu:
@@ -232,6 +233,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         t.value.lower(), explain, notes,
                         host_weights_bytes=split.host_weights_bytes if split else 0,
                         host_kv_bytes=split.host_kv_bytes if split else 0,
+                        host_read_bytes=split.host_read_bytes if split else 0,
                         kv_parts=m.kv.by_kind(),
                         duplicate_weights_bytes=split.duplicate_bytes if split else 0,
                         device_shares=shares, split_label=f"--split-mode {mode}" if shares else "",

@@ -35,6 +35,10 @@ class Offload:
     # GPU backend that offloads ops copies into its compute buffer to run the product
     host_expert_bytes: int = 0
     host_expert_stack_bytes: int = 0
+    # of what stays in host memory, the bytes one decode step reads there (the CPU runs those layers'
+    # products): the host layers' weights and the output matrix if it is there, k of E of the routed
+    # experts, the host layers' KV cache; not the input embedding, of which a token looks up one row
+    host_read_bytes: int = 0
 
 
 def gpu_layer_start(n_layer: int, n_gpu_layers: int | None, build: str = "current") -> tuple[int, int, bool]:
@@ -237,9 +241,16 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
     else:
         expert_bytes = round(sum(split.experts_by_layer[il] for il in kept) * scale)
         stack_bytes = round(max((split.stack_by_layer.get(il, 0) for il in kept), default=0) * scale)
+    # a decode step reads k of E of the routed experts in host memory (those of the host layers at the
+    # file's average, as their layers are priced), everything else there but the embedding whole
+    host_layer_experts = round(sum(b for il, b in split.experts_by_layer.items() if il < start) * scale)
+    k, e = (cfg.n_experts_per_token, cfg.n_experts) if cfg.n_experts else (1, 1)
+    embedding_held = (embedding_bytes(model, scheme) if scheme is not None else round(embedding * scale))
+    host_read = (host_bytes - embedding_held - host_layer_experts
+                 + (host_layer_experts + expert_bytes) * k // e + host_kv + state)
     return Offload(ngl, start, output_on_gpu, host_bytes + expert_bytes, duplicate_bytes, host_kv + state,
                    output_bytes, host_state_bytes=state, host_expert_bytes=expert_bytes,
-                   host_expert_stack_bytes=stack_bytes)
+                   host_expert_stack_bytes=stack_bytes, host_read_bytes=max(host_read, 0))
 
 
 def gpu_compute_with_host_experts(compute: ComputeBuffer, split: Offload, n_ubatch: int,
