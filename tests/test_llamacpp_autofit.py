@@ -169,3 +169,34 @@ def test_host_layers_are_read_whole_but_the_embedding():
     embedding = 128256 * 4096 * 18 // 32  # token_embd in Q4_0: 18 B a block of 32
     assert e.host_read_bytes == e.host_bytes - embedding
     assert 0 < s.host_read_bytes < s.bytes_per_step
+
+
+def test_the_context_line_through_two_projections():
+    """r41l-granite41-8b-*-fit31488-*: 30834 MiB projected at the trained 131,072 tokens, 10782 MiB at
+    --fit-ctx 4096, 16140 MiB free: 'context size reduced from 131072 to 31488'."""
+    from paramscope.analyses.sizing.runtimes.llamacpp.autofit import fit_context
+
+    def used(n: int) -> int:
+        return {131072: 30834, 4096: 10782}[n] * MIB
+
+    assert fit_context(used, 16140 * MIB - FIT_TARGET_BYTES, 131072, 4096) == (31488, True)
+    assert fit_context(used, 40000 * MIB, 131072, 4096) == (131072, False)  # it fits whole
+    assert fit_context(used, 5000 * MIB, 131072, 4096) == (4096, True)  # not even the shortest
+
+
+def test_without_a_context_llama_cpp_takes_the_trained_one_and_fit_shortens_it():
+    asked = dict(runtime="llama.cpp", weights="q4_k_m", gpu="rtx-3060")
+    off = paramscope.size("llama-3.1-8b", **asked).estimate
+    assert off.context == 8192
+    note = next(n for n in off.notes if n.startswith("llama-server without -c"))
+    on = paramscope.size("llama-3.1-8b", **asked, fit="on").estimate
+    assert 4096 < on.context < 131072 and on.context % 256 == 0
+    assert f"shorten them to {on.context:,}" in note
+    assert "llama.cpp without -c: the model's trained 131,072" in on.context_note
+    assert on.fits and on.per_device[0].total_bytes <= on.per_device[0].device.usable_bytes
+    # a context given is llama.cpp's -c: kept, nothing said
+    given = paramscope.size("llama-3.1-8b", **asked, fit="on", context=8192).estimate
+    assert given.context == 8192 and not any(n.startswith("llama-server without -c") for n in given.notes)
+    roomy = paramscope.size("llama-3.1-8b", runtime="llama.cpp", weights="q4_k_m", gpu="h100",
+                            fit="on").estimate
+    assert roomy.context == 131072

@@ -58,7 +58,16 @@ def size(source: Source | SizeRequest, **options: Any) -> SizeResult:
         if req.context is not None:
             raise UsageError("give --context or --context-from-file, not both")
         context = count_tokens(model, read_text(req.context_from_file))
-    est = estimate(model, req.memory_request(device, n, context))
+    mreq = req.memory_request(device, n, context)
+    est = estimate(model, mreq)
+    if context is None:  # the context the engine would pick itself, where it is not priced
+        from paramscope.analyses.sizing.runtimes import find
+        from paramscope.records import replace
+
+        pick = find(est.runtime).context_note()
+        note = pick(model, mreq, est) if pick is not None else None
+        if note is not None:
+            est = replace(est, notes=(*est.notes, note))
     speed = None
     if device is not None and device.bandwidth is not None:
         from paramscope.analyses.sizing.speed import speed_for

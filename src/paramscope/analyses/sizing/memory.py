@@ -169,7 +169,15 @@ def _estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
     weights_bytes, scheme, weights_explain = weights_for(model, req.weights, runtime.name, req.device,
                                                          req.n_devices, build)
     weights_explain = (*weights_explain, *(f"weights: {n}" for n in unbuilt))
-    parts = runtime.parts()(model, cfg, weights_bytes, req, ctx)
+    parts_of = runtime.parts()
+    extra_notes: tuple[str, ...] = ()
+    if req.context is None and (pick := runtime.default_context()) is not None:
+        picked = pick(model, cfg, weights_bytes, req, parts_of)
+        if picked is not None:
+            chosen, words, extra_notes = picked
+            if chosen is not None:
+                ctx, ctx_note = chosen, words
+    parts = parts_of(model, cfg, weights_bytes, req, ctx)
     on_devices = weights_bytes + parts.duplicate_weights_bytes - parts.host_weights_bytes
     kv_on_devices = parts.kv_cache_bytes - parts.host_kv_bytes
     n = req.n_devices
@@ -188,7 +196,7 @@ def _estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         overhead_bytes=parts.overhead_bytes, per_device=per_device,
         explain=(*weights_explain, *parts.explain),
         notes=(*_encoder_decoder_note(cfg, req, ctx), *_kv_not_priced(cfg), *_unread_quantization(model, req),
-               *parts.notes),
+               *parts.notes, *extra_notes),
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes, host_read_bytes=parts.host_read_bytes,
         duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts, disk_bytes=parts.disk_bytes,
         devices_at_once=parts.devices_at_once,

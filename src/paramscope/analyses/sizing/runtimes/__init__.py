@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from paramscope.model import ArchConfig, Model
 
 Adapter = Callable[["Model", "ArchConfig", int, "MemoryRequest", int], "RuntimeParts"]
+ContextPicker = Callable[["Model", "ArchConfig", int, "MemoryRequest", Adapter],
+                         "tuple[int | None, str, tuple[str, ...]] | None"]
 
 
 @record
@@ -74,6 +76,18 @@ class Runtime:
 
     def parts(self) -> Adapter:
         return importlib.import_module(f"{__name__}.{self.module}").parts
+
+    def default_context(self) -> ContextPicker | None:
+        """The adapter's ``default_context(model, cfg, weights_bytes, req, parts)`` where the engine picks
+        a context itself when the request gives none (llama.cpp's --fit), else None: (the context to price
+        or None to keep paramscope's default, its words, notes)."""
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), "default_context", None)
+
+    def context_note(self) -> Callable[[Model, Any, Any], str | None] | None:
+        """The adapter's ``context_note(model, req, estimate)``: where the engine would pick a context
+        itself that the estimate does not price (llama.cpp's --fit, off by default here), a note of it;
+        ``size`` adds it."""
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), "context_note", None)
 
     def layout(self, req: Any) -> EngineBuild | None:
         """The build whose weight layout a request follows (``layout_option``)."""
@@ -152,6 +166,9 @@ RUNTIMES: tuple[Runtime, ...] = (
                     "in llama.cpp", choices=("on", "off")),
              Option("fit_target", int, 1024, "llama.cpp --fit-target: MiB --fit leaves free on the GPU",
                     0, 1 << 20),
+             Option("fit_ctx", int, 4096, "llama.cpp --fit-ctx: the shortest context --fit sets when no "
+                    "--context is given (llama-server without -c takes the model's trained context and "
+                    "--fit shortens it to what the GPU holds)", 1, 1 << 24),
              Option("no_kv_offload", bool, False, "llama.cpp --no-kv-offload: the KV cache stays in host "
                                                   "memory"),
              Option("cpu_isa", str, "x86-avx2", "the CPU llama.cpp runs on without a GPU: which quantized "

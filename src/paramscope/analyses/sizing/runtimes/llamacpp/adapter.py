@@ -4,10 +4,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
-from paramscope.analyses.sizing.runtimes import option
+
+if TYPE_CHECKING:
+    from paramscope.analyses.sizing.memory import SizeEstimate
+from paramscope.analyses.sizing.runtimes import Adapter, option
 from paramscope.analyses.sizing.runtimes.llamacpp.autofit import (
+    FIT_BUILDS,
     fit_applies,
+    fit_context,
     fit_explanation,
     fit_note,
     fit_one_gpu,
@@ -63,6 +70,54 @@ def attention_backend(req: MemoryRequest) -> str:
         return "cpu"
     named = option(req, "llamacpp_backend")
     return named if named != "auto" else VENDOR_BACKENDS.get(req.device.vendor, "cuda")
+
+
+def gpu_bytes_of(parts: RuntimeParts, weights_bytes: int) -> int:
+    """What one GPU holds by ``parts``: weights less the host's share, KV cache less the host's, compute
+    buffer and overhead (memory.estimate's per-device sum on one device)."""
+    return (weights_bytes + parts.duplicate_weights_bytes - parts.host_weights_bytes + parts.kv_cache_bytes
+            - parts.host_kv_bytes + parts.compute_bytes + parts.overhead_bytes)
+
+
+WITHOUT_C = "llama.cpp without -c"  # the words of a context default_context picked
+
+
+def default_context(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest, parts_of: Adapter
+                    ) -> tuple[int | None, str, tuple[str, ...]] | None:
+    """With --fit on and no --context, llama-server without -c on one GPU: the model's trained context,
+    which its --fit shortens to what the GPU holds with --fit-target free (autofit.fit_context). None where
+    llama.cpp would not fit (--fit off, an older build, ik_llama.cpp, no GPU or several)."""
+    if (option(req, "fit") != "on" or req.device is None or req.device.kind != "gpu" or req.n_devices != 1
+            or not cfg.context_length or build_family(req) not in FIT_BUILDS
+            or option(req, "llamacpp_fork") != "mainline"):
+        return None
+    as_placed = replace(req, options={**req.options, "fit": "off"})  # the projection: -ngl's placement
+    target_mib = option(req, "fit_target")
+    ctx, shortened = fit_context(
+        lambda n: gpu_bytes_of(parts_of(model, cfg, weights_bytes, as_placed, n), weights_bytes),
+        req.device.usable_bytes - target_mib * MiB, cfg.context_length, option(req, "fit_ctx"))
+    how = (f"shortened by --fit to what the GPU holds with {target_mib} MiB free" if shortened else
+           "which --fit keeps")
+    return ctx, f"{ctx:,} tokens ({WITHOUT_C}: the model's trained {cfg.context_length:,}, {how})", ()
+
+
+def context_note(model: Model, req: MemoryRequest, est: SizeEstimate) -> str | None:
+    """With --fit off (paramscope's default) and no --context: the context llama-server without -c would
+    take (``default_context``, priced with --fit on), said beside the default priced. ``size`` asks;
+    the searches of ``fit`` do not (two more projections an estimate)."""
+    from paramscope.analyses.sizing.memory import estimate
+
+    if req.context is not None or option(req, "fit") == "on":
+        return None
+    picked = estimate(model, replace(req, options={**req.options, "fit": "on"}))
+    trained = model.config.context_length if model.config else None
+    if not trained or WITHOUT_C not in picked.context_note:  # llama.cpp would not pick one here
+        return None
+    target_mib = option(req, "fit_target")
+    kept = (f" and shorten them to {picked.context:,}, what the GPU holds with {target_mib} MiB free"
+            if picked.context < trained else f", which the GPU holds with {target_mib} MiB free")
+    return (f"llama-server without -c (its --fit on by default since December 2025) would take the model's "
+            f"trained {trained:,} tokens{kept}; --fit on prices that context")
 
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------

@@ -7,8 +7,9 @@ What it does on one GPU, in the order common_params_fit_impl does it:
 
 1. Project the memory of every layer on the GPU (a dry run: weights + KV cache + compute buffers). If the
    GPU keeps ``--fit-target`` free (1024 MiB by default), nothing changes.
-2. The context is reduced only when ``-c`` was not given; paramscope always prices a stated context, so
-   this step never applies here.
+2. Without ``-c`` (llama.cpp's default n_ctx 0: the model's trained context), the context is shortened
+   first, down to ``--fit-ctx`` (4096) at the least, to what leaves the target free (``fit_context``); on
+   one GPU that ends it when it suffices. paramscope does this for a request without ``--context``.
 3. Any of ``-ngl``, ``--tensor-split``, ``-ot`` / ``--n-cpu-moe`` given by the user, or ``-sm row``, stops
    it ("... already set by user, abort"): the placement is the user's.
 4. A mixture of experts whose every layer fits on the GPU with all its routed experts in host memory keeps
@@ -89,6 +90,25 @@ def fit_one_gpu(probe: Probe, target: int, n_slots: int, expert_layers: tuple[in
     return FitChoice(ngl, dense_only(ngl), probe(ngl, dense_only(ngl)), target,
                      "filling dense-only layers back-to-front" if experts else
                      "filling dense layers back-to-front")
+
+
+CONTEXT_ALIGN = 256  # "round down context for CUDA backend" (common_params_fit_impl)
+
+
+def fit_context(used: Callable[[int], int], target: int, longest: int, shortest: int) -> tuple[int, bool]:
+    """The context llama.cpp's fit gives a run without -c on one GPU, and whether it shortened it: the
+    model's trained context where the projection at it leaves the target free; else the line between the
+    projections at the trained context and at --fit-ctx, read at the target and rounded down to 256
+    (``n_ctx = n_min + (n_max − n_min) × (target − used_min) / (used_max − used_min)``); --fit-ctx where
+    even that does not fit (the layers are fitted next)."""
+    full = used(longest)
+    if full <= target or longest <= shortest:
+        return longest, False
+    low = used(shortest)
+    if target > low and full > low:
+        ctx = shortest + (longest - shortest) * (target - low) // (full - low)
+        return max(ctx - ctx % CONTEXT_ALIGN, shortest), True
+    return shortest, True
 
 
 # the options whose presence makes common_params_fit_impl abort its layer step ("n_gpu_layers already set
