@@ -200,3 +200,10 @@ def test_without_a_context_llama_cpp_takes_the_trained_one_and_fit_shortens_it()
     roomy = paramscope.size("llama-3.1-8b", runtime="llama.cpp", weights="q4_k_m", gpu="h100",
                             fit="on").estimate
     assert roomy.context == 131072
+
+
+def test_the_fit_command_plans_the_split_itself():
+    from paramscope.errors import UsageError
+
+    with pytest.raises(UsageError, match="size --fit on"):
+        paramscope.fit("mixtral-8x7b", gpu="rtx-4090", fit="on")

@@ -44,3 +44,26 @@ def test_the_bound_follows_the_experts_moved():
     flat = [r["measured_tokens_per_s"] / _bound(r)[1] for r in same]
     assert max(ratios) / min(ratios) < 1.25
     assert max(flat) / min(flat) > 2.5
+
+
+def test_the_ram_named_is_read_at_its_own_bandwidth():
+    from paramscope.errors import UsageError
+
+    asked = dict(runtime="llama.cpp", weights="q4_k_m", gpu="rtx-3060", context=32768, fit="on")
+    assumed = paramscope.size("qwen3-30b-a3b", **asked)
+    named = paramscope.size("qwen3-30b-a3b", **asked, host_ram="ddr4-3200-2ch")
+    assert assumed.speed is not None and named.speed is not None
+    assert assumed.speed.host_bandwidth == 89.6e9 and assumed.speed.host_ram_assumed
+    assert named.speed.host_bandwidth == 51.2e9 and not named.speed.host_ram_assumed
+    assert named.speed.decode_tokens_per_s < assumed.speed.decode_tokens_per_s
+    assert named.to_json()["speed"]["host_bandwidth_assumed"] is False
+    with pytest.raises(UsageError, match="--host-ram takes the RAM of a CPU row"):
+        paramscope.size("qwen3-30b-a3b", **asked, host_ram="h100")
+
+
+def test_fit_s_offload_plan_reads_the_ram_named():
+    default = paramscope.fit("mixtral-8x7b", gpu="rtx-4090", ram="96GiB").report
+    named = paramscope.fit("mixtral-8x7b", gpu="rtx-4090", ram="96GiB", host_ram="ddr4-3200-2ch").report
+    plan, plan_named = (next(p for p in r.plans if p.offload is not None) for r in (default, named))
+    assert plan.ram_bandwidth_assumed and not plan_named.ram_bandwidth_assumed
+    assert plan_named.decode_tokens_per_s < plan.decode_tokens_per_s

@@ -86,6 +86,9 @@ def fit(source: Source | FitRequest, **options: Any) -> FitResult:
     if req.runtime_options.get("n_cpu_moe"):
         raise UsageError("fit finds how many layers' experts to keep in host memory itself (its plans' "
                          "--n-cpu-moe); leave --n-cpu-moe out, or size the layout you have with `size`")
+    if req.runtime_options.get("fit") == "on":
+        raise UsageError("fit plans the GPU / RAM split itself; `size --fit on` prices the one llama.cpp's "
+                         "--fit chooses")
     device, origin = _device(req.gpu)
     ram = parse_bytes(req.ram, "RAM size") if req.ram is not None else host_ram()[1]
     model = open_source(req.source)

@@ -29,6 +29,7 @@ class MemorySettings:
     kv_type: str | None = None  # KV cache type; None: the runtime's default
     runtime: str = "llama.cpp"
     encoder_length: int | None = None  # encoder-decoders: encoder input tokens; None: the context
+    host_ram: str | None = None  # the RAM beside the GPU, a CPU row of the device table; None: assumed
     runtime_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -58,4 +59,18 @@ class MemorySettings:
         return MemoryRequest(context=self.context if context is None else context, batch=self.batch,
                              weights=self.weights, kv_type=self.kv_type, runtime=runtime.name, device=device,
                              n_devices=n_devices, options=runtime.check(self.runtime_options),
-                             encoder_length=self.encoder_length)
+                             encoder_length=self.encoder_length, host_ram=host_ram_device(self.host_ram))
+
+
+def host_ram_device(name: str | None) -> Device | None:
+    """``--host-ram``: a CPU row of the device table (its bandwidth is the RAM's), or None."""
+    if not name:
+        return None
+    from paramscope.errors import UsageError
+    from paramscope.knowledge.hardware import find_device
+
+    device = find_device(name)
+    if device.kind != "cpu" or not device.bandwidth:
+        raise UsageError(f"--host-ram takes the RAM of a CPU row (`paramscope gpus --kind cpu`: "
+                         f"ddr4-3200-2ch, ddr5-6400-2ch, …), not {device.key!r} ({device.kind})")
+    return device

@@ -162,6 +162,7 @@ def speed_json(s) -> dict[str, Any]:
             # of bytes_per_step, those read in host memory (layers kept there) and the RAM's assumed
             # bandwidth they are read at (0 and None with everything on the devices)
             "host_read_bytes": s.host_read_bytes, "host_bandwidth_bytes_per_s": s.host_bandwidth,
+            "host_bandwidth_assumed": bool(s.host_read_bytes) and s.host_ram_assumed,
             "peak_flops": s.peak_flops, "decode_tokens_per_s": s.decode_tokens_per_s,
             "decode_tokens_per_s_total": s.decode_tokens_per_s_total, "prefill_tokens": s.prefill_tokens,
             "prefill_flops": s.prefill_flops, "prefill_seconds": s.prefill_seconds,

@@ -78,6 +78,9 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
                                                      "q4_1, q4_0, iq4_nl, fp8 (default: the runtime's)")
     p.add_argument("--runtime", default="llama.cpp", choices=names(),
                    help="whose buffers to count (default llama.cpp)")
+    p.add_argument("--host-ram", metavar="NAME", help="the RAM beside the GPU, a CPU row of `paramscope gpus "
+                   "--kind cpu` (ddr4-3200-2ch, ddr5-6400-2ch, epyc-genoa-12ch, …): the bandwidth a decode "
+                   "step reads what stays in host memory at (default: dual-channel DDR5-5600, assumed)")
     for r in RUNTIMES:
         for o in r.options:
             # None or "": the help says what the default is
@@ -102,7 +105,7 @@ def memory_options(args: argparse.Namespace) -> dict[str, Any]:
     when given (an option of another runtime is then refused by the runtime's table)."""
     out: dict[str, Any] = {"context": args.context, "batch": args.batch, "weights": args.weights,
                            "kv_type": args.kv_type, "runtime": args.runtime,
-                           "encoder_length": args.encoder_length}
+                           "encoder_length": args.encoder_length, "host_ram": args.host_ram}
     for key, value in vars(args).items():
         if key.startswith(RUNTIME_OPTION_DEST) and value is not None:
             out[key.removeprefix(RUNTIME_OPTION_DEST)] = value

@@ -18,8 +18,9 @@ def speed_rows(speed, where: str) -> list[tuple[str, Text | str]]:
         # a layer split: the GPUs read their layers in turn, so N GPUs decode no faster than one
         turn = ", one GPU at a time" if 0 < speed.devices_at_once < speed.n_devices else ""
         if speed.host_read_bytes and speed.host_bandwidth:
-            turn += (f", {bytes_label(speed.host_read_bytes)} of it in host memory at an assumed "
-                     f"{speed.host_bandwidth / 1e9:.1f} GB/s")
+            assumed = "an assumed " if speed.host_ram_assumed else ""
+            turn += (f", {bytes_label(speed.host_read_bytes)} of it in host memory at "
+                     f"{assumed}{speed.host_bandwidth / 1e9:.1f} GB/s")
         rows.append(("decode bound", f"≤ {speed.decode_tokens_per_s:,.1f} tokens/s per sequence on {where} "
                                      f"({bytes_label(speed.bytes_per_step)} read per token{turn})"))
     if speed.prefill_range:

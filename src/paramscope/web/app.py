@@ -143,9 +143,9 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
     @app.get("/api/size", summary="`paramscope size SOURCE --json` (plus the runtime's options)")
     async def api_size(request: Request, source: SourceQ, context: ContextQ = None, batch: BatchQ = 1,
                        weights: TypeQ = None, kv_type: TypeQ = None, runtime: RuntimeQ = "llama.cpp",
-                       gpu: TypeQ = None) -> Response:
+                       gpu: TypeQ = None, host_ram: TypeQ = None) -> Response:
         options = dict(context=context, batch=batch, weights=weights, kv_type=kv_type, runtime=runtime,
-                       gpu=gpu, **runtime_options(request))
+                       gpu=gpu, host_ram=host_ram, **runtime_options(request))
         return await offload(request, "quick", work.size_job, confine(source, allowed).text, options)
 
     @app.get("/api/fit", summary="`paramscope fit SOURCE --gpu NAME --json` (plus the runtime's options)")
@@ -153,10 +153,11 @@ def create_app(roots: list[Path] | tuple[Path, ...] = (), *, defaults: bool = Tr
                       context: ContextQ = None, batch: BatchQ = 1, weights: TypeQ = None,
                       kv_type: TypeQ = None, runtime: RuntimeQ = "llama.cpp",
                       ram: Annotated[str | None, Query(max_length=32, description="64GiB, 64GB; a number is "
-                                                                                  "GiB")] = None) -> Response:
+                                                                                  "GiB")] = None,
+                      host_ram: TypeQ = None) -> Response:
         # the GPU is required here: the server's own GPU says nothing about the browser user's
         options = dict(gpu=gpu, context=context, batch=batch, weights=weights, kv_type=kv_type,
-                       runtime=runtime, ram=ram, **runtime_options(request))
+                       runtime=runtime, ram=ram, host_ram=host_ram, **runtime_options(request))
         return await offload(request, "quick", work.fit_job, confine(source, allowed).text, options)
 
     @app.get("/api/tokens", summary="`paramscope tokens SOURCE TEXT --json` (or `--ids`)")

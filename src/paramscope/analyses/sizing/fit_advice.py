@@ -81,10 +81,13 @@ def stored_label(model: Model, weights: str | None) -> str:
     return f"{top.upper()} as stored" if top else "as stored"
 
 
-def ram_bandwidth(device: Device) -> tuple[float, bool]:
-    """The bandwidth of CPU RAM next to ``device``: the device's own for a CPU row, else assumed."""
+def ram_bandwidth(device: Device, est: SizeEstimate | None = None) -> tuple[float, bool]:
+    """The bandwidth of CPU RAM next to ``device``: the device's own for a CPU row, the RAM the request
+    names (--host-ram), else assumed."""
     if device.kind == "cpu" and device.bandwidth:
         return device.bandwidth, False
+    if est is not None and est.host_ram is not None and est.host_ram.bandwidth:
+        return est.host_ram.bandwidth, False
     return host_ram_bandwidth(), True
 
 
@@ -98,10 +101,10 @@ def decode_bound(model: Model, est: SizeEstimate, device: Device, n: int, off: O
         return (bw / step if bw and step else None), assumed
     s = speed_for(model, est, device, n)
     if s.host_read_bytes:  # the estimate placed part in host memory itself (-ngl, --n-cpu-moe): read there
-        return s.decode_tokens_per_s, True
+        return s.decode_tokens_per_s, s.host_ram_assumed
     if off is None or not s.bandwidth:  # no bandwidth: no decode bound either
         return s.decode_tokens_per_s, False
-    bw, assumed = ram_bandwidth(device)
+    bw, assumed = ram_bandwidth(device, est)
     ram_read = off.ram_bytes  # dense layers in RAM: all read per token
     if off.cpu_moe_layers and cfg and cfg.n_experts:  # routed experts in RAM: k of E read per token
         ram_read = off.ram_bytes * cfg.n_experts_per_token // cfg.n_experts

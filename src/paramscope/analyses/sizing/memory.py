@@ -83,6 +83,7 @@ class SizeEstimate:
     notes: tuple[str, ...] = field(default_factory=tuple)
     host_bytes: int = 0  # weights and KV cache kept in host memory, outside per_device (llama.cpp -ngl)
     host_read_bytes: int = 0  # of host_bytes, what one decode step reads there (RuntimeParts)
+    host_ram: Device | None = None  # the RAM that holds host_bytes, as the request names it (None: unknown)
     duplicate_bytes: int = 0  # weights held twice (llama.cpp: a tied embedding on the host and the GPU)
     kv_parts: tuple[tuple[str, int], ...] = ()  # KV cache bytes by kind (RuntimeParts.kv_parts)
     disk_bytes: int = 0  # weights offloaded to disk (transformers device_map), in weights_bytes too
@@ -198,6 +199,7 @@ def _estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
         notes=(*_encoder_decoder_note(cfg, req, ctx), *_kv_not_priced(cfg), *_unread_quantization(model, req),
                *parts.notes, *extra_notes),
         host_bytes=parts.host_weights_bytes + parts.host_kv_bytes, host_read_bytes=parts.host_read_bytes,
+        host_ram=req.host_ram,
         duplicate_bytes=parts.duplicate_weights_bytes, kv_parts=parts.kv_parts, disk_bytes=parts.disk_bytes,
         devices_at_once=parts.devices_at_once,
         split=parts.split_label or "even split", kv_requests_bytes=parts.kv_requests_bytes,

@@ -34,6 +34,9 @@ class MemoryRequest:
     # the runtime's own options (runtimes.Runtime.options: llama.cpp ubatch, vLLM gpu_memory_utilization…),
     # as given: runtimes.option() reads one, or its declared default
     options: Mapping[str, Any] = field(default_factory=dict)
+    # the RAM beside the devices (a CPU row: its bandwidth), where the runtime keeps part of the model in
+    # host memory; None: not known (speed.py takes HOST_RAM, and says so)
+    host_ram: Device | None = None
 
 
 @record

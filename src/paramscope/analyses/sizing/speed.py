@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 
 from paramscope.analyses.sizing.runtimes.common import per_layer_heads
+from paramscope.knowledge.hardware import Device
 from paramscope.knowledge.speed_calibration import Calibration, lookup, parse_version
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
@@ -61,6 +62,7 @@ class SpeedEstimate:
     devices_at_once: int = 0  # devices reading weights together for a token (0: all n_devices)
     host_read_bytes: int = 0  # of bytes_per_step, those read in host memory (layers kept there)
     host_bandwidth: float | None = None  # the host RAM's bytes/s (HOST_RAM where not known)
+    host_ram_assumed: bool = True  # the bandwidth is HOST_RAM's, not the RAM the request named
 
     @property
     def bytes_per_step(self) -> int:
@@ -281,7 +283,7 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     if result.decode_range and est.runtime in MOE_BELOW_FIT and model.config and model.config.is_moe:
         result = _explained(result, MOE_BELOW_FIT[est.runtime])
     if device is not None and device.kind != "cpu" and est.host_read_bytes and result.decode_tokens_per_s:
-        result = with_host_reads(result, est.host_read_bytes)
+        result = with_host_reads(result, est.host_read_bytes, est.host_ram)
     return result
 
 
@@ -298,20 +300,23 @@ def host_ram_bandwidth() -> float:
     return bw
 
 
-def with_host_reads(result: SpeedEstimate, host_read: int) -> SpeedEstimate:
-    """The decode bound with ``host_read`` of each step's bytes read in host memory at the assumed RAM's
-    bandwidth (llama.cpp -ngl below all, --n-cpu-moe, --fit on, --no-kv-offload): a step runs the devices'
-    layers and then the host's, so their times add."""
+def with_host_reads(result: SpeedEstimate, host_read: int, host_ram: Device | None = None) -> SpeedEstimate:
+    """The decode bound with ``host_read`` of each step's bytes read in host memory at the bandwidth of
+    ``host_ram`` (--host-ram), else the assumed HOST_RAM's (llama.cpp -ngl below all, --n-cpu-moe, --fit
+    on, --no-kv-offload): a step runs the devices' layers and then the host's, so their times add."""
     from paramscope.records import replace
 
-    ram = host_ram_bandwidth()
-    held = replace(result, host_read_bytes=min(host_read, result.bytes_per_step), host_bandwidth=ram)
+    named = host_ram is not None and host_ram.bandwidth
+    ram = host_ram.bandwidth if host_ram is not None and host_ram.bandwidth else host_ram_bandwidth()
+    held = replace(result, host_read_bytes=min(host_read, result.bytes_per_step), host_bandwidth=ram,
+                   host_ram_assumed=not named)
     on_devices = held.bytes_per_step - held.host_read_bytes
+    whose = f"{host_ram.key}, --host-ram" if named and host_ram is not None else \
+        "assumed dual-channel DDR5-5600"
     assert result.bandwidth is not None and held.decode_tokens_per_s is not None
     return _explained(held, f"decode ≤ 1 / ({on_devices:,} B / {result.bandwidth / 1e9:,.0f} GB/s + "
-                            f"{held.host_read_bytes:,} B in host memory / {ram / 1e9:,.1f} GB/s, assumed "
-                            f"dual-channel DDR5-5600) = {held.decode_tokens_per_s:,.1f} tokens/s per "
-                            "sequence")
+                            f"{held.host_read_bytes:,} B in host memory / {ram / 1e9:,.1f} GB/s, {whose}) "
+                            f"= {held.decode_tokens_per_s:,.1f} tokens/s per sequence")
 
 
 # The serving engines' decode fits are of dense runs; their mixture-of-experts runs at one request came in
