@@ -95,10 +95,15 @@ def test_the_front_to_back_search_keeps_the_most_experts_that_fit():
 
 
 def test_the_user_s_placement_stops_it():
+    """Any -ngl, 0 included (llama.cpp's fit aborts unless -ngl is its default), and --n-cpu-moe; --fit on
+    then says it changes nothing."""
     asked = dict(runtime="llama.cpp", weights="q4_0", gpu="5141MiB", context=32768, fit="on")
-    for own in ({"n_gpu_layers": 10}, {"n_gpu_layers": 99}):
+    for own in ({"n_gpu_layers": 0}, {"n_gpu_layers": 10}, {"n_gpu_layers": 99}):
         e = paramscope.size("llama-3.1-8b", **asked, **own).estimate
         assert not any(x.startswith("--fit") for x in e.explain)
+        assert any(n.startswith("--fit on changes nothing here: -ngl") for n in e.notes)
+    off = paramscope.size("llama-3.1-8b", **(asked | {"fit": "off"}), n_gpu_layers=0).estimate
+    assert not any("would not load this" in n for n in off.notes)
     moe = paramscope.size("qwen3-30b-a3b", runtime="llama.cpp", weights="q4_k_m", gpu="rtx-3060",
                           context=32768, fit="on", n_cpu_moe=4).estimate
     assert not any(x.startswith("--fit") for x in moe.explain)
@@ -179,9 +184,9 @@ def test_the_context_line_through_two_projections():
     def used(n: int) -> int:
         return {131072: 30834, 4096: 10782}[n] * MIB
 
-    assert fit_context(used, 16140 * MIB - FIT_TARGET_BYTES, 131072, 4096) == (31488, True)
-    assert fit_context(used, 40000 * MIB, 131072, 4096) == (131072, False)  # it fits whole
-    assert fit_context(used, 5000 * MIB, 131072, 4096) == (4096, True)  # not even the shortest
+    assert fit_context(used, 16140 * MIB - FIT_TARGET_BYTES, 131072, 4096) == (31488, "shortened")
+    assert fit_context(used, 40000 * MIB, 131072, 4096) == (131072, "kept")  # it fits whole
+    assert fit_context(used, 5000 * MIB, 131072, 4096) == (4096, "shortest")  # not even the shortest
 
 
 def test_without_a_context_llama_cpp_takes_the_trained_one_and_fit_shortens_it():
@@ -191,7 +196,7 @@ def test_without_a_context_llama_cpp_takes_the_trained_one_and_fit_shortens_it()
     note = next(n for n in off.notes if n.startswith("llama-server without -c"))
     on = paramscope.size("llama-3.1-8b", **asked, fit="on").estimate
     assert 4096 < on.context < 131072 and on.context % 256 == 0
-    assert f"shorten them to {on.context:,}" in note
+    assert f"would run {on.context:,} tokens (the model's trained 131,072, shortened by --fit" in note
     assert "llama.cpp without -c: the model's trained 131,072" in on.context_note
     assert on.fits and on.per_device[0].total_bytes <= on.per_device[0].device.usable_bytes
     # a context given is llama.cpp's -c: kept, nothing said
@@ -207,3 +212,12 @@ def test_the_fit_command_plans_the_split_itself():
 
     with pytest.raises(UsageError, match="size --fit on"):
         paramscope.fit("mixtral-8x7b", gpu="rtx-4090", fit="on")
+
+
+def test_fit_on_says_when_llama_cpp_would_not_fit():
+    base = {"runtime": "llama.cpp", "weights": "q4_k_m", "gpu": "rtx-3060", "context": 8192, "fit": "on"}
+    for asked, why in ((dict(llamacpp_build="late-2025"), "late-2025 family have no --fit"),
+                       (dict(llamacpp_fork="ik-2025"), "legacy family have no --fit"),
+                       (dict(gpu="rtx-3060x2"), "several GPUs is not modelled")):
+        e = paramscope.size("qwen3-30b-a3b", **(base | asked)).estimate
+        assert any(n.startswith("--fit on changes nothing here") and why in n for n in e.notes), asked

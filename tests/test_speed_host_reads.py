@@ -67,3 +67,27 @@ def test_fit_s_offload_plan_reads_the_ram_named():
     plan, plan_named = (next(p for p in r.plans if p.offload is not None) for r in (default, named))
     assert plan.ram_bandwidth_assumed and not plan_named.ram_bandwidth_assumed
     assert plan_named.decode_tokens_per_s < plan.decode_tokens_per_s
+
+
+def test_a_tied_output_on_the_host_is_read_whole():
+    """A build that offloads the output layer last (late-2025) keeps it on the host below all layers: tied,
+    it is the embedding, which the output matmul reads whole; with -ngl 0 a step reads everything there."""
+    asked = dict(runtime="llama.cpp", gpu="rtx-4090", context=4096)
+    late = paramscope.size("llama-3.2-1b", **asked, n_gpu_layers=8, llamacpp_build="late-2025").estimate
+    assert late.host_read_bytes == late.host_bytes  # layers, KV and the tied output: nothing only looked up
+    none, s = _bound_of("llama-3.2-1b", **asked, n_gpu_layers=0)
+    assert none.host_read_bytes == s.bytes_per_step == s.host_read_bytes
+
+
+def _bound_of(source: str, **asked):
+    e = paramscope.size(source, **asked).estimate
+    return e, speed_for(paramscope.open_model(source), e, e.per_device[0].device)
+
+
+def test_fit_s_ram_plan_adds_what_the_request_keeps_there():
+    """--no-kv-offload puts the cache in RAM beside fit's own offloaded layers: slower, not faster."""
+    asked = dict(gpu="rtx-4090", ram="128GiB", context=8192)
+    base = paramscope.fit("llama-3.1-70b", **asked).report
+    no_kv = paramscope.fit("llama-3.1-70b", **asked, no_kv_offload=True).report
+    plan, plan_no_kv = (next(p for p in r.plans if p.offload is not None) for r in (base, no_kv))
+    assert plan_no_kv.decode_tokens_per_s < plan.decode_tokens_per_s

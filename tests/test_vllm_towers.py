@@ -373,3 +373,9 @@ def test_the_multimodal_wrapper_holds_a_batch_of_per_layer_inputs(name, tmp_path
 def test_a_gemma4_without_per_layer_inputs_holds_no_buffer():
     source = LOG_CONFIGS / "gemma-4-31b.config.json"
     assert _loaded(source, 2048)[0] == _loaded(source, 16384)[0]
+
+
+def test_every_pipeline_stage_s_wrapper_sizes_the_buffer_by_all_layers():
+    e = paramscope.size(str(CONFIGS / "gemma-3n-E2B.json"), runtime="vllm", gpu="h100x2", context=8192,
+                        pipeline_parallel_size=2).estimate
+    assert sum("per-layer input buffer 8192 × 30 × 256 × 2 B" in line for line in e.explain) == 2

@@ -66,10 +66,13 @@ def host_ram_device(name: str | None) -> Device | None:
     """``--host-ram``: a CPU row of the device table (its bandwidth is the RAM's), or None."""
     if not name:
         return None
-    from paramscope.errors import UsageError
+    from paramscope.errors import UnsupportedError, UsageError
     from paramscope.knowledge.hardware import find_device
 
-    device = find_device(name)
+    try:
+        device = find_device(name)
+    except UnsupportedError as e:
+        raise UsageError(f"--host-ram: {e}") from None
     if device.kind != "cpu" or not device.bandwidth:
         raise UsageError(f"--host-ram takes the RAM of a CPU row (`paramscope gpus --kind cpu`: "
                          f"ddr4-3200-2ch, ddr5-6400-2ch, …), not {device.key!r} ({device.kind})")

@@ -159,8 +159,8 @@ def speed_json(s) -> dict[str, Any]:
             "bytes_per_step": s.bytes_per_step, "bandwidth_bytes_per_s": s.bandwidth,
             # the devices whose bandwidth a decode step has: all with tensor parallelism, 1 with a layer split
             "bandwidth_devices": s.devices_at_once or s.n_devices,
-            # of bytes_per_step, those read in host memory (layers kept there) and the RAM's assumed
-            # bandwidth they are read at (0 and None with everything on the devices)
+            # of bytes_per_step, those read in host memory (layers kept there) and the bandwidth they are
+            # read at: the RAM --host-ram names, else assumed (0 and None with everything on the devices)
             "host_read_bytes": s.host_read_bytes, "host_bandwidth_bytes_per_s": s.host_bandwidth,
             "host_bandwidth_assumed": bool(s.host_read_bytes) and s.host_ram_assumed,
             "peak_flops": s.peak_flops, "decode_tokens_per_s": s.decode_tokens_per_s,

@@ -82,8 +82,8 @@ def stored_label(model: Model, weights: str | None) -> str:
 
 
 def ram_bandwidth(device: Device, est: SizeEstimate | None = None) -> tuple[float, bool]:
-    """The bandwidth of CPU RAM next to ``device``: the device's own for a CPU row, the RAM the request
-    names (--host-ram), else assumed."""
+    """The bandwidth of CPU RAM next to ``device`` (or of ``device``, a CPU): a CPU row's own, the RAM the
+    request names (--host-ram), else assumed."""
     if device.kind == "cpu" and device.bandwidth:
         return device.bandwidth, False
     if est is not None and est.host_ram is not None and est.host_ram.bandwidth:
@@ -96,18 +96,19 @@ def decode_bound(model: Model, est: SizeEstimate, device: Device, n: int, off: O
     """Tokens/s per sequence at best, and whether RAM's bandwidth was assumed (module docstring)."""
     cfg = model.config
     if device.kind == "cpu":  # everything is read from RAM
-        bw, assumed = ram_bandwidth(device)
+        bw, assumed = ram_bandwidth(device, est)
         step = speed_for(model, est, None, n).bytes_per_step
         return (bw / step if bw and step else None), assumed
     s = speed_for(model, est, device, n)
-    if s.host_read_bytes:  # the estimate placed part in host memory itself (-ngl, --n-cpu-moe): read there
-        return s.decode_tokens_per_s, s.host_ram_assumed
-    if off is None or not s.bandwidth:  # no bandwidth: no decode bound either
-        return s.decode_tokens_per_s, False
+    if off is None or not s.bandwidth:  # no plan of fit's own in RAM (the estimate's own host share, if
+        # any, is in the bound already); no bandwidth: no decode bound either
+        return s.decode_tokens_per_s, s.host_ram_assumed and bool(s.host_read_bytes)
     bw, assumed = ram_bandwidth(device, est)
     ram_read = off.ram_bytes  # dense layers in RAM: all read per token
     if off.cpu_moe_layers and cfg and cfg.n_experts:  # routed experts in RAM: k of E read per token
         ram_read = off.ram_bytes * cfg.n_experts_per_token // cfg.n_experts
+    # with what the request keeps there itself (--no-kv-offload's cache), at most the whole step
+    ram_read = min(ram_read + est.host_read_bytes, s.bytes_per_step)
     gpu_read = max(s.bytes_per_step - ram_read, 0)
     seconds = gpu_read / s.bandwidth + ram_read / bw
     return (1 / seconds if seconds > 0 else None), assumed

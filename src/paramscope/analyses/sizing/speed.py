@@ -33,13 +33,16 @@ bound, labelled "bound".
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from paramscope.analyses.sizing.runtimes.common import per_layer_heads
-from paramscope.knowledge.hardware import Device
 from paramscope.knowledge.speed_calibration import Calibration, lookup, parse_version
 from paramscope.model import ArchConfig, Model
 from paramscope.model.memo import ModelMemo
 from paramscope.records import record
+
+if TYPE_CHECKING:  # annotations only: a size without --gpu never loads the GPU table
+    from paramscope.knowledge.hardware import Device
 
 BOUND = "bound"
 
@@ -267,7 +270,8 @@ def speed_for(model: Model, est, device, n_devices: int = 1) -> SpeedEstimate:
     # layers or KV kept in host memory (llama.cpp -ngl below all layers, --no-kv-offload; the input
     # embedding alone stays there anyway): the runs measured had everything on the device
     # (the repriced embedding is the whole's ratio, a few % off the embedding's own type: hence the slack)
-    offloaded = est.host_bytes + est.disk_bytes > 1.1 * repriced("embedding") + (1 << 20)
+    offloaded = (est.host_bytes + est.disk_bytes > 1.1 * repriced("embedding") + (1 << 20)
+                 or est.host_read_bytes > 0)
     flops = device.half_flops if device else None
     bandwidth = device.bandwidth if device else None
     calibration: tuple[Calibration | None, Calibration | None] = (None, None)

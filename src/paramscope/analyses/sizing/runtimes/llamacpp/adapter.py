@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 from paramscope.analyses.sizing.runtimes import Adapter, option
 from paramscope.analyses.sizing.runtimes.llamacpp.autofit import (
     FIT_BUILDS,
-    fit_applies,
+    KEPT,
+    SHORTENED,
+    SHORTEST,
     fit_context,
     fit_explanation,
     fit_note,
     fit_one_gpu,
+    fit_skipped,
     layer_ranges,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
@@ -93,11 +96,13 @@ def default_context(model: Model, cfg: ArchConfig, weights_bytes: int, req: Memo
         return None
     as_placed = replace(req, options={**req.options, "fit": "off"})  # the projection: -ngl's placement
     target_mib = option(req, "fit_target")
-    ctx, shortened = fit_context(
+    ctx, case = fit_context(
         lambda n: gpu_bytes_of(parts_of(model, cfg, weights_bytes, as_placed, n), weights_bytes),
         req.device.usable_bytes - target_mib * MiB, cfg.context_length, option(req, "fit_ctx"))
-    how = (f"shortened by --fit to what the GPU holds with {target_mib} MiB free" if shortened else
-           "which --fit keeps")
+    how = {KEPT: "which --fit keeps",
+           SHORTENED: f"shortened by --fit to what the GPU holds with {target_mib} MiB free",
+           SHORTEST: f"shortened by --fit to --fit-ctx, its least: even that leaves less than "
+                     f"{target_mib} MiB free, so it moves layers next"}[case]
     return ctx, f"{ctx:,} tokens ({WITHOUT_C}: the model's trained {cfg.context_length:,}, {how})", ()
 
 
@@ -110,14 +115,11 @@ def context_note(model: Model, req: MemoryRequest, est: SizeEstimate) -> str | N
     if req.context is not None or option(req, "fit") == "on":
         return None
     picked = estimate(model, replace(req, options={**req.options, "fit": "on"}))
-    trained = model.config.context_length if model.config else None
-    if not trained or WITHOUT_C not in picked.context_note:  # llama.cpp would not pick one here
+    # llama.cpp would not pick one here, or picks the context priced
+    if WITHOUT_C not in picked.context_note or picked.context == est.context:
         return None
-    target_mib = option(req, "fit_target")
-    kept = (f" and shorten them to {picked.context:,}, what the GPU holds with {target_mib} MiB free"
-            if picked.context < trained else f", which the GPU holds with {target_mib} MiB free")
-    return (f"llama-server without -c (its --fit on by default since December 2025) would take the model's "
-            f"trained {trained:,} tokens{kept}; --fit on prices that context")
+    return (f"llama-server without -c (its --fit on by default since December 2025) would run "
+            f"{picked.context_note.replace(WITHOUT_C + ': ', '')}; `size --fit on` prices that context")
 
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
@@ -212,9 +214,12 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                     - placed.host_kv_bytes + compute + m.overhead_bytes)
 
         ngl, cpu_layers = option(req, "n_gpu_layers"), frozenset(range(option(req, "n_cpu_moe")))
+        skipped = fit_skipped(req, build)
         fitted = (fit_one_gpu(gpu_bytes, req.device.usable_bytes - option(req, "fit_target") * MiB,
                               block_count(cfg) + 1, tuple(layer_split(model).experts_by_layer))
-                  if fit_applies(req, build) else None)
+                  if skipped is None else None)
+        if skipped is not None and option(req, "fit") == "on":
+            notes += (f"--fit on changes nothing here: {skipped}",)
         if fitted is not None and option(req, "fit") == "on":
             ngl, cpu_layers = fitted.n_gpu_layers, fitted.cpu_expert_layers
         split, compute_single, whys = place(ngl, cpu_layers)
@@ -228,7 +233,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             raise UnsupportedError("llama.cpp: --n-cpu-moe with a named --split-mode or --tensor-split is "
                                    "not modelled (each GPU's share of the host experts); leave the split "
                                    "out for the even split")
-        hosted = sorted(il for il in cpu_layers if il >= split.i_gpu_start)
+        hosted = sorted(il for il in cpu_layers
+                        if il >= split.i_gpu_start and il in layer_split(model).experts_by_layer)
         moe_words = f", MoE experts of layers {layer_ranges(hosted)}"
         explain = (*explain,
                    f"offload: {split.n_gpu_layers}/{block_count(cfg) + 1} layers on the GPU (layers "

@@ -10,8 +10,9 @@ What it does on one GPU, in the order common_params_fit_impl does it:
 2. Without ``-c`` (llama.cpp's default n_ctx 0: the model's trained context), the context is shortened
    first, down to ``--fit-ctx`` (4096) at the least, to what leaves the target free (``fit_context``); on
    one GPU that ends it when it suffices. paramscope does this for a request without ``--context``.
-3. Any of ``-ngl``, ``--tensor-split``, ``-ot`` / ``--n-cpu-moe`` given by the user, or ``-sm row``, stops
-   it ("... already set by user, abort"): the placement is the user's.
+3. ``-ngl`` (any value, 0 included) or a tensor override (``-ot``, ``--n-cpu-moe``) given by the user
+   stops it ("... already set by user, abort"): the placement is the user's. (``--tensor-split`` and a row
+   split stop it only over several GPUs, which paramscope does not fit.)
 4. A mixture of experts whose every layer fits on the GPU with all its routed experts in host memory keeps
    the experts of the *first* layers on the GPU, as many as fit ("converting dense-only layers to full
    layers and filling them front-to-back"): the experts of the last layers stay in host memory, the
@@ -95,35 +96,46 @@ def fit_one_gpu(probe: Probe, target: int, n_slots: int, expert_layers: tuple[in
 CONTEXT_ALIGN = 256  # "round down context for CUDA backend" (common_params_fit_impl)
 
 
-def fit_context(used: Callable[[int], int], target: int, longest: int, shortest: int) -> tuple[int, bool]:
-    """The context llama.cpp's fit gives a run without -c on one GPU, and whether it shortened it: the
-    model's trained context where the projection at it leaves the target free; else the line between the
-    projections at the trained context and at --fit-ctx, read at the target and rounded down to 256
-    (``n_ctx = n_min + (n_max − n_min) × (target − used_min) / (used_max − used_min)``); --fit-ctx where
-    even that does not fit (the layers are fitted next)."""
+# how fit_context settled: the trained context kept, shortened to what fits, or --fit-ctx (nothing fits)
+KEPT, SHORTENED, SHORTEST = "kept", "shortened", "shortest"
+
+
+def fit_context(used: Callable[[int], int], target: int, longest: int, shortest: int) -> tuple[int, str]:
+    """The context llama.cpp's fit gives a run without -c on one GPU, and how: the model's trained context
+    where the projection at it leaves the target free (KEPT); else the line between the projections at
+    the trained context and at --fit-ctx, read at the target and rounded down to 256 (``n_ctx = n_min +
+    (n_max − n_min) × (target − used_min) / (used_max − used_min)``, SHORTENED); --fit-ctx where even
+    that does not fit (SHORTEST: the layers are fitted next)."""
     full = used(longest)
     if full <= target or longest <= shortest:
-        return longest, False
+        return longest, KEPT
     low = used(shortest)
     if target > low and full > low:
         ctx = shortest + (longest - shortest) * (target - low) // (full - low)
-        return max(ctx - ctx % CONTEXT_ALIGN, shortest), True
-    return shortest, True
+        return max(ctx - ctx % CONTEXT_ALIGN, shortest), SHORTENED
+    return shortest, SHORTEST
 
 
-# the options whose presence makes common_params_fit_impl abort its layer step ("n_gpu_layers already set
-# by user", "tensor_split already set by user", "tensor_buft_overrides already set by user": --n-cpu-moe
-# is an override)
-USER_PLACEMENT = ("n_gpu_layers", "n_cpu_moe", "tensor_split")
-
-
-def fit_applies(req: MemoryRequest, build: str) -> bool:
-    """Whether llama.cpp would run its fit for this request: a build family that has it, mainline, one
-    GPU, no placement of the user's own, not a row split."""
-    return (build in FIT_BUILDS and option(req, "llamacpp_fork") == "mainline" and req.n_devices == 1
-            and not any(name in req.options and req.options[name] not in (None, 0, "")
-                        for name in USER_PLACEMENT)
-            and option(req, "split_mode") != "row")
+def fit_skipped(req: MemoryRequest, build: str) -> str | None:
+    """Why llama.cpp would not fit this request's placement (or paramscope does not model it), None where
+    it would: a build family that has the fit, mainline, one GPU, and no placement of the user's own
+    (common_params_fit_impl aborts on any -ngl but its default, "n_gpu_layers already set by user", and on
+    any tensor override, --n-cpu-moe's included; --tensor-split and a row split are tested only with
+    several GPUs)."""
+    if req.device is None or req.device.kind != "gpu":
+        return "no GPU to fit"
+    if build not in FIT_BUILDS:
+        return f"builds of the {build} family have no --fit (it came in mid-December 2025)"
+    if option(req, "llamacpp_fork") != "mainline":
+        return f"{option(req, 'llamacpp_fork')} has no --fit"
+    if req.n_devices != 1:
+        return "its fit over several GPUs is not modelled"
+    if req.options.get("n_gpu_layers") is not None:
+        ngl = req.options["n_gpu_layers"]
+        return f"-ngl {ngl} is set, so llama.cpp's fit stops (\"n_gpu_layers already set by user\")"
+    if req.options.get("n_cpu_moe"):
+        return "--n-cpu-moe is a tensor override, so llama.cpp's fit stops"
+    return None
 
 
 def layer_ranges(layers: Iterable[int]) -> str:
@@ -157,13 +169,14 @@ def fit_note(choice: FitChoice, priced: bool, target_mib: int) -> str:
                 f"{_short(choice)}; the figures follow that placement")
     return (f"llama.cpp's --fit (on by default since December 2025) would not load this as priced, which "
             f"leaves less than {target_mib} MiB of the GPU free: it would put "
-            f"{_short(choice)}; --fit on prices that placement")
+            f"{_short(choice)} (`size --fit on` prices that placement)")
 
 
 def _short(choice: FitChoice) -> str:
-    parts = ["every layer on the GPU" if choice.n_gpu_layers is None else
-             f"-ngl {choice.n_gpu_layers} (the output layer and the last {max(choice.n_gpu_layers - 1, 0)} "
-             f"repeating layers on the GPU)"]
+    ngl = choice.n_gpu_layers
+    parts = ["every layer on the GPU" if ngl is None else "-ngl 0 (nothing on the GPU)" if ngl == 0 else
+             "-ngl 1 (the output layer alone on the GPU)" if ngl == 1 else
+             f"-ngl {ngl} (the output layer and the last {ngl - 1} repeating layers on the GPU)"]
     if choice.cpu_expert_layers:
         parts.append(f"the routed experts of layers {layer_ranges(choice.cpu_expert_layers)} in host memory")
     return " with ".join(parts)

@@ -217,6 +217,12 @@ def embedding_bytes(model: Model, scheme: str) -> int:
     return at_scheme(model, scheme).embedding
 
 
+def _unread_bytes(model: Model) -> int:
+    from paramscope.analyses.sizing.speed import unread_by_text  # memoized per model there
+
+    return unread_by_text(model)[0]
+
+
 def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gpu_layers: int | None,
             scheme: str | None = None, build: str = "current",
             cpu_expert_layers: frozenset[int] = frozenset()) -> Offload:
@@ -267,11 +273,15 @@ def offload(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_gp
         expert_bytes = round(sum(split.experts_by_layer[il] for il in kept) * scale)
         stack_bytes = round(max((split.stack_by_layer.get(il, 0) for il in kept), default=0) * scale)
     # a decode step reads k of E of the routed experts in host memory (those of the host layers at the
-    # file's average, as their layers are priced), everything else there but the embedding whole
+    # file's average, as their layers are priced), everything else there whole but the input embedding,
+    # which it looks up, unless that is the output matrix there too (tied, the output layer on the host),
+    # and what no text token reads (towers, Gemma's per-layer tables: outside the layers, with the output)
     host_layer_experts = round(sum(b for il, b in split.experts_by_layer.items() if il < start) * scale)
     k, e = (cfg.n_experts_per_token, cfg.n_experts) if cfg.n_experts else (1, 1)
     embedding_held = (embedding_bytes(model, scheme) if scheme is not None else round(embedding * scale))
-    host_read = (host_bytes - embedding_held - host_layer_experts
+    looked_up = embedding_held if output_on_gpu or has_output else 0
+    unread = 0 if output_on_gpu else round(_unread_bytes(model) * scale)
+    host_read = (host_bytes - looked_up - unread - host_layer_experts
                  + (host_layer_experts + expert_bytes) * k // e + host_kv + state)
     return Offload(ngl, start, output_on_gpu, host_bytes + expert_bytes, duplicate_bytes, host_kv + state,
                    output_bytes, host_state_bytes=state, host_expert_bytes=expert_bytes,

@@ -69,8 +69,9 @@ def explanation(cfg: ArchConfig, m: VllmMemory, weights_bytes: int, forward: int
     shared = replicated_bytes(cfg, p)
     uneven = uneven_experts_bytes(cfg, weights_bytes - shared, p)
     buffer, tokens = per_layer_input_buffer_bytes(cfg, p), p.max_num_batched_tokens
-    per_layer_inputs = (f" + per-layer input buffer {tokens} × {cfg.n_layers} × "
-                        f"{buffer // (tokens * cfg.n_layers * b)} × {b} B" if buffer else "")
+    layers = int(cfg.extra.get("model_layers", cfg.n_layers))  # a pipeline stage's wrapper: all of them
+    per_layer_inputs = (f" + per-layer input buffer {tokens} × {layers} × "
+                        f"{buffer // (tokens * layers * b)} × {b} B" if buffer else "")
     lines = [
         f"{'vllm serve' if p.entrypoint == 'serve' else 'LLM() (offline)'} ({p.engine.upper()} engine, "
         f"the rules of {release_text(p.release)}{', model runner V2' if p.model_runner == 'v2' else ''}"

@@ -76,6 +76,9 @@ def parse_partition(text: str) -> tuple[int, ...] | None:
 PER_LAYER_STRINGS = frozenset({"index_topk_pattern"})
 
 
+MODEL_LAYERS = "model_layers"  # a stage's config keeps the whole model's layer count under this key
+
+
 def stage_config(cfg: ArchConfig, start: int, end: int) -> ArchConfig:
     """The model as one stage holds it: layers [start, end), with their kinds, per-layer head counts,
     recurrent layers and leading dense (MoE) layers."""
@@ -92,6 +95,7 @@ def stage_config(cfg: ArchConfig, start: int, end: int) -> ArchConfig:
     elif recurrent == n:  # a parallel hybrid: every layer keeps a state
         recurrent = end - start
     dense = max(0, min(end, cfg.n_dense_layers) - start)
+    extra.setdefault(MODEL_LAYERS, n)  # what a stage's wrapper still sizes by (weights.py per-layer inputs)
     return replace(cfg, n_layers=end - start, layer_types=types, extra=extra, recurrent_layers=recurrent,
                    n_dense_layers=dense)
 

@@ -287,7 +287,9 @@ def per_layer_input_buffer_bytes(cfg: ArchConfig, p: VllmParams) -> int:
     if cfg.architecture not in PER_LAYER_INPUT_BUFFER:
         return 0
     width = int(cfg.extra.get("hidden_size_per_layer_input") or 0)
-    return p.max_num_batched_tokens * cfg.n_layers * width * p.dtype.type_size
+    # every pipeline stage builds the wrapper, which sizes the buffer by the whole model's layers
+    layers = int(cfg.extra.get("model_layers", cfg.n_layers))
+    return p.max_num_batched_tokens * layers * width * p.dtype.type_size
 
 
 # vLLM 0.7.1 to 0.7.3, V0 with MLA: MLACommonImpl.process_weights_after_loading (attention/backends/mla/
