@@ -91,3 +91,8 @@ def test_fit_s_ram_plan_adds_what_the_request_keeps_there():
     no_kv = paramscope.fit("llama-3.1-70b", **asked, no_kv_offload=True).report
     plan, plan_no_kv = (next(p for p in r.plans if p.offload is not None) for r in (base, no_kv))
     assert plan_no_kv.decode_tokens_per_s < plan.decode_tokens_per_s
+
+
+def test_the_ram_named_where_nothing_is_read_there():
+    e = paramscope.size("llama-3.1-8b", runtime="llama.cpp", gpu="h100", host_ram="ddr4-3200-2ch").estimate
+    assert any(n.startswith("--host-ram changes nothing here") for n in e.notes)

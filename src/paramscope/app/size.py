@@ -68,6 +68,12 @@ def size(source: Source | SizeRequest, **options: Any) -> SizeResult:
         note = pick(model, mreq, est) if pick is not None else None
         if note is not None:
             est = replace(est, notes=(*est.notes, note))
+    if req.host_ram and not est.host_read_bytes:
+        from paramscope.records import replace
+
+        unused = ("--host-ram changes nothing here: no decode step reads from host memory (the model is on "
+                  "the devices, or no GPU is named)")
+        est = replace(est, notes=(*est.notes, unused))
     speed = None
     if device is not None and device.bandwidth is not None:
         from paramscope.analyses.sizing.speed import speed_for
