@@ -1,8 +1,9 @@
 """The decode bound with part of the model in host memory (analyses/sizing/speed.py ``with_host_reads``):
 a step reads the GPU's share at the GPU's bandwidth, then the host's at the RAM's. Checked against public
-llama.cpp runs with routed experts in host memory (tests/fixtures/speed/llamacpp_offload.json): every run
-stays under its bound, and the bound follows the runs where everything read at the GPU's bandwidth did
-not (one machine's four --n-cpu-moe settings, 20 to 60 tokens/s measured, 213 tokens/s for each before)."""
+llama.cpp runs with routed experts in host memory (tests/fixtures/speed/llamacpp_offload.json: nine runs on
+four machines, DDR4 and DDR5, two and four channels): every run stays under its bound (at 0.39-0.87 of it,
+median 0.51), and the bound follows the runs where everything read at the GPU's bandwidth did not (one
+machine's four --n-cpu-moe settings, 20 to 60 tokens/s measured, 213 tokens/s for each before)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ RUNS = json.loads(FIXTURE.read_text())["runs"]
 def _bound(run: dict) -> tuple[float, float]:
     """(the bound with the run's RAM, the bound reading everything at the GPU's bandwidth)."""
     e = paramscope.size(run["model"], runtime="llama.cpp", gpu=run["gpu"], context=run["context"],
-                        n_cpu_moe=run["n_cpu_moe"]).estimate
+                        n_cpu_moe=run["n_cpu_moe"], weights=run.get("weights")).estimate
     s = speed_for(paramscope.open_model(run["model"]), e, e.per_device[0].device)
     assert s.host_read_bytes > 0 and s.bandwidth
     with_ram = replace(s, host_bandwidth=run["ram_bandwidth"]).decode_tokens_per_s
@@ -33,7 +34,7 @@ def _bound(run: dict) -> tuple[float, float]:
 @pytest.mark.parametrize("run", RUNS, ids=[r["id"] for r in RUNS])
 def test_every_run_stays_under_its_bound(run):
     bound, _ = _bound(run)
-    assert run["measured_tokens_per_s"] <= bound
+    assert 0.3 * bound <= run["measured_tokens_per_s"] <= bound
 
 
 def test_the_bound_follows_the_experts_moved():
