@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from paramscope.analyses.sizing.memory import SizeEstimate
 from paramscope.analyses.sizing.runtimes import Adapter, option
 from paramscope.analyses.sizing.runtimes.llamacpp.autofit import (
-    FIT_BUILDS,
     KEPT,
     SHORTENED,
     SHORTEST,
@@ -21,6 +20,7 @@ from paramscope.analyses.sizing.runtimes.llamacpp.autofit import (
     fit_note,
     fit_one_gpu,
     fit_skipped,
+    fit_unavailable,
     layer_ranges,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
@@ -90,10 +90,10 @@ def default_context(model: Model, cfg: ArchConfig, weights_bytes: int, req: Memo
     """With --fit on and no --context, llama-server without -c on one GPU: the model's trained context,
     which its --fit shortens to what the GPU holds with --fit-target free (autofit.fit_context). None where
     llama.cpp would not fit (--fit off, an older build, ik_llama.cpp, no GPU or several)."""
-    if (option(req, "fit") != "on" or req.device is None or req.device.kind != "gpu" or req.n_devices != 1
-            or not cfg.context_length or build_family(req) not in FIT_BUILDS
-            or option(req, "llamacpp_fork") != "mainline"):
+    if (option(req, "fit") != "on" or not cfg.context_length
+            or fit_unavailable(req, build_family(req)) is not None):
         return None
+    assert req.device is not None  # fit_unavailable: a GPU
     as_placed = replace(req, options={**req.options, "fit": "off"})  # the projection: -ngl's placement
     target_mib = option(req, "fit_target")
     ctx, case = fit_context(

@@ -116,12 +116,10 @@ def fit_context(used: Callable[[int], int], target: int, longest: int, shortest:
     return shortest, SHORTEST
 
 
-def fit_skipped(req: MemoryRequest, build: str) -> str | None:
-    """Why llama.cpp would not fit this request's placement (or paramscope does not model it), None where
-    it would: a build family that has the fit, mainline, one GPU, and no placement of the user's own
-    (common_params_fit_impl aborts on any -ngl but its default, "n_gpu_layers already set by user", and on
-    any tensor override, --n-cpu-moe's included; --tensor-split and a row split are tested only with
-    several GPUs)."""
+def fit_unavailable(req: MemoryRequest, build: str) -> str | None:
+    """Why llama.cpp would not run its fit at all here (or paramscope does not model it), None where it
+    would: a build family that has the fit, mainline, one GPU. Its context step then runs whatever the
+    placement (``fit_skipped`` adds what stops the layer step)."""
     if req.device is None or req.device.kind != "gpu":
         return "no GPU to fit"
     if build not in FIT_BUILDS:
@@ -130,6 +128,16 @@ def fit_skipped(req: MemoryRequest, build: str) -> str | None:
         return f"{option(req, 'llamacpp_fork')} has no --fit"
     if req.n_devices != 1:
         return "its fit over several GPUs is not modelled"
+    return None
+
+
+def fit_skipped(req: MemoryRequest, build: str) -> str | None:
+    """Why llama.cpp would not fit this request's placement, None where it would: ``fit_unavailable``,
+    or a placement of the user's own (common_params_fit_impl aborts on any -ngl but its default,
+    "n_gpu_layers already set by user", and on any tensor override, --n-cpu-moe's included;
+    --tensor-split and a row split are tested only with several GPUs)."""
+    if (unavailable := fit_unavailable(req, build)) is not None:
+        return unavailable
     if req.options.get("n_gpu_layers") is not None:
         ngl = req.options["n_gpu_layers"]
         return f"-ngl {ngl} is set, so llama.cpp's fit stops (\"n_gpu_layers already set by user\")"
