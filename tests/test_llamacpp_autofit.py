@@ -11,7 +11,9 @@ import pytest
 import paramscope
 from paramscope.analyses.sizing.runtimes.llamacpp.autofit import (
     FIT_TARGET_BYTES,
+    fit_gpus,
     fit_one_gpu,
+    hosted_experts,
     largest,
     layer_ranges,
 )
@@ -218,6 +220,87 @@ def test_fit_on_says_when_llama_cpp_would_not_fit():
     base = {"runtime": "llama.cpp", "weights": "q4_k_m", "gpu": "rtx-3060", "context": 8192, "fit": "on"}
     for asked, why in ((dict(llamacpp_build="late-2025"), "late-2025 family have no --fit"),
                        (dict(llamacpp_fork="ik-2025"), "legacy family have no --fit"),
-                       (dict(gpu="rtx-3060x2"), "several GPUs is not modelled")):
+                       (dict(gpu="rtx-3060x2", split_mode="none"), "main GPU alone"),
+                       (dict(gpu="rtx-3060x2", split_mode="row"), "row split stops"),
+                       (dict(gpu="rtx-3060x2", tensor_split="1,1"), "tensor_split already set")):
         e = paramscope.size("qwen3-30b-a3b", **(base | asked)).estimate
         assert any(n.startswith("--fit on changes nothing here") and why in n for n in e.notes), asked
+
+
+# --- several GPUs -------------------------------------------------------------------------------------
+
+def _slots_probe(n_slots: int, dense: int, experts: int, n_experts_layers: int):
+    """A synthetic model of ``n_slots`` slots (the last the output layer, ``dense`` MiB), each layer
+    ``dense`` MiB whole but its experts (``experts`` MiB, layers below ``n_experts_layers``): each device's
+    bytes, llama.cpp's default even split for None."""
+    def probe(layers, cpu):
+        if layers is None:
+            half = n_slots // 2
+            layers = (half, n_slots - half)
+        il, out = n_slots - sum(layers), []
+        for n in layers:
+            out.append(sum(dense + (experts if j < n_experts_layers and j not in cpu else 0)
+                           for j in range(il, il + n)) * MIB)
+            il += n
+        return tuple(out)
+    return probe
+
+
+def test_several_gpus_dense_fill_from_the_back():
+    """A dense model of 40 slots at 100 MiB on two GPUs of 1500 MiB: the last GPU takes 15, the first
+    the 15 before them, the first 10 layers stay in host memory (common_params_fit_impl, step 3)."""
+    choice = fit_gpus(_slots_probe(40, 100, 0, 0), 1500 * MIB, 40, (), 2)
+    assert choice is not None and choice.layers == (15, 15) and not choice.cpu_expert_layers
+    assert choice.how == "filling dense layers back-to-front"
+    assert fit_gpus(_slots_probe(40, 100, 0, 0), 2000 * MIB, 40, (), 2) is None  # the even split fits
+    # after the context step shortened the context, llama.cpp places the layers again all the same
+    again = fit_gpus(_slots_probe(40, 100, 0, 0), 2500 * MIB, 40, (), 2, replace_even=True)
+    assert again is not None and again.layers == (15, 25)
+
+
+def test_several_gpus_moe_whole_layers_front_to_back():
+    """A mixture of experts of 49 slots (48 layers, 100 MiB dense part, 200 MiB of experts each) on two
+    GPUs of 5000 MiB: step 3 puts every slot on the last GPU without its experts (4900 MiB); step 4
+    makes the first 16 layers whole on the first GPU (16 × 300 = 4800), then as many of the last GPU's
+    own 33 as fit there: 33 × 100 + 8 × 200 = 4900."""
+    choice = fit_gpus(_slots_probe(49, 100, 200, 48), 5000 * MIB, 49, tuple(range(48)), 2)
+    assert choice is not None and sum(choice.layers) == 49 and choice.layers == (16, 33)
+    assert choice.how == "converting dense-only layers to full layers front-to-back"
+    assert all(b <= 5000 * MIB for b in choice.device_bytes)
+    # the first GPU's 16 layers whole; of the last GPU's slice (16-48) the first 8 whole, 24 in host memory
+    assert choice.cpu_expert_layers == frozenset(range(24, 48))
+    assert hosted_experts((16, 33), (0, 32), 49, frozenset(range(48))) == frozenset(range(17, 48))
+
+
+def test_several_gpus_end_to_end():
+    """Llama 3.1 70B Q4_K_M on two RTX 3090 at 32K: 36 layers on each, 9 in host memory; without -c, the
+    context llama.cpp shortens to what the two hold (the layer waste taken off), then the layers placed
+    from the back."""
+    asked = dict(runtime="llama.cpp", weights="q4_k_m", gpu="rtx-3090x2", fit="on")
+    e = paramscope.size("llama-3.1-70b", context=32768, **asked).estimate
+    assert e.split == "--fit" and e.host_bytes > 0
+    line = next(x for x in e.explain if x.startswith("--fit"))
+    assert "72 of 81 layers on the GPUs, 36+36 per GPU" in line
+    device = e.per_device[0].device
+    assert all(d.total_bytes <= device.usable_bytes - FIT_TARGET_BYTES for d in e.per_device)
+    free = paramscope.size("llama-3.1-70b", **asked).estimate
+    assert 4096 < free.context < 131072 and free.context % 256 == 0
+    assert all(d.total_bytes <= device.usable_bytes - FIT_TARGET_BYTES for d in free.per_device)
+    off = paramscope.size("llama-3.1-70b", context=32768, **(asked | {"fit": "off"})).estimate
+    assert off.split == "even split"
+    assert any("would not load this" in n and "--tensor-split 36,36" in n for n in off.notes)
+
+
+def test_several_gpus_glm47_log_within_a_layer():
+    """The r53l GLM-4.7 log (two RTX PRO 6000 under Vulkan, -c 200000, q8_0 cache, --fit-target 8000):
+    llama.cpp's fit put 31 layers on Vulkan0 (its KV buffer, 12,878.56 MiB, is 31 of the 92 layers'
+    415.4 MiB) and the rest on Vulkan1 with part of the experts in host memory. Priced at Q5_K_M (the
+    UD-Q5_K_XL mix is not a llama.cpp file type) with the device table's free memory, paramscope's fit
+    comes within one layer of that split."""
+    e = paramscope.size("tests/fixtures/engine_logs/configs/glm-4.6.config.json", runtime="llama.cpp",
+                        weights="q5_k_m", gpu="rtx-pro-6000x2", context=200000, kv_type="q8_0", fit="on",
+                        fit_target=8000, ubatch=2048, swa_full=True, flash_attn="on").estimate
+    per_layer = 38220.25 / 92
+    assert abs(e.per_device[0].kv_cache_bytes / MIB - 12878.56) <= per_layer + 1
+    assert abs(e.per_device[1].kv_cache_bytes / MIB - 25341.69) <= per_layer + 1
+    assert e.host_bytes > 100 * 2**30  # most routed experts in host memory, as the log's CPU_Mapped buffers

@@ -60,14 +60,14 @@ def size(source: Source | SizeRequest, **options: Any) -> SizeResult:
         context = count_tokens(model, read_text(req.context_from_file))
     mreq = req.memory_request(device, n, context)
     est = estimate(model, mreq)
-    if context is None:  # the context the engine would pick itself, where it is not priced
-        from paramscope.analyses.sizing.runtimes import find
-        from paramscope.records import replace
+    # what the engine would choose itself that the estimate does not price (llama.cpp's --fit: the context
+    # of a run without -c, the layers over several GPUs), a note each
+    from paramscope.analyses.sizing.runtimes import find
+    from paramscope.records import replace
 
-        pick = find(est.runtime).context_note()
-        note = pick(model, mreq, est) if pick is not None else None
-        if note is not None:
-            est = replace(est, notes=(*est.notes, note))
+    pick = find(est.runtime).engine_choice_notes()
+    if pick is not None:
+        est = replace(est, notes=(*est.notes, *pick(model, mreq, est)))
     if req.host_ram and not est.host_read_bytes:
         from paramscope.records import replace
 

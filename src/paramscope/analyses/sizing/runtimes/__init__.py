@@ -83,11 +83,12 @@ class Runtime:
         or None to keep paramscope's default, its words, notes)."""
         return getattr(importlib.import_module(f"{__name__}.{self.module}"), "default_context", None)
 
-    def context_note(self) -> Callable[[Model, Any, Any], str | None] | None:
-        """The adapter's ``context_note(model, req, estimate)``: where the engine would pick a context
-        itself that the estimate does not price (llama.cpp's --fit, off by default here), a note of it;
-        ``size`` adds it."""
-        return getattr(importlib.import_module(f"{__name__}.{self.module}"), "context_note", None)
+    def engine_choice_notes(self) -> Callable[[Model, Any, Any], tuple[str, ...]] | None:
+        """The adapter's ``engine_choice_notes(model, req, estimate)``: where the engine would choose
+        itself what the estimate does not price (llama.cpp's --fit, off by default here: a context for a
+        run without -c, a placement over several GPUs), a note of each; ``size`` adds them (the searches of
+        ``fit`` do not: each costs another estimate)."""
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), "engine_choice_notes", None)
 
     def layout(self, req: Any) -> EngineBuild | None:
         """The build whose weight layout a request follows (``layout_option``)."""

@@ -13,14 +13,22 @@ if TYPE_CHECKING:
 from paramscope.analyses.sizing.runtimes import Adapter, option
 from paramscope.analyses.sizing.runtimes.llamacpp.autofit import (
     KEPT,
+    PRICED_END,
+    PRICED_GPUS,
     SHORTENED,
     SHORTEST,
+    WOULD_END,
+    WOULD_GPUS,
     fit_context,
     fit_explanation,
+    fit_gpus,
     fit_note,
     fit_one_gpu,
     fit_skipped,
     fit_unavailable,
+    gpus_context_target,
+    gpus_fit_explanation,
+    gpus_fit_note,
     layer_ranges,
 )
 from paramscope.analyses.sizing.runtimes.llamacpp.devices import device_split, parse_tensor_split
@@ -96,30 +104,51 @@ def default_context(model: Model, cfg: ArchConfig, weights_bytes: int, req: Memo
     assert req.device is not None  # fit_unavailable: a GPU
     as_placed = replace(req, options={**req.options, "fit": "off"})  # the projection: -ngl's placement
     target_mib = option(req, "fit_target")
-    ctx, case = fit_context(
-        lambda n: gpu_bytes_of(parts_of(model, cfg, weights_bytes, as_placed, n), weights_bytes),
-        req.device.usable_bytes - target_mib * MiB, cfg.context_length, option(req, "fit_ctx"))
+    nd = req.n_devices
+    room = nd * (req.device.usable_bytes - target_mib * MiB)
+    target = room
+    if nd > 1:  # the sum over the GPUs, aimed lower by the waste of placing whole layers
+        full = parts_of(model, cfg, weights_bytes, as_placed, cfg.context_length)
+        on_gpus = weights_bytes + full.duplicate_weights_bytes - full.host_weights_bytes
+        target = gpus_context_target(room, nd, on_gpus, block_count(cfg), cfg.is_moe)
+
+    def used(n: int) -> int:  # each GPU holding layers has a compute buffer of its own
+        p = parts_of(model, cfg, weights_bytes, as_placed, n)
+        return gpu_bytes_of(p, weights_bytes) + (nd - 1) * p.compute_bytes
+
+    ctx, case = fit_context(used,
+        target, cfg.context_length, option(req, "fit_ctx"), room=room if nd > 1 else None)
     how = {KEPT: "which --fit keeps",
-           SHORTENED: f"shortened by --fit to what the GPU holds with {target_mib} MiB free",
+           SHORTENED: f"shortened by --fit to what {'the GPUs hold' if nd > 1 else 'the GPU holds'} with "
+                      f"{target_mib} MiB free{' each' if nd > 1 else ''}",
            SHORTEST: f"shortened by --fit to --fit-ctx, its least: even that leaves less than "
                      f"{target_mib} MiB free, so it moves layers next"}[case]
     return ctx, f"{ctx:,} tokens ({WITHOUT_C}: the model's trained {cfg.context_length:,}, {how})", ()
 
 
-def context_note(model: Model, req: MemoryRequest, est: SizeEstimate) -> str | None:
-    """With --fit off (paramscope's default) and no --context: the context llama-server without -c would
-    take (``default_context``, priced with --fit on), said beside the default priced. ``size`` asks;
-    the searches of ``fit`` do not (two more projections an estimate)."""
+def engine_choice_notes(model: Model, req: MemoryRequest, est: SizeEstimate) -> tuple[str, ...]:
+    """With --fit off (paramscope's default), what llama.cpp's own --fit would choose that ``est`` does not
+    price, priced with --fit on: the context llama-server without -c would take (``default_context``),
+    and over several GPUs the layers' placement (on one GPU ``parts`` says it itself: one search, where
+    several GPUs take one per device)."""
     from paramscope.analyses.sizing.memory import estimate
 
-    if req.context is not None or option(req, "fit") == "on":
-        return None
-    picked = estimate(model, replace(req, options={**req.options, "fit": "on"}))
-    # llama.cpp would not pick one here, or picks the context priced
-    if WITHOUT_C not in picked.context_note or picked.context == est.context:
-        return None
-    return (f"llama-server without -c (its --fit on by default since December 2025) would run "
-            f"{picked.context_note.replace(WITHOUT_C + ': ', '')}; `size --fit on` prices that context")
+    if option(req, "fit") == "on":
+        return ()
+    notes: tuple[str, ...] = ()
+    fit_on = {**req.options, "fit": "on"}
+    if req.context is None:
+        picked = estimate(model, replace(req, options=fit_on))
+        # llama.cpp would pick one here, and not the context priced
+        if WITHOUT_C in picked.context_note and picked.context != est.context:
+            notes += (f"llama-server without -c (its --fit on by default since December 2025) would run "
+                      f"{picked.context_note.replace(WITHOUT_C + ': ', '')}; `size --fit on` prices that "
+                      f"context",)
+    if req.n_devices > 1 and est.split == "even split":
+        placed = estimate(model, replace(req, context=est.context, options=fit_on))
+        notes += tuple(n.replace(PRICED_GPUS, WOULD_GPUS).replace(PRICED_END, WOULD_END)
+                       for n in placed.notes if n.startswith(PRICED_GPUS))
+    return notes
 
 
 # --- the adapter memory.estimate calls (runtimes.RUNTIMES) ----------------------------------------
@@ -179,6 +208,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                  "a CPU_REPACK buffer for faster kernels: with mmap (the default) that is on top of the "
                  "mapped weights above; with --no-mmap the model buffer shrinks by as much",)
     split = None
+    gpus_fitted = None
     compute_single = m.compute_bytes + m.output_bytes
     if option(req, "n_cpu_moe") and (req.device is None or req.device.kind != "gpu"):
         notes += ("--n-cpu-moe changes nothing here: without a GPU of its own memory every weight is in "
@@ -213,15 +243,46 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             return (weights_bytes + placed.duplicate_bytes - placed.host_weights_bytes + m.kv_cache_bytes
                     - placed.host_kv_bytes + compute + m.overhead_bytes)
 
+        nd = req.n_devices
+
+        def gpu_shares(layers: tuple[int, ...] | None, cpu_layers: frozenset[int]
+                       ) -> tuple[tuple[int, int, int, int], ...]:
+            """Each GPU's (weights, KV cache, compute, overhead) with ``layers`` slots each (None: every
+            slot, split evenly) and ``cpu_layers``' experts in host memory: what llama.cpp's fit projects
+            for a placement over several GPUs. Each GPU holding layers has a compute buffer of its own;
+            the first GPU's grows by what the host's experts and output add (``place``), as the backend
+            that runs the host's large products is the first that can (ggml-backend.cpp op_offload)."""
+            ngl = None if layers is None else sum(layers)
+            _, compute, _ = place(ngl, cpu_layers)
+            fractions = None if layers is None or not any(layers) else tuple(float(n) for n in layers)
+            d = device_split(model, cfg, weights_bytes, m.kv, nd, ngl, fractions, "layer", build, cpu_layers)
+            kv_dev = (0,) * nd if option(req, "no_kv_offload") else d.kv
+            overhead = m.overhead_bytes
+            return tuple((d.weights[i], kv_dev[i],
+                          (compute if i == 0 else m.compute_bytes) if d.computes[i] else 0,
+                          overhead // nd + (1 if i < overhead % nd else 0)) for i in range(nd))
+
         ngl, cpu_layers = option(req, "n_gpu_layers"), frozenset(range(option(req, "n_cpu_moe")))
         skipped = fit_skipped(req, build)
-        fitted = (fit_one_gpu(gpu_bytes, req.device.usable_bytes - option(req, "fit_target") * MiB,
-                              block_count(cfg) + 1, tuple(layer_split(model).experts_by_layer))
-                  if skipped is None else None)
+        n_slots, expert_layers = block_count(cfg) + 1, tuple(layer_split(model).experts_by_layer)
+        target = req.device.usable_bytes - option(req, "fit_target") * MiB
+        fitted = (fit_one_gpu(gpu_bytes, target, n_slots, expert_layers)
+                  if skipped is None and nd == 1 else None)
+        # after its context step shortened the context (a run without -c: default_context), llama.cpp
+        # places the layers over several GPUs whatever the even split would leave free
+        shortened = (req.context is None and option(req, "fit") == "on" and bool(cfg.context_length)
+                     and ctx < cfg.context_length)
+        # over several GPUs only where priced (engine_choice_notes says what it would do otherwise)
+        gpus_fitted = (fit_gpus(lambda ls, cpu: tuple(sum(x) for x in gpu_shares(ls, cpu)), target, n_slots,
+                                expert_layers, nd, replace_even=shortened)
+                       if skipped is None and nd > 1 and option(req, "fit") == "on" else None)
         if skipped is not None and option(req, "fit") == "on":
             notes += (f"--fit on changes nothing here: {skipped}",)
         if fitted is not None and option(req, "fit") == "on":
             ngl, cpu_layers = fitted.n_gpu_layers, fitted.cpu_expert_layers
+        if gpus_fitted is not None and option(req, "fit") == "on":
+            placed_all = sum(gpus_fitted.layers) == n_slots
+            ngl, cpu_layers = None if placed_all else sum(gpus_fitted.layers), gpus_fitted.cpu_expert_layers
         split, compute_single, whys = place(ngl, cpu_layers)
         if option(req, "n_cpu_moe") and not split.host_expert_bytes and not cfg.is_moe:
             raise UnsupportedError("llama.cpp: --n-cpu-moe keeps MoE experts in host memory; this model has "
@@ -249,8 +310,11 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         if fitted is not None:
             explain = (*explain, fit_explanation(fitted, block_count(cfg) + 1))
             notes += (fit_note(fitted, option(req, "fit") == "on", option(req, "fit_target")),)
+        if gpus_fitted is not None:
+            explain = (*explain, gpus_fit_explanation(gpus_fitted, n_slots))
+            notes += (gpus_fit_note(gpus_fitted, n_slots, option(req, "fit_target")),)
         if split.host_expert_bytes:
-            who = "--fit" if fitted is not None and option(req, "fit") == "on" else \
+            who = "--fit" if (fitted or gpus_fitted) is not None and option(req, "fit") == "on" else \
                 f"--n-cpu-moe {option(req, 'n_cpu_moe')}"
             notes += (f"{who}: {split.host_expert_bytes:,} B of MoE experts stay in host memory (counted "
                       f"there, not on the GPU)",)
@@ -263,7 +327,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
     # builds on it; with llama.cpp's own default split the first GPU can hold a layer more than its
     # share, which changes what fits: Mixtral 8x7B in bf16 on four RTX 4090 holds 9 of 33 slots on GPU 0)
     asked = "split_mode" in req.options or "tensor_split" in req.options
-    if split is not None and req.n_devices > 1 and asked:
+    # llama.cpp's fit over several GPUs writes its own --tensor-split (a row split or the user's stop it)
+    fit_placed = split is not None and gpus_fitted is not None and option(req, "fit") == "on"
+    if split is not None and req.n_devices > 1 and asked and not fit_placed:
         d = device_split(model, cfg, weights_bytes, m.kv, req.n_devices, option(req, "n_gpu_layers"),
                          fractions, mode, build)
         kv_dev = (0,) * req.n_devices if option(req, "no_kv_offload") else d.kv
@@ -283,6 +349,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                   f"({'+'.join(map(str, counts))} layers"
                   f"{'' if fractions else ', equal shares: identical GPUs have the same free memory'}) and "
                   f"a compute buffer each",)
+    if fit_placed:
+        assert gpus_fitted is not None
+        shares = gpu_shares(gpus_fitted.layers, gpus_fitted.cpu_expert_layers)
     compute_total = sum(x[2] for x in shares) if shares else compute_single
     settings: tuple[tuple[str, str | bool | int], ...] = (
         ("attention_backend", fa_backend), ("flash_attn", m.params.flash_attn),
@@ -297,7 +366,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
                         host_read_bytes=split.host_read_bytes if split else 0,
                         kv_parts=m.kv.by_kind(),
                         duplicate_weights_bytes=split.duplicate_bytes if split else 0,
-                        device_shares=shares, split_label=f"--split-mode {mode}" if shares else "",
+                        device_shares=shares,
+                        split_label="--fit" if fit_placed else f"--split-mode {mode}" if shares else "",
                         # a row split runs every matrix on all GPUs at once; a layer split (the default)
                         # runs each GPU's layers in turn, one token after the other
                         devices_at_once=0 if mode == "row" else 1, settings=settings)

@@ -56,16 +56,15 @@ def layer_devices(n_layer: int, n_devices: int, n_gpu_layers: int | None = None,
     shares[:len(given)] = given
     splits = np.cumsum(shares, dtype=np.float32)
     splits = (splits / splits[-1]).astype(np.float32)
-    out = []
-    for il in range(n_layer + 1):
-        if il < start or il - start >= ngl:
-            out.append(-1)
-        elif split_mode != "layer":
-            out.append(0)
-        else:
-            x = np.float32(il - start) / np.float32(ngl)
-            out.append(min(int(np.searchsorted(splits, x, side="right")), n_devices - 1))
-    return tuple(out)
+    # every layer at once, each step in float32 as load_tensors computes it
+    il = np.arange(n_layer + 1)
+    offloaded = (il >= start) & (il - start < ngl)
+    if split_mode != "layer":
+        device = np.zeros(n_layer + 1, np.int64)
+    else:
+        x = (il - start).astype(np.float32) / np.float32(max(ngl, 1))
+        device = np.minimum(np.searchsorted(splits, x, side="right"), n_devices - 1)
+    return tuple(np.where(offloaded, device, -1).tolist())
 
 
 @record
@@ -80,9 +79,10 @@ class DeviceSplit:
 
 def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_devices: int,
                  n_gpu_layers: int | None, tensor_split: tuple[float, ...] | None, split_mode: str,
-                 build: str = "current") -> DeviceSplit:
+                 build: str = "current", cpu_expert_layers: frozenset[int] = frozenset()) -> DeviceSplit:
     """The weights (as ``weights_bytes`` prices them) and KV cache on each device (``layer_devices``);
-    the host's share (input embedding, layers not offloaded) is ``offload``'s."""
+    the host's share (input embedding, layers not offloaded, the routed experts of ``cpu_expert_layers``)
+    is ``offload``'s."""
     cfg = as_llamacpp_loads(cfg, build)
     n_layer = cfg.n_layers
     blocks = block_count(cfg)  # the trunk and the MTP layers the GGUF holds, placed alike (kv.py)
@@ -92,7 +92,7 @@ def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache,
     raw = [0.0] * n_devices
     for il, nbytes in split.by_layer.items():
         if il < blocks and where[il] >= 0:
-            raw[where[il]] += nbytes
+            raw[where[il]] += nbytes - (split.experts_by_layer.get(il, 0) if il in cpu_expert_layers else 0)
     if where[blocks] >= 0:
         output = split.outside
         if not split.has_output and cfg.tied_embeddings:
@@ -107,9 +107,10 @@ def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache,
     per_kind = {part.kind: part.layer_bytes for part in kv.parts if part.layers and not part.layer_ids}
     kv_dev = [0] * n_devices
     for part in kv.parts:
+        layer_bytes = part.layer_bytes  # a property that adds the part up: once per part
         for il in part.layer_ids:
             if where[il] >= 0:
-                kv_dev[where[il]] += part.layer_bytes
+                kv_dev[where[il]] += layer_bytes
     for il in range(min(n_layer, len(kinds))):
         if where[il] >= 0:
             kv_dev[where[il]] += per_kind.get(kinds[il], 0)
