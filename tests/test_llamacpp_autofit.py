@@ -304,3 +304,24 @@ def test_several_gpus_glm47_log_within_a_layer():
     assert abs(e.per_device[0].kv_cache_bytes / MIB - 12878.56) <= per_layer + 1
     assert abs(e.per_device[1].kv_cache_bytes / MIB - 25341.69) <= per_layer + 1
     assert e.host_bytes > 100 * 2**30  # most routed experts in host memory, as the log's CPU_Mapped buffers
+
+
+def test_several_gpus_review_fixes():
+    """A named layer split (llama.cpp's default) changes nothing in the context step; the GPUs' weights
+    and the host's add up to the weights where re-priced experts stay in host memory; the first GPU
+    has its compute buffer (one GPU's) even with no layer on it, as it runs the host's large products."""
+    asked = dict(runtime="llama.cpp", weights="q4_k_m", gpu="rtx-3090x2", fit="on")
+    plain = paramscope.size("llama-3.1-70b", **asked).estimate
+    named = paramscope.size("llama-3.1-70b", **asked, split_mode="layer").estimate
+    assert plain.context == named.context < 131072
+    moe = paramscope.size("mixtral-8x7b", runtime="llama.cpp", weights="q4_k_m", gpu="8GiBx4", context=32768,
+                          fit="on").estimate
+    assert moe.host_bytes > 0 and moe.split == "--fit"
+    on_gpus = sum(d.weights_bytes for d in moe.per_device)
+    expected = moe.weights_bytes + moe.duplicate_bytes - moe.host_bytes
+    assert abs(on_gpus - expected) < moe.weights_bytes / 1000
+    tiny = paramscope.size("llama-3.1-70b", runtime="llama.cpp", weights="q4_k_m", gpu="1GiBx4", context=8192,
+                           fit="on").estimate
+    one = paramscope.size("llama-3.1-70b", runtime="llama.cpp", weights="q4_k_m", gpu="1GiB", context=8192,
+                          fit="on").estimate
+    assert tiny.per_device[0].compute_bytes == one.per_device[0].compute_bytes > 0

@@ -112,9 +112,9 @@ def default_context(model: Model, cfg: ArchConfig, weights_bytes: int, req: Memo
         on_gpus = weights_bytes + full.duplicate_weights_bytes - full.host_weights_bytes
         target = gpus_context_target(room, nd, on_gpus, block_count(cfg), cfg.is_moe)
 
-    def used(n: int) -> int:  # each GPU holding layers has a compute buffer of its own
+    def used(n: int) -> int:  # each GPU has a compute buffer of its own (a named split counts them all)
         p = parts_of(model, cfg, weights_bytes, as_placed, n)
-        return gpu_bytes_of(p, weights_bytes) + (nd - 1) * p.compute_bytes
+        return gpu_bytes_of(p, weights_bytes) + (0 if p.device_shares else (nd - 1) * p.compute_bytes)
 
     ctx, case = fit_context(used,
         target, cfg.context_length, option(req, "fit_ctx"), room=room if nd > 1 else None)
@@ -250,16 +250,18 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             """Each GPU's (weights, KV cache, compute, overhead) with ``layers`` slots each (None: every
             slot, split evenly) and ``cpu_layers``' experts in host memory: what llama.cpp's fit projects
             for a placement over several GPUs. Each GPU holding layers has a compute buffer of its own;
-            the first GPU's grows by what the host's experts and output add (``place``), as the backend
-            that runs the host's large products is the first that can (ggml-backend.cpp op_offload)."""
+            the first GPU one GPU's (``place``: with what the host's experts and output add) whether it
+            holds layers or not, as the backend that runs the host's large products is the first that can
+            (ggml-backend.cpp op_offload)."""
             ngl = None if layers is None else sum(layers)
             _, compute, _ = place(ngl, cpu_layers)
             fractions = None if layers is None or not any(layers) else tuple(float(n) for n in layers)
-            d = device_split(model, cfg, weights_bytes, m.kv, nd, ngl, fractions, "layer", build, cpu_layers)
+            d = device_split(model, cfg, weights_bytes, m.kv, nd, ngl, fractions, "layer", build, cpu_layers,
+                             req.weights)
             kv_dev = (0,) * nd if option(req, "no_kv_offload") else d.kv
             overhead = m.overhead_bytes
             return tuple((d.weights[i], kv_dev[i],
-                          (compute if i == 0 else m.compute_bytes) if d.computes[i] else 0,
+                          compute if i == 0 else m.compute_bytes if d.computes[i] else 0,
                           overhead // nd + (1 if i < overhead % nd else 0)) for i in range(nd))
 
         ngl, cpu_layers = option(req, "n_gpu_layers"), frozenset(range(option(req, "n_cpu_moe")))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from paramscope.analyses.sizing.kv_cache import KVCache
 from paramscope.analyses.sizing.runtimes.llamacpp.kv import as_llamacpp_loads, block_count
-from paramscope.analyses.sizing.runtimes.llamacpp.offload import gpu_layer_start, layer_split
+from paramscope.analyses.sizing.runtimes.llamacpp.offload import expert_bytes_at, gpu_layer_start, layer_split
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
 from paramscope.records import record
@@ -79,10 +79,11 @@ class DeviceSplit:
 
 def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache, n_devices: int,
                  n_gpu_layers: int | None, tensor_split: tuple[float, ...] | None, split_mode: str,
-                 build: str = "current", cpu_expert_layers: frozenset[int] = frozenset()) -> DeviceSplit:
+                 build: str = "current", cpu_expert_layers: frozenset[int] = frozenset(),
+                 scheme: str | None = None) -> DeviceSplit:
     """The weights (as ``weights_bytes`` prices them) and KV cache on each device (``layer_devices``);
-    the host's share (input embedding, layers not offloaded, the routed experts of ``cpu_expert_layers``)
-    is ``offload``'s."""
+    the host's share (input embedding, layers not offloaded, the routed experts of ``cpu_expert_layers``,
+    at their own type where ``scheme`` re-prices them, as ``offload`` prices them) is ``offload``'s."""
     cfg = as_llamacpp_loads(cfg, build)
     n_layer = cfg.n_layers
     blocks = block_count(cfg)  # the trunk and the MTP layers the GGUF holds, placed alike (kv.py)
@@ -90,9 +91,14 @@ def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache,
     split = layer_split(model)
     scale = weights_bytes / (split.stored or 1)
     raw = [0.0] * n_devices
+    hosted = [0.0] * n_devices  # the experts kept in host memory, as priced (at the scale, or the scheme)
+    at_scheme = expert_bytes_at(model, scheme)[0] if scheme is not None and cpu_expert_layers else {}
     for il, nbytes in split.by_layer.items():
         if il < blocks and where[il] >= 0:
-            raw[where[il]] += nbytes - (split.experts_by_layer.get(il, 0) if il in cpu_expert_layers else 0)
+            raw[where[il]] += nbytes
+            if il in cpu_expert_layers and il in split.experts_by_layer:
+                hosted[where[il]] += (at_scheme.get(il, 0) if scheme is not None
+                                      else split.experts_by_layer[il] * scale)
     if where[blocks] >= 0:
         output = split.outside
         if not split.has_output and cfg.tied_embeddings:
@@ -115,4 +121,5 @@ def device_split(model: Model, cfg: ArchConfig, weights_bytes: int, kv: KVCache,
         if where[il] >= 0:
             kv_dev[where[il]] += per_kind.get(kinds[il], 0)
     computes = tuple(d in where for d in range(n_devices))
-    return DeviceSplit(where, tuple(round(b * scale) for b in raw), tuple(kv_dev), computes)
+    return DeviceSplit(where, tuple(round(b * scale - h) for b, h in zip(raw, hosted, strict=True)),
+                       tuple(kv_dev), computes)
