@@ -16,7 +16,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from paramscope.analyses.sizing.kv_cache import encoder_cells
-from paramscope.analyses.sizing.request import DEFAULT_CONTEXT, MemoryRequest, RuntimeParts, resolve_context
+from paramscope.analyses.sizing.request import (
+    DEFAULT_CONTEXT,
+    MemoryRequest,
+    RuntimeParts,
+    even_share,
+    resolve_context,
+)
 from paramscope.analyses.sizing.runtimes import find
 from paramscope.errors import UnsupportedError
 from paramscope.model import ArchConfig, Model
@@ -183,7 +189,7 @@ def _estimate(model: Model, req: MemoryRequest) -> SizeEstimate:
     kv_on_devices = parts.kv_cache_bytes - parts.host_kv_bytes
     n = req.n_devices
     per_device = tuple(
-        DeviceUse(i, req.device, _share(on_devices, n, i), _share(kv_on_devices, n, i),
+        DeviceUse(i, req.device, even_share(on_devices, n, i), even_share(kv_on_devices, n, i),
                   parts.compute_bytes // n, parts.overhead_bytes // n, parts.verdict)
         for i in range(n))
     if parts.split_label:  # the runtime's own per-device figures (vLLM stages, llama.cpp's split,
@@ -246,8 +252,3 @@ def _encoder_decoder_note(cfg: ArchConfig, req: MemoryRequest, ctx: int) -> tupl
            "--encoder-length" if req.encoder_length else "= the context; see --encoder-length")
     return (f"encoder-decoder: {ctx:,} decoder tokens, {n_enc:,} encoder positions ({why}); "
             f"the {cfg.decoder_layers} decoder layers hold the KV cache",)
-
-
-def _share(total: int, n: int, i: int) -> int:
-    """Device i's part of an even split; the first devices take the remainder's bytes."""
-    return total // n + (1 if i < total % n else 0)

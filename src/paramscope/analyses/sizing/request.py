@@ -94,6 +94,11 @@ def resolve_context(cfg: ArchConfig, requested: int | None) -> tuple[int, str]:
     return ctx, f"{ctx:,} tokens (default; the model's maximum is {cfg.context_length:,})"
 
 
+def even_share(total: int, n: int, i: int) -> int:
+    """Device i's part of an even split of ``total`` over ``n``; the first devices take the remainder."""
+    return total // n + (1 if i < total % n else 0)
+
+
 def kv_dtype(name: str | None, default: DType) -> DType:
     if name is None:
         return default

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, kv_dtype
+from paramscope.analyses.sizing.request import MemoryRequest, RuntimeParts, even_share, kv_dtype
 
 if TYPE_CHECKING:
     from paramscope.analyses.sizing.memory import SizeEstimate
@@ -259,10 +259,9 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             d = device_split(model, cfg, weights_bytes, m.kv, nd, ngl, fractions, "layer", build, cpu_layers,
                              req.weights)
             kv_dev = (0,) * nd if option(req, "no_kv_offload") else d.kv
-            overhead = m.overhead_bytes
             return tuple((d.weights[i], kv_dev[i],
                           compute if i == 0 else m.compute_bytes if d.computes[i] else 0,
-                          overhead // nd + (1 if i < overhead % nd else 0)) for i in range(nd))
+                          even_share(m.overhead_bytes, nd, i)) for i in range(nd))
 
         ngl, cpu_layers = option(req, "n_gpu_layers"), frozenset(range(option(req, "n_cpu_moe")))
         skipped = fit_skipped(req, build)
@@ -316,8 +315,8 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
             explain = (*explain, gpus_fit_explanation(gpus_fitted, n_slots))
             notes += (gpus_fit_note(gpus_fitted, n_slots, option(req, "fit_target")),)
         if split.host_expert_bytes:
-            who = "--fit" if (fitted or gpus_fitted) is not None and option(req, "fit") == "on" else \
-                f"--n-cpu-moe {option(req, 'n_cpu_moe')}"
+            by_fit = (fitted is not None or gpus_fitted is not None) and option(req, "fit") == "on"
+            who = "--fit" if by_fit else f"--n-cpu-moe {option(req, 'n_cpu_moe')}"
             notes += (f"{who}: {split.host_expert_bytes:,} B of MoE experts stay in host memory (counted "
                       f"there, not on the GPU)",)
         if split.i_gpu_start or not split.output_on_gpu or option(req, "no_kv_offload"):
@@ -338,7 +337,7 @@ def parts(model: Model, cfg: ArchConfig, weights_bytes: int, req: MemoryRequest,
         n = req.n_devices
         shares = tuple((d.weights[i], kv_dev[i],
                         (m.compute_bytes if d.computes[i] else 0) + (m.output_bytes if i == 0 else 0),
-                        m.overhead_bytes // n + (1 if i < m.overhead_bytes % n else 0)) for i in range(n))
+                        even_share(m.overhead_bytes, n, i)) for i in range(n))
         counts = [sum(1 for w in d.layers[:-1] if w == i) for i in range(n)]
         explain = (*explain,
                    f"--split-mode {mode}"
