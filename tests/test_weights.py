@@ -143,6 +143,97 @@ def test_q4_k_m_rules_and_counters():
     assert r.by_type["Q4_K"].bytes == q4k.nbytes(sum(row.params for row in r.rows if row.type == "Q4_K"))
 
 
+def qkv_model(n_layers=8, hidden=256, kv=64):
+    """A Phi-3-shaped model with GGUF names: one fused attn_qkv a layer, no attn_v."""
+    ts = [T("token_embd.weight", (1024, hidden)), T("output.weight", (1024, hidden))]
+    for i in range(n_layers):
+        p = f"blk.{i}."
+        ts += [T(p + "attn_qkv.weight", (hidden + 2 * kv, hidden)),
+               T(p + "attn_output.weight", (hidden, hidden)),
+               T(p + "ffn_up.weight", (1024, hidden)), T(p + "ffn_down.weight", (hidden, 512))]
+    return Model("gguf", "test", tuple(ts), cfg(n_layers=n_layers))
+
+
+def test_attn_qkv_takes_attn_v_rules_now_and_its_own_before_2026_03():
+    more = ["Q6_K" if qs.use_more_bits(i, 8) else "Q4_K" for i in range(8)]
+    # since PR #19770, category_is_attn_v: attn_qkv counts and bumps as attn_v does
+    assert types(reprice(qkv_model(), "q4_k_m"), "attn_qkv.weight") == more
+    # before it, attn_qkv's own branch: one type for every layer, by file type
+    for scheme, want in (("q4_k_m", "Q5_K"), ("q5_k_m", "Q6_K"), ("q3_k_m", "Q4_K"), ("q3_k_l", "Q4_K"),
+                         ("q4_k_s", "Q4_K"), ("q6_k", "Q6_K")):
+        r = reprice(qkv_model(), scheme + "_before_2026_03")
+        assert set(types(r, "attn_qkv.weight")) == {want}, scheme
+        assert r.scheme == qs.lookup(scheme).name + " (before 2026-03)"
+    # the rules of ffn_down and the output did not change
+    old, new = reprice(qkv_model(), "q4_k_m_before_2026_03"), reprice(qkv_model(), "q4_k_m")
+    assert types(old, "ffn_down.weight") == types(new, "ffn_down.weight") == more
+    # each names the other's difference
+    (note,) = [n for n in new.notes if "PR #19770" in n]
+    diff = old.total_bytes - new.total_bytes
+    assert "made before March 2026" in note and f"{diff / MIB:+,.1f} MiB" in note
+    assert "q4_k_m_before_2026_03" in note
+    (note,) = [n for n in old.notes if "PR #19770" in n]
+    assert "made since March 2026" in note and f"{-diff / MIB:+,.1f} MiB" in note
+    # a model without attn_qkv or attn_kv_b prices alike in both, and says nothing of it
+    plain = reprice(gguf_model(), "q4_k_m")
+    assert plain.total_bytes == reprice(gguf_model(), "q4_k_m_before_2026_03").total_bytes
+    assert not [n for n in plain.notes if "PR #19770" in n]
+
+
+def test_before_2026_03_attn_v_counts_attn_qkv_without_advancing():
+    # a hybrid: attn_qkv in three layers of four, attn_v in the fourth (Qwen3.5's layout). n_attention_wv
+    # counts both (8 here); before PR #19770 only attn_v advanced the counter, so the two attn_v are its
+    # tensors 0 and 1 of 8: Q6_K both (the first eighth)
+    ts = [T("token_embd.weight", (1024, 256)), T("output.weight", (1024, 256))]
+    for i in range(8):
+        name = "attn_v" if i % 4 == 3 else "attn_qkv"
+        ts += [T(f"blk.{i}.{name}.weight", (64, 256))]
+    model = Model("gguf", "test", tuple(ts), cfg(n_layers=8))
+    old = reprice(model, "q4_k_m_before_2026_03")
+    assert types(old, "attn_v.weight") == ["Q6_K", "Q4_K"] and set(types(old, "attn_qkv.weight")) == {"Q5_K"}
+    # now all eight share the counter: layers 3 and 7 are its tensors 3 and 7
+    new = reprice(model, "q4_k_m")
+    assert types(new, "attn_v.weight") == ["Q6_K", "Q6_K"]
+    assert types(new, "attn_qkv.weight") == ["Q6_K", "Q4_K", "Q4_K", "Q4_K", "Q4_K", "Q6_K"]
+
+
+@pytest.mark.parametrize(("source", "counts", "mib"), [
+    # Unsloth's Qwen3.5-0.8B Q4_K_M as llama.cpp printed it (fixtures/engine_logs/llamacpp/r36l-qwen35-08b-*):
+    # 152 q4_K, 18 q5_K (the linear layers' attn_qkv), 17 q6_K, 133 f32 (conv1d among them); 492.61 MiB
+    ("engine_logs/configs/qwen3.5-0.8b-text.config.json",
+     {"Q4_K": 152, "Q5_K": 18, "Q6_K": 17, "F32": 133}, 492.61),
+    # Microsoft's Phi-3-mini-4k-instruct-q4.gguf (r36l-shimmy-*): 81 q4_K, 32 q5_K, 17 q6_K, 65 f32; 2.23 GiB
+    ("phi-3-mini-4k-instruct", {"Q4_K": 81, "Q5_K": 32, "Q6_K": 17, "F32": 65}, 2.23 * 1024),
+])
+def test_files_made_before_2026_03_tensor_for_tensor(source, counts, mib):
+    path = Path(__file__).parent / "fixtures" / source
+    model = paramscope.open_model(str(path) if path.exists() else source)
+    r = reprice(model, "q4_k_m_before_2026_03")
+    text = [row for row in r.rows if row.component not in qs.MMPROJ_COMPONENTS]
+    assert Counter(row.type for row in text) == counts
+    # the printed figure's last digit: 0.01 MiB, or 0.01 GiB
+    assert sum(row.bytes for row in text) / MIB == pytest.approx(mib, abs=0.005 * (1 if mib < 1000 else 1024))
+
+
+def test_ssm_conv1d_stays_f32_and_gated_deltanet_qkv_is_attn_qkv():
+    config = Path(__file__).parent / "fixtures/engine_logs/configs/qwen3.5-9b.config.json"
+    model = paramscope.open_model(str(config))
+    r = reprice(model, "q4_k_m")
+    conv = [row for row in r.rows if row.name.endswith("conv1d.weight")]
+    assert conv and {(row.type, row.why) for row in conv} == {("F32", "not quantized by llama.cpp")}
+    qkv = [row for row in r.rows if row.name.endswith("linear_attn.in_proj_qkv.weight")]
+    assert len(qkv) == 24 and {row.why for row in qkv} <= {"attn_v rule", ""}
+    assert Counter(row.type for row in qkv) == {"Q6_K": 12, "Q4_K": 12}
+
+
+def test_before_2026_03_spellings():
+    for name in ("q4_k_m_before_2026_03", "Q4_K_M-before-2026-03", "q4_k_before_2026_03"):
+        found = qs.lookup(name)
+        assert isinstance(found, qs.FileType) and found.name == "Q4_K_M" and found.before_2026_03
+    assert qs.lookup("bf16_before_2026_03") is None and qs.lookup("q4_k_pure_before_2026_03") is None
+    assert "<file type>_before_2026_03" in qs.known_schemes()
+
+
 def test_tied_embedding_is_quantized_as_the_output():
     r = reprice(gguf_model(head=False), "q4_k_m")
     assert types(r, "token_embd.weight") == ["Q6_K"]

@@ -15,7 +15,8 @@ Names follow llama-quantize (``tools/quantize/quantize.cpp`` QUANT_OPTIONS), so 
 for Q4_K_M, ``q3_k`` for Q3_K_M and ``q5_k`` for Q5_K_M; ``q4_k_pure`` is every tensor in Q4_K.
 
 llama.cpp source read: ggml-org/llama.cpp ``src/llama-quant.cpp`` at commit
-007dbbf3fd17eefe9b47fee45f48f7ba5e62b714 (functions named in the comments below).
+007dbbf3fd17eefe9b47fee45f48f7ba5e62b714 (functions named in the comments below), and the same file as it
+stood before PR #19770 (merged in March 2026) for the rules files made earlier follow (``BEFORE_2026_03``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from math import ceil
 
 from paramscope.model.dtypes import DType
-from paramscope.records import record
+from paramscope.records import record, replace
 
 # --- llama.cpp tensor categories (tensor_get_category) -----------------------------------------------
 TOKEN_EMBD, OUTPUT = "token_embd", "output"
@@ -48,6 +49,14 @@ CATEGORY_OF_COMPONENT: dict[str, str] = {
 }
 # DeepSeek GGUFs split attn_kv_b into attn_k_b / attn_v_b, which no category substring matches.
 OTHER_GGUF_NAMES = ("attn_k_b.", "attn_v_b.")
+# Hugging Face names whose GGUF name puts them in another category than their component's: (name suffix,
+# category, GGUF name). Qwen3.5's Gated DeltaNet writes in_proj_qkv as blk.N.attn_qkv (in_proj_z as
+# attn_gate, the rest as ssm_*): Unsloth's Qwen3.5-0.8B Q4_K_M holds 18 q5_K tensors, its 18 linear
+# layers' attn_qkv (tests/fixtures/engine_logs/llamacpp/r36l-qwen35-08b-*). Qwen3-Next's in_proj_qkvz is
+# ssm_in (category other).
+CATEGORY_OF_NAME: tuple[tuple[str, str, str], ...] = (
+    (".linear_attn.in_proj_qkv.weight", ATTN_QKV, "attn_qkv"),
+)
 # Gemma 3n's and Gemma 4's per-layer embedding table (embed_tokens_per_layer, per_layer_token_embd in a
 # GGUF) is quantized as the token embedding (llama-quant.cpp tensor_name_match_token_embd: "token_embd.weight"
 # or "per_layer_token_embd.weight"), so in these tied models as the output: Q6_K in Q4_K_M (Gemma 4 E4B's
@@ -76,6 +85,10 @@ UNQUANTIZED_NAME_PARTS = (
     "time_mix_w2", "time_mix_v0", "time_mix_v1", "time_mix_v2", "time_mix_a0", "time_mix_a1",
     "time_mix_a2", "time_mix_g1", "time_mix_g2", "time_mix_decay_w1", "time_mix_decay_w2",
     "time_mix_lerp_fused", "attn_rel_b", "rel_pos",
+    # the Hugging Face names of ssm_conv1d (Mamba's and Gated DeltaNet's conv1d) and of LFM2's
+    # shortconv.conv: convert_hf_to_gguf.py stores them in F32 (Qwen3.5-0.8B's file: 18 conv1d among its
+    # 133 f32 tensors; Qwen3.5-27B's Q4_K_S GPU buffer matched to 0.01 MiB with them so)
+    "conv1d.weight", "conv.conv.weight",
 )
 # Vision and audio towers and projectors go to a separate mmproj GGUF, which convert_hf_to_gguf writes
 # in F16.
@@ -93,6 +106,12 @@ class FileType:
     ftype: int  # LLAMA_FTYPE_MOSTLY_* (llama.h), the value of general.file_type
     default: DType  # llama_ftype_get_default_type
     needs_imatrix: bool = False  # tensor_requires_imatrix refuses it without --imatrix
+    before_2026_03: bool = False  # the rules of llama-quantize before PR #19770 (BEFORE_2026_03)
+
+    @property
+    def label(self) -> str:
+        """The name a re-pricing shows: "Q4_K_M", or "Q4_K_M (before 2026-03)"."""
+        return f"{self.name} ({BEFORE_2026_03_LABEL})" if self.before_2026_03 else self.name
 
 
 FILE_TYPES: dict[str, FileType] = {f.name: f for f in (
@@ -116,6 +135,17 @@ FILE_TYPES: dict[str, FileType] = {f.name: f for f in (
     FileType("Q1_0", 40, DType.Q1_0),
 )}
 FILE_TYPE_ALIASES = {"Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M"}  # llama-quantize's aliases
+
+# llama-quantize's rules changed in March 2026 (PR #19770, "refactor type selection"): attn_qkv and
+# attn_kv_b joined attn_v's rules (category_is_attn_v). Before it, attn_qkv had a rule of its own (Q5_K in
+# Q4_K_M, Q6_K in Q5_K_M, Q4_K in Q3_K_M, Q3_K_L and IQ3_M; every layer alike), attn_kv_b none, and only
+# attn_v advanced the running counter (n_attention_wv counted all three, then as now). Files made earlier
+# keep those types: Microsoft's Phi-3-mini and Phi-4-mini Q4_K_M (32 q5_K: every attn_qkv), Unsloth's
+# Qwen3.5-0.8B (18). A file type spelled with this suffix ("q4_k_m_before_2026_03") prices them. The week
+# between the two PRs (#20357 fixed a running n_attention_wv that put every attn_v-like tensor in Q6_K)
+# is not modelled.
+BEFORE_2026_03 = "_BEFORE_2026_03"
+BEFORE_2026_03_LABEL = "before 2026-03"
 
 # tensor_type_fallback: a row (ne[0]) that is not a whole number of blocks takes a type with smaller
 # blocks; if that still does not fit, F16. Types missing here make llama.cpp throw ("no tensor type
@@ -154,11 +184,17 @@ class Site:
     is_70b: bool  # model.type == LLM_TYPE_70B
     imatrix: bool  # qs.has_imatrix
     tied: bool  # qs.has_tied_embeddings: no output.weight
+    before_2026_03: bool = False  # llama-quantize's rules before PR #19770 (BEFORE_2026_03)
 
 
 def use_more_bits(i: int, n: int) -> bool:
     """llama_tensor_get_type_impl's use_more_bits: the first and last eighth, and every third between."""
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+def _attn_v_like(s: Site) -> bool:
+    """category_is_attn_v; before PR #19770, attn_v's rules read "attn_v.weight" only."""
+    return s.category == ATTN_V if s.before_2026_03 else s.category in ATTN_V_LIKE
 
 
 def _first_eighth(s: Site) -> bool:
@@ -254,7 +290,7 @@ BRANCHES: tuple[Branch, ...] = (
         Rule(_f("IQ2_S", "IQ2_M", "IQ3_XXS"), DType.IQ3_S),
         Rule(_f("TQ1_0", "TQ2_0"), DType.Q4_K),
     )),
-    Branch("iq_low_attn_v", lambda s: s.ftype in IQ_LOW and s.category in ATTN_V_LIKE, (
+    Branch("iq_low_attn_v", lambda s: s.ftype in IQ_LOW and _attn_v_like(s), (
         Rule(ANY, DType.Q4_K, lambda s: s.n_gqa >= 4 or s.n_expert >= 4),
         Rule(ANY, _iq_low_pick),
     ), counter="attn_v"),
@@ -272,8 +308,8 @@ BRANCHES: tuple[Branch, ...] = (
     )),
     Branch("iq_low_other", lambda s: s.ftype in IQ_LOW, ()),
     # attn_v, attn_qkv and attn_kv_b (category_is_attn_v); the later ATTENTION_QKV branch of the source
-    # is unreachable since QKV is caught here
-    Branch("attn_v", lambda s: s.category in ATTN_V_LIKE, (
+    # is unreachable since QKV is caught here, but was attn_qkv's own before PR #19770 (attn_qkv below)
+    Branch("attn_v", _attn_v_like, (
         Rule(_f("Q2_K"), lambda s: DType.Q4_K if s.n_gqa >= 4 else DType.Q3_K),
         Rule(_f("Q2_K_S"), DType.Q4_K, lambda s: s.n_gqa >= 4),
         Rule(_f("IQ3_XXS"), lambda s: DType.Q4_K if s.n_gqa >= 4
@@ -322,6 +358,12 @@ BRANCHES: tuple[Branch, ...] = (
         Rule(_f("Q3_K_M"), DType.Q4_K),
         Rule(_f("Q3_K_L"), DType.Q5_K),
         Rule(_f("IQ3_M"), DType.Q4_K),
+    )),
+    # before PR #19770 only: attn_qkv's own rule, the same in every layer, no counter
+    Branch("attn_qkv", lambda s: s.before_2026_03 and s.category == ATTN_QKV, (
+        Rule(_f("Q3_K_M", "Q3_K_L", "IQ3_M"), DType.Q4_K),
+        Rule(_f("Q4_K_M"), DType.Q5_K),
+        Rule(_f("Q5_K_M"), DType.Q6_K),
     )),
     Branch("ffn_gate", lambda s: s.category == FFN_GATE, (
         Rule(_f("IQ3_XS"), DType.IQ3_XXS, _ffn_gate_up_iq3_xs),
@@ -472,11 +514,17 @@ def normalize(name: str) -> str:
 
 
 def lookup(name: str) -> Scheme | None:
-    """The scheme a name means, by any accepted spelling ("Q4_K_M", "q4-k-m", "fp16", "q6_k_pure")."""
+    """The scheme a name means, by any accepted spelling ("Q4_K_M", "q4-k-m", "fp16", "q6_k_pure",
+    "q4_k_m_before_2026_03")."""
     key = normalize(name)
     key = FILE_TYPE_ALIASES.get(key, key)
     if key in FILE_TYPES:
         return FILE_TYPES[key]
+    base = key.removesuffix(BEFORE_2026_03)
+    base = FILE_TYPE_ALIASES.get(base, base)
+    if base != key and base in FILE_TYPES:
+        found = FILE_TYPES[base]
+        return replace(found, before_2026_03=True)
     if key in PURE_ONLY:
         return PureType(PURE_ONLY[key])
     if key.endswith(PURE_SUFFIX):
@@ -492,4 +540,5 @@ def known_schemes() -> list[str]:
     """Every accepted scheme name (aliases left out), for help and errors."""
     names = ([s.name for s in PLAIN_SCHEMES.values()] + [f.lower() for f in FILE_TYPES]
              + [k.lower() for k in FILE_TYPE_ALIASES] + [k.lower() for k in PURE_ONLY])
-    return [*dict.fromkeys(names), "<ggml type>_pure"]  # NVFP4 is a file type and a pure type
+    # NVFP4 is a file type and a pure type
+    return [*dict.fromkeys(names), "<ggml type>_pure", f"<file type>{BEFORE_2026_03.lower()}"]

@@ -37,7 +37,7 @@ from paramscope.knowledge.roles import Placement, place
 from paramscope.model import Model, Tensor
 from paramscope.model.dtypes import DType
 from paramscope.model.memo import ModelMemo
-from paramscope.records import field, record
+from paramscope.records import field, record, replace
 
 
 @record
@@ -180,9 +180,9 @@ def _plan(model: Model, scheme: str, imatrix: bool | None) -> _Plan:
     if isinstance(found, qs.FileType):
         use_imatrix = found.needs_imatrix if imatrix is None else imatrix
         cells, more = _llamacpp(model, units, found.default, found, use_imatrix)
-        desc = (f"llama.cpp {found.name} (file type {found.ftype}): {found.default.value} by default, "
+        desc = (f"llama.cpp {found.label} (file type {found.ftype}): {found.default.value} by default, "
                 "per-tensor types as llama_tensor_get_type assigns them")
-        return _Plan(found.name, "llama.cpp", desc, units, cells, (*notes, *more))
+        return _Plan(found.label, "llama.cpp", desc, units, cells, (*notes, *more))
     cells, more = _llamacpp(model, units, found.dtype, None, False)
     desc = f"every quantizable tensor in {found.dtype.value} (llama-quantize --pure), with its fallbacks"
     return _Plan(f"{found.dtype.value} (pure)", "ggml", desc, units, cells, (*notes, *more))
@@ -355,7 +355,33 @@ def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileTyp
                      "writes them; vision, audio and projector tensors in F16 (a separate mmproj file)")
     if ftype is not None:
         notes.append(f"{'with' if imatrix else 'without'} an importance matrix")
+        notes.extend(_recipe_note(model, units, layout, ftype, imatrix, chosen))
     return cells, notes
+
+
+def _recipe_note(model: Model, units: list[_Unit], layout: _Layout, ftype: qs.FileType, imatrix: bool,
+                 chosen: list[tuple[DType, str]]) -> list[str]:
+    """What the other llama-quantize recipe (before or after PR #19770, qs.BEFORE_2026_03) would change:
+    only attn_qkv and attn_kv_b tensors, and the attn_v counter they share."""
+    if not any(layout.categories[g[0]] in (qs.ATTN_QKV, qs.ATTN_KV_B) for g in layout.groups):
+        return []
+    other = replace(ftype, before_2026_03=not ftype.before_2026_03)
+    theirs = _assign(model, units, layout.categories, layout.groups, other, imatrix)
+    changed, delta = 0, 0
+    for members, (mine, _), (their, _) in zip(layout.groups, chosen, theirs, strict=True):
+        if mine is their:
+            continue
+        changed += len(members)
+        for i in members:
+            u = units[i]
+            delta += (_quantized(their, "", u.shape[-1], u.params)[0][1]
+                      - _quantized(mine, "", u.shape[-1], u.params)[0][1])
+    if not changed:
+        return []
+    when = "before" if other.before_2026_03 else "since"
+    spelling = ftype.name.lower() + (qs.BEFORE_2026_03.lower() if other.before_2026_03 else "")
+    return [f"a file llama-quantize made {when} March 2026 (PR #19770) has {changed} attention tensors "
+            f"(attn_qkv, attn_v, attn_kv_b) in other types: {delta / 2**20:+,.1f} MiB (scheme {spelling})"]
 
 
 def _quantized(dtype: DType, why: str, ne0: int, params: int) -> tuple[_Cell, bool]:
@@ -455,7 +481,7 @@ def _assign(model: Model, units: list[_Unit], categories: tuple[str, ...],
             ftype=ftype.name, default=ftype.default, category=category, ne0=u.shape[-1],
             ne2=_ne2(u, n_expert), count=count, count_total=n_wv if counter == "attn_v" else n_layer,
             layer=layer, n_layer=n_layer, n_gqa=n_gqa, n_expert=n_expert, falcon=falcon,
-            is_70b=is_70b, imatrix=imatrix, tied=tied)
+            is_70b=is_70b, imatrix=imatrix, tied=tied, before_2026_03=ftype.before_2026_03)
         dtype, branch = _get_type(site)
         if branch.counter:
             counters[branch.counter] += 1
@@ -486,7 +512,18 @@ def _category(u: _Unit) -> str:
         return qs.OTHER
     if _OTHER_NAMES.search(u.tensor.name):
         return qs.OTHER
+    named = _named(u.tensor.name)
+    if named is not None:
+        return named[0]
     return qs.CATEGORY_OF_COMPONENT.get(u.placement.component, qs.OTHER)
+
+
+def _named(name: str) -> tuple[str, str] | None:
+    """The category and GGUF name of a tensor that CATEGORY_OF_NAME lists, else None."""
+    for suffix, category, gguf in qs.CATEGORY_OF_NAME:
+        if name.endswith(suffix):
+            return category, gguf
+    return None
 
 
 _OTHER_NAMES = re.compile("|".join(map(re.escape, qs.OTHER_GGUF_NAMES)))  # one search, not a loop a name
@@ -507,7 +544,8 @@ def _ggml_tensors(units: list[_Unit], quantizable: list[bool]) -> list[list[int]
     def order(members: list[int]) -> tuple:
         u = units[members[0]]
         layer = u.placement.layer
-        name = qs.GGUF_NAME_OF_COMPONENT.get(u.placement.component, u.tensor.name)
+        named = _named(u.tensor.name)
+        name = named[1] if named else qs.GGUF_NAME_OF_COMPONENT.get(u.placement.component, u.tensor.name)
         if u.tensor.name.startswith("blk.") or "." not in u.tensor.name:
             name = u.tensor.name
         return (-1 if layer is None else layer, name, members[0])
