@@ -12,7 +12,7 @@ import pytest
 
 import paramscope
 from paramscope.analyses.sizing.loaded import loaded_weights
-from paramscope.analyses.sizing.weights import reprice, reprice_totals
+from paramscope.analyses.sizing.weights import gguf_type_counts, reprice, reprice_totals
 from paramscope.errors import UnsupportedError
 from paramscope.knowledge import catalogue
 from paramscope.knowledge import quant_schemes as qs
@@ -272,6 +272,27 @@ def test_imatrix_changes_the_rules_that_read_it():
     with_im = reprice(gguf_model(n_layers=16), "iq4_xs", imatrix=True)
     assert set(types(with_im, "ffn_down.weight")) == {"IQ4_XS"}
     assert any("with an importance matrix" in n for n in with_im.notes)
+    # the scheme's own spelling says so too, for the CLI and the web page, which pass no imatrix argument
+    spelled = reprice(gguf_model(n_layers=16), "iq4_xs_imatrix")
+    assert spelled.rows == with_im.rows and spelled.scheme == "IQ4_XS (imatrix)"
+    # an explicit argument still wins
+    assert reprice(gguf_model(n_layers=16), "iq4_xs_imatrix", imatrix=False).rows == plain.rows
+    # Q4_0: the first eighth of ffn_down in Q4_1 with one
+    assert types(reprice(gguf_model(n_layers=16), "q4_0_imatrix"), "ffn_down.weight")[:3] == \
+        ["Q4_1"] * 2 + ["Q4_0"]
+
+
+def test_gguf_type_counts_merge_experts_and_leave_the_mmproj_out(gemma_gguf):
+    # the real Gemma 3 270M Q4_K_M file's own tensors, by type, from its Hugging Face config
+    counts = gguf_type_counts(paramscope.open_model("gemma-3-270m"), "q4_k_m")
+    stored = Counter(t.dtype.value for t in paramscope.open_model(str(gemma_gguf)).tensors)
+    assert counts == dict(stored) and list(counts) == sorted(counts, key=lambda t: -counts[t])
+    # DeepSeek-V2-Lite: 64 experts a layer are one ffn_*_exps tensor, as in its GGUF (Ollama's file prints
+    # 229 q5_K, 13 q6_K, 13 q8_0, 14 q5_1 and 108 f32 tensors)
+    lite = gguf_type_counts(paramscope.open_model("DeepSeek-V2-Lite"), "q5_k_m_before_2026_03")
+    assert lite == {"Q5_K": 229, "F32": 108, "Q5_1": 14, "Q6_K": 13, "Q8_0": 13}
+    with pytest.raises(UnsupportedError, match=r"not a llama\.cpp type"):
+        gguf_type_counts(paramscope.open_model("gemma-3-270m"), "int4")
 
 
 def test_fallback_chain():

@@ -107,11 +107,20 @@ class FileType:
     default: DType  # llama_ftype_get_default_type
     needs_imatrix: bool = False  # tensor_requires_imatrix refuses it without --imatrix
     before_2026_03: bool = False  # the rules of llama-quantize before PR #19770 (BEFORE_2026_03)
+    imatrix: bool | None = None  # made with an importance matrix (IMATRIX); None: only if it needs one
 
     @property
     def label(self) -> str:
-        """The name a re-pricing shows: "Q4_K_M", or "Q4_K_M (before 2026-03)"."""
-        return f"{self.name} ({BEFORE_2026_03_LABEL})" if self.before_2026_03 else self.name
+        """The name a re-pricing shows: "Q4_K_M", "Q4_K_M (before 2026-03)", "IQ4_XS (imatrix)"."""
+        marks = [mark for mark, on in (("imatrix", self.imatrix), (BEFORE_2026_03_LABEL, self.before_2026_03))
+                 if on]
+        return f"{self.name} ({', '.join(marks)})" if marks else self.name
+
+    @property
+    def spelling(self) -> str:
+        """The scheme name that looks this file type up again: "q4_k_m_imatrix_before_2026_03"."""
+        return (self.name + (IMATRIX if self.imatrix else "")
+                + (BEFORE_2026_03 if self.before_2026_03 else "")).lower()
 
 
 FILE_TYPES: dict[str, FileType] = {f.name: f for f in (
@@ -146,6 +155,11 @@ FILE_TYPE_ALIASES = {"Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M"}  # ll
 # is not modelled.
 BEFORE_2026_03 = "_BEFORE_2026_03"
 BEFORE_2026_03_LABEL = "before 2026-03"
+# A file type spelled with this suffix ("iq4_xs_imatrix") was made with an importance matrix, as most files
+# on the Hub are: the rules that read qs.has_imatrix (IQ3_XXS's attn_v and ffn_down, the first eighth of
+# ffn_down in IQ4_NL / IQ4_XS, Q4_0 and Q5_0) then apply. Without it, only the file types llama-quantize
+# refuses to make without one assume it.
+IMATRIX = "_IMATRIX"
 
 # tensor_type_fallback: a row (ne[0]) that is not a whole number of blocks takes a type with smaller
 # blocks; if that still does not fit, F16. Types missing here make llama.cpp throw ("no tensor type
@@ -520,11 +534,15 @@ def lookup(name: str) -> Scheme | None:
     key = FILE_TYPE_ALIASES.get(key, key)
     if key in FILE_TYPES:
         return FILE_TYPES[key]
-    base = key.removesuffix(BEFORE_2026_03)
+    base, marks = key, set[str]()
+    while (mark := next((m for m in (IMATRIX, BEFORE_2026_03) if base.endswith(m) and m not in marks),
+                        None)):  # the two suffixes, in either order
+        marks.add(mark)
+        base = base.removesuffix(mark)
     base = FILE_TYPE_ALIASES.get(base, base)
-    if base != key and base in FILE_TYPES:
-        found = FILE_TYPES[base]
-        return replace(found, before_2026_03=True)
+    if marks and base in FILE_TYPES:
+        return replace(FILE_TYPES[base], before_2026_03=BEFORE_2026_03 in marks,
+                       imatrix=True if IMATRIX in marks else None)
     if key in PURE_ONLY:
         return PureType(PURE_ONLY[key])
     if key.endswith(PURE_SUFFIX):
@@ -541,4 +559,5 @@ def known_schemes() -> list[str]:
     names = ([s.name for s in PLAIN_SCHEMES.values()] + [f.lower() for f in FILE_TYPES]
              + [k.lower() for k in FILE_TYPE_ALIASES] + [k.lower() for k in PURE_ONLY])
     # NVFP4 is a file type and a pure type
-    return [*dict.fromkeys(names), "<ggml type>_pure", f"<file type>{BEFORE_2026_03.lower()}"]
+    return [*dict.fromkeys(names), "<ggml type>_pure", f"<file type>{IMATRIX.lower()}",
+            f"<file type>{BEFORE_2026_03.lower()}"]

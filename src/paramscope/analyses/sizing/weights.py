@@ -154,6 +154,24 @@ def reprice_totals(model: Model, scheme: str, *, imatrix: bool | None = None) ->
                           model.tensor_bytes, plan.notes)
 
 
+def gguf_type_counts(model: Model, scheme: str, *, imatrix: bool | None = None) -> dict[str, int]:
+    """The tensors of the GGUF file llama-quantize would write at the llama.cpp ``scheme``, counted by type
+    as llama.cpp prints them on loading ("llama_model_loader: - type q4_K: 193 tensors"), largest count
+    first. Hugging Face per-expert matrices count as the one merged tensor each becomes; the vision and
+    audio towers (a separate mmproj file) are left out."""
+    plan = _plan(model, scheme, imatrix)
+    if plan.kind == "plain":
+        raise UnsupportedError(f"{plan.scheme} is not a llama.cpp type: no GGUF to count")
+    units = plan.units
+    quantizable = [_gguf_quantizable(u) for u in units]
+    # a quantized group is one GGUF tensor; every unit llama.cpp keeps is one
+    firsts = [g[0] for g in _ggml_tensors(units, quantizable)]
+    firsts += [i for i, q in enumerate(quantizable) if not q]
+    counts = Counter(plan.cells[i][0] for i in firsts
+                     if units[i].placement.component not in qs.MMPROJ_COMPONENTS)
+    return dict(counts.most_common())
+
+
 @record
 class _Plan:
     """A re-pricing before its rows: the scheme's names, the units and each one's price."""
@@ -178,7 +196,8 @@ def _plan(model: Model, scheme: str, imatrix: bool | None) -> _Plan:
         return _Plan(found.name, "plain", found.description, units, cells,
                      (*notes, *_plain_notes(found, half)))
     if isinstance(found, qs.FileType):
-        use_imatrix = found.needs_imatrix if imatrix is None else imatrix
+        use_imatrix = (imatrix if imatrix is not None else found.imatrix if found.imatrix is not None
+                       else found.needs_imatrix)
         cells, more = _llamacpp(model, units, found.default, found, use_imatrix)
         desc = (f"llama.cpp {found.label} (file type {found.ftype}): {found.default.value} by default, "
                 "per-tensor types as llama_tensor_get_type assigns them")
@@ -379,7 +398,7 @@ def _recipe_note(model: Model, units: list[_Unit], layout: _Layout, ftype: qs.Fi
     if not changed:
         return []
     when = "before" if other.before_2026_03 else "since"
-    spelling = ftype.name.lower() + (qs.BEFORE_2026_03.lower() if other.before_2026_03 else "")
+    spelling = other.spelling
     return [f"a file llama-quantize made {when} March 2026 (PR #19770) has {changed} attention tensors "
             f"(attn_qkv, attn_v, attn_kv_b) in other types: {delta / 2**20:+,.1f} MiB (scheme {spelling})"]
 
@@ -439,7 +458,9 @@ _UNQUANTIZED_NAMES = re.compile("|".join(map(re.escape, qs.UNQUANTIZED_NAME_PART
 
 def _kept(u: _Unit, is_gguf: bool) -> _Cell:
     t, p = u.tensor, u.placement
-    if is_gguf or not t.is_parameter:
+    # a buffer the model loads keeps its dtype, but convert_hf_to_gguf.py writes every 1-D or scalar
+    # tensor in F32 (Gemma 4's per-layer layer_scalar: the 30 f32 of its QAT Q4_0 file, not bf16)
+    if is_gguf or (not t.is_parameter and len(u.shape) >= 2):
         return _NAMES[t.dtype], t.nbytes, "not quantized: kept as stored"
     if p.component in qs.MMPROJ_COMPONENTS and len(u.shape) >= 2 and p.role == "weight":
         return qs.MMPROJ_TYPE.value, qs.MMPROJ_TYPE.nbytes(u.params), "mmproj tensor"
