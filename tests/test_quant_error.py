@@ -81,6 +81,9 @@ def test_notes_say_what_is_ggml_and_what_cannot_be_reproduced(gemma_gguf):
     assert any("IQ2_XXS not simulated" in n and "importance matrix" in n for n in iq2.notes)
     assert any("this file type is made with one" in n for n in iq2.notes)  # its Q2_K etc. are not ggml's
     assert not any("ggml_quantize_chunk" in n for n in int4.notes)
+    # a file type spelled as made with an importance matrix says so too
+    (q4_0,) = report(gemma_gguf, ["q4_0_imatrix"], sample=0.01)[1].targets
+    assert any("this file type is made with one" in n for n in q4_0.notes)
 
 
 def test_error_falls_with_bits():

@@ -160,7 +160,7 @@ def test_attn_qkv_takes_attn_v_rules_now_and_its_own_before_2026_03():
     assert types(reprice(qkv_model(), "q4_k_m"), "attn_qkv.weight") == more
     # before it, attn_qkv's own branch: one type for every layer, by file type
     for scheme, want in (("q4_k_m", "Q5_K"), ("q5_k_m", "Q6_K"), ("q3_k_m", "Q4_K"), ("q3_k_l", "Q4_K"),
-                         ("q4_k_s", "Q4_K"), ("q6_k", "Q6_K")):
+                         ("q4_k_s", "Q4_K"), ("iq3_m", "Q4_K")):
         r = reprice(qkv_model(), scheme + "_before_2026_03")
         assert set(types(r, "attn_qkv.weight")) == {want}, scheme
         assert r.scheme == qs.lookup(scheme).name + " (before 2026-03)"
@@ -170,10 +170,10 @@ def test_attn_qkv_takes_attn_v_rules_now_and_its_own_before_2026_03():
     # each names the other's difference
     (note,) = [n for n in new.notes if "PR #19770" in n]
     diff = old.total_bytes - new.total_bytes
-    assert "made before March 2026" in note and f"{diff / MIB:+,.1f} MiB" in note
+    assert "made before March 2026" in note and f"{diff:+,} B" in note  # under 0.05 MiB: in bytes
     assert "q4_k_m_before_2026_03" in note
     (note,) = [n for n in old.notes if "PR #19770" in n]
-    assert "made since March 2026" in note and f"{-diff / MIB:+,.1f} MiB" in note
+    assert "made since March 2026" in note and f"{-diff:+,} B" in note
     # a model without attn_qkv or attn_kv_b prices alike in both, and says nothing of it
     plain = reprice(gguf_model(), "q4_k_m")
     assert plain.total_bytes == reprice(gguf_model(), "q4_k_m_before_2026_03").total_bytes
@@ -224,6 +224,35 @@ def test_ssm_conv1d_stays_f32_and_gated_deltanet_qkv_is_attn_qkv():
     qkv = [row for row in r.rows if row.name.endswith("linear_attn.in_proj_qkv.weight")]
     assert len(qkv) == 24 and {row.why for row in qkv} <= {"attn_v rule", ""}
     assert Counter(row.type for row in qkv) == {"Q6_K": 12, "Q4_K": 12}
+
+
+def test_before_2026_03_fallback_and_explicit_imatrix():
+    # rows of 96: Q2_K's fallback was IQ4_NL before PR #19770, Q4_0 now; the same bytes
+    ts = (T("token_embd.weight", (1024, 256)), T("output.weight", (1024, 256)),
+          T("blk.0.ffn_down.weight", (256, 96)), T("blk.0.attn_qkv.weight", (384, 256)))
+    model = Model("gguf", "test", ts, cfg(n_layers=1))
+    now, old = reprice(model, "q2_k"), reprice(model, "q2_k_before_2026_03")
+    assert types(now, "ffn_down.weight") == ["Q4_0"] and types(old, "ffn_down.weight") == ["IQ4_NL"]
+    down = [next(r.bytes for r in x.rows if "ffn_down" in r.name) for x in (now, old)]
+    assert down[0] == down[1]
+    # an explicit importance matrix is named in the note's scheme, so that it prices what the note says
+    (note,) = [n for n in reprice(qkv_model(), "q4_k_m", imatrix=True).notes if "PR #19770" in n]
+    assert "(scheme q4_k_m_imatrix_before_2026_03)" in note
+    # a difference of a twentieth of a MiB or more is shown in MiB (Qwen3.5-9B: 12 attn_qkv in Q6_K, 12 in
+    # Q4_K against all 24 in Q5_K)
+    config = Path(__file__).parent / "fixtures/engine_logs/configs/qwen3.5-9b.config.json"
+    (note,) = [n for n in reprice(paramscope.open_model(str(config)), "q4_k_m").notes if "PR #19770" in n]
+    assert note.endswith("other types: -2.0 MiB (scheme q4_k_m_before_2026_03)")
+
+
+def test_loaded_buffers_are_priced_f32_by_their_elements():
+    # a buffer the model loads (not a parameter) is written by the converter in F32 when 1-D or scalar
+    ts = (T("model.embed_tokens.weight", (1024, 256)),
+          T("model.layers.0.layer_scalar", (1,), DType.BF16, is_parameter=False),
+          T("model.layers.0.mlp.down_proj.weight", (256, 512)))
+    r = reprice(Model("safetensors", "test", ts, cfg(n_layers=1)), "q4_0")
+    (row,) = [row for row in r.rows if row.name.endswith("layer_scalar")]
+    assert (row.type, row.bytes) == ("F32", 4)
 
 
 def test_before_2026_03_spellings():

@@ -73,7 +73,9 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
                         "context; Whisper's is fixed at 1500 frames)")
     p.add_argument("--weights", metavar="TYPE", help="re-price the weights: fp32, bf16, fp16, fp8, int8, "
                                                      "int4, nf4, or a ggml type / llama.cpp file type "
-                                                     "(q8_0, q4_k_m, iq3_xxs, …)")
+                                                     "(q8_0, q4_k_m, iq3_xxs, …; add _imatrix for a file "
+                                                     "made with an importance matrix, _before_2026_03 for "
+                                                     "llama-quantize's earlier rules)")
     p.add_argument("--kv-type", metavar="TYPE", help="KV cache type: f32, f16, bf16, q8_0, q5_1, q5_0, "
                                                      "q4_1, q4_0, iq4_nl, fp8 (default: the runtime's)")
     p.add_argument("--runtime", default="llama.cpp", choices=names(),

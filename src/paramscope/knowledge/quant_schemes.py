@@ -171,6 +171,9 @@ FALLBACK: dict[DType, DType] = {
     DType.Q4_K: DType.Q5_0, DType.Q5_K: DType.Q5_1, DType.Q6_K: DType.Q8_0,
 }
 LAST_RESORT = DType.F16
+# Before PR #19770 rewrote tensor_type_fallback (as far as a copy of mid-2025 and today's show), Q2_K and
+# Q3_K rows fell back to IQ4_NL; the same 4.5 bits as Q4_0, another type name.
+FALLBACK_BEFORE_2026_03: dict[DType, DType] = {**FALLBACK, DType.Q2_K: DType.IQ4_NL, DType.Q3_K: DType.IQ4_NL}
 
 # Single types priced for every quantizable tensor without a file type named after them.
 PURE_ONLY: dict[str, DType] = {"MXFP4": DType.MXFP4, "NVFP4": DType.NVFP4, "Q8_1": DType.Q8_1,

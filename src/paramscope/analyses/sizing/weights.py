@@ -349,12 +349,13 @@ def _llamacpp(model: Model, units: list[_Unit], target: DType, ftype: qs.FileTyp
     fallbacks, refused_at = 0, list[int]()
     # (type, rule, row length, parameters) → the unit's cell and whether it fell back: a few dozen cases
     seen: dict[tuple[DType, str, int, int], tuple[_Cell, bool]] = {}
+    before = ftype is not None and ftype.before_2026_03
     for runs, (dtype, why) in zip(layout.runs, chosen, strict=True):
         for ne0, params, members in runs:
             case = (dtype, why, ne0, params)
             hit = seen.get(case)
             if hit is None:
-                hit = seen[case] = _quantized(dtype, why, ne0, params)
+                hit = seen[case] = _quantized(dtype, why, ne0, params, before)
             cell, fell_back = hit
             for i in members:
                 cells[i] = cell
@@ -384,7 +385,8 @@ def _recipe_note(model: Model, units: list[_Unit], layout: _Layout, ftype: qs.Fi
     only attn_qkv and attn_kv_b tensors, and the attn_v counter they share."""
     if not any(layout.categories[g[0]] in (qs.ATTN_QKV, qs.ATTN_KV_B) for g in layout.groups):
         return []
-    other = replace(ftype, before_2026_03=not ftype.before_2026_03)
+    # the explicit importance matrix too, so that the scheme the note names prices what it says
+    other = replace(ftype, before_2026_03=not ftype.before_2026_03, imatrix=imatrix or None)
     theirs = _assign(model, units, layout.categories, layout.groups, other, imatrix)
     changed, delta = 0, 0
     for members, (mine, _), (their, _) in zip(layout.groups, chosen, theirs, strict=True):
@@ -393,19 +395,21 @@ def _recipe_note(model: Model, units: list[_Unit], layout: _Layout, ftype: qs.Fi
         changed += len(members)
         for i in members:
             u = units[i]
-            delta += (_quantized(their, "", u.shape[-1], u.params)[0][1]
-                      - _quantized(mine, "", u.shape[-1], u.params)[0][1])
+            delta += (_quantized(their, "", u.shape[-1], u.params, other.before_2026_03)[0][1]
+                      - _quantized(mine, "", u.shape[-1], u.params, ftype.before_2026_03)[0][1])
     if not changed:
         return []
     when = "before" if other.before_2026_03 else "since"
     spelling = other.spelling
+    size = f"{delta / 2**20:+,.1f} MiB" if abs(delta) >= 2**20 / 20 else f"{delta:+,} B"
     return [f"a file llama-quantize made {when} March 2026 (PR #19770) has {changed} attention tensors "
-            f"(attn_qkv, attn_v, attn_kv_b) in other types: {delta / 2**20:+,.1f} MiB (scheme {spelling})"]
+            f"(attn_qkv, attn_v, attn_kv_b) in other types: {size} (scheme {spelling})"]
 
 
-def _quantized(dtype: DType, why: str, ne0: int, params: int) -> tuple[_Cell, bool]:
-    """A quantized unit's cell, in ``dtype`` or its fallback; and whether it fell back."""
-    final = _fallback(dtype, ne0)
+def _quantized(dtype: DType, why: str, ne0: int, params: int, before: bool = False) -> tuple[_Cell, bool]:
+    """A quantized unit's cell, in ``dtype`` or its fallback (``before``: llama-quantize's table before
+    PR #19770); and whether it fell back."""
+    final = _fallback(dtype, ne0, before)
     fell_back = final is not dtype
     if fell_back:
         why = (f"{why}; " if why else "") + (
@@ -465,14 +469,15 @@ def _kept(u: _Unit, is_gguf: bool) -> _Cell:
     if p.component in qs.MMPROJ_COMPONENTS and len(u.shape) >= 2 and p.role == "weight":
         return qs.MMPROJ_TYPE.value, qs.MMPROJ_TYPE.nbytes(u.params), "mmproj tensor"
     dtype = qs.CONVERTER_UNQUANTIZED_TYPE
-    return dtype.value, dtype.nbytes(u.params), "not quantized by llama.cpp"
+    # a buffer's params is 0 (not a parameter): its elements are priced
+    return dtype.value, dtype.nbytes(math.prod(u.shape)), "not quantized by llama.cpp"
 
 
-def _fallback(dtype: DType, ne0: int) -> DType:
+def _fallback(dtype: DType, ne0: int, before: bool = False) -> DType:
     """tensor_type_fallback: a smaller-block type when ne[0] is not a whole number of blocks, else F16."""
     if ne0 % dtype.block_size == 0:
         return dtype
-    smaller = qs.FALLBACK.get(dtype, qs.LAST_RESORT)
+    smaller = (qs.FALLBACK_BEFORE_2026_03 if before else qs.FALLBACK).get(dtype, qs.LAST_RESORT)
     return smaller if ne0 % smaller.block_size == 0 else qs.LAST_RESORT
 
 

@@ -246,7 +246,9 @@ def _ggml_type(type_name: str) -> DType | None:
 def _needs_imatrix(target: str) -> bool:
     """Does llama-quantize make this file type only with an importance matrix (IQ2_XXS, IQ1_S …)?"""
     found = quant_schemes.lookup(target)
-    return isinstance(found, quant_schemes.FileType) and found.needs_imatrix
+    if not isinstance(found, quant_schemes.FileType):
+        return False
+    return found.imatrix if found.imatrix is not None else found.needs_imatrix
 
 
 def _type_notes(rows: Sequence[ErrorRow], imatrix: bool) -> tuple[str, ...]:
