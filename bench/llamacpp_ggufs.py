@@ -66,42 +66,21 @@ def arch_config(r: dict[str, Any]):
         sliding_window=r.get("sliding_window", 0), layer_types=layer_types(r))
 
 
-def write_gguf(r: dict[str, Any], path: Path, seed: int = 0) -> None:
-    import gguf
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
+def tensor_specs(r: dict[str, Any]) -> list[tuple[str, tuple[int, ...], str]]:
+    """The file's tensors in writing order: (name, numpy shape (ggml ne reversed), kind), kind "mat" (F16
+    weights), "bias" (f32) or "vec" (a norm, f32)."""
+    out: list[tuple[str, tuple[int, ...], str]] = []
     arch, n_embd, hd = r["arch"], r["n_embd"], r["head_dim"]
     q_width, kv_width = r["n_head"] * hd, r["n_head_kv"] * hd
-    w = gguf.GGUFWriter(str(path), arch)
-    w.add_context_length(r["n_ctx_train"])
-    w.add_embedding_length(n_embd)
-    w.add_block_count(r["n_layer"])
-    w.add_feed_forward_length(r["n_ff"])
-    w.add_head_count(r["n_head"])
-    w.add_head_count_kv(r["n_head_kv"])
-    w.add_key_length(hd)
-    w.add_value_length(hd)
-    w.add_rope_dimension_count(hd)
-    w.add_layer_norm_rms_eps(1e-6)
-    w.add_rope_freq_base(10000.0)
-    w.add_vocab_size(r["n_vocab"])
-    w.add_tokenizer_model("none")
-    if r.get("sliding_window"):
-        w.add_sliding_window(r["sliding_window"])
-    if r.get("n_expert"):
-        w.add_expert_count(r["n_expert"])
-        w.add_expert_used_count(r["n_expert_used"])
-        w.add_expert_feed_forward_length(r["n_ff_exp"])
 
     def mat(name: str, *shape: int) -> None:  # numpy order: rows (ggml ne[1]) first
-        w.add_tensor(name, (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float16))
+        out.append((name, shape, "mat"))
 
-    def bias(name: str, *shape: int) -> None:  # f32, as converted GGUFs store biases
-        w.add_tensor(name, rng.standard_normal(shape, dtype=np.float32) * 0.02)
+    def bias(name: str, *shape: int) -> None:
+        out.append((name, shape, "bias"))
 
     def vec(name: str, n: int) -> None:
-        w.add_tensor(name, np.ones(n, dtype=np.float32))
+        out.append((name, (n,), "vec"))
 
     mat("token_embd.weight", r["n_vocab"], n_embd)
     vec("output_norm.weight", n_embd)
@@ -151,7 +130,72 @@ def write_gguf(r: dict[str, Any], path: Path, seed: int = 0) -> None:
             mat(b + "ffn_gate.weight", r["n_ff"], n_embd)
             mat(b + "ffn_up.weight", r["n_ff"], n_embd)
             mat(b + "ffn_down.weight", n_embd, r["n_ff"])
+    return out
+
+
+def _writer(r: dict[str, Any], path: Path):
+    """A GGUFWriter holding the recipe's metadata, no tensors yet."""
+    import gguf
+
+    n_embd, hd = r["n_embd"], r["head_dim"]
+    w = gguf.GGUFWriter(str(path), r["arch"])
+    w.add_context_length(r["n_ctx_train"])
+    w.add_embedding_length(n_embd)
+    w.add_block_count(r["n_layer"])
+    w.add_feed_forward_length(r["n_ff"])
+    w.add_head_count(r["n_head"])
+    w.add_head_count_kv(r["n_head_kv"])
+    w.add_key_length(hd)
+    w.add_value_length(hd)
+    w.add_rope_dimension_count(hd)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_rope_freq_base(10000.0)
+    w.add_vocab_size(r["n_vocab"])
+    w.add_tokenizer_model("none")
+    if r.get("sliding_window"):
+        w.add_sliding_window(r["sliding_window"])
+    if r.get("n_expert"):
+        w.add_expert_count(r["n_expert"])
+        w.add_expert_used_count(r["n_expert_used"])
+        w.add_expert_feed_forward_length(r["n_ff_exp"])
+    return w
+
+
+def write_gguf(r: dict[str, Any], path: Path, seed: int = 0) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    w = _writer(r, path)
+    for name, shape, kind in tensor_specs(r):
+        if kind == "mat":  # F16 weights
+            w.add_tensor(name, (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float16))
+        elif kind == "bias":  # f32, as converted GGUFs store biases
+            w.add_tensor(name, rng.standard_normal(shape, dtype=np.float32) * 0.02)
+        else:  # a norm's f32 ones
+            w.add_tensor(name, np.ones(shape, dtype=np.float32))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+
+
+def write_gguf_header(r: dict[str, Any], path: Path) -> None:
+    """The same file's metadata and tensor list, its data a sparse hole of the right length: a reader that
+    reads no values sees the file write_gguf makes, in a few kB of disk (the tests' way to it)."""
+    import gguf
+    import numpy as np
+
+    w = _writer(r, path)
+    data = 0
+    for name, shape, kind in tensor_specs(r):
+        dtype = np.dtype(np.float16 if kind == "mat" else np.float32)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        w.add_tensor_info(name, shape, dtype, nbytes)
+        data += gguf.GGUFWriter.ggml_pad(nbytes, w.data_alignment)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+    with open(path, "r+b") as f:
+        f.seek(0, 2)
+        f.truncate(gguf.GGUFWriter.ggml_pad(f.tell(), w.data_alignment) + data)

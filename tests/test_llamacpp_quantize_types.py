@@ -1,0 +1,65 @@
+"""llama.cpp's own quantizer against paramscope's recipe, tensor by tensor.
+
+tests/fixtures/llamacpp_quantize_types.json was recorded by bench/bench_llamacpp_quantize.py --record: the
+C library's ``llama_model_quantize`` (llama-cpp-python, the version in the file) turned eight small random
+F16 GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3, a Mixtral-style llama, qwen3moe, phi3 with
+its fused attn_qkv, gpt-oss) into every file type it makes without an importance matrix, and the type of
+each tensor it wrote is kept. Here each file is rebuilt as its header alone (the data a sparse hole, which
+paramscope's reader never reads) and re-priced at the same file type by the recipe the fixture says the
+library follows.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import paramscope
+from paramscope.analyses.sizing.weights import gguf_type_counts, reprice
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import llamacpp_ggufs  # noqa: E402
+
+DATA = json.loads((ROOT / "tests" / "fixtures" / "llamacpp_quantize_types.json").read_text())
+SUFFIX = DATA["recipe_suffix"]  # "" (today's rules) or "_before_2026_03"
+CASES = [(arch, ftype) for arch, entry in sorted(DATA["archs"].items()) for ftype in sorted(entry["types"])]
+
+
+@pytest.fixture(scope="module")
+def headers(tmp_path_factory) -> dict[str, paramscope.Model]:
+    out = {}
+    for arch, entry in DATA["archs"].items():
+        path = tmp_path_factory.mktemp("gguf") / f"{arch}.gguf"
+        llamacpp_ggufs.write_gguf_header(entry["recipe"], path)
+        out[arch] = paramscope.open_model(str(path))
+    return out
+
+
+def test_the_fixture_covers_the_file_types_and_a_fused_qkv():
+    assert len(DATA["archs"]) >= 8 and len(CASES) >= 140
+    assert "phi3" in DATA["archs"] and "Q4_K_M" in DATA["archs"]["phi3"]["types"]
+    # the recorded phi3 file does hold attn_qkv, which the two recipes type differently
+    assert any(name.endswith("attn_qkv.weight") for name in DATA["archs"]["phi3"]["types"]["Q4_K_M"])
+
+
+@pytest.mark.parametrize(("arch", "ftype"), CASES)
+def test_every_tensor_takes_the_quantizers_type(arch, ftype, headers):
+    model = headers[arch]
+    want = DATA["archs"][arch]["types"][ftype]
+    got = {row.name: row.type for row in reprice(model, ftype + SUFFIX).rows}
+    assert got == want
+    counts = gguf_type_counts(model, ftype + SUFFIX)
+    assert sum(counts.values()) == len(want)
+
+
+def test_the_other_recipe_differs_where_attn_qkv_is_typed(headers):
+    # by the other recipe phi3's Q4_K_M does not match: the fixture tells the two apart
+    other = "_before_2026_03" if SUFFIX == "" else ""
+    want = DATA["archs"]["phi3"]["types"]["Q4_K_M"]
+    got = {row.name: row.type for row in reprice(headers["phi3"], "Q4_K_M" + other).rows}
+    assert got != want
+    assert {n for n in want if got[n] != want[n]} <= {n for n in want if "attn_qkv" in n or "attn_v" in n}
