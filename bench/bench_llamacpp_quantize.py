@@ -1,8 +1,9 @@
 """llama-quantize's type for every tensor against paramscope's recipe, on small random GGUFs, recorded for CI.
 
 Writes the F16 GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3, a Mixtral-style llama,
-qwen3moe, phi3 with its fused attn_qkv, gpt-oss; random weights) and quantizes each with the C library's
-own quantizer (llama-cpp-python's ``llama_model_quantize``, what the llama-quantize tool calls) at every
+qwen3moe, phi3 with its fused attn_qkv, gpt-oss, and a llama mixing attn_qkv, attn_v and attn_kv_b layers
+that only the quantizer reads; random weights) and quantizes each with the C library's own quantizer
+(llama-cpp-python's ``llama_model_quantize``, what the llama-quantize tool calls) at every
 file type it makes without an importance matrix, in llama-cpp-python's environment (--llama-python,
 default $LLAMA_PYTHON or /tmp/llamavenv/bin/python), one subprocess each. It reads each output's tensor
 types with gguf-py and compares them, tensor by tensor, with paramscope's ``reprice`` of the same F16
@@ -87,12 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", action="append", help="only these architectures (repeatable)")
     parser.add_argument("--llama-python", default=os.environ.get("LLAMA_PYTHON", "/tmp/llamavenv/bin/python"))
     args = parser.parse_args(argv)
-    archs = args.arch or list(llamacpp_ggufs.ARCHS)
+    recipes = {**llamacpp_ggufs.ARCHS, **llamacpp_ggufs.QUANTIZE_ONLY}
+    archs = args.arch or list(recipes)
     recorded: dict = json.loads(FIXTURE.read_text()) if FIXTURE.exists() else {"archs": {}}
     differences = {"": 0, "_before_2026_03": 0}  # files whose types a recipe misses, by its suffix
     with tempfile.TemporaryDirectory() as tmp:
         for arch in archs:
-            recipe = llamacpp_ggufs.ARCHS[arch]
+            recipe = recipes[arch]
             f16 = Path(tmp) / f"{arch}-f16.gguf"
             llamacpp_ggufs.write_gguf(recipe, f16)
             model = paramscope.open_model(str(f16))

@@ -43,6 +43,17 @@ ARCHS: dict[str, dict[str, Any]] = {
                      n_ff_exp=256),
 }
 
+# Files only llama.cpp's quantizer reads (bench/bench_llamacpp_quantize.py), which loads a model's metadata
+# and not its tensors: a llama whose layers hold fused attn_qkv (three layers of four, as Qwen3.5's linear
+# layers), attn_v (the fourth) and in two layers an attn_kv_b, so that the three categories share
+# llama-quantize's attn_v counter over 16 layers; widths whole in 256-blocks, so that no fallback hides a
+# rule's type.
+QUANTIZE_ONLY: dict[str, dict[str, Any]] = {
+    "mixed-attn": dict(arch="llama", n_layer=16, n_embd=512, n_head=8, n_head_kv=4, head_dim=64, n_ff=1536,
+                       n_vocab=32000, n_ctx_train=32768, tied=False,
+                       fused_qkv_layers=tuple(il for il in range(16) if il % 4 != 3), kv_b_layers=(5, 10)),
+}
+
 
 def layer_types(r: dict[str, Any]) -> tuple[str, ...]:
     if not r.get("sliding_window"):
@@ -89,12 +100,14 @@ def tensor_specs(r: dict[str, Any]) -> list[tuple[str, tuple[int, ...], str]]:
     for il in range(r["n_layer"]):
         b = f"blk.{il}."
         vec(b + "attn_norm.weight", n_embd)
-        if arch == "phi3":
+        if arch == "phi3" or il in r.get("fused_qkv_layers", ()):
             mat(b + "attn_qkv.weight", q_width + 2 * kv_width, n_embd)
         else:
             mat(b + "attn_q.weight", q_width, n_embd)
             mat(b + "attn_k.weight", kv_width, n_embd)
             mat(b + "attn_v.weight", kv_width, n_embd)
+        if il in r.get("kv_b_layers", ()):  # an MLA up-projection, as DeepSeek's older GGUFs hold it
+            mat(b + "attn_kv_b.weight", 2 * q_width, n_embd)
         mat(b + "attn_output.weight", n_embd, q_width)
         if r.get("qkv_bias"):
             vec(b + "attn_q.bias", q_width)

@@ -1,10 +1,10 @@
 """llama.cpp's own quantizer against paramscope's recipe, tensor by tensor.
 
 tests/fixtures/llamacpp_quantize_types.json was recorded by bench/bench_llamacpp_quantize.py --record: the
-C library's ``llama_model_quantize`` (llama-cpp-python, the version in the file) turned eight small random
+C library's ``llama_model_quantize`` (llama-cpp-python, the version in the file) turned nine small random
 F16 GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3, a Mixtral-style llama, qwen3moe, phi3 with
-its fused attn_qkv, gpt-oss) into every file type it makes without an importance matrix, and the type of
-each tensor it wrote is kept. Here each file is rebuilt as its header alone (the data a sparse hole, which
+its fused attn_qkv, gpt-oss, and a llama mixing attn_qkv, attn_v and attn_kv_b layers) into every file type
+it makes without an importance matrix, and the type of each tensor it wrote is kept. Here each file is rebuilt as its header alone (the data a sparse hole, which
 paramscope's reader never reads) and re-priced at the same file type by the recipe the fixture says the
 library follows.
 """
@@ -39,11 +39,14 @@ def headers(tmp_path_factory) -> dict[str, paramscope.Model]:
     return out
 
 
-def test_the_fixture_covers_the_file_types_and_a_fused_qkv():
-    assert len(DATA["archs"]) >= 8 and len(CASES) >= 140
-    assert "phi3" in DATA["archs"] and "Q4_K_M" in DATA["archs"]["phi3"]["types"]
-    # the recorded phi3 file does hold attn_qkv, which the two recipes type differently
+def test_the_fixture_covers_the_file_types_and_the_attn_v_like_tensors():
+    assert len(DATA["archs"]) >= 9 and len(CASES) >= 160
+    # phi3 holds attn_qkv, which the two recipes type differently; mixed-attn interleaves attn_qkv, attn_v
+    # and attn_kv_b over 16 layers, on the one counter they share
     assert any(name.endswith("attn_qkv.weight") for name in DATA["archs"]["phi3"]["types"]["Q4_K_M"])
+    mixed = DATA["archs"]["mixed-attn"]["types"]["Q4_K_M"]
+    assert {n.split(".")[2] for n in mixed if n.startswith("blk.")} >= {"attn_qkv", "attn_v", "attn_kv_b"}
+    assert {mixed[n] for n in mixed if "attn_qkv" in n} == {"Q4_K", "Q6_K"}
 
 
 @pytest.mark.parametrize(("arch", "ftype"), CASES)
