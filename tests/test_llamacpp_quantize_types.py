@@ -2,11 +2,11 @@
 
 tests/fixtures/llamacpp_quantize_types.json was recorded by bench/bench_llamacpp_quantize.py --record: the
 C library's ``llama_model_quantize`` (llama-cpp-python, the version in the file) turned nine small random
-F16 GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3, a Mixtral-style llama, qwen3moe, phi3 with
-its fused attn_qkv, gpt-oss, and a llama mixing attn_qkv, attn_v and attn_kv_b layers) into every file type
-it makes without an importance matrix, and the type of each tensor it wrote is kept. Here each file is rebuilt as its header alone (the data a sparse hole, which
-paramscope's reader never reads) and re-priced at the same file type by the recipe the fixture says the
-library follows.
+F16 GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3, a Mixtral-style llama, qwen3moe, phi3
+with its fused attn_qkv, gpt-oss, and a llama mixing attn_qkv, attn_v and attn_kv_b layers) into every
+file type it makes without an importance matrix, and the type of each tensor it wrote is kept. Here each
+file is rebuilt as its header alone (the data a sparse hole, which paramscope's reader never reads) and
+re-priced at the same file type by the recipe the fixture says the library follows.
 """
 
 from __future__ import annotations
