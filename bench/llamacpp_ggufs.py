@@ -46,12 +46,14 @@ ARCHS: dict[str, dict[str, Any]] = {
 # Files only llama.cpp's quantizer reads (bench/bench_llamacpp_quantize.py), which loads a model's metadata
 # and not its tensors: a llama whose layers hold fused attn_qkv (three layers of four, as Qwen3.5's linear
 # layers), attn_v (the fourth) and in two layers an attn_kv_b, so that the three categories share
-# llama-quantize's attn_v counter over 16 layers; widths whole in 256-blocks, so that no fallback hides a
-# rule's type.
+# llama-quantize's attn_v counter over 16 layers, and in one layer the split attn_k_b / attn_v_b of newer
+# MLA files, which no rule reaches; widths whole in 256-blocks, so that no fallback hides a rule's type
+# (but k_b's rows, one head wide).
 QUANTIZE_ONLY: dict[str, dict[str, Any]] = {
     "mixed-attn": dict(arch="llama", n_layer=16, n_embd=512, n_head=8, n_head_kv=4, head_dim=64, n_ff=1536,
                        n_vocab=32000, n_ctx_train=32768, tied=False,
-                       fused_qkv_layers=tuple(il for il in range(16) if il % 4 != 3), kv_b_layers=(5, 10)),
+                       fused_qkv_layers=tuple(il for il in range(16) if il % 4 != 3), kv_b_layers=(5, 10),
+                       k_b_layers=(9,)),
 }
 
 
@@ -108,6 +110,9 @@ def tensor_specs(r: dict[str, Any]) -> list[tuple[str, tuple[int, ...], str]]:
             mat(b + "attn_v.weight", kv_width, n_embd)
         if il in r.get("kv_b_layers", ()):  # an MLA up-projection, as DeepSeek's older GGUFs hold it
             mat(b + "attn_kv_b.weight", 2 * q_width, n_embd)
+        if il in r.get("k_b_layers", ()):  # the same split, as the converter writes it since MLA: k_b's
+            mat(b + "attn_k_b.weight", r["n_head"], n_embd, hd)  # rows (ne[0]) are one head's width
+            mat(b + "attn_v_b.weight", r["n_head"], hd, n_embd)
         mat(b + "attn_output.weight", n_embd, q_width)
         if r.get("qkv_bias"):
             vec(b + "attn_q.bias", q_width)

@@ -45,7 +45,8 @@ def test_the_fixture_covers_the_file_types_and_the_attn_v_like_tensors():
     # and attn_kv_b over 16 layers, on the one counter they share
     assert any(name.endswith("attn_qkv.weight") for name in DATA["archs"]["phi3"]["types"]["Q4_K_M"])
     mixed = DATA["archs"]["mixed-attn"]["types"]["Q4_K_M"]
-    assert {n.split(".")[2] for n in mixed if n.startswith("blk.")} >= {"attn_qkv", "attn_v", "attn_kv_b"}
+    assert {n.split(".")[2] for n in mixed if n.startswith("blk.")} >= {
+        "attn_qkv", "attn_v", "attn_kv_b", "attn_k_b", "attn_v_b"}
     assert {mixed[n] for n in mixed if "attn_qkv" in n} == {"Q4_K", "Q6_K"}
 
 
