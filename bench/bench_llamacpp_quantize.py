@@ -4,7 +4,8 @@ Writes the F16 GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3, a 
 qwen3moe, phi3 with its fused attn_qkv, gpt-oss, and a llama mixing attn_qkv, attn_v and attn_kv_b layers
 that only the quantizer reads; random weights) and quantizes each with the C library's own quantizer
 (llama-cpp-python's ``llama_model_quantize``, what the llama-quantize tool calls) at every
-file type it makes without an importance matrix, in llama-cpp-python's environment (--llama-python,
+file type it makes without an importance matrix, and with one (IMATRIX_FILE_TYPES) at those that need one
+and those whose rules read it, in llama-cpp-python's environment (--llama-python,
 default $LLAMA_PYTHON or /tmp/llamavenv/bin/python), one subprocess each. It reads each output's tensor
 types with gguf-py and compares them, tensor by tensor, with paramscope's ``reprice`` of the same F16
 file at the same scheme, by today's recipe and by the one before PR #19770 (``_before_2026_03``): it
@@ -35,11 +36,17 @@ FIXTURE = HERE.parent / "tests" / "fixtures" / "llamacpp_quantize_types.json"
 FILE_TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S",
               "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS", "IQ3_S", "IQ3_M"]
 MOE_FILE_TYPES = ["MXFP4_MOE"]
+# With an importance matrix (every weight but the token embedding, as llama-imatrix writes one; its values
+# do not choose types, its presence does): the file types that need one, and those whose rules read it,
+# recorded as "<TYPE>_IMATRIX", the spelling paramscope prices them by.
+IMATRIX_FILE_TYPES = ["IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ1_S", "IQ1_M", "IQ3_XXS", "IQ3_XS", "Q2_K_S",
+                      "Q4_0", "Q5_0", "IQ4_NL", "IQ4_XS", "Q4_K_M"]
+NEEDS_IMATRIX = {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ1_S", "IQ1_M", "IQ3_XXS", "IQ3_XS", "Q2_K_S"}
 
 
 # ---------------------------------------------------------------- child: runs under llama-cpp-python
 
-def child(inp: str, out: str, ftype: str) -> None:
+def child(inp: str, out: str, ftype: str, imatrix: dict[str, int]) -> None:
     import ctypes
 
     import llama_cpp
@@ -49,6 +56,14 @@ def child(inp: str, out: str, ftype: str) -> None:
     params = low.llama_model_quantize_default_params()
     params.ftype = getattr(low, "LLAMA_FTYPE_MOSTLY_" + ftype)
     params.nthread = 2
+    if imatrix:  # name -> values (ne[0] × ne[2]), all ones; a zeroed entry ends the array
+        entries = (low.llama_model_imatrix_data * (len(imatrix) + 1))()
+        keep = []
+        for e, (name, size) in zip(entries, imatrix.items(), strict=False):
+            values = (ctypes.c_float * size)(*([1.0] * size))
+            keep.append(values)
+            e.name, e.data, e.size = name.encode(), ctypes.cast(values, ctypes.POINTER(ctypes.c_float)), size
+        params.imatrix = ctypes.cast(entries, ctypes.POINTER(low.llama_model_imatrix_data))
     rc = low.llama_model_quantize(inp.encode(), out.encode(), ctypes.byref(params))
     if rc != 0:
         raise SystemExit(f"llama_model_quantize failed ({rc})")
@@ -57,8 +72,9 @@ def child(inp: str, out: str, ftype: str) -> None:
 
 # ---------------------------------------------------------------- parent: runs under paramscope
 
-def quantize(python: str, inp: Path, out: Path, ftype: str) -> str:
-    args = [python, __file__, "--child", "--model", str(inp), "--out", str(out), "--ftype", ftype]
+def quantize(python: str, inp: Path, out: Path, ftype: str, imatrix: dict[str, int] | None = None) -> str:
+    args = [python, __file__, "--child", "--model", str(inp), "--out", str(out), "--ftype", ftype,
+            "--imatrix", json.dumps(imatrix or {})]
     proc = subprocess.run(args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         log = (proc.stderr + proc.stdout)[-3000:]
@@ -99,9 +115,14 @@ def main(argv: list[str] | None = None) -> int:
             llamacpp_ggufs.write_gguf(recipe, f16)
             model = paramscope.open_model(str(f16))
             types: dict[str, dict[str, str]] = {}
-            for ftype in FILE_TYPES + (MOE_FILE_TYPES if recipe.get("n_expert") else []):
+            imatrix = {name: shape[-1] * (shape[0] if len(shape) == 3 else 1)
+                       for name, shape, kind in llamacpp_ggufs.tensor_specs(recipe)
+                       if kind == "mat" and name != "token_embd.weight"}
+            cases = [(f, f, None) for f in FILE_TYPES + (MOE_FILE_TYPES if recipe.get("n_expert") else [])]
+            cases += [(f if f in NEEDS_IMATRIX else f + "_IMATRIX", f, imatrix) for f in IMATRIX_FILE_TYPES]
+            for ftype, made_as, im in cases:
                 out = Path(tmp) / f"{arch}-{ftype}.gguf"
-                version = quantize(args.llama_python, f16, out, ftype)
+                version = quantize(args.llama_python, f16, out, made_as, im)
                 got = stored_types(out)
                 out.unlink()
                 types[ftype] = got
@@ -131,7 +152,8 @@ if __name__ == "__main__":
         p.add_argument("--model")
         p.add_argument("--out")
         p.add_argument("--ftype")
+        p.add_argument("--imatrix", default="{}")
         a = p.parse_args()
-        child(a.model, a.out, a.ftype)
+        child(a.model, a.out, a.ftype, json.loads(a.imatrix))
     else:
         sys.exit(main())

@@ -4,7 +4,9 @@ tests/fixtures/llamacpp_quantize_types.json was recorded by bench/bench_llamacpp
 C library's ``llama_model_quantize`` (llama-cpp-python, the version in the file) turned nine small random
 F16 GGUFs of bench/llamacpp_ggufs.py (llama, qwen2, gemma3, qwen3, a Mixtral-style llama, qwen3moe, phi3
 with its fused attn_qkv, gpt-oss, and a llama mixing attn_qkv, attn_v and attn_kv_b layers) into every
-file type it makes without an importance matrix, and the type of each tensor it wrote is kept. Here each
+file type it makes without an importance matrix, and with one (ones for every weight but the token
+embedding) into those that need one and those whose rules read it ("Q4_0_IMATRIX": the spelling
+paramscope prices them by), and the type of each tensor it wrote is kept. Here each
 file is rebuilt as its header alone (the data a sparse hole, which paramscope's reader never reads) and
 re-priced at the same file type by the recipe the fixture says the library follows.
 """
@@ -40,7 +42,7 @@ def headers(tmp_path_factory) -> dict[str, paramscope.Model]:
 
 
 def test_the_fixture_covers_the_file_types_and_the_attn_v_like_tensors():
-    assert len(DATA["archs"]) >= 9 and len(CASES) >= 160
+    assert len(DATA["archs"]) >= 9 and len(CASES) >= 280
     # phi3 holds attn_qkv, which the two recipes type differently; mixed-attn interleaves attn_qkv, attn_v
     # and attn_kv_b over 16 layers, on the one counter they share
     assert any(name.endswith("attn_qkv.weight") for name in DATA["archs"]["phi3"]["types"]["Q4_K_M"])
@@ -48,6 +50,10 @@ def test_the_fixture_covers_the_file_types_and_the_attn_v_like_tensors():
     assert {n.split(".")[2] for n in mixed if n.startswith("blk.")} >= {
         "attn_qkv", "attn_v", "attn_kv_b", "attn_k_b", "attn_v_b"}
     assert {mixed[n] for n in mixed if "attn_qkv" in n} == {"Q4_K", "Q6_K"}
+    # with an importance matrix Q4_0 keeps its first eighth of ffn_down in Q4_1 (two of 16 layers)
+    with_im = DATA["archs"]["mixed-attn"]["types"]["Q4_0_IMATRIX"]
+    assert [with_im[f"blk.{il}.ffn_down.weight"] for il in range(3)] == ["Q4_1", "Q4_1", "Q4_0"]
+    assert "IQ1_S" in DATA["archs"]["mixed-attn"]["types"]  # the file types that need one
 
 
 @pytest.mark.parametrize(("arch", "ftype"), CASES)
