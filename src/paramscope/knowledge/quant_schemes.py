@@ -110,6 +110,11 @@ class FileType:
     imatrix: bool | None = None  # made with an importance matrix (IMATRIX); None: only if it needs one
 
     @property
+    def uses_imatrix(self) -> bool:
+        """Made with an importance matrix: as spelled (IMATRIX), else only where llama-quantize needs one."""
+        return self.imatrix if self.imatrix is not None else self.needs_imatrix
+
+    @property
     def label(self) -> str:
         """The name a re-pricing shows: "Q4_K_M", "Q4_K_M (before 2026-03)", "IQ4_XS (imatrix)"."""
         marks = [mark for mark, on in (("imatrix", self.imatrix), (BEFORE_2026_03_LABEL, self.before_2026_03))

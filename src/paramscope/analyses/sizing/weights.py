@@ -196,8 +196,7 @@ def _plan(model: Model, scheme: str, imatrix: bool | None) -> _Plan:
         return _Plan(found.name, "plain", found.description, units, cells,
                      (*notes, *_plain_notes(found, half)))
     if isinstance(found, qs.FileType):
-        use_imatrix = (imatrix if imatrix is not None else found.imatrix if found.imatrix is not None
-                       else found.needs_imatrix)
+        use_imatrix = found.uses_imatrix if imatrix is None else imatrix
         cells, more = _llamacpp(model, units, found.default, found, use_imatrix)
         desc = (f"llama.cpp {found.label} (file type {found.ftype}): {found.default.value} by default, "
                 "per-tensor types as llama_tensor_get_type assigns them")
@@ -400,10 +399,9 @@ def _recipe_note(model: Model, units: list[_Unit], layout: _Layout, ftype: qs.Fi
     if not changed:
         return []
     when = "before" if other.before_2026_03 else "since"
-    spelling = other.spelling
     size = f"{delta / 2**20:+,.1f} MiB" if abs(delta) >= 2**20 / 20 else f"{delta:+,} B"
     return [f"a file llama-quantize made {when} March 2026 (PR #19770) has {changed} attention tensors "
-            f"(attn_qkv, attn_v, attn_kv_b) in other types: {size} (scheme {spelling})"]
+            f"(attn_qkv, attn_v, attn_kv_b) in other types: {size} (scheme {other.spelling})"]
 
 
 def _quantized(dtype: DType, why: str, ne0: int, params: int, before: bool = False) -> tuple[_Cell, bool]:

@@ -244,11 +244,10 @@ def _ggml_type(type_name: str) -> DType | None:
 
 
 def _needs_imatrix(target: str) -> bool:
-    """Does llama-quantize make this file type only with an importance matrix (IQ2_XXS, IQ1_S …)?"""
+    """Is this file type made with an importance matrix: one llama-quantize needs it for (IQ2_XXS, IQ1_S …),
+    or one spelled so (q4_0_imatrix)?"""
     found = quant_schemes.lookup(target)
-    if not isinstance(found, quant_schemes.FileType):
-        return False
-    return found.imatrix if found.imatrix is not None else found.needs_imatrix
+    return isinstance(found, quant_schemes.FileType) and found.uses_imatrix
 
 
 def _type_notes(rows: Sequence[ErrorRow], imatrix: bool) -> tuple[str, ...]:
