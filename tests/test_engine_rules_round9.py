@@ -491,6 +491,9 @@ def test_size_takes_the_awq_dequantize_peak_on_a_gpu_without_marlin():
 
     assert "AWQ dequantized weight" in forward("t4") and "AWQ dequantized weight" in forward("v100-32g")
     assert "AWQ dequantized weight" not in forward("a10")
+    # the group-size and symmetric spellings of int4 are 4-bit AWQ / GPTQ too
+    grouped = size("qwen2.5-7b", weights="int4_g32_sym", runtime="vllm", gpu="t4", context=4096).to_json()
+    assert any("AWQ dequantized weight" in line for line in grouped["explain"])
 
 
 def test_a_logs_build_is_its_stated_version_or_its_build_line():

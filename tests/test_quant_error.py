@@ -125,6 +125,29 @@ def test_int8_and_int4_grids():
     y4 = qf.int4_groups(x4)
     assert y4.shape == x4.shape
     assert len(np.unique(y4[0, :128])) <= 16 and len(np.unique(y4[0, 256:])) <= 16
+    assert np.array_equal(qf.int4_groups(x4, group=128), y4)
+
+
+def test_int4_variants_round_trip_on_their_own_grid():
+    """``I4/g32`` groups of 32; ``/sym``: absmax / 7.5 a step, the 16 values −8..7 times it, no zero point
+    (compressed-tensors' symmetric int4), so a group's values are symmetric about 0."""
+    x = np.random.default_rng(7).standard_normal((3, 96)).astype(np.float32)
+    for label, group, sym in (("I4/g32", 32, False), ("I4/g64/sym", 64, True), ("I4/g128/sym", 128, True)):
+        round_trip = qf.quantizer(label)
+        assert round_trip is not None
+        y = round_trip(x)
+        assert np.array_equal(y, qf.int4_groups(x, group=group, symmetric=sym))
+    y = qf.int4_groups(x, group=32, symmetric=True)
+    for row, back in zip(x, y, strict=True):
+        for g in range(3):
+            vals, orig = back[32 * g: 32 * (g + 1)], row[32 * g: 32 * (g + 1)]
+            step = qf.fp16_round(np.abs(orig).max() / np.float32(7.5))
+            levels = np.rint(vals / step)
+            assert np.array_equal(levels * step, vals) and levels.min() >= -8 and levels.max() <= 7
+    # groups of 32 follow the weights more closely than groups of 128
+    err = {g: np.abs(qf.int4_groups(x, group=g) - x).mean() for g in (32, 128)}
+    assert err[32] < err[128]
+    assert qf.quantizer("I4/g48/sym") is not None and qf.quantizer("I4/x") is None
 
 
 # --- sizes, sampling, budget --------------------------------------------------------------------------

@@ -159,8 +159,22 @@ def test_awq_bytes_and_the_int4_plain_scheme(out, k, group):
     inn = group * k
     expect = 4 * inn * out // 8 + 4 * (inn // group) * out // 8 + 2 * (inn // group) * out
     assert stored_bytes({"quant_method": "awq", "bits": 4, "group_size": group}, out, inn) == expect
+    assert expect == qs.int4_scheme(group, symmetric=False).matrix_bytes(1, out, inn)
     if group == qs.INT4_GROUP:
         assert expect == qs.PLAIN_SCHEMES["int4"].matrix_bytes(1, out, inn)
+
+
+@settings(max_examples=60, deadline=None)
+@given(out=dims, inn=dims, group=st.sampled_from(qs.INT4_GROUPS),
+       dtype=st.sampled_from([DType.F16, DType.BF16]))
+def test_compressed_tensors_symmetric_int4_and_the_int4_sym_plain_scheme(out, inn, group, dtype):
+    """``int4_g<N>_sym`` prices what llm-compressor's symmetric W4A16 stores for one Linear: weight_packed,
+    a 16-bit weight_scale per group, weight_shape, no zero points."""
+    qc = {"quant_method": "compressed-tensors", "format": "pack-quantized",
+          "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
+              "num_bits": 4, "type": "int", "symmetric": True, "strategy": "group", "group_size": group}}}}
+    plain = qs.int4_scheme(group, symmetric=True).matrix_bytes(1, out, inn)
+    assert stored_bytes(qc, out, inn, dtype=dtype) == plain
 
 
 @settings(max_examples=60, deadline=None)

@@ -263,6 +263,34 @@ def test_before_2026_03_spellings():
     assert "<file type>_before_2026_03" in qs.known_schemes()
 
 
+def test_int4_group_and_symmetric_spellings():
+    """int4 (and its aliases) take a group size and ``_sym``; one object per variant; int4_g128 is int4."""
+    assert qs.lookup("int4_g128") is qs.lookup("awq") is qs.PLAIN_SCHEMES["int4"]
+    for name, (group, sym) in {"int4_g32": (32, False), "W4A16-g32-sym": (32, True), "gptq_g64": (64, False),
+                               "int4_sym": (128, True), "i4_g256_sym": (256, True)}.items():
+        found = qs.lookup(name)
+        assert found is qs.int4_scheme(group, sym) and qs.is_int4(found), name
+        assert found.label == f"I4/g{group}" + ("/sym" if sym else "")
+    assert qs.lookup("int4_g48") is None and qs.lookup("int8_g32") is None and qs.lookup("q4_k_m_sym") is None
+    assert not qs.is_int4(qs.lookup("int8")) and not qs.is_int4(qs.lookup("q4_0"))
+    assert "int4_g{32,64,128,256}[_sym]" in qs.known_schemes()
+
+
+def test_int4_variants_price_the_same_matrices_at_their_own_layout():
+    """Smaller groups cost more scales; dropping the zero points saves half a byte a group a row; only the
+    matrices int4 quantizes change."""
+    m = gguf_model(hidden=256, kv=64, ffn=512)
+    base = reprice(m, "int4")
+    priced = {name: reprice(m, name) for name in ("int4_g32", "int4_g32_sym", "int4_sym", "int4_g256")}
+    assert (priced["int4_g32"].total_bytes > priced["int4_g32_sym"].total_bytes > base.total_bytes
+            > priced["int4_sym"].total_bytes > priced["int4_g256"].total_bytes - 1)
+    for name, r in priced.items():
+        quantized = {t.name for t in r.rows if t.type.startswith("I4/")}
+        assert quantized == {t.name for t in base.rows if t.type == "I4/g128"}, name
+        assert {t.type for t in r.rows if t.name in quantized} == {qs.lookup(name).label}
+    assert_totals_match_rows(m, "int4_g32_sym")
+
+
 def test_tied_embedding_is_quantized_as_the_output():
     r = reprice(gguf_model(head=False), "q4_k_m")
     assert types(r, "token_embd.weight") == ["Q6_K"]

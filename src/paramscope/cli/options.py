@@ -72,7 +72,9 @@ def add_memory_options(p: argparse.ArgumentParser) -> None:
                    help="encoder-decoders (T5, BART): encoder input tokens per sequence (default: the "
                         "context; Whisper's is fixed at 1500 frames)")
     p.add_argument("--weights", metavar="TYPE", help="re-price the weights: fp32, bf16, fp16, fp8, int8, "
-                                                     "int4, nf4, or a ggml type / llama.cpp file type "
+                                                     "int4 (int4_g32, int4_g32_sym …: group size, no "
+                                                     "zero points), nf4, or a ggml type / llama.cpp "
+                                                     "file type "
                                                      "(q8_0, q4_k_m, iq3_xxs, …; add _imatrix for a file "
                                                      "made with an importance matrix, _before_2026_03 for "
                                                      "llama-quantize's earlier rules)")

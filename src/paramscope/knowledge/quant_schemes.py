@@ -442,14 +442,30 @@ def _int8(m: int, r: int, c: int) -> int:
 
 
 INT4_GROUP = 128
+# The group sizes a 4-bit scheme may name (``int4_g32``): what AWQ, GPTQ, AutoRound and llm-compressor
+# checkpoints use (Google's Gemma 4 QAT W4A16 and cyankiwi's AWQ repacks: 32; many GPTQ files: 64)
+INT4_GROUPS = (32, 64, 128, 256)
+# compressed-tensors' pack-quantized layout stores each matrix's logical shape as int64 [out, in]
+WEIGHT_SHAPE_BYTES = 16
 
 
-def _int4(m: int, r: int, c: int) -> int:
-    # AutoAWQ GEMM layout, per matrix (rows = out features, cols = in features):
-    # qweight (in, out/8) int32, qzeros (in/128, out/8) int32 of 4-bit zeros, scales (in/128, out) fp16
-    groups = ceil(c / INT4_GROUP)
-    packs = ceil(r / 8)
-    return m * (c * packs * 4 + groups * packs * 4 + groups * r * 2)
+def _int4_bytes(group: int, symmetric: bool) -> MatrixBytes:
+    def matrix_bytes(m: int, r: int, c: int) -> int:
+        groups = ceil(c / group)
+        if symmetric:
+            # compressed-tensors pack-quantized, symmetric (llm-compressor's W4A16): weight_packed
+            # (out, in/8) int32, weight_scale (out, in/group) 16-bit, weight_shape; no zero points (vLLM's
+            # CompressedTensorsWNA16 and Marlin hold the same)
+            return m * (r * ceil(c / 8) * 4 + groups * r * 2 + WEIGHT_SHAPE_BYTES)
+        # AutoAWQ GEMM layout, per matrix (rows = out features, cols = in features):
+        # qweight (in, out/8) int32, qzeros (in/group, out/8) int32 of 4-bit zeros, scales (in/group, out)
+        # fp16
+        packs = ceil(r / 8)
+        return m * (c * packs * 4 + groups * packs * 4 + groups * r * 2)
+    return matrix_bytes
+
+
+_int4 = _int4_bytes(INT4_GROUP, symmetric=False)
 
 
 NF4_BLOCK, NF4_NESTED_BLOCK = 64, 256
@@ -537,8 +553,11 @@ def normalize(name: str) -> str:
 
 def lookup(name: str) -> Scheme | None:
     """The scheme a name means, by any accepted spelling ("Q4_K_M", "q4-k-m", "fp16", "q6_k_pure",
-    "q4_k_m_before_2026_03")."""
+    "q4_k_m_before_2026_03", "int4_g32_sym")."""
     key = normalize(name)
+    if (four := INT4_NAME.fullmatch(key)) and (four[1] or four[2]):
+        group = int(four[1] or INT4_GROUP)
+        return int4_scheme(group, bool(four[2])) if group in INT4_GROUPS else None
     key = FILE_TYPE_ALIASES.get(key, key)
     if key in FILE_TYPES:
         return FILE_TYPES[key]
@@ -560,6 +579,29 @@ def lookup(name: str) -> Scheme | None:
 
 
 _PLAIN_INDEX = {normalize(n): s for s in PLAIN_SCHEMES.values() for n in (s.name, *s.aliases)}
+# int4 (or an alias) with a group size and/or ``_sym``: "int4_g32", "w4a16_g32_sym", "awq_g64"
+INT4_NAME = re.compile(r"(?:INT4|I4|AWQ|GPTQ|W4A16)(?:_G(\d+))?(_SYM)?")
+_INT4_VARIANTS: dict[tuple[int, bool], PlainScheme] = {(INT4_GROUP, False): PLAIN_SCHEMES["int4"]}
+
+
+def int4_scheme(group: int, symmetric: bool) -> PlainScheme:
+    """The 4-bit scheme with ``group`` inputs a scale, with zero points (AWQ's layout) or without
+    (``symmetric``: compressed-tensors'); one object per variant, so schemes compare by identity."""
+    key = (group, symmetric)
+    if key not in _INT4_VARIANTS:
+        name = f"int4_g{group}" + ("_sym" if symmetric else "")
+        label = f"I4/g{group}" + ("/sym" if symmetric else "")
+        what = ("no zero point (symmetric; compressed-tensors' pack-quantized layout)" if symmetric
+                else "a 4-bit zero (AWQ's layout)")
+        _INT4_VARIANTS[key] = PlainScheme(name, label, f"linear weights in 4 bits with an fp16 scale per "
+                                          f"{group} inputs per output and {what}",
+                                          matrix_bytes=_int4_bytes(group, symmetric))
+    return _INT4_VARIANTS[key]
+
+
+def is_int4(scheme: Scheme | None) -> bool:
+    """Any 4-bit integer plain scheme (``int4`` and its group / symmetric variants)."""
+    return isinstance(scheme, PlainScheme) and scheme in _INT4_VARIANTS.values()
 
 
 def known_schemes() -> list[str]:
@@ -568,4 +610,5 @@ def known_schemes() -> list[str]:
              + [k.lower() for k in FILE_TYPE_ALIASES] + [k.lower() for k in PURE_ONLY])
     # NVFP4 is a file type and a pure type
     return [*dict.fromkeys(names), "<ggml type>_pure", f"<file type>{IMATRIX.lower()}",
-            f"<file type>{BEFORE_2026_03.lower()}"]
+            f"<file type>{BEFORE_2026_03.lower()}",
+            "int4_g{" + ",".join(map(str, INT4_GROUPS)) + "}[_sym]"]

@@ -11,14 +11,17 @@ runtime would compute back from the quantized form (fake quantization), same sha
   ``IRREPRODUCIBLE`` lists the ggml types that have no quantizer here, and why.
 - Plain schemes (knowledge/quant_schemes.py labels): ``I8/row`` symmetric int8 with a float32 scale per
   output row (absmax / 127); ``I4/g128`` asymmetric 4-bit per 128 inputs with an fp16 scale and a 4-bit
-  zero point (AWQ/GPTQ); ``F8_E4M3/b128`` and ``F8_E4M3/t`` fp8 e4m3 (OCP "FN": max 448, round to
+  zero point (AWQ/GPTQ; ``I4/g32`` … other group sizes, ``/sym`` symmetric without a zero point);
+  ``F8_E4M3/b128`` and ``F8_E4M3/t`` fp8 e4m3 (OCP "FN": max 448, round to
   nearest even, saturating) with a float32 scale absmax / 448 per 128 × 128 block or per matrix.
 - Casts: F32 (nothing), F16 (numpy, round to nearest even), BF16 (round to nearest even on the bits).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -76,6 +79,8 @@ def quantizer(type_name: str) -> Quantizer | None:
     own = _OWN.get(type_name)
     if own is not None:
         return own
+    if four := INT4_LABEL.fullmatch(type_name):
+        return partial(int4_groups, group=int(four[1]), symmetric=bool(four[2]))
     try:
         dtype = DType(type_name)
     except ValueError:
@@ -110,12 +115,18 @@ def int8_rows(x: np.ndarray) -> np.ndarray:
     return np.where(scale > 0, q * scale, np.float32(0)).astype(np.float32)
 
 
-def int4_groups(x: np.ndarray) -> np.ndarray:
-    """Asymmetric 4-bit per group of 128 inputs: fp16 scale (max − min) / 15, integer zero point
-    round(−min / scale) in 0..15 (AutoAWQ's min-max quantizer)."""
+def int4_groups(x: np.ndarray, group: int = INT4_GROUP, symmetric: bool = False) -> np.ndarray:
+    """4-bit per group of ``group`` inputs with an fp16 scale. Asymmetric: scale (max − min) / 15, integer
+    zero point round(−min / scale) in 0..15 (AutoAWQ's min-max quantizer). Symmetric: scale absmax / 7.5,
+    values in −8..7 (compressed-tensors calculate_qparams: max(|min|, |max|) / ((2⁴ − 1) / 2))."""
     rows, cols = x.shape
-    pad = -cols % INT4_GROUP
-    g = np.pad(x, ((0, 0), (0, pad)), mode="edge").reshape(rows, -1, INT4_GROUP)
+    pad = -cols % group
+    g = np.pad(x, ((0, 0), (0, pad)), mode="edge").reshape(rows, -1, group)
+    if symmetric:
+        scale = fp16_round(np.abs(g).max(axis=-1, keepdims=True) / np.float32(7.5))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.where(scale > 0, np.clip(np.rint(g / scale), -8, 7) * scale, g)
+        return y.reshape(rows, -1)[:, :cols].astype(np.float32)
     lo, hi = g.min(axis=-1, keepdims=True), g.max(axis=-1, keepdims=True)
     scale = fp16_round((hi - lo) / np.float32(15))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -123,6 +134,10 @@ def int4_groups(x: np.ndarray) -> np.ndarray:
         q = np.clip(np.rint(g / scale) + zero, 0, 15)
     y = np.where(scale > 0, (q - zero) * scale, g)
     return y.reshape(rows, -1)[:, :cols].astype(np.float32)
+
+
+# the labels of quant_schemes.int4_scheme's variants: "I4/g32", "I4/g128/sym"
+INT4_LABEL = re.compile(r"I4/g(\d+)(/sym)?")
 
 
 def fp8_e4m3(v: np.ndarray) -> np.ndarray:

@@ -319,9 +319,9 @@ def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
     if device is None or device.kind != "gpu" or device.vendor != "NVIDIA" or device.bf16_flops is not None:
         return False
     if req.weights is not None:
-        from paramscope.knowledge.quant_schemes import PLAIN_SCHEMES, lookup
+        from paramscope.knowledge.quant_schemes import is_int4, lookup
 
-        return lookup(req.weights) is PLAIN_SCHEMES["int4"]
+        return is_int4(lookup(req.weights))
     q = model.quantization
     return q is not None and q.method in ("awq", "gptq") and q.bits == 4
 
