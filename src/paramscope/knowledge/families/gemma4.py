@@ -244,3 +244,44 @@ def gemma4_audio_embedder(a: HfConfig, text_hidden: int, t: TensorList, p: str,
                           outer: Mapping[str, Any]) -> None:
     """Gemma4MultimodalEmbedder of the audio tower: output_proj_dims → text width."""
     t.linear(p + "audio.embedding_projection", text_hidden, a.int("output_proj_dims", minimum=1))
+
+
+# --- Gemma 4 "unified" (models/gemma4_unified/modeling_gemma4_unified.py, Gemma 4 12B) ----------------
+# The same text model without per-layer embeddings or a routed block (Gemma4UnifiedTextConfig removes
+# those fields), and no vision or audio encoder: raw pixel patches and waveform frames go straight
+# through embedders into the text width (Gemma4UnifiedModel deletes vision_tower and audio_tower).
+
+# Gemma4UnifiedVisionConfig / Gemma4UnifiedAudioConfig defaults, for the fields read
+UNIFIED_VISION_DEFAULTS: Mapping[str, Any] = {
+    "patch_size": 16, "pooling_kernel_size": 3, "mm_embed_dim": 3840, "mm_posemb_size": 1120,
+    "output_proj_dims": 3840}
+UNIFIED_AUDIO_DEFAULTS: Mapping[str, Any] = {"audio_embed_dim": 640}
+
+
+def no_encoder(c: HfConfig, t: TensorList, p: str) -> None:
+    """The unified model's vision and audio "towers": none (its embedders hold every tensor)."""
+
+
+def gemma4_unified_vision_embedder(v: HfConfig, text_hidden: int, t: TensorList, p: str,
+                                   outer: Mapping[str, Any]) -> None:
+    """Gemma4UnifiedVisionEmbedder (``p`` is ``model.embed_``): LayerNorm over a merged patch's
+    (patch_size · pooling_kernel_size)² · 3 pixels, a biased Dense to mm_embed_dim, LayerNorm, a factorized
+    (mm_posemb_size, 2, mm_embed_dim) position table, LayerNorm, then the multimodal embedder's unscaled
+    norm and bias-free projection from output_proj_dims to the text width."""
+    merged = v.int("patch_size", minimum=1) * v.int("pooling_kernel_size", minimum=1)
+    pixels, width = 3 * merged * merged, v.int("mm_embed_dim", minimum=1)
+    e = p + "vision."
+    t.norm(e + "patch_ln1", pixels, bias=True)
+    t.linear(e + "patch_dense", width, pixels, bias=True)
+    t.norm(e + "patch_ln2", width, bias=True)
+    t.add(e + "pos_embedding", v.int("mm_posemb_size", minimum=1), 2, width)
+    t.norm(e + "pos_norm", width, bias=True)
+    t.linear(e + "multimodal_embedder.embedding_projection", text_hidden,
+             v.int("output_proj_dims", minimum=1))
+
+
+def gemma4_unified_audio_embedder(a: HfConfig, text_hidden: int, t: TensorList, p: str,
+                                  outer: Mapping[str, Any]) -> None:
+    """Gemma4UnifiedMultimodalEmbedder of the audio frames: audio_embed_dim samples a frame → text width."""
+    t.linear(p + "audio.embedding_projection", text_hidden, a.int("audio_embed_dim", minimum=1))
+

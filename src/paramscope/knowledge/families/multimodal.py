@@ -19,13 +19,18 @@ from paramscope.knowledge.families.gemma3n import (
     mobilenetv5_tower,
 )
 from paramscope.knowledge.families.gemma4 import AUDIO_DEFAULTS as GEMMA4_AUDIO
-from paramscope.knowledge.families.gemma4 import VISION_DEFAULTS as GEMMA4_VISION
 from paramscope.knowledge.families.gemma4 import (
+    UNIFIED_AUDIO_DEFAULTS,
+    UNIFIED_VISION_DEFAULTS,
     gemma4_audio_embedder,
     gemma4_audio_tower,
+    gemma4_unified_audio_embedder,
+    gemma4_unified_vision_embedder,
     gemma4_vision_embedder,
     gemma4_vision_tower,
+    no_encoder,
 )
+from paramscope.knowledge.families.gemma4 import VISION_DEFAULTS as GEMMA4_VISION
 from paramscope.knowledge.families.granite_speech import (
     ENCODER_DEFAULTS,
     granite_speech_encoder,
@@ -557,6 +562,7 @@ VISION_TOWERS: dict[str, Tower] = {
     "internvl_vision": Tower(_INTERNVL_VISION, internvl_tower, bare=True),
     "glm4v_vision": Tower(_GLM4V_VISION, glm4v_tower, _QWEN_VISION_NAMES),
     "gemma4_vision": Tower(GEMMA4_VISION, gemma4_vision_tower),
+    "gemma4_unified_vision": Tower(UNIFIED_VISION_DEFAULTS, no_encoder),
 }
 # older checkpoints name the vision config by the wrapper's model_type (the configs rename it the same way)
 VISION_ALIASES = {"glm4v": "glm4v_vision", "qwen2_vl": "qwen2_vl_vision", "qwen2_5_vl": "qwen2_5_vl_vision",
@@ -717,6 +723,15 @@ COMPOSITES: dict[str, Composite] = {
                         describes=("Gemma4ForConditionalGeneration",),
                         audio=Tower(GEMMA4_AUDIO, gemma4_audio_tower), audio_prefix="model.audio_tower.",
                         optional_towers=True, audio_projector=gemma4_audio_embedder),
+    # Gemma4UnifiedConfig (Gemma 4 12B): the unified text model and, where their sections are given, the
+    # encoder-free vision and audio embedders (model.embed_vision / model.embed_audio); tied head
+    "gemma4_unified": Composite("gemma4_unified", "models/gemma4_unified/modeling_gemma4_unified.py",
+                                "gemma4_unified_text", "gemma4_unified_vision",
+                                gemma4_unified_vision_embedder, text_prefix="model.language_model.",
+                                head_prefix="", vision_prefix="", projector_prefix="model.embed_",
+                                tie_default=True, describes=("Gemma4UnifiedForConditionalGeneration",),
+                                audio=Tower(UNIFIED_AUDIO_DEFAULTS, no_encoder), optional_towers=True,
+                                audio_projector=gemma4_unified_audio_embedder),
     "paligemma": Composite("paligemma", "models/paligemma/modeling_paligemma.py", "gemma",
                            "siglip_vision_model", paligemma_projector,
                            describes=("PaliGemmaForConditionalGeneration",),

@@ -591,6 +591,16 @@ TEXT_ROWS: tuple[Family, ...] = (
            norms=(*_ON, "pre_feedforward_layernorm", "post_feedforward_layernorm"),
            qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", sliding="gemma4",
            kv_shared="num_kv_shared_layers", moe="gemma4"),
+    # Gemma 4 12B's text model (Gemma4UnifiedTextConfig): Gemma 4's without per-layer embeddings or a
+    # routed block (the config class removes those fields), a 1024-token window, 262,144 positions
+    Family("gemma4_unified_text", "models/gemma4_unified/modeling_gemma4_unified.py", layout="gemma4_text",
+           architectures=("Gemma4UnifiedForCausalLM",),
+           defaults=_d(262144, 2304, 9216, 30, 8, 4, 262144, True, head_dim=256, sliding_window=1024,
+                       hidden_size_per_layer_input=0, num_kv_shared_layers=0, attention_k_eq_v=False,
+                       use_double_wide_mlp=False, enable_moe_block=False),
+           norms=(*_ON, "pre_feedforward_layernorm", "post_feedforward_layernorm"),
+           qkv_bias="attention_bias", o_bias="attention_bias", qk_norm="head", sliding="gemma4",
+           kv_shared="num_kv_shared_layers", moe="gemma4"),
     # BLT, the Byte Latent Transformer (blt.py: local encoder, global transformer, local decoder, hash
     # embeddings, entropy patcher, each stack from its own section); its numbers are the global
     # transformer's, which runs over patches
