@@ -28,6 +28,9 @@ LONGROPE = "LongRoPE's rope_factors_long and rope_factors_short, which the conve
 
 # record: (printed − priced, per type; why)
 EXPLAINED: dict[str, tuple[dict[str, int], str]] = {
+    "r56l-gemma4-e2b-qat-q4-0-cuda-gtx1650ti-maxq-8192-np1-fa": (
+        {"f16": 1}, "Google's own QAT Q4_0 GGUF of Gemma 4 E2B: 541 tensors printed, 540 in paramscope's "
+                    "listing of the converter's file; the one F16 tensor more is not named in the excerpt"),
     "qwen35-9b-q4ks-metal-m4pro-b8999-262k-q8kv": (
         {"q4_k": -72, "q5_k": 24, "q8_0": 48},
         "Unsloth's own Q4_K_S of Qwen3.5: 48 q8_0 (the linear layers' ssm_alpha and ssm_beta) and every "
