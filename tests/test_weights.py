@@ -272,6 +272,11 @@ def test_int4_group_and_symmetric_spellings():
         assert found is qs.int4_scheme(group, sym) and qs.is_int4(found), name
         assert found.label == f"I4/g{group}" + ("/sym" if sym else "")
     assert qs.lookup("int4_g48") is None and qs.lookup("int8_g32") is None and qs.lookup("q4_k_m_sym") is None
+    # AutoAWQ and GPTQ files keep zero points even when symmetric: no "_sym" for those names
+    assert qs.lookup("awq_sym") is None and qs.lookup("gptq_g64_sym") is None
+    assert qs.lookup("gptq_g64") is qs.int4_scheme(64, False) and qs.lookup("int4_g032") is None
+    assert qs.is_int4(qs.lookup("int4_g32"), symmetric=False) and not qs.is_int4(qs.lookup("int4_sym"),
+                                                                                  symmetric=False)
     assert not qs.is_int4(qs.lookup("int8")) and not qs.is_int4(qs.lookup("q4_0"))
     assert "int4_g{32,64,128,256}[_sym]" in qs.known_schemes()
 

@@ -555,8 +555,8 @@ def lookup(name: str) -> Scheme | None:
     """The scheme a name means, by any accepted spelling ("Q4_K_M", "q4-k-m", "fp16", "q6_k_pure",
     "q4_k_m_before_2026_03", "int4_g32_sym")."""
     key = normalize(name)
-    if (four := INT4_NAME.fullmatch(key)) and (four[1] or four[2]):
-        group = int(four[1] or INT4_GROUP)
+    if (four := INT4_NAME.fullmatch(key)) and (four[1] or four[2] or four[3]):
+        group = int(four[1] or four[3] or INT4_GROUP)
         return int4_scheme(group, bool(four[2])) if group in INT4_GROUPS else None
     key = FILE_TYPE_ALIASES.get(key, key)
     if key in FILE_TYPES:
@@ -579,8 +579,10 @@ def lookup(name: str) -> Scheme | None:
 
 
 _PLAIN_INDEX = {normalize(n): s for s in PLAIN_SCHEMES.values() for n in (s.name, *s.aliases)}
-# int4 (or an alias) with a group size and/or ``_sym``: "int4_g32", "w4a16_g32_sym", "awq_g64"
-INT4_NAME = re.compile(r"(?:INT4|I4|AWQ|GPTQ|W4A16)(?:_G(\d+))?(_SYM)?")
+# int4 (or an alias) with a group size, and ``_sym``: "int4_g32", "w4a16_g32_sym", "awq_g64". Not
+# "awq_sym" or "gptq_sym": AutoAWQ and GPTQ files store zero points even for a symmetric quantization, so
+# only the compressed-tensors names (int4, i4, w4a16) take the layout without them
+INT4_NAME = re.compile(r"(?:(?:INT4|I4|W4A16)(?:_G([1-9]\d*))?(_SYM)?|(?:AWQ|GPTQ)(?:_G([1-9]\d*))?)")
 _INT4_VARIANTS: dict[tuple[int, bool], PlainScheme] = {(INT4_GROUP, False): PLAIN_SCHEMES["int4"]}
 
 
@@ -599,9 +601,11 @@ def int4_scheme(group: int, symmetric: bool) -> PlainScheme:
     return _INT4_VARIANTS[key]
 
 
-def is_int4(scheme: Scheme | None) -> bool:
-    """Any 4-bit integer plain scheme (``int4`` and its group / symmetric variants)."""
-    return isinstance(scheme, PlainScheme) and scheme in _INT4_VARIANTS.values()
+def is_int4(scheme: Scheme | None, *, symmetric: bool | None = None) -> bool:
+    """Any 4-bit integer plain scheme (``int4`` and its group / symmetric variants); with ``symmetric``,
+    only those with (False: AWQ's zero points) or without (True) zero points."""
+    return isinstance(scheme, PlainScheme) and any(
+        v is scheme and (symmetric is None or sym == symmetric) for (_, sym), v in _INT4_VARIANTS.items())
 
 
 def known_schemes() -> list[str]:

@@ -256,6 +256,8 @@ UNIFIED_VISION_DEFAULTS: Mapping[str, Any] = {
     "patch_size": 16, "pooling_kernel_size": 3, "mm_embed_dim": 3840, "mm_posemb_size": 1120,
     "output_proj_dims": 3840}
 UNIFIED_AUDIO_DEFAULTS: Mapping[str, Any] = {"audio_embed_dim": 640}
+# the names of that one width: the field first, then the setters (a Hub config gives all four, equal)
+UNIFIED_AUDIO_WIDTH_NAMES = ("audio_embed_dim", "output_proj_dims", "audio_samples_per_token", "hidden_size")
 
 
 def no_encoder(c: HfConfig, t: TensorList, p: str) -> None:
@@ -282,6 +284,10 @@ def gemma4_unified_vision_embedder(v: HfConfig, text_hidden: int, t: TensorList,
 
 def gemma4_unified_audio_embedder(a: HfConfig, text_hidden: int, t: TensorList, p: str,
                                   outer: Mapping[str, Any]) -> None:
-    """Gemma4UnifiedMultimodalEmbedder of the audio frames: audio_embed_dim samples a frame → text width."""
-    t.linear(p + "audio.embedding_projection", text_hidden, a.int("audio_embed_dim", minimum=1))
+    """Gemma4UnifiedMultimodalEmbedder of the audio frames: audio_embed_dim samples a frame → text width
+    (Gemma4UnifiedAudioConfig's hidden_size, output_proj_dims and audio_samples_per_token are setters of
+    audio_embed_dim: a config that names only one of them sets it)."""
+    width = next((a.int(k, minimum=1) for k in UNIFIED_AUDIO_WIDTH_NAMES if k in a.raw),
+                 a.int("audio_embed_dim", minimum=1))
+    t.linear(p + "audio.embedding_projection", text_hidden, width)
 

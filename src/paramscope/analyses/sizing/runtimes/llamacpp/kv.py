@@ -47,6 +47,8 @@ SWA_ARCHS = frozenset({"gemma2", "gemma3", "gemma3n", "gemma4", "gemma-embedding
 SWA_FAMILY_ARCHS = {
     "gemma2": "gemma2", "gemma3_text": "gemma3", "gemma3": "gemma3", "gemma3n_text": "gemma3n",
     "gemma3n": "gemma3n", "gemma4_text": "gemma4", "gemma4": "gemma4", "cohere2": "cohere2",
+    # Gemma 4 12B: convert_hf_to_gguf registers Gemma4UnifiedForConditionalGeneration as a Gemma4Model
+    "gemma4_unified_text": "gemma4", "gemma4_unified": "gemma4",
     "cohere2_moe": "cohere2moe", "gpt_oss": "gpt-oss", "llama4_text": "llama4", "llama4": "llama4",
     "exaone4": "exaone4", "exaone_moe": "exaone-moe", "olmo3": "olmo2", "olmo2": "olmo2", "afmoe": "afmoe",
     "smallthinker": "smallthinker", "plamo3": "plamo3"}

@@ -311,17 +311,19 @@ def has_vision_encoder(model: Model) -> bool:
 
 
 def int4_without_marlin(model: Model, req: MemoryRequest) -> bool:
-    """A 4-bit AWQ / GPTQ model (stored so, or re-priced with ``--weights int4``) on an NVIDIA GPU before
-    Ampere, where Marlin cannot run (capability 8.0 and later): vLLM's AWQ kernel (and GPTQ's exllama path)
-    dequantize the weight for a large batch (``awq_dequantize_peak``). The device table has no capability;
-    an NVIDIA GPU without a bf16 rate (V100, T4, Turing and Pascal cards) is pre-Ampere."""
+    """A 4-bit AWQ / GPTQ model (stored so, or re-priced with ``--weights int4`` or another variant with
+    zero points) on an NVIDIA GPU before Ampere, where Marlin cannot run (capability 8.0 and later): vLLM's
+    AWQ kernel (and GPTQ's exllama path) dequantize the weight for a large batch (``awq_dequantize_peak``).
+    The symmetric variants (``int4_sym``) are compressed-tensors' layout, which a stored compressed-tensors
+    model is not charged for either. The device table has no capability; an NVIDIA GPU without a bf16 rate
+    (V100, T4, Turing and Pascal cards) is pre-Ampere."""
     device = req.device
     if device is None or device.kind != "gpu" or device.vendor != "NVIDIA" or device.bf16_flops is not None:
         return False
     if req.weights is not None:
         from paramscope.knowledge.quant_schemes import is_int4, lookup
 
-        return is_int4(lookup(req.weights))
+        return is_int4(lookup(req.weights), symmetric=False)
     q = model.quantization
     return q is not None and q.method in ("awq", "gptq") and q.bits == 4
 
