@@ -819,3 +819,41 @@ def test_fallback_keeps_the_indexer_layers_transformers_names() -> None:
     kinds = a.extra.get("indexer_types")
     assert a.is_mla and isinstance(kinds, tuple) and len(kinds) == a.n_layers
     assert 0 < indexer_layers(a) == sum(k == "full" for k in kinds) < a.n_layers
+
+
+# -- session 32's decoder rows on configs other than their defaults ----------------------------------------
+@pytest.mark.parametrize("cfg", [
+    {"model_type": "jais2", "num_hidden_layers": 3, "attention_bias": False, "mlp_bias": False,
+     "tie_word_embeddings": True, "num_key_value_heads": 2},
+    {"model_type": "sarvam_moe", "num_hidden_layers": 4, "first_k_dense_replace": 2, "num_experts": 8,
+     "num_shared_experts": 2, "use_qkv_bias": True, "use_qk_norm": False, "tie_word_embeddings": True},
+    {"model_type": "sarvam_moe", "num_hidden_layers": 3, "first_k_dense_replace": 0, "n_routed_experts": 4,
+     "n_shared_experts": 2, "attention_bias": True},
+    {"model_type": "hy_v3", "num_hidden_layers": 4, "num_experts": 4, "num_shared_experts": 2,
+     "attention_bias": True, "mlp_bias": True, "tie_word_embeddings": True},
+    {"model_type": "hy_v3", "num_hidden_layers": 4, "num_local_experts": 3,
+     "mlp_layer_types": ["dense", "dense", "sparse", "dense"]},
+    {"model_type": "laguna", "num_hidden_layers": 4, "num_experts": 4, "gating": "full",
+     "attention_bias": True, "num_attention_heads_per_layer": [48, 64, 32, 48], "tie_word_embeddings": True,
+     "layer_types": ["full_attention", "sliding_attention", "sliding_attention", "full_attention"],
+     "mlp_layer_types": ["dense", "sparse", "dense", "sparse"]},
+    {"model_type": "laguna", "num_hidden_layers": 2, "num_experts": 2, "gating": "per-head"},
+    {"model_type": "lfm3", "num_hidden_layers": 6, "use_sandwich_norm": False, "use_attention_gate": False,
+     "conv_bias": True, "attention_bias": True, "tie_word_embeddings": False},
+    {"model_type": "lfm3", "num_hidden_layers": 3,
+     "layer_types": ["sliding_attention", "conv", "full_attention"]},
+], ids=["jais2-no-bias-tied", "sarvam_moe-aliases", "sarvam_moe-all-moe", "hy_v3-biases-tied",
+        "hy_v3-mlp_layer_types", "laguna-heads-per-layer", "laguna-per-head-gate", "lfm3-no-sandwich",
+        "lfm3-layer_types"])
+def test_session32_row_variants_equal_transformers(cfg: dict[str, Any]) -> None:
+    _assert_equal(cfg, f"variant {cfg['model_type']}")
+
+
+def test_lfm3_caches_its_attention_layers_and_keeps_state_for_its_convolutions() -> None:
+    # Lfm3Config's default layer_types: full at i % 4 == 2, sliding at i % 4 == 0 from layer 4, conv elsewhere
+    kv = kv_cache_for_context(arch_config_from_hf({"model_type": "lfm3"}), 8192)
+    full, sliding, linear = kv.part("full"), kv.part("sliding"), kv.part("linear")
+    assert (full.layers, sliding.layers, linear.layers) == (6, 5, 13)
+    assert full.k_width == full.v_width == 4 * 128
+    assert full.total_bytes == 6 * 8192 * (512 + 512) * 2
+    assert sliding.cells == 256  # the window, not the context

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from paramscope.knowledge.families.dims import Dims
+from paramscope.knowledge.families.dims import GATE_RULES, Dims
 from paramscope.knowledge.families.tensors import TensorList
 from paramscope.model.dtypes import DType
+from paramscope.records import replace
 
 # The Llama spelling of every piece; a row's ``names`` overrides some. "base" prefixes the body (a
 # multimodal wrapper replaces it), "head" is the LM head outside it; "" = the family has no such piece.
@@ -26,7 +27,7 @@ NAMES: dict[str, str] = {
     "attn": "self_attn.", "q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "qkv": "qkv_proj",
     "q_norm": "q_norm", "k_norm": "k_norm",
     "mlp": "mlp.", "gate": "gate_proj", "up": "up_proj", "down": "down_proj", "gate_up": "gate_up_proj",
-    "mixer": "mixer.", "rotary_buffer": "",
+    "mixer": "mixer.", "rotary_buffer": "", "g": "g_proj",
 }
 
 
@@ -279,6 +280,30 @@ def _afmoe(d: Dims, t: TensorList, p: str) -> None:
     gated_ffn(t, p + "shared_experts.", d.hidden, d.shared_ffn)
 
 
+def _hy_v3(d: Dims, t: TensorList, p: str) -> None:
+    """HYV3MoE as checkpointed (transformers' conversion mapping renames these on load): router.gate
+    (float32, _keep_in_fp32_modules_strict), the float32 expert_bias buffer (persistent), experts.N.*,
+    and the shared MLP (shared_mlp, moe_intermediate_size × num_shared_experts wide)."""
+    p += "mlp."
+    t.add(p + "router.gate.weight", d.n_experts, d.hidden, dtype=DType.F32)
+    t.add(p + "expert_bias", d.n_experts, dtype=DType.F32)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+    gated_ffn(t, p + "shared_mlp.", d.hidden, d.shared_ffn, d.mlp_bias)
+
+
+def _laguna(d: Dims, t: TensorList, p: str) -> None:
+    """LagunaSparseMoeBlock as checkpointed (transformers' conversion mapping renames on load): gate,
+    experts.N.*, the router's e_score_correction_bias stored beside the experts, and shared_expert (built
+    even when shared_expert_intermediate_size is 0)."""
+    p += "mlp."
+    t.linear(p + "gate", d.n_experts, d.hidden)
+    for e in range(d.n_experts):
+        gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
+    t.add(p + "experts.e_score_correction_bias", d.n_experts)
+    gated_ffn(t, p + "shared_expert.", d.hidden, d.shared_ffn)
+
+
 def _lfm2_moe(d: Dims, t: TensorList, p: str) -> None:
     """Lfm2MoeSparseMoeBlock as checkpointed (experts one by one, Mixtral's w1 gate, w3 up, w2 down):
     feed_forward.gate, the float32 expert_bias buffer (persistent, so stored), experts.N.w1/w3/w2."""
@@ -329,7 +354,7 @@ def _hunyuan(d: Dims, t: TensorList, p: str) -> None:
     for e in range(d.n_experts):
         gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
     if d.shared_ffn:
-        gated_ffn(t, p + "shared_mlp.", d.hidden, d.shared_ffn)
+        gated_ffn(t, p + "shared_mlp.", d.hidden, d.shared_ffn, d.mlp_bias)
 
 
 def _llama4(d: Dims, t: TensorList, p: str) -> None:
@@ -381,6 +406,7 @@ MOE_BLOCKS: dict[str, Callable[[Dims, TensorList, str], None]] = {
     "minimax_m2": _minimax_m2, "fused_qwen": _fused_experts, "fused_glm": _fused_experts,
     "exaone": _exaone, "granite_fused": _granite_fused, "dbrx": _dbrx, "hunyuan": _hunyuan,
     "llama4": _llama4, "afmoe": _afmoe, "aria": _aria, "nemotron_h": _nemotron_h, "lfm2_moe": _lfm2_moe,
+    "hy_v3": _hy_v3, "laguna": _laguna,
 }
 
 
@@ -401,7 +427,8 @@ def decoder_tensors(d: Dims, t: TensorList, base: str | None = None, head_prefix
         t.add(base + name(d, "rotary_buffer"), d.head_dim // 4, parameter=False)
     for i in range(d.n_layers):
         p = f"{base}{name(d, 'layers')}.{i}."
-        LAYER_BLOCKS[d.block(i)](d, t, p)
+        # Laguna: this layer's own query heads
+        LAYER_BLOCKS[d.block(i)](replace(d, n_heads=d.heads_per_layer[i]) if d.heads_per_layer else d, t, p)
         for norm in d.norms:
             t.norm(p + norm, d.hidden, d.norm_bias)
         if d.is_moe_layer(i):
@@ -426,6 +453,10 @@ def _attention_block(d: Dims, t: TensorList, p: str, indexer: bool = True) -> No
     ATTENTION[d.family.attention](d, t, p)
     if d.family.attn_gate:  # AfmoeAttention: sigmoid(gate_proj(x)) scales the attention output per head
         t.linear(p + "gate_proj", d.n_heads * d.head_dim, d.hidden)
+    if d.family.gate_rule:  # Lfm3Attention / LagunaAttention: g_proj, per head or per channel
+        width = GATE_RULES[d.family.gate_rule](d.hf, d.n_heads, d.head_dim)
+        if width:
+            t.linear(p + name(d, "g"), width, d.hidden)
     if d.family.sinks:
         t.add(p + "sinks", d.n_heads)
     if d.family.indexer and indexer:

@@ -70,6 +70,7 @@ class Dims:
     # engine that gives every layer a cache slot of its own sizes (SGLang's pool for Gemma 4)
     unshared_layer_types: tuple[str, ...] = ()
     mixer: Mixer | None = None  # the recurrent mixer of hybrid / state-space families
+    heads_per_layer: tuple[int, ...] = ()  # query heads of each layer where they differ (Laguna)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def is_moe_layer(self, i: int) -> bool:
@@ -109,6 +110,21 @@ def _v32_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
     if kinds is not None and i < len(kinds):
         return n_experts > 0 and kinds[i] == "sparse"
     return n_experts > 0 and i >= hf.int("first_k_dense_replace", 0)
+
+
+def _mlp_kind(hf: HfConfig, i: int, default: str) -> str:
+    """Layer i's entry of the config's mlp_layer_types ("dense"/"sparse"), else ``default``."""
+    kinds = hf.str_list("mlp_layer_types")
+    if kinds is None:
+        return default
+    if i >= len(kinds):
+        raise FormatError(hf.source, "mlp_layer_types has one entry per layer", found=len(kinds))
+    return kinds[i]
+
+
+def _sparse_after_first(hf: HfConfig, i: int) -> bool:
+    # HYV3Config / LagunaConfig: mlp_layer_types, by default ["dense"] + ["sparse"] * (layers − 1)
+    return _mlp_kind(hf, i, "dense" if i == 0 else "sparse") == "sparse"
 
 
 def _ernie_sparse(hf: HfConfig, i: int, n_experts: int) -> bool:
@@ -200,6 +216,15 @@ MOE_RULES: dict[str, MoeRule] = {
                                                  f * hf.int("moe_num_shared_experts", 2))),
     # Gemma4TextDecoderLayer: a routed block beside the dense MLP in every layer with enable_moe_block
     "gemma4": MoeRule(lambda hf, i, n: n > 0 and hf.flag("enable_moe_block"), _no_shared),
+    # HYV3Config.mlp_layer_types ("dense"/"sparse"; default: layer 0 dense, the rest sparse); HYV3MoE
+    # always builds one shared MLP of moe_intermediate_size × num_shared_experts and a float32 score bias
+    "hy_v3": MoeRule(lambda hf, i, n: n > 0 and _sparse_after_first(hf, i),
+                     lambda hf, f: (hf.int("num_shared_experts", 1), f * hf.int("num_shared_experts", 1)),
+                     lambda hf: True),
+    # LagunaConfig.mlp_layer_types (default: layer 0 dense, the rest sparse); LagunaSparseMoeBlock always
+    # builds a shared expert of shared_expert_intermediate_size and a learned e_score_correction_bias
+    "laguna": MoeRule(lambda hf, i, n: n > 0 and _sparse_after_first(hf, i),
+                      lambda hf, f: (1, hf.int("shared_expert_intermediate_size", 0)), lambda hf: True),
     # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
     # and JambaDecoderLayer uses the sparse block only when that number is above 1
     "jamba": MoeRule(lambda hf, i, n: n > 1 and i % hf.int("expert_layer_period", 2, minimum=1)
@@ -327,6 +352,14 @@ def _falcon_norms(hf: HfConfig) -> tuple[str, ...]:
     return ("ln_attn", "ln_mlp") if n_ln == 2 else ("input_layernorm",)
 
 
+def _lfm3_norms(hf: HfConfig) -> tuple[str, ...]:
+    # Lfm3DecoderLayer: Lfm2's operator_norm and ffn_norm, and with use_sandwich_norm a norm after each
+    # block too (nn.Identity otherwise)
+    if hf.flag("use_sandwich_norm", True):
+        return ("operator_norm", "post_operator_norm", "ffn_norm", "post_ffn_norm")
+    return ("operator_norm", "ffn_norm")
+
+
 def _stablelm_norms(hf: HfConfig) -> tuple[str, ...]:
     # StableLmDecoderLayer: no post_attention_layernorm when use_parallel_residual
     if hf.flag("use_parallel_residual"):
@@ -335,7 +368,16 @@ def _stablelm_norms(hf: HfConfig) -> tuple[str, ...]:
 
 
 NORM_RULES: dict[str, Callable[[HfConfig], tuple[str, ...]]] = {
-    "falcon": _falcon_norms, "stablelm": _stablelm_norms,
+    "falcon": _falcon_norms, "stablelm": _stablelm_norms, "lfm3": _lfm3_norms,
+}
+
+
+# -- the width of a self_attn.g_proj output gate, from (config, query heads, head_dim); 0 = none -------
+GATE_RULES: dict[str, Callable[[HfConfig, int, int], int]] = {
+    # Lfm3Attention: a sigmoid gate per head when use_attention_gate
+    "lfm3": lambda hf, heads, hd: heads if hf.flag("use_attention_gate", True) else 0,
+    # LagunaAttention: gating true or "per-head" → one value per head, anything else → per channel
+    "laguna": lambda hf, heads, hd: heads if hf.value("gating", True) in (True, "per-head") else heads * hd,
 }
 
 
@@ -439,10 +481,12 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         blocks = rule.layers(hf, n_layers)
         attention = [k for k in layer_types if k in ("full", "sliding")] or ["full"]
         # a layer that is only an MLP or MoE (NemotronH's "-" and "E") holds no cache or state: "none"
+        if rule.kinds is not None:  # LFM3: each attention layer's own kind ("full" / "sliding")
+            attention = list(rule.kinds(hf, n_layers))
         kinds = tuple(attention[min(i, len(attention) - 1)] if "attention" in b
                       else "none" if b in ("mlp", "moe") else "linear" for i, b in enumerate(blocks))
         dims.update(mixer=rule.mixer(hf, hidden), blocks=blocks, layer_types=kinds,
-                    sliding_window=window if "sliding" in kinds else 0)
+                    sliding_window=(hf.opt_int("sliding_window") or 0) if "sliding" in kinds else 0)
     if fam.cross_layers:  # MllamaTextConfig.cross_attention_layers: those layers attend to the image
         # only; their keys and values are the image's, fixed, not a per-token cache ("none")
         cross = set(hf.int_list(fam.cross_layers))
@@ -455,6 +499,12 @@ def resolve(fam: Family, raw: Mapping[str, Any], source: str,
         if shared:
             dims.update(unshared_layer_types=tuple(dims["layer_types"]))
         dims.update(layer_types=kinds, sliding_window=window if "sliding" in kinds else 0)
+    if fam.heads_per_layer and hf.value(fam.heads_per_layer) is not None:
+        per_layer = hf.int_list(fam.heads_per_layer)
+        if len(per_layer) != n_layers or min(per_layer, default=1) < 1:
+            raise FormatError(hf.source, f"{fam.heads_per_layer} has one positive entry per layer",
+                              found=len(per_layer), expected=n_layers)
+        dims.update(heads_per_layer=per_layer)
     if fam.indexer == "indexer_types":  # GlmMoeDsaConfig.indexer_types, else its freq/offset schedule
         shared_index = _shared_index_layers(hf, n_layers)
         dims.update(blocks=tuple("attention_shared_index" if s else "attention" for s in shared_index))

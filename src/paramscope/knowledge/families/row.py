@@ -33,6 +33,10 @@ class Family:
     q_gate: bool = False  # q_proj also projects a per-head output gate (Qwen3-Next): twice as wide
     never_tied: bool = False  # the class ties nothing (NemotronH's empty _tied_weights_keys): own lm_head
     attn_gate: bool = False  # a separate self_attn.gate_proj (heads·head_dim, hidden): output gate (AFMoE)
+    gate_rule: str = ""  # key of dims.GATE_RULES: a self_attn.g_proj output gate whose width the config
+    # decides (LFM3: one value per head when use_attention_gate; Laguna: per head or per channel)
+    heads_per_layer: str = ""  # config list of each layer's query heads (Laguna's
+    # num_attention_heads_per_layer): q_proj, o_proj and the gate of layer i use that many heads
     norms: tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")
     norm_rule: str = ""  # key of dims.NORM_RULES when the norms depend on the config (Falcon)
     norm_bias: bool | str = False  # LayerNorm with a bias (GPT-NeoX, Phi, StableLM)

@@ -128,6 +128,20 @@ SSM_ROWS: tuple[Family, ...] = (
            norms=("operator_norm", "ffn_norm"), qk_norm="head", ffn_rule="lfm2", mixer="lfm2"),
     # Lfm2Moe (LFM2-8B-A1B, LFM2-24B-A2B): LFM2's conv / attention layers; a dense Lfm2MoeMLP of
     # intermediate_size itself (no LFM2 2/3 adjustment) in the first num_dense_layers, a sparse block after
+    # LFM3: LFM2's short-convolution layers beside full and sliding attention layers (layer_types; by
+    # default attention full at i % 4 == 2, sliding at i % 4 == 0 from layer 4), per-head q/k norms, a g_proj
+    # gate per head (use_attention_gate), norms after the blocks too (use_sandwich_norm), and a SwiGLU of
+    # intermediate_size itself
+    Family("lfm3", "models/lfm3/modeling_lfm3.py", architectures=("Lfm3ForCausalLM",),
+           defaults={"vocab_size": 128000, "hidden_size": 2048, "intermediate_size": 7680,
+                     "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 4,
+                     "head_dim": 128, "max_position_embeddings": 128000, "tie_word_embeddings": True,
+                     "conv_bias": False, "conv_L_cache": 7, "sliding_window": 256, "use_sandwich_norm": True,
+                     "use_attention_gate": True, "attention_bias": False},
+           names={"mixer": "conv.", "o": "o_proj", "mlp": "feed_forward.", "gate": "w1", "up": "w3",
+                  "down": "w2", "final_norm": "embedding_norm"},
+           norm_rule="lfm3", qk_norm="head", qkv_bias="attention_bias", o_bias="attention_bias",
+           gate_rule="lfm3", mixer="lfm3"),
     Family("lfm2_moe", "models/lfm2_moe/modeling_lfm2_moe.py", architectures=("Lfm2MoeForCausalLM",),
            attribute_map={"tie_word_embeddings": "tie_embedding"},
            defaults={"vocab_size": 65536, "hidden_size": 2048, "intermediate_size": 7168,

@@ -495,6 +495,47 @@ TEXT_ROWS: tuple[Family, ...] = (
                        v_head_dim=256, qk_nope_head_dim=192, index_head_dim=128, index_n_heads=32),
            attribute_map={"num_experts": "n_routed_experts"}, attention="mla", indexer="indexer_types",
            qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", moe="glm_moe_dsa"),
+    # -- new decoder rows (session 32) ---------------------------------------------------------------
+    # Jais 2: Llama's attention (biases on q/k/v/o with attention_bias), LayerNorms with a bias, and
+    # Nemotron's two-matrix relu² MLP (up/down, biases with mlp_bias)
+    Family("jais2", "models/jais2/modeling_jais2.py", architectures=("Jais2ForCausalLM",),
+           defaults=_d(150272, 3328, 26624, 32, 26, None, 8192, attention_bias=True, mlp_bias=True),
+           norm_bias=True, ffn="plain", qkv_bias="attention_bias", o_bias="attention_bias",
+           mlp_bias="mlp_bias"),
+    # Sarvam-30B (sarvam_moe): transformers builds it as Glm4MoeForCausalLM (GLM-4.5's MoE with the
+    # e_score_correction_bias router, shared experts, dense layers below first_k_dense_replace, per-head
+    # q/k norms), saved under the checkpoints' names (transformers' conversion mapping splits the fused
+    # attention.query_key_value on load and renames dense, query_layernorm, key_layernorm and
+    # word_embeddings). SarvamMoEConfig also reads num_experts, num_shared_experts and use_qkv_bias
+    Family("sarvam_moe", "models/sarvam_moe/configuration_sarvam_moe.py (Glm4MoeForCausalLM)",
+           describes=("Glm4MoeForCausalLM",),
+           defaults=_d(262144, 4096, 8192, 19, 64, 4, 131072, head_dim=64, n_routed_experts=128,
+                       n_shared_experts=1, moe_intermediate_size=1024, num_experts_per_tok=6,
+                       first_k_dense_replace=1, use_qk_norm=True, attention_bias=False),
+           attribute_map={"num_experts": "n_routed_experts", "n_shared_experts": "num_shared_experts",
+                          "attention_bias": "use_qkv_bias"},
+           names={"embed": "word_embeddings", "attn": "attention.", "qkv": "query_key_value", "o": "dense",
+                  "q_norm": "query_layernorm", "k_norm": "key_layernorm"},
+           attention="fused_qkv", qk_norm="head", qk_norm_switch="use_qk_norm", qkv_bias="attention_bias",
+           moe="glm4_moe"),
+    # Hy3 (Tencent HYV3): Apertus-style attention (per-head q/k norms), a dense MLP where mlp_layer_types
+    # says "dense" (by default layer 0 only) and elsewhere a sigmoid-routed MoE with a float32 router,
+    # a float32 score bias and a shared MLP
+    Family("hy_v3", "models/hy_v3/modeling_hy_v3.py", architectures=("HYV3ForCausalLM",),
+           defaults=_d(120832, 4096, 13312, 80, 64, 8, 131072, head_dim=128, num_experts=192,
+                       num_experts_per_tok=8, num_shared_experts=1, moe_intermediate_size=1536),
+           attribute_map={"num_experts": "num_local_experts"}, qk_norm="head",
+           qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias", moe="hy_v3"),
+    # Laguna (Poolside): AFMoE-style attention (per-head q/k norms) with a g_proj output gate per head
+    # (gating true / "per-head") or per channel, each layer's own query heads (num_attention_heads_per_layer),
+    # full / sliding layers from layer_types; a dense MLP where mlp_layer_types says "dense" (by default
+    # layer 0), elsewhere a sigmoid-routed MoE with a score bias and one shared expert
+    Family("laguna", "models/laguna/modeling_laguna.py", architectures=("LagunaForCausalLM",),
+           defaults=_d(100352, 2048, 8192, 40, 48, 8, 131072, head_dim=128, sliding_window=512,
+                       moe_intermediate_size=512, shared_expert_intermediate_size=512, num_experts_per_tok=8,
+                       num_experts=256, gating=True),
+           qk_norm="head", qkv_bias="attention_bias", o_bias="attention_bias", gate_rule="laguna",
+           heads_per_layer="num_attention_heads_per_layer", moe="laguna"),
     # -- families whose modeling code lives only in their repositories (transformers has no class) ----
     # ChatGLM2/3 (THUDM modeling_chatglm.py): transformer.embedding / encoder / output_layer, a fused
     # query_key_value over multi_query_group_num KV groups of kv_channels, gate and up fused in

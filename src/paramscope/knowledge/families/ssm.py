@@ -239,6 +239,18 @@ def _lfm2_layers(hf: HfConfig, n: int) -> tuple[str, ...]:
     return _given(hf, n, {"conv": "shortconv"}, lambda i: "attention" if i in full else "shortconv")
 
 
+def _lfm3_types(hf: HfConfig, n: int) -> tuple[str, ...]:
+    # Lfm3Config.layer_types, else "full_attention" where i % 4 == 2, "sliding_attention" where i % 4 == 0
+    # and i > 0, "conv" elsewhere
+    given = hf.str_list("layer_types")
+    if given is not None:
+        if len(given) != n:
+            raise FormatError(hf.source, "layer_types has one entry per layer", found=len(given), expected=n)
+        return given
+    return tuple("full_attention" if i % 4 == 2 else "sliding_attention" if i % 4 == 0 and i > 0 else "conv"
+                 for i in range(n))
+
+
 def _given(hf: HfConfig, n: int, kinds: dict[str, str], default: Callable[[int], str]) -> tuple[str, ...]:
     """Per-layer blocks from the config's layer_types (or layers_block_type), else ``default(i)``."""
     given = hf.str_list("layer_types") or hf.str_list("layers_block_type")
@@ -301,6 +313,8 @@ class MixerRule:
     layers: Callable[[HfConfig, int], tuple[str, ...]]  # per layer: key of decoder.LAYER_BLOCKS
     # the layer count when the config derives it from its layer list rather than num_hidden_layers
     count: Callable[[HfConfig], int] | None = None
+    # per layer, the cache kind of an attention layer ("full" / "sliding") when its layer list says
+    kinds: Callable[[HfConfig, int], tuple[str, ...]] | None = None
 
 
 MIXERS: dict[str, MixerRule] = {
@@ -324,6 +338,10 @@ MIXERS: dict[str, MixerRule] = {
         lambda i: "attention" if (i + 1) % hf.int("full_attention_interval", 4, minimum=1) == 0
         else "deltanet")),
     "lfm2": MixerRule(_shortconv, _lfm2_layers),
+    "lfm3": MixerRule(_shortconv, lambda hf, n: tuple("shortconv" if k == "conv" else "attention"
+                                                      for k in _lfm3_types(hf, n)),
+                      kinds=lambda hf, n: tuple("sliding" if k == "sliding_attention" else "full"
+                                                for k in _lfm3_types(hf, n))),
     "nemotron_h": MixerRule(_nemotron_h_mamba2, lambda hf, n: nemotron_h_blocks(hf),
                             count=lambda hf: len(nemotron_h_blocks(hf))),
     # MiniMaxConfig.layer_types, else "full_attention" if (i + 1) % 2 else "linear_attention"
