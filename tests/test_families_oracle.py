@@ -842,11 +842,65 @@ def test_fallback_keeps_the_indexer_layers_transformers_names() -> None:
      "conv_bias": True, "attention_bias": True, "tie_word_embeddings": False},
     {"model_type": "lfm3", "num_hidden_layers": 3,
      "layer_types": ["sliding_attention", "conv", "full_attention"]},
+    {"model_type": "mimo_v2_flash", "num_hidden_layers": 7, "n_routed_experts": 4, "num_experts_per_tok": 2},
+    {"model_type": "mimo_v2_flash", "num_hidden_layers": 4, "n_routed_experts": 3, "attention_bias": True,
+     "tie_word_embeddings": True, "num_key_value_heads": 2,
+     "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+     "mlp_layer_types": ["sparse", "dense", "dense", "sparse"]},
+    {"model_type": "mimo_v2_flash", "num_hidden_layers": 3, "n_routed_experts": 2, "hidden_size": 512,
+     "intermediate_size": 1024, "moe_intermediate_size": 256, "num_attention_heads": 8,
+     "num_key_value_heads": 1, "head_dim": 64, "v_head_dim": 48, "vocab_size": 1000,
+     "sliding_window_size": 31, "layer_types": ["full_attention"] * 3, "mlp_layer_types": ["dense"] * 3},
+    {"model_type": "mimo_v2_flash", "architectures": ["MiMoV2FlashModel"], "num_hidden_layers": 2,
+     "n_routed_experts": 2, "torch_dtype": "float16"},
 ], ids=["jais2-no-bias-tied", "sarvam_moe-aliases", "sarvam_moe-all-moe", "hy_v3-biases-tied",
         "hy_v3-mlp_layer_types", "laguna-heads-per-layer", "laguna-per-head-gate", "lfm3-no-sandwich",
-        "lfm3-layer_types"])
+        "lfm3-layer_types", "mimo_v2_flash-7-layers", "mimo_v2_flash-bias-tied-layer_types",
+        "mimo_v2_flash-all-full-dense", "mimo_v2_flash-bare-f16"])
 def test_session32_row_variants_equal_transformers(cfg: dict[str, Any]) -> None:
     _assert_equal(cfg, f"variant {cfg['model_type']}")
+
+
+def test_mimo_v2_flash_caches_each_layer_at_its_own_heads_and_window(tmp_path: Path) -> None:
+    # MiMoV2FlashAttention: sliding layers keep 2 × num_key_value_heads KV heads, full layers
+    # num_key_value_heads; keys head_dim (192) wide, values v_head_dim (128); full layers at 0 and every
+    # sixth; window sliding_window (129), or sliding_window_size + 1 (MiMoV2FlashConfig.__post_init__)
+    import subprocess
+    import sys
+
+    from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
+    from paramscope.analyses.sizing.runtimes.vllm.memory import vllm_memory
+
+    cfg = {"model_type": "mimo_v2_flash", "architectures": ["MiMoV2FlashForCausalLM"],
+           "torch_dtype": "bfloat16"}
+    a = arch_config_from_hf(cfg)
+    full_ids = [i for i in range(48) if i == 0 or (i + 1) % 6 == 0]
+    heads = [4 if i in full_ids else 8 for i in range(48)]
+    assert (a.head_dim_k, a.head_dim_v, a.sliding_window) == (192, 128, 129)
+    assert a.extra["n_kv_heads_per_layer"] == tuple(heads)
+    assert arch_config_from_hf({**cfg, "sliding_window_size": 128}).sliding_window == 129
+
+    def expected(cells: dict[str, int], width: int = 2) -> int:
+        return sum(h * (192 + 128) * width * cells["full" if i in full_ids else "sliding"]
+                   for i, h in enumerate(heads))
+
+    assert kv_cache_for_context(a, 8192).total_bytes == expected({"full": 8192, "sliding": 129})
+    # llama.cpp (LLM_ARCH_MIMO2 has SWA): window + ubatch padded to 256 = 768 cells in a sliding layer
+    lcpp = llamacpp_memory(a, 0, n_ctx=8192, flash_attn=True).kv
+    assert lcpp.total_bytes == expected({"full": 8192, "sliding": 768})
+    # vLLM: with chunked prefill a sliding layer holds the context plus a block; its hybrid allocator adds
+    # the padding slots of its groups (9 layers each: 1 full, 5 sliding groups, 6 sliding slots unused)
+    v = vllm_memory(a, 0, context=8192, gpu_memory_bytes=80 << 30)
+    assert v.kv is not None and v.kv.total_bytes == expected({"full": 8192, "sliding": 8192 + 16})
+    assert v.kv_padding_bytes == 6 * (8192 + 16) * 8 * (192 + 128) * 2
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    for runtime, total in (("llama.cpp", lcpp.total_bytes), ("vllm", v.kv.total_bytes + v.kv_padding_bytes)):
+        r = subprocess.run([sys.executable, "-m", "paramscope", "size", str(path), "--runtime", runtime,
+                            "--gpu", "h100", "--context", "8192", "--json"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["kv_cache_bytes"] == total
 
 
 def test_lfm3_caches_its_attention_layers_and_keeps_state_for_its_convolutions() -> None:

@@ -38,6 +38,10 @@ from paramscope.knowledge.families.gemma3n import gemma3n_text_tensors
 from paramscope.knowledge.families.gemma4 import default_extra as gemma4_default_extra
 from paramscope.knowledge.families.gemma4 import gemma4_text_tensors, kv_per_layer
 from paramscope.knowledge.families.hfconfig import HfConfig, saved_by_v4
+from paramscope.knowledge.families.mimo_v2 import arch_fields as mimo_v2_arch_fields
+from paramscope.knowledge.families.mimo_v2 import default_extra as mimo_v2_default_extra
+from paramscope.knowledge.families.mimo_v2 import kv_per_layer as mimo_v2_kv_per_layer
+from paramscope.knowledge.families.mimo_v2 import mimo_v2_flash_tensors
 from paramscope.knowledge.families.mtp import mtp_tensors
 from paramscope.knowledge.families.table import (
     ALIASES,
@@ -65,15 +69,19 @@ class NoFamilyRow(UnsupportedError):
 LAYOUTS = {"gpt2": gpt2_tensors, "bert": bert_tensors, "t5": t5_tensors, "umt5": umt5_tensors,
            "distilbert": distilbert_tensors, "mpnet": mpnet_tensors, "modernbert": modernbert_tensors,
            "bart": bart_tensors, "whisper": whisper_tensors, "t5gemma": t5gemma_tensors,
-           "gemma3n_text": gemma3n_text_tensors, "gemma4_text": gemma4_text_tensors, "blt": blt_tensors}
+           "gemma3n_text": gemma3n_text_tensors, "gemma4_text": gemma4_text_tensors, "blt": blt_tensors,
+           "mimo_v2_flash": mimo_v2_flash_tensors}
 # layouts that can also be the text model of a multimodal wrapper: (dims, tensors, body prefix, head prefix)
 TEXT_LAYOUTS = {"decoder": decoder_tensors, "gemma3n_text": gemma3n_text_tensors,
                 "gemma4_text": gemma4_text_tensors}
 # layouts whose layers cache KV rows of different widths: ArchConfig.extra's per-layer KV heads and
 # head widths (analyses/sizing/kv_cache.py)
-PER_LAYER_KV = {"gemma4_text": kv_per_layer}
+PER_LAYER_KV = {"gemma4_text": kv_per_layer, "mimo_v2_flash": mimo_v2_kv_per_layer}
 # layouts whose config class fills in ArchConfig.extra entries config.json may leave out
-DEFAULT_EXTRA = {"gemma4_text": gemma4_default_extra}
+DEFAULT_EXTRA = {"gemma4_text": gemma4_default_extra, "mimo_v2_flash": mimo_v2_default_extra}
+# layouts whose ArchConfig fields differ from what the generic reading gives: MiMo-V2-Flash's values
+# narrower than its keys (v_head_dim) and its window (sliding_window_size + 1)
+ARCH_FIELDS = {"mimo_v2_flash": mimo_v2_arch_fields}
 # encoder-only layouts: no KV cache, and their tied MLM decoders are not an LM head
 ENCODERS = frozenset({"bert", "distilbert", "mpnet", "modernbert"})
 # layouts whose ArchConfig numbers describe a stack that keeps no KV cache while others not priced here
@@ -174,7 +182,7 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
     mla = fam.attention == "mla"
     archs = cfg.get("architectures")
     architecture = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
-    return ArchConfig(
+    arch = ArchConfig(
         family=fam.model_type,
         architecture=architecture or str(cfg.get("model_type") or fam.model_type),
         n_layers=d.n_layers, hidden_size=d.hidden, n_heads=d.n_heads, n_kv_heads=d.n_kv_heads,
@@ -191,6 +199,7 @@ def arch_config_from_hf(cfg: Mapping[str, Any], source: str = "config.json", *,
         else d.layer_types,
         extra=_extra(plan), **_recurrent(d), **_encoder_decoder(d),
     )
+    return replace(arch, **ARCH_FIELDS[fam.layout](d)) if fam.layout in ARCH_FIELDS else arch
 
 
 def _wrapped_text_plan(cfg: Mapping[str, Any], source: str) -> _Plan | None:

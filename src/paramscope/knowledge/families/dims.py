@@ -227,6 +227,9 @@ MOE_RULES: dict[str, MoeRule] = {
                       lambda hf, f: (1, hf.int("shared_expert_intermediate_size", 0)), lambda hf: True),
     # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
     # and JambaDecoderLayer uses the sparse block only when that number is above 1
+    # MiMoV2FlashConfig.mlp_layer_types (default: layer 0 dense, the rest sparse); MiMoV2FlashMoE has no
+    # shared experts and its router always keeps e_score_correction_bias (families/mimo_v2.py)
+    "mimo_v2": MoeRule(lambda hf, i, n: _sparse_after_first(hf, i), _no_shared, lambda hf: True),
     "jamba": MoeRule(lambda hf, i, n: n > 1 and i % hf.int("expert_layer_period", 2, minimum=1)
                      == hf.int("expert_layer_offset", 1), _no_shared),
 }
@@ -281,6 +284,11 @@ def _every4_from0(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     return [bool(i % 4) for i in range(n)]
 
 
+def _mimo_v2_pattern(hf: HfConfig, n: int, window: int | None) -> list[bool]:
+    # MiMoV2FlashConfig: layer 0 and every sixth layer full ("full_attention" if i == 0 or not (i + 1) % 6)
+    return [not (i == 0 or (i + 1) % 6 == 0) for i in range(n)]
+
+
 def _llama4_chunks(hf: HfConfig, n: int, window: int | None) -> list[bool]:
     # Llama4TextConfig: "chunked_attention" on RoPE layers (no_rope_layers[i] == 1; default: all but
     # every no_rope_layer_interval-th) when attention_chunk_size is set
@@ -292,7 +300,7 @@ def _llama4_chunks(hf: HfConfig, n: int, window: int | None) -> list[bool]:
 SLIDING_RULES: dict[str, Callable[[HfConfig, int, int | None], list[bool]]] = {
     "none": _none, "all_if_window": _all_if_window, "qwen": _qwen_window, "alternate": _alternate,
     "gemma3": _gemma3_pattern, "every4": _every4, "every5": _every5, "every4_from0": _every4_from0,
-    "llama4": _llama4_chunks, "gemma4": _gemma4_pattern,
+    "llama4": _llama4_chunks, "gemma4": _gemma4_pattern, "mimo_v2": _mimo_v2_pattern,
 }
 LAYER_KINDS = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "sliding",
                "indexed_attention": "full",  # DeepSeek-V3.2: its MLA cache holds every token
@@ -531,7 +539,7 @@ def _bare(fam: Family, raw: Mapping[str, Any]) -> bool:
 
 # layouts whose …Model class is the body alone, without its prefix and head (their tensor builders read
 # Dims.bare): LlamaModel's layers.N…, Gemma3nTextModel's, Gemma4TextModel's, BltModel's local_encoder.…
-BARE_LAYOUTS = frozenset({"decoder", "gemma3n_text", "gemma4_text", "blt"})
+BARE_LAYOUTS = frozenset({"decoder", "gemma3n_text", "gemma4_text", "blt", "mimo_v2_flash"})
 
 
 # transformers' GenericForSequenceClassification / GenericForTokenClassification (modeling_layers.py):

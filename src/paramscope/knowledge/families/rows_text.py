@@ -536,6 +536,18 @@ TEXT_ROWS: tuple[Family, ...] = (
                        num_experts=256, gating=True),
            qk_norm="head", qkv_bias="attention_bias", o_bias="attention_bias", gate_rule="laguna",
            heads_per_layer="num_attention_heads_per_layer", moe="laguna"),
+    # MiMo-V2-Flash (Xiaomi): its own layout (families/mimo_v2.py): sliding layers with twice the KV heads
+    # and a sink logit per head, values narrower than keys (v_head_dim), a dense MLP where mlp_layer_types
+    # says "dense" (by default layer 0), elsewhere DeepSeek-V3's sigmoid-routed MoE without shared experts
+    Family("mimo_v2_flash", "models/mimo_v2_flash/modeling_mimo_v2_flash.py", layout="mimo_v2_flash",
+           architectures=("MiMoV2FlashForCausalLM",),
+           defaults=_d(152576, 4096, 16384, 48, 64, 4, 131072, head_dim=192, v_head_dim=128,
+                       sliding_window=129, n_routed_experts=256, moe_intermediate_size=2048,
+                       num_experts_per_tok=8, attention_bias=False),
+           attribute_map={"num_experts": "n_routed_experts"}, qkv_bias="attention_bias", sliding="mimo_v2",
+           moe="mimo_v2",
+           unlisted="the model.mtp.* multi-token-prediction layers the published checkpoint stores "
+                    "(MiMoV2FlashForCausalLM ignores them on load)"),
     # -- families whose modeling code lives only in their repositories (transformers has no class) ----
     # ChatGLM2/3 (THUDM modeling_chatglm.py): transformer.embedding / encoder / output_layer, a fused
     # query_key_value over multi_query_group_num KV groups of kv_channels, gate and up fused in

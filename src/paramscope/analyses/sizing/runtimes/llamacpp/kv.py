@@ -51,7 +51,9 @@ SWA_FAMILY_ARCHS = {
     "gemma4_unified_text": "gemma4", "gemma4_unified": "gemma4",
     "cohere2_moe": "cohere2moe", "gpt_oss": "gpt-oss", "llama4_text": "llama4", "llama4": "llama4",
     "exaone4": "exaone4", "exaone_moe": "exaone-moe", "olmo3": "olmo2", "olmo2": "olmo2", "afmoe": "afmoe",
-    "smallthinker": "smallthinker", "plamo3": "plamo3"}
+    "smallthinker": "smallthinker", "plamo3": "plamo3",
+    # convert_hf_to_gguf registers MiMoV2FlashForCausalLM as LLM_ARCH_MIMO2
+    "mimo_v2_flash": "mimo2"}
 # MLA (DeepSeek V2/V3, kv_lora_rank > 0): llama.cpp caches the compressed latent only where
 # hparams.is_mla() holds, i.e. the GGUF has attention.key_length_mla and value_length_mla (written by
 # convert_hf_to_gguf since PR 12801, April 2025; llm_build_deepseek2: ``is_mla = (n_embd_head_k_mla != 0 &&
