@@ -225,11 +225,11 @@ MOE_RULES: dict[str, MoeRule] = {
     # builds a shared expert of shared_expert_intermediate_size and a learned e_score_correction_bias
     "laguna": MoeRule(lambda hf, i, n: n > 0 and _sparse_after_first(hf, i),
                       lambda hf, f: (1, hf.int("shared_expert_intermediate_size", 0)), lambda hf: True),
-    # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
-    # and JambaDecoderLayer uses the sparse block only when that number is above 1
     # MiMoV2FlashConfig.mlp_layer_types (default: layer 0 dense, the rest sparse); MiMoV2FlashMoE has no
     # shared experts and its router always keeps e_score_correction_bias (families/mimo_v2.py)
     "mimo_v2": MoeRule(lambda hf, i, n: _sparse_after_first(hf, i), _no_shared, lambda hf: True),
+    # JambaConfig.layers_num_experts: experts where i % expert_layer_period == expert_layer_offset,
+    # and JambaDecoderLayer uses the sparse block only when that number is above 1
     "jamba": MoeRule(lambda hf, i, n: n > 1 and i % hf.int("expert_layer_period", 2, minimum=1)
                      == hf.int("expert_layer_offset", 1), _no_shared),
 }
