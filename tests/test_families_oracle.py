@@ -911,3 +911,32 @@ def test_lfm3_caches_its_attention_layers_and_keeps_state_for_its_convolutions()
     assert full.k_width == full.v_width == 4 * 128
     assert full.total_bytes == 6 * 8192 * (512 + 512) * 2
     assert sliding.cells == 256  # the window, not the context
+
+
+def test_laguna_and_lfm3_caches_as_their_runtimes_hold_them() -> None:
+    """Review findings on the session-32 rows: llama.cpp runs Laguna with its window (convert_hf_to_gguf
+    writes LLM_ARCH_LAGUNA, swa_type STANDARD) and its per-layer query heads reach ArchConfig.extra;
+    an LFM3 config whose sliding_window is null caches those layers whole (no window), as transformers'
+    DynamicCache does; a too-long mlp_layer_types is refused as LagunaConfig refuses it."""
+    from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
+    from paramscope.errors import FormatError
+
+    n = 8
+    kinds = ["full_attention" if i % 4 == 0 else "sliding_attention" for i in range(n)]
+    laguna = {"model_type": "laguna", "num_hidden_layers": n, "layer_types": kinds, "sliding_window": 512,
+              "num_attention_heads": 48, "num_attention_heads_per_layer": [48 if i % 4 == 0 else 64
+                                                                           for i in range(n)],
+              "mlp_layer_types": ["dense"] + ["sparse"] * (n - 1)}
+    a = arch_config_from_hf(laguna)
+    assert a.extra["n_heads_per_layer"] == tuple(48 if i % 4 == 0 else 64 for i in range(n))
+    per_cell = a.n_kv_heads * (a.head_dim_k + a.head_dim_v) * 2
+    kv = llamacpp_memory(a, 0, n_ctx=8192, flash_attn=True).kv
+    # full layers at the context; sliding ones at window + ubatch (512 + 512), padded to 256
+    assert kv.total_bytes == per_cell * (2 * 8192 + 6 * 1024)
+    with pytest.raises(FormatError, match="mlp_layer_types"):
+        expected_tensors({**laguna, "mlp_layer_types": ["dense"] * (n + 1)}, fallback=False)
+
+    lfm3 = arch_config_from_hf({"model_type": "lfm3", "sliding_window": None})
+    assert "sliding" not in lfm3.layer_types and "full" in lfm3.layer_types
+    windowed = arch_config_from_hf({"model_type": "lfm3"})
+    assert "sliding" in windowed.layer_types and windowed.sliding_window

@@ -415,6 +415,8 @@ def _extra(plan: _Plan) -> dict[str, Any]:
     per_layer_kv = PER_LAYER_KV.get(d.family.layout)
     if per_layer_kv is not None:
         extra.update(per_layer_kv(d))
+    if d.heads_per_layer:  # query heads that differ by layer (Laguna): the compute graph and speed read them
+        extra[heterogeneous.HEADS_PER_LAYER] = tuple(d.heads_per_layer)
     defaults = DEFAULT_EXTRA.get(d.family.layout)
     if defaults is not None:
         extra.update({k: v for k, v in defaults(d).items() if extra.get(k) is None})

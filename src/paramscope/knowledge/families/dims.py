@@ -117,8 +117,9 @@ def _mlp_kind(hf: HfConfig, i: int, default: str) -> str:
     kinds = hf.str_list("mlp_layer_types")
     if kinds is None:
         return default
-    if i >= len(kinds):
-        raise FormatError(hf.source, "mlp_layer_types has one entry per layer", found=len(kinds))
+    n = hf.int("num_hidden_layers", minimum=1)
+    if len(kinds) != n:
+        raise FormatError(hf.source, "mlp_layer_types has one entry per layer", found=len(kinds), expected=n)
     return kinds[i]
 
 

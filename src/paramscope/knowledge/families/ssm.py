@@ -340,7 +340,9 @@ MIXERS: dict[str, MixerRule] = {
     "lfm2": MixerRule(_shortconv, _lfm2_layers),
     "lfm3": MixerRule(_shortconv, lambda hf, n: tuple("shortconv" if k == "conv" else "attention"
                                                       for k in _lfm3_types(hf, n)),
-                      kinds=lambda hf, n: tuple("sliding" if k == "sliding_attention" else "full"
+                      # Lfm3Config.sliding_window may be null: no window, those layers cache every token
+                      kinds=lambda hf, n: tuple("sliding" if k == "sliding_attention"
+                                                and hf.opt_int("sliding_window") else "full"
                                                 for k in _lfm3_types(hf, n))),
     "nemotron_h": MixerRule(_nemotron_h_mamba2, lambda hf, n: nemotron_h_blocks(hf),
                             count=lambda hf: len(nemotron_h_blocks(hf))),

@@ -35,13 +35,13 @@ SWA_DISABLED = frozenset({"phi3"})
 # sliding-window layers get the window's cells (llama_kv_cache_iswa): Gemma 2 (n_swa 4096 by default,
 # every other layer), Gemma 3 / 3n / 4 / EmbeddingGemma, Cohere2 (and its MoE), gpt-oss (OPENAI_MOE),
 # Llama 4 (chunked), EXAONE 4 and EXAONE MoE, OLMo 2 when the GGUF has a sliding_window (OLMo 3), AFMoE,
-# SmallThinker, PLaMo 3, MiMo-V2, Step-3.5. Every other architecture attends over the whole cache whatever
-# the config says: Mistral 7B v0.1 (sliding_window 4096) converts to "llama" and prints n_swa = 0, so it
-# caches n_ctx cells per layer (tests/fixtures/engine_logs/llamacpp/ipexllm-mistral-7b-v01-*); so do
-# Mixtral, Starcoder2, Qwen2 and Phi-3 (SWA_DISABLED).
+# SmallThinker, PLaMo 3, MiMo-V2, Step-3.5, Laguna. Every other architecture attends over the whole cache
+# whatever the config says: Mistral 7B v0.1 (sliding_window 4096) converts to "llama" and prints n_swa = 0,
+# so it caches n_ctx cells per layer (tests/fixtures/engine_logs/llamacpp/ipexllm-mistral-7b-v01-*); so
+# do Mixtral, Starcoder2, Qwen2 and Phi-3 (SWA_DISABLED).
 SWA_ARCHS = frozenset({"gemma2", "gemma3", "gemma3n", "gemma4", "gemma-embedding", "cohere2", "cohere2moe",
                        "gpt-oss", "llama4", "exaone4", "exaone-moe", "olmo2", "afmoe", "smallthinker",
-                       "plamo3", "mimo2", "step35"})
+                       "plamo3", "mimo2", "step35", "laguna"})
 # Hugging Face families convert_hf_to_gguf writes as one of those architectures (the GGUF reader's family
 # names are knowledge/gguf_arch.py FAMILIES', the same for these); a family not listed runs without SWA
 SWA_FAMILY_ARCHS = {
@@ -52,8 +52,9 @@ SWA_FAMILY_ARCHS = {
     "cohere2_moe": "cohere2moe", "gpt_oss": "gpt-oss", "llama4_text": "llama4", "llama4": "llama4",
     "exaone4": "exaone4", "exaone_moe": "exaone-moe", "olmo3": "olmo2", "olmo2": "olmo2", "afmoe": "afmoe",
     "smallthinker": "smallthinker", "plamo3": "plamo3",
-    # convert_hf_to_gguf registers MiMoV2FlashForCausalLM as LLM_ARCH_MIMO2
-    "mimo_v2_flash": "mimo2"}
+    # convert_hf_to_gguf registers MiMoV2FlashForCausalLM as LLM_ARCH_MIMO2, LagunaForCausalLM as
+    # LLM_ARCH_LAGUNA (whose load_arch_hparams sets swa_type STANDARD)
+    "mimo_v2_flash": "mimo2", "laguna": "laguna"}
 # MLA (DeepSeek V2/V3, kv_lora_rank > 0): llama.cpp caches the compressed latent only where
 # hparams.is_mla() holds, i.e. the GGUF has attention.key_length_mla and value_length_mla (written by
 # convert_hf_to_gguf since PR 12801, April 2025; llm_build_deepseek2: ``is_mla = (n_embd_head_k_mla != 0 &&
