@@ -117,8 +117,9 @@ KNOWN_MISSES = {
               " examined"),
     ("r58l-gemma4-e4b-it-q4km-vulkan-rx5700xt-36096-swafull-q8kv", "breakdown_context"): (
         0.409, "--swa-full on nixpkgs' llama-cpp-vulkan (build not stated): 1709 MiB printed, 1049 for "
-              "the 24 layers that keep a cache × 36,096 q8_0 cells; the 660 MiB more is near the 18 KV-"
-              "sharing layers' own sliding caches (674 MiB): not explained"),
+              "the 24 layers that keep a cache x 36,096 q8_0 cells (it would be 1709.6 with the 20 sliding "
+              "layers in f16); upstream's --swa-full caches for E4B are priced exactly (GenieX PR #1346's "
+              "160 + 64 MiB at 4096 f16 cells, tests/test_gemma4_unified.py): not explained"),
     ("r58l-gpt-oss-120b-mxfp4-vulkan-rx5700xt-65536-ncpumoe37-ub2048", "breakdown_compute"): (
         0.044, "-ncpumoe 37 at ubatch 2048 on an unstated build: 1556 MiB printed, 1616 predicted: not "
               "examined"),

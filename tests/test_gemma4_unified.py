@@ -45,3 +45,22 @@ def test_llamacpp_caches_its_sliding_layers_at_the_window(tmp_path):
         path.write_text(json.dumps(cfg))
         kv[name] = size(str(path), runtime="llama.cpp", context=32768).to_json()["kv_cache_bytes"]
     assert kv["unified"] == kv["text"] == 8 * 32768 * 1024 * 2 + 40 * 1536 * 4096 * 2
+
+
+def test_gemma4_e4b_swa_cache_as_a_public_llamacpp_run_printed_it():
+    """qualcomm/GenieX PR #1346 (August 2026) printed llama.cpp's caches for Gemma 4 E4B at 4096 cells, f16,
+    n_swa 512: with swa_full the SWA cache holds 4096 cells, 160.00 MiB, beside 64.00 MiB of full-attention
+    cache; without it pad(n_swa + n_ubatch, 256) = 1536 cells, 60.00 MiB (n_ubatch 1024, as its formula
+    gives). The 18 KV-sharing layers hold none. (An RX 5700 XT log on an unnamed build printed 660 MiB more
+    with --swa-full: tests/test_engine_log_predictions.py, r58l-gemma4-e4b-*.)"""
+    from paramscope.analyses.sizing.runtimes.llamacpp.memory import llamacpp_memory
+    from paramscope.knowledge.families import arch_config_from_hf
+
+    e4b = arch_config_from_hf(json.loads((Path(__file__).parent / "fixtures/engine_logs/configs/"
+                                          "gemma-4-e4b.config.json").read_text()))
+    mib = 1 << 20
+    for swa_full, cells, swa_mib in ((True, 4096, 160), (False, 1536, 60)):
+        kv = llamacpp_memory(e4b, 0, n_ctx=4096, n_ubatch=1024, swa_full=swa_full, flash_attn=True).kv
+        parts = {p.kind: p for p in kv.parts}
+        assert parts["sliding"].cells == cells and parts["full"].cells == 4096
+        assert kv.total_bytes == (swa_mib + 64) * mib
