@@ -48,6 +48,10 @@ CASES = [
     ("model.layers.9.self_attn.kv_a_layernorm.weight", "norm", "norm", 9),
     ("model.layers.9.self_attn.kv_b_proj.weight", "attention/kv_b", "weight", 9),
     ("model.layers.9.mlp.gate.e_score_correction_bias", "router", "bias", 9),
+    # the same score bias as Sarvam, Hy3 and MiniMax-M2 checkpoints name it
+    ("model.layers.3.mlp.gate.expert_bias", "router", "bias", 3),
+    ("model.layers.3.mlp.expert_bias", "router", "bias", 3),
+    ("model.layers.3.block_sparse_moe.e_score_correction_bias", "router", "bias", 3),
     ("model.layers.9.mlp.shared_experts.down_proj.weight", "shared_experts/down", "weight", 9),
     # gpt-oss
     ("model.layers.0.mlp.router.weight", "router", "weight", 0),

@@ -62,6 +62,10 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     # mixture of experts: router, shared experts, routed experts
     ("router", [r"(^|\.)(block_sparse_moe|mlp|feed_forward)\.(gate|router)$",
                 r"(^|\.)mlp\.gate\.e_score_correction$", r"(^|\.)shared_expert_gate$",
+                # the router's score bias under other names, its "_bias" cut off as a suffix: Sarvam's
+                # mlp.gate.expert_bias, Hy3's and Ling's mlp.expert_bias, feed_forward.expert_bias, and
+                # MiniMax-M2's block_sparse_moe.e_score_correction_bias (the whole suffix cut off)
+                r"(^|\.)(mlp\.gate|mlp|feed_forward)\.expert$", r"(^|\.)block_sparse_moe$",
                 r"(^|\.)router$", r"\.block_sparse_moe\.router\.layer$",  # Granite MoE
                 # Gemma 4's router: proj (experts × hidden), scale and per_expert_scale ("_scale" is cut
                 # off as a suffix, leaving router.per_expert)

@@ -28,6 +28,7 @@ NAMES: dict[str, str] = {
     "q_norm": "q_norm", "k_norm": "k_norm",
     "mlp": "mlp.", "gate": "gate_proj", "up": "up_proj", "down": "down_proj", "gate_up": "gate_up_proj",
     "mixer": "mixer.", "rotary_buffer": "", "g": "g_proj",
+    "router_bias": "gate.e_score_correction_bias",
 }
 
 
@@ -186,7 +187,7 @@ def _deepseek(d: Dims, t: TensorList, p: str) -> None:
         # kept in float32 whatever the model dtype (transformers' _keep_in_fp32_modules_strict; DeepSeek's
         # inference/model.py Gate.bias): float32 in the files of GLM-5.1 (bf16), GLM-4.5-FP8, DeepSeek-V3/V3.2
         # (tests/fixtures/weight_tables)
-        t.add(p + "gate.e_score_correction_bias", d.n_experts, dtype=DType.F32)
+        t.add(p + name(d, "router_bias"), d.n_experts, dtype=DType.F32)
     for e in range(d.n_experts):
         gated_ffn(t, f"{p}experts.{e}.", d.hidden, d.expert_ffn)
     if d.shared_ffn:

@@ -506,7 +506,8 @@ TEXT_ROWS: tuple[Family, ...] = (
     # e_score_correction_bias router, shared experts, dense layers below first_k_dense_replace, per-head
     # q/k norms), saved under the checkpoints' names (transformers' conversion mapping splits the fused
     # attention.query_key_value on load and renames dense, query_layernorm, key_layernorm and
-    # word_embeddings). SarvamMoEConfig also reads num_experts, num_shared_experts and use_qkv_bias
+    # word_embeddings, and the router's expert_bias). SarvamMoEConfig also reads num_experts,
+    # num_shared_experts and use_qkv_bias
     Family("sarvam_moe", "models/sarvam_moe/configuration_sarvam_moe.py (Glm4MoeForCausalLM)",
            describes=("Glm4MoeForCausalLM",),
            defaults=_d(262144, 4096, 8192, 19, 64, 4, 131072, head_dim=64, n_routed_experts=128,
@@ -515,7 +516,7 @@ TEXT_ROWS: tuple[Family, ...] = (
            attribute_map={"num_experts": "n_routed_experts", "n_shared_experts": "num_shared_experts",
                           "attention_bias": "use_qkv_bias"},
            names={"embed": "word_embeddings", "attn": "attention.", "qkv": "query_key_value", "o": "dense",
-                  "q_norm": "query_layernorm", "k_norm": "key_layernorm"},
+                  "q_norm": "query_layernorm", "k_norm": "key_layernorm", "router_bias": "gate.expert_bias"},
            attention="fused_qkv", qk_norm="head", qk_norm_switch="use_qk_norm", qkv_bias="attention_bias",
            moe="glm4_moe"),
     # Hy3 (Tencent HYV3): Apertus-style attention (per-head q/k norms), a dense MLP where mlp_layer_types
