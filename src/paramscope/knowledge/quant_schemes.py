@@ -584,6 +584,8 @@ _PLAIN_INDEX = {normalize(n): s for s in PLAIN_SCHEMES.values() for n in (s.name
 # only the compressed-tensors names (int4, i4, w4a16) take the layout without them
 INT4_NAME = re.compile(r"(?:(?:INT4|I4|W4A16)(?:_G([1-9]\d*))?(_SYM)?|(?:AWQ|GPTQ)(?:_G([1-9]\d*))?)")
 _INT4_VARIANTS: dict[tuple[int, bool], PlainScheme] = {(INT4_GROUP, False): PLAIN_SCHEMES["int4"]}
+# the label int4_scheme gives a variant ("I4/g32", "I4/g128/sym"), read back by quantize-error's round trip
+INT4_LABEL = re.compile(r"I4/g(\d+)(/sym)?")
 
 
 def int4_scheme(group: int, symmetric: bool) -> PlainScheme:

@@ -19,7 +19,6 @@ runtime would compute back from the quantized form (fake quantization), same sha
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import partial
 
@@ -39,6 +38,7 @@ from paramscope.analyses.values.ggml_quantize_tables import (
     quantize_nvfp4,
     quantize_q1_0,
 )
+from paramscope.knowledge.quant_schemes import INT4_LABEL
 from paramscope.model.dtypes import DType
 
 Quantizer = Callable[[np.ndarray], np.ndarray]  # float32 (rows, cols) → float32 (rows, cols)
@@ -135,9 +135,6 @@ def int4_groups(x: np.ndarray, group: int = INT4_GROUP, symmetric: bool = False)
     y = np.where(scale > 0, (q - zero) * scale, g)
     return y.reshape(rows, -1)[:, :cols].astype(np.float32)
 
-
-# the labels of quant_schemes.int4_scheme's variants: "I4/g32", "I4/g128/sym"
-INT4_LABEL = re.compile(r"I4/g(\d+)(/sym)?")
 
 
 def fp8_e4m3(v: np.ndarray) -> np.ndarray:

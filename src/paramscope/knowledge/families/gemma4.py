@@ -287,7 +287,6 @@ def gemma4_unified_audio_embedder(a: HfConfig, text_hidden: int, t: TensorList, 
     """Gemma4UnifiedMultimodalEmbedder of the audio frames: audio_embed_dim samples a frame → text width
     (Gemma4UnifiedAudioConfig's hidden_size, output_proj_dims and audio_samples_per_token are setters of
     audio_embed_dim: a config that names only one of them sets it)."""
-    width = next((a.int(k, minimum=1) for k in UNIFIED_AUDIO_WIDTH_NAMES if k in a.raw),
-                 a.int("audio_embed_dim", minimum=1))
-    t.linear(p + "audio.embedding_projection", text_hidden, width)
+    key = next((k for k in UNIFIED_AUDIO_WIDTH_NAMES if k in a.raw), "audio_embed_dim")
+    t.linear(p + "audio.embedding_projection", text_hidden, a.int(key, minimum=1))
 

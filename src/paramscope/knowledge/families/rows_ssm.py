@@ -126,8 +126,6 @@ SSM_ROWS: tuple[Family, ...] = (
                   "mlp": "feed_forward.", "gate": "w1", "up": "w3", "down": "w2",
                   "final_norm": "embedding_norm"},
            norms=("operator_norm", "ffn_norm"), qk_norm="head", ffn_rule="lfm2", mixer="lfm2"),
-    # Lfm2Moe (LFM2-8B-A1B, LFM2-24B-A2B): LFM2's conv / attention layers; a dense Lfm2MoeMLP of
-    # intermediate_size itself (no LFM2 2/3 adjustment) in the first num_dense_layers, a sparse block after
     # LFM3: LFM2's short-convolution layers beside full and sliding attention layers (layer_types; by
     # default attention full at i % 4 == 2, sliding at i % 4 == 0 from layer 4), per-head q/k norms, a g_proj
     # gate per head (use_attention_gate), norms after the blocks too (use_sandwich_norm), and a SwiGLU of
@@ -142,6 +140,8 @@ SSM_ROWS: tuple[Family, ...] = (
                   "down": "w2", "final_norm": "embedding_norm"},
            norm_rule="lfm3", qk_norm="head", qkv_bias="attention_bias", o_bias="attention_bias",
            gate_rule="lfm3", mixer="lfm3"),
+    # Lfm2Moe (LFM2-8B-A1B, LFM2-24B-A2B): LFM2's conv / attention layers; a dense Lfm2MoeMLP of
+    # intermediate_size itself (no LFM2 2/3 adjustment) in the first num_dense_layers, a sparse block after
     Family("lfm2_moe", "models/lfm2_moe/modeling_lfm2_moe.py", architectures=("Lfm2MoeForCausalLM",),
            attribute_map={"tie_word_embeddings": "tie_embedding"},
            defaults={"vocab_size": 65536, "hidden_size": 2048, "intermediate_size": 7168,
